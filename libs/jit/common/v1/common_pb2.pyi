@@ -1,0 +1,81 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Visibility(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VISIBILITY_UNSPECIFIED: _ClassVar[Visibility]
+    VISIBILITY_WORKSPACE: _ClassVar[Visibility]
+    VISIBILITY_RESTRICTED: _ClassVar[Visibility]
+
+class RecordKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECORD_KIND_UNSPECIFIED: _ClassVar[RecordKind]
+    RECORD_KIND_TASK: _ClassVar[RecordKind]
+    RECORD_KIND_EVIDENCE_REQUEST: _ClassVar[RecordKind]
+    RECORD_KIND_PRESERVATION_ORDER: _ClassVar[RecordKind]
+    RECORD_KIND_EVIDENCE_ITEM: _ClassVar[RecordKind]
+    RECORD_KIND_CHANNEL: _ClassVar[RecordKind]
+
+class WorkspaceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORKSPACE_STATUS_UNSPECIFIED: _ClassVar[WorkspaceStatus]
+    WORKSPACE_STATUS_OPEN: _ClassVar[WorkspaceStatus]
+    WORKSPACE_STATUS_CLOSED: _ClassVar[WorkspaceStatus]
+VISIBILITY_UNSPECIFIED: Visibility
+VISIBILITY_WORKSPACE: Visibility
+VISIBILITY_RESTRICTED: Visibility
+RECORD_KIND_UNSPECIFIED: RecordKind
+RECORD_KIND_TASK: RecordKind
+RECORD_KIND_EVIDENCE_REQUEST: RecordKind
+RECORD_KIND_PRESERVATION_ORDER: RecordKind
+RECORD_KIND_EVIDENCE_ITEM: RecordKind
+RECORD_KIND_CHANNEL: RecordKind
+WORKSPACE_STATUS_UNSPECIFIED: WorkspaceStatus
+WORKSPACE_STATUS_OPEN: WorkspaceStatus
+WORKSPACE_STATUS_CLOSED: WorkspaceStatus
+
+class RecordRef(_message.Message):
+    __slots__ = ("kind", "id")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    kind: RecordKind
+    id: str
+    def __init__(self, kind: _Optional[_Union[RecordKind, str]] = ..., id: _Optional[str] = ...) -> None: ...
+
+class Actor(_message.Message):
+    __slots__ = ("user_id", "username", "jurisdiction")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    username: str
+    jurisdiction: str
+    def __init__(self, user_id: _Optional[str] = ..., username: _Optional[str] = ..., jurisdiction: _Optional[str] = ...) -> None: ...
+
+class Workspace(_message.Message):
+    __slots__ = ("id", "name", "lead", "members", "legal_basis", "starts_on", "ends_on", "status", "version")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LEAD_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
+    STARTS_ON_FIELD_NUMBER: _ClassVar[int]
+    ENDS_ON_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    lead: str
+    members: _containers.RepeatedScalarFieldContainer[str]
+    legal_basis: str
+    starts_on: str
+    ends_on: str
+    status: WorkspaceStatus
+    version: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., lead: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., status: _Optional[_Union[WorkspaceStatus, str]] = ..., version: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""The ``jit`` command-line client."""

@@ -1,0 +1,79 @@
+"""jit.audit.v1.AuditService, served by every service: auditors verify and export the hash chain."""
+
+from __future__ import annotations
+
+import base64
+
+import grpc
+from google.protobuf import timestamp_pb2
+from sqlalchemy import select
+
+from jit.audit.v1 import audit_pb2, audit_pb2_grpc
+from jitlib import audit, auth
+from jitlib.clock import as_utc
+from jitlib.errors import InvalidArgument, PermissionDenied
+from jitlib.policy import Decision, Operation, decide
+from jitlib.runtime import Runtime
+
+MAX_PAGE = 1000
+
+
+def _require_auditor() -> auth.Principal:
+    principal = auth.current()
+    if decide(principal, Operation.READ_AUDIT) is not Decision.ALLOW:
+        raise PermissionDenied("AUDITOR_ONLY", "only the auditor role may read the audit log")
+    return principal
+
+
+class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    async def VerifyAuditChain(  # noqa: N802 (gRPC method name)
+        self, request: audit_pb2.VerifyAuditChainRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.VerifyAuditChainResponse:
+        _require_auditor()
+        async with self._rt.sessions() as session:
+            report = await audit.verify(session, self._rt.tables)
+        return audit_pb2.VerifyAuditChainResponse(
+            intact=report.intact,
+            entries_checked=report.entries_checked,
+            first_bad_seq=report.first_bad_seq,
+            problem=report.problem,
+            head_hash=report.head_hash,
+        )
+
+    async def ListAuditEntries(  # noqa: N802
+        self, request: audit_pb2.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.ListAuditEntriesResponse:
+        _require_auditor()
+        size = request.page_size or 100
+        if not 1 <= size <= MAX_PAGE:
+            raise InvalidArgument.one("page_size", f"must be between 1 and {MAX_PAGE}")
+        after = 0
+        if request.page_token:
+            try:
+                after = int(base64.urlsafe_b64decode(request.page_token.encode()).decode())
+            except ValueError:
+                raise InvalidArgument.one("page_token", "is not a token this service issued") from None
+        log = self._rt.tables.audit_log
+        async with self._rt.sessions() as session:
+            rows = (
+                await session.execute(select(log).where(log.c.seq > after).order_by(log.c.seq).limit(size + 1))
+            ).mappings().all()
+        entries = []
+        for r in rows[:size]:
+            ts = timestamp_pb2.Timestamp()
+            ts.FromDatetime(as_utc(r["occurred_at"]))
+            entries.append(
+                audit_pb2.AuditEntry(
+                    seq=r["seq"], occurred_at=ts, time_zone=r["time_zone"], user_id=r["user_id"],
+                    username=r["username"], jurisdiction=r["jurisdiction"], operation=r["operation"],
+                    record_type=r["record_type"], record_id=r["record_id"], workspace_id=r["workspace_id"],
+                    outcome=r["outcome"], prev_hash=r["prev_hash"], hash=r["hash"],
+                )
+            )
+        token = ""
+        if len(rows) > size:
+            token = base64.urlsafe_b64encode(str(rows[size - 1]["seq"]).encode()).decode()
+        return audit_pb2.ListAuditEntriesResponse(entries=entries, next_page_token=token)

@@ -1,0 +1,313 @@
+"""NATS JetStream: the connection (kept alive across broker outages), streams, publishing and durable
+pull consumers with an inbox of processed event ids.
+
+Delivery contract: the outbox relay publishes each event with ``Nats-Msg-Id`` = event id, so a republish
+after a crash is dropped by the server's duplicate window. A consumer commits its own transaction and the
+event id in its inbox together, then acks; a redelivery after a crash before the ack finds the id in the
+inbox and is acked without running the handler again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from google.protobuf.message import DecodeError
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jitlib.clock import Clock, SystemClock
+from jitlib.db import RuntimeTables
+from jitlib.telemetry import extract_context
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("jitlib.bus")
+
+#: How long the broker remembers event ids to drop republished duplicates.
+DUPLICATE_WINDOW_SECONDS = 24 * 3600.0
+
+
+class BusUnavailable(Exception):
+    """NATS is not reachable right now; the caller keeps its work and retries later."""
+
+
+def stream_for(domain: str) -> StreamConfig:
+    """One stream per domain, subjects jit.<domain>.<origin>.<event>."""
+    return StreamConfig(
+        name=f"JIT_{domain.upper()}",
+        subjects=[f"jit.{domain}.>"],
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+    )
+
+
+class Bus:
+    """A NATS connection that keeps trying: a service starts and serves even while the broker is down."""
+
+    def __init__(self, url: str, name: str, *, streams: list[StreamConfig] | None = None) -> None:
+        self._url = url
+        self._name = name
+        self._streams = list(streams or [])
+        self._nc: NatsClient | None = None
+        self._js: JetStreamContext | None = None
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> asyncio.Event:
+        return self._ready
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._connect_forever(), name=f"{self._name}-nats-connect")
+
+    async def _connect_forever(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                nc = await nats.connect(
+                    self._url,
+                    name=self._name,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    connect_timeout=2,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                )
+                js = nc.jetstream(timeout=5)
+                for cfg in self._streams:
+                    await ensure_stream(js, cfg)
+                self._nc, self._js = nc, js
+                self._ready.set()
+                log.info("connected to NATS at %s", self._url)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any connect/stream error: retry, never give up
+                log.warning("NATS not reachable at %s (%s); retrying", self._url, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _on_disconnected(self) -> None:
+        log.warning("disconnected from NATS")
+
+    async def _on_reconnected(self) -> None:
+        log.info("reconnected to NATS")
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise BusUnavailable("not connected to NATS yet")
+        return self._js
+
+    @property
+    def nc(self) -> NatsClient:
+        if self._nc is None:
+            raise BusUnavailable("not connected to NATS yet")
+        return self._nc
+
+    async def publish(self, subject: str, payload: bytes, headers: dict[str, str], *, timeout: float = 2.0) -> Any:
+        if self._js is None or self._nc is None or not self._nc.is_connected:
+            raise BusUnavailable("NATS is not connected")
+        try:
+            return await self._js.publish(subject, payload, timeout=timeout, headers=headers)
+        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as exc:
+            raise BusUnavailable(f"publish to {subject} failed: {exc!r}") from exc
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._nc.close(), timeout=5)
+        self._nc = self._js = None
+        self._ready.clear()
+
+
+async def ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
+    """Create the stream, or bring an existing one to this configuration."""
+    try:
+        await js.stream_info(cfg.name or "")
+    except nats.js.errors.NotFoundError:
+        try:
+            await js.add_stream(cfg)
+            return
+        except nats.js.errors.BadRequestError:
+            pass  # created concurrently by another service: update below
+    await js.update_stream(cfg)
+
+
+class PoisonMessage(Exception):
+    """A handler's verdict that this event can never be processed: record it and stop redelivering."""
+
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+
+class EventConsumer:
+    """A durable pull consumer whose handler runs in a DB transaction together with the inbox insert."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: RuntimeTables,
+        *,
+        durable: str,
+        stream: StreamConfig,
+        filter_subject: str,
+        handler: Handler,
+        max_deliver: int = 8,
+        ack_wait_seconds: float = 30.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self._bus = bus
+        self._sessions = sessions
+        self._tables = tables
+        self.durable = durable
+        self._stream = stream
+        self._filter = filter_subject
+        self._handler = handler
+        self._max_deliver = max_deliver
+        self._ack_wait = ack_wait_seconds
+        self._clock = clock or SystemClock()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        await self._bus.wait_ready()
+        await ensure_stream(self._bus.js, self._stream)
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._ack_wait,
+            # One more than our own limit, so we see the last delivery and can dead-letter it.
+            max_deliver=self._max_deliver + 1,
+            filter_subject=self._filter,
+        )
+        return await self._bus.js.pull_subscribe(
+            self._filter, durable=self.durable, stream=self._stream.name, config=config
+        )
+
+    async def _run(self) -> None:
+        sub = None
+        while not self._stopping:
+            try:
+                if sub is None:
+                    sub = await self._subscribe()
+                with suppress_instrumentation():
+                    msgs = await sub.fetch(batch=64, timeout=1.0)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer %s cannot fetch (%s); retrying", self.durable, exc)
+                await asyncio.sleep(1.0)
+                continue
+            for msg in msgs:
+                await self.process(msg)
+
+    async def process(self, msg: Msg) -> None:
+        """Handle one delivery: exactly-once effect through the inbox, then ack."""
+        headers = dict(msg.headers or {})
+        with tracer.start_as_current_span(
+            f"{msg.subject} process",
+            context=extract_context(headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
+                        "messaging.consumer.group.name": self.durable},
+        ) as span:
+            try:
+                envelope = Envelope.FromString(msg.data)
+                if not envelope.id:
+                    raise PoisonMessage("envelope has no id")
+            except (DecodeError, PoisonMessage) as exc:
+                await self._dead_letter(msg, None, f"undecodable envelope: {exc}")
+                await msg.term()
+                return
+            span.set_attribute("messaging.message.id", envelope.id)
+            try:
+                async with self._sessions.begin() as session:
+                    inbox = self._tables.inbox
+                    seen = await session.scalar(
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer == self.durable, inbox.c.event_id == envelope.id
+                        )
+                    )
+                    if seen is None:
+                        await self._handler(session, envelope)
+                        await session.execute(
+                            inbox.insert().values(
+                                consumer=self.durable, event_id=envelope.id, processed_at=self._clock.now()
+                            )
+                        )
+                    else:
+                        span.set_attribute("jit.duplicate", True)
+            except PoisonMessage as exc:
+                await self._dead_letter(msg, envelope.id, str(exc))
+                await msg.term()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                deliveries = msg.metadata.num_delivered or 1
+                span.record_exception(exc)
+                if deliveries >= self._max_deliver:
+                    log.error("consumer %s gives up on %s after %d deliveries", self.durable, envelope.id, deliveries)
+                    await self._dead_letter(msg, envelope.id, f"{type(exc).__name__}: {exc}")
+                    await msg.term()
+                else:
+                    log.warning("consumer %s failed on %s (%s); will retry", self.durable, envelope.id, exc)
+                    await msg.nak(delay=min(2.0 ** deliveries, 30.0))
+                return
+            await self._ack(msg)
+
+    async def _ack(self, msg: Msg) -> None:
+        await msg.ack()
+
+    async def _dead_letter(self, msg: Msg, event_id: str | None, error: str) -> None:
+        now: datetime = self._clock.now()
+        async with self._sessions.begin() as session:
+            await session.execute(
+                self._tables.dead_letters.insert().values(
+                    consumer=self.durable,
+                    event_id=event_id,
+                    subject=msg.subject,
+                    payload=msg.data,
+                    error=error[:4000],
+                    deliveries=msg.metadata.num_delivered or 1,
+                    recorded_at=now,
+                )
+            )

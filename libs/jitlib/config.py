@@ -1,0 +1,65 @@
+"""Settings, read from the environment (pydantic-settings). Every variable and its default is listed in
+README.md; keep the two in step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Settings shared by every service of a node (prefix ``JIT_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="JIT_", extra="ignore")
+
+    #: Where embedded state (SQLite files, blobs) lives when no database URL is given.
+    state_dir: Path = Path("var")
+    nats_url: str = "nats://127.0.0.1:4222"
+    #: The Keycloak realm's issuer; tokens whose ``iss`` differs are refused.
+    oidc_issuer: str = "http://127.0.0.1:8080/realms/jit"
+    #: JWKS endpoint; derived from the issuer when empty.
+    oidc_jwks_url: str = ""
+    #: Audience every access token must carry.
+    oidc_audience: str = "jit-services"
+    #: Signature algorithms accepted (never "none", never HMAC: the services hold no shared secret).
+    oidc_algorithms: str = "RS256,PS256,ES256"
+    #: Seconds of clock skew tolerated on exp/nbf/iat.
+    oidc_leeway_seconds: int = 30
+    #: console, file, otlp or none. "otlp" uses the standard OTEL_EXPORTER_OTLP_* variables.
+    otel_exporter: str = "none"
+    #: Where the file exporter writes spans (JSON lines).
+    otel_file: Path = Path("var/traces.jsonl")
+    log_level: str = "INFO"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.oidc_jwks_url or f"{self.oidc_issuer.rstrip('/')}/protocol/openid-connect/certs"
+
+    @property
+    def algorithms(self) -> list[str]:
+        return [a.strip() for a in self.oidc_algorithms.split(",") if a.strip()]
+
+
+class ServiceSettings(BaseSettings):
+    """Per-service settings; each service subclasses with its own prefix (``JIT_TASKS_`` ...)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    listen: str = "127.0.0.1:50051"
+    #: SQLAlchemy async URL; empty means SQLite (WAL) under the state dir.
+    database_url: str = ""
+    #: Apply Alembic migrations at start.
+    migrate_on_start: bool = True
+    #: Seconds between outbox scans when no commit woke the relay.
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    #: Seconds in-flight calls get to finish on SIGTERM.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    def resolved_database_url(self, common: CommonSettings, name: str) -> str:
+        if self.database_url:
+            return self.database_url
+        path = (common.state_dir / f"{name}.db").resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{path}"

@@ -1,0 +1,187 @@
+"""Database runtime: engines (SQLite in WAL mode, PostgreSQL), the tables every service shares
+(outbox, inbox, dead letters, audit chain, workspace directory) and Alembic migrations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    event,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+@dataclass(frozen=True)
+class RuntimeTables:
+    outbox: Table
+    inbox: Table
+    dead_letters: Table
+    audit_log: Table
+    audit_head: Table
+    workspaces: Table
+
+
+def runtime_tables(metadata: MetaData) -> RuntimeTables:
+    """Declare the shared runtime tables inside a service's own metadata (so its migrations own them)."""
+    ts = DateTime(timezone=True)
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", String(36), primary_key=True),  # the event id, also Nats-Msg-Id
+        Column("subject", String(255), nullable=False),
+        Column("event_type", String(128), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", Text, nullable=False),  # JSON: W3C trace context of the writing span
+        Column("created_at", ts, nullable=False),
+        Column("published_at", ts, nullable=True),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("last_error", Text, nullable=True),
+    )
+    Index(
+        "ix_outbox_pending",
+        outbox.c.id,
+        sqlite_where=outbox.c.published_at.is_(None),
+        postgresql_where=outbox.c.published_at.is_(None),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(100), nullable=False),
+        Column("event_id", String(100), nullable=False),
+        Column("processed_at", ts, nullable=False),
+        PrimaryKeyConstraint("consumer", "event_id"),
+    )
+    dead_letters = Table(
+        "dead_letters",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("consumer", String(100), nullable=False),
+        Column("event_id", String(64), nullable=True),
+        Column("subject", String(255), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("error", Text, nullable=False),
+        Column("deliveries", Integer, nullable=False),
+        Column("recorded_at", ts, nullable=False),
+    )
+    audit_log = Table(
+        "audit_log",
+        metadata,
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+        Column("occurred_at", ts, nullable=False),
+        Column("time_zone", String(64), nullable=False),
+        Column("user_id", String(64), nullable=False),
+        Column("username", String(255), nullable=False),
+        Column("jurisdiction", String(16), nullable=False),
+        Column("operation", String(128), nullable=False),
+        Column("record_type", String(64), nullable=False),
+        Column("record_id", String(64), nullable=False),
+        Column("workspace_id", String(64), nullable=False),
+        Column("outcome", String(16), nullable=False),
+        Column("prev_hash", String(64), nullable=False),
+        Column("hash", String(64), nullable=False),
+    )
+    audit_head = Table(
+        "audit_head",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+        Column("hash", String(64), nullable=False),
+    )
+    workspaces = Table(
+        "workspaces",
+        metadata,
+        Column("id", String(64), primary_key=True),
+        Column("name", String(255), nullable=False),
+        Column("lead", String(16), nullable=False),
+        Column("members", Text, nullable=False),  # comma-separated jurisdiction codes
+        Column("legal_basis", Text, nullable=False),
+        Column("starts_on", String(10), nullable=False),
+        Column("ends_on", String(10), nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("updated_at", ts, nullable=False),
+    )
+    return RuntimeTables(outbox, inbox, dead_letters, audit_log, audit_head, workspaces)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An async engine. SQLite runs in WAL mode and takes the write lock at BEGIN (``BEGIN IMMEDIATE``)
+    so two writers never deadlock on a lock upgrade; PostgreSQL uses a normal pool."""
+    if is_sqlite(url):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let us issue BEGIN ourselves (pysqlite's implicit transactions are not serialisable).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(migrations_dir: Path, url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+def sync_url(url: str) -> str:
+    """The synchronous driver URL for the same database (Alembic runs synchronously)."""
+    return url.replace("sqlite+aiosqlite", "sqlite", 1)
+
+
+def migrate(migrations_dir: Path, url: str, revision: str = "head") -> None:
+    """Apply the service's Alembic migrations. Synchronous: call it before serving, or in a thread."""
+    command.upgrade(alembic_config(migrations_dir, sync_url(url)), revision)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,157 @@
+"""Transactional outbox: the state change and its event are written in one transaction; a relay
+publishes pending events to JetStream and marks them sent.
+
+A crash between commit and publish loses nothing (the row stays pending and is published after restart);
+a crash between publish and marking duplicates nothing (the broker drops the same Nats-Msg-Id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jitlib.bus import Bus, BusUnavailable
+from jitlib.clock import Clock, SystemClock
+from jitlib.db import RuntimeTables
+from jitlib.telemetry import extract_context, inject_headers
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("jitlib.outbox")
+
+
+async def stage(session: AsyncSession, tables: RuntimeTables, subject: str, envelope: Envelope) -> None:
+    """Write an event to the outbox inside the caller's transaction, with the current trace context."""
+    await session.execute(
+        tables.outbox.insert().values(
+            id=envelope.id,
+            subject=subject,
+            event_type=envelope.type,
+            payload=envelope.SerializeToString(deterministic=True),
+            headers=json.dumps(inject_headers()),
+            created_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
+        )
+    )
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in order; woken after each commit, polling as a safety net."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: RuntimeTables,
+        bus: Bus,
+        *,
+        poll_seconds: float = 1.0,
+        batch: int = 200,
+        clock: Clock | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._tables = tables
+        self._bus = bus
+        self._poll = poll_seconds
+        self._batch = batch
+        self._clock = clock or SystemClock()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self, *, drain: bool = True) -> None:
+        """Stop the relay; with ``drain``, try one last publish of what is pending (bounded in time)."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, timeout=5.0)
+        if drain:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.publish_pending(), timeout=3.0)
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                more = await self.publish_pending()
+                backoff = 0.2
+                if more:
+                    continue
+            except BusUnavailable as exc:
+                log.info("outbox waits for NATS: %s", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay error; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+
+    async def publish_pending(self) -> bool:
+        """Publish one batch; returns True when a full batch was sent (more may be waiting)."""
+        ob = self._tables.outbox
+        with suppress_instrumentation():  # idle polling must not flood the traces
+            async with self._sessions() as session:
+                rows = (
+                    await session.execute(
+                        select(ob.c.id, ob.c.subject, ob.c.payload, ob.c.headers)
+                        .where(ob.c.published_at.is_(None))
+                        .order_by(ob.c.id)
+                        .limit(self._batch)
+                    )
+                ).all()
+        if not rows:
+            return False
+        sent: list[str] = []
+        try:
+            for row in rows:
+                stored = json.loads(row.headers or "{}")
+                with tracer.start_as_current_span(
+                    f"{row.subject} publish",
+                    context=extract_context(stored),
+                    kind=trace.SpanKind.PRODUCER,
+                    attributes={"messaging.system": "nats", "messaging.destination.name": row.subject,
+                                "messaging.message.id": row.id},
+                ):
+                    headers = inject_headers()
+                    headers["Nats-Msg-Id"] = row.id
+                    ack = await self._bus.publish(row.subject, row.payload, headers)
+                    if getattr(ack, "duplicate", False):
+                        log.info("event %s was already on the stream (duplicate dropped)", row.id)
+                sent.append(row.id)
+        finally:
+            if sent:
+                await self._mark_sent(sent)
+        return len(rows) == self._batch
+
+    async def _mark_sent(self, ids: list[str]) -> None:
+        ob = self._tables.outbox
+        with suppress_instrumentation():
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(ob).where(ob.c.id.in_(ids)).values(published_at=self._clock.now())
+                )
+
+    async def pending_count(self) -> int:
+        ob = self._tables.outbox
+        async with self._sessions() as session:
+            rows = await session.execute(select(ob.c.id).where(ob.c.published_at.is_(None)))
+            return len(rows.all())

@@ -1,0 +1,130 @@
+"""The one access policy (DOMAIN.md, "Rules that every service enforces the same way").
+
+Every service asks ``decide`` before it shows or changes a record, and builds its list queries from
+``visibility_scope``. Order of the checks, and why:
+
+1. Only case roles (prosecutor, police liaison, participant) touch case content. Operators and auditors
+   are refused every case operation with PERMISSION_DENIED; the answer is the same for every record, so
+   it says nothing about which records exist.
+2. A workspace the caller's jurisdiction is not a member of is invisible: NOT_FOUND.
+3. A restricted record is visible only to its parties (issuer, addressee, explicitly shared): NOT_FOUND.
+4. Once the caller may see the record, an action they may not take is PERMISSION_DENIED.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from jitlib.auth import Principal
+
+CASE_ROLES = frozenset({"prosecutor", "police_liaison", "participant"})
+
+
+class Operation(enum.StrEnum):
+    READ = "read"
+    #: Create a record in a workspace, as its issuer.
+    CREATE = "create"
+    #: A transition reserved to the issuing side (assign, verify, reopen, cancel, ...).
+    ISSUER_ACT = "issuer_act"
+    #: A transition reserved to the addressee (accept, decline, start, complete, ...).
+    ADDRESSEE_ACT = "addressee_act"
+    #: Read the tamper-evident audit log (never case content).
+    READ_AUDIT = "read_audit"
+
+
+class Decision(enum.Enum):
+    ALLOW = "allow"
+    NOT_FOUND = "not_found"
+    DENY = "deny"
+
+
+@dataclass(frozen=True)
+class RecordRules:
+    """Which roles act on each side, for one kind of record."""
+
+    kind: str
+    creator_roles: frozenset[str]
+    issuer_roles: frozenset[str]
+    addressee_roles: frozenset[str]
+
+
+TASK_RULES = RecordRules(
+    kind="task",
+    creator_roles=frozenset({"prosecutor"}),
+    issuer_roles=frozenset({"prosecutor"}),
+    addressee_roles=frozenset({"prosecutor", "police_liaison"}),
+)
+
+
+@dataclass(frozen=True)
+class RecordAccess:
+    """What the policy needs to know of a record."""
+
+    workspace_id: str
+    origin_jurisdiction: str
+    addressee_jurisdiction: str | None
+    restricted: bool
+    shared_with: frozenset[str] = frozenset()
+
+    @property
+    def parties(self) -> frozenset[str]:
+        parties = {self.origin_jurisdiction, *self.shared_with}
+        if self.addressee_jurisdiction:
+            parties.add(self.addressee_jurisdiction)
+        return frozenset(parties)
+
+
+def decide(
+    principal: Principal,
+    operation: Operation,
+    rules: RecordRules | None = None,
+    *,
+    record: RecordAccess | None = None,
+    workspace_id: str | None = None,
+) -> Decision:
+    """Decide one operation. ``record`` for an existing record, ``workspace_id`` for CREATE."""
+    if operation is Operation.READ_AUDIT:
+        return Decision.ALLOW if principal.has_role("auditor") else Decision.DENY
+    if not principal.roles & CASE_ROLES:
+        return Decision.DENY
+    ws = record.workspace_id if record is not None else workspace_id
+    if ws is None or ws not in principal.workspaces:
+        return Decision.NOT_FOUND
+    if record is not None and record.restricted and principal.jurisdiction not in record.parties:
+        return Decision.NOT_FOUND
+    if operation is Operation.READ:
+        return Decision.ALLOW
+    if rules is None:
+        raise ValueError(f"{operation} needs the record kind's rules")
+    if operation is Operation.CREATE:
+        return Decision.ALLOW if principal.roles & rules.creator_roles else Decision.DENY
+    if record is None:
+        raise ValueError(f"{operation} needs a record")
+    if operation is Operation.ISSUER_ACT:
+        ok = principal.jurisdiction == record.origin_jurisdiction and principal.roles & rules.issuer_roles
+        return Decision.ALLOW if ok else Decision.DENY
+    if operation is Operation.ADDRESSEE_ACT:
+        ok = (
+            principal.jurisdiction == record.addressee_jurisdiction
+            and principal.roles & rules.addressee_roles
+        )
+        return Decision.ALLOW if ok else Decision.DENY
+    raise ValueError(f"unknown operation {operation}")
+
+
+@dataclass(frozen=True)
+class VisibilityScope:
+    """The same rule as ``decide(READ)``, in the shape a list query needs."""
+
+    workspaces: frozenset[str]
+    jurisdiction: str
+    may_read_content: bool
+
+
+def visibility_scope(principal: Principal) -> VisibilityScope:
+    return VisibilityScope(
+        workspaces=principal.workspaces,
+        jurisdiction=principal.jurisdiction,
+        may_read_content=bool(principal.roles & CASE_ROLES),
+    )

@@ -1,0 +1,114 @@
+"""What a service's servicer works with: settings, the database, the outbox relay, the clock, and the
+unit of work that writes a change, its events and its audit entries in one transaction."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jitlib import audit, outbox
+from jitlib.auth import Principal
+from jitlib.bus import Bus
+from jitlib.clock import Clock
+from jitlib.config import CommonSettings, ServiceSettings
+from jitlib.db import RuntimeTables
+from jitlib.errors import NotFound, PermissionDenied
+from jitlib.outbox import OutboxRelay
+from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
+
+#: Full name of the RPC being served, e.g. "/jit.tasks.v1.TaskService/AcceptTask" (set by the server).
+current_method: contextvars.ContextVar[str] = contextvars.ContextVar("jit_method", default="internal")
+
+
+@dataclass
+class UnitOfWork:
+    """One transaction: the change, the events it emits (outbox) and its audit entries."""
+
+    session: AsyncSession
+    tables: RuntimeTables
+    principal: Principal
+    audits: list[audit.AuditEvent] = field(default_factory=list)
+    emitted: int = 0
+
+    async def emit(self, subject: str, envelope: Envelope) -> None:
+        await outbox.stage(self.session, self.tables, subject, envelope)
+        self.emitted += 1
+
+    def audit(self, record_type: str, record_id: str, workspace_id: str, outcome: str = "ok") -> None:
+        self.audits.append(
+            audit.AuditEvent(
+                operation=current_method.get(),
+                user_id=self.principal.user_id,
+                username=self.principal.username,
+                jurisdiction=self.principal.jurisdiction,
+                record_type=record_type,
+                record_id=record_id,
+                workspace_id=workspace_id,
+                outcome=outcome,
+            )
+        )
+
+
+@dataclass
+class Runtime:
+    name: str
+    common: CommonSettings
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tables: RuntimeTables
+    bus: Bus
+    relay: OutboxRelay
+    clock: Clock
+
+    @asynccontextmanager
+    async def transaction(self, principal: Principal) -> AsyncIterator[UnitOfWork]:
+        """Open a unit of work; on normal exit its audit entries are chained and everything commits."""
+        async with self.sessions() as session:
+            async with session.begin():
+                uow = UnitOfWork(session, self.tables, principal)
+                yield uow
+                await audit.append(session, self.tables, uow.audits, self.clock.now())
+        if uow.emitted:
+            self.relay.wake()
+
+    async def authorize(
+        self,
+        principal: Principal,
+        operation: Operation,
+        rules: RecordRules | None,
+        *,
+        record_type: str,
+        record_id: str,
+        record: RecordAccess | None = None,
+        workspace_id: str | None = None,
+        action: str = "",
+    ) -> None:
+        """Apply the access policy; a refusal is audited (in its own transaction) and raised as
+        PERMISSION_DENIED or NOT_FOUND."""
+        decision = decide(principal, operation, rules, record=record, workspace_id=workspace_id)
+        if decision is Decision.ALLOW:
+            return
+        ws = record.workspace_id if record is not None else (workspace_id or "")
+        outcome = "not_found" if decision is Decision.NOT_FOUND else "denied"
+        async with self.transaction(principal) as uow:
+            uow.audit(record_type, record_id, ws, outcome=outcome)
+        if decision is Decision.NOT_FOUND:
+            raise NotFound(record_type if record is not None else "workspace", record_id if record else ws)
+        verb = action or operation.value.replace("_", " ")
+        side = {
+            Operation.ISSUER_ACT: "only the issuing jurisdiction",
+            Operation.ADDRESSEE_ACT: "only the addressed jurisdiction",
+            Operation.CREATE: "only an issuing role",
+        }.get(operation, "only a case role")
+        raise PermissionDenied(
+            "NOT_ALLOWED",
+            f"{principal.username} ({principal.jurisdiction}) may not {verb} this {record_type}: "
+            f"{side} may, with the right role",
+            {"operation": operation.value, "action": verb, "jurisdiction": principal.jurisdiction},
+        )

@@ -1,0 +1,292 @@
+"""gRPC server bootstrap shared by every service: grpc.aio with OpenTelemetry and auth interceptors,
+rich error mapping, health checking, reflection, the audit service, the outbox relay, the workspace
+directory consumer, and a graceful stop on SIGTERM (stop accepting, drain in-flight calls, then stop)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from sqlalchemy import MetaData
+
+from jit.audit.v1 import audit_pb2, audit_pb2_grpc
+from jitlib import auth, db, workspaces
+from jitlib.audit_service import AuditServicer
+from jitlib.auth import JwksCache, TokenVerifier
+from jitlib.bus import Bus, EventConsumer
+from jitlib.clock import Clock, SystemClock
+from jitlib.config import CommonSettings, ServiceSettings
+from jitlib.errors import JitError
+from jitlib.outbox import OutboxRelay
+from jitlib.runtime import Runtime, current_method
+from jitlib.telemetry import current_trace_id, setup_tracing
+from nats.js.api import StreamConfig
+
+log = logging.getLogger(__name__)
+
+_PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+async def abort_with(context: grpc.aio.ServicerContext, err: JitError) -> None:
+    """Abort the call with a google.rpc.Status (BadRequest / ErrorInfo details) in the trailers."""
+    status = err.to_status()
+    await context.abort(
+        err.code, err.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
+    )
+
+
+class RequestInterceptor(grpc.aio.ServerInterceptor):
+    """Authenticates every call (except health and reflection), binds the Principal and the method name
+    for the servicer, and turns exceptions into proper statuses (never UNKNOWN, never a traceback)."""
+
+    def __init__(self, verifier: TokenVerifier) -> None:
+        self._verifier = verifier
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method  # type: ignore[attr-defined]
+        if handler is None or method.startswith(_PUBLIC_PREFIXES):
+            return handler
+        verifier = self._verifier
+
+        async def _enter(context: grpc.aio.ServicerContext) -> tuple[Any, Any]:
+            token = auth.bearer_from_metadata(context.invocation_metadata() or ())
+            principal = await verifier.verify(token)
+            return auth.bind(principal), current_method.set(method)
+
+        async def _fail(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+            if isinstance(exc, JitError):
+                await abort_with(context, exc)
+            log.exception("unhandled error in %s", method)
+            ref = current_trace_id() or "n/a"
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (trace {ref})")
+
+        if handler.unary_unary:
+            inner_uu = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                tokens = None
+                try:
+                    tokens = await _enter(context)
+                    return await inner_uu(request, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await _fail(context, exc)
+                finally:
+                    if tokens:
+                        auth.unbind(tokens[0])
+                        current_method.reset(tokens[1])
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream:
+            inner_us = handler.unary_stream
+
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                tokens = None
+                try:
+                    tokens = await _enter(context)
+                    async for item in inner_us(request, context):
+                        yield item
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await _fail(context, exc)
+                finally:
+                    if tokens:
+                        auth.unbind(tokens[0])
+                        current_method.reset(tokens[1])
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.stream_unary:
+            inner_su = handler.stream_unary
+
+            async def stream_unary(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
+                tokens = None
+                try:
+                    tokens = await _enter(context)
+                    return await inner_su(request_iter, context)
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:
+                    await _fail(context, exc)
+                finally:
+                    if tokens:
+                        auth.unbind(tokens[0])
+                        current_method.reset(tokens[1])
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary, handler.request_deserializer, handler.response_serializer
+            )
+        inner_ss = handler.stream_stream
+
+        async def stream_stream(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
+            tokens = None
+            try:
+                tokens = await _enter(context)
+                async for item in inner_ss(request_iter, context):
+                    yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:
+                await _fail(context, exc)
+            finally:
+                if tokens:
+                    auth.unbind(tokens[0])
+                    current_method.reset(tokens[1])
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, handler.request_deserializer, handler.response_serializer
+        )
+
+
+Register = Callable[[Runtime, grpc.aio.Server], Sequence[str]]
+ConsumerFactory = Callable[[Runtime], Sequence[EventConsumer]]
+
+
+@dataclass
+class ServiceSpec:
+    """What a service tells the bootstrap about itself."""
+
+    name: str
+    metadata: MetaData
+    tables: db.RuntimeTables
+    migrations_dir: Path
+    #: Streams this service publishes to (created at connect).
+    streams: Sequence[StreamConfig]
+    #: Adds the servicers; returns their full service names (for health and reflection).
+    register: Register
+    consumers: ConsumerFactory | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ServiceApp:
+    """One running service process (or an in-process instance in tests)."""
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        settings: ServiceSettings,
+        common: CommonSettings | None = None,
+        *,
+        clock: Clock | None = None,
+        verifier: TokenVerifier | None = None,
+    ) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.common = common or CommonSettings()
+        self.clock = clock or SystemClock()
+        self.verifier = verifier or TokenVerifier(
+            issuer=self.common.oidc_issuer,
+            audience=self.common.oidc_audience,
+            jwks=JwksCache(self.common.jwks_url),
+            algorithms=self.common.algorithms,
+            leeway_seconds=self.common.oidc_leeway_seconds,
+        )
+        self.runtime: Runtime | None = None
+        self.server: grpc.aio.Server | None = None
+        self.health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
+        self.port = 0
+        self._consumers: list[EventConsumer] = []
+        self._services: list[str] = []
+
+    async def start(self) -> int:
+        setup_tracing(f"jit-{self.spec.name}", self.common)
+        url = self.settings.resolved_database_url(self.common, self.spec.name)
+        if self.settings.migrate_on_start:
+            await asyncio.to_thread(db.migrate, self.spec.migrations_dir, url)
+        engine = db.create_engine(url)
+        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+        sessions = db.sessionmaker(engine)
+        streams = [*self.spec.streams, workspaces.WORKSPACE_STREAM]
+        bus = Bus(self.common.nats_url, f"jit-{self.spec.name}", streams=streams)
+        relay = OutboxRelay(
+            sessions, self.spec.tables, bus, poll_seconds=self.settings.outbox_poll_seconds, clock=self.clock
+        )
+        rt = Runtime(
+            name=self.spec.name, common=self.common, settings=self.settings, engine=engine,
+            sessions=sessions, tables=self.spec.tables, bus=bus, relay=relay, clock=self.clock,
+        )
+        self.runtime = rt
+        bus.start()
+        relay.start()
+        tables = self.spec.tables
+
+        async def _workspace_handler(session: Any, envelope: Any) -> None:
+            await workspaces.apply_workspace_event(session, tables, envelope)
+
+        self._consumers = [
+            EventConsumer(
+                bus, sessions, tables, durable=f"{self.spec.name}-workspaces",
+                stream=workspaces.WORKSPACE_STREAM, filter_subject="jit.workspaces.>",
+                handler=_workspace_handler, clock=self.clock,
+            ),
+            *(self.spec.consumers(rt) if self.spec.consumers else []),
+        ]
+        for consumer in self._consumers:
+            consumer.start()
+
+        server = grpc.aio.server(
+            interceptors=[aio_server_interceptor(), RequestInterceptor(self.verifier)],
+            options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+        )
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(rt), server)
+        names = [*self.spec.register(rt, server), audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name]
+        self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+        )
+        self.port = server.add_insecure_port(self.settings.listen)
+        if self.port == 0:
+            raise RuntimeError(f"cannot listen on {self.settings.listen}")
+        await server.start()
+        for n in [*names, ""]:
+            await self.health.set(n, health_pb2.HealthCheckResponse.SERVING)
+        self.server = server
+        self._services = names
+        log.info("%s serving on port %d", self.spec.name, self.port)
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful stop: report NOT_SERVING, refuse new calls, let in-flight calls finish within the
+        grace period, then stop the background workers and flush what the outbox still holds."""
+        grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        if self.health is not None:
+            await self.health.enter_graceful_shutdown()
+        if self.server is not None:
+            await self.server.stop(grace)
+        for consumer in self._consumers:
+            await consumer.stop()
+        if self.runtime is not None:
+            await self.runtime.relay.stop(drain=True)
+            await self.runtime.bus.close()
+            await self.runtime.engine.dispose()
+
+    async def run_until_signalled(self) -> None:
+        await self.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("%s stopping (draining in-flight calls)", self.spec.name)
+        await self.stop()

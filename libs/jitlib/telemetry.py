@@ -1,0 +1,129 @@
+"""OpenTelemetry setup and W3C trace-context helpers for NATS headers.
+
+gRPC server and client spans come from opentelemetry-instrumentation-grpc, database spans from the
+SQLAlchemy instrumentation. Events carry ``traceparent`` in their NATS headers: captured when the event is
+written to the outbox (inside the RPC's span), so the consumer's span continues the RPC's trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+    SpanExportResult,
+)
+
+from jitlib.config import CommonSettings
+
+log = logging.getLogger(__name__)
+_setup_lock = threading.Lock()
+
+
+class JsonLinesFileExporter(SpanExporter):
+    """Appends one JSON object per span to a file: traces without a collector."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = [json.dumps(json.loads(s.to_json()), separators=(",", ":")) for s in spans]
+        with self._lock, self._path.open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def setup_tracing(service_name: str, settings: CommonSettings) -> trace.TracerProvider:
+    """Install a tracer provider unless one is installed already (tests install an in-memory one)."""
+    with _setup_lock:
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            return current
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        exporter: SpanExporter | None
+        kind = settings.otel_exporter.lower()
+        if kind == "console":
+            exporter = ConsoleSpanExporter()
+        elif kind == "file":
+            exporter = JsonLinesFileExporter(settings.otel_file)
+        elif kind == "otlp":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter()
+        elif kind == "none":
+            exporter = None
+        else:
+            raise ValueError(f"JIT_OTEL_EXPORTER must be console, file, otlp or none, not {kind!r}")
+        if exporter is not None:
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        return provider
+
+
+def inject_headers() -> dict[str, str]:
+    """The current trace context as W3C headers (traceparent, tracestate)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def extract_context(headers: Mapping[str, str] | None) -> otel_context.Context:
+    return propagate.extract(dict(headers or {}))
+
+
+def current_trace_id() -> str:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else ""
+
+
+class TraceIdLogFilter(logging.Filter):
+    """Adds ``trace_id`` to every log record so logs and traces join up."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.trace_id = current_trace_id() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: easy to ship to any log store."""
+
+    def __init__(self, service_name: str) -> None:
+        super().__init__()
+        self._service = service_name
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "service": self._service,
+            "logger": record.name,
+            "trace_id": getattr(record, "trace_id", "-"),
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, service_name: str) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(TraceIdLogFilter())
+    handler.setFormatter(JsonFormatter(service_name))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

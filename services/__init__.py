@@ -1,0 +1,1 @@
+"""The JIT platform's services. Each folder is one gRPC service; none imports another's folder."""

@@ -1,0 +1,41 @@
+"""Wires the tasks service into the shared bootstrap (jitlib.server)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+from pydantic_settings import SettingsConfigDict
+
+from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+from jitlib.config import ServiceSettings
+from jitlib.runtime import Runtime
+from jitlib.server import ServiceSpec
+from services.tasks import events, store
+from services.tasks.servicer import TaskServicer
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class TasksSettings(ServiceSettings):
+    """Environment: JIT_TASKS_LISTEN, JIT_TASKS_DATABASE_URL, ... (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="JIT_TASKS_", extra="ignore")
+    listen: str = "127.0.0.1:50051"
+
+
+def _register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
+    tasks_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(rt), server)
+    return [tasks_pb2.DESCRIPTOR.services_by_name["TaskService"].full_name]
+
+
+def spec() -> ServiceSpec:
+    return ServiceSpec(
+        name="tasks",
+        metadata=store.Base.metadata,
+        tables=store.RUNTIME,
+        migrations_dir=MIGRATIONS,
+        streams=[events.STREAM],
+        register=_register,
+    )

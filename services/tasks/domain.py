@@ -1,0 +1,332 @@
+"""Task rules, pure: the state machine, who acts on which side, and what a valid new task is.
+
+No I/O here: the servicer loads and stores, this module decides. Every function takes ``now`` explicitly.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from jitlib.auth import is_jurisdiction
+from jitlib.errors import FailedPrecondition, FieldViolation
+from jitlib.ids import is_uuid
+from jitlib.policy import Operation, RecordAccess
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+REASON_MAX = 2_000
+OUTCOME_MAX = 10_000
+LINKS_MAX = 50
+SHARED_MAX = 30
+DUE_MAX_AHEAD = timedelta(days=5 * 366)
+WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+
+
+class TaskState(enum.StrEnum):
+    PROPOSED = "PROPOSED"
+    ASSIGNED = "ASSIGNED"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+    IN_PROGRESS = "IN_PROGRESS"
+    BLOCKED = "BLOCKED"
+    DONE = "DONE"
+    VERIFIED = "VERIFIED"
+    CANCELLED = "CANCELLED"
+
+
+#: States in which work is still expected: the ones a task can be overdue or cancelled in.
+OPEN_STATES = frozenset(
+    {
+        TaskState.PROPOSED,
+        TaskState.ASSIGNED,
+        TaskState.DECLINED,
+        TaskState.ACCEPTED,
+        TaskState.IN_PROGRESS,
+        TaskState.BLOCKED,
+    }
+)
+
+KINDS = frozenset(
+    {
+        "IDENTIFY_ACCOUNT_HOLDER",
+        "OBTAIN_EVIDENCE",
+        "PRESERVE_DATA",
+        "HEAR_WITNESS",
+        "SEARCH_AND_SEIZURE",
+        "ANALYSE",
+        "VICTIM_SUPPORT",
+        "FOLLOW_UP",
+        "OTHER",
+    }
+)
+PRIORITIES = frozenset({"LOW", "NORMAL", "HIGH", "URGENT"})
+LINK_KINDS = frozenset({"TASK", "EVIDENCE_REQUEST", "PRESERVATION_ORDER", "EVIDENCE_ITEM", "CHANNEL"})
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    username: str
+    jurisdiction: str
+
+
+@dataclass(frozen=True)
+class Link:
+    kind: str
+    id: str
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    workspace_id: str
+    title: str
+    description: str
+    kind: str
+    origin_jurisdiction: str
+    assignee_jurisdiction: str
+    priority: str
+    due_at: datetime | None
+    restricted: bool
+    shared_with: tuple[str, ...]
+    links: tuple[Link, ...]
+    state: TaskState
+    version: int
+    created_by: Actor
+    created_at: datetime
+    updated_by: Actor
+    updated_at: datetime
+    state_reason: str = ""
+    outcome: str = ""
+    blocked_by: tuple[Link, ...] = ()
+
+    def access(self) -> RecordAccess:
+        return RecordAccess(
+            workspace_id=self.workspace_id,
+            origin_jurisdiction=self.origin_jurisdiction,
+            addressee_jurisdiction=self.assignee_jurisdiction,
+            restricted=self.restricted,
+            shared_with=frozenset(self.shared_with),
+        )
+
+    @property
+    def parties(self) -> frozenset[str]:
+        return self.access().parties
+
+    def is_overdue(self, now: datetime) -> bool:
+        """Derived, never stored: the due date has passed and work is still expected."""
+        return self.due_at is not None and self.due_at < now and self.state in OPEN_STATES
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    #: Past-tense event name, also the last token of the NATS subject.
+    event: str
+    operation: Operation
+    sources: frozenset[TaskState]
+    target: TaskState
+    needs_reason: bool = False
+    needs_outcome: bool = False
+
+
+def _t(action: str, event: str, op: Operation, sources: set[TaskState], target: TaskState, **kw: bool) -> Transition:
+    return Transition(action, event, op, frozenset(sources), target, **kw)
+
+
+ISSUER = Operation.ISSUER_ACT
+ADDRESSEE = Operation.ADDRESSEE_ACT
+S = TaskState
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        _t("assign", "assigned", ISSUER, {S.PROPOSED, S.DECLINED}, S.ASSIGNED),
+        _t("accept", "accepted", ADDRESSEE, {S.ASSIGNED}, S.ACCEPTED),
+        _t("decline", "declined", ADDRESSEE, {S.ASSIGNED}, S.DECLINED, needs_reason=True),
+        _t("start", "started", ADDRESSEE, {S.ACCEPTED}, S.IN_PROGRESS),
+        _t("block", "blocked", ADDRESSEE, {S.IN_PROGRESS}, S.BLOCKED, needs_reason=True),
+        _t("unblock", "unblocked", ADDRESSEE, {S.BLOCKED}, S.IN_PROGRESS),
+        _t("complete", "completed", ADDRESSEE, {S.IN_PROGRESS}, S.DONE, needs_outcome=True),
+        _t("verify", "verified", ISSUER, {S.DONE}, S.VERIFIED),
+        _t("reopen", "reopened", ISSUER, {S.DONE}, S.IN_PROGRESS, needs_reason=True),
+        _t("cancel", "cancelled", ISSUER, set(OPEN_STATES), S.CANCELLED, needs_reason=True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class TransitionInput:
+    reason: str = ""
+    outcome: str = ""
+    blocked_by: tuple[Link, ...] = ()
+    new_assignee: str = ""
+
+
+def _text_violations(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
+    if required and not value.strip():
+        return [FieldViolation(name, "is required")]
+    if len(value) > maximum:
+        return [FieldViolation(name, f"must be at most {maximum} characters (got {len(value)})")]
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+        return [FieldViolation(name, "must not contain control characters")]
+    return []
+
+
+def link_violations(field_name: str, links: tuple[Link, ...]) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    if len(links) > LINKS_MAX:
+        out.append(FieldViolation(field_name, f"at most {LINKS_MAX} links"))
+    for i, link in enumerate(links[:LINKS_MAX]):
+        if link.kind not in LINK_KINDS:
+            out.append(FieldViolation(f"{field_name}[{i}].kind", "must be a known record kind"))
+        if not is_uuid(link.id):
+            out.append(FieldViolation(f"{field_name}[{i}].id", "must be a UUID"))
+    return out
+
+
+def transition_violations(t: Transition, data: TransitionInput) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    out += _text_violations("reason", data.reason, required=t.needs_reason, maximum=REASON_MAX)
+    out += _text_violations("outcome", data.outcome, required=t.needs_outcome, maximum=OUTCOME_MAX)
+    if t.action == "block":
+        out += link_violations("blocked_by", data.blocked_by)
+    if data.new_assignee and (t.action != "assign" or not is_jurisdiction(data.new_assignee)):
+        out.append(FieldViolation("assignee_jurisdiction", "must be a jurisdiction code (ISO 3166-1 alpha-2)"))
+    return out
+
+
+def apply(
+    task: Task,
+    action: str,
+    data: TransitionInput,
+    *,
+    actor: Actor,
+    now: datetime,
+    members: frozenset[str],
+) -> Task:
+    """Apply a transition; raises FailedPrecondition when the task's state does not allow it.
+
+    Input must have passed ``transition_violations``; who may act is decided by the policy before.
+    """
+    t = TRANSITIONS[action]
+    if task.state not in t.sources:
+        raise FailedPrecondition(
+            "ILLEGAL_TRANSITION",
+            f"cannot {action} a task that is {task.state.value}",
+            {"action": action, "state": task.state.value,
+             "allowed_from": ",".join(sorted(s.value for s in t.sources))},
+        )
+    changes: dict[str, object] = {}
+    if t.action == "assign" and data.new_assignee and data.new_assignee != task.assignee_jurisdiction:
+        if data.new_assignee not in members:
+            raise FailedPrecondition(
+                "NOT_A_MEMBER",
+                f"assignee_jurisdiction {data.new_assignee} is not a member of the workspace",
+                {"field": "assignee_jurisdiction"},
+            )
+        changes["assignee_jurisdiction"] = data.new_assignee
+    if t.needs_reason or t.action in ("assign", "accept", "start", "unblock", "verify"):
+        changes["state_reason"] = data.reason
+    if t.action == "block":
+        changes["blocked_by"] = data.blocked_by
+    if t.action == "unblock":
+        changes["blocked_by"] = ()
+    if t.action == "complete":
+        changes["outcome"] = data.outcome
+    return replace(
+        task,
+        state=t.target,
+        version=task.version + 1,
+        updated_by=actor,
+        updated_at=now,
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class NewTask:
+    request_id: str
+    workspace_id: str
+    title: str
+    description: str
+    kind: str
+    assignee_jurisdiction: str
+    priority: str
+    due_at: datetime | None
+    restricted: bool
+    shared_with: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+    proposal_only: bool = False
+    #: Set when a proto enum value was not one we know (so the field can be named in the error).
+    unknown_enums: tuple[str, ...] = field(default=())
+
+
+def new_task_violations(cmd: NewTask, now: datetime) -> list[FieldViolation]:
+    """Checks that need no database: formats, lengths, ranges."""
+    out: list[FieldViolation] = []
+    if not is_uuid(cmd.request_id):
+        out.append(FieldViolation("request_id", "must be a client-generated UUID"))
+    if not WORKSPACE_ID.match(cmd.workspace_id):
+        out.append(FieldViolation("workspace_id", "must be a workspace id (lower-case letters, digits, dashes)"))
+    out += _text_violations("title", cmd.title, required=True, maximum=TITLE_MAX)
+    out += _text_violations("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    for name in cmd.unknown_enums:
+        out.append(FieldViolation(name, "has an unknown value"))
+    if cmd.kind not in KINDS and "kind" not in cmd.unknown_enums:
+        out.append(FieldViolation("kind", "is required"))
+    if cmd.priority not in PRIORITIES and "priority" not in cmd.unknown_enums:
+        out.append(FieldViolation("priority", "must be LOW, NORMAL, HIGH or URGENT"))
+    if not cmd.assignee_jurisdiction:
+        out.append(FieldViolation("assignee_jurisdiction", "is required"))
+    elif not is_jurisdiction(cmd.assignee_jurisdiction):
+        out.append(FieldViolation("assignee_jurisdiction", "must be an ISO 3166-1 alpha-2 code or EU body code"))
+    if cmd.due_at is not None:
+        if cmd.due_at <= now:
+            out.append(FieldViolation("due_at", "must be in the future"))
+        elif cmd.due_at > now + DUE_MAX_AHEAD:
+            out.append(FieldViolation("due_at", "must be within 5 years"))
+    if len(cmd.shared_with) > SHARED_MAX:
+        out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
+    for i, j in enumerate(cmd.shared_with[:SHARED_MAX]):
+        if not is_jurisdiction(j):
+            out.append(FieldViolation(f"shared_with[{i}]", "must be a jurisdiction code"))
+    if cmd.shared_with and not cmd.restricted:
+        out.append(FieldViolation("shared_with", "only a restricted task is shared with named jurisdictions"))
+    out += link_violations("links", cmd.links)
+    return out
+
+
+def membership_violations(cmd: NewTask, members: frozenset[str]) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    if cmd.assignee_jurisdiction and cmd.assignee_jurisdiction not in members:
+        out.append(FieldViolation("assignee_jurisdiction", f"{cmd.assignee_jurisdiction} is not a member of the workspace"))
+    for i, j in enumerate(cmd.shared_with):
+        if j not in members:
+            out.append(FieldViolation(f"shared_with[{i}]", f"{j} is not a member of the workspace"))
+    return out
+
+
+def create(cmd: NewTask, *, task_id: str, actor: Actor, now: datetime) -> Task:
+    return Task(
+        id=task_id,
+        workspace_id=cmd.workspace_id,
+        title=cmd.title.strip(),
+        description=cmd.description,
+        kind=cmd.kind,
+        origin_jurisdiction=actor.jurisdiction,
+        assignee_jurisdiction=cmd.assignee_jurisdiction,
+        priority=cmd.priority,
+        due_at=cmd.due_at,
+        restricted=cmd.restricted,
+        shared_with=tuple(sorted(set(cmd.shared_with))),
+        links=cmd.links,
+        state=TaskState.PROPOSED if cmd.proposal_only else TaskState.ASSIGNED,
+        version=1,
+        created_by=actor,
+        created_at=now,
+        updated_by=actor,
+        updated_at=now,
+    )

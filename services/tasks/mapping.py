@@ -1,0 +1,123 @@
+"""Conversions between the jit.tasks.v1 messages and the domain types."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from google.protobuf import timestamp_pb2
+
+from jit.common.v1 import common_pb2
+from jit.tasks.v1 import tasks_pb2
+from services.tasks.domain import Actor, Link, NewTask, Task, TaskState
+
+_LINK_PREFIX = "RECORD_KIND_"
+
+
+def _enum_name(enum: object, value: int, prefix: str) -> str | None:
+    try:
+        name = enum.Name(value)  # type: ignore[attr-defined]
+    except ValueError:
+        return None
+    return name.removeprefix(prefix)
+
+
+def ts_to_dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
+    return ts.ToDatetime(tzinfo=UTC) if present else None
+
+
+def dt_to_ts(dt: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(dt)
+    return ts
+
+
+def links_from_pb(refs: object) -> tuple[Link, ...]:
+    out = []
+    for ref in refs:  # type: ignore[attr-defined]
+        kind = _enum_name(common_pb2.RecordKind, ref.kind, _LINK_PREFIX) or "UNKNOWN"
+        out.append(Link(kind, ref.id))
+    return tuple(out)
+
+
+def links_to_pb(links: tuple[Link, ...]) -> list[common_pb2.RecordRef]:
+    return [common_pb2.RecordRef(kind=common_pb2.RecordKind.Value(_LINK_PREFIX + lk.kind), id=lk.id) for lk in links]
+
+
+def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
+    unknown = []
+    kind = _enum_name(tasks_pb2.TaskKind, req.kind, "TASK_KIND_")
+    if kind is None:
+        unknown.append("kind")
+    priority = _enum_name(tasks_pb2.TaskPriority, req.priority, "TASK_PRIORITY_")
+    if priority is None:
+        unknown.append("priority")
+    elif priority == "UNSPECIFIED":
+        priority = "NORMAL"
+    # Need to know by default: a task is restricted to its parties unless the issuer opens it up.
+    if req.visibility not in (
+        common_pb2.VISIBILITY_UNSPECIFIED,
+        common_pb2.VISIBILITY_WORKSPACE,
+        common_pb2.VISIBILITY_RESTRICTED,
+    ):
+        unknown.append("visibility")
+    return NewTask(
+        request_id=req.request_id,
+        workspace_id=req.workspace_id,
+        title=req.title,
+        description=req.description,
+        kind=kind or "",
+        assignee_jurisdiction=req.assignee_jurisdiction,
+        priority=priority or "",
+        due_at=ts_to_dt(req.due_at, req.HasField("due_at")),
+        restricted=req.visibility != common_pb2.VISIBILITY_WORKSPACE,
+        shared_with=tuple(req.shared_with),
+        links=links_from_pb(req.links),
+        proposal_only=req.proposal_only,
+        unknown_enums=tuple(unknown),
+    )
+
+
+def request_digest(req: tasks_pb2.CreateTaskRequest) -> str:
+    """Fingerprint of a create request, to tell a genuine replay from a reused request_id."""
+    return hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
+
+
+def _actor(a: Actor) -> common_pb2.Actor:
+    return common_pb2.Actor(user_id=a.user_id, username=a.username, jurisdiction=a.jurisdiction)
+
+
+def task_to_pb(task: Task, now: datetime) -> tasks_pb2.Task:
+    msg = tasks_pb2.Task(
+        id=task.id,
+        workspace_id=task.workspace_id,
+        title=task.title,
+        description=task.description,
+        kind=tasks_pb2.TaskKind.Value("TASK_KIND_" + task.kind),
+        origin_jurisdiction=task.origin_jurisdiction,
+        assignee_jurisdiction=task.assignee_jurisdiction,
+        priority=tasks_pb2.TaskPriority.Value("TASK_PRIORITY_" + task.priority),
+        visibility=common_pb2.VISIBILITY_RESTRICTED if task.restricted else common_pb2.VISIBILITY_WORKSPACE,
+        shared_with=list(task.shared_with),
+        links=links_to_pb(task.links),
+        state=tasks_pb2.TaskState.Value("TASK_STATE_" + task.state.value),
+        state_reason=task.state_reason,
+        version=task.version,
+        created_by=_actor(task.created_by),
+        created_at=dt_to_ts(task.created_at),
+        updated_by=_actor(task.updated_by),
+        updated_at=dt_to_ts(task.updated_at),
+        overdue=task.is_overdue(now),
+        outcome=task.outcome,
+        blocked_by=links_to_pb(task.blocked_by),
+    )
+    if task.due_at is not None:
+        msg.due_at.CopyFrom(dt_to_ts(task.due_at))
+    return msg
+
+
+def state_from_pb(value: int) -> TaskState | None:
+    name = _enum_name(tasks_pb2.TaskState, value, "TASK_STATE_")
+    if name is None or name == "UNSPECIFIED":
+        return None
+    return TaskState(name)

@@ -1,0 +1,246 @@
+"""Persistence of tasks (SQLAlchemy 2). Tables, and the queries the servicer needs; no business rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    and_,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from jitlib.clock import as_utc
+from jitlib.db import new_metadata, runtime_tables
+from jitlib.policy import VisibilityScope
+from services.tasks.domain import OPEN_STATES, Actor, Link, Task, TaskState
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+RUNTIME = runtime_tables(Base.metadata)
+TS = DateTime(timezone=True)
+
+
+class TaskRow(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(36))
+    request_digest: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    origin_jurisdiction: Mapped[str] = mapped_column(String(16))
+    assignee_jurisdiction: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    restricted: Mapped[bool] = mapped_column(Boolean)
+    shared_with: Mapped[str] = mapped_column(Text)  # comma-separated
+    links: Mapped[str] = mapped_column(Text)  # JSON [[kind, id], ...]
+    blocked_by: Mapped[str] = mapped_column(Text)  # JSON [[kind, id], ...]
+    state: Mapped[str] = mapped_column(String(16))
+    state_reason: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[str] = mapped_column(String(64))
+    created_by_name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_by_id: Mapped[str] = mapped_column(String(64))
+    updated_by_name: Mapped[str] = mapped_column(String(255))
+    updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("uq_tasks_creator_request", "created_by_id", "request_id", unique=True),
+        Index("ix_tasks_workspace_id_id", "workspace_id", "id"),
+        Index("ix_tasks_workspace_state", "workspace_id", "state"),
+        Index("ix_tasks_workspace_due", "workspace_id", "due_at"),
+    )
+
+
+class TaskParty(Base):
+    """One row per jurisdiction party to a task: the visibility index for restricted tasks."""
+
+    __tablename__ = "task_parties"
+
+    task_id: Mapped[str] = mapped_column(String(36), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    jurisdiction: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    __table_args__ = (Index("ix_task_parties_jurisdiction_task", "jurisdiction", "task_id"),)
+
+
+def _links_to_json(links: tuple[Link, ...]) -> str:
+    return json.dumps([[link.kind, link.id] for link in links])
+
+
+def _links_from_json(text: str) -> tuple[Link, ...]:
+    return tuple(Link(k, i) for k, i in json.loads(text or "[]"))
+
+
+def to_domain(row: TaskRow) -> Task:
+    return Task(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        title=row.title,
+        description=row.description,
+        kind=row.kind,
+        origin_jurisdiction=row.origin_jurisdiction,
+        assignee_jurisdiction=row.assignee_jurisdiction,
+        priority=row.priority,
+        due_at=as_utc(row.due_at) if row.due_at else None,
+        restricted=row.restricted,
+        shared_with=tuple(j for j in row.shared_with.split(",") if j),
+        links=_links_from_json(row.links),
+        state=TaskState(row.state),
+        version=row.version,
+        created_by=Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
+        created_at=as_utc(row.created_at),
+        updated_by=Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
+        updated_at=as_utc(row.updated_at),
+        state_reason=row.state_reason,
+        outcome=row.outcome,
+        blocked_by=_links_from_json(row.blocked_by),
+    )
+
+
+def _columns(task: Task) -> dict[str, object]:
+    return {
+        "workspace_id": task.workspace_id,
+        "title": task.title,
+        "description": task.description,
+        "kind": task.kind,
+        "origin_jurisdiction": task.origin_jurisdiction,
+        "assignee_jurisdiction": task.assignee_jurisdiction,
+        "priority": task.priority,
+        "due_at": task.due_at,
+        "restricted": task.restricted,
+        "shared_with": ",".join(task.shared_with),
+        "links": _links_to_json(task.links),
+        "blocked_by": _links_to_json(task.blocked_by),
+        "state": task.state.value,
+        "state_reason": task.state_reason,
+        "outcome": task.outcome,
+        "version": task.version,
+        "updated_by_id": task.updated_by.user_id,
+        "updated_by_name": task.updated_by.username,
+        "updated_by_jurisdiction": task.updated_by.jurisdiction,
+        "updated_at": task.updated_at,
+    }
+
+
+async def get(session: AsyncSession, task_id: str) -> Task | None:
+    row = await session.scalar(select(TaskRow).where(TaskRow.id == task_id))
+    return to_domain(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    task: Task
+    digest: str
+
+
+async def find_by_request(session: AsyncSession, user_id: str, request_id: str) -> StoredRequest | None:
+    row = await session.scalar(
+        select(TaskRow).where(TaskRow.created_by_id == user_id, TaskRow.request_id == request_id)
+    )
+    return StoredRequest(to_domain(row), row.request_digest) if row is not None else None
+
+
+async def insert_task(session: AsyncSession, task: Task, *, request_id: str, request_digest: str) -> None:
+    # Core inserts: one round trip each, no ORM identity-map work on the hot create path.
+    await session.execute(
+        insert(TaskRow).values(
+            id=task.id,
+            request_id=request_id,
+            request_digest=request_digest,
+            created_by_id=task.created_by.user_id,
+            created_by_name=task.created_by.username,
+            created_at=task.created_at,
+            **_columns(task),
+        )
+    )
+    await _insert_parties(session, task)
+
+
+async def _insert_parties(session: AsyncSession, task: Task) -> None:
+    await session.execute(
+        insert(TaskParty), [{"task_id": task.id, "jurisdiction": j} for j in sorted(task.parties)]
+    )
+
+
+async def update_if_version(session: AsyncSession, task: Task, expected_version: int) -> bool:
+    """Write the new state only if nobody changed the task since ``expected_version`` was read."""
+    result = await session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task.id, TaskRow.version == expected_version)
+        .values(**_columns(task))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.execute(delete(TaskParty).where(TaskParty.task_id == task.id))
+    await _insert_parties(session, task)
+    return True
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    workspace_ids: frozenset[str]
+    states: frozenset[TaskState] = frozenset()
+    assignee_jurisdiction: str = ""
+    origin_jurisdiction: str = ""
+    overdue_only: bool = False
+    due_after: datetime | None = None
+    due_before: datetime | None = None
+
+
+async def list_visible(
+    session: AsyncSession,
+    scope: VisibilityScope,
+    flt: TaskFilter,
+    *,
+    now: datetime,
+    after_id: str,
+    limit: int,
+) -> list[Task]:
+    """Tasks the scope may see (the policy's READ rule as SQL), in id (creation) order."""
+    workspaces = flt.workspace_ids & scope.workspaces
+    if not workspaces or not scope.may_read_content:
+        return []
+    party = exists().where(TaskParty.task_id == TaskRow.id, TaskParty.jurisdiction == scope.jurisdiction)
+    conditions = [TaskRow.workspace_id.in_(sorted(workspaces)), or_(TaskRow.restricted.is_(False), party)]
+    if flt.states:
+        conditions.append(TaskRow.state.in_(sorted(s.value for s in flt.states)))
+    if flt.assignee_jurisdiction:
+        conditions.append(TaskRow.assignee_jurisdiction == flt.assignee_jurisdiction)
+    if flt.origin_jurisdiction:
+        conditions.append(TaskRow.origin_jurisdiction == flt.origin_jurisdiction)
+    if flt.overdue_only:
+        conditions += [TaskRow.due_at < now, TaskRow.state.in_(sorted(s.value for s in OPEN_STATES))]
+    if flt.due_after is not None:
+        conditions.append(TaskRow.due_at >= flt.due_after)
+    if flt.due_before is not None:
+        conditions.append(TaskRow.due_at < flt.due_before)
+    if after_id:
+        conditions.append(TaskRow.id > after_id)
+    rows = await session.scalars(select(TaskRow).where(and_(*conditions)).order_by(TaskRow.id).limit(limit))
+    return [to_domain(r) for r in rows]

@@ -1,0 +1,120 @@
+"""Session fixtures: the real servers the suite needs (Keycloak, NATS JetStream, PostgreSQL) started on
+free ports with data in a temporary folder, and stopped at the end. Nothing here is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from jitdev.nats import NatsInstance
+from jitdev.postgres import PostgresInstance
+from jitdev.procs import free_port
+
+SPANS = InMemorySpanExporter()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # One in-memory tracer provider for the whole run, installed before any service starts.
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(SPANS))
+    trace.set_tracer_provider(provider)
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    return SPANS
+
+
+@pytest.fixture(scope="session")
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def nats_server(stack_dir: Path) -> Iterator[NatsInstance]:
+    inst = NatsInstance(free_port(), stack_dir / "nats", stack_dir / "nats.log").start()
+    yield inst
+    inst.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresInstance]:
+    base = tmp_path_factory.mktemp("pg")
+    inst = PostgresInstance(free_port(), base / "data", base / "postgres.log").start()
+    yield inst
+    inst.stop()
+
+
+@pytest.fixture(scope="session")
+def keycloak(stack_dir: Path) -> Iterator[Any]:
+    from jitdev.keycloak import running_keycloak
+
+    with running_keycloak("test", log_dir=stack_dir / "keycloak") as kc:
+        yield kc
+
+
+class Tokens:
+    """Access tokens of the demo users, fetched from the real Keycloak and cached until near expiry."""
+
+    def __init__(self, kc: Any) -> None:
+        self._kc = kc
+        self._cache: dict[str, tuple[str, float]] = {}
+
+    def __call__(self, username: str) -> str:
+        tok, exp = self._cache.get(username, ("", 0.0))
+        if time.time() > exp - 30:
+            resp = self._kc.password_token(username, "demo")
+            tok, exp = resp["access_token"], time.time() + float(resp["expires_in"])
+            self._cache[username] = (tok, exp)
+        return tok
+
+
+@pytest.fixture(scope="session")
+def tokens(keycloak: Any) -> Tokens:
+    return Tokens(keycloak)
+
+
+@pytest.fixture(scope="session")
+def demo_workspace_synced(keycloak: Any, nats_server: NatsInstance) -> str:
+    """Publish the demo workspace from Keycloak to NATS, as `jit admin workspace sync` does."""
+    from jitcli import kcadmin
+    from jitcli.workspace_sync import publish_workspaces
+
+    admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
+    asyncio.run(publish_workspaces(nats_server.url, kcadmin.list_workspaces(admin)))
+    return "jit-demo"
+
+
+async def _read_stream(url: str, stream: str, subject: str) -> list[Any]:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        sub = await js.pull_subscribe(subject, stream=stream)
+        out = []
+        while True:
+            try:
+                msgs = await sub.fetch(256, timeout=1.0)
+            except nats.errors.TimeoutError:
+                break
+            for m in msgs:
+                out.append(m)
+                await m.ack()
+        await sub.unsubscribe()
+        return out
+    finally:
+        await nc.close()
+
+
+def read_stream(url: str, stream: str, subject: str) -> list[Any]:
+    """Every message on ``stream`` matching ``subject`` (a fresh ephemeral consumer, from the start)."""
+    return asyncio.run(_read_stream(url, stream, subject))

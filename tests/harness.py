@@ -1,0 +1,108 @@
+"""Test harness: run a service in-process on its own event loop thread, call it with real tokens,
+read JetStream. Used by the integration tests; the servers it talks to are real."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+from jitlib.config import CommonSettings, ServiceSettings
+from jitlib.server import ServiceApp, ServiceSpec
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An asyncio loop running in a daemon thread; sync tests submit coroutines to it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+@dataclass
+class RunningService:
+    app: ServiceApp
+    loop: LoopThread
+    channel: grpc.Channel = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.app.port}")
+
+    @property
+    def rt(self) -> Any:
+        return self.app.runtime
+
+    def stop(self) -> None:
+        self.channel.close()
+        self.loop.run(self.app.stop(grace=2))
+        self.loop.close()
+
+
+def start_service(spec: ServiceSpec, settings: ServiceSettings, common: CommonSettings, **kw: Any) -> RunningService:
+    loop = LoopThread()
+    app = ServiceApp(spec, settings, common, **kw)
+    loop.run(app.start(), timeout=120)
+    return RunningService(app, loop)
+
+
+def md(token: str) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {token}")]
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+def rich_status(err: grpc.RpcError) -> status_pb2.Status:
+    """The google.rpc.Status carried in the error's trailers."""
+    for key, value in err.trailing_metadata() or ():  # type: ignore[attr-defined]
+        if key == "grpc-status-details-bin":
+            return status_pb2.Status.FromString(value)
+    raise AssertionError("error carries no rich status")
+
+
+def field_violations(err: grpc.RpcError) -> dict[str, str]:
+    out = {}
+    for detail in rich_status(err).details:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            out.update({v.field: v.description for v in bad.field_violations})
+    return out
+
+
+def error_reason(err: grpc.RpcError) -> str:
+    for detail in rich_status(err).details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return info.reason
+    return ""
+
+
+def eventually(check: Any, timeout: float = 15.0, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value {last!r})")
