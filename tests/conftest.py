@@ -104,7 +104,7 @@ async def _read_stream(url: str, stream: str, subject: str) -> list[Any]:
         while True:
             try:
                 msgs = await sub.fetch(256, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
                 break
             for m in msgs:
                 out.append(m)
@@ -118,3 +118,56 @@ async def _read_stream(url: str, stream: str, subject: str) -> list[Any]:
 def read_stream(url: str, stream: str, subject: str) -> list[Any]:
     """Every message on ``stream`` matching ``subject`` (a fresh ephemeral consumer, from the start)."""
     return asyncio.run(_read_stream(url, stream, subject))
+
+
+# ---- the tasks service, on each database backend ---------------------------------------------------
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    import uuid
+
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'tasks.db'}"
+    pg = request.getfixturevalue("postgres")
+    return str(pg.create_database(f"tasks_{uuid.uuid4().hex[:12]}"))
+
+
+def wait_for_workspace(svc: Any, ws_id: str, timeout: float = 30) -> None:
+    from jitlib.workspaces import get_workspace
+
+    async def known() -> bool:
+        async with svc.rt.sessions() as s:
+            return await get_workspace(s, svc.rt.tables, ws_id) is not None
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if svc.loop.run(known()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"workspace {ws_id} never reached the service's directory")
+
+
+@pytest.fixture(scope="module")
+def tasks_svc(
+    db_url: str, keycloak: Any, nats_server: NatsInstance, demo_workspace_synced: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Any]:
+    import uuid
+
+    from jitlib.clock import OffsetClock
+    from jitlib.config import CommonSettings
+    from services.tasks.app import TasksSettings, spec
+    from tests.harness import start_service
+
+    common = CommonSettings(
+        nats_url=nats_server.url, oidc_issuer=keycloak.issuer, state_dir=tmp_path_factory.mktemp("state")
+    )
+    settings = TasksSettings(listen="127.0.0.1:0", database_url=db_url,
+                             consumer_group=f"tasks-{uuid.uuid4().hex[:8]}")
+    svc = start_service(spec(), settings, common, clock=OffsetClock())
+    wait_for_workspace(svc, demo_workspace_synced)
+    yield svc
+    svc.stop()

@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     #: Seconds between outbox scans when no commit woke the relay.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    #: Prefix of this service's durable JetStream consumer names. Replicas sharing one database share it;
+    #: a service with its own database needs its own (empty means the service name).
+    consumer_group: str = ""
     #: Seconds in-flight calls get to finish on SIGTERM.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
 

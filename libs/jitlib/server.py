@@ -235,7 +235,7 @@ class ServiceApp:
 
         self._consumers = [
             EventConsumer(
-                bus, sessions, tables, durable=f"{self.spec.name}-workspaces",
+                bus, sessions, tables, durable=f"{self.settings.consumer_group or self.spec.name}-workspaces",
                 stream=workspaces.WORKSPACE_STREAM, filter_subject="jit.workspaces.>",
                 handler=_workspace_handler, clock=self.clock,
             ),

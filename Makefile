@@ -1,0 +1,70 @@
+# JIT platform. The two commands a newcomer needs: `make run` and `make test`.
+# Everything else here is what those two are made of.
+
+SHELL        := /bin/bash
+.SHELLFLAGS  := -eu -o pipefail -c
+PYTHON       ?= python3
+VENV         := .venv
+PY           := $(VENV)/bin/python
+# Downloads live outside the checkout, so a fresh clone on the same machine reuses them.
+JIT_CACHE_DIR ?= $(HOME)/.cache/jit
+export JIT_CACHE_DIR
+BUF_VERSION  := 1.75.0
+BUF          := $(JIT_CACHE_DIR)/npm/node_modules/.bin/buf
+STAMP        := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run stop status test test-unit test-integration lint proto proto-check bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+## ---- setup ---------------------------------------------------------------------------------
+install: $(STAMP) $(BUF) ## install what is missing: venv, Python packages, buf, PostgreSQL, Keycloak
+	@$(PY) -m jitdev.bootstrap
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+$(BUF):
+	@mkdir -p $(JIT_CACHE_DIR)/npm
+	@npm install --silent --no-audit --no-fund --prefix $(JIT_CACHE_DIR)/npm @bufbuild/buf@$(BUF_VERSION)
+
+## ---- the two commands ------------------------------------------------------------------------
+run: install ## start Keycloak, NATS and the services on embedded defaults (SQLite), then say what next
+	@$(PY) -m jitdev.stack up
+
+stop: ## stop what `make run` started
+	@test -x $(PY) && $(PY) -m jitdev.stack down || true
+
+status: ## show what runs, where, and whether it is healthy
+	@$(PY) -m jitdev.stack status
+
+test: install ## start real Keycloak, NATS and PostgreSQL on free ports, run every test, stop them
+	@$(PY) -m pytest
+
+test-unit: install ## only the pure unit tests (no servers)
+	@$(PY) -m pytest tests/unit
+
+## ---- quality -------------------------------------------------------------------------------
+lint: install proto-check ## ruff, mypy, buf lint, and stale generated stubs
+	@$(VENV)/bin/ruff check libs services tests bench
+	@$(VENV)/bin/mypy
+	@$(BUF) lint proto
+
+proto: install ## regenerate the Python stubs from proto/
+	@PY=$(PY) tools/genproto.sh
+
+proto-check: ## fail when the committed stubs differ from what proto/ generates
+	@PY=$(PY) tools/genproto.sh
+	@git diff --exit-code --stat -- libs/jit || { echo "generated stubs are stale: run make proto and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard libs/jit)" || { echo "new generated stubs are not committed"; exit 1; }
+
+bench: install ## benchmarks: figures next to a bare gRPC floor, as ratios
+	@$(PY) -m bench.run
+
+clean: stop ## remove local state (databases, logs); keeps the download cache
+	rm -rf var

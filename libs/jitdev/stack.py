@@ -1,0 +1,264 @@
+"""`make run` / `make stop` / `make status`: the whole system on one machine, no Docker.
+
+Starts Keycloak (realm `jit` imported, port 8080), NATS with JetStream (port 4222) and every service on
+SQLite, as background processes whose pids and logs live under ``var/``; waits until each is healthy;
+announces the workspaces held in Keycloak to the services; prints what to do next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from jitdev.nats import nats_server_binary
+from jitdev.procs import port_open, spawn, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("JIT_STATE_DIR", ROOT / "var")).resolve()
+RUN = STATE / "run"
+LOGS = STATE / "logs"
+KEYCLOAK_PORT = int(os.environ.get("JIT_KEYCLOAK_PORT", "8080"))
+KEYCLOAK_MGMT_PORT = int(os.environ.get("JIT_KEYCLOAK_MANAGEMENT_PORT", "9000"))
+NATS_PORT = int(os.environ.get("JIT_NATS_PORT", "4222"))
+ISSUER = f"http://127.0.0.1:{KEYCLOAK_PORT}/realms/jit"
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    module: str
+    port: int
+
+
+#: Every gRPC service `make run` starts, in start order.
+SERVICES = [ServiceDef("tasks", "services.tasks", int(os.environ.get("JIT_TASKS_PORT", "50051")))]
+
+DEMO_USERS = [
+    ("nl-prosecutor", "NL", "prosecutor (JIT leader)"),
+    ("nl-liaison", "NL", "police liaison"),
+    ("de-prosecutor", "DE", "prosecutor"),
+    ("de-liaison", "DE", "police liaison"),
+    ("ie-prosecutor", "IE", "prosecutor"),
+    ("ie-liaison", "IE", "police liaison"),
+    ("eurojust-analyst", "EUROJUST", "participant"),
+    ("fr-prosecutor", "FR", "prosecutor, NOT a member of the demo JIT"),
+    ("nl-operator", "NL", "operator (no case content)"),
+    ("nl-auditor", "NL", "auditor (audit logs only)"),
+]
+
+
+def _pidfile(name: str) -> Path:
+    return RUN / f"{name}.pid"
+
+
+def _pid(name: str) -> int | None:
+    try:
+        pid = int(_pidfile(name).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    return pid
+
+
+def _record(name: str, proc: subprocess.Popen[bytes]) -> None:
+    RUN.mkdir(parents=True, exist_ok=True)
+    _pidfile(name).write_text(str(proc.pid))
+
+
+def _grpc_healthy(port: int) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        try:
+            resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+        except grpc.RpcError:
+            return False
+        return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def _keycloak_healthy() -> bool:
+    try:
+        r = httpx.get(f"http://127.0.0.1:{KEYCLOAK_MGMT_PORT}/health/ready", timeout=2)
+        d = httpx.get(f"{ISSUER}/.well-known/openid-configuration", timeout=2)
+    except httpx.HTTPError:
+        return False
+    return r.status_code == 200 and d.status_code == 200
+
+
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _ensure_port_free(port: int, what: str) -> None:
+    if port_open(port):
+        raise SystemExit(
+            f"port {port} is in use by another program, so {what} cannot start there. "
+            f"Stop that program or set the port variable (see README, Configuration)."
+        )
+
+
+def start_keycloak() -> None:
+    if _pid("keycloak") and _keycloak_healthy():
+        _say(f"  keycloak  already running   http://127.0.0.1:{KEYCLOAK_PORT}")
+        return
+    _ensure_port_free(KEYCLOAK_PORT, "Keycloak")
+    from jitdev.keycloak import start_keycloak as kc_start
+
+    t0 = time.monotonic()
+    _say("  keycloak  starting (first start builds the server: a minute or two; later starts: seconds)")
+    inst = kc_start("run", KEYCLOAK_PORT, KEYCLOAK_MGMT_PORT, LOGS / "keycloak.log", detach=True)
+    assert inst.process is not None
+    _record("keycloak", inst.process)
+    _say(f"  keycloak  healthy in {time.monotonic() - t0:.0f} s   http://127.0.0.1:{KEYCLOAK_PORT} (realm jit)")
+
+
+def start_nats() -> None:
+    if _pid("nats") and port_open(NATS_PORT):
+        _say(f"  nats      already running   nats://127.0.0.1:{NATS_PORT}")
+        return
+    _ensure_port_free(NATS_PORT, "NATS")
+    log = LOGS / "nats.log"
+    proc = spawn(
+        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(NATS_PORT), "-js", "-sd", str(STATE / "nats"),
+         "--server_name", "jit-local"],
+        log,
+    )
+    _record("nats", proc)
+    wait_until(lambda: port_open(NATS_PORT), 30, "nats-server", log, proc)
+    _say(f"  nats      healthy           nats://127.0.0.1:{NATS_PORT} (JetStream, store {STATE / 'nats'})")
+
+
+def service_env() -> dict[str, str]:
+    env = {
+        "JIT_NATS_URL": f"nats://127.0.0.1:{NATS_PORT}",
+        "JIT_OIDC_ISSUER": ISSUER,
+        "JIT_STATE_DIR": str(STATE),
+        "JIT_OTEL_FILE": str(STATE / "traces.jsonl"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    if "JIT_OTEL_EXPORTER" not in os.environ:
+        env["JIT_OTEL_EXPORTER"] = "otlp" if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") else "file"
+    return env
+
+
+def start_service(svc: ServiceDef) -> None:
+    if _pid(svc.name) and _grpc_healthy(svc.port):
+        _say(f"  {svc.name:<9} already running   127.0.0.1:{svc.port}")
+        return
+    _ensure_port_free(svc.port, f"the {svc.name} service")
+    log = LOGS / f"{svc.name}.log"
+    env = {**service_env(), f"JIT_{svc.name.upper()}_LISTEN": f"127.0.0.1:{svc.port}"}
+    proc = spawn([sys.executable, "-m", svc.module], log, env=env, cwd=ROOT)
+    _record(svc.name, proc)
+    wait_until(lambda: _grpc_healthy(svc.port), 60, f"the {svc.name} service", log, proc)
+    _say(f"  {svc.name:<9} healthy           127.0.0.1:{svc.port} (SQLite {STATE / (svc.name + '.db')})")
+
+
+def sync_workspaces() -> int:
+    from jitcli import kcadmin
+    from jitcli.workspace_sync import publish_workspaces
+
+    admin = kcadmin.connect(f"http://127.0.0.1:{KEYCLOAK_PORT}", "admin", "admin")
+    return asyncio.run(publish_workspaces(f"nats://127.0.0.1:{NATS_PORT}", kcadmin.list_workspaces(admin)))
+
+
+def up() -> None:
+    STATE.mkdir(parents=True, exist_ok=True)
+    _say("Starting the JIT platform (logs in var/logs/):")
+    start_keycloak()
+    start_nats()
+    for svc in SERVICES:
+        start_service(svc)
+    n = sync_workspaces()
+    _say(f"  workspaces announced to the services: {n}")
+    _say("")
+    _say("Demo users (DEMO ONLY, password `demo` for all):")
+    for user, jur, role in DEMO_USERS:
+        _say(f"  {user:<17} {jur:<9} {role}")
+    _say(
+        """
+Next, in this folder (the CLI is .venv/bin/jit; `source .venv/bin/activate` puts it on your PATH):
+  .venv/bin/jit login nl-prosecutor --password demo
+  .venv/bin/jit task create --workspace jit-demo --assignee DE --kind identify-account-holder \\
+      --title "Identify the holder of the harassing account" --due-in 10d
+  .venv/bin/jit task list --workspace jit-demo
+  .venv/bin/jit --as de-liaison task accept <task id>      (after: jit login de-liaison --password demo)
+  make status      what runs and whether it is healthy
+  make stop        stop everything"""
+    )
+
+
+def _terminate_pid(name: str) -> bool:
+    pid = _pid(name)
+    if pid is None:
+        _pidfile(name).unlink(missing_ok=True)
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    _pidfile(name).unlink(missing_ok=True)
+    return True
+
+
+def down() -> None:
+    for name in [*(s.name for s in reversed(SERVICES)), "nats", "keycloak"]:
+        _say(f"  {name:<9} {'stopped' if _terminate_pid(name) else 'was not running'}")
+
+
+def status() -> int:
+    rows = [("keycloak", f"http://127.0.0.1:{KEYCLOAK_PORT}", _keycloak_healthy)]
+    rows.append(("nats", f"nats://127.0.0.1:{NATS_PORT}", lambda: port_open(NATS_PORT)))
+    for svc in SERVICES:
+        rows.append((svc.name, f"127.0.0.1:{svc.port}", lambda p=svc.port: _grpc_healthy(p)))  # type: ignore[misc]
+    bad = 0
+    _say(f"  {'component':<10} {'pid':<8} {'address':<28} health")
+    for name, addr, check in rows:
+        pid = _pid(name)
+        healthy = pid is not None and check()
+        bad += not healthy
+        state = "healthy" if healthy else ("running, NOT healthy" if pid else "not running")
+        _say(f"  {name:<10} {pid or '-'!s:<8} {addr:<28} {state}")
+    return 1 if bad else 0
+
+
+def main(argv: list[str]) -> int:
+    cmd = argv[1] if len(argv) > 1 else "status"
+    if cmd == "up":
+        try:
+            up()
+        except (RuntimeError, OSError) as exc:
+            _say(f"error: {exc}")
+            return 1
+        return 0
+    if cmd == "down":
+        down()
+        return 0
+    if cmd == "status":
+        return status()
+    _say("usage: python -m jitdev.stack up|down|status")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,337 @@
+"""The tasks service end to end with real Keycloak tokens, real NATS JetStream and a real database
+(each test module runs once on SQLite and once on PostgreSQL)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from opentelemetry import propagate, trace
+from sqlalchemy import func, select
+
+from jit.audit.v1 import audit_pb2, audit_pb2_grpc
+from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.tasks.v1 import tasks_pb2 as pb
+from jit.tasks.v1 import tasks_pb2_grpc
+from services.tasks.store import RUNTIME, TaskRow
+from tests.conftest import read_stream
+from tests.harness import error_reason, field_violations, md, rid
+
+pytestmark = pytest.mark.integration
+WS = "jit-demo"
+
+
+def ts(dt: datetime) -> timestamp_pb2.Timestamp:
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(dt)
+    return out
+
+
+class Client:
+    def __init__(self, svc: Any, tokens: Any) -> None:
+        self.stub = tasks_pb2_grpc.TaskServiceStub(svc.channel)
+        self.audit = audit_pb2_grpc.AuditServiceStub(svc.channel)
+        self.tokens = tokens
+
+    def call(self, user: str, method: str, request: Any, **kw: Any) -> Any:
+        return getattr(self.stub, method)(request, metadata=md(self.tokens(user)), timeout=15, **kw)
+
+    def create(self, user: str = "nl-prosecutor", **over: Any) -> pb.Task:
+        fields: dict[str, Any] = dict(
+            request_id=rid(), workspace_id=WS, title="Identify the holder of @harasser_x",
+            kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER, assignee_jurisdiction="DE",
+            due_at=ts(datetime.now(UTC) + timedelta(days=10)),
+        )
+        fields.update(over)
+        return self.call(user, "CreateTask", pb.CreateTaskRequest(**fields)).task
+
+    def code_of(self, user: str, method: str, request: Any) -> grpc.StatusCode:
+        with pytest.raises(grpc.RpcError) as info:
+            self.call(user, method, request)
+        return info.value.code()
+
+
+@pytest.fixture(scope="module")
+def client(tasks_svc: Any, tokens: Any) -> Client:
+    return Client(tasks_svc, tokens)
+
+
+def count_rows(svc: Any) -> tuple[int, int]:
+    async def q() -> tuple[int, int]:
+        async with svc.rt.sessions() as s:
+            tasks = await s.scalar(select(func.count()).select_from(TaskRow))
+            events = await s.scalar(select(func.count()).select_from(RUNTIME.outbox))
+            return int(tasks or 0), int(events or 0)
+
+    return svc.loop.run(q())
+
+
+def test_cross_border_task_lifecycle(client: Client) -> None:
+    task = client.create()
+    assert task.state == pb.TASK_STATE_ASSIGNED
+    assert task.origin_jurisdiction == "NL" and task.assignee_jurisdiction == "DE"
+    assert task.visibility == common_pb2.VISIBILITY_RESTRICTED  # need to know by default
+
+    t = client.call("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id)).task
+    assert t.state == pb.TASK_STATE_ACCEPTED and t.updated_by.jurisdiction == "DE"
+    client.call("de-liaison", "StartTask", pb.StartTaskRequest(id=task.id))
+    t = client.call("de-liaison", "CompleteTask", pb.CompleteTaskRequest(id=task.id, outcome="Holder identified")).task
+    assert t.state == pb.TASK_STATE_DONE
+
+    # The DE prosecutor sees the task but is not its issuer: may not verify.
+    assert client.code_of("de-prosecutor", "VerifyTask", pb.VerifyTaskRequest(id=task.id)) == \
+        grpc.StatusCode.PERMISSION_DENIED
+    t = client.call("nl-prosecutor", "VerifyTask", pb.VerifyTaskRequest(id=task.id)).task
+    assert t.state == pb.TASK_STATE_VERIFIED and t.version == 5
+
+
+def test_nl_liaison_cannot_accept_a_task_addressed_to_de(client: Client) -> None:
+    task = client.create()
+    assert client.code_of("nl-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id)) == \
+        grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_ie_sees_a_task_only_when_it_is_workspace_visible(client: Client) -> None:
+    restricted = client.create()
+    open_task = client.create(visibility=common_pb2.VISIBILITY_WORKSPACE)
+    assert client.code_of("ie-liaison", "GetTask", pb.GetTaskRequest(id=restricted.id)) == grpc.StatusCode.NOT_FOUND
+    assert client.call("ie-liaison", "GetTask", pb.GetTaskRequest(id=open_task.id)).task.id == open_task.id
+    listed = {t.id for t in client.call("ie-liaison", "ListTasks", pb.ListTasksRequest(workspace_id=WS,
+                                                                                         page_size=200)).tasks}
+    assert open_task.id in listed and restricted.id not in listed
+    shared = client.create(shared_with=["IE"])
+    assert client.call("ie-liaison", "GetTask", pb.GetTaskRequest(id=shared.id)).task.id == shared.id
+
+
+def test_a_non_member_gets_not_found_for_everything(client: Client) -> None:
+    task = client.create(visibility=common_pb2.VISIBILITY_WORKSPACE)
+    assert client.code_of("fr-prosecutor", "GetTask", pb.GetTaskRequest(id=task.id)) == grpc.StatusCode.NOT_FOUND
+    assert client.code_of("fr-prosecutor", "AcceptTask", pb.AcceptTaskRequest(id=task.id)) == grpc.StatusCode.NOT_FOUND
+    assert client.code_of("fr-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS)) == \
+        grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as info:
+        client.create("fr-prosecutor")
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    # Same answer as for an id that does not exist at all.
+    missing = "01935c4e-0000-7000-8000-00000000dead"
+    assert client.code_of("nl-prosecutor", "GetTask", pb.GetTaskRequest(id=missing)) == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("user", ["nl-operator", "nl-auditor"])
+def test_operators_and_auditors_never_read_case_content(client: Client, user: str) -> None:
+    task = client.create(visibility=common_pb2.VISIBILITY_WORKSPACE)
+    assert client.code_of(user, "GetTask", pb.GetTaskRequest(id=task.id)) == grpc.StatusCode.PERMISSION_DENIED
+    assert client.code_of(user, "ListTasks", pb.ListTasksRequest()) == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_requests_without_a_valid_token_are_unauthenticated(tasks_svc: Any) -> None:
+    stub = tasks_pb2_grpc.TaskServiceStub(tasks_svc.channel)
+    for metadata in ([], [("authorization", "Bearer not-a-jwt")], [("authorization", "Basic abc")]):
+        with pytest.raises(grpc.RpcError) as info:
+            stub.GetTask(pb.GetTaskRequest(id=rid()), metadata=metadata, timeout=5)
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_event_reaches_jetstream_and_continues_the_rpc_trace(client: Client, nats_server: Any, spans: Any) -> None:
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("cli create task") as span:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        trace_id = format(span.get_span_context().trace_id, "032x")
+        req = pb.CreateTaskRequest(request_id=rid(), workspace_id=WS, title="Trace me", kind=pb.TASK_KIND_OTHER,
+                                   assignee_jurisdiction="DE")
+        task = client.stub.CreateTask(req, metadata=md(client.tokens("nl-prosecutor")) + list(carrier.items()),
+                                      timeout=15).task
+
+    def mine() -> list[Any]:
+        return [m for m in read_stream(nats_server.url, "JIT_TASKS", "jit.tasks.NL.created")
+                if Envelope.FromString(m.data).aggregate_id == task.id]
+
+    from tests.harness import eventually
+
+    msgs = eventually(mine)
+    assert len(msgs) == 1
+    env = Envelope.FromString(msgs[0].data)
+    assert env.type == "jit.tasks.v1.TaskCreated" and env.origin_jurisdiction == "NL"
+    assert sorted(env.audience) == ["DE", "NL"]  # restricted: only the parties
+    state = pb.Task()
+    assert env.state.Unpack(state) and state.id == task.id and state.version == 1
+    assert msgs[0].headers["Nats-Msg-Id"] == env.id
+    traceparent = msgs[0].headers["traceparent"]
+    assert traceparent.split("-")[1] == trace_id
+    # The publish span is a child of the RPC's server span, in the same trace.
+    finished = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == trace_id]
+    names = {s.name for s in finished}
+    assert "/jit.tasks.v1.TaskService/CreateTask" in names
+    assert "jit.tasks.NL.created publish" in names
+
+
+def test_create_is_idempotent_by_request_id(client: Client, tasks_svc: Any) -> None:
+    req = pb.CreateTaskRequest(request_id=rid(), workspace_id=WS, title="Once only", kind=pb.TASK_KIND_OTHER,
+                               assignee_jurisdiction="DE")
+    before = count_rows(tasks_svc)
+    first = client.call("nl-prosecutor", "CreateTask", req).task
+    again = client.call("nl-prosecutor", "CreateTask", req).task
+    assert first.id == again.id
+    assert count_rows(tasks_svc) == (before[0] + 1, before[1] + 1)
+    req.title = "Something else"
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-prosecutor", "CreateTask", req)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(info.value) == "REQUEST_ID_REUSED"
+
+
+def test_concurrent_updates_are_caught_by_the_version_check(client: Client) -> None:
+    task = client.create()
+    assert client.code_of("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id, expected_version=7)) == \
+        grpc.StatusCode.ABORTED
+
+    def accept() -> str:
+        try:
+            client.call("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id))
+            return "OK"
+        except grpc.RpcError as err:
+            return err.code().name
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(lambda _: accept(), range(4)))
+    assert outcomes.count("OK") == 1
+    assert set(outcomes) <= {"OK", "ABORTED", "FAILED_PRECONDITION"}
+    final = client.call("de-liaison", "GetTask", pb.GetTaskRequest(id=task.id)).task
+    assert final.version == 2
+
+
+BAD_CREATES = [
+    ({"title": ""}, "title"),
+    ({"title": "x" * 201}, "title"),
+    ({"description": "x" * 10_001}, "description"),
+    ({"request_id": "123"}, "request_id"),
+    ({"workspace_id": "no spaces allowed"}, "workspace_id"),
+    ({"kind": pb.TASK_KIND_UNSPECIFIED}, "kind"),
+    ({"kind": 99}, "kind"),
+    ({"assignee_jurisdiction": "Deutschland"}, "assignee_jurisdiction"),
+    ({"assignee_jurisdiction": "FR"}, "assignee_jurisdiction"),  # not a member
+    ({"shared_with": ["PL"]}, "shared_with[0]"),  # not a member
+    ({"due_at": ts(datetime.now(UTC) - timedelta(hours=1))}, "due_at"),
+    ({"links": [common_pb2.RecordRef(kind=common_pb2.RECORD_KIND_TASK, id="nope")]}, "links[0].id"),
+]
+
+
+@pytest.mark.parametrize(("over", "field"), BAD_CREATES, ids=[f for _, f in BAD_CREATES])
+def test_bad_create_is_invalid_argument_naming_the_field_and_writes_nothing(
+    client: Client, tasks_svc: Any, over: dict[str, Any], field: str
+) -> None:
+    before = count_rows(tasks_svc)
+    with pytest.raises(grpc.RpcError) as info:
+        client.create(**over)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    violations = field_violations(info.value)
+    assert field in violations, violations
+    assert violations[field]
+    assert count_rows(tasks_svc) == before
+
+
+def test_illegal_transition_is_failed_precondition_and_writes_nothing(client: Client, tasks_svc: Any) -> None:
+    task = client.create()
+    before = count_rows(tasks_svc)
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-prosecutor", "VerifyTask", pb.VerifyTaskRequest(id=task.id))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(info.value) == "ILLEGAL_TRANSITION"
+    assert "ASSIGNED" in info.value.details()
+    assert count_rows(tasks_svc) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "request_", "field"),
+    [
+        ("GetTask", pb.GetTaskRequest(id="../../etc/passwd"), "id"),
+        ("AcceptTask", pb.AcceptTaskRequest(id=""), "id"),
+        ("DeclineTask", pb.DeclineTaskRequest(id="01935c4e-0000-7000-8000-000000000001"), "reason"),
+        ("ListTasks", pb.ListTasksRequest(workspace_id=WS, page_size=1_000_000), "page_size"),
+        ("ListTasks", pb.ListTasksRequest(workspace_id=WS, page_size=-1), "page_size"),
+        ("ListTasks", pb.ListTasksRequest(workspace_id=WS, page_token="garbage"), "page_token"),
+        ("ListTasks", pb.ListTasksRequest(workspace_id=WS, states=[42]), "states[0]"),
+    ],
+)
+def test_malformed_requests_name_the_field(client: Client, method: str, request_: Any, field: str) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-prosecutor", method, request_)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in field_violations(info.value)
+
+
+def test_list_filters_and_pages(client: Client, tasks_svc: Any) -> None:
+    soon = datetime.now(UTC) + timedelta(days=2)
+    created = [client.create(title=f"paged {i}", due_at=ts(soon + timedelta(hours=i)),
+                             assignee_jurisdiction="IE" if i % 2 else "DE") for i in range(5)]
+    ids = {t.id for t in created}
+    window = pb.ListTasksRequest(workspace_id=WS, due_after=ts(soon - timedelta(minutes=1)),
+                                 due_before=ts(soon + timedelta(hours=5)), page_size=2)
+    seen: list[str] = []
+    while True:
+        page = client.call("nl-prosecutor", "ListTasks", window)
+        assert len(page.tasks) <= 2
+        seen += [t.id for t in page.tasks]
+        if not page.next_page_token:
+            break
+        window.page_token = page.next_page_token
+    assert set(seen) == ids and len(seen) == len(set(seen))
+    to_ie = client.call("nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, assignee_jurisdiction="IE",
+                                                                          page_size=200))
+    assert {t.id for t in to_ie.tasks} >= {t.id for t in created if t.assignee_jurisdiction == "IE"}
+    assert all(t.assignee_jurisdiction == "IE" for t in to_ie.tasks)
+    # A token is bound to its filter.
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, page_token=page.next_page_token
+                                                                       or window.page_token, page_size=2))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_overdue_is_derived_when_time_passes(client: Client, tasks_svc: Any) -> None:
+    task = client.create(due_at=ts(datetime.now(UTC) + timedelta(days=3)))
+    overdue_now = client.call("nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, overdue_only=True,
+                                                                                page_size=200))
+    assert task.id not in {t.id for t in overdue_now.tasks}
+    tasks_svc.app.clock.advance(timedelta(days=4))
+    try:
+        later = client.call("nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, overdue_only=True,
+                                                                              page_size=200))
+        assert task.id in {t.id for t in later.tasks}
+        assert client.call("nl-prosecutor", "GetTask", pb.GetTaskRequest(id=task.id)).task.overdue
+    finally:
+        tasks_svc.app.clock.advance(timedelta(days=-4))
+
+
+def test_audit_chain_is_intact_and_readable_only_by_auditors(client: Client) -> None:
+    client.create()
+    assert client.code_of("fr-prosecutor", "GetTask", pb.GetTaskRequest(id=rid())) in {
+        grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT}
+    auditor = md(client.tokens("nl-auditor"))
+    report = client.audit.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(), metadata=auditor, timeout=15)
+    assert report.intact and report.entries_checked > 0
+    with pytest.raises(grpc.RpcError) as info:
+        client.audit.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(),
+                                      metadata=md(client.tokens("nl-prosecutor")), timeout=15)
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    entries = client.audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(page_size=1000), metadata=auditor).entries
+    outcomes = {(e.username, e.outcome) for e in entries}
+    assert ("fr-prosecutor", "not_found") in outcomes  # refused attempts are logged too
+    assert all(e.time_zone == "UTC" and e.jurisdiction for e in entries)
+
+
+def test_events_are_written_with_every_change(client: Client, tasks_svc: Any) -> None:
+    before = count_rows(tasks_svc)[1]
+    task = client.create()
+    client.call("de-liaison", "DeclineTask", pb.DeclineTaskRequest(id=task.id, reason="Not under our law"))
+    client.call("nl-prosecutor", "AssignTask", pb.AssignTaskRequest(id=task.id, assignee_jurisdiction="IE"))
+    t = client.call("ie-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id)).task
+    assert t.assignee_jurisdiction == "IE" and t.version == 4
+    assert count_rows(tasks_svc)[1] == before + 4
+    # The DE liaison was a party before the reassignment; now a restricted task is IE's and NL's only.
+    assert client.code_of("de-liaison", "GetTask", pb.GetTaskRequest(id=task.id)) == grpc.StatusCode.NOT_FOUND
