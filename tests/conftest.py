@@ -104,7 +104,7 @@ async def _read_stream(url: str, stream: str, subject: str) -> list[Any]:
         while True:
             try:
                 msgs = await sub.fetch(256, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 break
             for m in msgs:
                 out.append(m)
@@ -130,7 +130,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     import uuid
 
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'tasks.db'}"
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'tasks.db'}"
     pg = request.getfixturevalue("postgres")
     return str(pg.create_database(f"tasks_{uuid.uuid4().hex[:12]}"))
 
@@ -139,8 +139,7 @@ def wait_for_workspace(svc: Any, ws_id: str, timeout: float = 30) -> None:
     from jitlib.workspaces import get_workspace
 
     async def known() -> bool:
-        async with svc.rt.sessions() as s:
-            return await get_workspace(s, svc.rt.tables, ws_id) is not None
+        return await svc.rt.read(lambda s: get_workspace(s, svc.rt.tables, ws_id)) is not None
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -152,7 +151,10 @@ def wait_for_workspace(svc: Any, ws_id: str, timeout: float = 30) -> None:
 
 @pytest.fixture(scope="module")
 def tasks_svc(
-    db_url: str, keycloak: Any, nats_server: NatsInstance, demo_workspace_synced: str,
+    db_url: str,
+    keycloak: Any,
+    nats_server: NatsInstance,
+    demo_workspace_synced: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Any]:
     import uuid
@@ -165,9 +167,38 @@ def tasks_svc(
     common = CommonSettings(
         nats_url=nats_server.url, oidc_issuer=keycloak.issuer, state_dir=tmp_path_factory.mktemp("state")
     )
-    settings = TasksSettings(listen="127.0.0.1:0", database_url=db_url,
-                             consumer_group=f"tasks-{uuid.uuid4().hex[:8]}")
+    settings = TasksSettings(listen="127.0.0.1:0", database_url=db_url, consumer_group=f"tasks-{uuid.uuid4().hex[:8]}")
     svc = start_service(spec(), settings, common, clock=OffsetClock())
     wait_for_workspace(svc, demo_workspace_synced)
     yield svc
+    svc.stop()
+
+
+@pytest.fixture(scope="module")
+def cli_env(
+    keycloak: Any, nats_server: NatsInstance, demo_workspace_synced: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """Environment pointing the `jit` command at a tasks service (SQLite) and the suite's servers."""
+    import uuid
+
+    from jitlib.config import CommonSettings
+    from services.tasks.app import TasksSettings, spec
+    from tests.harness import start_service
+
+    state = tmp_path_factory.mktemp("cli-state")
+    common = CommonSettings(nats_url=nats_server.url, oidc_issuer=keycloak.issuer, state_dir=state)
+    settings = TasksSettings(
+        listen="127.0.0.1:0",
+        database_url=f"sqlite:///{state / 'tasks.db'}",
+        consumer_group=f"cli-{uuid.uuid4().hex[:8]}",
+    )
+    svc = start_service(spec(), settings, common)
+    wait_for_workspace(svc, demo_workspace_synced)
+    yield {
+        "JIT_KEYCLOAK_URL": keycloak.base_url,
+        "JIT_TASKS_ADDR": f"127.0.0.1:{svc.app.port}",
+        "JIT_NATS_URL": nats_server.url,
+        "JIT_KEYCLOAK_ADMIN_USER": keycloak.admin_user,
+        "JIT_KEYCLOAK_ADMIN_PASSWORD": keycloak.admin_password,
+    }
     svc.stop()

@@ -35,8 +35,18 @@ class NatsInstance:
     def start(self) -> NatsInstance:
         """Start (or restart, keeping the JetStream store) and wait until it accepts connections."""
         self.process = spawn(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir),
-             "--server_name", f"jit-local-{self.port}"],
+            [
+                nats_server_binary(),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-js",
+                "-sd",
+                str(self.store_dir),
+                "--server_name",
+                f"jit-local-{self.port}",
+            ],
             self.log_path,
         )
         wait_until(lambda: port_open(self.port), 30, "nats-server", self.log_path, self.process)

@@ -51,17 +51,40 @@ class PostgresInstance:
             if run_as:
                 shutil.chown(self.data_dir, "postgres")
             res = subprocess.run(
-                [*run_as, pg_bin("initdb"), "-D", str(self.data_dir), "-U", self.user, "--auth=trust",
-                 "-E", "UTF8", "--no-sync"],
-                capture_output=True, text=True,
+                [
+                    *run_as,
+                    pg_bin("initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.user,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
+                capture_output=True,
+                text=True,
             )
             if res.returncode != 0:
                 raise RuntimeError(f"initdb failed: {res.stderr.strip() or res.stdout.strip()}")
         self.process = spawn(
-            [*run_as, pg_bin("postgres"), "-D", str(self.data_dir), "-p", str(self.port), "-h", "127.0.0.1",
-             "-k", str(self.data_dir), "-c", "max_connections=200",
-             # Tests need no crash safety; benchmarks ask for durable=True to measure the real thing.
-             *([] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off"])],
+            [
+                *run_as,
+                pg_bin("postgres"),
+                "-D",
+                str(self.data_dir),
+                "-p",
+                str(self.port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(self.data_dir),
+                "-c",
+                "max_connections=200",
+                # Tests need no crash safety; benchmarks ask for durable=True to measure the real thing.
+                *([] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off"]),
+            ],
             self.log_path,
         )
         wait_until(self._ready, 60, "postgres", self.log_path, self.process)
@@ -76,9 +99,23 @@ class PostgresInstance:
 
     def create_database(self, name: str) -> str:
         subprocess.run(
-            [pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "-d", "postgres",
-             "-v", "ON_ERROR_STOP=1", "-c", f'CREATE DATABASE "{name}"'],
-            check=True, capture_output=True,
+            [
+                pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                f'CREATE DATABASE "{name}"',
+            ],
+            check=True,
+            capture_output=True,
         )
         return self.url(name)
 

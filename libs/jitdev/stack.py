@@ -131,8 +131,18 @@ def start_nats() -> None:
     _ensure_port_free(NATS_PORT, "NATS")
     log = LOGS / "nats.log"
     proc = spawn(
-        [nats_server_binary(), "-a", "127.0.0.1", "-p", str(NATS_PORT), "-js", "-sd", str(STATE / "nats"),
-         "--server_name", "jit-local"],
+        [
+            nats_server_binary(),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(NATS_PORT),
+            "-js",
+            "-sd",
+            str(STATE / "nats"),
+            "--server_name",
+            "jit-local",
+        ],
         log,
     )
     _record("nats", proc)

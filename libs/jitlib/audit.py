@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from jitlib.clock import as_utc
 from jitlib.db import RuntimeTables
@@ -56,15 +56,13 @@ def entry_hash(prev_hash: str, seq: int, occurred_at: datetime, time_zone: str, 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def append(
-    session: AsyncSession, tables: RuntimeTables, events: Sequence[AuditEvent], now: datetime
-) -> None:
+def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent], now: datetime) -> None:
     """Append entries inside the caller's transaction (so they commit or vanish with the change)."""
     if not events:
         return
     head_t = tables.audit_head
     row = (
-        await session.execute(select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == HEAD_ID).with_for_update())
+        session.execute(select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == HEAD_ID).with_for_update())
     ).one_or_none()
     seq, prev = (row.seq, row.hash) if row is not None else (0, GENESIS)
     rows = []
@@ -89,11 +87,11 @@ async def append(
             }
         )
         prev = h
-    await session.execute(tables.audit_log.insert(), rows)
+    session.execute(tables.audit_log.insert(), rows)
     if row is None:
-        await session.execute(head_t.insert().values(id=HEAD_ID, seq=seq, hash=prev))
+        session.execute(head_t.insert().values(id=HEAD_ID, seq=seq, hash=prev))
     else:
-        await session.execute(head_t.update().where(head_t.c.id == HEAD_ID).values(seq=seq, hash=prev))
+        session.execute(head_t.update().where(head_t.c.id == HEAD_ID).values(seq=seq, hash=prev))
 
 
 @dataclass(frozen=True)
@@ -105,7 +103,7 @@ class ChainReport:
     head_hash: str = GENESIS
 
 
-async def verify(session: AsyncSession, tables: RuntimeTables, batch: int = 5000) -> ChainReport:
+def verify(session: Session, tables: RuntimeTables, batch: int = 5000) -> ChainReport:
     """Recompute every entry's hash in order and compare links, sequence numbers and the head."""
     log = tables.audit_log
     prev = GENESIS
@@ -113,9 +111,7 @@ async def verify(session: AsyncSession, tables: RuntimeTables, batch: int = 5000
     checked = 0
     last_seq = 0
     while True:
-        result = await session.execute(
-            select(log).where(log.c.seq > last_seq).order_by(log.c.seq).limit(batch)
-        )
+        result = session.execute(select(log).where(log.c.seq > last_seq).order_by(log.c.seq).limit(batch))
         rows = result.mappings().all()
         if not rows:
             break
@@ -140,9 +136,7 @@ async def verify(session: AsyncSession, tables: RuntimeTables, batch: int = 5000
             expected_seq += 1
             checked += 1
             last_seq = r["seq"]
-    head = (
-        await session.execute(select(tables.audit_head.c.seq, tables.audit_head.c.hash))
-    ).one_or_none()
+    head = (session.execute(select(tables.audit_head.c.seq, tables.audit_head.c.hash))).one_or_none()
     head_seq, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
     if head_seq != checked or head_hash != prev:
         return ChainReport(False, checked, checked + 1, "entries after the last one were removed", prev)

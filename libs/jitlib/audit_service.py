@@ -29,12 +29,11 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
 
-    async def VerifyAuditChain(  # noqa: N802 (gRPC method name)
+    async def VerifyAuditChain(
         self, request: audit_pb2.VerifyAuditChainRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.VerifyAuditChainResponse:
         _require_auditor()
-        async with self._rt.sessions() as session:
-            report = await audit.verify(session, self._rt.tables)
+        report = await self._rt.read(lambda session: audit.verify(session, self._rt.tables))
         return audit_pb2.VerifyAuditChainResponse(
             intact=report.intact,
             entries_checked=report.entries_checked,
@@ -43,7 +42,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             head_hash=report.head_hash,
         )
 
-    async def ListAuditEntries(  # noqa: N802
+    async def ListAuditEntries(
         self, request: audit_pb2.ListAuditEntriesRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.ListAuditEntriesResponse:
         _require_auditor()
@@ -57,20 +56,27 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             except ValueError:
                 raise InvalidArgument.one("page_token", "is not a token this service issued") from None
         log = self._rt.tables.audit_log
-        async with self._rt.sessions() as session:
-            rows = (
-                await session.execute(select(log).where(log.c.seq > after).order_by(log.c.seq).limit(size + 1))
-            ).mappings().all()
+        query = select(log).where(log.c.seq > after).order_by(log.c.seq).limit(size + 1)
+        rows = await self._rt.read(lambda session: session.execute(query).mappings().all())
         entries = []
         for r in rows[:size]:
             ts = timestamp_pb2.Timestamp()
             ts.FromDatetime(as_utc(r["occurred_at"]))
             entries.append(
                 audit_pb2.AuditEntry(
-                    seq=r["seq"], occurred_at=ts, time_zone=r["time_zone"], user_id=r["user_id"],
-                    username=r["username"], jurisdiction=r["jurisdiction"], operation=r["operation"],
-                    record_type=r["record_type"], record_id=r["record_id"], workspace_id=r["workspace_id"],
-                    outcome=r["outcome"], prev_hash=r["prev_hash"], hash=r["hash"],
+                    seq=r["seq"],
+                    occurred_at=ts,
+                    time_zone=r["time_zone"],
+                    user_id=r["user_id"],
+                    username=r["username"],
+                    jurisdiction=r["jurisdiction"],
+                    operation=r["operation"],
+                    record_type=r["record_type"],
+                    record_id=r["record_id"],
+                    workspace_id=r["workspace_id"],
+                    outcome=r["outcome"],
+                    prev_hash=r["prev_hash"],
+                    hash=r["hash"],
                 )
             )
         token = ""

@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,6 +132,7 @@ class TokenVerifier:
         jwks: JwksCache,
         algorithms: Iterable[str] = ("RS256",),
         leeway_seconds: int = 30,
+        cache_size: int = 10_000,
     ) -> None:
         algs = [a for a in algorithms if a not in _FORBIDDEN_ALGS]
         if not algs:
@@ -140,8 +142,27 @@ class TokenVerifier:
         self._jwks = jwks
         self._algorithms = algs
         self._leeway = leeway_seconds
+        # Verified tokens, by their exact bytes, until they expire: a signature is checked once, not on
+        # every call a client makes with the same token.
+        self._verified: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._cache_size = cache_size
 
     async def verify(self, token: str) -> Principal:
+        hit = self._verified.get(token)
+        if hit is not None:
+            exp, principal = hit
+            if time.time() < exp + self._leeway:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
+            raise Unauthenticated("TOKEN_EXPIRED", "access token has expired")
+        principal, exp = await self._verify_signed(token)
+        self._verified[token] = (exp, principal)
+        if len(self._verified) > self._cache_size:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify_signed(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -173,7 +194,7 @@ class TokenVerifier:
             raise Unauthenticated("BAD_SIGNATURE", "access token signature does not verify") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("INVALID_TOKEN", f"access token refused: {exc}") from exc
-        return principal_from_claims(claims, token)
+        return principal_from_claims(claims, token), float(claims["exp"])
 
 
 _current: contextvars.ContextVar[Principal] = contextvars.ContextVar("jit_principal")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -27,11 +27,11 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, S
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib.clock import Clock, SystemClock
-from jitlib.db import RuntimeTables
+from jitlib.db import Database, RuntimeTables
 from jitlib.telemetry import extract_context
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class Bus:
             raise BusUnavailable("NATS is not connected")
         try:
             return await self._js.publish(subject, payload, timeout=timeout, headers=headers)
-        except (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError) as exc:
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as exc:
             raise BusUnavailable(f"publish to {subject} failed: {exc!r}") from exc
 
     async def close(self) -> None:
@@ -161,7 +161,8 @@ class PoisonMessage(Exception):
     """A handler's verdict that this event can never be processed: record it and stop redelivering."""
 
 
-Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+#: Runs inside the consumer's database transaction; raise PoisonMessage for an event that can never work.
+Handler = Callable[[Session, Envelope], None]
 
 
 class EventConsumer:
@@ -170,7 +171,7 @@ class EventConsumer:
     def __init__(
         self,
         bus: Bus,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         tables: RuntimeTables,
         *,
         durable: str,
@@ -182,7 +183,7 @@ class EventConsumer:
         clock: Clock | None = None,
     ) -> None:
         self._bus = bus
-        self._sessions = sessions
+        self._db = database
         self._tables = tables
         self.durable = durable
         self._stream = stream
@@ -228,7 +229,7 @@ class EventConsumer:
                     sub = await self._subscribe()
                 with suppress_instrumentation():
                     msgs = await sub.fetch(batch=64, timeout=1.0)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except asyncio.CancelledError:
                 raise
@@ -246,8 +247,11 @@ class EventConsumer:
             f"{msg.subject} process",
             context=extract_context(headers),
             kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject,
-                        "messaging.consumer.group.name": self.durable},
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": msg.subject,
+                "messaging.consumer.group.name": self.durable,
+            },
         ) as span:
             try:
                 envelope = Envelope.FromString(msg.data)
@@ -258,23 +262,23 @@ class EventConsumer:
                 await msg.term()
                 return
             span.set_attribute("messaging.message.id", envelope.id)
+            inbox = self._tables.inbox
+
+            def unit(session: Session) -> bool:
+                seen = session.scalar(
+                    select(inbox.c.event_id).where(inbox.c.consumer == self.durable, inbox.c.event_id == envelope.id)
+                )
+                if seen is not None:
+                    return True
+                self._handler(session, envelope)
+                session.execute(
+                    inbox.insert().values(consumer=self.durable, event_id=envelope.id, processed_at=self._clock.now())
+                )
+                return False
+
             try:
-                async with self._sessions.begin() as session:
-                    inbox = self._tables.inbox
-                    seen = await session.scalar(
-                        select(inbox.c.event_id).where(
-                            inbox.c.consumer == self.durable, inbox.c.event_id == envelope.id
-                        )
-                    )
-                    if seen is None:
-                        await self._handler(session, envelope)
-                        await session.execute(
-                            inbox.insert().values(
-                                consumer=self.durable, event_id=envelope.id, processed_at=self._clock.now()
-                            )
-                        )
-                    else:
-                        span.set_attribute("jit.duplicate", True)
+                if await self._db.write(unit):
+                    span.set_attribute("jit.duplicate", True)
             except PoisonMessage as exc:
                 await self._dead_letter(msg, envelope.id, str(exc))
                 await msg.term()
@@ -290,7 +294,7 @@ class EventConsumer:
                     await msg.term()
                 else:
                     log.warning("consumer %s failed on %s (%s); will retry", self.durable, envelope.id, exc)
-                    await msg.nak(delay=min(2.0 ** deliveries, 30.0))
+                    await msg.nak(delay=min(2.0**deliveries, 30.0))
                 return
             await self._ack(msg)
 
@@ -299,15 +303,13 @@ class EventConsumer:
 
     async def _dead_letter(self, msg: Msg, event_id: str | None, error: str) -> None:
         now: datetime = self._clock.now()
-        async with self._sessions.begin() as session:
-            await session.execute(
-                self._tables.dead_letters.insert().values(
-                    consumer=self.durable,
-                    event_id=event_id,
-                    subject=msg.subject,
-                    payload=msg.data,
-                    error=error[:4000],
-                    deliveries=msg.metadata.num_delivered or 1,
-                    recorded_at=now,
-                )
-            )
+        stmt = self._tables.dead_letters.insert().values(
+            consumer=self.durable,
+            event_id=event_id,
+            subject=msg.subject,
+            payload=msg.data,
+            error=error[:4000],
+            deliveries=msg.metadata.num_delivered or 1,
+            recorded_at=now,
+        )
+        await self._db.write(lambda session: session.execute(stmt))

@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     #: Seconds between outbox scans when no commit woke the relay.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    #: Seconds the relay waits after a wake-up so a burst of commits is published in one batch.
+    outbox_linger_seconds: float = Field(default=0.01, ge=0)
     #: Prefix of this service's durable JetStream consumer names. Replicas sharing one database share it;
     #: a service with its own database needs its own (empty means the service name).
     consumer_group: str = ""
@@ -65,4 +67,4 @@ class ServiceSettings(BaseSettings):
             return self.database_url
         path = (common.state_dir / f"{name}.db").resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite+aiosqlite:///{path}"
+        return f"sqlite:///{path}"

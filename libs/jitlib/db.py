@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -21,10 +25,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    create_engine,
     event,
-    text,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -136,33 +142,89 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine. SQLite runs in WAL mode and takes the write lock at BEGIN (``BEGIN IMMEDIATE``)
-    so two writers never deadlock on a lock upgrade; PostgreSQL uses a normal pool."""
-    if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Let us issue BEGIN ourselves (pysqlite's implicit transactions are not serialisable).
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+T = TypeVar("T")
 
 
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+class Database:
+    """The service's database, used through short synchronous units of work.
+
+    Why synchronous: an async driver pays a thread hand-off per statement (aiosqlite) and SQLAlchemy's
+    async layer a greenlet switch per call; a create with five statements then costs milliseconds. Here
+    a unit of work is one plain function: on SQLite it runs inline on the event loop (each statement
+    takes microseconds and the process is the only writer), on PostgreSQL it runs on a worker thread, one
+    hand-off per unit of work, so the loop keeps serving while the database answers.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = sync_url(url)
+        self.sqlite = is_sqlite(self.url)
+        if self.sqlite:
+            self.engine = create_engine(
+                self.url,
+                echo=echo,
+                connect_args={"timeout": 30, "check_same_thread": False},
+                poolclass=QueuePool,
+                pool_size=2,
+                max_overflow=2,
+            )
+            _sqlite_pragmas(self.engine)
+            self._executor: ThreadPoolExecutor | None = None
+        else:
+            self.engine = create_engine(
+                self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+            self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        # Writers take SQLite's write lock at BEGIN, so two writers never deadlock on a lock upgrade.
+        self._writer = sessionmaker(self.engine.execution_options(jit_write=True), expire_on_commit=False)
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        if self._executor is None:
+            return fn()
+        loop = asyncio.get_running_loop()
+        ctx = contextvars.copy_context()  # keep the trace context for the SQL spans
+        return await loop.run_in_executor(self._executor, ctx.run, fn)
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in a read transaction (rolled back at the end)."""
+
+        def unit() -> T:
+            with self._reader() as session:
+                return fn(session)
+
+        return await self._run(unit)
+
+    async def write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in a write transaction, committed when ``fn`` returns normally."""
+
+        def unit() -> T:
+            with self._writer() as session, session.begin():
+                return fn(session)
+
+        return await self._run(unit)
+
+    def dispose(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's implicit transactions are not serialisable).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("jit_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:
@@ -173,15 +235,10 @@ def alembic_config(migrations_dir: Path, url: str) -> Config:
 
 
 def sync_url(url: str) -> str:
-    """The synchronous driver URL for the same database (Alembic runs synchronously)."""
+    """The synchronous driver URL (an aiosqlite URL from older settings is accepted and converted)."""
     return url.replace("sqlite+aiosqlite", "sqlite", 1)
 
 
 def migrate(migrations_dir: Path, url: str, revision: str = "head") -> None:
     """Apply the service's Alembic migrations. Synchronous: call it before serving, or in a thread."""
     command.upgrade(alembic_config(migrations_dir, sync_url(url)), revision)
-
-
-async def ping(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))

@@ -15,30 +15,32 @@ from datetime import UTC
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib.bus import Bus, BusUnavailable
 from jitlib.clock import Clock, SystemClock
-from jitlib.db import RuntimeTables
+from jitlib.db import Database, RuntimeTables
 from jitlib.telemetry import extract_context, inject_headers
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("jitlib.outbox")
 
 
-async def stage(session: AsyncSession, tables: RuntimeTables, subject: str, envelope: Envelope) -> None:
+def stage(session: Session, tables: RuntimeTables, subject: str, envelope: Envelope) -> None:
     """Write an event to the outbox inside the caller's transaction, with the current trace context."""
-    await session.execute(
-        tables.outbox.insert().values(
-            id=envelope.id,
-            subject=subject,
-            event_type=envelope.type,
-            payload=envelope.SerializeToString(deterministic=True),
-            headers=json.dumps(inject_headers()),
-            created_at=envelope.occurred_at.ToDatetime(tzinfo=UTC),
-        )
+    session.execute(
+        tables.outbox.insert(),
+        {
+            "id": envelope.id,
+            "subject": subject,
+            "event_type": envelope.type,
+            "payload": envelope.SerializeToString(deterministic=True),
+            "headers": json.dumps(inject_headers()),
+            "created_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
+            "attempts": 0,
+        },
     )
 
 
@@ -47,18 +49,20 @@ class OutboxRelay:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         tables: RuntimeTables,
         bus: Bus,
         *,
         poll_seconds: float = 1.0,
+        linger_seconds: float = 0.01,
         batch: int = 200,
         clock: Clock | None = None,
     ) -> None:
-        self._sessions = sessions
+        self._db = database
         self._tables = tables
         self._bus = bus
         self._poll = poll_seconds
+        self._linger = linger_seconds
         self._batch = batch
         self._clock = clock or SystemClock()
         self._wakeup = asyncio.Event()
@@ -104,20 +108,21 @@ class OutboxRelay:
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+            if self._linger:
+                # Let the commits of a burst gather, so one scan and one update carry several events.
+                await asyncio.sleep(self._linger)
 
     async def publish_pending(self) -> bool:
         """Publish one batch; returns True when a full batch was sent (more may be waiting)."""
         ob = self._tables.outbox
+        query = (
+            select(ob.c.id, ob.c.subject, ob.c.payload, ob.c.headers)
+            .where(ob.c.published_at.is_(None))
+            .order_by(ob.c.id)
+            .limit(self._batch)
+        )
         with suppress_instrumentation():  # idle polling must not flood the traces
-            async with self._sessions() as session:
-                rows = (
-                    await session.execute(
-                        select(ob.c.id, ob.c.subject, ob.c.payload, ob.c.headers)
-                        .where(ob.c.published_at.is_(None))
-                        .order_by(ob.c.id)
-                        .limit(self._batch)
-                    )
-                ).all()
+            rows = await self._db.read(lambda session: session.execute(query).all())
         if not rows:
             return False
         sent: list[str] = []
@@ -128,8 +133,11 @@ class OutboxRelay:
                     f"{row.subject} publish",
                     context=extract_context(stored),
                     kind=trace.SpanKind.PRODUCER,
-                    attributes={"messaging.system": "nats", "messaging.destination.name": row.subject,
-                                "messaging.message.id": row.id},
+                    attributes={
+                        "messaging.system": "nats",
+                        "messaging.destination.name": row.subject,
+                        "messaging.message.id": row.id,
+                    },
                 ):
                     headers = inject_headers()
                     headers["Nats-Msg-Id"] = row.id
@@ -144,14 +152,11 @@ class OutboxRelay:
 
     async def _mark_sent(self, ids: list[str]) -> None:
         ob = self._tables.outbox
+        stmt = update(ob).where(ob.c.id.in_(ids)).values(published_at=self._clock.now())
         with suppress_instrumentation():
-            async with self._sessions.begin() as session:
-                await session.execute(
-                    update(ob).where(ob.c.id.in_(ids)).values(published_at=self._clock.now())
-                )
+            await self._db.write(lambda session: session.execute(stmt))
 
     async def pending_count(self) -> int:
         ob = self._tables.outbox
-        async with self._sessions() as session:
-            rows = await session.execute(select(ob.c.id).where(ob.c.published_at.is_(None)))
-            return len(rows.all())
+        query = select(func.count()).select_from(ob).where(ob.c.published_at.is_(None))
+        return int(await self._db.read(lambda session: session.scalar(query)) or 0)

@@ -105,10 +105,7 @@ def decide(
         ok = principal.jurisdiction == record.origin_jurisdiction and principal.roles & rules.issuer_roles
         return Decision.ALLOW if ok else Decision.DENY
     if operation is Operation.ADDRESSEE_ACT:
-        ok = (
-            principal.jurisdiction == record.addressee_jurisdiction
-            and principal.roles & rules.addressee_roles
-        )
+        ok = principal.jurisdiction == record.addressee_jurisdiction and principal.roles & rules.addressee_roles
         return Decision.ALLOW if ok else Decision.DENY
     raise ValueError(f"unknown operation {operation}")
 

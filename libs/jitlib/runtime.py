@@ -4,11 +4,11 @@ unit of work that writes a change, its events and its audit entries in one trans
 from __future__ import annotations
 
 import contextvars
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import audit, outbox
@@ -16,10 +16,13 @@ from jitlib.auth import Principal
 from jitlib.bus import Bus
 from jitlib.clock import Clock
 from jitlib.config import CommonSettings, ServiceSettings
-from jitlib.db import RuntimeTables
+from jitlib.db import Database, RuntimeTables
 from jitlib.errors import NotFound, PermissionDenied
 from jitlib.outbox import OutboxRelay
 from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
+from jitlib.workspaces import DirectorySync
+
+T = TypeVar("T")
 
 #: Full name of the RPC being served, e.g. "/jit.tasks.v1.TaskService/AcceptTask" (set by the server).
 current_method: contextvars.ContextVar[str] = contextvars.ContextVar("jit_method", default="internal")
@@ -29,14 +32,14 @@ current_method: contextvars.ContextVar[str] = contextvars.ContextVar("jit_method
 class UnitOfWork:
     """One transaction: the change, the events it emits (outbox) and its audit entries."""
 
-    session: AsyncSession
+    session: Session
     tables: RuntimeTables
     principal: Principal
     audits: list[audit.AuditEvent] = field(default_factory=list)
     emitted: int = 0
 
-    async def emit(self, subject: str, envelope: Envelope) -> None:
-        await outbox.stage(self.session, self.tables, subject, envelope)
+    def emit(self, subject: str, envelope: Envelope) -> None:
+        outbox.stage(self.session, self.tables, subject, envelope)
         self.emitted += 1
 
     def audit(self, record_type: str, record_id: str, workspace_id: str, outcome: str = "ok") -> None:
@@ -59,23 +62,35 @@ class Runtime:
     name: str
     common: CommonSettings
     settings: ServiceSettings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    db: Database
     tables: RuntimeTables
     bus: Bus
     relay: OutboxRelay
     clock: Clock
+    #: The workspace directory (members, status), kept in memory from the workspaces stream.
+    workspaces: DirectorySync
 
-    @asynccontextmanager
-    async def transaction(self, principal: Principal) -> AsyncIterator[UnitOfWork]:
-        """Open a unit of work; on normal exit its audit entries are chained and everything commits."""
-        async with self.sessions() as session:
-            async with session.begin():
-                uow = UnitOfWork(session, self.tables, principal)
-                yield uow
-                await audit.append(session, self.tables, uow.audits, self.clock.now())
-        if uow.emitted:
+    async def change(self, principal: Principal, fn: Callable[[UnitOfWork], T]) -> T:
+        """Run ``fn`` as one unit of work: the change, its outbox events and its audit entries (chained
+        at the end) commit together or not at all. ``fn`` is synchronous and does no I/O but the
+        database's."""
+        emitted = 0
+
+        def unit(session: Session) -> T:
+            nonlocal emitted
+            uow = UnitOfWork(session, self.tables, principal)
+            result = fn(uow)
+            audit.append(session, self.tables, uow.audits, self.clock.now())
+            emitted = uow.emitted
+            return result
+
+        result = await self.db.write(unit)
+        if emitted:
             self.relay.wake()
+        return result
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        return await self.db.read(fn)
 
     async def authorize(
         self,
@@ -96,8 +111,7 @@ class Runtime:
             return
         ws = record.workspace_id if record is not None else (workspace_id or "")
         outcome = "not_found" if decision is Decision.NOT_FOUND else "denied"
-        async with self.transaction(principal) as uow:
-            uow.audit(record_type, record_id, ws, outcome=outcome)
+        await self.change(principal, lambda uow: uow.audit(record_type, record_id, ws, outcome=outcome))
         if decision is Decision.NOT_FOUND:
             raise NotFound(record_type if record is not None else "workspace", record_id if record else ws)
         verb = action or operation.value.replace("_", " ")

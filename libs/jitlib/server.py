@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from nats.js.api import StreamConfig
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import MetaData
@@ -30,7 +31,6 @@ from jitlib.errors import JitError
 from jitlib.outbox import OutboxRelay
 from jitlib.runtime import Runtime, current_method
 from jitlib.telemetry import current_trace_id, setup_tracing
-from nats.js.api import StreamConfig
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error (trace {ref})")
 
         if handler.unary_unary:
-            inner_uu = handler.unary_unary
+            inner_uu: Any = handler.unary_unary
 
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 tokens = None
@@ -96,7 +96,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 unary_unary, handler.request_deserializer, handler.response_serializer
             )
         if handler.unary_stream:
-            inner_us = handler.unary_stream
+            inner_us: Any = handler.unary_stream
 
             async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 tokens = None
@@ -117,7 +117,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 unary_stream, handler.request_deserializer, handler.response_serializer
             )
         if handler.stream_unary:
-            inner_su = handler.stream_unary
+            inner_su: Any = handler.stream_unary
 
             async def stream_unary(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
                 tokens = None
@@ -136,7 +136,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             return grpc.stream_unary_rpc_method_handler(
                 stream_unary, handler.request_deserializer, handler.response_serializer
             )
-        inner_ss = handler.stream_stream
+        inner_ss: Any = handler.stream_stream
 
         async def stream_stream(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
             tokens = None
@@ -206,6 +206,7 @@ class ServiceApp:
         self.health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
         self.port = 0
         self._consumers: list[EventConsumer] = []
+        self._directory: workspaces.DirectorySync | None = None
         self._services: list[str] = []
 
     async def start(self) -> int:
@@ -213,34 +214,36 @@ class ServiceApp:
         url = self.settings.resolved_database_url(self.common, self.spec.name)
         if self.settings.migrate_on_start:
             await asyncio.to_thread(db.migrate, self.spec.migrations_dir, url)
-        engine = db.create_engine(url)
-        SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
-        sessions = db.sessionmaker(engine)
+        database = db.Database(url)
+        SQLAlchemyInstrumentor().instrument(engine=database.engine)
         streams = [*self.spec.streams, workspaces.WORKSPACE_STREAM]
         bus = Bus(self.common.nats_url, f"jit-{self.spec.name}", streams=streams)
         relay = OutboxRelay(
-            sessions, self.spec.tables, bus, poll_seconds=self.settings.outbox_poll_seconds, clock=self.clock
+            database,
+            self.spec.tables,
+            bus,
+            poll_seconds=self.settings.outbox_poll_seconds,
+            linger_seconds=self.settings.outbox_linger_seconds,
+            clock=self.clock,
         )
+        directory = workspaces.DirectorySync(bus, database, self.spec.tables)
+        self._directory = directory
         rt = Runtime(
-            name=self.spec.name, common=self.common, settings=self.settings, engine=engine,
-            sessions=sessions, tables=self.spec.tables, bus=bus, relay=relay, clock=self.clock,
+            name=self.spec.name,
+            common=self.common,
+            settings=self.settings,
+            db=database,
+            tables=self.spec.tables,
+            bus=bus,
+            relay=relay,
+            clock=self.clock,
+            workspaces=directory,
         )
         self.runtime = rt
         bus.start()
         relay.start()
-        tables = self.spec.tables
-
-        async def _workspace_handler(session: Any, envelope: Any) -> None:
-            await workspaces.apply_workspace_event(session, tables, envelope)
-
-        self._consumers = [
-            EventConsumer(
-                bus, sessions, tables, durable=f"{self.settings.consumer_group or self.spec.name}-workspaces",
-                stream=workspaces.WORKSPACE_STREAM, filter_subject="jit.workspaces.>",
-                handler=_workspace_handler, clock=self.clock,
-            ),
-            *(self.spec.consumers(rt) if self.spec.consumers else []),
-        ]
+        await directory.start()
+        self._consumers = list(self.spec.consumers(rt) if self.spec.consumers else [])
         for consumer in self._consumers:
             consumer.start()
 
@@ -276,10 +279,12 @@ class ServiceApp:
             await self.server.stop(grace)
         for consumer in self._consumers:
             await consumer.stop()
+        if self._directory is not None:
+            await self._directory.stop()
         if self.runtime is not None:
             await self.runtime.relay.stop(drain=True)
             await self.runtime.bus.close()
-            await self.runtime.engine.dispose()
+            self.runtime.db.dispose()
 
     async def run_until_signalled(self) -> None:
         await self.start()

@@ -4,19 +4,27 @@ be a member" needs no call to Keycloak."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from typing import Any
 
 from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf.message import DecodeError
+from nats.js.api import DeliverPolicy
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
-from jitlib.bus import PoisonMessage, stream_for
-from jitlib.db import RuntimeTables
+from jitlib.bus import Bus, PoisonMessage, ensure_stream, stream_for
+from jitlib.db import Database, RuntimeTables
 from jitlib.ids import new_id
 
+log = logging.getLogger(__name__)
 WORKSPACE_STREAM = stream_for("workspaces")
 EVENT_TYPE = "jit.common.v1.WorkspaceUpdated"
 
@@ -61,7 +69,7 @@ def envelope_for(ws: common_pb2.Workspace, actor: common_pb2.Actor, now: datetim
     )
 
 
-async def apply_workspace_event(session: AsyncSession, tables: RuntimeTables, envelope: Envelope) -> None:
+def apply_workspace_event(session: Session, tables: RuntimeTables, envelope: Envelope) -> None:
     """Consumer handler: upsert the workspace when the event is newer than what we hold."""
     if envelope.type != EVENT_TYPE:
         return
@@ -69,7 +77,7 @@ async def apply_workspace_event(session: AsyncSession, tables: RuntimeTables, en
     if not envelope.state.Unpack(ws) or not ws.id:
         raise PoisonMessage("workspace event without a Workspace state")
     t = tables.workspaces
-    current = await session.scalar(select(t.c.version).where(t.c.id == ws.id))
+    current = session.scalar(select(t.c.version).where(t.c.id == ws.id))
     values = {
         "name": ws.name,
         "lead": ws.lead,
@@ -82,16 +90,22 @@ async def apply_workspace_event(session: AsyncSession, tables: RuntimeTables, en
         "updated_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
     }
     if current is None:
-        await session.execute(t.insert().values(id=ws.id, **values))
+        session.execute(t.insert().values(id=ws.id, **values))
     elif ws.version > current:
-        await session.execute(t.update().where(t.c.id == ws.id).values(**values))
+        session.execute(t.update().where(t.c.id == ws.id).values(**values))
 
 
-async def get_workspace(session: AsyncSession, tables: RuntimeTables, ws_id: str) -> WorkspaceInfo | None:
+def get_workspace(session: Session, tables: RuntimeTables, ws_id: str) -> WorkspaceInfo | None:
     t = tables.workspaces
-    row = (await session.execute(select(t).where(t.c.id == ws_id))).mappings().one_or_none()
-    if row is None:
-        return None
+    row = session.execute(select(t).where(t.c.id == ws_id)).mappings().one_or_none()
+    return _info(row) if row is not None else None
+
+
+def all_workspaces(session: Session, tables: RuntimeTables) -> list[WorkspaceInfo]:
+    return [_info(row) for row in session.execute(select(tables.workspaces)).mappings()]
+
+
+def _info(row: Any) -> WorkspaceInfo:
     return WorkspaceInfo(
         id=row["id"],
         name=row["name"],
@@ -103,22 +117,83 @@ async def get_workspace(session: AsyncSession, tables: RuntimeTables, ws_id: str
 
 
 __all__ = [
-    "publish",
     "EVENT_TYPE",
     "WORKSPACE_STREAM",
+    "DirectorySync",
     "WorkspaceInfo",
     "apply_workspace_event",
     "envelope_for",
     "get_workspace",
     "new_id",
+    "publish",
     "subject_for",
 ]
 
 
+class DirectorySync:
+    """Keeps the service's workspace table in step with the workspaces stream.
+
+    It replays the whole (small) stream at every start with an ordered consumer, then follows it. Applying
+    an event is idempotent (the version decides), so no durable consumer or inbox is needed, and a service
+    with a fresh database catches up by itself.
+    """
+
+    def __init__(self, bus: Bus, database: Database, tables: RuntimeTables) -> None:
+        self._bus = bus
+        self._db = database
+        self._tables = tables
+        self._task: asyncio.Task[None] | None = None
+        #: The directory in memory (a handful of rows), so a request needs no query to learn its members.
+        self._cache: dict[str, WorkspaceInfo] = {}
+
+    def get(self, ws_id: str) -> WorkspaceInfo | None:
+        return self._cache.get(ws_id)
+
+    async def start(self) -> None:
+        """Load what the database holds (so a restart works even while NATS is down), then follow NATS."""
+        rows = await self._db.read(lambda session: all_workspaces(session, self._tables))
+        self._cache = {w.id: w for w in rows}
+        self._task = asyncio.create_task(self._run(), name="workspace-directory")
+
+    def _apply(self, session: Session, envelope: Envelope) -> None:
+        apply_workspace_event(session, self._tables, envelope)
+        info = get_workspace(session, self._tables, envelope.aggregate_id)
+        if info is not None:
+            self._cache[info.id] = info
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            sub = None
+            try:
+                await self._bus.wait_ready()
+                await ensure_stream(self._bus.js, WORKSPACE_STREAM)
+                sub = await self._bus.js.subscribe(
+                    "jit.workspaces.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+                )
+                async for msg in sub.messages:
+                    try:
+                        envelope = Envelope.FromString(msg.data)
+                        await self._db.write(partial(self._apply, envelope=envelope))
+                    except (DecodeError, PoisonMessage) as exc:
+                        log.error("ignoring a malformed workspace event: %s", exc)
+            except asyncio.CancelledError:
+                if sub is not None:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+                raise
+            except Exception as exc:
+                log.warning("workspace directory sync interrupted (%s); resubscribing", exc)
+                await asyncio.sleep(1.0)
+
+
 async def publish(js: object, ws: common_pb2.Workspace, actor: common_pb2.Actor) -> None:
     """Announce a workspace's state on JetStream (``jit admin workspace`` and its ``sync``)."""
-    from jitlib.bus import ensure_stream
-
     await ensure_stream(js, WORKSPACE_STREAM)  # type: ignore[arg-type]
     env = envelope_for(ws, actor)
     await js.publish(  # type: ignore[attr-defined]

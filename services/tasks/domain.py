@@ -216,8 +216,7 @@ def apply(
         raise FailedPrecondition(
             "ILLEGAL_TRANSITION",
             f"cannot {action} a task that is {task.state.value}",
-            {"action": action, "state": task.state.value,
-             "allowed_from": ",".join(sorted(s.value for s in t.sources))},
+            {"action": action, "state": task.state.value, "allowed_from": ",".join(sorted(s.value for s in t.sources))},
         )
     changes: dict[str, object] = {}
     if t.action == "assign" and data.new_assignee and data.new_assignee != task.assignee_jurisdiction:
@@ -302,7 +301,9 @@ def new_task_violations(cmd: NewTask, now: datetime) -> list[FieldViolation]:
 def membership_violations(cmd: NewTask, members: frozenset[str]) -> list[FieldViolation]:
     out: list[FieldViolation] = []
     if cmd.assignee_jurisdiction and cmd.assignee_jurisdiction not in members:
-        out.append(FieldViolation("assignee_jurisdiction", f"{cmd.assignee_jurisdiction} is not a member of the workspace"))
+        out.append(
+            FieldViolation("assignee_jurisdiction", f"{cmd.assignee_jurisdiction} is not a member of the workspace")
+        )
     for i, j in enumerate(cmd.shared_with):
         if j not in members:
             out.append(FieldViolation(f"shared_with[{i}]", f"{j} is not a member of the workspace"))

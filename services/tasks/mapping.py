@@ -41,7 +41,7 @@ def links_from_pb(refs: object) -> tuple[Link, ...]:
 
 
 def links_to_pb(links: tuple[Link, ...]) -> list[common_pb2.RecordRef]:
-    return [common_pb2.RecordRef(kind=common_pb2.RecordKind.Value(_LINK_PREFIX + lk.kind), id=lk.id) for lk in links]
+    return [common_pb2.RecordRef(kind=_LINK_PREFIX + lk.kind, id=lk.id) for lk in links]
 
 
 def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
@@ -93,14 +93,14 @@ def task_to_pb(task: Task, now: datetime) -> tasks_pb2.Task:
         workspace_id=task.workspace_id,
         title=task.title,
         description=task.description,
-        kind=tasks_pb2.TaskKind.Value("TASK_KIND_" + task.kind),
+        kind="TASK_KIND_" + task.kind,
         origin_jurisdiction=task.origin_jurisdiction,
         assignee_jurisdiction=task.assignee_jurisdiction,
-        priority=tasks_pb2.TaskPriority.Value("TASK_PRIORITY_" + task.priority),
+        priority="TASK_PRIORITY_" + task.priority,
         visibility=common_pb2.VISIBILITY_RESTRICTED if task.restricted else common_pb2.VISIBILITY_WORKSPACE,
         shared_with=list(task.shared_with),
         links=links_to_pb(task.links),
-        state=tasks_pb2.TaskState.Value("TASK_STATE_" + task.state.value),
+        state="TASK_STATE_" + task.state.value,
         state_reason=task.state_reason,
         version=task.version,
         created_by=_actor(task.created_by),

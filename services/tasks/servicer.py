@@ -16,11 +16,17 @@ from jitlib import auth
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid, new_id
 from jitlib.policy import TASK_RULES, Operation, visibility_scope
-from jitlib.runtime import Runtime
-from jitlib.workspaces import get_workspace
+from jitlib.runtime import Runtime, UnitOfWork
 from services.tasks import domain, events, store
 from services.tasks.domain import Actor, TransitionInput
-from services.tasks.mapping import links_from_pb, new_task_from_pb, request_digest, state_from_pb, task_to_pb, ts_to_dt
+from services.tasks.mapping import (
+    links_from_pb,
+    new_task_from_pb,
+    request_digest,
+    state_from_pb,
+    task_to_pb,
+    ts_to_dt,
+)
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -67,43 +73,57 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
 
     # -- create and read --------------------------------------------------------------------------
 
-    async def CreateTask(  # noqa: N802
+    async def CreateTask(
         self, request: tasks_pb2.CreateTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.CreateTaskResponse:
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         cmd = new_task_from_pb(request)
         _check(domain.new_task_violations(cmd, now))
-        await rt.authorize(principal, Operation.CREATE, TASK_RULES, record_type=RECORD,
-                           record_id="", workspace_id=cmd.workspace_id, action="create")
+        await rt.authorize(
+            principal,
+            Operation.CREATE,
+            TASK_RULES,
+            record_type=RECORD,
+            record_id="",
+            workspace_id=cmd.workspace_id,
+            action="create",
+        )
         digest = request_digest(request)
-        async with rt.sessions() as session:
-            replay = await store.find_by_request(session, principal.user_id, cmd.request_id)
-            workspace = await get_workspace(session, rt.tables, cmd.workspace_id)
-        if replay is not None:
-            return self._replayed(replay, digest, now)
-        if workspace is None:
-            raise FailedPrecondition(
-                "WORKSPACE_UNKNOWN",
-                f"workspace {cmd.workspace_id} is not known to this node yet (directory not synchronised)",
-                {"field": "workspace_id"},
-            )
-        if not workspace.is_open:
-            raise FailedPrecondition("WORKSPACE_CLOSED", f"workspace {cmd.workspace_id} is closed",
-                                     {"field": "workspace_id"})
-        _check(domain.membership_violations(cmd, workspace.members))
+        try:
+            workspace = rt.workspaces.get(cmd.workspace_id)
+            if workspace is None:
+                raise FailedPrecondition(
+                    "WORKSPACE_UNKNOWN",
+                    f"workspace {cmd.workspace_id} is not known to this node yet (directory not synchronised)",
+                    {"field": "workspace_id"},
+                )
+            if not workspace.is_open:
+                raise FailedPrecondition(
+                    "WORKSPACE_CLOSED", f"workspace {cmd.workspace_id} is closed", {"field": "workspace_id"}
+                )
+            _check(domain.membership_violations(cmd, workspace.members))
+        except (FailedPrecondition, InvalidArgument):
+            # A replay of a request that succeeded before still gets its stored result.
+            replay = await rt.read(lambda s: store.find_by_request(s, principal.user_id, cmd.request_id))
+            if replay is not None:
+                return self._replayed(replay, digest, now)
+            raise
         task = domain.create(cmd, task_id=new_id(), actor=_actor(principal), now=now)
         state = task_to_pb(task, now)
+        members = workspace.members
+
+        def write(uow: UnitOfWork) -> None:
+            store.insert_task(uow.session, task, request_id=cmd.request_id, request_digest=digest)
+            uow.emit(events.subject(task, "created"), events.envelope(task, state, "created", members, now))
+            uow.audit(RECORD, task.id, task.workspace_id)
+
         try:
-            async with rt.transaction(principal) as uow:
-                await store.insert_task(uow.session, task, request_id=cmd.request_id, request_digest=digest)
-                await uow.emit(events.subject(task, "created"),
-                               events.envelope(task, state, "created", workspace.members, now))
-                uow.audit(RECORD, task.id, task.workspace_id)
+            await rt.change(principal, write)
         except IntegrityError:
-            # The same request_id raced us in another call: return what that call stored.
-            async with rt.sessions() as session:
-                replay = await store.find_by_request(session, principal.user_id, cmd.request_id)
+            # The request_id was used before (a retry, or a concurrent duplicate): the unique index on
+            # (creator, request_id) refused the insert, so return what the first call stored.
+            replay = await rt.read(lambda s: store.find_by_request(s, principal.user_id, cmd.request_id))
             if replay is None:
                 raise
             return self._replayed(replay, digest, now)
@@ -123,23 +143,28 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     ) -> domain.Task:
         if not is_uuid(task_id):
             raise InvalidArgument.one("id", "must be a UUID")
-        async with self.rt.sessions() as session:
-            task = await store.get(session, task_id)
-        await self.rt.authorize(principal, operation, TASK_RULES, record_type=RECORD, record_id=task_id,
-                                record=task.access() if task is not None else None, action=action)
+        task = await self.rt.read(lambda session: store.get(session, task_id))
+        await self.rt.authorize(
+            principal,
+            operation,
+            TASK_RULES,
+            record_type=RECORD,
+            record_id=task_id,
+            record=task.access() if task is not None else None,
+            action=action,
+        )
         assert task is not None  # authorize refuses a missing record as NOT_FOUND
         return task
 
-    async def GetTask(  # noqa: N802
+    async def GetTask(
         self, request: tasks_pb2.GetTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.GetTaskResponse:
         principal = auth.current()
         task = await self._load_visible(principal, request.id, Operation.READ)
-        async with self.rt.transaction(principal) as uow:
-            uow.audit(RECORD, task.id, task.workspace_id)
+        await self.rt.change(principal, lambda uow: uow.audit(RECORD, task.id, task.workspace_id))
         return tasks_pb2.GetTaskResponse(task=task_to_pb(task, self.rt.clock.now()))
 
-    async def ListTasks(  # noqa: N802
+    async def ListTasks(
         self, request: tasks_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.ListTasksResponse:
         rt, principal = self.rt, auth.current()
@@ -169,30 +194,44 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         fingerprint = _filter_fingerprint(request)
         after = _decode_token(request.page_token, fingerprint) if request.page_token else ""
         if request.workspace_id:
-            await rt.authorize(principal, Operation.READ, None, record_type=RECORD, record_id="",
-                               workspace_id=request.workspace_id)
+            await rt.authorize(
+                principal, Operation.READ, None, record_type=RECORD, record_id="", workspace_id=request.workspace_id
+            )
             workspaces = frozenset({request.workspace_id})
         else:
-            await rt.authorize(principal, Operation.READ, None, record_type=RECORD, record_id="",
-                               workspace_id=next(iter(principal.workspaces), None))
+            await rt.authorize(
+                principal,
+                Operation.READ,
+                None,
+                record_type=RECORD,
+                record_id="",
+                workspace_id=next(iter(principal.workspaces), None),
+            )
             workspaces = principal.workspaces
         flt = store.TaskFilter(
-            workspace_ids=workspaces, states=frozenset(states),
+            workspace_ids=workspaces,
+            states=frozenset(states),
             assignee_jurisdiction=request.assignee_jurisdiction,
-            origin_jurisdiction=request.origin_jurisdiction, overdue_only=request.overdue_only,
-            due_after=due_after, due_before=due_before,
+            origin_jurisdiction=request.origin_jurisdiction,
+            overdue_only=request.overdue_only,
+            due_after=due_after,
+            due_before=due_before,
         )
-        async with rt.transaction(principal) as uow:
-            tasks = await store.list_visible(uow.session, visibility_scope(principal), flt, now=now,
-                                             after_id=after, limit=size + 1)
+        scope = visibility_scope(principal)
+
+        def list_and_log(uow: UnitOfWork) -> list[domain.Task]:
             uow.audit(RECORD, "*", request.workspace_id or "*")
+            return store.list_visible(uow.session, scope, flt, now=now, after_id=after, limit=size + 1)
+
+        tasks = await rt.change(principal, list_and_log)
         token = _encode_token(tasks[size - 1].id, fingerprint) if len(tasks) > size else ""
         return tasks_pb2.ListTasksResponse(tasks=[task_to_pb(t, now) for t in tasks[:size]], next_page_token=token)
 
     # -- transitions ------------------------------------------------------------------------------
 
-    async def _transition(self, action: str, task_id: str, expected_version: int,
-                          data: TransitionInput) -> tasks_pb2.Task:
+    async def _transition(
+        self, action: str, task_id: str, expected_version: int, data: TransitionInput
+    ) -> tasks_pb2.Task:
         rt, principal = self.rt, auth.current()
         t = domain.TRANSITIONS[action]
         violations = domain.transition_violations(t, data)
@@ -203,54 +242,80 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         _check(violations)
         task = await self._load_visible(principal, task_id, t.operation, action)
         if expected_version and expected_version != task.version:
-            raise Aborted("VERSION_MISMATCH",
-                          f"task is at version {task.version}, not {expected_version}; re-read it",
-                          {"current_version": str(task.version)})
+            raise Aborted(
+                "VERSION_MISMATCH",
+                f"task is at version {task.version}, not {expected_version}; re-read it",
+                {"current_version": str(task.version)},
+            )
         now = rt.clock.now()
-        async with rt.sessions() as session:
-            workspace = await get_workspace(session, rt.tables, task.workspace_id)
+        workspace = rt.workspaces.get(task.workspace_id)
         members = workspace.members if workspace else frozenset(task.parties)
         updated = domain.apply(task, action, data, actor=_actor(principal), now=now, members=members)
         state = task_to_pb(updated, now)
-        async with rt.transaction(principal) as uow:
-            if not await store.update_if_version(uow.session, updated, task.version):
+
+        def write(uow: UnitOfWork) -> None:
+            if not store.update_if_version(uow.session, updated, task.version):
                 raise Aborted("CONCURRENT_UPDATE", "task was changed by someone else meanwhile; re-read it")
-            await uow.emit(events.subject(updated, t.event), events.envelope(updated, state, t.event, members, now))
+            uow.emit(events.subject(updated, t.event), events.envelope(updated, state, t.event, members, now))
             uow.audit(RECORD, updated.id, updated.workspace_id)
+
+        await rt.change(principal, write)
         return state
 
-    async def AssignTask(self, request: tasks_pb2.AssignTaskRequest, context: Any) -> tasks_pb2.AssignTaskResponse:  # noqa: N802
+    async def AssignTask(self, request: tasks_pb2.AssignTaskRequest, context: Any) -> tasks_pb2.AssignTaskResponse:
         data = TransitionInput(new_assignee=request.assignee_jurisdiction)
-        return tasks_pb2.AssignTaskResponse(task=await self._transition("assign", request.id, request.expected_version, data))
+        return tasks_pb2.AssignTaskResponse(
+            task=await self._transition("assign", request.id, request.expected_version, data)
+        )
 
-    async def AcceptTask(self, request: tasks_pb2.AcceptTaskRequest, context: Any) -> tasks_pb2.AcceptTaskResponse:  # noqa: N802
-        return tasks_pb2.AcceptTaskResponse(task=await self._transition("accept", request.id, request.expected_version, TransitionInput()))
+    async def AcceptTask(self, request: tasks_pb2.AcceptTaskRequest, context: Any) -> tasks_pb2.AcceptTaskResponse:
+        return tasks_pb2.AcceptTaskResponse(
+            task=await self._transition("accept", request.id, request.expected_version, TransitionInput())
+        )
 
-    async def DeclineTask(self, request: tasks_pb2.DeclineTaskRequest, context: Any) -> tasks_pb2.DeclineTaskResponse:  # noqa: N802
+    async def DeclineTask(self, request: tasks_pb2.DeclineTaskRequest, context: Any) -> tasks_pb2.DeclineTaskResponse:
         data = TransitionInput(reason=request.reason)
-        return tasks_pb2.DeclineTaskResponse(task=await self._transition("decline", request.id, request.expected_version, data))
+        return tasks_pb2.DeclineTaskResponse(
+            task=await self._transition("decline", request.id, request.expected_version, data)
+        )
 
-    async def StartTask(self, request: tasks_pb2.StartTaskRequest, context: Any) -> tasks_pb2.StartTaskResponse:  # noqa: N802
-        return tasks_pb2.StartTaskResponse(task=await self._transition("start", request.id, request.expected_version, TransitionInput()))
+    async def StartTask(self, request: tasks_pb2.StartTaskRequest, context: Any) -> tasks_pb2.StartTaskResponse:
+        return tasks_pb2.StartTaskResponse(
+            task=await self._transition("start", request.id, request.expected_version, TransitionInput())
+        )
 
-    async def BlockTask(self, request: tasks_pb2.BlockTaskRequest, context: Any) -> tasks_pb2.BlockTaskResponse:  # noqa: N802
+    async def BlockTask(self, request: tasks_pb2.BlockTaskRequest, context: Any) -> tasks_pb2.BlockTaskResponse:
         data = TransitionInput(reason=request.reason, blocked_by=links_from_pb(request.blocked_by))
-        return tasks_pb2.BlockTaskResponse(task=await self._transition("block", request.id, request.expected_version, data))
+        return tasks_pb2.BlockTaskResponse(
+            task=await self._transition("block", request.id, request.expected_version, data)
+        )
 
-    async def UnblockTask(self, request: tasks_pb2.UnblockTaskRequest, context: Any) -> tasks_pb2.UnblockTaskResponse:  # noqa: N802
-        return tasks_pb2.UnblockTaskResponse(task=await self._transition("unblock", request.id, request.expected_version, TransitionInput()))
+    async def UnblockTask(self, request: tasks_pb2.UnblockTaskRequest, context: Any) -> tasks_pb2.UnblockTaskResponse:
+        return tasks_pb2.UnblockTaskResponse(
+            task=await self._transition("unblock", request.id, request.expected_version, TransitionInput())
+        )
 
-    async def CompleteTask(self, request: tasks_pb2.CompleteTaskRequest, context: Any) -> tasks_pb2.CompleteTaskResponse:  # noqa: N802
+    async def CompleteTask(
+        self, request: tasks_pb2.CompleteTaskRequest, context: Any
+    ) -> tasks_pb2.CompleteTaskResponse:
         data = TransitionInput(outcome=request.outcome)
-        return tasks_pb2.CompleteTaskResponse(task=await self._transition("complete", request.id, request.expected_version, data))
+        return tasks_pb2.CompleteTaskResponse(
+            task=await self._transition("complete", request.id, request.expected_version, data)
+        )
 
-    async def VerifyTask(self, request: tasks_pb2.VerifyTaskRequest, context: Any) -> tasks_pb2.VerifyTaskResponse:  # noqa: N802
-        return tasks_pb2.VerifyTaskResponse(task=await self._transition("verify", request.id, request.expected_version, TransitionInput()))
+    async def VerifyTask(self, request: tasks_pb2.VerifyTaskRequest, context: Any) -> tasks_pb2.VerifyTaskResponse:
+        return tasks_pb2.VerifyTaskResponse(
+            task=await self._transition("verify", request.id, request.expected_version, TransitionInput())
+        )
 
-    async def ReopenTask(self, request: tasks_pb2.ReopenTaskRequest, context: Any) -> tasks_pb2.ReopenTaskResponse:  # noqa: N802
+    async def ReopenTask(self, request: tasks_pb2.ReopenTaskRequest, context: Any) -> tasks_pb2.ReopenTaskResponse:
         data = TransitionInput(reason=request.reason)
-        return tasks_pb2.ReopenTaskResponse(task=await self._transition("reopen", request.id, request.expected_version, data))
+        return tasks_pb2.ReopenTaskResponse(
+            task=await self._transition("reopen", request.id, request.expected_version, data)
+        )
 
-    async def CancelTask(self, request: tasks_pb2.CancelTaskRequest, context: Any) -> tasks_pb2.CancelTaskResponse:  # noqa: N802
+    async def CancelTask(self, request: tasks_pb2.CancelTaskRequest, context: Any) -> tasks_pb2.CancelTaskResponse:
         data = TransitionInput(reason=request.reason)
-        return tasks_pb2.CancelTaskResponse(task=await self._transition("cancel", request.id, request.expected_version, data))
+        return tasks_pb2.CancelTaskResponse(
+            task=await self._transition("cancel", request.id, request.expected_version, data)
+        )

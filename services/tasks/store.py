@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     Boolean,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     and_,
     delete,
@@ -22,8 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.clock import as_utc
 from jitlib.db import new_metadata, runtime_tables
@@ -147,8 +148,8 @@ def _columns(task: Task) -> dict[str, object]:
     }
 
 
-async def get(session: AsyncSession, task_id: str) -> Task | None:
-    row = await session.scalar(select(TaskRow).where(TaskRow.id == task_id))
+def get(session: Session, task_id: str) -> Task | None:
+    row = session.scalar(select(TaskRow).where(TaskRow.id == task_id))
     return to_domain(row) if row is not None else None
 
 
@@ -158,38 +159,40 @@ class StoredRequest:
     digest: str
 
 
-async def find_by_request(session: AsyncSession, user_id: str, request_id: str) -> StoredRequest | None:
-    row = await session.scalar(
-        select(TaskRow).where(TaskRow.created_by_id == user_id, TaskRow.request_id == request_id)
-    )
+def find_by_request(session: Session, user_id: str, request_id: str) -> StoredRequest | None:
+    row = session.scalar(select(TaskRow).where(TaskRow.created_by_id == user_id, TaskRow.request_id == request_id))
     return StoredRequest(to_domain(row), row.request_digest) if row is not None else None
 
 
-async def insert_task(session: AsyncSession, task: Task, *, request_id: str, request_digest: str) -> None:
-    # Core inserts: one round trip each, no ORM identity-map work on the hot create path.
-    await session.execute(
-        insert(TaskRow).values(
-            id=task.id,
-            request_id=request_id,
-            request_digest=request_digest,
-            created_by_id=task.created_by.user_id,
-            created_by_name=task.created_by.username,
-            created_at=task.created_at,
+def insert_task(session: Session, task: Task, *, request_id: str, request_digest: str) -> None:
+    # Core inserts with parameters: one round trip each, no ORM identity-map work and no statement
+    # construction on the hot create path.
+    session.execute(
+        _INSERT_TASK,
+        {
+            "id": task.id,
+            "request_id": request_id,
+            "request_digest": request_digest,
+            "created_by_id": task.created_by.user_id,
+            "created_by_name": task.created_by.username,
+            "created_at": task.created_at,
             **_columns(task),
-        )
+        },
     )
-    await _insert_parties(session, task)
+    _insert_parties(session, task)
 
 
-async def _insert_parties(session: AsyncSession, task: Task) -> None:
-    await session.execute(
-        insert(TaskParty), [{"task_id": task.id, "jurisdiction": j} for j in sorted(task.parties)]
-    )
+def _insert_parties(session: Session, task: Task) -> None:
+    session.execute(_INSERT_PARTY, [{"task_id": task.id, "jurisdiction": j} for j in sorted(task.parties)])
 
 
-async def update_if_version(session: AsyncSession, task: Task, expected_version: int) -> bool:
+_INSERT_TASK = insert(cast(Table, TaskRow.__table__))
+_INSERT_PARTY = insert(cast(Table, TaskParty.__table__))
+
+
+def update_if_version(session: Session, task: Task, expected_version: int) -> bool:
     """Write the new state only if nobody changed the task since ``expected_version`` was read."""
-    result = await session.execute(
+    result = session.execute(
         update(TaskRow)
         .where(TaskRow.id == task.id, TaskRow.version == expected_version)
         .values(**_columns(task))
@@ -197,8 +200,8 @@ async def update_if_version(session: AsyncSession, task: Task, expected_version:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    await session.execute(delete(TaskParty).where(TaskParty.task_id == task.id))
-    await _insert_parties(session, task)
+    session.execute(delete(TaskParty).where(TaskParty.task_id == task.id))
+    _insert_parties(session, task)
     return True
 
 
@@ -213,8 +216,8 @@ class TaskFilter:
     due_before: datetime | None = None
 
 
-async def list_visible(
-    session: AsyncSession,
+def list_visible(
+    session: Session,
     scope: VisibilityScope,
     flt: TaskFilter,
     *,
@@ -242,5 +245,5 @@ async def list_visible(
         conditions.append(TaskRow.due_at < flt.due_before)
     if after_id:
         conditions.append(TaskRow.id > after_id)
-    rows = await session.scalars(select(TaskRow).where(and_(*conditions)).order_by(TaskRow.id).limit(limit))
+    rows = session.scalars(select(TaskRow).where(and_(*conditions)).order_by(TaskRow.id).limit(limit))
     return [to_domain(r) for r in rows]

@@ -43,8 +43,11 @@ class Client:
 
     def create(self, user: str = "nl-prosecutor", **over: Any) -> pb.Task:
         fields: dict[str, Any] = dict(
-            request_id=rid(), workspace_id=WS, title="Identify the holder of @harasser_x",
-            kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER, assignee_jurisdiction="DE",
+            request_id=rid(),
+            workspace_id=WS,
+            title="Identify the holder of @harasser_x",
+            kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+            assignee_jurisdiction="DE",
             due_at=ts(datetime.now(UTC) + timedelta(days=10)),
         )
         fields.update(over)
@@ -62,13 +65,12 @@ def client(tasks_svc: Any, tokens: Any) -> Client:
 
 
 def count_rows(svc: Any) -> tuple[int, int]:
-    async def q() -> tuple[int, int]:
-        async with svc.rt.sessions() as s:
-            tasks = await s.scalar(select(func.count()).select_from(TaskRow))
-            events = await s.scalar(select(func.count()).select_from(RUNTIME.outbox))
-            return int(tasks or 0), int(events or 0)
+    def q(s: Any) -> tuple[int, int]:
+        tasks = s.scalar(select(func.count()).select_from(TaskRow))
+        events = s.scalar(select(func.count()).select_from(RUNTIME.outbox))
+        return int(tasks or 0), int(events or 0)
 
-    return svc.loop.run(q())
+    return svc.loop.run(svc.rt.read(q))
 
 
 def test_cross_border_task_lifecycle(client: Client) -> None:
@@ -84,16 +86,20 @@ def test_cross_border_task_lifecycle(client: Client) -> None:
     assert t.state == pb.TASK_STATE_DONE
 
     # The DE prosecutor sees the task but is not its issuer: may not verify.
-    assert client.code_of("de-prosecutor", "VerifyTask", pb.VerifyTaskRequest(id=task.id)) == \
-        grpc.StatusCode.PERMISSION_DENIED
+    assert (
+        client.code_of("de-prosecutor", "VerifyTask", pb.VerifyTaskRequest(id=task.id))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
     t = client.call("nl-prosecutor", "VerifyTask", pb.VerifyTaskRequest(id=task.id)).task
     assert t.state == pb.TASK_STATE_VERIFIED and t.version == 5
 
 
 def test_nl_liaison_cannot_accept_a_task_addressed_to_de(client: Client) -> None:
     task = client.create()
-    assert client.code_of("nl-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id)) == \
-        grpc.StatusCode.PERMISSION_DENIED
+    assert (
+        client.code_of("nl-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
 
 
 def test_ie_sees_a_task_only_when_it_is_workspace_visible(client: Client) -> None:
@@ -101,8 +107,9 @@ def test_ie_sees_a_task_only_when_it_is_workspace_visible(client: Client) -> Non
     open_task = client.create(visibility=common_pb2.VISIBILITY_WORKSPACE)
     assert client.code_of("ie-liaison", "GetTask", pb.GetTaskRequest(id=restricted.id)) == grpc.StatusCode.NOT_FOUND
     assert client.call("ie-liaison", "GetTask", pb.GetTaskRequest(id=open_task.id)).task.id == open_task.id
-    listed = {t.id for t in client.call("ie-liaison", "ListTasks", pb.ListTasksRequest(workspace_id=WS,
-                                                                                         page_size=200)).tasks}
+    listed = {
+        t.id for t in client.call("ie-liaison", "ListTasks", pb.ListTasksRequest(workspace_id=WS, page_size=200)).tasks
+    }
     assert open_task.id in listed and restricted.id not in listed
     shared = client.create(shared_with=["IE"])
     assert client.call("ie-liaison", "GetTask", pb.GetTaskRequest(id=shared.id)).task.id == shared.id
@@ -112,8 +119,9 @@ def test_a_non_member_gets_not_found_for_everything(client: Client) -> None:
     task = client.create(visibility=common_pb2.VISIBILITY_WORKSPACE)
     assert client.code_of("fr-prosecutor", "GetTask", pb.GetTaskRequest(id=task.id)) == grpc.StatusCode.NOT_FOUND
     assert client.code_of("fr-prosecutor", "AcceptTask", pb.AcceptTaskRequest(id=task.id)) == grpc.StatusCode.NOT_FOUND
-    assert client.code_of("fr-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS)) == \
-        grpc.StatusCode.NOT_FOUND
+    assert (
+        client.code_of("fr-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS)) == grpc.StatusCode.NOT_FOUND
+    )
     with pytest.raises(grpc.RpcError) as info:
         client.create("fr-prosecutor")
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
@@ -143,14 +151,19 @@ def test_event_reaches_jetstream_and_continues_the_rpc_trace(client: Client, nat
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
         trace_id = format(span.get_span_context().trace_id, "032x")
-        req = pb.CreateTaskRequest(request_id=rid(), workspace_id=WS, title="Trace me", kind=pb.TASK_KIND_OTHER,
-                                   assignee_jurisdiction="DE")
-        task = client.stub.CreateTask(req, metadata=md(client.tokens("nl-prosecutor")) + list(carrier.items()),
-                                      timeout=15).task
+        req = pb.CreateTaskRequest(
+            request_id=rid(), workspace_id=WS, title="Trace me", kind=pb.TASK_KIND_OTHER, assignee_jurisdiction="DE"
+        )
+        task = client.stub.CreateTask(
+            req, metadata=md(client.tokens("nl-prosecutor")) + list(carrier.items()), timeout=15
+        ).task
 
     def mine() -> list[Any]:
-        return [m for m in read_stream(nats_server.url, "JIT_TASKS", "jit.tasks.NL.created")
-                if Envelope.FromString(m.data).aggregate_id == task.id]
+        return [
+            m
+            for m in read_stream(nats_server.url, "JIT_TASKS", "jit.tasks.NL.created")
+            if Envelope.FromString(m.data).aggregate_id == task.id
+        ]
 
     from tests.harness import eventually
 
@@ -172,8 +185,9 @@ def test_event_reaches_jetstream_and_continues_the_rpc_trace(client: Client, nat
 
 
 def test_create_is_idempotent_by_request_id(client: Client, tasks_svc: Any) -> None:
-    req = pb.CreateTaskRequest(request_id=rid(), workspace_id=WS, title="Once only", kind=pb.TASK_KIND_OTHER,
-                               assignee_jurisdiction="DE")
+    req = pb.CreateTaskRequest(
+        request_id=rid(), workspace_id=WS, title="Once only", kind=pb.TASK_KIND_OTHER, assignee_jurisdiction="DE"
+    )
     before = count_rows(tasks_svc)
     first = client.call("nl-prosecutor", "CreateTask", req).task
     again = client.call("nl-prosecutor", "CreateTask", req).task
@@ -188,8 +202,10 @@ def test_create_is_idempotent_by_request_id(client: Client, tasks_svc: Any) -> N
 
 def test_concurrent_updates_are_caught_by_the_version_check(client: Client) -> None:
     task = client.create()
-    assert client.code_of("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id, expected_version=7)) == \
-        grpc.StatusCode.ABORTED
+    assert (
+        client.code_of("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id, expected_version=7))
+        == grpc.StatusCode.ABORTED
+    )
 
     def accept() -> str:
         try:
@@ -268,11 +284,19 @@ def test_malformed_requests_name_the_field(client: Client, method: str, request_
 
 def test_list_filters_and_pages(client: Client, tasks_svc: Any) -> None:
     soon = datetime.now(UTC) + timedelta(days=2)
-    created = [client.create(title=f"paged {i}", due_at=ts(soon + timedelta(hours=i)),
-                             assignee_jurisdiction="IE" if i % 2 else "DE") for i in range(5)]
+    created = [
+        client.create(
+            title=f"paged {i}", due_at=ts(soon + timedelta(hours=i)), assignee_jurisdiction="IE" if i % 2 else "DE"
+        )
+        for i in range(5)
+    ]
     ids = {t.id for t in created}
-    window = pb.ListTasksRequest(workspace_id=WS, due_after=ts(soon - timedelta(minutes=1)),
-                                 due_before=ts(soon + timedelta(hours=5)), page_size=2)
+    window = pb.ListTasksRequest(
+        workspace_id=WS,
+        due_after=ts(soon - timedelta(minutes=1)),
+        due_before=ts(soon + timedelta(hours=5)),
+        page_size=2,
+    )
     seen: list[str] = []
     while True:
         page = client.call("nl-prosecutor", "ListTasks", window)
@@ -282,26 +306,32 @@ def test_list_filters_and_pages(client: Client, tasks_svc: Any) -> None:
             break
         window.page_token = page.next_page_token
     assert set(seen) == ids and len(seen) == len(set(seen))
-    to_ie = client.call("nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, assignee_jurisdiction="IE",
-                                                                          page_size=200))
+    to_ie = client.call(
+        "nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, assignee_jurisdiction="IE", page_size=200)
+    )
     assert {t.id for t in to_ie.tasks} >= {t.id for t in created if t.assignee_jurisdiction == "IE"}
     assert all(t.assignee_jurisdiction == "IE" for t in to_ie.tasks)
     # A token is bound to its filter.
     with pytest.raises(grpc.RpcError) as info:
-        client.call("nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, page_token=page.next_page_token
-                                                                       or window.page_token, page_size=2))
+        client.call(
+            "nl-prosecutor",
+            "ListTasks",
+            pb.ListTasksRequest(workspace_id=WS, page_token=page.next_page_token or window.page_token, page_size=2),
+        )
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 def test_overdue_is_derived_when_time_passes(client: Client, tasks_svc: Any) -> None:
     task = client.create(due_at=ts(datetime.now(UTC) + timedelta(days=3)))
-    overdue_now = client.call("nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, overdue_only=True,
-                                                                                page_size=200))
+    overdue_now = client.call(
+        "nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, overdue_only=True, page_size=200)
+    )
     assert task.id not in {t.id for t in overdue_now.tasks}
     tasks_svc.app.clock.advance(timedelta(days=4))
     try:
-        later = client.call("nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, overdue_only=True,
-                                                                              page_size=200))
+        later = client.call(
+            "nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, overdue_only=True, page_size=200)
+        )
         assert task.id in {t.id for t in later.tasks}
         assert client.call("nl-prosecutor", "GetTask", pb.GetTaskRequest(id=task.id)).task.overdue
     finally:
@@ -311,13 +341,16 @@ def test_overdue_is_derived_when_time_passes(client: Client, tasks_svc: Any) -> 
 def test_audit_chain_is_intact_and_readable_only_by_auditors(client: Client) -> None:
     client.create()
     assert client.code_of("fr-prosecutor", "GetTask", pb.GetTaskRequest(id=rid())) in {
-        grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT}
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.INVALID_ARGUMENT,
+    }
     auditor = md(client.tokens("nl-auditor"))
     report = client.audit.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(), metadata=auditor, timeout=15)
     assert report.intact and report.entries_checked > 0
     with pytest.raises(grpc.RpcError) as info:
-        client.audit.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(),
-                                      metadata=md(client.tokens("nl-prosecutor")), timeout=15)
+        client.audit.VerifyAuditChain(
+            audit_pb2.VerifyAuditChainRequest(), metadata=md(client.tokens("nl-prosecutor")), timeout=15
+        )
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     entries = client.audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(page_size=1000), metadata=auditor).entries
     outcomes = {(e.username, e.outcome) for e in entries}

@@ -129,8 +129,12 @@ def test_membership_of_another_jurisdiction_does_not_count() -> None:
     from jitlib.auth import principal_from_claims
 
     p = principal_from_claims(
-        {"sub": "u", "jurisdiction": "DE", "realm_access": {"roles": ["prosecutor"]},
-         "groups": ["/workspaces/jit-demo/NL"]}
+        {
+            "sub": "u",
+            "jurisdiction": "DE",
+            "realm_access": {"roles": ["prosecutor"]},
+            "groups": ["/workspaces/jit-demo/NL"],
+        }
     )
     assert p.workspaces == frozenset()
     assert decide(p, Operation.READ, TASK_RULES, record=record(False)) is Decision.NOT_FOUND

@@ -16,33 +16,36 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 def _event(i: int) -> audit.AuditEvent:
-    return audit.AuditEvent(operation="/jit.tasks.v1.TaskService/CreateTask", user_id=f"u{i}", username="nl-prosecutor",
-                            jurisdiction="NL", record_type="task", record_id=f"r{i}", workspace_id="jit-demo")
+    return audit.AuditEvent(
+        operation="/jit.tasks.v1.TaskService/CreateTask",
+        user_id=f"u{i}",
+        username="nl-prosecutor",
+        jurisdiction="NL",
+        record_type="task",
+        record_id=f"r{i}",
+        workspace_id="jit-demo",
+    )
 
 
 async def _scenario(url: str, tamper: str) -> audit.ChainReport:
-    engine = db.create_engine(url)
-    sessions = db.sessionmaker(engine)
+    database = db.Database(url)
+    log = RUNTIME.audit_log
     try:
         for i in range(5):
-            async with sessions.begin() as s:
-                await audit.append(s, RUNTIME, [_event(i)], NOW)
-        log = RUNTIME.audit_log
-        async with sessions.begin() as s:
-            if tamper == "edit":
-                await s.execute(update(log).where(log.c.seq == 3).values(username="someone-else"))
-            elif tamper == "delete":
-                await s.execute(delete(log).where(log.c.seq == 2))
-            elif tamper == "truncate":
-                await s.execute(delete(log).where(log.c.seq == 5))
-        async with sessions() as s:
-            return await audit.verify(s, RUNTIME)
+            await database.write(lambda s, i=i: audit.append(s, RUNTIME, [_event(i)], NOW))
+        if tamper == "edit":
+            await database.write(lambda s: s.execute(update(log).where(log.c.seq == 3).values(username="x")))
+        elif tamper == "delete":
+            await database.write(lambda s: s.execute(delete(log).where(log.c.seq == 2)))
+        elif tamper == "truncate":
+            await database.write(lambda s: s.execute(delete(log).where(log.c.seq == 5)))
+        return await database.read(lambda s: audit.verify(s, RUNTIME))
     finally:
-        await engine.dispose()
+        database.dispose()
 
 
 def run(tmp_path: Path, tamper: str) -> audit.ChainReport:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}"
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
     db.migrate(MIGRATIONS, url)
     return asyncio.run(_scenario(url, tamper))
 

@@ -35,9 +35,15 @@ INPUT = TransitionInput(reason="because", outcome="account holder identified")
 
 def new_cmd(**over: object) -> NewTask:
     base = dict(
-        request_id="01935c4e-0000-7000-8000-000000000001", workspace_id="jit-demo", title="Identify the holder",
-        description="", kind="IDENTIFY_ACCOUNT_HOLDER", assignee_jurisdiction="DE", priority="NORMAL",
-        due_at=NOW + timedelta(days=10), restricted=True,
+        request_id="01935c4e-0000-7000-8000-000000000001",
+        workspace_id="jit-demo",
+        title="Identify the holder",
+        description="",
+        kind="IDENTIFY_ACCOUNT_HOLDER",
+        assignee_jurisdiction="DE",
+        priority="NORMAL",
+        due_at=NOW + timedelta(days=10),
+        restricted=True,
     )
     base.update(over)
     return NewTask(**base)  # type: ignore[arg-type]

@@ -1,0 +1,202 @@
+"""`make bench`: CreateTask throughput and latency at concurrency 1 and 16, on SQLite and PostgreSQL,
+next to a bare grpc.aio echo measured in the same run. One line per figure:
+
+    BENCH <name> rps=<n> p50_ms=<x> p99_ms=<y> ratio_p50=<x / echo p50 at the same concurrency>
+
+The create path measured is the real one: RS256 token verification against a cached JWKS, validation,
+policy, workspace lookup, idempotency lookup, and one transaction writing the task, its parties, the
+outbox event and the audit entry; the outbox relay publishes to a real NATS JetStream meanwhile. Only
+the signing key is the benchmark's own (no Keycloak needed), which does not change the work done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from jit.common.v1 import common_pb2
+from jit.tasks.v1 import tasks_pb2 as pb
+from jitdev.nats import NatsInstance
+from jitdev.postgres import PostgresInstance
+from jitdev.procs import free_port, spawn, terminate, wait_until
+from jitdev.stack import _grpc_healthy
+
+ROOT = Path(__file__).resolve().parents[1]
+ISSUER = "http://127.0.0.1:1/realms/bench"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def measure(call: Callable[[int], Awaitable[object]], total: int, concurrency: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for i in counter:
+            t0 = time.perf_counter()
+            await call(i)
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - start), latencies
+
+
+def line(name: str, rps: float, lat: list[float], floor_p50: float) -> str:
+    p50, p99 = statistics.median(lat), percentile(lat, 0.99)
+    return f"BENCH {name} rps={rps:.0f} p50_ms={p50:.3f} p99_ms={p99:.3f} ratio_p50={p50 / floor_p50:.2f}"
+
+
+async def bench_echo(port: int, total: int, concurrency: int) -> tuple[float, list[float]]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        echo = ch.unary_unary("/bench.Echo/Echo")
+        payload = b"x" * 200  # about the size of a CreateTask request
+        await measure(lambda i: echo(payload), 200, concurrency)  # warm-up
+        return await measure(lambda i: echo(payload), total, concurrency)
+
+
+async def bench_create(port: int, token: str, total: int, concurrency: int) -> tuple[float, list[float]]:
+    from jit.tasks.v1 import tasks_pb2_grpc
+
+    md = (("authorization", f"Bearer {token}"),)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        stub = tasks_pb2_grpc.TaskServiceStub(ch)
+
+        async def create(i: int) -> object:
+            return await stub.CreateTask(
+                pb.CreateTaskRequest(
+                    request_id=str(uuid.uuid4()),
+                    workspace_id="jit-bench",
+                    title=f"Identify account holder {i}",
+                    kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+                    assignee_jurisdiction="DE",
+                ),
+                metadata=md,
+                timeout=30,
+            )
+
+        await measure(create, 100, concurrency)  # warm-up
+        return await measure(create, total, concurrency)
+
+
+def make_key(workdir: Path) -> tuple[Path, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": "bench", "use": "sig", "alg": "RS256"})
+    path = workdir / "jwks.json"
+    path.write_text(json.dumps({"keys": [jwk]}))
+    now = int(time.time())
+    token = jwt.encode(
+        {
+            "iss": ISSUER,
+            "aud": "jit-services",
+            "sub": "bench-user",
+            "preferred_username": "bench-prosecutor",
+            "iat": now,
+            "exp": now + 3600,
+            "jurisdiction": "NL",
+            "realm_access": {"roles": ["prosecutor"]},
+            "groups": ["/workspaces/jit-bench/NL"],
+        },
+        key,
+        algorithm="RS256",
+        headers={"kid": "bench"},
+    )
+    return path, token
+
+
+async def announce_workspace(nats_url: str) -> None:
+    import nats
+
+    from jitlib import workspaces
+
+    nc = await nats.connect(nats_url)
+    ws = common_pb2.Workspace(
+        id="jit-bench",
+        name="bench",
+        lead="NL",
+        members=["NL", "DE", "IE"],
+        status=common_pb2.WORKSPACE_STATUS_OPEN,
+        version=1,
+    )
+    await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="bench"))
+    await nc.close()
+
+
+def start(args: list[str], log: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = spawn([sys.executable, "-m", "bench.servers", *args, "--port", str(port)], log, cwd=ROOT)
+    return proc
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--requests", type=int, default=2000, help="calls per measurement")
+    p.add_argument("--backends", default="sqlite,postgresql")
+    a = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="jit-bench-"))
+    jwks, token = make_key(work)
+    nats_i = NatsInstance(free_port(), work / "nats", work / "nats.log").start()
+    pg = PostgresInstance(free_port(), work / "pg" / "data", work / "pg.log", durable=True)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        asyncio.run(announce_workspace(nats_i.url))
+        echo_port = free_port()
+        procs.append(start(["echo"], work / "echo.log", echo_port))
+        wait_until(lambda: _port_ready(echo_port), 30, "echo server")
+        floors = {}
+        for c in (1, 16):
+            rps, lat = asyncio.run(bench_echo(echo_port, a.requests, c))
+            floors[c] = statistics.median(lat)
+            print(line(f"grpc_echo_floor_c{c}", rps, lat, floors[c]), flush=True)
+        for backend in a.backends.split(","):
+            if backend == "sqlite":
+                url = f"sqlite:///{work / 'bench-tasks.db'}"
+            else:
+                if pg.process is None:
+                    pg.start()
+                url = pg.create_database(f"bench_{uuid.uuid4().hex[:8]}")
+            port = free_port()
+            proc = start(
+                ["tasks", "--db", url, "--nats", nats_i.url, "--jwks", str(jwks), "--issuer", ISSUER],
+                work / f"tasks-{backend}.log",
+                port,
+            )
+            procs.append(proc)
+            wait_until(lambda port=port: _grpc_healthy(port), 60, "tasks service", work / f"tasks-{backend}.log", proc)
+            time.sleep(1.0)  # let the workspace directory catch up
+            for c in (1, 16):
+                rps, lat = asyncio.run(bench_create(port, token, a.requests, c))
+                print(line(f"create_task_{backend}_c{c}", rps, lat, floors[c]), flush=True)
+            terminate(proc)
+    finally:
+        for proc in procs:
+            terminate(proc)
+        nats_i.stop()
+        pg.stop()
+    return 0
+
+
+def _port_ready(port: int) -> bool:
+    from jitdev.procs import port_open
+
+    return port_open(port)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

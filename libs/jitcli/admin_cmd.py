@@ -1,0 +1,171 @@
+"""``jit admin workspace ...``: provision JIT workspaces in Keycloak and announce them on NATS.
+
+These commands use the Keycloak admin account from ``JIT_KEYCLOAK_ADMIN_USER`` /
+``JIT_KEYCLOAK_ADMIN_PASSWORD``, not the logged-in user's token.  Every change is announced to the
+services right away (NATS, ``JIT_NATS_URL``); ``sync`` announces all workspaces again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from jitcli import kcadmin
+from jitcli.render import CliError, emit, emit_json, note
+from jitcli.session import AppState
+from jitcli.workspace_sync import publish_workspaces
+
+app = typer.Typer(help="Administration with the Keycloak admin account (not your user token).", no_args_is_help=True)
+workspace_app = typer.Typer(help="JIT workspaces: create, add members, close, list, show, sync.", no_args_is_help=True)
+app.add_typer(workspace_app, name="workspace")
+
+WsId = Annotated[str, typer.Argument(metavar="WS", help="Workspace id, e.g. jit-demo.", show_default=False)]
+
+
+def _admin(state: AppState) -> Any:
+    s = state.settings
+    return kcadmin.connect(
+        s.keycloak_url, s.keycloak_admin_user, s.keycloak_admin_password.get_secret_value(), realm=s.realm
+    )
+
+
+def _announce(state: AppState, workspaces: Sequence[kcadmin.Workspace], done: str) -> int:
+    """Publish ``workspaces`` on NATS; ``done`` says what already happened in Keycloak if this fails."""
+    url = state.settings.nats_url
+    nats_log = logging.getLogger("nats")
+    level = nats_log.level
+    nats_log.setLevel(logging.CRITICAL)  # the client logs every failed connect attempt; we say it once
+    try:
+        return asyncio.run(publish_workspaces(url, workspaces))
+    except Exception as exc:
+        raise CliError(
+            f"{done}, but announcing on NATS at {url} failed ({type(exc).__name__}: {exc}); "
+            "run `jit admin workspace sync` when NATS is up"
+        ) from None
+    finally:
+        nats_log.setLevel(level)
+
+
+def workspace_dict(ws: kcadmin.Workspace) -> dict[str, Any]:
+    data = dataclasses.asdict(ws)
+    data.pop("group_id", None)
+    return data
+
+
+def workspaces_table(workspaces: Sequence[kcadmin.Workspace]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for col in ("ID", "NAME", "LEAD", "MEMBERS", "LEGAL BASIS", "PERIOD", "STATUS", "VER"):
+        table.add_column(col, overflow="fold")
+    for ws in workspaces:
+        table.add_row(
+            Text(ws.id),
+            Text(ws.name),
+            Text(ws.lead),
+            Text(", ".join(ws.members)),
+            Text(ws.legal_basis),
+            Text(f"{ws.starts_on} .. {ws.ends_on}"),
+            Text(ws.status, style="dim" if ws.status == "closed" else ""),
+            Text(str(ws.version)),
+        )
+    return table
+
+
+def _show(state: AppState, ws: kcadmin.Workspace) -> None:
+    if state.json:
+        emit_json(workspace_dict(ws))
+    else:
+        emit(workspaces_table([ws]))
+
+
+@workspace_app.command()
+def create(
+    ctx: typer.Context,
+    ws_id: WsId,
+    name: Annotated[str, typer.Option("--name", metavar="TEXT", help="Name of the JIT.", show_default=False)],
+    lead: Annotated[
+        str, typer.Option("--lead", metavar="JUR", help="Jurisdiction of the JIT leader.", show_default=False)
+    ],
+    member: Annotated[
+        list[str],
+        typer.Option("--member", metavar="JUR", help="Member jurisdiction (repeat; the lead is always one)."),
+    ],
+    legal_basis: Annotated[
+        str, typer.Option("--legal-basis", metavar="TEXT", help="The JIT agreement.", show_default=False)
+    ],
+    starts: Annotated[str, typer.Option("--starts", metavar="DATE", help="First day, YYYY-MM-DD.", show_default=False)],
+    ends: Annotated[str, typer.Option("--ends", metavar="DATE", help="Last day, YYYY-MM-DD.", show_default=False)],
+) -> None:
+    """Create a workspace with its member jurisdictions, and announce it."""
+    state: AppState = ctx.obj
+    members = list(dict.fromkeys([lead.upper(), *(m.upper() for m in member)]))
+    ws = kcadmin.create_workspace(_admin(state), ws_id, name, lead.upper(), members, legal_basis, starts, ends)
+    _announce(state, [ws], f"workspace {ws_id} was created in Keycloak")
+    _show(state, ws)
+
+
+@workspace_app.command("add-member")
+def add_member(
+    ctx: typer.Context,
+    ws_id: WsId,
+    jurisdiction: Annotated[
+        str,
+        typer.Option("--jurisdiction", metavar="JUR", help="Member jurisdiction to add.", show_default=False),
+    ],
+    user: Annotated[
+        list[str] | None,
+        typer.Option("--user", metavar="USERNAME", help="User of that jurisdiction to put in the workspace (repeat)."),
+    ] = None,
+) -> None:
+    """Add a member jurisdiction (if new) and some of its users to an open workspace, and announce it."""
+    state: AppState = ctx.obj
+    ws = kcadmin.add_member(_admin(state), ws_id, jurisdiction.upper(), user or [])
+    _announce(state, [ws], f"workspace {ws_id} was changed in Keycloak")
+    _show(state, ws)
+
+
+@workspace_app.command()
+def close(ctx: typer.Context, ws_id: WsId) -> None:
+    """Close a workspace (the JIT agreement ended), and announce it."""
+    state: AppState = ctx.obj
+    ws = kcadmin.close_workspace(_admin(state), ws_id)
+    _announce(state, [ws], f"workspace {ws_id} was closed in Keycloak")
+    _show(state, ws)
+
+
+@workspace_app.command("list")
+def list_workspaces(ctx: typer.Context) -> None:
+    """List all workspaces."""
+    state: AppState = ctx.obj
+    workspaces = kcadmin.list_workspaces(_admin(state))
+    if state.json:
+        emit_json([workspace_dict(ws) for ws in workspaces])
+    elif workspaces:
+        emit(workspaces_table(workspaces))
+    else:
+        note("no workspaces")
+
+
+@workspace_app.command()
+def show(ctx: typer.Context, ws_id: WsId) -> None:
+    """Show one workspace."""
+    state: AppState = ctx.obj
+    _show(state, kcadmin.get_workspace(_admin(state), ws_id))
+
+
+@workspace_app.command()
+def sync(ctx: typer.Context) -> None:
+    """Announce every workspace again, e.g. after NATS lost its data or a service was reset."""
+    state: AppState = ctx.obj
+    workspaces = kcadmin.list_workspaces(_admin(state))
+    count = _announce(state, workspaces, "the workspaces were read from Keycloak")
+    if state.json:
+        emit_json({"announced": count, "workspaces": [ws.id for ws in workspaces]})
+    else:
+        typer.echo(f"announced {count} workspace(s) on {state.settings.nats_url}")

@@ -1,0 +1,80 @@
+"""Settings of the ``jit`` command, read from the environment (pydantic-settings).
+
+=============================== ============================ ===============================================
+variable                        default                      meaning
+=============================== ============================ ===============================================
+``JIT_KEYCLOAK_URL``            ``http://127.0.0.1:8080``    Keycloak base URL (without ``/realms/...``)
+``JIT_REALM``                   ``jit``                      Keycloak realm users log in to
+``JIT_CLIENT_ID``               ``jit-cli``                  public OAuth client of the command line
+``JIT_TASKS_ADDR``              ``127.0.0.1:50051``          gRPC address (host:port) of the tasks service
+``JIT_EVIDENCE_ADDR``           ``127.0.0.1:50052``          gRPC address of the evidence service
+``JIT_PRESERVATION_ADDR``       ``127.0.0.1:50053``          gRPC address of the preservation service
+``JIT_MESSAGING_ADDR``          ``127.0.0.1:50054``          gRPC address of the messaging service
+``JIT_NATS_URL``                ``nats://127.0.0.1:4222``    NATS server that workspaces are announced on
+``JIT_CONFIG_DIR``              ``~/.config/jit``            token cache (``tokens/<user>.json``, mode 0600)
+                                                             and the active user (``current``)
+``JIT_KEYCLOAK_ADMIN_USER``     ``admin``                    Keycloak admin (master realm) used by
+                                                             ``jit admin ...``; DEMO-ONLY local default
+``JIT_KEYCLOAK_ADMIN_PASSWORD`` ``admin``                    its password; DEMO-ONLY local default, set a
+                                                             real secret anywhere else
+=============================== ============================ ===============================================
+
+A new service slots in by adding a ``<name>_addr`` field here and its name to :data:`SERVICES`;
+``jit audit --service <name>`` then finds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Services the command knows by name, each with a ``<name>_addr`` setting (``JIT_<NAME>_ADDR``).
+SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging")
+
+
+def _default_config_dir() -> Path:
+    return Path.home() / ".config" / "jit"
+
+
+class CliSettings(BaseSettings):
+    """Everything the ``jit`` command needs to find Keycloak, NATS and the services."""
+
+    model_config = SettingsConfigDict(env_prefix="JIT_", extra="ignore")
+
+    keycloak_url: str = "http://127.0.0.1:8080"
+    realm: str = "jit"
+    client_id: str = "jit-cli"
+    tasks_addr: str = "127.0.0.1:50051"
+    evidence_addr: str = "127.0.0.1:50052"
+    preservation_addr: str = "127.0.0.1:50053"
+    messaging_addr: str = "127.0.0.1:50054"
+    nats_url: str = "nats://127.0.0.1:4222"
+    config_dir: Path = Field(default_factory=_default_config_dir)
+    #: DEMO-ONLY defaults, matching the bootstrap admin of the local Keycloak (jitdev.keycloak).
+    keycloak_admin_user: str = "admin"
+    keycloak_admin_password: SecretStr = SecretStr("admin")
+
+    @property
+    def issuer(self) -> str:
+        """The realm's issuer URL, e.g. ``http://127.0.0.1:8080/realms/jit``."""
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.realm}"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/token"
+
+    @property
+    def device_auth_url(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/auth/device"
+
+    @property
+    def logout_url(self) -> str:
+        return f"{self.issuer}/protocol/openid-connect/logout"
+
+    def service_addr(self, service: str) -> str:
+        """The gRPC address of a service named in :data:`SERVICES`."""
+        if service not in SERVICES:
+            raise ValueError(f"unknown service {service!r} (known: {', '.join(SERVICES)})")
+        return str(getattr(self, f"{service}_addr"))

@@ -1,0 +1,307 @@
+"""Output of the ``jit`` command: durations and instants, task tables, JSON and one-line errors.
+
+Everything here is pure (no I/O besides writing to the console it is given), so that it can be unit
+tested; ``now`` is always a parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import grpc
+import typer
+from google.protobuf import json_format, message
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from jit.tasks.v1 import tasks_pb2
+
+UTC = dt.UTC
+#: Console width when stdout is not a terminal: wide enough that table rows stay on one line.
+PIPE_WIDTH = 400
+_DURATION_RE = re.compile(r"(\d+)\s*([wdhms])")
+_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+CLOSED_STATES = frozenset({tasks_pb2.TASK_STATE_DONE, tasks_pb2.TASK_STATE_VERIFIED, tasks_pb2.TASK_STATE_CANCELLED})
+_STATE_STYLE = {
+    tasks_pb2.TASK_STATE_BLOCKED: "yellow",
+    tasks_pb2.TASK_STATE_DECLINED: "magenta",
+    tasks_pb2.TASK_STATE_DONE: "green",
+    tasks_pb2.TASK_STATE_VERIFIED: "green",
+    tasks_pb2.TASK_STATE_CANCELLED: "dim",
+}
+
+
+class CliError(Exception):
+    """An expected failure; ``str(exc)`` is the one line shown after ``error:``."""
+
+
+class ServiceCallError(Exception):
+    """A gRPC call to ``service`` at ``addr`` failed."""
+
+    def __init__(self, service: str, addr: str, error: grpc.RpcError) -> None:
+        super().__init__(f"{service} at {addr}: {error}")
+        self.service = service
+        self.addr = addr
+        self.error = error
+
+
+# ------------------------------------------------------------------ durations and instants
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``"7d"``, ``"36h"``, ``"1d12h"``, ``"2w"``, ``"90m"``, ``"30s"`` -> timedelta (> 0)."""
+    compact = text.strip().lower().replace(" ", "")
+    if not compact or _DURATION_RE.sub("", compact):
+        raise ValueError(f"invalid duration {text!r}: use e.g. 7d, 36h, 1d12h, 2w, 90m")
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_RE.findall(compact))
+    if seconds <= 0:
+        raise ValueError(f"invalid duration {text!r}: must be longer than zero")
+    return dt.timedelta(seconds=seconds)
+
+
+def parse_instant(text: str) -> dt.datetime:
+    """ISO 8601 instant (``2026-12-31T12:00Z``, ``2026-12-31T13:00+01:00``) -> aware UTC datetime.
+
+    A time without an offset is taken as UTC.
+    """
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"invalid time {text!r}: use ISO 8601, e.g. 2026-12-31T12:00Z") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def duration_words(delta: dt.timedelta) -> str:
+    """The two largest units of ``|delta|``, rounded to the minute: ``"2 days 4 hours"``."""
+    seconds = abs(delta.total_seconds())
+    if seconds < 60:
+        return "less than a minute"
+    minutes = round(seconds / 60)
+    parts = [(minutes // 1440, "day"), (minutes % 1440 // 60, "hour"), (minutes % 60, "minute")]
+    first = next(i for i, (n, _) in enumerate(parts) if n)
+    shown = [parts[first]] + ([parts[first + 1]] if first + 1 < len(parts) and parts[first + 1][0] else [])
+    return " ".join(_plural(n, unit) for n, unit in shown)
+
+
+def time_left_words(due: dt.datetime, now: dt.datetime) -> str:
+    """``"2 days 4 hours"`` before ``due``, ``"overdue by 3 hours"`` after it."""
+    delta = due - now
+    words = duration_words(delta)
+    return words if delta.total_seconds() >= 0 else f"overdue by {words}"
+
+
+def format_instant(value: dt.datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+# ------------------------------------------------------------------ labels
+
+
+def enum_label(enum_type: Any, value: int, prefix: str) -> str:
+    """``TASK_STATE_IN_PROGRESS`` -> ``in-progress`` (the number itself if unknown)."""
+    try:
+        name = str(enum_type.Name(value))
+    except ValueError:
+        return str(value)
+    return name.removeprefix(prefix).lower().replace("_", "-")
+
+
+def state_label(value: int) -> str:
+    return enum_label(tasks_pb2.TaskState, value, "TASK_STATE_")
+
+
+def short_id(record_id: str) -> str:
+    """First 8 and last 4 characters of a UUID (UUIDv7s made together share their first 8)."""
+    return record_id if len(record_id) <= 14 else f"{record_id[:8]}..{record_id[-4:]}"
+
+
+def ref_label(ref: Any) -> str:
+    from jit.common.v1 import common_pb2
+
+    return f"{enum_label(common_pb2.RecordKind, ref.kind, 'RECORD_KIND_')}:{ref.id}"
+
+
+# ------------------------------------------------------------------ tasks
+
+
+def message_dict(msg: message.Message) -> dict[str, Any]:
+    """Machine-readable form of a proto message (proto3 JSON mapping, proto field names)."""
+    return json_format.MessageToDict(msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def due_cell(task: tasks_pb2.Task, now: dt.datetime) -> Text:
+    if not task.HasField("due_at"):
+        return Text("-")
+    due = task.due_at.ToDatetime(tzinfo=UTC)
+    if task.state in CLOSED_STATES:
+        return Text(format_instant(due))
+    words = time_left_words(due, now)
+    style = "red" if due <= now else ("yellow" if due - now < dt.timedelta(days=2) else "")
+    return Text(f"{format_instant(due)} ({words})", style=style)
+
+
+def tasks_table(tasks: Sequence[tasks_pb2.Task], now: dt.datetime, wide: bool = False) -> Table:
+    """One row per task: id, title, state, assignee, origin, due (time left), priority, version."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("ID", no_wrap=True)
+    table.add_column("TITLE", overflow="fold")
+    table.add_column("STATE", no_wrap=True)
+    table.add_column("TO", no_wrap=True)
+    table.add_column("FROM", no_wrap=True)
+    table.add_column("DUE", overflow="fold")
+    table.add_column("PRIORITY", no_wrap=True)
+    table.add_column("VER", justify="right", no_wrap=True)
+    for t in tasks:
+        table.add_row(
+            Text(t.id if wide else short_id(t.id)),
+            Text(t.title),
+            Text(state_label(t.state), style=_STATE_STYLE.get(t.state, "")),
+            Text(t.assignee_jurisdiction),
+            Text(t.origin_jurisdiction),
+            due_cell(t, now),
+            Text(enum_label(tasks_pb2.TaskPriority, t.priority, "TASK_PRIORITY_")),
+            Text(str(t.version)),
+        )
+    return table
+
+
+def _actor(actor: Any, when: Any) -> str:
+    who = f"{actor.username} ({actor.jurisdiction})" if actor.username else "-"
+    return f"{who} at {format_instant(when.ToDatetime(tzinfo=UTC))}" if when.seconds else who
+
+
+def task_detail(t: tasks_pb2.Task, now: dt.datetime) -> Table:
+    """All fields of one task, one per line."""
+    from jit.common.v1 import common_pb2
+
+    rows: list[tuple[str, Text]] = [
+        ("id", Text(t.id)),
+        ("workspace", Text(t.workspace_id)),
+        ("title", Text(t.title)),
+        ("kind", Text(enum_label(tasks_pb2.TaskKind, t.kind, "TASK_KIND_"))),
+        ("state", Text(state_label(t.state), style=_STATE_STYLE.get(t.state, ""))),
+    ]
+    if t.state_reason:
+        rows.append(("reason", Text(t.state_reason)))
+    rows += [
+        ("from", Text(t.origin_jurisdiction)),
+        ("to", Text(t.assignee_jurisdiction)),
+        ("priority", Text(enum_label(tasks_pb2.TaskPriority, t.priority, "TASK_PRIORITY_"))),
+        ("due", due_cell(t, now)),
+        ("visibility", Text(enum_label(common_pb2.Visibility, t.visibility, "VISIBILITY_"))),
+    ]
+    optional = [
+        ("shared with", ", ".join(t.shared_with)),
+        ("links", ", ".join(ref_label(r) for r in t.links)),
+        ("blocked by", ", ".join(ref_label(r) for r in t.blocked_by)),
+        ("outcome", t.outcome),
+        ("description", t.description),
+    ]
+    rows += [(k, Text(v)) for k, v in optional if v]
+    rows += [
+        ("version", Text(str(t.version))),
+        ("created", Text(_actor(t.created_by, t.created_at))),
+        ("updated", Text(_actor(t.updated_by, t.updated_at))),
+    ]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for key, value in rows:
+        grid.add_row(key, value)
+    return grid
+
+
+# ------------------------------------------------------------------ errors
+
+
+def _rich_status(err: Any) -> status_pb2.Status | None:
+    trailers = getattr(err, "trailing_metadata", None)
+    for key, value in (trailers() if callable(trailers) else None) or ():
+        if key == "grpc-status-details-bin":
+            try:
+                return status_pb2.Status.FromString(value)
+            except DecodeError:
+                return None
+    return None
+
+
+def rpc_error_text(err: Any, service: str = "tasks", addr: str = "") -> str:
+    """``CODE: details`` of a grpc.RpcError, with the field violations / reason of its rich status.
+
+    A transport failure (UNAVAILABLE without a rich status) becomes a hint to start the service.
+    """
+    code = err.code() if callable(getattr(err, "code", None)) else None
+    name = code.name if isinstance(code, grpc.StatusCode) else str(code or "UNKNOWN")
+    details = " ".join(str((err.details() if callable(getattr(err, "details", None)) else "") or "").split())
+    status = _rich_status(err)
+    if code is grpc.StatusCode.UNAVAILABLE and status is None:
+        return f"{service} service not reachable at {addr} (is it running? try make run)"
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED and status is None:
+        return f"{name}: no answer from the {service} service at {addr} in time"
+    violations: list[str] = []
+    reasons: list[str] = []
+    for detail in status.details if status is not None else ():
+        bad, info = error_details_pb2.BadRequest(), error_details_pb2.ErrorInfo()
+        if detail.Unpack(bad):
+            violations += [f"{v.field}: {v.description}" for v in bad.field_violations]
+        elif detail.Unpack(info) and info.reason:
+            reasons.append(info.reason)
+    text = "; ".join(violations) if violations else (details or (status.message if status else ""))
+    if reasons:
+        text = f"{text} [{', '.join(reasons)}]" if text else ", ".join(reasons)
+    return f"{name}: {text}" if text else name
+
+
+def error_text(exc: BaseException) -> str | None:
+    """The one line to show for an exception the command knows, or None."""
+    from jitcli.kcadmin import WorkspaceAdminError
+
+    if isinstance(exc, ServiceCallError):
+        return rpc_error_text(exc.error, exc.service, exc.addr)
+    if isinstance(exc, CliError | WorkspaceAdminError):
+        return " ".join(str(exc).split())
+    return None
+
+
+# ------------------------------------------------------------------ output
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout (plain, no colours: for scripts)."""
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def emit(renderable: RenderableType | str) -> None:
+    """Print a table on stdout; into a pipe (and without ``COLUMNS``) rows are never wrapped."""
+    console = Console(highlight=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console = Console(highlight=False, width=PIPE_WIDTH)
+    console.print(renderable)
+
+
+def note(text: str) -> None:
+    """A remark on stderr (hints, summaries), so stdout stays clean for pipes."""
+    typer.echo(text, err=True)
+
+
+def fail(text: str) -> None:
+    """Print ``error: <text>`` on stderr."""
+    typer.echo(f"error: {text}", err=True)
+
+
+def join_nonempty(items: Iterable[str], sep: str = ", ") -> str:
+    return sep.join(i for i in items if i) or "-"

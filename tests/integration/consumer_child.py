@@ -1,0 +1,66 @@
+"""A consumer process for the delivery tests: processes events from JIT_TESTS with a handler whose
+effect is not idempotent (one row per run), and, in "crash" mode, dies right after its transaction
+commits and before it acks, as a killed process would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from sqlalchemy import text
+
+from jitlib import db
+from jitlib.bus import Bus, EventConsumer, stream_for
+from services.tasks.app import MIGRATIONS
+from services.tasks.store import RUNTIME
+
+STREAM = stream_for("tests")
+
+
+class CrashingConsumer(EventConsumer):
+    async def _ack(self, msg):  # type: ignore[no-untyped-def]
+        os._exit(17)  # the transaction has committed; the ack never leaves
+
+
+async def main(nats_url: str, db_url: str, durable: str, mode: str, expected: int) -> None:
+    database = db.Database(db_url)
+    bus = Bus(nats_url, "consumer-child", streams=[STREAM])
+    bus.start()
+    await bus.wait_ready(30)
+
+    def handler(session, envelope):  # type: ignore[no-untyped-def]
+        session.execute(text("INSERT INTO effects (event_id) VALUES (:e)"), {"e": envelope.id})
+
+    cls = CrashingConsumer if mode == "crash" else EventConsumer
+    consumer = cls(
+        bus,
+        database,
+        RUNTIME,
+        durable=durable,
+        stream=STREAM,
+        filter_subject="jit.tests.>",
+        handler=handler,
+        ack_wait_seconds=2.0,
+        max_deliver=3,
+    )
+    consumer.start()
+    for _ in range(300):
+        done, dead = await database.read(
+            lambda s: (
+                s.scalar(text("SELECT count(*) FROM inbox WHERE consumer = :c"), {"c": durable}),
+                s.scalar(text("SELECT count(*) FROM dead_letters WHERE consumer = :c"), {"c": durable}),
+            )
+        )
+        if (done or 0) + (dead or 0) >= expected:
+            break
+        await asyncio.sleep(0.1)
+    await consumer.stop()
+    await bus.close()
+    database.dispose()
+
+
+if __name__ == "__main__":
+    nats_url, db_url, durable, mode, expected = sys.argv[1:6]
+    db.migrate(MIGRATIONS, db_url)
+    asyncio.run(main(nats_url, db_url, durable, mode, int(expected)))

@@ -1,0 +1,338 @@
+"""The ``jit`` command against live services: Keycloak, NATS and the tasks service.
+
+Needs the fixture ``cli_env``: a dict of environment variables pointing the command at running servers
+(``JIT_KEYCLOAK_URL``, ``JIT_TASKS_ADDR``, ``JIT_NATS_URL``, and the Keycloak admin credentials when they
+are not the local defaults).  Every test gets its own ``JIT_CONFIG_DIR``, so no real token cache is touched.
+Commands run in-process through ``typer.testing.CliRunner`` and are checked on their ``--json`` output.
+
+Demo users log in with the password grant (password ``demo``).  No test adds users to workspaces, so the
+realm's demo users keep the group memberships other tests rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from jitcli.main import app
+
+pytestmark = pytest.mark.integration
+
+WORKSPACE = "jit-demo"
+RUNNER = CliRunner()
+
+
+@pytest.fixture
+def env(cli_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return {**cli_env, "JIT_CONFIG_DIR": str(tmp_path / "jit-config")}
+
+
+def jit(env: dict[str, str], *args: str, code: int = 0) -> Result:
+    """Run ``jit ARGS`` and check its exit code; errors must be one line, never a traceback."""
+    result = RUNNER.invoke(app, list(args), env=env)
+    assert result.exit_code == code, f"jit {' '.join(args)} -> {result.exit_code}\n{result.stdout}{result.stderr}"
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    if result.exit_code == 1:
+        lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert len(lines) <= 1, result.stderr
+    return result
+
+
+def jit_json(env: dict[str, str], *args: str) -> Any:
+    return json.loads(jit(env, "--json", *args).stdout)
+
+
+def login(env: dict[str, str], *users: str) -> None:
+    for user in users:
+        jit(env, "login", user, "--password", "demo")
+
+
+def error_line(result: Result) -> str:
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    return line
+
+
+def create_task(env: dict[str, str], issuer: str, *extra: str, title: str = "Identify the account holder") -> Any:
+    """Create a task in the demo workspace; retried while the service has not yet learnt the workspace."""
+    request_id = str(uuid.uuid4())  # same request id on every retry: at most one task is created
+    args = [
+        "--json",
+        "--as",
+        issuer,
+        "task",
+        "create",
+        "--workspace",
+        WORKSPACE,
+        "--title",
+        title,
+        "--assignee",
+        "DE",
+        "--due-in",
+        "7d",
+        "--request-id",
+        request_id,
+        *extra,
+    ]
+    deadline = time.monotonic() + 30
+    while True:
+        result = RUNNER.invoke(app, args, env=env)
+        if result.exit_code == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def synced(env: dict[str, str]) -> None:
+    """Announce the workspaces, as an operator does after a fresh start."""
+    out = jit_json(env, "admin", "workspace", "sync")
+    assert WORKSPACE in out["workspaces"] and out["announced"] >= 1
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ------------------------------------------------------------------ sessions
+
+
+def test_login_whoami_logout(env: dict[str, str]) -> None:
+    login(env, "nl-prosecutor", "de-liaison")  # the last one is the active user
+
+    me = jit_json(env, "whoami")
+    assert me["username"] == "de-liaison" and me["jurisdiction"] == "DE"
+    assert "police_liaison" in me["roles"] and WORKSPACE in me["workspaces"]
+    assert me["cached_users"] == ["de-liaison", "nl-prosecutor"]
+
+    other = jit_json(env, "--as", "nl-prosecutor", "whoami")
+    assert other["jurisdiction"] == "NL" and "prosecutor" in other["roles"]
+
+    token_file = Path(env["JIT_CONFIG_DIR"]) / "tokens" / "nl-prosecutor.json"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+
+    assert jit_json(env, "logout")["logged_out"] == "de-liaison"
+    result = jit(env, "whoami", code=1)
+    assert error_line(result).startswith("error: not logged in")
+    jit(env, "logout", "nl-prosecutor")
+    assert not token_file.exists()
+
+
+def test_password_grant_is_refused_for_real_accounts(env: dict[str, str]) -> None:
+    result = jit(env, "login", "nl-realuser", "--password", "demo", code=1)
+    assert error_line(result).startswith("error: login as nl-realuser refused: access_denied")
+    result = jit(env, "login", "de-liaison", "--password", "wrong", code=1)
+    assert "invalid_grant" in error_line(result)
+
+
+def test_expired_access_token_is_refreshed(env: dict[str, str], synced: None) -> None:
+    login(env, "de-liaison")
+    path = Path(env["JIT_CONFIG_DIR"]) / "tokens" / "de-liaison.json"
+    cached = json.loads(path.read_text())
+    cached["expires_at"] = time.time() + 10  # within the 30 s margin
+    path.write_text(json.dumps(cached))
+
+    jit_json(env, "task", "list", "--workspace", WORKSPACE)
+    refreshed = json.loads(path.read_text())
+    assert refreshed["expires_at"] > time.time() + 60
+    assert refreshed["access_token"] != cached["access_token"]
+
+    refreshed["expires_at"] = 0
+    refreshed["refresh_token"] = "not-a-refresh-token"
+    path.write_text(json.dumps(refreshed))
+    result = jit(env, "task", "list", code=1)
+    assert error_line(result) == "error: session for de-liaison expired: run `jit login de-liaison`"
+
+
+# ------------------------------------------------------------------ tasks
+
+
+def test_task_lifecycle_across_parties(env: dict[str, str], synced: None) -> None:
+    login(env, "nl-prosecutor", "de-liaison")
+    evidence_request = str(uuid.uuid4())
+    task = create_task(
+        env,
+        "nl-prosecutor",
+        "--kind",
+        "identify-account-holder",
+        "--priority",
+        "high",
+        "--link",
+        f"evidence-request:{evidence_request}",
+    )
+    tid = task["id"]
+    assert task["state"] == "TASK_STATE_ASSIGNED" and int(task["version"]) == 1
+    assert task["origin_jurisdiction"] == "NL" and task["assignee_jurisdiction"] == "DE"
+    assert task["kind"] == "TASK_KIND_IDENTIFY_ACCOUNT_HOLDER" and task["priority"] == "TASK_PRIORITY_HIGH"
+    assert task["visibility"] == "VISIBILITY_RESTRICTED"
+    assert task["links"] == [{"kind": "RECORD_KIND_EVIDENCE_REQUEST", "id": evidence_request}]
+
+    listed = jit_json(env, "--as", "de-liaison", "task", "list", "--workspace", WORKSPACE, "--all")
+    assert tid in [t["id"] for t in listed["tasks"]]
+    assert jit_json(env, "--as", "de-liaison", "task", "show", tid)["title"] == "Identify the account holder"
+
+    stale = jit(env, "--as", "de-liaison", "task", "accept", tid, "--expected-version", "7", code=1)
+    assert error_line(stale).startswith("error: ABORTED:")
+
+    de = ["--as", "de-liaison", "task"]
+    assert jit_json(env, *de, "accept", tid, "--expected-version", "1")["state"] == "TASK_STATE_ACCEPTED"
+    assert jit_json(env, *de, "start", tid)["state"] == "TASK_STATE_IN_PROGRESS"
+    blocked = jit_json(
+        env,
+        *de,
+        "block",
+        tid,
+        "--reason",
+        "waiting for the provider",
+        "--blocked-by",
+        f"evidence-request:{evidence_request}",
+    )
+    assert blocked["state"] == "TASK_STATE_BLOCKED" and blocked["state_reason"] == "waiting for the provider"
+    assert blocked["blocked_by"] == [{"kind": "RECORD_KIND_EVIDENCE_REQUEST", "id": evidence_request}]
+    assert jit_json(env, *de, "unblock", tid)["state"] == "TASK_STATE_IN_PROGRESS"
+    done = jit_json(env, *de, "complete", tid, "--outcome", "holder identified")
+    assert done["state"] == "TASK_STATE_DONE" and done["outcome"] == "holder identified"
+
+    nl = ["--as", "nl-prosecutor", "task"]
+    assert jit_json(env, *nl, "reopen", tid, "--reason", "need the IP logs")["state"] == "TASK_STATE_IN_PROGRESS"
+    jit_json(env, *de, "complete", tid, "--outcome", "holder identified, IP logs attached")
+    verified = jit_json(env, *nl, "verify", tid)
+    assert verified["state"] == "TASK_STATE_VERIFIED" and int(verified["version"]) == 9
+
+    # The readable table shows the short id, the state and the version.
+    table = jit(env, "--as", "nl-prosecutor", "task", "list", "--workspace", WORKSPACE, "--all").stdout
+    row = next(line for line in table.splitlines() if f"{tid[:8]}..{tid[-4:]}" in line)
+    assert "verified" in row and row.rstrip().endswith("9")
+
+
+def test_decline_reassign_and_cancel(env: dict[str, str], synced: None) -> None:
+    login(env, "nl-prosecutor", "de-prosecutor")
+    tid = create_task(env, "nl-prosecutor", "--proposal", title="Hear the witness")["id"]
+    nl = ["--as", "nl-prosecutor", "task"]
+    assert jit_json(env, *nl, "show", tid)["state"] == "TASK_STATE_PROPOSED"
+    assert jit_json(env, *nl, "assign", tid)["state"] == "TASK_STATE_ASSIGNED"
+    declined = jit_json(env, "--as", "de-prosecutor", "task", "decline", tid, "--reason", "not our case")
+    assert declined["state"] == "TASK_STATE_DECLINED"
+    assert jit_json(env, *nl, "assign", tid, "--to", "DE")["state"] == "TASK_STATE_ASSIGNED"
+    cancelled = jit_json(env, *nl, "cancel", tid, "--reason", "no longer needed")
+    assert cancelled["state"] == "TASK_STATE_CANCELLED"
+    again = jit(env, *nl, "cancel", tid, "--reason", "twice", code=1)
+    assert error_line(again).startswith("error: FAILED_PRECONDITION:")
+
+
+def test_list_pages(env: dict[str, str], synced: None) -> None:
+    login(env, "nl-prosecutor")
+    ids = {create_task(env, "nl-prosecutor", title=f"page test {i}")["id"] for i in range(3)}
+    first = jit_json(env, "task", "list", "--workspace", WORKSPACE, "--page-size", "1")
+    assert len(first["tasks"]) == 1 and first["next_page_token"]
+    everything = jit_json(env, "task", "list", "--workspace", WORKSPACE, "--page-size", "1", "--all")
+    assert ids <= {t["id"] for t in everything["tasks"]} and everything["next_page_token"] == ""
+    soon = jit_json(env, "task", "list", "--workspace", WORKSPACE, "--due-within", "8d", "--all")
+    assert ids <= {t["id"] for t in soon["tasks"]}
+    later = jit_json(env, "task", "list", "--workspace", WORKSPACE, "--due-within", "1d", "--all")
+    assert not ids & {t["id"] for t in later["tasks"]}
+
+
+def test_errors_are_one_clear_line(env: dict[str, str], synced: None) -> None:
+    login(env, "nl-prosecutor")
+    bad = jit(
+        env,
+        "task",
+        "create",
+        "--workspace",
+        WORKSPACE,
+        "--title",
+        "",
+        "--assignee",
+        "DE",
+        "--due",
+        "2020-01-01T00:00Z",
+        code=1,
+    )
+    line = error_line(bad)
+    assert line.startswith("error: INVALID_ARGUMENT: ")
+    assert "title: is required" in line and "due_at: must be in the future" in line
+
+    tid = create_task(env, "nl-prosecutor")["id"]
+    denied = jit(env, "task", "accept", tid, code=1)  # NL may not accept a task addressed to DE
+    assert error_line(denied).startswith("error: PERMISSION_DENIED:")
+    missing = jit(env, "task", "show", str(uuid.uuid4()), code=1)
+    assert error_line(missing).startswith("error: NOT_FOUND:")
+
+    usage = jit(env, "task", "show", tid[:8], code=2)
+    assert "full task id" in usage.stderr
+
+    port = _closed_port()
+    down = jit({**env, "JIT_TASKS_ADDR": f"127.0.0.1:{port}"}, "task", "list", code=1)
+    assert error_line(down) == (f"error: tasks service not reachable at 127.0.0.1:{port} (is it running? try make run)")
+
+
+# ------------------------------------------------------------------ workspaces
+
+
+def test_workspace_administration(env: dict[str, str]) -> None:
+    ws = f"cli-{uuid.uuid4().hex[:10]}"
+    created = jit_json(
+        env,
+        "admin",
+        "workspace",
+        "create",
+        ws,
+        "--name",
+        "CLI test JIT",
+        "--lead",
+        "NL",
+        "--member",
+        "DE",
+        "--legal-basis",
+        "JIT agreement (test)",
+        "--starts",
+        "2026-01-01",
+        "--ends",
+        "2027-12-31",
+    )
+    assert created["id"] == ws and created["members"] == ["NL", "DE"] and created["status"] == "open"
+
+    grown = jit_json(env, "admin", "workspace", "add-member", ws, "--jurisdiction", "ie")
+    assert grown["members"] == ["NL", "DE", "IE"] and grown["version"] == created["version"] + 1
+
+    assert ws in [w["id"] for w in jit_json(env, "admin", "workspace", "list")]
+    assert jit_json(env, "admin", "workspace", "show", ws)["legal_basis"] == "JIT agreement (test)"
+
+    closed = jit_json(env, "admin", "workspace", "close", ws)
+    assert closed["status"] == "closed" and closed["closed_at"]
+    again = jit(env, "admin", "workspace", "close", ws, code=1)
+    assert "already closed" in error_line(again)
+    unknown = jit(env, "admin", "workspace", "show", f"{ws}-nope", code=1)
+    assert "unknown workspace" in error_line(unknown)
+
+
+# ------------------------------------------------------------------ audit
+
+
+def test_audit_verify_and_export(env: dict[str, str], synced: None, tmp_path: Path) -> None:
+    login(env, "nl-prosecutor", "nl-auditor")
+    create_task(env, "nl-prosecutor", title="something to audit")
+
+    report = jit_json(env, "--as", "nl-auditor", "audit", "verify", "--service", "tasks")
+    assert report["intact"] is True and int(report["entries_checked"]) >= 1 and report["head_hash"]
+
+    out = tmp_path / "audit.jsonl"
+    jit(env, "--as", "nl-auditor", "audit", "export", "--out", str(out))
+    entries = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [int(e["seq"]) for e in entries] == list(range(1, len(entries) + 1))
+    assert len(entries) >= int(report["entries_checked"])
+    assert entries[-1]["hash"] and out.stat().st_mode & 0o777 == 0o600
+    assert any(e["operation"].endswith("TaskService/CreateTask") for e in entries)
+
+    refused = jit(env, "--as", "nl-prosecutor", "audit", "verify", code=1)
+    assert error_line(refused).startswith("error: PERMISSION_DENIED:")

@@ -1,0 +1,224 @@
+"""Nothing lost, nothing duplicated: broker outages, a service killed between commit and publish, a
+republish after a crash, and a consumer killed before its ack. Each test has its own NATS server, so
+stopping it disturbs no other test; the database backends are the suite's (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import nats
+import pytest
+from sqlalchemy import create_engine, text, update
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.tasks.v1 import tasks_pb2 as pb
+from jit.tasks.v1 import tasks_pb2_grpc
+from jitcli import kcadmin
+from jitcli.workspace_sync import publish_workspaces
+from jitdev.nats import NatsInstance
+from jitdev.procs import free_port, wait_until
+from jitlib.config import CommonSettings
+from jitlib.db import sync_url
+from services.tasks.app import TasksSettings, spec
+from services.tasks.store import RUNTIME
+from tests.conftest import read_stream, wait_for_workspace
+from tests.harness import eventually, md, rid, start_service
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path, keycloak: Any) -> Iterator[NatsInstance]:
+    inst = NatsInstance(free_port(), tmp_path / "nats", tmp_path / "nats.log").start()
+    admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
+    asyncio.run(publish_workspaces(inst.url, kcadmin.list_workspaces(admin)))
+    yield inst
+    inst.stop()
+
+
+def events_for(nats_url: str, task_id: str) -> list[str]:
+    return [
+        Envelope.FromString(m.data).type
+        for m in read_stream(nats_url, "JIT_TASKS", "jit.tasks.>")
+        if Envelope.FromString(m.data).aggregate_id == task_id
+    ]
+
+
+def pending(db_url: str) -> int:
+    engine = create_engine(sync_url(db_url))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def new_task(stub: Any, token: str) -> pb.Task:
+    req = pb.CreateTaskRequest(
+        request_id=rid(),
+        workspace_id="jit-demo",
+        title="Preserve the account data",
+        kind=pb.TASK_KIND_PRESERVE_DATA,
+        assignee_jurisdiction="DE",
+    )
+    return stub.CreateTask(req, metadata=md(token), timeout=15).task
+
+
+def test_with_nats_down_changes_succeed_and_are_published_once_when_it_returns(
+    own_nats: NatsInstance, keycloak: Any, tokens: Any, db_url: str, tmp_path: Path
+) -> None:
+    common = CommonSettings(nats_url=own_nats.url, oidc_issuer=keycloak.issuer, state_dir=tmp_path)
+    settings = TasksSettings(
+        listen="127.0.0.1:0", database_url=db_url, outbox_poll_seconds=0.2, consumer_group=f"t-{uuid.uuid4().hex[:8]}"
+    )
+    svc = start_service(spec(), settings, common)
+    try:
+        wait_for_workspace(svc, "jit-demo")
+        stub = tasks_pb2_grpc.TaskServiceStub(svc.channel)
+        own_nats.kill()
+        task = new_task(stub, tokens("nl-prosecutor"))
+        stub.AcceptTask(pb.AcceptTaskRequest(id=task.id), metadata=md(tokens("de-liaison")), timeout=15)
+        assert pending(db_url) >= 2
+        own_nats.start()  # same port, same JetStream store
+        eventually(lambda: pending(db_url) == 0, timeout=30)
+        assert sorted(events_for(own_nats.url, task.id)) == ["jit.tasks.v1.TaskAccepted", "jit.tasks.v1.TaskCreated"]
+    finally:
+        svc.stop()
+
+
+def _start_service_process(
+    db_url: str, nats_url: str, issuer: str, port: int, group: str, log: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "JIT_TASKS_LISTEN": f"127.0.0.1:{port}",
+        "JIT_TASKS_DATABASE_URL": db_url,
+        "JIT_NATS_URL": nats_url,
+        "JIT_OIDC_ISSUER": issuer,
+        "JIT_TASKS_CONSUMER_GROUP": group,
+        "JIT_TASKS_OUTBOX_POLL_SECONDS": "0.2",
+        "JIT_STATE_DIR": str(log.parent),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.tasks"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    from jitdev.stack import _grpc_healthy
+
+    wait_until(lambda: _grpc_healthy(port), 60, "tasks service", log, proc)
+    return proc
+
+
+def test_a_service_killed_between_commit_and_publish_publishes_after_restart(
+    own_nats: NatsInstance, keycloak: Any, tokens: Any, db_url: str, tmp_path: Path
+) -> None:
+    port, group, log = free_port(), f"t-{uuid.uuid4().hex[:8]}", tmp_path / "tasks.log"
+    proc = _start_service_process(db_url, own_nats.url, keycloak.issuer, port, group, log)
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        stub = tasks_pb2_grpc.TaskServiceStub(channel)
+
+        def workspace_known() -> bool:
+            try:
+                new_task(stub, tokens("nl-prosecutor"))
+                return True
+            except grpc.RpcError as err:
+                return err.code() != grpc.StatusCode.FAILED_PRECONDITION
+
+        eventually(workspace_known, timeout=30)
+        own_nats.kill()  # the relay cannot publish: the commit happens, the publish does not
+        task = new_task(stub, tokens("nl-prosecutor"))
+        assert pending(db_url) >= 1
+        os.killpg(proc.pid, signal.SIGKILL)  # no graceful drain: a crash
+        proc.wait(10)
+        channel.close()
+        own_nats.start()
+        proc = _start_service_process(db_url, own_nats.url, keycloak.issuer, port, group, log)
+        eventually(lambda: pending(db_url) == 0, timeout=30)
+        assert events_for(own_nats.url, task.id) == ["jit.tasks.v1.TaskCreated"]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_a_republished_event_is_dropped_by_the_broker(
+    own_nats: NatsInstance, keycloak: Any, tokens: Any, db_url: str, tmp_path: Path
+) -> None:
+    common = CommonSettings(nats_url=own_nats.url, oidc_issuer=keycloak.issuer, state_dir=tmp_path)
+    settings = TasksSettings(
+        listen="127.0.0.1:0", database_url=db_url, outbox_poll_seconds=0.2, consumer_group=f"t-{uuid.uuid4().hex[:8]}"
+    )
+    svc = start_service(spec(), settings, common)
+    try:
+        wait_for_workspace(svc, "jit-demo")
+        stub = tasks_pb2_grpc.TaskServiceStub(svc.channel)
+        task = new_task(stub, tokens("nl-prosecutor"))
+        eventually(lambda: pending(db_url) == 0)
+
+        # As if the relay crashed after publishing but before marking the row sent.
+        svc.loop.run(svc.rt.db.write(lambda s: s.execute(update(RUNTIME.outbox).values(published_at=None))))
+        assert pending(db_url) > 0
+        svc.rt.relay.wake()
+        eventually(lambda: pending(db_url) == 0)
+        assert events_for(own_nats.url, task.id) == ["jit.tasks.v1.TaskCreated"]
+    finally:
+        svc.stop()
+
+
+async def _publish_test_events(url: str, count: int) -> list[str]:
+    from jitlib.bus import ensure_stream, stream_for
+
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await ensure_stream(js, stream_for("tests"))
+    ids = []
+    for i in range(count):
+        env = Envelope(id=str(uuid.uuid4()), type="jit.tests.v1.Ping", aggregate_id=f"a{i}")
+        await js.publish("jit.tests.NL.ping", env.SerializeToString(), headers={"Nats-Msg-Id": env.id})
+        ids.append(env.id)
+    await js.publish("jit.tests.NL.ping", b"\xff\xfenot an envelope")  # a poison message
+    await nc.close()
+    return ids
+
+
+def test_a_consumer_killed_before_its_ack_processes_the_event_once(
+    own_nats: NatsInstance, db_url: str, tmp_path: Path
+) -> None:
+    from jitlib.db import migrate
+    from services.tasks.app import MIGRATIONS
+
+    migrate(MIGRATIONS, db_url)
+    engine = create_engine(sync_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE effects (event_id VARCHAR(64) NOT NULL)"))
+    ids = asyncio.run(_publish_test_events(own_nats.url, 3))
+    durable = f"tests-{uuid.uuid4().hex[:8]}"
+    child = [sys.executable, str(ROOT / "tests/integration/consumer_child.py"), own_nats.url, db_url, durable]
+
+    crashed = subprocess.run([*child, "crash", "4"], cwd=ROOT, capture_output=True, timeout=120)
+    assert crashed.returncode == 17, crashed.stderr.decode()[-2000:]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM effects")).scalar_one() == 1
+
+    normal = subprocess.run([*child, "normal", "4"], cwd=ROOT, capture_output=True, timeout=120)
+    assert normal.returncode == 0, normal.stderr.decode()[-2000:]
+    with engine.connect() as conn:
+        effects = [r[0] for r in conn.execute(text("SELECT event_id FROM effects"))]
+        dead = conn.execute(text("SELECT count(*) FROM dead_letters WHERE consumer = :c"), {"c": durable}).scalar_one()
+    engine.dispose()
+    assert sorted(effects) == sorted(ids)  # each exactly once, the crashed one included
+    assert dead == 1  # the poison message is recorded, not retried forever
