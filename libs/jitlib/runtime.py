@@ -113,7 +113,9 @@ class Runtime:
         outcome = "not_found" if decision is Decision.NOT_FOUND else "denied"
         await self.change(principal, lambda uow: uow.audit(record_type, record_id, ws, outcome=outcome))
         if decision is Decision.NOT_FOUND:
-            raise NotFound(record_type if record is not None else "workspace", record_id if record else ws)
+            if record is None and workspace_id is not None:
+                raise NotFound("workspace", workspace_id)
+            raise NotFound(record_type, record_id)
         verb = action or operation.value.replace("_", " ")
         side = {
             Operation.ISSUER_ACT: "only the issuing jurisdiction",

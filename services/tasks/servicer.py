@@ -15,7 +15,7 @@ from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitlib import auth
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid, new_id
-from jitlib.policy import TASK_RULES, Operation, visibility_scope
+from jitlib.policy import CASE_ROLES, TASK_RULES, Operation, visibility_scope
 from jitlib.runtime import Runtime, UnitOfWork
 from services.tasks import domain, events, store
 from services.tasks.domain import Actor, TransitionInput
@@ -199,13 +199,17 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             )
             workspaces = frozenset({request.workspace_id})
         else:
+            # Every workspace of the caller's: a member of none simply sees an empty list, while a role
+            # without access to case content is refused as for any workspace.
+            if not principal.workspaces and principal.roles & CASE_ROLES:
+                return tasks_pb2.ListTasksResponse()
             await rt.authorize(
                 principal,
                 Operation.READ,
                 None,
                 record_type=RECORD,
                 record_id="",
-                workspace_id=next(iter(principal.workspaces), None),
+                workspace_id=next(iter(principal.workspaces), "-"),
             )
             workspaces = principal.workspaces
         flt = store.TaskFilter(
