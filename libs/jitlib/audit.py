@@ -7,13 +7,15 @@ line even with several replicas writing to one PostgreSQL database.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from jitlib.clock import as_utc
@@ -61,9 +63,7 @@ def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent]
     if not events:
         return
     head_t = tables.audit_head
-    row = (
-        session.execute(select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == HEAD_ID).with_for_update())
-    ).one_or_none()
+    row = session.execute(_head_for_update(head_t)).one_or_none()
     seq, prev = (row.seq, row.hash) if row is not None else (0, GENESIS)
     rows = []
     for ev in events:
@@ -91,7 +91,18 @@ def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent]
     if row is None:
         session.execute(head_t.insert().values(id=HEAD_ID, seq=seq, hash=prev))
     else:
-        session.execute(head_t.update().where(head_t.c.id == HEAD_ID).values(seq=seq, hash=prev))
+        session.execute(_head_update(head_t), {"new_seq": seq, "new_hash": prev})
+
+
+@functools.cache
+def _head_for_update(head_t: Table) -> Select[Any]:
+    # Built once: the chain head is read on every audited change.
+    return select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == HEAD_ID).with_for_update()
+
+
+@functools.cache
+def _head_update(head_t: Table) -> Update:
+    return update(head_t).where(head_t.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 
 
 @dataclass(frozen=True)

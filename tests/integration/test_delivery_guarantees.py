@@ -222,3 +222,49 @@ def test_a_consumer_killed_before_its_ack_processes_the_event_once(
     engine.dispose()
     assert sorted(effects) == sorted(ids)  # each exactly once, the crashed one included
     assert dead == 1  # the poison message is recorded, not retried forever
+
+
+def test_sigterm_drains_in_flight_calls_and_publishes_what_they_wrote(
+    own_nats: NatsInstance, keycloak: Any, tokens: Any, db_url: str, tmp_path: Path
+) -> None:
+    import concurrent.futures
+
+    port, group, log = free_port(), f"t-{uuid.uuid4().hex[:8]}", tmp_path / "tasks.log"
+    proc = _start_service_process(db_url, own_nats.url, keycloak.issuer, port, group, log)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = tasks_pb2_grpc.TaskServiceStub(channel)
+    token = tokens("nl-prosecutor")
+
+    def workspace_known() -> bool:
+        try:
+            new_task(stub, token)
+            return True
+        except grpc.RpcError as err:
+            return err.code() != grpc.StatusCode.FAILED_PRECONDITION
+
+    eventually(workspace_known, timeout=30)
+
+    def create(_: int) -> str:
+        try:
+            return new_task(stub, token).id
+        except grpc.RpcError as err:
+            return err.code().name
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(create, i) for i in range(40)]
+        while sum(f.done() for f in futures) < 5:
+            pass
+        os.killpg(proc.pid, signal.SIGTERM)
+        outcomes = [f.result() for f in futures]
+    assert proc.wait(30) == 0, log.read_text()[-2000:]
+    channel.close()
+    created = [o for o in outcomes if len(o) == 36]
+    refused = [o for o in outcomes if len(o) != 36]
+    assert created, outcomes
+    # Calls that arrive after the stop are refused as unavailable; none fails with an internal error.
+    assert set(refused) <= {"UNAVAILABLE", "CANCELLED"}, refused
+    published = {
+        Envelope.FromString(m.data).aggregate_id for m in read_stream(own_nats.url, "JIT_TASKS", "jit.tasks.>")
+    }
+    assert set(created) <= published
+    assert pending(db_url) == 0
