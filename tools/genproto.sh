@@ -5,10 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
 OUT=libs
-rm -rf "$OUT/jit"
-mkdir -p "$OUT"
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
 mapfile -t PROTOS < <(cd proto && find jit -name '*.proto' | sort)
 (cd proto && "../$PY" -m grpc_tools.protoc -I. \
-  --python_out="../$OUT" --pyi_out="../$OUT" --grpc_python_out="../$OUT" "${PROTOS[@]}")
+  --python_out="$TMP" --pyi_out="$TMP" --grpc_python_out="$TMP" "${PROTOS[@]}")
 # Packages need __init__.py for setuptools to ship them.
-find "$OUT/jit" -type d -exec touch {}/__init__.py \;
+find "$TMP/jit" -type d -exec touch {}/__init__.py \;
+# Swap in one step, so a process importing the stubs meanwhile never sees a half-written tree.
+rm -rf "$OUT/jit.old"
+[ -d "$OUT/jit" ] && mv "$OUT/jit" "$OUT/jit.old"
+mv "$TMP/jit" "$OUT/jit"
+rm -rf "$OUT/jit.old"

@@ -56,6 +56,23 @@ TASK_RULES = RecordRules(
     addressee_roles=frozenset({"prosecutor", "police_liaison"}),
 )
 
+#: Evidence requests (EIO, MLA, EPOC, ...): issued by a prosecutor; the addressed state's prosecutor or
+#: police liaison acknowledges, decides and executes.
+EVIDENCE_REQUEST_RULES = RecordRules(
+    kind="evidence_request",
+    creator_roles=frozenset({"prosecutor"}),
+    issuer_roles=frozenset({"prosecutor"}),
+    addressee_roles=frozenset({"prosecutor", "police_liaison"}),
+)
+
+#: Preservation orders: police liaisons track them with platforms; prosecutors issue them too.
+PRESERVATION_ORDER_RULES = RecordRules(
+    kind="preservation_order",
+    creator_roles=frozenset({"prosecutor", "police_liaison"}),
+    issuer_roles=frozenset({"prosecutor", "police_liaison"}),
+    addressee_roles=frozenset({"prosecutor", "police_liaison"}),
+)
+
 
 @dataclass(frozen=True)
 class RecordAccess:
