@@ -1,0 +1,128 @@
+"""Deadline alerts that are never missed and never doubled.
+
+A service describes its deadlines with a ``scan`` function: given the database and a time, it returns the
+alerts that are due (for example "order X expires in 7 days", due at expires_at - 7 d). The scanner runs
+``scan`` at start and then periodically; each due alert is recorded in ``alerts_sent`` (primary key: the
+alert's key) and its event written to the outbox in the same transaction. Hence:
+
+- a service that was down when an alert fell due sends it at its next scan, late but not lost;
+- two replicas scanning at once send it once: the second insert of the same key writes nothing, and
+  that replica emits nothing (PostgreSQL: ON CONFLICT DO NOTHING; SQLite: BEGIN IMMEDIATE serialises);
+- a restart re-scans and finds the key already recorded.
+
+Scans must be indexed queries over "due_at <= now and not yet sent" (see the preservation service).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from jitlib.auth import Principal
+from jitlib.runtime import Runtime, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+#: The principal alerts are recorded under in the audit log (the system, not a user).
+SYSTEM = Principal(
+    user_id="system", username="jit-system", jurisdiction="SYSTEM", roles=frozenset(), workspaces=frozenset()
+)
+
+
+def alerts_table(metadata: MetaData) -> Table:
+    """Declare ``alerts_sent`` in a service's metadata (its migrations own it)."""
+    return Table(
+        "alerts_sent",
+        metadata,
+        Column("key", String(200), primary_key=True),
+        Column("due_at", DateTime(timezone=True), nullable=False),
+        Column("sent_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+@dataclass(frozen=True)
+class Alert:
+    #: Unique and stable for one alert, e.g. "<order id>:warn:P7D:<expires_at iso>".
+    key: str
+    due_at: datetime
+    #: Whatever the emitter needs (the record, the offset, ...).
+    payload: Any = field(default=None, compare=False)
+
+
+Scan = Callable[[Session, datetime], Sequence[Alert]]
+Emit = Callable[[UnitOfWork, Alert], None]
+
+
+def _insert_once(session: Session, table: Table, alert: Alert, now: datetime) -> bool:
+    """Record the alert; False when another scan (this or another replica) recorded it first."""
+    values = {"key": alert.key, "due_at": alert.due_at, "sent_at": now}
+    stmt: Any
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    else:
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+class AlertScanner:
+    """Runs ``scan`` every ``interval`` seconds and emits each due alert exactly once."""
+
+    def __init__(self, rt: Runtime, table: Table, scan: Scan, emit: Emit, *, interval: float = 30.0) -> None:
+        self._rt = rt
+        self._table = table
+        self._scan = scan
+        self._emit = emit
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="alert-scanner")
+
+    def wake(self) -> None:
+        """Scan now (tests moving a clock, or a change that may make an alert due)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.scan_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("alert scan failed; retrying at the next interval")
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+
+    async def scan_once(self) -> int:
+        """Emit every alert due now; returns how many this scan sent."""
+        now = self._rt.clock.now()
+        due = await self._rt.read(lambda session: list(self._scan(session, now)))
+        sent = 0
+        for alert in due:
+
+            def unit(uow: UnitOfWork, alert: Alert = alert) -> bool:
+                if not _insert_once(uow.session, self._table, alert, now):
+                    return False
+                self._emit(uow, alert)
+                return True
+
+            if await self._rt.change(SYSTEM, unit):
+                sent += 1
+        return sent
