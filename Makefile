@@ -14,7 +14,7 @@ BUF          := $(JIT_CACHE_DIR)/npm/node_modules/.bin/buf
 STAMP        := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run stop status test test-unit test-integration lint proto proto-check bench clean
+.PHONY: help install run stop status test test-unit lint proto proto-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'

@@ -3,10 +3,11 @@ next to a bare grpc.aio echo measured in the same run. One line per figure:
 
     BENCH <name> rps=<n> p50_ms=<x> p99_ms=<y> ratio_p50=<x / echo p50 at the same concurrency>
 
-The create path measured is the real one: RS256 token verification against a cached JWKS, validation,
-policy, workspace lookup, idempotency lookup, and one transaction writing the task, its parties, the
-outbox event and the audit entry; the outbox relay publishes to a real NATS JetStream meanwhile. Only
-the signing key is the benchmark's own (no Keycloak needed), which does not change the work done.
+The create path measured is the real one: bearer-token check (the RS256 signature is verified on first
+use, then the service's cache of verified tokens answers, as it does for a real client reusing its
+token), validation, policy, the in-memory workspace directory, and one transaction writing the task, its
+parties, the outbox event and the chained audit entry; the outbox relay publishes to a real NATS
+JetStream meanwhile. Only the signing key is the benchmark's own (no Keycloak needed).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -189,6 +191,7 @@ def main() -> int:
             terminate(proc)
         nats_i.stop()
         pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

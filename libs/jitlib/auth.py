@@ -20,10 +20,10 @@ import httpx
 import jwt
 
 from jitlib.errors import Unauthenticated
+from jitlib.jurisdictions import is_jurisdiction
 
 KNOWN_ROLES = frozenset({"prosecutor", "police_liaison", "participant", "operator", "auditor"})
 _WORKSPACE_GROUP = re.compile(r"^/workspaces/(?P<ws>[a-z0-9][a-z0-9-]{2,62})/(?P<jur>[A-Z]{2}|[A-Z]{3,8})$")
-_JURISDICTION = re.compile(r"^([A-Z]{2}|EUROJUST|EUROPOL|EPPO)$")
 _FORBIDDEN_ALGS = frozenset({"none", "HS256", "HS384", "HS512"})
 
 
@@ -44,9 +44,7 @@ class Principal:
         return any(r in self.roles for r in roles)
 
 
-def is_jurisdiction(code: str) -> bool:
-    """ISO 3166-1 alpha-2 code or a recognised EU body code."""
-    return bool(_JURISDICTION.match(code))
+__all__ = ["JwksCache", "Principal", "TokenVerifier", "current", "is_jurisdiction", "principal_from_claims"]
 
 
 def principal_from_claims(claims: dict[str, Any], token: str = "") -> Principal:

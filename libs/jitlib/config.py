@@ -29,9 +29,13 @@ class CommonSettings(BaseSettings):
     oidc_leeway_seconds: int = 30
     #: console, file, otlp or none. "otlp" uses the standard OTEL_EXPORTER_OTLP_* variables.
     otel_exporter: str = "none"
-    #: Where the file exporter writes spans (JSON lines).
-    otel_file: Path = Path("var/traces.jsonl")
+    #: Where the file exporter writes spans (JSON lines); empty means traces.jsonl in the state dir.
+    otel_file: Path | None = None
     log_level: str = "INFO"
+
+    @property
+    def traces_file(self) -> Path:
+        return self.otel_file or self.state_dir / "traces.jsonl"
 
     @property
     def jwks_url(self) -> str:
@@ -48,7 +52,8 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
     listen: str = "127.0.0.1:50051"
-    #: SQLAlchemy async URL; empty means SQLite (WAL) under the state dir.
+    #: SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...); empty means SQLite (WAL) under the
+    #: state dir.
     database_url: str = ""
     #: Apply Alembic migrations at start.
     migrate_on_start: bool = True

@@ -60,7 +60,7 @@ def setup_tracing(service_name: str, settings: CommonSettings) -> trace.TracerPr
         if kind == "console":
             exporter = ConsoleSpanExporter()
         elif kind == "file":
-            exporter = JsonLinesFileExporter(settings.otel_file)
+            exporter = JsonLinesFileExporter(settings.traces_file)
         elif kind == "otlp":
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 

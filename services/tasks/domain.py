@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from jitlib.auth import is_jurisdiction
-from jitlib.errors import FailedPrecondition, FieldViolation
+from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
+from jitlib.jurisdictions import is_jurisdiction
 from jitlib.policy import Operation, RecordAccess
 
 TITLE_MAX = 200
@@ -221,11 +221,7 @@ def apply(
     changes: dict[str, object] = {}
     if t.action == "assign" and data.new_assignee and data.new_assignee != task.assignee_jurisdiction:
         if data.new_assignee not in members:
-            raise FailedPrecondition(
-                "NOT_A_MEMBER",
-                f"assignee_jurisdiction {data.new_assignee} is not a member of the workspace",
-                {"field": "assignee_jurisdiction"},
-            )
+            raise InvalidArgument.one("assignee_jurisdiction", f"{data.new_assignee} is not a member of the workspace")
         changes["assignee_jurisdiction"] = data.new_assignee
     if t.needs_reason or t.action in ("assign", "accept", "start", "unblock", "verify"):
         changes["state_reason"] = data.reason

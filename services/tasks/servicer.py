@@ -253,6 +253,10 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             )
         now = rt.clock.now()
         workspace = rt.workspaces.get(task.workspace_id)
+        if workspace is not None and not workspace.is_open:
+            raise FailedPrecondition(
+                "WORKSPACE_CLOSED", f"workspace {task.workspace_id} is closed", {"workspace_id": task.workspace_id}
+            )
         members = workspace.members if workspace else frozenset(task.parties)
         updated = domain.apply(task, action, data, actor=_actor(principal), now=now, members=members)
         state = task_to_pb(updated, now)

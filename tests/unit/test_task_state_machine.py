@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jitlib.errors import FailedPrecondition
+from jitlib.errors import FailedPrecondition, InvalidArgument
 from services.tasks import domain
 from services.tasks.domain import Actor, NewTask, TaskState, TransitionInput
 
@@ -92,7 +92,7 @@ def test_reassign_after_decline_requires_a_member() -> None:
     task = task_in(S.DECLINED)
     moved = domain.apply(task, "assign", TransitionInput(new_assignee="IE"), actor=ISSUER, now=NOW, members=MEMBERS)
     assert moved.assignee_jurisdiction == "IE"
-    with pytest.raises(FailedPrecondition):
+    with pytest.raises(InvalidArgument):
         domain.apply(task, "assign", TransitionInput(new_assignee="FR"), actor=ISSUER, now=NOW, members=MEMBERS)
 
 
