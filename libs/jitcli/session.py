@@ -20,6 +20,7 @@ verification here, for display only: the services verify them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import json
 import os
@@ -33,6 +34,8 @@ from typing import Any
 import grpc
 import httpx
 import jwt
+from opentelemetry.instrumentation.grpc import client_interceptor
+from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
 
 from jitcli.config import CliSettings
 from jitcli.render import CliError, ServiceCallError
@@ -348,9 +351,23 @@ class AppState:
         """Call ``method`` of ``service`` as the acting user (bearer token, 10 s deadline)."""
         token = self.session.access_token(self.user())
         addr = self.settings.service_addr(service)
-        with grpc.insecure_channel(addr) as channel:
+        provider = _tracer_provider()
+        with grpc.insecure_channel(addr) as raw:
+            # The CLI starts the trace: its client span is the parent of the service's server span, and
+            # so of the outbox, NATS and consumer spans that follow (JIT_OTEL_EXPORTER picks the exporter).
+            channel = intercept_channel(raw, client_interceptor(tracer_provider=provider))
             rpc = getattr(stub_cls(channel), method)
             try:
                 return rpc(request, metadata=(("authorization", f"Bearer {token}"),), timeout=timeout)
             except grpc.RpcError as exc:
                 raise ServiceCallError(service, addr, exc) from None
+            finally:
+                provider.force_flush(timeout_millis=2000)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _tracer_provider() -> Any:
+    from jitlib.config import CommonSettings
+    from jitlib.telemetry import setup_tracing
+
+    return setup_tracing("jit-cli", CommonSettings())

@@ -336,3 +336,35 @@ def test_audit_verify_and_export(env: dict[str, str], synced: None, tmp_path: Pa
 
     refused = jit(env, "--as", "nl-prosecutor", "audit", "verify", code=1)
     assert error_line(refused).startswith("error: PERMISSION_DENIED:")
+
+
+# ------------------------------------------------------------------ tracing
+
+
+def test_one_trace_from_the_cli_through_the_service_to_the_published_event(
+    env: dict[str, str], synced: None, spans: Any
+) -> None:
+    from opentelemetry.trace import SpanKind
+
+    login(env, "nl-prosecutor")
+    create_task(env, "nl-prosecutor", title="Traced from the command line")
+    finished = spans.get_finished_spans()
+    server = [
+        s for s in finished if s.name == "/jit.tasks.v1.TaskService/CreateTask" and s.kind == SpanKind.SERVER
+    ]
+    clients = {s.context.span_id: s for s in finished if s.kind == SpanKind.CLIENT}
+    # The service span that created this task has the CLI's client span as its parent.
+    linked = [s for s in server if s.parent is not None and s.parent.span_id in clients]
+    assert linked, "no server span is the child of a CLI client span"
+    trace_ids = {s.context.trace_id for s in linked}
+
+    def published() -> bool:
+        return any(
+            s.name == "jit.tasks.NL.created publish" and s.context.trace_id in trace_ids
+            for s in spans.get_finished_spans()
+        )
+
+    deadline = time.monotonic() + 15
+    while not published():
+        assert time.monotonic() < deadline, "the outbox publish span is not in the CLI's trace"
+        time.sleep(0.2)
