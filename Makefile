@@ -65,6 +65,7 @@ proto-check: ## fail when the committed stubs differ from what proto/ generates
 
 bench: install ## benchmarks: figures next to a bare gRPC floor, as ratios
 	@$(PY) -m bench.run
+	@$(PY) -m bench.messaging
 
 clean: stop ## remove local state (databases, logs); keeps the download cache
 	rm -rf var

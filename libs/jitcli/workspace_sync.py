@@ -24,6 +24,7 @@ def to_pb(ws: Any) -> common_pb2.Workspace:
         ends_on=ws.ends_on,
         status=common_pb2.WORKSPACE_STATUS_CLOSED if ws.status == "closed" else common_pb2.WORKSPACE_STATUS_OPEN,
         version=int(ws.version),
+        closed_at=getattr(ws, "closed_at", None) or "",
     )
 
 

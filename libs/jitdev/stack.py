@@ -42,7 +42,10 @@ class ServiceDef:
 
 
 #: Every gRPC service `make run` starts, in start order.
-SERVICES = [ServiceDef("tasks", "services.tasks", int(os.environ.get("JIT_TASKS_PORT", "50051")))]
+SERVICES = [
+    ServiceDef("tasks", "services.tasks", int(os.environ.get("JIT_TASKS_PORT", "50051"))),
+    ServiceDef("messaging", "services.messaging", int(os.environ.get("JIT_MESSAGING_PORT", "50054"))),
+]
 
 DEMO_USERS = [
     ("nl-prosecutor", "NL", "prosecutor (JIT leader)"),

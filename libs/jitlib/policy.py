@@ -73,6 +73,15 @@ PRESERVATION_ORDER_RULES = RecordRules(
     addressee_roles=frozenset({"prosecutor", "police_liaison"}),
 )
 
+#: Message channels: any case role may read and post where it can see; prosecutors and liaisons open
+#: restricted channels. The issuer side (rotate the key, ...) is the jurisdiction that opened it.
+CHANNEL_RULES = RecordRules(
+    kind="channel",
+    creator_roles=frozenset({"prosecutor", "police_liaison"}),
+    issuer_roles=frozenset({"prosecutor", "police_liaison"}),
+    addressee_roles=frozenset(),
+)
+
 
 @dataclass(frozen=True)
 class RecordAccess:

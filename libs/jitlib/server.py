@@ -10,7 +10,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -24,7 +24,7 @@ from jit.audit.v1 import audit_pb2, audit_pb2_grpc
 from jitlib import auth, db, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier
-from jitlib.bus import Bus, EventConsumer
+from jitlib.bus import Bus
 from jitlib.clock import Clock, SystemClock
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.errors import JitError
@@ -158,8 +158,17 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
+class Worker(Protocol):
+    """A background job of a service (an event consumer, a deadline scanner): started after the database
+    and the bus, stopped after the server has drained."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 Register = Callable[[Runtime, grpc.aio.Server], Sequence[str]]
-ConsumerFactory = Callable[[Runtime], Sequence[EventConsumer]]
+ConsumerFactory = Callable[[Runtime], Sequence[Worker]]
 
 
 @dataclass
@@ -205,7 +214,7 @@ class ServiceApp:
         self.server: grpc.aio.Server | None = None
         self.health: health.aio.HealthServicer | None = None  # type: ignore[name-defined]
         self.port = 0
-        self._consumers: list[EventConsumer] = []
+        self._consumers: list[Worker] = []
         self._directory: workspaces.DirectorySync | None = None
         self._services: list[str] = []
 

@@ -59,7 +59,7 @@ class Actor(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., username: _Optional[str] = ..., jurisdiction: _Optional[str] = ...) -> None: ...
 
 class Workspace(_message.Message):
-    __slots__ = ("id", "name", "lead", "members", "legal_basis", "starts_on", "ends_on", "status", "version")
+    __slots__ = ("id", "name", "lead", "members", "legal_basis", "starts_on", "ends_on", "status", "version", "closed_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LEAD_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,7 @@ class Workspace(_message.Message):
     ENDS_ON_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     lead: str
@@ -78,4 +79,5 @@ class Workspace(_message.Message):
     ends_on: str
     status: WorkspaceStatus
     version: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., lead: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., status: _Optional[_Union[WorkspaceStatus, str]] = ..., version: _Optional[int] = ...) -> None: ...
+    closed_at: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., lead: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., status: _Optional[_Union[WorkspaceStatus, str]] = ..., version: _Optional[int] = ..., closed_at: _Optional[str] = ...) -> None: ...

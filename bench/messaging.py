@@ -1,0 +1,156 @@
+"""Messaging benchmark: post-to-delivery latency with 1 and 50 live subscribers, next to a bare NATS
+publish-to-subscriber round trip measured in the same run, on the same broker.
+
+    BENCH <name> p50_ms=<x> p99_ms=<y> ratio_p50=<x / bare NATS p50 with as many subscribers>
+
+The messaging path measured: PostMessage (token check, policy, seal with AES-256-GCM, one transaction with
+the outbox event and the audit entry), the relay publishing to JetStream, the service's NATS
+subscription waking every Subscribe stream, each stream reading the new message from the database,
+opening it and sending it to its subscriber. Latency is from just before the post to each subscriber's
+receipt; every subscriber of every message counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import grpc
+import nats
+
+from bench.run import ISSUER, announce_workspace, make_key, percentile, start
+from jit.messaging.v1 import messaging_pb2 as pb
+from jit.messaging.v1 import messaging_pb2_grpc
+from jitdev.nats import NatsInstance
+from jitdev.procs import free_port, terminate, wait_until
+from jitdev.stack import _grpc_healthy
+
+
+def line(name: str, lat: list[float], floor_p50: float) -> str:
+    p50, p99 = statistics.median(lat), percentile(lat, 0.99)
+    return f"BENCH {name} p50_ms={p50:.3f} p99_ms={p99:.3f} ratio_p50={p50 / floor_p50:.2f}"
+
+
+async def nats_floor(url: str, subscribers: int, messages: int) -> list[float]:
+    """Core NATS: one publisher, ``subscribers`` subscriptions, latency publish -> each receipt."""
+    nc = await nats.connect(url)
+    subs_nc = [await nats.connect(url) for _ in range(min(subscribers, 10))]
+    latencies: list[float] = []
+    sent: dict[bytes, float] = {}
+    done = asyncio.Event()
+    expected = subscribers * messages
+
+    async def on_msg(msg: nats.aio.msg.Msg) -> None:
+        latencies.append((time.perf_counter() - sent[msg.data]) * 1000)
+        if len(latencies) >= expected:
+            done.set()
+
+    for i in range(subscribers):
+        await subs_nc[i % len(subs_nc)].subscribe("bench.floor", cb=on_msg)
+    for c in subs_nc:
+        await c.flush()
+    for i in range(messages):
+        key = str(i).encode()
+        sent[key] = time.perf_counter()
+        await nc.publish("bench.floor", key)
+        await nc.flush()
+        await asyncio.sleep(0.005)
+    await asyncio.wait_for(done.wait(), 30)
+    for c in [nc, *subs_nc]:
+        await c.close()
+    return latencies
+
+
+async def messaging_latency(port: int, token: str, subscribers: int, messages: int) -> list[float]:
+    md = (("authorization", f"Bearer {token}"),)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        stub = messaging_pb2_grpc.MessagingServiceStub(ch)
+        channel = (
+            await stub.OpenWorkspaceChannel(pb.OpenWorkspaceChannelRequest(workspace_id="jit-bench"), metadata=md)
+        ).channel
+        start_seq = channel.last_seq
+        sent: dict[str, float] = {}
+        latencies: list[float] = []
+        ready = 0
+        all_ready = asyncio.Event()
+
+        async def subscriber() -> None:
+            nonlocal ready
+            call = stub.Subscribe(pb.SubscribeRequest(channel_id=channel.id, after_seq=start_seq), metadata=md)
+            ready += 1
+            if ready == subscribers:
+                all_ready.set()
+            got = 0
+            async for resp in call:
+                t = time.perf_counter()
+                body = resp.message.body
+                if body in sent:
+                    latencies.append((t - sent[body]) * 1000)
+                    got += 1
+                if got >= messages:
+                    call.cancel()
+                    return
+
+        tasks = [asyncio.create_task(subscriber()) for _ in range(subscribers)]
+        await all_ready.wait()
+        await asyncio.sleep(1.0)  # let every stream reach its live wait
+        for i in range(messages):
+            body = f"bench message {i} {uuid.uuid4()}"
+            sent[body] = time.perf_counter()
+            await stub.PostMessage(
+                pb.PostMessageRequest(request_id=str(uuid.uuid4()), channel_id=channel.id, body=body), metadata=md
+            )
+            await asyncio.sleep(0.02)
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 120)
+        return latencies
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--messages", type=int, default=100)
+    a = p.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="jit-bench-msg-"))
+    jwks, token = make_key(work)
+    nats_i = NatsInstance(free_port(), work / "nats", work / "nats.log").start()
+    proc = None
+    try:
+        asyncio.run(announce_workspace(nats_i.url))
+        port = free_port()
+        proc = start(
+            [
+                "messaging",
+                "--db",
+                f"sqlite:///{work / 'messaging.db'}",
+                "--nats",
+                nats_i.url,
+                "--jwks",
+                str(jwks),
+                "--issuer",
+                ISSUER,
+            ],
+            work / "messaging.log",
+            port,
+        )
+        wait_until(lambda: _grpc_healthy(port), 60, "messaging service", work / "messaging.log", proc)
+        time.sleep(1.0)
+        for subs in (1, 50):
+            floor = asyncio.run(nats_floor(nats_i.url, subs, a.messages))
+            floor_p50 = statistics.median(floor)
+            print(line(f"nats_pubsub_floor_s{subs}", floor, floor_p50), flush=True)
+            lat = asyncio.run(messaging_latency(port, token, subs, a.messages))
+            print(line(f"message_post_to_delivery_s{subs}", lat, floor_p50), flush=True)
+    finally:
+        terminate(proc)
+        nats_i.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,258 @@
+"""``jit msg ...``: talk across borders in encrypted channels and record threads.
+
+A CHANNEL argument is a channel id, or ``workspace:<workspace id>`` for the workspace's channel, or
+``task:<uuid>`` / ``evidence-request:<uuid>`` / ``preservation-order:<uuid>`` for a record's thread
+(opened on first use, visible to whoever may see the record).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import grpc
+import typer
+from opentelemetry.instrumentation.grpc import client_interceptor
+from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
+from rich.table import Table
+
+from jit.common.v1 import common_pb2
+from jit.messaging.v1 import messaging_pb2 as pb
+from jit.messaging.v1 import messaging_pb2_grpc
+from jitcli.render import CliError, ServiceCallError, emit, emit_json, format_instant, message_dict, note
+from jitcli.session import AppState, _tracer_provider
+
+app = typer.Typer(help="Secure messaging: channels, record threads, live follow, attachments.", no_args_is_help=True)
+
+THREAD_KINDS = {
+    "task": common_pb2.RECORD_KIND_TASK,
+    "evidence-request": common_pb2.RECORD_KIND_EVIDENCE_REQUEST,
+    "preservation-order": common_pb2.RECORD_KIND_PRESERVATION_ORDER,
+}
+ChannelArg = Annotated[str, typer.Argument(metavar="CHANNEL", help="Channel id, workspace:<id> or <kind>:<uuid>.")]
+MessageId = Annotated[str, typer.Argument(metavar="MESSAGE", help="Full message id (UUID).")]
+
+
+def _state(ctx: typer.Context) -> AppState:
+    state = ctx.obj
+    if not isinstance(state, AppState):
+        raise CliError("internal: command run without the root `jit` app")
+    return state
+
+
+def _call(ctx: typer.Context, method: str, request: Any) -> Any:
+    return _state(ctx).call("messaging", messaging_pb2_grpc.MessagingServiceStub, method, request)
+
+
+def _uuid(value: str, what: str) -> str:
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a full {what} id (UUID)") from None
+
+
+def resolve_channel(ctx: typer.Context, target: str) -> pb.Channel:
+    """A channel id, or the workspace channel / record thread named by ``kind:id`` (opened if needed)."""
+    kind, sep, ref = target.partition(":")
+    if not sep:
+        return _call(ctx, "GetChannel", pb.GetChannelRequest(id=_uuid(target, "channel"))).channel
+    if kind == "workspace":
+        return _call(ctx, "OpenWorkspaceChannel", pb.OpenWorkspaceChannelRequest(workspace_id=ref)).channel
+    if kind in THREAD_KINDS:
+        record = common_pb2.RecordRef(kind=THREAD_KINDS[kind], id=_uuid(ref, kind))
+        return _call(ctx, "OpenRecordThread", pb.OpenRecordThreadRequest(record=record)).channel
+    raise typer.BadParameter(f"{target!r}: use a channel id, workspace:<id> or one of {', '.join(THREAD_KINDS)}")
+
+
+def _when(ts: Any) -> str:
+    return format_instant(ts.ToDatetime(tzinfo=dt.UTC)) if ts.seconds else ""
+
+
+def _line(m: pb.Message) -> tuple[str, str, str, str]:
+    who = "system" if m.system else f"{m.sender.username} ({m.sender.jurisdiction})"
+    if m.shredded:
+        body = "[content destroyed at the end of retention]"
+    elif m.deleted:
+        body = "[deleted]"
+    else:
+        body = m.body + (" [edited]" if m.revision > 1 else "")
+        for i, a in enumerate(m.attachments):
+            body += f"\n  attachment {i}: {a.filename} ({a.media_type}, {a.size} bytes)"
+    return str(m.seq), _when(m.posted_at), who, body
+
+
+def _messages_table(messages: list[pb.Message]) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("#", "WHEN", "FROM", "MESSAGE"):
+        table.add_column(col)
+    for m in messages:
+        table.add_row(*_line(m))
+    return table
+
+
+def _channel_table(channels: list[pb.Channel]) -> Table:
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("ID", "KIND", "TITLE", "MEMBERS", "MESSAGES"):
+        table.add_column(col)
+    for c in channels:
+        kind = pb.ChannelKind.Name(c.kind).removeprefix("CHANNEL_KIND_").lower()
+        table.add_row(c.id, kind, c.title, ", ".join(c.members) or "all members", str(c.last_seq))
+    return table
+
+
+@app.command()
+def channels(ctx: typer.Context, workspace: Annotated[str, typer.Option("--workspace", "-w")] = "jit-demo") -> None:
+    """List the channels of a workspace you can see."""
+    found = list(_call(ctx, "ListChannels", pb.ListChannelsRequest(workspace_id=workspace)).channels)
+    emit_json([message_dict(c) for c in found]) if _state(ctx).json else emit(_channel_table(found))
+
+
+@app.command("create-channel")
+def create_channel(
+    ctx: typer.Context,
+    title: Annotated[str, typer.Option("--title", "-t")],
+    member: Annotated[list[str], typer.Option("--member", "-m", help="Another member jurisdiction (repeat).")],
+    workspace: Annotated[str, typer.Option("--workspace", "-w")] = "jit-demo",
+) -> None:
+    """Open a restricted channel with some member jurisdictions."""
+    ch = _call(
+        ctx,
+        "CreateChannel",
+        pb.CreateChannelRequest(request_id=str(uuid.uuid4()), workspace_id=workspace, title=title, members=member),
+    ).channel
+    emit_json(message_dict(ch)) if _state(ctx).json else emit(_channel_table([ch]))
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    channel: ChannelArg,
+    text: Annotated[str, typer.Argument(metavar="TEXT")] = "",
+    attach: Annotated[list[Path] | None, typer.Option("--attach", "-a", help="A file to attach (repeat).")] = None,
+) -> None:
+    """Post a message (and attachments) to a channel or a record's thread."""
+    ch = resolve_channel(ctx, channel)
+    files = []
+    for path in attach or []:
+        if not path.is_file():
+            raise CliError(f"{path}: no such file")
+        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        files.append(pb.Attachment(filename=path.name, media_type=media, content=path.read_bytes()))
+    msg = _call(
+        ctx,
+        "PostMessage",
+        pb.PostMessageRequest(request_id=str(uuid.uuid4()), channel_id=ch.id, body=text, attachments=files),
+    ).message
+    emit_json(message_dict(msg)) if _state(ctx).json else note(f"sent #{msg.seq} to {ch.title} ({msg.id})")
+
+
+@app.command()
+def read(
+    ctx: typer.Context,
+    channel: ChannelArg,
+    after: Annotated[int, typer.Option("--after", help="Only messages after this number.")] = 0,
+    mark_read: Annotated[bool, typer.Option("--mark-read/--no-mark-read", help="Record read receipts.")] = True,
+) -> None:
+    """Show the messages of a channel (and record that you read them)."""
+    ch = resolve_channel(ctx, channel)
+    msgs = list(_call(ctx, "ListMessages", pb.ListMessagesRequest(channel_id=ch.id, after_seq=after)).messages)
+    if mark_read and msgs:
+        _call(ctx, "MarkRead", pb.MarkReadRequest(channel_id=ch.id, up_to_seq=msgs[-1].seq))
+    if _state(ctx).json:
+        emit_json({"channel": message_dict(ch), "messages": [message_dict(m) for m in msgs]})
+    else:
+        note(f"{ch.title} ({ch.id})")
+        emit(_messages_table(msgs))
+
+
+@app.command()
+def follow(
+    ctx: typer.Context,
+    channel: ChannelArg,
+    after: Annotated[int, typer.Option("--after", help="Start after this message number (0: from the start).")] = 0,
+) -> None:
+    """Stream a channel live (Ctrl-C to stop). Reconnect with --after N to get exactly what you missed."""
+    state = _state(ctx)
+    ch = resolve_channel(ctx, channel)
+    token = state.session.access_token(state.user())
+    addr = state.settings.service_addr("messaging")
+    with grpc.insecure_channel(addr) as raw:
+        stub = messaging_pb2_grpc.MessagingServiceStub(
+            intercept_channel(raw, client_interceptor(tracer_provider=_tracer_provider()))
+        )
+        call = stub.Subscribe(
+            pb.SubscribeRequest(channel_id=ch.id, after_seq=after), metadata=(("authorization", f"Bearer {token}"),)
+        )
+        note(f"following {ch.title} ({ch.id}); Ctrl-C to stop")
+        try:
+            for resp in call:
+                m = resp.message
+                if state.json:
+                    emit_json(message_dict(m))
+                else:
+                    seq, when, who, body = _line(m)
+                    emit(f"#{seq} {when} {who}: {body}")
+        except KeyboardInterrupt:
+            call.cancel()
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                raise ServiceCallError("messaging", addr, exc) from None
+
+
+@app.command()
+def edit(ctx: typer.Context, id: MessageId, text: Annotated[str, typer.Argument(metavar="TEXT")]) -> None:
+    """Replace your message's text (a new revision; the history keeps the old one)."""
+    msg = _call(ctx, "EditMessage", pb.EditMessageRequest(id=_uuid(id, "message"), body=text)).message
+    emit_json(message_dict(msg)) if _state(ctx).json else note(f"#{msg.seq} is now at revision {msg.revision}")
+
+
+@app.command()
+def delete(ctx: typer.Context, id: MessageId) -> None:
+    """Delete your message (a revision that removes the content; the history records it)."""
+    msg = _call(ctx, "DeleteMessage", pb.DeleteMessageRequest(id=_uuid(id, "message"))).message
+    emit_json(message_dict(msg)) if _state(ctx).json else note(f"#{msg.seq} deleted")
+
+
+@app.command()
+def history(ctx: typer.Context, id: MessageId) -> None:
+    """Every revision of a message, oldest first."""
+    revs = list(_call(ctx, "GetMessageHistory", pb.GetMessageHistoryRequest(id=_uuid(id, "message"))).revisions)
+    emit_json([message_dict(m) for m in revs]) if _state(ctx).json else emit(_messages_table(revs))
+
+
+@app.command()
+def receipts(ctx: typer.Context, id: MessageId) -> None:
+    """Who received and read your message, and when."""
+    rows = list(_call(ctx, "ListReceipts", pb.ListReceiptsRequest(message_id=_uuid(id, "message"))).receipts)
+    if _state(ctx).json:
+        emit_json([message_dict(r) for r in rows])
+        return
+    table = Table(show_header=True, header_style="bold", box=None)
+    for col in ("READER", "DELIVERED", "READ"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(f"{r.reader.username} ({r.reader.jurisdiction})", _when(r.delivered_at), _when(r.read_at))
+    emit(table)
+
+
+@app.command()
+def attachment(
+    ctx: typer.Context,
+    id: MessageId,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the file.")],
+    index: Annotated[int, typer.Option("--index", "-i")] = 0,
+) -> None:
+    """Download an attachment of a message."""
+    att = _call(ctx, "GetAttachment", pb.GetAttachmentRequest(message_id=_uuid(id, "message"), index=index)).attachment
+    out.write_bytes(att.content)
+    note(f"wrote {out} ({att.size} bytes, sha256 {att.sha256})")
+
+
+@app.command("rotate-key")
+def rotate_key(ctx: typer.Context, channel: ChannelArg) -> None:
+    """Start a new data key for the channel's new messages (old ones stay readable)."""
+    ch = _call(ctx, "RotateChannelKey", pb.RotateChannelKeyRequest(channel_id=resolve_channel(ctx, channel).id))
+    note(f"{ch.channel.title}: key version {ch.channel.key_version}")

@@ -1,0 +1,1 @@
+"""Secure messaging service: encrypted channels and record threads (jit.messaging.v1)."""

@@ -1,0 +1,57 @@
+"""The messaging service on each database backend, beside the suite's tasks service (same NATS), so the
+tasks' events become notices in their threads."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jitlib.clock import OffsetClock
+from jitlib.config import CommonSettings
+from services.messaging.app import MessagingSettings, spec
+from tests.conftest import wait_for_workspace
+from tests.harness import RunningService, start_service
+
+
+def messaging_db(db_url: str, tmp: Path, postgres: Any | None) -> str:
+    if db_url.startswith("sqlite"):
+        return f"sqlite:///{tmp / 'messaging.db'}"
+    assert postgres is not None
+    return str(postgres.create_database(f"messaging_{uuid.uuid4().hex[:12]}"))
+
+
+def start_messaging(nats_url: str, issuer: str, url: str, state: Path, **settings: Any) -> RunningService:
+    common = CommonSettings(nats_url=nats_url, oidc_issuer=issuer, state_dir=state)
+    cfg = MessagingSettings(
+        listen="127.0.0.1:0",
+        database_url=url,
+        consumer_group=f"msg-{uuid.uuid4().hex[:8]}",
+        outbox_poll_seconds=0.2,
+        **settings,
+    )
+    svc = start_service(spec(cfg), cfg, common, clock=OffsetClock())
+    return svc
+
+
+@pytest.fixture(scope="module")
+def messaging_svc(
+    db_url: str,
+    tasks_svc: Any,
+    keycloak: Any,
+    nats_server: Any,
+    demo_workspace_synced: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[RunningService]:
+    state = tmp_path_factory.mktemp("messaging")
+    pg = None if db_url.startswith("sqlite") else request.getfixturevalue("postgres")
+    svc = start_messaging(nats_server.url, keycloak.issuer, messaging_db(db_url, state, pg), state)
+    svc.state_dir = state  # type: ignore[attr-defined]
+    svc.database_url = svc.app.settings.database_url  # type: ignore[attr-defined]
+    wait_for_workspace(svc, demo_workspace_synced)
+    yield svc
+    svc.stop()

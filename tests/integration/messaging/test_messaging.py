@@ -1,0 +1,362 @@
+"""Secure messaging end to end: real tokens, real NATS, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import nats
+import pytest
+from sqlalchemy import create_engine, text
+
+from jit.common.v1 import common_pb2
+from jit.messaging.v1 import messaging_pb2 as pb
+from jit.messaging.v1 import messaging_pb2_grpc
+from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+from jitdev.nats import NatsInstance
+from jitdev.procs import free_port
+from jitlib import workspaces
+from jitlib.db import sync_url
+from tests.conftest import wait_for_workspace
+from tests.harness import eventually, field_violations, md, rid
+from tests.integration.messaging.conftest import messaging_db, start_messaging
+
+pytestmark = pytest.mark.integration
+WS = "jit-demo"
+
+
+class Client:
+    def __init__(self, svc: Any, tokens: Any) -> None:
+        self.stub = messaging_pb2_grpc.MessagingServiceStub(svc.channel)
+        self.tokens = tokens
+
+    def call(self, user: str, method: str, request: Any) -> Any:
+        return getattr(self.stub, method)(request, metadata=md(self.tokens(user)), timeout=15)
+
+    def code(self, user: str, method: str, request: Any) -> grpc.StatusCode:
+        with pytest.raises(grpc.RpcError) as info:
+            self.call(user, method, request)
+        return info.value.code()
+
+    def workspace_channel(self, user: str = "nl-prosecutor") -> pb.Channel:
+        return self.call(user, "OpenWorkspaceChannel", pb.OpenWorkspaceChannelRequest(workspace_id=WS)).channel
+
+    def post(self, user: str, channel_id: str, body: str, **kw: Any) -> pb.Message:
+        req = pb.PostMessageRequest(request_id=rid(), channel_id=channel_id, body=body, **kw)
+        return self.call(user, "PostMessage", req).message
+
+    def messages(self, user: str, channel_id: str, after: int = 0) -> list[pb.Message]:
+        return list(
+            self.call(user, "ListMessages", pb.ListMessagesRequest(channel_id=channel_id, after_seq=after)).messages
+        )
+
+
+@pytest.fixture(scope="module")
+def client(messaging_svc: Any, tokens: Any) -> Client:
+    return Client(messaging_svc, tokens)
+
+
+def test_workspace_channel_is_for_members_only(client: Client) -> None:
+    ch = client.workspace_channel()
+    assert ch.kind == pb.CHANNEL_KIND_WORKSPACE
+    assert client.workspace_channel("ie-liaison").id == ch.id  # one per workspace
+    sent = client.post("nl-prosecutor", ch.id, "Kick-off call at 10:00 CET")
+    assert sent.seq >= 1 and sent.sender.jurisdiction == "NL"
+    assert any(m.id == sent.id and m.body == "Kick-off call at 10:00 CET" for m in client.messages("ie-liaison", ch.id))
+    assert (
+        client.code("fr-prosecutor", "ListMessages", pb.ListMessagesRequest(channel_id=ch.id))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    assert (
+        client.code("nl-operator", "ListMessages", pb.ListMessagesRequest(channel_id=ch.id))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert client.code("nl-auditor", "GetChannel", pb.GetChannelRequest(id=ch.id)) == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_restricted_channel_is_for_its_parties_only(client: Client) -> None:
+    ch = client.call(
+        "nl-prosecutor",
+        "CreateChannel",
+        pb.CreateChannelRequest(
+            request_id=rid(), workspace_id=WS, title="NL-DE: suspect identification", members=["DE"]
+        ),
+    ).channel
+    assert ch.kind == pb.CHANNEL_KIND_RESTRICTED and list(ch.members) == ["DE"]
+    client.post("nl-prosecutor", ch.id, "The account was created from a DE address.")
+    assert len(client.messages("de-liaison", ch.id)) == 1
+    for user in ("ie-liaison", "fr-prosecutor"):
+        assert client.code(user, "ListMessages", pb.ListMessagesRequest(channel_id=ch.id)) == grpc.StatusCode.NOT_FOUND
+    listed = {c.id for c in client.call("ie-liaison", "ListChannels", pb.ListChannelsRequest(workspace_id=WS)).channels}
+    assert ch.id not in listed
+    with pytest.raises(grpc.RpcError) as info:
+        client.call(
+            "nl-prosecutor",
+            "CreateChannel",
+            pb.CreateChannelRequest(request_id=rid(), workspace_id=WS, title="with a non-member", members=["FR"]),
+        )
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "members[0]" in field_violations(info.value)
+
+
+def test_nothing_is_stored_in_plaintext(client: Client, messaging_svc: Any) -> None:
+    marker = f"VICTIM-ADDRESS-{uuid.uuid4().hex}"
+    ch = client.workspace_channel()
+    client.post(
+        "nl-prosecutor",
+        ch.id,
+        f"Her address is {marker}",
+        attachments=[
+            pb.Attachment(filename="note.txt", media_type="text/plain", content=f"attachment {marker}".encode())
+        ],
+    )
+    url = messaging_svc.database_url
+    if url.startswith("sqlite"):
+        engine = create_engine(sync_url(url))
+        with engine.begin() as conn:
+            conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        engine.dispose()
+        raw = Path(url.removeprefix("sqlite:///")).read_bytes()
+        assert marker.encode() not in raw
+    else:
+        engine = create_engine(sync_url(url))
+        with engine.connect() as conn:
+            for table in ("messages", "message_revisions", "outbox", "channels"):
+                dump = conn.execute(text(f"SELECT CAST(t AS text) FROM {table} t")).scalars().all()
+                assert not any(marker in row for row in dump), table
+            bodies = conn.execute(text("SELECT body FROM messages")).scalars().all()
+            assert all(marker.encode() not in bytes(b) for b in bodies)
+        engine.dispose()
+    blobs = list((messaging_svc.state_dir / "messaging-blobs").rglob("*.bin"))
+    assert blobs and all(marker.encode() not in p.read_bytes() for p in blobs)
+    # ... and the parties read it back.
+    got = [m for m in client.messages("de-liaison", ch.id) if marker in m.body]
+    assert got and got[0].attachments[0].filename == "note.txt"
+    att = client.call("de-liaison", "GetAttachment", pb.GetAttachmentRequest(message_id=got[0].id, index=0))
+    assert att.attachment.content == f"attachment {marker}".encode()
+
+
+def test_edits_and_deletions_are_revisions(client: Client) -> None:
+    ch = client.workspace_channel()
+    m = client.post("de-liaison", ch.id, "Meeting on Tuesday")
+    edited = client.call(
+        "de-liaison", "EditMessage", pb.EditMessageRequest(id=m.id, body="Meeting on Wednesday", expected_revision=1)
+    ).message
+    assert edited.revision == 2 and edited.body == "Meeting on Wednesday"
+    assert (
+        client.code("nl-prosecutor", "EditMessage", pb.EditMessageRequest(id=m.id, body="x"))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert (
+        client.code("de-liaison", "EditMessage", pb.EditMessageRequest(id=m.id, body="y", expected_revision=1))
+        == grpc.StatusCode.ABORTED
+    )
+    deleted = client.call("de-liaison", "DeleteMessage", pb.DeleteMessageRequest(id=m.id)).message
+    assert deleted.deleted and not deleted.body
+    history = client.call("ie-liaison", "GetMessageHistory", pb.GetMessageHistoryRequest(id=m.id)).revisions
+    assert [(h.revision, h.body, h.deleted) for h in history] == [
+        (1, "Meeting on Tuesday", False),
+        (2, "Meeting on Wednesday", False),
+        (3, "", True),
+    ]
+
+
+def _subscribe(client: Client, user: str, channel_id: str, after: int, want: int) -> list[pb.Message]:
+    got: list[pb.Message] = []
+    call = client.stub.Subscribe(
+        pb.SubscribeRequest(channel_id=channel_id, after_seq=after), metadata=md(client.tokens(user))
+    )
+
+    def read() -> None:
+        try:
+            for resp in call:
+                got.append(resp.message)
+                if len(got) >= want:
+                    call.cancel()
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.CANCELLED:
+                raise
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return got  # filled in the background; callers wait with eventually()
+
+
+def test_reconnecting_subscriber_gets_every_missed_message_in_order_once(client: Client) -> None:
+    ch = client.call(
+        "nl-prosecutor",
+        "CreateChannel",
+        pb.CreateChannelRequest(request_id=rid(), workspace_id=WS, title="live", members=["DE"]),
+    ).channel
+    live = _subscribe(client, "de-liaison", ch.id, 0, 2)
+    first = [client.post("nl-prosecutor", ch.id, f"live {i}") for i in range(2)]
+    eventually(lambda: len(live) >= 2)
+    assert [m.id for m in live] == [m.id for m in first]
+    cursor = live[-1].seq
+    missed = [client.post("nl-prosecutor", ch.id, f"while away {i}") for i in range(3)]
+    again = _subscribe(client, "de-liaison", ch.id, cursor, 4)
+    eventually(lambda: len(again) >= 3)
+    later = client.post("nl-prosecutor", ch.id, "back online")
+    eventually(lambda: len(again) >= 4)
+    assert [m.id for m in again] == [m.id for m in missed] + [later.id]
+    assert [m.seq for m in again] == sorted({m.seq for m in again})
+
+    # Delivery and read receipts, visible to the sender only.
+    def delivered() -> bool:
+        r = client.call("nl-prosecutor", "ListReceipts", pb.ListReceiptsRequest(message_id=later.id)).receipts
+        return any(x.reader.username == "de-liaison" and x.HasField("delivered_at") for x in r)
+
+    eventually(delivered)
+    client.call("de-liaison", "MarkRead", pb.MarkReadRequest(channel_id=ch.id, up_to_seq=later.seq))
+    receipts = client.call("nl-prosecutor", "ListReceipts", pb.ListReceiptsRequest(message_id=later.id)).receipts
+    assert any(r.reader.username == "de-liaison" and r.HasField("read_at") for r in receipts)
+    assert (
+        client.code("de-liaison", "ListReceipts", pb.ListReceiptsRequest(message_id=later.id))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+
+
+def test_task_events_become_notices_in_the_task_thread_once(client: Client, tasks_svc: Any, tokens: Any) -> None:
+    tasks = tasks_pb2_grpc.TaskServiceStub(tasks_svc.channel)
+    task = tasks.CreateTask(
+        tasks_pb2.CreateTaskRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            title="Identify the holder",
+            kind=tasks_pb2.TASK_KIND_OTHER,
+            assignee_jurisdiction="DE",
+        ),
+        metadata=md(tokens("nl-prosecutor")),
+        timeout=15,
+    ).task
+    tasks.AcceptTask(tasks_pb2.AcceptTaskRequest(id=task.id), metadata=md(tokens("de-liaison")), timeout=15)
+    ref = common_pb2.RecordRef(kind=common_pb2.RECORD_KIND_TASK, id=task.id)
+
+    def thread_notices() -> list[str]:
+        try:
+            ch = client.call("de-liaison", "OpenRecordThread", pb.OpenRecordThreadRequest(record=ref)).channel
+        except grpc.RpcError:
+            return []
+        return [m.body for m in client.messages("de-liaison", ch.id) if m.system]
+
+    notices = eventually(lambda: (n := thread_notices()) and len(n) >= 2 and n)
+    assert notices == ["NL created the task", "DE accepted the task"]
+    # The thread has the task's visibility: IE is no party of this restricted task.
+    assert (
+        client.code("ie-liaison", "OpenRecordThread", pb.OpenRecordThreadRequest(record=ref))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    # Parties talk in the record's thread.
+    ch = client.call("nl-prosecutor", "OpenRecordThread", pb.OpenRecordThreadRequest(record=ref)).channel
+    client.post("nl-prosecutor", ch.id, "Please check the login IPs too.")
+    assert len(thread_notices()) == 2  # still once per event
+
+
+def test_rotating_the_key_keeps_old_messages_readable(client: Client) -> None:
+    ch = client.call(
+        "nl-prosecutor",
+        "CreateChannel",
+        pb.CreateChannelRequest(request_id=rid(), workspace_id=WS, title="rotation", members=["DE"]),
+    ).channel
+    before = client.post("nl-prosecutor", ch.id, "sealed with key 1")
+    rotated = client.call("nl-prosecutor", "RotateChannelKey", pb.RotateChannelKeyRequest(channel_id=ch.id)).channel
+    assert rotated.key_version == 2
+    after = client.post("de-liaison", ch.id, "sealed with key 2")
+    bodies = {m.id: m.body for m in client.messages("de-liaison", ch.id)}
+    assert bodies == {before.id: "sealed with key 1", after.id: "sealed with key 2"}
+
+
+@pytest.mark.parametrize(
+    ("req", "field"),
+    [
+        (pb.PostMessageRequest(request_id="x", channel_id="y", body=""), "request_id"),
+        (pb.PostMessageRequest(request_id=str(uuid.uuid4()), channel_id=str(uuid.uuid4()), body=""), "body"),
+        (pb.PostMessageRequest(request_id=str(uuid.uuid4()), channel_id=str(uuid.uuid4()), body="x" * 20_001), "body"),
+        (
+            pb.PostMessageRequest(
+                request_id=str(uuid.uuid4()),
+                channel_id=str(uuid.uuid4()),
+                body="ok",
+                attachments=[pb.Attachment(filename="../../etc/passwd", media_type="text/plain", content=b"x")],
+            ),
+            "attachments[0].filename",
+        ),
+    ],
+)
+def test_bad_messages_name_the_field(client: Client, req: Any, field: str) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-prosecutor", "PostMessage", req)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in field_violations(info.value)
+
+
+def test_page_size_of_a_million_is_refused(client: Client) -> None:
+    ch = client.workspace_channel()
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-prosecutor", "ListMessages", pb.ListMessagesRequest(channel_id=ch.id, page_size=1_000_000))
+    assert "page_size" in field_violations(info.value)
+
+
+async def _announce(url: str, status: int, version: int, closed_at: str = "") -> None:
+    nc = await nats.connect(url)
+    ws = common_pb2.Workspace(
+        id=WS,
+        name="JIT demo",
+        lead="NL",
+        members=["NL", "DE", "IE", "EUROJUST"],
+        status=status,
+        version=version,
+        closed_at=closed_at,
+    )
+    await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
+    await nc.close()
+
+
+def test_when_retention_ends_the_content_is_shredded_and_unreadable(
+    keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Its own NATS: closing the demo workspace here must not close it for the other tests.
+    own = NatsInstance(free_port(), tmp_path / "nats", tmp_path / "nats.log").start()
+    pg = None if db_url.startswith("sqlite") else request.getfixturevalue("postgres")
+    url = messaging_db(db_url, tmp_path, pg)
+    svc = start_messaging(own.url, keycloak.issuer, url, tmp_path, retention_days=30, retention_scan_seconds=0.5)
+    try:
+        asyncio.run(_announce(own.url, common_pb2.WORKSPACE_STATUS_OPEN, 1))
+        wait_for_workspace(svc, WS)
+        client = Client(svc, tokens)
+        ch = client.workspace_channel()
+        sent = client.post("nl-prosecutor", ch.id, "the suspect's handle is @x")
+        closed_at = datetime.now(UTC).isoformat()
+        asyncio.run(_announce(own.url, common_pb2.WORKSPACE_STATUS_CLOSED, 2, closed_at))
+        eventually(lambda: client.call("nl-prosecutor", "GetChannel", pb.GetChannelRequest(id=ch.id)) is not None)
+        svc.app.clock.advance(timedelta(days=31))  # the retention period passes
+        eventually(lambda: client.messages("nl-prosecutor", ch.id)[0].shredded, timeout=20)
+        msg = client.messages("de-liaison", ch.id)[0]
+        assert msg.id == sent.id and msg.shredded and msg.body == ""
+        engine = create_engine(sync_url(url))
+        with engine.connect() as conn:
+            body = conn.execute(text("SELECT body FROM messages WHERE id = :i"), {"i": sent.id}).scalar_one()
+            wrapped = (
+                conn.execute(text("SELECT wrapped FROM channel_keys WHERE channel_id = :c"), {"c": ch.id})
+                .scalars()
+                .all()
+            )
+        engine.dispose()
+        assert len(bytes(body)) > 16  # the ciphertext is still there ...
+        assert wrapped and all(w is None for w in wrapped)  # ... and no key to open it exists any more
+        assert (
+            client.code(
+                "nl-prosecutor",
+                "PostMessage",
+                pb.PostMessageRequest(request_id=rid(), channel_id=ch.id, body="too late"),
+            )
+            == grpc.StatusCode.FAILED_PRECONDITION
+        )
+    finally:
+        svc.stop()
+        own.stop()
