@@ -221,8 +221,48 @@ def test_reconnecting_subscriber_gets_every_missed_message_in_order_once(client:
     )
 
 
-def test_task_events_become_notices_in_the_task_thread_once(client: Client, tasks_svc: Any, tokens: Any) -> None:
+def test_task_events_become_notices_in_the_task_thread_once(
+    client: Client, tasks_svc: Any, tokens: Any, spans: Any
+) -> None:
+    from opentelemetry import propagate, trace
+
     tasks = tasks_pb2_grpc.TaskServiceStub(tasks_svc.channel)
+    with trace.get_tracer("test").start_as_current_span("client") as root:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        traced = tasks.CreateTask(
+            tasks_pb2.CreateTaskRequest(
+                request_id=rid(),
+                workspace_id=WS,
+                title="Traced across NATS",
+                kind=tasks_pb2.TASK_KIND_OTHER,
+                assignee_jurisdiction="DE",
+            ),
+            metadata=md(tokens("nl-prosecutor")) + list(carrier.items()),
+            timeout=15,
+        ).task
+    trace_id = root.get_span_context().trace_id
+
+    def consumer_span() -> Any:
+        return next(
+            (
+                s
+                for s in spans.get_finished_spans()
+                if s.name == "jit.tasks.NL.created process" and s.context.trace_id == trace_id
+            ),
+            None,
+        )
+
+    # One trace: the client, the tasks service, its outbox publish, and the messaging service consuming it.
+    span = eventually(consumer_span)
+    chain = {s.context.span_id: s for s in spans.get_finished_spans() if s.context.trace_id == trace_id}
+    names = []
+    while span is not None:
+        names.append(span.name)
+        span = chain.get(span.parent.span_id) if span.parent else None
+    assert names[0] == "jit.tasks.NL.created process" and names[-1] == "client"
+    assert "jit.tasks.NL.created publish" in names and "/jit.tasks.v1.TaskService/CreateTask" in names
+    assert traced.id
     task = tasks.CreateTask(
         tasks_pb2.CreateTaskRequest(
             request_id=rid(),
