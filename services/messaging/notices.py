@@ -132,6 +132,7 @@ def make_shredder(m: Messaging):  # type: ignore[no-untyped-def]
         now = m.rt.clock.now()
         for ch in uow.session.scalars(select(store.ChannelRow).where(store.ChannelRow.workspace_id == ws_id)):
             m.keys.destroy_all(uow.session, ch.id, now)
+            m.forget(ch.id)
             ch.shredded_at = now
             uow.audit("channel", ch.id, ws_id, outcome="ok")
         closure = uow.session.get(store.WorkspaceClosure, ws_id)

@@ -96,10 +96,24 @@ class Messaging:
         #: replicas' posts arrive through NATS).
         self.listeners: dict[str, set[asyncio.Event]] = {}
         self.receipts = ReceiptWriter(rt)
+        self._feeds: dict[str, ChannelFeed] = {}
 
     def notify(self, channel_id: str) -> None:
+        feed = self._feeds.get(channel_id)
+        if feed is not None:
+            feed.generation += 1
         for event in self.listeners.get(channel_id, ()):
             event.set()
+
+    def feed(self, ch: store.ChannelRow) -> ChannelFeed:
+        feed = self._feeds.get(ch.id)
+        if feed is None:
+            feed = self._feeds[ch.id] = ChannelFeed(self, ch)
+        return feed
+
+    def forget(self, channel_id: str) -> None:
+        """Drop what is cached for a channel (its content changed or was shredded)."""
+        self._feeds.pop(channel_id, None)
 
     def new_channel(
         self,
@@ -622,6 +636,7 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             return current
 
         updated = await rt.change(principal, write)
+        self.m.forget(ch.id)
         return await rt.read(lambda s: self.m.message_pb(s, ch, updated))
 
     async def EditMessage(self, request: pb.EditMessageRequest, context: Any) -> pb.EditMessageResponse:
@@ -733,19 +748,18 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         with contextlib.suppress(Exception):
 
             async def on_event(msg: Any) -> None:
-                wake.set()
+                # Another replica (or this one) posted: wake only for this channel's messages.
+                meta = pb.Message()
+                with contextlib.suppress(Exception):
+                    Envelope.FromString(msg.data).state.Unpack(meta)
+                if meta.channel_id == ch.id:
+                    self.m.notify(ch.id)
 
             sub = await rt.bus.nc.subscribe("jit.messaging.*.posted", cb=on_event)
         last = request.after_seq
         try:
             while True:
-
-                def fetch(session: Session, after: int = last) -> list[pb.Message]:
-                    rows = store.messages_after(session, ch.id, after, 200)
-                    chan = store.channel(session, ch.id) or ch
-                    return [self.m.message_pb(session, chan, r) for r in rows]
-
-                batch = await rt.read(fetch)
+                batch = await self.m.feed(ch).after(last)
                 for msg in batch:
                     yield pb.SubscribeResponse(message=msg)
                     last = msg.seq
@@ -810,6 +824,55 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
                 rec.read_at.FromDatetime(r.read_at)
             out.append(rec)
         return pb.ListReceiptsResponse(receipts=out)
+
+
+class ChannelFeed:
+    """New messages of one channel, read and opened once for all of this process's subscribers: with
+    fifty people following a channel, a post costs one database read, not fifty. Entries live a few
+    seconds (a message edited or shredded elsewhere is not served stale for longer)."""
+
+    TTL = 5.0
+
+    def __init__(self, m: Messaging, ch: store.ChannelRow) -> None:
+        self._m = m
+        self._ch = ch
+        self._lock = asyncio.Lock()
+        self._cache: dict[int, tuple[float, pb.Message]] = {}
+        #: Bumped on every known change; a read made at the current generation saw everything committed.
+        self.generation = 0
+        self._read_at: tuple[int, int, float] = (-1, 0, 0.0)  # generation, last seq, time of the last read
+
+    def _cached(self, after: int, now: float) -> list[pb.Message]:
+        out = []
+        seq = after + 1
+        while (hit := self._cache.get(seq)) is not None and now - hit[0] < self.TTL:
+            out.append(hit[1])
+            seq += 1
+        return out
+
+    async def after(self, after: int) -> list[pb.Message]:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            now = loop.time()
+            hits = self._cached(after, now)
+            start = hits[-1].seq if hits else after
+            generation, last_seq, read_time = self._read_at
+            if generation == self.generation and start >= last_seq and now - read_time < self.TTL:
+                return hits  # nothing was posted since the last read: no need to ask the database
+            generation = self.generation
+
+            def fetch(session: Session) -> list[pb.Message]:
+                rows = store.messages_after(session, self._ch.id, start, 200)
+                chan = store.channel(session, self._ch.id) or self._ch
+                return [self._m.message_pb(session, chan, r) for r in rows]
+
+            fresh = await self._m.rt.read(fetch)
+            for msg in fresh:
+                self._cache[msg.seq] = (now, msg)
+            self._read_at = (generation, fresh[-1].seq if fresh else start, now)
+            for seq in [k for k, (t, _) in self._cache.items() if now - t >= self.TTL]:
+                del self._cache[seq]
+            return hits + fresh
 
 
 class ReceiptWriter:
