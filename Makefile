@@ -14,7 +14,7 @@ BUF          := $(JIT_CACHE_DIR)/npm/node_modules/.bin/buf
 STAMP        := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run stop status test test-unit lint proto proto-check bench clean
+.PHONY: help install run stop status demo test test-unit lint proto proto-check bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ stop: ## stop what `make run` started
 status: ## show what runs, where, and whether it is healthy
 	@$(PY) -m jitdev.stack status
 
+demo: install ## play a cross-border case through the CLI against what `make run` started
+	@$(PY) -m jitdev.demo
+
 test: install ## start real Keycloak, NATS and PostgreSQL on free ports, run every test, stop them
 	@$(PY) -m pytest
 
@@ -65,6 +68,7 @@ proto-check: ## fail when the committed stubs differ from what proto/ generates
 
 bench: install ## benchmarks: figures next to a bare gRPC floor, as ratios
 	@$(PY) -m bench.run
+	@$(PY) -m bench.preservation_scan
 	@$(PY) -m bench.messaging
 
 clean: stop ## remove local state (databases, logs); keeps the download cache

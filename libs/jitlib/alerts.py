@@ -70,7 +70,8 @@ def _insert_once(session: Session, table: Table, alert: Alert, now: datetime) ->
         stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=["key"])
     else:
         stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    # RETURNING tells whether this insert wrote the row (psycopg reports rowcount -1 for it either way).
+    return session.execute(stmt.returning(table.c.key)).first() is not None
 
 
 class AlertScanner:

@@ -12,7 +12,7 @@ from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec
-from services.tasks import events, store
+from services.tasks import events, follow_up, store
 from services.tasks.servicer import TaskServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,4 +38,5 @@ def spec() -> ServiceSpec:
         migrations_dir=MIGRATIONS,
         streams=[events.STREAM],
         register=_register,
+        consumers=follow_up.consumers,
     )

@@ -1,0 +1,893 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from jit.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class EvidenceRequestState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVIDENCE_REQUEST_STATE_UNSPECIFIED: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_DRAFT: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_ISSUED: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_ACKNOWLEDGED: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_UNDER_REVIEW: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_IN_EXECUTION: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_PARTIALLY_EXECUTED: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_EXECUTED: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_CLOSED: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_REFUSED: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_NOT_EXECUTED: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_WITHDRAWN: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_POSTPONED: _ClassVar[EvidenceRequestState]
+
+class LegalBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LEGAL_BASIS_UNSPECIFIED: _ClassVar[LegalBasis]
+    LEGAL_BASIS_EIO: _ClassVar[LegalBasis]
+    LEGAL_BASIS_MLA: _ClassVar[LegalBasis]
+    LEGAL_BASIS_EPOC: _ClassVar[LegalBasis]
+    LEGAL_BASIS_SAP_ART7: _ClassVar[LegalBasis]
+    LEGAL_BASIS_VOLUNTARY: _ClassVar[LegalBasis]
+    LEGAL_BASIS_JIT_DIRECT: _ClassVar[LegalBasis]
+
+class EpocProcedure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EPOC_PROCEDURE_UNSPECIFIED: _ClassVar[EpocProcedure]
+    EPOC_PROCEDURE_STANDARD: _ClassVar[EpocProcedure]
+    EPOC_PROCEDURE_WITH_NOTIFICATION: _ClassVar[EpocProcedure]
+    EPOC_PROCEDURE_EMERGENCY: _ClassVar[EpocProcedure]
+    EPOC_PROCEDURE_EMERGENCY_WITH_NOTIFICATION: _ClassVar[EpocProcedure]
+
+class AddresseeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ADDRESSEE_KIND_UNSPECIFIED: _ClassVar[AddresseeKind]
+    ADDRESSEE_KIND_MEMBER_STATE: _ClassVar[AddresseeKind]
+    ADDRESSEE_KIND_SERVICE_PROVIDER: _ClassVar[AddresseeKind]
+
+class DataCategory(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATA_CATEGORY_UNSPECIFIED: _ClassVar[DataCategory]
+    DATA_CATEGORY_SUBSCRIBER: _ClassVar[DataCategory]
+    DATA_CATEGORY_TRAFFIC: _ClassVar[DataCategory]
+    DATA_CATEGORY_CONTENT: _ClassVar[DataCategory]
+
+class TargetType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TARGET_TYPE_UNSPECIFIED: _ClassVar[TargetType]
+    TARGET_TYPE_ACCOUNT_HANDLE: _ClassVar[TargetType]
+    TARGET_TYPE_URL: _ClassVar[TargetType]
+    TARGET_TYPE_PHONE_NUMBER: _ClassVar[TargetType]
+    TARGET_TYPE_EMAIL: _ClassVar[TargetType]
+
+class OffenceCategory(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OFFENCE_CATEGORY_UNSPECIFIED: _ClassVar[OffenceCategory]
+    OFFENCE_CATEGORY_CYBERSTALKING: _ClassVar[OffenceCategory]
+    OFFENCE_CATEGORY_CYBERHARASSMENT: _ClassVar[OffenceCategory]
+    OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES: _ClassVar[OffenceCategory]
+    OFFENCE_CATEGORY_DOXXING: _ClassVar[OffenceCategory]
+    OFFENCE_CATEGORY_INCITEMENT: _ClassVar[OffenceCategory]
+    OFFENCE_CATEGORY_OTHER: _ClassVar[OffenceCategory]
+
+class Urgency(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    URGENCY_UNSPECIFIED: _ClassVar[Urgency]
+    URGENCY_NORMAL: _ClassVar[Urgency]
+    URGENCY_URGENT: _ClassVar[Urgency]
+    URGENCY_EMERGENCY: _ClassVar[Urgency]
+
+class UserNoticeStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    USER_NOTICE_STATUS_UNSPECIFIED: _ClassVar[UserNoticeStatus]
+    USER_NOTICE_STATUS_NOT_APPLICABLE: _ClassVar[UserNoticeStatus]
+    USER_NOTICE_STATUS_PENDING: _ClassVar[UserNoticeStatus]
+    USER_NOTICE_STATUS_SUPPRESSED: _ClassVar[UserNoticeStatus]
+    USER_NOTICE_STATUS_SENT: _ClassVar[UserNoticeStatus]
+
+class RefusalGround(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REFUSAL_GROUND_UNSPECIFIED: _ClassVar[RefusalGround]
+    REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE: _ClassVar[RefusalGround]
+    REFUSAL_GROUND_FUNDAMENTAL_RIGHTS: _ClassVar[RefusalGround]
+    REFUSAL_GROUND_NE_BIS_IN_IDEM: _ClassVar[RefusalGround]
+    REFUSAL_GROUND_NO_DOUBLE_CRIMINALITY: _ClassVar[RefusalGround]
+    REFUSAL_GROUND_OTHER: _ClassVar[RefusalGround]
+
+class NonExecutionReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NON_EXECUTION_REASON_UNSPECIFIED: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_INCOMPLETE: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_MANIFEST_ERRORS: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_INSUFFICIENT_INFORMATION: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_DATA_NOT_HELD: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_DE_FACTO_IMPOSSIBLE: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_INVALID_ISSUING_AUTHORITY: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_OFFENCE_NOT_COVERED: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_SERVICE_NOT_COVERED: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_IMMUNITIES: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_CONFLICT_OF_LAW: _ClassVar[NonExecutionReason]
+    NON_EXECUTION_REASON_OTHER: _ClassVar[NonExecutionReason]
+
+class DeadlineKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DEADLINE_KIND_UNSPECIFIED: _ClassVar[DeadlineKind]
+    DEADLINE_KIND_ACKNOWLEDGE: _ClassVar[DeadlineKind]
+    DEADLINE_KIND_DECIDE: _ClassVar[DeadlineKind]
+    DEADLINE_KIND_EXECUTE: _ClassVar[DeadlineKind]
+    DEADLINE_KIND_PRODUCE: _ClassVar[DeadlineKind]
+    DEADLINE_KIND_REVIEW: _ClassVar[DeadlineKind]
+    DEADLINE_KIND_OBJECTION: _ClassVar[DeadlineKind]
+
+class CustodyAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CUSTODY_ACTION_UNSPECIFIED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_RECEIVED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_ACCESSED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_DOWNLOADED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_EXPORTED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_TRANSFERRED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_SEALED: _ClassVar[CustodyAction]
+EVIDENCE_REQUEST_STATE_UNSPECIFIED: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_DRAFT: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_ISSUED: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_ACKNOWLEDGED: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_UNDER_REVIEW: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_IN_EXECUTION: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_PARTIALLY_EXECUTED: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_EXECUTED: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_CLOSED: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_REFUSED: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_NOT_EXECUTED: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_WITHDRAWN: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_POSTPONED: EvidenceRequestState
+LEGAL_BASIS_UNSPECIFIED: LegalBasis
+LEGAL_BASIS_EIO: LegalBasis
+LEGAL_BASIS_MLA: LegalBasis
+LEGAL_BASIS_EPOC: LegalBasis
+LEGAL_BASIS_SAP_ART7: LegalBasis
+LEGAL_BASIS_VOLUNTARY: LegalBasis
+LEGAL_BASIS_JIT_DIRECT: LegalBasis
+EPOC_PROCEDURE_UNSPECIFIED: EpocProcedure
+EPOC_PROCEDURE_STANDARD: EpocProcedure
+EPOC_PROCEDURE_WITH_NOTIFICATION: EpocProcedure
+EPOC_PROCEDURE_EMERGENCY: EpocProcedure
+EPOC_PROCEDURE_EMERGENCY_WITH_NOTIFICATION: EpocProcedure
+ADDRESSEE_KIND_UNSPECIFIED: AddresseeKind
+ADDRESSEE_KIND_MEMBER_STATE: AddresseeKind
+ADDRESSEE_KIND_SERVICE_PROVIDER: AddresseeKind
+DATA_CATEGORY_UNSPECIFIED: DataCategory
+DATA_CATEGORY_SUBSCRIBER: DataCategory
+DATA_CATEGORY_TRAFFIC: DataCategory
+DATA_CATEGORY_CONTENT: DataCategory
+TARGET_TYPE_UNSPECIFIED: TargetType
+TARGET_TYPE_ACCOUNT_HANDLE: TargetType
+TARGET_TYPE_URL: TargetType
+TARGET_TYPE_PHONE_NUMBER: TargetType
+TARGET_TYPE_EMAIL: TargetType
+OFFENCE_CATEGORY_UNSPECIFIED: OffenceCategory
+OFFENCE_CATEGORY_CYBERSTALKING: OffenceCategory
+OFFENCE_CATEGORY_CYBERHARASSMENT: OffenceCategory
+OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES: OffenceCategory
+OFFENCE_CATEGORY_DOXXING: OffenceCategory
+OFFENCE_CATEGORY_INCITEMENT: OffenceCategory
+OFFENCE_CATEGORY_OTHER: OffenceCategory
+URGENCY_UNSPECIFIED: Urgency
+URGENCY_NORMAL: Urgency
+URGENCY_URGENT: Urgency
+URGENCY_EMERGENCY: Urgency
+USER_NOTICE_STATUS_UNSPECIFIED: UserNoticeStatus
+USER_NOTICE_STATUS_NOT_APPLICABLE: UserNoticeStatus
+USER_NOTICE_STATUS_PENDING: UserNoticeStatus
+USER_NOTICE_STATUS_SUPPRESSED: UserNoticeStatus
+USER_NOTICE_STATUS_SENT: UserNoticeStatus
+REFUSAL_GROUND_UNSPECIFIED: RefusalGround
+REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE: RefusalGround
+REFUSAL_GROUND_FUNDAMENTAL_RIGHTS: RefusalGround
+REFUSAL_GROUND_NE_BIS_IN_IDEM: RefusalGround
+REFUSAL_GROUND_NO_DOUBLE_CRIMINALITY: RefusalGround
+REFUSAL_GROUND_OTHER: RefusalGround
+NON_EXECUTION_REASON_UNSPECIFIED: NonExecutionReason
+NON_EXECUTION_REASON_INCOMPLETE: NonExecutionReason
+NON_EXECUTION_REASON_MANIFEST_ERRORS: NonExecutionReason
+NON_EXECUTION_REASON_INSUFFICIENT_INFORMATION: NonExecutionReason
+NON_EXECUTION_REASON_DATA_NOT_HELD: NonExecutionReason
+NON_EXECUTION_REASON_DE_FACTO_IMPOSSIBLE: NonExecutionReason
+NON_EXECUTION_REASON_INVALID_ISSUING_AUTHORITY: NonExecutionReason
+NON_EXECUTION_REASON_OFFENCE_NOT_COVERED: NonExecutionReason
+NON_EXECUTION_REASON_SERVICE_NOT_COVERED: NonExecutionReason
+NON_EXECUTION_REASON_IMMUNITIES: NonExecutionReason
+NON_EXECUTION_REASON_CONFLICT_OF_LAW: NonExecutionReason
+NON_EXECUTION_REASON_OTHER: NonExecutionReason
+DEADLINE_KIND_UNSPECIFIED: DeadlineKind
+DEADLINE_KIND_ACKNOWLEDGE: DeadlineKind
+DEADLINE_KIND_DECIDE: DeadlineKind
+DEADLINE_KIND_EXECUTE: DeadlineKind
+DEADLINE_KIND_PRODUCE: DeadlineKind
+DEADLINE_KIND_REVIEW: DeadlineKind
+DEADLINE_KIND_OBJECTION: DeadlineKind
+CUSTODY_ACTION_UNSPECIFIED: CustodyAction
+CUSTODY_ACTION_RECEIVED: CustodyAction
+CUSTODY_ACTION_ACCESSED: CustodyAction
+CUSTODY_ACTION_DOWNLOADED: CustodyAction
+CUSTODY_ACTION_EXPORTED: CustodyAction
+CUSTODY_ACTION_TRANSFERRED: CustodyAction
+CUSTODY_ACTION_SEALED: CustodyAction
+
+class TargetIdentifier(_message.Message):
+    __slots__ = ("type", "value", "platform")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    type: TargetType
+    value: str
+    platform: str
+    def __init__(self, type: _Optional[_Union[TargetType, str]] = ..., value: _Optional[str] = ..., platform: _Optional[str] = ...) -> None: ...
+
+class Deadline(_message.Message):
+    __slots__ = ("kind", "due_at", "source", "working_days", "counted_from", "overdue")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    WORKING_DAYS_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_FROM_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    kind: DeadlineKind
+    due_at: _timestamp_pb2.Timestamp
+    source: str
+    working_days: bool
+    counted_from: _timestamp_pb2.Timestamp
+    overdue: bool
+    def __init__(self, kind: _Optional[_Union[DeadlineKind, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., source: _Optional[str] = ..., working_days: _Optional[bool] = ..., counted_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ...) -> None: ...
+
+class LinkedOrder(_message.Message):
+    __slots__ = ("id", "state", "state_name", "expires_at", "version", "names_this_request")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STATE_NAME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    NAMES_THIS_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: int
+    state_name: str
+    expires_at: _timestamp_pb2.Timestamp
+    version: int
+    names_this_request: bool
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[int] = ..., state_name: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., names_this_request: _Optional[bool] = ...) -> None: ...
+
+class EvidenceRequest(_message.Message):
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PRESERVATION_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    VISIBILITY_FIELD_NUMBER: _ClassVar[int]
+    SHARED_WITH_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSEE_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
+    EPOC_PROCEDURE_FIELD_NUMBER: _ClassVar[int]
+    ISSUING_AUTHORITY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSEE_KIND_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    OFFENCE_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    URGENCY_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    USER_NOTICE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    USER_NOTICE_SUPPRESSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    DEADLINES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_DEADLINE_AT_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_REASON_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_GROUND_FIELD_NUMBER: _ClassVar[int]
+    NON_EXECUTION_REASON_FIELD_NUMBER: _ClassVar[int]
+    DECISION_DEADLINE_EXTENDED_FIELD_NUMBER: _ClassVar[int]
+    POSTPONED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LINKED_ORDER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    workspace_id: str
+    origin_jurisdiction: str
+    state: EvidenceRequestState
+    version: int
+    preservation_order_id: str
+    visibility: _common_pb2.Visibility
+    shared_with: _containers.RepeatedScalarFieldContainer[str]
+    addressee_jurisdiction: str
+    legal_basis: LegalBasis
+    epoc_procedure: EpocProcedure
+    issuing_authority: str
+    addressee_kind: AddresseeKind
+    provider_name: str
+    data_categories: _containers.RepeatedScalarFieldContainer[DataCategory]
+    targets: _containers.RepeatedCompositeFieldContainer[TargetIdentifier]
+    offence_category: OffenceCategory
+    urgency: Urgency
+    title: str
+    description: str
+    user_notice_status: UserNoticeStatus
+    user_notice_suppressed_until: _timestamp_pb2.Timestamp
+    deadlines: _containers.RepeatedCompositeFieldContainer[Deadline]
+    next_deadline_at: _timestamp_pb2.Timestamp
+    issued_at: _timestamp_pb2.Timestamp
+    received_at: _timestamp_pb2.Timestamp
+    decided_at: _timestamp_pb2.Timestamp
+    state_reason: str
+    refusal_ground: RefusalGround
+    non_execution_reason: NonExecutionReason
+    decision_deadline_extended: bool
+    postponed_until: _timestamp_pb2.Timestamp
+    linked_order: LinkedOrder
+    created_by: _common_pb2.Actor
+    created_at: _timestamp_pb2.Timestamp
+    updated_by: _common_pb2.Actor
+    updated_at: _timestamp_pb2.Timestamp
+    item_count: int
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ...) -> None: ...
+
+class DeadlineAlert(_message.Message):
+    __slots__ = ("request", "deadline", "seconds_before", "passed")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PASSED_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    deadline: Deadline
+    seconds_before: int
+    passed: bool
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ..., deadline: _Optional[_Union[Deadline, _Mapping]] = ..., seconds_before: _Optional[int] = ..., passed: _Optional[bool] = ...) -> None: ...
+
+class CreateRequestRequest(_message.Message):
+    __slots__ = ("request_id", "workspace_id", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "addressee_jurisdiction", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "visibility", "shared_with", "preservation_order_id", "user_notice_status", "user_notice_suppressed_until")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
+    EPOC_PROCEDURE_FIELD_NUMBER: _ClassVar[int]
+    ISSUING_AUTHORITY_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSEE_KIND_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSEE_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    OFFENCE_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    URGENCY_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    VISIBILITY_FIELD_NUMBER: _ClassVar[int]
+    SHARED_WITH_FIELD_NUMBER: _ClassVar[int]
+    PRESERVATION_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_NOTICE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    USER_NOTICE_SUPPRESSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    workspace_id: str
+    legal_basis: LegalBasis
+    epoc_procedure: EpocProcedure
+    issuing_authority: str
+    addressee_kind: AddresseeKind
+    addressee_jurisdiction: str
+    provider_name: str
+    data_categories: _containers.RepeatedScalarFieldContainer[DataCategory]
+    targets: _containers.RepeatedCompositeFieldContainer[TargetIdentifier]
+    offence_category: OffenceCategory
+    urgency: Urgency
+    title: str
+    description: str
+    visibility: _common_pb2.Visibility
+    shared_with: _containers.RepeatedScalarFieldContainer[str]
+    preservation_order_id: str
+    user_notice_status: UserNoticeStatus
+    user_notice_suppressed_until: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., addressee_jurisdiction: _Optional[str] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., preservation_order_id: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class GetRequestRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class ListRequestsRequest(_message.Message):
+    __slots__ = ("workspace_id", "states", "legal_basis", "addressee_jurisdiction", "origin_jurisdiction", "deadline_before", "page_size", "page_token")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSEE_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    states: _containers.RepeatedScalarFieldContainer[EvidenceRequestState]
+    legal_basis: LegalBasis
+    addressee_jurisdiction: str
+    origin_jurisdiction: str
+    deadline_before: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, workspace_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[EvidenceRequestState, str]]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., addressee_jurisdiction: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., deadline_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListRequestsResponse(_message.Message):
+    __slots__ = ("requests", "next_page_token")
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[EvidenceRequest]
+    next_page_token: str
+    def __init__(self, requests: _Optional[_Iterable[_Union[EvidenceRequest, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class IssueRequestRequest(_message.Message):
+    __slots__ = ("id", "expected_version")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class IssueRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class AcknowledgeRequestRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "received_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    received_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class AcknowledgeRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class OpenReviewRequest(_message.Message):
+    __slots__ = ("id", "expected_version")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class OpenReviewResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class ConcludeReviewRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    note: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class ConcludeReviewResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class StartExecutionRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    note: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class StartExecutionResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class RecordPartialExecutionRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    note: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class RecordPartialExecutionResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class CompleteExecutionRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    note: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class CompleteExecutionResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class CloseRequestRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    note: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class CloseRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class RefuseRequestRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "ground", "detail")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GROUND_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    ground: RefusalGround
+    detail: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., ground: _Optional[_Union[RefusalGround, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class RefuseRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class ReportNotExecutedRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "reason", "detail")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    reason: NonExecutionReason
+    detail: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., reason: _Optional[_Union[NonExecutionReason, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ReportNotExecutedResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class WithdrawRequestRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class WithdrawRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class PostponeRequestRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "reason", "until")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    reason: str
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., reason: _Optional[str] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PostponeRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class ResumeRequestRequest(_message.Message):
+    __slots__ = ("id", "expected_version")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+
+class ResumeRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class ExtendDecisionDeadlineRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ExtendDecisionDeadlineResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class UpdateUserNoticeRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "status", "suppressed_until")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    status: UserNoticeStatus
+    suppressed_until: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., status: _Optional[_Union[UserNoticeStatus, str]] = ..., suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UpdateUserNoticeResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class UseConsent(_message.Message):
+    __slots__ = ("purpose", "granted_by_jurisdiction", "granted_at", "reference")
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_BY_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_AT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    purpose: str
+    granted_by_jurisdiction: str
+    granted_at: _timestamp_pb2.Timestamp
+    reference: str
+    def __init__(self, purpose: _Optional[str] = ..., granted_by_jurisdiction: _Optional[str] = ..., granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class UseConditions(_message.Message):
+    __slots__ = ("jit_purposes_only", "conditions", "consents")
+    JIT_PURPOSES_ONLY_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    CONSENTS_FIELD_NUMBER: _ClassVar[int]
+    jit_purposes_only: bool
+    conditions: str
+    consents: _containers.RepeatedCompositeFieldContainer[UseConsent]
+    def __init__(self, jit_purposes_only: _Optional[bool] = ..., conditions: _Optional[str] = ..., consents: _Optional[_Iterable[_Union[UseConsent, _Mapping]]] = ...) -> None: ...
+
+class EvidenceItem(_message.Message):
+    __slots__ = ("id", "workspace_id", "request_id", "origin_jurisdiction", "media_type", "size_bytes", "sha256", "use_conditions", "filename", "description", "received_by", "received_at", "custody_entries")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    USE_CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_BY_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    CUSTODY_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    workspace_id: str
+    request_id: str
+    origin_jurisdiction: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    use_conditions: UseConditions
+    filename: str
+    description: str
+    received_by: _common_pb2.Actor
+    received_at: _timestamp_pb2.Timestamp
+    custody_entries: int
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., media_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., received_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., custody_entries: _Optional[int] = ...) -> None: ...
+
+class ItemMetadata(_message.Message):
+    __slots__ = ("request_id", "evidence_request_id", "sha256", "size_bytes", "media_type", "filename", "description", "origin_jurisdiction", "use_conditions")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    USE_CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    evidence_request_id: str
+    sha256: str
+    size_bytes: int
+    media_type: str
+    filename: str
+    description: str
+    origin_jurisdiction: str
+    use_conditions: UseConditions
+    def __init__(self, request_id: _Optional[str] = ..., evidence_request_id: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., media_type: _Optional[str] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ...) -> None: ...
+
+class UploadItemRequest(_message.Message):
+    __slots__ = ("metadata", "chunk")
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    metadata: ItemMetadata
+    chunk: bytes
+    def __init__(self, metadata: _Optional[_Union[ItemMetadata, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class UploadItemResponse(_message.Message):
+    __slots__ = ("item",)
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    item: EvidenceItem
+    def __init__(self, item: _Optional[_Union[EvidenceItem, _Mapping]] = ...) -> None: ...
+
+class DownloadItemRequest(_message.Message):
+    __slots__ = ("item_id", "purpose")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    purpose: str
+    def __init__(self, item_id: _Optional[str] = ..., purpose: _Optional[str] = ...) -> None: ...
+
+class DownloadItemResponse(_message.Message):
+    __slots__ = ("item", "chunk")
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    item: EvidenceItem
+    chunk: bytes
+    def __init__(self, item: _Optional[_Union[EvidenceItem, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+
+class GetItemRequest(_message.Message):
+    __slots__ = ("item_id",)
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    def __init__(self, item_id: _Optional[str] = ...) -> None: ...
+
+class GetItemResponse(_message.Message):
+    __slots__ = ("item",)
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    item: EvidenceItem
+    def __init__(self, item: _Optional[_Union[EvidenceItem, _Mapping]] = ...) -> None: ...
+
+class ListItemsRequest(_message.Message):
+    __slots__ = ("evidence_request_id",)
+    EVIDENCE_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    evidence_request_id: str
+    def __init__(self, evidence_request_id: _Optional[str] = ...) -> None: ...
+
+class ListItemsResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[EvidenceItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[EvidenceItem, _Mapping]]] = ...) -> None: ...
+
+class CustodyEntry(_message.Message):
+    __slots__ = ("seq", "item_id", "action", "actor", "at", "purpose", "recipient", "sha256", "prev_hash", "entry_hash")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    PREV_HASH_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_HASH_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    item_id: str
+    action: CustodyAction
+    actor: _common_pb2.Actor
+    at: _timestamp_pb2.Timestamp
+    purpose: str
+    recipient: str
+    sha256: str
+    prev_hash: str
+    entry_hash: str
+    def __init__(self, seq: _Optional[int] = ..., item_id: _Optional[str] = ..., action: _Optional[_Union[CustodyAction, str]] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., purpose: _Optional[str] = ..., recipient: _Optional[str] = ..., sha256: _Optional[str] = ..., prev_hash: _Optional[str] = ..., entry_hash: _Optional[str] = ...) -> None: ...
+
+class RecordCustodyEventRequest(_message.Message):
+    __slots__ = ("item_id", "action", "purpose", "recipient")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    action: CustodyAction
+    purpose: str
+    recipient: str
+    def __init__(self, item_id: _Optional[str] = ..., action: _Optional[_Union[CustodyAction, str]] = ..., purpose: _Optional[str] = ..., recipient: _Optional[str] = ...) -> None: ...
+
+class RecordCustodyEventResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: CustodyEntry
+    def __init__(self, entry: _Optional[_Union[CustodyEntry, _Mapping]] = ...) -> None: ...
+
+class ListCustodyRequest(_message.Message):
+    __slots__ = ("item_id",)
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    def __init__(self, item_id: _Optional[str] = ...) -> None: ...
+
+class ListCustodyResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[CustodyEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[CustodyEntry, _Mapping]]] = ...) -> None: ...
+
+class VerifyEvidenceRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ItemProblem(_message.Message):
+    __slots__ = ("item_id", "problem", "detail")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    problem: str
+    detail: str
+    def __init__(self, item_id: _Optional[str] = ..., problem: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class VerifyEvidenceResponse(_message.Message):
+    __slots__ = ("items_checked", "custody_entries_checked", "problems", "ok")
+    ITEMS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    CUSTODY_ENTRIES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    items_checked: int
+    custody_entries_checked: int
+    problems: _containers.RepeatedCompositeFieldContainer[ItemProblem]
+    ok: bool
+    def __init__(self, items_checked: _Optional[int] = ..., custody_entries_checked: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[ItemProblem, _Mapping]]] = ..., ok: _Optional[bool] = ...) -> None: ...

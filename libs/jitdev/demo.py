@@ -1,0 +1,309 @@
+"""`make demo`: a cross-border case played through the `jit` command, step by step, printing what each
+party does and what they see. Every step checks its outcome, so the same script is the end-to-end test
+(tests/e2e/test_demo.py runs it against services the test suite starts).
+
+The case: a victim in NL is harassed and her intimate images are shared by an account holder in DE, on a
+platform established in IE. NL leads a JIT with DE and IE; FR is not a member.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+USERS = ["nl-prosecutor", "nl-liaison", "de-liaison", "de-prosecutor", "ie-liaison", "fr-prosecutor", "nl-auditor"]
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+Runner = Callable[[list[str], dict[str, str]], Result]
+
+
+def subprocess_runner(args: list[str], env: dict[str, str]) -> Result:
+    jit = Path(sys.executable).parent / "jit"
+    proc = subprocess.run(
+        [str(jit), *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+class DemoFailed(AssertionError):
+    pass
+
+
+@dataclass
+class Demo:
+    run_jit: Runner
+    env: dict[str, str]
+    out: Callable[[str], None] = print
+    workspace: str = field(default_factory=lambda: f"case-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}")
+    ids: dict[str, str] = field(default_factory=dict)
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.out(f"\n== {text}")
+
+    def jit(
+        self,
+        *args: str,
+        as_user: str | None = None,
+        json_out: bool = False,
+        expect_fail: bool = False,
+        show: bool = True,
+    ) -> Result:
+        argv = [*(["--json"] if json_out else []), *(["--as", as_user] if as_user else []), *args]
+        if show:
+            self.out("$ jit " + " ".join(shlex.quote(a) for a in argv))
+        res = self.run_jit(argv, self.env)
+        if show:
+            text = (res.stdout + res.stderr).rstrip()
+            if text and not json_out:
+                self.out("  " + text.replace("\n", "\n  "))
+        if expect_fail and res.code == 0:
+            raise DemoFailed(f"jit {' '.join(argv)} should have been refused")
+        if not expect_fail and res.code != 0:
+            raise DemoFailed(f"jit {' '.join(argv)} failed ({res.code}): {res.stderr.strip()}")
+        return res
+
+    def check(self, condition: bool, what: str) -> None:
+        if not condition:
+            raise DemoFailed(what)
+        self.out(f"  ok: {what}")
+
+    # -- the case --------------------------------------------------------------------------------
+
+    def login_everyone(self) -> None:
+        self.say("Each party logs in (demo users, password `demo`)")
+        for user in USERS:
+            self.jit("login", user, "--password", "demo", show=False)
+        self.out("  logged in: " + ", ".join(USERS))
+
+    def open_workspace(self) -> None:
+        ws = self.workspace
+        self.say(f"The NL prosecutor, JIT leader, has the workspace {ws} opened: NL, DE and IE; FR is not a member")
+        today = dt.date.today()
+        self.jit(
+            "admin",
+            "workspace",
+            "create",
+            ws,
+            "--name",
+            "JIT: online harassment and image abuse NL-DE-IE",
+            "--lead",
+            "NL",
+            "--member",
+            "NL",
+            "--member",
+            "DE",
+            "--member",
+            "IE",
+            "--legal-basis",
+            "FD 2002/465/JHA; EU MLA Convention Art. 13",
+            "--starts",
+            today.isoformat(),
+            "--ends",
+            (today + dt.timedelta(days=540)).isoformat(),
+        )
+        members = {"NL": ["nl-prosecutor", "nl-liaison"], "DE": ["de-liaison", "de-prosecutor"], "IE": ["ie-liaison"]}
+        for jur, users in members.items():
+            self.jit(
+                "admin",
+                "workspace",
+                "add-member",
+                ws,
+                "--jurisdiction",
+                jur,
+                *[a for u in users for a in ("--user", u)],
+                show=False,
+            )
+        self.out("  members added: NL (nl-prosecutor, nl-liaison), DE (de-liaison, de-prosecutor), IE (ie-liaison)")
+        # Tokens carry group membership from when they were issued: log in again to carry the new one.
+        for user in ("nl-prosecutor", "nl-liaison", "de-liaison", "de-prosecutor", "ie-liaison"):
+            self.jit("login", user, "--password", "demo", show=False)
+
+    def preserve(self) -> None:
+        self.say("The NL liaison orders the platform (established in IE) to preserve the account's data")
+        order = self.jit(
+            "preservation",
+            "create",
+            "--workspace",
+            self.workspace,
+            "--provider",
+            "socialnet-ie",
+            "--basis",
+            "epoc-pr",
+            "--target",
+            "handle:@rev3ng3_pics",
+            "--data",
+            "subscriber",
+            "--data",
+            "traffic",
+            "--data",
+            "content",
+            "--share",
+            "DE",
+            "--description",
+            "Images of the victim posted without consent; preserve before deletion.",
+            as_user="nl-liaison",
+            json_out=True,
+        ).json()
+        self.ids["order"] = order["id"]
+        # The demo compresses time: the order went out 56 days ago and the platform confirmed the next day.
+        now = dt.datetime.now(dt.UTC)
+        issued = (now - dt.timedelta(days=56)).strftime("%Y-%m-%dT%H:%MZ")
+        confirmed = (now - dt.timedelta(days=55)).strftime("%Y-%m-%dT%H:%MZ")
+        self.jit("preservation", "issue", self.ids["order"], "--issued-at", issued, as_user="nl-liaison", show=False)
+        self.say(f"Sent on {issued[:10]}; the platform's confirmation of {confirmed[:10]} starts the 60-day clock")
+        self.jit(
+            "preservation",
+            "confirm",
+            self.ids["order"],
+            "--confirmed-at",
+            confirmed,
+            "--reference",
+            "SN-LE-2026-0042",
+            as_user="nl-liaison",
+        )
+        self.jit("preservation", "due", "--within", "7d", as_user="nl-liaison")
+
+    def follow_up_appears(self) -> None:
+        self.say("The order nears expiry: the tasks service opens a follow-up task for NL by itself")
+        deadline = time.monotonic() + 90
+        while True:
+            listed = self.jit(
+                "task",
+                "list",
+                "--workspace",
+                self.workspace,
+                "--state",
+                "assigned",
+                as_user="nl-liaison",
+                json_out=True,
+                show=False,
+            ).json()
+            follow = [t for t in listed.get("tasks", []) if t.get("kind") in ("TASK_KIND_FOLLOW_UP", "follow-up")]
+            if follow:
+                break
+            if time.monotonic() > deadline:
+                raise DemoFailed("no follow-up task appeared for the expiring preservation order")
+            time.sleep(1.0)
+        self.ids["follow_up"] = follow[0]["id"]
+        self.jit("task", "show", self.ids["follow_up"], as_user="nl-liaison")
+        self.check(follow[0]["assignee_jurisdiction"] == "NL", "the follow-up task is addressed to NL, the issuer")
+
+    def assign_identification(self) -> None:
+        self.say("NL asks DE to identify the holder of the account that shares the images")
+        task = self.jit(
+            "task",
+            "create",
+            "--workspace",
+            self.workspace,
+            "--assignee",
+            "DE",
+            "--kind",
+            "identify-account-holder",
+            "--priority",
+            "urgent",
+            "--due-in",
+            "10d",
+            "--title",
+            "Identify the holder of @rev3ng3_pics (posts the victim's images)",
+            "--description",
+            "Account on a platform established in IE; logins appear to come from DE.",
+            as_user="nl-prosecutor",
+            json_out=True,
+        ).json()
+        self.ids["task"] = task["id"]
+        self.out(f"  task {task['id']} is {task['state']} for {task['assignee_jurisdiction']}")
+        self.jit("task", "list", "--workspace", self.workspace, as_user="de-liaison")
+        self.say("The DE liaison accepts and starts the task; IE, a member but no party, does not see it")
+        self.jit("task", "accept", self.ids["task"], as_user="de-liaison")
+        self.jit("task", "start", self.ids["task"], as_user="de-liaison", show=False)
+        self.jit("task", "show", self.ids["task"], as_user="ie-liaison", expect_fail=True)
+
+    def discuss(self) -> None:
+        self.say("NL and DE discuss in the task's thread; the system has posted what happened to the task")
+        ref = f"task:{self.ids['task']}"
+        self.jit(
+            "msg", "send", ref, "Please check the login IP addresses of the last 30 days.", as_user="nl-prosecutor"
+        )
+        self.jit("msg", "send", ref, "Requested from the ISP; answer expected Thursday.", as_user="de-liaison")
+        thread = self.jit("msg", "read", ref, as_user="nl-prosecutor", json_out=True).json()
+        notices = [m["body"] for m in thread["messages"] if m.get("system")]
+        self.jit("msg", "read", ref, as_user="nl-prosecutor")
+        self.check("DE accepted the task" in notices, "the thread shows the system notice 'DE accepted the task'")
+
+    def complete_identification(self) -> None:
+        self.say("DE completes the identification; NL, the issuer, verifies it")
+        self.jit(
+            "task",
+            "complete",
+            self.ids["task"],
+            "--outcome",
+            "Account holder identified: resident of Cologne.",
+            as_user="de-liaison",
+        )
+        self.jit(
+            "task", "verify", self.ids["task"], as_user="de-prosecutor", expect_fail=True
+        )
+        verified = self.jit("task", "verify", self.ids["task"], as_user="nl-prosecutor", json_out=True).json()
+        self.check(verified["state"] in ("TASK_STATE_VERIFIED", "verified"), "the task is verified by NL")
+
+    def outsider_is_refused(self) -> None:
+        self.say("An FR prosecutor, not a member of this JIT, finds nothing")
+        res = self.jit("task", "show", self.ids["task"], as_user="fr-prosecutor", expect_fail=True)
+        self.check("NOT_FOUND" in res.stderr, "FR gets NOT_FOUND: the task's existence does not leak")
+
+    def audit(self, services: list[str]) -> None:
+        self.say("The auditor verifies the tamper-evident audit chain of every service")
+        for service in services:
+            self.jit("audit", "verify", "--service", service, as_user="nl-auditor")
+
+    def play(self, services: list[str]) -> None:
+        self.login_everyone()
+        self.open_workspace()
+        self.preserve()
+        self.assign_identification()
+        self.follow_up_appears()
+        self.discuss()
+        self.complete_identification()
+        self.outsider_is_refused()
+        self.audit(services)
+        self.say("The case moved across three jurisdictions; every step is in the audit chains.")
+
+
+def main() -> int:
+    from jitdev.stack import SERVICES
+
+    env = {"JIT_CONFIG_DIR": tempfile.mkdtemp(prefix="jit-demo-")}
+    demo = Demo(subprocess_runner, env)
+    try:
+        demo.play([s.name for s in SERVICES])
+    except DemoFailed as exc:
+        print(f"\ndemo stopped: {exc}\n(is everything running? `make status`)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Wires the preservation service into the shared bootstrap (jitlib.server): the gRPC servicer, the
+consumer of evidence-request events, and the expiry-warning scanner (jitlib.alerts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import grpc
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from jit.preservation.v1 import preservation_pb2, preservation_pb2_grpc
+from jitlib.alerts import AlertScanner
+from jitlib.bus import EventConsumer
+from jitlib.config import ServiceSettings
+from jitlib.runtime import Runtime
+from jitlib.server import ServiceSpec
+from services.preservation import domain, events, providers, store
+from services.preservation.servicer import PreservationServicer
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class PreservationSettings(ServiceSettings):
+    """Environment: JIT_PRESERVATION_LISTEN, JIT_PRESERVATION_DATABASE_URL, ... (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="JIT_PRESERVATION_", extra="ignore")
+    listen: str = "127.0.0.1:50053"
+    #: Warnings before expiry (comma-separated; units w d h m s); one more is sent at expiry.
+    warning_offsets: str = "14d,7d,48h"
+    #: Seconds between warning scans (a change that may make a warning due wakes the scanner too).
+    scan_interval_seconds: float = Field(default=30.0, gt=0)
+    #: Orders looked at per scan (the next scan takes the rest).
+    scan_batch: int = Field(default=500, gt=0)
+    #: Days after which an issued, unconfirmed order is "confirmation overdue".
+    confirmation_overdue_days: float = Field(default=3.0, gt=0)
+    #: National preservation law of this node.
+    national_period_days: int = Field(default=90, gt=0)
+    national_extension_days: int = Field(default=90, ge=0)
+    #: 0 means renewable without limit.
+    national_max_extensions: int = Field(default=0, ge=0)
+    #: A JSON provider register replacing the built-in demo register.
+    providers_file: str = ""
+
+    def rules(self) -> domain.Rules:
+        return domain.Rules(
+            providers=providers.load(self.providers_file),
+            national=domain.NationalRule(
+                period_days=self.national_period_days,
+                extension_days=self.national_extension_days,
+                max_extensions=self.national_max_extensions,
+            ),
+            offsets=domain.parse_offsets(self.warning_offsets),
+            confirmation_overdue_after=timedelta(days=self.confirmation_overdue_days),
+        )
+
+
+def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
+    """The service's spec. ``extra["scanner"]`` holds the running AlertScanner (tests call ``wake()``)."""
+    settings = settings or PreservationSettings()
+    rules = settings.rules()
+    extra: dict[str, Any] = {"rules": rules}
+
+    def register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
+        preservation_pb2_grpc.add_PreservationServiceServicer_to_server(PreservationServicer(rt, rules), server)
+        return [preservation_pb2.DESCRIPTOR.services_by_name["PreservationService"].full_name]
+
+    def background(rt: Runtime) -> Sequence[EventConsumer]:
+        group = rt.settings.consumer_group or rt.name
+        scanner = AlertScanner(
+            rt,
+            store.ALERTS,
+            events.scan(rules, settings.scan_batch),
+            events.emitter(rt, rules),
+            interval=settings.scan_interval_seconds,
+        )
+        extra["scanner"] = scanner
+        # The bootstrap starts and stops these; the scanner has the same start()/stop() shape.
+        return [events.evidence_consumer(rt, rules, group), cast(EventConsumer, scanner)]
+
+    return ServiceSpec(
+        name="preservation",
+        metadata=store.Base.metadata,
+        tables=store.RUNTIME,
+        migrations_dir=MIGRATIONS,
+        streams=[events.STREAM],
+        register=register,
+        consumers=background,
+        extra=extra,
+    )

@@ -1,0 +1,609 @@
+"""Preservation-order rules, pure: the state machine, the expiry clocks of each legal basis, the warning
+schedule, and what a valid new order is.
+
+No I/O here: the servicer loads and stores, this module decides. Every function takes ``now`` explicitly.
+Sources of the clocks (DOMAIN.md, "Legal instruments, deadlines and durations"):
+
+- EPOC-PR, Reg. (EU) 2023/1543 Art. 11(1): preserve 60 days; one extension of 30 days where the issuing
+  authority asks within those 60 days; once a production request is confirmed, preserve until production.
+- Budapest Convention (CETS 185) Art. 29(7): at least 60 days, continuing while the MLA request for
+  production is decided (that is PRODUCTION_REQUESTED here; no extension of the preservation as such).
+- Provider voluntary preservation: the provider's period and extension rule from its law-enforcement
+  guideline (the provider register, services/preservation/providers.py).
+- National law: configured per node (default after CETS 185 Art. 16(2): up to 90 days, renewable).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from jitlib.auth import is_jurisdiction
+from jitlib.errors import FailedPrecondition, FieldViolation
+from jitlib.ids import is_uuid
+from jitlib.policy import Operation, RecordAccess
+
+DESCRIPTION_MAX = 10_000
+REASON_MAX = 2_000
+REFERENCE_MAX = 200
+TARGETS_MAX = 50
+TARGET_VALUE_MAX = 2_048
+SHARED_MAX = 30
+WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+
+
+class OrderState(enum.StrEnum):
+    DRAFT = "DRAFT"
+    ISSUED = "ISSUED"
+    CONFIRMED = "CONFIRMED"
+    EXTENDED = "EXTENDED"
+    PRODUCTION_REQUESTED = "PRODUCTION_REQUESTED"
+    PRODUCED = "PRODUCED"
+    EXPIRED = "EXPIRED"
+    LIFTED = "LIFTED"
+    NOT_EXECUTED = "NOT_EXECUTED"
+
+
+#: States in which the provider keeps the data on a clock: the ones that expire and are warned about.
+RUNNING_STATES = frozenset({OrderState.CONFIRMED, OrderState.EXTENDED})
+#: States in which the order still binds the provider (or is about to).
+OPEN_STATES = frozenset(
+    {
+        OrderState.DRAFT,
+        OrderState.ISSUED,
+        OrderState.CONFIRMED,
+        OrderState.EXTENDED,
+        OrderState.PRODUCTION_REQUESTED,
+    }
+)
+
+
+class LegalBasis(enum.StrEnum):
+    EPOC_PR = "EPOC_PR"
+    BUDAPEST_ART29 = "BUDAPEST_ART29"
+    PROVIDER_VOLUNTARY = "PROVIDER_VOLUNTARY"
+    NATIONAL = "NATIONAL"
+
+
+class TargetKind(enum.StrEnum):
+    ACCOUNT_HANDLE = "ACCOUNT_HANDLE"
+    URL = "URL"
+    PHONE_NUMBER = "PHONE_NUMBER"
+    EMAIL = "EMAIL"
+
+
+DATA_CATEGORIES = ("SUBSCRIBER", "TRAFFIC", "CONTENT")
+#: Reg. (EU) 2023/1543 Annex III.
+NOT_EXECUTED_REASONS = frozenset(
+    {
+        "INCOMPLETE",
+        "MANIFEST_ERRORS",
+        "INSUFFICIENT_INFORMATION",
+        "DATA_NOT_HELD",
+        "DE_FACTO_IMPOSSIBLE",
+        "INVALID_ISSUING_AUTHORITY",
+        "NOT_COVERED",
+        "IMMUNITIES",
+        "CONFLICT_OF_LAW",
+        "OTHER",
+    }
+)
+
+_HANDLE = re.compile(r"^@?[A-Za-z0-9_.\-]{1,100}$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]{1,63})+$")
+_TARGET_RULES: dict[TargetKind, tuple[re.Pattern[str], str]] = {
+    TargetKind.ACCOUNT_HANDLE: (_HANDLE, "must be an account handle (letters, digits, _ . -; optional @)"),
+    TargetKind.URL: (_URL, "must be an http(s) URL"),
+    TargetKind.PHONE_NUMBER: (_PHONE, "must be a phone number in E.164 form, e.g. +353861234567"),
+    TargetKind.EMAIL: (_EMAIL, "must be an email address"),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    username: str
+    jurisdiction: str
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Provider:
+    """An entry of the provider register."""
+
+    id: str
+    name: str
+    establishment_jurisdiction: str
+    legal_representative: str
+    preferred_channel: str
+    preservation_period_days: int
+    #: Length of one extension; 0 when the provider does not extend.
+    extension_days: int
+    #: An extension must be asked at least this many days before expiry.
+    extension_min_notice_days: int
+    #: 0 means no limit.
+    max_extensions: int
+    source: str
+
+
+@dataclass(frozen=True)
+class NationalRule:
+    """The node's national preservation law (settings)."""
+
+    period_days: int = 90
+    extension_days: int = 90
+    #: 0 means renewable without limit.
+    max_extensions: int = 0
+    source: str = "national law (configured; default after CETS 185 Art. 16(2): up to 90 days, renewable)"
+
+
+@dataclass(frozen=True)
+class ClockRule:
+    """How long one legal basis keeps data preserved, and how it may be extended."""
+
+    period: timedelta
+    #: None: no extension under this basis.
+    extension: timedelta | None
+    #: How many extensions; 0 means no limit.
+    max_extensions: int
+    #: The extension must be asked at least this long before the current expiry.
+    min_notice: timedelta
+    source: str
+
+
+EPOC_PR_RULE = ClockRule(
+    period=timedelta(days=60),
+    extension=timedelta(days=30),
+    max_extensions=1,
+    min_notice=timedelta(0),
+    source="Reg. (EU) 2023/1543 Art. 11(1): 60 days; one extension of 30 days asked within the 60",
+)
+BUDAPEST_ART29_RULE = ClockRule(
+    period=timedelta(days=60),
+    extension=None,
+    max_extensions=0,
+    min_notice=timedelta(0),
+    source="CETS 185 Art. 29(7): at least 60 days, then continues while the MLA request is decided",
+)
+
+
+def clock_rule(basis: LegalBasis, provider: Provider, national: NationalRule) -> ClockRule:
+    """The clock of an order under ``basis`` with ``provider`` on this node."""
+    if basis is LegalBasis.EPOC_PR:
+        return EPOC_PR_RULE
+    if basis is LegalBasis.BUDAPEST_ART29:
+        return BUDAPEST_ART29_RULE
+    if basis is LegalBasis.PROVIDER_VOLUNTARY:
+        return ClockRule(
+            period=timedelta(days=provider.preservation_period_days),
+            extension=timedelta(days=provider.extension_days) if provider.extension_days > 0 else None,
+            max_extensions=provider.max_extensions,
+            min_notice=timedelta(days=provider.extension_min_notice_days),
+            source=provider.source,
+        )
+    return ClockRule(
+        period=timedelta(days=national.period_days),
+        extension=timedelta(days=national.extension_days) if national.extension_days > 0 else None,
+        max_extensions=national.max_extensions,
+        min_notice=timedelta(0),
+        source=national.source,
+    )
+
+
+def extension_deadline(rule: ClockRule, expires_at: datetime, extension_count: int) -> datetime | None:
+    """The last instant an extension of the current expiry may be asked; None when none is possible."""
+    if rule.extension is None:
+        return None
+    if rule.max_extensions and extension_count >= rule.max_extensions:
+        return None
+    return expires_at - rule.min_notice
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    workspace_id: str
+    origin_jurisdiction: str
+    legal_basis: LegalBasis
+    provider_id: str
+    targets: tuple[Target, ...]
+    data_categories: tuple[str, ...]
+    description: str
+    restricted: bool
+    shared_with: tuple[str, ...]
+    state: OrderState
+    version: int
+    created_by: Actor
+    created_at: datetime
+    updated_by: Actor
+    updated_at: datetime
+    state_reason: str = ""
+    not_executed_reason: str = ""
+    provider_reference: str = ""
+    follow_up_request_id: str = ""
+    issued_at: datetime | None = None
+    confirmed_at: datetime | None = None
+    #: When the current expiry was set (confirmation or extension): warnings due before it are not sent.
+    clock_started_at: datetime | None = None
+    expires_at: datetime | None = None
+    extension_count: int = 0
+    extension_deadline: datetime | None = None
+    produced_at: datetime | None = None
+
+    def access(self) -> RecordAccess:
+        return RecordAccess(
+            workspace_id=self.workspace_id,
+            origin_jurisdiction=self.origin_jurisdiction,
+            addressee_jurisdiction=None,
+            restricted=self.restricted,
+            shared_with=frozenset(self.shared_with),
+        )
+
+    @property
+    def parties(self) -> frozenset[str]:
+        return self.access().parties
+
+    def is_confirmation_overdue(self, now: datetime, limit: timedelta) -> bool:
+        """Derived, never stored: issued, and the provider has not confirmed for longer than ``limit``."""
+        return self.state is OrderState.ISSUED and self.issued_at is not None and self.issued_at + limit < now
+
+
+# ---- the warning schedule ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Warning:
+    """One warning of one expiry: ``offset`` before ``expires_at`` (zero: the expiry itself)."""
+
+    offset: timedelta
+    due_at: datetime
+    expires_at: datetime
+    first: bool
+
+    @property
+    def at_expiry(self) -> bool:
+        return self.offset == timedelta(0)
+
+    def key(self, order_id: str) -> str:
+        """Stable and unique per order, offset and expiry (an extension starts a new series)."""
+        return f"{order_id}:warn:{int(self.offset.total_seconds())}:{self.expires_at.isoformat()}"
+
+
+def parse_offsets(text: str) -> tuple[timedelta, ...]:
+    """``"14d,7d,48h"`` -> offsets, longest first. Units w, d, h, m, s."""
+    out = set()
+    for part in text.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+)([wdhms])", part)
+        if m is None:
+            raise ValueError(f"invalid warning offset {part!r}: use e.g. 14d, 48h")
+        n = int(m.group(1)) * {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}[m.group(2)]
+        if n <= 0:
+            raise ValueError(f"invalid warning offset {part!r}: must be longer than zero")
+        out.add(timedelta(seconds=n))
+    return tuple(sorted(out, reverse=True))
+
+
+def warning_schedule(order: Order, offsets: tuple[timedelta, ...]) -> list[Warning]:
+    """Every warning of the order's current expiry, in due order, the one at expiry last.
+
+    A warning whose due time lies before the expiry was set (a short clock, or an extension granted late)
+    is not scheduled: it would announce more time than is left.
+    """
+    if order.state not in RUNNING_STATES or order.expires_at is None:
+        return []
+    start = order.clock_started_at or order.confirmed_at or order.expires_at
+    dues = [(o, order.expires_at - o) for o in sorted(set(offsets), reverse=True) if order.expires_at - o >= start]
+    dues.append((timedelta(0), order.expires_at))
+    return [Warning(o, d, order.expires_at, first=i == 0) for i, (o, d) in enumerate(dues)]
+
+
+def next_alert_at(order: Order, offsets: tuple[timedelta, ...], after: datetime | None = None) -> datetime | None:
+    """When the scanner must next look at the order: the first warning due after ``after`` (or at all)."""
+    for w in warning_schedule(order, offsets):
+        if after is None or w.due_at > after:
+            return w.due_at
+    return None
+
+
+def due_warnings(order: Order, offsets: tuple[timedelta, ...], since: datetime, now: datetime) -> list[Warning]:
+    """Warnings due in [since, now]: the ones the scanner has not sent yet (since = next_alert_at)."""
+    return [w for w in warning_schedule(order, offsets) if since <= w.due_at <= now]
+
+
+# ---- transitions -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    #: Past-tense event name, also the last token of the NATS subject.
+    event: str
+    operation: Operation
+    sources: frozenset[OrderState]
+    target: OrderState
+
+
+def _t(action: str, event: str, sources: set[OrderState], target: OrderState) -> Transition:
+    return Transition(action, event, Operation.ISSUER_ACT, frozenset(sources), target)
+
+
+S = OrderState
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        _t("issue", "issued", {S.DRAFT}, S.ISSUED),
+        _t("confirm", "confirmed", {S.ISSUED}, S.CONFIRMED),
+        _t("extend", "extended", {S.CONFIRMED, S.EXTENDED}, S.EXTENDED),
+        _t(
+            "request_production",
+            "production_requested",
+            {S.ISSUED, S.CONFIRMED, S.EXTENDED},
+            S.PRODUCTION_REQUESTED,
+        ),
+        _t("mark_produced", "produced", {S.PRODUCTION_REQUESTED}, S.PRODUCED),
+        _t("lift", "lifted", set(OPEN_STATES), S.LIFTED),
+        _t("record_not_executed", "not_executed", {S.ISSUED, S.CONFIRMED, S.EXTENDED}, S.NOT_EXECUTED),
+        # Taken by the service's clock, never by an RPC.
+        _t("expire", "expired", set(RUNNING_STATES), S.EXPIRED),
+    )
+}
+
+
+@dataclass(frozen=True)
+class TransitionInput:
+    reason: str = ""
+    issued_at: datetime | None = None
+    not_executed_reason: str = ""
+    confirmed_at: datetime | None = None
+    provider_reference: str = ""
+    follow_up_request_id: str = ""
+
+
+def _text_violations(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
+    if required and not value.strip():
+        return [FieldViolation(name, "is required")]
+    if len(value) > maximum:
+        return [FieldViolation(name, f"must be at most {maximum} characters (got {len(value)})")]
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+        return [FieldViolation(name, "must not contain control characters")]
+    return []
+
+
+def transition_violations(action: str, data: TransitionInput, now: datetime) -> list[FieldViolation]:
+    """Input checks that need no database."""
+    out: list[FieldViolation] = []
+    if action == "lift":
+        out += _text_violations("reason", data.reason, required=True, maximum=REASON_MAX)
+    if action == "record_not_executed":
+        if data.not_executed_reason not in NOT_EXECUTED_REASONS:
+            out.append(FieldViolation("reason", "must be a non-execution reason of Annex III"))
+        out += _text_violations("details", data.reason, required=False, maximum=REASON_MAX)
+    if action == "issue" and data.issued_at is not None and data.issued_at > now + timedelta(minutes=5):
+        out.append(FieldViolation("issued_at", "must not be in the future"))
+    if action == "confirm":
+        out += _text_violations("provider_reference", data.provider_reference, required=False, maximum=REFERENCE_MAX)
+        if data.confirmed_at is not None and data.confirmed_at > now + timedelta(minutes=5):
+            out.append(FieldViolation("confirmed_at", "must not be in the future"))
+    if action == "request_production" and not is_uuid(data.follow_up_request_id):
+        out.append(FieldViolation("follow_up_request_id", "must be the evidence request's UUID"))
+    return out
+
+
+def _illegal(order: Order, t: Transition) -> FailedPrecondition:
+    return FailedPrecondition(
+        "ILLEGAL_TRANSITION",
+        f"cannot {t.action.replace('_', ' ')} a preservation order that is {order.state.value}",
+        {"action": t.action, "state": order.state.value, "allowed_from": ",".join(sorted(s.value for s in t.sources))},
+    )
+
+
+def apply(
+    order: Order,
+    action: str,
+    data: TransitionInput,
+    *,
+    actor: Actor,
+    now: datetime,
+    rule: ClockRule,
+) -> Order:
+    """Apply a transition; raises FailedPrecondition when the state or the clock rule does not allow it.
+
+    Input must have passed ``transition_violations``; who may act is decided by the policy before.
+    """
+    t = TRANSITIONS[action]
+    if order.state not in t.sources:
+        raise _illegal(order, t)
+    changes: dict[str, object] = {}
+    if action == "issue":
+        changes["issued_at"] = data.issued_at or now
+    elif action == "confirm":
+        confirmed = data.confirmed_at or now
+        if order.issued_at is not None and confirmed < order.issued_at:
+            raise FailedPrecondition(
+                "CONFIRMED_BEFORE_ISSUE",
+                "confirmed_at is before the order was issued",
+                {"field": "confirmed_at", "issued_at": order.issued_at.isoformat()},
+            )
+        expires = confirmed + rule.period
+        changes.update(
+            confirmed_at=confirmed,
+            clock_started_at=confirmed,
+            expires_at=expires,
+            extension_deadline=extension_deadline(rule, expires, 0),
+            provider_reference=data.provider_reference.strip(),
+        )
+    elif action == "extend":
+        changes.update(_extend(order, rule, now))
+    elif action == "request_production":
+        # Preserved until production (Art. 11(1) EPOC-PR, Art. 29(7) CETS 185): no clock any more.
+        changes.update(follow_up_request_id=data.follow_up_request_id, expires_at=None, extension_deadline=None)
+    elif action == "mark_produced":
+        changes["produced_at"] = now
+    elif action in ("lift", "expire"):
+        changes.update(state_reason=data.reason, extension_deadline=None)
+    elif action == "record_not_executed":
+        changes.update(state_reason=data.reason, not_executed_reason=data.not_executed_reason, extension_deadline=None)
+    return replace(
+        order,
+        state=t.target,
+        version=order.version + 1,
+        updated_by=actor,
+        updated_at=now,
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+def _extend(order: Order, rule: ClockRule, now: datetime) -> dict[str, object]:
+    assert order.expires_at is not None  # running states always have an expiry
+    if rule.extension is None:
+        raise FailedPrecondition(
+            "EXTENSION_NOT_ALLOWED",
+            f"a {order.legal_basis.value} preservation cannot be extended ({rule.source})",
+            {"legal_basis": order.legal_basis.value},
+        )
+    if rule.max_extensions and order.extension_count >= rule.max_extensions:
+        raise FailedPrecondition(
+            "EXTENSION_LIMIT_REACHED",
+            f"this order was already extended {order.extension_count} time(s), the most allowed ({rule.source})",
+            {"extension_count": str(order.extension_count), "max_extensions": str(rule.max_extensions)},
+        )
+    deadline = order.expires_at - rule.min_notice
+    if now > deadline:
+        raise FailedPrecondition(
+            "EXTENSION_TOO_LATE",
+            f"an extension had to be asked by {deadline.isoformat()} ({rule.source})",
+            {"extension_deadline": deadline.isoformat()},
+        )
+    count = order.extension_count + 1
+    expires = order.expires_at + rule.extension
+    return {
+        "expires_at": expires,
+        "clock_started_at": now,
+        "extension_count": count,
+        "extension_deadline": extension_deadline(rule, expires, count),
+    }
+
+
+# ---- creation ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    request_id: str
+    workspace_id: str
+    legal_basis: str
+    provider_id: str
+    targets: tuple[Target, ...]
+    data_categories: tuple[str, ...]
+    description: str
+    restricted: bool
+    shared_with: tuple[str, ...] = ()
+    #: Set when a proto enum value was not one we know (so the field can be named in the error).
+    unknown_enums: tuple[str, ...] = field(default=())
+
+
+def target_violations(targets: tuple[Target, ...]) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    if not targets:
+        return [FieldViolation("targets", "at least one target identifier is required")]
+    if len(targets) > TARGETS_MAX:
+        out.append(FieldViolation("targets", f"at most {TARGETS_MAX} target identifiers"))
+    for i, t in enumerate(targets[:TARGETS_MAX]):
+        try:
+            pattern, hint = _TARGET_RULES[TargetKind(t.kind)]
+        except ValueError:
+            out.append(FieldViolation(f"targets[{i}].kind", "must be ACCOUNT_HANDLE, URL, PHONE_NUMBER or EMAIL"))
+            continue
+        if len(t.value) > TARGET_VALUE_MAX or not pattern.match(t.value.strip()):
+            out.append(FieldViolation(f"targets[{i}].value", hint))
+    return out
+
+
+def new_order_violations(cmd: NewOrder, providers: dict[str, Provider]) -> list[FieldViolation]:
+    """Checks that need no database: formats, lengths, enums, the provider register."""
+    out: list[FieldViolation] = []
+    if not is_uuid(cmd.request_id):
+        out.append(FieldViolation("request_id", "must be a client-generated UUID"))
+    if not WORKSPACE_ID.match(cmd.workspace_id):
+        out.append(FieldViolation("workspace_id", "must be a workspace id (lower-case letters, digits, dashes)"))
+    for name in cmd.unknown_enums:
+        out.append(FieldViolation(name, "has an unknown value"))
+    if cmd.legal_basis not in LegalBasis.__members__ and "legal_basis" not in cmd.unknown_enums:
+        out.append(
+            FieldViolation("legal_basis", "is required: EPOC_PR, BUDAPEST_ART29, PROVIDER_VOLUNTARY or NATIONAL")
+        )
+    if not cmd.provider_id:
+        out.append(FieldViolation("provider_id", "is required"))
+    elif cmd.provider_id not in providers:
+        out.append(FieldViolation("provider_id", "is not in the provider register (jit preservation providers)"))
+    out += target_violations(cmd.targets)
+    if not cmd.data_categories and "data_categories" not in cmd.unknown_enums:
+        out.append(FieldViolation("data_categories", "at least one of SUBSCRIBER, TRAFFIC, CONTENT"))
+    out += _text_violations("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    if len(cmd.shared_with) > SHARED_MAX:
+        out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
+    for i, j in enumerate(cmd.shared_with[:SHARED_MAX]):
+        if not is_jurisdiction(j):
+            out.append(FieldViolation(f"shared_with[{i}]", "must be a jurisdiction code"))
+    if cmd.shared_with and not cmd.restricted:
+        out.append(FieldViolation("shared_with", "only a restricted order is shared with named jurisdictions"))
+    return out
+
+
+def membership_violations(cmd: NewOrder, members: frozenset[str]) -> list[FieldViolation]:
+    return [
+        FieldViolation(f"shared_with[{i}]", f"{j} is not a member of the workspace")
+        for i, j in enumerate(cmd.shared_with)
+        if j not in members
+    ]
+
+
+def create(cmd: NewOrder, *, order_id: str, actor: Actor, now: datetime) -> Order:
+    return Order(
+        id=order_id,
+        workspace_id=cmd.workspace_id,
+        origin_jurisdiction=actor.jurisdiction,
+        legal_basis=LegalBasis(cmd.legal_basis),
+        provider_id=cmd.provider_id,
+        targets=tuple(Target(t.kind, t.value.strip()) for t in cmd.targets),
+        data_categories=tuple(c for c in DATA_CATEGORIES if c in set(cmd.data_categories)),
+        description=cmd.description,
+        restricted=cmd.restricted,
+        shared_with=tuple(sorted(set(cmd.shared_with))),
+        state=OrderState.DRAFT,
+        version=1,
+        created_by=actor,
+        created_at=now,
+        updated_by=actor,
+        updated_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The node's configuration of the rules: provider register, national law, warning offsets."""
+
+    providers: dict[str, Provider]
+    national: NationalRule = NationalRule()
+    #: Warning offsets before expiry, longest first.
+    offsets: tuple[timedelta, ...] = (timedelta(days=14), timedelta(days=7), timedelta(hours=48))
+    #: An issued order unconfirmed for longer than this is "confirmation overdue".
+    confirmation_overdue_after: timedelta = timedelta(days=3)
+
+    def clock_for(self, order: Order) -> ClockRule:
+        provider = self.providers.get(order.provider_id)
+        if provider is None:  # removed from the register since: keep the order's own basis rules
+            provider = Provider(order.provider_id, order.provider_id, "", "", "", 90, 0, 0, 0, "unknown provider")
+        return clock_rule(order.legal_basis, provider, self.national)

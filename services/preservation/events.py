@@ -1,0 +1,240 @@
+"""What the preservation service publishes and consumes.
+
+Publishes one event per change on jit.preservation.<origin>.<event> in the jit.events.v1.Envelope with the
+full PreservationOrder as state, and the expiry warnings on jit.preservation.<origin>.expiry_warning with
+an ExpiryWarning as state (sent exactly once each by jitlib.alerts.AlertScanner).
+
+Consumes jit.evidence.> : an evidence request linked to an order (preservation_order_id) that reaches
+ISSUED or later (not WITHDRAWN) moves the order to PRODUCTION_REQUESTED; EXECUTED moves it to PRODUCED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from google.protobuf import any_pb2, message, timestamp_pb2
+from sqlalchemy.orm import Session
+
+from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.evidence.v1 import evidence_pb2
+from jit.preservation.v1 import preservation_pb2 as pb
+from jitlib import audit
+from jitlib.alerts import SYSTEM, Alert, Emit, Scan
+from jitlib.bus import EventConsumer, Handler, stream_for
+from jitlib.errors import Aborted
+from jitlib.ids import new_id
+from jitlib.runtime import Runtime, UnitOfWork
+from services.preservation import domain, store
+from services.preservation.domain import Actor, Order, OrderState, Rules, TransitionInput, Warning
+from services.preservation.mapping import order_to_pb, warning_to_pb
+
+log = logging.getLogger(__name__)
+
+STREAM = stream_for("preservation")
+EVIDENCE_STREAM = stream_for("evidence")
+RECORD = "preservation_order"
+WARNING_EVENT = "expiry_warning"
+WARNING_TYPE = "jit.preservation.v1.PreservationOrderExpiryWarning"
+SYSTEM_ACTOR = Actor(SYSTEM.user_id, SYSTEM.username, SYSTEM.jurisdiction)
+
+
+def subject(order: Order, event: str) -> str:
+    return f"jit.preservation.{order.origin_jurisdiction}.{event}"
+
+
+def event_type(event: str) -> str:
+    return "jit.preservation.v1.PreservationOrder" + "".join(p.capitalize() for p in event.split("_"))
+
+
+def audience(order: Order, members: frozenset[str]) -> list[str]:
+    """Who is entitled to the event: the parties of a restricted order, every member otherwise."""
+    return sorted(order.parties if order.restricted else members | order.parties)
+
+
+def envelope(order: Order, state: message.Message, etype: str, members: frozenset[str], now: datetime) -> Envelope:
+    occurred = timestamp_pb2.Timestamp()
+    occurred.FromDatetime(now)
+    packed = any_pb2.Any()
+    packed.Pack(state)
+    return Envelope(
+        id=new_id(),
+        type=etype,
+        occurred_at=occurred,
+        workspace_id=order.workspace_id,
+        origin_jurisdiction=order.origin_jurisdiction,
+        audience=audience(order, members),
+        aggregate_type=RECORD,
+        aggregate_id=order.id,
+        aggregate_version=order.version,
+        actor=common_pb2.Actor(
+            user_id=order.updated_by.user_id,
+            username=order.updated_by.username,
+            jurisdiction=order.updated_by.jurisdiction,
+        ),
+        state=packed,
+    )
+
+
+def members_of(rt: Runtime, order: Order) -> frozenset[str]:
+    workspace = rt.workspaces.get(order.workspace_id)
+    return workspace.members if workspace else frozenset(order.parties)
+
+
+def write_change(
+    uow: UnitOfWork,
+    before: Order,
+    after: Order,
+    event: str,
+    *,
+    rules: Rules,
+    members: frozenset[str],
+    now: datetime,
+) -> pb.PreservationOrder:
+    """Store a transition (version-checked), its event and its audit entry, in the caller's transaction.
+
+    The warning schedule is recomputed from the new state: a new expiry starts a new series, a state
+    without a clock has none.
+    """
+    next_alert = domain.next_alert_at(after, rules.offsets)
+    if not store.update_if_version(uow.session, after, before.version, next_alert):
+        raise Aborted("CONCURRENT_UPDATE", "preservation order was changed by someone else meanwhile; re-read it")
+    state = order_to_pb(after, now, rules.confirmation_overdue_after)
+    uow.emit(subject(after, event), envelope(after, state, event_type(event), members, now))
+    uow.audit(RECORD, after.id, after.workspace_id)
+    return state
+
+
+# ---- expiry warnings (jitlib.alerts) -----------------------------------------------------------------
+
+
+def scan(rules: Rules, batch: int) -> Scan:
+    """The AlertScanner's scan: warnings due now, from an indexed range query on next_alert_at."""
+
+    def run(session: Session, now: datetime) -> Sequence[Alert]:
+        out: list[Alert] = []
+        for order, since in store.due_for_alert(session, now, batch):
+            for w in domain.due_warnings(order, rules.offsets, since, now):
+                out.append(Alert(key=w.key(order.id), due_at=w.due_at, payload=(order.id, w)))
+        return out
+
+    return run
+
+
+def emitter(rt: Runtime, rules: Rules) -> Emit:
+    """The AlertScanner's emit: runs in the transaction that recorded the alert as sent."""
+
+    def emit(uow: UnitOfWork, alert: Alert) -> None:
+        order_id, warning = alert.payload
+        assert isinstance(warning, Warning)
+        session = uow.session
+        order = store.get(session, order_id, for_update=True)
+        if order is None or order.state not in domain.RUNNING_STATES or order.expires_at != warning.expires_at:
+            return  # changed since the scan (extended, lifted, production requested): that reset the schedule
+        pending = store.next_alert_of(session, order.id)
+        if pending is None or pending > warning.due_at:
+            # Already sent by another scan. alerts_sent should have said so, but on PostgreSQL (psycopg 3)
+            # the insert's rowcount is -1 whether or not it inserted, so the row lock taken above and the
+            # order's own "next warning" pointer are what keep this exactly once.
+            return
+        now = rt.clock.now()
+        members = members_of(rt, order)
+        state = order_to_pb(order, now, rules.confirmation_overdue_after)
+        if warning.at_expiry:
+            expired = domain.apply(
+                order,
+                "expire",
+                TransitionInput(reason="preservation period ended"),
+                actor=SYSTEM_ACTOR,
+                now=now,
+                rule=rules.clock_for(order),
+            )
+            state = write_change(uow, order, expired, "expired", rules=rules, members=members, now=now)
+            order = expired
+        else:
+            store.set_next_alert(session, order.id, domain.next_alert_at(order, rules.offsets, after=warning.due_at))
+        uow.emit(
+            subject(order, WARNING_EVENT),
+            envelope(order, warning_to_pb(state, warning), WARNING_TYPE, members, now),
+        )
+        uow.audit(RECORD, order.id, order.workspace_id)
+
+    return emit
+
+
+# ---- consumed: evidence requests ---------------------------------------------------------------------
+
+E = evidence_pb2
+#: "ISSUED or later, not WITHDRAWN": the production request exists.
+_PRODUCTION_REQUESTED = frozenset(
+    {
+        E.EVIDENCE_REQUEST_STATE_ISSUED,
+        E.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED,
+        E.EVIDENCE_REQUEST_STATE_UNDER_REVIEW,
+        E.EVIDENCE_REQUEST_STATE_IN_EXECUTION,
+        E.EVIDENCE_REQUEST_STATE_PARTIALLY_EXECUTED,
+        E.EVIDENCE_REQUEST_STATE_EXECUTED,
+        E.EVIDENCE_REQUEST_STATE_CLOSED,
+        E.EVIDENCE_REQUEST_STATE_REFUSED,
+        E.EVIDENCE_REQUEST_STATE_NOT_EXECUTED,
+        E.EVIDENCE_REQUEST_STATE_POSTPONED,
+    }
+)
+
+
+def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop) -> Handler:
+    """Handler of jit.evidence.> events (runs in the consumer's transaction, with its inbox insert)."""
+
+    def handle(session: Session, env: Envelope) -> None:
+        request = evidence_pb2.EvidenceRequest()
+        if not env.state.Unpack(request):
+            return  # another aggregate of the evidence domain (items, ...)
+        if not request.preservation_order_id or request.state not in _PRODUCTION_REQUESTED:
+            return
+        order = store.get(session, request.preservation_order_id, for_update=True)
+        if order is None or order.workspace_id != request.workspace_id:
+            return  # not an order of this node (or a mismatched link): nothing to do
+        steps = []
+        if order.state in domain.TRANSITIONS["request_production"].sources:
+            steps.append("request_production")
+        if request.state == E.EVIDENCE_REQUEST_STATE_EXECUTED and (
+            steps or order.state is OrderState.PRODUCTION_REQUESTED
+        ):
+            steps.append("mark_produced")
+        if not steps:
+            return
+        uow = UnitOfWork(session, rt.tables, SYSTEM)
+        now = rt.clock.now()
+        members = members_of(rt, order)
+        for action in steps:
+            t = domain.TRANSITIONS[action]
+            after = domain.apply(
+                order,
+                action,
+                TransitionInput(follow_up_request_id=request.id),
+                actor=SYSTEM_ACTOR,
+                now=now,
+                rule=rules.clock_for(order),
+            )
+            write_change(uow, order, after, t.event, rules=rules, members=members, now=now)
+            order = after
+        audit.append(session, rt.tables, uow.audits, now)
+        loop.call_soon_threadsafe(rt.relay.wake)
+
+    return handle
+
+
+def evidence_consumer(rt: Runtime, rules: Rules, group: str) -> EventConsumer:
+    return EventConsumer(
+        rt.bus,
+        rt.db,
+        rt.tables,
+        durable=f"{group}-evidence-requests",
+        stream=EVIDENCE_STREAM,
+        filter_subject="jit.evidence.>",
+        handler=evidence_handler(rt, rules, asyncio.get_running_loop()),
+        clock=rt.clock,
+    )

@@ -1,0 +1,145 @@
+"""Conversions between the jit.preservation.v1 messages and the domain types."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from google.protobuf import timestamp_pb2
+
+from jit.common.v1 import common_pb2
+from jit.preservation.v1 import preservation_pb2 as pb
+from services.preservation.domain import Actor, NewOrder, Order, OrderState, Provider, Target, Warning
+
+
+def _enum_name(enum: object, value: int, prefix: str) -> str | None:
+    try:
+        name = enum.Name(value)  # type: ignore[attr-defined]
+    except ValueError:
+        return None
+    return name.removeprefix(prefix)
+
+
+def ts_to_dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
+    return ts.ToDatetime(tzinfo=UTC) if present else None
+
+
+def dt_to_ts(dt: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(dt)
+    return ts
+
+
+def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
+    unknown = []
+    basis = _enum_name(pb.LegalBasis, req.legal_basis, "LEGAL_BASIS_")
+    if basis is None:
+        unknown.append("legal_basis")
+    targets = []
+    for t in req.targets:
+        kind = _enum_name(pb.TargetKind, t.kind, "TARGET_KIND_")
+        targets.append(Target(kind or "UNKNOWN", t.value))
+    categories = []
+    for i, c in enumerate(req.data_categories):
+        name = _enum_name(pb.DataCategory, c, "DATA_CATEGORY_")
+        if name is None or name == "UNSPECIFIED":
+            unknown.append(f"data_categories[{i}]")
+        else:
+            categories.append(name)
+    # Need to know by default: an order is restricted to its parties unless the issuer opens it up.
+    if req.visibility not in (
+        common_pb2.VISIBILITY_UNSPECIFIED,
+        common_pb2.VISIBILITY_WORKSPACE,
+        common_pb2.VISIBILITY_RESTRICTED,
+    ):
+        unknown.append("visibility")
+    return NewOrder(
+        request_id=req.request_id,
+        workspace_id=req.workspace_id,
+        legal_basis=basis or "",
+        provider_id=req.provider_id,
+        targets=tuple(targets),
+        data_categories=tuple(categories),
+        description=req.description,
+        restricted=req.visibility != common_pb2.VISIBILITY_WORKSPACE,
+        shared_with=tuple(req.shared_with),
+        unknown_enums=tuple(unknown),
+    )
+
+
+def request_digest(req: pb.CreateOrderRequest) -> str:
+    """Fingerprint of a create request, to tell a genuine replay from a reused request_id."""
+    return hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
+
+
+def _actor(a: Actor) -> common_pb2.Actor:
+    return common_pb2.Actor(user_id=a.user_id, username=a.username, jurisdiction=a.jurisdiction)
+
+
+def order_to_pb(order: Order, now: datetime, overdue_after: timedelta) -> pb.PreservationOrder:
+    msg = pb.PreservationOrder(
+        id=order.id,
+        workspace_id=order.workspace_id,
+        origin_jurisdiction=order.origin_jurisdiction,
+        state="PRESERVATION_ORDER_STATE_" + order.state.value,
+        version=order.version,
+        follow_up_request_id=order.follow_up_request_id,
+        visibility=common_pb2.VISIBILITY_RESTRICTED if order.restricted else common_pb2.VISIBILITY_WORKSPACE,
+        shared_with=list(order.shared_with),
+        legal_basis="LEGAL_BASIS_" + order.legal_basis.value,
+        provider_id=order.provider_id,
+        targets=[pb.TargetIdentifier(kind="TARGET_KIND_" + t.kind, value=t.value) for t in order.targets],
+        data_categories=["DATA_CATEGORY_" + c for c in order.data_categories],
+        description=order.description,
+        provider_reference=order.provider_reference,
+        state_reason=order.state_reason,
+        not_executed_reason="NOT_EXECUTED_REASON_" + (order.not_executed_reason or "UNSPECIFIED"),
+        extension_count=order.extension_count,
+        created_by=_actor(order.created_by),
+        created_at=dt_to_ts(order.created_at),
+        updated_by=_actor(order.updated_by),
+        updated_at=dt_to_ts(order.updated_at),
+        confirmation_overdue=order.is_confirmation_overdue(now, overdue_after),
+    )
+    for name in ("expires_at", "issued_at", "confirmed_at", "extension_deadline", "produced_at"):
+        value = getattr(order, name)
+        if value is not None:
+            getattr(msg, name).CopyFrom(dt_to_ts(value))
+    return msg
+
+
+def warning_to_pb(state: pb.PreservationOrder, warning: Warning) -> pb.ExpiryWarning:
+    return pb.ExpiryWarning(
+        order=state,
+        offset_seconds=int(warning.offset.total_seconds()),
+        expires_at=dt_to_ts(warning.expires_at),
+        first=warning.first,
+        due_at=dt_to_ts(warning.due_at),
+    )
+
+
+def state_from_pb(value: int) -> OrderState | None:
+    name = _enum_name(pb.PreservationOrderState, value, "PRESERVATION_ORDER_STATE_")
+    if name is None or name == "UNSPECIFIED":
+        return None
+    return OrderState(name)
+
+
+def not_executed_reason_from_pb(value: int) -> str:
+    name = _enum_name(pb.NotExecutedReason, value, "NOT_EXECUTED_REASON_")
+    return "" if name is None or name == "UNSPECIFIED" else name
+
+
+def provider_to_pb(p: Provider) -> pb.Provider:
+    return pb.Provider(
+        id=p.id,
+        name=p.name,
+        establishment_jurisdiction=p.establishment_jurisdiction,
+        legal_representative=p.legal_representative,
+        preferred_channel=p.preferred_channel,
+        preservation_period_days=p.preservation_period_days,
+        extension_days=p.extension_days,
+        extension_min_notice_days=p.extension_min_notice_days,
+        max_extensions=p.max_extensions,
+        source=p.source,
+    )

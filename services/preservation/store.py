@@ -1,0 +1,317 @@
+"""Persistence of preservation orders (SQLAlchemy 2). Tables, and the queries the servicer and the
+warning scanner need; no business rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from jitlib.alerts import alerts_table
+from jitlib.clock import as_utc
+from jitlib.db import new_metadata, runtime_tables
+from jitlib.policy import VisibilityScope
+from services.preservation.domain import Actor, LegalBasis, Order, OrderState, Target
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+RUNTIME = runtime_tables(Base.metadata)
+ALERTS = alerts_table(Base.metadata)
+TS = DateTime(timezone=True)
+
+
+class OrderRow(Base):
+    __tablename__ = "preservation_orders"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(36))
+    request_digest: Mapped[str] = mapped_column(String(64))
+    origin_jurisdiction: Mapped[str] = mapped_column(String(16))
+    legal_basis: Mapped[str] = mapped_column(String(32))
+    provider_id: Mapped[str] = mapped_column(String(64))
+    targets: Mapped[str] = mapped_column(Text)  # JSON [[kind, value], ...]
+    data_categories: Mapped[str] = mapped_column(String(64))  # comma-separated
+    description: Mapped[str] = mapped_column(Text)
+    restricted: Mapped[bool] = mapped_column(Boolean)
+    shared_with: Mapped[str] = mapped_column(Text)  # comma-separated
+    state: Mapped[str] = mapped_column(String(32))
+    state_reason: Mapped[str] = mapped_column(Text)
+    not_executed_reason: Mapped[str] = mapped_column(String(32))
+    provider_reference: Mapped[str] = mapped_column(String(200))
+    follow_up_request_id: Mapped[str] = mapped_column(String(36))
+    issued_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    clock_started_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    extension_count: Mapped[int] = mapped_column(Integer)
+    extension_deadline: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    produced_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: When the warning scanner must next look at this order (the next unsent warning); NULL when none.
+    next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[str] = mapped_column(String(64))
+    created_by_name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_by_id: Mapped[str] = mapped_column(String(64))
+    updated_by_name: Mapped[str] = mapped_column(String(255))
+    updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("uq_preservation_orders_creator_request", "created_by_id", "request_id", unique=True),
+        Index("ix_preservation_orders_workspace_id_id", "workspace_id", "id"),
+        Index("ix_preservation_orders_workspace_state", "workspace_id", "state"),
+        Index("ix_preservation_orders_workspace_expires", "workspace_id", "expires_at"),
+        Index("ix_preservation_orders_workspace_provider", "workspace_id", "provider_id"),
+        Index("ix_preservation_orders_state_issued", "state", "issued_at"),
+        # The warning scan: "next_alert_at <= now", only over orders that still have a warning to send.
+        Index("ix_preservation_orders_next_alert", "next_alert_at"),
+    )
+
+
+class OrderParty(Base):
+    """One row per jurisdiction party to an order: the visibility index for restricted orders."""
+
+    __tablename__ = "preservation_order_parties"
+
+    order_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("preservation_orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    jurisdiction: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    __table_args__ = (Index("ix_preservation_order_parties_jurisdiction_order", "jurisdiction", "order_id"),)
+
+
+def _opt(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def to_domain(row: OrderRow) -> Order:
+    return Order(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        origin_jurisdiction=row.origin_jurisdiction,
+        legal_basis=LegalBasis(row.legal_basis),
+        provider_id=row.provider_id,
+        targets=tuple(Target(k, v) for k, v in json.loads(row.targets or "[]")),
+        data_categories=tuple(c for c in row.data_categories.split(",") if c),
+        description=row.description,
+        restricted=row.restricted,
+        shared_with=tuple(j for j in row.shared_with.split(",") if j),
+        state=OrderState(row.state),
+        version=row.version,
+        created_by=Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
+        created_at=as_utc(row.created_at),
+        updated_by=Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
+        updated_at=as_utc(row.updated_at),
+        state_reason=row.state_reason,
+        not_executed_reason=row.not_executed_reason,
+        provider_reference=row.provider_reference,
+        follow_up_request_id=row.follow_up_request_id,
+        issued_at=_opt(row.issued_at),
+        confirmed_at=_opt(row.confirmed_at),
+        clock_started_at=_opt(row.clock_started_at),
+        expires_at=_opt(row.expires_at),
+        extension_count=row.extension_count,
+        extension_deadline=_opt(row.extension_deadline),
+        produced_at=_opt(row.produced_at),
+    )
+
+
+def columns(order: Order, next_alert_at: datetime | None) -> dict[str, object]:
+    return {
+        "workspace_id": order.workspace_id,
+        "origin_jurisdiction": order.origin_jurisdiction,
+        "legal_basis": order.legal_basis.value,
+        "provider_id": order.provider_id,
+        "targets": json.dumps([[t.kind, t.value] for t in order.targets]),
+        "data_categories": ",".join(order.data_categories),
+        "description": order.description,
+        "restricted": order.restricted,
+        "shared_with": ",".join(order.shared_with),
+        "state": order.state.value,
+        "state_reason": order.state_reason,
+        "not_executed_reason": order.not_executed_reason,
+        "provider_reference": order.provider_reference,
+        "follow_up_request_id": order.follow_up_request_id,
+        "issued_at": order.issued_at,
+        "confirmed_at": order.confirmed_at,
+        "clock_started_at": order.clock_started_at,
+        "expires_at": order.expires_at,
+        "extension_count": order.extension_count,
+        "extension_deadline": order.extension_deadline,
+        "produced_at": order.produced_at,
+        "next_alert_at": next_alert_at,
+        "version": order.version,
+        "updated_by_id": order.updated_by.user_id,
+        "updated_by_name": order.updated_by.username,
+        "updated_by_jurisdiction": order.updated_by.jurisdiction,
+        "updated_at": order.updated_at,
+    }
+
+
+def get(session: Session, order_id: str, *, for_update: bool = False) -> Order | None:
+    stmt = select(OrderRow).where(OrderRow.id == order_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = session.scalar(stmt)
+    return to_domain(row) if row is not None else None
+
+
+def next_alert_of(session: Session, order_id: str) -> datetime | None:
+    return _opt(session.scalar(select(OrderRow.next_alert_at).where(OrderRow.id == order_id)))
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    order: Order
+    digest: str
+
+
+def find_by_request(session: Session, user_id: str, request_id: str) -> StoredRequest | None:
+    row = session.scalar(select(OrderRow).where(OrderRow.created_by_id == user_id, OrderRow.request_id == request_id))
+    return StoredRequest(to_domain(row), row.request_digest) if row is not None else None
+
+
+_INSERT_ORDER = insert(cast(Table, OrderRow.__table__))
+_INSERT_PARTY = insert(cast(Table, OrderParty.__table__))
+
+
+def insert_order(session: Session, order: Order, *, request_id: str, request_digest: str) -> None:
+    session.execute(
+        _INSERT_ORDER,
+        {
+            "id": order.id,
+            "request_id": request_id,
+            "request_digest": request_digest,
+            "created_by_id": order.created_by.user_id,
+            "created_by_name": order.created_by.username,
+            "created_at": order.created_at,
+            **columns(order, None),
+        },
+    )
+    _insert_parties(session, order)
+
+
+def _insert_parties(session: Session, order: Order) -> None:
+    session.execute(_INSERT_PARTY, [{"order_id": order.id, "jurisdiction": j} for j in sorted(order.parties)])
+
+
+def update_if_version(session: Session, order: Order, expected_version: int, next_alert_at: datetime | None) -> bool:
+    """Write the new state only if nobody changed the order since ``expected_version`` was read."""
+    result = session.execute(
+        update(OrderRow)
+        .where(OrderRow.id == order.id, OrderRow.version == expected_version)
+        .values(**columns(order, next_alert_at))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    if order.shared_with:
+        session.execute(delete(OrderParty).where(OrderParty.order_id == order.id))
+        _insert_parties(session, order)
+    return True
+
+
+def set_next_alert(session: Session, order_id: str, next_alert_at: datetime | None) -> None:
+    session.execute(
+        update(OrderRow)
+        .where(OrderRow.id == order_id)
+        .values(next_alert_at=next_alert_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def due_for_alert_query(now: datetime, limit: int) -> Select[tuple[OrderRow]]:
+    """The warning scan: orders whose next warning is due. A range scan of ix_..._next_alert."""
+    return select(OrderRow).where(OrderRow.next_alert_at <= now).order_by(OrderRow.next_alert_at).limit(limit)
+
+
+def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[Order, datetime]]:
+    rows = session.scalars(due_for_alert_query(now, limit))
+    return [(to_domain(r), as_utc(cast(datetime, r.next_alert_at))) for r in rows]
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    workspace_ids: frozenset[str]
+    states: frozenset[OrderState] = frozenset()
+    provider_id: str = ""
+    expires_after: datetime | None = None
+    expires_before: datetime | None = None
+    #: Issued before this instant and still ISSUED (confirmation overdue).
+    issued_before: datetime | None = None
+
+
+def list_visible(
+    session: Session,
+    scope: VisibilityScope,
+    flt: OrderFilter,
+    *,
+    after: tuple[int, str, str] | None,
+    limit: int,
+) -> list[Order]:
+    """Orders the scope may see (the policy's READ rule as SQL), soonest expiry first, then id.
+
+    ``after`` is the keyset cursor (has_no_expiry, expires_at ISO text, id) of the last order of the
+    previous page.
+    """
+    workspaces = flt.workspace_ids & scope.workspaces
+    if not workspaces or not scope.may_read_content:
+        return []
+    party = exists().where(OrderParty.order_id == OrderRow.id, OrderParty.jurisdiction == scope.jurisdiction)
+    conditions = [OrderRow.workspace_id.in_(sorted(workspaces)), or_(OrderRow.restricted.is_(False), party)]
+    if flt.states:
+        conditions.append(OrderRow.state.in_(sorted(s.value for s in flt.states)))
+    if flt.provider_id:
+        conditions.append(OrderRow.provider_id == flt.provider_id)
+    if flt.expires_after is not None:
+        conditions.append(OrderRow.expires_at >= flt.expires_after)
+    if flt.expires_before is not None:
+        conditions.append(OrderRow.expires_at < flt.expires_before)
+    if flt.issued_before is not None:
+        conditions += [OrderRow.state == OrderState.ISSUED.value, OrderRow.issued_at < flt.issued_before]
+    no_expiry = case((OrderRow.expires_at.is_(None), 1), else_=0)
+    if after is not None:
+        flag, expires_text, after_id = after
+        if flag:
+            conditions.append(and_(OrderRow.expires_at.is_(None), OrderRow.id > after_id))
+        else:
+            expires = datetime.fromisoformat(expires_text)
+            conditions.append(
+                or_(
+                    OrderRow.expires_at.is_(None),
+                    OrderRow.expires_at > expires,
+                    and_(OrderRow.expires_at == expires, OrderRow.id > after_id),
+                )
+            )
+    rows = session.scalars(
+        select(OrderRow).where(and_(*conditions)).order_by(no_expiry, OrderRow.expires_at, OrderRow.id).limit(limit)
+    )
+    return [to_domain(r) for r in rows]

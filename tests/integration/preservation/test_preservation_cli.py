@@ -1,0 +1,125 @@
+"""``jit preservation ...`` against the live preservation service (in-process CliRunner, --json output)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from jitcli.main import app
+from tests.harness import RunningService
+from tests.integration.preservation.conftest import WS
+
+pytestmark = pytest.mark.integration
+RUNNER = CliRunner()
+
+
+@pytest.fixture
+def env(preservation_svc: RunningService, keycloak: Any, tmp_path: Path) -> dict[str, str]:
+    env = {
+        "JIT_KEYCLOAK_URL": keycloak.base_url,
+        "JIT_PRESERVATION_ADDR": f"127.0.0.1:{preservation_svc.app.port}",
+        "JIT_CONFIG_DIR": str(tmp_path / "jit-config"),
+    }
+    for user in ("nl-liaison", "fr-prosecutor"):
+        jit(env, "login", user, "--password", "demo")
+    return env
+
+
+def jit(env: dict[str, str], *args: str, code: int = 0) -> Result:
+    result = RUNNER.invoke(app, list(args), env=env)
+    assert result.exit_code == code, f"jit {' '.join(args)} -> {result.exit_code}\n{result.stdout}{result.stderr}"
+    assert "Traceback" not in result.stderr + result.stdout
+    return result
+
+
+def as_json(env: dict[str, str], *args: str) -> Any:
+    return json.loads(jit(env, "--json", "--as", "nl-liaison", "preservation", *args).stdout)
+
+
+def test_a_liaison_tracks_an_order_from_the_command_line(env: dict[str, str]) -> None:
+    providers = as_json(env, "providers")["providers"]
+    assert any(p["id"] == "socialnet-ie" for p in providers)
+    order = as_json(
+        env,
+        "create",
+        "--workspace",
+        WS,
+        "--provider",
+        "socialnet-ie",
+        "--basis",
+        "provider-voluntary",
+        "--target",
+        "handle:@harasser_x",
+        "--target",
+        "url:https://socialnet.example/p/42",
+        "--data",
+        "subscriber",
+        "--data",
+        "content",
+        "--issue",
+        "--request-id",
+        str(uuid.uuid4()),
+    )
+    assert order["state"] == "PRESERVATION_ORDER_STATE_ISSUED"
+    confirmed_at = (datetime.now(UTC) - timedelta(days=85, hours=3, minutes=30)).isoformat()
+    with_clock = as_json(env, "confirm", order["id"], "--confirmed-at", datetime.now(UTC).isoformat())
+    assert with_clock["state"] == "PRESERVATION_ORDER_STATE_CONFIRMED"
+    assert with_clock["expires_at"]
+
+    # An order with 4 days 20 hours left shows in `due --within 7d`, with the time left in words.
+    other = as_json(
+        env,
+        "create",
+        "--workspace",
+        WS,
+        "--provider",
+        "socialnet-ie",
+        "--basis",
+        "provider-voluntary",
+        "--target",
+        "email:someone@mail.example.org",
+        "--data",
+        "traffic",
+    )
+    as_json(env, "issue", other["id"], "--issued-at", confirmed_at)
+    as_json(env, "confirm", other["id"], "--confirmed-at", confirmed_at)
+    due = as_json(env, "due", "--within", "7d", "--workspace", WS)["orders"]
+    assert other["id"] in [o["id"] for o in due] and order["id"] not in [o["id"] for o in due]
+    table = jit(env, "--as", "nl-liaison", "preservation", "due", "--within", "7d", "--wide").stdout
+    line = next(row for row in table.splitlines() if other["id"] in row)
+    assert "4 days 20 hours" in line  # 4 days 20 hours 30 minutes, less the seconds the test took
+
+    lifted = as_json(env, "lift", other["id"], "--reason", "identified by other means")
+    assert lifted["state"] == "PRESERVATION_ORDER_STATE_LIFTED"
+    shown = as_json(env, "show", order["id"])
+    assert shown["id"] == order["id"]
+
+
+def test_errors_are_one_line(env: dict[str, str]) -> None:
+    bad = jit(
+        env,
+        "--as",
+        "nl-liaison",
+        "preservation",
+        "create",
+        "--workspace",
+        WS,
+        "--provider",
+        "socialnet-ie",
+        "--basis",
+        "epoc-pr",
+        "--target",
+        "phone:0612",
+        "--data",
+        "traffic",
+        code=1,
+    )
+    assert "targets[0].value" in bad.stderr
+    missing = jit(env, "--as", "fr-prosecutor", "preservation", "show", str(uuid.uuid4()), code=1)
+    assert "not found" in missing.stderr.lower()

@@ -1,0 +1,357 @@
+"""The preservation service end to end with real Keycloak tokens, real NATS JetStream and a real database
+(each module runs once on SQLite and once on PostgreSQL)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import pytest
+from sqlalchemy import func, select
+
+from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.preservation.v1 import preservation_pb2 as pb
+from services.preservation.store import RUNTIME, OrderRow
+from tests.conftest import read_stream
+from tests.harness import RunningService, error_reason, field_violations, rid
+from tests.integration.preservation.conftest import DAY, WS, Client, now_utc, ts
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client(preservation_svc: RunningService, tokens: Any) -> Client:
+    return Client(preservation_svc, tokens)
+
+
+def count_rows(svc: RunningService) -> tuple[int, int]:
+    def q(s: Any) -> tuple[int, int]:
+        orders = s.scalar(select(func.count()).select_from(OrderRow))
+        events = s.scalar(select(func.count()).select_from(RUNTIME.outbox))
+        return int(orders or 0), int(events or 0)
+
+    return svc.loop.run(svc.rt.read(q))
+
+
+def test_order_lifecycle_issue_confirm_extend_produce(client: Client) -> None:
+    order = client.create()
+    assert order.state == pb.PRESERVATION_ORDER_STATE_DRAFT and order.origin_jurisdiction == "NL"
+    assert order.visibility == common_pb2.VISIBILITY_RESTRICTED  # need to know by default
+    confirmed_at = now_utc() - timedelta(hours=1)
+    issue = pb.IssueOrderRequest(id=order.id)
+    issue.issued_at.CopyFrom(ts(confirmed_at - timedelta(hours=2)))
+    issued = client.call("nl-liaison", "IssueOrder", issue).order
+    assert issued.state == pb.PRESERVATION_ORDER_STATE_ISSUED and issued.HasField("issued_at")
+    assert not issued.HasField("expires_at")
+    req = pb.ConfirmOrderRequest(id=order.id, expected_version=issued.version, provider_reference="SN-1")
+    req.confirmed_at.CopyFrom(ts(confirmed_at))
+    confirmed = client.call("nl-prosecutor", "ConfirmOrder", req).order
+    assert confirmed.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED
+    expiry = confirmed.expires_at.ToDatetime().replace(tzinfo=confirmed_at.tzinfo)
+    assert abs(expiry - (confirmed_at + 90 * DAY)) < timedelta(seconds=1)  # the provider's 90 days
+    extended = client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id)).order
+    assert extended.state == pb.PRESERVATION_ORDER_STATE_EXTENDED and extended.extension_count == 1
+    assert extended.expires_at.ToSeconds() == confirmed.expires_at.ToSeconds() + 90 * 86400
+    evidence_id = "01935c4e-0000-7000-8000-0000000000e1"
+    pr = client.call(
+        "nl-liaison",
+        "MarkProductionRequested",
+        pb.MarkProductionRequestedRequest(id=order.id, follow_up_request_id=evidence_id),
+    ).order
+    assert pr.state == pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED and not pr.HasField("expires_at")
+    assert pr.follow_up_request_id == evidence_id
+    done = client.call("nl-liaison", "MarkProduced", pb.MarkProducedRequest(id=order.id)).order
+    assert done.state == pb.PRESERVATION_ORDER_STATE_PRODUCED and done.version == 6
+
+
+def test_epoc_pr_second_extension_is_refused_with_a_reason(client: Client) -> None:
+    order = client.confirmed(legal_basis=pb.LEGAL_BASIS_EPOC_PR)
+    client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id))
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(info.value) == "EXTENSION_LIMIT_REACHED"
+
+
+def test_lift_and_not_executed_are_exits(client: Client) -> None:
+    a = client.confirmed()
+    lifted = client.call("nl-liaison", "LiftOrder", pb.LiftOrderRequest(id=a.id, reason="suspect identified")).order
+    assert lifted.state == pb.PRESERVATION_ORDER_STATE_LIFTED and lifted.state_reason == "suspect identified"
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=a.id))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(info.value) == "ILLEGAL_TRANSITION"
+    b = client.create()
+    client.call("nl-liaison", "IssueOrder", pb.IssueOrderRequest(id=b.id))
+    ne = client.call(
+        "nl-liaison",
+        "RecordNotExecuted",
+        pb.RecordNotExecutedRequest(id=b.id, reason=pb.NOT_EXECUTED_REASON_DATA_NOT_HELD, details="deleted"),
+    ).order
+    assert ne.state == pb.PRESERVATION_ORDER_STATE_NOT_EXECUTED
+    assert ne.not_executed_reason == pb.NOT_EXECUTED_REASON_DATA_NOT_HELD
+
+
+def test_create_is_idempotent_by_request_id(client: Client) -> None:
+    request_id = rid()
+    first = client.create(request_id=request_id)
+    again = client.create(request_id=request_id)
+    assert again.id == first.id
+    with pytest.raises(grpc.RpcError) as info:
+        client.create(request_id=request_id, description="something else")
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(info.value) == "REQUEST_ID_REUSED"
+
+
+def test_concurrent_duplicates_create_one_order(client: Client, preservation_svc: RunningService) -> None:
+    request_id = rid()
+    before = count_rows(preservation_svc)[0]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        ids = set(pool.map(lambda _: client.create(request_id=request_id).id, range(4)))
+    assert len(ids) == 1
+    assert count_rows(preservation_svc)[0] == before + 1
+
+
+def test_a_stale_version_is_aborted(client: Client) -> None:
+    order = client.create()
+    client.call("nl-liaison", "IssueOrder", pb.IssueOrderRequest(id=order.id, expected_version=order.version))
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-liaison", "LiftOrder", pb.LiftOrderRequest(id=order.id, expected_version=1, reason="x"))
+    assert info.value.code() == grpc.StatusCode.ABORTED
+
+
+BAD_CREATES = [
+    ({"request_id": "nope"}, "request_id"),
+    ({"legal_basis": pb.LEGAL_BASIS_UNSPECIFIED}, "legal_basis"),
+    ({"legal_basis": 99}, "legal_basis"),
+    ({"provider_id": "nowhere"}, "provider_id"),
+    ({"targets": []}, "targets"),
+    ({"targets": [pb.TargetIdentifier(kind=pb.TARGET_KIND_PHONE_NUMBER, value="0612")]}, "targets[0].value"),
+    ({"targets": [pb.TargetIdentifier(kind=pb.TARGET_KIND_EMAIL, value="not-an-email")]}, "targets[0].value"),
+    ({"targets": [pb.TargetIdentifier(kind=pb.TARGET_KIND_URL, value="javascript:x")]}, "targets[0].value"),
+    ({"targets": [pb.TargetIdentifier(value="@x")]}, "targets[0].kind"),
+    ({"data_categories": []}, "data_categories"),
+    ({"shared_with": ["XX1"]}, "shared_with[0]"),
+    ({"shared_with": ["FR"]}, "shared_with[0]"),
+    ({"visibility": common_pb2.VISIBILITY_WORKSPACE, "shared_with": ["DE"]}, "shared_with"),
+]
+
+
+@pytest.mark.parametrize(("over", "field"), BAD_CREATES)
+def test_bad_input_names_the_field_and_writes_nothing(
+    client: Client, preservation_svc: RunningService, over: dict[str, Any], field: str
+) -> None:
+    before = count_rows(preservation_svc)
+    with pytest.raises(grpc.RpcError) as info:
+        client.create(**over)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in field_violations(info.value)
+    assert count_rows(preservation_svc) == before
+
+
+def test_bad_transition_input_names_the_field(client: Client) -> None:
+    order = client.confirmed()
+    cases = [
+        ("LiftOrder", pb.LiftOrderRequest(id=order.id), "reason"),
+        ("GetOrder", pb.GetOrderRequest(id="nope"), "id"),
+        ("RecordNotExecuted", pb.RecordNotExecutedRequest(id=order.id), "reason"),
+        ("MarkProductionRequested", pb.MarkProductionRequestedRequest(id=order.id), "follow_up_request_id"),
+        ("ListOrders", pb.ListOrdersRequest(page_size=1000), "page_size"),
+        ("ListOrders", pb.ListOrdersRequest(provider_id="nowhere"), "provider_id"),
+    ]
+    for method, request, field in cases:
+        with pytest.raises(grpc.RpcError) as info:
+            client.call("nl-liaison", method, request)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, method
+        assert field in field_violations(info.value), method
+    future = pb.ConfirmOrderRequest(id=client.create().id)
+    future.confirmed_at.CopyFrom(ts(now_utc() + 2 * DAY))
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-liaison", "ConfirmOrder", future)
+    assert "confirmed_at" in field_violations(info.value)
+
+
+# ---- access: one policy, real tokens ---------------------------------------------------------------
+
+OK, NF, PD = grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED
+# user -> (read restricted, act restricted, read workspace-visible, act workspace-visible, read shared with DE)
+MATRIX = {
+    "nl-liaison": (OK, OK, OK, OK, OK),
+    "nl-prosecutor": (OK, OK, OK, OK, OK),
+    "de-liaison": (NF, NF, OK, PD, OK),
+    "de-prosecutor": (NF, NF, OK, PD, OK),
+    "ie-liaison": (NF, NF, OK, PD, NF),
+    "eurojust-analyst": (NF, NF, OK, PD, NF),
+    "fr-prosecutor": (NF, NF, NF, NF, NF),
+    "nl-operator": (PD, PD, PD, PD, PD),
+    "nl-auditor": (PD, PD, PD, PD, PD),
+}
+
+
+@pytest.fixture(scope="module")
+def matrix_orders(client: Client) -> dict[str, str]:
+    return {
+        "restricted": client.create().id,
+        "workspace": client.create(visibility=common_pb2.VISIBILITY_WORKSPACE).id,
+        "shared": client.create(shared_with=["DE"]).id,
+    }
+
+
+def _code(client: Client, user: str, method: str, request: Any) -> grpc.StatusCode:
+    try:
+        client.call(user, method, request)
+    except grpc.RpcError as err:
+        return err.code()  # type: ignore[no-any-return]
+    return OK
+
+
+@pytest.mark.parametrize("user", sorted(MATRIX))
+def test_access_matrix(client: Client, matrix_orders: dict[str, str], user: str) -> None:
+    r, w, s = matrix_orders["restricted"], matrix_orders["workspace"], matrix_orders["shared"]
+    # IssueOrder is the probe for "act": when allowed it issues, so each probe uses a fresh draft.
+    fresh_r, fresh_w = client.create().id, client.create(visibility=common_pb2.VISIBILITY_WORKSPACE).id
+    got = (
+        _code(client, user, "GetOrder", pb.GetOrderRequest(id=r)),
+        _code(client, user, "IssueOrder", pb.IssueOrderRequest(id=fresh_r)),
+        _code(client, user, "GetOrder", pb.GetOrderRequest(id=w)),
+        _code(client, user, "IssueOrder", pb.IssueOrderRequest(id=fresh_w)),
+        _code(client, user, "GetOrder", pb.GetOrderRequest(id=s)),
+    )
+    assert got == MATRIX[user]
+    listed = _code(client, user, "ListOrders", pb.ListOrdersRequest(workspace_id=WS))
+    assert listed == {"fr-prosecutor": NF, "nl-operator": PD, "nl-auditor": PD}.get(user, OK)
+    if listed == OK:
+        ids = {
+            o.id for o in client.call(user, "ListOrders", pb.ListOrdersRequest(workspace_id=WS, page_size=200)).orders
+        }
+        assert (r in ids) == (MATRIX[user][0] == OK)
+        assert (s in ids) == (MATRIX[user][4] == OK)
+
+
+@pytest.mark.parametrize("user", ["de-liaison", "eurojust-analyst", "nl-operator", "fr-prosecutor"])
+def test_only_issuing_roles_of_a_member_create(client: Client, user: str) -> None:
+    expected = {"de-liaison": OK, "eurojust-analyst": PD, "nl-operator": PD, "fr-prosecutor": NF}[user]
+    assert (
+        _code(
+            client,
+            user,
+            "CreateOrder",
+            pb.CreateOrderRequest(
+                request_id=rid(),
+                workspace_id=WS,
+                legal_basis=pb.LEGAL_BASIS_EPOC_PR,
+                provider_id="socialnet-ie",
+                targets=[pb.TargetIdentifier(kind=pb.TARGET_KIND_URL, value="https://socialnet.example/p/1")],
+                data_categories=[pb.DATA_CATEGORY_TRAFFIC],
+            ),
+        )
+        == expected
+    )
+
+
+def test_unknown_ids_are_not_found(client: Client) -> None:
+    missing = "01935c4e-0000-7000-8000-00000000dead"
+    assert client.code_of("nl-liaison", "GetOrder", pb.GetOrderRequest(id=missing)) == NF
+    assert client.code_of("nl-liaison", "LiftOrder", pb.LiftOrderRequest(id=missing, reason="x")) == NF
+
+
+# ---- queries ---------------------------------------------------------------------------------------
+
+
+def test_due_window_provider_state_and_overdue_confirmation_queries(client: Client) -> None:
+    now = now_utc()
+    soon = client.confirmed(confirmed_at=now - 85 * DAY, provider_id="microblog-ie")  # 5 days left
+    later = client.confirmed(confirmed_at=now - 60 * DAY, provider_id="microblog-ie")  # 30 days left
+    due = client.call(
+        "nl-liaison",
+        "ListOrders",
+        pb.ListOrdersRequest(workspace_id=WS, expires_before=ts(now + 7 * DAY), provider_id="microblog-ie"),
+    ).orders
+    ids = [o.id for o in due]
+    assert soon.id in ids and later.id not in ids
+    both = client.call(
+        "nl-liaison",
+        "ListOrders",
+        pb.ListOrdersRequest(workspace_id=WS, provider_id="microblog-ie", page_size=200),
+    ).orders
+    positions = [o.id for o in both]
+    assert positions.index(soon.id) < positions.index(later.id)  # sorted by time left
+    by_state = client.call(
+        "nl-liaison",
+        "ListOrders",
+        pb.ListOrdersRequest(workspace_id=WS, states=[pb.PRESERVATION_ORDER_STATE_LIFTED], page_size=200),
+    ).orders
+    assert all(o.state == pb.PRESERVATION_ORDER_STATE_LIFTED for o in by_state)
+
+    # Issued 5 days ago (clock moved), never confirmed: overdue (limit 3 days).
+    stale = client.create()
+    client.call("nl-liaison", "IssueOrder", pb.IssueOrderRequest(id=stale.id))
+    client.svc.app.clock.advance(5 * DAY)  # type: ignore[attr-defined]
+    try:
+        fresh = client.create()
+        client.call("nl-liaison", "IssueOrder", pb.IssueOrderRequest(id=fresh.id))
+        overdue = client.call(
+            "nl-liaison",
+            "ListOrders",
+            pb.ListOrdersRequest(workspace_id=WS, confirmation_overdue_only=True, page_size=200),
+        ).orders
+        ids = {o.id for o in overdue}
+        assert stale.id in ids and fresh.id not in ids
+        assert all(o.confirmation_overdue for o in overdue)
+    finally:
+        client.svc.app.clock.advance(-5 * DAY)  # type: ignore[attr-defined]
+
+
+def test_paging_returns_every_order_once(client: Client) -> None:
+    for _ in range(5):
+        client.confirmed(provider_id="videohost-de")
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = client.call(
+            "nl-liaison",
+            "ListOrders",
+            pb.ListOrdersRequest(workspace_id=WS, provider_id="videohost-de", page_size=2, page_token=token),
+        )
+        seen += [o.id for o in page.orders]
+        token = page.next_page_token
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) >= 5
+
+
+def test_provider_register(client: Client) -> None:
+    providers = client.call("nl-liaison", "ListProviders", pb.ListProvidersRequest()).providers
+    sn = next(p for p in providers if p.id == "socialnet-ie")
+    assert sn.establishment_jurisdiction == "IE" and sn.preservation_period_days == 90
+    assert sn.extension_min_notice_days == 7
+    assert client.code_of("nl-liaison", "GetProvider", pb.GetProviderRequest(id="nowhere")) == NF
+
+
+# ---- events ----------------------------------------------------------------------------------------
+
+
+def test_each_change_is_published_with_the_contract_fields(client: Client, pnats: Any) -> None:
+    order = client.confirmed(visibility=common_pb2.VISIBILITY_WORKSPACE)
+
+    def events() -> list[Envelope]:
+        msgs = read_stream(pnats.url, "JIT_PRESERVATION", "jit.preservation.NL.*")
+        envs = [Envelope.FromString(m.data) for m in msgs]
+        return [e for e in envs if e.aggregate_id == order.id]
+
+    from tests.harness import eventually
+
+    envs = eventually(lambda: (lambda e: e if len(e) >= 3 else None)(events()), timeout=30)
+    assert [e.type for e in envs] == [
+        "jit.preservation.v1.PreservationOrderCreated",
+        "jit.preservation.v1.PreservationOrderIssued",
+        "jit.preservation.v1.PreservationOrderConfirmed",
+    ]
+    state = pb.PreservationOrder()
+    assert envs[-1].state.Unpack(state)
+    assert state.id == order.id and state.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED
+    assert state.HasField("expires_at") and state.version == 3
+    assert {"NL", "DE", "IE"} <= set(envs[-1].audience)

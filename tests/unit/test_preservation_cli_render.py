@@ -1,0 +1,76 @@
+"""Rendering of `jit preservation` tables, pure: time left in words, the order kept, states labelled."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import typer
+from google.protobuf import timestamp_pb2
+from rich.console import Console
+
+from jit.preservation.v1 import preservation_pb2 as pb
+from jitcli.preservation_cmd import order_detail, orders_table, target
+
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def ts(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+def render(renderable: object) -> str:
+    console = Console(width=300, record=True)
+    console.print(renderable)
+    return console.export_text()
+
+
+def order(
+    i: str, left: dt.timedelta | None, state: int = pb.PRESERVATION_ORDER_STATE_CONFIRMED
+) -> pb.PreservationOrder:
+    o = pb.PreservationOrder(
+        id=f"01935c4e-0000-7000-8000-00000000000{i}",
+        provider_id="socialnet-ie",
+        legal_basis=pb.LEGAL_BASIS_PROVIDER_VOLUNTARY,
+        state=state,
+        origin_jurisdiction="NL",
+    )
+    if left is not None:
+        o.expires_at.CopyFrom(ts(NOW + left))
+    return o
+
+
+def test_due_table_shows_time_left_in_words_in_the_given_order() -> None:
+    rows = [
+        order("1", dt.timedelta(days=2, hours=4)),
+        order("2", dt.timedelta(days=6, hours=23, minutes=10)),
+        order("3", None, pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED),
+    ]
+    text = render(orders_table(rows, NOW, wide=True))
+    lines = [line for line in text.splitlines() if "01935c4e" in line]
+    assert "2 days 4 hours" in lines[0] and lines[0].startswith(rows[0].id)
+    assert "6 days 23 hours" in lines[1]
+    assert "until production" in lines[2] and "production-requested" in lines[2]
+    assert "provider-voluntary" in lines[0]
+
+
+def test_an_expired_clock_reads_overdue() -> None:
+    text = render(orders_table([order("4", -dt.timedelta(hours=3))], NOW))
+    assert "overdue by 3 hours" in text
+
+
+def test_detail_lists_the_clock_fields() -> None:
+    o = order("5", dt.timedelta(days=10))
+    o.extension_deadline.CopyFrom(ts(NOW + dt.timedelta(days=3)))
+    o.targets.append(pb.TargetIdentifier(kind=pb.TARGET_KIND_EMAIL, value="a@b.example"))
+    text = render(order_detail(o, NOW))
+    assert "extend by" in text and "10 days" in text and "email:a@b.example" in text
+
+
+def test_target_option_parsing() -> None:
+    assert target("phone:+353861234567") == pb.TargetIdentifier(kind=pb.TARGET_KIND_PHONE_NUMBER, value="+353861234567")
+    assert target("url:https://x.example/a:b").value == "https://x.example/a:b"
+    with pytest.raises(typer.BadParameter):
+        target("skype:someone")

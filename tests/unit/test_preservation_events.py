@@ -1,0 +1,78 @@
+"""What the preservation service publishes, pure: subjects, event types, audience, the warning contract."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from jit.preservation.v1 import preservation_pb2 as pb
+from services.preservation import domain, events, providers
+from services.preservation.domain import Actor, LegalBasis, NewOrder, Rules, Target, TransitionInput
+from services.preservation.mapping import order_to_pb, warning_to_pb
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NL = Actor("u-nl", "nl-liaison", "NL")
+RULES = Rules(providers=providers.load())
+
+
+def confirmed(restricted: bool = True, shared: tuple[str, ...] = ()) -> domain.Order:
+    cmd = NewOrder(
+        request_id="0f1e2d3c-4b5a-4968-8776-655443322110",
+        workspace_id="jit-demo",
+        legal_basis=LegalBasis.EPOC_PR.value,
+        provider_id="socialnet-ie",
+        targets=(Target("URL", "https://socialnet.example/p/1"),),
+        data_categories=("CONTENT",),
+        description="",
+        restricted=restricted,
+        shared_with=shared,
+    )
+    order = domain.create(cmd, order_id="01935c4e-0000-7000-8000-000000000001", actor=NL, now=T0)
+    for action in ("issue", "confirm"):
+        order = domain.apply(order, action, TransitionInput(), actor=NL, now=T0, rule=RULES.clock_for(order))
+    return order
+
+
+def test_subjects_and_types_follow_the_contract() -> None:
+    order = confirmed()
+    assert events.subject(order, "production_requested") == "jit.preservation.NL.production_requested"
+    assert events.event_type("production_requested") == "jit.preservation.v1.PreservationOrderProductionRequested"
+    assert events.event_type("not_executed") == "jit.preservation.v1.PreservationOrderNotExecuted"
+    assert events.WARNING_TYPE == "jit.preservation.v1.PreservationOrderExpiryWarning"
+
+
+def test_audience_is_the_parties_of_a_restricted_order_and_every_member_otherwise() -> None:
+    members = frozenset({"NL", "DE", "IE", "EUROJUST"})
+    assert events.audience(confirmed(shared=("DE",)), members) == ["DE", "NL"]
+    assert events.audience(confirmed(restricted=False), members) == sorted(members)
+
+
+def test_the_contract_fields_of_the_order_message() -> None:
+    order = replace(confirmed(), follow_up_request_id="01935c4e-0000-7000-8000-0000000000aa")
+    msg = order_to_pb(order, T0, timedelta(days=3))
+    fields = {f.number: f.name for f in pb.PreservationOrder.DESCRIPTOR.fields if f.number <= 9}
+    assert fields == {
+        1: "id",
+        2: "workspace_id",
+        3: "origin_jurisdiction",
+        4: "state",
+        5: "version",
+        6: "expires_at",
+        7: "follow_up_request_id",
+        8: "visibility",
+        9: "shared_with",
+    }
+    assert msg.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED and msg.version == 3
+    assert msg.expires_at.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=60)
+
+
+def test_the_expiry_warning_message() -> None:
+    order = confirmed()
+    first = domain.warning_schedule(order, RULES.offsets)[0]
+    w = warning_to_pb(order_to_pb(order, T0, timedelta(days=3)), first)
+    assert (w.offset_seconds, w.first) == (14 * 86400, True)
+    assert w.due_at.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=46)
+    assert w.expires_at.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=60)
+    numbers = {f.name: f.number for f in pb.ExpiryWarning.DESCRIPTOR.fields}
+    assert numbers == {"order": 1, "offset_seconds": 2, "expires_at": 3, "first": 4, "due_at": 5}
+    assert first.key(order.id) == f"{order.id}:warn:1209600:{(T0 + timedelta(days=60)).isoformat()}"
