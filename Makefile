@@ -68,6 +68,7 @@ proto-check: ## fail when the committed stubs differ from what proto/ generates
 
 bench: install ## benchmarks: figures next to a bare gRPC floor, as ratios
 	@$(PY) -m bench.run
+	@$(PY) -m bench.evidence
 	@$(PY) -m bench.preservation_scan
 	@$(PY) -m bench.messaging
 

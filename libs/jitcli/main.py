@@ -16,7 +16,7 @@ import pydantic
 import typer
 from typer.core import TyperGroup
 
-from jitcli import admin_cmd, audit_cmd, msg_cmd, preservation_cmd, tasks_cmd
+from jitcli import admin_cmd, audit_cmd, evidence_cmd, msg_cmd, preservation_cmd, tasks_cmd
 from jitcli.config import CliSettings
 from jitcli.render import CliError, duration_words, emit_json, error_text, fail, note
 from jitcli.session import AppState, Session, TokenSet, decode_claims, identity
@@ -47,6 +47,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(tasks_cmd.app, name="task")
+app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(preservation_cmd.app, name="preservation")
 app.add_typer(msg_cmd.app, name="msg")
 app.add_typer(admin_cmd.app, name="admin")

@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-USERS = ["nl-prosecutor", "nl-liaison", "de-liaison", "de-prosecutor", "ie-liaison", "fr-prosecutor", "nl-auditor"]
+USERS = [
+    "nl-prosecutor",
+    "nl-liaison",
+    "de-liaison",
+    "de-prosecutor",
+    "ie-liaison",
+    "ie-prosecutor",
+    "fr-prosecutor",
+    "nl-auditor",
+]
 
 
 @dataclass
@@ -124,7 +133,11 @@ class Demo:
             "--ends",
             (today + dt.timedelta(days=540)).isoformat(),
         )
-        members = {"NL": ["nl-prosecutor", "nl-liaison"], "DE": ["de-liaison", "de-prosecutor"], "IE": ["ie-liaison"]}
+        members = {
+            "NL": ["nl-prosecutor", "nl-liaison"],
+            "DE": ["de-liaison", "de-prosecutor"],
+            "IE": ["ie-liaison", "ie-prosecutor"],
+        }
         for jur, users in members.items():
             self.jit(
                 "admin",
@@ -138,7 +151,7 @@ class Demo:
             )
         self.out("  members added: NL (nl-prosecutor, nl-liaison), DE (de-liaison, de-prosecutor), IE (ie-liaison)")
         # Tokens carry group membership from when they were issued: log in again to carry the new one.
-        for user in ("nl-prosecutor", "nl-liaison", "de-liaison", "de-prosecutor", "ie-liaison"):
+        for user in ("nl-prosecutor", "nl-liaison", "de-liaison", "de-prosecutor", "ie-liaison", "ie-prosecutor"):
             self.jit("login", user, "--password", "demo", show=False)
 
     def preserve(self) -> None:
@@ -211,6 +224,96 @@ class Demo:
         self.jit("task", "show", self.ids["follow_up"], as_user="nl-liaison")
         self.check(follow[0]["assignee_jurisdiction"] == "NL", "the follow-up task is addressed to NL, the issuer")
 
+    def production_order(self) -> None:
+        self.say("NL issues a European Production Order to the platform, linked to the preservation order")
+        req = self.jit(
+            "evidence",
+            "request",
+            "create",
+            "--workspace",
+            self.workspace,
+            "--basis",
+            "epoc",
+            "--procedure",
+            "with-notification",
+            "--to",
+            "IE",
+            "--provider",
+            "Socialnet Ireland Ltd.",
+            "--authority",
+            "Public Prosecution Service, Amsterdam (NL)",
+            "--title",
+            "Subscriber, traffic and content data of @rev3ng3_pics",
+            "--target",
+            "account:@rev3ng3_pics",
+            "--data",
+            "subscriber",
+            "--data",
+            "traffic",
+            "--data",
+            "content",
+            "--offence",
+            "non-consensual-intimate-images",
+            "--preservation-order",
+            self.ids["order"],
+            "--share",
+            "DE",
+            "--issue",
+            as_user="nl-prosecutor",
+            json_out=True,
+        ).json()
+        self.ids["request"] = req["id"]
+        self.out(f"  evidence request {req['id']} issued to the platform established in IE")
+        deadline = time.monotonic() + 60
+        while True:
+            order = self.jit(
+                "preservation", "show", self.ids["order"], as_user="nl-liaison", json_out=True, show=False
+            ).json()
+            if "PRODUCTION_REQUESTED" in str(order.get("state", "")).upper():
+                break
+            if time.monotonic() > deadline:
+                raise DemoFailed("the preservation order did not move to PRODUCTION_REQUESTED")
+            time.sleep(1.0)
+        self.jit("preservation", "show", self.ids["order"], as_user="nl-liaison")
+        self.check(True, "the order now waits for production: it no longer expires")
+
+    def evidence_arrives(self) -> None:
+        self.say("The platform answers: the evidence arrives with its digest, and its chain of custody starts")
+        self.jit("evidence", "request", "acknowledge", self.ids["request"], as_user="nl-prosecutor", show=False)
+        self.out("  content data: IE, where the platform is established, may raise grounds for refusal (10 days)")
+        self.jit("evidence", "request", "open-review", self.ids["request"], as_user="ie-prosecutor")
+        self.jit("evidence", "request", "conclude-review", self.ids["request"], as_user="ie-prosecutor", show=False)
+        self.out("  IE raised no ground: the platform produces the data")
+        with tempfile.TemporaryDirectory() as tmp:
+            export = Path(tmp) / "socialnet-export-rev3ng3_pics.json"
+            export.write_text(
+                json.dumps(
+                    {
+                        "account": "@rev3ng3_pics",
+                        "subscriber": {"email": "demo@example.invalid"},
+                        "logins": [{"ip": "198.51.100.23", "at": "2026-11-02T21:14:00Z"}],
+                    }
+                )
+            )
+            item = self.jit(
+                "evidence",
+                "upload",
+                str(export),
+                "--request",
+                self.ids["request"],
+                "--origin",
+                "IE",
+                "--media-type",
+                "application/json",
+                as_user="nl-liaison",
+                json_out=True,
+            ).json()
+        self.ids["item"] = item["id"]
+        self.out(f"  item {item['id']}: sha256 {item.get('sha256', '')}")
+        self.jit("evidence", "request", "complete", self.ids["request"], as_user="nl-prosecutor", show=False)
+        self.jit("evidence", "custody", self.ids["item"], as_user="nl-prosecutor")
+        self.jit("evidence", "verify", as_user="nl-auditor")
+
     def assign_identification(self) -> None:
         self.say("NL asks DE to identify the holder of the account that shares the images")
         task = self.jit(
@@ -263,9 +366,7 @@ class Demo:
             "Account holder identified: resident of Cologne.",
             as_user="de-liaison",
         )
-        self.jit(
-            "task", "verify", self.ids["task"], as_user="de-prosecutor", expect_fail=True
-        )
+        self.jit("task", "verify", self.ids["task"], as_user="de-prosecutor", expect_fail=True)
         verified = self.jit("task", "verify", self.ids["task"], as_user="nl-prosecutor", json_out=True).json()
         self.check(verified["state"] in ("TASK_STATE_VERIFIED", "verified"), "the task is verified by NL")
 
@@ -285,6 +386,8 @@ class Demo:
         self.preserve()
         self.assign_identification()
         self.follow_up_appears()
+        self.production_order()
+        self.evidence_arrives()
         self.discuss()
         self.complete_identification()
         self.outsider_is_refused()

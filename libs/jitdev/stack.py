@@ -44,6 +44,7 @@ class ServiceDef:
 #: Every gRPC service `make run` starts, in start order.
 SERVICES = [
     ServiceDef("tasks", "services.tasks", int(os.environ.get("JIT_TASKS_PORT", "50051"))),
+    ServiceDef("evidence", "services.evidence", int(os.environ.get("JIT_EVIDENCE_PORT", "50052"))),
     ServiceDef("preservation", "services.preservation", int(os.environ.get("JIT_PRESERVATION_PORT", "50053"))),
     ServiceDef("messaging", "services.messaging", int(os.environ.get("JIT_MESSAGING_PORT", "50054"))),
 ]

@@ -202,8 +202,8 @@ class EventConsumer:
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(self._task, timeout=5.0)
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         await self._bus.wait_ready()

@@ -164,8 +164,9 @@ class DirectorySync:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            # Bounded: a cancelled iteration over an ordered consumer has been seen to linger.
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(self._task, timeout=5.0)
 
     async def _run(self) -> None:
         while True:

@@ -1,0 +1,696 @@
+"""``jit evidence ...``: evidence requests (EIO, MLA, EPOC, SAP Art. 7, voluntary, JIT direct) and the
+evidence items received against them.
+
+``jit evidence request create | list | show | <transition>``; ``jit evidence upload FILE --request ID``,
+``jit evidence download ITEM --out FILE --purpose TEXT``, ``jit evidence items --request ID``,
+``jit evidence custody ITEM``, ``jit evidence verify`` (auditors). Who may do what is decided by the
+evidence service (JIT_EVIDENCE_ADDR, default 127.0.0.1:50052).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import mimetypes
+import os
+import uuid
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import grpc
+import typer
+from google.protobuf import timestamp_pb2
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from jit.common.v1 import common_pb2
+from jit.evidence.v1 import evidence_pb2 as pb
+from jit.evidence.v1 import evidence_pb2_grpc
+from jitcli.render import CliError, ServiceCallError, emit, emit_json, message_dict, note, parse_instant
+from jitcli.session import AppState
+
+app = typer.Typer(help="Evidence requests and the evidence items received against them.", no_args_is_help=True)
+request_app = typer.Typer(help="Evidence requests: create, list, show, and move them through their states.")
+app.add_typer(request_app, name="request", no_args_is_help=True)
+
+CHUNK = 1024 * 1024
+TRANSFER_TIMEOUT_S = 3600.0
+
+
+class Basis(StrEnum):
+    eio = "eio"
+    mla = "mla"
+    epoc = "epoc"
+    sap_art7 = "sap-art7"
+    voluntary = "voluntary"
+    jit_direct = "jit-direct"
+
+
+class Procedure(StrEnum):
+    standard = "standard"
+    with_notification = "with-notification"
+    emergency = "emergency"
+    emergency_with_notification = "emergency-with-notification"
+
+
+class Offence(StrEnum):
+    cyberstalking = "cyberstalking"
+    cyberharassment = "cyberharassment"
+    non_consensual_intimate_images = "non-consensual-intimate-images"
+    doxxing = "doxxing"
+    incitement = "incitement"
+    other = "other"
+
+
+class Urgency(StrEnum):
+    normal = "normal"
+    urgent = "urgent"
+    emergency = "emergency"
+
+
+class Category(StrEnum):
+    subscriber = "subscriber"
+    traffic = "traffic"
+    content = "content"
+
+
+class Ground(StrEnum):
+    immunity_or_privilege = "immunity-or-privilege"
+    fundamental_rights = "fundamental-rights"
+    ne_bis_in_idem = "ne-bis-in-idem"
+    no_double_criminality = "no-double-criminality"
+    other = "other"
+
+
+class NonExecution(StrEnum):
+    incomplete = "incomplete"
+    manifest_errors = "manifest-errors"
+    insufficient_information = "insufficient-information"
+    data_not_held = "data-not-held"
+    de_facto_impossible = "de-facto-impossible"
+    invalid_issuing_authority = "invalid-issuing-authority"
+    offence_not_covered = "offence-not-covered"
+    service_not_covered = "service-not-covered"
+    immunities = "immunities"
+    conflict_of_law = "conflict-of-law"
+    other = "other"
+
+
+class Notice(StrEnum):
+    pending = "pending"
+    suppressed = "suppressed"
+    sent = "sent"
+
+
+class CustodyKind(StrEnum):
+    exported = "exported"
+    transferred = "transferred"
+    sealed = "sealed"
+
+
+TARGET_TYPES = {"account": "ACCOUNT_HANDLE", "url": "URL", "phone": "PHONE_NUMBER", "email": "EMAIL"}
+PROVIDER_BASES = {Basis.epoc, Basis.sap_art7, Basis.voluntary}
+
+RequestId = Annotated[str, typer.Argument(metavar="ID", help="Full evidence request id (UUID).", show_default=False)]
+Version = Annotated[
+    int, typer.Option("--expected-version", metavar="N", help="Fail (ABORTED) unless still at this version.")
+]
+Note = Annotated[str, typer.Option("--note", metavar="TEXT", help="Recorded on the request.")]
+Reason = Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why; recorded on the request.")]
+
+
+def _enum(prefix: str, label: str) -> str:
+    return prefix + label.upper().replace("-", "_")
+
+
+def _label(enum: Any, value: int, prefix: str) -> str:
+    try:
+        return str(enum.Name(value)).removeprefix(prefix).lower().replace("_", "-")
+    except ValueError:
+        return str(value)
+
+
+def _ts(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def _uuid(value: str, hint: str = "ID") -> str:
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a full id (UUID)", param_hint=hint) from None
+
+
+def target(value: str) -> pb.TargetIdentifier:
+    """``account:@name[@platform]``, ``url:https://...``, ``phone:+31...``, ``email:a@b``."""
+    kind, _, rest = value.partition(":")
+    if kind not in TARGET_TYPES or not rest:
+        raise typer.BadParameter(
+            f"{value!r}: use TYPE:VALUE with TYPE one of {', '.join(TARGET_TYPES)}", param_hint="--target"
+        )
+    platform = ""
+    if kind == "account" and "@" in rest[1:]:
+        rest, _, platform = rest.rpartition("@")
+    return pb.TargetIdentifier(type=_enum("TARGET_TYPE_", TARGET_TYPES[kind]), value=rest, platform=platform)
+
+
+def _state(ctx: typer.Context) -> AppState:
+    state = ctx.obj
+    if not isinstance(state, AppState):
+        raise CliError("internal: command run without the root `jit` app")
+    return state
+
+
+def _call(ctx: typer.Context, method: str, request: Any, timeout: float | None = None) -> Any:
+    kw = {"timeout": timeout} if timeout else {}
+    return _state(ctx).call("evidence", evidence_pb2_grpc.EvidenceServiceStub, method, request, **kw)
+
+
+def _when(ts: timestamp_pb2.Timestamp) -> str:
+    if not ts.seconds and not ts.nanos:
+        return "-"
+    return ts.ToDatetime(tzinfo=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def request_detail(r: pb.EvidenceRequest) -> Table:
+    t = Table(show_header=False, box=None)
+    t.add_column(style="bold")
+    t.add_column()
+    basis = _label(pb.LegalBasis, r.legal_basis, "LEGAL_BASIS_")
+    if r.legal_basis == pb.LEGAL_BASIS_EPOC:
+        basis += f" ({_label(pb.EpocProcedure, r.epoc_procedure, 'EPOC_PROCEDURE_')})"
+    addressee = r.addressee_jurisdiction
+    if r.provider_name:
+        addressee = f"{r.provider_name} (established in {r.addressee_jurisdiction})"
+    rows = [
+        ("id", r.id),
+        ("title", r.title),
+        ("state", _label(pb.EvidenceRequestState, r.state, "EVIDENCE_REQUEST_STATE_")),
+        ("legal basis", basis),
+        ("issued by", f"{r.origin_jurisdiction}, {r.issuing_authority}"),
+        ("addressed to", addressee),
+        ("offence", _label(pb.OffenceCategory, r.offence_category, "OFFENCE_CATEGORY_")),
+        ("urgency", _label(pb.Urgency, r.urgency, "URGENCY_")),
+        ("data", ", ".join(_label(pb.DataCategory, c, "DATA_CATEGORY_") for c in r.data_categories)),
+        ("targets", ", ".join(f"{_label(pb.TargetType, x.type, 'TARGET_TYPE_')}:{x.value}" for x in r.targets)),
+        ("visibility", "workspace" if r.visibility == common_pb2.VISIBILITY_WORKSPACE else "restricted to the parties"),
+        ("user notice", _label(pb.UserNoticeStatus, r.user_notice_status, "USER_NOTICE_STATUS_")),
+        ("version", str(r.version)),
+        ("items", str(r.item_count)),
+    ]
+    if r.state_reason:
+        rows.append(("reason", r.state_reason))
+    for d in r.deadlines:
+        overdue = " OVERDUE" if d.overdue else ""
+        rows.append(
+            (
+                f"deadline {_label(pb.DeadlineKind, d.kind, 'DEADLINE_KIND_')}",
+                f"{_when(d.due_at)}{overdue} ({d.source})",
+            )
+        )
+    if r.preservation_order_id or r.linked_order.id:
+        lo = r.linked_order
+        state = lo.state_name.removeprefix("PRESERVATION_ORDER_STATE_").lower() if lo.id else "not replicated yet"
+        rows.append(
+            ("preservation order", f"{r.preservation_order_id or lo.id} ({state}, expires {_when(lo.expires_at)})")
+        )
+    for k, v in rows:
+        t.add_row(k, v)
+    return t
+
+
+def _show(ctx: typer.Context, r: pb.EvidenceRequest) -> None:
+    if _state(ctx).json:
+        emit_json(message_dict(r))
+    else:
+        emit(request_detail(r))
+
+
+def _transition(ctx: typer.Context, method: str, request: Any) -> None:
+    _show(ctx, _call(ctx, method, request).request)
+
+
+# ------------------------------------------------------------------ requests
+
+
+@request_app.command("create")
+def create(
+    ctx: typer.Context,
+    workspace: Annotated[str, typer.Option("--workspace", "-w", metavar="WS", help="Workspace id.")],
+    basis: Annotated[Basis, typer.Option("--basis", help="Legal instrument.")],
+    to: Annotated[
+        str, typer.Option("--to", metavar="JUR", help="Addressed member state, or the provider's establishment state.")
+    ],
+    authority: Annotated[str, typer.Option("--authority", metavar="TEXT", help="Issuing authority.")],
+    title: Annotated[str, typer.Option("--title", "-t", metavar="TEXT")],
+    targets: Annotated[
+        list[str], typer.Option("--target", metavar="TYPE:VALUE", help="account:@x, url:, phone:, email:")
+    ],
+    data: Annotated[list[Category], typer.Option("--data", help="Data categories (repeat).")],
+    offence: Annotated[Offence, typer.Option("--offence")],
+    procedure: Annotated[Procedure | None, typer.Option("--procedure", help="EPOC procedure.")] = None,
+    provider: Annotated[
+        str, typer.Option("--provider", metavar="NAME", help="Service provider (EPOC, SAP, voluntary).")
+    ] = "",
+    urgency: Annotated[Urgency, typer.Option("--urgency")] = Urgency.normal,
+    description: Annotated[str, typer.Option("--description", "-d", metavar="TEXT")] = "",
+    workspace_visible: Annotated[bool, typer.Option("--workspace-visible", help="Visible to every member.")] = False,
+    share: Annotated[
+        list[str] | None, typer.Option("--share", metavar="JUR", help="Also share with (restricted).")
+    ] = None,
+    preservation_order: Annotated[str, typer.Option("--preservation-order", metavar="ID")] = "",
+    issue: Annotated[bool, typer.Option("--issue", help="Issue it at once (DRAFT -> ISSUED).")] = False,
+    request_id: Annotated[str | None, typer.Option("--request-id", metavar="UUID", help="Idempotency key.")] = None,
+) -> None:
+    """Create an evidence request (DRAFT; with --issue, ISSUED)."""
+    req = pb.CreateRequestRequest(
+        request_id=_uuid(request_id, "--request-id") if request_id else str(uuid.uuid4()),
+        workspace_id=workspace,
+        legal_basis=_enum("LEGAL_BASIS_", basis.value),
+        epoc_procedure=_enum("EPOC_PROCEDURE_", procedure.value if procedure else "unspecified"),
+        issuing_authority=authority,
+        addressee_kind="ADDRESSEE_KIND_SERVICE_PROVIDER" if basis in PROVIDER_BASES else "ADDRESSEE_KIND_MEMBER_STATE",
+        addressee_jurisdiction=to.upper(),
+        provider_name=provider,
+        data_categories=[_enum("DATA_CATEGORY_", c.value) for c in data],
+        targets=[target(x) for x in targets],
+        offence_category=_enum("OFFENCE_CATEGORY_", offence.value),
+        urgency=_enum("URGENCY_", urgency.value),
+        title=title,
+        description=description,
+        visibility=common_pb2.VISIBILITY_WORKSPACE if workspace_visible else common_pb2.VISIBILITY_RESTRICTED,
+        shared_with=[j.upper() for j in share or []],
+        preservation_order_id=_uuid(preservation_order, "--preservation-order") if preservation_order else "",
+    )
+    r = _call(ctx, "CreateRequest", req).request
+    if issue:
+        r = _call(ctx, "IssueRequest", pb.IssueRequestRequest(id=r.id, expected_version=r.version)).request
+    _show(ctx, r)
+
+
+@request_app.command("list")
+def list_requests(
+    ctx: typer.Context,
+    workspace: Annotated[str, typer.Option("--workspace", "-w", metavar="WS")] = "",
+    page_size: Annotated[int, typer.Option("--limit", metavar="N")] = 50,
+) -> None:
+    """List the requests you may see."""
+    resp = _call(ctx, "ListRequests", pb.ListRequestsRequest(workspace_id=workspace, page_size=page_size))
+    if _state(ctx).json:
+        emit_json([message_dict(r) for r in resp.requests])
+        return
+    t = Table("id", "state", "basis", "from", "to", "next deadline", "title")
+    for r in resp.requests:
+        t.add_row(
+            r.id,
+            _label(pb.EvidenceRequestState, r.state, "EVIDENCE_REQUEST_STATE_"),
+            _label(pb.LegalBasis, r.legal_basis, "LEGAL_BASIS_"),
+            r.origin_jurisdiction,
+            r.provider_name or r.addressee_jurisdiction,
+            _when(r.next_deadline_at),
+            r.title,
+        )
+    emit(t)
+
+
+@request_app.command("show")
+def show(ctx: typer.Context, id: RequestId) -> None:
+    """Show one request, its running deadlines and its linked preservation order."""
+    _show(ctx, _call(ctx, "GetRequest", pb.GetRequestRequest(id=_uuid(id))).request)
+
+
+@request_app.command("issue")
+def issue_cmd(ctx: typer.Context, id: RequestId, expected_version: Version = 0) -> None:
+    """Issuer: DRAFT -> ISSUED (deadlines start)."""
+    _transition(ctx, "IssueRequest", pb.IssueRequestRequest(id=_uuid(id), expected_version=expected_version))
+
+
+@request_app.command("acknowledge")
+def acknowledge(
+    ctx: typer.Context,
+    id: RequestId,
+    received_at: Annotated[
+        str | None, typer.Option("--received-at", metavar="TIME", help="When it was received.")
+    ] = None,
+    expected_version: Version = 0,
+) -> None:
+    """Executing side (or the issuer, for a provider): ISSUED -> ACKNOWLEDGED."""
+    req = pb.AcknowledgeRequestRequest(id=_uuid(id), expected_version=expected_version)
+    if received_at:
+        req.received_at.CopyFrom(_ts(parse_instant(received_at)))
+    _transition(ctx, "AcknowledgeRequest", req)
+
+
+@request_app.command("open-review")
+def open_review(ctx: typer.Context, id: RequestId, expected_version: Version = 0) -> None:
+    """Enforcing state (EPOC with notification): ACKNOWLEDGED -> UNDER_REVIEW."""
+    _transition(ctx, "OpenReview", pb.OpenReviewRequest(id=_uuid(id), expected_version=expected_version))
+
+
+@request_app.command("conclude-review")
+def conclude_review(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version: Version = 0) -> None:
+    """Enforcing state, no ground raised: UNDER_REVIEW -> IN_EXECUTION."""
+    _transition(
+        ctx, "ConcludeReview", pb.ConcludeReviewRequest(id=_uuid(id), expected_version=expected_version, note=note_)
+    )
+
+
+@request_app.command("start-execution")
+def start_execution(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version: Version = 0) -> None:
+    """Executing side (for an EIO: the recognition decision): ACKNOWLEDGED -> IN_EXECUTION."""
+    _transition(
+        ctx, "StartExecution", pb.StartExecutionRequest(id=_uuid(id), expected_version=expected_version, note=note_)
+    )
+
+
+@request_app.command("partially-executed")
+def partially_executed(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version: Version = 0) -> None:
+    """Executing side: IN_EXECUTION -> PARTIALLY_EXECUTED."""
+    _transition(
+        ctx,
+        "RecordPartialExecution",
+        pb.RecordPartialExecutionRequest(id=_uuid(id), expected_version=expected_version, note=note_),
+    )
+
+
+@request_app.command("complete")
+def complete(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version: Version = 0) -> None:
+    """Executing side: -> EXECUTED."""
+    _transition(
+        ctx,
+        "CompleteExecution",
+        pb.CompleteExecutionRequest(id=_uuid(id), expected_version=expected_version, note=note_),
+    )
+
+
+@request_app.command("close")
+def close(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version: Version = 0) -> None:
+    """Issuer: (PARTIALLY_)EXECUTED -> CLOSED."""
+    _transition(
+        ctx, "CloseRequest", pb.CloseRequestRequest(id=_uuid(id), expected_version=expected_version, note=note_)
+    )
+
+
+@request_app.command("refuse")
+def refuse(
+    ctx: typer.Context,
+    id: RequestId,
+    ground: Annotated[Ground, typer.Option("--ground", help="Reg. (EU) 2023/1543 Art. 12 ground.")],
+    detail: Annotated[str, typer.Option("--detail", metavar="TEXT")],
+    expected_version: Version = 0,
+) -> None:
+    """Reviewing side: -> REFUSED with a ground."""
+    _transition(
+        ctx,
+        "RefuseRequest",
+        pb.RefuseRequestRequest(
+            id=_uuid(id),
+            expected_version=expected_version,
+            ground=_enum("REFUSAL_GROUND_", ground.value),
+            detail=detail,
+        ),
+    )
+
+
+@request_app.command("not-executed")
+def not_executed(
+    ctx: typer.Context,
+    id: RequestId,
+    reason: Annotated[NonExecution, typer.Option("--reason", help="Annex III reason.")],
+    detail: Annotated[str, typer.Option("--detail", metavar="TEXT")] = "",
+    expected_version: Version = 0,
+) -> None:
+    """Executing side: -> NOT_EXECUTED with an Annex III reason."""
+    _transition(
+        ctx,
+        "ReportNotExecuted",
+        pb.ReportNotExecutedRequest(
+            id=_uuid(id),
+            expected_version=expected_version,
+            reason=_enum("NON_EXECUTION_REASON_", reason.value),
+            detail=detail,
+        ),
+    )
+
+
+@request_app.command("withdraw")
+def withdraw(ctx: typer.Context, id: RequestId, reason: Reason, expected_version: Version = 0) -> None:
+    """Issuer: -> WITHDRAWN."""
+    _transition(
+        ctx,
+        "WithdrawRequest",
+        pb.WithdrawRequestRequest(id=_uuid(id), expected_version=expected_version, reason=reason),
+    )
+
+
+@request_app.command("postpone")
+def postpone(
+    ctx: typer.Context,
+    id: RequestId,
+    reason: Reason,
+    until: Annotated[str | None, typer.Option("--until", metavar="TIME")] = None,
+    expected_version: Version = 0,
+) -> None:
+    """Executing side, EIO only (Directive 2014/41 Art. 15): -> POSTPONED."""
+    req = pb.PostponeRequestRequest(id=_uuid(id), expected_version=expected_version, reason=reason)
+    if until:
+        req.until.CopyFrom(_ts(parse_instant(until)))
+    _transition(ctx, "PostponeRequest", req)
+
+
+@request_app.command("resume")
+def resume(ctx: typer.Context, id: RequestId, expected_version: Version = 0) -> None:
+    """Executing side: POSTPONED -> IN_EXECUTION."""
+    _transition(ctx, "ResumeRequest", pb.ResumeRequestRequest(id=_uuid(id), expected_version=expected_version))
+
+
+@request_app.command("extend-decision")
+def extend_decision(ctx: typer.Context, id: RequestId, reason: Reason, expected_version: Version = 0) -> None:
+    """Executing side, EIO only, once: 30 more days to decide (Directive 2014/41 Art. 12(5))."""
+    _transition(
+        ctx,
+        "ExtendDecisionDeadline",
+        pb.ExtendDecisionDeadlineRequest(id=_uuid(id), expected_version=expected_version, reason=reason),
+    )
+
+
+@request_app.command("user-notice")
+def user_notice(
+    ctx: typer.Context,
+    id: RequestId,
+    status: Annotated[Notice, typer.Option("--status")],
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="TIME", help="End of the non-disclosure order.")
+    ] = None,
+    expected_version: Version = 0,
+) -> None:
+    """Issuer: the provider's notice to the account holder (pending, suppressed until a date, sent)."""
+    req = pb.UpdateUserNoticeRequest(
+        id=_uuid(id), expected_version=expected_version, status=_enum("USER_NOTICE_STATUS_", status.value)
+    )
+    if until:
+        req.suppressed_until.CopyFrom(_ts(parse_instant(until)))
+    _transition(ctx, "UpdateUserNotice", req)
+
+
+# ------------------------------------------------------------------ items
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),  # stdout stays clean for --json and pipes
+        transient=False,
+    )
+
+
+def _stub(state: AppState) -> tuple[grpc.Channel, Any, list[tuple[str, str]], str]:
+    token = state.session.access_token(state.user())
+    addr = state.settings.service_addr("evidence")
+    channel = grpc.insecure_channel(addr)
+    return channel, evidence_pb2_grpc.EvidenceServiceStub(channel), [("authorization", f"Bearer {token}")], addr
+
+
+def _item_line(item: pb.EvidenceItem) -> str:
+    return (
+        f"item {item.id}: {item.size_bytes} bytes, {item.media_type}, sha256 {item.sha256}, "
+        f"from {item.origin_jurisdiction}"
+    )
+
+
+@app.command()
+def upload(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The file received.")],
+    request: Annotated[str, typer.Option("--request", metavar="ID", help="The evidence request it answers.")],
+    media_type: Annotated[str, typer.Option("--media-type", metavar="TYPE")] = "",
+    description: Annotated[str, typer.Option("--description", "-d", metavar="TEXT")] = "",
+    origin: Annotated[
+        str, typer.Option("--origin", metavar="JUR", help="Where it arose (default: the addressee).")
+    ] = "",
+    conditions: Annotated[
+        str, typer.Option("--conditions", metavar="TEXT", help="Use conditions set by the origin.")
+    ] = "",
+) -> None:
+    """Upload an evidence item: hashed locally, streamed in 1 MiB chunks, checked and encrypted by the service."""
+    state = _state(ctx)
+    size = file.stat().st_size
+    digest = hashlib.sha256()
+    with file.open("rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(block)
+    media = media_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    meta = pb.ItemMetadata(
+        request_id=str(uuid.uuid4()),
+        evidence_request_id=_uuid(request, "--request"),
+        sha256=digest.hexdigest(),
+        size_bytes=size,
+        media_type=media,
+        filename=file.name,
+        description=description,
+        origin_jurisdiction=origin.upper(),
+        use_conditions=pb.UseConditions(jit_purposes_only=True, conditions=conditions),
+    )
+    channel, stub, md, addr = _stub(state)
+    with channel, _progress() as progress:
+        task = progress.add_task(f"upload {file.name}", total=size)
+
+        def messages() -> Iterator[pb.UploadItemRequest]:
+            yield pb.UploadItemRequest(metadata=meta)
+            with file.open("rb") as fh:
+                for block in iter(lambda: fh.read(CHUNK), b""):
+                    yield pb.UploadItemRequest(chunk=block)
+                    progress.advance(task, len(block))
+
+        try:
+            item = stub.UploadItem(messages(), metadata=md, timeout=TRANSFER_TIMEOUT_S).item
+        except grpc.RpcError as exc:
+            raise ServiceCallError("evidence", addr, exc) from None
+    if state.json:
+        emit_json(message_dict(item))
+    else:
+        typer.echo(_item_line(item))
+
+
+@app.command()
+def download(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(metavar="ITEM", help="Evidence item id.")],
+    out: Annotated[Path, typer.Option("--out", "-o", dir_okay=False, help="File to write (must not exist).")],
+    purpose: Annotated[str, typer.Option("--purpose", metavar="TEXT", help="Why; recorded in the chain of custody.")],
+) -> None:
+    """Download an item (decrypted by the service); the digest is checked before the file is kept."""
+    state = _state(ctx)
+    if out.exists():
+        raise CliError(f"{out} exists; choose another --out")
+    channel, stub, md, addr = _stub(state)
+    tmp = out.with_name(out.name + ".part")
+    digest = hashlib.sha256()
+    meta: pb.EvidenceItem | None = None
+    try:
+        with channel, _progress() as progress, tmp.open("xb") as fh:
+            task = progress.add_task(f"download {out.name}", total=None)
+            for msg in stub.DownloadItem(
+                pb.DownloadItemRequest(item_id=_uuid(item, "ITEM"), purpose=purpose),
+                metadata=md,
+                timeout=TRANSFER_TIMEOUT_S,
+            ):
+                if msg.WhichOneof("part") == "item":
+                    meta = msg.item
+                    progress.update(task, total=meta.size_bytes)
+                else:
+                    fh.write(msg.chunk)
+                    digest.update(msg.chunk)
+                    progress.advance(task, len(msg.chunk))
+        if meta is None or digest.hexdigest() != meta.sha256:
+            raise CliError("downloaded bytes do not match the item's SHA-256; nothing kept")
+        os.replace(tmp, out)
+    except grpc.RpcError as exc:
+        raise ServiceCallError("evidence", addr, exc) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    if state.json:
+        emit_json(message_dict(meta))
+    else:
+        note(f"{out}: {meta.size_bytes} bytes, sha256 {meta.sha256} verified")
+
+
+@app.command()
+def items(ctx: typer.Context, request: Annotated[str, typer.Option("--request", metavar="ID")]) -> None:
+    """List the items received against a request."""
+    resp = _call(ctx, "ListItems", pb.ListItemsRequest(evidence_request_id=_uuid(request, "--request")))
+    if _state(ctx).json:
+        emit_json([message_dict(i) for i in resp.items])
+        return
+    for i in resp.items:
+        typer.echo(_item_line(i))
+
+
+@app.command()
+def custody(ctx: typer.Context, item: Annotated[str, typer.Argument(metavar="ITEM")]) -> None:
+    """Show an item's chain of custody."""
+    resp = _call(ctx, "ListCustody", pb.ListCustodyRequest(item_id=_uuid(item, "ITEM")))
+    if _state(ctx).json:
+        emit_json([message_dict(e) for e in resp.entries])
+        return
+    t = Table("#", "action", "who", "when", "purpose", "entry hash")
+    for e in resp.entries:
+        t.add_row(
+            str(e.seq),
+            _label(pb.CustodyAction, e.action, "CUSTODY_ACTION_"),
+            f"{e.actor.username} ({e.actor.jurisdiction})",
+            _when(e.at),
+            e.purpose + (f" -> {e.recipient}" if e.recipient else ""),
+            e.entry_hash[:16],
+        )
+    emit(t)
+
+
+@app.command("record-custody")
+def record_custody(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(metavar="ITEM")],
+    action: Annotated[CustodyKind, typer.Option("--action")],
+    purpose: Annotated[str, typer.Option("--purpose", metavar="TEXT")],
+    recipient: Annotated[str, typer.Option("--recipient", metavar="TEXT")] = "",
+) -> None:
+    """Record an export, transfer or seal of an item in its chain of custody."""
+    e = _call(
+        ctx,
+        "RecordCustodyEvent",
+        pb.RecordCustodyEventRequest(
+            item_id=_uuid(item, "ITEM"),
+            action=_enum("CUSTODY_ACTION_", action.value),
+            purpose=purpose,
+            recipient=recipient,
+        ),
+    ).entry
+    if _state(ctx).json:
+        emit_json(message_dict(e))
+    else:
+        typer.echo(f"custody entry {e.seq} recorded, hash {e.entry_hash}")
+
+
+@app.command()
+def verify(ctx: typer.Context) -> None:
+    """Auditors: recompute every item's digest and check every custody chain; exit 1 on any problem."""
+    resp = _call(ctx, "VerifyEvidence", pb.VerifyEvidenceRequest(), timeout=TRANSFER_TIMEOUT_S)
+    if _state(ctx).json:
+        emit_json(message_dict(resp))
+    else:
+        typer.echo(
+            f"evidence: {resp.items_checked} items, {resp.custody_entries_checked} custody entries checked: "
+            + ("intact" if resp.ok else f"{len(resp.problems)} PROBLEM(S)")
+        )
+        for p in resp.problems:
+            typer.echo(f"  {p.item_id}: {p.problem}: {p.detail}")
+    if not resp.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Evidence requests (EIO, MLA, EPOC, ...) and the evidence items received against them."""

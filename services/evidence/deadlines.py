@@ -1,0 +1,200 @@
+"""Legal deadlines of evidence requests, pure: from the instrument, the state and the moments of receipt
+and decision (UTC) to the list of deadlines that currently run.
+
+Every rule names its legal source. All periods below are calendar periods: none of the instruments this
+service tracks counts in working days. ``add_working_days`` exists for the rules that do (e.g. the
+enforcing state's recognition decision in 5 working days, Reg. (EU) 2023/1543 Art. 16, which belongs to
+the enforcement procedure, not modelled here); it skips weekends only, because no per-jurisdiction holiday
+calendar exists yet (DOMAIN.md: "start with weekends only and say so").
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class DeadlineKind(enum.StrEnum):
+    ACKNOWLEDGE = "ACKNOWLEDGE"
+    DECIDE = "DECIDE"
+    EXECUTE = "EXECUTE"
+    PRODUCE = "PRODUCE"
+    REVIEW = "REVIEW"
+    OBJECTION = "OBJECTION"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    kind: DeadlineKind
+    due_at: datetime
+    source: str
+    counted_from: datetime
+    working_days: bool = False
+
+    @property
+    def span(self) -> timedelta:
+        return self.due_at - self.counted_from
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """``start`` plus ``days`` working days, Saturdays and Sundays skipped (no holiday calendar yet)."""
+    out = start
+    left = days
+    while left > 0:
+        out += timedelta(days=1)
+        if out.weekday() < 5:
+            left -= 1
+    return out
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: DeadlineKind
+    length: timedelta
+    source: str
+    #: What the period is counted from: "received" (receipt by the addressee) or "decided".
+    anchor: str
+    #: States (names of EvidenceRequestState) in which the period runs.
+    states: frozenset[str]
+    working_days: bool = False
+
+
+_BEFORE_DECISION = frozenset({"ISSUED", "ACKNOWLEDGED"})
+_OPEN = frozenset({"ISSUED", "ACKNOWLEDGED", "UNDER_REVIEW", "IN_EXECUTION", "PARTIALLY_EXECUTED"})
+_EXECUTING = frozenset({"IN_EXECUTION", "PARTIALLY_EXECUTED"})
+DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
+
+EIO = "Directive 2014/41/EU"
+EPOC = "Reg. (EU) 2023/1543"
+
+#: The table, per instrument (legal basis, or "EPOC/<procedure>"). Each row: kind, period, source, anchor,
+#: states in which it runs.
+PERIODS: dict[str, tuple[Period, ...]] = {
+    "EIO": (
+        # Annex B is sent "without delay, and in any event within a week of receipt".
+        Period(DeadlineKind.ACKNOWLEDGE, 7 * DAY, f"{EIO} Art. 16(1)", "received", frozenset({"ISSUED"})),
+        # Recognition decision within 30 days of receipt (Art. 12(3)); +30 days when justified (Art. 12(5)),
+        # applied through the decision_extended flag.
+        Period(DeadlineKind.DECIDE, 30 * DAY, f"{EIO} Art. 12(3)", "received", _BEFORE_DECISION),
+        # Execution within 90 days of the decision (Art. 12(4)).
+        Period(DeadlineKind.EXECUTE, 90 * DAY, f"{EIO} Art. 12(4)", "decided", _EXECUTING),
+    ),
+    "EPOC/STANDARD": (Period(DeadlineKind.PRODUCE, 10 * DAY, f"{EPOC} Art. 10(3)", "received", _OPEN),),
+    "EPOC/WITH_NOTIFICATION": (
+        # The enforcing authority has 10 days from receipt of the notification to raise grounds for refusal
+        # (Art. 10(2), Art. 8, Art. 12(1)); the notification goes out with the order, so received = issued
+        # unless acknowledged otherwise.
+        Period(
+            DeadlineKind.REVIEW,
+            10 * DAY,
+            f"{EPOC} Art. 10(2), 8",
+            "received",
+            frozenset({"ISSUED", "ACKNOWLEDGED", "UNDER_REVIEW"}),
+        ),
+        # Data at the end of that window at the latest, unless a ground is raised (Art. 10(2)).
+        Period(DeadlineKind.PRODUCE, 10 * DAY, f"{EPOC} Art. 10(2)", "received", _OPEN),
+    ),
+    "EPOC/EMERGENCY": (Period(DeadlineKind.PRODUCE, 8 * HOUR, f"{EPOC} Art. 10(4)", "received", _OPEN),),
+    "EPOC/EMERGENCY_WITH_NOTIFICATION": (
+        Period(DeadlineKind.PRODUCE, 8 * HOUR, f"{EPOC} Art. 10(4)", "received", _OPEN),
+        # The enforcing authority may object within 96 hours; data already sent must then be deleted or
+        # restricted (Art. 10(4), 12(1)). Runs after execution too.
+        Period(
+            DeadlineKind.OBJECTION,
+            96 * HOUR,
+            f"{EPOC} Art. 10(4), 12(1)",
+            "received",
+            _OPEN | {"EXECUTED"},
+        ),
+    ),
+    # UNVERIFIED (DOMAIN.md): "provider answers within 30 days — check CETS 224". Kept as a tracked
+    # deadline until the text of the Second Additional Protocol Art. 7 is checked.
+    "SAP_ART7": (Period(DeadlineKind.PRODUCE, 30 * DAY, "CETS 224 Art. 7 (UNVERIFIED)", "received", _OPEN),),
+    # No deadline in law for these (DOMAIN.md names none): the request is tracked without a clock.
+    "MLA": (),
+    "VOLUNTARY": (),
+    "JIT_DIRECT": (),
+}
+
+EIO_DECISION_EXTENSION = 30 * DAY
+EIO_EXTENSION_SOURCE = f"{EIO} Art. 12(5)"
+
+
+def instrument(legal_basis: str, epoc_procedure: str) -> str:
+    return f"EPOC/{epoc_procedure}" if legal_basis == "EPOC" else legal_basis
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """What deadlines are counted from, as stored on the request."""
+
+    legal_basis: str
+    epoc_procedure: str
+    state: str
+    received_at: datetime | None
+    decided_at: datetime | None
+    decision_extended: bool = False
+
+
+def compute(c: Clocks) -> tuple[Deadline, ...]:
+    """The deadlines running in the request's current state, earliest first."""
+    out = []
+    for p in PERIODS.get(instrument(c.legal_basis, c.epoc_procedure), ()):
+        if c.state not in p.states:
+            continue
+        anchor = c.received_at if p.anchor == "received" else c.decided_at
+        if anchor is None:
+            continue
+        length = p.length
+        source = p.source
+        if p.kind is DeadlineKind.DECIDE and c.decision_extended:
+            length += EIO_DECISION_EXTENSION
+            source = f"{source}, extended under {EIO_EXTENSION_SOURCE}"
+        due = add_working_days(anchor, length.days) if p.working_days else anchor + length
+        out.append(Deadline(p.kind, due, source, anchor, p.working_days))
+    return tuple(sorted(out, key=lambda d: (d.due_at, d.kind.value)))
+
+
+#: Spans up to this length use the short warning offsets (an 8-hour emergency gets "2 h before", not "48 h").
+SHORT_SPAN = timedelta(hours=24)
+
+
+def alert_times(
+    d: Deadline, long_offsets: tuple[timedelta, ...], short_offsets: tuple[timedelta, ...]
+) -> list[tuple[str, timedelta, datetime]]:
+    """The alerts of one deadline: ("approaching", offset, at) for each offset that falls after the moment
+    the deadline started to run, then ("passed", 0, due_at). In time order."""
+    offsets = short_offsets if d.span <= SHORT_SPAN else long_offsets
+    out: list[tuple[str, timedelta, datetime]] = []
+    for off in sorted(set(offsets), reverse=True):
+        at = d.due_at - off
+        if off > timedelta(0) and at > d.counted_from:
+            out.append(("approaching", off, at))
+    out.append(("passed", timedelta(0), d.due_at))
+    return out
+
+
+def parse_offsets(text: str) -> tuple[timedelta, ...]:
+    """ "48h,8h" or "2d,30m" -> timedeltas (units d, h, m)."""
+    units = {"d": 86400, "h": 3600, "m": 60}
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        unit = part[-1]
+        if unit not in units or not part[:-1].isdigit():
+            raise ValueError(f"offset {part!r} is not like 48h, 2d or 30m")
+        out.append(timedelta(seconds=int(part[:-1]) * units[unit]))
+    return tuple(out)
+
+
+def offset_label(off: timedelta) -> str:
+    secs = int(off.total_seconds())
+    if secs % 86400 == 0 and secs:
+        return f"{secs // 86400}d"
+    if secs % 3600 == 0:
+        return f"{secs // 3600}h"
+    return f"{secs // 60}m"

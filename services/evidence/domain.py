@@ -1,0 +1,737 @@
+"""Evidence-request and evidence-item rules, pure: the state machine, which side acts, what a valid new
+request is, and the deadlines it carries. No I/O; every function takes ``now`` explicitly.
+
+Sides (see proto/jit/evidence/v1/evidence.proto):
+- issuer: a prosecutor of the origin jurisdiction;
+- executing: the addressed member jurisdiction; for a request to a service provider (not a user of the
+  system) the issuer records what the provider answered;
+- enforcing: for a provider request with notification (EPOC), the provider's establishment jurisdiction,
+  which reviews; for a member-state request the executing state decides on refusal itself.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from jitlib.auth import is_jurisdiction
+from jitlib.errors import FailedPrecondition, FieldViolation
+from jitlib.ids import is_uuid
+from jitlib.policy import Operation, RecordAccess, RecordRules
+from services.evidence import deadlines
+from services.evidence.deadlines import Clocks, Deadline
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+AUTHORITY_MAX = 300
+PROVIDER_MAX = 200
+REASON_MAX = 2_000
+TARGETS_MAX = 50
+SHARED_MAX = 30
+WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+
+#: Evidence items: received and read by the parties' case roles; a police liaison records evidence received
+#: (DOMAIN.md), so both sides' prosecutors and liaisons may upload.
+EVIDENCE_ITEM_RULES = RecordRules(
+    kind="evidence_item",
+    creator_roles=frozenset({"prosecutor", "police_liaison"}),
+    issuer_roles=frozenset({"prosecutor", "police_liaison"}),
+    addressee_roles=frozenset({"prosecutor", "police_liaison"}),
+)
+
+
+class State(enum.StrEnum):
+    DRAFT = "DRAFT"
+    ISSUED = "ISSUED"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    UNDER_REVIEW = "UNDER_REVIEW"
+    IN_EXECUTION = "IN_EXECUTION"
+    PARTIALLY_EXECUTED = "PARTIALLY_EXECUTED"
+    EXECUTED = "EXECUTED"
+    CLOSED = "CLOSED"
+    REFUSED = "REFUSED"
+    NOT_EXECUTED = "NOT_EXECUTED"
+    WITHDRAWN = "WITHDRAWN"
+    POSTPONED = "POSTPONED"
+
+
+LEGAL_BASES = frozenset({"EIO", "MLA", "EPOC", "SAP_ART7", "VOLUNTARY", "JIT_DIRECT"})
+#: Instruments addressed to a service provider; the others to a member state.
+PROVIDER_BASES = frozenset({"EPOC", "SAP_ART7", "VOLUNTARY"})
+EPOC_PROCEDURES = frozenset({"STANDARD", "WITH_NOTIFICATION", "EMERGENCY", "EMERGENCY_WITH_NOTIFICATION"})
+NOTIFIED = frozenset({"WITH_NOTIFICATION", "EMERGENCY_WITH_NOTIFICATION"})
+EMERGENCY = frozenset({"EMERGENCY", "EMERGENCY_WITH_NOTIFICATION"})
+DATA_CATEGORIES = frozenset({"SUBSCRIBER", "TRAFFIC", "CONTENT"})
+OFFENCES = frozenset(
+    {"CYBERSTALKING", "CYBERHARASSMENT", "NON_CONSENSUAL_INTIMATE_IMAGES", "DOXXING", "INCITEMENT", "OTHER"}
+)
+URGENCIES = frozenset({"NORMAL", "URGENT", "EMERGENCY"})
+USER_NOTICE = frozenset({"NOT_APPLICABLE", "PENDING", "SUPPRESSED", "SENT"})
+REFUSAL_GROUNDS = frozenset(
+    {"IMMUNITY_OR_PRIVILEGE", "FUNDAMENTAL_RIGHTS", "NE_BIS_IN_IDEM", "NO_DOUBLE_CRIMINALITY", "OTHER"}
+)
+NON_EXECUTION_REASONS = frozenset(
+    {
+        "INCOMPLETE",
+        "MANIFEST_ERRORS",
+        "INSUFFICIENT_INFORMATION",
+        "DATA_NOT_HELD",
+        "DE_FACTO_IMPOSSIBLE",
+        "INVALID_ISSUING_AUTHORITY",
+        "OFFENCE_NOT_COVERED",
+        "SERVICE_NOT_COVERED",
+        "IMMUNITIES",
+        "CONFLICT_OF_LAW",
+        "OTHER",
+    }
+)
+TARGET_TYPES = frozenset({"ACCOUNT_HANDLE", "URL", "PHONE_NUMBER", "EMAIL"})
+#: Evidence may be received while the request is being executed, or once executed.
+RECEIVING_STATES = frozenset({State.IN_EXECUTION, State.PARTIALLY_EXECUTED, State.EXECUTED})
+
+_HANDLE = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_PLATFORM = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    username: str
+    jurisdiction: str
+
+
+@dataclass(frozen=True)
+class Target:
+    type: str
+    value: str
+    platform: str = ""
+
+
+@dataclass(frozen=True)
+class EvidenceRequest:
+    id: str
+    workspace_id: str
+    origin_jurisdiction: str
+    issuing_authority: str
+    legal_basis: str
+    epoc_procedure: str
+    addressee_kind: str
+    addressee_jurisdiction: str
+    provider_name: str
+    data_categories: tuple[str, ...]
+    targets: tuple[Target, ...]
+    offence_category: str
+    urgency: str
+    title: str
+    description: str
+    restricted: bool
+    shared_with: tuple[str, ...]
+    preservation_order_id: str
+    user_notice_status: str
+    user_notice_suppressed_until: datetime | None
+    state: State
+    version: int
+    created_by: Actor
+    created_at: datetime
+    updated_by: Actor
+    updated_at: datetime
+    issued_at: datetime | None = None
+    received_at: datetime | None = None
+    decided_at: datetime | None = None
+    state_reason: str = ""
+    refusal_ground: str = ""
+    non_execution_reason: str = ""
+    decision_extended: bool = False
+    postponed_until: datetime | None = None
+    deadlines: tuple[Deadline, ...] = ()
+
+    @property
+    def to_provider(self) -> bool:
+        return self.addressee_kind == "SERVICE_PROVIDER"
+
+    @property
+    def notified(self) -> bool:
+        """An EPOC whose enforcing state is notified and may raise grounds for refusal."""
+        return self.legal_basis == "EPOC" and self.epoc_procedure in NOTIFIED
+
+    @property
+    def addressee_party(self) -> str | None:
+        """The jurisdiction that sees the request as addressee: the addressed member state, or the provider's
+        establishment state when it is notified. An EPOC without notification is not seen by that state."""
+        if not self.to_provider or self.notified:
+            return self.addressee_jurisdiction
+        return None
+
+    def access(self) -> RecordAccess:
+        return RecordAccess(
+            workspace_id=self.workspace_id,
+            origin_jurisdiction=self.origin_jurisdiction,
+            addressee_jurisdiction=self.addressee_party,
+            restricted=self.restricted,
+            shared_with=frozenset(self.shared_with),
+        )
+
+    @property
+    def parties(self) -> frozenset[str]:
+        return self.access().parties
+
+    def clocks(self) -> Clocks:
+        return Clocks(
+            self.legal_basis,
+            self.epoc_procedure,
+            self.state.value,
+            self.received_at,
+            self.decided_at,
+            self.decision_extended,
+        )
+
+
+# -- transitions -----------------------------------------------------------------------------------
+
+
+class Side(enum.StrEnum):
+    ISSUER = "issuer"
+    #: Whoever carries out the request: the addressed state, or (recorded by the issuer) the provider.
+    EXECUTING = "executing"
+    #: Whoever may refuse or review: the addressed state, or the notified enforcing state of a provider.
+    REVIEWING = "reviewing"
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    #: Past-tense event name, also the last token of the NATS subject.
+    event: str
+    side: Side
+    sources: frozenset[State]
+    target: State
+    needs_reason: bool = False
+
+
+def _t(action: str, event: str, side: Side, sources: set[State], target: State, **kw: bool) -> Transition:
+    return Transition(action, event, side, frozenset(sources), target, **kw)
+
+
+S = State
+_BEFORE_EXECUTED = {
+    S.DRAFT,
+    S.ISSUED,
+    S.ACKNOWLEDGED,
+    S.UNDER_REVIEW,
+    S.IN_EXECUTION,
+    S.PARTIALLY_EXECUTED,
+    S.POSTPONED,
+}
+TRANSITIONS: dict[str, Transition] = {
+    t.action: t
+    for t in (
+        _t("issue", "issued", Side.ISSUER, {S.DRAFT}, S.ISSUED),
+        _t("acknowledge", "acknowledged", Side.EXECUTING, {S.ISSUED}, S.ACKNOWLEDGED),
+        _t("open_review", "review_opened", Side.REVIEWING, {S.ACKNOWLEDGED}, S.UNDER_REVIEW),
+        _t("conclude_review", "review_concluded", Side.REVIEWING, {S.UNDER_REVIEW}, S.IN_EXECUTION),
+        _t("start_execution", "execution_started", Side.EXECUTING, {S.ACKNOWLEDGED}, S.IN_EXECUTION),
+        _t("partially_execute", "partially_executed", Side.EXECUTING, {S.IN_EXECUTION}, S.PARTIALLY_EXECUTED),
+        _t("complete", "executed", Side.EXECUTING, {S.IN_EXECUTION, S.PARTIALLY_EXECUTED}, S.EXECUTED),
+        _t("close", "closed", Side.ISSUER, {S.PARTIALLY_EXECUTED, S.EXECUTED}, S.CLOSED),
+        _t(
+            "refuse",
+            "refused",
+            Side.REVIEWING,
+            {S.ISSUED, S.ACKNOWLEDGED, S.UNDER_REVIEW},
+            S.REFUSED,
+            needs_reason=True,
+        ),
+        _t(
+            "report_not_executed",
+            "not_executed",
+            Side.EXECUTING,
+            {S.ISSUED, S.ACKNOWLEDGED, S.IN_EXECUTION},
+            S.NOT_EXECUTED,
+        ),
+        _t("withdraw", "withdrawn", Side.ISSUER, _BEFORE_EXECUTED, S.WITHDRAWN, needs_reason=True),
+        _t("postpone", "postponed", Side.EXECUTING, {S.ACKNOWLEDGED, S.IN_EXECUTION}, S.POSTPONED, needs_reason=True),
+        _t("resume", "resumed", Side.EXECUTING, {S.POSTPONED}, S.IN_EXECUTION),
+        # Not state changes, but changes with their own RPC, event and audit entry.
+        _t(
+            "extend_decision",
+            "decision_deadline_extended",
+            Side.EXECUTING,
+            {S.ISSUED, S.ACKNOWLEDGED},
+            S.ACKNOWLEDGED,
+            needs_reason=True,
+        ),
+        _t("update_user_notice", "user_notice_updated", Side.ISSUER, set(State), S.DRAFT),
+    )
+}
+#: Transitions that keep the current state.
+STATE_KEEPING = frozenset({"extend_decision", "update_user_notice"})
+#: After the emergency EPOC with notification was executed, the enforcing state may still object within
+#: 96 hours (Reg. 2023/1543 Art. 10(4), 12(1)).
+LATE_OBJECTION_STATES = frozenset({S.IN_EXECUTION, S.PARTIALLY_EXECUTED, S.EXECUTED})
+
+
+def operation_for(t: Transition, req: EvidenceRequest) -> Operation:
+    """The policy operation that the acting side needs."""
+    if t.side is Side.ISSUER:
+        return Operation.ISSUER_ACT
+    if t.side is Side.EXECUTING:
+        # A provider is not a user: the issuing authority it answers records its answer.
+        return Operation.ISSUER_ACT if req.to_provider else Operation.ADDRESSEE_ACT
+    return Operation.ADDRESSEE_ACT
+
+
+@dataclass(frozen=True)
+class TransitionInput:
+    reason: str = ""
+    refusal_ground: str = ""
+    non_execution_reason: str = ""
+    received_at: datetime | None = None
+    postponed_until: datetime | None = None
+    user_notice_status: str = ""
+    user_notice_suppressed_until: datetime | None = None
+    unknown_enums: tuple[str, ...] = ()
+
+
+def _text(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
+    if required and not value.strip():
+        return [FieldViolation(name, "is required")]
+    if len(value) > maximum:
+        return [FieldViolation(name, f"must be at most {maximum} characters (got {len(value)})")]
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+        return [FieldViolation(name, "must not contain control characters")]
+    return []
+
+
+#: The request field that carries the free text of each transition.
+REASON_FIELD = {
+    "refuse": "detail",
+    "report_not_executed": "detail",
+    "conclude_review": "note",
+    "start_execution": "note",
+    "partially_execute": "note",
+    "complete": "note",
+    "close": "note",
+}
+
+
+def transition_violations(t: Transition, data: TransitionInput, now: datetime) -> list[FieldViolation]:
+    out: list[FieldViolation] = [FieldViolation(n, "has an unknown value") for n in data.unknown_enums]
+    name = REASON_FIELD.get(t.action, "reason")
+    out += _text(name, data.reason, required=t.needs_reason, maximum=REASON_MAX)
+    if t.action == "refuse" and not data.refusal_ground and "ground" not in data.unknown_enums:
+        out.append(FieldViolation("ground", "is required (a ground of Reg. (EU) 2023/1543 Art. 12)"))
+    if t.action == "report_not_executed" and not data.non_execution_reason and "reason" not in data.unknown_enums:
+        out.append(FieldViolation("reason", "is required (a reason of Reg. (EU) 2023/1543 Annex III)"))
+    if data.received_at is not None and data.received_at > now:
+        out.append(FieldViolation("received_at", "must not be in the future"))
+    if data.postponed_until is not None and data.postponed_until <= now:
+        out.append(FieldViolation("until", "must be in the future"))
+    if t.action == "update_user_notice":
+        out += _notice_violations(
+            "status", data.user_notice_status, "suppressed_until", data.user_notice_suppressed_until, now
+        )
+    return out
+
+
+def _notice_violations(
+    status_field: str, status: str, until_field: str, until: datetime | None, now: datetime
+) -> list[FieldViolation]:
+    out = []
+    if status not in USER_NOTICE:
+        out.append(FieldViolation(status_field, "must be PENDING, SUPPRESSED, SENT or NOT_APPLICABLE"))
+    if status == "SUPPRESSED":
+        if until is None:
+            out.append(FieldViolation(until_field, "is required when notice is suppressed (non-disclosure order)"))
+        elif until <= now:
+            out.append(FieldViolation(until_field, "must be in the future"))
+    elif until is not None:
+        out.append(FieldViolation(until_field, "is only set when notice is suppressed"))
+    return out
+
+
+def _illegal(req: EvidenceRequest, action: str, why: str, allowed: frozenset[State]) -> FailedPrecondition:
+    return FailedPrecondition(
+        "ILLEGAL_TRANSITION",
+        f"cannot {action.replace('_', ' ')} a request that is {req.state.value}{why}",
+        {"action": action, "state": req.state.value, "allowed_from": ",".join(sorted(s.value for s in allowed))},
+    )
+
+
+def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Actor, now: datetime) -> EvidenceRequest:
+    """Apply a transition (input checked by ``transition_violations``, side by the policy before);
+    raises FailedPrecondition when the request's state or instrument does not allow it."""
+    t = TRANSITIONS[action]
+    sources = t.sources
+    if action == "refuse" and req.notified and req.epoc_procedure == "EMERGENCY_WITH_NOTIFICATION":
+        sources = sources | LATE_OBJECTION_STATES
+    if req.state not in sources:
+        raise _illegal(req, action, "", sources)
+    changes: dict[str, object] = {}
+    target = req.state if action in STATE_KEEPING else t.target
+    if action == "issue":
+        changes.update(issued_at=now, received_at=now)
+    elif action == "acknowledge":
+        changes["received_at"] = data.received_at or now
+    elif action in ("open_review", "conclude_review"):
+        if not req.notified:
+            raise FailedPrecondition(
+                "NO_REVIEW",
+                "only an EPOC with notification of the enforcing state is reviewed (Reg. (EU) 2023/1543 Art. 8)",
+                {"action": action, "legal_basis": req.legal_basis, "epoc_procedure": req.epoc_procedure},
+            )
+    elif action == "start_execution":
+        if req.notified and req.epoc_procedure == "WITH_NOTIFICATION":
+            raise FailedPrecondition(
+                "REVIEW_REQUIRED",
+                "an EPOC with notification is executed after the enforcing state's review: open and conclude it",
+                {"action": action},
+            )
+        changes["decided_at"] = now
+    elif action == "refuse":
+        if req.to_provider and not req.notified:
+            raise FailedPrecondition(
+                "NO_REFUSAL_PROCEDURE",
+                "a provider without a notified enforcing state does not refuse: record it as not executed",
+                {"action": action},
+            )
+        changes["refusal_ground"] = data.refusal_ground
+    elif action == "report_not_executed":
+        changes["non_execution_reason"] = data.non_execution_reason
+    elif action in ("postpone", "resume", "extend_decision") and req.legal_basis != "EIO":
+        raise FailedPrecondition(
+            "EIO_ONLY",
+            f"{action.replace('_', ' ')} exists for a European Investigation Order only (Directive 2014/41 "
+            f"{'Art. 15' if action != 'extend_decision' else 'Art. 12(5)'})",
+            {"action": action, "legal_basis": req.legal_basis},
+        )
+    if action == "postpone":
+        changes["postponed_until"] = data.postponed_until
+    elif action == "resume":
+        changes["postponed_until"] = None
+    elif action == "extend_decision":
+        if req.decision_extended:
+            raise FailedPrecondition(
+                "ALREADY_EXTENDED", "the decision deadline was already extended once", {"action": action}
+            )
+        changes["decision_extended"] = True
+    elif action == "update_user_notice":
+        if not req.to_provider:
+            raise FailedPrecondition(
+                "NOT_A_PROVIDER_REQUEST", "user notice is tracked on requests to a provider only", {"action": action}
+            )
+        if req.state in (S.CLOSED, S.WITHDRAWN):
+            raise _illegal(req, action, "", frozenset(set(State) - {S.CLOSED, S.WITHDRAWN}))
+        changes.update(
+            user_notice_status=data.user_notice_status, user_notice_suppressed_until=data.user_notice_suppressed_until
+        )
+    if action not in STATE_KEEPING:
+        changes["state_reason"] = data.reason
+    updated = replace(
+        req,
+        state=target,
+        version=req.version + 1,
+        updated_by=actor,
+        updated_at=now,
+        **changes,  # type: ignore[arg-type]
+    )
+    return replace(updated, deadlines=deadlines.compute(updated.clocks()))
+
+
+# -- creation --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    request_id: str
+    workspace_id: str
+    legal_basis: str
+    epoc_procedure: str
+    issuing_authority: str
+    addressee_kind: str
+    addressee_jurisdiction: str
+    provider_name: str
+    data_categories: tuple[str, ...]
+    targets: tuple[Target, ...]
+    offence_category: str
+    urgency: str
+    title: str
+    description: str
+    restricted: bool
+    shared_with: tuple[str, ...] = ()
+    preservation_order_id: str = ""
+    user_notice_status: str = ""
+    user_notice_suppressed_until: datetime | None = None
+    #: Proto enum fields whose value is not one we know (named in the error).
+    unknown_enums: tuple[str, ...] = field(default=())
+
+
+def target_violations(i: int, t: Target) -> list[FieldViolation]:
+    name = f"targets[{i}]"
+    if t.type not in TARGET_TYPES:
+        return [FieldViolation(f"{name}.type", "must be ACCOUNT_HANDLE, URL, PHONE_NUMBER or EMAIL")]
+    v = t.value
+    ok = True
+    what = ""
+    if t.type == "ACCOUNT_HANDLE":
+        ok, what = bool(_HANDLE.match(v)), "an account handle (letters, digits, . _ -; optional leading @)"
+        if t.platform and not _PLATFORM.match(t.platform):
+            return [FieldViolation(f"{name}.platform", "must be a lower-case platform name")]
+    elif t.type == "URL":
+        parts = urlsplit(v) if len(v) <= 2048 else None
+        ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in v
+        what = "an http(s) URL with a host"
+    elif t.type == "PHONE_NUMBER":
+        ok, what = bool(_PHONE.match(v)), "a phone number in E.164 form, e.g. +31612345678"
+    elif t.type == "EMAIL":
+        ok, what = len(v) <= 254 and bool(_EMAIL.match(v)), "an e-mail address"
+    out = [] if ok else [FieldViolation(f"{name}.value", f"must be {what}")]
+    if t.platform and t.type != "ACCOUNT_HANDLE":
+        out.append(FieldViolation(f"{name}.platform", "is only set for account handles"))
+    return out
+
+
+def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[FieldViolation]:
+    """Checks that need no database: formats, lengths, the instrument's coherence."""
+    out: list[FieldViolation] = [FieldViolation(n, "has an unknown value") for n in cmd.unknown_enums]
+    unknown = set(cmd.unknown_enums)
+    if not is_uuid(cmd.request_id):
+        out.append(FieldViolation("request_id", "must be a client-generated UUID"))
+    if not WORKSPACE_ID.match(cmd.workspace_id):
+        out.append(FieldViolation("workspace_id", "must be a workspace id (lower-case letters, digits, dashes)"))
+    if cmd.legal_basis not in LEGAL_BASES and "legal_basis" not in unknown:
+        out.append(FieldViolation("legal_basis", "is required"))
+    if cmd.legal_basis == "EPOC":
+        if cmd.epoc_procedure not in EPOC_PROCEDURES and "epoc_procedure" not in unknown:
+            out.append(FieldViolation("epoc_procedure", "is required for an EPOC"))
+    elif cmd.epoc_procedure:
+        out.append(FieldViolation("epoc_procedure", "is only set for an EPOC"))
+    out += _text("issuing_authority", cmd.issuing_authority, required=True, maximum=AUTHORITY_MAX)
+    out += _text("title", cmd.title, required=True, maximum=TITLE_MAX)
+    out += _text("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    provider = cmd.addressee_kind == "SERVICE_PROVIDER"
+    if cmd.addressee_kind not in ("MEMBER_STATE", "SERVICE_PROVIDER"):
+        if "addressee_kind" not in unknown:
+            out.append(FieldViolation("addressee_kind", "is required (MEMBER_STATE or SERVICE_PROVIDER)"))
+    elif cmd.legal_basis in LEGAL_BASES and provider != (cmd.legal_basis in PROVIDER_BASES):
+        want = "a service provider" if cmd.legal_basis in PROVIDER_BASES else "a member state"
+        out.append(FieldViolation("addressee_kind", f"a {cmd.legal_basis} request is addressed to {want}"))
+    if not cmd.addressee_jurisdiction:
+        out.append(FieldViolation("addressee_jurisdiction", "is required"))
+    elif not is_jurisdiction(cmd.addressee_jurisdiction):
+        out.append(FieldViolation("addressee_jurisdiction", "must be an ISO 3166-1 alpha-2 code or EU body code"))
+    elif not provider and cmd.addressee_jurisdiction == origin:
+        out.append(FieldViolation("addressee_jurisdiction", "must be another jurisdiction than the issuer's"))
+    if provider:
+        out += _text("provider_name", cmd.provider_name, required=True, maximum=PROVIDER_MAX)
+    elif cmd.provider_name:
+        out.append(FieldViolation("provider_name", "is only set when the addressee is a service provider"))
+    if not cmd.data_categories:
+        out.append(FieldViolation("data_categories", "name at least one of SUBSCRIBER, TRAFFIC, CONTENT"))
+    for i, c in enumerate(cmd.data_categories):
+        if c not in DATA_CATEGORIES and f"data_categories[{i}]" not in unknown:
+            out.append(FieldViolation(f"data_categories[{i}]", "must be SUBSCRIBER, TRAFFIC or CONTENT"))
+    if len(set(cmd.data_categories)) != len(cmd.data_categories):
+        out.append(FieldViolation("data_categories", "must not repeat a category"))
+    if not cmd.targets:
+        out.append(FieldViolation("targets", "name at least one target identifier"))
+    if len(cmd.targets) > TARGETS_MAX:
+        out.append(FieldViolation("targets", f"at most {TARGETS_MAX} identifiers"))
+    for i, t in enumerate(cmd.targets[:TARGETS_MAX]):
+        out += target_violations(i, t)
+    if cmd.offence_category not in OFFENCES and "offence_category" not in unknown:
+        out.append(FieldViolation("offence_category", "is required"))
+    if cmd.urgency and cmd.urgency not in URGENCIES and "urgency" not in unknown:
+        out.append(FieldViolation("urgency", "must be NORMAL, URGENT or EMERGENCY"))
+    if cmd.legal_basis == "EPOC" and cmd.epoc_procedure in EMERGENCY and cmd.urgency not in ("EMERGENCY", ""):
+        out.append(FieldViolation("urgency", "an emergency EPOC has urgency EMERGENCY"))
+    if len(cmd.shared_with) > SHARED_MAX:
+        out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
+    for i, j in enumerate(cmd.shared_with[:SHARED_MAX]):
+        if not is_jurisdiction(j):
+            out.append(FieldViolation(f"shared_with[{i}]", "must be a jurisdiction code"))
+    if cmd.shared_with and not cmd.restricted:
+        out.append(FieldViolation("shared_with", "only a restricted request is shared with named jurisdictions"))
+    if cmd.preservation_order_id and not is_uuid(cmd.preservation_order_id):
+        out.append(FieldViolation("preservation_order_id", "must be a UUID"))
+    if provider:
+        if "user_notice_status" not in unknown:
+            out += _notice_violations(
+                "user_notice_status",
+                cmd.user_notice_status or "PENDING",
+                "user_notice_suppressed_until",
+                cmd.user_notice_suppressed_until,
+                now,
+            )
+    elif cmd.user_notice_status not in ("", "NOT_APPLICABLE") or cmd.user_notice_suppressed_until is not None:
+        out.append(FieldViolation("user_notice_status", "is tracked on requests to a service provider only"))
+    return out
+
+
+def membership_violations(cmd: NewRequest, members: frozenset[str]) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    provider = cmd.addressee_kind == "SERVICE_PROVIDER"
+    notified = cmd.legal_basis == "EPOC" and cmd.epoc_procedure in NOTIFIED
+    if cmd.addressee_jurisdiction and (not provider or notified) and cmd.addressee_jurisdiction not in members:
+        what = "the notified enforcing state" if provider else "the addressed state"
+        out.append(
+            FieldViolation(
+                "addressee_jurisdiction", f"{cmd.addressee_jurisdiction} ({what}) is not a member of the workspace"
+            )
+        )
+    for i, j in enumerate(cmd.shared_with):
+        if j not in members:
+            out.append(FieldViolation(f"shared_with[{i}]", f"{j} is not a member of the workspace"))
+    return out
+
+
+def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> EvidenceRequest:
+    provider = cmd.addressee_kind == "SERVICE_PROVIDER"
+    urgency = cmd.urgency
+    if cmd.legal_basis == "EPOC" and cmd.epoc_procedure in EMERGENCY:
+        urgency = "EMERGENCY"
+    return EvidenceRequest(
+        id=request_id,
+        workspace_id=cmd.workspace_id,
+        origin_jurisdiction=actor.jurisdiction,
+        issuing_authority=cmd.issuing_authority.strip(),
+        legal_basis=cmd.legal_basis,
+        epoc_procedure=cmd.epoc_procedure,
+        addressee_kind=cmd.addressee_kind,
+        addressee_jurisdiction=cmd.addressee_jurisdiction,
+        provider_name=cmd.provider_name.strip(),
+        data_categories=tuple(cmd.data_categories),
+        targets=cmd.targets,
+        offence_category=cmd.offence_category,
+        urgency=urgency or "NORMAL",
+        title=cmd.title.strip(),
+        description=cmd.description,
+        restricted=cmd.restricted,
+        shared_with=tuple(sorted(set(cmd.shared_with))),
+        preservation_order_id=cmd.preservation_order_id,
+        user_notice_status=(cmd.user_notice_status or "PENDING") if provider else "NOT_APPLICABLE",
+        user_notice_suppressed_until=cmd.user_notice_suppressed_until,
+        state=State.DRAFT,
+        version=1,
+        created_by=actor,
+        created_at=now,
+        updated_by=actor,
+        updated_at=now,
+    )
+
+
+# -- evidence items --------------------------------------------------------------------------------
+
+CHUNK_MAX = 1024 * 1024
+ITEM_MAX_BYTES = 64 * 1024**3
+MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+FILENAME_MAX = 255
+PURPOSE_MAX = 1_000
+
+
+@dataclass(frozen=True)
+class Consent:
+    purpose: str
+    granted_by_jurisdiction: str
+    granted_at: datetime | None
+    reference: str
+
+
+@dataclass(frozen=True)
+class NewItem:
+    request_id: str
+    evidence_request_id: str
+    sha256: str
+    size_bytes: int
+    media_type: str
+    filename: str
+    description: str
+    origin_jurisdiction: str
+    conditions: str
+    consents: tuple[Consent, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    id: str
+    workspace_id: str
+    evidence_request_id: str
+    origin_jurisdiction: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+    filename: str
+    description: str
+    conditions: str
+    consents: tuple[Consent, ...]
+    received_by: Actor
+    received_at: datetime
+    blob_key: str
+
+
+def new_item_violations(cmd: NewItem) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    p = "metadata."
+    if not is_uuid(cmd.request_id):
+        out.append(FieldViolation(p + "request_id", "must be a client-generated UUID"))
+    if not is_uuid(cmd.evidence_request_id):
+        out.append(FieldViolation(p + "evidence_request_id", "must be a UUID"))
+    if not SHA256_HEX.match(cmd.sha256):
+        out.append(FieldViolation(p + "sha256", "must be 64 lower-case hex digits (SHA-256)"))
+    if not 0 <= cmd.size_bytes <= ITEM_MAX_BYTES:
+        out.append(FieldViolation(p + "size_bytes", f"must be between 0 and {ITEM_MAX_BYTES}"))
+    if not MEDIA_TYPE.match(cmd.media_type):
+        out.append(FieldViolation(p + "media_type", "must be a media type such as image/jpeg"))
+    out += _text(p + "filename", cmd.filename, required=False, maximum=FILENAME_MAX)
+    if "/" in cmd.filename or "\\" in cmd.filename:
+        out.append(FieldViolation(p + "filename", "must be a bare file name"))
+    out += _text(p + "description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    if cmd.origin_jurisdiction and not is_jurisdiction(cmd.origin_jurisdiction):
+        out.append(FieldViolation(p + "origin_jurisdiction", "must be a jurisdiction code"))
+    out += _text(p + "use_conditions.conditions", cmd.conditions, required=False, maximum=REASON_MAX)
+    for i, c in enumerate(cmd.consents):
+        q = f"{p}use_conditions.consents[{i}]."
+        out += _text(q + "purpose", c.purpose, required=True, maximum=REASON_MAX)
+        if not is_jurisdiction(c.granted_by_jurisdiction):
+            out.append(FieldViolation(q + "granted_by_jurisdiction", "must be a jurisdiction code"))
+        out += _text(q + "reference", c.reference, required=False, maximum=AUTHORITY_MAX)
+    return out
+
+
+def consent_violations(cmd: NewItem, origin: str) -> list[FieldViolation]:
+    """Consent for other use is the originating state's to give (FD 2002/465 Art. 1(10))."""
+    return [
+        FieldViolation(
+            f"metadata.use_conditions.consents[{i}].granted_by_jurisdiction",
+            f"only the originating state {origin} can consent to other use",
+        )
+        for i, c in enumerate(cmd.consents)
+        if c.granted_by_jurisdiction != origin
+    ]
+
+
+def purpose_violations(purpose: str, field_name: str = "purpose") -> list[FieldViolation]:
+    return _text(field_name, purpose, required=True, maximum=PURPOSE_MAX)
+
+
+def receiving_check(req: EvidenceRequest) -> None:
+    if req.state not in RECEIVING_STATES:
+        raise FailedPrecondition(
+            "NOT_RECEIVING",
+            f"evidence is received against a request in execution or executed, not {req.state.value}",
+            {"state": req.state.value, "allowed_in": ",".join(sorted(s.value for s in RECEIVING_STATES))},
+        )
+
+
+def is_overdue(d: Deadline, now: datetime) -> bool:
+    return d.due_at < now
+
+
+MAX_SUPPRESSION = timedelta(days=5 * 366)

@@ -1,0 +1,239 @@
+"""What the evidence service publishes and consumes.
+
+Publishes (through the outbox) on ``jit.evidence.<origin>.<event>``, stream JIT_EVIDENCE: request events
+with the full EvidenceRequest as state, deadline alerts with a DeadlineAlert, item events with the
+EvidenceItem. Consumes ``jit.preservation.>`` (PreservationOrder, or ExpiryWarning carrying one) into a small
+replica of orders, and records the reverse link when an order names one of our requests as its follow-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf.message import Message
+from sqlalchemy.orm import Session
+
+from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.evidence.v1 import evidence_pb2 as pb
+from jit.preservation.v1 import preservation_pb2
+from jitlib import audit, outbox
+from jitlib.bus import EventConsumer, Handler, stream_for
+from jitlib.clock import Clock
+from jitlib.db import RuntimeTables
+from jitlib.ids import is_uuid, new_id
+from jitlib.runtime import Runtime
+from services.evidence import mapping, store
+from services.evidence.domain import Actor, EvidenceItem, EvidenceRequest
+
+log = logging.getLogger(__name__)
+
+STREAM = stream_for("evidence")
+PRESERVATION_STREAM = stream_for("preservation")
+SYSTEM_ACTOR = Actor("system", "jit-system", "SYSTEM")
+
+
+def subject(origin: str, event: str) -> str:
+    return f"jit.evidence.{origin}.{event}"
+
+
+def _type(event: str) -> str:
+    return "jit.evidence.v1.EvidenceRequest" + "".join(p.capitalize() for p in event.split("_"))
+
+
+def audience(parties: frozenset[str], restricted: bool, members: frozenset[str]) -> list[str]:
+    """Who is entitled to the event: the parties of a restricted record, every member otherwise."""
+    return sorted(parties if restricted else members | parties)
+
+
+def _envelope(
+    *,
+    event_type: str,
+    state: Message,
+    workspace_id: str,
+    origin: str,
+    audience_: list[str],
+    aggregate_type: str,
+    aggregate_id: str,
+    version: int,
+    actor: Actor,
+    now: datetime,
+) -> Envelope:
+    occurred = timestamp_pb2.Timestamp()
+    occurred.FromDatetime(now)
+    packed = any_pb2.Any()
+    packed.Pack(state)
+    return Envelope(
+        id=new_id(),
+        type=event_type,
+        occurred_at=occurred,
+        workspace_id=workspace_id,
+        origin_jurisdiction=origin,
+        audience=audience_,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        aggregate_version=version,
+        actor=common_pb2.Actor(user_id=actor.user_id, username=actor.username, jurisdiction=actor.jurisdiction),
+        state=packed,
+    )
+
+
+def request_envelope(
+    r: EvidenceRequest, state: pb.EvidenceRequest, event: str, members: frozenset[str], now: datetime
+) -> Envelope:
+    return _envelope(
+        event_type=_type(event),
+        state=state,
+        workspace_id=r.workspace_id,
+        origin=r.origin_jurisdiction,
+        audience_=audience(r.parties, r.restricted, members),
+        aggregate_type="evidence_request",
+        aggregate_id=r.id,
+        version=r.version,
+        actor=r.updated_by,
+        now=now,
+    )
+
+
+def alert_envelope(
+    r: EvidenceRequest, alert: pb.DeadlineAlert, event: str, members: frozenset[str], now: datetime
+) -> Envelope:
+    return _envelope(
+        event_type="jit.evidence.v1.DeadlineAlert",
+        state=alert,
+        workspace_id=r.workspace_id,
+        origin=r.origin_jurisdiction,
+        audience_=audience(r.parties, r.restricted, members),
+        aggregate_type="evidence_request",
+        aggregate_id=r.id,
+        version=r.version,
+        actor=SYSTEM_ACTOR,
+        now=now,
+    )
+
+
+def item_envelope(
+    item: EvidenceItem,
+    req: EvidenceRequest,
+    state: pb.EvidenceItem,
+    event: str,
+    members: frozenset[str],
+    actor: Actor,
+    version: int,
+    now: datetime,
+) -> Envelope:
+    return _envelope(
+        event_type="jit.evidence.v1.EvidenceItem" + "".join(p.capitalize() for p in event.split("_")[1:]),
+        state=state,
+        workspace_id=item.workspace_id,
+        origin=req.origin_jurisdiction,
+        audience_=audience(req.parties, req.restricted, members),
+        aggregate_type="evidence_item",
+        aggregate_id=item.id,
+        version=version,
+        actor=actor,
+        now=now,
+    )
+
+
+# -- consuming preservation-order events -----------------------------------------------------------
+
+
+def _order_from(envelope: Envelope) -> preservation_pb2.PreservationOrder | None:
+    order = preservation_pb2.PreservationOrder()
+    if envelope.state.Unpack(order):
+        return order
+    warning = preservation_pb2.ExpiryWarning()
+    if envelope.state.Unpack(warning) and warning.HasField("order"):
+        return warning.order
+    return None
+
+
+def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str], frozenset[str]]) -> Handler:
+    """The consumer's handler: replicate the order; link a request that the order names as its follow-up."""
+
+    def handle(session: Session, envelope: Envelope) -> None:
+        order = _order_from(envelope)
+        if order is None or not is_uuid(order.id):
+            return  # not an order event we understand (a future type): nothing to replicate
+        now = clock.now()
+        expires = order.expires_at.ToDatetime(tzinfo=UTC) if order.HasField("expires_at") else None
+        replica = store.OrderReplica(
+            id=order.id,
+            workspace_id=order.workspace_id,
+            state=int(order.state),
+            expires_at=expires,
+            version=int(order.version),
+            follow_up_request_id=order.follow_up_request_id if is_uuid(order.follow_up_request_id) else "",
+        )
+        if not store.upsert_order(session, replica, now):
+            return  # stale or repeated
+        if not replica.follow_up_request_id:
+            return
+        req = store.get(session, replica.follow_up_request_id)
+        if req is None or req.preservation_order_id == replica.id:
+            return
+        if req.preservation_order_id or req.workspace_id != replica.workspace_id:
+            log.warning(
+                "order %s names request %s, which is linked to %s or in another workspace; not relinked",
+                replica.id,
+                req.id,
+                req.preservation_order_id,
+            )
+            return
+        linked = replace(
+            req, preservation_order_id=replica.id, version=req.version + 1, updated_by=SYSTEM_ACTOR, updated_at=now
+        )
+        # Same deadlines: update_if_version keeps their alert progress.
+        if not store.update_if_version(session, linked, req.version, {}):
+            raise RuntimeError("request changed while linking; retried on redelivery")
+        members = members_of(linked.workspace_id)
+        state = mapping.request_to_pb(linked, now, order=replica)
+        outbox.stage(
+            session,
+            tables,
+            subject(linked.origin_jurisdiction, "order_linked"),
+            request_envelope(linked, state, "order_linked", members, now),
+        )
+        audit.append(
+            session,
+            tables,
+            [
+                audit.AuditEvent(
+                    operation="event:" + envelope.type,
+                    user_id=SYSTEM_ACTOR.user_id,
+                    username=SYSTEM_ACTOR.username,
+                    jurisdiction=SYSTEM_ACTOR.jurisdiction,
+                    record_type="evidence_request",
+                    record_id=linked.id,
+                    workspace_id=linked.workspace_id,
+                )
+            ],
+            now,
+        )
+
+    return handle
+
+
+def consumers(rt: Runtime) -> list[EventConsumer]:
+    def members_of(ws: str) -> frozenset[str]:
+        info = rt.workspaces.get(ws)
+        return info.members if info is not None else frozenset()
+
+    group = rt.settings.consumer_group or rt.name
+    return [
+        EventConsumer(
+            rt.bus,
+            rt.db,
+            rt.tables,
+            durable=f"{group}-preservation-orders",
+            stream=PRESERVATION_STREAM,
+            filter_subject="jit.preservation.>",
+            handler=order_handler(rt.tables, rt.clock, members_of),
+            clock=rt.clock,
+        )
+    ]

@@ -1,0 +1,299 @@
+"""Conversions between the jit.evidence.v1 messages and the domain types."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+
+from jit.common.v1 import common_pb2
+from jit.evidence.v1 import evidence_pb2 as pb
+from jit.preservation.v1 import preservation_pb2
+from services.evidence import custody
+from services.evidence.deadlines import Deadline
+from services.evidence.domain import (
+    Actor,
+    Consent,
+    EvidenceItem,
+    EvidenceRequest,
+    NewItem,
+    NewRequest,
+    State,
+    Target,
+    TransitionInput,
+)
+from services.evidence.store import OrderReplica
+
+
+def enum_name(enum: Any, value: int, prefix: str) -> str | None:
+    """The enum value's name without its prefix; "" for UNSPECIFIED; None when unknown."""
+    try:
+        name = str(enum.Name(value))
+    except ValueError:
+        return None
+    name = name.removeprefix(prefix)
+    return "" if name == "UNSPECIFIED" else name
+
+
+def ts_to_dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
+    return ts.ToDatetime(tzinfo=UTC) if present else None
+
+
+def dt_to_ts(dt: datetime) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(dt)
+    return ts
+
+
+def _actor(a: Actor) -> common_pb2.Actor:
+    return common_pb2.Actor(user_id=a.user_id, username=a.username, jurisdiction=a.jurisdiction)
+
+
+class _Enums:
+    """Collects field names whose enum value is unknown."""
+
+    def __init__(self) -> None:
+        self.unknown: list[str] = []
+
+    def get(self, field: str, enum: Any, value: int, prefix: str) -> str:
+        name = enum_name(enum, value, prefix)
+        if name is None:
+            self.unknown.append(field)
+            return ""
+        return name
+
+
+def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
+    e = _Enums()
+    categories = tuple(
+        e.get(f"data_categories[{i}]", pb.DataCategory, c, "DATA_CATEGORY_") for i, c in enumerate(req.data_categories)
+    )
+    targets = tuple(
+        Target(e.get(f"targets[{i}].type", pb.TargetType, t.type, "TARGET_TYPE_"), t.value, t.platform)
+        for i, t in enumerate(req.targets)
+    )
+    if req.visibility not in (
+        common_pb2.VISIBILITY_UNSPECIFIED,
+        common_pb2.VISIBILITY_WORKSPACE,
+        common_pb2.VISIBILITY_RESTRICTED,
+    ):
+        e.unknown.append("visibility")
+    return NewRequest(
+        request_id=req.request_id,
+        workspace_id=req.workspace_id,
+        legal_basis=e.get("legal_basis", pb.LegalBasis, req.legal_basis, "LEGAL_BASIS_"),
+        epoc_procedure=e.get("epoc_procedure", pb.EpocProcedure, req.epoc_procedure, "EPOC_PROCEDURE_"),
+        issuing_authority=req.issuing_authority,
+        addressee_kind=e.get("addressee_kind", pb.AddresseeKind, req.addressee_kind, "ADDRESSEE_KIND_"),
+        addressee_jurisdiction=req.addressee_jurisdiction,
+        provider_name=req.provider_name,
+        data_categories=categories,
+        targets=targets,
+        offence_category=e.get("offence_category", pb.OffenceCategory, req.offence_category, "OFFENCE_CATEGORY_"),
+        urgency=e.get("urgency", pb.Urgency, req.urgency, "URGENCY_"),
+        title=req.title,
+        description=req.description,
+        # Need to know by default: restricted to the parties unless the issuer opens it up.
+        restricted=req.visibility != common_pb2.VISIBILITY_WORKSPACE,
+        shared_with=tuple(req.shared_with),
+        preservation_order_id=req.preservation_order_id,
+        user_notice_status=e.get(
+            "user_notice_status", pb.UserNoticeStatus, req.user_notice_status, "USER_NOTICE_STATUS_"
+        ),
+        user_notice_suppressed_until=ts_to_dt(
+            req.user_notice_suppressed_until, req.HasField("user_notice_suppressed_until")
+        ),
+        unknown_enums=tuple(e.unknown),
+    )
+
+
+def transition_input(request: Any) -> TransitionInput:
+    """The transition data carried by any of the transition request messages."""
+    e = _Enums()
+    fields = {f.name for f in request.DESCRIPTOR.fields}
+    reason = ""
+    for name in ("reason", "detail", "note"):
+        if name in fields and isinstance(getattr(request, name), str):
+            reason = getattr(request, name)
+    ground = non_exec = notice = ""
+    if "ground" in fields:
+        ground = e.get("ground", pb.RefusalGround, request.ground, "REFUSAL_GROUND_")
+    if "reason" in fields and not isinstance(request.reason, str):
+        non_exec = e.get("reason", pb.NonExecutionReason, request.reason, "NON_EXECUTION_REASON_")
+    if "status" in fields:
+        notice = e.get("status", pb.UserNoticeStatus, request.status, "USER_NOTICE_STATUS_")
+    return TransitionInput(
+        reason=reason,
+        refusal_ground=ground,
+        non_execution_reason=non_exec,
+        received_at=ts_to_dt(request.received_at, request.HasField("received_at")) if "received_at" in fields else None,
+        postponed_until=ts_to_dt(request.until, request.HasField("until")) if "until" in fields else None,
+        user_notice_status=notice,
+        user_notice_suppressed_until=(
+            ts_to_dt(request.suppressed_until, request.HasField("suppressed_until"))
+            if "suppressed_until" in fields
+            else None
+        ),
+        unknown_enums=tuple(e.unknown),
+    )
+
+
+def request_digest(req: pb.CreateRequestRequest) -> str:
+    """Fingerprint of a create request, to tell a genuine replay from a reused request_id."""
+    return hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
+
+
+def deadline_to_pb(d: Deadline, now: datetime) -> pb.Deadline:
+    return pb.Deadline(
+        kind="DEADLINE_KIND_" + d.kind.value,
+        due_at=dt_to_ts(d.due_at),
+        source=d.source,
+        working_days=d.working_days,
+        counted_from=dt_to_ts(d.counted_from),
+        overdue=d.due_at < now,
+    )
+
+
+def order_to_pb(o: OrderReplica, request_id: str) -> pb.LinkedOrder:
+    try:
+        state_name = preservation_pb2.PreservationOrderState.Name(o.state)
+    except ValueError:  # a state newer than our stub
+        state_name = str(o.state)
+    msg = pb.LinkedOrder(
+        id=o.id,
+        state=o.state,
+        state_name=state_name,
+        version=o.version,
+        names_this_request=o.follow_up_request_id == request_id,
+    )
+    if o.expires_at is not None:
+        msg.expires_at.CopyFrom(dt_to_ts(o.expires_at))
+    return msg
+
+
+def _set_ts(msg: Any, name: str, value: datetime | None) -> None:
+    if value is not None:
+        getattr(msg, name).CopyFrom(dt_to_ts(value))
+
+
+def request_to_pb(
+    r: EvidenceRequest, now: datetime, *, order: OrderReplica | None = None, item_count: int = 0
+) -> pb.EvidenceRequest:
+    msg = pb.EvidenceRequest(
+        id=r.id,
+        workspace_id=r.workspace_id,
+        origin_jurisdiction=r.origin_jurisdiction,
+        state="EVIDENCE_REQUEST_STATE_" + r.state.value,
+        version=r.version,
+        preservation_order_id=r.preservation_order_id,
+        visibility=common_pb2.VISIBILITY_RESTRICTED if r.restricted else common_pb2.VISIBILITY_WORKSPACE,
+        shared_with=list(r.shared_with),
+        addressee_jurisdiction=r.addressee_jurisdiction,
+        legal_basis="LEGAL_BASIS_" + r.legal_basis,
+        epoc_procedure="EPOC_PROCEDURE_" + (r.epoc_procedure or "UNSPECIFIED"),
+        issuing_authority=r.issuing_authority,
+        addressee_kind="ADDRESSEE_KIND_" + r.addressee_kind,
+        provider_name=r.provider_name,
+        data_categories=["DATA_CATEGORY_" + c for c in r.data_categories],
+        targets=[
+            pb.TargetIdentifier(type="TARGET_TYPE_" + t.type, value=t.value, platform=t.platform) for t in r.targets
+        ],
+        offence_category="OFFENCE_CATEGORY_" + r.offence_category,
+        urgency="URGENCY_" + r.urgency,
+        title=r.title,
+        description=r.description,
+        user_notice_status="USER_NOTICE_STATUS_" + r.user_notice_status,
+        deadlines=[deadline_to_pb(d, now) for d in r.deadlines],
+        state_reason=r.state_reason,
+        refusal_ground="REFUSAL_GROUND_" + (r.refusal_ground or "UNSPECIFIED"),
+        non_execution_reason="NON_EXECUTION_REASON_" + (r.non_execution_reason or "UNSPECIFIED"),
+        decision_deadline_extended=r.decision_extended,
+        created_by=_actor(r.created_by),
+        created_at=dt_to_ts(r.created_at),
+        updated_by=_actor(r.updated_by),
+        updated_at=dt_to_ts(r.updated_at),
+        item_count=item_count,
+    )
+    _set_ts(msg, "user_notice_suppressed_until", r.user_notice_suppressed_until)
+    _set_ts(msg, "next_deadline_at", r.deadlines[0].due_at if r.deadlines else None)
+    _set_ts(msg, "issued_at", r.issued_at)
+    _set_ts(msg, "received_at", r.received_at)
+    _set_ts(msg, "decided_at", r.decided_at)
+    _set_ts(msg, "postponed_until", r.postponed_until)
+    if order is not None:
+        msg.linked_order.CopyFrom(order_to_pb(order, r.id))
+    return msg
+
+
+def state_from_pb(value: int) -> State | None:
+    name = enum_name(pb.EvidenceRequestState, value, "EVIDENCE_REQUEST_STATE_")
+    return State(name) if name else None
+
+
+# -- items -----------------------------------------------------------------------------------------
+
+
+def new_item_from_pb(m: pb.ItemMetadata) -> NewItem:
+    consents = tuple(
+        Consent(
+            c.purpose,
+            c.granted_by_jurisdiction,
+            ts_to_dt(c.granted_at, c.HasField("granted_at")),
+            c.reference,
+        )
+        for c in m.use_conditions.consents
+    )
+    return NewItem(
+        request_id=m.request_id,
+        evidence_request_id=m.evidence_request_id,
+        sha256=m.sha256,
+        size_bytes=m.size_bytes,
+        media_type=m.media_type,
+        filename=m.filename,
+        description=m.description,
+        origin_jurisdiction=m.origin_jurisdiction,
+        conditions=m.use_conditions.conditions,
+        consents=consents,
+    )
+
+
+def item_to_pb(item: EvidenceItem, custody_entries: int = 0) -> pb.EvidenceItem:
+    conditions = pb.UseConditions(jit_purposes_only=True, conditions=item.conditions)
+    for c in item.consents:
+        consent = pb.UseConsent(
+            purpose=c.purpose, granted_by_jurisdiction=c.granted_by_jurisdiction, reference=c.reference
+        )
+        _set_ts(consent, "granted_at", c.granted_at)
+        conditions.consents.append(consent)
+    return pb.EvidenceItem(
+        id=item.id,
+        workspace_id=item.workspace_id,
+        request_id=item.evidence_request_id,
+        origin_jurisdiction=item.origin_jurisdiction,
+        media_type=item.media_type,
+        size_bytes=item.size_bytes,
+        sha256=item.sha256,
+        use_conditions=conditions,
+        filename=item.filename,
+        description=item.description,
+        received_by=_actor(item.received_by),
+        received_at=dt_to_ts(item.received_at),
+        custody_entries=custody_entries,
+    )
+
+
+def custody_to_pb(e: custody.Entry) -> pb.CustodyEntry:
+    return pb.CustodyEntry(
+        seq=e.seq,
+        item_id=e.item_id,
+        action="CUSTODY_ACTION_" + e.action.value,
+        actor=common_pb2.Actor(user_id=e.user_id, username=e.username, jurisdiction=e.jurisdiction),
+        at=dt_to_ts(e.at),
+        purpose=e.purpose,
+        recipient=e.recipient,
+        sha256=e.sha256,
+        prev_hash=e.prev_hash,
+        entry_hash=e.entry_hash,
+    )

@@ -1,0 +1,720 @@
+"""Persistence of evidence requests, items, custody chains, workspace data keys, the running deadlines and
+the replica of preservation orders (SQLAlchemy 2). Tables and queries; no business rules."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from jitlib.alerts import alerts_table
+from jitlib.clock import as_utc
+from jitlib.db import new_metadata, runtime_tables
+from jitlib.policy import VisibilityScope
+from services.evidence import custody
+from services.evidence.deadlines import Deadline, DeadlineKind
+from services.evidence.domain import Actor, Consent, EvidenceItem, EvidenceRequest, State, Target
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+RUNTIME = runtime_tables(Base.metadata)
+ALERTS = alerts_table(Base.metadata)
+TS = DateTime(timezone=True)
+
+
+def _opt(dt: datetime | None) -> datetime | None:
+    return as_utc(dt) if dt is not None else None
+
+
+class RequestRow(Base):
+    __tablename__ = "evidence_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(36))
+    request_digest: Mapped[str] = mapped_column(String(64))
+    origin_jurisdiction: Mapped[str] = mapped_column(String(16))
+    issuing_authority: Mapped[str] = mapped_column(String(300))
+    legal_basis: Mapped[str] = mapped_column(String(16))
+    epoc_procedure: Mapped[str] = mapped_column(String(32))
+    addressee_kind: Mapped[str] = mapped_column(String(20))
+    addressee_jurisdiction: Mapped[str] = mapped_column(String(16))
+    provider_name: Mapped[str] = mapped_column(String(200))
+    data_categories: Mapped[str] = mapped_column(Text)  # comma-separated
+    targets: Mapped[str] = mapped_column(Text)  # JSON [[type, value, platform], ...]
+    offence_category: Mapped[str] = mapped_column(String(40))
+    urgency: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    restricted: Mapped[bool] = mapped_column(Boolean)
+    shared_with: Mapped[str] = mapped_column(Text)  # comma-separated
+    preservation_order_id: Mapped[str] = mapped_column(String(36))
+    user_notice_status: Mapped[str] = mapped_column(String(16))
+    user_notice_suppressed_until: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    state: Mapped[str] = mapped_column(String(20))
+    state_reason: Mapped[str] = mapped_column(Text)
+    refusal_ground: Mapped[str] = mapped_column(String(32))
+    non_execution_reason: Mapped[str] = mapped_column(String(32))
+    decision_extended: Mapped[bool] = mapped_column(Boolean)
+    postponed_until: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    issued_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    next_deadline_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[str] = mapped_column(String(64))
+    created_by_name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_by_id: Mapped[str] = mapped_column(String(64))
+    updated_by_name: Mapped[str] = mapped_column(String(255))
+    updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        Index("uq_evidence_requests_creator_request", "created_by_id", "request_id", unique=True),
+        Index("ix_evidence_requests_workspace_id_id", "workspace_id", "id"),
+        Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
+    )
+
+
+class RequestParty(Base):
+    """One row per jurisdiction party to a request: the visibility index for restricted requests."""
+
+    __tablename__ = "evidence_request_parties"
+
+    request_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("evidence_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    jurisdiction: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    __table_args__ = (Index("ix_evidence_request_parties_jurisdiction", "jurisdiction", "request_id"),)
+
+
+class DeadlineRow(Base):
+    """The deadlines running now, one row per (request, kind); ``next_alert_at`` (indexed) is when its next
+    unsent alert falls due, NULL once the "passed" alert went out."""
+
+    __tablename__ = "evidence_deadlines"
+
+    request_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("evidence_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(TS)
+    counted_from: Mapped[datetime] = mapped_column(TS)
+    source: Mapped[str] = mapped_column(String(200))
+    working_days: Mapped[bool] = mapped_column(Boolean)
+    next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+    __table_args__ = (Index("ix_evidence_deadlines_next_alert_at", "next_alert_at"),)
+
+
+class LinkedOrderRow(Base):
+    """Replica of preservation orders (from their events): enough to show a linked order's state and expiry."""
+
+    __tablename__ = "preservation_orders_replica"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    version: Mapped[int] = mapped_column(Integer)
+    follow_up_request_id: Mapped[str] = mapped_column(String(36))
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (Index("ix_preservation_orders_replica_follow_up", "follow_up_request_id"),)
+
+
+class ItemRow(Base):
+    __tablename__ = "evidence_items"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    evidence_request_id: Mapped[str] = mapped_column(String(36), ForeignKey("evidence_requests.id"))
+    upload_request_id: Mapped[str] = mapped_column(String(36))
+    origin_jurisdiction: Mapped[str] = mapped_column(String(16))
+    media_type: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    conditions: Mapped[str] = mapped_column(Text)
+    consents: Mapped[str] = mapped_column(Text)  # JSON
+    blob_key: Mapped[str] = mapped_column(String(200))
+    received_by_id: Mapped[str] = mapped_column(String(64))
+    received_by_name: Mapped[str] = mapped_column(String(255))
+    received_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(TS)
+    custody_seq: Mapped[int] = mapped_column(Integer)
+    custody_head: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("uq_evidence_items_uploader_request", "received_by_id", "upload_request_id", unique=True),
+        Index("ix_evidence_items_request", "evidence_request_id", "id"),
+    )
+
+
+class CustodyRow(Base):
+    __tablename__ = "custody_log"
+
+    item_id: Mapped[str] = mapped_column(String(36), ForeignKey("evidence_items.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    action: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(255))
+    jurisdiction: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(TS)
+    purpose: Mapped[str] = mapped_column(Text)
+    recipient: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class WorkspaceKeyRow(Base):
+    """A workspace's data key, wrapped by the node's KEK (never stored in clear)."""
+
+    __tablename__ = "workspace_keys"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+
+# -- requests --------------------------------------------------------------------------------------
+
+
+def _targets_json(targets: tuple[Target, ...]) -> str:
+    return json.dumps([[t.type, t.value, t.platform] for t in targets])
+
+
+def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceRequest:
+    return EvidenceRequest(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        origin_jurisdiction=row.origin_jurisdiction,
+        issuing_authority=row.issuing_authority,
+        legal_basis=row.legal_basis,
+        epoc_procedure=row.epoc_procedure,
+        addressee_kind=row.addressee_kind,
+        addressee_jurisdiction=row.addressee_jurisdiction,
+        provider_name=row.provider_name,
+        data_categories=tuple(c for c in row.data_categories.split(",") if c),
+        targets=tuple(Target(t, v, p) for t, v, p in json.loads(row.targets or "[]")),
+        offence_category=row.offence_category,
+        urgency=row.urgency,
+        title=row.title,
+        description=row.description,
+        restricted=row.restricted,
+        shared_with=tuple(j for j in row.shared_with.split(",") if j),
+        preservation_order_id=row.preservation_order_id,
+        user_notice_status=row.user_notice_status,
+        user_notice_suppressed_until=_opt(row.user_notice_suppressed_until),
+        state=State(row.state),
+        version=row.version,
+        created_by=Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
+        created_at=as_utc(row.created_at),
+        updated_by=Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
+        updated_at=as_utc(row.updated_at),
+        issued_at=_opt(row.issued_at),
+        received_at=_opt(row.received_at),
+        decided_at=_opt(row.decided_at),
+        state_reason=row.state_reason,
+        refusal_ground=row.refusal_ground,
+        non_execution_reason=row.non_execution_reason,
+        decision_extended=row.decision_extended,
+        postponed_until=_opt(row.postponed_until),
+        deadlines=deadlines,
+    )
+
+
+def _columns(r: EvidenceRequest) -> dict[str, object]:
+    return {
+        "workspace_id": r.workspace_id,
+        "origin_jurisdiction": r.origin_jurisdiction,
+        "issuing_authority": r.issuing_authority,
+        "legal_basis": r.legal_basis,
+        "epoc_procedure": r.epoc_procedure,
+        "addressee_kind": r.addressee_kind,
+        "addressee_jurisdiction": r.addressee_jurisdiction,
+        "provider_name": r.provider_name,
+        "data_categories": ",".join(r.data_categories),
+        "targets": _targets_json(r.targets),
+        "offence_category": r.offence_category,
+        "urgency": r.urgency,
+        "title": r.title,
+        "description": r.description,
+        "restricted": r.restricted,
+        "shared_with": ",".join(r.shared_with),
+        "preservation_order_id": r.preservation_order_id,
+        "user_notice_status": r.user_notice_status,
+        "user_notice_suppressed_until": r.user_notice_suppressed_until,
+        "state": r.state.value,
+        "state_reason": r.state_reason,
+        "refusal_ground": r.refusal_ground,
+        "non_execution_reason": r.non_execution_reason,
+        "decision_extended": r.decision_extended,
+        "postponed_until": r.postponed_until,
+        "issued_at": r.issued_at,
+        "received_at": r.received_at,
+        "decided_at": r.decided_at,
+        "next_deadline_at": r.deadlines[0].due_at if r.deadlines else None,
+        "version": r.version,
+        "updated_by_id": r.updated_by.user_id,
+        "updated_by_name": r.updated_by.username,
+        "updated_by_jurisdiction": r.updated_by.jurisdiction,
+        "updated_at": r.updated_at,
+    }
+
+
+_INSERT_REQUEST = insert(cast(Table, RequestRow.__table__))
+_INSERT_PARTY = insert(cast(Table, RequestParty.__table__))
+_INSERT_DEADLINE = insert(cast(Table, DeadlineRow.__table__))
+
+
+def _deadlines_of(session: Session, ids: list[str]) -> dict[str, tuple[Deadline, ...]]:
+    out: dict[str, list[Deadline]] = {i: [] for i in ids}
+    if not ids:
+        return {}
+    for d in session.scalars(select(DeadlineRow).where(DeadlineRow.request_id.in_(ids))):
+        out[d.request_id].append(
+            Deadline(DeadlineKind(d.kind), as_utc(d.due_at), d.source, as_utc(d.counted_from), d.working_days)
+        )
+    return {k: tuple(sorted(v, key=lambda d: (d.due_at, d.kind.value))) for k, v in out.items()}
+
+
+def get(session: Session, request_id: str) -> EvidenceRequest | None:
+    row = session.scalar(select(RequestRow).where(RequestRow.id == request_id))
+    if row is None:
+        return None
+    return to_domain(row, _deadlines_of(session, [row.id])[row.id])
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    request: EvidenceRequest
+    digest: str
+
+
+def find_by_request(session: Session, user_id: str, request_id: str) -> StoredRequest | None:
+    row = session.scalar(
+        select(RequestRow).where(RequestRow.created_by_id == user_id, RequestRow.request_id == request_id)
+    )
+    if row is None:
+        return None
+    return StoredRequest(to_domain(row, _deadlines_of(session, [row.id])[row.id]), row.request_digest)
+
+
+def insert_request(session: Session, r: EvidenceRequest, *, request_id: str, request_digest: str) -> None:
+    session.execute(
+        _INSERT_REQUEST,
+        {
+            "id": r.id,
+            "request_id": request_id,
+            "request_digest": request_digest,
+            "created_by_id": r.created_by.user_id,
+            "created_by_name": r.created_by.username,
+            "created_at": r.created_at,
+            **_columns(r),
+        },
+    )
+    session.execute(_INSERT_PARTY, [{"request_id": r.id, "jurisdiction": j} for j in sorted(r.parties)])
+
+
+AlertPlan = dict[DeadlineKind, datetime | None]
+
+
+def update_if_version(session: Session, r: EvidenceRequest, expected_version: int, first_alerts: AlertPlan) -> bool:
+    """Write the new state only if nobody changed the request since ``expected_version`` was read; replace its
+    running deadlines (``first_alerts``: when each one's first alert falls due)."""
+    result = session.execute(
+        update(RequestRow)
+        .where(RequestRow.id == r.id, RequestRow.version == expected_version)
+        .values(**_columns(r))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.execute(delete(RequestParty).where(RequestParty.request_id == r.id))
+    session.execute(_INSERT_PARTY, [{"request_id": r.id, "jurisdiction": j} for j in sorted(r.parties)])
+    # A deadline that still runs to the same instant keeps its alert progress (alerts already sent are not
+    # rescanned); a new or moved one starts from its first alert.
+    kept = {
+        (row.kind, as_utc(row.due_at)): row.next_alert_at
+        for row in session.scalars(select(DeadlineRow).where(DeadlineRow.request_id == r.id))
+    }
+    session.execute(delete(DeadlineRow).where(DeadlineRow.request_id == r.id))
+    plan = {
+        d.kind: kept[(d.kind.value, d.due_at)] if (d.kind.value, d.due_at) in kept else first_alerts.get(d.kind)
+        for d in r.deadlines
+    }
+    _insert_deadlines(session, r, plan)
+    return True
+
+
+def _insert_deadlines(session: Session, r: EvidenceRequest, first_alerts: AlertPlan) -> None:
+    if r.deadlines:
+        session.execute(
+            _INSERT_DEADLINE,
+            [
+                {
+                    "request_id": r.id,
+                    "kind": d.kind.value,
+                    "due_at": d.due_at,
+                    "counted_from": d.counted_from,
+                    "source": d.source,
+                    "working_days": d.working_days,
+                    "next_alert_at": first_alerts.get(d.kind),
+                }
+                for d in r.deadlines
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    workspace_ids: frozenset[str]
+    states: frozenset[State] = frozenset()
+    legal_basis: str = ""
+    addressee_jurisdiction: str = ""
+    origin_jurisdiction: str = ""
+    deadline_before: datetime | None = None
+
+
+def list_visible(
+    session: Session, scope: VisibilityScope, flt: RequestFilter, *, after_id: str, limit: int
+) -> list[EvidenceRequest]:
+    """Requests the scope may see (the policy's READ rule as SQL), in id (creation) order."""
+    workspaces = flt.workspace_ids & scope.workspaces
+    if not workspaces or not scope.may_read_content:
+        return []
+    party = exists().where(RequestParty.request_id == RequestRow.id, RequestParty.jurisdiction == scope.jurisdiction)
+    conditions: list[Any] = [
+        RequestRow.workspace_id.in_(sorted(workspaces)),
+        or_(RequestRow.restricted.is_(False), party),
+    ]
+    if flt.states:
+        conditions.append(RequestRow.state.in_(sorted(s.value for s in flt.states)))
+    if flt.legal_basis:
+        conditions.append(RequestRow.legal_basis == flt.legal_basis)
+    if flt.addressee_jurisdiction:
+        conditions.append(RequestRow.addressee_jurisdiction == flt.addressee_jurisdiction)
+    if flt.origin_jurisdiction:
+        conditions.append(RequestRow.origin_jurisdiction == flt.origin_jurisdiction)
+    if flt.deadline_before is not None:
+        conditions.append(RequestRow.next_deadline_at < flt.deadline_before)
+    if after_id:
+        conditions.append(RequestRow.id > after_id)
+    rows = list(session.scalars(select(RequestRow).where(and_(*conditions)).order_by(RequestRow.id).limit(limit)))
+    dls = _deadlines_of(session, [r.id for r in rows])
+    return [to_domain(r, dls[r.id]) for r in rows]
+
+
+def item_count(session: Session, request_id: str) -> int:
+    return int(session.scalar(select(func.count()).where(ItemRow.evidence_request_id == request_id)) or 0)
+
+
+# -- deadline alerts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueDeadline:
+    request_id: str
+    kind: DeadlineKind
+    due_at: datetime
+    counted_from: datetime
+    source: str
+    working_days: bool
+    next_alert_at: datetime
+
+
+def due_deadlines(session: Session, now: datetime, limit: int = 500) -> list[DueDeadline]:
+    """Deadlines with an alert due (indexed on next_alert_at)."""
+    rows = session.scalars(
+        select(DeadlineRow)
+        .where(DeadlineRow.next_alert_at.is_not(None), DeadlineRow.next_alert_at <= now)
+        .order_by(DeadlineRow.next_alert_at)
+        .limit(limit)
+    )
+    return [
+        DueDeadline(
+            r.request_id,
+            DeadlineKind(r.kind),
+            as_utc(r.due_at),
+            as_utc(r.counted_from),
+            r.source,
+            r.working_days,
+            as_utc(cast(datetime, r.next_alert_at)),
+        )
+        for r in rows
+    ]
+
+
+def advance_alert(session: Session, request_id: str, kind: DeadlineKind, due_at: datetime, to: datetime | None) -> None:
+    """Move the deadline's next alert forward (never backward); only for the same due_at."""
+    cond = [DeadlineRow.request_id == request_id, DeadlineRow.kind == kind.value, DeadlineRow.due_at == due_at]
+    if to is not None:
+        cond.append(DeadlineRow.next_alert_at < to)
+    session.execute(
+        update(DeadlineRow).where(*cond).values(next_alert_at=to).execution_options(synchronize_session=False)
+    )
+
+
+# -- preservation-order replica --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderReplica:
+    id: str
+    workspace_id: str
+    state: int
+    expires_at: datetime | None
+    version: int
+    follow_up_request_id: str
+
+
+def get_order(session: Session, order_id: str) -> OrderReplica | None:
+    row = session.scalar(select(LinkedOrderRow).where(LinkedOrderRow.id == order_id))
+    return _order(row) if row is not None else None
+
+
+def order_naming(session: Session, request_id: str) -> OrderReplica | None:
+    row = session.scalar(
+        select(LinkedOrderRow).where(LinkedOrderRow.follow_up_request_id == request_id).order_by(LinkedOrderRow.id)
+    )
+    return _order(row) if row is not None else None
+
+
+def _order(row: LinkedOrderRow) -> OrderReplica:
+    return OrderReplica(
+        row.id, row.workspace_id, row.state, _opt(row.expires_at), row.version, row.follow_up_request_id
+    )
+
+
+def upsert_order(session: Session, o: OrderReplica, now: datetime) -> bool:
+    """Store the order's state unless we hold a newer version; True when stored."""
+    current = session.scalar(select(LinkedOrderRow).where(LinkedOrderRow.id == o.id))
+    values = {
+        "workspace_id": o.workspace_id,
+        "state": o.state,
+        "expires_at": o.expires_at,
+        "version": o.version,
+        "follow_up_request_id": o.follow_up_request_id,
+        "updated_at": now,
+    }
+    if current is None:
+        session.execute(insert(LinkedOrderRow).values(id=o.id, **values))
+        return True
+    if current.version >= o.version:
+        return False
+    session.execute(update(LinkedOrderRow).where(LinkedOrderRow.id == o.id).values(**values))
+    return True
+
+
+# -- items and custody -----------------------------------------------------------------------------
+
+
+def _consents_json(consents: tuple[Consent, ...]) -> str:
+    return json.dumps(
+        [
+            [c.purpose, c.granted_by_jurisdiction, c.granted_at.isoformat() if c.granted_at else "", c.reference]
+            for c in consents
+        ]
+    )
+
+
+def _consents(text: str) -> tuple[Consent, ...]:
+    out = []
+    for p, j, at, ref in json.loads(text or "[]"):
+        out.append(Consent(p, j, datetime.fromisoformat(at) if at else None, ref))
+    return tuple(out)
+
+
+def item_to_domain(row: ItemRow) -> EvidenceItem:
+    return EvidenceItem(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        evidence_request_id=row.evidence_request_id,
+        origin_jurisdiction=row.origin_jurisdiction,
+        media_type=row.media_type,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        filename=row.filename,
+        description=row.description,
+        conditions=row.conditions,
+        consents=_consents(row.consents),
+        received_by=Actor(row.received_by_id, row.received_by_name, row.received_by_jurisdiction),
+        received_at=as_utc(row.received_at),
+        blob_key=row.blob_key,
+    )
+
+
+@dataclass(frozen=True)
+class ItemWithHead:
+    item: EvidenceItem
+    custody_seq: int
+    custody_head: str
+
+
+def get_item(session: Session, item_id: str) -> ItemWithHead | None:
+    row = session.scalar(select(ItemRow).where(ItemRow.id == item_id))
+    return ItemWithHead(item_to_domain(row), row.custody_seq, row.custody_head) if row is not None else None
+
+
+def find_item_by_upload(session: Session, user_id: str, upload_request_id: str) -> EvidenceItem | None:
+    row = session.scalar(
+        select(ItemRow).where(ItemRow.received_by_id == user_id, ItemRow.upload_request_id == upload_request_id)
+    )
+    return item_to_domain(row) if row is not None else None
+
+
+def insert_item(session: Session, item: EvidenceItem, upload_request_id: str) -> None:
+    session.execute(
+        insert(ItemRow).values(
+            id=item.id,
+            workspace_id=item.workspace_id,
+            evidence_request_id=item.evidence_request_id,
+            upload_request_id=upload_request_id,
+            origin_jurisdiction=item.origin_jurisdiction,
+            media_type=item.media_type,
+            size_bytes=item.size_bytes,
+            sha256=item.sha256,
+            filename=item.filename,
+            description=item.description,
+            conditions=item.conditions,
+            consents=_consents_json(item.consents),
+            blob_key=item.blob_key,
+            received_by_id=item.received_by.user_id,
+            received_by_name=item.received_by.username,
+            received_by_jurisdiction=item.received_by.jurisdiction,
+            received_at=item.received_at,
+            custody_seq=0,
+            custody_head=custody.GENESIS,
+        )
+    )
+
+
+def list_items(session: Session, request_id: str) -> list[ItemWithHead]:
+    rows = session.scalars(select(ItemRow).where(ItemRow.evidence_request_id == request_id).order_by(ItemRow.id))
+    return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
+
+
+def all_items(session: Session, after_id: str, limit: int) -> list[ItemWithHead]:
+    rows = session.scalars(select(ItemRow).where(ItemRow.id > after_id).order_by(ItemRow.id).limit(limit))
+    return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
+
+
+def blob_in_use(session: Session, blob_key: str) -> bool:
+    return session.scalar(select(ItemRow.id).where(ItemRow.blob_key == blob_key).limit(1)) is not None
+
+
+class CustodyConflict(Exception):
+    """Another writer appended to the item's chain meanwhile; retry."""
+
+
+def append_custody(session: Session, item_id: str, entry: custody.Entry) -> custody.Entry:
+    """Append one entry to the item's chain inside the caller's transaction. The item row's head moves with an
+    optimistic check, so two concurrent appends never fork the chain (the loser raises CustodyConflict)."""
+    head = session.execute(select(ItemRow.custody_seq, ItemRow.custody_head).where(ItemRow.id == item_id)).one()
+    e = custody.sealed(
+        custody.Entry(
+            item_id=item_id,
+            seq=head.custody_seq + 1,
+            action=entry.action,
+            user_id=entry.user_id,
+            username=entry.username,
+            jurisdiction=entry.jurisdiction,
+            at=entry.at,
+            purpose=entry.purpose,
+            recipient=entry.recipient,
+            sha256=entry.sha256,
+            prev_hash=head.custody_head,
+        )
+    )
+    moved = session.execute(
+        update(ItemRow)
+        .where(ItemRow.id == item_id, ItemRow.custody_seq == head.custody_seq)
+        .values(custody_seq=e.seq, custody_head=e.entry_hash)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise CustodyConflict(item_id)
+    session.execute(
+        insert(CustodyRow).values(
+            item_id=e.item_id,
+            seq=e.seq,
+            action=e.action.value,
+            user_id=e.user_id,
+            username=e.username,
+            jurisdiction=e.jurisdiction,
+            at=e.at,
+            purpose=e.purpose,
+            recipient=e.recipient,
+            sha256=e.sha256,
+            prev_hash=e.prev_hash,
+            entry_hash=e.entry_hash,
+        )
+    )
+    return e
+
+
+def custody_entries(session: Session, item_id: str) -> list[custody.Entry]:
+    rows = session.scalars(select(CustodyRow).where(CustodyRow.item_id == item_id).order_by(CustodyRow.seq))
+    return [
+        custody.Entry(
+            item_id=r.item_id,
+            seq=r.seq,
+            action=custody.Action(r.action),
+            user_id=r.user_id,
+            username=r.username,
+            jurisdiction=r.jurisdiction,
+            at=as_utc(r.at),
+            purpose=r.purpose,
+            recipient=r.recipient,
+            sha256=r.sha256,
+            prev_hash=r.prev_hash,
+            entry_hash=r.entry_hash,
+        )
+        for r in rows
+    ]
+
+
+# -- workspace data keys ---------------------------------------------------------------------------
+
+
+def get_wrapped_key(session: Session, workspace_id: str) -> tuple[bytes, str] | None:
+    row = session.scalar(select(WorkspaceKeyRow).where(WorkspaceKeyRow.workspace_id == workspace_id))
+    return (row.wrapped_key, row.kek_id) if row is not None else None
+
+
+def insert_wrapped_key(session: Session, workspace_id: str, wrapped: bytes, kek_id: str, now: datetime) -> None:
+    session.execute(
+        insert(WorkspaceKeyRow).values(workspace_id=workspace_id, wrapped_key=wrapped, kek_id=kek_id, created_at=now)
+    )

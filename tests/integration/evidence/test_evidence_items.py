@@ -1,0 +1,295 @@
+"""Evidence items: streamed upload with digest check, encrypted storage, download with a purpose, the chain
+of custody, tamper detection, and the access matrix (each module runs on SQLite and on PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from sqlalchemy import func, select, update
+
+from jit.evidence.v1 import evidence_pb2 as pb
+from services.evidence.store import CustodyRow, ItemRow
+from tests.harness import eventually, field_violations, md, rid
+from tests.integration.evidence.conftest import Client
+
+pytestmark = pytest.mark.integration
+MiB = 1024 * 1024
+
+
+def chunks(data: bytes, size: int = MiB) -> Iterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+def upload_messages(
+    request_id: str, data: bytes, *, sha: str = "", size: int = -1, parts: Iterator[bytes] | None = None, **meta: Any
+) -> Iterator[pb.UploadItemRequest]:
+    yield pb.UploadItemRequest(
+        metadata=pb.ItemMetadata(
+            request_id=rid(),
+            evidence_request_id=request_id,
+            sha256=sha or hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data) if size < 0 else size,
+            media_type=meta.pop("media_type", "image/jpeg"),
+            filename=meta.pop("filename", "screenshot.jpg"),
+            **meta,
+        )
+    )
+    for part in parts if parts is not None else chunks(data):
+        yield pb.UploadItemRequest(chunk=part)
+
+
+def upload(client: Client, user: str, request_id: str, data: bytes, **kw: Any) -> pb.EvidenceItem:
+    return client.stub.UploadItem(
+        upload_messages(request_id, data, **kw), metadata=md(client.tokens(user)), timeout=60
+    ).item
+
+
+def upload_error(client: Client, user: str, request_id: str, data: bytes, **kw: Any) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        upload(client, user, request_id, data, **kw)
+    return info.value
+
+
+def download(
+    client: Client, user: str, item_id: str, purpose: str = "analysis for the JIT"
+) -> tuple[pb.EvidenceItem, bytes]:
+    item = None
+    out = bytearray()
+    for msg in client.stub.DownloadItem(
+        pb.DownloadItemRequest(item_id=item_id, purpose=purpose), metadata=md(client.tokens(user)), timeout=60
+    ):
+        if msg.WhichOneof("part") == "item":
+            item = msg.item
+        else:
+            out += msg.chunk
+    assert item is not None
+    return item, bytes(out)
+
+
+def state_of(svc: Any) -> tuple[int, int, list[str], list[str]]:
+    """(items, custody rows, blob files, temp files)."""
+
+    def q(s: Any) -> tuple[int, int]:
+        return (
+            int(s.scalar(select(func.count()).select_from(ItemRow)) or 0),
+            int(s.scalar(select(func.count()).select_from(CustodyRow)) or 0),
+        )
+
+    items, rows = svc.loop.run(svc.rt.read(q))
+    store = svc.app.spec.extra["blobs"]
+    blob_root = store.root / "blobs"
+    blob_files = sorted(str(p) for p in blob_root.rglob("*") if p.is_file()) if blob_root.exists() else []
+    return items, rows, blob_files, [str(p) for p in store.temp_files()]
+
+
+def blob_path(svc: Any, item_id: str) -> Any:
+    key = svc.loop.run(svc.rt.read(lambda s: s.scalar(select(ItemRow.blob_key).where(ItemRow.id == item_id))))
+    return svc.app.spec.extra["blobs"].path(key)
+
+
+def test_an_item_round_trips_encrypted_with_its_chain_of_custody(client: Client, evidence_svc: Any) -> None:
+    r = client.executing()
+    data = os.urandom(3 * MiB + 123)
+    item = upload(client, "de-liaison", r.id, data, description="Screenshots of the doxxing posts")
+    assert item.sha256 == hashlib.sha256(data).hexdigest() and item.size_bytes == len(data)
+    assert item.origin_jurisdiction == "DE"  # the addressed state, where the evidence arose
+    assert item.use_conditions.jit_purposes_only and item.received_by.jurisdiction == "DE"
+    blob = blob_path(evidence_svc, item.id)
+    assert data[:4096] not in blob.read_bytes()  # encrypted at rest
+    got, body = download(client, "nl-prosecutor", item.id, purpose="prepare the indictment")
+    assert body == data and got.id == item.id
+    entries = client.call("nl-prosecutor", "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
+    assert [(e.action, e.actor.jurisdiction) for e in entries] == [
+        (pb.CUSTODY_ACTION_RECEIVED, "DE"),
+        (pb.CUSTODY_ACTION_DOWNLOADED, "NL"),
+    ]
+    assert entries[1].purpose == "prepare the indictment" and entries[1].prev_hash == entries[0].entry_hash
+    assert all(e.sha256 == item.sha256 for e in entries)
+    e = client.call(
+        "nl-prosecutor",
+        "RecordCustodyEvent",
+        pb.RecordCustodyEventRequest(
+            item_id=item.id, action=pb.CUSTODY_ACTION_TRANSFERRED, purpose="court file", recipient="Rechtbank Amsterdam"
+        ),
+    ).entry
+    assert e.seq == 3 and e.prev_hash == entries[1].entry_hash
+    listed = client.call("de-liaison", "ListItems", pb.ListItemsRequest(evidence_request_id=r.id)).items
+    assert [i.id for i in listed] == [item.id]
+    got_r = client.call("nl-prosecutor", "GetRequest", pb.GetRequestRequest(id=r.id)).request
+    assert got_r.item_count == 1
+
+
+def test_a_download_needs_a_purpose(client: Client) -> None:
+    r = client.executing()
+    item = upload(client, "de-liaison", r.id, b"chat log")
+    with pytest.raises(grpc.RpcError) as info:
+        download(client, "nl-prosecutor", item.id, purpose="  ")
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "purpose" in field_violations(info.value)
+
+
+def test_an_upload_is_refused_before_execution(client: Client, evidence_svc: Any) -> None:
+    r = client.create()
+    before = state_of(evidence_svc)
+    err = upload_error(client, "de-liaison", r.id, b"too early")
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert state_of(evidence_svc) == before
+
+
+@pytest.mark.parametrize(
+    ("case", "field"),
+    [
+        ("wrong digest", "metadata.sha256"),
+        ("wrong size", "metadata.size_bytes"),
+        ("corrupt chunk", "metadata.sha256"),
+        ("oversized chunk", "messages[1].chunk"),
+        ("bad metadata", "metadata.media_type"),
+        ("no metadata", "metadata"),
+    ],
+)
+def test_a_bad_upload_leaves_no_half_item(client: Client, evidence_svc: Any, case: str, field: str) -> None:
+    r = client.executing()
+    data = os.urandom(2 * MiB + 7)
+    before = state_of(evidence_svc)
+    if case == "wrong digest":
+        err = upload_error(client, "de-liaison", r.id, data, sha="ab" * 32)
+    elif case == "wrong size":
+        err = upload_error(client, "de-liaison", r.id, data, size=len(data) + 1)
+    elif case == "corrupt chunk":
+        parts = list(chunks(data))
+        parts[1] = bytes([parts[1][0] ^ 0xFF]) + parts[1][1:]  # one byte changed in transit
+        err = upload_error(client, "de-liaison", r.id, data, parts=iter(parts))
+    elif case == "oversized chunk":
+        err = upload_error(client, "de-liaison", r.id, data, parts=iter([data]))
+    elif case == "bad metadata":
+        err = upload_error(client, "de-liaison", r.id, data, media_type="not a type")
+    else:
+        with pytest.raises(grpc.RpcError) as info:
+            client.stub.UploadItem(
+                iter([pb.UploadItemRequest(chunk=b"x")]), metadata=md(client.tokens("de-liaison")), timeout=30
+            )
+        err = info.value
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in field_violations(err)
+    assert state_of(evidence_svc) == before
+
+
+def test_a_connection_cut_mid_upload_leaves_no_half_item(client: Client, evidence_svc: Any) -> None:
+    r = client.executing()
+    before = state_of(evidence_svc)
+    data = os.urandom(8 * MiB)
+    release = threading.Event()
+
+    def messages() -> Iterator[pb.UploadItemRequest]:
+        for n, msg in enumerate(upload_messages(r.id, data)):
+            if n == 4:
+                release.wait(60)  # hold the stream open, half sent
+            yield msg
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{evidence_svc.app.port}")
+    from jit.evidence.v1 import evidence_pb2_grpc
+
+    stub = evidence_pb2_grpc.EvidenceServiceStub(channel)
+    fut = stub.UploadItem.future(messages(), metadata=md(client.tokens("de-liaison")), timeout=60)
+    eventually(lambda: state_of(evidence_svc)[3], timeout=30)  # the upload is being written to a temp file
+    channel.close()  # the connection goes away
+    release.set()
+    with pytest.raises(grpc.RpcError):
+        fut.result()
+    eventually(lambda: state_of(evidence_svc) == before, timeout=30)
+
+
+# -- tamper detection ------------------------------------------------------------------------------
+
+
+def _problems(client: Client, item_id: str) -> set[str]:
+    report = client.call("nl-auditor", "VerifyEvidence", pb.VerifyEvidenceRequest(), timeout=120)
+    return {p.problem for p in report.problems if p.item_id == item_id}
+
+
+def test_verify_finds_a_flipped_byte_in_a_blob(client: Client, evidence_svc: Any) -> None:
+    r = client.executing()
+    data = os.urandom(MiB + 99)
+    item = upload(client, "de-liaison", r.id, data)
+    assert _problems(client, item.id) == set()
+    path = blob_path(evidence_svc, item.id)
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+    assert _problems(client, item.id) == {"blob_corrupt"}
+    with pytest.raises(grpc.RpcError) as info:
+        download(client, "nl-prosecutor", item.id)
+    assert info.value.code() == grpc.StatusCode.DATA_LOSS
+
+
+def test_verify_finds_a_changed_custody_entry(client: Client, evidence_svc: Any) -> None:
+    r = client.executing()
+    item = upload(client, "de-liaison", r.id, b"intimate image, evidence and harm at once")
+    download(client, "nl-liaison", item.id, purpose="identify the location")
+
+    def tamper(s: Any) -> None:
+        s.execute(
+            update(CustodyRow).where(CustodyRow.item_id == item.id, CustodyRow.seq == 2).values(purpose="routine check")
+        )
+
+    evidence_svc.loop.run(evidence_svc.rt.db.write(tamper))
+    assert _problems(client, item.id) == {"chain_broken"}
+
+
+# -- the access matrix -----------------------------------------------------------------------------
+
+OK, NF, PD = grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED
+#: user -> (read/download an item of a restricted NL->DE request, upload to it, verify all, custody log)
+ITEM_MATRIX = {
+    "nl-prosecutor": (OK, OK, PD, OK),
+    "nl-liaison": (OK, OK, PD, OK),
+    "de-prosecutor": (OK, OK, PD, OK),
+    "de-liaison": (OK, OK, PD, OK),
+    "ie-liaison": (NF, NF, PD, NF),
+    "eurojust-analyst": (NF, NF, PD, NF),
+    "fr-prosecutor": (NF, NF, PD, NF),
+    "nl-operator": (PD, PD, PD, PD),
+    "nl-auditor": (PD, PD, OK, OK),
+}
+
+
+@pytest.fixture(scope="module")
+def matrix_item(client: Client) -> tuple[str, str]:
+    r = client.executing()
+    return r.id, upload(client, "de-liaison", r.id, b"matrix evidence").id
+
+
+def _code(fn: Any) -> grpc.StatusCode:
+    try:
+        fn()
+    except grpc.RpcError as err:
+        return err.code()  # type: ignore[no-any-return]
+    return grpc.StatusCode.OK
+
+
+@pytest.mark.parametrize("user", sorted(ITEM_MATRIX))
+def test_item_access_matrix(client: Client, matrix_item: tuple[str, str], user: str) -> None:
+    request_id, item_id = matrix_item
+    read, up, verify, custody_log = ITEM_MATRIX[user]
+    assert _code(lambda: client.call(user, "GetItem", pb.GetItemRequest(item_id=item_id))) == read
+    assert _code(lambda: download(client, user, item_id)) == read
+    assert _code(lambda: client.call(user, "ListItems", pb.ListItemsRequest(evidence_request_id=request_id))) == read
+    assert _code(lambda: upload(client, user, request_id, os.urandom(100))) == up
+    assert _code(lambda: client.call(user, "VerifyEvidence", pb.VerifyEvidenceRequest(), timeout=120)) == verify
+    assert _code(lambda: client.call(user, "ListCustody", pb.ListCustodyRequest(item_id=item_id))) == custody_log
+
+
+def test_a_participant_sees_but_does_not_receive_evidence(client: Client) -> None:
+    from jit.common.v1 import common_pb2
+
+    r = client.executing(visibility=common_pb2.VISIBILITY_WORKSPACE)
+    item = upload(client, "de-liaison", r.id, b"shared evidence")
+    assert client.call("eurojust-analyst", "GetItem", pb.GetItemRequest(item_id=item.id)).item.id == item.id
+    assert _code(lambda: upload(client, "eurojust-analyst", r.id, b"x")) == PD
+    assert _code(lambda: upload(client, "ie-prosecutor", r.id, b"x")) == PD

@@ -1,0 +1,234 @@
+"""Evidence-request rules: the state machine, who acts on which side, and input validation (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jitlib.errors import FailedPrecondition
+from jitlib.policy import Operation
+from services.evidence import domain
+from services.evidence.deadlines import DeadlineKind
+from services.evidence.domain import Actor, NewRequest, State, Target, TransitionInput
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NL = Actor("u1", "nl-prosecutor", "NL")
+DE = Actor("u2", "de-liaison", "DE")
+
+
+def new(**over: object) -> NewRequest:
+    fields: dict[str, object] = dict(
+        request_id="0190f7a0-0000-7000-8000-000000000001",
+        workspace_id="jit-demo",
+        legal_basis="EIO",
+        epoc_procedure="",
+        issuing_authority="OM Amsterdam",
+        addressee_kind="MEMBER_STATE",
+        addressee_jurisdiction="DE",
+        provider_name="",
+        data_categories=("SUBSCRIBER",),
+        targets=(Target("ACCOUNT_HANDLE", "@harasser_x", "instagram"),),
+        offence_category="CYBERSTALKING",
+        urgency="NORMAL",
+        title="Identify the holder",
+        description="",
+        restricted=True,
+    )
+    fields.update(over)
+    return NewRequest(**fields)  # type: ignore[arg-type]
+
+
+def make(**over: object) -> domain.EvidenceRequest:
+    return domain.create(new(**over), request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=NOW)
+
+
+def run(r: domain.EvidenceRequest, *actions: str, **data: object) -> domain.EvidenceRequest:
+    for a in actions:
+        r = domain.apply(r, a, TransitionInput(**data), actor=NL, now=NOW)  # type: ignore[arg-type]
+    return r
+
+
+def test_an_eio_goes_from_draft_to_closed() -> None:
+    r = run(make(), "issue", "acknowledge", "start_execution", "partially_execute", "complete", "close")
+    assert r.state is State.CLOSED and r.version == 7
+
+
+def test_issuing_starts_the_clocks_and_closing_stops_them() -> None:
+    r = run(make(), "issue")
+    assert {d.kind for d in r.deadlines} == {DeadlineKind.ACKNOWLEDGE, DeadlineKind.DECIDE}
+    assert r.received_at == NOW
+    r = run(r, "acknowledge", "start_execution")
+    assert [d.kind for d in r.deadlines] == [DeadlineKind.EXECUTE]
+    assert r.deadlines[0].due_at == NOW + timedelta(days=90)
+    assert run(r, "complete", "close").deadlines == ()
+
+
+def test_acknowledging_with_a_receipt_time_recomputes_from_it() -> None:
+    r = run(
+        make(
+            legal_basis="EPOC",
+            epoc_procedure="STANDARD",
+            addressee_kind="SERVICE_PROVIDER",
+            provider_name="Meta Platforms Ireland",
+            addressee_jurisdiction="IE",
+        ),
+        "issue",
+    )
+    later = NOW + timedelta(hours=5)
+    r = domain.apply(r, "acknowledge", TransitionInput(received_at=later), actor=NL, now=later)
+    assert r.deadlines[0].due_at == later + timedelta(days=10)
+
+
+@pytest.mark.parametrize(
+    ("state_actions", "action"),
+    [
+        ((), "acknowledge"),
+        (("issue",), "complete"),
+        (("issue", "acknowledge", "start_execution", "complete", "close"), "withdraw"),
+        (("issue",), "close"),
+    ],
+)
+def test_illegal_transitions_are_refused(state_actions: tuple[str, ...], action: str) -> None:
+    r = run(make(), *state_actions)
+    with pytest.raises(FailedPrecondition) as info:
+        domain.apply(r, action, TransitionInput(reason="x"), actor=NL, now=NOW)
+    assert info.value.reason == "ILLEGAL_TRANSITION"
+
+
+def test_review_exists_only_for_an_epoc_with_notification() -> None:
+    with pytest.raises(FailedPrecondition) as info:
+        run(make(), "issue", "acknowledge", "open_review")
+    assert info.value.reason == "NO_REVIEW"
+    epoc = make(
+        legal_basis="EPOC",
+        epoc_procedure="WITH_NOTIFICATION",
+        addressee_kind="SERVICE_PROVIDER",
+        provider_name="Meta",
+        addressee_jurisdiction="IE",
+        data_categories=("CONTENT",),
+    )
+    with pytest.raises(FailedPrecondition) as info:
+        run(epoc, "issue", "acknowledge", "start_execution")
+    assert info.value.reason == "REVIEW_REQUIRED"
+    r = run(epoc, "issue", "acknowledge", "open_review", "conclude_review")
+    assert r.state is State.IN_EXECUTION
+
+
+def test_emergency_epoc_with_notification_can_be_objected_to_after_execution() -> None:
+    r = make(
+        legal_basis="EPOC",
+        epoc_procedure="EMERGENCY_WITH_NOTIFICATION",
+        addressee_kind="SERVICE_PROVIDER",
+        provider_name="Meta",
+        addressee_jurisdiction="IE",
+        urgency="",
+    )
+    assert r.urgency == "EMERGENCY"
+    r = run(r, "issue", "acknowledge", "start_execution", "complete")
+    r = run(r, "refuse", reason="manifest breach", refusal_ground="FUNDAMENTAL_RIGHTS")
+    assert r.state is State.REFUSED and r.refusal_ground == "FUNDAMENTAL_RIGHTS"
+
+
+def test_postponement_is_for_an_eio_only() -> None:
+    r = run(make(), "issue", "acknowledge", "postpone", reason="would harm a domestic investigation")
+    assert r.state is State.POSTPONED and r.deadlines == ()
+    assert run(r, "resume").state is State.IN_EXECUTION
+    mla = run(make(legal_basis="MLA"), "issue", "acknowledge")
+    with pytest.raises(FailedPrecondition) as info:
+        run(mla, "postpone", reason="x")
+    assert info.value.reason == "EIO_ONLY"
+
+
+def test_the_eio_decision_deadline_is_extended_once() -> None:
+    r = run(make(), "issue", "acknowledge", "extend_decision", reason="complex case")
+    assert r.state is State.ACKNOWLEDGED and r.decision_extended
+    with pytest.raises(FailedPrecondition) as info:
+        run(r, "extend_decision", reason="again")
+    assert info.value.reason == "ALREADY_EXTENDED"
+
+
+def test_a_provider_answers_through_the_issuer_and_the_notified_state_reviews() -> None:
+    provider = make(
+        legal_basis="EPOC",
+        epoc_procedure="WITH_NOTIFICATION",
+        addressee_kind="SERVICE_PROVIDER",
+        provider_name="Meta",
+        addressee_jurisdiction="IE",
+    )
+    member = make()
+    t = domain.TRANSITIONS
+    assert domain.operation_for(t["acknowledge"], provider) is Operation.ISSUER_ACT
+    assert domain.operation_for(t["acknowledge"], member) is Operation.ADDRESSEE_ACT
+    assert domain.operation_for(t["conclude_review"], provider) is Operation.ADDRESSEE_ACT
+    assert provider.parties == {"NL", "IE"}
+    silent = make(
+        legal_basis="EPOC",
+        epoc_procedure="STANDARD",
+        addressee_kind="SERVICE_PROVIDER",
+        provider_name="Meta",
+        addressee_jurisdiction="IE",
+    )
+    assert silent.parties == {"NL"}  # no notification: the establishment state does not see it
+
+
+def test_a_valid_request_has_no_violations() -> None:
+    assert domain.new_request_violations(new(), "NL", NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"legal_basis": ""}, "legal_basis"),
+        ({"legal_basis": "EPOC", "addressee_kind": "SERVICE_PROVIDER", "provider_name": "Meta"}, "epoc_procedure"),
+        ({"epoc_procedure": "STANDARD"}, "epoc_procedure"),
+        ({"addressee_kind": "SERVICE_PROVIDER", "provider_name": "Meta"}, "addressee_kind"),
+        ({"addressee_jurisdiction": "NL"}, "addressee_jurisdiction"),
+        ({"addressee_jurisdiction": "Germany"}, "addressee_jurisdiction"),
+        ({"data_categories": ()}, "data_categories"),
+        ({"data_categories": ("SUBSCRIBER", "SUBSCRIBER")}, "data_categories"),
+        ({"targets": ()}, "targets"),
+        ({"targets": (Target("URL", "javascript:alert(1)"),)}, "targets[0].value"),
+        ({"targets": (Target("PHONE_NUMBER", "0612345678"),)}, "targets[0].value"),
+        ({"targets": (Target("EMAIL", "not-an-email"),)}, "targets[0].value"),
+        ({"targets": (Target("ACCOUNT_HANDLE", "has space"),)}, "targets[0].value"),
+        ({"targets": (Target("EMAIL", "a@b.example", "instagram"),)}, "targets[0].platform"),
+        ({"offence_category": ""}, "offence_category"),
+        ({"title": "  "}, "title"),
+        ({"issuing_authority": ""}, "issuing_authority"),
+        ({"shared_with": ("IE",), "restricted": False}, "shared_with"),
+        ({"preservation_order_id": "nope"}, "preservation_order_id"),
+        ({"user_notice_status": "SUPPRESSED"}, "user_notice_status"),
+        ({"request_id": "1"}, "request_id"),
+    ],
+)
+def test_bad_input_names_the_field(over: dict[str, object], field: str) -> None:
+    fields = {v.field for v in domain.new_request_violations(new(**over), "NL", NOW)}
+    assert field in fields
+
+
+def test_a_suppressed_notice_needs_a_future_date() -> None:
+    provider = dict(
+        legal_basis="VOLUNTARY",
+        addressee_kind="SERVICE_PROVIDER",
+        provider_name="X Corp",
+        addressee_jurisdiction="IE",
+        user_notice_status="SUPPRESSED",
+    )
+    fields = {v.field for v in domain.new_request_violations(new(**provider), "NL", NOW)}
+    assert "user_notice_suppressed_until" in fields
+    ok = new(**provider, user_notice_suppressed_until=NOW + timedelta(days=90))
+    assert domain.new_request_violations(ok, "NL", NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("type_", "value"),
+    [
+        ("ACCOUNT_HANDLE", "@harasser_x"),
+        ("URL", "https://example.org/p/123?x=1"),
+        ("PHONE_NUMBER", "+31612345678"),
+        ("EMAIL", "someone@example.org"),
+    ],
+)
+def test_typed_targets_accept_good_values(type_: str, value: str) -> None:
+    assert domain.target_violations(0, Target(type_, value)) == []

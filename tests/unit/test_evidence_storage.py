@@ -1,0 +1,144 @@
+"""Encrypted blob store and custody chain (pure, on a temporary folder)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from services.evidence import blobs, custody
+
+KEY = bytes(range(32))
+
+
+def put(store: blobs.BlobStore, data: bytes, ws: str = "jit-demo", key: bytes = KEY) -> str:
+    w = store.writer(ws, key)
+    digest = hashlib.sha256(data).hexdigest()
+    w.declare(digest)
+    for i in range(0, len(data), 300_000):
+        w.write(data[i : i + 300_000])
+    blob_key, _ = w.commit(digest, len(data))
+    return blob_key
+
+
+@pytest.mark.parametrize("size", [0, 1, blobs.SEGMENT, blobs.SEGMENT + 1, 3 * blobs.SEGMENT + 17])
+def test_a_blob_round_trips_and_is_not_plaintext_on_disk(tmp_path: Path, size: int) -> None:
+    store = blobs.BlobStore(tmp_path)
+    data = os.urandom(size)
+    key = put(store, data)
+    assert b"".join(store.read(key, KEY)) == data
+    if size >= 64:
+        assert data[:64] not in store.path(key).read_bytes()
+    assert store.temp_files() == []
+
+
+def test_a_wrong_digest_or_size_leaves_nothing(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+    for declared_sha, declared_size, field in [
+        ("0" * 64, 10, "metadata.sha256"),
+        (hashlib.sha256(b"0123456789").hexdigest(), 11, "metadata.size_bytes"),
+    ]:
+        w = store.writer("jit-demo", KEY)
+        w.declare(declared_sha)
+        w.write(b"0123456789")
+        with pytest.raises(blobs.DigestMismatch) as info:
+            w.commit(declared_sha, declared_size)
+        assert info.value.field == field
+    assert store.temp_files() == []
+    assert not (tmp_path / "blobs").exists() or not any((tmp_path / "blobs").rglob("*"))
+
+
+def test_aborting_removes_the_temporary_file(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+    w = store.writer("jit-demo", KEY)
+    w.declare("a" * 64)
+    w.write(b"x" * 3_000_000)
+    assert store.temp_files()
+    w.abort()
+    w.abort()
+    assert store.temp_files() == []
+
+
+@pytest.mark.parametrize("where", ["first segment", "last byte", "truncated"])
+def test_a_changed_blob_fails_authentication(tmp_path: Path, where: str) -> None:
+    store = blobs.BlobStore(tmp_path)
+    key = put(store, os.urandom(2 * blobs.SEGMENT + 5))
+    path = store.path(key)
+    raw = bytearray(path.read_bytes())
+    if where == "first segment":
+        raw[len(blobs.MAGIC) + 40] ^= 0x01
+    elif where == "last byte":
+        raw[-1] ^= 0x80
+    else:
+        raw = raw[: -(5 + 16 + 16)]  # drop the last segment's body
+    path.write_bytes(bytes(raw))
+    with pytest.raises(blobs.BlobCorrupt):
+        store.digest(key, KEY)
+
+
+def test_a_blob_does_not_decrypt_under_another_workspace_key(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+    key = put(store, b"evidence")
+    with pytest.raises(blobs.BlobCorrupt):
+        list(store.read(key, bytes(32)))
+
+
+def test_data_keys_are_wrapped_by_the_kek(tmp_path: Path) -> None:
+    kek = blobs.load_kek("", None, tmp_path)
+    assert (tmp_path / "evidence-kek.b64").stat().st_mode & 0o777 == 0o600
+    assert blobs.load_kek("", None, tmp_path) == kek  # generated once, then reused
+    dk = blobs.new_data_key()
+    wrapped = blobs.wrap(kek, dk)
+    assert dk not in wrapped and blobs.unwrap(kek, wrapped) == dk
+    with pytest.raises(blobs.BlobCorrupt):
+        blobs.unwrap(bytes(32), wrapped)
+
+
+def _chain(n: int) -> list[custody.Entry]:
+    out, prev = [], custody.GENESIS
+    for i in range(1, n + 1):
+        e = custody.sealed(
+            custody.Entry(
+                "item",
+                i,
+                custody.Action.DOWNLOADED,
+                "u",
+                "nl-prosecutor",
+                "NL",
+                datetime(2026, 1, 1, tzinfo=UTC),
+                f"purpose {i}",
+                "",
+                "ab" * 32,
+                prev,
+            )
+        )
+        out.append(e)
+        prev = e.entry_hash
+    return out
+
+
+def test_an_intact_custody_chain_verifies() -> None:
+    entries = _chain(4)
+    assert custody.verify_chain(entries, 4, entries[-1].entry_hash).intact
+
+
+def test_a_changed_removed_or_truncated_custody_entry_is_found() -> None:
+    entries = _chain(4)
+    head = entries[-1].entry_hash
+    changed = [*entries[:2], replace(entries[2], purpose="something else"), entries[3]]
+    assert custody.verify_chain(changed, 4, head).first_bad_seq == 3
+    removed = [*entries[:1], *entries[2:]]
+    assert not custody.verify_chain(removed, 4, head).intact
+    assert not custody.verify_chain(entries[:3], 4, head).intact
+
+
+def test_identical_content_is_shared_only_under_the_same_data_key(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+    other = bytes(reversed(KEY))
+    a, b, c = put(store, b"same bytes"), put(store, b"same bytes", key=other), put(store, b"same bytes")
+    assert a == c and a != b
+    assert b"".join(store.read(a, KEY)) == b"".join(store.read(b, other)) == b"same bytes"
