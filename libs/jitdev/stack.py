@@ -116,22 +116,22 @@ def _ensure_port_free(port: int, what: str) -> None:
 
 def start_keycloak() -> None:
     if _pid("keycloak") and _keycloak_healthy():
-        _say(f"  keycloak  already running   http://127.0.0.1:{KEYCLOAK_PORT}")
+        _say(f"  keycloak     already running   http://127.0.0.1:{KEYCLOAK_PORT}")
         return
     _ensure_port_free(KEYCLOAK_PORT, "Keycloak")
     from jitdev.keycloak import start_keycloak as kc_start
 
     t0 = time.monotonic()
-    _say("  keycloak  starting (first start builds the server: a minute or two; later starts: seconds)")
+    _say("  keycloak     starting (first start builds the server: a minute or two; later starts: seconds)")
     inst = kc_start("run", KEYCLOAK_PORT, KEYCLOAK_MGMT_PORT, LOGS / "keycloak.log", detach=True)
     assert inst.process is not None
     _record("keycloak", inst.process)
-    _say(f"  keycloak  healthy in {time.monotonic() - t0:.0f} s   http://127.0.0.1:{KEYCLOAK_PORT} (realm jit)")
+    _say(f"  keycloak     healthy in {time.monotonic() - t0:.0f} s   http://127.0.0.1:{KEYCLOAK_PORT} (realm jit)")
 
 
 def start_nats() -> None:
     if _pid("nats") and port_open(NATS_PORT):
-        _say(f"  nats      already running   nats://127.0.0.1:{NATS_PORT}")
+        _say(f"  nats         already running   nats://127.0.0.1:{NATS_PORT}")
         return
     _ensure_port_free(NATS_PORT, "NATS")
     log = LOGS / "nats.log"
@@ -152,7 +152,7 @@ def start_nats() -> None:
     )
     _record("nats", proc)
     wait_until(lambda: port_open(NATS_PORT), 30, "nats-server", log, proc)
-    _say(f"  nats      healthy           nats://127.0.0.1:{NATS_PORT} (JetStream, store {STATE / 'nats'})")
+    _say(f"  nats         healthy           nats://127.0.0.1:{NATS_PORT} (JetStream, store {STATE / 'nats'})")
 
 
 def service_env() -> dict[str, str]:
@@ -170,7 +170,7 @@ def service_env() -> dict[str, str]:
 
 def start_service(svc: ServiceDef) -> None:
     if _pid(svc.name) and _grpc_healthy(svc.port):
-        _say(f"  {svc.name:<9} already running   127.0.0.1:{svc.port}")
+        _say(f"  {svc.name:<12} already running   127.0.0.1:{svc.port}")
         return
     _ensure_port_free(svc.port, f"the {svc.name} service")
     log = LOGS / f"{svc.name}.log"
@@ -178,7 +178,7 @@ def start_service(svc: ServiceDef) -> None:
     proc = spawn([sys.executable, "-m", svc.module], log, env=env, cwd=ROOT)
     _record(svc.name, proc)
     wait_until(lambda: _grpc_healthy(svc.port), 60, f"the {svc.name} service", log, proc)
-    _say(f"  {svc.name:<9} healthy           127.0.0.1:{svc.port} (SQLite {STATE / (svc.name + '.db')})")
+    _say(f"  {svc.name:<12} healthy           127.0.0.1:{svc.port} (SQLite {STATE / (svc.name + '.db')})")
 
 
 def sync_workspaces() -> int:
@@ -238,7 +238,7 @@ def _terminate_pid(name: str) -> bool:
 
 def down() -> None:
     for name in [*(s.name for s in reversed(SERVICES)), "nats", "keycloak"]:
-        _say(f"  {name:<9} {'stopped' if _terminate_pid(name) else 'was not running'}")
+        _say(f"  {name:<12} {'stopped' if _terminate_pid(name) else 'was not running'}")
 
 
 def status() -> int:
@@ -247,13 +247,13 @@ def status() -> int:
     for svc in SERVICES:
         rows.append((svc.name, f"127.0.0.1:{svc.port}", lambda p=svc.port: _grpc_healthy(p)))  # type: ignore[misc]
     bad = 0
-    _say(f"  {'component':<10} {'pid':<8} {'address':<28} health")
+    _say(f"  {'component':<13} {'pid':<8} {'address':<28} health")
     for name, addr, check in rows:
         pid = _pid(name)
         healthy = pid is not None and check()
         bad += not healthy
         state = "healthy" if healthy else ("running, NOT healthy" if pid else "not running")
-        _say(f"  {name:<10} {pid or '-'!s:<8} {addr:<28} {state}")
+        _say(f"  {name:<13} {pid or '-'!s:<8} {addr:<28} {state}")
     return 1 if bad else 0
 
 
