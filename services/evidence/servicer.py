@@ -5,10 +5,7 @@ Uploads stream into the encrypted blob store and become an item only once their 
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import hashlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
-from jitlib import auth
+from jitlib import auth, paging
 from jitlib.alerts import Alert
 from jitlib.errors import (
     Aborted,
@@ -64,29 +61,6 @@ def _actor(p: auth.Principal) -> Actor:
 def _check(violations: list[FieldViolation]) -> None:
     if violations:
         raise InvalidArgument(violations)
-
-
-def _fingerprint(req: pb.ListRequestsRequest) -> str:
-    clone = pb.ListRequestsRequest()
-    clone.CopyFrom(req)
-    clone.page_token = ""
-    clone.page_size = 0
-    return hashlib.sha256(clone.SerializeToString(deterministic=True)).hexdigest()[:16]
-
-
-def _encode_token(after_id: str, fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"a": after_id, "f": fingerprint}).encode()).decode()
-
-
-def _decode_token(token: str, fingerprint: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        after, fp = data["a"], data["f"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument.one("page_token", "is not a token this service issued") from None
-    if fp != fingerprint or not isinstance(after, str) or not is_uuid(after):
-        raise InvalidArgument.one("page_token", "is not a token for this list")
-    return after
 
 
 @dataclass(frozen=True)
@@ -267,8 +241,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         if request.workspace_id and not domain.WORKSPACE_ID.match(request.workspace_id):
             violations.append(FieldViolation("workspace_id", "must be a workspace id"))
         _check(violations)
-        fingerprint = _fingerprint(request)
-        after = _decode_token(request.page_token, fingerprint) if request.page_token else ""
+        after = paging.after_id(request)
         if request.workspace_id:
             await rt.authorize(
                 principal, Operation.READ, None, record_type=RECORD, record_id="", workspace_id=request.workspace_id
@@ -301,7 +274,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             return store.list_visible(uow.session, scope, flt, after_id=after, limit=size + 1)
 
         found = await rt.change(principal, list_and_log)
-        token = _encode_token(found[size - 1].id, fingerprint) if len(found) > size else ""
+        token = paging.token_after_id(found[size - 1].id, request) if len(found) > size else ""
         return pb.ListRequestsResponse(requests=[request_to_pb(r, now) for r in found[:size]], next_page_token=token)
 
     # -- transitions ------------------------------------------------------------------------------

@@ -3,16 +3,13 @@ validate input -> load -> policy -> domain rule -> write change + event + audit 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from typing import Any
 
 import grpc
 from sqlalchemy.exc import IntegrityError
 
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
-from jitlib import auth
+from jitlib import auth, paging
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid, new_id
 from jitlib.policy import CASE_ROLES, TASK_RULES, Operation, visibility_scope
@@ -40,31 +37,6 @@ def _actor(p: auth.Principal) -> Actor:
 def _check(violations: list[FieldViolation]) -> None:
     if violations:
         raise InvalidArgument(violations)
-
-
-def _filter_fingerprint(req: tasks_pb2.ListTasksRequest) -> str:
-    clone = tasks_pb2.ListTasksRequest()
-    clone.CopyFrom(req)
-    clone.page_token = ""
-    clone.page_size = 0
-    return hashlib.sha256(clone.SerializeToString(deterministic=True)).hexdigest()[:16]
-
-
-def _encode_token(after_id: str, fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"a": after_id, "f": fingerprint}).encode()).decode()
-
-
-def _decode_token(token: str, fingerprint: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        after, fp = data["a"], data["f"]
-    except (ValueError, KeyError, TypeError):
-        raise InvalidArgument.one("page_token", "is not a token this service issued") from None
-    if fp != fingerprint:
-        raise InvalidArgument.one("page_token", "belongs to a list with other filters")
-    if not isinstance(after, str) or not is_uuid(after):
-        raise InvalidArgument.one("page_token", "is not a token this service issued")
-    return after
 
 
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
@@ -191,8 +163,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         if due_after and due_before and due_after >= due_before:
             violations.append(FieldViolation("due_before", "must be later than due_after"))
         _check(violations)
-        fingerprint = _filter_fingerprint(request)
-        after = _decode_token(request.page_token, fingerprint) if request.page_token else ""
+        after = paging.after_id(request)
         if request.workspace_id:
             await rt.authorize(
                 principal, Operation.READ, None, record_type=RECORD, record_id="", workspace_id=request.workspace_id
@@ -228,7 +199,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             return store.list_visible(uow.session, scope, flt, now=now, after_id=after, limit=size + 1)
 
         tasks = await rt.change(principal, list_and_log)
-        token = _encode_token(tasks[size - 1].id, fingerprint) if len(tasks) > size else ""
+        token = paging.token_after_id(tasks[size - 1].id, request) if len(tasks) > size else ""
         return tasks_pb2.ListTasksResponse(tasks=[task_to_pb(t, now) for t in tasks[:size]], next_page_token=token)
 
     # -- transitions ------------------------------------------------------------------------------
