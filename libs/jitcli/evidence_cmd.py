@@ -30,7 +30,7 @@ from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jitcli.render import CliError, ServiceCallError, emit, emit_json, message_dict, note, parse_instant
-from jitcli.session import AppState
+from jitcli.session import AppState, app_state
 
 app = typer.Typer(help="Evidence requests and the evidence items received against them.", no_args_is_help=True)
 request_app = typer.Typer(help="Evidence requests: create, list, show, and move them through their states.")
@@ -159,11 +159,7 @@ def target(value: str) -> pb.TargetIdentifier:
     return pb.TargetIdentifier(type=_enum("TARGET_TYPE_", TARGET_TYPES[kind]), value=rest, platform=platform)
 
 
-def _state(ctx: typer.Context) -> AppState:
-    state = ctx.obj
-    if not isinstance(state, AppState):
-        raise CliError("internal: command run without the root `jit` app")
-    return state
+_state = app_state
 
 
 def _call(ctx: typer.Context, method: str, request: Any, timeout: float | None = None) -> Any:

@@ -23,7 +23,7 @@ from jit.common.v1 import common_pb2
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.messaging.v1 import messaging_pb2_grpc
 from jitcli.render import CliError, ServiceCallError, emit, emit_json, format_instant, message_dict, note
-from jitcli.session import AppState, _tracer_provider
+from jitcli.session import _tracer_provider, app_state
 
 app = typer.Typer(help="Secure messaging: channels, record threads, live follow, attachments.", no_args_is_help=True)
 
@@ -36,11 +36,7 @@ ChannelArg = Annotated[str, typer.Argument(metavar="CHANNEL", help="Channel id, 
 MessageId = Annotated[str, typer.Argument(metavar="MESSAGE", help="Full message id (UUID).")]
 
 
-def _state(ctx: typer.Context) -> AppState:
-    state = ctx.obj
-    if not isinstance(state, AppState):
-        raise CliError("internal: command run without the root `jit` app")
-    return state
+_state = app_state
 
 
 def _call(ctx: typer.Context, method: str, request: Any) -> Any:

@@ -26,7 +26,6 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
 from jitcli.render import (
     UTC,
-    CliError,
     emit,
     emit_json,
     enum_label,
@@ -39,7 +38,7 @@ from jitcli.render import (
     short_id,
     time_left_words,
 )
-from jitcli.session import AppState
+from jitcli.session import app_state
 
 app = typer.Typer(help="Preservation orders: what platforms were asked to keep, and until when.", no_args_is_help=True)
 
@@ -223,11 +222,7 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
 # ------------------------------------------------------------------ calls
 
 
-def _state(ctx: typer.Context) -> AppState:
-    state = ctx.obj
-    if not isinstance(state, AppState):
-        raise CliError("internal: command run without the root `jit` app")
-    return state
+_state = app_state
 
 
 def _call(ctx: typer.Context, method: str, request: Any) -> Any:

@@ -328,6 +328,14 @@ class Session:
             ) from None
 
 
+def app_state(ctx: Any) -> AppState:
+    """The root app's state of a command's typer context."""
+    state = ctx.obj
+    if not isinstance(state, AppState):
+        raise CliError("internal: command run without the root `jit` app")
+    return state
+
+
 @dataclass
 class AppState:
     """What the root options decide for every command: settings, ``--as`` and ``--json``."""

@@ -19,7 +19,6 @@ from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitcli.render import (
     UTC,
-    CliError,
     emit,
     emit_json,
     message_dict,
@@ -29,7 +28,7 @@ from jitcli.render import (
     task_detail,
     tasks_table,
 )
-from jitcli.session import AppState
+from jitcli.session import app_state
 
 app = typer.Typer(
     help="Cross-border tasks: create, list, show, and move them through their states.", no_args_is_help=True
@@ -156,11 +155,7 @@ def due_at(due: str | None, due_in: str | None, now: dt.datetime) -> dt.datetime
     return None
 
 
-def _state(ctx: typer.Context) -> AppState:
-    state = ctx.obj
-    if not isinstance(state, AppState):
-        raise CliError("internal: command run without the root `jit` app")
-    return state
+_state = app_state
 
 
 def _call(ctx: typer.Context, method: str, request: Any) -> Any:

@@ -55,6 +55,13 @@ class InvalidArgument(JitError):
     def one(cls, field: str, description: str) -> InvalidArgument:
         return cls([FieldViolation(field, description)])
 
+    @classmethod
+    def raise_for(cls, violations: Iterable[FieldViolation]) -> None:
+        """Raise with every violation found, or do nothing when there is none."""
+        found = list(violations)
+        if found:
+            raise cls(found)
+
     def details(self) -> list[any_pb2.Any]:
         bad = error_details_pb2.BadRequest(
             field_violations=[

@@ -17,10 +17,10 @@ from jitlib.bus import Bus
 from jitlib.clock import Clock
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.db import Database, RuntimeTables
-from jitlib.errors import NotFound, PermissionDenied
+from jitlib.errors import FailedPrecondition, NotFound, PermissionDenied
 from jitlib.outbox import OutboxRelay
 from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
-from jitlib.workspaces import DirectorySync
+from jitlib.workspaces import DirectorySync, WorkspaceInfo
 
 T = TypeVar("T")
 
@@ -91,6 +91,21 @@ class Runtime:
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         return await self.db.read(fn)
+
+    def open_workspace(self, workspace_id: str) -> WorkspaceInfo:
+        """The workspace from the directory, refused (FAILED_PRECONDITION) when unknown here or closed."""
+        workspace = self.workspaces.get(workspace_id)
+        if workspace is None:
+            raise FailedPrecondition(
+                "WORKSPACE_UNKNOWN",
+                f"workspace {workspace_id} is not known to this node yet (directory not synchronised)",
+                {"field": "workspace_id"},
+            )
+        if not workspace.is_open:
+            raise FailedPrecondition(
+                "WORKSPACE_CLOSED", f"workspace {workspace_id} is closed", {"field": "workspace_id"}
+            )
+        return workspace
 
     async def authorize(
         self,

@@ -58,11 +58,6 @@ def _actor(p: auth.Principal) -> Actor:
     return Actor(p.user_id, p.username, p.jurisdiction)
 
 
-def _check(violations: list[FieldViolation]) -> None:
-    if violations:
-        raise InvalidArgument(violations)
-
-
 @dataclass(frozen=True)
 class AlertOffsets:
     long: tuple[Any, ...]
@@ -134,7 +129,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         cmd = new_request_from_pb(request)
-        _check(domain.new_request_violations(cmd, principal.jurisdiction, now))
+        InvalidArgument.raise_for(domain.new_request_violations(cmd, principal.jurisdiction, now))
         await rt.authorize(
             principal,
             Operation.CREATE,
@@ -146,18 +141,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         )
         digest = request_digest(request)
         try:
-            workspace = rt.workspaces.get(cmd.workspace_id)
-            if workspace is None:
-                raise FailedPrecondition(
-                    "WORKSPACE_UNKNOWN",
-                    f"workspace {cmd.workspace_id} is not known to this node yet (directory not synchronised)",
-                    {"field": "workspace_id"},
-                )
-            if not workspace.is_open:
-                raise FailedPrecondition(
-                    "WORKSPACE_CLOSED", f"workspace {cmd.workspace_id} is closed", {"field": "workspace_id"}
-                )
-            _check(domain.membership_violations(cmd, workspace.members))
+            workspace = rt.open_workspace(cmd.workspace_id)
+            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
         except (FailedPrecondition, InvalidArgument):
             replay = await rt.read(lambda s: store.find_by_request(s, principal.user_id, cmd.request_id))
             if replay is not None:
@@ -240,7 +225,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 violations.append(FieldViolation(name, "must be a jurisdiction code"))
         if request.workspace_id and not domain.WORKSPACE_ID.match(request.workspace_id):
             violations.append(FieldViolation("workspace_id", "must be a workspace id"))
-        _check(violations)
+        InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
         if request.workspace_id:
             await rt.authorize(
@@ -289,7 +274,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             violations.insert(0, FieldViolation("id", "must be a UUID"))
         if request.expected_version < 0:
             violations.append(FieldViolation("expected_version", "must not be negative"))
-        _check(violations)
+        InvalidArgument.raise_for(violations)
         current = await self._load_visible(principal, request.id, Operation.READ)
         operation = domain.operation_for(t, current)
         await rt.authorize(
@@ -416,7 +401,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         if first is None or first.WhichOneof("part") != "metadata":
             raise InvalidArgument.one("metadata", "the first message must carry the item's metadata")
         cmd = new_item_from_pb(first.metadata)
-        _check(domain.new_item_violations(cmd))
+        InvalidArgument.raise_for(domain.new_item_violations(cmd))
         req = await rt.read(lambda s: store.get(s, cmd.evidence_request_id))
         if req is None:
             await rt.authorize(
@@ -435,7 +420,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             return pb.UploadItemResponse(item=item_to_pb(replay))
         domain.receiving_check(req)
         origin = cmd.origin_jurisdiction or req.addressee_jurisdiction
-        _check(domain.consent_violations(cmd, origin))
+        InvalidArgument.raise_for(domain.consent_violations(cmd, origin))
         data_key = await self.keys.data_key(req.workspace_id)
         writer = self.blobs.writer(req.workspace_id, data_key)
         writer.declare(cmd.sha256)
@@ -575,7 +560,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         violations = domain.purpose_violations(request.purpose)
         if not is_uuid(request.item_id):
             violations.insert(0, FieldViolation("item_id", "must be a UUID"))
-        _check(violations)
+        InvalidArgument.raise_for(violations)
         found, _req = await self._load_item(principal, request.item_id, Operation.READ, "download")
         item = found.item
         data_key = await self.keys.data_key(item.workspace_id)
@@ -631,7 +616,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             violations.append(FieldViolation("recipient", f"must be at most {domain.AUTHORITY_MAX} characters"))
         if action in ("EXPORTED", "TRANSFERRED") and not request.recipient.strip():
             violations.append(FieldViolation("recipient", "is required for an export or transfer"))
-        _check(violations)
+        InvalidArgument.raise_for(violations)
         found, req = await self._load_item(principal, request.item_id, Operation.READ, "record custody of")
         if principal.jurisdiction not in req.parties:
             raise PermissionDenied(
@@ -772,4 +757,3 @@ def make_emit(rt: Runtime) -> Any:
         uow.audit(RECORD, r.id, r.workspace_id)
 
     return emit
-

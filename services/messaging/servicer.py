@@ -302,11 +302,7 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             workspace_id=request.workspace_id,
             action="open a channel in",
         )
-        ws = rt.workspaces.get(request.workspace_id)
-        if ws is None or not ws.is_open:
-            raise FailedPrecondition(
-                "WORKSPACE_NOT_OPEN", f"workspace {request.workspace_id} is not open", {"field": "workspace_id"}
-            )
+        ws = rt.open_workspace(request.workspace_id)
         outsiders = [
             FieldViolation(f"members[{i}]", f"{j} is not a member of the workspace")
             for i, j in enumerate(request.members)

@@ -41,11 +41,6 @@ def _actor(p: auth.Principal) -> Actor:
     return Actor(p.user_id, p.username, p.jurisdiction)
 
 
-def _check(violations: list[FieldViolation]) -> None:
-    if violations:
-        raise InvalidArgument(violations)
-
-
 def _filter_fingerprint(req: pb.ListOrdersRequest) -> str:
     clone = pb.ListOrdersRequest()
     clone.CopyFrom(req)
@@ -92,7 +87,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         cmd = new_order_from_pb(request)
-        _check(domain.new_order_violations(cmd, self.rules.providers))
+        InvalidArgument.raise_for(domain.new_order_violations(cmd, self.rules.providers))
         await rt.authorize(
             principal,
             Operation.CREATE,
@@ -104,18 +99,8 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         )
         digest = request_digest(request)
         try:
-            workspace = rt.workspaces.get(cmd.workspace_id)
-            if workspace is None:
-                raise FailedPrecondition(
-                    "WORKSPACE_UNKNOWN",
-                    f"workspace {cmd.workspace_id} is not known to this node yet (directory not synchronised)",
-                    {"field": "workspace_id"},
-                )
-            if not workspace.is_open:
-                raise FailedPrecondition(
-                    "WORKSPACE_CLOSED", f"workspace {cmd.workspace_id} is closed", {"field": "workspace_id"}
-                )
-            _check(domain.membership_violations(cmd, workspace.members))
+            workspace = rt.open_workspace(cmd.workspace_id)
+            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
         except (FailedPrecondition, InvalidArgument):
             replay = await rt.read(lambda s: store.find_by_request(s, principal.user_id, cmd.request_id))
             if replay is not None:
@@ -201,7 +186,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         before_ts = ts_to_dt(request.expires_before, request.HasField("expires_before"))
         if after_ts and before_ts and after_ts >= before_ts:
             violations.append(FieldViolation("expires_before", "must be later than expires_after"))
-        _check(violations)
+        InvalidArgument.raise_for(violations)
         fingerprint = _filter_fingerprint(request)
         after = _decode_token(request.page_token, fingerprint) if request.page_token else None
         if request.workspace_id:
@@ -252,7 +237,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             violations.insert(0, FieldViolation("id", "must be a UUID"))
         if expected_version < 0:
             violations.append(FieldViolation("expected_version", "must not be negative"))
-        _check(violations)
+        InvalidArgument.raise_for(violations)
         order = await self._load_visible(principal, order_id, t.operation, action.replace("_", " "))
         if expected_version and expected_version != order.version:
             raise Aborted(

@@ -34,11 +34,6 @@ def _actor(p: auth.Principal) -> Actor:
     return Actor(p.user_id, p.username, p.jurisdiction)
 
 
-def _check(violations: list[FieldViolation]) -> None:
-    if violations:
-        raise InvalidArgument(violations)
-
-
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -51,7 +46,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         cmd = new_task_from_pb(request)
-        _check(domain.new_task_violations(cmd, now))
+        InvalidArgument.raise_for(domain.new_task_violations(cmd, now))
         await rt.authorize(
             principal,
             Operation.CREATE,
@@ -63,18 +58,8 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         )
         digest = request_digest(request)
         try:
-            workspace = rt.workspaces.get(cmd.workspace_id)
-            if workspace is None:
-                raise FailedPrecondition(
-                    "WORKSPACE_UNKNOWN",
-                    f"workspace {cmd.workspace_id} is not known to this node yet (directory not synchronised)",
-                    {"field": "workspace_id"},
-                )
-            if not workspace.is_open:
-                raise FailedPrecondition(
-                    "WORKSPACE_CLOSED", f"workspace {cmd.workspace_id} is closed", {"field": "workspace_id"}
-                )
-            _check(domain.membership_violations(cmd, workspace.members))
+            workspace = rt.open_workspace(cmd.workspace_id)
+            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
         except (FailedPrecondition, InvalidArgument):
             # A replay of a request that succeeded before still gets its stored result.
             replay = await rt.read(lambda s: store.find_by_request(s, principal.user_id, cmd.request_id))
@@ -162,7 +147,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         due_before = ts_to_dt(request.due_before, request.HasField("due_before"))
         if due_after and due_before and due_after >= due_before:
             violations.append(FieldViolation("due_before", "must be later than due_after"))
-        _check(violations)
+        InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
         if request.workspace_id:
             await rt.authorize(
@@ -214,7 +199,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             violations.insert(0, FieldViolation("id", "must be a UUID"))
         if expected_version < 0:
             violations.append(FieldViolation("expected_version", "must not be negative"))
-        _check(violations)
+        InvalidArgument.raise_for(violations)
         task = await self._load_visible(principal, task_id, t.operation, action)
         if expected_version and expected_version != task.version:
             raise Aborted(

@@ -74,6 +74,20 @@ def new_task(stub: Any, token: str) -> pb.Task:
     return stub.CreateTask(req, metadata=md(token), timeout=15).task
 
 
+def wait_until_workspace_known(stub: Any, token: str) -> None:
+    """A service in another process has learnt the demo workspace once a create stops being refused with
+    FAILED_PRECONDITION (WORKSPACE_UNKNOWN)."""
+
+    def known() -> bool:
+        try:
+            new_task(stub, token)
+            return True
+        except grpc.RpcError as err:
+            return err.code() != grpc.StatusCode.FAILED_PRECONDITION
+
+    eventually(known, timeout=30)
+
+
 def test_with_nats_down_changes_succeed_and_are_published_once_when_it_returns(
     own_nats: NatsInstance, keycloak: Any, tokens: Any, db_url: str, tmp_path: Path
 ) -> None:
@@ -132,14 +146,7 @@ def test_a_service_killed_between_commit_and_publish_publishes_after_restart(
         channel = grpc.insecure_channel(f"127.0.0.1:{port}")
         stub = tasks_pb2_grpc.TaskServiceStub(channel)
 
-        def workspace_known() -> bool:
-            try:
-                new_task(stub, tokens("nl-prosecutor"))
-                return True
-            except grpc.RpcError as err:
-                return err.code() != grpc.StatusCode.FAILED_PRECONDITION
-
-        eventually(workspace_known, timeout=30)
+        wait_until_workspace_known(stub, tokens("nl-prosecutor"))
         own_nats.kill()  # the relay cannot publish: the commit happens, the publish does not
         task = new_task(stub, tokens("nl-prosecutor"))
         assert pending(db_url) >= 1
@@ -235,14 +242,7 @@ def test_sigterm_drains_in_flight_calls_and_publishes_what_they_wrote(
     stub = tasks_pb2_grpc.TaskServiceStub(channel)
     token = tokens("nl-prosecutor")
 
-    def workspace_known() -> bool:
-        try:
-            new_task(stub, token)
-            return True
-        except grpc.RpcError as err:
-            return err.code() != grpc.StatusCode.FAILED_PRECONDITION
-
-    eventually(workspace_known, timeout=30)
+    wait_until_workspace_known(stub, token)
 
     def create(_: int) -> str:
         try:
@@ -252,8 +252,8 @@ def test_sigterm_drains_in_flight_calls_and_publishes_what_they_wrote(
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(create, i) for i in range(40)]
-        while sum(f.done() for f in futures) < 5:
-            pass
+        # Stop the service while calls are in flight: after a few have finished, not before.
+        eventually(lambda: sum(f.done() for f in futures) >= 5, timeout=60, interval=0.005)
         os.killpg(proc.pid, signal.SIGTERM)
         outcomes = [f.result() for f in futures]
     assert proc.wait(30) == 0, log.read_text()[-2000:]
