@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import jwt
 
+from jitlib.actors import Actor
 from jitlib.errors import Unauthenticated
 from jitlib.jurisdictions import is_jurisdiction
 
@@ -42,6 +43,11 @@ class Principal:
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as a record remembers it."""
+        return Actor(self.user_id, self.username, self.jurisdiction)
 
 
 __all__ = ["JwksCache", "Principal", "TokenVerifier", "current", "is_jurisdiction", "principal_from_claims"]

@@ -115,7 +115,9 @@ class NotFound(JitError):
     code = grpc.StatusCode.NOT_FOUND
 
     def __init__(self, kind: str, record_id: str) -> None:
-        super().__init__(f"{kind} {record_id} not found")
+        # Never echo unbounded input: an id is validated before it is looked up, but be safe anyway.
+        shown = record_id if len(record_id) <= 128 else record_id[:127] + "…"
+        super().__init__(f"{kind} {shown} not found")
 
 
 class Unavailable(JitError):

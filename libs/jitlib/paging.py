@@ -15,16 +15,24 @@ from typing import Any
 from google.protobuf.message import Message
 
 from jitlib.errors import InvalidArgument
+from jitlib.ids import is_uuid
+
+#: Tokens this module writes are far shorter; a longer one is refused before it is decoded.
+MAX_TOKEN = 1024
 
 
 def fingerprint(request: Message) -> str:
-    """Digest of a List request without its paging fields (``page_size``, ``page_token``)."""
+    """Digest of a List request's type and filters, without its paging fields (``page_size``,
+    ``page_token``): a token from one list (``ListTasks``) is refused by another (``ListRequests``),
+    even when both have no filter set."""
     clone = type(request)()
     clone.CopyFrom(request)
     for name in ("page_token", "page_size"):
         if name in clone.DESCRIPTOR.fields_by_name:
             clone.ClearField(name)
-    return hashlib.sha256(clone.SerializeToString(deterministic=True)).hexdigest()[:16]
+    digest = hashlib.sha256(request.DESCRIPTOR.full_name.encode() + b"\0")
+    digest.update(clone.SerializeToString(deterministic=True))
+    return digest.hexdigest()[:16]
 
 
 def encode(position: dict[str, Any], request: Message) -> str:
@@ -37,6 +45,8 @@ def decode(request: Message) -> dict[str, Any] | None:
     token = getattr(request, "page_token", "")
     if not token:
         return None
+    if len(token) > MAX_TOKEN:
+        raise InvalidArgument.one("page_token", "is not a token this service issued")
     try:
         body = json.loads(base64.urlsafe_b64decode(token.encode()))
         position, fp = body["p"], body["f"]
@@ -45,14 +55,12 @@ def decode(request: Message) -> dict[str, Any] | None:
     if not isinstance(position, dict):
         raise InvalidArgument.one("page_token", "is not a token this service issued")
     if fp != fingerprint(request):
-        raise InvalidArgument.one("page_token", "belongs to a list with other filters")
+        raise InvalidArgument.one("page_token", "belongs to another list, or to this list with other filters")
     return position
 
 
 def after_id(request: Message) -> str:
     """For lists ordered by id: the id the previous page ended at ("" for the first page)."""
-    from jitlib.ids import is_uuid
-
     position = decode(request)
     if position is None:
         return ""

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from jitlib.auth import Principal
+
+T = TypeVar("T")
 
 CASE_ROLES = frozenset({"prosecutor", "police_liaison", "participant"})
 
@@ -114,10 +117,11 @@ def decide(
         return Decision.ALLOW if principal.has_role("auditor") else Decision.DENY
     if not principal.roles & CASE_ROLES:
         return Decision.DENY
-    ws = record.workspace_id if record is not None else workspace_id
-    if ws is None or ws not in principal.workspaces:
-        return Decision.NOT_FOUND
-    if record is not None and record.restricted and principal.jurisdiction not in record.parties:
+    scope = visibility_scope(principal)
+    if record is not None:
+        if not readable(scope, RecordTerms(record)):
+            return Decision.NOT_FOUND
+    elif workspace_id is None or workspace_id not in scope.workspaces:
         return Decision.NOT_FOUND
     if operation is Operation.READ:
         return Decision.ALLOW
@@ -138,7 +142,7 @@ def decide(
 
 @dataclass(frozen=True)
 class VisibilityScope:
-    """The same rule as ``decide(READ)``, in the shape a list query needs."""
+    """What of the caller the READ rule looks at."""
 
     workspaces: frozenset[str]
     jurisdiction: str
@@ -151,3 +155,60 @@ def visibility_scope(principal: Principal) -> VisibilityScope:
         jurisdiction=principal.jurisdiction,
         may_read_content=bool(principal.roles & CASE_ROLES),
     )
+
+
+# -- the READ rule, written once --------------------------------------------------------------------
+#
+# Who may see a record is decided in one place, ``readable``, written against a tiny language of terms
+# (``Terms``). ``decide`` evaluates it on one record in Python (``RecordTerms``); every store's list
+# query renders the same function into SQL (``jitlib.visibility.SqlTerms``); messaging's channel check
+# goes through ``decide``. So the rule has one source, and the policy matrix test exercises it.
+
+
+class Terms(Protocol, Generic[T]):
+    """The terms the READ rule is written in, over one record (a Python bool, or a SQL expression)."""
+
+    def false(self) -> T: ...
+
+    def all_of(self, *terms: T) -> T: ...
+
+    def any_of(self, *terms: T) -> T: ...
+
+    def workspace_in(self, workspaces: frozenset[str]) -> T: ...
+
+    def not_restricted(self) -> T: ...
+
+    def has_party(self, jurisdiction: str) -> T: ...
+
+
+def readable(scope: VisibilityScope, t: Terms[T]) -> T:
+    """The READ rule: a case role, a record in one of the caller's workspaces, and, when the record is
+    restricted, the caller's jurisdiction among its parties."""
+    if not scope.may_read_content or not scope.workspaces:
+        return t.false()
+    return t.all_of(t.workspace_in(scope.workspaces), t.any_of(t.not_restricted(), t.has_party(scope.jurisdiction)))
+
+
+@dataclass(frozen=True)
+class RecordTerms:
+    """``Terms`` evaluated on one record in memory."""
+
+    record: RecordAccess
+
+    def false(self) -> bool:
+        return False
+
+    def all_of(self, *terms: bool) -> bool:
+        return all(terms)
+
+    def any_of(self, *terms: bool) -> bool:
+        return any(terms)
+
+    def workspace_in(self, workspaces: frozenset[str]) -> bool:
+        return self.record.workspace_id in workspaces
+
+    def not_restricted(self) -> bool:
+        return not self.record.restricted
+
+    def has_party(self, jurisdiction: str) -> bool:
+        return jurisdiction in self.record.parties

@@ -20,6 +20,7 @@ from jitlib.db import Database, RuntimeTables
 from jitlib.errors import FailedPrecondition, NotFound, PermissionDenied
 from jitlib.outbox import OutboxRelay
 from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
+from jitlib.validate import bounded
 from jitlib.workspaces import DirectorySync, WorkspaceInfo
 
 T = TypeVar("T")
@@ -50,8 +51,10 @@ class UnitOfWork:
                 username=self.principal.username,
                 jurisdiction=self.principal.jurisdiction,
                 record_type=record_type,
-                record_id=record_id,
-                workspace_id=workspace_id,
+                # Ids are validated before they are audited, but a refusal can name what the caller
+                # sent: bound it, so the log can be neither flooded nor made unverifiable.
+                record_id=bounded(record_id),
+                workspace_id=bounded(workspace_id),
                 outcome=outcome,
             )
         )
@@ -98,12 +101,12 @@ class Runtime:
         if workspace is None:
             raise FailedPrecondition(
                 "WORKSPACE_UNKNOWN",
-                f"workspace {workspace_id} is not known to this node yet (directory not synchronised)",
+                f"workspace {bounded(workspace_id)} is not known to this node yet (directory not synchronised)",
                 {"field": "workspace_id"},
             )
         if not workspace.is_open:
             raise FailedPrecondition(
-                "WORKSPACE_CLOSED", f"workspace {workspace_id} is closed", {"field": "workspace_id"}
+                "WORKSPACE_CLOSED", f"workspace {bounded(workspace_id)} is closed", {"field": "workspace_id"}
             )
         return workspace
 

@@ -6,10 +6,11 @@ No I/O here: the servicer loads and stores, this module decides. Every function 
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from jitlib import validate
+from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
@@ -22,7 +23,6 @@ OUTCOME_MAX = 10_000
 LINKS_MAX = 50
 SHARED_MAX = 30
 DUE_MAX_AHEAD = timedelta(days=5 * 366)
-WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 
 
 class TaskState(enum.StrEnum):
@@ -64,13 +64,6 @@ KINDS = frozenset(
 )
 PRIORITIES = frozenset({"LOW", "NORMAL", "HIGH", "URGENT"})
 LINK_KINDS = frozenset({"TASK", "EVIDENCE_REQUEST", "PRESERVATION_ORDER", "EVIDENCE_ITEM", "CHANNEL"})
-
-
-@dataclass(frozen=True)
-class Actor:
-    user_id: str
-    username: str
-    jurisdiction: str
 
 
 @dataclass(frozen=True)
@@ -165,16 +158,6 @@ class TransitionInput:
     new_assignee: str = ""
 
 
-def _text_violations(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
-    if required and not value.strip():
-        return [FieldViolation(name, "is required")]
-    if len(value) > maximum:
-        return [FieldViolation(name, f"must be at most {maximum} characters (got {len(value)})")]
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-        return [FieldViolation(name, "must not contain control characters")]
-    return []
-
-
 def link_violations(field_name: str, links: tuple[Link, ...]) -> list[FieldViolation]:
     out: list[FieldViolation] = []
     if len(links) > LINKS_MAX:
@@ -189,8 +172,8 @@ def link_violations(field_name: str, links: tuple[Link, ...]) -> list[FieldViola
 
 def transition_violations(t: Transition, data: TransitionInput) -> list[FieldViolation]:
     out: list[FieldViolation] = []
-    out += _text_violations("reason", data.reason, required=t.needs_reason, maximum=REASON_MAX)
-    out += _text_violations("outcome", data.outcome, required=t.needs_outcome, maximum=OUTCOME_MAX)
+    out += validate.text("reason", data.reason, required=t.needs_reason, maximum=REASON_MAX)
+    out += validate.text("outcome", data.outcome, required=t.needs_outcome, maximum=OUTCOME_MAX)
     if t.action == "block":
         out += link_violations("blocked_by", data.blocked_by)
     if data.new_assignee and (t.action != "assign" or not is_jurisdiction(data.new_assignee)):
@@ -262,12 +245,10 @@ class NewTask:
 def new_task_violations(cmd: NewTask, now: datetime) -> list[FieldViolation]:
     """Checks that need no database: formats, lengths, ranges."""
     out: list[FieldViolation] = []
-    if not is_uuid(cmd.request_id):
-        out.append(FieldViolation("request_id", "must be a client-generated UUID"))
-    if not WORKSPACE_ID.match(cmd.workspace_id):
-        out.append(FieldViolation("workspace_id", "must be a workspace id (lower-case letters, digits, dashes)"))
-    out += _text_violations("title", cmd.title, required=True, maximum=TITLE_MAX)
-    out += _text_violations("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    out += validate.request_id(cmd.request_id)
+    out += validate.workspace_id("workspace_id", cmd.workspace_id)
+    out += validate.text("title", cmd.title, required=True, maximum=TITLE_MAX)
+    out += validate.text("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
     for name in cmd.unknown_enums:
         out.append(FieldViolation(name, "has an unknown value"))
     if cmd.kind not in KINDS and "kind" not in cmd.unknown_enums:
@@ -278,11 +259,7 @@ def new_task_violations(cmd: NewTask, now: datetime) -> list[FieldViolation]:
         out.append(FieldViolation("assignee_jurisdiction", "is required"))
     elif not is_jurisdiction(cmd.assignee_jurisdiction):
         out.append(FieldViolation("assignee_jurisdiction", "must be an ISO 3166-1 alpha-2 code or EU body code"))
-    if cmd.due_at is not None:
-        if cmd.due_at <= now:
-            out.append(FieldViolation("due_at", "must be in the future"))
-        elif cmd.due_at > now + DUE_MAX_AHEAD:
-            out.append(FieldViolation("due_at", "must be within 5 years"))
+    out += validate.future_date("due_at", cmd.due_at, now, maximum=DUE_MAX_AHEAD)
     if len(cmd.shared_with) > SHARED_MAX:
         out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
     for i, j in enumerate(cmd.shared_with[:SHARED_MAX]):

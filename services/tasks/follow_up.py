@@ -25,12 +25,13 @@ from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2
 from jitlib import audit
+from jitlib.actors import Actor
 from jitlib.alerts import SYSTEM
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
 from jitlib.ids import new_id
 from jitlib.runtime import Runtime, UnitOfWork
 from services.tasks import domain, events, store
-from services.tasks.domain import Actor, Link, NewTask
+from services.tasks.domain import Link, NewTask
 from services.tasks.mapping import task_to_pb
 
 log = logging.getLogger(__name__)

@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
-
-from google.protobuf import timestamp_pb2
+from datetime import datetime
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
-from services.tasks.domain import Actor, Link, NewTask, Task, TaskState
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name, ts_to_dt
+from services.tasks.domain import Link, NewTask, Task, TaskState
 
 _LINK_PREFIX = "RECORD_KIND_"
-
-
-def _enum_name(enum: object, value: int, prefix: str) -> str | None:
-    try:
-        name = enum.Name(value)  # type: ignore[attr-defined]
-    except ValueError:
-        return None
-    return name.removeprefix(prefix)
-
-
-def ts_to_dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
-    return ts.ToDatetime(tzinfo=UTC) if present else None
-
-
-def dt_to_ts(dt: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(dt)
-    return ts
 
 
 def links_from_pb(refs: object) -> tuple[Link, ...]:
     out = []
     for ref in refs:  # type: ignore[attr-defined]
-        kind = _enum_name(common_pb2.RecordKind, ref.kind, _LINK_PREFIX) or "UNKNOWN"
+        kind = enum_name(common_pb2.RecordKind, ref.kind, _LINK_PREFIX) or "UNKNOWN"
         out.append(Link(kind, ref.id))
     return tuple(out)
 
@@ -46,10 +26,10 @@ def links_to_pb(links: tuple[Link, ...]) -> list[common_pb2.RecordRef]:
 
 def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
     unknown = []
-    kind = _enum_name(tasks_pb2.TaskKind, req.kind, "TASK_KIND_")
+    kind = enum_name(tasks_pb2.TaskKind, req.kind, "TASK_KIND_")
     if kind is None:
         unknown.append("kind")
-    priority = _enum_name(tasks_pb2.TaskPriority, req.priority, "TASK_PRIORITY_")
+    priority = enum_name(tasks_pb2.TaskPriority, req.priority, "TASK_PRIORITY_")
     if priority is None:
         unknown.append("priority")
     elif priority == "UNSPECIFIED":
@@ -78,15 +58,6 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
     )
 
 
-def request_digest(req: tasks_pb2.CreateTaskRequest) -> str:
-    """Fingerprint of a create request, to tell a genuine replay from a reused request_id."""
-    return hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
-
-
-def _actor(a: Actor) -> common_pb2.Actor:
-    return common_pb2.Actor(user_id=a.user_id, username=a.username, jurisdiction=a.jurisdiction)
-
-
 def task_to_pb(task: Task, now: datetime) -> tasks_pb2.Task:
     msg = tasks_pb2.Task(
         id=task.id,
@@ -103,9 +74,9 @@ def task_to_pb(task: Task, now: datetime) -> tasks_pb2.Task:
         state="TASK_STATE_" + task.state.value,
         state_reason=task.state_reason,
         version=task.version,
-        created_by=_actor(task.created_by),
+        created_by=actor_pb(task.created_by),
         created_at=dt_to_ts(task.created_at),
-        updated_by=_actor(task.updated_by),
+        updated_by=actor_pb(task.updated_by),
         updated_at=dt_to_ts(task.updated_at),
         overdue=task.is_overdue(now),
         outcome=task.outcome,
@@ -117,7 +88,7 @@ def task_to_pb(task: Task, now: datetime) -> tasks_pb2.Task:
 
 
 def state_from_pb(value: int) -> TaskState | None:
-    name = _enum_name(tasks_pb2.TaskState, value, "TASK_STATE_")
+    name = enum_name(tasks_pb2.TaskState, value, "TASK_STATE_")
     if name is None or name == "UNSPECIFIED":
         return None
     return TaskState(name)

@@ -20,16 +20,18 @@ from sqlalchemy import (
     delete,
     exists,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib.actors import Actor
 from jitlib.clock import as_utc
 from jitlib.db import new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
-from services.tasks.domain import OPEN_STATES, Actor, Link, Task, TaskState
+from jitlib.records import Stored
+from jitlib.visibility import SqlTerms, readable_sql
+from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
 
 class Base(DeclarativeBase):
@@ -153,15 +155,9 @@ def get(session: Session, task_id: str) -> Task | None:
     return to_domain(row) if row is not None else None
 
 
-@dataclass(frozen=True)
-class StoredRequest:
-    task: Task
-    digest: str
-
-
-def find_by_request(session: Session, user_id: str, request_id: str) -> StoredRequest | None:
+def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[Task] | None:
     row = session.scalar(select(TaskRow).where(TaskRow.created_by_id == user_id, TaskRow.request_id == request_id))
-    return StoredRequest(to_domain(row), row.request_digest) if row is not None else None
+    return Stored(to_domain(row), row.request_digest) if row is not None else None
 
 
 def insert_task(session: Session, task: Task, *, request_id: str, request_digest: str) -> None:
@@ -205,6 +201,16 @@ def update_if_version(session: Session, task: Task, expected_version: int) -> bo
     return True
 
 
+#: How the tasks table answers the policy's READ rule.
+VISIBILITY = SqlTerms(
+    workspace=TaskRow.workspace_id,
+    open_to_workspace=TaskRow.restricted.is_(False),
+    party=lambda jurisdiction: exists().where(
+        TaskParty.task_id == TaskRow.id, TaskParty.jurisdiction == jurisdiction
+    ),
+)
+
+
 @dataclass(frozen=True)
 class TaskFilter:
     workspace_ids: frozenset[str]
@@ -226,11 +232,7 @@ def list_visible(
     limit: int,
 ) -> list[Task]:
     """Tasks the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    workspaces = flt.workspace_ids & scope.workspaces
-    if not workspaces or not scope.may_read_content:
-        return []
-    party = exists().where(TaskParty.task_id == TaskRow.id, TaskParty.jurisdiction == scope.jurisdiction)
-    conditions = [TaskRow.workspace_id.in_(sorted(workspaces)), or_(TaskRow.restricted.is_(False), party)]
+    conditions = [TaskRow.workspace_id.in_(sorted(flt.workspace_ids)), readable_sql(scope, VISIBILITY)]
     if flt.states:
         conditions.append(TaskRow.state.in_(sorted(s.value for s in flt.states)))
     if flt.assignee_jurisdiction:

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition, InvalidArgument
 from services.tasks import domain
-from services.tasks.domain import Actor, NewTask, TaskState, TransitionInput
+from services.tasks.domain import NewTask, TaskState, TransitionInput
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 ISSUER = Actor("u-nl", "nl-prosecutor", "NL")

@@ -1,0 +1,220 @@
+"""The path every record takes through a servicer, written once for every service.
+
+``RecordPath`` holds what differs per kind of record (its name, its policy rules, how the store loads it)
+and gives the servicer the steps they all share:
+
+- ``create``: idempotent create keyed by the client's ``request_id``. A replay with the same content
+  returns the stored record; the same ``request_id`` with other content is FAILED_PRECONDITION
+  ``REQUEST_ID_REUSED``. A concurrent duplicate is caught by the store's unique index.
+- ``load_visible`` / ``get``: validate the id, load, ask the policy (NOT_FOUND when the caller may not
+  see it), and for ``get`` audit the read.
+- ``list_workspaces`` and ``list_audited``: the preamble of every List RPC (which workspaces, the role
+  short-circuit, the audit entry).
+- ``check_version``: the optimistic concurrency check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from jitlib import validate
+from jitlib.auth import Principal
+from jitlib.errors import Aborted, FailedPrecondition, InvalidArgument
+from jitlib.policy import CASE_ROLES, Operation, RecordAccess, RecordRules, VisibilityScope, visibility_scope
+from jitlib.runtime import Runtime, UnitOfWork
+from jitlib.workspaces import WorkspaceInfo
+
+R = TypeVar("R")
+X = TypeVar("X")
+
+
+@dataclass(frozen=True)
+class Stored(Generic[R]):
+    """A record found by the request id that created it, with that request's digest."""
+
+    record: R
+    digest: str
+
+
+@dataclass(frozen=True)
+class Created(Generic[R]):
+    record: R
+    #: True when this call replayed an earlier create and wrote nothing.
+    replayed: bool
+
+
+class RecordPath(Generic[R]):
+    """The shared steps for one kind of record (tasks, evidence requests, orders, channels)."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        record_type: str,
+        rules: RecordRules,
+        load: Callable[[Session, str], R | None],
+        access: Callable[[R], RecordAccess],
+        label: str = "",
+    ) -> None:
+        self.rt = rt
+        self.record_type = record_type
+        self.rules = rules
+        self._load = load
+        self._access = access
+        #: How messages name the kind ("evidence request").
+        self.label = label or record_type.replace("_", " ")
+
+    # -- create -----------------------------------------------------------------------------------
+
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        workspace_id: str,
+        request_id: str,
+        digest: str,
+        find: Callable[[Session], Stored[R] | None],
+        build: Callable[[WorkspaceInfo], R],
+        write: Callable[[UnitOfWork, R, WorkspaceInfo], None],
+        action: str = "create",
+    ) -> Created[R]:
+        """Authorize a create in ``workspace_id``, then write ``build(workspace)`` with ``write`` or
+        return the stored result of an earlier call with the same ``request_id``.
+
+        ``build`` may refuse with INVALID_ARGUMENT (an addressee outside the workspace, say); the caller
+        validated the request's own fields before. A refusal that depends on stored state (the workspace
+        unknown here or closed) still lets a genuine replay through: the first call succeeded."""
+        rt = self.rt
+        await rt.authorize(
+            principal,
+            Operation.CREATE,
+            self.rules,
+            record_type=self.record_type,
+            record_id="",
+            workspace_id=workspace_id,
+            action=action,
+        )
+        try:
+            workspace = rt.open_workspace(workspace_id)
+            record = build(workspace)
+        except (FailedPrecondition, InvalidArgument):
+            replay = await rt.read(find)
+            if replay is not None:
+                return self._replayed(replay, digest)
+            raise
+        try:
+            await rt.change(principal, lambda uow: write(uow, record, workspace))
+        except IntegrityError:
+            # The request_id was used before (a retry, or a concurrent duplicate): the store's unique
+            # index on (creator, request_id) refused the insert, so answer with what the first call stored.
+            replay = await rt.read(find)
+            if replay is None:
+                raise
+            return self._replayed(replay, digest)
+        return Created(record, replayed=False)
+
+    def _replayed(self, replay: Stored[R], digest: str) -> Created[R]:
+        if replay.digest != digest:
+            raise FailedPrecondition(
+                "REQUEST_ID_REUSED",
+                f"request_id was already used for a different {self.label}; generate a new one",
+                {"field": "request_id"},
+            )
+        return Created(replay.record, replayed=True)
+
+    # -- read -------------------------------------------------------------------------------------
+
+    async def load_visible(
+        self, principal: Principal, record_id: str, operation: Operation, *, action: str = "", field: str = "id"
+    ) -> R:
+        """The record, when ``principal`` may see it and do ``operation``: INVALID_ARGUMENT for a
+        malformed id, NOT_FOUND when it does not exist or the caller may not know it does."""
+        InvalidArgument.raise_for(validate.uuid(field, record_id))
+        record = await self.rt.read(lambda session: self._load(session, record_id))
+        await self.rt.authorize(
+            principal,
+            operation,
+            self.rules,
+            record_type=self.record_type,
+            record_id=record_id,
+            record=self._access(record) if record is not None else None,
+            action=action,
+        )
+        assert record is not None  # authorize refuses a missing record as NOT_FOUND
+        return record
+
+    async def get(self, principal: Principal, record_id: str, *, field: str = "id") -> R:
+        """``load_visible`` for reading, with the read in the audit log."""
+        record = await self.load_visible(principal, record_id, Operation.READ, field=field)
+        workspace = self._access(record).workspace_id
+        await self.rt.change(principal, lambda uow: uow.audit(self.record_type, record_id, workspace))
+        return record
+
+    # -- list -------------------------------------------------------------------------------------
+
+    async def list_workspaces(self, principal: Principal, workspace_id: str) -> frozenset[str]:
+        """The workspaces a List covers: the one asked for (NOT_FOUND when the caller is not in it), or
+        all of the caller's. A caller in no workspace gets an empty set (an empty list, not an error);
+        a role without access to case content is refused as for any workspace."""
+        InvalidArgument.raise_for(validate.workspace_id("workspace_id", workspace_id, required=False))
+        if not workspace_id and not principal.workspaces and principal.roles & CASE_ROLES:
+            return frozenset()
+        ask = workspace_id or next(iter(sorted(principal.workspaces)), "-")
+        await self.rt.authorize(
+            principal, Operation.READ, None, record_type=self.record_type, record_id="", workspace_id=ask
+        )
+        return frozenset({workspace_id}) if workspace_id else principal.workspaces
+
+    async def list_audited(
+        self,
+        principal: Principal,
+        workspace_id: str,
+        query: Callable[[Session, VisibilityScope], list[X]],
+    ) -> list[X]:
+        """Run a list ``query`` under the caller's visibility scope, with the list in the audit log."""
+        scope = visibility_scope(principal)
+
+        def list_and_log(uow: UnitOfWork) -> list[X]:
+            uow.audit(self.record_type, "*", workspace_id or "*")
+            return query(uow.session, scope)
+
+        return await self.rt.change(principal, list_and_log)
+
+    # -- change -----------------------------------------------------------------------------------
+
+    def members_for_change(self, record: R) -> frozenset[str]:
+        """The members of the record's workspace (the audience of its events), refusing any change
+        while the workspace is closed. A workspace this node has not heard of yet falls back to the
+        record's own parties."""
+        acc = self._access(record)
+        workspace = self.rt.workspaces.get(acc.workspace_id)
+        if workspace is None:
+            return acc.parties
+        if not workspace.is_open:
+            raise FailedPrecondition(
+                "WORKSPACE_CLOSED", f"workspace {acc.workspace_id} is closed", {"workspace_id": acc.workspace_id}
+            )
+        return workspace.members
+
+    def check_version(self, current: int, expected: int) -> None:
+        """ABORTED when the caller's view is stale (``expected`` 0 means "whatever it is now")."""
+        if expected and expected != current:
+            raise Aborted(
+                "VERSION_MISMATCH",
+                f"{self.label} is at version {current}, not {expected}; re-read it",
+                {"current_version": str(current)},
+            )
+
+    def concurrent_update(self) -> Aborted:
+        """The error for a write that lost the race to another writer after the version check."""
+        return Aborted("CONCURRENT_UPDATE", f"{self.label} was changed by someone else meanwhile; re-read it")
+
+
+def page(items: list[X], size: int, token_for: Callable[[X], str]) -> tuple[list[X], str]:
+    """Split a query's ``size + 1`` rows into the page and the next page's token ("" on the last page)."""
+    return items[:size], (token_for(items[size - 1]) if len(items) > size else "")

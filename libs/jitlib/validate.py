@@ -1,0 +1,112 @@
+"""Field validators shared by every service: pure, importable by domain code.
+
+Each returns the violations it finds (an empty list when the value is fine), so a caller collects every
+problem of a request before answering once. A description never quotes the value it refuses: input is
+unbounded, and an echo of it could overflow a status header, an audit entry or a terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from jitlib.errors import FieldViolation
+from jitlib.ids import is_uuid
+from jitlib.jurisdictions import is_jurisdiction
+
+#: Workspace ids are Keycloak group names chosen by an administrator: short, lower-case, no path characters.
+WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+
+#: Control characters refused in free text (newline, carriage return and tab are allowed).
+_CONTROL = frozenset(chr(c) for c in range(32) if chr(c) not in "\n\r\t") | {"\x7f"}
+
+#: The earliest date a user may state for something that happened before the record was made (an order
+#: issued, a request received). Records of the platform start after it; older paper is entered with its
+#: real date in the free text, not in a clock that legal deadlines are counted from.
+EARLIEST_DATE = datetime(2015, 1, 1, tzinfo=UTC)
+#: How far in the past a stated date may lie, relative to now: a legal clock counted from a date older
+#: than this would already have run out, which is almost always a typing error.
+MAX_PAST = timedelta(days=366 * 2)
+
+
+def text(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
+    """Free text: present when required, at most ``maximum`` characters, no control characters."""
+    if required and not value.strip():
+        return [FieldViolation(name, "is required")]
+    if len(value) > maximum:
+        return [FieldViolation(name, f"must be at most {maximum} characters")]
+    if any(c in _CONTROL for c in value):
+        return [FieldViolation(name, "must not contain control characters")]
+    return []
+
+
+def uuid(name: str, value: str, *, required: bool = True) -> list[FieldViolation]:
+    """A record id: a UUID in canonical lower-case form."""
+    if not value and not required:
+        return []
+    if not value:
+        return [FieldViolation(name, "is required")]
+    return [] if is_uuid(value) else [FieldViolation(name, "must be a UUID")]
+
+
+def request_id(value: str) -> list[FieldViolation]:
+    """The client's idempotency key for a create: a UUID it generated."""
+    return uuid("request_id", value)
+
+
+def workspace_id(name: str, value: str, *, required: bool = True) -> list[FieldViolation]:
+    if not value:
+        return [FieldViolation(name, "is required")] if required else []
+    return [] if WORKSPACE_ID.match(value) else [FieldViolation(name, "must be a workspace id")]
+
+
+def jurisdiction(name: str, value: str, *, required: bool = True) -> list[FieldViolation]:
+    if not value:
+        return [FieldViolation(name, "is required")] if required else []
+    return [] if is_jurisdiction(value) else [FieldViolation(name, "must be a jurisdiction code")]
+
+
+def page_size(value: int, *, default: int, maximum: int) -> tuple[int, list[FieldViolation]]:
+    """The page size to use (``default`` for 0) and what is wrong with the one asked for."""
+    size = value or default
+    if not 1 <= size <= maximum:
+        return size, [FieldViolation("page_size", f"must be between 1 and {maximum}")]
+    return size, []
+
+
+def expected_version(value: int) -> list[FieldViolation]:
+    return [FieldViolation("expected_version", "must not be negative")] if value < 0 else []
+
+
+def past_date(name: str, value: datetime | None, now: datetime, *, earliest: datetime | None = None) -> list[
+    FieldViolation
+]:
+    """A date a user states for something that already happened: not in the future, not before
+    ``earliest`` (the record's own start, say), and within ``MAX_PAST`` of now."""
+    if value is None:
+        return []
+    if value > now:
+        return [FieldViolation(name, "must not be in the future")]
+    floor = max(EARLIEST_DATE, now - MAX_PAST)
+    if value < floor:
+        return [FieldViolation(name, f"must not be more than {MAX_PAST.days} days in the past")]
+    if earliest is not None and value < earliest:
+        return [FieldViolation(name, "must not be earlier than the record it belongs to")]
+    return []
+
+
+def future_date(name: str, value: datetime | None, now: datetime, *, maximum: timedelta) -> list[FieldViolation]:
+    """A date a user sets ahead (a due date, the end of a suspension): after now, within ``maximum``."""
+    if value is None:
+        return []
+    if value <= now:
+        return [FieldViolation(name, "must be in the future")]
+    if value > now + maximum:
+        return [FieldViolation(name, f"must be at most {maximum.days} days ahead")]
+    return []
+
+
+def bounded(value: str, limit: int = 128) -> str:
+    """``value`` cut to ``limit`` characters, marked when cut: for an id that is echoed in a status or an
+    audit entry before (or without) being validated."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
