@@ -3,7 +3,6 @@ database; a destroyed key leaves ciphertext nobody can read."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from sqlalchemy import update
@@ -18,9 +17,9 @@ class Shredded(Exception):
 
 
 class ChannelKeys:
-    def __init__(self, kek: bytes) -> None:
+    def __init__(self, kek: crypto.Kek) -> None:
         self._kek = kek
-        self.kek_id = hashlib.sha256(kek).hexdigest()[:16]
+        self.kek_id = kek.id
         self._cache: dict[tuple[str, int], bytes] = {}
 
     def create(self, session: Session, channel_id: str, version: int, now: datetime) -> None:
