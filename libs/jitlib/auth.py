@@ -13,41 +13,18 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import jwt
 
-from jitlib.actors import Actor
 from jitlib.errors import Unauthenticated
 from jitlib.jurisdictions import is_jurisdiction
+from jitlib.principal import Principal
 
 KNOWN_ROLES = frozenset({"prosecutor", "police_liaison", "participant", "operator", "auditor"})
 _WORKSPACE_GROUP = re.compile(r"^/workspaces/(?P<ws>[a-z0-9][a-z0-9-]{2,62})/(?P<jur>[A-Z]{2}|[A-Z]{3,8})$")
 _FORBIDDEN_ALGS = frozenset({"none", "HS256", "HS384", "HS512"})
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller: one user acting for exactly one jurisdiction."""
-
-    user_id: str
-    username: str
-    jurisdiction: str
-    roles: frozenset[str]
-    #: Workspaces whose membership group for this user's jurisdiction the user belongs to.
-    workspaces: frozenset[str]
-    #: The raw bearer token, kept so a node can forward the user's own token to a record's owner.
-    token: str = field(default="", repr=False, compare=False)
-
-    def has_role(self, *roles: str) -> bool:
-        return any(r in self.roles for r in roles)
-
-    @property
-    def actor(self) -> Actor:
-        """The caller as a record remembers it."""
-        return Actor(self.user_id, self.username, self.jurisdiction)
 
 
 __all__ = ["JwksCache", "Principal", "TokenVerifier", "current", "is_jurisdiction", "principal_from_claims"]

@@ -17,7 +17,7 @@ import enum
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from jitlib.auth import Principal
+from jitlib.principal import Principal
 
 T = TypeVar("T")
 
