@@ -138,3 +138,62 @@ def test_membership_of_another_jurisdiction_does_not_count() -> None:
     )
     assert p.workspaces == frozenset()
     assert decide(p, Operation.READ, TASK_RULES, record=record(False)) is Decision.NOT_FOUND
+
+
+# -- the READ rule rendered as SQL ----------------------------------------------------------------------
+# Every store's list filter is ``jitlib.visibility.readable_sql``: the same ``policy.readable`` that
+# ``decide`` evaluates. Here both renderings answer the READ column of the matrix above, on real rows in
+# an in-memory SQLite database, for every role and relation, restricted or not, and records in another
+# workspace: a list shows exactly the records ``decide`` lets the caller read.
+
+
+def _sql_visible_ids(p: Principal) -> set[str]:
+    from sqlalchemy import Boolean, Column, MetaData, String, Table, create_engine, exists, insert, select
+
+    from jitlib.policy import visibility_scope
+    from jitlib.visibility import SqlTerms, readable_sql
+
+    md = MetaData()
+    records = Table(
+        "records",
+        md,
+        Column("id", String, primary_key=True),
+        Column("workspace_id", String),
+        Column("restricted", Boolean),
+    )
+    parties = Table("parties", md, Column("record_id", String), Column("jurisdiction", String))
+    engine = create_engine("sqlite://")
+    md.create_all(engine)
+    terms = SqlTerms(
+        workspace=records.c.workspace_id,
+        open_to_workspace=records.c.restricted.is_(False),
+        party=lambda j: exists().where(parties.c.record_id == records.c.id, parties.c.jurisdiction == j),
+    )
+    with engine.begin() as conn:
+        for rid, rec in _SQL_RECORDS.items():
+            conn.execute(insert(records), {"id": rid, "workspace_id": rec.workspace_id, "restricted": rec.restricted})
+            conn.execute(insert(parties), [{"record_id": rid, "jurisdiction": j} for j in sorted(rec.parties)])
+        return set(conn.scalars(select(records.c.id).where(readable_sql(visibility_scope(p), terms))))
+
+
+_SQL_RECORDS = {
+    "open": record(False),
+    "restricted": record(True),
+    "elsewhere-open": RecordAccess("another-jit", "NL", "DE", restricted=False),
+    "elsewhere-restricted": RecordAccess("another-jit", "NL", "DE", restricted=True),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("relation", list(RELATIONS))
+def test_list_filter_in_sql_shows_exactly_what_decide_lets_read(role: str, relation: str) -> None:
+    p = principal(role, RELATIONS[relation])
+    expected = {
+        rid for rid, rec in _SQL_RECORDS.items() if decide(p, Operation.READ, TASK_RULES, record=rec) is Decision.ALLOW
+    }
+    assert _sql_visible_ids(p) == expected
+    # And the matrix's own READ answers for this cell, so the two cannot drift together unnoticed.
+    for restricted in (False, True):
+        grid = EXPECTED[(Operation.READ, restricted)]
+        letter = dict(line.split() for line in grid.strip().splitlines())[role][list(RELATIONS).index(relation)]
+        assert (("restricted" if restricted else "open") in expected) is (letter == "A")
