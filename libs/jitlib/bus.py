@@ -28,6 +28,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib.clock import Clock, SystemClock
@@ -76,32 +77,39 @@ class Bus:
             self._task = asyncio.create_task(self._connect_forever(), name=f"{self._name}-nats-connect")
 
     async def _connect_forever(self) -> None:
-        delay = 0.2
-        while True:
-            try:
-                nc = await nats.connect(
-                    self._url,
-                    name=self._name,
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
-                    connect_timeout=2,
-                    disconnected_cb=self._on_disconnected,
-                    reconnected_cb=self._on_reconnected,
-                )
-                js = nc.jetstream(timeout=5)
-                for cfg in self._streams:
-                    await ensure_stream(js, cfg)
-                self._nc, self._js = nc, js
-                self._ready.set()
-                log.info("connected to NATS at %s", self._url)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any connect/stream error: retry, never give up
-                log.warning("NATS not reachable at %s (%s); retrying", self._url, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        # Never give up: a service starts and serves while NATS is down; its events wait in the outbox.
+        async for attempt in AsyncRetrying(
+            wait=wait_exponential(multiplier=0.2, max=5.0),
+            retry=retry_if_exception_type(Exception),
+            before_sleep=lambda state: log.warning(
+                "NATS not reachable at %s (%s); retrying", self._url, state.outcome.exception() if state.outcome else ""
+            ),
+        ):
+            with attempt:
+                await self._connect_once()
+
+    async def _connect_once(self) -> None:
+        nc = await nats.connect(
+            self._url,
+            name=self._name,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=2,
+            disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected,
+        )
+        try:
+            js = nc.jetstream(timeout=5)
+            for cfg in self._streams:
+                await ensure_stream(js, cfg)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await nc.close()
+            raise
+        self._nc, self._js = nc, js
+        self._ready.set()
+        log.info("connected to NATS at %s", self._url)
 
     async def _on_disconnected(self) -> None:
         log.warning("disconnected from NATS")
