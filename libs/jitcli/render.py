@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,12 +22,11 @@ from rich.table import Table
 from rich.text import Text
 
 from jit.tasks.v1 import tasks_pb2
+from jitlib import durations
 
 UTC = dt.UTC
 #: Console width when stdout is not a terminal: wide enough that table rows stay on one line.
 PIPE_WIDTH = 400
-_DURATION_RE = re.compile(r"(\d+)\s*([wdhms])")
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 CLOSED_STATES = frozenset({tasks_pb2.TASK_STATE_DONE, tasks_pb2.TASK_STATE_VERIFIED, tasks_pb2.TASK_STATE_CANCELLED})
 _STATE_STYLE = {
     tasks_pb2.TASK_STATE_BLOCKED: "yellow",
@@ -56,15 +54,9 @@ class ServiceCallError(Exception):
 # ------------------------------------------------------------------ durations and instants
 
 
-def parse_duration(text: str) -> dt.timedelta:
-    """``"7d"``, ``"36h"``, ``"1d12h"``, ``"2w"``, ``"90m"``, ``"30s"`` -> timedelta (> 0)."""
-    compact = text.strip().lower().replace(" ", "")
-    if not compact or _DURATION_RE.sub("", compact):
-        raise ValueError(f"invalid duration {text!r}: use e.g. 7d, 36h, 1d12h, 2w, 90m")
-    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_RE.findall(compact))
-    if seconds <= 0:
-        raise ValueError(f"invalid duration {text!r}: must be longer than zero")
-    return dt.timedelta(seconds=seconds)
+#: The platform's one duration parser and formatter (``jitlib.durations``), under the CLI's names.
+parse_duration = durations.parse
+duration_words = durations.words
 
 
 def parse_instant(text: str) -> dt.datetime:
@@ -79,22 +71,6 @@ def parse_instant(text: str) -> dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def _plural(n: int, unit: str) -> str:
-    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
-
-
-def duration_words(delta: dt.timedelta) -> str:
-    """The two largest units of ``|delta|``, rounded to the minute: ``"2 days 4 hours"``."""
-    seconds = abs(delta.total_seconds())
-    if seconds < 60:
-        return "less than a minute"
-    minutes = round(seconds / 60)
-    parts = [(minutes // 1440, "day"), (minutes % 1440 // 60, "hour"), (minutes % 60, "minute")]
-    first = next(i for i, (n, _) in enumerate(parts) if n)
-    shown = [parts[first]] + ([parts[first + 1]] if first + 1 < len(parts) and parts[first + 1][0] else [])
-    return " ".join(_plural(n, unit) for n, unit in shown)
 
 
 def time_left_words(due: dt.datetime, now: dt.datetime) -> str:
