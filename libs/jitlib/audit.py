@@ -39,6 +39,19 @@ class AuditEvent:
     outcome: str = "ok"
 
 
+#: The most characters an audited field keeps. Ids and names are far shorter; a refusal may name what a
+#: caller sent, and the log must be neither flooded nor made too heavy to verify.
+FIELD_MAX = 256
+
+
+def _cut(value: str) -> str:
+    return value if len(value) <= FIELD_MAX else value[: FIELD_MAX - 1] + "…"
+
+
+def _bounded(ev: AuditEvent) -> AuditEvent:
+    return AuditEvent(*(_cut(getattr(ev, f)) for f in AuditEvent.__dataclass_fields__))
+
+
 def entry_hash(prev_hash: str, seq: int, occurred_at: datetime, time_zone: str, event: AuditEvent) -> str:
     body = {
         "prev": prev_hash,
@@ -67,6 +80,7 @@ def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent]
     seq, prev = (row.seq, row.hash) if row is not None else (0, GENESIS)
     rows = []
     for ev in events:
+        ev = _bounded(ev)
         seq += 1
         h = entry_hash(prev, seq, now, "UTC", ev)
         rows.append(
@@ -114,39 +128,37 @@ class ChainReport:
     head_hash: str = GENESIS
 
 
-def verify(session: Session, tables: RuntimeTables, batch: int = 5000) -> ChainReport:
-    """Recompute every entry's hash in order and compare links, sequence numbers and the head."""
+def verify(session: Session, tables: RuntimeTables, batch: int = 200) -> ChainReport:
+    """Recompute every entry's hash in order and compare links, sequence numbers and the head.
+
+    Entries are streamed ``batch`` at a time (a server-side cursor on PostgreSQL), so memory stays
+    bounded by a few entries whatever the length of the chain; the fields of an entry are bounded when
+    it is appended (``FIELD_MAX``)."""
     log = tables.audit_log
     prev = GENESIS
     expected_seq = 1
     checked = 0
-    last_seq = 0
-    while True:
-        result = session.execute(select(log).where(log.c.seq > last_seq).order_by(log.c.seq).limit(batch))
-        rows = result.mappings().all()
-        if not rows:
-            break
-        for r in rows:
-            if r["seq"] != expected_seq:
-                return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing", prev)
-            if r["prev_hash"] != prev:
-                return ChainReport(False, checked, r["seq"], "link to the previous entry is broken", prev)
-            ev = AuditEvent(
-                operation=r["operation"],
-                user_id=r["user_id"],
-                username=r["username"],
-                jurisdiction=r["jurisdiction"],
-                record_type=r["record_type"],
-                record_id=r["record_id"],
-                workspace_id=r["workspace_id"],
-                outcome=r["outcome"],
-            )
-            if entry_hash(prev, r["seq"], r["occurred_at"], r["time_zone"], ev) != r["hash"]:
-                return ChainReport(False, checked, r["seq"], "entry content does not match its hash", prev)
-            prev = r["hash"]
-            expected_seq += 1
-            checked += 1
-            last_seq = r["seq"]
+    rows = session.execute(select(log).order_by(log.c.seq).execution_options(yield_per=batch)).mappings()
+    for r in rows:
+        if r["seq"] != expected_seq:
+            return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing", prev)
+        if r["prev_hash"] != prev:
+            return ChainReport(False, checked, r["seq"], "link to the previous entry is broken", prev)
+        ev = AuditEvent(
+            operation=r["operation"],
+            user_id=r["user_id"],
+            username=r["username"],
+            jurisdiction=r["jurisdiction"],
+            record_type=r["record_type"],
+            record_id=r["record_id"],
+            workspace_id=r["workspace_id"],
+            outcome=r["outcome"],
+        )
+        if entry_hash(prev, r["seq"], r["occurred_at"], r["time_zone"], ev) != r["hash"]:
+            return ChainReport(False, checked, r["seq"], "entry content does not match its hash", prev)
+        prev = r["hash"]
+        expected_seq += 1
+        checked += 1
     head = (session.execute(select(tables.audit_head.c.seq, tables.audit_head.c.hash))).one_or_none()
     head_seq, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
     if head_seq != checked or head_hash != prev:

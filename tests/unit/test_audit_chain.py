@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from jitlib import audit, db
 from services.tasks.app import MIGRATIONS
@@ -68,3 +68,54 @@ def test_deleted_entry_is_detected(tmp_path: Path) -> None:
 def test_truncated_tail_is_detected(tmp_path: Path) -> None:
     report = run(tmp_path, "truncate")
     assert not report.intact and "removed" in report.problem
+
+
+def test_an_oversized_field_is_bounded_and_the_chain_still_verifies(tmp_path: Path) -> None:
+    """A refusal may name what a caller sent: several MiB of id must not land in the log (issue: audit
+    flooding)."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+
+    async def scenario() -> tuple[audit.ChainReport, int]:
+        database = db.Database(url)
+        try:
+            huge = audit.AuditEvent(**{**_event(0).__dict__, "record_id": "x" * (4 * 1024 * 1024)})
+            await database.write(lambda s: audit.append(s, RUNTIME, [huge], NOW))
+            stored = await database.read(lambda s: s.execute(select(RUNTIME.audit_log.c.record_id)).scalar_one())
+            return await database.read(lambda s: audit.verify(s, RUNTIME)), len(stored)
+        finally:
+            database.dispose()
+
+    report, stored_len = asyncio.run(scenario())
+    assert report.intact
+    assert stored_len == audit.FIELD_MAX
+
+
+def test_verification_streams_the_chain_in_bounded_memory(tmp_path: Path) -> None:
+    """Verifying does not load the whole log: peak Python memory stays far below the log's size."""
+    import tracemalloc
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    wide = [
+        audit.AuditEvent(**{**_event(i).__dict__, "record_id": f"{i}-" + "y" * 250, "username": "u" * 250})
+        for i in range(6000)
+    ]
+
+    async def scenario() -> audit.ChainReport:
+        database = db.Database(url)
+        try:
+            for start in range(0, len(wide), 1000):
+                await database.write(lambda s, start=start: audit.append(s, RUNTIME, wide[start : start + 1000], NOW))
+            tracemalloc.start()
+            report = await database.read(lambda s: audit.verify(s, RUNTIME))
+            return report
+        finally:
+            database.dispose()
+
+    report = asyncio.run(scenario())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert report.intact and report.entries_checked == 6000
+    # 6000 entries of about 1 KiB each: loading them at once would take several MiB.
+    assert peak < 3 * 1024 * 1024, peak
