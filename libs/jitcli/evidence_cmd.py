@@ -22,14 +22,13 @@ from typing import Annotated, Any
 import grpc
 import typer
 from google.protobuf import timestamp_pb2
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
-from jitcli.render import CliError, ServiceCallError, emit, emit_json, message_dict, note, parse_instant
+from jitcli.render import CliError, ServiceCallError, console, emit, emit_json, message_dict, note, parse_instant
 from jitcli.session import AppState, app_state
 
 app = typer.Typer(help="Evidence requests and the evidence items received against them.", no_args_is_help=True)
@@ -503,7 +502,7 @@ def _progress() -> Progress:
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
-        console=Console(stderr=True),  # stdout stays clean for --json and pipes
+        console=console(stderr=True),  # stdout stays clean for --json and pipes
         transient=False,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -253,30 +254,82 @@ def error_text(exc: BaseException) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------ user text on a terminal
+
+#: Characters that act on a terminal instead of showing: C0 controls but newline and tab, DEL, C1 controls
+#: (0x9b is a one-byte CSI), and the bidirectional overrides and isolates that reorder what is shown.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SHOWN_FOR_UNSAFE = "\ufffd"
+
+
+def terminal_safe(text: str, *, one_line: bool = False) -> str:
+    """User text as plain characters: anything that would act on the terminal (escape sequences such as
+    an OSC 52 clipboard write or a hidden link, a carriage return, a bidi override) shows as U+FFFD, so
+    tampering is visible and harmless. ``one_line`` also shows line breaks as " ⏎ ", so text cannot
+    start a line of its own (forge a "system" line in a feed)."""
+    safe = _UNSAFE.sub(_SHOWN_FOR_UNSAFE, text)
+    if one_line:
+        safe = safe.replace("\n", " \u23ce ").replace("\t", " ")
+    return safe
+
+
+def scrub(msg: message.Message) -> message.Message:
+    """Make every string of a response terminal-safe, in place (nested messages and lists included)."""
+    for field, value in msg.ListFields():
+        if field.type == field.TYPE_STRING:
+            if field.is_repeated:
+                value[:] = [terminal_safe(v) for v in value]
+            else:
+                setattr(msg, field.name, terminal_safe(value))
+        elif field.type == field.TYPE_MESSAGE:
+            if field.message_type is not None and field.message_type.GetOptions().map_entry:
+                for key in list(value):
+                    item = value[key]
+                    if isinstance(item, message.Message):
+                        scrub(item)
+                    elif isinstance(item, str):
+                        value[key] = terminal_safe(item)
+            elif field.is_repeated:
+                for item in value:
+                    scrub(item)
+            else:
+                scrub(value)
+    return msg
+
+
 # ------------------------------------------------------------------ output
 
 
 def emit_json(data: Any) -> None:
-    """Print ``data`` as indented JSON on stdout (plain, no colours: for scripts)."""
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+    """Print ``data`` as indented JSON on stdout (plain, no colours: for scripts). The data is exact; the
+    characters that could act on a terminal are written as JSON escapes (``\\u001b``), which is the same
+    JSON."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False)
+    typer.echo(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+def console(**kw: Any) -> Console:
+    """A console that never reads markup or emoji codes in what it prints: ``[/]`` in a message body is
+    text, not a closing tag."""
+    return Console(highlight=False, markup=False, emoji=False, **kw)
 
 
 def emit(renderable: RenderableType | str) -> None:
     """Print a table on stdout; into a pipe (and without ``COLUMNS``) rows are never wrapped."""
-    console = Console(highlight=False)
-    if not console.is_terminal and not os.environ.get("COLUMNS"):
-        console = Console(highlight=False, width=PIPE_WIDTH)
-    console.print(renderable)
+    out = console()
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
+        out = console(width=PIPE_WIDTH)
+    out.print(Text(terminal_safe(renderable)) if isinstance(renderable, str) else renderable)
 
 
 def note(text: str) -> None:
     """A remark on stderr (hints, summaries), so stdout stays clean for pipes."""
-    typer.echo(text, err=True)
+    typer.echo(terminal_safe(text), err=True)
 
 
 def fail(text: str) -> None:
     """Print ``error: <text>`` on stderr."""
-    typer.echo(f"error: {text}", err=True)
+    typer.echo(f"error: {terminal_safe(text, one_line=True)}", err=True)
 
 
 def join_nonempty(items: Iterable[str], sep: str = ", ") -> str:

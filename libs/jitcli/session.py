@@ -38,7 +38,7 @@ from opentelemetry.instrumentation.grpc import client_interceptor
 from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
 
 from jitcli.config import CliSettings
-from jitcli.render import CliError, ServiceCallError
+from jitcli.render import CliError, ServiceCallError, scrub
 
 REFRESH_MARGIN_S = 30.0
 RPC_TIMEOUT_S = 10.0
@@ -366,7 +366,10 @@ class AppState:
             channel = intercept_channel(raw, client_interceptor(tracer_provider=provider))
             rpc = getattr(stub_cls(channel), method)
             try:
-                return rpc(request, metadata=(("authorization", f"Bearer {token}"),), timeout=timeout)
+                response = rpc(request, metadata=(("authorization", f"Bearer {token}"),), timeout=timeout)
+                # What other users wrote is shown as text, never acted on by the terminal; --json keeps
+                # the exact data (emit_json escapes it).
+                return response if self.json else scrub(response)
             except grpc.RpcError as exc:
                 raise ServiceCallError(service, addr, exc) from None
             finally:

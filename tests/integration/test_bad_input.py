@@ -1,0 +1,161 @@
+"""Bad input, tried on every RPC of every service that `make run` starts, from the proto descriptors (so
+a new RPC is covered without touching this file).
+
+For each request field that carries a string, a value no service accepts (10 KB for an id, 200 KB for
+text, in a repeated field too) must come back INVALID_ARGUMENT naming that field, with a short status
+that does not echo what was sent, and must write nothing: not a row in any table of that service's
+database, audit log and outbox included. Calls come from a prosecutor of a member jurisdiction, so the
+only reason to refuse is the input."""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import descriptor
+from google.protobuf.message import Message
+from sqlalchemy import MetaData, func, select
+
+from jitlib.config import CommonSettings
+from tests.conftest import wait_for_workspace
+from tests.harness import RunningService, field_violations, md, start_service
+
+pytestmark = pytest.mark.integration
+
+ID_SIZE = 10 * 1024
+TEXT_SIZE = 200 * 1024
+#: Filled in with valid values so that the field under test is the only thing wrong.
+WORKSPACE = "jit-demo"
+STATUS_MAX = 2048
+
+
+def _service_modules() -> list[tuple[str, str]]:
+    from jitdev.stack import SERVICES
+
+    return [(s.name, s.module) for s in SERVICES]
+
+
+def _descriptors(name: str) -> list[descriptor.ServiceDescriptor]:
+    pb = importlib.import_module(f"jit.{name}.v1.{name}_pb2")
+    return list(pb.DESCRIPTOR.services_by_name.values())
+
+
+def _is_id(field: descriptor.FieldDescriptor) -> bool:
+    return field.name == "id" or field.name.endswith("_id") or field.name.endswith("_ids")
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for name, _module in _service_modules():
+        for svc in _descriptors(name):
+            for method in svc.methods:
+                for field in method.input_type.fields:
+                    if field.type != descriptor.FieldDescriptor.TYPE_STRING:
+                        continue
+                    cases.append(
+                        pytest.param(name, svc.full_name, method.name, field.name, id=f"{method.name}.{field.name}")
+                    )
+    return cases
+
+
+def _valid_defaults(req: Message) -> None:
+    """Plausible values for the fields every request shares, so only the field under test is wrong."""
+    for f in req.DESCRIPTOR.fields:
+        if f.type != descriptor.FieldDescriptor.TYPE_STRING or f.is_repeated:
+            continue
+        if f.name == "workspace_id":
+            setattr(req, f.name, WORKSPACE)
+        elif _is_id(f):
+            setattr(req, f.name, str(uuid.uuid4()))
+
+
+def _bad_request(method: descriptor.MethodDescriptor, field_name: str) -> tuple[Message, str]:
+    cls = importlib.import_module(method.input_type.file.name.replace("/", ".").removesuffix(".proto") + "_pb2")
+    req: Message = getattr(cls, method.input_type.name)()
+    _valid_defaults(req)
+    field = method.input_type.fields_by_name[field_name]
+    value = ("z" * ID_SIZE) if _is_id(field) else ("long text " * (TEXT_SIZE // 10))
+    if field.is_repeated:
+        getattr(req, field_name).append(value)
+    else:
+        setattr(req, field_name, value)
+    return req, value
+
+
+def _call(channel: grpc.Channel, service: str, method: descriptor.MethodDescriptor, req: Message, token: str) -> None:
+    path = f"/{service}/{method.name}"
+    ser, des = type(req).SerializeToString, lambda b: b
+    meta = md(token)
+    if method.client_streaming:
+        call = channel.stream_unary(path, request_serializer=ser, response_deserializer=des)
+        call(iter([req]), metadata=meta, timeout=20)
+    elif method.server_streaming:
+        stream = channel.unary_stream(path, request_serializer=ser, response_deserializer=des)
+        for _ in stream(req, metadata=meta, timeout=5):
+            break
+    else:
+        channel.unary_unary(path, request_serializer=ser, response_deserializer=des)(req, metadata=meta, timeout=20)
+
+
+def _row_counts(svc: RunningService) -> dict[str, int]:
+    engine = svc.rt.db.engine
+    meta = MetaData()
+    meta.reflect(engine)
+    with engine.connect() as conn:
+        return {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0) for t in meta.sorted_tables}
+
+
+@pytest.fixture(scope="module")
+def every_service(
+    keycloak: Any, nats_server: Any, demo_workspace_synced: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, RunningService]]:
+    state: Path = tmp_path_factory.mktemp("bad-input")
+    common = CommonSettings(nats_url=nats_server.url, oidc_issuer=keycloak.issuer, state_dir=state)
+    running: dict[str, RunningService] = {}
+    try:
+        for name, module_name in _service_modules():
+            module = importlib.import_module(f"{module_name}.app")
+            settings_cls = next(
+                getattr(module, n) for n in dir(module) if n.endswith("Settings") and n != "ServiceSettings"
+            )
+            settings = settings_cls(
+                listen="127.0.0.1:0",
+                database_url=f"sqlite:///{state / (name + '.db')}",
+                consumer_group=f"bad-{name}-{uuid.uuid4().hex[:6]}",
+            )
+            try:
+                spec = module.spec(settings)
+            except TypeError:
+                spec = module.spec()
+            running[name] = start_service(spec, settings, common)
+            wait_for_workspace(running[name], demo_workspace_synced)
+        yield running
+    finally:
+        for svc in running.values():
+            svc.stop()
+
+
+@pytest.mark.parametrize(("name", "service", "method_name", "field_name"), _cases())
+def test_oversized_string_is_refused_by_name_and_writes_nothing(
+    every_service: dict[str, RunningService], tokens: Any, name: str, service: str, method_name: str, field_name: str
+) -> None:
+    svc = every_service[name]
+    method = next(d for d in _descriptors(name) if d.full_name == service).methods_by_name[method_name]
+    req, value = _bad_request(method, field_name)
+    before = _row_counts(svc)
+    with pytest.raises(grpc.RpcError) as info:
+        _call(svc.channel, service, method, req, tokens("nl-prosecutor"))
+    err = info.value
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (err.code(), (err.details() or "")[:300])
+    details = err.details() or ""
+    assert len(details) < STATUS_MAX and value[:64] not in details
+    named = field_violations(err)
+    assert any(f == field_name or f.startswith(f"{field_name}[") or f.startswith(f"{field_name}.") for f in named), (
+        named
+    )
+    assert _row_counts(svc) == before
