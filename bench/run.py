@@ -107,6 +107,8 @@ def make_key(workdir: Path) -> tuple[Path, str]:
     token = jwt.encode(
         {
             "iss": ISSUER,
+            "typ": "Bearer",
+            "azp": "jit-cli",
             "aud": "jit-services",
             "sub": "bench-user",
             "preferred_username": "bench-prosecutor",

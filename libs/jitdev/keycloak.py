@@ -17,8 +17,9 @@ Variants
 ``"run"``
     ``--db=dev-file``: persistent H2 file under the distribution's ``data/h2``.  The realm
     file is copied to the distribution's ``data/import``; Keycloak imports it only when
-    the realm does not exist yet, so after editing ``realm-jit.json`` delete
-    ``CACHE_DIR/keycloak-<version>-run/data/h2`` to re-import.
+    the realm does not exist yet, so when ``realm-jit.json`` changed since the last import
+    (a hash is kept beside the database) the database is started afresh and the realm
+    imported again.
 ``"test"``
     ``--db=dev-mem``: in-memory H2, every start is a fresh realm.  Each instance gets its
     own throw-away Keycloak home (symlinks to the shared ``bin``/``lib``/``conf``/
@@ -528,6 +529,23 @@ def _wait_ready(inst: KeycloakInstance, proc: subprocess.Popen[bytes], log_path:
     )
 
 
+def _reimport_if_changed(dist: Path, realm_file: Path) -> None:
+    """Keycloak imports a realm only when it does not exist yet. When the realm file changed since the
+    persistent database was made, start that database afresh so the new realm (clients, scopes, flows)
+    is what runs. Local demo data only: workspaces made since are gone from Keycloak (say so)."""
+    digest = hashlib.sha256(realm_file.read_bytes()).hexdigest()
+    marker = dist / "data" / ".jit-realm.sha256"
+    h2 = dist / "data" / "h2"
+    if h2.exists() and (not marker.exists() or marker.read_text().strip() != digest):
+        print(
+            f"keycloak: {realm_file.name} changed since the local realm was imported: importing it again "
+            "(workspaces created since then must be created again)",
+            flush=True,
+        )
+        shutil.rmtree(h2)
+    marker.write_text(digest + "\n")
+
+
 def start_keycloak(
     variant: str,
     http_port: int,
@@ -572,6 +590,7 @@ def start_keycloak(
         import_dir = dist / "data" / "import"
         import_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(realm_file, import_dir / realm_file.name)
+        _reimport_if_changed(dist, realm_file)
         cwd = dist
 
     args = [

@@ -111,6 +111,7 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         jwks: JwksCache,
+        clients: Iterable[str] = ("jit-cli",),
         algorithms: Iterable[str] = ("RS256",),
         leeway_seconds: int = 30,
         cache_size: int = 10_000,
@@ -120,6 +121,9 @@ class TokenVerifier:
             raise ValueError("no acceptable signature algorithm configured")
         self._issuer = issuer
         self._audience = audience
+        self._clients = frozenset(clients)
+        if not self._clients:
+            raise ValueError("no OIDC client allowed: list at least one (oidc_clients)")
         self._jwks = jwks
         self._algorithms = algs
         self._leeway = leeway_seconds
@@ -175,6 +179,12 @@ class TokenVerifier:
             raise Unauthenticated("BAD_SIGNATURE", "access token signature does not verify") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("INVALID_TOKEN", f"access token refused: {exc}") from exc
+        # An access token, not an ID or refresh token signed by the same realm key; and one made for a
+        # client of this platform, not for any client someone adds to the realm later.
+        if claims.get("typ") != "Bearer":
+            raise Unauthenticated("WRONG_TOKEN_TYPE", "not an access token")
+        if claims.get("azp") not in self._clients:
+            raise Unauthenticated("CLIENT_NOT_ALLOWED", "access token was issued to a client this node does not accept")
         return principal_from_claims(claims, token), float(claims["exp"])
 
 

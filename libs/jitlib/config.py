@@ -23,6 +23,9 @@ class CommonSettings(BaseSettings):
     oidc_jwks_url: str = ""
     #: Audience every access token must carry.
     oidc_audience: str = "jit-services"
+    #: The OIDC clients (``azp``) whose access tokens the services accept, comma-separated. A client
+    #: added to the realm later gets no access until it is listed here.
+    oidc_clients: str = "jit-cli"
     #: Signature algorithms accepted (never "none", never HMAC: the services hold no shared secret).
     oidc_algorithms: str = "RS256,PS256,ES256"
     #: Seconds of clock skew tolerated on exp/nbf/iat.
@@ -32,6 +35,10 @@ class CommonSettings(BaseSettings):
     #: Where the file exporter writes spans (JSON lines); empty means traces.jsonl in the state dir.
     otel_file: Path | None = None
     log_level: str = "INFO"
+
+    @property
+    def clients(self) -> list[str]:
+        return [c.strip() for c in self.oidc_clients.split(",") if c.strip()]
 
     @property
     def traces_file(self) -> Path:

@@ -206,6 +206,7 @@ class ServiceApp:
         self.verifier = verifier or TokenVerifier(
             issuer=self.common.oidc_issuer,
             audience=self.common.oidc_audience,
+            clients=self.common.clients,
             jwks=JwksCache(self.common.jwks_url),
             algorithms=self.common.algorithms,
             leeway_seconds=self.common.oidc_leeway_seconds,

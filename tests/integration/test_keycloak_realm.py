@@ -110,7 +110,7 @@ def test_password_grant_refuses_non_demo_user(keycloak: KeycloakInstance, admin)
 
     with pytest.raises(KeycloakTokenError) as info:
         keycloak.password_token("nl-realuser", "demo")
-    # Refused by the "Deny access" step of the demo-only direct grant flow, not by the password.
+    # Refused by the "Deny access" step of the demo-only direct grant flow, once the password matched.
     assert info.value.status_code == 401
     assert info.value.error == "access_denied"
     assert "DEMO" in (info.value.error_description or "")
@@ -250,3 +250,67 @@ def test_workspace_input_checks(admin) -> None:
 def test_connect_with_wrong_admin_password_fails(keycloak: KeycloakInstance) -> None:
     with pytest.raises(WorkspaceAdminError, match="connecting to Keycloak"):
         kcadmin.connect(keycloak.base_url, keycloak.admin_user, "wrong-password")
+
+
+# ------------------------------------------------------ no account enumeration, tokens bound to clients
+
+
+@pytest.mark.parametrize(
+    "login",
+    ["nl-realuser", "nl-realuser@demo.invalid", "no-such-user", "no-such-user@demo.invalid", "de-liaison"],
+)
+def test_a_wrong_password_gets_one_answer_whoever_the_account_is(keycloak: KeycloakInstance, login: str) -> None:
+    """Real account, demo account or no account, by username or e-mail: a wrong password is answered
+    the same, so the password grant tells nobody which accounts are real (the password is checked
+    before the demo-only rule, and counts towards brute-force detection)."""
+    with pytest.raises(KeycloakTokenError) as info:
+        keycloak.password_token(login, "not-the-password")
+    assert (info.value.status_code, info.value.error, info.value.error_description) == (
+        400,
+        "invalid_grant",
+        "Invalid user credentials",
+    )
+
+
+def _verifier(keycloak: KeycloakInstance) -> Any:
+    from jitlib.auth import JwksCache, TokenVerifier
+
+    return TokenVerifier(issuer=keycloak.issuer, audience="jit-services", jwks=JwksCache(keycloak.jwks_url))
+
+
+def test_jit_cli_tokens_are_access_tokens_of_an_allowed_client(keycloak: KeycloakInstance) -> None:
+    import asyncio
+
+    token = keycloak.password_token("nl-prosecutor")["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["typ"], claims["azp"]) == ("Bearer", "jit-cli")
+    assert asyncio.run(_verifier(keycloak).verify(token)).jurisdiction == "NL"
+
+
+def test_a_client_added_to_the_realm_later_gets_no_access(keycloak: KeycloakInstance, admin) -> None:
+    """The platform's claims are assigned per client, not as a realm default; and even a client given
+    them is refused until a node lists it (oidc_clients)."""
+    import asyncio
+
+    from jitlib.errors import Unauthenticated
+
+    client_id = f"later-{uuid.uuid4().hex[:8]}"
+    internal = admin.create_client(
+        {"clientId": client_id, "publicClient": True, "directAccessGrantsEnabled": True, "standardFlowEnabled": False}
+    )
+    try:
+        token = keycloak.password_token("nl-prosecutor", client_id=client_id)["access_token"]
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert "jurisdiction" not in claims and "jit-services" not in (claims.get("aud") or [])
+        with pytest.raises(Unauthenticated):
+            asyncio.run(_verifier(keycloak).verify(token))
+
+        scope = next(s for s in admin.get_client_scopes() if s["name"] == "jit-claims")
+        admin.add_client_default_client_scope(internal, scope["id"], {})
+        token = keycloak.password_token("nl-prosecutor", client_id=client_id)["access_token"]
+        assert jwt.decode(token, options={"verify_signature": False})["jurisdiction"] == "NL"
+        with pytest.raises(Unauthenticated) as info:
+            asyncio.run(_verifier(keycloak).verify(token))
+        assert info.value.reason == "CLIENT_NOT_ALLOWED"
+    finally:
+        admin.delete_client(internal)

@@ -35,6 +35,8 @@ def claims(**over: Any) -> dict[str, Any]:
     now = int(time.time())
     base = {
         "iss": ISSUER,
+        "typ": "Bearer",
+        "azp": "jit-cli",
         "aud": [AUDIENCE, "account"],
         "sub": "0b8f6f2e-0000-4000-8000-000000000001",
         "preferred_username": "nl-prosecutor",
@@ -136,3 +138,25 @@ def test_unknown_kid_triggers_one_jwks_refresh(monkeypatch: pytest.MonkeyPatch) 
     p = asyncio.run(v.verify(sign(claims(), key=new_key, kid="rotated-in")))
     assert p.username == "nl-prosecutor"
     assert calls == [1]
+
+
+@pytest.mark.parametrize("typ", ["ID", "Refresh", "Logout", None])
+def test_a_token_that_is_not_an_access_token_is_refused(typ: str | None) -> None:
+    """An ID or refresh token signed by the same realm key carries the same audience mappers."""
+    payload = claims(typ=typ) if typ else {k: v for k, v in claims().items() if k != "typ"}
+    assert reason_of(sign(payload)) == "WRONG_TOKEN_TYPE"
+
+
+@pytest.mark.parametrize("azp", ["a-client-added-later", "", None])
+def test_a_token_issued_to_a_client_not_on_the_allow_list_is_refused(azp: str | None) -> None:
+    payload = claims(azp=azp) if azp is not None else {k: v for k, v in claims().items() if k != "azp"}
+    assert reason_of(sign(payload)) == "CLIENT_NOT_ALLOWED"
+
+
+def test_the_allow_list_of_clients_is_a_setting() -> None:
+    cache = JwksCache("http://127.0.0.1:1/unused", min_refresh_seconds=3600)
+    cache.set_keys({"keys": [REALM_JWK]})
+    console = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=cache, clients=["jit-cli", "jit-console"])
+    assert asyncio.run(console.verify(sign(claims(azp="jit-console")))).jurisdiction == "NL"
+    with pytest.raises(ValueError):
+        TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=cache, clients=[])
