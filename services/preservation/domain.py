@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from jitlib.auth import is_jurisdiction
+from jitlib import durations, validate
+from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition, FieldViolation
 from jitlib.ids import is_uuid
 from jitlib.policy import Operation, RecordAccess
@@ -31,7 +32,10 @@ REFERENCE_MAX = 200
 TARGETS_MAX = 50
 TARGET_VALUE_MAX = 2_048
 SHARED_MAX = 30
-WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+#: Provider ids of the register: short, letters, digits, dot, dash, underscore (``socialnet-ie``).
+PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: A stated issue or confirmation time may run this far ahead of the service's clock (clock skew).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class OrderState(enum.StrEnum):
@@ -101,13 +105,6 @@ _TARGET_RULES: dict[TargetKind, tuple[re.Pattern[str], str]] = {
     TargetKind.PHONE_NUMBER: (_PHONE, "must be a phone number in E.164 form, e.g. +353861234567"),
     TargetKind.EMAIL: (_EMAIL, "must be an email address"),
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    user_id: str
-    username: str
-    jurisdiction: str
 
 
 @dataclass(frozen=True)
@@ -279,20 +276,8 @@ class Warning:
 
 
 def parse_offsets(text: str) -> tuple[timedelta, ...]:
-    """``"14d,7d,48h"`` -> offsets, longest first. Units w, d, h, m, s."""
-    out = set()
-    for part in text.split(","):
-        part = part.strip().lower()
-        if not part:
-            continue
-        m = re.fullmatch(r"(\d+)([wdhms])", part)
-        if m is None:
-            raise ValueError(f"invalid warning offset {part!r}: use e.g. 14d, 48h")
-        n = int(m.group(1)) * {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}[m.group(2)]
-        if n <= 0:
-            raise ValueError(f"invalid warning offset {part!r}: must be longer than zero")
-        out.add(timedelta(seconds=n))
-    return tuple(sorted(out, reverse=True))
+    """``"14d,7d,48h"`` -> offsets, longest first, each once (``jitlib.durations``: units w, d, h, m, s)."""
+    return tuple(sorted(set(durations.parse_list(text)), reverse=True))
 
 
 def warning_schedule(order: Order, offsets: tuple[timedelta, ...]) -> list[Warning]:
@@ -371,31 +356,36 @@ class TransitionInput:
     follow_up_request_id: str = ""
 
 
-def _text_violations(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
-    if required and not value.strip():
-        return [FieldViolation(name, "is required")]
-    if len(value) > maximum:
-        return [FieldViolation(name, f"must be at most {maximum} characters (got {len(value)})")]
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-        return [FieldViolation(name, "must not contain control characters")]
+def provider_id_violations(
+    name: str, value: str, providers: dict[str, Provider] | None, *, required: bool
+) -> list[FieldViolation]:
+    """A provider id: well-formed (checked first, so an unbounded value is never looked up or echoed) and,
+    when ``providers`` is given, in the register."""
+    if not value:
+        return [FieldViolation(name, "is required")] if required else []
+    if not PROVIDER_ID.match(value):
+        return [FieldViolation(name, "must be a provider id (letters, digits, . _ -; at most 64 characters)")]
+    if providers is not None and value not in providers:
+        return [FieldViolation(name, "is not in the provider register (jit preservation providers)")]
     return []
 
 
 def transition_violations(action: str, data: TransitionInput, now: datetime) -> list[FieldViolation]:
-    """Input checks that need no database."""
+    """Input checks that need no database. A stated issue or confirmation time lies in the past (a few
+    minutes of clock skew allowed) and within the bound of ``jitlib.validate.past_date``; a confirmation
+    before the issue is refused once the order is loaded (``apply``: CONFIRMED_BEFORE_ISSUE)."""
     out: list[FieldViolation] = []
     if action == "lift":
-        out += _text_violations("reason", data.reason, required=True, maximum=REASON_MAX)
+        out += validate.text("reason", data.reason, required=True, maximum=REASON_MAX)
     if action == "record_not_executed":
         if data.not_executed_reason not in NOT_EXECUTED_REASONS:
             out.append(FieldViolation("reason", "must be a non-execution reason of Annex III"))
-        out += _text_violations("details", data.reason, required=False, maximum=REASON_MAX)
-    if action == "issue" and data.issued_at is not None and data.issued_at > now + timedelta(minutes=5):
-        out.append(FieldViolation("issued_at", "must not be in the future"))
+        out += validate.text("details", data.reason, required=False, maximum=REASON_MAX)
+    if action == "issue":
+        out += validate.past_date("issued_at", data.issued_at, now + CLOCK_SKEW)
     if action == "confirm":
-        out += _text_violations("provider_reference", data.provider_reference, required=False, maximum=REFERENCE_MAX)
-        if data.confirmed_at is not None and data.confirmed_at > now + timedelta(minutes=5):
-            out.append(FieldViolation("confirmed_at", "must not be in the future"))
+        out += validate.text("provider_reference", data.provider_reference, required=False, maximum=REFERENCE_MAX)
+        out += validate.past_date("confirmed_at", data.confirmed_at, now + CLOCK_SKEW)
     if action == "request_production" and not is_uuid(data.follow_up_request_id):
         out.append(FieldViolation("follow_up_request_id", "must be the evidence request's UUID"))
     return out
@@ -534,29 +524,23 @@ def target_violations(targets: tuple[Target, ...]) -> list[FieldViolation]:
 def new_order_violations(cmd: NewOrder, providers: dict[str, Provider]) -> list[FieldViolation]:
     """Checks that need no database: formats, lengths, enums, the provider register."""
     out: list[FieldViolation] = []
-    if not is_uuid(cmd.request_id):
-        out.append(FieldViolation("request_id", "must be a client-generated UUID"))
-    if not WORKSPACE_ID.match(cmd.workspace_id):
-        out.append(FieldViolation("workspace_id", "must be a workspace id (lower-case letters, digits, dashes)"))
+    out += validate.request_id(cmd.request_id)
+    out += validate.workspace_id("workspace_id", cmd.workspace_id)
     for name in cmd.unknown_enums:
         out.append(FieldViolation(name, "has an unknown value"))
     if cmd.legal_basis not in LegalBasis.__members__ and "legal_basis" not in cmd.unknown_enums:
         out.append(
             FieldViolation("legal_basis", "is required: EPOC_PR, BUDAPEST_ART29, PROVIDER_VOLUNTARY or NATIONAL")
         )
-    if not cmd.provider_id:
-        out.append(FieldViolation("provider_id", "is required"))
-    elif cmd.provider_id not in providers:
-        out.append(FieldViolation("provider_id", "is not in the provider register (jit preservation providers)"))
+    out += provider_id_violations("provider_id", cmd.provider_id, providers, required=True)
     out += target_violations(cmd.targets)
     if not cmd.data_categories and "data_categories" not in cmd.unknown_enums:
         out.append(FieldViolation("data_categories", "at least one of SUBSCRIBER, TRAFFIC, CONTENT"))
-    out += _text_violations("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    out += validate.text("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
     if len(cmd.shared_with) > SHARED_MAX:
         out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
     for i, j in enumerate(cmd.shared_with[:SHARED_MAX]):
-        if not is_jurisdiction(j):
-            out.append(FieldViolation(f"shared_with[{i}]", "must be a jurisdiction code"))
+        out += validate.jurisdiction(f"shared_with[{i}]", j)
     if cmd.shared_with and not cmd.restricted:
         out.append(FieldViolation("shared_with", "only a restricted order is shared with named jurisdictions"))
     return out

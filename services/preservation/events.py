@@ -15,21 +15,21 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from google.protobuf import any_pb2, message, timestamp_pb2
+from google.protobuf import message
 from sqlalchemy.orm import Session
 
-from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2
 from jit.preservation.v1 import preservation_pb2 as pb
-from jitlib import audit
+from jitlib import audit, envelopes
+from jitlib.actors import SYSTEM as SYSTEM_ACTOR
 from jitlib.alerts import SYSTEM, Alert, Emit, Scan
 from jitlib.bus import EventConsumer, Handler, stream_for
 from jitlib.errors import Aborted
-from jitlib.ids import new_id
+from jitlib.ids import is_uuid
 from jitlib.runtime import Runtime, UnitOfWork
 from services.preservation import domain, store
-from services.preservation.domain import Actor, Order, OrderState, Rules, TransitionInput, Warning
+from services.preservation.domain import Order, OrderState, Rules, TransitionInput, Warning
 from services.preservation.mapping import order_to_pb, warning_to_pb
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ EVIDENCE_STREAM = stream_for("evidence")
 RECORD = "preservation_order"
 WARNING_EVENT = "expiry_warning"
 WARNING_TYPE = "jit.preservation.v1.PreservationOrderExpiryWarning"
-SYSTEM_ACTOR = Actor(SYSTEM.user_id, SYSTEM.username, SYSTEM.jurisdiction)
 
 
 def subject(order: Order, event: str) -> str:
@@ -50,36 +49,26 @@ def event_type(event: str) -> str:
     return "jit.preservation.v1.PreservationOrder" + "".join(p.capitalize() for p in event.split("_"))
 
 
-def audience(order: Order, members: frozenset[str]) -> list[str]:
-    """Who is entitled to the event: the parties of a restricted order, every member otherwise."""
-    return sorted(order.parties if order.restricted else members | order.parties)
-
-
 def envelope(order: Order, state: message.Message, etype: str, members: frozenset[str], now: datetime) -> Envelope:
-    occurred = timestamp_pb2.Timestamp()
-    occurred.FromDatetime(now)
-    packed = any_pb2.Any()
-    packed.Pack(state)
-    return Envelope(
-        id=new_id(),
-        type=etype,
-        occurred_at=occurred,
+    return envelopes.envelope(
+        event_type=etype,
+        state=state,
         workspace_id=order.workspace_id,
-        origin_jurisdiction=order.origin_jurisdiction,
-        audience=audience(order, members),
+        origin=order.origin_jurisdiction,
+        audience=envelopes.audience(order.parties, order.restricted, members),
         aggregate_type=RECORD,
         aggregate_id=order.id,
-        aggregate_version=order.version,
-        actor=common_pb2.Actor(
-            user_id=order.updated_by.user_id,
-            username=order.updated_by.username,
-            jurisdiction=order.updated_by.jurisdiction,
-        ),
-        state=packed,
+        version=order.version,
+        actor=order.updated_by,
+        now=now,
     )
 
 
 def members_of(rt: Runtime, order: Order) -> frozenset[str]:
+    """The audience of an order's events: its workspace's members (the order's own parties when this node
+    has not heard of the workspace yet). Unlike ``RecordPath.members_for_change`` this does not refuse a
+    closed workspace: orders of a closed workspace still change, by RPC as by the service's own clock and
+    the evidence consumer, as they always have."""
     workspace = rt.workspaces.get(order.workspace_id)
     return workspace.members if workspace else frozenset(order.parties)
 
@@ -192,7 +181,7 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
         request = evidence_pb2.EvidenceRequest()
         if not env.state.Unpack(request):
             return  # another aggregate of the evidence domain (items, ...)
-        if not request.preservation_order_id or request.state not in _PRODUCTION_REQUESTED:
+        if not is_uuid(request.preservation_order_id) or request.state not in _PRODUCTION_REQUESTED:
             return
         order = store.get(session, request.preservation_order_id, for_update=True)
         if order is None or order.workspace_id != request.workspace_id:

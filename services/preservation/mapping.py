@@ -1,47 +1,32 @@
-"""Conversions between the jit.preservation.v1 messages and the domain types."""
+"""Conversions between the jit.preservation.v1 messages and the domain types, and the ListOrders page
+token (a ``jitlib.paging`` token carrying the compound position: expiry, then id)."""
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime, timedelta
-
-from google.protobuf import timestamp_pb2
+from datetime import datetime, timedelta
+from typing import Any
 
 from jit.common.v1 import common_pb2
 from jit.preservation.v1 import preservation_pb2 as pb
-from services.preservation.domain import Actor, NewOrder, Order, OrderState, Provider, Target, Warning
-
-
-def _enum_name(enum: object, value: int, prefix: str) -> str | None:
-    try:
-        name = enum.Name(value)  # type: ignore[attr-defined]
-    except ValueError:
-        return None
-    return name.removeprefix(prefix)
-
-
-def ts_to_dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
-    return ts.ToDatetime(tzinfo=UTC) if present else None
-
-
-def dt_to_ts(dt: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(dt)
-    return ts
+from jitlib import paging
+from jitlib.errors import InvalidArgument
+from jitlib.ids import is_uuid
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name
+from services.preservation.domain import NewOrder, Order, OrderState, Provider, Target, Warning
 
 
 def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
     unknown = []
-    basis = _enum_name(pb.LegalBasis, req.legal_basis, "LEGAL_BASIS_")
+    basis = enum_name(pb.LegalBasis, req.legal_basis, "LEGAL_BASIS_")
     if basis is None:
         unknown.append("legal_basis")
     targets = []
     for t in req.targets:
-        kind = _enum_name(pb.TargetKind, t.kind, "TARGET_KIND_")
+        kind = enum_name(pb.TargetKind, t.kind, "TARGET_KIND_")
         targets.append(Target(kind or "UNKNOWN", t.value))
     categories = []
     for i, c in enumerate(req.data_categories):
-        name = _enum_name(pb.DataCategory, c, "DATA_CATEGORY_")
+        name = enum_name(pb.DataCategory, c, "DATA_CATEGORY_")
         if name is None or name == "UNSPECIFIED":
             unknown.append(f"data_categories[{i}]")
         else:
@@ -67,15 +52,6 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
     )
 
 
-def request_digest(req: pb.CreateOrderRequest) -> str:
-    """Fingerprint of a create request, to tell a genuine replay from a reused request_id."""
-    return hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
-
-
-def _actor(a: Actor) -> common_pb2.Actor:
-    return common_pb2.Actor(user_id=a.user_id, username=a.username, jurisdiction=a.jurisdiction)
-
-
 def order_to_pb(order: Order, now: datetime, overdue_after: timedelta) -> pb.PreservationOrder:
     msg = pb.PreservationOrder(
         id=order.id,
@@ -95,9 +71,9 @@ def order_to_pb(order: Order, now: datetime, overdue_after: timedelta) -> pb.Pre
         state_reason=order.state_reason,
         not_executed_reason="NOT_EXECUTED_REASON_" + (order.not_executed_reason or "UNSPECIFIED"),
         extension_count=order.extension_count,
-        created_by=_actor(order.created_by),
+        created_by=actor_pb(order.created_by),
         created_at=dt_to_ts(order.created_at),
-        updated_by=_actor(order.updated_by),
+        updated_by=actor_pb(order.updated_by),
         updated_at=dt_to_ts(order.updated_at),
         confirmation_overdue=order.is_confirmation_overdue(now, overdue_after),
     )
@@ -119,14 +95,14 @@ def warning_to_pb(state: pb.PreservationOrder, warning: Warning) -> pb.ExpiryWar
 
 
 def state_from_pb(value: int) -> OrderState | None:
-    name = _enum_name(pb.PreservationOrderState, value, "PRESERVATION_ORDER_STATE_")
+    name = enum_name(pb.PreservationOrderState, value, "PRESERVATION_ORDER_STATE_")
     if name is None or name == "UNSPECIFIED":
         return None
     return OrderState(name)
 
 
 def not_executed_reason_from_pb(value: int) -> str:
-    name = _enum_name(pb.NotExecutedReason, value, "NOT_EXECUTED_REASON_")
+    name = enum_name(pb.NotExecutedReason, value, "NOT_EXECUTED_REASON_")
     return "" if name is None or name == "UNSPECIFIED" else name
 
 
@@ -143,3 +119,41 @@ def provider_to_pb(p: Provider) -> pb.Provider:
         max_extensions=p.max_extensions,
         source=p.source,
     )
+
+
+# ---- the ListOrders page token ---------------------------------------------------------------------
+
+_FORGED = "is not a token this service issued"
+
+
+def order_position(order: Order) -> dict[str, Any]:
+    """Where a page ended: the last order's expiry (None: no expiry, those sort last) and id."""
+    return {"e": order.expires_at.isoformat() if order.expires_at else None, "a": order.id}
+
+
+def position_from_token(request: pb.ListOrdersRequest) -> tuple[datetime | None, str] | None:
+    """The (expires_at, id) after which the next page starts; None for the first page.
+
+    INVALID_ARGUMENT on ``page_token`` for a token of another list or filters (``jitlib.paging``) and for
+    a position this service would not have written."""
+    position = paging.decode(request)
+    if position is None:
+        return None
+    expires, after = position.get("e"), position.get("a")
+    if set(position) != {"e", "a"} or not isinstance(after, str) or not is_uuid(after):
+        raise InvalidArgument.one("page_token", _FORGED)
+    if expires is None:
+        return None, after
+    if not isinstance(expires, str) or len(expires) > 40:
+        raise InvalidArgument.one("page_token", _FORGED)
+    try:
+        at = datetime.fromisoformat(expires)
+    except ValueError:
+        raise InvalidArgument.one("page_token", _FORGED) from None
+    if at.tzinfo is None:
+        raise InvalidArgument.one("page_token", _FORGED)
+    return at, after
+
+
+def page_token(order: Order, request: pb.ListOrdersRequest) -> str:
+    return paging.encode(order_position(order), request)

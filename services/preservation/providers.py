@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from services.preservation.domain import Provider
+from services.preservation.domain import PROVIDER_ID, Provider
 
 DEMO_PROVIDERS: tuple[Provider, ...] = (
     Provider(
@@ -71,4 +71,9 @@ def load(path: str = "") -> dict[str, Provider]:
     if not path:
         return {p.id: p for p in DEMO_PROVIDERS}
     items = json.loads(Path(path).read_text(encoding="utf-8"))
-    return {p.id: p for p in (Provider(**item) for item in items)}
+    register = {p.id: p for p in (Provider(**item) for item in items)}
+    bad = sorted(i for i in register if not PROVIDER_ID.match(i))
+    if bad:
+        # Requests naming a provider are checked against this form before the register is looked up.
+        raise ValueError(f"{path}: provider ids must be letters, digits, . _ - (at most 64): {bad[:5]}")
+    return register

@@ -1,82 +1,57 @@
 """jit.preservation.v1.PreservationService: turns RPCs into domain decisions and store calls, in that
-order: validate input -> load -> policy -> domain rule -> write change + event + audit in one transaction."""
+order: validate input -> load -> policy -> domain rule -> write change + event + audit in one transaction.
+The steps every record shares (idempotent create, load-visible, the List preamble, the version check) are
+``jitlib.records.RecordPath``."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
 import grpc
-from sqlalchemy.exc import IntegrityError
 
 from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
-from jitlib import auth
-from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from jitlib.ids import is_uuid, new_id
-from jitlib.policy import CASE_ROLES, PRESERVATION_ORDER_RULES, Operation, visibility_scope
+from jitlib import auth, validate
+from jitlib.envelopes import request_digest
+from jitlib.errors import FieldViolation, InvalidArgument, NotFound
+from jitlib.ids import new_id
+from jitlib.mapping import ts_to_dt
+from jitlib.policy import PRESERVATION_ORDER_RULES
+from jitlib.records import RecordPath, page
 from jitlib.runtime import Runtime, UnitOfWork
+from jitlib.workspaces import WorkspaceInfo
 from services.preservation import domain, events, store
-from services.preservation.domain import Actor, Rules, TransitionInput
+from services.preservation.domain import Order, Rules, TransitionInput
 from services.preservation.mapping import (
     new_order_from_pb,
     not_executed_reason_from_pb,
     order_to_pb,
+    page_token,
+    position_from_token,
     provider_to_pb,
-    request_digest,
     state_from_pb,
-    ts_to_dt,
 )
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
 RECORD = events.RECORD
-RULES = PRESERVATION_ORDER_RULES
-
-
-def _actor(p: auth.Principal) -> Actor:
-    return Actor(p.user_id, p.username, p.jurisdiction)
-
-
-def _filter_fingerprint(req: pb.ListOrdersRequest) -> str:
-    clone = pb.ListOrdersRequest()
-    clone.CopyFrom(req)
-    clone.page_token = ""
-    clone.page_size = 0
-    return hashlib.sha256(clone.SerializeToString(deterministic=True)).hexdigest()[:16]
-
-
-def _encode_token(order: domain.Order, fingerprint: str) -> str:
-    expires = order.expires_at.isoformat() if order.expires_at else ""
-    data = {"n": 0 if order.expires_at else 1, "e": expires, "a": order.id, "f": fingerprint}
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
-
-
-def _decode_token(token: str, fingerprint: str) -> tuple[int, str, str]:
-    bad = InvalidArgument.one("page_token", "is not a token this service issued")
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        flag, expires, after, fp = int(data["n"]), str(data["e"]), data["a"], data["f"]
-        if not flag:
-            datetime.fromisoformat(expires)
-    except (ValueError, KeyError, TypeError):
-        raise bad from None
-    if fp != fingerprint:
-        raise InvalidArgument.one("page_token", "belongs to a list with other filters")
-    if not isinstance(after, str) or not is_uuid(after):
-        raise bad
-    return flag, expires, after
 
 
 class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     def __init__(self, rt: Runtime, rules: Rules) -> None:
         self.rt = rt
         self.rules = rules
+        self.orders = RecordPath(
+            rt,
+            record_type=RECORD,
+            rules=PRESERVATION_ORDER_RULES,
+            load=store.get,
+            access=Order.access,
+            label="preservation order",
+        )
 
-    def _pb(self, order: domain.Order, now: datetime) -> pb.PreservationOrder:
+    def _pb(self, order: Order, now: datetime) -> pb.PreservationOrder:
         return order_to_pb(order, now, self.rules.confirmation_overdue_after)
 
     # -- create and read --------------------------------------------------------------------------
@@ -88,78 +63,34 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         now = rt.clock.now()
         cmd = new_order_from_pb(request)
         InvalidArgument.raise_for(domain.new_order_violations(cmd, self.rules.providers))
-        await rt.authorize(
-            principal,
-            Operation.CREATE,
-            RULES,
-            record_type=RECORD,
-            record_id="",
-            workspace_id=cmd.workspace_id,
-            action="create",
-        )
         digest = request_digest(request)
-        try:
-            workspace = rt.open_workspace(cmd.workspace_id)
-            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
-        except (FailedPrecondition, InvalidArgument):
-            replay = await rt.read(lambda s: store.find_by_request(s, principal.user_id, cmd.request_id))
-            if replay is not None:
-                return self._replayed(replay, digest, now)
-            raise
-        order = domain.create(cmd, order_id=new_id(), actor=_actor(principal), now=now)
-        state = self._pb(order, now)
-        members = workspace.members
 
-        def write(uow: UnitOfWork) -> None:
+        def build(workspace: WorkspaceInfo) -> Order:
+            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
+            return domain.create(cmd, order_id=new_id(), actor=principal.actor, now=now)
+
+        def write(uow: UnitOfWork, order: Order, workspace: WorkspaceInfo) -> None:
             store.insert_order(uow.session, order, request_id=cmd.request_id, request_digest=digest)
+            state = self._pb(order, now)
             uow.emit(
                 events.subject(order, "created"),
-                events.envelope(order, state, events.event_type("created"), members, now),
+                events.envelope(order, state, events.event_type("created"), workspace.members, now),
             )
             uow.audit(RECORD, order.id, order.workspace_id)
 
-        try:
-            await rt.change(principal, write)
-        except IntegrityError:
-            # The request_id was used before (a retry, or a concurrent duplicate): the unique index on
-            # (creator, request_id) refused the insert, so return what the first call stored.
-            replay = await rt.read(lambda s: store.find_by_request(s, principal.user_id, cmd.request_id))
-            if replay is None:
-                raise
-            return self._replayed(replay, digest, now)
-        return pb.CreateOrderResponse(order=state)
-
-    def _replayed(self, replay: store.StoredRequest, digest: str, now: datetime) -> pb.CreateOrderResponse:
-        if replay.digest != digest:
-            raise FailedPrecondition(
-                "REQUEST_ID_REUSED",
-                "request_id was already used for a different preservation order; generate a new one",
-                {"field": "request_id", "order_id": replay.order.id},
-            )
-        return pb.CreateOrderResponse(order=self._pb(replay.order, now))
-
-    async def _load_visible(
-        self, principal: auth.Principal, order_id: str, operation: Operation, action: str = ""
-    ) -> domain.Order:
-        if not is_uuid(order_id):
-            raise InvalidArgument.one("id", "must be a UUID")
-        order = await self.rt.read(lambda session: store.get(session, order_id))
-        await self.rt.authorize(
+        created = await self.orders.create(
             principal,
-            operation,
-            RULES,
-            record_type=RECORD,
-            record_id=order_id,
-            record=order.access() if order is not None else None,
-            action=action,
+            workspace_id=cmd.workspace_id,
+            request_id=cmd.request_id,
+            digest=digest,
+            find=lambda s: store.find_by_request(s, principal.user_id, cmd.request_id),
+            build=build,
+            write=write,
         )
-        assert order is not None  # authorize refuses a missing record as NOT_FOUND
-        return order
+        return pb.CreateOrderResponse(order=self._pb(created.record, now))
 
     async def GetOrder(self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext) -> pb.GetOrderResponse:
-        principal = auth.current()
-        order = await self._load_visible(principal, request.id, Operation.READ)
-        await self.rt.change(principal, lambda uow: uow.audit(RECORD, order.id, order.workspace_id))
+        order = await self.orders.get(auth.current(), request.id)
         return pb.GetOrderResponse(order=self._pb(order, self.rt.clock.now()))
 
     async def ListOrders(
@@ -167,10 +98,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     ) -> pb.ListOrdersResponse:
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
-        violations: list[FieldViolation] = []
-        size = request.page_size or DEFAULT_PAGE
-        if not 1 <= size <= MAX_PAGE:
-            violations.append(FieldViolation("page_size", f"must be between 1 and {MAX_PAGE}"))
+        size, violations = validate.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
         states = set()
         for i, value in enumerate(request.states):
             st = state_from_pb(value)
@@ -178,51 +106,34 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
                 violations.append(FieldViolation(f"states[{i}]", "is not a preservation order state"))
             else:
                 states.add(st)
-        if request.workspace_id and not domain.WORKSPACE_ID.match(request.workspace_id):
-            violations.append(FieldViolation("workspace_id", "must be a workspace id"))
-        if request.provider_id and request.provider_id not in self.rules.providers:
-            violations.append(FieldViolation("provider_id", "is not in the provider register"))
-        after_ts = ts_to_dt(request.expires_after, request.HasField("expires_after"))
-        before_ts = ts_to_dt(request.expires_before, request.HasField("expires_before"))
-        if after_ts and before_ts and after_ts >= before_ts:
+        violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
+        violations += domain.provider_id_violations(
+            "provider_id", request.provider_id, self.rules.providers, required=False
+        )
+        expires_after = ts_to_dt(request.expires_after, request.HasField("expires_after"))
+        expires_before = ts_to_dt(request.expires_before, request.HasField("expires_before"))
+        if expires_after and expires_before and expires_after >= expires_before:
             violations.append(FieldViolation("expires_before", "must be later than expires_after"))
         InvalidArgument.raise_for(violations)
-        fingerprint = _filter_fingerprint(request)
-        after = _decode_token(request.page_token, fingerprint) if request.page_token else None
-        if request.workspace_id:
-            await rt.authorize(
-                principal, Operation.READ, None, record_type=RECORD, record_id="", workspace_id=request.workspace_id
-            )
-            workspaces = frozenset({request.workspace_id})
-        else:
-            if not principal.workspaces and principal.roles & CASE_ROLES:
-                return pb.ListOrdersResponse()
-            await rt.authorize(
-                principal,
-                Operation.READ,
-                None,
-                record_type=RECORD,
-                record_id="",
-                workspace_id=next(iter(principal.workspaces), "-"),
-            )
-            workspaces = principal.workspaces
+        after = position_from_token(request)
+        workspaces = await self.orders.list_workspaces(principal, request.workspace_id)
+        if not workspaces:
+            return pb.ListOrdersResponse()
         flt = store.OrderFilter(
             workspace_ids=workspaces,
             states=frozenset(states),
             provider_id=request.provider_id,
-            expires_after=after_ts,
-            expires_before=before_ts,
+            expires_after=expires_after,
+            expires_before=expires_before,
             issued_before=now - self.rules.confirmation_overdue_after if request.confirmation_overdue_only else None,
         )
-        scope = visibility_scope(principal)
-
-        def list_and_log(uow: UnitOfWork) -> list[domain.Order]:
-            uow.audit(RECORD, "*", request.workspace_id or "*")
-            return store.list_visible(uow.session, scope, flt, after=after, limit=size + 1)
-
-        orders = await rt.change(principal, list_and_log)
-        token = _encode_token(orders[size - 1], fingerprint) if len(orders) > size else ""
-        return pb.ListOrdersResponse(orders=[self._pb(o, now) for o in orders[:size]], next_page_token=token)
+        found = await self.orders.list_audited(
+            principal,
+            request.workspace_id,
+            lambda session, scope: store.list_visible(session, scope, flt, after=after, limit=size + 1),
+        )
+        orders, token = page(found, size, lambda o: page_token(o, request))
+        return pb.ListOrdersResponse(orders=[self._pb(o, now) for o in orders], next_page_token=token)
 
     # -- transitions ------------------------------------------------------------------------------
 
@@ -232,27 +143,19 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         rt, principal = self.rt, auth.current()
         t = domain.TRANSITIONS[action]
         now = rt.clock.now()
-        violations = domain.transition_violations(action, data, now)
-        if not is_uuid(order_id):
-            violations.insert(0, FieldViolation("id", "must be a UUID"))
-        if expected_version < 0:
-            violations.append(FieldViolation("expected_version", "must not be negative"))
+        violations = validate.uuid("id", order_id)
+        violations += domain.transition_violations(action, data, now)
+        violations += validate.expected_version(expected_version)
         InvalidArgument.raise_for(violations)
-        order = await self._load_visible(principal, order_id, t.operation, action.replace("_", " "))
-        if expected_version and expected_version != order.version:
-            raise Aborted(
-                "VERSION_MISMATCH",
-                f"preservation order is at version {order.version}, not {expected_version}; re-read it",
-                {"current_version": str(order.version)},
-            )
-        updated = domain.apply(order, action, data, actor=_actor(principal), now=now, rule=self.rules.clock_for(order))
+        order = await self.orders.load_visible(principal, order_id, t.operation, action=action.replace("_", " "))
+        self.orders.check_version(order.version, expected_version)
+        updated = domain.apply(order, action, data, actor=principal.actor, now=now, rule=self.rules.clock_for(order))
         members = events.members_of(rt, order)
 
         def write(uow: UnitOfWork) -> pb.PreservationOrder:
             return events.write_change(uow, order, updated, t.event, rules=self.rules, members=members, now=now)
 
-        state = await rt.change(principal, write)
-        return state
+        return await rt.change(principal, write)
 
     async def IssueOrder(self, request: pb.IssueOrderRequest, context: Any) -> pb.IssueOrderResponse:
         data = TransitionInput(issued_at=ts_to_dt(request.issued_at, request.HasField("issued_at")))
@@ -304,6 +207,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         return pb.ListProvidersResponse(providers=[provider_to_pb(p) for p in providers])
 
     async def GetProvider(self, request: pb.GetProviderRequest, context: Any) -> pb.GetProviderResponse:
+        InvalidArgument.raise_for(domain.provider_id_violations("id", request.id, None, required=True))
         provider = self.rules.providers.get(request.id)
         if provider is None:
             raise NotFound("provider", request.id)

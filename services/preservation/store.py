@@ -29,11 +29,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
 from jitlib.db import new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
-from services.preservation.domain import Actor, LegalBasis, Order, OrderState, Target
+from jitlib.records import Stored
+from jitlib.visibility import SqlTerms, readable_sql
+from services.preservation.domain import LegalBasis, Order, OrderState, Target
 
 
 class Base(DeclarativeBase):
@@ -188,15 +191,9 @@ def next_alert_of(session: Session, order_id: str) -> datetime | None:
     return _opt(session.scalar(select(OrderRow.next_alert_at).where(OrderRow.id == order_id)))
 
 
-@dataclass(frozen=True)
-class StoredRequest:
-    order: Order
-    digest: str
-
-
-def find_by_request(session: Session, user_id: str, request_id: str) -> StoredRequest | None:
+def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[Order] | None:
     row = session.scalar(select(OrderRow).where(OrderRow.created_by_id == user_id, OrderRow.request_id == request_id))
-    return StoredRequest(to_domain(row), row.request_digest) if row is not None else None
+    return Stored(to_domain(row), row.request_digest) if row is not None else None
 
 
 _INSERT_ORDER = insert(cast(Table, OrderRow.__table__))
@@ -258,6 +255,16 @@ def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[Ord
     return [(to_domain(r), as_utc(cast(datetime, r.next_alert_at))) for r in rows]
 
 
+#: How the orders table answers the policy's READ rule.
+VISIBILITY = SqlTerms(
+    workspace=OrderRow.workspace_id,
+    open_to_workspace=OrderRow.restricted.is_(False),
+    party=lambda jurisdiction: exists().where(
+        OrderParty.order_id == OrderRow.id, OrderParty.jurisdiction == jurisdiction
+    ),
+)
+
+
 @dataclass(frozen=True)
 class OrderFilter:
     workspace_ids: frozenset[str]
@@ -274,19 +281,15 @@ def list_visible(
     scope: VisibilityScope,
     flt: OrderFilter,
     *,
-    after: tuple[int, str, str] | None,
+    after: tuple[datetime | None, str] | None,
     limit: int,
 ) -> list[Order]:
-    """Orders the scope may see (the policy's READ rule as SQL), soonest expiry first, then id.
+    """Orders the scope may see (the policy's READ rule as SQL), soonest expiry first (orders without an
+    expiry last), then id.
 
-    ``after`` is the keyset cursor (has_no_expiry, expires_at ISO text, id) of the last order of the
-    previous page.
+    ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
     """
-    workspaces = flt.workspace_ids & scope.workspaces
-    if not workspaces or not scope.may_read_content:
-        return []
-    party = exists().where(OrderParty.order_id == OrderRow.id, OrderParty.jurisdiction == scope.jurisdiction)
-    conditions = [OrderRow.workspace_id.in_(sorted(workspaces)), or_(OrderRow.restricted.is_(False), party)]
+    conditions = [OrderRow.workspace_id.in_(sorted(flt.workspace_ids)), readable_sql(scope, VISIBILITY)]
     if flt.states:
         conditions.append(OrderRow.state.in_(sorted(s.value for s in flt.states)))
     if flt.provider_id:
@@ -299,11 +302,10 @@ def list_visible(
         conditions += [OrderRow.state == OrderState.ISSUED.value, OrderRow.issued_at < flt.issued_before]
     no_expiry = case((OrderRow.expires_at.is_(None), 1), else_=0)
     if after is not None:
-        flag, expires_text, after_id = after
-        if flag:
+        expires, after_id = after
+        if expires is None:
             conditions.append(and_(OrderRow.expires_at.is_(None), OrderRow.id > after_id))
         else:
-            expires = datetime.fromisoformat(expires_text)
             conditions.append(
                 or_(
                     OrderRow.expires_at.is_(None),

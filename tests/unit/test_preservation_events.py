@@ -6,8 +6,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from jit.preservation.v1 import preservation_pb2 as pb
+from jitlib.actors import Actor
 from services.preservation import domain, events, providers
-from services.preservation.domain import Actor, LegalBasis, NewOrder, Rules, Target, TransitionInput
+from services.preservation.domain import LegalBasis, NewOrder, Rules, Target, TransitionInput
 from services.preservation.mapping import order_to_pb, warning_to_pb
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -43,8 +44,31 @@ def test_subjects_and_types_follow_the_contract() -> None:
 
 def test_audience_is_the_parties_of_a_restricted_order_and_every_member_otherwise() -> None:
     members = frozenset({"NL", "DE", "IE", "EUROJUST"})
-    assert events.audience(confirmed(shared=("DE",)), members) == ["DE", "NL"]
-    assert events.audience(confirmed(restricted=False), members) == sorted(members)
+
+    def audience(order: domain.Order) -> list[str]:
+        return list(events.envelope(order, order_to_pb(order, T0, timedelta(days=3)), "t", members, T0).audience)
+
+    assert audience(confirmed(shared=("DE",))) == ["DE", "NL"]
+    assert audience(confirmed(restricted=False)) == sorted(members)
+    # A party that is not (or no longer) a member still hears of the order it is party to.
+    outsider = replace(confirmed(restricted=False), origin_jurisdiction="FR")
+    assert audience(outsider) == sorted(members | {"FR"})
+
+
+def test_the_envelope_carries_the_order_and_who_changed_it() -> None:
+    order = confirmed(shared=("DE",))
+    state = order_to_pb(order, T0, timedelta(days=3))
+    env = events.envelope(order, state, events.event_type("confirmed"), frozenset({"NL", "DE"}), T0)
+    assert (env.type, env.workspace_id, env.origin_jurisdiction) == (
+        "jit.preservation.v1.PreservationOrderConfirmed",
+        "jit-demo",
+        "NL",
+    )
+    assert (env.aggregate_type, env.aggregate_id, env.aggregate_version) == (events.RECORD, order.id, 3)
+    assert (env.actor.user_id, env.actor.username, env.actor.jurisdiction) == ("u-nl", "nl-liaison", "NL")
+    assert env.occurred_at.ToDatetime(tzinfo=UTC) == T0
+    unpacked = pb.PreservationOrder()
+    assert env.state.Unpack(unpacked) and unpacked == state
 
 
 def test_the_contract_fields_of_the_order_message() -> None:

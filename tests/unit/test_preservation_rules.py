@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition
 from services.preservation import domain, providers
 from services.preservation.domain import (
-    Actor,
     LegalBasis,
     NewOrder,
     OrderState,
@@ -179,6 +179,45 @@ def test_confirmation_cannot_precede_the_issue() -> None:
     assert info.value.reason == "CONFIRMED_BEFORE_ISSUE"
 
 
+STATED_DATES = [
+    # (action, field, stated time relative to now, accepted)
+    ("issue", "issued_at", -85 * D, True),  # an order sent before it was entered here
+    ("issue", "issued_at", timedelta(minutes=4), True),  # clock skew
+    ("issue", "issued_at", 2 * D, False),
+    ("issue", "issued_at", -3 * 366 * D, False),
+    ("confirm", "confirmed_at", -30 * D, True),
+    ("confirm", "confirmed_at", timedelta(hours=1), False),
+    ("confirm", "confirmed_at", -40 * 366 * D, False),
+]
+
+
+@pytest.mark.parametrize(("action", "name", "delta", "accepted"), STATED_DATES)
+def test_stated_issue_and_confirmation_times_are_bounded(
+    action: str, name: str, delta: timedelta, accepted: bool
+) -> None:
+    data = TransitionInput(**{name: T0 + delta})  # type: ignore[arg-type]
+    fields = {v.field for v in domain.transition_violations(action, data, T0)}
+    assert fields == (set() if accepted else {name})
+
+
+def test_a_date_before_the_platform_existed_is_refused_without_echo() -> None:
+    (violation,) = domain.transition_violations(
+        "issue", TransitionInput(issued_at=datetime(1970, 1, 1, tzinfo=UTC)), T0
+    )
+    assert violation.field == "issued_at" and "1970" not in violation.description
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("socialnet-ie", True), ("nowhere", False), ("x" * 10_000, False), ("bad id", False), ("../etc", False)],
+)
+def test_provider_ids_are_checked_for_form_before_the_register(value: str, ok: bool) -> None:
+    found = domain.provider_id_violations("provider_id", value, RULES.providers, required=True)
+    assert (found == []) == ok
+    assert all(len(v.description) < 120 for v in found)  # never the value itself
+    assert domain.provider_id_violations("id", "nowhere", None, required=True) == []  # form only
+
+
 def test_confirmation_overdue_is_derived_from_the_issue_time() -> None:
     issued = step(new_order(), "issue", T0)
     limit = timedelta(days=3)
@@ -235,8 +274,11 @@ def test_due_warnings_and_next_alert() -> None:
 
 def test_parse_offsets() -> None:
     assert domain.parse_offsets("48h, 14d,7d") == OFFSETS
+    assert domain.parse_offsets("2d,48h,1d12h") == (timedelta(hours=48), timedelta(hours=36))  # once each
     with pytest.raises(ValueError):
         domain.parse_offsets("14 days")
+    with pytest.raises(ValueError):
+        domain.parse_offsets("0h")
 
 
 # ---- input ---------------------------------------------------------------------------------------------
