@@ -39,17 +39,22 @@ class AuditEvent:
     outcome: str = "ok"
 
 
-#: The most characters an audited field keeps. Ids and names are far shorter; a refusal may name what a
-#: caller sent, and the log must be neither flooded nor made too heavy to verify.
+#: The most characters an audited field keeps when its column sets no length. Ids and names are far
+#: shorter; a refusal may name what a caller sent, and the log must be neither flooded nor made too heavy
+#: to verify (nor refused by a database that enforces its column lengths).
 FIELD_MAX = 256
 
 
-def _cut(value: str) -> str:
-    return value if len(value) <= FIELD_MAX else value[: FIELD_MAX - 1] + "…"
+def _cut(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def _bounded(ev: AuditEvent) -> AuditEvent:
-    return AuditEvent(*(_cut(getattr(ev, f)) for f in AuditEvent.__dataclass_fields__))
+def _bounded(ev: AuditEvent, log: Table) -> AuditEvent:
+    fields = {}
+    for name in AuditEvent.__dataclass_fields__:
+        length = getattr(log.c[name].type, "length", None) or FIELD_MAX
+        fields[name] = _cut(getattr(ev, name), min(length, FIELD_MAX))
+    return AuditEvent(**fields)
 
 
 def entry_hash(prev_hash: str, seq: int, occurred_at: datetime, time_zone: str, event: AuditEvent) -> str:
@@ -80,7 +85,7 @@ def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent]
     seq, prev = (row.seq, row.hash) if row is not None else (0, GENESIS)
     rows = []
     for ev in events:
-        ev = _bounded(ev)
+        ev = _bounded(ev, tables.audit_log)
         seq += 1
         h = entry_hash(prev, seq, now, "UTC", ev)
         rows.append(
