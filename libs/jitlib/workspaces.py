@@ -23,6 +23,8 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jitlib.bus import Bus, PoisonMessage, ensure_stream, stream_for
 from jitlib.db import Database, RuntimeTables
 from jitlib.ids import new_id
+from jitlib.jurisdictions import is_jurisdiction
+from jitlib.validate import WORKSPACE_ID
 
 log = logging.getLogger(__name__)
 WORKSPACE_STREAM = stream_for("workspaces")
@@ -69,30 +71,73 @@ def envelope_for(ws: common_pb2.Workspace, actor: common_pb2.Actor, now: datetim
     )
 
 
-def apply_workspace_event(session: Session, tables: RuntimeTables, envelope: Envelope) -> None:
-    """Consumer handler: upsert the workspace when the event is newer than what we hold."""
+#: A workspace's version grows by one per change made with ``jit admin workspace``; an event may skip a
+#: few (a change whose announcement was lost is covered by the next ``sync``), never more than this. A
+#: forged huge version would otherwise pin the directory for good.
+MAX_VERSION_STEP = 16
+#: Dates a directory event may carry: a timestamp out of this range is refused, never applied.
+_EARLIEST, _LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def workspace_event_problem(envelope: Envelope, ws: common_pb2.Workspace, current: WorkspaceInfo | None) -> str:
+    """Why a directory event must not be applied ("" when it may). Until NATS permissions say who may
+    publish on ``jit.workspaces.*``, the event is checked against itself and against what we hold: its
+    envelope must describe the workspace it carries, from its lead's subject and with its own event id; a
+    version only moves forward, by a bounded step; the lead never changes; the time is plausible."""
+    if not WORKSPACE_ID.match(ws.id) or not is_jurisdiction(ws.lead):
+        return "malformed workspace id or lead"
+    if envelope.aggregate_id != ws.id or envelope.origin_jurisdiction != ws.lead:
+        return "envelope does not describe the workspace it carries"
+    if envelope.id != f"ws-{ws.id}-v{ws.version}" or envelope.aggregate_version != ws.version:
+        return "event id or version does not match the workspace's version"
+    if not all(is_jurisdiction(m) for m in ws.members) or ws.lead not in ws.members:
+        return "members must be jurisdiction codes and include the lead"
+    try:
+        occurred = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        return "time out of range"
+    if not _EARLIEST <= occurred < _LATEST:
+        return "time out of range"
+    if current is None:
+        return "" if 1 <= ws.version <= MAX_VERSION_STEP else "a new workspace starts at a low version"
+    if ws.lead != current.lead:
+        return f"the lead of workspace {ws.id} cannot change"
+    if not current.version < ws.version <= current.version + MAX_VERSION_STEP:
+        return "version is not a small step forward"
+    return ""
+
+
+def apply_workspace_event(session: Session, tables: RuntimeTables, envelope: Envelope) -> bool:
+    """Consumer handler: upsert the workspace when the event is the next one. Returns True when applied;
+    raises ``PoisonMessage`` for an event that must never be applied (the caller sets it aside)."""
     if envelope.type != EVENT_TYPE:
-        return
+        return False
     ws = common_pb2.Workspace()
     if not envelope.state.Unpack(ws) or not ws.id:
         raise PoisonMessage("workspace event without a Workspace state")
+    current = get_workspace(session, tables, ws.id) if WORKSPACE_ID.match(ws.id) else None
+    if current is not None and ws.version <= current.version:
+        return False  # a replay of what we hold
+    problem = workspace_event_problem(envelope, ws, current)
+    if problem:
+        raise PoisonMessage(problem)
     t = tables.workspaces
-    current = session.scalar(select(t.c.version).where(t.c.id == ws.id))
     values = {
-        "name": ws.name,
+        "name": ws.name[:255],
         "lead": ws.lead,
-        "members": ",".join(sorted(ws.members)),
+        "members": ",".join(sorted(set(ws.members))),
         "legal_basis": ws.legal_basis,
-        "starts_on": ws.starts_on,
-        "ends_on": ws.ends_on,
+        "starts_on": ws.starts_on[:10],
+        "ends_on": ws.ends_on[:10],
         "status": "closed" if ws.status == common_pb2.WORKSPACE_STATUS_CLOSED else "open",
         "version": ws.version,
         "updated_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
     }
     if current is None:
         session.execute(t.insert().values(id=ws.id, **values))
-    elif ws.version > current:
+    else:
         session.execute(t.update().where(t.c.id == ws.id).values(**values))
+    return True
 
 
 def get_workspace(session: Session, tables: RuntimeTables, ws_id: str) -> WorkspaceInfo | None:
@@ -161,6 +206,35 @@ class DirectorySync:
         if info is not None:
             self._cache[info.id] = info
 
+    async def _handle(self, msg: Any) -> None:
+        """Apply one event; one that must not (or cannot) be applied is set aside in ``dead_letters``
+        and the next is taken: one bad event never stops the directory."""
+        try:
+            envelope = Envelope.FromString(msg.data)
+        except DecodeError as exc:
+            await self._set_aside(msg, None, f"undecodable envelope: {exc}")
+            return
+        try:
+            await self._db.write(partial(self._apply, envelope=envelope))
+        except PoisonMessage as exc:
+            await self._set_aside(msg, envelope.id, str(exc))
+        except (ValueError, OverflowError, ArithmeticError) as exc:
+            await self._set_aside(msg, envelope.id, f"{type(exc).__name__}: {exc}")
+
+    async def _set_aside(self, msg: Any, event_id: str | None, error: str) -> None:
+        log.error("workspace directory: event %s set aside: %s", (event_id or "?")[:80], error)
+        values = {
+            "consumer": "workspace-directory",
+            "event_id": (event_id or "")[:64] or None,
+            "subject": str(msg.subject)[:255],
+            "payload": bytes(msg.data),
+            "error": error[:1000],
+            "deliveries": 1,
+            "recorded_at": datetime.now(UTC),
+        }
+        with contextlib.suppress(Exception):
+            await self._db.write(lambda s: s.execute(self._tables.dead_letters.insert().values(**values)))
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -178,11 +252,7 @@ class DirectorySync:
                     "jit.workspaces.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
                 )
                 async for msg in sub.messages:
-                    try:
-                        envelope = Envelope.FromString(msg.data)
-                        await self._db.write(partial(self._apply, envelope=envelope))
-                    except (DecodeError, PoisonMessage) as exc:
-                        log.error("ignoring a malformed workspace event: %s", exc)
+                    await self._handle(msg)
             except asyncio.CancelledError:
                 if sub is not None:
                     with contextlib.suppress(Exception):
