@@ -119,8 +119,18 @@ class KeyRing:
     def kek_id(self) -> str:
         return self._kek.id
 
+    def cached(self, name: Hashable) -> bytes | None:
+        """The data key ``name`` if this process holds it open, else None (no store read)."""
+        return self._keys.get(name)
+
+    def fresh(self) -> WrappedKey:
+        """A fresh data key, wrapped for the store and NOT kept open: for a key that another replica may
+        create at the same moment, open it (``open``) only once the store says which one won."""
+        return WrappedKey(wrap(self._kek, new_data_key()), self._kek.id)
+
     def new(self, name: Hashable) -> WrappedKey:
-        """A fresh data key for ``name``, kept open here, returned wrapped for the store."""
+        """A fresh data key for ``name``, kept open here, returned wrapped for the store (for a key made in
+        the same transaction as what it seals, so no other writer can race it)."""
         key = new_data_key()
         self._keys[name] = key
         return WrappedKey(wrap(self._kek, key), self._kek.id)

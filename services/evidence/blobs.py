@@ -1,9 +1,9 @@
 """Encrypted, content-addressed blob store for evidence items.
 
 Envelope encryption: each workspace has a 256-bit data key, stored in the database only wrapped (AES key
-wrap, RFC 3394) by the node's key-encryption key (KEK). The KEK never enters the database: it is read from
-``JIT_EVIDENCE_KEK`` (base64) or the file ``JIT_EVIDENCE_KEK_FILE``; for local runs it is generated into the
-state dir, with a warning.
+wrap, RFC 3394) by the node's key-encryption key (KEK); ``keys.WorkspaceKeys`` creates and opens them with
+``jitlib.crypto``. The KEK never enters the database: it is read from ``JIT_EVIDENCE_KEK`` (base64) or the
+file ``JIT_EVIDENCE_KEK_FILE``; for local runs it is generated into the state dir, with a warning.
 
 Blob format: ``MAGIC`` then segments, each ``nonce (12) | length (4, big endian) | ciphertext+tag``, the
 plaintext of a segment at most ``SEGMENT`` bytes. Each segment is sealed with AES-256-GCM under the
@@ -17,7 +17,6 @@ declared ones, so a failed or cut upload leaves no blob behind (``abort`` remove
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import logging
@@ -30,7 +29,6 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 
 log = logging.getLogger(__name__)
 
@@ -51,50 +49,6 @@ class DigestMismatch(Exception):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-def load_kek(env_value: str, file: Path | None, state_dir: Path) -> bytes:
-    """The node's key-encryption key: from the environment, a file, or generated for local runs."""
-    if env_value:
-        key = base64.b64decode(env_value, validate=True)
-    elif file is not None:
-        key = base64.b64decode(file.read_text().strip(), validate=True)
-    else:
-        path = state_dir / "evidence-kek.b64"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-            log.warning(
-                "GENERATED a key-encryption key for evidence at %s: fine for a local run, never for a real node "
-                "(set JIT_EVIDENCE_KEK or JIT_EVIDENCE_KEK_FILE; losing this key loses every evidence item)",
-                path,
-            )
-        key = base64.b64decode(path.read_text().strip(), validate=True)
-    if len(key) != 32:
-        raise ValueError("the evidence key-encryption key must be 32 bytes (base64 of 32 random bytes)")
-    return key
-
-
-def kek_id(kek: bytes) -> str:
-    """A fingerprint of the KEK stored next to wrapped keys, to say "wrong KEK" rather than "corrupt"."""
-    return hashlib.sha256(b"jit-evidence-kek:" + kek).hexdigest()[:16]
-
-
-def new_data_key() -> bytes:
-    return secrets.token_bytes(32)
-
-
-def wrap(kek: bytes, data_key: bytes) -> bytes:
-    return aes_key_wrap(kek, data_key)
-
-
-def unwrap(kek: bytes, wrapped: bytes) -> bytes:
-    try:
-        return aes_key_unwrap(kek, wrapped)
-    except InvalidUnwrap as exc:
-        raise BlobCorrupt("the workspace data key does not unwrap with this node's KEK") from exc
 
 
 def _aad(blob_key: str, index: int, last: bool) -> bytes:

@@ -174,27 +174,3 @@ def alert_times(
             out.append(("approaching", off, at))
     out.append(("passed", timedelta(0), d.due_at))
     return out
-
-
-def parse_offsets(text: str) -> tuple[timedelta, ...]:
-    """ "48h,8h" or "2d,30m" -> timedeltas (units d, h, m)."""
-    units = {"d": 86400, "h": 3600, "m": 60}
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        unit = part[-1]
-        if unit not in units or not part[:-1].isdigit():
-            raise ValueError(f"offset {part!r} is not like 48h, 2d or 30m")
-        out.append(timedelta(seconds=int(part[:-1]) * units[unit]))
-    return tuple(out)
-
-
-def offset_label(off: timedelta) -> str:
-    secs = int(off.total_seconds())
-    if secs % 86400 == 0 and secs:
-        return f"{secs // 86400}d"
-    if secs % 3600 == 0:
-        return f"{secs // 3600}h"
-    return f"{secs // 60}m"

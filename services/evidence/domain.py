@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from jitlib.auth import is_jurisdiction
-from jitlib.errors import FailedPrecondition, FieldViolation
-from jitlib.ids import is_uuid
+from jitlib import validate
+from jitlib.actors import Actor
+from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.policy import Operation, RecordAccess, RecordRules
-from services.evidence import deadlines
+from services.evidence import custody, deadlines
 from services.evidence.deadlines import Clocks, Deadline
 
 TITLE_MAX = 200
@@ -31,7 +31,8 @@ PROVIDER_MAX = 200
 REASON_MAX = 2_000
 TARGETS_MAX = 50
 SHARED_MAX = 30
-WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+#: The longest a user notice may be suppressed for in one go (a non-disclosure order is renewed, not open-ended).
+MAX_SUPPRESSION = timedelta(days=5 * 366)
 
 #: Evidence items: received and read by the parties' case roles; a police liaison records evidence received
 #: (DOMAIN.md), so both sides' prosecutors and liaisons may upload.
@@ -98,13 +99,6 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
 _PLATFORM = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class Actor:
-    user_id: str
-    username: str
-    jurisdiction: str
 
 
 @dataclass(frozen=True)
@@ -299,16 +293,6 @@ class TransitionInput:
     unknown_enums: tuple[str, ...] = ()
 
 
-def _text(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
-    if required and not value.strip():
-        return [FieldViolation(name, "is required")]
-    if len(value) > maximum:
-        return [FieldViolation(name, f"must be at most {maximum} characters (got {len(value)})")]
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-        return [FieldViolation(name, "must not contain control characters")]
-    return []
-
-
 #: The request field that carries the free text of each transition.
 REASON_FIELD = {
     "refuse": "detail",
@@ -324,13 +308,14 @@ REASON_FIELD = {
 def transition_violations(t: Transition, data: TransitionInput, now: datetime) -> list[FieldViolation]:
     out: list[FieldViolation] = [FieldViolation(n, "has an unknown value") for n in data.unknown_enums]
     name = REASON_FIELD.get(t.action, "reason")
-    out += _text(name, data.reason, required=t.needs_reason, maximum=REASON_MAX)
+    out += validate.text(name, data.reason, required=t.needs_reason, maximum=REASON_MAX)
     if t.action == "refuse" and not data.refusal_ground and "ground" not in data.unknown_enums:
         out.append(FieldViolation("ground", "is required (a ground of Reg. (EU) 2023/1543 Art. 12)"))
     if t.action == "report_not_executed" and not data.non_execution_reason and "reason" not in data.unknown_enums:
         out.append(FieldViolation("reason", "is required (a reason of Reg. (EU) 2023/1543 Annex III)"))
-    if data.received_at is not None and data.received_at > now:
-        out.append(FieldViolation("received_at", "must not be in the future"))
+    # When the addressee received the request: a stated past date (jitlib.validate.past_date); that it is
+    # not before the request was issued is checked against the record, in ``apply``.
+    out += validate.past_date("received_at", data.received_at, now)
     if data.postponed_until is not None and data.postponed_until <= now:
         out.append(FieldViolation("until", "must be in the future"))
     if t.action == "update_user_notice":
@@ -349,8 +334,8 @@ def _notice_violations(
     if status == "SUPPRESSED":
         if until is None:
             out.append(FieldViolation(until_field, "is required when notice is suppressed (non-disclosure order)"))
-        elif until <= now:
-            out.append(FieldViolation(until_field, "must be in the future"))
+        else:
+            out += validate.future_date(until_field, until, now, maximum=MAX_SUPPRESSION)
     elif until is not None:
         out.append(FieldViolation(until_field, "is only set when notice is suppressed"))
     return out
@@ -378,6 +363,8 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
     if action == "issue":
         changes.update(issued_at=now, received_at=now)
     elif action == "acknowledge":
+        # The legal clocks run from receipt: never from before the request existed as issued.
+        InvalidArgument.raise_for(validate.past_date("received_at", data.received_at, now, earliest=req.issued_at))
         changes["received_at"] = data.received_at or now
     elif action in ("open_review", "conclude_review"):
         if not req.notified:
@@ -501,10 +488,8 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
     """Checks that need no database: formats, lengths, the instrument's coherence."""
     out: list[FieldViolation] = [FieldViolation(n, "has an unknown value") for n in cmd.unknown_enums]
     unknown = set(cmd.unknown_enums)
-    if not is_uuid(cmd.request_id):
-        out.append(FieldViolation("request_id", "must be a client-generated UUID"))
-    if not WORKSPACE_ID.match(cmd.workspace_id):
-        out.append(FieldViolation("workspace_id", "must be a workspace id (lower-case letters, digits, dashes)"))
+    out += validate.request_id(cmd.request_id)
+    out += validate.workspace_id("workspace_id", cmd.workspace_id)
     if cmd.legal_basis not in LEGAL_BASES and "legal_basis" not in unknown:
         out.append(FieldViolation("legal_basis", "is required"))
     if cmd.legal_basis == "EPOC":
@@ -512,9 +497,9 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
             out.append(FieldViolation("epoc_procedure", "is required for an EPOC"))
     elif cmd.epoc_procedure:
         out.append(FieldViolation("epoc_procedure", "is only set for an EPOC"))
-    out += _text("issuing_authority", cmd.issuing_authority, required=True, maximum=AUTHORITY_MAX)
-    out += _text("title", cmd.title, required=True, maximum=TITLE_MAX)
-    out += _text("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    out += validate.text("issuing_authority", cmd.issuing_authority, required=True, maximum=AUTHORITY_MAX)
+    out += validate.text("title", cmd.title, required=True, maximum=TITLE_MAX)
+    out += validate.text("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
     provider = cmd.addressee_kind == "SERVICE_PROVIDER"
     if cmd.addressee_kind not in ("MEMBER_STATE", "SERVICE_PROVIDER"):
         if "addressee_kind" not in unknown:
@@ -522,14 +507,12 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
     elif cmd.legal_basis in LEGAL_BASES and provider != (cmd.legal_basis in PROVIDER_BASES):
         want = "a service provider" if cmd.legal_basis in PROVIDER_BASES else "a member state"
         out.append(FieldViolation("addressee_kind", f"a {cmd.legal_basis} request is addressed to {want}"))
-    if not cmd.addressee_jurisdiction:
-        out.append(FieldViolation("addressee_jurisdiction", "is required"))
-    elif not is_jurisdiction(cmd.addressee_jurisdiction):
-        out.append(FieldViolation("addressee_jurisdiction", "must be an ISO 3166-1 alpha-2 code or EU body code"))
-    elif not provider and cmd.addressee_jurisdiction == origin:
+    addressee = validate.jurisdiction("addressee_jurisdiction", cmd.addressee_jurisdiction)
+    out += addressee
+    if not addressee and not provider and cmd.addressee_jurisdiction == origin:
         out.append(FieldViolation("addressee_jurisdiction", "must be another jurisdiction than the issuer's"))
     if provider:
-        out += _text("provider_name", cmd.provider_name, required=True, maximum=PROVIDER_MAX)
+        out += validate.text("provider_name", cmd.provider_name, required=True, maximum=PROVIDER_MAX)
     elif cmd.provider_name:
         out.append(FieldViolation("provider_name", "is only set when the addressee is a service provider"))
     if not cmd.data_categories:
@@ -554,12 +537,10 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
     if len(cmd.shared_with) > SHARED_MAX:
         out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
     for i, j in enumerate(cmd.shared_with[:SHARED_MAX]):
-        if not is_jurisdiction(j):
-            out.append(FieldViolation(f"shared_with[{i}]", "must be a jurisdiction code"))
+        out += validate.jurisdiction(f"shared_with[{i}]", j)
     if cmd.shared_with and not cmd.restricted:
         out.append(FieldViolation("shared_with", "only a restricted request is shared with named jurisdictions"))
-    if cmd.preservation_order_id and not is_uuid(cmd.preservation_order_id):
-        out.append(FieldViolation("preservation_order_id", "must be a UUID"))
+    out += validate.uuid("preservation_order_id", cmd.preservation_order_id, required=False)
     if provider:
         if "user_notice_status" not in unknown:
             out += _notice_violations(
@@ -676,32 +657,29 @@ class EvidenceItem:
     blob_key: str
 
 
-def new_item_violations(cmd: NewItem) -> list[FieldViolation]:
+def new_item_violations(cmd: NewItem, now: datetime) -> list[FieldViolation]:
     out: list[FieldViolation] = []
     p = "metadata."
-    if not is_uuid(cmd.request_id):
-        out.append(FieldViolation(p + "request_id", "must be a client-generated UUID"))
-    if not is_uuid(cmd.evidence_request_id):
-        out.append(FieldViolation(p + "evidence_request_id", "must be a UUID"))
+    out += validate.uuid(p + "request_id", cmd.request_id)
+    out += validate.uuid(p + "evidence_request_id", cmd.evidence_request_id)
     if not SHA256_HEX.match(cmd.sha256):
         out.append(FieldViolation(p + "sha256", "must be 64 lower-case hex digits (SHA-256)"))
     if not 0 <= cmd.size_bytes <= ITEM_MAX_BYTES:
         out.append(FieldViolation(p + "size_bytes", f"must be between 0 and {ITEM_MAX_BYTES}"))
     if not MEDIA_TYPE.match(cmd.media_type):
         out.append(FieldViolation(p + "media_type", "must be a media type such as image/jpeg"))
-    out += _text(p + "filename", cmd.filename, required=False, maximum=FILENAME_MAX)
+    out += validate.text(p + "filename", cmd.filename, required=False, maximum=FILENAME_MAX)
     if "/" in cmd.filename or "\\" in cmd.filename:
         out.append(FieldViolation(p + "filename", "must be a bare file name"))
-    out += _text(p + "description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
-    if cmd.origin_jurisdiction and not is_jurisdiction(cmd.origin_jurisdiction):
-        out.append(FieldViolation(p + "origin_jurisdiction", "must be a jurisdiction code"))
-    out += _text(p + "use_conditions.conditions", cmd.conditions, required=False, maximum=REASON_MAX)
+    out += validate.text(p + "description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    out += validate.jurisdiction(p + "origin_jurisdiction", cmd.origin_jurisdiction, required=False)
+    out += validate.text(p + "use_conditions.conditions", cmd.conditions, required=False, maximum=REASON_MAX)
     for i, c in enumerate(cmd.consents):
         q = f"{p}use_conditions.consents[{i}]."
-        out += _text(q + "purpose", c.purpose, required=True, maximum=REASON_MAX)
-        if not is_jurisdiction(c.granted_by_jurisdiction):
-            out.append(FieldViolation(q + "granted_by_jurisdiction", "must be a jurisdiction code"))
-        out += _text(q + "reference", c.reference, required=False, maximum=AUTHORITY_MAX)
+        out += validate.text(q + "purpose", c.purpose, required=True, maximum=REASON_MAX)
+        out += validate.jurisdiction(q + "granted_by_jurisdiction", c.granted_by_jurisdiction)
+        out += validate.past_date(q + "granted_at", c.granted_at, now)
+        out += validate.text(q + "reference", c.reference, required=False, maximum=AUTHORITY_MAX)
     return out
 
 
@@ -718,7 +696,21 @@ def consent_violations(cmd: NewItem, origin: str) -> list[FieldViolation]:
 
 
 def purpose_violations(purpose: str, field_name: str = "purpose") -> list[FieldViolation]:
-    return _text(field_name, purpose, required=True, maximum=PURPOSE_MAX)
+    return validate.text(field_name, purpose, required=True, maximum=PURPOSE_MAX)
+
+
+def custody_event_violations(action: custody.Action | None, purpose: str, recipient: str) -> list[FieldViolation]:
+    """What a caller records on an item's chain (RecordCustodyEvent): an export, a transfer or a seal."""
+    out: list[FieldViolation] = []
+    if action not in custody.RECORDABLE:
+        out.append(FieldViolation("action", "must be EXPORTED, TRANSFERRED or SEALED"))
+    out += purpose_violations(purpose)
+    handed_over = action in (custody.Action.EXPORTED, custody.Action.TRANSFERRED)
+    if handed_over and not recipient.strip():
+        out.append(FieldViolation("recipient", "is required for an export or transfer"))
+    else:
+        out += validate.text("recipient", recipient, required=False, maximum=AUTHORITY_MAX)
+    return out
 
 
 def receiving_check(req: EvidenceRequest) -> None:
@@ -732,6 +724,3 @@ def receiving_check(req: EvidenceRequest) -> None:
 
 def is_overdue(d: Deadline, now: datetime) -> bool:
     return d.due_at < now
-
-
-MAX_SUPPRESSION = timedelta(days=5 * 366)

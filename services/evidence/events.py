@@ -11,30 +11,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-from google.protobuf import any_pb2, timestamp_pb2
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
-from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
-from jitlib import audit, outbox
+from jitlib import audit, envelopes, outbox
+from jitlib.actors import SYSTEM, Actor
 from jitlib.bus import EventConsumer, Handler, stream_for
 from jitlib.clock import Clock
 from jitlib.db import RuntimeTables
-from jitlib.ids import is_uuid, new_id
+from jitlib.ids import is_uuid
+from jitlib.mapping import ts_to_dt
 from jitlib.runtime import Runtime
 from services.evidence import mapping, store
-from services.evidence.domain import Actor, EvidenceItem, EvidenceRequest
+from services.evidence.domain import EvidenceItem, EvidenceRequest
 
 log = logging.getLogger(__name__)
 
 STREAM = stream_for("evidence")
 PRESERVATION_STREAM = stream_for("preservation")
-SYSTEM_ACTOR = Actor("system", "jit-system", "SYSTEM")
 
 
 def subject(origin: str, event: str) -> str:
@@ -45,75 +44,39 @@ def _type(event: str) -> str:
     return "jit.evidence.v1.EvidenceRequest" + "".join(p.capitalize() for p in event.split("_"))
 
 
-def audience(parties: frozenset[str], restricted: bool, members: frozenset[str]) -> list[str]:
-    """Who is entitled to the event: the parties of a restricted record, every member otherwise."""
-    return sorted(parties if restricted else members | parties)
+def members(rt: Runtime, r: EvidenceRequest) -> frozenset[str]:
+    """Who an unrestricted request's events go to: its workspace's members, or its own parties while this
+    node has not heard of the workspace yet."""
+    workspace = rt.workspaces.get(r.workspace_id)
+    return workspace.members if workspace is not None else r.parties
 
 
-def _envelope(
-    *,
-    event_type: str,
-    state: Message,
-    workspace_id: str,
-    origin: str,
-    audience_: list[str],
-    aggregate_type: str,
-    aggregate_id: str,
-    version: int,
-    actor: Actor,
-    now: datetime,
+def _request_event(
+    r: EvidenceRequest, event_type: str, state: Message, members: frozenset[str], actor: Actor, now: datetime
 ) -> Envelope:
-    occurred = timestamp_pb2.Timestamp()
-    occurred.FromDatetime(now)
-    packed = any_pb2.Any()
-    packed.Pack(state)
-    return Envelope(
-        id=new_id(),
-        type=event_type,
-        occurred_at=occurred,
-        workspace_id=workspace_id,
-        origin_jurisdiction=origin,
-        audience=audience_,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        aggregate_version=version,
-        actor=common_pb2.Actor(user_id=actor.user_id, username=actor.username, jurisdiction=actor.jurisdiction),
-        state=packed,
+    return envelopes.envelope(
+        event_type=event_type,
+        state=state,
+        workspace_id=r.workspace_id,
+        origin=r.origin_jurisdiction,
+        audience=envelopes.audience(r.parties, r.restricted, members),
+        aggregate_type="evidence_request",
+        aggregate_id=r.id,
+        version=r.version,
+        actor=actor,
+        now=now,
     )
 
 
 def request_envelope(
     r: EvidenceRequest, state: pb.EvidenceRequest, event: str, members: frozenset[str], now: datetime
 ) -> Envelope:
-    return _envelope(
-        event_type=_type(event),
-        state=state,
-        workspace_id=r.workspace_id,
-        origin=r.origin_jurisdiction,
-        audience_=audience(r.parties, r.restricted, members),
-        aggregate_type="evidence_request",
-        aggregate_id=r.id,
-        version=r.version,
-        actor=r.updated_by,
-        now=now,
-    )
+    return _request_event(r, _type(event), state, members, r.updated_by, now)
 
 
-def alert_envelope(
-    r: EvidenceRequest, alert: pb.DeadlineAlert, event: str, members: frozenset[str], now: datetime
-) -> Envelope:
-    return _envelope(
-        event_type="jit.evidence.v1.DeadlineAlert",
-        state=alert,
-        workspace_id=r.workspace_id,
-        origin=r.origin_jurisdiction,
-        audience_=audience(r.parties, r.restricted, members),
-        aggregate_type="evidence_request",
-        aggregate_id=r.id,
-        version=r.version,
-        actor=SYSTEM_ACTOR,
-        now=now,
-    )
+def alert_envelope(r: EvidenceRequest, alert: pb.DeadlineAlert, members: frozenset[str], now: datetime) -> Envelope:
+    """A deadline alert: the platform speaks, about the request."""
+    return _request_event(r, "jit.evidence.v1.DeadlineAlert", alert, members, SYSTEM, now)
 
 
 def item_envelope(
@@ -126,12 +89,12 @@ def item_envelope(
     version: int,
     now: datetime,
 ) -> Envelope:
-    return _envelope(
+    return envelopes.envelope(
         event_type="jit.evidence.v1.EvidenceItem" + "".join(p.capitalize() for p in event.split("_")[1:]),
         state=state,
         workspace_id=item.workspace_id,
         origin=req.origin_jurisdiction,
-        audience_=audience(req.parties, req.restricted, members),
+        audience=envelopes.audience(req.parties, req.restricted, members),
         aggregate_type="evidence_item",
         aggregate_id=item.id,
         version=version,
@@ -161,7 +124,7 @@ def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str
         if order is None or not is_uuid(order.id):
             return  # not an order event we understand (a future type): nothing to replicate
         now = clock.now()
-        expires = order.expires_at.ToDatetime(tzinfo=UTC) if order.HasField("expires_at") else None
+        expires = ts_to_dt(order.expires_at, order.HasField("expires_at"))
         replica = store.OrderReplica(
             id=order.id,
             workspace_id=order.workspace_id,
@@ -186,7 +149,7 @@ def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str
             )
             return
         linked = replace(
-            req, preservation_order_id=replica.id, version=req.version + 1, updated_by=SYSTEM_ACTOR, updated_at=now
+            req, preservation_order_id=replica.id, version=req.version + 1, updated_by=SYSTEM, updated_at=now
         )
         # Same deadlines: update_if_version keeps their alert progress.
         if not store.update_if_version(session, linked, req.version, {}):
@@ -205,9 +168,9 @@ def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str
             [
                 audit.AuditEvent(
                     operation="event:" + envelope.type,
-                    user_id=SYSTEM_ACTOR.user_id,
-                    username=SYSTEM_ACTOR.username,
-                    jurisdiction=SYSTEM_ACTOR.jurisdiction,
+                    user_id=SYSTEM.user_id,
+                    username=SYSTEM.username,
+                    jurisdiction=SYSTEM.jurisdiction,
                     record_type="evidence_request",
                     record_id=linked.id,
                     workspace_id=linked.workspace_id,

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from google.protobuf import timestamp_pb2
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
+from jitlib.actors import Actor
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name, ts_to_dt
 from services.evidence import custody
 from services.evidence.deadlines import Deadline
 from services.evidence.domain import (
-    Actor,
     Consent,
     EvidenceItem,
     EvidenceRequest,
@@ -27,28 +27,10 @@ from services.evidence.domain import (
 from services.evidence.store import OrderReplica
 
 
-def enum_name(enum: Any, value: int, prefix: str) -> str | None:
+def enum_value(enum: EnumTypeWrapper, value: int, prefix: str) -> str | None:
     """The enum value's name without its prefix; "" for UNSPECIFIED; None when unknown."""
-    try:
-        name = str(enum.Name(value))
-    except ValueError:
-        return None
-    name = name.removeprefix(prefix)
+    name = enum_name(enum, value, prefix)
     return "" if name == "UNSPECIFIED" else name
-
-
-def ts_to_dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
-    return ts.ToDatetime(tzinfo=UTC) if present else None
-
-
-def dt_to_ts(dt: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(dt)
-    return ts
-
-
-def _actor(a: Actor) -> common_pb2.Actor:
-    return common_pb2.Actor(user_id=a.user_id, username=a.username, jurisdiction=a.jurisdiction)
 
 
 class _Enums:
@@ -57,8 +39,8 @@ class _Enums:
     def __init__(self) -> None:
         self.unknown: list[str] = []
 
-    def get(self, field: str, enum: Any, value: int, prefix: str) -> str:
-        name = enum_name(enum, value, prefix)
+    def get(self, field: str, enum: EnumTypeWrapper, value: int, prefix: str) -> str:
+        name = enum_value(enum, value, prefix)
         if name is None:
             self.unknown.append(field)
             return ""
@@ -140,11 +122,6 @@ def transition_input(request: Any) -> TransitionInput:
     )
 
 
-def request_digest(req: pb.CreateRequestRequest) -> str:
-    """Fingerprint of a create request, to tell a genuine replay from a reused request_id."""
-    return hashlib.sha256(req.SerializeToString(deterministic=True)).hexdigest()
-
-
 def deadline_to_pb(d: Deadline, now: datetime) -> pb.Deadline:
     return pb.Deadline(
         kind="DEADLINE_KIND_" + d.kind.value,
@@ -210,9 +187,9 @@ def request_to_pb(
         refusal_ground="REFUSAL_GROUND_" + (r.refusal_ground or "UNSPECIFIED"),
         non_execution_reason="NON_EXECUTION_REASON_" + (r.non_execution_reason or "UNSPECIFIED"),
         decision_deadline_extended=r.decision_extended,
-        created_by=_actor(r.created_by),
+        created_by=actor_pb(r.created_by),
         created_at=dt_to_ts(r.created_at),
-        updated_by=_actor(r.updated_by),
+        updated_by=actor_pb(r.updated_by),
         updated_at=dt_to_ts(r.updated_at),
         item_count=item_count,
     )
@@ -228,8 +205,19 @@ def request_to_pb(
 
 
 def state_from_pb(value: int) -> State | None:
-    name = enum_name(pb.EvidenceRequestState, value, "EVIDENCE_REQUEST_STATE_")
+    name = enum_value(pb.EvidenceRequestState, value, "EVIDENCE_REQUEST_STATE_")
     return State(name) if name else None
+
+
+def legal_basis_from_pb(value: int) -> str | None:
+    """A list filter's legal basis: "" for any, None when unknown."""
+    return enum_value(pb.LegalBasis, value, "LEGAL_BASIS_")
+
+
+def custody_action_from_pb(value: int) -> custody.Action | None:
+    """The custody action a caller records; None when unspecified or unknown."""
+    name = enum_value(pb.CustodyAction, value, "CUSTODY_ACTION_") or ""
+    return custody.Action(name) if name in custody.Action.__members__ else None
 
 
 # -- items -----------------------------------------------------------------------------------------
@@ -278,7 +266,7 @@ def item_to_pb(item: EvidenceItem, custody_entries: int = 0) -> pb.EvidenceItem:
         use_conditions=conditions,
         filename=item.filename,
         description=item.description,
-        received_by=_actor(item.received_by),
+        received_by=actor_pb(item.received_by),
         received_at=dt_to_ts(item.received_at),
         custody_entries=custody_entries,
     )
@@ -289,7 +277,7 @@ def custody_to_pb(e: custody.Entry) -> pb.CustodyEntry:
         seq=e.seq,
         item_id=e.item_id,
         action="CUSTODY_ACTION_" + e.action.value,
-        actor=common_pb2.Actor(user_id=e.user_id, username=e.username, jurisdiction=e.jurisdiction),
+        actor=actor_pb(Actor(e.user_id, e.username, e.jurisdiction)),
         at=dt_to_ts(e.at),
         purpose=e.purpose,
         recipient=e.recipient,

@@ -24,19 +24,24 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
+from jitlib.crypto import WrappedKey
 from jitlib.db import new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
+from jitlib.records import Stored
+from jitlib.visibility import SqlTerms, readable_sql
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
-from services.evidence.domain import Actor, Consent, EvidenceItem, EvidenceRequest, State, Target
+from services.evidence.domain import Consent, EvidenceItem, EvidenceRequest, State, Target
 
 
 class Base(DeclarativeBase):
@@ -317,19 +322,13 @@ def get(session: Session, request_id: str) -> EvidenceRequest | None:
     return to_domain(row, _deadlines_of(session, [row.id])[row.id])
 
 
-@dataclass(frozen=True)
-class StoredRequest:
-    request: EvidenceRequest
-    digest: str
-
-
-def find_by_request(session: Session, user_id: str, request_id: str) -> StoredRequest | None:
+def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[EvidenceRequest] | None:
     row = session.scalar(
         select(RequestRow).where(RequestRow.created_by_id == user_id, RequestRow.request_id == request_id)
     )
     if row is None:
         return None
-    return StoredRequest(to_domain(row, _deadlines_of(session, [row.id])[row.id]), row.request_digest)
+    return Stored(to_domain(row, _deadlines_of(session, [row.id])[row.id]), row.request_digest)
 
 
 def insert_request(session: Session, r: EvidenceRequest, *, request_id: str, request_digest: str) -> None:
@@ -398,6 +397,16 @@ def _insert_deadlines(session: Session, r: EvidenceRequest, first_alerts: AlertP
         )
 
 
+#: How the requests table answers the policy's READ rule.
+VISIBILITY = SqlTerms(
+    workspace=RequestRow.workspace_id,
+    open_to_workspace=RequestRow.restricted.is_(False),
+    party=lambda jurisdiction: exists().where(
+        RequestParty.request_id == RequestRow.id, RequestParty.jurisdiction == jurisdiction
+    ),
+)
+
+
 @dataclass(frozen=True)
 class RequestFilter:
     workspace_ids: frozenset[str]
@@ -412,14 +421,7 @@ def list_visible(
     session: Session, scope: VisibilityScope, flt: RequestFilter, *, after_id: str, limit: int
 ) -> list[EvidenceRequest]:
     """Requests the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    workspaces = flt.workspace_ids & scope.workspaces
-    if not workspaces or not scope.may_read_content:
-        return []
-    party = exists().where(RequestParty.request_id == RequestRow.id, RequestParty.jurisdiction == scope.jurisdiction)
-    conditions: list[Any] = [
-        RequestRow.workspace_id.in_(sorted(workspaces)),
-        or_(RequestRow.restricted.is_(False), party),
-    ]
+    conditions: list[Any] = [RequestRow.workspace_id.in_(sorted(flt.workspace_ids)), readable_sql(scope, VISIBILITY)]
     if flt.states:
         conditions.append(RequestRow.state.in_(sorted(s.value for s in flt.states)))
     if flt.legal_basis:
@@ -439,6 +441,15 @@ def list_visible(
 
 def item_count(session: Session, request_id: str) -> int:
     return int(session.scalar(select(func.count()).where(ItemRow.evidence_request_id == request_id)) or 0)
+
+
+def linked_order_and_items(session: Session, r: EvidenceRequest) -> tuple[OrderReplica | None, int]:
+    """What a full view of a request adds to it: its linked preservation order (the one it names, else one
+    that names it as follow-up) and how many items it received."""
+    order = get_order(session, r.preservation_order_id) if r.preservation_order_id else None
+    if order is None:
+        order = order_naming(session, r.id)
+    return order, item_count(session, r.id)
 
 
 # -- deadline alerts -------------------------------------------------------------------------------
@@ -588,6 +599,24 @@ def get_item(session: Session, item_id: str) -> ItemWithHead | None:
     return ItemWithHead(item_to_domain(row), row.custody_seq, row.custody_head) if row is not None else None
 
 
+@dataclass(frozen=True)
+class ItemOfRequest:
+    """An item with the request it was received against (whose visibility it follows)."""
+
+    found: ItemWithHead
+    request: EvidenceRequest
+
+    @property
+    def item(self) -> EvidenceItem:
+        return self.found.item
+
+
+def get_item_of_request(session: Session, item_id: str) -> ItemOfRequest | None:
+    found = get_item(session, item_id)
+    req = get(session, found.item.evidence_request_id) if found is not None else None
+    return ItemOfRequest(found, req) if found is not None and req is not None else None
+
+
 def find_item_by_upload(session: Session, user_id: str, upload_request_id: str) -> EvidenceItem | None:
     row = session.scalar(
         select(ItemRow).where(ItemRow.received_by_id == user_id, ItemRow.upload_request_id == upload_request_id)
@@ -666,22 +695,25 @@ def append_custody(session: Session, item_id: str, entry: custody.Entry) -> cust
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise CustodyConflict(item_id)
-    session.execute(
-        insert(CustodyRow).values(
-            item_id=e.item_id,
-            seq=e.seq,
-            action=e.action.value,
-            user_id=e.user_id,
-            username=e.username,
-            jurisdiction=e.jurisdiction,
-            at=e.at,
-            purpose=e.purpose,
-            recipient=e.recipient,
-            sha256=e.sha256,
-            prev_hash=e.prev_hash,
-            entry_hash=e.entry_hash,
+    try:
+        session.execute(
+            insert(CustodyRow).values(
+                item_id=e.item_id,
+                seq=e.seq,
+                action=e.action.value,
+                user_id=e.user_id,
+                username=e.username,
+                jurisdiction=e.jurisdiction,
+                at=e.at,
+                purpose=e.purpose,
+                recipient=e.recipient,
+                sha256=e.sha256,
+                prev_hash=e.prev_hash,
+                entry_hash=e.entry_hash,
+            )
         )
-    )
+    except IntegrityError:  # the same entry number written by another writer: the same conflict
+        raise CustodyConflict(item_id) from None
     return e
 
 
@@ -709,12 +741,19 @@ def custody_entries(session: Session, item_id: str) -> list[custody.Entry]:
 # -- workspace data keys ---------------------------------------------------------------------------
 
 
-def get_wrapped_key(session: Session, workspace_id: str) -> tuple[bytes, str] | None:
+def get_wrapped_key(session: Session, workspace_id: str) -> WrappedKey | None:
     row = session.scalar(select(WorkspaceKeyRow).where(WorkspaceKeyRow.workspace_id == workspace_id))
-    return (row.wrapped_key, row.kek_id) if row is not None else None
+    return WrappedKey(row.wrapped_key, row.kek_id) if row is not None else None
 
 
-def insert_wrapped_key(session: Session, workspace_id: str, wrapped: bytes, kek_id: str, now: datetime) -> None:
-    session.execute(
-        insert(WorkspaceKeyRow).values(workspace_id=workspace_id, wrapped_key=wrapped, kek_id=kek_id, created_at=now)
-    )
+def add_wrapped_key(session: Session, workspace_id: str, key: WrappedKey, now: datetime) -> WrappedKey:
+    """Store ``key`` as the workspace's data key unless one exists (another replica was first); return the
+    one stored."""
+    table = cast(Table, WorkspaceKeyRow.__table__)
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    values = {"workspace_id": workspace_id, "wrapped_key": key.wrapped, "kek_id": key.kek_id, "created_at": now}
+    session.execute(ins.values(**values).on_conflict_do_nothing(index_elements=["workspace_id"]))
+    stored = get_wrapped_key(session, workspace_id)
+    assert stored is not None
+    return stored

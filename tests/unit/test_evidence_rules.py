@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jitlib.errors import FailedPrecondition
+from jitlib.actors import Actor
+from jitlib.errors import FailedPrecondition, InvalidArgument
 from jitlib.policy import Operation
-from services.evidence import domain
+from services.evidence import custody, domain
 from services.evidence.deadlines import DeadlineKind
-from services.evidence.domain import Actor, NewRequest, State, Target, TransitionInput
+from services.evidence.domain import Consent, NewItem, NewRequest, State, Target, TransitionInput
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NL = Actor("u1", "nl-prosecutor", "NL")
@@ -232,3 +233,108 @@ def test_a_suppressed_notice_needs_a_future_date() -> None:
 )
 def test_typed_targets_accept_good_values(type_: str, value: str) -> None:
     assert domain.target_violations(0, Target(type_, value)) == []
+
+
+# -- dates a user states, and ids: bounded (issue 9) ------------------------------------------------
+
+
+def test_a_receipt_before_the_request_was_issued_is_refused_and_changes_nothing() -> None:
+    issued = run(make(), "issue")
+    for when in (datetime(1970, 1, 1, tzinfo=UTC), NOW - timedelta(hours=1)):
+        with pytest.raises(InvalidArgument) as info:
+            domain.apply(issued, "acknowledge", TransitionInput(received_at=when), actor=DE, now=NOW)
+        assert [v.field for v in info.value.violations] == ["received_at"]
+    acked = domain.apply(issued, "acknowledge", TransitionInput(received_at=NOW), actor=DE, now=NOW)
+    assert acked.received_at == NOW
+
+
+@pytest.mark.parametrize(
+    "when",
+    [datetime(1970, 1, 1, tzinfo=UTC), datetime(2014, 12, 31, tzinfo=UTC), NOW - timedelta(days=3 * 365)],
+)
+def test_a_receipt_time_decades_or_years_back_is_refused_without_echo(when: datetime) -> None:
+    t = domain.TRANSITIONS["acknowledge"]
+    (v,) = domain.transition_violations(t, TransitionInput(received_at=when), NOW)
+    assert v.field == "received_at" and str(when.year) not in v.description
+
+
+def test_a_receipt_time_in_the_future_is_refused() -> None:
+    t = domain.TRANSITIONS["acknowledge"]
+    (v,) = domain.transition_violations(t, TransitionInput(received_at=NOW + timedelta(minutes=5)), NOW)
+    assert v.field == "received_at"
+
+
+def test_user_notice_suppression_is_bounded() -> None:
+    t = domain.TRANSITIONS["update_user_notice"]
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    (v,) = domain.transition_violations(
+        t, TransitionInput(user_notice_status="SUPPRESSED", user_notice_suppressed_until=far), NOW
+    )
+    assert v.field == "suppressed_until"
+    ok = NOW + domain.MAX_SUPPRESSION - timedelta(days=1)
+    assert (
+        domain.transition_violations(
+            t, TransitionInput(user_notice_status="SUPPRESSED", user_notice_suppressed_until=ok), NOW
+        )
+        == []
+    )
+    provider = new(
+        legal_basis="VOLUNTARY",
+        addressee_kind="SERVICE_PROVIDER",
+        provider_name="X Corp",
+        addressee_jurisdiction="IE",
+        user_notice_status="SUPPRESSED",
+        user_notice_suppressed_until=far,
+    )
+    assert {v.field for v in domain.new_request_violations(provider, "NL", NOW)} == {"user_notice_suppressed_until"}
+
+
+def _item(**over: object) -> NewItem:
+    fields: dict[str, object] = dict(
+        request_id="0190f7a0-0000-7000-8000-000000000002",
+        evidence_request_id="0190f7a0-0000-7000-8000-0000000000aa",
+        sha256="ab" * 32,
+        size_bytes=10,
+        media_type="image/jpeg",
+        filename="a.jpg",
+        description="",
+        origin_jurisdiction="",
+        conditions="",
+    )
+    fields.update(over)
+    return NewItem(**fields)  # type: ignore[arg-type]
+
+
+def test_a_consent_date_is_a_stated_past_date() -> None:
+    assert domain.new_item_violations(_item(), NOW) == []
+    for when in (datetime(1990, 1, 1, tzinfo=UTC), NOW + timedelta(days=1)):
+        consent = Consent("prosecution in NL", "DE", when, "")
+        fields = {v.field for v in domain.new_item_violations(_item(consents=(consent,)), NOW)}
+        assert fields == {"metadata.use_conditions.consents[0].granted_at"}
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        ({"request_id": "x" * 10_000}, "request_id"),
+        ({"workspace_id": "x" * 10_000}, "workspace_id"),
+        ({"preservation_order_id": "x" * 10_000}, "preservation_order_id"),
+        ({"shared_with": ("X" * 10_000,)}, "shared_with[0]"),
+        ({"addressee_jurisdiction": "X" * 10_000}, "addressee_jurisdiction"),
+    ],
+)
+def test_a_huge_id_is_refused_without_echo(over: dict[str, object], field: str) -> None:
+    found = {v.field: v.description for v in domain.new_request_violations(new(**over), "NL", NOW)}
+    assert field in found and len(found[field]) < 200
+
+
+def test_custody_events_are_exports_transfers_or_seals() -> None:
+    assert domain.custody_event_violations(custody.Action.SEALED, "court file", "") == []
+    assert {v.field for v in domain.custody_event_violations(custody.Action.EXPORTED, "court file", " ")} == {
+        "recipient"
+    }
+    assert {v.field for v in domain.custody_event_violations(None, "", "x" * 1_000)} == {
+        "action",
+        "purpose",
+        "recipient",
+    }

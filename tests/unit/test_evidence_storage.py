@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from jitlib import crypto
 from services.evidence import blobs, custody
 
 KEY = bytes(range(32))
@@ -88,14 +89,15 @@ def test_a_blob_does_not_decrypt_under_another_workspace_key(tmp_path: Path) -> 
 
 
 def test_data_keys_are_wrapped_by_the_kek(tmp_path: Path) -> None:
-    kek = blobs.load_kek("", None, tmp_path)
+    kek = crypto.load_kek("", None, tmp_path / "evidence-kek.b64")
     assert (tmp_path / "evidence-kek.b64").stat().st_mode & 0o777 == 0o600
-    assert blobs.load_kek("", None, tmp_path) == kek  # generated once, then reused
-    dk = blobs.new_data_key()
-    wrapped = blobs.wrap(kek, dk)
-    assert dk not in wrapped and blobs.unwrap(kek, wrapped) == dk
-    with pytest.raises(blobs.BlobCorrupt):
-        blobs.unwrap(bytes(32), wrapped)
+    assert crypto.load_kek("", None, tmp_path / "evidence-kek.b64") == kek  # generated once, then reused
+    dk = crypto.new_data_key()
+    wrapped = crypto.wrap(kek, dk)
+    assert dk not in wrapped and crypto.unwrap(kek, wrapped) == dk
+    with pytest.raises(crypto.KeyError_):
+        crypto.unwrap(bytes(32), wrapped)
+    assert kek.key.hex() not in repr(kek)
 
 
 def _chain(n: int) -> list[custody.Entry]:

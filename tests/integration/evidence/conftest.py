@@ -52,14 +52,15 @@ class Launcher:
         self.running: list[RunningService] = []
 
     def start(self, url: str, *, clock: Any = None, group: str = "", **overrides: Any) -> RunningService:
-        settings = EvidenceSettings(
+        fields: dict[str, Any] = dict(
             listen="127.0.0.1:0",
             database_url=url,
             consumer_group=group or f"evidence-{uuid.uuid4().hex[:8]}",
             blob_dir=str(self.blob_dir),
             kek=self.kek,
-            **overrides,
         )
+        fields.update(overrides)
+        settings = EvidenceSettings(**fields)
         svc = start_service(spec(settings), settings, self.common, clock=clock or OffsetClock())
         wait_for_workspace(svc, WS)
         self.running.append(svc)
