@@ -53,9 +53,10 @@ test-unit: install ## only the pure unit tests (no servers)
 	@$(PY) -m pytest tests/unit
 
 ## ---- quality -------------------------------------------------------------------------------
-lint: install proto-check ## ruff, mypy, buf lint, and stale generated stubs
+lint: install proto-check ## ruff, mypy, the import rules (import-linter), buf lint, and stale generated stubs
 	@$(VENV)/bin/ruff check libs services tests bench
 	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports --no-cache
 	@$(BUF) lint proto
 
 proto: install ## regenerate the Python stubs from proto/
