@@ -73,6 +73,11 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     #: Seconds in-flight calls get to finish on SIGTERM.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    #: The largest request message the service reads (bytes). Only an authenticated caller's request is
+    #: decoded at all.
+    max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
+    #: Calls served at once, live streams included; beyond it a call gets RESOURCE_EXHAUSTED at once.
+    max_concurrent_rpcs: int = Field(default=512, ge=8)
 
     def resolved_database_url(self, common: CommonSettings, name: str) -> str:
         if self.database_url:

@@ -61,11 +61,15 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         method = details.method  # type: ignore[attr-defined]
         if handler is None or method.startswith(_PUBLIC_PREFIXES):
             return handler
-        verifier = self._verifier
+        # The token is checked here, from the call's metadata, before the request is read: a caller
+        # without a valid token never has its request decoded.
+        try:
+            token = auth.bearer_from_metadata(details.invocation_metadata or ())  # type: ignore[attr-defined]
+            principal = await self._verifier.verify(token)
+        except JitError as err:
+            return _refusal(handler, err)
 
         async def _enter(context: grpc.aio.ServicerContext) -> tuple[Any, Any]:
-            token = auth.bearer_from_metadata(context.invocation_metadata() or ())
-            principal = await verifier.verify(token)
             return auth.bind(principal), current_method.set(method)
 
         async def _fail(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
@@ -156,6 +160,30 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         return grpc.stream_stream_rpc_method_handler(
             stream_stream, handler.request_deserializer, handler.response_serializer
         )
+
+
+def _ignore_request(_data: bytes) -> None:
+    return None
+
+
+def _refusal(handler: grpc.RpcMethodHandler, err: JitError) -> grpc.RpcMethodHandler:
+    """A handler of the same kind that answers ``err`` at once, without decoding the request."""
+
+    async def refuse(_request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await abort_with(context, err)
+
+    async def refuse_stream(_request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await abort_with(context, err)
+        yield  # pragma: no cover - abort raises
+
+    ser = handler.response_serializer
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(refuse, _ignore_request, ser)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(refuse_stream, _ignore_request, ser)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(refuse, _ignore_request, ser)
+    return grpc.stream_stream_rpc_method_handler(refuse_stream, _ignore_request, ser)
 
 
 class Worker(Protocol):
@@ -259,7 +287,8 @@ class ServiceApp:
 
         server = grpc.aio.server(
             interceptors=[aio_server_interceptor(), RequestInterceptor(self.verifier)],
-            options=[("grpc.max_receive_message_length", 8 * 1024 * 1024)],
+            options=[("grpc.max_receive_message_length", self.settings.max_request_bytes)],
+            maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
         )
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(rt), server)
         names = [*self.spec.register(rt, server), audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name]
