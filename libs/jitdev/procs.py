@@ -48,9 +48,10 @@ def wait_until(
 def spawn(
     args: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start a server in its own process group, output to a log file."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = log_path.open("ab")
+    """Start a server in its own process group, output to a log file. Logs, databases and whatever else
+    the server writes are for its owner only (umask 077): case data and tokens never land world-readable."""
+    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
     return subprocess.Popen(
         args,
         stdout=log,
@@ -59,6 +60,7 @@ def spawn(
         env={**os.environ, **(env or {})},
         cwd=cwd,
         start_new_session=True,
+        umask=0o077,
     )
 
 

@@ -80,7 +80,7 @@ def _pid(name: str) -> int | None:
 
 
 def _record(name: str, proc: subprocess.Popen[bytes]) -> None:
-    RUN.mkdir(parents=True, exist_ok=True)
+    RUN.mkdir(mode=0o700, parents=True, exist_ok=True)
     _pidfile(name).write_text(str(proc.pid))
 
 
@@ -190,7 +190,8 @@ def sync_workspaces() -> int:
 
 
 def up() -> None:
-    STATE.mkdir(parents=True, exist_ok=True)
+    STATE.mkdir(mode=0o700, parents=True, exist_ok=True)
+    STATE.chmod(0o700)  # a folder made by an older version was world-readable
     _say("Starting the JIT platform (logs in var/logs/):")
     start_keycloak()
     start_nats()

@@ -83,5 +83,5 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         path = (common.state_dir / f"{name}.db").resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return f"sqlite:///{path}"
