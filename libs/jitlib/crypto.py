@@ -108,7 +108,7 @@ class KeyRing:
     """Data keys unwrapped with the node's KEK on first use and kept in memory, by name.
 
     The service stores wrapped keys where it likes (a table per workspace, per channel and version);
-    the ring creates them, opens them and forgets them. Destroying a key is the service's write (set the
+    the ring makes them (``fresh``), opens them once stored (``open``) and forgets them. Destroying a key is the service's write (set the
     wrapped copy to NULL) followed by ``forget``, so this process no longer holds it either."""
 
     def __init__(self, kek: Kek) -> None:
@@ -127,13 +127,6 @@ class KeyRing:
         """A fresh data key, wrapped for the store and NOT kept open: for a key that another replica may
         create at the same moment, open it (``open``) only once the store says which one won."""
         return WrappedKey(wrap(self._kek, new_data_key()), self._kek.id)
-
-    def new(self, name: Hashable) -> WrappedKey:
-        """A fresh data key for ``name``, kept open here, returned wrapped for the store (for a key made in
-        the same transaction as what it seals, so no other writer can race it)."""
-        key = new_data_key()
-        self._keys[name] = key
-        return WrappedKey(wrap(self._kek, key), self._kek.id)
 
     def open(self, name: Hashable, load: Callable[[], WrappedKey | None]) -> bytes:
         """The data key ``name``: from memory, else ``load()`` from the store and unwrap it.

@@ -105,7 +105,7 @@ class RecordPath(Generic[R]):
         except (FailedPrecondition, InvalidArgument):
             replay = await rt.read(find)
             if replay is not None:
-                return self._replayed(replay, digest)
+                return self.replayed(replay, digest)
             raise
         try:
             await rt.change(principal, lambda uow: write(uow, record, workspace))
@@ -115,10 +115,12 @@ class RecordPath(Generic[R]):
             replay = await rt.read(find)
             if replay is None:
                 raise
-            return self._replayed(replay, digest)
+            return self.replayed(replay, digest)
         return Created(record, replayed=False)
 
-    def _replayed(self, replay: Stored[R], digest: str) -> Created[R]:
+    def replayed(self, replay: Stored[R], digest: str) -> Created[R]:
+        """The answer to a create whose ``request_id`` was used before: the stored record when the
+        request is the same (``digest``), FAILED_PRECONDITION ``REQUEST_ID_REUSED`` when it is not."""
         if replay.digest != digest:
             raise FailedPrecondition(
                 "REQUEST_ID_REUSED",

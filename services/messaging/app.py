@@ -1,13 +1,16 @@
-"""Wires the messaging service into the shared bootstrap (jitlib.server)."""
+"""Wires the messaging service into the shared bootstrap (jitlib.server): the key ring, sealed content,
+channel writes, live delivery, the receipt writer, the consumers and the retention scanner."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import grpc
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from jit.messaging.v1 import messaging_pb2, messaging_pb2_grpc
@@ -18,12 +21,15 @@ from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
 from jitlib.workspaces import WORKSPACE_STREAM
-from services.messaging import notices, store
+from services.messaging import events, notices, store
+from services.messaging.channels import Channels
+from services.messaging.content import Content
 from services.messaging.keys import ChannelKeys
-from services.messaging.servicer import Messaging, MessagingServicer
+from services.messaging.live import Live
+from services.messaging.receipts import ReceiptWriter
+from services.messaging.servicer import MessagingServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-STREAM = stream_for("messaging")
 #: The records whose events become notices in their threads.
 RECORD_STREAMS = ("tasks", "evidence", "preservation")
 
@@ -34,7 +40,8 @@ class MessagingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="JIT_MESSAGING_", extra="ignore")
     listen: str = "127.0.0.1:50054"
     #: The node's key-encryption key, base64 (32 bytes). Prefer kek_file; never put it in the database.
-    kek: str = ""
+    #: A secret: it shows as ********** in a repr, a log line or an error.
+    kek: SecretStr = SecretStr("")
     kek_file: Path | None = None
     #: Where sealed attachments live; empty means <state dir>/messaging-blobs.
     blob_dir: Path | None = None
@@ -43,23 +50,42 @@ class MessagingSettings(ServiceSettings):
     retention_scan_seconds: float = Field(default=300, gt=0)
 
 
-def spec(settings: MessagingSettings) -> ServiceSpec:
-    state: dict[str, Messaging] = {}
+@dataclass
+class Parts:
+    """The service's parts, built once per runtime."""
 
-    def messaging(rt: Runtime) -> Messaging:
-        if "m" not in state:
-            kek = crypto.load_kek(settings.kek, settings.kek_file, rt.common.state_dir / "messaging-kek.b64")
-            blob_dir = settings.blob_dir or rt.common.state_dir / "messaging-blobs"
-            blob_dir.mkdir(parents=True, exist_ok=True)
-            state["m"] = Messaging(rt, ChannelKeys(kek), blob_dir)
-        return state["m"]
+    channels: Channels
+    live: Live
+    receipts: ReceiptWriter
+
+
+def build(settings: MessagingSettings, rt: Runtime) -> Parts:
+    kek = crypto.load_kek(settings.kek, settings.kek_file, rt.common.state_dir / "messaging-kek.b64")
+    blob_dir = settings.blob_dir or rt.common.state_dir / "messaging-blobs"
+    blob_dir.mkdir(parents=True, exist_ok=True)
+    content = Content(ChannelKeys(crypto.KeyRing(kek)), blob_dir)
+    channels = Channels(rt, content)
+    return Parts(channels, Live(rt, content), ReceiptWriter(rt, channels))
+
+
+def spec(settings: MessagingSettings) -> ServiceSpec:
+    built: dict[int, Parts] = {}
+
+    def parts(rt: Runtime) -> Parts:
+        if id(rt) not in built:
+            built[id(rt)] = build(settings, rt)
+        return built[id(rt)]
 
     def register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
-        messaging_pb2_grpc.add_MessagingServiceServicer_to_server(MessagingServicer(rt, messaging(rt)), server)
+        p = parts(rt)
+        messaging_pb2_grpc.add_MessagingServiceServicer_to_server(
+            MessagingServicer(rt, p.channels, p.live, p.receipts), server
+        )
         return [messaging_pb2.DESCRIPTOR.services_by_name["MessagingService"].full_name]
 
     def workers(rt: Runtime) -> Sequence[Worker]:
-        m = messaging(rt)
+        p = parts(rt)
+        loop = asyncio.get_running_loop()
         group = settings.consumer_group or "messaging"
         out: list[Worker] = [
             EventConsumer(
@@ -69,7 +95,7 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
                 durable=f"{group}-{name}-notices",
                 stream=stream_for(name),
                 filter_subject=f"jit.{name}.>",
-                handler=notices.make_notice_handler(rt, m),
+                handler=notices.notice_handler(rt, p.channels, p.live, loop),
                 clock=rt.clock,
             )
             for name in RECORD_STREAMS
@@ -82,7 +108,7 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
                 durable=f"{group}-closures",
                 stream=WORKSPACE_STREAM,
                 filter_subject="jit.workspaces.>",
-                handler=notices.make_closure_handler(),
+                handler=notices.closure_handler(),
                 clock=rt.clock,
             )
         )
@@ -90,12 +116,11 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
             rt,
             store.ALERTS,
             notices.retention_scan(timedelta(days=settings.retention_days)),
-            notices.make_shredder(m),
+            notices.shredder(rt, p.channels, p.live, loop),
             interval=settings.retention_scan_seconds,
         )
-        state["scanner"] = scanner  # type: ignore[assignment]
-        out.append(scanner)
-        out.append(m.receipts)
+        s.extra["scanner"] = scanner
+        out += [scanner, p.live, p.receipts]
         return out
 
     s = ServiceSpec(
@@ -103,9 +128,9 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
         metadata=store.Base.metadata,
         tables=store.RUNTIME,
         migrations_dir=MIGRATIONS,
-        streams=[STREAM],
+        streams=[events.STREAM],
         register=register,
         consumers=workers,
     )
-    s.extra["state"] = state
+    s.extra["parts"] = built
     return s

@@ -1,22 +1,88 @@
-"""Messaging rules, pure: what a valid message, channel and attachment are, and the words of a system
-notice for a record's event."""
+"""Messaging rules, pure: what channels, messages, revisions and receipts are, what a valid request is,
+who may post, edit, delete, rotate a key and see receipts, and the words of a system notice.
+
+No I/O here: the servicer loads and stores, seals and opens; this module decides. Functions that date
+something take ``now`` as an argument.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
-from jitlib.errors import FieldViolation
-from jitlib.ids import is_uuid
-from jitlib.jurisdictions import is_jurisdiction
+from jitlib import durations, validate
+from jitlib.actors import Actor
+from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, PermissionDenied
+from jitlib.policy import CASE_ROLES, RecordAccess, RecordRules
 
 BODY_MAX = 20_000
 TITLE_MAX = 200
 ATTACHMENTS_MAX = 5
 ATTACHMENT_MAX_BYTES = 4 * 1024 * 1024
 ATTACHMENTS_TOTAL_MAX = 8 * 1024 * 1024
+MEMBERS_MAX = 40
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 SAFE_FILENAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
+
+#: Channel kinds: the workspace's own channel (every member), a restricted channel (its opener and the
+#: members chosen), the thread of a record (whoever may see the record).
+WORKSPACE, RESTRICTED, RECORD = "WORKSPACE", "RESTRICTED", "RECORD"
+#: The records that have a thread, by their proto RecordKind name.
+THREADED = {"TASK": "task", "EVIDENCE_REQUEST": "evidence_request", "PRESERVATION_ORDER": "preservation_order"}
+
+#: Any case role may post in a channel it can see (the channel's own visibility is checked first).
+MESSAGE_RULES = RecordRules(
+    kind="message", creator_roles=CASE_ROLES, issuer_roles=frozenset(), addressee_roles=frozenset()
+)
+#: Roles that may start a new key version for a channel they can see.
+KEY_ROTATION_ROLES = frozenset({"prosecutor", "police_liaison"})
+#: The sender of system notices.
+SYSTEM_SENDER = Actor("system", "jit-system", "SYSTEM")
+
+
+# -- the records --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    workspace_id: str
+    kind: str
+    title: str
+    origin_jurisdiction: str
+    #: Restricted channels and record threads: the jurisdictions besides the origin that may see it.
+    members: tuple[str, ...]
+    #: Record threads (and the workspace channel, as ("workspace", id)): what the channel is about.
+    record: tuple[str, str] | None
+    key_version: int
+    next_seq: int
+    created_by_id: str
+    created_at: datetime
+    shredded_at: datetime | None = None
+
+    @property
+    def restricted(self) -> bool:
+        return self.kind != WORKSPACE
+
+    def access(self) -> RecordAccess:
+        return RecordAccess(
+            workspace_id=self.workspace_id,
+            origin_jurisdiction=self.origin_jurisdiction,
+            addressee_jurisdiction=None,
+            restricted=self.restricted,
+            shared_with=frozenset(self.members),
+        )
+
+    @property
+    def parties(self) -> frozenset[str]:
+        """The jurisdictions a restricted channel is visible to (stored as the channel's parties)."""
+        return self.access().parties
+
+    @property
+    def last_seq(self) -> int:
+        return self.next_seq - 1
 
 
 @dataclass(frozen=True)
@@ -26,25 +92,139 @@ class NewAttachment:
     content: bytes
 
 
-def _text(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
-    if required and not value.strip():
-        return [FieldViolation(name, "is required")]
-    if len(value) > maximum:
-        return [FieldViolation(name, f"must be at most {maximum} characters (got {len(value)})")]
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-        return [FieldViolation(name, "must not contain control characters")]
-    return []
+@dataclass(frozen=True)
+class AttachmentMeta:
+    """An attachment as a message lists it; its content is a sealed file named ``blob``."""
+
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    blob: str
+    key_version: int
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message as stored: its body sealed under the channel key of ``key_version``."""
+
+    id: str
+    channel_id: str
+    seq: int
+    sender: Actor
+    system: bool
+    revision: int
+    deleted: bool
+    key_version: int
+    sealed_body: bytes
+    attachments: tuple[AttachmentMeta, ...]
+    posted_at: datetime
+    edited_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageInChannel:
+    """A message with the channel it is in: the channel decides who may see it."""
+
+    message: Message
+    channel: Channel
+
+    def access(self) -> RecordAccess:
+        return self.channel.access()
+
+
+@dataclass(frozen=True)
+class Revision:
+    """An earlier revision of a message, kept sealed when an edit or a deletion replaced it."""
+
+    message_id: str
+    revision: int
+    key_version: int
+    sealed_body: bytes
+    deleted: bool
+    editor: Actor
+    at: datetime
+
+    def as_message(self, current: Message) -> Message:
+        """The revision as a history entry: who replaced it and when, what it said."""
+        return replace(
+            current,
+            sender=self.editor,
+            revision=self.revision,
+            deleted=self.deleted,
+            key_version=self.key_version,
+            sealed_body=self.sealed_body,
+            posted_at=self.at,
+            edited_at=None,
+        )
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A message as a reader sees it: the body opened, or ``shredded`` when its key is destroyed."""
+
+    message: Message
+    body: str = ""
+    shredded: bool = False
+
+    @property
+    def attachments(self) -> tuple[AttachmentMeta, ...]:
+        return () if self.shredded or self.message.deleted else self.message.attachments
+
+
+@dataclass(frozen=True)
+class Receipt:
+    message_id: str
+    reader: Actor
+    delivered_at: datetime | None
+    read_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RecordReplica:
+    """Who may see a record of another service, as its latest event said: what its thread inherits."""
+
+    kind: str
+    id: str
+    workspace_id: str
+    origin_jurisdiction: str
+    audience: frozenset[str]
+    version: int
+
+    def access(self) -> RecordAccess:
+        return RecordAccess(self.workspace_id, self.origin_jurisdiction, None, True, self.audience)
+
+
+# -- input checks -------------------------------------------------------------------------------------
+
+
+def channel_violations(request_id: str, workspace_id: str, title: str, members: list[str]) -> list[FieldViolation]:
+    out = validate.request_id(request_id)
+    out += validate.workspace_id("workspace_id", workspace_id)
+    out += validate.text("title", title, required=True, maximum=TITLE_MAX)
+    if not members:
+        out.append(FieldViolation("members", "name at least one other member jurisdiction"))
+    elif len(members) > MEMBERS_MAX:
+        out.append(FieldViolation("members", f"at most {MEMBERS_MAX} jurisdictions"))
+    for i, j in enumerate(members[:MEMBERS_MAX]):
+        out += validate.jurisdiction(f"members[{i}]", j)
+    return out
+
+
+def membership_violations(members: list[str], workspace_members: frozenset[str]) -> list[FieldViolation]:
+    return [
+        FieldViolation(f"members[{i}]", f"{j} is not a member of the workspace")
+        for i, j in enumerate(members)
+        if j not in workspace_members
+    ]
 
 
 def message_violations(
     request_id: str, channel_id: str, body: str, attachments: list[NewAttachment]
 ) -> list[FieldViolation]:
-    out: list[FieldViolation] = []
-    if not is_uuid(request_id):
-        out.append(FieldViolation("request_id", "must be a client-generated UUID"))
-    if not is_uuid(channel_id):
-        out.append(FieldViolation("channel_id", "must be a UUID"))
-    out += _text("body", body, required=not attachments, maximum=BODY_MAX)
+    out = validate.request_id(request_id)
+    out += validate.uuid("channel_id", channel_id)
+    out += validate.text("body", body, required=not attachments, maximum=BODY_MAX)
     out += attachment_violations(attachments)
     return out
 
@@ -69,20 +249,219 @@ def attachment_violations(attachments: list[NewAttachment]) -> list[FieldViolati
     return out
 
 
-def channel_violations(request_id: str, workspace_id: str, title: str, members: list[str]) -> list[FieldViolation]:
-    out: list[FieldViolation] = []
-    if not is_uuid(request_id):
-        out.append(FieldViolation("request_id", "must be a client-generated UUID"))
-    if not re.match(r"^[a-z0-9][a-z0-9-]{2,62}$", workspace_id):
-        out.append(FieldViolation("workspace_id", "must be a workspace id"))
-    out += _text("title", title, required=True, maximum=TITLE_MAX)
-    if not members:
-        out.append(FieldViolation("members", "name at least one other member jurisdiction"))
-    for i, j in enumerate(members):
-        if not is_jurisdiction(j):
-            out.append(FieldViolation(f"members[{i}]", "must be a jurisdiction code"))
+def edit_violations(message_id: str, body: str, expected_revision: int) -> list[FieldViolation]:
+    out = validate.uuid("id", message_id)
+    out += validate.text("body", body, required=True, maximum=BODY_MAX)
+    if expected_revision < 0:
+        out.append(FieldViolation("expected_revision", "must not be negative"))
     return out
 
+
+def cursor_violations(name: str, value: int, *, minimum: int = 0) -> list[FieldViolation]:
+    """A sequence number a client sends (a cursor, a read mark)."""
+    if value < minimum:
+        return [FieldViolation(name, "must not be negative" if minimum == 0 else f"must be at least {minimum}")]
+    return []
+
+
+# -- channels -----------------------------------------------------------------------------------------
+
+
+def new_channel(
+    *, channel_id: str, workspace_id: str, title: str, opener: Actor, members: list[str], now: datetime
+) -> Channel:
+    """A restricted channel: the opener's jurisdiction and the members chosen (input checked before)."""
+    return Channel(
+        id=channel_id,
+        workspace_id=workspace_id,
+        kind=RESTRICTED,
+        title=title.strip(),
+        origin_jurisdiction=opener.jurisdiction,
+        members=tuple(sorted(set(members) - {opener.jurisdiction})),
+        record=None,
+        key_version=1,
+        next_seq=1,
+        created_by_id=opener.user_id,
+        created_at=now,
+    )
+
+
+def workspace_channel(*, channel_id: str, workspace_id: str, name: str, lead: str, now: datetime) -> Channel:
+    """The channel of every member of a workspace."""
+    return Channel(
+        id=channel_id,
+        workspace_id=workspace_id,
+        kind=WORKSPACE,
+        title=name,
+        origin_jurisdiction=lead,
+        members=(),
+        record=("workspace", workspace_id),
+        key_version=1,
+        next_seq=1,
+        created_by_id=SYSTEM_SENDER.user_id,
+        created_at=now,
+    )
+
+
+def record_thread(replica: RecordReplica, *, channel_id: str, now: datetime) -> Channel:
+    """The thread of a record, visible to the record's audience."""
+    return Channel(
+        id=channel_id,
+        workspace_id=replica.workspace_id,
+        kind=RECORD,
+        title=f"{replica.kind.replace('_', ' ')} {replica.id}",
+        origin_jurisdiction=replica.origin_jurisdiction,
+        members=thread_members(replica),
+        record=(replica.kind, replica.id),
+        key_version=1,
+        next_seq=1,
+        created_by_id=SYSTEM_SENDER.user_id,
+        created_at=now,
+    )
+
+
+def thread_members(replica: RecordReplica) -> tuple[str, ...]:
+    """A record thread's members follow the record's audience."""
+    return tuple(sorted(replica.audience))
+
+
+def replica_after(current: RecordReplica | None, seen: RecordReplica) -> RecordReplica:
+    """The replica once an event about the record is seen: a newer (or equal) version wins."""
+    if current is None or seen.version >= current.version:
+        return seen
+    return current
+
+
+def content_destroyed() -> FailedPrecondition:
+    """The answer for a channel whose keys were destroyed (its retention ended)."""
+    return FailedPrecondition("CHANNEL_SHREDDED", "the channel's content was destroyed")
+
+
+def check_open(channel: Channel) -> None:
+    """A channel takes messages, edits and new keys until its keys are destroyed."""
+    if channel.shredded_at is not None:
+        raise content_destroyed()
+
+
+def may_rotate_key(roles: frozenset[str]) -> bool:
+    return bool(roles & KEY_ROTATION_ROLES)
+
+
+def rotated(channel: Channel) -> Channel:
+    check_open(channel)
+    return replace(channel, key_version=channel.key_version + 1)
+
+
+# -- messages -----------------------------------------------------------------------------------------
+
+
+def describe(files: list[NewAttachment], *, message_id: str, key_version: int) -> tuple[AttachmentMeta, ...]:
+    """What a message lists of its attachments; blob ``<message id>-<index>`` holds each one sealed."""
+    return tuple(
+        AttachmentMeta(
+            filename=f.filename,
+            media_type=f.media_type,
+            size=len(f.content),
+            sha256=hashlib.sha256(f.content).hexdigest(),
+            blob=f"{message_id}-{i}",
+            key_version=key_version,
+        )
+        for i, f in enumerate(files)
+    )
+
+
+def new_message(
+    channel: Channel,
+    *,
+    message_id: str,
+    sender: Actor,
+    sealed_body: bytes,
+    attachments: tuple[AttachmentMeta, ...],
+    system: bool,
+    now: datetime,
+) -> Message:
+    """The next message of ``channel`` (read under its lock): the next seq, sealed with the current key."""
+    check_open(channel)
+    return Message(
+        id=message_id,
+        channel_id=channel.id,
+        seq=channel.next_seq,
+        sender=sender,
+        system=system,
+        revision=1,
+        deleted=False,
+        key_version=channel.key_version,
+        sealed_body=sealed_body,
+        attachments=attachments,
+        posted_at=now,
+    )
+
+
+def check_revision(message: Message, editor: Actor, expected_revision: int) -> None:
+    """Only the sender edits or deletes a message, never a deleted one, and never from a stale view."""
+    if message.sender.user_id != editor.user_id:
+        raise PermissionDenied("NOT_THE_SENDER", "only the sender may edit or delete a message")
+    if message.deleted:
+        raise FailedPrecondition("MESSAGE_DELETED", "the message was deleted")
+    if expected_revision and expected_revision != message.revision:
+        raise Aborted(
+            "REVISION_MISMATCH",
+            f"message is at revision {message.revision}, not {expected_revision}",
+            {"current_revision": str(message.revision)},
+        )
+
+
+def revise(
+    message: Message, channel: Channel, *, editor: Actor, sealed_body: bytes, deleted: bool, now: datetime
+) -> tuple[Message, Revision]:
+    """The message's next revision (sealed under the channel's current key) and the revision it keeps."""
+    check_open(channel)
+    kept = Revision(
+        message_id=message.id,
+        revision=message.revision,
+        key_version=message.key_version,
+        sealed_body=message.sealed_body,
+        deleted=message.deleted,
+        editor=editor,
+        at=now,
+    )
+    updated = replace(
+        message,
+        revision=message.revision + 1,
+        deleted=deleted,
+        key_version=channel.key_version,
+        sealed_body=sealed_body,
+        edited_at=now,
+    )
+    return updated, kept
+
+
+# -- receipts -----------------------------------------------------------------------------------------
+
+
+def gets_receipt(message_sender_id: str, reader_id: str) -> bool:
+    """A reader leaves receipts on other people's messages, not on their own."""
+    return message_sender_id != reader_id
+
+
+def check_may_see_receipts(message: Message, user_id: str) -> None:
+    if message.sender.user_id != user_id:
+        raise PermissionDenied("NOT_THE_SENDER", "only the sender sees a message's receipts")
+
+
+def receipt_after(
+    current: Receipt | None, message_id: str, reader: Actor, now: datetime, *, read: bool
+) -> Receipt | None:
+    """The receipt once ``reader`` got (or read) the message; None when nothing changes. Reading implies
+    delivery; the first delivery and the first read are kept."""
+    if current is None:
+        return Receipt(message_id, reader, delivered_at=now, read_at=now if read else None)
+    if read and current.read_at is None:
+        return replace(current, read_at=now)
+    return None
+
+
+# -- system notices -----------------------------------------------------------------------------------
 
 _RECORD_WORDS = {
     "task": "the task",
@@ -105,3 +484,8 @@ def notice_text(event_type: str, aggregate_type: str, actor_jurisdiction: str, e
     verb = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower() or "changed"
     who = actor_jurisdiction or "The system"
     return f"{who} {verb} {what}"
+
+
+def expires_in(offset: timedelta) -> str:
+    """ "in 7 days" for an expiry warning due ``offset`` before the expiry ("" for the one at expiry)."""
+    return f"in {durations.words(offset)}" if offset > timedelta(0) else ""

@@ -1,54 +1,32 @@
-"""Channel data keys: created, rotated, unwrapped (and cached) and destroyed. The KEK never touches the
-database; a destroyed key leaves ciphertext nobody can read."""
+"""Channel data keys: one per channel and key version, wrapped by the node's KEK in ``channel_keys`` and
+kept open in this process by ``jitlib.crypto.KeyRing`` under the name ``(channel_id, version)``. The KEK
+never touches the database; a destroyed key leaves ciphertext nobody can read."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from jitlib import crypto
+from jitlib.crypto import KeyRing
 from services.messaging import store
 
 
-class Shredded(Exception):
-    """The key this content was sealed with has been destroyed."""
-
-
 class ChannelKeys:
-    def __init__(self, kek: crypto.Kek) -> None:
-        self._kek = kek
-        self.kek_id = kek.id
-        self._cache: dict[tuple[str, int], bytes] = {}
+    def __init__(self, ring: KeyRing) -> None:
+        self._ring = ring
 
     def create(self, session: Session, channel_id: str, version: int, now: datetime) -> None:
-        session.add(
-            store.ChannelKey(
-                channel_id=channel_id,
-                version=version,
-                wrapped=crypto.wrap(self._kek, crypto.new_data_key()),
-                kek_id=self.kek_id,
-                created_at=now,
-            )
-        )
+        """A new key version for a channel, stored wrapped in the caller's transaction."""
+        # Not kept open: it is opened from the store on first use, so should this transaction roll back
+        # (a concurrent rotation won), the ring never holds a key that no other process saw.
+        store.insert_key(session, channel_id, version, self._ring.fresh(), now)
 
     def get(self, session: Session, channel_id: str, version: int) -> bytes:
-        cached = self._cache.get((channel_id, version))
-        if cached is not None:
-            return cached
-        row = store.keys(session, channel_id).get(version)
-        if row is None or row.wrapped is None:
-            raise Shredded(f"key {version} of channel {channel_id} is destroyed")
-        key = crypto.unwrap(self._kek, row.wrapped)
-        self._cache[(channel_id, version)] = key
-        return key
+        """The open data key; ``jitlib.crypto.Shredded`` when it was destroyed."""
+        return self._ring.open((channel_id, version), lambda: store.load_key(session, channel_id, version))
 
-    def destroy_all(self, session: Session, channel_id: str, now: datetime) -> None:
-        session.execute(
-            update(store.ChannelKey)
-            .where(store.ChannelKey.channel_id == channel_id)
-            .values(wrapped=None, destroyed_at=now)
-        )
-        for k in [k for k in self._cache if k[0] == channel_id]:
-            del self._cache[k]
+    def destroy(self, session: Session, channel_id: str, now: datetime) -> None:
+        """Destroy every key version of a channel (crypto-shredding), here and in the store."""
+        store.destroy_keys(session, channel_id, now)
+        self._ring.forget(lambda n: isinstance(n, tuple) and n[0] == channel_id)

@@ -1,8 +1,11 @@
-"""Persistence of channels, their keys, messages, revisions, receipts and the record replica."""
+"""Persistence of channels (and their parties and keys), messages, revisions, receipts, the replicas of
+other services' records and workspace closures (SQLAlchemy 2). Tables and queries; no business rules."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     Boolean,
@@ -12,13 +15,35 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
+    and_,
+    delete,
+    exists,
+    insert,
     select,
+    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
+from jitlib.clock import as_utc
+from jitlib.crypto import WrappedKey
 from jitlib.db import new_metadata, runtime_tables
+from jitlib.policy import VisibilityScope
+from jitlib.records import Stored
+from jitlib.visibility import SqlTerms, readable_sql
+from services.messaging.domain import (
+    WORKSPACE,
+    AttachmentMeta,
+    Channel,
+    Message,
+    MessageInChannel,
+    Receipt,
+    RecordReplica,
+    Revision,
+)
 
 
 class Base(DeclarativeBase):
@@ -46,6 +71,7 @@ class ChannelRow(Base):
     shredded_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     created_by_id: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    request_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(TS)
 
     __table_args__ = (
@@ -53,6 +79,18 @@ class ChannelRow(Base):
         Index("uq_channels_creator_request", "created_by_id", "request_id", unique=True),
         Index("ix_channels_workspace_kind", "workspace_id", "kind"),
     )
+
+
+class ChannelParty(Base):
+    """One row per jurisdiction party to a channel (its origin and members): the visibility index of
+    restricted channels and record threads, kept in step with ``channels.members``."""
+
+    __tablename__ = "channel_parties"
+
+    channel_id: Mapped[str] = mapped_column(String(36), ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    jurisdiction: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+    __table_args__ = (Index("ix_channel_parties_jurisdiction_channel", "jurisdiction", "channel_id"),)
 
 
 class ChannelKey(Base):
@@ -79,6 +117,7 @@ class MessageRow(Base):
     sender_jurisdiction: Mapped[str] = mapped_column(String(16))
     system: Mapped[bool] = mapped_column(Boolean)
     request_id: Mapped[str] = mapped_column(String(100))
+    request_digest: Mapped[str] = mapped_column(String(64), server_default="")
     revision: Mapped[int] = mapped_column(Integer)
     deleted: Mapped[bool] = mapped_column(Boolean)
     key_version: Mapped[int] = mapped_column(Integer)
@@ -143,30 +182,406 @@ class WorkspaceClosure(Base):
     shredded_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
 
-def channel(session: Session, channel_id: str) -> ChannelRow | None:
-    return session.scalar(select(ChannelRow).where(ChannelRow.id == channel_id))
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(j for j in text.split(",") if j)
 
 
-def record_thread(session: Session, kind: str, record_id: str) -> ChannelRow | None:
-    return session.scalar(select(ChannelRow).where(ChannelRow.record_kind == kind, ChannelRow.record_id == record_id))
+# -- channels -----------------------------------------------------------------------------------------
 
 
-def workspace_channel(session: Session, workspace_id: str) -> ChannelRow | None:
-    return session.scalar(
-        select(ChannelRow).where(ChannelRow.workspace_id == workspace_id, ChannelRow.kind == "WORKSPACE")
+def to_channel(row: ChannelRow) -> Channel:
+    return Channel(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        kind=row.kind,
+        title=row.title,
+        origin_jurisdiction=row.origin_jurisdiction,
+        members=_split(row.members),
+        record=(row.record_kind, row.record_id) if row.record_kind and row.record_id else None,
+        key_version=row.key_version,
+        next_seq=row.next_seq,
+        created_by_id=row.created_by_id,
+        created_at=as_utc(row.created_at),
+        shredded_at=as_utc(row.shredded_at) if row.shredded_at else None,
     )
 
 
-def keys(session: Session, channel_id: str) -> dict[int, ChannelKey]:
-    return {k.version: k for k in session.scalars(select(ChannelKey).where(ChannelKey.channel_id == channel_id))}
+def get_channel(session: Session, channel_id: str) -> Channel | None:
+    row = session.scalar(select(ChannelRow).where(ChannelRow.id == channel_id))
+    return to_channel(row) if row is not None else None
 
 
-def messages_after(session: Session, channel_id: str, after_seq: int, limit: int) -> list[MessageRow]:
+def lock_channel(session: Session, channel_id: str) -> Channel | None:
+    """The channel, its row locked until the transaction ends (sequence numbers and key versions)."""
+    row = session.scalar(select(ChannelRow).where(ChannelRow.id == channel_id).with_for_update())
+    return to_channel(row) if row is not None else None
+
+
+def find_channel_by_request(session: Session, user_id: str, request_id: str) -> Stored[Channel] | None:
+    row = session.scalar(
+        select(ChannelRow).where(ChannelRow.created_by_id == user_id, ChannelRow.request_id == request_id)
+    )
+    return Stored(to_channel(row), row.request_digest or "") if row is not None else None
+
+
+def insert_channel(
+    session: Session, ch: Channel, *, request_id: str | None = None, request_digest: str | None = None
+) -> None:
+    session.execute(
+        insert(ChannelRow),
+        {
+            "id": ch.id,
+            "workspace_id": ch.workspace_id,
+            "kind": ch.kind,
+            "title": ch.title,
+            "origin_jurisdiction": ch.origin_jurisdiction,
+            "members": ",".join(ch.members),
+            "record_kind": ch.record[0] if ch.record else None,
+            "record_id": ch.record[1] if ch.record else None,
+            "key_version": ch.key_version,
+            "next_seq": ch.next_seq,
+            "shredded_at": ch.shredded_at,
+            "created_by_id": ch.created_by_id,
+            "request_id": request_id,
+            "request_digest": request_digest,
+            "created_at": ch.created_at,
+        },
+    )
+    _insert_parties(session, ch)
+
+
+def _insert_parties(session: Session, ch: Channel) -> None:
+    session.execute(_INSERT_PARTY, [{"channel_id": ch.id, "jurisdiction": j} for j in sorted(ch.parties)])
+
+
+_INSERT_PARTY = insert(cast(Table, ChannelParty.__table__))
+
+
+def set_members(session: Session, ch: Channel) -> None:
+    """Store the channel's new members, and its parties with them."""
+    session.execute(update(ChannelRow).where(ChannelRow.id == ch.id).values(members=",".join(ch.members)))
+    session.execute(delete(ChannelParty).where(ChannelParty.channel_id == ch.id))
+    _insert_parties(session, ch)
+
+
+def set_counters(session: Session, ch: Channel) -> None:
+    """Store the channel's next sequence number and key version (the row is locked by the caller)."""
+    session.execute(
+        update(ChannelRow).where(ChannelRow.id == ch.id).values(next_seq=ch.next_seq, key_version=ch.key_version)
+    )
+
+
+def mark_shredded(session: Session, channel_id: str, now: datetime) -> None:
+    session.execute(update(ChannelRow).where(ChannelRow.id == channel_id).values(shredded_at=now))
+
+
+def workspace_channel(session: Session, workspace_id: str) -> Channel | None:
+    row = session.scalar(
+        select(ChannelRow).where(ChannelRow.workspace_id == workspace_id, ChannelRow.kind == WORKSPACE)
+    )
+    return to_channel(row) if row is not None else None
+
+
+def record_thread(session: Session, kind: str, record_id: str) -> Channel | None:
+    row = session.scalar(select(ChannelRow).where(ChannelRow.record_kind == kind, ChannelRow.record_id == record_id))
+    return to_channel(row) if row is not None else None
+
+
+def channel_ids_of_workspace(session: Session, workspace_id: str) -> list[str]:
+    return list(session.scalars(select(ChannelRow.id).where(ChannelRow.workspace_id == workspace_id)))
+
+
+#: How the channels table answers the policy's READ rule.
+VISIBILITY = SqlTerms(
+    workspace=ChannelRow.workspace_id,
+    open_to_workspace=ChannelRow.kind == WORKSPACE,
+    party=lambda jurisdiction: exists().where(
+        ChannelParty.channel_id == ChannelRow.id, ChannelParty.jurisdiction == jurisdiction
+    ),
+)
+
+
+def list_visible(session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]) -> list[Channel]:
+    """Channels of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id order."""
+    conditions = [ChannelRow.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, VISIBILITY)]
+    rows = session.scalars(select(ChannelRow).where(and_(*conditions)).order_by(ChannelRow.id))
+    return [to_channel(r) for r in rows]
+
+
+# -- keys ---------------------------------------------------------------------------------------------
+
+
+def insert_key(session: Session, channel_id: str, version: int, key: WrappedKey, now: datetime) -> None:
+    session.execute(
+        insert(ChannelKey),
+        {"channel_id": channel_id, "version": version, "wrapped": key.wrapped, "kek_id": key.kek_id, "created_at": now},
+    )
+
+
+def load_key(session: Session, channel_id: str, version: int) -> WrappedKey | None:
+    row = session.scalar(select(ChannelKey).where(ChannelKey.channel_id == channel_id, ChannelKey.version == version))
+    return WrappedKey(row.wrapped, row.kek_id) if row is not None else None
+
+
+def destroy_keys(session: Session, channel_id: str, now: datetime) -> None:
+    session.execute(
+        update(ChannelKey).where(ChannelKey.channel_id == channel_id).values(wrapped=None, destroyed_at=now)
+    )
+
+
+# -- messages -----------------------------------------------------------------------------------------
+
+
+def _attachments_to_json(items: tuple[AttachmentMeta, ...]) -> str:
+    return json.dumps(
+        [
+            {
+                "filename": a.filename,
+                "media_type": a.media_type,
+                "size": a.size,
+                "sha256": a.sha256,
+                "blob": a.blob,
+                "key_version": a.key_version,
+            }
+            for a in items
+        ]
+    )
+
+
+def _attachments_from_json(text: str) -> tuple[AttachmentMeta, ...]:
+    return tuple(
+        AttachmentMeta(a["filename"], a["media_type"], a["size"], a["sha256"], a["blob"], a["key_version"])
+        for a in json.loads(text or "[]")
+    )
+
+
+def to_message(row: MessageRow) -> Message:
+    return Message(
+        id=row.id,
+        channel_id=row.channel_id,
+        seq=row.seq,
+        sender=Actor(row.sender_id, row.sender_name, row.sender_jurisdiction),
+        system=row.system,
+        revision=row.revision,
+        deleted=row.deleted,
+        key_version=row.key_version,
+        sealed_body=row.body,
+        attachments=_attachments_from_json(row.attachments),
+        posted_at=as_utc(row.posted_at),
+        edited_at=as_utc(row.edited_at) if row.edited_at else None,
+    )
+
+
+def get_message(session: Session, message_id: str) -> MessageInChannel | None:
+    """The message with its channel (None when either is missing)."""
+    row = session.get(MessageRow, message_id)
+    if row is None:
+        return None
+    ch = get_channel(session, row.channel_id)
+    return MessageInChannel(to_message(row), ch) if ch is not None else None
+
+
+def find_message_by_request(session: Session, sender_id: str, request_id: str) -> Stored[MessageInChannel] | None:
+    row = session.scalar(
+        select(MessageRow).where(MessageRow.sender_id == sender_id, MessageRow.request_id == request_id)
+    )
+    if row is None:
+        return None
+    ch = get_channel(session, row.channel_id)
+    assert ch is not None  # a message's channel is never deleted
+    return Stored(MessageInChannel(to_message(row), ch), row.request_digest)
+
+
+def insert_message(session: Session, msg: Message, *, request_id: str, request_digest: str) -> None:
+    """Insert a new message; the unique (sender, request_id) index refuses a second one per request."""
+    session.execute(
+        _INSERT_MESSAGE,
+        {
+            "id": msg.id,
+            "channel_id": msg.channel_id,
+            "seq": msg.seq,
+            "sender_id": msg.sender.user_id,
+            "sender_name": msg.sender.username,
+            "sender_jurisdiction": msg.sender.jurisdiction,
+            "system": msg.system,
+            "request_id": request_id,
+            "request_digest": request_digest,
+            "revision": msg.revision,
+            "deleted": msg.deleted,
+            "key_version": msg.key_version,
+            "body": msg.sealed_body,
+            "attachments": _attachments_to_json(msg.attachments),
+            "posted_at": msg.posted_at,
+            "edited_at": msg.edited_at,
+        },
+    )
+
+
+_INSERT_MESSAGE = insert(cast(Table, MessageRow.__table__))
+
+
+def update_if_revision(session: Session, msg: Message, expected_revision: int) -> bool:
+    """Write the message's new revision only if it is still at ``expected_revision``."""
+    result = session.execute(
+        update(MessageRow)
+        .where(MessageRow.id == msg.id, MessageRow.revision == expected_revision)
+        .values(
+            revision=msg.revision,
+            deleted=msg.deleted,
+            key_version=msg.key_version,
+            body=msg.sealed_body,
+            edited_at=msg.edited_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def messages_after(session: Session, channel_id: str, after_seq: int, limit: int) -> list[Message]:
+    rows = session.scalars(
+        select(MessageRow)
+        .where(MessageRow.channel_id == channel_id, MessageRow.seq > after_seq)
+        .order_by(MessageRow.seq)
+        .limit(limit)
+    )
+    return [to_message(r) for r in rows]
+
+
+def message_ids_from_others(session: Session, channel_id: str, up_to_seq: int, reader_id: str) -> list[str]:
+    """The ids of a channel's messages up to ``up_to_seq`` that ``reader_id`` did not send."""
     return list(
         session.scalars(
-            select(MessageRow)
-            .where(MessageRow.channel_id == channel_id, MessageRow.seq > after_seq)
-            .order_by(MessageRow.seq)
-            .limit(limit)
+            select(MessageRow.id).where(
+                MessageRow.channel_id == channel_id,
+                MessageRow.seq <= up_to_seq,
+                MessageRow.sender_id != reader_id,
+            )
         )
+    )
+
+
+def insert_revision(session: Session, rev: Revision) -> None:
+    session.execute(
+        insert(RevisionRow),
+        {
+            "message_id": rev.message_id,
+            "revision": rev.revision,
+            "key_version": rev.key_version,
+            "body": rev.sealed_body,
+            "deleted": rev.deleted,
+            "editor_id": rev.editor.user_id,
+            "editor_name": rev.editor.username,
+            "editor_jurisdiction": rev.editor.jurisdiction,
+            "at": rev.at,
+        },
+    )
+
+
+def revisions(session: Session, message_id: str) -> list[Revision]:
+    rows = session.scalars(
+        select(RevisionRow).where(RevisionRow.message_id == message_id).order_by(RevisionRow.revision)
+    )
+    return [
+        Revision(
+            message_id=r.message_id,
+            revision=r.revision,
+            key_version=r.key_version,
+            sealed_body=r.body,
+            deleted=r.deleted,
+            editor=Actor(r.editor_id, r.editor_name, r.editor_jurisdiction),
+            at=as_utc(r.at),
+        )
+        for r in rows
+    ]
+
+
+# -- receipts -----------------------------------------------------------------------------------------
+
+
+def _to_receipt(row: ReceiptRow) -> Receipt:
+    return Receipt(
+        message_id=row.message_id,
+        reader=Actor(row.user_id, row.username, row.jurisdiction),
+        delivered_at=as_utc(row.delivered_at) if row.delivered_at else None,
+        read_at=as_utc(row.read_at) if row.read_at else None,
+    )
+
+
+def get_receipt(session: Session, message_id: str, user_id: str) -> Receipt | None:
+    row = session.get(ReceiptRow, (message_id, user_id))
+    return _to_receipt(row) if row is not None else None
+
+
+def put_receipt(session: Session, receipt: Receipt, *, new: bool) -> None:
+    values = {"delivered_at": receipt.delivered_at, "read_at": receipt.read_at}
+    if new:
+        session.execute(
+            insert(ReceiptRow),
+            {
+                "message_id": receipt.message_id,
+                "user_id": receipt.reader.user_id,
+                "username": receipt.reader.username,
+                "jurisdiction": receipt.reader.jurisdiction,
+                **values,
+            },
+        )
+    else:
+        session.execute(
+            update(ReceiptRow)
+            .where(ReceiptRow.message_id == receipt.message_id, ReceiptRow.user_id == receipt.reader.user_id)
+            .values(**values)
+        )
+
+
+def receipts(session: Session, message_id: str) -> list[Receipt]:
+    rows = session.scalars(select(ReceiptRow).where(ReceiptRow.message_id == message_id).order_by(ReceiptRow.username))
+    return [_to_receipt(r) for r in rows]
+
+
+# -- replicas of other services' records, and workspace closures -------------------------------------
+
+
+def get_replica(session: Session, kind: str, record_id: str) -> RecordReplica | None:
+    row = session.get(RecordRow, (kind, record_id))
+    if row is None:
+        return None
+    return RecordReplica(
+        row.kind, row.id, row.workspace_id, row.origin_jurisdiction, frozenset(_split(row.audience)), row.version
+    )
+
+
+def put_replica(session: Session, replica: RecordReplica, *, new: bool) -> None:
+    values = {
+        "workspace_id": replica.workspace_id,
+        "origin_jurisdiction": replica.origin_jurisdiction,
+        "audience": ",".join(sorted(replica.audience)),
+        "version": replica.version,
+    }
+    if new:
+        session.execute(insert(RecordRow), {"kind": replica.kind, "id": replica.id, **values})
+    else:
+        session.execute(
+            update(RecordRow).where(RecordRow.kind == replica.kind, RecordRow.id == replica.id).values(**values)
+        )
+
+
+def record_closure(session: Session, workspace_id: str, closed_at: datetime) -> None:
+    """Remember when a workspace closed (the first time it is heard of)."""
+    if session.get(WorkspaceClosure, workspace_id) is None:
+        session.execute(insert(WorkspaceClosure), {"workspace_id": workspace_id, "closed_at": closed_at})
+
+
+def closures_due(session: Session, closed_before: datetime) -> list[tuple[str, datetime]]:
+    """Workspaces closed before ``closed_before`` whose content is not shredded yet, with their closing time."""
+    rows = session.execute(
+        select(WorkspaceClosure.workspace_id, WorkspaceClosure.closed_at).where(
+            WorkspaceClosure.shredded_at.is_(None), WorkspaceClosure.closed_at <= closed_before
+        )
+    )
+    return [(ws, as_utc(at)) for ws, at in rows]
+
+
+def mark_workspace_shredded(session: Session, workspace_id: str, now: datetime) -> None:
+    session.execute(
+        update(WorkspaceClosure).where(WorkspaceClosure.workspace_id == workspace_id).values(shredded_at=now)
     )

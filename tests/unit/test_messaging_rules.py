@@ -62,3 +62,73 @@ def test_sealed_content_opens_only_in_its_place_and_with_its_key() -> None:
         crypto.open_sealed(data_key, sealed, b"msg-2:1")  # moved to another message
     with pytest.raises(InvalidTag):
         crypto.open_sealed(crypto.new_data_key(), sealed, b"msg-1:1")
+
+
+def test_expiry_warnings_say_how_long_is_left_in_words() -> None:
+    from datetime import timedelta
+
+    assert domain.expires_in(timedelta(days=7)) == "in 7 days"
+    assert domain.expires_in(timedelta(days=1)) == "in 1 day"
+    assert domain.expires_in(timedelta(days=1, hours=12)) == "in 1 day 12 hours"
+    assert domain.expires_in(timedelta(0)) == ""
+
+
+def _message(sender: str = "u1", deleted: bool = False) -> domain.Message:
+    from datetime import UTC, datetime
+
+    from jitlib.actors import Actor
+
+    return domain.Message(
+        id=str(uuid.uuid4()),
+        channel_id=str(uuid.uuid4()),
+        seq=1,
+        sender=Actor(sender, sender, "NL"),
+        system=False,
+        revision=2,
+        deleted=deleted,
+        key_version=1,
+        sealed_body=b"sealed",
+        attachments=(),
+        posted_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_only_the_sender_revises_a_live_message_from_a_fresh_view() -> None:
+    from jitlib.actors import Actor
+    from jitlib.errors import Aborted, FailedPrecondition, PermissionDenied
+
+    msg = _message()
+    domain.check_revision(msg, Actor("u1", "u1", "NL"), 2)
+    domain.check_revision(msg, Actor("u1", "u1", "NL"), 0)
+    with pytest.raises(PermissionDenied):
+        domain.check_revision(msg, Actor("u2", "u2", "NL"), 2)
+    with pytest.raises(Aborted):
+        domain.check_revision(msg, Actor("u1", "u1", "NL"), 1)
+    with pytest.raises(FailedPrecondition):
+        domain.check_revision(_message(deleted=True), Actor("u1", "u1", "NL"), 0)
+
+
+def test_receipts_keep_the_first_delivery_and_the_first_read() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from jitlib.actors import Actor
+
+    reader, t0 = Actor("u2", "u2", "DE"), datetime(2026, 1, 1, tzinfo=UTC)
+    delivered = domain.receipt_after(None, "m", reader, t0, read=False)
+    assert delivered is not None and delivered.delivered_at == t0 and delivered.read_at is None
+    assert domain.receipt_after(delivered, "m", reader, t0 + timedelta(1), read=False) is None
+    read = domain.receipt_after(delivered, "m", reader, t0 + timedelta(2), read=True)
+    assert read is not None and read.delivered_at == t0 and read.read_at == t0 + timedelta(2)
+    assert domain.receipt_after(read, "m", reader, t0 + timedelta(3), read=True) is None
+    assert not domain.gets_receipt("u2", "u2") and domain.gets_receipt("u1", "u2")
+
+
+def test_a_record_thread_follows_the_newest_audience() -> None:
+    old = domain.RecordReplica("task", "t", "ws", "NL", frozenset({"NL", "DE"}), 3)
+    newer = domain.RecordReplica("task", "t", "ws", "NL", frozenset({"NL", "IE"}), 4)
+    assert domain.replica_after(None, old) is old
+    assert domain.replica_after(old, newer) is newer
+    assert domain.replica_after(newer, old) is newer
+    assert domain.thread_members(newer) == ("IE", "NL")
+    access = newer.access()
+    assert access.restricted and access.parties == {"NL", "IE"}

@@ -8,8 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nats
 import pytest
 
+from jit.common.v1 import common_pb2
+from jitlib import workspaces
 from jitlib.clock import OffsetClock
 from jitlib.config import CommonSettings
 from services.messaging.app import MessagingSettings, spec
@@ -22,6 +25,22 @@ def messaging_db(db_url: str, tmp: Path, postgres: Any | None) -> str:
         return f"sqlite:///{tmp / 'messaging.db'}"
     assert postgres is not None
     return str(postgres.create_database(f"messaging_{uuid.uuid4().hex[:12]}"))
+
+
+async def announce_workspace(url: str, status: int, version: int, closed_at: str = "") -> None:
+    """Publish the demo workspace on the NATS at ``url`` (a test's own broker), as `jit admin` does."""
+    nc = await nats.connect(url)
+    ws = common_pb2.Workspace(
+        id="jit-demo",
+        name="JIT demo",
+        lead="NL",
+        members=["NL", "DE", "IE", "EUROJUST"],
+        status=status,
+        version=version,
+        closed_at=closed_at,
+    )
+    await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
+    await nc.close()
 
 
 def start_messaging(nats_url: str, issuer: str, url: str, state: Path, **settings: Any) -> RunningService:

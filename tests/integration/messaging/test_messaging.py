@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import nats
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -20,11 +19,10 @@ from jit.messaging.v1 import messaging_pb2_grpc
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port
-from jitlib import workspaces
 from jitlib.db import sync_url
 from tests.conftest import wait_for_workspace
 from tests.harness import eventually, field_violations, md, rid
-from tests.integration.messaging.conftest import messaging_db, start_messaging
+from tests.integration.messaging.conftest import announce_workspace, messaging_db, start_messaging
 
 pytestmark = pytest.mark.integration
 WS = "jit-demo"
@@ -342,21 +340,6 @@ def test_page_size_of_a_million_is_refused(client: Client) -> None:
     assert "page_size" in field_violations(info.value)
 
 
-async def _announce(url: str, status: int, version: int, closed_at: str = "") -> None:
-    nc = await nats.connect(url)
-    ws = common_pb2.Workspace(
-        id=WS,
-        name="JIT demo",
-        lead="NL",
-        members=["NL", "DE", "IE", "EUROJUST"],
-        status=status,
-        version=version,
-        closed_at=closed_at,
-    )
-    await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
-    await nc.close()
-
-
 def test_when_retention_ends_the_content_is_shredded_and_unreadable(
     keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -366,13 +349,13 @@ def test_when_retention_ends_the_content_is_shredded_and_unreadable(
     url = messaging_db(db_url, tmp_path, pg)
     svc = start_messaging(own.url, keycloak.issuer, url, tmp_path, retention_days=30, retention_scan_seconds=0.5)
     try:
-        asyncio.run(_announce(own.url, common_pb2.WORKSPACE_STATUS_OPEN, 1))
+        asyncio.run(announce_workspace(own.url, common_pb2.WORKSPACE_STATUS_OPEN, 1))
         wait_for_workspace(svc, WS)
         client = Client(svc, tokens)
         ch = client.workspace_channel()
         sent = client.post("nl-prosecutor", ch.id, "the suspect's handle is @x")
         closed_at = datetime.now(UTC).isoformat()
-        asyncio.run(_announce(own.url, common_pb2.WORKSPACE_STATUS_CLOSED, 2, closed_at))
+        asyncio.run(announce_workspace(own.url, common_pb2.WORKSPACE_STATUS_CLOSED, 2, closed_at))
         eventually(lambda: client.call("nl-prosecutor", "GetChannel", pb.GetChannelRequest(id=ch.id)) is not None)
         svc.app.clock.advance(timedelta(days=31))  # the retention period passes
         eventually(lambda: client.messages("nl-prosecutor", ch.id)[0].shredded, timeout=20)

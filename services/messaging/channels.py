@@ -1,0 +1,203 @@
+"""The writes on channels and messages, each a synchronous step inside one unit of work: shared by the
+servicer (a user's call) and the consumers (a system notice, the retention shredder). Rules come from
+``domain``, rows from ``store``, sealing from ``content``; each change writes its event and its audit
+entry in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from jitlib.actors import Actor
+from jitlib.auth import Principal
+from jitlib.errors import Aborted, FailedPrecondition, NotFound
+from jitlib.ids import new_id
+from jitlib.records import Created, RecordPath, Stored
+from jitlib.runtime import Runtime, UnitOfWork
+from jitlib.workspaces import WorkspaceInfo
+from services.messaging import domain, events, store
+from services.messaging.content import Content
+from services.messaging.domain import Channel, MessageInChannel, NewAttachment, RecordReplica
+
+CHANNEL = "channel"
+MESSAGE = "message"
+
+
+class MessagePath(RecordPath[MessageInChannel]):
+    """The record path of messages. A message is created inside a channel the caller was shown (its
+    visibility checked by the channel's path), so its create skips the workspace check of
+    ``RecordPath.create`` (a closed workspace's channels keep taking messages until shredded) and keeps
+    the replay rule: the same request returns the stored message, the same ``request_id`` with other
+    content (another body, another channel) is FAILED_PRECONDITION ``REQUEST_ID_REUSED``."""
+
+    async def create_in(
+        self,
+        principal: Principal,
+        *,
+        digest: str,
+        find: Callable[[Session], Stored[MessageInChannel] | None],
+        write: Callable[[UnitOfWork], MessageInChannel],
+    ) -> Created[MessageInChannel]:
+        try:
+            return Created(await self.rt.change(principal, write), replayed=False)
+        except (IntegrityError, FailedPrecondition):
+            # IntegrityError: the unique (sender, request_id) index refused the insert, a retry or a
+            # concurrent duplicate. FailedPrecondition (the channel shredded since): a genuine replay
+            # still gets what the first call stored.
+            replay = await self.rt.read(find)
+            if replay is None:
+                raise
+            return self.replayed(replay, digest)
+
+
+class Channels:
+    def __init__(self, rt: Runtime, content: Content) -> None:
+        self.rt = rt
+        self.content = content
+
+    def members_of(self, channel: Channel) -> frozenset[str]:
+        """The audience of a channel's events: its workspace's members (its parties when this node has not
+        heard of the workspace)."""
+        workspace = self.rt.workspaces.get(channel.workspace_id)
+        return workspace.members if workspace is not None else channel.parties
+
+    async def once(self, principal: Principal, fn: Callable[[UnitOfWork], Channel]) -> Channel:
+        """Run a find-or-create unit; when a concurrent call created the same channel first (its unique
+        index refused this insert), run it again to find it."""
+        try:
+            return await self.rt.change(principal, fn)
+        except IntegrityError:
+            return await self.rt.change(principal, fn)
+
+    # -- channels ---------------------------------------------------------------------------------
+
+    def insert(
+        self, session: Session, ch: Channel, *, request_id: str | None = None, digest: str | None = None
+    ) -> None:
+        store.insert_channel(session, ch, request_id=request_id, request_digest=digest)
+        self.content.keys.create(session, ch.id, ch.key_version, ch.created_at)
+
+    def workspace_channel(
+        self, uow: UnitOfWork, workspace_id: str, open_workspace: Callable[[str], WorkspaceInfo], now: datetime
+    ) -> Channel:
+        """The workspace's channel, created on first use while the workspace is open."""
+        ch = store.workspace_channel(uow.session, workspace_id)
+        if ch is None:
+            ws = open_workspace(workspace_id)
+            ch = domain.workspace_channel(channel_id=new_id(), workspace_id=ws.id, name=ws.name, lead=ws.lead, now=now)
+            self.insert(uow.session, ch)
+        uow.audit(CHANNEL, ch.id, ch.workspace_id)
+        return ch
+
+    def record_thread(self, session: Session, replica: RecordReplica, now: datetime) -> Channel:
+        """The record's thread, created on first use, its members kept equal to the record's audience."""
+        ch = store.record_thread(session, replica.kind, replica.id)
+        if ch is None:
+            ch = domain.record_thread(replica, channel_id=new_id(), now=now)
+            self.insert(session, ch)
+        elif ch.members != domain.thread_members(replica):
+            ch = replace(ch, members=domain.thread_members(replica))
+            store.set_members(session, ch)
+        return ch
+
+    def rotate_key(self, uow: UnitOfWork, channel_id: str, now: datetime) -> Channel:
+        ch = self._locked(uow.session, channel_id)
+        ch = domain.rotated(ch)
+        store.set_counters(uow.session, ch)
+        self.content.keys.create(uow.session, ch.id, ch.key_version, now)
+        uow.audit(CHANNEL, ch.id, ch.workspace_id)
+        return ch
+
+    def shred_workspace(self, uow: UnitOfWork, workspace_id: str, now: datetime) -> list[str]:
+        """Destroy the keys of every channel of a workspace (crypto-shredding): the ciphertext stays."""
+        shredded = store.channel_ids_of_workspace(uow.session, workspace_id)
+        for channel_id in shredded:
+            self.content.keys.destroy(uow.session, channel_id, now)
+            store.mark_shredded(uow.session, channel_id, now)
+            uow.audit(CHANNEL, channel_id, workspace_id)
+        store.mark_workspace_shredded(uow.session, workspace_id, now)
+        return shredded
+
+    def _locked(self, session: Session, channel_id: str) -> Channel:
+        ch = store.lock_channel(session, channel_id)
+        if ch is None:
+            raise NotFound(CHANNEL, channel_id)
+        return ch
+
+    # -- messages ---------------------------------------------------------------------------------
+
+    def post(
+        self,
+        uow: UnitOfWork,
+        channel_id: str,
+        *,
+        sender: Actor,
+        text: str,
+        files: list[NewAttachment],
+        request_id: str,
+        digest: str,
+        now: datetime,
+        system: bool = False,
+    ) -> MessageInChannel:
+        """The channel's next message, sealed under its current key, with its event and audit entry.
+        The channel row is locked: sequence numbers are dense and in commit order per channel."""
+        session = uow.session
+        ch = self._locked(session, channel_id)
+        domain.check_open(ch)
+        message_id = new_id()
+        metas = domain.describe(files, message_id=message_id, key_version=ch.key_version)
+        sealed = self.content.seal_body(session, ch, message_id, 1, text)
+        msg = domain.new_message(
+            ch, message_id=message_id, sender=sender, sealed_body=sealed, attachments=metas, system=system, now=now
+        )
+        store.insert_message(session, msg, request_id=request_id, request_digest=digest)
+        ch = replace(ch, next_seq=ch.next_seq + 1)
+        store.set_counters(session, ch)
+        try:
+            self.content.seal_files(session, ch, metas, files)
+        except BaseException:
+            self.content.remove_files(ch.id, metas)
+            raise
+        uow.emit(events.subject(msg, "posted"), events.envelope(ch, msg, "posted", self.members_of(ch), now))
+        uow.audit(MESSAGE, msg.id, ch.workspace_id)
+        return MessageInChannel(msg, ch)
+
+    def revise(
+        self, uow: UnitOfWork, current: MessageInChannel, *, editor: Actor, text: str | None, now: datetime
+    ) -> MessageInChannel:
+        """A new revision of a message (``text`` None deletes it); the replaced one is kept sealed."""
+        session = uow.session
+        ch = self._locked(session, current.channel.id)
+        domain.check_open(ch)
+        before = current.message
+        sealed = self.content.seal_body(session, ch, before.id, before.revision + 1, text or "")
+        after, kept = domain.revise(before, ch, editor=editor, sealed_body=sealed, deleted=text is None, now=now)
+        if not store.update_if_revision(session, after, before.revision):
+            raise Aborted("CONCURRENT_EDIT", "the message changed meanwhile; re-read it")
+        store.insert_revision(session, kept)
+        event = "deleted" if after.deleted else "edited"
+        uow.emit(events.subject(after, event), events.envelope(ch, after, event, self.members_of(ch), now))
+        uow.audit(MESSAGE, after.id, ch.workspace_id)
+        return MessageInChannel(after, ch)
+
+    # -- receipts ---------------------------------------------------------------------------------
+
+    def receipt(self, session: Session, message_id: str, reader: Actor, now: datetime, *, read: bool) -> int:
+        """Record that ``reader`` got (or read) a message; 1 when that changed a receipt."""
+        current = store.get_receipt(session, message_id, reader.user_id)
+        after = domain.receipt_after(current, message_id, reader, now, read=read)
+        if after is None:
+            return 0
+        store.put_receipt(session, after, new=current is None)
+        return 1
+
+    def mark_read(self, uow: UnitOfWork, channel: Channel, reader: Actor, up_to_seq: int, now: datetime) -> int:
+        """Read receipts for every message up to ``up_to_seq`` that someone else sent."""
+        ids = store.message_ids_from_others(uow.session, channel.id, up_to_seq, reader.user_id)
+        marked = sum(self.receipt(uow.session, i, reader, now, read=True) for i in ids)
+        uow.audit(CHANNEL, channel.id, channel.workspace_id)
+        return marked

@@ -1,0 +1,180 @@
+"""Live delivery for ``Subscribe``: one NATS listener per process feeds every stream of the process.
+
+- The listener subscribes once to every replica's posts (``jit.messaging.*.posted``) when the bus is
+  connected, and wakes the streams of the channel an event names. A post on this process wakes them
+  directly, without waiting for the broker; a poll every ``POLL_SECONDS`` keeps delivery going while
+  NATS is down.
+- A ``ChannelFeed`` reads and opens each new message of a channel once for all of the process's streams
+  on that channel: with fifty people following a channel, a post costs one database read, not fifty.
+- Each stream registers before it reads, so a message committed in between is seen by one or the other,
+  and its cursor (the last seq sent) drops the overlap: every message after the cursor, in order, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from sqlalchemy.orm import Session
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.messaging.v1 import messaging_pb2 as pb
+from jitlib.runtime import Runtime
+from services.messaging import events, store
+from services.messaging.content import Content
+from services.messaging.mapping import message_to_pb
+
+log = logging.getLogger(__name__)
+
+#: Messages read at most per database read.
+BATCH = 200
+#: How often a stream looks for new messages when nothing woke it (a broker outage).
+POLL_SECONDS = 2.0
+
+
+class ChannelFeed:
+    """New messages of one channel, read and opened once for all of this process's subscribers. Entries
+    live ``TTL`` seconds (a message edited or shredded elsewhere is not served stale for longer)."""
+
+    TTL = 5.0
+
+    def __init__(self, rt: Runtime, content: Content, channel_id: str) -> None:
+        self._rt = rt
+        self._content = content
+        self._channel_id = channel_id
+        self._lock = asyncio.Lock()
+        self._cache: dict[int, tuple[float, pb.Message]] = {}
+        #: Bumped on every known change; a read made at the current generation saw everything committed.
+        self.generation = 0
+        self._read_at: tuple[int, int, float] = (-1, 0, 0.0)  # generation, last seq, time of the last read
+
+    def _cached(self, after: int, now: float) -> list[pb.Message]:
+        out = []
+        seq = after + 1
+        while (hit := self._cache.get(seq)) is not None and now - hit[0] < self.TTL:
+            out.append(hit[1])
+            seq += 1
+        return out
+
+    def _read(self, session: Session, after: int) -> list[pb.Message]:
+        ch = store.get_channel(session, self._channel_id)
+        if ch is None:
+            return []
+        rows = store.messages_after(session, ch.id, after, BATCH)
+        return [message_to_pb(self._content.open(session, ch, m)) for m in rows]
+
+    async def after(self, after: int) -> tuple[list[pb.Message], bool]:
+        """The messages after seq ``after``, in order, and whether more may follow at once."""
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            now = loop.time()
+            hits = self._cached(after, now)
+            start = hits[-1].seq if hits else after
+            generation, last_seq, read_time = self._read_at
+            if generation == self.generation and start >= last_seq and now - read_time < self.TTL:
+                return hits, False  # nothing was posted since the last read: no need to ask the database
+            generation = self.generation
+            fresh = await self._rt.read(lambda session: self._read(session, start))
+            for msg in fresh:
+                self._cache[msg.seq] = (now, msg)
+            self._read_at = (generation, fresh[-1].seq if fresh else start, now)
+            for seq in [k for k, (t, _) in self._cache.items() if now - t >= self.TTL]:
+                del self._cache[seq]
+            return hits + fresh, len(fresh) == BATCH
+
+
+class Live:
+    """The process's live delivery: its one NATS listener, its streams by channel and their feeds. A
+    worker of the service (started after the bus, stopped before it closes)."""
+
+    def __init__(self, rt: Runtime, content: Content) -> None:
+        self._rt = rt
+        self._content = content
+        self._streams: dict[str, set[asyncio.Event]] = {}
+        self._feeds: dict[str, ChannelFeed] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._sub: Subscription | None = None
+
+    # -- the listener -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="messaging-live-listener")
+
+    async def _listen(self) -> None:
+        delay = 0.2
+        while self._sub is None:
+            try:
+                await self._rt.bus.wait_ready()
+                self._sub = await self._rt.bus.nc.subscribe(events.POSTED, cb=self._on_posted)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker went away between ready and subscribe: try again
+                log.warning("live delivery cannot subscribe to %s (%s); retrying", events.POSTED, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+
+    async def _on_posted(self, msg: Msg) -> None:
+        meta = pb.Message()
+        try:
+            Envelope.FromString(msg.data).state.Unpack(meta)
+        except Exception:  # not ours to judge: the stream's consumers dead-letter bad events
+            return
+        if meta.channel_id:
+            self.notify(meta.channel_id)
+
+    # -- the streams ------------------------------------------------------------------------------
+
+    def notify(self, channel_id: str) -> None:
+        """A message was committed in ``channel_id``: wake its streams."""
+        feed = self._feeds.get(channel_id)
+        if feed is not None:
+            feed.generation += 1
+        for wake in self._streams.get(channel_id, ()):
+            wake.set()
+
+    def forget(self, channel_id: str) -> None:
+        """Drop what is cached for a channel (its content changed or was shredded)."""
+        self._feeds.pop(channel_id, None)
+
+    def _feed(self, channel_id: str) -> ChannelFeed:
+        feed = self._feeds.get(channel_id)
+        if feed is None:
+            feed = self._feeds[channel_id] = ChannelFeed(self._rt, self._content, channel_id)
+        return feed
+
+    async def follow(self, channel_id: str, after_seq: int) -> AsyncGenerator[pb.Message, None]:
+        """Every message of the channel after ``after_seq``, in order, then each new one as it comes."""
+        wake = asyncio.Event()
+        streams = self._streams.setdefault(channel_id, set())
+        streams.add(wake)
+        last = after_seq
+        try:
+            while True:
+                wake.clear()  # before reading: a wake-up during the read or the sends is not lost
+                batch, more = await self._feed(channel_id).after(last)
+                for msg in batch:
+                    yield msg
+                    last = msg.seq
+                if more:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+        finally:
+            streams.discard(wake)
+            if not streams:
+                self._streams.pop(channel_id, None)
+                self._feeds.pop(channel_id, None)
