@@ -108,8 +108,9 @@ class KeyRing:
     """Data keys unwrapped with the node's KEK on first use and kept in memory, by name.
 
     The service stores wrapped keys where it likes (a table per workspace, per channel and version);
-    the ring makes them (``fresh``), opens them once stored (``open``) and forgets them. Destroying a key is the service's write (set the
-    wrapped copy to NULL) followed by ``forget``, so this process no longer holds it either."""
+    the ring makes them (``fresh``), opens them once stored (``open``) and forgets them. Destroying a
+    key is the service's write (set the wrapped copy to NULL) followed by ``forget``, so this process no
+    longer holds it either."""
 
     def __init__(self, kek: Kek) -> None:
         self._kek = kek

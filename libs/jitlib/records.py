@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,6 +31,16 @@ from jitlib.workspaces import WorkspaceInfo
 
 R = TypeVar("R")
 X = TypeVar("X")
+
+
+class NewRecord(Protocol):
+    """What a create command carries for the record path: its workspace and the client's request id."""
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def request_id(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,15 @@ class RecordPath(Generic[R]):
         load: Callable[[Session, str], R | None],
         access: Callable[[R], RecordAccess],
         label: str = "",
+        find_by_request: Callable[[Session, str, str], Stored[R] | None] | None = None,
     ) -> None:
         self.rt = rt
         self.record_type = record_type
         self.rules = rules
         self._load = load
         self._access = access
+        #: The store's lookup of a record by (creator's user id, request id), for idempotent creates.
+        self._find_by_request = find_by_request
         #: How messages name the kind ("evidence request").
         self.label = label or record_type.replace("_", " ")
 
@@ -74,21 +87,28 @@ class RecordPath(Generic[R]):
     async def create(
         self,
         principal: Principal,
-        *,
-        workspace_id: str,
-        request_id: str,
+        cmd: NewRecord,
         digest: str,
-        find: Callable[[Session], Stored[R] | None],
         build: Callable[[WorkspaceInfo], R],
         write: Callable[[UnitOfWork, R, WorkspaceInfo], None],
+        *,
         action: str = "create",
     ) -> Created[R]:
-        """Authorize a create in ``workspace_id``, then write ``build(workspace)`` with ``write`` or
-        return the stored result of an earlier call with the same ``request_id``.
+        """Authorize a create of ``cmd`` in its workspace, then write ``build(workspace)`` with ``write``,
+        or return the stored result of an earlier call with the same ``cmd.request_id`` (found with the
+        store's ``find_by_request``).
 
         ``build`` may refuse with INVALID_ARGUMENT (an addressee outside the workspace, say); the caller
         validated the request's own fields before. A refusal that depends on stored state (the workspace
         unknown here or closed) still lets a genuine replay through: the first call succeeded."""
+        if self._find_by_request is None:
+            raise TypeError(f"the {self.label} path was made without find_by_request")
+        lookup, user_id, request_id = self._find_by_request, principal.user_id, cmd.request_id
+
+        def find(session: Session) -> Stored[R] | None:
+            return lookup(session, user_id, request_id)
+
+        workspace_id = cmd.workspace_id
         rt = self.rt
         await rt.authorize(
             principal,

@@ -60,7 +60,12 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         self.keys = keys
         self.offsets = offsets
         self.requests = RecordPath(
-            rt, record_type=RECORD, rules=EVIDENCE_REQUEST_RULES, load=store.get, access=EvidenceRequest.access
+            rt,
+            record_type=RECORD,
+            rules=EVIDENCE_REQUEST_RULES,
+            load=store.get,
+            access=EvidenceRequest.access,
+            find_by_request=store.find_by_request,
         )
         #: Items follow the visibility of the request they were received against.
         self.items = RecordPath(
@@ -100,15 +105,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             )
             uow.audit(RECORD, r.id, r.workspace_id)
 
-        created = await self.requests.create(
-            principal,
-            workspace_id=cmd.workspace_id,
-            request_id=cmd.request_id,
-            digest=digest,
-            find=lambda s: store.find_by_request(s, principal.user_id, cmd.request_id),
-            build=build,
-            write=write,
-        )
+        created = await self.requests.create(principal, cmd, digest, build, write)
         if created.replayed:  # the stored request as it is now, with its linked order and items
             return pb.CreateRequestResponse(request=await self._view(created.record, now))
         return pb.CreateRequestResponse(request=request_to_pb(created.record, now))

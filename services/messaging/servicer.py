@@ -45,7 +45,12 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         self.live = live
         self.receipts = receipts
         self.channels = RecordPath(
-            rt, record_type=CHANNEL, rules=CHANNEL_RULES, load=store.get_channel, access=Channel.access
+            rt,
+            record_type=CHANNEL,
+            rules=CHANNEL_RULES,
+            load=store.get_channel,
+            access=Channel.access,
+            find_by_request=store.find_channel_by_request,
         )
         self.messages = MessagePath(
             rt, record_type=MESSAGE, rules=domain.MESSAGE_RULES, load=store.get_message, access=MessageInChannel.access
@@ -81,16 +86,7 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             self.ops.insert(uow.session, ch, request_id=request.request_id, digest=digest)
             uow.audit(CHANNEL, ch.id, ch.workspace_id)
 
-        created = await self.channels.create(
-            principal,
-            workspace_id=request.workspace_id,
-            request_id=request.request_id,
-            digest=digest,
-            find=lambda s: store.find_channel_by_request(s, principal.user_id, request.request_id),
-            build=build,
-            write=write,
-            action="open a channel in",
-        )
+        created = await self.channels.create(principal, request, digest, build, write, action="open a channel in")
         return pb.CreateChannelResponse(channel=channel_to_pb(created.record))
 
     async def GetChannel(self, request: pb.GetChannelRequest, context: Any) -> pb.GetChannelResponse:

@@ -49,6 +49,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             load=store.get,
             access=Order.access,
             label="preservation order",
+            find_by_request=store.find_by_request,
         )
 
     def _pb(self, order: Order, now: datetime) -> pb.PreservationOrder:
@@ -78,15 +79,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             )
             uow.audit(RECORD, order.id, order.workspace_id)
 
-        created = await self.orders.create(
-            principal,
-            workspace_id=cmd.workspace_id,
-            request_id=cmd.request_id,
-            digest=digest,
-            find=lambda s: store.find_by_request(s, principal.user_id, cmd.request_id),
-            build=build,
-            write=write,
-        )
+        created = await self.orders.create(principal, cmd, digest, build, write)
         return pb.CreateOrderResponse(order=self._pb(created.record, now))
 
     async def GetOrder(self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext) -> pb.GetOrderResponse:

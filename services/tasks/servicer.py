@@ -29,7 +29,14 @@ RECORD = "task"
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.tasks = RecordPath(rt, record_type=RECORD, rules=TASK_RULES, load=store.get, access=Task.access)
+        self.tasks = RecordPath(
+            rt,
+            record_type=RECORD,
+            rules=TASK_RULES,
+            load=store.get,
+            access=Task.access,
+            find_by_request=store.find_by_request,
+        )
 
     # -- create and read --------------------------------------------------------------------------
 
@@ -52,15 +59,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             uow.emit(events.subject(task, "created"), events.envelope(task, state, "created", workspace.members, now))
             uow.audit(RECORD, task.id, task.workspace_id)
 
-        created = await self.tasks.create(
-            principal,
-            workspace_id=cmd.workspace_id,
-            request_id=cmd.request_id,
-            digest=digest,
-            find=lambda s: store.find_by_request(s, principal.user_id, cmd.request_id),
-            build=build,
-            write=write,
-        )
+        created = await self.tasks.create(principal, cmd, digest, build, write)
         return tasks_pb2.CreateTaskResponse(task=task_to_pb(created.record, now))
 
     async def GetTask(
