@@ -29,7 +29,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 NAMING_CONVENTION = {
@@ -41,8 +41,23 @@ NAMING_CONVENTION = {
 }
 
 
+#: Every timestamp column: timezone-aware (UTC in, UTC out on both databases).
+TS = DateTime(timezone=True)
+
+
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RecordKey:
+    """Mixin for a service's main record table: the record's id and workspace, and the id and digest of
+    the client request that created it (the idempotency key; each table declares its own unique index on
+    creator and request id)."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(36))
+    request_digest: Mapped[str] = mapped_column(String(64))
 
 
 @dataclass(frozen=True)

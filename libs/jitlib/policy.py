@@ -14,6 +14,7 @@ Every service asks ``decide`` before it shows or changes a record, and builds it
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -86,6 +87,22 @@ CHANNEL_RULES = RecordRules(
 )
 
 
+class GovernedRecord(Protocol):
+    """A domain record the policy decides on."""
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def origin_jurisdiction(self) -> str: ...
+
+    @property
+    def restricted(self) -> bool: ...
+
+    @property
+    def shared_with(self) -> Iterable[str]: ...
+
+
 @dataclass(frozen=True)
 class RecordAccess:
     """What the policy needs to know of a record."""
@@ -95,6 +112,20 @@ class RecordAccess:
     addressee_jurisdiction: str | None
     restricted: bool
     shared_with: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls, record: GovernedRecord, *, addressee: str | None = None, shared_with: Iterable[str] | None = None
+    ) -> RecordAccess:
+        """The access facts of a domain record (its workspace, origin, restriction and, unless given,
+        ``record.shared_with``), with the jurisdiction it is addressed to, if any."""
+        return cls(
+            workspace_id=record.workspace_id,
+            origin_jurisdiction=record.origin_jurisdiction,
+            addressee_jurisdiction=addressee,
+            restricted=record.restricted,
+            shared_with=frozenset(record.shared_with if shared_with is None else shared_with),
+        )
 
     @property
     def parties(self) -> frozenset[str]:

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from nats.js.api import StreamConfig
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import audit, outbox
 from jitlib.auth import Principal
-from jitlib.bus import Bus
+from jitlib.bus import Bus, EventConsumer, Handler
 from jitlib.clock import Clock
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.db import Database, RuntimeTables
@@ -94,6 +95,21 @@ class Runtime:
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         return await self.db.read(fn)
+
+    def consumer(self, name: str, stream: StreamConfig, subjects: str, handler: Handler) -> EventConsumer:
+        """A durable consumer of this service (named ``<consumer group>-<name>``) of ``subjects`` on
+        ``stream``, with the inbox and dead letters in this service's database."""
+        group = self.settings.consumer_group or self.name
+        return EventConsumer(
+            self.bus,
+            self.db,
+            self.tables,
+            durable=f"{group}-{name}",
+            stream=stream,
+            filter_subject=subjects,
+            handler=handler,
+            clock=self.clock,
+        )
 
     def open_workspace(self, workspace_id: str) -> WorkspaceInfo:
         """The workspace from the directory, refused (FAILED_PRECONDITION) when unknown here or closed."""

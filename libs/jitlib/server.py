@@ -10,7 +10,8 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from types import ModuleType
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -30,7 +31,7 @@ from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.errors import JitError
 from jitlib.outbox import OutboxRelay
 from jitlib.runtime import Runtime, current_method
-from jitlib.telemetry import current_trace_id, setup_tracing
+from jitlib.telemetry import current_trace_id, setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,27 @@ class ServiceSpec:
     consumers: ConsumerFactory | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        store: ModuleType,
+        streams: Sequence[StreamConfig],
+        register: Register,
+        consumers: ConsumerFactory | None = None,
+    ) -> ServiceSpec:
+        """The spec of a service whose ``store`` module declares ``Base`` and ``RUNTIME``, with its
+        Alembic migrations in the ``migrations`` folder beside it."""
+        return cls(
+            name=name,
+            metadata=store.Base.metadata,
+            tables=store.RUNTIME,
+            migrations_dir=Path(str(store.__file__)).parent / "migrations",
+            streams=streams,
+            register=register,
+            consumers=consumers,
+        )
+
 
 class ServiceApp:
     """One running service process (or an in-process instance in tests)."""
@@ -334,3 +356,13 @@ class ServiceApp:
         await stop.wait()
         log.info("%s stopping (draining in-flight calls)", self.spec.name)
         await self.stop()
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def run(name: str, make_spec: Callable[[S], ServiceSpec], settings: S) -> None:
+    """``python -m services.<name>``: run one service with settings from the environment until SIGTERM."""
+    common = CommonSettings()
+    setup_logging(common.log_level, name)
+    asyncio.run(ServiceApp(make_spec(settings), settings, common).run_until_signalled())

@@ -30,13 +30,5 @@ def _register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
     return [tasks_pb2.DESCRIPTOR.services_by_name["TaskService"].full_name]
 
 
-def spec() -> ServiceSpec:
-    return ServiceSpec(
-        name="tasks",
-        metadata=store.Base.metadata,
-        tables=store.RUNTIME,
-        migrations_dir=MIGRATIONS,
-        streams=[events.STREAM],
-        register=_register,
-        consumers=follow_up.consumers,
-    )
+def spec(settings: TasksSettings | None = None) -> ServiceSpec:
+    return ServiceSpec.of("tasks", store, [events.STREAM], _register, consumers=follow_up.consumers)

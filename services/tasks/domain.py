@@ -97,13 +97,7 @@ class Task:
     blocked_by: tuple[Link, ...] = ()
 
     def access(self) -> RecordAccess:
-        return RecordAccess(
-            workspace_id=self.workspace_id,
-            origin_jurisdiction=self.origin_jurisdiction,
-            addressee_jurisdiction=self.assignee_jurisdiction,
-            restricted=self.restricted,
-            shared_with=frozenset(self.shared_with),
-        )
+        return RecordAccess.of(self, addressee=self.assignee_jurisdiction)
 
     @property
     def parties(self) -> frozenset[str]:

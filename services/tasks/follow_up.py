@@ -93,16 +93,5 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
 
 
 def consumers(rt: Runtime) -> list[EventConsumer]:
-    group = rt.settings.consumer_group or rt.name
-    return [
-        EventConsumer(
-            rt.bus,
-            rt.db,
-            rt.tables,
-            durable=f"{group}-preservation-warnings",
-            stream=PRESERVATION_STREAM,
-            filter_subject=WARNINGS_SUBJECT,
-            handler=handler(rt, asyncio.get_running_loop()),
-            clock=rt.clock,
-        )
-    ]
+    loop = asyncio.get_running_loop()
+    return [rt.consumer("preservation-warnings", PRESERVATION_STREAM, WARNINGS_SUBJECT, handler(rt, loop))]

@@ -9,7 +9,6 @@ from typing import cast
 
 from sqlalchemy import (
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -27,7 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
-from jitlib.db import new_metadata, runtime_tables
+from jitlib.db import TS, RecordKey, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import SqlTerms, readable_sql
@@ -39,16 +38,11 @@ class Base(DeclarativeBase):
 
 
 RUNTIME = runtime_tables(Base.metadata)
-TS = DateTime(timezone=True)
 
 
-class TaskRow(Base):
+class TaskRow(RecordKey, Base):
     __tablename__ = "tasks"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    workspace_id: Mapped[str] = mapped_column(String(64))
-    request_id: Mapped[str] = mapped_column(String(36))
-    request_digest: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32))
