@@ -99,9 +99,6 @@ class GovernedRecord(Protocol):
     @property
     def restricted(self) -> bool: ...
 
-    @property
-    def shared_with(self) -> Iterable[str]: ...
-
 
 @dataclass(frozen=True)
 class RecordAccess:
@@ -117,14 +114,15 @@ class RecordAccess:
     def of(
         cls, record: GovernedRecord, *, addressee: str | None = None, shared_with: Iterable[str] | None = None
     ) -> RecordAccess:
-        """The access facts of a domain record (its workspace, origin, restriction and, unless given,
-        ``record.shared_with``), with the jurisdiction it is addressed to, if any."""
+        """The access facts of a domain record (its workspace, origin, restriction and, unless given, its
+        ``shared_with``), with the jurisdiction it is addressed to, if any."""
+        shared = getattr(record, "shared_with", ()) if shared_with is None else shared_with
         return cls(
             workspace_id=record.workspace_id,
             origin_jurisdiction=record.origin_jurisdiction,
             addressee_jurisdiction=addressee,
             restricted=record.restricted,
-            shared_with=frozenset(record.shared_with if shared_with is None else shared_with),
+            shared_with=frozenset(shared),
         )
 
     @property

@@ -16,7 +16,7 @@ from pydantic_settings import SettingsConfigDict
 from jit.messaging.v1 import messaging_pb2, messaging_pb2_grpc
 from jitlib import crypto
 from jitlib.alerts import AlertScanner
-from jitlib.bus import EventConsumer, stream_for
+from jitlib.bus import stream_for
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
@@ -86,32 +86,11 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
     def workers(rt: Runtime) -> Sequence[Worker]:
         p = parts(rt)
         loop = asyncio.get_running_loop()
-        group = settings.consumer_group or "messaging"
+        notice = notices.notice_handler(rt, p.channels, p.live, loop)
         out: list[Worker] = [
-            EventConsumer(
-                rt.bus,
-                rt.db,
-                rt.tables,
-                durable=f"{group}-{name}-notices",
-                stream=stream_for(name),
-                filter_subject=f"jit.{name}.>",
-                handler=notices.notice_handler(rt, p.channels, p.live, loop),
-                clock=rt.clock,
-            )
-            for name in RECORD_STREAMS
+            rt.consumer(f"{name}-notices", stream_for(name), f"jit.{name}.>", notice) for name in RECORD_STREAMS
         ]
-        out.append(
-            EventConsumer(
-                rt.bus,
-                rt.db,
-                rt.tables,
-                durable=f"{group}-closures",
-                stream=WORKSPACE_STREAM,
-                filter_subject="jit.workspaces.>",
-                handler=notices.closure_handler(),
-                clock=rt.clock,
-            )
-        )
+        out.append(rt.consumer("closures", WORKSPACE_STREAM, "jit.workspaces.>", notices.closure_handler()))
         scanner = AlertScanner(
             rt,
             store.ALERTS,
@@ -123,14 +102,6 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
         out += [scanner, p.live, p.receipts]
         return out
 
-    s = ServiceSpec(
-        name="messaging",
-        metadata=store.Base.metadata,
-        tables=store.RUNTIME,
-        migrations_dir=MIGRATIONS,
-        streams=[events.STREAM],
-        register=register,
-        consumers=workers,
-    )
+    s = ServiceSpec.of("messaging", store, [events.STREAM], register, consumers=workers)
     s.extra["parts"] = built
     return s

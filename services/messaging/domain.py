@@ -67,13 +67,7 @@ class Channel:
         return self.kind != WORKSPACE
 
     def access(self) -> RecordAccess:
-        return RecordAccess(
-            workspace_id=self.workspace_id,
-            origin_jurisdiction=self.origin_jurisdiction,
-            addressee_jurisdiction=None,
-            restricted=self.restricted,
-            shared_with=frozenset(self.members),
-        )
+        return RecordAccess.of(self, shared_with=self.members)
 
     @property
     def parties(self) -> frozenset[str]:

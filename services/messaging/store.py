@@ -9,7 +9,6 @@ from typing import cast
 
 from sqlalchemy import (
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -30,7 +29,7 @@ from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
 from jitlib.crypto import WrappedKey
-from jitlib.db import new_metadata, runtime_tables
+from jitlib.db import TS, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import SqlTerms, readable_sql
@@ -52,7 +51,6 @@ class Base(DeclarativeBase):
 
 RUNTIME = runtime_tables(Base.metadata)
 ALERTS = alerts_table(Base.metadata)
-TS = DateTime(timezone=True)
 
 
 class ChannelRow(Base):
