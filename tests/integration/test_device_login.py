@@ -57,8 +57,12 @@ class Browser:
         self.http.close()
 
 
+CONSENT_PAGES: list[str] = []
+
+
 def approve_in_browser(url: str, username: str, password: str) -> str:
-    """Follow the verification URL like a person would: log in, then grant the consent asked for."""
+    """Follow the verification URL like a person would: log in, then grant the consent asked for (each
+    consent page seen is kept in ``CONSENT_PAGES``)."""
     with Browser() as browser:
         page = browser.get(url)
         for _ in range(6):
@@ -81,6 +85,7 @@ def approve_in_browser(url: str, username: str, password: str) -> str:
                 elif attrs.get("type") in ("hidden", "text") or name == "accept":
                     data[name] = attrs.get("value", "")
             if 'name="accept"' in body:
+                CONSENT_PAGES.append(text)
                 data["accept"] = "Yes"
             page = browser.post(urljoin(str(page.url), action), data=data)
         return page.text
@@ -102,8 +107,12 @@ def test_device_login_works_for_a_real_account(keycloak: Any, tmp_path: Path) ->
 
     poller = threading.Thread(target=poll)
     poller.start()
+    CONSENT_PAGES.clear()
     final_page = approve_in_browser(code.verification_uri_complete, "nl-realuser", "demo")
     poller.join(60)
+    # RFC 8628 3.3: the user approves the device explicitly, so a code phished from someone else's
+    # terminal is not granted by merely being logged in (security review: the device flow skipped consent).
+    assert CONSENT_PAGES, "the device login granted access without asking the user to approve it"
     assert "error" not in result, f"{result.get('error')}\n{final_page[:1000]}"
     claims = decode_claims(result["tokens"].access_token)
     assert claims["preferred_username"] == "nl-realuser"
