@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Protocol
 
 from google.protobuf import any_pb2, timestamp_pb2
 from google.protobuf.message import Message
@@ -54,6 +55,56 @@ def envelope(
         aggregate_version=version,
         actor=actor_pb(actor),
         state=packed,
+    )
+
+
+class EventSource(Protocol):
+    """A domain record whose changes are published: its identity, its access facts and who changed it."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def origin_jurisdiction(self) -> str: ...
+
+    @property
+    def restricted(self) -> bool: ...
+
+    @property
+    def parties(self) -> frozenset[str]: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def updated_by(self) -> Actor: ...
+
+
+def record_envelope(
+    record: EventSource,
+    state: Message,
+    *,
+    aggregate_type: str,
+    event_type: str,
+    members: Iterable[str],
+    now: datetime,
+) -> Envelope:
+    """The event of a change to ``record``: from its origin, for its parties (and, unless restricted, the
+    workspace's ``members``), at its new version, by whoever changed it last."""
+    return envelope(
+        event_type=event_type,
+        state=state,
+        workspace_id=record.workspace_id,
+        origin=record.origin_jurisdiction,
+        audience=audience(record.parties, record.restricted, members),
+        aggregate_type=aggregate_type,
+        aggregate_id=record.id,
+        version=record.version,
+        actor=record.updated_by,
+        now=now,
     )
 
 

@@ -24,15 +24,6 @@ def event_type(event: str) -> str:
 
 
 def envelope(task: Task, state: tasks_pb2.Task, event: str, members: frozenset[str], now: datetime) -> Envelope:
-    return envelopes.envelope(
-        event_type=event_type(event),
-        state=state,
-        workspace_id=task.workspace_id,
-        origin=task.origin_jurisdiction,
-        audience=envelopes.audience(task.parties, task.restricted, members),
-        aggregate_type="task",
-        aggregate_id=task.id,
-        version=task.version,
-        actor=task.updated_by,
-        now=now,
+    return envelopes.record_envelope(
+        task, state, aggregate_type="task", event_type=event_type(event), members=members, now=now
     )
