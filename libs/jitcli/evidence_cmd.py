@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 
 import grpc
 import typer
@@ -529,7 +529,10 @@ def upload(
     media_type: Annotated[str, typer.Option("--media-type", metavar="TYPE")] = "",
     description: Annotated[str, typer.Option("--description", "-d", metavar="TEXT")] = "",
     origin: Annotated[
-        str, typer.Option("--origin", metavar="JUR", help="Where it arose (default: the addressee).")
+        str,
+        typer.Option(
+            "--origin", metavar="JUR", help="Where it arose: the request's addressee, which executed it (the default)."
+        ),
     ] = "",
     conditions: Annotated[
         str, typer.Option("--conditions", metavar="TEXT", help="Use conditions set by the origin.")
@@ -575,6 +578,20 @@ def upload(
         typer.echo(_item_line(item))
 
 
+def _private_new_file(path: Path) -> BinaryIO:
+    """A new file open for writing that only its owner may read (0600 from the moment it exists: created
+    with that mode, never widened by the umask, never world-readable even briefly). Refuses an existing
+    file or a symbolic link in its place."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask can only narrow the mode; this pins it whatever it is
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 @app.command()
 def download(
     ctx: typer.Context,
@@ -591,7 +608,12 @@ def download(
     digest = hashlib.sha256()
     meta: pb.EvidenceItem | None = None
     try:
-        with channel, _progress() as progress, tmp.open("xb") as fh:
+        part = _private_new_file(tmp)
+    except FileExistsError:
+        channel.close()
+        raise CliError(f"{tmp} exists (an interrupted download?); remove it or choose another --out") from None
+    try:
+        with channel, _progress() as progress, part as fh:
             task = progress.add_task(f"download {out.name}", total=None)
             for msg in stub.DownloadItem(
                 pb.DownloadItemRequest(item_id=_uuid(item, "ITEM"), purpose=purpose),

@@ -1,5 +1,10 @@
 """Encrypted, content-addressed blob store for evidence items.
 
+Blob names reveal nothing about the content: a blob is named by a keyed hash of its digest
+(``blob_name``: HMAC-SHA-256 under a naming key derived from the workspace's data key), so identical
+content under one data key still lands in one blob (deduplication), and the item row keeps the blob key,
+but whoever lists the blob folder cannot test a guess of the content against a file name.
+
 Envelope encryption: each workspace has a 256-bit data key, stored in the database only wrapped (AES key
 wrap, RFC 3394) by the node's key-encryption key (KEK); ``keys.WorkspaceKeys`` creates and opens them with
 ``jitlib.crypto``. The KEK never enters the database: it is read from ``JIT_EVIDENCE_KEK`` (base64) or the
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -61,8 +67,17 @@ def data_key_id(data_key: bytes) -> str:
     return hashlib.sha256(b"jit-evidence-data-key:" + data_key).hexdigest()[:16]
 
 
-def blob_key_for(workspace_id: str, key_id: str, sha256_hex: str) -> str:
-    return f"{workspace_id}/{key_id}/{sha256_hex[:2]}/{sha256_hex}"
+def blob_name(data_key: bytes, sha256_hex: str) -> str:
+    """The file name of the blob holding the content with digest ``sha256_hex`` under ``data_key``: a keyed
+    hash (HMAC-SHA-256 under a naming key derived from the data key, never the data key itself), so the
+    name says nothing about the content to whoever does not hold the workspace's data key."""
+    naming_key = hmac.new(data_key, b"jit-evidence-blob-names", hashlib.sha256).digest()
+    return hmac.new(naming_key, b"sha256:" + sha256_hex.encode(), hashlib.sha256).hexdigest()
+
+
+def blob_key_for(workspace_id: str, data_key: bytes, sha256_hex: str) -> str:
+    name = blob_name(data_key, sha256_hex)
+    return f"{workspace_id}/{data_key_id(data_key)}/{name[:2]}/{name}"
 
 
 class BlobStore:
@@ -139,7 +154,7 @@ class BlobWriter:
     def __init__(self, store: BlobStore, workspace_id: str, data_key: bytes) -> None:
         self._store = store
         self._workspace = workspace_id
-        self._key_id = data_key_id(data_key)
+        self._data_key = data_key
         self._aead = AESGCM(data_key)
         self._hash = hashlib.sha256()
         self.size = 0
@@ -153,7 +168,7 @@ class BlobWriter:
 
     def declare(self, sha256_hex: str) -> None:
         """The digest the client declared; segments are bound to the blob key it names."""
-        self._blob_key = blob_key_for(self._workspace, self._key_id, sha256_hex)
+        self._blob_key = blob_key_for(self._workspace, self._data_key, sha256_hex)
 
     def write(self, data: bytes) -> None:
         if not self._blob_key:

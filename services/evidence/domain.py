@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -20,7 +21,8 @@ from urllib.parse import urlsplit
 from jitlib import validate
 from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
-from jitlib.policy import Operation, RecordAccess, RecordRules
+from jitlib.policy import PRESERVATION_ORDER_RULES, Decision, Operation, RecordAccess, RecordRules, decide
+from jitlib.principal import Principal
 from services.evidence import custody, deadlines
 from services.evidence.deadlines import Clocks, Deadline
 
@@ -607,6 +609,77 @@ def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> 
     )
 
 
+# -- linked preservation orders -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderReplica:
+    """What this service knows of a preservation order, replicated from the preservation service's events:
+    its state and expiry, and what the policy needs to decide who may see it and who issued it."""
+
+    id: str
+    workspace_id: str
+    state: int
+    expires_at: datetime | None
+    version: int
+    follow_up_request_id: str
+    origin_jurisdiction: str = ""
+    restricted: bool = True
+    shared_with: tuple[str, ...] = ()
+
+    def access(self) -> RecordAccess:
+        return RecordAccess(
+            workspace_id=self.workspace_id,
+            origin_jurisdiction=self.origin_jurisdiction,
+            addressee_jurisdiction=None,
+            restricted=self.restricted,
+            shared_with=frozenset(self.shared_with),
+        )
+
+
+def may_link_order(principal: Principal, order: OrderReplica | None, workspace_id: str) -> bool:
+    """Whether ``principal`` may link a request in ``workspace_id`` to ``order`` (finding #1 of the security
+    review): only the order's issuing side (its origin jurisdiction, with a role that acts as issuer on
+    orders: ``PRESERVATION_ORDER_RULES``), in the same workspace. A request issued with such a link moves
+    the order to PRODUCTION_REQUESTED and on to PRODUCED, which only the order's issuer may cause."""
+    if order is None or not order.origin_jurisdiction or order.workspace_id != workspace_id:
+        return False
+    decision = decide(principal, Operation.ISSUER_ACT, PRESERVATION_ORDER_RULES, record=order.access())
+    return decision is Decision.ALLOW
+
+
+def order_not_linkable() -> FailedPrecondition:
+    """The one answer for an order that is unknown here, hidden from the caller, in another workspace or
+    of another issuer: it says nothing about whether such an order exists."""
+    return FailedPrecondition(
+        "PRESERVATION_ORDER_NOT_LINKABLE",
+        "preservation_order_id does not name a preservation order issued by your jurisdiction in this "
+        "workspace (or the order has not reached the evidence service yet)",
+        {"field": "preservation_order_id"},
+    )
+
+
+def order_shown(principal: Principal, req: EvidenceRequest, order: OrderReplica | None) -> bool:
+    """Whether a view of ``req`` for ``principal`` shows ``order`` (its id, state and expiry): the order is
+    of the request's workspace and issuing jurisdiction (the only links this service makes), and the
+    policy lets the caller read it."""
+    if order is None or not order.origin_jurisdiction:
+        return False
+    if order.workspace_id != req.workspace_id or order.origin_jurisdiction != req.origin_jurisdiction:
+        return False
+    return decide(principal, Operation.READ, record=order.access()) is Decision.ALLOW
+
+
+def order_may_name(order: OrderReplica, req: EvidenceRequest) -> bool:
+    """Whether an order that names ``req`` as its follow-up (MarkProductionRequested) may link it: only an
+    order of the request's own issuing jurisdiction and workspace."""
+    return (
+        bool(order.origin_jurisdiction)
+        and order.workspace_id == req.workspace_id
+        and order.origin_jurisdiction == req.origin_jurisdiction
+    )
+
+
 # -- evidence items --------------------------------------------------------------------------------
 
 CHUNK_MAX = 1024 * 1024
@@ -668,7 +741,7 @@ def new_item_violations(cmd: NewItem, now: datetime) -> list[FieldViolation]:
         out.append(FieldViolation(p + "size_bytes", f"must be between 0 and {ITEM_MAX_BYTES}"))
     if not MEDIA_TYPE.match(cmd.media_type):
         out.append(FieldViolation(p + "media_type", "must be a media type such as image/jpeg"))
-    out += validate.text(p + "filename", cmd.filename, required=False, maximum=FILENAME_MAX)
+    out += single_line_violations(p + "filename", cmd.filename, required=False, maximum=FILENAME_MAX)
     if "/" in cmd.filename or "\\" in cmd.filename:
         out.append(FieldViolation(p + "filename", "must be a bare file name"))
     out += validate.text(p + "description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
@@ -683,6 +756,13 @@ def new_item_violations(cmd: NewItem, now: datetime) -> list[FieldViolation]:
     return out
 
 
+def item_origin(req: EvidenceRequest) -> str:
+    """Where an item received against ``req`` arose: the request's addressee, the state that executed it
+    (for a request to a service provider, the provider's establishment state). Never what the uploader
+    says: an issuer does not declare evidence "received from" a state of its choosing."""
+    return req.addressee_jurisdiction
+
+
 def consent_violations(cmd: NewItem, origin: str) -> list[FieldViolation]:
     """Consent for other use is the originating state's to give (FD 2002/465 Art. 1(10))."""
     return [
@@ -695,8 +775,33 @@ def consent_violations(cmd: NewItem, origin: str) -> list[FieldViolation]:
     ]
 
 
+def origin_violations(cmd: NewItem, req: EvidenceRequest, uploader: str) -> list[FieldViolation]:
+    """The item's declared origin and consents against the request and the uploader (finding #10 of the
+    security review): the origin, when given, is the request's addressee (``item_origin``); a consent to
+    other use is recorded only by the originating state itself, on its own behalf (an issuer cannot record
+    the executing state's consent), and names that state as its grantor."""
+    origin = item_origin(req)
+    out: list[FieldViolation] = []
+    if cmd.origin_jurisdiction and cmd.origin_jurisdiction != origin:
+        out.append(
+            FieldViolation(
+                "metadata.origin_jurisdiction",
+                f"must be the request's addressee {origin}, the state that executed it (or be left empty)",
+            )
+        )
+    if cmd.consents and uploader != origin:
+        out.append(
+            FieldViolation(
+                "metadata.use_conditions.consents",
+                f"only the originating state {origin} records its consent to other use",
+            )
+        )
+    return out + consent_violations(cmd, origin)
+
+
 def purpose_violations(purpose: str, field_name: str = "purpose") -> list[FieldViolation]:
-    return validate.text(field_name, purpose, required=True, maximum=PURPOSE_MAX)
+    """The purpose of an access, stored in the chain of custody: one line of plain text."""
+    return single_line_violations(field_name, purpose, required=True, maximum=PURPOSE_MAX)
 
 
 def custody_event_violations(action: custody.Action | None, purpose: str, recipient: str) -> list[FieldViolation]:
@@ -709,8 +814,34 @@ def custody_event_violations(action: custody.Action | None, purpose: str, recipi
     if handed_over and not recipient.strip():
         out.append(FieldViolation("recipient", "is required for an export or transfer"))
     else:
-        out += validate.text("recipient", recipient, required=False, maximum=AUTHORITY_MAX)
+        out += single_line_violations("recipient", recipient, required=False, maximum=AUTHORITY_MAX)
     return out
+
+
+#: Characters a line of the chain of custody never holds: they reorder or hide what a reader sees
+#: (bidirectional overrides, isolates and marks), besides the control characters (C0, DEL, C1, line and
+#: paragraph separators) that ``single_line_violations`` refuses by category.
+BIDI = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e"  # LRE, RLE, PDF, LRO, RLO
+    "\u2066\u2067\u2068\u2069"  # LRI, RLI, FSI, PDI
+    "\u200e\u200f\u061c"  # LRM, RLM, ALM
+)
+_LINE_BREAKS = frozenset("\u2028\u2029\x85")
+
+
+def single_line_violations(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
+    """Free text that is shown as one line of a record (a custody entry's purpose and recipient, a file
+    name): ``jitlib.validate.text``, and moreover no line break, tab or C1 control character and no
+    bidirectional override, isolate or mark (finding #6 of the security review: a custody log that an
+    auditor reads in a terminal must not carry escape sequences or reordered text). Never quotes the value."""
+    out = validate.text(name, value, required=required, maximum=maximum)
+    if out:
+        return out
+    if any(c in BIDI for c in value):
+        return [FieldViolation(name, "must not contain bidirectional control characters")]
+    if any(c in _LINE_BREAKS or unicodedata.category(c) == "Cc" for c in value):
+        return [FieldViolation(name, "must be one line without control characters")]
+    return []
 
 
 def receiving_check(req: EvidenceRequest) -> None:

@@ -1,9 +1,11 @@
 """What the evidence service publishes and consumes.
 
 Publishes (through the outbox) on ``jit.evidence.<origin>.<event>``, stream JIT_EVIDENCE: request events
-with the full EvidenceRequest as state, deadline alerts with a DeadlineAlert, item events with the
-EvidenceItem. Consumes ``jit.preservation.>`` (PreservationOrder, or ExpiryWarning carrying one) into a small
-replica of orders, and records the reverse link when an order names one of our requests as its follow-up.
+with the full EvidenceRequest as state (never the linked order's state: the request's audience is not the
+order's), deadline alerts with a DeadlineAlert, item events with the EvidenceItem. Consumes
+``jit.preservation.>`` (PreservationOrder, or ExpiryWarning carrying one) into a small replica of orders
+(with the origin and visibility the policy needs), and records the reverse link when an order names one of
+our requests as its follow-up, only for an order of the request's own issuing jurisdiction and workspace.
 """
 
 from __future__ import annotations
@@ -16,19 +18,21 @@ from datetime import datetime
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
+from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jitlib import audit, envelopes, outbox
 from jitlib.actors import SYSTEM, Actor
-from jitlib.bus import EventConsumer, Handler, stream_for
+from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
 from jitlib.clock import Clock
 from jitlib.db import RuntimeTables
 from jitlib.ids import is_uuid
+from jitlib.jurisdictions import is_jurisdiction
 from jitlib.mapping import ts_to_dt
 from jitlib.runtime import Runtime
-from services.evidence import mapping, store
-from services.evidence.domain import EvidenceItem, EvidenceRequest
+from services.evidence import domain, mapping, store
+from services.evidence.domain import EvidenceItem, EvidenceRequest, OrderReplica
 
 log = logging.getLogger(__name__)
 
@@ -116,23 +120,40 @@ def _order_from(envelope: Envelope) -> preservation_pb2.PreservationOrder | None
     return None
 
 
+def _replica(envelope: Envelope, order: preservation_pb2.PreservationOrder) -> OrderReplica:
+    """The order as this service keeps it. An event whose envelope does not describe the order it carries
+    (another workspace or origin) is set aside (dead letter): the origin decides who may link to it."""
+    if not is_jurisdiction(order.origin_jurisdiction):
+        raise PoisonMessage("preservation order without a valid origin jurisdiction")
+    if envelope.origin_jurisdiction != order.origin_jurisdiction or envelope.workspace_id != order.workspace_id:
+        raise PoisonMessage("envelope does not describe the preservation order it carries")
+    return OrderReplica(
+        id=order.id,
+        workspace_id=order.workspace_id,
+        state=int(order.state),
+        expires_at=ts_to_dt(order.expires_at, order.HasField("expires_at")),
+        version=int(order.version),
+        follow_up_request_id=order.follow_up_request_id if is_uuid(order.follow_up_request_id) else "",
+        origin_jurisdiction=order.origin_jurisdiction,
+        # Need to know by default, as the preservation service itself reads its orders.
+        restricted=order.visibility != common_pb2.VISIBILITY_WORKSPACE,
+        shared_with=tuple(sorted({j for j in order.shared_with if is_jurisdiction(j)})),
+    )
+
+
 def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str], frozenset[str]]) -> Handler:
-    """The consumer's handler: replicate the order; link a request that the order names as its follow-up."""
+    """The consumer's handler: replicate the order; link a request that the order names as its follow-up,
+    when the order is of the request's own issuing jurisdiction and workspace."""
 
     def handle(session: Session, envelope: Envelope) -> None:
         order = _order_from(envelope)
         if order is None or not is_uuid(order.id):
             return  # not an order event we understand (a future type): nothing to replicate
         now = clock.now()
-        expires = ts_to_dt(order.expires_at, order.HasField("expires_at"))
-        replica = store.OrderReplica(
-            id=order.id,
-            workspace_id=order.workspace_id,
-            state=int(order.state),
-            expires_at=expires,
-            version=int(order.version),
-            follow_up_request_id=order.follow_up_request_id if is_uuid(order.follow_up_request_id) else "",
-        )
+        replica = _replica(envelope, order)
+        held = store.get_order(session, replica.id)
+        if held is not None and held.origin_jurisdiction and held.origin_jurisdiction != replica.origin_jurisdiction:
+            raise PoisonMessage("a preservation order's origin never changes")
         if not store.upsert_order(session, replica, now):
             return  # stale or repeated
         if not replica.follow_up_request_id:
@@ -140,12 +161,12 @@ def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str
         req = store.get(session, replica.follow_up_request_id)
         if req is None or req.preservation_order_id == replica.id:
             return
-        if req.preservation_order_id or req.workspace_id != replica.workspace_id:
+        if req.preservation_order_id or not domain.order_may_name(replica, req):
             log.warning(
-                "order %s names request %s, which is linked to %s or in another workspace; not relinked",
+                "order %s names request %s, which is linked to another order or is not of the order's "
+                "workspace and issuing jurisdiction; not linked",
                 replica.id,
                 req.id,
-                req.preservation_order_id,
             )
             return
         linked = replace(
@@ -155,7 +176,7 @@ def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str
         if not store.update_if_version(session, linked, req.version, {}):
             raise RuntimeError("request changed while linking; retried on redelivery")
         members = members_of(linked.workspace_id)
-        state = mapping.request_to_pb(linked, now, order=replica)
+        state = mapping.request_to_pb(linked, now)
         outbox.stage(
             session,
             tables,

@@ -20,11 +20,11 @@ from services.evidence.domain import (
     EvidenceRequest,
     NewItem,
     NewRequest,
+    OrderReplica,
     State,
     Target,
     TransitionInput,
 )
-from services.evidence.store import OrderReplica
 
 
 def enum_value(enum: EnumTypeWrapper, value: int, prefix: str) -> str | None:
@@ -156,15 +156,22 @@ def _set_ts(msg: Any, name: str, value: datetime | None) -> None:
 
 
 def request_to_pb(
-    r: EvidenceRequest, now: datetime, *, order: OrderReplica | None = None, item_count: int = 0
+    r: EvidenceRequest,
+    now: datetime,
+    *,
+    order: OrderReplica | None = None,
+    item_count: int = 0,
+    hide_link: bool = False,
 ) -> pb.EvidenceRequest:
+    """The request as protobuf. ``order``: the linked order to show (the caller may read it); ``hide_link``:
+    leave out ``preservation_order_id`` too (a view for a caller who may not read the order)."""
     msg = pb.EvidenceRequest(
         id=r.id,
         workspace_id=r.workspace_id,
         origin_jurisdiction=r.origin_jurisdiction,
         state="EVIDENCE_REQUEST_STATE_" + r.state.value,
         version=r.version,
-        preservation_order_id=r.preservation_order_id,
+        preservation_order_id="" if hide_link else r.preservation_order_id,
         visibility=common_pb2.VISIBILITY_RESTRICTED if r.restricted else common_pb2.VISIBILITY_WORKSPACE,
         shared_with=list(r.shared_with),
         addressee_jurisdiction=r.addressee_jurisdiction,

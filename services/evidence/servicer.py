@@ -79,9 +79,24 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         #: Set by the app once the alert scanner runs: a change may make an alert due at once.
         self.wake_scanner: Any = None
 
-    async def _view(self, r: EvidenceRequest, now: datetime) -> pb.EvidenceRequest:
+    async def _view(self, principal: auth.Principal, r: EvidenceRequest, now: datetime) -> pb.EvidenceRequest:
+        """The request as ``principal`` sees it: with its item count, and with its linked preservation order
+        (id, state, expiry) only when the policy lets the caller read that order."""
         order, count = await self.rt.read(lambda s: store.linked_order_and_items(s, r))
-        return request_to_pb(r, now, order=order, item_count=count)
+        shown = domain.order_shown(principal, r, order)
+        return request_to_pb(
+            r,
+            now,
+            order=order if shown else None,
+            item_count=count,
+            hide_link=not (shown and order is not None and order.id == r.preservation_order_id),
+        )
+
+    async def _linkable_order(self, order_id: str) -> domain.OrderReplica | None:
+        """The order a new request names, from the replica; None when it names none."""
+        if not order_id:
+            return None
+        return await self.rt.read(lambda s: store.get_order(s, order_id))
 
     # -- create and read --------------------------------------------------------------------------
 
@@ -91,9 +106,14 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         cmd = new_request_from_pb(request)
         InvalidArgument.raise_for(domain.new_request_violations(cmd, principal.jurisdiction, now))
         digest = request_digest(request)
+        order = await self._linkable_order(cmd.preservation_order_id)
 
         def build(workspace: WorkspaceInfo) -> EvidenceRequest:
             InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
+            # Only the order's issuing side links to it (an issued request moves the order on); an order
+            # the caller may not see is answered like one that does not exist.
+            if cmd.preservation_order_id and not domain.may_link_order(principal, order, cmd.workspace_id):
+                raise domain.order_not_linkable()
             return domain.create(cmd, request_id=new_id(), actor=principal.actor, now=now)
 
         def write(uow: UnitOfWork, r: EvidenceRequest, workspace: WorkspaceInfo) -> None:
@@ -107,12 +127,13 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
         created = await self.requests.create(principal, cmd, digest, build, write)
         if created.replayed:  # the stored request as it is now, with its linked order and items
-            return pb.CreateRequestResponse(request=await self._view(created.record, now))
+            return pb.CreateRequestResponse(request=await self._view(principal, created.record, now))
         return pb.CreateRequestResponse(request=request_to_pb(created.record, now))
 
     async def GetRequest(self, request: pb.GetRequestRequest, context: Any) -> pb.GetRequestResponse:
-        r = await self.requests.get(auth.current(), request.id)
-        return pb.GetRequestResponse(request=await self._view(r, self.rt.clock.now()))
+        principal = auth.current()
+        r = await self.requests.get(principal, request.id)
+        return pb.GetRequestResponse(request=await self._view(principal, r, self.rt.clock.now()))
 
     async def ListRequests(self, request: pb.ListRequestsRequest, context: Any) -> pb.ListRequestsResponse:
         rt, principal = self.rt, auth.current()
@@ -150,7 +171,19 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             lambda session, scope: store.list_visible(session, scope, flt, after_id=after, limit=size + 1),
         )
         requests, token = page(found, size, lambda r: paging.token_after_id(r.id, request))
-        return pb.ListRequestsResponse(requests=[request_to_pb(r, now) for r in requests], next_page_token=token)
+        linked = {r.preservation_order_id for r in requests if r.preservation_order_id}
+        orders = await rt.read(lambda s: store.orders_by_id(s, linked))
+        return pb.ListRequestsResponse(
+            requests=[
+                request_to_pb(
+                    r,
+                    now,
+                    hide_link=not domain.order_shown(principal, r, orders.get(r.preservation_order_id)),
+                )
+                for r in requests
+            ],
+            next_page_token=token,
+        )
 
     # -- transitions ------------------------------------------------------------------------------
 
@@ -175,9 +208,11 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             action=action.replace("_", " "),
         )
         self.requests.check_version(current.version, request.expected_version)
+        # A closed workspace takes no change (the event audience is its members).
+        members = self.requests.members_for_change(current)
         updated = domain.apply(current, action, data, actor=principal.actor, now=now)
-        members = events.members(rt, updated)
-        view = await self._view(updated, now)
+        # The event carries the request, never its linked order's state: the order has its own audience.
+        state = request_to_pb(updated, now)
         plan = first_alerts(updated, self.offsets)
 
         def write(uow: UnitOfWork) -> None:
@@ -185,14 +220,14 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 raise self.requests.concurrent_update()
             uow.emit(
                 events.subject(updated.origin_jurisdiction, t.event),
-                events.request_envelope(updated, view, t.event, members, now),
+                events.request_envelope(updated, state, t.event, members, now),
             )
             uow.audit(RECORD, updated.id, updated.workspace_id)
 
         await rt.change(principal, write)
         if self.wake_scanner is not None and updated.deadlines:
             self.wake_scanner()
-        return view
+        return await self._view(principal, updated, now)
 
     async def IssueRequest(self, request: pb.IssueRequestRequest, context: Any) -> pb.IssueRequestResponse:
         return pb.IssueRequestResponse(request=await self._transition("issue", request))
@@ -283,9 +318,12 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                     {"field": "metadata.request_id"},
                 )
             return pb.UploadItemResponse(item=item_to_pb(replay))
+        members = self.requests.members_for_change(req)  # a closed workspace receives no evidence
         domain.receiving_check(req)
-        origin = cmd.origin_jurisdiction or req.addressee_jurisdiction
-        InvalidArgument.raise_for(domain.consent_violations(cmd, origin))
+        # The origin is the request's addressee, never what the uploader declares; only that state records
+        # its consent to other use.
+        InvalidArgument.raise_for(domain.origin_violations(cmd, req, principal.jurisdiction))
+        origin = domain.item_origin(req)
         data_key = await self.keys.data_key(req.workspace_id)
         writer = self.blobs.writer(req.workspace_id, data_key)
         writer.declare(cmd.sha256)
@@ -326,7 +364,6 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             received_at=now,
             blob_key=blob_key,
         )
-        members = events.members(rt, req)
 
         def write(uow: UnitOfWork) -> None:
             store.insert_item(uow.session, item, cmd.request_id)
@@ -378,10 +415,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         return await self.items.load_visible(principal, item_id, Operation.READ, action=action, field="item_id")
 
     async def _record_custody(
-        self, principal: auth.Principal, found: ItemOfRequest, entry: custody.Entry, event: str = ""
+        self,
+        principal: auth.Principal,
+        found: ItemOfRequest,
+        entry: custody.Entry,
+        event: str = "",
+        members: frozenset[str] = frozenset(),
     ) -> custody.Entry:
+        """Append ``entry`` to the item's chain; with ``event``, publish it to ``members`` too."""
         item, req = found.item, found.request
-        members = events.members(self.rt, req) if event else frozenset()
 
         def write(uow: UnitOfWork) -> custody.Entry:
             e = store.append_custody(uow.session, item.id, entry)
@@ -473,9 +515,11 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 "only a party to the request records an export, transfer or seal",
                 {"action": action.value},
             )
+        # An export, transfer or seal is a change of the case: a closed workspace takes none.
+        members = self.items.members_for_change(found)
         item = found.item
         entry = self._entry(principal, action, self.rt.clock.now(), item.sha256, request.purpose, request.recipient)
-        e = await self._record_custody(principal, found, entry, event="item_" + action.value.lower())
+        e = await self._record_custody(principal, found, entry, event="item_" + action.value.lower(), members=members)
         return pb.RecordCustodyEventResponse(entry=custody_to_pb(e))
 
     async def ListCustody(self, request: pb.ListCustodyRequest, context: Any) -> pb.ListCustodyResponse:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import true as sa_true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -41,7 +42,7 @@ from jitlib.records import Stored
 from jitlib.visibility import SqlTerms, readable_sql
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
-from services.evidence.domain import Consent, EvidenceItem, EvidenceRequest, State, Target
+from services.evidence.domain import Consent, EvidenceItem, EvidenceRequest, OrderReplica, State, Target
 
 
 class Base(DeclarativeBase):
@@ -141,12 +142,17 @@ class DeadlineRow(Base):
 
 
 class LinkedOrderRow(Base):
-    """Replica of preservation orders (from their events): enough to show a linked order's state and expiry."""
+    """Replica of preservation orders (from their events): enough to show a linked order's state and expiry,
+    and to decide who may link a request to it and who may see it (origin, visibility, shared_with)."""
 
     __tablename__ = "preservation_orders_replica"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(64))
+    #: "" for rows replicated before revision 0002: nobody links to or sees such an order until its next event.
+    origin_jurisdiction: Mapped[str] = mapped_column(String(16), server_default="")
+    restricted: Mapped[bool] = mapped_column(Boolean, server_default=sa_true())
+    shared_with: Mapped[str] = mapped_column(Text, server_default="")  # comma-separated
     state: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     version: Mapped[int] = mapped_column(Integer)
@@ -501,16 +507,6 @@ def advance_alert(session: Session, request_id: str, kind: DeadlineKind, due_at:
 # -- preservation-order replica --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OrderReplica:
-    id: str
-    workspace_id: str
-    state: int
-    expires_at: datetime | None
-    version: int
-    follow_up_request_id: str
-
-
 def get_order(session: Session, order_id: str) -> OrderReplica | None:
     row = session.scalar(select(LinkedOrderRow).where(LinkedOrderRow.id == order_id))
     return _order(row) if row is not None else None
@@ -523,9 +519,24 @@ def order_naming(session: Session, request_id: str) -> OrderReplica | None:
     return _order(row) if row is not None else None
 
 
+def orders_by_id(session: Session, order_ids: set[str]) -> dict[str, OrderReplica]:
+    if not order_ids:
+        return {}
+    rows = session.scalars(select(LinkedOrderRow).where(LinkedOrderRow.id.in_(sorted(order_ids))))
+    return {r.id: _order(r) for r in rows}
+
+
 def _order(row: LinkedOrderRow) -> OrderReplica:
     return OrderReplica(
-        row.id, row.workspace_id, row.state, _opt(row.expires_at), row.version, row.follow_up_request_id
+        id=row.id,
+        workspace_id=row.workspace_id,
+        state=row.state,
+        expires_at=_opt(row.expires_at),
+        version=row.version,
+        follow_up_request_id=row.follow_up_request_id,
+        origin_jurisdiction=row.origin_jurisdiction,
+        restricted=row.restricted,
+        shared_with=tuple(j for j in row.shared_with.split(",") if j),
     )
 
 
@@ -534,6 +545,9 @@ def upsert_order(session: Session, o: OrderReplica, now: datetime) -> bool:
     current = session.scalar(select(LinkedOrderRow).where(LinkedOrderRow.id == o.id))
     values = {
         "workspace_id": o.workspace_id,
+        "origin_jurisdiction": o.origin_jurisdiction,
+        "restricted": o.restricted,
+        "shared_with": ",".join(o.shared_with),
         "state": o.state,
         "expires_at": o.expires_at,
         "version": o.version,

@@ -486,6 +486,23 @@ def _extend(order: Order, rule: ClockRule, now: datetime) -> dict[str, object]:
     }
 
 
+# ---- links from evidence requests ---------------------------------------------------------------------
+
+
+def link_problem(
+    order: Order, *, request_workspace: str, request_origin: str, event_workspace: str, event_origin: str
+) -> str:
+    """Why an evidence request (as its event describes it) may not move ``order`` ("" when it may). A
+    production request linked to an order moves it to PRODUCTION_REQUESTED and on to PRODUCED, which only
+    the order's issuing side may cause (security review, finding #1): the request must be of the order's
+    workspace and origin jurisdiction, and its event's envelope must say the same."""
+    if request_workspace != order.workspace_id or event_workspace != order.workspace_id:
+        return "not of the order's workspace"
+    if request_origin != order.origin_jurisdiction or event_origin != order.origin_jurisdiction:
+        return "not issued by the order's origin jurisdiction"
+    return ""
+
+
 # ---- creation ----------------------------------------------------------------------------------------
 
 

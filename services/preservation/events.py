@@ -6,6 +6,9 @@ an ExpiryWarning as state (sent exactly once each by jitlib.alerts.AlertScanner)
 
 Consumes jit.evidence.> : an evidence request linked to an order (preservation_order_id) that reaches
 ISSUED or later (not WITHDRAWN) moves the order to PRODUCTION_REQUESTED; EXECUTED moves it to PRODUCED.
+Only a request of the order's own issuing jurisdiction and workspace moves it (the evidence service checks
+that when the link is made; this is the second check): any other is set aside as a dead letter and the
+order does not change.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import audit, envelopes
 from jitlib.actors import SYSTEM as SYSTEM_ACTOR
 from jitlib.alerts import SYSTEM, Alert, Emit, Scan
-from jitlib.bus import EventConsumer, Handler, stream_for
+from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
 from jitlib.errors import Aborted
 from jitlib.ids import is_uuid
 from jitlib.runtime import Runtime, UnitOfWork
@@ -67,8 +70,8 @@ def envelope(order: Order, state: message.Message, etype: str, members: frozense
 def members_of(rt: Runtime, order: Order) -> frozenset[str]:
     """The audience of an order's events: its workspace's members (the order's own parties when this node
     has not heard of the workspace yet). Unlike ``RecordPath.members_for_change`` this does not refuse a
-    closed workspace: orders of a closed workspace still change, by RPC as by the service's own clock and
-    the evidence consumer, as they always have."""
+    closed workspace: it serves the system paths (the expiry clock, the evidence consumer), which go on
+    in a closed workspace. A user's change (an RPC) goes through ``members_for_change`` and is refused."""
     workspace = rt.workspaces.get(order.workspace_id)
     return workspace.members if workspace else frozenset(order.parties)
 
@@ -184,8 +187,18 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
         if not is_uuid(request.preservation_order_id) or request.state not in _PRODUCTION_REQUESTED:
             return
         order = store.get(session, request.preservation_order_id, for_update=True)
-        if order is None or order.workspace_id != request.workspace_id:
-            return  # not an order of this node (or a mismatched link): nothing to do
+        if order is None:
+            return  # not an order of this node: nothing to do
+        problem = domain.link_problem(
+            order,
+            request_workspace=request.workspace_id,
+            request_origin=request.origin_jurisdiction,
+            event_workspace=env.workspace_id,
+            event_origin=env.origin_jurisdiction,
+        )
+        if problem:
+            # Only the order's issuing side links a production request to it: anything else never moves it.
+            raise PoisonMessage(f"evidence request {request.id} may not move preservation order {order.id}: {problem}")
         steps = []
         if order.state in domain.TRANSITIONS["request_production"].sources:
             steps.append("request_production")

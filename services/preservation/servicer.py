@@ -142,8 +142,10 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         InvalidArgument.raise_for(violations)
         order = await self.orders.load_visible(principal, order_id, t.operation, action=action.replace("_", " "))
         self.orders.check_version(order.version, expected_version)
+        # A user's change of an order of a closed workspace is refused (WORKSPACE_CLOSED); the service's own
+        # clock and the evidence consumer go on (events.members_of).
+        members = self.orders.members_for_change(order)
         updated = domain.apply(order, action, data, actor=principal.actor, now=now, rule=self.rules.clock_for(order))
-        members = events.members_of(rt, order)
 
         def write(uow: UnitOfWork) -> pb.PreservationOrder:
             return events.write_change(uow, order, updated, t.event, rules=self.rules, members=members, now=now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,30 @@ def test_request_upload_download_custody_verify_through_the_cli(env: dict[str, s
     assert "purpose" in missing.stderr and not (tmp_path / "x").exists()
     result = RUNNER.invoke(app, ["--as", "nl-auditor", "evidence", "verify"], env=env)
     assert result.exit_code in (0, 1) and "items" in result.stdout  # 1 when another test tampered on purpose
+
+
+def test_a_downloaded_item_is_readable_by_its_owner_only(env: dict[str, str], tmp_path: Path) -> None:
+    """Security review, Low: `jit evidence download` wrote the evidence 0644 (world-readable). The file is
+    created 0600 from the start (not left to the umask), and stays so once verified and renamed into place."""
+    for user in ("nl-prosecutor", "de-liaison"):
+        jit(env, "login", user, "--password", "demo")
+    r = jit_json(
+        env, "--as", "nl-prosecutor", "evidence", "request", "create", "--workspace", "jit-demo",
+        "--basis", "eio", "--to", "DE", "--authority", "OM Amsterdam", "--title", "Chat logs",
+        "--target", "account:@harasser_x@instagram", "--data", "content", "--offence", "doxxing", "--issue",
+    )  # fmt: skip
+    jit(env, "--as", "de-liaison", "evidence", "request", "acknowledge", r["id"])
+    jit(env, "--as", "de-liaison", "evidence", "request", "start-execution", r["id"])
+    src = tmp_path / "log.txt"
+    src.write_bytes(b"chat log " + os.urandom(64))
+    item = jit_json(env, "--as", "de-liaison", "evidence", "upload", str(src), "--request", r["id"])
+    out = tmp_path / "got" / "log.txt"
+    out.parent.mkdir()
+    old = os.umask(0o022)  # the usual umask, under which a plain open() makes a file world-readable
+    try:
+        jit(env, "--as", "nl-prosecutor", "evidence", "download", item["id"], "--out", str(out), "--purpose", "court")
+    finally:
+        os.umask(old)
+    assert out.read_bytes() == src.read_bytes()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert list(out.parent.iterdir()) == [out]  # no partial file left behind

@@ -377,7 +377,21 @@ def _order_event(order: ppb.PreservationOrder, event: str) -> tuple[str, bytes, 
 def test_a_production_request_and_its_preservation_order_are_linked_both_ways(client: Client, nats_server: Any) -> None:
     order_id = rid()
     expires = now_utc() + 60 * DAY
-    linked = client.epoc(preservation_order_id=order_id)
+    # Only an order this service has heard of, issued by the caller's side, can be linked (issue 10, #1).
+    issued = ppb.PreservationOrder(
+        id=order_id, workspace_id=WS, origin_jurisdiction="NL", state=ppb.PRESERVATION_ORDER_STATE_ISSUED, version=2
+    )
+    subject, payload, msg_id = _order_event(issued, "issued")
+    publish(nats_server.url, stream_for("preservation"), subject, payload, msg_id)
+
+    def linkable() -> Any:
+        try:
+            return client.epoc(preservation_order_id=order_id)
+        except grpc.RpcError as exc:
+            assert error_reason(exc) == "PRESERVATION_ORDER_NOT_LINKABLE"
+            return None
+
+    linked = eventually(linkable, timeout=30)
     order = ppb.PreservationOrder(
         id=order_id,
         workspace_id=WS,
