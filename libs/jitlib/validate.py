@@ -17,8 +17,9 @@ from jitlib.jurisdictions import is_jurisdiction
 #: Workspace ids are Keycloak group names chosen by an administrator: short, lower-case, no path characters.
 WORKSPACE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 
-#: Control characters refused in free text (newline, carriage return and tab are allowed).
-_CONTROL = frozenset(chr(c) for c in range(32) if chr(c) not in "\n\r\t") | {"\x7f"}
+#: Control characters refused in free text: C0 but newline, carriage return and tab; DEL; C1 (0x9b is a
+#: one-byte escape on some terminals).
+_CONTROL = frozenset(chr(c) for c in [*range(32), *range(0x7F, 0xA0)] if chr(c) not in "\n\r\t")
 
 #: The earliest date a user may state for something that happened before the record was made (an order
 #: issued, a request received). Records of the platform start after it; older paper is entered with its
