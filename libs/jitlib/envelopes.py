@@ -91,9 +91,14 @@ def record_envelope(
     event_type: str,
     members: Iterable[str],
     now: datetime,
+    actor: Actor | None = None,
+    part: tuple[str, int] | None = None,
 ) -> Envelope:
     """The event of a change to ``record``: from its origin, for its parties (and, unless restricted, the
-    workspace's ``members``), at its new version, by whoever changed it last."""
+    workspace's ``members``), at its new version, by whoever changed it last (or ``actor``). ``part``
+    (id, version) names a part of the record that changed instead (an item of a request), which has the
+    record's audience."""
+    aggregate_id, version = part if part is not None else (record.id, record.version)
     return envelope(
         event_type=event_type,
         state=state,
@@ -101,9 +106,9 @@ def record_envelope(
         origin=record.origin_jurisdiction,
         audience=audience(record.parties, record.restricted, members),
         aggregate_type=aggregate_type,
-        aggregate_id=record.id,
-        version=record.version,
-        actor=record.updated_by,
+        aggregate_id=aggregate_id,
+        version=version,
+        actor=actor or record.updated_by,
         now=now,
     )
 

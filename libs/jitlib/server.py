@@ -223,6 +223,7 @@ class ServiceSpec:
         streams: Sequence[StreamConfig],
         register: Register,
         consumers: ConsumerFactory | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> ServiceSpec:
         """The spec of a service whose ``store`` module declares ``Base`` and ``RUNTIME``, with its
         Alembic migrations in the ``migrations`` folder beside it."""
@@ -234,6 +235,7 @@ class ServiceSpec:
             streams=streams,
             register=register,
             consumers=consumers,
+            extra=extra if extra is not None else {},
         )
 
 

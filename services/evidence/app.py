@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from pydantic import Field, SecretStr
@@ -14,10 +14,9 @@ from pydantic_settings import SettingsConfigDict
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from jitlib import crypto
 from jitlib.alerts import AlertScanner
-from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
-from jitlib.server import ServiceSpec
+from jitlib.server import ServiceSpec, Worker
 from services.evidence import blobs, events, store
 from services.evidence.deadline_alerts import AlertOffsets, make_emit, make_scan
 from services.evidence.keys import WorkspaceKeys
@@ -69,21 +68,10 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         evidence_pb2_grpc.add_EvidenceServiceServicer_to_server(servicer, server)
         return [evidence_pb2.DESCRIPTOR.services_by_name["EvidenceService"].full_name]
 
-    def background(rt: Runtime) -> Sequence[EventConsumer]:
-        scanner = AlertScanner(
-            rt, store.ALERTS, make_scan(offsets), make_emit(rt), interval=settings.scan_interval_seconds
-        )
+    def background(rt: Runtime) -> Sequence[Worker]:
+        interval = settings.scan_interval_seconds
+        scanner = AlertScanner(rt, store.ALERTS, make_scan(offsets), make_emit(rt), interval=interval)
         extra["scanner"] = scanner
-        # The bootstrap starts and stops these; the scanner has the same start()/stop() shape.
-        return [*events.consumers(rt), cast(EventConsumer, scanner)]
+        return [*events.consumers(rt), scanner]
 
-    return ServiceSpec(
-        name="evidence",
-        metadata=store.Base.metadata,
-        tables=store.RUNTIME,
-        migrations_dir=MIGRATIONS,
-        streams=[events.STREAM],
-        register=register,
-        consumers=background,
-        extra=extra,
-    )
+    return ServiceSpec.of("evidence", store, [events.STREAM], register, consumers=background, extra=extra)

@@ -166,13 +166,7 @@ class EvidenceRequest:
         return None
 
     def access(self) -> RecordAccess:
-        return RecordAccess(
-            workspace_id=self.workspace_id,
-            origin_jurisdiction=self.origin_jurisdiction,
-            addressee_jurisdiction=self.addressee_party,
-            restricted=self.restricted,
-            shared_with=frozenset(self.shared_with),
-        )
+        return RecordAccess.of(self, addressee=self.addressee_party)
 
     @property
     def parties(self) -> frozenset[str]:
@@ -628,13 +622,7 @@ class OrderReplica:
     shared_with: tuple[str, ...] = ()
 
     def access(self) -> RecordAccess:
-        return RecordAccess(
-            workspace_id=self.workspace_id,
-            origin_jurisdiction=self.origin_jurisdiction,
-            addressee_jurisdiction=None,
-            restricted=self.restricted,
-            shared_with=frozenset(self.shared_with),
-        )
+        return RecordAccess.of(self)
 
 
 def may_link_order(principal: Principal, order: OrderReplica | None, workspace_id: str) -> bool:

@@ -58,17 +58,8 @@ def members(rt: Runtime, r: EvidenceRequest) -> frozenset[str]:
 def _request_event(
     r: EvidenceRequest, event_type: str, state: Message, members: frozenset[str], actor: Actor, now: datetime
 ) -> Envelope:
-    return envelopes.envelope(
-        event_type=event_type,
-        state=state,
-        workspace_id=r.workspace_id,
-        origin=r.origin_jurisdiction,
-        audience=envelopes.audience(r.parties, r.restricted, members),
-        aggregate_type="evidence_request",
-        aggregate_id=r.id,
-        version=r.version,
-        actor=actor,
-        now=now,
+    return envelopes.record_envelope(
+        r, state, aggregate_type="evidence_request", event_type=event_type, members=members, now=now, actor=actor
     )
 
 
@@ -93,17 +84,16 @@ def item_envelope(
     version: int,
     now: datetime,
 ) -> Envelope:
-    return envelopes.envelope(
-        event_type="jit.evidence.v1.EvidenceItem" + "".join(p.capitalize() for p in event.split("_")[1:]),
-        state=state,
-        workspace_id=item.workspace_id,
-        origin=req.origin_jurisdiction,
-        audience=envelopes.audience(req.parties, req.restricted, members),
+    etype = "jit.evidence.v1.EvidenceItem" + "".join(p.capitalize() for p in event.split("_")[1:])
+    return envelopes.record_envelope(
+        req,
+        state,
         aggregate_type="evidence_item",
-        aggregate_id=item.id,
-        version=version,
-        actor=actor,
+        event_type=etype,
+        members=members,
         now=now,
+        actor=actor,
+        part=(item.id, version),
     )
 
 
@@ -208,16 +198,5 @@ def consumers(rt: Runtime) -> list[EventConsumer]:
         info = rt.workspaces.get(ws)
         return info.members if info is not None else frozenset()
 
-    group = rt.settings.consumer_group or rt.name
-    return [
-        EventConsumer(
-            rt.bus,
-            rt.db,
-            rt.tables,
-            durable=f"{group}-preservation-orders",
-            stream=PRESERVATION_STREAM,
-            filter_subject="jit.preservation.>",
-            handler=order_handler(rt.tables, rt.clock, members_of),
-            clock=rt.clock,
-        )
-    ]
+    handler = order_handler(rt.tables, rt.clock, members_of)
+    return [rt.consumer("preservation-orders", PRESERVATION_STREAM, "jit.preservation.>", handler)]

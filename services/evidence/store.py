@@ -11,7 +11,6 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -36,7 +35,7 @@ from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
 from jitlib.crypto import WrappedKey
-from jitlib.db import new_metadata, runtime_tables
+from jitlib.db import TS, RecordKey, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import SqlTerms, readable_sql
@@ -51,20 +50,15 @@ class Base(DeclarativeBase):
 
 RUNTIME = runtime_tables(Base.metadata)
 ALERTS = alerts_table(Base.metadata)
-TS = DateTime(timezone=True)
 
 
 def _opt(dt: datetime | None) -> datetime | None:
     return as_utc(dt) if dt is not None else None
 
 
-class RequestRow(Base):
+class RequestRow(RecordKey, Base):
     __tablename__ = "evidence_requests"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    workspace_id: Mapped[str] = mapped_column(String(64))
-    request_id: Mapped[str] = mapped_column(String(36))
-    request_digest: Mapped[str] = mapped_column(String(64))
     origin_jurisdiction: Mapped[str] = mapped_column(String(16))
     issuing_authority: Mapped[str] = mapped_column(String(300))
     legal_basis: Mapped[str] = mapped_column(String(16))

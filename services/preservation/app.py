@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from pydantic import Field
@@ -14,10 +14,9 @@ from pydantic_settings import SettingsConfigDict
 
 from jit.preservation.v1 import preservation_pb2, preservation_pb2_grpc
 from jitlib.alerts import AlertScanner
-from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
-from jitlib.server import ServiceSpec
+from jitlib.server import ServiceSpec, Worker
 from services.preservation import domain, events, providers, store
 from services.preservation.servicer import PreservationServicer
 
@@ -68,26 +67,10 @@ def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
         preservation_pb2_grpc.add_PreservationServiceServicer_to_server(PreservationServicer(rt, rules), server)
         return [preservation_pb2.DESCRIPTOR.services_by_name["PreservationService"].full_name]
 
-    def background(rt: Runtime) -> Sequence[EventConsumer]:
-        group = rt.settings.consumer_group or rt.name
-        scanner = AlertScanner(
-            rt,
-            store.ALERTS,
-            events.scan(rules, settings.scan_batch),
-            events.emitter(rt, rules),
-            interval=settings.scan_interval_seconds,
-        )
+    def background(rt: Runtime) -> Sequence[Worker]:
+        scan, emit = events.scan(rules, settings.scan_batch), events.emitter(rt, rules)
+        scanner = AlertScanner(rt, store.ALERTS, scan, emit, interval=settings.scan_interval_seconds)
         extra["scanner"] = scanner
-        # The bootstrap starts and stops these; the scanner has the same start()/stop() shape.
-        return [events.evidence_consumer(rt, rules, group), cast(EventConsumer, scanner)]
+        return [events.evidence_consumer(rt, rules), scanner]
 
-    return ServiceSpec(
-        name="preservation",
-        metadata=store.Base.metadata,
-        tables=store.RUNTIME,
-        migrations_dir=MIGRATIONS,
-        streams=[events.STREAM],
-        register=register,
-        consumers=background,
-        extra=extra,
-    )
+    return ServiceSpec.of("preservation", store, [events.STREAM], register, consumers=background, extra=extra)

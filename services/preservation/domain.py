@@ -237,13 +237,7 @@ class Order:
     produced_at: datetime | None = None
 
     def access(self) -> RecordAccess:
-        return RecordAccess(
-            workspace_id=self.workspace_id,
-            origin_jurisdiction=self.origin_jurisdiction,
-            addressee_jurisdiction=None,
-            restricted=self.restricted,
-            shared_with=frozenset(self.shared_with),
-        )
+        return RecordAccess.of(self)
 
     @property
     def parties(self) -> frozenset[str]:

@@ -53,18 +53,7 @@ def event_type(event: str) -> str:
 
 
 def envelope(order: Order, state: message.Message, etype: str, members: frozenset[str], now: datetime) -> Envelope:
-    return envelopes.envelope(
-        event_type=etype,
-        state=state,
-        workspace_id=order.workspace_id,
-        origin=order.origin_jurisdiction,
-        audience=envelopes.audience(order.parties, order.restricted, members),
-        aggregate_type=RECORD,
-        aggregate_id=order.id,
-        version=order.version,
-        actor=order.updated_by,
-        now=now,
-    )
+    return envelopes.record_envelope(order, state, aggregate_type=RECORD, event_type=etype, members=members, now=now)
 
 
 def members_of(rt: Runtime, order: Order) -> frozenset[str]:
@@ -229,14 +218,6 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
     return handle
 
 
-def evidence_consumer(rt: Runtime, rules: Rules, group: str) -> EventConsumer:
-    return EventConsumer(
-        rt.bus,
-        rt.db,
-        rt.tables,
-        durable=f"{group}-evidence-requests",
-        stream=EVIDENCE_STREAM,
-        filter_subject="jit.evidence.>",
-        handler=evidence_handler(rt, rules, asyncio.get_running_loop()),
-        clock=rt.clock,
-    )
+def evidence_consumer(rt: Runtime, rules: Rules) -> EventConsumer:
+    handler = evidence_handler(rt, rules, asyncio.get_running_loop())
+    return rt.consumer("evidence-requests", EVIDENCE_STREAM, "jit.evidence.>", handler)

@@ -10,7 +10,6 @@ from typing import cast
 
 from sqlalchemy import (
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -32,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
-from jitlib.db import new_metadata, runtime_tables
+from jitlib.db import TS, RecordKey, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import SqlTerms, readable_sql
@@ -45,16 +44,11 @@ class Base(DeclarativeBase):
 
 RUNTIME = runtime_tables(Base.metadata)
 ALERTS = alerts_table(Base.metadata)
-TS = DateTime(timezone=True)
 
 
-class OrderRow(Base):
+class OrderRow(RecordKey, Base):
     __tablename__ = "preservation_orders"
 
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    workspace_id: Mapped[str] = mapped_column(String(64))
-    request_id: Mapped[str] = mapped_column(String(36))
-    request_digest: Mapped[str] = mapped_column(String(64))
     origin_jurisdiction: Mapped[str] = mapped_column(String(16))
     legal_basis: Mapped[str] = mapped_column(String(32))
     provider_id: Mapped[str] = mapped_column(String(64))
