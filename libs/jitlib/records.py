@@ -15,10 +15,11 @@ and gives the servicer the steps they all share:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from google.protobuf.message import Message
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -240,3 +241,15 @@ class RecordPath(Generic[R]):
 def page(items: list[X], size: int, token_for: Callable[[X], str]) -> tuple[list[X], str]:
     """Split a query's ``size + 1`` rows into the page and the next page's token ("" on the last page)."""
     return items[:size], (token_for(items[size - 1]) if len(items) > size else "")
+
+
+def transition_rpc(action: str, response: Callable[..., Message], field: str) -> Callable[..., Awaitable[Message]]:
+    """A servicer method for one transition RPC: it answers ``response(<field>=...)`` with what the
+    servicer's ``_transition(action, request)`` returns. The servicer declares its transitions as a table,
+    one line each (``AcceptTask = transition_rpc("accept", AcceptTaskResponse, "task")``)."""
+
+    async def rpc(self: Any, request: Message, context: Any) -> Message:
+        return response(**{field: await self._transition(action, request)})
+
+    rpc.__name__ = rpc.__qualname__ = f"transition_{action}"
+    return rpc

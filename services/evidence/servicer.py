@@ -23,7 +23,7 @@ from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidAr
 from jitlib.ids import new_id
 from jitlib.mapping import ts_to_dt
 from jitlib.policy import EVIDENCE_REQUEST_RULES, Operation
-from jitlib.records import RecordPath, page
+from jitlib.records import RecordPath, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.evidence import blobs, custody, domain, events, store
@@ -229,60 +229,21 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             self.wake_scanner()
         return await self._view(principal, updated, now)
 
-    async def IssueRequest(self, request: pb.IssueRequestRequest, context: Any) -> pb.IssueRequestResponse:
-        return pb.IssueRequestResponse(request=await self._transition("issue", request))
-
-    async def AcknowledgeRequest(
-        self, request: pb.AcknowledgeRequestRequest, context: Any
-    ) -> pb.AcknowledgeRequestResponse:
-        return pb.AcknowledgeRequestResponse(request=await self._transition("acknowledge", request))
-
-    async def OpenReview(self, request: pb.OpenReviewRequest, context: Any) -> pb.OpenReviewResponse:
-        return pb.OpenReviewResponse(request=await self._transition("open_review", request))
-
-    async def ConcludeReview(self, request: pb.ConcludeReviewRequest, context: Any) -> pb.ConcludeReviewResponse:
-        return pb.ConcludeReviewResponse(request=await self._transition("conclude_review", request))
-
-    async def StartExecution(self, request: pb.StartExecutionRequest, context: Any) -> pb.StartExecutionResponse:
-        return pb.StartExecutionResponse(request=await self._transition("start_execution", request))
-
-    async def RecordPartialExecution(
-        self, request: pb.RecordPartialExecutionRequest, context: Any
-    ) -> pb.RecordPartialExecutionResponse:
-        return pb.RecordPartialExecutionResponse(request=await self._transition("partially_execute", request))
-
-    async def CompleteExecution(
-        self, request: pb.CompleteExecutionRequest, context: Any
-    ) -> pb.CompleteExecutionResponse:
-        return pb.CompleteExecutionResponse(request=await self._transition("complete", request))
-
-    async def CloseRequest(self, request: pb.CloseRequestRequest, context: Any) -> pb.CloseRequestResponse:
-        return pb.CloseRequestResponse(request=await self._transition("close", request))
-
-    async def RefuseRequest(self, request: pb.RefuseRequestRequest, context: Any) -> pb.RefuseRequestResponse:
-        return pb.RefuseRequestResponse(request=await self._transition("refuse", request))
-
-    async def ReportNotExecuted(
-        self, request: pb.ReportNotExecutedRequest, context: Any
-    ) -> pb.ReportNotExecutedResponse:
-        return pb.ReportNotExecutedResponse(request=await self._transition("report_not_executed", request))
-
-    async def WithdrawRequest(self, request: pb.WithdrawRequestRequest, context: Any) -> pb.WithdrawRequestResponse:
-        return pb.WithdrawRequestResponse(request=await self._transition("withdraw", request))
-
-    async def PostponeRequest(self, request: pb.PostponeRequestRequest, context: Any) -> pb.PostponeRequestResponse:
-        return pb.PostponeRequestResponse(request=await self._transition("postpone", request))
-
-    async def ResumeRequest(self, request: pb.ResumeRequestRequest, context: Any) -> pb.ResumeRequestResponse:
-        return pb.ResumeRequestResponse(request=await self._transition("resume", request))
-
-    async def ExtendDecisionDeadline(
-        self, request: pb.ExtendDecisionDeadlineRequest, context: Any
-    ) -> pb.ExtendDecisionDeadlineResponse:
-        return pb.ExtendDecisionDeadlineResponse(request=await self._transition("extend_decision", request))
-
-    async def UpdateUserNotice(self, request: pb.UpdateUserNoticeRequest, context: Any) -> pb.UpdateUserNoticeResponse:
-        return pb.UpdateUserNoticeResponse(request=await self._transition("update_user_notice", request))
+    IssueRequest = transition_rpc("issue", pb.IssueRequestResponse, "request")
+    AcknowledgeRequest = transition_rpc("acknowledge", pb.AcknowledgeRequestResponse, "request")
+    OpenReview = transition_rpc("open_review", pb.OpenReviewResponse, "request")
+    ConcludeReview = transition_rpc("conclude_review", pb.ConcludeReviewResponse, "request")
+    StartExecution = transition_rpc("start_execution", pb.StartExecutionResponse, "request")
+    RecordPartialExecution = transition_rpc("partially_execute", pb.RecordPartialExecutionResponse, "request")
+    CompleteExecution = transition_rpc("complete", pb.CompleteExecutionResponse, "request")
+    CloseRequest = transition_rpc("close", pb.CloseRequestResponse, "request")
+    RefuseRequest = transition_rpc("refuse", pb.RefuseRequestResponse, "request")
+    ReportNotExecuted = transition_rpc("report_not_executed", pb.ReportNotExecutedResponse, "request")
+    WithdrawRequest = transition_rpc("withdraw", pb.WithdrawRequestResponse, "request")
+    PostponeRequest = transition_rpc("postpone", pb.PostponeRequestResponse, "request")
+    ResumeRequest = transition_rpc("resume", pb.ResumeRequestResponse, "request")
+    ExtendDecisionDeadline = transition_rpc("extend_decision", pb.ExtendDecisionDeadlineResponse, "request")
+    UpdateUserNotice = transition_rpc("update_user_notice", pb.UpdateUserNoticeResponse, "request")
 
     # -- evidence items ---------------------------------------------------------------------------
 

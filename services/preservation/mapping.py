@@ -11,8 +11,8 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import paging
 from jitlib.errors import InvalidArgument
 from jitlib.ids import is_uuid
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name
-from services.preservation.domain import NewOrder, Order, OrderState, Provider, Target, Warning
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name, ts_to_dt
+from services.preservation.domain import NewOrder, Order, OrderState, Provider, Target, TransitionInput, Warning
 
 
 def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
@@ -157,3 +157,22 @@ def position_from_token(request: pb.ListOrdersRequest) -> tuple[datetime | None,
 
 def page_token(order: Order, request: pb.ListOrdersRequest) -> str:
     return paging.encode(order_position(order), request)
+
+
+def transition_input(request: Any) -> TransitionInput:
+    """The transition data any of the transition request messages carries (fields by name). In
+    RecordNotExecuted, ``reason`` is the enumerated reason and ``details`` the free text."""
+    fields = request.DESCRIPTOR.fields_by_name
+    enum_reason = "reason" in fields and not isinstance(request.reason, str)
+    return TransitionInput(
+        issued_at=ts_to_dt(request.issued_at, request.HasField("issued_at")) if "issued_at" in fields else None,
+        confirmed_at=(
+            ts_to_dt(request.confirmed_at, request.HasField("confirmed_at")) if "confirmed_at" in fields else None
+        ),
+        provider_reference=request.provider_reference if "provider_reference" in fields else "",
+        follow_up_request_id=request.follow_up_request_id if "follow_up_request_id" in fields else "",
+        reason=request.details
+        if "details" in fields
+        else (request.reason if "reason" in fields and not enum_reason else ""),
+        not_executed_reason=not_executed_reason_from_pb(request.reason) if enum_reason else "",
+    )

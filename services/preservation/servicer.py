@@ -18,19 +18,19 @@ from jitlib.errors import FieldViolation, InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.mapping import ts_to_dt
 from jitlib.policy import PRESERVATION_ORDER_RULES
-from jitlib.records import RecordPath, page
+from jitlib.records import RecordPath, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.preservation import domain, events, store
-from services.preservation.domain import Order, Rules, TransitionInput
+from services.preservation.domain import Order, Rules
 from services.preservation.mapping import (
     new_order_from_pb,
-    not_executed_reason_from_pb,
     order_to_pb,
     page_token,
     position_from_token,
     provider_to_pb,
     state_from_pb,
+    transition_input,
 )
 
 DEFAULT_PAGE = 50
@@ -130,18 +130,17 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
 
     # -- transitions ------------------------------------------------------------------------------
 
-    async def _transition(
-        self, action: str, order_id: str, expected_version: int, data: TransitionInput
-    ) -> pb.PreservationOrder:
+    async def _transition(self, action: str, request: Any) -> pb.PreservationOrder:
         rt, principal = self.rt, auth.current()
         t = domain.TRANSITIONS[action]
         now = rt.clock.now()
-        violations = validate.uuid("id", order_id)
+        data = transition_input(request)
+        violations = validate.uuid("id", request.id)
         violations += domain.transition_violations(action, data, now)
-        violations += validate.expected_version(expected_version)
+        violations += validate.expected_version(request.expected_version)
         InvalidArgument.raise_for(violations)
-        order = await self.orders.load_visible(principal, order_id, t.operation, action=action.replace("_", " "))
-        self.orders.check_version(order.version, expected_version)
+        order = await self.orders.load_visible(principal, request.id, t.operation, action=action.replace("_", " "))
+        self.orders.check_version(order.version, request.expected_version)
         # A user's change of an order of a closed workspace is refused (WORKSPACE_CLOSED); the service's own
         # clock and the evidence consumer go on (events.members_of).
         members = self.orders.members_for_change(order)
@@ -152,48 +151,13 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
 
         return await rt.change(principal, write)
 
-    async def IssueOrder(self, request: pb.IssueOrderRequest, context: Any) -> pb.IssueOrderResponse:
-        data = TransitionInput(issued_at=ts_to_dt(request.issued_at, request.HasField("issued_at")))
-        return pb.IssueOrderResponse(order=await self._transition("issue", request.id, request.expected_version, data))
-
-    async def ConfirmOrder(self, request: pb.ConfirmOrderRequest, context: Any) -> pb.ConfirmOrderResponse:
-        data = TransitionInput(
-            confirmed_at=ts_to_dt(request.confirmed_at, request.HasField("confirmed_at")),
-            provider_reference=request.provider_reference,
-        )
-        return pb.ConfirmOrderResponse(
-            order=await self._transition("confirm", request.id, request.expected_version, data)
-        )
-
-    async def ExtendOrder(self, request: pb.ExtendOrderRequest, context: Any) -> pb.ExtendOrderResponse:
-        return pb.ExtendOrderResponse(
-            order=await self._transition("extend", request.id, request.expected_version, TransitionInput())
-        )
-
-    async def MarkProductionRequested(
-        self, request: pb.MarkProductionRequestedRequest, context: Any
-    ) -> pb.MarkProductionRequestedResponse:
-        data = TransitionInput(follow_up_request_id=request.follow_up_request_id)
-        return pb.MarkProductionRequestedResponse(
-            order=await self._transition("request_production", request.id, request.expected_version, data)
-        )
-
-    async def MarkProduced(self, request: pb.MarkProducedRequest, context: Any) -> pb.MarkProducedResponse:
-        return pb.MarkProducedResponse(
-            order=await self._transition("mark_produced", request.id, request.expected_version, TransitionInput())
-        )
-
-    async def LiftOrder(self, request: pb.LiftOrderRequest, context: Any) -> pb.LiftOrderResponse:
-        data = TransitionInput(reason=request.reason)
-        return pb.LiftOrderResponse(order=await self._transition("lift", request.id, request.expected_version, data))
-
-    async def RecordNotExecuted(
-        self, request: pb.RecordNotExecutedRequest, context: Any
-    ) -> pb.RecordNotExecutedResponse:
-        data = TransitionInput(reason=request.details, not_executed_reason=not_executed_reason_from_pb(request.reason))
-        return pb.RecordNotExecutedResponse(
-            order=await self._transition("record_not_executed", request.id, request.expected_version, data)
-        )
+    IssueOrder = transition_rpc("issue", pb.IssueOrderResponse, "order")
+    ConfirmOrder = transition_rpc("confirm", pb.ConfirmOrderResponse, "order")
+    ExtendOrder = transition_rpc("extend", pb.ExtendOrderResponse, "order")
+    MarkProductionRequested = transition_rpc("request_production", pb.MarkProductionRequestedResponse, "order")
+    MarkProduced = transition_rpc("mark_produced", pb.MarkProducedResponse, "order")
+    LiftOrder = transition_rpc("lift", pb.LiftOrderResponse, "order")
+    RecordNotExecuted = transition_rpc("record_not_executed", pb.RecordNotExecutedResponse, "order")
 
     # -- the provider register (reference data, no case content: any authenticated user) -----------
 

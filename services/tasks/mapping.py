@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib.mapping import actor_pb, dt_to_ts, enum_name, ts_to_dt
-from services.tasks.domain import Link, NewTask, Task, TaskState
+from services.tasks.domain import Link, NewTask, Task, TaskState, TransitionInput
 
 _LINK_PREFIX = "RECORD_KIND_"
 
@@ -92,3 +93,14 @@ def state_from_pb(value: int) -> TaskState | None:
     if name is None or name == "UNSPECIFIED":
         return None
     return TaskState(name)
+
+
+def transition_input(request: Any) -> TransitionInput:
+    """The transition data any of the transition request messages carries (fields by name)."""
+    fields = request.DESCRIPTOR.fields_by_name
+    return TransitionInput(
+        reason=request.reason if "reason" in fields else "",
+        outcome=request.outcome if "outcome" in fields else "",
+        blocked_by=links_from_pb(request.blocked_by) if "blocked_by" in fields else (),
+        new_assignee=request.assignee_jurisdiction if "assignee_jurisdiction" in fields else "",
+    )

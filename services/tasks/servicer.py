@@ -14,12 +14,12 @@ from jitlib.errors import FieldViolation, InvalidArgument
 from jitlib.ids import new_id
 from jitlib.mapping import ts_to_dt
 from jitlib.policy import TASK_RULES
-from jitlib.records import RecordPath, page
+from jitlib.records import RecordPath, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.tasks import domain, events, store
-from services.tasks.domain import Task, TransitionInput
-from services.tasks.mapping import links_from_pb, new_task_from_pb, state_from_pb, task_to_pb
+from services.tasks.domain import Task
+from services.tasks.mapping import new_task_from_pb, state_from_pb, task_to_pb, transition_input
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -112,17 +112,16 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
 
     # -- transitions ------------------------------------------------------------------------------
 
-    async def _transition(
-        self, action: str, task_id: str, expected_version: int, data: TransitionInput
-    ) -> tasks_pb2.Task:
+    async def _transition(self, action: str, request: Any) -> tasks_pb2.Task:
         rt, principal = self.rt, auth.current()
         t = domain.TRANSITIONS[action]
-        violations = validate.uuid("id", task_id)
+        data = transition_input(request)
+        violations = validate.uuid("id", request.id)
         violations += domain.transition_violations(t, data)
-        violations += validate.expected_version(expected_version)
+        violations += validate.expected_version(request.expected_version)
         InvalidArgument.raise_for(violations)
-        task = await self.tasks.load_visible(principal, task_id, t.operation, action=action)
-        self.tasks.check_version(task.version, expected_version)
+        task = await self.tasks.load_visible(principal, request.id, t.operation, action=action)
+        self.tasks.check_version(task.version, request.expected_version)
         now = rt.clock.now()
         members = self.tasks.members_for_change(task)
         updated = domain.apply(task, action, data, actor=principal.actor, now=now, members=members)
@@ -137,60 +136,13 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         await rt.change(principal, write)
         return state
 
-    async def AssignTask(self, request: tasks_pb2.AssignTaskRequest, context: Any) -> tasks_pb2.AssignTaskResponse:
-        data = TransitionInput(new_assignee=request.assignee_jurisdiction)
-        return tasks_pb2.AssignTaskResponse(
-            task=await self._transition("assign", request.id, request.expected_version, data)
-        )
-
-    async def AcceptTask(self, request: tasks_pb2.AcceptTaskRequest, context: Any) -> tasks_pb2.AcceptTaskResponse:
-        return tasks_pb2.AcceptTaskResponse(
-            task=await self._transition("accept", request.id, request.expected_version, TransitionInput())
-        )
-
-    async def DeclineTask(self, request: tasks_pb2.DeclineTaskRequest, context: Any) -> tasks_pb2.DeclineTaskResponse:
-        data = TransitionInput(reason=request.reason)
-        return tasks_pb2.DeclineTaskResponse(
-            task=await self._transition("decline", request.id, request.expected_version, data)
-        )
-
-    async def StartTask(self, request: tasks_pb2.StartTaskRequest, context: Any) -> tasks_pb2.StartTaskResponse:
-        return tasks_pb2.StartTaskResponse(
-            task=await self._transition("start", request.id, request.expected_version, TransitionInput())
-        )
-
-    async def BlockTask(self, request: tasks_pb2.BlockTaskRequest, context: Any) -> tasks_pb2.BlockTaskResponse:
-        data = TransitionInput(reason=request.reason, blocked_by=links_from_pb(request.blocked_by))
-        return tasks_pb2.BlockTaskResponse(
-            task=await self._transition("block", request.id, request.expected_version, data)
-        )
-
-    async def UnblockTask(self, request: tasks_pb2.UnblockTaskRequest, context: Any) -> tasks_pb2.UnblockTaskResponse:
-        return tasks_pb2.UnblockTaskResponse(
-            task=await self._transition("unblock", request.id, request.expected_version, TransitionInput())
-        )
-
-    async def CompleteTask(
-        self, request: tasks_pb2.CompleteTaskRequest, context: Any
-    ) -> tasks_pb2.CompleteTaskResponse:
-        data = TransitionInput(outcome=request.outcome)
-        return tasks_pb2.CompleteTaskResponse(
-            task=await self._transition("complete", request.id, request.expected_version, data)
-        )
-
-    async def VerifyTask(self, request: tasks_pb2.VerifyTaskRequest, context: Any) -> tasks_pb2.VerifyTaskResponse:
-        return tasks_pb2.VerifyTaskResponse(
-            task=await self._transition("verify", request.id, request.expected_version, TransitionInput())
-        )
-
-    async def ReopenTask(self, request: tasks_pb2.ReopenTaskRequest, context: Any) -> tasks_pb2.ReopenTaskResponse:
-        data = TransitionInput(reason=request.reason)
-        return tasks_pb2.ReopenTaskResponse(
-            task=await self._transition("reopen", request.id, request.expected_version, data)
-        )
-
-    async def CancelTask(self, request: tasks_pb2.CancelTaskRequest, context: Any) -> tasks_pb2.CancelTaskResponse:
-        data = TransitionInput(reason=request.reason)
-        return tasks_pb2.CancelTaskResponse(
-            task=await self._transition("cancel", request.id, request.expected_version, data)
-        )
+    AssignTask = transition_rpc("assign", tasks_pb2.AssignTaskResponse, "task")
+    AcceptTask = transition_rpc("accept", tasks_pb2.AcceptTaskResponse, "task")
+    DeclineTask = transition_rpc("decline", tasks_pb2.DeclineTaskResponse, "task")
+    StartTask = transition_rpc("start", tasks_pb2.StartTaskResponse, "task")
+    BlockTask = transition_rpc("block", tasks_pb2.BlockTaskResponse, "task")
+    UnblockTask = transition_rpc("unblock", tasks_pb2.UnblockTaskResponse, "task")
+    CompleteTask = transition_rpc("complete", tasks_pb2.CompleteTaskResponse, "task")
+    VerifyTask = transition_rpc("verify", tasks_pb2.VerifyTaskResponse, "task")
+    ReopenTask = transition_rpc("reopen", tasks_pb2.ReopenTaskResponse, "task")
+    CancelTask = transition_rpc("cancel", tasks_pb2.CancelTaskResponse, "task")
