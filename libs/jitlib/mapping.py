@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from jit.common.v1 import common_pb2
 from jitlib.actors import Actor
+from jitlib.errors import FieldViolation
+
+S = TypeVar("S")
 
 
 def enum_name(enum: EnumTypeWrapper, value: int, prefix: str) -> str | None:
@@ -37,3 +42,29 @@ def actor_pb(actor: Actor) -> common_pb2.Actor:
 
 def actor_from_pb(msg: common_pb2.Actor) -> Actor:
     return Actor(msg.user_id, msg.username, msg.jurisdiction)
+
+
+_VISIBILITIES = (common_pb2.VISIBILITY_UNSPECIFIED, common_pb2.VISIBILITY_WORKSPACE, common_pb2.VISIBILITY_RESTRICTED)
+
+
+def restricted_from_pb(visibility: int) -> bool | None:
+    """Need to know by default: a record is restricted to its parties unless its issuer opens it to the
+    whole workspace (VISIBILITY_WORKSPACE). None for a value this build does not know."""
+    if visibility not in _VISIBILITIES:
+        return None
+    return visibility != common_pb2.VISIBILITY_WORKSPACE
+
+
+def states_from_pb(
+    values: Iterable[int], convert: Callable[[int], S | None], what: str
+) -> tuple[frozenset[S], list[FieldViolation]]:
+    """A List request's ``states`` filter: the states, and a violation for each value that is not ``what``."""
+    states: set[S] = set()
+    violations: list[FieldViolation] = []
+    for i, value in enumerate(values):
+        state = convert(value)
+        if state is None:
+            violations.append(FieldViolation(f"states[{i}]", f"is not {what}"))
+        else:
+            states.add(state)
+    return frozenset(states), violations

@@ -11,7 +11,7 @@ from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jitlib.actors import Actor
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name, ts_to_dt
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb, ts_to_dt
 from services.evidence import custody
 from services.evidence.deadlines import Deadline
 from services.evidence.domain import (
@@ -56,11 +56,8 @@ def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
         Target(e.get(f"targets[{i}].type", pb.TargetType, t.type, "TARGET_TYPE_"), t.value, t.platform)
         for i, t in enumerate(req.targets)
     )
-    if req.visibility not in (
-        common_pb2.VISIBILITY_UNSPECIFIED,
-        common_pb2.VISIBILITY_WORKSPACE,
-        common_pb2.VISIBILITY_RESTRICTED,
-    ):
+    restricted = restricted_from_pb(req.visibility)
+    if restricted is None:
         e.unknown.append("visibility")
     return NewRequest(
         request_id=req.request_id,
@@ -77,8 +74,7 @@ def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
         urgency=e.get("urgency", pb.Urgency, req.urgency, "URGENCY_"),
         title=req.title,
         description=req.description,
-        # Need to know by default: restricted to the parties unless the issuer opens it up.
-        restricted=req.visibility != common_pb2.VISIBILITY_WORKSPACE,
+        restricted=restricted is not False,
         shared_with=tuple(req.shared_with),
         preservation_order_id=req.preservation_order_id,
         user_notice_status=e.get(

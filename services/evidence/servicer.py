@@ -21,7 +21,7 @@ from jitlib import auth, paging, validate
 from jitlib.envelopes import request_digest
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, JitError, PermissionDenied
 from jitlib.ids import new_id
-from jitlib.mapping import ts_to_dt
+from jitlib.mapping import states_from_pb, ts_to_dt
 from jitlib.policy import EVIDENCE_REQUEST_RULES, Operation
 from jitlib.records import RecordPath, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
@@ -139,13 +139,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         size, violations = validate.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
-        states = set()
-        for i, value in enumerate(request.states):
-            st = state_from_pb(value)
-            if st is None:
-                violations.append(FieldViolation(f"states[{i}]", "is not an evidence request state"))
-            else:
-                states.add(st)
+        states, bad_states = states_from_pb(request.states, state_from_pb, "an evidence request state")
+        violations += bad_states
         basis = legal_basis_from_pb(request.legal_basis)
         if basis is None:
             violations.append(FieldViolation("legal_basis", "has an unknown value"))
@@ -159,7 +154,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             return pb.ListRequestsResponse()
         flt = store.RequestFilter(
             workspace_ids=workspaces,
-            states=frozenset(states),
+            states=states,
             legal_basis=basis or "",
             addressee_jurisdiction=request.addressee_jurisdiction,
             origin_jurisdiction=request.origin_jurisdiction,

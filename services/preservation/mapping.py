@@ -11,7 +11,7 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import paging
 from jitlib.errors import InvalidArgument
 from jitlib.ids import is_uuid
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name, ts_to_dt
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb, ts_to_dt
 from services.preservation.domain import NewOrder, Order, OrderState, Provider, Target, TransitionInput, Warning
 
 
@@ -32,11 +32,8 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
         else:
             categories.append(name)
     # Need to know by default: an order is restricted to its parties unless the issuer opens it up.
-    if req.visibility not in (
-        common_pb2.VISIBILITY_UNSPECIFIED,
-        common_pb2.VISIBILITY_WORKSPACE,
-        common_pb2.VISIBILITY_RESTRICTED,
-    ):
+    restricted = restricted_from_pb(req.visibility)
+    if restricted is None:
         unknown.append("visibility")
     return NewOrder(
         request_id=req.request_id,
@@ -46,7 +43,7 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
         targets=tuple(targets),
         data_categories=tuple(categories),
         description=req.description,
-        restricted=req.visibility != common_pb2.VISIBILITY_WORKSPACE,
+        restricted=restricted is not False,
         shared_with=tuple(req.shared_with),
         unknown_enums=tuple(unknown),
     )

@@ -16,7 +16,7 @@ from jitlib import auth, validate
 from jitlib.envelopes import request_digest
 from jitlib.errors import FieldViolation, InvalidArgument, NotFound
 from jitlib.ids import new_id
-from jitlib.mapping import ts_to_dt
+from jitlib.mapping import states_from_pb, ts_to_dt
 from jitlib.policy import PRESERVATION_ORDER_RULES
 from jitlib.records import RecordPath, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
@@ -92,13 +92,8 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         size, violations = validate.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
-        states = set()
-        for i, value in enumerate(request.states):
-            st = state_from_pb(value)
-            if st is None:
-                violations.append(FieldViolation(f"states[{i}]", "is not a preservation order state"))
-            else:
-                states.add(st)
+        states, bad_states = states_from_pb(request.states, state_from_pb, "a preservation order state")
+        violations += bad_states
         violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
         violations += domain.provider_id_violations(
             "provider_id", request.provider_id, self.rules.providers, required=False
@@ -114,7 +109,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             return pb.ListOrdersResponse()
         flt = store.OrderFilter(
             workspace_ids=workspaces,
-            states=frozenset(states),
+            states=states,
             provider_id=request.provider_id,
             expires_after=expires_after,
             expires_before=expires_before,

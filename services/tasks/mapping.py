@@ -7,7 +7,7 @@ from typing import Any
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name, ts_to_dt
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb, ts_to_dt
 from services.tasks.domain import Link, NewTask, Task, TaskState, TransitionInput
 
 _LINK_PREFIX = "RECORD_KIND_"
@@ -35,12 +35,8 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
         unknown.append("priority")
     elif priority == "UNSPECIFIED":
         priority = "NORMAL"
-    # Need to know by default: a task is restricted to its parties unless the issuer opens it up.
-    if req.visibility not in (
-        common_pb2.VISIBILITY_UNSPECIFIED,
-        common_pb2.VISIBILITY_WORKSPACE,
-        common_pb2.VISIBILITY_RESTRICTED,
-    ):
+    restricted = restricted_from_pb(req.visibility)
+    if restricted is None:
         unknown.append("visibility")
     return NewTask(
         request_id=req.request_id,
@@ -51,7 +47,7 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
         assignee_jurisdiction=req.assignee_jurisdiction,
         priority=priority or "",
         due_at=ts_to_dt(req.due_at, req.HasField("due_at")),
-        restricted=req.visibility != common_pb2.VISIBILITY_WORKSPACE,
+        restricted=restricted is not False,
         shared_with=tuple(req.shared_with),
         links=links_from_pb(req.links),
         proposal_only=req.proposal_only,

@@ -12,7 +12,7 @@ from jitlib import auth, paging, validate
 from jitlib.envelopes import request_digest
 from jitlib.errors import FieldViolation, InvalidArgument
 from jitlib.ids import new_id
-from jitlib.mapping import ts_to_dt
+from jitlib.mapping import states_from_pb, ts_to_dt
 from jitlib.policy import TASK_RULES
 from jitlib.records import RecordPath, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
@@ -74,13 +74,8 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         size, violations = validate.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
-        states = set()
-        for i, value in enumerate(request.states):
-            st = state_from_pb(value)
-            if st is None:
-                violations.append(FieldViolation(f"states[{i}]", "is not a task state"))
-            else:
-                states.add(st)
+        states, bad_states = states_from_pb(request.states, state_from_pb, "a task state")
+        violations += bad_states
         violations += validate.jurisdiction("assignee_jurisdiction", request.assignee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)
         violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
@@ -95,7 +90,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             return tasks_pb2.ListTasksResponse()
         flt = store.TaskFilter(
             workspace_ids=workspaces,
-            states=frozenset(states),
+            states=states,
             assignee_jurisdiction=request.assignee_jurisdiction,
             origin_jurisdiction=request.origin_jurisdiction,
             overdue_only=request.overdue_only,
