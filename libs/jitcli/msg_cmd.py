@@ -7,8 +7,10 @@ A CHANNEL argument is a channel id, or ``workspace:<workspace id>`` for the work
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import mimetypes
+import os
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +24,16 @@ from rich.table import Table
 from jit.common.v1 import common_pb2
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.messaging.v1 import messaging_pb2_grpc
-from jitcli.render import CliError, ServiceCallError, emit, emit_json, format_instant, message_dict, note
+from jitcli.render import (
+    CliError,
+    ServiceCallError,
+    emit,
+    emit_json,
+    format_instant,
+    message_dict,
+    note,
+    terminal_safe,
+)
 from jitcli.session import _tracer_provider, app_state
 
 app = typer.Typer(help="Secure messaging: channels, record threads, live follow, attachments.", no_args_is_help=True)
@@ -67,17 +78,33 @@ def _when(ts: Any) -> str:
     return format_instant(ts.ToDatetime(tzinfo=dt.UTC)) if ts.seconds else ""
 
 
-def _line(m: pb.Message) -> tuple[str, str, str, str]:
-    who = "system" if m.system else f"{m.sender.username} ({m.sender.jurisdiction})"
+def _title(ch: pb.Channel) -> str:
+    """A channel's title as printed: one line, nothing that acts on a terminal."""
+    return terminal_safe(ch.title, one_line=True)
+
+
+def _line(m: pb.Message, *, one_line: bool = False) -> tuple[str, str, str, str]:
+    """A message's number, time, sender and text, all of it terminal-safe (what other users wrote never
+    reaches the terminal as escape sequences or markup). ``one_line`` (``follow``): line breaks in the
+    text show as " ⏎ ", so a message cannot forge a line of its own (a "system" line, say)."""
+    who = "system" if m.system else terminal_safe(f"{m.sender.username} ({m.sender.jurisdiction})", one_line=True)
     if m.shredded:
         body = "[content destroyed at the end of retention]"
     elif m.deleted:
         body = "[deleted]"
     else:
-        body = m.body + (" [edited]" if m.revision > 1 else "")
+        body = terminal_safe(m.body, one_line=one_line) + (" [edited]" if m.revision > 1 else "")
+        sep = " |" if one_line else "\n "
         for i, a in enumerate(m.attachments):
-            body += f"\n  attachment {i}: {a.filename} ({a.media_type}, {a.size} bytes)"
+            name = terminal_safe(f"{a.filename} ({a.media_type}, {a.size} bytes)", one_line=True)
+            body += f"{sep} attachment {i}: {name}"
     return str(m.seq), _when(m.posted_at), who, body
+
+
+def follow_line(m: pb.Message) -> str:
+    """One message of ``jit msg follow``, on exactly one line."""
+    seq, when, who, body = _line(m, one_line=True)
+    return f"#{seq} {when} {who}: {body}"
 
 
 def _messages_table(messages: list[pb.Message]) -> Table:
@@ -95,7 +122,8 @@ def _channel_table(channels: list[pb.Channel]) -> Table:
         table.add_column(col)
     for c in channels:
         kind = pb.ChannelKind.Name(c.kind).removeprefix("CHANNEL_KIND_").lower()
-        table.add_row(c.id, kind, c.title, ", ".join(c.members) or "all members", str(c.last_seq))
+        members = terminal_safe(", ".join(c.members), one_line=True) or "all members"
+        table.add_row(terminal_safe(c.id), kind, _title(c), members, str(c.last_seq))
     return table
 
 
@@ -142,7 +170,7 @@ def send(
         "PostMessage",
         pb.PostMessageRequest(request_id=str(uuid.uuid4()), channel_id=ch.id, body=text, attachments=files),
     ).message
-    emit_json(message_dict(msg)) if _state(ctx).json else note(f"sent #{msg.seq} to {ch.title} ({msg.id})")
+    emit_json(message_dict(msg)) if _state(ctx).json else note(f"sent #{msg.seq} to {_title(ch)} ({msg.id})")
 
 
 @app.command()
@@ -160,7 +188,7 @@ def read(
     if _state(ctx).json:
         emit_json({"channel": message_dict(ch), "messages": [message_dict(m) for m in msgs]})
     else:
-        note(f"{ch.title} ({ch.id})")
+        note(f"{_title(ch)} ({terminal_safe(ch.id)})")
         emit(_messages_table(msgs))
 
 
@@ -182,15 +210,14 @@ def follow(
         call = stub.Subscribe(
             pb.SubscribeRequest(channel_id=ch.id, after_seq=after), metadata=(("authorization", f"Bearer {token}"),)
         )
-        note(f"following {ch.title} ({ch.id}); Ctrl-C to stop")
+        note(f"following {_title(ch)} ({terminal_safe(ch.id)}); Ctrl-C to stop")
         try:
             for resp in call:
                 m = resp.message
                 if state.json:
                     emit_json(message_dict(m))
                 else:
-                    seq, when, who, body = _line(m)
-                    emit(f"#{seq} {when} {who}: {body}")
+                    emit(follow_line(m))
         except KeyboardInterrupt:
             call.cancel()
         except grpc.RpcError as exc:
@@ -230,25 +257,54 @@ def receipts(ctx: typer.Context, id: MessageId) -> None:
     for col in ("READER", "DELIVERED", "READ"):
         table.add_column(col)
     for r in rows:
-        table.add_row(f"{r.reader.username} ({r.reader.jurisdiction})", _when(r.delivered_at), _when(r.read_at))
+        reader = terminal_safe(f"{r.reader.username} ({r.reader.jurisdiction})", one_line=True)
+        table.add_row(reader, _when(r.delivered_at), _when(r.read_at))
     emit(table)
+
+
+def write_private(path: Path, data: bytes, *, overwrite: bool = False) -> None:
+    """Write ``data`` to a file only its owner may read: created 0600 (``O_CREAT | O_EXCL``), never
+    wider whatever the umask, never through a symbolic link. An existing file is refused
+    (``FileExistsError``) unless ``overwrite``: then the data goes to a new private file beside it, which
+    replaces it."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    target = path
+    if overwrite and (path.exists() or path.is_symlink()):
+        target = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.part")
+    fd = os.open(target, flags, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(data)
+        if target != path:
+            os.replace(target, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            target.unlink()
+        raise
 
 
 @app.command()
 def attachment(
     ctx: typer.Context,
     id: MessageId,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the file (readable by you only).")],
     index: Annotated[int, typer.Option("--index", "-i")] = 0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the file if it exists.")] = False,
 ) -> None:
-    """Download an attachment of a message."""
+    """Download an attachment of a message (written 0600; an existing file is kept unless --overwrite)."""
+    if out.exists() and not overwrite:
+        raise CliError(f"{out} exists; choose another --out or pass --overwrite")
     att = _call(ctx, "GetAttachment", pb.GetAttachmentRequest(message_id=_uuid(id, "message"), index=index)).attachment
-    out.write_bytes(att.content)
-    note(f"wrote {out} ({att.size} bytes, sha256 {att.sha256})")
+    try:
+        write_private(out, att.content, overwrite=overwrite)
+    except FileExistsError:
+        raise CliError(f"{out} exists; choose another --out or pass --overwrite") from None
+    note(f"wrote {out} ({att.size} bytes, sha256 {terminal_safe(att.sha256, one_line=True)})")
 
 
 @app.command("rotate-key")
 def rotate_key(ctx: typer.Context, channel: ChannelArg) -> None:
     """Start a new data key for the channel's new messages (old ones stay readable)."""
     ch = _call(ctx, "RotateChannelKey", pb.RotateChannelKeyRequest(channel_id=resolve_channel(ctx, channel).id))
-    note(f"{ch.channel.title}: key version {ch.channel.key_version}")
+    note(f"{_title(ch.channel)}: key version {ch.channel.key_version}")

@@ -15,16 +15,14 @@ from pydantic_settings import SettingsConfigDict
 
 from jit.messaging.v1 import messaging_pb2, messaging_pb2_grpc
 from jitlib import crypto
-from jitlib.alerts import AlertScanner
 from jitlib.bus import stream_for
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
-from jitlib.workspaces import WORKSPACE_STREAM
 from services.messaging import events, notices, store
 from services.messaging.channels import Channels
 from services.messaging.content import Content
-from services.messaging.keys import ChannelKeys
+from services.messaging.keys import RECHECK_SECONDS, ChannelKeys
 from services.messaging.live import Live
 from services.messaging.receipts import ReceiptWriter
 from services.messaging.servicer import MessagingServicer
@@ -45,9 +43,14 @@ class MessagingSettings(ServiceSettings):
     kek_file: Path | None = None
     #: Where sealed attachments live; empty means <state dir>/messaging-blobs.
     blob_dir: Path | None = None
-    #: Days after a workspace closes before its channel keys are destroyed.
+    #: Days after this node first saw a workspace closed before its keys are destroyed ...
     retention_days: float = Field(default=3 * 365, ge=0)
+    #: ... and then this many more days, in which an erroneous closure can still be undone (reopened).
+    shred_grace_days: float = Field(default=7, ge=0)
     retention_scan_seconds: float = Field(default=300, gt=0)
+    #: A replica uses a cached key at most this long before it looks at its workspace key in the store
+    #: again (how late a replica that missed a shred's event stops using the destroyed keys).
+    key_recheck_seconds: float = Field(default=RECHECK_SECONDS, gt=0, le=300)
 
 
 @dataclass
@@ -63,7 +66,10 @@ def build(settings: MessagingSettings, rt: Runtime) -> Parts:
     kek = crypto.load_kek(settings.kek, settings.kek_file, rt.common.state_dir / "messaging-kek.b64")
     blob_dir = settings.blob_dir or rt.common.state_dir / "messaging-blobs"
     blob_dir.mkdir(parents=True, exist_ok=True)
-    content = Content(ChannelKeys(crypto.KeyRing(kek)), blob_dir)
+    # SQLite overwrites what it deletes (a destroyed key leaves no copy in a free page).
+    store.enable_secure_delete(rt.db.engine)
+    keys = ChannelKeys(crypto.KeyRing(kek), recheck_seconds=settings.key_recheck_seconds)
+    content = Content(keys, blob_dir)
     channels = Channels(rt, content)
     return Parts(channels, Live(rt, content), ReceiptWriter(rt, channels))
 
@@ -90,11 +96,11 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
         out: list[Worker] = [
             rt.consumer(f"{name}-notices", stream_for(name), f"jit.{name}.>", notice) for name in RECORD_STREAMS
         ]
-        out.append(rt.consumer("closures", WORKSPACE_STREAM, "jit.workspaces.>", notices.closure_handler()))
-        scanner = AlertScanner(
+        # Closures are read from the workspace directory (its confirmed state), not from the events.
+        scanner = notices.RetentionScanner(
             rt,
-            store.ALERTS,
-            notices.retention_scan(timedelta(days=settings.retention_days)),
+            p.channels,
+            notices.retention_scan(timedelta(days=settings.retention_days), timedelta(days=settings.shred_grace_days)),
             notices.shredder(rt, p.channels, p.live, loop),
             interval=settings.retention_scan_seconds,
         )

@@ -29,9 +29,9 @@ MESSAGE = "message"
 
 class MessagePath(RecordPath[MessageInChannel]):
     """The record path of messages. A message is created inside a channel the caller was shown (its
-    visibility checked by the channel's path), so its create skips the workspace check of
-    ``RecordPath.create`` (a closed workspace's channels keep taking messages until shredded) and keeps
-    the replay rule: the same request returns the stored message, the same ``request_id`` with other
+    visibility checked by the channel's path); ``write`` refuses a closed workspace (FAILED_PRECONDITION
+    ``WORKSPACE_CLOSED``, see ``members_for_change``), and the replay rule holds: the same request
+    returns the stored message (even once the workspace closed), the same ``request_id`` with other
     content (another body, another channel) is FAILED_PRECONDITION ``REQUEST_ID_REUSED``."""
 
     async def create_in(
@@ -46,8 +46,8 @@ class MessagePath(RecordPath[MessageInChannel]):
             return Created(await self.rt.change(principal, write), replayed=False)
         except (IntegrityError, FailedPrecondition):
             # IntegrityError: the unique (sender, request_id) index refused the insert, a retry or a
-            # concurrent duplicate. FailedPrecondition (the channel shredded since): a genuine replay
-            # still gets what the first call stored.
+            # concurrent duplicate. FailedPrecondition (the workspace closed or the channel shredded
+            # since): a genuine replay still gets what the first call stored.
             replay = await self.rt.read(find)
             if replay is None:
                 raise
@@ -79,7 +79,7 @@ class Channels:
         self, session: Session, ch: Channel, *, request_id: str | None = None, digest: str | None = None
     ) -> None:
         store.insert_channel(session, ch, request_id=request_id, request_digest=digest)
-        self.content.keys.create(session, ch.id, ch.key_version, ch.created_at)
+        self.content.keys.create(session, ch, ch.key_version, ch.created_at)
 
     def workspace_channel(
         self, uow: UnitOfWork, workspace_id: str, open_workspace: Callable[[str], WorkspaceInfo], now: datetime
@@ -93,33 +93,52 @@ class Channels:
         uow.audit(CHANNEL, ch.id, ch.workspace_id)
         return ch
 
-    def record_thread(self, session: Session, replica: RecordReplica, now: datetime) -> Channel:
-        """The record's thread, created on first use, its members kept equal to the record's audience."""
+    def record_thread(
+        self,
+        session: Session,
+        replica: RecordReplica,
+        now: datetime,
+        *,
+        may_create: Callable[[Channel], object] | None = None,
+    ) -> Channel:
+        """The record's thread, created on first use (after ``may_create`` had its say on the new
+        channel), its parties kept equal to the record's."""
         ch = store.record_thread(session, replica.kind, replica.id)
         if ch is None:
             ch = domain.record_thread(replica, channel_id=new_id(), now=now)
+            if may_create is not None:
+                may_create(ch)
             self.insert(session, ch)
-        elif ch.members != domain.thread_members(replica):
-            ch = replace(ch, members=domain.thread_members(replica))
-            store.set_members(session, ch)
+        elif (changed := domain.thread_after(ch, replica)) is not None:
+            ch = changed
+            store.set_visibility(session, ch)
         return ch
 
     def rotate_key(self, uow: UnitOfWork, channel_id: str, now: datetime) -> Channel:
         ch = self._locked(uow.session, channel_id)
         ch = domain.rotated(ch)
         store.set_counters(uow.session, ch)
-        self.content.keys.create(uow.session, ch.id, ch.key_version, now)
+        self.content.keys.create(uow.session, ch, ch.key_version, now)
         uow.audit(CHANNEL, ch.id, ch.workspace_id)
         return ch
 
     def shred_workspace(self, uow: UnitOfWork, workspace_id: str, now: datetime) -> list[str]:
-        """Destroy the keys of every channel of a workspace (crypto-shredding): the ciphertext stays."""
-        shredded = store.channel_ids_of_workspace(uow.session, workspace_id)
+        """Crypto-shred a workspace: destroy its key (and so every copy of its channels' keys), null the
+        channel keys, erase what its messages held in clear from before sealing, and say so in an event
+        every replica's live listener turns into forgetting its cached keys. The ciphertext stays (the
+        blob files go after the commit: ``notices.RetentionScanner``)."""
+        session = uow.session
+        shredded = store.channel_ids_of_workspace(session, workspace_id)
+        self.content.keys.destroy_workspace(session, workspace_id, shredded, now)
         for channel_id in shredded:
-            self.content.keys.destroy(uow.session, channel_id, now)
-            store.mark_shredded(uow.session, channel_id, now)
+            store.mark_shredded(session, channel_id, now)
+            store.erase_clear_metadata(session, channel_id)
             uow.audit(CHANNEL, channel_id, workspace_id)
-        store.mark_workspace_shredded(uow.session, workspace_id, now)
+        store.mark_workspace_shredded(session, workspace_id, now)
+        workspace = self.rt.workspaces.get(workspace_id)
+        lead = workspace.lead if workspace is not None else "SYSTEM"
+        members = workspace.members if workspace is not None else frozenset()
+        uow.emit(events.shredded_subject(lead), events.shredded_envelope(workspace_id, lead, members, now))
         return shredded
 
     def _locked(self, session: Session, channel_id: str) -> Channel:
@@ -151,8 +170,15 @@ class Channels:
         message_id = new_id()
         metas = domain.describe(files, message_id=message_id, key_version=ch.key_version)
         sealed = self.content.seal_body(session, ch, message_id, 1, text)
+        sealed_metas = self.content.seal_attachments(session, ch, message_id, metas)
         msg = domain.new_message(
-            ch, message_id=message_id, sender=sender, sealed_body=sealed, attachments=metas, system=system, now=now
+            ch,
+            message_id=message_id,
+            sender=sender,
+            sealed_body=sealed,
+            sealed_attachments=sealed_metas,
+            system=system,
+            now=now,
         )
         store.insert_message(session, msg, request_id=request_id, request_digest=digest)
         ch = replace(ch, next_seq=ch.next_seq + 1)

@@ -1,21 +1,29 @@
 """What users write, sealed at rest and opened for readers: message bodies (AES-256-GCM under the
-channel's data key, bound to the message and its revision) and attachments (sealed files in the blob
-folder, bound to the channel and the blob name)."""
+channel's data key, bound to the message and its revision), the list of a message's attachments (their
+names, media types, sizes and digests: sealed the same way, bound to the message) and the attachments
+themselves (sealed files in the blob folder, bound to the channel and the blob name; deleted when the
+channel is shredded)."""
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from jitlib import crypto
+from services.messaging import store
 from services.messaging.domain import AttachmentMeta, Channel, Message, NewAttachment, Opened, content_destroyed
 from services.messaging.keys import ChannelKeys
 
 
 def _body_aad(message_id: str, revision: int) -> bytes:
     return f"{message_id}:{revision}".encode()
+
+
+def _attachments_aad(message_id: str) -> bytes:
+    return f"{message_id}:attachments".encode()
 
 
 def _blob_aad(channel_id: str, blob: str) -> bytes:
@@ -31,8 +39,17 @@ class Content:
 
     def seal_body(self, session: Session, channel: Channel, message_id: str, revision: int, text: str) -> bytes:
         """``text`` sealed under the channel's current key, for one revision of one message."""
-        key = self.keys.get(session, channel.id, channel.key_version)
+        key = self.keys.get(session, channel, channel.key_version)
         return crypto.seal(key, text.encode(), _body_aad(message_id, revision))
+
+    def seal_attachments(
+        self, session: Session, channel: Channel, message_id: str, metas: tuple[AttachmentMeta, ...]
+    ) -> bytes:
+        """The attachment list of a message sealed under the channel's current key (b"" for none)."""
+        if not metas:
+            return b""
+        key = self.keys.get(session, channel, channel.key_version)
+        return crypto.seal(key, store.attachments_to_json(metas), _attachments_aad(message_id))
 
     def _path(self, channel_id: str, blob: str) -> Path:
         return self.blob_dir / channel_id / f"{blob}.bin"
@@ -42,7 +59,7 @@ class Content:
     ) -> None:
         """Write each attachment sealed under its key version, atomically (temporary file, then rename)."""
         for meta, f in zip(metas, files, strict=True):
-            key = self.keys.get(session, channel.id, meta.key_version)
+            key = self.keys.get(session, channel, meta.key_version)
             path = self._path(channel.id, meta.blob)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
@@ -54,27 +71,57 @@ class Content:
             with contextlib.suppress(OSError):
                 self._path(channel_id, meta.blob).unlink(missing_ok=True)
 
+    def remove_channel_files(self, channel_id: str) -> None:
+        """Delete every blob of a (shredded) channel."""
+        shutil.rmtree(self.blob_dir / channel_id, ignore_errors=True)
+
+    def channels_with_files(self) -> list[str]:
+        """The channels that have a folder of blobs."""
+        if not self.blob_dir.is_dir():
+            return []
+        return [p.name for p in self.blob_dir.iterdir() if p.is_dir()]
+
     # -- opening ----------------------------------------------------------------------------------
 
     def open(self, session: Session, channel: Channel, message: Message) -> Opened:
-        """The message as a reader sees it: deleted (no body), shredded (no key), or its body opened."""
+        """The message as a reader sees it: deleted (no body), shredded (no key), or its body and its
+        attachment list opened."""
         if message.deleted:
             return Opened(message)
         if channel.shredded_at is not None:
             return Opened(message, shredded=True)
         try:
-            key = self.keys.get(session, channel.id, message.key_version)
+            key = self.keys.get(session, channel, message.key_version)
+            attachments = self._attachments(session, channel, message)
         except crypto.Shredded:
             return Opened(message, shredded=True)
         body = crypto.open_sealed(key, message.sealed_body, _body_aad(message.id, message.revision))
-        return Opened(message, body.decode())
+        return Opened(message, body.decode(), attachments=attachments)
+
+    def _attachments(self, session: Session, channel: Channel, message: Message) -> tuple[AttachmentMeta, ...]:
+        if not message.sealed_attachments:
+            return message.legacy_attachments
+        key = self.keys.get(session, channel, message.attachments_key_version)
+        data = crypto.open_sealed(key, message.sealed_attachments, _attachments_aad(message.id))
+        return store.attachments_from_json(data)
+
+    def attachments(self, session: Session, channel: Channel, message: Message) -> tuple[AttachmentMeta, ...]:
+        """A message's attachment list; FAILED_PRECONDITION ``CHANNEL_SHREDDED`` when its key was destroyed."""
+        if message.deleted:
+            return ()
+        if channel.shredded_at is not None:
+            raise content_destroyed()
+        try:
+            return self._attachments(session, channel, message)
+        except crypto.Shredded:
+            raise content_destroyed() from None
 
     def open_file(self, session: Session, channel: Channel, meta: AttachmentMeta) -> bytes:
         """An attachment's content; FAILED_PRECONDITION ``CHANNEL_SHREDDED`` when its key was destroyed."""
         if channel.shredded_at is not None:
             raise content_destroyed()
         try:
-            key = self.keys.get(session, channel.id, meta.key_version)
+            key = self.keys.get(session, channel, meta.key_version)
         except crypto.Shredded:
             raise content_destroyed() from None
         sealed = self._path(channel.id, meta.blob).read_bytes()

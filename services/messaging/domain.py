@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from jitlib import durations, validate
 from jitlib.actors import Actor
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, PermissionDenied
+from jitlib.ids import is_uuid
+from jitlib.jurisdictions import is_jurisdiction
 from jitlib.policy import CASE_ROLES, RecordAccess, RecordRules
 
 BODY_MAX = 20_000
@@ -36,8 +38,6 @@ THREADED = {"TASK": "task", "EVIDENCE_REQUEST": "evidence_request", "PRESERVATIO
 MESSAGE_RULES = RecordRules(
     kind="message", creator_roles=CASE_ROLES, issuer_roles=frozenset(), addressee_roles=frozenset()
 )
-#: Roles that may start a new key version for a channel they can see.
-KEY_ROTATION_ROLES = frozenset({"prosecutor", "police_liaison"})
 #: The sender of system notices.
 SYSTEM_SENDER = Actor("system", "jit-system", "SYSTEM")
 
@@ -61,10 +61,9 @@ class Channel:
     created_by_id: str
     created_at: datetime
     shredded_at: datetime | None = None
-
-    @property
-    def restricted(self) -> bool:
-        return self.kind != WORKSPACE
+    #: Visible to its parties only. False for the workspace channel and the thread of a record open to
+    #: the whole workspace (the record's own visibility).
+    restricted: bool = True
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self, shared_with=self.members)
@@ -88,7 +87,8 @@ class NewAttachment:
 
 @dataclass(frozen=True)
 class AttachmentMeta:
-    """An attachment as a message lists it; its content is a sealed file named ``blob``."""
+    """An attachment as a message lists it (sealed at rest, like the body); its content is a sealed file
+    named ``blob``."""
 
     filename: str
     media_type: str
@@ -100,7 +100,9 @@ class AttachmentMeta:
 
 @dataclass(frozen=True)
 class Message:
-    """A message as stored: its body sealed under the channel key of ``key_version``."""
+    """A message as stored: its body sealed under the channel key of ``key_version``, the list of its
+    attachments (names, media types, sizes, digests) sealed under the key of ``attachments_key_version``
+    (the key it was posted with: an edit re-seals the body, never the attachments)."""
 
     id: str
     channel_id: str
@@ -111,9 +113,18 @@ class Message:
     deleted: bool
     key_version: int
     sealed_body: bytes
-    attachments: tuple[AttachmentMeta, ...]
     posted_at: datetime
     edited_at: datetime | None = None
+    #: b"" when the message has no attachment.
+    sealed_attachments: bytes = b""
+    attachments_key_version: int = 0
+    #: Messages posted before the metadata was sealed keep it in clear here (until their channel is
+    #: shredded, which erases it).
+    legacy_attachments: tuple[AttachmentMeta, ...] = ()
+
+    @property
+    def has_attachments(self) -> bool:
+        return bool(self.sealed_attachments or self.legacy_attachments)
 
 
 @dataclass(frozen=True)
@@ -155,15 +166,13 @@ class Revision:
 
 @dataclass(frozen=True)
 class Opened:
-    """A message as a reader sees it: the body opened, or ``shredded`` when its key is destroyed."""
+    """A message as a reader sees it: the body and the attachment list opened, or ``shredded`` when its
+    key is destroyed (a deleted or shredded message lists no attachment)."""
 
     message: Message
     body: str = ""
     shredded: bool = False
-
-    @property
-    def attachments(self) -> tuple[AttachmentMeta, ...]:
-        return () if self.shredded or self.message.deleted else self.message.attachments
+    attachments: tuple[AttachmentMeta, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,17 +185,104 @@ class Receipt:
 
 @dataclass(frozen=True)
 class RecordReplica:
-    """Who may see a record of another service, as its latest event said: what its thread inherits."""
+    """Who may see a record of another service: the access facts of the record's own state, as its
+    latest event carried it (never the event's ``audience``), computed as the owning service's policy
+    does (``task_replica``, ``evidence_request_replica``, ``preservation_order_replica``). What its
+    thread inherits."""
 
     kind: str
     id: str
     workspace_id: str
     origin_jurisdiction: str
-    audience: frozenset[str]
+    addressee_jurisdiction: str | None
+    restricted: bool
+    shared_with: frozenset[str]
     version: int
 
     def access(self) -> RecordAccess:
-        return RecordAccess(self.workspace_id, self.origin_jurisdiction, None, True, self.audience)
+        return RecordAccess(
+            workspace_id=self.workspace_id,
+            origin_jurisdiction=self.origin_jurisdiction,
+            addressee_jurisdiction=self.addressee_jurisdiction,
+            restricted=self.restricted,
+            shared_with=self.shared_with,
+        )
+
+    @property
+    def parties(self) -> frozenset[str]:
+        return self.access().parties
+
+
+def task_replica(
+    *,
+    id: str,
+    workspace_id: str,
+    origin: str,
+    assignee: str,
+    restricted: bool,
+    shared_with: list[str],
+    version: int,
+) -> RecordReplica:
+    """A task's access facts, as the tasks service's ``Task.access()`` computes them: the assignee is its
+    addressee."""
+    return RecordReplica(
+        "task", id, workspace_id, origin, assignee or None, restricted, frozenset(shared_with), version
+    )
+
+
+#: EPOC procedures in which the provider's establishment state is notified (and so sees the request).
+EPOC_NOTIFIED = frozenset({"WITH_NOTIFICATION", "EMERGENCY_WITH_NOTIFICATION"})
+
+
+def evidence_request_replica(
+    *,
+    id: str,
+    workspace_id: str,
+    origin: str,
+    addressee_kind: str,
+    addressee: str,
+    legal_basis: str,
+    epoc_procedure: str,
+    restricted: bool,
+    shared_with: list[str],
+    version: int,
+) -> RecordReplica:
+    """An evidence request's access facts, as the evidence service's ``EvidenceRequest.access()``
+    computes them: the addressed member state is a party; a request to a service provider makes the
+    provider's establishment state a party only when it is notified (an EPOC with notification)."""
+    to_provider = addressee_kind == "SERVICE_PROVIDER"
+    notified = legal_basis == "EPOC" and epoc_procedure in EPOC_NOTIFIED
+    party = addressee if (not to_provider or notified) and addressee else None
+    return RecordReplica(
+        "evidence_request", id, workspace_id, origin, party, restricted, frozenset(shared_with), version
+    )
+
+
+def preservation_order_replica(
+    *, id: str, workspace_id: str, origin: str, restricted: bool, shared_with: list[str], version: int
+) -> RecordReplica:
+    """A preservation order's access facts, as the preservation service's ``Order.access()`` computes
+    them: it has no addressee jurisdiction (a provider preserves)."""
+    return RecordReplica(
+        "preservation_order", id, workspace_id, origin, None, restricted, frozenset(shared_with), version
+    )
+
+
+def replica_problem(seen: RecordReplica, *, aggregate_id: str, workspace_id: str, origin: str, version: int) -> str:
+    """Why a record event must be set aside ("" when it may be applied): its envelope must describe the
+    record its state carries, and every jurisdiction named must be one."""
+    if seen.id != aggregate_id or seen.workspace_id != workspace_id or seen.origin_jurisdiction != origin:
+        return "the envelope does not describe the record its state carries"
+    if seen.version != version:
+        return "the envelope's version is not the record's"
+    if not is_uuid(seen.id) or validate.workspace_id("workspace_id", seen.workspace_id):
+        return "malformed record or workspace id"
+    named = [seen.origin_jurisdiction, *seen.shared_with]
+    if seen.addressee_jurisdiction:
+        named.append(seen.addressee_jurisdiction)
+    if not all(is_jurisdiction(j) for j in named):
+        return "a party is not a jurisdiction code"
+    return ""
 
 
 # -- input checks -------------------------------------------------------------------------------------
@@ -294,11 +390,12 @@ def workspace_channel(*, channel_id: str, workspace_id: str, name: str, lead: st
         next_seq=1,
         created_by_id=SYSTEM_SENDER.user_id,
         created_at=now,
+        restricted=False,
     )
 
 
 def record_thread(replica: RecordReplica, *, channel_id: str, now: datetime) -> Channel:
-    """The thread of a record, visible to the record's audience."""
+    """The thread of a record, with the record's visibility: its parties, or the whole workspace."""
     return Channel(
         id=channel_id,
         workspace_id=replica.workspace_id,
@@ -311,12 +408,21 @@ def record_thread(replica: RecordReplica, *, channel_id: str, now: datetime) -> 
         next_seq=1,
         created_by_id=SYSTEM_SENDER.user_id,
         created_at=now,
+        restricted=replica.restricted,
     )
 
 
 def thread_members(replica: RecordReplica) -> tuple[str, ...]:
-    """A record thread's members follow the record's audience."""
-    return tuple(sorted(replica.audience))
+    """A record thread's members besides its origin: the record's other parties (addressee, shared with)."""
+    return tuple(sorted(replica.parties - {replica.origin_jurisdiction}))
+
+
+def thread_after(thread: Channel, replica: RecordReplica) -> Channel | None:
+    """The thread once its record changed who may see it; None when nothing changes."""
+    members = thread_members(replica)
+    if thread.members == members and thread.restricted == replica.restricted:
+        return None
+    return replace(thread, members=members, restricted=replica.restricted)
 
 
 def replica_after(current: RecordReplica | None, seen: RecordReplica) -> RecordReplica:
@@ -335,10 +441,6 @@ def check_open(channel: Channel) -> None:
     """A channel takes messages, edits and new keys until its keys are destroyed."""
     if channel.shredded_at is not None:
         raise content_destroyed()
-
-
-def may_rotate_key(roles: frozenset[str]) -> bool:
-    return bool(roles & KEY_ROTATION_ROLES)
 
 
 def rotated(channel: Channel) -> Channel:
@@ -370,7 +472,7 @@ def new_message(
     message_id: str,
     sender: Actor,
     sealed_body: bytes,
-    attachments: tuple[AttachmentMeta, ...],
+    sealed_attachments: bytes,
     system: bool,
     now: datetime,
 ) -> Message:
@@ -386,8 +488,9 @@ def new_message(
         deleted=False,
         key_version=channel.key_version,
         sealed_body=sealed_body,
-        attachments=attachments,
         posted_at=now,
+        sealed_attachments=sealed_attachments,
+        attachments_key_version=channel.key_version if sealed_attachments else 0,
     )
 
 
@@ -428,6 +531,42 @@ def revise(
         edited_at=now,
     )
     return updated, kept
+
+
+def history(current: Message, revisions: list[Revision]) -> list[Message]:
+    """What ``GetMessageHistory`` shows: every revision, oldest first, then the message as it is; of a
+    deleted message only its tombstone (deleting takes back what it said, in every revision)."""
+    if current.deleted:
+        return [current]
+    return [rev.as_message(current) for rev in revisions] + [current]
+
+
+# -- retention ----------------------------------------------------------------------------------------
+
+
+def closures_to_update(directory: dict[str, str], recorded: frozenset[str]) -> tuple[list[str], list[str]]:
+    """What the retention clock does after looking at the workspace directory (``directory``: each
+    workspace's status, "open" or "closed", as this node's directory holds it; ``recorded``: the
+    workspaces whose closure is recorded and not yet shredded). Returns the workspaces whose closure to
+    record now (closed in the directory, not recorded yet: the clock starts when this node first sees
+    the closure, whatever date an event claims) and those whose closure to forget (reopened, or no
+    longer known: an erroneous closure undone stops the clock)."""
+    start = sorted(ws for ws, status in directory.items() if status == "closed" and ws not in recorded)
+    stop = sorted(ws for ws in recorded if directory.get(ws) != "closed")
+    return start, stop
+
+
+def shred_due_at(seen_closed_at: datetime, retention: timedelta, grace: timedelta) -> datetime:
+    """When a closed workspace's content is destroyed: the retention period, then a grace period in which
+    an erroneous closure can still be undone, both from when this node first saw it closed."""
+    return seen_closed_at + retention + grace
+
+
+def may_shred(directory_status: str | None, *, recorded_closure: datetime | None, due_closure: datetime) -> bool:
+    """Destroying content rests on the directory's confirmed state when it runs: the workspace is still
+    closed there, and the closure the alert was computed from is still the one recorded (a reopened and
+    closed-again workspace starts a new period)."""
+    return directory_status == "closed" and recorded_closure == due_closure
 
 
 # -- receipts -----------------------------------------------------------------------------------------

@@ -1,20 +1,29 @@
 """What the messaging service publishes: one event per posted, edited or deleted message, subject
 jit.messaging.<sender jurisdiction>.<posted|edited|deleted>, in the jit.events.v1.Envelope with the
-message's metadata (never its content) as state. What it consumes is in ``notices``."""
+message's metadata (never its content) as state; and one per shredded workspace,
+jit.messaging.<lead>.shredded, with the workspace (id and lead) as state, which makes every replica drop
+the keys it holds of it. What it consumes is in ``notices``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import envelopes
+from jitlib.actors import Actor
 from jitlib.bus import stream_for
 from services.messaging.domain import Channel, Message
 from services.messaging.mapping import message_meta_pb
 
 STREAM = stream_for("messaging")
-#: Every post of every replica: what wakes the live streams of each process.
-POSTED = "jit.messaging.*.posted"
+#: Every event of every replica (posts wake the live streams of each process, edits and deletions drop
+#: what they cached of a message, shreddings the keys they hold): one subscription per process.
+LIVE = "jit.messaging.*.*"
+POSTED, EDITED, DELETED, SHREDDED = "posted", "edited", "deleted", "shredded"
+SHREDDED_TYPE = "jit.messaging.v1.WorkspaceShredded"
+#: Who shreds: the retention clock.
+RETENTION = Actor("system", "jit-retention", "SYSTEM")
 
 
 def subject(message: Message, event: str) -> str:
@@ -32,5 +41,25 @@ def envelope(channel: Channel, message: Message, event: str, members: frozenset[
         aggregate_id=message.id,
         version=message.revision,
         actor=message.sender,
+        now=now,
+    )
+
+
+def shredded_subject(lead: str) -> str:
+    return f"jit.messaging.{lead}.{SHREDDED}"
+
+
+def shredded_envelope(workspace_id: str, lead: str, members: frozenset[str], now: datetime) -> Envelope:
+    """A workspace's content was destroyed: every replica drops the keys it holds of it."""
+    return envelopes.envelope(
+        event_type=SHREDDED_TYPE,
+        state=common_pb2.Workspace(id=workspace_id, lead=lead, status=common_pb2.WORKSPACE_STATUS_CLOSED),
+        workspace_id=workspace_id,
+        origin=lead,
+        audience=sorted(members),
+        aggregate_type="workspace",
+        aggregate_id=workspace_id,
+        version=0,
+        actor=RETENTION,
         now=now,
     )

@@ -1,32 +1,172 @@
-"""Channel data keys: one per channel and key version, wrapped by the node's KEK in ``channel_keys`` and
-kept open in this process by ``jitlib.crypto.KeyRing`` under the name ``(channel_id, version)``. The KEK
-never touches the database; a destroyed key leaves ciphertext nobody can read."""
+"""Keys, in two levels, both in the database and both opened in this process only:
+
+- each **workspace** has a wrapping key (table ``workspace_keys``), wrapped by the node's KEK and opened
+  by ``jitlib.crypto.KeyRing``;
+- each **channel** has a data key per key version (table ``channel_keys``), wrapped by its workspace's
+  key (channels keyed before workspace keys existed keep theirs wrapped by the KEK).
+
+Shredding a workspace deletes its key: every copy of its channel keys (an old database page, a dead
+PostgreSQL tuple, a backup) is useless from then on. The KEK never touches the database.
+
+Other replicas drop what they hold of a shredded workspace when the shred's event reaches them
+(``forget_workspace``), and in any case a cached key is used only while the store has confirmed its
+workspace key within the last ``recheck_seconds`` (bounded staleness: a replica that missed the event
+stops using a destroyed workspace's keys at most that long after the shred committed).
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Hashable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from jitlib.crypto import KeyRing
+from jitlib import crypto
+from jitlib.crypto import KeyRing, WrappedKey
 from services.messaging import store
+from services.messaging.domain import Channel
+
+#: How long a cached key is used before its workspace key is looked up in the store again.
+RECHECK_SECONDS = 5.0
+
+
+def _workspace_name(workspace_id: str, wrapped: bytes) -> tuple[str, str, bytes]:
+    # The wrapped bytes are part of the name: a key this process made in a transaction that rolled back
+    # is never taken for the one another writer stored.
+    return ("workspace", workspace_id, wrapped)
 
 
 class ChannelKeys:
-    def __init__(self, ring: KeyRing) -> None:
+    def __init__(
+        self,
+        ring: KeyRing,
+        *,
+        recheck_seconds: float = RECHECK_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._ring = ring
+        self._recheck = recheck_seconds
+        self._monotonic = monotonic
+        #: workspace -> (its key as stored, when the store last confirmed it)
+        self._confirmed: dict[str, tuple[bytes, float]] = {}
+        #: (channel, version) -> (workspace, open data key, whether its workspace's key wraps it)
+        self._channel_keys: dict[tuple[str, int], tuple[str, bytes, bool]] = {}
 
-    def create(self, session: Session, channel_id: str, version: int, now: datetime) -> None:
-        """A new key version for a channel, stored wrapped in the caller's transaction."""
-        # Not kept open: it is opened from the store on first use, so should this transaction roll back
-        # (a concurrent rotation won), the ring never holds a key that no other process saw.
-        store.insert_key(session, channel_id, version, self._ring.fresh(), now)
+    @property
+    def recheck_seconds(self) -> float:
+        return self._recheck
 
-    def get(self, session: Session, channel_id: str, version: int) -> bytes:
-        """The open data key; ``jitlib.crypto.Shredded`` when it was destroyed."""
-        return self._ring.open((channel_id, version), lambda: store.load_key(session, channel_id, version))
+    # -- workspace keys ---------------------------------------------------------------------------
 
-    def destroy(self, session: Session, channel_id: str, now: datetime) -> None:
-        """Destroy every key version of a channel (crypto-shredding), here and in the store."""
-        store.destroy_keys(session, channel_id, now)
-        self._ring.forget(lambda n: isinstance(n, tuple) and n[0] == channel_id)
+    def _workspace_key(self, session: Session, workspace_id: str, *, create_at: datetime | None = None) -> bytes | None:
+        """The open key of a workspace; None for a workspace without one (its channels were keyed before
+        workspace keys existed); ``Shredded`` once its content is destroyed. Without ``create_at``: from
+        memory while the store confirmed it less than ``recheck_seconds`` ago, else from the store. With
+        it (a new channel key is to be wrapped): always from the store, created there if missing."""
+        now = self._monotonic()
+        held = self._confirmed.get(workspace_id)
+        if create_at is None and held is not None and now - held[1] < self._recheck:
+            if not held[0]:
+                return None
+            key = self._ring.cached(_workspace_name(workspace_id, held[0]))
+            if key is not None:
+                return key
+        stored = store.load_workspace_key(session, workspace_id)
+        created = False
+        if stored is None:
+            if store.workspace_shredded(session, workspace_id):
+                self.forget_workspace(workspace_id)
+                raise crypto.Shredded(f"the key of workspace {workspace_id} is destroyed")
+            if create_at is None:
+                self._confirmed[workspace_id] = (b"", now)
+                return None
+            store.insert_workspace_key(session, workspace_id, self._ring.fresh(), create_at)
+            stored = store.load_workspace_key(session, workspace_id)
+            created = True
+            if stored is None:
+                raise crypto.KeyError_(f"workspace {workspace_id} has no key")
+        if held is not None and held[0] != stored.wrapped:
+            self.forget_workspace(workspace_id)
+        loaded = stored
+        key = self._ring.open(_workspace_name(workspace_id, stored.wrapped or b""), lambda: loaded)
+        if not created:  # a key inserted by this (uncommitted) transaction is confirmed once committed
+            self._confirmed[workspace_id] = (stored.wrapped or b"", now)
+        return key
+
+    def forget_workspace(self, workspace_id: str) -> None:
+        """Drop every key of a workspace this process holds (its content was shredded)."""
+        self._confirmed.pop(workspace_id, None)
+        self._ring.forget(lambda n: isinstance(n, tuple) and n[:2] == ("workspace", workspace_id))
+        gone = [name for name, (ws, _, _) in self._channel_keys.items() if ws == workspace_id]
+        for name in gone:
+            del self._channel_keys[name]
+        channels = {channel_id for channel_id, _ in gone}
+        self._ring.forget(lambda n: isinstance(n, tuple) and n[0] == "kek" and n[1] in channels)
+
+    def drop_stale(self) -> None:
+        """Forget the keys of every workspace the store has not confirmed within ``recheck_seconds``: a key
+        not in use does not linger in memory (the retention scan calls this, so a replica that missed a
+        shred's event drops that workspace's keys at its next scan at the latest)."""
+        now = self._monotonic()
+        for workspace_id in [ws for ws, (_, at) in self._confirmed.items() if now - at >= self._recheck]:
+            self.forget_workspace(workspace_id)
+        for workspace_id in {ws for ws, _, _ in self._channel_keys.values()} - set(self._confirmed):
+            self.forget_workspace(workspace_id)
+
+    def cached(self, workspace_id: str) -> bool:
+        """Whether this process holds any key of the workspace open."""
+        return workspace_id in self._confirmed or any(ws == workspace_id for ws, _, _ in self._channel_keys.values())
+
+    # -- channel keys -----------------------------------------------------------------------------
+
+    def create(self, session: Session, channel: Channel, version: int, now: datetime) -> None:
+        """A new key version for a channel, wrapped by its workspace's key, stored in the caller's
+        transaction. Not kept open: it is opened from the store on first use, so should this transaction
+        roll back (a concurrent rotation won), this process never holds a key no other process saw."""
+        workspace_key = self._workspace_key(session, channel.workspace_id, create_at=now)
+        assert workspace_key is not None  # created when missing
+        data_key = crypto.new_data_key()
+        wrapped = WrappedKey(crypto.wrap(workspace_key, data_key), self._ring.kek_id)
+        store.insert_key(session, channel.id, version, wrapped, now)
+
+    def get(self, session: Session, channel: Channel, version: int) -> bytes:
+        """The open data key of a channel's key version; ``jitlib.crypto.Shredded`` when it (or its
+        workspace's key) was destroyed."""
+        try:
+            return self._get(session, channel, version)
+        except crypto.KeyError_ as exc:
+            if isinstance(exc, crypto.Shredded):
+                raise
+            # Unwrapped with a workspace key this process held that is not the stored one: look again.
+            self.forget_workspace(channel.workspace_id)
+            return self._get(session, channel, version)
+
+    def _get(self, session: Session, channel: Channel, version: int) -> bytes:
+        workspace_key = self._workspace_key(session, channel.workspace_id)  # the bounded-staleness check
+        held = self._channel_keys.get((channel.id, version))
+        if held is not None and (workspace_key is not None or not held[2]):
+            return held[1]
+        found = store.load_key(session, channel.id, version)
+        if found is None or found[0].wrapped is None:
+            raise crypto.Shredded(f"data key {channel.id}/{version} is destroyed")
+        stored, wrapping = found
+        by_workspace = wrapping != store.BY_KEK
+        if not by_workspace:
+            name: Hashable = ("kek", channel.id, version)
+            key = self._ring.open(name, lambda: stored)
+        elif workspace_key is None or stored.wrapped is None:
+            raise crypto.Shredded(f"the workspace key of {channel.id}/{version} is destroyed")
+        else:
+            key = crypto.unwrap(workspace_key, stored.wrapped)
+        self._channel_keys[(channel.id, version)] = (channel.workspace_id, key, by_workspace)
+        return key
+
+    def destroy_workspace(self, session: Session, workspace_id: str, channel_ids: list[str], now: datetime) -> None:
+        """Crypto-shred a workspace: delete its key and null its channels' keys (``store``), and drop what
+        this process holds. Channel keys wrapped by the KEK (from before workspace keys) have no other
+        copy to destroy than their rows."""
+        store.delete_workspace_key(session, workspace_id)
+        for channel_id in channel_ids:
+            store.destroy_keys(session, channel_id, now)
+        self.forget_workspace(workspace_id)

@@ -1,11 +1,14 @@
 """Live delivery for ``Subscribe``: one NATS listener per process feeds every stream of the process.
 
-- The listener subscribes once to every replica's posts (``jit.messaging.*.posted``) when the bus is
-  connected, and wakes the streams of the channel an event names. A post on this process wakes them
-  directly, without waiting for the broker; a poll every ``POLL_SECONDS`` keeps delivery going while
-  NATS is down.
+- The listener subscribes once to every replica's messaging events (``jit.messaging.*.*``) when the bus
+  is connected: a post wakes the streams of the channel it names, an edit or a deletion drops what is
+  cached of that channel, a shredded workspace makes the process drop the keys it holds of it. A post
+  on this process wakes its streams directly, without waiting for the broker; a poll every
+  ``POLL_SECONDS`` keeps delivery going while NATS is down.
 - A ``ChannelFeed`` reads and opens each new message of a channel once for all of the process's streams
-  on that channel: with fifty people following a channel, a post costs one database read, not fifty.
+  on that channel: with fifty people following a channel, a post costs one database read, not fifty. It
+  reads the channel with its messages, so each batch comes with who may see the channel as of that read
+  (the servicer checks the reader against it before sending the batch).
 - Each stream registers before it reads, so a message committed in between is seen by one or the other,
   and its cursor (the last seq sent) drops the overlap: every message after the cursor, in order, once.
 """
@@ -21,11 +24,13 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from sqlalchemy.orm import Session
 
+from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.messaging.v1 import messaging_pb2 as pb
 from jitlib.runtime import Runtime
 from services.messaging import events, store
 from services.messaging.content import Content
+from services.messaging.domain import Channel
 from services.messaging.mapping import message_to_pb
 
 log = logging.getLogger(__name__)
@@ -37,8 +42,9 @@ POLL_SECONDS = 2.0
 
 
 class ChannelFeed:
-    """New messages of one channel, read and opened once for all of this process's subscribers. Entries
-    live ``TTL`` seconds (a message edited or shredded elsewhere is not served stale for longer)."""
+    """New messages of one channel, read and opened once for all of this process's subscribers, with the
+    channel as that read found it. Entries live ``TTL`` seconds (a message edited or shredded elsewhere,
+    a channel whose parties changed, is not served stale for longer)."""
 
     TTL = 5.0
 
@@ -48,6 +54,8 @@ class ChannelFeed:
         self._channel_id = channel_id
         self._lock = asyncio.Lock()
         self._cache: dict[int, tuple[float, pb.Message]] = {}
+        #: The channel as the last read found it (None before the first read, or when it is gone).
+        self.channel: Channel | None = None
         #: Bumped on every known change; a read made at the current generation saw everything committed.
         self.generation = 0
         self._read_at: tuple[int, int, float] = (-1, 0, 0.0)  # generation, last seq, time of the last read
@@ -60,15 +68,15 @@ class ChannelFeed:
             seq += 1
         return out
 
-    def _read(self, session: Session, after: int) -> list[pb.Message]:
+    def _read(self, session: Session, after: int) -> tuple[Channel | None, list[pb.Message]]:
         ch = store.get_channel(session, self._channel_id)
         if ch is None:
-            return []
+            return None, []
         rows = store.messages_after(session, ch.id, after, BATCH)
-        return [message_to_pb(self._content.open(session, ch, m)) for m in rows]
+        return ch, [message_to_pb(self._content.open(session, ch, m)) for m in rows]
 
-    async def after(self, after: int) -> tuple[list[pb.Message], bool]:
-        """The messages after seq ``after``, in order, and whether more may follow at once."""
+    async def after(self, after: int) -> tuple[Channel | None, list[pb.Message], bool]:
+        """The channel, the messages after seq ``after``, in order, and whether more may follow at once."""
         loop = asyncio.get_running_loop()
         async with self._lock:
             now = loop.time()
@@ -76,15 +84,16 @@ class ChannelFeed:
             start = hits[-1].seq if hits else after
             generation, last_seq, read_time = self._read_at
             if generation == self.generation and start >= last_seq and now - read_time < self.TTL:
-                return hits, False  # nothing was posted since the last read: no need to ask the database
+                # nothing was posted since the last read: no need to ask the database
+                return self.channel, hits, False
             generation = self.generation
-            fresh = await self._rt.read(lambda session: self._read(session, start))
+            self.channel, fresh = await self._rt.read(lambda session: self._read(session, start))
             for msg in fresh:
                 self._cache[msg.seq] = (now, msg)
             self._read_at = (generation, fresh[-1].seq if fresh else start, now)
             for seq in [k for k, (t, _) in self._cache.items() if now - t >= self.TTL]:
                 del self._cache[seq]
-            return hits + fresh, len(fresh) == BATCH
+            return self.channel, hits + fresh, len(fresh) == BATCH
 
 
 class Live:
@@ -109,11 +118,11 @@ class Live:
         while self._sub is None:
             try:
                 await self._rt.bus.wait_ready()
-                self._sub = await self._rt.bus.nc.subscribe(events.POSTED, cb=self._on_posted)
+                self._sub = await self._rt.bus.nc.subscribe(events.LIVE, cb=self._on_event)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker went away between ready and subscribe: try again
-                log.warning("live delivery cannot subscribe to %s (%s); retrying", events.POSTED, exc)
+                log.warning("live delivery cannot subscribe to %s (%s); retrying", events.LIVE, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -127,14 +136,26 @@ class Live:
                 await self._sub.unsubscribe()
             self._sub = None
 
-    async def _on_posted(self, msg: Msg) -> None:
-        meta = pb.Message()
+    async def _on_event(self, msg: Msg) -> None:
+        """One messaging event of any replica. Nothing here is destructive (waking a stream, dropping a
+        cache), so a forged event costs at most a database read."""
+        event = str(msg.subject).rsplit(".", 1)[-1]
         try:
-            Envelope.FromString(msg.data).state.Unpack(meta)
+            envelope = Envelope.FromString(msg.data)
         except Exception:  # not ours to judge: the stream's consumers dead-letter bad events
             return
-        if meta.channel_id:
+        if event == events.SHREDDED:
+            ws = common_pb2.Workspace()
+            if envelope.state.Unpack(ws) and ws.id:
+                self.forget_workspace(ws.id)
+            return
+        meta = pb.Message()
+        if not envelope.state.Unpack(meta) or not meta.channel_id:
+            return
+        if event == events.POSTED:
             self.notify(meta.channel_id)
+        elif event in (events.EDITED, events.DELETED):
+            self.forget(meta.channel_id)
 
     # -- the streams ------------------------------------------------------------------------------
 
@@ -150,14 +171,29 @@ class Live:
         """Drop what is cached for a channel (its content changed or was shredded)."""
         self._feeds.pop(channel_id, None)
 
+    def forget_workspace(self, workspace_id: str) -> None:
+        """A workspace was shredded: drop its keys and what is cached of its channels, and wake its
+        streams (they read the channel again and say it is shredded)."""
+        self._content.keys.forget_workspace(workspace_id)
+        for channel_id, feed in list(self._feeds.items()):
+            if feed.channel is None or feed.channel.workspace_id == workspace_id:
+                self.forget(channel_id)
+                for wake in self._streams.get(channel_id, ()):
+                    wake.set()
+
     def _feed(self, channel_id: str) -> ChannelFeed:
         feed = self._feeds.get(channel_id)
         if feed is None:
             feed = self._feeds[channel_id] = ChannelFeed(self._rt, self._content, channel_id)
         return feed
 
-    async def follow(self, channel_id: str, after_seq: int) -> AsyncGenerator[pb.Message, None]:
-        """Every message of the channel after ``after_seq``, in order, then each new one as it comes."""
+    async def follow(
+        self, channel_id: str, after_seq: int
+    ) -> AsyncGenerator[tuple[Channel | None, list[pb.Message]], None]:
+        """Every message of the channel after ``after_seq``, in order, then each new one as it comes: in
+        batches, each with the channel as read with it (None when it is gone), one at least every
+        ``POLL_SECONDS`` even when empty, so the caller can check its reader before each batch and
+        while idle. The cursor moves past a batch once the caller asks for the next one."""
         wake = asyncio.Event()
         streams = self._streams.setdefault(channel_id, set())
         streams.add(wake)
@@ -165,10 +201,10 @@ class Live:
         try:
             while True:
                 wake.clear()  # before reading: a wake-up during the read or the sends is not lost
-                batch, more = await self._feed(channel_id).after(last)
-                for msg in batch:
-                    yield msg
-                    last = msg.seq
+                channel, batch, more = await self._feed(channel_id).after(last)
+                yield channel, batch
+                if batch:
+                    last = batch[-1].seq
                 if more:
                     continue
                 with contextlib.suppress(TimeoutError):

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.evidence.v1 import evidence_pb2
 from jit.messaging.v1 import messaging_pb2 as pb
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name
+from jit.preservation.v1 import preservation_pb2
+from jit.tasks.v1 import tasks_pb2
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb
+from services.messaging import domain
 from services.messaging.domain import (
     RECORD,
     THREADED,
@@ -14,6 +19,7 @@ from services.messaging.domain import (
     NewAttachment,
     Opened,
     Receipt,
+    RecordReplica,
 )
 
 
@@ -81,3 +87,76 @@ def threaded_kind(ref: common_pb2.RecordRef) -> str | None:
     """The record kind of a thread reference ("task", ...); None for a kind that has no thread."""
     name = enum_name(common_pb2.RecordKind, ref.kind, "RECORD_KIND_")
     return THREADED.get(name or "")
+
+
+# -- the records of other services, from their events ----------------------------------------------
+
+
+def _restricted(visibility: int) -> bool:
+    """As every record service maps it (``jitlib.mapping.restricted_from_pb``): only VISIBILITY_WORKSPACE
+    opens a record to the whole workspace; a value this build does not know keeps it restricted."""
+    return restricted_from_pb(visibility) is not False
+
+
+def _task(env: Envelope) -> RecordReplica | None:
+    t = tasks_pb2.Task()
+    if not env.state.Unpack(t):
+        return None
+    return domain.task_replica(
+        id=t.id,
+        workspace_id=t.workspace_id,
+        origin=t.origin_jurisdiction,
+        assignee=t.assignee_jurisdiction,
+        restricted=_restricted(t.visibility),
+        shared_with=list(t.shared_with),
+        version=t.version,
+    )
+
+
+def _evidence_request(env: Envelope) -> RecordReplica | None:
+    r = evidence_pb2.EvidenceRequest()
+    if not env.state.Unpack(r):
+        alert = evidence_pb2.DeadlineAlert()
+        if not env.state.Unpack(alert) or not alert.HasField("request"):
+            return None
+        r = alert.request
+    return domain.evidence_request_replica(
+        id=r.id,
+        workspace_id=r.workspace_id,
+        origin=r.origin_jurisdiction,
+        addressee_kind=enum_name(evidence_pb2.AddresseeKind, r.addressee_kind, "ADDRESSEE_KIND_") or "",
+        addressee=r.addressee_jurisdiction,
+        legal_basis=enum_name(evidence_pb2.LegalBasis, r.legal_basis, "LEGAL_BASIS_") or "",
+        epoc_procedure=enum_name(evidence_pb2.EpocProcedure, r.epoc_procedure, "EPOC_PROCEDURE_") or "",
+        restricted=_restricted(r.visibility),
+        shared_with=list(r.shared_with),
+        version=r.version,
+    )
+
+
+def _preservation_order(env: Envelope) -> RecordReplica | None:
+    o = preservation_pb2.PreservationOrder()
+    if not env.state.Unpack(o):
+        warning = preservation_pb2.ExpiryWarning()
+        if not env.state.Unpack(warning) or not warning.HasField("order"):
+            return None
+        o = warning.order
+    return domain.preservation_order_replica(
+        id=o.id,
+        workspace_id=o.workspace_id,
+        origin=o.origin_jurisdiction,
+        restricted=_restricted(o.visibility),
+        shared_with=list(o.shared_with),
+        version=o.version,
+    )
+
+
+_READERS = {"task": _task, "evidence_request": _evidence_request, "preservation_order": _preservation_order}
+
+
+def record_replica(env: Envelope) -> RecordReplica | None:
+    """The access facts of the record a task, evidence request or preservation order event carries in its
+    state (the record itself, a deadline alert or an expiry warning holding it); None when the state is
+    none of these. The envelope's ``audience`` is never read."""
+    read = _READERS.get(env.aggregate_type)
+    return read(env) if read is not None else None

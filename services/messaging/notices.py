@@ -1,29 +1,45 @@
-"""What the messaging service consumes: the records' events (a system notice in each record's thread)
-and the workspace events (closures, for retention), plus the retention scan that shreds a closed
-workspace's channels. Each handler runs in the consumer's transaction, once per event (inbox)."""
+"""What the messaging service consumes: the records' events (a system notice in each record's thread),
+and the retention clock that shreds a closed workspace's channels. Each handler runs in the consumer's
+transaction, once per event (inbox).
+
+Nothing here takes access or a date from an event's payload when this node can decide itself:
+
+- a record thread's parties come from the record's own state carried in the event (origin, addressee,
+  shared with, restricted), computed as the owning service's policy does, never from the envelope's
+  ``audience``; an event whose state cannot be read, or does not describe the record its envelope
+  names, is set aside (dead letter) and changes nothing;
+- the retention period counts from when this node's workspace directory first saw a workspace closed
+  (never from an event's ``closed_at``), a grace period follows it, and the shred runs only while the
+  directory still says the workspace is closed: a reopened (or unknown) workspace is never shredded.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2
 from jitlib import audit
-from jitlib.alerts import SYSTEM, Alert, Emit, Scan
-from jitlib.bus import Handler
+from jitlib.alerts import SYSTEM, Alert, AlertScanner, Emit, Scan
+from jitlib.bus import Handler, PoisonMessage
 from jitlib.runtime import Runtime, UnitOfWork
+from jitlib.workspaces import all_workspaces, get_workspace
 from services.messaging import domain, store
 from services.messaging.channels import Channels
-from services.messaging.domain import RecordReplica
 from services.messaging.live import Live
+from services.messaging.mapping import record_replica
+
+log = logging.getLogger(__name__)
 
 #: The aggregate types whose events become notices in their record's thread.
 THREADED = frozenset(domain.THREADED.values())
+#: The record type of the audit entries that start and stop a workspace's retention clock.
+CLOSURE = "workspace_closure"
 
 
 def _expires_in(env: Envelope) -> str:
@@ -38,22 +54,29 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, loop: asyncio.Ab
     def handle(session: Session, env: Envelope) -> None:
         if env.aggregate_type not in THREADED or not env.aggregate_id:
             return
-        now = rt.clock.now()
-        seen = RecordReplica(
-            kind=env.aggregate_type,
-            id=env.aggregate_id,
+        seen = record_replica(env)
+        if seen is None:
+            raise PoisonMessage(f"{env.type or 'event'}: its state is not the {env.aggregate_type} it names")
+        problem = domain.replica_problem(
+            seen,
+            aggregate_id=env.aggregate_id,
             workspace_id=env.workspace_id,
-            origin_jurisdiction=env.origin_jurisdiction,
-            audience=frozenset(env.audience),
+            origin=env.origin_jurisdiction,
             version=env.aggregate_version,
         )
+        if problem:
+            raise PoisonMessage(f"{env.type or 'event'}: {problem}")
+        now = rt.clock.now()
         current = store.get_replica(session, seen.kind, seen.id)
         replica = domain.replica_after(current, seen)
         if replica is not current:
             store.put_replica(session, replica, new=current is None)
+        if store.workspace_shredded(session, replica.workspace_id):
+            return  # retention ended: the workspace takes no more notices, nor new threads
+        # System notices are written even in a closed workspace: they record what happened.
         thread = channels.record_thread(session, replica, now)
         if thread.shredded_at is not None:
-            return  # retention ended: the thread takes no more notices
+            return
         text = domain.notice_text(env.type, env.aggregate_type, env.actor.jurisdiction, _expires_in(env))
         uow = UnitOfWork(session, rt.tables, SYSTEM)
         channels.post(
@@ -78,39 +101,89 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, loop: asyncio.Ab
     return handle
 
 
-def closure_handler() -> Handler:
-    def handle(session: Session, env: Envelope) -> None:
-        ws = common_pb2.Workspace()
-        if not env.state.Unpack(ws) or ws.status != common_pb2.WORKSPACE_STATUS_CLOSED:
-            return
-        closed = datetime.fromisoformat(ws.closed_at) if ws.closed_at else env.occurred_at.ToDatetime(tzinfo=UTC)
-        if closed.tzinfo is None:
-            closed = closed.replace(tzinfo=UTC)
-        store.record_closure(session, ws.id, closed)
-
-    return handle
+# -- retention ----------------------------------------------------------------------------------------
 
 
-def retention_scan(retention: timedelta) -> Scan:
-    """Alerts for workspaces whose retention has ended: their content is to be shredded."""
+def retention_scan(retention: timedelta, grace: timedelta) -> Scan:
+    """Alerts for workspaces whose retention and grace period have ended since this node saw them closed.
+    The alert's key names the closure (a reopened, closed-again workspace is a new one)."""
 
     def scan(session: Session, now: datetime) -> Sequence[Alert]:
         return [
-            Alert(key=f"shred:{ws}", due_at=closed_at + retention, payload=ws)
-            for ws, closed_at in store.closures_due(session, now - retention)
+            Alert(
+                key=f"shred:{ws}:{seen.isoformat()}",
+                due_at=domain.shred_due_at(seen, retention, grace),
+                payload=(ws, seen),
+            )
+            for ws, seen in store.closures_due(session, now - retention - grace)
         ]
 
     return scan
 
 
 def shredder(rt: Runtime, channels: Channels, live: Live, loop: asyncio.AbstractEventLoop) -> Emit:
+    """Shred a workspace whose alert is due, if the directory still says it is closed (in the alert's
+    transaction: it is recorded as sent either way, and a new closure makes a new alert)."""
+
     def shred(uow: UnitOfWork, alert: Alert) -> None:
-        shredded = channels.shred_workspace(uow, alert.payload, rt.clock.now())
+        ws, seen = alert.payload
+        info = get_workspace(uow.session, rt.tables, ws)
+        recorded = store.closure_seen_at(uow.session, ws)
+        if not domain.may_shred(info.status if info else None, recorded_closure=recorded, due_closure=seen):
+            log.warning("workspace %s is no longer closed here: its content is not shredded", ws)
+            return
+        shredded = channels.shred_workspace(uow, ws, rt.clock.now())
 
         def committed() -> None:
+            rt.relay.wake()
+            live.forget_workspace(ws)
             for channel_id in shredded:
-                live.forget(channel_id)
+                channels.content.remove_channel_files(channel_id)
 
         loop.call_soon_threadsafe(committed)
 
     return shred
+
+
+class RetentionScanner(AlertScanner):
+    """The retention clock, every ``interval`` seconds (and at start):
+
+    1. look at the workspace directory as this node holds it: record when a workspace is first seen
+       closed, forget the closure of one reopened (or no longer known);
+    2. shred each workspace whose retention and grace period have ended (``AlertScanner``: once, even
+       with several replicas scanning);
+    3. finish: delete the blob files of shredded channels (also those a crash left behind), and push what
+       a shred freed out of the database files (``store.wipe_freed``).
+
+    Before all that, the keys this process holds but has not used lately are dropped (``drop_stale``).
+    """
+
+    def __init__(self, rt: Runtime, channels: Channels, scan: Scan, emit: Emit, *, interval: float) -> None:
+        super().__init__(rt, store.ALERTS, scan, emit, interval=interval)
+        self.rt = rt
+        self.channels = channels
+
+    def _observe(self, uow: UnitOfWork) -> None:
+        session = uow.session
+        directory = {w.id: w.status for w in all_workspaces(session, self.rt.tables)}
+        start, stop = domain.closures_to_update(directory, store.pending_closures(session))
+        now = self.rt.clock.now()
+        for ws in start:  # the retention clock starts (and shows in the audit chain)
+            store.record_closure(session, ws, now)
+            uow.audit(CLOSURE, ws, ws)
+        for ws in stop:
+            log.warning("workspace %s reopened (or unknown) here: its retention clock stops", ws)
+            store.forget_closure(session, ws)
+            uow.audit(CLOSURE, ws, ws)
+
+    async def scan_once(self) -> int:
+        self.channels.content.keys.drop_stale()
+        await self.rt.change(SYSTEM, self._observe)
+        sent = await super().scan_once()
+        content = self.channels.content
+        leftover = await self.rt.read(lambda s: store.shredded_among(s, content.channels_with_files()))
+        for channel_id in leftover:
+            content.remove_channel_files(channel_id)
+        if sent:
+            await asyncio.to_thread(store.wipe_freed, self.rt.db.engine)
+        return sent

@@ -2,19 +2,28 @@
 validate input -> load through the record path (NOT_FOUND when the caller may not see the channel) ->
 domain rule -> write the change, its event and its audit entry in one unit of work (``channels``).
 Content is sealed before it reaches the database and opened only for a caller the policy lets see the
-channel; live delivery is ``live``'s, delivery receipts the ``receipts`` writer's."""
+channel; live delivery is ``live``'s, delivery receipts the ``receipts`` writer's.
+
+A closed workspace takes no change from a user (post, edit, delete, key rotation, a new channel or
+thread: FAILED_PRECONDITION ``WORKSPACE_CLOSED``); reading goes on until the content is shredded. A live
+stream checks its reader again before each batch and while idle: it ends NOT_FOUND once the reader may
+no longer see the channel, UNAUTHENTICATED ``TOKEN_EXPIRED`` once the reader's token has expired."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
+
+import jwt
 
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.messaging.v1 import messaging_pb2_grpc
 from jitlib import auth, validate
+from jitlib.auth import Principal
 from jitlib.envelopes import request_digest
-from jitlib.errors import FieldViolation, InvalidArgument, NotFound
+from jitlib.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from jitlib.ids import new_id
 from jitlib.policy import CHANNEL_RULES, Operation
 from jitlib.records import RecordPath
@@ -38,6 +47,19 @@ PAGE_DEFAULT, PAGE_MAX = 100, 500
 READ = Operation.READ
 
 
+def token_expires_at(principal: Principal) -> datetime | None:
+    """When the caller's access token expires. The token was verified by the request interceptor (its
+    signature, issuer, audience and expiry) before the call reached here; this reads its ``exp`` again
+    without verifying, because ``Principal`` does not carry it (jitlib could add ``expires_at``)."""
+    if not principal.token:
+        return None
+    try:
+        exp = jwt.decode(principal.token, options={"verify_signature": False}).get("exp")
+        return datetime.fromtimestamp(float(exp), tz=UTC) if exp is not None else None
+    except (jwt.PyJWTError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
 class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
     def __init__(self, rt: Runtime, channels: Channels, live: Live, receipts: ReceiptWriter) -> None:
         self.rt = rt
@@ -59,6 +81,19 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
     async def _opened(self, found: MessageInChannel) -> pb.Message:
         content = self.ops.content
         return await self.rt.read(lambda s: message_to_pb(content.open(s, found.channel, found.message)))
+
+    async def _domain_check(
+        self, principal: Principal, check: Callable[[], None], *, record_type: str, record_id: str, workspace_id: str
+    ) -> None:
+        """Run a domain rule that may refuse the caller (PERMISSION_DENIED, e.g. ``NOT_THE_SENDER``); a
+        refusal is audited ("denied", in its own transaction) like the policy's."""
+        try:
+            check()
+        except PermissionDenied:
+            await self.rt.change(
+                principal, lambda uow: uow.audit(record_type, record_id, workspace_id, outcome="denied")
+            )
+            raise
 
     # -- channels ---------------------------------------------------------------------------------
 
@@ -136,7 +171,8 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         now = rt.clock.now()
 
         def thread(uow: UnitOfWork) -> Channel:
-            ch = self.ops.record_thread(uow.session, replica, now)
+            # An existing thread is read; a new one is not opened in a closed workspace.
+            ch = self.ops.record_thread(uow.session, replica, now, may_create=self.channels.members_for_change)
             uow.audit(CHANNEL, ch.id, ch.workspace_id)
             return ch
 
@@ -144,11 +180,12 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
 
     async def RotateChannelKey(self, request: pb.RotateChannelKeyRequest, context: Any) -> pb.RotateChannelKeyResponse:
         rt, principal = self.rt, auth.current()
-        # Prosecutors and police liaisons of any party rotate; anyone else is refused as the issuer side is.
-        operation = READ if domain.may_rotate_key(principal.roles) else Operation.ISSUER_ACT
+        # The channel's issuing side only: a prosecutor or police liaison of its origin jurisdiction (the
+        # opener of a restricted channel, the record's origin for a thread, the lead for the workspace's).
         ch = await self.channels.load_visible(
-            principal, request.channel_id, operation, action="rotate the key of", field="channel_id"
+            principal, request.channel_id, Operation.ISSUER_ACT, action="rotate the key of", field="channel_id"
         )
+        self.channels.members_for_change(ch)  # WORKSPACE_CLOSED
         now = rt.clock.now()
         rotated = await rt.change(principal, lambda uow: self.ops.rotate_key(uow, ch.id, now))
         return pb.RotateChannelKeyResponse(channel=channel_to_pb(rotated))
@@ -164,11 +201,10 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         ch = await self.channels.load_visible(principal, request.channel_id, READ, field="channel_id")
         now = rt.clock.now()
         digest = request_digest(request)
-        created = await self.messages.create_in(
-            principal,
-            digest=digest,
-            find=lambda s: store.find_message_by_request(s, principal.user_id, request.request_id),
-            write=lambda uow: self.ops.post(
+
+        def write(uow: UnitOfWork) -> MessageInChannel:
+            self.channels.members_for_change(ch)  # WORKSPACE_CLOSED (a genuine replay still gets its message)
+            return self.ops.post(
                 uow,
                 ch.id,
                 sender=principal.actor,
@@ -177,7 +213,13 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
                 request_id=request.request_id,
                 digest=digest,
                 now=now,
-            ),
+            )
+
+        created = await self.messages.create_in(
+            principal,
+            digest=digest,
+            find=lambda s: store.find_message_by_request(s, principal.user_id, request.request_id),
+            write=write,
         )
         if not created.replayed:
             self.live.notify(ch.id)
@@ -186,7 +228,14 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
     async def _revise(self, message_id: str, text: str | None, expected_revision: int) -> pb.Message:
         rt, principal = self.rt, auth.current()
         found = await self.messages.load_visible(principal, message_id, READ)
-        domain.check_revision(found.message, principal.actor, expected_revision)
+        await self._domain_check(
+            principal,
+            lambda: domain.check_revision(found.message, principal.actor, expected_revision),
+            record_type=MESSAGE,
+            record_id=found.message.id,
+            workspace_id=found.channel.workspace_id,
+        )
+        self.messages.members_for_change(found)  # WORKSPACE_CLOSED
         now = rt.clock.now()
         revised = await rt.change(
             principal, lambda uow: self.ops.revise(uow, found, editor=principal.actor, text=text, now=now)
@@ -226,8 +275,8 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
 
         def read(uow: UnitOfWork) -> list[pb.Message]:
             uow.audit(MESSAGE, current.id, ch.workspace_id)
-            entries = [rev.as_message(current) for rev in store.revisions(uow.session, current.id)] + [current]
-            return [message_to_pb(content.open(uow.session, ch, m)) for m in entries]
+            earlier = [] if current.deleted else store.revisions(uow.session, current.id)
+            return [message_to_pb(content.open(uow.session, ch, m)) for m in domain.history(current, earlier)]
 
         return pb.GetMessageHistoryResponse(revisions=await self.rt.change(principal, read))
 
@@ -237,18 +286,20 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         violations += domain.cursor_violations("index", request.index)
         InvalidArgument.raise_for(violations)
         found = await self.messages.load_visible(principal, request.message_id, READ, field="message_id")
-        items = found.message.attachments
-        if found.message.deleted or request.index >= len(items):
+        if not found.message.has_attachments or found.message.deleted:
             raise NotFound("attachment", f"{request.message_id}/{request.index}")
-        meta, content = items[request.index], self.ops.content
+        content = self.ops.content
 
-        def read(uow: UnitOfWork) -> bytes:
-            uow.audit("attachment", f"{request.message_id}/{request.index}", found.channel.workspace_id)
+        def read(uow: UnitOfWork) -> pb.Attachment:
             ch = store.get_channel(uow.session, found.channel.id) or found.channel
-            return content.open_file(uow.session, ch, meta)
+            items = content.attachments(uow.session, ch, found.message)
+            if request.index >= len(items):
+                raise NotFound("attachment", f"{request.message_id}/{request.index}")
+            uow.audit("attachment", f"{request.message_id}/{request.index}", found.channel.workspace_id)
+            meta = items[request.index]
+            return attachment_to_pb(meta, content.open_file(uow.session, ch, meta))
 
-        data = await self.rt.change(principal, read)
-        return pb.GetAttachmentResponse(attachment=attachment_to_pb(meta, data))
+        return pb.GetAttachmentResponse(attachment=await self.rt.change(principal, read))
 
     # -- live delivery and receipts ---------------------------------------------------------------
 
@@ -259,11 +310,32 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         InvalidArgument.raise_for(violations)
         ch = await self.channels.load_visible(principal, request.channel_id, READ, field="channel_id")
         await self.rt.change(principal, lambda uow: uow.audit(CHANNEL, ch.id, ch.workspace_id))
+        expires_at = token_expires_at(principal)
         async with contextlib.aclosing(self.live.follow(ch.id, request.after_seq)) as stream:
-            async for msg in stream:
-                yield pb.SubscribeResponse(message=msg)
-                if domain.gets_receipt(msg.sender.user_id, principal.user_id):
-                    self.receipts.delivered(msg.id, principal.actor)
+            async for seen, batch in stream:
+                await self._still_following(principal, ch.id, seen, expires_at)
+                for msg in batch:
+                    yield pb.SubscribeResponse(message=msg)
+                    if domain.gets_receipt(msg.sender.user_id, principal.user_id):
+                        self.receipts.delivered(msg.id, principal.actor)
+
+    async def _still_following(
+        self, principal: Principal, channel_id: str, seen: Channel | None, expires_at: datetime | None
+    ) -> None:
+        """Before each batch of a live stream, and while it is idle: the token has not expired (the
+        reader's workspaces come from it), and the policy still lets the reader see the channel as it was
+        read with the batch (a thread whose record went to another jurisdiction, say). Otherwise the
+        stream ends: UNAUTHENTICATED ``TOKEN_EXPIRED``, or NOT_FOUND as for a channel never visible."""
+        if expires_at is not None and self.rt.clock.now() >= expires_at:
+            raise Unauthenticated("TOKEN_EXPIRED", "access token has expired")
+        await self.rt.authorize(
+            principal,
+            READ,
+            CHANNEL_RULES,
+            record_type=CHANNEL,
+            record_id=channel_id,
+            record=seen.access() if seen is not None else None,
+        )
 
     async def MarkRead(self, request: pb.MarkReadRequest, context: Any) -> pb.MarkReadResponse:
         rt, principal = self.rt, auth.current()
@@ -280,6 +352,12 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
     async def ListReceipts(self, request: pb.ListReceiptsRequest, context: Any) -> pb.ListReceiptsResponse:
         principal = auth.current()
         found = await self.messages.load_visible(principal, request.message_id, READ, field="message_id")
-        domain.check_may_see_receipts(found.message, principal.user_id)
+        await self._domain_check(
+            principal,
+            lambda: domain.check_may_see_receipts(found.message, principal.user_id),
+            record_type=MESSAGE,
+            record_id=found.message.id,
+            workspace_id=found.channel.workspace_id,
+        )
         receipts = await self.rt.read(lambda s: store.receipts(s, found.message.id))
         return pb.ListReceiptsResponse(receipts=[receipt_to_pb(r) for r in receipts])

@@ -1,11 +1,14 @@
-"""Persistence of channels (and their parties and keys), messages, revisions, receipts, the replicas of
-other services' records and workspace closures (SQLAlchemy 2). Tables and queries; no business rules."""
+"""Persistence of channels (and their parties and keys), the workspaces' wrapping keys, messages,
+revisions, receipts, the replicas of other services' records and workspace closures (SQLAlchemy 2).
+Tables and queries; no business rules."""
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterable
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
@@ -18,11 +21,16 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
+    event,
     exists,
     insert,
     select,
+    text,
+    true,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
@@ -51,6 +59,7 @@ class Base(DeclarativeBase):
 
 RUNTIME = runtime_tables(Base.metadata)
 ALERTS = alerts_table(Base.metadata)
+log = logging.getLogger(__name__)
 
 
 class ChannelRow(Base):
@@ -71,6 +80,8 @@ class ChannelRow(Base):
     request_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     request_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(TS)
+    #: False for the workspace channel and the thread of a record open to the whole workspace.
+    restricted: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
     __table_args__ = (
         Index("uq_channels_record", "record_kind", "record_id", unique=True),
@@ -92,7 +103,8 @@ class ChannelParty(Base):
 
 
 class ChannelKey(Base):
-    """A channel's data keys, wrapped by the node's KEK. ``wrapped`` is NULL once destroyed."""
+    """A channel's data keys, wrapped by its workspace's key (``wrapping`` "workspace"; keys made before
+    workspace keys existed are wrapped by the node's KEK: "kek"). ``wrapped`` is NULL once destroyed."""
 
     __tablename__ = "channel_keys"
 
@@ -102,6 +114,20 @@ class ChannelKey(Base):
     kek_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(TS)
     destroyed_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    wrapping: Mapped[str] = mapped_column(String(16), server_default="kek")
+
+
+class WorkspaceKey(Base):
+    """Each workspace's wrapping key (itself wrapped by the node's KEK): it wraps the keys of every
+    channel of the workspace. Shredding deletes the row: every copy of a channel key, wherever it
+    lingers, is then useless."""
+
+    __tablename__ = "workspace_keys"
+
+    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(TS)
 
 
 class MessageRow(Base):
@@ -120,9 +146,13 @@ class MessageRow(Base):
     deleted: Mapped[bool] = mapped_column(Boolean)
     key_version: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)  # sealed: nonce || ciphertext || tag
-    attachments: Mapped[str] = mapped_column(Text)  # JSON metadata: filename, media type, size, sha256, blob
+    #: Legacy: the attachments' metadata in clear (JSON), from before it was sealed; "[]" since.
+    attachments: Mapped[str] = mapped_column(Text)
     posted_at: Mapped[datetime] = mapped_column(TS)
     edited_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: The attachments' metadata (JSON: filename, media type, size, sha256, blob), sealed like the body.
+    sealed_attachments: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    attachments_key_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
         Index("uq_messages_channel_seq", "channel_id", "seq", unique=True),
@@ -158,7 +188,8 @@ class ReceiptRow(Base):
 
 
 class RecordRow(Base):
-    """Who may see each record, as told by its events: the visibility a record thread inherits."""
+    """Who may see each record, from the record's own state in its events: the visibility a record
+    thread inherits."""
 
     __tablename__ = "records"
 
@@ -166,17 +197,20 @@ class RecordRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(64))
     origin_jurisdiction: Mapped[str] = mapped_column(String(16))
-    audience: Mapped[str] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer)
+    addressee_jurisdiction: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    restricted: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    shared_with: Mapped[str] = mapped_column(Text, server_default="")  # comma-separated
 
 
 class WorkspaceClosure(Base):
-    """When each closed workspace closed, and when its content was shredded."""
+    """When this node's directory first saw each workspace closed, and when its content was shredded
+    (the row then stays: a shredded workspace is never keyed again)."""
 
     __tablename__ = "workspace_closures"
 
     workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    closed_at: Mapped[datetime] = mapped_column(TS)
+    seen_closed_at: Mapped[datetime] = mapped_column(TS)
     shredded_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
 
@@ -201,6 +235,7 @@ def to_channel(row: ChannelRow) -> Channel:
         created_by_id=row.created_by_id,
         created_at=as_utc(row.created_at),
         shredded_at=as_utc(row.shredded_at) if row.shredded_at else None,
+        restricted=row.restricted,
     )
 
 
@@ -243,6 +278,7 @@ def insert_channel(
             "request_id": request_id,
             "request_digest": request_digest,
             "created_at": ch.created_at,
+            "restricted": ch.restricted,
         },
     )
     _insert_parties(session, ch)
@@ -255,9 +291,11 @@ def _insert_parties(session: Session, ch: Channel) -> None:
 _INSERT_PARTY = insert(cast(Table, ChannelParty.__table__))
 
 
-def set_members(session: Session, ch: Channel) -> None:
-    """Store the channel's new members, and its parties with them."""
-    session.execute(update(ChannelRow).where(ChannelRow.id == ch.id).values(members=",".join(ch.members)))
+def set_visibility(session: Session, ch: Channel) -> None:
+    """Store who may see the channel: its members and restriction, and its parties with them."""
+    session.execute(
+        update(ChannelRow).where(ChannelRow.id == ch.id).values(members=",".join(ch.members), restricted=ch.restricted)
+    )
     session.execute(delete(ChannelParty).where(ChannelParty.channel_id == ch.id))
     _insert_parties(session, ch)
 
@@ -289,10 +327,20 @@ def channel_ids_of_workspace(session: Session, workspace_id: str) -> list[str]:
     return list(session.scalars(select(ChannelRow.id).where(ChannelRow.workspace_id == workspace_id)))
 
 
+def shredded_among(session: Session, channel_ids: Iterable[str]) -> list[str]:
+    """Which of ``channel_ids`` are shredded."""
+    ids = sorted(set(channel_ids))
+    if not ids:
+        return []
+    return list(
+        session.scalars(select(ChannelRow.id).where(ChannelRow.id.in_(ids), ChannelRow.shredded_at.is_not(None)))
+    )
+
+
 #: How the channels table answers the policy's READ rule.
 VISIBILITY = SqlTerms(
     workspace=ChannelRow.workspace_id,
-    open_to_workspace=ChannelRow.kind == WORKSPACE,
+    open_to_workspace=ChannelRow.restricted.is_(False),
     party=lambda jurisdiction: exists().where(
         ChannelParty.channel_id == ChannelRow.id, ChannelParty.jurisdiction == jurisdiction
     ),
@@ -309,16 +357,29 @@ def list_visible(session: Session, scope: VisibilityScope, workspace_ids: frozen
 # -- keys ---------------------------------------------------------------------------------------------
 
 
+#: How a channel key is wrapped: by its workspace's key, or (keys made before those existed) the KEK.
+BY_WORKSPACE, BY_KEK = "workspace", "kek"
+
+
 def insert_key(session: Session, channel_id: str, version: int, key: WrappedKey, now: datetime) -> None:
+    """A channel key wrapped by its workspace's key."""
     session.execute(
         insert(ChannelKey),
-        {"channel_id": channel_id, "version": version, "wrapped": key.wrapped, "kek_id": key.kek_id, "created_at": now},
+        {
+            "channel_id": channel_id,
+            "version": version,
+            "wrapped": key.wrapped,
+            "kek_id": key.kek_id,
+            "created_at": now,
+            "wrapping": BY_WORKSPACE,
+        },
     )
 
 
-def load_key(session: Session, channel_id: str, version: int) -> WrappedKey | None:
+def load_key(session: Session, channel_id: str, version: int) -> tuple[WrappedKey, str] | None:
+    """A channel key as stored, and how it is wrapped (``BY_WORKSPACE`` or ``BY_KEK``)."""
     row = session.scalar(select(ChannelKey).where(ChannelKey.channel_id == channel_id, ChannelKey.version == version))
-    return WrappedKey(row.wrapped, row.kek_id) if row is not None else None
+    return (WrappedKey(row.wrapped, row.kek_id), row.wrapping) if row is not None else None
 
 
 def destroy_keys(session: Session, channel_id: str, now: datetime) -> None:
@@ -327,10 +388,73 @@ def destroy_keys(session: Session, channel_id: str, now: datetime) -> None:
     )
 
 
+def _insert_ignoring_duplicate(session: Session, table: Table, values: dict[str, Any], key: str) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: two replicas doing the same at once write it once."""
+    stmt: Any
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+    else:
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=[key])
+    session.execute(stmt)
+
+
+def insert_workspace_key(session: Session, workspace_id: str, key: WrappedKey, now: datetime) -> None:
+    """Store a workspace's key unless one exists (a concurrent writer's wins; load it after)."""
+    values = {"workspace_id": workspace_id, "wrapped": key.wrapped, "kek_id": key.kek_id, "created_at": now}
+    _insert_ignoring_duplicate(session, cast(Table, WorkspaceKey.__table__), values, "workspace_id")
+
+
+def load_workspace_key(session: Session, workspace_id: str) -> WrappedKey | None:
+    row = session.get(WorkspaceKey, workspace_id)
+    return WrappedKey(row.wrapped, row.kek_id) if row is not None else None
+
+
+def delete_workspace_key(session: Session, workspace_id: str) -> None:
+    """Destroy a workspace's key: a DELETE (on PostgreSQL the old row stays as a dead tuple until VACUUM)."""
+    session.execute(delete(WorkspaceKey).where(WorkspaceKey.workspace_id == workspace_id))
+
+
+# -- wiping what the database frees -------------------------------------------------------------------
+
+
+def enable_secure_delete(engine: Engine) -> None:
+    """SQLite: every connection overwrites deleted content with zeros (``PRAGMA secure_delete``), so a
+    destroyed key leaves no copy in a free page or a freed cell. Connections opened before this call are
+    closed (the pool opens new ones, with the pragma). Nothing to do on PostgreSQL (see ``wipe_freed``)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+    engine.dispose()
+
+
+def wipe_freed(engine: Engine) -> None:
+    """After a shred, push what it freed out of the files where old copies linger (best effort, outside
+    any transaction). SQLite: checkpoint the write-ahead log into the database file and truncate it (the
+    log still holds the pages as they were before the shred). PostgreSQL: VACUUM the key tables, so the
+    dead tuples of the deleted keys are removed (VACUUM cannot run inside a transaction block; copies in
+    WAL archives and backups remain: that is why a workspace key is destroyed, not the channel keys)."""
+    try:
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM workspace_keys, channel_keys"))
+    except Exception as exc:  # a later shred (or VACUUM by the operator) does it
+        log.warning("wiping what the shred freed failed (%s)", exc)
+
+
 # -- messages -----------------------------------------------------------------------------------------
 
 
-def _attachments_to_json(items: tuple[AttachmentMeta, ...]) -> str:
+def attachments_to_json(items: tuple[AttachmentMeta, ...]) -> bytes:
+    """The attachments' metadata as the JSON that is sealed (``content``)."""
     return json.dumps(
         [
             {
@@ -343,13 +467,13 @@ def _attachments_to_json(items: tuple[AttachmentMeta, ...]) -> str:
             }
             for a in items
         ]
-    )
+    ).encode()
 
 
-def _attachments_from_json(text: str) -> tuple[AttachmentMeta, ...]:
+def attachments_from_json(data: str | bytes) -> tuple[AttachmentMeta, ...]:
     return tuple(
         AttachmentMeta(a["filename"], a["media_type"], a["size"], a["sha256"], a["blob"], a["key_version"])
-        for a in json.loads(text or "[]")
+        for a in json.loads(data or "[]")
     )
 
 
@@ -364,9 +488,11 @@ def to_message(row: MessageRow) -> Message:
         deleted=row.deleted,
         key_version=row.key_version,
         sealed_body=row.body,
-        attachments=_attachments_from_json(row.attachments),
         posted_at=as_utc(row.posted_at),
         edited_at=as_utc(row.edited_at) if row.edited_at else None,
+        sealed_attachments=row.sealed_attachments or b"",
+        attachments_key_version=row.attachments_key_version or 0,
+        legacy_attachments=attachments_from_json(row.attachments),
     )
 
 
@@ -408,7 +534,9 @@ def insert_message(session: Session, msg: Message, *, request_id: str, request_d
             "deleted": msg.deleted,
             "key_version": msg.key_version,
             "body": msg.sealed_body,
-            "attachments": _attachments_to_json(msg.attachments),
+            "attachments": "[]",
+            "sealed_attachments": msg.sealed_attachments or None,
+            "attachments_key_version": msg.attachments_key_version or None,
             "posted_at": msg.posted_at,
             "edited_at": msg.edited_at,
         },
@@ -433,6 +561,16 @@ def update_if_revision(session: Session, msg: Message, expected_revision: int) -
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def erase_clear_metadata(session: Session, channel_id: str) -> None:
+    """Erase what a shredded channel's messages held in clear from before sealing (legacy metadata)."""
+    session.execute(
+        update(MessageRow)
+        .where(MessageRow.channel_id == channel_id, MessageRow.attachments != "[]")
+        .values(attachments="[]")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def messages_after(session: Session, channel_id: str, after_seq: int, limit: int) -> list[Message]:
@@ -544,7 +682,14 @@ def get_replica(session: Session, kind: str, record_id: str) -> RecordReplica | 
     if row is None:
         return None
     return RecordReplica(
-        row.kind, row.id, row.workspace_id, row.origin_jurisdiction, frozenset(_split(row.audience)), row.version
+        kind=row.kind,
+        id=row.id,
+        workspace_id=row.workspace_id,
+        origin_jurisdiction=row.origin_jurisdiction,
+        addressee_jurisdiction=row.addressee_jurisdiction or None,
+        restricted=row.restricted,
+        shared_with=frozenset(_split(row.shared_with)),
+        version=row.version,
     )
 
 
@@ -552,7 +697,9 @@ def put_replica(session: Session, replica: RecordReplica, *, new: bool) -> None:
     values = {
         "workspace_id": replica.workspace_id,
         "origin_jurisdiction": replica.origin_jurisdiction,
-        "audience": ",".join(sorted(replica.audience)),
+        "addressee_jurisdiction": replica.addressee_jurisdiction,
+        "restricted": replica.restricted,
+        "shared_with": ",".join(sorted(replica.shared_with)),
         "version": replica.version,
     }
     if new:
@@ -563,17 +710,44 @@ def put_replica(session: Session, replica: RecordReplica, *, new: bool) -> None:
         )
 
 
-def record_closure(session: Session, workspace_id: str, closed_at: datetime) -> None:
-    """Remember when a workspace closed (the first time it is heard of)."""
-    if session.get(WorkspaceClosure, workspace_id) is None:
-        session.execute(insert(WorkspaceClosure), {"workspace_id": workspace_id, "closed_at": closed_at})
+def record_closure(session: Session, workspace_id: str, seen_at: datetime) -> None:
+    """Remember when this node first saw a workspace closed (nothing when a closure is recorded already)."""
+    values = {"workspace_id": workspace_id, "seen_closed_at": seen_at}
+    _insert_ignoring_duplicate(session, cast(Table, WorkspaceClosure.__table__), values, "workspace_id")
 
 
-def closures_due(session: Session, closed_before: datetime) -> list[tuple[str, datetime]]:
-    """Workspaces closed before ``closed_before`` whose content is not shredded yet, with their closing time."""
+def forget_closure(session: Session, workspace_id: str) -> None:
+    """Forget a closure that was undone (never one whose content is shredded)."""
+    session.execute(
+        delete(WorkspaceClosure).where(
+            WorkspaceClosure.workspace_id == workspace_id, WorkspaceClosure.shredded_at.is_(None)
+        )
+    )
+
+
+def pending_closures(session: Session) -> frozenset[str]:
+    """The workspaces whose closure is recorded and whose content is not shredded yet."""
+    return frozenset(
+        session.scalars(select(WorkspaceClosure.workspace_id).where(WorkspaceClosure.shredded_at.is_(None)))
+    )
+
+
+def closure_seen_at(session: Session, workspace_id: str) -> datetime | None:
+    """When this node first saw the workspace closed (None when no closure is pending)."""
+    row = session.get(WorkspaceClosure, workspace_id)
+    return as_utc(row.seen_closed_at) if row is not None and row.shredded_at is None else None
+
+
+def workspace_shredded(session: Session, workspace_id: str) -> bool:
+    row = session.get(WorkspaceClosure, workspace_id)
+    return row is not None and row.shredded_at is not None
+
+
+def closures_due(session: Session, seen_before: datetime) -> list[tuple[str, datetime]]:
+    """Workspaces seen closed before ``seen_before`` whose content is not shredded yet, with that time."""
     rows = session.execute(
-        select(WorkspaceClosure.workspace_id, WorkspaceClosure.closed_at).where(
-            WorkspaceClosure.shredded_at.is_(None), WorkspaceClosure.closed_at <= closed_before
+        select(WorkspaceClosure.workspace_id, WorkspaceClosure.seen_closed_at).where(
+            WorkspaceClosure.shredded_at.is_(None), WorkspaceClosure.seen_closed_at <= seen_before
         )
     )
     return [(ws, as_utc(at)) for ws, at in rows]

@@ -88,7 +88,6 @@ def _message(sender: str = "u1", deleted: bool = False) -> domain.Message:
         deleted=deleted,
         key_version=1,
         sealed_body=b"sealed",
-        attachments=(),
         posted_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
 
@@ -123,12 +122,16 @@ def test_receipts_keep_the_first_delivery_and_the_first_read() -> None:
     assert not domain.gets_receipt("u2", "u2") and domain.gets_receipt("u1", "u2")
 
 
-def test_a_record_thread_follows_the_newest_audience() -> None:
-    old = domain.RecordReplica("task", "t", "ws", "NL", frozenset({"NL", "DE"}), 3)
-    newer = domain.RecordReplica("task", "t", "ws", "NL", frozenset({"NL", "IE"}), 4)
+def test_a_record_thread_follows_the_newest_version_of_the_record() -> None:
+    def task(assignee: str, version: int) -> domain.RecordReplica:
+        return domain.task_replica(
+            id="t", workspace_id="ws", origin="NL", assignee=assignee, restricted=True, shared_with=[], version=version
+        )
+
+    old, newer = task("DE", 3), task("IE", 4)
     assert domain.replica_after(None, old) is old
     assert domain.replica_after(old, newer) is newer
     assert domain.replica_after(newer, old) is newer
-    assert domain.thread_members(newer) == ("IE", "NL")
+    assert domain.thread_members(newer) == ("IE",)
     access = newer.access()
     assert access.restricted and access.parties == {"NL", "IE"}

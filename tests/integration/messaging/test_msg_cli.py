@@ -54,3 +54,39 @@ def test_send_read_and_download_through_the_cli(messaging_svc: Any, keycloak: An
     assert [r["body"] for r in revisions] == ["Screenshot attached", "Screenshot attached (2nd try)"]
     receipts = jit(env, "--as", "nl-prosecutor", "msg", "receipts", sent["id"])
     assert any(r["reader"]["username"] == "de-liaison" and r.get("read_at") for r in receipts)
+
+
+def test_an_attachment_is_downloaded_0600_and_never_over_an_existing_file(
+    messaging_svc: Any, keycloak: Any, tmp_path: Path
+) -> None:
+    """Security review (low): downloads were written 0644 (world-readable) and over any existing file."""
+    import os
+    import stat
+
+    env = {
+        "JIT_KEYCLOAK_URL": keycloak.base_url,
+        "JIT_MESSAGING_ADDR": f"127.0.0.1:{messaging_svc.app.port}",
+        "JIT_CONFIG_DIR": str(tmp_path / "cfg"),
+    }
+    for user in ("nl-prosecutor", "de-liaison"):
+        assert RUNNER.invoke(app, ["login", user, "--password", "demo"], env=env).exit_code == 0
+    secret = tmp_path / "statement.txt"
+    secret.write_bytes(b"witness statement")
+    sent = jit(env, "--as", "nl-prosecutor", "msg", "send", "workspace:jit-demo", "statement", "--attach", str(secret))
+    out = tmp_path / "downloaded.txt"
+    old = os.umask(0o022)
+    try:
+        got = RUNNER.invoke(app, ["--as", "de-liaison", "msg", "attachment", sent["id"], "--out", str(out)], env=env)
+    finally:
+        os.umask(old)
+    assert got.exit_code == 0, got.stdout + got.stderr
+    assert out.read_bytes() == b"witness statement"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    out.write_bytes(b"my own notes")
+    again = RUNNER.invoke(app, ["--as", "de-liaison", "msg", "attachment", sent["id"], "--out", str(out)], env=env)
+    assert again.exit_code != 0 and out.read_bytes() == b"my own notes"
+    forced = RUNNER.invoke(
+        app, ["--as", "de-liaison", "msg", "attachment", sent["id"], "--out", str(out), "--overwrite"], env=env
+    )
+    assert forced.exit_code == 0 and out.read_bytes() == b"witness statement"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

@@ -1,0 +1,308 @@
+"""The messaging rules behind the security review's findings (issue 10), without a server: record
+threads take their parties from the record's own state (#2), retention counts from this node's own
+sighting of a closure with a grace period and never shreds a reopened workspace (#2), a deleted message's
+history is its tombstone (low), and cached keys stop being used once their workspace key is gone (#7)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from google.protobuf import any_pb2
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.evidence.v1 import evidence_pb2
+from jit.preservation.v1 import preservation_pb2
+from jit.tasks.v1 import tasks_pb2
+from jitlib import crypto
+from jitlib.actors import Actor
+from services.messaging import domain, store
+from services.messaging.keys import ChannelKeys
+from services.messaging.mapping import record_replica
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+WS = "jit-demo"
+
+
+def _envelope(kind: str, state: Any, *, audience: list[str], record_id: str, version: int = 1) -> Envelope:
+    packed = any_pb2.Any()
+    packed.Pack(state)
+    return Envelope(
+        id=str(uuid.uuid4()),
+        type="x",
+        workspace_id=WS,
+        origin_jurisdiction="NL",
+        audience=audience,
+        aggregate_type=kind,
+        aggregate_id=record_id,
+        aggregate_version=version,
+        state=packed,
+    )
+
+
+# -- #2: a record thread's parties come from the record's state ------------------------------------------
+
+
+def test_a_task_threads_parties_are_the_tasks_not_the_events_audience() -> None:
+    """Finding #2 (audience): the envelope says everyone; the task says NL and DE."""
+    task = tasks_pb2.Task(
+        id=str(uuid.uuid4()),
+        workspace_id=WS,
+        origin_jurisdiction="NL",
+        assignee_jurisdiction="DE",
+        visibility=common_pb2.VISIBILITY_RESTRICTED,
+        version=1,
+    )
+    seen = record_replica(_envelope("task", task, audience=["NL", "DE", "IE", "FR"], record_id=task.id))
+    assert seen is not None and seen.restricted and seen.parties == {"NL", "DE"}
+    assert domain.thread_members(seen) == ("DE",)
+    shared = tasks_pb2.Task()
+    shared.CopyFrom(task)
+    shared.shared_with[:] = ["IE"]
+    again = record_replica(_envelope("task", shared, audience=[], record_id=task.id))
+    assert again is not None and again.parties == {"NL", "DE", "IE"}
+
+
+def test_an_open_tasks_thread_is_open_to_the_workspace() -> None:
+    task = tasks_pb2.Task(
+        id=str(uuid.uuid4()),
+        workspace_id=WS,
+        origin_jurisdiction="NL",
+        assignee_jurisdiction="DE",
+        visibility=common_pb2.VISIBILITY_WORKSPACE,
+        version=1,
+    )
+    seen = record_replica(_envelope("task", task, audience=["NL"], record_id=task.id))
+    assert seen is not None and not seen.restricted
+    assert not domain.record_thread(seen, channel_id="c", now=T0).restricted
+
+
+@pytest.mark.parametrize(
+    ("procedure", "party"),
+    [
+        (evidence_pb2.EPOC_PROCEDURE_STANDARD, False),  # the provider's state is not notified: no party
+        (evidence_pb2.EPOC_PROCEDURE_WITH_NOTIFICATION, True),
+    ],
+)
+def test_an_epoc_to_a_provider_makes_its_state_a_party_only_when_notified(procedure: int, party: bool) -> None:
+    """As the evidence service's policy: a non-notified EPOC is not seen by the provider's state, whatever
+    the event's audience says."""
+    request = evidence_pb2.EvidenceRequest(
+        id=str(uuid.uuid4()),
+        workspace_id=WS,
+        origin_jurisdiction="NL",
+        addressee_kind=evidence_pb2.ADDRESSEE_KIND_SERVICE_PROVIDER,
+        addressee_jurisdiction="IE",
+        legal_basis=evidence_pb2.LEGAL_BASIS_EPOC,
+        epoc_procedure=procedure,
+        visibility=common_pb2.VISIBILITY_RESTRICTED,
+        version=2,
+    )
+    alert = evidence_pb2.DeadlineAlert(request=request)
+    for state in (request, alert):
+        seen = record_replica(
+            _envelope("evidence_request", state, audience=["NL", "IE"], record_id=request.id, version=2)
+        )
+        assert seen is not None and ("IE" in seen.parties) is party
+
+
+def test_a_preservation_orders_parties_are_its_origin_and_those_it_is_shared_with() -> None:
+    order = preservation_pb2.PreservationOrder(
+        id=str(uuid.uuid4()), workspace_id=WS, origin_jurisdiction="NL", shared_with=["DE"], version=3
+    )
+    warning = preservation_pb2.ExpiryWarning(order=order, offset_seconds=7 * 86400)
+    for state in (order, warning):
+        seen = record_replica(
+            _envelope("preservation_order", state, audience=["NL", "DE", "IE"], record_id=order.id, version=3)
+        )
+        assert seen is not None and seen.restricted and seen.parties == {"NL", "DE"}
+
+
+def test_a_record_event_whose_state_is_not_the_record_is_refused() -> None:
+    """Finding #2: such an event is set aside (the consumer dead-letters it); nothing is taken from it."""
+    task_id = str(uuid.uuid4())
+    assert record_replica(_envelope("task", common_pb2.Workspace(id=WS), audience=["IE"], record_id=task_id)) is None
+    other = tasks_pb2.Task(id=str(uuid.uuid4()), workspace_id=WS, origin_jurisdiction="NL", version=1)
+    seen = record_replica(_envelope("task", other, audience=[], record_id=task_id))
+    assert seen is not None
+    problem = domain.replica_problem(seen, aggregate_id=task_id, workspace_id=WS, origin="NL", version=1)
+    assert problem == "the envelope does not describe the record its state carries"
+    bad = domain.task_replica(
+        id=task_id, workspace_id=WS, origin="NL", assignee="xx", restricted=True, shared_with=[], version=1
+    )
+    assert domain.replica_problem(bad, aggregate_id=task_id, workspace_id=WS, origin="NL", version=1)
+
+
+# -- #2: closures ---------------------------------------------------------------------------------------
+
+
+def test_the_retention_clock_starts_when_this_node_sees_a_closure_and_stops_when_it_is_undone() -> None:
+    """Finding #2 (closure): what an event claims about the date does not matter; the directory's state
+    does."""
+    start, stop = domain.closures_to_update({"a": "closed", "b": "open", "c": "closed"}, frozenset({"c", "b", "d"}))
+    assert start == ["a"]  # closed, not yet recorded: the clock starts now
+    assert stop == ["b", "d"]  # reopened, or no longer known: the clock stops
+    due = domain.shred_due_at(T0, timedelta(days=30), timedelta(days=7))
+    assert due == T0 + timedelta(days=37)
+
+
+def test_only_a_workspace_still_closed_with_the_same_closure_is_shredded() -> None:
+    assert domain.may_shred("closed", recorded_closure=T0, due_closure=T0)
+    assert not domain.may_shred("open", recorded_closure=T0, due_closure=T0)
+    assert not domain.may_shred(None, recorded_closure=T0, due_closure=T0)
+    assert not domain.may_shred("closed", recorded_closure=None, due_closure=T0)
+    assert not domain.may_shred("closed", recorded_closure=T0 + timedelta(days=1), due_closure=T0)
+
+
+# -- low: a deleted message's history ----------------------------------------------------------------------
+
+
+def test_a_deleted_messages_history_is_its_tombstone_only() -> None:
+    sender = Actor("u1", "u1", "NL")
+    current = domain.Message(
+        id="m", channel_id="c", seq=1, sender=sender, system=False, revision=3, deleted=True, key_version=1,
+        sealed_body=b"", posted_at=T0,
+    )  # fmt: skip
+    kept = [domain.Revision("m", r, 1, b"sealed", False, sender, T0 + timedelta(minutes=r)) for r in (1, 2)]
+    assert domain.history(current, kept) == [current]
+    live = domain.Message(
+        id="m", channel_id="c", seq=1, sender=sender, system=False, revision=3, deleted=False, key_version=1,
+        sealed_body=b"", posted_at=T0,
+    )  # fmt: skip
+    assert [m.revision for m in domain.history(live, kept)] == [1, 2, 3]
+
+
+# -- #7: keys ----------------------------------------------------------------------------------------------
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _channel(workspace: str = WS) -> domain.Channel:
+    return domain.new_channel(
+        channel_id=str(uuid.uuid4()),
+        workspace_id=workspace,
+        title="t",
+        opener=Actor("u1", "u1", "NL"),
+        members=["DE"],
+        now=T0,
+    )
+
+
+def test_channel_keys_are_wrapped_by_a_workspace_key_and_die_with_it_within_the_recheck_bound() -> None:
+    """Finding #7: a channel key is wrapped by its workspace's key, which the KEK wraps; once the workspace
+    key is deleted (by another replica, say) a cached key is used at most ``recheck_seconds`` longer."""
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    ticks = Ticks()
+    keys = ChannelKeys(crypto.KeyRing(crypto.Kek(crypto.new_data_key())), recheck_seconds=5.0, monotonic=ticks)
+    ch = _channel()
+    with Session(engine) as session, session.begin():
+        store.insert_channel(session, ch)
+        keys.create(session, ch, 1, T0)
+    with Session(engine) as session:
+        wrapped_workspace = store.load_workspace_key(session, WS)
+        found = store.load_key(session, ch.id, 1)
+        assert wrapped_workspace is not None and found is not None and found[1] == store.BY_WORKSPACE
+        data_key = keys.get(session, ch, 1)
+        assert keys.cached(WS)
+    # The channel key opens with the workspace key, not with the KEK.
+    with pytest.raises(crypto.KeyError_):
+        crypto.unwrap(crypto.new_data_key(), found[0].wrapped or b"")
+    with Session(engine) as session, session.begin():  # another replica shreds the workspace
+        store.delete_workspace_key(session, WS)
+        store.destroy_keys(session, ch.id, T0)
+        store.record_closure(session, WS, T0)
+        store.mark_workspace_shredded(session, WS, T0)
+    with Session(engine) as session:
+        ticks.now = 4.9
+        assert keys.get(session, ch, 1) == data_key  # within the bound: still the cached key
+        ticks.now = 5.1
+        with pytest.raises(crypto.Shredded):
+            keys.get(session, ch, 1)
+    assert not keys.cached(WS)
+
+
+def test_a_shredded_workspace_takes_no_new_key() -> None:
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    keys = ChannelKeys(crypto.KeyRing(crypto.Kek(crypto.new_data_key())))
+    ch = _channel()
+    with Session(engine) as session, session.begin():
+        store.insert_channel(session, ch)
+        store.record_closure(session, WS, T0)
+        store.mark_workspace_shredded(session, WS, T0)
+        with pytest.raises(crypto.Shredded):
+            keys.create(session, ch, 1, T0)
+
+
+def test_the_attachment_list_is_sealed() -> None:
+    """Finding #7: names, media types, sizes and digests are sealed like the body."""
+    from services.messaging.content import Content
+
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    keys = ChannelKeys(crypto.KeyRing(crypto.Kek(crypto.new_data_key())))
+    content = Content(keys, blob_dir=__import__("pathlib").Path("/nonexistent"))
+    ch = _channel()
+    files = [domain.NewAttachment("operation-nightjar.pdf", "application/pdf", b"the plan")]
+    metas = domain.describe(files, message_id="m", key_version=1)
+    with Session(engine) as session, session.begin():
+        store.insert_channel(session, ch)
+        keys.create(session, ch, 1, T0)
+        sealed = content.seal_attachments(session, ch, "m", metas)
+        assert b"nightjar" not in sealed and metas[0].sha256.encode() not in sealed
+        msg = domain.new_message(
+            ch, message_id="m", sender=Actor("u1", "u1", "NL"), sealed_body=content.seal_body(session, ch, "m", 1, "x"),
+            sealed_attachments=sealed, system=False, now=T0,
+        )  # fmt: skip
+        assert content.open(session, ch, msg).attachments == metas
+
+
+def test_the_messaging_database_overwrites_what_it_deletes(tmp_path: Any) -> None:
+    """Finding #7 (b): SQLite's secure_delete is on for every connection of the messaging database, even
+    where the library's default is off (this build's default is on; the test turns it off first)."""
+    from sqlalchemy import event
+
+    from jitlib.db import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
+
+    @event.listens_for(database.engine, "connect")
+    def _library_default_off(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA secure_delete=OFF")
+
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 0
+    store.enable_secure_delete(database.engine)
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    database.dispose()
+
+
+def test_keys_not_confirmed_lately_are_dropped_from_memory() -> None:
+    """Finding #7 (e): a replica that missed a shred's event does not keep the keys in memory for good."""
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    ticks = Ticks()
+    keys = ChannelKeys(crypto.KeyRing(crypto.Kek(crypto.new_data_key())), recheck_seconds=5.0, monotonic=ticks)
+    ch = _channel()
+    with Session(engine) as session, session.begin():
+        store.insert_channel(session, ch)
+        keys.create(session, ch, 1, T0)
+        keys.get(session, ch, 1)
+    keys.drop_stale()
+    assert keys.cached(WS)
+    ticks.now = 6.0
+    keys.drop_stale()
+    assert not keys.cached(WS)
