@@ -6,11 +6,26 @@ is a jurisdiction a party) and gets a WHERE clause; the rule itself stays in the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    exists,
+    false,
+    insert,
+    or_,
+)
+from sqlalchemy.orm import Session
 
 from jitlib.policy import VisibilityScope, readable
 
@@ -50,3 +65,42 @@ class SqlTerms:
 def readable_sql(scope: VisibilityScope, terms: SqlTerms) -> SqlExpr:
     """The WHERE clause that keeps exactly the rows ``scope`` may read."""
     return readable(scope, terms)
+
+
+@dataclass(frozen=True)
+class PartyIndex:
+    """The parties of a kind of record, one row per (record, jurisdiction): how a list query answers the
+    READ rule's "is this jurisdiction a party" for restricted records. Each service declares one in its own
+    metadata (so its migrations own the table) and keeps it in step with the record."""
+
+    table: Table
+    #: The column holding the record's id.
+    key: Column[str]
+
+    @classmethod
+    def declare(cls, metadata: MetaData, name: str, *, record_table: str, key: str, index: str) -> PartyIndex:
+        table = Table(
+            name,
+            metadata,
+            Column(key, String(36), ForeignKey(f"{record_table}.id", ondelete="CASCADE"), primary_key=True),
+            Column("jurisdiction", String(16), primary_key=True),
+        )
+        Index(index, table.c.jurisdiction, table.c[key])
+        return cls(table, table.c[key])
+
+    def terms(self, record_id: Any, workspace: Any, open_to_workspace: SqlExpr) -> SqlTerms:
+        """The READ rule's terms over the record table whose id column is ``record_id``."""
+        jurisdiction = self.table.c.jurisdiction
+        return SqlTerms(
+            workspace=workspace,
+            open_to_workspace=open_to_workspace,
+            party=lambda j: exists().where(self.key == record_id, jurisdiction == j),
+        )
+
+    def write(self, session: Session, record_id: str, parties: Iterable[str], *, replace: bool = False) -> None:
+        """Record ``parties`` of a record (replacing what was there when ``replace``)."""
+        if replace:
+            session.execute(delete(self.table).where(self.key == record_id))
+        rows = [{self.key.name: record_id, "jurisdiction": j} for j in sorted(set(parties))]
+        if rows:
+            session.execute(insert(self.table), rows)

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Text,
     and_,
     delete,
-    exists,
     func,
     insert,
     select,
@@ -38,7 +37,7 @@ from jitlib.crypto import WrappedKey
 from jitlib.db import TS, RecordKey, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
-from jitlib.visibility import SqlTerms, readable_sql
+from jitlib.visibility import PartyIndex, readable_sql
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import Consent, EvidenceItem, EvidenceRequest, OrderReplica, State, Target
@@ -103,17 +102,14 @@ class RequestRow(RecordKey, Base):
     )
 
 
-class RequestParty(Base):
-    """One row per jurisdiction party to a request: the visibility index for restricted requests."""
-
-    __tablename__ = "evidence_request_parties"
-
-    request_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("evidence_requests.id", ondelete="CASCADE"), primary_key=True
-    )
-    jurisdiction: Mapped[str] = mapped_column(String(16), primary_key=True)
-
-    __table_args__ = (Index("ix_evidence_request_parties_jurisdiction", "jurisdiction", "request_id"),)
+#: One row per jurisdiction party to a request: the visibility index of restricted ones.
+PARTIES = PartyIndex.declare(
+    Base.metadata,
+    "evidence_request_parties",
+    record_table="evidence_requests",
+    key="request_id",
+    index="ix_evidence_request_parties_jurisdiction",
+)
 
 
 class DeadlineRow(Base):
@@ -300,7 +296,6 @@ def _columns(r: EvidenceRequest) -> dict[str, object]:
 
 
 _INSERT_REQUEST = insert(cast(Table, RequestRow.__table__))
-_INSERT_PARTY = insert(cast(Table, RequestParty.__table__))
 _INSERT_DEADLINE = insert(cast(Table, DeadlineRow.__table__))
 
 
@@ -344,7 +339,7 @@ def insert_request(session: Session, r: EvidenceRequest, *, request_id: str, req
             **_columns(r),
         },
     )
-    session.execute(_INSERT_PARTY, [{"request_id": r.id, "jurisdiction": j} for j in sorted(r.parties)])
+    PARTIES.write(session, r.id, r.parties)
 
 
 AlertPlan = dict[DeadlineKind, datetime | None]
@@ -361,8 +356,7 @@ def update_if_version(session: Session, r: EvidenceRequest, expected_version: in
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    session.execute(delete(RequestParty).where(RequestParty.request_id == r.id))
-    session.execute(_INSERT_PARTY, [{"request_id": r.id, "jurisdiction": j} for j in sorted(r.parties)])
+    PARTIES.write(session, r.id, r.parties, replace=True)
     # A deadline that still runs to the same instant keeps its alert progress (alerts already sent are not
     # rescanned); a new or moved one starts from its first alert.
     kept = {
@@ -398,13 +392,7 @@ def _insert_deadlines(session: Session, r: EvidenceRequest, first_alerts: AlertP
 
 
 #: How the requests table answers the policy's READ rule.
-VISIBILITY = SqlTerms(
-    workspace=RequestRow.workspace_id,
-    open_to_workspace=RequestRow.restricted.is_(False),
-    party=lambda jurisdiction: exists().where(
-        RequestParty.request_id == RequestRow.id, RequestParty.jurisdiction == jurisdiction
-    ),
-)
+VISIBILITY = PARTIES.terms(RequestRow.id, RequestRow.workspace_id, RequestRow.restricted.is_(False))
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from sqlalchemy import (
     and_,
     delete,
     event,
-    exists,
     insert,
     select,
     text,
@@ -40,7 +39,7 @@ from jitlib.crypto import WrappedKey
 from jitlib.db import TS, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
-from jitlib.visibility import SqlTerms, readable_sql
+from jitlib.visibility import PartyIndex, readable_sql
 from services.messaging.domain import (
     WORKSPACE,
     AttachmentMeta,
@@ -90,16 +89,14 @@ class ChannelRow(Base):
     )
 
 
-class ChannelParty(Base):
-    """One row per jurisdiction party to a channel (its origin and members): the visibility index of
-    restricted channels and record threads, kept in step with ``channels.members``."""
-
-    __tablename__ = "channel_parties"
-
-    channel_id: Mapped[str] = mapped_column(String(36), ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
-    jurisdiction: Mapped[str] = mapped_column(String(16), primary_key=True)
-
-    __table_args__ = (Index("ix_channel_parties_jurisdiction_channel", "jurisdiction", "channel_id"),)
+#: One row per jurisdiction party to a channel (its origin and members): the visibility index of restricted ones.
+PARTIES = PartyIndex.declare(
+    Base.metadata,
+    "channel_parties",
+    record_table="channels",
+    key="channel_id",
+    index="ix_channel_parties_jurisdiction_channel",
+)
 
 
 class ChannelKey(Base):
@@ -281,14 +278,7 @@ def insert_channel(
             "restricted": ch.restricted,
         },
     )
-    _insert_parties(session, ch)
-
-
-def _insert_parties(session: Session, ch: Channel) -> None:
-    session.execute(_INSERT_PARTY, [{"channel_id": ch.id, "jurisdiction": j} for j in sorted(ch.parties)])
-
-
-_INSERT_PARTY = insert(cast(Table, ChannelParty.__table__))
+    PARTIES.write(session, ch.id, ch.parties)
 
 
 def set_visibility(session: Session, ch: Channel) -> None:
@@ -296,8 +286,7 @@ def set_visibility(session: Session, ch: Channel) -> None:
     session.execute(
         update(ChannelRow).where(ChannelRow.id == ch.id).values(members=",".join(ch.members), restricted=ch.restricted)
     )
-    session.execute(delete(ChannelParty).where(ChannelParty.channel_id == ch.id))
-    _insert_parties(session, ch)
+    PARTIES.write(session, ch.id, ch.parties, replace=True)
 
 
 def set_counters(session: Session, ch: Channel) -> None:
@@ -338,13 +327,7 @@ def shredded_among(session: Session, channel_ids: Iterable[str]) -> list[str]:
 
 
 #: How the channels table answers the policy's READ rule.
-VISIBILITY = SqlTerms(
-    workspace=ChannelRow.workspace_id,
-    open_to_workspace=ChannelRow.restricted.is_(False),
-    party=lambda jurisdiction: exists().where(
-        ChannelParty.channel_id == ChannelRow.id, ChannelParty.jurisdiction == jurisdiction
-    ),
-)
+VISIBILITY = PARTIES.terms(ChannelRow.id, ChannelRow.workspace_id, ChannelRow.restricted.is_(False))
 
 
 def list_visible(session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]) -> list[Channel]:

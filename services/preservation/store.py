@@ -10,7 +10,6 @@ from typing import cast
 
 from sqlalchemy import (
     Boolean,
-    ForeignKey,
     Index,
     Integer,
     Select,
@@ -19,8 +18,6 @@ from sqlalchemy import (
     Text,
     and_,
     case,
-    delete,
-    exists,
     insert,
     or_,
     select,
@@ -34,7 +31,7 @@ from jitlib.clock import as_utc
 from jitlib.db import TS, RecordKey, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
-from jitlib.visibility import SqlTerms, readable_sql
+from jitlib.visibility import PartyIndex, readable_sql
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
 
 
@@ -92,17 +89,14 @@ class OrderRow(RecordKey, Base):
     )
 
 
-class OrderParty(Base):
-    """One row per jurisdiction party to an order: the visibility index for restricted orders."""
-
-    __tablename__ = "preservation_order_parties"
-
-    order_id: Mapped[str] = mapped_column(
-        String(36), ForeignKey("preservation_orders.id", ondelete="CASCADE"), primary_key=True
-    )
-    jurisdiction: Mapped[str] = mapped_column(String(16), primary_key=True)
-
-    __table_args__ = (Index("ix_preservation_order_parties_jurisdiction_order", "jurisdiction", "order_id"),)
+#: One row per jurisdiction party to a order: the visibility index of restricted ones.
+PARTIES = PartyIndex.declare(
+    Base.metadata,
+    "preservation_order_parties",
+    record_table="preservation_orders",
+    key="order_id",
+    index="ix_preservation_order_parties_jurisdiction_order",
+)
 
 
 def _opt(value: datetime | None) -> datetime | None:
@@ -191,7 +185,6 @@ def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[O
 
 
 _INSERT_ORDER = insert(cast(Table, OrderRow.__table__))
-_INSERT_PARTY = insert(cast(Table, OrderParty.__table__))
 
 
 def insert_order(session: Session, order: Order, *, request_id: str, request_digest: str) -> None:
@@ -207,11 +200,7 @@ def insert_order(session: Session, order: Order, *, request_id: str, request_dig
             **columns(order, None),
         },
     )
-    _insert_parties(session, order)
-
-
-def _insert_parties(session: Session, order: Order) -> None:
-    session.execute(_INSERT_PARTY, [{"order_id": order.id, "jurisdiction": j} for j in sorted(order.parties)])
+    PARTIES.write(session, order.id, order.parties)
 
 
 def update_if_version(session: Session, order: Order, expected_version: int, next_alert_at: datetime | None) -> bool:
@@ -225,8 +214,7 @@ def update_if_version(session: Session, order: Order, expected_version: int, nex
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     if order.shared_with:
-        session.execute(delete(OrderParty).where(OrderParty.order_id == order.id))
-        _insert_parties(session, order)
+        PARTIES.write(session, order.id, order.parties, replace=True)
     return True
 
 
@@ -250,13 +238,7 @@ def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[Ord
 
 
 #: How the orders table answers the policy's READ rule.
-VISIBILITY = SqlTerms(
-    workspace=OrderRow.workspace_id,
-    open_to_workspace=OrderRow.restricted.is_(False),
-    party=lambda jurisdiction: exists().where(
-        OrderParty.order_id == OrderRow.id, OrderParty.jurisdiction == jurisdiction
-    ),
-)
+VISIBILITY = PARTIES.terms(OrderRow.id, OrderRow.workspace_id, OrderRow.restricted.is_(False))
 
 
 @dataclass(frozen=True)

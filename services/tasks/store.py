@@ -9,15 +9,12 @@ from typing import cast
 
 from sqlalchemy import (
     Boolean,
-    ForeignKey,
     Index,
     Integer,
     String,
     Table,
     Text,
     and_,
-    delete,
-    exists,
     insert,
     select,
     update,
@@ -29,7 +26,7 @@ from jitlib.clock import as_utc
 from jitlib.db import TS, RecordKey, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
-from jitlib.visibility import SqlTerms, readable_sql
+from jitlib.visibility import PartyIndex, readable_sql
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
 
@@ -74,15 +71,10 @@ class TaskRow(RecordKey, Base):
     )
 
 
-class TaskParty(Base):
-    """One row per jurisdiction party to a task: the visibility index for restricted tasks."""
-
-    __tablename__ = "task_parties"
-
-    task_id: Mapped[str] = mapped_column(String(36), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
-    jurisdiction: Mapped[str] = mapped_column(String(16), primary_key=True)
-
-    __table_args__ = (Index("ix_task_parties_jurisdiction_task", "jurisdiction", "task_id"),)
+#: One row per jurisdiction party to a task: the visibility index of restricted ones.
+PARTIES = PartyIndex.declare(
+    Base.metadata, "task_parties", record_table="tasks", key="task_id", index="ix_task_parties_jurisdiction_task"
+)
 
 
 def _links_to_json(links: tuple[Link, ...]) -> str:
@@ -169,15 +161,10 @@ def insert_task(session: Session, task: Task, *, request_id: str, request_digest
             **_columns(task),
         },
     )
-    _insert_parties(session, task)
-
-
-def _insert_parties(session: Session, task: Task) -> None:
-    session.execute(_INSERT_PARTY, [{"task_id": task.id, "jurisdiction": j} for j in sorted(task.parties)])
+    PARTIES.write(session, task.id, task.parties)
 
 
 _INSERT_TASK = insert(cast(Table, TaskRow.__table__))
-_INSERT_PARTY = insert(cast(Table, TaskParty.__table__))
 
 
 def update_if_version(session: Session, task: Task, expected_version: int) -> bool:
@@ -190,19 +177,12 @@ def update_if_version(session: Session, task: Task, expected_version: int) -> bo
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    session.execute(delete(TaskParty).where(TaskParty.task_id == task.id))
-    _insert_parties(session, task)
+    PARTIES.write(session, task.id, task.parties, replace=True)
     return True
 
 
 #: How the tasks table answers the policy's READ rule.
-VISIBILITY = SqlTerms(
-    workspace=TaskRow.workspace_id,
-    open_to_workspace=TaskRow.restricted.is_(False),
-    party=lambda jurisdiction: exists().where(
-        TaskParty.task_id == TaskRow.id, TaskParty.jurisdiction == jurisdiction
-    ),
-)
+VISIBILITY = PARTIES.terms(TaskRow.id, TaskRow.workspace_id, TaskRow.restricted.is_(False))
 
 
 @dataclass(frozen=True)
