@@ -65,23 +65,24 @@ class RecordPath(Generic[R]):
     def __init__(
         self,
         rt: Runtime,
-        *,
-        record_type: str,
         rules: RecordRules,
         load: Callable[[Session, str], R | None],
         access: Callable[[R], RecordAccess],
-        label: str = "",
         find_by_request: Callable[[Session, str, str], Stored[R] | None] | None = None,
+        *,
+        label: str = "",
     ) -> None:
+        """The path of the records of kind ``rules.kind``: ``load`` reads one by id, ``access`` gives the
+        policy's view of it, ``find_by_request`` (for creates) finds one by (creator, request id)."""
         self.rt = rt
-        self.record_type = record_type
+        self.record_type = rules.kind
         self.rules = rules
         self._load = load
         self._access = access
         #: The store's lookup of a record by (creator's user id, request id), for idempotent creates.
         self._find_by_request = find_by_request
         #: How messages name the kind ("evidence request").
-        self.label = label or record_type.replace("_", " ")
+        self.label = label or rules.kind.replace("_", " ")
 
     # -- create -----------------------------------------------------------------------------------
 

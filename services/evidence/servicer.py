@@ -59,22 +59,10 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         self.blobs = blob_store
         self.keys = keys
         self.offsets = offsets
-        self.requests = RecordPath(
-            rt,
-            record_type=RECORD,
-            rules=EVIDENCE_REQUEST_RULES,
-            load=store.get,
-            access=EvidenceRequest.access,
-            find_by_request=store.find_by_request,
-        )
+        self.requests = RecordPath(rt, EVIDENCE_REQUEST_RULES, store.get, EvidenceRequest.access, store.find_by_request)
         #: Items follow the visibility of the request they were received against.
         self.items = RecordPath(
-            rt,
-            record_type=ITEM,
-            rules=EVIDENCE_ITEM_RULES,
-            load=store.get_item_of_request,
-            access=lambda found: found.request.access(),
-            label="evidence item",
+            rt, EVIDENCE_ITEM_RULES, store.get_item_of_request, lambda found: found.request.access()
         )
         #: Set by the app once the alert scanner runs: a change may make an alert due at once.
         self.wake_scanner: Any = None

@@ -200,13 +200,7 @@ class RecordReplica:
     version: int
 
     def access(self) -> RecordAccess:
-        return RecordAccess(
-            workspace_id=self.workspace_id,
-            origin_jurisdiction=self.origin_jurisdiction,
-            addressee_jurisdiction=self.addressee_jurisdiction,
-            restricted=self.restricted,
-            shared_with=self.shared_with,
-        )
+        return RecordAccess.of(self, addressee=self.addressee_jurisdiction)
 
     @property
     def parties(self) -> frozenset[str]:

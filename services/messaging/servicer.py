@@ -66,17 +66,8 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         self.ops = channels
         self.live = live
         self.receipts = receipts
-        self.channels = RecordPath(
-            rt,
-            record_type=CHANNEL,
-            rules=CHANNEL_RULES,
-            load=store.get_channel,
-            access=Channel.access,
-            find_by_request=store.find_channel_by_request,
-        )
-        self.messages = MessagePath(
-            rt, record_type=MESSAGE, rules=domain.MESSAGE_RULES, load=store.get_message, access=MessageInChannel.access
-        )
+        self.channels = RecordPath(rt, CHANNEL_RULES, store.get_channel, Channel.access, store.find_channel_by_request)
+        self.messages = MessagePath(rt, domain.MESSAGE_RULES, store.get_message, MessageInChannel.access)
 
     async def _opened(self, found: MessageInChannel) -> pb.Message:
         content = self.ops.content

@@ -42,15 +42,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     def __init__(self, rt: Runtime, rules: Rules) -> None:
         self.rt = rt
         self.rules = rules
-        self.orders = RecordPath(
-            rt,
-            record_type=RECORD,
-            rules=PRESERVATION_ORDER_RULES,
-            load=store.get,
-            access=Order.access,
-            label="preservation order",
-            find_by_request=store.find_by_request,
-        )
+        self.orders = RecordPath(rt, PRESERVATION_ORDER_RULES, store.get, Order.access, store.find_by_request)
 
     def _pb(self, order: Order, now: datetime) -> pb.PreservationOrder:
         return order_to_pb(order, now, self.rules.confirmation_overdue_after)

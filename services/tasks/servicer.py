@@ -29,14 +29,7 @@ RECORD = "task"
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.tasks = RecordPath(
-            rt,
-            record_type=RECORD,
-            rules=TASK_RULES,
-            load=store.get,
-            access=Task.access,
-            find_by_request=store.find_by_request,
-        )
+        self.tasks = RecordPath(rt, TASK_RULES, store.get, Task.access, store.find_by_request)
 
     # -- create and read --------------------------------------------------------------------------
 
