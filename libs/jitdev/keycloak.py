@@ -616,7 +616,9 @@ def start_keycloak(
     # PR_SET_PDEATHSIG fires when the *thread* that forked exits, so only use it from the main thread.
     tie_to_parent = not detach and threading.current_thread() is threading.main_thread()
     try:
-        with open(log_path, "ab") as log:
+        # Keycloak's log holds user names and realm events: for its owner only, like everything it writes.
+        with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+            os.fchmod(log.fileno(), 0o600)
             log.write(f"\n=== jitdev: {' '.join(args)} (JAVA_HOME={java_home})\n".encode())
             log.flush()
             proc = subprocess.Popen(
@@ -628,6 +630,7 @@ def start_keycloak(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: stop() signals kc.sh and java together
                 preexec_fn=_parent_death_signal if tie_to_parent else None,
+                umask=0o077,
             )
     except BaseException:
         if scratch is not None:
