@@ -8,13 +8,15 @@ import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -31,6 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
+
+from jitlib.actors import Actor
+from jitlib.clock import as_utc
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -58,6 +63,101 @@ class RecordKey:
     workspace_id: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(36))
     request_digest: Mapped[str] = mapped_column(String(64))
+
+
+class RecordColumns(RecordKey):
+    """Mixin for a record table whose rows carry what every governed record has: where it comes from, who
+    may see it, its version, and who made and last changed it (``record_fields`` and ``record_columns``
+    translate them to and from the domain record)."""
+
+    origin_jurisdiction: Mapped[str] = mapped_column(String(16))
+    restricted: Mapped[bool] = mapped_column(Boolean)
+    shared_with: Mapped[str] = mapped_column(Text)  # comma-separated
+    version: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[str] = mapped_column(String(64))
+    created_by_name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_by_id: Mapped[str] = mapped_column(String(64))
+    updated_by_name: Mapped[str] = mapped_column(String(255))
+    updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class GovernedRecord(Protocol):
+    """The domain side of ``RecordColumns``."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def origin_jurisdiction(self) -> str: ...
+
+    @property
+    def restricted(self) -> bool: ...
+
+    @property
+    def shared_with(self) -> tuple[str, ...]: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def created_by(self) -> Actor: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def updated_by(self) -> Actor: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def record_fields(row: RecordColumns) -> dict[str, Any]:
+    """The domain record's common fields, read from its row (for ``Record(**record_fields(row), ...)``)."""
+    return {
+        "id": row.id,
+        "workspace_id": row.workspace_id,
+        "origin_jurisdiction": row.origin_jurisdiction,
+        "restricted": row.restricted,
+        "shared_with": tuple(j for j in row.shared_with.split(",") if j),
+        "version": row.version,
+        "created_by": Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
+        "created_at": as_utc(row.created_at),
+        "updated_by": Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
+        "updated_at": as_utc(row.updated_at),
+    }
+
+
+def record_columns(record: GovernedRecord) -> dict[str, object]:
+    """The common columns a change writes (the creator's are written once, by ``creation_columns``)."""
+    return {
+        "workspace_id": record.workspace_id,
+        "origin_jurisdiction": record.origin_jurisdiction,
+        "restricted": record.restricted,
+        "shared_with": ",".join(record.shared_with),
+        "version": record.version,
+        "updated_by_id": record.updated_by.user_id,
+        "updated_by_name": record.updated_by.username,
+        "updated_by_jurisdiction": record.updated_by.jurisdiction,
+        "updated_at": record.updated_at,
+    }
+
+
+def creation_columns(record: GovernedRecord, *, request_id: str, request_digest: str) -> dict[str, object]:
+    """The columns written once, when the record is created: its id, the request that made it, its maker."""
+    return {
+        "id": record.id,
+        "request_id": request_id,
+        "request_digest": request_digest,
+        "created_by_id": record.created_by.user_id,
+        "created_by_name": record.created_by.username,
+        "created_at": record.created_at,
+    }
 
 
 @dataclass(frozen=True)

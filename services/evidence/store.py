@@ -34,7 +34,7 @@ from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
 from jitlib.crypto import WrappedKey
-from jitlib.db import TS, RecordKey, new_metadata, runtime_tables
+from jitlib.db import TS, RecordColumns, creation_columns, new_metadata, record_columns, record_fields, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import PartyIndex, readable_sql
@@ -55,10 +55,9 @@ def _opt(dt: datetime | None) -> datetime | None:
     return as_utc(dt) if dt is not None else None
 
 
-class RequestRow(RecordKey, Base):
+class RequestRow(RecordColumns, Base):
     __tablename__ = "evidence_requests"
 
-    origin_jurisdiction: Mapped[str] = mapped_column(String(16))
     issuing_authority: Mapped[str] = mapped_column(String(300))
     legal_basis: Mapped[str] = mapped_column(String(16))
     epoc_procedure: Mapped[str] = mapped_column(String(32))
@@ -71,8 +70,6 @@ class RequestRow(RecordKey, Base):
     urgency: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
-    restricted: Mapped[bool] = mapped_column(Boolean)
-    shared_with: Mapped[str] = mapped_column(Text)  # comma-separated
     preservation_order_id: Mapped[str] = mapped_column(String(36))
     user_notice_status: Mapped[str] = mapped_column(String(16))
     user_notice_suppressed_until: Mapped[datetime | None] = mapped_column(TS, nullable=True)
@@ -86,14 +83,6 @@ class RequestRow(RecordKey, Base):
     received_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     next_deadline_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
-    version: Mapped[int] = mapped_column(Integer)
-    created_by_id: Mapped[str] = mapped_column(String(64))
-    created_by_name: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(TS)
-    updated_by_id: Mapped[str] = mapped_column(String(64))
-    updated_by_name: Mapped[str] = mapped_column(String(255))
-    updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
-    updated_at: Mapped[datetime] = mapped_column(TS)
 
     __table_args__ = (
         Index("uq_evidence_requests_creator_request", "created_by_id", "request_id", unique=True),
@@ -218,9 +207,7 @@ def _targets_json(targets: tuple[Target, ...]) -> str:
 
 def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceRequest:
     return EvidenceRequest(
-        id=row.id,
-        workspace_id=row.workspace_id,
-        origin_jurisdiction=row.origin_jurisdiction,
+        **record_fields(row),
         issuing_authority=row.issuing_authority,
         legal_basis=row.legal_basis,
         epoc_procedure=row.epoc_procedure,
@@ -233,17 +220,10 @@ def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceReque
         urgency=row.urgency,
         title=row.title,
         description=row.description,
-        restricted=row.restricted,
-        shared_with=tuple(j for j in row.shared_with.split(",") if j),
         preservation_order_id=row.preservation_order_id,
         user_notice_status=row.user_notice_status,
         user_notice_suppressed_until=_opt(row.user_notice_suppressed_until),
         state=State(row.state),
-        version=row.version,
-        created_by=Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
-        created_at=as_utc(row.created_at),
-        updated_by=Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
-        updated_at=as_utc(row.updated_at),
         issued_at=_opt(row.issued_at),
         received_at=_opt(row.received_at),
         decided_at=_opt(row.decided_at),
@@ -258,8 +238,7 @@ def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceReque
 
 def _columns(r: EvidenceRequest) -> dict[str, object]:
     return {
-        "workspace_id": r.workspace_id,
-        "origin_jurisdiction": r.origin_jurisdiction,
+        **record_columns(r),
         "issuing_authority": r.issuing_authority,
         "legal_basis": r.legal_basis,
         "epoc_procedure": r.epoc_procedure,
@@ -272,8 +251,6 @@ def _columns(r: EvidenceRequest) -> dict[str, object]:
         "urgency": r.urgency,
         "title": r.title,
         "description": r.description,
-        "restricted": r.restricted,
-        "shared_with": ",".join(r.shared_with),
         "preservation_order_id": r.preservation_order_id,
         "user_notice_status": r.user_notice_status,
         "user_notice_suppressed_until": r.user_notice_suppressed_until,
@@ -287,11 +264,6 @@ def _columns(r: EvidenceRequest) -> dict[str, object]:
         "received_at": r.received_at,
         "decided_at": r.decided_at,
         "next_deadline_at": r.deadlines[0].due_at if r.deadlines else None,
-        "version": r.version,
-        "updated_by_id": r.updated_by.user_id,
-        "updated_by_name": r.updated_by.username,
-        "updated_by_jurisdiction": r.updated_by.jurisdiction,
-        "updated_at": r.updated_at,
     }
 
 
@@ -330,12 +302,7 @@ def insert_request(session: Session, r: EvidenceRequest, *, request_id: str, req
     session.execute(
         _INSERT_REQUEST,
         {
-            "id": r.id,
-            "request_id": request_id,
-            "request_digest": request_digest,
-            "created_by_id": r.created_by.user_id,
-            "created_by_name": r.created_by.username,
-            "created_at": r.created_at,
+            **creation_columns(r, request_id=request_id, request_digest=request_digest),
             **_columns(r),
         },
     )

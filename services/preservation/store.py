@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
-    Boolean,
     Index,
     Integer,
     Select,
@@ -25,10 +24,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
-from jitlib.db import TS, RecordKey, new_metadata, runtime_tables
+from jitlib.db import TS, RecordColumns, creation_columns, new_metadata, record_columns, record_fields, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import PartyIndex, readable_sql
@@ -43,17 +41,14 @@ RUNTIME = runtime_tables(Base.metadata)
 ALERTS = alerts_table(Base.metadata)
 
 
-class OrderRow(RecordKey, Base):
+class OrderRow(RecordColumns, Base):
     __tablename__ = "preservation_orders"
 
-    origin_jurisdiction: Mapped[str] = mapped_column(String(16))
     legal_basis: Mapped[str] = mapped_column(String(32))
     provider_id: Mapped[str] = mapped_column(String(64))
     targets: Mapped[str] = mapped_column(Text)  # JSON [[kind, value], ...]
     data_categories: Mapped[str] = mapped_column(String(64))  # comma-separated
     description: Mapped[str] = mapped_column(Text)
-    restricted: Mapped[bool] = mapped_column(Boolean)
-    shared_with: Mapped[str] = mapped_column(Text)  # comma-separated
     state: Mapped[str] = mapped_column(String(32))
     state_reason: Mapped[str] = mapped_column(Text)
     not_executed_reason: Mapped[str] = mapped_column(String(32))
@@ -68,14 +63,6 @@ class OrderRow(RecordKey, Base):
     produced_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     #: When the warning scanner must next look at this order (the next unsent warning); NULL when none.
     next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
-    version: Mapped[int] = mapped_column(Integer)
-    created_by_id: Mapped[str] = mapped_column(String(64))
-    created_by_name: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(TS)
-    updated_by_id: Mapped[str] = mapped_column(String(64))
-    updated_by_name: Mapped[str] = mapped_column(String(255))
-    updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
-    updated_at: Mapped[datetime] = mapped_column(TS)
 
     __table_args__ = (
         Index("uq_preservation_orders_creator_request", "created_by_id", "request_id", unique=True),
@@ -105,22 +92,13 @@ def _opt(value: datetime | None) -> datetime | None:
 
 def to_domain(row: OrderRow) -> Order:
     return Order(
-        id=row.id,
-        workspace_id=row.workspace_id,
-        origin_jurisdiction=row.origin_jurisdiction,
+        **record_fields(row),
         legal_basis=LegalBasis(row.legal_basis),
         provider_id=row.provider_id,
         targets=tuple(Target(k, v) for k, v in json.loads(row.targets or "[]")),
         data_categories=tuple(c for c in row.data_categories.split(",") if c),
         description=row.description,
-        restricted=row.restricted,
-        shared_with=tuple(j for j in row.shared_with.split(",") if j),
         state=OrderState(row.state),
-        version=row.version,
-        created_by=Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
-        created_at=as_utc(row.created_at),
-        updated_by=Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
-        updated_at=as_utc(row.updated_at),
         state_reason=row.state_reason,
         not_executed_reason=row.not_executed_reason,
         provider_reference=row.provider_reference,
@@ -137,15 +115,12 @@ def to_domain(row: OrderRow) -> Order:
 
 def columns(order: Order, next_alert_at: datetime | None) -> dict[str, object]:
     return {
-        "workspace_id": order.workspace_id,
-        "origin_jurisdiction": order.origin_jurisdiction,
+        **record_columns(order),
         "legal_basis": order.legal_basis.value,
         "provider_id": order.provider_id,
         "targets": json.dumps([[t.kind, t.value] for t in order.targets]),
         "data_categories": ",".join(order.data_categories),
         "description": order.description,
-        "restricted": order.restricted,
-        "shared_with": ",".join(order.shared_with),
         "state": order.state.value,
         "state_reason": order.state_reason,
         "not_executed_reason": order.not_executed_reason,
@@ -159,11 +134,6 @@ def columns(order: Order, next_alert_at: datetime | None) -> dict[str, object]:
         "extension_deadline": order.extension_deadline,
         "produced_at": order.produced_at,
         "next_alert_at": next_alert_at,
-        "version": order.version,
-        "updated_by_id": order.updated_by.user_id,
-        "updated_by_name": order.updated_by.username,
-        "updated_by_jurisdiction": order.updated_by.jurisdiction,
-        "updated_at": order.updated_at,
     }
 
 
@@ -191,12 +161,7 @@ def insert_order(session: Session, order: Order, *, request_id: str, request_dig
     session.execute(
         _INSERT_ORDER,
         {
-            "id": order.id,
-            "request_id": request_id,
-            "request_digest": request_digest,
-            "created_by_id": order.created_by.user_id,
-            "created_by_name": order.created_by.username,
-            "created_at": order.created_at,
+            **creation_columns(order, request_id=request_id, request_digest=request_digest),
             **columns(order, None),
         },
     )

@@ -8,9 +8,7 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
-    Boolean,
     Index,
-    Integer,
     String,
     Table,
     Text,
@@ -21,9 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib.actors import Actor
 from jitlib.clock import as_utc
-from jitlib.db import TS, RecordKey, new_metadata, runtime_tables
+from jitlib.db import TS, RecordColumns, creation_columns, new_metadata, record_columns, record_fields, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import PartyIndex, readable_sql
@@ -37,31 +34,20 @@ class Base(DeclarativeBase):
 RUNTIME = runtime_tables(Base.metadata)
 
 
-class TaskRow(RecordKey, Base):
+class TaskRow(RecordColumns, Base):
     __tablename__ = "tasks"
 
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(32))
-    origin_jurisdiction: Mapped[str] = mapped_column(String(16))
     assignee_jurisdiction: Mapped[str] = mapped_column(String(16))
     priority: Mapped[str] = mapped_column(String(16))
     due_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
-    restricted: Mapped[bool] = mapped_column(Boolean)
-    shared_with: Mapped[str] = mapped_column(Text)  # comma-separated
     links: Mapped[str] = mapped_column(Text)  # JSON [[kind, id], ...]
     blocked_by: Mapped[str] = mapped_column(Text)  # JSON [[kind, id], ...]
     state: Mapped[str] = mapped_column(String(16))
     state_reason: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer)
-    created_by_id: Mapped[str] = mapped_column(String(64))
-    created_by_name: Mapped[str] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(TS)
-    updated_by_id: Mapped[str] = mapped_column(String(64))
-    updated_by_name: Mapped[str] = mapped_column(String(255))
-    updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
-    updated_at: Mapped[datetime] = mapped_column(TS)
 
     __table_args__ = (
         Index("uq_tasks_creator_request", "created_by_id", "request_id", unique=True),
@@ -87,24 +73,15 @@ def _links_from_json(text: str) -> tuple[Link, ...]:
 
 def to_domain(row: TaskRow) -> Task:
     return Task(
-        id=row.id,
-        workspace_id=row.workspace_id,
+        **record_fields(row),
         title=row.title,
         description=row.description,
         kind=row.kind,
-        origin_jurisdiction=row.origin_jurisdiction,
         assignee_jurisdiction=row.assignee_jurisdiction,
         priority=row.priority,
         due_at=as_utc(row.due_at) if row.due_at else None,
-        restricted=row.restricted,
-        shared_with=tuple(j for j in row.shared_with.split(",") if j),
         links=_links_from_json(row.links),
         state=TaskState(row.state),
-        version=row.version,
-        created_by=Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
-        created_at=as_utc(row.created_at),
-        updated_by=Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
-        updated_at=as_utc(row.updated_at),
         state_reason=row.state_reason,
         outcome=row.outcome,
         blocked_by=_links_from_json(row.blocked_by),
@@ -113,26 +90,18 @@ def to_domain(row: TaskRow) -> Task:
 
 def _columns(task: Task) -> dict[str, object]:
     return {
-        "workspace_id": task.workspace_id,
+        **record_columns(task),
         "title": task.title,
         "description": task.description,
         "kind": task.kind,
-        "origin_jurisdiction": task.origin_jurisdiction,
         "assignee_jurisdiction": task.assignee_jurisdiction,
         "priority": task.priority,
         "due_at": task.due_at,
-        "restricted": task.restricted,
-        "shared_with": ",".join(task.shared_with),
         "links": _links_to_json(task.links),
         "blocked_by": _links_to_json(task.blocked_by),
         "state": task.state.value,
         "state_reason": task.state_reason,
         "outcome": task.outcome,
-        "version": task.version,
-        "updated_by_id": task.updated_by.user_id,
-        "updated_by_name": task.updated_by.username,
-        "updated_by_jurisdiction": task.updated_by.jurisdiction,
-        "updated_at": task.updated_at,
     }
 
 
@@ -152,12 +121,7 @@ def insert_task(session: Session, task: Task, *, request_id: str, request_digest
     session.execute(
         _INSERT_TASK,
         {
-            "id": task.id,
-            "request_id": request_id,
-            "request_digest": request_digest,
-            "created_by_id": task.created_by.user_id,
-            "created_by_name": task.created_by.username,
-            "created_at": task.created_at,
+            **creation_columns(task, request_id=request_id, request_digest=request_digest),
             **_columns(task),
         },
     )
