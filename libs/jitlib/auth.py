@@ -13,6 +13,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -27,7 +28,15 @@ _WORKSPACE_GROUP = re.compile(r"^/workspaces/(?P<ws>[a-z0-9][a-z0-9-]{2,62})/(?P
 _FORBIDDEN_ALGS = frozenset({"none", "HS256", "HS384", "HS512"})
 
 
-__all__ = ["JwksCache", "Principal", "TokenVerifier", "current", "is_jurisdiction", "principal_from_claims"]
+__all__ = [
+    "JwksCache",
+    "Principal",
+    "TokenVerifier",
+    "TrustedIssuer",
+    "current",
+    "is_jurisdiction",
+    "principal_from_claims",
+]
 
 
 def principal_from_claims(claims: dict[str, Any], token: str = "") -> Principal:
@@ -102,15 +111,27 @@ class JwksCache:
         return key
 
 
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """A realm this node trusts, with its signing keys, and the one jurisdiction it speaks for. ``None``
+    means any: the one-node default, where one realm holds every country's demo users. With per-country
+    nodes each country's realm speaks for its own country only, so a DE realm cannot mint an NL user."""
+
+    issuer: str
+    jwks: JwksCache
+    jurisdiction: str | None = None
+
+
 class TokenVerifier:
     """Verifies bearer tokens offline and returns the Principal."""
 
     def __init__(
         self,
         *,
-        issuer: str,
         audience: str,
-        jwks: JwksCache,
+        issuer: str = "",
+        jwks: JwksCache | None = None,
+        trusted: Iterable[TrustedIssuer] = (),
         clients: Iterable[str] = ("jit-cli",),
         algorithms: Iterable[str] = ("RS256",),
         leeway_seconds: int = 30,
@@ -119,12 +140,14 @@ class TokenVerifier:
         algs = [a for a in algorithms if a not in _FORBIDDEN_ALGS]
         if not algs:
             raise ValueError("no acceptable signature algorithm configured")
-        self._issuer = issuer
+        issuers = list(trusted) or ([TrustedIssuer(issuer, jwks)] if issuer and jwks is not None else [])
+        if not issuers:
+            raise ValueError("no trusted issuer configured")
+        self._issuers = {t.issuer: t for t in issuers}
         self._audience = audience
         self._clients = frozenset(clients)
         if not self._clients:
             raise ValueError("no OIDC client allowed: list at least one (oidc_clients)")
-        self._jwks = jwks
         self._algorithms = algs
         self._leeway = leeway_seconds
         # Verified tokens, by their exact bytes, until they expire: a signature is checked once, not on
@@ -158,14 +181,22 @@ class TokenVerifier:
         kid = header.get("kid")
         if not isinstance(kid, str):
             raise Unauthenticated("UNKNOWN_KEY", "token has no key id")
-        key = await self._jwks.get(kid)
+        # Which realm's keys to check the signature with: the one the token names, if this node trusts it.
+        try:
+            named = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("MALFORMED_TOKEN", "bearer token is not a valid JWT") from exc
+        trusted = self._issuers.get(named) if isinstance(named, str) else None
+        if trusted is None:
+            raise Unauthenticated("WRONG_ISSUER", "access token was issued by a realm this node does not trust")
+        key = await trusted.jwks.get(kid)
         try:
             claims = jwt.decode(
                 token,
                 key=key.key,
                 algorithms=[alg],
                 audience=self._audience,
-                issuer=self._issuer,
+                issuer=trusted.issuer,
                 leeway=self._leeway,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )
@@ -185,7 +216,13 @@ class TokenVerifier:
             raise Unauthenticated("WRONG_TOKEN_TYPE", "not an access token")
         if claims.get("azp") not in self._clients:
             raise Unauthenticated("CLIENT_NOT_ALLOWED", "access token was issued to a client this node does not accept")
-        return principal_from_claims(claims, token), float(claims["exp"])
+        principal = principal_from_claims(claims, token)
+        if trusted.jurisdiction is not None and principal.jurisdiction != trusted.jurisdiction:
+            raise Unauthenticated(
+                "ISSUER_JURISDICTION_MISMATCH",
+                f"the realm that issued this token speaks for {trusted.jurisdiction} only",
+            )
+        return principal, float(claims["exp"])
 
 
 _current: contextvars.ContextVar[Principal] = contextvars.ContextVar("jit_principal")

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jitlib.jurisdictions import is_jurisdiction
+
 
 class CommonSettings(BaseSettings):
     """Settings shared by every service of a node (prefix ``JIT_``)."""
@@ -21,6 +23,10 @@ class CommonSettings(BaseSettings):
     oidc_issuer: str = "http://127.0.0.1:8080/realms/jit"
     #: JWKS endpoint; derived from the issuer when empty.
     oidc_jwks_url: str = ""
+    #: Per-country identity: ``NL=<issuer>,DE=<issuer>``, each realm trusted for its one jurisdiction only
+    #: (a token from DE's realm that claims NL is refused). Empty: the one ``oidc_issuer`` speaks for every
+    #: jurisdiction (one node, one realm with every country's users).
+    oidc_issuers: str = ""
     #: Audience every access token must carry.
     oidc_audience: str = "jit-services"
     #: The OIDC clients (``azp``) whose access tokens the services accept, comma-separated. A client
@@ -35,6 +41,18 @@ class CommonSettings(BaseSettings):
     #: Where the file exporter writes spans (JSON lines); empty means traces.jsonl in the state dir.
     otel_file: Path | None = None
     log_level: str = "INFO"
+
+    def issuers(self) -> list[tuple[str | None, str]]:
+        """(jurisdiction or None for any, issuer) for every realm this node trusts."""
+        if not self.oidc_issuers.strip():
+            return [(None, self.oidc_issuer)]
+        out: list[tuple[str | None, str]] = []
+        for item in self.oidc_issuers.split(","):
+            jurisdiction, sep, issuer = item.strip().partition("=")
+            if not sep or not is_jurisdiction(jurisdiction.strip()) or not issuer.strip():
+                raise ValueError("oidc_issuers: write JURISDICTION=issuer, comma-separated (e.g. NL=https://...)")
+            out.append((jurisdiction.strip(), issuer.strip()))
+        return out
 
     @property
     def clients(self) -> list[str]:

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
 from jitlib import auth, db, workspaces
 from jitlib.audit_service import AuditServicer
-from jitlib.auth import JwksCache, TokenVerifier
+from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus
 from jitlib.clock import Clock, SystemClock
 from jitlib.config import CommonSettings, ServiceSettings
@@ -242,6 +242,11 @@ class ServiceSpec:
 class ServiceApp:
     """One running service process (or an in-process instance in tests)."""
 
+    def _jwks_url(self, issuer: str) -> str:
+        if issuer == self.common.oidc_issuer and self.common.oidc_jwks_url:
+            return self.common.oidc_jwks_url
+        return f"{issuer.rstrip('/')}/protocol/openid-connect/certs"
+
     def __init__(
         self,
         spec: ServiceSpec,
@@ -256,10 +261,12 @@ class ServiceApp:
         self.common = common or CommonSettings()
         self.clock = clock or SystemClock()
         self.verifier = verifier or TokenVerifier(
-            issuer=self.common.oidc_issuer,
             audience=self.common.oidc_audience,
+            trusted=[
+                TrustedIssuer(issuer, JwksCache(self._jwks_url(issuer)), jurisdiction)
+                for jurisdiction, issuer in self.common.issuers()
+            ],
             clients=self.common.clients,
-            jwks=JwksCache(self.common.jwks_url),
             algorithms=self.common.algorithms,
             leeway_seconds=self.common.oidc_leeway_seconds,
         )

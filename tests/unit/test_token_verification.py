@@ -160,3 +160,65 @@ def test_the_allow_list_of_clients_is_a_setting() -> None:
     assert asyncio.run(console.verify(sign(claims(azp="jit-console")))).jurisdiction == "NL"
     with pytest.raises(ValueError):
         TokenVerifier(issuer=ISSUER, audience=AUDIENCE, jwks=cache, clients=[])
+
+
+# -- identity per country (per-country nodes) -------------------------------------------------------------
+NL_ISSUER, DE_ISSUER = "http://127.0.0.1:8080/realms/jit-nl", "http://127.0.0.1:8080/realms/jit-de"
+NL_KEY, NL_JWK = _keypair("nl-key")
+DE_KEY, DE_JWK = _keypair("de-key")
+
+
+def country_verifier() -> TokenVerifier:
+    from jitlib.auth import TrustedIssuer
+
+    def cache(jwk: dict[str, Any]) -> JwksCache:
+        c = JwksCache("http://127.0.0.1:1/unused", min_refresh_seconds=3600)
+        c.set_keys({"keys": [jwk]})
+        return c
+
+    return TokenVerifier(
+        audience=AUDIENCE,
+        trusted=[TrustedIssuer(NL_ISSUER, cache(NL_JWK), "NL"), TrustedIssuer(DE_ISSUER, cache(DE_JWK), "DE")],
+        leeway_seconds=0,
+    )
+
+
+def country_reason(token: str) -> str:
+    with pytest.raises(Unauthenticated) as info:
+        asyncio.run(country_verifier().verify(token))
+    return info.value.reason
+
+
+def test_each_countrys_realm_vouches_for_its_own_users() -> None:
+    nl = asyncio.run(country_verifier().verify(sign(claims(iss=NL_ISSUER), NL_KEY, "nl-key")))
+    de = asyncio.run(country_verifier().verify(sign(claims(iss=DE_ISSUER, jurisdiction="DE"), DE_KEY, "de-key")))
+    assert (nl.jurisdiction, de.jurisdiction) == ("NL", "DE")
+
+
+def test_a_token_from_des_realm_claiming_nl_is_refused() -> None:
+    assert country_reason(sign(claims(iss=DE_ISSUER, jurisdiction="NL"), DE_KEY, "de-key")) == (
+        "ISSUER_JURISDICTION_MISMATCH"
+    )
+
+
+def test_a_token_naming_nls_realm_but_signed_with_des_key_is_refused() -> None:
+    # The issuer decides which keys verify the signature: naming another realm does not borrow its trust.
+    assert country_reason(sign(claims(iss=NL_ISSUER), DE_KEY, "nl-key")) == "BAD_SIGNATURE"
+
+
+def test_a_token_from_an_unknown_realm_is_refused() -> None:
+    assert country_reason(
+        sign(claims(iss="http://127.0.0.1:8080/realms/jit-fr", jurisdiction="FR"), NL_KEY, "nl-key")
+    ) == ("WRONG_ISSUER")
+
+
+def test_issuers_are_configured_per_jurisdiction() -> None:
+    from jitlib.config import CommonSettings
+
+    assert CommonSettings(oidc_issuers="").issuers() == [(None, CommonSettings().oidc_issuer)]
+    assert CommonSettings(oidc_issuers=f"NL={NL_ISSUER}, DE={DE_ISSUER}").issuers() == [
+        ("NL", NL_ISSUER),
+        ("DE", DE_ISSUER),
+    ]
+    with pytest.raises(ValueError):
+        CommonSettings(oidc_issuers="nl-realm").issuers()
