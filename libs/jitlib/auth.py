@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -61,7 +62,15 @@ def principal_from_claims(claims: dict[str, Any], token: str = "") -> Principal:
         roles=roles,
         workspaces=frozenset(workspaces),
         token=token,
+        expires_at=_expiry(claims.get("exp")),
     )
+
+
+def _expiry(exp: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(exp), tz=UTC) if exp is not None else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 class JwksCache:

@@ -4,6 +4,7 @@ a Principal, lives in ``jitlib.auth``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from jitlib.actors import Actor
 
@@ -20,6 +21,9 @@ class Principal:
     workspaces: frozenset[str]
     #: The raw bearer token, kept so a node can forward the user's own token to a record's owner.
     token: str = field(default="", repr=False, compare=False)
+    #: When the token stops being valid (its ``exp``, UTC); None when unknown. A long-lived call (a live
+    #: stream) ends then.
+    expires_at: datetime | None = field(default=None, compare=False)
 
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)

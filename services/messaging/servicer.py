@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-import jwt
 
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.messaging.v1 import messaging_pb2_grpc
@@ -45,19 +43,6 @@ from services.messaging.receipts import ReceiptWriter
 
 PAGE_DEFAULT, PAGE_MAX = 100, 500
 READ = Operation.READ
-
-
-def token_expires_at(principal: Principal) -> datetime | None:
-    """When the caller's access token expires. The token was verified by the request interceptor (its
-    signature, issuer, audience and expiry) before the call reached here; this reads its ``exp`` again
-    without verifying, because ``Principal`` does not carry it (jitlib could add ``expires_at``)."""
-    if not principal.token:
-        return None
-    try:
-        exp = jwt.decode(principal.token, options={"verify_signature": False}).get("exp")
-        return datetime.fromtimestamp(float(exp), tz=UTC) if exp is not None else None
-    except (jwt.PyJWTError, TypeError, ValueError, OverflowError, OSError):
-        return None
 
 
 class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
@@ -301,7 +286,7 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         InvalidArgument.raise_for(violations)
         ch = await self.channels.load_visible(principal, request.channel_id, READ, field="channel_id")
         await self.rt.change(principal, lambda uow: uow.audit(CHANNEL, ch.id, ch.workspace_id))
-        expires_at = token_expires_at(principal)
+        expires_at = principal.expires_at
         async with contextlib.aclosing(self.live.follow(ch.id, request.after_seq)) as stream:
             async for seen, batch in stream:
                 await self._still_following(principal, ch.id, seen, expires_at)

@@ -222,3 +222,11 @@ def test_issuers_are_configured_per_jurisdiction() -> None:
     ]
     with pytest.raises(ValueError):
         CommonSettings(oidc_issuers="nl-realm").issuers()
+
+
+def test_the_principal_knows_when_its_token_expires() -> None:
+    from datetime import UTC, datetime
+
+    exp = int(time.time()) + 120
+    p = verify(sign(claims(exp=exp)))
+    assert p.expires_at == datetime.fromtimestamp(exp, tz=UTC)
