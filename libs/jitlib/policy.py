@@ -69,6 +69,23 @@ EVIDENCE_REQUEST_RULES = RecordRules(
     addressee_roles=frozenset({"prosecutor", "police_liaison"}),
 )
 
+#: EPOC procedures in which the provider's establishment state is notified (Regulation (EU) 2023/1543,
+#: Art. 8): that state may raise grounds for refusal, and so sees the order.
+EPOC_NOTIFIED_PROCEDURES = frozenset({"WITH_NOTIFICATION", "EMERGENCY_WITH_NOTIFICATION"})
+
+
+def evidence_request_addressee(
+    addressee_kind: str, addressee: str, legal_basis: str, epoc_procedure: str
+) -> str | None:
+    """The jurisdiction that sees an evidence request as its addressee: the addressed member state; for a
+    request to a service provider, the provider's establishment state only when it is notified (an EPOC
+    with notification). One rule, used by the evidence service and by every copy of the request's access
+    facts elsewhere (messaging's record threads)."""
+    to_provider = addressee_kind == "SERVICE_PROVIDER"
+    notified = legal_basis == "EPOC" and epoc_procedure in EPOC_NOTIFIED_PROCEDURES
+    return addressee if addressee and (not to_provider or notified) else None
+
+
 #: Preservation orders: police liaisons track them with platforms; prosecutors issue them too.
 PRESERVATION_ORDER_RULES = RecordRules(
     kind="preservation_order",

@@ -21,7 +21,16 @@ from urllib.parse import urlsplit
 from jitlib import validate
 from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
-from jitlib.policy import PRESERVATION_ORDER_RULES, Decision, Operation, RecordAccess, RecordRules, decide
+from jitlib.policy import (
+    EPOC_NOTIFIED_PROCEDURES,
+    PRESERVATION_ORDER_RULES,
+    Decision,
+    Operation,
+    RecordAccess,
+    RecordRules,
+    decide,
+    evidence_request_addressee,
+)
 from jitlib.principal import Principal
 from services.evidence import custody, deadlines
 from services.evidence.deadlines import Clocks, Deadline
@@ -65,7 +74,7 @@ LEGAL_BASES = frozenset({"EIO", "MLA", "EPOC", "SAP_ART7", "VOLUNTARY", "JIT_DIR
 #: Instruments addressed to a service provider; the others to a member state.
 PROVIDER_BASES = frozenset({"EPOC", "SAP_ART7", "VOLUNTARY"})
 EPOC_PROCEDURES = frozenset({"STANDARD", "WITH_NOTIFICATION", "EMERGENCY", "EMERGENCY_WITH_NOTIFICATION"})
-NOTIFIED = frozenset({"WITH_NOTIFICATION", "EMERGENCY_WITH_NOTIFICATION"})
+NOTIFIED = EPOC_NOTIFIED_PROCEDURES
 EMERGENCY = frozenset({"EMERGENCY", "EMERGENCY_WITH_NOTIFICATION"})
 DATA_CATEGORIES = frozenset({"SUBSCRIBER", "TRAFFIC", "CONTENT"})
 OFFENCES = frozenset(
@@ -161,9 +170,9 @@ class EvidenceRequest:
     def addressee_party(self) -> str | None:
         """The jurisdiction that sees the request as addressee: the addressed member state, or the provider's
         establishment state when it is notified. An EPOC without notification is not seen by that state."""
-        if not self.to_provider or self.notified:
-            return self.addressee_jurisdiction
-        return None
+        return evidence_request_addressee(
+            self.addressee_kind, self.addressee_jurisdiction, self.legal_basis, self.epoc_procedure
+        )
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self, addressee=self.addressee_party)

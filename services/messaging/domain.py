@@ -17,7 +17,7 @@ from jitlib.actors import Actor
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, PermissionDenied
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
-from jitlib.policy import CASE_ROLES, RecordAccess, RecordRules
+from jitlib.policy import CASE_ROLES, RecordAccess, RecordRules, evidence_request_addressee
 
 BODY_MAX = 20_000
 TITLE_MAX = 200
@@ -224,10 +224,6 @@ def task_replica(
     )
 
 
-#: EPOC procedures in which the provider's establishment state is notified (and so sees the request).
-EPOC_NOTIFIED = frozenset({"WITH_NOTIFICATION", "EMERGENCY_WITH_NOTIFICATION"})
-
-
 def evidence_request_replica(
     *,
     id: str,
@@ -241,12 +237,9 @@ def evidence_request_replica(
     shared_with: list[str],
     version: int,
 ) -> RecordReplica:
-    """An evidence request's access facts, as the evidence service's ``EvidenceRequest.access()``
-    computes them: the addressed member state is a party; a request to a service provider makes the
-    provider's establishment state a party only when it is notified (an EPOC with notification)."""
-    to_provider = addressee_kind == "SERVICE_PROVIDER"
-    notified = legal_basis == "EPOC" and epoc_procedure in EPOC_NOTIFIED
-    party = addressee if (not to_provider or notified) and addressee else None
+    """An evidence request's access facts, by the same rule as the evidence service's
+    ``EvidenceRequest.access()`` (``jitlib.policy.evidence_request_addressee``)."""
+    party = evidence_request_addressee(addressee_kind, addressee, legal_basis, epoc_procedure)
     return RecordReplica(
         "evidence_request", id, workspace_id, origin, party, restricted, frozenset(shared_with), version
     )

@@ -197,3 +197,27 @@ def test_list_filter_in_sql_shows_exactly_what_decide_lets_read(role: str, relat
         grid = EXPECTED[(Operation.READ, restricted)]
         letter = dict(line.split() for line in grid.strip().splitlines())[role][list(RELATIONS).index(relation)]
         assert (("restricted" if restricted else "open") in expected) is (letter == "A")
+
+
+# -- who an evidence request is addressed to (one rule for the evidence service and messaging) -----------
+
+
+@pytest.mark.parametrize(
+    ("kind", "basis", "procedure", "party"),
+    [
+        ("MEMBER_STATE", "EIO", "", "DE"),
+        ("MEMBER_STATE", "MLA", "", "DE"),
+        ("SERVICE_PROVIDER", "EPOC", "WITHOUT_NOTIFICATION", None),
+        ("SERVICE_PROVIDER", "EPOC", "WITH_NOTIFICATION", "DE"),
+        ("SERVICE_PROVIDER", "EPOC", "EMERGENCY_WITH_NOTIFICATION", "DE"),
+        ("SERVICE_PROVIDER", "EPOC", "EMERGENCY", None),
+        ("SERVICE_PROVIDER", "MLA", "WITH_NOTIFICATION", None),
+    ],
+)
+def test_the_provider_state_sees_an_epoc_only_when_notified(
+    kind: str, basis: str, procedure: str, party: str | None
+) -> None:
+    """Regulation (EU) 2023/1543 Art. 8: only a notified enforcing state is a party to an EPOC."""
+    from jitlib.policy import evidence_request_addressee
+
+    assert evidence_request_addressee(kind, "DE", basis, procedure) == party
