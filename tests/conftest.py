@@ -135,6 +135,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return str(pg.create_database(f"tasks_{uuid.uuid4().hex[:12]}"))
 
 
+@pytest.fixture(scope="module")
+def own_nats(db_url: str, keycloak: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsInstance]:
+    """A NATS of this module's own (one per backend the module runs on: ``db_url``), with the workspaces of
+    Keycloak announced on it: a test may close the demo workspace there without closing it for any other
+    module, or for the module's run on the other backend."""
+    from jitcli import kcadmin
+    from jitcli.workspace_sync import publish_workspaces
+
+    base = tmp_path_factory.mktemp("own-nats")
+    inst = NatsInstance(free_port(), base / "store", base / "nats.log").start()
+    admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
+    asyncio.run(publish_workspaces(inst.url, kcadmin.list_workspaces(admin)))
+    yield inst
+    inst.stop()
+
+
 def wait_for_workspace(svc: Any, ws_id: str, timeout: float = 30) -> None:
     from jitlib.workspaces import get_workspace
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -106,3 +107,41 @@ def eventually(check: Any, timeout: float = 15.0, interval: float = 0.1) -> Any:
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value {last!r})")
+
+
+async def _close_workspace(url: str, info: Any) -> None:
+    import nats
+
+    from jit.common.v1 import common_pb2
+    from jitlib import workspaces
+
+    nc = await nats.connect(url)
+    try:
+        ws = common_pb2.Workspace(
+            id=info.id,
+            name=info.name,
+            lead=info.lead,
+            members=sorted(info.members),
+            status=common_pb2.WORKSPACE_STATUS_CLOSED,
+            version=info.version + 1,
+            closed_at=datetime.now(UTC).date().isoformat(),
+        )
+        await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
+    finally:
+        await nc.close()
+
+
+def close_workspace(svc: RunningService, nats_url: str, ws_id: str = "jit-demo") -> None:
+    """Close ``ws_id`` on the NATS at ``nats_url`` (a test's own broker: never the suite's, where other
+    modules' services follow the directory) as `jit admin workspace close` announces it (version + 1), and
+    wait until ``svc``'s directory holds it closed."""
+    info = svc.rt.workspaces.get(ws_id)
+    assert info is not None and info.is_open
+    asyncio.run(_close_workspace(nats_url, info))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = svc.rt.workspaces.get(ws_id)
+        if now is not None and not now.is_open:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"workspace {ws_id} never closed in the service's directory")

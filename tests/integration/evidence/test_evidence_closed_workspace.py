@@ -25,8 +25,8 @@ from services.evidence import store
 from services.evidence.app import EvidenceSettings, spec
 from services.evidence.store import RUNTIME, CustodyRow, ItemRow, RequestRow
 from tests.conftest import wait_for_workspace
-from tests.harness import RunningService, error_reason, eventually, rid, start_service
-from tests.integration.evidence.conftest import WS, Client, close_workspace, publish
+from tests.harness import RunningService, close_workspace, error_reason, eventually, rid, start_service
+from tests.integration.evidence.conftest import WS, Client, publish
 from tests.integration.evidence.test_evidence_items import state_of, upload, upload_messages
 from tests.integration.evidence.test_evidence_requests import _order_event
 

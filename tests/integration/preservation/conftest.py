@@ -4,7 +4,6 @@ session's db_url), fresh databases on the same backend, and a client with real t
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -188,57 +187,3 @@ async def _publish(url: str, stream: Any, subject: str, payload: bytes, msg_id: 
 def publish(url: str, stream: Any, subject: str, payload: bytes, msg_id: str) -> None:
     """Publish one message to JetStream (ensuring the stream exists), as another service's relay would."""
     asyncio.run(_publish(url, stream, subject, payload, msg_id))
-
-
-async def _close_workspace(url: str, info: Any) -> None:
-    import nats
-
-    from jit.common.v1 import common_pb2
-    from jitlib import workspaces
-
-    nc = await nats.connect(url)
-    try:
-        ws = common_pb2.Workspace(
-            id=info.id,
-            name=info.name,
-            lead=info.lead,
-            members=sorted(info.members),
-            status=common_pb2.WORKSPACE_STATUS_CLOSED,
-            version=info.version + 1,
-            closed_at=datetime.now(UTC).date().isoformat(),
-        )
-        await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
-    finally:
-        await nc.close()
-
-
-def close_workspace(svc: RunningService, nats_url: str, ws_id: str = WS) -> None:
-    """Close ``ws_id`` on the NATS at ``nats_url`` (a test's own broker: never the suite's, where other
-    modules' services follow the directory) as `jit admin workspace close` announces it (version + 1), and
-    wait until ``svc``'s directory holds it closed."""
-    info = svc.rt.workspaces.get(ws_id)
-    assert info is not None and info.is_open
-    asyncio.run(_close_workspace(nats_url, info))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        now = svc.rt.workspaces.get(ws_id)
-        if now is not None and not now.is_open:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"workspace {ws_id} never closed in the service's directory")
-
-
-@pytest.fixture(scope="module")
-def own_nats(db_url: str, keycloak: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsInstance]:
-    """A NATS of this module's own (one per backend the module runs on: ``db_url``), with the workspaces of
-    Keycloak announced on it: a test may close the demo workspace there without closing it for any other
-    module, or for the module's run on the other backend."""
-    from jitcli import kcadmin
-    from jitcli.workspace_sync import publish_workspaces
-
-    base = tmp_path_factory.mktemp("own-nats")
-    inst = NatsInstance(free_port(), base / "store", base / "nats.log").start()
-    admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
-    asyncio.run(publish_workspaces(inst.url, kcadmin.list_workspaces(admin)))
-    yield inst
-    inst.stop()

@@ -27,8 +27,8 @@ from jitlib.ids import new_id
 from services.preservation.app import PreservationSettings, spec
 from services.preservation.store import RUNTIME, OrderRow
 from tests.conftest import wait_for_workspace
-from tests.harness import RunningService, error_reason, eventually, start_service
-from tests.integration.preservation.conftest import DAY, WS, Client, close_workspace, publish, scan_now
+from tests.harness import RunningService, close_workspace, error_reason, eventually, start_service
+from tests.integration.preservation.conftest import DAY, WS, Client, publish, scan_now
 
 pytestmark = pytest.mark.integration
 
