@@ -36,6 +36,7 @@ from sqlalchemy.pool import QueuePool
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
+from jitlib.policy import ChangedRecord
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -83,35 +84,17 @@ class RecordColumns(RecordKey):
     updated_at: Mapped[datetime] = mapped_column(TS)
 
 
-class GovernedRecord(Protocol):
-    """The domain side of ``RecordColumns``."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def workspace_id(self) -> str: ...
-
-    @property
-    def origin_jurisdiction(self) -> str: ...
-
-    @property
-    def restricted(self) -> bool: ...
+class StoredRecord(ChangedRecord, Protocol):
+    """The domain side of ``RecordColumns``: a changed record with its sharing and its history."""
 
     @property
     def shared_with(self) -> tuple[str, ...]: ...
-
-    @property
-    def version(self) -> int: ...
 
     @property
     def created_by(self) -> Actor: ...
 
     @property
     def created_at(self) -> datetime: ...
-
-    @property
-    def updated_by(self) -> Actor: ...
 
     @property
     def updated_at(self) -> datetime: ...
@@ -133,7 +116,7 @@ def record_fields(row: RecordColumns) -> dict[str, Any]:
     }
 
 
-def record_columns(record: GovernedRecord) -> dict[str, object]:
+def record_columns(record: StoredRecord) -> dict[str, object]:
     """The common columns a change writes (the creator's are written once, by ``creation_columns``)."""
     return {
         "workspace_id": record.workspace_id,
@@ -148,7 +131,7 @@ def record_columns(record: GovernedRecord) -> dict[str, object]:
     }
 
 
-def creation_columns(record: GovernedRecord, *, request_id: str, request_digest: str) -> dict[str, object]:
+def creation_columns(record: StoredRecord, *, request_id: str, request_digest: str) -> dict[str, object]:
     """The columns written once, when the record is created: its id, the request that made it, its maker."""
     return {
         "id": record.id,

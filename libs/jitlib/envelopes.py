@@ -14,6 +14,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jitlib.actors import Actor
 from jitlib.ids import new_id
 from jitlib.mapping import actor_pb
+from jitlib.policy import ChangedRecord
 
 
 def audience(parties: Iterable[str], restricted: bool, members: Iterable[str]) -> list[str]:
@@ -58,29 +59,11 @@ def envelope(
     )
 
 
-class EventSource(Protocol):
-    """A domain record whose changes are published: its identity, its access facts and who changed it."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def workspace_id(self) -> str: ...
-
-    @property
-    def origin_jurisdiction(self) -> str: ...
-
-    @property
-    def restricted(self) -> bool: ...
+class EventSource(ChangedRecord, Protocol):
+    """A domain record whose changes are published: a changed record that knows its parties."""
 
     @property
     def parties(self) -> frozenset[str]: ...
-
-    @property
-    def version(self) -> int: ...
-
-    @property
-    def updated_by(self) -> Actor: ...
 
 
 def record_envelope(

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from jitlib.actors import Actor
 from jitlib.principal import Principal
 
 T = TypeVar("T")
@@ -115,6 +116,19 @@ class GovernedRecord(Protocol):
 
     @property
     def restricted(self) -> bool: ...
+
+
+class ChangedRecord(GovernedRecord, Protocol):
+    """A governed record with an identity and a version, changed by someone (events, stores)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def updated_by(self) -> Actor: ...
 
 
 @dataclass(frozen=True)
