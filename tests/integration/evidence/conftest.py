@@ -92,6 +92,25 @@ def evidence_svc(db_url: str, launcher: Launcher) -> RunningService:
     return launcher.start(db_url)
 
 
+def new_request(**over: Any) -> pb.CreateRequestRequest:
+    """A valid EIO from NL to DE in the demo workspace, with ``over`` replacing fields."""
+    fields: dict[str, Any] = dict(
+        request_id=rid(),
+        workspace_id=WS,
+        legal_basis=pb.LEGAL_BASIS_EIO,
+        issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
+        addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
+        addressee_jurisdiction="DE",
+        data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
+        targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser_x", platform="instagram")],
+        offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
+        urgency=pb.URGENCY_NORMAL,
+        title="Subscriber data of @harasser_x",
+    )
+    fields.update(over)
+    return pb.CreateRequestRequest(**fields)
+
+
 class Client:
     def __init__(self, svc: RunningService, tokens: Any) -> None:
         self.svc = svc
@@ -103,23 +122,7 @@ class Client:
         return getattr(self.stub, method)(request, metadata=md(self.tokens(user)), timeout=timeout)
 
     def create(self, user: str = "nl-prosecutor", **over: Any) -> pb.EvidenceRequest:
-        fields: dict[str, Any] = dict(
-            request_id=rid(),
-            workspace_id=WS,
-            legal_basis=pb.LEGAL_BASIS_EIO,
-            issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
-            addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
-            addressee_jurisdiction="DE",
-            data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
-            targets=[
-                pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser_x", platform="instagram")
-            ],
-            offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
-            urgency=pb.URGENCY_NORMAL,
-            title="Subscriber data of @harasser_x",
-        )
-        fields.update(over)
-        return self.call(user, "CreateRequest", pb.CreateRequestRequest(**fields)).request
+        return self.call(user, "CreateRequest", new_request(**over)).request
 
     def epoc(self, procedure: int = pb.EPOC_PROCEDURE_STANDARD, **over: Any) -> pb.EvidenceRequest:
         fields: dict[str, Any] = dict(

@@ -26,7 +26,7 @@ from services.evidence.app import EvidenceSettings, spec
 from services.evidence.store import RUNTIME, CustodyRow, ItemRow, RequestRow
 from tests.conftest import wait_for_workspace
 from tests.harness import RunningService, close_workspace, error_reason, eventually, rid, start_service
-from tests.integration.evidence.conftest import WS, Client, publish
+from tests.integration.evidence.conftest import WS, Client, new_request, publish
 from tests.integration.evidence.test_evidence_items import state_of, upload, upload_messages
 from tests.integration.evidence.test_evidence_requests import _order_event
 
@@ -109,7 +109,7 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
                 pb.RecordCustodyEventRequest(item_id=item.id, action=action, purpose="archive", recipient="court"),
             )
         )
-    closed(client.error("nl-prosecutor", "CreateRequest", pb.CreateRequestRequest(**_new_request())))
+    closed(client.error("nl-prosecutor", "CreateRequest", new_request()))
     assert written(closing_svc) == before
 
     # Reading goes on.
@@ -124,18 +124,3 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
     subject, payload, msg_id = _order_event(order, "lifted")
     publish(own_nats.url, stream_for("preservation"), subject, payload, msg_id)
     eventually(lambda: closing_svc.loop.run(closing_svc.rt.read(lambda s: store.get_order(s, order.id))), timeout=30)
-
-
-def _new_request() -> dict[str, Any]:
-    return dict(
-        request_id=rid(),
-        workspace_id=WS,
-        legal_basis=pb.LEGAL_BASIS_EIO,
-        issuing_authority="OM Amsterdam",
-        addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
-        addressee_jurisdiction="DE",
-        data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
-        targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser_x")],
-        offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
-        title="Subscriber data",
-    )

@@ -18,7 +18,7 @@ from jitlib.bus import stream_for
 from services.evidence.store import RUNTIME, RequestRow
 from tests.conftest import read_stream
 from tests.harness import error_reason, eventually, field_violations, rid
-from tests.integration.evidence.conftest import DAY, WS, Client, now_utc, publish, scan_now, ts
+from tests.integration.evidence.conftest import DAY, WS, Client, new_request, now_utc, publish, scan_now, ts
 
 pytestmark = pytest.mark.integration
 
@@ -169,18 +169,7 @@ def test_create_is_idempotent_by_request_id(client: Client, evidence_svc: Any) -
     err = client.error(
         "nl-prosecutor",
         "CreateRequest",
-        pb.CreateRequestRequest(
-            request_id=request_id,
-            workspace_id=WS,
-            legal_basis=pb.LEGAL_BASIS_MLA,
-            issuing_authority="OM",
-            addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
-            addressee_jurisdiction="DE",
-            data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
-            targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_EMAIL, value="a@example.org")],
-            offence_category=pb.OFFENCE_CATEGORY_DOXXING,
-            title="other",
-        ),
+        new_request(request_id=request_id, legal_basis=pb.LEGAL_BASIS_MLA, title="other"),
     )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "REQUEST_ID_REUSED"
 
@@ -210,20 +199,7 @@ def test_a_stale_version_is_aborted_and_an_illegal_transition_refused(client: Cl
 )
 def test_bad_input_names_the_field_and_writes_nothing(client: Client, evidence_svc: Any, over: Any, field: str) -> None:
     before = count_rows(evidence_svc)
-    fields: dict[str, Any] = dict(
-        request_id=rid(),
-        workspace_id=WS,
-        legal_basis=pb.LEGAL_BASIS_EIO,
-        issuing_authority="OM Amsterdam",
-        addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
-        addressee_jurisdiction="DE",
-        data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
-        targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_EMAIL, value="a@example.org")],
-        offence_category=pb.OFFENCE_CATEGORY_DOXXING,
-        title="t",
-    )
-    fields.update(over)
-    err = client.error("nl-prosecutor", "CreateRequest", pb.CreateRequestRequest(**fields))
+    err = client.error("nl-prosecutor", "CreateRequest", new_request(**over))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field in field_violations(err)
     assert count_rows(evidence_svc) == before
@@ -282,18 +258,7 @@ def test_only_a_prosecutor_issues_requests(client: Client, user: str) -> None:
             client,
             user,
             "CreateRequest",
-            pb.CreateRequestRequest(
-                request_id=rid(),
-                workspace_id=WS,
-                legal_basis=pb.LEGAL_BASIS_EIO,
-                issuing_authority="x",
-                addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
-                addressee_jurisdiction="DE",
-                data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
-                targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_EMAIL, value="a@example.org")],
-                offence_category=pb.OFFENCE_CATEGORY_DOXXING,
-                title="t",
-            ),
+            new_request(),
         )
         == PD
     )

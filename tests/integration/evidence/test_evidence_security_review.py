@@ -22,7 +22,7 @@ from services.evidence import store
 from services.evidence.store import RUNTIME, CustodyRow, ItemRow, RequestRow
 from tests.conftest import read_stream
 from tests.harness import error_reason, eventually, field_violations, rich_status, rid
-from tests.integration.evidence.conftest import DAY, WS, Client, now_utc, publish, ts
+from tests.integration.evidence.conftest import DAY, WS, Client, new_request, now_utc, publish, ts
 from tests.integration.evidence.test_evidence_items import state_of, upload, upload_error
 from tests.integration.evidence.test_evidence_requests import _order_event
 
@@ -95,17 +95,9 @@ def test_only_the_orders_issuing_side_may_link_a_request_to_it(
         return client.error(
             user,
             "CreateRequest",
-            pb.CreateRequestRequest(
-                request_id=rid(),
-                workspace_id=WS,
-                legal_basis=pb.LEGAL_BASIS_EIO,
+            new_request(
                 issuing_authority="Staatsanwaltschaft Berlin",
-                addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
                 addressee_jurisdiction="NL",
-                data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
-                targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser_x")],
-                offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
-                title="Subscriber data of @harasser_x",
                 preservation_order_id=order_id,
             ),
         )
