@@ -11,14 +11,18 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import timestamp_pb2
+from google.protobuf import any_pb2, timestamp_pb2
 
+from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.evidence.v1 import evidence_pb2 as epb
 from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port
 from jitlib.clock import Clock, OffsetClock
 from jitlib.config import CommonSettings
+from jitlib.ids import new_id
 from services.preservation.app import PreservationSettings, spec
 from tests.conftest import wait_for_workspace
 from tests.harness import RunningService, md, rid, start_service
@@ -187,3 +191,45 @@ async def _publish(url: str, stream: Any, subject: str, payload: bytes, msg_id: 
 def publish(url: str, stream: Any, subject: str, payload: bytes, msg_id: str) -> None:
     """Publish one message to JetStream (ensuring the stream exists), as another service's relay would."""
     asyncio.run(_publish(url, stream, subject, payload, msg_id))
+
+
+def evidence_event(
+    order_id: str,
+    state: int,
+    *,
+    origin: str = "NL",
+    event_origin: str = "",
+    workspace: str = WS,
+    event_workspace: str = "",
+    request_id: str = "",
+    version: int = 2,
+) -> Envelope:
+    """An evidence request's event as the evidence service publishes it; the envelope's origin and
+    workspace are the request's unless given."""
+    request_id = request_id or new_id()
+    req = epb.EvidenceRequest(
+        id=request_id,
+        workspace_id=workspace,
+        origin_jurisdiction=origin,
+        state=state,
+        version=version,
+        preservation_order_id=order_id,
+        visibility=common_pb2.VISIBILITY_RESTRICTED,
+        addressee_jurisdiction="IE",
+    )
+    packed = any_pb2.Any()
+    packed.Pack(req)
+    occurred = timestamp_pb2.Timestamp()
+    occurred.GetCurrentTime()
+    return Envelope(
+        id=new_id(),
+        type="jit.evidence.v1.EvidenceRequestIssued",
+        occurred_at=occurred,
+        workspace_id=event_workspace or workspace,
+        origin_jurisdiction=event_origin or origin,
+        audience=sorted({origin, "IE"}),
+        aggregate_type="evidence_request",
+        aggregate_id=request_id,
+        aggregate_version=version,
+        state=packed,
+    )

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from google.protobuf import any_pb2, timestamp_pb2
 from sqlalchemy import select
 
 from jit.common.v1 import common_pb2
@@ -30,6 +29,7 @@ from tests.integration.preservation.conftest import (
     WS,
     Client,
     Launcher,
+    evidence_event,
     publish,
     scan_now,
     stream_envelopes,
@@ -121,35 +121,6 @@ def test_the_first_warning_opens_one_follow_up_task(
     assert tasks_stub.GetTask(tasks_pb2.GetTaskRequest(id=task.id), metadata=md(tokens("de-liaison"))).task.id
 
 
-def evidence_event(order_id: str, state: int, request_id: str, version: int) -> Envelope:
-    req = epb.EvidenceRequest(
-        id=request_id,
-        workspace_id=WS,
-        origin_jurisdiction="NL",
-        state=state,
-        version=version,
-        preservation_order_id=order_id,
-        visibility=common_pb2.VISIBILITY_RESTRICTED,
-        addressee_jurisdiction="IE",
-    )
-    packed = any_pb2.Any()
-    packed.Pack(req)
-    occurred = timestamp_pb2.Timestamp()
-    occurred.GetCurrentTime()
-    return Envelope(
-        id=new_id(),
-        type="jit.evidence.v1.EvidenceRequestIssued",
-        occurred_at=occurred,
-        workspace_id=WS,
-        origin_jurisdiction="NL",
-        audience=["NL", "IE"],
-        aggregate_type="evidence_request",
-        aggregate_id=request_id,
-        aggregate_version=version,
-        state=packed,
-    )
-
-
 def send(pnats: Any, event: str, env: Envelope) -> None:
     publish(pnats.url, stream_for("evidence"), f"jit.evidence.NL.{event}", env.SerializeToString(), env.id)
 
@@ -166,10 +137,14 @@ def test_a_linked_evidence_request_moves_the_order_to_production(
         return client.call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order_id)).order
 
     # A draft, and a withdrawn request, change nothing.
-    send(pnats, "created", evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_DRAFT, request_id, 1))
-    send(pnats, "withdrawn", evidence_event(other.id, epb.EVIDENCE_REQUEST_STATE_WITHDRAWN, new_id(), 2))
+    send(pnats, "created", evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_DRAFT, request_id=request_id, version=1))
+    send(
+        pnats,
+        "withdrawn",
+        evidence_event(other.id, epb.EVIDENCE_REQUEST_STATE_WITHDRAWN, request_id=new_id(), version=2),
+    )
 
-    issued = evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_ISSUED, request_id, 2)
+    issued = evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_ISSUED, request_id=request_id, version=2)
     send(pnats, "issued", issued)
     moved = eventually(
         lambda: (lambda o: o if o.state == pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED else None)(get(order.id)),
@@ -180,8 +155,16 @@ def test_a_linked_evidence_request_moves_the_order_to_production(
 
     # The same event again (redelivery) and a later non-final state change nothing.
     publish(pnats.url, stream_for("evidence"), "jit.evidence.NL.issued", issued.SerializeToString(), new_id())
-    send(pnats, "acknowledged", evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED, request_id, 3))
-    send(pnats, "executed", evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_EXECUTED, request_id, 4))
+    send(
+        pnats,
+        "acknowledged",
+        evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED, request_id=request_id, version=3),
+    )
+    send(
+        pnats,
+        "executed",
+        evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_EXECUTED, request_id=request_id, version=4),
+    )
     produced = eventually(
         lambda: (lambda o: o if o.state == pb.PRESERVATION_ORDER_STATE_PRODUCED else None)(get(order.id)), timeout=30
     )
@@ -201,7 +184,9 @@ def test_an_executed_request_produces_an_order_that_missed_the_issue_event(
 ) -> None:
     client = Client(preservation_svc, tokens)
     order = client.confirmed()
-    send(pnats, "executed", evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_EXECUTED, new_id(), 5))
+    send(
+        pnats, "executed", evidence_event(order.id, epb.EVIDENCE_REQUEST_STATE_EXECUTED, request_id=new_id(), version=5)
+    )
     done = eventually(
         lambda: (lambda o: o if o.state == pb.PRESERVATION_ORDER_STATE_PRODUCED else None)(
             client.call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order.id)).order

@@ -12,7 +12,6 @@ from typing import Any
 
 import grpc
 import pytest
-from google.protobuf import any_pb2, timestamp_pb2
 from sqlalchemy import func, select
 
 from jit.common.v1 import common_pb2
@@ -28,51 +27,9 @@ from services.preservation.app import PreservationSettings, spec
 from services.preservation.store import RUNTIME, OrderRow
 from tests.conftest import wait_for_workspace
 from tests.harness import RunningService, close_workspace, error_reason, eventually, start_service
-from tests.integration.preservation.conftest import DAY, WS, Client, publish, scan_now
+from tests.integration.preservation.conftest import DAY, WS, Client, evidence_event, publish, scan_now
 
 pytestmark = pytest.mark.integration
-
-
-def evidence_event(
-    order_id: str,
-    state: int,
-    *,
-    origin: str = "NL",
-    event_origin: str = "",
-    workspace: str = WS,
-    event_workspace: str = "",
-    request_id: str = "",
-    version: int = 2,
-) -> Envelope:
-    """An evidence request's event as the evidence service publishes it; the envelope's origin and
-    workspace are the request's unless given."""
-    request_id = request_id or new_id()
-    req = epb.EvidenceRequest(
-        id=request_id,
-        workspace_id=workspace,
-        origin_jurisdiction=origin,
-        state=state,
-        version=version,
-        preservation_order_id=order_id,
-        visibility=common_pb2.VISIBILITY_RESTRICTED,
-        addressee_jurisdiction="IE",
-    )
-    packed = any_pb2.Any()
-    packed.Pack(req)
-    occurred = timestamp_pb2.Timestamp()
-    occurred.GetCurrentTime()
-    return Envelope(
-        id=new_id(),
-        type="jit.evidence.v1.EvidenceRequestIssued",
-        occurred_at=occurred,
-        workspace_id=event_workspace or workspace,
-        origin_jurisdiction=event_origin or origin,
-        audience=sorted({origin, "IE"}),
-        aggregate_type="evidence_request",
-        aggregate_id=request_id,
-        aggregate_version=version,
-        state=packed,
-    )
 
 
 def send(nats_url: str, env: Envelope) -> None:
