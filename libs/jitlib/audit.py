@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from jitlib.clock import as_utc
 from jitlib.db import RuntimeTables
+from jitlib.errors import bounded
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -45,16 +46,17 @@ class AuditEvent:
 FIELD_MAX = 256
 
 
-def _cut(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+@functools.cache
+def _limits(log: Table) -> dict[str, int]:
+    """How many characters each audited field keeps: its column's length, at most ``FIELD_MAX``."""
+    return {
+        name: min(getattr(log.c[name].type, "length", None) or FIELD_MAX, FIELD_MAX)
+        for name in AuditEvent.__dataclass_fields__
+    }
 
 
 def _bounded(ev: AuditEvent, log: Table) -> AuditEvent:
-    fields = {}
-    for name in AuditEvent.__dataclass_fields__:
-        length = getattr(log.c[name].type, "length", None) or FIELD_MAX
-        fields[name] = _cut(getattr(ev, name), min(length, FIELD_MAX))
-    return AuditEvent(**fields)
+    return AuditEvent(**{name: bounded(getattr(ev, name), limit) for name, limit in _limits(log).items()})
 
 
 def entry_hash(prev_hash: str, seq: int, occurred_at: datetime, time_zone: str, event: AuditEvent) -> str:

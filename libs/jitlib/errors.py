@@ -17,6 +17,12 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 ERROR_DOMAIN = "jit.platform"
 
 
+def bounded(value: str, limit: int = 128) -> str:
+    """``value`` cut to ``limit`` characters, marked when cut: for what a caller sent that is echoed in a
+    status or kept in the audit log before (or without) being validated."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
 @dataclass(frozen=True)
 class FieldViolation:
     field: str
@@ -116,8 +122,7 @@ class NotFound(JitError):
 
     def __init__(self, kind: str, record_id: str) -> None:
         # Never echo unbounded input: an id is validated before it is looked up, but be safe anyway.
-        shown = record_id if len(record_id) <= 128 else record_id[:127] + "…"
-        super().__init__(f"{kind} {shown} not found")
+        super().__init__(f"{kind} {bounded(record_id)} not found")
 
 
 class Unavailable(JitError):

@@ -216,14 +216,9 @@ class RecordPath(Generic[R]):
         while the workspace is closed. A workspace this node has not heard of yet falls back to the
         record's own parties."""
         acc = self._access(record)
-        workspace = self.rt.workspaces.get(acc.workspace_id)
-        if workspace is None:
+        if self.rt.workspaces.get(acc.workspace_id) is None:
             return acc.parties
-        if not workspace.is_open:
-            raise FailedPrecondition(
-                "WORKSPACE_CLOSED", f"workspace {acc.workspace_id} is closed", {"workspace_id": acc.workspace_id}
-            )
-        return workspace.members
+        return self.rt.open_workspace(acc.workspace_id).members
 
     def check_version(self, current: int, expected: int) -> None:
         """ABORTED when the caller's view is stale (``expected`` 0 means "whatever it is now")."""

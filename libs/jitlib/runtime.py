@@ -18,10 +18,9 @@ from jitlib.bus import Bus, EventConsumer, Handler
 from jitlib.clock import Clock
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.db import Database, RuntimeTables
-from jitlib.errors import FailedPrecondition, NotFound, PermissionDenied
+from jitlib.errors import FailedPrecondition, NotFound, PermissionDenied, bounded
 from jitlib.outbox import OutboxRelay
 from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
-from jitlib.validate import bounded
 from jitlib.workspaces import DirectorySync, WorkspaceInfo
 
 T = TypeVar("T")
@@ -52,10 +51,9 @@ class UnitOfWork:
                 username=self.principal.username,
                 jurisdiction=self.principal.jurisdiction,
                 record_type=record_type,
-                # Ids are validated before they are audited, but a refusal can name what the caller
-                # sent: bound it, so the log can be neither flooded nor made unverifiable.
-                record_id=bounded(record_id),
-                workspace_id=bounded(workspace_id),
+                # A refusal can name what the caller sent: ``audit.append`` bounds every field.
+                record_id=record_id,
+                workspace_id=workspace_id,
                 outcome=outcome,
             )
         )

@@ -105,9 +105,3 @@ def future_date(name: str, value: datetime | None, now: datetime, *, maximum: ti
     if value > now + maximum:
         return [FieldViolation(name, f"must be at most {maximum.days} days ahead")]
     return []
-
-
-def bounded(value: str, limit: int = 128) -> str:
-    """``value`` cut to ``limit`` characters, marked when cut: for an id that is echoed in a status or an
-    audit entry before (or without) being validated."""
-    return value if len(value) <= limit else value[: limit - 1] + "…"
