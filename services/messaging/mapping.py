@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from google.protobuf.message import Message as ProtoMessage
+
 from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2
@@ -98,9 +102,26 @@ def _restricted(visibility: int) -> bool:
     return restricted_from_pb(visibility) is not False
 
 
+M = TypeVar("M", bound=ProtoMessage)
+
+
+def _unpack(env: Envelope, record: type[M], wrapper: type[ProtoMessage] | None = None, field: str = "") -> M | None:
+    """The record an event carries: as its state, or inside ``wrapper`` (an alert or a warning) as
+    ``field``; None when it is neither."""
+    found = record()
+    if env.state.Unpack(found):
+        return found
+    if wrapper is None:
+        return None
+    outer = wrapper()
+    if not env.state.Unpack(outer) or not outer.HasField(field):
+        return None
+    return getattr(outer, field)  # type: ignore[no-any-return]
+
+
 def _task(env: Envelope) -> RecordReplica | None:
-    t = tasks_pb2.Task()
-    if not env.state.Unpack(t):
+    t = _unpack(env, tasks_pb2.Task)
+    if t is None:
         return None
     return domain.task_replica(
         id=t.id,
@@ -114,12 +135,9 @@ def _task(env: Envelope) -> RecordReplica | None:
 
 
 def _evidence_request(env: Envelope) -> RecordReplica | None:
-    r = evidence_pb2.EvidenceRequest()
-    if not env.state.Unpack(r):
-        alert = evidence_pb2.DeadlineAlert()
-        if not env.state.Unpack(alert) or not alert.HasField("request"):
-            return None
-        r = alert.request
+    r = _unpack(env, evidence_pb2.EvidenceRequest, evidence_pb2.DeadlineAlert, "request")
+    if r is None:
+        return None
     return domain.evidence_request_replica(
         id=r.id,
         workspace_id=r.workspace_id,
@@ -135,12 +153,9 @@ def _evidence_request(env: Envelope) -> RecordReplica | None:
 
 
 def _preservation_order(env: Envelope) -> RecordReplica | None:
-    o = preservation_pb2.PreservationOrder()
-    if not env.state.Unpack(o):
-        warning = preservation_pb2.ExpiryWarning()
-        if not env.state.Unpack(warning) or not warning.HasField("order"):
-            return None
-        o = warning.order
+    o = _unpack(env, preservation_pb2.PreservationOrder, preservation_pb2.ExpiryWarning, "order")
+    if o is None:
+        return None
     return domain.preservation_order_replica(
         id=o.id,
         workspace_id=o.workspace_id,
