@@ -74,3 +74,20 @@ def messaging_svc(
     wait_for_workspace(svc, demo_workspace_synced)
     yield svc
     svc.stop()
+
+
+def create_task(tasks_svc: RunningService, tokens: Any, title: str) -> Any:
+    """An NL task assigned to DE in the demo workspace, created through the real tasks service (its
+    events make the record thread)."""
+    from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+    from tests.harness import md, rid
+
+    stub = tasks_pb2_grpc.TaskServiceStub(tasks_svc.channel)
+    request = tasks_pb2.CreateTaskRequest(
+        request_id=rid(),
+        workspace_id="jit-demo",
+        title=title,
+        kind=tasks_pb2.TASK_KIND_OTHER,
+        assignee_jurisdiction="DE",
+    )
+    return stub.CreateTask(request, metadata=md(tokens("nl-prosecutor")), timeout=15).task

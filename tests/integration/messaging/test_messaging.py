@@ -22,7 +22,7 @@ from jitdev.procs import free_port
 from jitlib.db import sync_url
 from tests.conftest import wait_for_workspace
 from tests.harness import eventually, field_violations, md, rid
-from tests.integration.messaging.conftest import announce_workspace, messaging_db, start_messaging
+from tests.integration.messaging.conftest import announce_workspace, create_task, messaging_db, start_messaging
 
 pytestmark = pytest.mark.integration
 WS = "jit-demo"
@@ -263,17 +263,7 @@ def test_task_events_become_notices_in_the_task_thread_once(
     assert names[0] == "jit.tasks.NL.created process" and names[-1] == "client"
     assert "jit.tasks.NL.created publish" in names and "/jit.tasks.v1.TaskService/CreateTask" in names
     assert traced.id
-    task = tasks.CreateTask(
-        tasks_pb2.CreateTaskRequest(
-            request_id=rid(),
-            workspace_id=WS,
-            title="Identify the holder",
-            kind=tasks_pb2.TASK_KIND_OTHER,
-            assignee_jurisdiction="DE",
-        ),
-        metadata=md(tokens("nl-prosecutor")),
-        timeout=15,
-    ).task
+    task = create_task(tasks_svc, tokens, "Identify the holder")
     tasks.AcceptTask(tasks_pb2.AcceptTaskRequest(id=task.id), metadata=md(tokens("de-liaison")), timeout=15)
     ref = common_pb2.RecordRef(kind=common_pb2.RECORD_KIND_TASK, id=task.id)
 

@@ -21,7 +21,7 @@ from jitdev.nats import nats_server_binary
 from jitdev.procs import free_port, port_open, spawn, terminate, wait_until
 from tests.conftest import wait_for_workspace
 from tests.harness import error_reason, eventually, field_violations, md, rich_status, rid
-from tests.integration.messaging.conftest import announce_workspace, start_messaging
+from tests.integration.messaging.conftest import announce_workspace, create_task, start_messaging
 from tests.integration.messaging.test_messaging import Client
 
 pytestmark = pytest.mark.integration
@@ -167,17 +167,7 @@ def test_a_record_threads_parties_follow_the_record_in_list_channels(
     def as_(user: str) -> Any:
         return md(tokens(user))
 
-    task = tasks.CreateTask(
-        tasks_pb2.CreateTaskRequest(
-            request_id=rid(),
-            workspace_id=WS,
-            title="Who holds the account?",
-            kind=tasks_pb2.TASK_KIND_OTHER,
-            assignee_jurisdiction="DE",
-        ),
-        metadata=as_("nl-prosecutor"),
-        timeout=15,
-    ).task
+    task = create_task(tasks_svc, tokens, "Who holds the account?")
     ref = common_pb2.RecordRef(kind=common_pb2.RECORD_KIND_TASK, id=task.id)
     thread = eventually(
         lambda: next(iter(_thread_of(client, ref)), None),

@@ -40,7 +40,7 @@ from jitdev.procs import free_port
 from jitlib.db import sync_url
 from tests.conftest import wait_for_workspace
 from tests.harness import RunningService, error_reason, eventually, md, rid
-from tests.integration.messaging.conftest import announce_workspace, messaging_db, start_messaging
+from tests.integration.messaging.conftest import announce_workspace, create_task, messaging_db, start_messaging
 from tests.integration.messaging.test_messaging import Client
 
 pytestmark = pytest.mark.integration
@@ -228,18 +228,7 @@ def test_a_forged_audience_opens_no_restricted_thread_and_an_unreadable_state_is
     """Finding #2: a record event's ``audience`` gave access to its thread. The parties now come from the
     record's own state in the event (origin, assignee, shared_with, restricted), as the tasks service's
     policy computes them; an event whose state cannot be read is dead-lettered and changes nothing."""
-    tasks = tasks_pb2_grpc.TaskServiceStub(tasks_svc.channel)
-    task = tasks.CreateTask(
-        tasks_pb2.CreateTaskRequest(
-            request_id=rid(),
-            workspace_id=WS,
-            title="Restricted: NL and DE only",
-            kind=tasks_pb2.TASK_KIND_OTHER,
-            assignee_jurisdiction="DE",
-        ),
-        metadata=md(tokens("nl-prosecutor")),
-        timeout=15,
-    ).task
+    task = create_task(tasks_svc, tokens, "Restricted: NL and DE only")
     ref = common_pb2.RecordRef(kind=common_pb2.RECORD_KIND_TASK, id=task.id)
     eventually(lambda: _notices(client, ref) == ["NL created the task"], timeout=20)
     everyone = ["NL", "DE", "IE", "EUROJUST"]
@@ -286,17 +275,7 @@ def test_a_stream_ends_not_found_when_its_task_goes_to_another_jurisdiction(
 ) -> None:
     """Finding #3: DE kept following a task's thread after the task was reassigned to IE."""
     tasks = tasks_pb2_grpc.TaskServiceStub(tasks_svc.channel)
-    task = tasks.CreateTask(
-        tasks_pb2.CreateTaskRequest(
-            request_id=rid(),
-            workspace_id=WS,
-            title="Follow me, then lose me",
-            kind=tasks_pb2.TASK_KIND_OTHER,
-            assignee_jurisdiction="DE",
-        ),
-        metadata=md(tokens("nl-prosecutor")),
-        timeout=15,
-    ).task
+    task = create_task(tasks_svc, tokens, "Follow me, then lose me")
     ref = common_pb2.RecordRef(kind=common_pb2.RECORD_KIND_TASK, id=task.id)
     eventually(lambda: _notices(client, ref, "de-liaison") == ["NL created the task"], timeout=20)
     thread = client.call("de-liaison", "OpenRecordThread", pb.OpenRecordThreadRequest(record=ref)).channel
