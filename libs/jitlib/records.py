@@ -8,8 +8,8 @@ and gives the servicer the steps they all share:
   ``REQUEST_ID_REUSED``. A concurrent duplicate is caught by the store's unique index.
 - ``load_visible`` / ``get``: validate the id, load, ask the policy (NOT_FOUND when the caller may not
   see it), and for ``get`` audit the read.
-- ``list_workspaces`` and ``list_audited``: the preamble of every List RPC (which workspaces, the role
-  short-circuit, the audit entry).
+- ``list_in_workspaces`` (built on ``list_workspaces`` and ``list_audited``): the preamble of every List
+  RPC (which workspaces, the role short-circuit, the audit entry).
 - ``check_version``: the optimistic concurrency check.
 """
 
@@ -208,6 +208,22 @@ class RecordPath(Generic[R]):
             return query(uow.session, scope)
 
         return await self.rt.change(principal, list_and_log)
+
+    async def list_in_workspaces(
+        self,
+        principal: Principal,
+        workspace_id: str,
+        query: Callable[[Session, VisibilityScope, frozenset[str]], list[X]],
+    ) -> list[X]:
+        """A List RPC's ``query(session, scope, workspaces)`` over the workspaces it covers
+        (``list_workspaces``), audited as ``list_audited``. A caller in no workspace gets an empty list,
+        and nothing is queried or audited."""
+        workspaces = await self.list_workspaces(principal, workspace_id)
+        if not workspaces:
+            return []
+        return await self.list_audited(
+            principal, workspace_id, lambda session, scope: query(session, scope, workspaces)
+        )
 
     # -- change -----------------------------------------------------------------------------------
 

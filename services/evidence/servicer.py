@@ -137,21 +137,19 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
-        workspaces = await self.requests.list_workspaces(principal, request.workspace_id)
-        if not workspaces:
-            return pb.ListRequestsResponse()
         flt = store.RequestFilter(
-            workspace_ids=workspaces,
             states=states,
             legal_basis=basis or "",
             addressee_jurisdiction=request.addressee_jurisdiction,
             origin_jurisdiction=request.origin_jurisdiction,
             deadline_before=ts_to_dt(request.deadline_before, request.HasField("deadline_before")),
         )
-        found = await self.requests.list_audited(
+        found = await self.requests.list_in_workspaces(
             principal,
             request.workspace_id,
-            lambda session, scope: store.list_visible(session, scope, flt, after_id=after, limit=size + 1),
+            lambda session, scope, workspaces: store.list_visible(
+                session, scope, workspaces, flt, after_id=after, limit=size + 1
+            ),
         )
         requests, token = page(found, size, lambda r: paging.token_after_id(r.id, request))
         linked = {r.preservation_order_id for r in requests if r.preservation_order_id}

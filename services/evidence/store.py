@@ -364,7 +364,6 @@ VISIBILITY = PARTIES.terms(RequestRow.id, RequestRow.workspace_id, RequestRow.re
 
 @dataclass(frozen=True)
 class RequestFilter:
-    workspace_ids: frozenset[str]
     states: frozenset[State] = frozenset()
     legal_basis: str = ""
     addressee_jurisdiction: str = ""
@@ -373,10 +372,16 @@ class RequestFilter:
 
 
 def list_visible(
-    session: Session, scope: VisibilityScope, flt: RequestFilter, *, after_id: str, limit: int
+    session: Session,
+    scope: VisibilityScope,
+    workspace_ids: frozenset[str],
+    flt: RequestFilter,
+    *,
+    after_id: str,
+    limit: int,
 ) -> list[EvidenceRequest]:
-    """Requests the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    conditions: list[Any] = [RequestRow.workspace_id.in_(sorted(flt.workspace_ids)), readable_sql(scope, VISIBILITY)]
+    """Requests of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
+    conditions: list[Any] = [RequestRow.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, VISIBILITY)]
     if flt.states:
         conditions.append(RequestRow.state.in_(sorted(s.value for s in flt.states)))
     if flt.legal_basis:

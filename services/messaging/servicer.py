@@ -104,13 +104,7 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         return pb.GetChannelResponse(channel=channel_to_pb(await self.channels.get(auth.current(), request.id)))
 
     async def ListChannels(self, request: pb.ListChannelsRequest, context: Any) -> pb.ListChannelsResponse:
-        principal = auth.current()
-        workspaces = await self.channels.list_workspaces(principal, request.workspace_id)
-        if not workspaces:
-            return pb.ListChannelsResponse()
-        found = await self.channels.list_audited(
-            principal, request.workspace_id, lambda session, scope: store.list_visible(session, scope, workspaces)
-        )
+        found = await self.channels.list_in_workspaces(auth.current(), request.workspace_id, store.list_visible)
         return pb.ListChannelsResponse(channels=[channel_to_pb(c) for c in found])
 
     async def OpenWorkspaceChannel(

@@ -96,21 +96,19 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             violations.append(FieldViolation("expires_before", "must be later than expires_after"))
         InvalidArgument.raise_for(violations)
         after = position_from_token(request)
-        workspaces = await self.orders.list_workspaces(principal, request.workspace_id)
-        if not workspaces:
-            return pb.ListOrdersResponse()
         flt = store.OrderFilter(
-            workspace_ids=workspaces,
             states=states,
             provider_id=request.provider_id,
             expires_after=expires_after,
             expires_before=expires_before,
             issued_before=now - self.rules.confirmation_overdue_after if request.confirmation_overdue_only else None,
         )
-        found = await self.orders.list_audited(
+        found = await self.orders.list_in_workspaces(
             principal,
             request.workspace_id,
-            lambda session, scope: store.list_visible(session, scope, flt, after=after, limit=size + 1),
+            lambda session, scope, workspaces: store.list_visible(
+                session, scope, workspaces, flt, after=after, limit=size + 1
+            ),
         )
         orders, token = page(found, size, lambda o: page_token(o, request))
         return pb.ListOrdersResponse(orders=[self._pb(o, now) for o in orders], next_page_token=token)

@@ -208,7 +208,6 @@ VISIBILITY = PARTIES.terms(OrderRow.id, OrderRow.workspace_id, OrderRow.restrict
 
 @dataclass(frozen=True)
 class OrderFilter:
-    workspace_ids: frozenset[str]
     states: frozenset[OrderState] = frozenset()
     provider_id: str = ""
     expires_after: datetime | None = None
@@ -220,17 +219,18 @@ class OrderFilter:
 def list_visible(
     session: Session,
     scope: VisibilityScope,
+    workspace_ids: frozenset[str],
     flt: OrderFilter,
     *,
     after: tuple[datetime | None, str] | None,
     limit: int,
 ) -> list[Order]:
-    """Orders the scope may see (the policy's READ rule as SQL), soonest expiry first (orders without an
-    expiry last), then id.
+    """Orders of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), soonest expiry first
+    (orders without an expiry last), then id.
 
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
     """
-    conditions = [OrderRow.workspace_id.in_(sorted(flt.workspace_ids)), readable_sql(scope, VISIBILITY)]
+    conditions = [OrderRow.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, VISIBILITY)]
     if flt.states:
         conditions.append(OrderRow.state.in_(sorted(s.value for s in flt.states)))
     if flt.provider_id:

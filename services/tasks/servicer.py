@@ -78,11 +78,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             violations.append(FieldViolation("due_before", "must be later than due_after"))
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
-        workspaces = await self.tasks.list_workspaces(principal, request.workspace_id)
-        if not workspaces:
-            return tasks_pb2.ListTasksResponse()
         flt = store.TaskFilter(
-            workspace_ids=workspaces,
             states=states,
             assignee_jurisdiction=request.assignee_jurisdiction,
             origin_jurisdiction=request.origin_jurisdiction,
@@ -90,10 +86,12 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             due_after=due_after,
             due_before=due_before,
         )
-        found = await self.tasks.list_audited(
+        found = await self.tasks.list_in_workspaces(
             principal,
             request.workspace_id,
-            lambda session, scope: store.list_visible(session, scope, flt, now=now, after_id=after, limit=size + 1),
+            lambda session, scope, workspaces: store.list_visible(
+                session, scope, workspaces, flt, now=now, after_id=after, limit=size + 1
+            ),
         )
         tasks, token = page(found, size, lambda t: paging.token_after_id(t.id, request))
         return tasks_pb2.ListTasksResponse(tasks=[task_to_pb(t, now) for t in tasks], next_page_token=token)

@@ -151,7 +151,6 @@ VISIBILITY = PARTIES.terms(TaskRow.id, TaskRow.workspace_id, TaskRow.restricted.
 
 @dataclass(frozen=True)
 class TaskFilter:
-    workspace_ids: frozenset[str]
     states: frozenset[TaskState] = frozenset()
     assignee_jurisdiction: str = ""
     origin_jurisdiction: str = ""
@@ -163,14 +162,15 @@ class TaskFilter:
 def list_visible(
     session: Session,
     scope: VisibilityScope,
+    workspace_ids: frozenset[str],
     flt: TaskFilter,
     *,
     now: datetime,
     after_id: str,
     limit: int,
 ) -> list[Task]:
-    """Tasks the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    conditions = [TaskRow.workspace_id.in_(sorted(flt.workspace_ids)), readable_sql(scope, VISIBILITY)]
+    """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
+    conditions = [TaskRow.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, VISIBILITY)]
     if flt.states:
         conditions.append(TaskRow.state.in_(sorted(s.value for s in flt.states)))
     if flt.assignee_jurisdiction:
