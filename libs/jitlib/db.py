@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -36,7 +36,7 @@ from sqlalchemy.pool import QueuePool
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
-from jitlib.policy import ChangedRecord
+from jitlib.policy import StoredRecord
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -82,22 +82,6 @@ class RecordColumns(RecordKey):
     updated_by_name: Mapped[str] = mapped_column(String(255))
     updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(TS)
-
-
-class StoredRecord(ChangedRecord, Protocol):
-    """The domain side of ``RecordColumns``: a changed record with its sharing and its history."""
-
-    @property
-    def shared_with(self) -> tuple[str, ...]: ...
-
-    @property
-    def created_by(self) -> Actor: ...
-
-    @property
-    def created_at(self) -> datetime: ...
-
-    @property
-    def updated_at(self) -> datetime: ...
 
 
 def record_fields(row: RecordColumns) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -12,6 +12,7 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from jit.common.v1 import common_pb2
 from jitlib.actors import Actor
 from jitlib.errors import FieldViolation
+from jitlib.policy import StoredRecord
 
 S = TypeVar("S")
 
@@ -42,6 +43,24 @@ def actor_pb(actor: Actor) -> common_pb2.Actor:
 
 def actor_from_pb(msg: common_pb2.Actor) -> Actor:
     return Actor(msg.user_id, msg.username, msg.jurisdiction)
+
+
+def record_pb_fields(record: StoredRecord) -> dict[str, Any]:
+    """The fields every governed record's message has (id, workspace, origin, version, visibility,
+    sharing, maker and last change), for ``pb.Task(**record_pb_fields(task), ...)``: the protobuf side
+    of what ``jitlib.db.record_fields`` reads from a row."""
+    return {
+        "id": record.id,
+        "workspace_id": record.workspace_id,
+        "origin_jurisdiction": record.origin_jurisdiction,
+        "version": record.version,
+        "visibility": common_pb2.VISIBILITY_RESTRICTED if record.restricted else common_pb2.VISIBILITY_WORKSPACE,
+        "shared_with": list(record.shared_with),
+        "created_by": actor_pb(record.created_by),
+        "created_at": dt_to_ts(record.created_at),
+        "updated_by": actor_pb(record.updated_by),
+        "updated_at": dt_to_ts(record.updated_at),
+    }
 
 
 _VISIBILITIES = (common_pb2.VISIBILITY_UNSPECIFIED, common_pb2.VISIBILITY_WORKSPACE, common_pb2.VISIBILITY_RESTRICTED)

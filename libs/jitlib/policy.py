@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from jitlib.actors import Actor
@@ -129,6 +130,23 @@ class ChangedRecord(GovernedRecord, Protocol):
 
     @property
     def updated_by(self) -> Actor: ...
+
+
+class StoredRecord(ChangedRecord, Protocol):
+    """A changed record with its sharing and its history: what every record service stores
+    (``jitlib.db.RecordColumns``) and shows (``jitlib.mapping.record_pb_fields``)."""
+
+    @property
+    def shared_with(self) -> tuple[str, ...]: ...
+
+    @property
+    def created_by(self) -> Actor: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def updated_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,10 @@ from typing import Any
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
-from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jitlib.actors import Actor
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb, ts_to_dt
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name, record_pb_fields, restricted_from_pb, ts_to_dt
 from services.evidence import custody
 from services.evidence.deadlines import Deadline
 from services.evidence.domain import (
@@ -162,14 +161,9 @@ def request_to_pb(
     """The request as protobuf. ``order``: the linked order to show (the caller may read it); ``hide_link``:
     leave out ``preservation_order_id`` too (a view for a caller who may not read the order)."""
     msg = pb.EvidenceRequest(
-        id=r.id,
-        workspace_id=r.workspace_id,
-        origin_jurisdiction=r.origin_jurisdiction,
+        **record_pb_fields(r),
         state="EVIDENCE_REQUEST_STATE_" + r.state.value,
-        version=r.version,
         preservation_order_id="" if hide_link else r.preservation_order_id,
-        visibility=common_pb2.VISIBILITY_RESTRICTED if r.restricted else common_pb2.VISIBILITY_WORKSPACE,
-        shared_with=list(r.shared_with),
         addressee_jurisdiction=r.addressee_jurisdiction,
         legal_basis="LEGAL_BASIS_" + r.legal_basis,
         epoc_procedure="EPOC_PROCEDURE_" + (r.epoc_procedure or "UNSPECIFIED"),
@@ -190,10 +184,6 @@ def request_to_pb(
         refusal_ground="REFUSAL_GROUND_" + (r.refusal_ground or "UNSPECIFIED"),
         non_execution_reason="NON_EXECUTION_REASON_" + (r.non_execution_reason or "UNSPECIFIED"),
         decision_deadline_extended=r.decision_extended,
-        created_by=actor_pb(r.created_by),
-        created_at=dt_to_ts(r.created_at),
-        updated_by=actor_pb(r.updated_by),
-        updated_at=dt_to_ts(r.updated_at),
         item_count=item_count,
     )
     _set_ts(msg, "user_notice_suppressed_until", r.user_notice_suppressed_until)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from jit.common.v1 import common_pb2
 from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import paging
 from jitlib.errors import InvalidArgument
 from jitlib.ids import is_uuid
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb, ts_to_dt
+from jitlib.mapping import dt_to_ts, enum_name, record_pb_fields, restricted_from_pb, ts_to_dt
 from services.preservation.domain import NewOrder, Order, OrderState, Provider, Target, TransitionInput, Warning
 
 
@@ -51,14 +50,9 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
 
 def order_to_pb(order: Order, now: datetime, overdue_after: timedelta) -> pb.PreservationOrder:
     msg = pb.PreservationOrder(
-        id=order.id,
-        workspace_id=order.workspace_id,
-        origin_jurisdiction=order.origin_jurisdiction,
+        **record_pb_fields(order),
         state="PRESERVATION_ORDER_STATE_" + order.state.value,
-        version=order.version,
         follow_up_request_id=order.follow_up_request_id,
-        visibility=common_pb2.VISIBILITY_RESTRICTED if order.restricted else common_pb2.VISIBILITY_WORKSPACE,
-        shared_with=list(order.shared_with),
         legal_basis="LEGAL_BASIS_" + order.legal_basis.value,
         provider_id=order.provider_id,
         targets=[pb.TargetIdentifier(kind="TARGET_KIND_" + t.kind, value=t.value) for t in order.targets],
@@ -68,10 +62,6 @@ def order_to_pb(order: Order, now: datetime, overdue_after: timedelta) -> pb.Pre
         state_reason=order.state_reason,
         not_executed_reason="NOT_EXECUTED_REASON_" + (order.not_executed_reason or "UNSPECIFIED"),
         extension_count=order.extension_count,
-        created_by=actor_pb(order.created_by),
-        created_at=dt_to_ts(order.created_at),
-        updated_by=actor_pb(order.updated_by),
-        updated_at=dt_to_ts(order.updated_at),
         confirmation_overdue=order.is_confirmation_overdue(now, overdue_after),
     )
     for name in ("expires_at", "issued_at", "confirmed_at", "extension_deadline", "produced_at"):

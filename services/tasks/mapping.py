@@ -7,7 +7,7 @@ from typing import Any
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb, ts_to_dt
+from jitlib.mapping import dt_to_ts, enum_name, record_pb_fields, restricted_from_pb, ts_to_dt
 from services.tasks.domain import Link, NewTask, Task, TaskState, TransitionInput
 
 _LINK_PREFIX = "RECORD_KIND_"
@@ -57,24 +57,15 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
 
 def task_to_pb(task: Task, now: datetime) -> tasks_pb2.Task:
     msg = tasks_pb2.Task(
-        id=task.id,
-        workspace_id=task.workspace_id,
+        **record_pb_fields(task),
         title=task.title,
         description=task.description,
         kind="TASK_KIND_" + task.kind,
-        origin_jurisdiction=task.origin_jurisdiction,
         assignee_jurisdiction=task.assignee_jurisdiction,
         priority="TASK_PRIORITY_" + task.priority,
-        visibility=common_pb2.VISIBILITY_RESTRICTED if task.restricted else common_pb2.VISIBILITY_WORKSPACE,
-        shared_with=list(task.shared_with),
         links=links_to_pb(task.links),
         state="TASK_STATE_" + task.state.value,
         state_reason=task.state_reason,
-        version=task.version,
-        created_by=actor_pb(task.created_by),
-        created_at=dt_to_ts(task.created_at),
-        updated_by=actor_pb(task.updated_by),
-        updated_at=dt_to_ts(task.updated_at),
         overdue=task.is_overdue(now),
         outcome=task.outcome,
         blocked_by=links_to_pb(task.blocked_by),

@@ -1,0 +1,61 @@
+"""The fields every record message shares are mapped once, from the domain record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from jit.common.v1 import common_pb2
+from jit.tasks.v1 import tasks_pb2
+from jitlib.actors import Actor
+from jitlib.mapping import record_pb_fields
+from services.tasks.domain import Task, TaskState
+
+MAKER = Actor("u-1", "alice", "FR")
+CHANGER = Actor("u-2", "bob", "DE")
+MADE = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+CHANGED = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+
+
+def _task(*, restricted: bool, shared_with: tuple[str, ...] = ()) -> Task:
+    return Task(
+        id="01935c4e-0000-7000-8000-000000000001",
+        workspace_id="jit-demo",
+        title="t",
+        description="",
+        kind="OTHER",
+        origin_jurisdiction="FR",
+        assignee_jurisdiction="DE",
+        priority="NORMAL",
+        due_at=None,
+        restricted=restricted,
+        shared_with=shared_with,
+        links=(),
+        state=TaskState.ASSIGNED,
+        version=3,
+        created_by=MAKER,
+        created_at=MADE,
+        updated_by=CHANGER,
+        updated_at=CHANGED,
+    )
+
+
+def test_the_common_fields_of_a_record_message() -> None:
+    msg = tasks_pb2.Task(**record_pb_fields(_task(restricted=True, shared_with=("IT", "ES"))))
+    assert (msg.id, msg.workspace_id, msg.origin_jurisdiction, msg.version) == (
+        "01935c4e-0000-7000-8000-000000000001",
+        "jit-demo",
+        "FR",
+        3,
+    )
+    assert msg.visibility == common_pb2.VISIBILITY_RESTRICTED
+    assert list(msg.shared_with) == ["IT", "ES"]
+    assert (msg.created_by.user_id, msg.created_by.jurisdiction) == ("u-1", "FR")
+    assert (msg.updated_by.username, msg.updated_by.jurisdiction) == ("bob", "DE")
+    assert msg.created_at.ToDatetime(tzinfo=UTC) == MADE
+    assert msg.updated_at.ToDatetime(tzinfo=UTC) == CHANGED
+
+
+def test_an_open_record_is_visible_to_the_workspace() -> None:
+    msg = tasks_pb2.Task(**record_pb_fields(_task(restricted=False)))
+    assert msg.visibility == common_pb2.VISIBILITY_WORKSPACE
+    assert list(msg.shared_with) == []
