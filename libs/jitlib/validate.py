@@ -8,6 +8,7 @@ unbounded, and an echo of it could overflow a status header, an audit entry or a
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
 from jitlib.errors import FieldViolation
@@ -28,6 +29,8 @@ EARLIEST_DATE = datetime(2015, 1, 1, tzinfo=UTC)
 #: How far in the past a stated date may lie, relative to now: a legal clock counted from a date older
 #: than this would already have run out, which is almost always a typing error.
 MAX_PAST = timedelta(days=366 * 2)
+#: How many further jurisdictions a restricted record may be shared with.
+SHARED_MAX = 30
 
 
 def text(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
@@ -105,3 +108,25 @@ def future_date(name: str, value: datetime | None, now: datetime, *, maximum: ti
     if value > now + maximum:
         return [FieldViolation(name, f"must be at most {maximum.days} days ahead")]
     return []
+
+
+def shared_with(values: Sequence[str], *, restricted: bool, record: str) -> list[FieldViolation]:
+    """A record's ``shared_with``: at most ``SHARED_MAX`` jurisdiction codes, and only on a restricted
+    record (``record`` names the kind in the message: "task")."""
+    out: list[FieldViolation] = []
+    if len(values) > SHARED_MAX:
+        out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
+    for i, j in enumerate(values[:SHARED_MAX]):
+        out += jurisdiction(f"shared_with[{i}]", j)
+    if values and not restricted:
+        out.append(FieldViolation("shared_with", f"only a restricted {record} is shared with named jurisdictions"))
+    return out
+
+
+def members(name: str, values: Sequence[str], workspace_members: Collection[str]) -> list[FieldViolation]:
+    """Each of the jurisdictions ``values`` (the field ``name``, a list) that is not a member of the workspace."""
+    return [
+        FieldViolation(f"{name}[{i}]", f"{j} is not a member of the workspace")
+        for i, j in enumerate(values)
+        if j not in workspace_members
+    ]

@@ -41,7 +41,6 @@ AUTHORITY_MAX = 300
 PROVIDER_MAX = 200
 REASON_MAX = 2_000
 TARGETS_MAX = 50
-SHARED_MAX = 30
 #: The longest a user notice may be suppressed for in one go (a non-disclosure order is renewed, not open-ended).
 MAX_SUPPRESSION = timedelta(days=5 * 366)
 
@@ -539,12 +538,7 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
         out.append(FieldViolation("urgency", "must be NORMAL, URGENT or EMERGENCY"))
     if cmd.legal_basis == "EPOC" and cmd.epoc_procedure in EMERGENCY and cmd.urgency not in ("EMERGENCY", ""):
         out.append(FieldViolation("urgency", "an emergency EPOC has urgency EMERGENCY"))
-    if len(cmd.shared_with) > SHARED_MAX:
-        out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
-    for i, j in enumerate(cmd.shared_with[:SHARED_MAX]):
-        out += validate.jurisdiction(f"shared_with[{i}]", j)
-    if cmd.shared_with and not cmd.restricted:
-        out.append(FieldViolation("shared_with", "only a restricted request is shared with named jurisdictions"))
+    out += validate.shared_with(cmd.shared_with, restricted=cmd.restricted, record="request")
     out += validate.uuid("preservation_order_id", cmd.preservation_order_id, required=False)
     if provider:
         if "user_notice_status" not in unknown:
@@ -571,9 +565,7 @@ def membership_violations(cmd: NewRequest, members: frozenset[str]) -> list[Fiel
                 "addressee_jurisdiction", f"{cmd.addressee_jurisdiction} ({what}) is not a member of the workspace"
             )
         )
-    for i, j in enumerate(cmd.shared_with):
-        if j not in members:
-            out.append(FieldViolation(f"shared_with[{i}]", f"{j} is not a member of the workspace"))
+    out += validate.members("shared_with", cmd.shared_with, members)
     return out
 
 

@@ -31,7 +31,6 @@ REASON_MAX = 2_000
 REFERENCE_MAX = 200
 TARGETS_MAX = 50
 TARGET_VALUE_MAX = 2_048
-SHARED_MAX = 30
 #: Provider ids of the register: short, letters, digits, dot, dash, underscore (``socialnet-ie``).
 PROVIDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 #: A stated issue or confirmation time may run this far ahead of the service's clock (clock skew).
@@ -548,21 +547,12 @@ def new_order_violations(cmd: NewOrder, providers: dict[str, Provider]) -> list[
     if not cmd.data_categories and "data_categories" not in cmd.unknown_enums:
         out.append(FieldViolation("data_categories", "at least one of SUBSCRIBER, TRAFFIC, CONTENT"))
     out += validate.text("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
-    if len(cmd.shared_with) > SHARED_MAX:
-        out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
-    for i, j in enumerate(cmd.shared_with[:SHARED_MAX]):
-        out += validate.jurisdiction(f"shared_with[{i}]", j)
-    if cmd.shared_with and not cmd.restricted:
-        out.append(FieldViolation("shared_with", "only a restricted order is shared with named jurisdictions"))
+    out += validate.shared_with(cmd.shared_with, restricted=cmd.restricted, record="order")
     return out
 
 
 def membership_violations(cmd: NewOrder, members: frozenset[str]) -> list[FieldViolation]:
-    return [
-        FieldViolation(f"shared_with[{i}]", f"{j} is not a member of the workspace")
-        for i, j in enumerate(cmd.shared_with)
-        if j not in members
-    ]
+    return validate.members("shared_with", cmd.shared_with, members)
 
 
 def create(cmd: NewOrder, *, order_id: str, actor: Actor, now: datetime) -> Order:

@@ -21,7 +21,6 @@ DESCRIPTION_MAX = 10_000
 REASON_MAX = 2_000
 OUTCOME_MAX = 10_000
 LINKS_MAX = 50
-SHARED_MAX = 30
 DUE_MAX_AHEAD = timedelta(days=5 * 366)
 
 
@@ -254,13 +253,7 @@ def new_task_violations(cmd: NewTask, now: datetime) -> list[FieldViolation]:
     elif not is_jurisdiction(cmd.assignee_jurisdiction):
         out.append(FieldViolation("assignee_jurisdiction", "must be an ISO 3166-1 alpha-2 code or EU body code"))
     out += validate.future_date("due_at", cmd.due_at, now, maximum=DUE_MAX_AHEAD)
-    if len(cmd.shared_with) > SHARED_MAX:
-        out.append(FieldViolation("shared_with", f"at most {SHARED_MAX} jurisdictions"))
-    for i, j in enumerate(cmd.shared_with[:SHARED_MAX]):
-        if not is_jurisdiction(j):
-            out.append(FieldViolation(f"shared_with[{i}]", "must be a jurisdiction code"))
-    if cmd.shared_with and not cmd.restricted:
-        out.append(FieldViolation("shared_with", "only a restricted task is shared with named jurisdictions"))
+    out += validate.shared_with(cmd.shared_with, restricted=cmd.restricted, record="task")
     out += link_violations("links", cmd.links)
     return out
 
@@ -271,9 +264,7 @@ def membership_violations(cmd: NewTask, members: frozenset[str]) -> list[FieldVi
         out.append(
             FieldViolation("assignee_jurisdiction", f"{cmd.assignee_jurisdiction} is not a member of the workspace")
         )
-    for i, j in enumerate(cmd.shared_with):
-        if j not in members:
-            out.append(FieldViolation(f"shared_with[{i}]", f"{j} is not a member of the workspace"))
+    out += validate.members("shared_with", cmd.shared_with, members)
     return out
 
 

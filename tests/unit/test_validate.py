@@ -49,3 +49,31 @@ def test_a_stated_past_date_is_bounded(value: datetime, ok: bool) -> None:
 
 def test_a_stated_date_before_its_record_is_refused() -> None:
     assert validate.past_date("received_at", NOW - timedelta(days=2), NOW, earliest=NOW - timedelta(days=1))
+
+
+def test_a_restricted_record_is_shared_with_jurisdiction_codes_only() -> None:
+    assert validate.shared_with(("DE", "IT"), restricted=True, record="task") == []
+    assert [
+        (v.field, v.description) for v in validate.shared_with(("DE", "ie", ""), restricted=True, record="task")
+    ] == [
+        ("shared_with[1]", "must be a jurisdiction code"),
+        ("shared_with[2]", "is required"),
+    ]
+
+
+def test_only_a_restricted_record_is_shared() -> None:
+    assert [v.description for v in validate.shared_with(("DE",), restricted=False, record="order")] == [
+        "only a restricted order is shared with named jurisdictions"
+    ]
+    assert validate.shared_with((), restricted=False, record="order") == []
+
+
+def test_shared_with_is_bounded_and_its_excess_not_checked_one_by_one() -> None:
+    out = validate.shared_with(("x",) * (validate.SHARED_MAX + 5), restricted=True, record="request")
+    assert out[0].description == f"at most {validate.SHARED_MAX} jurisdictions"
+    assert len(out) == 1 + validate.SHARED_MAX
+
+
+def test_jurisdictions_outside_the_workspace_are_named_by_position() -> None:
+    out = validate.members("shared_with", ("DE", "PL", "IT"), frozenset({"DE", "IT"}))
+    assert [(v.field, v.description) for v in out] == [("shared_with[1]", "PL is not a member of the workspace")]
