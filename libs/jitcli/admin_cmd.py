@@ -43,7 +43,7 @@ def _announce(state: AppState, workspaces: Sequence[kcadmin.Workspace], done: st
     level = nats_log.level
     nats_log.setLevel(logging.CRITICAL)  # the client logs every failed connect attempt; we say it once
     try:
-        return asyncio.run(publish_workspaces(url, workspaces))
+        return asyncio.run(publish_workspaces(url, workspaces, state.settings.federation()))
     except Exception as exc:
         raise CliError(
             f"{done}, but announcing on NATS at {url} failed ({type(exc).__name__}: {exc}); "

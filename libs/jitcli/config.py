@@ -11,6 +11,9 @@ variable                        default                      meaning
 ``JIT_PRESERVATION_ADDR``       ``127.0.0.1:50053``          gRPC address of the preservation service
 ``JIT_MESSAGING_ADDR``          ``127.0.0.1:50054``          gRPC address of the messaging service
 ``JIT_NATS_URL``                ``nats://127.0.0.1:4222``    NATS server that workspaces are announced on
+``JIT_NODE_JURISDICTION``       (empty)                      on a federation: the node's country; ``jit admin``
+                                                             then announces only the workspaces it leads
+``JIT_FEDERATION_PEERS``        (empty)                      on a federation: the linked nodes' countries
 ``JIT_CONFIG_DIR``              ``~/.config/jit``            token cache (``tokens/<user>.json``, mode 0600)
                                                              and the active user (``current``)
 ``JIT_KEYCLOAK_ADMIN_USER``     ``admin``                    Keycloak admin (master realm) used by
@@ -29,6 +32,8 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jitlib.federation import Federation
 
 #: Services the command knows by name, each with a ``<name>_addr`` setting (``JIT_<NAME>_ADDR``).
 SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging")
@@ -51,10 +56,15 @@ class CliSettings(BaseSettings):
     preservation_addr: str = "127.0.0.1:50053"
     messaging_addr: str = "127.0.0.1:50054"
     nats_url: str = "nats://127.0.0.1:4222"
+    node_jurisdiction: str = ""
+    federation_peers: str = ""
     config_dir: Path = Field(default_factory=_default_config_dir)
     #: DEMO-ONLY defaults, matching the bootstrap admin of the local Keycloak (jitdev.keycloak).
     keycloak_admin_user: str = "admin"
     keycloak_admin_password: SecretStr = SecretStr("admin")
+
+    def federation(self) -> Federation | None:
+        return Federation.parse(self.node_jurisdiction, self.federation_peers)
 
     @property
     def issuer(self) -> str:

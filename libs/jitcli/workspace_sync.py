@@ -9,6 +9,7 @@ import nats
 
 from jit.common.v1 import common_pb2
 from jitlib import workspaces as ws_events
+from jitlib.federation import Federation
 
 ADMIN_ACTOR = common_pb2.Actor(user_id="jit-admin", username="jit admin", jurisdiction="")
 
@@ -28,15 +29,16 @@ def to_pb(ws: Any) -> common_pb2.Workspace:
     )
 
 
-async def publish_workspaces(nats_url: str, workspaces: Iterable[Any]) -> int:
-    """Publish each workspace's current version; republishing a version is dropped by the broker."""
+async def publish_workspaces(nats_url: str, workspaces: Iterable[Any], federation: Federation | None = None) -> int:
+    """Publish each workspace's current version; republishing a version is dropped by the broker. On a
+    federation, only the workspaces this node leads are announced (to its peers too); the count says how
+    many."""
     nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
     count = 0
     try:
         js = nc.jetstream(timeout=5)
         for ws in workspaces:
-            await ws_events.publish(js, to_pb(ws), ADMIN_ACTOR)
-            count += 1
+            count += await ws_events.publish(js, to_pb(ws), ADMIN_ACTOR, federation)
     finally:
         await nc.close()
     return count

@@ -33,6 +33,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
+from jitlib.federation import sender_of
 from jitlib.telemetry import extract_context
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,17 @@ class PoisonMessage(Exception):
     """A handler's verdict that this event can never be processed: record it and stop redelivering."""
 
 
+def check_inbound(subject: str, envelope: Envelope, node: str) -> None:
+    """What a peer's node sent this one is taken in only when that peer owns the record (the subject it
+    was stored under names the sender, written by this node's server) and this node's country is in the
+    event's audience."""
+    sender = sender_of(subject)
+    if not sender or sender != envelope.origin_jurisdiction:
+        raise PoisonMessage(f"sent by the {sender or '?'} node about a record it does not own")
+    if node not in envelope.audience:
+        raise PoisonMessage(f"this node ({node}) is not in the event's audience")
+
+
 #: Runs inside the consumer's database transaction; raise PoisonMessage for an event that can never work.
 Handler = Callable[[Session, Envelope], None]
 
@@ -189,9 +201,12 @@ class EventConsumer:
         max_deliver: int = 8,
         ack_wait_seconds: float = 30.0,
         clock: Clock | None = None,
+        inbound_for: str | None = None,
     ) -> None:
         self._bus = bus
         self._db = database
+        #: This node's country when the consumer reads what peers' nodes sent (``JIT_IN``).
+        self._inbound_for = inbound_for
         self._tables = tables
         self.durable = durable
         self._stream = stream
@@ -265,6 +280,8 @@ class EventConsumer:
                 envelope = Envelope.FromString(msg.data)
                 if not envelope.id:
                     raise PoisonMessage("envelope has no id")
+                if self._inbound_for is not None:
+                    check_inbound(msg.subject, envelope, self._inbound_for)
             except (DecodeError, PoisonMessage) as exc:
                 await self._dead_letter(msg, None, f"undecodable envelope: {exc}")
                 await msg.term()

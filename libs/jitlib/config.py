@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jitlib.federation import Federation
 from jitlib.jurisdictions import is_jurisdiction
 
 
@@ -27,6 +28,14 @@ class CommonSettings(BaseSettings):
     #: (a token from DE's realm that claims NL is refused). Empty: the one ``oidc_issuer`` speaks for every
     #: jurisdiction (one node, one realm with every country's users).
     oidc_issuers: str = ""
+    #: This node's country, on a federation of per-country nodes (``NL``). Empty: one node for every
+    #: country. A node owns and is the only writer of the records whose origin is its country.
+    node_jurisdiction: str = ""
+    #: The countries whose nodes this one is linked to (``DE,IE``): events go to a peer only when its
+    #: country is in their audience; what peers send is taken in from the ``JIT_IN`` stream.
+    federation_peers: str = ""
+    #: Days the node keeps what it sent, for a peer whose link is down.
+    federation_retention_days: int = Field(default=90, ge=1)
     #: Audience every access token must carry.
     oidc_audience: str = "jit-services"
     #: The OIDC clients (``azp``) whose access tokens the services accept, comma-separated. A client
@@ -53,6 +62,9 @@ class CommonSettings(BaseSettings):
                 raise ValueError("oidc_issuers: write JURISDICTION=issuer, comma-separated (e.g. NL=https://...)")
             out.append((jurisdiction.strip(), issuer.strip()))
         return out
+
+    def federation(self) -> Federation | None:
+        return Federation.parse(self.node_jurisdiction, self.federation_peers, self.federation_retention_days)
 
     @property
     def clients(self) -> list[str]:

@@ -82,6 +82,8 @@ class RecordColumns(RecordKey):
     updated_by_name: Mapped[str] = mapped_column(String(255))
     updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(TS)
+    #: Set on a replica of another node's record: when this node last applied a change from the owner.
+    replicated_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
 
 def record_fields(row: RecordColumns) -> dict[str, Any]:
@@ -97,6 +99,7 @@ def record_fields(row: RecordColumns) -> dict[str, Any]:
         "created_at": as_utc(row.created_at),
         "updated_by": Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
         "updated_at": as_utc(row.updated_at),
+        "replicated_at": as_utc(row.replicated_at) if row.replicated_at is not None else None,
     }
 
 
@@ -112,6 +115,7 @@ def record_columns(record: StoredRecord) -> dict[str, object]:
         "updated_by_name": record.updated_by.username,
         "updated_by_jurisdiction": record.updated_by.jurisdiction,
         "updated_at": record.updated_at,
+        "replicated_at": record.replicated_at,
     }
 
 

@@ -60,6 +60,28 @@ def record_pb_fields(record: StoredRecord) -> dict[str, Any]:
         "created_at": dt_to_ts(record.created_at),
         "updated_by": actor_pb(record.updated_by),
         "updated_at": dt_to_ts(record.updated_at),
+        "replica": (
+            common_pb2.Replica(owner_node=record.origin_jurisdiction, updated_at=dt_to_ts(record.replicated_at))
+            if record.replicated_at is not None
+            else None
+        ),
+    }
+
+
+def record_fields_from_pb(msg: Any) -> dict[str, Any]:
+    """The inverse of ``record_pb_fields``: a record's common fields from its message (a replica of
+    another node's record is rebuilt from the state its events carry)."""
+    return {
+        "id": msg.id,
+        "workspace_id": msg.workspace_id,
+        "origin_jurisdiction": msg.origin_jurisdiction,
+        "restricted": msg.visibility != common_pb2.VISIBILITY_WORKSPACE,
+        "shared_with": tuple(msg.shared_with),
+        "version": msg.version,
+        "created_by": actor_from_pb(msg.created_by),
+        "created_at": msg.created_at.ToDatetime(tzinfo=UTC),
+        "updated_by": actor_from_pb(msg.updated_by),
+        "updated_at": msg.updated_at.ToDatetime(tzinfo=UTC),
     }
 
 

@@ -22,6 +22,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jitlib.bus import Bus, BusUnavailable
 from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
+from jitlib.federation import Federation, outbound_subject
 from jitlib.telemetry import extract_context, inject_headers
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,10 @@ class OutboxRelay:
         linger_seconds: float = 0.01,
         batch: int = 200,
         clock: Clock | None = None,
+        federation: Federation | None = None,
     ) -> None:
         self._db = database
+        self._federation = federation
         self._tables = tables
         self._bus = bus
         self._poll = poll_seconds
@@ -144,11 +147,27 @@ class OutboxRelay:
                     ack = await self._bus.publish(row.subject, row.payload, headers)
                     if getattr(ack, "duplicate", False):
                         log.info("event %s was already on the stream (duplicate dropped)", row.id)
+                    await self._send_to_peers(row.id, row.subject, row.payload, headers)
                 sent.append(row.id)
         finally:
             if sent:
                 await self._mark_sent(sent)
         return len(rows) == self._batch
+
+    async def _send_to_peers(self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        """On a node of a federation, the copy for each peer in the event's audience, on a subject that
+        names that peer (``jit.out.<peer>.``): nothing leaves for a country not entitled to it, and a
+        node sends only what it owns. The row is marked sent only after every copy is stored, and a
+        republished copy is dropped by its id."""
+        if self._federation is None:
+            return
+        event = Envelope.FromString(payload)
+        if not self._federation.is_owner(event.origin_jurisdiction):
+            return
+        for peer in self._federation.recipients(event.audience):
+            await self._bus.publish(
+                outbound_subject(peer, subject), payload, {**headers, "Nats-Msg-Id": f"{event_id}.{peer}"}
+            )
 
     async def _mark_sent(self, ids: list[str]) -> None:
         ob = self._tables.outbox

@@ -148,6 +148,9 @@ class StoredRecord(ChangedRecord, Protocol):
     @property
     def updated_at(self) -> datetime: ...
 
+    @property
+    def replicated_at(self) -> datetime | None: ...
+
 
 @dataclass(frozen=True)
 class RecordAccess:

@@ -122,6 +122,7 @@ class RecordPath(Generic[R]):
             action=action,
         )
         try:
+            rt.require_home_node(principal)
             workspace = rt.open_workspace(workspace_id)
             record = build(workspace)
         except (FailedPrecondition, InvalidArgument):
@@ -230,8 +231,9 @@ class RecordPath(Generic[R]):
     def members_for_change(self, record: R) -> frozenset[str]:
         """The members of the record's workspace (the audience of its events), refusing any change
         while the workspace is closed. A workspace this node has not heard of yet falls back to the
-        record's own parties."""
+        record's own parties. On a federation, a replica is refused: its owner's node changes it."""
         acc = self._access(record)
+        self.rt.require_owner(acc.origin_jurisdiction, self.record_type)
         if self.rt.workspaces.get(acc.workspace_id) is None:
             return acc.parties
         return self.rt.open_workspace(acc.workspace_id).members

@@ -19,6 +19,7 @@ from jitlib.clock import Clock
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.db import Database, RuntimeTables
 from jitlib.errors import FailedPrecondition, NotFound, PermissionDenied, bounded
+from jitlib.federation import Federation
 from jitlib.outbox import OutboxRelay
 from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
 from jitlib.workspaces import DirectorySync, WorkspaceInfo
@@ -71,6 +72,8 @@ class Runtime:
     clock: Clock
     #: The workspace directory (members, status), kept in memory from the workspaces stream.
     workspaces: DirectorySync
+    #: This node's country and its peers, on a federation of per-country nodes; None on a single node.
+    federation: Federation | None = None
 
     async def change(self, principal: Principal, fn: Callable[[UnitOfWork], T]) -> T:
         """Run ``fn`` as one unit of work: the change, its outbox events and its audit entries (chained
@@ -94,9 +97,12 @@ class Runtime:
     async def read(self, fn: Callable[[Session], T]) -> T:
         return await self.db.read(fn)
 
-    def consumer(self, name: str, stream: StreamConfig, subjects: str, handler: Handler) -> EventConsumer:
+    def consumer(
+        self, name: str, stream: StreamConfig, subjects: str, handler: Handler, *, inbound: bool = False
+    ) -> EventConsumer:
         """A durable consumer of this service (named ``<consumer group>-<name>``) of ``subjects`` on
-        ``stream``, with the inbox and dead letters in this service's database."""
+        ``stream``, with the inbox and dead letters in this service's database. ``inbound``: it reads
+        what peers' nodes sent (``JIT_IN``), each event checked against its sender and audience."""
         group = self.settings.consumer_group or self.name
         return EventConsumer(
             self.bus,
@@ -107,7 +113,30 @@ class Runtime:
             filter_subject=subjects,
             handler=handler,
             clock=self.clock,
+            inbound_for=self.federation.node if inbound and self.federation is not None else None,
         )
+
+    def require_home_node(self, principal: Principal) -> None:
+        """On a federation, a user creates records on their own country's node, which owns them."""
+        fed = self.federation
+        if fed is not None and principal.jurisdiction != fed.node:
+            raise FailedPrecondition(
+                "NOT_YOUR_NODE",
+                f"this is the {fed.node} node: a user of {principal.jurisdiction} creates records on the "
+                f"{principal.jurisdiction} node, which owns them",
+                {"node": fed.node, "jurisdiction": principal.jurisdiction},
+            )
+
+    def require_owner(self, origin: str, record_type: str) -> None:
+        """On a federation, only the node of a record's origin changes it; elsewhere it is a replica."""
+        fed = self.federation
+        if fed is not None and not fed.is_owner(origin):
+            raise FailedPrecondition(
+                "OWNED_ELSEWHERE",
+                f"this {record_type.replace('_', ' ')} is a replica: it is owned by the {origin} node, "
+                f"and only that node changes it",
+                {"owner": origin, "node": fed.node},
+            )
 
     def open_workspace(self, workspace_id: str) -> WorkspaceInfo:
         """The workspace from the directory, refused (FAILED_PRECONDITION) when unknown here or closed."""

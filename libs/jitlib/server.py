@@ -285,7 +285,8 @@ class ServiceApp:
             await asyncio.to_thread(db.migrate, self.spec.migrations_dir, url)
         database = db.Database(url)
         SQLAlchemyInstrumentor().instrument(engine=database.engine)
-        streams = [*self.spec.streams, workspaces.WORKSPACE_STREAM]
+        federation = self.common.federation()
+        streams = [*self.spec.streams, workspaces.WORKSPACE_STREAM, *(federation.streams() if federation else [])]
         bus = Bus(self.common.nats_url, f"jit-{self.spec.name}", streams=streams)
         relay = OutboxRelay(
             database,
@@ -294,8 +295,9 @@ class ServiceApp:
             poll_seconds=self.settings.outbox_poll_seconds,
             linger_seconds=self.settings.outbox_linger_seconds,
             clock=self.clock,
+            federation=federation,
         )
-        directory = workspaces.DirectorySync(bus, database, self.spec.tables)
+        directory = workspaces.DirectorySync(bus, database, self.spec.tables, federation)
         self._directory = directory
         rt = Runtime(
             name=self.spec.name,
@@ -307,6 +309,7 @@ class ServiceApp:
             relay=relay,
             clock=self.clock,
             workspaces=directory,
+            federation=federation,
         )
         self.runtime = rt
         bus.start()

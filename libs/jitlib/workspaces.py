@@ -22,6 +22,7 @@ from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib.bus import Bus, PoisonMessage, ensure_stream, stream_for
 from jitlib.db import Database, RuntimeTables
+from jitlib.federation import INBOUND_STREAM, Federation, inbound_filter, outbound_subject, sender_of
 from jitlib.ids import new_id
 from jitlib.jurisdictions import is_jurisdiction
 from jitlib.validate import WORKSPACE_ID
@@ -183,11 +184,15 @@ class DirectorySync:
     with a fresh database catches up by itself.
     """
 
-    def __init__(self, bus: Bus, database: Database, tables: RuntimeTables) -> None:
+    def __init__(
+        self, bus: Bus, database: Database, tables: RuntimeTables, federation: Federation | None = None
+    ) -> None:
         self._bus = bus
         self._db = database
         self._tables = tables
+        self._federation = federation
         self._task: asyncio.Task[None] | None = None
+        self._inbound: asyncio.Task[None] | None = None
         #: The directory in memory (a handful of rows), so a request needs no query to learn its members.
         self._cache: dict[str, WorkspaceInfo] = {}
 
@@ -198,15 +203,27 @@ class DirectorySync:
         """Load what the database holds (so a restart works even while NATS is down), then follow NATS."""
         rows = await self._db.read(lambda session: all_workspaces(session, self._tables))
         self._cache = {w.id: w for w in rows}
-        self._task = asyncio.create_task(self._run(), name="workspace-directory")
+        self._task = asyncio.create_task(
+            self._follow(WORKSPACE_STREAM.name or "", "jit.workspaces.>"), name="workspace-directory"
+        )
+        if self._federation is not None:
+            # What the lead's node announces to this one: the workspaces led elsewhere.
+            self._inbound = asyncio.create_task(
+                self._follow(INBOUND_STREAM, inbound_filter("jit.workspaces.>")), name="workspace-directory-in"
+            )
 
-    def _apply(self, session: Session, envelope: Envelope) -> None:
+    def _apply(self, session: Session, envelope: Envelope, announced_by: str | None) -> None:
+        fed = self._federation
+        # On a federation a workspace is announced by its lead's node only: this node's own directory
+        # events name this node as lead, and a peer's name that peer.
+        if fed is not None and envelope.origin_jurisdiction != (announced_by or fed.node):
+            raise PoisonMessage("a workspace is announced by its lead's node only")
         apply_workspace_event(session, self._tables, envelope)
         info = get_workspace(session, self._tables, envelope.aggregate_id)
         if info is not None:
             self._cache[info.id] = info
 
-    async def _handle(self, msg: Any) -> None:
+    async def _handle(self, msg: Any, inbound: bool = False) -> None:
         """Apply one event; one that must not (or cannot) be applied is set aside in ``dead_letters``
         and the next is taken: one bad event never stops the directory."""
         try:
@@ -215,7 +232,8 @@ class DirectorySync:
             await self._set_aside(msg, None, f"undecodable envelope: {exc}")
             return
         try:
-            await self._db.write(partial(self._apply, envelope=envelope))
+            sender = sender_of(str(msg.subject)) if inbound else None
+            await self._db.write(partial(self._apply, envelope=envelope, announced_by=sender))
         except PoisonMessage as exc:
             await self._set_aside(msg, envelope.id, str(exc))
         except (ValueError, OverflowError, ArithmeticError) as exc:
@@ -236,23 +254,26 @@ class DirectorySync:
             await self._db.write(lambda s: s.execute(self._tables.dead_letters.insert().values(**values)))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            # Bounded: a cancelled iteration over an ordered consumer has been seen to linger.
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
-                await asyncio.wait_for(self._task, timeout=5.0)
+        for task in (self._task, self._inbound):
+            if task is not None:
+                task.cancel()
+                # Bounded: a cancelled iteration over an ordered consumer has been seen to linger.
+                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                    await asyncio.wait_for(task, timeout=5.0)
 
-    async def _run(self) -> None:
+    async def _follow(self, stream: str, subjects: str) -> None:
+        inbound = stream == INBOUND_STREAM
         while True:
             sub = None
             try:
                 await self._bus.wait_ready()
-                await ensure_stream(self._bus.js, WORKSPACE_STREAM)
+                if not inbound:
+                    await ensure_stream(self._bus.js, WORKSPACE_STREAM)
                 sub = await self._bus.js.subscribe(
-                    "jit.workspaces.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
+                    subjects, stream=stream, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL
                 )
                 async for msg in sub.messages:
-                    await self._handle(msg)
+                    await self._handle(msg, inbound)
             except asyncio.CancelledError:
                 if sub is not None:
                     with contextlib.suppress(Exception):
@@ -263,10 +284,20 @@ class DirectorySync:
                 await asyncio.sleep(1.0)
 
 
-async def publish(js: object, ws: common_pb2.Workspace, actor: common_pb2.Actor) -> None:
-    """Announce a workspace's state on JetStream (``jit admin workspace`` and its ``sync``)."""
-    await ensure_stream(js, WORKSPACE_STREAM)  # type: ignore[arg-type]
+async def publish(
+    js: object, ws: common_pb2.Workspace, actor: common_pb2.Actor, federation: Federation | None = None
+) -> bool:
+    """Announce a workspace's state on JetStream (``jit admin workspace`` and its ``sync``). On a
+    federation, the lead's node also announces it to each member's node, and no other node does: False
+    when this node is not the workspace's lead's."""
     env = envelope_for(ws, actor)
-    await js.publish(  # type: ignore[attr-defined]
-        subject_for(ws), env.SerializeToString(deterministic=True), headers={"Nats-Msg-Id": env.id}
-    )
+    payload = env.SerializeToString(deterministic=True)
+    if federation is not None and ws.lead != federation.node:
+        return False  # a workspace led elsewhere reaches this node from its lead's node
+    await ensure_stream(js, WORKSPACE_STREAM)  # type: ignore[arg-type]
+    await js.publish(subject_for(ws), payload, headers={"Nats-Msg-Id": env.id})  # type: ignore[attr-defined]
+    for peer in federation.recipients(ws.members) if federation is not None else ():
+        await js.publish(  # type: ignore[attr-defined]
+            outbound_subject(peer, subject_for(ws)), payload, headers={"Nats-Msg-Id": f"{env.id}.{peer}"}
+        )
+    return True

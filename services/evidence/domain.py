@@ -146,6 +146,8 @@ class EvidenceRequest:
     created_at: datetime
     updated_by: Actor
     updated_at: datetime
+    #: When this node last applied a change from the owning node; None on the owner (jitlib.federation).
+    replicated_at: datetime | None = None
     issued_at: datetime | None = None
     received_at: datetime | None = None
     decided_at: datetime | None = None

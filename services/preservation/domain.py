@@ -222,6 +222,8 @@ class Order:
     created_at: datetime
     updated_by: Actor
     updated_at: datetime
+    #: When this node last applied a change from the owning node; None on the owner (jitlib.federation).
+    replicated_at: datetime | None = None
     state_reason: str = ""
     not_executed_reason: str = ""
     provider_reference: str = ""

@@ -9,10 +9,12 @@ import grpc
 from pydantic_settings import SettingsConfigDict
 
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+from jitlib import replicas
+from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec
-from services.tasks import events, follow_up, store
+from services.tasks import events, follow_up, mapping, store
 from services.tasks.servicer import TaskServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -30,5 +32,15 @@ def _register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
     return [tasks_pb2.DESCRIPTOR.services_by_name["TaskService"].full_name]
 
 
+#: Tasks other countries' nodes own, held here as replicas when this node's country may see them.
+REPLICAS = replicas.ReplicaKind(
+    "task", "jit.tasks.>", tasks_pb2.Task, mapping.task_from_pb, store.get, store.write_replica
+)
+
+
+def _consumers(rt: Runtime) -> list[EventConsumer]:
+    return [*follow_up.consumers(rt), *replicas.consumers(rt, REPLICAS)]
+
+
 def spec(settings: TasksSettings | None = None) -> ServiceSpec:
-    return ServiceSpec.of("tasks", store, [events.STREAM], _register, consumers=follow_up.consumers)
+    return ServiceSpec.of("tasks", store, [events.STREAM], _register, consumers=_consumers)

@@ -91,6 +91,8 @@ class Task:
     created_at: datetime
     updated_by: Actor
     updated_at: datetime
+    #: When this node last applied a change from the owning node; None on the owner (jitlib.federation).
+    replicated_at: datetime | None = None
     state_reason: str = ""
     outcome: str = ""
     blocked_by: tuple[Link, ...] = ()

@@ -7,7 +7,14 @@ from typing import Any
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
-from jitlib.mapping import dt_to_ts, enum_name, record_pb_fields, restricted_from_pb, ts_to_dt
+from jitlib.mapping import (
+    dt_to_ts,
+    enum_name,
+    record_fields_from_pb,
+    record_pb_fields,
+    restricted_from_pb,
+    ts_to_dt,
+)
 from services.tasks.domain import Link, NewTask, Task, TaskState, TransitionInput
 
 _LINK_PREFIX = "RECORD_KIND_"
@@ -73,6 +80,27 @@ def task_to_pb(task: Task, now: datetime) -> tasks_pb2.Task:
     if task.due_at is not None:
         msg.due_at.CopyFrom(dt_to_ts(task.due_at))
     return msg
+
+
+def task_from_pb(msg: tasks_pb2.Task) -> Task:
+    """A task from the state its events carry (a replica of another node's task)."""
+    state = state_from_pb(msg.state)
+    if state is None:
+        raise ValueError("task state")
+    return Task(
+        **record_fields_from_pb(msg),
+        title=msg.title,
+        description=msg.description,
+        kind=enum_name(tasks_pb2.TaskKind, msg.kind, "TASK_KIND_") or "UNSPECIFIED",
+        assignee_jurisdiction=msg.assignee_jurisdiction,
+        priority=enum_name(tasks_pb2.TaskPriority, msg.priority, "TASK_PRIORITY_") or "NORMAL",
+        due_at=ts_to_dt(msg.due_at, msg.HasField("due_at")),
+        links=links_from_pb(msg.links),
+        state=state,
+        state_reason=msg.state_reason,
+        outcome=msg.outcome,
+        blocked_by=links_from_pb(msg.blocked_by),
+    )
 
 
 def state_from_pb(value: int) -> TaskState | None:

@@ -145,6 +145,22 @@ def update_if_version(session: Session, task: Task, expected_version: int) -> bo
     return True
 
 
+def write_replica(session: Session, task: Task, exists: bool) -> None:
+    """Store another node's task as its owner sent it (``jitlib.replicas``): no version check, the
+    owner's version is the one that counts."""
+    if exists:
+        session.execute(
+            update(TaskRow)
+            .where(TaskRow.id == task.id)
+            .values(**_columns(task))
+            .execution_options(synchronize_session=False)
+        )
+        PARTIES.write(session, task.id, task.parties, replace=True)
+        return
+    # A replica was not created by a request on this node: its own id stands in as the request id.
+    insert_task(session, task, request_id=task.id, request_digest="")
+
+
 #: How the tasks table answers the policy's READ rule.
 VISIBILITY = PARTIES.terms(TaskRow.id, TaskRow.workspace_id, TaskRow.restricted.is_(False))
 

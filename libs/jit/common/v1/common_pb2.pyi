@@ -1,8 +1,11 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -47,6 +50,14 @@ class RecordRef(_message.Message):
     kind: RecordKind
     id: str
     def __init__(self, kind: _Optional[_Union[RecordKind, str]] = ..., id: _Optional[str] = ...) -> None: ...
+
+class Replica(_message.Message):
+    __slots__ = ("owner_node", "updated_at")
+    OWNER_NODE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    owner_node: str
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, owner_node: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Actor(_message.Message):
     __slots__ = ("user_id", "username", "jurisdiction")

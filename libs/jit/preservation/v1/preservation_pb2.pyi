@@ -105,7 +105,7 @@ class TargetIdentifier(_message.Message):
     def __init__(self, kind: _Optional[_Union[TargetKind, str]] = ..., value: _Optional[str] = ...) -> None: ...
 
 class PreservationOrder(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at", "replica")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,7 @@ class PreservationOrder(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     CONFIRMATION_OVERDUE_FIELD_NUMBER: _ClassVar[int]
     PRODUCED_AT_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -160,7 +161,8 @@ class PreservationOrder(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     confirmation_overdue: bool
     produced_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    replica: _common_pb2.Replica
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ...) -> None: ...
 
 class ExpiryWarning(_message.Message):
     __slots__ = ("order", "offset_seconds", "expires_at", "first", "due_at")

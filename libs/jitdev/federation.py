@@ -1,0 +1,137 @@
+"""The NATS side of a local federation of per-country nodes: the hub that carries the links and one NATS
+server per country, each with JetStream in its own domain and its own store under its node's folder.
+
+Used by ``make run NODES=nl,de,ie`` (``jitdev.stack``) and by the federation tests. The link passwords are
+generated per federation and kept, readable by their owner only, in the hub's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jitdev.nats import nats_server_binary
+from jitdev.procs import port_open, spawn, terminate, wait_until
+from jitlib import natsconf
+from jitlib.federation import Federation
+
+
+def parse_nodes(text: str) -> list[str]:
+    """``nl,de,ie`` → ``["NL", "DE", "IE"]`` (order kept, duplicates dropped)."""
+    out: list[str] = []
+    for item in text.split(","):
+        code = item.strip().upper()
+        if code and code not in out:
+            out.append(code)
+    if len(out) < 2:
+        raise ValueError("NODES names at least two countries, for example NODES=nl,de,ie")
+    return out
+
+
+def link_passwords(folder: Path, countries: list[str]) -> dict[str, str]:
+    """Each country's link password, made once and kept (0600) in ``folder``."""
+    path = folder / "links.json"
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    changed = False
+    for c in countries:
+        if c not in known:
+            known[c] = secrets.token_urlsafe(24)
+            changed = True
+    if changed:
+        natsconf.write(path, known)
+    return {c: known[c] for c in countries}
+
+
+@dataclass
+class NatsProcess:
+    name: str
+    port: int
+    config_path: Path
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> NatsProcess:
+        self.process = spawn([nats_server_binary(), "-c", str(self.config_path)], self.log_path)
+        wait_until(lambda: port_open(self.port), 30, f"nats-server {self.name}", self.log_path, self.process)
+        return self
+
+    def stop(self) -> None:
+        terminate(self.process)
+        self.process = None
+
+    def kill(self) -> None:
+        """Abrupt stop (SIGKILL): a crash, or a cut link when it is the hub."""
+        import signal
+
+        terminate(self.process, timeout=5, sig=signal.SIGKILL)
+        self.process = None
+
+
+@dataclass
+class FederationNats:
+    """The hub and each country's NATS server of a local federation, with their configurations."""
+
+    countries: list[str]
+    root: Path
+    hub_port: int
+    leafnode_port: int
+    node_ports: dict[str, int]
+    hub: NatsProcess = field(init=False)
+    nodes: dict[str, NatsProcess] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        hub_dir = self.root / "hub"
+        passwords = link_passwords(hub_dir, self.countries)
+        hub_conf = natsconf.hub_config(
+            self.countries, passwords, port=self.hub_port, leafnode_port=self.leafnode_port
+        )
+        self.hub = NatsProcess(
+            "hub", self.hub_port, natsconf.write(hub_dir / "hub.conf", hub_conf), hub_dir / "logs" / "nats.log"
+        )
+        for c in self.countries:
+            node_dir = self.node_dir(c)
+            conf = natsconf.NodeNats(
+                country=c,
+                port=self.node_ports[c],
+                store_dir=node_dir / "nats",
+                hub_url=f"nats-leaf://127.0.0.1:{self.leafnode_port}",
+                password=passwords[c],
+            ).config()
+            self.nodes[c] = NatsProcess(
+                c.lower(), self.node_ports[c], natsconf.write(node_dir / "nats.conf", conf), node_dir / "logs" / "nats.log"
+            )
+
+    def node_dir(self, country: str) -> Path:
+        return self.root / "nodes" / country.lower()
+
+    def federation(self, country: str) -> Federation:
+        fed = Federation.parse(country, [c for c in self.countries if c != country])
+        assert fed is not None
+        return fed
+
+    def start(self) -> FederationNats:
+        self.hub.start()
+        for proc in self.nodes.values():
+            proc.start()
+        return self
+
+    def stop(self) -> None:
+        for proc in self.nodes.values():
+            proc.stop()
+        self.hub.stop()
+
+    def node_env(self, country: str) -> dict[str, str]:
+        """What a node's services need to know of the federation (besides their own ports)."""
+        return {
+            "JIT_NATS_URL": self.nodes[country].url,
+            "JIT_NODE_JURISDICTION": country,
+            "JIT_FEDERATION_PEERS": ",".join(c for c in self.countries if c != country),
+            "JIT_STATE_DIR": str(self.node_dir(country)),
+        }

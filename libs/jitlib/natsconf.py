@@ -1,0 +1,134 @@
+"""NATS server configuration of a federation of per-country nodes: the hub that carries the links, and
+each country's node. Rendered as JSON, which nats-server reads as its configuration format.
+
+The hub holds one account per country, with one user: the credentials that country's node links in
+with (a leafnode connection). Accounts isolate: nothing crosses from one country's account to another's
+unless the owner's account exports it to exactly that recipient. For each ordered pair (owner, peer):
+
+- the owner exports, to the peer only, the service that creates a consumer on its outbound stream
+  filtered to the peer's subjects (``$JS.<owner>.API.CONSUMER.CREATE.JIT_OUT_<OWNER>.*.jit.out.<peer>.>``:
+  the filter is part of the subject, and the server checks that the request's filter matches it);
+- the owner exports, to the peer only, the stream its server delivers those messages on
+  (``fed.deliver.<peer>.<owner>.>``), and the service the peer answers flow control on
+  (``$JS.FC.JIT_OUT_<OWNER>.>``);
+- the peer imports exactly those.
+
+So IE's credentials can neither create a consumer that reads what NL sends DE, nor receive its
+deliveries, nor read NL's stream any other way (no other JetStream API of NL's is exported): the broker
+enforces residency. On each node, the link denies the application's own subjects (``jit.>``) both ways:
+events leave a node only through its outbound stream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jitlib.federation import deliver_prefix, domain, outbound_stream_name
+
+
+def account(jurisdiction: str) -> str:
+    return jurisdiction.upper()
+
+
+def _consumer_create(owner: str, peer: str) -> str:
+    return f"$JS.{domain(owner)}.API.CONSUMER.CREATE.{outbound_stream_name(owner)}.*.jit.out.{domain(peer)}.>"
+
+
+def _flow_control(owner: str) -> str:
+    return f"$JS.FC.{outbound_stream_name(owner)}.>"
+
+
+def hub_config(
+    countries: Iterable[str],
+    passwords: Mapping[str, str],
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    leafnode_port: int,
+    monitor_port: int | None = None,
+    server_name: str = "jit-hub",
+) -> dict[str, Any]:
+    """The hub: one account per country (its node's link user), the exports and imports that carry what
+    each owner sends each peer, and nothing else."""
+    codes = sorted({c.upper() for c in countries})
+    accounts: dict[str, Any] = {}
+    for me in codes:
+        others = [o for o in codes if o != me]
+        exports: list[dict[str, Any]] = [{"service": _flow_control(me), "accounts": [account(o) for o in others]}]
+        imports: list[dict[str, Any]] = []
+        for other in others:
+            exports.append({"service": _consumer_create(me, other), "accounts": [account(other)]})
+            exports.append({"stream": f"{deliver_prefix(other, me)}.>", "accounts": [account(other)]})
+            imports.append({"service": {"account": account(other), "subject": _consumer_create(other, me)}})
+            imports.append({"stream": {"account": account(other), "subject": f"{deliver_prefix(me, other)}.>"}})
+            imports.append({"service": {"account": account(other), "subject": _flow_control(other)}})
+        user = {
+            "user": domain(me),
+            "password": passwords[me],
+            # Within its own account nothing of another country's arrives anyway; these make an attempt
+            # to listen on another country's deliveries or JetStream API an explicit refusal.
+            "permissions": {
+                "subscribe": {
+                    "allow": [">"],
+                    "deny": [
+                        *(f"fed.deliver.{domain(o)}.>" for o in others),
+                        *(f"$JS.{domain(o)}.API.>" for o in others),
+                    ],
+                }
+            },
+        }
+        accounts[account(me)] = {"users": [user], "exports": exports, "imports": imports}
+    config: dict[str, Any] = {
+        "server_name": server_name,
+        "listen": f"{host}:{port}",
+        "leafnodes": {"listen": f"{host}:{leafnode_port}"},
+        "accounts": accounts,
+    }
+    if monitor_port is not None:
+        config["http"] = f"{host}:{monitor_port}"
+    return config
+
+
+@dataclass(frozen=True)
+class NodeNats:
+    """One country's NATS server: JetStream in the country's own domain, linked to the hub."""
+
+    country: str
+    port: int
+    store_dir: Path
+    hub_url: str  # nats-leaf://host:port
+    password: str
+    host: str = "127.0.0.1"
+
+    def config(self) -> dict[str, Any]:
+        user = domain(self.country)
+        scheme, _, rest = self.hub_url.partition("://")
+        return {
+            "server_name": f"jit-{user}",
+            "listen": f"{self.host}:{self.port}",
+            "jetstream": {"store_dir": str(self.store_dir), "domain": domain(self.country)},
+            "leafnodes": {
+                "remotes": [
+                    {
+                        "url": f"{scheme}://{user}:{self.password}@{rest}",
+                        # The application's subjects never cross a link: events leave through the
+                        # outbound stream only, and arrive through JIT_IN.
+                        "deny_exports": ["jit.>"],
+                        "deny_imports": ["jit.>"],
+                    }
+                ]
+            },
+        }
+
+
+def write(path: Path, config: Mapping[str, Any]) -> Path:
+    """Write a configuration readable by its owner only (it holds the link credentials)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    return path

@@ -1,0 +1,111 @@
+"""Read-only replicas of the records other countries' nodes own (a federation of per-country nodes).
+
+A peer's node sends this one the events of the records this node's country is entitled to (see
+``jitlib.federation``); each carries the record's full new state. A service declares, per kind of record,
+how to read that state and write it, and gets a durable consumer of ``JIT_IN`` that applies each event
+once (the inbox), at the owner's version: an older or repeated version changes nothing, and a record
+never changes owner. The owner alone changes a record (``Runtime.require_owner``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any, Generic, Protocol, TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy.orm import Session
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jitlib.bus import EventConsumer, PoisonMessage
+from jitlib.clock import Clock
+from jitlib.federation import inbound_filter
+from jitlib.runtime import Runtime
+
+
+class ReplicatedRecord(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def origin_jurisdiction(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+R = TypeVar("R", bound=ReplicatedRecord)
+
+
+@dataclass(frozen=True)
+class ReplicaKind(Generic[R]):
+    """How a service keeps replicas of one kind of record."""
+
+    #: The envelope's ``aggregate_type`` (``task``).
+    aggregate_type: str
+    #: The local subjects of its events (``jit.tasks.>``).
+    subjects: str
+    #: The state's message class (``tasks_pb2.Task``) and its reading into the domain record.
+    state: type[Message]
+    from_pb: Callable[[Any], R]
+    #: The stored record, if any.
+    get: Callable[[Session, str], R | None]
+    #: Write the record (``exists``: update the stored row rather than insert one).
+    write: Callable[[Session, R, bool], None]
+
+
+def apply(kind: ReplicaKind[R], clock: Clock, session: Session, envelope: Envelope) -> bool:
+    """Apply one event of a peer's record; True when it changed the replica."""
+    if envelope.aggregate_type != kind.aggregate_type:
+        return False
+    state = kind.state()
+    if not envelope.state.Unpack(state):
+        raise PoisonMessage(f"a {kind.aggregate_type} event without its state")
+    try:
+        record = kind.from_pb(state)
+    except (ValueError, KeyError) as exc:
+        raise PoisonMessage(f"a {kind.aggregate_type} state that cannot be read: {type(exc).__name__}") from exc
+    if (
+        record.id != envelope.aggregate_id
+        or record.origin_jurisdiction != envelope.origin_jurisdiction
+        or record.workspace_id != envelope.workspace_id
+        or record.version != envelope.aggregate_version
+    ):
+        raise PoisonMessage("the envelope does not describe the record it carries")
+    current = kind.get(session, record.id)
+    if current is not None:
+        if current.origin_jurisdiction != record.origin_jurisdiction:
+            raise PoisonMessage("a record never changes owner")
+        if current.version >= record.version:
+            return False  # what we hold is as new or newer: a replay, or an event overtaken
+    kind.write(session, replace(record, replicated_at=clock.now()), current is not None)  # type: ignore[type-var]
+    return True
+
+
+def consumers(rt: Runtime, *kinds: ReplicaKind[Any]) -> list[EventConsumer]:
+    """One consumer of ``JIT_IN`` per kind; none on a node that is not part of a federation."""
+    fed = rt.federation
+    if fed is None:
+        return []
+    inbound = fed.inbound_stream()
+
+    def handler(kind: ReplicaKind[Any], session: Session, envelope: Envelope) -> None:
+        apply(kind, rt.clock, session, envelope)
+
+    return [
+        rt.consumer(
+            f"replica-{kind.aggregate_type}",
+            inbound,
+            inbound_filter(kind.subjects),
+            partial(handler, kind),
+            inbound=True,
+        )
+        for kind in kinds
+    ]
+
+
+__all__ = ["ReplicaKind", "apply", "consumers"]
