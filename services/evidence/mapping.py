@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -10,9 +10,17 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jitlib.actors import Actor
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name, record_pb_fields, restricted_from_pb, ts_to_dt
+from jitlib.mapping import (
+    actor_pb,
+    dt_to_ts,
+    enum_name,
+    record_fields_from_pb,
+    record_pb_fields,
+    restricted_from_pb,
+    ts_to_dt,
+)
 from services.evidence import custody
-from services.evidence.deadlines import Deadline
+from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import (
     Consent,
     EvidenceItem,
@@ -195,6 +203,88 @@ def request_to_pb(
     if order is not None:
         msg.linked_order.CopyFrom(order_to_pb(order, r.id))
     return msg
+
+
+def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
+    """A request from the state its events carry (a replica of another node's request): the inverse of
+    ``request_to_pb``. The deadlines are the owner's, as its message shows them, not computed again here:
+    the owner counted them under its rules, and a replica shows what the owner shows. What a view adds
+    (``linked_order``, ``item_count``, ``next_deadline_at``, each deadline's ``overdue``, ``replica``) is
+    not part of the record. ValueError for an enum value this build does not know, or UNSPECIFIED where
+    the owner always sets one: the record could not be shown as its owner shows it."""
+    state = state_from_pb(msg.state)
+    if state is None:
+        raise ValueError("evidence request state")
+    return EvidenceRequest(
+        **record_fields_from_pb(msg),
+        issuing_authority=msg.issuing_authority,
+        legal_basis=_required(pb.LegalBasis, msg.legal_basis, "LEGAL_BASIS_", "legal_basis"),
+        epoc_procedure=_optional(pb.EpocProcedure, msg.epoc_procedure, "EPOC_PROCEDURE_", "epoc_procedure"),
+        addressee_kind=_required(pb.AddresseeKind, msg.addressee_kind, "ADDRESSEE_KIND_", "addressee_kind"),
+        addressee_jurisdiction=msg.addressee_jurisdiction,
+        provider_name=msg.provider_name,
+        data_categories=tuple(
+            _required(pb.DataCategory, c, "DATA_CATEGORY_", "data_categories") for c in msg.data_categories
+        ),
+        targets=tuple(
+            Target(_required(pb.TargetType, t.type, "TARGET_TYPE_", "targets.type"), t.value, t.platform)
+            for t in msg.targets
+        ),
+        offence_category=_required(pb.OffenceCategory, msg.offence_category, "OFFENCE_CATEGORY_", "offence_category"),
+        urgency=_required(pb.Urgency, msg.urgency, "URGENCY_", "urgency"),
+        title=msg.title,
+        description=msg.description,
+        preservation_order_id=msg.preservation_order_id,
+        user_notice_status=_required(
+            pb.UserNoticeStatus, msg.user_notice_status, "USER_NOTICE_STATUS_", "user_notice_status"
+        ),
+        user_notice_suppressed_until=ts_to_dt(
+            msg.user_notice_suppressed_until, msg.HasField("user_notice_suppressed_until")
+        ),
+        state=state,
+        issued_at=ts_to_dt(msg.issued_at, msg.HasField("issued_at")),
+        received_at=ts_to_dt(msg.received_at, msg.HasField("received_at")),
+        decided_at=ts_to_dt(msg.decided_at, msg.HasField("decided_at")),
+        state_reason=msg.state_reason,
+        refusal_ground=_optional(pb.RefusalGround, msg.refusal_ground, "REFUSAL_GROUND_", "refusal_ground"),
+        non_execution_reason=_optional(
+            pb.NonExecutionReason, msg.non_execution_reason, "NON_EXECUTION_REASON_", "non_execution_reason"
+        ),
+        decision_extended=msg.decision_deadline_extended,
+        postponed_until=ts_to_dt(msg.postponed_until, msg.HasField("postponed_until")),
+        deadlines=tuple(deadline_from_pb(d) for d in msg.deadlines),
+    )
+
+
+def deadline_from_pb(d: pb.Deadline) -> Deadline:
+    """A deadline as its owner's message shows it (the inverse of ``deadline_to_pb``; ``overdue`` is
+    derived when read)."""
+    kind = _required(pb.DeadlineKind, d.kind, "DEADLINE_KIND_", "deadlines.kind")
+    if not d.HasField("due_at") or not d.HasField("counted_from"):
+        raise ValueError("deadlines.due_at")
+    return Deadline(
+        DeadlineKind(kind),
+        d.due_at.ToDatetime(tzinfo=UTC),
+        d.source,
+        d.counted_from.ToDatetime(tzinfo=UTC),
+        d.working_days,
+    )
+
+
+def _optional(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
+    """A stored enum that may be unset ("" for UNSPECIFIED); ValueError naming ``field`` when unknown."""
+    name = enum_value(enum, value, prefix)
+    if name is None:
+        raise ValueError(field)
+    return name
+
+
+def _required(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
+    """A stored enum that is always set; ValueError naming ``field`` when unknown or UNSPECIFIED."""
+    name = _optional(enum, value, prefix, field)
+    if not name:
+        raise ValueError(field)
+    return name
 
 
 def state_from_pb(value: int) -> State | None:

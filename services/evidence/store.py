@@ -339,6 +339,27 @@ def update_if_version(session: Session, r: EvidenceRequest, expected_version: in
     return True
 
 
+def write_replica(session: Session, r: EvidenceRequest, exists: bool) -> None:
+    """Store another node's request as its owner sent it (``jitlib.replicas``): no version check, the
+    owner's version is the one that counts. Its parties are written again (the visibility index) and so
+    are its deadlines, the owner's, in the same table as this node's own: reads and the List filter on
+    the next deadline show them as the owner does. They carry no alert (``next_alert_at`` NULL): this
+    node's scanner never warns of a deadline of a request it does not own; the owner's node does."""
+    if exists:
+        session.execute(
+            update(RequestRow)
+            .where(RequestRow.id == r.id)
+            .values(**_columns(r))
+            .execution_options(synchronize_session=False)
+        )
+        PARTIES.write(session, r.id, r.parties, replace=True)
+        session.execute(delete(DeadlineRow).where(DeadlineRow.request_id == r.id))
+    else:
+        # A replica was not created by a request on this node: its own id stands in as the request id.
+        insert_request(session, r, request_id=r.id, request_digest="")
+    _insert_deadlines(session, r, {})
+
+
 def _insert_deadlines(session: Session, r: EvidenceRequest, first_alerts: AlertPlan) -> None:
     if r.deadlines:
         session.execute(

@@ -6,12 +6,30 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
 from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import paging
 from jitlib.errors import InvalidArgument
 from jitlib.ids import is_uuid
-from jitlib.mapping import dt_to_ts, enum_name, record_pb_fields, restricted_from_pb, ts_to_dt
-from services.preservation.domain import NewOrder, Order, OrderState, Provider, Target, TransitionInput, Warning
+from jitlib.mapping import (
+    dt_to_ts,
+    enum_name,
+    record_fields_from_pb,
+    record_pb_fields,
+    restricted_from_pb,
+    ts_to_dt,
+)
+from services.preservation.domain import (
+    LegalBasis,
+    NewOrder,
+    Order,
+    OrderState,
+    Provider,
+    Target,
+    TransitionInput,
+    Warning,
+)
 
 
 def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
@@ -69,6 +87,60 @@ def order_to_pb(order: Order, now: datetime, overdue_after: timedelta) -> pb.Pre
         if value is not None:
             getattr(msg, name).CopyFrom(dt_to_ts(value))
     return msg
+
+
+def order_from_pb(msg: pb.PreservationOrder) -> Order:
+    """An order from the state its events carry (a replica of another node's order): the inverse of
+    ``order_to_pb``. The expiry, the extension deadline and the count of extensions are the owner's, as
+    its message shows them, not computed again here: the owner's clock rule (its national law, its
+    provider register) set them, and a replica shows what the owner shows. ``clock_started_at`` is not
+    in the message: it only schedules the expiry warnings, which the owner's node alone sends (a replica
+    has no warning schedule). ``confirmation_overdue`` is derived when read, as on every node.
+    ValueError for an enum value this build does not know, or UNSPECIFIED where the owner always sets one."""
+    state = state_from_pb(msg.state)
+    if state is None:
+        raise ValueError("preservation order state")
+    return Order(
+        **record_fields_from_pb(msg),
+        legal_basis=LegalBasis(_required(pb.LegalBasis, msg.legal_basis, "LEGAL_BASIS_", "legal_basis")),
+        provider_id=msg.provider_id,
+        targets=tuple(
+            Target(_required(pb.TargetKind, t.kind, "TARGET_KIND_", "targets.kind"), t.value) for t in msg.targets
+        ),
+        data_categories=tuple(
+            _required(pb.DataCategory, c, "DATA_CATEGORY_", "data_categories") for c in msg.data_categories
+        ),
+        description=msg.description,
+        state=state,
+        state_reason=msg.state_reason,
+        not_executed_reason=_optional(
+            pb.NotExecutedReason, msg.not_executed_reason, "NOT_EXECUTED_REASON_", "not_executed_reason"
+        ),
+        provider_reference=msg.provider_reference,
+        follow_up_request_id=msg.follow_up_request_id,
+        issued_at=ts_to_dt(msg.issued_at, msg.HasField("issued_at")),
+        confirmed_at=ts_to_dt(msg.confirmed_at, msg.HasField("confirmed_at")),
+        expires_at=ts_to_dt(msg.expires_at, msg.HasField("expires_at")),
+        extension_count=msg.extension_count,
+        extension_deadline=ts_to_dt(msg.extension_deadline, msg.HasField("extension_deadline")),
+        produced_at=ts_to_dt(msg.produced_at, msg.HasField("produced_at")),
+    )
+
+
+def _optional(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
+    """A stored enum that may be unset ("" for UNSPECIFIED); ValueError naming ``field`` when unknown."""
+    name = enum_name(enum, value, prefix)
+    if name is None:
+        raise ValueError(field)
+    return "" if name == "UNSPECIFIED" else name
+
+
+def _required(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
+    """A stored enum that is always set; ValueError naming ``field`` when unknown or UNSPECIFIED."""
+    name = _optional(enum, value, prefix, field)
+    if not name:
+        raise ValueError(field)
+    return name
 
 
 def warning_to_pb(state: pb.PreservationOrder, warning: Warning) -> pb.ExpiryWarning:

@@ -183,6 +183,24 @@ def update_if_version(session: Session, order: Order, expected_version: int, nex
     return True
 
 
+def write_replica(session: Session, order: Order, exists: bool) -> None:
+    """Store another node's order as its owner sent it (``jitlib.replicas``): no version check, the
+    owner's version is the one that counts; its parties are written again (the visibility index). Its
+    ``next_alert_at`` stays NULL: this node's scanner never warns of nor expires an order it does not
+    own; the owner's node does, and its events bring the new state (EXPIRED) here."""
+    if exists:
+        session.execute(
+            update(OrderRow)
+            .where(OrderRow.id == order.id)
+            .values(**columns(order, None))
+            .execution_options(synchronize_session=False)
+        )
+        PARTIES.write(session, order.id, order.parties, replace=True)
+        return
+    # A replica was not created by a request on this node: its own id stands in as the request id.
+    insert_order(session, order, request_id=order.id, request_digest="")
+
+
 def set_next_alert(session: Session, order_id: str, next_alert_at: datetime | None) -> None:
     session.execute(
         update(OrderRow)

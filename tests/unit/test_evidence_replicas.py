@@ -1,0 +1,252 @@
+"""Replicas of another node's evidence requests (jitlib.replicas): the request read back from the state
+its events carry, and stored with the owner's deadlines, without alerts of this node's own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.evidence.v1 import evidence_pb2 as pb
+from jitlib.actors import Actor
+from jitlib.clock import ManualClock
+from services.evidence import app, domain, events, store
+from services.evidence.deadlines import Deadline, DeadlineKind
+from services.evidence.domain import EvidenceItem, NewRequest, State, Target, TransitionInput
+from services.evidence.mapping import item_to_pb, request_from_pb, request_to_pb
+
+# Microseconds on purpose: a Timestamp keeps them.
+T0 = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
+NL = Actor("u-nl", "nl-prosecutor", "NL")
+DE = Actor("u-de", "de-liaison", "DE")
+IE = Actor("u-ie", "ie-prosecutor", "IE")
+MEMBERS = frozenset({"NL", "DE", "IE", "FR"})
+
+
+def _new(**over: object) -> NewRequest:
+    fields: dict[str, object] = dict(
+        request_id="0190f7a0-0000-7000-8000-000000000001",
+        workspace_id="jit-demo",
+        legal_basis="EIO",
+        epoc_procedure="",
+        issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
+        addressee_kind="MEMBER_STATE",
+        addressee_jurisdiction="DE",
+        provider_name="",
+        data_categories=("SUBSCRIBER", "TRAFFIC"),
+        targets=(
+            Target("ACCOUNT_HANDLE", "@harasser_x", "instagram"),
+            Target("EMAIL", "harasser@example.org"),
+        ),
+        offence_category="CYBERSTALKING",
+        urgency="URGENT",
+        title="Identify the holder of @harasser_x",
+        description="Subscriber and traffic data, 1 Jan to 1 Mar 2026.",
+        restricted=True,
+        shared_with=("FR",),
+    )
+    fields.update(over)
+    return NewRequest(**fields)  # type: ignore[arg-type]
+
+
+def _run(
+    r: domain.EvidenceRequest, actor: Actor, at: datetime, *actions: str, **data: object
+) -> domain.EvidenceRequest:
+    for action in actions:
+        r = domain.apply(r, action, TransitionInput(**data), actor=actor, now=at)  # type: ignore[arg-type]
+    return r
+
+
+def eio() -> domain.EvidenceRequest:
+    """An EIO to DE, acknowledged and its decision deadline extended (Art. 12(5)): the deadlines running
+    are the extended decision and none other."""
+    r = domain.create(_new(), request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=T0)
+    r = _run(r, NL, T0, "issue")
+    r = _run(r, DE, T0 + timedelta(hours=3), "acknowledge", received_at=T0 + timedelta(hours=1))
+    return _run(r, DE, T0 + timedelta(days=2), "extend_decision", reason="the case file is voluminous")
+
+
+def epoc() -> domain.EvidenceRequest:
+    """An emergency EPOC with notification of IE to a provider established there, in execution: an 8-hour
+    production deadline and the enforcing state's 96-hour objection window."""
+    cmd = _new(
+        legal_basis="EPOC",
+        epoc_procedure="EMERGENCY_WITH_NOTIFICATION",
+        addressee_kind="SERVICE_PROVIDER",
+        addressee_jurisdiction="IE",
+        provider_name="SocialNet Ireland Ltd",
+        data_categories=("CONTENT",),
+        urgency="EMERGENCY",
+        user_notice_status="SUPPRESSED",
+        user_notice_suppressed_until=T0 + timedelta(days=180),
+        preservation_order_id="0190f7a0-0000-7000-8000-0000000000bb",
+    )
+    r = domain.create(cmd, request_id="0190f7a0-0000-7000-8000-0000000000cc", actor=NL, now=T0)
+    r = _run(r, NL, T0, "issue")
+    r = _run(r, NL, T0 + timedelta(hours=1), "acknowledge")
+    return _run(r, IE, T0 + timedelta(hours=2), "open_review", "conclude_review", reason="no ground raised")
+
+
+def every_field(r: domain.EvidenceRequest) -> domain.EvidenceRequest:
+    """``r`` with every optional field set (not a state the machine reaches, but every field mapped), one
+    deadline counted in working days, and held as a replica."""
+    working = Deadline(DeadlineKind.EXECUTE, T0 + timedelta(days=40), "test rule", T0, working_days=True)
+    return replace(
+        r,
+        preservation_order_id=r.preservation_order_id or "0190f7a0-0000-7000-8000-0000000000dd",
+        user_notice_suppressed_until=T0 + timedelta(days=30),
+        decided_at=T0 + timedelta(days=3),
+        state_reason="partly executed: the rest follows",
+        refusal_ground="FUNDAMENTAL_RIGHTS",
+        non_execution_reason="DATA_NOT_HELD",
+        decision_extended=True,
+        postponed_until=T0 + timedelta(days=20),
+        deadlines=(*r.deadlines, working),
+        replicated_at=T0 + timedelta(days=4),
+    )
+
+
+@pytest.mark.parametrize("build", [eio, epoc], ids=["eio", "epoc"])
+def test_a_request_reads_back_from_its_message(build: Callable[[], domain.EvidenceRequest]) -> None:
+    r = build()
+    assert r.deadlines, "a request with running deadlines"
+    assert request_from_pb(request_to_pb(r, T0)) == r
+
+
+@pytest.mark.parametrize("build", [eio, epoc], ids=["eio", "epoc"])
+def test_every_field_reads_back_but_whether_this_node_holds_a_replica(
+    build: Callable[[], domain.EvidenceRequest],
+) -> None:
+    r = every_field(build())
+    msg = request_to_pb(r, T0 + timedelta(days=365))  # every deadline overdue by then: derived, not read
+    assert msg.HasField("replica") and all(d.overdue for d in msg.deadlines)
+    assert request_from_pb(msg) == replace(r, replicated_at=None)
+
+
+def test_the_deadlines_are_the_owners_not_computed_again() -> None:
+    r = eio()
+    assert [d.kind for d in r.deadlines] == [DeadlineKind.DECIDE]
+    assert "extended under" in r.deadlines[0].source
+    owners = (Deadline(DeadlineKind.DECIDE, T0 + timedelta(days=45), "the owner's rule", T0),)
+    assert request_from_pb(request_to_pb(replace(r, deadlines=owners), T0)).deadlines == owners
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("state", 99),
+        ("state", pb.EVIDENCE_REQUEST_STATE_UNSPECIFIED),
+        ("legal_basis", 99),
+        ("legal_basis", pb.LEGAL_BASIS_UNSPECIFIED),
+        ("epoc_procedure", 99),
+        ("addressee_kind", 99),
+        ("offence_category", 99),
+        ("urgency", 99),
+        ("user_notice_status", 99),
+        ("refusal_ground", 99),
+        ("non_execution_reason", 99),
+    ],
+)
+def test_an_enum_this_build_does_not_know_is_refused(field: str, value: int) -> None:
+    msg = request_to_pb(epoc(), T0)
+    setattr(msg, field, value)
+    with pytest.raises(ValueError, match=field):
+        request_from_pb(msg)
+
+
+def test_an_unknown_value_in_a_list_or_a_deadline_is_refused() -> None:
+    for mutate in (
+        lambda m: m.data_categories.append(99),
+        lambda m: setattr(m.targets[0], "type", 99),
+        lambda m: setattr(m.deadlines[0], "kind", 99),
+        lambda m: m.deadlines[0].ClearField("due_at"),
+    ):
+        msg = request_to_pb(epoc(), T0)
+        mutate(msg)
+        with pytest.raises(ValueError):
+            request_from_pb(msg)
+
+
+# -- stored as a replica ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    with Session(engine) as s, s.begin():
+        yield s
+    engine.dispose()
+
+
+def _event(r: domain.EvidenceRequest, event: str) -> Envelope:
+    return events.request_envelope(r, request_to_pb(r, r.updated_at), event, MEMBERS, r.updated_at)
+
+
+def _parties(session: Session, request_id: str) -> set[str]:
+    c = store.PARTIES.table.c
+    return set(session.scalars(select(c.jurisdiction).where(store.PARTIES.key == request_id)))
+
+
+def test_a_replica_holds_the_owners_deadlines_and_sends_no_alert(session: Session) -> None:
+    clock = ManualClock(T0 + timedelta(days=3))
+    issued = _run(
+        domain.create(_new(), request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=T0), NL, T0, "issue"
+    )
+    assert app.apply_replica(clock, session, _event(issued, "issued"))
+    held = store.get(session, issued.id)
+    assert held == replace(issued, replicated_at=clock.now())
+    assert {d.kind for d in held.deadlines} == {DeadlineKind.ACKNOWLEDGE, DeadlineKind.DECIDE}
+    assert _parties(session, issued.id) == {"NL", "DE", "FR"}
+    # The owner's node warns of its deadlines; this node's scanner finds nothing to send.
+    assert store.due_deadlines(session, T0 + timedelta(days=400)) == []
+
+    later = eio()
+    clock.advance(timedelta(days=1))
+    assert app.apply_replica(clock, session, _event(later, "decision_deadline_extended"))
+    held = store.get(session, later.id)
+    assert held == replace(later, replicated_at=clock.now())
+    assert [d.kind for d in held.deadlines] == [DeadlineKind.DECIDE]
+    assert store.due_deadlines(session, T0 + timedelta(days=400)) == []
+
+    # An event overtaken by a newer one changes nothing.
+    assert not app.apply_replica(clock, session, _event(issued, "issued"))
+    assert store.get(session, later.id) == held
+
+
+def test_the_owners_alerts_and_item_events_pass_by_a_replica(session: Session) -> None:
+    clock = ManualClock(T0)
+    r = eio()
+    assert app.apply_replica(clock, session, _event(r, "acknowledged"))
+    alert = pb.DeadlineAlert(
+        request=request_to_pb(replace(r, version=r.version + 1), T0),
+        deadline=request_to_pb(r, T0).deadlines[0],
+        passed=True,
+    )
+    envelope = events.alert_envelope(replace(r, version=r.version + 1), alert, MEMBERS, T0)
+    assert not app.apply_replica(clock, session, envelope)
+    item = EvidenceItem(
+        id="0190f7a0-0000-7000-8000-0000000000ee",
+        workspace_id=r.workspace_id,
+        evidence_request_id=r.id,
+        origin_jurisdiction="DE",
+        media_type="application/pdf",
+        size_bytes=3,
+        sha256="0" * 64,
+        filename="answer.pdf",
+        description="",
+        conditions="",
+        consents=(),
+        received_by=DE,
+        received_at=T0,
+        blob_key="k",
+    )
+    envelope = events.item_envelope(item, r, item_to_pb(item, 1), "item_received", MEMBERS, DE, 1, T0)
+    assert not app.apply_replica(clock, session, envelope)
+    assert store.get(session, r.id) == replace(r, replicated_at=T0)
+    assert r.state is State.ACKNOWLEDGED

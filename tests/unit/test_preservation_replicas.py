@@ -1,0 +1,197 @@
+"""Replicas of another node's preservation orders (jitlib.replicas): the order read back from the state its
+events carry, with the owner's expiry and extensions, and stored without a warning schedule of this node's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.preservation.v1 import preservation_pb2 as pb
+from jitlib.actors import Actor
+from jitlib.clock import ManualClock
+from services.preservation import app, domain, events, providers, store
+from services.preservation.domain import LegalBasis, NationalRule, NewOrder, OrderState, Rules, Target, TransitionInput
+from services.preservation.mapping import order_from_pb, order_to_pb, warning_to_pb
+
+# Microseconds on purpose: a Timestamp keeps them.
+T0 = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
+NL = Actor("u-nl", "nl-liaison", "NL")
+OVERDUE_AFTER = timedelta(days=3)
+MEMBERS = frozenset({"NL", "DE", "IE"})
+#: The owner's node: its national law keeps data 45 days, extended by 15 days twice at most.
+OWNER_RULES = Rules(
+    providers=providers.load(), national=NationalRule(period_days=45, extension_days=15, max_extensions=2)
+)
+
+
+def _order(basis: LegalBasis, *actions: str) -> domain.Order:
+    cmd = NewOrder(
+        request_id="0f1e2d3c-4b5a-4968-8776-655443322110",
+        workspace_id="jit-demo",
+        legal_basis=basis.value,
+        provider_id="socialnet-ie",
+        targets=(Target("URL", "https://socialnet.example/p/1"), Target("ACCOUNT_HANDLE", "@harasser_x")),
+        data_categories=("SUBSCRIBER", "CONTENT"),
+        description="Posts and subscriber data of @harasser_x",
+        restricted=True,
+        shared_with=("IE",),
+    )
+    order = domain.create(cmd, order_id="01935c4e-0000-7000-8000-000000000001", actor=NL, now=T0)
+    data = TransitionInput(confirmed_at=T0 + timedelta(hours=2), provider_reference="SN-2026-0042")
+    for i, action in enumerate(actions):
+        at = T0 + timedelta(days=i)
+        order = domain.apply(order, action, data, actor=NL, now=at, rule=OWNER_RULES.clock_for(order))
+    return order
+
+
+def confirmed() -> domain.Order:
+    return _order(LegalBasis.EPOC_PR, "issue", "confirm")
+
+
+def extended() -> domain.Order:
+    """Under the owner's national law: confirmed, then extended once (another extension still possible)."""
+    return _order(LegalBasis.NATIONAL, "issue", "confirm", "extend")
+
+
+def every_field(order: domain.Order) -> domain.Order:
+    """``order`` with every optional field set (not a state the machine reaches, but every field mapped),
+    held as a replica."""
+    return replace(
+        order,
+        state_reason="the provider holds no content",
+        not_executed_reason="DATA_NOT_HELD",
+        follow_up_request_id="0190f7a0-0000-7000-8000-0000000000aa",
+        produced_at=T0 + timedelta(days=9),
+        replicated_at=T0 + timedelta(days=10),
+    )
+
+
+@pytest.mark.parametrize("build", [confirmed, extended], ids=["confirmed", "extended"])
+def test_an_order_reads_back_from_its_message_with_the_owners_expiry(build: Callable[[], domain.Order]) -> None:
+    order = build()
+    assert order.expires_at is not None and order.extension_deadline is not None
+    back = order_from_pb(order_to_pb(order, T0, OVERDUE_AFTER))
+    # clock_started_at only schedules the owner's expiry warnings: it is not in the message.
+    assert order.clock_started_at is not None and back.clock_started_at is None
+    assert back == replace(order, clock_started_at=None)
+
+
+def test_the_expiry_and_extensions_are_the_owners_not_this_nodes() -> None:
+    order = extended()
+    confirmed_at = T0 + timedelta(hours=2)
+    assert (order.state, order.extension_count) == (OrderState.EXTENDED, 1)
+    assert order.expires_at == confirmed_at + timedelta(days=45 + 15)
+    # This node's national law (90 days, 90 more) is not applied to another node's order.
+    back = order_from_pb(order_to_pb(order, T0, OVERDUE_AFTER))
+    assert (back.expires_at, back.extension_deadline, back.extension_count) == (
+        order.expires_at,
+        order.extension_deadline,
+        1,
+    )
+
+
+@pytest.mark.parametrize("build", [confirmed, extended], ids=["confirmed", "extended"])
+def test_every_field_reads_back_but_whether_this_node_holds_a_replica(build: Callable[[], domain.Order]) -> None:
+    order = every_field(build())
+    msg = order_to_pb(order, T0 + timedelta(days=30), OVERDUE_AFTER)
+    assert msg.HasField("replica")
+    assert order_from_pb(msg) == replace(order, replicated_at=None, clock_started_at=None)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("state", 99),
+        ("state", pb.PRESERVATION_ORDER_STATE_UNSPECIFIED),
+        ("legal_basis", 99),
+        ("legal_basis", pb.LEGAL_BASIS_UNSPECIFIED),
+        ("not_executed_reason", 99),
+    ],
+)
+def test_an_enum_this_build_does_not_know_is_refused(field: str, value: int) -> None:
+    msg = order_to_pb(confirmed(), T0, OVERDUE_AFTER)
+    setattr(msg, field, value)
+    with pytest.raises(ValueError, match=field):
+        order_from_pb(msg)
+
+
+def test_an_unknown_value_in_a_list_is_refused() -> None:
+    for mutate in (
+        lambda m: m.data_categories.append(99),
+        lambda m: setattr(m.targets[0], "kind", 99),
+        lambda m: setattr(m.targets[0], "kind", pb.TARGET_KIND_UNSPECIFIED),
+    ):
+        msg = order_to_pb(confirmed(), T0, OVERDUE_AFTER)
+        mutate(msg)
+        with pytest.raises(ValueError):
+            order_from_pb(msg)
+
+
+# -- stored as a replica ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    with Session(engine) as s, s.begin():
+        yield s
+    engine.dispose()
+
+
+def _event(order: domain.Order, event: str) -> Envelope:
+    state = order_to_pb(order, order.updated_at, OVERDUE_AFTER)
+    return events.envelope(order, state, events.event_type(event), MEMBERS, order.updated_at)
+
+
+def _parties(session: Session, order_id: str) -> set[str]:
+    c = store.PARTIES.table.c
+    return set(session.scalars(select(c.jurisdiction).where(store.PARTIES.key == order_id)))
+
+
+def test_a_replica_has_no_warning_schedule_and_takes_the_owners_expiry(session: Session) -> None:
+    clock = ManualClock(T0 + timedelta(days=1))
+    order = confirmed()
+    assert domain.next_alert_at(order, OWNER_RULES.offsets) is not None  # the owner's node warns
+    assert app.apply_replica(clock, session, _event(order, "confirmed"))
+    assert store.get(session, order.id) == replace(order, clock_started_at=None, replicated_at=clock.now())
+    assert _parties(session, order.id) == {"NL", "IE"}
+    assert store.next_alert_of(session, order.id) is None
+    assert store.due_for_alert(session, T0 + timedelta(days=400), 100) == []
+
+    # The owner's clock expires the order: the replica takes the new state from the owner's event.
+    at = order.expires_at
+    assert at is not None
+    expired = domain.apply(
+        order,
+        "expire",
+        TransitionInput(reason="preservation period ended"),
+        actor=NL,
+        now=at,
+        rule=OWNER_RULES.clock_for(order),
+    )
+    clock.advance(timedelta(days=60))
+    assert app.apply_replica(clock, session, _event(expired, "expired"))
+    held = store.get(session, order.id)
+    assert held == replace(expired, clock_started_at=None, replicated_at=clock.now())
+    assert held is not None and held.state is OrderState.EXPIRED
+    # A repeated or overtaken event changes nothing.
+    assert not app.apply_replica(clock, session, _event(order, "confirmed"))
+    assert store.get(session, order.id) == held
+
+
+def test_the_owners_expiry_warnings_pass_by_a_replica(session: Session) -> None:
+    clock = ManualClock(T0)
+    order = confirmed()
+    assert app.apply_replica(clock, session, _event(order, "confirmed"))
+    warning = domain.warning_schedule(order, OWNER_RULES.offsets)[0]
+    state = warning_to_pb(order_to_pb(order, T0, OVERDUE_AFTER), warning)
+    envelope = events.envelope(order, state, events.WARNING_TYPE, MEMBERS, warning.due_at)
+    assert not app.apply_replica(clock, session, envelope)
+    assert store.get(session, order.id) == replace(order, clock_started_at=None, replicated_at=T0)
