@@ -63,6 +63,19 @@ def keycloak(stack_dir: Path) -> Iterator[Any]:
         yield kc
 
 
+@pytest.fixture(scope="session")
+def country_realms(keycloak: Any) -> tuple[str, ...]:
+    """One realm per country (``jit-nl``, ``jit-de``, ``jit-ie``) beside the demo realm, as a local
+    federation runs them; made once per session and left until the suite's Keycloak stops."""
+    from jitcli import kcadmin
+    from jitdev.nodes import ensure_country_realms
+
+    admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
+    countries = ("NL", "DE", "IE")
+    ensure_country_realms(admin, countries)
+    return countries
+
+
 class Tokens:
     """Access tokens of the demo users, fetched from the real Keycloak and cached until near expiry."""
 

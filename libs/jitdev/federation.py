@@ -59,12 +59,19 @@ class NatsProcess:
 
     def start(self) -> NatsProcess:
         self.process = spawn([nats_server_binary(), "-c", str(self.config_path)], self.log_path)
+        self.pidfile.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.pidfile.write_text(str(self.process.pid))
         wait_until(lambda: port_open(self.port), 30, f"nats-server {self.name}", self.log_path, self.process)
         return self
+
+    @property
+    def pidfile(self) -> Path:
+        return self.config_path.parent / "run" / "nats.pid"
 
     def stop(self) -> None:
         terminate(self.process)
         self.process = None
+        self.pidfile.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """Abrupt stop (SIGKILL): a crash, or a cut link when it is the hub."""
@@ -89,9 +96,7 @@ class FederationNats:
     def __post_init__(self) -> None:
         hub_dir = self.root / "hub"
         passwords = link_passwords(hub_dir, self.countries)
-        hub_conf = natsconf.hub_config(
-            self.countries, passwords, port=self.hub_port, leafnode_port=self.leafnode_port
-        )
+        hub_conf = natsconf.hub_config(self.countries, passwords, port=self.hub_port, leafnode_port=self.leafnode_port)
         self.hub = NatsProcess(
             "hub", self.hub_port, natsconf.write(hub_dir / "hub.conf", hub_conf), hub_dir / "logs" / "nats.log"
         )
@@ -104,9 +109,8 @@ class FederationNats:
                 hub_url=f"nats-leaf://127.0.0.1:{self.leafnode_port}",
                 password=passwords[c],
             ).config()
-            self.nodes[c] = NatsProcess(
-                c.lower(), self.node_ports[c], natsconf.write(node_dir / "nats.conf", conf), node_dir / "logs" / "nats.log"
-            )
+            config_path = natsconf.write(node_dir / "nats.conf", conf)
+            self.nodes[c] = NatsProcess(c.lower(), self.node_ports[c], config_path, node_dir / "logs" / "nats.log")
 
     def node_dir(self, country: str) -> Path:
         return self.root / "nodes" / country.lower()

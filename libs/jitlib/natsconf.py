@@ -69,15 +69,14 @@ def hub_config(
         user = {
             "user": domain(me),
             "password": passwords[me],
-            # Within its own account nothing of another country's arrives anyway; these make an attempt
-            # to listen on another country's deliveries or JetStream API an explicit refusal.
+            # Within its own account nothing of another country's arrives anyway; this makes an attempt
+            # to listen on what is delivered to another country an explicit refusal. (A leafnode user's
+            # subscribe permissions also decide which requests its node may send through the hub: never
+            # deny another domain's JetStream API here, or sourcing from that domain stops.)
             "permissions": {
                 "subscribe": {
                     "allow": [">"],
-                    "deny": [
-                        *(f"fed.deliver.{domain(o)}.>" for o in others),
-                        *(f"$JS.{domain(o)}.API.>" for o in others),
-                    ],
+                    "deny": [f"fed.deliver.{domain(o)}.>" for o in others],
                 }
             },
         }

@@ -62,6 +62,10 @@ def apply(kind: ReplicaKind[R], clock: Clock, session: Session, envelope: Envelo
     """Apply one event of a peer's record; True when it changed the replica."""
     if envelope.aggregate_type != kind.aggregate_type:
         return False
+    if envelope.state.TypeName() != kind.state.DESCRIPTOR.full_name:
+        # An event about the record that carries something else (an owner's deadline alert or expiry
+        # warning): the owner's node warns of its own records, this one keeps the record only.
+        return False
     state = kind.state()
     if not envelope.state.Unpack(state):
         raise PoisonMessage(f"a {kind.aggregate_type} event without its state")

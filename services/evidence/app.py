@@ -11,16 +11,11 @@ from typing import Any
 import grpc
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy.orm import Session
 
-from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from jitlib import crypto, replicas
 from jitlib.alerts import AlertScanner
-from jitlib.bus import EventConsumer
-from jitlib.clock import Clock
 from jitlib.config import ServiceSettings
-from jitlib.federation import inbound_filter
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
 from services.evidence import blobs, events, mapping, store
@@ -67,38 +62,6 @@ REPLICAS = replicas.ReplicaKind(
 )
 
 
-def apply_replica(clock: Clock, session: Session, envelope: Envelope) -> bool:
-    """``replicas.apply`` for REPLICAS, passing over the owner's deadline alerts: they are events of the
-    request too (aggregate type ``evidence_request``, same subjects), but their state is a DeadlineAlert,
-    not the request, and ``replicas.apply`` would set each one aside as a dead letter. The owner's node
-    warns of its deadlines; this node holds the deadlines and sends no alert of its own."""
-    if envelope.state.TypeName() == evidence_pb2.DeadlineAlert.DESCRIPTOR.full_name:
-        return False
-    return replicas.apply(REPLICAS, clock, session, envelope)
-
-
-def replica_consumers(rt: Runtime) -> list[EventConsumer]:
-    """The consumer of ``JIT_IN`` that keeps REPLICAS: what ``replicas.consumers(rt, REPLICAS)`` builds
-    (same durable name, filter and inbound checks), with ``apply_replica`` as its handler; none on a node
-    that is not part of a federation."""
-    fed = rt.federation
-    if fed is None:
-        return []
-
-    def handle(session: Session, envelope: Envelope) -> None:
-        apply_replica(rt.clock, session, envelope)
-
-    return [
-        rt.consumer(
-            f"replica-{REPLICAS.aggregate_type}",
-            fed.inbound_stream(),
-            inbound_filter(REPLICAS.subjects),
-            handle,
-            inbound=True,
-        )
-    ]
-
-
 def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
     """The service's spec. ``extra["scanner"]`` holds the running AlertScanner and ``extra["blobs"]`` the
     blob store (tests use both)."""
@@ -124,6 +87,6 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         interval = settings.scan_interval_seconds
         scanner = AlertScanner(rt, store.ALERTS, make_scan(offsets), make_emit(rt), interval=interval)
         extra["scanner"] = scanner
-        return [*events.consumers(rt), *replica_consumers(rt), scanner]
+        return [*events.consumers(rt), *replicas.consumers(rt, REPLICAS), scanner]
 
     return ServiceSpec.of("evidence", store, [events.STREAM], register, consumers=background, extra=extra)

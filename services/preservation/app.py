@@ -12,16 +12,11 @@ from typing import Any
 import grpc
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from sqlalchemy.orm import Session
 
-from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2, preservation_pb2_grpc
 from jitlib import replicas
 from jitlib.alerts import AlertScanner
-from jitlib.bus import EventConsumer
-from jitlib.clock import Clock
 from jitlib.config import ServiceSettings
-from jitlib.federation import inbound_filter
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
 from services.preservation import domain, events, mapping, providers, store
@@ -77,38 +72,6 @@ REPLICAS = replicas.ReplicaKind(
 )
 
 
-def apply_replica(clock: Clock, session: Session, envelope: Envelope) -> bool:
-    """``replicas.apply`` for REPLICAS, passing over the owner's expiry warnings: they are events of the
-    order too (aggregate type ``preservation_order``, same subjects), but their state is an ExpiryWarning,
-    not the order, and ``replicas.apply`` would set each one aside as a dead letter. The owner's node
-    warns and expires its orders; the expiry itself reaches this node as the order's ``expired`` event."""
-    if envelope.state.TypeName() == preservation_pb2.ExpiryWarning.DESCRIPTOR.full_name:
-        return False
-    return replicas.apply(REPLICAS, clock, session, envelope)
-
-
-def replica_consumers(rt: Runtime) -> list[EventConsumer]:
-    """The consumer of ``JIT_IN`` that keeps REPLICAS: what ``replicas.consumers(rt, REPLICAS)`` builds
-    (same durable name, filter and inbound checks), with ``apply_replica`` as its handler; none on a node
-    that is not part of a federation."""
-    fed = rt.federation
-    if fed is None:
-        return []
-
-    def handle(session: Session, envelope: Envelope) -> None:
-        apply_replica(rt.clock, session, envelope)
-
-    return [
-        rt.consumer(
-            f"replica-{REPLICAS.aggregate_type}",
-            fed.inbound_stream(),
-            inbound_filter(REPLICAS.subjects),
-            handle,
-            inbound=True,
-        )
-    ]
-
-
 def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
     """The service's spec. ``extra["scanner"]`` holds the running AlertScanner (tests call ``wake()``)."""
     settings = settings or PreservationSettings()
@@ -123,6 +86,6 @@ def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
         scan, emit = events.scan(rules, settings.scan_batch), events.emitter(rt, rules)
         scanner = AlertScanner(rt, store.ALERTS, scan, emit, interval=settings.scan_interval_seconds)
         extra["scanner"] = scanner
-        return [events.evidence_consumer(rt, rules), *replica_consumers(rt), scanner]
+        return [events.evidence_consumer(rt, rules), *replicas.consumers(rt, REPLICAS), scanner]
 
     return ServiceSpec.of("preservation", store, [events.STREAM], register, consumers=background, extra=extra)

@@ -16,7 +16,7 @@ from keycloak import KeycloakAdmin
 
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitcli import kcadmin
-from jitdev.realms import country_realm, realm_name
+from jitdev.realms import realm_name
 from jitlib.config import CommonSettings
 from services.tasks.app import TasksSettings, spec
 from tests.harness import RunningService, error_reason, md, start_service
@@ -38,13 +38,9 @@ def _token(keycloak: Any, country: str, username: str, password: str = "demo") -
 
 
 @pytest.fixture(scope="module")
-def realms(keycloak: Any) -> Iterator[KeycloakAdmin]:
-    admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
-    for country in COUNTRIES:
-        admin.create_realm(payload=country_realm(country), skip_exists=False)
-    yield admin
-    for country in COUNTRIES:
-        admin.delete_realm(realm_name(country))
+def realms(keycloak: Any, country_realms: tuple[str, ...]) -> KeycloakAdmin:
+    assert set(COUNTRIES) <= set(country_realms)
+    return kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as pb
+from jitlib import replicas
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock
 from services.evidence import app, domain, events, store
@@ -198,7 +199,7 @@ def test_a_replica_holds_the_owners_deadlines_and_sends_no_alert(session: Sessio
     issued = _run(
         domain.create(_new(), request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=T0), NL, T0, "issue"
     )
-    assert app.apply_replica(clock, session, _event(issued, "issued"))
+    assert replicas.apply(app.REPLICAS, clock, session, _event(issued, "issued"))
     held = store.get(session, issued.id)
     assert held == replace(issued, replicated_at=clock.now())
     assert {d.kind for d in held.deadlines} == {DeadlineKind.ACKNOWLEDGE, DeadlineKind.DECIDE}
@@ -208,28 +209,28 @@ def test_a_replica_holds_the_owners_deadlines_and_sends_no_alert(session: Sessio
 
     later = eio()
     clock.advance(timedelta(days=1))
-    assert app.apply_replica(clock, session, _event(later, "decision_deadline_extended"))
+    assert replicas.apply(app.REPLICAS, clock, session, _event(later, "decision_deadline_extended"))
     held = store.get(session, later.id)
     assert held == replace(later, replicated_at=clock.now())
     assert [d.kind for d in held.deadlines] == [DeadlineKind.DECIDE]
     assert store.due_deadlines(session, T0 + timedelta(days=400)) == []
 
     # An event overtaken by a newer one changes nothing.
-    assert not app.apply_replica(clock, session, _event(issued, "issued"))
+    assert not replicas.apply(app.REPLICAS, clock, session, _event(issued, "issued"))
     assert store.get(session, later.id) == held
 
 
 def test_the_owners_alerts_and_item_events_pass_by_a_replica(session: Session) -> None:
     clock = ManualClock(T0)
     r = eio()
-    assert app.apply_replica(clock, session, _event(r, "acknowledged"))
+    assert replicas.apply(app.REPLICAS, clock, session, _event(r, "acknowledged"))
     alert = pb.DeadlineAlert(
         request=request_to_pb(replace(r, version=r.version + 1), T0),
         deadline=request_to_pb(r, T0).deadlines[0],
         passed=True,
     )
     envelope = events.alert_envelope(replace(r, version=r.version + 1), alert, MEMBERS, T0)
-    assert not app.apply_replica(clock, session, envelope)
+    assert not replicas.apply(app.REPLICAS, clock, session, envelope)
     item = EvidenceItem(
         id="0190f7a0-0000-7000-8000-0000000000ee",
         workspace_id=r.workspace_id,
@@ -247,6 +248,6 @@ def test_the_owners_alerts_and_item_events_pass_by_a_replica(session: Session) -
         blob_key="k",
     )
     envelope = events.item_envelope(item, r, item_to_pb(item, 1), "item_received", MEMBERS, DE, 1, T0)
-    assert not app.apply_replica(clock, session, envelope)
+    assert not replicas.apply(app.REPLICAS, clock, session, envelope)
     assert store.get(session, r.id) == replace(r, replicated_at=T0)
     assert r.state is State.ACKNOWLEDGED

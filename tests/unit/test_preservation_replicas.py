@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2 as pb
+from jitlib import replicas
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock
 from services.preservation import app, domain, events, providers, store
@@ -159,7 +160,7 @@ def test_a_replica_has_no_warning_schedule_and_takes_the_owners_expiry(session: 
     clock = ManualClock(T0 + timedelta(days=1))
     order = confirmed()
     assert domain.next_alert_at(order, OWNER_RULES.offsets) is not None  # the owner's node warns
-    assert app.apply_replica(clock, session, _event(order, "confirmed"))
+    assert replicas.apply(app.REPLICAS, clock, session, _event(order, "confirmed"))
     assert store.get(session, order.id) == replace(order, clock_started_at=None, replicated_at=clock.now())
     assert _parties(session, order.id) == {"NL", "IE"}
     assert store.next_alert_of(session, order.id) is None
@@ -177,21 +178,21 @@ def test_a_replica_has_no_warning_schedule_and_takes_the_owners_expiry(session: 
         rule=OWNER_RULES.clock_for(order),
     )
     clock.advance(timedelta(days=60))
-    assert app.apply_replica(clock, session, _event(expired, "expired"))
+    assert replicas.apply(app.REPLICAS, clock, session, _event(expired, "expired"))
     held = store.get(session, order.id)
     assert held == replace(expired, clock_started_at=None, replicated_at=clock.now())
     assert held is not None and held.state is OrderState.EXPIRED
     # A repeated or overtaken event changes nothing.
-    assert not app.apply_replica(clock, session, _event(order, "confirmed"))
+    assert not replicas.apply(app.REPLICAS, clock, session, _event(order, "confirmed"))
     assert store.get(session, order.id) == held
 
 
 def test_the_owners_expiry_warnings_pass_by_a_replica(session: Session) -> None:
     clock = ManualClock(T0)
     order = confirmed()
-    assert app.apply_replica(clock, session, _event(order, "confirmed"))
+    assert replicas.apply(app.REPLICAS, clock, session, _event(order, "confirmed"))
     warning = domain.warning_schedule(order, OWNER_RULES.offsets)[0]
     state = warning_to_pb(order_to_pb(order, T0, OVERDUE_AFTER), warning)
     envelope = events.envelope(order, state, events.WARNING_TYPE, MEMBERS, warning.due_at)
-    assert not app.apply_replica(clock, session, envelope)
+    assert not replicas.apply(app.REPLICAS, clock, session, envelope)
     assert store.get(session, order.id) == replace(order, clock_started_at=None, replicated_at=T0)

@@ -1,0 +1,224 @@
+"""Several per-country nodes on one machine: ``make run NODES=nl,de,ie`` and the federation tests.
+
+Each node is a folder (``var/nodes/<cc>/``) holding everything that country keeps: its NATS server's
+JetStream store, its four services' databases and blobs, its logs and traces. The nodes are linked
+through a hub NATS server (``var/hub/``); one Keycloak serves one realm per country (``jit-nl``, ...),
+and every node trusts each realm for its own country only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from jitdev.federation import FederationNats
+from jitdev.procs import port_open, spawn, terminate, wait_until
+from jitdev.realms import country_realm, realm_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: The services of a node, in start order, with their module.
+SERVICE_MODULES = (
+    ("tasks", "services.tasks"),
+    ("evidence", "services.evidence"),
+    ("preservation", "services.preservation"),
+    ("messaging", "services.messaging"),
+)
+
+
+def grpc_healthy(port: int) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        try:
+            resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+        except grpc.RpcError:
+            return False
+        return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where a local federation listens: the hub, and per node its NATS and its four services."""
+
+    hub: int
+    leafnode: int
+    nats: dict[str, int]
+    services: dict[str, dict[str, int]]
+
+    @classmethod
+    def fixed(cls, countries: list[str], base: int = 50100) -> Ports:
+        """``make run NODES=...``: node i has NATS on 4231+i and its services on base+10*i+1..4."""
+        return cls(
+            hub=4229,
+            leafnode=7422,
+            nats={c: 4231 + i for i, c in enumerate(countries)},
+            services={
+                c: {name: base + 10 * i + k for k, (name, _) in enumerate(SERVICE_MODULES, start=1)}
+                for i, c in enumerate(countries)
+            },
+        )
+
+    @classmethod
+    def free(cls, countries: list[str], pick: Callable[[], int]) -> Ports:
+        return cls(
+            hub=pick(),
+            leafnode=pick(),
+            nats={c: pick() for c in countries},
+            services={c: {name: pick() for name, _ in SERVICE_MODULES} for c in countries},
+        )
+
+
+@dataclass
+class Node:
+    country: str
+    folder: Path
+    env: dict[str, str]
+    ports: dict[str, int]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def address(self, service: str) -> str:
+        return f"127.0.0.1:{self.ports[service]}"
+
+    def pidfile(self, name: str) -> Path:
+        return self.folder / "run" / f"{name}.pid"
+
+    def start_service(self, name: str, module: str) -> None:
+        port = self.ports[name]
+        log = self.folder / "logs" / f"{name}.log"
+        env = {**self.env, f"JIT_{name.upper()}_LISTEN": f"127.0.0.1:{port}"}
+        proc = spawn([sys.executable, "-m", module], log, env=env, cwd=ROOT)
+        self.processes[name] = proc
+        self.pidfile(name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.pidfile(name).write_text(str(proc.pid))
+
+    def wait_healthy(self, timeout: float = 90) -> None:
+        for name, proc in self.processes.items():
+            port = self.ports[name]
+            log = self.folder / "logs" / f"{name}.log"
+            wait_until(lambda p=port: grpc_healthy(p), timeout, f"{self.country}'s {name} service", log, proc)  # type: ignore[misc]
+
+    def stop_services(self) -> None:
+        for name, proc in reversed(list(self.processes.items())):
+            terminate(proc)
+            self.pidfile(name).unlink(missing_ok=True)
+        self.processes.clear()
+
+
+@dataclass
+class LocalFederation:
+    """A federation on this machine: the NATS side (hub, node servers) and each node's services."""
+
+    countries: list[str]
+    root: Path
+    ports: Ports
+    keycloak_url: str
+    extra_env: dict[str, str] = field(default_factory=dict)
+    nats: FederationNats = field(init=False)
+    nodes: dict[str, Node] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.nats = FederationNats(self.countries, self.root, self.ports.hub, self.ports.leafnode, self.ports.nats)
+        issuers = ",".join(f"{c}={self.issuer(c)}" for c in self.countries)
+        for c in self.countries:
+            env = {
+                **self.nats.node_env(c),
+                "JIT_OIDC_ISSUERS": issuers,
+                # The local realms' issuer of the one-node run is not trusted by a node.
+                "JIT_OIDC_ISSUER": self.issuer(c),
+                "JIT_OTEL_EXPORTER": os.environ.get("JIT_OTEL_EXPORTER", "file"),
+                "JIT_OTEL_FILE": str(self.nats.node_dir(c) / "traces.jsonl"),
+                "PYTHONUNBUFFERED": "1",
+                **self.extra_env,
+            }
+            self.nodes[c] = Node(c, self.nats.node_dir(c), env, self.ports.services[c])
+
+    def issuer(self, country: str) -> str:
+        return f"{self.keycloak_url.rstrip('/')}/realms/{realm_name(country)}"
+
+    def start(self, say: Callable[[str], None] = lambda _msg: None) -> LocalFederation:
+        t0 = time.monotonic()
+        self.nats.start()
+        say(f"  hub          healthy           nats://127.0.0.1:{self.ports.hub} (leafnodes :{self.ports.leafnode})")
+        for node in self.nodes.values():
+            for name, module in SERVICE_MODULES:
+                node.start_service(name, module)
+        for node in self.nodes.values():  # started together, waited for together: the nodes start in parallel
+            node.wait_healthy()
+            say(f"  node {node.country:<7} healthy           {self._describe(node)}")
+        say(f"  {len(self.nodes)} nodes up in {time.monotonic() - t0:.0f} s")
+        return self
+
+    def _describe(self, node: Node) -> str:
+        services = " ".join(f"{n}:{p}" for n, p in node.ports.items())
+        return f"nats://127.0.0.1:{self.ports.nats[node.country]}  {services}"
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop_services()
+        self.nats.stop()
+
+
+def ensure_country_realms(admin: object, countries: Iterable[str]) -> list[str]:
+    """Create the realm of each country that Keycloak does not hold yet; returns those created."""
+    created = []
+    existing = {r["realm"] for r in admin.get_realms()}  # type: ignore[attr-defined]
+    for c in countries:
+        if realm_name(c) not in existing:
+            admin.create_realm(payload=country_realm(c), skip_exists=True)  # type: ignore[attr-defined]
+            created.append(realm_name(c))
+    return created
+
+
+def announce_workspaces(federation: LocalFederation, keycloak_url: str, admin_user: str, admin_password: str) -> int:
+    """Each node announces the workspaces its country leads, from its own realm, to itself and its peers."""
+    from jitcli import kcadmin
+    from jitcli.workspace_sync import publish_workspaces
+
+    count = 0
+    for c in federation.countries:
+        admin = kcadmin.connect(keycloak_url, admin_user, admin_password, realm=realm_name(c))
+        url = federation.nats.nodes[c].url
+        count += asyncio.run(publish_workspaces(url, kcadmin.list_workspaces(admin), federation.nats.federation(c)))
+    return count
+
+
+def stop_recorded(root: Path) -> list[str]:
+    """``make stop``: stop every process a federation under ``root`` recorded (services, then NATS)."""
+    stopped = []
+    services = [p for p in sorted(root.glob("nodes/*/run/*.pid")) if p.name != "nats.pid"]
+    servers = sorted(root.glob("nodes/*/run/nats.pid")) + sorted(root.glob("hub/run/nats.pid"))
+    for pidfile in services + servers:
+        with contextlib.suppress(ValueError, FileNotFoundError):
+            pid = int(pidfile.read_text())
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+                stopped.append(f"{pidfile.parent.parent.name}/{pidfile.stem}")
+                _wait_gone(pid)
+        pidfile.unlink(missing_ok=True)
+    return stopped
+
+
+def _wait_gone(pid: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+__all__ = ["LocalFederation", "Node", "Ports", "announce_workspaces", "ensure_country_realms", "port_open"]

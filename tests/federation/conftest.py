@@ -1,0 +1,74 @@
+"""Three per-country nodes (NL, DE, IE) on loopback, linked through a hub, each with its own NATS
+(JetStream domain), its four services as separate processes, and its own state folder; one Keycloak with a
+realm per country. Started once for the session, as ``make run NODES=nl,de,ie`` starts them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+
+from jitdev.nodes import LocalFederation, Ports, announce_workspaces
+from jitdev.procs import free_port
+from jitdev.realms import realm_name
+
+COUNTRIES = ["NL", "DE", "IE"]
+
+
+@pytest.fixture(scope="session")
+def federation(
+    keycloak: Any, country_realms: tuple[str, ...], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalFederation]:
+    root: Path = tmp_path_factory.mktemp("federation")
+    fed = LocalFederation(COUNTRIES, root, Ports.free(COUNTRIES, free_port), keycloak.base_url)
+    fed.start()
+    try:
+        announce_workspaces(fed, keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
+        yield fed
+    finally:
+        fed.stop()
+
+
+class CountryTokens:
+    """Access tokens from each country's own realm, cached until near expiry."""
+
+    def __init__(self, kc: Any) -> None:
+        self._kc = kc
+        self._cache: dict[str, tuple[str, float]] = {}
+
+    def __call__(self, username: str, country: str | None = None) -> str:
+        country = country or username.split("-")[0].upper()
+        key = f"{country}/{username}"
+        tok, exp = self._cache.get(key, ("", 0.0))
+        if time.time() > exp - 30:
+            resp = httpx.post(
+                f"{self._kc.base_url}/realms/{realm_name(country)}/protocol/openid-connect/token",
+                data={"grant_type": "password", "client_id": "jit-cli", "username": username, "password": "demo"},
+                timeout=30,
+            )
+            resp.raise_for_status()
+            body = resp.json()
+            tok, exp = body["access_token"], time.time() + float(body["expires_in"])
+            self._cache[key] = (tok, exp)
+        return tok
+
+
+@pytest.fixture(scope="session")
+def country_tokens(keycloak: Any) -> CountryTokens:
+    return CountryTokens(keycloak)
+
+
+@pytest.fixture(scope="session")
+def channels(federation: LocalFederation) -> Iterator[dict[tuple[str, str], grpc.Channel]]:
+    """A gRPC channel to each service of each node, by (country, service)."""
+    opened = {
+        (c, svc): grpc.insecure_channel(node.address(svc)) for c, node in federation.nodes.items() for svc in node.ports
+    }
+    yield opened
+    for ch in opened.values():
+        ch.close()
