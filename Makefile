@@ -34,8 +34,8 @@ $(BUF):
 	@npm install --silent --no-audit --no-fund --prefix $(JIT_CACHE_DIR)/npm @bufbuild/buf@$(BUF_VERSION)
 
 ## ---- the two commands ------------------------------------------------------------------------
-run: install ## start Keycloak, NATS and the services on embedded defaults (SQLite), then say what next
-	@$(PY) -m jitdev.stack up
+run: install ## start Keycloak, NATS and the services (SQLite), then say what next; NODES=nl,de,ie: a node per country
+	@$(PY) -m jitdev.stack up $(if $(NODES),--nodes $(NODES),)
 
 stop: ## stop what `make run` started
 	@test -x $(PY) && $(PY) -m jitdev.stack down || true

@@ -28,7 +28,17 @@ from rich.table import Table
 from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
-from jitcli.render import CliError, ServiceCallError, console, emit, emit_json, message_dict, note, parse_instant
+from jitcli.render import (
+    CliError,
+    ServiceCallError,
+    console,
+    emit,
+    emit_json,
+    message_dict,
+    note,
+    parse_instant,
+    replica_note,
+)
 from jitcli.session import AppState, app_state
 
 app = typer.Typer(help="Evidence requests and the evidence items received against them.", no_args_is_help=True)
@@ -198,6 +208,8 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
         ("version", str(r.version)),
         ("items", str(r.item_count)),
     ]
+    if r.HasField("replica"):
+        rows.append(("replica", replica_note(r)))
     if r.state_reason:
         rows.append(("reason", r.state_reason))
     for d in r.deadlines:

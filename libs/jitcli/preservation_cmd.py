@@ -35,6 +35,7 @@ from jitcli.render import (
     note,
     parse_duration,
     parse_instant,
+    replica_note,
     short_id,
     time_left_words,
 )
@@ -190,6 +191,8 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
         ("issued by", o.origin_jurisdiction),
         ("visibility", visibility + (f", shared with {', '.join(o.shared_with)}" if o.shared_with else "")),
     ]
+    if o.HasField("replica"):
+        rows.append(("replica", replica_note(o)))
     for label, name in (
         ("issued", "issued_at"),
         ("confirmed", "confirmed_at"),

@@ -161,6 +161,15 @@ def _actor(actor: Any, when: Any) -> str:
     return f"{who} at {format_instant(when.ToDatetime(tzinfo=UTC))}" if when.seconds else who
 
 
+def replica_note(record: Any) -> str:
+    """For a record read on a node that holds it as a replica: whose it is and how fresh ("" otherwise)."""
+    if not record.HasField("replica"):
+        return ""
+    r = record.replica
+    when = format_instant(r.updated_at.ToDatetime(tzinfo=UTC))
+    return f"a copy of the {r.owner_node} node's record, last updated {when}"
+
+
 def task_detail(t: tasks_pb2.Task, now: dt.datetime) -> Table:
     """All fields of one task, one per line."""
     from jit.common.v1 import common_pb2
@@ -187,6 +196,7 @@ def task_detail(t: tasks_pb2.Task, now: dt.datetime) -> Table:
         ("blocked by", ", ".join(ref_label(r) for r in t.blocked_by)),
         ("outcome", t.outcome),
         ("description", t.description),
+        ("replica", replica_note(t)),
     ]
     rows += [(k, Text(v)) for k, v in optional if v]
     rows += [

@@ -3,12 +3,18 @@
 Starts Keycloak (realm `jit` imported, port 8080), NATS with JetStream (port 4222) and every service on
 SQLite, as background processes whose pids and logs live under ``var/``; waits until each is healthy;
 announces the workspaces held in Keycloak to the services; prints what to do next.
+
+``make run NODES=nl,de,ie`` starts a federation instead: one node per country (its own NATS in its own
+JetStream domain, its four services, its folder ``var/nodes/<cc>/``), linked through a hub NATS, with one
+Keycloak realm per country (``jitdev.nodes``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -258,21 +264,130 @@ def status() -> int:
     return 1 if bad else 0
 
 
+NODES_FILE = STATE / "nodes.json"
+
+
+def up_nodes(countries: list[str]) -> None:
+    """A federation of per-country nodes on loopback (``make run NODES=nl,de,ie``)."""
+    from jitcli import kcadmin
+    from jitdev.nodes import LocalFederation, Ports, announce_workspaces, ensure_country_realms, port_open
+
+    STATE.mkdir(mode=0o700, parents=True, exist_ok=True)
+    known = json.loads(NODES_FILE.read_text()) if NODES_FILE.exists() else None
+    if known is not None:
+        if known["countries"] == countries and all(port_open(p) for p in known["ports"]["nats"].values()):
+            _say(f"  the nodes {', '.join(countries)} are already running: `make status` shows them")
+            return
+        raise RuntimeError(f"nodes {', '.join(known['countries'])} are recorded as running: `make stop` first")
+    ports = Ports.fixed(countries)
+    for port in [
+        ports.hub,
+        ports.leafnode,
+        *ports.nats.values(),
+        *(p for s in ports.services.values() for p in s.values()),
+    ]:
+        _ensure_port_free(port, "a node of the federation")
+    _say(f"Starting a federation of {len(countries)} nodes: {', '.join(countries)} (state in {STATE})")
+    start_keycloak()
+    admin = kcadmin.connect(f"http://127.0.0.1:{KEYCLOAK_PORT}", "admin", "admin")
+    created = ensure_country_realms(admin, countries)
+    _say(f"  realms        {', '.join(f'jit-{c.lower()}' for c in countries)}" + (" (created)" if created else ""))
+    fed = LocalFederation(countries, STATE, ports, f"http://127.0.0.1:{KEYCLOAK_PORT}")
+    NODES_FILE.write_text(json.dumps({"countries": countries, "ports": dataclasses.asdict(ports)}))
+    try:
+        fed.start(_say)
+    except Exception:
+        fed.stop()
+        NODES_FILE.unlink(missing_ok=True)
+        raise
+    n = announce_workspaces(fed, f"http://127.0.0.1:{KEYCLOAK_PORT}", "admin", "admin")
+    _say(f"  workspaces announced by their lead's node: {n}")
+    for c, node in fed.nodes.items():
+        env = node.folder / "cli.env"
+        env.write_text(
+            "".join(
+                f"{k}={v}\n"
+                for k, v in {
+                    "JIT_REALM": f"jit-{c.lower()}",
+                    "JIT_CONFIG_DIR": str(node.folder / "cli"),
+                    **{f"JIT_{svc.upper()}_ADDR": node.address(svc) for svc in node.ports},
+                    "JIT_NATS_URL": fed.nats.nodes[c].url,
+                    "JIT_NODE_JURISDICTION": c,
+                    "JIT_FEDERATION_PEERS": ",".join(x for x in countries if x != c),
+                }.items()
+            )
+        )
+    first, second = countries[0].lower(), countries[1]
+    _say(
+        f"""
+Each country's users work on their own node (DEMO ONLY users, password `demo`). The settings of the `jit`
+command for a node are in var/nodes/<cc>/cli.env; for example, in a shell for {countries[0]}:
+  set -a; . var/nodes/{first}/cli.env; set +a
+  .venv/bin/jit login {first}-prosecutor --password demo
+  .venv/bin/jit task create --workspace jit-demo --assignee {second} --kind identify-account-holder \\
+      --title "Identify the holder of the harassing account" --due-in 10d
+and in a shell for {second}: source var/nodes/{second.lower()}/cli.env the same way, then
+  .venv/bin/jit login {second.lower()}-liaison --password demo && .venv/bin/jit task list --workspace jit-demo
+A record stays on its owner's node; another node receives it only when its country may see it.
+  make status      every node and whether it is healthy
+  make stop        stop everything"""
+    )
+
+
+def down_nodes() -> None:
+    from jitdev.nodes import stop_recorded
+
+    for name in stop_recorded(STATE):
+        _say(f"  {name:<20} stopped")
+    NODES_FILE.unlink(missing_ok=True)
+
+
+def status_nodes() -> int:
+    if not NODES_FILE.exists():
+        return 0
+    known = json.loads(NODES_FILE.read_text())
+    bad = 0
+    _say(f"  federation of {', '.join(known['countries'])}:")
+    hub = known["ports"]["hub"]
+    rows = [("hub", f"nats://127.0.0.1:{hub}", port_open(hub))]
+    for c in known["countries"]:
+        nats_port = known["ports"]["nats"][c]
+        rows.append((f"{c.lower()}/nats", f"nats://127.0.0.1:{nats_port}", port_open(nats_port)))
+        for svc, port in known["ports"]["services"][c].items():
+            rows.append((f"{c.lower()}/{svc}", f"127.0.0.1:{port}", _grpc_healthy(port)))
+    for name, addr, healthy in rows:
+        bad += not healthy
+        _say(f"  {name:<20} {addr:<28} {'healthy' if healthy else 'NOT healthy'}")
+    return 1 if bad else 0
+
+
 def main(argv: list[str]) -> int:
     cmd = argv[1] if len(argv) > 1 else "status"
+    nodes = argv[argv.index("--nodes") + 1] if "--nodes" in argv[:-1] else os.environ.get("NODES", "")
     if cmd == "up":
         try:
-            up()
-        except (RuntimeError, OSError) as exc:
+            if nodes.strip():
+                from jitdev.federation import parse_nodes
+
+                up_nodes(parse_nodes(nodes))
+            else:
+                up()
+        except (RuntimeError, OSError, ValueError) as exc:
             _say(f"error: {exc}")
             return 1
         return 0
     if cmd == "down":
+        down_nodes()
         down()
         return 0
     if cmd == "status":
-        return status()
-    _say("usage: python -m jitdev.stack up|down|status")
+        if not NODES_FILE.exists():
+            return status()
+        healthy = _pid("keycloak") is not None and _keycloak_healthy()
+        address = f"http://127.0.0.1:{KEYCLOAK_PORT}"
+        _say(f"  {'keycloak':<20} {address:<28} {'healthy' if healthy else 'NOT healthy'}")
+        return max(0 if healthy else 1, status_nodes())
+    _say("usage: python -m jitdev.stack up [--nodes nl,de,ie]|down|status")
     return 2
 
 
