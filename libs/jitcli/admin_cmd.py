@@ -20,7 +20,7 @@ from rich.text import Text
 from jitcli import kcadmin
 from jitcli.render import CliError, emit, emit_json, note
 from jitcli.session import AppState
-from jitcli.workspace_sync import publish_workspaces
+from jitcli.workspace_sync import announced_workspace, publish_workspaces
 
 app = typer.Typer(help="Administration with the Keycloak admin account (not your user token).", no_args_is_help=True)
 workspace_app = typer.Typer(help="JIT workspaces: create, add members, close, list, show, sync.", no_args_is_help=True)
@@ -104,6 +104,13 @@ def create(
 ) -> None:
     """Create a workspace with its member jurisdictions, and announce it."""
     state: AppState = ctx.obj
+    fed = state.settings.federation()
+    if fed is not None and lead.upper() != fed.node:
+        raise CliError(
+            f"this is the {fed.node} node: it creates the workspaces {fed.node} leads. A workspace led by "
+            f"{lead.upper()} is created on the {lead.upper()} node, then joined here with "
+            "`jit admin workspace join`"
+        )
     members = list(dict.fromkeys([lead.upper(), *(m.upper() for m in member)]))
     ws = kcadmin.create_workspace(_admin(state), ws_id, name, lead.upper(), members, legal_basis, starts, ends)
     _announce(state, [ws], f"workspace {ws_id} was created in Keycloak")
@@ -127,6 +134,35 @@ def add_member(
     state: AppState = ctx.obj
     ws = kcadmin.add_member(_admin(state), ws_id, jurisdiction.upper(), user or [])
     _announce(state, [ws], f"workspace {ws_id} was changed in Keycloak")
+    _show(state, ws)
+
+
+@workspace_app.command()
+def join(
+    ctx: typer.Context,
+    ws_id: WsId,
+    user: Annotated[
+        list[str] | None,
+        typer.Option("--user", metavar="USERNAME", help="User of this node's country to put in it (repeat)."),
+    ] = None,
+) -> None:
+    """On a federation: take part in a workspace another country's node leads and announced to this node,
+    with this country's users (in this node's realm)."""
+    state: AppState = ctx.obj
+    fed = state.settings.federation()
+    if fed is None:
+        raise CliError("join is for a node of a federation (JIT_NODE_JURISDICTION); on one node use add-member")
+    url = state.settings.nats_url
+    try:
+        announced = asyncio.run(announced_workspace(url, ws_id))
+    except Exception as exc:
+        raise CliError(f"reading the announced workspaces on NATS at {url} failed ({type(exc).__name__})") from None
+    if announced is None:
+        raise CliError(
+            f"workspace {ws_id} has not been announced to the {fed.node} node: its lead's node announces it "
+            "to its member countries' nodes"
+        )
+    ws = kcadmin.join_workspace(_admin(state), announced, fed.node, user or [])
     _show(state, ws)
 
 

@@ -412,6 +412,57 @@ def add_member(admin: KeycloakAdmin, ws_id: str, jurisdiction: str, usernames: I
     return get_workspace(admin, ws_id)
 
 
+def join_workspace(
+    admin: KeycloakAdmin, announced: Workspace, jurisdiction: str, usernames: Iterable[str]
+) -> Workspace:
+    """On a federation, make a workspace that another country's node leads (``announced``, as its lead's
+    node announced it) usable in this node's realm: the group ``/workspaces/<id>`` mirroring what the lead
+    announced, and this country's subgroup with ``usernames`` in it. Users are checked before anything
+    changes; the lead's node stays the only one that announces the workspace."""
+    validate_jurisdiction(jurisdiction)
+    if jurisdiction not in announced.members:
+        raise WorkspaceAdminError(
+            f"{jurisdiction} is not a member of workspace {announced.id!r} (members: {', '.join(announced.members)})"
+        )
+    users = []
+    for username in dict.fromkeys(usernames):
+        user = _find_user(admin, username)
+        user_juris = _attr(user.get("attributes") or {}, "jurisdiction")
+        if user_juris != jurisdiction:
+            raise WorkspaceAdminError(f"user {username!r} has jurisdiction {user_juris!r}, not {jurisdiction!r}")
+        users.append(user)
+    root = _group_by_path(admin, WORKSPACES_ROOT)
+    if root is None:
+        try:
+            admin.create_group({"name": WORKSPACES_ROOT.strip("/")}, skip_exists=True)
+        except KeycloakError as exc:
+            raise _kc_error(f"creating {WORKSPACES_ROOT}", exc) from None
+        root = _group_by_path(admin, WORKSPACES_ROOT)
+        if root is None:
+            raise WorkspaceAdminError(f"could not create the {WORKSPACES_ROOT} group")
+    group = _group_by_path(admin, f"{WORKSPACES_ROOT}/{announced.id}")
+    if group is None:
+        try:
+            group_id = admin.create_group(
+                {"name": announced.id, "attributes": _workspace_attributes(announced)}, parent=root["id"]
+            )
+        except KeycloakError as exc:
+            raise _kc_error(f"creating workspace {announced.id!r}", exc) from None
+        if not group_id:
+            raise WorkspaceAdminError(f"creating workspace {announced.id!r} failed: Keycloak returned no group id")
+    else:
+        group_id = group["id"]
+        admin.update_group(group_id, {"name": announced.id, "attributes": _workspace_attributes(announced)})
+    subgroup = next((c for c in _children(admin, group_id) if c.get("name") == jurisdiction), None)
+    sub_id = subgroup["id"] if subgroup else _create_subgroup(admin, group_id, jurisdiction)
+    for user in users:
+        try:
+            admin.group_user_add(user["id"], sub_id)
+        except KeycloakError as exc:
+            raise _kc_error(f"adding user {user.get('username')!r} to workspace {announced.id!r}", exc) from None
+    return get_workspace(admin, announced.id)
+
+
 def close_workspace(admin: KeycloakAdmin, ws_id: str) -> Workspace:
     """Close the workspace: status ``closed``, ``closed_at`` = now (UTC), version bumped.
 

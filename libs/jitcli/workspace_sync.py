@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 import nats
+import nats.errors
 
 from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import workspaces as ws_events
-from jitlib.federation import Federation
+from jitlib.federation import INBOUND_STREAM, Federation, inbound_filter
 
 ADMIN_ACTOR = common_pb2.Actor(user_id="jit-admin", username="jit admin", jurisdiction="")
 
@@ -42,3 +44,41 @@ async def publish_workspaces(nats_url: str, workspaces: Iterable[Any], federatio
     finally:
         await nc.close()
     return count
+
+
+async def announced_workspace(nats_url: str, ws_id: str) -> Any:
+    """On a federation node: the latest state of workspace ``ws_id`` as its lead's node announced it to
+    this one (read from ``JIT_IN``), as a ``kcadmin.Workspace``; None when it was never announced here."""
+    from jitcli.kcadmin import Workspace
+
+    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    latest: common_pb2.Workspace | None = None
+    try:
+        js = nc.jetstream(timeout=5)
+        sub = await js.subscribe(inbound_filter("jit.workspaces.>"), stream=INBOUND_STREAM, ordered_consumer=True)
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=1.0)
+            except nats.errors.TimeoutError:
+                break
+            env = Envelope.FromString(msg.data)
+            ws = common_pb2.Workspace()
+            if env.aggregate_id == ws_id and env.state.Unpack(ws) and (latest is None or ws.version > latest.version):
+                latest = ws
+        await sub.unsubscribe()
+    finally:
+        await nc.close()
+    if latest is None:
+        return None
+    return Workspace(
+        id=latest.id,
+        name=latest.name,
+        lead=latest.lead,
+        legal_basis=latest.legal_basis,
+        starts_on=latest.starts_on,
+        ends_on=latest.ends_on,
+        status="closed" if latest.status == common_pb2.WORKSPACE_STATUS_CLOSED else "open",
+        members=list(latest.members),
+        version=latest.version,
+        closed_at=latest.closed_at or None,
+    )

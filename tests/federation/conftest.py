@@ -57,6 +57,10 @@ class CountryTokens:
             self._cache[key] = (tok, exp)
         return tok
 
+    def forget(self, username: str, country: str) -> None:
+        """Drop a cached token, so the next one carries what changed (a new group membership)."""
+        self._cache.pop(f"{country}/{username}", None)
+
 
 @pytest.fixture(scope="session")
 def country_tokens(keycloak: Any) -> CountryTokens:
