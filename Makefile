@@ -72,6 +72,7 @@ bench: install ## benchmarks: figures next to a bare gRPC floor, as ratios
 	@$(PY) -m bench.evidence
 	@$(PY) -m bench.preservation_scan
 	@$(PY) -m bench.messaging
+	@$(PY) -m bench.federation
 
 clean: stop ## remove local state (databases, logs); keeps the download cache
 	rm -rf var

@@ -123,6 +123,8 @@ class LocalFederation:
     ports: Ports
     keycloak_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: The services each node runs (names from ``SERVICE_MODULES``); None: all four.
+    services: tuple[str, ...] | None = None
     nats: FederationNats = field(init=False)
     nodes: dict[str, Node] = field(init=False, default_factory=dict)
 
@@ -152,7 +154,8 @@ class LocalFederation:
         say(f"  hub          healthy           nats://127.0.0.1:{self.ports.hub} (leafnodes :{self.ports.leafnode})")
         for node in self.nodes.values():
             for name, module in SERVICE_MODULES:
-                node.start_service(name, module)
+                if self.services is None or name in self.services:
+                    node.start_service(name, module)
         for node in self.nodes.values():  # started together, waited for together: the nodes start in parallel
             node.wait_healthy()
             say(f"  node {node.country:<7} healthy           {self._describe(node)}")
