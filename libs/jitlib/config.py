@@ -36,6 +36,8 @@ class CommonSettings(BaseSettings):
     federation_peers: str = ""
     #: Days the node keeps what it sent, for a peer whose link is down.
     federation_retention_days: int = Field(default=90, ge=1)
+    #: Seconds a command on another node's record waits for that node's answer before UNAVAILABLE.
+    federation_forward_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     #: Audience every access token must carry.
     oidc_audience: str = "jit-services"
     #: The OIDC clients (``azp``) whose access tokens the services accept, comma-separated. A client

@@ -115,6 +115,12 @@ class Unauthenticated(_WithReason):
     code = grpc.StatusCode.UNAUTHENTICATED
 
 
+class OwnerUnreachable(_WithReason):
+    """A command on another node's record could not reach that node (federation): nothing was done."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
 class NotFound(JitError):
     """The record does not exist, or the caller may not know that it exists: the two are the same answer."""
 

@@ -11,6 +11,8 @@ unless the owner's account exports it to exactly that recipient. For each ordere
 - the owner exports, to the peer only, the stream its server delivers those messages on
   (``fed.deliver.<peer>.<owner>.>``), and the service the peer answers flow control on
   (``$JS.FC.JIT_OUT_<OWNER>.>``);
+- the owner exports, to every peer, the commands forwarded to it (``fed.cmd.<owner>.>``: a user's node
+  sends the command with the user's token; the owner verifies it and applies its own policy);
 - the peer imports exactly those.
 
 So IE's credentials can neither create a consumer that reads what NL sends DE, nor receive its
@@ -42,6 +44,10 @@ def _flow_control(owner: str) -> str:
     return f"$JS.FC.{outbound_stream_name(owner)}.>"
 
 
+def _commands(owner: str) -> str:
+    return f"fed.cmd.{domain(owner)}.>"
+
+
 def hub_config(
     countries: Iterable[str],
     passwords: Mapping[str, str],
@@ -58,7 +64,11 @@ def hub_config(
     accounts: dict[str, Any] = {}
     for me in codes:
         others = [o for o in codes if o != me]
-        exports: list[dict[str, Any]] = [{"service": _flow_control(me), "accounts": [account(o) for o in others]}]
+        exports: list[dict[str, Any]] = [
+            {"service": _flow_control(me), "accounts": [account(o) for o in others]},
+            # Commands on this country's records, forwarded by the node of the user who acts.
+            {"service": f"{_commands(me)}", "accounts": [account(o) for o in others]},
+        ]
         imports: list[dict[str, Any]] = []
         for other in others:
             exports.append({"service": _consumer_create(me, other), "accounts": [account(other)]})
@@ -66,6 +76,7 @@ def hub_config(
             imports.append({"service": {"account": account(other), "subject": _consumer_create(other, me)}})
             imports.append({"stream": {"account": account(other), "subject": f"{deliver_prefix(me, other)}.>"}})
             imports.append({"service": {"account": account(other), "subject": _flow_control(other)}})
+            imports.append({"service": {"account": account(other), "subject": _commands(other)}})
         user = {
             "user": domain(me),
             "password": passwords[me],

@@ -20,6 +20,7 @@ from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.db import Database, RuntimeTables
 from jitlib.errors import FailedPrecondition, NotFound, PermissionDenied, bounded
 from jitlib.federation import Federation
+from jitlib.forwarding import OwnedElsewhere
 from jitlib.outbox import OutboxRelay
 from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
 from jitlib.workspaces import DirectorySync, WorkspaceInfo
@@ -131,12 +132,7 @@ class Runtime:
         """On a federation, only the node of a record's origin changes it; elsewhere it is a replica."""
         fed = self.federation
         if fed is not None and not fed.is_owner(origin):
-            raise FailedPrecondition(
-                "OWNED_ELSEWHERE",
-                f"this {record_type.replace('_', ' ')} is a replica: it is owned by the {origin} node, "
-                f"and only that node changes it",
-                {"owner": origin, "node": fed.node},
-            )
+            raise OwnedElsewhere(origin, fed.node, record_type)
 
     def open_workspace(self, workspace_id: str) -> WorkspaceInfo:
         """The workspace from the directory, refused (FAILED_PRECONDITION) when unknown here or closed."""

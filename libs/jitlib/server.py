@@ -29,6 +29,7 @@ from jitlib.bus import Bus
 from jitlib.clock import Clock, SystemClock
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.errors import JitError
+from jitlib.forwarding import CommandResponder, Forwarder, OwnedElsewhere
 from jitlib.outbox import OutboxRelay
 from jitlib.runtime import Runtime, current_method
 from jitlib.telemetry import current_trace_id, setup_logging, setup_tracing
@@ -50,8 +51,10 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates every call (except health and reflection), binds the Principal and the method name
     for the servicer, and turns exceptions into proper statuses (never UNKNOWN, never a traceback)."""
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+    def __init__(self, verifier: TokenVerifier, forwarder: Forwarder | None = None) -> None:
         self._verifier = verifier
+        #: On a federation: sends a change that reached a replica to the record's owner.
+        self._forwarder = forwarder
 
     async def intercept_service(
         self,
@@ -82,6 +85,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
 
         if handler.unary_unary:
             inner_uu: Any = handler.unary_unary
+            forwarder = self._forwarder
 
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 tokens = None
@@ -90,6 +94,15 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     return await inner_uu(request, context)
                 except grpc.aio.AbortError:
                     raise
+                except OwnedElsewhere as exc:
+                    if forwarder is None:
+                        await _fail(context, exc)
+                        return None
+                    answer = await forwarder.forward(exc.owner, method, request.SerializeToString(), token)
+                    if answer.code is grpc.StatusCode.OK:
+                        return answer.payload  # the owner's response, passed on as it is
+                    trailers = (("grpc-status-details-bin", answer.status_bin),) if answer.status_bin else ()
+                    await context.abort(answer.code, answer.details, trailing_metadata=trailers)
                 except Exception as exc:
                     await _fail(context, exc)
                 finally:
@@ -97,9 +110,12 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                         auth.unbind(tokens[0])
                         current_method.reset(tokens[1])
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer
-            )
+            serialize: Any = handler.response_serializer
+
+            def serialize_or_pass(response: Any) -> bytes:
+                return response if isinstance(response, bytes) else serialize(response)
+
+            return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer, serialize_or_pass)
         if handler.unary_stream:
             inner_us: Any = handler.unary_stream
 
@@ -277,6 +293,7 @@ class ServiceApp:
         self._consumers: list[Worker] = []
         self._directory: workspaces.DirectorySync | None = None
         self._services: list[str] = []
+        self._responder: CommandResponder | None = None
 
     async def start(self) -> int:
         setup_tracing(f"jit-{self.spec.name}", self.common)
@@ -312,6 +329,11 @@ class ServiceApp:
             federation=federation,
         )
         self.runtime = rt
+        forwarder = (
+            Forwarder(bus, self.spec.name, federation.node, self.common.federation_forward_timeout_seconds)
+            if federation is not None
+            else None
+        )
         bus.start()
         relay.start()
         await directory.start()
@@ -320,7 +342,7 @@ class ServiceApp:
             consumer.start()
 
         server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), RequestInterceptor(self.verifier)],
+            interceptors=[aio_server_interceptor(), RequestInterceptor(self.verifier, forwarder)],
             options=[("grpc.max_receive_message_length", self.settings.max_request_bytes)],
             maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
         )
@@ -339,6 +361,9 @@ class ServiceApp:
             await self.health.set(n, health_pb2.HealthCheckResponse.SERVING)
         self.server = server
         self._services = names
+        if federation is not None:
+            self._responder = CommandResponder(bus, self.spec.name, federation.node, names, self.port)
+            self._responder.start()
         log.info("%s serving on port %d", self.spec.name, self.port)
         return self.port
 
@@ -348,6 +373,8 @@ class ServiceApp:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         if self.health is not None:
             await self.health.enter_graceful_shutdown()
+        if self._responder is not None:
+            await self._responder.stop()
         if self.server is not None:
             await self.server.stop(grace)
         for consumer in self._consumers:

@@ -82,9 +82,9 @@ def expected_version(value: int) -> list[FieldViolation]:
     return [FieldViolation("expected_version", "must not be negative")] if value < 0 else []
 
 
-def past_date(name: str, value: datetime | None, now: datetime, *, earliest: datetime | None = None) -> list[
-    FieldViolation
-]:
+def past_date(
+    name: str, value: datetime | None, now: datetime, *, earliest: datetime | None = None
+) -> list[FieldViolation]:
     """A date a user states for something that already happened: not in the future, not before
     ``earliest`` (the record's own start, say), and within ``MAX_PAST`` of now."""
     if value is None:

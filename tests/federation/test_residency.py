@@ -135,20 +135,6 @@ def test_a_change_by_the_owner_reaches_the_replica_at_the_owners_version(nodes: 
     assert replica.state == pb.TASK_STATE_CANCELLED and replica.state_reason == "withdrawn by NL"
 
 
-def test_a_replica_is_changed_only_by_its_owners_node(nodes: Nodes) -> None:
-    task = nodes.create_task("NL", "nl-prosecutor", "Owned by NL", assignee_jurisdiction="DE")
-    replica = eventually(lambda: nodes.get_task("DE", "de-liaison", task.id), timeout=30)
-    with pytest.raises(grpc.RpcError) as info:
-        nodes.tasks("DE").AcceptTask(
-            pb.AcceptTaskRequest(id=task.id, expected_version=replica.version),
-            metadata=md(nodes.tokens("de-liaison")),
-            timeout=15,
-        )
-    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert error_reason(info.value) == "OWNED_ELSEWHERE"
-    assert "NL" in (info.value.details() or "")
-
-
 def test_a_user_creates_records_on_their_own_countrys_node(nodes: Nodes) -> None:
     with pytest.raises(grpc.RpcError) as info:
         nodes.create_task("NL", "de-prosecutor", "DE writes on NL's node", assignee_jurisdiction="NL")

@@ -65,6 +65,7 @@ def test_the_lead_opens_a_workspace_and_each_country_adds_its_own_users(
     added = _jit(federation, keycloak, "NL", "admin", "workspace", "add-member", ws, "--jurisdiction", "NL",
                  "--user", "nl-prosecutor")  # fmt: skip
     assert added.returncode == 0, added.stdout + added.stderr
+    country_tokens.forget("nl-prosecutor", "NL")  # a fresh token carries the new membership
 
     # DE's administrator joins with DE's users, in DE's realm, once NL's node announced it to DE's.
     joined = eventually(

@@ -1,0 +1,156 @@
+"""Acting on a record another node owns: the user's node forwards the command with the user's token to
+the owner, which verifies it and applies its own policy; the answer carries the same statuses as a local
+call; when the owner cannot be reached the call fails fast with UNAVAILABLE naming it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+
+from jit.tasks.v1 import tasks_pb2 as pb
+from jit.tasks.v1 import tasks_pb2_grpc
+from jitdev.nodes import LocalFederation
+from tests.harness import error_reason, eventually, md, rich_status, rid
+
+pytestmark = pytest.mark.integration
+
+
+class Tasks:
+    def __init__(self, federation: LocalFederation, tokens: Any) -> None:
+        self._channels = {c: grpc.insecure_channel(n.address("tasks")) for c, n in federation.nodes.items()}
+        self.tokens = tokens
+
+    def on(self, country: str) -> tasks_pb2_grpc.TaskServiceStub:
+        return tasks_pb2_grpc.TaskServiceStub(self._channels[country])
+
+    def create(self, title: str) -> pb.Task:
+        req = pb.CreateTaskRequest(
+            request_id=rid(), workspace_id="jit-demo", title=title, kind=pb.TASK_KIND_OTHER, assignee_jurisdiction="DE"
+        )
+        return self.on("NL").CreateTask(req, metadata=md(self.tokens("nl-prosecutor")), timeout=15).task
+
+    def get(self, country: str, user: str, task_id: str) -> pb.Task | None:
+        try:
+            return (
+                self.on(country).GetTask(pb.GetTaskRequest(id=task_id), metadata=md(self.tokens(user)), timeout=15).task
+            )
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
+    def replicated(self, task: pb.Task, version: int | None = None) -> pb.Task:
+        want = version or task.version
+        return eventually(
+            lambda: (t := self.get("DE", "de-liaison", task.id)) is not None and t.version == want and t, timeout=30
+        )
+
+
+def _error_metadata(err: grpc.RpcError) -> dict[str, str]:
+    for detail in rich_status(err).details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return dict(info.metadata)
+    return {}
+
+
+@pytest.fixture(scope="module")
+def tasks(federation: LocalFederation, country_tokens: Any) -> Tasks:
+    return Tasks(federation, country_tokens)
+
+
+def test_des_liaison_accepts_an_nl_task_on_des_own_node(tasks: Tasks) -> None:
+    task = tasks.create(f"Identify the account holder {uuid.uuid4().hex[:6]}")
+    tasks.replicated(task)
+    accepted = (
+        tasks.on("DE")
+        .AcceptTask(
+            pb.AcceptTaskRequest(id=task.id, expected_version=task.version),
+            metadata=md(tasks.tokens("de-liaison")),
+            timeout=15,
+        )
+        .task
+    )
+    # The owner's answer: its record, changed by NL's node, by the DE user.
+    assert accepted.state == pb.TASK_STATE_ACCEPTED and accepted.version == task.version + 1
+    assert accepted.updated_by.username == "de-liaison" and not accepted.HasField("replica")
+    on_owner = tasks.get("NL", "nl-prosecutor", task.id)
+    assert on_owner is not None and on_owner.state == pb.TASK_STATE_ACCEPTED
+    replica = tasks.replicated(task, task.version + 1)
+    assert replica.state == pb.TASK_STATE_ACCEPTED and replica.replica.owner_node == "NL"
+
+
+def test_a_forwarded_command_gets_the_owners_refusals(tasks: Tasks) -> None:
+    task = tasks.create(f"Refusals {uuid.uuid4().hex[:6]}")
+    tasks.replicated(task)
+    # The owner's policy: only the issuing side cancels.
+    with pytest.raises(grpc.RpcError) as denied:
+        tasks.on("DE").CancelTask(
+            pb.CancelTaskRequest(id=task.id, expected_version=task.version, reason="not ours to cancel"),
+            metadata=md(tasks.tokens("de-prosecutor")),
+            timeout=15,
+        )
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_reason(denied.value) == "NOT_ALLOWED"
+    # The owner's version check.
+    with pytest.raises(grpc.RpcError) as stale:
+        tasks.on("DE").AcceptTask(
+            pb.AcceptTaskRequest(id=task.id, expected_version=task.version + 5),
+            metadata=md(tasks.tokens("de-liaison")),
+            timeout=15,
+        )
+    assert stale.value.code() == grpc.StatusCode.ABORTED
+    # The owner's state machine.
+    with pytest.raises(grpc.RpcError) as illegal:
+        tasks.on("DE").CompleteTask(
+            pb.CompleteTaskRequest(id=task.id, expected_version=task.version, outcome="done"),
+            metadata=md(tasks.tokens("de-liaison")),
+            timeout=15,
+        )
+    assert illegal.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert tasks.get("NL", "nl-prosecutor", task.id).version == task.version  # type: ignore[union-attr]
+
+
+def test_a_command_whose_owner_is_unreachable_fails_fast_naming_it(tasks: Tasks, federation: LocalFederation) -> None:
+    task = tasks.create(f"Cut link {uuid.uuid4().hex[:6]}")
+    tasks.replicated(task)
+    federation.nats.hub.kill()
+    try:
+        # The replica is still served, with when it was last updated.
+        assert tasks.get("DE", "de-liaison", task.id).replica.owner_node == "NL"  # type: ignore[union-attr]
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as info:
+            tasks.on("DE").AcceptTask(
+                pb.AcceptTaskRequest(id=task.id, expected_version=task.version),
+                metadata=md(tasks.tokens("de-liaison")),
+                timeout=30,
+            )
+        elapsed = time.monotonic() - started
+    finally:
+        federation.nats.hub.start()
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_reason(info.value) == "OWNER_UNREACHABLE" and "NL node" in (info.value.details() or "")
+    assert _error_metadata(info.value).get("owner") == "NL"
+    assert elapsed < 10, f"took {elapsed:.1f} s"
+    # Nothing was queued: once the link is back, the task is still as it was, and acting works again.
+    assert tasks.get("NL", "nl-prosecutor", task.id).state == pb.TASK_STATE_ASSIGNED  # type: ignore[union-attr]
+
+    def accept() -> bool:
+        try:
+            tasks.on("DE").AcceptTask(
+                pb.AcceptTaskRequest(id=task.id, expected_version=task.version),
+                metadata=md(tasks.tokens("de-liaison")),
+                timeout=15,
+            )
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.UNAVAILABLE:
+                return False
+            raise
+        return True
+
+    eventually(accept, timeout=30, interval=0.5)
