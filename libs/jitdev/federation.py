@@ -7,8 +7,10 @@ generated per federation and kept, readable by their owner only, in the hub's fo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,17 +102,28 @@ class FederationNats:
         self.hub = NatsProcess(
             "hub", self.hub_port, natsconf.write(hub_dir / "hub.conf", hub_conf), hub_dir / "logs" / "nats.log"
         )
+        self._node_nats: dict[str, natsconf.NodeNats] = {}
         for c in self.countries:
             node_dir = self.node_dir(c)
-            conf = natsconf.NodeNats(
+            self._node_nats[c] = natsconf.NodeNats(
                 country=c,
                 port=self.node_ports[c],
                 store_dir=node_dir / "nats",
                 hub_url=f"nats-leaf://127.0.0.1:{self.leafnode_port}",
                 password=passwords[c],
-            ).config()
-            config_path = natsconf.write(node_dir / "nats.conf", conf)
+            )
+            config_path = natsconf.write(node_dir / "nats.conf", self._node_nats[c].config())
             self.nodes[c] = NatsProcess(c.lower(), self.node_ports[c], config_path, node_dir / "logs" / "nats.log")
+
+    def set_link(self, country: str, up: bool) -> None:
+        """Cut or restore one node's link to the hub, as an operator would: the remote disabled (or
+        enabled) in the node's configuration, reloaded with SIGHUP; the node's server keeps running."""
+        node = dataclasses.replace(self._node_nats[country], link_disabled=not up)
+        self._node_nats[country] = node
+        proc = self.nodes[country]
+        natsconf.write(proc.config_path, node.config())
+        assert proc.process is not None
+        proc.process.send_signal(signal.SIGHUP)
 
     def node_dir(self, country: str) -> Path:
         return self.root / "nodes" / country.lower()

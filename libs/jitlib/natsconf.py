@@ -113,6 +113,8 @@ class NodeNats:
     hub_url: str  # nats-leaf://host:port
     password: str
     host: str = "127.0.0.1"
+    #: The link kept in the configuration but not connected (a cut link; reloadable with SIGHUP).
+    link_disabled: bool = False
 
     def config(self) -> dict[str, Any]:
         user = domain(self.country)
@@ -129,6 +131,7 @@ class NodeNats:
                         # outbound stream only, and arrive through JIT_IN.
                         "deny_exports": ["jit.>"],
                         "deny_imports": ["jit.>"],
+                        "disabled": self.link_disabled,
                     }
                 ]
             },
