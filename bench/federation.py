@@ -4,6 +4,8 @@ round trip across the same leafnode link, measured in the same run.
     BENCH federation_replication p50_ms=<x> spread_ms=<min..max of the trials' p50> p99_ms=<y>
           ratio_p50=<x / floor p50> trials=<n>
     BENCH federation_nats_floor p50_ms=<x> spread_ms=<a..b> p99_ms=<y> trials=<n>
+    BENCH federation_forwarded_command p50_ms=<x> spread_ms=<a..b> p99_ms=<y> ratio_p50=<x / local p50> trials=<n>
+    BENCH federation_local_command p50_ms=<x> spread_ms=<a..b> p99_ms=<y> trials=<n>
 
 Two per-country nodes (NL, DE) run on loopback as ``make run NODES=nl,de`` runs them (``jitdev.nodes``):
 a hub NATS server, one NATS server per country (its own JetStream domain, linked to the hub as a
@@ -21,6 +23,14 @@ The floor: a core-NATS request/reply from a client on NL's NATS server to a resp
 hub: the same two leafnode links and the same hub. The production link carries no such subject (the hub's
 accounts isolate countries, the links deny ``jit.>``), so the benchmark renders the hub's configuration
 with ``jitlib.natsconf`` and adds, for itself only, DE's service export of ``bench.rtt.>`` to NL.
+
+The forwarded command: ``AcceptTask`` by the DE liaison on DE's node, for an NL task (restricted, assigned
+to DE) already replicated there. DE's node reads its replica, checks the version, finds it is not the owner
+and forwards the call over ``fed.cmd.nl.tasks`` (``jitlib.forwarding``); NL's node runs it on its own gRPC
+server and its answer comes back through DE's. Its local counterpart: the same ``AcceptTask`` by the same
+liaison made directly on NL's node (which trusts DE's realm for DE) for another NL task in the same state.
+Every call has a fresh task of its own: a trial's tasks are created and seen on DE's node first, then only
+the ``AcceptTask`` calls are timed, forwarded and local in turn.
 """
 
 from __future__ import annotations
@@ -196,6 +206,9 @@ class Bench:
         await self.de_ch.close(None)
 
     async def create(self, title: str) -> str:
+        return str((await self.create_task(title)).id)
+
+    async def create_task(self, title: str) -> pb.Task:
         resp = await self.nl.CreateTask(
             pb.CreateTaskRequest(
                 request_id=str(uuid.uuid4()),
@@ -208,20 +221,22 @@ class Bench:
             metadata=self.nl_md,
             timeout=30,
         )
-        return str(resp.task.id)
+        return resp.task
 
-    async def visible_on_de(self, task_id: str, timeout: float) -> float:
-        """Poll DE's GetTask until it answers with the task; the time (perf_counter) of that answer."""
+    async def visible_on_de(self, task_id: str, timeout: float, version: int = 0) -> float:
+        """Poll DE's GetTask until it answers with the task (at ``version`` or later); the time
+        (perf_counter) of that answer."""
         deadline = time.perf_counter() + timeout
         while True:
             try:
-                await self.de.GetTask(pb.GetTaskRequest(id=task_id), metadata=self.de_md, timeout=10)
-                return time.perf_counter()
+                resp = await self.de.GetTask(pb.GetTaskRequest(id=task_id), metadata=self.de_md, timeout=10)
+                if resp.task.version >= version:
+                    return time.perf_counter()
             except grpc.aio.AioRpcError as err:
                 if err.code() != grpc.StatusCode.NOT_FOUND:
                     raise
             if time.perf_counter() > deadline:
-                raise RuntimeError(f"task {task_id} did not reach DE's node within {timeout:.0f} s")
+                raise RuntimeError(f"task {task_id} (version {version}) did not reach DE's node within {timeout:.0f} s")
             await asyncio.sleep(POLL_SECONDS)
 
     async def replicate_one(self, title: str, timeout: float = 30) -> tuple[float, float]:
@@ -254,10 +269,41 @@ class Bench:
         for i in range(5):
             await self.replicate_one(f"warm-up {i}")
         await self.floor_trial(50)
+        # The first forwarded call also opens NL's responder's channel to its own server.
+        await self.command_trial(5)
 
     async def replication_trial(self, tasks: int) -> tuple[list[float], list[float]]:
         pairs = [await self.replicate_one(f"Identify account holder {i}") for i in range(tasks)]
         return [total for total, _ in pairs], [create for _, create in pairs]
+
+    async def accept(self, on_de: bool, task: pb.Task) -> float:
+        """``AcceptTask`` by the DE liaison, on DE's node (forwarded to NL) or on NL's: its time in ms. The
+        answer must be the owner's record (no replica marker), accepted at the next version."""
+        stub = self.de if on_de else self.nl
+        request = pb.AcceptTaskRequest(id=task.id, expected_version=task.version)
+        t0 = time.perf_counter()
+        resp = await stub.AcceptTask(request, metadata=self.de_md, timeout=30)
+        elapsed = (time.perf_counter() - t0) * 1000
+        got = resp.task
+        if got.state != pb.TASK_STATE_ACCEPTED or got.version != task.version + 1 or got.HasField("replica"):
+            where = "DE's node (forwarded)" if on_de else "NL's node"
+            raise RuntimeError(f"AcceptTask on {where} for {task.id} answered {got.state=} {got.version=}")
+        return elapsed
+
+    async def command_trial(self, commands: int) -> tuple[list[float], list[float]]:
+        """(forwarded, local) AcceptTask times in ms: ``2 * commands`` fresh NL tasks created and seen on DE's
+        node first (untimed), then their AcceptTask calls timed, forwarded and local in turn. Ends when DE's
+        replicas show every acceptance, so the next trial starts on an idle link."""
+        tasks = [await self.create_task(f"Accept me {i}") for i in range(2 * commands)]
+        for task in tasks:
+            await self.visible_on_de(task.id, timeout=30)
+        forwarded, local = [], []
+        for i in range(commands):
+            forwarded.append(await self.accept(True, tasks[2 * i]))
+            local.append(await self.accept(False, tasks[2 * i + 1]))
+        for task in tasks:
+            await self.visible_on_de(task.id, timeout=30, version=task.version + 1)
+        return forwarded, local
 
     async def floor_trial(self, round_trips: int) -> list[float]:
         subject = f"{RTT_SUBJECT}.{uuid.uuid4().hex}"
@@ -270,28 +316,48 @@ class Bench:
         return out
 
 
-async def measure(fed: LocalFederation, realms: FakeRealms, trials: int, tasks: int, round_trips: int) -> None:
+async def measure(
+    fed: LocalFederation, realms: FakeRealms, trials: int, tasks: int, round_trips: int, commands: int
+) -> None:
     async with Bench(fed, realms) as b:
         await b.warm_up()
-        # Interleaved trials (floor, replication, floor, replication, ...), so a busy or quiet spell of the
-        # machine weighs on both; each figure is the median of its trials' p50s.
+        # Interleaved trials (floor, replication, commands, floor, replication, commands, ...), so a busy or
+        # quiet spell of the machine weighs on all; each figure is the median of its trials' p50s. Within a
+        # commands trial, forwarded and local calls alternate call by call.
         floors: list[float] = []
         figures: list[float] = []
         floor_all: list[float] = []
         figure_all: list[float] = []
         creates: list[float] = []
+        forwarded: list[float] = []
+        local: list[float] = []
+        forwarded_all: list[float] = []
+        local_all: list[float] = []
         for _ in range(trials):
             floor = await b.floor_trial(round_trips)
             lat, create = await b.replication_trial(tasks)
+            fwd, loc = await b.command_trial(commands)
             floors.append(statistics.median(floor))
             figures.append(statistics.median(lat))
+            forwarded.append(statistics.median(fwd))
+            local.append(statistics.median(loc))
             floor_all += floor
             figure_all += lat
             creates += create
-        floor_p50 = statistics.median(floors)
+            forwarded_all += fwd
+            local_all += loc
+        floor_p50, local_p50 = statistics.median(floors), statistics.median(local)
         print(f"# federation_replication includes the CreateTask call on NL: p50 {statistics.median(creates):.3f} ms")
         print(trial_line("federation_replication", figures, figure_all, floor_p50), flush=True)
         print(trial_line("federation_nats_floor", floors, floor_all), flush=True)
+        extra = statistics.median(forwarded) - local_p50
+        print(
+            f"# forwarding adds {extra:.3f} ms at p50 to a local AcceptTask; the link's bare round trip: "
+            f"{floor_p50:.3f} ms",
+            flush=True,
+        )
+        print(trial_line("federation_forwarded_command", forwarded, forwarded_all, local_p50), flush=True)
+        print(trial_line("federation_local_command", local, local_all), flush=True)
 
 
 def main() -> int:
@@ -299,6 +365,9 @@ def main() -> int:
     p.add_argument("--trials", type=int, default=5, help="interleaved trials per figure (default 5)")
     p.add_argument("--tasks", type=int, default=40, help="tasks created per replication trial (default 40)")
     p.add_argument("--round-trips", type=int, default=200, help="NATS round trips per floor trial (default 200)")
+    p.add_argument(
+        "--commands", type=int, default=40, help="AcceptTask calls of each kind per commands trial (default 40)"
+    )
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="jit-bench-fed-"))
     realms = FakeRealms(COUNTRIES).start()
@@ -315,7 +384,7 @@ def main() -> int:
     try:
         fed.start()
         asyncio.run(announce_workspace(fed))
-        asyncio.run(measure(fed, realms, a.trials, a.tasks, a.round_trips))
+        asyncio.run(measure(fed, realms, a.trials, a.tasks, a.round_trips, a.commands))
         ok = True
     finally:
         fed.stop()
