@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from jitlib import validate
-from jitlib.actors import Actor
+from jitlib.actors import Actor, changed, created
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.policy import (
     EPOC_NOTIFIED_PROCEDURES,
@@ -426,14 +426,7 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
         )
     if action not in STATE_KEEPING:
         changes["state_reason"] = data.reason
-    updated = replace(
-        req,
-        state=target,
-        version=req.version + 1,
-        updated_by=actor,
-        updated_at=now,
-        **changes,  # type: ignore[arg-type]
-    )
+    updated = changed(req, actor, now, state=target, **changes)
     return replace(updated, deadlines=deadlines.compute(updated.clocks()))
 
 
@@ -598,11 +591,7 @@ def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> 
         user_notice_status=(cmd.user_notice_status or "PENDING") if provider else "NOT_APPLICABLE",
         user_notice_suppressed_until=cmd.user_notice_suppressed_until,
         state=State.DRAFT,
-        version=1,
-        created_by=actor,
-        created_at=now,
-        updated_by=actor,
-        updated_at=now,
+        **created(actor, now),
     )
 
 

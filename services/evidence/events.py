@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 
 from google.protobuf.message import Message
@@ -23,7 +22,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jitlib import audit, envelopes, outbox
-from jitlib.actors import SYSTEM, Actor
+from jitlib.actors import SYSTEM, Actor, changed
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
 from jitlib.clock import Clock
 from jitlib.db import RuntimeTables
@@ -159,9 +158,7 @@ def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str
                 req.id,
             )
             return
-        linked = replace(
-            req, preservation_order_id=replica.id, version=req.version + 1, updated_by=SYSTEM, updated_at=now
-        )
+        linked = changed(req, SYSTEM, now, preservation_order_id=replica.id)
         # Same deadlines: update_if_version keeps their alert progress.
         if not store.update_if_version(session, linked, req.version, {}):
             raise RuntimeError("request changed while linking; retried on redelivery")

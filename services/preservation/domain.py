@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jitlib import durations, validate
-from jitlib.actors import Actor
+from jitlib.actors import Actor, changed, created
 from jitlib.errors import FailedPrecondition, FieldViolation
 from jitlib.ids import is_uuid
 from jitlib.policy import Operation, RecordAccess
@@ -440,14 +440,7 @@ def apply(
         changes.update(state_reason=data.reason, extension_deadline=None)
     elif action == "record_not_executed":
         changes.update(state_reason=data.reason, not_executed_reason=data.not_executed_reason, extension_deadline=None)
-    return replace(
-        order,
-        state=t.target,
-        version=order.version + 1,
-        updated_by=actor,
-        updated_at=now,
-        **changes,  # type: ignore[arg-type]
-    )
+    return changed(order, actor, now, state=t.target, **changes)
 
 
 def _extend(order: Order, rule: ClockRule, now: datetime) -> dict[str, object]:
@@ -570,11 +563,7 @@ def create(cmd: NewOrder, *, order_id: str, actor: Actor, now: datetime) -> Orde
         restricted=cmd.restricted,
         shared_with=tuple(sorted(set(cmd.shared_with))),
         state=OrderState.DRAFT,
-        version=1,
-        created_by=actor,
-        created_at=now,
-        updated_by=actor,
-        updated_at=now,
+        **created(actor, now),
     )
 
 

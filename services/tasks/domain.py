@@ -6,11 +6,11 @@ No I/O here: the servicer loads and stores, this module decides. Every function 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jitlib import validate
-from jitlib.actors import Actor
+from jitlib.actors import Actor, changed, created
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
@@ -209,14 +209,7 @@ def apply(
         changes["blocked_by"] = ()
     if t.action == "complete":
         changes["outcome"] = data.outcome
-    return replace(
-        task,
-        state=t.target,
-        version=task.version + 1,
-        updated_by=actor,
-        updated_at=now,
-        **changes,  # type: ignore[arg-type]
-    )
+    return changed(task, actor, now, state=t.target, **changes)
 
 
 @dataclass(frozen=True)
@@ -285,9 +278,5 @@ def create(cmd: NewTask, *, task_id: str, actor: Actor, now: datetime) -> Task:
         shared_with=tuple(sorted(set(cmd.shared_with))),
         links=cmd.links,
         state=TaskState.PROPOSED if cmd.proposal_only else TaskState.ASSIGNED,
-        version=1,
-        created_by=actor,
-        created_at=now,
-        updated_by=actor,
-        updated_at=now,
+        **created(actor, now),
     )
