@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from jitlib.errors import FieldViolation
 from jitlib.policy import StoredRecord
 
 S = TypeVar("S")
+E = TypeVar("E", bound=enum.Enum)
 
 
 def enum_name(enum: EnumTypeWrapper, value: int, prefix: str) -> str | None:
@@ -24,6 +26,16 @@ def enum_name(enum: EnumTypeWrapper, value: int, prefix: str) -> str | None:
     except ValueError:
         return None
     return name.removeprefix(prefix)
+
+
+def enum_from_pb(enum: EnumTypeWrapper, value: int, prefix: str, members: type[E]) -> E | None:
+    """The member of the domain enum ``members`` a proto enum value names (a record's state, say:
+    ``TASK_STATE_ACCEPTED``, prefix ``TASK_STATE_``, is ``TaskState("ACCEPTED")``); None for UNSPECIFIED
+    and for a value this build does not know."""
+    name = enum_name(enum, value, prefix)
+    if name is None or name == "UNSPECIFIED":
+        return None
+    return members(name)
 
 
 def ts_to_dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:

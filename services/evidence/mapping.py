@@ -13,6 +13,7 @@ from jitlib.actors import Actor
 from jitlib.mapping import (
     actor_pb,
     dt_to_ts,
+    enum_from_pb,
     enum_name,
     record_fields_from_pb,
     record_pb_fields,
@@ -288,8 +289,7 @@ def _required(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str
 
 
 def state_from_pb(value: int) -> State | None:
-    name = enum_value(pb.EvidenceRequestState, value, "EVIDENCE_REQUEST_STATE_")
-    return State(name) if name else None
+    return enum_from_pb(pb.EvidenceRequestState, value, "EVIDENCE_REQUEST_STATE_", State)
 
 
 def legal_basis_from_pb(value: int) -> str | None:

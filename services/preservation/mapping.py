@@ -14,6 +14,7 @@ from jitlib.errors import InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.mapping import (
     dt_to_ts,
+    enum_from_pb,
     enum_name,
     record_fields_from_pb,
     record_pb_fields,
@@ -154,10 +155,7 @@ def warning_to_pb(state: pb.PreservationOrder, warning: Warning) -> pb.ExpiryWar
 
 
 def state_from_pb(value: int) -> OrderState | None:
-    name = enum_name(pb.PreservationOrderState, value, "PRESERVATION_ORDER_STATE_")
-    if name is None or name == "UNSPECIFIED":
-        return None
-    return OrderState(name)
+    return enum_from_pb(pb.PreservationOrderState, value, "PRESERVATION_ORDER_STATE_", OrderState)
 
 
 def not_executed_reason_from_pb(value: int) -> str:

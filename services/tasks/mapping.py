@@ -9,6 +9,7 @@ from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib.mapping import (
     dt_to_ts,
+    enum_from_pb,
     enum_name,
     record_fields_from_pb,
     record_pb_fields,
@@ -104,10 +105,7 @@ def task_from_pb(msg: tasks_pb2.Task) -> Task:
 
 
 def state_from_pb(value: int) -> TaskState | None:
-    name = enum_name(tasks_pb2.TaskState, value, "TASK_STATE_")
-    if name is None or name == "UNSPECIFIED":
-        return None
-    return TaskState(name)
+    return enum_from_pb(tasks_pb2.TaskState, value, "TASK_STATE_", TaskState)
 
 
 def transition_input(request: Any) -> TransitionInput:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib.actors import Actor
-from jitlib.mapping import record_pb_fields
+from jitlib.mapping import enum_from_pb, record_pb_fields
 from services.tasks.domain import Task, TaskState
 
 MAKER = Actor("u-1", "alice", "FR")
@@ -59,3 +59,12 @@ def test_an_open_record_is_visible_to_the_workspace() -> None:
     msg = tasks_pb2.Task(**record_pb_fields(_task(restricted=False)))
     assert msg.visibility == common_pb2.VISIBILITY_WORKSPACE
     assert list(msg.shared_with) == []
+
+
+def test_a_state_is_read_from_its_proto_enum_value_once_for_every_service() -> None:
+    def state(value: int) -> TaskState | None:
+        return enum_from_pb(tasks_pb2.TaskState, value, "TASK_STATE_", TaskState)
+
+    assert state(tasks_pb2.TASK_STATE_ACCEPTED) is TaskState.ACCEPTED
+    assert state(tasks_pb2.TASK_STATE_UNSPECIFIED) is None
+    assert state(999) is None  # a value of a newer build
