@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -29,6 +29,8 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    insert,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -37,6 +39,7 @@ from sqlalchemy.pool import QueuePool
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
 from jitlib.policy import StoredRecord
+from jitlib.visibility import PartyIndex
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -129,6 +132,65 @@ def creation_columns(record: StoredRecord, *, request_id: str, request_digest: s
         "created_by_name": record.created_by.username,
         "created_at": record.created_at,
     }
+
+
+class PartiedRecord(StoredRecord, Protocol):
+    """A stored record with the jurisdictions party to it (what its ``PartyIndex`` holds)."""
+
+    @property
+    def parties(self) -> frozenset[str]: ...
+
+
+P = TypeVar("P", bound=PartiedRecord)
+
+
+class RecordTable(Generic[P]):
+    """The write path of a service's main record table (a ``RecordColumns`` row class), its parties
+    (``PartyIndex``) kept in step with each write. The store gives the columns of its own fields
+    (``columns``, with ``record_columns``); the creator's are written once, by ``insert``."""
+
+    def __init__(
+        self, row: type[RecordColumns], parties: PartyIndex, columns: Callable[[P], dict[str, object]]
+    ) -> None:
+        self.row = row
+        self.parties = parties
+        self._columns = columns
+        # Core inserts with parameters: one round trip each, no ORM identity-map work and no statement
+        # construction on the hot create path.
+        self._insert = insert(cast(Table, row.__table__))  # type: ignore[attr-defined]
+
+    def insert(self, session: Session, record: P, *, request_id: str, request_digest: str) -> None:
+        """Write a new record, made by the client request ``request_id`` (its idempotency key)."""
+        creation = creation_columns(record, request_id=request_id, request_digest=request_digest)
+        session.execute(self._insert, {**creation, **self._columns(record)})
+        self.parties.write(session, record.id, record.parties)
+
+    def update_if_version(self, session: Session, record: P, expected_version: int, **extra: object) -> bool:
+        """Write the record's new state (and ``extra`` columns of the row) only if nobody changed it since
+        ``expected_version`` was read; False when someone did."""
+        if not self._update(session, record, self.row.version == expected_version, **extra):
+            return False
+        self.parties.write(session, record.id, record.parties, replace=True)
+        return True
+
+    def write_replica(self, session: Session, record: P, exists: bool, **extra: object) -> None:
+        """Store another node's record as its owner sent it (``jitlib.replicas``): no version check, the
+        owner's version is the one that counts; its parties are written again (the visibility index)."""
+        if exists:
+            self._update(session, record, **extra)
+            self.parties.write(session, record.id, record.parties, replace=True)
+            return
+        # A replica was not created by a request on this node: its own id stands in as the request id.
+        self.insert(session, record, request_id=record.id, request_digest="")
+
+    def _update(self, session: Session, record: P, *conditions: Any, **extra: object) -> bool:
+        result = session.execute(
+            update(self.row)
+            .where(self.row.id == record.id, *conditions)
+            .values(**self._columns(record), **extra)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             return domain.create(cmd, request_id=new_id(), actor=principal.actor, now=now)
 
         def write(uow: UnitOfWork, r: EvidenceRequest, workspace: WorkspaceInfo) -> None:
-            store.insert_request(uow.session, r, request_id=cmd.request_id, request_digest=digest)
+            store.REQUESTS.insert(uow.session, r, request_id=cmd.request_id, request_digest=digest)
             state = request_to_pb(r, now)
             uow.emit(
                 events.subject(r.origin_jurisdiction, "created"),

@@ -34,7 +34,7 @@ from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
 from jitlib.crypto import WrappedKey
-from jitlib.db import TS, RecordColumns, creation_columns, new_metadata, record_columns, record_fields, runtime_tables
+from jitlib.db import TS, RecordColumns, RecordTable, new_metadata, record_columns, record_fields, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import PartyIndex, readable_sql
@@ -267,7 +267,9 @@ def _columns(r: EvidenceRequest) -> dict[str, object]:
     }
 
 
-_INSERT_REQUEST = insert(cast(Table, RequestRow.__table__))
+#: The requests table's writes: insert, update_if_version (the version guard) and write_replica; the
+#: functions below add the request's deadlines to them.
+REQUESTS = RecordTable(RequestRow, PARTIES, _columns)
 _INSERT_DEADLINE = insert(cast(Table, DeadlineRow.__table__))
 
 
@@ -298,32 +300,14 @@ def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[E
     return Stored(to_domain(row, _deadlines_of(session, [row.id])[row.id]), row.request_digest)
 
 
-def insert_request(session: Session, r: EvidenceRequest, *, request_id: str, request_digest: str) -> None:
-    session.execute(
-        _INSERT_REQUEST,
-        {
-            **creation_columns(r, request_id=request_id, request_digest=request_digest),
-            **_columns(r),
-        },
-    )
-    PARTIES.write(session, r.id, r.parties)
-
-
 AlertPlan = dict[DeadlineKind, datetime | None]
 
 
 def update_if_version(session: Session, r: EvidenceRequest, expected_version: int, first_alerts: AlertPlan) -> bool:
     """Write the new state only if nobody changed the request since ``expected_version`` was read; replace its
     running deadlines (``first_alerts``: when each one's first alert falls due)."""
-    result = session.execute(
-        update(RequestRow)
-        .where(RequestRow.id == r.id, RequestRow.version == expected_version)
-        .values(**_columns(r))
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not REQUESTS.update_if_version(session, r, expected_version):
         return False
-    PARTIES.write(session, r.id, r.parties, replace=True)
     # A deadline that still runs to the same instant keeps its alert progress (alerts already sent are not
     # rescanned); a new or moved one starts from its first alert.
     kept = {
@@ -345,18 +329,9 @@ def write_replica(session: Session, r: EvidenceRequest, exists: bool) -> None:
     are its deadlines, the owner's, in the same table as this node's own: reads and the List filter on
     the next deadline show them as the owner does. They carry no alert (``next_alert_at`` NULL): this
     node's scanner never warns of a deadline of a request it does not own; the owner's node does."""
+    REQUESTS.write_replica(session, r, exists)
     if exists:
-        session.execute(
-            update(RequestRow)
-            .where(RequestRow.id == r.id)
-            .values(**_columns(r))
-            .execution_options(synchronize_session=False)
-        )
-        PARTIES.write(session, r.id, r.parties, replace=True)
         session.execute(delete(DeadlineRow).where(DeadlineRow.request_id == r.id))
-    else:
-        # A replica was not created by a request on this node: its own id stands in as the request id.
-        insert_request(session, r, request_id=r.id, request_digest="")
     _insert_deadlines(session, r, {})
 
 

@@ -68,7 +68,7 @@ REPLICAS = replicas.ReplicaKind(
     preservation_pb2.PreservationOrder,
     mapping.order_from_pb,
     store.get,
-    store.write_replica,
+    store.ORDERS.write_replica,
 )
 
 

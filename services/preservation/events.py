@@ -81,7 +81,7 @@ def write_change(
     without a clock has none.
     """
     next_alert = domain.next_alert_at(after, rules.offsets)
-    if not store.update_if_version(uow.session, after, before.version, next_alert):
+    if not store.ORDERS.update_if_version(uow.session, after, before.version, next_alert_at=next_alert):
         raise Aborted("CONCURRENT_UPDATE", "preservation order was changed by someone else meanwhile; re-read it")
     state = order_to_pb(after, now, rules.confirmation_overdue_after)
     uow.emit(subject(after, event), envelope(after, state, event_type(event), members, now))

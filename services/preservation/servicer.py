@@ -63,7 +63,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             return domain.create(cmd, order_id=new_id(), actor=principal.actor, now=now)
 
         def write(uow: UnitOfWork, order: Order, workspace: WorkspaceInfo) -> None:
-            store.insert_order(uow.session, order, request_id=cmd.request_id, request_digest=digest)
+            store.ORDERS.insert(uow.session, order, request_id=cmd.request_id, request_digest=digest)
             state = self._pb(order, now)
             uow.emit(
                 events.subject(order, "created"),

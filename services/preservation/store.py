@@ -13,11 +13,9 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    Table,
     Text,
     and_,
     case,
-    insert,
     or_,
     select,
     update,
@@ -26,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
-from jitlib.db import TS, RecordColumns, creation_columns, new_metadata, record_columns, record_fields, runtime_tables
+from jitlib.db import TS, RecordColumns, RecordTable, new_metadata, record_columns, record_fields, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import PartyIndex, readable_sql
@@ -113,7 +111,7 @@ def to_domain(row: OrderRow) -> Order:
     )
 
 
-def columns(order: Order, next_alert_at: datetime | None) -> dict[str, object]:
+def _columns(order: Order) -> dict[str, object]:
     return {
         **record_columns(order),
         "legal_basis": order.legal_basis.value,
@@ -133,7 +131,6 @@ def columns(order: Order, next_alert_at: datetime | None) -> dict[str, object]:
         "extension_count": order.extension_count,
         "extension_deadline": order.extension_deadline,
         "produced_at": order.produced_at,
-        "next_alert_at": next_alert_at,
     }
 
 
@@ -154,51 +151,11 @@ def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[O
     return Stored(to_domain(row), row.request_digest) if row is not None else None
 
 
-_INSERT_ORDER = insert(cast(Table, OrderRow.__table__))
-
-
-def insert_order(session: Session, order: Order, *, request_id: str, request_digest: str) -> None:
-    session.execute(
-        _INSERT_ORDER,
-        {
-            **creation_columns(order, request_id=request_id, request_digest=request_digest),
-            **columns(order, None),
-        },
-    )
-    PARTIES.write(session, order.id, order.parties)
-
-
-def update_if_version(session: Session, order: Order, expected_version: int, next_alert_at: datetime | None) -> bool:
-    """Write the new state only if nobody changed the order since ``expected_version`` was read."""
-    result = session.execute(
-        update(OrderRow)
-        .where(OrderRow.id == order.id, OrderRow.version == expected_version)
-        .values(**columns(order, next_alert_at))
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    if order.shared_with:
-        PARTIES.write(session, order.id, order.parties, replace=True)
-    return True
-
-
-def write_replica(session: Session, order: Order, exists: bool) -> None:
-    """Store another node's order as its owner sent it (``jitlib.replicas``): no version check, the
-    owner's version is the one that counts; its parties are written again (the visibility index). Its
-    ``next_alert_at`` stays NULL: this node's scanner never warns of nor expires an order it does not
-    own; the owner's node does, and its events bring the new state (EXPIRED) here."""
-    if exists:
-        session.execute(
-            update(OrderRow)
-            .where(OrderRow.id == order.id)
-            .values(**columns(order, None))
-            .execution_options(synchronize_session=False)
-        )
-        PARTIES.write(session, order.id, order.parties, replace=True)
-        return
-    # A replica was not created by a request on this node: its own id stands in as the request id.
-    insert_order(session, order, request_id=order.id, request_digest="")
+#: The orders table's writes: insert, update_if_version (the version guard; the order's ``next_alert_at``
+#: given with it) and write_replica. A replica's ``next_alert_at`` stays NULL: this node's scanner never
+#: warns of nor expires an order it does not own; the owner's node does, and its events bring the new
+#: state (EXPIRED) here.
+ORDERS = RecordTable(OrderRow, PARTIES, _columns)
 
 
 def set_next_alert(session: Session, order_id: str, next_alert_at: datetime | None) -> None:

@@ -83,7 +83,7 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
         members = workspace.members if workspace else frozenset(task.parties)
         uow = UnitOfWork(session, rt.tables, SYSTEM)
         digest = hashlib.sha256(request_id.encode()).hexdigest()
-        store.insert_task(session, task, request_id=request_id, request_digest=digest)
+        store.TASKS.insert(session, task, request_id=request_id, request_digest=digest)
         uow.emit(events.subject(task, "created"), events.envelope(task, task_to_pb(task, now), "created", members, now))
         uow.audit(RECORD, task.id, task.workspace_id)
         audit.append(session, rt.tables, uow.audits, now)

@@ -47,7 +47,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             return domain.create(cmd, task_id=new_id(), actor=principal.actor, now=now)
 
         def write(uow: UnitOfWork, task: Task, workspace: WorkspaceInfo) -> None:
-            store.insert_task(uow.session, task, request_id=cmd.request_id, request_digest=digest)
+            store.TASKS.insert(uow.session, task, request_id=cmd.request_id, request_digest=digest)
             state = task_to_pb(task, now)
             uow.emit(events.subject(task, "created"), events.envelope(task, state, "created", workspace.members, now))
             uow.audit(RECORD, task.id, task.workspace_id)
@@ -114,7 +114,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         state = task_to_pb(updated, now)
 
         def write(uow: UnitOfWork) -> None:
-            if not store.update_if_version(uow.session, updated, task.version):
+            if not store.TASKS.update_if_version(uow.session, updated, task.version):
                 raise self.tasks.concurrent_update()
             uow.emit(events.subject(updated, t.event), events.envelope(updated, state, t.event, members, now))
             uow.audit(RECORD, updated.id, updated.workspace_id)

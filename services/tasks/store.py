@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
 from sqlalchemy import (
     Index,
     String,
-    Table,
     Text,
     and_,
-    insert,
     select,
-    update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.clock import as_utc
-from jitlib.db import TS, RecordColumns, creation_columns, new_metadata, record_columns, record_fields, runtime_tables
+from jitlib.db import TS, RecordColumns, RecordTable, new_metadata, record_columns, record_fields, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
 from jitlib.visibility import PartyIndex, readable_sql
@@ -115,50 +111,8 @@ def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[T
     return Stored(to_domain(row), row.request_digest) if row is not None else None
 
 
-def insert_task(session: Session, task: Task, *, request_id: str, request_digest: str) -> None:
-    # Core inserts with parameters: one round trip each, no ORM identity-map work and no statement
-    # construction on the hot create path.
-    session.execute(
-        _INSERT_TASK,
-        {
-            **creation_columns(task, request_id=request_id, request_digest=request_digest),
-            **_columns(task),
-        },
-    )
-    PARTIES.write(session, task.id, task.parties)
-
-
-_INSERT_TASK = insert(cast(Table, TaskRow.__table__))
-
-
-def update_if_version(session: Session, task: Task, expected_version: int) -> bool:
-    """Write the new state only if nobody changed the task since ``expected_version`` was read."""
-    result = session.execute(
-        update(TaskRow)
-        .where(TaskRow.id == task.id, TaskRow.version == expected_version)
-        .values(**_columns(task))
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    PARTIES.write(session, task.id, task.parties, replace=True)
-    return True
-
-
-def write_replica(session: Session, task: Task, exists: bool) -> None:
-    """Store another node's task as its owner sent it (``jitlib.replicas``): no version check, the
-    owner's version is the one that counts."""
-    if exists:
-        session.execute(
-            update(TaskRow)
-            .where(TaskRow.id == task.id)
-            .values(**_columns(task))
-            .execution_options(synchronize_session=False)
-        )
-        PARTIES.write(session, task.id, task.parties, replace=True)
-        return
-    # A replica was not created by a request on this node: its own id stands in as the request id.
-    insert_task(session, task, request_id=task.id, request_digest="")
+#: The tasks table's writes: insert, update_if_version (the version guard) and write_replica.
+TASKS = RecordTable(TaskRow, PARTIES, _columns)
 
 
 #: How the tasks table answers the policy's READ rule.
