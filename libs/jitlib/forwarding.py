@@ -21,6 +21,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 #: Headers of a forwarded command and of its answer.
 METHOD, AUTHORIZATION, FORWARDED_BY = "Jit-Method", "Authorization", "Jit-Forwarded-By"
 STATUS, DETAILS, STATUS_BIN = "Jit-Status", "Jit-Details", "Jit-Status-Bin"
+#: A forwarded server-streaming call: each answer message carries its sequence number; the last one
+#: says so, with the call's status.
+SEQ, END = "Jit-Seq", "Jit-End"
+#: The largest piece of a streamed answer sent in one NATS message (bytes of a serialized response).
+STREAM_PENDING_BYTES = 256 * 1024 * 1024
 #: The metadata key the owner's server sees on a forwarded call (for its logs and traces).
 FORWARDED_METADATA = "x-jit-forwarded-by"
 
@@ -69,6 +75,8 @@ class Answer:
     details: str = ""
     status_bin: bytes = b""
     payload: bytes = b""
+    #: In a streamed answer: False for a piece of it, True for the status that ends it.
+    final: bool = True
 
 
 def _code(value: str) -> grpc.StatusCode:
@@ -107,6 +115,46 @@ class Forwarder:
         status_bin = base64.b64decode(h[STATUS_BIN]) if h.get(STATUS_BIN) else b""
         return Answer(code, h.get(DETAILS, ""), status_bin)
 
+    async def forward_stream(self, owner: str, method: str, request: bytes, token: str) -> AsyncIterator[Answer]:
+        """A server-streaming call forwarded to its owner: each piece of the answer in order, then the
+        final status (an Answer with no payload). A gap in the sequence (a message lost on the way) ends
+        the call with UNAVAILABLE rather than passing on an incomplete answer."""
+        unreachable = f"the {owner} node, which owns this record, cannot be reached"
+        try:
+            nc = self._bus.nc
+            inbox = nc.new_inbox()
+            sub = await nc.subscribe(inbox, pending_bytes_limit=STREAM_PENDING_BYTES)
+        except (BusUnavailable, nats.errors.Error):
+            yield self._unreachable(owner, f"{unreachable}: this node is not connected to its broker")
+            return
+        try:
+            headers = {METHOD: method, AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: self._node}
+            await nc.publish(command_subject(owner, self._service), request, reply=inbox, headers=headers)
+            expected = 0
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=self._timeout)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    yield self._unreachable(owner, f"{unreachable}: no answer within {self._timeout:g} s")
+                    return
+                h = msg.headers or {}
+                if h.get("Status") == "503":
+                    yield self._unreachable(owner, f"{unreachable} (the link is down); nothing was done")
+                    return
+                if h.get(SEQ) != str(expected):
+                    yield self._unreachable(owner, f"the answer of the {owner} node was interrupted; try again")
+                    return
+                expected += 1
+                if h.get(END):
+                    code = _code(h.get(STATUS, "2"))
+                    status_bin = base64.b64decode(h[STATUS_BIN]) if h.get(STATUS_BIN) else b""
+                    yield Answer(code, h.get(DETAILS, ""), status_bin)
+                    return
+                yield Answer(grpc.StatusCode.OK, payload=msg.data, final=False)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
     def _unreachable(self, owner: str, message: str) -> Answer:
         err = OwnerUnreachable("OWNER_UNREACHABLE", message, {"owner": owner, "node": self._node})
         return Answer(err.code, message, err.to_status().SerializeToString())
@@ -120,8 +168,12 @@ class CommandResponder:
     """The owner's side: answer the commands forwarded to this service by running them on its own gRPC
     server, so that they take exactly the path of a direct call."""
 
-    def __init__(self, bus: Bus, service: str, node: str, services: list[str], port: int) -> None:
+    def __init__(
+        self, bus: Bus, service: str, node: str, services: list[str], port: int, streaming: frozenset[str] = frozenset()
+    ) -> None:
         self._bus = bus
+        #: The server-streaming methods (full names) among them, answered piece by piece.
+        self._streaming = streaming
         self._service = service
         self._node = node
         #: The gRPC services a forwarded method may name (``/jit.tasks.v1.TaskService/``).
@@ -149,10 +201,13 @@ class CommandResponder:
             await self._answer(msg, Answer(grpc.StatusCode.UNIMPLEMENTED, "no such method on this service"))
             return
         assert self._channel is not None
-        call = self._channel.unary_unary(method, request_serializer=_identity, response_deserializer=_identity)
         metadata: list[tuple[str, str]] = [(FORWARDED_METADATA, h.get(FORWARDED_BY, "?")[:16])]
         if h.get(AUTHORIZATION):
             metadata.append(("authorization", h[AUTHORIZATION]))
+        if method in self._streaming:
+            await self._stream(msg, method, metadata)
+            return
+        call = self._channel.unary_unary(method, request_serializer=_identity, response_deserializer=_identity)
         try:
             payload = await call(msg.data, metadata=metadata, timeout=30)
         except grpc.aio.AioRpcError as err:
@@ -161,6 +216,28 @@ class CommandResponder:
             await self._answer(msg, Answer(err.code(), err.details() or "", bytes(status_bin)))
             return
         await self._answer(msg, Answer(grpc.StatusCode.OK, payload=payload))
+
+    async def _stream(self, msg: Msg, method: str, metadata: list[tuple[str, str]]) -> None:
+        """Run a server-streaming call and send each piece as it comes, numbered, then the status."""
+        assert self._channel is not None and msg.reply
+        call = self._channel.unary_stream(method, request_serializer=_identity, response_deserializer=_identity)
+        seq = 0
+        final = Answer(grpc.StatusCode.OK)
+        try:
+            async for piece in call(msg.data, metadata=metadata, timeout=600):
+                await self._bus.nc.publish(msg.reply, piece, headers={SEQ: str(seq)})
+                seq += 1
+        except grpc.aio.AioRpcError as err:
+            trailers: Any = err.trailing_metadata() or ()
+            status_bin = next((v for k, v in trailers if k == "grpc-status-details-bin"), b"")
+            final = Answer(err.code(), err.details() or "", bytes(status_bin))
+        headers = {SEQ: str(seq), END: "1", STATUS: str(final.code.value[0])}
+        if final.code is not grpc.StatusCode.OK:
+            headers[DETAILS] = final.details[:1000]
+            if final.status_bin:
+                headers[STATUS_BIN] = base64.b64encode(final.status_bin).decode()
+        with contextlib.suppress(Exception):
+            await self._bus.nc.publish(msg.reply, b"", headers=headers)
 
     async def _answer(self, msg: Msg, answer: Answer) -> None:
         headers = {STATUS: str(answer.code.value[0])}

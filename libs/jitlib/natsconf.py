@@ -67,7 +67,13 @@ def hub_config(
         exports: list[dict[str, Any]] = [
             {"service": _flow_control(me), "accounts": [account(o) for o in others]},
             # Commands on this country's records, forwarded by the node of the user who acts.
-            {"service": f"{_commands(me)}", "accounts": [account(o) for o in others]},
+            # (A download is answered piece by piece: a stream of responses, each within a minute.)
+            {
+                "service": _commands(me),
+                "accounts": [account(o) for o in others],
+                "response_type": "stream",
+                "response_threshold": "1m",
+            },
         ]
         imports: list[dict[str, Any]] = []
         for other in others:

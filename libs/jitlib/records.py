@@ -158,7 +158,9 @@ class RecordPath(Generic[R]):
         self, principal: Principal, record_id: str, operation: Operation, *, action: str = "", field: str = "id"
     ) -> R:
         """The record, when ``principal`` may see it and do ``operation``: INVALID_ARGUMENT for a
-        malformed id, NOT_FOUND when it does not exist or the caller may not know it does."""
+        malformed id, NOT_FOUND when it does not exist or the caller may not know it does. On a
+        federation, a change to a replica goes to its owner from here (``OwnedElsewhere``), before any
+        check of the caller's view against the replica: the owner checks the version against its own."""
         InvalidArgument.raise_for(validate.uuid(field, record_id))
         record = await self.rt.read(lambda session: self._load(session, record_id))
         await self.rt.authorize(
@@ -171,6 +173,8 @@ class RecordPath(Generic[R]):
             action=action,
         )
         assert record is not None  # authorize refuses a missing record as NOT_FOUND
+        if operation is not Operation.READ:
+            self.rt.require_owner(self._access(record).origin_jurisdiction, self.record_type)
         return record
 
     async def get(self, principal: Principal, record_id: str, *, field: str = "id") -> R:

@@ -118,6 +118,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer, serialize_or_pass)
         if handler.unary_stream:
             inner_us: Any = handler.unary_stream
+            forwarder_us = self._forwarder
 
             async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 tokens = None
@@ -127,6 +128,18 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                         yield item
                 except grpc.aio.AbortError:
                     raise
+                except OwnedElsewhere as exc:
+                    if forwarder_us is None:
+                        await _fail(context, exc)
+                        return
+                    forwarded = forwarder_us.forward_stream(exc.owner, method, request.SerializeToString(), token)
+                    async for answer in forwarded:
+                        if answer.payload or (answer.code is grpc.StatusCode.OK and not answer.details):
+                            if answer.payload:
+                                yield answer.payload  # a piece of the owner's answer, passed on as it is
+                            continue
+                        trailers = (("grpc-status-details-bin", answer.status_bin),) if answer.status_bin else ()
+                        await context.abort(answer.code, answer.details, trailing_metadata=trailers)
                 except Exception as exc:
                     await _fail(context, exc)
                 finally:
@@ -134,9 +147,13 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                         auth.unbind(tokens[0])
                         current_method.reset(tokens[1])
 
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, handler.response_serializer
-            )
+            serialize_us: Any = handler.response_serializer
+
+            def serialize_piece(response: Any) -> bytes:
+                return response if isinstance(response, bytes) else serialize_us(response)
+
+            return grpc.unary_stream_rpc_method_handler(unary_stream, handler.request_deserializer, serialize_piece)
+
         if handler.stream_unary:
             inner_su: Any = handler.stream_unary
 
@@ -177,6 +194,20 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         return grpc.stream_stream_rpc_method_handler(
             stream_stream, handler.request_deserializer, handler.response_serializer
         )
+
+
+def _server_streaming(services: Sequence[str]) -> frozenset[str]:
+    """The full names (``/pkg.Service/Method``) of the server-streaming methods of ``services``."""
+    from google.protobuf import descriptor_pool
+
+    pool = descriptor_pool.Default()
+    found = set()
+    for name in services:
+        service = pool.FindServiceByName(name)
+        for m in service.methods:
+            if m.server_streaming and not m.client_streaming:
+                found.add(f"/{name}/{m.name}")
+    return frozenset(found)
 
 
 def _ignore_request(_data: bytes) -> None:
@@ -362,7 +393,9 @@ class ServiceApp:
         self.server = server
         self._services = names
         if federation is not None:
-            self._responder = CommandResponder(bus, self.spec.name, federation.node, names, self.port)
+            self._responder = CommandResponder(
+                bus, self.spec.name, federation.node, names, self.port, _server_streaming(names)
+            )
             self._responder.start()
         log.info("%s serving on port %d", self.spec.name, self.port)
         return self.port

@@ -85,6 +85,25 @@ def test_des_liaison_accepts_an_nl_task_on_des_own_node(tasks: Tasks) -> None:
     assert replica.state == pb.TASK_STATE_ACCEPTED and replica.replica.owner_node == "NL"
 
 
+def test_the_next_command_with_the_owners_version_works_before_the_replica_caught_up(tasks: Tasks) -> None:
+    """The version a forwarded answer returned is the owner's: the very next command with it is checked by
+    the owner, not against DE's replica (which may still be one version behind)."""
+    task = tasks.create(f"Back to back {uuid.uuid4().hex[:6]}")
+    tasks.replicated(task)
+    token = md(tasks.tokens("de-liaison"))
+    accepted = (
+        tasks.on("DE")
+        .AcceptTask(pb.AcceptTaskRequest(id=task.id, expected_version=task.version), metadata=token, timeout=15)
+        .task
+    )
+    started = (
+        tasks.on("DE")
+        .StartTask(pb.StartTaskRequest(id=task.id, expected_version=accepted.version), metadata=token, timeout=15)
+        .task
+    )
+    assert started.state == pb.TASK_STATE_IN_PROGRESS and started.version == accepted.version + 1
+
+
 def test_a_forwarded_command_gets_the_owners_refusals(tasks: Tasks) -> None:
     task = tasks.create(f"Refusals {uuid.uuid4().hex[:6]}")
     tasks.replicated(task)
