@@ -173,3 +173,28 @@ def test_a_command_whose_owner_is_unreachable_fails_fast_naming_it(tasks: Tasks,
         return True
 
     eventually(accept, timeout=30, interval=0.5)
+
+
+def test_cross_node_commands_answer_invalid_argument_and_not_found_like_local_ones(tasks: Tasks) -> None:
+    """With PERMISSION_DENIED, ABORTED, FAILED_PRECONDITION (above) and UNAVAILABLE (below), every status
+    a local call can answer: a malformed request, and a record this user may not know."""
+    task = tasks.create(f"Codes {uuid.uuid4().hex[:6]}")
+    tasks.replicated(task)
+    token = md(tasks.tokens("de-liaison"))
+    with pytest.raises(grpc.RpcError) as invalid:
+        tasks.on("DE").DeclineTask(
+            pb.DeclineTaskRequest(id=task.id, expected_version=task.version, reason="x" * 5000),
+            metadata=token,
+            timeout=15,
+        )
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as unknown:
+        tasks.on("DE").AcceptTask(pb.AcceptTaskRequest(id=str(uuid.uuid4())), metadata=token, timeout=15)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    # IE may not know an NL-DE task: NOT_FOUND on its own node, as on NL's.
+    for country in ("IE", "NL"):
+        with pytest.raises(grpc.RpcError) as hidden:
+            tasks.on(country).AcceptTask(
+                pb.AcceptTaskRequest(id=task.id), metadata=md(tasks.tokens("ie-liaison")), timeout=15
+            )
+        assert hidden.value.code() == grpc.StatusCode.NOT_FOUND, country
