@@ -1,13 +1,13 @@
 """Who did something, as records remember it: pure, importable by domain code.
 
-Besides ``Actor``, the two stamps every versioned record carries: ``created`` (the fields of its first
-version) and ``changed`` (its next version, by whom and when)."""
+Besides ``Actor``, what every versioned record carries (``Versioned``) and its two stamps: ``created``
+(the fields of its first version) and ``changed`` (its next version, by whom and when)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,22 @@ class Actor:
 SYSTEM = Actor("system", "jit-system", "SYSTEM")
 
 
-class VersionedRecord(Protocol):
-    """A domain record dataclass with a version, changed by someone at some time."""
+@dataclass(frozen=True, kw_only=True)
+class Versioned:
+    """The version and history every stored record has: a domain record dataclass inherits them
+    (``class Task(Versioned)``; keyword-only, so they follow the record's own fields), ``created`` fills
+    them for its first version and ``changed`` moves them on."""
 
-    __dataclass_fields__: ClassVar[dict[str, Any]]
+    version: int
+    created_by: Actor
+    created_at: datetime
+    updated_by: Actor
+    updated_at: datetime
+    #: When this node last applied a change from the owning node; None on the owner (jitlib.federation).
+    replicated_at: datetime | None = None
 
-    @property
-    def version(self) -> int: ...
 
-
-R = TypeVar("R", bound=VersionedRecord)
+R = TypeVar("R", bound=Versioned)
 
 
 def created(actor: Actor, now: datetime) -> dict[str, Any]:

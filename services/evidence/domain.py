@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from jitlib import validate
-from jitlib.actors import Actor, changed, created
+from jitlib.actors import Actor, Versioned, changed, created
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.policy import (
     EPOC_NOTIFIED_PROCEDURES,
@@ -119,7 +119,7 @@ class Target:
 
 
 @dataclass(frozen=True)
-class EvidenceRequest:
+class EvidenceRequest(Versioned):
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -141,13 +141,6 @@ class EvidenceRequest:
     user_notice_status: str
     user_notice_suppressed_until: datetime | None
     state: State
-    version: int
-    created_by: Actor
-    created_at: datetime
-    updated_by: Actor
-    updated_at: datetime
-    #: When this node last applied a change from the owning node; None on the owner (jitlib.federation).
-    replicated_at: datetime | None = None
     issued_at: datetime | None = None
     received_at: datetime | None = None
     decided_at: datetime | None = None

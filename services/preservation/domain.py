@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jitlib import durations, validate
-from jitlib.actors import Actor, changed, created
+from jitlib.actors import Actor, Versioned, changed, created
 from jitlib.errors import FailedPrecondition, FieldViolation
 from jitlib.ids import is_uuid
 from jitlib.policy import Operation, RecordAccess
@@ -205,7 +205,7 @@ def extension_deadline(rule: ClockRule, expires_at: datetime, extension_count: i
 
 
 @dataclass(frozen=True)
-class Order:
+class Order(Versioned):
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -217,13 +217,6 @@ class Order:
     restricted: bool
     shared_with: tuple[str, ...]
     state: OrderState
-    version: int
-    created_by: Actor
-    created_at: datetime
-    updated_by: Actor
-    updated_at: datetime
-    #: When this node last applied a change from the owning node; None on the owner (jitlib.federation).
-    replicated_at: datetime | None = None
     state_reason: str = ""
     not_executed_reason: str = ""
     provider_reference: str = ""

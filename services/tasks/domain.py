@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jitlib import validate
-from jitlib.actors import Actor, changed, created
+from jitlib.actors import Actor, Versioned, changed, created
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
@@ -72,7 +72,7 @@ class Link:
 
 
 @dataclass(frozen=True)
-class Task:
+class Task(Versioned):
     id: str
     workspace_id: str
     title: str
@@ -86,13 +86,6 @@ class Task:
     shared_with: tuple[str, ...]
     links: tuple[Link, ...]
     state: TaskState
-    version: int
-    created_by: Actor
-    created_at: datetime
-    updated_by: Actor
-    updated_at: datetime
-    #: When this node last applied a change from the owning node; None on the owner (jitlib.federation).
-    replicated_at: datetime | None = None
     state_reason: str = ""
     outcome: str = ""
     blocked_by: tuple[Link, ...] = ()
