@@ -76,17 +76,19 @@ def record_envelope(
     now: datetime,
     actor: Actor | None = None,
     part: tuple[str, int] | None = None,
+    origin: str = "",
 ) -> Envelope:
     """The event of a change to ``record``: from its origin, for its parties (and, unless restricted, the
     workspace's ``members``), at its new version, by whoever changed it last (or ``actor``). ``part``
     (id, version) names a part of the record that changed instead (an item of a request), which has the
-    record's audience."""
+    record's audience. ``origin``: the node that owns that part when it is not the record's (an item
+    received on another node than the request's)."""
     aggregate_id, version = part if part is not None else (record.id, record.version)
     return envelope(
         event_type=event_type,
         state=state,
         workspace_id=record.workspace_id,
-        origin=record.origin_jurisdiction,
+        origin=origin or record.origin_jurisdiction,
         audience=audience(record.parties, record.restricted, members),
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,

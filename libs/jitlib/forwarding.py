@@ -41,7 +41,7 @@ METHOD, AUTHORIZATION, FORWARDED_BY = "Jit-Method", "Authorization", "Jit-Forwar
 STATUS, DETAILS, STATUS_BIN = "Jit-Status", "Jit-Details", "Jit-Status-Bin"
 #: A forwarded server-streaming call: each answer message carries its sequence number; the last one
 #: says so, with the call's status.
-SEQ, END = "Jit-Seq", "Jit-End"
+SEQ, END, MORE = "Jit-Seq", "Jit-End", "Jit-More"
 #: The largest piece of a streamed answer sent in one NATS message (bytes of a serialized response).
 STREAM_PENDING_BYTES = 256 * 1024 * 1024
 #: The metadata key the owner's server sees on a forwarded call (for its logs and traces).
@@ -131,6 +131,7 @@ class Forwarder:
             headers = {METHOD: method, AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: self._node}
             await nc.publish(command_subject(owner, self._service), request, reply=inbox, headers=headers)
             expected = 0
+            piece = bytearray()
             while True:
                 try:
                     msg = await sub.next_msg(timeout=self._timeout)
@@ -150,7 +151,11 @@ class Forwarder:
                     status_bin = base64.b64decode(h[STATUS_BIN]) if h.get(STATUS_BIN) else b""
                     yield Answer(code, h.get(DETAILS, ""), status_bin)
                     return
-                yield Answer(grpc.StatusCode.OK, payload=msg.data, final=False)
+                piece += msg.data
+                if h.get(MORE):
+                    continue  # a piece larger than one NATS message comes in fragments
+                yield Answer(grpc.StatusCode.OK, payload=bytes(piece), final=False)
+                piece = bytearray()
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -223,10 +228,15 @@ class CommandResponder:
         call = self._channel.unary_stream(method, request_serializer=_identity, response_deserializer=_identity)
         seq = 0
         final = Answer(grpc.StatusCode.OK)
+        # What fits in one NATS message, with room for the headers.
+        room = max(self._bus.nc.max_payload - 4096, 4096)
         try:
             async for piece in call(msg.data, metadata=metadata, timeout=600):
-                await self._bus.nc.publish(msg.reply, piece, headers={SEQ: str(seq)})
-                seq += 1
+                for start in range(0, max(len(piece), 1), room):
+                    more = start + room < len(piece)
+                    headers = {SEQ: str(seq), **({MORE: "1"} if more else {})}
+                    await self._bus.nc.publish(msg.reply, piece[start : start + room], headers=headers)
+                    seq += 1
         except grpc.aio.AioRpcError as err:
             trailers: Any = err.trailing_metadata() or ()
             status_bin = next((v for k, v in trailers if k == "grpc-status-details-bin"), b"")
@@ -240,6 +250,11 @@ class CommandResponder:
             await self._bus.nc.publish(msg.reply, b"", headers=headers)
 
     async def _answer(self, msg: Msg, answer: Answer) -> None:
+        if len(answer.payload) > self._bus.nc.max_payload - 4096:
+            answer = Answer(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "the answer is too large to be forwarded between nodes; ask for less (a smaller page)",
+            )
         headers = {STATUS: str(answer.code.value[0])}
         if answer.code is not grpc.StatusCode.OK:
             headers[DETAILS] = answer.details[:1000]

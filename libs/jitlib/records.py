@@ -232,12 +232,15 @@ class RecordPath(Generic[R]):
 
     # -- change -----------------------------------------------------------------------------------
 
-    def members_for_change(self, record: R) -> frozenset[str]:
+    def members_for_change(self, record: R, *, owned: bool = True) -> frozenset[str]:
         """The members of the record's workspace (the audience of its events), refusing any change
         while the workspace is closed. A workspace this node has not heard of yet falls back to the
-        record's own parties. On a federation, a replica is refused: its owner's node changes it."""
+        record's own parties. On a federation, a change to a replica goes to its owner's node; with
+        ``owned=False`` the caller adds a record of its own to it (an evidence item received here for a
+        request owned elsewhere), which this node may do."""
         acc = self._access(record)
-        self.rt.require_owner(acc.origin_jurisdiction, self.record_type)
+        if owned:
+            self.rt.require_owner(acc.origin_jurisdiction, self.record_type)
         if self.rt.workspaces.get(acc.workspace_id) is None:
             return acc.parties
         return self.rt.open_workspace(acc.workspace_id).members

@@ -91,24 +91,32 @@ def apply(kind: ReplicaKind[R], clock: Clock, session: Session, envelope: Envelo
 
 
 def consumers(rt: Runtime, *kinds: ReplicaKind[Any]) -> list[EventConsumer]:
-    """One consumer of ``JIT_IN`` per kind; none on a node that is not part of a federation."""
+    """The consumers of ``JIT_IN`` that keep ``kinds``: one per subject pattern, so that kinds sharing
+    their subjects (a request and its items) are applied in the order the owner sent them, each event by
+    the kind of its aggregate. None on a node that is not part of a federation."""
     fed = rt.federation
     if fed is None:
         return []
     inbound = fed.inbound_stream()
+    groups: dict[str, list[ReplicaKind[Any]]] = {}
+    for kind in kinds:
+        groups.setdefault(kind.subjects, []).append(kind)
 
-    def handler(kind: ReplicaKind[Any], session: Session, envelope: Envelope) -> None:
-        apply(kind, rt.clock, session, envelope)
+    def handler(group: list[ReplicaKind[Any]], session: Session, envelope: Envelope) -> None:
+        for kind in group:
+            if kind.aggregate_type == envelope.aggregate_type:
+                apply(kind, rt.clock, session, envelope)
+                return
 
     return [
         rt.consumer(
-            f"replica-{kind.aggregate_type}",
+            f"replica-{group[0].aggregate_type}",
             inbound,
-            inbound_filter(kind.subjects),
-            partial(handler, kind),
+            inbound_filter(subjects),
+            partial(handler, group),
             inbound=True,
         )
-        for kind in kinds
+        for subjects, group in groups.items()
     ]
 
 

@@ -49,9 +49,8 @@ class EvidenceSettings(ServiceSettings):
 
 
 #: Evidence requests other countries' nodes own, held here as replicas when this node's country may see
-#: them: the request record with its deadlines, not its items (those are not replicated yet). Their events
-#: are published on ``jit.evidence.<origin>.<event>`` with aggregate type ``evidence_request``; the item
-#: events on the same subjects are of aggregate type ``evidence_item``, which ``replicas.apply`` passes over.
+#: them: the request record with its deadlines. Their events are published on
+#: ``jit.evidence.<origin>.<event>`` with aggregate type ``evidence_request``.
 REPLICAS = replicas.ReplicaKind(
     "evidence_request",
     "jit.evidence.>",
@@ -59,6 +58,17 @@ REPLICAS = replicas.ReplicaKind(
     mapping.request_from_pb,
     store.get,
     store.write_replica,
+)
+#: Their items, on the same subjects (aggregate type ``evidence_item``), so one consumer applies a request
+#: and its items in the owner's order: the metadata and digest only. The bytes stay on the owner's node;
+#: a download from here is forwarded to it, and it writes the custody entry.
+ITEM_REPLICAS = replicas.ReplicaKind(
+    "evidence_item",
+    "jit.evidence.>",
+    evidence_pb2.EvidenceItem,
+    mapping.item_from_pb,
+    store.get_item_replica,
+    store.write_item_replica,
 )
 
 
@@ -87,6 +97,6 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         interval = settings.scan_interval_seconds
         scanner = AlertScanner(rt, store.ALERTS, make_scan(offsets), make_emit(rt), interval=interval)
         extra["scanner"] = scanner
-        return [*events.consumers(rt), *replicas.consumers(rt, REPLICAS), scanner]
+        return [*events.consumers(rt), *replicas.consumers(rt, REPLICAS, ITEM_REPLICAS), scanner]
 
     return ServiceSpec.of("evidence", store, [events.STREAM], register, consumers=background, extra=extra)

@@ -703,6 +703,35 @@ class EvidenceItem:
     blob_key: str
 
 
+def item_holder(item: EvidenceItem) -> str:
+    """On a federation, the node that holds an item's bytes and custody chain: the one it was received
+    on, which is the uploader's own country's node."""
+    return item.received_by.jurisdiction
+
+
+@dataclass(frozen=True)
+class ItemReplica:
+    """Another node's evidence item as this node holds it (``jitlib.replicas``): its metadata and digest,
+    never its bytes, at the owner's custody sequence (its version)."""
+
+    item: EvidenceItem
+    version: int
+    replicated_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        return self.item.id
+
+    @property
+    def workspace_id(self) -> str:
+        return self.item.workspace_id
+
+    @property
+    def origin_jurisdiction(self) -> str:
+        """The node that owns the item: where it was received (a user acts on their own node)."""
+        return self.item.received_by.jurisdiction
+
+
 def new_item_violations(cmd: NewItem, now: datetime) -> list[FieldViolation]:
     out: list[FieldViolation] = []
     p = "metadata."

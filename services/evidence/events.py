@@ -82,7 +82,10 @@ def item_envelope(
     actor: Actor,
     version: int,
     now: datetime,
+    holder: str = "",
 ) -> Envelope:
+    """An item's event, with its request's audience. ``holder``: on a federation, the node that holds the
+    item's bytes and custody chain (where it was received), which may not be the request's owner."""
     etype = "jit.evidence.v1.EvidenceItem" + "".join(p.capitalize() for p in event.split("_")[1:])
     return envelopes.record_envelope(
         req,
@@ -93,6 +96,7 @@ def item_envelope(
         now=now,
         actor=actor,
         part=(item.id, version),
+        origin=holder,
     )
 
 

@@ -11,6 +11,7 @@ from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jitlib.actors import Actor
 from jitlib.mapping import (
+    actor_from_pb,
     actor_pb,
     dt_to_ts,
     enum_from_pb,
@@ -26,6 +27,7 @@ from services.evidence.domain import (
     Consent,
     EvidenceItem,
     EvidenceRequest,
+    ItemReplica,
     NewItem,
     NewRequest,
     OrderReplica,
@@ -353,6 +355,36 @@ def item_to_pb(item: EvidenceItem, custody_entries: int = 0) -> pb.EvidenceItem:
         received_at=dt_to_ts(item.received_at),
         custody_entries=custody_entries,
     )
+
+
+def item_from_pb(msg: pb.EvidenceItem) -> ItemReplica:
+    """Another node's item from the state its events carry: its metadata, at its custody sequence."""
+    consents = tuple(
+        Consent(
+            c.purpose,
+            c.granted_by_jurisdiction,
+            c.granted_at.ToDatetime(tzinfo=UTC) if c.HasField("granted_at") else None,
+            c.reference,
+        )
+        for c in msg.use_conditions.consents
+    )
+    item = EvidenceItem(
+        id=msg.id,
+        workspace_id=msg.workspace_id,
+        evidence_request_id=msg.request_id,
+        origin_jurisdiction=msg.origin_jurisdiction,
+        media_type=msg.media_type,
+        size_bytes=msg.size_bytes,
+        sha256=msg.sha256,
+        filename=msg.filename,
+        description=msg.description,
+        conditions=msg.use_conditions.conditions,
+        consents=consents,
+        received_by=actor_from_pb(msg.received_by),
+        received_at=msg.received_at.ToDatetime(tzinfo=UTC),
+        blob_key="",
+    )
+    return ItemReplica(item, msg.custody_entries)
 
 
 def custody_to_pb(e: custody.Entry) -> pb.CustodyEntry:

@@ -260,7 +260,10 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                     {"field": "metadata.request_id"},
                 )
             return pb.UploadItemResponse(item=item_to_pb(replay))
-        members = self.requests.members_for_change(req)  # a closed workspace receives no evidence
+        # A closed workspace receives no evidence. On a federation the item is this node's record even
+        # for a request owned elsewhere: the bytes stay where they were received, the uploader's node.
+        rt.require_home_node(principal)
+        members = self.requests.members_for_change(req, owned=False)
         domain.receiving_check(req)
         # The origin is the request's addressee, never what the uploader declares; only that state records
         # its consent to other use.
@@ -315,7 +318,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             state = item_to_pb(item, 1)
             uow.emit(
                 events.subject(req.origin_jurisdiction, "item_received"),
-                events.item_envelope(item, req, state, "item_received", members, item.received_by, 1, now),
+                events.item_envelope(
+                    item, req, state, "item_received", members, item.received_by, 1, now, self._holder(item)
+                ),
             )
             uow.audit(ITEM, item.id, item.workspace_id)
 
@@ -352,6 +357,11 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             prev_hash="",
         )
 
+    def _holder(self, item: domain.EvidenceItem) -> str:
+        """The origin of an item's events: on a federation the node holding it, else (one node) the
+        request's origin as before."""
+        return domain.item_holder(item) if self.rt.federation is not None else ""
+
     async def _load_item(self, principal: auth.Principal, item_id: str, action: str) -> ItemOfRequest:
         """The item and its request, when the caller may read the request (NOT_FOUND otherwise)."""
         return await self.items.load_visible(principal, item_id, Operation.READ, action=action, field="item_id")
@@ -373,7 +383,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 state = item_to_pb(item, e.seq)
                 uow.emit(
                     events.subject(req.origin_jurisdiction, event),
-                    events.item_envelope(item, req, state, event, members, principal.actor, e.seq, entry.at),
+                    events.item_envelope(
+                        item, req, state, event, members, principal.actor, e.seq, entry.at, self._holder(item)
+                    ),
                 )
             uow.audit(ITEM, item.id, item.workspace_id)
             return e
@@ -400,6 +412,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         violations += domain.purpose_violations(request.purpose)
         InvalidArgument.raise_for(violations)
         found = await self._load_item(principal, request.item_id, "download")
+        self.rt.require_owner(domain.item_holder(found.item), ITEM)  # the bytes are on the holder's node
         item = found.item
         data_key = await self.keys.data_key(item.workspace_id)
         now = self.rt.clock.now()
@@ -423,6 +436,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     async def GetItem(self, request: pb.GetItemRequest, context: Any) -> pb.GetItemResponse:
         principal = auth.current()
         found = await self._load_item(principal, request.item_id, "read")
+        self.rt.require_owner(domain.item_holder(found.item), ITEM)  # the holder keeps the custody chain
         item = found.item
         e = await self._record_custody(
             principal,
@@ -457,8 +471,10 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 "only a party to the request records an export, transfer or seal",
                 {"action": action.value},
             )
-        # An export, transfer or seal is a change of the case: a closed workspace takes none.
-        members = self.items.members_for_change(found)
+        # An export, transfer or seal is a change of the case: a closed workspace takes none. It is
+        # written where the item's chain is.
+        self.rt.require_owner(domain.item_holder(found.item), ITEM)
+        members = self.items.members_for_change(found, owned=False)
         item = found.item
         entry = self._entry(principal, action, self.rt.clock.now(), item.sha256, request.purpose, request.recipient)
         e = await self._record_custody(principal, found, entry, event="item_" + action.value.lower(), members=members)
@@ -471,7 +487,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         if principal.has_role("auditor"):
             await self.rt.authorize(principal, Operation.READ_AUDIT, None, record_type=ITEM, record_id=request.item_id)
         else:
-            await self._load_item(principal, request.item_id, "read custody of")
+            found = await self._load_item(principal, request.item_id, "read custody of")
+            self.rt.require_owner(domain.item_holder(found.item), ITEM)  # the chain is on the holder's node
         entries = await self.rt.read(lambda s: store.custody_entries(s, request.item_id))
         await self.rt.change(principal, lambda uow: uow.audit(ITEM, request.item_id, "*"))
         return pb.ListCustodyResponse(entries=[custody_to_pb(e) for e in entries])

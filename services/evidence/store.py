@@ -4,7 +4,7 @@ the replica of preservation orders (SQLAlchemy 2). Tables and queries; no busine
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -40,7 +40,7 @@ from jitlib.records import Stored
 from jitlib.visibility import PartyIndex, readable_sql
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
-from services.evidence.domain import Consent, EvidenceItem, EvidenceRequest, OrderReplica, State, Target
+from services.evidence.domain import Consent, EvidenceItem, EvidenceRequest, ItemReplica, OrderReplica, State, Target
 
 
 class Base(DeclarativeBase):
@@ -614,13 +614,42 @@ def insert_item(session: Session, item: EvidenceItem, upload_request_id: str) ->
     )
 
 
+def get_item_replica(session: Session, item_id: str) -> ItemReplica | None:
+    found = get_item(session, item_id)
+    return ItemReplica(found.item, found.custody_seq) if found is not None else None
+
+
+def write_item_replica(session: Session, replica: ItemReplica, exists: bool) -> None:
+    """Store another node's item as its owner sent it: no blob here (the bytes stay on the owner's node and
+    are fetched through it), no custody chain here (the owner keeps it); only how long that chain is."""
+    if exists:
+        session.execute(
+            update(ItemRow)
+            .where(ItemRow.id == replica.id)
+            .values(custody_seq=replica.version, description=replica.item.description)
+        )
+        return
+    insert_item(session, replace(replica.item, blob_key=""), upload_request_id=replica.id)
+    session.execute(
+        update(ItemRow).where(ItemRow.id == replica.id).values(custody_seq=replica.version, custody_head="")
+    )
+
+
+def is_replica(item: EvidenceItem) -> bool:
+    """An item whose bytes are on another node (the owner's): this node holds its metadata only."""
+    return not item.blob_key
+
+
 def list_items(session: Session, request_id: str) -> list[ItemWithHead]:
     rows = session.scalars(select(ItemRow).where(ItemRow.evidence_request_id == request_id).order_by(ItemRow.id))
     return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
 
 
 def all_items(session: Session, after_id: str, limit: int) -> list[ItemWithHead]:
-    rows = session.scalars(select(ItemRow).where(ItemRow.id > after_id).order_by(ItemRow.id).limit(limit))
+    """The items whose bytes and custody chain this node keeps (replicas of other nodes' are not)."""
+    rows = session.scalars(
+        select(ItemRow).where(ItemRow.id > after_id, ItemRow.blob_key != "").order_by(ItemRow.id).limit(limit)
+    )
     return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
 
 

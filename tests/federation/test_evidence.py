@@ -1,0 +1,162 @@
+"""Evidence across nodes: an EIO from NL executed by DE. DE's liaison acts on NL's request from DE's own
+node (forwarded to NL); the evidence DE receives stays on DE's node, bytes and chain of custody; NL's node
+holds the item's metadata and digest and fetches the content through DE with the user's token; DE's chain
+lists that download. IE, not a party, holds nothing of it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+
+from jit.evidence.v1 import evidence_pb2 as pb
+from jit.evidence.v1 import evidence_pb2_grpc
+from jitdev.nodes import LocalFederation
+from tests.federation.test_residency import _files_containing
+from tests.harness import eventually, md, rid
+
+pytestmark = pytest.mark.integration
+
+
+class Evidence:
+    def __init__(self, federation: LocalFederation, tokens: Any) -> None:
+        self._channels = {c: grpc.insecure_channel(n.address("evidence")) for c, n in federation.nodes.items()}
+        self.tokens = tokens
+
+    def on(self, country: str) -> evidence_pb2_grpc.EvidenceServiceStub:
+        return evidence_pb2_grpc.EvidenceServiceStub(self._channels[country])
+
+    def call(self, country: str, user: str, method: str, request: Any) -> Any:
+        return getattr(self.on(country), method)(request, metadata=md(self.tokens(user)), timeout=30)
+
+    def found(self, country: str, user: str, method: str, request: Any) -> Any:
+        try:
+            return self.call(country, user, method, request)
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
+    def download(self, country: str, user: str, item_id: str, purpose: str) -> tuple[pb.EvidenceItem, bytes]:
+        item, out = None, bytearray()
+        stream = self.on(country).DownloadItem(
+            pb.DownloadItemRequest(item_id=item_id, purpose=purpose), metadata=md(self.tokens(user)), timeout=60
+        )
+        for msg in stream:
+            if msg.WhichOneof("part") == "item":
+                item = msg.item
+            else:
+                out += msg.chunk
+        assert item is not None
+        return item, bytes(out)
+
+
+def _upload(request_id: str, data: bytes, description: str) -> Iterator[pb.UploadItemRequest]:
+    yield pb.UploadItemRequest(
+        metadata=pb.ItemMetadata(
+            request_id=rid(),
+            evidence_request_id=request_id,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            media_type="image/jpeg",
+            filename="screenshots.jpg",
+            description=description,
+        )
+    )
+    for i in range(0, len(data), 1 << 20):
+        yield pb.UploadItemRequest(chunk=data[i : i + (1 << 20)])
+
+
+@pytest.fixture(scope="module")
+def evidence(federation: LocalFederation, country_tokens: Any) -> Evidence:
+    return Evidence(federation, country_tokens)
+
+
+def test_evidence_received_by_de_stays_on_des_node_and_nl_fetches_it_through_de(
+    evidence: Evidence, federation: LocalFederation
+) -> None:
+    title = f"EIO NL to DE, account holder data {uuid.uuid4().hex[:6]}"
+    req = evidence.call(
+        "NL",
+        "nl-prosecutor",
+        "CreateRequest",
+        pb.CreateRequestRequest(
+            request_id=rid(),
+            workspace_id="jit-demo",
+            legal_basis=pb.LEGAL_BASIS_EIO,
+            issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
+            addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
+            addressee_jurisdiction="DE",
+            data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
+            targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser_x")],
+            offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
+            urgency=pb.URGENCY_NORMAL,
+            title=title,
+        ),
+    ).request
+    evidence.call("NL", "nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=req.id))
+    eventually(
+        lambda: (
+            (r := evidence.found("DE", "de-liaison", "GetRequest", pb.GetRequestRequest(id=req.id)))
+            and r.request.state == pb.EVIDENCE_REQUEST_STATE_ISSUED
+        ),
+        timeout=30,
+    )
+    # DE acts on NL's request from its own node: forwarded to NL.
+    evidence.call("DE", "de-liaison", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=req.id))
+    executing = evidence.call("DE", "de-prosecutor", "StartExecution", pb.StartExecutionRequest(id=req.id))
+    assert executing.request.state == pb.EVIDENCE_REQUEST_STATE_IN_EXECUTION
+    eventually(
+        lambda: (
+            evidence.call("DE", "de-liaison", "GetRequest", pb.GetRequestRequest(id=req.id)).request.state
+            == pb.EVIDENCE_REQUEST_STATE_IN_EXECUTION
+        ),
+        timeout=30,
+    )
+
+    # DE receives the evidence on its own node: the item is DE's record, its bytes stay on DE's node.
+    marker = f"DE-only bytes {uuid.uuid4().hex}".encode()
+    data = marker + os.urandom(2 * (1 << 20))
+    item = (
+        evidence.on("DE")
+        .UploadItem(
+            _upload(req.id, data, "Subscriber records from the ISP"),
+            metadata=md(evidence.tokens("de-liaison")),
+            timeout=60,
+        )
+        .item
+    )
+    assert item.received_by.jurisdiction == "DE"
+
+    # NL's node holds the item's metadata and digest ...
+    def nl_lists_it() -> Any:
+        items = evidence.call("NL", "nl-prosecutor", "ListItems", pb.ListItemsRequest(evidence_request_id=req.id))
+        return next((i for i in items.items if i.id == item.id), None)
+
+    listed = eventually(nl_lists_it, timeout=30)
+    assert listed.sha256 == hashlib.sha256(data).hexdigest() and listed.size_bytes == len(data)
+    # ... and fetches the content through DE's node, with the NL user's token.
+    got, body = evidence.download("NL", "nl-prosecutor", item.id, "prepare the indictment")
+    assert body == data and got.id == item.id
+    # DE's chain of custody lists that download, by the NL prosecutor, with its purpose (asked on NL's
+    # node: the question goes to DE, which keeps the chain).
+    for country, user in (("DE", "de-liaison"), ("NL", "nl-prosecutor")):
+        entries = evidence.call(country, user, "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
+        assert [(e.action, e.actor.username) for e in entries] == [
+            (pb.CUSTODY_ACTION_RECEIVED, "de-liaison"),
+            (pb.CUSTODY_ACTION_DOWNLOADED, "nl-prosecutor"),
+        ], country
+        assert entries[-1].purpose == "prepare the indictment"
+
+    # The bytes are on DE's node only (encrypted there, so the search looks for the metadata too).
+    assert _files_containing(federation.nats.node_dir("IE"), title.encode()) == []
+    assert _files_containing(federation.nats.node_dir("IE"), b"Subscriber records from the ISP") == []
+    assert evidence.found("IE", "ie-prosecutor", "GetItem", pb.GetItemRequest(item_id=item.id)) is None
+    # NL holds no blob of it.
+    nl_blobs = federation.nats.node_dir("NL") / "evidence-blobs"
+    assert not nl_blobs.exists() or not any(p.is_file() and p.stat().st_size >= len(data) for p in nl_blobs.rglob("*"))
