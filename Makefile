@@ -43,8 +43,8 @@ stop: ## stop what `make run` started
 status: ## show what runs, where, and whether it is healthy
 	@$(PY) -m jitdev.stack status
 
-demo: install ## play a cross-border case through the CLI against what `make run` started
-	@$(PY) -m jitdev.demo
+demo: install ## play a cross-border case through the CLI against what `make run` started (NODES=...: on its nodes)
+	@$(PY) -m jitdev.demo $(if $(NODES),--nodes,)
 
 test: install ## start real Keycloak, NATS and PostgreSQL on free ports, run every test, stop them
 	@$(PY) -m pytest

@@ -71,7 +71,7 @@ def country_realms(keycloak: Any) -> tuple[str, ...]:
     from jitdev.nodes import ensure_country_realms
 
     admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
-    countries = ("NL", "DE", "IE")
+    countries = ("NL", "DE", "IE", "FR")  # FR: no node, but trusted for its own users (the outsider)
     ensure_country_realms(admin, countries)
     return countries
 

@@ -59,6 +59,28 @@ class DemoFailed(AssertionError):
     pass
 
 
+def country_of(user: str) -> str:
+    return user.split("-")[0].upper()
+
+
+@dataclass
+class Nodes:
+    """The case played on a federation: each country's users on their own node (``make demo NODES=``)."""
+
+    #: The jit command's settings for each country's node (realm, addresses, NATS), by country; a
+    #: country without a node (FR) talks to the first node, with its own realm.
+    env: dict[str, dict[str, str]]
+    #: Cut (False) or restore (True) a node's link to the others.
+    set_link: Callable[[str, bool], None]
+
+    def node_for(self, country: str) -> str:
+        """The node a country's users ask: their own, or the first node for a country without one."""
+        return country if country in self.env else next(iter(self.env))
+
+    def env_for(self, country: str) -> dict[str, str]:
+        return {**self.env[self.node_for(country)], "JIT_REALM": f"jit-{country.lower()}"}
+
+
 @dataclass
 class Demo:
     run_jit: Runner
@@ -66,6 +88,7 @@ class Demo:
     out: Callable[[str], None] = print
     workspace: str = field(default_factory=lambda: f"case-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}")
     ids: dict[str, str] = field(default_factory=dict)
+    nodes: Nodes | None = None
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -77,22 +100,43 @@ class Demo:
         *args: str,
         as_user: str | None = None,
         json_out: bool = False,
-        expect_fail: bool = False,
+        expect_fail: bool | None = False,
         show: bool = True,
+        on: str = "",
     ) -> Result:
+        """Run the jit command; on a federation, against the node of ``as_user``'s country (or ``on``).
+        ``expect_fail`` None: return the result whatever it is."""
         argv = [*(["--json"] if json_out else []), *(["--as", as_user] if as_user else []), *args]
+        env = self.env
+        if self.nodes is not None:
+            country = on or (country_of(as_user) if as_user else "NL")
+            env = {**self.nodes.env_for(country), **self.env}
+            if as_user:  # a user always logs in to their own country's realm, whichever node they ask
+                env["JIT_REALM"] = f"jit-{country_of(as_user).lower()}"
+            if show:
+                self.out(f"[{self.nodes.node_for(country)} node]")
         if show:
             self.out("$ jit " + " ".join(shlex.quote(a) for a in argv))
-        res = self.run_jit(argv, self.env)
+        res = self.run_jit(argv, env)
         if show:
             text = (res.stdout + res.stderr).rstrip()
             if text and not json_out:
                 self.out("  " + text.replace("\n", "\n  "))
+        if expect_fail is None:
+            return res
         if expect_fail and res.code == 0:
             raise DemoFailed(f"jit {' '.join(argv)} should have been refused")
         if not expect_fail and res.code != 0:
             raise DemoFailed(f"jit {' '.join(argv)} failed ({res.code}): {res.stderr.strip()}")
         return res
+
+    def retry(self, attempt: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        """On a federation, what one node did reaches another a moment later: try until it has."""
+        deadline = time.monotonic() + timeout
+        while not attempt():
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"not within {timeout:.0f} s: {what}")
+            time.sleep(0.5)
 
     def check(self, condition: bool, what: str) -> None:
         if not condition:
@@ -104,7 +148,7 @@ class Demo:
     def login_everyone(self) -> None:
         self.say("Each party logs in (demo users, password `demo`)")
         for user in USERS:
-            self.jit("login", user, "--password", "demo", show=False)
+            self.jit("login", user, "--password", "demo", show=False, on=country_of(user))
         self.out("  logged in: " + ", ".join(USERS))
 
     def open_workspace(self) -> None:
@@ -132,6 +176,7 @@ class Demo:
             today.isoformat(),
             "--ends",
             (today + dt.timedelta(days=540)).isoformat(),
+            on="NL",
         )
         members = {
             "NL": ["nl-prosecutor", "nl-liaison"],
@@ -139,20 +184,30 @@ class Demo:
             "IE": ["ie-liaison", "ie-prosecutor"],
         }
         for jur, users in members.items():
-            self.jit(
-                "admin",
-                "workspace",
-                "add-member",
-                ws,
-                "--jurisdiction",
-                jur,
-                *[a for u in users for a in ("--user", u)],
-                show=False,
-            )
+            with_users = [a for u in users for a in ("--user", u)]
+            if self.nodes is not None and jur != "NL":
+                # Each country's administrator adds their own users, in their own realm, on their own node,
+                # once NL's node has announced the workspace to theirs.
+                self.retry(self._joins(ws, jur, with_users), f"the workspace reaches the {jur} node")
+                continue
+            self.jit("admin", "workspace", "add-member", ws, "--jurisdiction", jur, *with_users, show=False, on="NL")
         self.out("  members added: NL (nl-prosecutor, nl-liaison), DE (de-liaison, de-prosecutor), IE (ie-liaison)")
         # Tokens carry group membership from when they were issued: log in again to carry the new one.
         for user in ("nl-prosecutor", "nl-liaison", "de-liaison", "de-prosecutor", "ie-liaison", "ie-prosecutor"):
-            self.jit("login", user, "--password", "demo", show=False)
+            self.jit("login", user, "--password", "demo", show=False, on=country_of(user))
+
+    def _sees(self, user: str, *args: str) -> Callable[[], bool]:
+        def attempt() -> bool:
+            return self.jit(*args, as_user=user, show=False, expect_fail=None).code == 0
+
+        return attempt
+
+    def _joins(self, ws: str, country: str, with_users: list[str]) -> Callable[[], bool]:
+        def attempt() -> bool:
+            res = self.jit("admin", "workspace", "join", ws, *with_users, show=False, on=country, expect_fail=None)
+            return res.code == 0
+
+        return attempt
 
     def preserve(self) -> None:
         self.say("The NL liaison orders the platform (established in IE) to preserve the account's data")
@@ -226,6 +281,9 @@ class Demo:
 
     def production_order(self) -> None:
         self.say("NL issues a European Production Order to the platform, linked to the preservation order")
+        if self.nodes is not None:
+            self.nodes.set_link("IE", False)
+            self.out("  (IE's node is cut off from the others while NL issues it)")
         req = self.jit(
             "evidence",
             "request",
@@ -276,6 +334,13 @@ class Demo:
             time.sleep(1.0)
         self.jit("preservation", "show", self.ids["order"], as_user="nl-liaison")
         self.check(True, "the order now waits for production: it no longer expires")
+        if self.nodes is not None:
+            get = ("evidence", "request", "show", self.ids["request"])
+            self.check(not self._sees("ie-prosecutor", *get)(), "IE's node, cut off, has not received it")
+            self.nodes.set_link("IE", True)
+            self.out("  IE's link is back")
+            self.retry(self._sees("ie-prosecutor", *get), "the order reaches IE's node once its link is back")
+            self.check(True, "IE's node received the order after its link returned")
 
     def evidence_arrives(self) -> None:
         self.say("The platform answers: the evidence arrives with its digest, and its chain of custody starts")
@@ -338,6 +403,9 @@ class Demo:
         ).json()
         self.ids["task"] = task["id"]
         self.out(f"  task {task['id']} is {task['state']} for {task['assignee_jurisdiction']}")
+        if self.nodes is not None:
+            self.out("  NL's node owns the task; DE's node receives a copy, IE's node nothing (restricted to NL, DE)")
+            self.retry(self._sees("de-liaison", "task", "show", task["id"]), "the task reaches DE's node")
         self.jit("task", "list", "--workspace", self.workspace, as_user="de-liaison")
         self.say("The DE liaison accepts and starts the task; IE, a member but no party, does not see it")
         self.jit("task", "accept", self.ids["task"], as_user="de-liaison")
@@ -350,7 +418,14 @@ class Demo:
         self.jit(
             "msg", "send", ref, "Please check the login IP addresses of the last 30 days.", as_user="nl-prosecutor"
         )
-        self.jit("msg", "send", ref, "Requested from the ISP; answer expected Thursday.", as_user="de-liaison")
+        # On a federation the thread is held by the task's owner, NL's node, and messages are not copied to
+        # other nodes yet: the DE liaison writes to it on NL's node, which trusts DE's realm for DE.
+        on_thread = "NL" if self.nodes is not None else ""
+        if on_thread:
+            self.out("  (threads are not copied between nodes yet: DE writes to the thread on NL's node)")
+        self.jit(
+            "msg", "send", ref, "Requested from the ISP; answer expected Thursday.", as_user="de-liaison", on=on_thread
+        )
         thread = self.jit("msg", "read", ref, as_user="nl-prosecutor", json_out=True).json()
         notices = [m["body"] for m in thread["messages"] if m.get("system")]
         self.jit("msg", "read", ref, as_user="nl-prosecutor")
@@ -395,11 +470,31 @@ class Demo:
         self.say("The case moved across three jurisdictions; every step is in the audit chains.")
 
 
-def main() -> int:
-    from jitdev.stack import SERVICES
+def nodes_of_local_run(state: Path) -> Nodes:
+    """The federation `make run NODES=...` started: each node's jit settings and its link switch."""
+    from jitdev.federation import set_link
 
+    known = json.loads((state / "nodes.json").read_text())
+    env: dict[str, dict[str, str]] = {}
+    for country in known["countries"]:
+        lines = (state / "nodes" / country.lower() / "cli.env").read_text().splitlines()
+        env[country] = dict(line.split("=", 1) for line in lines if "=" in line)
+        env[country].pop("JIT_CONFIG_DIR", None)  # the demo keeps its own token cache
+    return Nodes(env, lambda country, up: set_link(state / "nodes" / country.lower(), up))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jitdev.stack import SERVICES, STATE
+
+    args = argv if argv is not None else sys.argv[1:]
     env = {"JIT_CONFIG_DIR": tempfile.mkdtemp(prefix="jit-demo-")}
-    demo = Demo(subprocess_runner, env)
+    nodes = None
+    if "--nodes" in args:
+        if not (STATE / "nodes.json").exists():
+            print("no federation runs here: start one with `make run NODES=nl,de,ie`", file=sys.stderr)
+            return 1
+        nodes = nodes_of_local_run(STATE)
+    demo = Demo(subprocess_runner, env, nodes=nodes)
     try:
         demo.play([s.name for s in SERVICES])
     except DemoFailed as exc:

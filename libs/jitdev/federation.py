@@ -7,8 +7,8 @@ generated per federation and kept, readable by their owner only, in the hub's fo
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import os
 import secrets
 import signal
 import subprocess
@@ -45,6 +45,19 @@ def link_passwords(folder: Path, countries: list[str]) -> dict[str, str]:
     if changed:
         natsconf.write(path, known)
     return {c: known[c] for c in countries}
+
+
+def set_link(node_dir: Path, up: bool) -> None:
+    """Cut or restore a running node's link to the hub, as an operator would: the leafnode remote disabled
+    (or enabled) in the node's configuration, reloaded with SIGHUP; the node's server keeps running and
+    serving its own clients."""
+    conf_path = node_dir / "nats.conf"
+    conf = json.loads(conf_path.read_text())
+    for remote in conf["leafnodes"]["remotes"]:
+        remote["disabled"] = not up
+    natsconf.write(conf_path, conf)
+    pid = int((node_dir / "run" / "nats.pid").read_text())
+    os.kill(pid, signal.SIGHUP)
 
 
 @dataclass
@@ -102,28 +115,21 @@ class FederationNats:
         self.hub = NatsProcess(
             "hub", self.hub_port, natsconf.write(hub_dir / "hub.conf", hub_conf), hub_dir / "logs" / "nats.log"
         )
-        self._node_nats: dict[str, natsconf.NodeNats] = {}
         for c in self.countries:
             node_dir = self.node_dir(c)
-            self._node_nats[c] = natsconf.NodeNats(
+            node_conf = natsconf.NodeNats(
                 country=c,
                 port=self.node_ports[c],
                 store_dir=node_dir / "nats",
                 hub_url=f"nats-leaf://127.0.0.1:{self.leafnode_port}",
                 password=passwords[c],
             )
-            config_path = natsconf.write(node_dir / "nats.conf", self._node_nats[c].config())
+            config_path = natsconf.write(node_dir / "nats.conf", node_conf.config())
             self.nodes[c] = NatsProcess(c.lower(), self.node_ports[c], config_path, node_dir / "logs" / "nats.log")
 
     def set_link(self, country: str, up: bool) -> None:
-        """Cut or restore one node's link to the hub, as an operator would: the remote disabled (or
-        enabled) in the node's configuration, reloaded with SIGHUP; the node's server keeps running."""
-        node = dataclasses.replace(self._node_nats[country], link_disabled=not up)
-        self._node_nats[country] = node
-        proc = self.nodes[country]
-        natsconf.write(proc.config_path, node.config())
-        assert proc.process is not None
-        proc.process.send_signal(signal.SIGHUP)
+        """Cut or restore one node's link to the hub (``set_link`` below)."""
+        set_link(self.node_dir(country), up)
 
     def node_dir(self, country: str) -> Path:
         return self.root / "nodes" / country.lower()

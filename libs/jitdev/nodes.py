@@ -123,6 +123,9 @@ class LocalFederation:
     ports: Ports
     keycloak_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Countries without a node here whose realms every node trusts too (each for its own country): their
+    #: users may ask a node, which answers by its policy (FR, not a member of the demo JIT, gets NOT_FOUND).
+    guests: list[str] = field(default_factory=list)
     #: The services each node runs (names from ``SERVICE_MODULES``); None: all four.
     services: tuple[str, ...] | None = None
     nats: FederationNats = field(init=False)
@@ -131,7 +134,7 @@ class LocalFederation:
     def __post_init__(self) -> None:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.nats = FederationNats(self.countries, self.root, self.ports.hub, self.ports.leafnode, self.ports.nats)
-        issuers = ",".join(f"{c}={self.issuer(c)}" for c in self.countries)
+        issuers = ",".join(f"{c}={self.issuer(c)}" for c in [*self.countries, *self.guests])
         for c in self.countries:
             env = {
                 **self.nats.node_env(c),

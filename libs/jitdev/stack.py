@@ -265,6 +265,8 @@ def status() -> int:
 
 
 NODES_FILE = STATE / "nodes.json"
+#: Countries whose realm the local nodes trust without running a node of theirs (the demo's outsider).
+GUESTS = ["FR"]
 
 
 def up_nodes(countries: list[str]) -> None:
@@ -290,10 +292,14 @@ def up_nodes(countries: list[str]) -> None:
     _say(f"Starting a federation of {len(countries)} nodes: {', '.join(countries)} (state in {STATE})")
     start_keycloak()
     admin = kcadmin.connect(f"http://127.0.0.1:{KEYCLOAK_PORT}", "admin", "admin")
-    created = ensure_country_realms(admin, countries)
-    _say(f"  realms        {', '.join(f'jit-{c.lower()}' for c in countries)}" + (" (created)" if created else ""))
-    fed = LocalFederation(countries, STATE, ports, f"http://127.0.0.1:{KEYCLOAK_PORT}")
-    NODES_FILE.write_text(json.dumps({"countries": countries, "ports": dataclasses.asdict(ports)}))
+    guests = [g for g in GUESTS if g not in countries]
+    created = ensure_country_realms(admin, [*countries, *guests])
+    realms = ", ".join(f"jit-{c.lower()}" for c in [*countries, *guests])
+    _say(f"  realms       {realms}" + (" (created)" if created else "") + f"; {', '.join(guests)} has no node")
+    fed = LocalFederation(countries, STATE, ports, f"http://127.0.0.1:{KEYCLOAK_PORT}", guests=guests)
+    NODES_FILE.write_text(
+        json.dumps({"countries": countries, "guests": guests, "ports": dataclasses.asdict(ports)})
+    )
     try:
         fed.start(_say)
     except Exception:

@@ -25,7 +25,7 @@ def federation(
     keycloak: Any, country_realms: tuple[str, ...], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalFederation]:
     root: Path = tmp_path_factory.mktemp("federation")
-    fed = LocalFederation(COUNTRIES, root, Ports.free(COUNTRIES, free_port), keycloak.base_url)
+    fed = LocalFederation(COUNTRIES, root, Ports.free(COUNTRIES, free_port), keycloak.base_url, guests=["FR"])
     fed.start()
     try:
         announce_workspaces(fed, keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
