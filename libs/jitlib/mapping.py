@@ -11,6 +11,7 @@ from google.protobuf import timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from jit.common.v1 import common_pb2
+from jitlib import validate
 from jitlib.actors import Actor
 from jitlib.errors import FieldViolation
 from jitlib.policy import StoredRecord
@@ -121,3 +122,27 @@ def states_from_pb(
         else:
             states.add(state)
     return frozenset(states), violations
+
+
+def list_filters(
+    request: Any, convert: Callable[[int], S | None], what: str, *, default: int, maximum: int
+) -> tuple[int, frozenset[S], list[FieldViolation]]:
+    """What every List request has: its page size, its ``states`` filter (each value ``what``) and an
+    optional ``workspace_id``; with the violations found, for the caller to add its own to."""
+    size, violations = validate.page_size(request.page_size, default=default, maximum=maximum)
+    states, bad_states = states_from_pb(request.states, convert, what)
+    violations += bad_states
+    violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
+    return size, states, violations
+
+
+def window_from_pb(
+    request: Any, after: str, before: str, violations: list[FieldViolation]
+) -> tuple[datetime | None, datetime | None]:
+    """A List request's time window (two optional Timestamp fields); a window that ends before it starts
+    adds a violation on ``before``."""
+    start = ts_to_dt(getattr(request, after), request.HasField(after))
+    end = ts_to_dt(getattr(request, before), request.HasField(before))
+    if start and end and start >= end:
+        violations.append(FieldViolation(before, f"must be later than {after}"))
+    return start, end

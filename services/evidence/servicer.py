@@ -21,7 +21,7 @@ from jitlib import auth, paging, validate
 from jitlib.envelopes import request_digest
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, JitError, PermissionDenied
 from jitlib.ids import new_id
-from jitlib.mapping import states_from_pb, ts_to_dt
+from jitlib.mapping import list_filters, ts_to_dt
 from jitlib.policy import EVIDENCE_REQUEST_RULES, Operation
 from jitlib.records import RecordPath, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
@@ -126,15 +126,14 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     async def ListRequests(self, request: pb.ListRequestsRequest, context: Any) -> pb.ListRequestsResponse:
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
-        size, violations = validate.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
-        states, bad_states = states_from_pb(request.states, state_from_pb, "an evidence request state")
-        violations += bad_states
+        size, states, violations = list_filters(
+            request, state_from_pb, "an evidence request state", default=DEFAULT_PAGE, maximum=MAX_PAGE
+        )
         basis = legal_basis_from_pb(request.legal_basis)
         if basis is None:
             violations.append(FieldViolation("legal_basis", "has an unknown value"))
         violations += validate.jurisdiction("addressee_jurisdiction", request.addressee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)
-        violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
         flt = store.RequestFilter(

@@ -14,9 +14,9 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
 from jitlib import auth, validate
 from jitlib.envelopes import request_digest
-from jitlib.errors import FieldViolation, InvalidArgument, NotFound
+from jitlib.errors import InvalidArgument, NotFound
 from jitlib.ids import new_id
-from jitlib.mapping import states_from_pb, ts_to_dt
+from jitlib.mapping import list_filters, window_from_pb
 from jitlib.policy import PRESERVATION_ORDER_RULES
 from jitlib.records import RecordPath, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
@@ -83,17 +83,13 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     ) -> pb.ListOrdersResponse:
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
-        size, violations = validate.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
-        states, bad_states = states_from_pb(request.states, state_from_pb, "a preservation order state")
-        violations += bad_states
-        violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
+        size, states, violations = list_filters(
+            request, state_from_pb, "a preservation order state", default=DEFAULT_PAGE, maximum=MAX_PAGE
+        )
         violations += domain.provider_id_violations(
             "provider_id", request.provider_id, self.rules.providers, required=False
         )
-        expires_after = ts_to_dt(request.expires_after, request.HasField("expires_after"))
-        expires_before = ts_to_dt(request.expires_before, request.HasField("expires_before"))
-        if expires_after and expires_before and expires_after >= expires_before:
-            violations.append(FieldViolation("expires_before", "must be later than expires_after"))
+        expires_after, expires_before = window_from_pb(request, "expires_after", "expires_before", violations)
         InvalidArgument.raise_for(violations)
         after = position_from_token(request)
         flt = store.OrderFilter(

@@ -10,9 +10,9 @@ import grpc
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitlib import auth, paging, validate
 from jitlib.envelopes import request_digest
-from jitlib.errors import FieldViolation, InvalidArgument
+from jitlib.errors import InvalidArgument
 from jitlib.ids import new_id
-from jitlib.mapping import states_from_pb, ts_to_dt
+from jitlib.mapping import list_filters, window_from_pb
 from jitlib.policy import TASK_RULES
 from jitlib.records import RecordPath, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
@@ -66,16 +66,12 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     ) -> tasks_pb2.ListTasksResponse:
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
-        size, violations = validate.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
-        states, bad_states = states_from_pb(request.states, state_from_pb, "a task state")
-        violations += bad_states
+        size, states, violations = list_filters(
+            request, state_from_pb, "a task state", default=DEFAULT_PAGE, maximum=MAX_PAGE
+        )
         violations += validate.jurisdiction("assignee_jurisdiction", request.assignee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)
-        violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
-        due_after = ts_to_dt(request.due_after, request.HasField("due_after"))
-        due_before = ts_to_dt(request.due_before, request.HasField("due_before"))
-        if due_after and due_before and due_after >= due_before:
-            violations.append(FieldViolation("due_before", "must be later than due_after"))
+        due_after, due_before = window_from_pb(request, "due_after", "due_before", violations)
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
         flt = store.TaskFilter(
