@@ -418,18 +418,22 @@ class Demo:
         self.jit(
             "msg", "send", ref, "Please check the login IP addresses of the last 30 days.", as_user="nl-prosecutor"
         )
-        # On a federation the thread is held by the task's owner, NL's node, and messages are not copied to
-        # other nodes yet: the DE liaison writes to it on NL's node, which trusts DE's realm for DE.
-        on_thread = "NL" if self.nodes is not None else ""
-        if on_thread:
-            self.out("  (threads are not copied between nodes yet: DE writes to the thread on NL's node)")
-        self.jit(
-            "msg", "send", ref, "Requested from the ISP; answer expected Thursday.", as_user="de-liaison", on=on_thread
-        )
+        if self.nodes is not None:
+            self.out("  (the thread is held by NL's node, which owns the task; DE's post goes there from DE's node)")
+        self.jit("msg", "send", ref, "Requested from the ISP; answer expected Thursday.", as_user="de-liaison")
         thread = self.jit("msg", "read", ref, as_user="nl-prosecutor", json_out=True).json()
         notices = [m["body"] for m in thread["messages"] if m.get("system")]
         self.jit("msg", "read", ref, as_user="nl-prosecutor")
         self.check("DE accepted the task" in notices, "the thread shows the system notice 'DE accepted the task'")
+        if self.nodes is not None:
+            self.retry(
+                lambda: (
+                    "Please check the login IP" in self.jit("msg", "read", ref, as_user="de-liaison", show=False).stdout
+                ),
+                "NL's message reaches DE's node",
+            )
+            self.jit("msg", "read", ref, as_user="de-liaison")
+            self.check(True, "DE reads the thread on its own node, sealed there under DE's keys")
 
     def complete_identification(self) -> None:
         self.say("DE completes the identification; NL, the issuer, verifies it")

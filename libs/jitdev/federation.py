@@ -60,6 +60,15 @@ def set_link(node_dir: Path, up: bool) -> None:
     os.kill(pid, signal.SIGHUP)
 
 
+def _secret(path: Path) -> str:
+    """A secret made once and kept (0600) at ``path``: a node's JetStream store key, in the local run."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
 @dataclass
 class NatsProcess:
     name: str
@@ -123,6 +132,7 @@ class FederationNats:
                 store_dir=node_dir / "nats",
                 hub_url=f"nats-leaf://127.0.0.1:{self.leafnode_port}",
                 password=passwords[c],
+                store_key=_secret(node_dir / "nats-store.key"),
             )
             config_path = natsconf.write(node_dir / "nats.conf", node_conf.config())
             self.nodes[c] = NatsProcess(c.lower(), self.node_ports[c], config_path, node_dir / "logs" / "nats.log")

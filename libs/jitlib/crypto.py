@@ -96,6 +96,26 @@ def open_sealed(data_key: bytes, sealed: bytes, aad: bytes) -> bytes:
     return AESGCM(data_key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
 
 
+#: Length of a 32-byte data key wrapped with AES key wrap (RFC 3394).
+WRAPPED_LEN = 40
+
+
+@dataclass(frozen=True)
+class KekSealer:
+    """Seals a piece of data at rest under a fresh data key wrapped by the KEK, bound to ``name`` (for
+    instance an outbox row that must hold a message's text until it is sent to another node)."""
+
+    kek: Kek = field(repr=False)
+
+    def seal(self, data: bytes, name: str) -> bytes:
+        data_key = new_data_key()
+        return wrap(self.kek, data_key) + seal(data_key, data, name.encode())
+
+    def open(self, data: bytes, name: str) -> bytes:
+        data_key = unwrap(self.kek, data[:WRAPPED_LEN])
+        return open_sealed(data_key, data[WRAPPED_LEN:], name.encode())
+
+
 @dataclass(frozen=True)
 class WrappedKey:
     """A data key as stored: wrapped by the KEK (None once destroyed), with the KEK's fingerprint."""

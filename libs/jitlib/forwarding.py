@@ -62,6 +62,15 @@ class OwnedElsewhere(FailedPrecondition):
         self.owner = owner
 
 
+class ForwardedRefusal(Exception):
+    """The owner refused a command forwarded to it (or could not be reached): the caller gets the owner's
+    status as it is."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.details)
+        self.answer = answer
+
+
 def command_subject(owner: str, service: str) -> str:
     return f"fed.cmd.{domain(owner)}.{service}"
 

@@ -121,6 +121,9 @@ class NodeNats:
     host: str = "127.0.0.1"
     #: The link kept in the configuration but not connected (a cut link; reloadable with SIGHUP).
     link_disabled: bool = False
+    #: The key the server encrypts its JetStream store with (ChaCha20-Poly1305): the events it keeps,
+    #: and those it holds for or receives from other nodes, are not readable on disk. Empty: not encrypted.
+    store_key: str = ""
 
     def config(self) -> dict[str, Any]:
         user = domain(self.country)
@@ -128,7 +131,11 @@ class NodeNats:
         return {
             "server_name": f"jit-{user}",
             "listen": f"{self.host}:{self.port}",
-            "jetstream": {"store_dir": str(self.store_dir), "domain": domain(self.country)},
+            "jetstream": {
+                "store_dir": str(self.store_dir),
+                "domain": domain(self.country),
+                **({"cipher": "chachapoly", "key": self.store_key} if self.store_key else {}),
+            },
             "leafnodes": {
                 "remotes": [
                     {

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 from datetime import UTC
+from typing import Protocol
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -29,15 +30,37 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("jitlib.outbox")
 
 
-def stage(session: Session, tables: RuntimeTables, subject: str, envelope: Envelope) -> None:
-    """Write an event to the outbox inside the caller's transaction, with the current trace context."""
+#: Events on these subjects are for other nodes only: never published on this node's own broker (a
+#: message's text, which this node keeps sealed in its database).
+PEERS_ONLY = "jit.peers."
+
+
+class PayloadSealer(Protocol):
+    """Seals what an outbox row holds at rest (``jitlib.crypto.KekSealer``)."""
+
+    def seal(self, data: bytes, name: str) -> bytes: ...
+
+    def open(self, data: bytes, name: str) -> bytes: ...
+
+
+def stage(
+    session: Session, tables: RuntimeTables, subject: str, envelope: Envelope, sealer: PayloadSealer | None = None
+) -> None:
+    """Write an event to the outbox inside the caller's transaction, with the current trace context. With
+    ``sealer`` (only for an event for other nodes, ``PEERS_ONLY``), the row holds it sealed: the relay
+    opens it just before sending it on the links."""
+    payload = envelope.SerializeToString(deterministic=True)
+    if sealer is not None:
+        if not subject.startswith(PEERS_ONLY):
+            raise ValueError("only an event for other nodes is kept sealed in the outbox")
+        payload = sealer.seal(payload, envelope.id)
     session.execute(
         tables.outbox.insert(),
         {
             "id": envelope.id,
             "subject": subject,
             "event_type": envelope.type,
-            "payload": envelope.SerializeToString(deterministic=True),
+            "payload": payload,
             "headers": json.dumps(inject_headers()),
             "created_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
             "attempts": 0,
@@ -62,6 +85,8 @@ class OutboxRelay:
     ) -> None:
         self._db = database
         self._federation = federation
+        #: Opens the rows staged sealed (set by a service that stages such rows).
+        self.sealer: PayloadSealer | None = None
         self._tables = tables
         self._bus = bus
         self._poll = poll_seconds
@@ -144,10 +169,15 @@ class OutboxRelay:
                 ):
                     headers = inject_headers()
                     headers["Nats-Msg-Id"] = row.id
-                    ack = await self._bus.publish(row.subject, row.payload, headers)
-                    if getattr(ack, "duplicate", False):
-                        log.info("event %s was already on the stream (duplicate dropped)", row.id)
-                    await self._send_to_peers(row.id, row.subject, row.payload, headers)
+                    payload = row.payload
+                    if row.subject.startswith(PEERS_ONLY):
+                        if self.sealer is not None:
+                            payload = self.sealer.open(payload, row.id)
+                    else:
+                        ack = await self._bus.publish(row.subject, payload, headers)
+                        if getattr(ack, "duplicate", False):
+                            log.info("event %s was already on the stream (duplicate dropped)", row.id)
+                    await self._send_to_peers(row.id, row.subject, payload, headers)
                 sent.append(row.id)
         finally:
             if sent:

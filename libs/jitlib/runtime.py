@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import grpc
+from google.protobuf.message import Message
 from nats.js.api import StreamConfig
 from sqlalchemy.orm import Session
 
@@ -20,7 +22,7 @@ from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.db import Database, RuntimeTables
 from jitlib.errors import FailedPrecondition, NotFound, PermissionDenied, bounded
 from jitlib.federation import Federation
-from jitlib.forwarding import OwnedElsewhere
+from jitlib.forwarding import ForwardedRefusal, Forwarder, OwnedElsewhere
 from jitlib.outbox import OutboxRelay
 from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
 from jitlib.workspaces import DirectorySync, WorkspaceInfo
@@ -75,6 +77,8 @@ class Runtime:
     workspaces: DirectorySync
     #: This node's country and its peers, on a federation of per-country nodes; None on a single node.
     federation: Federation | None = None
+    #: On a federation: sends a command to the node that owns its record.
+    forwarder: Forwarder | None = None
 
     async def change(self, principal: Principal, fn: Callable[[UnitOfWork], T]) -> T:
         """Run ``fn`` as one unit of work: the change, its outbox events and its audit entries (chained
@@ -116,6 +120,17 @@ class Runtime:
             clock=self.clock,
             inbound_for=self.federation.node if inbound and self.federation is not None else None,
         )
+
+    async def forward(self, owner: str, request: Message, principal: Principal) -> bytes:
+        """The current call, sent to ``owner``'s node with the caller's token: its answer's bytes, or
+        ``ForwardedRefusal`` with its status. For a servicer that must do something with the owner's
+        answer (most calls are forwarded by the server without the servicer knowing)."""
+        if self.forwarder is None:
+            raise OwnedElsewhere(owner, owner, "record")
+        answer = await self.forwarder.forward(owner, current_method.get(), request.SerializeToString(), principal.token)
+        if answer.code is not grpc.StatusCode.OK:
+            raise ForwardedRefusal(answer)
+        return answer.payload
 
     def require_home_node(self, principal: Principal) -> None:
         """On a federation, a user creates records on their own country's node, which owns them."""

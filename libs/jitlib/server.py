@@ -29,7 +29,7 @@ from jitlib.bus import Bus
 from jitlib.clock import Clock, SystemClock
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.errors import JitError
-from jitlib.forwarding import CommandResponder, Forwarder, OwnedElsewhere
+from jitlib.forwarding import CommandResponder, ForwardedRefusal, Forwarder, OwnedElsewhere
 from jitlib.outbox import OutboxRelay
 from jitlib.runtime import Runtime, current_method
 from jitlib.telemetry import current_trace_id, setup_logging, setup_tracing
@@ -77,6 +77,10 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             return auth.bind(principal), current_method.set(method)
 
         async def _fail(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+            if isinstance(exc, ForwardedRefusal):
+                a = exc.answer
+                trailers = (("grpc-status-details-bin", a.status_bin),) if a.status_bin else ()
+                await context.abort(a.code, a.details, trailing_metadata=trailers)
             if isinstance(exc, JitError):
                 await abort_with(context, exc)
             log.exception("unhandled error in %s", method)
@@ -365,6 +369,7 @@ class ServiceApp:
             if federation is not None
             else None
         )
+        rt.forwarder = forwarder
         bus.start()
         relay.start()
         await directory.start()

@@ -19,7 +19,7 @@ from jitlib.bus import stream_for
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
-from services.messaging import events, notices, store
+from services.messaging import events, notices, peers, store
 from services.messaging.channels import Channels
 from services.messaging.content import Content
 from services.messaging.keys import RECHECK_SECONDS, ChannelKeys
@@ -64,6 +64,7 @@ class Parts:
 
 def build(settings: MessagingSettings, rt: Runtime) -> Parts:
     kek = crypto.load_kek(settings.kek, settings.kek_file, rt.common.state_dir / "messaging-kek.b64")
+    rt.relay.sealer = crypto.KekSealer(kek)  # the text of a message for other nodes, until it is sent
     blob_dir = settings.blob_dir or rt.common.state_dir / "messaging-blobs"
     blob_dir.mkdir(parents=True, exist_ok=True)
     # SQLite overwrites what it deletes (a destroyed key leaves no copy in a free page).
@@ -105,6 +106,8 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
             interval=settings.retention_scan_seconds,
         )
         s.extra["scanner"] = scanner
+        known = notices.notice_handler(rt, p.channels, p.live, loop, notices=False)
+        out += peers.consumers(rt, p.channels, p.live, RECORD_STREAMS, known)
         out += [scanner, p.live, p.receipts]
         return out
 

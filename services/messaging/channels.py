@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from jitlib import outbox
 from jitlib.actors import Actor
 from jitlib.auth import Principal
 from jitlib.errors import Aborted, FailedPrecondition, NotFound
@@ -19,9 +20,9 @@ from jitlib.ids import new_id
 from jitlib.records import Created, RecordPath, Stored
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
-from services.messaging import domain, events, store
+from services.messaging import domain, events, mapping, store
 from services.messaging.content import Content
-from services.messaging.domain import Channel, MessageInChannel, NewAttachment, RecordReplica
+from services.messaging.domain import Channel, Message, MessageInChannel, NewAttachment, RecordReplica
 
 CHANNEL = "channel"
 MESSAGE = "message"
@@ -189,6 +190,7 @@ class Channels:
             self.content.remove_files(ch.id, metas)
             raise
         uow.emit(events.subject(msg, "posted"), events.envelope(ch, msg, "posted", self.members_of(ch), now))
+        self._to_peers(uow, ch, msg, text, "posted", now)
         uow.audit(MESSAGE, msg.id, ch.workspace_id)
         return MessageInChannel(msg, ch)
 
@@ -207,8 +209,21 @@ class Channels:
         store.insert_revision(session, kept)
         event = "deleted" if after.deleted else "edited"
         uow.emit(events.subject(after, event), events.envelope(ch, after, event, self.members_of(ch), now))
+        self._to_peers(uow, ch, after, text or "", event, now)
         uow.audit(MESSAGE, after.id, ch.workspace_id)
         return MessageInChannel(after, ch)
+
+    def _to_peers(self, uow: UnitOfWork, ch: Channel, msg: Message, text: str, event: str, now: datetime) -> None:
+        """On a federation, the channel's owner node sends the message with its text to the nodes of the
+        countries entitled to it (the outbox sends it on the links only), where it is sealed again."""
+        fed = self.rt.federation
+        if fed is None or not fed.is_owner(ch.origin_jurisdiction) or not fed.recipients(self.members_of(ch)):
+            return
+        state = mapping.replicated_message_pb(ch, msg, text)
+        envelope = events.peer_envelope(ch, msg, state, event, self.members_of(ch), now)
+        # The text stays sealed in the outbox until the relay sends it on the links.
+        outbox.stage(uow.session, uow.tables, events.peer_subject(ch, event), envelope, sealer=self.rt.relay.sealer)
+        uow.emitted += 1
 
     # -- receipts ---------------------------------------------------------------------------------
 

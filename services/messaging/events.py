@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from google.protobuf.message import Message as ProtoMessage
+
 from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import envelopes
@@ -36,6 +38,30 @@ def envelope(channel: Channel, message: Message, event: str, members: frozenset[
         state=message_meta_pb(message),
         workspace_id=channel.workspace_id,
         origin=message.sender.jurisdiction,
+        audience=envelopes.audience(channel.parties, channel.restricted, members),
+        aggregate_type="message",
+        aggregate_id=message.id,
+        version=message.revision,
+        actor=message.sender,
+        now=now,
+    )
+
+
+def peer_subject(channel: Channel, event: str) -> str:
+    """The subject of a message's copy for the nodes entitled to it: ``jit.peers.`` subjects are never
+    published on the owner's own broker (``jitlib.outbox``), only on its links."""
+    return f"jit.peers.messaging.{channel.origin_jurisdiction}.{event}"
+
+
+def peer_envelope(
+    channel: Channel, message: Message, state: ProtoMessage, event: str, members: frozenset[str], now: datetime
+) -> Envelope:
+    """A message with its channel and its text (``ReplicatedMessage``), from the channel's owner node."""
+    return envelopes.envelope(
+        event_type="jit.messaging.v1.MessageReplicated",
+        state=state,
+        workspace_id=channel.workspace_id,
+        origin=channel.origin_jurisdiction,
         audience=envelopes.audience(channel.parties, channel.restricted, members),
         aggregate_type="message",
         aggregate_id=message.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import TypeVar
 
 from google.protobuf.message import Message as ProtoMessage
@@ -16,7 +17,9 @@ from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb
 from services.messaging import domain
 from services.messaging.domain import (
     RECORD,
+    RESTRICTED,
     THREADED,
+    WORKSPACE,
     AttachmentMeta,
     Channel,
     Message,
@@ -39,6 +42,7 @@ def channel_to_pb(ch: Channel) -> pb.Channel:
         shredded=ch.shredded_at is not None,
         created_at=dt_to_ts(ch.created_at),
         last_seq=ch.last_seq,
+        restricted=ch.restricted,
     )
     if ch.kind == RECORD and ch.record is not None:
         msg.record.CopyFrom(common_pb2.RecordRef(kind="RECORD_KIND_" + ch.record[0].upper(), id=ch.record[1]))
@@ -55,6 +59,44 @@ def message_meta_pb(m: Message) -> pb.Message:
         deleted=m.deleted,
         system=m.system,
         sender=actor_pb(m.sender),
+    )
+
+
+def replicated_message_pb(ch: Channel, m: Message, text: str) -> pb.ReplicatedMessage:
+    """A message with its channel and its text, as its owner node sends it to entitled nodes."""
+    msg = message_meta_pb(m)
+    msg.body = "" if m.deleted else text
+    msg.posted_at.CopyFrom(dt_to_ts(m.posted_at))
+    if m.edited_at is not None:
+        msg.edited_at.CopyFrom(dt_to_ts(m.edited_at))
+    return pb.ReplicatedMessage(channel=channel_to_pb(ch), message=msg)
+
+
+def channel_from_pb(msg: pb.Channel) -> Channel:
+    """Another node's channel as this node holds it: its own keys (version 1), its messages at the
+    owner's sequence numbers."""
+    kind = (enum_name(pb.ChannelKind, msg.kind, "CHANNEL_KIND_") or "").upper()
+    if kind not in (WORKSPACE, RESTRICTED, RECORD):
+        raise ValueError("channel kind")
+    record: tuple[str, str] | None = None
+    if kind == RECORD:
+        ref_kind = (enum_name(common_pb2.RecordKind, msg.record.kind, "RECORD_KIND_") or "").lower()
+        record = (ref_kind, msg.record.id)
+    elif kind == WORKSPACE:
+        record = ("workspace", msg.workspace_id)
+    return Channel(
+        id=msg.id,
+        workspace_id=msg.workspace_id,
+        kind=kind,
+        title=msg.title,
+        origin_jurisdiction=msg.origin_jurisdiction,
+        members=tuple(msg.members),
+        record=record,
+        key_version=1,
+        next_seq=1,
+        created_by_id="",
+        created_at=msg.created_at.ToDatetime(tzinfo=UTC),
+        restricted=msg.restricted,
     )
 
 

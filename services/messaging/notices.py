@@ -50,7 +50,13 @@ def _expires_in(env: Envelope) -> str:
     return domain.expires_in(timedelta(seconds=warning.offset_seconds))
 
 
-def notice_handler(rt: Runtime, channels: Channels, live: Live, loop: asyncio.AbstractEventLoop) -> Handler:
+def notice_handler(
+    rt: Runtime, channels: Channels, live: Live, loop: asyncio.AbstractEventLoop, *, notices: bool = True
+) -> Handler:
+    """A record's events: what this service knows of the record (its thread's visibility) and, with
+    ``notices``, a system notice in its thread. Another node's records (on a federation) take no notice
+    here: their owner's node posts it in its thread, and it arrives as that node's message."""
+
     def handle(session: Session, env: Envelope) -> None:
         if env.aggregate_type not in THREADED or not env.aggregate_id:
             return
@@ -71,6 +77,8 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, loop: asyncio.Ab
         replica = domain.replica_after(current, seen)
         if replica is not current:
             store.put_replica(session, replica, new=current is None)
+        if not notices:
+            return
         if store.workspace_shredded(session, replica.workspace_id):
             return  # retention ended: the workspace takes no more notices, nor new threads
         # System notices are written even in a closed workspace: they record what happened.

@@ -22,18 +22,20 @@ from jitlib import auth, validate
 from jitlib.auth import Principal
 from jitlib.envelopes import request_digest
 from jitlib.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from jitlib.forwarding import OwnedElsewhere
 from jitlib.ids import new_id
 from jitlib.policy import CHANNEL_RULES, Operation
 from jitlib.records import RecordPath
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
-from services.messaging import domain, store
+from services.messaging import domain, peers, store
 from services.messaging.channels import CHANNEL, MESSAGE, Channels, MessagePath
 from services.messaging.domain import Channel, MessageInChannel
 from services.messaging.live import Live
 from services.messaging.mapping import (
     attachment_to_pb,
     attachments_from_pb,
+    channel_from_pb,
     channel_to_pb,
     message_to_pb,
     receipt_to_pb,
@@ -128,6 +130,17 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         InvalidArgument.raise_for(violations)
         assert kind is not None
         replica = await rt.read(lambda s: store.get_replica(s, kind, request.record.id))
+        if replica is None and rt.federation is not None:
+            # Another node's thread may arrive (with its messages) before its record's own event: it
+            # carries the record's visibility, so it answers for the record.
+            held = await rt.read(lambda s: store.record_thread(s, kind, request.record.id))
+            if held is not None and not rt.federation.is_owner(held.origin_jurisdiction):
+                found: Channel = held
+                await rt.authorize(
+                    principal, READ, CHANNEL_RULES, record_type=kind, record_id=request.record.id, record=found.access()
+                )
+                await rt.change(principal, lambda uow: uow.audit(CHANNEL, found.id, found.workspace_id))
+                return pb.OpenRecordThreadResponse(channel=channel_to_pb(found))
         # A record this node has not heard of is as invisible as one the caller may not see.
         await rt.authorize(
             principal,
@@ -146,7 +159,16 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             uow.audit(CHANNEL, ch.id, ch.workspace_id)
             return ch
 
-        return pb.OpenRecordThreadResponse(channel=channel_to_pb(await self.ops.once(principal, thread)))
+        try:
+            ch = await self.ops.once(principal, thread)
+        except OwnedElsewhere as elsewhere:
+            # A new thread of another node's record is opened by that node; this node holds it from its
+            # answer on, so the caller's next call here (a post, forwarded too) finds it.
+            answer = pb.OpenRecordThreadResponse.FromString(await rt.forward(elsewhere.owner, request, principal))
+            held = channel_from_pb(answer.channel)
+            await rt.change(principal, lambda uow: peers.hold_channel(self.ops, uow.session, held))
+            return answer
+        return pb.OpenRecordThreadResponse(channel=channel_to_pb(ch))
 
     async def RotateChannelKey(self, request: pb.RotateChannelKeyRequest, context: Any) -> pb.RotateChannelKeyResponse:
         rt, principal = self.rt, auth.current()

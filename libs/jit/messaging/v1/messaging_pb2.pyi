@@ -23,7 +23,7 @@ CHANNEL_KIND_RESTRICTED: ChannelKind
 CHANNEL_KIND_RECORD: ChannelKind
 
 class Channel(_message.Message):
-    __slots__ = ("id", "workspace_id", "kind", "title", "origin_jurisdiction", "members", "record", "key_version", "shredded", "created_at", "last_seq")
+    __slots__ = ("id", "workspace_id", "kind", "title", "origin_jurisdiction", "members", "record", "key_version", "shredded", "created_at", "last_seq", "restricted")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class Channel(_message.Message):
     SHREDDED_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTED_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     kind: ChannelKind
@@ -46,7 +47,8 @@ class Channel(_message.Message):
     shredded: bool
     created_at: _timestamp_pb2.Timestamp
     last_seq: int
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., kind: _Optional[_Union[ChannelKind, str]] = ..., title: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., record: _Optional[_Union[_common_pb2.RecordRef, _Mapping]] = ..., key_version: _Optional[int] = ..., shredded: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seq: _Optional[int] = ...) -> None: ...
+    restricted: bool
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., kind: _Optional[_Union[ChannelKind, str]] = ..., title: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., record: _Optional[_Union[_common_pb2.RecordRef, _Mapping]] = ..., key_version: _Optional[int] = ..., shredded: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seq: _Optional[int] = ..., restricted: _Optional[bool] = ...) -> None: ...
 
 class Attachment(_message.Message):
     __slots__ = ("filename", "media_type", "content", "size", "sha256")
@@ -89,6 +91,14 @@ class Message(_message.Message):
     edited_at: _timestamp_pb2.Timestamp
     shredded: bool
     def __init__(self, id: _Optional[str] = ..., channel_id: _Optional[str] = ..., seq: _Optional[int] = ..., sender: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., body: _Optional[str] = ..., attachments: _Optional[_Iterable[_Union[Attachment, _Mapping]]] = ..., revision: _Optional[int] = ..., deleted: _Optional[bool] = ..., system: _Optional[bool] = ..., posted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., edited_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shredded: _Optional[bool] = ...) -> None: ...
+
+class ReplicatedMessage(_message.Message):
+    __slots__ = ("channel", "message")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    channel: Channel
+    message: Message
+    def __init__(self, channel: _Optional[_Union[Channel, _Mapping]] = ..., message: _Optional[_Union[Message, _Mapping]] = ...) -> None: ...
 
 class CreateChannelRequest(_message.Message):
     __slots__ = ("request_id", "workspace_id", "title", "members")

@@ -1,0 +1,133 @@
+"""A record's thread across nodes: held by the record's owner node, which writes every message (a post
+made on another node is forwarded to it) and sends each, with its text, to the nodes of the countries
+entitled to it, where it is sealed under that node's own keys. Nothing of it is readable on any node's
+disk, and IE, not a party, receives nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+
+from jit.common.v1 import common_pb2
+from jit.messaging.v1 import messaging_pb2 as pb
+from jit.messaging.v1 import messaging_pb2_grpc
+from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+from jitdev.nodes import LocalFederation
+from tests.federation.test_residency import _files_containing
+from tests.harness import eventually, md, rid
+
+pytestmark = pytest.mark.integration
+
+
+class Threads:
+    def __init__(self, federation: LocalFederation, tokens: Any) -> None:
+        self.federation = federation
+        self.tokens = tokens
+
+    def stub(self, country: str) -> messaging_pb2_grpc.MessagingServiceStub:
+        return messaging_pb2_grpc.MessagingServiceStub(
+            grpc.insecure_channel(self.federation.nodes[country].address("messaging"))
+        )
+
+    def thread(self, country: str, user: str, task_id: str) -> pb.Channel:
+        ref = common_pb2.RecordRef(kind=common_pb2.RECORD_KIND_TASK, id=task_id)
+        return (
+            self.stub(country)
+            .OpenRecordThread(pb.OpenRecordThreadRequest(record=ref), metadata=md(self.tokens(user)), timeout=15)
+            .channel
+        )
+
+    def opened(self, country: str, user: str, task_id: str) -> pb.Channel | None:
+        """The thread, or None while the node has not heard of the task yet."""
+        try:
+            return self.thread(country, user, task_id)
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
+    def post(self, country: str, user: str, channel_id: str, body: str) -> pb.Message:
+        req = pb.PostMessageRequest(request_id=rid(), channel_id=channel_id, body=body)
+        return self.stub(country).PostMessage(req, metadata=md(self.tokens(user)), timeout=15).message
+
+    def bodies(self, country: str, user: str, channel_id: str) -> list[str]:
+        try:
+            resp = self.stub(country).ListMessages(
+                pb.ListMessagesRequest(channel_id=channel_id, page_size=500), metadata=md(self.tokens(user)), timeout=15
+            )
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return []
+            raise
+        return [m.body for m in resp.messages]
+
+
+def test_a_tasks_thread_is_written_by_its_owner_and_read_on_each_entitled_node(
+    federation: LocalFederation, country_tokens: Any
+) -> None:
+    threads = Threads(federation, country_tokens)
+    task = (
+        tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
+        .CreateTask(
+            tasks_pb2.CreateTaskRequest(
+                request_id=rid(), workspace_id="jit-demo", title="Thread across nodes", kind=tasks_pb2.TASK_KIND_OTHER,
+                assignee_jurisdiction="DE",
+            ),
+            metadata=md(country_tokens("nl-prosecutor")),
+            timeout=15,
+        )
+        .task
+    )  # fmt: skip
+    from_nl = f"NL asks: check the login IPs {uuid.uuid4().hex}"
+    from_de = f"DE answers: requested from the ISP {uuid.uuid4().hex}"
+    # Messaging learns of a task from its event: the thread opens once that arrived, on NL's node too.
+    thread = eventually(lambda: threads.opened("NL", "nl-prosecutor", task.id), timeout=30)
+    threads.post("NL", "nl-prosecutor", thread.id, from_nl)
+
+    # DE reads NL's message on its own node, where the thread is held sealed under DE's keys.
+    eventually(lambda: from_nl in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
+    assert threads.thread("DE", "de-liaison", task.id).id == thread.id
+    # DE writes from its own node: the post goes to NL's node, which writes it and sends it back.
+    posted = threads.post("DE", "de-liaison", thread.id, from_de)
+    assert posted.sender.jurisdiction == "DE"
+    assert from_de in threads.bodies("NL", "nl-prosecutor", thread.id)
+    eventually(lambda: from_de in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
+    nl, de = threads.bodies("NL", "nl-prosecutor", thread.id), threads.bodies("DE", "de-liaison", thread.id)
+    assert [b for b in nl if b in (from_nl, from_de)] == [b for b in de if b in (from_nl, from_de)]
+
+    # IE is not a party: nothing of the thread on its node.
+    assert threads.bodies("IE", "ie-liaison", thread.id) == []
+    # No node keeps the text readable on disk: sealed in the databases, encrypted in the JetStream stores.
+    for country in ("NL", "DE", "IE"):
+        folder = federation.nats.node_dir(country)
+        assert _files_containing(folder, from_nl.encode()) == [], country
+        assert _files_containing(folder, from_de.encode()) == [], country
+
+
+def test_des_first_post_in_a_new_thread_of_an_nl_record_works_from_des_node(
+    federation: LocalFederation, country_tokens: Any
+) -> None:
+    """Opening the thread of NL's record from DE's node opens it on NL's node; DE holds it from the answer
+    on, so its first post (forwarded) finds it."""
+    threads = Threads(federation, country_tokens)
+    task = (
+        tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
+        .CreateTask(
+            tasks_pb2.CreateTaskRequest(
+                request_id=rid(), workspace_id="jit-demo", title="New thread from DE", kind=tasks_pb2.TASK_KIND_OTHER,
+                assignee_jurisdiction="DE",
+            ),
+            metadata=md(country_tokens("nl-prosecutor")),
+            timeout=15,
+        )
+        .task
+    )  # fmt: skip
+
+    thread = eventually(lambda: threads.opened("DE", "de-liaison", task.id), timeout=30)
+    assert thread.origin_jurisdiction == "NL"
+    text = f"DE opens the discussion {uuid.uuid4().hex}"
+    threads.post("DE", "de-liaison", thread.id, text)
+    assert text in threads.bodies("NL", "nl-prosecutor", thread.id)
