@@ -116,6 +116,21 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         InvalidArgument.raise_for(validate.workspace_id("workspace_id", request.workspace_id))
         await rt.authorize(principal, READ, None, record_type=CHANNEL, record_id="", workspace_id=request.workspace_id)
         now = rt.clock.now()
+        fed, workspace = rt.federation, rt.workspaces.get(request.workspace_id)
+        if fed is not None and workspace is not None and not fed.is_owner(workspace.lead):
+            # The workspace's channel belongs to its lead's node: held here once it sent any of it, else
+            # opened there (forwarded) and held from its answer on.
+            held = await rt.read(lambda s: store.workspace_channel(s, request.workspace_id))
+            if held is None:
+                answer = pb.OpenWorkspaceChannelResponse.FromString(
+                    await rt.forward(workspace.lead, request, principal)
+                )
+                seen = channel_from_pb(answer.channel)
+                await rt.change(principal, lambda uow: peers.hold_channel(self.ops, uow.session, seen))
+                return answer
+            found: Channel = held
+            await rt.change(principal, lambda uow: uow.audit(CHANNEL, found.id, found.workspace_id))
+            return pb.OpenWorkspaceChannelResponse(channel=channel_to_pb(found))
         ch = await self.ops.once(
             principal, lambda uow: self.ops.workspace_channel(uow, request.workspace_id, rt.open_workspace, now)
         )

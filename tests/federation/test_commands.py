@@ -15,6 +15,7 @@ from google.rpc import error_details_pb2
 from jit.tasks.v1 import tasks_pb2 as pb
 from jit.tasks.v1 import tasks_pb2_grpc
 from jitdev.nodes import LocalFederation
+from jitdev.procs import terminate
 from tests.harness import error_reason, eventually, md, rich_status, rid
 
 pytestmark = pytest.mark.integration
@@ -198,3 +199,41 @@ def test_cross_node_commands_answer_invalid_argument_and_not_found_like_local_on
                 pb.AcceptTaskRequest(id=task.id), metadata=md(tasks.tokens("ie-liaison")), timeout=15
             )
         assert hidden.value.code() == grpc.StatusCode.NOT_FOUND, country
+
+
+def test_a_command_whose_owners_service_is_stopped_fails_fast_and_works_once_it_is_back(
+    tasks: Tasks, federation: LocalFederation
+) -> None:
+    """The owner's node up but its tasks service stopped (a node being restarted): no responder, so
+    UNAVAILABLE at once, naming the owner; nothing queued."""
+    task = tasks.create(f"Owner restarting {uuid.uuid4().hex[:6]}")
+    tasks.replicated(task)
+    nl = federation.nodes["NL"]
+    terminate(nl.processes.pop("tasks"))
+    try:
+        started = time.monotonic()
+        with pytest.raises(grpc.RpcError) as info:
+            tasks.on("DE").AcceptTask(
+                pb.AcceptTaskRequest(id=task.id, expected_version=task.version),
+                metadata=md(tasks.tokens("de-liaison")),
+                timeout=30,
+            )
+        elapsed = time.monotonic() - started
+    finally:
+        nl.start_service("tasks", "services.tasks")
+        nl.wait_healthy()
+    assert info.value.code() == grpc.StatusCode.UNAVAILABLE and error_reason(info.value) == "OWNER_UNREACHABLE"
+    assert elapsed < 10, f"took {elapsed:.1f} s"
+    accepted = eventually(
+        lambda: (
+            tasks.on("DE")
+            .AcceptTask(
+                pb.AcceptTaskRequest(id=task.id, expected_version=task.version),
+                metadata=md(tasks.tokens("de-liaison")),
+                timeout=15,
+            )
+            .task
+        ),
+        timeout=30,
+    )
+    assert accepted.state == pb.TASK_STATE_ACCEPTED and accepted.version == task.version + 1

@@ -131,3 +131,25 @@ def test_des_first_post_in_a_new_thread_of_an_nl_record_works_from_des_node(
     text = f"DE opens the discussion {uuid.uuid4().hex}"
     threads.post("DE", "de-liaison", thread.id, text)
     assert text in threads.bodies("NL", "nl-prosecutor", thread.id)
+
+
+def test_the_workspace_channel_is_the_leads_and_reaches_every_member_node(
+    federation: LocalFederation, country_tokens: Any
+) -> None:
+    """jit-demo is led by NL: its channel is NL's node's; DE and IE open it from their own nodes, post
+    from there, and each reads every member's messages on its own node."""
+    threads = Threads(federation, country_tokens)
+
+    def workspace_channel(country: str, user: str) -> pb.Channel:
+        req = pb.OpenWorkspaceChannelRequest(workspace_id="jit-demo")
+        return threads.stub(country).OpenWorkspaceChannel(req, metadata=md(country_tokens(user)), timeout=15).channel
+
+    on_de = workspace_channel("DE", "de-liaison")
+    on_ie = workspace_channel("IE", "ie-liaison")
+    on_nl = workspace_channel("NL", "nl-prosecutor")
+    assert on_de.id == on_ie.id == on_nl.id and on_nl.origin_jurisdiction == "NL"
+    said = {c: f"{c} to the whole JIT {uuid.uuid4().hex}" for c in ("NL", "DE", "IE")}
+    for country, user in (("NL", "nl-prosecutor"), ("DE", "de-liaison"), ("IE", "ie-liaison")):
+        threads.post(country, user, on_nl.id, said[country])
+    for country, user in (("NL", "nl-prosecutor"), ("DE", "de-liaison"), ("IE", "ie-liaison")):
+        eventually(lambda c=country, u=user: set(said.values()) <= set(threads.bodies(c, u, on_nl.id)), timeout=30)
