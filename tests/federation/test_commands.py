@@ -224,16 +224,21 @@ def test_a_command_whose_owners_service_is_stopped_fails_fast_and_works_once_it_
         nl.wait_healthy()
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE and error_reason(info.value) == "OWNER_UNREACHABLE"
     assert elapsed < 10, f"took {elapsed:.1f} s"
-    accepted = eventually(
-        lambda: (
-            tasks.on("DE")
-            .AcceptTask(
-                pb.AcceptTaskRequest(id=task.id, expected_version=task.version),
-                metadata=md(tasks.tokens("de-liaison")),
-                timeout=15,
+    def accept() -> pb.Task | None:
+        try:
+            return (
+                tasks.on("DE")
+                .AcceptTask(
+                    pb.AcceptTaskRequest(id=task.id, expected_version=task.version),
+                    metadata=md(tasks.tokens("de-liaison")),
+                    timeout=15,
+                )
+                .task
             )
-            .task
-        ),
-        timeout=30,
-    )
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.UNAVAILABLE:  # its command listener is still starting
+                return None
+            raise
+
+    accepted = eventually(accept, timeout=30, interval=0.5)
     assert accepted.state == pb.TASK_STATE_ACCEPTED and accepted.version == task.version + 1
