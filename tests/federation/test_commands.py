@@ -224,6 +224,7 @@ def test_a_command_whose_owners_service_is_stopped_fails_fast_and_works_once_it_
         nl.wait_healthy()
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE and error_reason(info.value) == "OWNER_UNREACHABLE"
     assert elapsed < 10, f"took {elapsed:.1f} s"
+
     def accept() -> pb.Task | None:
         try:
             return (
