@@ -109,7 +109,8 @@ class Federation:
         )
 
     def streams(self) -> list[StreamConfig]:
-        return [self.outbound_stream(), self.inbound_stream()]
+        """The outbound stream, and the inbound one when there is a peer to source from."""
+        return [self.outbound_stream(), *([self.inbound_stream()] if self.peers else [])]
 
 
 def outbound_subject(recipient: str, subject: str) -> str:

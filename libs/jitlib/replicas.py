@@ -95,7 +95,7 @@ def consumers(rt: Runtime, *kinds: ReplicaKind[Any]) -> list[EventConsumer]:
     their subjects (a request and its items) are applied in the order the owner sent them, each event by
     the kind of its aggregate. None on a node that is not part of a federation."""
     fed = rt.federation
-    if fed is None:
+    if fed is None or not fed.peers:
         return []
     inbound = fed.inbound_stream()
     groups: dict[str, list[ReplicaKind[Any]]] = {}

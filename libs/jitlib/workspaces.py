@@ -206,7 +206,7 @@ class DirectorySync:
         self._task = asyncio.create_task(
             self._follow(WORKSPACE_STREAM.name or "", "jit.workspaces.>"), name="workspace-directory"
         )
-        if self._federation is not None:
+        if self._federation is not None and self._federation.peers:
             # What the lead's node announces to this one: the workspaces led elsewhere.
             self._inbound = asyncio.create_task(
                 self._follow(INBOUND_STREAM, inbound_filter("jit.workspaces.>")), name="workspace-directory-in"

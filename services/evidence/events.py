@@ -26,6 +26,7 @@ from jitlib.actors import SYSTEM, Actor, changed
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
 from jitlib.clock import Clock
 from jitlib.db import RuntimeTables
+from jitlib.federation import inbound_filter
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
 from jitlib.mapping import ts_to_dt
@@ -134,9 +135,12 @@ def _replica(envelope: Envelope, order: preservation_pb2.PreservationOrder) -> O
     )
 
 
-def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str], frozenset[str]]) -> Handler:
-    """The consumer's handler: replicate the order; link a request that the order names as its follow-up,
-    when the order is of the request's own issuing jurisdiction and workspace."""
+def order_handler(
+    tables: RuntimeTables, clock: Clock, members_of: Callable[[str], frozenset[str]], *, link: bool = True
+) -> Handler:
+    """The consumer's handler: replicate the order; with ``link``, link a request that the order names as
+    its follow-up, when the order is of the request's own issuing jurisdiction and workspace. Another
+    node's orders (on a federation) are only replicated: their node links its own requests."""
 
     def handle(session: Session, envelope: Envelope) -> None:
         order = _order_from(envelope)
@@ -149,7 +153,7 @@ def order_handler(tables: RuntimeTables, clock: Clock, members_of: Callable[[str
             raise PoisonMessage("a preservation order's origin never changes")
         if not store.upsert_order(session, replica, now):
             return  # stale or repeated
-        if not replica.follow_up_request_id:
+        if not link or not replica.follow_up_request_id:
             return
         req = store.get(session, replica.follow_up_request_id)
         if req is None or req.preservation_order_id == replica.id:
@@ -200,4 +204,18 @@ def consumers(rt: Runtime) -> list[EventConsumer]:
         return info.members if info is not None else frozenset()
 
     handler = order_handler(rt.tables, rt.clock, members_of)
-    return [rt.consumer("preservation-orders", PRESERVATION_STREAM, "jit.preservation.>", handler)]
+    out = [rt.consumer("preservation-orders", PRESERVATION_STREAM, "jit.preservation.>", handler)]
+    fed = rt.federation
+    if fed is not None and fed.peers:
+        # Other nodes' orders this node's country may see: shown with the requests that name them.
+        replicate_only = order_handler(rt.tables, rt.clock, members_of, link=False)
+        out.append(
+            rt.consumer(
+                "peer-preservation-orders",
+                fed.inbound_stream(),
+                inbound_filter("jit.preservation.>"),
+                replicate_only,
+                inbound=True,
+            )
+        )
+    return out

@@ -117,7 +117,7 @@ def consumers(
     """On a federation: the messages of other nodes' channels, and other nodes' records (what this
     service knows of them, no notices). None on a single node."""
     fed = rt.federation
-    if fed is None:
+    if fed is None or not fed.peers:
         return []
     inbound = fed.inbound_stream()
     loop = asyncio.get_running_loop()

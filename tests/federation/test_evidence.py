@@ -160,3 +160,62 @@ def test_evidence_received_by_de_stays_on_des_node_and_nl_fetches_it_through_de(
     # NL holds no blob of it.
     nl_blobs = federation.nats.node_dir("NL") / "evidence-blobs"
     assert not nl_blobs.exists() or not any(p.is_file() and p.stat().st_size >= len(data) for p in nl_blobs.rglob("*"))
+
+
+def test_a_request_linked_to_an_order_shows_the_order_on_the_addressees_node(
+    evidence: Evidence, federation: LocalFederation, country_tokens: Any
+) -> None:
+    """DE reads NL's EIO with the preservation order it is linked to (shared with DE): the order's state
+    reaches DE's node too, as NL's node shows it."""
+    from jit.preservation.v1 import preservation_pb2 as pres
+    from jit.preservation.v1 import preservation_pb2_grpc
+
+    orders = preservation_pb2_grpc.PreservationServiceStub(
+        grpc.insecure_channel(federation.nodes["NL"].address("preservation"))
+    )
+    order = orders.CreateOrder(
+        pres.CreateOrderRequest(
+            request_id=rid(),
+            workspace_id="jit-demo",
+            legal_basis=pres.LEGAL_BASIS_PROVIDER_VOLUNTARY,
+            provider_id="socialnet-ie",
+            targets=[pres.TargetIdentifier(kind=pres.TARGET_KIND_ACCOUNT_HANDLE, value="@harasser_x")],
+            data_categories=[pres.DATA_CATEGORY_SUBSCRIBER],
+            description="Preserve before the EIO is executed",
+            shared_with=["DE"],
+        ),
+        metadata=md(country_tokens("nl-liaison")),
+        timeout=15,
+    ).order
+    create = pb.CreateRequestRequest(
+        request_id=rid(),
+        workspace_id="jit-demo",
+        legal_basis=pb.LEGAL_BASIS_EIO,
+        issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
+        addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
+        addressee_jurisdiction="DE",
+        data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
+        targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser_x")],
+        offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
+        urgency=pb.URGENCY_NORMAL,
+        title="EIO linked to a preservation order",
+        preservation_order_id=order.id,
+    )
+
+    def created() -> Any:
+        try:
+            return evidence.call("NL", "nl-prosecutor", "CreateRequest", create).request
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.FAILED_PRECONDITION:  # the order has not reached evidence yet
+                return None
+            raise
+
+    req = eventually(created, timeout=30, interval=0.5)
+
+    def de_shows_the_order() -> Any:
+        found = evidence.found("DE", "de-prosecutor", "GetRequest", pb.GetRequestRequest(id=req.id))
+        return found is not None and found.request.linked_order.id == order.id and found.request.linked_order
+
+    shown = eventually(de_shows_the_order, timeout=30)
+    on_nl = evidence.call("NL", "nl-prosecutor", "GetRequest", pb.GetRequestRequest(id=req.id)).request
+    assert shown.state_name == on_nl.linked_order.state_name != ""
