@@ -145,3 +145,34 @@ def close_workspace(svc: RunningService, nats_url: str, ws_id: str = "jit-demo")
             return
         time.sleep(0.1)
     raise AssertionError(f"workspace {ws_id} never closed in the service's directory")
+
+
+def demo_user_claiming(keycloak: Any, realm: str, jurisdiction: str) -> str:
+    """A DEMO ONLY prosecutor made in ``realm`` by its administrator, whose attribute claims
+    ``jurisdiction`` (another realm's country, to show that the issuer decides): its username (password
+    ``demo``)."""
+    from keycloak import KeycloakAdmin
+
+    admin = KeycloakAdmin(
+        server_url=keycloak.base_url + "/",
+        username=keycloak.admin_user,
+        password=keycloak.admin_password,
+        realm_name=realm,
+        user_realm_name="master",
+        client_id="admin-cli",
+    )
+    username = f"claims-{jurisdiction.lower()}-{uuid.uuid4().hex[:6]}"
+    user_id = admin.create_user(
+        {
+            "username": username,
+            "enabled": True,
+            "email": f"{username}@demo.invalid",
+            "firstName": "DEMO ONLY",
+            "lastName": f"claims {jurisdiction}",
+            "emailVerified": True,
+            "attributes": {"jurisdiction": [jurisdiction], "demo_account": ["true"]},
+            "credentials": [{"type": "password", "value": "demo", "temporary": False}],
+        }
+    )
+    admin.assign_realm_roles(user_id, [admin.get_realm_role("prosecutor"), admin.get_realm_role("demo_user")])
+    return username

@@ -283,6 +283,20 @@ def list_workspaces(admin: KeycloakAdmin) -> list[Workspace]:
     return sorted(result, key=lambda w: w.id)
 
 
+def _workspaces_root(admin: KeycloakAdmin) -> dict[str, Any]:
+    """The ``/workspaces`` group, created when the realm has none yet."""
+    root = _group_by_path(admin, WORKSPACES_ROOT)
+    if root is None:
+        try:
+            admin.create_group({"name": WORKSPACES_ROOT.strip("/")}, skip_exists=True)
+        except KeycloakError as exc:
+            raise _kc_error(f"creating {WORKSPACES_ROOT}", exc) from None
+        root = _group_by_path(admin, WORKSPACES_ROOT)
+        if root is None:
+            raise WorkspaceAdminError(f"could not create the {WORKSPACES_ROOT} group")
+    return root
+
+
 def create_workspace(
     admin: KeycloakAdmin,
     ws_id: str,
@@ -317,15 +331,7 @@ def create_workspace(
     if _validate_date("starts_on", starts_on) > _validate_date("ends_on", ends_on):
         raise WorkspaceAdminError(f"ends_on {ends_on} is before starts_on {starts_on}")
 
-    root = _group_by_path(admin, WORKSPACES_ROOT)
-    if root is None:
-        try:
-            admin.create_group({"name": WORKSPACES_ROOT.strip("/")}, skip_exists=True)
-        except KeycloakError as exc:
-            raise _kc_error(f"creating {WORKSPACES_ROOT}", exc) from None
-        root = _group_by_path(admin, WORKSPACES_ROOT)
-        if root is None:
-            raise WorkspaceAdminError(f"could not create the {WORKSPACES_ROOT} group")
+    root = _workspaces_root(admin)
     if _group_by_path(admin, f"{WORKSPACES_ROOT}/{ws_id}") is not None:
         raise WorkspaceAdminError(f"workspace {ws_id!r} already exists")
 
@@ -431,15 +437,7 @@ def join_workspace(
         if user_juris != jurisdiction:
             raise WorkspaceAdminError(f"user {username!r} has jurisdiction {user_juris!r}, not {jurisdiction!r}")
         users.append(user)
-    root = _group_by_path(admin, WORKSPACES_ROOT)
-    if root is None:
-        try:
-            admin.create_group({"name": WORKSPACES_ROOT.strip("/")}, skip_exists=True)
-        except KeycloakError as exc:
-            raise _kc_error(f"creating {WORKSPACES_ROOT}", exc) from None
-        root = _group_by_path(admin, WORKSPACES_ROOT)
-        if root is None:
-            raise WorkspaceAdminError(f"could not create the {WORKSPACES_ROOT} group")
+    root = _workspaces_root(admin)
     group = _group_by_path(admin, f"{WORKSPACES_ROOT}/{announced.id}")
     if group is None:
         try:

@@ -23,11 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import httpx
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jitdev.nats import nats_server_binary
+from jitdev.nodes import grpc_healthy
 from jitdev.procs import port_open, spawn, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,12 +90,7 @@ def _record(name: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _grpc_healthy(port: int) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        try:
-            resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-        except grpc.RpcError:
-            return False
-        return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
+    return grpc_healthy(port)
 
 
 def _keycloak_healthy() -> bool:

@@ -3,19 +3,17 @@ decides the jurisdiction, on every node of the federation."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import grpc
 import httpx
 import pytest
-from keycloak import KeycloakAdmin
 
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitdev.nodes import LocalFederation
 from jitdev.realms import realm_name
 from tests.federation.conftest import COUNTRIES
-from tests.harness import error_reason, md
+from tests.harness import demo_user_claiming, error_reason, md
 
 pytestmark = pytest.mark.integration
 
@@ -41,28 +39,7 @@ def _password_token(keycloak: Any, realm: str, username: str) -> str:
 def test_a_token_from_des_realm_that_claims_nl_is_refused_by_every_node(
     federation: LocalFederation, keycloak: Any
 ) -> None:
-    de_admin = KeycloakAdmin(
-        server_url=keycloak.base_url + "/",
-        username=keycloak.admin_user,
-        password=keycloak.admin_password,
-        realm_name=realm_name("DE"),
-        user_realm_name="master",
-        client_id="admin-cli",
-    )
-    username = f"claims-nl-{uuid.uuid4().hex[:6]}"
-    user_id = de_admin.create_user(
-        {
-            "username": username,
-            "enabled": True,
-            "email": f"{username}@demo.invalid",
-            "firstName": "DEMO ONLY",
-            "lastName": "claims NL",
-            "emailVerified": True,
-            "attributes": {"jurisdiction": ["NL"], "demo_account": ["true"]},
-            "credentials": [{"type": "password", "value": "demo", "temporary": False}],
-        }
-    )
-    de_admin.assign_realm_roles(user_id, [de_admin.get_realm_role("prosecutor"), de_admin.get_realm_role("demo_user")])
+    username = demo_user_claiming(keycloak, realm_name("DE"), "NL")
     token = _password_token(keycloak, realm_name("DE"), username)
     for country in COUNTRIES:
         assert _refusal(federation, country, token) == (

@@ -19,7 +19,7 @@ from jitcli import kcadmin
 from jitdev.realms import realm_name
 from jitlib.config import CommonSettings
 from services.tasks.app import TasksSettings, spec
-from tests.harness import RunningService, error_reason, md, start_service
+from tests.harness import RunningService, demo_user_claiming, error_reason, md, start_service
 
 pytestmark = pytest.mark.integration
 COUNTRIES = ("NL", "DE", "IE")
@@ -91,28 +91,7 @@ def test_des_realm_cannot_vouch_for_an_nl_user(
 ) -> None:
     """An administrator of DE's realm makes a user who claims to act for NL: every node refuses the token,
     because the issuer, not the token's own claim, decides the jurisdiction."""
-    de_admin = KeycloakAdmin(
-        server_url=keycloak.base_url + "/",
-        username=keycloak.admin_user,
-        password=keycloak.admin_password,
-        realm_name=realm_name("DE"),
-        user_realm_name="master",
-        client_id="admin-cli",
-    )
-    username = f"forger-{uuid.uuid4().hex[:6]}"
-    user_id = de_admin.create_user(
-        {
-            "username": username,
-            "enabled": True,
-            "email": f"{username}@demo.invalid",
-            "firstName": "DEMO ONLY",
-            "lastName": "forger",
-            "emailVerified": True,
-            "attributes": {"jurisdiction": ["NL"], "demo_account": ["true"]},
-            "credentials": [{"type": "password", "value": "demo", "temporary": False}],
-        }
-    )
-    de_admin.assign_realm_roles(user_id, [de_admin.get_realm_role("prosecutor"), de_admin.get_realm_role("demo_user")])
+    username = demo_user_claiming(keycloak, realm_name("DE"), "NL")
     token = _token(keycloak, "DE", username)
     assert token.status_code == 200, token.text
     with pytest.raises(grpc.RpcError) as info:
