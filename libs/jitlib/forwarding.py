@@ -33,6 +33,10 @@ from nats.aio.subscription import Subscription
 from jitlib.bus import Bus, BusUnavailable
 from jitlib.errors import FailedPrecondition, OwnerUnreachable
 from jitlib.federation import domain
+from jitlib.telemetry import inject_headers
+
+#: The W3C trace context headers carried with a forwarded command.
+TRACE_HEADERS = ("traceparent", "tracestate")
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +109,8 @@ class Forwarder:
         self._timeout = timeout
 
     async def forward(self, owner: str, method: str, request: bytes, token: str) -> Answer:
-        headers = {METHOD: method, AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: self._node}
+        # The trace goes along: the owner's spans join the caller's trace.
+        headers = {**inject_headers(), METHOD: method, AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: self._node}
         unreachable = f"the {owner} node, which owns this record, cannot be reached"
         try:
             reply = await self._bus.nc.request(
@@ -137,7 +142,7 @@ class Forwarder:
             yield self._unreachable(owner, f"{unreachable}: this node is not connected to its broker")
             return
         try:
-            headers = {METHOD: method, AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: self._node}
+            headers = {**inject_headers(), METHOD: method, AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: self._node}
             await nc.publish(command_subject(owner, self._service), request, reply=inbox, headers=headers)
             expected = 0
             piece = bytearray()
@@ -218,6 +223,8 @@ class CommandResponder:
         metadata: list[tuple[str, str]] = [(FORWARDED_METADATA, h.get(FORWARDED_BY, "?")[:16])]
         if h.get(AUTHORIZATION):
             metadata.append(("authorization", h[AUTHORIZATION]))
+        # The caller's trace context, for the owner's server spans to join it.
+        metadata += [(k, h[k][:512]) for k in TRACE_HEADERS if h.get(k)]
         if method in self._streaming:
             await self._stream(msg, method, metadata)
             return

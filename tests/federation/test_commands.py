@@ -4,8 +4,11 @@ call; when the owner cannot be reached the call fails fast with UNAVAILABLE nami
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -243,3 +246,35 @@ def test_a_command_whose_owners_service_is_stopped_fails_fast_and_works_once_it_
 
     accepted = eventually(accept, timeout=30, interval=0.5)
     assert accepted.state == pb.TASK_STATE_ACCEPTED and accepted.version == task.version + 1
+
+
+def _trace_ids(path: Path, span_name: str) -> set[str]:
+    if not path.exists():
+        return set()
+    out = set()
+    for line in path.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            span = json.loads(line)
+            if span.get("name") == span_name:
+                out.add(span["context"]["trace_id"])
+    return out
+
+
+def test_a_forwarded_command_is_one_trace_across_both_nodes(tasks: Tasks, federation: LocalFederation) -> None:
+    """DE's server span of the call and NL's server span of the forwarded call share one trace id."""
+    task = tasks.create(f"Traced {uuid.uuid4().hex[:6]}")
+    tasks.replicated(task)
+    name = "/jit.tasks.v1.TaskService/AcceptTask"
+    before = _trace_ids(federation.nodes["DE"].folder / "traces.jsonl", name)
+    tasks.on("DE").AcceptTask(
+        pb.AcceptTaskRequest(id=task.id, expected_version=task.version),
+        metadata=md(tasks.tokens("de-liaison")),
+        timeout=15,
+    )
+
+    def shared() -> set[str]:
+        on_de = _trace_ids(federation.nodes["DE"].folder / "traces.jsonl", name) - before
+        on_nl = _trace_ids(federation.nodes["NL"].folder / "traces.jsonl", name)
+        return on_de & on_nl
+
+    assert len(eventually(shared, timeout=30, interval=0.5)) == 1
