@@ -88,6 +88,7 @@ def _rows(n: int, now: datetime) -> Iterator[dict[str, Any]]:
             "updated_by_name": "bench",
             "updated_by_jurisdiction": "NL",
             "updated_at": confirmed,
+            "replicated_at": None,  # the node's own orders
         }
 
 
