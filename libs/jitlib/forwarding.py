@@ -109,8 +109,7 @@ class Forwarder:
         self._timeout = timeout
 
     async def forward(self, owner: str, method: str, request: bytes, token: str) -> Answer:
-        # The trace goes along: the owner's spans join the caller's trace.
-        headers = {**inject_headers(), METHOD: method, AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: self._node}
+        headers = self._headers(method, token)
         unreachable = f"the {owner} node, which owns this record, cannot be reached"
         try:
             reply = await self._bus.nc.request(
@@ -142,7 +141,7 @@ class Forwarder:
             yield self._unreachable(owner, f"{unreachable}: this node is not connected to its broker")
             return
         try:
-            headers = {**inject_headers(), METHOD: method, AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: self._node}
+            headers = self._headers(method, token)
             await nc.publish(command_subject(owner, self._service), request, reply=inbox, headers=headers)
             expected = 0
             piece = bytearray()
@@ -173,6 +172,11 @@ class Forwarder:
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+
+    def _headers(self, method: str, token: str) -> dict[str, str]:
+        """What goes with a command: its method, the user's token, this node, and the trace (the owner's
+        spans join the caller's trace)."""
+        return {**inject_headers(), METHOD: method, AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: self._node}
 
     def _unreachable(self, owner: str, message: str) -> Answer:
         err = OwnerUnreachable("OWNER_UNREACHABLE", message, {"owner": owner, "node": self._node})

@@ -114,12 +114,9 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                         auth.unbind(tokens[0])
                         current_method.reset(tokens[1])
 
-            serialize: Any = handler.response_serializer
-
-            def serialize_or_pass(response: Any) -> bytes:
-                return response if isinstance(response, bytes) else serialize(response)
-
-            return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer, serialize_or_pass)
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, _passing(handler.response_serializer)
+            )
         if handler.unary_stream:
             inner_us: Any = handler.unary_stream
             forwarder_us = self._forwarder
@@ -151,12 +148,9 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                         auth.unbind(tokens[0])
                         current_method.reset(tokens[1])
 
-            serialize_us: Any = handler.response_serializer
-
-            def serialize_piece(response: Any) -> bytes:
-                return response if isinstance(response, bytes) else serialize_us(response)
-
-            return grpc.unary_stream_rpc_method_handler(unary_stream, handler.request_deserializer, serialize_piece)
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, handler.request_deserializer, _passing(handler.response_serializer)
+            )
 
         if handler.stream_unary:
             inner_su: Any = handler.stream_unary
@@ -198,6 +192,16 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         return grpc.stream_stream_rpc_method_handler(
             stream_stream, handler.request_deserializer, handler.response_serializer
         )
+
+
+def _passing(serialize: Any) -> Callable[[Any], bytes]:
+    """The handler's response serializer, passing bytes through as they are: a forwarded call's answer
+    arrives already serialized by the owner."""
+
+    def serialize_or_pass(response: Any) -> bytes:
+        return response if isinstance(response, bytes) else serialize(response)  # type: ignore[no-any-return]
+
+    return serialize_or_pass
 
 
 def _server_streaming(services: Sequence[str]) -> frozenset[str]:

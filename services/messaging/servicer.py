@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.messaging.v1 import messaging_pb2_grpc
@@ -45,6 +45,9 @@ from services.messaging.receipts import ReceiptWriter
 
 PAGE_DEFAULT, PAGE_MAX = 100, 500
 READ = Operation.READ
+
+
+R = TypeVar("R", pb.OpenRecordThreadResponse, pb.OpenWorkspaceChannelResponse)
 
 
 class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
@@ -122,12 +125,7 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             # opened there (forwarded) and held from its answer on.
             held = await rt.read(lambda s: store.workspace_channel(s, request.workspace_id))
             if held is None:
-                answer = pb.OpenWorkspaceChannelResponse.FromString(
-                    await rt.forward(workspace.lead, request, principal)
-                )
-                seen = channel_from_pb(answer.channel)
-                await rt.change(principal, lambda uow: peers.hold_channel(self.ops, uow.session, seen))
-                return answer
+                return await self._opened_elsewhere(workspace.lead, request, pb.OpenWorkspaceChannelResponse)
             found: Channel = held
             await rt.change(principal, lambda uow: uow.audit(CHANNEL, found.id, found.workspace_id))
             return pb.OpenWorkspaceChannelResponse(channel=channel_to_pb(found))
@@ -179,11 +177,17 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         except OwnedElsewhere as elsewhere:
             # A new thread of another node's record is opened by that node; this node holds it from its
             # answer on, so the caller's next call here (a post, forwarded too) finds it.
-            answer = pb.OpenRecordThreadResponse.FromString(await rt.forward(elsewhere.owner, request, principal))
-            held = channel_from_pb(answer.channel)
-            await rt.change(principal, lambda uow: peers.hold_channel(self.ops, uow.session, held))
-            return answer
+            return await self._opened_elsewhere(elsewhere.owner, request, pb.OpenRecordThreadResponse)
         return pb.OpenRecordThreadResponse(channel=channel_to_pb(ch))
+
+    async def _opened_elsewhere(self, owner: str, request: Any, response: type[R]) -> R:
+        """A channel another node owns, opened there (the call forwarded with the caller's token) and held
+        here from its answer on, so the caller's next call on this node finds it."""
+        principal = auth.current()
+        answer = response.FromString(await self.rt.forward(owner, request, principal))
+        seen = channel_from_pb(answer.channel)  # type: ignore[attr-defined]
+        await self.rt.change(principal, lambda uow: peers.hold_channel(self.ops, uow.session, seen))
+        return answer
 
     async def RotateChannelKey(self, request: pb.RotateChannelKeyRequest, context: Any) -> pb.RotateChannelKeyResponse:
         rt, principal = self.rt, auth.current()

@@ -76,3 +76,19 @@ def channels(federation: LocalFederation) -> Iterator[dict[tuple[str, str], grpc
     yield opened
     for ch in opened.values():
         ch.close()
+
+
+def nl_task(federation: LocalFederation, tokens: Any, title: str) -> Any:
+    """A task the NL prosecutor creates on NL's node in jit-demo, addressed to DE (restricted to NL, DE)."""
+    from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+    from tests.harness import md, rid
+
+    stub = tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
+    req = tasks_pb2.CreateTaskRequest(
+        request_id=rid(),
+        workspace_id="jit-demo",
+        title=title,
+        kind=tasks_pb2.TASK_KIND_OTHER,
+        assignee_jurisdiction="DE",
+    )
+    return stub.CreateTask(req, metadata=md(tokens("nl-prosecutor")), timeout=15).task

@@ -20,7 +20,8 @@ from jit.tasks.v1 import tasks_pb2_grpc
 from jitdev.nodes import LocalFederation
 from jitlib.federation import INBOUND_STREAM
 from jitlib.forwarding import AUTHORIZATION, FORWARDED_BY, METHOD, STATUS, command_subject
-from tests.harness import eventually, md, rid
+from tests.federation.conftest import nl_task
+from tests.harness import eventually, md
 
 pytestmark = pytest.mark.integration
 
@@ -69,20 +70,7 @@ def test_records_made_while_des_link_is_down_arrive_once_each_at_the_owners_vers
     federation.nats.set_link("DE", up=False)
     try:
         made = [
-            _stub(federation, "NL")
-            .CreateTask(
-                pb.CreateTaskRequest(
-                    request_id=rid(),
-                    workspace_id="jit-demo",
-                    title=f"While DE is cut off {i} {uuid.uuid4().hex[:6]}",
-                    kind=pb.TASK_KIND_OTHER,
-                    assignee_jurisdiction="DE",
-                ),
-                metadata=md(country_tokens("nl-prosecutor")),
-                timeout=15,
-            )
-            .task
-            for i in range(n)
+            nl_task(federation, country_tokens, f"While DE is cut off {i} {uuid.uuid4().hex[:6]}") for i in range(n)
         ]
         cancelled = (
             _stub(federation, "NL")
@@ -136,18 +124,7 @@ def _tamper(token: str) -> str:
 def test_the_owner_refuses_a_forwarded_command_with_a_forged_token(
     federation: LocalFederation, country_tokens: Any, kind: str
 ) -> None:
-    task = (
-        _stub(federation, "NL")
-        .CreateTask(
-            pb.CreateTaskRequest(
-                request_id=rid(), workspace_id="jit-demo", title="Forged", kind=pb.TASK_KIND_OTHER,
-                assignee_jurisdiction="DE",
-            ),
-            metadata=md(country_tokens("nl-prosecutor")),
-            timeout=15,
-        )
-        .task
-    )  # fmt: skip
+    task = nl_task(federation, country_tokens, "Forged")
     real = country_tokens("de-liaison")
     token = _tamper(real) if kind == "tampered" else "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."
     answer = asyncio.run(_forward_directly(federation.nats.nodes["DE"].url, token, task.id))

@@ -14,8 +14,8 @@ import pytest
 from jit.common.v1 import common_pb2
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.messaging.v1 import messaging_pb2_grpc
-from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitdev.nodes import LocalFederation
+from tests.federation.conftest import nl_task
 from tests.federation.test_residency import _files_containing
 from tests.harness import eventually, md, rid
 
@@ -69,18 +69,7 @@ def test_a_tasks_thread_is_written_by_its_owner_and_read_on_each_entitled_node(
     federation: LocalFederation, country_tokens: Any
 ) -> None:
     threads = Threads(federation, country_tokens)
-    task = (
-        tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
-        .CreateTask(
-            tasks_pb2.CreateTaskRequest(
-                request_id=rid(), workspace_id="jit-demo", title="Thread across nodes", kind=tasks_pb2.TASK_KIND_OTHER,
-                assignee_jurisdiction="DE",
-            ),
-            metadata=md(country_tokens("nl-prosecutor")),
-            timeout=15,
-        )
-        .task
-    )  # fmt: skip
+    task = nl_task(federation, country_tokens, "Thread across nodes")
     from_nl = f"NL asks: check the login IPs {uuid.uuid4().hex}"
     from_de = f"DE answers: requested from the ISP {uuid.uuid4().hex}"
     # Messaging learns of a task from its event: the thread opens once that arrived, on NL's node too.
@@ -113,18 +102,7 @@ def test_des_first_post_in_a_new_thread_of_an_nl_record_works_from_des_node(
     """Opening the thread of NL's record from DE's node opens it on NL's node; DE holds it from the answer
     on, so its first post (forwarded) finds it."""
     threads = Threads(federation, country_tokens)
-    task = (
-        tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
-        .CreateTask(
-            tasks_pb2.CreateTaskRequest(
-                request_id=rid(), workspace_id="jit-demo", title="New thread from DE", kind=tasks_pb2.TASK_KIND_OTHER,
-                assignee_jurisdiction="DE",
-            ),
-            metadata=md(country_tokens("nl-prosecutor")),
-            timeout=15,
-        )
-        .task
-    )  # fmt: skip
+    task = nl_task(federation, country_tokens, "New thread from DE")
 
     thread = eventually(lambda: threads.opened("DE", "de-liaison", task.id), timeout=30)
     assert thread.origin_jurisdiction == "NL"
