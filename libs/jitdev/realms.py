@@ -60,3 +60,12 @@ def _explicit_ids(node: Any) -> set[str]:
         for value in node:
             found |= _explicit_ids(value)
     return found
+
+
+def demo_client_secret(client_id: str) -> str:
+    """The DEMO-ONLY secret a confidential client has in the demo realm file (the local console's)."""
+    realm = json.loads(Path(DEFAULT_REALM_FILE).read_text())
+    client = next((c for c in realm.get("clients", []) if c.get("clientId") == client_id), None)
+    if client is None or not client.get("secret"):
+        raise KeyError(f"the demo realm has no confidential client {client_id!r}")
+    return str(client["secret"])

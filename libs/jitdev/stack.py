@@ -36,7 +36,9 @@ LOGS = STATE / "logs"
 KEYCLOAK_PORT = int(os.environ.get("JIT_KEYCLOAK_PORT", "8080"))
 KEYCLOAK_MGMT_PORT = int(os.environ.get("JIT_KEYCLOAK_MANAGEMENT_PORT", "9000"))
 NATS_PORT = int(os.environ.get("JIT_NATS_PORT", "4222"))
+CONSOLE_PORT = int(os.environ.get("JIT_CONSOLE_PORT", "8088"))
 ISSUER = f"http://127.0.0.1:{KEYCLOAK_PORT}/realms/jit"
+CONSOLE_URL = f"http://127.0.0.1:{CONSOLE_PORT}"
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,41 @@ def start_service(svc: ServiceDef) -> None:
     _say(f"  {svc.name:<12} healthy           127.0.0.1:{svc.port} (SQLite {STATE / (svc.name + '.db')})")
 
 
+def console_env(keycloak_url: str, realm: str, port: int, addrs: dict[str, str]) -> dict[str, str]:
+    """The environment of a console on loopback ``port``, for ``realm`` and the services at ``addrs``."""
+    from jitdev.realms import demo_client_secret
+
+    return {
+        "JIT_CONSOLE_LISTEN": f"127.0.0.1:{port}",
+        "JIT_CONSOLE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "JIT_CONSOLE_CLIENT_SECRET": demo_client_secret("jit-console"),  # DEMO-ONLY secret of the demo realm
+        "JIT_KEYCLOAK_URL": keycloak_url,
+        "JIT_REALM": realm,
+        **{f"JIT_{name.upper()}_ADDR": addr for name, addr in addrs.items()},
+    }
+
+
+def console_healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_console() -> None:
+    if _pid("console") and console_healthy(CONSOLE_PORT):
+        _say(f"  console      already running   {CONSOLE_URL}")
+        return
+    _ensure_port_free(CONSOLE_PORT, "the web console")
+    log = LOGS / "console.log"
+    addrs = {svc.name: f"127.0.0.1:{svc.port}" for svc in SERVICES}
+    env = {**service_env(), **console_env(f"http://127.0.0.1:{KEYCLOAK_PORT}", "jit", CONSOLE_PORT, addrs)}
+    proc = spawn([sys.executable, "-m", "services.console"], log, env=env, cwd=ROOT)
+    _record("console", proc)
+    wait_until(lambda: console_healthy(CONSOLE_PORT), 60, "the web console", log, proc)
+    _say(f"  console      healthy           {CONSOLE_URL}")
+
+
 def sync_workspaces() -> int:
     from jitcli import kcadmin
     from jitcli.workspace_sync import publish_workspaces
@@ -197,6 +234,7 @@ def up() -> None:
     start_nats()
     for svc in SERVICES:
         start_service(svc)
+    start_console()
     n = sync_workspaces()
     _say(f"  workspaces announced to the services: {n}")
     _say("")
@@ -204,8 +242,10 @@ def up() -> None:
     for user, jur, role in DEMO_USERS:
         _say(f"  {user:<17} {jur:<9} {role}")
     _say(
-        """
-Next, in this folder (the CLI is .venv/bin/jit; `source .venv/bin/activate` puts it on your PATH):
+        f"""
+Open the web console: {CONSOLE_URL}  (log in as nl-prosecutor, password demo)
+
+Or, in this folder, the command line (.venv/bin/jit; `source .venv/bin/activate` puts it on your PATH):
   .venv/bin/jit login nl-prosecutor --password demo
   .venv/bin/jit task create --workspace jit-demo --assignee DE --kind identify-account-holder \\
       --title "Identify the holder of the harassing account" --due-in 10d
@@ -238,7 +278,7 @@ def _terminate_pid(name: str) -> bool:
 
 
 def down() -> None:
-    for name in [*(s.name for s in reversed(SERVICES)), "nats", "keycloak"]:
+    for name in ["console", *(s.name for s in reversed(SERVICES)), "nats", "keycloak"]:
         _say(f"  {name:<12} {'stopped' if _terminate_pid(name) else 'was not running'}")
 
 
@@ -247,6 +287,7 @@ def status() -> int:
     rows.append(("nats", f"nats://127.0.0.1:{NATS_PORT}", lambda: port_open(NATS_PORT)))
     for svc in SERVICES:
         rows.append((svc.name, f"127.0.0.1:{svc.port}", lambda p=svc.port: _grpc_healthy(p)))  # type: ignore[misc]
+    rows.append(("console", CONSOLE_URL, lambda: console_healthy(CONSOLE_PORT)))
     bad = 0
     _say(f"  {'component':<13} {'pid':<8} {'address':<28} health")
     for name, addr, check in rows:

@@ -42,7 +42,7 @@ class CommonSettings(BaseSettings):
     oidc_audience: str = "jit-services"
     #: The OIDC clients (``azp``) whose access tokens the services accept, comma-separated. A client
     #: added to the realm later gets no access until it is listed here.
-    oidc_clients: str = "jit-cli"
+    oidc_clients: str = "jit-cli,jit-console"
     #: Signature algorithms accepted (never "none", never HMAC: the services hold no shared secret).
     oidc_algorithms: str = "RS256,PS256,ES256"
     #: Seconds of clock skew tolerated on exp/nbf/iat.

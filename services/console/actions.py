@@ -1,0 +1,167 @@
+"""The console's one table of actions: for each action a service may list in a record's
+``allowed_actions``, the words on its button, the RPC it calls and the inputs it asks for.
+
+Which actions a user sees is never decided here: a page shows exactly the record's ``allowed_actions``
+that this table knows. An action the table does not know yet is named on the page with its `jit` command.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.message import Message
+
+from jit.evidence.v1 import evidence_pb2 as ev
+from jit.preservation.v1 import preservation_pb2 as pv
+from jit.tasks.v1 import tasks_pb2 as tk
+
+#: The longest text a form field takes (the services set the real limits and name the field if over).
+TEXT_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    label: str
+    #: text, textarea, date (a day, as the end of that day in UTC) or choice (an enum's values).
+    kind: str = "text"
+    required: bool = False
+    enum: Any = None
+    prefix: str = ""
+    hint: str = ""
+
+    def choices(self) -> list[tuple[int, str]]:
+        if self.enum is None:
+            return []
+        return [
+            (v.number, v.name.removeprefix(self.prefix).lower().replace("_", " "))
+            for v in self.enum.DESCRIPTOR.values
+            if v.number != 0
+        ]
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: str
+    service: str
+    method: str
+    request: type[Message]
+    inputs: tuple[Input, ...] = field(default=())
+    #: Changes the record for good or ends it: the button is shown as a warning.
+    grave: bool = False
+
+
+REASON = Input("reason", "Reason", "textarea", required=True)
+NOTE = Input("note", "Note (optional)", "textarea")
+
+TASK_ACTIONS = {
+    a.name: a
+    for a in (
+        Action("assign", "Assign", "tasks", "AssignTask", tk.AssignTaskRequest,
+               (Input("assignee_jurisdiction", "Address to (another member, optional)", hint="e.g. DE"),)),
+        Action("accept", "Accept", "tasks", "AcceptTask", tk.AcceptTaskRequest),
+        Action("decline", "Decline", "tasks", "DeclineTask", tk.DeclineTaskRequest, (REASON,), grave=True),
+        Action("start", "Start work", "tasks", "StartTask", tk.StartTaskRequest),
+        Action("block", "Mark blocked", "tasks", "BlockTask", tk.BlockTaskRequest, (REASON,)),
+        Action("unblock", "Unblock", "tasks", "UnblockTask", tk.UnblockTaskRequest),
+        Action("complete", "Complete", "tasks", "CompleteTask", tk.CompleteTaskRequest,
+               (Input("outcome", "Outcome", "textarea", required=True),)),
+        Action("verify", "Verify", "tasks", "VerifyTask", tk.VerifyTaskRequest),
+        Action("reopen", "Reopen", "tasks", "ReopenTask", tk.ReopenTaskRequest, (REASON,)),
+        Action("cancel", "Cancel task", "tasks", "CancelTask", tk.CancelTaskRequest, (REASON,), grave=True),
+    )
+}  # fmt: skip
+
+REQUEST_ACTIONS = {
+    a.name: a
+    for a in (
+        Action("issue", "Issue", "evidence", "IssueRequest", ev.IssueRequestRequest),
+        Action("acknowledge", "Acknowledge receipt", "evidence", "AcknowledgeRequest", ev.AcknowledgeRequestRequest),
+        Action("open_review", "Open review", "evidence", "OpenReview", ev.OpenReviewRequest),
+        Action("conclude_review", "Conclude review: no ground raised", "evidence", "ConcludeReview",
+               ev.ConcludeReviewRequest, (NOTE,)),
+        Action("start_execution", "Start execution", "evidence", "StartExecution", ev.StartExecutionRequest, (NOTE,)),
+        Action("partially_execute", "Record partial execution", "evidence", "RecordPartialExecution",
+               ev.RecordPartialExecutionRequest, (NOTE,)),
+        Action("complete", "Complete execution", "evidence", "CompleteExecution", ev.CompleteExecutionRequest, (NOTE,)),
+        Action("close", "Close", "evidence", "CloseRequest", ev.CloseRequestRequest, (NOTE,)),
+        Action("refuse", "Refuse (raise a ground)", "evidence", "RefuseRequest", ev.RefuseRequestRequest,
+               (Input("ground", "Ground for refusal", "choice", True, ev.RefusalGround, "REFUSAL_GROUND_"),
+                Input("detail", "Details", "textarea", required=True)), grave=True),
+        Action("report_not_executed", "Report not executed", "evidence", "ReportNotExecuted",
+               ev.ReportNotExecutedRequest,
+               (Input("reason", "Why", "choice", True, ev.NonExecutionReason, "NON_EXECUTION_REASON_"),
+                Input("detail", "Details", "textarea")), grave=True),
+        Action("withdraw", "Withdraw", "evidence", "WithdrawRequest", ev.WithdrawRequestRequest, (REASON,), grave=True),
+        Action("postpone", "Postpone", "evidence", "PostponeRequest", ev.PostponeRequestRequest,
+               (REASON, Input("until", "Until (day)", "date"))),
+        Action("resume", "Resume", "evidence", "ResumeRequest", ev.ResumeRequestRequest),
+        Action("extend_decision", "Extend the decision deadline", "evidence", "ExtendDecisionDeadline",
+               ev.ExtendDecisionDeadlineRequest, (REASON,)),
+        Action("update_user_notice", "Update the user notice", "evidence", "UpdateUserNotice",
+               ev.UpdateUserNoticeRequest,
+               (Input("status", "Notice to the user", "choice", True, ev.UserNoticeStatus, "USER_NOTICE_STATUS_"),
+                Input("suppressed_until", "Suppressed until (day)", "date"))),
+    )
+}  # fmt: skip
+
+ORDER_ACTIONS = {
+    a.name: a
+    for a in (
+        Action("issue", "Record as sent", "preservation", "IssueOrder", pv.IssueOrderRequest),
+        Action("confirm", "Record the provider's confirmation", "preservation", "ConfirmOrder", pv.ConfirmOrderRequest,
+               (Input("provider_reference", "Provider's reference"),)),
+        Action("extend", "Extend preservation", "preservation", "ExtendOrder", pv.ExtendOrderRequest),
+        Action("request_production", "Production requested", "preservation", "MarkProductionRequested",
+               pv.MarkProductionRequestedRequest,
+               (Input("follow_up_request_id", "Evidence request (id)", required=True),)),
+        Action("mark_produced", "Mark produced", "preservation", "MarkProduced", pv.MarkProducedRequest),
+        Action("lift", "Lift the order", "preservation", "LiftOrder", pv.LiftOrderRequest, (REASON,), grave=True),
+        Action("record_not_executed", "Record not executed", "preservation", "RecordNotExecuted",
+               pv.RecordNotExecutedRequest,
+               (Input("reason", "Why", "choice", True, pv.NotExecutedReason, "NOT_EXECUTED_REASON_"),
+                Input("details", "Details", "textarea")), grave=True),
+    )
+}  # fmt: skip
+
+TABLES = {"task": TASK_ACTIONS, "request": REQUEST_ACTIONS, "order": ORDER_ACTIONS}
+
+
+class FormError(ValueError):
+    """A form value the console cannot turn into a request (the field is named)."""
+
+
+def build_request(action: Action, record_id: str, version: str, form: dict[str, str]) -> Message:
+    """The RPC request for ``action`` on ``record_id`` from the submitted form (values checked by the
+    service, which names any field it refuses)."""
+    try:
+        expected = int(version or 0)
+    except ValueError:
+        raise FormError("version: must be a number") from None
+    request = action.request(id=record_id, expected_version=expected)
+    for spec in action.inputs:
+        raw = (form.get(spec.name) or "").strip()
+        if len(raw) > TEXT_MAX:
+            raise FormError(f"{spec.label}: at most {TEXT_MAX} characters")
+        if not raw:
+            if spec.required:
+                raise FormError(f"{spec.label}: is required")
+            continue
+        if spec.kind == "choice":
+            numbers = {n for n, _ in spec.choices()}
+            if not raw.isdigit() or int(raw) not in numbers:
+                raise FormError(f"{spec.label}: choose one of the listed values")
+            setattr(request, spec.name, int(raw))
+        elif spec.kind == "date":
+            try:
+                day = dt.date.fromisoformat(raw)
+            except ValueError:
+                raise FormError(f"{spec.label}: a day, as YYYY-MM-DD") from None
+            end = dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.UTC)
+            getattr(request, spec.name).FromDatetime(end)
+        else:
+            setattr(request, spec.name, raw)
+    return request

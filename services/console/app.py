@@ -1,0 +1,115 @@
+"""Wires the console: the Starlette app, its middleware (signed session cookie, CSRF, body limit,
+security headers) and its lifespan (the gRPC channels)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgi_csrf import asgi_csrf
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.console.backend import Backend
+from services.console.sessions import Sessions
+from services.console.settings import ConsoleSettings
+from services.console.web import Console
+
+#: The largest body of a form post; uploads have their own limit (JIT_CONSOLE_UPLOAD_MAX_MB).
+FORM_MAX_BYTES = 256 * 1024
+SESSION_COOKIE = "jit_console"
+#: Pages load scripts, styles and images from the console only, and are never framed.
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+     b"form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]  # fmt: skip
+
+
+class Guard:
+    """Bounds request bodies (uploads have their own route and limit) and adds the security headers."""
+
+    def __init__(self, app: ASGIApp, upload_max_bytes: int) -> None:
+        self.app = app
+        self.upload_max = upload_max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        limit = self.upload_max if path.startswith("/requests/") and path.endswith("/items") else FORM_MAX_BYTES
+        seen = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge
+            return message
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _send_413(with_headers)
+                return
+        try:
+            await self.app(scope, bounded_receive, with_headers)
+        except _TooLarge:
+            await _send_413(with_headers)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _send_413(send: Send) -> None:
+    await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"Too large.\n"})
+
+
+def create_app(settings: ConsoleSettings) -> Any:
+    if not settings.console_client_secret.get_secret_value():
+        raise SystemExit("JIT_CONSOLE_CLIENT_SECRET is not set: the console's OIDC client needs its secret")
+    secure = settings.cookie_secure()
+    if not secure and not settings.public_url.startswith("http://"):
+        raise SystemExit("JIT_CONSOLE_COOKIE_SECURE=false needs a plain-HTTP public URL on loopback")
+    sessions = Sessions(settings)
+    console = Console(settings, sessions)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        console.backend = Backend(settings)
+        try:
+            yield
+        finally:
+            await console.backend.close()
+
+    app = Starlette(
+        routes=console.routes(),
+        lifespan=lifespan,
+        middleware=[
+            Middleware(
+                SessionMiddleware,  # type: ignore[arg-type]
+                secret_key=secrets.token_urlsafe(48),
+                session_cookie=SESSION_COOKIE,
+                max_age=12 * 3600,
+                same_site="lax",
+                https_only=secure,
+            )
+        ],
+    )
+    protected = asgi_csrf(app, signing_secret=secrets.token_urlsafe(48), cookie_secure=secure, cookie_samesite="Strict")
+    return Guard(protected, settings.console_upload_max_mb * 1024 * 1024)

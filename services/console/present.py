@@ -1,0 +1,140 @@
+"""What the pages show, computed without I/O: labels, times in the user's zone, and the due list.
+
+No access rule lives here: every record shown came from a service that decided the user may see it, and
+every action offered is one the service listed in the record's ``allowed_actions``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from jitlib import durations
+
+UTC = dt.UTC
+
+#: The time zone a legal deadline runs in: the one of the jurisdiction that must act (the addressed
+#: state, or the provider's establishment). One zone per state; a state spanning several uses its capital's.
+JURISDICTION_ZONES: dict[str, str] = {
+    "AT": "Europe/Vienna", "BE": "Europe/Brussels", "BG": "Europe/Sofia", "CY": "Asia/Nicosia",
+    "CZ": "Europe/Prague", "DE": "Europe/Berlin", "DK": "Europe/Copenhagen", "EE": "Europe/Tallinn",
+    "ES": "Europe/Madrid", "FI": "Europe/Helsinki", "FR": "Europe/Paris", "GR": "Europe/Athens",
+    "HR": "Europe/Zagreb", "HU": "Europe/Budapest", "IE": "Europe/Dublin", "IT": "Europe/Rome",
+    "LT": "Europe/Vilnius", "LU": "Europe/Luxembourg", "LV": "Europe/Riga", "MT": "Europe/Malta",
+    "NL": "Europe/Amsterdam", "PL": "Europe/Warsaw", "PT": "Europe/Lisbon", "RO": "Europe/Bucharest",
+    "SE": "Europe/Stockholm", "SI": "Europe/Ljubljana", "SK": "Europe/Bratislava", "NO": "Europe/Oslo",
+    "IS": "Atlantic/Reykjavik", "CH": "Europe/Zurich", "GB": "Europe/London", "UA": "Europe/Kyiv",
+    "US": "America/New_York", "EUROJUST": "Europe/Amsterdam", "EUROPOL": "Europe/Amsterdam",
+    "EPPO": "Europe/Luxembourg",
+}  # fmt: skip
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The IANA zone ``name`` (the browser's, sent in a cookie), or UTC when unknown or absent."""
+    name = urllib.parse.unquote(name or "")
+    if name and len(name) <= 64:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return ZoneInfo("UTC")
+
+
+def instant(ts: Timestamp | None) -> dt.datetime | None:
+    if ts is None or (ts.seconds == 0 and ts.nanos == 0):
+        return None
+    return ts.ToDatetime(tzinfo=UTC)
+
+
+def when(value: dt.datetime | None, tz: ZoneInfo) -> str:
+    """``Tue 15 Dec 2026, 17:00 CET`` in ``tz``."""
+    if value is None:
+        return "—"
+    local = value.astimezone(tz)
+    return local.strftime("%a %d %b %Y, %H:%M ") + (local.tzname() or tz.key)
+
+
+def time_left(due: dt.datetime, now: dt.datetime) -> str:
+    delta = due - now
+    words = durations.words(abs(delta))
+    return f"{words} left" if delta.total_seconds() >= 0 else f"overdue by {words}"
+
+
+def legal_zone(jurisdiction: str) -> ZoneInfo | None:
+    name = JURISDICTION_ZONES.get(jurisdiction)
+    return ZoneInfo(name) if name else None
+
+
+def label(enum_type: Any, value: int, prefix: str) -> str:
+    """``TASK_STATE_IN_PROGRESS`` -> ``in progress``."""
+    try:
+        name = str(enum_type.Name(value))
+    except ValueError:
+        return str(value)
+    return name.removeprefix(prefix).lower().replace("_", " ")
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """One thing due in a workspace: a task, a legal deadline of a request, a preservation expiry."""
+
+    kind: str
+    record_id: str
+    title: str
+    what: str
+    due: dt.datetime
+    #: The jurisdiction whose time the deadline runs in (empty: no legal time zone, e.g. a task).
+    legal_jurisdiction: str
+    href: str
+
+    def overdue(self, now: dt.datetime) -> bool:
+        return self.due < now
+
+
+def due_items(tasks: list[Any], requests: list[Any], orders: list[Any], labels: dict[str, Any]) -> list[DueItem]:
+    """Everything with a clock, soonest (most overdue) first.
+
+    ``labels`` maps ``task_state``, ``deadline_kind``, ``order_state`` to ``(enum type, prefix)``.
+    """
+    out: list[DueItem] = []
+
+    def name(key: str, value: int) -> str:
+        enum_type, prefix = labels[key]
+        return label(enum_type, value, prefix)
+
+    for t in tasks:
+        due = instant(t.due_at) if t.HasField("due_at") else None
+        if due is None:
+            continue
+        state = name("task_state", t.state)
+        out.append(
+            DueItem("task", t.id, t.title, f"task, {state}, for {t.assignee_jurisdiction}", due, "", f"/tasks/{t.id}")
+        )
+    for r in requests:
+        for d in r.deadlines:
+            due = instant(d.due_at)
+            if due is None or not (d.overdue or (r.HasField("next_deadline_at") and d.due_at == r.next_deadline_at)):
+                continue
+            kind = name("deadline_kind", d.kind)
+            who = r.addressee_jurisdiction
+            out.append(
+                DueItem("request", r.id, r.title, f"{kind} deadline ({d.source})", due, who, f"/requests/{r.id}")
+            )
+    for o in orders:
+        due = instant(o.expires_at) if o.HasField("expires_at") else None
+        if due is None:
+            continue
+        state = name("order_state", o.state)
+        title = o.description.splitlines()[0][:120] if o.description else "preservation order"
+        out.append(
+            DueItem(
+                "order", o.id, title, f"preservation expires ({state}, {o.provider_id})", due, "", f"/orders/{o.id}"
+            )
+        )
+    out.sort(key=lambda i: (i.due, i.kind, i.record_id))
+    return out

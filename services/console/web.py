@@ -1,0 +1,562 @@
+"""The console's pages: server-rendered HTML (Jinja2), a little plain JavaScript for the upload progress
+bar and the live thread, and every record read and changed through the gRPC services as the user.
+
+Pages follow post/redirect/get: a form posts, the service decides, and the page it redirects to shows the
+outcome (or the refusal, in words) once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import grpc
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from jit.audit.v1 import audit_pb2
+from jit.common.v1 import common_pb2
+from jit.evidence.v1 import evidence_pb2 as ev
+from jit.messaging.v1 import messaging_pb2 as mg
+from jit.preservation.v1 import preservation_pb2 as pv
+from jit.tasks.v1 import tasks_pb2 as tk
+from services.console import present
+from services.console.actions import TABLES, FormError, build_request
+from services.console.backend import Backend, Refused
+from services.console.sessions import LoginRequired, Sessions, UserSession
+from services.console.settings import SERVICES, ConsoleSettings
+
+HERE = Path(__file__).parent
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+NO_WORKSPACE = "Not found: there is no such workspace, or you are not a member."
+UPLOAD_CHUNK = 1024 * 1024
+TZ_COOKIE = "jit_tz"
+LABELS = {
+    "task_state": (tk.TaskState, "TASK_STATE_"),
+    "deadline_kind": (ev.DeadlineKind, "DEADLINE_KIND_"),
+    "order_state": (pv.PreservationOrderState, "PRESERVATION_ORDER_STATE_"),
+}
+#: Task states in the order a board shows them.
+TASK_COLUMNS = [s for s in tk.TaskState.values() if s != 0]
+_KINDS = {"task": common_pb2.RECORD_KIND_TASK, "request": common_pb2.RECORD_KIND_EVIDENCE_REQUEST,
+          "order": common_pb2.RECORD_KIND_PRESERVATION_ORDER}  # fmt: skip
+#: Kinds the system opens by itself, never offered in the form.
+_NOT_CREATED_KINDS = (0, tk.TASK_KIND_FOLLOW_UP)
+
+
+def _id(value: str) -> str:
+    """A record id from a URL: a UUID, or NOT_FOUND-like refusal (never echoed)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise Refused(NOT_FOUND, "Not found: there is no such record, or it is not shared with you.") from None
+
+
+@dataclass
+class Ctx:
+    """One request of a logged-in user."""
+
+    request: Request
+    user: UserSession
+    token: str
+    tz: ZoneInfo
+    now: dt.datetime
+
+
+class Console:
+    """The Starlette routes of the console, over the services (:class:`Backend`) and the login."""
+
+    #: The gRPC channels, opened when the server starts (they belong to its event loop).
+    backend: Backend
+
+    def __init__(self, settings: ConsoleSettings, sessions: Sessions) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals.update(label=present.label, tk=tk, ev=ev, pv=pv, mg=mg, actions=TABLES)
+
+    # ------------------------------------------------------------ plumbing
+
+    def render(self, request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        tz = present.zone(request.cookies.get(TZ_COOKIE))
+        flash = request.session.pop("flash", None)
+        scope_token = request.scope.get("csrftoken")
+        html = self.env.get_template(name).render(
+            request=request,
+            csrftoken=scope_token() if scope_token else "",
+            flash=flash,
+            tz=tz,
+            when=lambda v: present.when(v, tz),
+            ts=present.instant,
+            now=dt.datetime.now(dt.UTC),
+            **ctx,
+        )
+        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+    def guarded(self, handler: Callable[[Ctx], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            user = self.sessions.current(request)
+            if user is None:
+                return self._to_login(request)
+            try:
+                token = await self.sessions.access_token(user)
+            except LoginRequired:
+                return self._to_login(request)
+            ctx = Ctx(request, user, token, present.zone(request.cookies.get(TZ_COOKIE)), dt.datetime.now(dt.UTC))
+            try:
+                return await handler(ctx)
+            except Refused as refused:
+                if request.method == "POST":
+                    request.session["flash"] = {"kind": "error", "text": refused.words}
+                    return RedirectResponse(self._back(request), status_code=303)
+                return self.render(request, "refused.html", status=_http_status(refused), user=user, refused=refused)
+
+        return endpoint
+
+    def _to_login(self, request: Request) -> Response:
+        if request.method != "GET":
+            return RedirectResponse("/login", status_code=303)
+        return RedirectResponse("/login?" + urllib.parse.urlencode({"next": request.url.path}), status_code=303)
+
+    @staticmethod
+    def _back(request: Request) -> str:
+        """Where a form came from (a path of this console only), else the start page."""
+        target = request.headers.get("referer", "")
+        parts = urllib.parse.urlsplit(target)
+        base = urllib.parse.urlsplit(str(request.base_url))
+        if parts.netloc == base.netloc and parts.path.startswith("/"):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+        return "/"
+
+    @staticmethod
+    def _done(request: Request, text: str, to: str | None = None) -> RedirectResponse:
+        request.session["flash"] = {"kind": "ok", "text": text}
+        return RedirectResponse(to or Console._back(request), status_code=303)
+
+    # ------------------------------------------------------------ login
+
+    async def home(self, request: Request) -> Response:
+        if self.sessions.current(request) is not None:
+            return RedirectResponse("/workspaces", status_code=303)
+        return self.render(request, "start.html", user=None)
+
+    async def login(self, request: Request) -> Response:
+        target = request.query_params.get("next", "/workspaces")
+        request.session["next"] = target if target.startswith("/") and not target.startswith("//") else "/workspaces"
+        return await self.sessions.begin(request)
+
+    async def callback(self, request: Request) -> Response:
+        target = request.session.get("next") or "/workspaces"
+        try:
+            await self.sessions.finish(request)
+        except LoginRequired as exc:
+            return self.render(request, "start.html", status=400, user=None, problem=str(exc))
+        return RedirectResponse(target, status_code=303)
+
+    async def logout(self, request: Request) -> Response:
+        user = self.sessions.current(request)
+        request.session.clear()
+        if user is None:
+            return RedirectResponse("/", status_code=303)
+        url = await self.sessions.logout_url(user)
+        self.sessions.end(user)
+        return RedirectResponse(url, status_code=303)
+
+    async def healthz(self, request: Request) -> Response:
+        return Response("ok\n", media_type="text/plain")
+
+    # ------------------------------------------------------------ workspaces and the due list
+
+    async def workspaces(self, c: Ctx) -> Response:
+        return self.render(c.request, "workspaces.html", user=c.user, workspaces=c.user.workspaces)
+
+    async def workspace(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        tasks = await self._all_tasks(c, ws)
+        open_tasks = [t for t in tasks if t.state in _OPEN_TASK_STATES]
+        requests = (
+            await self.backend.call(
+                "evidence", "ListRequests", ev.ListRequestsRequest(workspace_id=ws, page_size=200), c.token
+            )
+        ).requests
+        orders = (
+            await self.backend.call(
+                "preservation", "ListOrders", pv.ListOrdersRequest(workspace_id=ws, page_size=200), c.token
+            )
+        ).orders
+        due = present.due_items(open_tasks, list(requests), list(orders), LABELS)
+        return self.render(
+            c.request, "workspace.html", user=c.user, ws=ws, due=due,
+            time_left=lambda d: present.time_left(d, c.now), legal_zone=present.legal_zone,
+            counts={"tasks": len(tasks), "requests": len(requests), "orders": len(orders)},
+            requests=requests, orders=orders,
+        )  # fmt: skip
+
+    async def _all_tasks(self, c: Ctx, ws: str) -> list[Any]:
+        out: list[Any] = []
+        token = ""
+        for _ in range(50):  # at most 10,000 tasks on one board
+            page = await self.backend.call(
+                "tasks", "ListTasks", tk.ListTasksRequest(workspace_id=ws, page_size=200, page_token=token), c.token
+            )
+            out += page.tasks
+            token = page.next_page_token
+            if not token:
+                break
+        return out
+
+    # ------------------------------------------------------------ tasks
+
+    async def tasks(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        tasks = await self._all_tasks(c, ws)
+        columns = [(s, [t for t in tasks if t.state == s]) for s in TASK_COLUMNS]
+        return self.render(
+            c.request, "tasks.html", user=c.user, ws=ws, columns=columns,
+            kinds=[(v.number, v.name) for v in tk.TaskKind.DESCRIPTOR.values if v.number not in _NOT_CREATED_KINDS],
+            priorities=[(v.number, v.name) for v in tk.TaskPriority.DESCRIPTOR.values if v.number != 0],
+            new_request_id=uuid.uuid4(),
+        )  # fmt: skip
+
+    async def create_task(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        form = await c.request.form()
+        try:
+            days = int(str(form.get("due_in_days") or "0"))
+            # Enum names: a number the enum does not have is refused here, by name.
+            kind = tk.TaskKind.Name(int(str(form.get("kind") or 0)))
+            priority = tk.TaskPriority.Name(int(str(form.get("priority") or 0)))
+        except ValueError:
+            raise Refused(INVALID, "Refused: kind, priority and days must be chosen from the form.") from None
+        req = tk.CreateTaskRequest(
+            request_id=str(form.get("request_id") or uuid.uuid4()),
+            workspace_id=ws,
+            title=str(form.get("title") or ""),
+            description=str(form.get("description") or ""),
+            kind=kind,
+            assignee_jurisdiction=str(form.get("assignee") or "").strip().upper(),
+            priority=priority,
+            visibility=common_pb2.VISIBILITY_RESTRICTED if form.get("restricted") else common_pb2.VISIBILITY_WORKSPACE,
+        )
+        if days > 0:
+            req.due_at.FromDatetime(c.now + dt.timedelta(days=days))
+        task = (await self.backend.call("tasks", "CreateTask", req, c.token)).task
+        return self._done(c.request, f"Task created and sent to {task.assignee_jurisdiction}.", f"/tasks/{task.id}")
+
+    async def task(self, c: Ctx) -> Response:
+        task = (
+            await self.backend.call("tasks", "GetTask", tk.GetTaskRequest(id=_id(c.request.path_params["id"])), c.token)
+        ).task
+        return self.render(c.request, "task.html", user=c.user, task=task, kind="task", record=task)
+
+    # ------------------------------------------------------------ evidence requests
+
+    async def request_page(self, c: Ctx) -> Response:
+        rid = _id(c.request.path_params["id"])
+        req = (await self.backend.call("evidence", "GetRequest", ev.GetRequestRequest(id=rid), c.token)).request
+        items = (
+            await self.backend.call("evidence", "ListItems", ev.ListItemsRequest(evidence_request_id=rid), c.token)
+        ).items
+        return self.render(
+            c.request, "request.html", user=c.user, req=req, items=items, kind="request", record=req,
+            legal_zone=present.legal_zone(req.addressee_jurisdiction), time_left=lambda d: present.time_left(d, c.now),
+            upload_max_mb=self.settings.console_upload_max_mb,
+        )  # fmt: skip
+
+    async def requests(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        page = await self.backend.call(
+            "evidence", "ListRequests", ev.ListRequestsRequest(workspace_id=ws, page_size=200), c.token
+        )
+        return self.render(c.request, "requests.html", user=c.user, ws=ws, requests=page.requests)
+
+    async def upload(self, c: Ctx) -> Response:
+        """The browser sends the file as the raw body, its SHA-256 (computed in the browser) and name in
+        headers; the console streams it to the evidence service in 1 MiB chunks, holding none of it."""
+        rid = _id(c.request.path_params["id"])
+        h = c.request.headers
+        limit = self.settings.console_upload_max_mb * 1024 * 1024
+        try:
+            size = int(h.get("content-length") or "-1")
+        except ValueError:
+            size = -1
+        if size < 0 or size > limit:
+            return _json(
+                {"error": f"the file must be sent with its length, at most {self.settings.console_upload_max_mb} MB"},
+                413,
+            )
+        meta = ev.ItemMetadata(
+            request_id=h.get("x-upload-id") or str(uuid.uuid4()),
+            evidence_request_id=rid,
+            sha256=(h.get("x-sha256") or "").lower(),
+            size_bytes=size,
+            media_type=h.get("content-type") or "application/octet-stream",
+            filename=urllib.parse.unquote(h.get("x-filename") or "")[:255],
+            description=urllib.parse.unquote(h.get("x-description") or "")[:2000],
+            origin_jurisdiction=(h.get("x-origin") or "").upper()[:16],
+        )
+
+        async def parts() -> AsyncIterator[ev.UploadItemRequest]:
+            yield ev.UploadItemRequest(metadata=meta)
+            buffer = bytearray()
+            async for piece in c.request.stream():
+                buffer += piece
+                while len(buffer) >= UPLOAD_CHUNK:
+                    yield ev.UploadItemRequest(chunk=bytes(buffer[:UPLOAD_CHUNK]))
+                    del buffer[:UPLOAD_CHUNK]
+            if buffer:
+                yield ev.UploadItemRequest(chunk=bytes(buffer))
+
+        try:
+            item = (await self.backend.stream_in("evidence", "UploadItem", parts(), c.token)).item
+        except Refused as refused:
+            return _json({"error": refused.words}, _http_status(refused))
+        return _json({"id": item.id, "sha256": item.sha256, "href": f"/requests/{rid}#item-{item.id}"}, 201)
+
+    async def download(self, c: Ctx) -> Response:
+        item_id = _id(c.request.path_params["id"])
+        form = await c.request.form()
+        purpose = str(form.get("purpose") or "").strip()
+        if not purpose:
+            raise Refused(INVALID, "Refused: purpose is required: say why you open the item.")
+        stream = self.backend.stream_out(
+            "evidence", "DownloadItem", ev.DownloadItemRequest(item_id=item_id, purpose=purpose), c.token
+        )
+        first = await anext(stream)  # the item's metadata; a refusal is raised here, before any byte is sent
+        item = first.item
+        name = item.filename or f"{item.id}.bin"
+
+        async def body() -> AsyncIterator[bytes]:
+            async for part in stream:
+                if part.WhichOneof("part") == "chunk":
+                    yield part.chunk
+
+        disposition = f"attachment; filename*=UTF-8''{urllib.parse.quote(name)}"
+        headers = {
+            "Content-Disposition": disposition,
+            "Content-Length": str(item.size_bytes),
+            "Cache-Control": "no-store",
+            "X-Content-SHA256": item.sha256,
+        }
+        return StreamingResponse(body(), media_type="application/octet-stream", headers=headers)
+
+    async def custody(self, c: Ctx) -> Response:
+        item_id = _id(c.request.path_params["id"])
+        item = (await self.backend.call("evidence", "GetItem", ev.GetItemRequest(item_id=item_id), c.token)).item
+        entries = (
+            await self.backend.call("evidence", "ListCustody", ev.ListCustodyRequest(item_id=item_id), c.token)
+        ).entries
+        return self.render(c.request, "custody.html", user=c.user, item=item, entries=entries)
+
+    # ------------------------------------------------------------ preservation orders
+
+    async def orders(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        page = await self.backend.call(
+            "preservation", "ListOrders", pv.ListOrdersRequest(workspace_id=ws, page_size=200), c.token
+        )
+        return self.render(
+            c.request,
+            "orders.html",
+            user=c.user,
+            ws=ws,
+            orders=page.orders,
+            time_left=lambda d: present.time_left(d, c.now),
+        )
+
+    async def order(self, c: Ctx) -> Response:
+        order = (
+            await self.backend.call(
+                "preservation", "GetOrder", pv.GetOrderRequest(id=_id(c.request.path_params["id"])), c.token
+            )
+        ).order
+        return self.render(c.request, "order.html", user=c.user, order=order, kind="order", record=order,
+                           time_left=lambda d: present.time_left(d, c.now))  # fmt: skip
+
+    # ------------------------------------------------------------ actions on any record
+
+    async def act(self, c: Ctx) -> Response:
+        kind, action_name = c.request.path_params["kind"], c.request.path_params["action"]
+        record_id = _id(c.request.path_params["id"])
+        table = TABLES.get(kind)
+        action = table.get(action_name) if table else None
+        if action is None:
+            raise Refused(NOT_FOUND, "Not found: no such action.")
+        form = {k: str(v) for k, v in (await c.request.form()).items()}
+        try:
+            req = build_request(action, record_id, form.get("version", ""), form)
+        except FormError as exc:
+            raise Refused(INVALID, f"Refused: {exc}.") from None
+        await self.backend.call(action.service, action.method, req, c.token)
+        return self._done(c.request, f"Done: {action.label.lower()}.")
+
+    # ------------------------------------------------------------ threads, live
+
+    async def thread(self, c: Ctx) -> Response:
+        kind = c.request.path_params["kind"]
+        if kind not in _KINDS:
+            raise Refused(NOT_FOUND, "Not found: no such kind of record.")
+        ref = common_pb2.RecordRef(kind=_KINDS[kind], id=_id(c.request.path_params["id"]))
+        channel = (
+            await self.backend.call("messaging", "OpenRecordThread", mg.OpenRecordThreadRequest(record=ref), c.token)
+        ).channel
+        return await self._channel_page(c, channel, back=f"/{kind}s/{ref.id}")
+
+    async def workspace_channel(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        channel = (
+            await self.backend.call(
+                "messaging", "OpenWorkspaceChannel", mg.OpenWorkspaceChannelRequest(workspace_id=ws), c.token
+            )
+        ).channel
+        return await self._channel_page(c, channel, back=f"/w/{ws}")
+
+    async def _channel_page(self, c: Ctx, channel: Any, back: str) -> Response:
+        after = max(0, channel.last_seq - 100)
+        messages = (
+            await self.backend.call(
+                "messaging",
+                "ListMessages",
+                mg.ListMessagesRequest(channel_id=channel.id, after_seq=after, page_size=100),
+                c.token,
+            )
+        ).messages
+        last = messages[-1].seq if messages else after
+        return self.render(
+            c.request,
+            "thread.html",
+            user=c.user,
+            channel=channel,
+            messages=messages,
+            last_seq=last,
+            back=back,
+            new_request_id=uuid.uuid4(),
+        )
+
+    async def post_message(self, c: Ctx) -> Response:
+        cid = _id(c.request.path_params["cid"])
+        form = await c.request.form()
+        body = str(form.get("body") or "")
+        req = mg.PostMessageRequest(request_id=str(form.get("request_id") or uuid.uuid4()), channel_id=cid, body=body)
+        await self.backend.call("messaging", "PostMessage", req, c.token)
+        return RedirectResponse(self._back(c.request), status_code=303)
+
+    async def live(self, c: Ctx) -> Response:
+        """Server-sent events: each new message of the channel as an HTML fragment, from the messaging
+        service's Subscribe stream (it checks access when the stream opens)."""
+        cid = _id(c.request.path_params["cid"])
+        # A reconnecting browser says what it has (Last-Event-ID, the seq of the last message it got).
+        after = 0
+        for given in (c.request.query_params.get("after", ""), c.request.headers.get("last-event-id", "")):
+            if given.isdigit() and len(given) < 19:
+                after = max(after, int(given))
+        stream = self.backend.stream_out(
+            "messaging", "Subscribe", mg.SubscribeRequest(channel_id=cid, after_seq=after), c.token
+        )
+        template = self.env.get_template("message.html")
+        tz = c.tz
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            try:
+                async for part in stream:
+                    html = template.render(m=part.message, when=lambda v: present.when(v, tz), ts=present.instant)
+                    yield {"event": "message", "id": str(part.message.seq), "data": html}
+            except Refused as refused:
+                yield {"event": "refused", "data": refused.words}
+
+        return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
+
+    # ------------------------------------------------------------ the auditor
+
+    async def audit(self, c: Ctx) -> Response:
+        chains: list[tuple[str, Any, str | None]] = []
+        for service in SERVICES:
+            try:
+                result = await self.backend.audit(
+                    service, "VerifyAuditChain", audit_pb2.VerifyAuditChainRequest(), c.token
+                )
+                chains.append((service, result, None))
+            except Refused as refused:
+                chains.append((service, None, refused.words))
+        return self.render(c.request, "audit.html", user=c.user, chains=chains)
+
+    # ------------------------------------------------------------ routes
+
+    def routes(self) -> list[Any]:
+        g = self.guarded
+        return [
+            Route("/", self.home),
+            Route("/healthz", self.healthz),
+            Route("/login", self.login),
+            Route("/auth/callback", self.callback),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/workspaces", g(self.workspaces)),
+            Route("/w/{ws}", g(self.workspace)),
+            Route("/w/{ws}/tasks", g(self.tasks)),
+            Route("/w/{ws}/tasks", g(self.create_task), methods=["POST"]),
+            Route("/w/{ws}/requests", g(self.requests)),
+            Route("/w/{ws}/orders", g(self.orders)),
+            Route("/w/{ws}/channel", g(self.workspace_channel)),
+            Route("/tasks/{id}", g(self.task)),
+            Route("/requests/{id}", g(self.request_page)),
+            Route("/requests/{id}/items", g(self.upload), methods=["POST"]),
+            Route("/items/{id}/download", g(self.download), methods=["POST"]),
+            Route("/items/{id}/custody", g(self.custody)),
+            Route("/orders/{id}", g(self.order)),
+            Route("/act/{kind}/{id}/{action}", g(self.act), methods=["POST"]),
+            Route("/thread/{kind}/{id}", g(self.thread)),
+            Route("/channels/{cid}/messages", g(self.post_message), methods=["POST"]),
+            Route("/channels/{cid}/live", g(self.live)),
+            Route("/audit", g(self.audit)),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ]
+
+
+_OPEN_TASK_STATES = {
+    tk.TASK_STATE_PROPOSED, tk.TASK_STATE_ASSIGNED, tk.TASK_STATE_DECLINED, tk.TASK_STATE_ACCEPTED,
+    tk.TASK_STATE_IN_PROGRESS, tk.TASK_STATE_BLOCKED,
+}  # fmt: skip
+
+
+def _http_status(refused: Refused) -> int:
+    return {
+        grpc.StatusCode.NOT_FOUND: 404,
+        grpc.StatusCode.PERMISSION_DENIED: 403,
+        grpc.StatusCode.INVALID_ARGUMENT: 400,
+        grpc.StatusCode.FAILED_PRECONDITION: 409,
+        grpc.StatusCode.ALREADY_EXISTS: 409,
+        grpc.StatusCode.ABORTED: 409,
+        grpc.StatusCode.UNAUTHENTICATED: 401,
+        grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    }.get(refused.code, 503)
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    return Response(json.dumps(body), status_code=status, media_type="application/json")
