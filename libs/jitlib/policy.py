@@ -221,6 +221,16 @@ def decide(
     raise ValueError(f"unknown operation {operation}")
 
 
+def permitted(
+    principal: Principal, record: RecordAccess, actions: Iterable[tuple[str, Operation, RecordRules]]
+) -> tuple[str, ...]:
+    """The names of ``actions`` that ``decide`` lets ``principal`` take on ``record``, in their order. Each
+    action is (its name, the operation and the kind's rules its RPC is decided by). A domain's
+    ``allowed_actions`` passes the actions its record's state allows now: what a record tells its caller
+    they may do, from this one policy, so that no client holds an access rule of its own."""
+    return tuple(name for name, op, rules in actions if decide(principal, op, rules, record=record) is Decision.ALLOW)
+
+
 @dataclass(frozen=True)
 class VisibilityScope:
     """What of the caller the READ rule looks at."""

@@ -245,6 +245,14 @@ class RecordPath(Generic[R]):
             return acc.parties
         return self.rt.open_workspace(acc.workspace_id).members
 
+    def allowed_actions(self, record: R, actions: tuple[str, ...]) -> tuple[str, ...]:
+        """What a record's message tells its caller they may do: ``actions`` (the domain's
+        ``allowed_actions``: the policy and the record's state), or none while its workspace is closed,
+        since ``members_for_change`` refuses every change then. Owned or a replica alike: a change to a
+        replica goes to its owner, which decides the same."""
+        workspace = self.rt.workspaces.get(self._access(record).workspace_id)
+        return actions if workspace is None or workspace.is_open else ()
+
     def check_version(self, current: int, expected: int) -> None:
         """ABORTED when the caller's view is stale (``expected`` 0 means "whatever it is now")."""
         if expected and expected != current:
