@@ -14,7 +14,8 @@ from jitlib.actors import Actor, Versioned, changed, created
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
-from jitlib.policy import Operation, RecordAccess
+from jitlib.policy import TASK_RULES, Operation, RecordAccess, permitted
+from jitlib.principal import Principal
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
@@ -169,6 +170,27 @@ def transition_violations(t: Transition, data: TransitionInput) -> list[FieldVio
     return out
 
 
+def refusal(task: Task, action: str) -> FailedPrecondition | None:
+    """Why the task's state does not allow ``action`` now (None when it does): what ``apply`` checks before
+    it changes anything, and what ``allowed_actions`` asks."""
+    t = TRANSITIONS[action]
+    if task.state in t.sources:
+        return None
+    return FailedPrecondition(
+        "ILLEGAL_TRANSITION",
+        f"cannot {action} a task that is {task.state.value}",
+        {"action": action, "state": task.state.value, "allowed_from": ",".join(sorted(s.value for s in t.sources))},
+    )
+
+
+def allowed_actions(task: Task, principal: Principal) -> tuple[str, ...]:
+    """The transitions ``principal`` may take on ``task`` now, in the table's order: the policy allows the
+    transition's side (its ``operation``, as the servicer asks it) and the task's state allows it
+    (``refusal``). What the task's message tells its caller (``allowed_actions``)."""
+    candidates = ((t.action, t.operation, TASK_RULES) for t in TRANSITIONS.values() if refusal(task, t.action) is None)
+    return permitted(principal, task.access(), candidates)
+
+
 def apply(
     task: Task,
     action: str,
@@ -183,12 +205,9 @@ def apply(
     Input must have passed ``transition_violations``; who may act is decided by the policy before.
     """
     t = TRANSITIONS[action]
-    if task.state not in t.sources:
-        raise FailedPrecondition(
-            "ILLEGAL_TRANSITION",
-            f"cannot {action} a task that is {task.state.value}",
-            {"action": action, "state": task.state.value, "allowed_from": ",".join(sorted(s.value for s in t.sources))},
-        )
+    problem = refusal(task, action)
+    if problem is not None:
+        raise problem
     changes: dict[str, object] = {}
     if t.action == "assign" and data.new_assignee and data.new_assignee != task.assignee_jurisdiction:
         if data.new_assignee not in members:

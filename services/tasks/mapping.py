@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,7 +64,9 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
     )
 
 
-def task_to_pb(task: Task, now: datetime) -> tasks_pb2.Task:
+def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -> tasks_pb2.Task:
+    """The task as a message; ``allowed_actions`` only in an answer to a caller (``domain.allowed_actions``),
+    never in an event's state."""
     msg = tasks_pb2.Task(
         **record_pb_fields(task),
         title=task.title,
@@ -77,6 +80,7 @@ def task_to_pb(task: Task, now: datetime) -> tasks_pb2.Task:
         overdue=task.is_overdue(now),
         outcome=task.outcome,
         blocked_by=links_to_pb(task.blocked_by),
+        allowed_actions=list(allowed_actions),
     )
     if task.due_at is not None:
         msg.due_at.CopyFrom(dt_to_ts(task.due_at))

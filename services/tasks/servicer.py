@@ -3,6 +3,7 @@ validate input -> load -> policy -> domain rule -> write change + event + audit 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -31,6 +32,11 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         self.rt = rt
         self.tasks = RecordPath(rt, TASK_RULES, store.get, Task.access, store.find_by_request)
 
+    def _view(self, principal: auth.Principal, task: Task, now: datetime) -> tasks_pb2.Task:
+        """The task as an answer to ``principal``: with the actions they may take on it now. An event's
+        state is ``task_to_pb`` without them (they are the caller's, not the task's)."""
+        return task_to_pb(task, now, self.tasks.allowed_actions(task, domain.allowed_actions(task, principal)))
+
     # -- create and read --------------------------------------------------------------------------
 
     async def CreateTask(
@@ -53,13 +59,14 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             uow.audit(RECORD, task.id, task.workspace_id)
 
         created = await self.tasks.create(principal, cmd, digest, build, write)
-        return tasks_pb2.CreateTaskResponse(task=task_to_pb(created.record, now))
+        return tasks_pb2.CreateTaskResponse(task=self._view(principal, created.record, now))
 
     async def GetTask(
         self, request: tasks_pb2.GetTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.GetTaskResponse:
-        task = await self.tasks.get(auth.current(), request.id)
-        return tasks_pb2.GetTaskResponse(task=task_to_pb(task, self.rt.clock.now()))
+        principal = auth.current()
+        task = await self.tasks.get(principal, request.id)
+        return tasks_pb2.GetTaskResponse(task=self._view(principal, task, self.rt.clock.now()))
 
     async def ListTasks(
         self, request: tasks_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
@@ -90,7 +97,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             ),
         )
         tasks, token = page(found, size, lambda t: paging.token_after_id(t.id, request))
-        return tasks_pb2.ListTasksResponse(tasks=[task_to_pb(t, now) for t in tasks], next_page_token=token)
+        return tasks_pb2.ListTasksResponse(tasks=[self._view(principal, t, now) for t in tasks], next_page_token=token)
 
     # -- transitions ------------------------------------------------------------------------------
 
@@ -116,7 +123,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             uow.audit(RECORD, updated.id, updated.workspace_id)
 
         await rt.change(principal, write)
-        return state
+        return self._view(principal, updated, now)
 
     AssignTask = transition_rpc("assign", tasks_pb2.AssignTaskResponse, "task")
     AcceptTask = transition_rpc("accept", tasks_pb2.AcceptTaskResponse, "task")

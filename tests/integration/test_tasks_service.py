@@ -174,6 +174,7 @@ def test_event_reaches_jetstream_and_continues_the_rpc_trace(client: Client, nat
     assert sorted(env.audience) == ["DE", "NL"]  # restricted: only the parties
     state = pb.Task()
     assert env.state.Unpack(state) and state.id == task.id and state.version == 1
+    assert list(task.allowed_actions) == ["cancel"] and list(state.allowed_actions) == []  # the caller's only
     assert msgs[0].headers["Nats-Msg-Id"] == env.id
     traceparent = msgs[0].headers["traceparent"]
     assert traceparent.split("-")[1] == trace_id
@@ -368,3 +369,31 @@ def test_events_are_written_with_every_change(client: Client, tasks_svc: Any) ->
     assert count_rows(tasks_svc)[1] == before + 4
     # The DE liaison was a party before the reassignment; now a restricted task is IE's and NL's only.
     assert client.code_of("de-liaison", "GetTask", pb.GetTaskRequest(id=task.id)) == grpc.StatusCode.NOT_FOUND
+
+
+def test_each_side_is_told_what_it_may_do_now(client: Client) -> None:
+    """The same task tells its issuer and its addressee different actions, from the one policy and the
+    state machine; an action listed goes through, one not listed is refused."""
+    task = client.create()
+
+    def allowed(user: str) -> list[str]:
+        return list(client.call(user, "GetTask", pb.GetTaskRequest(id=task.id)).task.allowed_actions)
+
+    assert allowed("nl-prosecutor") == ["cancel"]
+    assert allowed("de-liaison") == ["accept", "decline"]
+    assert allowed("nl-liaison") == []  # sees it (NL's task) but acts on neither side
+    # Not listed for the issuer: refused by the policy. Listed for the addressee: goes through.
+    assert (
+        client.code_of("nl-prosecutor", "AcceptTask", pb.AcceptTaskRequest(id=task.id))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    accepted = client.call("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id)).task
+    assert list(accepted.allowed_actions) == ["start"]  # the answer tells what comes next
+    # Not listed any more: refused by the state machine.
+    assert (
+        client.code_of("de-liaison", "DeclineTask", pb.DeclineTaskRequest(id=task.id, reason="too late"))
+        == grpc.StatusCode.FAILED_PRECONDITION
+    )
+    listed = client.call("de-liaison", "ListTasks", pb.ListTasksRequest(workspace_id=WS, page_size=200)).tasks
+    assert [list(t.allowed_actions) for t in listed if t.id == task.id] == [["start"]]
+    assert allowed("nl-prosecutor") == ["cancel"]

@@ -71,7 +71,7 @@ TASK_PRIORITY_HIGH: TaskPriority
 TASK_PRIORITY_URGENT: TaskPriority
 
 class Task(_message.Message):
-    __slots__ = ("id", "workspace_id", "title", "description", "kind", "origin_jurisdiction", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "state", "state_reason", "version", "created_by", "created_at", "updated_by", "updated_at", "overdue", "outcome", "blocked_by", "replica")
+    __slots__ = ("id", "workspace_id", "title", "description", "kind", "origin_jurisdiction", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "state", "state_reason", "version", "created_by", "created_at", "updated_by", "updated_at", "overdue", "outcome", "blocked_by", "replica", "allowed_actions")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +95,7 @@ class Task(_message.Message):
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     BLOCKED_BY_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     title: str
@@ -118,7 +119,8 @@ class Task(_message.Message):
     outcome: str
     blocked_by: _containers.RepeatedCompositeFieldContainer[_common_pb2.RecordRef]
     replica: _common_pb2.Replica
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., origin_jurisdiction: _Optional[str] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., state: _Optional[_Union[TaskState, str]] = ..., state_reason: _Optional[str] = ..., version: _Optional[int] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., outcome: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ...) -> None: ...
+    allowed_actions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., origin_jurisdiction: _Optional[str] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., state: _Optional[_Union[TaskState, str]] = ..., state_reason: _Optional[str] = ..., version: _Optional[int] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., outcome: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
     __slots__ = ("request_id", "workspace_id", "title", "description", "kind", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "proposal_only")
