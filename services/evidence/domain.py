@@ -23,6 +23,7 @@ from jitlib.actors import Actor, Versioned, changed, created
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.policy import (
     EPOC_NOTIFIED_PROCEDURES,
+    EVIDENCE_REQUEST_RULES,
     PRESERVATION_ORDER_RULES,
     Decision,
     Operation,
@@ -30,6 +31,7 @@ from jitlib.policy import (
     RecordRules,
     decide,
     evidence_request_addressee,
+    permitted,
 )
 from jitlib.principal import Principal
 from services.evidence import custody, deadlines
@@ -348,72 +350,81 @@ def _illegal(req: EvidenceRequest, action: str, why: str, allowed: frozenset[Sta
     )
 
 
-def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Actor, now: datetime) -> EvidenceRequest:
-    """Apply a transition (input checked by ``transition_violations``, side by the policy before);
-    raises FailedPrecondition when the request's state or instrument does not allow it."""
+def refusal(req: EvidenceRequest, action: str) -> FailedPrecondition | None:
+    """Why the request's state or instrument does not allow ``action`` now (None when it does): what
+    ``apply`` checks before it changes anything, and what ``allowed_actions`` asks."""
     t = TRANSITIONS[action]
     sources = t.sources
     if action == "refuse" and req.notified and req.epoc_procedure == "EMERGENCY_WITH_NOTIFICATION":
         sources = sources | LATE_OBJECTION_STATES
     if req.state not in sources:
-        raise _illegal(req, action, "", sources)
+        return _illegal(req, action, "", sources)
+    if action in ("open_review", "conclude_review") and not req.notified:
+        return FailedPrecondition(
+            "NO_REVIEW",
+            "only an EPOC with notification of the enforcing state is reviewed (Reg. (EU) 2023/1543 Art. 8)",
+            {"action": action, "legal_basis": req.legal_basis, "epoc_procedure": req.epoc_procedure},
+        )
+    if action == "start_execution" and req.notified and req.epoc_procedure == "WITH_NOTIFICATION":
+        return FailedPrecondition(
+            "REVIEW_REQUIRED",
+            "an EPOC with notification is executed after the enforcing state's review: open and conclude it",
+            {"action": action},
+        )
+    if action == "refuse" and req.to_provider and not req.notified:
+        return FailedPrecondition(
+            "NO_REFUSAL_PROCEDURE",
+            "a provider without a notified enforcing state does not refuse: record it as not executed",
+            {"action": action},
+        )
+    if action in ("postpone", "resume", "extend_decision") and req.legal_basis != "EIO":
+        return FailedPrecondition(
+            "EIO_ONLY",
+            f"{action.replace('_', ' ')} exists for a European Investigation Order only (Directive 2014/41 "
+            f"{'Art. 15' if action != 'extend_decision' else 'Art. 12(5)'})",
+            {"action": action, "legal_basis": req.legal_basis},
+        )
+    if action == "extend_decision" and req.decision_extended:
+        return FailedPrecondition(
+            "ALREADY_EXTENDED", "the decision deadline was already extended once", {"action": action}
+        )
+    if action == "update_user_notice":
+        if not req.to_provider:
+            return FailedPrecondition(
+                "NOT_A_PROVIDER_REQUEST", "user notice is tracked on requests to a provider only", {"action": action}
+            )
+        if req.state in (S.CLOSED, S.WITHDRAWN):
+            return _illegal(req, action, "", frozenset(set(State) - {S.CLOSED, S.WITHDRAWN}))
+    return None
+
+
+def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Actor, now: datetime) -> EvidenceRequest:
+    """Apply a transition (input checked by ``transition_violations``, side by the policy before);
+    raises FailedPrecondition when the request's state or instrument does not allow it (``refusal``)."""
+    problem = refusal(req, action)
+    if problem is not None:
+        raise problem
     changes: dict[str, object] = {}
-    target = req.state if action in STATE_KEEPING else t.target
+    target = req.state if action in STATE_KEEPING else TRANSITIONS[action].target
     if action == "issue":
         changes.update(issued_at=now, received_at=now)
     elif action == "acknowledge":
         # The legal clocks run from receipt: never from before the request existed as issued.
         InvalidArgument.raise_for(validate.past_date("received_at", data.received_at, now, earliest=req.issued_at))
         changes["received_at"] = data.received_at or now
-    elif action in ("open_review", "conclude_review"):
-        if not req.notified:
-            raise FailedPrecondition(
-                "NO_REVIEW",
-                "only an EPOC with notification of the enforcing state is reviewed (Reg. (EU) 2023/1543 Art. 8)",
-                {"action": action, "legal_basis": req.legal_basis, "epoc_procedure": req.epoc_procedure},
-            )
     elif action == "start_execution":
-        if req.notified and req.epoc_procedure == "WITH_NOTIFICATION":
-            raise FailedPrecondition(
-                "REVIEW_REQUIRED",
-                "an EPOC with notification is executed after the enforcing state's review: open and conclude it",
-                {"action": action},
-            )
         changes["decided_at"] = now
     elif action == "refuse":
-        if req.to_provider and not req.notified:
-            raise FailedPrecondition(
-                "NO_REFUSAL_PROCEDURE",
-                "a provider without a notified enforcing state does not refuse: record it as not executed",
-                {"action": action},
-            )
         changes["refusal_ground"] = data.refusal_ground
     elif action == "report_not_executed":
         changes["non_execution_reason"] = data.non_execution_reason
-    elif action in ("postpone", "resume", "extend_decision") and req.legal_basis != "EIO":
-        raise FailedPrecondition(
-            "EIO_ONLY",
-            f"{action.replace('_', ' ')} exists for a European Investigation Order only (Directive 2014/41 "
-            f"{'Art. 15' if action != 'extend_decision' else 'Art. 12(5)'})",
-            {"action": action, "legal_basis": req.legal_basis},
-        )
-    if action == "postpone":
+    elif action == "postpone":
         changes["postponed_until"] = data.postponed_until
     elif action == "resume":
         changes["postponed_until"] = None
     elif action == "extend_decision":
-        if req.decision_extended:
-            raise FailedPrecondition(
-                "ALREADY_EXTENDED", "the decision deadline was already extended once", {"action": action}
-            )
         changes["decision_extended"] = True
     elif action == "update_user_notice":
-        if not req.to_provider:
-            raise FailedPrecondition(
-                "NOT_A_PROVIDER_REQUEST", "user notice is tracked on requests to a provider only", {"action": action}
-            )
-        if req.state in (S.CLOSED, S.WITHDRAWN):
-            raise _illegal(req, action, "", frozenset(set(State) - {S.CLOSED, S.WITHDRAWN}))
         changes.update(
             user_notice_status=data.user_notice_status, user_notice_suppressed_until=data.user_notice_suppressed_until
         )
@@ -421,6 +432,32 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
         changes["state_reason"] = data.reason
     updated = changed(req, actor, now, state=target, **changes)
     return replace(updated, deadlines=deadlines.compute(updated.clocks()))
+
+
+#: The actions on a request besides its transitions that the policy decides, by their RPC's name: receiving
+#: an evidence item against it (UploadItem).
+UPLOAD_ITEM = "upload_item"
+
+
+def upload_operation(principal: Principal, req: EvidenceRequest) -> Operation:
+    """The policy operation (under ``EVIDENCE_ITEM_RULES``) that receiving evidence against ``req`` needs:
+    either party's prosecutor or liaison receives evidence, the issuer's as the issuing side."""
+    return Operation.ISSUER_ACT if principal.jurisdiction == req.origin_jurisdiction else Operation.ADDRESSEE_ACT
+
+
+def allowed_actions(req: EvidenceRequest, principal: Principal) -> tuple[str, ...]:
+    """The actions ``principal`` may take on ``req`` now: each transition whose acting side the policy allows
+    (``operation_for``) and that the request's state and instrument allow (``refusal``), in the table's
+    order; then ``upload_item`` when the policy lets the caller receive evidence against it
+    (``upload_operation``) and the request is receiving (``receiving_refusal``)."""
+    candidates = [
+        (t.action, operation_for(t, req), EVIDENCE_REQUEST_RULES)
+        for t in TRANSITIONS.values()
+        if refusal(req, t.action) is None
+    ]
+    if receiving_refusal(req) is None:
+        candidates.append((UPLOAD_ITEM, upload_operation(principal, req), EVIDENCE_ITEM_RULES))
+    return permitted(principal, req.access(), candidates)
 
 
 # -- creation --------------------------------------------------------------------------------------
@@ -846,13 +883,21 @@ def single_line_violations(name: str, value: str, *, required: bool, maximum: in
     return []
 
 
+def receiving_refusal(req: EvidenceRequest) -> FailedPrecondition | None:
+    """Why no evidence is received against ``req`` now (None when it is): its state."""
+    if req.state in RECEIVING_STATES:
+        return None
+    return FailedPrecondition(
+        "NOT_RECEIVING",
+        f"evidence is received against a request in execution or executed, not {req.state.value}",
+        {"state": req.state.value, "allowed_in": ",".join(sorted(s.value for s in RECEIVING_STATES))},
+    )
+
+
 def receiving_check(req: EvidenceRequest) -> None:
-    if req.state not in RECEIVING_STATES:
-        raise FailedPrecondition(
-            "NOT_RECEIVING",
-            f"evidence is received against a request in execution or executed, not {req.state.value}",
-            {"state": req.state.value, "allowed_in": ",".join(sorted(s.value for s in RECEIVING_STATES))},
-        )
+    problem = receiving_refusal(req)
+    if problem is not None:
+        raise problem
 
 
 def is_overdue(d: Deadline, now: datetime) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,9 +169,11 @@ def request_to_pb(
     order: OrderReplica | None = None,
     item_count: int = 0,
     hide_link: bool = False,
+    allowed_actions: Sequence[str] = (),
 ) -> pb.EvidenceRequest:
     """The request as protobuf. ``order``: the linked order to show (the caller may read it); ``hide_link``:
-    leave out ``preservation_order_id`` too (a view for a caller who may not read the order)."""
+    leave out ``preservation_order_id`` too (a view for a caller who may not read the order);
+    ``allowed_actions``: what the caller may do now (``domain.allowed_actions``), never in an event's state."""
     msg = pb.EvidenceRequest(
         **record_pb_fields(r),
         state="EVIDENCE_REQUEST_STATE_" + r.state.value,
@@ -196,6 +199,7 @@ def request_to_pb(
         non_execution_reason="NON_EXECUTION_REASON_" + (r.non_execution_reason or "UNSPECIFIED"),
         decision_deadline_extended=r.decision_extended,
         item_count=item_count,
+        allowed_actions=list(allowed_actions),
     )
     _set_ts(msg, "user_notice_suppressed_until", r.user_notice_suppressed_until)
     _set_ts(msg, "next_deadline_at", r.deadlines[0].due_at if r.deadlines else None)

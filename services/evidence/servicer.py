@@ -78,7 +78,13 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             order=order if shown else None,
             item_count=count,
             hide_link=not (shown and order is not None and order.id == r.preservation_order_id),
+            allowed_actions=self._allowed(principal, r),
         )
+
+    def _allowed(self, principal: auth.Principal, r: EvidenceRequest) -> tuple[str, ...]:
+        """The actions ``principal`` may take on ``r`` now (never in an event's state: they are the
+        caller's, not the request's)."""
+        return self.requests.allowed_actions(r, domain.allowed_actions(r, principal))
 
     async def _linkable_order(self, order_id: str) -> domain.OrderReplica | None:
         """The order a new request names, from the replica; None when it names none."""
@@ -116,7 +122,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         created = await self.requests.create(principal, cmd, digest, build, write)
         if created.replayed:  # the stored request as it is now, with its linked order and items
             return pb.CreateRequestResponse(request=await self._view(principal, created.record, now))
-        return pb.CreateRequestResponse(request=request_to_pb(created.record, now))
+        return pb.CreateRequestResponse(
+            request=request_to_pb(created.record, now, allowed_actions=self._allowed(principal, created.record))
+        )
 
     async def GetRequest(self, request: pb.GetRequestRequest, context: Any) -> pb.GetRequestResponse:
         principal = auth.current()
@@ -159,6 +167,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                     r,
                     now,
                     hide_link=not domain.order_shown(principal, r, orders.get(r.preservation_order_id)),
+                    allowed_actions=self._allowed(principal, r),
                 )
                 for r in requests
             ],
@@ -240,10 +249,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             principal, cmd.evidence_request_id, Operation.READ, field="metadata.evidence_request_id"
         )
         # Either party's prosecutor or liaison receives evidence.
-        as_issuer = principal.jurisdiction == req.origin_jurisdiction
         await rt.authorize(
             principal,
-            Operation.ISSUER_ACT if as_issuer else Operation.ADDRESSEE_ACT,
+            domain.upload_operation(principal, req),
             EVIDENCE_ITEM_RULES,
             record_type=ITEM,
             record_id="",

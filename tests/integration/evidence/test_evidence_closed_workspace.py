@@ -112,8 +112,11 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
     closed(client.error("nl-prosecutor", "CreateRequest", new_request()))
     assert written(closing_svc) == before
 
-    # Reading goes on.
-    assert client.call("de-liaison", "GetRequest", pb.GetRequestRequest(id=executing.id)).request.id == executing.id
+    # Reading goes on, and tells no one they may change anything.
+    assert executing.allowed_actions
+    for user in ("de-liaison", "nl-prosecutor"):
+        got = client.call(user, "GetRequest", pb.GetRequestRequest(id=executing.id)).request
+        assert got.id == executing.id and list(got.allowed_actions) == []
     listed = client.call("nl-prosecutor", "ListItems", pb.ListItemsRequest(evidence_request_id=executing.id))
     assert [i.id for i in listed.items] == [item.id]
 

@@ -71,6 +71,10 @@ def test_eio_lifecycle_nl_to_de_with_deadlines_and_events(client: Client, nats_s
         "EvidenceRequestExecuted",
         "EvidenceRequestClosed",
     ]
+    # What a caller may do is in the answers, never in the events (it is per caller).
+    for e in evs:
+        each = pb.EvidenceRequest()
+        assert e.state.Unpack(each) and list(each.allowed_actions) == []
     state = pb.EvidenceRequest()
     assert evs[-1].state.Unpack(state)
     # The contract fields 1-9 the preservation service reads.
@@ -399,3 +403,39 @@ def test_a_production_request_and_its_preservation_order_are_linked_both_ways(cl
     assert got.linked_order.names_this_request and got.version == follow_up.version + 1
     evs = eventually(lambda: envelopes(nats_server.url, "jit.evidence.NL.order_linked", follow_up.id), timeout=30)
     assert len(evs) == 1
+
+
+def test_issuer_and_addressee_are_told_what_each_may_do_now(client: Client) -> None:
+    """One EIO, two sides: each is told its own actions (transitions and uploads), from the one policy and
+    the request's state and instrument; an action listed goes through, one not listed is refused."""
+    r = client.create()
+    client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id))
+
+    def allowed(user: str) -> list[str]:
+        return list(client.call(user, "GetRequest", pb.GetRequestRequest(id=r.id)).request.allowed_actions)
+
+    assert allowed("nl-prosecutor") == ["withdraw"]
+    assert allowed("de-liaison") == ["acknowledge", "refuse", "report_not_executed", "extend_decision"]
+    assert allowed("nl-liaison") == []  # a liaison acts on requests only on the addressed side
+    # Not listed for the issuer: refused by the policy.
+    assert (
+        client.code_of("nl-prosecutor", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=r.id))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    acked = client.call("de-liaison", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=r.id)).request
+    assert list(acked.allowed_actions) == [
+        "start_execution",
+        "refuse",
+        "report_not_executed",
+        "postpone",
+        "extend_decision",
+    ]
+    # An EIO is not reviewed: open_review is never listed, and refused by the instrument.
+    assert (
+        client.code_of("de-liaison", "OpenReview", pb.OpenReviewRequest(id=r.id)) == grpc.StatusCode.FAILED_PRECONDITION
+    )
+    started = client.call("de-prosecutor", "StartExecution", pb.StartExecutionRequest(id=r.id)).request
+    assert "upload_item" in started.allowed_actions
+    assert allowed("nl-prosecutor") == ["withdraw", "upload_item"]
+    listed = client.call("nl-prosecutor", "ListRequests", pb.ListRequestsRequest(workspace_id=WS, page_size=200))
+    assert [list(x.allowed_actions) for x in listed.requests if x.id == r.id] == [["withdraw", "upload_item"]]
