@@ -24,7 +24,8 @@ from jitlib import durations, validate
 from jitlib.actors import Actor, Versioned, changed, created
 from jitlib.errors import FailedPrecondition, FieldViolation
 from jitlib.ids import is_uuid
-from jitlib.policy import Operation, RecordAccess
+from jitlib.policy import PRESERVATION_ORDER_RULES, Operation, RecordAccess, permitted
+from jitlib.principal import Principal
 
 DESCRIPTION_MAX = 10_000
 REASON_MAX = 2_000
@@ -332,6 +333,8 @@ TRANSITIONS: dict[str, Transition] = {
         _t("expire", "expired", set(RUNNING_STATES), S.EXPIRED),
     )
 }
+#: Transitions only the service's clock takes: no caller may, so no order lists them as allowed.
+CLOCK_ONLY = frozenset({"expire"})
 
 
 @dataclass(frozen=True)
@@ -387,6 +390,30 @@ def _illegal(order: Order, t: Transition) -> FailedPrecondition:
     )
 
 
+def refusal(order: Order, action: str, rule: ClockRule, now: datetime) -> FailedPrecondition | None:
+    """Why the order's state, or for an extension its clock ``rule`` at ``now``, does not allow ``action``
+    (None when they do): what ``apply`` checks before it changes anything, and what ``allowed_actions``
+    asks. A confirmation stated before the issue is refused by ``apply`` too: that depends on the input."""
+    t = TRANSITIONS[action]
+    if order.state not in t.sources:
+        return _illegal(order, t)
+    if action == "extend":
+        return _extension_refusal(order, rule, now)
+    return None
+
+
+def allowed_actions(order: Order, principal: Principal, rule: ClockRule, now: datetime) -> tuple[str, ...]:
+    """The transitions ``principal`` may take on ``order`` now, in the table's order: the policy allows them
+    (each is the issuing side's ``operation``, as the servicer asks it) and the order's state and clock
+    ``rule`` allow them at ``now`` (``refusal``); never one only the clock takes (``CLOCK_ONLY``)."""
+    candidates = (
+        (t.action, t.operation, PRESERVATION_ORDER_RULES)
+        for t in TRANSITIONS.values()
+        if t.action not in CLOCK_ONLY and refusal(order, t.action, rule, now) is None
+    )
+    return permitted(principal, order.access(), candidates)
+
+
 def apply(
     order: Order,
     action: str,
@@ -396,13 +423,15 @@ def apply(
     now: datetime,
     rule: ClockRule,
 ) -> Order:
-    """Apply a transition; raises FailedPrecondition when the state or the clock rule does not allow it.
+    """Apply a transition; raises FailedPrecondition when the state or the clock rule does not allow it
+    (``refusal``).
 
     Input must have passed ``transition_violations``; who may act is decided by the policy before.
     """
     t = TRANSITIONS[action]
-    if order.state not in t.sources:
-        raise _illegal(order, t)
+    problem = refusal(order, action, rule, now)
+    if problem is not None:
+        raise problem
     changes: dict[str, object] = {}
     if action == "issue":
         changes["issued_at"] = data.issued_at or now
@@ -436,27 +465,34 @@ def apply(
     return changed(order, actor, now, state=t.target, **changes)
 
 
-def _extend(order: Order, rule: ClockRule, now: datetime) -> dict[str, object]:
+def _extension_refusal(order: Order, rule: ClockRule, now: datetime) -> FailedPrecondition | None:
+    """Why the clock ``rule`` does not let a running order be extended at ``now`` (None when it does)."""
     assert order.expires_at is not None  # running states always have an expiry
     if rule.extension is None:
-        raise FailedPrecondition(
+        return FailedPrecondition(
             "EXTENSION_NOT_ALLOWED",
             f"a {order.legal_basis.value} preservation cannot be extended ({rule.source})",
             {"legal_basis": order.legal_basis.value},
         )
     if rule.max_extensions and order.extension_count >= rule.max_extensions:
-        raise FailedPrecondition(
+        return FailedPrecondition(
             "EXTENSION_LIMIT_REACHED",
             f"this order was already extended {order.extension_count} time(s), the most allowed ({rule.source})",
             {"extension_count": str(order.extension_count), "max_extensions": str(rule.max_extensions)},
         )
     deadline = order.expires_at - rule.min_notice
     if now > deadline:
-        raise FailedPrecondition(
+        return FailedPrecondition(
             "EXTENSION_TOO_LATE",
             f"an extension had to be asked by {deadline.isoformat()} ({rule.source})",
             {"extension_deadline": deadline.isoformat()},
         )
+    return None
+
+
+def _extend(order: Order, rule: ClockRule, now: datetime) -> dict[str, object]:
+    """The changes of an extension that ``refusal`` allowed."""
+    assert order.expires_at is not None and rule.extension is not None
     count = order.extension_count + 1
     expires = order.expires_at + rule.extension
     return {

@@ -3,6 +3,7 @@ token (a ``jitlib.paging`` token carrying the compound position: expiry, then id
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,7 +68,11 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
     )
 
 
-def order_to_pb(order: Order, now: datetime, overdue_after: timedelta) -> pb.PreservationOrder:
+def order_to_pb(
+    order: Order, now: datetime, overdue_after: timedelta, allowed_actions: Sequence[str] = ()
+) -> pb.PreservationOrder:
+    """The order as a message; ``allowed_actions`` only in an answer to a caller
+    (``domain.allowed_actions``), never in an event's state."""
     msg = pb.PreservationOrder(
         **record_pb_fields(order),
         state="PRESERVATION_ORDER_STATE_" + order.state.value,
@@ -82,6 +87,7 @@ def order_to_pb(order: Order, now: datetime, overdue_after: timedelta) -> pb.Pre
         not_executed_reason="NOT_EXECUTED_REASON_" + (order.not_executed_reason or "UNSPECIFIED"),
         extension_count=order.extension_count,
         confirmation_overdue=order.is_confirmation_overdue(now, overdue_after),
+        allowed_actions=list(allowed_actions),
     )
     for name in ("expires_at", "issued_at", "confirmed_at", "extension_deadline", "produced_at"):
         value = getattr(order, name)

@@ -47,6 +47,14 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     def _pb(self, order: Order, now: datetime) -> pb.PreservationOrder:
         return order_to_pb(order, now, self.rules.confirmation_overdue_after)
 
+    def _view(self, principal: auth.Principal, order: Order, now: datetime) -> pb.PreservationOrder:
+        """The order as an answer to ``principal``: with the actions they may take on it now, under the clock
+        rule this node applies to it. An event's state is ``_pb`` without them (they are the caller's)."""
+        allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
+        return order_to_pb(
+            order, now, self.rules.confirmation_overdue_after, self.orders.allowed_actions(order, allowed)
+        )
+
     # -- create and read --------------------------------------------------------------------------
 
     async def CreateOrder(
@@ -72,11 +80,12 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             uow.audit(RECORD, order.id, order.workspace_id)
 
         created = await self.orders.create(principal, cmd, digest, build, write)
-        return pb.CreateOrderResponse(order=self._pb(created.record, now))
+        return pb.CreateOrderResponse(order=self._view(principal, created.record, now))
 
     async def GetOrder(self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext) -> pb.GetOrderResponse:
-        order = await self.orders.get(auth.current(), request.id)
-        return pb.GetOrderResponse(order=self._pb(order, self.rt.clock.now()))
+        principal = auth.current()
+        order = await self.orders.get(principal, request.id)
+        return pb.GetOrderResponse(order=self._view(principal, order, self.rt.clock.now()))
 
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext
@@ -107,7 +116,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             ),
         )
         orders, token = page(found, size, lambda o: page_token(o, request))
-        return pb.ListOrdersResponse(orders=[self._pb(o, now) for o in orders], next_page_token=token)
+        return pb.ListOrdersResponse(orders=[self._view(principal, o, now) for o in orders], next_page_token=token)
 
     # -- transitions ------------------------------------------------------------------------------
 
@@ -127,10 +136,11 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         members = self.orders.members_for_change(order)
         updated = domain.apply(order, action, data, actor=principal.actor, now=now, rule=self.rules.clock_for(order))
 
-        def write(uow: UnitOfWork) -> pb.PreservationOrder:
-            return events.write_change(uow, order, updated, t.event, rules=self.rules, members=members, now=now)
+        def write(uow: UnitOfWork) -> None:
+            events.write_change(uow, order, updated, t.event, rules=self.rules, members=members, now=now)
 
-        return await rt.change(principal, write)
+        await rt.change(principal, write)
+        return self._view(principal, updated, now)
 
     IssueOrder = transition_rpc("issue", pb.IssueOrderResponse, "order")
     ConfirmOrder = transition_rpc("confirm", pb.ConfirmOrderResponse, "order")

@@ -353,5 +353,46 @@ def test_each_change_is_published_with_the_contract_fields(client: Client, pnats
     state = pb.PreservationOrder()
     assert envs[-1].state.Unpack(state)
     assert state.id == order.id and state.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED
+    assert list(order.allowed_actions) and list(state.allowed_actions) == []  # per caller: never in an event
     assert state.HasField("expires_at") and state.version == 3
     assert {"NL", "DE", "IE"} <= set(envs[-1].audience)
+
+
+def test_issuer_and_shared_side_are_told_what_each_may_do_now(client: Client) -> None:
+    """An order acts on the issuing side only: its issuer is told the state's actions, the jurisdiction it
+    is shared with none; an action listed goes through, one not listed is refused."""
+    order = client.create(shared_with=["DE"])
+    assert list(order.allowed_actions) == ["issue", "lift"]
+
+    def allowed(user: str) -> list[str]:
+        return list(client.call(user, "GetOrder", pb.GetOrderRequest(id=order.id)).order.allowed_actions)
+
+    assert allowed("nl-prosecutor") == ["issue", "lift"]
+    assert allowed("de-liaison") == []
+    assert (
+        client.code_of("de-liaison", "IssueOrder", pb.IssueOrderRequest(id=order.id))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    issued = client.call("nl-liaison", "IssueOrder", pb.IssueOrderRequest(id=order.id)).order
+    assert list(issued.allowed_actions) == ["confirm", "request_production", "lift", "record_not_executed"]
+    # Not listed: extend before the provider confirmed, refused by the state machine.
+    assert (
+        client.code_of("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id))
+        == grpc.StatusCode.FAILED_PRECONDITION
+    )
+    listed = client.call("nl-liaison", "ListOrders", pb.ListOrdersRequest(workspace_id=WS, page_size=200)).orders
+    assert [list(o.allowed_actions) for o in listed if o.id == order.id] == [
+        ["confirm", "request_production", "lift", "record_not_executed"]
+    ]
+
+
+def test_an_extension_is_listed_while_the_clock_allows_it(client: Client) -> None:
+    """EPOC-PR: one extension; after it, extend is no longer listed, and refused."""
+    order = client.confirmed(legal_basis=pb.LEGAL_BASIS_EPOC_PR)
+    assert list(order.allowed_actions) == ["extend", "request_production", "lift", "record_not_executed"]
+    extended = client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id)).order
+    assert list(extended.allowed_actions) == ["request_production", "lift", "record_not_executed"]
+    assert (
+        client.code_of("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id))
+        == grpc.StatusCode.FAILED_PRECONDITION
+    )
