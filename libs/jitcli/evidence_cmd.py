@@ -31,6 +31,7 @@ from jit.evidence.v1 import evidence_pb2_grpc
 from jitcli.render import (
     CliError,
     ServiceCallError,
+    allowed_line,
     console,
     emit,
     emit_json,
@@ -236,6 +237,7 @@ def _show(ctx: typer.Context, r: pb.EvidenceRequest) -> None:
         emit_json(message_dict(r))
     else:
         emit(request_detail(r))
+        emit(allowed_line(r.allowed_actions))
 
 
 def _transition(ctx: typer.Context, method: str, request: Any) -> None:

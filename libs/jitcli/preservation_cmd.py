@@ -26,6 +26,7 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
 from jitcli.render import (
     UTC,
+    allowed_line,
     emit,
     emit_json,
     enum_label,
@@ -237,6 +238,7 @@ def _show(ctx: typer.Context, order: pb.PreservationOrder) -> None:
         emit_json(message_dict(order))
     else:
         emit(order_detail(order, dt.datetime.now(UTC)))
+        emit(allowed_line(order.allowed_actions))
 
 
 def _run(ctx: typer.Context, method: str, request: Any) -> None:

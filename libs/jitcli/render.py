@@ -170,6 +170,12 @@ def replica_note(record: Any) -> str:
     return f"a copy of the {r.owner_node} node's record, last updated {when}"
 
 
+def allowed_line(actions: Iterable[str]) -> str:
+    """``You may: accept, decline``: the actions a record's message says its caller may take now (its
+    ``allowed_actions``, decided by the service), or ``You may: nothing now``."""
+    return "You may: " + (", ".join(actions) or "nothing now")
+
+
 def task_detail(t: tasks_pb2.Task, now: dt.datetime) -> Table:
     """All fields of one task, one per line."""
     from jit.common.v1 import common_pb2

@@ -19,6 +19,7 @@ from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitcli.render import (
     UTC,
+    allowed_line,
     emit,
     emit_json,
     message_dict,
@@ -167,6 +168,7 @@ def _show(ctx: typer.Context, task: tasks_pb2.Task) -> None:
         emit_json(message_dict(task))
     else:
         emit(task_detail(task, dt.datetime.now(UTC)))
+        emit(allowed_line(task.allowed_actions))
 
 
 def _run(ctx: typer.Context, method: str, request: Any) -> None:

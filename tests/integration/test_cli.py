@@ -179,6 +179,9 @@ def test_task_lifecycle_across_parties(env: dict[str, str], synced: None) -> Non
     listed = jit_json(env, "--as", "de-liaison", "task", "list", "--workspace", WORKSPACE, "--all")
     assert tid in [t["id"] for t in listed["tasks"]]
     assert jit_json(env, "--as", "de-liaison", "task", "show", tid)["title"] == "Identify the account holder"
+    # Each side is told what it may do now, as the service decides it.
+    assert "You may: accept, decline" in jit(env, "--as", "de-liaison", "task", "show", tid).stdout
+    assert task["allowed_actions"] == ["cancel"]
 
     stale = jit(env, "--as", "de-liaison", "task", "accept", tid, "--expected-version", "7", code=1)
     assert error_line(stale).startswith("error: ABORTED:")
@@ -227,6 +230,7 @@ def test_decline_reassign_and_cancel(env: dict[str, str], synced: None) -> None:
     assert cancelled["state"] == "TASK_STATE_CANCELLED"
     again = jit(env, *nl, "cancel", tid, "--reason", "twice", code=1)
     assert error_line(again).startswith("error: FAILED_PRECONDITION:")
+    assert "You may: nothing now" in jit(env, *nl, "show", tid).stdout
 
 
 def test_list_pages(env: dict[str, str], synced: None) -> None:

@@ -294,6 +294,11 @@ def test_task_detail() -> None:
     assert "nl-prosecutor (NL) at 2026-06-01 12:00Z" in text
 
 
+def test_allowed_line_says_what_the_caller_may_do_now() -> None:
+    assert render.allowed_line(["accept", "decline"]) == "You may: accept, decline"
+    assert render.allowed_line([]) == "You may: nothing now"
+
+
 def test_message_dict_uses_proto_field_names() -> None:
     data = render.message_dict(_task(due_at=_ts(NOW)))
     assert data["assignee_jurisdiction"] == "DE"

@@ -55,6 +55,7 @@ def test_request_upload_download_custody_verify_through_the_cli(env: dict[str, s
     assert shown["state"] == "EVIDENCE_REQUEST_STATE_IN_EXECUTION"
     text = jit(env, "--as", "nl-prosecutor", "evidence", "request", "show", rid).stdout
     assert "in-execution" in text and "Art. 12(4)" in text
+    assert "You may: withdraw, upload_item" in text
 
     src = tmp_path / "chat.png"
     src.write_bytes(os.urandom(2_500_000))

@@ -99,6 +99,9 @@ def test_a_liaison_tracks_an_order_from_the_command_line(env: dict[str, str]) ->
     assert lifted["state"] == "PRESERVATION_ORDER_STATE_LIFTED"
     shown = as_json(env, "show", order["id"])
     assert shown["id"] == order["id"]
+    assert shown["allowed_actions"] == ["extend", "request_production", "lift", "record_not_executed"]
+    text = jit(env, "--as", "nl-liaison", "preservation", "show", other["id"]).stdout
+    assert "You may: nothing now" in text  # lifted
 
 
 def test_errors_are_one_line(env: dict[str, str]) -> None:
