@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -176,3 +177,40 @@ def demo_user_claiming(keycloak: Any, realm: str, jurisdiction: str) -> str:
     )
     admin.assign_realm_roles(user_id, [admin.get_realm_role("prosecutor"), admin.get_realm_role("demo_user")])
     return username
+
+
+def service_factories() -> list[tuple[str, Any, Any]]:
+    """(name, spec factory, settings class) of every gRPC service `make run` starts."""
+    from jitdev.stack import SERVICES
+
+    out = []
+    for svc in SERVICES:
+        module = __import__(f"{svc.module}.app", fromlist=["spec"])
+        settings_cls = next(
+            getattr(module, n) for n in dir(module) if n.endswith("Settings") and n != "ServiceSettings"
+        )
+        out.append((svc.name, module.spec, settings_cls))
+    return out
+
+
+def start_all_services(common: CommonSettings, state: Path, group: str) -> dict[str, RunningService]:
+    """Every gRPC service of a node, on SQLite files under ``state``, in-process on free ports. The
+    caller stops them (``svc.stop()``); when one fails to start, those started are stopped first."""
+    running: dict[str, RunningService] = {}
+    try:
+        for name, spec_factory, settings_cls in service_factories():
+            settings = settings_cls(
+                listen="127.0.0.1:0",
+                database_url=f"sqlite:///{state / (name + '.db')}",
+                consumer_group=f"{group}-{name}-{uuid.uuid4().hex[:6]}",
+            )
+            try:
+                spec = spec_factory(settings)
+            except TypeError:
+                spec = spec_factory()
+            running[name] = start_service(spec, settings, common)
+    except BaseException:
+        for svc in running.values():
+            svc.stop()
+        raise
+    return running

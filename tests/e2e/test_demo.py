@@ -4,7 +4,6 @@ outcome; a failed step fails this test."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,24 +14,10 @@ from typer.testing import CliRunner
 from jitcli.main import app
 from jitdev.demo import Demo, Result
 from jitlib.config import CommonSettings
-from tests.harness import RunningService, start_service
+from tests.harness import RunningService, start_all_services
 
 pytestmark = pytest.mark.integration
 RUNNER = CliRunner()
-
-
-def _services() -> list[tuple[str, Any, Any]]:
-    """(name, spec factory, settings class) of every service `make run` starts."""
-    from jitdev.stack import SERVICES
-
-    out = []
-    for svc in SERVICES:
-        module = __import__(f"{svc.module}.app", fromlist=["spec"])
-        settings_cls = next(
-            getattr(module, n) for n in dir(module) if n.endswith("Settings") and n != "ServiceSettings"
-        )
-        out.append((svc.name, module.spec, settings_cls))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +26,8 @@ def all_services(
 ) -> Iterator[dict[str, RunningService]]:
     state = tmp_path_factory.mktemp("e2e")
     common = CommonSettings(nats_url=nats_server.url, oidc_issuer=keycloak.issuer, state_dir=state)
-    running: dict[str, RunningService] = {}
+    running = start_all_services(common, state, "e2e")
     try:
-        for name, spec_factory, settings_cls in _services():
-            settings = settings_cls(
-                listen="127.0.0.1:0",
-                database_url=f"sqlite:///{state / (name + '.db')}",
-                consumer_group=f"e2e-{name}-{uuid.uuid4().hex[:6]}",
-            )
-            try:
-                spec = spec_factory(settings)
-            except TypeError:
-                spec = spec_factory()
-            running[name] = start_service(spec, settings, common)
         yield running
     finally:
         for svc in running.values():

@@ -53,9 +53,14 @@ function setupUpload() {
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
       if (xhr.status === 201) {
         bar.value = 100;
-        status.textContent = "Received, digest verified: " + body.sha256;
-        location.href = body.href;
-        location.reload();
+        bar.textContent = "100%";
+        status.textContent = "Received; the service verified its SHA-256 digest " + body.sha256 + ". ";
+        const link = document.createElement("a");
+        link.href = body.href;
+        link.textContent = "Show it in the list of items";
+        link.addEventListener("click", () => { setTimeout(() => location.reload(), 0); });
+        status.appendChild(link);
+        form.reset();
       } else {
         status.textContent = body.error || ("Refused (HTTP " + xhr.status + ").");
       }

@@ -1,0 +1,347 @@
+"""The web console in a real browser (Debian's Chromium), against the real Keycloak, NATS and services.
+
+The demo case's main steps as NL and DE users: NL assigns a task to DE; DE sees exactly the transitions
+it may make and takes them with the keyboard; the task's thread updates live in NL's browser when DE
+posts; DE uploads evidence with a progress bar, NL downloads it with a stated purpose and the chain of
+custody shows both; NL extends a preservation order; FR, not a member, sees nothing of the case; the
+auditor sees every service's audit chain verified. A screenshot of each main page is saved.
+
+The steps build on each other (module state ``case``); each one checks its own outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from jit.evidence.v1 import evidence_pb2 as ev
+from jit.evidence.v1 import evidence_pb2_grpc
+from jit.preservation.v1 import preservation_pb2 as pv
+from jit.preservation.v1 import preservation_pb2_grpc
+from tests.console.conftest import Users
+from tests.harness import RunningService, md
+
+pytestmark = pytest.mark.integration
+WS = "jit-demo"
+case: dict[str, Any] = {}
+
+
+def shot(page: Any, shots: Path, name: str) -> None:
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+
+def unlabelled_fields(page: Any) -> list[str]:
+    """Form fields a screen reader could not name (no <label for>, no aria-label, not hidden)."""
+    return list(
+        page.evaluate(
+            """() => Array.from(document.querySelectorAll('input, select, textarea'))
+                .filter(e => e.type !== 'hidden' && !e.labels?.length && !e.getAttribute('aria-label'))
+                .map(e => e.outerHTML)"""
+        )
+    )
+
+
+# ---------------------------------------------------------------- NL assigns, DE acts
+
+
+def test_nl_logs_in_through_keycloak_and_sees_its_workspace(users: Users, shots: Path) -> None:
+    page = users.page("nl-prosecutor")
+    assert page.get_by_role("link", name=WS).is_visible()
+    assert "nl-prosecutor · NL · prosecutor" in page.inner_text("header")
+    shot(page, shots, "01-workspaces")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    session = cookies["jit_console"]
+    assert session["httpOnly"] and session["sameSite"] == "Lax"
+    assert "access_token" not in session["value"] and len(session["value"]) < 1000  # tokens stay server-side
+
+
+def test_nl_assigns_a_task_to_de(users: Users, shots: Path) -> None:
+    page = users.page("nl-prosecutor")
+    page.goto(f"{users.base}/w/{WS}/tasks")
+    page.get_by_label("Title").fill("Identify the holder of @rev3ng3_pics")
+    page.get_by_label("Description").fill("Logins appear to come from DE.")
+    page.get_by_label("Kind").select_option(label="identify account holder")
+    page.get_by_label("Assigned to (jurisdiction)").fill("DE")
+    page.get_by_label("Priority").select_option(label="urgent")
+    page.get_by_label("Due in (days)").fill("10")
+    page.get_by_role("button", name="Assign task").click()
+    page.wait_for_url(re.compile(r".*/tasks/[0-9a-f-]{36}$"))
+    assert "Task created and sent to DE." in page.inner_text("[role=status]")
+    case["task_url"] = page.url
+    case["task_id"] = page.url.rsplit("/", 1)[1]
+    assert "NL → DE" in page.inner_text("main")
+    # The issuer may only cancel a task it assigned: exactly what the service listed.
+    assert [b.inner_text() for b in page.locator("section.actions button").all()] == ["Cancel task"]
+    assert unlabelled_fields(page) == []
+    shot(page, shots, "02-task-nl")
+
+
+def test_de_sees_exactly_its_transitions_and_takes_them_with_the_keyboard(users: Users, shots: Path) -> None:
+    page = users.page("de-liaison")
+    page.goto(f"{users.base}/w/{WS}/tasks")
+    page.get_by_role("link", name="Identify the holder of @rev3ng3_pics").click()
+    page.wait_for_url(case["task_url"])
+    buttons = [b.inner_text() for b in page.locator("section.actions button").all()]
+    assert buttons == ["Accept", "Decline"]
+    # Keyboard only: focus the Accept button and press Enter.
+    page.locator("button[data-action=accept]").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    assert "Done: accept." in page.inner_text("[role=status]")
+    assert page.inner_text("dd.state") == "accepted"
+    assert [b.inner_text() for b in page.locator("section.actions button").all()] == ["Start work"]
+    page.get_by_role("button", name="Start work").click()
+    page.wait_for_load_state()
+    assert page.inner_text("dd.state") == "in progress"
+    shot(page, shots, "03-task-de")
+
+
+def test_a_refused_action_shows_the_reason_in_words(users: Users, console: str) -> None:
+    """A stale form (the record changed meanwhile) is refused by the service; the page says why."""
+    page = users.page("de-liaison")
+    page.goto(case["task_url"])
+    page.evaluate("document.querySelectorAll('form.action input[name=version]').forEach(e => e.value = '1')")
+    page.get_by_role("button", name="Mark blocked").locator("xpath=..").get_by_label("Reason").fill("waiting")
+    page.get_by_role("button", name="Mark blocked").click()
+    page.wait_for_load_state()
+    alert = page.inner_text("[role=alert]")
+    assert "changed this record meanwhile" in alert
+    assert page.inner_text("dd.state") == "in progress"
+
+
+def test_the_thread_updates_live_when_de_posts(users: Users, shots: Path) -> None:
+    nl = users.page("nl-prosecutor")
+    nl.goto(f"{users.base}/thread/task/{case['task_id']}")
+    nl.wait_for_selector("#live-status:has-text('Live')")
+    assert "DE accepted the task" in nl.inner_text("#messages")  # the system's notice
+    de = users.page("de-liaison")
+    de.goto(f"{users.base}/thread/task/{case['task_id']}")
+    de.get_by_label("Write a message").fill("Requested from the ISP; answer expected Thursday.")
+    de.get_by_role("button", name="Send").click()
+    de.wait_for_load_state()
+    # NL's page was not reloaded: the message arrives through the live stream.
+    nl.wait_for_selector("#messages li:has-text('answer expected Thursday')", timeout=15_000)
+    assert "de-liaison (DE)" in nl.inner_text("#messages")
+    shot(nl, shots, "04-thread-live")
+
+
+# ---------------------------------------------------------------- evidence: upload, download, custody
+
+
+def _grpc(node: dict[str, RunningService], service: str, stub: Any) -> Any:
+    return stub(node[service].channel)
+
+
+def test_de_uploads_evidence_with_a_progress_bar(
+    users: Users, node: dict[str, RunningService], tokens: Any, shots: Path, tmp_path: Path
+) -> None:
+    stub = _grpc(node, "evidence", evidence_pb2_grpc.EvidenceServiceStub)
+
+    def call(user: str, method: str, request: Any) -> Any:
+        return getattr(stub, method)(request, metadata=md(tokens(user)), timeout=30)
+
+    req = call(
+        "nl-prosecutor",
+        "CreateRequest",
+        ev.CreateRequestRequest(
+            request_id=str(uuid.uuid4()),
+            workspace_id=WS,
+            legal_basis=ev.LEGAL_BASIS_EIO,
+            issuing_authority="Openbaar Ministerie, Amsterdam",
+            addressee_kind=ev.ADDRESSEE_KIND_MEMBER_STATE,
+            addressee_jurisdiction="DE",
+            data_categories=[ev.DATA_CATEGORY_SUBSCRIBER],
+            targets=[ev.TargetIdentifier(type=ev.TARGET_TYPE_ACCOUNT_HANDLE, value="@rev3ng3_pics")],
+            offence_category=ev.OFFENCE_CATEGORY_CYBERSTALKING,
+            urgency=ev.URGENCY_NORMAL,
+            title="Subscriber data of @rev3ng3_pics",
+        ),
+    ).request
+    call("nl-prosecutor", "IssueRequest", ev.IssueRequestRequest(id=req.id))
+    call("de-liaison", "AcknowledgeRequest", ev.AcknowledgeRequestRequest(id=req.id))
+    call("de-prosecutor", "StartExecution", ev.StartExecutionRequest(id=req.id))
+    case["request_id"] = req.id
+
+    data = (b"login 198.51.100.23 2026-11-02T21:14:00Z\n" * 60_000)[: 2 * 1024 * 1024 + 17]
+    upload = tmp_path / "isp-export.txt"
+    upload.write_bytes(data)
+    case["item_bytes"] = data
+
+    page = users.page("de-liaison")
+    page.goto(f"{users.base}/requests/{req.id}")
+    text = page.inner_text("main")
+    assert "EIO" in text and "Addressed to\nDE" in text  # the instrument and the addressed state
+    assert "Europe/Berlin" in page.inner_text("table[aria-labelledby=deadlines]")  # the deadline's own zone
+    page.get_by_label("File (at most").set_input_files(str(upload))
+    page.get_by_label("Description").fill("ISP export of login records")
+    # Record every value the progress bar takes while the upload runs.
+    page.evaluate(
+        """() => { window.progressSeen = []; const bar = document.getElementById('u-progress');
+             new MutationObserver(() => window.progressSeen.push(bar.value)).observe(bar,
+                 {attributes: true, childList: true, characterData: true, subtree: true}); }"""
+    )
+    # A slow link (about 1 MB/s up, as Chromium's DevTools emulate it), so the bar has time to move.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 1_000_000},
+    )
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_selector("#u-status:has-text('Received')", timeout=60_000)
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    assert page.locator("#u-progress").evaluate("bar => bar.value") == 100
+    seen = page.evaluate("window.progressSeen")
+    assert seen[-1] == 100 and any(0 < v < 100 for v in seen), seen
+    assert hashlib.sha256(data).hexdigest() in page.inner_text("#u-status")
+    shot(page, shots, "05-evidence-upload-done")
+    page.get_by_role("link", name="Show it in the list of items").click()
+    page.wait_for_selector("li.item", timeout=30_000)
+    assert "isp-export.txt" in page.inner_text("ul.items")
+    assert hashlib.sha256(data).hexdigest() in page.inner_text("ul.items")
+    assert unlabelled_fields(page) == []
+    shot(page, shots, "05-evidence-request")
+
+
+def test_nl_downloads_with_a_stated_purpose_and_the_custody_chain_shows_it(
+    users: Users, console: str, shots: Path
+) -> None:
+    page = users.page("nl-prosecutor")
+    page.goto(f"{users.base}/requests/{case['request_id']}")
+    page.get_by_label("Purpose of this download").fill("Analysis for the hearing of 12 January")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download").click()
+    path = info.value.path()
+    assert Path(path).read_bytes() == case["item_bytes"]
+    page.get_by_role("link", name="Chain of custody").click()
+    table = page.inner_text("table")
+    assert "received" in table and "downloaded" in table
+    assert "Analysis for the hearing of 12 January" in table and "nl-prosecutor (NL)" in table
+    shot(page, shots, "06-custody")
+
+
+def test_a_download_without_purpose_is_refused_in_words(users: Users) -> None:
+    page = users.page("nl-prosecutor")
+    page.goto(f"{users.base}/requests/{case['request_id']}")
+    page.evaluate("document.querySelector('form.download input[name=purpose]').removeAttribute('required')")
+    page.locator("form.download button").click()
+    page.wait_for_load_state()
+    assert "purpose is required" in page.inner_text("[role=alert]")
+
+
+# ---------------------------------------------------------------- preservation clocks
+
+
+def test_nl_extends_a_preservation_order_before_it_expires(
+    users: Users, node: dict[str, RunningService], tokens: Any, shots: Path
+) -> None:
+    import datetime as dt
+
+    stub = _grpc(node, "preservation", preservation_pb2_grpc.PreservationServiceStub)
+
+    def call(method: str, request: Any) -> Any:
+        return getattr(stub, method)(request, metadata=md(tokens("nl-liaison")), timeout=30)
+
+    order = call(
+        "CreateOrder",
+        pv.CreateOrderRequest(
+            request_id=str(uuid.uuid4()),
+            workspace_id=WS,
+            legal_basis=pv.LEGAL_BASIS_PROVIDER_VOLUNTARY,
+            provider_id="socialnet-ie",
+            targets=[pv.TargetIdentifier(kind=pv.TARGET_KIND_ACCOUNT_HANDLE, value="@rev3ng3_pics")],
+            data_categories=[pv.DATA_CATEGORY_SUBSCRIBER, pv.DATA_CATEGORY_CONTENT],
+            description="Images of the victim posted without consent",
+        ),
+    ).order
+    confirmed = dt.datetime.now(dt.UTC) - dt.timedelta(days=80)
+    issue = pv.IssueOrderRequest(id=order.id)
+    issue.issued_at.FromDatetime(confirmed - dt.timedelta(hours=2))
+    call("IssueOrder", issue)
+    confirm = pv.ConfirmOrderRequest(id=order.id, provider_reference="SN-LE-2026-0042")
+    confirm.confirmed_at.FromDatetime(confirmed)
+    call("ConfirmOrder", confirm)
+
+    page = users.page("nl-liaison")
+    page.goto(f"{users.base}/w/{WS}/orders")
+    page.get_by_role("link", name="Images of the victim posted without consent").click()
+    clock = page.inner_text("section.clock")
+    assert "Preserved until" in clock and "left" in clock
+    before = page.locator("section.clock time").first.get_attribute("datetime")
+    page.get_by_role("button", name="Extend preservation").click()
+    page.wait_for_load_state()
+    assert "Done: extend preservation." in page.inner_text("[role=status]")
+    after = page.locator("section.clock time").first.get_attribute("datetime")
+    assert after and before and after > before
+    assert "1 extension(s) so far" in page.inner_text("section.clock")
+    shot(page, shots, "07-preservation-order")
+
+
+def test_the_workspace_home_lists_what_is_due_by_time_left(users: Users, shots: Path) -> None:
+    page = users.page("nl-prosecutor")
+    page.goto(f"{users.base}/w/{WS}")
+    rows = page.locator("table.due tbody tr")
+    assert rows.count() >= 2
+    stamps = [t.get_attribute("datetime") for t in page.locator("table.due tbody tr td:nth-child(2) time").all()]
+    assert stamps == sorted(stamps)  # soonest first
+    assert "Identify the holder of @rev3ng3_pics" in page.inner_text("table.due")
+    assert "CET" in page.inner_text("table.due")  # the user's zone (Europe/Amsterdam)
+    shot(page, shots, "00-workspace-home")
+
+
+# ---------------------------------------------------------------- FR sees nothing; the auditor
+
+
+def test_fr_sees_nothing_of_the_case(users: Users, shots: Path) -> None:
+    page = users.page("fr-prosecutor")
+    assert "You are not a member of any workspace." in page.inner_text("main")
+    for path in (f"/w/{WS}", f"/tasks/{case['task_id']}", f"/requests/{case['request_id']}", f"/w/{WS}/tasks"):
+        response = page.goto(f"{users.base}{path}")
+        assert response is not None and response.status == 404, path
+        text = page.inner_text("main")
+        assert "Not found" in text
+        assert "rev3ng3" not in text and "Identify the holder" not in text
+    shot(page, shots, "08-fr-not-found")
+
+
+def test_the_auditor_sees_every_chain_verified(users: Users, shots: Path) -> None:
+    page = users.page("nl-auditor")
+    page.get_by_role("link", name="Audit").click()
+    text = page.inner_text("table")
+    for service in ("tasks", "evidence", "preservation", "messaging"):
+        assert re.search(rf"{service}\s+intact\s+\d+", text), text
+    shot(page, shots, "09-audit")
+
+
+# ---------------------------------------------------------------- the session's protections
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(users: Users) -> None:
+    page = users.page("de-liaison")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    response = httpx.post(
+        f"{users.base}/act/task/{case['task_id']}/block",
+        data={"reason": "forged", "version": "0"},
+        cookies=cookies,
+    )
+    assert response.status_code == 403
+    page.goto(case["task_url"])
+    assert page.inner_text("dd.state") == "in progress"
+
+
+def test_logout_ends_the_session(users: Users) -> None:
+    page = users.page("eurojust-analyst")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{users.base}/")
+    page.goto(f"{users.base}/workspaces")
+    assert "/realms/jit/protocol/openid-connect/auth" in page.url  # back to Keycloak's login
+    users.pages.pop("eurojust-analyst").context.close()
