@@ -39,6 +39,30 @@ def enum_from_pb(enum: EnumTypeWrapper, value: int, prefix: str, members: type[E
     return members(name)
 
 
+def enum_value(enum: EnumTypeWrapper, value: int, prefix: str) -> str | None:
+    """The enum value's name without its prefix; "" for UNSPECIFIED; None when unknown."""
+    name = enum_name(enum, value, prefix)
+    return "" if name == "UNSPECIFIED" else name
+
+
+def stored_enum(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
+    """An enum of a record's state read back (another node's record) that may be unset ("" for
+    UNSPECIFIED); ValueError naming ``field`` when unknown."""
+    name = enum_value(enum, value, prefix)
+    if name is None:
+        raise ValueError(field)
+    return name
+
+
+def required_stored_enum(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
+    """An enum of a record's state read back that is always set; ValueError naming ``field`` when unknown
+    or UNSPECIFIED."""
+    name = stored_enum(enum, value, prefix, field)
+    if not name:
+        raise ValueError(field)
+    return name
+
+
 def ts_to_dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
     """A Timestamp field as an aware UTC datetime (None when the field is not set)."""
     return ts.ToDatetime(tzinfo=UTC) if present else None

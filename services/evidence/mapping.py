@@ -16,10 +16,12 @@ from jitlib.mapping import (
     actor_pb,
     dt_to_ts,
     enum_from_pb,
-    enum_name,
+    enum_value,
     record_fields_from_pb,
     record_pb_fields,
+    required_stored_enum,
     restricted_from_pb,
+    stored_enum,
     ts_to_dt,
 )
 from services.evidence import custody
@@ -36,12 +38,6 @@ from services.evidence.domain import (
     Target,
     TransitionInput,
 )
-
-
-def enum_value(enum: EnumTypeWrapper, value: int, prefix: str) -> str | None:
-    """The enum value's name without its prefix; "" for UNSPECIFIED; None when unknown."""
-    name = enum_name(enum, value, prefix)
-    return "" if name == "UNSPECIFIED" else name
 
 
 class _Enums:
@@ -225,24 +221,26 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
     return EvidenceRequest(
         **record_fields_from_pb(msg),
         issuing_authority=msg.issuing_authority,
-        legal_basis=_required(pb.LegalBasis, msg.legal_basis, "LEGAL_BASIS_", "legal_basis"),
-        epoc_procedure=_optional(pb.EpocProcedure, msg.epoc_procedure, "EPOC_PROCEDURE_", "epoc_procedure"),
-        addressee_kind=_required(pb.AddresseeKind, msg.addressee_kind, "ADDRESSEE_KIND_", "addressee_kind"),
+        legal_basis=required_stored_enum(pb.LegalBasis, msg.legal_basis, "LEGAL_BASIS_", "legal_basis"),
+        epoc_procedure=stored_enum(pb.EpocProcedure, msg.epoc_procedure, "EPOC_PROCEDURE_", "epoc_procedure"),
+        addressee_kind=required_stored_enum(pb.AddresseeKind, msg.addressee_kind, "ADDRESSEE_KIND_", "addressee_kind"),
         addressee_jurisdiction=msg.addressee_jurisdiction,
         provider_name=msg.provider_name,
         data_categories=tuple(
-            _required(pb.DataCategory, c, "DATA_CATEGORY_", "data_categories") for c in msg.data_categories
+            required_stored_enum(pb.DataCategory, c, "DATA_CATEGORY_", "data_categories") for c in msg.data_categories
         ),
         targets=tuple(
-            Target(_required(pb.TargetType, t.type, "TARGET_TYPE_", "targets.type"), t.value, t.platform)
+            Target(required_stored_enum(pb.TargetType, t.type, "TARGET_TYPE_", "targets.type"), t.value, t.platform)
             for t in msg.targets
         ),
-        offence_category=_required(pb.OffenceCategory, msg.offence_category, "OFFENCE_CATEGORY_", "offence_category"),
-        urgency=_required(pb.Urgency, msg.urgency, "URGENCY_", "urgency"),
+        offence_category=required_stored_enum(
+            pb.OffenceCategory, msg.offence_category, "OFFENCE_CATEGORY_", "offence_category"
+        ),
+        urgency=required_stored_enum(pb.Urgency, msg.urgency, "URGENCY_", "urgency"),
         title=msg.title,
         description=msg.description,
         preservation_order_id=msg.preservation_order_id,
-        user_notice_status=_required(
+        user_notice_status=required_stored_enum(
             pb.UserNoticeStatus, msg.user_notice_status, "USER_NOTICE_STATUS_", "user_notice_status"
         ),
         user_notice_suppressed_until=ts_to_dt(
@@ -253,8 +251,8 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
         received_at=ts_to_dt(msg.received_at, msg.HasField("received_at")),
         decided_at=ts_to_dt(msg.decided_at, msg.HasField("decided_at")),
         state_reason=msg.state_reason,
-        refusal_ground=_optional(pb.RefusalGround, msg.refusal_ground, "REFUSAL_GROUND_", "refusal_ground"),
-        non_execution_reason=_optional(
+        refusal_ground=stored_enum(pb.RefusalGround, msg.refusal_ground, "REFUSAL_GROUND_", "refusal_ground"),
+        non_execution_reason=stored_enum(
             pb.NonExecutionReason, msg.non_execution_reason, "NON_EXECUTION_REASON_", "non_execution_reason"
         ),
         decision_extended=msg.decision_deadline_extended,
@@ -266,7 +264,7 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
 def deadline_from_pb(d: pb.Deadline) -> Deadline:
     """A deadline as its owner's message shows it (the inverse of ``deadline_to_pb``; ``overdue`` is
     derived when read)."""
-    kind = _required(pb.DeadlineKind, d.kind, "DEADLINE_KIND_", "deadlines.kind")
+    kind = required_stored_enum(pb.DeadlineKind, d.kind, "DEADLINE_KIND_", "deadlines.kind")
     if not d.HasField("due_at") or not d.HasField("counted_from"):
         raise ValueError("deadlines.due_at")
     return Deadline(
@@ -276,22 +274,6 @@ def deadline_from_pb(d: pb.Deadline) -> Deadline:
         d.counted_from.ToDatetime(tzinfo=UTC),
         d.working_days,
     )
-
-
-def _optional(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
-    """A stored enum that may be unset ("" for UNSPECIFIED); ValueError naming ``field`` when unknown."""
-    name = enum_value(enum, value, prefix)
-    if name is None:
-        raise ValueError(field)
-    return name
-
-
-def _required(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
-    """A stored enum that is always set; ValueError naming ``field`` when unknown or UNSPECIFIED."""
-    name = _optional(enum, value, prefix, field)
-    if not name:
-        raise ValueError(field)
-    return name
 
 
 def state_from_pb(value: int) -> State | None:

@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
-
 from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import paging
 from jitlib.errors import InvalidArgument
@@ -19,7 +17,9 @@ from jitlib.mapping import (
     enum_name,
     record_fields_from_pb,
     record_pb_fields,
+    required_stored_enum,
     restricted_from_pb,
+    stored_enum,
     ts_to_dt,
 )
 from services.preservation.domain import (
@@ -109,18 +109,19 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
         raise ValueError("preservation order state")
     return Order(
         **record_fields_from_pb(msg),
-        legal_basis=LegalBasis(_required(pb.LegalBasis, msg.legal_basis, "LEGAL_BASIS_", "legal_basis")),
+        legal_basis=LegalBasis(required_stored_enum(pb.LegalBasis, msg.legal_basis, "LEGAL_BASIS_", "legal_basis")),
         provider_id=msg.provider_id,
         targets=tuple(
-            Target(_required(pb.TargetKind, t.kind, "TARGET_KIND_", "targets.kind"), t.value) for t in msg.targets
+            Target(required_stored_enum(pb.TargetKind, t.kind, "TARGET_KIND_", "targets.kind"), t.value)
+            for t in msg.targets
         ),
         data_categories=tuple(
-            _required(pb.DataCategory, c, "DATA_CATEGORY_", "data_categories") for c in msg.data_categories
+            required_stored_enum(pb.DataCategory, c, "DATA_CATEGORY_", "data_categories") for c in msg.data_categories
         ),
         description=msg.description,
         state=state,
         state_reason=msg.state_reason,
-        not_executed_reason=_optional(
+        not_executed_reason=stored_enum(
             pb.NotExecutedReason, msg.not_executed_reason, "NOT_EXECUTED_REASON_", "not_executed_reason"
         ),
         provider_reference=msg.provider_reference,
@@ -132,22 +133,6 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
         extension_deadline=ts_to_dt(msg.extension_deadline, msg.HasField("extension_deadline")),
         produced_at=ts_to_dt(msg.produced_at, msg.HasField("produced_at")),
     )
-
-
-def _optional(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
-    """A stored enum that may be unset ("" for UNSPECIFIED); ValueError naming ``field`` when unknown."""
-    name = enum_name(enum, value, prefix)
-    if name is None:
-        raise ValueError(field)
-    return "" if name == "UNSPECIFIED" else name
-
-
-def _required(enum: EnumTypeWrapper, value: int, prefix: str, field: str) -> str:
-    """A stored enum that is always set; ValueError naming ``field`` when unknown or UNSPECIFIED."""
-    name = _optional(enum, value, prefix, field)
-    if not name:
-        raise ValueError(field)
-    return name
 
 
 def warning_to_pb(state: pb.PreservationOrder, warning: Warning) -> pb.ExpiryWarning:
