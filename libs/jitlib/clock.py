@@ -40,6 +40,11 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def as_utc_or_none(value: datetime | None) -> datetime | None:
+    """``as_utc`` of a nullable column: None stays None."""
+    return as_utc(value) if value is not None else None
+
+
 class OffsetClock:
     """Wall-clock time shifted by an offset tests can move (time keeps flowing, unlike ManualClock)."""
 

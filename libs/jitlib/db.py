@@ -37,7 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from jitlib.actors import Actor
-from jitlib.clock import as_utc
+from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.policy import StoredRecord
 from jitlib.visibility import PartyIndex
 
@@ -102,7 +102,7 @@ def record_fields(row: RecordColumns) -> dict[str, Any]:
         "created_at": as_utc(row.created_at),
         "updated_by": Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
         "updated_at": as_utc(row.updated_at),
-        "replicated_at": as_utc(row.replicated_at) if row.replicated_at is not None else None,
+        "replicated_at": as_utc_or_none(row.replicated_at),
     }
 
 

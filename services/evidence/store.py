@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
-from jitlib.clock import as_utc
+from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.crypto import WrappedKey
 from jitlib.db import TS, RecordColumns, RecordTable, new_metadata, record_columns, record_fields, runtime_tables
 from jitlib.policy import VisibilityScope
@@ -49,10 +49,6 @@ class Base(DeclarativeBase):
 
 RUNTIME = runtime_tables(Base.metadata)
 ALERTS = alerts_table(Base.metadata)
-
-
-def _opt(dt: datetime | None) -> datetime | None:
-    return as_utc(dt) if dt is not None else None
 
 
 class RequestRow(RecordColumns, Base):
@@ -222,16 +218,16 @@ def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceReque
         description=row.description,
         preservation_order_id=row.preservation_order_id,
         user_notice_status=row.user_notice_status,
-        user_notice_suppressed_until=_opt(row.user_notice_suppressed_until),
+        user_notice_suppressed_until=as_utc_or_none(row.user_notice_suppressed_until),
         state=State(row.state),
-        issued_at=_opt(row.issued_at),
-        received_at=_opt(row.received_at),
-        decided_at=_opt(row.decided_at),
+        issued_at=as_utc_or_none(row.issued_at),
+        received_at=as_utc_or_none(row.received_at),
+        decided_at=as_utc_or_none(row.decided_at),
         state_reason=row.state_reason,
         refusal_ground=row.refusal_ground,
         non_execution_reason=row.non_execution_reason,
         decision_extended=row.decision_extended,
-        postponed_until=_opt(row.postponed_until),
+        postponed_until=as_utc_or_none(row.postponed_until),
         deadlines=deadlines,
     )
 
@@ -481,7 +477,7 @@ def _order(row: LinkedOrderRow) -> OrderReplica:
         id=row.id,
         workspace_id=row.workspace_id,
         state=row.state,
-        expires_at=_opt(row.expires_at),
+        expires_at=as_utc_or_none(row.expires_at),
         version=row.version,
         follow_up_request_id=row.follow_up_request_id,
         origin_jurisdiction=row.origin_jurisdiction,

@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
-from jitlib.clock import as_utc
+from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.crypto import WrappedKey
 from jitlib.db import TS, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
@@ -231,7 +231,7 @@ def to_channel(row: ChannelRow) -> Channel:
         next_seq=row.next_seq,
         created_by_id=row.created_by_id,
         created_at=as_utc(row.created_at),
-        shredded_at=as_utc(row.shredded_at) if row.shredded_at else None,
+        shredded_at=as_utc_or_none(row.shredded_at),
         restricted=row.restricted,
     )
 
@@ -472,7 +472,7 @@ def to_message(row: MessageRow) -> Message:
         key_version=row.key_version,
         sealed_body=row.body,
         posted_at=as_utc(row.posted_at),
-        edited_at=as_utc(row.edited_at) if row.edited_at else None,
+        edited_at=as_utc_or_none(row.edited_at),
         sealed_attachments=row.sealed_attachments or b"",
         attachments_key_version=row.attachments_key_version or 0,
         legacy_attachments=attachments_from_json(row.attachments),
@@ -621,8 +621,8 @@ def _to_receipt(row: ReceiptRow) -> Receipt:
     return Receipt(
         message_id=row.message_id,
         reader=Actor(row.user_id, row.username, row.jurisdiction),
-        delivered_at=as_utc(row.delivered_at) if row.delivered_at else None,
-        read_at=as_utc(row.read_at) if row.read_at else None,
+        delivered_at=as_utc_or_none(row.delivered_at),
+        read_at=as_utc_or_none(row.read_at),
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.alerts import alerts_table
-from jitlib.clock import as_utc
+from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.db import TS, RecordColumns, RecordTable, new_metadata, record_columns, record_fields, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
@@ -84,10 +84,6 @@ PARTIES = PartyIndex.declare(
 )
 
 
-def _opt(value: datetime | None) -> datetime | None:
-    return as_utc(value) if value is not None else None
-
-
 def to_domain(row: OrderRow) -> Order:
     return Order(
         **record_fields(row),
@@ -101,13 +97,13 @@ def to_domain(row: OrderRow) -> Order:
         not_executed_reason=row.not_executed_reason,
         provider_reference=row.provider_reference,
         follow_up_request_id=row.follow_up_request_id,
-        issued_at=_opt(row.issued_at),
-        confirmed_at=_opt(row.confirmed_at),
-        clock_started_at=_opt(row.clock_started_at),
-        expires_at=_opt(row.expires_at),
+        issued_at=as_utc_or_none(row.issued_at),
+        confirmed_at=as_utc_or_none(row.confirmed_at),
+        clock_started_at=as_utc_or_none(row.clock_started_at),
+        expires_at=as_utc_or_none(row.expires_at),
         extension_count=row.extension_count,
-        extension_deadline=_opt(row.extension_deadline),
-        produced_at=_opt(row.produced_at),
+        extension_deadline=as_utc_or_none(row.extension_deadline),
+        produced_at=as_utc_or_none(row.produced_at),
     )
 
 
@@ -143,7 +139,7 @@ def get(session: Session, order_id: str, *, for_update: bool = False) -> Order |
 
 
 def next_alert_of(session: Session, order_id: str) -> datetime | None:
-    return _opt(session.scalar(select(OrderRow.next_alert_at).where(OrderRow.id == order_id)))
+    return as_utc_or_none(session.scalar(select(OrderRow.next_alert_at).where(OrderRow.id == order_id)))
 
 
 def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[Order] | None:

@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib.clock import as_utc
+from jitlib.clock import as_utc_or_none
 from jitlib.db import TS, RecordColumns, RecordTable, new_metadata, record_columns, record_fields, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
@@ -75,7 +75,7 @@ def to_domain(row: TaskRow) -> Task:
         kind=row.kind,
         assignee_jurisdiction=row.assignee_jurisdiction,
         priority=row.priority,
-        due_at=as_utc(row.due_at) if row.due_at else None,
+        due_at=as_utc_or_none(row.due_at),
         links=_links_from_json(row.links),
         state=TaskState(row.state),
         state_reason=row.state_reason,
