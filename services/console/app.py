@@ -7,6 +7,7 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgi_csrf import asgi_csrf
 from starlette.applications import Starlette
@@ -22,23 +23,30 @@ from services.console.web import Console
 #: The largest body of a form post; uploads have their own limit (JIT_CONSOLE_UPLOAD_MAX_MB).
 FORM_MAX_BYTES = 256 * 1024
 SESSION_COOKIE = "jit_console"
-#: Pages load scripts, styles and images from the console only, and are never framed.
-SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-     b"form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-]  # fmt: skip
+
+
+def security_headers(keycloak_origin: str) -> list[tuple[bytes, bytes]]:
+    """Pages load scripts, styles and images from the console only, are never framed, and post forms
+    to the console only (and, for logout, its redirect to Keycloak)."""
+    csp = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"form-action 'self' {keycloak_origin}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
+    return [
+        (b"content-security-policy", csp.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"same-origin"),
+        (b"x-frame-options", b"DENY"),
+    ]
 
 
 class Guard:
     """Bounds request bodies (uploads have their own route and limit) and adds the security headers."""
 
-    def __init__(self, app: ASGIApp, upload_max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, upload_max_bytes: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.app = app
         self.upload_max = upload_max_bytes
+        self.headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,7 +66,7 @@ class Guard:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
             await send(message)
 
         for name, value in scope.get("headers", []):
@@ -112,4 +120,6 @@ def create_app(settings: ConsoleSettings) -> Any:
         ],
     )
     protected = asgi_csrf(app, signing_secret=secrets.token_urlsafe(48), cookie_secure=secure, cookie_samesite="Strict")
-    return Guard(protected, settings.console_upload_max_mb * 1024 * 1024)
+    keycloak = urlsplit(settings.keycloak_url)
+    origin = f"{keycloak.scheme}://{keycloak.netloc}"
+    return Guard(protected, settings.console_upload_max_mb * 1024 * 1024, security_headers(origin))

@@ -52,6 +52,7 @@ LABELS = {
 TASK_COLUMNS = [s for s in tk.TaskState.values() if s != 0]
 _KINDS = {"task": common_pb2.RECORD_KIND_TASK, "request": common_pb2.RECORD_KIND_EVIDENCE_REQUEST,
           "order": common_pb2.RECORD_KIND_PRESERVATION_ORDER}  # fmt: skip
+WHOLE_WORKSPACE, PARTIES_ONLY = common_pb2.VISIBILITY_WORKSPACE, common_pb2.VISIBILITY_RESTRICTED
 #: Kinds the system opens by itself, never offered in the form.
 _NOT_CREATED_KINDS = (0, tk.TASK_KIND_FOLLOW_UP)
 
@@ -257,7 +258,8 @@ class Console:
             kind=kind,
             assignee_jurisdiction=str(form.get("assignee") or "").strip().upper(),
             priority=priority,
-            visibility=common_pb2.VISIBILITY_RESTRICTED if form.get("restricted") else common_pb2.VISIBILITY_WORKSPACE,
+            # Restricted to the parties unless the issuer widens it, as the service's own default.
+            visibility=WHOLE_WORKSPACE if form.get("whole_workspace") else PARTIES_ONLY,
         )
         if days > 0:
             req.due_at.FromDatetime(c.now + dt.timedelta(days=days))

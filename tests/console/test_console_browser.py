@@ -76,6 +76,7 @@ def test_nl_assigns_a_task_to_de(users: Users, shots: Path) -> None:
     case["task_url"] = page.url
     case["task_id"] = page.url.rsplit("/", 1)[1]
     assert "NL → DE" in page.inner_text("main")
+    assert "restricted: NL, DE" in page.inner_text("main")  # the parties only, unless widened
     # The issuer may only cancel a task it assigned: exactly what the service listed.
     assert [b.inner_text() for b in page.locator("section.actions button").all()] == ["Cancel task"]
     assert unlabelled_fields(page) == []
@@ -299,6 +300,14 @@ def test_the_workspace_home_lists_what_is_due_by_time_left(users: Users, shots: 
 
 
 # ---------------------------------------------------------------- FR sees nothing; the auditor
+
+
+def test_ie_a_member_but_no_party_does_not_see_the_restricted_task(users: Users) -> None:
+    page = users.page("ie-liaison")
+    page.goto(f"{users.base}/w/{WS}/tasks")
+    assert "Identify the holder" not in page.inner_text("main")
+    response = page.goto(case["task_url"])
+    assert response is not None and response.status == 404
 
 
 def test_fr_sees_nothing_of_the_case(users: Users, shots: Path) -> None:

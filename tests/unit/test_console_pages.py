@@ -1,0 +1,163 @@
+"""The console's pure parts: the due list, times in the user's and the deadline's zone, the action forms,
+refusals in words, the cookie rule, and the workspace home as rendered HTML."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from grpc.aio import AioRpcError, Metadata
+
+from jit.evidence.v1 import evidence_pb2 as ev
+from jit.preservation.v1 import preservation_pb2 as pv
+from jit.tasks.v1 import tasks_pb2 as tk
+from services.console import present
+from services.console.actions import ORDER_ACTIONS, REQUEST_ACTIONS, TASK_ACTIONS, TEXT_MAX, FormError, build_request
+from services.console.backend import refusal
+from services.console.settings import ConsoleSettings
+from services.console.web import LABELS
+
+NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+
+
+def ts(value: dt.datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+def task(title: str, due: dt.datetime) -> tk.Task:
+    return tk.Task(id=title, title=title, state=tk.TASK_STATE_ASSIGNED, assignee_jurisdiction="DE", due_at=ts(due))
+
+
+def test_due_items_are_soonest_first_and_overdue_ones_are_marked() -> None:
+    late = task("late", NOW - dt.timedelta(hours=3))
+    soon = task("soon", NOW + dt.timedelta(days=1))
+    undated = tk.Task(id="x", title="undated", state=tk.TASK_STATE_ASSIGNED)
+    request = ev.EvidenceRequest(
+        id="r",
+        title="EIO to DE",
+        addressee_jurisdiction="DE",
+        next_deadline_at=ts(NOW + dt.timedelta(days=5)),
+        deadlines=[
+            ev.Deadline(kind=ev.DEADLINE_KIND_ACKNOWLEDGE, due_at=ts(NOW - dt.timedelta(days=1)), overdue=True),
+            ev.Deadline(kind=ev.DEADLINE_KIND_EXECUTE, due_at=ts(NOW + dt.timedelta(days=5)), source="Art. 12(4)"),
+            ev.Deadline(kind=ev.DEADLINE_KIND_EXECUTE, due_at=ts(NOW + dt.timedelta(days=90))),  # not the next one
+        ],
+    )
+    order = pv.PreservationOrder(id="o", provider_id="socialnet-ie", expires_at=ts(NOW + dt.timedelta(days=2)))
+    items = present.due_items([soon, undated, late], [request], [order], LABELS)
+    assert [(i.kind, i.record_id) for i in items] == [
+        ("request", "r"),
+        ("task", "late"),
+        ("task", "soon"),
+        ("order", "o"),
+        ("request", "r"),
+    ]
+    assert [i.overdue(NOW) for i in items] == [True, True, False, False, False]
+    assert items[-1].legal_jurisdiction == "DE" and "Art. 12(4)" in items[-1].what
+    assert items[2].legal_jurisdiction == ""  # a task's due date is the team's, not a legal deadline
+
+
+def test_times_show_in_the_users_zone_and_a_deadline_in_its_own() -> None:
+    due = dt.datetime(2026, 12, 15, 16, 0, tzinfo=dt.UTC)
+    assert present.when(due, present.zone("Europe%2FAmsterdam")) == "Tue 15 Dec 2026, 17:00 CET"
+    assert present.when(due, present.zone("Europe/Dublin")) == "Tue 15 Dec 2026, 16:00 GMT"
+    assert present.zone("Mars/Olympus").key == "UTC"
+    assert present.zone("x" * 500).key == "UTC"
+    assert present.zone(None).key == "UTC"
+    zone = present.legal_zone("IE")
+    assert zone is not None and zone.key == "Europe/Dublin"
+    assert present.legal_zone("ZZ") is None
+    assert present.time_left(due, due - dt.timedelta(days=2)) == "2 days left"
+    assert present.time_left(due, due + dt.timedelta(hours=3)) == "overdue by 3 hours"
+
+
+def test_an_action_form_becomes_its_request_or_is_refused_naming_the_field() -> None:
+    req = build_request(TASK_ACTIONS["decline"], "t-1", "4", {"reason": "  not ours  "})
+    assert (req.id, req.expected_version, req.reason) == ("t-1", 4, "not ours")
+    with pytest.raises(FormError, match="Reason: is required"):
+        build_request(TASK_ACTIONS["decline"], "t-1", "4", {"reason": "   "})
+    with pytest.raises(FormError, match="version: must be a number"):
+        build_request(TASK_ACTIONS["accept"], "t-1", "four", {})
+    with pytest.raises(FormError, match=f"at most {TEXT_MAX}"):
+        build_request(TASK_ACTIONS["complete"], "t-1", "1", {"outcome": "x" * (TEXT_MAX + 1)})
+    refuse = REQUEST_ACTIONS["refuse"]
+    with pytest.raises(FormError, match="Ground for refusal: choose one"):
+        build_request(refuse, "r", "1", {"ground": "999", "detail": "d"})
+    ok = build_request(refuse, "r", "1", {"ground": str(ev.REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE), "detail": "d"})
+    assert ok.ground == ev.REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE
+    postponed = build_request(REQUEST_ACTIONS["postpone"], "r", "1", {"reason": "trial", "until": "2027-01-31"})
+    assert postponed.until.ToDatetime(tzinfo=dt.UTC) == dt.datetime(2027, 1, 31, 23, 59, tzinfo=dt.UTC)
+    with pytest.raises(FormError, match="YYYY-MM-DD"):
+        build_request(REQUEST_ACTIONS["postpone"], "r", "1", {"reason": "trial", "until": "31/01/2027"})
+    assert build_request(ORDER_ACTIONS["extend"], "o", "2", {"ignored": "x"}).expected_version == 2
+
+
+def test_every_transition_a_service_may_list_has_its_form() -> None:
+    """What the domains name in their transition tables is what the console knows (the clock's own
+    'expire' is never offered to a user; uploads have their own form)."""
+    from services.evidence.domain import TRANSITIONS as EV
+    from services.preservation.domain import TRANSITIONS as PV
+    from services.tasks.domain import TRANSITIONS as TK
+
+    assert set(TK) == set(TASK_ACTIONS)
+    assert set(EV) == set(REQUEST_ACTIONS)
+    assert set(PV) - {"expire"} == set(ORDER_ACTIONS)
+
+
+def _rpc_error(code: grpc.StatusCode, details: str) -> AioRpcError:
+    return AioRpcError(code, Metadata(), Metadata(), details=details)
+
+
+def test_refusals_are_words_and_never_echo_unbounded_text() -> None:
+    assert "not shared with you" in refusal(_rpc_error(grpc.StatusCode.NOT_FOUND, "task abc not found")).words
+    words = refusal(_rpc_error(grpc.StatusCode.FAILED_PRECONDITION, "cannot accept a task that is DONE")).words
+    assert words == "Refused: cannot accept a task that is DONE."
+    long = refusal(_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "x" * 5000)).words
+    assert len(long) <= 300
+    assert "reload the page" in refusal(_rpc_error(grpc.StatusCode.ABORTED, "version")).words
+
+
+@pytest.mark.parametrize(
+    ("url", "choice", "secure"),
+    [
+        ("http://127.0.0.1:8088", "auto", False),
+        ("http://localhost:8088", "auto", False),
+        ("https://console.jit.example", "auto", True),
+        ("http://console.jit.example", "auto", True),
+        ("http://127.0.0.1:8088", "true", True),
+    ],
+)
+def test_cookies_are_secure_everywhere_but_plain_http_on_loopback(url: str, choice: str, secure: bool) -> None:
+    settings = ConsoleSettings(console_public_url=url, console_cookie_secure=choice)
+    assert settings.cookie_secure() is secure
+
+
+def test_the_workspace_home_marks_overdue_items(monkeypatch: Any) -> None:
+    from services.console.sessions import Sessions
+    from services.console.web import Console
+
+    settings = ConsoleSettings(console_client_secret="unit-test")
+    console = Console(settings, Sessions(settings))
+    due = present.due_items(
+        [task("late", NOW - dt.timedelta(hours=3)), task("soon", NOW + dt.timedelta(days=1))], [], [], LABELS
+    )
+    html = console.env.get_template("workspace.html").render(
+        ws="jit-demo",
+        due=due,
+        now=NOW,
+        here="home",
+        user=None,
+        counts={"tasks": 2, "requests": 0, "orders": 0},
+        time_left=lambda d: present.time_left(d, NOW),
+        legal_zone=present.legal_zone,
+        when=lambda v: present.when(v, present.zone("UTC")),
+        tz=present.zone("UTC"),
+    )
+    assert html.count('class="badge overdue">Overdue') == 1
+    assert html.index("late") < html.index("soon")
+    assert "overdue by 3 hours" in html and "1 day left" in html
