@@ -89,6 +89,15 @@ class RecordColumns(RecordKey):
     replicated_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
 
+def record_indexes(table: str) -> tuple[Index, Index]:
+    """The indexes every ``RecordColumns`` table has: its idempotency key (creator, request id), unique,
+    and (workspace, id) for the pages of its List RPC. For ``__table_args__ = (*record_indexes(name), ...)``."""
+    return (
+        Index(f"uq_{table}_creator_request", "created_by_id", "request_id", unique=True),
+        Index(f"ix_{table}_workspace_id_id", "workspace_id", "id"),
+    )
+
+
 def record_fields(row: RecordColumns) -> dict[str, Any]:
     """The domain record's common fields, read from its row (for ``Record(**record_fields(row), ...)``)."""
     return {

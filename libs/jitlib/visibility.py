@@ -67,6 +67,18 @@ def readable_sql(scope: VisibilityScope, terms: SqlTerms) -> SqlExpr:
     return readable(scope, terms)
 
 
+def visible_in(
+    row: Any, scope: VisibilityScope, terms: SqlTerms, workspace_ids: Iterable[str], states: Iterable[Any] = ()
+) -> list[Any]:
+    """The conditions every List query of a record table starts with: rows of ``workspace_ids`` that
+    ``scope`` may read (``readable_sql``) and, when the filter names any, in one of ``states`` (enum members,
+    stored by value). The caller adds its own filters."""
+    conditions: list[Any] = [row.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, terms)]
+    if states:
+        conditions.append(row.state.in_(sorted(s.value for s in states)))
+    return conditions
+
+
 @dataclass(frozen=True)
 class PartyIndex:
     """The parties of a kind of record, one row per (record, jurisdiction): how a list query answers the

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -34,10 +34,19 @@ from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.crypto import WrappedKey
-from jitlib.db import TS, RecordColumns, RecordTable, new_metadata, record_columns, record_fields, runtime_tables
+from jitlib.db import (
+    TS,
+    RecordColumns,
+    RecordTable,
+    new_metadata,
+    record_columns,
+    record_fields,
+    record_indexes,
+    runtime_tables,
+)
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
-from jitlib.visibility import PartyIndex, readable_sql
+from jitlib.visibility import PartyIndex, visible_in
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import Consent, EvidenceItem, EvidenceRequest, ItemReplica, OrderReplica, State, Target
@@ -81,8 +90,7 @@ class RequestRow(RecordColumns, Base):
     next_deadline_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
     __table_args__ = (
-        Index("uq_evidence_requests_creator_request", "created_by_id", "request_id", unique=True),
-        Index("ix_evidence_requests_workspace_id_id", "workspace_id", "id"),
+        *record_indexes("evidence_requests"),
         Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
     )
 
@@ -373,9 +381,7 @@ def list_visible(
     limit: int,
 ) -> list[EvidenceRequest]:
     """Requests of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    conditions: list[Any] = [RequestRow.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, VISIBILITY)]
-    if flt.states:
-        conditions.append(RequestRow.state.in_(sorted(s.value for s in flt.states)))
+    conditions = visible_in(RequestRow, scope, VISIBILITY, workspace_ids, flt.states)
     if flt.legal_basis:
         conditions.append(RequestRow.legal_basis == flt.legal_basis)
     if flt.addressee_jurisdiction:

@@ -39,7 +39,7 @@ from jitlib.crypto import WrappedKey
 from jitlib.db import TS, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
-from jitlib.visibility import PartyIndex, readable_sql
+from jitlib.visibility import PartyIndex, visible_in
 from services.messaging.domain import (
     WORKSPACE,
     AttachmentMeta,
@@ -332,7 +332,7 @@ VISIBILITY = PARTIES.terms(ChannelRow.id, ChannelRow.workspace_id, ChannelRow.re
 
 def list_visible(session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]) -> list[Channel]:
     """Channels of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id order."""
-    conditions = [ChannelRow.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, VISIBILITY)]
+    conditions = visible_in(ChannelRow, scope, VISIBILITY, workspace_ids)
     rows = session.scalars(select(ChannelRow).where(and_(*conditions)).order_by(ChannelRow.id))
     return [to_channel(r) for r in rows]
 

@@ -24,10 +24,19 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
-from jitlib.db import TS, RecordColumns, RecordTable, new_metadata, record_columns, record_fields, runtime_tables
+from jitlib.db import (
+    TS,
+    RecordColumns,
+    RecordTable,
+    new_metadata,
+    record_columns,
+    record_fields,
+    record_indexes,
+    runtime_tables,
+)
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
-from jitlib.visibility import PartyIndex, readable_sql
+from jitlib.visibility import PartyIndex, visible_in
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
 
 
@@ -63,8 +72,7 @@ class OrderRow(RecordColumns, Base):
     next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
     __table_args__ = (
-        Index("uq_preservation_orders_creator_request", "created_by_id", "request_id", unique=True),
-        Index("ix_preservation_orders_workspace_id_id", "workspace_id", "id"),
+        *record_indexes("preservation_orders"),
         Index("ix_preservation_orders_workspace_state", "workspace_id", "state"),
         Index("ix_preservation_orders_workspace_expires", "workspace_id", "expires_at"),
         Index("ix_preservation_orders_workspace_provider", "workspace_id", "provider_id"),
@@ -201,9 +209,7 @@ def list_visible(
 
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
     """
-    conditions = [OrderRow.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, VISIBILITY)]
-    if flt.states:
-        conditions.append(OrderRow.state.in_(sorted(s.value for s in flt.states)))
+    conditions = visible_in(OrderRow, scope, VISIBILITY, workspace_ids, flt.states)
     if flt.provider_id:
         conditions.append(OrderRow.provider_id == flt.provider_id)
     if flt.expires_after is not None:

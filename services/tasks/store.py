@@ -16,10 +16,19 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.clock import as_utc_or_none
-from jitlib.db import TS, RecordColumns, RecordTable, new_metadata, record_columns, record_fields, runtime_tables
+from jitlib.db import (
+    TS,
+    RecordColumns,
+    RecordTable,
+    new_metadata,
+    record_columns,
+    record_fields,
+    record_indexes,
+    runtime_tables,
+)
 from jitlib.policy import VisibilityScope
 from jitlib.records import Stored
-from jitlib.visibility import PartyIndex, readable_sql
+from jitlib.visibility import PartyIndex, visible_in
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
 
@@ -46,8 +55,7 @@ class TaskRow(RecordColumns, Base):
     outcome: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (
-        Index("uq_tasks_creator_request", "created_by_id", "request_id", unique=True),
-        Index("ix_tasks_workspace_id_id", "workspace_id", "id"),
+        *record_indexes("tasks"),
         Index("ix_tasks_workspace_state", "workspace_id", "state"),
         Index("ix_tasks_workspace_due", "workspace_id", "due_at"),
     )
@@ -140,9 +148,7 @@ def list_visible(
     limit: int,
 ) -> list[Task]:
     """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    conditions = [TaskRow.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, VISIBILITY)]
-    if flt.states:
-        conditions.append(TaskRow.state.in_(sorted(s.value for s in flt.states)))
+    conditions = visible_in(TaskRow, scope, VISIBILITY, workspace_ids, flt.states)
     if flt.assignee_jurisdiction:
         conditions.append(TaskRow.assignee_jurisdiction == flt.assignee_jurisdiction)
     if flt.origin_jurisdiction:
