@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -322,6 +323,7 @@ def up_nodes(countries: list[str]) -> None:
         ports.leafnode,
         *ports.nats.values(),
         *(p for s in ports.services.values() for p in s.values()),
+        *(node_console_port(i) for i in range(len(countries))),
     ]:
         _ensure_port_free(port, "a node of the federation")
     _say(f"Starting a federation of {len(countries)} nodes: {', '.join(countries)} (state in {STATE})")
@@ -343,6 +345,7 @@ def up_nodes(countries: list[str]) -> None:
         raise
     n = announce_workspaces(fed, f"http://127.0.0.1:{KEYCLOAK_PORT}", "admin", "admin")
     _say(f"  workspaces announced by their lead's node: {n}")
+    consoles = start_node_consoles(fed, countries)
     for c, node in fed.nodes.items():
         env = node.folder / "cli.env"
         env.write_text(
@@ -361,8 +364,11 @@ def up_nodes(countries: list[str]) -> None:
     first, second = countries[0].lower(), countries[1]
     _say(
         f"""
-Each country's users work on their own node (DEMO ONLY users, password `demo`). The settings of the `jit`
-command for a node are in var/nodes/<cc>/cli.env; for example, in a shell for {countries[0]}:
+Each country's users work on their own node (DEMO ONLY users, password `demo`). In a browser, each node's
+web console: {", ".join(f"{c} {u}" for c, u in consoles.items())}
+(for example {countries[0]}'s at {consoles[countries[0]]}, as {first}-prosecutor).
+The settings of the `jit` command for a node are in var/nodes/<cc>/cli.env; for example, in a shell for
+{countries[0]}:
   set -a; . var/nodes/{first}/cli.env; set +a
   .venv/bin/jit login {first}-prosecutor --password demo
   .venv/bin/jit task create --workspace jit-demo --assignee {second} --kind identify-account-holder \\
@@ -373,6 +379,30 @@ A record stays on its owner's node; another node receives it only when its count
   make status      every node and whether it is healthy
   make stop        stop everything"""
     )
+
+
+def node_console_port(index: int) -> int:
+    """``make run NODES=...``: node i's web console listens on 8091+i (8088 is the one-node console's)."""
+    return 8091 + index
+
+
+def start_node_consoles(fed: Any, countries: list[str]) -> dict[str, str]:
+    """A web console per node, for its country's realm and its own services; the node's pid files hold
+    it, so `make stop` stops it with the node."""
+    urls: dict[str, str] = {}
+    for i, c in enumerate(countries):
+        node, port = fed.nodes[c], node_console_port(i)
+        _ensure_port_free(port, f"{c}'s web console")
+        addrs = {svc: node.address(svc) for svc in node.ports}
+        env = {**node.env, **console_env(f"http://127.0.0.1:{KEYCLOAK_PORT}", f"jit-{c.lower()}", port, addrs)}
+        log = node.folder / "logs" / "console.log"
+        proc = spawn([sys.executable, "-m", "services.console"], log, env=env, cwd=ROOT)
+        node.pidfile("console").parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        node.pidfile("console").write_text(str(proc.pid))
+        wait_until(lambda p=port: console_healthy(p), 60, f"{c}'s web console", log, proc)  # type: ignore[misc]
+        urls[c] = f"http://127.0.0.1:{port}"
+        _say(f"  console {c:<4} healthy           {urls[c]} (realm jit-{c.lower()})")
+    return urls
 
 
 def down_nodes() -> None:
@@ -396,6 +426,8 @@ def status_nodes() -> int:
         rows.append((f"{c.lower()}/nats", f"nats://127.0.0.1:{nats_port}", port_open(nats_port)))
         for svc, port in known["ports"]["services"][c].items():
             rows.append((f"{c.lower()}/{svc}", f"127.0.0.1:{port}", _grpc_healthy(port)))
+        web = node_console_port(known["countries"].index(c))
+        rows.append((f"{c.lower()}/console", f"http://127.0.0.1:{web}", console_healthy(web)))
     for name, addr, healthy in rows:
         bad += not healthy
         _say(f"  {name:<20} {addr:<28} {'healthy' if healthy else 'NOT healthy'}")
