@@ -11,6 +11,9 @@ JIT_CACHE_DIR ?= $(HOME)/.cache/jit
 export JIT_CACHE_DIR
 BUF_VERSION  := 1.75.0
 BUF          := $(JIT_CACHE_DIR)/npm/node_modules/.bin/buf
+# axe-core: the accessibility rules the console's browser tests run in each page (WCAG 2 A/AA).
+AXE_VERSION  := 4.14.1
+AXE          := $(JIT_CACHE_DIR)/npm/node_modules/axe-core/axe.min.js
 STAMP        := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
@@ -20,7 +23,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 ## ---- setup ---------------------------------------------------------------------------------
-install: $(STAMP) $(BUF) ## install what is missing: venv, Python packages, buf, PostgreSQL, Keycloak
+install: $(STAMP) $(BUF) $(AXE) ## install what is missing: venv, Python packages, buf, axe-core, PostgreSQL, Chromium, Keycloak
 	@$(PY) -m jitdev.bootstrap
 
 $(STAMP): pyproject.toml constraints.txt
@@ -32,6 +35,9 @@ $(STAMP): pyproject.toml constraints.txt
 $(BUF):
 	@mkdir -p $(JIT_CACHE_DIR)/npm
 	@npm install --silent --no-audit --no-fund --prefix $(JIT_CACHE_DIR)/npm @bufbuild/buf@$(BUF_VERSION)
+
+$(AXE): | $(BUF)
+	@npm install --silent --no-audit --no-fund --prefix $(JIT_CACHE_DIR)/npm axe-core@$(AXE_VERSION)
 
 ## ---- the two commands ------------------------------------------------------------------------
 run: install ## start Keycloak, NATS and the services (SQLite), then say what next; NODES=nl,de,ie: a node per country

@@ -22,6 +22,8 @@ from jitlib.config import CommonSettings
 from tests.harness import RunningService, start_all_services
 
 ROOT = Path(__file__).resolve().parents[2]
+#: axe-core's rules, installed by `make install` (Makefile: AXE) into the download cache.
+AXE = Path(os.environ.get("JIT_CACHE_DIR", Path.home() / ".cache" / "jit")) / "npm/node_modules/axe-core/axe.min.js"
 SHOTS = ROOT / "var" / "test-output" / "console"
 #: Each user's browser runs in the time zone of their country (the console shows times in it).
 ZONES = {"NL": "Europe/Amsterdam", "DE": "Europe/Berlin", "IE": "Europe/Dublin", "FR": "Europe/Paris"}
@@ -138,3 +140,19 @@ def users(console: str, browser: Any) -> Iterator[Users]:
     u = Users(browser, console)
     yield u
     u.close()
+
+
+def accessibility_violations(page: Any) -> list[str]:
+    """What axe-core finds against WCAG 2 A and AA on the page as shown (contrast, labels, names, ...).
+
+    The script is evaluated through the DevTools protocol, so the console's own Content-Security-Policy
+    (scripts from the console only) stays in force for the page."""
+    if not AXE.exists():
+        raise RuntimeError(f"{AXE} is missing: `make install` installs axe-core")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}}))
+            .violations.map(v => v.id + ': ' + v.help + ' — ' + v.nodes.map(n => n.target.join(' ')).join(', '))"""
+    )
+    return list(found)
