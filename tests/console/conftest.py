@@ -8,16 +8,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from jitdev.bootstrap import CHROMIUM
-from jitdev.procs import free_port
+from jitdev.procs import free_port, wait_until
 from jitlib.config import CommonSettings
 from tests.harness import RunningService, start_all_services
 
@@ -46,7 +44,7 @@ def node(
 @pytest.fixture(scope="module")
 def console(node: dict[str, RunningService], keycloak: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The console's base URL; the process is stopped at the end."""
-    from jitdev.stack import console_env
+    from jitdev.stack import console_env, console_healthy
 
     port = free_port()
     addrs = {name: f"127.0.0.1:{svc.app.port}" for name, svc in node.items()}
@@ -59,19 +57,10 @@ def console(node: dict[str, RunningService], keycloak: Any, tmp_path_factory: py
     log = tmp_path_factory.mktemp("console-log") / "console.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "services.console"], cwd=ROOT, env=env, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the console did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield base
+        # The same health check and wait as `make run` (it fails with the log's tail if the console dies).
+        wait_until(lambda: console_healthy(port), 60, "the web console", log, proc)
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         try:
