@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from jitdev.nats import nats_server_binary
+from jitdev.nats import NatsInstance
 from jitdev.nodes import grpc_healthy
 from jitdev.procs import port_open, spawn, wait_until
 
@@ -137,24 +137,10 @@ def start_nats() -> None:
         _say(f"  nats         already running   nats://127.0.0.1:{NATS_PORT}")
         return
     _ensure_port_free(NATS_PORT, "NATS")
-    log = LOGS / "nats.log"
-    proc = spawn(
-        [
-            nats_server_binary(),
-            "-a",
-            "127.0.0.1",
-            "-p",
-            str(NATS_PORT),
-            "-js",
-            "-sd",
-            str(STATE / "nats"),
-            "--server_name",
-            "jit-local",
-        ],
-        log,
-    )
+    inst = NatsInstance(NATS_PORT, STATE / "nats", LOGS / "nats.log", server_name="jit-local").start()
+    assert inst.process is not None
+    proc = inst.process
     _record("nats", proc)
-    wait_until(lambda: port_open(NATS_PORT), 30, "nats-server", log, proc)
     _say(f"  nats         healthy           nats://127.0.0.1:{NATS_PORT} (JetStream, store {STATE / 'nats'})")
 
 

@@ -109,6 +109,26 @@ def hub_config(
     return config
 
 
+def local_config(
+    *,
+    port: int,
+    store_dir: Path,
+    server_name: str,
+    host: str = "127.0.0.1",
+    authorization: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A single node's NATS server (``make run``, the test suite): JetStream with its store, and the
+    ``authorization`` block of its users when given (without one, any client is accepted)."""
+    config: dict[str, Any] = {
+        "server_name": server_name,
+        "listen": f"{host}:{port}",
+        "jetstream": {"store_dir": str(store_dir)},
+    }
+    if authorization is not None:
+        config["authorization"] = dict(authorization)
+    return config
+
+
 @dataclass(frozen=True)
 class NodeNats:
     """One country's NATS server: JetStream in the country's own domain, linked to the hub."""
