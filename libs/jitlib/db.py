@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
 
@@ -30,6 +31,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    select,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -40,6 +42,8 @@ from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.policy import StoredRecord
 from jitlib.visibility import PartyIndex
+
+R = TypeVar("R")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -143,6 +147,42 @@ def creation_columns(record: StoredRecord, *, request_id: str, request_digest: s
     }
 
 
+@dataclass(frozen=True)
+class Stored(Generic[R]):
+    """A record found by the request id that created it, with that request's digest."""
+
+    record: R
+    digest: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The fields of a record kept in columns of the same name, so that a store names each of them once for
+    both directions: ``same`` as they are, ``times`` timestamps (read back in UTC; NULL is None), ``enums``
+    by their member's value, ``lists`` tuples of text as comma-separated text. What is left (JSON, actors,
+    columns named otherwise) the store reads and writes itself."""
+
+    same: tuple[str, ...] = ()
+    times: tuple[str, ...] = ()
+    enums: Mapping[str, type[Enum]] = field(default_factory=dict)
+    lists: tuple[str, ...] = ()
+
+    def read(self, row: object) -> dict[str, Any]:
+        """The fields, read from ``row`` (for ``Record(**FIELDS.read(row), ...)``)."""
+        values = {name: getattr(row, name) for name in self.same}
+        values.update((name, as_utc_or_none(getattr(row, name))) for name in self.times)
+        values.update((name, kind(getattr(row, name))) for name, kind in self.enums.items())
+        values.update((name, tuple(v for v in getattr(row, name).split(",") if v)) for name in self.lists)
+        return values
+
+    def write(self, record: object) -> dict[str, object]:
+        """The columns, taken from ``record`` (for ``{**FIELDS.write(record), ...}``)."""
+        values = {name: getattr(record, name) for name in (*self.same, *self.times)}
+        values.update((name, getattr(record, name).value) for name in self.enums)
+        values.update((name, ",".join(getattr(record, name))) for name in self.lists)
+        return values
+
+
 class PartiedRecord(StoredRecord, Protocol):
     """A stored record with the jurisdictions party to it (what its ``PartyIndex`` holds)."""
 
@@ -154,19 +194,45 @@ P = TypeVar("P", bound=PartiedRecord)
 
 
 class RecordTable(Generic[P]):
-    """The write path of a service's main record table (a ``RecordColumns`` row class), its parties
-    (``PartyIndex``) kept in step with each write. The store gives the columns of its own fields
-    (``columns``, with ``record_columns``); the creator's are written once, by ``insert``."""
+    """A service's main record table (a ``RecordColumns`` row class): its reads by id and by the request
+    that made a record, its id-ordered pages, and its writes, its parties (``PartyIndex``) kept in step with
+    each write. The store gives the columns of its own fields (``columns``, with ``record_columns``; the
+    creator's are written once, by ``insert``) and how a row becomes a record (``load``; it may read more
+    with the session)."""
 
     def __init__(
-        self, row: type[RecordColumns], parties: PartyIndex, columns: Callable[[P], dict[str, object]]
+        self,
+        row: type[RecordColumns],
+        parties: PartyIndex,
+        columns: Callable[[P], dict[str, object]],
+        load: Callable[[Session, Any], P],
     ) -> None:
         self.row = row
         self.parties = parties
         self._columns = columns
+        self._load = load
         # Core inserts with parameters: one round trip each, no ORM identity-map work and no statement
         # construction on the hot create path.
         self._insert = insert(cast(Table, row.__table__))  # type: ignore[attr-defined]
+
+    def get(self, session: Session, record_id: str, *, for_update: bool = False) -> P | None:
+        """The record ``record_id`` (its row locked until the end of the transaction when ``for_update``)."""
+        stmt = select(self.row).where(self.row.id == record_id)
+        row = session.scalar(stmt.with_for_update() if for_update else stmt)
+        return self._load(session, row) if row is not None else None
+
+    def find_by_request(self, session: Session, user_id: str, request_id: str) -> Stored[P] | None:
+        """The record ``user_id`` created by the request ``request_id``, with that request's digest."""
+        row = session.scalar(
+            select(self.row).where(self.row.created_by_id == user_id, self.row.request_id == request_id)
+        )
+        return Stored(self._load(session, row), row.request_digest) if row is not None else None
+
+    def page(self, session: Session, conditions: list[Any], *, after_id: str, limit: int) -> Sequence[Any]:
+        """The rows that meet ``conditions``, in id (creation) order, after ``after_id``; at most ``limit``."""
+        if after_id:
+            conditions = [*conditions, self.row.id > after_id]
+        return session.scalars(select(self.row).where(*conditions).order_by(self.row.id).limit(limit)).all()
 
     def insert(self, session: Session, record: P, *, request_id: str, request_digest: str) -> None:
         """Write a new record, made by the client request ``request_id`` (its idempotency key)."""
@@ -200,6 +266,11 @@ class RecordTable(Generic[P]):
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+def equal_where_given(row: Any, **values: object) -> list[Any]:
+    """A List filter's "column equals the value asked for" conditions, one for each value given (not empty)."""
+    return [getattr(row, name) == value for name, value in values.items() if value]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from jitlib import validate
 from jitlib.auth import Principal
+from jitlib.db import Stored
 from jitlib.errors import Aborted, FailedPrecondition, InvalidArgument
 from jitlib.policy import CASE_ROLES, Operation, RecordAccess, RecordRules, VisibilityScope, visibility_scope
 from jitlib.runtime import Runtime, UnitOfWork
@@ -42,14 +43,6 @@ class NewRecord(Protocol):
 
     @property
     def request_id(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class Stored(Generic[R]):
-    """A record found by the request id that created it, with that request's digest."""
-
-    record: R
-    digest: str
 
 
 @dataclass(frozen=True)

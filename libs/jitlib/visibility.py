@@ -15,7 +15,6 @@ from sqlalchemy import (
     ColumnElement,
     ForeignKey,
     Index,
-    MetaData,
     String,
     Table,
     and_,
@@ -67,47 +66,50 @@ def readable_sql(scope: VisibilityScope, terms: SqlTerms) -> SqlExpr:
     return readable(scope, terms)
 
 
-def visible_in(
-    row: Any, scope: VisibilityScope, terms: SqlTerms, workspace_ids: Iterable[str], states: Iterable[Any] = ()
-) -> list[Any]:
-    """The conditions every List query of a record table starts with: rows of ``workspace_ids`` that
-    ``scope`` may read (``readable_sql``) and, when the filter names any, in one of ``states`` (enum members,
-    stored by value). The caller adds its own filters."""
-    conditions: list[Any] = [row.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, terms)]
-    if states:
-        conditions.append(row.state.in_(sorted(s.value for s in states)))
-    return conditions
-
-
 @dataclass(frozen=True)
 class PartyIndex:
     """The parties of a kind of record, one row per (record, jurisdiction): how a list query answers the
-    READ rule's "is this jurisdiction a party" for restricted records. Each service declares one in its own
-    metadata (so its migrations own the table) and keeps it in step with the record."""
+    READ rule's "is this jurisdiction a party" for restricted records. Each service declares one for its
+    record table, in the same metadata (so its migrations own the table), and keeps it in step with the
+    record."""
 
     table: Table
     #: The column holding the record's id.
     key: Column[str]
+    #: The record table's row class (its ``id``, ``workspace_id``, ``restricted`` and ``state`` columns).
+    row: Any
+    #: How the record table answers the READ rule: its workspace, "open to the whole workspace" (not
+    #: ``restricted``), and "is this jurisdiction a party" (a row here).
+    terms: SqlTerms
 
     @classmethod
-    def declare(cls, metadata: MetaData, name: str, *, record_table: str, key: str, index: str) -> PartyIndex:
+    def declare(cls, row: Any, name: str, *, key: str, index: str) -> PartyIndex:
+        """Declare the table ``name`` of the parties of the records mapped by ``row``; ``key`` names its
+        column of the record's id, ``index`` its index by jurisdiction."""
+        records: Table = row.__table__
         table = Table(
             name,
-            metadata,
-            Column(key, String(36), ForeignKey(f"{record_table}.id", ondelete="CASCADE"), primary_key=True),
+            records.metadata,
+            Column(key, String(36), ForeignKey(f"{records.name}.id", ondelete="CASCADE"), primary_key=True),
             Column("jurisdiction", String(16), primary_key=True),
         )
         Index(index, table.c.jurisdiction, table.c[key])
-        return cls(table, table.c[key])
-
-    def terms(self, record_id: Any, workspace: Any, open_to_workspace: SqlExpr) -> SqlTerms:
-        """The READ rule's terms over the record table whose id column is ``record_id``."""
-        jurisdiction = self.table.c.jurisdiction
-        return SqlTerms(
-            workspace=workspace,
-            open_to_workspace=open_to_workspace,
-            party=lambda j: exists().where(self.key == record_id, jurisdiction == j),
+        record_key, jurisdiction = table.c[key], table.c.jurisdiction
+        terms = SqlTerms(
+            workspace=row.workspace_id,
+            open_to_workspace=row.restricted.is_(False),
+            party=lambda j: exists().where(record_key == row.id, jurisdiction == j),
         )
+        return cls(table, record_key, row, terms)
+
+    def visible_in(self, scope: VisibilityScope, workspace_ids: Iterable[str], states: Iterable[Any] = ()) -> list[Any]:
+        """The conditions every List query of the record table starts with: rows of ``workspace_ids`` that
+        ``scope`` may read (``readable_sql``) and, when the filter names any, in one of ``states`` (enum
+        members, stored by value). The caller adds its own filters."""
+        conditions: list[Any] = [self.row.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, self.terms)]
+        if states:
+            conditions.append(self.row.state.in_(sorted(s.value for s in states)))
+        return conditions
 
     def write(self, session: Session, record_id: str, parties: Iterable[str], *, replace: bool = False) -> None:
         """Record ``parties`` of a record (replacing what was there when ``replace``)."""

@@ -18,7 +18,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     delete,
     func,
     insert,
@@ -32,12 +31,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
-from jitlib.clock import as_utc, as_utc_or_none
+from jitlib.clock import as_utc
 from jitlib.crypto import WrappedKey
 from jitlib.db import (
     TS,
+    Fields,
     RecordColumns,
     RecordTable,
+    equal_where_given,
     new_metadata,
     record_columns,
     record_fields,
@@ -45,8 +46,7 @@ from jitlib.db import (
     runtime_tables,
 )
 from jitlib.policy import VisibilityScope
-from jitlib.records import Stored
-from jitlib.visibility import PartyIndex, visible_in
+from jitlib.visibility import PartyIndex
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import Consent, EvidenceItem, EvidenceRequest, ItemReplica, OrderReplica, State, Target
@@ -97,11 +97,7 @@ class RequestRow(RecordColumns, Base):
 
 #: One row per jurisdiction party to a request: the visibility index of restricted ones.
 PARTIES = PartyIndex.declare(
-    Base.metadata,
-    "evidence_request_parties",
-    record_table="evidence_requests",
-    key="request_id",
-    index="ix_evidence_request_parties_jurisdiction",
+    RequestRow, "evidence_request_parties", key="request_id", index="ix_evidence_request_parties_jurisdiction"
 )
 
 
@@ -209,33 +205,37 @@ def _targets_json(targets: tuple[Target, ...]) -> str:
     return json.dumps([[t.type, t.value, t.platform] for t in targets])
 
 
+#: The fields of a request kept in columns of the same name.
+FIELDS = Fields(
+    same=(
+        "issuing_authority",
+        "legal_basis",
+        "epoc_procedure",
+        "addressee_kind",
+        "addressee_jurisdiction",
+        "provider_name",
+        "offence_category",
+        "urgency",
+        "title",
+        "description",
+        "preservation_order_id",
+        "user_notice_status",
+        "state_reason",
+        "refusal_ground",
+        "non_execution_reason",
+        "decision_extended",
+    ),
+    times=("user_notice_suppressed_until", "postponed_until", "issued_at", "received_at", "decided_at"),
+    enums={"state": State},
+    lists=("data_categories",),
+)
+
+
 def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceRequest:
     return EvidenceRequest(
         **record_fields(row),
-        issuing_authority=row.issuing_authority,
-        legal_basis=row.legal_basis,
-        epoc_procedure=row.epoc_procedure,
-        addressee_kind=row.addressee_kind,
-        addressee_jurisdiction=row.addressee_jurisdiction,
-        provider_name=row.provider_name,
-        data_categories=tuple(c for c in row.data_categories.split(",") if c),
+        **FIELDS.read(row),
         targets=tuple(Target(t, v, p) for t, v, p in json.loads(row.targets or "[]")),
-        offence_category=row.offence_category,
-        urgency=row.urgency,
-        title=row.title,
-        description=row.description,
-        preservation_order_id=row.preservation_order_id,
-        user_notice_status=row.user_notice_status,
-        user_notice_suppressed_until=as_utc_or_none(row.user_notice_suppressed_until),
-        state=State(row.state),
-        issued_at=as_utc_or_none(row.issued_at),
-        received_at=as_utc_or_none(row.received_at),
-        decided_at=as_utc_or_none(row.decided_at),
-        state_reason=row.state_reason,
-        refusal_ground=row.refusal_ground,
-        non_execution_reason=row.non_execution_reason,
-        decision_extended=row.decision_extended,
-        postponed_until=as_utc_or_none(row.postponed_until),
         deadlines=deadlines,
     )
 
@@ -243,37 +243,21 @@ def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceReque
 def _columns(r: EvidenceRequest) -> dict[str, object]:
     return {
         **record_columns(r),
-        "issuing_authority": r.issuing_authority,
-        "legal_basis": r.legal_basis,
-        "epoc_procedure": r.epoc_procedure,
-        "addressee_kind": r.addressee_kind,
-        "addressee_jurisdiction": r.addressee_jurisdiction,
-        "provider_name": r.provider_name,
-        "data_categories": ",".join(r.data_categories),
+        **FIELDS.write(r),
         "targets": _targets_json(r.targets),
-        "offence_category": r.offence_category,
-        "urgency": r.urgency,
-        "title": r.title,
-        "description": r.description,
-        "preservation_order_id": r.preservation_order_id,
-        "user_notice_status": r.user_notice_status,
-        "user_notice_suppressed_until": r.user_notice_suppressed_until,
-        "state": r.state.value,
-        "state_reason": r.state_reason,
-        "refusal_ground": r.refusal_ground,
-        "non_execution_reason": r.non_execution_reason,
-        "decision_extended": r.decision_extended,
-        "postponed_until": r.postponed_until,
-        "issued_at": r.issued_at,
-        "received_at": r.received_at,
-        "decided_at": r.decided_at,
         "next_deadline_at": r.deadlines[0].due_at if r.deadlines else None,
     }
 
 
-#: The requests table's writes: insert, update_if_version (the version guard) and write_replica; the
-#: functions below add the request's deadlines to them.
-REQUESTS = RecordTable(RequestRow, PARTIES, _columns)
+def _load(session: Session, row: RequestRow) -> EvidenceRequest:
+    return to_domain(row, _deadlines_of(session, [row.id])[row.id])
+
+
+#: The requests table: get, find_by_request, pages, and its writes: insert, update_if_version (the
+#: version guard) and write_replica; the functions below add the request's deadlines to the writes.
+REQUESTS = RecordTable(RequestRow, PARTIES, _columns, _load)
+get = REQUESTS.get
+find_by_request = REQUESTS.find_by_request
 _INSERT_DEADLINE = insert(cast(Table, DeadlineRow.__table__))
 
 
@@ -286,22 +270,6 @@ def _deadlines_of(session: Session, ids: list[str]) -> dict[str, tuple[Deadline,
             Deadline(DeadlineKind(d.kind), as_utc(d.due_at), d.source, as_utc(d.counted_from), d.working_days)
         )
     return {k: tuple(sorted(v, key=lambda d: (d.due_at, d.kind.value))) for k, v in out.items()}
-
-
-def get(session: Session, request_id: str) -> EvidenceRequest | None:
-    row = session.scalar(select(RequestRow).where(RequestRow.id == request_id))
-    if row is None:
-        return None
-    return to_domain(row, _deadlines_of(session, [row.id])[row.id])
-
-
-def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[EvidenceRequest] | None:
-    row = session.scalar(
-        select(RequestRow).where(RequestRow.created_by_id == user_id, RequestRow.request_id == request_id)
-    )
-    if row is None:
-        return None
-    return Stored(to_domain(row, _deadlines_of(session, [row.id])[row.id]), row.request_digest)
 
 
 AlertPlan = dict[DeadlineKind, datetime | None]
@@ -358,10 +326,6 @@ def _insert_deadlines(session: Session, r: EvidenceRequest, first_alerts: AlertP
         )
 
 
-#: How the requests table answers the policy's READ rule.
-VISIBILITY = PARTIES.terms(RequestRow.id, RequestRow.workspace_id, RequestRow.restricted.is_(False))
-
-
 @dataclass(frozen=True)
 class RequestFilter:
     states: frozenset[State] = frozenset()
@@ -381,18 +345,16 @@ def list_visible(
     limit: int,
 ) -> list[EvidenceRequest]:
     """Requests of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    conditions = visible_in(RequestRow, scope, VISIBILITY, workspace_ids, flt.states)
-    if flt.legal_basis:
-        conditions.append(RequestRow.legal_basis == flt.legal_basis)
-    if flt.addressee_jurisdiction:
-        conditions.append(RequestRow.addressee_jurisdiction == flt.addressee_jurisdiction)
-    if flt.origin_jurisdiction:
-        conditions.append(RequestRow.origin_jurisdiction == flt.origin_jurisdiction)
+    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states)
+    conditions += equal_where_given(
+        RequestRow,
+        legal_basis=flt.legal_basis,
+        addressee_jurisdiction=flt.addressee_jurisdiction,
+        origin_jurisdiction=flt.origin_jurisdiction,
+    )
     if flt.deadline_before is not None:
         conditions.append(RequestRow.next_deadline_at < flt.deadline_before)
-    if after_id:
-        conditions.append(RequestRow.id > after_id)
-    rows = list(session.scalars(select(RequestRow).where(and_(*conditions)).order_by(RequestRow.id).limit(limit)))
+    rows = REQUESTS.page(session, conditions, after_id=after_id, limit=limit)
     dls = _deadlines_of(session, [r.id for r in rows])
     return [to_domain(r, dls[r.id]) for r in rows]
 
@@ -478,34 +440,22 @@ def orders_by_id(session: Session, order_ids: set[str]) -> dict[str, OrderReplic
     return {r.id: _order(r) for r in rows}
 
 
+#: The fields of a preservation order's replica, in columns of the same name.
+ORDER_FIELDS = Fields(
+    same=("workspace_id", "origin_jurisdiction", "restricted", "state", "version", "follow_up_request_id"),
+    times=("expires_at",),
+    lists=("shared_with",),
+)
+
+
 def _order(row: LinkedOrderRow) -> OrderReplica:
-    return OrderReplica(
-        id=row.id,
-        workspace_id=row.workspace_id,
-        state=row.state,
-        expires_at=as_utc_or_none(row.expires_at),
-        version=row.version,
-        follow_up_request_id=row.follow_up_request_id,
-        origin_jurisdiction=row.origin_jurisdiction,
-        restricted=row.restricted,
-        shared_with=tuple(j for j in row.shared_with.split(",") if j),
-    )
+    return OrderReplica(id=row.id, **ORDER_FIELDS.read(row))
 
 
 def upsert_order(session: Session, o: OrderReplica, now: datetime) -> bool:
     """Store the order's state unless we hold a newer version; True when stored."""
     current = session.scalar(select(LinkedOrderRow).where(LinkedOrderRow.id == o.id))
-    values = {
-        "workspace_id": o.workspace_id,
-        "origin_jurisdiction": o.origin_jurisdiction,
-        "restricted": o.restricted,
-        "shared_with": ",".join(o.shared_with),
-        "state": o.state,
-        "expires_at": o.expires_at,
-        "version": o.version,
-        "follow_up_request_id": o.follow_up_request_id,
-        "updated_at": now,
-    }
+    values = {**ORDER_FIELDS.write(o), "updated_at": now}
     if current is None:
         session.execute(insert(LinkedOrderRow).values(id=o.id, **values))
         return True
@@ -534,22 +484,30 @@ def _consents(text: str) -> tuple[Consent, ...]:
     return tuple(out)
 
 
+#: The fields of an item kept in columns of the same name.
+ITEM_FIELDS = Fields(
+    same=(
+        "id",
+        "workspace_id",
+        "evidence_request_id",
+        "origin_jurisdiction",
+        "media_type",
+        "size_bytes",
+        "sha256",
+        "filename",
+        "description",
+        "conditions",
+        "blob_key",
+    ),
+    times=("received_at",),
+)
+
+
 def item_to_domain(row: ItemRow) -> EvidenceItem:
     return EvidenceItem(
-        id=row.id,
-        workspace_id=row.workspace_id,
-        evidence_request_id=row.evidence_request_id,
-        origin_jurisdiction=row.origin_jurisdiction,
-        media_type=row.media_type,
-        size_bytes=row.size_bytes,
-        sha256=row.sha256,
-        filename=row.filename,
-        description=row.description,
-        conditions=row.conditions,
+        **ITEM_FIELDS.read(row),
         consents=_consents(row.consents),
         received_by=Actor(row.received_by_id, row.received_by_name, row.received_by_jurisdiction),
-        received_at=as_utc(row.received_at),
-        blob_key=row.blob_key,
     )
 
 
@@ -593,23 +551,12 @@ def find_item_by_upload(session: Session, user_id: str, upload_request_id: str) 
 def insert_item(session: Session, item: EvidenceItem, upload_request_id: str) -> None:
     session.execute(
         insert(ItemRow).values(
-            id=item.id,
-            workspace_id=item.workspace_id,
-            evidence_request_id=item.evidence_request_id,
+            **ITEM_FIELDS.write(item),
             upload_request_id=upload_request_id,
-            origin_jurisdiction=item.origin_jurisdiction,
-            media_type=item.media_type,
-            size_bytes=item.size_bytes,
-            sha256=item.sha256,
-            filename=item.filename,
-            description=item.description,
-            conditions=item.conditions,
             consents=_consents_json(item.consents),
-            blob_key=item.blob_key,
             received_by_id=item.received_by.user_id,
             received_by_name=item.received_by.username,
             received_by_jurisdiction=item.received_by.jurisdiction,
-            received_at=item.received_at,
             custody_seq=0,
             custody_head=custody.GENESIS,
         )

@@ -19,7 +19,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     delete,
     event,
     insert,
@@ -36,10 +35,9 @@ from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.crypto import WrappedKey
-from jitlib.db import TS, new_metadata, runtime_tables
+from jitlib.db import TS, Fields, Stored, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
-from jitlib.records import Stored
-from jitlib.visibility import PartyIndex, visible_in
+from jitlib.visibility import PartyIndex
 from services.messaging.domain import (
     WORKSPACE,
     AttachmentMeta,
@@ -91,11 +89,7 @@ class ChannelRow(Base):
 
 #: One row per jurisdiction party to a channel (its origin and members): the visibility index of restricted ones.
 PARTIES = PartyIndex.declare(
-    Base.metadata,
-    "channel_parties",
-    record_table="channels",
-    key="channel_id",
-    index="ix_channel_parties_jurisdiction_channel",
+    ChannelRow, "channel_parties", key="channel_id", index="ix_channel_parties_jurisdiction_channel"
 )
 
 
@@ -218,21 +212,28 @@ def _split(text: str) -> tuple[str, ...]:
 # -- channels -----------------------------------------------------------------------------------------
 
 
+#: The fields of a channel kept in columns of the same name.
+CHANNEL_FIELDS = Fields(
+    same=(
+        "id",
+        "workspace_id",
+        "kind",
+        "title",
+        "origin_jurisdiction",
+        "key_version",
+        "next_seq",
+        "created_by_id",
+        "restricted",
+    ),
+    times=("created_at", "shredded_at"),
+    lists=("members",),
+)
+
+
 def to_channel(row: ChannelRow) -> Channel:
     return Channel(
-        id=row.id,
-        workspace_id=row.workspace_id,
-        kind=row.kind,
-        title=row.title,
-        origin_jurisdiction=row.origin_jurisdiction,
-        members=_split(row.members),
+        **CHANNEL_FIELDS.read(row),
         record=(row.record_kind, row.record_id) if row.record_kind and row.record_id else None,
-        key_version=row.key_version,
-        next_seq=row.next_seq,
-        created_by_id=row.created_by_id,
-        created_at=as_utc(row.created_at),
-        shredded_at=as_utc_or_none(row.shredded_at),
-        restricted=row.restricted,
     )
 
 
@@ -260,22 +261,11 @@ def insert_channel(
     session.execute(
         insert(ChannelRow),
         {
-            "id": ch.id,
-            "workspace_id": ch.workspace_id,
-            "kind": ch.kind,
-            "title": ch.title,
-            "origin_jurisdiction": ch.origin_jurisdiction,
-            "members": ",".join(ch.members),
+            **CHANNEL_FIELDS.write(ch),
             "record_kind": ch.record[0] if ch.record else None,
             "record_id": ch.record[1] if ch.record else None,
-            "key_version": ch.key_version,
-            "next_seq": ch.next_seq,
-            "shredded_at": ch.shredded_at,
-            "created_by_id": ch.created_by_id,
             "request_id": request_id,
             "request_digest": request_digest,
-            "created_at": ch.created_at,
-            "restricted": ch.restricted,
         },
     )
     PARTIES.write(session, ch.id, ch.parties)
@@ -326,14 +316,9 @@ def shredded_among(session: Session, channel_ids: Iterable[str]) -> list[str]:
     )
 
 
-#: How the channels table answers the policy's READ rule.
-VISIBILITY = PARTIES.terms(ChannelRow.id, ChannelRow.workspace_id, ChannelRow.restricted.is_(False))
-
-
 def list_visible(session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]) -> list[Channel]:
     """Channels of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id order."""
-    conditions = visible_in(ChannelRow, scope, VISIBILITY, workspace_ids)
-    rows = session.scalars(select(ChannelRow).where(and_(*conditions)).order_by(ChannelRow.id))
+    rows = session.scalars(select(ChannelRow).where(*PARTIES.visible_in(scope, workspace_ids)).order_by(ChannelRow.id))
     return [to_channel(r) for r in rows]
 
 
@@ -460,19 +445,18 @@ def attachments_from_json(data: str | bytes) -> tuple[AttachmentMeta, ...]:
     )
 
 
+#: The fields of a message kept in columns of the same name.
+MESSAGE_FIELDS = Fields(
+    same=("id", "channel_id", "seq", "system", "revision", "deleted", "key_version"),
+    times=("posted_at", "edited_at"),
+)
+
+
 def to_message(row: MessageRow) -> Message:
     return Message(
-        id=row.id,
-        channel_id=row.channel_id,
-        seq=row.seq,
+        **MESSAGE_FIELDS.read(row),
         sender=Actor(row.sender_id, row.sender_name, row.sender_jurisdiction),
-        system=row.system,
-        revision=row.revision,
-        deleted=row.deleted,
-        key_version=row.key_version,
         sealed_body=row.body,
-        posted_at=as_utc(row.posted_at),
-        edited_at=as_utc_or_none(row.edited_at),
         sealed_attachments=row.sealed_attachments or b"",
         attachments_key_version=row.attachments_key_version or 0,
         legacy_attachments=attachments_from_json(row.attachments),
@@ -504,24 +488,16 @@ def insert_message(session: Session, msg: Message, *, request_id: str, request_d
     session.execute(
         _INSERT_MESSAGE,
         {
-            "id": msg.id,
-            "channel_id": msg.channel_id,
-            "seq": msg.seq,
+            **MESSAGE_FIELDS.write(msg),
             "sender_id": msg.sender.user_id,
             "sender_name": msg.sender.username,
             "sender_jurisdiction": msg.sender.jurisdiction,
-            "system": msg.system,
             "request_id": request_id,
             "request_digest": request_digest,
-            "revision": msg.revision,
-            "deleted": msg.deleted,
-            "key_version": msg.key_version,
             "body": msg.sealed_body,
             "attachments": "[]",
             "sealed_attachments": msg.sealed_attachments or None,
             "attachments_key_version": msg.attachments_key_version or None,
-            "posted_at": msg.posted_at,
-            "edited_at": msg.edited_at,
         },
     )
 

@@ -26,8 +26,10 @@ from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.db import (
     TS,
+    Fields,
     RecordColumns,
     RecordTable,
+    equal_where_given,
     new_metadata,
     record_columns,
     record_fields,
@@ -35,8 +37,7 @@ from jitlib.db import (
     runtime_tables,
 )
 from jitlib.policy import VisibilityScope
-from jitlib.records import Stored
-from jitlib.visibility import PartyIndex, visible_in
+from jitlib.visibility import PartyIndex
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
 
 
@@ -84,82 +85,54 @@ class OrderRow(RecordColumns, Base):
 
 #: One row per jurisdiction party to a order: the visibility index of restricted ones.
 PARTIES = PartyIndex.declare(
-    Base.metadata,
-    "preservation_order_parties",
-    record_table="preservation_orders",
-    key="order_id",
-    index="ix_preservation_order_parties_jurisdiction_order",
+    OrderRow, "preservation_order_parties", key="order_id", index="ix_preservation_order_parties_jurisdiction_order"
+)
+
+
+#: The fields of an order kept in columns of the same name.
+FIELDS = Fields(
+    same=(
+        "provider_id",
+        "description",
+        "state_reason",
+        "not_executed_reason",
+        "provider_reference",
+        "follow_up_request_id",
+        "extension_count",
+    ),
+    times=("issued_at", "confirmed_at", "clock_started_at", "expires_at", "extension_deadline", "produced_at"),
+    enums={"legal_basis": LegalBasis, "state": OrderState},
+    lists=("data_categories",),
 )
 
 
 def to_domain(row: OrderRow) -> Order:
     return Order(
         **record_fields(row),
-        legal_basis=LegalBasis(row.legal_basis),
-        provider_id=row.provider_id,
+        **FIELDS.read(row),
         targets=tuple(Target(k, v) for k, v in json.loads(row.targets or "[]")),
-        data_categories=tuple(c for c in row.data_categories.split(",") if c),
-        description=row.description,
-        state=OrderState(row.state),
-        state_reason=row.state_reason,
-        not_executed_reason=row.not_executed_reason,
-        provider_reference=row.provider_reference,
-        follow_up_request_id=row.follow_up_request_id,
-        issued_at=as_utc_or_none(row.issued_at),
-        confirmed_at=as_utc_or_none(row.confirmed_at),
-        clock_started_at=as_utc_or_none(row.clock_started_at),
-        expires_at=as_utc_or_none(row.expires_at),
-        extension_count=row.extension_count,
-        extension_deadline=as_utc_or_none(row.extension_deadline),
-        produced_at=as_utc_or_none(row.produced_at),
     )
 
 
 def _columns(order: Order) -> dict[str, object]:
     return {
         **record_columns(order),
-        "legal_basis": order.legal_basis.value,
-        "provider_id": order.provider_id,
+        **FIELDS.write(order),
         "targets": json.dumps([[t.kind, t.value] for t in order.targets]),
-        "data_categories": ",".join(order.data_categories),
-        "description": order.description,
-        "state": order.state.value,
-        "state_reason": order.state_reason,
-        "not_executed_reason": order.not_executed_reason,
-        "provider_reference": order.provider_reference,
-        "follow_up_request_id": order.follow_up_request_id,
-        "issued_at": order.issued_at,
-        "confirmed_at": order.confirmed_at,
-        "clock_started_at": order.clock_started_at,
-        "expires_at": order.expires_at,
-        "extension_count": order.extension_count,
-        "extension_deadline": order.extension_deadline,
-        "produced_at": order.produced_at,
     }
 
 
-def get(session: Session, order_id: str, *, for_update: bool = False) -> Order | None:
-    stmt = select(OrderRow).where(OrderRow.id == order_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    row = session.scalar(stmt)
-    return to_domain(row) if row is not None else None
+#: The orders table: get (``for_update`` locks the row), find_by_request, and its writes: insert,
+#: update_if_version (the version guard; the order's ``next_alert_at`` given with it) and write_replica.
+#: A replica's ``next_alert_at`` stays NULL: this node's scanner never warns of nor expires an order it
+#: does not own; the owner's node does, and its events bring the new state (EXPIRED) here.
+ORDERS = RecordTable(OrderRow, PARTIES, _columns, lambda _session, row: to_domain(row))
+get = ORDERS.get
+find_by_request = ORDERS.find_by_request
 
 
 def next_alert_of(session: Session, order_id: str) -> datetime | None:
     return as_utc_or_none(session.scalar(select(OrderRow.next_alert_at).where(OrderRow.id == order_id)))
-
-
-def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[Order] | None:
-    row = session.scalar(select(OrderRow).where(OrderRow.created_by_id == user_id, OrderRow.request_id == request_id))
-    return Stored(to_domain(row), row.request_digest) if row is not None else None
-
-
-#: The orders table's writes: insert, update_if_version (the version guard; the order's ``next_alert_at``
-#: given with it) and write_replica. A replica's ``next_alert_at`` stays NULL: this node's scanner never
-#: warns of nor expires an order it does not own; the owner's node does, and its events bring the new
-#: state (EXPIRED) here.
-ORDERS = RecordTable(OrderRow, PARTIES, _columns)
 
 
 def set_next_alert(session: Session, order_id: str, next_alert_at: datetime | None) -> None:
@@ -179,10 +152,6 @@ def due_for_alert_query(now: datetime, limit: int) -> Select[tuple[OrderRow]]:
 def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[Order, datetime]]:
     rows = session.scalars(due_for_alert_query(now, limit))
     return [(to_domain(r), as_utc(cast(datetime, r.next_alert_at))) for r in rows]
-
-
-#: How the orders table answers the policy's READ rule.
-VISIBILITY = PARTIES.terms(OrderRow.id, OrderRow.workspace_id, OrderRow.restricted.is_(False))
 
 
 @dataclass(frozen=True)
@@ -209,9 +178,8 @@ def list_visible(
 
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
     """
-    conditions = visible_in(OrderRow, scope, VISIBILITY, workspace_ids, flt.states)
-    if flt.provider_id:
-        conditions.append(OrderRow.provider_id == flt.provider_id)
+    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states)
+    conditions += equal_where_given(OrderRow, provider_id=flt.provider_id)
     if flt.expires_after is not None:
         conditions.append(OrderRow.expires_at >= flt.expires_after)
     if flt.expires_before is not None:

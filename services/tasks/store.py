@@ -6,20 +6,15 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import (
-    Index,
-    String,
-    Text,
-    and_,
-    select,
-)
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib.clock import as_utc_or_none
 from jitlib.db import (
     TS,
+    Fields,
     RecordColumns,
     RecordTable,
+    equal_where_given,
     new_metadata,
     record_columns,
     record_fields,
@@ -27,8 +22,7 @@ from jitlib.db import (
     runtime_tables,
 )
 from jitlib.policy import VisibilityScope
-from jitlib.records import Stored
-from jitlib.visibility import PartyIndex, visible_in
+from jitlib.visibility import PartyIndex
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
 
@@ -62,9 +56,7 @@ class TaskRow(RecordColumns, Base):
 
 
 #: One row per jurisdiction party to a task: the visibility index of restricted ones.
-PARTIES = PartyIndex.declare(
-    Base.metadata, "task_parties", record_table="tasks", key="task_id", index="ix_task_parties_jurisdiction_task"
-)
+PARTIES = PartyIndex.declare(TaskRow, "task_parties", key="task_id", index="ix_task_parties_jurisdiction_task")
 
 
 def _links_to_json(links: tuple[Link, ...]) -> str:
@@ -75,19 +67,19 @@ def _links_from_json(text: str) -> tuple[Link, ...]:
     return tuple(Link(k, i) for k, i in json.loads(text or "[]"))
 
 
+#: The fields of a task kept in columns of the same name.
+FIELDS = Fields(
+    same=("title", "description", "kind", "assignee_jurisdiction", "priority", "state_reason", "outcome"),
+    times=("due_at",),
+    enums={"state": TaskState},
+)
+
+
 def to_domain(row: TaskRow) -> Task:
     return Task(
         **record_fields(row),
-        title=row.title,
-        description=row.description,
-        kind=row.kind,
-        assignee_jurisdiction=row.assignee_jurisdiction,
-        priority=row.priority,
-        due_at=as_utc_or_none(row.due_at),
+        **FIELDS.read(row),
         links=_links_from_json(row.links),
-        state=TaskState(row.state),
-        state_reason=row.state_reason,
-        outcome=row.outcome,
         blocked_by=_links_from_json(row.blocked_by),
     )
 
@@ -95,36 +87,17 @@ def to_domain(row: TaskRow) -> Task:
 def _columns(task: Task) -> dict[str, object]:
     return {
         **record_columns(task),
-        "title": task.title,
-        "description": task.description,
-        "kind": task.kind,
-        "assignee_jurisdiction": task.assignee_jurisdiction,
-        "priority": task.priority,
-        "due_at": task.due_at,
+        **FIELDS.write(task),
         "links": _links_to_json(task.links),
         "blocked_by": _links_to_json(task.blocked_by),
-        "state": task.state.value,
-        "state_reason": task.state_reason,
-        "outcome": task.outcome,
     }
 
 
-def get(session: Session, task_id: str) -> Task | None:
-    row = session.scalar(select(TaskRow).where(TaskRow.id == task_id))
-    return to_domain(row) if row is not None else None
-
-
-def find_by_request(session: Session, user_id: str, request_id: str) -> Stored[Task] | None:
-    row = session.scalar(select(TaskRow).where(TaskRow.created_by_id == user_id, TaskRow.request_id == request_id))
-    return Stored(to_domain(row), row.request_digest) if row is not None else None
-
-
-#: The tasks table's writes: insert, update_if_version (the version guard) and write_replica.
-TASKS = RecordTable(TaskRow, PARTIES, _columns)
-
-
-#: How the tasks table answers the policy's READ rule.
-VISIBILITY = PARTIES.terms(TaskRow.id, TaskRow.workspace_id, TaskRow.restricted.is_(False))
+#: The tasks table: get, find_by_request, pages, and its writes: insert, update_if_version (the version
+#: guard) and write_replica.
+TASKS = RecordTable(TaskRow, PARTIES, _columns, lambda _session, row: to_domain(row))
+get = TASKS.get
+find_by_request = TASKS.find_by_request
 
 
 @dataclass(frozen=True)
@@ -148,18 +121,14 @@ def list_visible(
     limit: int,
 ) -> list[Task]:
     """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    conditions = visible_in(TaskRow, scope, VISIBILITY, workspace_ids, flt.states)
-    if flt.assignee_jurisdiction:
-        conditions.append(TaskRow.assignee_jurisdiction == flt.assignee_jurisdiction)
-    if flt.origin_jurisdiction:
-        conditions.append(TaskRow.origin_jurisdiction == flt.origin_jurisdiction)
+    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states)
+    conditions += equal_where_given(
+        TaskRow, assignee_jurisdiction=flt.assignee_jurisdiction, origin_jurisdiction=flt.origin_jurisdiction
+    )
     if flt.overdue_only:
         conditions += [TaskRow.due_at < now, TaskRow.state.in_(sorted(s.value for s in OPEN_STATES))]
     if flt.due_after is not None:
         conditions.append(TaskRow.due_at >= flt.due_after)
     if flt.due_before is not None:
         conditions.append(TaskRow.due_at < flt.due_before)
-    if after_id:
-        conditions.append(TaskRow.id > after_id)
-    rows = session.scalars(select(TaskRow).where(and_(*conditions)).order_by(TaskRow.id).limit(limit))
-    return [to_domain(r) for r in rows]
+    return [to_domain(r) for r in TASKS.page(session, conditions, after_id=after_id, limit=limit)]

@@ -1,0 +1,171 @@
+"""jitlib.db's shared store pieces: ``Fields`` (a record's same-named columns, both ways), ``RecordTable``'s
+reads and pages, ``equal_where_given`` and ``PartyIndex.visible_in``, on an in-memory SQLite table."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import String, create_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from jitlib.actors import Actor
+from jitlib.db import (
+    TS,
+    Fields,
+    RecordColumns,
+    RecordTable,
+    Stored,
+    equal_where_given,
+    new_metadata,
+    record_columns,
+    record_fields,
+)
+from jitlib.policy import VisibilityScope
+from jitlib.visibility import PartyIndex
+
+
+class Colour(enum.Enum):
+    RED = "RED"
+    BLUE = "BLUE"
+
+
+@dataclass(frozen=True)
+class Thing:
+    id: str
+    workspace_id: str
+    origin_jurisdiction: str
+    restricted: bool
+    shared_with: tuple[str, ...]
+    version: int
+    created_by: Actor
+    created_at: datetime
+    updated_by: Actor
+    updated_at: datetime
+    replicated_at: datetime | None
+    name: str
+    state: Colour
+    tags: tuple[str, ...]
+    due_at: datetime | None
+
+    @property
+    def parties(self) -> frozenset[str]:
+        return frozenset({self.origin_jurisdiction, *self.shared_with})
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class ThingRow(RecordColumns, Base):
+    __tablename__ = "things"
+
+    name: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(10))
+    tags: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+
+
+PARTIES = PartyIndex.declare(ThingRow, "thing_parties", key="thing_id", index="ix_thing_parties_jurisdiction")
+FIELDS = Fields(same=("name",), times=("due_at",), enums={"state": Colour}, lists=("tags",))
+
+
+def to_thing(row: ThingRow) -> Thing:
+    return Thing(**record_fields(row), **FIELDS.read(row))
+
+
+THINGS = RecordTable(ThingRow, PARTIES, lambda t: {**record_columns(t), **FIELDS.write(t)}, lambda _s, r: to_thing(r))
+
+NL = Actor("u-nl", "nl.investigator", "NL")
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def thing(i: int, **kw: object) -> Thing:
+    values: dict[str, object] = {
+        "id": f"t{i:02d}",
+        "workspace_id": "ws-1",
+        "origin_jurisdiction": "NL",
+        "restricted": False,
+        "shared_with": (),
+        "version": 1,
+        "created_by": NL,
+        "created_at": T0,
+        "updated_by": NL,
+        "updated_at": T0,
+        "replicated_at": None,
+        "name": f"thing {i}",
+        "state": Colour.RED,
+        "tags": ("a", "b"),
+        "due_at": None,
+    }
+    values.update(kw)
+    return Thing(**values)  # type: ignore[arg-type]
+
+
+def session() -> Session:
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    return Session(engine)
+
+
+def test_fields_write_then_read_gives_the_record_back() -> None:
+    t = thing(1, state=Colour.BLUE, tags=("x", "y", "z"), due_at=T0 + timedelta(days=1))
+    written = FIELDS.write(t)
+    assert written == {"name": "thing 1", "due_at": t.due_at, "state": "BLUE", "tags": "x,y,z"}
+    with session() as s:
+        THINGS.insert(s, t, request_id="r1", request_digest="d1")
+        back = THINGS.get(s, t.id)
+    assert back == t
+    assert back is not None and back.due_at is not None and back.due_at.utcoffset() == timedelta(0)
+
+
+def test_fields_read_an_empty_list_and_a_null_time_as_empty_and_none() -> None:
+    with session() as s:
+        THINGS.insert(s, thing(1, tags=()), request_id="r1", request_digest="d1")
+        back = THINGS.get(s, "t01")
+    assert back is not None and back.tags == () and back.due_at is None
+
+
+def test_record_table_finds_by_request_with_its_digest_and_misses_cleanly() -> None:
+    with session() as s:
+        THINGS.insert(s, thing(1), request_id="r1", request_digest="d1")
+        assert THINGS.find_by_request(s, NL.user_id, "r1") == Stored(thing(1), "d1")
+        assert THINGS.find_by_request(s, "someone-else", "r1") is None
+        assert THINGS.get(s, "t99") is None
+
+
+def test_record_table_pages_in_id_order_after_the_cursor() -> None:
+    with session() as s:
+        for i in (3, 1, 2, 5, 4):
+            THINGS.insert(s, thing(i), request_id=f"r{i}", request_digest="")
+        first = THINGS.page(s, [], after_id="", limit=2)
+        rest = THINGS.page(s, [], after_id=first[-1].id, limit=10)
+    assert [r.id for r in first] == ["t01", "t02"]
+    assert [r.id for r in rest] == ["t03", "t04", "t05"]
+
+
+def test_equal_where_given_skips_the_values_not_asked_for() -> None:
+    with session() as s:
+        THINGS.insert(s, thing(1, name="alpha"), request_id="r1", request_digest="")
+        THINGS.insert(s, thing(2, name="beta", origin_jurisdiction="DE"), request_id="r2", request_digest="")
+        assert len(equal_where_given(ThingRow, name="", origin_jurisdiction="")) == 0
+        only_de = equal_where_given(ThingRow, name="", origin_jurisdiction="DE")
+        assert [r.id for r in THINGS.page(s, only_de, after_id="", limit=10)] == ["t02"]
+
+
+def test_party_index_visible_in_keeps_the_workspace_the_read_rule_and_the_states() -> None:
+    scope = VisibilityScope(workspaces=frozenset({"ws-1", "ws-2"}), jurisdiction="DE", may_read_content=True)
+    with session() as s:
+        THINGS.insert(s, thing(1), request_id="r1", request_digest="")
+        THINGS.insert(s, thing(2, restricted=True), request_id="r2", request_digest="")
+        THINGS.insert(s, thing(3, restricted=True, shared_with=("DE",)), request_id="r3", request_digest="")
+        THINGS.insert(s, thing(4, workspace_id="ws-2"), request_id="r4", request_digest="")
+        THINGS.insert(s, thing(5, state=Colour.BLUE), request_id="r5", request_digest="")
+
+        def ids(states: frozenset[Colour] = frozenset()) -> list[str]:
+            conditions = PARTIES.visible_in(scope, {"ws-1"}, states)
+            return [r.id for r in THINGS.page(s, conditions, after_id="", limit=10)]
+
+        assert ids() == ["t01", "t03", "t05"]
+        assert ids(frozenset({Colour.BLUE})) == ["t05"]
