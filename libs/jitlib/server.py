@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -442,8 +443,18 @@ class ServiceApp:
 S = TypeVar("S", bound=ServiceSettings)
 
 
-def run(name: str, make_spec: Callable[[S], ServiceSpec], settings: S) -> None:
-    """``python -m services.<name>``: run one service with settings from the environment until SIGTERM."""
+def run(name: str, make_spec: Callable[[S], ServiceSpec], settings: S, argv: Sequence[str] | None = None) -> None:
+    """``python -m services.<name>``: run one service with settings from the environment until SIGTERM.
+    ``python -m services.<name> migrate``: apply its migrations to its database, then exit (what a
+    deployment runs before the new version serves, with ``JIT_<NAME>_MIGRATE_ON_START=false``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args not in ([], ["migrate"]):
+        raise SystemExit(f"usage: python -m services.{name} [migrate]")
     common = CommonSettings()
     setup_logging(common.log_level, name)
-    asyncio.run(ServiceApp(make_spec(settings), settings, common).run_until_signalled())
+    spec = make_spec(settings)
+    if args == ["migrate"]:
+        db.migrate(spec.migrations_dir, settings.resolved_database_url(common, name))
+        log.info("%s: migrations applied", name)
+        return
+    asyncio.run(ServiceApp(spec, settings, common).run_until_signalled())
