@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +48,10 @@ class BusUnavailable(Exception):
     """NATS is not reachable right now; the caller keeps its work and retries later."""
 
 
+class StreamRefused(Exception):
+    """NATS refused to create or change a stream as configured (e.g. more replicas than servers)."""
+
+
 def stream_for(domain: str) -> StreamConfig:
     """One stream per domain, subjects jit.<domain>.<origin>.<event>."""
     return StreamConfig(
@@ -60,10 +65,21 @@ def stream_for(domain: str) -> StreamConfig:
 class Bus:
     """A NATS connection that keeps trying: a service starts and serves even while the broker is down."""
 
-    def __init__(self, url: str, name: str, *, streams: list[StreamConfig] | None = None) -> None:
-        self._url = url
+    def __init__(
+        self,
+        servers: str | Sequence[str],
+        name: str,
+        *,
+        streams: list[StreamConfig] | None = None,
+        replicas: int | None = None,
+    ) -> None:
+        #: Every server of the node's NATS (a cluster's three): the client reconnects to a surviving one.
+        self._servers = [u.strip() for u in servers.split(",")] if isinstance(servers, str) else list(servers)
+        self._url = ",".join(self._servers)
         self._name = name
         self._streams = list(streams or [])
+        #: ``num_replicas`` of every stream this bus creates or updates; None keeps an existing stream's.
+        self.replicas = replicas
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._ready = asyncio.Event()
@@ -91,7 +107,7 @@ class Bus:
 
     async def _connect_once(self) -> None:
         nc = await nats.connect(
-            self._url,
+            self._servers,
             name=self._name,
             allow_reconnect=True,
             max_reconnect_attempts=-1,
@@ -103,7 +119,7 @@ class Bus:
         try:
             js = nc.jetstream(timeout=5)
             for cfg in self._streams:
-                await ensure_stream(js, cfg)
+                await ensure_stream(js, cfg, replicas=self.replicas)
         except BaseException:
             with contextlib.suppress(Exception):
                 await nc.close()
@@ -120,6 +136,10 @@ class Bus:
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def ensure_stream(self, cfg: StreamConfig) -> None:
+        """``ensure_stream`` with this node's replicas."""
+        await ensure_stream(self.js, cfg, replicas=self.replicas)
 
     @property
     def js(self) -> JetStreamContext:
@@ -153,17 +173,61 @@ class Bus:
         self._ready.clear()
 
 
-async def ensure_stream(js: JetStreamContext, cfg: StreamConfig) -> None:
-    """Create the stream, or bring an existing one to this configuration."""
+#: JetStream's error codes for "stream name already in use with a different configuration" and for
+#: "insufficient resources" (e.g. fewer servers than replicas).
+_STREAM_NAME_IN_USE = 10058
+_INSUFFICIENT_RESOURCES = 10023
+
+
+def _is_refusal(exc: nats.js.errors.APIError) -> bool:
+    """A verdict on the configuration, not a passing state (no JetStream leader yet, during an election)."""
+    if isinstance(exc, nats.js.errors.ServiceUnavailableError):
+        return exc.err_code == _INSUFFICIENT_RESOURCES
+    return not isinstance(exc, nats.js.errors.NotFoundError)
+
+
+def _refused(cfg: StreamConfig, exc: nats.js.errors.APIError) -> StreamRefused:
+    copies = cfg.num_replicas or 1
+    hint = (
+        " JIT_NATS_STREAM_REPLICAS must be 1 on a single server and at most the number of JetStream servers "
+        "of a cluster."
+        if copies > 1
+        else ""
+    )
+    return StreamRefused(
+        f"NATS refuses stream {cfg.name} with {copies} replica(s): {(exc.description or '')[:200]} "
+        f"(error {exc.err_code}).{hint}"
+    )
+
+
+async def ensure_stream(js: JetStreamContext, cfg: StreamConfig, *, replicas: int | None = None) -> None:
+    """Create the stream, or bring an existing one to this configuration. ``replicas`` (the node's
+    ``JIT_NATS_STREAM_REPLICAS``) sets its copies, scaling an existing stream up or down; without it a new
+    stream gets the configuration's (one by default) and an existing one keeps the copies it has.
+    StreamRefused says in words why NATS refused (more replicas than servers, replicas on a server that
+    is not clustered)."""
+    wanted = replace(cfg, num_replicas=replicas) if replicas else cfg
     try:
-        await js.stream_info(cfg.name or "")
+        info = await js.stream_info(cfg.name or "")
     except nats.js.errors.NotFoundError:
         try:
-            await js.add_stream(cfg)
+            await js.add_stream(wanted)
             return
-        except nats.js.errors.BadRequestError:
-            pass  # created concurrently by another service: update below
-    await js.update_stream(cfg)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code != _STREAM_NAME_IN_USE:
+                if _is_refusal(exc):
+                    raise _refused(wanted, exc) from exc
+                raise
+        # created concurrently by another service: update below
+        info = await js.stream_info(cfg.name or "")
+    if wanted.num_replicas is None and info.config.num_replicas:
+        wanted = replace(wanted, num_replicas=info.config.num_replicas)
+    try:
+        await js.update_stream(wanted)
+    except nats.js.errors.APIError as exc:
+        if _is_refusal(exc):
+            raise _refused(wanted, exc) from exc
+        raise
 
 
 class PoisonMessage(Exception):
@@ -230,7 +294,7 @@ class EventConsumer:
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         await self._bus.wait_ready()
-        await ensure_stream(self._bus.js, self._stream)
+        await self._bus.ensure_stream(self._stream)
         config = ConsumerConfig(
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,

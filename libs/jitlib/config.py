@@ -19,7 +19,14 @@ class CommonSettings(BaseSettings):
 
     #: Where embedded state (SQLite files, blobs) lives when no database URL is given.
     state_dir: Path = Path("var")
+    #: The node's NATS: one URL, or every server of its cluster, comma-separated
+    #: (``nats://10.0.0.1:4222,nats://10.0.0.2:4222,nats://10.0.0.3:4222``); a client whose server goes
+    #: away reconnects to another one of the list.
     nats_url: str = "nats://127.0.0.1:4222"
+    #: Copies of each JetStream stream the services create or update (``num_replicas``): 1 on a single
+    #: server, 3 on a three-server cluster (R3: a stream survives the loss of any one server). Every
+    #: service of a node gives the same number; an existing stream is brought to it.
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
     #: The Keycloak realm's issuer; tokens whose ``iss`` differs are refused.
     oidc_issuer: str = "http://127.0.0.1:8080/realms/jit"
     #: JWKS endpoint; derived from the issuer when empty.
@@ -67,6 +74,14 @@ class CommonSettings(BaseSettings):
 
     def federation(self) -> Federation | None:
         return Federation.parse(self.node_jurisdiction, self.federation_peers, self.federation_retention_days)
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """The NATS server URLs of ``nats_url``, in the order given."""
+        servers = [u.strip() for u in self.nats_url.split(",") if u.strip()]
+        if not servers:
+            raise ValueError("nats_url: give at least one NATS server URL (nats://host:4222)")
+        return servers
 
     @property
     def clients(self) -> list[str]:

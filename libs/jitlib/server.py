@@ -344,7 +344,12 @@ class ServiceApp:
         SQLAlchemyInstrumentor().instrument(engine=database.engine)
         federation = self.common.federation()
         streams = [*self.spec.streams, workspaces.WORKSPACE_STREAM, *(federation.streams() if federation else [])]
-        bus = Bus(self.common.nats_url, f"jit-{self.spec.name}", streams=streams)
+        bus = Bus(
+            self.common.nats_servers,
+            f"jit-{self.spec.name}",
+            streams=streams,
+            replicas=self.common.nats_stream_replicas,
+        )
         relay = OutboxRelay(
             database,
             self.spec.tables,

@@ -1,0 +1,70 @@
+"""The node's NATS as several servers (a cluster) and the copies of its streams: settings and the stream
+configuration the services ask for. The cluster itself is exercised in tests/integration/test_nats_cluster.py."""
+
+from __future__ import annotations
+
+import pytest
+from nats.js.errors import BadRequestError, ServiceUnavailableError
+
+from jitlib.bus import Bus, _is_refusal, _refused, stream_for
+from jitlib.config import CommonSettings
+
+
+def test_one_url_is_one_server() -> None:
+    assert CommonSettings(nats_url="nats://127.0.0.1:4222").nats_servers == ["nats://127.0.0.1:4222"]
+
+
+def test_a_cluster_is_every_server_comma_separated_in_order() -> None:
+    settings = CommonSettings(nats_url=" nats://10.0.0.1:4222, nats://10.0.0.2:4222 ,nats://10.0.0.3:4222,")
+    assert settings.nats_servers == ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222", "nats://10.0.0.3:4222"]
+
+
+def test_no_server_at_all_is_refused_in_words() -> None:
+    with pytest.raises(ValueError, match="nats_url"):
+        _ = CommonSettings(nats_url=" , ").nats_servers
+
+
+def test_replicas_default_to_one_and_are_bounded_by_what_jetstream_allows() -> None:
+    assert CommonSettings().nats_stream_replicas == 1
+    assert CommonSettings(nats_stream_replicas=3).nats_stream_replicas == 3
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match="nats_stream_replicas"):
+            CommonSettings(nats_stream_replicas=bad)
+
+
+def test_replicas_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JIT_NATS_STREAM_REPLICAS", "3")
+    monkeypatch.setenv("JIT_NATS_URL", "nats://a:4222,nats://b:4222")
+    settings = CommonSettings()
+    assert settings.nats_stream_replicas == 3
+    assert settings.nats_servers == ["nats://a:4222", "nats://b:4222"]
+
+
+def test_the_bus_takes_a_list_or_a_comma_separated_string() -> None:
+    assert Bus("nats://a:4222,nats://b:4222", "t")._servers == ["nats://a:4222", "nats://b:4222"]
+    assert Bus(["nats://a:4222"], "t", replicas=3).replicas == 3
+
+
+def test_a_refused_replica_count_is_explained_with_the_setting_to_change() -> None:
+    cfg = stream_for("tasks")
+    cfg.num_replicas = 3
+    exc = BadRequestError(code=500, err_code=10074, description="replicas > 1 not supported in non-clustered mode")
+    text = str(_refused(cfg, exc))
+    assert "JIT_TASKS" in text and "3 replica(s)" in text and "non-clustered" in text
+    assert "JIT_NATS_STREAM_REPLICAS" in text
+
+
+def test_a_refusal_of_one_copy_does_not_blame_the_replicas_setting() -> None:
+    exc = BadRequestError(code=400, err_code=10065, description="subjects overlap with an existing stream")
+    assert "JIT_NATS_STREAM_REPLICAS" not in str(_refused(stream_for("tasks"), exc))
+
+
+def test_a_long_server_description_is_not_echoed_whole() -> None:
+    exc = BadRequestError(code=400, err_code=1, description="x" * 10_000)
+    assert len(str(_refused(stream_for("tasks"), exc))) < 600
+
+
+def test_an_election_in_progress_is_not_a_refusal_but_too_few_servers_is() -> None:
+    assert not _is_refusal(ServiceUnavailableError(code=503, description="JetStream system temporarily unavailable"))
+    assert _is_refusal(ServiceUnavailableError(code=503, err_code=10023, description="insufficient resources"))
+    assert _is_refusal(BadRequestError(code=400, err_code=10074))
