@@ -74,3 +74,119 @@ class NatsInstance:
 
         terminate(self.process, timeout=5, sig=signal.SIGKILL)
         self.process = None
+
+
+@dataclass
+class ClusterMember(NatsInstance):
+    """One server of a NATS cluster: the local configuration plus its ``cluster`` block (the routes to the
+    other servers), the cluster-wide JetStream domain when the node has one, and an HTTP monitoring port
+    whose ``/healthz`` says when its JetStream is current with the cluster's meta leader."""
+
+    cluster_name: str = "jit-local"
+    cluster_port: int = 0
+    monitor_port: int = 0
+    #: The other servers' route URLs (``nats-route://127.0.0.1:<cluster port>``).
+    routes: tuple[str, ...] = ()
+    #: JetStream domain, the same on every server of the cluster; empty: none.
+    domain: str = ""
+
+    def config(self) -> dict[str, Any]:
+        config = super().config()
+        config["cluster"] = {
+            "name": self.cluster_name,
+            "listen": f"127.0.0.1:{self.cluster_port}",
+            "routes": list(self.routes),
+        }
+        config["http"] = f"127.0.0.1:{self.monitor_port}"
+        if self.domain:
+            config["jetstream"] = {**config["jetstream"], "domain": self.domain}
+        return config
+
+    def healthy(self) -> bool:
+        """JetStream on this server is up and current with the cluster (``/healthz`` answers 200)."""
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor_port}/healthz", timeout=2) as resp:
+                return int(resp.status) == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        wait_until(self.healthy, timeout, f"nats-server {self.server_name} (JetStream)", self.log_path, self.process)
+
+
+@dataclass
+class NatsCluster:
+    """A node's NATS as a cluster of servers on one host (three by default, for streams kept in three
+    copies): each with its own store, client, route and monitoring ports, routes to every other one, the
+    same cluster name and JetStream domain. The services are given every member's URL (``url``)."""
+
+    members: list[ClusterMember]
+
+    @classmethod
+    def local(
+        cls,
+        base: Path,
+        size: int = 3,
+        *,
+        name: str = "jit-local",
+        domain: str = "",
+        authorization: Mapping[str, Any] | None = None,
+    ) -> NatsCluster:
+        """``size`` servers on free loopback ports, stores and logs under ``base``."""
+        from jitdev.procs import free_port
+
+        ports = [(free_port(), free_port(), free_port()) for _ in range(size)]
+        members = []
+        for i, (port, cluster_port, monitor_port) in enumerate(ports):
+            member_name = f"{name}-{i + 1}"
+            members.append(
+                ClusterMember(
+                    port=port,
+                    store_dir=base / member_name,
+                    log_path=base / f"{member_name}.log",
+                    server_name=member_name,
+                    authorization=authorization,
+                    cluster_name=name,
+                    cluster_port=cluster_port,
+                    monitor_port=monitor_port,
+                    routes=tuple(f"nats-route://127.0.0.1:{c}" for j, (_, c, _) in enumerate(ports) if j != i),
+                    domain=domain,
+                )
+            )
+        return cls(members)
+
+    @property
+    def urls(self) -> list[str]:
+        return [m.url for m in self.members]
+
+    @property
+    def url(self) -> str:
+        """Every member's client URL, comma-separated: the value of ``JIT_NATS_URL``."""
+        return ",".join(self.urls)
+
+    def member(self, server_name: str) -> ClusterMember:
+        return next(m for m in self.members if m.server_name == server_name)
+
+    def start(self, timeout: float = 60) -> NatsCluster:
+        """Start every member at once (a JetStream cluster needs a quorum to elect its meta leader) and
+        wait until each one's JetStream is current."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        try:
+            with ThreadPoolExecutor(len(self.members)) as pool:
+                list(pool.map(lambda m: m.start(), self.members))
+            for m in self.members:
+                m.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(self.members)) as pool:
+            list(pool.map(lambda m: m.stop(), self.members))

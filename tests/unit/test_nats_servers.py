@@ -3,9 +3,12 @@ configuration the services ask for. The cluster itself is exercised in tests/int
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from nats.js.errors import BadRequestError, ServiceUnavailableError
 
+from jitdev.nats import NatsCluster
 from jitlib.bus import Bus, _is_refusal, _refused, stream_for
 from jitlib.config import CommonSettings
 
@@ -68,3 +71,26 @@ def test_an_election_in_progress_is_not_a_refusal_but_too_few_servers_is() -> No
     assert not _is_refusal(ServiceUnavailableError(code=503, description="JetStream system temporarily unavailable"))
     assert _is_refusal(ServiceUnavailableError(code=503, err_code=10023, description="insufficient resources"))
     assert _is_refusal(BadRequestError(code=400, err_code=10074))
+
+
+def test_a_cluster_member_routes_to_every_other_member_and_shares_name_and_domain(tmp_path: Path) -> None:
+    cluster = NatsCluster.local(tmp_path, 3, name="jit-nl", domain="nl")
+    configs = [m.config() for m in cluster.members]
+    names = [c["server_name"] for c in configs]
+    assert len(set(names)) == 3
+    route_ports = [c["cluster"]["listen"].rsplit(":", 1)[1] for c in configs]
+    for i, cfg in enumerate(configs):
+        assert cfg["cluster"]["name"] == "jit-nl"
+        assert cfg["jetstream"]["domain"] == "nl"
+        assert cfg["jetstream"]["store_dir"] == str(tmp_path / names[i])
+        assert sorted(r.rsplit(":", 1)[1] for r in cfg["cluster"]["routes"]) == sorted(
+            p for j, p in enumerate(route_ports) if j != i
+        )
+        assert all(r.startswith("nats-route://127.0.0.1:") for r in cfg["cluster"]["routes"])
+        assert cfg["listen"].startswith("127.0.0.1:") and cfg["http"].startswith("127.0.0.1:")
+    assert cluster.url == ",".join(m.url for m in cluster.members)
+    assert CommonSettings(nats_url=cluster.url).nats_servers == cluster.urls
+
+
+def test_a_cluster_without_a_domain_names_none(tmp_path: Path) -> None:
+    assert all("domain" not in m.config()["jetstream"] for m in NatsCluster.local(tmp_path).members)

@@ -1,0 +1,331 @@
+"""A node that outgrows one machine: its NATS as a three-server cluster with every stream in three copies
+(R3), two replicas of the tasks service on one PostgreSQL database, and a downstream consumer running
+twice. One NATS server (the tasks stream's leader) is killed with SIGKILL in the middle of a burst of
+creates; then everything is counted: nothing lost, nothing doubled, and the services go on. The killed
+server comes back and catches up."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import grpc
+import nats
+import pytest
+from nats.js.api import StreamInfo
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.tasks.v1 import tasks_pb2 as pb
+from jit.tasks.v1 import tasks_pb2_grpc
+from jitcli import kcadmin
+from jitcli.workspace_sync import publish_workspaces
+from jitdev.nats import NatsCluster, NatsInstance
+from jitlib.bus import Bus, EventConsumer, StreamRefused, ensure_stream, stream_for
+from jitlib.config import CommonSettings
+from jitlib.db import Database, sync_url
+from jitlib.workspaces import WORKSPACE_STREAM
+from services.tasks.app import TasksSettings, spec
+from services.tasks.events import STREAM as TASKS_STREAM
+from services.tasks.store import RUNTIME
+from tests.conftest import read_stream, wait_for_workspace
+from tests.harness import LoopThread, RunningService, eventually, md, rid, start_service
+
+pytestmark = pytest.mark.integration
+
+BURST = 300
+KILL_AFTER = 100
+DOWNSTREAM = "cluster-downstream"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, keycloak: Any) -> Iterator[NatsCluster]:
+    """Three NATS servers on loopback, with the workspaces of Keycloak announced on them (as `jit admin
+    workspace sync` does: its stream is made with one copy; the services bring it to three)."""
+    inst = NatsCluster.local(tmp_path_factory.mktemp("nats-cluster")).start()
+    admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
+    asyncio.run(publish_workspaces(inst.urls[0], kcadmin.list_workspaces(admin)))
+    yield inst
+    inst.stop()
+
+
+async def _stream_info(urls: list[str], name: str) -> StreamInfo:
+    nc = await nats.connect(urls, connect_timeout=2)
+    try:
+        return await nc.jetstream(timeout=5).stream_info(name)
+    finally:
+        await nc.close()
+
+
+def try_stream_info(urls: list[str], name: str) -> StreamInfo | None:
+    """The stream's info, or None while the cluster cannot answer (an election after a server's loss)."""
+    try:
+        return asyncio.run(_stream_info(urls, name))
+    except (nats.errors.Error, TimeoutError):
+        return None
+
+
+def stream_info(urls: list[str], name: str) -> StreamInfo:
+    info: StreamInfo = eventually(lambda: try_stream_info(urls, name), timeout=30)
+    return info
+
+
+def leader_of(urls: list[str], name: str) -> str:
+    """The server that leads ``name`` (its RAFT group), once one is elected."""
+
+    def leader() -> str | None:
+        info = try_stream_info(urls, name)
+        return info.cluster.leader if info is not None and info.cluster is not None else None
+
+    return str(eventually(leader, timeout=30))
+
+
+def all_copies_current(urls: list[str], name: str) -> bool:
+    """The stream has a leader and two followers, each online and current."""
+    info = try_stream_info(urls, name)
+    cluster = info.cluster if info is not None else None
+    if cluster is None or not cluster.leader:
+        return False
+    followers = cluster.replicas or []
+    return len(followers) == 2 and all(p.current and not p.offline for p in followers)
+
+
+class Downstream:
+    """A durable consumer of the tasks stream, run twice (two replicas of a consumer on one database):
+    each event it processes writes one row, so a doubled delivery would show as a doubled row."""
+
+    def __init__(self, cluster: NatsCluster, db_url: str) -> None:
+        self.loop = LoopThread()
+        self.db = Database(db_url)
+        self.buses: list[Bus] = []
+        self.consumers: list[EventConsumer] = []
+
+        def handler(session: Session, envelope: Envelope) -> None:
+            session.execute(
+                text("INSERT INTO downstream_seen (event_id, task_id) VALUES (:e, :t)"),
+                {"e": envelope.id, "t": envelope.aggregate_id},
+            )
+
+        async def start() -> None:
+            for i in range(2):
+                bus = Bus(cluster.urls, f"downstream-{i}", replicas=3)
+                bus.start()
+                consumer = EventConsumer(
+                    bus,
+                    self.db,
+                    RUNTIME,
+                    durable=DOWNSTREAM,
+                    stream=TASKS_STREAM,
+                    filter_subject="jit.tasks.>",
+                    handler=handler,
+                    ack_wait_seconds=5.0,
+                )
+                consumer.start()
+                self.buses.append(bus)
+                self.consumers.append(consumer)
+
+        self.loop.run(start())
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            for consumer in self.consumers:
+                await consumer.stop()
+            for bus in self.buses:
+                await bus.close()
+
+        self.loop.run(stop())
+        self.loop.close()
+        self.db.engine.dispose()
+
+
+def read_all(url: str, at_least: int) -> list[Envelope] | None:
+    """Every event on the tasks stream, once the stream answers with at least ``at_least`` of them."""
+    try:
+        events = [Envelope.FromString(m.data) for m in read_stream(url, "JIT_TASKS", "jit.tasks.>")]
+    except (nats.errors.Error, TimeoutError):
+        return None
+    return events if len(events) >= at_least else None
+
+
+def scalar(db_url: str, sql: str) -> Any:
+    engine = create_engine(sync_url(db_url))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def rows(db_url: str, sql: str) -> list[Any]:
+    engine = create_engine(sync_url(db_url))
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql)))
+    finally:
+        engine.dispose()
+
+
+def create(stub: Any, token: str, request_id: str) -> str:
+    """CreateTask; a call cut off on the way is sent again with the same request id (the service answers
+    it with the task it already made), so a retry can never make a second task."""
+    req = pb.CreateTaskRequest(
+        request_id=request_id,
+        workspace_id="jit-demo",
+        title="Preserve the account data",
+        kind=pb.TASK_KIND_PRESERVE_DATA,
+        assignee_jurisdiction="DE",
+    )
+    for attempt in range(5):
+        try:
+            return str(stub.CreateTask(req, metadata=md(token), timeout=30).task.id)
+        except grpc.RpcError as err:
+            if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def test_one_nats_server_killed_mid_burst_loses_nothing_and_doubles_nothing(
+    cluster: NatsCluster, postgres: Any, keycloak: Any, tokens: Any, tmp_path: Path
+) -> None:
+    db_url = str(postgres.create_database(f"cluster_tasks_{uuid.uuid4().hex[:12]}"))
+    common = CommonSettings(
+        nats_url=cluster.url, nats_stream_replicas=3, oidc_issuer=keycloak.issuer, state_dir=tmp_path
+    )
+    group = f"cluster-{uuid.uuid4().hex[:8]}"
+    replicas: list[RunningService] = []
+    downstream: Downstream | None = None
+    try:
+        for _ in range(2):  # two replicas of the tasks service, one database, one consumer group
+            settings = TasksSettings(
+                listen="127.0.0.1:0", database_url=db_url, consumer_group=group, outbox_poll_seconds=0.2
+            )
+            svc = start_service(spec(), settings, common)
+            replicas.append(svc)
+            wait_for_workspace(svc, "jit-demo")
+        scalar(db_url, "SELECT 1")
+        engine = create_engine(sync_url(db_url))
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE downstream_seen (event_id varchar(64) NOT NULL, task_id varchar(64))"))
+        engine.dispose()
+        downstream = Downstream(cluster, db_url)
+
+        # Every stream the services use is in three copies, the one made with one copy included.
+        for name in (TASKS_STREAM.name, WORKSPACE_STREAM.name):
+            assert name is not None
+            assert eventually(lambda n=name: stream_info(cluster.urls, n).config.num_replicas == 3, timeout=30)
+            eventually(lambda n=name: all_copies_current(cluster.urls, n), timeout=30)
+
+        victim = cluster.member(leader_of(cluster.urls, TASKS_STREAM.name or ""))
+        token = tokens("nl-prosecutor")
+        stubs = [tasks_pb2_grpc.TaskServiceStub(svc.channel) for svc in replicas]
+        request_ids = [rid() for _ in range(BURST)]
+        done = Counter[str]()
+        lock = threading.Lock()
+
+        def one(i: int) -> str:
+            task_id = create(stubs[i % len(stubs)], token, request_ids[i])
+            with lock:
+                done["calls"] += 1
+            return task_id
+
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(one, i) for i in range(BURST)]
+            eventually(lambda: done["calls"] >= KILL_AFTER, timeout=120, interval=0.01)
+            victim.kill()  # SIGKILL the tasks stream's leader, in the middle of the burst
+            with lock:
+                at_kill = done["calls"]
+            task_ids = [f.result(timeout=180) for f in futures]
+        assert at_kill < BURST, "the server was killed after the burst, not in its middle"
+
+        # Every accepted create is in the database exactly once.
+        assert len(set(task_ids)) == BURST
+        by_request = rows(db_url, "SELECT request_id, count(*) FROM tasks GROUP BY request_id")
+        assert sorted(r[0] for r in by_request) == sorted(request_ids)
+        assert all(r[1] == 1 for r in by_request)
+        assert {r[0] for r in rows(db_url, "SELECT id FROM tasks")} == set(task_ids)
+
+        # Every event was published (the relays of both replicas failed over to the surviving servers)...
+        eventually(lambda: scalar(db_url, "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0, timeout=90)
+        survivors = [m.url for m in cluster.members if m is not victim]
+        events = eventually(lambda: read_all(survivors[0], BURST), timeout=60)
+        # ... and reached the stream exactly once.
+        assert Counter(e.id for e in events).most_common(1)[0][1] == 1
+        created = Counter(e.aggregate_id for e in events if e.type == "jit.tasks.v1.TaskCreated")
+        assert set(created) == set(task_ids)
+        assert set(created.values()) == {1}
+        assert stream_info(survivors, "JIT_TASKS").state.messages == len(events) == BURST
+
+        # The downstream consumer processed each event once, across its two replicas and the failover.
+        eventually(lambda: scalar(db_url, "SELECT count(DISTINCT event_id) FROM downstream_seen") == BURST, timeout=90)
+        assert scalar(db_url, "SELECT count(*) FROM downstream_seen") == BURST
+        assert {r[0] for r in rows(db_url, "SELECT task_id FROM downstream_seen")} == set(task_ids)
+        assert scalar(db_url, f"SELECT count(*) FROM dead_letters WHERE consumer = '{DOWNSTREAM}'") == 0
+
+        # The services go on: a create on each replica after the kill is stored, published and consumed.
+        after = [create(stub, token, rid()) for stub in stubs]
+        eventually(lambda: scalar(db_url, "SELECT count(*) FROM downstream_seen") == BURST + len(after), timeout=60)
+        assert {r[0] for r in rows(db_url, "SELECT task_id FROM downstream_seen")} >= set(after)
+
+        # The killed server comes back with its store and catches up: three current copies again.
+        victim.start()
+        victim.wait_healthy()
+        eventually(lambda: all_copies_current(cluster.urls, "JIT_TASKS"), timeout=60)
+        info = stream_info(cluster.urls, "JIT_TASKS")
+        assert info.cluster is not None
+        names = {info.cluster.leader, *(p.name for p in info.cluster.replicas or [])}
+        assert victim.server_name in names
+        assert info.state.messages == BURST + len(after)
+    finally:
+        if downstream is not None:
+            downstream.stop()
+        for svc in replicas:
+            svc.stop()
+
+
+async def _scale(urls: list[str], domain: str) -> list[int | None]:
+    nc = await nats.connect(urls)
+    js = nc.jetstream()
+    cfg = stream_for(domain)
+    out = []
+    try:
+        await ensure_stream(js, cfg)  # as `jit admin workspace` makes one: one copy
+        out.append((await js.stream_info(cfg.name or "")).config.num_replicas)
+        await ensure_stream(js, cfg, replicas=3)  # a service with JIT_NATS_STREAM_REPLICAS=3 starts
+        out.append((await js.stream_info(cfg.name or "")).config.num_replicas)
+        await ensure_stream(js, cfg)  # a caller that names no count keeps the three
+        out.append((await js.stream_info(cfg.name or "")).config.num_replicas)
+        return out
+    finally:
+        await js.delete_stream(cfg.name or "")
+        await nc.close()
+
+
+def test_an_existing_stream_is_scaled_to_three_copies_and_kept_there(cluster: NatsCluster) -> None:
+    assert asyncio.run(_scale(cluster.urls, f"scale{uuid.uuid4().hex[:8]}")) == [1, 3, 3]
+
+
+async def _refusal(urls: list[str], replicas: int) -> str:
+    nc = await nats.connect(urls)
+    try:
+        with pytest.raises(StreamRefused) as info:
+            await ensure_stream(nc.jetstream(), stream_for(f"refused{uuid.uuid4().hex[:8]}"), replicas=replicas)
+        return str(info.value)
+    finally:
+        await nc.close()
+
+
+def test_more_copies_than_servers_is_refused_in_words(cluster: NatsCluster) -> None:
+    text_ = asyncio.run(_refusal(cluster.urls, 5))
+    assert "5 replica(s)" in text_ and "JIT_NATS_STREAM_REPLICAS" in text_
+
+
+def test_copies_on_a_single_server_are_refused_in_words(nats_server: NatsInstance) -> None:
+    text_ = asyncio.run(_refusal([nats_server.url], 3))
+    assert "3 replica(s)" in text_ and "JIT_NATS_STREAM_REPLICAS must be 1 on a single server" in text_
