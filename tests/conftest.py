@@ -56,10 +56,21 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresInsta
 
 
 @pytest.fixture(scope="session")
-def keycloak(stack_dir: Path) -> Iterator[Any]:
+def test_pki(stack_dir: Path) -> Any:
+    """A CA of the suite's own, with a server certificate for 127.0.0.1/localhost and a client
+    certificate (``jitlib.pki.LocalPki``): what the TLS profile's servers and clients use."""
+    from jitlib.pki import write_local_pki
+
+    return write_local_pki(stack_dir / "tls")
+
+
+@pytest.fixture(scope="session")
+def keycloak(stack_dir: Path, test_pki: Any) -> Iterator[Any]:
+    """The suite's one Keycloak: plain HTTP (``base_url``) for most tests, and HTTPS (``https_url``, with
+    the suite's CA) for the TLS profile's, from the same server (a second one would take as long to start)."""
     from jitdev.keycloak import running_keycloak
 
-    with running_keycloak("test", log_dir=stack_dir / "keycloak") as kc:
+    with running_keycloak("test", log_dir=stack_dir / "keycloak", tls=test_pki.server) as kc:
         yield kc
 
 

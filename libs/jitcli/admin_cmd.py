@@ -32,7 +32,11 @@ WsId = Annotated[str, typer.Argument(metavar="WS", help="Workspace id, e.g. jit-
 def _admin(state: AppState) -> Any:
     s = state.settings
     return kcadmin.connect(
-        s.keycloak_url, s.keycloak_admin_user, s.keycloak_admin_password.get_secret_value(), realm=s.realm
+        s.keycloak_url,
+        s.keycloak_admin_user,
+        s.keycloak_admin_password.get_secret_value(),
+        realm=s.realm,
+        verify=str(s.oidc_ca_file) if s.oidc_ca_file else True,
     )
 
 
@@ -43,7 +47,9 @@ def _announce(state: AppState, workspaces: Sequence[kcadmin.Workspace], done: st
     level = nats_log.level
     nats_log.setLevel(logging.CRITICAL)  # the client logs every failed connect attempt; we say it once
     try:
-        return asyncio.run(publish_workspaces(url, workspaces, state.settings.federation()))
+        return asyncio.run(
+            publish_workspaces(url, workspaces, state.settings.federation(), state.settings.nats_tls())
+        )
     except Exception as exc:
         raise CliError(
             f"{done}, but announcing on NATS at {url} failed ({type(exc).__name__}: {exc}); "
@@ -154,7 +160,7 @@ def join(
         raise CliError("join is for a node of a federation (JIT_NODE_JURISDICTION); on one node use add-member")
     url = state.settings.nats_url
     try:
-        announced = asyncio.run(announced_workspace(url, ws_id))
+        announced = asyncio.run(announced_workspace(url, ws_id, state.settings.nats_tls()))
     except Exception as exc:
         raise CliError(f"reading the announced workspaces on NATS at {url} failed ({type(exc).__name__})") from None
     if announced is None:

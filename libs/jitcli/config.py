@@ -14,6 +14,15 @@ variable                        default                      meaning
 ``JIT_NODE_JURISDICTION``       (empty)                      on a federation: the node's country; ``jit admin``
                                                              then announces only the workspaces it leads
 ``JIT_FEDERATION_PEERS``        (empty)                      on a federation: the linked nodes' countries
+``JIT_TLS_CA_FILE``             (empty: plaintext gRPC)      CA (PEM) that issued the services' certificates:
+                                                             set, every gRPC call uses TLS and checks them
+``JIT_TLS_CLIENT_CERT_FILE``    (empty)                      client certificate (PEM) for services that
+``JIT_TLS_CLIENT_KEY_FILE``     (empty)                      require one (mutual TLS), and its key
+``JIT_OIDC_CA_FILE``            (empty: system roots)        CA that issued Keycloak's HTTPS certificate
+``JIT_NATS_TLS_CA_FILE``        (empty)                      CA of the NATS server's certificate (TLS to NATS;
+                                                             a ``tls://`` URL alone uses the system roots)
+``JIT_NATS_TLS_CERT_FILE``      (empty)                      client certificate and key for a NATS server
+``JIT_NATS_TLS_KEY_FILE``       (empty)                      that verifies clients
 ``JIT_CONFIG_DIR``              ``~/.config/jit``            token cache (``tokens/<user>.json``, mode 0600)
                                                              and the active user (``current``)
 ``JIT_KEYCLOAK_ADMIN_USER``     ``admin``                    Keycloak admin (master realm) used by
@@ -28,11 +37,14 @@ A new service slots in by adding a ``<name>_addr`` field here and its name to :d
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
+import grpc
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jitlib import tls
 from jitlib.federation import Federation
 
 #: Services the command knows by name, each with a ``<name>_addr`` setting (``JIT_<NAME>_ADDR``).
@@ -58,6 +70,13 @@ class CliSettings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     node_jurisdiction: str = ""
     federation_peers: str = ""
+    tls_ca_file: Path | None = None
+    tls_client_cert_file: Path | None = None
+    tls_client_key_file: Path | None = None
+    oidc_ca_file: Path | None = None
+    nats_tls_ca_file: Path | None = None
+    nats_tls_cert_file: Path | None = None
+    nats_tls_key_file: Path | None = None
     config_dir: Path = Field(default_factory=_default_config_dir)
     #: DEMO-ONLY defaults, matching the bootstrap admin of the local Keycloak (jitdev.keycloak).
     keycloak_admin_user: str = "admin"
@@ -65,6 +84,27 @@ class CliSettings(BaseSettings):
 
     def federation(self) -> Federation | None:
         return Federation.parse(self.node_jurisdiction, self.federation_peers)
+
+    def grpc_credentials(self) -> grpc.ChannelCredentials | None:
+        """TLS credentials for the services' gRPC ports; None: plaintext (the local ``make run``)."""
+        if self.tls_ca_file is None:
+            return None
+        return tls.channel_credentials(self.tls_ca_file, self.tls_client_cert_file, self.tls_client_key_file)
+
+    def channel(self, addr: str) -> grpc.Channel:
+        """A channel to a service: TLS when a CA file is set."""
+        creds = self.grpc_credentials()
+        return grpc.insecure_channel(addr) if creds is None else grpc.secure_channel(addr, creds)
+
+    def http_verify(self) -> ssl.SSLContext | bool:
+        """How Keycloak's HTTPS certificate is checked (httpx ``verify``)."""
+        return tls.client_context(self.oidc_ca_file) if self.oidc_ca_file is not None else True
+
+    def nats_tls(self) -> ssl.SSLContext | None:
+        """TLS to NATS, when its URL is ``tls://`` or a NATS CA file is set."""
+        if self.nats_tls_ca_file is None and not self.nats_url.startswith("tls://"):
+            return None
+        return tls.client_context(self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)
 
     @property
     def issuer(self) -> str:

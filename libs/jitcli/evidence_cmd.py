@@ -524,7 +524,7 @@ def _progress() -> Progress:
 def _stub(state: AppState) -> tuple[grpc.Channel, Any, list[tuple[str, str]], str]:
     token = state.session.access_token(state.user())
     addr = state.settings.service_addr("evidence")
-    channel = grpc.insecure_channel(addr)
+    channel = state.settings.channel(addr)
     return channel, evidence_pb2_grpc.EvidenceServiceStub(channel), [("authorization", f"Bearer {token}")], addr
 
 

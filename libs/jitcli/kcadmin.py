@@ -239,8 +239,11 @@ def _create_subgroup(admin: KeycloakAdmin, parent_id: str, code: str) -> str:
 # ---------------------------------------------------------------- public API
 
 
-def connect(server_url: str, admin_user: str, admin_password: str, realm: str = "jit") -> KeycloakAdmin:
-    """Log in to the master realm as ``admin_user`` and return an admin client for ``realm``.
+def connect(
+    server_url: str, admin_user: str, admin_password: str, realm: str = "jit", verify: bool | str = True
+) -> KeycloakAdmin:
+    """Log in to the master realm as ``admin_user`` and return an admin client for ``realm``. ``verify``:
+    check Keycloak's HTTPS certificate against the system's roots (True) or a CA file (its path).
 
     Checks the connection (and that ``realm`` exists) before returning.
     """
@@ -253,6 +256,7 @@ def connect(server_url: str, admin_user: str, admin_password: str, realm: str = 
             user_realm_name="master",
             client_id="admin-cli",
             timeout=30,
+            verify=verify,
         )
         admin.get_realm(realm)
     except KeycloakError as exc:

@@ -203,7 +203,7 @@ def follow(
     ch = resolve_channel(ctx, channel)
     token = state.session.access_token(state.user())
     addr = state.settings.service_addr("messaging")
-    with grpc.insecure_channel(addr) as raw:
+    with state.settings.channel(addr) as raw:
         stub = messaging_pb2_grpc.MessagingServiceStub(
             intercept_channel(raw, client_interceptor(tracer_provider=_tracer_provider()))
         )

@@ -321,7 +321,7 @@ class Session:
         try:
             if self._http is not None:
                 return self._http.post(url, data=form, timeout=timeout)
-            return httpx.post(url, data=form, timeout=timeout)
+            return httpx.post(url, data=form, timeout=timeout, verify=self.settings.http_verify())
         except httpx.HTTPError as exc:
             raise CliError(
                 f"Keycloak not reachable at {self.settings.keycloak_url} ({type(exc).__name__}: {exc})"
@@ -360,7 +360,7 @@ class AppState:
         token = self.session.access_token(self.user())
         addr = self.settings.service_addr(service)
         provider = _tracer_provider()
-        with grpc.insecure_channel(addr) as raw:
+        with self.settings.channel(addr) as raw:
             # The CLI starts the trace: its client span is the parent of the service's server span, and
             # so of the outbox, NATS and consumer spans that follow (JIT_OTEL_EXPORTER picks the exporter).
             channel = intercept_channel(raw, client_interceptor(tracer_provider=provider))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,11 +32,16 @@ def to_pb(ws: Any) -> common_pb2.Workspace:
     )
 
 
-async def publish_workspaces(nats_url: str, workspaces: Iterable[Any], federation: Federation | None = None) -> int:
+async def publish_workspaces(
+    nats_url: str,
+    workspaces: Iterable[Any],
+    federation: Federation | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> int:
     """Publish each workspace's current version; republishing a version is dropped by the broker. On a
     federation, only the workspaces this node leads are announced (to its peers too); the count says how
     many."""
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3, tls=tls)
     count = 0
     try:
         js = nc.jetstream(timeout=5)
@@ -46,12 +52,12 @@ async def publish_workspaces(nats_url: str, workspaces: Iterable[Any], federatio
     return count
 
 
-async def announced_workspace(nats_url: str, ws_id: str) -> Any:
+async def announced_workspace(nats_url: str, ws_id: str, tls: ssl.SSLContext | None = None) -> Any:
     """On a federation node: the latest state of workspace ``ws_id`` as its lead's node announced it to
     this one (read from ``JIT_IN``), as a ``kcadmin.Workspace``; None when it was never announced here."""
     from jitcli.kcadmin import Workspace
 
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3, tls=tls)
     latest: common_pb2.Workspace | None = None
     try:
         js = nc.jetstream(timeout=5)

@@ -49,6 +49,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -61,6 +62,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from jitlib.pki import TlsFiles
 
 __all__ = [
     "CACHE_DIR",
@@ -321,7 +324,23 @@ class KeycloakInstance:
     log_path: Path | None = None
     management_url: str | None = None
     home: Path | None = None
+    #: The HTTPS base URL when the server also (or only) serves HTTPS, and the CA that issued its
+    #: certificate (what a client trusts).
+    https_url: str | None = None
+    ca_file: Path | None = None
     _scratch: Path | None = field(default=None, repr=False)
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an HTTPS client of this server checks its certificate against (httpx ``verify``)."""
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file is not None else True
+
+    @property
+    def https_issuer(self) -> str:
+        """The realm's issuer as seen over HTTPS (Keycloak names the issuer after the URL it is asked on)."""
+        if self.https_url is None:
+            raise KeycloakError("this Keycloak serves no HTTPS")
+        return f"{self.https_url}/realms/{self.realm}"
 
     @property
     def issuer(self) -> str:
@@ -348,12 +367,14 @@ class KeycloakInstance:
         username: str,
         password: str = "demo",  # noqa: S107 - the DEMO-ONLY password of the demo users
         client_id: str = "jit-cli",
+        *,
+        https: bool = False,
     ) -> dict[str, Any]:
         """Run the password grant and return the token response JSON.
 
         Raises :class:`KeycloakTokenError` (with Keycloak's ``error`` /
         ``error_description``) when Keycloak refuses.  Only demo accounts may use this
-        grant on ``jit-cli``.
+        grant on ``jit-cli``. ``https``: over HTTPS (the token's issuer is then the HTTPS one).
         """
         data = {
             "grant_type": "password",
@@ -362,7 +383,8 @@ class KeycloakInstance:
             "password": password,
             "scope": "openid",
         }
-        resp = httpx.post(self.token_url, data=data, timeout=30.0)
+        url = f"{self.https_issuer}/protocol/openid-connect/token" if https else self.token_url
+        resp = httpx.post(url, data=data, timeout=30.0, verify=self.verify)
         if resp.status_code == 200:
             return resp.json()
         error, description = _token_error(resp)
@@ -502,7 +524,7 @@ def _wait_ready(inst: KeycloakInstance, proc: subprocess.Popen[bytes], log_path:
     health_url = f"{inst.management_url}/health/ready"
     discovery_url = f"{inst.issuer}/.well-known/openid-configuration"
     last = "no answer yet"
-    with httpx.Client(timeout=5.0) as client:
+    with httpx.Client(timeout=5.0, verify=inst.verify) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise KeycloakError(
@@ -556,6 +578,10 @@ def start_keycloak(
     admin_password: str = "admin",  # noqa: S107 - DEMO-ONLY bootstrap admin of local runs
     timeout: float = _STARTUP_TIMEOUT_S,
     detach: bool = False,
+    *,
+    https_port: int | None = None,
+    tls: TlsFiles | None = None,
+    http_enabled: bool = True,
 ) -> KeycloakInstance:
     """Start Keycloak on 127.0.0.1 with ``realm_file`` imported and wait until usable.
 
@@ -567,6 +593,11 @@ def start_keycloak(
     ``http://127.0.0.1:<http_port>/realms/jit``; otherwise stops the server and raises
     :class:`KeycloakError` with the last 40 log lines.  ``admin_user`` /
     ``admin_password`` are the DEMO-ONLY bootstrap admin of the master realm.
+
+    With ``https_port`` and ``tls`` (a certificate and key, and the CA that issued them) it serves HTTPS
+    on that port as well, with Keycloak's https-certificate-file / https-certificate-key-file options;
+    ``http_enabled=False`` then turns plain HTTP off (the TLS profile), and the instance's ``base_url``
+    is the HTTPS one. The management port (health) stays plain HTTP on 127.0.0.1.
 
     By default the server is tied to the calling process: it gets SIGTERM if the caller
     dies and is stopped at interpreter exit.  ``detach=True`` (``make run``) lets it
@@ -598,11 +629,12 @@ def start_keycloak(
         *extra,
         "start",
         "--optimized",
-        "--http-enabled=true",
+        f"--http-enabled={'true' if http_enabled or https_port is None else 'false'}",
         "--hostname-strict=false",
         "--http-host=127.0.0.1",
         f"--http-port={http_port}",
         f"--http-management-port={management_port}",
+        *_https_options(https_port, tls),
         "--cache=local",
         "--import-realm",
         "--log-console-color=false",
@@ -638,8 +670,11 @@ def start_keycloak(
         raise
     if scratch is not None:
         (scratch / _OWNER_FILE).write_text(f"{proc.pid}\n")
+    https_url = f"https://127.0.0.1:{https_port}" if https_port is not None else None
     inst = KeycloakInstance(
-        base_url=f"http://127.0.0.1:{http_port}",
+        base_url=https_url if https_url and not http_enabled else f"http://127.0.0.1:{http_port}",
+        https_url=https_url,
+        ca_file=tls.ca if tls is not None and https_port is not None else None,
         realm=realm_name,
         admin_user=admin_user,
         admin_password=admin_password,
@@ -659,14 +694,30 @@ def start_keycloak(
     return inst
 
 
+def _https_options(https_port: int | None, tls: TlsFiles | None) -> list[str]:
+    if https_port is None:
+        return []
+    if tls is None:
+        raise KeycloakError("an HTTPS port needs a certificate and key (tls)")
+    return [
+        f"--https-port={https_port}",
+        f"--https-certificate-file={tls.cert}",
+        f"--https-certificate-key-file={tls.key}",
+        # Health and metrics stay on plain HTTP, on the loopback management port only.
+        "--http-management-scheme=http",
+    ]
+
+
 @contextlib.contextmanager
 def running_keycloak(
     variant: str = "test",
     http_port: int | None = None,
     management_port: int | None = None,
     log_dir: Path | None = None,
+    tls: TlsFiles | None = None,
 ) -> Iterator[KeycloakInstance]:
-    """Context manager: start Keycloak (free ports when not given), yield it, always stop it.
+    """Context manager: start Keycloak (free ports when not given), yield it, always stop it. With
+    ``tls`` it serves HTTPS on a free port too (``https_url``), beside plain HTTP.
 
     The log goes to ``log_dir/keycloak-<variant>-<http_port>.log`` (default
     ``CACHE_DIR/logs``).  When the ports were picked automatically and one was taken in
@@ -680,9 +731,12 @@ def running_keycloak(
         mp = management_port or free_port()
         while mp == hp:
             mp = free_port()
+        sp = free_port() if tls is not None else None
+        while sp is not None and sp in (hp, mp):
+            sp = free_port()
         log_path = log_dir / f"keycloak-{variant}-{hp}.log"
         try:
-            inst = start_keycloak(variant, hp, mp, log_path)
+            inst = start_keycloak(variant, hp, mp, log_path, https_port=sp, tls=tls)
             break
         except KeycloakError as exc:
             port_clash = "Address already in use" in str(exc) or "Port already bound" in str(exc)

@@ -17,6 +17,7 @@ from typing import Any
 
 from jitdev.procs import port_open, spawn, terminate, wait_until
 from jitlib import natsconf
+from jitlib.pki import TlsFiles
 
 
 def nats_server_binary() -> str:
@@ -38,11 +39,15 @@ class NatsInstance:
     server_name: str = ""
     #: The ``authorization`` block (users and their permissions); None: any client is accepted.
     authorization: Mapping[str, Any] | None = field(default=None, repr=False)
+    #: TLS on the client port (its certificate and key, and the CA); None: plaintext.
+    tls: TlsFiles | None = None
+    #: With ``tls``: require a client certificate from the CA (mutual TLS).
+    verify_clients: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{'tls' if self.tls is not None else 'nats'}://127.0.0.1:{self.port}"
 
     @property
     def config_path(self) -> Path:
@@ -55,6 +60,11 @@ class NatsInstance:
             store_dir=self.store_dir,
             server_name=self.server_name or f"jit-local-{self.port}",
             authorization=self.authorization,
+            tls=(
+                natsconf.tls_block(self.tls.cert, self.tls.key, self.tls.ca, verify=self.verify_clients)
+                if self.tls is not None
+                else None
+            ),
         )
 
     def start(self) -> NatsInstance:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import re
+import ssl
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -76,8 +77,17 @@ def _expiry(exp: Any) -> datetime | None:
 class JwksCache:
     """The realm's signing keys, fetched lazily and refreshed on an unknown key id."""
 
-    def __init__(self, jwks_url: str, *, min_refresh_seconds: float = 10.0, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        min_refresh_seconds: float = 10.0,
+        timeout: float = 5.0,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self._url = jwks_url
+        #: How Keycloak's HTTPS certificate is checked: the system's roots, or a context trusting the CA.
+        self._verify = verify
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._min_refresh = min_refresh_seconds
@@ -98,7 +108,7 @@ class JwksCache:
         self._fetched_at = time.monotonic()
 
     async def _refresh(self) -> None:
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
+        async with httpx.AsyncClient(timeout=self._timeout, verify=self._verify) as client:
             response = await client.get(self._url)
             response.raise_for_status()
             self.set_keys(response.json())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -72,10 +73,13 @@ class Bus:
         *,
         streams: list[StreamConfig] | None = None,
         replicas: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         #: Every server of the node's NATS (a cluster's three): the client reconnects to a surviving one.
         self._servers = [u.strip() for u in servers.split(",")] if isinstance(servers, str) else list(servers)
         self._url = ",".join(self._servers)
+        #: TLS to the server (its CA, and a client certificate when the server verifies clients).
+        self._tls = tls
         self._name = name
         self._streams = list(streams or [])
         #: ``num_replicas`` of every stream this bus creates or updates; None keeps an existing stream's.
@@ -113,6 +117,7 @@ class Bus:
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
             connect_timeout=2,
+            tls=self._tls,
             disconnected_cb=self._on_disconnected,
             reconnected_cb=self._on_reconnected,
         )

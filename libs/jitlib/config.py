@@ -54,6 +54,27 @@ class CommonSettings(BaseSettings):
     oidc_algorithms: str = "RS256,PS256,ES256"
     #: Seconds of clock skew tolerated on exp/nbf/iat.
     oidc_leeway_seconds: int = 30
+    #: TLS on the services' gRPC ports: their certificate and key (PEM). Both set: every port serves TLS
+    #: only; neither: plaintext (the local ``make run``).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    #: The CA (PEM bundle) this node trusts on gRPC links: it issues the client certificates a port
+    #: requires (``tls_client_auth``) and the server certificates of the channels a service opens (a
+    #: forwarded command answered on its own port).
+    tls_ca_file: Path | None = None
+    #: Mutual TLS on the gRPC ports: a client without a certificate from ``tls_ca_file`` is refused.
+    tls_client_auth: bool = False
+    #: The certificate and key a service presents on the gRPC channels it opens (needed when the ports
+    #: require client certificates).
+    tls_client_cert_file: Path | None = None
+    tls_client_key_file: Path | None = None
+    #: The CA the services trust for Keycloak's HTTPS (the JWKS fetch); empty: the system's roots.
+    oidc_ca_file: Path | None = None
+    #: TLS to NATS: the CA that issued the server's certificate (a ``tls://`` URL, or any URL when set),
+    #: and a client certificate and key for a server that verifies clients.
+    nats_tls_ca_file: Path | None = None
+    nats_tls_cert_file: Path | None = None
+    nats_tls_key_file: Path | None = None
     #: console, file, otlp or none. "otlp" uses the standard OTEL_EXPORTER_OTLP_* variables.
     otel_exporter: str = "none"
     #: Where the file exporter writes spans (JSON lines); empty means traces.jsonl in the state dir.
@@ -82,6 +103,15 @@ class CommonSettings(BaseSettings):
         if not servers:
             raise ValueError("nats_url: give at least one NATS server URL (nats://host:4222)")
         return servers
+
+    @property
+    def grpc_tls(self) -> bool:
+        """Whether the services' gRPC ports serve TLS."""
+        return self.tls_cert_file is not None or self.tls_key_file is not None
+
+    @property
+    def nats_tls(self) -> bool:
+        return self.nats_tls_ca_file is not None or any(u.startswith("tls://") for u in self.nats_servers)
 
     @property
     def clients(self) -> list[str]:

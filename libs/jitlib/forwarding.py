@@ -192,9 +192,22 @@ class CommandResponder:
     server, so that they take exactly the path of a direct call."""
 
     def __init__(
-        self, bus: Bus, service: str, node: str, services: list[str], port: int, streaming: frozenset[str] = frozenset()
+        self,
+        bus: Bus,
+        service: str,
+        node: str,
+        services: list[str],
+        port: int,
+        streaming: frozenset[str] = frozenset(),
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        server_name: str | None = None,
     ) -> None:
         self._bus = bus
+        #: TLS to the service's own port when it serves TLS; ``server_name``: the name its certificate
+        #: carries, checked instead of the loopback address.
+        self._credentials = credentials
+        self._server_name = server_name
         #: The server-streaming methods (full names) among them, answered piece by piece.
         self._streaming = streaming
         self._service = service
@@ -211,7 +224,12 @@ class CommandResponder:
 
     async def _subscribe(self) -> None:
         await self._bus.wait_ready()
-        self._channel = grpc.aio.insecure_channel(f"127.0.0.1:{self._port}")
+        target = f"127.0.0.1:{self._port}"
+        if self._credentials is None:
+            self._channel = grpc.aio.insecure_channel(target)
+        else:
+            options = [("grpc.ssl_target_name_override", self._server_name)] if self._server_name else []
+            self._channel = grpc.aio.secure_channel(target, self._credentials, options=options)
         # A queue group: several processes of this service share the commands.
         self._sub = await self._bus.nc.subscribe(
             command_subject(self._node, self._service), queue=f"cmd-{self._service}", cb=self._handle

@@ -48,6 +48,33 @@ def _commands(owner: str) -> str:
     return f"fed.cmd.{domain(owner)}.>"
 
 
+def tls_block(
+    cert_file: Path | None = None,
+    key_file: Path | None = None,
+    ca_file: Path | None = None,
+    *,
+    verify: bool = False,
+    timeout: float = 2.0,
+) -> dict[str, Any]:
+    """A nats-server ``tls`` map. On a listener (client port, leafnode port): the server's certificate and
+    key, and with ``verify`` the CA whose client certificates it requires. On a leafnode remote: the CA
+    the hub's certificate is checked against, and the node's own certificate when the hub verifies it.
+    ``timeout``: seconds a handshake may take (the server's default, half a second, is short for a busy
+    host)."""
+    block: dict[str, Any] = {"timeout": timeout}
+    if cert_file is not None:
+        block["cert_file"] = str(cert_file)
+    if key_file is not None:
+        block["key_file"] = str(key_file)
+    if ca_file is not None:
+        block["ca_file"] = str(ca_file)
+    if verify:
+        if ca_file is None:
+            raise ValueError("verify: client certificates are checked against a CA file; give one")
+        block["verify"] = True
+    return block
+
+
 def hub_config(
     countries: Iterable[str],
     passwords: Mapping[str, str],
@@ -57,9 +84,11 @@ def hub_config(
     leafnode_port: int,
     monitor_port: int | None = None,
     server_name: str = "jit-hub",
+    tls: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The hub: one account per country (its node's link user), the exports and imports that carry what
-    each owner sends each peer, and nothing else."""
+    each owner sends each peer, and nothing else. ``tls`` (a :func:`tls_block`): TLS on its client port
+    and on its leafnode port (the links)."""
     codes = sorted({c.upper() for c in countries})
     accounts: dict[str, Any] = {}
     for me in codes:
@@ -101,9 +130,11 @@ def hub_config(
     config: dict[str, Any] = {
         "server_name": server_name,
         "listen": f"{host}:{port}",
-        "leafnodes": {"listen": f"{host}:{leafnode_port}"},
+        "leafnodes": {"listen": f"{host}:{leafnode_port}", **({"tls": dict(tls)} if tls is not None else {})},
         "accounts": accounts,
     }
+    if tls is not None:
+        config["tls"] = dict(tls)
     if monitor_port is not None:
         config["http"] = f"{host}:{monitor_port}"
     return config
@@ -116,9 +147,11 @@ def local_config(
     server_name: str,
     host: str = "127.0.0.1",
     authorization: Mapping[str, Any] | None = None,
+    tls: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A single node's NATS server (``make run``, the test suite): JetStream with its store, and the
-    ``authorization`` block of its users when given (without one, any client is accepted)."""
+    ``authorization`` block of its users when given (without one, any client is accepted). ``tls`` (a
+    :func:`tls_block`): TLS on the client port; a plaintext client is then refused."""
     config: dict[str, Any] = {
         "server_name": server_name,
         "listen": f"{host}:{port}",
@@ -126,6 +159,8 @@ def local_config(
     }
     if authorization is not None:
         config["authorization"] = dict(authorization)
+    if tls is not None:
+        config["tls"] = dict(tls)
     return config
 
 
@@ -144,6 +179,11 @@ class NodeNats:
     #: The key the server encrypts its JetStream store with (ChaCha20-Poly1305): the events it keeps,
     #: and those it holds for or receives from other nodes, are not readable on disk. Empty: not encrypted.
     store_key: str = ""
+    #: TLS on the node's client port (a :func:`tls_block` with its certificate); None: plaintext.
+    tls: Mapping[str, Any] | None = None
+    #: TLS on the link to the hub (a :func:`tls_block` with the CA of the hub's certificate, and the
+    #: node's own certificate when the hub verifies it); None: a plaintext link.
+    link_tls: Mapping[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:
         user = domain(self.country)
@@ -165,9 +205,11 @@ class NodeNats:
                         "deny_exports": ["jit.>"],
                         "deny_imports": ["jit.>"],
                         "disabled": self.link_disabled,
+                        **({"tls": dict(self.link_tls)} if self.link_tls is not None else {}),
                     }
                 ]
             },
+            **({"tls": dict(self.tls)} if self.tls is not None else {}),
         }
 
 

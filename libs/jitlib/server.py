@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
-from jitlib import auth, db, workspaces
+from jitlib import auth, db, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus
@@ -303,6 +304,38 @@ class ServiceApp:
             return self.common.oidc_jwks_url
         return f"{issuer.rstrip('/')}/protocol/openid-connect/certs"
 
+    def _oidc_verify(self) -> ssl.SSLContext | bool:
+        return tls.client_context(self.common.oidc_ca_file) if self.common.oidc_ca_file else True
+
+    def _nats_tls(self) -> ssl.SSLContext | None:
+        c = self.common
+        if not c.nats_tls:
+            return None
+        return tls.client_context(c.nats_tls_ca_file, c.nats_tls_cert_file, c.nats_tls_key_file)
+
+    def _listen(self, server: grpc.aio.Server) -> int:
+        """Bind the gRPC port: TLS only when the node has a certificate, else plaintext."""
+        c = self.common
+        if not c.grpc_tls:
+            return server.add_insecure_port(self.settings.listen)
+        if c.tls_cert_file is None or c.tls_key_file is None:
+            raise tls.TlsConfigError("JIT_TLS_CERT_FILE and JIT_TLS_KEY_FILE: set both, or neither")
+        creds = tls.server_credentials(
+            c.tls_cert_file, c.tls_key_file, c.tls_ca_file, require_client_cert=c.tls_client_auth
+        )
+        return server.add_secure_port(self.settings.listen, creds)
+
+    def _loopback(self) -> tuple[grpc.ChannelCredentials | None, str | None]:
+        """How this service reaches its own port (a forwarded command is answered there)."""
+        c = self.common
+        if not c.grpc_tls or c.tls_cert_file is None:
+            return None, None
+        creds = tls.channel_credentials(
+            c.tls_ca_file, c.tls_client_cert_file if c.tls_client_auth else None,
+            c.tls_client_key_file if c.tls_client_auth else None,
+        )
+        return creds, tls.first_dns_name(c.tls_cert_file)
+
     def __init__(
         self,
         spec: ServiceSpec,
@@ -319,7 +352,7 @@ class ServiceApp:
         self.verifier = verifier or TokenVerifier(
             audience=self.common.oidc_audience,
             trusted=[
-                TrustedIssuer(issuer, JwksCache(self._jwks_url(issuer)), jurisdiction)
+                TrustedIssuer(issuer, JwksCache(self._jwks_url(issuer), verify=self._oidc_verify()), jurisdiction)
                 for jurisdiction, issuer in self.common.issuers()
             ],
             clients=self.common.clients,
@@ -349,6 +382,7 @@ class ServiceApp:
             f"jit-{self.spec.name}",
             streams=streams,
             replicas=self.common.nats_stream_replicas,
+            tls=self._nats_tls(),
         )
         relay = OutboxRelay(
             database,
@@ -399,7 +433,7 @@ class ServiceApp:
         reflection.enable_server_reflection(
             [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
         )
-        self.port = server.add_insecure_port(self.settings.listen)
+        self.port = self._listen(server)
         if self.port == 0:
             raise RuntimeError(f"cannot listen on {self.settings.listen}")
         await server.start()
@@ -408,8 +442,10 @@ class ServiceApp:
         self.server = server
         self._services = names
         if federation is not None:
+            credentials, server_name = self._loopback()
             self._responder = CommandResponder(
-                bus, self.spec.name, federation.node, names, self.port, _server_streaming(names)
+                bus, self.spec.name, federation.node, names, self.port, _server_streaming(names),
+                credentials=credentials, server_name=server_name,
             )
             self._responder.start()
         log.info("%s serving on port %d", self.spec.name, self.port)

@@ -11,4 +11,14 @@ if __name__ == "__main__":
     settings = ConsoleSettings()
     setup_tracing("jit-console", CommonSettings())
     host, port = settings.host_port
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    # HTTPS when the console has a certificate (the TLS profile); plain HTTP on loopback otherwise.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+        ssl_certfile=str(settings.console_tls_cert_file) if settings.console_tls_cert_file else None,
+        ssl_keyfile=str(settings.console_tls_key_file) if settings.console_tls_key_file else None,
+    )

@@ -82,8 +82,13 @@ class Backend:
     """Stubs of every service on one shared channel each; every call carries the user's bearer token."""
 
     def __init__(self, settings: ConsoleSettings) -> None:
+        creds = settings.grpc_credentials()
         self._channels = {
-            name: grpc.aio.insecure_channel(settings.service_addr(name), interceptors=aio_client_interceptors())
+            name: (
+                grpc.aio.insecure_channel(settings.service_addr(name), interceptors=aio_client_interceptors())
+                if creds is None
+                else grpc.aio.secure_channel(settings.service_addr(name), creds, interceptors=aio_client_interceptors())
+            )
             for name in SERVICES
         }
         self._stubs = {name: _STUBS[name](ch) for name, ch in self._channels.items()}

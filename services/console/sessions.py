@@ -99,7 +99,7 @@ class Sessions:
             client_id=settings.console_client_id,
             client_secret=settings.console_client_secret.get_secret_value(),
             server_metadata_url=f"{settings.issuer}/.well-known/openid-configuration",
-            client_kwargs={"scope": "openid", "code_challenge_method": "S256"},
+            client_kwargs={"scope": "openid", "code_challenge_method": "S256", "verify": settings.http_verify()},
         )
 
     @property
@@ -168,6 +168,7 @@ class Sessions:
                 client_id=self.settings.console_client_id,
                 client_secret=self.settings.console_client_secret.get_secret_value(),
                 timeout=15,
+                verify=self.settings.http_verify(),
             ) as http:
                 try:
                     body = await http.refresh_token(metadata["token_endpoint"], refresh_token=session.refresh_token)

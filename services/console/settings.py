@@ -11,6 +11,13 @@ variable                       default                           meaning
                                                                  is plain HTTP on loopback; ``true``/``false``
 ``JIT_CONSOLE_IDLE_MINUTES``   ``30``                            a session unused this long ends
 ``JIT_CONSOLE_UPLOAD_MAX_MB``  ``1024``                          the largest evidence file uploaded from a browser
+``JIT_CONSOLE_TLS_CERT_FILE``  (empty: plain HTTP)               certificate (PEM) the console serves HTTPS with
+``JIT_CONSOLE_TLS_KEY_FILE``   (empty)                           its key (PEM); set both, or neither
+``JIT_TLS_CA_FILE``            (empty: plaintext gRPC)           CA of the services' certificates: set, the
+                                                                 console calls them over TLS and checks them
+``JIT_TLS_CLIENT_CERT_FILE``   (empty)                           client certificate and key for services that
+``JIT_TLS_CLIENT_KEY_FILE``    (empty)                           require one (mutual TLS)
+``JIT_OIDC_CA_FILE``           (empty: system roots)             CA of Keycloak's HTTPS certificate
 ``JIT_KEYCLOAK_URL``           ``http://127.0.0.1:8080``         Keycloak base URL, as the ``jit`` command's
 ``JIT_REALM``                  ``jit``                           the realm users log in to
 ``JIT_<SERVICE>_ADDR``         ``127.0.0.1:5005x``               each gRPC service (tasks, evidence, ...)
@@ -23,10 +30,15 @@ secret of the console is ever in a file.
 from __future__ import annotations
 
 import ipaddress
+import ssl
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import grpc
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jitlib import tls
 
 #: The services the console calls, each at ``JIT_<NAME>_ADDR``.
 SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging")
@@ -42,6 +54,12 @@ class ConsoleSettings(BaseSettings):
     console_cookie_secure: str = "auto"
     console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     console_upload_max_mb: int = Field(default=1024, ge=1)
+    console_tls_cert_file: Path | None = None
+    console_tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None
+    tls_client_cert_file: Path | None = None
+    tls_client_key_file: Path | None = None
+    oidc_ca_file: Path | None = None
     keycloak_url: str = "http://127.0.0.1:8080"
     realm: str = "jit"
     tasks_addr: str = "127.0.0.1:50051"
@@ -66,6 +84,16 @@ class ConsoleSettings(BaseSettings):
         if service not in SERVICES:
             raise ValueError(f"unknown service {service!r}")
         return str(getattr(self, f"{service}_addr"))
+
+    def grpc_credentials(self) -> grpc.ChannelCredentials | None:
+        """TLS to the services when a CA file is set; None: plaintext (the local ``make run``)."""
+        if self.tls_ca_file is None:
+            return None
+        return tls.channel_credentials(self.tls_ca_file, self.tls_client_cert_file, self.tls_client_key_file)
+
+    def http_verify(self) -> ssl.SSLContext | bool:
+        """How Keycloak's HTTPS certificate is checked (httpx ``verify``)."""
+        return tls.client_context(self.oidc_ca_file) if self.oidc_ca_file is not None else True
 
     def cookie_secure(self) -> bool:
         """Secure cookies everywhere but plain HTTP on a loopback address (the local ``make run``)."""

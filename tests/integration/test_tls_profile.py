@@ -1,0 +1,274 @@
+"""The TLS profile, end to end on real servers: NATS with TLS on its client port, Keycloak over HTTPS (the
+suite's one Keycloak, which serves both), and the tasks service with TLS on its gRPC port, all with
+certificates from the suite's own CA (``jitlib.pki``).
+
+The ``jit`` command, pointed at the CA, logs in over HTTPS, announces the workspaces over TLS to NATS and
+creates and shows a task over TLS to the service, which fetched the realm's keys over HTTPS. Refused: a
+plaintext gRPC client, a plaintext NATS client, and clients (gRPC, NATS, HTTPS) that trust another CA; on
+a port that requires client certificates (mutual TLS), a client without one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import nats
+import nats.errors
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from typer.testing import CliRunner, Result
+
+from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+from jitcli.main import app as jit_app
+from jitdev.nats import NatsInstance
+from jitdev.procs import free_port
+from jitlib import pki, tls
+from jitlib.config import CommonSettings
+from tests.harness import RunningService, start_service
+
+pytestmark = pytest.mark.integration
+
+RUNNER = CliRunner()
+WORKSPACE = "jit-demo"
+
+
+@pytest.fixture(scope="module")
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> pki.LocalPki:
+    """A second CA, with certificates for the same names: trusted by nothing of the node's."""
+    return pki.write_local_pki(tmp_path_factory.mktemp("other-ca"), ca_name="Another federation CA")
+
+
+@pytest.fixture(scope="module")
+def tls_nats(test_pki: pki.LocalPki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsInstance]:
+    base = tmp_path_factory.mktemp("tls-nats")
+    inst = NatsInstance(free_port(), base / "store", base / "nats.log", tls=test_pki.server).start()
+    yield inst
+    inst.stop()
+
+
+def _common(
+    test_pki: pki.LocalPki, keycloak: Any, nats_server: NatsInstance, state: Path, *, client_auth: bool = False
+) -> CommonSettings:
+    return CommonSettings(
+        nats_url=nats_server.url,
+        nats_tls_ca_file=test_pki.ca,
+        oidc_issuer=keycloak.https_issuer,
+        oidc_ca_file=test_pki.ca,
+        tls_cert_file=test_pki.server.cert,
+        tls_key_file=test_pki.server.key,
+        tls_ca_file=test_pki.ca,
+        tls_client_auth=client_auth,
+        state_dir=state,
+    )
+
+
+def _start_tasks(common: CommonSettings, state: Path) -> RunningService:
+    from services.tasks.app import TasksSettings, spec
+
+    settings = TasksSettings(
+        listen="127.0.0.1:0",
+        database_url=f"sqlite:///{state / 'tasks.db'}",
+        consumer_group=f"tls-{uuid.uuid4().hex[:8]}",
+    )
+    return start_service(spec(), settings, common)
+
+
+@pytest.fixture(scope="module")
+def tls_tasks(
+    test_pki: pki.LocalPki, keycloak: Any, tls_nats: NatsInstance, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    state = tmp_path_factory.mktemp("tls-tasks")
+    svc = _start_tasks(_common(test_pki, keycloak, tls_nats, state), state)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(scope="module")
+def mtls_tasks(
+    test_pki: pki.LocalPki, keycloak: Any, tls_nats: NatsInstance, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    state = tmp_path_factory.mktemp("mtls-tasks")
+    svc = _start_tasks(_common(test_pki, keycloak, tls_nats, state, client_auth=True), state)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def cli_env(
+    test_pki: pki.LocalPki, keycloak: Any, tls_nats: NatsInstance, tls_tasks: RunningService, tmp_path: Path
+) -> dict[str, str]:
+    """What ``make run TLS=1`` tells the user to export: every URL is TLS and the CA is named."""
+    return {
+        "JIT_KEYCLOAK_URL": str(keycloak.https_url),
+        "JIT_OIDC_CA_FILE": str(test_pki.ca),
+        "JIT_TASKS_ADDR": f"127.0.0.1:{tls_tasks.app.port}",
+        "JIT_TLS_CA_FILE": str(test_pki.ca),
+        "JIT_NATS_URL": tls_nats.url,
+        "JIT_NATS_TLS_CA_FILE": str(test_pki.ca),
+        "JIT_KEYCLOAK_ADMIN_USER": keycloak.admin_user,
+        "JIT_KEYCLOAK_ADMIN_PASSWORD": keycloak.admin_password,
+        "JIT_CONFIG_DIR": str(tmp_path / "jit-config"),
+    }
+
+
+def jit(env: dict[str, str], *args: str) -> Result:
+    result = RUNNER.invoke(jit_app, list(args), env=env)
+    assert result.exit_code == 0, f"jit {' '.join(args)} -> {result.exit_code}\n{result.stdout}{result.stderr}"
+    return result
+
+
+def _health(channel: grpc.Channel) -> Any:
+    return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+
+
+def _refused(channel: grpc.Channel) -> grpc.RpcError:
+    with channel, pytest.raises(grpc.RpcError) as err:
+        _health(channel)
+    assert err.value.code() is grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+    return err.value  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------ the CLI, end to end
+
+
+def test_the_cli_pointed_at_the_ca_works_end_to_end_over_tls(cli_env: dict[str, str]) -> None:
+    jit(cli_env, "login", "nl-prosecutor", "--password", "demo")  # the token grant, over HTTPS
+    synced = json.loads(jit(cli_env, "--json", "admin", "workspace", "sync").stdout)  # Keycloak admin + NATS
+    assert WORKSPACE in synced["workspaces"]
+    args = ["--json", "task", "create", "--workspace", WORKSPACE, "--title", "Trace the wallet over TLS",
+            "--assignee", "DE", "--due-in", "7d", "--request-id", str(uuid.uuid4())]
+    deadline = time.monotonic() + 30
+    while True:  # until the service has learnt the workspace from NATS (over TLS)
+        result = RUNNER.invoke(jit_app, args, env=cli_env)
+        if result.exit_code == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert result.exit_code == 0, result.stderr
+    task = json.loads(result.stdout)
+    shown = json.loads(jit(cli_env, "--json", "task", "show", task["id"]).stdout)
+    assert shown["title"] == "Trace the wallet over TLS"
+
+
+def test_the_cli_without_the_ca_does_not_reach_the_service(cli_env: dict[str, str]) -> None:
+    jit(cli_env, "login", "nl-prosecutor", "--password", "demo")
+    plain = {k: v for k, v in cli_env.items() if k != "JIT_TLS_CA_FILE"}
+    result = RUNNER.invoke(jit_app, ["task", "list", "--workspace", WORKSPACE], env=plain)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------ gRPC
+
+
+def test_a_client_trusting_the_ca_is_served(test_pki: pki.LocalPki, tls_tasks: RunningService) -> None:
+    creds = tls.channel_credentials(test_pki.ca)
+    for host in ("127.0.0.1", "localhost"):
+        with grpc.secure_channel(f"{host}:{tls_tasks.app.port}", creds) as channel:
+            assert _health(channel).status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_plaintext_grpc_client_is_refused(tls_tasks: RunningService) -> None:
+    _refused(grpc.insecure_channel(f"127.0.0.1:{tls_tasks.app.port}"))
+
+
+def test_a_grpc_client_trusting_another_ca_is_refused(other_ca: pki.LocalPki, tls_tasks: RunningService) -> None:
+    creds = tls.channel_credentials(other_ca.ca)
+    _refused(grpc.secure_channel(f"127.0.0.1:{tls_tasks.app.port}", creds))
+
+
+def test_a_token_is_still_required_over_tls(test_pki: pki.LocalPki, tls_tasks: RunningService) -> None:
+    creds = tls.channel_credentials(test_pki.ca)
+    with grpc.secure_channel(f"127.0.0.1:{tls_tasks.app.port}", creds) as channel, pytest.raises(grpc.RpcError) as err:
+        tasks_pb2_grpc.TaskServiceStub(channel).ListTasks(tasks_pb2.ListTasksRequest(), timeout=10)
+    assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED  # type: ignore[attr-defined]
+
+
+def test_with_mutual_tls_a_client_without_a_certificate_is_refused(
+    test_pki: pki.LocalPki, other_ca: pki.LocalPki, mtls_tasks: RunningService
+) -> None:
+    target = f"127.0.0.1:{mtls_tasks.app.port}"
+    _refused(grpc.secure_channel(target, tls.channel_credentials(test_pki.ca)))
+    # A certificate from another CA is no better than none.
+    stranger = tls.channel_credentials(test_pki.ca, other_ca.client.cert, other_ca.client.key)
+    _refused(grpc.secure_channel(target, stranger))
+    member = tls.channel_credentials(test_pki.ca, test_pki.client.cert, test_pki.client.key)
+    with grpc.secure_channel(target, member) as channel:
+        assert _health(channel).status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_service_tells_which_tls_file_it_cannot_use(
+    test_pki: pki.LocalPki, keycloak: Any, tls_nats: NatsInstance, tmp_path: Path
+) -> None:
+    common = _common(test_pki, keycloak, tls_nats, tmp_path).model_copy(update={"tls_key_file": test_pki.client.key})
+    with pytest.raises(tls.TlsConfigError, match=r"server\.pem"):
+        _start_tasks(common, tmp_path)
+
+
+# ------------------------------------------------------------------ NATS
+
+
+def _nats_refusal(url: str, **options: Any) -> BaseException:
+    async def attempt() -> None:
+        nc = await nats.connect(url, allow_reconnect=False, connect_timeout=5, max_reconnect_attempts=0, **options)
+        await nc.close()
+
+    with pytest.raises(Exception) as err:
+        asyncio.run(attempt())
+    return err.value
+
+
+def test_a_nats_client_trusting_the_ca_connects(test_pki: pki.LocalPki, tls_nats: NatsInstance) -> None:
+    async def roundtrip() -> bytes:
+        nc = await nats.connect(tls_nats.url, tls=tls.client_context(test_pki.ca), allow_reconnect=False)
+        try:
+            sub = await nc.subscribe("tls.check")
+            await nc.publish("tls.check", b"over tls")
+            return (await sub.next_msg(timeout=5)).data
+        finally:
+            await nc.close()
+
+    assert asyncio.run(roundtrip()) == b"over tls"
+
+
+def test_a_plaintext_nats_client_is_refused(tls_nats: NatsInstance) -> None:
+    # Speaking the protocol in clear on the TLS port: the server answers with an error and hangs up.
+    with socket.create_connection(("127.0.0.1", tls_nats.port), timeout=10) as sock:
+        info = sock.recv(4096)
+        assert b'"tls_required":true' in info
+        sock.sendall(b'CONNECT {"verbose":false}\r\nPING\r\n')
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    assert b"PONG" not in answer
+
+
+def test_a_nats_client_trusting_another_ca_is_refused(other_ca: pki.LocalPki, tls_nats: NatsInstance) -> None:
+    err = _nats_refusal(tls_nats.url, tls=tls.client_context(other_ca.ca))
+    assert isinstance(err, ssl.SSLCertVerificationError | nats.errors.NoServersError | OSError)
+
+
+def test_a_nats_client_with_the_system_roots_is_refused(tls_nats: NatsInstance) -> None:
+    _nats_refusal(tls_nats.url)
+
+
+# ------------------------------------------------------------------ Keycloak over HTTPS
+
+
+def test_keycloak_serves_https_with_the_ca_s_certificate(
+    test_pki: pki.LocalPki, other_ca: pki.LocalPki, keycloak: Any
+) -> None:
+    url = f"{keycloak.https_issuer}/.well-known/openid-configuration"
+    discovery = httpx.get(url, verify=tls.client_context(test_pki.ca), timeout=30).json()
+    assert discovery["issuer"] == keycloak.https_issuer
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, verify=tls.client_context(other_ca.ca), timeout=30)

@@ -1,0 +1,84 @@
+"""TLS settings turned into credentials and nats-server ``tls`` blocks (jitlib.tls, jitlib.natsconf)."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+
+from jitlib import natsconf, pki, tls
+from jitlib.config import CommonSettings
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> pki.LocalPki:
+    return pki.write_local_pki(tmp_path_factory.mktemp("pki"))
+
+
+def test_a_key_that_is_not_the_certificate_s_stops_the_start_naming_the_files(files: pki.LocalPki) -> None:
+    with pytest.raises(tls.TlsConfigError, match=r"client-key\.pem is not the key of .*server\.pem"):
+        tls.server_credentials(files.server.cert, files.client.key)
+
+
+def test_a_certificate_without_its_key_is_refused(files: pki.LocalPki) -> None:
+    with pytest.raises(tls.TlsConfigError, match="both"):
+        tls.channel_credentials(files.ca, files.client.cert, None)
+
+
+def test_client_certificates_cannot_be_required_without_a_ca(files: pki.LocalPki) -> None:
+    with pytest.raises(tls.TlsConfigError, match="CA"):
+        tls.server_credentials(files.server.cert, files.server.key, None, require_client_cert=True)
+
+
+def test_a_missing_ca_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(tls.TlsConfigError, match=r"missing-ca\.pem"):
+        tls.client_context(tmp_path / "missing-ca.pem")
+
+
+def test_a_client_context_checks_the_host_name_and_trusts_the_ca_only(files: pki.LocalPki) -> None:
+    ctx = tls.client_context(files.ca, files.client.cert, files.client.key)
+    assert ctx.check_hostname and ctx.verify_mode is ssl.CERT_REQUIRED
+    assert ctx.minimum_version >= ssl.TLSVersion.TLSv1_2
+    assert [c["subject"] for c in ctx.get_ca_certs()] == [
+        ((("commonName", "JIT test federation CA"),), (("organizationName", "JIT"),))
+    ]
+
+
+def test_the_first_dns_name_is_what_a_loopback_caller_checks(files: pki.LocalPki) -> None:
+    assert tls.first_dns_name(files.server.cert) == "localhost"
+
+
+def test_grpc_tls_is_on_when_a_certificate_is_set() -> None:
+    assert not CommonSettings().grpc_tls
+    assert CommonSettings(tls_cert_file=Path("c.pem"), tls_key_file=Path("k.pem")).grpc_tls
+    assert CommonSettings(nats_url="tls://nats.example:4222").nats_tls
+    assert not CommonSettings().nats_tls
+
+
+def test_a_nats_tls_block_verifies_clients_only_against_a_ca(files: pki.LocalPki) -> None:
+    block = natsconf.tls_block(files.server.cert, files.server.key, files.ca, verify=True)
+    assert block["verify"] is True and block["ca_file"] == str(files.ca)
+    with pytest.raises(ValueError, match="CA"):
+        natsconf.tls_block(files.server.cert, files.server.key, verify=True)
+
+
+def test_a_local_server_with_tls_has_a_tls_block_and_without_has_none(files: pki.LocalPki, tmp_path: Path) -> None:
+    plain = natsconf.local_config(port=4222, store_dir=tmp_path, server_name="n")
+    assert "tls" not in plain
+    block = natsconf.tls_block(files.server.cert, files.server.key)
+    assert natsconf.local_config(port=4222, store_dir=tmp_path, server_name="n", tls=block)["tls"] == block
+
+
+def test_a_node_s_link_to_the_hub_checks_the_hub_against_the_ca(files: pki.LocalPki, tmp_path: Path) -> None:
+    node = natsconf.NodeNats(
+        country="NL", port=4222, store_dir=tmp_path, hub_url="nats-leaf://hub.example:7422", password="pw",
+        tls=natsconf.tls_block(files.server.cert, files.server.key),
+        link_tls=natsconf.tls_block(files.client.cert, files.client.key, files.ca),
+    ).config()
+    (remote,) = node["leafnodes"]["remotes"]
+    assert remote["tls"]["ca_file"] == str(files.ca) and remote["tls"]["cert_file"] == str(files.client.cert)
+    assert node["tls"]["cert_file"] == str(files.server.cert)
+    hub = natsconf.hub_config(["NL", "DE"], {"NL": "a", "DE": "b"}, port=4222, leafnode_port=7422,
+                              tls=natsconf.tls_block(files.server.cert, files.server.key, files.ca, verify=True))
+    assert hub["leafnodes"]["tls"]["verify"] is True and hub["tls"] == hub["leafnodes"]["tls"]
