@@ -1,8 +1,8 @@
 """A node that outgrows one machine: its NATS as a three-server cluster with every stream in three copies
-(R3), two replicas of the tasks service on one PostgreSQL database, and a downstream consumer running
-twice. One NATS server (the tasks stream's leader) is killed with SIGKILL in the middle of a burst of
-creates; then everything is counted: nothing lost, nothing doubled, and the services go on. The killed
-server comes back and catches up."""
+(R3), two replicas each of the tasks and preservation services on PostgreSQL (one database per service),
+and a downstream consumer running twice. One NATS server (the tasks stream's leader) is killed with
+SIGKILL in the middle of a burst of creates; then everything is counted: nothing lost, nothing doubled,
+and the services go on. The killed server comes back and catches up."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import asyncio
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import nats
@@ -23,6 +23,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
+from jit.preservation.v1 import preservation_pb2 as ppb
+from jit.preservation.v1 import preservation_pb2_grpc
 from jit.tasks.v1 import tasks_pb2 as pb
 from jit.tasks.v1 import tasks_pb2_grpc
 from jitcli import kcadmin
@@ -32,7 +34,10 @@ from jitlib.bus import Bus, EventConsumer, StreamRefused, ensure_stream, stream_
 from jitlib.config import CommonSettings
 from jitlib.db import Database, sync_url
 from jitlib.workspaces import WORKSPACE_STREAM
-from services.tasks.app import TasksSettings, spec
+from services.preservation.app import PreservationSettings
+from services.preservation.app import spec as preservation_spec
+from services.tasks.app import TasksSettings
+from services.tasks.app import spec as tasks_spec
 from services.tasks.events import STREAM as TASKS_STREAM
 from services.tasks.store import RUNTIME
 from tests.conftest import read_stream, wait_for_workspace
@@ -40,8 +45,10 @@ from tests.harness import LoopThread, RunningService, eventually, md, rid, start
 
 pytestmark = pytest.mark.integration
 
-BURST = 300
-KILL_AFTER = 100
+T = TypeVar("T")
+BURST = 300  # task creates
+ORDERS = 100  # preservation order creates, among them
+KILL_AFTER = 130  # calls answered before the server is killed
 DOWNSTREAM = "cluster-downstream"
 
 
@@ -145,10 +152,10 @@ class Downstream:
         self.db.engine.dispose()
 
 
-def read_all(url: str, at_least: int) -> list[Envelope] | None:
-    """Every event on the tasks stream, once the stream answers with at least ``at_least`` of them."""
+def read_all(url: str, stream: str, subjects: str, at_least: int) -> list[Envelope] | None:
+    """Every event on ``stream``, once the stream answers with at least ``at_least`` of them."""
     try:
-        events = [Envelope.FromString(m.data) for m in read_stream(url, "JIT_TASKS", "jit.tasks.>")]
+        events = [Envelope.FromString(m.data) for m in read_stream(url, stream, subjects)]
     except (nats.errors.Error, TimeoutError):
         return None
     return events if len(events) >= at_least else None
@@ -172,9 +179,19 @@ def rows(db_url: str, sql: str) -> list[Any]:
         engine.dispose()
 
 
-def create(stub: Any, token: str, request_id: str) -> str:
-    """CreateTask; a call cut off on the way is sent again with the same request id (the service answers
-    it with the task it already made), so a retry can never make a second task."""
+def retried(call: Callable[[], T]) -> T:
+    """A create cut off on the way is sent again with the same request id (the service answers it with the
+    record it already made), so a retry can never make a second record."""
+    for attempt in range(5):
+        try:
+            return call()
+        except grpc.RpcError as err:
+            if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) or attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def create_task(stub: Any, token: str, request_id: str) -> str:
     req = pb.CreateTaskRequest(
         request_id=request_id,
         workspace_id="jit-demo",
@@ -182,101 +199,169 @@ def create(stub: Any, token: str, request_id: str) -> str:
         kind=pb.TASK_KIND_PRESERVE_DATA,
         assignee_jurisdiction="DE",
     )
-    for attempt in range(5):
-        try:
-            return str(stub.CreateTask(req, metadata=md(token), timeout=30).task.id)
-        except grpc.RpcError as err:
-            if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) or attempt == 4:
-                raise
-    raise AssertionError("unreachable")
+    return retried(lambda: str(stub.CreateTask(req, metadata=md(token), timeout=30).task.id))
+
+
+def create_order(stub: Any, token: str, request_id: str) -> str:
+    req = ppb.CreateOrderRequest(
+        request_id=request_id,
+        workspace_id="jit-demo",
+        legal_basis=ppb.LEGAL_BASIS_PROVIDER_VOLUNTARY,
+        provider_id="socialnet-ie",
+        targets=[ppb.TargetIdentifier(kind=ppb.TARGET_KIND_ACCOUNT_HANDLE, value="@harasser_x")],
+        data_categories=[ppb.DATA_CATEGORY_SUBSCRIBER],
+        description="Preserve before the account is deleted",
+    )
+    return retried(lambda: str(stub.CreateOrder(req, metadata=md(token), timeout=30).order.id))
+
+
+def replicas_of(make: Callable[[], tuple[Any, Any]], common: CommonSettings, count: int = 2) -> list[RunningService]:
+    """``count`` replicas of one service (the same database and consumer group), each knowing the demo
+    workspace."""
+    out: list[RunningService] = []
+    try:
+        for _ in range(count):
+            service_spec, settings = make()
+            svc = start_service(service_spec, settings, common)
+            out.append(svc)
+            wait_for_workspace(svc, "jit-demo")
+    except BaseException:
+        for svc in out:
+            svc.stop()
+        raise
+    return out
+
+
+def created_once(events: list[Envelope], created_type: str, ids: list[str]) -> None:
+    """Each event once on the stream, and each record's creation once."""
+    assert Counter(e.id for e in events).most_common(1)[0][1] == 1
+    created = Counter(e.aggregate_id for e in events if e.type == created_type)
+    assert set(created) == set(ids)
+    assert set(created.values()) == {1}
+
+
+def stored_once(db_url: str, table: str, request_ids: list[str], ids: list[str]) -> None:
+    """Each accepted create is one row, whichever replica took it and however often it was sent."""
+    assert len(set(ids)) == len(ids) == len(request_ids)
+    by_request = rows(db_url, f"SELECT request_id, count(*) FROM {table} GROUP BY request_id")
+    assert sorted(r[0] for r in by_request) == sorted(request_ids)
+    assert all(r[1] == 1 for r in by_request)
+    assert {r[0] for r in rows(db_url, f"SELECT id FROM {table}")} == set(ids)
+
+
+def pending(db_url: str) -> int:
+    return int(scalar(db_url, "SELECT count(*) FROM outbox WHERE published_at IS NULL"))
 
 
 def test_one_nats_server_killed_mid_burst_loses_nothing_and_doubles_nothing(
     cluster: NatsCluster, postgres: Any, keycloak: Any, tokens: Any, tmp_path: Path
 ) -> None:
-    db_url = str(postgres.create_database(f"cluster_tasks_{uuid.uuid4().hex[:12]}"))
+    tasks_db = str(postgres.create_database(f"cluster_tasks_{uuid.uuid4().hex[:12]}"))
+    orders_db = str(postgres.create_database(f"cluster_preservation_{uuid.uuid4().hex[:12]}"))
     common = CommonSettings(
         nats_url=cluster.url, nats_stream_replicas=3, oidc_issuer=keycloak.issuer, state_dir=tmp_path
     )
-    group = f"cluster-{uuid.uuid4().hex[:8]}"
-    replicas: list[RunningService] = []
+    tasks_group, orders_group = f"cluster-tasks-{uuid.uuid4().hex[:8]}", f"cluster-pres-{uuid.uuid4().hex[:8]}"
+
+    def tasks_replica() -> tuple[Any, Any]:
+        settings = TasksSettings(
+            listen="127.0.0.1:0", database_url=tasks_db, consumer_group=tasks_group, outbox_poll_seconds=0.2
+        )
+        return tasks_spec(), settings
+
+    def preservation_replica() -> tuple[Any, Any]:
+        settings = PreservationSettings(
+            listen="127.0.0.1:0", database_url=orders_db, consumer_group=orders_group, outbox_poll_seconds=0.2
+        )
+        return preservation_spec(settings), settings
+
+    running: list[RunningService] = []
     downstream: Downstream | None = None
     try:
-        for _ in range(2):  # two replicas of the tasks service, one database, one consumer group
-            settings = TasksSettings(
-                listen="127.0.0.1:0", database_url=db_url, consumer_group=group, outbox_poll_seconds=0.2
-            )
-            svc = start_service(spec(), settings, common)
-            replicas.append(svc)
-            wait_for_workspace(svc, "jit-demo")
-        scalar(db_url, "SELECT 1")
-        engine = create_engine(sync_url(db_url))
+        tasks = replicas_of(tasks_replica, common)
+        running += tasks
+        orders = replicas_of(preservation_replica, common)
+        running += orders
+        engine = create_engine(sync_url(tasks_db))
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE downstream_seen (event_id varchar(64) NOT NULL, task_id varchar(64))"))
         engine.dispose()
-        downstream = Downstream(cluster, db_url)
+        downstream = Downstream(cluster, tasks_db)
 
         # Every stream the services use is in three copies, the one made with one copy included.
-        for name in (TASKS_STREAM.name, WORKSPACE_STREAM.name):
-            assert name is not None
+        for name in ("JIT_TASKS", "JIT_PRESERVATION", "JIT_EVIDENCE", WORKSPACE_STREAM.name or ""):
             assert eventually(lambda n=name: stream_info(cluster.urls, n).config.num_replicas == 3, timeout=30)
             eventually(lambda n=name: all_copies_current(cluster.urls, n), timeout=30)
 
-        victim = cluster.member(leader_of(cluster.urls, TASKS_STREAM.name or ""))
-        token = tokens("nl-prosecutor")
-        stubs = [tasks_pb2_grpc.TaskServiceStub(svc.channel) for svc in replicas]
-        request_ids = [rid() for _ in range(BURST)]
+        victim = cluster.member(leader_of(cluster.urls, "JIT_TASKS"))
+        prosecutor, liaison = tokens("nl-prosecutor"), tokens("nl-liaison")
+        task_stubs = [tasks_pb2_grpc.TaskServiceStub(svc.channel) for svc in tasks]
+        order_stubs = [preservation_pb2_grpc.PreservationServiceStub(svc.channel) for svc in orders]
+        task_requests = [rid() for _ in range(BURST)]
+        order_requests = [rid() for _ in range(ORDERS)]
         done = Counter[str]()
         lock = threading.Lock()
 
+        def is_order(i: int) -> bool:
+            return i % 4 == 3 and i // 4 < ORDERS  # every fourth call, while orders are left
+
         def one(i: int) -> str:
-            task_id = create(stubs[i % len(stubs)], token, request_ids[i])
+            # The calls alternate between the two replicas of each service.
+            if is_order(i):
+                made = create_order(order_stubs[i % 2], liaison, order_requests[i // 4])
+            else:
+                made = create_task(task_stubs[i % 2], prosecutor, task_requests[i - min(i // 4, ORDERS)])
             with lock:
                 done["calls"] += 1
-            return task_id
+            return made
 
         with ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(one, i) for i in range(BURST)]
+            futures = [pool.submit(one, i) for i in range(BURST + ORDERS)]
             eventually(lambda: done["calls"] >= KILL_AFTER, timeout=120, interval=0.01)
             victim.kill()  # SIGKILL the tasks stream's leader, in the middle of the burst
             with lock:
                 at_kill = done["calls"]
-            task_ids = [f.result(timeout=180) for f in futures]
-        assert at_kill < BURST, "the server was killed after the burst, not in its middle"
+            made = [f.result(timeout=180) for f in futures]
+        assert at_kill < BURST + ORDERS, "the server was killed after the burst, not in its middle"
+        order_ids = [m for i, m in enumerate(made) if is_order(i)]
+        task_ids = [m for i, m in enumerate(made) if not is_order(i)]
 
-        # Every accepted create is in the database exactly once.
-        assert len(set(task_ids)) == BURST
-        by_request = rows(db_url, "SELECT request_id, count(*) FROM tasks GROUP BY request_id")
-        assert sorted(r[0] for r in by_request) == sorted(request_ids)
-        assert all(r[1] == 1 for r in by_request)
-        assert {r[0] for r in rows(db_url, "SELECT id FROM tasks")} == set(task_ids)
+        # Every accepted create is in its database exactly once.
+        stored_once(tasks_db, "tasks", task_requests, task_ids)
+        stored_once(orders_db, "preservation_orders", order_requests, order_ids)
 
-        # Every event was published (the relays of both replicas failed over to the surviving servers)...
-        eventually(lambda: scalar(db_url, "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0, timeout=90)
+        # Every event was published (the relays of both replicas failed over to the surviving servers)
+        # and reached its stream exactly once.
+        eventually(lambda: pending(tasks_db) == 0 and pending(orders_db) == 0, timeout=90)
         survivors = [m.url for m in cluster.members if m is not victim]
-        events = eventually(lambda: read_all(survivors[0], BURST), timeout=60)
-        # ... and reached the stream exactly once.
-        assert Counter(e.id for e in events).most_common(1)[0][1] == 1
-        created = Counter(e.aggregate_id for e in events if e.type == "jit.tasks.v1.TaskCreated")
-        assert set(created) == set(task_ids)
-        assert set(created.values()) == {1}
+        events = eventually(lambda: read_all(survivors[0], "JIT_TASKS", "jit.tasks.>", BURST), timeout=60)
+        created_once(events, "jit.tasks.v1.TaskCreated", task_ids)
         assert stream_info(survivors, "JIT_TASKS").state.messages == len(events) == BURST
+        order_events = eventually(
+            lambda: read_all(survivors[0], "JIT_PRESERVATION", "jit.preservation.>", ORDERS), timeout=60
+        )
+        created_once(order_events, "jit.preservation.v1.PreservationOrderCreated", order_ids)
 
         # The downstream consumer processed each event once, across its two replicas and the failover.
-        eventually(lambda: scalar(db_url, "SELECT count(DISTINCT event_id) FROM downstream_seen") == BURST, timeout=90)
-        assert scalar(db_url, "SELECT count(*) FROM downstream_seen") == BURST
-        assert {r[0] for r in rows(db_url, "SELECT task_id FROM downstream_seen")} == set(task_ids)
-        assert scalar(db_url, f"SELECT count(*) FROM dead_letters WHERE consumer = '{DOWNSTREAM}'") == 0
+        eventually(lambda: scalar(tasks_db, "SELECT count(DISTINCT event_id) FROM downstream_seen") == BURST, 90)
+        assert scalar(tasks_db, "SELECT count(*) FROM downstream_seen") == BURST
+        assert {r[0] for r in rows(tasks_db, "SELECT task_id FROM downstream_seen")} == set(task_ids)
+        assert scalar(tasks_db, f"SELECT count(*) FROM dead_letters WHERE consumer = '{DOWNSTREAM}'") == 0
 
         # The services go on: a create on each replica after the kill is stored, published and consumed.
-        after = [create(stub, token, rid()) for stub in stubs]
-        eventually(lambda: scalar(db_url, "SELECT count(*) FROM downstream_seen") == BURST + len(after), timeout=60)
-        assert {r[0] for r in rows(db_url, "SELECT task_id FROM downstream_seen")} >= set(after)
+        after = [create_task(stub, prosecutor, rid()) for stub in task_stubs]
+        after_orders = [create_order(stub, liaison, rid()) for stub in order_stubs]
+        eventually(lambda: scalar(tasks_db, "SELECT count(*) FROM downstream_seen") == BURST + len(after), 60)
+        assert {r[0] for r in rows(tasks_db, "SELECT task_id FROM downstream_seen")} >= set(after)
+        eventually(lambda: pending(orders_db) == 0, timeout=60)
+        later = read_all(survivors[0], "JIT_PRESERVATION", "jit.preservation.>", ORDERS + len(after_orders)) or []
+        assert {e.aggregate_id for e in later} >= set(after_orders)
 
         # The killed server comes back with its store and catches up: three current copies again.
         victim.start()
         victim.wait_healthy()
-        eventually(lambda: all_copies_current(cluster.urls, "JIT_TASKS"), timeout=60)
+        for name in ("JIT_TASKS", "JIT_PRESERVATION"):
+            eventually(lambda n=name: all_copies_current(cluster.urls, n), timeout=60)
         info = stream_info(cluster.urls, "JIT_TASKS")
         assert info.cluster is not None
         names = {info.cluster.leader, *(p.name for p in info.cluster.replicas or [])}
@@ -285,7 +370,7 @@ def test_one_nats_server_killed_mid_burst_loses_nothing_and_doubles_nothing(
     finally:
         if downstream is not None:
             downstream.stop()
-        for svc in replicas:
+        for svc in running:
             svc.stop()
 
 
