@@ -5,15 +5,16 @@
 Without an argument the service is the one the container's main process runs (``python -m services.<name>``,
 read from ``/proc/1/cmdline``). A gRPC service is asked ``grpc.health.v1.Health/Check`` for the whole server
 (service ``""``) on its ``JIT_<NAME>_LISTEN`` port, over TLS when the port serves it (``JIT_TLS_CERT_FILE``,
-trusting ``JIT_TLS_CA_FILE``, checking the name ``JIT_HEALTHCHECK_TLS_NAME``, default ``localhost``); the
-console is asked for ``/healthz`` on ``JIT_CONSOLE_LISTEN``. Exit 0 when serving, 1 otherwise, with one line
-saying why. Kubernetes probes speak gRPC health themselves, but not over TLS: with TLS on, the chart's
-probes run this file (deploy/helm/jit-node).
+trusting ``JIT_TLS_CA_FILE``, checking the name ``JIT_HEALTHCHECK_TLS_NAME``, default ``localhost``). The
+console is asked for ``/healthz`` on ``JIT_CONSOLE_LISTEN``, over HTTPS when it serves it. Exit 0 when
+serving, 1 otherwise, with one line saying why. Kubernetes probes speak gRPC health themselves, but not
+over TLS: with TLS on, the chart's probes run this file (deploy/helm/jit-node).
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -83,10 +84,19 @@ def check_grpc(host: str, port: int, env: dict[str, str]) -> str | None:
     return None
 
 
-def check_http(host: str, port: int, scheme: str = "http") -> str | None:
+def check_http(host: str, port: int, env: dict[str, str]) -> str | None:
+    """The console's /healthz: over HTTPS when it serves HTTPS (``JIT_CONSOLE_TLS_CERT_FILE``), checking
+    that its certificate comes from the node's CA (``JIT_TLS_CA_FILE``; not its name: it is asked on
+    loopback)."""
+    context = None
+    scheme = "http"
+    if env.get("JIT_CONSOLE_TLS_CERT_FILE"):
+        scheme = "https"
+        context = ssl.create_default_context(cafile=env.get("JIT_TLS_CA_FILE") or None)
+        context.check_hostname = False
     url = f"{scheme}://{host}:{port}/healthz"
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as answer:  # noqa: S310 (a fixed local URL)
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS, context=context) as answer:  # noqa: S310 (a fixed local URL)
             return None if answer.status == 200 else f"{url}: HTTP {answer.status}"
     except urllib.error.HTTPError as err:
         return f"{url}: HTTP {err.code}"
@@ -100,7 +110,7 @@ def main(argv: list[str], env: dict[str, str], cmdline: Path = Path("/proc/1/cmd
         print("healthcheck: name the service (tasks, evidence, preservation, messaging, console)", file=sys.stderr)
         return 1
     host, port = local_target(name, env)
-    problem = check_http(host, port) if name == "console" else check_grpc(host, port, env)
+    problem = check_http(host, port, env) if name == "console" else check_grpc(host, port, env)
     if problem:
         print(f"healthcheck: {name} not serving: {problem}", file=sys.stderr)
         return 1

@@ -279,3 +279,32 @@ def test_healthcheck_speaks_tls_to_a_tls_port_and_trusts_only_the_nodes_ca(tmp_p
         assert hc.main(["tasks"], {"JIT_TASKS_LISTEN": f"0.0.0.0:{port}"}) == 1  # plaintext to a TLS port
     finally:
         server.stop(None)
+
+
+def test_healthcheck_asks_a_console_serving_https_over_https_trusting_the_nodes_ca(tmp_path: Path) -> None:
+    import ssl
+
+    from jitlib import pki
+
+    hc = _healthcheck()
+    ca, other = pki.create_ca("node CA"), pki.create_ca("someone else's CA")
+    pki.write_certificate(ca.certificate, tmp_path / "ca.crt")
+    pki.write_certificate(other.certificate, tmp_path / "other.crt")
+    pki.write_pem(pki.issue_server(ca, "jit.nl.example", ["jit.nl.example"]), tmp_path / "c.crt", tmp_path / "c.key")
+    server = HTTPServer(("127.0.0.1", 0), _Page)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "c.crt", tmp_path / "c.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _Page.status = 200
+        env = {
+            "JIT_CONSOLE_LISTEN": f"0.0.0.0:{server.server_port}",
+            "JIT_CONSOLE_TLS_CERT_FILE": str(tmp_path / "c.crt"),
+            "JIT_TLS_CA_FILE": str(tmp_path / "ca.crt"),
+        }
+        assert hc.main(["console"], env) == 0
+        assert hc.main(["console"], {**env, "JIT_TLS_CA_FILE": str(tmp_path / "other.crt")}) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

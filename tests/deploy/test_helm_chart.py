@@ -83,6 +83,18 @@ def trial_nl() -> list[dict[str, Any]]:
     return render(NL, sets=TRIAL)
 
 
+@pytest.mark.parametrize("country", [NL, DE])
+def test_helm_lint_passes_strictly(country: Path) -> None:
+    done = subprocess.run(
+        [str(helm_binary()), "lint", "--strict", str(CHART), "-f", str(PRODUCTION), "-f", str(country)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[WARNING]" not in done.stdout and "[ERROR]" not in done.stdout
+
+
 # ---- every pod -------------------------------------------------------------------------------------
 
 
