@@ -5,7 +5,7 @@
 Without an argument the service is the one the container's main process runs (``python -m services.<name>``,
 read from ``/proc/1/cmdline``). A gRPC service is asked ``grpc.health.v1.Health/Check`` for the whole server
 (service ``""``) on its ``JIT_<NAME>_LISTEN`` port, over TLS when the port serves it (``JIT_TLS_CERT_FILE``,
-trusting ``JIT_TLS_CA_FILE``, checking the name ``JIT_HEALTHCHECK_TLS_NAME``, default ``localhost``). The
+trusting ``JIT_TLS_CA_FILE``, checking the certificate's first DNS name, or ``JIT_HEALTHCHECK_TLS_NAME``). The
 console is asked for ``/healthz`` on ``JIT_CONSOLE_LISTEN``, over HTTPS when it serves it. Exit 0 when
 serving, 1 otherwise, with one line saying why. Kubernetes probes speak gRPC health themselves, but not
 over TLS: with TLS on, the chart's probes run this file (deploy/helm/jit-node).
@@ -51,6 +51,12 @@ def local_target(name: str, env: dict[str, str]) -> tuple[str, int]:
     return host, int(port)
 
 
+def _first_dns_name(cert_file: str) -> str | None:
+    from jitlib.tls import first_dns_name
+
+    return first_dns_name(Path(cert_file))
+
+
 def check_grpc(host: str, port: int, env: dict[str, str]) -> str | None:
     """None when the server answers SERVING; otherwise why not."""
     import grpc
@@ -67,8 +73,8 @@ def check_grpc(host: str, port: int, env: dict[str, str]) -> str | None:
             private_key=Path(key).read_bytes() if cert and key else None,
             certificate_chain=Path(cert).read_bytes() if cert and key else None,
         )
-        # The name the server's certificate must carry (the chart sets the service's DNS name).
-        name = env.get("JIT_HEALTHCHECK_TLS_NAME", "localhost")
+        # The name to check: the certificate's first DNS name, as a service calling its own port does.
+        name = env.get("JIT_HEALTHCHECK_TLS_NAME") or _first_dns_name(env["JIT_TLS_CERT_FILE"]) or "localhost"
         channel = grpc.secure_channel(target, creds, options=[("grpc.ssl_target_name_override", name)])
     else:
         channel = grpc.insecure_channel(target)

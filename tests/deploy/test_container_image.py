@@ -274,6 +274,8 @@ def test_healthcheck_speaks_tls_to_a_tls_port_and_trusts_only_the_nodes_ca(tmp_p
             "JIT_HEALTHCHECK_TLS_NAME": "jit-nl-tasks",
         }
         assert hc.main(["tasks"], env) == 0
+        # Without a name given, the certificate's first DNS name is checked (as the services do).
+        assert hc.main(["tasks"], {k: v for k, v in env.items() if k != "JIT_HEALTHCHECK_TLS_NAME"}) == 0
         assert hc.main(["tasks"], {**env, "JIT_TLS_CA_FILE": str(tmp_path / "other.crt")}) == 1
         assert hc.main(["tasks"], {**env, "JIT_HEALTHCHECK_TLS_NAME": "not-its-name"}) == 1
         assert hc.main(["tasks"], {"JIT_TASKS_LISTEN": f"0.0.0.0:{port}"}) == 1  # plaintext to a TLS port

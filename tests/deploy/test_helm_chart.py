@@ -225,6 +225,8 @@ def test_production_takes_database_urls_kek_nats_and_tls_from_the_named_secrets(
             "key": f"{name}-password",
         }
         assert env["JIT_TLS_CA_FILE"]["value"] == "/etc/jit/tls/ca.crt"
+        assert env["JIT_TLS_CERT_FILE"]["value"] == "/etc/jit/tls/tls.crt"
+        assert env["JIT_NATS_TLS_CA_FILE"]["value"] == "/etc/jit/tls/ca.crt"
         assert env["JIT_NATS_URL"]["value"].startswith("tls://")
         assert env["JIT_NATS_STREAM_REPLICAS"]["value"] == "3"
     (ev,) = named(production_nl, "Deployment", "jit-nl-evidence")["spec"]["template"]["spec"]["containers"]
@@ -238,6 +240,20 @@ def test_production_takes_database_urls_kek_nats_and_tls_from_the_named_secrets(
     assert volumes["tls"]["secret"]["secretName"] == "jit-node-tls"
     (console,) = named(production_nl, "Deployment", "jit-nl-console")["spec"]["template"]["spec"]["containers"]
     assert env_of(console)["JIT_CONSOLE_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "jit-console-oidc"
+    assert env_of(console)["JIT_CONSOLE_TLS_CERT_FILE"]["value"] == "/etc/jit/tls/tls.crt"
+    assert env_of(console)["JIT_TLS_CA_FILE"]["value"] == "/etc/jit/tls/ca.crt"
+
+
+def test_mutual_tls_makes_every_caller_present_the_nodes_certificate() -> None:
+    docs = render(PRODUCTION, NL, sets=["tls.clientAuth=true", "tls.keycloakSignedByNodeCa=true"])
+    for name in [*SERVICES, "console"]:
+        (c,) = named(docs, "Deployment", f"jit-nl-{name}")["spec"]["template"]["spec"]["containers"]
+        env = env_of(c)
+        assert env["JIT_TLS_CLIENT_AUTH"]["value"] == "true", name
+        assert env["JIT_TLS_CLIENT_CERT_FILE"]["value"] == "/etc/jit/tls/tls.crt", name
+        assert env["JIT_OIDC_CA_FILE"]["value"] == "/etc/jit/tls/ca.crt", name
+    (c,) = named(render(PRODUCTION, NL), "Deployment", "jit-nl-tasks")["spec"]["template"]["spec"]["containers"]
+    assert "JIT_TLS_CLIENT_AUTH" not in env_of(c)
 
 
 # ---- migrations before the new version serves --------------------------------------------------------

@@ -94,6 +94,26 @@ app.kubernetes.io/component: {{ .component }}
   value: /etc/jit/tls/tls.key
 - name: JIT_TLS_CA_FILE
   value: /etc/jit/tls/ca.crt
+- name: JIT_NATS_TLS_CA_FILE
+  value: /etc/jit/tls/ca.crt
+{{- include "jit.clientTlsEnv" . }}
+{{- end }}
+{{- end -}}
+
+{{/* With mutual TLS on the gRPC ports: the certificate a caller presents (the node's own: it is issued
+   for both server and client use), and the switch that makes the ports require one. Keycloak's CA. */}}
+{{- define "jit.clientTlsEnv" -}}
+{{- if .Values.tls.clientAuth }}
+- name: JIT_TLS_CLIENT_AUTH
+  value: "true"
+- name: JIT_TLS_CLIENT_CERT_FILE
+  value: /etc/jit/tls/tls.crt
+- name: JIT_TLS_CLIENT_KEY_FILE
+  value: /etc/jit/tls/tls.key
+{{- end }}
+{{- if .Values.tls.keycloakSignedByNodeCa }}
+- name: JIT_OIDC_CA_FILE
+  value: /etc/jit/tls/ca.crt
 {{- end }}
 {{- end -}}
 
