@@ -93,15 +93,6 @@ class RecordColumns(RecordKey):
     replicated_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
 
-def record_indexes(table: str) -> tuple[Index, Index]:
-    """The indexes every ``RecordColumns`` table has: its idempotency key (creator, request id), unique,
-    and (workspace, id) for the pages of its List RPC. For ``__table_args__ = (*record_indexes(name), ...)``."""
-    return (
-        Index(f"uq_{table}_creator_request", "created_by_id", "request_id", unique=True),
-        Index(f"ix_{table}_workspace_id_id", "workspace_id", "id"),
-    )
-
-
 def record_fields(row: RecordColumns) -> dict[str, Any]:
     """The domain record's common fields, read from its row (for ``Record(**record_fields(row), ...)``)."""
     return {
@@ -183,6 +174,18 @@ class Fields:
         return values
 
 
+@dataclass(frozen=True)
+class RecordFields(Fields):
+    """``Fields`` of a record kept in a ``RecordColumns`` row: reading and writing add what every governed
+    record has (``record_fields`` and ``record_columns``)."""
+
+    def read(self, row: object) -> dict[str, Any]:
+        return {**record_fields(cast(RecordColumns, row)), **super().read(row)}
+
+    def write(self, record: object) -> dict[str, object]:
+        return {**record_columns(cast(StoredRecord, record)), **super().write(record)}
+
+
 class PartiedRecord(StoredRecord, Protocol):
     """A stored record with the jurisdictions party to it (what its ``PartyIndex`` holds)."""
 
@@ -194,11 +197,11 @@ P = TypeVar("P", bound=PartiedRecord)
 
 
 class RecordTable(Generic[P]):
-    """A service's main record table (a ``RecordColumns`` row class): its reads by id and by the request
-    that made a record, its id-ordered pages, and its writes, its parties (``PartyIndex``) kept in step with
-    each write. The store gives the columns of its own fields (``columns``, with ``record_columns``; the
-    creator's are written once, by ``insert``) and how a row becomes a record (``load``; it may read more
-    with the session)."""
+    """A service's main record table (a ``RecordColumns`` row class): the indexes every such table has,
+    its reads by id and by the request that made a record, its id-ordered pages, and its writes, its
+    parties (``PartyIndex``) kept in step with each write. The store gives the columns of its own fields
+    (``columns``, with ``record_columns``, as ``RecordFields.write`` does; the creator's are written once,
+    by ``insert``) and how a row becomes a record (``load``; it may read more with the session)."""
 
     def __init__(
         self,
@@ -211,9 +214,13 @@ class RecordTable(Generic[P]):
         self.parties = parties
         self._columns = columns
         self._load = load
+        # Its idempotency key (creator, request id), unique, and (workspace, id) for the pages of its List.
+        table = cast(Table, row.__table__)  # type: ignore[attr-defined]
+        Index(f"uq_{table.name}_creator_request", table.c.created_by_id, table.c.request_id, unique=True)
+        Index(f"ix_{table.name}_workspace_id_id", table.c.workspace_id, table.c.id)
         # Core inserts with parameters: one round trip each, no ORM identity-map work and no statement
         # construction on the hot create path.
-        self._insert = insert(cast(Table, row.__table__))  # type: ignore[attr-defined]
+        self._insert = insert(table)
 
     def get(self, session: Session, record_id: str, *, for_update: bool = False) -> P | None:
         """The record ``record_id`` (its row locked until the end of the transaction when ``for_update``)."""
@@ -266,11 +273,6 @@ class RecordTable(Generic[P]):
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
-
-
-def equal_where_given(row: Any, **values: object) -> list[Any]:
-    """A List filter's "column equals the value asked for" conditions, one for each value given (not empty)."""
-    return [getattr(row, name) == value for name, value in values.items() if value]
 
 
 @dataclass(frozen=True)

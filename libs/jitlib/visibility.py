@@ -102,13 +102,17 @@ class PartyIndex:
         )
         return cls(table, record_key, row, terms)
 
-    def visible_in(self, scope: VisibilityScope, workspace_ids: Iterable[str], states: Iterable[Any] = ()) -> list[Any]:
+    def visible_in(
+        self, scope: VisibilityScope, workspace_ids: Iterable[str], states: Iterable[Any] = (), **equal: object
+    ) -> list[Any]:
         """The conditions every List query of the record table starts with: rows of ``workspace_ids`` that
-        ``scope`` may read (``readable_sql``) and, when the filter names any, in one of ``states`` (enum
-        members, stored by value). The caller adds its own filters."""
+        ``scope`` may read (``readable_sql``), when the filter names any in one of ``states`` (enum members,
+        stored by value), and whose column equals each value of ``equal`` that was asked for (not empty).
+        The caller adds its other filters."""
         conditions: list[Any] = [self.row.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, self.terms)]
         if states:
             conditions.append(self.row.state.in_(sorted(s.value for s in states)))
+        conditions += [getattr(self.row, name) == value for name, value in equal.items() if value]
         return conditions
 
     def write(self, session: Session, record_id: str, parties: Iterable[str], *, replace: bool = False) -> None:

@@ -33,18 +33,7 @@ from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
 from jitlib.crypto import WrappedKey
-from jitlib.db import (
-    TS,
-    Fields,
-    RecordColumns,
-    RecordTable,
-    equal_where_given,
-    new_metadata,
-    record_columns,
-    record_fields,
-    record_indexes,
-    runtime_tables,
-)
+from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.visibility import PartyIndex
 from services.evidence import custody
@@ -90,7 +79,6 @@ class RequestRow(RecordColumns, Base):
     next_deadline_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
     __table_args__ = (
-        *record_indexes("evidence_requests"),
         Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
     )
 
@@ -205,8 +193,8 @@ def _targets_json(targets: tuple[Target, ...]) -> str:
     return json.dumps([[t.type, t.value, t.platform] for t in targets])
 
 
-#: The fields of a request kept in columns of the same name.
-FIELDS = Fields(
+#: The fields of a request kept in columns of the same name (and those every record has).
+FIELDS = RecordFields(
     same=(
         "issuing_authority",
         "legal_basis",
@@ -233,7 +221,6 @@ FIELDS = Fields(
 
 def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceRequest:
     return EvidenceRequest(
-        **record_fields(row),
         **FIELDS.read(row),
         targets=tuple(Target(t, v, p) for t, v, p in json.loads(row.targets or "[]")),
         deadlines=deadlines,
@@ -242,7 +229,6 @@ def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceReque
 
 def _columns(r: EvidenceRequest) -> dict[str, object]:
     return {
-        **record_columns(r),
         **FIELDS.write(r),
         "targets": _targets_json(r.targets),
         "next_deadline_at": r.deadlines[0].due_at if r.deadlines else None,
@@ -345,9 +331,10 @@ def list_visible(
     limit: int,
 ) -> list[EvidenceRequest]:
     """Requests of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states)
-    conditions += equal_where_given(
-        RequestRow,
+    conditions = PARTIES.visible_in(
+        scope,
+        workspace_ids,
+        flt.states,
         legal_basis=flt.legal_basis,
         addressee_jurisdiction=flt.addressee_jurisdiction,
         origin_jurisdiction=flt.origin_jurisdiction,
@@ -606,6 +593,25 @@ def blob_in_use(session: Session, blob_key: str) -> bool:
     return session.scalar(select(ItemRow.id).where(ItemRow.blob_key == blob_key).limit(1)) is not None
 
 
+#: A custody entry's fields: every one in a column of the same name.
+CUSTODY_FIELDS = Fields(
+    same=(
+        "item_id",
+        "seq",
+        "user_id",
+        "username",
+        "jurisdiction",
+        "purpose",
+        "recipient",
+        "sha256",
+        "prev_hash",
+        "entry_hash",
+    ),
+    times=("at",),
+    enums={"action": custody.Action},
+)
+
+
 class CustodyConflict(Exception):
     """Another writer appended to the item's chain meanwhile; retry."""
 
@@ -638,22 +644,7 @@ def append_custody(session: Session, item_id: str, entry: custody.Entry) -> cust
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise CustodyConflict(item_id)
     try:
-        session.execute(
-            insert(CustodyRow).values(
-                item_id=e.item_id,
-                seq=e.seq,
-                action=e.action.value,
-                user_id=e.user_id,
-                username=e.username,
-                jurisdiction=e.jurisdiction,
-                at=e.at,
-                purpose=e.purpose,
-                recipient=e.recipient,
-                sha256=e.sha256,
-                prev_hash=e.prev_hash,
-                entry_hash=e.entry_hash,
-            )
-        )
+        session.execute(insert(CustodyRow).values(**CUSTODY_FIELDS.write(e)))
     except IntegrityError:  # the same entry number written by another writer: the same conflict
         raise CustodyConflict(item_id) from None
     return e
@@ -661,23 +652,7 @@ def append_custody(session: Session, item_id: str, entry: custody.Entry) -> cust
 
 def custody_entries(session: Session, item_id: str) -> list[custody.Entry]:
     rows = session.scalars(select(CustodyRow).where(CustodyRow.item_id == item_id).order_by(CustodyRow.seq))
-    return [
-        custody.Entry(
-            item_id=r.item_id,
-            seq=r.seq,
-            action=custody.Action(r.action),
-            user_id=r.user_id,
-            username=r.username,
-            jurisdiction=r.jurisdiction,
-            at=as_utc(r.at),
-            purpose=r.purpose,
-            recipient=r.recipient,
-            sha256=r.sha256,
-            prev_hash=r.prev_hash,
-            entry_hash=r.entry_hash,
-        )
-        for r in rows
-    ]
+    return [custody.Entry(**CUSTODY_FIELDS.read(r)) for r in rows]
 
 
 # -- workspace data keys ---------------------------------------------------------------------------

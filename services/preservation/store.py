@@ -24,18 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
-from jitlib.db import (
-    TS,
-    Fields,
-    RecordColumns,
-    RecordTable,
-    equal_where_given,
-    new_metadata,
-    record_columns,
-    record_fields,
-    record_indexes,
-    runtime_tables,
-)
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.visibility import PartyIndex
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
@@ -73,7 +62,6 @@ class OrderRow(RecordColumns, Base):
     next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
     __table_args__ = (
-        *record_indexes("preservation_orders"),
         Index("ix_preservation_orders_workspace_state", "workspace_id", "state"),
         Index("ix_preservation_orders_workspace_expires", "workspace_id", "expires_at"),
         Index("ix_preservation_orders_workspace_provider", "workspace_id", "provider_id"),
@@ -89,8 +77,8 @@ PARTIES = PartyIndex.declare(
 )
 
 
-#: The fields of an order kept in columns of the same name.
-FIELDS = Fields(
+#: The fields of an order kept in columns of the same name (and those every record has).
+FIELDS = RecordFields(
     same=(
         "provider_id",
         "description",
@@ -108,7 +96,6 @@ FIELDS = Fields(
 
 def to_domain(row: OrderRow) -> Order:
     return Order(
-        **record_fields(row),
         **FIELDS.read(row),
         targets=tuple(Target(k, v) for k, v in json.loads(row.targets or "[]")),
     )
@@ -116,7 +103,6 @@ def to_domain(row: OrderRow) -> Order:
 
 def _columns(order: Order) -> dict[str, object]:
     return {
-        **record_columns(order),
         **FIELDS.write(order),
         "targets": json.dumps([[t.kind, t.value] for t in order.targets]),
     }
@@ -178,8 +164,7 @@ def list_visible(
 
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
     """
-    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states)
-    conditions += equal_where_given(OrderRow, provider_id=flt.provider_id)
+    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, provider_id=flt.provider_id)
     if flt.expires_after is not None:
         conditions.append(OrderRow.expires_at >= flt.expires_after)
     if flt.expires_before is not None:

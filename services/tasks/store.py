@@ -9,18 +9,7 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib.db import (
-    TS,
-    Fields,
-    RecordColumns,
-    RecordTable,
-    equal_where_given,
-    new_metadata,
-    record_columns,
-    record_fields,
-    record_indexes,
-    runtime_tables,
-)
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.visibility import PartyIndex
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
@@ -49,7 +38,6 @@ class TaskRow(RecordColumns, Base):
     outcome: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (
-        *record_indexes("tasks"),
         Index("ix_tasks_workspace_state", "workspace_id", "state"),
         Index("ix_tasks_workspace_due", "workspace_id", "due_at"),
     )
@@ -67,8 +55,8 @@ def _links_from_json(text: str) -> tuple[Link, ...]:
     return tuple(Link(k, i) for k, i in json.loads(text or "[]"))
 
 
-#: The fields of a task kept in columns of the same name.
-FIELDS = Fields(
+#: The fields of a task kept in columns of the same name (and those every record has).
+FIELDS = RecordFields(
     same=("title", "description", "kind", "assignee_jurisdiction", "priority", "state_reason", "outcome"),
     times=("due_at",),
     enums={"state": TaskState},
@@ -77,7 +65,6 @@ FIELDS = Fields(
 
 def to_domain(row: TaskRow) -> Task:
     return Task(
-        **record_fields(row),
         **FIELDS.read(row),
         links=_links_from_json(row.links),
         blocked_by=_links_from_json(row.blocked_by),
@@ -86,7 +73,6 @@ def to_domain(row: TaskRow) -> Task:
 
 def _columns(task: Task) -> dict[str, object]:
     return {
-        **record_columns(task),
         **FIELDS.write(task),
         "links": _links_to_json(task.links),
         "blocked_by": _links_to_json(task.blocked_by),
@@ -121,9 +107,12 @@ def list_visible(
     limit: int,
 ) -> list[Task]:
     """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states)
-    conditions += equal_where_given(
-        TaskRow, assignee_jurisdiction=flt.assignee_jurisdiction, origin_jurisdiction=flt.origin_jurisdiction
+    conditions = PARTIES.visible_in(
+        scope,
+        workspace_ids,
+        flt.states,
+        assignee_jurisdiction=flt.assignee_jurisdiction,
+        origin_jurisdiction=flt.origin_jurisdiction,
     )
     if flt.overdue_only:
         conditions += [TaskRow.due_at < now, TaskRow.state.in_(sorted(s.value for s in OPEN_STATES))]

@@ -1,5 +1,5 @@
-"""jitlib.db's shared store pieces: ``Fields`` (a record's same-named columns, both ways), ``RecordTable``'s
-reads and pages, ``equal_where_given`` and ``PartyIndex.visible_in``, on an in-memory SQLite table."""
+"""jitlib.db's shared store pieces: ``RecordFields`` (a record's same-named columns, both ways),
+``RecordTable``'s reads, pages and indexes, and ``PartyIndex.visible_in``, on an in-memory SQLite table."""
 
 from __future__ import annotations
 
@@ -11,17 +11,7 @@ from sqlalchemy import String, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
-from jitlib.db import (
-    TS,
-    Fields,
-    RecordColumns,
-    RecordTable,
-    Stored,
-    equal_where_given,
-    new_metadata,
-    record_columns,
-    record_fields,
-)
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored, new_metadata
 from jitlib.policy import VisibilityScope
 from jitlib.visibility import PartyIndex
 
@@ -68,14 +58,8 @@ class ThingRow(RecordColumns, Base):
 
 
 PARTIES = PartyIndex.declare(ThingRow, "thing_parties", key="thing_id", index="ix_thing_parties_jurisdiction")
-FIELDS = Fields(same=("name",), times=("due_at",), enums={"state": Colour}, lists=("tags",))
-
-
-def to_thing(row: ThingRow) -> Thing:
-    return Thing(**record_fields(row), **FIELDS.read(row))
-
-
-THINGS = RecordTable(ThingRow, PARTIES, lambda t: {**record_columns(t), **FIELDS.write(t)}, lambda _s, r: to_thing(r))
+FIELDS = RecordFields(same=("name",), times=("due_at",), enums={"state": Colour}, lists=("tags",))
+THINGS = RecordTable(ThingRow, PARTIES, FIELDS.write, lambda _session, row: Thing(**FIELDS.read(row)))
 
 NL = Actor("u-nl", "nl.investigator", "NL")
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -112,7 +96,13 @@ def session() -> Session:
 def test_fields_write_then_read_gives_the_record_back() -> None:
     t = thing(1, state=Colour.BLUE, tags=("x", "y", "z"), due_at=T0 + timedelta(days=1))
     written = FIELDS.write(t)
-    assert written == {"name": "thing 1", "due_at": t.due_at, "state": "BLUE", "tags": "x,y,z"}
+    assert {k: written[k] for k in ("name", "due_at", "state", "tags")} == {
+        "name": "thing 1",
+        "due_at": t.due_at,
+        "state": "BLUE",
+        "tags": "x,y,z",
+    }
+    assert written["shared_with"] == "" and written["version"] == 1  # the columns every record has
     with session() as s:
         THINGS.insert(s, t, request_id="r1", request_digest="d1")
         back = THINGS.get(s, t.id)
@@ -145,12 +135,14 @@ def test_record_table_pages_in_id_order_after_the_cursor() -> None:
     assert [r.id for r in rest] == ["t03", "t04", "t05"]
 
 
-def test_equal_where_given_skips_the_values_not_asked_for() -> None:
+def test_visible_in_adds_only_the_equalities_asked_for() -> None:
+    scope = VisibilityScope(workspaces=frozenset({"ws-1"}), jurisdiction="NL", may_read_content=True)
     with session() as s:
         THINGS.insert(s, thing(1, name="alpha"), request_id="r1", request_digest="")
         THINGS.insert(s, thing(2, name="beta", origin_jurisdiction="DE"), request_id="r2", request_digest="")
-        assert len(equal_where_given(ThingRow, name="", origin_jurisdiction="")) == 0
-        only_de = equal_where_given(ThingRow, name="", origin_jurisdiction="DE")
+        everything = PARTIES.visible_in(scope, {"ws-1"}, name="", origin_jurisdiction="")
+        only_de = PARTIES.visible_in(scope, {"ws-1"}, name="", origin_jurisdiction="DE")
+        assert [r.id for r in THINGS.page(s, everything, after_id="", limit=10)] == ["t01", "t02"]
         assert [r.id for r in THINGS.page(s, only_de, after_id="", limit=10)] == ["t02"]
 
 
