@@ -5,9 +5,10 @@ Besides ``Actor``, what every versioned record carries (``Versioned``) and its t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,33 @@ def created(actor: Actor, now: datetime) -> dict[str, Any]:
     """The fields of a record's first version, made by ``actor`` at ``now``
     (``Task(**created(actor, now), ...)``)."""
     return {"version": 1, "created_by": actor, "created_at": now, "updated_by": actor, "updated_at": now}
+
+
+class CreateCommand(Protocol):
+    """What a create command says of every new record: its workspace and who may see it."""
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def restricted(self) -> bool: ...
+
+    @property
+    def shared_with(self) -> Sequence[str]: ...
+
+
+def created_record(cmd: CreateCommand, *, record_id: str, actor: Actor, now: datetime) -> dict[str, Any]:
+    """The fields every record made by the create command ``cmd`` starts with: its id, its workspace, its
+    origin (the creator's jurisdiction), who may see it (``shared_with`` sorted, each once) and its first
+    version (``created``). For ``Task(**created_record(cmd, ...), ...)``."""
+    return {
+        "id": record_id,
+        "workspace_id": cmd.workspace_id,
+        "origin_jurisdiction": actor.jurisdiction,
+        "restricted": cmd.restricted,
+        "shared_with": tuple(sorted(set(cmd.shared_with))),
+        **created(actor, now),
+    }
 
 
 def changed(record: R, actor: Actor, now: datetime, **fields: Any) -> R:

@@ -133,6 +133,21 @@ def restricted_from_pb(visibility: int) -> bool | None:
     return visibility != common_pb2.VISIBILITY_WORKSPACE
 
 
+def new_record_fields_from_pb(req: Any, unknown: list[str]) -> dict[str, Any]:
+    """What a create request carries for every new record: the client's request id, the workspace, and who
+    may see it (``restricted_from_pb``, need to know when unspecified; ``shared_with``). A visibility this
+    build does not know adds "visibility" to ``unknown`` (and the record stays restricted)."""
+    restricted = restricted_from_pb(req.visibility)
+    if restricted is None:
+        unknown.append("visibility")
+    return {
+        "request_id": req.request_id,
+        "workspace_id": req.workspace_id,
+        "restricted": restricted is not False,
+        "shared_with": tuple(req.shared_with),
+    }
+
+
 def states_from_pb(
     values: Iterable[int], convert: Callable[[int], S | None], what: str
 ) -> tuple[frozenset[S], list[FieldViolation]]:

@@ -15,6 +15,7 @@ and gives the servicer the steps they all share:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -23,9 +24,10 @@ from google.protobuf.message import Message
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jitlib import validate
+from jitlib import auth, validate
 from jitlib.auth import Principal
-from jitlib.db import Stored
+from jitlib.db import RecordTable, Stored
+from jitlib.envelopes import request_digest
 from jitlib.errors import Aborted, FailedPrecondition, InvalidArgument
 from jitlib.policy import CASE_ROLES, Operation, RecordAccess, RecordRules, VisibilityScope, visibility_scope
 from jitlib.runtime import Runtime, UnitOfWork
@@ -133,6 +135,28 @@ class RecordPath(Generic[R]):
                 raise
             return self.replayed(replay, digest)
         return Created(record, replayed=False)
+
+    async def create_record(
+        self,
+        principal: Principal,
+        request: Message,
+        cmd: NewRecord,
+        build: Callable[[WorkspaceInfo], R],
+        table: RecordTable[Any],
+        announce: Callable[[UnitOfWork, R, WorkspaceInfo], None],
+    ) -> Created[R]:
+        """``create`` as a create RPC of a record of its own table does it: keyed by the digest of
+        ``request``, it inserts what ``build`` made into ``table`` under the request's id, lets ``announce``
+        emit its event and writes the audit entry, in one unit of work."""
+        digest = request_digest(request)
+
+        def write(uow: UnitOfWork, record: R, workspace: WorkspaceInfo) -> None:
+            stored: Any = record  # a row of ``table``: it has an id and a workspace
+            table.insert(uow.session, stored, request_id=cmd.request_id, request_digest=digest)
+            announce(uow, record, workspace)
+            uow.audit(self.record_type, stored.id, stored.workspace_id)
+
+        return await self.create(principal, cmd, digest, build, write)
 
     def replayed(self, replay: Stored[R], digest: str) -> Created[R]:
         """The answer to a create whose ``request_id`` was used before: the stored record when the
@@ -263,6 +287,21 @@ class RecordPath(Generic[R]):
 def page(items: list[X], size: int, token_for: Callable[[X], str]) -> tuple[list[X], str]:
     """Split a query's ``size + 1`` rows into the page and the next page's token ("" on the last page)."""
     return items[:size], (token_for(items[size - 1]) if len(items) > size else "")
+
+
+def get_rpc(path: str, response: Callable[..., Message], field: str) -> Callable[..., Awaitable[Message]]:
+    """A servicer method for a Get RPC: the record ``request.id`` read through the servicer's
+    ``RecordPath`` attribute ``path`` (validated, NOT_FOUND when hidden, the read audited), answered as
+    ``response(<field>=...)`` with the servicer's ``_view(principal, record, now)`` (which may be async)."""
+
+    async def rpc(self: Any, request: Message, context: Any) -> Message:
+        principal = auth.current()
+        record = await getattr(self, path).get(principal, request.id)  # type: ignore[attr-defined]
+        view = self._view(principal, record, self.rt.clock.now())
+        return response(**{field: await view if inspect.isawaitable(view) else view})
+
+    rpc.__name__ = rpc.__qualname__ = f"get_{field}"
+    return rpc
 
 
 def transition_rpc(action: str, response: Callable[..., Message], field: str) -> Callable[..., Awaitable[Message]]:

@@ -29,8 +29,16 @@ EARLIEST_DATE = datetime(2015, 1, 1, tzinfo=UTC)
 #: How far in the past a stated date may lie, relative to now: a legal clock counted from a date older
 #: than this would already have run out, which is almost always a typing error.
 MAX_PAST = timedelta(days=366 * 2)
+#: How far ahead a date a user sets may lie (a task's due date, the end of a user notice's suppression):
+#: five years; further is almost always a typing error, and an open-ended one is renewed, not set once.
+MAX_AHEAD = timedelta(days=5 * 366)
 #: How many further jurisdictions a restricted record may be shared with.
 SHARED_MAX = 30
+#: The lengths of a record's free text, the same in every service: its title, its description, and the
+#: reason given with a decision.
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+REASON_MAX = 2_000
 
 
 def text(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
@@ -99,7 +107,9 @@ def past_date(
     return []
 
 
-def future_date(name: str, value: datetime | None, now: datetime, *, maximum: timedelta) -> list[FieldViolation]:
+def future_date(
+    name: str, value: datetime | None, now: datetime, *, maximum: timedelta = MAX_AHEAD
+) -> list[FieldViolation]:
     """A date a user sets ahead (a due date, the end of a suspension): after now, within ``maximum``."""
     if value is None:
         return []

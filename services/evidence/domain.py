@@ -15,11 +15,11 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from jitlib import validate
-from jitlib.actors import Actor, Versioned, changed, created
+from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.policy import (
     EPOC_NOTIFIED_PROCEDURES,
@@ -37,14 +37,11 @@ from jitlib.principal import Principal
 from services.evidence import custody, deadlines
 from services.evidence.deadlines import Clocks, Deadline
 
-TITLE_MAX = 200
-DESCRIPTION_MAX = 10_000
 AUTHORITY_MAX = 300
 PROVIDER_MAX = 200
-REASON_MAX = 2_000
 TARGETS_MAX = 50
 #: The longest a user notice may be suppressed for in one go (a non-disclosure order is renewed, not open-ended).
-MAX_SUPPRESSION = timedelta(days=5 * 366)
+MAX_SUPPRESSION = validate.MAX_AHEAD
 
 #: Evidence items: received and read by the parties' case roles; a police liaison records evidence received
 #: (DOMAIN.md), so both sides' prosecutors and liaisons may upload.
@@ -309,7 +306,7 @@ REASON_FIELD = {
 def transition_violations(t: Transition, data: TransitionInput, now: datetime) -> list[FieldViolation]:
     out: list[FieldViolation] = [FieldViolation(n, "has an unknown value") for n in data.unknown_enums]
     name = REASON_FIELD.get(t.action, "reason")
-    out += validate.text(name, data.reason, required=t.needs_reason, maximum=REASON_MAX)
+    out += validate.text(name, data.reason, required=t.needs_reason, maximum=validate.REASON_MAX)
     if t.action == "refuse" and not data.refusal_ground and "ground" not in data.unknown_enums:
         out.append(FieldViolation("ground", "is required (a ground of Reg. (EU) 2023/1543 Art. 12)"))
     if t.action == "report_not_executed" and not data.non_execution_reason and "reason" not in data.unknown_enums:
@@ -527,8 +524,8 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
     elif cmd.epoc_procedure:
         out.append(FieldViolation("epoc_procedure", "is only set for an EPOC"))
     out += validate.text("issuing_authority", cmd.issuing_authority, required=True, maximum=AUTHORITY_MAX)
-    out += validate.text("title", cmd.title, required=True, maximum=TITLE_MAX)
-    out += validate.text("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    out += validate.text("title", cmd.title, required=True, maximum=validate.TITLE_MAX)
+    out += validate.text("description", cmd.description, required=False, maximum=validate.DESCRIPTION_MAX)
     provider = cmd.addressee_kind == "SERVICE_PROVIDER"
     if cmd.addressee_kind not in ("MEMBER_STATE", "SERVICE_PROVIDER"):
         if "addressee_kind" not in unknown:
@@ -600,9 +597,7 @@ def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> 
     if cmd.legal_basis == "EPOC" and cmd.epoc_procedure in EMERGENCY:
         urgency = "EMERGENCY"
     return EvidenceRequest(
-        id=request_id,
-        workspace_id=cmd.workspace_id,
-        origin_jurisdiction=actor.jurisdiction,
+        **created_record(cmd, record_id=request_id, actor=actor, now=now),
         issuing_authority=cmd.issuing_authority.strip(),
         legal_basis=cmd.legal_basis,
         epoc_procedure=cmd.epoc_procedure,
@@ -615,13 +610,10 @@ def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> 
         urgency=urgency or "NORMAL",
         title=cmd.title.strip(),
         description=cmd.description,
-        restricted=cmd.restricted,
-        shared_with=tuple(sorted(set(cmd.shared_with))),
         preservation_order_id=cmd.preservation_order_id,
         user_notice_status=(cmd.user_notice_status or "PENDING") if provider else "NOT_APPLICABLE",
         user_notice_suppressed_until=cmd.user_notice_suppressed_until,
         state=State.DRAFT,
-        **created(actor, now),
     )
 
 
@@ -783,12 +775,12 @@ def new_item_violations(cmd: NewItem, now: datetime) -> list[FieldViolation]:
     out += single_line_violations(p + "filename", cmd.filename, required=False, maximum=FILENAME_MAX)
     if "/" in cmd.filename or "\\" in cmd.filename:
         out.append(FieldViolation(p + "filename", "must be a bare file name"))
-    out += validate.text(p + "description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    out += validate.text(p + "description", cmd.description, required=False, maximum=validate.DESCRIPTION_MAX)
     out += validate.jurisdiction(p + "origin_jurisdiction", cmd.origin_jurisdiction, required=False)
-    out += validate.text(p + "use_conditions.conditions", cmd.conditions, required=False, maximum=REASON_MAX)
+    out += validate.text(p + "use_conditions.conditions", cmd.conditions, required=False, maximum=validate.REASON_MAX)
     for i, c in enumerate(cmd.consents):
         q = f"{p}use_conditions.consents[{i}]."
-        out += validate.text(q + "purpose", c.purpose, required=True, maximum=REASON_MAX)
+        out += validate.text(q + "purpose", c.purpose, required=True, maximum=validate.REASON_MAX)
         out += validate.jurisdiction(q + "granted_by_jurisdiction", c.granted_by_jurisdiction)
         out += validate.past_date(q + "granted_at", c.granted_at, now)
         out += validate.text(q + "reference", c.reference, required=False, maximum=AUTHORITY_MAX)

@@ -17,10 +17,10 @@ from jitlib.mapping import (
     dt_to_ts,
     enum_from_pb,
     enum_value,
+    new_record_fields_from_pb,
     record_fields_from_pb,
     record_pb_fields,
     required_stored_enum,
-    restricted_from_pb,
     stored_enum,
     ts_to_dt,
 )
@@ -63,12 +63,9 @@ def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
         Target(e.get(f"targets[{i}].type", pb.TargetType, t.type, "TARGET_TYPE_"), t.value, t.platform)
         for i, t in enumerate(req.targets)
     )
-    restricted = restricted_from_pb(req.visibility)
-    if restricted is None:
-        e.unknown.append("visibility")
+    record = new_record_fields_from_pb(req, e.unknown)
     return NewRequest(
-        request_id=req.request_id,
-        workspace_id=req.workspace_id,
+        **record,
         legal_basis=e.get("legal_basis", pb.LegalBasis, req.legal_basis, "LEGAL_BASIS_"),
         epoc_procedure=e.get("epoc_procedure", pb.EpocProcedure, req.epoc_procedure, "EPOC_PROCEDURE_"),
         issuing_authority=req.issuing_authority,
@@ -81,8 +78,6 @@ def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
         urgency=e.get("urgency", pb.Urgency, req.urgency, "URGENCY_"),
         title=req.title,
         description=req.description,
-        restricted=restricted is not False,
-        shared_with=tuple(req.shared_with),
         preservation_order_id=req.preservation_order_id,
         user_notice_status=e.get(
             "user_notice_status", pb.UserNoticeStatus, req.user_notice_status, "USER_NOTICE_STATUS_"

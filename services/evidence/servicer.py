@@ -18,12 +18,11 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_af
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jitlib import auth, paging, validate
-from jitlib.envelopes import request_digest
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, JitError, PermissionDenied
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, ts_to_dt
 from jitlib.policy import EVIDENCE_REQUEST_RULES, Operation
-from jitlib.records import RecordPath, page, transition_rpc
+from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.evidence import blobs, custody, domain, events, store
@@ -99,7 +98,6 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         now = rt.clock.now()
         cmd = new_request_from_pb(request)
         InvalidArgument.raise_for(domain.new_request_violations(cmd, principal.jurisdiction, now))
-        digest = request_digest(request)
         order = await self._linkable_order(cmd.preservation_order_id)
 
         def build(workspace: WorkspaceInfo) -> EvidenceRequest:
@@ -110,26 +108,21 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 raise domain.order_not_linkable()
             return domain.create(cmd, request_id=new_id(), actor=principal.actor, now=now)
 
-        def write(uow: UnitOfWork, r: EvidenceRequest, workspace: WorkspaceInfo) -> None:
-            store.REQUESTS.insert(uow.session, r, request_id=cmd.request_id, request_digest=digest)
+        def announce(uow: UnitOfWork, r: EvidenceRequest, workspace: WorkspaceInfo) -> None:
             state = request_to_pb(r, now)
             uow.emit(
                 events.subject(r.origin_jurisdiction, "created"),
                 events.request_envelope(r, state, "created", workspace.members, now),
             )
-            uow.audit(RECORD, r.id, r.workspace_id)
 
-        created = await self.requests.create(principal, cmd, digest, build, write)
+        created = await self.requests.create_record(principal, request, cmd, build, store.REQUESTS, announce)
         if created.replayed:  # the stored request as it is now, with its linked order and items
             return pb.CreateRequestResponse(request=await self._view(principal, created.record, now))
         return pb.CreateRequestResponse(
             request=request_to_pb(created.record, now, allowed_actions=self._allowed(principal, created.record))
         )
 
-    async def GetRequest(self, request: pb.GetRequestRequest, context: Any) -> pb.GetRequestResponse:
-        principal = auth.current()
-        r = await self.requests.get(principal, request.id)
-        return pb.GetRequestResponse(request=await self._view(principal, r, self.rt.clock.now()))
+    GetRequest = get_rpc("requests", pb.GetRequestResponse, "request")
 
     async def ListRequests(self, request: pb.ListRequestsRequest, context: Any) -> pb.ListRequestsResponse:
         rt, principal = self.rt, auth.current()

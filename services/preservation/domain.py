@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jitlib import durations, validate
-from jitlib.actors import Actor, Versioned, changed, created
+from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation
 from jitlib.ids import is_uuid
 from jitlib.policy import PRESERVATION_ORDER_RULES, Operation, RecordAccess, permitted
 from jitlib.principal import Principal
 
-DESCRIPTION_MAX = 10_000
-REASON_MAX = 2_000
 REFERENCE_MAX = 200
 TARGETS_MAX = 50
 TARGET_VALUE_MAX = 2_048
@@ -367,11 +365,11 @@ def transition_violations(action: str, data: TransitionInput, now: datetime) -> 
     before the issue is refused once the order is loaded (``apply``: CONFIRMED_BEFORE_ISSUE)."""
     out: list[FieldViolation] = []
     if action == "lift":
-        out += validate.text("reason", data.reason, required=True, maximum=REASON_MAX)
+        out += validate.text("reason", data.reason, required=True, maximum=validate.REASON_MAX)
     if action == "record_not_executed":
         if data.not_executed_reason not in NOT_EXECUTED_REASONS:
             out.append(FieldViolation("reason", "must be a non-execution reason of Annex III"))
-        out += validate.text("details", data.reason, required=False, maximum=REASON_MAX)
+        out += validate.text("details", data.reason, required=False, maximum=validate.REASON_MAX)
     if action == "issue":
         out += validate.past_date("issued_at", data.issued_at, now + CLOCK_SKEW)
     if action == "confirm":
@@ -570,7 +568,7 @@ def new_order_violations(cmd: NewOrder, providers: dict[str, Provider]) -> list[
     out += target_violations(cmd.targets)
     if not cmd.data_categories and "data_categories" not in cmd.unknown_enums:
         out.append(FieldViolation("data_categories", "at least one of SUBSCRIBER, TRAFFIC, CONTENT"))
-    out += validate.text("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    out += validate.text("description", cmd.description, required=False, maximum=validate.DESCRIPTION_MAX)
     out += validate.shared_with(cmd.shared_with, restricted=cmd.restricted, record="order")
     return out
 
@@ -581,18 +579,13 @@ def membership_violations(cmd: NewOrder, members: frozenset[str]) -> list[FieldV
 
 def create(cmd: NewOrder, *, order_id: str, actor: Actor, now: datetime) -> Order:
     return Order(
-        id=order_id,
-        workspace_id=cmd.workspace_id,
-        origin_jurisdiction=actor.jurisdiction,
+        **created_record(cmd, record_id=order_id, actor=actor, now=now),
         legal_basis=LegalBasis(cmd.legal_basis),
         provider_id=cmd.provider_id,
         targets=tuple(Target(t.kind, t.value.strip()) for t in cmd.targets),
         data_categories=tuple(c for c in DATA_CATEGORIES if c in set(cmd.data_categories)),
         description=cmd.description,
-        restricted=cmd.restricted,
-        shared_with=tuple(sorted(set(cmd.shared_with))),
         state=OrderState.DRAFT,
-        **created(actor, now),
     )
 
 

@@ -15,10 +15,10 @@ from jitlib.mapping import (
     dt_to_ts,
     enum_from_pb,
     enum_name,
+    new_record_fields_from_pb,
     record_fields_from_pb,
     record_pb_fields,
     required_stored_enum,
-    restricted_from_pb,
     stored_enum,
     ts_to_dt,
 )
@@ -51,19 +51,14 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
         else:
             categories.append(name)
     # Need to know by default: an order is restricted to its parties unless the issuer opens it up.
-    restricted = restricted_from_pb(req.visibility)
-    if restricted is None:
-        unknown.append("visibility")
+    record = new_record_fields_from_pb(req, unknown)
     return NewOrder(
-        request_id=req.request_id,
-        workspace_id=req.workspace_id,
+        **record,
         legal_basis=basis or "",
         provider_id=req.provider_id,
         targets=tuple(targets),
         data_categories=tuple(categories),
         description=req.description,
-        restricted=restricted is not False,
-        shared_with=tuple(req.shared_with),
         unknown_enums=tuple(unknown),
     )
 

@@ -13,12 +13,11 @@ import grpc
 from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
 from jitlib import auth, validate
-from jitlib.envelopes import request_digest
 from jitlib.errors import InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, window_from_pb
 from jitlib.policy import PRESERVATION_ORDER_RULES
-from jitlib.records import RecordPath, page, transition_rpc
+from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.preservation import domain, events, store
@@ -35,7 +34,6 @@ from services.preservation.mapping import (
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
-RECORD = events.RECORD
 
 
 class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
@@ -64,28 +62,22 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         now = rt.clock.now()
         cmd = new_order_from_pb(request)
         InvalidArgument.raise_for(domain.new_order_violations(cmd, self.rules.providers))
-        digest = request_digest(request)
 
         def build(workspace: WorkspaceInfo) -> Order:
             InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
             return domain.create(cmd, order_id=new_id(), actor=principal.actor, now=now)
 
-        def write(uow: UnitOfWork, order: Order, workspace: WorkspaceInfo) -> None:
-            store.ORDERS.insert(uow.session, order, request_id=cmd.request_id, request_digest=digest)
+        def announce(uow: UnitOfWork, order: Order, workspace: WorkspaceInfo) -> None:
             state = self._pb(order, now)
             uow.emit(
                 events.subject(order, "created"),
                 events.envelope(order, state, events.event_type("created"), workspace.members, now),
             )
-            uow.audit(RECORD, order.id, order.workspace_id)
 
-        created = await self.orders.create(principal, cmd, digest, build, write)
+        created = await self.orders.create_record(principal, request, cmd, build, store.ORDERS, announce)
         return pb.CreateOrderResponse(order=self._view(principal, created.record, now))
 
-    async def GetOrder(self, request: pb.GetOrderRequest, context: grpc.aio.ServicerContext) -> pb.GetOrderResponse:
-        principal = auth.current()
-        order = await self.orders.get(principal, request.id)
-        return pb.GetOrderResponse(order=self._view(principal, order, self.rt.clock.now()))
+    GetOrder = get_rpc("orders", pb.GetOrderResponse, "order")
 
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext

@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from jitlib import validate
-from jitlib.actors import Actor, Versioned, changed, created
+from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
 from jitlib.policy import TASK_RULES, Operation, RecordAccess, permitted
 from jitlib.principal import Principal
 
-TITLE_MAX = 200
-DESCRIPTION_MAX = 10_000
-REASON_MAX = 2_000
 OUTCOME_MAX = 10_000
 LINKS_MAX = 50
-DUE_MAX_AHEAD = timedelta(days=5 * 366)
 
 
 class TaskState(enum.StrEnum):
@@ -161,7 +157,7 @@ def link_violations(field_name: str, links: tuple[Link, ...]) -> list[FieldViola
 
 def transition_violations(t: Transition, data: TransitionInput) -> list[FieldViolation]:
     out: list[FieldViolation] = []
-    out += validate.text("reason", data.reason, required=t.needs_reason, maximum=REASON_MAX)
+    out += validate.text("reason", data.reason, required=t.needs_reason, maximum=validate.REASON_MAX)
     out += validate.text("outcome", data.outcome, required=t.needs_outcome, maximum=OUTCOME_MAX)
     if t.action == "block":
         out += link_violations("blocked_by", data.blocked_by)
@@ -247,8 +243,8 @@ def new_task_violations(cmd: NewTask, now: datetime) -> list[FieldViolation]:
     out: list[FieldViolation] = []
     out += validate.request_id(cmd.request_id)
     out += validate.workspace_id("workspace_id", cmd.workspace_id)
-    out += validate.text("title", cmd.title, required=True, maximum=TITLE_MAX)
-    out += validate.text("description", cmd.description, required=False, maximum=DESCRIPTION_MAX)
+    out += validate.text("title", cmd.title, required=True, maximum=validate.TITLE_MAX)
+    out += validate.text("description", cmd.description, required=False, maximum=validate.DESCRIPTION_MAX)
     for name in cmd.unknown_enums:
         out.append(FieldViolation(name, "has an unknown value"))
     if cmd.kind not in KINDS and "kind" not in cmd.unknown_enums:
@@ -259,7 +255,7 @@ def new_task_violations(cmd: NewTask, now: datetime) -> list[FieldViolation]:
         out.append(FieldViolation("assignee_jurisdiction", "is required"))
     elif not is_jurisdiction(cmd.assignee_jurisdiction):
         out.append(FieldViolation("assignee_jurisdiction", "must be an ISO 3166-1 alpha-2 code or EU body code"))
-    out += validate.future_date("due_at", cmd.due_at, now, maximum=DUE_MAX_AHEAD)
+    out += validate.future_date("due_at", cmd.due_at, now)
     out += validate.shared_with(cmd.shared_with, restricted=cmd.restricted, record="task")
     out += link_violations("links", cmd.links)
     return out
@@ -277,18 +273,13 @@ def membership_violations(cmd: NewTask, members: frozenset[str]) -> list[FieldVi
 
 def create(cmd: NewTask, *, task_id: str, actor: Actor, now: datetime) -> Task:
     return Task(
-        id=task_id,
-        workspace_id=cmd.workspace_id,
+        **created_record(cmd, record_id=task_id, actor=actor, now=now),
         title=cmd.title.strip(),
         description=cmd.description,
         kind=cmd.kind,
-        origin_jurisdiction=actor.jurisdiction,
         assignee_jurisdiction=cmd.assignee_jurisdiction,
         priority=cmd.priority,
         due_at=cmd.due_at,
-        restricted=cmd.restricted,
-        shared_with=tuple(sorted(set(cmd.shared_with))),
         links=cmd.links,
         state=TaskState.PROPOSED if cmd.proposal_only else TaskState.ASSIGNED,
-        **created(actor, now),
     )

@@ -12,9 +12,9 @@ from jitlib.mapping import (
     dt_to_ts,
     enum_from_pb,
     enum_name,
+    new_record_fields_from_pb,
     record_fields_from_pb,
     record_pb_fields,
-    restricted_from_pb,
     ts_to_dt,
 )
 from services.tasks.domain import Link, NewTask, Task, TaskState, TransitionInput
@@ -44,20 +44,15 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
         unknown.append("priority")
     elif priority == "UNSPECIFIED":
         priority = "NORMAL"
-    restricted = restricted_from_pb(req.visibility)
-    if restricted is None:
-        unknown.append("visibility")
+    record = new_record_fields_from_pb(req, unknown)
     return NewTask(
-        request_id=req.request_id,
-        workspace_id=req.workspace_id,
+        **record,
         title=req.title,
         description=req.description,
         kind=kind or "",
         assignee_jurisdiction=req.assignee_jurisdiction,
         priority=priority or "",
         due_at=ts_to_dt(req.due_at, req.HasField("due_at")),
-        restricted=restricted is not False,
-        shared_with=tuple(req.shared_with),
         links=links_from_pb(req.links),
         proposal_only=req.proposal_only,
         unknown_enums=tuple(unknown),

@@ -10,12 +10,11 @@ import grpc
 
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitlib import auth, paging, validate
-from jitlib.envelopes import request_digest
 from jitlib.errors import InvalidArgument
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, window_from_pb
 from jitlib.policy import TASK_RULES
-from jitlib.records import RecordPath, page, transition_rpc
+from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.tasks import domain, events, store
@@ -46,27 +45,19 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         now = rt.clock.now()
         cmd = new_task_from_pb(request)
         InvalidArgument.raise_for(domain.new_task_violations(cmd, now))
-        digest = request_digest(request)
 
         def build(workspace: WorkspaceInfo) -> Task:
             InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
             return domain.create(cmd, task_id=new_id(), actor=principal.actor, now=now)
 
-        def write(uow: UnitOfWork, task: Task, workspace: WorkspaceInfo) -> None:
-            store.TASKS.insert(uow.session, task, request_id=cmd.request_id, request_digest=digest)
+        def announce(uow: UnitOfWork, task: Task, workspace: WorkspaceInfo) -> None:
             state = task_to_pb(task, now)
             uow.emit(events.subject(task, "created"), events.envelope(task, state, "created", workspace.members, now))
-            uow.audit(RECORD, task.id, task.workspace_id)
 
-        created = await self.tasks.create(principal, cmd, digest, build, write)
+        created = await self.tasks.create_record(principal, request, cmd, build, store.TASKS, announce)
         return tasks_pb2.CreateTaskResponse(task=self._view(principal, created.record, now))
 
-    async def GetTask(
-        self, request: tasks_pb2.GetTaskRequest, context: grpc.aio.ServicerContext
-    ) -> tasks_pb2.GetTaskResponse:
-        principal = auth.current()
-        task = await self.tasks.get(principal, request.id)
-        return tasks_pb2.GetTaskResponse(task=self._view(principal, task, self.rt.clock.now()))
+    GetTask = get_rpc("tasks", tasks_pb2.GetTaskResponse, "task")
 
     async def ListTasks(
         self, request: tasks_pb2.ListTasksRequest, context: grpc.aio.ServicerContext

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib.actors import Actor
-from jitlib.mapping import enum_from_pb, record_pb_fields
+from jitlib.mapping import enum_from_pb, new_record_fields_from_pb, record_pb_fields
 from services.tasks.domain import Task, TaskState
 
 MAKER = Actor("u-1", "alice", "FR")
@@ -68,3 +68,20 @@ def test_a_state_is_read_from_its_proto_enum_value_once_for_every_service() -> N
     assert state(tasks_pb2.TASK_STATE_ACCEPTED) is TaskState.ACCEPTED
     assert state(tasks_pb2.TASK_STATE_UNSPECIFIED) is None
     assert state(999) is None  # a value of a newer build
+
+
+def test_a_create_request_s_record_fields_are_restricted_unless_opened_to_the_workspace() -> None:
+    def fields(visibility: int) -> tuple[dict[str, object], list[str]]:
+        unknown: list[str] = ["kind"]
+        req = tasks_pb2.CreateTaskRequest(
+            request_id="r-1", workspace_id="jit-demo", visibility=visibility, shared_with=["NL"]
+        )
+        return new_record_fields_from_pb(req, unknown), unknown
+
+    opened, unknown = fields(common_pb2.VISIBILITY_WORKSPACE)
+    assert opened == {"request_id": "r-1", "workspace_id": "jit-demo", "restricted": False, "shared_with": ("NL",)}
+    assert unknown == ["kind"]
+    assert fields(common_pb2.VISIBILITY_UNSPECIFIED)[0]["restricted"] is True
+    assert fields(common_pb2.VISIBILITY_RESTRICTED)[0]["restricted"] is True
+    strange, unknown = fields(99)
+    assert strange["restricted"] is True and unknown == ["kind", "visibility"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jitlib.actors import Actor, changed, created
-from services.tasks.domain import Task, TaskState
+from jitlib.actors import Actor, changed, created, created_record
+from services.tasks.domain import NewTask, Task, TaskState
 
 MAKER = Actor("u-1", "alice", "FR")
 CHANGER = Actor("u-2", "bob", "DE")
@@ -46,3 +46,28 @@ def test_changed_is_the_next_version_by_the_changer_with_the_fields_changed() ->
     # The maker and everything not named stay as they were; the record itself is not touched.
     assert (after.created_by, after.created_at, after.title) == (MAKER, MADE, "t")
     assert before.version == 1 and before.state is TaskState.ASSIGNED
+
+
+def test_created_record_takes_the_command_s_workspace_and_visibility_and_the_maker_s_origin() -> None:
+
+    cmd = NewTask(
+        request_id="01935c4e-0000-7000-8000-0000000000aa",
+        workspace_id="jit-demo",
+        title="t",
+        description="",
+        kind="OTHER",
+        assignee_jurisdiction="DE",
+        priority="NORMAL",
+        due_at=None,
+        restricted=True,
+        shared_with=("NL", "BE", "NL"),
+    )
+    fields = created_record(cmd, record_id="rec-1", actor=MAKER, now=MADE)
+    assert fields == {
+        "id": "rec-1",
+        "workspace_id": "jit-demo",
+        "origin_jurisdiction": "FR",
+        "restricted": True,
+        "shared_with": ("BE", "NL"),
+        **created(MAKER, MADE),
+    }
