@@ -1,0 +1,168 @@
+"""`jit node restore` refuses a damaged or mismatched archive, in words, before it changes anything.
+
+The archives here are built by hand in the layout `jit node backup` writes (a manifest and its parts);
+the whole round trip on real servers is tests/integration/test_node_backup.py."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from jitcli import node_backup
+from jitcli.main import app
+from jitcli.nodeconf import NodeState
+
+PARTS = {
+    "databases/tasks.sqlite": b"tasks",
+    "databases/evidence.sqlite": b"evidence",
+    "databases/preservation.sqlite": b"preservation",
+    "databases/messaging.sqlite": b"messaging",
+    "keys/tasks-kek": b"a2V5\n",
+    "jetstream/JIT_TASKS.snapshot": b"snapshot",
+}
+
+
+def _manifest(parts: dict[str, bytes], **over: Any) -> dict[str, Any]:
+    listed = []
+    for path, data in parts.items():
+        kind = path.split("/")[0]
+        name = Path(path).stem
+        kinds = {"databases": "database", "keys": "key", "jetstream": "stream"}
+        listed.append(
+            {
+                "path": path,
+                "kind": kinds[kind],
+                "name": name,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data),
+                "info": {"engine": "sqlite"} if kind == "databases" else {},
+            }
+        )
+    return {
+        "format": node_backup.FORMAT,
+        "created_at": "2026-12-02T10:00:00+00:00",
+        "jetstream_started_at": "2026-12-02T10:00:00+00:00",
+        "node": {"jurisdiction": "NL", "peers": "DE"},
+        "parts": listed,
+        **over,
+    }
+
+
+def write_archive(path: Path, files: dict[str, bytes], manifest: dict[str, Any] | None) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        entries = dict(files)
+        if manifest is not None:
+            entries = {node_backup.MANIFEST: json.dumps(manifest).encode(), **entries}
+        for name, data in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    return write_archive(tmp_path / "good.tar.gz", PARTS, _manifest(PARTS))
+
+
+def refusal(archive: Path) -> str:
+    with pytest.raises(node_backup.BackupError) as err:
+        node_backup.verify(archive)
+    return str(err.value)
+
+
+def test_a_sound_archive_reads(good: Path) -> None:
+    assert node_backup.verify(good)["node"]["jurisdiction"] == "NL"
+
+
+def test_the_command_checks_only(good: Path) -> None:
+    res = CliRunner().invoke(app, ["node", "restore", str(good), "--check-only"], env={})
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "6 parts intact" in res.stdout
+
+
+def test_a_part_changed(tmp_path: Path) -> None:
+    files = {**PARTS, "databases/tasks.sqlite": b"tasks, changed"}
+    archive = write_archive(tmp_path / "a.tar.gz", files, _manifest(PARTS))
+    assert "databases/tasks.sqlite does not match its SHA-256" in refusal(archive)
+
+
+def test_a_part_missing(tmp_path: Path) -> None:
+    files = {k: v for k, v in PARTS.items() if k != "keys/tasks-kek"}
+    archive = write_archive(tmp_path / "a.tar.gz", files, _manifest(PARTS))
+    assert "1 listed part(s) missing, first keys/tasks-kek" in refusal(archive)
+
+
+def test_a_file_the_manifest_does_not_list(tmp_path: Path) -> None:
+    files = {**PARTS, "databases/other.sqlite": b"x"}
+    archive = write_archive(tmp_path / "a.tar.gz", files, _manifest(PARTS))
+    assert "does not list" in refusal(archive)
+
+
+def test_no_manifest(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "a.tar.gz", PARTS, None)
+    assert "no readable manifest" in refusal(archive)
+
+
+def test_another_format(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "a.tar.gz", PARTS, _manifest(PARTS, format="jit-node-backup/99"))
+    assert "this command reads jit-node-backup/1" in refusal(archive)
+
+
+def test_a_truncated_archive(good: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    assert "is damaged" in refusal(cut)
+
+
+def test_not_an_archive(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not an archive at all")
+    assert "is damaged" in refusal(junk)
+
+
+def test_a_path_outside_the_archive_is_refused(tmp_path: Path) -> None:
+    files = {**PARTS, "../escape.txt": b"x"}
+    manifest = _manifest(PARTS)
+    archive = write_archive(tmp_path / "a.tar.gz", files, manifest)
+    assert "is damaged" in refusal(archive)
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def _node(tmp_path: Path, **env: str) -> NodeState:
+    return NodeState.of({"JIT_STATE_DIR": str(tmp_path / "state"), "JIT_NODE_JURISDICTION": "NL", **env})
+
+
+def test_another_nodes_archive(good: Path, tmp_path: Path) -> None:
+    with node_backup.opened(good) as (manifest, root), pytest.raises(node_backup.BackupError) as err:
+        node_backup._check_target(manifest, root, _node(tmp_path, JIT_NODE_JURISDICTION="DE"), [], False)
+    assert "the archive is of the node of NL, this configuration is the node of DE" in str(err.value)
+
+
+def test_a_key_file_that_differs(good: Path, tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "tasks-kek.b64").write_bytes(b"b3RoZXI=\n")
+    with node_backup.opened(good) as (manifest, root), pytest.raises(node_backup.BackupError) as err:
+        node_backup._check_target(manifest, root, _node(tmp_path), [], False)
+    assert "differs from the archive's tasks-kek" in str(err.value)
+
+
+def test_a_target_that_holds_data(good: Path, tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "tasks.db").write_bytes(b"data")
+    with node_backup.opened(good) as (manifest, root), pytest.raises(node_backup.BackupError) as err:
+        node_backup._check_target(manifest, root, _node(tmp_path), [], False)
+    assert "exists: restore into a fresh state, or give --replace" in str(err.value)
+
+
+def test_a_jetstream_that_holds_the_streams(good: Path, tmp_path: Path) -> None:
+    with node_backup.opened(good) as (manifest, root), pytest.raises(node_backup.BackupError) as err:
+        node_backup._check_target(manifest, root, _node(tmp_path), ["JIT_TASKS"], False)
+    assert "the stream JIT_TASKS exists on the NATS server" in str(err.value)
