@@ -28,11 +28,24 @@ class JetStreamBackupError(Exception):
     """A snapshot or restore the server refused or broke off; the text says why, in words."""
 
 
+def shown(url: str) -> str:
+    """A server list without any credentials written into its URLs."""
+    out = []
+    for one in url.split(","):
+        scheme, sep, rest = one.strip().partition("://")
+        out.append(f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else one.strip().rpartition("@")[2])
+    return ",".join(out)
+
+
 async def connect(url: str, **options: Any) -> NatsClient:
+    """A connection to the node's NATS (``url``: one server, or a cluster's, comma-separated)."""
+    servers = [u.strip() for u in url.split(",") if u.strip()]
     try:
-        return await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0, allow_reconnect=False, **options)
+        return await nats.connect(
+            servers=servers, connect_timeout=5, max_reconnect_attempts=0, allow_reconnect=False, **options
+        )
     except Exception as exc:
-        raise JetStreamBackupError(f"cannot reach NATS at {url}: {type(exc).__name__}: {exc}") from None
+        raise JetStreamBackupError(f"cannot reach NATS at {shown(url)}: {type(exc).__name__}") from None
 
 
 async def _api(nc: NatsClient, subject: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -29,8 +29,12 @@ from jitlib import pki
 #: A certificate that expires sooner than this is reported (renew it before it stops the node).
 EXPIRY_WARNING = dt.timedelta(days=30)
 #: The TLS settings: (certificate, its key) pairs, and CA files.
-TLS_PAIRS = (("JIT_TLS_CERT_FILE", "JIT_TLS_KEY_FILE"), ("JIT_TLS_CLIENT_CERT_FILE", "JIT_TLS_CLIENT_KEY_FILE"))
-TLS_CAS = ("JIT_TLS_CA_FILE", "JIT_NATS_TLS_CA_FILE")
+TLS_PAIRS = (
+    ("JIT_TLS_CERT_FILE", "JIT_TLS_KEY_FILE"),
+    ("JIT_TLS_CLIENT_CERT_FILE", "JIT_TLS_CLIENT_KEY_FILE"),
+    ("JIT_NATS_TLS_CERT_FILE", "JIT_NATS_TLS_KEY_FILE"),
+)
+TLS_CAS = ("JIT_TLS_CA_FILE", "JIT_NATS_TLS_CA_FILE", "JIT_OIDC_CA_FILE")
 #: Settings naming files that hold a secret (besides the key files of TLS_PAIRS and the KEKs).
 SECRET_FILE_SETTINGS = ("JIT_NATS_CREDS_FILE", "JIT_NATS_PASSWORD_FILE")
 

@@ -7,15 +7,17 @@ Every subcommand reads the node's configuration from the environment, or from th
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from jitcli import node_backup, node_check
+from jitcli import node_backup, node_check, node_init
 from jitcli.nodeconf import NodeState, read_env
 from jitcli.render import CliError, emit_json, note
 from jitcli.session import AppState
+from jitlib import pki, tls
 
 app = typer.Typer(
     help="Operate a country node: back up, restore, check its configuration, set one up.", no_args_is_help=True
@@ -31,8 +33,18 @@ NatsUrlOpt = Annotated[
 
 
 def _nats(env: dict[str, str], url: str | None) -> node_backup.NatsOptions:
+    """How the command reaches the node's NATS: its servers, TLS as the services use it (JIT_NATS_TLS_*)."""
+    servers = url or env.get("JIT_NATS_URL") or "nats://127.0.0.1:4222"
     options: dict[str, Any] = {}
-    return node_backup.NatsOptions(url or env.get("JIT_NATS_URL") or "nats://127.0.0.1:4222", options)
+    ca, cert, key = (env.get(f"JIT_NATS_TLS_{k}_FILE") for k in ("CA", "CERT", "KEY"))
+    if ca or any(u.strip().startswith("tls://") for u in servers.split(",")):
+        try:
+            options["tls"] = tls.client_context(
+                Path(ca) if ca else None, Path(cert) if cert else None, Path(key) if key else None
+            )
+        except (tls.TlsConfigError, ssl.SSLError) as exc:
+            raise CliError(f"cannot use the NATS TLS settings: {exc}") from None
+    return node_backup.NatsOptions(servers, options)
 
 
 def _node(env_file: Path | None) -> tuple[dict[str, str], NodeState]:
@@ -122,3 +134,75 @@ def check(
         typer.echo(f"the node configuration is sound ({report.checked} checks)")
     if report.problems:
         raise typer.Exit(1)
+
+
+def _codes(value: str) -> list[str]:
+    return [c.strip().upper() for c in value.split(",") if c.strip()] if value else []
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    country: Annotated[str, typer.Option("--country", metavar="CC", help="The node's country (ISO 3166-1, e.g. NL).")],
+    directory: Annotated[
+        Path | None, typer.Option("--dir", metavar="DIR", help="Where to write the node (default: ./node-<cc>).")
+    ] = None,
+    peers: Annotated[str, typer.Option("--peers", metavar="CC,CC", help="The linked nodes' countries.")] = "",
+    name: Annotated[
+        list[str] | None,
+        typer.Option("--name", metavar="HOST", help="DNS name or IP address of the node's host (repeat)."),
+    ] = None,
+    issuer: Annotated[
+        str, typer.Option("--issuer", metavar="URL", help="The node's realm issuer (default: on the node's host).")
+    ] = "",
+    bind: Annotated[str, typer.Option("--bind", metavar="HOST", help="Where the services and NATS listen.")] = (
+        "127.0.0.1"
+    ),
+    postgres: Annotated[
+        str,
+        typer.Option("--postgres", metavar="URL", help="A PostgreSQL server: a database per service (default SQLite)."),
+    ] = "",
+    ca_cert: Annotated[
+        Path | None, typer.Option("--ca-cert", metavar="PEM", help="Your CA's certificate (default: a new one).")
+    ] = None,
+    ca_key: Annotated[
+        Path | None,
+        typer.Option("--ca-key", metavar="PEM", help="Your CA's key, to issue the node's certificates with it."),
+    ] = None,
+) -> None:
+    """Write a new country node: its settings (every JIT_* setting), key-encryption key, CA and
+    certificates, NATS users and server configuration. `jit node check` passes on it."""
+    state: AppState = ctx.obj
+    cc = country.strip().upper()
+    opts = node_init.InitOptions(
+        country=cc,
+        directory=directory or Path(f"node-{cc.lower()}"),
+        peers=_codes(peers),
+        names=list(name) if name else ["localhost", "127.0.0.1", "::1"],
+        issuer=issuer,
+        bind=bind,
+        postgres=postgres,
+        ca_cert=ca_cert,
+        ca_key=ca_key,
+    )
+    try:
+        result = node_init.init(opts)
+    except (node_init.InitError, pki.PkiError) as exc:
+        raise CliError(str(exc)) from None
+    if state.json:
+        emit_json(
+            {
+                "directory": str(result.directory),
+                "env_file": str(result.env_file),
+                "cli_env_file": str(result.cli_env_file),
+                "written": [str(p) for p in result.written],
+                "notes": result.notes,
+            }
+        )
+        return
+    typer.echo(f"the {cc} node is in {result.directory}: {len(result.written)} files")
+    typer.echo(f"  settings:     {result.env_file}")
+    typer.echo(f"  jit command:  {result.cli_env_file}")
+    for text in result.notes:
+        note(f"note: {text}")
+    note(f"next: jit node check --env-file {result.env_file}")
