@@ -45,6 +45,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jitlib import tls
+from jitlib.config import OptionalFile
 from jitlib.federation import Federation
 
 #: Services the command knows by name, each with a ``<name>_addr`` setting (``JIT_<NAME>_ADDR``).
@@ -70,13 +71,13 @@ class CliSettings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:4222"
     node_jurisdiction: str = ""
     federation_peers: str = ""
-    tls_ca_file: Path | None = None
-    tls_client_cert_file: Path | None = None
-    tls_client_key_file: Path | None = None
-    oidc_ca_file: Path | None = None
-    nats_tls_ca_file: Path | None = None
-    nats_tls_cert_file: Path | None = None
-    nats_tls_key_file: Path | None = None
+    tls_ca_file: OptionalFile = None
+    tls_client_cert_file: OptionalFile = None
+    tls_client_key_file: OptionalFile = None
+    oidc_ca_file: OptionalFile = None
+    nats_tls_ca_file: OptionalFile = None
+    nats_tls_cert_file: OptionalFile = None
+    nats_tls_key_file: OptionalFile = None
     config_dir: Path = Field(default_factory=_default_config_dir)
     #: DEMO-ONLY defaults, matching the bootstrap admin of the local Keycloak (jitdev.keycloak).
     keycloak_admin_user: str = "admin"

@@ -242,6 +242,11 @@ def rpc_error_text(err: Any, service: str = "tasks", addr: str = "") -> str:
     details = " ".join(str((err.details() if callable(getattr(err, "details", None)) else "") or "").split())
     status = _rich_status(err)
     if code is grpc.StatusCode.UNAVAILABLE and status is None:
+        if any(word in details.lower() for word in ("ssl", "handshake", "certificate", "tls")):
+            return (
+                f"{service} service at {addr}: the TLS connection failed (does JIT_TLS_CA_FILE name the CA that "
+                "issued its certificate? with mutual TLS, set JIT_TLS_CLIENT_CERT_FILE and JIT_TLS_CLIENT_KEY_FILE)"
+            )
         return f"{service} service not reachable at {addr} (is it running? try make run)"
     if code is grpc.StatusCode.DEADLINE_EXCEEDED and status is None:
         return f"{name}: no answer from the {service} service at {addr} in time"
@@ -262,11 +267,15 @@ def rpc_error_text(err: Any, service: str = "tasks", addr: str = "") -> str:
 def error_text(exc: BaseException) -> str | None:
     """The one line to show for an exception the command knows, or None."""
     from jitcli.kcadmin import WorkspaceAdminError
+    from jitlib.pki import PkiError
+    from jitlib.tls import TlsConfigError
 
     if isinstance(exc, ServiceCallError):
         return rpc_error_text(exc.error, exc.service, exc.addr)
     if isinstance(exc, CliError | WorkspaceAdminError):
         return " ".join(str(exc).split())
+    if isinstance(exc, TlsConfigError | PkiError):
+        return f"TLS setting: {' '.join(str(exc).split())}"
     return None
 
 

@@ -4,6 +4,11 @@ Starts Keycloak (realm `jit` imported, port 8080), NATS with JetStream (port 422
 SQLite, as background processes whose pids and logs live under ``var/``; waits until each is healthy;
 announces the workspaces held in Keycloak to the services; prints what to do next.
 
+``make run TLS=1`` (``up --tls``) is the TLS profile of the same one-node system: a CA of its own and the
+certificates it issues under ``var/tls/`` (``jitlib.pki``), Keycloak over HTTPS only, NATS with TLS on its
+client port, the services' gRPC ports and the web console over TLS; it writes ``var/tls/cli.env``, the
+settings that point the ``jit`` command at the CA. A plaintext client of any of them is refused.
+
 ``make run NODES=nl,de,ie`` starts a federation instead: one node per country (its own NATS in its own
 JetStream domain, its four services, its folder ``var/nodes/<cc>/``), linked through a hub NATS, with one
 Keycloak realm per country (``jitdev.nodes``).
@@ -38,8 +43,55 @@ KEYCLOAK_PORT = int(os.environ.get("JIT_KEYCLOAK_PORT", "8080"))
 KEYCLOAK_MGMT_PORT = int(os.environ.get("JIT_KEYCLOAK_MANAGEMENT_PORT", "9000"))
 NATS_PORT = int(os.environ.get("JIT_NATS_PORT", "4222"))
 CONSOLE_PORT = int(os.environ.get("JIT_CONSOLE_PORT", "8088"))
-ISSUER = f"http://127.0.0.1:{KEYCLOAK_PORT}/realms/jit"
-CONSOLE_URL = f"http://127.0.0.1:{CONSOLE_PORT}"
+KEYCLOAK_HTTPS_PORT = int(os.environ.get("JIT_KEYCLOAK_HTTPS_PORT", "8443"))
+#: The TLS profile's CA and certificates (``make run TLS=1``), and the marker saying it is the one running.
+TLS_DIR = STATE / "tls"
+TLS_MARKER = RUN / "tls"
+
+
+def tls_on() -> bool:
+    """Whether what runs (or is about to) is the TLS profile."""
+    return TLS_MARKER.exists()
+
+
+def _scheme(plain: str, secure: str) -> str:
+    return secure if tls_on() else plain
+
+
+def keycloak_url() -> str:
+    if tls_on():
+        return f"https://127.0.0.1:{KEYCLOAK_HTTPS_PORT}"
+    return f"http://127.0.0.1:{KEYCLOAK_PORT}"
+
+
+def issuer() -> str:
+    return f"{keycloak_url()}/realms/jit"
+
+
+def nats_url() -> str:
+    return f"{_scheme('nats', 'tls')}://127.0.0.1:{NATS_PORT}"
+
+
+def console_url(port: int = CONSOLE_PORT) -> str:
+    return f"{_scheme('http', 'https')}://127.0.0.1:{port}"
+
+
+def local_pki() -> Any:
+    """The TLS profile's CA and certificates (made on first use, kept after)."""
+    from jitlib.pki import write_local_pki
+
+    return write_local_pki(TLS_DIR, ca_name="JIT local TLS profile CA (make run TLS=1)")
+
+
+def _verify() -> Any:
+    """What an HTTPS client of the local stack checks certificates against."""
+    if not tls_on():
+        return True
+    from jitlib.tls import client_context
+
+    return client_context(local_pki().ca)
+
+
 
 
 @dataclass(frozen=True)
@@ -92,14 +144,28 @@ def _record(name: str, proc: subprocess.Popen[bytes]) -> None:
     _pidfile(name).write_text(str(proc.pid))
 
 
-def _grpc_healthy(port: int) -> bool:
-    return grpc_healthy(port)
+def _grpc_healthy(port: int, tls: bool = False) -> bool:
+    """Whether the service on ``port`` says SERVING (``tls``: asked over TLS, trusting the profile's CA)."""
+    if not tls:
+        return grpc_healthy(port)
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from jitlib.tls import channel_credentials
+
+    with grpc.secure_channel(f"127.0.0.1:{port}", channel_credentials(local_pki().ca)) as ch:
+        try:
+            resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+        except grpc.RpcError:
+            return False
+        return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 def _keycloak_healthy() -> bool:
     try:
+        # The management port (health) stays plain HTTP on loopback in both profiles.
         r = httpx.get(f"http://127.0.0.1:{KEYCLOAK_MGMT_PORT}/health/ready", timeout=2)
-        d = httpx.get(f"{ISSUER}/.well-known/openid-configuration", timeout=2)
+        d = httpx.get(f"{issuer()}/.well-known/openid-configuration", timeout=2, verify=_verify())
     except httpx.HTTPError:
         return False
     return r.status_code == 200 and d.status_code == 200
@@ -119,38 +185,70 @@ def _ensure_port_free(port: int, what: str) -> None:
 
 def start_keycloak() -> None:
     if _pid("keycloak") and _keycloak_healthy():
-        _say(f"  keycloak     already running   http://127.0.0.1:{KEYCLOAK_PORT}")
+        _say(f"  keycloak     already running   {keycloak_url()}")
         return
     _ensure_port_free(KEYCLOAK_PORT, "Keycloak")
     from jitdev.keycloak import start_keycloak as kc_start
 
     t0 = time.monotonic()
     _say("  keycloak     starting (first start builds the server: a minute or two; later starts: seconds)")
-    inst = kc_start("run", KEYCLOAK_PORT, KEYCLOAK_MGMT_PORT, LOGS / "keycloak.log", detach=True)
+    https: dict[str, Any] = {}
+    if tls_on():
+        _ensure_port_free(KEYCLOAK_HTTPS_PORT, "Keycloak (HTTPS)")
+        https = {"https_port": KEYCLOAK_HTTPS_PORT, "tls": local_pki().server, "http_enabled": False}
+    inst = kc_start("run", KEYCLOAK_PORT, KEYCLOAK_MGMT_PORT, LOGS / "keycloak.log", detach=True, **https)
     assert inst.process is not None
     _record("keycloak", inst.process)
-    _say(f"  keycloak     healthy in {time.monotonic() - t0:.0f} s   http://127.0.0.1:{KEYCLOAK_PORT} (realm jit)")
+    _say(f"  keycloak     healthy in {time.monotonic() - t0:.0f} s   {keycloak_url()} (realm jit)")
 
 
 def start_nats() -> None:
     if _pid("nats") and port_open(NATS_PORT):
-        _say(f"  nats         already running   nats://127.0.0.1:{NATS_PORT}")
+        _say(f"  nats         already running   {nats_url()}")
         return
     _ensure_port_free(NATS_PORT, "NATS")
-    inst = NatsInstance(NATS_PORT, STATE / "nats", LOGS / "nats.log", server_name="jit-local").start()
+    tls = local_pki().server if tls_on() else None
+    inst = NatsInstance(NATS_PORT, STATE / "nats", LOGS / "nats.log", server_name="jit-local", tls=tls).start()
     assert inst.process is not None
     proc = inst.process
     _record("nats", proc)
-    _say(f"  nats         healthy           nats://127.0.0.1:{NATS_PORT} (JetStream, store {STATE / 'nats'})")
+    _say(f"  nats         healthy           {nats_url()} (JetStream, store {STATE / 'nats'})")
+
+
+def tls_env() -> dict[str, str]:
+    """The TLS profile's settings of the services and the console (empty in the plaintext one)."""
+    if not tls_on():
+        return {}
+    files = local_pki()
+    return {
+        "JIT_TLS_CERT_FILE": str(files.server.cert),
+        "JIT_TLS_KEY_FILE": str(files.server.key),
+        "JIT_TLS_CA_FILE": str(files.ca),
+        "JIT_OIDC_CA_FILE": str(files.ca),
+        "JIT_NATS_TLS_CA_FILE": str(files.ca),
+    }
+
+
+def cli_env() -> dict[str, str]:
+    """What points the ``jit`` command at the TLS profile: its URLs and the CA (``var/tls/cli.env``)."""
+    files = local_pki()
+    return {
+        "JIT_KEYCLOAK_URL": keycloak_url(),
+        "JIT_OIDC_CA_FILE": str(files.ca),
+        "JIT_TLS_CA_FILE": str(files.ca),
+        "JIT_NATS_URL": nats_url(),
+        "JIT_NATS_TLS_CA_FILE": str(files.ca),
+    }
 
 
 def service_env() -> dict[str, str]:
     env = {
-        "JIT_NATS_URL": f"nats://127.0.0.1:{NATS_PORT}",
-        "JIT_OIDC_ISSUER": ISSUER,
+        "JIT_NATS_URL": nats_url(),
+        "JIT_OIDC_ISSUER": issuer(),
         "JIT_STATE_DIR": str(STATE),
         "JIT_OTEL_FILE": str(STATE / "traces.jsonl"),
         "PYTHONUNBUFFERED": "1",
+        **tls_env(),
     }
     if "JIT_OTEL_EXPORTER" not in os.environ:
         env["JIT_OTEL_EXPORTER"] = "otlp" if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") else "file"
@@ -158,7 +256,7 @@ def service_env() -> dict[str, str]:
 
 
 def start_service(svc: ServiceDef) -> None:
-    if _pid(svc.name) and _grpc_healthy(svc.port):
+    if _pid(svc.name) and _grpc_healthy(svc.port, tls_on()):
         _say(f"  {svc.name:<12} already running   127.0.0.1:{svc.port}")
         return
     _ensure_port_free(svc.port, f"the {svc.name} service")
@@ -166,7 +264,7 @@ def start_service(svc: ServiceDef) -> None:
     env = {**service_env(), f"JIT_{svc.name.upper()}_LISTEN": f"127.0.0.1:{svc.port}"}
     proc = spawn([sys.executable, "-m", svc.module], log, env=env, cwd=ROOT)
     _record(svc.name, proc)
-    wait_until(lambda: _grpc_healthy(svc.port), 60, f"the {svc.name} service", log, proc)
+    wait_until(lambda: _grpc_healthy(svc.port, tls_on()), 60, f"the {svc.name} service", log, proc)
     _say(f"  {svc.name:<12} healthy           127.0.0.1:{svc.port} (SQLite {STATE / (svc.name + '.db')})")
 
 
@@ -184,39 +282,66 @@ def console_env(keycloak_url: str, realm: str, port: int, addrs: dict[str, str])
     }
 
 
-def console_healthy(port: int) -> bool:
+def console_healthy(port: int, tls: bool = False) -> bool:
+    """Whether the console on ``port`` answers (``tls``: over HTTPS, trusting the profile's CA)."""
+    scheme, verify = ("https", _verify()) if tls else ("http", True)
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+        return httpx.get(f"{scheme}://127.0.0.1:{port}/healthz", timeout=2, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 
 
 def start_console() -> None:
-    if _pid("console") and console_healthy(CONSOLE_PORT):
-        _say(f"  console      already running   {CONSOLE_URL}")
+    if _pid("console") and console_healthy(CONSOLE_PORT, tls_on()):
+        _say(f"  console      already running   {console_url()}")
         return
     _ensure_port_free(CONSOLE_PORT, "the web console")
     log = LOGS / "console.log"
     addrs = {svc.name: f"127.0.0.1:{svc.port}" for svc in SERVICES}
-    env = {**service_env(), **console_env(f"http://127.0.0.1:{KEYCLOAK_PORT}", "jit", CONSOLE_PORT, addrs)}
+    env = {**service_env(), **console_env(keycloak_url(), "jit", CONSOLE_PORT, addrs)}
+    if tls_on():
+        files = local_pki()
+        env |= {
+            "JIT_CONSOLE_PUBLIC_URL": console_url(),
+            "JIT_CONSOLE_TLS_CERT_FILE": str(files.server.cert),
+            "JIT_CONSOLE_TLS_KEY_FILE": str(files.server.key),
+        }
     proc = spawn([sys.executable, "-m", "services.console"], log, env=env, cwd=ROOT)
     _record("console", proc)
-    wait_until(lambda: console_healthy(CONSOLE_PORT), 60, "the web console", log, proc)
-    _say(f"  console      healthy           {CONSOLE_URL}")
+    wait_until(lambda: console_healthy(CONSOLE_PORT, tls_on()), 60, "the web console", log, proc)
+    _say(f"  console      healthy           {console_url()}")
 
 
 def sync_workspaces() -> int:
     from jitcli import kcadmin
     from jitcli.workspace_sync import publish_workspaces
+    from jitlib.tls import client_context
 
-    admin = kcadmin.connect(f"http://127.0.0.1:{KEYCLOAK_PORT}", "admin", "admin")
-    return asyncio.run(publish_workspaces(f"nats://127.0.0.1:{NATS_PORT}", kcadmin.list_workspaces(admin)))
+    ca = local_pki().ca if tls_on() else None
+    admin = kcadmin.connect(keycloak_url(), "admin", "admin", verify=str(ca) if ca else True)
+    nats_tls = client_context(ca) if ca else None
+    return asyncio.run(publish_workspaces(nats_url(), kcadmin.list_workspaces(admin), tls=nats_tls))
 
 
-def up() -> None:
+def _choose_profile(tls: bool) -> None:
+    """Record the profile asked for; refuse to switch while the other one runs (``make stop`` first)."""
+    running = [name for name in ("keycloak", "nats", *(s.name for s in SERVICES), "console") if _pid(name)]
+    if running and tls != tls_on():
+        now, asked = ("TLS", "plaintext") if tls_on() else ("plaintext", "TLS")
+        raise RuntimeError(f"the {now} profile is running ({', '.join(running)}): `make stop` before the {asked} one")
+    RUN.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if tls:
+        TLS_MARKER.write_text("1\n")
+        local_pki()
+    else:
+        TLS_MARKER.unlink(missing_ok=True)
+
+
+def up(tls: bool = False) -> None:
     STATE.mkdir(mode=0o700, parents=True, exist_ok=True)
     STATE.chmod(0o700)  # a folder made by an older version was world-readable
-    _say("Starting the JIT platform (logs in var/logs/):")
+    _choose_profile(tls)
+    _say(f"Starting the JIT platform{' (TLS profile)' if tls else ''} (logs in var/logs/):")
     start_keycloak()
     start_nats()
     for svc in SERVICES:
@@ -228,9 +353,19 @@ def up() -> None:
     _say("Demo users (DEMO ONLY, password `demo` for all):")
     for user, jur, role in DEMO_USERS:
         _say(f"  {user:<17} {jur:<9} {role}")
+    if tls:
+        env_file = TLS_DIR / "cli.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in cli_env().items()))
+        _say(
+            f"""
+TLS profile: every link is TLS with certificates of the CA {local_pki().ca}
+(made for this machine; a real node brings its own, see README "TLS"). Point the command line at it first:
+  set -a; . {env_file}; set +a
+A browser does not know this CA: trust {local_pki().ca} in it, or accept the warning, for the console."""
+        )
     _say(
         f"""
-Open the web console: {CONSOLE_URL}  (log in as nl-prosecutor, password demo)
+Open the web console: {console_url()}  (log in as nl-prosecutor, password demo)
 
 Or, in this folder, the command line (.venv/bin/jit; `source .venv/bin/activate` puts it on your PATH):
   .venv/bin/jit login nl-prosecutor --password demo
@@ -267,14 +402,17 @@ def _terminate_pid(name: str) -> bool:
 def down() -> None:
     for name in ["console", *(s.name for s in reversed(SERVICES)), "nats", "keycloak"]:
         _say(f"  {name:<12} {'stopped' if _terminate_pid(name) else 'was not running'}")
+    TLS_MARKER.unlink(missing_ok=True)
 
 
 def status() -> int:
-    rows = [("keycloak", f"http://127.0.0.1:{KEYCLOAK_PORT}", _keycloak_healthy)]
-    rows.append(("nats", f"nats://127.0.0.1:{NATS_PORT}", lambda: port_open(NATS_PORT)))
+    if tls_on():
+        _say("  TLS profile (make run TLS=1)")
+    rows = [("keycloak", keycloak_url(), _keycloak_healthy)]
+    rows.append(("nats", nats_url(), lambda: port_open(NATS_PORT)))
     for svc in SERVICES:
-        rows.append((svc.name, f"127.0.0.1:{svc.port}", lambda p=svc.port: _grpc_healthy(p)))  # type: ignore[misc]
-    rows.append(("console", CONSOLE_URL, lambda: console_healthy(CONSOLE_PORT)))
+        rows.append((svc.name, f"127.0.0.1:{svc.port}", lambda p=svc.port: _grpc_healthy(p, tls_on())))  # type: ignore[misc]
+    rows.append(("console", console_url(), lambda: console_healthy(CONSOLE_PORT, tls_on())))
     bad = 0
     _say(f"  {'component':<13} {'pid':<8} {'address':<28} health")
     for name, addr, check in rows:
@@ -423,14 +561,17 @@ def status_nodes() -> int:
 def main(argv: list[str]) -> int:
     cmd = argv[1] if len(argv) > 1 else "status"
     nodes = argv[argv.index("--nodes") + 1] if "--nodes" in argv[:-1] else os.environ.get("NODES", "")
+    tls = "--tls" in argv
     if cmd == "up":
         try:
             if nodes.strip():
                 from jitdev.federation import parse_nodes
 
+                if tls:
+                    raise ValueError("the TLS profile runs one node for now: make run TLS=1 without NODES")
                 up_nodes(parse_nodes(nodes))
             else:
-                up()
+                up(tls=tls)
         except (RuntimeError, OSError, ValueError) as exc:
             _say(f"error: {exc}")
             return 1
@@ -446,7 +587,7 @@ def main(argv: list[str]) -> int:
         address = f"http://127.0.0.1:{KEYCLOAK_PORT}"
         _say(f"  {'keycloak':<20} {address:<28} {'healthy' if healthy else 'NOT healthy'}")
         return max(0 if healthy else 1, status_nodes())
-    _say("usage: python -m jitdev.stack up [--nodes nl,de,ie]|down|status")
+    _say("usage: python -m jitdev.stack up [--tls] [--nodes nl,de,ie]|down|status")
     return 2
 
 

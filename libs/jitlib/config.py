@@ -4,12 +4,21 @@ README.md; keep the two in step."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jitlib.federation import Federation
 from jitlib.jurisdictions import is_jurisdiction
+
+
+def _empty_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+#: A file setting that may be unset: an empty variable (``JIT_TLS_CA_FILE=``) counts as unset, not as ".".
+OptionalFile = Annotated[Path | None, BeforeValidator(_empty_is_none)]
 
 
 class CommonSettings(BaseSettings):
@@ -56,25 +65,25 @@ class CommonSettings(BaseSettings):
     oidc_leeway_seconds: int = 30
     #: TLS on the services' gRPC ports: their certificate and key (PEM). Both set: every port serves TLS
     #: only; neither: plaintext (the local ``make run``).
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
+    tls_cert_file: OptionalFile = None
+    tls_key_file: OptionalFile = None
     #: The CA (PEM bundle) this node trusts on gRPC links: it issues the client certificates a port
     #: requires (``tls_client_auth``) and the server certificates of the channels a service opens (a
     #: forwarded command answered on its own port).
-    tls_ca_file: Path | None = None
+    tls_ca_file: OptionalFile = None
     #: Mutual TLS on the gRPC ports: a client without a certificate from ``tls_ca_file`` is refused.
     tls_client_auth: bool = False
     #: The certificate and key a service presents on the gRPC channels it opens (needed when the ports
     #: require client certificates).
-    tls_client_cert_file: Path | None = None
-    tls_client_key_file: Path | None = None
+    tls_client_cert_file: OptionalFile = None
+    tls_client_key_file: OptionalFile = None
     #: The CA the services trust for Keycloak's HTTPS (the JWKS fetch); empty: the system's roots.
-    oidc_ca_file: Path | None = None
+    oidc_ca_file: OptionalFile = None
     #: TLS to NATS: the CA that issued the server's certificate (a ``tls://`` URL, or any URL when set),
     #: and a client certificate and key for a server that verifies clients.
-    nats_tls_ca_file: Path | None = None
-    nats_tls_cert_file: Path | None = None
-    nats_tls_key_file: Path | None = None
+    nats_tls_ca_file: OptionalFile = None
+    nats_tls_cert_file: OptionalFile = None
+    nats_tls_key_file: OptionalFile = None
     #: console, file, otlp or none. "otlp" uses the standard OTEL_EXPORTER_OTLP_* variables.
     otel_exporter: str = "none"
     #: Where the file exporter writes spans (JSON lines); empty means traces.jsonl in the state dir.

@@ -313,17 +313,17 @@ class ServiceApp:
             return None
         return tls.client_context(c.nats_tls_ca_file, c.nats_tls_cert_file, c.nats_tls_key_file)
 
-    def _listen(self, server: grpc.aio.Server) -> int:
-        """Bind the gRPC port: TLS only when the node has a certificate, else plaintext."""
+    def _server_credentials(self) -> grpc.ServerCredentials | None:
+        """TLS on the gRPC port when the node has a certificate, else None (plaintext). Read before anything
+        starts, so that a wrong file stops the service at once, naming the file."""
         c = self.common
         if not c.grpc_tls:
-            return server.add_insecure_port(self.settings.listen)
+            return None
         if c.tls_cert_file is None or c.tls_key_file is None:
             raise tls.TlsConfigError("JIT_TLS_CERT_FILE and JIT_TLS_KEY_FILE: set both, or neither")
-        creds = tls.server_credentials(
+        return tls.server_credentials(
             c.tls_cert_file, c.tls_key_file, c.tls_ca_file, require_client_cert=c.tls_client_auth
         )
-        return server.add_secure_port(self.settings.listen, creds)
 
     def _loopback(self) -> tuple[grpc.ChannelCredentials | None, str | None]:
         """How this service reaches its own port (a forwarded command is answered there)."""
@@ -369,6 +369,9 @@ class ServiceApp:
         self._responder: CommandResponder | None = None
 
     async def start(self) -> int:
+        credentials = self._server_credentials()
+        nats_tls = self._nats_tls()
+        loopback = self._loopback()
         setup_tracing(f"jit-{self.spec.name}", self.common)
         url = self.settings.resolved_database_url(self.common, self.spec.name)
         if self.settings.migrate_on_start:
@@ -382,7 +385,7 @@ class ServiceApp:
             f"jit-{self.spec.name}",
             streams=streams,
             replicas=self.common.nats_stream_replicas,
-            tls=self._nats_tls(),
+            tls=nats_tls,
         )
         relay = OutboxRelay(
             database,
@@ -433,7 +436,10 @@ class ServiceApp:
         reflection.enable_server_reflection(
             [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
         )
-        self.port = self._listen(server)
+        listen = self.settings.listen
+        self.port = (
+            server.add_insecure_port(listen) if credentials is None else server.add_secure_port(listen, credentials)
+        )
         if self.port == 0:
             raise RuntimeError(f"cannot listen on {self.settings.listen}")
         await server.start()
@@ -442,10 +448,10 @@ class ServiceApp:
         self.server = server
         self._services = names
         if federation is not None:
-            credentials, server_name = self._loopback()
+            loopback_credentials, server_name = loopback
             self._responder = CommandResponder(
                 bus, self.spec.name, federation.node, names, self.port, _server_streaming(names),
-                credentials=credentials, server_name=server_name,
+                credentials=loopback_credentials, server_name=server_name,
             )
             self._responder.start()
         log.info("%s serving on port %d", self.spec.name, self.port)

@@ -26,6 +26,16 @@ def _read(path: Path, what: str) -> bytes:
         raise TlsConfigError(f"{what}: cannot read {path} ({exc.strerror or type(exc).__name__})") from None
 
 
+def _ca(path: Path) -> bytes:
+    """The bytes of a CA file, checked to hold at least one PEM certificate."""
+    data = _read(path, "TLS CA file")
+    try:
+        pki.load_certificates(path)
+    except pki.PkiError as exc:
+        raise TlsConfigError(f"TLS CA file: {exc}") from None
+    return data
+
+
 def _pair(cert_file: Path | None, key_file: Path | None, what: str) -> tuple[Path, Path] | None:
     if cert_file is None and key_file is None:
         return None
@@ -51,7 +61,7 @@ def server_credentials(
     assert pair is not None
     if require_client_cert and client_ca_file is None:
         raise TlsConfigError("client certificates are required but no CA file says who issues them")
-    roots = _read(client_ca_file, "TLS CA file") if client_ca_file is not None and require_client_cert else None
+    roots = _ca(client_ca_file) if client_ca_file is not None and require_client_cert else None
     return grpc.ssl_server_credentials(
         [(_read(pair[1], "TLS key file"), _read(pair[0], "TLS certificate file"))],
         root_certificates=roots,
@@ -66,7 +76,7 @@ def channel_credentials(
     certificate when one is given (for servers that require mutual TLS)."""
     pair = _pair(cert_file, key_file, "TLS client certificate")
     return grpc.ssl_channel_credentials(
-        root_certificates=_read(ca_file, "TLS CA file") if ca_file is not None else None,
+        root_certificates=_ca(ca_file) if ca_file is not None else None,
         private_key=_read(pair[1], "TLS client key file") if pair else None,
         certificate_chain=_read(pair[0], "TLS client certificate file") if pair else None,
     )
@@ -78,7 +88,7 @@ def client_context(
     """A client-side ``ssl.SSLContext`` (hostname checked, TLS 1.2 at least) trusting ``ca_file`` or, when
     None, the system's roots; with a client certificate when one is given. For httpx and nats-py."""
     if ca_file is not None:
-        _read(ca_file, "TLS CA file")
+        _ca(ca_file)
     ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file is not None else None)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     pair = _pair(cert_file, key_file, "TLS client certificate")

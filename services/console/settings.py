@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
@@ -39,6 +38,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jitlib import tls
+from jitlib.config import OptionalFile
 
 #: The services the console calls, each at ``JIT_<NAME>_ADDR``.
 SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging")
@@ -54,12 +54,12 @@ class ConsoleSettings(BaseSettings):
     console_cookie_secure: str = "auto"
     console_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     console_upload_max_mb: int = Field(default=1024, ge=1)
-    console_tls_cert_file: Path | None = None
-    console_tls_key_file: Path | None = None
-    tls_ca_file: Path | None = None
-    tls_client_cert_file: Path | None = None
-    tls_client_key_file: Path | None = None
-    oidc_ca_file: Path | None = None
+    console_tls_cert_file: OptionalFile = None
+    console_tls_key_file: OptionalFile = None
+    tls_ca_file: OptionalFile = None
+    tls_client_cert_file: OptionalFile = None
+    tls_client_key_file: OptionalFile = None
+    oidc_ca_file: OptionalFile = None
     keycloak_url: str = "http://127.0.0.1:8080"
     realm: str = "jit"
     tasks_addr: str = "127.0.0.1:50051"

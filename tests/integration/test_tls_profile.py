@@ -209,9 +209,15 @@ def test_with_mutual_tls_a_client_without_a_certificate_is_refused(
 def test_a_service_tells_which_tls_file_it_cannot_use(
     test_pki: pki.LocalPki, keycloak: Any, tls_nats: NatsInstance, tmp_path: Path
 ) -> None:
+    from jitlib.server import ServiceApp
+    from services.tasks.app import TasksSettings, spec
+
     common = _common(test_pki, keycloak, tls_nats, tmp_path).model_copy(update={"tls_key_file": test_pki.client.key})
-    with pytest.raises(tls.TlsConfigError, match=r"server\.pem"):
-        _start_tasks(common, tmp_path)
+    app = ServiceApp(spec(), TasksSettings(listen="127.0.0.1:0", database_url=f"sqlite:///{tmp_path / 't.db'}"), common)
+    # Refused before anything starts: no database, no NATS connection, no port.
+    with pytest.raises(tls.TlsConfigError, match=r"client-key\.pem is not the key of .*server\.pem"):
+        asyncio.run(app.start())
+    assert app.runtime is None and not (tmp_path / "t.db").exists()
 
 
 # ------------------------------------------------------------------ NATS

@@ -82,3 +82,42 @@ def test_a_node_s_link_to_the_hub_checks_the_hub_against_the_ca(files: pki.Local
     hub = natsconf.hub_config(["NL", "DE"], {"NL": "a", "DE": "b"}, port=4222, leafnode_port=7422,
                               tls=natsconf.tls_block(files.server.cert, files.server.key, files.ca, verify=True))
     assert hub["leafnodes"]["tls"]["verify"] is True and hub["tls"] == hub["leafnodes"]["tls"]
+
+
+def test_an_empty_file_setting_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jitcli.config import CliSettings
+
+    monkeypatch.setenv("JIT_TLS_CA_FILE", "")
+    monkeypatch.setenv("JIT_OIDC_CA_FILE", " ")
+    assert CommonSettings().tls_ca_file is None and CommonSettings().oidc_ca_file is None
+    assert CliSettings().tls_ca_file is None and CliSettings().grpc_credentials() is None
+
+
+def test_a_ca_file_that_holds_no_certificate_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.pem").write_text("not a certificate\n")
+    with pytest.raises(tls.TlsConfigError, match=r"notes\.pem"):
+        tls.channel_credentials(tmp_path / "notes.pem")
+
+
+def test_a_failed_tls_handshake_is_told_apart_from_a_service_that_is_down() -> None:
+    import grpc
+
+    from jitcli.render import rpc_error_text
+
+    class Failed(grpc.RpcError):
+        def __init__(self, details: str) -> None:
+            self._details = details
+
+        def code(self) -> grpc.StatusCode:
+            return grpc.StatusCode.UNAVAILABLE
+
+        def details(self) -> str:
+            return self._details
+
+        def trailing_metadata(self) -> tuple[()]:
+            return ()
+
+    handshake = Failed("failed to connect to all addresses; Ssl handshake failed: CERTIFICATE_VERIFY_FAILED")
+    assert "JIT_TLS_CA_FILE" in rpc_error_text(handshake, "tasks", "127.0.0.1:50051")
+    down = Failed("failed to connect to all addresses; Connection refused")
+    assert rpc_error_text(down, "tasks", "127.0.0.1:50051").endswith("(is it running? try make run)")
