@@ -278,3 +278,78 @@ def test_keycloak_serves_https_with_the_ca_s_certificate(
     assert discovery["issuer"] == keycloak.https_issuer
     with pytest.raises(httpx.ConnectError):
         httpx.get(url, verify=tls.client_context(other_ca.ca), timeout=30)
+
+
+# ------------------------------------------------------------------ the web console
+
+
+def test_the_console_calls_the_services_over_tls(
+    test_pki: pki.LocalPki, keycloak: Any, tls_tasks: RunningService
+) -> None:
+    from services.console.backend import Backend, Refused
+    from services.console.settings import ConsoleSettings
+
+    token = keycloak.password_token("nl-prosecutor", https=True)["access_token"]
+    addr = f"127.0.0.1:{tls_tasks.app.port}"
+
+    async def list_tasks(settings: ConsoleSettings) -> Any:
+        backend = Backend(settings)
+        try:
+            return await backend.call("tasks", "ListTasks", tasks_pb2.ListTasksRequest(workspace_id=WORKSPACE), token)
+        finally:
+            await backend.close()
+
+    listed = asyncio.run(list_tasks(ConsoleSettings(tasks_addr=addr, tls_ca_file=test_pki.ca)))
+    assert isinstance(listed, tasks_pb2.ListTasksResponse)
+    with pytest.raises(Refused) as refused:  # a console without the CA does not get through
+        asyncio.run(list_tasks(ConsoleSettings(tasks_addr=addr)))
+    assert refused.value.code is grpc.StatusCode.UNAVAILABLE
+
+
+def test_the_console_serves_https_only_when_given_a_certificate(
+    test_pki: pki.LocalPki, keycloak: Any, tls_tasks: RunningService, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from jitdev.procs import wait_until
+    from jitdev.stack import ROOT, console_env, console_healthy
+
+    port = free_port()
+    env = {
+        **os.environ,
+        **console_env(str(keycloak.https_url), "jit", port, {"tasks": f"127.0.0.1:{tls_tasks.app.port}"}),
+        "JIT_CONSOLE_PUBLIC_URL": f"https://127.0.0.1:{port}",
+        "JIT_CONSOLE_TLS_CERT_FILE": str(test_pki.server.cert),
+        "JIT_CONSOLE_TLS_KEY_FILE": str(test_pki.server.key),
+        "JIT_TLS_CA_FILE": str(test_pki.ca),
+        "JIT_OIDC_CA_FILE": str(test_pki.ca),
+        "JIT_OTEL_EXPORTER": "none",
+    }
+    log = tmp_path / "console.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "services.console"], cwd=ROOT, env=env, stdout=out, stderr=out)
+    try:
+        wait_until(lambda: _https_healthy(port, test_pki.ca), 60, "the web console (HTTPS)", log, proc)
+        assert not console_healthy(port)  # plain HTTP on the same port gets no answer
+        with httpx.Client(verify=tls.client_context(test_pki.ca)) as client:
+            login = client.get(f"https://127.0.0.1:{port}/login")
+        # The login goes to Keycloak over HTTPS, and the session cookie is Secure.
+        assert login.status_code in (302, 303, 307)
+        assert login.headers["location"].startswith(f"{keycloak.https_issuer}/protocol/openid-connect/auth?")
+        assert "secure" in login.headers["set-cookie"].lower()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _https_healthy(port: int, ca: Path) -> bool:
+    try:
+        answer = httpx.get(f"https://127.0.0.1:{port}/healthz", verify=tls.client_context(ca), timeout=2)
+        return answer.status_code == 200
+    except httpx.HTTPError:
+        return False
