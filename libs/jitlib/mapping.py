@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -146,6 +147,38 @@ def new_record_fields_from_pb(req: Any, unknown: list[str]) -> dict[str, Any]:
         "restricted": restricted is not False,
         "shared_with": tuple(req.shared_with),
     }
+
+
+@dataclass(frozen=True)
+class RecordMapping(Generic[E]):
+    """The fields every record of one kind has, in its messages and back, with its state: the proto enum
+    ``states`` whose values are ``prefix`` and the name of a member of ``members`` (``TASK_STATE_ACCEPTED``
+    is ``TaskState.ACCEPTED``). ``state_name`` names the state in errors ("task state")."""
+
+    states: EnumTypeWrapper
+    prefix: str
+    members: type[E]
+    state_name: str
+
+    def state_from_pb(self, value: int) -> E | None:
+        """The state a message's value names; None for UNSPECIFIED and for a value this build does not know."""
+        return enum_from_pb(self.states, value, self.prefix, self.members)
+
+    def to_pb(self, record: Any) -> dict[str, Any]:
+        """The message fields of ``record`` every record has (``record_pb_fields``), and its state."""
+        return {**record_pb_fields(record), "state": self.prefix + record.state.value}
+
+    def from_pb(self, msg: Any) -> dict[str, Any]:
+        """The inverse of ``to_pb`` (another node's record, from the state its events carry); ValueError
+        naming the state when it is UNSPECIFIED or unknown here."""
+        state = self.state_from_pb(msg.state)
+        if state is None:
+            raise ValueError(self.state_name)
+        return {**record_fields_from_pb(msg), "state": state}
+
+    def new_from_pb(self, req: Any, unknown: list[str]) -> dict[str, Any]:
+        """What a create request of the kind carries for every new record (``new_record_fields_from_pb``)."""
+        return new_record_fields_from_pb(req, unknown)
 
 
 def states_from_pb(

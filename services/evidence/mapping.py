@@ -12,14 +12,11 @@ from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jitlib.actors import Actor
 from jitlib.mapping import (
+    RecordMapping,
     actor_from_pb,
     actor_pb,
     dt_to_ts,
-    enum_from_pb,
     enum_value,
-    new_record_fields_from_pb,
-    record_fields_from_pb,
-    record_pb_fields,
     required_stored_enum,
     stored_enum,
     ts_to_dt,
@@ -38,6 +35,9 @@ from services.evidence.domain import (
     Target,
     TransitionInput,
 )
+
+#: The fields every evidence request message has, with its state, both ways.
+REQUEST_FIELDS = RecordMapping(pb.EvidenceRequestState, "EVIDENCE_REQUEST_STATE_", State, "evidence request state")
 
 
 class _Enums:
@@ -63,7 +63,7 @@ def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
         Target(e.get(f"targets[{i}].type", pb.TargetType, t.type, "TARGET_TYPE_"), t.value, t.platform)
         for i, t in enumerate(req.targets)
     )
-    record = new_record_fields_from_pb(req, e.unknown)
+    record = REQUEST_FIELDS.new_from_pb(req, e.unknown)
     return NewRequest(
         **record,
         legal_basis=e.get("legal_basis", pb.LegalBasis, req.legal_basis, "LEGAL_BASIS_"),
@@ -166,8 +166,7 @@ def request_to_pb(
     leave out ``preservation_order_id`` too (a view for a caller who may not read the order);
     ``allowed_actions``: what the caller may do now (``domain.allowed_actions``), never in an event's state."""
     msg = pb.EvidenceRequest(
-        **record_pb_fields(r),
-        state="EVIDENCE_REQUEST_STATE_" + r.state.value,
+        **REQUEST_FIELDS.to_pb(r),
         preservation_order_id="" if hide_link else r.preservation_order_id,
         addressee_jurisdiction=r.addressee_jurisdiction,
         legal_basis="LEGAL_BASIS_" + r.legal_basis,
@@ -210,11 +209,8 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
     (``linked_order``, ``item_count``, ``next_deadline_at``, each deadline's ``overdue``, ``replica``) is
     not part of the record. ValueError for an enum value this build does not know, or UNSPECIFIED where
     the owner always sets one: the record could not be shown as its owner shows it."""
-    state = state_from_pb(msg.state)
-    if state is None:
-        raise ValueError("evidence request state")
     return EvidenceRequest(
-        **record_fields_from_pb(msg),
+        **REQUEST_FIELDS.from_pb(msg),
         issuing_authority=msg.issuing_authority,
         legal_basis=required_stored_enum(pb.LegalBasis, msg.legal_basis, "LEGAL_BASIS_", "legal_basis"),
         epoc_procedure=stored_enum(pb.EpocProcedure, msg.epoc_procedure, "EPOC_PROCEDURE_", "epoc_procedure"),
@@ -241,7 +237,6 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
         user_notice_suppressed_until=ts_to_dt(
             msg.user_notice_suppressed_until, msg.HasField("user_notice_suppressed_until")
         ),
-        state=state,
         issued_at=ts_to_dt(msg.issued_at, msg.HasField("issued_at")),
         received_at=ts_to_dt(msg.received_at, msg.HasField("received_at")),
         decided_at=ts_to_dt(msg.decided_at, msg.HasField("decided_at")),
@@ -269,10 +264,6 @@ def deadline_from_pb(d: pb.Deadline) -> Deadline:
         d.counted_from.ToDatetime(tzinfo=UTC),
         d.working_days,
     )
-
-
-def state_from_pb(value: int) -> State | None:
-    return enum_from_pb(pb.EvidenceRequestState, value, "EVIDENCE_REQUEST_STATE_", State)
 
 
 def legal_basis_from_pb(value: int) -> str | None:

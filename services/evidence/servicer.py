@@ -30,6 +30,7 @@ from services.evidence.deadline_alerts import AlertOffsets, first_alerts
 from services.evidence.domain import EVIDENCE_ITEM_RULES, EvidenceRequest
 from services.evidence.keys import KeyUnavailable, WorkspaceKeys
 from services.evidence.mapping import (
+    REQUEST_FIELDS,
     custody_action_from_pb,
     custody_to_pb,
     item_to_pb,
@@ -37,7 +38,6 @@ from services.evidence.mapping import (
     new_item_from_pb,
     new_request_from_pb,
     request_to_pb,
-    state_from_pb,
     transition_input,
 )
 from services.evidence.store import ItemOfRequest
@@ -128,7 +128,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         size, states, violations = list_filters(
-            request, state_from_pb, "an evidence request state", default=DEFAULT_PAGE, maximum=MAX_PAGE
+            request, REQUEST_FIELDS.state_from_pb, "an evidence request state", default=DEFAULT_PAGE, maximum=MAX_PAGE
         )
         basis = legal_basis_from_pb(request.legal_basis)
         if basis is None:

@@ -11,17 +11,7 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import paging
 from jitlib.errors import InvalidArgument
 from jitlib.ids import is_uuid
-from jitlib.mapping import (
-    dt_to_ts,
-    enum_from_pb,
-    enum_name,
-    new_record_fields_from_pb,
-    record_fields_from_pb,
-    record_pb_fields,
-    required_stored_enum,
-    stored_enum,
-    ts_to_dt,
-)
+from jitlib.mapping import RecordMapping, dt_to_ts, enum_name, required_stored_enum, stored_enum, ts_to_dt
 from services.preservation.domain import (
     LegalBasis,
     NewOrder,
@@ -31,6 +21,11 @@ from services.preservation.domain import (
     Target,
     TransitionInput,
     Warning,
+)
+
+#: The fields every order message has, with its state, both ways.
+ORDER_FIELDS = RecordMapping(
+    pb.PreservationOrderState, "PRESERVATION_ORDER_STATE_", OrderState, "preservation order state"
 )
 
 
@@ -51,7 +46,7 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
         else:
             categories.append(name)
     # Need to know by default: an order is restricted to its parties unless the issuer opens it up.
-    record = new_record_fields_from_pb(req, unknown)
+    record = ORDER_FIELDS.new_from_pb(req, unknown)
     return NewOrder(
         **record,
         legal_basis=basis or "",
@@ -69,8 +64,7 @@ def order_to_pb(
     """The order as a message; ``allowed_actions`` only in an answer to a caller
     (``domain.allowed_actions``), never in an event's state."""
     msg = pb.PreservationOrder(
-        **record_pb_fields(order),
-        state="PRESERVATION_ORDER_STATE_" + order.state.value,
+        **ORDER_FIELDS.to_pb(order),
         follow_up_request_id=order.follow_up_request_id,
         legal_basis="LEGAL_BASIS_" + order.legal_basis.value,
         provider_id=order.provider_id,
@@ -99,11 +93,8 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
     in the message: it only schedules the expiry warnings, which the owner's node alone sends (a replica
     has no warning schedule). ``confirmation_overdue`` is derived when read, as on every node.
     ValueError for an enum value this build does not know, or UNSPECIFIED where the owner always sets one."""
-    state = state_from_pb(msg.state)
-    if state is None:
-        raise ValueError("preservation order state")
     return Order(
-        **record_fields_from_pb(msg),
+        **ORDER_FIELDS.from_pb(msg),
         legal_basis=LegalBasis(required_stored_enum(pb.LegalBasis, msg.legal_basis, "LEGAL_BASIS_", "legal_basis")),
         provider_id=msg.provider_id,
         targets=tuple(
@@ -114,7 +105,6 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
             required_stored_enum(pb.DataCategory, c, "DATA_CATEGORY_", "data_categories") for c in msg.data_categories
         ),
         description=msg.description,
-        state=state,
         state_reason=msg.state_reason,
         not_executed_reason=stored_enum(
             pb.NotExecutedReason, msg.not_executed_reason, "NOT_EXECUTED_REASON_", "not_executed_reason"
@@ -138,10 +128,6 @@ def warning_to_pb(state: pb.PreservationOrder, warning: Warning) -> pb.ExpiryWar
         first=warning.first,
         due_at=dt_to_ts(warning.due_at),
     )
-
-
-def state_from_pb(value: int) -> OrderState | None:
-    return enum_from_pb(pb.PreservationOrderState, value, "PRESERVATION_ORDER_STATE_", OrderState)
 
 
 def not_executed_reason_from_pb(value: int) -> str:

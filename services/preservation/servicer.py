@@ -23,12 +23,12 @@ from jitlib.workspaces import WorkspaceInfo
 from services.preservation import domain, events, store
 from services.preservation.domain import Order, Rules
 from services.preservation.mapping import (
+    ORDER_FIELDS,
     new_order_from_pb,
     order_to_pb,
     page_token,
     position_from_token,
     provider_to_pb,
-    state_from_pb,
     transition_input,
 )
 
@@ -85,7 +85,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         size, states, violations = list_filters(
-            request, state_from_pb, "a preservation order state", default=DEFAULT_PAGE, maximum=MAX_PAGE
+            request, ORDER_FIELDS.state_from_pb, "a preservation order state", default=DEFAULT_PAGE, maximum=MAX_PAGE
         )
         violations += domain.provider_id_violations(
             "provider_id", request.provider_id, self.rules.providers, required=False

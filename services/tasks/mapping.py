@@ -8,18 +8,12 @@ from typing import Any
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
-from jitlib.mapping import (
-    dt_to_ts,
-    enum_from_pb,
-    enum_name,
-    new_record_fields_from_pb,
-    record_fields_from_pb,
-    record_pb_fields,
-    ts_to_dt,
-)
+from jitlib.mapping import RecordMapping, dt_to_ts, enum_name, ts_to_dt
 from services.tasks.domain import Link, NewTask, Task, TaskState, TransitionInput
 
 _LINK_PREFIX = "RECORD_KIND_"
+#: The fields every task message has, with its state, both ways.
+TASK_FIELDS = RecordMapping(tasks_pb2.TaskState, "TASK_STATE_", TaskState, "task state")
 
 
 def links_from_pb(refs: object) -> tuple[Link, ...]:
@@ -44,7 +38,7 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
         unknown.append("priority")
     elif priority == "UNSPECIFIED":
         priority = "NORMAL"
-    record = new_record_fields_from_pb(req, unknown)
+    record = TASK_FIELDS.new_from_pb(req, unknown)
     return NewTask(
         **record,
         title=req.title,
@@ -63,14 +57,13 @@ def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -
     """The task as a message; ``allowed_actions`` only in an answer to a caller (``domain.allowed_actions``),
     never in an event's state."""
     msg = tasks_pb2.Task(
-        **record_pb_fields(task),
+        **TASK_FIELDS.to_pb(task),
         title=task.title,
         description=task.description,
         kind="TASK_KIND_" + task.kind,
         assignee_jurisdiction=task.assignee_jurisdiction,
         priority="TASK_PRIORITY_" + task.priority,
         links=links_to_pb(task.links),
-        state="TASK_STATE_" + task.state.value,
         state_reason=task.state_reason,
         overdue=task.is_overdue(now),
         outcome=task.outcome,
@@ -84,11 +77,8 @@ def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -
 
 def task_from_pb(msg: tasks_pb2.Task) -> Task:
     """A task from the state its events carry (a replica of another node's task)."""
-    state = state_from_pb(msg.state)
-    if state is None:
-        raise ValueError("task state")
     return Task(
-        **record_fields_from_pb(msg),
+        **TASK_FIELDS.from_pb(msg),
         title=msg.title,
         description=msg.description,
         kind=enum_name(tasks_pb2.TaskKind, msg.kind, "TASK_KIND_") or "UNSPECIFIED",
@@ -96,15 +86,10 @@ def task_from_pb(msg: tasks_pb2.Task) -> Task:
         priority=enum_name(tasks_pb2.TaskPriority, msg.priority, "TASK_PRIORITY_") or "NORMAL",
         due_at=ts_to_dt(msg.due_at, msg.HasField("due_at")),
         links=links_from_pb(msg.links),
-        state=state,
         state_reason=msg.state_reason,
         outcome=msg.outcome,
         blocked_by=links_from_pb(msg.blocked_by),
     )
-
-
-def state_from_pb(value: int) -> TaskState | None:
-    return enum_from_pb(tasks_pb2.TaskState, value, "TASK_STATE_", TaskState)
 
 
 def transition_input(request: Any) -> TransitionInput:

@@ -19,7 +19,7 @@ from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.tasks import domain, events, store
 from services.tasks.domain import Task
-from services.tasks.mapping import new_task_from_pb, state_from_pb, task_to_pb, transition_input
+from services.tasks.mapping import TASK_FIELDS, new_task_from_pb, task_to_pb, transition_input
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -65,7 +65,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         size, states, violations = list_filters(
-            request, state_from_pb, "a task state", default=DEFAULT_PAGE, maximum=MAX_PAGE
+            request, TASK_FIELDS.state_from_pb, "a task state", default=DEFAULT_PAGE, maximum=MAX_PAGE
         )
         violations += validate.jurisdiction("assignee_jurisdiction", request.assignee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)

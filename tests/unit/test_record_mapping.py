@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib.actors import Actor
-from jitlib.mapping import enum_from_pb, new_record_fields_from_pb, record_pb_fields
+from jitlib.mapping import RecordMapping, enum_from_pb, new_record_fields_from_pb, record_pb_fields
 from services.tasks.domain import Task, TaskState
 
 MAKER = Actor("u-1", "alice", "FR")
@@ -85,3 +87,16 @@ def test_a_create_request_s_record_fields_are_restricted_unless_opened_to_the_wo
     assert fields(common_pb2.VISIBILITY_RESTRICTED)[0]["restricted"] is True
     strange, unknown = fields(99)
     assert strange["restricted"] is True and unknown == ["kind", "visibility"]
+
+
+def test_a_kind_s_record_mapping_carries_its_state_both_ways_and_refuses_an_unknown_one() -> None:
+    fields = RecordMapping(tasks_pb2.TaskState, "TASK_STATE_", TaskState, "task state")
+    task = _task(restricted=True, shared_with=("IT",))
+    msg = tasks_pb2.Task(**fields.to_pb(task))
+    assert msg.state == tasks_pb2.TASK_STATE_ASSIGNED
+    back = fields.from_pb(msg)
+    assert back["state"] is TaskState.ASSIGNED
+    assert (back["id"], back["shared_with"], back["version"]) == (task.id, ("IT",), 3)
+    msg.state = tasks_pb2.TASK_STATE_UNSPECIFIED
+    with pytest.raises(ValueError, match="task state"):
+        fields.from_pb(msg)
