@@ -5,7 +5,9 @@ certificates from the suite's own CA (``jitlib.pki``).
 The ``jit`` command, pointed at the CA, logs in over HTTPS, announces the workspaces over TLS to NATS and
 creates and shows a task over TLS to the service, which fetched the realm's keys over HTTPS. Refused: a
 plaintext gRPC client, a plaintext NATS client, and clients (gRPC, NATS, HTTPS) that trust another CA; on
-a port that requires client certificates (mutual TLS), a client without one.
+a port that requires client certificates (mutual TLS), a client without one. The web console calls the
+services over TLS and serves HTTPS. A node's link to the hub (a leafnode connection) runs over TLS, checked
+both ways; a node without the CA and a certificate does not link.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitcli.main import app as jit_app
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port
-from jitlib import pki, tls
+from jitlib import natsconf, pki, tls
 from jitlib.config import CommonSettings
 from tests.harness import RunningService, start_service
 
@@ -353,3 +355,95 @@ def _https_healthy(port: int, ca: Path) -> bool:
         return answer.status_code == 200
     except httpx.HTTPError:
         return False
+
+
+# ------------------------------------------------------------------ a node's link to the hub (leafnodes)
+
+
+@pytest.fixture(scope="module")
+def tls_hub(test_pki: pki.LocalPki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A hub whose client and leafnode ports take TLS clients with a certificate of the suite's CA only,
+    with the configurations of two nodes: NL links with the CA and its certificate, DE with neither (its
+    server then tries TLS with the system's roots, as the hub demands TLS, and presents no certificate)."""
+    from jitdev.federation import NatsProcess
+
+    root = tmp_path_factory.mktemp("tls-hub")
+    hub_port, leaf_port, monitor = free_port(), free_port(), free_port()
+    passwords = {"NL": uuid.uuid4().hex, "DE": uuid.uuid4().hex}
+    server = test_pki.server
+    hub_conf = natsconf.hub_config(
+        ["NL", "DE"], passwords, port=hub_port, leafnode_port=leaf_port, monitor_port=monitor,
+        tls=natsconf.tls_block(server.cert, server.key, test_pki.ca, verify=True),
+    )
+    hub = NatsProcess("hub", hub_port, natsconf.write(root / "hub.conf", hub_conf), root / "hub.log").start()
+    nodes = {}
+    for country, link_tls in (
+        ("NL", natsconf.tls_block(server.cert, server.key, test_pki.ca)),
+        ("DE", None),
+    ):
+        node = natsconf.NodeNats(
+            country=country, port=free_port(), store_dir=root / country / "store",
+            hub_url=f"nats-leaf://127.0.0.1:{leaf_port}", password=passwords[country],
+            tls=natsconf.tls_block(server.cert, server.key), link_tls=link_tls,
+        )
+        conf = natsconf.write(root / country / "nats.conf", node.config())
+        nodes[country] = NatsProcess(country.lower(), node.port, conf, root / country / "nats.log").start()
+    yield {"hub": hub, "monitor": monitor, "nodes": nodes, "passwords": passwords}
+    for proc in [*nodes.values(), hub]:
+        proc.stop()
+
+
+def _leafnodes(monitor: int) -> list[dict[str, Any]]:
+    return list(httpx.get(f"http://127.0.0.1:{monitor}/leafz", timeout=5).json().get("leafs") or [])
+
+
+def test_a_node_links_to_the_hub_over_tls_and_a_link_without_the_ca_is_refused(
+    test_pki: pki.LocalPki, tls_hub: dict[str, Any]
+) -> None:
+    from tests.harness import eventually
+
+    linked = eventually(lambda: _leafnodes(tls_hub["monitor"]), timeout=30)
+    assert [leaf["account"] for leaf in linked] == ["NL"]
+    # DE's attempt fails its handshake (the hub's log says so), and DE never links.
+    hub_log = Path(tls_hub["hub"].log_path)
+    eventually(lambda: "TLS leafnode handshake error" in hub_log.read_text(), timeout=30)
+    assert [leaf["account"] for leaf in _leafnodes(tls_hub["monitor"])] == ["NL"]
+
+
+def test_what_crosses_the_tls_link_arrives(test_pki: pki.LocalPki, tls_hub: dict[str, Any]) -> None:
+    from tests.harness import eventually
+
+    eventually(lambda: _leafnodes(tls_hub["monitor"]), timeout=30)
+    nl, hub = tls_hub["nodes"]["NL"], tls_hub["hub"]
+    client = tls.client_context(test_pki.ca, test_pki.client.cert, test_pki.client.key)
+
+    async def across() -> bytes:
+        # On the hub, in NL's account (its link user); on NL's node, a client of its TLS client port.
+        at_hub = await nats.connect(
+            f"tls://127.0.0.1:{hub.port}", user="nl", password=tls_hub["passwords"]["NL"], tls=client,
+            allow_reconnect=False,
+        )
+        at_node = await nats.connect(f"tls://127.0.0.1:{nl.port}", tls=client, allow_reconnect=False)
+        try:
+            sub = await at_hub.subscribe("probe.tls")
+            await at_hub.flush()
+            deadline = time.monotonic() + 30
+            while True:  # the hub learns the subscription over the link a moment later
+                await at_node.publish("probe.tls", b"across the link")
+                try:
+                    return (await sub.next_msg(timeout=0.5)).data
+                except nats.errors.TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise
+        finally:
+            await at_node.close()
+            await at_hub.close()
+
+    assert asyncio.run(across()) == b"across the link"
+
+
+def test_the_hub_refuses_a_client_without_a_certificate(test_pki: pki.LocalPki, tls_hub: dict[str, Any]) -> None:
+    _nats_refusal(
+        f"tls://127.0.0.1:{tls_hub['hub'].port}", user="nl", password=tls_hub["passwords"]["NL"],
+        tls=tls.client_context(test_pki.ca),
+    )
