@@ -488,10 +488,12 @@ def nodes_of_local_run(state: Path) -> Nodes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jitdev.stack import SERVICES, STATE
+    from jitdev.stack import SERVICES, STATE, cli_env, tls_on
 
     args = argv if argv is not None else sys.argv[1:]
     env = {"JIT_CONFIG_DIR": tempfile.mkdtemp(prefix="jit-demo-")}
+    if tls_on():  # `make run TLS=1`: the command trusts the profile's CA and uses its HTTPS and TLS URLs
+        env |= cli_env()
     nodes = None
     if "--nodes" in args:
         if not (STATE / "nodes.json").exists():

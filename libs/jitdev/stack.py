@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -320,6 +321,8 @@ def sync_workspaces() -> int:
     ca = local_pki().ca if tls_on() else None
     admin = kcadmin.connect(keycloak_url(), "admin", "admin", verify=str(ca) if ca else True)
     nats_tls = client_context(ca) if ca else None
+    # asyncio warns when nats-py closes a TLS connection ("returning true from eof_received()..."): noise here.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     return asyncio.run(publish_workspaces(nats_url(), kcadmin.list_workspaces(admin), tls=nats_tls))
 
 
