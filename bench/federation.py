@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 import shutil
 import statistics
 import tempfile
@@ -140,6 +141,20 @@ def write_bench_hub_config(fed: LocalFederation) -> None:
     conf["accounts"][de]["exports"].append({"service": f"{RTT_SUBJECT}.>", "accounts": [nl]})
     conf["accounts"][nl]["imports"].append({"service": {"account": de, "subject": f"{RTT_SUBJECT}.>"}})
     natsconf.write(fed.nats.hub.config_path, conf)
+    # The nodes' own NATS take only their users: add the bench's (BENCH ONLY, every right) to each.
+    for c in fed.countries:
+        path = fed.nats.nodes[c].config_path
+        node_conf = json.loads(path.read_text())
+        node_conf["authorization"]["users"].append({"user": "bench", "password": BENCH_PASSWORD})
+        natsconf.write(path, node_conf)
+
+
+#: The bench's own NATS user on each node (BENCH ONLY): raw clients for the floor and the announcement.
+BENCH_PASSWORD = secrets.token_urlsafe(24)
+
+
+def bench_connect(fed: LocalFederation, country: str) -> Any:
+    return nats.connect(fed.nats.nodes[country].url, user="bench", password=BENCH_PASSWORD)
 
 
 def trial_line(name: str, p50s: list[float], every: list[float], floor_p50: float | None = None) -> str:
@@ -159,7 +174,7 @@ async def announce_workspace(fed: LocalFederation) -> None:
     ws = common_pb2.Workspace(
         id=WORKSPACE, name="bench", lead="NL", members=COUNTRIES, status=common_pb2.WORKSPACE_STATUS_OPEN, version=1
     )
-    nc = await nats.connect(fed.nats.nodes["NL"].url)
+    nc = await bench_connect(fed, "NL")
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -189,8 +204,8 @@ class Bench:
         self.de_ch = grpc.aio.insecure_channel(self.fed.nodes["DE"].address("tasks"))
         self.nl = tasks_pb2_grpc.TaskServiceStub(self.nl_ch)
         self.de = tasks_pb2_grpc.TaskServiceStub(self.de_ch)
-        self.nl_nc = await nats.connect(self.fed.nats.nodes["NL"].url)
-        self.de_nc = await nats.connect(self.fed.nats.nodes["DE"].url)
+        self.nl_nc = await bench_connect(self.fed, "NL")
+        self.de_nc = await bench_connect(self.fed, "DE")
 
         async def echo(msg: Any) -> None:
             await msg.respond(msg.data)

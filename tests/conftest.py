@@ -4,6 +4,7 @@ free ports with data in a temporary folder, and stopped at the end. Nothing here
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,12 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
 
 from jitdev.nats import NatsInstance
 from jitdev.postgres import PostgresInstance
 from jitdev.procs import free_port
+from jitlib.natsauth import Credentials, NodeUsers, node_users
 
 SPANS = InMemorySpanExporter()
 
@@ -41,8 +44,39 @@ def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def nats_server(stack_dir: Path) -> Iterator[NatsInstance]:
-    inst = NatsInstance(free_port(), stack_dir / "nats", stack_dir / "nats.log").start()
+def nats_users(stack_dir: Path) -> Iterator[NodeUsers]:
+    """The NATS users of the suite's node: one per service and one for ``jit admin`` (jitlib.natsauth).
+    Every service the suite starts connects as its own user: the credentials folder is given to them
+    through ``JIT_NATS_CREDENTIALS_DIR`` (each reads its own file), for the session."""
+    users = node_users(stack_dir / "nats-users")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JIT_NATS_CREDENTIALS_DIR", str(users.folder))
+        yield users
+
+
+#: The suite's own NATS user, TEST-ONLY: no permissions block (everything), for test code that reads
+#: streams or forges events as someone with broker access would; it connects through ``nats_server.url``.
+SUITE_USER = Credentials("suite", SecretStr(secrets.token_urlsafe(24)))
+
+
+def authenticated_nats(base: Path, users: NodeUsers) -> NatsInstance:
+    """A NATS server that refuses unauthenticated clients: the node's users with their permissions, and
+    the suite's user, written into its ``url``."""
+    suite = {"user": SUITE_USER.user, "password": SUITE_USER.password.get_secret_value()}
+    return NatsInstance(
+        free_port(),
+        base / "nats",
+        base / "nats.log",
+        authorization=users.authorization(extra_users=[suite]),
+        url_credentials=SUITE_USER,
+        monitor_port=free_port(),
+    )
+
+
+@pytest.fixture(scope="session")
+def nats_server(stack_dir: Path, nats_users: NodeUsers) -> Iterator[NatsInstance]:
+    """The suite's NATS: it refuses a client without credentials; each service connects as its own user."""
+    inst = authenticated_nats(stack_dir, nats_users).start()
     yield inst
     inst.stop()
 
@@ -109,13 +143,14 @@ def tokens(keycloak: Any) -> Tokens:
 
 
 @pytest.fixture(scope="session")
-def demo_workspace_synced(keycloak: Any, nats_server: NatsInstance) -> str:
+def demo_workspace_synced(keycloak: Any, nats_server: NatsInstance, nats_users: NodeUsers) -> str:
     """Publish the demo workspace from Keycloak to NATS, as `jit admin workspace sync` does."""
     from jitcli import kcadmin
     from jitcli.workspace_sync import publish_workspaces
 
     admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
-    asyncio.run(publish_workspaces(nats_server.url, kcadmin.list_workspaces(admin)))
+    workspaces = kcadmin.list_workspaces(admin)
+    asyncio.run(publish_workspaces(nats_server.address, workspaces, credentials=nats_users.credentials("admin")))
     return "jit-demo"
 
 
@@ -160,7 +195,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="module")
-def own_nats(db_url: str, keycloak: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsInstance]:
+def own_nats(
+    db_url: str, keycloak: Any, nats_users: NodeUsers, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NatsInstance]:
     """A NATS of this module's own (one per backend the module runs on: ``db_url``), with the workspaces of
     Keycloak announced on it: a test may close the demo workspace there without closing it for any other
     module, or for the module's run on the other backend."""
@@ -168,9 +205,10 @@ def own_nats(db_url: str, keycloak: Any, tmp_path_factory: pytest.TempPathFactor
     from jitcli.workspace_sync import publish_workspaces
 
     base = tmp_path_factory.mktemp("own-nats")
-    inst = NatsInstance(free_port(), base / "store", base / "nats.log").start()
+    inst = authenticated_nats(base, nats_users).start()
     admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
-    asyncio.run(publish_workspaces(inst.url, kcadmin.list_workspaces(admin)))
+    workspaces = kcadmin.list_workspaces(admin)
+    asyncio.run(publish_workspaces(inst.address, workspaces, credentials=nats_users.credentials("admin")))
     yield inst
     inst.stop()
 

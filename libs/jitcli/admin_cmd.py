@@ -48,7 +48,13 @@ def _announce(state: AppState, workspaces: Sequence[kcadmin.Workspace], done: st
     nats_log.setLevel(logging.CRITICAL)  # the client logs every failed connect attempt; we say it once
     try:
         return asyncio.run(
-            publish_workspaces(url, workspaces, state.settings.federation(), state.settings.nats_tls())
+            publish_workspaces(
+                url,
+                workspaces,
+                state.settings.federation(),
+                state.settings.nats_tls(),
+                credentials=state.settings.nats_credentials(),
+            )
         )
     except Exception as exc:
         raise CliError(
@@ -160,7 +166,9 @@ def join(
         raise CliError("join is for a node of a federation (JIT_NODE_JURISDICTION); on one node use add-member")
     url = state.settings.nats_url
     try:
-        announced = asyncio.run(announced_workspace(url, ws_id, state.settings.nats_tls()))
+        announced = asyncio.run(
+            announced_workspace(url, ws_id, state.settings.nats_tls(), state.settings.nats_credentials())
+        )
     except Exception as exc:
         raise CliError(f"reading the announced workspaces on NATS at {url} failed ({type(exc).__name__})") from None
     if announced is None:

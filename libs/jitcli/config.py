@@ -11,6 +11,11 @@ variable                        default                      meaning
 ``JIT_PRESERVATION_ADDR``       ``127.0.0.1:50053``          gRPC address of the preservation service
 ``JIT_MESSAGING_ADDR``          ``127.0.0.1:50054``          gRPC address of the messaging service
 ``JIT_NATS_URL``                ``nats://127.0.0.1:4222``    NATS server that workspaces are announced on
+``JIT_NATS_USER``               ``admin``                    NATS user ``jit admin workspace`` connects as
+``JIT_NATS_PASSWORD``           (empty)                      its password; empty: read from ``admin.json``
+                                                             in ``JIT_NATS_CREDENTIALS_DIR``
+``JIT_NATS_CREDENTIALS_DIR``    ``var/nats-users``           a node's NATS credentials folder (as ``make
+                                                             run`` writes it); DEMO-ONLY local default
 ``JIT_NODE_JURISDICTION``       (empty)                      on a federation: the node's country; ``jit admin``
                                                              then announces only the workspaces it leads
 ``JIT_FEDERATION_PEERS``        (empty)                      on a federation: the linked nodes' countries
@@ -47,6 +52,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from jitlib import tls
 from jitlib.config import OptionalFile
 from jitlib.federation import Federation
+from jitlib.natsauth import Credentials, resolve
 
 #: Services the command knows by name, each with a ``<name>_addr`` setting (``JIT_<NAME>_ADDR``).
 SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging")
@@ -69,6 +75,12 @@ class CliSettings(BaseSettings):
     preservation_addr: str = "127.0.0.1:50053"
     messaging_addr: str = "127.0.0.1:50054"
     nats_url: str = "nats://127.0.0.1:4222"
+    #: The NATS user of ``jit admin`` (jitlib.natsauth: it may announce workspaces, nothing else).
+    nats_user: str = "admin"
+    nats_password: SecretStr = SecretStr("")
+    #: DEMO-ONLY default: the folder ``make run`` writes the node's NATS credentials to (relative to the
+    #: checkout); only ``admin.json`` is read.
+    nats_credentials_dir: Path | None = Path("var/nats-users")
     node_jurisdiction: str = ""
     federation_peers: str = ""
     tls_ca_file: OptionalFile = None
@@ -106,6 +118,10 @@ class CliSettings(BaseSettings):
         if self.nats_tls_ca_file is None and not self.nats_url.startswith("tls://"):
             return None
         return tls.client_context(self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)
+
+    def nats_credentials(self) -> Credentials | None:
+        """What ``jit admin`` connects to NATS with."""
+        return resolve(self.nats_user, self.nats_password, self.nats_credentials_dir, "admin")
 
     @property
     def issuer(self) -> str:

@@ -13,6 +13,7 @@ from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import workspaces as ws_events
 from jitlib.federation import INBOUND_STREAM, Federation, inbound_filter
+from jitlib.natsauth import Credentials, connect_options
 
 ADMIN_ACTOR = common_pb2.Actor(user_id="jit-admin", username="jit admin", jurisdiction="")
 
@@ -37,11 +38,14 @@ async def publish_workspaces(
     workspaces: Iterable[Any],
     federation: Federation | None = None,
     tls: ssl.SSLContext | None = None,
+    credentials: Credentials | None = None,
 ) -> int:
     """Publish each workspace's current version; republishing a version is dropped by the broker. On a
     federation, only the workspaces this node leads are announced (to its peers too); the count says how
-    many."""
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3, tls=tls)
+    many. ``credentials``: the node's ``admin`` NATS user (``jitlib.natsauth``)."""
+    nc = await nats.connect(
+        nats_url, connect_timeout=5, max_reconnect_attempts=3, tls=tls, **connect_options(credentials)
+    )
     count = 0
     try:
         js = nc.jetstream(timeout=5)
@@ -52,12 +56,16 @@ async def publish_workspaces(
     return count
 
 
-async def announced_workspace(nats_url: str, ws_id: str, tls: ssl.SSLContext | None = None) -> Any:
+async def announced_workspace(
+    nats_url: str, ws_id: str, tls: ssl.SSLContext | None = None, credentials: Credentials | None = None
+) -> Any:
     """On a federation node: the latest state of workspace ``ws_id`` as its lead's node announced it to
     this one (read from ``JIT_IN``), as a ``kcadmin.Workspace``; None when it was never announced here."""
     from jitcli.kcadmin import Workspace
 
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3, tls=tls)
+    nc = await nats.connect(
+        nats_url, connect_timeout=5, max_reconnect_attempts=3, tls=tls, **connect_options(credentials)
+    )
     latest: common_pb2.Workspace | None = None
     try:
         js = nc.jetstream(timeout=5)

@@ -500,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
             print("no federation runs here: start one with `make run NODES=nl,de,ie`", file=sys.stderr)
             return 1
         nodes = nodes_of_local_run(STATE)
+    else:  # `jit admin` announces as the node's admin NATS user (each node's cli.env says so on a federation)
+        env["JIT_NATS_CREDENTIALS_DIR"] = str(STATE / "nats-users")
     demo = Demo(subprocess_runner, env, nodes=nodes)
     try:
         demo.play([s.name for s in SERVICES])

@@ -12,6 +12,7 @@ import os
 import secrets
 import signal
 import subprocess
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from jitdev.nats import nats_server_binary
 from jitdev.procs import port_open, spawn, terminate, wait_until
 from jitlib import natsconf
 from jitlib.federation import Federation
+from jitlib.natsauth import NodeUsers, node_users
 
 
 def parse_nodes(text: str) -> list[str]:
@@ -116,6 +118,8 @@ class FederationNats:
     node_ports: dict[str, int]
     hub: NatsProcess = field(init=False)
     nodes: dict[str, NatsProcess] = field(init=False, default_factory=dict)
+    #: Each node's own NATS users (its services and its ``jit admin``), kept in ``nodes/<cc>/nats-users``.
+    users: dict[str, NodeUsers] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         hub_dir = self.root / "hub"
@@ -126,6 +130,7 @@ class FederationNats:
         )
         for c in self.countries:
             node_dir = self.node_dir(c)
+            self.users[c] = node_users(node_dir / "nats-users", c)
             node_conf = natsconf.NodeNats(
                 country=c,
                 port=self.node_ports[c],
@@ -133,6 +138,7 @@ class FederationNats:
                 hub_url=f"nats-leaf://127.0.0.1:{self.leafnode_port}",
                 password=passwords[c],
                 store_key=_secret(node_dir / "nats-store.key"),
+                authorization=self.users[c].authorization(),
             )
             config_path = natsconf.write(node_dir / "nats.conf", node_conf.config())
             self.nodes[c] = NatsProcess(c.lower(), self.node_ports[c], config_path, node_dir / "logs" / "nats.log")
@@ -160,8 +166,15 @@ class FederationNats:
             proc.stop()
         self.hub.stop()
 
+    def client_url(self, country: str, client: str) -> str:
+        """A node's NATS URL with the credentials of one of its clients written in (tests, tools)."""
+        creds = self.users[country].credentials(client)
+        secret = urllib.parse.quote(creds.password.get_secret_value(), safe="")
+        return f"nats://{creds.user}:{secret}@127.0.0.1:{self.node_ports[country]}"
+
     def node_env(self, country: str) -> dict[str, str]:
-        """What a node's services need to know of the federation (besides their own ports)."""
+        """What a node's services need to know of the federation (besides their own ports and their own
+        NATS credentials, ``users[country].env(service)``)."""
         return {
             "JIT_NATS_URL": self.nodes[country].url,
             "JIT_NODE_JURISDICTION": country,

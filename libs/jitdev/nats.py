@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from jitdev.procs import port_open, spawn, terminate, wait_until
 from jitlib import natsconf
+from jitlib.natsauth import Credentials
 from jitlib.pki import TlsFiles
 
 
@@ -37,17 +39,34 @@ class NatsInstance:
     log_path: Path
     #: The server's name; empty: ``jit-local-<port>``.
     server_name: str = ""
-    #: The ``authorization`` block (users and their permissions); None: any client is accepted.
+    #: The ``authorization`` block (users and their permissions, ``jitlib.natsauth``); None: any client.
     authorization: Mapping[str, Any] | None = field(default=None, repr=False)
     #: TLS on the client port (its certificate and key, and the CA); None: plaintext.
     tls: TlsFiles | None = None
     #: With ``tls``: require a client certificate from the CA (mutual TLS).
     verify_clients: bool = False
+    #: Credentials written into :attr:`url` (test code and tools that connect with the URL alone); the
+    #: services connect with their own (``JIT_NATS_USER``/``JIT_NATS_PASSWORD`` or the credentials folder).
+    url_credentials: Credentials | None = field(default=None, repr=False)
+    #: The HTTP monitoring port (``/connz?auth=1`` lists each connection's user); None: none.
+    monitor_port: int | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"{'tls' if self.tls is not None else 'nats'}://127.0.0.1:{self.port}"
+        if self.url_credentials is None:
+            return self.address
+        secret = urllib.parse.quote(self.url_credentials.password.get_secret_value(), safe="")
+        return f"{self.scheme}://{self.url_credentials.user}:{secret}@127.0.0.1:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        return "tls" if self.tls is not None else "nats"
+
+    @property
+    def address(self) -> str:
+        """The URL without credentials."""
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def config_path(self) -> Path:
@@ -65,6 +84,7 @@ class NatsInstance:
                 if self.tls is not None
                 else None
             ),
+            monitor_port=self.monitor_port,
         )
 
     def start(self) -> NatsInstance:

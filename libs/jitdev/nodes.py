@@ -25,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jitdev.federation import FederationNats
 from jitdev.procs import port_open, spawn, terminate, wait_until
 from jitdev.realms import country_realm, realm_name
+from jitlib.natsauth import NodeUsers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +85,8 @@ class Node:
     folder: Path
     env: dict[str, str]
     ports: dict[str, int]
+    #: The node's NATS users: each service is started with its own credentials only.
+    nats_users: NodeUsers | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def address(self, service: str) -> str:
@@ -95,7 +98,11 @@ class Node:
     def start_service(self, name: str, module: str) -> None:
         port = self.ports[name]
         log = self.folder / "logs" / f"{name}.log"
-        env = {**self.env, f"JIT_{name.upper()}_LISTEN": f"127.0.0.1:{port}"}
+        env = {
+            **self.env,
+            **(self.nats_users.env(name) if self.nats_users is not None else {}),
+            f"JIT_{name.upper()}_LISTEN": f"127.0.0.1:{port}",
+        }
         proc = spawn([sys.executable, "-m", module], log, env=env, cwd=ROOT)
         self.processes[name] = proc
         self.pidfile(name).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -146,7 +153,7 @@ class LocalFederation:
                 "PYTHONUNBUFFERED": "1",
                 **self.extra_env,
             }
-            self.nodes[c] = Node(c, self.nats.node_dir(c), env, self.ports.services[c])
+            self.nodes[c] = Node(c, self.nats.node_dir(c), env, self.ports.services[c], self.nats.users[c])
 
     def issuer(self, country: str) -> str:
         return f"{self.keycloak_url.rstrip('/')}/realms/{realm_name(country)}"
@@ -195,7 +202,9 @@ def announce_workspaces(federation: LocalFederation, keycloak_url: str, admin_us
     for c in federation.countries:
         admin = kcadmin.connect(keycloak_url, admin_user, admin_password, realm=realm_name(c))
         url = federation.nats.nodes[c].url
-        count += asyncio.run(publish_workspaces(url, kcadmin.list_workspaces(admin), federation.nats.federation(c)))
+        workspaces = kcadmin.list_workspaces(admin)
+        admin_nats = federation.nats.users[c].credentials("admin")
+        count += asyncio.run(publish_workspaces(url, workspaces, federation.nats.federation(c), admin_nats))
     return count
 
 

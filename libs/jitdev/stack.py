@@ -35,6 +35,7 @@ import httpx
 from jitdev.nats import NatsInstance
 from jitdev.nodes import grpc_healthy
 from jitdev.procs import port_open, spawn, wait_until
+from jitlib.natsauth import NodeUsers, node_users
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("JIT_STATE_DIR", ROOT / "var")).resolve()
@@ -91,8 +92,6 @@ def _verify() -> Any:
     from jitlib.tls import client_context
 
     return client_context(local_pki().ca)
-
-
 
 
 @dataclass(frozen=True)
@@ -209,11 +208,27 @@ def start_nats() -> None:
         return
     _ensure_port_free(NATS_PORT, "NATS")
     tls = local_pki().server if tls_on() else None
-    inst = NatsInstance(NATS_PORT, STATE / "nats", LOGS / "nats.log", server_name="jit-local", tls=tls).start()
+    users = nats_users()
+    inst = NatsInstance(
+        NATS_PORT,
+        STATE / "nats",
+        LOGS / "nats.log",
+        server_name="jit-local",
+        authorization=users.authorization(),
+        tls=tls,
+    ).start()
     assert inst.process is not None
     proc = inst.process
     _record("nats", proc)
-    _say(f"  nats         healthy           {nats_url()} (JetStream, store {STATE / 'nats'})")
+    _say(
+        f"  nats         healthy           {nats_url()} (JetStream, store {STATE / 'nats'}; "
+        f"a user per service, credentials in {users.folder})"
+    )
+
+
+def nats_users() -> NodeUsers:
+    """The node's NATS users (each service, ``jit admin``), made once in ``var/nats-users`` (0600 files)."""
+    return node_users(STATE / "nats-users")
 
 
 def tls_env() -> dict[str, str]:
@@ -227,6 +242,7 @@ def tls_env() -> dict[str, str]:
         "JIT_TLS_CA_FILE": str(files.ca),
         "JIT_OIDC_CA_FILE": str(files.ca),
         "JIT_NATS_TLS_CA_FILE": str(files.ca),
+        "JIT_NATS_CREDENTIALS_DIR": str(STATE / "nats-users"),  # `jit admin` reads admin.json only
     }
 
 
@@ -239,6 +255,7 @@ def cli_env() -> dict[str, str]:
         "JIT_TLS_CA_FILE": str(files.ca),
         "JIT_NATS_URL": nats_url(),
         "JIT_NATS_TLS_CA_FILE": str(files.ca),
+        "JIT_NATS_CREDENTIALS_DIR": str(STATE / "nats-users"),  # `jit admin` reads admin.json only
     }
 
 
@@ -262,7 +279,7 @@ def start_service(svc: ServiceDef) -> None:
         return
     _ensure_port_free(svc.port, f"the {svc.name} service")
     log = LOGS / f"{svc.name}.log"
-    env = {**service_env(), f"JIT_{svc.name.upper()}_LISTEN": f"127.0.0.1:{svc.port}"}
+    env = {**service_env(), **nats_users().env(svc.name), f"JIT_{svc.name.upper()}_LISTEN": f"127.0.0.1:{svc.port}"}
     proc = spawn([sys.executable, "-m", svc.module], log, env=env, cwd=ROOT)
     _record(svc.name, proc)
     wait_until(lambda: _grpc_healthy(svc.port, tls_on()), 60, f"the {svc.name} service", log, proc)
@@ -323,7 +340,9 @@ def sync_workspaces() -> int:
     nats_tls = client_context(ca) if ca else None
     # asyncio warns when nats-py closes a TLS connection ("returning true from eof_received()..."): noise here.
     logging.getLogger("asyncio").setLevel(logging.ERROR)
-    return asyncio.run(publish_workspaces(nats_url(), kcadmin.list_workspaces(admin), tls=nats_tls))
+    workspaces = kcadmin.list_workspaces(admin)
+    credentials = nats_users().credentials("admin")
+    return asyncio.run(publish_workspaces(nats_url(), workspaces, tls=nats_tls, credentials=credentials))
 
 
 def _choose_profile(tls: bool) -> None:
@@ -461,9 +480,7 @@ def up_nodes(countries: list[str]) -> None:
     realms = ", ".join(f"jit-{c.lower()}" for c in [*countries, *guests])
     _say(f"  realms       {realms}" + (" (created)" if created else "") + f"; {', '.join(guests)} has no node")
     fed = LocalFederation(countries, STATE, ports, f"http://127.0.0.1:{KEYCLOAK_PORT}", guests=guests)
-    NODES_FILE.write_text(
-        json.dumps({"countries": countries, "guests": guests, "ports": dataclasses.asdict(ports)})
-    )
+    NODES_FILE.write_text(json.dumps({"countries": countries, "guests": guests, "ports": dataclasses.asdict(ports)}))
     try:
         fed.start(_say)
     except Exception:
@@ -483,6 +500,8 @@ def up_nodes(countries: list[str]) -> None:
                     "JIT_CONFIG_DIR": str(node.folder / "cli"),
                     **{f"JIT_{svc.upper()}_ADDR": node.address(svc) for svc in node.ports},
                     "JIT_NATS_URL": fed.nats.nodes[c].url,
+                    # `jit admin` reads only its own file (admin.json) there.
+                    "JIT_NATS_CREDENTIALS_DIR": str(fed.nats.users[c].folder),
                     "JIT_NODE_JURISDICTION": c,
                     "JIT_FEDERATION_PEERS": ",".join(x for x in countries if x != c),
                 }.items()

@@ -36,6 +36,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
 from jitlib.federation import sender_of
+from jitlib.natsauth import Credentials, connect_options
 from jitlib.telemetry import extract_context
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Bus:
         streams: list[StreamConfig] | None = None,
         replicas: int | None = None,
         tls: ssl.SSLContext | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         #: Every server of the node's NATS (a cluster's three): the client reconnects to a surviving one.
         self._servers = [u.strip() for u in servers.split(",")] if isinstance(servers, str) else list(servers)
@@ -84,6 +86,8 @@ class Bus:
         self._streams = list(streams or [])
         #: ``num_replicas`` of every stream this bus creates or updates; None keeps an existing stream's.
         self.replicas = replicas
+        #: This service's own NATS user (``jitlib.natsauth``); None on a broker that asks for none.
+        self._credentials = credentials
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._ready = asyncio.Event()
@@ -92,6 +96,20 @@ class Bus:
     @property
     def ready(self) -> asyncio.Event:
         return self._ready
+
+    @property
+    def shown_url(self) -> str:
+        """The servers' addresses without any credentials written into them."""
+
+        def bare(url: str) -> str:
+            scheme, sep, rest = url.partition("://")
+            return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url.rpartition("@")[2]
+
+        return ",".join(bare(u) for u in self._servers)
+
+    def owns(self, stream: StreamConfig) -> bool:
+        """Whether this service declares ``stream`` (creates it, and may update it)."""
+        return any(cfg.name == stream.name for cfg in self._streams)
 
     def start(self) -> None:
         if self._task is None:
@@ -103,7 +121,9 @@ class Bus:
             wait=wait_exponential(multiplier=0.2, max=5.0),
             retry=retry_if_exception_type(Exception),
             before_sleep=lambda state: log.warning(
-                "NATS not reachable at %s (%s); retrying", self._url, state.outcome.exception() if state.outcome else ""
+                "NATS not reachable at %s (%s); retrying",
+                self.shown_url,
+                state.outcome.exception() if state.outcome else "",
             ),
         ):
             with attempt:
@@ -120,6 +140,7 @@ class Bus:
             tls=self._tls,
             disconnected_cb=self._on_disconnected,
             reconnected_cb=self._on_reconnected,
+            **connect_options(self._credentials),
         )
         try:
             js = nc.jetstream(timeout=5)
@@ -131,7 +152,7 @@ class Bus:
             raise
         self._nc, self._js = nc, js
         self._ready.set()
-        log.info("connected to NATS at %s", self._url)
+        log.info("connected to NATS at %s as %s", self.shown_url, self._credentials.user if self._credentials else "-")
 
     async def _on_disconnected(self) -> None:
         log.warning("disconnected from NATS")
@@ -299,7 +320,10 @@ class EventConsumer:
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         await self._bus.wait_ready()
-        await self._bus.ensure_stream(self._stream)
+        if self._bus.owns(self._stream):
+            await self._bus.ensure_stream(self._stream)
+        else:  # another service's stream: it creates it; until then this raises and is retried
+            await self._bus.js.stream_info(self._stream.name or "")
         config = ConsumerConfig(
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from jitlib.federation import Federation
 from jitlib.jurisdictions import is_jurisdiction
+from jitlib.natsauth import Credentials, resolve
 
 
 def _empty_is_none(value: Any) -> Any:
@@ -36,6 +37,14 @@ class CommonSettings(BaseSettings):
     #: server, 3 on a three-server cluster (R3: a stream survives the loss of any one server). Every
     #: service of a node gives the same number; an existing stream is brought to it.
     nats_stream_replicas: int = Field(default=1, ge=1, le=5)
+    #: This process's NATS user (``jitlib.natsauth``); empty: the service's own name.
+    nats_user: str = ""
+    #: Its password. Empty: read ``<service>.json`` from ``nats_credentials_dir``; with neither, the
+    #: service connects without credentials, which an authenticated server refuses.
+    nats_password: SecretStr = SecretStr("")
+    #: A folder of per-client credential files (``<client>.json``, as ``jitlib.natsauth.node_users``
+    #: writes them); each service reads its own file only.
+    nats_credentials_dir: OptionalFile = None
     #: The Keycloak realm's issuer; tokens whose ``iss`` differs are refused.
     oidc_issuer: str = "http://127.0.0.1:8080/realms/jit"
     #: JWKS endpoint; derived from the issuer when empty.
@@ -101,6 +110,10 @@ class CommonSettings(BaseSettings):
                 raise ValueError("oidc_issuers: write JURISDICTION=issuer, comma-separated (e.g. NL=https://...)")
             out.append((jurisdiction.strip(), issuer.strip()))
         return out
+
+    def nats_credentials(self, client: str) -> Credentials | None:
+        """What the NATS client ``client`` (a service's name) connects with."""
+        return resolve(self.nats_user, self.nats_password, self.nats_credentials_dir, client)
 
     def federation(self) -> Federation | None:
         return Federation.parse(self.node_jurisdiction, self.federation_peers, self.federation_retention_days)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +148,12 @@ def local_config(
     host: str = "127.0.0.1",
     authorization: Mapping[str, Any] | None = None,
     tls: Mapping[str, Any] | None = None,
+    monitor_port: int | None = None,
 ) -> dict[str, Any]:
     """A single node's NATS server (``make run``, the test suite): JetStream with its store, and the
     ``authorization`` block of its users when given (without one, any client is accepted). ``tls`` (a
-    :func:`tls_block`): TLS on the client port; a plaintext client is then refused."""
+    :func:`tls_block`): TLS on the client port; a plaintext client is then refused. The HTTP monitoring
+    endpoint on ``monitor_port`` when given (it shows who is connected as which user)."""
     config: dict[str, Any] = {
         "server_name": server_name,
         "listen": f"{host}:{port}",
@@ -161,6 +163,8 @@ def local_config(
         config["authorization"] = dict(authorization)
     if tls is not None:
         config["tls"] = dict(tls)
+    if monitor_port is not None:
+        config["http"] = f"{host}:{monitor_port}"
     return config
 
 
@@ -184,11 +188,14 @@ class NodeNats:
     #: TLS on the link to the hub (a :func:`tls_block` with the CA of the hub's certificate, and the
     #: node's own certificate when the hub verifies it); None: a plaintext link.
     link_tls: Mapping[str, Any] | None = None
+    #: The ``authorization`` block of the node's own clients (``jitlib.natsauth.NodeUsers.authorization``):
+    #: each service and the admin tool with its own user and permissions. None: any local client.
+    authorization: Mapping[str, Any] | None = field(default=None, repr=False)
 
     def config(self) -> dict[str, Any]:
         user = domain(self.country)
         scheme, _, rest = self.hub_url.partition("://")
-        return {
+        config: dict[str, Any] = {
             "server_name": f"jit-{user}",
             "listen": f"{self.host}:{self.port}",
             "jetstream": {
@@ -211,6 +218,9 @@ class NodeNats:
             },
             **({"tls": dict(self.tls)} if self.tls is not None else {}),
         }
+        if self.authorization is not None:
+            config["authorization"] = dict(self.authorization)
+        return config
 
 
 def write(path: Path, config: Mapping[str, Any]) -> Path:

@@ -331,7 +331,8 @@ class ServiceApp:
         if not c.grpc_tls or c.tls_cert_file is None:
             return None, None
         creds = tls.channel_credentials(
-            c.tls_ca_file, c.tls_client_cert_file if c.tls_client_auth else None,
+            c.tls_ca_file,
+            c.tls_client_cert_file if c.tls_client_auth else None,
             c.tls_client_key_file if c.tls_client_auth else None,
         )
         return creds, tls.first_dns_name(c.tls_cert_file)
@@ -386,6 +387,7 @@ class ServiceApp:
             streams=streams,
             replicas=self.common.nats_stream_replicas,
             tls=nats_tls,
+            credentials=self.common.nats_credentials(self.spec.name),
         )
         relay = OutboxRelay(
             database,

@@ -27,6 +27,7 @@ def test_the_demo_case_plays_on_three_nodes(federation: LocalFederation, keycloa
             "JIT_KEYCLOAK_ADMIN_USER": keycloak.admin_user,
             "JIT_KEYCLOAK_ADMIN_PASSWORD": keycloak.admin_password,
             "JIT_NATS_URL": federation.nats.nodes[country].url,
+            "JIT_NATS_CREDENTIALS_DIR": str(federation.nats.users[country].folder),
             "JIT_NODE_JURISDICTION": country,
             "JIT_FEDERATION_PEERS": ",".join(c for c in federation.countries if c != country),
             **{f"JIT_{svc.upper()}_ADDR": node.address(svc) for svc in node.ports},

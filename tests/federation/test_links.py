@@ -94,13 +94,14 @@ def test_records_made_while_des_link_is_down_arrive_once_each_at_the_owners_vers
             timeout=60,
         )
         assert replica.replica.owner_node == "NL"
-    stored = asyncio.run(_inbound_events(federation.nats.nodes["DE"].url, set(want)))
+    stored = asyncio.run(_inbound_events(federation.nats.client_url("DE", "tasks"), set(want)))
     # n creations and one cancellation, each stored once on DE's node.
     assert len(stored) == n + 1 and len(set(stored)) == n + 1
 
 
 async def _forward_directly(url: str, token: str, task_id: str) -> dict[str, str]:
-    """What a node would send the owner, sent by hand on DE's NATS: the owner must check the token."""
+    """What a node would send the owner, sent by hand on DE's NATS (as DE's tasks service may): the owner
+    must check the token."""
     nc = await nats.connect(url)
     try:
         request = pb.AcceptTaskRequest(id=task_id).SerializeToString()
@@ -127,7 +128,7 @@ def test_the_owner_refuses_a_forwarded_command_with_a_forged_token(
     task = nl_task(federation, country_tokens, "Forged")
     real = country_tokens("de-liaison")
     token = _tamper(real) if kind == "tampered" else "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."
-    answer = asyncio.run(_forward_directly(federation.nats.nodes["DE"].url, token, task.id))
+    answer = asyncio.run(_forward_directly(federation.nats.client_url("DE", "tasks"), token, task.id))
     assert answer[STATUS] == str(grpc.StatusCode.UNAUTHENTICATED.value[0]), answer
     owner = _get(federation, country_tokens, "NL", "nl-prosecutor", task.id)
     assert owner is not None and owner.state == pb.TASK_STATE_ASSIGNED and owner.version == task.version

@@ -33,6 +33,7 @@ def _jit(federation: LocalFederation, keycloak: Any, country: str, *args: str) -
         "JIT_KEYCLOAK_ADMIN_USER": keycloak.admin_user,
         "JIT_KEYCLOAK_ADMIN_PASSWORD": keycloak.admin_password,
         "JIT_NATS_URL": federation.nats.nodes[country].url,
+        "JIT_NATS_CREDENTIALS_DIR": str(federation.nats.users[country].folder),
         "JIT_NODE_JURISDICTION": country,
         "JIT_FEDERATION_PEERS": ",".join(c for c in federation.countries if c != country),
         "JIT_CONFIG_DIR": str(node.folder / "cli-test"),
