@@ -81,8 +81,9 @@ _EARLIEST, _LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzin
 
 
 def workspace_event_problem(envelope: Envelope, ws: common_pb2.Workspace, current: WorkspaceInfo | None) -> str:
-    """Why a directory event must not be applied ("" when it may). Until NATS permissions say who may
-    publish on ``jit.workspaces.*``, the event is checked against itself and against what we hold: its
+    """Why a directory event must not be applied ("" when it may). Only ``jit admin`` may publish on
+    ``jit.workspaces.*`` (``jitlib.natsauth``), and still the event is checked against itself and against
+    what we hold (a leaked admin credential, another node's announcement): its
     envelope must describe the workspace it carries, from its lead's subject and with its own event id; a
     version only moves forward, by a bounded step; the lead never changes; the time is plausible."""
     if not WORKSPACE_ID.match(ws.id) or not is_jurisdiction(ws.lead):
