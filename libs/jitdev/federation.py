@@ -12,7 +12,6 @@ import os
 import secrets
 import signal
 import subprocess
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,12 +164,6 @@ class FederationNats:
         for proc in self.nodes.values():
             proc.stop()
         self.hub.stop()
-
-    def client_url(self, country: str, client: str) -> str:
-        """A node's NATS URL with the credentials of one of its clients written in (tests, tools)."""
-        creds = self.users[country].credentials(client)
-        secret = urllib.parse.quote(creds.password.get_secret_value(), safe="")
-        return f"nats://{creds.user}:{secret}@127.0.0.1:{self.node_ports[country]}"
 
     def node_env(self, country: str) -> dict[str, str]:
         """What a node's services need to know of the federation (besides their own ports and their own

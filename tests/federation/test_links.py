@@ -20,6 +20,7 @@ from jit.tasks.v1 import tasks_pb2_grpc
 from jitdev.nodes import LocalFederation
 from jitlib.federation import INBOUND_STREAM
 from jitlib.forwarding import AUTHORIZATION, FORWARDED_BY, METHOD, STATUS, command_subject
+from jitlib.natsauth import Credentials
 from tests.federation.conftest import nl_task
 from tests.harness import eventually, md
 
@@ -43,9 +44,10 @@ def _get(federation: LocalFederation, tokens: Any, country: str, user: str, task
         raise
 
 
-async def _inbound_events(url: str, ids: set[str]) -> list[str]:
-    """The aggregate ids of the task events DE's node stored from NL, one entry per stored message."""
-    nc = await nats.connect(url)
+async def _inbound_events(url: str, ids: set[str], credentials: Credentials) -> list[str]:
+    """The aggregate ids of the task events DE's node stored from NL, one entry per stored message (read
+    as DE's tasks service may)."""
+    nc = await nats.connect(url, **credentials.connect_options())
     seen: list[str] = []
     try:
         sub = await nc.jetstream().subscribe("jit.in.nl.tasks.>", stream=INBOUND_STREAM, ordered_consumer=True)
@@ -94,15 +96,17 @@ def test_records_made_while_des_link_is_down_arrive_once_each_at_the_owners_vers
             timeout=60,
         )
         assert replica.replica.owner_node == "NL"
-    stored = asyncio.run(_inbound_events(federation.nats.client_url("DE", "tasks"), set(want)))
+    stored = asyncio.run(
+        _inbound_events(federation.nats.nodes["DE"].url, set(want), federation.nats.users["DE"].credentials("tasks"))
+    )
     # n creations and one cancellation, each stored once on DE's node.
     assert len(stored) == n + 1 and len(set(stored)) == n + 1
 
 
-async def _forward_directly(url: str, token: str, task_id: str) -> dict[str, str]:
+async def _forward_directly(url: str, credentials: Credentials, token: str, task_id: str) -> dict[str, str]:
     """What a node would send the owner, sent by hand on DE's NATS (as DE's tasks service may): the owner
     must check the token."""
-    nc = await nats.connect(url)
+    nc = await nats.connect(url, **credentials.connect_options())
     try:
         request = pb.AcceptTaskRequest(id=task_id).SerializeToString()
         headers = {METHOD: "/jit.tasks.v1.TaskService/AcceptTask", AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: "DE"}
@@ -128,7 +132,8 @@ def test_the_owner_refuses_a_forwarded_command_with_a_forged_token(
     task = nl_task(federation, country_tokens, "Forged")
     real = country_tokens("de-liaison")
     token = _tamper(real) if kind == "tampered" else "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."
-    answer = asyncio.run(_forward_directly(federation.nats.client_url("DE", "tasks"), token, task.id))
+    as_tasks = federation.nats.users["DE"].credentials("tasks")
+    answer = asyncio.run(_forward_directly(federation.nats.nodes["DE"].url, as_tasks, token, task.id))
     assert answer[STATUS] == str(grpc.StatusCode.UNAUTHENTICATED.value[0]), answer
     owner = _get(federation, country_tokens, "NL", "nl-prosecutor", task.id)
     assert owner is not None and owner.state == pb.TASK_STATE_ASSIGNED and owner.version == task.version
