@@ -204,7 +204,7 @@ def announce_workspaces(federation: LocalFederation, keycloak_url: str, admin_us
         url = federation.nats.nodes[c].url
         workspaces = kcadmin.list_workspaces(admin)
         admin_nats = federation.nats.users[c].credentials("admin")
-        count += asyncio.run(publish_workspaces(url, workspaces, federation.nats.federation(c), admin_nats))
+        count += asyncio.run(publish_workspaces(url, workspaces, federation.nats.federation(c), credentials=admin_nats))
     return count
 
 

@@ -245,9 +245,16 @@ class NodeUsers:
         users += [dict(u) for u in extra_users]
         return {"users": users}
 
+    def write_authorization(self, path: Path, extra_users: Iterable[Mapping[str, Any]] = ()) -> Path:
+        """The ``authorization`` block as a file a server configuration includes (``include
+        ./authorization.conf``: nats-server reads JSON values in its own syntax), readable by its owner only."""
+        _write_private(Path(path), "authorization: " + json.dumps(self.authorization(extra_users), indent=2) + "\n")
+        return Path(path)
+
 
 def node_users(folder: Path, country: str = "") -> NodeUsers:
     """Make (once, kept in ``folder``) the credentials of every NATS client of the node of ``country``,
     and return them; ``.authorization()`` is the server's block, ``.credentials(name)`` and ``.env(name)``
-    what each client connects with. ``jit node init`` and the local runners call this."""
+    what each client connects with, ``.write_authorization(path)`` the block as a file a server
+    configuration includes. ``jit node init`` and the local runners call this."""
     return NodeUsers(Path(folder), country.upper()).ensure()

@@ -7,6 +7,7 @@ users."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,22 @@ async def _seed(broker: NatsInstance, users: NodeUsers) -> None:
             await js.publish(f"jit.{event_domain}.NL.seeded", b"seed")
         finally:
             await s.close()
+
+
+def test_the_authorization_file_a_node_includes_is_a_valid_server_configuration(
+    nats_users: NodeUsers, tmp_path: Path
+) -> None:
+    """What ``jit node init`` writes for a deployment (``include ./authorization.conf``)."""
+    from jitdev.nats import nats_server_binary
+
+    nats_users.write_authorization(tmp_path / "authorization.conf")
+    main = tmp_path / "main.conf"
+    main.write_text(
+        f'listen: "127.0.0.1:4222"\njetstream {{ store_dir: "{tmp_path / "js"}" }}\ninclude ./authorization.conf\n'
+    )
+    checked = subprocess.run([nats_server_binary(), "-c", str(main), "-t"], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "is valid" in checked.stdout + checked.stderr
 
 
 def test_a_client_without_credentials_is_refused(broker: NatsInstance) -> None:
