@@ -242,7 +242,6 @@ def tls_env() -> dict[str, str]:
         "JIT_TLS_CA_FILE": str(files.ca),
         "JIT_OIDC_CA_FILE": str(files.ca),
         "JIT_NATS_TLS_CA_FILE": str(files.ca),
-        "JIT_NATS_CREDENTIALS_DIR": str(STATE / "nats-users"),  # `jit admin` reads admin.json only
     }
 
 
