@@ -447,3 +447,59 @@ def test_the_hub_refuses_a_client_without_a_certificate(test_pki: pki.LocalPki, 
         f"tls://127.0.0.1:{tls_hub['hub'].port}", user="nl", password=tls_hub["passwords"]["NL"],
         tls=tls.client_context(test_pki.ca),
     )
+
+
+# ------------------------------------------------------------------ a forwarded command, answered over TLS
+
+
+@pytest.fixture(scope="module")
+def owner_node_tasks(
+    test_pki: pki.LocalPki, keycloak: Any, tls_nats: NatsInstance, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    """NL's tasks service as a federation node runs it, with mutual TLS on its port: a command forwarded
+    to it is run on its own port, so its loopback call must present the node's client certificate."""
+    state = tmp_path_factory.mktemp("owner-tasks")
+    common = _common(test_pki, keycloak, tls_nats, state, client_auth=True).model_copy(
+        update={
+            "node_jurisdiction": "NL",
+            "federation_peers": "DE",
+            "tls_client_cert_file": test_pki.client.cert,
+            "tls_client_key_file": test_pki.client.key,
+        }
+    )
+    svc = _start_tasks(common, state)
+    yield svc
+    svc.stop()
+
+
+def test_a_forwarded_command_is_answered_through_the_owner_s_tls_port(
+    test_pki: pki.LocalPki, keycloak: Any, tls_nats: NatsInstance, owner_node_tasks: RunningService
+) -> None:
+    from jitlib.forwarding import AUTHORIZATION, FORWARDED_BY, METHOD, STATUS, command_subject
+
+    token = keycloak.password_token("de-liaison", https=True)["access_token"]
+    missing = str(uuid.uuid4())
+
+    async def forward() -> dict[str, str]:
+        nc = await nats.connect(tls_nats.url, tls=tls.client_context(test_pki.ca), allow_reconnect=False)
+        try:
+            headers = {
+                METHOD: "/jit.tasks.v1.TaskService/GetTask", AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: "DE"
+            }
+            request = tasks_pb2.GetTaskRequest(id=missing).SerializeToString()
+            deadline = time.monotonic() + 30
+            while True:  # until the responder has subscribed
+                try:
+                    reply = await nc.request(command_subject("NL", "tasks"), request, timeout=5, headers=headers)
+                    return dict(reply.headers or {})
+                except nats.errors.NoRespondersError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
+        finally:
+            await nc.close()
+
+    answer = asyncio.run(forward())
+    # NOT_FOUND: the call went through TLS (with the client certificate), the token was checked and the
+    # task looked up. A failed handshake would answer UNAVAILABLE.
+    assert answer[STATUS] == str(grpc.StatusCode.NOT_FOUND.value[0]), answer
