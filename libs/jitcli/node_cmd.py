@@ -17,7 +17,7 @@ from jitcli import node_backup, node_check, node_init
 from jitcli.nodeconf import NodeState, read_env
 from jitcli.render import CliError, emit_json, note
 from jitcli.session import AppState
-from jitlib import pki, tls
+from jitlib import natsauth, pki, tls
 
 app = typer.Typer(
     help="Operate a country node: back up, restore, check its configuration, set one up.", no_args_is_help=True
@@ -44,6 +44,9 @@ def _nats(env: dict[str, str], url: str | None) -> node_backup.NatsOptions:
             )
         except (tls.TlsConfigError, ssl.SSLError) as exc:
             raise CliError(f"cannot use the NATS TLS settings: {exc}") from None
+    # The node's `backup` NATS user (jitlib.natsauth): backup.json in its credentials folder (jit node init).
+    folder = env.get("JIT_NATS_CREDENTIALS_DIR")
+    options |= natsauth.connect_options(natsauth.resolve("", None, Path(folder) if folder else None, "backup"))
     return node_backup.NatsOptions(servers, options)
 
 

@@ -21,14 +21,17 @@ A service may:
   the reply subject of a request it received, as many pieces as a download needs, within 10 minutes).
 
 ``jit admin workspace`` (user ``admin``) announces workspaces (``jit.workspaces.>``, and on a federation
-``jit.out.*.workspaces.>``) and reads what other nodes announced to this one (``JIT_IN``).
+``jit.out.*.workspaces.>``) and reads what other nodes announced to this one (``JIT_IN``). ``jit node
+backup`` and ``restore`` (user ``backup``) snapshot, restore and replace streams (:data:`BACKUP_API`): the
+one user that reads every stream and may delete one; it publishes no event.
 
 What NATS subject permissions cannot restrict: the name of a durable consumer is a token of the
 ``MSG.NEXT`` subject, not its filter, so a service allowed to consume a stream could pull from another
 service's durable consumer on that same stream (on the shared ``JIT_IN``, where every service reads its
 own subjects); the body of a stream update (a service allowed to update a shared stream could change its
 limits); and what a message says (the consumers check an event's sender and audience themselves).
-Deleting or purging a stream, or deleting a consumer, is allowed to no service.
+Deleting or purging a stream, or deleting a consumer, is allowed to no service (only ``backup`` may delete
+a stream, to restore it).
 """
 
 from __future__ import annotations
@@ -66,6 +69,30 @@ class Client:
     listens: tuple[str, ...] = ()
     #: A service of its own: it forwards commands to, and serves commands from, other nodes.
     service: bool = True
+    #: Further subjects it may publish to (an operator tool's JetStream API calls).
+    api: tuple[str, ...] = ()
+
+
+#: What ``jit node backup`` and ``restore`` call: list streams, snapshot and restore them (their
+#: messages and consumers), delete one that a restore replaces, and read the ids of what a stream stored
+#: after a time (an ephemeral consumer, deleted after). It reads every stream, as a backup must; it
+#: publishes no event.
+BACKUP_API = (
+    "$JS.API.INFO",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.STREAM.INFO.*",
+    "$JS.API.STREAM.SNAPSHOT.*",
+    "$JS.SNAPSHOT.ACK.>",
+    "$JS.API.STREAM.RESTORE.*",
+    "$JS.SNAPSHOT.RESTORE.>",
+    "$JS.API.STREAM.DELETE.*",
+    "$JS.API.CONSUMER.CREATE.*",
+    "$JS.API.CONSUMER.CREATE.*.>",
+    "$JS.API.CONSUMER.INFO.*.*",
+    "$JS.API.CONSUMER.MSG.NEXT.*.*",
+    "$JS.API.CONSUMER.DELETE.*.*",
+)
 
 
 #: Every client of a node. A service that starts consuming another stream is added here, or it is refused.
@@ -80,6 +107,7 @@ CLIENTS: tuple[Client, ...] = (
         listens=("jit.messaging.>",),
     ),
     Client("admin", publishes=("workspaces",), service=False),
+    Client("backup", service=False, api=BACKUP_API),
 )
 CLIENT_NAMES = tuple(c.name for c in CLIENTS)
 
@@ -147,10 +175,12 @@ def permissions(name: str, country: str = "") -> dict[str, Any]:
             publish.append(f"fed.cmd.*.{name}")
             subscribe.append(f"fed.cmd.{country.lower()}.{name} cmd-{name}")
         subscribe += list(c.listens)
-    else:  # the admin tool: announces workspaces, reads what other nodes announced
-        publish += _manage(WORKSPACES_STREAM)
-        if country:
+    else:  # the operator's tools: jit admin announces workspaces and reads what other nodes announced
+        for d in c.publishes:
+            publish += _manage(stream_name(d))
+        if country and c.publishes:
             publish += _consume(INBOUND_STREAM)
+        publish += list(c.api)
     perms: dict[str, Any] = {
         "publish": {"allow": _dedup(publish)},
         "subscribe": {"allow": _dedup(subscribe)},

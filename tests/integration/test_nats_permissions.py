@@ -125,7 +125,7 @@ def test_a_wrong_password_is_refused(broker: NatsInstance, nats_users: NodeUsers
         asyncio.run(_session(broker, wrong))
 
 
-@pytest.mark.parametrize("name", [c.name for c in CLIENTS])
+@pytest.mark.parametrize("name", [c.name for c in CLIENTS if c.publishes])
 def test_a_client_publishes_its_own_events_and_is_refused_another_services(
     broker: NatsInstance, nats_users: NodeUsers, name: str
 ) -> None:
@@ -245,6 +245,32 @@ def test_the_admin_tool_announces_workspaces_and_nothing_else(broker: NatsInstan
     ack, publish, read = asyncio.run(scenario())
     assert ack.stream == "JIT_WORKSPACES"
     assert publish and read
+
+
+def test_the_backup_tool_snapshots_and_restores_streams_and_publishes_no_event(
+    broker: NatsInstance, nats_users: NodeUsers, tmp_path: Path
+) -> None:
+    """``jit node backup``/``restore`` as the node's ``backup`` user: what it needs, and no event."""
+    from jitcli import jetstream_backup as jsb
+
+    async def scenario() -> tuple[list[str], dict[str, Any], str]:
+        s = await _session(broker, nats_users.credentials("backup"))
+        try:
+            assert s.nc is not None
+            names = await jsb.stream_names(s.nc)
+            meta = await jsb.snapshot(s.nc, "JIT_EVIDENCE", tmp_path / "evidence.snapshot")
+            await jsb.delete_stream(s.nc, "JIT_EVIDENCE")
+            restored = await jsb.restore(s.nc, "JIT_EVIDENCE", meta, tmp_path / "evidence.snapshot")
+            assert not s.errors, s.errors
+            await s.nc.publish("jit.tasks.NL.created", b"forged")
+            return names, restored, await s.violation("publish", "jit.tasks.nl.created")
+        finally:
+            await s.close()
+
+    names, restored, refused = asyncio.run(scenario())
+    assert {"JIT_TASKS", "JIT_EVIDENCE", "JIT_WORKSPACES"} <= set(names)
+    assert int(restored.get("messages", 0)) >= 1
+    assert refused
 
 
 def test_the_suites_services_connect_to_its_nats_as_their_own_users(

@@ -62,9 +62,10 @@ def test_no_client_may_publish_another_services_events_or_delete_a_stream(countr
         for event_domain, name in owner.items():
             assert may_publish(perms, f"jit.{event_domain}.NL.created") == (name == c.name), (c.name, event_domain)
             assert not may_subscribe(perms, f"jit.{event_domain}.NL.created") or event_domain == "messaging" == c.name
-        for op in ("DELETE", "PURGE"):
-            assert not may_publish(perms, f"$JS.API.STREAM.{op}.JIT_TASKS")
-        assert not may_publish(perms, "$JS.API.CONSUMER.DELETE.JIT_TASKS.tasks-x")
+        assert not may_publish(perms, "$JS.API.STREAM.PURGE.JIT_TASKS")
+        # Only the backup tool may delete a stream (to restore it) or a consumer (its own ephemeral one).
+        assert may_publish(perms, "$JS.API.STREAM.DELETE.JIT_TASKS") == (c.name == "backup")
+        assert may_publish(perms, "$JS.API.CONSUMER.DELETE.JIT_TASKS.tasks-x") == (c.name == "backup")
         for wide in (">", "_INBOX.>", "$JS.API.>", "jit.>"):
             assert wide not in perms["publish"]["allow"] and wide not in perms["subscribe"]["allow"]  # type: ignore[index]
         # Its own inbox only.
