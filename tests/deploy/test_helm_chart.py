@@ -25,7 +25,12 @@ NL = CHART / "values-nl.yaml"
 DE = CHART / "values-de.yaml"
 SERVICES = {"tasks": 50051, "evidence": 50052, "preservation": 50053, "messaging": 50054}
 #: A trial node (SQLite, one replica each): the Secrets every profile needs, by name.
-TRIAL = ["kek.existingSecret=jit-kek", "nats.existingSecret=jit-nats-server", "console.existingSecret=jit-console-oidc"]
+TRIAL = [
+    "kek.existingSecret=jit-kek",
+    "nats.existingSecret=jit-nats-server",
+    "nats.credentialsSecret=jit-nats-credentials",
+    "console.existingSecret=jit-console-oidc",
+]
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEK$|STORE_KEY|DATABASE_URL|HUB_URL|PRIVATE", re.IGNORECASE)
 
 
@@ -185,10 +190,10 @@ def test_no_secret_value_is_rendered_every_secret_is_a_reference(profile: str, r
                     assert e["valueFrom"]["secretKeyRef"]["name"], where
                     refs += 1
         for v in template["spec"].get("volumes", []):
-            if v["name"] in ("kek", "tls", "auth"):
+            if v["name"] in ("kek", "tls", "auth", "nats-user"):
                 assert v["secret"]["secretName"], where
                 assert v["secret"]["defaultMode"] == 0o400, where
-    assert refs >= (3 if profile == "trial_nl" else 14)
+    assert refs >= (3 if profile == "trial_nl" else 10)
     # Nowhere a key that holds a credential by its name, nor a URL with a password in it.
     for doc in docs:
         for key, value in _walk(doc):
@@ -220,10 +225,15 @@ def test_production_takes_database_urls_kek_nats_and_tls_from_the_named_secrets(
             "name": "jit-database-urls",
             "key": f"{name}-url",
         }
-        assert env["JIT_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
-            "name": "jit-nats-credentials",
-            "key": f"{name}-password",
+        # Its own NATS user's file, and no other service's.
+        volumes = {
+            v["name"]: v
+            for v in named(production_nl, "Deployment", f"jit-nl-{name}")["spec"]["template"]["spec"]["volumes"]
         }
+        assert volumes["nats-user"]["secret"]["secretName"] == "jit-nats-credentials"
+        assert volumes["nats-user"]["secret"]["items"] == [{"key": f"{name}.json", "path": f"{name}.json"}]
+        assert env["JIT_NATS_CREDENTIALS_DIR"]["value"] == "/etc/jit/nats-users"
+        assert "JIT_NATS_PASSWORD" not in env
         assert env["JIT_TLS_CA_FILE"]["value"] == "/etc/jit/tls/ca.crt"
         assert env["JIT_TLS_CERT_FILE"]["value"] == "/etc/jit/tls/tls.crt"
         assert env["JIT_NATS_TLS_CA_FILE"]["value"] == "/etc/jit/tls/ca.crt"
@@ -295,6 +305,7 @@ def test_a_trial_node_migrates_at_start_on_sqlite_with_no_job(trial_nl: list[dic
         (["nats.replicas=1"], "nats.replicas must be at least 3"),
         (["kek.existingSecret="], "kek.existingSecret is required"),
         (["nats.existingSecret="], "nats.existingSecret is required"),
+        (["nats.credentialsSecret="], "nats.credentialsSecret is required"),
         (["networkPolicy.keycloak.cidrs=null"], "networkPolicy.keycloak.cidrs is required"),
     ],
 )
@@ -453,10 +464,12 @@ def test_the_real_nats_server_accepts_the_rendered_configuration(
     )
     if "/etc/jit/tls" in _nats_conf(docs, release):
         _make_tls(tmp_path / "tls")
-    (tmp_path / "auth").mkdir()
-    # What the Secret's authorization.conf holds: users and their permissions (here one, as a sample).
-    (tmp_path / "auth" / "authorization.conf").write_text(
-        'authorization { users: [ {user: tasks, password: "sample", permissions: {publish: ["jit.tasks.>"]}} ] }\n'
+    # What the Secret's authorization.conf holds: the node's users and their permissions, as
+    # jitlib.natsauth writes them for `jit node init`.
+    from jitlib.natsauth import node_users
+
+    node_users(tmp_path / "users", release.removeprefix("jit-")).write_authorization(
+        tmp_path / "auth" / "authorization.conf"
     )
     (tmp_path / "nats.conf").write_text(conf)
     env = {

@@ -224,4 +224,3 @@ def test_the_env_example_holds_no_secret_and_migrates_outside_the_services() -> 
             if k.startswith(prefix) and k.removeprefix(prefix).lower() in cls.model_fields
         }
         cls.model_validate(values)
-

@@ -131,15 +131,8 @@ app.kubernetes.io/component: {{ .component }}
       name: {{ .root.Values.database.existingSecret }}
       key: {{ .name }}-url
 {{- end }}
-{{- if .root.Values.nats.credentialsSecret }}
-- name: JIT_NATS_USER
-  value: {{ .name | quote }}
-- name: JIT_NATS_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ .root.Values.nats.credentialsSecret }}
-      key: {{ .name }}-password
-{{- end }}
+- name: JIT_NATS_CREDENTIALS_DIR
+  value: /etc/jit/nats-users
 {{- if has .name (list "evidence" "messaging") }}
 - name: {{ $p }}KEK_FILE
   value: /etc/jit/kek/kek
