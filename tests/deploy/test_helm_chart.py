@@ -537,3 +537,15 @@ def test_a_node_without_a_country_is_refused() -> None:
     done = helm_template(sets=TRIAL)
     assert done.returncode != 0
     assert "country is required" in done.stderr
+
+
+@pytest.mark.parametrize("sets", [[], ["tls.clientAuth=true", "tls.keycloakSignedByNodeCa=true"]])
+def test_every_setting_the_chart_gives_is_one_the_code_reads(sets: list[str]) -> None:
+    from tests.deploy.test_systemd_units import every_setting
+
+    known = set(every_setting())
+    for where, template in pod_specs(render(PRODUCTION, NL, sets=sets)):
+        for c in template["spec"]["containers"]:
+            for e in c.get("env", []):
+                if e["name"].startswith("JIT_") and not where.startswith("StatefulSet/"):
+                    assert e["name"] in known, f"{where}: {e['name']} is no setting"
