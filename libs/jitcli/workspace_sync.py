@@ -33,6 +33,11 @@ def to_pb(ws: Any) -> common_pb2.Workspace:
     )
 
 
+def servers(nats_url: str) -> list[str]:
+    """The node's NATS servers: one URL, or a cluster's, comma-separated (``JIT_NATS_URL``)."""
+    return [u.strip() for u in nats_url.split(",") if u.strip()]
+
+
 async def publish_workspaces(
     nats_url: str,
     workspaces: Iterable[Any],
@@ -44,7 +49,7 @@ async def publish_workspaces(
     federation, only the workspaces this node leads are announced (to its peers too); the count says how
     many. ``credentials``: the node's ``admin`` NATS user (``jitlib.natsauth``)."""
     nc = await nats.connect(
-        nats_url, connect_timeout=5, max_reconnect_attempts=3, tls=tls, **connect_options(credentials)
+        servers(nats_url), connect_timeout=5, max_reconnect_attempts=3, tls=tls, **connect_options(credentials)
     )
     count = 0
     try:
@@ -64,7 +69,7 @@ async def announced_workspace(
     from jitcli.kcadmin import Workspace
 
     nc = await nats.connect(
-        nats_url, connect_timeout=5, max_reconnect_attempts=3, tls=tls, **connect_options(credentials)
+        servers(nats_url), connect_timeout=5, max_reconnect_attempts=3, tls=tls, **connect_options(credentials)
     )
     latest: common_pb2.Workspace | None = None
     try:

@@ -108,13 +108,13 @@ class NatsInstance:
 
 @dataclass
 class ClusterMember(NatsInstance):
-    """One server of a NATS cluster: the local configuration plus its ``cluster`` block (the routes to the
-    other servers), the cluster-wide JetStream domain when the node has one, and an HTTP monitoring port
-    whose ``/healthz`` says when its JetStream is current with the cluster's meta leader."""
+    """One server of a NATS cluster: the local configuration (its users, TLS on its client port, its HTTP
+    monitoring port, whose ``/healthz`` says when its JetStream is current with the cluster's meta
+    leader) plus its ``cluster`` block (the routes to the other servers) and the cluster-wide JetStream
+    domain when the node has one."""
 
     cluster_name: str = "jit-local"
     cluster_port: int = 0
-    monitor_port: int = 0
     #: The other servers' route URLs (``nats-route://127.0.0.1:<cluster port>``).
     routes: tuple[str, ...] = ()
     #: JetStream domain, the same on every server of the cluster; empty: none.
@@ -127,7 +127,6 @@ class ClusterMember(NatsInstance):
             "listen": f"127.0.0.1:{self.cluster_port}",
             "routes": list(self.routes),
         }
-        config["http"] = f"127.0.0.1:{self.monitor_port}"
         if self.domain:
             config["jetstream"] = {**config["jetstream"], "domain": self.domain}
         return config
@@ -137,6 +136,8 @@ class ClusterMember(NatsInstance):
         import urllib.error
         import urllib.request
 
+        if self.monitor_port is None:
+            raise RuntimeError(f"{self.server_name} has no monitoring port")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.monitor_port}/healthz", timeout=2) as resp:
                 return int(resp.status) == 200
@@ -164,8 +165,10 @@ class NatsCluster:
         name: str = "jit-local",
         domain: str = "",
         authorization: Mapping[str, Any] | None = None,
+        url_credentials: Credentials | None = None,
     ) -> NatsCluster:
-        """``size`` servers on free loopback ports, stores and logs under ``base``."""
+        """``size`` servers on free loopback ports, stores and logs under ``base``; ``authorization`` (the
+        node's users, ``jitlib.natsauth``) on each, ``url_credentials`` written into ``urls``."""
         from jitdev.procs import free_port
 
         ports = [(free_port(), free_port(), free_port()) for _ in range(size)]
@@ -179,6 +182,7 @@ class NatsCluster:
                     log_path=base / f"{member_name}.log",
                     server_name=member_name,
                     authorization=authorization,
+                    url_credentials=url_credentials,
                     cluster_name=name,
                     cluster_port=cluster_port,
                     monitor_port=monitor_port,
@@ -190,12 +194,14 @@ class NatsCluster:
 
     @property
     def urls(self) -> list[str]:
+        """Every member's client URL, with the ``url_credentials`` (test code and tools)."""
         return [m.url for m in self.members]
 
     @property
-    def url(self) -> str:
-        """Every member's client URL, comma-separated: the value of ``JIT_NATS_URL``."""
-        return ",".join(self.urls)
+    def address(self) -> str:
+        """Every member's client URL without credentials, comma-separated: the value of ``JIT_NATS_URL``
+        (each service connects with its own credentials)."""
+        return ",".join(m.address for m in self.members)
 
     def member(self, server_name: str) -> ClusterMember:
         return next(m for m in self.members if m.server_name == server_name)

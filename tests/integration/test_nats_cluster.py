@@ -33,6 +33,7 @@ from jitdev.nats import NatsCluster, NatsInstance
 from jitlib.bus import Bus, EventConsumer, StreamRefused, ensure_stream, stream_for
 from jitlib.config import CommonSettings
 from jitlib.db import Database, sync_url
+from jitlib.natsauth import NodeUsers
 from jitlib.workspaces import WORKSPACE_STREAM
 from services.preservation.app import PreservationSettings
 from services.preservation.app import spec as preservation_spec
@@ -40,7 +41,7 @@ from services.tasks.app import TasksSettings
 from services.tasks.app import spec as tasks_spec
 from services.tasks.events import STREAM as TASKS_STREAM
 from services.tasks.store import RUNTIME
-from tests.conftest import read_stream, wait_for_workspace
+from tests.conftest import SUITE_USER, read_stream, wait_for_workspace
 from tests.harness import LoopThread, RunningService, eventually, md, rid, start_service
 
 pytestmark = pytest.mark.integration
@@ -53,12 +54,19 @@ DOWNSTREAM = "cluster-downstream"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, keycloak: Any) -> Iterator[NatsCluster]:
-    """Three NATS servers on loopback, with the workspaces of Keycloak announced on them (as `jit admin
-    workspace sync` does: its stream is made with one copy; the services bring it to three)."""
-    inst = NatsCluster.local(tmp_path_factory.mktemp("nats-cluster")).start()
+def cluster(tmp_path_factory: pytest.TempPathFactory, keycloak: Any, nats_users: NodeUsers) -> Iterator[NatsCluster]:
+    """Three NATS servers on loopback that refuse a client without credentials (each service connects as
+    its own user; test code as the suite's), with the workspaces of Keycloak announced on them as `jit
+    admin workspace sync` does (its stream is made with one copy; the services bring it to three)."""
+    suite = {"user": SUITE_USER.user, "password": SUITE_USER.password.get_secret_value()}
+    inst = NatsCluster.local(
+        tmp_path_factory.mktemp("nats-cluster"),
+        authorization=nats_users.authorization(extra_users=[suite]),
+        url_credentials=SUITE_USER,
+    ).start()
     admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
-    asyncio.run(publish_workspaces(inst.urls[0], kcadmin.list_workspaces(admin)))
+    workspaces = kcadmin.list_workspaces(admin)
+    asyncio.run(publish_workspaces(inst.address, workspaces, credentials=nats_users.credentials("admin")))
     yield inst
     inst.stop()
 
@@ -122,7 +130,8 @@ class Downstream:
 
         async def start() -> None:
             for i in range(2):
-                bus = Bus(cluster.urls, f"downstream-{i}", replicas=3)
+                # As the suite's user: a consumer of the node that no permission table names.
+                bus = Bus(cluster.address, f"downstream-{i}", replicas=3, credentials=SUITE_USER)
                 bus.start()
                 consumer = EventConsumer(
                     bus,
@@ -254,12 +263,16 @@ def pending(db_url: str) -> int:
 
 
 def test_one_nats_server_killed_mid_burst_loses_nothing_and_doubles_nothing(
-    cluster: NatsCluster, postgres: Any, keycloak: Any, tokens: Any, tmp_path: Path
+    cluster: NatsCluster, nats_users: NodeUsers, postgres: Any, keycloak: Any, tokens: Any, tmp_path: Path
 ) -> None:
     tasks_db = str(postgres.create_database(f"cluster_tasks_{uuid.uuid4().hex[:12]}"))
     orders_db = str(postgres.create_database(f"cluster_preservation_{uuid.uuid4().hex[:12]}"))
     common = CommonSettings(
-        nats_url=cluster.url, nats_stream_replicas=3, oidc_issuer=keycloak.issuer, state_dir=tmp_path
+        nats_url=cluster.address,  # every server; each service with its own credentials from the folder
+        nats_credentials_dir=nats_users.folder,
+        nats_stream_replicas=3,
+        oidc_issuer=keycloak.issuer,
+        state_dir=tmp_path,
     )
     tasks_group, orders_group = f"cluster-tasks-{uuid.uuid4().hex[:8]}", f"cluster-pres-{uuid.uuid4().hex[:8]}"
 
@@ -289,7 +302,7 @@ def test_one_nats_server_killed_mid_burst_loses_nothing_and_doubles_nothing(
         downstream = Downstream(cluster, tasks_db)
 
         # Every stream the services use is in three copies, the one made with one copy included.
-        for name in ("JIT_TASKS", "JIT_PRESERVATION", "JIT_EVIDENCE", WORKSPACE_STREAM.name or ""):
+        for name in ("JIT_TASKS", "JIT_PRESERVATION", WORKSPACE_STREAM.name or ""):
             assert eventually(lambda n=name: stream_info(cluster.urls, n).config.num_replicas == 3, timeout=30)
             eventually(lambda n=name: all_copies_current(cluster.urls, n), timeout=30)
 
@@ -394,6 +407,17 @@ async def _scale(urls: list[str], domain: str) -> list[int | None]:
 
 def test_an_existing_stream_is_scaled_to_three_copies_and_kept_there(cluster: NatsCluster) -> None:
     assert asyncio.run(_scale(cluster.urls, f"scale{uuid.uuid4().hex[:8]}")) == [1, 3, 3]
+
+
+async def _connect_without_credentials(address: str) -> None:
+    nc = await nats.connect(address, connect_timeout=5, allow_reconnect=False)
+    await nc.close()
+
+
+def test_every_server_of_the_cluster_refuses_a_client_without_credentials(cluster: NatsCluster) -> None:
+    for member in cluster.members:
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            asyncio.run(_connect_without_credentials(member.address))
 
 
 async def _refusal(urls: list[str], replicas: int) -> str:

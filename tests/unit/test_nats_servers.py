@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from nats.js.errors import BadRequestError, ServiceUnavailableError
+from pydantic import SecretStr
 
 from jitdev.nats import NatsCluster
 from jitlib.bus import Bus, _is_refusal, _refused, stream_for
 from jitlib.config import CommonSettings
+from jitlib.natsauth import Credentials, node_users
 
 
 def test_one_url_is_one_server() -> None:
@@ -88,8 +90,19 @@ def test_a_cluster_member_routes_to_every_other_member_and_shares_name_and_domai
         )
         assert all(r.startswith("nats-route://127.0.0.1:") for r in cfg["cluster"]["routes"])
         assert cfg["listen"].startswith("127.0.0.1:") and cfg["http"].startswith("127.0.0.1:")
-    assert cluster.url == ",".join(m.url for m in cluster.members)
-    assert CommonSettings(nats_url=cluster.url).nats_servers == cluster.urls
+    assert CommonSettings(nats_url=cluster.address).nats_servers == cluster.urls
+
+
+def test_every_member_takes_the_node_users_and_only_test_code_gets_credentials_in_its_urls(tmp_path: Path) -> None:
+    users = node_users(tmp_path / "users")
+    suite = Credentials("suite", SecretStr("s3cret-of-the-suite"))
+    cluster = NatsCluster.local(tmp_path, authorization=users.authorization(), url_credentials=suite)
+    for member in cluster.members:
+        names = {u["user"] for u in member.config()["authorization"]["users"]}
+        assert names >= {"tasks", "preservation", "admin"}
+    assert all("suite:s3cret-of-the-suite@" in u for u in cluster.urls)
+    assert "s3cret" not in cluster.address and "suite" not in cluster.address
+    assert "s3cret" not in repr(cluster)
 
 
 def test_a_cluster_without_a_domain_names_none(tmp_path: Path) -> None:
