@@ -18,7 +18,8 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
@@ -39,7 +40,8 @@ class Issued:
     """A certificate and its private key. The key never shows in a repr."""
 
     certificate: x509.Certificate
-    key: ec.EllipticCurvePrivateKey = field(repr=False)
+    #: ECDSA P-256 when made here; a federation's own CA may have issued RSA (or other) keys.
+    key: CertificateIssuerPrivateKeyTypes = field(repr=False)
 
     @property
     def subject(self) -> str:
@@ -158,7 +160,8 @@ def _issue(
     sans = subject_alt_names(names)
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return Issued(builder.sign(ca.key, hashes.SHA256()), key)
+    algorithm = None if isinstance(ca.key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return Issued(builder.sign(ca.key, algorithm), key)
 
 
 def issue_server(
@@ -234,14 +237,15 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
     return certs
 
 
-def load_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """An unencrypted PEM private key (the kind this module writes)."""
+def load_key(path: Path) -> CertificateIssuerPrivateKeyTypes:
+    """An unencrypted PEM private key: the ECDSA keys this module writes, or the RSA (or EdDSA) keys a
+    federation's own CA may have issued."""
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
         raise PkiError(f"{path}: not a readable unencrypted PEM private key ({type(exc).__name__})") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise PkiError(f"{path}: expected an EC private key")
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise PkiError(f"{path}: expected an EC, RSA or Ed25519 private key")
     return key
 
 

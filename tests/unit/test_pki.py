@@ -141,3 +141,33 @@ def test_local_pki_is_written_once_and_kept(tmp_path: Path) -> None:
     pki.verify_chain(pki.load_certificate(first.client.cert), trusted)
     for key in (first.ca_key, first.server.key, first.client.key):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_a_federation_s_own_rsa_ca_and_rsa_certificates_are_used_as_they_are(tmp_path: Path) -> None:
+    """Bringing your own CA: an RSA CA and its key (made elsewhere) load, issue, and what they issue serves."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from jitlib import tls
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Federation RSA CA")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pki.write_pem(pki.Issued(cert, key), tmp_path / "ca.pem", tmp_path / "ca-key.pem")
+    ca = pki.load_issued(tmp_path / "ca.pem", tmp_path / "ca-key.pem")
+    server = pki.issue_server(ca)
+    pki.verify_chain(server.certificate, [ca.certificate], server_name="localhost")
+    pki.write_pem(server, tmp_path / "server.pem", tmp_path / "server-key.pem")
+    tls.server_credentials(tmp_path / "server.pem", tmp_path / "server-key.pem")
+    tls.client_context(tmp_path / "ca.pem", tmp_path / "server.pem", tmp_path / "server-key.pem")
