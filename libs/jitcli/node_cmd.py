@@ -165,6 +165,9 @@ def init(
         str,
         typer.Option("--postgres", metavar="URL", help="A PostgreSQL server: a database per service (default SQLite)."),
     ] = "",
+    nats_port: Annotated[int, typer.Option("--nats-port", metavar="PORT", help="The node's NATS client port.")] = (
+        node_init.NATS_PORT
+    ),
     ca_cert: Annotated[
         Path | None, typer.Option("--ca-cert", metavar="PEM", help="Your CA's certificate (default: a new one).")
     ] = None,
@@ -187,6 +190,7 @@ def init(
         postgres=postgres,
         ca_cert=ca_cert,
         ca_key=ca_key,
+        nats_port=nats_port,
     )
     try:
         result = node_init.init(opts)

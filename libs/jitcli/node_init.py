@@ -65,6 +65,7 @@ class InitOptions:
     postgres: str = ""
     ca_cert: Path | None = None
     ca_key: Path | None = None
+    nats_port: int = NATS_PORT
 
 
 @dataclass
@@ -221,7 +222,7 @@ def init(opts: InitOptions) -> InitResult:
         "JIT_NODE_JURISDICTION": cc,
         "JIT_FEDERATION_PEERS": ",".join(opts.peers),
         "JIT_STATE_DIR": str(state),
-        "JIT_NATS_URL": f"tls://{host}:{NATS_PORT}",
+        "JIT_NATS_URL": f"tls://{host}:{opts.nats_port}",
         "JIT_NATS_TLS_CA_FILE": str(ca_file),
         "JIT_OIDC_ISSUER": opts.issuer or f"https://{host}:8443/realms/jit-{cc.lower()}",
         "JIT_OIDC_CA_FILE": str(ca_file),
@@ -234,7 +235,7 @@ def init(opts: InitOptions) -> InitResult:
     }
     nats_conf: dict[str, Any] = {
         "server_name": f"jit-{cc.lower()}",
-        "listen": f"{opts.bind}:{NATS_PORT}",
+        "listen": f"{opts.bind}:{opts.nats_port}",
         "jetstream": {
             "store_dir": str(state / "nats"),
             "domain": cc.lower(),

@@ -306,3 +306,103 @@ def test_a_restored_node_has_everything_once(
     # Restoring again onto this node, which now holds data, is refused in words.
     res = RUNNER.invoke(app, ["node", "restore", str(archive)], env=restore_env)
     assert res.exit_code == 1 and "--replace" in res.stderr, res.stdout + res.stderr
+
+
+# ---- a node as `jit node init` sets it up: NATS with TLS (and its users), databases migrated ----------
+
+
+def _env_of(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+async def _fill_stream(url: str, ca: Path, options: dict[str, Any]) -> int:
+    from jitlib import tls
+
+    nc = await nats.connect(url, tls=tls.client_context(ca), **options)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="JIT_WORKSPACES", subjects=["jit.workspaces.>"])
+        for i in range(25):
+            await js.publish("jit.workspaces.NL.updated", b"w%d" % i, headers={"Nats-Msg-Id": f"ws-{i}"})
+        return (await js.stream_info("JIT_WORKSPACES")).state.messages
+    finally:
+        await nc.close()
+
+
+def test_an_initialised_node_is_backed_up_and_restored_over_tls(tmp_path: Path) -> None:
+    """`jit node init`'s node: its NATS server from the written configuration (TLS, the node's users),
+    the databases migrated; backup and restore go through TLS as the `backup` NATS user."""
+    import subprocess
+    import sys
+
+    from jitdev.nats import nats_server_binary
+    from jitdev.procs import port_open, spawn, terminate, wait_until
+
+    port = free_port()
+    args = ["node", "init", "--country", "NL", "--dir", str(tmp_path / "nl"), "--nats-port", str(port)]
+    res = RUNNER.invoke(app, args)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    env_file = tmp_path / "nl" / "node.env"
+    env = _env_of(env_file)
+    conf = tmp_path / "nl" / "nats" / "nats-server.json"
+    proc = spawn([nats_server_binary(), "-c", str(conf)], tmp_path / "nats.log")
+    try:
+        wait_until(lambda: port_open(port), 30, "nats-server", tmp_path / "nats.log", proc)
+        # The services' databases, as a deployment makes them before the services serve.
+        for name in ("tasks", "evidence", "preservation", "messaging"):
+            done = subprocess.run(
+                [sys.executable, "-m", f"services.{name}", "migrate"], env={**env, "PATH": "/usr/bin:/bin"},
+                capture_output=True, text=True,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        from jitlib import natsauth
+
+        folder = Path(env["JIT_NATS_CREDENTIALS_DIR"])
+        admin = natsauth.connect_options(natsauth.resolve("", None, folder, "admin"))
+        assert asyncio.run(_fill_stream(env["JIT_NATS_URL"], Path(env["JIT_TLS_CA_FILE"]), admin)) == 25
+        assert RUNNER.invoke(app, ["node", "check", "--env-file", str(env_file)], env={}).exit_code == 0
+
+        archive = tmp_path / "nl.tar.gz"
+        res = RUNNER.invoke(app, ["node", "backup", str(archive), "--env-file", str(env_file)], env={})
+        assert res.exit_code == 0, res.stdout + res.stderr
+        manifest = node_backup.verify(archive)
+        assert {p["name"] for p in manifest["parts"] if p["kind"] == "key"} == {"kek"}
+        assert manifest["node"]["jurisdiction"] == "NL"
+
+        # Lost: the state folder and the KEK file. The stream is deleted too; restore brings all back.
+        kek = Path(env["JIT_KEK_FILE"]).read_bytes()
+        Path(env["JIT_KEK_FILE"]).unlink()
+        for db in Path(env["JIT_STATE_DIR"]).glob("*.db*"):
+            db.unlink()
+        res = RUNNER.invoke(app, ["node", "restore", str(archive), "--env-file", str(env_file)], env={})
+        assert res.exit_code == 1 and "the stream JIT_WORKSPACES exists" in res.stderr
+        res = RUNNER.invoke(app, ["node", "restore", str(archive), "--env-file", str(env_file), "--replace"], env={})
+        assert res.exit_code == 0, res.stdout + res.stderr
+        assert Path(env["JIT_KEK_FILE"]).read_bytes() == kek
+        assert sorted(p.name for p in Path(env["JIT_STATE_DIR"]).glob("*.db")) == [
+            "evidence.db", "messaging.db", "preservation.db", "tasks.db",
+        ]  # fmt: skip
+        backup_user = natsauth.connect_options(natsauth.resolve("", None, folder, "backup"))
+        ids = stream_ids_tls(env["JIT_NATS_URL"], Path(env["JIT_TLS_CA_FILE"]), backup_user)
+        assert ids == {f"ws-{i}" for i in range(25)}
+    finally:
+        terminate(proc)
+
+
+def stream_ids_tls(url: str, ca: Path, options: dict[str, Any]) -> set[str]:
+    """The message ids of the restored JIT_WORKSPACES, read as the backup user (as restore does)."""
+    import datetime as dt
+
+    from jitcli import jetstream_backup
+    from jitlib import tls
+
+    async def ids() -> set[str]:
+        nc = await jetstream_backup.connect(url, tls=tls.client_context(ca), **options)
+        try:
+            return await node_backup._stream_ids_since(nc, "JIT_WORKSPACES", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        finally:
+            await nc.close()
+
+    return asyncio.run(ids())
