@@ -167,6 +167,19 @@ class Bus:
         """``ensure_stream`` with this node's replicas."""
         await ensure_stream(self.js, cfg, replicas=self.replicas)
 
+    async def create_stream(self, cfg: StreamConfig) -> None:
+        """Create another service's stream as it declares it, when it does not exist yet (so a consumer does
+        not depend on the order services start in); an existing one is left as its owner made it: a
+        service may create the streams it consumes, never update them."""
+        try:
+            await self.js.stream_info(cfg.name or "")
+        except nats.js.errors.NotFoundError:
+            try:
+                await self.js.add_stream(replace(cfg, num_replicas=self.replicas) if self.replicas else cfg)
+            except nats.js.errors.APIError as exc:
+                if exc.err_code != _STREAM_NAME_IN_USE:  # else made by its owner meanwhile: fine
+                    raise
+
     @property
     def js(self) -> JetStreamContext:
         if self._js is None:
@@ -322,8 +335,8 @@ class EventConsumer:
         await self._bus.wait_ready()
         if self._bus.owns(self._stream):
             await self._bus.ensure_stream(self._stream)
-        else:  # another service's stream: it creates it; until then this raises and is retried
-            await self._bus.js.stream_info(self._stream.name or "")
+        else:  # another service's stream: made here if its owner has not yet, never changed (jitlib.natsauth)
+            await self._bus.create_stream(self._stream)
         config = ConsumerConfig(
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,

@@ -8,8 +8,9 @@ A service may:
 - publish its own events (``jit.<own>.>``) and, on a federation, their copies for peers
   (``jit.out.*.<own>.>``; messaging also ``jit.out.*.peers.messaging.>``); nothing of another service;
 - create, update and read its own stream (``JIT_<OWN>``) and the node's shared ones (``JIT_WORKSPACES``,
-  ``JIT_OUT_<NODE>``, ``JIT_IN``), which every service declares the same way; of another service's stream,
-  only read its description;
+  ``JIT_OUT_<NODE>``, ``JIT_IN``), which every service declares the same way; a stream of another service
+  that it consumes, it may create (when its owner has not started yet, as the owner declares it) and read
+  its description, never update;
 - create and read from durable consumers, ack and answer flow control on the streams it consumes, and no
   other: ``$JS.API.CONSUMER.*.<STREAM>.>``, ``$JS.API.CONSUMER.MSG.NEXT.<STREAM>.>``,
   ``$JS.ACK.<STREAM>.>``, ``$JS.FC.<STREAM>.>`` for those streams only;
@@ -135,6 +136,8 @@ def _manage(stream: str) -> list[str]:
 def _consume(stream: str) -> list[str]:
     return [
         f"$JS.API.STREAM.INFO.{stream}",
+        # Made by its consumer when its owner has not started yet (as the owner declares it); never updated.
+        f"$JS.API.STREAM.CREATE.{stream}",
         f"$JS.API.CONSUMER.CREATE.{stream}",
         f"$JS.API.CONSUMER.CREATE.{stream}.>",
         f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.>",

@@ -79,6 +79,10 @@ def test_a_service_may_consume_exactly_its_streams() -> None:
         perms = permissions(c.name, "NL")
         readable = {s for s in streams if may_publish(perms, f"$JS.API.CONSUMER.MSG.NEXT.{s}.{c.name}-x")}
         assert readable == {f"JIT_{d.upper()}" for d in c.consumes}, c.name
+        for s in streams - {f"JIT_{c.publishes[0].upper()}"}:
+            # Another service's stream: created when absent if consumed, never changed.
+            assert may_publish(perms, f"$JS.API.STREAM.CREATE.{s}") == (s in readable), (c.name, s)
+            assert not may_publish(perms, f"$JS.API.STREAM.UPDATE.{s}"), (c.name, s)
         for shared in ("JIT_WORKSPACES", "JIT_IN"):
             assert may_publish(perms, f"$JS.API.CONSUMER.MSG.NEXT.{shared}.{c.name}-x")
         # Commands of its own service to other nodes, and served on its own node in its queue group.
