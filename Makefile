@@ -40,8 +40,8 @@ $(AXE): | $(BUF)
 	@npm install --silent --no-audit --no-fund --prefix $(JIT_CACHE_DIR)/npm axe-core@$(AXE_VERSION)
 
 ## ---- the two commands ------------------------------------------------------------------------
-run: install ## start Keycloak, NATS and the services (SQLite), then say what next; NODES=nl,de,ie: a node per country; TLS=1: every link over TLS
-	@$(PY) -m jitdev.stack up $(if $(NODES),--nodes $(NODES),) $(if $(TLS),--tls,)
+run: install ## start Keycloak, NATS and the services (SQLite), then say what next; NODES=nl,de,ie: a node per country; TLS=1: every link over TLS; NATS_CLUSTER=3: NATS as three servers, streams R3
+	@$(PY) -m jitdev.stack up $(if $(NODES),--nodes $(NODES),) $(if $(TLS),--tls,) $(if $(NATS_CLUSTER),--nats-cluster $(NATS_CLUSTER),)
 
 stop: ## stop what `make run` started
 	@test -x $(PY) && $(PY) -m jitdev.stack down || true

@@ -166,12 +166,19 @@ class NatsCluster:
         domain: str = "",
         authorization: Mapping[str, Any] | None = None,
         url_credentials: Credentials | None = None,
+        tls: TlsFiles | None = None,
+        ports: list[tuple[int, int, int]] | None = None,
+        log_dir: Path | None = None,
     ) -> NatsCluster:
-        """``size`` servers on free loopback ports, stores and logs under ``base``; ``authorization`` (the
-        node's users, ``jitlib.natsauth``) on each, ``url_credentials`` written into ``urls``."""
+        """``size`` servers on loopback, stores under ``base`` (logs too, unless ``log_dir``); ``ports``
+        (client, route, monitoring) of each, free ones when not given; ``authorization`` (the node's users,
+        ``jitlib.natsauth``) and ``tls`` (on the client ports) on each, ``url_credentials`` written into
+        ``urls``."""
         from jitdev.procs import free_port
 
-        ports = [(free_port(), free_port(), free_port()) for _ in range(size)]
+        ports = ports or [(free_port(), free_port(), free_port()) for _ in range(size)]
+        if len(ports) != size:
+            raise ValueError(f"give {size} (client, route, monitoring) port triples, not {len(ports)}")
         members = []
         for i, (port, cluster_port, monitor_port) in enumerate(ports):
             member_name = f"{name}-{i + 1}"
@@ -179,10 +186,11 @@ class NatsCluster:
                 ClusterMember(
                     port=port,
                     store_dir=base / member_name,
-                    log_path=base / f"{member_name}.log",
+                    log_path=(log_dir or base) / f"{member_name}.log",
                     server_name=member_name,
                     authorization=authorization,
                     url_credentials=url_credentials,
+                    tls=tls,
                     cluster_name=name,
                     cluster_port=cluster_port,
                     monitor_port=monitor_port,

@@ -9,6 +9,10 @@ certificates it issues under ``var/tls/`` (``jitlib.pki``), Keycloak over HTTPS 
 client port, the services' gRPC ports and the web console over TLS; it writes ``var/tls/cli.env``, the
 settings that point the ``jit`` command at the CA. A plaintext client of any of them is refused.
 
+``make run NATS_CLUSTER=3`` (``up --nats-cluster 3``) runs the node's NATS as a cluster of three servers
+(client ports 4222-4224, routes 6222-6224, monitoring 8222-8224, stores under ``var/nats-cluster/``) and
+gives the services every server and ``JIT_NATS_STREAM_REPLICAS=3``: the streams are kept in three copies.
+
 ``make run NODES=nl,de,ie`` starts a federation instead: one node per country (its own NATS in its own
 JetStream domain, its four services, its folder ``var/nodes/<cc>/``), linked through a hub NATS, with one
 Keycloak realm per country (``jitdev.nodes``).
@@ -32,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from jitdev.nats import NatsInstance
+from jitdev.nats import NatsCluster, NatsInstance
 from jitdev.nodes import grpc_healthy
 from jitdev.procs import port_open, spawn, wait_until
 from jitlib.natsauth import NodeUsers, node_users
@@ -44,6 +48,9 @@ LOGS = STATE / "logs"
 KEYCLOAK_PORT = int(os.environ.get("JIT_KEYCLOAK_PORT", "8080"))
 KEYCLOAK_MGMT_PORT = int(os.environ.get("JIT_KEYCLOAK_MANAGEMENT_PORT", "9000"))
 NATS_PORT = int(os.environ.get("JIT_NATS_PORT", "4222"))
+#: ``make run NATS_CLUSTER=3``: the first route and monitoring ports of the cluster's servers.
+CLUSTER_ROUTE_PORT = int(os.environ.get("JIT_NATS_CLUSTER_PORT", "6222"))
+CLUSTER_MONITOR_PORT = int(os.environ.get("JIT_NATS_MONITOR_PORT", "8222"))
 CONSOLE_PORT = int(os.environ.get("JIT_CONSOLE_PORT", "8088"))
 KEYCLOAK_HTTPS_PORT = int(os.environ.get("JIT_KEYCLOAK_HTTPS_PORT", "8443"))
 #: The TLS profile's CA and certificates (``make run TLS=1``), and the marker saying it is the one running.
@@ -70,8 +77,32 @@ def issuer() -> str:
     return f"{keycloak_url()}/realms/jit"
 
 
+#: ``make run NATS_CLUSTER=3``: the size of the node's NATS cluster, while it is the one running.
+CLUSTER_MARKER = RUN / "nats-cluster"
+
+
+def nats_cluster_size() -> int:
+    """How many NATS servers the node runs (1: a single server; 3 with ``make run NATS_CLUSTER=3``)."""
+    try:
+        return max(1, int(CLUSTER_MARKER.read_text()))
+    except (FileNotFoundError, ValueError):
+        return 1
+
+
+def nats_ports() -> list[int]:
+    """The client port of each of the node's NATS servers (4222, or 4222-4224 for a cluster of three)."""
+    return [NATS_PORT + i for i in range(nats_cluster_size())]
+
+
+def nats_pid_names() -> list[str]:
+    """The names its pids are recorded under (``nats``, or ``nats-1`` ... for a cluster)."""
+    size = nats_cluster_size()
+    return ["nats"] if size == 1 else [f"nats-{i + 1}" for i in range(size)]
+
+
 def nats_url() -> str:
-    return f"{_scheme('nats', 'tls')}://127.0.0.1:{NATS_PORT}"
+    """Every server of the node's NATS, comma-separated (``JIT_NATS_URL``)."""
+    return ",".join(f"{_scheme('nats', 'tls')}://127.0.0.1:{port}" for port in nats_ports())
 
 
 def console_url(port: int = CONSOLE_PORT) -> str:
@@ -203,6 +234,9 @@ def start_keycloak() -> None:
 
 
 def start_nats() -> None:
+    if nats_cluster_size() > 1:
+        start_nats_cluster(nats_cluster_size())
+        return
     if _pid("nats") and port_open(NATS_PORT):
         _say(f"  nats         already running   {nats_url()}")
         return
@@ -223,6 +257,35 @@ def start_nats() -> None:
     _say(
         f"  nats         healthy           {nats_url()} (JetStream, store {STATE / 'nats'}; "
         f"a user per service, credentials in {users.folder})"
+    )
+
+
+def start_nats_cluster(size: int) -> None:
+    """``make run NATS_CLUSTER=3``: the node's NATS as ``size`` servers routed to each other, each with the
+    node's users (and TLS in the TLS profile)."""
+    names = nats_pid_names()
+    if all(_pid(n) for n in names) and all(port_open(p) for p in nats_ports()):
+        _say(f"  nats         already running   {nats_url()} (a cluster of {size})")
+        return
+    ports = [(NATS_PORT + i, CLUSTER_ROUTE_PORT + i, CLUSTER_MONITOR_PORT + i) for i in range(size)]
+    for client, route, monitor in ports:
+        for port in (client, route, monitor):
+            _ensure_port_free(port, "the NATS cluster")
+    users = nats_users()
+    cluster = NatsCluster.local(
+        STATE / "nats-cluster",
+        size,
+        authorization=users.authorization(),
+        tls=local_pki().server if tls_on() else None,
+        ports=ports,
+        log_dir=LOGS,
+    ).start()
+    for name, member in zip(names, cluster.members, strict=True):
+        assert member.process is not None
+        _record(name, member.process)
+    _say(
+        f"  nats         healthy           {nats_url()} (a cluster of {size}, JetStream R{size}, stores in "
+        f"{STATE / 'nats-cluster'}; a user per service, credentials in {users.folder})"
     )
 
 
@@ -261,6 +324,7 @@ def cli_env() -> dict[str, str]:
 def service_env() -> dict[str, str]:
     env = {
         "JIT_NATS_URL": nats_url(),
+        "JIT_NATS_STREAM_REPLICAS": str(nats_cluster_size()),
         "JIT_OIDC_ISSUER": issuer(),
         "JIT_STATE_DIR": str(STATE),
         "JIT_OTEL_FILE": str(STATE / "traces.jsonl"),
@@ -344,13 +408,22 @@ def sync_workspaces() -> int:
     return asyncio.run(publish_workspaces(nats_url(), workspaces, tls=nats_tls, credentials=credentials))
 
 
-def _choose_profile(tls: bool) -> None:
+def _choose_profile(tls: bool, nats_cluster: int = 1) -> None:
     """Record the profile asked for; refuse to switch while the other one runs (``make stop`` first)."""
-    running = [name for name in ("keycloak", "nats", *(s.name for s in SERVICES), "console") if _pid(name)]
+    running = [name for name in ("keycloak", *nats_pid_names(), *(s.name for s in SERVICES), "console") if _pid(name)]
     if running and tls != tls_on():
         now, asked = ("TLS", "plaintext") if tls_on() else ("plaintext", "TLS")
         raise RuntimeError(f"the {now} profile is running ({', '.join(running)}): `make stop` before the {asked} one")
+    if running and nats_cluster != nats_cluster_size():
+        now_n, asked_n = nats_cluster_size(), nats_cluster
+        raise RuntimeError(
+            f"NATS runs as {now_n} server(s) ({', '.join(running)}): `make stop` before asking for {asked_n}"
+        )
     RUN.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if nats_cluster > 1:
+        CLUSTER_MARKER.write_text(f"{nats_cluster}\n")
+    else:
+        CLUSTER_MARKER.unlink(missing_ok=True)
     if tls:
         TLS_MARKER.write_text("1\n")
         local_pki()
@@ -358,10 +431,10 @@ def _choose_profile(tls: bool) -> None:
         TLS_MARKER.unlink(missing_ok=True)
 
 
-def up(tls: bool = False) -> None:
+def up(tls: bool = False, nats_cluster: int = 1) -> None:
     STATE.mkdir(mode=0o700, parents=True, exist_ok=True)
     STATE.chmod(0o700)  # a folder made by an older version was world-readable
-    _choose_profile(tls)
+    _choose_profile(tls, nats_cluster)
     _say(f"Starting the JIT platform{' (TLS profile)' if tls else ''} (logs in var/logs/):")
     start_keycloak()
     start_nats()
@@ -421,16 +494,18 @@ def _terminate_pid(name: str) -> bool:
 
 
 def down() -> None:
-    for name in ["console", *(s.name for s in reversed(SERVICES)), "nats", "keycloak"]:
+    for name in ["console", *(s.name for s in reversed(SERVICES)), *nats_pid_names(), "keycloak"]:
         _say(f"  {name:<12} {'stopped' if _terminate_pid(name) else 'was not running'}")
     TLS_MARKER.unlink(missing_ok=True)
+    CLUSTER_MARKER.unlink(missing_ok=True)
 
 
 def status() -> int:
     if tls_on():
         _say("  TLS profile (make run TLS=1)")
     rows = [("keycloak", keycloak_url(), _keycloak_healthy)]
-    rows.append(("nats", nats_url(), lambda: port_open(NATS_PORT)))
+    for name, port in zip(nats_pid_names(), nats_ports(), strict=True):
+        rows.append((name, f"{_scheme('nats', 'tls')}://127.0.0.1:{port}", lambda p=port: port_open(p)))  # type: ignore[misc]
     for svc in SERVICES:
         rows.append((svc.name, f"127.0.0.1:{svc.port}", lambda p=svc.port: _grpc_healthy(p, tls_on())))  # type: ignore[misc]
     rows.append(("console", console_url(), lambda: console_healthy(CONSOLE_PORT, tls_on())))
@@ -579,20 +654,34 @@ def status_nodes() -> int:
     return 1 if bad else 0
 
 
+def parse_nats_cluster(value: str) -> int:
+    """``NATS_CLUSTER``: empty or 1 (one server), or an odd number of servers, 3 or 5 (a quorum survives the
+    loss of one, or two)."""
+    if not value.strip():
+        return 1
+    if value.strip() not in ("1", "3", "5"):
+        raise ValueError("NATS_CLUSTER: give 3 (or 5) servers, an odd number for a JetStream quorum, or 1")
+    return int(value)
+
+
 def main(argv: list[str]) -> int:
     cmd = argv[1] if len(argv) > 1 else "status"
     nodes = argv[argv.index("--nodes") + 1] if "--nodes" in argv[:-1] else os.environ.get("NODES", "")
     tls = "--tls" in argv
+    cluster = argv[argv.index("--nats-cluster") + 1] if "--nats-cluster" in argv[:-1] else ""
     if cmd == "up":
         try:
+            size = parse_nats_cluster(cluster)
             if nodes.strip():
                 from jitdev.federation import parse_nodes
 
                 if tls:
                     raise ValueError("the TLS profile runs one node for now: make run TLS=1 without NODES")
+                if size > 1:
+                    raise ValueError("a NATS cluster runs on one node for now: make run NATS_CLUSTER=3 without NODES")
                 up_nodes(parse_nodes(nodes))
             else:
-                up(tls=tls)
+                up(tls=tls, nats_cluster=size)
         except (RuntimeError, OSError, ValueError) as exc:
             _say(f"error: {exc}")
             return 1
@@ -608,7 +697,7 @@ def main(argv: list[str]) -> int:
         address = f"http://127.0.0.1:{KEYCLOAK_PORT}"
         _say(f"  {'keycloak':<20} {address:<28} {'healthy' if healthy else 'NOT healthy'}")
         return max(0 if healthy else 1, status_nodes())
-    _say("usage: python -m jitdev.stack up [--tls] [--nodes nl,de,ie]|down|status")
+    _say("usage: python -m jitdev.stack up [--tls] [--nats-cluster 3] [--nodes nl,de,ie]|down|status")
     return 2
 
 

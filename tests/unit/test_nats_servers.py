@@ -107,3 +107,31 @@ def test_every_member_takes_the_node_users_and_only_test_code_gets_credentials_i
 
 def test_a_cluster_without_a_domain_names_none(tmp_path: Path) -> None:
     assert all("domain" not in m.config()["jetstream"] for m in NatsCluster.local(tmp_path).members)
+
+
+def test_make_run_nats_cluster_takes_an_odd_number_of_servers() -> None:
+    from jitdev.stack import parse_nats_cluster
+
+    assert parse_nats_cluster("") == 1
+    assert parse_nats_cluster("3") == 3
+    for bad in ("2", "4", "three", "-1"):
+        with pytest.raises(ValueError, match="NATS_CLUSTER"):
+            parse_nats_cluster(bad)
+
+
+def test_make_run_gives_the_services_every_server_of_its_cluster_and_three_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jitdev import stack
+
+    monkeypatch.setattr(stack, "CLUSTER_MARKER", tmp_path / "nats-cluster")
+    monkeypatch.setattr(stack, "TLS_MARKER", tmp_path / "tls")
+    monkeypatch.setattr(stack, "NATS_PORT", 4222)
+    assert stack.service_env()["JIT_NATS_URL"] == "nats://127.0.0.1:4222"
+    assert stack.service_env()["JIT_NATS_STREAM_REPLICAS"] == "1"
+    assert stack.nats_pid_names() == ["nats"]
+    (tmp_path / "nats-cluster").write_text("3\n")
+    env = stack.service_env()
+    assert env["JIT_NATS_URL"] == "nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224"
+    assert env["JIT_NATS_STREAM_REPLICAS"] == "3"
+    assert stack.nats_pid_names() == ["nats-1", "nats-2", "nats-3"]
