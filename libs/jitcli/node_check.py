@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ TLS_PAIRS = (
 )
 TLS_CAS = ("JIT_TLS_CA_FILE", "JIT_NATS_TLS_CA_FILE", "JIT_OIDC_CA_FILE")
 #: Settings naming files that hold a secret (besides the key files of TLS_PAIRS and the KEKs).
-SECRET_FILE_SETTINGS = ("JIT_NATS_CREDS_FILE", "JIT_NATS_PASSWORD_FILE")
+SECRET_FILE_SETTINGS: tuple[str, ...] = ()
 
 
 def known_country(code: str) -> bool:
@@ -281,6 +282,36 @@ def _tls(report: Report, env: Mapping[str, str], now: dt.datetime) -> None:
             )
 
 
+def _nats_credentials(report: Report, env: Mapping[str, str]) -> None:
+    """Each service's NATS user (``<service>.json`` in ``JIT_NATS_CREDENTIALS_DIR``, or its own
+    ``JIT_<SERVICE>_NATS_PASSWORD``/``JIT_NATS_PASSWORD``): present, private, readable."""
+    folder = env.get("JIT_NATS_CREDENTIALS_DIR", "")
+    if not folder:
+        report.check(
+            bool(env.get("JIT_NATS_PASSWORD")),
+            "neither JIT_NATS_CREDENTIALS_DIR nor JIT_NATS_PASSWORD is set: the services would connect to NATS "
+            "without credentials, which the node's NATS refuses.",
+        )
+        return
+    path = Path(folder)
+    if not report.check(path.is_dir(), f"JIT_NATS_CREDENTIALS_DIR names {path}, which is not a folder."):
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    report.check(mode & 0o077 == 0, f"the NATS credentials folder {path} may be read by others (mode {mode:04o}).")
+    for name in (*SERVICES, "backup"):
+        file = path / f"{name}.json"
+        if not report.check(file.is_file(), f"there are no NATS credentials for {name} ({file} does not exist)."):
+            continue
+        if not _secret_file(report, "JIT_NATS_CREDENTIALS_DIR", file):
+            continue
+        try:
+            data = json.loads(file.read_text())
+            ok = isinstance(data, dict) and bool(data.get("user")) and bool(data.get("password"))
+        except ValueError:
+            ok = False
+        report.check(ok, f"the NATS credentials file {file} does not hold a user and a password (JSON).")
+
+
 def check(env: Mapping[str, str], *, reach_databases: bool = False, now: dt.datetime | None = None) -> Report:
     """Every problem of the node configuration ``env``, one sentence each."""
     now = now or dt.datetime.now(dt.UTC)
@@ -309,6 +340,7 @@ def check(env: Mapping[str, str], *, reach_databases: bool = False, now: dt.date
     _databases(report, env, node, reach_databases)
     _keks(report, env)
     _tls(report, env, now)
+    _nats_credentials(report, env)
     for setting in SECRET_FILE_SETTINGS:
         if env.get(setting):
             _secret_file(report, setting, Path(env[setting]))

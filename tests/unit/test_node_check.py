@@ -34,6 +34,10 @@ def sound(tmp_path: Path) -> dict[str, str]:
     pki.write_pem(pki.issue_server(ca), tls / "server.pem", tls / "server-key.pem")
     pki.write_pem(pki.issue_client(ca, "jit-service"), tls / "client.pem", tls / "client-key.pem")
     kek = _secret(tmp_path / "kek.b64", base64.b64encode(os.urandom(32)) + b"\n")
+    creds = tmp_path / "nats-users"
+    creds.mkdir(mode=0o700)
+    for name in ("tasks", "evidence", "preservation", "messaging", "backup", "admin"):
+        _secret(creds / f"{name}.json", json.dumps({"user": name, "password": "x" * 32}).encode())
     return {
         "JIT_NODE_JURISDICTION": "NL",
         "JIT_FEDERATION_PEERS": "DE,IE",
@@ -48,6 +52,7 @@ def sound(tmp_path: Path) -> dict[str, str]:
         "JIT_TLS_CLIENT_CERT_FILE": str(tls / "client.pem"),
         "JIT_TLS_CLIENT_KEY_FILE": str(tls / "client-key.pem"),
         "JIT_NATS_TLS_CA_FILE": str(tls / "ca.pem"),
+        "JIT_NATS_CREDENTIALS_DIR": str(creds),
     }
 
 
@@ -267,3 +272,22 @@ def test_a_ca_file_that_does_not_exist(sound: dict[str, str], tmp_path: Path) ->
 def test_no_ca_at_all(sound: dict[str, str]) -> None:
     del sound["JIT_TLS_CA_FILE"]
     only(sound, "JIT_TLS_CA_FILE is not set")
+
+
+def test_no_nats_credentials(sound: dict[str, str]) -> None:
+    del sound["JIT_NATS_CREDENTIALS_DIR"]
+    only(sound, "without credentials")
+
+
+def test_nats_credentials_missing_private_or_broken(sound: dict[str, str]) -> None:
+    folder = Path(sound["JIT_NATS_CREDENTIALS_DIR"])
+    (folder / "backup.json").unlink()
+    only(sound, "no NATS credentials for backup")
+    _secret(folder / "backup.json", b"{not json")
+    only(sound, "does not hold a user and a password")
+    os.chmod(folder / "backup.json", 0o644)
+    assert any("may be read by others" in p for p in problems(sound))
+    os.chmod(folder / "backup.json", 0o600)
+    (folder / "backup.json").write_text('{"user": "backup", "password": "y"}')
+    os.chmod(folder, 0o755)
+    only(sound, "NATS credentials folder")
