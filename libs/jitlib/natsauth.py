@@ -1,7 +1,8 @@
-"""Who may do what on a node's NATS server: one user per client (each service, the ``jit admin`` tool), its
-password, and the subjects it may publish and subscribe to, derived in ONE place from what each service
-publishes and consumes (:data:`CLIENTS`). The same table renders the server's ``authorization`` block
-(``natsconf.local_config``, ``natsconf.NodeNats``) and is what the tests check the server against.
+"""Who may do what on a node's NATS server: one user per client (each service, ``jit admin``, ``jit node
+backup``), its password, and the subjects it may publish and subscribe to, derived in ONE place from what
+each service publishes and consumes (:data:`CLIENTS`). The same table renders the server's
+``authorization`` block (``natsconf.local_config``, ``natsconf.NodeNats``, ``jit node init``) and is what
+the tests check the server against.
 
 A service may:
 
