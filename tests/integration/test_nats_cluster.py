@@ -66,7 +66,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, keycloak: Any, nats_users:
     ).start()
     admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
     workspaces = kcadmin.list_workspaces(admin)
-    asyncio.run(publish_workspaces(inst.address, workspaces, credentials=nats_users.credentials("admin")))
+
+    def announced() -> bool:
+        # The first publish to a stream just made on one server of a fresh cluster may find no responder
+        # until the stream's interest has reached the server the client is on; announcing again is
+        # harmless (the broker drops a version it already has).
+        try:
+            asyncio.run(publish_workspaces(inst.address, workspaces, credentials=nats_users.credentials("admin")))
+        except (nats.errors.Error, TimeoutError):
+            return False
+        return True
+
+    eventually(announced, timeout=30, interval=0.5)
     yield inst
     inst.stop()
 
