@@ -20,6 +20,7 @@ from jitdev.procs import port_open, spawn, terminate, wait_until
 from jitlib import natsconf
 from jitlib.federation import Federation
 from jitlib.natsauth import NodeUsers, node_users
+from jitlib.pki import LocalPki
 
 
 def parse_nodes(text: str) -> list[str]:
@@ -77,10 +78,12 @@ class NatsProcess:
     config_path: Path
     log_path: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    #: ``tls`` when the server's client port takes TLS clients only.
+    scheme: str = "nats"
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> NatsProcess:
         self.process = spawn([nats_server_binary(), "-c", str(self.config_path)], self.log_path)
@@ -115,6 +118,9 @@ class FederationNats:
     hub_port: int
     leafnode_port: int
     node_ports: dict[str, int]
+    #: TLS on every NATS port (the hub's client and leafnode ports, which require a certificate of the CA;
+    #: each node's client port) and on each node's link, from these files; None: plaintext.
+    tls: LocalPki | None = None
     hub: NatsProcess = field(init=False)
     nodes: dict[str, NatsProcess] = field(init=False, default_factory=dict)
     #: Each node's own NATS users (its services and its ``jit admin``), kept in ``nodes/<cc>/nats-users``.
@@ -123,9 +129,18 @@ class FederationNats:
     def __post_init__(self) -> None:
         hub_dir = self.root / "hub"
         passwords = link_passwords(hub_dir, self.countries)
-        hub_conf = natsconf.hub_config(self.countries, passwords, port=self.hub_port, leafnode_port=self.leafnode_port)
+        files = self.tls
+        scheme = "tls" if files is not None else "nats"
+        hub_conf = natsconf.hub_config(
+            self.countries,
+            passwords,
+            port=self.hub_port,
+            leafnode_port=self.leafnode_port,
+            tls=natsconf.tls_block(files.server.cert, files.server.key, files.ca, verify=True) if files else None,
+        )
         self.hub = NatsProcess(
-            "hub", self.hub_port, natsconf.write(hub_dir / "hub.conf", hub_conf), hub_dir / "logs" / "nats.log"
+            "hub", self.hub_port, natsconf.write(hub_dir / "hub.conf", hub_conf), hub_dir / "logs" / "nats.log",
+            scheme=scheme,
         )
         for c in self.countries:
             node_dir = self.node_dir(c)
@@ -138,9 +153,14 @@ class FederationNats:
                 password=passwords[c],
                 store_key=_secret(node_dir / "nats-store.key"),
                 authorization=self.users[c].authorization(),
+                tls=natsconf.tls_block(files.server.cert, files.server.key) if files else None,
+                # The node shows its certificate to the hub and checks the hub's against the CA.
+                link_tls=natsconf.tls_block(files.server.cert, files.server.key, files.ca) if files else None,
             )
             config_path = natsconf.write(node_dir / "nats.conf", node_conf.config())
-            self.nodes[c] = NatsProcess(c.lower(), self.node_ports[c], config_path, node_dir / "logs" / "nats.log")
+            self.nodes[c] = NatsProcess(
+                c.lower(), self.node_ports[c], config_path, node_dir / "logs" / "nats.log", scheme=scheme
+            )
 
     def set_link(self, country: str, up: bool) -> None:
         """Cut or restore one node's link to the hub (``set_link`` below)."""
@@ -173,4 +193,5 @@ class FederationNats:
             "JIT_NODE_JURISDICTION": country,
             "JIT_FEDERATION_PEERS": ",".join(c for c in self.countries if c != country),
             "JIT_STATE_DIR": str(self.node_dir(country)),
+            **({"JIT_NATS_TLS_CA_FILE": str(self.tls.ca)} if self.tls is not None else {}),
         }

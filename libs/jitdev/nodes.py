@@ -26,6 +26,8 @@ from jitdev.federation import FederationNats
 from jitdev.procs import port_open, spawn, terminate, wait_until
 from jitdev.realms import country_realm, realm_name
 from jitlib.natsauth import NodeUsers
+from jitlib.pki import LocalPki
+from jitlib.tls import channel_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,8 +40,11 @@ SERVICE_MODULES = (
 )
 
 
-def grpc_healthy(port: int) -> bool:
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+def grpc_healthy(port: int, credentials: grpc.ChannelCredentials | None = None) -> bool:
+    """Whether the service on ``port`` says SERVING (asked over TLS with ``credentials``)."""
+    target = f"127.0.0.1:{port}"
+    channel = grpc.insecure_channel(target) if credentials is None else grpc.secure_channel(target, credentials)
+    with channel as ch:
         try:
             resp = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
         except grpc.RpcError:
@@ -87,6 +92,8 @@ class Node:
     ports: dict[str, int]
     #: The node's NATS users: each service is started with its own credentials only.
     nats_users: NodeUsers | None = None
+    #: How the node's services are asked for their health: over TLS when they serve it.
+    credentials: grpc.ChannelCredentials | None = field(default=None, repr=False)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def address(self, service: str) -> str:
@@ -112,7 +119,10 @@ class Node:
         for name, proc in self.processes.items():
             port = self.ports[name]
             log = self.folder / "logs" / f"{name}.log"
-            wait_until(lambda p=port: grpc_healthy(p), timeout, f"{self.country}'s {name} service", log, proc)  # type: ignore[misc]
+            wait_until(
+                lambda p=port: grpc_healthy(p, self.credentials),  # type: ignore[misc]
+                timeout, f"{self.country}'s {name} service", log, proc,
+            )
 
     def stop_services(self) -> None:
         for name, proc in reversed(list(self.processes.items())):
@@ -135,12 +145,16 @@ class LocalFederation:
     guests: list[str] = field(default_factory=list)
     #: The services each node runs (names from ``SERVICE_MODULES``); None: all four.
     services: tuple[str, ...] | None = None
+    #: TLS on every link of every node (NATS, the hub, the gRPC ports), with these files; None: plaintext.
+    tls: LocalPki | None = None
     nats: FederationNats = field(init=False)
     nodes: dict[str, Node] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.nats = FederationNats(self.countries, self.root, self.ports.hub, self.ports.leafnode, self.ports.nats)
+        self.nats = FederationNats(
+            self.countries, self.root, self.ports.hub, self.ports.leafnode, self.ports.nats, tls=self.tls
+        )
         issuers = ",".join(f"{c}={self.issuer(c)}" for c in [*self.countries, *self.guests])
         for c in self.countries:
             env = {
@@ -151,9 +165,24 @@ class LocalFederation:
                 "JIT_OTEL_EXPORTER": os.environ.get("JIT_OTEL_EXPORTER", "file"),
                 "JIT_OTEL_FILE": str(self.nats.node_dir(c) / "traces.jsonl"),
                 "PYTHONUNBUFFERED": "1",
+                **self._tls_env(),
                 **self.extra_env,
             }
-            self.nodes[c] = Node(c, self.nats.node_dir(c), env, self.ports.services[c], self.nats.users[c])
+            credentials = channel_credentials(self.tls.ca) if self.tls is not None else None
+            self.nodes[c] = Node(
+                c, self.nats.node_dir(c), env, self.ports.services[c], self.nats.users[c], credentials=credentials
+            )
+
+    def _tls_env(self) -> dict[str, str]:
+        """The services' TLS settings: their gRPC ports serve TLS, and they trust the CA for Keycloak."""
+        if self.tls is None:
+            return {}
+        return {
+            "JIT_TLS_CERT_FILE": str(self.tls.server.cert),
+            "JIT_TLS_KEY_FILE": str(self.tls.server.key),
+            "JIT_TLS_CA_FILE": str(self.tls.ca),
+            "JIT_OIDC_CA_FILE": str(self.tls.ca),
+        }
 
     def issuer(self, country: str) -> str:
         return f"{self.keycloak_url.rstrip('/')}/realms/{realm_name(country)}"
@@ -161,7 +190,7 @@ class LocalFederation:
     def start(self, say: Callable[[str], None] = lambda _msg: None) -> LocalFederation:
         t0 = time.monotonic()
         self.nats.start()
-        say(f"  hub          healthy           nats://127.0.0.1:{self.ports.hub} (leafnodes :{self.ports.leafnode})")
+        say(f"  hub          healthy           {self.nats.hub.url} (leafnodes :{self.ports.leafnode})")
         for node in self.nodes.values():
             for name, module in SERVICE_MODULES:
                 if self.services is None or name in self.services:
@@ -174,7 +203,7 @@ class LocalFederation:
 
     def _describe(self, node: Node) -> str:
         services = " ".join(f"{n}:{p}" for n, p in node.ports.items())
-        return f"nats://127.0.0.1:{self.ports.nats[node.country]}  {services}"
+        return f"{self.nats.nodes[node.country].url}  {services}"
 
     def stop(self) -> None:
         for node in self.nodes.values():
@@ -197,14 +226,20 @@ def announce_workspaces(federation: LocalFederation, keycloak_url: str, admin_us
     """Each node announces the workspaces its country leads, from its own realm, to itself and its peers."""
     from jitcli import kcadmin
     from jitcli.workspace_sync import publish_workspaces
+    from jitlib.tls import client_context
 
+    ca = federation.tls.ca if federation.tls is not None else None
+    verify: bool | str = str(ca) if ca is not None else True
     count = 0
     for c in federation.countries:
-        admin = kcadmin.connect(keycloak_url, admin_user, admin_password, realm=realm_name(c))
+        admin = kcadmin.connect(keycloak_url, admin_user, admin_password, realm=realm_name(c), verify=verify)
         url = federation.nats.nodes[c].url
         workspaces = kcadmin.list_workspaces(admin)
         admin_nats = federation.nats.users[c].credentials("admin")
-        count += asyncio.run(publish_workspaces(url, workspaces, federation.nats.federation(c), credentials=admin_nats))
+        tls = client_context(ca) if ca is not None else None
+        count += asyncio.run(
+            publish_workspaces(url, workspaces, federation.nats.federation(c), tls=tls, credentials=admin_nats)
+        )
     return count
 
 

@@ -7,7 +7,8 @@ announces the workspaces held in Keycloak to the services; prints what to do nex
 ``make run TLS=1`` (``up --tls``) is the TLS profile of the same one-node system: a CA of its own and the
 certificates it issues under ``var/tls/`` (``jitlib.pki``), Keycloak over HTTPS only, NATS with TLS on its
 client port, the services' gRPC ports and the web console over TLS; it writes ``var/tls/cli.env``, the
-settings that point the ``jit`` command at the CA. A plaintext client of any of them is refused.
+settings that point the ``jit`` command at the CA. A plaintext client of any of them is refused. With
+``NODES=...`` it does the same for every node, the hub and the links between them.
 
 ``make run NATS_CLUSTER=3`` (``up --nats-cluster 3``) runs the node's NATS as a cluster of three servers
 (client ports 4222-4224, routes 6222-6224, monitoring 8222-8224, stores under ``var/nats-cluster/``) and
@@ -363,6 +364,18 @@ def console_env(keycloak_url: str, realm: str, port: int, addrs: dict[str, str])
     }
 
 
+def console_tls_env(port: int) -> dict[str, str]:
+    """In the TLS profile: the console on ``port`` serves HTTPS with the profile's certificate."""
+    if not tls_on():
+        return {}
+    files = local_pki()
+    return {
+        "JIT_CONSOLE_PUBLIC_URL": console_url(port),
+        "JIT_CONSOLE_TLS_CERT_FILE": str(files.server.cert),
+        "JIT_CONSOLE_TLS_KEY_FILE": str(files.server.key),
+    }
+
+
 def console_healthy(port: int, tls: bool = False) -> bool:
     """Whether the console on ``port`` answers (``tls``: over HTTPS, trusting the profile's CA)."""
     scheme, verify = ("https", _verify()) if tls else ("http", True)
@@ -380,13 +393,7 @@ def start_console() -> None:
     log = LOGS / "console.log"
     addrs = {svc.name: f"127.0.0.1:{svc.port}" for svc in SERVICES}
     env = {**service_env(), **console_env(keycloak_url(), "jit", CONSOLE_PORT, addrs)}
-    if tls_on():
-        files = local_pki()
-        env |= {
-            "JIT_CONSOLE_PUBLIC_URL": console_url(),
-            "JIT_CONSOLE_TLS_CERT_FILE": str(files.server.cert),
-            "JIT_CONSOLE_TLS_KEY_FILE": str(files.server.key),
-        }
+    env |= console_tls_env(CONSOLE_PORT)
     proc = spawn([sys.executable, "-m", "services.console"], log, env=env, cwd=ROOT)
     _record("console", proc)
     wait_until(lambda: console_healthy(CONSOLE_PORT, tls_on()), 60, "the web console", log, proc)
@@ -525,8 +532,9 @@ NODES_FILE = STATE / "nodes.json"
 GUESTS = ["FR"]
 
 
-def up_nodes(countries: list[str]) -> None:
-    """A federation of per-country nodes on loopback (``make run NODES=nl,de,ie``)."""
+def up_nodes(countries: list[str], tls: bool = False) -> None:
+    """A federation of per-country nodes on loopback (``make run NODES=nl,de,ie``; ``TLS=1``: every link of
+    every node over TLS, with the TLS profile's CA)."""
     from jitcli import kcadmin
     from jitdev.nodes import LocalFederation, Ports, announce_workspaces, ensure_country_realms, port_open
 
@@ -537,6 +545,7 @@ def up_nodes(countries: list[str]) -> None:
             _say(f"  the nodes {', '.join(countries)} are already running: `make status` shows them")
             return
         raise RuntimeError(f"nodes {', '.join(known['countries'])} are recorded as running: `make stop` first")
+    _choose_profile(tls)
     ports = Ports.fixed(countries)
     for port in [
         ports.hub,
@@ -548,12 +557,15 @@ def up_nodes(countries: list[str]) -> None:
         _ensure_port_free(port, "a node of the federation")
     _say(f"Starting a federation of {len(countries)} nodes: {', '.join(countries)} (state in {STATE})")
     start_keycloak()
-    admin = kcadmin.connect(f"http://127.0.0.1:{KEYCLOAK_PORT}", "admin", "admin")
+    verify = str(local_pki().ca) if tls else True
+    admin = kcadmin.connect(keycloak_url(), "admin", "admin", verify=verify)
     guests = [g for g in GUESTS if g not in countries]
     created = ensure_country_realms(admin, [*countries, *guests])
     realms = ", ".join(f"jit-{c.lower()}" for c in [*countries, *guests])
     _say(f"  realms       {realms}" + (" (created)" if created else "") + f"; {', '.join(guests)} has no node")
-    fed = LocalFederation(countries, STATE, ports, f"http://127.0.0.1:{KEYCLOAK_PORT}", guests=guests)
+    fed = LocalFederation(
+        countries, STATE, ports, keycloak_url(), guests=guests, tls=local_pki() if tls else None
+    )
     NODES_FILE.write_text(json.dumps({"countries": countries, "guests": guests, "ports": dataclasses.asdict(ports)}))
     try:
         fed.start(_say)
@@ -561,7 +573,7 @@ def up_nodes(countries: list[str]) -> None:
         fed.stop()
         NODES_FILE.unlink(missing_ok=True)
         raise
-    n = announce_workspaces(fed, f"http://127.0.0.1:{KEYCLOAK_PORT}", "admin", "admin")
+    n = announce_workspaces(fed, keycloak_url(), "admin", "admin")
     _say(f"  workspaces announced by their lead's node: {n}")
     consoles = start_node_consoles(fed, countries)
     for c, node in fed.nodes.items():
@@ -570,6 +582,7 @@ def up_nodes(countries: list[str]) -> None:
             "".join(
                 f"{k}={v}\n"
                 for k, v in {
+                    **(cli_env() if tls else {}),
                     "JIT_REALM": f"jit-{c.lower()}",
                     "JIT_CONFIG_DIR": str(node.folder / "cli"),
                     **{f"JIT_{svc.upper()}_ADDR": node.address(svc) for svc in node.ports},
@@ -614,13 +627,13 @@ def start_node_consoles(fed: Any, countries: list[str]) -> dict[str, str]:
         node, port = fed.nodes[c], node_console_port(i)
         _ensure_port_free(port, f"{c}'s web console")
         addrs = {svc: node.address(svc) for svc in node.ports}
-        env = {**node.env, **console_env(f"http://127.0.0.1:{KEYCLOAK_PORT}", f"jit-{c.lower()}", port, addrs)}
+        env = {**node.env, **console_env(keycloak_url(), f"jit-{c.lower()}", port, addrs), **console_tls_env(port)}
         log = node.folder / "logs" / "console.log"
         proc = spawn([sys.executable, "-m", "services.console"], log, env=env, cwd=ROOT)
         node.pidfile("console").parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         node.pidfile("console").write_text(str(proc.pid))
-        wait_until(lambda p=port: console_healthy(p), 60, f"{c}'s web console", log, proc)  # type: ignore[misc]
-        urls[c] = f"http://127.0.0.1:{port}"
+        wait_until(lambda p=port: console_healthy(p, tls_on()), 60, f"{c}'s web console", log, proc)  # type: ignore[misc]
+        urls[c] = console_url(port)
         _say(f"  console {c:<4} healthy           {urls[c]} (realm jit-{c.lower()})")
     return urls
 
@@ -640,14 +653,15 @@ def status_nodes() -> int:
     bad = 0
     _say(f"  federation of {', '.join(known['countries'])}:")
     hub = known["ports"]["hub"]
-    rows = [("hub", f"nats://127.0.0.1:{hub}", port_open(hub))]
+    scheme = "tls" if tls_on() else "nats"
+    rows = [("hub", f"{scheme}://127.0.0.1:{hub}", port_open(hub))]
     for c in known["countries"]:
         nats_port = known["ports"]["nats"][c]
-        rows.append((f"{c.lower()}/nats", f"nats://127.0.0.1:{nats_port}", port_open(nats_port)))
+        rows.append((f"{c.lower()}/nats", f"{scheme}://127.0.0.1:{nats_port}", port_open(nats_port)))
         for svc, port in known["ports"]["services"][c].items():
-            rows.append((f"{c.lower()}/{svc}", f"127.0.0.1:{port}", _grpc_healthy(port)))
+            rows.append((f"{c.lower()}/{svc}", f"127.0.0.1:{port}", _grpc_healthy(port, tls_on())))
         web = node_console_port(known["countries"].index(c))
-        rows.append((f"{c.lower()}/console", f"http://127.0.0.1:{web}", console_healthy(web)))
+        rows.append((f"{c.lower()}/console", console_url(web), console_healthy(web, tls_on())))
     for name, addr, healthy in rows:
         bad += not healthy
         _say(f"  {name:<20} {addr:<28} {'healthy' if healthy else 'NOT healthy'}")
@@ -675,11 +689,9 @@ def main(argv: list[str]) -> int:
             if nodes.strip():
                 from jitdev.federation import parse_nodes
 
-                if tls:
-                    raise ValueError("the TLS profile runs one node for now: make run TLS=1 without NODES")
                 if size > 1:
                     raise ValueError("a NATS cluster runs on one node for now: make run NATS_CLUSTER=3 without NODES")
-                up_nodes(parse_nodes(nodes))
+                up_nodes(parse_nodes(nodes), tls=tls)
             else:
                 up(tls=tls, nats_cluster=size)
         except (RuntimeError, OSError, ValueError) as exc:
@@ -694,7 +706,7 @@ def main(argv: list[str]) -> int:
         if not NODES_FILE.exists():
             return status()
         healthy = _pid("keycloak") is not None and _keycloak_healthy()
-        address = f"http://127.0.0.1:{KEYCLOAK_PORT}"
+        address = keycloak_url()
         _say(f"  {'keycloak':<20} {address:<28} {'healthy' if healthy else 'NOT healthy'}")
         return max(0 if healthy else 1, status_nodes())
     _say("usage: python -m jitdev.stack up [--tls] [--nats-cluster 3] [--nodes nl,de,ie]|down|status")

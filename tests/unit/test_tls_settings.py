@@ -121,3 +121,25 @@ def test_a_failed_tls_handshake_is_told_apart_from_a_service_that_is_down() -> N
     assert "JIT_TLS_CA_FILE" in rpc_error_text(handshake, "tasks", "127.0.0.1:50051")
     down = Failed("failed to connect to all addresses; Connection refused")
     assert rpc_error_text(down, "tasks", "127.0.0.1:50051").endswith("(is it running? try make run)")
+
+
+def test_a_local_federation_with_tls_renders_tls_on_the_hub_the_nodes_and_their_links(
+    files: pki.LocalPki, tmp_path: Path
+) -> None:
+    import json
+
+    from jitdev.federation import FederationNats
+
+    fed = FederationNats(["NL", "DE"], tmp_path, 4229, 7422, {"NL": 4231, "DE": 4232}, tls=files)
+    hub = json.loads(fed.hub.config_path.read_text())
+    assert hub["tls"]["verify"] is True and hub["leafnodes"]["tls"]["verify"] is True
+    for country in ("NL", "DE"):
+        node = json.loads(fed.nodes[country].config_path.read_text())
+        (remote,) = node["leafnodes"]["remotes"]
+        assert remote["tls"]["ca_file"] == str(files.ca) and remote["tls"]["cert_file"] == str(files.server.cert)
+        assert node["tls"]["cert_file"] == str(files.server.cert)
+        assert fed.nodes[country].url.startswith("tls://")
+        assert fed.node_env(country)["JIT_NATS_TLS_CA_FILE"] == str(files.ca)
+    plain = FederationNats(["NL", "DE"], tmp_path / "plain", 4229, 7422, {"NL": 4231, "DE": 4232})
+    assert "tls" not in json.loads(plain.hub.config_path.read_text())
+    assert plain.nodes["NL"].url.startswith("nats://") and "JIT_NATS_TLS_CA_FILE" not in plain.node_env("NL")
