@@ -5,6 +5,7 @@ the whole round trip on real servers is tests/integration/test_node_backup.py.""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -166,3 +167,67 @@ def test_a_jetstream_that_holds_the_streams(good: Path, tmp_path: Path) -> None:
     with node_backup.opened(good) as (manifest, root), pytest.raises(node_backup.BackupError) as err:
         node_backup._check_target(manifest, root, _node(tmp_path), ["JIT_TASKS"], False)
     assert "the stream JIT_TASKS exists on the NATS server" in str(err.value)
+
+
+# ---- which outbox rows a restore puts back to pending --------------------------------------------------
+
+
+def _outbox(tmp_path: Path, rows: list[tuple[str, str, Any]]) -> NodeState:
+    import sqlalchemy as sa
+
+    from jitlib.db import runtime_tables
+
+    url = f"sqlite:///{tmp_path / 'tasks.db'}"
+    metadata = sa.MetaData()
+    tables = runtime_tables(metadata)
+    engine = sa.create_engine(url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        for event_id, subject, published in rows:
+            conn.execute(
+                tables.outbox.insert().values(
+                    id=event_id, subject=subject, event_type="t", payload=b"", headers="{}",
+                    created_at=dt.datetime(2026, 12, 2, tzinfo=dt.UTC), published_at=published,
+                )
+            )  # fmt: skip
+    engine.dispose()
+    return NodeState.of({"JIT_STATE_DIR": str(tmp_path), "JIT_TASKS_DATABASE_URL": url})
+
+
+def _pending(node: NodeState) -> list[str]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(node.services[0].database_url)
+    with engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id")).scalars().all()
+    engine.dispose()
+    return list(ids)
+
+
+SNAPSHOT = dt.datetime(2026, 12, 2, 10, 0, tzinfo=dt.UTC)
+
+
+def _rows() -> list[tuple[str, str, Any]]:
+    minute = dt.timedelta(minutes=1)
+    return [
+        ("a-old", "jit.tasks.NL.created", SNAPSHOT - 10 * minute),  # long before: in the snapshot
+        ("b-in-stream", "jit.tasks.NL.accepted", SNAPSHOT + minute),  # marked late, but the stream has it
+        ("c-missing", "jit.tasks.NL.started", SNAPSHOT + minute),  # published after the snapshot began
+        ("d-peers", "jit.peers.messaging.NL.posted", SNAPSHOT + minute),  # for other nodes only
+        ("e-pending", "jit.tasks.NL.completed", None),  # never published: stays pending
+    ]
+
+
+def test_restore_republishes_what_the_streams_lack(tmp_path: Path) -> None:
+    node = _outbox(tmp_path, _rows())
+    since = SNAPSHOT - node_backup.REPUBLISH_MARGIN
+    again = node_backup.republish_window(node.services[0], since, {"a-old", "b-in-stream"}, federated=False)
+    assert again == 2
+    assert _pending(node) == ["c-missing", "d-peers", "e-pending"]
+
+
+def test_on_a_federation_node_every_row_since_the_snapshot_goes_again(tmp_path: Path) -> None:
+    node = _outbox(tmp_path, _rows())
+    since = SNAPSHOT - node_backup.REPUBLISH_MARGIN
+    assert node_backup.republish_window(node.services[0], since, {"a-old", "b-in-stream"}, federated=True) == 3
+    assert _pending(node) == ["b-in-stream", "c-missing", "d-peers", "e-pending"]
