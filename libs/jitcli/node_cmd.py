@@ -67,8 +67,11 @@ def backup(
         bool, typer.Option("--no-keys", help="Leave the key-encryption key files out (keep them safe elsewhere).")
     ] = False,
 ) -> None:
-    """Back up the node, while it runs: JetStream streams and consumers, every service's database, the
-    blob folders and the key files, in one archive (mode 0600) with a manifest of SHA-256 sums."""
+    """Back up the node while it runs, in one archive (mode 0600).
+
+    JetStream streams and their consumers, every service's database, the blob folders and the key files,
+    with a manifest of their SHA-256 sums.
+    """
     state: AppState = ctx.obj
     env, node = _node(env_file)
     say = (lambda _: None) if state.json else note
@@ -96,9 +99,12 @@ def restore(
         bool, typer.Option("--check-only", help="Only check the archive against its manifest; change nothing.")
     ] = False,
 ) -> None:
-    """Restore a node from an archive, with its services stopped: the archive is checked first (every
-    part against its SHA-256, the node's country, its keys), then databases, blobs, keys and streams are
-    put back. Events published after the backup's stream snapshot are published again, with their ids."""
+    """Restore a node from an archive, with its services stopped.
+
+    The archive is checked first (every part against its SHA-256, the node's country, its keys), then
+    databases, blobs, keys and streams are put back. Events published after the backup's stream snapshot
+    are published again, with their ids.
+    """
     state: AppState = ctx.obj
     try:
         if check_only:
@@ -176,8 +182,11 @@ def init(
         typer.Option("--ca-key", metavar="PEM", help="Your CA's key, to issue the node's certificates with it."),
     ] = None,
 ) -> None:
-    """Write a new country node: its settings (every JIT_* setting), key-encryption key, CA and
-    certificates, NATS users and server configuration. `jit node check` passes on it."""
+    """Write a new country node's settings, keys and certificates.
+
+    Every JIT_* setting, the key-encryption key, a CA (or yours) and certificates, the NATS users and
+    the NATS server's configuration. `jit node check` passes on it.
+    """
     state: AppState = ctx.obj
     cc = country.strip().upper()
     opts = node_init.InitOptions(
