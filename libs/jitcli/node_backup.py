@@ -24,6 +24,8 @@ file that differs from the target's), and a target that already holds data unles
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -41,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -113,6 +117,75 @@ def _run(cmd: list[str], what: str) -> str:
 
 def _pg_version(program: str) -> str:
     return _run([program, "--version"], f"{Path(program).name} --version").strip()
+
+
+# ---- an archive sealed under a backup key ----------------------------------------------------------
+
+SEALED_MAGIC = b"JIT-NODE-BACKUP-SEALED/1\n"
+SEAL_CHUNK = 1 << 20
+
+
+def load_backup_key(path: Path) -> bytes:
+    """A backup key file: one line, the base64 of 32 random bytes (the format of the KEK file)."""
+    try:
+        key = base64.b64decode(path.read_text().strip(), validate=True)
+    except (OSError, binascii.Error, ValueError):
+        raise BackupError(f"{path} is not a readable backup key (base64 of 32 random bytes)") from None
+    if len(key) != 32:
+        raise BackupError(f"{path} holds {len(key)} bytes; a backup key is 32 (base64 of 32 random bytes)")
+    return key
+
+
+def seal(src: Path, dest: Path, key: bytes) -> None:
+    """Write ``src`` to ``dest`` (0600) sealed with AES-256-GCM in chunks of 1 MiB: each chunk is bound to
+    the file, its position and whether it is the last, so a chunk changed, moved, dropped or cut off
+    makes the whole refuse to open."""
+    aes = AESGCM(key)
+    file_id = os.urandom(16)
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out, src.open("rb") as fh:
+        out.write(SEALED_MAGIC + file_id)
+        index, chunk = 0, fh.read(SEAL_CHUNK)
+        while True:
+            following = fh.read(SEAL_CHUNK)
+            last = b"\x01" if not following else b"\x00"
+            nonce = os.urandom(12)
+            sealed = aes.encrypt(nonce, chunk, SEALED_MAGIC + file_id + index.to_bytes(8, "big") + last)
+            out.write(last + len(sealed).to_bytes(4, "big") + nonce + sealed)
+            if not following:
+                return
+            index, chunk = index + 1, following
+
+
+def is_sealed(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(len(SEALED_MAGIC)) == SEALED_MAGIC
+
+
+def unseal(src: Path, dest: Path, key: bytes) -> None:
+    """Open what :func:`seal` wrote, or refuse in words (another key, or damaged)."""
+    aes = AESGCM(key)
+    with src.open("rb") as fh, dest.open("wb") as out:
+        head = fh.read(len(SEALED_MAGIC) + 16)
+        file_id = head[len(SEALED_MAGIC) :]
+        index = 0
+        while True:
+            frame = fh.read(5)
+            if len(frame) < 5:
+                raise BackupError(f"{src} is damaged: the sealed archive is cut off")
+            last, size = frame[:1], int.from_bytes(frame[1:], "big")
+            nonce, sealed = fh.read(12), fh.read(size)
+            if len(sealed) < size:
+                raise BackupError(f"{src} is damaged: the sealed archive is cut off")
+            try:
+                out.write(aes.decrypt(nonce, sealed, SEALED_MAGIC + file_id + index.to_bytes(8, "big") + last))
+            except InvalidTag:
+                raise BackupError(f"{src} does not open with this backup key, or it is damaged") from None
+            if last == b"\x01":
+                if fh.read(1):
+                    raise BackupError(f"{src} is damaged: it goes on after its last sealed piece")
+                return
+            index += 1
 
 
 # ---- the archive -------------------------------------------------------------------------------------
@@ -192,6 +265,7 @@ def backup(
     keys: bool = True,
     say: Say = _quiet,
     after_streams: Callable[[], None] | None = None,
+    encrypt_key: bytes | None = None,
 ) -> dict[str, Any]:
     """Write the node's archive to ``out`` (mode 0600); returns its manifest. ``after_streams`` runs
     between the stream snapshots and the databases (a test writes there, as a running node would)."""
@@ -246,14 +320,18 @@ def backup(
                 "sqlite": sqlite3.sqlite_version,
             },
             "parts": [part.__dict__ for part in parts],
+            "sealed": encrypt_key is not None,
         }
         (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
         partial = out.with_name(out.name + ".partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        plain = root / "archive.tar.gz" if encrypt_key is not None else partial
+        fd = os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tar:
             tar.add(root / MANIFEST, arcname=MANIFEST)
             for part in parts:
                 tar.add(root / part.path, arcname=part.path)
+        if encrypt_key is not None:
+            seal(plain, partial, encrypt_key)
         partial.replace(out)
     return manifest
 
@@ -269,15 +347,22 @@ def _package_version() -> str:
 
 
 @contextmanager
-def opened(archive: Path) -> Iterator[tuple[dict[str, Any], Path]]:
-    """The archive unpacked in a private temporary folder and checked against its manifest: every part
-    present, none more, each with its SHA-256. Yields (manifest, folder)."""
+def opened(archive: Path, key: bytes | None = None) -> Iterator[tuple[dict[str, Any], Path]]:
+    """The archive (sealed under ``key`` when it was made with one) unpacked in a private temporary folder
+    and checked against its manifest: every part present, none more, each with its SHA-256. Yields
+    (manifest, folder)."""
     if not archive.is_file():
         raise BackupError(f"{archive} is not a file")
-    with tempfile.TemporaryDirectory(prefix=".jit-restore-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=".jit-restore-") as tmp, tempfile.TemporaryDirectory() as plain_dir:
         root = Path(tmp)
+        source = archive
+        if is_sealed(archive):
+            if key is None:
+                raise BackupError(f"{archive} is sealed under a backup key: give it with --decrypt-key")
+            source = Path(plain_dir) / "archive.tar.gz"
+            unseal(archive, source, key)
         try:
-            with tarfile.open(archive, mode="r:*") as tar:
+            with tarfile.open(source, mode="r:*") as tar:
                 members = tar.getmembers()
                 tar.extractall(root, filter="data")
         except (tarfile.TarError, EOFError, OSError) as exc:
@@ -304,8 +389,8 @@ def opened(archive: Path) -> Iterator[tuple[dict[str, Any], Path]]:
         yield manifest, root
 
 
-def verify(archive: Path) -> dict[str, Any]:
-    with opened(archive) as (manifest, _):
+def verify(archive: Path, key: bytes | None = None) -> dict[str, Any]:
+    with opened(archive, key) as (manifest, _):
         return manifest
 
 
@@ -491,11 +576,17 @@ async def _existing_streams(nats: NatsOptions) -> list[str]:
 
 
 def restore(
-    archive: Path, node: NodeState, nats: NatsOptions, *, replace: bool = False, say: Say = _quiet
+    archive: Path,
+    node: NodeState,
+    nats: NatsOptions,
+    *,
+    replace: bool = False,
+    say: Say = _quiet,
+    key: bytes | None = None,
 ) -> dict[str, Any]:
     """Put the archive's node back: databases, blobs, keys, streams; then the outbox rows the streams
     lack back to pending. The services must be stopped. Returns the manifest."""
-    with opened(archive) as (manifest, root):
+    with opened(archive, key) as (manifest, root):
         streams = asyncio.run(_existing_streams(nats))
         _check_target(manifest, root, node, streams, replace)
         parts = manifest["parts"]

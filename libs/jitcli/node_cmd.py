@@ -66,6 +66,10 @@ def backup(
     no_keys: Annotated[
         bool, typer.Option("--no-keys", help="Leave the key-encryption key files out (keep them safe elsewhere).")
     ] = False,
+    encrypt_key: Annotated[
+        Path | None,
+        typer.Option("--encrypt-key", metavar="FILE", help="Seal the archive with this backup key (base64, 32 bytes)."),
+    ] = None,
 ) -> None:
     """Back up the node while it runs, in one archive (mode 0600).
 
@@ -76,13 +80,15 @@ def backup(
     env, node = _node(env_file)
     say = (lambda _: None) if state.json else note
     try:
-        manifest = node_backup.backup(node, out, _nats(env, nats_url), keys=not no_keys, say=say)
+        key = node_backup.load_backup_key(encrypt_key) if encrypt_key else None
+        manifest = node_backup.backup(node, out, _nats(env, nats_url), keys=not no_keys, say=say, encrypt_key=key)
     except (node_backup.BackupError, node_backup.jsb.JetStreamBackupError) as exc:
         raise CliError(str(exc)) from None
     if state.json:
         emit_json({"archive": str(out), **manifest})
         return
-    typer.echo(f"backed up {len(manifest['parts'])} parts to {out} (keys {manifest['keys']})")
+    sealed = ", sealed with the backup key" if manifest["sealed"] else ""
+    typer.echo(f"backed up {len(manifest['parts'])} parts to {out} (keys {manifest['keys']}{sealed})")
 
 
 @app.command()
@@ -98,6 +104,10 @@ def restore(
     check_only: Annotated[
         bool, typer.Option("--check-only", help="Only check the archive against its manifest; change nothing.")
     ] = False,
+    decrypt_key: Annotated[
+        Path | None,
+        typer.Option("--decrypt-key", metavar="FILE", help="The backup key a sealed archive was made with."),
+    ] = None,
 ) -> None:
     """Restore a node from an archive, with its services stopped.
 
@@ -107,13 +117,14 @@ def restore(
     """
     state: AppState = ctx.obj
     try:
+        key = node_backup.load_backup_key(decrypt_key) if decrypt_key else None
         if check_only:
-            manifest = node_backup.verify(archive)
+            manifest = node_backup.verify(archive, key)
             verb = "checked"
         else:
             env, node = _node(env_file)
             say = (lambda _: None) if state.json else note
-            manifest = node_backup.restore(archive, node, _nats(env, nats_url), replace=replace, say=say)
+            manifest = node_backup.restore(archive, node, _nats(env, nats_url), replace=replace, say=say, key=key)
             verb = "restored"
     except (node_backup.BackupError, node_backup.jsb.JetStreamBackupError) as exc:
         raise CliError(str(exc)) from None

@@ -11,8 +11,10 @@ before; the later change is gone; no event is in a stream twice and no consumer 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
+import os
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -333,7 +335,8 @@ async def _fill_stream(url: str, ca: Path, options: dict[str, Any]) -> int:
 
 def test_an_initialised_node_is_backed_up_and_restored_over_tls(tmp_path: Path) -> None:
     """`jit node init`'s node: its NATS server from the written configuration (TLS, the node's users),
-    the databases migrated; backup and restore go through TLS as the `backup` NATS user."""
+    the databases migrated; backup and restore go through TLS as the `backup` NATS user, the archive
+    sealed under a backup key."""
     import subprocess
     import sys
 
@@ -365,9 +368,14 @@ def test_an_initialised_node_is_backed_up_and_restored_over_tls(tmp_path: Path) 
         assert RUNNER.invoke(app, ["node", "check", "--env-file", str(env_file)], env={}).exit_code == 0
 
         archive = tmp_path / "nl.tar.gz"
-        res = RUNNER.invoke(app, ["node", "backup", str(archive), "--env-file", str(env_file)], env={})
+        key = tmp_path / "backup.key"  # kept apart from the archive, which is sealed under it
+        key.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
+        sealing = ["--env-file", str(env_file), "--encrypt-key", str(key)]
+        res = RUNNER.invoke(app, ["node", "backup", str(archive), *sealing], env={})
         assert res.exit_code == 0, res.stdout + res.stderr
-        manifest = node_backup.verify(archive)
+        assert "sealed with the backup key" in res.stdout
+        assert Path(env["JIT_KEK_FILE"]).read_bytes().strip() not in archive.read_bytes()
+        manifest = node_backup.verify(archive, node_backup.load_backup_key(key))
         assert {p["name"] for p in manifest["parts"] if p["kind"] == "key"} == {"kek"}
         assert manifest["node"]["jurisdiction"] == "NL"
 
@@ -376,9 +384,10 @@ def test_an_initialised_node_is_backed_up_and_restored_over_tls(tmp_path: Path) 
         Path(env["JIT_KEK_FILE"]).unlink()
         for db in Path(env["JIT_STATE_DIR"]).glob("*.db*"):
             db.unlink()
-        res = RUNNER.invoke(app, ["node", "restore", str(archive), "--env-file", str(env_file)], env={})
+        opening = ["--env-file", str(env_file), "--decrypt-key", str(key)]
+        res = RUNNER.invoke(app, ["node", "restore", str(archive), *opening], env={})
         assert res.exit_code == 1 and "the stream JIT_WORKSPACES exists" in res.stderr
-        res = RUNNER.invoke(app, ["node", "restore", str(archive), "--env-file", str(env_file), "--replace"], env={})
+        res = RUNNER.invoke(app, ["node", "restore", str(archive), *opening, "--replace"], env={})
         assert res.exit_code == 0, res.stdout + res.stderr
         assert Path(env["JIT_KEK_FILE"]).read_bytes() == kek
         assert sorted(p.name for p in Path(env["JIT_STATE_DIR"]).glob("*.db")) == [

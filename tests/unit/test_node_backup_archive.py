@@ -231,3 +231,74 @@ def test_on_a_federation_node_every_row_since_the_snapshot_goes_again(tmp_path: 
     since = SNAPSHOT - node_backup.REPUBLISH_MARGIN
     assert node_backup.republish_window(node.services[0], since, {"a-old", "b-in-stream"}, federated=True) == 3
     assert _pending(node) == ["b-in-stream", "c-missing", "d-peers", "e-pending"]
+
+
+# ---- an archive sealed under a backup key --------------------------------------------------------------
+
+
+def _key(tmp_path: Path, name: str = "backup.key") -> Path:
+    import base64
+    import os
+
+    path = tmp_path / name
+    path.write_bytes(base64.b64encode(os.urandom(32)) + b"\n")
+    return path
+
+
+def _sealed(good: Path, tmp_path: Path) -> tuple[Path, Path]:
+    key = _key(tmp_path)
+    out = tmp_path / "sealed.bin"
+    node_backup.seal(good, out, node_backup.load_backup_key(key))
+    return out, key
+
+
+def test_a_sealed_archive_opens_with_its_key_only(good: Path, tmp_path: Path) -> None:
+    sealed, key = _sealed(good, tmp_path)
+    assert sealed.stat().st_mode & 0o777 == 0o600
+    assert b"manifest" not in sealed.read_bytes() and b"tasks" not in sealed.read_bytes()
+    assert node_backup.verify(sealed, node_backup.load_backup_key(key))["node"]["jurisdiction"] == "NL"
+    with pytest.raises(node_backup.BackupError, match="give it with --decrypt-key"):
+        node_backup.verify(sealed)
+    other = node_backup.load_backup_key(_key(tmp_path, "other.key"))
+    with pytest.raises(node_backup.BackupError, match="does not open with this backup key"):
+        node_backup.verify(sealed, other)
+
+
+def test_the_command_opens_a_sealed_archive(good: Path, tmp_path: Path) -> None:
+    sealed, key = _sealed(good, tmp_path)
+    res = CliRunner().invoke(app, ["node", "restore", str(sealed), "--check-only", "--decrypt-key", str(key)], env={})
+    assert res.exit_code == 0, res.stdout + res.stderr
+    res = CliRunner().invoke(app, ["node", "restore", str(sealed), "--check-only"], env={})
+    assert res.exit_code == 1 and "--decrypt-key" in res.stderr
+
+
+def test_a_sealed_archive_in_several_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(node_backup, "SEAL_CHUNK", 64)  # many pieces, to move and cut them
+    src = tmp_path / "plain"
+    src.write_bytes(bytes(range(256)) * 3)
+    key = node_backup.load_backup_key(_key(tmp_path))
+    node_backup.seal(src, tmp_path / "s", key)
+    node_backup.unseal(tmp_path / "s", tmp_path / "back", key)
+    assert (tmp_path / "back").read_bytes() == src.read_bytes()
+    data = (tmp_path / "s").read_bytes()
+    head, frame = len(node_backup.SEALED_MAGIC) + 16, 5 + 12 + 64 + 16
+
+    def refused(blob: bytes) -> str:
+        (tmp_path / "bad").write_bytes(blob)
+        with pytest.raises(node_backup.BackupError) as err:
+            node_backup.unseal(tmp_path / "bad", tmp_path / "out", key)
+        return str(err.value)
+
+    first, second = data[head : head + frame], data[head + frame : head + 2 * frame]
+    assert "does not open" in refused(data[:head] + second + first + data[head + 2 * frame :])  # moved
+    assert "cut off" in refused(data[: head + 2 * frame])  # the last pieces dropped
+    flipped = bytearray(data)
+    flipped[head + 40] ^= 1
+    assert "does not open" in refused(bytes(flipped))  # changed
+    assert "goes on after" in refused(data + b"more")
+
+
+def test_a_backup_key_of_the_wrong_size(tmp_path: Path) -> None:
+    (tmp_path / "short.key").write_text("c2hvcnQ=\n")
+    with pytest.raises(node_backup.BackupError, match="holds 5 bytes"):
+        node_backup.load_backup_key(tmp_path / "short.key")
