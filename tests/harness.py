@@ -4,6 +4,7 @@ read JetStream. Used by the integration tests; the servers it talks to are real.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 from jitlib.config import CommonSettings, ServiceSettings
+from jitlib.crypto import generate_kek_file
 from jitlib.server import ServiceApp, ServiceSpec
 
 T = TypeVar("T")
@@ -59,7 +61,23 @@ class RunningService:
         self.loop.close()
 
 
+_SUITE_KEK: list[Path] = []
+
+
+def suite_kek_file() -> Path:
+    """The KEK file of the suite's node, as make run keeps one per node (base64 of 32 bytes, 0600): the
+    services a test starts without a KEK of their own share it, as a node's services (and its replicas on
+    one database, in one process or several) share theirs."""
+    if not _SUITE_KEK:
+        path = Path(tempfile.mkdtemp(prefix="jit-test-kek-")) / "kek.b64"
+        generate_kek_file(path)
+        _SUITE_KEK.append(path)
+    return _SUITE_KEK[0]
+
+
 def start_service(spec: ServiceSpec, settings: ServiceSettings, common: CommonSettings, **kw: Any) -> RunningService:
+    if common.kek_file is None and not common.kek.get_secret_value():
+        common = common.model_copy(update={"kek_file": suite_kek_file()})
     loop = LoopThread()
     app = ServiceApp(spec, settings, common, **kw)
     loop.run(app.start(), timeout=120)

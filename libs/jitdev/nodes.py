@@ -25,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jitdev.federation import FederationNats
 from jitdev.procs import port_open, spawn, terminate, wait_until
 from jitdev.realms import country_realm, realm_name
+from jitlib.crypto import generate_kek_file
 from jitlib.natsauth import NodeUsers
 from jitlib.pki import LocalPki
 from jitlib.tls import channel_credentials
@@ -157,8 +158,11 @@ class LocalFederation:
         )
         issuers = ",".join(f"{c}={self.issuer(c)}" for c in [*self.countries, *self.guests])
         for c in self.countries:
+            # Each node's key-encryption key (base64 of 32 random bytes, mode 0600), made once.
+            generate_kek_file(self.nats.node_dir(c) / "kek.b64")
             env = {
                 **self.nats.node_env(c),
+                "JIT_KEK_FILE": str(self.nats.node_dir(c) / "kek.b64"),
                 "JIT_OIDC_ISSUERS": issuers,
                 # The local realms' issuer of the one-node run is not trusted by a node.
                 "JIT_OIDC_ISSUER": self.issuer(c),

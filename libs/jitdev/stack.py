@@ -40,6 +40,7 @@ import httpx
 from jitdev.nats import NatsCluster, NatsInstance
 from jitdev.nodes import grpc_healthy
 from jitdev.procs import port_open, spawn, wait_until
+from jitlib.crypto import generate_kek_file
 from jitlib.natsauth import NodeUsers, node_users
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -323,7 +324,10 @@ def cli_env() -> dict[str, str]:
 
 
 def service_env() -> dict[str, str]:
+    # The node's key-encryption key, made once (base64 of 32 random bytes, mode 0600): every service reads it.
+    generate_kek_file(STATE / "kek.b64")
     env = {
+        "JIT_KEK_FILE": str(STATE / "kek.b64"),
         "JIT_NATS_URL": nats_url(),
         "JIT_NATS_STREAM_REPLICAS": str(nats_cluster_size()),
         "JIT_OIDC_ISSUER": issuer(),

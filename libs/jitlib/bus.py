@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from jit.events.v1.envelope_pb2 import Envelope
+from jitlib import sealing
 from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
 from jitlib.federation import sender_of
@@ -288,6 +289,14 @@ def check_inbound(subject: str, envelope: Envelope, node: str) -> None:
 Handler = Callable[[Session, Envelope], None]
 
 
+def _workspace_of(data: bytes) -> str:
+    """The workspace an event's bytes name, or "" when they are no envelope."""
+    try:
+        return Envelope.FromString(data).workspace_id
+    except (DecodeError, ValueError):
+        return ""
+
+
 class EventConsumer:
     """A durable pull consumer whose handler runs in a DB transaction together with the inbox insert."""
 
@@ -434,13 +443,23 @@ class EventConsumer:
 
     async def _dead_letter(self, msg: Msg, event_id: str | None, error: str) -> None:
         now: datetime = self._clock.now()
-        stmt = self._tables.dead_letters.insert().values(
+        values = dict(
             consumer=self.durable,
             event_id=event_id,
             subject=msg.subject,
-            payload=msg.data,
             error=error[:4000],
             deliveries=msg.metadata.num_delivered or 1,
             recorded_at=now,
         )
-        await self._db.write(lambda session: session.execute(stmt))
+        table = self._tables.dead_letters
+
+        def write(session: Session) -> None:
+            # The event carries a record's state, free text included: kept sealed, like the outbox.
+            name = sealing.dead_letter_name(self.durable, event_id, msg.subject)
+            try:
+                payload = sealing.seal_payload(session, msg.data, name, _workspace_of(msg.data))
+            except sealing.ContentDestroyed:
+                payload = b""  # its workspace's content was destroyed: keep nothing of it
+            session.execute(table.insert().values(payload=payload, **values))
+
+        await self._db.write(write)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from jitlib import crypto
 from jitlib.federation import Federation
 from jitlib.jurisdictions import is_jurisdiction
 from jitlib.natsauth import Credentials, resolve
@@ -98,6 +99,15 @@ class CommonSettings(BaseSettings):
     #: Where the file exporter writes spans (JSON lines); empty means traces.jsonl in the state dir.
     otel_file: Path | None = None
     log_level: str = "INFO"
+    #: The node's key-encryption keys (KEK), in a file: one line, the base64 of 32 random bytes; during a
+    #: rotation several lines, the current one first. Empty: ``<state_dir>/kek.b64``, generated when
+    #: missing (local runs only). Every service of the node reads the same file.
+    kek_file: Path | None = None
+    #: The KEK(s) themselves instead of a file (base64, comma-separated, current first). A secret: never
+    #: shown in a repr, a log line or an error.
+    kek: SecretStr = SecretStr("")
+    #: Seconds between two readings of the KEK file (a rotation is taken up without a restart).
+    kek_check_seconds: float = Field(default=30.0, gt=0)
 
     def issuers(self) -> list[tuple[str | None, str]]:
         """(jurisdiction or None for any, issuer) for every realm this node trusts."""
@@ -177,6 +187,19 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     #: Calls served at once, live streams included; beyond it a call gets RESOURCE_EXHAUSTED at once.
     max_concurrent_rpcs: int = Field(default=512, ge=8)
+    #: This service's own KEK file or value, overriding the node's ``JIT_KEK_FILE`` / ``JIT_KEK`` (kept
+    #: for nodes set up with per-service keys; one KEK per node is the rule).
+    kek_file: Path | None = None
+    kek: SecretStr = SecretStr("")
+
+    def kek_ring(self, common: CommonSettings, name: str) -> crypto.KekRing:
+        """The KEKs this service uses: its own setting, else the node's, else ``<state_dir>/kek.b64``
+        (generated when missing). A per-service file of an older local node (``<name>-kek.b64`` in the
+        state dir) is kept as a previous KEK, so what it wrapped is rewrapped under the current one."""
+        legacy = (common.state_dir / f"{name}-kek.b64",)
+        if self.kek.get_secret_value() or self.kek_file:
+            return crypto.load_kek_ring(self.kek, self.kek_file, common.state_dir / "kek.b64", legacy=legacy)
+        return crypto.load_kek_ring(common.kek, common.kek_file, common.state_dir / "kek.b64", legacy=legacy)
 
     def resolved_database_url(self, common: CommonSettings, name: str) -> str:
         if self.database_url:

@@ -2,8 +2,15 @@
 key (KEK, AES key wrap RFC 3394). The KEK lives in a file or an environment variable, never in the
 database; destroying a data key (its wrapped copy) makes what it encrypted unrecoverable.
 
-``load_kek`` reads the KEK once per process (every service that encrypts uses it); ``KeyRing`` keeps the
-data keys it has unwrapped, by a name the service chooses (a workspace, a channel and key version)."""
+``load_kek_ring`` reads the node's KEKs: the current one, which wraps every new data key, and the previous
+ones still accepted while their data keys are rewrapped (a rotation without downtime; the file is read
+again when it changes). ``KeyRing`` keeps the data keys it has unwrapped, by a name the service chooses
+(a workspace, a channel and key version). ``jitlib.sealing`` builds the per-workspace content keys of
+every service on these.
+
+The KEK file format is one line: the base64 of 32 random bytes (``generate_kek_file``; the same as
+``head -c 32 /dev/urandom | base64``). During a rotation the file holds several such lines, the new
+(current) one first."""
 
 from __future__ import annotations
 
@@ -45,30 +52,146 @@ class Kek:
 
 
 def load_kek(value: SecretStr | str | None, file: Path | None, fallback: Path) -> Kek:
-    """The KEK from ``value`` (base64), else ``file``, else ``fallback``, created with a warning when
-    missing: that suits a local demo node and nothing else (losing it loses every sealed record)."""
-    secret = value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
+    """One KEK: the current key of ``load_kek_ring``."""
+    return load_kek_ring(value, file, fallback).current
+
+
+def _decode_kek(text: str) -> Kek:
     try:
-        if secret:
-            key = base64.b64decode(secret, validate=True)
-        else:
-            path = file or fallback
-            if file is None and not path.exists():
-                log.warning(
-                    "no key-encryption key configured: generating %s (local use only; set the service's KEK or "
-                    "KEK_FILE setting on a real node)",
-                    path,
-                )
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(base64.b64encode(AESGCM.generate_key(bit_length=256)) + b"\n")
-            key = base64.b64decode(path.read_bytes().strip(), validate=True)
+        key = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise KeyError_("the key-encryption key is not valid base64") from None
     if len(key) != 32:
         raise KeyError_("the key-encryption key must be 32 bytes (base64 of 32 random bytes)")
     return Kek(key)
+
+
+def generate_kek_file(path: Path) -> bool:
+    """Write a new KEK (base64 of 32 random bytes, one line) to ``path``, mode 0600, unless the file exists.
+    Returns whether it wrote one. Safe when several processes try at once: one file, written whole."""
+    if path.exists():
+        return False
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(base64.b64encode(AESGCM.generate_key(bit_length=256)) + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)  # fails if another process made it first: theirs stands
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class KekRing:
+    """The node's key-encryption keys: ``current`` wraps every new data key; the others (previous KEKs,
+    during a rotation) still unwrap the keys they wrapped until those are rewrapped. Read from a value
+    (``JIT_KEK``: base64 keys separated by commas or new lines, the current one first) or a file (one key
+    per line, the current one first), which ``reload`` reads again when it changed."""
+
+    def __init__(self, keks: list[Kek], *, file: Path | None = None, extra: tuple[Kek, ...] = ()) -> None:
+        if not keks:
+            raise KeyError_("no key-encryption key configured")
+        self._file = file
+        self._extra = extra
+        self._stamp = self._file_stamp()
+        self._set(keks)
+
+    def _set(self, keks: list[Kek]) -> None:
+        ordered = [*keks, *(k for k in self._extra if k not in keks)]
+        self.current = ordered[0]
+        self._by_id = {k.id: k for k in ordered}
+        self.ids = tuple(k.id for k in ordered)
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        if self._file is None:
+            return None
+        try:
+            st = self._file.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    @classmethod
+    def parse(cls, text: str, **kwargs: object) -> KekRing:
+        keks = [_decode_kek(part) for part in text.replace(",", "\n").splitlines() if part.strip()]
+        return cls(keks, **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_file(cls, path: Path, extra: tuple[Kek, ...] = ()) -> KekRing:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise KeyError_(f"the key-encryption key file {path} cannot be read ({exc.strerror})") from None
+        return cls.parse(text, file=path, extra=extra)
+
+    def reload(self) -> bool:
+        """Read the KEK file again if it changed since it was read; True when the ring changed. A file
+        being rewritten (unreadable, empty or invalid for a moment) leaves the ring as it was."""
+        stamp = self._file_stamp()
+        if self._file is None or stamp == self._stamp:
+            return False
+        try:
+            keks = [_decode_kek(p) for p in self._file.read_text().splitlines() if p.strip()]
+        except (OSError, KeyError_) as exc:
+            log.warning("the key-encryption key file changed but cannot be used yet (%s); keeping the keys held", exc)
+            return False
+        if not keks:
+            return False
+        before = self.ids
+        self._stamp = stamp
+        self._set(keks)
+        if before != self.ids:
+            log.info("key-encryption keys reloaded: current %s, %d in all", self.current.id, len(self.ids))
+            return True
+        return False
+
+    def get(self, kek_id: str) -> Kek | None:
+        return self._by_id.get(kek_id)
+
+    def unwrap(self, wrapped: bytes, kek_id: str) -> bytes:
+        """Unwrap a data key with the KEK that wrapped it (``kek_id``; read the file again when it names a
+        KEK this ring does not hold). Raises ``KeyError_`` when no KEK held opens it."""
+        kek = self._by_id.get(kek_id) if kek_id else self.current
+        if kek is None and self.reload():
+            kek = self._by_id.get(kek_id)
+        if kek is None:
+            raise KeyError_(f"data key wrapped by a key-encryption key this node does not hold ({kek_id})")
+        return unwrap(kek, wrapped)
+
+    def unwrap_any(self, wrapped: bytes) -> bytes:
+        """Unwrap with whichever KEK of the ring wrapped it (AES key wrap checks its integrity)."""
+        for kek in [self.current, *(self._by_id[i] for i in self.ids if i != self.current.id)]:
+            try:
+                return unwrap(kek, wrapped)
+            except KeyError_:
+                continue
+        raise KeyError_("data key does not unwrap with any of this node's key-encryption keys")
+
+
+def load_kek_ring(
+    value: SecretStr | str | None, file: Path | None, fallback: Path, *, legacy: tuple[Path, ...] = ()
+) -> KekRing:
+    """The node's KEK ring from ``value`` (base64 keys), else ``file`` (one per line, current first), else
+    ``fallback``, generated when missing (a local node only: losing it loses every sealed record). The
+    ``legacy`` files that exist (the per-service KEK files of older local nodes) are added as previous
+    KEKs, so what they wrapped is rewrapped under the current one."""
+    secret = value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
+    extra = tuple(_decode_kek(p.read_text()) for p in legacy if p.exists() and p.read_text().strip())
+    if secret:
+        return KekRing.parse(secret, extra=extra)
+    if file is None:
+        if generate_kek_file(fallback):
+            log.warning(
+                "no key-encryption key configured: generated %s (local use only; set JIT_KEK_FILE on a real node)",
+                fallback,
+            )
+        file = fallback
+    return KekRing.from_file(file, extra)
 
 
 def new_data_key() -> bytes:
@@ -105,14 +228,18 @@ class KekSealer:
     """Seals a piece of data at rest under a fresh data key wrapped by the KEK, bound to ``name`` (for
     instance an outbox row that must hold a message's text until it is sent to another node)."""
 
-    kek: Kek = field(repr=False)
+    kek: Kek | KekRing = field(repr=False)
 
     def seal(self, data: bytes, name: str) -> bytes:
         data_key = new_data_key()
-        return wrap(self.kek, data_key) + seal(data_key, data, name.encode())
+        kek = self.kek.current if isinstance(self.kek, KekRing) else self.kek
+        return wrap(kek, data_key) + seal(data_key, data, name.encode())
 
     def open(self, data: bytes, name: str) -> bytes:
-        data_key = unwrap(self.kek, data[:WRAPPED_LEN])
+        if isinstance(self.kek, KekRing):
+            data_key = self.kek.unwrap_any(data[:WRAPPED_LEN])
+        else:
+            data_key = unwrap(self.kek, data[:WRAPPED_LEN])
         return open_sealed(data_key, data[WRAPPED_LEN:], name.encode())
 
 
@@ -132,13 +259,17 @@ class KeyRing:
     key is the service's write (set the wrapped copy to NULL) followed by ``forget``, so this process no
     longer holds it either."""
 
-    def __init__(self, kek: Kek) -> None:
-        self._kek = kek
+    def __init__(self, kek: Kek | KekRing) -> None:
+        self._kek = kek if isinstance(kek, KekRing) else KekRing([kek])
         self._keys: dict[Hashable, bytes] = {}
 
     @property
     def kek_id(self) -> str:
-        return self._kek.id
+        return self._kek.current.id
+
+    @property
+    def keks(self) -> KekRing:
+        return self._kek
 
     def cached(self, name: Hashable) -> bytes | None:
         """The data key ``name`` if this process holds it open, else None (no store read)."""
@@ -147,7 +278,7 @@ class KeyRing:
     def fresh(self) -> WrappedKey:
         """A fresh data key, wrapped for the store and NOT kept open: for a key that another replica may
         create at the same moment, open it (``open``) only once the store says which one won."""
-        return WrappedKey(wrap(self._kek, new_data_key()), self._kek.id)
+        return WrappedKey(wrap(self._kek.current, new_data_key()), self._kek.current.id)
 
     def open(self, name: Hashable, load: Callable[[], WrappedKey | None]) -> bytes:
         """The data key ``name``: from memory, else ``load()`` from the store and unwrap it.
@@ -158,9 +289,10 @@ class KeyRing:
         stored = load()
         if stored is None or stored.wrapped is None:
             raise Shredded(f"data key {name!r} is destroyed")
-        if stored.kek_id and stored.kek_id != self._kek.id:
-            raise KeyError_(f"data key {name!r} was wrapped by another key-encryption key ({stored.kek_id})")
-        key = unwrap(self._kek, stored.wrapped)
+        try:
+            key = self._kek.unwrap(stored.wrapped, stored.kek_id)
+        except KeyError_:
+            raise KeyError_(f"data key {name!r} was wrapped by another key-encryption key ({stored.kek_id})") from None
         self._keys[name] = key
         return key
 

@@ -186,6 +186,14 @@ class RecordFields(Fields):
         return {**record_columns(cast(StoredRecord, record)), **super().write(record)}
 
 
+class Sealer(Protocol):
+    """Seals a record's free-text columns before they are written (``jitlib.sealing.SealedText``)."""
+
+    def seal_columns(
+        self, session: Session, columns: dict[str, object], record_id: str, workspace_id: str
+    ) -> dict[str, object]: ...
+
+
 class PartiedRecord(StoredRecord, Protocol):
     """A stored record with the jurisdictions party to it (what its ``PartyIndex`` holds)."""
 
@@ -209,10 +217,13 @@ class RecordTable(Generic[P]):
         parties: PartyIndex,
         columns: Callable[[P], dict[str, object]],
         load: Callable[[Session, Any], P],
+        *,
+        sealed: Sealer | None = None,
     ) -> None:
         self.row = row
         self.parties = parties
-        self._columns = columns
+        self._clear_columns = columns
+        self._sealed = sealed
         self._load = load
         # Its idempotency key (creator, request id), unique, and (workspace, id) for the pages of its List.
         table = cast(Table, row.__table__)  # type: ignore[attr-defined]
@@ -241,10 +252,16 @@ class RecordTable(Generic[P]):
             conditions = [*conditions, self.row.id > after_id]
         return session.scalars(select(self.row).where(*conditions).order_by(self.row.id).limit(limit)).all()
 
+    def _columns(self, session: Session, record: P) -> dict[str, object]:
+        columns = self._clear_columns(record)
+        if self._sealed is None:
+            return columns
+        return self._sealed.seal_columns(session, columns, record.id, record.workspace_id)
+
     def insert(self, session: Session, record: P, *, request_id: str, request_digest: str) -> None:
         """Write a new record, made by the client request ``request_id`` (its idempotency key)."""
         creation = creation_columns(record, request_id=request_id, request_digest=request_digest)
-        session.execute(self._insert, {**creation, **self._columns(record)})
+        session.execute(self._insert, {**creation, **self._columns(session, record)})
         self.parties.write(session, record.id, record.parties)
 
     def update_if_version(self, session: Session, record: P, expected_version: int, **extra: object) -> bool:
@@ -269,7 +286,7 @@ class RecordTable(Generic[P]):
         result = session.execute(
             update(self.row)
             .where(self.row.id == record.id, *conditions)
-            .values(**self._columns(record), **extra)
+            .values(**self._columns(session, record), **extra)
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
@@ -404,9 +421,14 @@ class Database:
                 self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        #: Copied into every session's ``info``: what the service's stores find there (``jitlib.sealing``
+        #: puts its content keys here before the first session opens).
+        self.info: dict[str, Any] = {}
+        self._reader = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
         # Writers take SQLite's write lock at BEGIN, so two writers never deadlock on a lock upgrade.
-        self._writer = sessionmaker(self.engine.execution_options(jit_write=True), expire_on_commit=False)
+        self._writer = sessionmaker(
+            self.engine.execution_options(jit_write=True), expire_on_commit=False, info=self.info
+        )
 
     async def _run(self, fn: Callable[[], T]) -> T:
         if self._executor is None:
@@ -426,12 +448,12 @@ class Database:
 
     async def write(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in a write transaction, committed when ``fn`` returns normally."""
+        return await self._run(lambda: self.write_sync(fn))
 
-        def unit() -> T:
-            with self._writer() as session, session.begin():
-                return fn(session)
-
-        return await self._run(unit)
+    def write_sync(self, fn: Callable[[Session], T]) -> T:
+        """``write`` in the calling thread (before the service serves, or in a worker thread)."""
+        with self._writer() as session, session.begin():
+            return fn(session)
 
     def dispose(self) -> None:
         if self._executor is not None:

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 from datetime import UTC
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
+from jitlib import sealing
 from jitlib.bus import Bus, BusUnavailable
 from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
@@ -46,14 +47,18 @@ class PayloadSealer(Protocol):
 def stage(
     session: Session, tables: RuntimeTables, subject: str, envelope: Envelope, sealer: PayloadSealer | None = None
 ) -> None:
-    """Write an event to the outbox inside the caller's transaction, with the current trace context. With
-    ``sealer`` (only for an event for other nodes, ``PEERS_ONLY``), the row holds it sealed: the relay
-    opens it just before sending it on the links."""
+    """Write an event to the outbox inside the caller's transaction, with the current trace context. The
+    row holds the envelope sealed (it carries the record's state, free text included): under the
+    workspace's content key (``jitlib.sealing``; shredding the workspace destroys it too), or the KEK.
+    With ``sealer`` (only for an event for other nodes, ``PEERS_ONLY``), sealed by it. The relay opens
+    the row just before publishing it."""
     payload = envelope.SerializeToString(deterministic=True)
     if sealer is not None:
         if not subject.startswith(PEERS_ONLY):
             raise ValueError("only an event for other nodes is kept sealed in the outbox")
         payload = sealer.seal(payload, envelope.id)
+    else:
+        payload = sealing.seal_payload(session, payload, envelope.id, envelope.workspace_id)
     session.execute(
         tables.outbox.insert(),
         {
@@ -66,6 +71,13 @@ def stage(
             "attempts": 0,
         },
     )
+
+
+class _Pending(NamedTuple):
+    id: str
+    subject: str
+    payload: bytes | None
+    headers: str
 
 
 class OutboxRelay:
@@ -149,13 +161,28 @@ class OutboxRelay:
             .order_by(ob.c.id)
             .limit(self._batch)
         )
+
+        def pending(session: Session) -> list[tuple[str, str, bytes | None, str]]:
+            out = []
+            for r in session.execute(query).all():
+                payload = r.payload
+                if not r.subject.startswith(PEERS_ONLY):
+                    # None: its workspace was shredded before it went out; it never will.
+                    payload = sealing.open_payload(session, payload, r.id)
+                out.append((r.id, r.subject, payload, r.headers))
+            return out
+
         with suppress_instrumentation():  # idle polling must not flood the traces
-            rows = await self._db.read(lambda session: session.execute(query).all())
+            rows = await self._db.read(pending)
         if not rows:
             return False
         sent: list[str] = []
         try:
-            for row in rows:
+            for row in (_Pending(*r) for r in rows):
+                if row.payload is None:
+                    log.info("event %s is not published: its workspace's content was destroyed", row.id)
+                    sent.append(row.id)
+                    continue
                 stored = json.loads(row.headers or "{}")
                 with tracer.start_as_current_span(
                     f"{row.subject} publish",

@@ -19,12 +19,14 @@ from jitlib.auth import Principal
 from jitlib.bus import Bus, EventConsumer, Handler
 from jitlib.clock import Clock
 from jitlib.config import CommonSettings, ServiceSettings
+from jitlib.crypto import KekRing
 from jitlib.db import Database, RuntimeTables
 from jitlib.errors import FailedPrecondition, NotFound, PermissionDenied, bounded
 from jitlib.federation import Federation
 from jitlib.forwarding import ForwardedRefusal, Forwarder, OwnedElsewhere
 from jitlib.outbox import OutboxRelay
 from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
+from jitlib.sealing import ContentKeys
 from jitlib.workspaces import DirectorySync, WorkspaceInfo
 
 T = TypeVar("T")
@@ -79,6 +81,10 @@ class Runtime:
     federation: Federation | None = None
     #: On a federation: sends a command to the node that owns its record.
     forwarder: Forwarder | None = None
+    #: The node's key-encryption keys (current and previous), and this service's workspace content keys
+    #: (``jitlib.sealing``; None for a service that keeps its own).
+    keks: KekRing | None = None
+    content_keys: ContentKeys | None = None
 
     async def change(self, principal: Principal, fn: Callable[[UnitOfWork], T]) -> T:
         """Run ``fn`` as one unit of work: the change, its outbox events and its audit entries (chained

@@ -24,7 +24,7 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
-from jitlib import auth, db, tls, workspaces
+from jitlib import auth, db, sealing, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus
@@ -378,6 +378,17 @@ class ServiceApp:
         if self.settings.migrate_on_start:
             await asyncio.to_thread(db.migrate, self.spec.migrations_dir, url)
         database = db.Database(url)
+        keks = self.settings.kek_ring(self.common, self.spec.name)
+        content_keys = sealing.install(database.info, self.spec.metadata, keks)
+        if content_keys is not None:
+            # SQLite overwrites what it deletes: a destroyed key leaves no copy in a free page.
+            sealing.enable_secure_delete(database.engine)
+        # Rows written in clear before sealing existed (an older version's database) are sealed before serving.
+        sealed = await asyncio.to_thread(
+            sealing.backfill_all, database.write_sync, self.spec.metadata, self.spec.tables
+        )
+        if sealed:
+            log.info("%s: %d rows written in clear before sealing are now sealed", self.spec.name, sealed)
         SQLAlchemyInstrumentor().instrument(engine=database.engine)
         federation = self.common.federation()
         streams = [*self.spec.streams, workspaces.WORKSPACE_STREAM, *(federation.streams() if federation else [])]
@@ -411,6 +422,8 @@ class ServiceApp:
             clock=self.clock,
             workspaces=directory,
             federation=federation,
+            keks=keks,
+            content_keys=content_keys,
         )
         self.runtime = rt
         forwarder = (
@@ -422,7 +435,11 @@ class ServiceApp:
         bus.start()
         relay.start()
         await directory.start()
-        self._consumers = list(self.spec.consumers(rt) if self.spec.consumers else [])
+        rotation = sealing.KekRotation(
+            database.write, database.read, self.spec.metadata, keks, interval=self.common.kek_check_seconds
+        )
+        self.spec.extra["kek_rotation"] = rotation
+        self._consumers = [rotation, *(self.spec.consumers(rt) if self.spec.consumers else [])]
         for consumer in self._consumers:
             consumer.start()
 

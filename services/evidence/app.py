@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from jitlib import crypto, replicas
+from jitlib import replicas
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -33,10 +33,6 @@ class EvidenceSettings(ServiceSettings):
     listen: str = "127.0.0.1:50052"
     #: Where encrypted evidence blobs live; empty means <state dir>/evidence-blobs.
     blob_dir: str = ""
-    #: The node's key-encryption key, base64 of 32 bytes. Never stored in the database, never in a repr.
-    kek: SecretStr = SecretStr("")
-    #: A file holding the KEK (base64) instead; with neither, one is generated into the state dir (local runs).
-    kek_file: str = ""
     #: Warnings before a deadline (comma-separated durations: 48h, 2d, 1d12h, 90m); one more when it passes.
     warn_offsets: str = "48h,8h"
     #: Warnings for deadlines of 24 hours or less (the 8-hour emergency EPOC).
@@ -83,9 +79,8 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         state_dir = rt.common.state_dir
         root = Path(settings.blob_dir) if settings.blob_dir else state_dir / "evidence-blobs"
         blob_store = blobs.BlobStore(root)
-        kek_file = Path(settings.kek_file) if settings.kek_file else None
-        kek = crypto.load_kek(settings.kek, kek_file, state_dir / "evidence-kek.b64")
-        servicer = EvidenceServicer(rt, blob_store, WorkspaceKeys(rt, kek), offsets)
+        assert rt.content_keys is not None  # the store declares workspace_keys
+        servicer = EvidenceServicer(rt, blob_store, WorkspaceKeys(rt, rt.content_keys), offsets)
         scanner = extra.get("scanner")
         if scanner is not None:
             servicer.wake_scanner = scanner.wake

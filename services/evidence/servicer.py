@@ -28,7 +28,7 @@ from jitlib.workspaces import WorkspaceInfo
 from services.evidence import blobs, custody, domain, events, store
 from services.evidence.deadline_alerts import AlertOffsets, first_alerts
 from services.evidence.domain import EVIDENCE_ITEM_RULES, EvidenceRequest
-from services.evidence.keys import KeyUnavailable, WorkspaceKeys
+from services.evidence.keys import ContentDestroyed, KeyUnavailable, WorkspaceKeys
 from services.evidence.mapping import (
     REQUEST_FIELDS,
     custody_action_from_pb,
@@ -540,6 +540,8 @@ async def verify_all(rt: Runtime, blob_store: blobs.BlobStore, keys: WorkspaceKe
             except KeyUnavailable as exc:
                 out.problems.append(pb.ItemProblem(item_id=item.id, problem="key_unavailable", detail=exc.message))
                 continue
+            except ContentDestroyed:
+                continue  # its workspace was crypto-shredded: its bytes are gone on purpose
             except blobs.BlobCorrupt as exc:
                 problem = "blob_missing" if "missing" in str(exc) else "blob_corrupt"
                 out.problems.append(pb.ItemProblem(item_id=item.id, problem=problem, detail=str(exc)))

@@ -25,16 +25,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import true as sa_true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
-from jitlib.crypto import WrappedKey
 from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
+from jitlib.sealing import UNAVAILABLE, SealedText, workspace_keys_table
 from jitlib.visibility import PartyIndex
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
@@ -47,6 +46,9 @@ class Base(DeclarativeBase):
 
 RUNTIME = runtime_tables(Base.metadata)
 ALERTS = alerts_table(Base.metadata)
+#: Each workspace's data key, wrapped by the node's KEK (``jitlib.sealing``): it seals the workspace's
+#: requests' and items' text and its evidence blobs; shredding it destroys them all.
+WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
 
 
 class RequestRow(RecordColumns, Base):
@@ -77,11 +79,17 @@ class RequestRow(RecordColumns, Base):
     received_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     next_deadline_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: What users write about a request (title, description, state reason, targets), sealed under the
+    #: workspace's key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
     )
 
+
+#: What users write about a request, sealed at rest (once shredded, no targets are left).
+SEALED = SealedText(RequestRow, ("title", "description", "state_reason", "targets"), destroyed={"targets": "[]"})
 
 #: One row per jurisdiction party to a request: the visibility index of restricted ones.
 PARTIES = PartyIndex.declare(
@@ -151,11 +159,18 @@ class ItemRow(Base):
     received_at: Mapped[datetime] = mapped_column(TS)
     custody_seq: Mapped[int] = mapped_column(Integer)
     custody_head: Mapped[str] = mapped_column(String(64))
+    #: The file name, description and conditions, sealed under the workspace's key (columns left empty).
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         Index("uq_evidence_items_uploader_request", "received_by_id", "upload_request_id", unique=True),
         Index("ix_evidence_items_request", "evidence_request_id", "id"),
     )
+
+
+#: What users write about an item, sealed at rest. An item is listed by the auditor's verification even when
+#: its key does not open (that is a finding).
+SEALED_ITEMS = SealedText(ItemRow, ("filename", "description", "conditions"), unavailable=UNAVAILABLE)
 
 
 class CustodyRow(Base):
@@ -173,17 +188,6 @@ class CustodyRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
-
-
-class WorkspaceKeyRow(Base):
-    """A workspace's data key, wrapped by the node's KEK (never stored in clear)."""
-
-    __tablename__ = "workspace_keys"
-
-    workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    kek_id: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(TS)
 
 
 # -- requests --------------------------------------------------------------------------------------
@@ -241,7 +245,7 @@ def _load(session: Session, row: RequestRow) -> EvidenceRequest:
 
 #: The requests table: get, find_by_request, pages, and its writes: insert, update_if_version (the
 #: version guard) and write_replica; the functions below add the request's deadlines to the writes.
-REQUESTS = RecordTable(RequestRow, PARTIES, _columns, _load)
+REQUESTS = RecordTable(RequestRow, PARTIES, _columns, _load, sealed=SEALED)
 get = REQUESTS.get
 find_by_request = REQUESTS.find_by_request
 _INSERT_DEADLINE = insert(cast(Table, DeadlineRow.__table__))
@@ -535,10 +539,16 @@ def find_item_by_upload(session: Session, user_id: str, upload_request_id: str) 
     return item_to_domain(row) if row is not None else None
 
 
+def _item_text(session: Session, item: EvidenceItem) -> dict[str, object]:
+    """The item's file name, description and conditions, as written: sealed."""
+    text = {"filename": item.filename, "description": item.description, "conditions": item.conditions}
+    return SEALED_ITEMS.seal_columns(session, text, item.id, item.workspace_id)
+
+
 def insert_item(session: Session, item: EvidenceItem, upload_request_id: str) -> None:
     session.execute(
         insert(ItemRow).values(
-            **ITEM_FIELDS.write(item),
+            **{**ITEM_FIELDS.write(item), **_item_text(session, item)},
             upload_request_id=upload_request_id,
             consents=_consents_json(item.consents),
             received_by_id=item.received_by.user_id,
@@ -562,7 +572,7 @@ def write_item_replica(session: Session, replica: ItemReplica, exists: bool) -> 
         session.execute(
             update(ItemRow)
             .where(ItemRow.id == replica.id)
-            .values(custody_seq=replica.version, description=replica.item.description)
+            .values(custody_seq=replica.version, **_item_text(session, replica.item))
         )
         return
     insert_item(session, replace(replica.item, blob_key=""), upload_request_id=replica.id)
@@ -653,24 +663,3 @@ def append_custody(session: Session, item_id: str, entry: custody.Entry) -> cust
 def custody_entries(session: Session, item_id: str) -> list[custody.Entry]:
     rows = session.scalars(select(CustodyRow).where(CustodyRow.item_id == item_id).order_by(CustodyRow.seq))
     return [custody.Entry(**CUSTODY_FIELDS.read(r)) for r in rows]
-
-
-# -- workspace data keys ---------------------------------------------------------------------------
-
-
-def get_wrapped_key(session: Session, workspace_id: str) -> WrappedKey | None:
-    row = session.scalar(select(WorkspaceKeyRow).where(WorkspaceKeyRow.workspace_id == workspace_id))
-    return WrappedKey(row.wrapped_key, row.kek_id) if row is not None else None
-
-
-def add_wrapped_key(session: Session, workspace_id: str, key: WrappedKey, now: datetime) -> WrappedKey:
-    """Store ``key`` as the workspace's data key unless one exists (another replica was first); return the
-    one stored."""
-    table = cast(Table, WorkspaceKeyRow.__table__)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    values = {"workspace_id": workspace_id, "wrapped_key": key.wrapped, "kek_id": key.kek_id, "created_at": now}
-    session.execute(ins.values(**values).on_conflict_do_nothing(index_elements=["workspace_id"]))
-    stored = get_wrapped_key(session, workspace_id)
-    assert stored is not None
-    return stored

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import grpc
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from jit.messaging.v1 import messaging_pb2, messaging_pb2_grpc
@@ -37,10 +37,6 @@ class MessagingSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="JIT_MESSAGING_", extra="ignore")
     listen: str = "127.0.0.1:50054"
-    #: The node's key-encryption key, base64 (32 bytes). Prefer kek_file; never put it in the database.
-    #: A secret: it shows as ********** in a repr, a log line or an error.
-    kek: SecretStr = SecretStr("")
-    kek_file: Path | None = None
     #: Where sealed attachments live; empty means <state dir>/messaging-blobs.
     blob_dir: Path | None = None
     #: Days after this node first saw a workspace closed before its keys are destroyed ...
@@ -63,7 +59,8 @@ class Parts:
 
 
 def build(settings: MessagingSettings, rt: Runtime) -> Parts:
-    kek = crypto.load_kek(settings.kek, settings.kek_file, rt.common.state_dir / "messaging-kek.b64")
+    assert rt.keks is not None  # the node's KEKs (JIT_KEK_FILE), loaded by the bootstrap
+    kek = rt.keks
     rt.relay.sealer = crypto.KekSealer(kek)  # the text of a message for other nodes, until it is sent
     blob_dir = settings.blob_dir or rt.common.state_dir / "messaging-blobs"
     blob_dir.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,7 @@ from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.crypto import WrappedKey
 from jitlib.db import TS, Fields, Stored, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
+from jitlib.sealing import wrapped_by_kek
 from jitlib.visibility import PartyIndex
 from services.messaging.domain import (
     WORKSPACE,
@@ -119,6 +120,11 @@ class WorkspaceKey(Base):
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     kek_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(TS)
+
+
+# Both key tables hold keys wrapped by the node's KEK: rewrapped when it is rotated (``jitlib.sealing``).
+wrapped_by_kek(Base.metadata, cast(Table, WorkspaceKey.__table__))
+wrapped_by_kek(Base.metadata, cast(Table, ChannelKey.__table__), ChannelKey.__table__.c.wrapping == "kek")
 
 
 class MessageRow(Base):

@@ -11,6 +11,7 @@ from typing import cast
 from sqlalchemy import (
     Index,
     Integer,
+    LargeBinary,
     Select,
     String,
     Text,
@@ -26,6 +27,7 @@ from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
+from jitlib.sealing import SealedText, workspace_keys_table
 from jitlib.visibility import PartyIndex
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
 
@@ -36,6 +38,8 @@ class Base(DeclarativeBase):
 
 RUNTIME = runtime_tables(Base.metadata)
 ALERTS = alerts_table(Base.metadata)
+#: Each workspace's content key, wrapped by the node's KEK (``jitlib.sealing``).
+WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
 
 
 class OrderRow(RecordColumns, Base):
@@ -60,6 +64,10 @@ class OrderRow(RecordColumns, Base):
     produced_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     #: When the warning scanner must next look at this order (the next unsent warning); NULL when none.
     next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: What users write about an order (targets, description, state reason, the provider's reference),
+    #: sealed under the workspace's content key; their own columns stay empty (NULL: a row from before
+    #: sealing, sealed at start).
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         Index("ix_preservation_orders_workspace_state", "workspace_id", "state"),
@@ -70,6 +78,11 @@ class OrderRow(RecordColumns, Base):
         Index("ix_preservation_orders_next_alert", "next_alert_at"),
     )
 
+
+#: What users write about an order, sealed at rest (once shredded, no targets are left).
+SEALED = SealedText(
+    OrderRow, ("targets", "description", "state_reason", "provider_reference"), destroyed={"targets": "[]"}
+)
 
 #: One row per jurisdiction party to a order: the visibility index of restricted ones.
 PARTIES = PartyIndex.declare(
@@ -112,7 +125,7 @@ def _columns(order: Order) -> dict[str, object]:
 #: update_if_version (the version guard; the order's ``next_alert_at`` given with it) and write_replica.
 #: A replica's ``next_alert_at`` stays NULL: this node's scanner never warns of nor expires an order it
 #: does not own; the owner's node does, and its events bring the new state (EXPIRED) here.
-ORDERS = RecordTable(OrderRow, PARTIES, _columns, lambda _session, row: to_domain(row))
+ORDERS = RecordTable(OrderRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=SEALED)
 get = ORDERS.get
 find_by_request = ORDERS.find_by_request
 

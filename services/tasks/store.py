@@ -6,11 +6,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
+from jitlib.sealing import SealedText, workspace_keys_table
 from jitlib.visibility import PartyIndex
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
@@ -20,6 +21,8 @@ class Base(DeclarativeBase):
 
 
 RUNTIME = runtime_tables(Base.metadata)
+#: Each workspace's content key, wrapped by the node's KEK (``jitlib.sealing``).
+WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
 
 
 class TaskRow(RecordColumns, Base):
@@ -36,12 +39,18 @@ class TaskRow(RecordColumns, Base):
     state: Mapped[str] = mapped_column(String(16))
     state_reason: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(Text)
+    #: The free text above (title, description, state reason, outcome), sealed under the workspace's
+    #: content key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         Index("ix_tasks_workspace_state", "workspace_id", "state"),
         Index("ix_tasks_workspace_due", "workspace_id", "due_at"),
     )
 
+
+#: What users write about a task, sealed at rest.
+SEALED = SealedText(TaskRow, ("title", "description", "state_reason", "outcome"))
 
 #: One row per jurisdiction party to a task: the visibility index of restricted ones.
 PARTIES = PartyIndex.declare(TaskRow, "task_parties", key="task_id", index="ix_task_parties_jurisdiction_task")
@@ -81,7 +90,7 @@ def _columns(task: Task) -> dict[str, object]:
 
 #: The tasks table: get, find_by_request, pages, and its writes: insert, update_if_version (the version
 #: guard) and write_replica.
-TASKS = RecordTable(TaskRow, PARTIES, _columns, lambda _session, row: to_domain(row))
+TASKS = RecordTable(TaskRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=SEALED)
 get = TASKS.get
 find_by_request = TASKS.find_by_request
 

@@ -240,7 +240,7 @@ def test_production_takes_database_urls_kek_nats_and_tls_from_the_named_secrets(
         assert env["JIT_NATS_URL"]["value"].startswith("tls://")
         assert env["JIT_NATS_STREAM_REPLICAS"]["value"] == "3"
     (ev,) = named(production_nl, "Deployment", "jit-nl-evidence")["spec"]["template"]["spec"]["containers"]
-    assert env_of(ev)["JIT_EVIDENCE_KEK_FILE"]["value"] == "/etc/jit/kek/kek"
+    assert env_of(ev)["JIT_KEK_FILE"]["value"] == "/etc/jit/kek/kek"
     volumes = {
         v["name"]: v
         for v in named(production_nl, "Deployment", "jit-nl-evidence")["spec"]["template"]["spec"]["volumes"]

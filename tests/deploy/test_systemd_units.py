@@ -206,8 +206,8 @@ def test_the_env_example_holds_no_secret_and_migrates_outside_the_services() -> 
     for name, annotation in settings.items():
         if "SecretStr" in str(annotation):
             assert name not in active, f"{name}: a secret value in the env file"
-    for name in ("JIT_EVIDENCE_KEK_FILE", "JIT_MESSAGING_KEK_FILE"):
-        assert active[name].startswith("/etc/jit/secrets/")
+    # One key-encryption key for the node, in a secret file, read by every service.
+    assert active["JIT_KEK_FILE"].startswith("/etc/jit/secrets/")
     for name in GRPC_SERVICES:
         url = active[f"JIT_{name.upper()}_DATABASE_URL"]
         assert url.startswith("postgresql+psycopg://")

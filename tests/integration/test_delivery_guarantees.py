@@ -31,7 +31,7 @@ from jitlib.db import sync_url
 from services.tasks.app import TasksSettings, spec
 from services.tasks.store import RUNTIME
 from tests.conftest import read_stream, wait_for_workspace
-from tests.harness import eventually, md, rid, start_service
+from tests.harness import eventually, md, rid, start_service, suite_kek_file
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +122,7 @@ def _start_service_process(
         "JIT_TASKS_CONSUMER_GROUP": group,
         "JIT_TASKS_OUTBOX_POLL_SECONDS": "0.2",
         "JIT_STATE_DIR": str(log.parent),
+        "JIT_KEK_FILE": str(suite_kek_file()),  # the node's KEK, shared with the in-process replicas
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.tasks"],

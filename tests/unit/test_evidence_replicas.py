@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as pb
-from jitlib import replicas
+from jitlib import crypto, replicas, sealing
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock
 from services.evidence import app, domain, events, store
@@ -180,7 +180,9 @@ def test_an_unknown_value_in_a_list_or_a_deadline_is_refused() -> None:
 def session() -> Iterator[Session]:
     engine = create_engine("sqlite://")
     store.Base.metadata.create_all(engine)
-    with Session(engine) as s, s.begin():
+    info: dict[str, object] = {}  # the service's content keys, as the bootstrap installs them
+    sealing.install(info, store.Base.metadata, crypto.KekRing([crypto.Kek(bytes(32))]))
+    with Session(engine, info=info) as s, s.begin():
         yield s
     engine.dispose()
 

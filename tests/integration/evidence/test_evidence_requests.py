@@ -14,6 +14,7 @@ from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2 as ppb
+from jitlib import sealing
 from jitlib.bus import stream_for
 from services.evidence.store import RUNTIME, RequestRow
 from tests.conftest import read_stream
@@ -314,8 +315,14 @@ def test_deadline_alerts_are_published_once_across_restarts_and_replicas(
     assert second.request.id == r.id
 
     def staged(session: Any) -> int:
-        rows = session.execute(select(RUNTIME.outbox.c.payload).where(RUNTIME.outbox.c.subject.like("%.deadline_%")))
-        return sum(1 for (payload,) in rows if Envelope.FromString(payload).aggregate_id == r.id)
+        ob = RUNTIME.outbox
+        rows = session.execute(select(ob.c.id, ob.c.payload).where(ob.c.subject.like("%.deadline_%")))
+        # The outbox keeps each envelope sealed (jitlib.sealing): opened as the relay opens it.
+        return sum(
+            1
+            for event_id, payload in rows
+            if Envelope.FromString(sealing.open_payload(session, payload, event_id) or b"").aggregate_id == r.id
+        )
 
     assert evidence_svc.loop.run(evidence_svc.rt.read(staged)) == 2  # written once each, not only deduplicated
 

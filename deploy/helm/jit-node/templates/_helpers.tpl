@@ -133,9 +133,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 - name: JIT_NATS_CREDENTIALS_DIR
   value: /etc/jit/nats-users
-{{- if has .name (list "evidence" "messaging") }}
-- name: {{ $p }}KEK_FILE
+{{- /* The node's key-encryption key: every service seals its case content under keys it wraps. */}}
+- name: JIT_KEK_FILE
   value: /etc/jit/kek/kek
+{{- if has .name (list "evidence" "messaging") }}
 - name: {{ $p }}BLOB_DIR
   value: /var/lib/jit/blobs
 {{- end }}

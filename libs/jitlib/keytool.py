@@ -1,0 +1,154 @@
+"""The operator's key command, on a node's databases (the same settings as the services: ``JIT_STATE_DIR``,
+``JIT_<SERVICE>_DATABASE_URL``, ``JIT_KEK_FILE``)::
+
+    python -m jitlib.keytool status                      # which KEK wraps how many data keys, per service
+    python -m jitlib.keytool shred --workspace WS --yes  # crypto-shred a retired workspace's content
+
+``status`` says when a rotated-out KEK may be removed from the KEK file: when no service has a data key
+under it any more. ``shred`` destroys the workspace's content key in the tasks, evidence and preservation
+databases (the running services stop using it within a few seconds: ``jitlib.sealing.RECHECK_SECONDS``);
+its titles, descriptions and other text then read as "[content destroyed]". Messaging shreds a closed
+workspace's messages by its own retention clock (``JIT_MESSAGING_RETENTION_DAYS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy import MetaData, Table, and_, create_engine, select, update
+from sqlalchemy.engine import Engine
+
+from jitlib import crypto, sealing
+from jitlib.config import CommonSettings, ServiceSettings
+from jitlib.db import sync_url
+
+#: The services of a node, in the order `make run` starts them.
+SERVICES = ("tasks", "evidence", "preservation", "messaging")
+#: Those whose case content is sealed under ``jitlib.sealing`` workspace keys (shredded by this command).
+SHREDDABLE = ("tasks", "evidence", "preservation")
+
+
+def _settings(name: str) -> ServiceSettings:
+    class Settings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix=f"JIT_{name.upper()}_", extra="ignore")
+
+    return Settings()
+
+
+def _engine(common: CommonSettings, name: str) -> Engine | None:
+    settings = _settings(name)
+    if not settings.database_url and not (common.state_dir / f"{name}.db").exists():
+        return None
+    return create_engine(sync_url(settings.resolved_database_url(common, name)))
+
+
+def _key_tables(engine: Engine) -> list[tuple[Table, Any]]:
+    names = ("workspace_keys", "channel_keys")
+    meta = MetaData()
+    meta.reflect(engine, only=lambda name, _m: name in names)  # also brings the tables they refer to
+    out: list[tuple[Table, Any]] = []
+    for table in (meta.tables[n] for n in names if n in meta.tables):
+        where = table.c.wrapping == "kek" if "wrapping" in table.c else None
+        out.append((table, where))
+    return out
+
+
+def status(common: CommonSettings, out: list[str]) -> int:
+    if not (common.kek.get_secret_value() or common.kek_file or (common.state_dir / "kek.b64").exists()):
+        out.append("error: no key-encryption key: set JIT_KEK_FILE (or JIT_STATE_DIR to the node's state folder)")
+        return 1
+    current = _settings("tasks").kek_ring(common, "tasks")
+    out.append(f"current key-encryption key: {current.current.id}")
+    old_left = 0
+    for name in SERVICES:
+        engine = _engine(common, name)
+        if engine is None:
+            out.append(f"{name}: no database")
+            continue
+        try:
+            usage: dict[str, int] = {}
+            with engine.connect() as conn:
+                for table, where in _key_tables(engine):
+                    cond = [table.c.wrapped.is_not(None), *([where] if where is not None else [])]
+                    for (kek_id,) in conn.execute(select(table.c.kek_id).where(and_(*cond))):
+                        usage[kek_id] = usage.get(kek_id, 0) + 1
+        finally:
+            engine.dispose()
+        words = ", ".join(
+            f"{n} under {k}{' (current)' if k == current.current.id else ''}" for k, n in sorted(usage.items())
+        )
+        out.append(f"{name}: {words or 'no data keys'}")
+        old_left += sum(n for k, n in usage.items() if k != current.current.id)
+    if old_left:
+        out.append(f"{old_left} data keys are still under an older KEK: keep it in the KEK file for now")
+    else:
+        out.append("every data key is under the current KEK: older KEKs may be removed from the KEK file")
+    return 0
+
+
+def shred(common: CommonSettings, workspace_id: str, out: list[str]) -> int:
+    now = datetime.now(UTC)
+    for name in SHREDDABLE:
+        engine = _engine(common, name)
+        if engine is None:
+            out.append(f"{name}: no database")
+            continue
+        try:
+            meta = MetaData()
+            meta.reflect(engine, only=["workspace_keys"])
+            t = meta.tables["workspace_keys"]
+            with engine.begin() as conn:
+                done = conn.execute(
+                    update(t).where(t.c.workspace_id == workspace_id).values(wrapped=None, destroyed_at=now)
+                ).rowcount
+                if done == 0:  # no content yet: a tombstone, so none is ever sealed under a new key
+                    conn.execute(
+                        t.insert().values(
+                            workspace_id=workspace_id, wrapped=None, kek_id="", created_at=now, destroyed_at=now
+                        )
+                    )
+            sealing.wipe_freed(engine)
+        finally:
+            engine.dispose()
+        out.append(f"{name}: the content of workspace {workspace_id} is destroyed")
+    return 0
+
+
+def _workspace_id(value: str) -> str:
+    if not value or len(value) > 64 or not value.isprintable():
+        raise argparse.ArgumentTypeError("a workspace id is 1 to 64 printable characters")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jitlib.keytool", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("status", help="which key-encryption key wraps how many data keys, per service")
+    p = sub.add_parser("shred", help="crypto-shred a retired workspace's content (cannot be undone)")
+    p.add_argument("--workspace", required=True, metavar="WS", type=_workspace_id)
+    p.add_argument("--yes", action="store_true", help="confirm: the content is destroyed for good")
+    args = parser.parse_args(argv)
+    common = CommonSettings()
+    out: list[str] = []
+    try:
+        if args.command == "status":
+            code = status(common, out)
+        elif not args.yes:
+            out.append("shred destroys the workspace's content for good: add --yes to confirm")
+            code = 2
+        else:
+            code = shred(common, args.workspace, out)
+    except crypto.KeyError_ as exc:
+        out.append(f"error: {exc}")
+        code = 1
+    print("\n".join(out))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

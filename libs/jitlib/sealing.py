@@ -1,0 +1,676 @@
+"""Case content sealed at rest, per workspace, in every service.
+
+Each service keeps one data key per workspace in its ``workspace_keys`` table, wrapped by the node's
+key-encryption key (``jitlib.crypto.KekRing``); the KEK never reaches the database. With it:
+
+- ``SealedText`` seals the free-text fields of a record table (titles, descriptions, reasons, notes) into
+  one ``sealed`` column (AES-256-GCM, the associated data binding the ciphertext to its table, record id
+  and fields, so a ciphertext moved to another row does not open) and leaves the clear columns empty.
+  Rows are opened as the ORM loads them (a SQLAlchemy ``load`` event); a store's ``RecordTable`` seals
+  them on every write. Rows written before sealing existed are sealed by ``backfill`` when the service
+  starts.
+- ``seal_payload`` / ``open_payload`` seal what else lands in the database with the same content: outbox
+  payloads (the envelope carries the record's state) and dead letters.
+- ``ContentKeys.shred`` destroys a workspace's key (crypto-shredding): its content then reads as
+  ``DESTROYED``, never as an error, and a write to it is refused (``ContentDestroyed``).
+- ``rewrap`` rewraps every stored data key under the current KEK (a KEK rotation, while serving).
+
+The service's ``ContentKeys`` is found from the SQLAlchemy session (``session.info``), which the server
+sets up (``install``), so the store's functions keep their signatures."""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, and_, event, func, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from jitlib import crypto
+from jitlib.db import RuntimeTables
+from jitlib.errors import FailedPrecondition
+
+log = logging.getLogger(__name__)
+
+#: What a sealed text field reads as once its workspace was crypto-shredded.
+DESTROYED = "[content destroyed]"
+#: What it reads as, where a table asks for it, while this node holds no KEK that opens its key.
+UNAVAILABLE = "[content unavailable: key-encryption key]"
+#: How long a process uses a workspace key it holds before it checks the store still has it (a key
+#: shredded by another process is dropped at most this late).
+RECHECK_SECONDS = 5.0
+
+_KEYS = "jit_content_keys"
+_KEK_SEALER = "jit_kek_sealer"
+_SEALED = "jit_sealed_text"
+_WRAPPED = "jit_wrapped_keys"
+_WORKSPACE_KEYS = "jit_workspace_keys"
+
+# Framing of a sealed payload (outbox, dead letters): sealed by a workspace key, or by the KEK alone.
+_BY_WORKSPACE = b"\x00JITW1"
+_BY_KEK = b"\x00JITK1"
+
+
+class ContentDestroyed(FailedPrecondition):
+    """A write to a workspace whose content was crypto-shredded."""
+
+    def __init__(self, workspace_id: str) -> None:
+        super().__init__(
+            "CONTENT_DESTROYED",
+            f"the content of workspace {workspace_id} was destroyed (its key was shredded): nothing can be added",
+            {"workspace_id": workspace_id},
+        )
+
+
+class KeyUnavailable(FailedPrecondition):
+    """A workspace key does not open with any key-encryption key this node holds."""
+
+    def __init__(self, workspace_id: str, detail: str) -> None:
+        super().__init__(
+            "KEY_UNAVAILABLE",
+            f"the data key of workspace {workspace_id} does not open with this node's key-encryption keys "
+            f"({detail}); check JIT_KEK_FILE",
+            {"workspace_id": workspace_id},
+        )
+
+
+# -- tables -------------------------------------------------------------------------------------------
+
+
+def workspace_keys_table(metadata: MetaData) -> Table:
+    """Declare ``workspace_keys`` in a service's metadata (its migrations own it): one data key per
+    workspace, wrapped by the KEK whose fingerprint is ``kek_id``; ``wrapped`` is NULL once destroyed."""
+    table = Table(
+        "workspace_keys",
+        metadata,
+        Column("workspace_id", String(64), primary_key=True),
+        Column("wrapped", LargeBinary, nullable=True),
+        Column("kek_id", String(16), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("destroyed_at", DateTime(timezone=True), nullable=True),
+    )
+    metadata.info[_WORKSPACE_KEYS] = table
+    wrapped_by_kek(metadata, table)
+    return table
+
+
+@dataclass(frozen=True)
+class WrappedKeys:
+    """A table of data keys wrapped by the KEK (``wrapped``, ``kek_id``), rewrapped on rotation; ``where``
+    limits it to the rows the KEK wraps (messaging's channel keys wrapped by the KEK before workspace keys)."""
+
+    table: Table
+    where: Any = None
+
+
+def wrapped_by_kek(metadata: MetaData, table: Table, where: Any = None) -> None:
+    """Declare that ``table`` holds data keys wrapped by the KEK (rotated by ``rewrap``)."""
+    metadata.info.setdefault(_WRAPPED, []).append(WrappedKeys(table, where))
+
+
+def declared_wrapped(metadata: MetaData) -> list[WrappedKeys]:
+    return list(metadata.info.get(_WRAPPED, []))
+
+
+def declared_sealed(metadata: MetaData) -> list[SealedText]:
+    return list(metadata.info.get(_SEALED, []))
+
+
+# -- workspace keys -----------------------------------------------------------------------------------
+
+
+class ContentKeys:
+    """The workspace data keys of one service: made on first use, held open in memory (confirmed against
+    the store at least every ``recheck_seconds``), destroyed by ``shred``."""
+
+    def __init__(
+        self,
+        table: Table,
+        keks: crypto.KekRing,
+        *,
+        recheck_seconds: float = RECHECK_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.table = table
+        self.keks = keks
+        self._recheck = recheck_seconds
+        self._monotonic = monotonic
+        self._tombstones = "destroyed_at" in table.c
+        #: workspace -> (open data key, when the store last confirmed it)
+        self._open: dict[str, tuple[bytes, float]] = {}
+        #: Keys inserted by a transaction not committed yet: never held open before the commit.
+        self._pending: weakref.WeakKeyDictionary[Session, set[str]] = weakref.WeakKeyDictionary()
+
+    def _load(self, session: Session, workspace_id: str) -> Any:
+        t = self.table
+        return (
+            session.connection()
+            .execute(select(t.c.wrapped, t.c.kek_id).where(t.c.workspace_id == workspace_id))
+            .first()
+        )
+
+    def key(self, session: Session, workspace_id: str, *, create: bool = False) -> bytes:
+        """The open data key of a workspace. ``create``: made (in the caller's transaction) when it has
+        none yet. Raises ``crypto.Shredded`` when it was destroyed (or, without ``create``, never made)
+        and ``KeyUnavailable`` when no KEK of this node opens it."""
+        now = self._monotonic()
+        held = self._open.get(workspace_id)
+        if held is not None and now - held[1] < self._recheck:
+            return held[0]
+        row = self._load(session, workspace_id)
+        created = False
+        if row is None:
+            if not create:
+                self._open.pop(workspace_id, None)
+                raise crypto.Shredded(f"workspace {workspace_id} has no content key")
+            self._insert(session, workspace_id)
+            row = self._load(session, workspace_id)
+            created = True
+            assert row is not None
+        if row.wrapped is None:
+            self._open.pop(workspace_id, None)
+            raise crypto.Shredded(f"the content key of workspace {workspace_id} is destroyed")
+        try:
+            key = self.keks.unwrap(row.wrapped, row.kek_id)
+        except crypto.KeyError_ as exc:
+            raise KeyUnavailable(workspace_id, str(exc)) from None
+        pending = self._pending.get(session)
+        if created or (pending is not None and workspace_id in pending):
+            self._hold_after_commit(session, workspace_id, key)
+        else:
+            self._open[workspace_id] = (key, now)
+        return key
+
+    def _insert(self, session: Session, workspace_id: str) -> None:
+        fresh = crypto.wrap(self.keks.current, crypto.new_data_key())
+        values = {
+            "workspace_id": workspace_id,
+            "wrapped": fresh,
+            "kek_id": self.keks.current.id,
+            "created_at": datetime.now(UTC),
+        }
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            stmt: Any = postgresql.insert(self.table).values(**values).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects import sqlite
+
+            stmt = sqlite.insert(self.table).values(**values).on_conflict_do_nothing()
+        session.connection().execute(stmt)
+
+    def _hold_after_commit(self, session: Session, workspace_id: str, key: bytes) -> None:
+        pending = self._pending.setdefault(session, set())
+        if workspace_id in pending:
+            return
+        pending.add(workspace_id)
+
+        def committed(_session: Session) -> None:
+            self._open[workspace_id] = (key, self._monotonic())
+            pending.discard(workspace_id)
+
+        def rolled_back(_session: Session) -> None:
+            pending.discard(workspace_id)
+
+        event.listen(session, "after_commit", committed, once=True)
+        event.listen(session, "after_rollback", rolled_back, once=True)
+
+    def seal(self, session: Session, workspace_id: str, aad: bytes, plaintext: bytes) -> bytes:
+        """``plaintext`` sealed under the workspace's key (made when missing); ``ContentDestroyed`` once shredded."""
+        try:
+            key = self.key(session, workspace_id, create=True)
+        except crypto.Shredded:
+            raise ContentDestroyed(workspace_id) from None
+        return crypto.seal(key, plaintext, aad)
+
+    def open(self, session: Session, workspace_id: str, aad: bytes, sealed: bytes) -> bytes:
+        """Open what ``seal`` sealed; ``crypto.Shredded`` when its key was destroyed."""
+        key = self.key(session, workspace_id)
+        try:
+            return crypto.open_sealed(key, sealed, aad)
+        except InvalidTag:
+            # Sealed under a key that no longer exists (shredded, then a new one made), or moved or altered:
+            # either way it does not open, and never will.
+            log.warning("sealed content of workspace %s does not open with its key", workspace_id)
+            raise crypto.Shredded(f"content of workspace {workspace_id} does not open") from None
+
+    def shred(self, session: Session, workspace_id: str) -> None:
+        """Destroy the workspace's key in the caller's transaction (a tombstone row stays, so nothing new
+        is sealed under a fresh key), and drop it from this process. Call ``wipe_freed`` after the commit."""
+        t = self.table
+        if self._tombstones:
+            now = datetime.now(UTC)
+            result = session.connection().execute(
+                update(t).where(t.c.workspace_id == workspace_id).values(wrapped=None, destroyed_at=now)
+            )
+            if result.rowcount == 0:
+                session.connection().execute(
+                    t.insert().values(
+                        workspace_id=workspace_id,
+                        wrapped=None,
+                        kek_id=self.keks.current.id,
+                        created_at=now,
+                        destroyed_at=now,
+                    )
+                )
+        else:
+            session.connection().execute(t.delete().where(t.c.workspace_id == workspace_id))
+        self.forget(workspace_id)
+
+    def forget(self, workspace_id: str) -> None:
+        self._open.pop(workspace_id, None)
+
+    def holds(self, workspace_id: str) -> bool:
+        return workspace_id in self._open
+
+
+# -- sealed text fields of a record table ----------------------------------------------------------------
+
+
+class SealedText:
+    """The free-text fields of a record table, sealed together into one column (``sealed``) under the
+    record's workspace key. Declare it once per row class in the store; pass it to the ``RecordTable``
+    (writes) or call ``seal_columns`` in the store's own writes; loads open it by themselves."""
+
+    def __init__(
+        self,
+        row: type,
+        fields: Sequence[str],
+        *,
+        column: str = "sealed",
+        workspace: str = "workspace_id",
+        key: str = "id",
+        destroyed: dict[str, str] | None = None,
+        unavailable: str | None = None,
+    ) -> None:
+        self.row = row
+        #: When set, what the fields read as while no KEK of this node opens the workspace key (else the
+        #: load fails with ``KeyUnavailable``): for rows an audit must list whatever the key's state.
+        self.unavailable = unavailable
+        #: What each field reads as once shredded: ``DESTROYED``, or a field's own (a JSON list: "[]").
+        self.destroyed = {f: (destroyed or {}).get(f, DESTROYED) for f in fields}
+        self.table: Table = row.__table__  # type: ignore[attr-defined]
+        self.fields = tuple(fields)
+        self.column = column
+        self.workspace = workspace
+        self.key = key
+        self._aad_prefix = f"jit-sealed/{self.table.name}/".encode()
+        self._aad_suffix = ("/" + ",".join(self.fields)).encode()
+        self.table.metadata.info.setdefault(_SEALED, []).append(self)
+        event.listen(row, "load", self._on_load)
+        event.listen(row, "refresh", self._on_refresh)
+
+    def aad(self, record_id: str) -> bytes:
+        """The associated data: the ciphertext opens only in this table, for this record, as these fields."""
+        return self._aad_prefix + record_id.encode() + self._aad_suffix
+
+    def seal_columns(
+        self, session: Session, columns: Mapping[str, object], record_id: str, workspace_id: str
+    ) -> dict[str, object]:
+        """``columns`` as written: the fields sealed into ``sealed``, their clear columns empty."""
+        keys = content_keys(session)
+        values = {f: columns[f] for f in self.fields if f in columns}
+        if len(values) != len(self.fields):
+            raise ValueError(f"{self.table.name}: a sealed write needs every sealed field ({', '.join(self.fields)})")
+        data = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+        out = dict(columns)
+        out.update({f: "" for f in self.fields})
+        out[self.column] = keys.seal(session, workspace_id, self.aad(record_id), data)
+        return out
+
+    def opened(
+        self, session: Session, record_id: str, workspace_id: str, sealed: bytes | None
+    ) -> dict[str, str] | None:
+        """The fields of a stored row (None for a row not sealed yet); ``DESTROYED`` each once shredded."""
+        if sealed is None:
+            return None
+        try:
+            data = content_keys(session).open(session, workspace_id, self.aad(record_id), sealed)
+        except crypto.Shredded:
+            return dict(self.destroyed)
+        except KeyUnavailable:
+            if self.unavailable is None:
+                raise
+            return dict.fromkeys(self.fields, self.unavailable)
+        values = json.loads(data)
+        return {f: str(values.get(f, "")) for f in self.fields}
+
+    def _open_row(self, session: Session | None, row: Any) -> None:
+        sealed = row.__dict__.get(self.column)
+        if sealed is None or session is None:
+            return
+        values = self.opened(session, row.__dict__[self.key], row.__dict__[self.workspace], sealed)
+        if values is not None:
+            for name, value in values.items():
+                set_committed_value(row, name, value)
+
+    def _on_load(self, target: Any, context: Any) -> None:
+        self._open_row(context.session, target)
+
+    def _on_refresh(self, target: Any, context: Any, _attrs: Any) -> None:
+        self._open_row(context.session, target)
+
+    def backfill(self, session: Session, *, batch: int = 500) -> int:
+        """Seal up to ``batch`` rows written before sealing (``sealed`` NULL) and empty their clear
+        columns. Returns how many it sealed (0: none left)."""
+        t = self.table
+        cols = [t.c[self.key], t.c[self.workspace], *(t.c[f] for f in self.fields)]
+        rows = session.connection().execute(select(*cols).where(t.c[self.column].is_(None)).limit(batch)).all()
+        for row in rows:
+            m = row._mapping
+            values = {f: m[f] or "" for f in self.fields}
+            sealed = self.seal_columns(session, values, m[self.key], m[self.workspace])
+            session.connection().execute(update(t).where(t.c[self.key] == m[self.key]).values(**sealed))
+        return len(rows)
+
+
+# -- payloads (outbox, dead letters) -------------------------------------------------------------------
+
+
+def seal_payload(session: Session, data: bytes, name: str, workspace_id: str) -> bytes:
+    """``data`` sealed for storage, bound to ``name`` (an event id): under the workspace's key when the
+    service keeps content keys and there is a workspace, else under the KEK alone. Unchanged when the
+    session has neither (a service or a test without keys)."""
+    keys = session.info.get(_KEYS)
+    if keys is not None and workspace_id:
+        sealed = keys.seal(session, workspace_id, b"jit-payload/" + name.encode(), data)
+        ws = workspace_id.encode()
+        return _BY_WORKSPACE + struct.pack(">H", len(ws)) + ws + sealed
+    sealer = session.info.get(_KEK_SEALER)
+    if sealer is not None:
+        return _BY_KEK + sealer.seal(data, "jit-payload/" + name)
+    return data
+
+
+def is_sealed_payload(data: bytes) -> bool:
+    return data.startswith((_BY_WORKSPACE, _BY_KEK))
+
+
+def open_payload(session: Session, data: bytes, name: str) -> bytes | None:
+    """What ``seal_payload`` sealed (anything else as it is); None when its workspace was shredded."""
+    if data.startswith(_BY_WORKSPACE):
+        rest = data[len(_BY_WORKSPACE) :]
+        (n,) = struct.unpack(">H", rest[:2])
+        workspace_id = rest[2 : 2 + n].decode()
+        try:
+            return content_keys(session).open(session, workspace_id, b"jit-payload/" + name.encode(), rest[2 + n :])
+        except crypto.Shredded:
+            return None
+    if data.startswith(_BY_KEK):
+        sealer = session.info.get(_KEK_SEALER)
+        if sealer is None:
+            raise crypto.KeyError_("a payload sealed by the KEK, and no KEK configured")
+        opened: bytes = sealer.open(data[len(_BY_KEK) :], "jit-payload/" + name)
+        return opened
+    return data
+
+
+# -- the service's wiring ---------------------------------------------------------------------------------
+
+
+def content_keys(session: Session) -> ContentKeys:
+    keys = session.info.get(_KEYS)
+    if keys is None:
+        raise RuntimeError("no content keys: the service's database was not set up with sealing.install")
+    return keys  # type: ignore[no-any-return]
+
+
+def install(
+    info: dict[str, Any], metadata: MetaData, keks: crypto.KekRing, recheck_seconds: float = RECHECK_SECONDS
+) -> ContentKeys | None:
+    """Put the service's content keys (when its metadata declares ``workspace_keys_table``) and a KEK
+    sealer into the database's session ``info``. Returns the content keys."""
+    info[_KEK_SEALER] = crypto.KekSealer(keks)
+    table = metadata.info.get(_WORKSPACE_KEYS)
+    if table is None:
+        return None
+    keys = ContentKeys(table, keks, recheck_seconds=recheck_seconds)
+    info[_KEYS] = keys
+    return keys
+
+
+def backfill_all(
+    write: Callable[[Callable[[Session], int]], int], metadata: MetaData, tables: RuntimeTables | None = None
+) -> int:
+    """Seal every row written before sealing, in batches (each its own transaction): the declared text
+    fields, and the outbox and dead-letter payloads (``tables``). Returns how many rows it sealed."""
+    total = 0
+    steps: list[Callable[[Session], int]] = [s.backfill for s in declared_sealed(metadata)]
+    if tables is not None:
+        steps += [lambda s: _backfill_outbox(s, tables), lambda s: _backfill_dead_letters(s, tables)]
+    for step in steps:
+        while True:
+            done = write(step)
+            total += done
+            if done == 0:
+                break
+    return total
+
+
+def _unframed(column: Any) -> Any:
+    head = func.substr(column, 1, len(_BY_WORKSPACE))
+    return and_(head != _BY_WORKSPACE, head != _BY_KEK)
+
+
+def _workspace_of(data: bytes) -> str:
+    from google.protobuf.message import DecodeError
+
+    from jit.events.v1.envelope_pb2 import Envelope
+
+    try:
+        return Envelope.FromString(data).workspace_id
+    except (DecodeError, ValueError):
+        return ""
+
+
+def _backfill_outbox(session: Session, tables: RuntimeTables, batch: int = 500) -> int:
+    ob = tables.outbox
+    conn = session.connection()
+    rows = conn.execute(
+        select(ob.c.id, ob.c.payload).where(_unframed(ob.c.payload), ob.c.subject.not_like("jit.peers.%")).limit(batch)
+    ).all()
+    for row in rows:
+        sealed = seal_payload(session, row.payload, row.id, _workspace_of(row.payload))
+        conn.execute(update(ob).where(ob.c.id == row.id).values(payload=sealed))
+    return len(rows)
+
+
+def _backfill_dead_letters(session: Session, tables: RuntimeTables, batch: int = 500) -> int:
+    dl = tables.dead_letters
+    conn = session.connection()
+    rows = conn.execute(
+        select(dl.c.id, dl.c.consumer, dl.c.event_id, dl.c.subject, dl.c.payload)
+        .where(_unframed(dl.c.payload), dl.c.payload != b"")
+        .limit(batch)
+    ).all()
+    for row in rows:
+        name = dead_letter_name(row.consumer, row.event_id, row.subject)
+        try:
+            sealed = seal_payload(session, row.payload, name, _workspace_of(row.payload))
+        except ContentDestroyed:
+            sealed = b""
+        conn.execute(update(dl).where(dl.c.id == row.id).values(payload=sealed))
+    return len(rows)
+
+
+def dead_letter_name(consumer: str, event_id: str | None, subject: str) -> str:
+    """What a dead letter's sealed payload is bound to."""
+    return f"dead-letter/{consumer}/{event_id or subject}"
+
+
+def rewrap(session: Session, metadata: MetaData, keks: crypto.KekRing, *, batch: int = 200) -> int:
+    """Rewrap up to ``batch`` data keys wrapped by a KEK other than the current one, each only if nobody
+    changed it meanwhile. Returns how many it rewrapped (0: every key is under the current KEK)."""
+    done = 0
+    current = keks.current
+    for wk in declared_wrapped(metadata):
+        t = wk.table
+        pk = list(t.primary_key.columns)
+        cond = [t.c.kek_id != current.id, t.c.wrapped.is_not(None)]
+        if wk.where is not None:
+            cond.append(wk.where)
+        rows = (
+            session.connection()
+            .execute(select(*pk, t.c.wrapped, t.c.kek_id).where(and_(*cond)).limit(batch - done))
+            .all()
+        )
+        for row in rows:
+            m = row._mapping
+            try:
+                data_key = keks.unwrap(m["wrapped"], m["kek_id"])
+            except crypto.KeyError_:
+                log.error(
+                    "a data key in %s is wrapped by a key-encryption key this node does not hold (%s)",
+                    t.name,
+                    m["kek_id"],
+                )
+                continue
+            new = crypto.wrap(current, data_key)
+            match = [c == m[c.name] for c in pk]
+            session.connection().execute(
+                update(t).where(*match, t.c.wrapped == m["wrapped"]).values(wrapped=new, kek_id=current.id)
+            )
+            done += 1
+        if done >= batch:
+            break
+    return done
+
+
+def kek_usage(session: Session, metadata: MetaData) -> dict[str, int]:
+    """How many live data keys each KEK (by id) wraps, over every declared table."""
+    out: dict[str, int] = {}
+    for wk in declared_wrapped(metadata):
+        t = wk.table
+        cond = [t.c.wrapped.is_not(None)]
+        if wk.where is not None:
+            cond.append(wk.where)
+        for (kek_id,) in session.connection().execute(select(t.c.kek_id).where(and_(*cond))).all():
+            out[kek_id] = out.get(kek_id, 0) + 1
+    return out
+
+
+def db_kek_usage(engine_or_db: Any, metadata: MetaData) -> dict[str, int]:
+    """``kek_usage`` of a database (a ``jitlib.db.Database`` or an engine), in its own read."""
+    engine = getattr(engine_or_db, "engine", engine_or_db)
+    with Session(engine) as session:
+        return kek_usage(session, metadata)
+
+
+# -- wiping what the database frees ---------------------------------------------------------------------
+
+
+def enable_secure_delete(engine: Engine) -> None:
+    """SQLite: every connection overwrites what it deletes (``PRAGMA secure_delete``), so a destroyed key
+    leaves no copy in a free page. Connections already open are closed. Nothing to do on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.close()
+
+    engine.dispose()
+
+
+def wipe_freed(engine: Engine, tables: Iterable[str] = ("workspace_keys",)) -> None:
+    """After a shred, push the old copies out of the files (best effort, outside any transaction): SQLite
+    checkpoints the write-ahead log into the database and truncates it; PostgreSQL VACUUMs the key
+    tables (copies in WAL archives and backups remain: that is why keys are destroyed, not content)."""
+    try:
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                # Straight to the driver: outside the transaction SQLAlchemy would begin first.
+                conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        else:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM " + ", ".join(tables)))
+    except Exception as exc:  # a later shred, or the operator's VACUUM, does it
+        log.warning("wiping what the shred freed failed (%s)", exc)
+
+
+# -- the key-encryption key's rotation, while serving --------------------------------------------------
+
+
+class KekRotation:
+    """A service's background job: reads the KEK file again every ``interval`` seconds and, when the
+    current KEK changed (or at start), rewraps every data key still wrapped by another one, in small
+    transactions, while the service serves (a key is opened by whichever KEK wrapped it meanwhile). It
+    logs when none is left under an old KEK: from then on the old KEK may be removed from the file."""
+
+    def __init__(
+        self,
+        write: Callable[[Callable[[Session], int]], Any],
+        read: Callable[[Callable[[Session], dict[str, int]]], Any],
+        metadata: MetaData,
+        keks: crypto.KekRing,
+        *,
+        interval: float = 30.0,
+    ) -> None:
+        self._write = write
+        self._read = read
+        self._metadata = metadata
+        self._keks = keks
+        self._interval = interval
+        self._task: Any = None
+        self._stopping = False
+        #: Set after each pass that left every data key under the current KEK (tests wait on it).
+        self.settled_on: str = ""
+
+    def start(self) -> None:
+        import asyncio
+
+        self._task = asyncio.create_task(self._run(), name="kek-rotation")
+
+    async def stop(self) -> None:
+        import asyncio
+        import contextlib
+
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def run_once(self) -> int:
+        """One pass: reload the file, rewrap what is left. Returns how many keys it rewrapped."""
+        self._keks.reload()
+        keks = self._keks
+        usage = await self._read(lambda s: kek_usage(s, self._metadata))
+        total = 0
+        if any(k != keks.current.id for k in usage):
+            while True:
+                done = await self._write(lambda s: rewrap(s, self._metadata, keks))
+                total += done
+                if done == 0:
+                    break
+            log.info("key-encryption key rotation: %d data keys rewrapped under %s", total, keks.current.id)
+            usage = await self._read(lambda s: kek_usage(s, self._metadata))
+        if self.settled_on != keks.current.id and not any(k != keks.current.id for k in usage):
+            log.info("every data key is wrapped by the key-encryption key %s", keks.current.id)
+            self.settled_on = keks.current.id
+        return total
+
+    async def _run(self) -> None:
+        import asyncio
+
+        while not self._stopping:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("key-encryption key rotation pass failed; trying again")
+            await asyncio.sleep(self._interval)

@@ -1,0 +1,261 @@
+"""Case content sealed at rest (jitlib.sealing, jitlib.crypto.KekRing) on a real SQLite file: sealed
+fields, associated data, crypto-shredding, rows written before sealing, sealed payloads, and a KEK
+rotation while the store is in use."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import cast
+
+import pytest
+from sqlalchemy import LargeBinary, String, Table, Text, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from jitlib import crypto, sealing
+from jitlib.db import Database, new_metadata
+
+TITLE = "Identify the holder of account zz-sealed-title-7781"
+NOTES = "Subscriber data zz-sealed-notes-4410"
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+KEYS = sealing.workspace_keys_table(Base.metadata)
+
+
+class NoteRow(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+SEALED = sealing.SealedText(NoteRow, ("title", "body"))
+NOTES_TABLE = cast(Table, NoteRow.__table__)
+
+
+def kek_text() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def make_db(tmp_path: Path, keks: crypto.KekRing) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'notes.db'}")
+    Base.metadata.create_all(db.engine)
+    sealing.install(db.info, Base.metadata, keks)
+    sealing.enable_secure_delete(db.engine)
+    return db
+
+
+def write(db: Database, note_id: str, title: str, body: str = NOTES, ws: str = "ws-1") -> None:
+    def fn(s: Session) -> None:
+        cols = SEALED.seal_columns(s, {"title": title, "body": body}, note_id, ws)
+        s.execute(NOTES_TABLE.insert().values(id=note_id, workspace_id=ws, **cols))
+
+    db.write_sync(fn)
+
+
+def read(db: Database, note_id: str) -> tuple[str, str]:
+    with Session(db.engine, info=db.info) as s:
+        row = s.scalar(select(NoteRow).where(NoteRow.id == note_id))
+        assert row is not None
+        return row.title, row.body
+
+
+def raw_bytes(tmp_path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("notes.db"))
+
+
+@pytest.fixture
+def ring() -> crypto.KekRing:
+    return crypto.KekRing.parse(kek_text())
+
+
+def test_a_sealed_record_reads_back_and_its_text_is_nowhere_in_the_files(tmp_path: Path, ring: crypto.KekRing) -> None:
+    db = make_db(tmp_path, ring)
+    write(db, "n1", TITLE)
+    assert read(db, "n1") == (TITLE, NOTES)
+    with db.engine.connect() as conn:
+        clear = conn.execute(select(NOTES_TABLE.c.title, NOTES_TABLE.c.body)).one()
+        assert tuple(clear) == ("", "")
+    sealing.wipe_freed(db.engine)
+    data = raw_bytes(tmp_path)
+    assert b"zz-sealed-title-7781" not in data and b"zz-sealed-notes-4410" not in data
+    # A new process (empty key cache) opens it with the KEK alone.
+    again = make_db(tmp_path, crypto.KekRing.parse(base64.b64encode(ring.current.key).decode()))
+    assert read(again, "n1") == (TITLE, NOTES)
+
+
+def test_a_ciphertext_moved_to_another_row_does_not_open(tmp_path: Path, ring: crypto.KekRing) -> None:
+    db = make_db(tmp_path, ring)
+    write(db, "n1", TITLE)
+    write(db, "n2", "something else")
+    with db.engine.begin() as conn:
+        t = NOTES_TABLE
+        blob = conn.execute(select(t.c.sealed).where(t.c.id == "n1")).scalar_one()
+        conn.execute(update(t).where(t.c.id == "n2").values(sealed=blob))
+    fresh = make_db(tmp_path, ring)
+    assert read(fresh, "n2") == (sealing.DESTROYED, sealing.DESTROYED)
+    assert read(fresh, "n1") == (TITLE, NOTES)
+
+
+def test_shredding_a_workspace_destroys_its_content_and_refuses_new_content(
+    tmp_path: Path, ring: crypto.KekRing
+) -> None:
+    db = make_db(tmp_path, ring)
+    write(db, "n1", TITLE, ws="ws-gone")
+    write(db, "n2", "stays", ws="ws-kept")
+    keys = sealing.content_keys(Session(db.engine, info=db.info))
+    db.write_sync(lambda s: keys.shred(s, "ws-gone"))
+    sealing.wipe_freed(db.engine)
+    assert read(db, "n1") == (sealing.DESTROYED, sealing.DESTROYED)
+    assert read(db, "n2") == ("stays", NOTES)
+    with pytest.raises(sealing.ContentDestroyed):
+        write(db, "n3", "new", ws="ws-gone")
+    with db.engine.connect() as conn:
+        row = conn.execute(select(KEYS.c.wrapped, KEYS.c.destroyed_at).where(KEYS.c.workspace_id == "ws-gone")).one()
+    assert row.wrapped is None and row.destroyed_at is not None
+
+
+def test_another_process_stops_using_a_shredded_key_within_the_recheck_time(
+    tmp_path: Path, ring: crypto.KekRing
+) -> None:
+    now = [0.0]
+    db = make_db(tmp_path, ring)
+    other = Database(f"sqlite:///{tmp_path / 'notes.db'}")
+    other_keys = sealing.install(other.info, Base.metadata, ring)
+    assert other_keys is not None
+    other_keys._monotonic = lambda: now[0]
+    write(db, "n1", TITLE)
+    assert read(other, "n1") == (TITLE, NOTES)
+    keys = sealing.content_keys(Session(db.engine, info=db.info))
+    db.write_sync(lambda s: keys.shred(s, "ws-1"))
+    now[0] += sealing.RECHECK_SECONDS + 0.1
+    assert read(other, "n1") == (sealing.DESTROYED, sealing.DESTROYED)
+
+
+def test_rows_written_before_sealing_are_sealed_by_the_backfill(tmp_path: Path, ring: crypto.KekRing) -> None:
+    db = make_db(tmp_path, ring)
+    with db.engine.begin() as conn:
+        for i in range(7):
+            conn.execute(
+                NOTES_TABLE.insert().values(id=f"old{i}", workspace_id="ws-1", title=f"{TITLE} {i}", body="")
+            )
+    assert read(db, "old3") == (f"{TITLE} 3", "")  # a clear row reads as it is until sealed
+    assert sealing.backfill_all(db.write_sync, Base.metadata) == 7
+    assert sealing.backfill_all(db.write_sync, Base.metadata) == 0
+    with db.engine.connect() as conn:
+        t = NOTES_TABLE
+        assert conn.execute(select(t.c.title).where(t.c.title != "")).all() == []
+        assert conn.execute(select(t.c.id).where(t.c.sealed.is_(None))).all() == []
+    assert read(make_db(tmp_path, ring), "old3") == (f"{TITLE} 3", "")
+
+
+def test_a_key_made_in_a_transaction_that_rolled_back_is_never_used(tmp_path: Path, ring: crypto.KekRing) -> None:
+    db = make_db(tmp_path, ring)
+
+    def fail(s: Session) -> None:
+        SEALED.seal_columns(s, {"title": "x", "body": ""}, "n0", "ws-1")
+        raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        db.write_sync(fail)
+    keys = sealing.content_keys(Session(db.engine, info=db.info))
+    assert not keys.holds("ws-1")
+    write(db, "n1", TITLE)
+    assert read(make_db(tmp_path, ring), "n1") == (TITLE, NOTES)
+
+
+def test_payloads_are_sealed_per_workspace_or_by_the_kek(tmp_path: Path, ring: crypto.KekRing) -> None:
+    db = make_db(tmp_path, ring)
+    data = TITLE.encode()
+    by_ws = db.write_sync(lambda s: sealing.seal_payload(s, data, "ev-1", "ws-1"))
+    by_kek = db.write_sync(lambda s: sealing.seal_payload(s, data, "ev-2", ""))
+    assert data not in by_ws and data not in by_kek
+    assert sealing.is_sealed_payload(by_ws) and sealing.is_sealed_payload(by_kek)
+    assert db.write_sync(lambda s: sealing.open_payload(s, by_ws, "ev-1")) == data
+    assert db.write_sync(lambda s: sealing.open_payload(s, by_kek, "ev-2")) == data
+    assert db.write_sync(lambda s: sealing.open_payload(s, b"\x0aplain", "ev-3")) == b"\x0aplain"
+    keys = sealing.content_keys(Session(db.engine, info=db.info))
+    db.write_sync(lambda s: keys.shred(s, "ws-1"))
+    assert db.write_sync(lambda s: sealing.open_payload(s, by_ws, "ev-1")) is None
+
+
+def test_a_kek_rotation_rewraps_every_key_and_the_old_kek_can_then_go(tmp_path: Path) -> None:
+    old, new = kek_text(), kek_text()
+    kek_file = tmp_path / "kek.b64"
+    kek_file.write_text(old + "\n")
+    ring = crypto.KekRing.from_file(kek_file)
+    db = make_db(tmp_path, ring)
+    for i in range(5):
+        write(db, f"n{i}", f"{TITLE} {i}", ws=f"ws-{i}")
+    old_id = ring.current.id
+    assert sealing.db_kek_usage(db, Base.metadata) == {old_id: 5}
+
+    kek_file.write_text(f"{new}\n{old}\n")  # the new KEK first, the old one still there
+    assert ring.reload()
+    new_id = ring.current.id
+    assert new_id != old_id
+    write(db, "n9", "made during the rotation", ws="ws-new")
+    assert sealing.db_kek_usage(db, Base.metadata) == {old_id: 5, new_id: 1}
+    assert read(make_db(tmp_path, ring), "n2") == (f"{TITLE} 2", NOTES)  # readable mid-rotation
+    assert db.write_sync(lambda s: sealing.rewrap(s, Base.metadata, ring, batch=3)) == 3
+    assert db.write_sync(lambda s: sealing.rewrap(s, Base.metadata, ring)) == 2
+    assert sealing.db_kek_usage(db, Base.metadata) == {new_id: 6}
+
+    kek_file.write_text(new + "\n")  # the old KEK removed
+    only_new = crypto.KekRing.from_file(kek_file)
+    fresh = make_db(tmp_path, only_new)
+    assert [read(fresh, f"n{i}") for i in range(5)] == [(f"{TITLE} {i}", NOTES) for i in range(5)]
+    assert read(fresh, "n9") == ("made during the rotation", NOTES)
+
+
+def test_a_key_wrapped_by_a_kek_added_to_the_file_later_opens_after_a_reload(tmp_path: Path) -> None:
+    old, new = kek_text(), kek_text()
+    kek_file = tmp_path / "kek.b64"
+    kek_file.write_text(old + "\n")
+    behind = crypto.KekRing.from_file(kek_file)  # a replica that has not read the file again yet
+    kek_file.write_text(f"{new}\n{old}\n")
+    ahead = crypto.KekRing.from_file(kek_file)
+    wrapped = crypto.wrap(ahead.current, b"k" * 32)
+    assert behind.unwrap(wrapped, ahead.current.id) == b"k" * 32
+    assert behind.current.id == ahead.current.id
+
+
+def test_the_kek_file_is_one_line_of_base64_of_32_bytes_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "kek.b64"
+    assert crypto.generate_kek_file(path)
+    assert not crypto.generate_kek_file(path)  # never overwritten
+    assert path.stat().st_mode & 0o777 == 0o600
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 and len(base64.b64decode(lines[0], validate=True)) == 32
+    ring = crypto.load_kek_ring("", path, tmp_path / "unused")
+    assert ring.current.key == base64.b64decode(lines[0])
+    assert lines[0] not in repr(ring.current)
+
+
+def test_a_bad_kek_file_is_refused_in_words_without_showing_it(tmp_path: Path) -> None:
+    path = tmp_path / "kek.b64"
+    path.write_text("not base64 at all!\n")
+    with pytest.raises(crypto.KeyError_, match="not valid base64") as exc:
+        crypto.load_kek_ring("", path, tmp_path / "unused")
+    assert "not base64 at all" not in str(exc.value)
+    path.write_text(base64.b64encode(b"short").decode())
+    with pytest.raises(crypto.KeyError_, match="32 bytes"):
+        crypto.load_kek_ring("", path, tmp_path / "unused")
+
+
+def test_a_legacy_per_service_kek_is_kept_as_a_previous_kek(tmp_path: Path) -> None:
+    legacy = tmp_path / "evidence-kek.b64"
+    crypto.generate_kek_file(legacy)
+    old = crypto.load_kek(None, legacy, tmp_path / "unused")
+    wrapped = crypto.wrap(old, b"d" * 32)
+    ring = crypto.load_kek_ring("", None, tmp_path / "kek.b64", legacy=(legacy,))
+    assert ring.current.id != old.id and (tmp_path / "kek.b64").exists()
+    assert ring.unwrap(wrapped, old.id) == b"d" * 32
