@@ -239,8 +239,11 @@ def test_production_takes_database_urls_kek_nats_and_tls_from_the_named_secrets(
         assert env["JIT_NATS_TLS_CA_FILE"]["value"] == "/etc/jit/tls/ca.crt"
         assert env["JIT_NATS_URL"]["value"].startswith("tls://")
         assert env["JIT_NATS_STREAM_REPLICAS"]["value"] == "3"
-    (ev,) = named(production_nl, "Deployment", "jit-nl-evidence")["spec"]["template"]["spec"]["containers"]
-    assert env_of(ev)["JIT_KEK_FILE"]["value"] == "/etc/jit/kek/kek"
+    for name in SERVICES:
+        pod = named(production_nl, "Deployment", f"jit-nl-{name}")["spec"]["template"]["spec"]
+        assert env_of(pod["containers"][0])["JIT_KEK_FILE"]["value"] == "/etc/jit/kek/kek"
+        mounts = {m["name"]: m for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts["kek"] == {"name": "kek", "mountPath": "/etc/jit/kek", "readOnly": True}  # no subPath
     volumes = {
         v["name"]: v
         for v in named(production_nl, "Deployment", "jit-nl-evidence")["spec"]["template"]["spec"]["volumes"]

@@ -208,6 +208,7 @@ def test_the_env_example_holds_no_secret_and_migrates_outside_the_services() -> 
             assert name not in active, f"{name}: a secret value in the env file"
     # One key-encryption key for the node, in a secret file, read by every service.
     assert active["JIT_KEK_FILE"].startswith("/etc/jit/secrets/")
+    assert active["JIT_NATS_CREDENTIALS_DIR"].startswith("/etc/jit/secrets/")
     for name in GRPC_SERVICES:
         url = active[f"JIT_{name.upper()}_DATABASE_URL"]
         assert url.startswith("postgresql+psycopg://")
@@ -224,3 +225,45 @@ def test_the_env_example_holds_no_secret_and_migrates_outside_the_services() -> 
             if k.startswith(prefix) and k.removeprefix(prefix).lower() in cls.model_fields
         }
         cls.model_validate(values)
+
+
+def test_a_host_set_up_from_the_env_example_passes_jit_node_check(tmp_path: Path) -> None:
+    """The example, its placeholders filled in and its files made as the README says (secrets 0600 owned by
+    the service user, the state folder 0700), is a configuration the operator's own check accepts."""
+    import base64
+    import os
+
+    from jitcli.node_check import check
+    from jitlib import pki
+    from jitlib.natsauth import node_users
+
+    text = ENV_EXAMPLE.read_text().replace("<NL>", "NL").replace("<DE,IE>", "DE,IE")
+    text = re.sub(r"<([a-z0-9.-]+)>", r"\1", text)
+    text = text.replace("/etc/jit/", f"{tmp_path}/etc/jit/").replace("/var/lib/jit", f"{tmp_path}/var/lib/jit")
+    env = {}
+    for line in text.splitlines():
+        m = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line.strip())
+        if m:
+            env[m.group(1)] = m.group(2)
+    assert "<" not in "".join(env.values()), env
+
+    def secret(path: str, data: bytes) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        Path(path).write_bytes(data)
+        os.chmod(path, 0o600)
+
+    (tmp_path / "var" / "lib" / "jit").mkdir(parents=True, mode=0o700)
+    secret(env["JIT_KEK_FILE"], base64.b64encode(os.urandom(32)) + b"\n")
+    node_users(Path(env["JIT_NATS_CREDENTIALS_DIR"]), "NL")
+    secret(env["PGPASSFILE"], b"db.nl.example:5432:*:jit_tasks:sample\n")
+    ca = pki.create_ca("NL node CA")
+    pki.write_certificate(ca.certificate, Path(env["JIT_TLS_CA_FILE"]))
+    pki.write_pem(
+        pki.issue_server(ca, "jit.nl.example", ["jit.nl.example"]),
+        Path(env["JIT_TLS_CERT_FILE"]),
+        Path(env["JIT_TLS_KEY_FILE"]),
+    )
+
+    report = check(env)
+    assert report.problems == [], report.problems
+    assert report.checked > 10
