@@ -151,13 +151,14 @@ def _files_containing(folder: Path, needle: bytes) -> list[str]:
 
 
 def test_restricted_titles_never_reach_ies_state_folder(nodes: Nodes, federation: LocalFederation) -> None:
-    """A byte search of each node's whole folder (databases, JetStream store, logs, traces): the NL-DE
-    restricted titles are on NL's and DE's, nowhere on IE's, while a workspace-visible title is on all
-    three (so the search can find what is there)."""
+    """A byte search of each node's whole folder (databases, JetStream store, logs, traces): no node keeps a
+    title in clear (case content is sealed at rest, ``jitlib.sealing``), and the NL-DE restricted task (by
+    its id, which is not sealed) is on NL's and DE's, nowhere on IE's, while a workspace-visible one is on
+    all three (so the search can find what is there)."""
     secret = f"NL-DE only {uuid.uuid4().hex}"
     shared = f"For the whole JIT {uuid.uuid4().hex}"
     restricted = nodes.create_task("NL", "nl-prosecutor", secret, assignee_jurisdiction="DE")
-    nodes.create_task(
+    visible = nodes.create_task(
         "NL",
         "nl-prosecutor",
         shared,
@@ -167,10 +168,14 @@ def test_restricted_titles_never_reach_ies_state_folder(nodes: Nodes, federation
     eventually(lambda: nodes.get_task("DE", "de-liaison", restricted.id), timeout=30)
     _barrier(nodes, "IE", "ie-prosecutor")
 
-    assert _files_containing(federation.nats.node_dir("NL"), secret.encode())
-    assert _files_containing(federation.nats.node_dir("DE"), secret.encode())
-    assert _files_containing(federation.nats.node_dir("IE"), shared.encode())
-    assert _files_containing(federation.nats.node_dir("IE"), secret.encode()) == []
+    node_dir = federation.nats.node_dir
+    for country in ("NL", "DE", "IE"):
+        assert _files_containing(node_dir(country), secret.encode()) == [], country
+        assert _files_containing(node_dir(country), shared.encode()) == [], country
+    assert _files_containing(node_dir("NL"), restricted.id.encode())
+    assert _files_containing(node_dir("DE"), restricted.id.encode())
+    assert _files_containing(node_dir("IE"), visible.id.encode())
+    assert _files_containing(node_dir("IE"), restricted.id.encode()) == []
 
 
 def _evidence_request(title: str) -> ev.CreateRequestRequest:
@@ -206,7 +211,7 @@ def test_evidence_requests_and_preservation_orders_follow_the_same_rule(
     nodes: Nodes, federation: LocalFederation
 ) -> None:
     """An EIO from NL to DE and an order NL shares with DE only reach DE's node; an order open to the
-    whole workspace reaches IE's too."""
+    whole workspace reaches IE's too (found by id: no node keeps their text in clear)."""
     eio_title = f"EIO NL to DE {uuid.uuid4().hex}"
     secret_order = f"Order shared with DE only {uuid.uuid4().hex}"
     open_order = f"Order for the whole JIT {uuid.uuid4().hex}"
@@ -231,13 +236,17 @@ def test_evidence_requests_and_preservation_orders_follow_the_same_rule(
     get_public = pres.GetOrderRequest(id=public.id)
     eventually(lambda: nodes.found("IE", "preservation", "GetOrder", "ie-liaison", get_public), timeout=30)
     _barrier(nodes, "IE", "ie-prosecutor")
+    # Searched before IE is asked for them (its audit log would then name the ids it answered NOT_FOUND).
+    ie_folder = federation.nats.node_dir("IE")
+    assert _files_containing(ie_folder, public.id.encode())
+    assert _files_containing(ie_folder, request.id.encode()) == []
+    assert _files_containing(ie_folder, shared.id.encode()) == []
     assert nodes.found("IE", "evidence", "GetRequest", "ie-prosecutor", ev.GetRequestRequest(id=request.id)) is None
     assert nodes.found("IE", "preservation", "GetOrder", "ie-liaison", pres.GetOrderRequest(id=shared.id)) is None
-    ie_folder = federation.nats.node_dir("IE")
-    assert _files_containing(ie_folder, open_order.encode())
-    assert _files_containing(ie_folder, eio_title.encode()) == []
-    assert _files_containing(ie_folder, secret_order.encode()) == []
-    assert _files_containing(federation.nats.node_dir("DE"), eio_title.encode())
+    assert _files_containing(federation.nats.node_dir("DE"), request.id.encode())
+    for country in ("NL", "DE", "IE"):
+        for text in (eio_title, secret_order, open_order):
+            assert _files_containing(federation.nats.node_dir(country), text.encode()) == [], country
 
 
 def _link_password(federation: LocalFederation, country: str) -> str:
