@@ -3,7 +3,8 @@
 What it checks: the settings a country node needs are there; URLs and addresses parse; the country and
 the peers are real ISO 3166-1 codes; each key-encryption key decodes to 32 bytes; key, credential and
 certificate files exist, and secret ones are readable by their owner only (no group or other bits);
-certificates are valid now, not near expiry, match their keys and chain to the node's CA; optionally,
+certificates are valid now, not near expiry, match their keys and chain to the node's CA; with the
+node's NATS server configuration, that a node with peers is linked to a hub whose URL parses; optionally,
 each database answers.
 """
 
@@ -312,8 +313,45 @@ def _nats_credentials(report: Report, env: Mapping[str, str]) -> None:
         report.check(ok, f"the NATS credentials file {file} does not hold a user and a password (JSON).")
 
 
-def check(env: Mapping[str, str], *, reach_databases: bool = False, now: dt.datetime | None = None) -> Report:
-    """Every problem of the node configuration ``env``, one sentence each."""
+def _hub_link(report: Report, env: Mapping[str, str], path: Path) -> None:
+    """The node's NATS configuration (``nats/nats-server.json``): a node with peers reaches them through its
+    leafnode link to the hub, whose URL must parse. The URL holds the link password: never shown."""
+    from jitcli.node_hub import hub_url_problem
+
+    try:
+        conf = json.loads(path.read_text())
+    except (OSError, ValueError):
+        report.check(False, f"the NATS server configuration {path} is not readable JSON.")
+        return
+    leafnodes = conf.get("leafnodes") if isinstance(conf, dict) else None
+    remotes = leafnodes.get("remotes") if isinstance(leafnodes, dict) else None
+    urls: list[str] = []
+    for remote in remotes if isinstance(remotes, list) else []:
+        url = remote.get("url") if isinstance(remote, dict) else None
+        urls += url if isinstance(url, list) else [url] if isinstance(url, str) else []
+    if env.get("JIT_FEDERATION_PEERS", "").strip():
+        report.check(
+            bool(urls),
+            f"JIT_FEDERATION_PEERS names peers but the NATS configuration {path} has no link to a federation hub "
+            f"(leafnodes.remotes): run jit node init with --hub, or add the remote.",
+        )
+    for url in urls:
+        parts = urlsplit(url) if "://" in url else None
+        # Show the URL without its user and password.
+        shown = f"{parts.scheme}://{parts.hostname}" if parts is not None and parts.hostname else "(unparsable)"
+        problem = hub_url_problem(url)
+        report.check(problem is None, f"the hub URL {shown[:80]} in {path} {problem}.")
+
+
+def check(
+    env: Mapping[str, str],
+    *,
+    reach_databases: bool = False,
+    now: dt.datetime | None = None,
+    nats_config: Path | None = None,
+) -> Report:
+    """Every problem of the node configuration ``env``, one sentence each; with ``nats_config`` (the
+    node's NATS server configuration), its link to the federation hub too."""
     now = now or dt.datetime.now(dt.UTC)
     report = Report()
     node = NodeState.of(env)
@@ -344,4 +382,6 @@ def check(env: Mapping[str, str], *, reach_databases: bool = False, now: dt.date
     for setting in SECRET_FILE_SETTINGS:
         if env.get(setting):
             _secret_file(report, setting, Path(env[setting]))
+    if nats_config is not None:
+        _hub_link(report, env, nats_config)
     return report

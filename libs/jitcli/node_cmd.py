@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from jitcli import node_backup, node_check, node_init
+from jitcli import node_backup, node_check, node_hub, node_init
 from jitcli.nodeconf import NodeState, read_env
 from jitcli.render import CliError, emit_json, note
 from jitcli.session import AppState
@@ -139,11 +139,24 @@ def check(
     ctx: typer.Context,
     env_file: EnvFileOpt = None,
     databases: Annotated[bool, typer.Option("--databases", help="Also connect to each service's database.")] = False,
+    nats_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--nats-config",
+            metavar="FILE",
+            help="The node's NATS server configuration (default: nats/nats-server.json beside --env-file).",
+        ),
+    ] = None,
 ) -> None:
     """Check a node's configuration: each problem is one sentence; exit code 1 when there is any."""
     state: AppState = ctx.obj
     env, _ = _node(env_file)
-    report = node_check.check(env, reach_databases=databases)
+    if nats_config is None and env_file is not None:
+        beside = env_file.parent / "nats" / "nats-server.json"
+        nats_config = beside if beside.is_file() else None
+    elif nats_config is not None and not nats_config.is_file():
+        raise CliError(f"the NATS configuration {nats_config} does not exist")
+    report = node_check.check(env, reach_databases=databases, nats_config=nats_config)
     if state.json:
         emit_json({"ok": not report.problems, "checked": report.checked, "problems": report.problems})
     elif report.problems:
@@ -192,6 +205,18 @@ def init(
         Path | None,
         typer.Option("--ca-key", metavar="PEM", help="Your CA's key, to issue the node's certificates with it."),
     ] = None,
+    hub: Annotated[
+        str,
+        typer.Option("--hub", metavar="URL", help="The federation hub's leafnode URL (nats-leaf://host:7422)."),
+    ] = "",
+    link_password_file: Annotated[
+        Path | None,
+        typer.Option("--link-password-file", metavar="FILE", help="The link password (0600; default: a new one)."),
+    ] = None,
+    hub_ca: Annotated[
+        Path | None,
+        typer.Option("--hub-ca", metavar="PEM", help="The CA of the hub's certificate: TLS on the link."),
+    ] = None,
 ) -> None:
     """Write a new country node's settings, keys and certificates.
 
@@ -211,6 +236,9 @@ def init(
         ca_cert=ca_cert,
         ca_key=ca_key,
         nats_port=nats_port,
+        hub=hub.strip(),
+        link_password_file=link_password_file,
+        hub_ca=hub_ca,
     )
     try:
         result = node_init.init(opts)
@@ -233,3 +261,65 @@ def init(
     for text in result.notes:
         note(f"note: {text}")
     note(f"next: jit node check --env-file {result.env_file}")
+
+
+@app.command("hub-config")
+def hub_config(
+    ctx: typer.Context,
+    countries: Annotated[str, typer.Option("--countries", metavar="CC,CC", help="The federation's countries.")],
+    passwords_dir: Annotated[
+        Path,
+        typer.Option("--passwords-dir", metavar="DIR", help="Each country's link password: DIR/<cc>.password (0600)."),
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="The hub's configuration to write (new file).")],
+    listen: Annotated[str, typer.Option("--listen", metavar="HOST", help="Where the hub listens.")] = (
+        "0.0.0.0"  # noqa: S104 - a hub is reached by other countries' nodes
+    ),
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="The hub's client port.")] = 4222,
+    leafnode_port: Annotated[
+        int, typer.Option("--leafnode-port", metavar="PORT", help="The port the nodes link to.")
+    ] = 7422,
+    monitor_port: Annotated[
+        int | None, typer.Option("--monitor-port", metavar="PORT", help="HTTP monitoring (/leafz); default: off.")
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", metavar="PEM", help="The hub's certificate (TLS on its ports).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", metavar="PEM", help="The hub's key.")] = None,
+    tls_ca: Annotated[
+        Path | None,
+        typer.Option("--tls-ca", metavar="PEM", help="The countries' CAs (the nodes' certificates are checked)."),
+    ] = None,
+) -> None:
+    """Write a federation hub's NATS configuration for a set of countries, from their link passwords.
+
+    One account per country, with the exports that carry exactly what each owner sends each peer
+    (jitlib.natsconf.hub_config). The file holds every link password: it is written 0600.
+    """
+    state: AppState = ctx.obj
+    codes = _codes(countries)
+    for code in codes:
+        if not (len(code) == 2 and node_check.known_country(code)):
+            raise CliError(f"--countries names {code[:12]!r}, not an ISO 3166-1 country code")
+    opts = node_hub.HubOptions(
+        countries=codes,
+        passwords_dir=passwords_dir,
+        out=out,
+        host=listen,
+        port=port,
+        leafnode_port=leafnode_port,
+        monitor_port=monitor_port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_ca=tls_ca,
+    )
+    try:
+        node_hub.hub(opts)
+    except node_hub.HubError as exc:
+        raise CliError(str(exc)) from None
+    if state.json:
+        emit_json({"out": str(out), "countries": codes, "tls": tls_cert is not None})
+        return
+    typer.echo(f"the hub of {', '.join(codes)} is in {out} (nats-server -c {out})")
+    if tls_cert is None:
+        note("note: the links are plaintext: give --tls-cert, --tls-key and --tls-ca for TLS")

@@ -10,7 +10,8 @@ What it writes (``--dir``, default ``./node-<cc>``; secrets 0600, folders 0700):
     tls/client.pem, client-key.pem   the services' client certificate (mutual TLS)
     nats/credentials/<client>.json   each NATS client's user and password (``jitlib.natsauth``)
     nats/nats-server.json         the node's NATS server: TLS, JetStream (own domain, store encrypted),
-                                  the users and their permissions
+                                  the users and their permissions, and with --hub the link to the hub
+    nats/link-password            with --hub: the node's link password (give it to the hub's operator)
     state/                        the services' state folder (SQLite, blobs), empty
 
 ``jit node check --env-file DIR/node.env`` passes on what it writes.
@@ -35,9 +36,10 @@ from cryptography.hazmat.primitives import serialization
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
 
+from jitcli import node_hub
 from jitcli.node_check import known_country
 from jitcli.nodeconf import SERVICES
-from jitlib import pki
+from jitlib import natsconf, pki
 from jitlib.config import CommonSettings, ServiceSettings
 
 #: Default gRPC ports of the services, in the order of :data:`SERVICES` (as ``make run``).
@@ -66,6 +68,12 @@ class InitOptions:
     ca_cert: Path | None = None
     ca_key: Path | None = None
     nats_port: int = NATS_PORT
+    #: The federation hub's leafnode URL (``nats-leaf://hub.example:7422``); empty: a node on its own.
+    hub: str = ""
+    #: A file holding the link password the hub knows this node by; None: a new one is generated.
+    link_password_file: Path | None = None
+    #: The CA of the hub's certificate (TLS on the link); None: the node's own CA when the URL is tls://.
+    hub_ca: Path | None = None
 
 
 @dataclass
@@ -114,6 +122,16 @@ def _validate(opts: InitOptions) -> None:
         raise InitError("--ca-key needs --ca-cert (the CA's certificate)")
     if opts.postgres and not opts.postgres.startswith(("postgresql://", "postgresql+psycopg://")):
         raise InitError("--postgres: give a PostgreSQL server URL such as postgresql+psycopg://jit@db:5432")
+    if opts.hub:
+        problem = node_hub.hub_url_problem(opts.hub)
+        if problem:
+            raise InitError(f"--hub {problem}")
+        if not opts.peers:
+            raise InitError("--hub needs --peers: the countries this node exchanges with through the hub")
+    if (opts.link_password_file is not None or opts.hub_ca is not None) and not opts.hub:
+        raise InitError("--link-password-file and --hub-ca need --hub")
+    if opts.hub_ca is not None and not opts.hub_ca.is_file():
+        raise InitError(f"--hub-ca {opts.hub_ca} does not exist")
     if (opts.directory / "node.env").exists():
         raise InitError(f"{opts.directory / 'node.env'} exists: this folder holds a node already; choose another --dir")
 
@@ -244,6 +262,34 @@ def init(opts: InitOptions) -> InitResult:
         },
         "tls": {"cert_file": str(server.cert), "key_file": str(server.key), "ca_file": str(ca_file), "timeout": 2},
     }
+    if opts.hub:
+        if opts.link_password_file is not None:
+            try:
+                password = node_hub.read_password(opts.link_password_file, "--link-password-file")
+            except node_hub.HubError as exc:
+                raise InitError(str(exc)) from None
+        else:
+            password = node_hub.new_password()
+        password_file = _write(d / "nats" / node_hub.LINK_PASSWORD_FILE, password + "\n")
+        written.append(password_file)
+        # TLS on the link: the node shows its client certificate and checks the hub's against --hub-ca
+        # (or its own CA for a tls:// URL); a plain nats-leaf:// URL without --hub-ca is a plaintext link.
+        link_tls = None
+        if opts.hub_ca is not None or opts.hub.startswith("tls://"):
+            hub_ca = tls / "hub-ca.pem" if opts.hub_ca is not None else ca_file
+            if opts.hub_ca is not None:
+                shutil.copyfile(opts.hub_ca, hub_ca)
+                os.chmod(hub_ca, 0o644)
+            link_tls = natsconf.tls_block(client.cert, client.key, hub_ca)
+        else:
+            notes.append("the link to the hub is plaintext: give --hub-ca (or a tls:// URL) when the hub uses TLS")
+        nats_conf["leafnodes"] = node_hub.node_leafnodes(cc, opts.hub, password, link_tls)
+        notes.append(
+            f"give the hub's operator {password_file} (as {cc.lower()}.password) and, when the hub checks "
+            f"the nodes' certificates, {ca_file}"
+        )
+    elif opts.peers:
+        notes.append("--peers without --hub: the node has no link to its peers (jit node check says so)")
     natsauth = _natsauth()
     if natsauth is not None:
         users = natsauth.node_users(_private_dir(d / "nats" / "credentials"), cc).ensure()

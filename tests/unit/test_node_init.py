@@ -35,7 +35,7 @@ def mode(path: Path) -> int:
 
 
 def test_check_passes_on_what_init_writes(tmp_path: Path) -> None:
-    d, env = run_init(tmp_path, "--country", "NL", "--peers", "DE,IE")
+    d, env = run_init(tmp_path, "--country", "NL", "--peers", "DE,IE", "--hub", "nats-leaf://hub.example:7422")
     assert node_check.check(env).problems == []
     res = RUNNER.invoke(app, ["node", "check", "--env-file", str(d / "node.env")], env={})
     assert res.exit_code == 0 and "sound" in res.stdout, res.stdout + res.stderr
@@ -193,3 +193,91 @@ def test_the_cli_settings_point_at_the_node(tmp_path: Path) -> None:
 def test_init_options_in_code(tmp_path: Path) -> None:
     result = node_init.init(node_init.InitOptions(country="FR", directory=tmp_path / "fr", peers=["NL"]))
     assert result.env_file.exists() and result.cli_env_file.exists()
+
+
+HUB = "nats-leaf://hub.example:7422"
+
+
+def test_hub_writes_the_link_as_the_local_federation_renders_it(tmp_path: Path) -> None:
+    from jitlib import natsconf
+
+    d, env = run_init(tmp_path, "--country", "NL", "--peers", "DE,IE", "--hub", HUB)
+    assert env["JIT_NODE_JURISDICTION"] == "NL" and env["JIT_FEDERATION_PEERS"] == "DE,IE"
+    password_file = d / "nats" / "link-password"
+    assert mode(password_file) == 0o600
+    password = password_file.read_text().strip()
+    assert len(password) >= 16
+    config = json.loads((d / "nats" / "nats-server.json").read_text())
+    expected = natsconf.NodeNats(country="NL", port=4222, store_dir=d, hub_url=HUB, password=password).config()[
+        "leafnodes"
+    ]
+    assert config["leafnodes"] == expected
+    (remote,) = config["leafnodes"]["remotes"]
+    assert remote["url"] == f"nats-leaf://nl:{password}@hub.example:7422"
+    assert remote["deny_exports"] == ["jit.>"] and remote["deny_imports"] == ["jit.>"]
+    assert "tls" not in remote  # a plaintext hub URL without --hub-ca
+    res = subprocess.run([nats_server_binary(), "-c", str(d / "nats" / "nats-server.json"), "-t"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+
+
+def test_a_tls_hub_is_checked_against_the_hub_ca(tmp_path: Path) -> None:
+    hub_ca = pki.create_ca("hub CA")
+    pki.write_pem(hub_ca, tmp_path / "hub-ca.pem", tmp_path / "hub-ca-key.pem")
+    d, env = run_init(
+        tmp_path, "--country", "DE", "--peers", "NL", "--hub", HUB, "--hub-ca", str(tmp_path / "hub-ca.pem")
+    )
+    (remote,) = json.loads((d / "nats" / "nats-server.json").read_text())["leafnodes"]["remotes"]
+    assert remote["tls"]["ca_file"] == str(d / "tls" / "hub-ca.pem")
+    assert (d / "tls" / "hub-ca.pem").read_bytes() == (tmp_path / "hub-ca.pem").read_bytes()
+    # The node shows its client certificate to the hub.
+    assert remote["tls"]["cert_file"] == env["JIT_TLS_CLIENT_CERT_FILE"]
+    assert remote["tls"]["key_file"] == env["JIT_TLS_CLIENT_KEY_FILE"]
+
+
+def test_a_tls_url_uses_the_nodes_own_ca(tmp_path: Path) -> None:
+    d, env = run_init(tmp_path, "--country", "DE", "--peers", "NL", "--hub", "tls://hub.example:7422")
+    (remote,) = json.loads((d / "nats" / "nats-server.json").read_text())["leafnodes"]["remotes"]
+    assert remote["tls"]["ca_file"] == env["JIT_TLS_CA_FILE"]
+    assert remote["url"].startswith("tls://de:")
+
+
+def test_a_given_link_password_is_used(tmp_path: Path) -> None:
+    given = tmp_path / "pw"
+    given.write_text("a-shared-link-password-0123\n")
+    given.chmod(0o600)
+    d, _ = run_init(tmp_path, "--country", "IE", "--peers", "NL", "--hub", HUB, "--link-password-file", str(given))
+    assert (d / "nats" / "link-password").read_text().strip() == "a-shared-link-password-0123"
+    (remote,) = json.loads((d / "nats" / "nats-server.json").read_text())["leafnodes"]["remotes"]
+    assert remote["url"] == "nats-leaf://ie:a-shared-link-password-0123@hub.example:7422"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--hub", "http://hub.example:7422", "--peers", "DE"], "--hub is not a URL"),
+        (["--hub", "nats-leaf://hub.example", "--peers", "DE"], "needs a host and a port"),
+        (["--hub", "nats-leaf://hub.example:99999", "--peers", "DE"], "--hub is not a URL"),
+        (["--hub", HUB], "--hub needs --peers"),
+        (["--link-password-file", "/nonexistent"], "need --hub"),
+        (["--hub", HUB, "--peers", "DE", "--link-password-file", "/nonexistent"], "does not exist"),
+        (["--hub", HUB, "--peers", "DE", "--hub-ca", "/nonexistent.pem"], "does not exist"),
+    ],
+)
+def test_bad_hub_options_are_refused_in_words(tmp_path: Path, args: list[str], words: str) -> None:
+    res = RUNNER.invoke(app, ["node", "init", "--dir", str(tmp_path / "n"), "--country", "NL", *args])
+    assert res.exit_code == 1 and words in res.stderr, res.stderr
+    assert not (tmp_path / "n" / "node.env").exists()
+
+
+def test_a_link_password_readable_by_others_or_unsafe_is_refused(tmp_path: Path) -> None:
+    given = tmp_path / "pw"
+    given.write_text("a-shared-link-password-0123\n")
+    given.chmod(0o644)
+    args = ["node", "init", "--country", "NL", "--peers", "DE", "--hub", HUB, "--link-password-file", str(given)]
+    res = RUNNER.invoke(app, [*args, "--dir", str(tmp_path / "a")])
+    assert res.exit_code == 1 and "may be read by others" in res.stderr
+    given.write_text("short@pw\n")
+    given.chmod(0o600)
+    res = RUNNER.invoke(app, [*args, "--dir", str(tmp_path / "b")])
+    assert res.exit_code == 1 and "16 to 128 characters" in res.stderr and "short@pw" not in res.stderr
