@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jitdev.nats import nats_server_binary
+from jitdev.nats import kept_secret, nats_server_binary
 from jitdev.procs import port_open, spawn, terminate, wait_until
 from jitlib import natsconf
 from jitlib.federation import Federation
@@ -60,15 +60,6 @@ def set_link(node_dir: Path, up: bool) -> None:
     natsconf.write(conf_path, conf)
     pid = int((node_dir / "run" / "nats.pid").read_text())
     os.kill(pid, signal.SIGHUP)
-
-
-def _secret(path: Path) -> str:
-    """A secret made once and kept (0600) at ``path``: a node's JetStream store key, in the local run."""
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32))
-    return path.read_text().strip()
 
 
 @dataclass
@@ -139,7 +130,10 @@ class FederationNats:
             tls=natsconf.tls_block(files.server.cert, files.server.key, files.ca, verify=True) if files else None,
         )
         self.hub = NatsProcess(
-            "hub", self.hub_port, natsconf.write(hub_dir / "hub.conf", hub_conf), hub_dir / "logs" / "nats.log",
+            "hub",
+            self.hub_port,
+            natsconf.write(hub_dir / "hub.conf", hub_conf),
+            hub_dir / "logs" / "nats.log",
             scheme=scheme,
         )
         for c in self.countries:
@@ -151,7 +145,7 @@ class FederationNats:
                 store_dir=node_dir / "nats",
                 hub_url=f"nats-leaf://127.0.0.1:{self.leafnode_port}",
                 password=passwords[c],
-                store_key=_secret(node_dir / "nats-store.key"),
+                store_key=kept_secret(node_dir / "nats-store.key"),
                 authorization=self.users[c].authorization(),
                 tls=natsconf.tls_block(files.server.cert, files.server.key) if files else None,
                 # The node shows its certificate to the hub and checks the hub's against the CA.

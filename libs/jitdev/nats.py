@@ -7,6 +7,7 @@ nats-server reads as its configuration format), next to its store: the listen ad
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,15 @@ from jitdev.procs import port_open, spawn, terminate, wait_until
 from jitlib import natsconf
 from jitlib.natsauth import Credentials
 from jitlib.pki import TlsFiles
+
+
+def kept_secret(path: Path) -> str:
+    """A secret made once and kept (0600) at ``path``, such as a local NATS server's JetStream store key."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def nats_server_binary() -> str:
@@ -50,6 +60,8 @@ class NatsInstance:
     url_credentials: Credentials | None = field(default=None, repr=False)
     #: The HTTP monitoring port (``/connz?auth=1`` lists each connection's user); None: none.
     monitor_port: int | None = None
+    #: The key the JetStream store is encrypted with (:func:`kept_secret`); empty: not encrypted.
+    store_key: str = field(default="", repr=False)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -85,6 +97,7 @@ class NatsInstance:
                 else None
             ),
             monitor_port=self.monitor_port,
+            store_key=self.store_key,
         )
 
     def start(self) -> NatsInstance:
@@ -169,6 +182,7 @@ class NatsCluster:
         tls: TlsFiles | None = None,
         ports: list[tuple[int, int, int]] | None = None,
         log_dir: Path | None = None,
+        store_key: str = "",
     ) -> NatsCluster:
         """``size`` servers on loopback, stores under ``base`` (logs too, unless ``log_dir``); ``ports``
         (client, route, monitoring) of each, free ones when not given; ``authorization`` (the node's users,
@@ -196,6 +210,7 @@ class NatsCluster:
                     monitor_port=monitor_port,
                     routes=tuple(f"nats-route://127.0.0.1:{c}" for j, (_, c, _) in enumerate(ports) if j != i),
                     domain=domain,
+                    store_key=store_key,
                 )
             )
         return cls(members)

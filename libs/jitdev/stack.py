@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from jitdev.nats import NatsCluster, NatsInstance
+from jitdev.nats import NatsCluster, NatsInstance, kept_secret
 from jitdev.nodes import grpc_healthy
 from jitdev.procs import port_open, spawn, wait_until
 from jitlib.crypto import generate_kek_file
@@ -252,6 +252,7 @@ def start_nats() -> None:
         server_name="jit-local",
         authorization=users.authorization(),
         tls=tls,
+        store_key=kept_secret(STATE / "nats-store.key"),
     ).start()
     assert inst.process is not None
     proc = inst.process
@@ -281,6 +282,7 @@ def start_nats_cluster(size: int) -> None:
         tls=local_pki().server if tls_on() else None,
         ports=ports,
         log_dir=LOGS,
+        store_key=kept_secret(STATE / "nats-store.key"),
     ).start()
     for name, member in zip(names, cluster.members, strict=True):
         assert member.process is not None
@@ -567,9 +569,7 @@ def up_nodes(countries: list[str], tls: bool = False) -> None:
     created = ensure_country_realms(admin, [*countries, *guests])
     realms = ", ".join(f"jit-{c.lower()}" for c in [*countries, *guests])
     _say(f"  realms       {realms}" + (" (created)" if created else "") + f"; {', '.join(guests)} has no node")
-    fed = LocalFederation(
-        countries, STATE, ports, keycloak_url(), guests=guests, tls=local_pki() if tls else None
-    )
+    fed = LocalFederation(countries, STATE, ports, keycloak_url(), guests=guests, tls=local_pki() if tls else None)
     NODES_FILE.write_text(json.dumps({"countries": countries, "guests": guests, "ports": dataclasses.asdict(ports)}))
     try:
         fed.start(_say)

@@ -140,6 +140,11 @@ def hub_config(
     return config
 
 
+def _store_cipher(store_key: str) -> dict[str, str]:
+    """The ``jetstream`` settings that encrypt the store under ``store_key`` (none when it is empty)."""
+    return {"cipher": "chachapoly", "key": store_key} if store_key else {}
+
+
 def local_config(
     *,
     port: int,
@@ -149,15 +154,18 @@ def local_config(
     authorization: Mapping[str, Any] | None = None,
     tls: Mapping[str, Any] | None = None,
     monitor_port: int | None = None,
+    store_key: str = "",
 ) -> dict[str, Any]:
     """A single node's NATS server (``make run``, the test suite): JetStream with its store, and the
     ``authorization`` block of its users when given (without one, any client is accepted). ``tls`` (a
     :func:`tls_block`): TLS on the client port; a plaintext client is then refused. The HTTP monitoring
-    endpoint on ``monitor_port`` when given (it shows who is connected as which user)."""
+    endpoint on ``monitor_port`` when given (it shows who is connected as which user). ``store_key``: the
+    server encrypts its JetStream store with it (ChaCha20-Poly1305), so the events it keeps (record states,
+    titles included) are not readable on disk; blocks written before the key was set stay as they were."""
     config: dict[str, Any] = {
         "server_name": server_name,
         "listen": f"{host}:{port}",
-        "jetstream": {"store_dir": str(store_dir)},
+        "jetstream": {"store_dir": str(store_dir), **_store_cipher(store_key)},
     }
     if authorization is not None:
         config["authorization"] = dict(authorization)
@@ -201,7 +209,7 @@ class NodeNats:
             "jetstream": {
                 "store_dir": str(self.store_dir),
                 "domain": domain(self.country),
-                **({"cipher": "chachapoly", "key": self.store_key} if self.store_key else {}),
+                **_store_cipher(self.store_key),
             },
             "leafnodes": {
                 "remotes": [
