@@ -335,7 +335,7 @@ class EvidenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExtendDecisionDeadline(self, request, context):
-        """EIO only, once: the recognition decision takes 30 more days (Directive 2014/41 Art. 12(4)).
+        """EIO only, once: the recognition decision takes 30 more days (Directive 2014/41 Art. 12(5)).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
