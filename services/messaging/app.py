@@ -14,7 +14,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from jit.messaging.v1 import messaging_pb2, messaging_pb2_grpc
-from jitlib import crypto
+from jitlib import crypto, sealing
 from jitlib.bus import stream_for
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -65,7 +65,7 @@ def build(settings: MessagingSettings, rt: Runtime) -> Parts:
     blob_dir = settings.blob_dir or rt.common.state_dir / "messaging-blobs"
     blob_dir.mkdir(parents=True, exist_ok=True)
     # SQLite overwrites what it deletes (a destroyed key leaves no copy in a free page).
-    store.enable_secure_delete(rt.db.engine)
+    sealing.enable_secure_delete(rt.db.engine)
     keys = ChannelKeys(crypto.KeyRing(kek), recheck_seconds=settings.key_recheck_seconds)
     content = Content(keys, blob_dir)
     channels = Channels(rt, content)

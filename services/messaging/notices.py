@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2
-from jitlib import audit
+from jitlib import audit, sealing
 from jitlib.alerts import SYSTEM, Alert, AlertScanner, Emit, Scan
 from jitlib.bus import Handler, PoisonMessage
 from jitlib.runtime import Runtime, UnitOfWork
@@ -161,7 +161,7 @@ class RetentionScanner(AlertScanner):
     2. shred each workspace whose retention and grace period have ended (``AlertScanner``: once, even
        with several replicas scanning);
     3. finish: delete the blob files of shredded channels (also those a crash left behind), and push what
-       a shred freed out of the database files (``store.wipe_freed``).
+       a shred freed out of the database files (``jitlib.sealing.wipe_freed``).
 
     Before all that, the keys this process holds but has not used lately are dropped (``drop_stale``).
     """
@@ -193,5 +193,5 @@ class RetentionScanner(AlertScanner):
         for channel_id in leftover:
             content.remove_channel_files(channel_id)
         if sent:
-            await asyncio.to_thread(store.wipe_freed, self.rt.db.engine)
+            await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine, store.KEY_TABLES)
         return sent

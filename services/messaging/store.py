@@ -20,15 +20,12 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
-    event,
     insert,
     select,
-    text,
     true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
@@ -120,6 +117,10 @@ class WorkspaceKey(Base):
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     kek_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(TS)
+
+
+#: The tables holding keys: what a shred frees, and what ``jitlib.sealing.wipe_freed`` pushes out of the files.
+KEY_TABLES = (WorkspaceKey.__tablename__, ChannelKey.__tablename__)
 
 
 # Both key tables hold keys wrapped by the node's KEK: rewrapped when it is rotated (``jitlib.sealing``).
@@ -386,42 +387,6 @@ def load_workspace_key(session: Session, workspace_id: str) -> WrappedKey | None
 def delete_workspace_key(session: Session, workspace_id: str) -> None:
     """Destroy a workspace's key: a DELETE (on PostgreSQL the old row stays as a dead tuple until VACUUM)."""
     session.execute(delete(WorkspaceKey).where(WorkspaceKey.workspace_id == workspace_id))
-
-
-# -- wiping what the database frees -------------------------------------------------------------------
-
-
-def enable_secure_delete(engine: Engine) -> None:
-    """SQLite: every connection overwrites deleted content with zeros (``PRAGMA secure_delete``), so a
-    destroyed key leaves no copy in a free page or a freed cell. Connections opened before this call are
-    closed (the pool opens new ones, with the pragma). Nothing to do on PostgreSQL (see ``wipe_freed``)."""
-    if engine.dialect.name != "sqlite":
-        return
-
-    @event.listens_for(engine, "connect")
-    def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA secure_delete=ON")
-        cursor.close()
-
-    engine.dispose()
-
-
-def wipe_freed(engine: Engine) -> None:
-    """After a shred, push what it freed out of the files where old copies linger (best effort, outside
-    any transaction). SQLite: checkpoint the write-ahead log into the database file and truncate it (the
-    log still holds the pages as they were before the shred). PostgreSQL: VACUUM the key tables, so the
-    dead tuples of the deleted keys are removed (VACUUM cannot run inside a transaction block; copies in
-    WAL archives and backups remain: that is why a workspace key is destroyed, not the channel keys)."""
-    try:
-        if engine.dialect.name == "sqlite":
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        else:
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM workspace_keys, channel_keys"))
-    except Exception as exc:  # a later shred (or VACUUM by the operator) does it
-        log.warning("wiping what the shred freed failed (%s)", exc)
 
 
 # -- messages -----------------------------------------------------------------------------------------

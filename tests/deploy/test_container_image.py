@@ -232,7 +232,7 @@ class _Page(BaseHTTPRequestHandler):
         self.end_headers()
 
     def log_message(self, *args: object) -> None:
-        pass
+        """Quiet: the health checks' requests are not logged to the test's output."""
 
 
 def test_healthcheck_asks_the_console_for_its_health_page() -> None:

@@ -19,7 +19,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2
 from jit.preservation.v1 import preservation_pb2
 from jit.tasks.v1 import tasks_pb2
-from jitlib import crypto
+from jitlib import crypto, sealing
 from jitlib.actors import Actor
 from services.messaging import domain, store
 from services.messaging.keys import ChannelKeys
@@ -284,7 +284,7 @@ def test_the_messaging_database_overwrites_what_it_deletes(tmp_path: Any) -> Non
 
     with database.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 0
-    store.enable_secure_delete(database.engine)
+    sealing.enable_secure_delete(database.engine)
     with database.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
     database.dispose()
