@@ -14,6 +14,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from jitlib import legal
+
 
 class DeadlineKind(enum.StrEnum):
     ACKNOWLEDGE = "ACKNOWLEDGE"
@@ -119,7 +121,7 @@ PERIODS: dict[str, tuple[Period, ...]] = {
 }
 
 EIO_DECISION_EXTENSION = 30 * DAY
-EIO_EXTENSION_SOURCE = f"{EIO} Art. 12(5)"
+EIO_EXTENSION_SOURCE = legal.source("EIO_DECISION_EXTENSION")
 
 
 def instrument(legal_basis: str, epoc_procedure: str) -> str:

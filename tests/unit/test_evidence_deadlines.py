@@ -128,7 +128,7 @@ def test_deadline_follows_the_instrument(
 
 
 def test_eio_decision_extension_adds_30_days() -> None:
-    """Directive 2014/41/EU Art. 12(5): the 30 days may be extended once by 30 days."""
+    """EIO_DECISION_EXTENSION, Directive 2014/41/EU Art. 12(5): the 30 days may be extended once by 30 days."""
     found = {d.kind: d for d in compute(Clocks("EIO", "", "ACKNOWLEDGED", RECEIVED, None, decision_extended=True))}
     assert found[DeadlineKind.DECIDE].due_at == RECEIVED + 60 * D
     assert "12(5)" in found[DeadlineKind.DECIDE].source

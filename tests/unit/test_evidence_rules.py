@@ -142,6 +142,7 @@ def test_postponement_is_for_an_eio_only() -> None:
 
 
 def test_the_eio_decision_deadline_is_extended_once() -> None:
+    """EIO_DECISION_EXTENSION (Directive 2014/41/EU Art. 12(5)): once, and only once."""
     r = run(make(), "issue", "acknowledge", "extend_decision", reason="complex case")
     assert r.state is State.ACKNOWLEDGED and r.decision_extended
     with pytest.raises(FailedPrecondition) as info:

@@ -168,7 +168,8 @@ def test_an_items_origin_is_the_requests_addressee() -> None:
 
 
 def test_only_the_originating_state_records_its_consent_to_other_use() -> None:
-    """Finding #10: NL recorded DE's consent to other use on an item it uploaded. Only DE records it."""
+    """Finding #10: NL recorded DE's consent to other use on an item it uploaded. Only DE records it
+    (JIT_OTHER_USE_NEEDS_CONSENT, FD 2002/465 Art. 1(10))."""
     r = request("NL", "DE")
     de = Consent("prosecution of another case", "DE", None, "")
     assert domain.origin_violations(item(consents=(de,)), r, "DE") == []
