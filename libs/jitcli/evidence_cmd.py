@@ -371,7 +371,10 @@ def conclude_review(ctx: typer.Context, id: RequestId, note_: Note = "", expecte
 
 @request_app.command("start-execution")
 def start_execution(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version: Version = 0) -> None:
-    """Executing side (for an EIO: the recognition decision): ACKNOWLEDGED -> IN_EXECUTION."""
+    """Executing side (for an EIO: the recognition decision): ACKNOWLEDGED -> IN_EXECUTION.
+
+    An EPOC with notification waits until the enforcing state concluded its review or its 10 days passed
+    without a ground (Reg. (EU) 2023/1543 Art. 10(2)); then also from UNDER_REVIEW."""
     _transition(
         ctx, "StartExecution", pb.StartExecutionRequest(id=_uuid(id), expected_version=expected_version, note=note_)
     )

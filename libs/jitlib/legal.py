@@ -75,7 +75,15 @@ _EIO: tuple[Rule, ...] = (
 
 # -- European Production and Preservation Orders ------------------------------------------------------
 
-_EPOC: tuple[Rule, ...] = ()
+_EPOC: tuple[Rule, ...] = (
+    Rule(
+        "EPOC_SILENCE_IS_CONSENT",
+        "an EPOC with notification proceeds once the enforcing state raised no ground within 10 days of "
+        "receipt (or concluded its review without one): the issuer then records the provider's execution and "
+        "delivery, and a ground raised after those 10 days is refused",
+        f"{EPOC} Art. 10(2), 12(1)",
+    ),
+)
 
 # -- preservation under every basis -------------------------------------------------------------------
 

@@ -159,6 +159,19 @@ def compute(c: Clocks) -> tuple[Deadline, ...]:
     return tuple(sorted(out, key=lambda d: (d.due_at, d.kind.value)))
 
 
+def window_end(c: Clocks, kind: DeadlineKind) -> datetime | None:
+    """When the period ``kind`` of the request's instrument ends, whatever state the request is in now
+    (so that a rule can ask whether a window has passed once its deadline no longer runs); None when the
+    instrument has no such period or its anchor is not set yet."""
+    for p in PERIODS.get(instrument(c.legal_basis, c.epoc_procedure), ()):
+        if p.kind is kind:
+            anchor = c.received_at if p.anchor == "received" else c.decided_at
+            if anchor is None:
+                return None
+            return add_working_days(anchor, p.length.days) if p.working_days else anchor + p.length
+    return None
+
+
 #: Spans up to this length use the short warning offsets (an 8-hour emergency gets "2 h before", not "48 h").
 SHORT_SPAN = timedelta(hours=24)
 

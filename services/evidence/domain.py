@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from jitlib import validate
+from jitlib import legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.policy import (
@@ -228,7 +228,15 @@ TRANSITIONS: dict[str, Transition] = {
         _t("acknowledge", "acknowledged", Side.EXECUTING, {S.ISSUED}, S.ACKNOWLEDGED),
         _t("open_review", "review_opened", Side.REVIEWING, {S.ACKNOWLEDGED}, S.UNDER_REVIEW),
         _t("conclude_review", "review_concluded", Side.REVIEWING, {S.UNDER_REVIEW}, S.IN_EXECUTION),
-        _t("start_execution", "execution_started", Side.EXECUTING, {S.ACKNOWLEDGED}, S.IN_EXECUTION),
+        # From UNDER_REVIEW only where the enforcing state's review does not hold execution back: an
+        # emergency, or its 10 days passed without a ground (``refusal``, EPOC_SILENCE_IS_CONSENT).
+        _t(
+            "start_execution",
+            "execution_started",
+            Side.EXECUTING,
+            {S.ACKNOWLEDGED, S.UNDER_REVIEW},
+            S.IN_EXECUTION,
+        ),
         _t("partially_execute", "partially_executed", Side.EXECUTING, {S.IN_EXECUTION}, S.PARTIALLY_EXECUTED),
         _t("complete", "executed", Side.EXECUTING, {S.IN_EXECUTION, S.PARTIALLY_EXECUTED}, S.EXECUTED),
         _t("close", "closed", Side.ISSUER, {S.PARTIALLY_EXECUTED, S.EXECUTED}, S.CLOSED),
@@ -347,9 +355,36 @@ def _illegal(req: EvidenceRequest, action: str, why: str, allowed: frozenset[Sta
     )
 
 
-def refusal(req: EvidenceRequest, action: str) -> FailedPrecondition | None:
-    """Why the request's state or instrument does not allow ``action`` now (None when it does): what
-    ``apply`` checks before it changes anything, and what ``allowed_actions`` asks."""
+def review_window_end(req: EvidenceRequest) -> datetime | None:
+    """When the notified enforcing state's 10 days to raise a ground end (None for a request without such
+    a window, or not received yet)."""
+    return deadlines.window_end(req.clocks(), deadlines.DeadlineKind.REVIEW)
+
+
+def _review_holds_execution(req: EvidenceRequest, now: datetime) -> FailedPrecondition | None:
+    """Whether the enforcing state's review still holds back the execution of ``req`` at ``now``: an EPOC
+    with notification proceeds once the enforcing state concluded its review without a ground, or once
+    its 10 days passed in silence (EPOC_SILENCE_IS_CONSENT); an emergency is executed at once (Art. 10(4));
+    nothing else is reviewed."""
+    if req.state is not S.UNDER_REVIEW and not (req.notified and req.epoc_procedure == "WITH_NOTIFICATION"):
+        return None
+    if req.state is S.UNDER_REVIEW and req.epoc_procedure in EMERGENCY:
+        return None
+    end = review_window_end(req) if req.epoc_procedure == "WITH_NOTIFICATION" else None
+    if end is not None and now >= end:
+        return None
+    until = f" or until its 10 days end at {end.isoformat()}" if end is not None else ""
+    return FailedPrecondition(
+        "REVIEW_REQUIRED",
+        "an EPOC with notification waits for the enforcing state: until it concludes its review without a "
+        f"ground{until}, when the order proceeds {legal.cite('EPOC_SILENCE_IS_CONSENT')}",
+        {"action": "start_execution", **({"window_ends_at": end.isoformat()} if end is not None else {})},
+    )
+
+
+def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondition | None:
+    """Why the request's state, instrument or clocks do not allow ``action`` at ``now`` (None when they
+    do): what ``apply`` checks before it changes anything, and what ``allowed_actions`` asks."""
     t = TRANSITIONS[action]
     sources = t.sources
     if action == "refuse" and req.notified and req.epoc_procedure == "EMERGENCY_WITH_NOTIFICATION":
@@ -362,12 +397,19 @@ def refusal(req: EvidenceRequest, action: str) -> FailedPrecondition | None:
             "only an EPOC with notification of the enforcing state is reviewed (Reg. (EU) 2023/1543 Art. 8)",
             {"action": action, "legal_basis": req.legal_basis, "epoc_procedure": req.epoc_procedure},
         )
-    if action == "start_execution" and req.notified and req.epoc_procedure == "WITH_NOTIFICATION":
-        return FailedPrecondition(
-            "REVIEW_REQUIRED",
-            "an EPOC with notification is executed after the enforcing state's review: open and conclude it",
-            {"action": action},
-        )
+    if action == "start_execution":
+        problem = _review_holds_execution(req, now)
+        if problem is not None:
+            return problem
+    if action == "refuse" and req.epoc_procedure == "WITH_NOTIFICATION" and req.notified:
+        end = review_window_end(req)
+        if end is not None and now > end:
+            return FailedPrecondition(
+                "REVIEW_WINDOW_PASSED",
+                f"the enforcing state's 10 days to raise a ground ended at {end.isoformat()}: the order "
+                f"proceeds {legal.cite('EPOC_SILENCE_IS_CONSENT')}",
+                {"action": action, "window_ended_at": end.isoformat()},
+            )
     if action == "refuse" and req.to_provider and not req.notified:
         return FailedPrecondition(
             "NO_REFUSAL_PROCEDURE",
@@ -398,7 +440,7 @@ def refusal(req: EvidenceRequest, action: str) -> FailedPrecondition | None:
 def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Actor, now: datetime) -> EvidenceRequest:
     """Apply a transition (input checked by ``transition_violations``, side by the policy before);
     raises FailedPrecondition when the request's state or instrument does not allow it (``refusal``)."""
-    problem = refusal(req, action)
+    problem = refusal(req, action, now)
     if problem is not None:
         raise problem
     changes: dict[str, object] = {}
@@ -442,15 +484,15 @@ def upload_operation(principal: Principal, req: EvidenceRequest) -> Operation:
     return Operation.ISSUER_ACT if principal.jurisdiction == req.origin_jurisdiction else Operation.ADDRESSEE_ACT
 
 
-def allowed_actions(req: EvidenceRequest, principal: Principal) -> tuple[str, ...]:
-    """The actions ``principal`` may take on ``req`` now: each transition whose acting side the policy allows
-    (``operation_for``) and that the request's state and instrument allow (``refusal``), in the table's
-    order; then ``upload_item`` when the policy lets the caller receive evidence against it
+def allowed_actions(req: EvidenceRequest, principal: Principal, now: datetime) -> tuple[str, ...]:
+    """The actions ``principal`` may take on ``req`` at ``now``: each transition whose acting side the policy
+    allows (``operation_for``) and that the request's state, instrument and clocks allow (``refusal``), in
+    the table's order; then ``upload_item`` when the policy lets the caller receive evidence against it
     (``upload_operation``) and the request is receiving (``receiving_refusal``)."""
     candidates = [
         (t.action, operation_for(t, req), EVIDENCE_REQUEST_RULES)
         for t in TRANSITIONS.values()
-        if refusal(req, t.action) is None
+        if refusal(req, t.action, now) is None
     ]
     if receiving_refusal(req) is None:
         candidates.append((UPLOAD_ITEM, upload_operation(principal, req), EVIDENCE_ITEM_RULES))

@@ -77,13 +77,13 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             order=order if shown else None,
             item_count=count,
             hide_link=not (shown and order is not None and order.id == r.preservation_order_id),
-            allowed_actions=self._allowed(principal, r),
+            allowed_actions=self._allowed(principal, r, now),
         )
 
-    def _allowed(self, principal: auth.Principal, r: EvidenceRequest) -> tuple[str, ...]:
-        """The actions ``principal`` may take on ``r`` now (never in an event's state: they are the
-        caller's, not the request's)."""
-        return self.requests.allowed_actions(r, domain.allowed_actions(r, principal))
+    def _allowed(self, principal: auth.Principal, r: EvidenceRequest, now: datetime) -> tuple[str, ...]:
+        """The actions ``principal`` may take on ``r`` at ``now`` (never in an event's state: they are the
+        caller's, not the request's, and some depend on the clock)."""
+        return self.requests.allowed_actions(r, domain.allowed_actions(r, principal, now))
 
     async def _linkable_order(self, order_id: str) -> domain.OrderReplica | None:
         """The order a new request names, from the replica; None when it names none."""
@@ -119,7 +119,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         if created.replayed:  # the stored request as it is now, with its linked order and items
             return pb.CreateRequestResponse(request=await self._view(principal, created.record, now))
         return pb.CreateRequestResponse(
-            request=request_to_pb(created.record, now, allowed_actions=self._allowed(principal, created.record))
+            request=request_to_pb(created.record, now, allowed_actions=self._allowed(principal, created.record, now))
         )
 
     GetRequest = get_rpc("requests", pb.GetRequestResponse, "request")
@@ -160,7 +160,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                     r,
                     now,
                     hide_link=not domain.order_shown(principal, r, orders.get(r.preservation_order_id)),
-                    allowed_actions=self._allowed(principal, r),
+                    allowed_actions=self._allowed(principal, r, now),
                 )
                 for r in requests
             ],

@@ -145,8 +145,17 @@ INSTRUMENTS = [
 ]
 
 
+#: How long ago the request was received: within every review or objection window, and after them all
+#: (a notified EPOC's 10 days, an emergency's 96 hours), since what the clock allows changes then.
+RECEIVED_AGO = (timedelta(days=2), timedelta(days=11))
+
+
 def request(
-    instrument: tuple[str, str, str, str], state: evidence.State, extended: bool, restricted: bool = True
+    instrument: tuple[str, str, str, str],
+    state: evidence.State,
+    extended: bool,
+    restricted: bool = True,
+    received_ago: timedelta = RECEIVED_AGO[0],
 ) -> evidence.EvidenceRequest:
     basis, procedure, kind, addressee = instrument
     cmd = new_request(
@@ -160,7 +169,7 @@ def request(
     )
     p = principal(ISSUER, "prosecutor")
     r = evidence.create(cmd, request_id=REQUEST_ID, actor=p.actor, now=NOW)
-    issued = None if state is evidence.State.DRAFT else NOW - timedelta(days=2)
+    issued = None if state is evidence.State.DRAFT else NOW - received_ago
     return replace(r, state=state, issued_at=issued, received_at=issued, decision_extended=extended)
 
 
@@ -183,12 +192,13 @@ def request_cases(
 ) -> Iterator[tuple[str, evidence.EvidenceRequest, Principal]]:
     for extended in (False, True):
         for restricted in (False, True):
-            for who, p in callers(instrument[3]):
-                yield (
-                    f"{who}, extended={extended}, restricted={restricted}",
-                    request(instrument, state, extended, restricted),
-                    p,
-                )
+            for ago in RECEIVED_AGO:
+                for who, p in callers(instrument[3]):
+                    yield (
+                        f"{who}, extended={extended}, restricted={restricted}, received {ago} ago",
+                        request(instrument, state, extended, restricted, ago),
+                        p,
+                    )
 
 
 @pytest.mark.parametrize("state", list(evidence.State))
@@ -197,7 +207,7 @@ def test_request_actions_are_those_the_policy_the_state_and_the_instrument_allow
     instrument: tuple[str, str, str, str], state: evidence.State
 ) -> None:
     for case, r, p in request_cases(instrument, state):
-        assert evidence.allowed_actions(r, p) == evidence_expected(r, p), case
+        assert evidence.allowed_actions(r, p, NOW) == evidence_expected(r, p), case
 
 
 def test_request_matrix_covers_every_rpc_and_nothing_else() -> None:
@@ -206,7 +216,7 @@ def test_request_matrix_covers_every_rpc_and_nothing_else() -> None:
         for instrument in INSTRUMENTS
         for state in evidence.State
         for _, r, p in request_cases(instrument, state)
-        for a in evidence.allowed_actions(r, p)
+        for a in evidence.allowed_actions(r, p, NOW)
     }
     assert listed == rpc_actions(EvidenceServicer) | {"upload_item"}
     assert rpc_actions(EvidenceServicer) == set(evidence.TRANSITIONS)
@@ -235,7 +245,7 @@ def test_request_examples(
     instrument: tuple[str, str, str, str], state: str, caller: tuple[str, str], told: str
 ) -> None:
     r = request(instrument, evidence.State(state), False)
-    assert evidence.allowed_actions(r, principal(*caller)) == tuple(told.split())
+    assert evidence.allowed_actions(r, principal(*caller), NOW) == tuple(told.split())
 
 
 # ---- preservation orders -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition, InvalidArgument
 from jitlib.policy import Operation
+from jitlib.principal import Principal
 from services.evidence import custody, domain
 from services.evidence.deadlines import DeadlineKind
 from services.evidence.domain import Consent, NewItem, NewRequest, State, Target, TransitionInput
@@ -129,6 +130,79 @@ def test_emergency_epoc_with_notification_can_be_objected_to_after_execution() -
     r = run(r, "issue", "acknowledge", "start_execution", "complete")
     r = run(r, "refuse", reason="manifest breach", refusal_ground="FUNDAMENTAL_RIGHTS")
     assert r.state is State.REFUSED and r.refusal_ground == "FUNDAMENTAL_RIGHTS"
+
+
+def notified_epoc(procedure: str = "WITH_NOTIFICATION") -> domain.EvidenceRequest:
+    return make(
+        legal_basis="EPOC",
+        epoc_procedure=procedure,
+        addressee_kind="SERVICE_PROVIDER",
+        provider_name="Meta",
+        addressee_jurisdiction="IE",
+        data_categories=("CONTENT",),
+        urgency="",
+    )
+
+
+def at(r: domain.EvidenceRequest, when: datetime, action: str, **data: object) -> domain.EvidenceRequest:
+    return domain.apply(r, action, TransitionInput(**data), actor=NL, now=when)  # type: ignore[arg-type]
+
+
+ISSUER = Principal("u1", "nl-prosecutor", "NL", frozenset({"prosecutor"}), frozenset({"jit-demo"}))
+ENFORCING = Principal("u3", "ie-prosecutor", "IE", frozenset({"prosecutor"}), frozenset({"jit-demo"}))
+
+
+@pytest.mark.parametrize("reviewed", [False, True], ids=["review never opened", "review opened, never concluded"])
+def test_epoc_silence_is_consent_once_the_ten_days_pass(reviewed: bool) -> None:
+    """EPOC_SILENCE_IS_CONSENT (Reg. (EU) 2023/1543 Art. 10(2)): when the notified enforcing state raises
+    no ground within 10 days of receipt, the issuer records the provider's execution and delivery; before,
+    it is refused with the moment the window ends."""
+    r = run(notified_epoc(), "issue", "acknowledge", *(["open_review"] if reviewed else []))
+    end = NOW + timedelta(days=10)
+    assert domain.review_window_end(r) == end
+    before = end - timedelta(seconds=1)
+    with pytest.raises(FailedPrecondition) as info:
+        at(r, before, "start_execution")
+    assert info.value.reason == "REVIEW_REQUIRED"
+    assert end.isoformat() in info.value.message and "Art. 10(2)" in info.value.message
+    assert "start_execution" not in domain.allowed_actions(r, ISSUER, before)
+    assert "start_execution" in domain.allowed_actions(r, ISSUER, end)
+    r = at(r, end, "start_execution")
+    assert r.state is State.IN_EXECUTION
+    # The review window is over; the data is due at its end (Art. 10(2)) until delivered.
+    assert [d.kind for d in r.deadlines] == [DeadlineKind.PRODUCE]
+    assert "upload_item" in domain.allowed_actions(r, ISSUER, end)
+    r = at(r, end + timedelta(hours=1), "complete", reason="data received from the provider")
+    assert r.state is State.EXECUTED and r.deadlines == ()
+
+
+def test_epoc_silence_is_consent_so_a_ground_raised_after_ten_days_is_refused() -> None:
+    """EPOC_SILENCE_IS_CONSENT (Reg. (EU) 2023/1543 Art. 12(1)): the enforcing state raises a ground within
+    10 days of receipt; after them the order proceeds and a ground is refused, naming the rule."""
+    r = run(notified_epoc(), "issue", "acknowledge", "open_review")
+    end = NOW + timedelta(days=10)
+    assert "refuse" in domain.allowed_actions(r, ENFORCING, end)
+    assert "refuse" not in domain.allowed_actions(r, ENFORCING, end + timedelta(seconds=1))
+    with pytest.raises(FailedPrecondition) as info:
+        at(r, end + timedelta(seconds=1), "refuse", reason="late", refusal_ground="NE_BIS_IN_IDEM")
+    assert info.value.reason == "REVIEW_WINDOW_PASSED" and "Art. 10(2), 12(1)" in info.value.message
+    refused = at(r, end, "refuse", reason="in time", refusal_ground="NE_BIS_IN_IDEM")
+    assert refused.state is State.REFUSED
+
+
+def test_a_review_concluded_early_lets_the_epoc_proceed_at_once() -> None:
+    """EPOC_SILENCE_IS_CONSENT: the enforcing state that confirms before the 10 days end that it raises no
+    ground lets the order proceed at once (Reg. (EU) 2023/1543 Art. 10(2), second sentence)."""
+    r = run(notified_epoc(), "issue", "acknowledge", "open_review")
+    r = at(r, NOW + timedelta(days=1), "conclude_review")
+    assert r.state is State.IN_EXECUTION
+
+
+def test_an_emergency_under_review_is_executed_at_once() -> None:
+    """An emergency EPOC is executed within 8 hours whatever the enforcing state's review (Reg. (EU)
+    2023/1543 Art. 10(4)); only a non-emergency notified EPOC waits for the 10 days."""
+    r = run(notified_epoc("EMERGENCY_WITH_NOTIFICATION"), "issue", "acknowledge", "open_review")
+    assert at(r, NOW + timedelta(hours=1), "start_execution").state is State.IN_EXECUTION
 
 
 def test_postponement_is_for_an_eio_only() -> None:

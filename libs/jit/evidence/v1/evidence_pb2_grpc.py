@@ -43,10 +43,15 @@ class EvidenceServiceStub:
     ACKNOWLEDGED --OpenReview(enforcing)--> UNDER_REVIEW            (EPOC with notification only)
     UNDER_REVIEW --ConcludeReview(enforcing, no grounds raised)--> IN_EXECUTION
     ACKNOWLEDGED --StartExecution(executing; for an EIO, the recognition decision)--> IN_EXECUTION
+    (EPOC with notification: once the enforcing state concluded its review without a ground, or once
+    its 10 days from receipt passed without one, from ACKNOWLEDGED or UNDER_REVIEW: silence is
+    consent, Reg. 2023/1543 Art. 10(2); before that FAILED_PRECONDITION REVIEW_REQUIRED saying when
+    the 10 days end. An emergency EPOC with notification also from UNDER_REVIEW, at once, Art. 10(4))
     IN_EXECUTION --RecordPartialExecution(executing)--> PARTIALLY_EXECUTED
     IN_EXECUTION | PARTIALLY_EXECUTED --CompleteExecution(executing)--> EXECUTED
     PARTIALLY_EXECUTED | EXECUTED --CloseRequest(issuer)--> CLOSED
     ISSUED | ACKNOWLEDGED | UNDER_REVIEW --RefuseRequest(reviewing side, grounds)--> REFUSED
+    (EPOC with notification: within 10 days of receipt, Art. 12(1); later REVIEW_WINDOW_PASSED)
     (emergency EPOC with notification: also from IN_EXECUTION | PARTIALLY_EXECUTED | EXECUTED
     within the 96-hour objection window, Reg. 2023/1543 Art. 10(4), 12(1))
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
@@ -216,10 +221,15 @@ class EvidenceServiceServicer:
     ACKNOWLEDGED --OpenReview(enforcing)--> UNDER_REVIEW            (EPOC with notification only)
     UNDER_REVIEW --ConcludeReview(enforcing, no grounds raised)--> IN_EXECUTION
     ACKNOWLEDGED --StartExecution(executing; for an EIO, the recognition decision)--> IN_EXECUTION
+    (EPOC with notification: once the enforcing state concluded its review without a ground, or once
+    its 10 days from receipt passed without one, from ACKNOWLEDGED or UNDER_REVIEW: silence is
+    consent, Reg. 2023/1543 Art. 10(2); before that FAILED_PRECONDITION REVIEW_REQUIRED saying when
+    the 10 days end. An emergency EPOC with notification also from UNDER_REVIEW, at once, Art. 10(4))
     IN_EXECUTION --RecordPartialExecution(executing)--> PARTIALLY_EXECUTED
     IN_EXECUTION | PARTIALLY_EXECUTED --CompleteExecution(executing)--> EXECUTED
     PARTIALLY_EXECUTED | EXECUTED --CloseRequest(issuer)--> CLOSED
     ISSUED | ACKNOWLEDGED | UNDER_REVIEW --RefuseRequest(reviewing side, grounds)--> REFUSED
+    (EPOC with notification: within 10 days of receipt, Art. 12(1); later REVIEW_WINDOW_PASSED)
     (emergency EPOC with notification: also from IN_EXECUTION | PARTIALLY_EXECUTED | EXECUTED
     within the 96-hour objection window, Reg. 2023/1543 Art. 10(4), 12(1))
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
@@ -548,10 +558,15 @@ class EvidenceService:
     ACKNOWLEDGED --OpenReview(enforcing)--> UNDER_REVIEW            (EPOC with notification only)
     UNDER_REVIEW --ConcludeReview(enforcing, no grounds raised)--> IN_EXECUTION
     ACKNOWLEDGED --StartExecution(executing; for an EIO, the recognition decision)--> IN_EXECUTION
+    (EPOC with notification: once the enforcing state concluded its review without a ground, or once
+    its 10 days from receipt passed without one, from ACKNOWLEDGED or UNDER_REVIEW: silence is
+    consent, Reg. 2023/1543 Art. 10(2); before that FAILED_PRECONDITION REVIEW_REQUIRED saying when
+    the 10 days end. An emergency EPOC with notification also from UNDER_REVIEW, at once, Art. 10(4))
     IN_EXECUTION --RecordPartialExecution(executing)--> PARTIALLY_EXECUTED
     IN_EXECUTION | PARTIALLY_EXECUTED --CompleteExecution(executing)--> EXECUTED
     PARTIALLY_EXECUTED | EXECUTED --CloseRequest(issuer)--> CLOSED
     ISSUED | ACKNOWLEDGED | UNDER_REVIEW --RefuseRequest(reviewing side, grounds)--> REFUSED
+    (EPOC with notification: within 10 days of receipt, Art. 12(1); later REVIEW_WINDOW_PASSED)
     (emergency EPOC with notification: also from IN_EXECUTION | PARTIALLY_EXECUTED | EXECUTED
     within the 96-hour objection window, Reg. 2023/1543 Art. 10(4), 12(1))
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
