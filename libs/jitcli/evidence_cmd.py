@@ -41,6 +41,7 @@ from jitcli.render import (
     replica_note,
 )
 from jitcli.session import AppState, app_state
+from jitlib import legal
 
 app = typer.Typer(help="Evidence requests and the evidence items received against them.", no_args_is_help=True)
 request_app = typer.Typer(help="Evidence requests: create, list, show, and move them through their states.")
@@ -87,12 +88,41 @@ class Category(StrEnum):
     content = "content"
 
 
-class Ground(StrEnum):
-    immunity_or_privilege = "immunity-or-privilege"
-    fundamental_rights = "fundamental-rights"
-    ne_bis_in_idem = "ne-bis-in-idem"
-    no_double_criminality = "no-double-criminality"
-    other = "other"
+#: Every ground for refusal, of any instrument; which belong to which instrument is ``legal.REFUSAL_GROUNDS``
+#: (the service refuses a ground of another instrument, naming the field).
+Ground = StrEnum(  # type: ignore[misc]
+    "Ground",
+    {
+        g.lower(): g.lower().replace("_", "-")
+        for g in dict.fromkeys(g for grounds in legal.REFUSAL_GROUNDS.values() for g in grounds)
+    },
+)
+
+_INSTRUMENTS = {
+    "EIO": f"EIO ({legal.EIO})",
+    "MLA": f"MLA ({legal.MLA_1959})",
+    "EPOC": f"EPOC with notification ({legal.EPOC})",
+    "JIT_DIRECT": "JIT direct (no instrument)",
+}
+
+
+def _article(source: str) -> str:
+    """A ground's source without its instrument's name (shown under the instrument)."""
+    out = source.removeprefix("UNVERIFIED: ").removeprefix("GUESS: ")
+    for name in (legal.EIO, legal.EPOC, legal.MLA_1959):
+        out = out.replace(name + " ", "")
+    return out
+
+
+def grounds_help() -> str:
+    """The help of ``refuse``: each instrument's grounds for refusal, with the article each rests on."""
+    parts = ["Reviewing side: -> REFUSED with a ground of the request's instrument (another is refused):"]
+    for basis, grounds in legal.REFUSAL_GROUNDS.items():
+        listed = ", ".join(
+            f"{g.lower().replace('_', '-')} ({_article(legal.source(f'{basis}_REFUSAL_{g}'))})" for g in grounds
+        )
+        parts.append(f"{_INSTRUMENTS.get(basis, basis)}: {listed}.")
+    return "\n\n".join(parts)
 
 
 class NonExecution(StrEnum):
@@ -183,6 +213,15 @@ def _when(ts: timestamp_pb2.Timestamp) -> str:
     return ts.ToDatetime(tzinfo=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def refusal_text(basis: int, ground: int) -> str:
+    """A ground for refusal as shown: its name, and the article it rests on under the request's instrument
+    (a ground stored before the grounds were per instrument may have none)."""
+    basis_name = _label(pb.LegalBasis, basis, "LEGAL_BASIS_").upper().replace("-", "_")
+    ground_name = _label(pb.RefusalGround, ground, "REFUSAL_GROUND_")
+    row = legal.refusal_rule(basis_name, ground_name.upper().replace("-", "_"))
+    return f"{ground_name} ({row.source})" if row is not None else ground_name
+
+
 def request_detail(r: pb.EvidenceRequest) -> Table:
     t = Table(show_header=False, box=None)
     t.add_column(style="bold")
@@ -213,6 +252,8 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
         rows.append(("replica", replica_note(r)))
     if r.state_reason:
         rows.append(("reason", r.state_reason))
+    if r.refusal_ground:
+        rows.append(("refused on", refusal_text(r.legal_basis, r.refusal_ground)))
     for d in r.deadlines:
         overdue = " OVERDUE" if d.overdue else ""
         rows.append(
@@ -408,15 +449,14 @@ def close(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version:
     )
 
 
-@request_app.command("refuse")
+@request_app.command("refuse", help=grounds_help())
 def refuse(
     ctx: typer.Context,
     id: RequestId,
-    ground: Annotated[Ground, typer.Option("--ground", help="Reg. (EU) 2023/1543 Art. 12 ground.")],
+    ground: Annotated[Ground, typer.Option("--ground", help="A ground of the request's instrument (listed above).")],
     detail: Annotated[str, typer.Option("--detail", metavar="TEXT")],
     expected_version: Version = 0,
 ) -> None:
-    """Reviewing side: -> REFUSED with a ground."""
     _transition(
         ctx,
         "RefuseRequest",

@@ -23,6 +23,8 @@ BUDAPEST = "Budapest Convention (CETS 185)"
 SAP = "Second Additional Protocol (CETS 224)"
 JIT_FD = "Council Framework Decision 2002/465/JHA"
 JIT_CONVENTION = "2000 EU MLA Convention"
+MLA_1959 = "1959 European Convention on Mutual Assistance in Criminal Matters (ETS 30)"
+MLA_1978 = "Additional Protocol of 1978 (ETS 99)"
 
 _ID = re.compile(r"^[A-Z][A-Z0-9_]{2,63}$")
 
@@ -71,6 +73,61 @@ _EIO: tuple[Rule, ...] = (
         "the recognition decision's 30 days may be extended once, by 30 days, with reasons",
         f"{EIO} Art. 12(5)",
     ),
+    # Grounds for non-recognition or non-execution, Art. 11(1)(a)-(h), each a ground the executing state
+    # may raise against an EIO (REFUSAL_GROUNDS["EIO"]).
+    Rule(
+        "EIO_REFUSAL_IMMUNITY_OR_PRIVILEGE",
+        "an EIO may be refused because an immunity or privilege, or the rules on criminal liability for press "
+        "freedom and freedom of expression, of the executing state make it impossible to execute",
+        f"{EIO} Art. 11(1)(a)",
+    ),
+    Rule(
+        "EIO_REFUSAL_NATIONAL_SECURITY",
+        "an EIO may be refused because executing it would harm essential national security interests, "
+        "jeopardise the source of information or involve classified intelligence information",
+        f"{EIO} Art. 11(1)(b)",
+    ),
+    Rule(
+        "EIO_REFUSAL_NON_CRIMINAL_PROCEEDINGS",
+        "an EIO issued in proceedings other than criminal (Art. 4(b), (c)) may be refused when the measure "
+        "would not be authorised in a similar domestic case",
+        f"{EIO} Art. 11(1)(c)",
+    ),
+    Rule(
+        "EIO_REFUSAL_NE_BIS_IN_IDEM",
+        "an EIO may be refused because executing it would be contrary to ne bis in idem",
+        f"{EIO} Art. 11(1)(d)",
+    ),
+    Rule(
+        "EIO_REFUSAL_EXTRATERRITORIALITY",
+        "an EIO may be refused when the offence was committed outside the issuing state and wholly or partly "
+        "in the executing state, where the conduct is not an offence",
+        f"{EIO} Art. 11(1)(e)",
+    ),
+    Rule(
+        "EIO_REFUSAL_FUNDAMENTAL_RIGHTS",
+        "an EIO may be refused when there are substantial grounds to believe that executing the measure is "
+        "incompatible with the executing state's obligations under Art. 6 TEU and the Charter",
+        f"{EIO} Art. 11(1)(f)",
+    ),
+    Rule(
+        "EIO_REFUSAL_NO_DOUBLE_CRIMINALITY",
+        "an EIO may be refused when the conduct is no offence in the executing state, unless it is an Annex D "
+        "offence punishable in the issuing state by at least 3 years",
+        f"{EIO} Art. 11(1)(g)",
+    ),
+    Rule(
+        "EIO_REFUSAL_MEASURE_RESTRICTED",
+        "an EIO may be refused when the executing state's law restricts the measure to a list or category of "
+        "offences, or to offences above a penalty threshold, that does not include this one",
+        f"{EIO} Art. 11(1)(h)",
+    ),
+    Rule(
+        "EIO_REFUSAL_OTHER",
+        "an EIO may be refused on a ground the Directive sets for a specific measure (OTHER, with the article "
+        "named in the detail), besides the general grounds of Art. 11(1)",
+        f"UNVERIFIED: {EIO} Art. 22-31 (grounds of specific investigative measures)",
+    ),
 )
 
 # -- European Production and Preservation Orders ------------------------------------------------------
@@ -83,6 +140,31 @@ _EPOC: tuple[Rule, ...] = (
         "delivery, and a ground raised after those 10 days is refused",
         f"{EPOC} Art. 10(2), 12(1)",
     ),
+    # Grounds the notified enforcing authority may raise, Art. 12(1)(a)-(d); the list is closed, so an EPOC
+    # has no OTHER ground (REFUSAL_GROUNDS["EPOC"]).
+    Rule(
+        "EPOC_REFUSAL_IMMUNITY_OR_PRIVILEGE",
+        "the enforcing state may refuse an EPOC whose data are protected by immunities or privileges, or by "
+        "rules on criminal liability for press freedom and freedom of expression, of its law",
+        f"{EPOC} Art. 12(1)(a)",
+    ),
+    Rule(
+        "EPOC_REFUSAL_FUNDAMENTAL_RIGHTS",
+        "the enforcing state may refuse an EPOC when, exceptionally, executing it would entail a manifest "
+        "breach of a fundamental right (Art. 6 TEU, the Charter)",
+        f"{EPOC} Art. 12(1)(b)",
+    ),
+    Rule(
+        "EPOC_REFUSAL_NE_BIS_IN_IDEM",
+        "the enforcing state may refuse an EPOC whose execution would be contrary to ne bis in idem",
+        f"{EPOC} Art. 12(1)(c)",
+    ),
+    Rule(
+        "EPOC_REFUSAL_NO_DOUBLE_CRIMINALITY",
+        "the enforcing state may refuse an EPOC when the conduct is no offence under its law, unless it is an "
+        "Annex IV offence punishable in the issuing state by at least 3 years",
+        f"{EPOC} Art. 12(1)(d)",
+    ),
 )
 
 # -- preservation under every basis -------------------------------------------------------------------
@@ -91,7 +173,46 @@ _PRESERVATION: tuple[Rule, ...] = ()
 
 # -- other instruments (MLA, Second Additional Protocol, voluntary) ------------------------------------
 
-_OTHER: tuple[Rule, ...] = ()
+_OTHER: tuple[Rule, ...] = (
+    # Grounds on which a mutual legal assistance request may be refused (REFUSAL_GROUNDS["MLA"]). The 2000
+    # EU MLA Convention supplements the 1959 Convention and adds no grounds of its own.
+    Rule(
+        "MLA_REFUSAL_POLITICAL_OFFENCE",
+        "an MLA request may be refused when the requested state considers the offence political or connected "
+        "with a political offence",
+        f"{MLA_1959} Art. 2(a)",
+    ),
+    Rule(
+        "MLA_REFUSAL_FISCAL_OFFENCE",
+        "an MLA request may be refused as concerning a fiscal offence, except between parties to the 1978 "
+        "Additional Protocol, which may not refuse on that ground alone (the detail says which applies)",
+        f"{MLA_1959} Art. 2(a); {MLA_1978} Art. 1",
+    ),
+    Rule(
+        "MLA_REFUSAL_ESSENTIAL_INTERESTS",
+        "an MLA request may be refused when executing it is likely to prejudice the sovereignty, security, "
+        "ordre public or other essential interests of the requested state",
+        f"{MLA_1959} Art. 2(b)",
+    ),
+    Rule(
+        "MLA_REFUSAL_NO_DOUBLE_CRIMINALITY",
+        "an MLA request for search or seizure may be refused when the requested state made it conditional on "
+        "the offence being punishable under both states' laws and it is not",
+        f"{MLA_1959} Art. 5(1)(a)",
+    ),
+    Rule(
+        "MLA_REFUSAL_OTHER",
+        "an MLA request may be refused on a ground of the treaty that applies (a bilateral treaty, a "
+        "reservation): OTHER, with the treaty and article named in the detail",
+        f"UNVERIFIED: the applicable treaty (bilateral treaties; reservations to {MLA_1959} Art. 23)",
+    ),
+    Rule(
+        "JIT_DIRECT_REFUSAL_OTHER",
+        "a direct exchange inside the JIT cites no instrument's grounds: the member declines it as OTHER, with "
+        "its reasons in the detail",
+        f"GUESS: {JIT_FD} Art. 1(7) has measures taken as in a national investigation, with no grounds list",
+    ),
+)
 
 # -- tasks: how practitioners use them (no legal text; GUESS rows say so) -----------------------------
 
@@ -99,6 +220,34 @@ _TASKS: tuple[Rule, ...] = ()
 
 #: Every rule, by id.
 RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _TASKS)
+
+#: The grounds for refusal of each instrument (the legal basis of an evidence request), in the order of
+#: their article; each is the row ``<BASIS>_REFUSAL_<GROUND>``. An instrument not listed has no refusal
+#: procedure (a provider answering an SAP Art. 7 or voluntary request reports non-execution instead).
+REFUSAL_GROUNDS: dict[str, tuple[str, ...]] = {
+    "EIO": (
+        "IMMUNITY_OR_PRIVILEGE",
+        "NATIONAL_SECURITY",
+        "NON_CRIMINAL_PROCEEDINGS",
+        "NE_BIS_IN_IDEM",
+        "EXTRATERRITORIALITY",
+        "FUNDAMENTAL_RIGHTS",
+        "NO_DOUBLE_CRIMINALITY",
+        "MEASURE_RESTRICTED",
+        "OTHER",
+    ),
+    "MLA": ("POLITICAL_OFFENCE", "FISCAL_OFFENCE", "ESSENTIAL_INTERESTS", "NO_DOUBLE_CRIMINALITY", "OTHER"),
+    "EPOC": ("IMMUNITY_OR_PRIVILEGE", "FUNDAMENTAL_RIGHTS", "NE_BIS_IN_IDEM", "NO_DOUBLE_CRIMINALITY"),
+    "JIT_DIRECT": ("OTHER",),
+}
+
+
+def refusal_rule(legal_basis: str, ground: str) -> Rule | None:
+    """The row of ``ground`` under ``legal_basis`` (an evidence request's instrument); None when that
+    instrument has no such ground."""
+    if ground not in REFUSAL_GROUNDS.get(legal_basis, ()):
+        return None
+    return rule(f"{legal_basis}_REFUSAL_{ground}")
 
 
 def rule(rule_id: str) -> Rule:
@@ -118,4 +267,25 @@ def cite(rule_id: str) -> str:
     return f"({source(rule_id)})"
 
 
-__all__ = ["BUDAPEST", "EIO", "EPOC", "JIT_CONVENTION", "JIT_FD", "RULES", "SAP", "Rule", "cite", "rule", "source"]
+for _basis, _grounds in REFUSAL_GROUNDS.items():  # every ground of every instrument is a row of the table
+    for _ground in _grounds:
+        if f"{_basis}_REFUSAL_{_ground}" not in RULES:
+            raise ValueError(f"refusal ground {_ground} of {_basis} has no row {_basis}_REFUSAL_{_ground}")
+
+__all__ = [
+    "BUDAPEST",
+    "EIO",
+    "EPOC",
+    "JIT_CONVENTION",
+    "JIT_FD",
+    "MLA_1959",
+    "MLA_1978",
+    "REFUSAL_GROUNDS",
+    "RULES",
+    "SAP",
+    "Rule",
+    "cite",
+    "refusal_rule",
+    "rule",
+    "source",
+]

@@ -8,6 +8,7 @@ that this table knows. An action the table does not know yet is named on the pag
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from google.protobuf.message import Message
 from jit.evidence.v1 import evidence_pb2 as ev
 from jit.preservation.v1 import preservation_pb2 as pv
 from jit.tasks.v1 import tasks_pb2 as tk
+from jitlib import legal
 
 #: The longest text a form field takes (the services set the real limits and name the field if over).
 TEXT_MAX = 10_000
@@ -31,14 +33,19 @@ class Input:
     enum: Any = None
     prefix: str = ""
     hint: str = ""
+    #: For a choice that depends on the record: the values (names without the prefix) offered for it.
+    narrow: Callable[[Any], Iterable[str]] | None = None
 
-    def choices(self) -> list[tuple[int, str]]:
+    def choices(self, record: Any = None) -> list[tuple[int, str]]:
+        """The enum's values as (number, words); for ``record``, only those ``narrow`` offers for it (the
+        service decides what it takes and names the field otherwise)."""
         if self.enum is None:
             return []
+        offered = set(self.narrow(record)) if self.narrow is not None and record is not None else None
         return [
             (v.number, v.name.removeprefix(self.prefix).lower().replace("_", " "))
             for v in self.enum.DESCRIPTOR.values
-            if v.number != 0
+            if v.number != 0 and (offered is None or v.name.removeprefix(self.prefix) in offered)
         ]
 
 
@@ -52,6 +59,12 @@ class Action:
     inputs: tuple[Input, ...] = field(default=())
     #: Changes the record for good or ends it: the button is shown as a warning.
     grave: bool = False
+
+
+def instrument_grounds(req: Any) -> tuple[str, ...]:
+    """The grounds for refusal of the request's instrument (``legal.REFUSAL_GROUNDS``)."""
+    basis = ev.LegalBasis.Name(req.legal_basis).removeprefix("LEGAL_BASIS_")
+    return legal.REFUSAL_GROUNDS.get(basis, ())
 
 
 REASON = Input("reason", "Reason", "textarea", required=True)
@@ -89,7 +102,8 @@ REQUEST_ACTIONS = {
         Action("complete", "Complete execution", "evidence", "CompleteExecution", ev.CompleteExecutionRequest, (NOTE,)),
         Action("close", "Close", "evidence", "CloseRequest", ev.CloseRequestRequest, (NOTE,)),
         Action("refuse", "Refuse (raise a ground)", "evidence", "RefuseRequest", ev.RefuseRequestRequest,
-               (Input("ground", "Ground for refusal", "choice", True, ev.RefusalGround, "REFUSAL_GROUND_"),
+               (Input("ground", "Ground for refusal", "choice", True, ev.RefusalGround, "REFUSAL_GROUND_",
+                      narrow=instrument_grounds),
                 Input("detail", "Details", "textarea", required=True)), grave=True),
         Action("report_not_executed", "Report not executed", "evidence", "ReportNotExecuted",
                ev.ReportNotExecutedRequest,

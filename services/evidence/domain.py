@@ -80,9 +80,8 @@ OFFENCES = frozenset(
 )
 URGENCIES = frozenset({"NORMAL", "URGENT", "EMERGENCY"})
 USER_NOTICE = frozenset({"NOT_APPLICABLE", "PENDING", "SUPPRESSED", "SENT"})
-REFUSAL_GROUNDS = frozenset(
-    {"IMMUNITY_OR_PRIVILEGE", "FUNDAMENTAL_RIGHTS", "NE_BIS_IN_IDEM", "NO_DOUBLE_CRIMINALITY", "OTHER"}
-)
+#: The grounds for refusal of each instrument, in the order of their article (``jitlib.legal``, one row each).
+REFUSAL_GROUNDS = legal.REFUSAL_GROUNDS
 NON_EXECUTION_REASONS = frozenset(
     {
         "INCOMPLETE",
@@ -316,7 +315,7 @@ def transition_violations(t: Transition, data: TransitionInput, now: datetime) -
     name = REASON_FIELD.get(t.action, "reason")
     out += validate.text(name, data.reason, required=t.needs_reason, maximum=validate.REASON_MAX)
     if t.action == "refuse" and not data.refusal_ground and "ground" not in data.unknown_enums:
-        out.append(FieldViolation("ground", "is required (a ground of Reg. (EU) 2023/1543 Art. 12)"))
+        out.append(FieldViolation("ground", "is required (a ground for refusal of the request's instrument)"))
     if t.action == "report_not_executed" and not data.non_execution_reason and "reason" not in data.unknown_enums:
         out.append(FieldViolation("reason", "is required (a reason of Reg. (EU) 2023/1543 Annex III)"))
     # When the addressee received the request: a stated past date (jitlib.validate.past_date); that it is
@@ -437,6 +436,16 @@ def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondit
     return None
 
 
+def ground_violations(req: EvidenceRequest, ground: str) -> list[FieldViolation]:
+    """A ground for refusal belongs to the request's instrument (``legal.REFUSAL_GROUNDS``: EIO Art. 11(1),
+    the MLA treaty grounds, EPOC Art. 12(1)); another is named with the instrument's list."""
+    if not ground or legal.refusal_rule(req.legal_basis, ground) is not None:
+        return []
+    allowed = ", ".join(REFUSAL_GROUNDS.get(req.legal_basis, ()))
+    why = f"is not a ground for refusal of an {req.legal_basis} request; its grounds: {allowed}"
+    return [FieldViolation("ground", why)]
+
+
 def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Actor, now: datetime) -> EvidenceRequest:
     """Apply a transition (input checked by ``transition_violations``, side by the policy before);
     raises FailedPrecondition when the request's state or instrument does not allow it (``refusal``)."""
@@ -454,6 +463,7 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
     elif action == "start_execution":
         changes["decided_at"] = now
     elif action == "refuse":
+        InvalidArgument.raise_for(ground_violations(req, data.refusal_ground))
         changes["refusal_ground"] = data.refusal_ground
     elif action == "report_not_executed":
         changes["non_execution_reason"] = data.non_execution_reason

@@ -174,11 +174,13 @@ def request(
 
 
 def evidence_expected(r: evidence.EvidenceRequest, p: Principal) -> tuple[str, ...]:
+    # A ground for refusal of the request's own instrument (each has its list).
+    data = replace(EVIDENCE_INPUT, refusal_ground=(evidence.REFUSAL_GROUNDS.get(r.legal_basis) or ("",))[0])
     out = [
         action
         for action, tr in evidence.TRANSITIONS.items()
         if allows(p, evidence.operation_for(tr, r), EVIDENCE_REQUEST_RULES, r)
-        and passes(evidence.apply, r, action, EVIDENCE_INPUT, actor=p.actor, now=NOW)
+        and passes(evidence.apply, r, action, data, actor=p.actor, now=NOW)
     ]
     if allows(p, evidence.upload_operation(p, r), evidence.EVIDENCE_ITEM_RULES, r) and passes(
         evidence.receiving_check, r
