@@ -63,6 +63,28 @@ _JIT: tuple[Rule, ...] = (
         "it arose, recorded by that state on the item",
         f"{JIT_FD} Art. 1(10); {JIT_CONVENTION} Art. 13(10)",
     ),
+    Rule(
+        "JIT_PERIOD_ENDED",
+        "after the last day of a workspace's agreed period (ends_on, UTC) no new task, evidence request or "
+        "preservation order is created in it (FAILED_PRECONDITION JIT_PERIOD_ENDED) until the agreement is "
+        "extended; existing records keep their transitions, and members keep messaging, in existing or new "
+        "channels, to wind the case down",
+        f"{JIT_FD} Art. 1(1); {JIT_CONVENTION} Art. 13(1)",
+    ),
+    Rule(
+        "JIT_PERIOD_WARNING",
+        "the warnings of a workspace's agreed period fall due 60, 30 and 7 days before its last day "
+        "(configurable), on the last day and once it has ended; only the latest one due is sent, and a new "
+        "end date starts a new series (jitlib.period)",
+        f"{JIT_FD} Art. 1(1); {JIT_CONVENTION} Art. 13(1)",
+    ),
+    Rule(
+        "JIT_PERIOD_EXTENSION",
+        "the agreed period is extended by mutual consent by recording a later end date (`jit admin workspace "
+        "extend`), announced as a new workspace version and written in every service's audit log; new "
+        "records are accepted again and the warnings follow the new end date",
+        f"{JIT_FD} Art. 1(1); {JIT_CONVENTION} Art. 13(1)",
+    ),
 )
 
 # -- European Investigation Order ---------------------------------------------------------------------

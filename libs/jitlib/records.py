@@ -66,9 +66,12 @@ class RecordPath(Generic[R]):
         find_by_request: Callable[[Session, str, str], Stored[R] | None] | None = None,
         *,
         label: str = "",
+        case_record: bool = True,
     ) -> None:
         """The path of the records of kind ``rules.kind``: ``load`` reads one by id, ``access`` gives the
-        policy's view of it, ``find_by_request`` (for creates) finds one by (creator, request id)."""
+        policy's view of it, ``find_by_request`` (for creates) finds one by (creator, request id).
+        ``case_record``: a new one is refused once its workspace's agreed period ended (rule
+        ``JIT_PERIOD_ENDED``); False for what members talk in (channels), which stays open to wind down."""
         self.rt = rt
         self.record_type = rules.kind
         self.rules = rules
@@ -78,6 +81,7 @@ class RecordPath(Generic[R]):
         self._find_by_request = find_by_request
         #: How messages name the kind ("evidence request").
         self.label = label or rules.kind.replace("_", " ")
+        self.case_record = case_record
 
     # -- create -----------------------------------------------------------------------------------
 
@@ -97,7 +101,8 @@ class RecordPath(Generic[R]):
 
         ``build`` may refuse with INVALID_ARGUMENT (an addressee outside the workspace, say); the caller
         validated the request's own fields before. A refusal that depends on stored state (the workspace
-        unknown here or closed) still lets a genuine replay through: the first call succeeded."""
+        unknown here or closed, its agreed period ended) still lets a genuine replay through: the first
+        call succeeded."""
         if self._find_by_request is None:
             raise TypeError(f"the {self.label} path was made without find_by_request")
         lookup, user_id, request_id = self._find_by_request, principal.user_id, cmd.request_id
@@ -118,7 +123,7 @@ class RecordPath(Generic[R]):
         )
         try:
             rt.require_home_node(principal)
-            workspace = rt.open_workspace(workspace_id)
+            workspace = rt.open_workspace(workspace_id, new_case_record=self.case_record)
             record = build(workspace)
         except (FailedPrecondition, InvalidArgument):
             replay = await rt.read(find)

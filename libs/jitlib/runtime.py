@@ -14,7 +14,7 @@ from nats.js.api import StreamConfig
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
-from jitlib import audit, outbox
+from jitlib import audit, outbox, period
 from jitlib.auth import Principal
 from jitlib.bus import Bus, EventConsumer, Handler
 from jitlib.clock import Clock
@@ -155,8 +155,10 @@ class Runtime:
         if fed is not None and not fed.is_owner(origin):
             raise OwnedElsewhere(origin, fed.node, record_type)
 
-    def open_workspace(self, workspace_id: str) -> WorkspaceInfo:
-        """The workspace from the directory, refused (FAILED_PRECONDITION) when unknown here or closed."""
+    def open_workspace(self, workspace_id: str, *, new_case_record: bool = False) -> WorkspaceInfo:
+        """The workspace from the directory, refused (FAILED_PRECONDITION) when unknown here or closed;
+        with ``new_case_record``, also once its agreed period ended (``JIT_PERIOD_ENDED``, by this
+        service's clock): the check of every create path of a task, evidence request or order."""
         workspace = self.workspaces.get(workspace_id)
         if workspace is None:
             raise FailedPrecondition(
@@ -168,6 +170,8 @@ class Runtime:
             raise FailedPrecondition(
                 "WORKSPACE_CLOSED", f"workspace {bounded(workspace_id)} is closed", {"field": "workspace_id"}
             )
+        if new_case_record:
+            period.require_running(workspace.id, workspace.ends_on, self.clock.now())
         return workspace
 
     async def authorize(

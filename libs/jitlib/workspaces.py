@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
+from jitlib import audit, period
 from jitlib.bus import Bus, PoisonMessage, ensure_stream, stream_for
 from jitlib.db import Database, RuntimeTables
 from jitlib.federation import INBOUND_STREAM, Federation, inbound_filter, outbound_subject, sender_of
@@ -40,10 +41,18 @@ class WorkspaceInfo:
     members: frozenset[str]
     status: str
     version: int
+    #: The JIT agreement's period, ISO dates (``jitlib.period``); "" when the announcement had none.
+    starts_on: str = ""
+    ends_on: str = ""
 
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    @property
+    def last_day(self) -> date | None:
+        """The agreed period's last day, or None when the workspace has no end date."""
+        return period.last_day(self.ends_on)
 
 
 def subject_for(ws: common_pb2.Workspace) -> str:
@@ -94,6 +103,11 @@ def workspace_event_problem(envelope: Envelope, ws: common_pb2.Workspace, curren
         return "event id or version does not match the workspace's version"
     if not all(is_jurisdiction(m) for m in ws.members) or ws.lead not in ws.members:
         return "members must be jurisdiction codes and include the lead"
+    starts, ends = period.last_day(ws.starts_on), period.last_day(ws.ends_on)
+    if (ws.starts_on and starts is None) or (ws.ends_on and ends is None):
+        return "the period's dates must be ISO dates (YYYY-MM-DD)"
+    if starts is not None and ends is not None and ends < starts:
+        return "the period ends before it starts"
     try:
         occurred = envelope.occurred_at.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
@@ -139,7 +153,29 @@ def apply_workspace_event(session: Session, tables: RuntimeTables, envelope: Env
         session.execute(t.insert().values(id=ws.id, **values))
     else:
         session.execute(t.update().where(t.c.id == ws.id).values(**values))
+        if values["ends_on"] != current.ends_on:
+            _audit_period_change(session, tables, envelope, ws.id)
     return True
+
+
+#: The audit entry's operation when a workspace's agreed period changes (rule JIT_PERIOD_EXTENSION).
+PERIOD_CHANGED = "jit.workspaces/ExtendPeriod"
+
+
+def _audit_period_change(session: Session, tables: RuntimeTables, envelope: Envelope, ws_id: str) -> None:
+    """A new end date (``jit admin workspace extend``) is in every service's audit log, under the
+    administrator who announced it, at the time this service applied it."""
+    actor = envelope.actor
+    entry = audit.AuditEvent(
+        operation=PERIOD_CHANGED,
+        user_id=actor.user_id or "jit-admin",
+        username=actor.username or "jit admin",
+        jurisdiction=actor.jurisdiction or envelope.origin_jurisdiction,
+        record_type="workspace",
+        record_id=ws_id,
+        workspace_id=ws_id,
+    )
+    audit.append(session, tables, [entry], datetime.now(UTC))
 
 
 def get_workspace(session: Session, tables: RuntimeTables, ws_id: str) -> WorkspaceInfo | None:
@@ -160,6 +196,8 @@ def _info(row: Any) -> WorkspaceInfo:
         members=frozenset(m for m in row["members"].split(",") if m),
         status=row["status"],
         version=row["version"],
+        starts_on=row["starts_on"] or "",
+        ends_on=row["ends_on"] or "",
     )
 
 

@@ -56,7 +56,11 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         self.ops = channels
         self.live = live
         self.receipts = receipts
-        self.channels = RecordPath(rt, CHANNEL_RULES, store.get_channel, Channel.access, store.find_channel_by_request)
+        # Members keep talking once the JIT's agreed period ended, to wind the case down: a channel is not
+        # a case record (rule JIT_PERIOD_ENDED).
+        self.channels = RecordPath(
+            rt, CHANNEL_RULES, store.get_channel, Channel.access, store.find_channel_by_request, case_record=False
+        )
         self.messages = MessagePath(rt, domain.MESSAGE_RULES, store.get_message, MessageInChannel.access)
 
     async def _opened(self, found: MessageInChannel) -> pb.Message:

@@ -161,7 +161,7 @@ def test_demo_workspace_metadata(admin) -> None:
     assert ws.name == "JIT demo: online harassment NL-DE-IE"
     assert ws.lead == "NL"
     assert ws.legal_basis == "FD 2002/465/JHA; EU MLA Convention Art. 13"
-    assert (ws.starts_on, ws.ends_on) == ("2026-01-15", "2027-07-15")
+    assert (ws.starts_on, ws.ends_on) == ("2026-01-15", "2029-01-15")
     assert ws.status == "open"
     assert ws.members == ["NL", "DE", "IE", "EUROJUST"]
     assert ws.version == 1
