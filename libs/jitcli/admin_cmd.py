@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -21,9 +22,12 @@ from jitcli import kcadmin
 from jitcli.render import CliError, emit, emit_json, note
 from jitcli.session import AppState
 from jitcli.workspace_sync import announced_workspace, publish_workspaces
+from jitlib import period
 
 app = typer.Typer(help="Administration with the Keycloak admin account (not your user token).", no_args_is_help=True)
-workspace_app = typer.Typer(help="JIT workspaces: create, add members, close, list, show, sync.", no_args_is_help=True)
+workspace_app = typer.Typer(
+    help="JIT workspaces: create, add members, extend the agreed period, close, list, show, sync.", no_args_is_help=True
+)
 app.add_typer(workspace_app, name="workspace")
 
 WsId = Annotated[str, typer.Argument(metavar="WS", help="Workspace id, e.g. jit-demo.", show_default=False)]
@@ -65,9 +69,22 @@ def _announce(state: AppState, workspaces: Sequence[kcadmin.Workspace], done: st
         nats_log.setLevel(level)
 
 
+def _days_left(ws: kcadmin.Workspace) -> int | None:
+    end = period.last_day(ws.ends_on)
+    return period.days_left(end, datetime.now(UTC)) if end is not None else None
+
+
+def _period_text(ws: kcadmin.Workspace) -> str:
+    """ "2026-01-15 .. 2029-01-15 (775 days left)", "... (ends today)", "... (ended 3 days ago)"."""
+    end = period.last_day(ws.ends_on)
+    span = f"{ws.starts_on} .. {ws.ends_on}"
+    return f"{span} ({period.left_in_words(end, datetime.now(UTC))})" if end is not None else span
+
+
 def workspace_dict(ws: kcadmin.Workspace) -> dict[str, Any]:
     data = dataclasses.asdict(ws)
     data.pop("group_id", None)
+    data["days_left"] = _days_left(ws)
     return data
 
 
@@ -82,7 +99,7 @@ def workspaces_table(workspaces: Sequence[kcadmin.Workspace]) -> Table:
             Text(ws.lead),
             Text(", ".join(ws.members)),
             Text(ws.legal_basis),
-            Text(f"{ws.starts_on} .. {ws.ends_on}"),
+            Text(_period_text(ws), style="bold" if ws.status == "open" and (_days_left(ws) or 0) <= 30 else ""),
             Text(ws.status, style="dim" if ws.status == "closed" else ""),
             Text(str(ws.version)),
         )
@@ -177,6 +194,30 @@ def join(
             "to its member countries' nodes"
         )
     ws = kcadmin.join_workspace(_admin(state), announced, fed.node, user or [])
+    _show(state, ws)
+
+
+@workspace_app.command()
+def extend(
+    ctx: typer.Context,
+    ws_id: WsId,
+    ends: Annotated[
+        str, typer.Option("--ends", metavar="DATE", help="The new last day, YYYY-MM-DD (later).", show_default=False)
+    ],
+) -> None:
+    """Extend the JIT's agreed period, as its members agreed (FD 2002/465/JHA Art. 1(1)), to a later last
+    day, and announce it: new tasks, requests and orders are accepted again until then."""
+    state: AppState = ctx.obj
+    fed = state.settings.federation()
+    if fed is not None:
+        lead = kcadmin.get_workspace(_admin(state), ws_id).lead
+        if lead != fed.node:
+            raise CliError(
+                f"this is the {fed.node} node: workspace {ws_id} is led by {lead}, whose node records its "
+                "period and announces it to the members' nodes"
+            )
+    ws = kcadmin.extend_workspace(_admin(state), ws_id, ends)
+    _announce(state, [ws], f"workspace {ws_id} was extended in Keycloak")
     _show(state, ws)
 
 

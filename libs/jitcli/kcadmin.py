@@ -37,6 +37,7 @@ __all__ = [
     "close_workspace",
     "connect",
     "create_workspace",
+    "extend_workspace",
     "get_workspace",
     "list_workspaces",
     "validate_jurisdiction",
@@ -463,6 +464,29 @@ def join_workspace(
         except KeycloakError as exc:
             raise _kc_error(f"adding user {user.get('username')!r} to workspace {announced.id!r}", exc) from None
     return get_workspace(admin, announced.id)
+
+
+def extend_workspace(admin: KeycloakAdmin, ws_id: str, ends_on: str) -> Workspace:
+    """Record that the members extended the JIT agreement (by mutual consent) to ``ends_on``, its new last
+    day: ``ends_on`` set, version bumped. Only a later date than the current one, on an open workspace."""
+    new_end = _validate_date("ends_on", ends_on)
+    ws = workspace_from_group(_workspace_group(admin, ws_id))
+    if ws.status == STATUS_CLOSED:
+        raise WorkspaceAdminError(
+            f"workspace {ws_id!r} is closed (since {ws.closed_at or 'unknown'}): it cannot be extended"
+        )
+    try:
+        current = _dt.date.fromisoformat(ws.ends_on)
+    except ValueError:
+        current = None
+    if current is not None and new_end <= current:
+        raise WorkspaceAdminError(
+            f"the agreed period of {ws_id!r} ends on {ws.ends_on}: an extension sets a later last day, not {ends_on}"
+        )
+    ws.ends_on = new_end.isoformat()
+    ws.version += 1
+    _save(admin, ws)
+    return get_workspace(admin, ws_id)
 
 
 def close_workspace(admin: KeycloakAdmin, ws_id: str) -> Workspace:

@@ -56,12 +56,22 @@ def has_ended(ends_on: date, now: datetime) -> bool:
     return today(now) > ends_on
 
 
+def left_in_words(ends_on: date, now: datetime) -> str:
+    """ "225 days left", "ends today", "ended 3 days ago"."""
+    left = days_left(ends_on, now)
+    if left > 0:
+        return f"{left} day{'s' if left != 1 else ''} left"
+    if left == 0:
+        return "ends today"
+    return f"ended {-left} day{'s' if left != -1 else ''} ago"
+
+
 def describe(ends_on: date, now: datetime) -> str:
     """How the period stands, in words: "ends 2027-07-15 (225 days left)", "ends today (2027-07-15)",
     "ended 2027-07-15 (3 days ago)"."""
     left = days_left(ends_on, now)
     if left > 0:
-        return f"ends {ends_on.isoformat()} ({left} day{'s' if left != 1 else ''} left)"
+        return f"ends {ends_on.isoformat()} ({left_in_words(ends_on, now)})"
     if left == 0:
         return f"ends today ({ends_on.isoformat()})"
     return f"ended {ends_on.isoformat()} ({-left} day{'s' if left != -1 else ''} ago)"
@@ -168,6 +178,7 @@ __all__ = [
     "due_warning",
     "has_ended",
     "last_day",
+    "left_in_words",
     "parse_offsets",
     "require_running",
     "warning_schedule",

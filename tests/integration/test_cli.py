@@ -15,6 +15,7 @@ import json
 import socket
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -320,6 +321,37 @@ def test_workspace_administration(env: dict[str, str]) -> None:
     assert "unknown workspace" in error_line(unknown)
 
 
+def test_jit_period_extension_with_jit_admin_workspace_extend(env: dict[str, str]) -> None:
+    """JIT_PERIOD_EXTENSION (FD 2002/465/JHA Art. 1(1), "extended by mutual consent"): `jit admin
+    workspace extend` records a later last day as a new workspace version and announces it; an earlier or
+    equal date, or a closed workspace, is refused in one line. `list` and `show` say how many days are left."""
+    ws = f"cli-{uuid.uuid4().hex[:10]}"
+    today = datetime.now(UTC).date()
+    ends = today + timedelta(days=20)
+    created = jit_json(
+        env, "admin", "workspace", "create", ws, "--name", "CLI period JIT", "--lead", "NL", "--member", "DE",
+        "--legal-basis", "JIT agreement (test)", "--starts", (today - timedelta(days=300)).isoformat(),
+        "--ends", ends.isoformat(),
+    )  # fmt: skip
+    assert created["days_left"] == 20
+    shown = jit(env, "admin", "workspace", "show", ws).stdout
+    assert f"{ends.isoformat()} (20 days left)" in " ".join(shown.split())
+
+    later = ends + timedelta(days=365)
+    extended = jit_json(env, "admin", "workspace", "extend", ws, "--ends", later.isoformat())
+    assert extended["ends_on"] == later.isoformat() and extended["version"] == created["version"] + 1
+    assert extended["days_left"] == 385 and extended["starts_on"] == created["starts_on"]
+    assert next(w for w in jit_json(env, "admin", "workspace", "list") if w["id"] == ws)["days_left"] == 385
+
+    earlier = jit(env, "admin", "workspace", "extend", ws, "--ends", ends.isoformat(), code=1)
+    assert "later last day" in error_line(earlier) and later.isoformat() in error_line(earlier)
+    malformed = jit(env, "admin", "workspace", "extend", ws, "--ends", "next year", code=1)
+    assert "ISO date" in error_line(malformed)
+    jit(env, "admin", "workspace", "close", ws)
+    closed = jit(env, "admin", "workspace", "extend", ws, "--ends", (later + timedelta(days=1)).isoformat(), code=1)
+    assert "closed" in error_line(closed)
+
+
 # ------------------------------------------------------------------ audit
 
 
@@ -353,9 +385,7 @@ def test_one_trace_from_the_cli_through_the_service_to_the_published_event(
     login(env, "nl-prosecutor")
     create_task(env, "nl-prosecutor", title="Traced from the command line")
     finished = spans.get_finished_spans()
-    server = [
-        s for s in finished if s.name == "/jit.tasks.v1.TaskService/CreateTask" and s.kind == SpanKind.SERVER
-    ]
+    server = [s for s in finished if s.name == "/jit.tasks.v1.TaskService/CreateTask" and s.kind == SpanKind.SERVER]
     clients = {s.context.span_id: s for s in finished if s.kind == SpanKind.CLIENT}
     # The service span that created this task has the CLI's client span as its parent.
     linked = [s for s in server if s.parent is not None and s.parent.span_id in clients]

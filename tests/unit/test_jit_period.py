@@ -103,3 +103,10 @@ def test_jit_period_extension_starts_a_new_series_of_warnings() -> None:
     assert period.due_warning("jit-demo", "2028-07-15", OFFSETS, now) is None
     new = period.due_warning("jit-demo", "2028-07-15", OFFSETS, at("2028-05-16T00:00:00"))
     assert new is not None and new.key() != old.key() and new.key().endswith(":2028-07-15:60d")
+
+
+def test_left_in_words() -> None:
+    end = date(2027, 7, 15)
+    assert period.left_in_words(end, at("2027-07-13T00:00:00")) == "2 days left"
+    assert period.left_in_words(end, at("2027-07-15T00:00:00")) == "ends today"
+    assert period.left_in_words(end, at("2027-07-16T00:00:00")) == "ended 1 day ago"
