@@ -32,6 +32,7 @@ CLOSED_STATES = frozenset({tasks_pb2.TASK_STATE_DONE, tasks_pb2.TASK_STATE_VERIF
 _STATE_STYLE = {
     tasks_pb2.TASK_STATE_BLOCKED: "yellow",
     tasks_pb2.TASK_STATE_DECLINED: "magenta",
+    tasks_pb2.TASK_STATE_HANDED_BACK: "magenta",
     tasks_pb2.TASK_STATE_DONE: "green",
     tasks_pb2.TASK_STATE_VERIFIED: "green",
     tasks_pb2.TASK_STATE_CANCELLED: "dim",
@@ -189,6 +190,8 @@ def task_detail(t: tasks_pb2.Task, now: dt.datetime) -> Table:
     ]
     if t.state_reason:
         rows.append(("reason", Text(t.state_reason)))
+    if t.terms_reason:
+        rows.append(("terms changed", Text(t.terms_reason)))
     rows += [
         ("from", Text(t.origin_jurisdiction)),
         ("to", Text(t.assignee_jurisdiction)),

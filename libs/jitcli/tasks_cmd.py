@@ -1,7 +1,8 @@
 """``jit task ...``: create, list and show cross-border tasks, and move them through their states.
 
 Each transition is one command; who may do what is decided by the tasks service (issuer side:
-assign, verify, reopen, cancel; addressee side: accept, decline, start, block, unblock, complete).
+assign, verify, reopen, renegotiate, cancel; addressee side: accept, decline, start, block, unblock,
+complete, hand-back).
 Task ids are full UUIDs (``jit task list --wide`` or ``--json`` shows them).
 """
 
@@ -65,6 +66,7 @@ class State(StrEnum):
     done = "done"
     verified = "verified"
     cancelled = "cancelled"
+    handed_back = "handed-back"
 
 
 #: ``--link`` / ``--blocked-by`` prefixes and the record kinds they name.
@@ -395,3 +397,42 @@ def cancel(ctx: typer.Context, id: TaskId, reason: Reason, expected_version: Ver
     """Cancel an open task, with a reason. Issuer only."""
     req = tasks_pb2.CancelTaskRequest(id=task_id(id), expected_version=expected_version, reason=reason)
     _run(ctx, "CancelTask", req)
+
+
+@app.command("hand-back")
+def hand_back(ctx: typer.Context, id: TaskId, reason: Reason, expected_version: Version = 0) -> None:
+    """Give an accepted, started or blocked task back to its issuer, with a reason."""
+    req = tasks_pb2.HandBackTaskRequest(id=task_id(id), expected_version=expected_version, reason=reason)
+    _run(ctx, "HandBackTask", req)
+
+
+@app.command()
+def renegotiate(
+    ctx: typer.Context,
+    id: TaskId,
+    reason: Reason,
+    due: Annotated[
+        str | None, typer.Option("--due", metavar="TIME", help="New due instant, e.g. 2026-12-31T12:00Z.")
+    ] = None,
+    due_in: Annotated[
+        str | None, typer.Option("--due-in", metavar="DURATION", help="New due date after a duration, e.g. 14d.")
+    ] = None,
+    clear_due: Annotated[bool, typer.Option("--clear-due", help="Remove the due date.")] = False,
+    priority: Annotated[Priority | None, typer.Option("--priority", help="New priority.")] = None,
+    expected_version: Version = 0,
+) -> None:
+    """Change an open task's due date and/or priority, with a reason. Issuer only (the addressee asks in the
+    task's thread: jit msg)."""
+    when = due_at(due, due_in, dt.datetime.now(UTC))
+    if when is not None and clear_due:
+        raise typer.BadParameter("give --due/--due-in or --clear-due, not both", param_hint="--clear-due")
+    if when is None and not clear_due and priority is None:
+        raise typer.BadParameter("give --due, --due-in, --clear-due or --priority", param_hint="--due")
+    req = tasks_pb2.RenegotiateTaskRequest(
+        id=task_id(id), expected_version=expected_version, reason=reason, clear_due_at=clear_due
+    )
+    if when is not None:
+        req.due_at.CopyFrom(_ts(when))
+    if priority is not None:
+        req.priority = _enum("TASK_PRIORITY_", priority.value)  # type: ignore[assignment]
+    _run(ctx, "RenegotiateTask", req)

@@ -187,11 +187,30 @@ _EPOC: tuple[Rule, ...] = (
         "Annex IV offence punishable in the issuing state by at least 3 years",
         f"{EPOC} Art. 12(1)(d)",
     ),
+    Rule(
+        "EPOC_PR_ONE_EXTENSION",
+        "a European Preservation Order's follow-up task offers an extension only while its one 30-day "
+        "extension is unused and may still be asked; otherwise it asks for production and says why",
+        f"{EPOC} Art. 11(1)",
+    ),
 )
 
 # -- preservation under every basis -------------------------------------------------------------------
 
-_PRESERVATION: tuple[Rule, ...] = ()
+_PRESERVATION: tuple[Rule, ...] = (
+    Rule(
+        "BUDAPEST_ART29_NOT_EXTENDED",
+        "a Budapest Art. 29 preservation's follow-up task never offers an extension: it asks for the mutual "
+        "legal assistance request for production, while which the preservation continues",
+        f"{BUDAPEST} Art. 29(7)",
+    ),
+    Rule(
+        "PROVIDER_EXTENSION_PER_GUIDELINE",
+        "a provider's voluntary preservation's follow-up task offers an extension only when the provider's "
+        "guideline grants one still open (an extension length, within its count and notice period)",
+        "the provider's law-enforcement guideline (provider register)",
+    ),
+)
 
 # -- other instruments (MLA, Second Additional Protocol, voluntary) ------------------------------------
 
@@ -238,7 +257,29 @@ _OTHER: tuple[Rule, ...] = (
 
 # -- tasks: how practitioners use them (no legal text; GUESS rows say so) -----------------------------
 
-_TASKS: tuple[Rule, ...] = ()
+_TASK_GUESS = "GUESS: no legal text; a task is the issuing state's request to another (DOMAIN.md, Task)"
+
+_TASKS: tuple[Rule, ...] = (
+    Rule(
+        "TASK_RENEGOTIATION",
+        "the issuer changes an open task's due date and/or priority, with a reason and a version check; the "
+        "addressee asks for new terms through the task's thread, and overdue stays derived from due_at",
+        _TASK_GUESS,
+    ),
+    Rule(
+        "TASK_HAND_BACK",
+        "the addressee hands an accepted, started or blocked task back with a reason; the issuer sees it "
+        "HANDED_BACK and assigns it again, to the same or another member, or cancels it",
+        _TASK_GUESS,
+    ),
+    Rule(
+        "TASK_FOLLOW_UP_CLOSES",
+        "the system closes a preservation order's follow-up task once, when the order's events make it moot: "
+        "verified when the order is extended, produced or kept until production, cancelled when it is "
+        "lifted, expires or is not executed, naming the event",
+        "GUESS: no legal text; the follow-up task is the system's own (ARCHITECTURE.md, choreography)",
+    ),
+)
 
 #: Every rule, by id.
 RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _TASKS)

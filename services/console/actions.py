@@ -83,7 +83,12 @@ TASK_ACTIONS = {
         Action("complete", "Complete", "tasks", "CompleteTask", tk.CompleteTaskRequest,
                (Input("outcome", "Outcome", "textarea", required=True),)),
         Action("verify", "Verify", "tasks", "VerifyTask", tk.VerifyTaskRequest),
+        Action("hand_back", "Hand back", "tasks", "HandBackTask", tk.HandBackTaskRequest, (REASON,), grave=True),
         Action("reopen", "Reopen", "tasks", "ReopenTask", tk.ReopenTaskRequest, (REASON,)),
+        Action("renegotiate", "Change due date or priority", "tasks", "RenegotiateTask", tk.RenegotiateTaskRequest,
+               (Input("due_at", "New due date (day)", "date"),
+                Input("priority", "New priority", "choice", enum=tk.TaskPriority, prefix="TASK_PRIORITY_"),
+                REASON)),
         Action("cancel", "Cancel task", "tasks", "CancelTask", tk.CancelTaskRequest, (REASON,), grave=True),
     )
 }  # fmt: skip

@@ -1,6 +1,10 @@
 """Task rules, pure: the state machine, who acts on which side, and what a valid new task is.
 
 No I/O here: the servicer loads and stores, this module decides. Every function takes ``now`` explicitly.
+
+Tasks rest on no legal text: the state machine is DOMAIN.md's GUESS, with what practitioners do besides
+(``jitlib.legal``'s task rows): the issuer renegotiates the terms of its request (TASK_RENEGOTIATION), the
+addressee hands an accepted task back (TASK_HAND_BACK).
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from jitlib import validate
+from jitlib import legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
@@ -31,6 +35,7 @@ class TaskState(enum.StrEnum):
     DONE = "DONE"
     VERIFIED = "VERIFIED"
     CANCELLED = "CANCELLED"
+    HANDED_BACK = "HANDED_BACK"
 
 
 #: States in which work is still expected: the ones a task can be overdue or cancelled in.
@@ -42,6 +47,7 @@ OPEN_STATES = frozenset(
         TaskState.ACCEPTED,
         TaskState.IN_PROGRESS,
         TaskState.BLOCKED,
+        TaskState.HANDED_BACK,
     }
 )
 
@@ -86,6 +92,8 @@ class Task(Versioned):
     state_reason: str = ""
     outcome: str = ""
     blocked_by: tuple[Link, ...] = ()
+    #: Why the issuer last changed ``due_at`` or ``priority`` (renegotiate).
+    terms_reason: str = ""
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self, addressee=self.assignee_jurisdiction)
@@ -106,12 +114,15 @@ class Transition:
     event: str
     operation: Operation
     sources: frozenset[TaskState]
-    target: TaskState
+    #: None: the task stays in its state (renegotiate changes its terms, not where it stands).
+    target: TaskState | None
     needs_reason: bool = False
     needs_outcome: bool = False
 
 
-def _t(action: str, event: str, op: Operation, sources: set[TaskState], target: TaskState, **kw: bool) -> Transition:
+def _t(
+    action: str, event: str, op: Operation, sources: set[TaskState], target: TaskState | None, **kw: bool
+) -> Transition:
     return Transition(action, event, op, frozenset(sources), target, **kw)
 
 
@@ -121,18 +132,33 @@ S = TaskState
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (
-        _t("assign", "assigned", ISSUER, {S.PROPOSED, S.DECLINED}, S.ASSIGNED),
+        _t("assign", "assigned", ISSUER, {S.PROPOSED, S.DECLINED, S.HANDED_BACK}, S.ASSIGNED),
         _t("accept", "accepted", ADDRESSEE, {S.ASSIGNED}, S.ACCEPTED),
         _t("decline", "declined", ADDRESSEE, {S.ASSIGNED}, S.DECLINED, needs_reason=True),
         _t("start", "started", ADDRESSEE, {S.ACCEPTED}, S.IN_PROGRESS),
         _t("block", "blocked", ADDRESSEE, {S.IN_PROGRESS}, S.BLOCKED, needs_reason=True),
         _t("unblock", "unblocked", ADDRESSEE, {S.BLOCKED}, S.IN_PROGRESS),
         _t("complete", "completed", ADDRESSEE, {S.IN_PROGRESS}, S.DONE, needs_outcome=True),
+        # TASK_HAND_BACK: the addressee gives back what it accepted; the issuer assigns it again or cancels.
+        _t(
+            "hand_back",
+            "handed_back",
+            ADDRESSEE,
+            {S.ACCEPTED, S.IN_PROGRESS, S.BLOCKED},
+            S.HANDED_BACK,
+            needs_reason=True,
+        ),
         _t("verify", "verified", ISSUER, {S.DONE}, S.VERIFIED),
         _t("reopen", "reopened", ISSUER, {S.DONE}, S.IN_PROGRESS, needs_reason=True),
+        # TASK_RENEGOTIATION: the issuer's new due date and/or priority, with a reason, in any open state.
+        _t("renegotiate", "renegotiated", ISSUER, set(OPEN_STATES), None, needs_reason=True),
+        # TASK_FOLLOW_UP_CLOSES: the system closes a follow-up task its order's events made moot (done).
+        _t("resolve", "resolved", ISSUER, {*OPEN_STATES, S.DONE}, S.VERIFIED, needs_outcome=True),
         _t("cancel", "cancelled", ISSUER, set(OPEN_STATES), S.CANCELLED, needs_reason=True),
     )
 }
+#: Transitions only the system takes (a follow-up task's closure): no RPC, never in ``allowed_actions``.
+SYSTEM_ONLY = frozenset({"resolve"})
 
 
 @dataclass(frozen=True)
@@ -141,6 +167,11 @@ class TransitionInput:
     outcome: str = ""
     blocked_by: tuple[Link, ...] = ()
     new_assignee: str = ""
+    #: renegotiate: the new due date (None: unchanged, unless ``clear_due_at``) and priority ("": unchanged;
+    #: "?" for a value the proto enum does not know).
+    due_at: datetime | None = None
+    clear_due_at: bool = False
+    priority: str = ""
 
 
 def link_violations(field_name: str, links: tuple[Link, ...]) -> list[FieldViolation]:
@@ -155,7 +186,7 @@ def link_violations(field_name: str, links: tuple[Link, ...]) -> list[FieldViola
     return out
 
 
-def transition_violations(t: Transition, data: TransitionInput) -> list[FieldViolation]:
+def transition_violations(t: Transition, data: TransitionInput, now: datetime) -> list[FieldViolation]:
     out: list[FieldViolation] = []
     out += validate.text("reason", data.reason, required=t.needs_reason, maximum=validate.REASON_MAX)
     out += validate.text("outcome", data.outcome, required=t.needs_outcome, maximum=OUTCOME_MAX)
@@ -163,6 +194,21 @@ def transition_violations(t: Transition, data: TransitionInput) -> list[FieldVio
         out += link_violations("blocked_by", data.blocked_by)
     if data.new_assignee and (t.action != "assign" or not is_jurisdiction(data.new_assignee)):
         out.append(FieldViolation("assignee_jurisdiction", "must be a jurisdiction code (ISO 3166-1 alpha-2)"))
+    if t.action == "renegotiate":
+        out += terms_violations(data, now)
+    return out
+
+
+def terms_violations(data: TransitionInput, now: datetime) -> list[FieldViolation]:
+    """A renegotiation's new terms: at least one of them, a due date ahead and bounded, a known priority."""
+    out: list[FieldViolation] = []
+    if data.due_at is None and not data.clear_due_at and not data.priority:
+        out.append(FieldViolation("due_at", "give a new due_at, clear_due_at or a new priority"))
+    if data.due_at is not None and data.clear_due_at:
+        out.append(FieldViolation("clear_due_at", "give due_at or clear_due_at, not both"))
+    out += validate.future_date("due_at", data.due_at, now)
+    if data.priority and data.priority not in PRIORITIES:
+        out.append(FieldViolation("priority", "must be LOW, NORMAL, HIGH or URGENT"))
     return out
 
 
@@ -174,7 +220,7 @@ def refusal(task: Task, action: str) -> FailedPrecondition | None:
         return None
     return FailedPrecondition(
         "ILLEGAL_TRANSITION",
-        f"cannot {action} a task that is {task.state.value}",
+        f"cannot {action.replace('_', ' ')} a task that is {task.state.value}",
         {"action": action, "state": task.state.value, "allowed_from": ",".join(sorted(s.value for s in t.sources))},
     )
 
@@ -182,8 +228,13 @@ def refusal(task: Task, action: str) -> FailedPrecondition | None:
 def allowed_actions(task: Task, principal: Principal) -> tuple[str, ...]:
     """The transitions ``principal`` may take on ``task`` now, in the table's order: the policy allows the
     transition's side (its ``operation``, as the servicer asks it) and the task's state allows it
-    (``refusal``). What the task's message tells its caller (``allowed_actions``)."""
-    candidates = ((t.action, t.operation, TASK_RULES) for t in TRANSITIONS.values() if refusal(task, t.action) is None)
+    (``refusal``); never one only the system takes (``SYSTEM_ONLY``). What the task's message tells its
+    caller (``allowed_actions``)."""
+    candidates = (
+        (t.action, t.operation, TASK_RULES)
+        for t in TRANSITIONS.values()
+        if t.action not in SYSTEM_ONLY and refusal(task, t.action) is None
+    )
     return permitted(principal, task.access(), candidates)
 
 
@@ -209,15 +260,31 @@ def apply(
         if data.new_assignee not in members:
             raise InvalidArgument.one("assignee_jurisdiction", f"{data.new_assignee} is not a member of the workspace")
         changes["assignee_jurisdiction"] = data.new_assignee
+    if t.action == "renegotiate":
+        return changed(task, actor, now, **_new_terms(task, data))
     if t.needs_reason or t.action in ("assign", "accept", "start", "unblock", "verify"):
         changes["state_reason"] = data.reason
     if t.action == "block":
         changes["blocked_by"] = data.blocked_by
-    if t.action == "unblock":
+    if t.action in ("unblock", "hand_back", "resolve"):
         changes["blocked_by"] = ()
-    if t.action == "complete":
+    if t.action in ("complete", "resolve"):
         changes["outcome"] = data.outcome
     return changed(task, actor, now, state=t.target, **changes)
+
+
+def _new_terms(task: Task, data: TransitionInput) -> dict[str, object]:
+    """The changes of a renegotiation: the new due date and priority, and why. A renegotiation that
+    changes neither is refused (NO_CHANGE): it would publish an event that says nothing."""
+    due = None if data.clear_due_at else (data.due_at or task.due_at)
+    priority = data.priority or task.priority
+    if due == task.due_at and priority == task.priority:
+        raise FailedPrecondition(
+            "NO_CHANGE",
+            "the task already has this due date and priority",
+            {"action": "renegotiate", "priority": task.priority},
+        )
+    return {"due_at": due, "priority": priority, "terms_reason": data.reason}
 
 
 @dataclass(frozen=True)
@@ -283,3 +350,137 @@ def create(cmd: NewTask, *, task_id: str, actor: Actor, now: datetime) -> Task:
         links=cmd.links,
         state=TaskState.PROPOSED if cmd.proposal_only else TaskState.ASSIGNED,
     )
+
+
+# ---- follow-up tasks of preservation orders (follow_up.py reads the events, this decides) -------------
+
+#: The preservation events that may close a follow-up task (the last token of their subjects).
+CLOSING_EVENTS = frozenset({"extended", "production_requested", "produced", "lifted", "expired", "not_executed"})
+#: Order states in which nothing is left to follow up: no follow-up task is opened for them.
+_ORDER_FINAL = frozenset({"PRODUCED", "EXPIRED", "LIFTED", "NOT_EXECUTED"})
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What a preservation order's event says of the order, as far as its follow-up task needs it."""
+
+    id: str
+    provider_id: str
+    #: EPOC_PR, BUDAPEST_ART29, PROVIDER_VOLUNTARY or NATIONAL.
+    legal_basis: str
+    #: The order's state name (ISSUED, CONFIRMED, EXTENDED, PRODUCTION_REQUESTED, ...).
+    state: str
+    expires_at: datetime | None
+    extension_count: int
+    #: The last instant an extension of the current expiry may be asked (None: none is possible): the
+    #: preservation service computes it from the order's legal basis and provider.
+    extension_deadline: datetime | None
+
+
+@dataclass(frozen=True)
+class FollowUpText:
+    title: str
+    description: str
+
+
+def follow_up_text(order: OrderFacts, expires: datetime, now: datetime) -> FollowUpText | None:
+    """The title and description of the follow-up task of ``order``'s expiry at ``expires``, or None when
+    the order is already over (expired, lifted, produced, not executed): nothing is left to follow up.
+
+    "Extend" is offered only where the order's legal basis still allows an extension now: never under
+    Budapest Art. 29 (BUDAPEST_ART29_NOT_EXTENDED), once under an EPOC-PR (EPOC_PR_ONE_EXTENSION), as the
+    provider's guideline says for a voluntary preservation (PROVIDER_EXTENSION_PER_GUIDELINE)."""
+    if order.state in _ORDER_FINAL:
+        return None
+    ref = f"preservation order {order.id}"
+    head = f"The {ref} with provider {order.provider_id} expires at {expires.isoformat()}."
+    pending = order.state == "PRODUCTION_REQUESTED"
+    if order.legal_basis == "BUDAPEST_ART29":
+        return FollowUpText(
+            f"Request production by mutual legal assistance: {ref}",
+            f"{head} A preservation under Budapest Art. 29 is not extended: it continues while a mutual legal "
+            "assistance request for production of the data is decided. Send that request and link it to the "
+            f"order before the expiry {legal.cite('BUDAPEST_ART29_NOT_EXTENDED')}.",
+        )
+    deadline = order.extension_deadline
+    if deadline is not None and now <= deadline:
+        how = f"Extend it (asked by {deadline.isoformat()}{_extension_source(order)})"
+        if pending:
+            return FollowUpText(f"Extend while production is pending: {ref}", f"{head} {how}.")
+        return FollowUpText(f"Extend or request production: {ref}", f"{head} {how}, or request production.")
+    why = _no_extension(order, now)
+    if pending:
+        return FollowUpText(
+            f"Production pending, preservation ends at expiry: {ref}",
+            f"{head} {why} Follow up the production request before the expiry.",
+        )
+    return FollowUpText(f"Request production before expiry: {ref}", f"{head} {why} Request production before it.")
+
+
+def _extension_source(order: OrderFacts) -> str:
+    if order.legal_basis == "EPOC_PR":
+        return " " + legal.cite("EPOC_PR_ONE_EXTENSION")
+    if order.legal_basis == "PROVIDER_VOLUNTARY":
+        return " " + legal.cite("PROVIDER_EXTENSION_PER_GUIDELINE")
+    return ""
+
+
+def _no_extension(order: OrderFacts, now: datetime) -> str:
+    """Why the order cannot be extended now, in one sentence with its source."""
+    late = order.extension_deadline is not None and now > order.extension_deadline
+    if order.legal_basis == "EPOC_PR":
+        if late:
+            assert order.extension_deadline is not None
+            what = f"its one extension had to be asked by {order.extension_deadline.isoformat()}"
+        elif order.extension_count:
+            what = "its one extension was used"
+        else:
+            what = "no extension is possible now"
+        source = legal.cite("EPOC_PR_ONE_EXTENSION")
+        return f"A European Preservation Order is extended once, by 30 days: {what} {source}."
+    if order.legal_basis == "PROVIDER_VOLUNTARY":
+        if late:
+            assert order.extension_deadline is not None
+            what = f"an extension had to be asked by {order.extension_deadline.isoformat()}"
+        elif order.extension_count:
+            what = "the provider grants no further extension"
+        else:
+            what = "the provider does not extend a voluntary preservation"
+        return f"No extension: {what} {legal.cite('PROVIDER_EXTENSION_PER_GUIDELINE')}."
+    return "National law allows no further extension of this order now."
+
+
+@dataclass(frozen=True)
+class Closure:
+    """How the system closes a follow-up task its order's event made moot (TASK_FOLLOW_UP_CLOSES)."""
+
+    #: ``resolve`` (done: VERIFIED, ``text`` the outcome) or ``cancel`` (no longer needed, ``text`` the reason).
+    action: str
+    text: str
+    #: The event closes every open follow-up task of the order, or only those of an earlier expiry
+    #: (an extension: the follow-up of the new expiry, if any, stays).
+    earlier_expiries_only: bool = False
+
+
+def follow_up_closure(event: str, order: OrderFacts, event_id: str) -> Closure | None:
+    """What the preservation event ``event`` (``event_id``) of ``order`` does to its open follow-up tasks
+    (None: nothing). A production request closes them only when it stops the order's clock (preserved until
+    production); where the clock runs on, the follow-up stays."""
+    ref = f"(preservation order event {event}, {event_id})"
+    if event == "extended":
+        until = order.expires_at.isoformat() if order.expires_at else "a new expiry"
+        return Closure("resolve", f"Done by the order's extension: preserved until {until} {ref}.", True)
+    if event == "production_requested":
+        if order.expires_at is not None:
+            return None
+        return Closure("resolve", f"Done: production was requested; the order is preserved until production {ref}.")
+    if event == "produced":
+        return Closure("resolve", f"Done: the preserved data was produced {ref}.")
+    if event == "lifted":
+        return Closure("cancel", f"No longer needed: the order was lifted {ref}.")
+    if event == "expired":
+        when = f" at {order.expires_at.isoformat()}" if order.expires_at else ""
+        return Closure("cancel", f"No longer possible: the order expired{when}, nothing is left to extend {ref}.")
+    if event == "not_executed":
+        return Closure("cancel", f"No longer possible: the provider did not execute the order {ref}.")
+    return None

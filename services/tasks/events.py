@@ -1,6 +1,6 @@
 """What the tasks service publishes: one event per change, subject jit.tasks.<origin>.<event>, in the
-jit.events.v1.Envelope with the full Task as state. It consumes nothing yet but the workspace directory
-(handled by jitlib)."""
+jit.events.v1.Envelope with the full Task as state. What it consumes (preservation orders' events, for their
+follow-up tasks) is in follow_up.py; the workspace directory is handled by jitlib."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ def subject(task: Task, event: str) -> str:
 
 
 def event_type(event: str) -> str:
-    return "jit.tasks.v1.Task" + event.capitalize()
+    """``handed_back`` -> ``jit.tasks.v1.TaskHandedBack``."""
+    return "jit.tasks.v1.Task" + "".join(part.capitalize() for part in event.split("_"))
 
 
 def envelope(task: Task, state: tasks_pb2.Task, event: str, members: frozenset[str], now: datetime) -> Envelope:

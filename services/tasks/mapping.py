@@ -69,6 +69,7 @@ def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -
         outcome=task.outcome,
         blocked_by=links_to_pb(task.blocked_by),
         allowed_actions=list(allowed_actions),
+        terms_reason=task.terms_reason,
     )
     if task.due_at is not None:
         msg.due_at.CopyFrom(dt_to_ts(task.due_at))
@@ -89,15 +90,23 @@ def task_from_pb(msg: tasks_pb2.Task) -> Task:
         state_reason=msg.state_reason,
         outcome=msg.outcome,
         blocked_by=links_from_pb(msg.blocked_by),
+        terms_reason=msg.terms_reason,
     )
 
 
 def transition_input(request: Any) -> TransitionInput:
     """The transition data any of the transition request messages carries (fields by name)."""
     fields = request.DESCRIPTOR.fields_by_name
+    priority = ""
+    if "priority" in fields:
+        name = enum_name(tasks_pb2.TaskPriority, request.priority, "TASK_PRIORITY_")
+        priority = "?" if name is None else ("" if name == "UNSPECIFIED" else name)
     return TransitionInput(
         reason=request.reason if "reason" in fields else "",
         outcome=request.outcome if "outcome" in fields else "",
         blocked_by=links_from_pb(request.blocked_by) if "blocked_by" in fields else (),
         new_assignee=request.assignee_jurisdiction if "assignee_jurisdiction" in fields else "",
+        due_at=ts_to_dt(request.due_at, request.HasField("due_at")) if "due_at" in fields else None,
+        clear_due_at=bool(request.clear_due_at) if "clear_due_at" in fields else False,
+        priority=priority,
     )

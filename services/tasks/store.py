@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, String, Text
+from sqlalchemy import Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
@@ -42,6 +42,10 @@ class TaskRow(RecordColumns, Base):
     #: The free text above (title, description, state reason, outcome), sealed under the workspace's
     #: content key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: Why the issuer last renegotiated the due date or priority; sealed in ``sealed_terms`` (its own
+    #: column: the fields sealed together are bound into ``sealed``, which rows before it cannot change).
+    terms_reason: Mapped[str] = mapped_column(Text, server_default="")
+    sealed_terms: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         Index("ix_tasks_workspace_state", "workspace_id", "state"),
@@ -51,6 +55,18 @@ class TaskRow(RecordColumns, Base):
 
 #: What users write about a task, sealed at rest.
 SEALED = SealedText(TaskRow, ("title", "description", "state_reason", "outcome"))
+SEALED_TERMS = SealedText(TaskRow, ("terms_reason",), column="sealed_terms")
+
+
+class _BothSealed:
+    """Each write seals the task's text into both sealed columns."""
+
+    def seal_columns(
+        self, session: Session, columns: dict[str, object], record_id: str, workspace_id: str
+    ) -> dict[str, object]:
+        columns = SEALED.seal_columns(session, columns, record_id, workspace_id)
+        return SEALED_TERMS.seal_columns(session, columns, record_id, workspace_id)
+
 
 #: One row per jurisdiction party to a task: the visibility index of restricted ones.
 PARTIES = PartyIndex.declare(TaskRow, "task_parties", key="task_id", index="ix_task_parties_jurisdiction_task")
@@ -66,7 +82,16 @@ def _links_from_json(text: str) -> tuple[Link, ...]:
 
 #: The fields of a task kept in columns of the same name (and those every record has).
 FIELDS = RecordFields(
-    same=("title", "description", "kind", "assignee_jurisdiction", "priority", "state_reason", "outcome"),
+    same=(
+        "title",
+        "description",
+        "kind",
+        "assignee_jurisdiction",
+        "priority",
+        "state_reason",
+        "outcome",
+        "terms_reason",
+    ),
     times=("due_at",),
     enums={"state": TaskState},
 )
@@ -90,7 +115,7 @@ def _columns(task: Task) -> dict[str, object]:
 
 #: The tasks table: get, find_by_request, pages, and its writes: insert, update_if_version (the version
 #: guard) and write_replica.
-TASKS = RecordTable(TaskRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=SEALED)
+TASKS = RecordTable(TaskRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=_BothSealed())
 get = TASKS.get
 find_by_request = TASKS.find_by_request
 
@@ -130,3 +155,30 @@ def list_visible(
     if flt.due_before is not None:
         conditions.append(TaskRow.due_at < flt.due_before)
     return [to_domain(r) for r in TASKS.page(session, conditions, after_id=after_id, limit=limit)]
+
+
+def follow_ups_of(
+    session: Session,
+    workspace_id: str,
+    order_id: str,
+    *,
+    creator_id: str,
+    states: frozenset[TaskState],
+    except_request_id: str = "",
+) -> list[Task]:
+    """The follow-up tasks ``creator_id`` (the system) opened on this node for the preservation order
+    ``order_id``, in ``states``, rows locked until the end of the transaction; not the one made by
+    ``except_request_id``."""
+    conditions = [
+        TaskRow.workspace_id == workspace_id,
+        TaskRow.kind == "FOLLOW_UP",
+        TaskRow.created_by_id == creator_id,
+        TaskRow.state.in_(sorted(s.value for s in states)),
+        TaskRow.replicated_at.is_(None),
+        TaskRow.links.contains(order_id),
+    ]
+    if except_request_id:
+        conditions.append(TaskRow.request_id != except_request_id)
+    rows = session.scalars(select(TaskRow).where(*conditions).order_by(TaskRow.id).with_for_update()).all()
+    link = Link("PRESERVATION_ORDER", order_id)
+    return [t for t in map(to_domain, rows) if link in t.links]

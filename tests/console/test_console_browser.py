@@ -79,8 +79,9 @@ def test_nl_assigns_a_task_to_de(users: Users, shots: Path) -> None:
     case["task_id"] = page.url.rsplit("/", 1)[1]
     assert "NL → DE" in page.inner_text("main")
     assert "restricted: NL, DE" in page.inner_text("main")  # the parties only, unless widened
-    # The issuer may only cancel a task it assigned: exactly what the service listed.
-    assert [b.inner_text() for b in page.locator("section.actions button").all()] == ["Cancel task"]
+    # The issuer may only change the terms of a task it assigned, or cancel it: exactly what the service listed.
+    buttons = [b.inner_text() for b in page.locator("section.actions button").all()]
+    assert buttons == ["Change due date or priority", "Cancel task"]
     assert unlabelled_fields(page) == []
     shot(page, shots, "02-task-nl")
 
@@ -98,7 +99,7 @@ def test_de_sees_exactly_its_transitions_and_takes_them_with_the_keyboard(users:
     page.wait_for_load_state()
     assert "Done: accept." in page.inner_text("[role=status]")
     assert page.inner_text("dd.state") == "accepted"
-    assert [b.inner_text() for b in page.locator("section.actions button").all()] == ["Start work"]
+    assert [b.inner_text() for b in page.locator("section.actions button").all()] == ["Start work", "Hand back"]
     page.get_by_role("button", name="Start work").click()
     page.wait_for_load_state()
     assert page.inner_text("dd.state") == "in progress"

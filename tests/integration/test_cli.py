@@ -182,7 +182,7 @@ def test_task_lifecycle_across_parties(env: dict[str, str], synced: None) -> Non
     assert jit_json(env, "--as", "de-liaison", "task", "show", tid)["title"] == "Identify the account holder"
     # Each side is told what it may do now, as the service decides it.
     assert "You may: accept, decline" in jit(env, "--as", "de-liaison", "task", "show", tid).stdout
-    assert task["allowed_actions"] == ["cancel"]
+    assert task["allowed_actions"] == ["renegotiate", "cancel"]
 
     stale = jit(env, "--as", "de-liaison", "task", "accept", tid, "--expected-version", "7", code=1)
     assert error_line(stale).startswith("error: ABORTED:")
@@ -232,6 +232,30 @@ def test_decline_reassign_and_cancel(env: dict[str, str], synced: None) -> None:
     again = jit(env, *nl, "cancel", tid, "--reason", "twice", code=1)
     assert error_line(again).startswith("error: FAILED_PRECONDITION:")
     assert "You may: nothing now" in jit(env, *nl, "show", tid).stdout
+
+
+def test_task_hand_back_and_task_renegotiation_from_the_command_line(env: dict[str, str], synced: None) -> None:
+    """TASK_HAND_BACK and TASK_RENEGOTIATION (GUESS, no legal text) as ``jit task hand-back`` and ``jit task
+    renegotiate``: the addressee gives a started task back with a reason, the issuer changes its terms with a
+    reason and reassigns it; a renegotiation without new terms is refused before it is sent."""
+    login(env, "nl-prosecutor", "de-liaison")
+    tid = create_task(env, "nl-prosecutor", "--due-in", "5d", title="Identify the uploader")["id"]
+    de = ["--as", "de-liaison", "task"]
+    nl = ["--as", "nl-prosecutor", "task"]
+    jit_json(env, *de, "accept", tid)
+    jit_json(env, *de, "start", tid)
+    back = jit_json(env, *de, "hand-back", tid, "--reason", "the account is hosted in IE", "--expected-version", "3")
+    assert back["state"] == "TASK_STATE_HANDED_BACK" and back["state_reason"] == "the account is hosted in IE"
+    assert "You may: assign, renegotiate, cancel" in jit(env, *nl, "show", tid).stdout
+    moved = jit_json(
+        env, *nl, "renegotiate", tid, "--due-in", "14d", "--priority", "urgent", "--reason", "IE needs more time"
+    )
+    assert moved["priority"] == "TASK_PRIORITY_URGENT" and moved["terms_reason"] == "IE needs more time"
+    assert moved["state"] == "TASK_STATE_HANDED_BACK" and int(moved["version"]) == 5
+    assert "terms changed" in jit(env, *nl, "show", tid).stdout
+    usage = jit(env, *nl, "renegotiate", tid, "--reason", "nothing new", code=2)
+    assert "--clear-due or --priority" in usage.stderr
+    assert jit_json(env, *nl, "assign", tid, "--to", "IE")["assignee_jurisdiction"] == "IE"
 
 
 def test_list_pages(env: dict[str, str], synced: None) -> None:

@@ -174,7 +174,7 @@ def test_event_reaches_jetstream_and_continues_the_rpc_trace(client: Client, nat
     assert sorted(env.audience) == ["DE", "NL"]  # restricted: only the parties
     state = pb.Task()
     assert env.state.Unpack(state) and state.id == task.id and state.version == 1
-    assert list(task.allowed_actions) == ["cancel"] and list(state.allowed_actions) == []  # the caller's only
+    assert list(task.allowed_actions) == ["renegotiate", "cancel"] and list(state.allowed_actions) == []
     assert msgs[0].headers["Nats-Msg-Id"] == env.id
     traceparent = msgs[0].headers["traceparent"]
     assert traceparent.split("-")[1] == trace_id
@@ -379,7 +379,7 @@ def test_each_side_is_told_what_it_may_do_now(client: Client) -> None:
     def allowed(user: str) -> list[str]:
         return list(client.call(user, "GetTask", pb.GetTaskRequest(id=task.id)).task.allowed_actions)
 
-    assert allowed("nl-prosecutor") == ["cancel"]
+    assert allowed("nl-prosecutor") == ["renegotiate", "cancel"]
     assert allowed("de-liaison") == ["accept", "decline"]
     assert allowed("nl-liaison") == []  # sees it (NL's task) but acts on neither side
     # Not listed for the issuer: refused by the policy. Listed for the addressee: goes through.
@@ -388,12 +388,128 @@ def test_each_side_is_told_what_it_may_do_now(client: Client) -> None:
         == grpc.StatusCode.PERMISSION_DENIED
     )
     accepted = client.call("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id)).task
-    assert list(accepted.allowed_actions) == ["start"]  # the answer tells what comes next
+    assert list(accepted.allowed_actions) == ["start", "hand_back"]  # the answer tells what comes next
     # Not listed any more: refused by the state machine.
     assert (
         client.code_of("de-liaison", "DeclineTask", pb.DeclineTaskRequest(id=task.id, reason="too late"))
         == grpc.StatusCode.FAILED_PRECONDITION
     )
     listed = client.call("de-liaison", "ListTasks", pb.ListTasksRequest(workspace_id=WS, page_size=200)).tasks
-    assert [list(t.allowed_actions) for t in listed if t.id == task.id] == [["start"]]
-    assert allowed("nl-prosecutor") == ["cancel"]
+    assert [list(t.allowed_actions) for t in listed if t.id == task.id] == [["start", "hand_back"]]
+    assert allowed("nl-prosecutor") == ["renegotiate", "cancel"]
+
+
+def audit_operations(client: Client, record_id: str) -> list[str]:
+    auditor = md(client.tokens("nl-auditor"))
+    entries = client.audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(page_size=1000), metadata=auditor)
+    found = [e.operation for e in entries.entries if e.record_id == record_id]
+    while entries.next_page_token:
+        entries = client.audit.ListAuditEntries(
+            audit_pb2.ListAuditEntriesRequest(page_size=1000, page_token=entries.next_page_token), metadata=auditor
+        )
+        found += [e.operation for e in entries.entries if e.record_id == record_id]
+    return found
+
+
+def test_task_renegotiation_by_the_issuer_is_version_checked_audited_and_published(
+    client: Client, tasks_svc: Any, nats_server: Any
+) -> None:
+    """TASK_RENEGOTIATION (GUESS, no legal text): the issuer changes an open task's due date and priority with
+    a reason; a stale version is ABORTED, the addressee is refused (it asks through the thread), a bad date
+    writes nothing; the change is audited and published as ``renegotiated``; overdue follows the new date."""
+    task = client.create(due_at=ts(datetime.now(UTC) + timedelta(days=3)))
+    accepted = client.call("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id)).task
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
+    ask = pb.RenegotiateTaskRequest(
+        id=task.id, reason="DE needs the provider's answer first", due_at=ts(later), priority=pb.TASK_PRIORITY_URGENT
+    )
+    assert client.code_of("de-liaison", "RenegotiateTask", ask) == grpc.StatusCode.PERMISSION_DENIED
+    stale = pb.RenegotiateTaskRequest()
+    stale.CopyFrom(ask)
+    stale.expected_version = task.version
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-prosecutor", "RenegotiateTask", stale)
+    assert info.value.code() == grpc.StatusCode.ABORTED and error_reason(info.value) == "VERSION_MISMATCH"
+    before = count_rows(tasks_svc)
+    for bad, field in (
+        (pb.RenegotiateTaskRequest(id=task.id, reason="x", due_at=ts(datetime.now(UTC) - timedelta(days=1))), "due_at"),
+        (pb.RenegotiateTaskRequest(id=task.id, reason="x"), "due_at"),
+        (pb.RenegotiateTaskRequest(id=task.id, reason="x", priority=42), "priority"),
+        (pb.RenegotiateTaskRequest(id=task.id, priority=pb.TASK_PRIORITY_LOW), "reason"),
+    ):
+        with pytest.raises(grpc.RpcError) as info:
+            client.call("nl-prosecutor", "RenegotiateTask", bad)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and field in field_violations(info.value)
+    assert count_rows(tasks_svc) == before
+
+    ask.expected_version = accepted.version
+    moved = client.call("nl-prosecutor", "RenegotiateTask", ask).task
+    assert moved.state == pb.TASK_STATE_ACCEPTED and moved.version == accepted.version + 1
+    assert moved.due_at.ToDatetime(tzinfo=UTC) == later and moved.priority == pb.TASK_PRIORITY_URGENT
+    assert moved.terms_reason == "DE needs the provider's answer first"
+    seen = client.call("de-liaison", "GetTask", pb.GetTaskRequest(id=task.id)).task
+    assert seen.terms_reason == moved.terms_reason and seen.due_at == moved.due_at
+    # The same terms again change nothing and write nothing.
+    before = count_rows(tasks_svc)
+    with pytest.raises(grpc.RpcError) as info:
+        client.call(
+            "nl-prosecutor", "RenegotiateTask", pb.RenegotiateTaskRequest(id=task.id, reason="x", due_at=ts(later))
+        )
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(info.value) == "NO_CHANGE"
+    assert count_rows(tasks_svc) == before
+    assert "/jit.tasks.v1.TaskService/RenegotiateTask" in audit_operations(client, task.id)
+
+    def published() -> list[Envelope]:
+        envs = [
+            Envelope.FromString(m.data) for m in read_stream(nats_server.url, "JIT_TASKS", "jit.tasks.NL.renegotiated")
+        ]
+        return [e for e in envs if e.aggregate_id == task.id]
+
+    from tests.harness import eventually
+
+    env = eventually(published)[0]
+    state = pb.Task()
+    assert env.type == "jit.tasks.v1.TaskRenegotiated" and env.state.Unpack(state)
+    assert state.terms_reason == moved.terms_reason and state.version == moved.version
+
+    # Overdue is derived from the new due date: 4 days on, the old date has passed, the new one has not.
+    tasks_svc.app.clock.advance(timedelta(days=4))
+    try:
+        assert not client.call("nl-prosecutor", "GetTask", pb.GetTaskRequest(id=task.id)).task.overdue
+    finally:
+        tasks_svc.app.clock.advance(timedelta(days=-4))
+
+
+def test_task_hand_back_by_the_addressee_lets_the_issuer_reassign(client: Client, tasks_svc: Any) -> None:
+    """TASK_HAND_BACK (GUESS, no legal text): the addressee hands back a started task with a reason; the
+    issuer sees HANDED_BACK and the reason, and may assign it to another member; a reason is required and
+    a task not accepted cannot be handed back."""
+    task = client.create()
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("de-liaison", "HandBackTask", pb.HandBackTaskRequest(id=task.id, reason="not ours"))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(info.value) == "ILLEGAL_TRANSITION"
+    client.call("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id))
+    started = client.call("de-liaison", "StartTask", pb.StartTaskRequest(id=task.id)).task
+    assert "hand_back" in started.allowed_actions
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("de-liaison", "HandBackTask", pb.HandBackTaskRequest(id=task.id))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "reason" in field_violations(info.value)
+    assert (
+        client.code_of("nl-prosecutor", "HandBackTask", pb.HandBackTaskRequest(id=task.id, reason="x"))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    back = client.call(
+        "de-liaison",
+        "HandBackTask",
+        pb.HandBackTaskRequest(id=task.id, expected_version=started.version, reason="The account is hosted in IE"),
+    ).task
+    assert back.state == pb.TASK_STATE_HANDED_BACK and back.state_reason == "The account is hosted in IE"
+    issuer_view = client.call("nl-prosecutor", "GetTask", pb.GetTaskRequest(id=task.id)).task
+    assert issuer_view.state_reason == "The account is hosted in IE"
+    assert list(issuer_view.allowed_actions) == ["assign", "renegotiate", "cancel"]
+    assert list(client.call("de-liaison", "GetTask", pb.GetTaskRequest(id=task.id)).task.allowed_actions) == []
+    again = client.call(
+        "nl-prosecutor", "AssignTask", pb.AssignTaskRequest(id=task.id, assignee_jurisdiction="IE")
+    ).task
+    assert again.state == pb.TASK_STATE_ASSIGNED and again.assignee_jurisdiction == "IE"
+    assert "/jit.tasks.v1.TaskService/HandBackTask" in audit_operations(client, task.id)

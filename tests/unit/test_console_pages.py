@@ -99,12 +99,14 @@ def test_an_action_form_becomes_its_request_or_is_refused_naming_the_field() -> 
 
 def test_every_transition_a_service_may_list_has_its_form() -> None:
     """What the domains name in their transition tables is what the console knows (the clock's own
-    'expire' is never offered to a user; uploads have their own form)."""
+    'expire' and the system's closure of a follow-up task are never offered to a user; uploads have their
+    own form)."""
     from services.evidence.domain import TRANSITIONS as EV
     from services.preservation.domain import TRANSITIONS as PV
+    from services.tasks.domain import SYSTEM_ONLY
     from services.tasks.domain import TRANSITIONS as TK
 
-    assert set(TK) == set(TASK_ACTIONS)
+    assert set(TK) - SYSTEM_ONLY == set(TASK_ACTIONS)
     assert set(EV) == set(REQUEST_ACTIONS)
     assert set(PV) - {"expire"} == set(ORDER_ACTIONS)
 
@@ -161,3 +163,17 @@ def test_the_workspace_home_marks_overdue_items(monkeypatch: Any) -> None:
     assert html.count('class="badge overdue">Overdue') == 1
     assert html.index("late") < html.index("soon")
     assert "overdue by 3 hours" in html and "1 day left" in html
+
+
+def test_the_renegotiation_form_sends_a_day_and_a_priority() -> None:
+    """TASK_RENEGOTIATION in the console: a new due day (its end, UTC) and/or priority, with a reason."""
+    req = build_request(
+        TASK_ACTIONS["renegotiate"], "t-1", "3", {"due_at": "2027-01-31", "priority": "4", "reason": "x"}
+    )
+    assert isinstance(req, tk.RenegotiateTaskRequest) and req.expected_version == 3 and req.reason == "x"
+    assert req.due_at.ToDatetime(tzinfo=dt.UTC) == dt.datetime(2027, 1, 31, 23, 59, tzinfo=dt.UTC)
+    assert req.priority == tk.TASK_PRIORITY_URGENT
+    only_priority = build_request(TASK_ACTIONS["renegotiate"], "t-1", "3", {"priority": "1", "reason": "x"})
+    assert not only_priority.HasField("due_at")
+    with pytest.raises(FormError, match="Reason"):
+        build_request(TASK_ACTIONS["renegotiate"], "t-1", "3", {"priority": "1"})

@@ -194,3 +194,107 @@ def test_an_executed_request_produces_an_order_that_missed_the_issue_event(
         timeout=30,
     )
     assert done.follow_up_request_id
+
+
+def task_audit_operations(tasks: RunningService, tokens: Any, task_id: str) -> list[str]:
+    from jit.audit.v1 import audit_pb2, audit_pb2_grpc
+
+    stub = audit_pb2_grpc.AuditServiceStub(tasks.channel)
+    out: list[str] = []
+    token = ""
+    while True:
+        page = stub.ListAuditEntries(
+            audit_pb2.ListAuditEntriesRequest(page_size=1000, page_token=token), metadata=md(tokens("nl-auditor"))
+        )
+        out += [e.operation for e in page.entries if e.record_id == task_id]
+        token = page.next_page_token
+        if not token:
+            return out
+
+
+def in_state(tasks: RunningService, tokens: Any, order_id: str, state: int) -> Callable[[], list[tasks_pb2.Task]]:
+    return lambda: [t for t in follow_ups(tasks, tokens, order_id) if t.state == state]
+
+
+def test_task_follow_up_closes_when_the_order_is_extended_and_once_only(
+    launcher: Launcher,
+    fresh_db_url: Callable[[], str],
+    tasks_svc_p: RunningService,
+    tokens: Any,
+    pnats: Any,
+) -> None:
+    """TASK_FOLLOW_UP_CLOSES: the order's extension closes its follow-up task as done (VERIFIED), by the
+    system, with an outcome naming the event, audited under that event; the same event again, redelivered
+    or in a new envelope, changes nothing; the new expiry's first warning opens a new follow-up."""
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
+    client = Client(svc, tokens)
+    order = client.confirmed()  # socialnet-ie: 90 days, extensions asked >= 7 days before expiry
+    clock.advance(77 * DAY)
+    scan_now(svc)
+    task = eventually(in_state(tasks_svc_p, tokens, order.id, tasks_pb2.TASK_STATE_ASSIGNED), timeout=30)[0]
+    assert task.title.startswith("Extend or request production")
+
+    extended = client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id)).order
+    done = eventually(in_state(tasks_svc_p, tokens, order.id, tasks_pb2.TASK_STATE_VERIFIED), timeout=30)[0]
+    assert done.id == task.id and done.version == task.version + 1
+    assert done.updated_by.user_id == "system" and done.updated_by.jurisdiction == "NL"
+    env = next(
+        e
+        for e in stream_envelopes(pnats.url, "JIT_PRESERVATION", "jit.preservation.NL.extended")
+        if e.aggregate_id == order.id
+    )
+    assert "Done by the order's extension" in done.outcome and env.id in done.outcome
+    assert f"event jit.preservation.v1.PreservationOrderExtended {env.id}" in task_audit_operations(
+        tasks_svc_p, tokens, task.id
+    )
+
+    # Redelivered (same id) and repeated (new id): nothing changes.
+    publish(pnats.url, stream_for("preservation"), "jit.preservation.NL.extended", env.SerializeToString(), new_id())
+    again = Envelope()
+    again.CopyFrom(env)
+    again.id = new_id()
+    publish(pnats.url, stream_for("preservation"), "jit.preservation.NL.extended", again.SerializeToString(), again.id)
+    eventually(lambda: inbox_has(tasks_svc_p, again.id), timeout=30)
+    [same] = [t for t in follow_ups(tasks_svc_p, tokens, order.id) if t.id == task.id]
+    assert same.version == done.version
+
+    # The new expiry has its own follow-up, still open.
+    clock.advance(extended.expires_at.ToDatetime(tzinfo=UTC) - clock.now() - 14 * DAY)
+    scan_now(svc)
+    fresh = eventually(in_state(tasks_svc_p, tokens, order.id, tasks_pb2.TASK_STATE_ASSIGNED), timeout=30)
+    assert [t.id for t in fresh] != [task.id] and len(fresh) == 1
+
+
+def test_follow_up_titles_follow_the_legal_basis_and_lifted_or_expired_orders_cancel_them(
+    launcher: Launcher,
+    fresh_db_url: Callable[[], str],
+    tasks_svc_p: RunningService,
+    tokens: Any,
+) -> None:
+    """BUDAPEST_ART29_NOT_EXTENDED (CETS 185 Art. 29(7)) and PROVIDER_EXTENSION_PER_GUIDELINE (the provider's
+    guideline): neither follow-up says "Extend"; the Budapest one asks for the MLA request. TASK_FOLLOW_UP_CLOSES:
+    lifting the Budapest order and the other's expiry cancel their follow-ups, naming the event."""
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
+    client = Client(svc, tokens)
+    budapest = client.confirmed(legal_basis=pb.LEGAL_BASIS_BUDAPEST_ART29)  # 60 days, never extended
+    no_extension = client.confirmed(provider_id="chatapp-nl")  # 60 days, the provider does not extend
+    clock.advance(46 * DAY)
+    scan_now(svc)
+    [b] = eventually(in_state(tasks_svc_p, tokens, budapest.id, tasks_pb2.TASK_STATE_ASSIGNED), timeout=30)
+    [n] = eventually(in_state(tasks_svc_p, tokens, no_extension.id, tasks_pb2.TASK_STATE_ASSIGNED), timeout=30)
+    assert b.title == f"Request production by mutual legal assistance: preservation order {budapest.id}"
+    assert "Art. 29(7)" in b.description
+    assert n.title == f"Request production before expiry: preservation order {no_extension.id}"
+    assert "the provider does not extend" in n.description
+    assert "Extend" not in b.title + n.title
+
+    client.call("nl-liaison", "LiftOrder", pb.LiftOrderRequest(id=budapest.id, reason="suspect identified"))
+    [lifted] = eventually(in_state(tasks_svc_p, tokens, budapest.id, tasks_pb2.TASK_STATE_CANCELLED), timeout=30)
+    assert lifted.state_reason.startswith("No longer needed: the order was lifted (preservation order event lifted")
+
+    clock.advance(15 * DAY)  # past the 60 days: the order expires
+    scan_now(svc)
+    [gone] = eventually(in_state(tasks_svc_p, tokens, no_extension.id, tasks_pb2.TASK_STATE_CANCELLED), timeout=30)
+    assert "the order expired" in gone.state_reason and "(preservation order event expired" in gone.state_reason

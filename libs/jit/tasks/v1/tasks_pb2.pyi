@@ -23,6 +23,7 @@ class TaskState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_STATE_DONE: _ClassVar[TaskState]
     TASK_STATE_VERIFIED: _ClassVar[TaskState]
     TASK_STATE_CANCELLED: _ClassVar[TaskState]
+    TASK_STATE_HANDED_BACK: _ClassVar[TaskState]
 
 class TaskKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -54,6 +55,7 @@ TASK_STATE_BLOCKED: TaskState
 TASK_STATE_DONE: TaskState
 TASK_STATE_VERIFIED: TaskState
 TASK_STATE_CANCELLED: TaskState
+TASK_STATE_HANDED_BACK: TaskState
 TASK_KIND_UNSPECIFIED: TaskKind
 TASK_KIND_IDENTIFY_ACCOUNT_HOLDER: TaskKind
 TASK_KIND_OBTAIN_EVIDENCE: TaskKind
@@ -71,7 +73,7 @@ TASK_PRIORITY_HIGH: TaskPriority
 TASK_PRIORITY_URGENT: TaskPriority
 
 class Task(_message.Message):
-    __slots__ = ("id", "workspace_id", "title", "description", "kind", "origin_jurisdiction", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "state", "state_reason", "version", "created_by", "created_at", "updated_by", "updated_at", "overdue", "outcome", "blocked_by", "replica", "allowed_actions")
+    __slots__ = ("id", "workspace_id", "title", "description", "kind", "origin_jurisdiction", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "state", "state_reason", "version", "created_by", "created_at", "updated_by", "updated_at", "overdue", "outcome", "blocked_by", "replica", "allowed_actions", "terms_reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -96,6 +98,7 @@ class Task(_message.Message):
     BLOCKED_BY_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    TERMS_REASON_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     title: str
@@ -120,7 +123,8 @@ class Task(_message.Message):
     blocked_by: _containers.RepeatedCompositeFieldContainer[_common_pb2.RecordRef]
     replica: _common_pb2.Replica
     allowed_actions: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., origin_jurisdiction: _Optional[str] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., state: _Optional[_Union[TaskState, str]] = ..., state_reason: _Optional[str] = ..., version: _Optional[int] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., outcome: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ...) -> None: ...
+    terms_reason: str
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., origin_jurisdiction: _Optional[str] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., state: _Optional[_Union[TaskState, str]] = ..., state_reason: _Optional[str] = ..., version: _Optional[int] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., outcome: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., terms_reason: _Optional[str] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
     __slots__ = ("request_id", "workspace_id", "title", "description", "kind", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "proposal_only")
@@ -347,6 +351,44 @@ class CancelTaskRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CancelTaskResponse(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+
+class RenegotiateTaskRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "reason", "due_at", "clear_due_at", "priority")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    CLEAR_DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    reason: str
+    due_at: _timestamp_pb2.Timestamp
+    clear_due_at: bool
+    priority: TaskPriority
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., reason: _Optional[str] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clear_due_at: _Optional[bool] = ..., priority: _Optional[_Union[TaskPriority, str]] = ...) -> None: ...
+
+class RenegotiateTaskResponse(_message.Message):
+    __slots__ = ("task",)
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+
+class HandBackTaskRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class HandBackTaskResponse(_message.Message):
     __slots__ = ("task",)
     TASK_FIELD_NUMBER: _ClassVar[int]
     task: Task

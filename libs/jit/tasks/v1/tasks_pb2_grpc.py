@@ -33,20 +33,28 @@ class TaskServiceStub:
     PROPOSED --AssignTask(issuer)--> ASSIGNED
     ASSIGNED --AcceptTask(addressee)--> ACCEPTED
     ASSIGNED --DeclineTask(addressee, reason)--> DECLINED
-    DECLINED --AssignTask(issuer, maybe another member)--> ASSIGNED
+    DECLINED | HANDED_BACK --AssignTask(issuer, maybe another member)--> ASSIGNED
+    ACCEPTED | IN_PROGRESS | BLOCKED --HandBackTask(addressee, reason)--> HANDED_BACK
     ACCEPTED --StartTask(addressee)--> IN_PROGRESS
     IN_PROGRESS --BlockTask(addressee, reason)--> BLOCKED --UnblockTask(addressee)--> IN_PROGRESS
     IN_PROGRESS --CompleteTask(addressee, outcome)--> DONE
     DONE --VerifyTask(issuer)--> VERIFIED
     DONE --ReopenTask(issuer, reason)--> IN_PROGRESS
     any open state --CancelTask(issuer, reason)--> CANCELLED
+    any open state --RenegotiateTask(issuer, reason, due_at and/or priority)--> the same state
+
+    A follow-up task the system opened for a preservation order's expiry is closed by the system when the
+    order's events make it moot: VERIFIED (with an outcome naming the event) when the order is extended,
+    produced, or production is requested and the order is preserved until production; CANCELLED (with a
+    reason naming the event) when the order is lifted, expires or is not executed. No RPC takes these.
 
     The issuer side is a prosecutor of the origin jurisdiction; the addressee side is a
     prosecutor or police liaison of the assignee jurisdiction. Overdue is derived from due_at.
 
     Every change publishes an event on subject jit.tasks.<origin>.<event> with the full Task
     as state; <event> is one of created, assigned, accepted, declined, started, blocked,
-    unblocked, completed, verified, reopened, cancelled.
+    unblocked, completed, handed_back, verified, reopened, renegotiated, resolved (the system's
+    closure of a follow-up task), cancelled.
     """
 
     def __init__(self, channel):
@@ -120,6 +128,16 @@ class TaskServiceStub:
                 request_serializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.CancelTaskRequest.SerializeToString,
                 response_deserializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.CancelTaskResponse.FromString,
                 _registered_method=True)
+        self.HandBackTask = channel.unary_unary(
+                '/jit.tasks.v1.TaskService/HandBackTask',
+                request_serializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.HandBackTaskRequest.SerializeToString,
+                response_deserializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.HandBackTaskResponse.FromString,
+                _registered_method=True)
+        self.RenegotiateTask = channel.unary_unary(
+                '/jit.tasks.v1.TaskService/RenegotiateTask',
+                request_serializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.RenegotiateTaskRequest.SerializeToString,
+                response_deserializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.RenegotiateTaskResponse.FromString,
+                _registered_method=True)
 
 
 class TaskServiceServicer:
@@ -130,20 +148,28 @@ class TaskServiceServicer:
     PROPOSED --AssignTask(issuer)--> ASSIGNED
     ASSIGNED --AcceptTask(addressee)--> ACCEPTED
     ASSIGNED --DeclineTask(addressee, reason)--> DECLINED
-    DECLINED --AssignTask(issuer, maybe another member)--> ASSIGNED
+    DECLINED | HANDED_BACK --AssignTask(issuer, maybe another member)--> ASSIGNED
+    ACCEPTED | IN_PROGRESS | BLOCKED --HandBackTask(addressee, reason)--> HANDED_BACK
     ACCEPTED --StartTask(addressee)--> IN_PROGRESS
     IN_PROGRESS --BlockTask(addressee, reason)--> BLOCKED --UnblockTask(addressee)--> IN_PROGRESS
     IN_PROGRESS --CompleteTask(addressee, outcome)--> DONE
     DONE --VerifyTask(issuer)--> VERIFIED
     DONE --ReopenTask(issuer, reason)--> IN_PROGRESS
     any open state --CancelTask(issuer, reason)--> CANCELLED
+    any open state --RenegotiateTask(issuer, reason, due_at and/or priority)--> the same state
+
+    A follow-up task the system opened for a preservation order's expiry is closed by the system when the
+    order's events make it moot: VERIFIED (with an outcome naming the event) when the order is extended,
+    produced, or production is requested and the order is preserved until production; CANCELLED (with a
+    reason naming the event) when the order is lifted, expires or is not executed. No RPC takes these.
 
     The issuer side is a prosecutor of the origin jurisdiction; the addressee side is a
     prosecutor or police liaison of the assignee jurisdiction. Overdue is derived from due_at.
 
     Every change publishes an event on subject jit.tasks.<origin>.<event> with the full Task
     as state; <event> is one of created, assigned, accepted, declined, started, blocked,
-    unblocked, completed, verified, reopened, cancelled.
+    unblocked, completed, handed_back, verified, reopened, renegotiated, resolved (the system's
+    closure of a follow-up task), cancelled.
     """
 
     def CreateTask(self, request, context):
@@ -224,6 +250,18 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HandBackTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenegotiateTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TaskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -292,6 +330,16 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     request_deserializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.CancelTaskRequest.FromString,
                     response_serializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.CancelTaskResponse.SerializeToString,
             ),
+            'HandBackTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.HandBackTask,
+                    request_deserializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.HandBackTaskRequest.FromString,
+                    response_serializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.HandBackTaskResponse.SerializeToString,
+            ),
+            'RenegotiateTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenegotiateTask,
+                    request_deserializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.RenegotiateTaskRequest.FromString,
+                    response_serializer=jit_dot_tasks_dot_v1_dot_tasks__pb2.RenegotiateTaskResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'jit.tasks.v1.TaskService', rpc_method_handlers)
@@ -308,20 +356,28 @@ class TaskService:
     PROPOSED --AssignTask(issuer)--> ASSIGNED
     ASSIGNED --AcceptTask(addressee)--> ACCEPTED
     ASSIGNED --DeclineTask(addressee, reason)--> DECLINED
-    DECLINED --AssignTask(issuer, maybe another member)--> ASSIGNED
+    DECLINED | HANDED_BACK --AssignTask(issuer, maybe another member)--> ASSIGNED
+    ACCEPTED | IN_PROGRESS | BLOCKED --HandBackTask(addressee, reason)--> HANDED_BACK
     ACCEPTED --StartTask(addressee)--> IN_PROGRESS
     IN_PROGRESS --BlockTask(addressee, reason)--> BLOCKED --UnblockTask(addressee)--> IN_PROGRESS
     IN_PROGRESS --CompleteTask(addressee, outcome)--> DONE
     DONE --VerifyTask(issuer)--> VERIFIED
     DONE --ReopenTask(issuer, reason)--> IN_PROGRESS
     any open state --CancelTask(issuer, reason)--> CANCELLED
+    any open state --RenegotiateTask(issuer, reason, due_at and/or priority)--> the same state
+
+    A follow-up task the system opened for a preservation order's expiry is closed by the system when the
+    order's events make it moot: VERIFIED (with an outcome naming the event) when the order is extended,
+    produced, or production is requested and the order is preserved until production; CANCELLED (with a
+    reason naming the event) when the order is lifted, expires or is not executed. No RPC takes these.
 
     The issuer side is a prosecutor of the origin jurisdiction; the addressee side is a
     prosecutor or police liaison of the assignee jurisdiction. Overdue is derived from due_at.
 
     Every change publishes an event on subject jit.tasks.<origin>.<event> with the full Task
     as state; <event> is one of created, assigned, accepted, declined, started, blocked,
-    unblocked, completed, verified, reopened, cancelled.
+    unblocked, completed, handed_back, verified, reopened, renegotiated, resolved (the system's
+    closure of a follow-up task), cancelled.
     """
 
     @staticmethod
@@ -665,6 +721,60 @@ class TaskService:
             '/jit.tasks.v1.TaskService/CancelTask',
             jit_dot_tasks_dot_v1_dot_tasks__pb2.CancelTaskRequest.SerializeToString,
             jit_dot_tasks_dot_v1_dot_tasks__pb2.CancelTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HandBackTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.tasks.v1.TaskService/HandBackTask',
+            jit_dot_tasks_dot_v1_dot_tasks__pb2.HandBackTaskRequest.SerializeToString,
+            jit_dot_tasks_dot_v1_dot_tasks__pb2.HandBackTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenegotiateTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.tasks.v1.TaskService/RenegotiateTask',
+            jit_dot_tasks_dot_v1_dot_tasks__pb2.RenegotiateTaskRequest.SerializeToString,
+            jit_dot_tasks_dot_v1_dot_tasks__pb2.RenegotiateTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,
