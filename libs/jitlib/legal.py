@@ -25,6 +25,7 @@ JIT_FD = "Council Framework Decision 2002/465/JHA"
 JIT_CONVENTION = "2000 EU MLA Convention"
 MLA_1959 = "1959 European Convention on Mutual Assistance in Criminal Matters (ETS 30)"
 MLA_1978 = "Additional Protocol of 1978 (ETS 99)"
+JIT_PLATFORM = "Reg. (EU) 2023/969"
 
 _ID = re.compile(r"^[A-Z][A-Z0-9_]{2,63}$")
 
@@ -84,6 +85,19 @@ _JIT: tuple[Rule, ...] = (
         "extend`), announced as a new workspace version and written in every service's audit log; new "
         "records are accepted again and the warnings follow the new end date",
         f"{JIT_FD} Art. 1(1); {JIT_CONVENTION} Art. 13(1)",
+    ),
+    Rule(
+        "JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES",
+        "an EIO, MLA request or EPOC may be addressed to a state that is not a member of the workspace (a "
+        "third state, an EU state outside the team, a provider's notified enforcing state), which reads and "
+        "acts on it as addressee; a direct exchange inside the JIT stays between members",
+        f"{JIT_FD} Art. 1(7)-(9); {JIT_CONVENTION} Art. 13(7)-(9)",
+    ),
+    Rule(
+        "ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT",
+        "a state outside the workspace sees the requests addressed to it, their items and nothing else of "
+        "the workspace: not the workspace, its other records or its channels, on any node",
+        f"{JIT_PLATFORM} Art. 24 (need to know)",
     ),
 )
 
@@ -341,6 +355,7 @@ __all__ = [
     "EPOC",
     "JIT_CONVENTION",
     "JIT_FD",
+    "JIT_PLATFORM",
     "MLA_1959",
     "MLA_1978",
     "REFUSAL_GROUNDS",

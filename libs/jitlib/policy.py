@@ -8,7 +8,11 @@ Every service asks ``decide`` before it shows or changes a record, and builds it
    it says nothing about which records exist.
 2. A workspace the caller's jurisdiction is not a member of is invisible: NOT_FOUND.
 3. A restricted record is visible only to its parties (issuer, addressee, explicitly shared): NOT_FOUND.
-4. Once the caller may see the record, an action they may not take is PERMISSION_DENIED.
+4. Except: a record that may be addressed outside its workspace (an evidence request: EIO, MLA, EPOC to a
+   third state or a notified enforcing state outside the JIT) is visible to its addressee whether or not
+   it is a member, and that record only (``jitlib.legal`` JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES,
+   ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT).
+5. Once the caller may see the record, an action they may not take is PERMISSION_DENIED.
 """
 
 from __future__ import annotations
@@ -161,13 +165,23 @@ class RecordAccess:
     addressee_jurisdiction: str | None
     restricted: bool
     shared_with: frozenset[str] = frozenset()
+    #: The addressee reads the record even when it is not a member of the workspace: an instrument
+    #: addressed to a state outside the JIT (a third state, a notified enforcing state). It reads that
+    #: record only; nothing else of the workspace.
+    outside_addressee: bool = False
 
     @classmethod
     def of(
-        cls, record: GovernedRecord, *, addressee: str | None = None, shared_with: Iterable[str] | None = None
+        cls,
+        record: GovernedRecord,
+        *,
+        addressee: str | None = None,
+        shared_with: Iterable[str] | None = None,
+        outside_addressee: bool = False,
     ) -> RecordAccess:
         """The access facts of a domain record (its workspace, origin, restriction and, unless given, its
-        ``shared_with``), with the jurisdiction it is addressed to, if any."""
+        ``shared_with``), with the jurisdiction it is addressed to, if any, and whether that addressee
+        reads it from outside the workspace too (``outside_addressee``)."""
         shared = getattr(record, "shared_with", ()) if shared_with is None else shared_with
         return cls(
             workspace_id=record.workspace_id,
@@ -175,7 +189,14 @@ class RecordAccess:
             addressee_jurisdiction=addressee,
             restricted=record.restricted,
             shared_with=frozenset(shared),
+            outside_addressee=outside_addressee and bool(addressee),
         )
+
+    @property
+    def outside_reader(self) -> str | None:
+        """The jurisdiction that reads the record as its addressee whether or not it is a member of the
+        workspace (None when the record has none): what a store keeps for the ``addressed_to`` term."""
+        return self.addressee_jurisdiction if self.outside_addressee else None
 
     @property
     def parties(self) -> frozenset[str]:
@@ -271,13 +292,24 @@ class Terms(Protocol, Generic[T]):
 
     def has_party(self, jurisdiction: str) -> T: ...
 
+    def addressed_to(self, jurisdiction: str) -> T:
+        """True when the record is addressed to ``jurisdiction`` as an instrument that its addressee reads
+        from outside the workspace too (``RecordAccess.outside_addressee``)."""
+        ...
+
 
 def readable(scope: VisibilityScope, t: Terms[T]) -> T:
-    """The READ rule: a case role, a record in one of the caller's workspaces, and, when the record is
-    restricted, the caller's jurisdiction among its parties."""
-    if not scope.may_read_content or not scope.workspaces:
+    """The READ rule: a case role, and either a record in one of the caller's workspaces that, when
+    restricted, has the caller's jurisdiction among its parties; or a record addressed to the caller's
+    jurisdiction as an instrument toward a state outside the JIT, whether or not the caller is a member
+    (that record only: JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES, ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT)."""
+    if not scope.may_read_content:
         return t.false()
-    return t.all_of(t.workspace_in(scope.workspaces), t.any_of(t.not_restricted(), t.has_party(scope.jurisdiction)))
+    addressed = t.addressed_to(scope.jurisdiction)
+    if not scope.workspaces:
+        return addressed
+    member = t.all_of(t.workspace_in(scope.workspaces), t.any_of(t.not_restricted(), t.has_party(scope.jurisdiction)))
+    return t.any_of(member, addressed)
 
 
 @dataclass(frozen=True)
@@ -303,3 +335,6 @@ class RecordTerms:
 
     def has_party(self, jurisdiction: str) -> bool:
         return jurisdiction in self.record.parties
+
+    def addressed_to(self, jurisdiction: str) -> bool:
+        return self.record.outside_reader == jurisdiction

@@ -9,7 +9,8 @@ and gives the servicer the steps they all share:
 - ``load_visible`` / ``get``: validate the id, load, ask the policy (NOT_FOUND when the caller may not
   see it), and for ``get`` audit the read.
 - ``list_in_workspaces`` (built on ``list_workspaces`` and ``list_audited``): the preamble of every List
-  RPC (which workspaces, the role short-circuit, the audit entry).
+  RPC (which workspaces, the role short-circuit, the audit entry); ``list_addressed`` for a kind of record
+  whose addressee reads it from outside the workspace too (evidence requests).
 - ``check_version``: the optimistic concurrency check.
 """
 
@@ -248,6 +249,36 @@ class RecordPath(Generic[R]):
         workspaces = await self.list_workspaces(principal, workspace_id)
         if not workspaces:
             return []
+        return await self.list_audited(
+            principal, workspace_id, lambda session, scope: query(session, scope, workspaces)
+        )
+
+    async def list_addressed(
+        self,
+        principal: Principal,
+        workspace_id: str,
+        query: Callable[[Session, VisibilityScope, frozenset[str] | None], list[X]],
+        addressed_in: Callable[[Session, str, str], bool],
+    ) -> list[X]:
+        """``list_in_workspaces`` for a kind of record whose addressee reads it whether or not it is a
+        member of the workspace (``RecordAccess.outside_addressee``): ``query(session, scope, workspaces)``
+        with ``workspaces`` None (any workspace) when no ``workspace_id`` is asked for, else just that one.
+        The READ rule in the query keeps what the caller may see: a member's records of its workspaces and,
+        in any workspace, those addressed to the caller's jurisdiction from outside it. A workspace the
+        caller is not a member of is listed only when it addressed a record to the caller's jurisdiction
+        (``addressed_in(session, workspace_id, jurisdiction)``), which the caller knows of already; else it
+        is NOT_FOUND, as for any workspace the caller may not see. A role without access to case content
+        is refused as for any workspace."""
+        InvalidArgument.raise_for(validate.workspace_id("workspace_id", workspace_id, required=False))
+        jurisdiction = principal.jurisdiction
+        seen = not workspace_id or workspace_id in principal.workspaces
+        if seen is False:
+            seen = await self.rt.read(lambda session: addressed_in(session, workspace_id, jurisdiction))
+        if not principal.roles & CASE_ROLES or not seen:
+            await self.rt.authorize(
+                principal, Operation.READ, None, record_type=self.record_type, record_id="", workspace_id=workspace_id
+            )
+        workspaces = frozenset({workspace_id}) if workspace_id else None
         return await self.list_audited(
             principal, workspace_id, lambda session, scope: query(session, scope, workspaces)
         )

@@ -293,20 +293,24 @@ class SealedText:
         key: str = "id",
         destroyed: dict[str, str] | None = None,
         unavailable: str | None = None,
+        added: Sequence[str] = (),
     ) -> None:
+        """``added``: fields sealed with ``fields`` since a later revision. They are sealed in the same
+        ciphertext (so just as authenticated) but the associated data names ``fields`` only, so that rows
+        sealed before still open; such a row reads them as ""."""
         self.row = row
         #: When set, what the fields read as while no KEK of this node opens the workspace key (else the
         #: load fails with ``KeyUnavailable``): for rows an audit must list whatever the key's state.
         self.unavailable = unavailable
         #: What each field reads as once shredded: ``DESTROYED``, or a field's own (a JSON list: "[]").
-        self.destroyed = {f: (destroyed or {}).get(f, DESTROYED) for f in fields}
+        self.fields = (*fields, *added)
+        self.destroyed = {f: (destroyed or {}).get(f, DESTROYED) for f in self.fields}
         self.table: Table = row.__table__  # type: ignore[attr-defined]
-        self.fields = tuple(fields)
         self.column = column
         self.workspace = workspace
         self.key = key
         self._aad_prefix = f"jit-sealed/{self.table.name}/".encode()
-        self._aad_suffix = ("/" + ",".join(self.fields)).encode()
+        self._aad_suffix = ("/" + ",".join(fields)).encode()
         self.table.metadata.info.setdefault(_SEALED, []).append(self)
         event.listen(row, "load", self._on_load)
         event.listen(row, "refresh", self._on_refresh)

@@ -1,7 +1,8 @@
 """The policy's READ rule (``jitlib.policy.readable``) rendered as a SQL filter for list queries.
 
-A store describes how its table answers the rule's three questions (which workspace, is it restricted,
-is a jurisdiction a party) and gets a WHERE clause; the rule itself stays in the policy.
+A store describes how its table answers the rule's questions (which workspace, is it restricted, is a
+jurisdiction a party, is it addressed to a jurisdiction that reads it from outside the workspace) and gets
+a WHERE clause; the rule itself stays in the policy.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class SqlTerms:
     open_to_workspace: SqlExpr
     #: For a jurisdiction, true when it is a party of the record (an EXISTS on a parties table, say).
     party: Callable[[str], SqlExpr]
+    #: For a jurisdiction, true when the record is addressed to it as an instrument its addressee reads
+    #: from outside the workspace too (``RecordAccess.outside_reader``); None for a kind of record that
+    #: has no such addressee (always false).
+    addressee: Callable[[str], SqlExpr] | None = None
 
     def false(self) -> SqlExpr:
         return false()
@@ -59,6 +64,9 @@ class SqlTerms:
 
     def has_party(self, jurisdiction: str) -> SqlExpr:
         return self.party(jurisdiction)
+
+    def addressed_to(self, jurisdiction: str) -> SqlExpr:
+        return false() if self.addressee is None else self.addressee(jurisdiction)
 
 
 def readable_sql(scope: VisibilityScope, terms: SqlTerms) -> SqlExpr:
@@ -79,13 +87,16 @@ class PartyIndex:
     #: The record table's row class (its ``id``, ``workspace_id``, ``restricted`` and ``state`` columns).
     row: Any
     #: How the record table answers the READ rule: its workspace, "open to the whole workspace" (not
-    #: ``restricted``), and "is this jurisdiction a party" (a row here).
+    #: ``restricted``), "is this jurisdiction a party" (a row here) and, for records read by an addressee
+    #: outside the workspace, "is it addressed to this jurisdiction" (a column of the record table).
     terms: SqlTerms
 
     @classmethod
-    def declare(cls, row: Any, name: str, *, key: str, index: str) -> PartyIndex:
+    def declare(cls, row: Any, name: str, *, key: str, index: str, outside_reader: str = "") -> PartyIndex:
         """Declare the table ``name`` of the parties of the records mapped by ``row``; ``key`` names its
-        column of the record's id, ``index`` its index by jurisdiction."""
+        column of the record's id, ``index`` its index by jurisdiction. ``outside_reader`` names the record
+        table's column holding ``RecordAccess.outside_reader`` ("" when none), for a kind of record whose
+        addressee reads it from outside the workspace."""
         records: Table = row.__table__
         table = Table(
             name,
@@ -99,17 +110,24 @@ class PartyIndex:
             workspace=row.workspace_id,
             open_to_workspace=row.restricted.is_(False),
             party=lambda j: exists().where(record_key == row.id, jurisdiction == j),
+            addressee=(lambda j: getattr(row, outside_reader) == j) if outside_reader else None,
         )
         return cls(table, record_key, row, terms)
 
     def visible_in(
-        self, scope: VisibilityScope, workspace_ids: Iterable[str], states: Iterable[Any] = (), **equal: object
+        self,
+        scope: VisibilityScope,
+        workspace_ids: Iterable[str] | None,
+        states: Iterable[Any] = (),
+        **equal: object,
     ) -> list[Any]:
-        """The conditions every List query of the record table starts with: rows of ``workspace_ids`` that
-        ``scope`` may read (``readable_sql``), when the filter names any in one of ``states`` (enum members,
-        stored by value), and whose column equals each value of ``equal`` that was asked for (not empty).
-        The caller adds its other filters."""
-        conditions: list[Any] = [self.row.workspace_id.in_(sorted(workspace_ids)), readable_sql(scope, self.terms)]
+        """The conditions every List query of the record table starts with: rows of ``workspace_ids`` (of
+        any workspace when None: the READ rule alone decides) that ``scope`` may read (``readable_sql``),
+        when the filter names any in one of ``states`` (enum members, stored by value), and whose column
+        equals each value of ``equal`` that was asked for (not empty). The caller adds its other filters."""
+        conditions: list[Any] = [readable_sql(scope, self.terms)]
+        if workspace_ids is not None:
+            conditions.insert(0, self.row.workspace_id.in_(sorted(workspace_ids)))
         if states:
             conditions.append(self.row.state.in_(sorted(s.value for s in states)))
         conditions += [getattr(self.row, name) == value for name, value in equal.items() if value]

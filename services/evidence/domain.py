@@ -3,10 +3,15 @@ request is, and the deadlines it carries. No I/O; every function takes ``now`` e
 
 Sides (see proto/jit/evidence/v1/evidence.proto):
 - issuer: a prosecutor of the origin jurisdiction;
-- executing: the addressed member jurisdiction; for a request to a service provider (not a user of the
-  system) the issuer records what the provider answered;
+- executing: the addressed jurisdiction; for a request to a service provider (not a user of the system)
+  the issuer records what the provider answered;
 - enforcing: for a provider request with notification (EPOC), the provider's establishment jurisdiction,
   which reviews; for a member-state request the executing state decides on refusal itself.
+
+The addressed state need not be a member of the workspace (JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES): the
+instruments are used precisely toward states outside the team. Such a state reads and acts on the requests
+addressed to it and nothing else (``EvidenceRequest.access``); a direct exchange inside the JIT
+(JIT_DIRECT) is between members only.
 """
 
 from __future__ import annotations
@@ -69,8 +74,11 @@ class State(enum.StrEnum):
 
 
 LEGAL_BASES = frozenset({"EIO", "MLA", "EPOC", "SAP_ART7", "VOLUNTARY", "JIT_DIRECT"})
-#: Instruments addressed to a service provider; the others to a member state.
+#: Instruments addressed to a service provider; the others to a state.
 PROVIDER_BASES = frozenset({"EPOC", "SAP_ART7", "VOLUNTARY"})
+#: Instruments addressed to a member of the workspace only: a direct exchange inside the JIT. The others may
+#: go to a state outside it (JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES).
+MEMBERS_ONLY_BASES = frozenset({"JIT_DIRECT"})
 EPOC_PROCEDURES = frozenset({"STANDARD", "WITH_NOTIFICATION", "EMERGENCY", "EMERGENCY_WITH_NOTIFICATION"})
 NOTIFIED = EPOC_NOTIFIED_PROCEDURES
 EMERGENCY = frozenset({"EMERGENCY", "EMERGENCY_WITH_NOTIFICATION"})
@@ -167,7 +175,12 @@ class EvidenceRequest(Versioned):
         )
 
     def access(self) -> RecordAccess:
-        return RecordAccess.of(self, addressee=self.addressee_party)
+        """The request's access facts. Its addressee reads it whether or not it is a member of the workspace
+        (``legal.rule("JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES")``), except a direct exchange inside the JIT,
+        which is between members."""
+        return RecordAccess.of(
+            self, addressee=self.addressee_party, outside_addressee=self.legal_basis not in MEMBERS_ONLY_BASES
+        )
 
     @property
     def parties(self) -> frozenset[str]:
@@ -629,14 +642,17 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
 
 
 def membership_violations(cmd: NewRequest, members: frozenset[str]) -> list[FieldViolation]:
+    """What of a new request the workspace's members decide: it is shared with members only; a direct
+    exchange inside the JIT is addressed to a member. An EIO, MLA request or EPOC may be addressed to a
+    state outside the team (``legal.rule("JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES")``)."""
     out: list[FieldViolation] = []
-    provider = cmd.addressee_kind == "SERVICE_PROVIDER"
-    notified = cmd.legal_basis == "EPOC" and cmd.epoc_procedure in NOTIFIED
-    if cmd.addressee_jurisdiction and (not provider or notified) and cmd.addressee_jurisdiction not in members:
-        what = "the notified enforcing state" if provider else "the addressed state"
+    if cmd.legal_basis in MEMBERS_ONLY_BASES and cmd.addressee_jurisdiction not in members:
         out.append(
             FieldViolation(
-                "addressee_jurisdiction", f"{cmd.addressee_jurisdiction} ({what}) is not a member of the workspace"
+                "addressee_jurisdiction",
+                f"{cmd.addressee_jurisdiction} is not a member of the workspace: a direct exchange inside the "
+                f"JIT is between its members; use an EIO or MLA request toward another state "
+                f"{legal.cite('JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES')}",
             )
         )
     out += validate.members("shared_with", cmd.shared_with, members)

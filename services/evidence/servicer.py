@@ -144,12 +144,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             origin_jurisdiction=request.origin_jurisdiction,
             deadline_before=ts_to_dt(request.deadline_before, request.HasField("deadline_before")),
         )
-        found = await self.requests.list_in_workspaces(
+        # The requests of the caller's workspaces and, wherever they are, those addressed to its jurisdiction
+        # by a workspace it is not a member of (ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT).
+        found = await self.requests.list_addressed(
             principal,
             request.workspace_id,
             lambda session, scope, workspaces: store.list_visible(
                 session, scope, workspaces, flt, after_id=after, limit=size + 1
             ),
+            store.addressed_in,
         )
         requests, token = page(found, size, lambda r: paging.token_after_id(r.id, request))
         linked = {r.preservation_order_id for r in requests if r.preservation_order_id}

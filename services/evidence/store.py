@@ -79,12 +79,16 @@ class RequestRow(RecordColumns, Base):
     received_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     next_deadline_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: The jurisdiction that reads the request as its addressee whether or not it is a member of the
+    #: workspace (``RecordAccess.outside_reader``; "" for none): the READ rule's ``addressed_to`` in SQL.
+    addressee_reader: Mapped[str] = mapped_column(String(16), server_default="")
     #: What users write about a request (title, description, state reason, targets), sealed under the
     #: workspace's key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
+        Index("ix_evidence_requests_addressee_reader", "addressee_reader", "id"),
     )
 
 
@@ -93,7 +97,11 @@ SEALED = SealedText(RequestRow, ("title", "description", "state_reason", "target
 
 #: One row per jurisdiction party to a request: the visibility index of restricted ones.
 PARTIES = PartyIndex.declare(
-    RequestRow, "evidence_request_parties", key="request_id", index="ix_evidence_request_parties_jurisdiction"
+    RequestRow,
+    "evidence_request_parties",
+    key="request_id",
+    index="ix_evidence_request_parties_jurisdiction",
+    outside_reader="addressee_reader",
 )
 
 
@@ -236,6 +244,7 @@ def _columns(r: EvidenceRequest) -> dict[str, object]:
         **FIELDS.write(r),
         "targets": _targets_json(r.targets),
         "next_deadline_at": r.deadlines[0].due_at if r.deadlines else None,
+        "addressee_reader": r.access().outside_reader or "",
     }
 
 
@@ -328,13 +337,15 @@ class RequestFilter:
 def list_visible(
     session: Session,
     scope: VisibilityScope,
-    workspace_ids: frozenset[str],
+    workspace_ids: frozenset[str] | None,
     flt: RequestFilter,
     *,
     after_id: str,
     limit: int,
 ) -> list[EvidenceRequest]:
-    """Requests of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
+    """Requests of ``workspace_ids`` (of any workspace when None) the scope may see (the policy's READ rule
+    as SQL, which lets a state outside a workspace see the requests addressed to it), in id (creation)
+    order."""
     conditions = PARTIES.visible_in(
         scope,
         workspace_ids,
@@ -348,6 +359,15 @@ def list_visible(
     rows = REQUESTS.page(session, conditions, after_id=after_id, limit=limit)
     dls = _deadlines_of(session, [r.id for r in rows])
     return [to_domain(r, dls[r.id]) for r in rows]
+
+
+def addressed_in(session: Session, workspace_id: str, jurisdiction: str) -> bool:
+    """Whether ``workspace_id`` has a request addressed to ``jurisdiction`` that it reads from outside the
+    workspace (the READ rule's ``addressed_to`` term): what lets a non-member list that workspace's requests
+    addressed to it."""
+    addressed = PARTIES.terms.addressed_to(jurisdiction)
+    found = session.scalar(select(RequestRow.id).where(RequestRow.workspace_id == workspace_id, addressed).limit(1))
+    return found is not None
 
 
 def item_count(session: Session, request_id: str) -> int:

@@ -103,14 +103,17 @@ class Channels:
         may_create: Callable[[Channel], object] | None = None,
     ) -> Channel:
         """The record's thread, created on first use (after ``may_create`` had its say on the new
-        channel), its parties kept equal to the record's."""
+        channel), its parties kept equal to the record's that are members of its workspace (when this node
+        knows the workspace): a request's addressee outside the JIT never gets into the JIT's channels."""
+        workspace = self.rt.workspaces.get(replica.workspace_id)
+        members = workspace.members if workspace is not None else None
         ch = store.record_thread(session, replica.kind, replica.id)
         if ch is None:
-            ch = domain.record_thread(replica, channel_id=new_id(), now=now)
+            ch = domain.record_thread(replica, channel_id=new_id(), now=now, members=members)
             if may_create is not None:
                 may_create(ch)
             self.insert(session, ch)
-        elif (changed := domain.thread_after(ch, replica)) is not None:
+        elif (changed := domain.thread_after(ch, replica, members)) is not None:
             ch = changed
             store.set_visibility(session, ch)
         return ch

@@ -381,15 +381,19 @@ def workspace_channel(*, channel_id: str, workspace_id: str, name: str, lead: st
     )
 
 
-def record_thread(replica: RecordReplica, *, channel_id: str, now: datetime) -> Channel:
-    """The thread of a record, with the record's visibility: its parties, or the whole workspace."""
+def record_thread(
+    replica: RecordReplica, *, channel_id: str, now: datetime, members: frozenset[str] | None = None
+) -> Channel:
+    """The thread of a record, with the record's visibility: its parties, or the whole workspace. A thread
+    is a channel of the workspace: ``members`` (the workspace's, when known) bounds its parties
+    (``thread_members``)."""
     return Channel(
         id=channel_id,
         workspace_id=replica.workspace_id,
         kind=RECORD,
         title=f"{replica.kind.replace('_', ' ')} {replica.id}",
         origin_jurisdiction=replica.origin_jurisdiction,
-        members=thread_members(replica),
+        members=thread_members(replica, members),
         record=(replica.kind, replica.id),
         key_version=1,
         next_seq=1,
@@ -399,17 +403,23 @@ def record_thread(replica: RecordReplica, *, channel_id: str, now: datetime) -> 
     )
 
 
-def thread_members(replica: RecordReplica) -> tuple[str, ...]:
-    """A record thread's members besides its origin: the record's other parties (addressee, shared with)."""
-    return tuple(sorted(replica.parties - {replica.origin_jurisdiction}))
+def thread_members(replica: RecordReplica, members: frozenset[str] | None = None) -> tuple[str, ...]:
+    """A record thread's members besides its origin: the record's other parties (addressee, shared with)
+    that are members of the workspace (``members``; all of them when the workspace is not known here). A
+    request's addressee outside the workspace reads the request, never the JIT's channels, its thread
+    included, nor receives their events (ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT)."""
+    others = replica.parties - {replica.origin_jurisdiction}
+    if members is not None:
+        others &= members
+    return tuple(sorted(others))
 
 
-def thread_after(thread: Channel, replica: RecordReplica) -> Channel | None:
+def thread_after(thread: Channel, replica: RecordReplica, members: frozenset[str] | None = None) -> Channel | None:
     """The thread once its record changed who may see it; None when nothing changes."""
-    members = thread_members(replica)
-    if thread.members == members and thread.restricted == replica.restricted:
+    parties = thread_members(replica, members)
+    if thread.members == parties and thread.restricted == replica.restricted:
         return None
-    return replace(thread, members=members, restricted=replica.restricted)
+    return replace(thread, members=parties, restricted=replica.restricted)
 
 
 def replica_after(current: RecordReplica | None, seen: RecordReplica) -> RecordReplica:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from jitlib.auth import Principal
-from jitlib.policy import TASK_RULES, Decision, Operation, RecordAccess, decide
+from jitlib.policy import EVIDENCE_REQUEST_RULES, TASK_RULES, Decision, Operation, RecordAccess, decide
 
 ROLES = ["prosecutor", "police_liaison", "participant", "operator", "auditor"]
 # The record: issued by NL, addressed to DE, shared with IE; BE is another member; FR is not a member.
@@ -160,6 +160,7 @@ def _sql_visible_ids(p: Principal) -> set[str]:
         Column("id", String, primary_key=True),
         Column("workspace_id", String),
         Column("restricted", Boolean),
+        Column("outside_reader", String),
     )
     parties = Table("parties", md, Column("record_id", String), Column("jurisdiction", String))
     engine = create_engine("sqlite://")
@@ -168,10 +169,12 @@ def _sql_visible_ids(p: Principal) -> set[str]:
         workspace=records.c.workspace_id,
         open_to_workspace=records.c.restricted.is_(False),
         party=lambda j: exists().where(parties.c.record_id == records.c.id, parties.c.jurisdiction == j),
+        addressee=lambda j: records.c.outside_reader == j,
     )
     with engine.begin() as conn:
         for rid, rec in _SQL_RECORDS.items():
-            conn.execute(insert(records), {"id": rid, "workspace_id": rec.workspace_id, "restricted": rec.restricted})
+            row = {"id": rid, "workspace_id": rec.workspace_id, "restricted": rec.restricted}
+            conn.execute(insert(records), {**row, "outside_reader": rec.outside_reader or ""})
             conn.execute(insert(parties), [{"record_id": rid, "jurisdiction": j} for j in sorted(rec.parties)])
         return set(conn.scalars(select(records.c.id).where(readable_sql(visibility_scope(p), terms))))
 
@@ -181,17 +184,30 @@ _SQL_RECORDS = {
     "restricted": record(True),
     "elsewhere-open": RecordAccess("another-jit", "NL", "DE", restricted=False),
     "elsewhere-restricted": RecordAccess("another-jit", "NL", "DE", restricted=True),
+    # Addressed to FR, which is not a member of jit-demo, as an instrument toward an outside state.
+    "to-fr-open": RecordAccess(WORKSPACE, "NL", "FR", restricted=False, outside_addressee=True),
+    "to-fr-restricted": RecordAccess(WORKSPACE, "NL", "FR", restricted=True, outside_addressee=True),
+    # ... and as a record that is read by members only (a direct exchange inside the JIT).
+    "to-fr-members-only": RecordAccess(WORKSPACE, "NL", "FR", restricted=True),
+    # Addressed to a member (DE) as an instrument: DE reads it as a member and as its addressee.
+    "to-de-restricted": RecordAccess(WORKSPACE, "NL", "DE", restricted=True, outside_addressee=True),
 }
+#: Callers besides the matrix's: FR in no workspace at all (the demo realm's fr-prosecutor).
+_SQL_CALLERS = {**RELATIONS, "outsider-in-no-workspace": "FR"}
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("relation", list(RELATIONS))
+@pytest.mark.parametrize("relation", list(_SQL_CALLERS))
 def test_list_filter_in_sql_shows_exactly_what_decide_lets_read(role: str, relation: str) -> None:
-    p = principal(role, RELATIONS[relation])
+    p = principal(role, _SQL_CALLERS[relation])
+    if relation == "outsider-in-no-workspace":
+        p = Principal(p.user_id, p.username, p.jurisdiction, p.roles, frozenset())
     expected = {
         rid for rid, rec in _SQL_RECORDS.items() if decide(p, Operation.READ, TASK_RULES, record=rec) is Decision.ALLOW
     }
     assert _sql_visible_ids(p) == expected
+    if relation not in RELATIONS:
+        return
     # And the matrix's own READ answers for this cell, so the two cannot drift together unnoticed.
     for restricted in (False, True):
         grid = EXPECTED[(Operation.READ, restricted)]
@@ -221,3 +237,99 @@ def test_the_provider_state_sees_an_epoc_only_when_notified(
     from jitlib.policy import evidence_request_addressee
 
     assert evidence_request_addressee(kind, "DE", basis, procedure) == party
+
+
+# -- a request addressed to a state outside the workspace ------------------------------------------------
+# JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES, ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT: an EIO, MLA request or
+# EPOC of jit-demo (NL, DE, IE, BE) addressed to FR, which is no member. FR reads that record and acts on it
+# as addressee; it may not act as issuer nor create in the workspace, and the workspace's other records
+# stay NOT_FOUND to it.
+
+OUTSIDE_RELATIONS = {"issuer": "NL", "outside addressee": "FR", "member": "DE", "other outsider": "US"}
+EXPECTED_OUTSIDE = {
+    (Operation.READ, False): """
+        prosecutor      AAAN
+        police_liaison  AAAN
+        participant     AAAN
+        operator        DDDD
+        auditor         DDDD""",
+    (Operation.READ, True): """
+        prosecutor      AANN
+        police_liaison  AANN
+        participant     AANN
+        operator        DDDD
+        auditor         DDDD""",
+    (Operation.ISSUER_ACT, True): """
+        prosecutor      ADNN
+        police_liaison  DDNN
+        participant     DDNN
+        operator        DDDD
+        auditor         DDDD""",
+    (Operation.ADDRESSEE_ACT, True): """
+        prosecutor      DANN
+        police_liaison  DANN
+        participant     DDNN
+        operator        DDDD
+        auditor         DDDD""",
+    (Operation.ADDRESSEE_ACT, False): """
+        prosecutor      DADN
+        police_liaison  DADN
+        participant     DDDN
+        operator        DDDD
+        auditor         DDDD""",
+}
+
+
+def outside_principal(role: str, jurisdiction: str) -> Principal:
+    """FR and US are members of no workspace; NL and DE of jit-demo."""
+    member = jurisdiction in ("NL", "DE")
+    return Principal(
+        user_id=f"{role}-{jurisdiction}",
+        username=f"{jurisdiction.lower()}-{role}",
+        jurisdiction=jurisdiction,
+        roles=frozenset({role}),
+        workspaces=frozenset({WORKSPACE}) if member else frozenset(),
+    )
+
+
+def to_fr(restricted: bool, *, outside: bool = True) -> RecordAccess:
+    return RecordAccess(WORKSPACE, "NL", "FR", restricted=restricted, outside_addressee=outside)
+
+
+def _outside_cases() -> list[tuple[Operation, bool, str, str, Decision]]:
+    cases = []
+    for (op, restricted), grid in EXPECTED_OUTSIDE.items():
+        for role, letters in (line.split() for line in grid.strip().splitlines()):
+            for relation, letter in zip(OUTSIDE_RELATIONS, letters, strict=True):
+                cases.append((op, restricted, role, relation, LETTER[letter]))
+    return cases
+
+
+@pytest.mark.parametrize(("op", "restricted", "role", "relation", "expected"), _outside_cases())
+def test_a_non_member_addressee_reads_and_acts_on_the_record_addressed_to_it(
+    op: Operation, restricted: bool, role: str, relation: str, expected: Decision
+) -> None:
+    """JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES (FD 2002/465 Art. 1(7)-(9); 2000 MLA Convention Art. 13(7)-(9)):
+    READ and ADDRESSEE_ACT allowed to the addressee outside the workspace, ISSUER_ACT denied."""
+    p = outside_principal(role, OUTSIDE_RELATIONS[relation])
+    assert decide(p, op, EVIDENCE_REQUEST_RULES, record=to_fr(restricted)) is expected
+
+
+@pytest.mark.parametrize("role", ["prosecutor", "police_liaison", "participant"])
+def test_addressee_sees_only_what_is_addressed_to_it(role: str) -> None:
+    """ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT (Reg. (EU) 2023/969 Art. 24, need to know): FR, addressee
+    of one request of jit-demo, creates nothing there and finds every other record of it NOT_FOUND, open to
+    the workspace or not, addressed to a member, or addressed to FR by a kind read by members only."""
+    fr = outside_principal(role, "FR")
+    assert decide(fr, Operation.READ, EVIDENCE_REQUEST_RULES, record=to_fr(True)) is Decision.ALLOW
+    assert decide(fr, Operation.CREATE, EVIDENCE_REQUEST_RULES, workspace_id=WORKSPACE) is Decision.NOT_FOUND
+    others = [
+        record(False),
+        record(True),
+        RecordAccess(WORKSPACE, "NL", "DE", restricted=False, outside_addressee=True),
+        to_fr(False, outside=False),
+        to_fr(True, outside=False),
+    ]
+    for other in others:
+        for op in (Operation.READ, Operation.ISSUER_ACT, Operation.ADDRESSEE_ACT):
+            assert decide(fr, op, EVIDENCE_REQUEST_RULES, record=other) is Decision.NOT_FOUND, (other, op)

@@ -193,7 +193,7 @@ def test_a_stale_version_is_aborted_and_an_illegal_transition_refused(client: Cl
     [
         ({"legal_basis": pb.LEGAL_BASIS_UNSPECIFIED}, "legal_basis"),
         ({"legal_basis": 99}, "legal_basis"),
-        ({"addressee_jurisdiction": "FR"}, "addressee_jurisdiction"),
+        ({"legal_basis": pb.LEGAL_BASIS_JIT_DIRECT, "addressee_jurisdiction": "FR"}, "addressee_jurisdiction"),
         ({"targets": [pb.TargetIdentifier(type=pb.TARGET_TYPE_PHONE_NUMBER, value="0612")]}, "targets[0].value"),
         ({"targets": [pb.TargetIdentifier(type=pb.TARGET_TYPE_URL, value="ftp://x")]}, "targets[0].value"),
         ({"data_categories": []}, "data_categories"),

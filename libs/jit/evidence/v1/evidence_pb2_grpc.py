@@ -30,11 +30,15 @@ class EvidenceServiceStub:
     and the evidence items received against them, each with a hash-chained chain of custody.
 
     Sides. The issuer side is a prosecutor of origin_jurisdiction. The addressee side is the
-    addressed member jurisdiction (prosecutor or police liaison). When the addressee is a service
+    addressed jurisdiction (prosecutor or police liaison). When the addressee is a service
     provider (not a user of the system), the provider's answers (acknowledge, execute, not executed)
     are recorded by the issuer side, to which the provider answers; the enforcing state's review
     (UNDER_REVIEW, refusal grounds) is recorded by addressee_jurisdiction, the provider's establishment
-    jurisdiction, which must then be a workspace member.
+    jurisdiction. The addressed (or notified) state need not be a member of the workspace, except for
+    JIT_DIRECT: it reads and acts on the requests addressed to it and sees nothing else of the workspace
+    (FD 2002/465 Art. 1(7)-(9); Reg. (EU) 2023/969 Art. 24). ListRequests without workspace_id lists, besides
+    the caller's workspaces' requests, those addressed to the caller's jurisdiction from a workspace it is
+    not a member of.
 
     State machine (DOMAIN.md; each arrow is one RPC):
 
@@ -208,11 +212,15 @@ class EvidenceServiceServicer:
     and the evidence items received against them, each with a hash-chained chain of custody.
 
     Sides. The issuer side is a prosecutor of origin_jurisdiction. The addressee side is the
-    addressed member jurisdiction (prosecutor or police liaison). When the addressee is a service
+    addressed jurisdiction (prosecutor or police liaison). When the addressee is a service
     provider (not a user of the system), the provider's answers (acknowledge, execute, not executed)
     are recorded by the issuer side, to which the provider answers; the enforcing state's review
     (UNDER_REVIEW, refusal grounds) is recorded by addressee_jurisdiction, the provider's establishment
-    jurisdiction, which must then be a workspace member.
+    jurisdiction. The addressed (or notified) state need not be a member of the workspace, except for
+    JIT_DIRECT: it reads and acts on the requests addressed to it and sees nothing else of the workspace
+    (FD 2002/465 Art. 1(7)-(9); Reg. (EU) 2023/969 Art. 24). ListRequests without workspace_id lists, besides
+    the caller's workspaces' requests, those addressed to the caller's jurisdiction from a workspace it is
+    not a member of.
 
     State machine (DOMAIN.md; each arrow is one RPC):
 
@@ -545,11 +553,15 @@ class EvidenceService:
     and the evidence items received against them, each with a hash-chained chain of custody.
 
     Sides. The issuer side is a prosecutor of origin_jurisdiction. The addressee side is the
-    addressed member jurisdiction (prosecutor or police liaison). When the addressee is a service
+    addressed jurisdiction (prosecutor or police liaison). When the addressee is a service
     provider (not a user of the system), the provider's answers (acknowledge, execute, not executed)
     are recorded by the issuer side, to which the provider answers; the enforcing state's review
     (UNDER_REVIEW, refusal grounds) is recorded by addressee_jurisdiction, the provider's establishment
-    jurisdiction, which must then be a workspace member.
+    jurisdiction. The addressed (or notified) state need not be a member of the workspace, except for
+    JIT_DIRECT: it reads and acts on the requests addressed to it and sees nothing else of the workspace
+    (FD 2002/465 Art. 1(7)-(9); Reg. (EU) 2023/969 Art. 24). ListRequests without workspace_id lists, besides
+    the caller's workspaces' requests, those addressed to the caller's jurisdiction from a workspace it is
+    not a member of.
 
     State machine (DOMAIN.md; each arrow is one RPC):
 
