@@ -160,6 +160,14 @@ Version = Annotated[
 ]
 Note = Annotated[str, typer.Option("--note", metavar="TEXT", help="Recorded on the request.")]
 Reason = Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why; recorded on the request.")]
+Categories = Annotated[
+    list[Category] | None,
+    typer.Option("--data", help="Only these of the request's data categories (repeat); default: all still open."),
+]
+
+
+def _categories(data: list[Category] | None) -> list[str]:
+    return [_enum("DATA_CATEGORY_", c.value) for c in data or []]
 
 
 def _enum(prefix: str, label: str) -> str:
@@ -222,6 +230,15 @@ def refusal_text(basis: int, ground: int) -> str:
     return f"{ground_name} ({row.source})" if row is not None else ground_name
 
 
+def category_text(basis: int, o: pb.DataCategoryOutcome) -> str:
+    """One requested data category and where it stands: open, executed, or refused (with its ground)."""
+    name = _label(pb.DataCategory, o.category, "DATA_CATEGORY_")
+    state = _label(pb.DataCategoryState, o.state, "DATA_CATEGORY_STATE_")
+    if o.state == pb.DATA_CATEGORY_STATE_REFUSED:
+        return f"{name}: refused, {refusal_text(basis, o.ground)}"
+    return f"{name}: {state}"
+
+
 def request_detail(r: pb.EvidenceRequest) -> Table:
     t = Table(show_header=False, box=None)
     t.add_column(style="bold")
@@ -241,7 +258,11 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
         ("addressed to", addressee),
         ("offence", _label(pb.OffenceCategory, r.offence_category, "OFFENCE_CATEGORY_")),
         ("urgency", _label(pb.Urgency, r.urgency, "URGENCY_")),
-        ("data", ", ".join(_label(pb.DataCategory, c, "DATA_CATEGORY_") for c in r.data_categories)),
+        (
+            "data",
+            ", ".join(category_text(r.legal_basis, o) for o in r.category_outcomes)
+            or ", ".join(_label(pb.DataCategory, c, "DATA_CATEGORY_") for c in r.data_categories),
+        ),
         ("targets", ", ".join(f"{_label(pb.TargetType, x.type, 'TARGET_TYPE_')}:{x.value}" for x in r.targets)),
         ("visibility", "workspace" if r.visibility == common_pb2.VISIBILITY_WORKSPACE else "restricted to the parties"),
         ("user notice", _label(pb.UserNoticeStatus, r.user_notice_status, "USER_NOTICE_STATUS_")),
@@ -254,6 +275,14 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
         rows.append(("reason", r.state_reason))
     if r.refusal_ground:
         rows.append(("refused on", refusal_text(r.legal_basis, r.refusal_ground)))
+    if r.submission > 1:
+        rows.append(("submission", f"{r.submission} (resubmitted after a refusal)"))
+    for x in r.refusals:
+        cats = ", ".join(_label(pb.DataCategory, c, "DATA_CATEGORY_") for c in x.data_categories)
+        what = "refused" if x.whole else f"partly refused ({cats})"
+        rows.append(
+            (f"refusal {x.submission}", f"{what} {_when(x.refused_at)}: {refusal_text(r.legal_basis, x.ground)}")
+        )
     for d in r.deadlines:
         overdue = " OVERDUE" if d.overdue else ""
         rows.append(
@@ -422,12 +451,17 @@ def start_execution(ctx: typer.Context, id: RequestId, note_: Note = "", expecte
 
 
 @request_app.command("partially-executed")
-def partially_executed(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version: Version = 0) -> None:
-    """Executing side: IN_EXECUTION -> PARTIALLY_EXECUTED."""
+def partially_executed(
+    ctx: typer.Context, id: RequestId, note_: Note = "", data: Categories = None, expected_version: Version = 0
+) -> None:
+    """Executing side: -> PARTIALLY_EXECUTED; with --data, those categories are recorded as executed (at least
+    one stays open: else complete)."""
     _transition(
         ctx,
         "RecordPartialExecution",
-        pb.RecordPartialExecutionRequest(id=_uuid(id), expected_version=expected_version, note=note_),
+        pb.RecordPartialExecutionRequest(
+            id=_uuid(id), expected_version=expected_version, note=note_, data_categories=_categories(data)
+        ),
     )
 
 
@@ -455,6 +489,7 @@ def refuse(
     id: RequestId,
     ground: Annotated[Ground, typer.Option("--ground", help="A ground of the request's instrument (listed above).")],
     detail: Annotated[str, typer.Option("--detail", metavar="TEXT")],
+    data: Categories = None,
     expected_version: Version = 0,
 ) -> None:
     _transition(
@@ -465,6 +500,7 @@ def refuse(
             expected_version=expected_version,
             ground=_enum("REFUSAL_GROUND_", ground.value),
             detail=detail,
+            data_categories=_categories(data),
         ),
     )
 
@@ -548,6 +584,31 @@ def user_notice(
     if until:
         req.suppressed_until.CopyFrom(_ts(parse_instant(until)))
     _transition(ctx, "UpdateUserNotice", req)
+
+
+@request_app.command("resubmit")
+def resubmit(
+    ctx: typer.Context,
+    id: RequestId,
+    clarification: Annotated[
+        str, typer.Option("--clarification", metavar="TEXT", help="What you clarify in answer to the refusal.")
+    ],
+    data: Annotated[
+        list[Category] | None, typer.Option("--data", help="Amended data categories (repeat; default: unchanged).")
+    ] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", metavar="TEXT", help="Amended description.")
+    ] = None,
+    expected_version: Version = 0,
+) -> None:
+    """Issuer: a REFUSED request, clarified, is submitted again (-> ISSUED): a new receipt, its deadlines run
+    from now; its earlier refusals stay on the record."""
+    req = pb.ResubmitRequestRequest(
+        id=_uuid(id), expected_version=expected_version, clarification=clarification, data_categories=_categories(data)
+    )
+    if description is not None:
+        req.description = description
+    _transition(ctx, "ResubmitRequest", req)
 
 
 # ------------------------------------------------------------------ items

@@ -269,6 +269,30 @@ _OTHER: tuple[Rule, ...] = (
     ),
 )
 
+# -- every evidence request, whatever its instrument ---------------------------------------------------
+
+_REQUESTS: tuple[Rule, ...] = (
+    Rule(
+        "REQUEST_PARTIAL_REFUSAL",
+        "a ground may be raised against some of the requested data categories only: those are refused, the "
+        "rest proceeds, and refusing the last open category refuses the request",
+        f"GUESS: a ground may reach part of the data requested ({EPOC} Art. 12(1)(a), 'the data requested'; "
+        f"{EIO} Art. 11(1)); not written per category in either",
+    ),
+    Rule(
+        "REQUEST_PARTIAL_EXECUTION",
+        "execution is recorded per requested data category (subscriber, traffic, content): some executed, the "
+        "others still open, until the execution is complete",
+        f"GUESS: DOMAIN.md's PARTIALLY_EXECUTED, per data category as {EPOC} Art. 3 defines them",
+    ),
+    Rule(
+        "REQUEST_RESUBMISSION",
+        "a refused request may be clarified and submitted again, whatever its ground: a new receipt from "
+        "which the instrument's deadlines run again, the earlier refusals kept on the record",
+        f"GUESS: no instrument forbids asking again; deadlines run from receipt ({EIO} Art. 12; {EPOC} Art. 10)",
+    ),
+)
+
 # -- tasks: how practitioners use them (no legal text; GUESS rows say so) -----------------------------
 
 _TASK_GUESS = "GUESS: no legal text; a task is the issuing state's request to another (DOMAIN.md, Task)"
@@ -296,7 +320,7 @@ _TASKS: tuple[Rule, ...] = (
 )
 
 #: Every rule, by id.
-RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _TASKS)
+RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _REQUESTS, _TASKS)
 
 #: The grounds for refusal of each instrument (the legal basis of an evidence request), in the order of
 #: their article; each is the row ``<BASIS>_REFUSAL_<GROUND>``. An instrument not listed has no refusal

@@ -27,7 +27,8 @@ TEXT_MAX = 10_000
 class Input:
     name: str
     label: str
-    #: text, textarea, date (a day, as the end of that day in UTC) or choice (an enum's values).
+    #: text, textarea, date (a day, as the end of that day in UTC), choice (one of an enum's values) or choices
+    #: (any of them, a repeated field).
     kind: str = "text"
     required: bool = False
     enum: Any = None
@@ -59,6 +60,15 @@ class Action:
     inputs: tuple[Input, ...] = field(default=())
     #: Changes the record for good or ends it: the button is shown as a warning.
     grave: bool = False
+
+
+def requested_categories(req: Any) -> tuple[str, ...]:
+    """The request's data categories still open (those a refusal or an execution may name)."""
+    return tuple(
+        ev.DataCategory.Name(o.category).removeprefix("DATA_CATEGORY_")
+        for o in req.category_outcomes
+        if o.state == ev.DATA_CATEGORY_STATE_OPEN
+    )
 
 
 def instrument_grounds(req: Any) -> tuple[str, ...]:
@@ -103,13 +113,17 @@ REQUEST_ACTIONS = {
                ev.ConcludeReviewRequest, (NOTE,)),
         Action("start_execution", "Start execution", "evidence", "StartExecution", ev.StartExecutionRequest, (NOTE,)),
         Action("partially_execute", "Record partial execution", "evidence", "RecordPartialExecution",
-               ev.RecordPartialExecutionRequest, (NOTE,)),
+               ev.RecordPartialExecutionRequest,
+               (NOTE, Input("data_categories", "Categories executed now", "choices", enum=ev.DataCategory,
+                            prefix="DATA_CATEGORY_", narrow=requested_categories))),
         Action("complete", "Complete execution", "evidence", "CompleteExecution", ev.CompleteExecutionRequest, (NOTE,)),
         Action("close", "Close", "evidence", "CloseRequest", ev.CloseRequestRequest, (NOTE,)),
         Action("refuse", "Refuse (raise a ground)", "evidence", "RefuseRequest", ev.RefuseRequestRequest,
                (Input("ground", "Ground for refusal", "choice", True, ev.RefusalGround, "REFUSAL_GROUND_",
                       narrow=instrument_grounds),
-                Input("detail", "Details", "textarea", required=True)), grave=True),
+                Input("detail", "Details", "textarea", required=True),
+                Input("data_categories", "Only these categories (none ticked: all still open)", "choices",
+                      enum=ev.DataCategory, prefix="DATA_CATEGORY_", narrow=requested_categories)), grave=True),
         Action("report_not_executed", "Report not executed", "evidence", "ReportNotExecuted",
                ev.ReportNotExecutedRequest,
                (Input("reason", "Why", "choice", True, ev.NonExecutionReason, "NON_EXECUTION_REASON_"),
@@ -124,6 +138,11 @@ REQUEST_ACTIONS = {
                ev.UpdateUserNoticeRequest,
                (Input("status", "Notice to the user", "choice", True, ev.UserNoticeStatus, "USER_NOTICE_STATUS_"),
                 Input("suppressed_until", "Suppressed until (day)", "date"))),
+        Action("resubmit", "Clarify and resubmit", "evidence", "ResubmitRequest", ev.ResubmitRequestRequest,
+               (Input("clarification", "Clarification (answer to the refusal)", "textarea", required=True),
+                Input("data_categories", "Amended data categories (none ticked: unchanged)", "choices",
+                      enum=ev.DataCategory, prefix="DATA_CATEGORY_"),
+                Input("description", "Amended description (empty: unchanged)", "textarea"))),
     )
 }  # fmt: skip
 
@@ -174,6 +193,12 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
             if not raw.isdigit() or int(raw) not in numbers:
                 raise FormError(f"{spec.label}: choose one of the listed values")
             setattr(request, spec.name, int(raw))
+        elif spec.kind == "choices":
+            numbers = {n for n, _ in spec.choices()}
+            picked = [p.strip() for p in raw.split(",")]
+            if not all(p.isdigit() and int(p) in numbers for p in picked):
+                raise FormError(f"{spec.label}: choose among the listed values")
+            getattr(request, spec.name).extend(int(p) for p in picked)
         elif spec.kind == "date":
             try:
                 day = dt.date.fromisoformat(raw)

@@ -409,7 +409,9 @@ class Console:
         action = table.get(action_name) if table else None
         if action is None:
             raise Refused(NOT_FOUND, "Not found: no such action.")
-        form = {k: str(v) for k, v in (await c.request.form()).items()}
+        form: dict[str, str] = {}
+        for k, v in (await c.request.form()).multi_items():  # a box ticked for each of several choices
+            form[k] = f"{form[k]},{v}" if k in form else str(v)
         try:
             req = build_request(action, record_id, form.get("version", ""), form)
         except FormError as exc:

@@ -124,6 +124,35 @@ class Target:
     platform: str = ""
 
 
+class CategoryState(enum.StrEnum):
+    OPEN = "OPEN"
+    REFUSED = "REFUSED"
+    EXECUTED = "EXECUTED"
+
+
+@dataclass(frozen=True)
+class CategoryOutcome:
+    """What became of one requested data category in the current submission."""
+
+    category: str
+    state: CategoryState
+    #: The ground it was refused on (REFUSED only).
+    ground: str = ""
+    decided_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refusal as recorded: kept through resubmissions, the record's history of refusals."""
+
+    submission: int
+    ground: str
+    categories: tuple[str, ...]
+    refused_at: datetime
+    #: It refused the last open categories: the submission ended REFUSED.
+    whole: bool
+
+
 @dataclass(frozen=True)
 class EvidenceRequest(Versioned):
     id: str
@@ -156,6 +185,21 @@ class EvidenceRequest(Versioned):
     decision_extended: bool = False
     postponed_until: datetime | None = None
     deadlines: tuple[Deadline, ...] = ()
+    #: The categories decided (refused or executed) in this submission; the others are open.
+    decided_categories: tuple[CategoryOutcome, ...] = ()
+    refusals: tuple[Refusal, ...] = ()
+    #: 1 as first issued; one more per resubmission.
+    submission: int = 1
+
+    @property
+    def category_outcomes(self) -> tuple[CategoryOutcome, ...]:
+        """Each requested category, in the request's order: decided, or open."""
+        decided = {o.category: o for o in self.decided_categories}
+        return tuple(decided.get(c) or CategoryOutcome(c, CategoryState.OPEN) for c in self.data_categories)
+
+    @property
+    def open_categories(self) -> tuple[str, ...]:
+        return tuple(o.category for o in self.category_outcomes if o.state is CategoryState.OPEN)
 
     @property
     def to_provider(self) -> bool:
@@ -249,7 +293,13 @@ TRANSITIONS: dict[str, Transition] = {
             {S.ACKNOWLEDGED, S.UNDER_REVIEW},
             S.IN_EXECUTION,
         ),
-        _t("partially_execute", "partially_executed", Side.EXECUTING, {S.IN_EXECUTION}, S.PARTIALLY_EXECUTED),
+        _t(
+            "partially_execute",
+            "partially_executed",
+            Side.EXECUTING,
+            {S.IN_EXECUTION, S.PARTIALLY_EXECUTED},
+            S.PARTIALLY_EXECUTED,
+        ),
         _t("complete", "executed", Side.EXECUTING, {S.IN_EXECUTION, S.PARTIALLY_EXECUTED}, S.EXECUTED),
         _t("close", "closed", Side.ISSUER, {S.PARTIALLY_EXECUTED, S.EXECUTED}, S.CLOSED),
         _t(
@@ -280,6 +330,8 @@ TRANSITIONS: dict[str, Transition] = {
             needs_reason=True,
         ),
         _t("update_user_notice", "user_notice_updated", Side.ISSUER, set(State), S.DRAFT),
+        # A refused request, clarified, is submitted again: a new receipt (REQUEST_RESUBMISSION).
+        _t("resubmit", "resubmitted", Side.ISSUER, {S.REFUSED}, S.ISSUED, needs_reason=True),
     )
 }
 #: Transitions that keep the current state.
@@ -308,6 +360,10 @@ class TransitionInput:
     postponed_until: datetime | None = None
     user_notice_status: str = ""
     user_notice_suppressed_until: datetime | None = None
+    #: The categories refused, executed, or (on a resubmission) requested now; empty when not given.
+    data_categories: tuple[str, ...] = ()
+    #: A resubmission's amended description; None when unchanged.
+    description: str | None = None
     unknown_enums: tuple[str, ...] = ()
 
 
@@ -320,6 +376,7 @@ REASON_FIELD = {
     "partially_execute": "note",
     "complete": "note",
     "close": "note",
+    "resubmit": "clarification",
 }
 
 
@@ -340,6 +397,13 @@ def transition_violations(t: Transition, data: TransitionInput, now: datetime) -
         out += _notice_violations(
             "status", data.user_notice_status, "suppressed_until", data.user_notice_suppressed_until, now
         )
+    for i, c in enumerate(data.data_categories):
+        if c not in DATA_CATEGORIES and f"data_categories[{i}]" not in data.unknown_enums:
+            out.append(FieldViolation(f"data_categories[{i}]", "must be SUBSCRIBER, TRAFFIC or CONTENT"))
+    if len(set(data.data_categories)) != len(data.data_categories):
+        out.append(FieldViolation("data_categories", "must not repeat a category"))
+    if data.description is not None:
+        out += validate.text("description", data.description, required=False, maximum=validate.DESCRIPTION_MAX)
     return out
 
 
@@ -401,6 +465,9 @@ def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondit
     sources = t.sources
     if action == "refuse" and req.notified and req.epoc_procedure == "EMERGENCY_WITH_NOTIFICATION":
         sources = sources | LATE_OBJECTION_STATES
+    if action == "resubmit" and req.state not in sources:
+        why = f": only a refused request is clarified and resubmitted {legal.cite('REQUEST_RESUBMISSION')}"
+        return _illegal(req, action, why, sources)
     if req.state not in sources:
         return _illegal(req, action, "", sources)
     if action in ("open_review", "conclude_review") and not req.notified:
@@ -477,7 +544,14 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
         changes["decided_at"] = now
     elif action == "refuse":
         InvalidArgument.raise_for(ground_violations(req, data.refusal_ground))
-        changes["refusal_ground"] = data.refusal_ground
+        changes.update(refuse_categories(req, data.refusal_ground, data.data_categories, now))
+        target = S.REFUSED if changes.get("refusal_ground") else req.state
+    elif action == "partially_execute":
+        changes.update(execute_categories(req, data.data_categories, now, partial=True))
+    elif action == "complete":
+        changes.update(execute_categories(req, req.open_categories, now, partial=False))
+    elif action == "resubmit":
+        changes.update(resubmission(req, data, now))
     elif action == "report_not_executed":
         changes["non_execution_reason"] = data.non_execution_reason
     elif action == "postpone":
@@ -494,6 +568,104 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
         changes["state_reason"] = data.reason
     updated = changed(req, actor, now, state=target, **changes)
     return replace(updated, deadlines=deadlines.compute(updated.clocks()))
+
+
+# -- data categories: partial refusal and execution, resubmission --------------------------------------
+
+
+def event_of(action: str, updated: EvidenceRequest) -> str:
+    """The event a transition publishes: its own, except a refusal of some categories only, which leaves the
+    request where it was (``partially_refused``; REQUEST_PARTIAL_REFUSAL)."""
+    if action == "refuse" and updated.state is not S.REFUSED:
+        return "partially_refused"
+    return TRANSITIONS[action].event
+
+
+def _decidable(req: EvidenceRequest, categories: tuple[str, ...], allowed: frozenset[CategoryState]) -> None:
+    """``categories`` are the request's (INVALID_ARGUMENT naming the one that is not) and each is in one of the
+    ``allowed`` states (FAILED_PRECONDITION CATEGORY_DECIDED otherwise)."""
+    InvalidArgument.raise_for(
+        FieldViolation(f"data_categories[{i}]", f"is not a category of this request ({', '.join(req.data_categories)})")
+        for i, c in enumerate(categories)
+        if c not in req.data_categories
+    )
+    states = {o.category: o.state for o in req.category_outcomes}
+    for i, c in enumerate(categories):
+        if states[c] not in allowed:
+            raise FailedPrecondition(
+                "CATEGORY_DECIDED",
+                f"data_categories[{i}] ({c}) is already {states[c].value.lower()}; each category is decided once "
+                f"{legal.cite('REQUEST_PARTIAL_REFUSAL')}",
+                {"field": f"data_categories[{i}]", "state": states[c].value},
+            )
+
+
+def _with_outcomes(req: EvidenceRequest, outcomes: list[CategoryOutcome]) -> tuple[CategoryOutcome, ...]:
+    new = {o.category: o for o in outcomes}
+    kept = [o for o in req.decided_categories if o.category not in new]
+    order = {c: i for i, c in enumerate(req.data_categories)}
+    return tuple(sorted(kept + outcomes, key=lambda o: order.get(o.category, len(order))))
+
+
+def refuse_categories(
+    req: EvidenceRequest, ground: str, categories: tuple[str, ...], now: datetime
+) -> dict[str, object]:
+    """REQUEST_PARTIAL_REFUSAL: refuse ``categories`` (every open one when empty; after an emergency EPOC was
+    executed, an objection may refuse executed ones too). The request is refused (``refusal_ground`` set)
+    only once no category is left open or executed; the refusal joins ``refusals`` either way."""
+    allowed = {CategoryState.OPEN}
+    if req.state in LATE_OBJECTION_STATES:
+        allowed.add(CategoryState.EXECUTED)
+    _decidable(req, categories, frozenset(allowed))
+    chosen = categories or tuple(o.category for o in req.category_outcomes if o.state in allowed)
+    outcomes = _with_outcomes(req, [CategoryOutcome(c, CategoryState.REFUSED, ground, now) for c in chosen])
+    whole = all(o.state is CategoryState.REFUSED for o in outcomes) and len(outcomes) == len(req.data_categories)
+    out: dict[str, object] = {
+        "decided_categories": outcomes,
+        "refusals": (*req.refusals, Refusal(req.submission, ground, chosen, now, whole)),
+    }
+    if whole:
+        out["refusal_ground"] = ground
+    return out
+
+
+def execute_categories(
+    req: EvidenceRequest, categories: tuple[str, ...], now: datetime, *, partial: bool
+) -> dict[str, object]:
+    """REQUEST_PARTIAL_EXECUTION: record ``categories`` (open ones) as executed. A partial execution leaves at
+    least one open (executing the last ones completes the request: CompleteExecution)."""
+    if not categories:
+        return {}
+    _decidable(req, categories, frozenset({CategoryState.OPEN}))
+    if partial and set(req.open_categories) <= set(categories):
+        raise FailedPrecondition(
+            "NONE_LEFT_OPEN",
+            "these are the request's last open categories: complete the execution instead "
+            f"{legal.cite('REQUEST_PARTIAL_EXECUTION')}",
+            {"field": "data_categories", "action": "partially_execute"},
+        )
+    return {
+        "decided_categories": _with_outcomes(
+            req, [CategoryOutcome(c, CategoryState.EXECUTED, "", now) for c in categories]
+        )
+    }
+
+
+def resubmission(req: EvidenceRequest, data: TransitionInput, now: datetime) -> dict[str, object]:
+    """REQUEST_RESUBMISSION: the refused request, clarified and perhaps amended, is issued again: a new
+    receipt, so its clocks run from now; every category is open again, and its refusals stay."""
+    return {
+        "submission": req.submission + 1,
+        "issued_at": now,
+        "received_at": now,
+        "decided_at": None,
+        "decision_extended": False,
+        "postponed_until": None,
+        "refusal_ground": "",
+        "decided_categories": (),
+        "data_categories": data.data_categories or req.data_categories,
+        "description": req.description if data.description is None else data.description,
+    }
 
 
 #: The actions on a request besides its transitions that the policy decides, by their RPC's name: receiving

@@ -24,6 +24,8 @@ from jitlib.mapping import (
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import (
+    CategoryOutcome,
+    CategoryState,
     Consent,
     EvidenceItem,
     EvidenceRequest,
@@ -31,6 +33,7 @@ from services.evidence.domain import (
     NewItem,
     NewRequest,
     OrderReplica,
+    Refusal,
     State,
     Target,
     TransitionInput,
@@ -94,7 +97,7 @@ def transition_input(request: Any) -> TransitionInput:
     e = _Enums()
     fields = {f.name for f in request.DESCRIPTOR.fields}
     reason = ""
-    for name in ("reason", "detail", "note"):
+    for name in ("reason", "detail", "note", "clarification"):
         if name in fields and isinstance(getattr(request, name), str):
             reason = getattr(request, name)
     ground = non_exec = notice = ""
@@ -104,6 +107,13 @@ def transition_input(request: Any) -> TransitionInput:
         non_exec = e.get("reason", pb.NonExecutionReason, request.reason, "NON_EXECUTION_REASON_")
     if "status" in fields:
         notice = e.get("status", pb.UserNoticeStatus, request.status, "USER_NOTICE_STATUS_")
+    categories: tuple[str, ...] = ()
+    if "data_categories" in fields:
+        categories = tuple(
+            e.get(f"data_categories[{i}]", pb.DataCategory, c, "DATA_CATEGORY_")
+            for i, c in enumerate(request.data_categories)
+        )
+    description = request.description if "description" in fields and request.HasField("description") else None
     return TransitionInput(
         reason=reason,
         refusal_ground=ground,
@@ -116,7 +126,63 @@ def transition_input(request: Any) -> TransitionInput:
             if "suppressed_until" in fields
             else None
         ),
+        data_categories=categories,
+        description=description,
         unknown_enums=tuple(e.unknown),
+    )
+
+
+def outcome_to_pb(o: CategoryOutcome) -> pb.DataCategoryOutcome:
+    msg = pb.DataCategoryOutcome(
+        category="DATA_CATEGORY_" + o.category,
+        state="DATA_CATEGORY_STATE_" + o.state.value,
+        ground="REFUSAL_GROUND_" + (o.ground or "UNSPECIFIED"),
+    )
+    _set_ts(msg, "decided_at", o.decided_at)
+    return msg
+
+
+def refusal_to_pb(r: Refusal) -> pb.Refusal:
+    return pb.Refusal(
+        submission=r.submission,
+        ground="REFUSAL_GROUND_" + (r.ground or "UNSPECIFIED"),
+        data_categories=["DATA_CATEGORY_" + c for c in r.categories],
+        refused_at=dt_to_ts(r.refused_at),
+        whole=r.whole,
+    )
+
+
+def outcomes_from_pb(msgs: Sequence[pb.DataCategoryOutcome]) -> tuple[CategoryOutcome, ...]:
+    """The decided categories of a request's message (open ones are derived, not stored)."""
+    out = []
+    for m in msgs:
+        state = CategoryState(required_stored_enum(pb.DataCategoryState, m.state, "DATA_CATEGORY_STATE_", "state"))
+        if state is CategoryState.OPEN:
+            continue
+        out.append(
+            CategoryOutcome(
+                required_stored_enum(pb.DataCategory, m.category, "DATA_CATEGORY_", "category_outcomes.category"),
+                state,
+                stored_enum(pb.RefusalGround, m.ground, "REFUSAL_GROUND_", "category_outcomes.ground"),
+                ts_to_dt(m.decided_at, m.HasField("decided_at")),
+            )
+        )
+    return tuple(out)
+
+
+def refusals_from_pb(msgs: Sequence[pb.Refusal]) -> tuple[Refusal, ...]:
+    return tuple(
+        Refusal(
+            m.submission,
+            required_stored_enum(pb.RefusalGround, m.ground, "REFUSAL_GROUND_", "refusals.ground"),
+            tuple(
+                required_stored_enum(pb.DataCategory, c, "DATA_CATEGORY_", "refusals.data_categories")
+                for c in m.data_categories
+            ),
+            m.refused_at.ToDatetime(tzinfo=UTC),
+            m.whole,
+        )
+        for m in msgs
     )
 
 
@@ -190,6 +256,9 @@ def request_to_pb(
         decision_deadline_extended=r.decision_extended,
         item_count=item_count,
         allowed_actions=list(allowed_actions),
+        category_outcomes=[outcome_to_pb(o) for o in r.category_outcomes],
+        refusals=[refusal_to_pb(x) for x in r.refusals],
+        submission=r.submission,
     )
     _set_ts(msg, "user_notice_suppressed_until", r.user_notice_suppressed_until)
     _set_ts(msg, "next_deadline_at", r.deadlines[0].due_at if r.deadlines else None)
@@ -248,6 +317,9 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
         decision_extended=msg.decision_deadline_extended,
         postponed_until=ts_to_dt(msg.postponed_until, msg.HasField("postponed_until")),
         deadlines=tuple(deadline_from_pb(d) for d in msg.deadlines),
+        decided_categories=outcomes_from_pb(msg.category_outcomes),
+        refusals=refusals_from_pb(msg.refusals),
+        submission=msg.submission or 1,
     )
 
 

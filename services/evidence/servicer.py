@@ -203,9 +203,10 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         def write(uow: UnitOfWork) -> None:
             if not store.update_if_version(uow.session, updated, current.version, plan):
                 raise self.requests.concurrent_update()
+            event = domain.event_of(action, updated)
             uow.emit(
-                events.subject(updated.origin_jurisdiction, t.event),
-                events.request_envelope(updated, state, t.event, members, now),
+                events.subject(updated.origin_jurisdiction, event),
+                events.request_envelope(updated, state, event, members, now),
             )
             uow.audit(RECORD, updated.id, updated.workspace_id)
 
@@ -229,6 +230,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     ResumeRequest = transition_rpc("resume", pb.ResumeRequestResponse, "request")
     ExtendDecisionDeadline = transition_rpc("extend_decision", pb.ExtendDecisionDeadlineResponse, "request")
     UpdateUserNotice = transition_rpc("update_user_notice", pb.UpdateUserNoticeResponse, "request")
+    ResubmitRequest = transition_rpc("resubmit", pb.ResubmitRequestResponse, "request")
 
     # -- evidence items ---------------------------------------------------------------------------
 

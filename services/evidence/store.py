@@ -37,7 +37,18 @@ from jitlib.sealing import UNAVAILABLE, SealedText, workspace_keys_table
 from jitlib.visibility import PartyIndex
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
-from services.evidence.domain import Consent, EvidenceItem, EvidenceRequest, ItemReplica, OrderReplica, State, Target
+from services.evidence.domain import (
+    CategoryOutcome,
+    CategoryState,
+    Consent,
+    EvidenceItem,
+    EvidenceRequest,
+    ItemReplica,
+    OrderReplica,
+    Refusal,
+    State,
+    Target,
+)
 
 
 class Base(DeclarativeBase):
@@ -82,6 +93,12 @@ class RequestRow(RecordColumns, Base):
     #: The jurisdiction that reads the request as its addressee whether or not it is a member of the
     #: workspace (``RecordAccess.outside_reader``; "" for none): the READ rule's ``addressed_to`` in SQL.
     addressee_reader: Mapped[str] = mapped_column(String(16), server_default="")
+    #: The data categories decided in this submission, JSON [[category, state, ground, decided_at], ...]
+    #: (enum names and a time: no free text); the request's other categories are open.
+    category_outcomes: Mapped[str] = mapped_column(Text, server_default="[]")
+    #: Every refusal of every submission, JSON [[submission, ground, [categories], refused_at, whole], ...].
+    refusals: Mapped[str] = mapped_column(Text, server_default="[]")
+    submission: Mapped[int] = mapped_column(Integer, server_default="1")
     #: What users write about a request (title, description, state reason, targets), sealed under the
     #: workspace's key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -224,6 +241,7 @@ FIELDS = RecordFields(
         "refusal_ground",
         "non_execution_reason",
         "decision_extended",
+        "submission",
     ),
     times=("user_notice_suppressed_until", "postponed_until", "issued_at", "received_at", "decided_at"),
     enums={"state": State},
@@ -231,11 +249,35 @@ FIELDS = RecordFields(
 )
 
 
+def _outcomes_json(outcomes: tuple[CategoryOutcome, ...]) -> str:
+    return json.dumps([[o.category, o.state.value, o.ground, _iso(o.decided_at)] for o in outcomes])
+
+
+def _refusals_json(refusals: tuple[Refusal, ...]) -> str:
+    return json.dumps([[x.submission, x.ground, list(x.categories), _iso(x.refused_at), x.whole] for x in refusals])
+
+
+def _iso(at: datetime | None) -> str:
+    return as_utc(at).isoformat() if at is not None else ""
+
+
+def _at(text: str) -> datetime | None:
+    return as_utc(datetime.fromisoformat(text)) if text else None
+
+
 def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceRequest:
     return EvidenceRequest(
         **FIELDS.read(row),
         targets=tuple(Target(t, v, p) for t, v, p in json.loads(row.targets or "[]")),
         deadlines=deadlines,
+        decided_categories=tuple(
+            CategoryOutcome(c, CategoryState(st), g, _at(at))
+            for c, st, g, at in json.loads(row.category_outcomes or "[]")
+        ),
+        refusals=tuple(
+            Refusal(n, g, tuple(cats), cast(datetime, _at(at)), whole)
+            for n, g, cats, at, whole in json.loads(row.refusals or "[]")
+        ),
     )
 
 
@@ -243,6 +285,8 @@ def _columns(r: EvidenceRequest) -> dict[str, object]:
     return {
         **FIELDS.write(r),
         "targets": _targets_json(r.targets),
+        "category_outcomes": _outcomes_json(r.decided_categories),
+        "refusals": _refusals_json(r.refusals),
         "next_deadline_at": r.deadlines[0].due_at if r.deadlines else None,
         "addressee_reader": r.access().outside_reader or "",
     }

@@ -109,6 +109,11 @@ def every_field(r: domain.EvidenceRequest) -> domain.EvidenceRequest:
         postponed_until=T0 + timedelta(days=20),
         deadlines=(*r.deadlines, working),
         replicated_at=T0 + timedelta(days=4),
+        decided_categories=(
+            domain.CategoryOutcome(r.data_categories[0], domain.CategoryState.REFUSED, "NE_BIS_IN_IDEM", T0),
+        ),
+        refusals=(domain.Refusal(1, "NE_BIS_IN_IDEM", (r.data_categories[0],), T0, True),),
+        submission=2,
     )
 
 

@@ -4,7 +4,7 @@ the console's form)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -14,9 +14,10 @@ from jitcli.evidence_cmd import Ground, refusal_text
 from jitcli.main import app as cli
 from jitlib import legal
 from jitlib.actors import Actor
-from jitlib.errors import InvalidArgument
+from jitlib.errors import FailedPrecondition, InvalidArgument
 from services.console.actions import REQUEST_ACTIONS
 from services.evidence import domain
+from services.evidence.deadlines import DeadlineKind
 from services.evidence.domain import NewRequest, State, Target, TransitionInput
 
 NOW = datetime(2026, 9, 2, 9, 0, tzinfo=UTC)
@@ -162,3 +163,153 @@ def test_the_console_offers_the_grounds_of_the_request_s_instrument_only() -> No
     mla = {label for _, label in ground.choices(pb.EvidenceRequest(legal_basis=pb.LEGAL_BASIS_MLA))}
     assert mla == {"political offence", "fiscal offence", "essential interests", "no double criminality", "other"}
     assert len(ground.choices()) == len(pb.RefusalGround.DESCRIPTOR.values) - 1
+
+
+# ---- partial refusal and execution per data category, resubmission ------------------------------------
+
+
+def act(r: domain.EvidenceRequest, action: str, by: Actor = DE, **data: object) -> domain.EvidenceRequest:
+    return domain.apply(r, action, TransitionInput(**data), actor=by, now=NOW)  # type: ignore[arg-type]
+
+
+def states(r: domain.EvidenceRequest) -> dict[str, str]:
+    return {o.category: o.state.value for o in r.category_outcomes}
+
+
+ALL = ("SUBSCRIBER", "TRAFFIC", "CONTENT")
+
+
+def test_request_partial_refusal_refuses_some_categories_and_the_rest_proceeds() -> None:
+    """REQUEST_PARTIAL_REFUSAL: DE refuses CONTENT on an Art. 11(1)(a) ground (Directive 2014/41/EU); the EIO
+    stays ISSUED (event partially_refused) and the other categories go on to execution; refusing the last
+    open one later refuses the request."""
+    r = request("EIO", data_categories=ALL)
+    r = act(
+        r, "refuse", reason="journalist's sources", refusal_ground="IMMUNITY_OR_PRIVILEGE", data_categories=("CONTENT",)
+    )
+    assert r.state is State.ISSUED and domain.event_of("refuse", r) == "partially_refused"
+    assert states(r) == {"SUBSCRIBER": "OPEN", "TRAFFIC": "OPEN", "CONTENT": "REFUSED"}
+    assert r.category_outcomes[2].ground == "IMMUNITY_OR_PRIVILEGE" and r.refusal_ground == ""
+    assert r.refusals == (domain.Refusal(1, "IMMUNITY_OR_PRIVILEGE", ("CONTENT",), NOW, False),)
+    assert r.deadlines  # the clocks of the rest still run
+    r = act(r, "refuse", reason="not an offence", refusal_ground="NO_DOUBLE_CRIMINALITY", data_categories=("TRAFFIC",))
+    r = act(
+        r, "refuse", reason="not an offence", refusal_ground="NO_DOUBLE_CRIMINALITY", data_categories=("SUBSCRIBER",)
+    )
+    assert r.state is State.REFUSED and domain.event_of("refuse", r) == "refused"
+    assert r.refusal_ground == "NO_DOUBLE_CRIMINALITY" and r.refusals[-1].whole and not r.deadlines
+
+
+def test_a_category_the_request_does_not_name_is_refused_naming_the_field() -> None:
+    r = request("EIO", data_categories=("SUBSCRIBER", "CONTENT"))
+    with pytest.raises(InvalidArgument) as info:
+        act(r, "refuse", reason="x", refusal_ground="NE_BIS_IN_IDEM", data_categories=("CONTENT", "TRAFFIC"))
+    [v] = info.value.violations
+    assert v.field == "data_categories[1]" and "SUBSCRIBER, CONTENT" in v.description
+    r = act(r, "refuse", reason="x", refusal_ground="NE_BIS_IN_IDEM", data_categories=("CONTENT",))
+    with pytest.raises(FailedPrecondition) as decided:
+        act(r, "refuse", reason="x", refusal_ground="NE_BIS_IN_IDEM", data_categories=("CONTENT",))
+    assert decided.value.reason == "CATEGORY_DECIDED" and "data_categories[0]" in decided.value.message
+    bad = domain.transition_violations(
+        domain.TRANSITIONS["refuse"],
+        TransitionInput(reason="x", refusal_ground="OTHER", data_categories=("CONTENT", "CONTENT", "")),
+        NOW,
+    )
+    assert {v.field for v in bad} == {"data_categories", "data_categories[2]"}
+
+
+def test_request_partial_execution_is_recorded_per_category_until_complete() -> None:
+    """REQUEST_PARTIAL_EXECUTION: SUBSCRIBER executed first, TRAFFIC refused, CONTENT executed by completing;
+    a partial execution that would leave nothing open is refused (complete instead)."""
+    r = request("EIO", data_categories=ALL)
+    r = act(r, "refuse", reason="x", refusal_ground="MEASURE_RESTRICTED", data_categories=("TRAFFIC",))
+    r = act(act(r, "acknowledge"), "start_execution")
+    r = act(r, "partially_execute", reason="subscriber data sent", data_categories=("SUBSCRIBER",))
+    assert r.state is State.PARTIALLY_EXECUTED
+    assert states(r) == {"SUBSCRIBER": "EXECUTED", "TRAFFIC": "REFUSED", "CONTENT": "OPEN"}
+    with pytest.raises(FailedPrecondition) as info:
+        act(r, "partially_execute", data_categories=("CONTENT",))
+    assert info.value.reason == "NONE_LEFT_OPEN"
+    with pytest.raises(FailedPrecondition) as again:
+        act(r, "partially_execute", data_categories=("SUBSCRIBER",))
+    assert again.value.reason == "CATEGORY_DECIDED"
+    r = act(r, "complete")
+    assert r.state is State.EXECUTED
+    assert states(r) == {"SUBSCRIBER": "EXECUTED", "TRAFFIC": "REFUSED", "CONTENT": "EXECUTED"}
+
+
+def test_an_objection_after_an_emergency_epoc_was_executed_refuses_executed_categories() -> None:
+    """REQUEST_PARTIAL_REFUSAL with EPOC_REFUSAL_FUNDAMENTAL_RIGHTS (Reg. (EU) 2023/1543 Art. 12(1)(b)): within
+    the 96 hours the enforcing state may object to data already sent, for one category only."""
+    r = request(
+        "EPOC", epoc_procedure="EMERGENCY_WITH_NOTIFICATION", urgency="", data_categories=("SUBSCRIBER", "CONTENT")
+    )
+    r = act(act(act(r, "acknowledge", by=NL), "start_execution", by=NL), "complete", by=NL)
+    r = act(
+        r, "refuse", by=IE, reason="intimate images", refusal_ground="FUNDAMENTAL_RIGHTS", data_categories=("CONTENT",)
+    )
+    assert r.state is State.EXECUTED and states(r) == {"SUBSCRIBER": "EXECUTED", "CONTENT": "REFUSED"}
+
+
+def test_request_resubmission_after_ne_bis_in_idem_restarts_the_clocks_and_keeps_the_refusal() -> None:
+    """REQUEST_RESUBMISSION: an EIO refused on ne bis in idem (Directive 2014/41/EU Art. 11(1)(d)), a ground a
+    clarification cannot cure, may still be clarified and resubmitted: ISSUED again, the clocks run from the
+    new receipt, the categories and description amended, and the refusal stays on the record."""
+    r = request("EIO", data_categories=("SUBSCRIBER", "CONTENT"), description="first")
+    r = act(act(r, "acknowledge"), "extend_decision", reason="complex")
+    r = act(r, "refuse", reason="tried in DE", refusal_ground="NE_BIS_IN_IDEM")
+    later = NOW + timedelta(days=20)
+    again = domain.apply(
+        r,
+        "resubmit",
+        TransitionInput(reason="other acts than those tried", data_categories=("SUBSCRIBER",), description="second"),
+        actor=NL,
+        now=later,
+    )
+    assert again.state is State.ISSUED and again.submission == 2 and domain.event_of("resubmit", again) == "resubmitted"
+    assert (again.issued_at, again.received_at, again.decided_at) == (later, later, None)
+    assert not again.decision_extended and again.refusal_ground == ""
+    assert {d.kind: d.due_at for d in again.deadlines} == {
+        DeadlineKind.ACKNOWLEDGE: later + timedelta(days=7),
+        DeadlineKind.DECIDE: later + timedelta(days=30),
+    }
+    assert again.data_categories == ("SUBSCRIBER",) and states(again) == {"SUBSCRIBER": "OPEN"}
+    assert again.description == "second" and again.state_reason == "other acts than those tried"
+    assert again.refusals == r.refusals and again.refusals[0].ground == "NE_BIS_IN_IDEM"
+    # Refused again on the second submission: both refusals are kept, each with its submission.
+    twice = domain.apply(
+        again, "refuse", TransitionInput(reason="still", refusal_ground="NE_BIS_IN_IDEM"), actor=DE, now=later
+    )
+    assert [x.submission for x in twice.refusals] == [1, 2]
+
+
+def test_only_a_refused_request_is_resubmitted_with_a_clarification() -> None:
+    r = request("EIO")
+    with pytest.raises(FailedPrecondition) as info:
+        act(r, "resubmit", by=NL, reason="clarified")
+    assert info.value.reason == "ILLEGAL_TRANSITION" and "REQUEST_RESUBMISSION" not in info.value.message
+    assert legal.source("REQUEST_RESUBMISSION") in info.value.message
+    missing = domain.transition_violations(domain.TRANSITIONS["resubmit"], TransitionInput(), NOW)
+    assert [v.field for v in missing] == ["clarification"]
+
+
+def test_the_console_forms_name_categories_and_resubmit_a_refused_request() -> None:
+    from services.console.actions import build_request
+
+    refuse_form = REQUEST_ACTIONS["refuse"]
+    req = pb.EvidenceRequest(
+        legal_basis=pb.LEGAL_BASIS_EIO,
+        category_outcomes=[
+            pb.DataCategoryOutcome(category=pb.DATA_CATEGORY_SUBSCRIBER, state=pb.DATA_CATEGORY_STATE_EXECUTED),
+            pb.DataCategoryOutcome(category=pb.DATA_CATEGORY_CONTENT, state=pb.DATA_CATEGORY_STATE_OPEN),
+        ],
+    )
+    categories = refuse_form.inputs[2]
+    assert categories.kind == "choices" and [label for _, label in categories.choices(req)] == ["content"]
+    ticked = f"{pb.DATA_CATEGORY_TRAFFIC},{pb.DATA_CATEGORY_CONTENT}"
+    form = {"ground": str(pb.REFUSAL_GROUND_NE_BIS_IN_IDEM), "detail": "d", "data_categories": ticked}
+    built = build_request(refuse_form, "r", "3", form)
+    assert list(built.data_categories) == [pb.DATA_CATEGORY_TRAFFIC, pb.DATA_CATEGORY_CONTENT]
+    resubmit = build_request(REQUEST_ACTIONS["resubmit"], "r", "4", {"clarification": "other acts"})
+    assert resubmit.clarification == "other acts" and not resubmit.HasField("description")
+    assert not resubmit.data_categories

@@ -98,3 +98,36 @@ def test_a_downloaded_item_is_readable_by_its_owner_only(env: dict[str, str], tm
     assert out.read_bytes() == src.read_bytes()
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert list(out.parent.iterdir()) == [out]  # no partial file left behind
+
+
+def test_a_partial_refusal_and_a_resubmission_through_the_cli(env: dict[str, str]) -> None:
+    """REQUEST_PARTIAL_REFUSAL and REQUEST_RESUBMISSION from the command line: DE refuses the content of an
+    EIO on EIO_REFUSAL_IMMUNITY_OR_PRIVILEGE (Directive 2014/41/EU Art. 11(1)(a)), then the rest on ne bis in
+    idem; an MLA treaty ground is refused naming the field; NL clarifies and resubmits."""
+    for user in ("nl-prosecutor", "de-prosecutor"):
+        jit(env, "login", user, "--password", "demo")
+    r = jit_json(
+        env, "--as", "nl-prosecutor", "evidence", "request", "create", "--workspace", "jit-demo",
+        "--basis", "eio", "--to", "DE", "--authority", "OM Amsterdam", "--title", "Messages and subscriber",
+        "--target", "account:@harasser_x@instagram", "--data", "subscriber", "--data", "content",
+        "--offence", "cyberstalking", "--issue",
+    )  # fmt: skip
+    rid = r["id"]
+    de = ("--as", "de-prosecutor", "evidence", "request")
+    part = jit_json(
+        env, *de, "refuse", rid, "--ground", "immunity-or-privilege", "--detail", "sources", "--data", "content"
+    )
+    assert part["state"] == "EVIDENCE_REQUEST_STATE_ISSUED" and part["refusals"][0]["whole"] is False
+    text = jit(env, *de, "show", rid).stdout
+    assert "content: refused, immunity-or-privilege (Directive 2014/41/EU Art. 11(1)(a))" in text
+    assert "subscriber: open" in text
+    wrong = jit(env, *de, "refuse", rid, "--ground", "political-offence", "--detail", "x", code=1)
+    assert "ground" in wrong.stdout + wrong.stderr
+    jit(env, *de, "refuse", rid, "--ground", "ne-bis-in-idem", "--detail", "tried in DE")
+    again = jit_json(
+        env, "--as", "nl-prosecutor", "evidence", "request", "resubmit", rid,
+        "--clarification", "other acts", "--data", "subscriber",
+    )  # fmt: skip
+    assert again["state"] == "EVIDENCE_REQUEST_STATE_ISSUED" and again["submission"] == 2
+    shown = jit(env, "--as", "nl-prosecutor", "evidence", "request", "show", rid).stdout
+    assert "refusal 1" in shown and "ne-bis-in-idem" in shown and "resubmitted after a refusal" in shown

@@ -3,12 +3,19 @@ resubmission (issue 15, item 9), through the gRPC service with real tokens, NATS
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import grpc
 import pytest
 
+from jit.audit.v1 import audit_pb2
+from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as pb
 from jitlib import legal
-from tests.harness import field_violations
+from jitlib.clock import OffsetClock
+from tests.conftest import read_stream
+from tests.harness import error_reason, eventually, field_violations, md
 from tests.integration.evidence.conftest import Client
 
 pytestmark = pytest.mark.integration
@@ -77,3 +84,170 @@ def test_the_enforcing_state_of_an_epoc_has_no_other_ground(client: Client) -> N
         pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NE_BIS_IN_IDEM, detail="tried in IE in 2025"),
     ).request
     assert r.refusal_ground == pb.REFUSAL_GROUND_NE_BIS_IN_IDEM
+
+
+# ---- partial refusal and execution per data category --------------------------------------------------
+
+S, T, C = pb.DATA_CATEGORY_SUBSCRIBER, pb.DATA_CATEGORY_TRAFFIC, pb.DATA_CATEGORY_CONTENT
+
+
+def outcomes(r: pb.EvidenceRequest) -> dict[str, str]:
+    name, state = pb.DataCategory.Name, pb.DataCategoryState.Name
+    return {
+        name(o.category).removeprefix("DATA_CATEGORY_"): state(o.state).removeprefix("DATA_CATEGORY_STATE_")
+        for o in r.category_outcomes
+    }
+
+
+def events_of(url: str, request_id: str, count: int) -> list[str]:
+    """The last subject tokens of the request's events, once ``count`` of them are on the stream."""
+
+    def found() -> list[str]:
+        msgs = read_stream(url, "JIT_EVIDENCE", "jit.evidence.NL.*")
+        out = [m.subject.rsplit(".", 1)[1] for m in msgs if Envelope.FromString(m.data).aggregate_id == request_id]
+        return out if len(out) >= count else []
+
+    return eventually(found, timeout=30)
+
+
+def test_request_partial_refusal_of_an_eio_leaves_the_rest_to_execute(client: Client, nats_server: Any) -> None:
+    """REQUEST_PARTIAL_REFUSAL and REQUEST_PARTIAL_EXECUTION through the service: DE refuses CONTENT on
+    EIO_REFUSAL_IMMUNITY_OR_PRIVILEGE (Directive 2014/41/EU Art. 11(1)(a)); the EIO stays ISSUED and runs
+    its clocks (event partially_refused), SUBSCRIBER is executed first, TRAFFIC by completing; each change is
+    an event and an audit entry."""
+    r = client.create(data_categories=[S, T, C])
+    client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id))
+    r = client.call(
+        "de-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(
+            id=r.id,
+            ground=pb.REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE,
+            detail="a journalist's sources",
+            data_categories=[C],
+        ),
+    ).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_ISSUED and r.deadlines
+    assert outcomes(r) == {"SUBSCRIBER": "OPEN", "TRAFFIC": "OPEN", "CONTENT": "REFUSED"}
+    assert r.category_outcomes[2].ground == pb.REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE
+    assert [(x.submission, x.whole, list(x.data_categories)) for x in r.refusals] == [(1, False, [C])]
+    # The rest proceeds: DE may still acknowledge, and refuse what is open.
+    assert "acknowledge" in r.allowed_actions and "refuse" in r.allowed_actions
+    client.call("de-liaison", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=r.id))
+    client.call("de-prosecutor", "StartExecution", pb.StartExecutionRequest(id=r.id))
+    r = client.call(
+        "de-liaison",
+        "RecordPartialExecution",
+        pb.RecordPartialExecutionRequest(id=r.id, note="subscriber data sent", data_categories=[S]),
+    ).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_PARTIALLY_EXECUTED
+    assert outcomes(r) == {"SUBSCRIBER": "EXECUTED", "TRAFFIC": "OPEN", "CONTENT": "REFUSED"}
+    last = client.error(
+        "de-liaison", "RecordPartialExecution", pb.RecordPartialExecutionRequest(id=r.id, data_categories=[T])
+    )
+    assert last.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(last) == "NONE_LEFT_OPEN"
+    r = client.call("de-liaison", "CompleteExecution", pb.CompleteExecutionRequest(id=r.id)).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_EXECUTED
+    assert outcomes(r) == {"SUBSCRIBER": "EXECUTED", "TRAFFIC": "EXECUTED", "CONTENT": "REFUSED"}
+    assert events_of(nats_server.url, r.id, 7) == [
+        "created", "issued", "partially_refused", "acknowledged", "execution_started", "partially_executed", "executed"
+    ]  # fmt: skip
+    auditor = md(client.tokens("nl-auditor"))
+    entries = client.audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(page_size=1000), metadata=auditor).entries
+    assert any(e.record_id == r.id and e.operation.endswith("/RefuseRequest") and e.outcome == "ok" for e in entries)
+
+
+def test_a_category_the_request_does_not_name_is_refused_naming_the_field_and_nothing_is_written(
+    client: Client,
+) -> None:
+    r = client.create(data_categories=[S, C])
+    r = client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id)).request
+    err = client.error(
+        "de-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NE_BIS_IN_IDEM, detail="x", data_categories=[T]),
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(err) == {"data_categories[0]": "is not a category of this request (SUBSCRIBER, CONTENT)"}
+    assert client.call("nl-prosecutor", "GetRequest", pb.GetRequestRequest(id=r.id)).request.version == r.version
+    r = client.call(
+        "de-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NE_BIS_IN_IDEM, detail="x", data_categories=[C]),
+    ).request
+    again = client.error(
+        "de-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NE_BIS_IN_IDEM, detail="x", data_categories=[C]),
+    )
+    assert again.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(again) == "CATEGORY_DECIDED"
+    # Refusing the last open category refuses the request.
+    r = client.call(
+        "de-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(
+            id=r.id, ground=pb.REFUSAL_GROUND_NO_DOUBLE_CRIMINALITY, detail="y", data_categories=[S]
+        ),
+    ).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_REFUSED and r.refusal_ground == pb.REFUSAL_GROUND_NO_DOUBLE_CRIMINALITY
+    assert [x.whole for x in r.refusals] == [False, True] and not r.deadlines
+
+
+# ---- clarification and resubmission -------------------------------------------------------------------
+
+
+def test_request_resubmission_after_ne_bis_in_idem_is_a_new_receipt_with_the_refusal_kept(
+    client: Client, nats_server: Any
+) -> None:
+    """REQUEST_RESUBMISSION: an EIO refused on EIO_REFUSAL_NE_BIS_IN_IDEM (Directive 2014/41/EU Art. 11(1)(d)),
+    which no clarification cures, is still clarified and resubmitted by its issuer 20 days later: ISSUED
+    again, submission 2, its acknowledgement and decision deadlines counted from the resubmission, its
+    categories and description amended, the refusal still on the record (and in the event resubmitted). Last
+    in this module: it moves the service's clock."""
+    r = client.create(data_categories=[S, C], description="first version")
+    client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id))
+    r = client.call(
+        "de-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NE_BIS_IN_IDEM, detail="tried in DE in 2025"),
+    ).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_REFUSED and "resubmit" not in r.allowed_actions  # DE's view
+    issuer_view = client.call("nl-prosecutor", "GetRequest", pb.GetRequestRequest(id=r.id)).request
+    assert "resubmit" in issuer_view.allowed_actions
+    # Only the issuer resubmits, and only with a clarification.
+    assert (
+        client.code_of("de-prosecutor", "ResubmitRequest", pb.ResubmitRequestRequest(id=r.id, clarification="x"))
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
+    err = client.error("nl-prosecutor", "ResubmitRequest", pb.ResubmitRequestRequest(id=r.id))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "clarification" in field_violations(err)
+    clock = client.svc.app.clock
+    assert isinstance(clock, OffsetClock)
+    clock.advance(timedelta(days=20))
+    r = client.call(
+        "nl-prosecutor",
+        "ResubmitRequest",
+        pb.ResubmitRequestRequest(
+            id=r.id,
+            expected_version=issuer_view.version,
+            clarification="the acts of 2026 were not tried in DE",
+            data_categories=[S],
+            description="second version",
+        ),
+    ).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_ISSUED and r.submission == 2
+    assert r.refusal_ground == pb.REFUSAL_GROUND_UNSPECIFIED
+    assert [(x.submission, x.ground, x.whole) for x in r.refusals] == [(1, pb.REFUSAL_GROUND_NE_BIS_IN_IDEM, True)]
+    assert list(r.data_categories) == [S] and r.description == "second version"
+    assert r.state_reason == "the acts of 2026 were not tried in DE"
+    receipt = r.received_at.ToSeconds()
+    assert receipt == r.issued_at.ToSeconds() and receipt - r.refusals[0].refused_at.ToSeconds() >= 20 * 86400
+    due = {d.kind: d.due_at.ToSeconds() - receipt for d in r.deadlines}
+    assert due == {pb.DEADLINE_KIND_ACKNOWLEDGE: 7 * 86400, pb.DEADLINE_KIND_DECIDE: 30 * 86400}
+    assert events_of(nats_server.url, r.id, 4)[-2:] == ["refused", "resubmitted"]
+    # The addressee sees the resubmitted request, and its earlier refusal, and may decide again.
+    de_view = client.call("de-liaison", "GetRequest", pb.GetRequestRequest(id=r.id)).request
+    assert de_view.refusals[0].ground == pb.REFUSAL_GROUND_NE_BIS_IN_IDEM and "acknowledge" in de_view.allowed_actions
+    # Resubmitting what is not refused is refused, citing the rule.
+    late = client.error("nl-prosecutor", "ResubmitRequest", pb.ResubmitRequestRequest(id=r.id, clarification="x"))
+    assert late.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(late) == "ILLEGAL_TRANSITION"

@@ -107,6 +107,13 @@ class RefusalGround(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REFUSAL_GROUND_FISCAL_OFFENCE: _ClassVar[RefusalGround]
     REFUSAL_GROUND_ESSENTIAL_INTERESTS: _ClassVar[RefusalGround]
 
+class DataCategoryState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATA_CATEGORY_STATE_UNSPECIFIED: _ClassVar[DataCategoryState]
+    DATA_CATEGORY_STATE_OPEN: _ClassVar[DataCategoryState]
+    DATA_CATEGORY_STATE_REFUSED: _ClassVar[DataCategoryState]
+    DATA_CATEGORY_STATE_EXECUTED: _ClassVar[DataCategoryState]
+
 class NonExecutionReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     NON_EXECUTION_REASON_UNSPECIFIED: _ClassVar[NonExecutionReason]
@@ -207,6 +214,10 @@ REFUSAL_GROUND_MEASURE_RESTRICTED: RefusalGround
 REFUSAL_GROUND_POLITICAL_OFFENCE: RefusalGround
 REFUSAL_GROUND_FISCAL_OFFENCE: RefusalGround
 REFUSAL_GROUND_ESSENTIAL_INTERESTS: RefusalGround
+DATA_CATEGORY_STATE_UNSPECIFIED: DataCategoryState
+DATA_CATEGORY_STATE_OPEN: DataCategoryState
+DATA_CATEGORY_STATE_REFUSED: DataCategoryState
+DATA_CATEGORY_STATE_EXECUTED: DataCategoryState
 NON_EXECUTION_REASON_UNSPECIFIED: NonExecutionReason
 NON_EXECUTION_REASON_INCOMPLETE: NonExecutionReason
 NON_EXECUTION_REASON_MANIFEST_ERRORS: NonExecutionReason
@@ -244,6 +255,32 @@ class TargetIdentifier(_message.Message):
     platform: str
     def __init__(self, type: _Optional[_Union[TargetType, str]] = ..., value: _Optional[str] = ..., platform: _Optional[str] = ...) -> None: ...
 
+class DataCategoryOutcome(_message.Message):
+    __slots__ = ("category", "state", "ground", "decided_at")
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    GROUND_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    category: DataCategory
+    state: DataCategoryState
+    ground: RefusalGround
+    decided_at: _timestamp_pb2.Timestamp
+    def __init__(self, category: _Optional[_Union[DataCategory, str]] = ..., state: _Optional[_Union[DataCategoryState, str]] = ..., ground: _Optional[_Union[RefusalGround, str]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Refusal(_message.Message):
+    __slots__ = ("submission", "ground", "data_categories", "refused_at", "whole")
+    SUBMISSION_FIELD_NUMBER: _ClassVar[int]
+    GROUND_FIELD_NUMBER: _ClassVar[int]
+    DATA_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_AT_FIELD_NUMBER: _ClassVar[int]
+    WHOLE_FIELD_NUMBER: _ClassVar[int]
+    submission: int
+    ground: RefusalGround
+    data_categories: _containers.RepeatedScalarFieldContainer[DataCategory]
+    refused_at: _timestamp_pb2.Timestamp
+    whole: bool
+    def __init__(self, submission: _Optional[int] = ..., ground: _Optional[_Union[RefusalGround, str]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., refused_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., whole: _Optional[bool] = ...) -> None: ...
+
 class Deadline(_message.Message):
     __slots__ = ("kind", "due_at", "source", "working_days", "counted_from", "overdue")
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -277,7 +314,7 @@ class LinkedOrder(_message.Message):
     def __init__(self, id: _Optional[str] = ..., state: _Optional[int] = ..., state_name: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., names_this_request: _Optional[bool] = ...) -> None: ...
 
 class EvidenceRequest(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions", "category_outcomes", "refusals", "submission")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -318,6 +355,9 @@ class EvidenceRequest(_message.Message):
     ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    REFUSALS_FIELD_NUMBER: _ClassVar[int]
+    SUBMISSION_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -358,7 +398,10 @@ class EvidenceRequest(_message.Message):
     item_count: int
     replica: _common_pb2.Replica
     allowed_actions: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ...) -> None: ...
+    category_outcomes: _containers.RepeatedCompositeFieldContainer[DataCategoryOutcome]
+    refusals: _containers.RepeatedCompositeFieldContainer[Refusal]
+    submission: int
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., category_outcomes: _Optional[_Iterable[_Union[DataCategoryOutcome, _Mapping]]] = ..., refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ..., submission: _Optional[int] = ...) -> None: ...
 
 class DeadlineAlert(_message.Message):
     __slots__ = ("request", "deadline", "seconds_before", "passed")
@@ -537,14 +580,16 @@ class StartExecutionResponse(_message.Message):
     def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
 
 class RecordPartialExecutionRequest(_message.Message):
-    __slots__ = ("id", "expected_version", "note")
+    __slots__ = ("id", "expected_version", "note", "data_categories")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    DATA_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     id: str
     expected_version: int
     note: str
-    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+    data_categories: _containers.RepeatedScalarFieldContainer[DataCategory]
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., note: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ...) -> None: ...
 
 class RecordPartialExecutionResponse(_message.Message):
     __slots__ = ("request",)
@@ -585,16 +630,18 @@ class CloseRequestResponse(_message.Message):
     def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
 
 class RefuseRequestRequest(_message.Message):
-    __slots__ = ("id", "expected_version", "ground", "detail")
+    __slots__ = ("id", "expected_version", "ground", "detail", "data_categories")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     GROUND_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    DATA_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     id: str
     expected_version: int
     ground: RefusalGround
     detail: str
-    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., ground: _Optional[_Union[RefusalGround, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+    data_categories: _containers.RepeatedScalarFieldContainer[DataCategory]
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., ground: _Optional[_Union[RefusalGround, str]] = ..., detail: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ...) -> None: ...
 
 class RefuseRequestResponse(_message.Message):
     __slots__ = ("request",)
@@ -697,6 +744,26 @@ class UpdateUserNoticeRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., status: _Optional[_Union[UserNoticeStatus, str]] = ..., suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class UpdateUserNoticeResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class ResubmitRequestRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "clarification", "data_categories", "description")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CLARIFICATION_FIELD_NUMBER: _ClassVar[int]
+    DATA_CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    clarification: str
+    data_categories: _containers.RepeatedScalarFieldContainer[DataCategory]
+    description: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., clarification: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ...) -> None: ...
+
+class ResubmitRequestResponse(_message.Message):
     __slots__ = ("request",)
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     request: EvidenceRequest

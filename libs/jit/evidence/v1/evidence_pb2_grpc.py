@@ -51,7 +51,7 @@ class EvidenceServiceStub:
     its 10 days from receipt passed without one, from ACKNOWLEDGED or UNDER_REVIEW: silence is
     consent, Reg. 2023/1543 Art. 10(2); before that FAILED_PRECONDITION REVIEW_REQUIRED saying when
     the 10 days end. An emergency EPOC with notification also from UNDER_REVIEW, at once, Art. 10(4))
-    IN_EXECUTION --RecordPartialExecution(executing)--> PARTIALLY_EXECUTED
+    IN_EXECUTION | PARTIALLY_EXECUTED --RecordPartialExecution(executing)--> PARTIALLY_EXECUTED
     IN_EXECUTION | PARTIALLY_EXECUTED --CompleteExecution(executing)--> EXECUTED
     PARTIALLY_EXECUTED | EXECUTED --CloseRequest(issuer)--> CLOSED
     ISSUED | ACKNOWLEDGED | UNDER_REVIEW --RefuseRequest(reviewing side, grounds)--> REFUSED
@@ -59,6 +59,14 @@ class EvidenceServiceStub:
     (emergency EPOC with notification: also from IN_EXECUTION | PARTIALLY_EXECUTED | EXECUTED
     within the 96-hour objection window, Reg. 2023/1543 Art. 10(4), 12(1))
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
+    REFUSED --ResubmitRequest(issuer, clarification)--> ISSUED   (a new submission: clocks from now)
+
+    Data categories (SUBSCRIBER, TRAFFIC, CONTENT) are decided one by one (category_outcomes): RefuseRequest
+    with data_categories refuses those only (a partial refusal: event partially_refused, the state stays and
+    the rest proceeds); refusing the last open category, or RefuseRequest without categories, refuses the
+    request (REFUSED). RecordPartialExecution with data_categories records those as executed;
+    CompleteExecution executes every category still open. A category the request does not name is
+    INVALID_ARGUMENT naming data_categories[i]; one already decided is FAILED_PRECONDITION CATEGORY_DECIDED.
     any state before EXECUTED --WithdrawRequest(issuer)--> WITHDRAWN
     ACKNOWLEDGED | IN_EXECUTION --PostponeRequest(executing; EIO only, Directive 2014/41 Art. 15)--> POSTPONED
     POSTPONED --ResumeRequest(executing)--> IN_EXECUTION
@@ -68,7 +76,8 @@ class EvidenceServiceStub:
 
     Events on subject jit.evidence.<origin>.<event>. Envelope state = EvidenceRequest for the request
     events (created, issued, acknowledged, review_opened, review_concluded, execution_started,
-    partially_executed, executed, closed, refused, not_executed, withdrawn, postponed, resumed,
+    partially_executed, executed, closed, refused, partially_refused, not_executed, withdrawn, postponed, resumed,
+    resubmitted,
     decision_deadline_extended, user_notice_updated, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
     item_exported, item_transferred and item_sealed.
@@ -170,6 +179,11 @@ class EvidenceServiceStub:
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UpdateUserNoticeRequest.SerializeToString,
                 response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UpdateUserNoticeResponse.FromString,
                 _registered_method=True)
+        self.ResubmitRequest = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/ResubmitRequest',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestResponse.FromString,
+                _registered_method=True)
         self.UploadItem = channel.stream_unary(
                 '/jit.evidence.v1.EvidenceService/UploadItem',
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UploadItemRequest.SerializeToString,
@@ -233,7 +247,7 @@ class EvidenceServiceServicer:
     its 10 days from receipt passed without one, from ACKNOWLEDGED or UNDER_REVIEW: silence is
     consent, Reg. 2023/1543 Art. 10(2); before that FAILED_PRECONDITION REVIEW_REQUIRED saying when
     the 10 days end. An emergency EPOC with notification also from UNDER_REVIEW, at once, Art. 10(4))
-    IN_EXECUTION --RecordPartialExecution(executing)--> PARTIALLY_EXECUTED
+    IN_EXECUTION | PARTIALLY_EXECUTED --RecordPartialExecution(executing)--> PARTIALLY_EXECUTED
     IN_EXECUTION | PARTIALLY_EXECUTED --CompleteExecution(executing)--> EXECUTED
     PARTIALLY_EXECUTED | EXECUTED --CloseRequest(issuer)--> CLOSED
     ISSUED | ACKNOWLEDGED | UNDER_REVIEW --RefuseRequest(reviewing side, grounds)--> REFUSED
@@ -241,6 +255,14 @@ class EvidenceServiceServicer:
     (emergency EPOC with notification: also from IN_EXECUTION | PARTIALLY_EXECUTED | EXECUTED
     within the 96-hour objection window, Reg. 2023/1543 Art. 10(4), 12(1))
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
+    REFUSED --ResubmitRequest(issuer, clarification)--> ISSUED   (a new submission: clocks from now)
+
+    Data categories (SUBSCRIBER, TRAFFIC, CONTENT) are decided one by one (category_outcomes): RefuseRequest
+    with data_categories refuses those only (a partial refusal: event partially_refused, the state stays and
+    the rest proceeds); refusing the last open category, or RefuseRequest without categories, refuses the
+    request (REFUSED). RecordPartialExecution with data_categories records those as executed;
+    CompleteExecution executes every category still open. A category the request does not name is
+    INVALID_ARGUMENT naming data_categories[i]; one already decided is FAILED_PRECONDITION CATEGORY_DECIDED.
     any state before EXECUTED --WithdrawRequest(issuer)--> WITHDRAWN
     ACKNOWLEDGED | IN_EXECUTION --PostponeRequest(executing; EIO only, Directive 2014/41 Art. 15)--> POSTPONED
     POSTPONED --ResumeRequest(executing)--> IN_EXECUTION
@@ -250,7 +272,8 @@ class EvidenceServiceServicer:
 
     Events on subject jit.evidence.<origin>.<event>. Envelope state = EvidenceRequest for the request
     events (created, issued, acknowledged, review_opened, review_concluded, execution_started,
-    partially_executed, executed, closed, refused, not_executed, withdrawn, postponed, resumed,
+    partially_executed, executed, closed, refused, partially_refused, not_executed, withdrawn, postponed, resumed,
+    resubmitted,
     decision_deadline_extended, user_notice_updated, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
     item_exported, item_transferred and item_sealed.
@@ -361,6 +384,14 @@ class EvidenceServiceServicer:
 
     def UpdateUserNotice(self, request, context):
         """Issuer side: the provider's notice to the account holder (pending, suppressed, sent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResubmitRequest(self, request, context):
+        """Issuer side: a REFUSED request, clarified (and its data categories or description amended), is
+        submitted again: back to ISSUED, a new receipt from which its clocks run again; its refusals stay.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -505,6 +536,11 @@ def add_EvidenceServiceServicer_to_server(servicer, server):
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UpdateUserNoticeRequest.FromString,
                     response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UpdateUserNoticeResponse.SerializeToString,
             ),
+            'ResubmitRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResubmitRequest,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestResponse.SerializeToString,
+            ),
             'UploadItem': grpc.stream_unary_rpc_method_handler(
                     servicer.UploadItem,
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UploadItemRequest.FromString,
@@ -574,7 +610,7 @@ class EvidenceService:
     its 10 days from receipt passed without one, from ACKNOWLEDGED or UNDER_REVIEW: silence is
     consent, Reg. 2023/1543 Art. 10(2); before that FAILED_PRECONDITION REVIEW_REQUIRED saying when
     the 10 days end. An emergency EPOC with notification also from UNDER_REVIEW, at once, Art. 10(4))
-    IN_EXECUTION --RecordPartialExecution(executing)--> PARTIALLY_EXECUTED
+    IN_EXECUTION | PARTIALLY_EXECUTED --RecordPartialExecution(executing)--> PARTIALLY_EXECUTED
     IN_EXECUTION | PARTIALLY_EXECUTED --CompleteExecution(executing)--> EXECUTED
     PARTIALLY_EXECUTED | EXECUTED --CloseRequest(issuer)--> CLOSED
     ISSUED | ACKNOWLEDGED | UNDER_REVIEW --RefuseRequest(reviewing side, grounds)--> REFUSED
@@ -582,6 +618,14 @@ class EvidenceService:
     (emergency EPOC with notification: also from IN_EXECUTION | PARTIALLY_EXECUTED | EXECUTED
     within the 96-hour objection window, Reg. 2023/1543 Art. 10(4), 12(1))
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
+    REFUSED --ResubmitRequest(issuer, clarification)--> ISSUED   (a new submission: clocks from now)
+
+    Data categories (SUBSCRIBER, TRAFFIC, CONTENT) are decided one by one (category_outcomes): RefuseRequest
+    with data_categories refuses those only (a partial refusal: event partially_refused, the state stays and
+    the rest proceeds); refusing the last open category, or RefuseRequest without categories, refuses the
+    request (REFUSED). RecordPartialExecution with data_categories records those as executed;
+    CompleteExecution executes every category still open. A category the request does not name is
+    INVALID_ARGUMENT naming data_categories[i]; one already decided is FAILED_PRECONDITION CATEGORY_DECIDED.
     any state before EXECUTED --WithdrawRequest(issuer)--> WITHDRAWN
     ACKNOWLEDGED | IN_EXECUTION --PostponeRequest(executing; EIO only, Directive 2014/41 Art. 15)--> POSTPONED
     POSTPONED --ResumeRequest(executing)--> IN_EXECUTION
@@ -591,7 +635,8 @@ class EvidenceService:
 
     Events on subject jit.evidence.<origin>.<event>. Envelope state = EvidenceRequest for the request
     events (created, issued, acknowledged, review_opened, review_concluded, execution_started,
-    partially_executed, executed, closed, refused, not_executed, withdrawn, postponed, resumed,
+    partially_executed, executed, closed, refused, partially_refused, not_executed, withdrawn, postponed, resumed,
+    resubmitted,
     decision_deadline_extended, user_notice_updated, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
     item_exported, item_transferred and item_sealed.
@@ -1073,6 +1118,33 @@ class EvidenceService:
             '/jit.evidence.v1.EvidenceService/UpdateUserNotice',
             jit_dot_evidence_dot_v1_dot_evidence__pb2.UpdateUserNoticeRequest.SerializeToString,
             jit_dot_evidence_dot_v1_dot_evidence__pb2.UpdateUserNoticeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResubmitRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/ResubmitRequest',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,
