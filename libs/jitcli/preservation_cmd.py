@@ -27,6 +27,7 @@ from jit.preservation.v1 import preservation_pb2_grpc
 from jitcli.render import (
     UTC,
     allowed_line,
+    duration_words,
     emit,
     emit_json,
     enum_label,
@@ -90,7 +91,14 @@ TARGET_KINDS = {
     "phone": pb.TARGET_KIND_PHONE_NUMBER,
     "email": pb.TARGET_KIND_EMAIL,
 }
-RUNNING = (pb.PRESERVATION_ORDER_STATE_CONFIRMED, pb.PRESERVATION_ORDER_STATE_EXTENDED)
+#: The states in which an order's clock may run (it runs while the order has an expiry): an EPOC-PR's from
+#: ISSUED (60 days from receipt), a voluntary or national one on while PRODUCTION_REQUESTED.
+RUNNING = (
+    pb.PRESERVATION_ORDER_STATE_ISSUED,
+    pb.PRESERVATION_ORDER_STATE_CONFIRMED,
+    pb.PRESERVATION_ORDER_STATE_EXTENDED,
+    pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED,
+)
 
 Version = Annotated[
     int,
@@ -196,6 +204,7 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
         rows.append(("replica", replica_note(o)))
     for label, name in (
         ("issued", "issued_at"),
+        ("received", "received_at"),
         ("confirmed", "confirmed_at"),
         ("expires", "expires_at"),
         ("extend by", "extension_deadline"),
@@ -205,6 +214,10 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
             rows.append((label, format_instant(getattr(o, name).ToDatetime(tzinfo=UTC))))
     if o.HasField("expires_at") or o.state == pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED:
         rows.append(("time left", time_left_cell(o, now)))
+    if o.HasField("clock_stopped_at"):
+        stopped = format_instant(o.clock_stopped_at.ToDatetime(tzinfo=UTC))
+        left = duration_words(dt.timedelta(seconds=o.clock_remaining_seconds))
+        rows.append(("clock stopped", f"{stopped}, {left} left (given back if production fails)"))
     if o.extension_count:
         rows.append(("extensions", str(o.extension_count)))
     if o.follow_up_request_id:
@@ -393,7 +406,8 @@ def due(
     provider: Annotated[str, typer.Option("--provider", "-p", metavar="ID", help="Only this provider.")] = "",
     wide: Annotated[bool, typer.Option("--wide", help="Show full order ids.")] = False,
 ) -> None:
-    """Running orders (confirmed or extended) expiring within DURATION, soonest first, with time left."""
+    """Orders whose clock runs (issued, confirmed, extended, or production requested where the clock goes on)
+    expiring within DURATION, soonest first, with time left."""
     try:
         window = parse_duration(within)
     except ValueError as exc:
@@ -416,13 +430,21 @@ def issue_order(
     issued_at: Annotated[
         str | None, typer.Option("--issued-at", metavar="TIME", help="When it was sent (default: now).")
     ] = None,
+    received_at: Annotated[
+        str | None,
+        typer.Option("--received-at", metavar="TIME", help="When the provider received it (default: when sent)."),
+    ] = None,
     expected_version: Version = 0,
 ) -> None:
-    """Record that a draft order was sent to the provider."""
+    """Record that a draft order was sent to the provider. EPOC-PR, Budapest Art. 29 and national clocks
+    start at its receipt."""
     req = pb.IssueOrderRequest(id=_uuid(id, "ID"), expected_version=expected_version)
     when = _instant(issued_at, "--issued-at")
     if when:
         req.issued_at.CopyFrom(_ts(when))
+    received = _instant(received_at, "--received-at")
+    if received:
+        req.received_at.CopyFrom(_ts(received))
     _run(ctx, "IssueOrder", req)
 
 
@@ -434,13 +456,21 @@ def confirm(
         str | None, typer.Option("--confirmed-at", metavar="TIME", help="When the provider preserved (default: now).")
     ] = None,
     reference: Annotated[str, typer.Option("--reference", metavar="TEXT", help="The provider's reference.")] = "",
+    received_at: Annotated[
+        str | None,
+        typer.Option("--received-at", metavar="TIME", help="When the provider says it received the order."),
+    ] = None,
     expected_version: Version = 0,
 ) -> None:
-    """Record the provider's confirmation: the expiry clock starts."""
+    """Record the provider's confirmation. A provider's voluntary preservation's clock starts here; the
+    other bases' clocks run from receipt (--received-at counts them again from the stated receipt)."""
     req = pb.ConfirmOrderRequest(id=_uuid(id, "ID"), expected_version=expected_version, provider_reference=reference)
     when = _instant(confirmed_at, "--confirmed-at")
     if when:
         req.confirmed_at.CopyFrom(_ts(when))
+    received = _instant(received_at, "--received-at")
+    if received:
+        req.received_at.CopyFrom(_ts(received))
     _run(ctx, "ConfirmOrder", req)
 
 

@@ -224,6 +224,68 @@ _PRESERVATION: tuple[Rule, ...] = (
         "guideline grants one still open (an extension length, within its count and notice period)",
         "the provider's law-enforcement guideline (provider register)",
     ),
+    # When each basis's clock starts (one row per clock start).
+    Rule(
+        "EPOC_PR_CLOCK_FROM_RECEIPT",
+        "an EPOC-PR's 60 days run from the provider's receipt of the certificate (the issue time unless a "
+        "receipt time is recorded): the order expires and is warned about from ISSUED, and the provider's "
+        "confirmation does not move its expiry",
+        f"{EPOC} Art. 11(1)",
+    ),
+    Rule(
+        "BUDAPEST_ART29_CLOCK_FROM_RECEIPT",
+        "a Budapest Art. 29 preservation's 60 days run from the requested Party's receipt of the request (the "
+        "issue time unless a receipt time is recorded), the earliest the period can end",
+        f"{BUDAPEST} Art. 29(3), 29(7)",
+    ),
+    Rule(
+        "PROVIDER_VOLUNTARY_CLOCK_FROM_PROCESSING",
+        "a provider's voluntary preservation runs from the provider's processing of the request, recorded as "
+        "its confirmation: an unconfirmed order has no expiry yet",
+        "GUESS: providers' law-enforcement guidelines (e.g. Meta, X) count their period from processing the request",
+    ),
+    Rule(
+        "NATIONAL_CLOCK_FROM_RECEIPT",
+        "a national preservation order's period runs from the provider's receipt of the order (the issue time "
+        "unless a receipt time is recorded)",
+        "GUESS: national law as configured on the node, after CETS 185 Art. 16(2) (the period of the order "
+        "given to the custodian)",
+    ),
+    # What a linked production request does to each basis's clock.
+    Rule(
+        "EPOC_PR_PRESERVED_UNTIL_PRODUCTION",
+        "a production request linked to an EPOC-PR stops its clock: no expiry and no warnings while "
+        "PRODUCTION_REQUESTED, the time left kept on the order",
+        f"{EPOC} Art. 11(1), 11(2)",
+    ),
+    Rule(
+        "BUDAPEST_ART29_PRESERVED_PENDING_DECISION",
+        "a production (MLA) request linked to a Budapest Art. 29 preservation stops its clock while the request "
+        "is decided, the time left kept on the order",
+        f"{BUDAPEST} Art. 29(7)",
+    ),
+    Rule(
+        "PROVIDER_VOLUNTARY_CLOCK_RUNS_DURING_PRODUCTION",
+        "a provider's voluntary preservation keeps its expiry, warnings and extensions while a production "
+        "request is pending: the provider deletes the data when its own period ends",
+        "GUESS: providers' law-enforcement guidelines (a period, extended on request; no rule ties it to a "
+        "production request)",
+    ),
+    Rule(
+        "NATIONAL_CLOCK_RUNS_DURING_PRODUCTION",
+        "a national preservation order keeps its expiry, warnings and renewals while a production request is pending",
+        "GUESS: national law as configured on the node, after CETS 185 Art. 16(2) (a period, renewable)",
+    ),
+    # A production request that fails.
+    Rule(
+        "PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION",
+        "when the linked production request is refused, withdrawn or not executed, the order returns to its "
+        "state before PRODUCTION_REQUESTED, a stopped clock runs again from then with the time that was left "
+        "when it stopped (never a fresh period, never an expiry in the past), and the issuer is warned until "
+        "when preservation runs",
+        f"{EPOC} Art. 11(1)-(3); {BUDAPEST} Art. 29(7); GUESS: neither text says what a failed production "
+        "request does to the period, so the time the issuer had left is given back",
+    ),
 )
 
 # -- other instruments (MLA, Second Additional Protocol, voluntary) ------------------------------------

@@ -27,8 +27,8 @@ TEXT_MAX = 10_000
 class Input:
     name: str
     label: str
-    #: text, textarea, date (a day, as the end of that day in UTC), choice (one of an enum's values) or choices
-    #: (any of them, a repeated field).
+    #: text, textarea, date (a day, as the end of that day in UTC), instant (a day and time, in UTC), choice
+    #: (one of an enum's values) or choices (any of them, a repeated field).
     kind: str = "text"
     required: bool = False
     enum: Any = None
@@ -151,7 +151,8 @@ ORDER_ACTIONS = {
     for a in (
         Action("issue", "Record as sent", "preservation", "IssueOrder", pv.IssueOrderRequest),
         Action("confirm", "Record the provider's confirmation", "preservation", "ConfirmOrder", pv.ConfirmOrderRequest,
-               (Input("provider_reference", "Provider's reference"),)),
+               (Input("provider_reference", "Provider's reference"),
+                Input("received_at", "Received by the provider (UTC, if the provider says)", "instant"))),
         Action("extend", "Extend preservation", "preservation", "ExtendOrder", pv.ExtendOrderRequest),
         Action("request_production", "Production requested", "preservation", "MarkProductionRequested",
                pv.MarkProductionRequestedRequest,
@@ -206,6 +207,14 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
                 raise FormError(f"{spec.label}: a day, as YYYY-MM-DD") from None
             end = dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.UTC)
             getattr(request, spec.name).FromDatetime(end)
+        elif spec.kind == "instant":
+            try:
+                at = dt.datetime.fromisoformat(raw)
+            except ValueError:
+                raise FormError(f"{spec.label}: a day and time, as YYYY-MM-DDTHH:MM (UTC)") from None
+            if at.tzinfo is None:
+                at = at.replace(tzinfo=dt.UTC)
+            getattr(request, spec.name).FromDatetime(at.astimezone(dt.UTC))
         else:
             setattr(request, spec.name, raw)
     return request

@@ -4,13 +4,20 @@ schedule, and what a valid new order is.
 No I/O here: the servicer loads and stores, this module decides. Every function takes ``now`` explicitly.
 Sources of the clocks (DOMAIN.md, "Legal instruments, deadlines and durations"):
 
-- EPOC-PR, Reg. (EU) 2023/1543 Art. 11(1): preserve 60 days; one extension of 30 days where the issuing
-  authority asks within those 60 days; once a production request is confirmed, preserve until production.
-- Budapest Convention (CETS 185) Art. 29(7): at least 60 days, continuing while the MLA request for
-  production is decided (that is PRODUCTION_REQUESTED here; no extension of the preservation as such).
+- EPOC-PR, Reg. (EU) 2023/1543 Art. 11(1): preserve 60 days from the provider's receipt of the certificate;
+  one extension of 30 days where the issuing authority asks within those 60 days; once a production request
+  is confirmed, preserve until production (the clock stops).
+- Budapest Convention (CETS 185) Art. 29(7): at least 60 days from the request's receipt, continuing while
+  the MLA request for production is decided (the clock stops; no extension of the preservation as such).
 - Provider voluntary preservation: the provider's period and extension rule from its law-enforcement
-  guideline (the provider register, services/preservation/providers.py).
-- National law: configured per node (default after CETS 185 Art. 16(2): up to 90 days, renewable).
+  guideline (the provider register, services/preservation/providers.py), from the provider's processing of
+  the request (its confirmation); it runs on while a production request is pending.
+- National law: configured per node (default after CETS 185 Art. 16(2): up to 90 days, renewable), from
+  receipt; it runs on while a production request is pending.
+
+When each clock starts and what a production request does to it are rows of ``jitlib.legal``
+(``CLOCK_START``, ``AT_PRODUCTION``); a failed production request brings a stopped clock back with the
+time that was left (``resume``, PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from jitlib import durations, validate
+from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation
 from jitlib.ids import is_uuid
@@ -48,8 +55,12 @@ class OrderState(enum.StrEnum):
     NOT_EXECUTED = "NOT_EXECUTED"
 
 
-#: States in which the provider keeps the data on a clock: the ones that expire and are warned about.
-RUNNING_STATES = frozenset({OrderState.CONFIRMED, OrderState.EXTENDED})
+#: States in which an order's clock may run: it runs while the order has an expiry (``clock_runs``). An
+#: EPOC-PR or Budapest Art. 29 order in PRODUCTION_REQUESTED has none (its clock stopped); a voluntary one
+#: in ISSUED has none yet (its clock starts at the provider's confirmation).
+CLOCK_STATES = frozenset(
+    {OrderState.ISSUED, OrderState.CONFIRMED, OrderState.EXTENDED, OrderState.PRODUCTION_REQUESTED}
+)
 #: States in which the order still binds the provider (or is about to).
 OPEN_STATES = frozenset(
     {
@@ -67,6 +78,50 @@ class LegalBasis(enum.StrEnum):
     BUDAPEST_ART29 = "BUDAPEST_ART29"
     PROVIDER_VOLUNTARY = "PROVIDER_VOLUNTARY"
     NATIONAL = "NATIONAL"
+
+
+class ClockStart(enum.StrEnum):
+    #: The provider's receipt of the order: the issue time unless a receipt time is recorded.
+    RECEIPT = "RECEIPT"
+    #: The provider's processing of the request, recorded as its confirmation.
+    CONFIRMATION = "CONFIRMATION"
+
+
+#: When each basis's clock starts, and the legal row it rests on.
+CLOCK_START: dict[LegalBasis, tuple[ClockStart, legal.Rule]] = {
+    LegalBasis.EPOC_PR: (ClockStart.RECEIPT, legal.rule("EPOC_PR_CLOCK_FROM_RECEIPT")),
+    LegalBasis.BUDAPEST_ART29: (ClockStart.RECEIPT, legal.rule("BUDAPEST_ART29_CLOCK_FROM_RECEIPT")),
+    LegalBasis.PROVIDER_VOLUNTARY: (
+        ClockStart.CONFIRMATION,
+        legal.rule("PROVIDER_VOLUNTARY_CLOCK_FROM_PROCESSING"),
+    ),
+    LegalBasis.NATIONAL: (ClockStart.RECEIPT, legal.rule("NATIONAL_CLOCK_FROM_RECEIPT")),
+}
+#: Whether a linked production request stops each basis's clock (True) or it runs on (False), and the row.
+AT_PRODUCTION: dict[LegalBasis, tuple[bool, legal.Rule]] = {
+    LegalBasis.EPOC_PR: (True, legal.rule("EPOC_PR_PRESERVED_UNTIL_PRODUCTION")),
+    LegalBasis.BUDAPEST_ART29: (True, legal.rule("BUDAPEST_ART29_PRESERVED_PENDING_DECISION")),
+    LegalBasis.PROVIDER_VOLUNTARY: (False, legal.rule("PROVIDER_VOLUNTARY_CLOCK_RUNS_DURING_PRODUCTION")),
+    LegalBasis.NATIONAL: (False, legal.rule("NATIONAL_CLOCK_RUNS_DURING_PRODUCTION")),
+}
+#: A failed production request: back to the state before, a stopped clock runs again with the time left.
+RESUME_RULE = legal.rule("PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION")
+
+
+def starts_at_receipt(basis: LegalBasis) -> bool:
+    return CLOCK_START[basis][0] is ClockStart.RECEIPT
+
+
+def stops_at_production(basis: LegalBasis) -> bool:
+    return AT_PRODUCTION[basis][0]
+
+
+class ProductionOutcome(enum.StrEnum):
+    """How a linked production request failed (the evidence request's state)."""
+
+    REFUSED = "REFUSED"
+    WITHDRAWN = "WITHDRAWN"
+    NOT_EXECUTED = "NOT_EXECUTED"
 
 
 class TargetKind(enum.StrEnum):
@@ -221,13 +276,19 @@ class Order(Versioned):
     provider_reference: str = ""
     follow_up_request_id: str = ""
     issued_at: datetime | None = None
+    #: When the provider received the order (default: ``issued_at``); receipt clocks start here.
+    received_at: datetime | None = None
     confirmed_at: datetime | None = None
-    #: When the current expiry was set (confirmation or extension): warnings due before it are not sent.
+    #: When the current expiry was set (receipt, confirmation, extension or resumption): warnings due before
+    #: it are not sent.
     clock_started_at: datetime | None = None
     expires_at: datetime | None = None
     extension_count: int = 0
     extension_deadline: datetime | None = None
     produced_at: datetime | None = None
+    #: While a production request stops the clock: when it stopped, and the seconds that were left then.
+    clock_stopped_at: datetime | None = None
+    clock_remaining_seconds: int | None = None
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self)
@@ -239,6 +300,10 @@ class Order(Versioned):
     def is_confirmation_overdue(self, now: datetime, limit: timedelta) -> bool:
         """Derived, never stored: issued, and the provider has not confirmed for longer than ``limit``."""
         return self.state is OrderState.ISSUED and self.issued_at is not None and self.issued_at + limit < now
+
+    def clock_runs(self) -> bool:
+        """The order has an expiry that the service's clock warns about and expires it at."""
+        return self.state in CLOCK_STATES and self.expires_at is not None
 
 
 # ---- the warning schedule ----------------------------------------------------------------------------
@@ -252,10 +317,15 @@ class Warning:
     due_at: datetime
     expires_at: datetime
     first: bool
+    #: Set on the warning that a failed production request sends when it brings the clock back
+    #: (``production_ended_warning``): which request, how it failed, and what the issuer is told.
+    production_request_id: str = ""
+    production_outcome: ProductionOutcome | None = None
+    reason: str = ""
 
     @property
     def at_expiry(self) -> bool:
-        return self.offset == timedelta(0)
+        return self.offset == timedelta(0) and self.production_outcome is None
 
     def key(self, order_id: str) -> str:
         """Stable and unique per order, offset and expiry (an extension starts a new series)."""
@@ -273,7 +343,7 @@ def warning_schedule(order: Order, offsets: tuple[timedelta, ...]) -> list[Warni
     A warning whose due time lies before the expiry was set (a short clock, or an extension granted late)
     is not scheduled: it would announce more time than is left.
     """
-    if order.state not in RUNNING_STATES or order.expires_at is None:
+    if not order.clock_runs() or order.expires_at is None:
         return []
     start = order.clock_started_at or order.confirmed_at or order.expires_at
     dues = [(o, order.expires_at - o) for o in sorted(set(offsets), reverse=True) if order.expires_at - o >= start]
@@ -292,6 +362,40 @@ def next_alert_at(order: Order, offsets: tuple[timedelta, ...], after: datetime 
 def due_warnings(order: Order, offsets: tuple[timedelta, ...], since: datetime, now: datetime) -> list[Warning]:
     """Warnings due in [since, now]: the ones the scanner has not sent yet (since = next_alert_at)."""
     return [w for w in warning_schedule(order, offsets) if since <= w.due_at <= now]
+
+
+_OUTCOME_WORDS = {
+    ProductionOutcome.REFUSED: "refused",
+    ProductionOutcome.WITHDRAWN: "withdrawn",
+    ProductionOutcome.NOT_EXECUTED: "not executed",
+}
+
+
+def production_ended_warning(
+    order: Order, request_id: str, outcome: ProductionOutcome, now: datetime
+) -> Warning | None:
+    """The warning to the issuer that ``order``, just resumed (``apply(..., "resume")``), runs again until
+    its expiry because its production request failed; None when the order has no expiry to announce (a
+    voluntary order the provider has not confirmed yet). The earliest warning of that expiry (``first``):
+    the issuer must act now (request production again, extend, or lift)."""
+    if order.expires_at is None:
+        return None
+    until = order.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    if stops_at_production(order.legal_basis):
+        told = f"preservation runs again until {until}, the time that was left when production was requested"
+        cite = legal.cite(RESUME_RULE.id)
+    else:
+        told = f"preservation still runs until {until}, the {order.legal_basis.value} period"
+        cite = legal.cite(AT_PRODUCTION[order.legal_basis][1].id)
+    return Warning(
+        offset=max(order.expires_at - now, timedelta(0)),
+        due_at=now,
+        expires_at=order.expires_at,
+        first=True,
+        production_request_id=request_id,
+        production_outcome=outcome,
+        reason=f"the production request was {_OUTCOME_WORDS[outcome]}; {told} {cite}",
+    )
 
 
 # ---- transitions -------------------------------------------------------------------------------------
@@ -316,8 +420,10 @@ TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (
         _t("issue", "issued", {S.DRAFT}, S.ISSUED),
+        # An order extended before the provider confirmed it is EXTENDED once confirmed.
         _t("confirm", "confirmed", {S.ISSUED}, S.CONFIRMED),
-        _t("extend", "extended", {S.CONFIRMED, S.EXTENDED}, S.EXTENDED),
+        # ISSUED and PRODUCTION_REQUESTED stay where they are (their running clock is extended).
+        _t("extend", "extended", {S.ISSUED, S.CONFIRMED, S.EXTENDED, S.PRODUCTION_REQUESTED}, S.EXTENDED),
         _t(
             "request_production",
             "production_requested",
@@ -328,11 +434,23 @@ TRANSITIONS: dict[str, Transition] = {
         _t("lift", "lifted", set(OPEN_STATES), S.LIFTED),
         _t("record_not_executed", "not_executed", {S.ISSUED, S.CONFIRMED, S.EXTENDED}, S.NOT_EXECUTED),
         # Taken by the service's clock, never by an RPC.
-        _t("expire", "expired", set(RUNNING_STATES), S.EXPIRED),
+        _t("expire", "expired", set(CLOCK_STATES), S.EXPIRED),
+        # Taken by the evidence consumer when the linked production request is refused, withdrawn or not
+        # executed: back to ISSUED, CONFIRMED or EXTENDED (``resumed_state``).
+        _t("resume", "resumed", {S.PRODUCTION_REQUESTED}, S.CONFIRMED),
     )
 }
-#: Transitions only the service's clock takes: no caller may, so no order lists them as allowed.
-CLOCK_ONLY = frozenset({"expire"})
+#: Transitions only the service itself takes (its clock, its evidence consumer): no caller may, so no
+#: order lists them as allowed.
+CLOCK_ONLY = frozenset({"expire", "resume"})
+
+
+def resumed_state(order: Order) -> OrderState:
+    """The state an order returns to when its production request fails: the one before
+    PRODUCTION_REQUESTED, read from what the order records."""
+    if order.confirmed_at is None:
+        return OrderState.ISSUED
+    return OrderState.EXTENDED if order.extension_count else OrderState.CONFIRMED
 
 
 @dataclass(frozen=True)
@@ -341,6 +459,8 @@ class TransitionInput:
     issued_at: datetime | None = None
     not_executed_reason: str = ""
     confirmed_at: datetime | None = None
+    #: When the provider received the order (IssueOrder, ConfirmOrder); unset: the issue time.
+    received_at: datetime | None = None
     provider_reference: str = ""
     follow_up_request_id: str = ""
 
@@ -372,9 +492,19 @@ def transition_violations(action: str, data: TransitionInput, now: datetime) -> 
         out += validate.text("details", data.reason, required=False, maximum=validate.REASON_MAX)
     if action == "issue":
         out += validate.past_date("issued_at", data.issued_at, now + CLOCK_SKEW)
+        received = validate.past_date("received_at", data.received_at, now + CLOCK_SKEW)
+        out += received
+        if not received and data.received_at is not None and data.received_at < (data.issued_at or now):
+            out.append(FieldViolation("received_at", "must not be before issued_at (unset: now): it was sent first"))
     if action == "confirm":
         out += validate.text("provider_reference", data.provider_reference, required=False, maximum=REFERENCE_MAX)
         out += validate.past_date("confirmed_at", data.confirmed_at, now + CLOCK_SKEW)
+        received = validate.past_date("received_at", data.received_at, now + CLOCK_SKEW)
+        out += received
+        if not received and data.received_at is not None and data.received_at > (data.confirmed_at or now):
+            out.append(
+                FieldViolation("received_at", "must not be after confirmed_at (unset: now): it was received first")
+            )
     if action == "request_production" and not is_uuid(data.follow_up_request_id):
         out.append(FieldViolation("follow_up_request_id", "must be the evidence request's UUID"))
     return out
@@ -395,9 +525,25 @@ def refusal(order: Order, action: str, rule: ClockRule, now: datetime) -> Failed
     t = TRANSITIONS[action]
     if order.state not in t.sources:
         return _illegal(order, t)
+    if action in ("extend", "expire") and not order.clock_runs():
+        return _no_clock(order, t)
     if action == "extend":
         return _extension_refusal(order, rule, now)
     return None
+
+
+def _no_clock(order: Order, t: Transition) -> FailedPrecondition:
+    """An order in a state that may have a clock, without one now: stopped by a production request, or
+    not started yet (a voluntary order the provider has not confirmed)."""
+    if order.state is OrderState.PRODUCTION_REQUESTED:
+        why = f"it is preserved until production {legal.cite(AT_PRODUCTION[order.legal_basis][1].id)}"
+    else:
+        why = f"its clock has not started {legal.cite(CLOCK_START[order.legal_basis][1].id)}"
+    return FailedPrecondition(
+        "NO_RUNNING_CLOCK",
+        f"cannot {t.action} a preservation order that has no expiry: {why}",
+        {"action": t.action, "state": order.state.value, "legal_basis": order.legal_basis.value},
+    )
 
 
 def allowed_actions(order: Order, principal: Principal, rule: ClockRule, now: datetime) -> tuple[str, ...]:
@@ -431,41 +577,114 @@ def apply(
     if problem is not None:
         raise problem
     changes: dict[str, object] = {}
+    target = t.target
     if action == "issue":
-        changes["issued_at"] = data.issued_at or now
+        issued = data.issued_at or now
+        received = data.received_at or issued
+        changes.update(issued_at=issued, received_at=received)
+        if starts_at_receipt(order.legal_basis):
+            changes.update(_start_clock(rule, received, 0))
     elif action == "confirm":
-        confirmed = data.confirmed_at or now
-        if order.issued_at is not None and confirmed < order.issued_at:
-            raise FailedPrecondition(
-                "CONFIRMED_BEFORE_ISSUE",
-                "confirmed_at is before the order was issued",
-                {"field": "confirmed_at", "issued_at": order.issued_at.isoformat()},
-            )
-        expires = confirmed + rule.period
-        changes.update(
-            confirmed_at=confirmed,
-            clock_started_at=confirmed,
-            expires_at=expires,
-            extension_deadline=extension_deadline(rule, expires, 0),
-            provider_reference=data.provider_reference.strip(),
-        )
+        changes.update(_confirm(order, data, rule, now))
+        target = OrderState.EXTENDED if order.extension_count else OrderState.CONFIRMED
     elif action == "extend":
         changes.update(_extend(order, rule, now))
+        if order.state in (OrderState.ISSUED, OrderState.PRODUCTION_REQUESTED):
+            target = order.state  # the clock is extended; the order is where it was
     elif action == "request_production":
-        # Preserved until production (Art. 11(1) EPOC-PR, Art. 29(7) CETS 185): no clock any more.
-        changes.update(follow_up_request_id=data.follow_up_request_id, expires_at=None, extension_deadline=None)
+        changes["follow_up_request_id"] = data.follow_up_request_id
+        if stops_at_production(order.legal_basis) and order.expires_at is not None:
+            # Preserved until production: the clock stops; the time left is kept for a failed request.
+            left = max(order.expires_at - now, timedelta(0))
+            changes.update(
+                expires_at=None,
+                extension_deadline=None,
+                clock_stopped_at=now,
+                clock_remaining_seconds=int(left.total_seconds()),
+            )
+    elif action == "resume":
+        target = resumed_state(order)
+        expires = _resumed_expiry(order, rule, now)
+        if expires is not None:
+            changes.update(
+                expires_at=expires,
+                clock_started_at=now,
+                extension_deadline=extension_deadline(rule, expires, order.extension_count),
+                clock_stopped_at=None,
+                clock_remaining_seconds=None,
+            )
     elif action == "mark_produced":
         changes["produced_at"] = now
     elif action in ("lift", "expire"):
         changes.update(state_reason=data.reason, extension_deadline=None)
     elif action == "record_not_executed":
         changes.update(state_reason=data.reason, not_executed_reason=data.not_executed_reason, extension_deadline=None)
-    return changed(order, actor, now, state=t.target, **changes)
+    return changed(order, actor, now, state=target, **changes)
+
+
+def _resumed_expiry(order: Order, rule: ClockRule, now: datetime) -> datetime | None:
+    """The expiry of a stopped clock brought back at ``now``: the time that was left when it stopped. An
+    order stopped before that was recorded (stored by an older version) gets the expiry counted from its
+    receipt as the law says, and never one before ``now``. None when the clock did not stop (it ran on)."""
+    if order.clock_remaining_seconds is not None:
+        return now + timedelta(seconds=order.clock_remaining_seconds)
+    if order.expires_at is not None or not stops_at_production(order.legal_basis):
+        return None
+    start = order.received_at or order.issued_at
+    if start is None:
+        return None
+    return max(now, start + rule.period + (rule.extension or timedelta(0)) * order.extension_count)
+
+
+def _start_clock(rule: ClockRule, start: datetime, extension_count: int) -> dict[str, object]:
+    """The clock of ``rule`` counted from ``start``, with ``extension_count`` extensions already granted."""
+    expires = start + rule.period + (rule.extension or timedelta(0)) * extension_count
+    return {
+        "expires_at": expires,
+        "clock_started_at": start,
+        "extension_deadline": extension_deadline(rule, expires, extension_count),
+    }
+
+
+def _confirm(order: Order, data: TransitionInput, rule: ClockRule, now: datetime) -> dict[str, object]:
+    """The changes of a confirmation. A receipt clock (``CLOCK_START``) keeps its expiry unless the
+    confirmation states when the order was received (or the order has none yet: one issued before receipt
+    clocks existed); a voluntary one starts here, at the provider's processing of the request."""
+    confirmed = data.confirmed_at or now
+    if order.issued_at is not None and confirmed < order.issued_at:
+        raise FailedPrecondition(
+            "CONFIRMED_BEFORE_ISSUE",
+            "confirmed_at is before the order was issued",
+            {"field": "confirmed_at", "issued_at": order.issued_at.isoformat()},
+        )
+    if data.received_at is not None and order.issued_at is not None and data.received_at < order.issued_at:
+        raise FailedPrecondition(
+            "RECEIVED_BEFORE_ISSUE",
+            "received_at is before the order was issued",
+            {"field": "received_at", "issued_at": order.issued_at.isoformat()},
+        )
+    received = data.received_at or order.received_at or order.issued_at or confirmed
+    if confirmed < received:
+        raise FailedPrecondition(
+            "CONFIRMED_BEFORE_RECEIPT",
+            "confirmed_at is before the provider received the order",
+            {"field": "confirmed_at", "received_at": received.isoformat()},
+        )
+    changes: dict[str, object] = {
+        "confirmed_at": confirmed,
+        "received_at": received,
+        "provider_reference": data.provider_reference.strip(),
+    }
+    if not starts_at_receipt(order.legal_basis):
+        changes.update(_start_clock(rule, confirmed, order.extension_count))
+    elif data.received_at is not None or order.expires_at is None:
+        changes.update(_start_clock(rule, received, order.extension_count))
+    return changes
 
 
 def _extension_refusal(order: Order, rule: ClockRule, now: datetime) -> FailedPrecondition | None:
     """Why the clock ``rule`` does not let a running order be extended at ``now`` (None when it does)."""
-    assert order.expires_at is not None  # running states always have an expiry
+    assert order.expires_at is not None  # refusal() checked that the clock runs
     if rule.extension is None:
         return FailedPrecondition(
             "EXTENSION_NOT_ALLOWED",

@@ -5,7 +5,12 @@ full PreservationOrder as state, and the expiry warnings on jit.preservation.<or
 an ExpiryWarning as state (sent exactly once each by jitlib.alerts.AlertScanner).
 
 Consumes jit.evidence.> : an evidence request linked to an order (preservation_order_id) that reaches
-ISSUED or later (not WITHDRAWN) moves the order to PRODUCTION_REQUESTED; EXECUTED moves it to PRODUCED.
+ISSUED or later (not REFUSED, WITHDRAWN or NOT_EXECUTED) moves the order to PRODUCTION_REQUESTED; EXECUTED
+moves it to PRODUCED. When the order's own production request (its follow_up_request_id) is REFUSED,
+WITHDRAWN or NOT_EXECUTED while the order is PRODUCTION_REQUESTED, the order is resumed (event
+``resumed``: back to the state before, a stopped clock runs again with the time that was left) and the
+issuer is warned (an ExpiryWarning of kind PRODUCTION_ENDED on expiry_warning) in the same transaction:
+once, since a redelivered or repeated event finds the order no longer PRODUCTION_REQUESTED.
 Only a request of the order's own issuing jurisdiction and workspace moves it (the evidence service checks
 that when the link is made; this is the second check): any other is set aside as a dead letter and the
 order does not change.
@@ -113,7 +118,7 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
         assert isinstance(warning, Warning)
         session = uow.session
         order = store.get(session, order_id, for_update=True)
-        if order is None or order.state not in domain.RUNNING_STATES or order.expires_at != warning.expires_at:
+        if order is None or not order.clock_runs() or order.expires_at != warning.expires_at:
             return  # changed since the scan (extended, lifted, production requested): that reset the schedule
         pending = store.next_alert_of(session, order.id)
         if pending is None or pending > warning.due_at:
@@ -149,7 +154,7 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
 # ---- consumed: evidence requests ---------------------------------------------------------------------
 
 E = evidence_pb2
-#: "ISSUED or later, not WITHDRAWN": the production request exists.
+#: "ISSUED or later, and not failed": the production request exists and may still produce.
 _PRODUCTION_REQUESTED = frozenset(
     {
         E.EVIDENCE_REQUEST_STATE_ISSUED,
@@ -159,11 +164,15 @@ _PRODUCTION_REQUESTED = frozenset(
         E.EVIDENCE_REQUEST_STATE_PARTIALLY_EXECUTED,
         E.EVIDENCE_REQUEST_STATE_EXECUTED,
         E.EVIDENCE_REQUEST_STATE_CLOSED,
-        E.EVIDENCE_REQUEST_STATE_REFUSED,
-        E.EVIDENCE_REQUEST_STATE_NOT_EXECUTED,
         E.EVIDENCE_REQUEST_STATE_POSTPONED,
     }
 )
+#: The production request failed: the order it held gets its clock back (PRESERVATION_CLOCK_RESUMES_...).
+_FAILED = {
+    E.EVIDENCE_REQUEST_STATE_REFUSED: domain.ProductionOutcome.REFUSED,
+    E.EVIDENCE_REQUEST_STATE_WITHDRAWN: domain.ProductionOutcome.WITHDRAWN,
+    E.EVIDENCE_REQUEST_STATE_NOT_EXECUTED: domain.ProductionOutcome.NOT_EXECUTED,
+}
 
 
 def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop) -> Handler:
@@ -173,11 +182,14 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
         request = evidence_pb2.EvidenceRequest()
         if not env.state.Unpack(request):
             return  # another aggregate of the evidence domain (items, ...)
-        if not is_uuid(request.preservation_order_id) or request.state not in _PRODUCTION_REQUESTED:
+        failed = _FAILED.get(request.state)
+        if not is_uuid(request.preservation_order_id) or (request.state not in _PRODUCTION_REQUESTED and not failed):
             return
         order = store.get(session, request.preservation_order_id, for_update=True)
         if order is None:
             return  # not an order of this node: nothing to do
+        if failed and (order.state is not OrderState.PRODUCTION_REQUESTED or order.follow_up_request_id != request.id):
+            return  # not the request the order waits for (or no longer waits): nothing to resume
         problem = domain.link_problem(
             order,
             request_workspace=request.workspace_id,
@@ -189,10 +201,14 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
             # Only the order's issuing side links a production request to it: anything else never moves it.
             raise PoisonMessage(f"evidence request {request.id} may not move preservation order {order.id}: {problem}")
         steps = []
-        if order.state in domain.TRANSITIONS["request_production"].sources:
+        if failed:
+            steps.append("resume")
+        elif order.state in domain.TRANSITIONS["request_production"].sources:
             steps.append("request_production")
-        if request.state == E.EVIDENCE_REQUEST_STATE_EXECUTED and (
-            steps or order.state is OrderState.PRODUCTION_REQUESTED
+        if (
+            not failed
+            and request.state == E.EVIDENCE_REQUEST_STATE_EXECUTED
+            and (steps or order.state is OrderState.PRODUCTION_REQUESTED)
         ):
             steps.append("mark_produced")
         if not steps:
@@ -210,8 +226,14 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
                 now=now,
                 rule=rules.clock_for(order),
             )
-            write_change(uow, order, after, t.event, rules=rules, members=members, now=now)
+            state = write_change(uow, order, after, t.event, rules=rules, members=members, now=now)
             order = after
+        warning = domain.production_ended_warning(order, request.id, failed, now) if failed else None
+        if warning is not None:
+            uow.emit(
+                subject(order, WARNING_EVENT),
+                envelope(order, warning_to_pb(state, warning), WARNING_TYPE, members, now),
+            )
         audit.append(session, rt.tables, uow.audits, now)
         loop.call_soon_threadsafe(rt.relay.wake)
 

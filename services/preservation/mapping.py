@@ -58,6 +58,18 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
     )
 
 
+#: The order's timestamps carried in its message (unset when None).
+_TIMES = (
+    "expires_at",
+    "issued_at",
+    "received_at",
+    "confirmed_at",
+    "extension_deadline",
+    "produced_at",
+    "clock_stopped_at",
+)
+
+
 def order_to_pb(
     order: Order, now: datetime, overdue_after: timedelta, allowed_actions: Sequence[str] = ()
 ) -> pb.PreservationOrder:
@@ -77,8 +89,9 @@ def order_to_pb(
         extension_count=order.extension_count,
         confirmation_overdue=order.is_confirmation_overdue(now, overdue_after),
         allowed_actions=list(allowed_actions),
+        clock_remaining_seconds=order.clock_remaining_seconds or 0,
     )
-    for name in ("expires_at", "issued_at", "confirmed_at", "extension_deadline", "produced_at"):
+    for name in _TIMES:
         value = getattr(order, name)
         if value is not None:
             getattr(msg, name).CopyFrom(dt_to_ts(value))
@@ -112,21 +125,36 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
         provider_reference=msg.provider_reference,
         follow_up_request_id=msg.follow_up_request_id,
         issued_at=ts_to_dt(msg.issued_at, msg.HasField("issued_at")),
+        received_at=ts_to_dt(msg.received_at, msg.HasField("received_at")),
         confirmed_at=ts_to_dt(msg.confirmed_at, msg.HasField("confirmed_at")),
         expires_at=ts_to_dt(msg.expires_at, msg.HasField("expires_at")),
         extension_count=msg.extension_count,
         extension_deadline=ts_to_dt(msg.extension_deadline, msg.HasField("extension_deadline")),
         produced_at=ts_to_dt(msg.produced_at, msg.HasField("produced_at")),
+        clock_stopped_at=ts_to_dt(msg.clock_stopped_at, msg.HasField("clock_stopped_at")),
+        # Set exactly while the clock is stopped (then it may be 0: nothing was left).
+        clock_remaining_seconds=msg.clock_remaining_seconds if msg.HasField("clock_stopped_at") else None,
     )
 
 
+def warning_kind(warning: Warning) -> int:
+    if warning.production_outcome is not None:
+        return pb.WARNING_KIND_PRODUCTION_ENDED
+    return pb.WARNING_KIND_AT_EXPIRY if warning.at_expiry else pb.WARNING_KIND_BEFORE_EXPIRY
+
+
 def warning_to_pb(state: pb.PreservationOrder, warning: Warning) -> pb.ExpiryWarning:
+    outcome = warning.production_outcome
     return pb.ExpiryWarning(
         order=state,
         offset_seconds=int(warning.offset.total_seconds()),
         expires_at=dt_to_ts(warning.expires_at),
         first=warning.first,
         due_at=dt_to_ts(warning.due_at),
+        kind=warning_kind(warning),  # type: ignore[arg-type]
+        reason=warning.reason,
+        production_request_id=warning.production_request_id,
+        production_outcome="PRODUCTION_OUTCOME_" + (outcome.value if outcome is not None else "UNSPECIFIED"),
     )
 
 
@@ -195,6 +223,9 @@ def transition_input(request: Any) -> TransitionInput:
     enum_reason = "reason" in fields and not isinstance(request.reason, str)
     return TransitionInput(
         issued_at=ts_to_dt(request.issued_at, request.HasField("issued_at")) if "issued_at" in fields else None,
+        received_at=(
+            ts_to_dt(request.received_at, request.HasField("received_at")) if "received_at" in fields else None
+        ),
         confirmed_at=(
             ts_to_dt(request.confirmed_at, request.HasField("confirmed_at")) if "confirmed_at" in fields else None
         ),

@@ -56,12 +56,17 @@ class OrderRow(RecordColumns, Base):
     provider_reference: Mapped[str] = mapped_column(String(200))
     follow_up_request_id: Mapped[str] = mapped_column(String(36))
     issued_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: When the provider received the order (receipt clocks start here); NULL before it was issued.
+    received_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     clock_started_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     extension_count: Mapped[int] = mapped_column(Integer)
     extension_deadline: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     produced_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: While a production request stops the clock: when it stopped, and the seconds that were left then.
+    clock_stopped_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    clock_remaining_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: When the warning scanner must next look at this order (the next unsent warning); NULL when none.
     next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     #: What users write about an order (targets, description, state reason, the provider's reference),
@@ -100,8 +105,18 @@ FIELDS = RecordFields(
         "provider_reference",
         "follow_up_request_id",
         "extension_count",
+        "clock_remaining_seconds",
     ),
-    times=("issued_at", "confirmed_at", "clock_started_at", "expires_at", "extension_deadline", "produced_at"),
+    times=(
+        "issued_at",
+        "received_at",
+        "confirmed_at",
+        "clock_started_at",
+        "expires_at",
+        "extension_deadline",
+        "produced_at",
+        "clock_stopped_at",
+    ),
     enums={"legal_basis": LegalBasis, "state": OrderState},
     lists=("data_categories",),
 )

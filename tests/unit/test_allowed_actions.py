@@ -290,12 +290,18 @@ def order(
     )
     p = principal(ISSUER, "police_liaison")
     o = preservation.create(cmd, order_id="01935c4e-0000-7000-8000-000000000001", actor=p.actor, now=NOW)
-    running = state in preservation.RUNNING_STATES
+    S = preservation.OrderState
+    # The states in which this basis's clock runs (an expiry): as the service reaches them.
+    running = (
+        state in (S.CONFIRMED, S.EXTENDED)
+        or (state is S.ISSUED and preservation.starts_at_receipt(basis))
+        or (state is S.PRODUCTION_REQUESTED and not preservation.stops_at_production(basis))
+    )
     return replace(
         o,
         state=state,
-        issued_at=None if state is preservation.OrderState.DRAFT else NOW - timedelta(days=50),
-        confirmed_at=NOW - timedelta(days=49) if running else None,
+        issued_at=None if state is S.DRAFT else NOW - timedelta(days=50),
+        confirmed_at=NOW - timedelta(days=49) if state in (S.CONFIRMED, S.EXTENDED) else None,
         expires_at=NOW if running else None,
         extension_count=extensions,
     )
@@ -339,7 +345,7 @@ def test_order_matrix_covers_every_rpc_and_never_the_clocks_own_transition() -> 
         for _, o, p, now in order_cases(clock, state)
         for a in preservation.allowed_actions(o, p, RULES.clock_for(o), now)
     }
-    assert listed == rpc_actions(PreservationServicer) == set(preservation.TRANSITIONS) - {"expire"}
+    assert listed == rpc_actions(PreservationServicer) == set(preservation.TRANSITIONS) - preservation.CLOCK_ONLY
 
 
 def test_extend_is_listed_only_while_the_clock_rule_allows_it() -> None:

@@ -95,6 +95,12 @@ def test_an_action_form_becomes_its_request_or_is_refused_naming_the_field() -> 
     with pytest.raises(FormError, match="YYYY-MM-DD"):
         build_request(REQUEST_ACTIONS["postpone"], "r", "1", {"reason": "trial", "until": "31/01/2027"})
     assert build_request(ORDER_ACTIONS["extend"], "o", "2", {"ignored": "x"}).expected_version == 2
+    # The provider's stated receipt, a day and time in UTC (the browser's datetime-local sends no zone).
+    confirm = build_request(ORDER_ACTIONS["confirm"], "o", "2", {"received_at": "2026-11-30T14:05"})
+    assert confirm.received_at.ToDatetime(tzinfo=dt.UTC) == dt.datetime(2026, 11, 30, 14, 5, tzinfo=dt.UTC)
+    assert not build_request(ORDER_ACTIONS["confirm"], "o", "2", {}).HasField("received_at")
+    with pytest.raises(FormError, match="YYYY-MM-DDTHH:MM"):
+        build_request(ORDER_ACTIONS["confirm"], "o", "2", {"received_at": "yesterday"})
 
 
 def test_every_transition_a_service_may_list_has_its_form() -> None:
@@ -108,7 +114,9 @@ def test_every_transition_a_service_may_list_has_its_form() -> None:
 
     assert set(TK) - SYSTEM_ONLY == set(TASK_ACTIONS)
     assert set(EV) == set(REQUEST_ACTIONS)
-    assert set(PV) - {"expire"} == set(ORDER_ACTIONS)
+    from services.preservation.domain import CLOCK_ONLY
+
+    assert set(PV) - CLOCK_ONLY == set(ORDER_ACTIONS)
 
 
 def _rpc_error(code: grpc.StatusCode, details: str) -> AioRpcError:

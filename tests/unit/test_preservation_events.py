@@ -94,9 +94,49 @@ def test_the_expiry_warning_message() -> None:
     order = confirmed()
     first = domain.warning_schedule(order, RULES.offsets)[0]
     w = warning_to_pb(order_to_pb(order, T0, timedelta(days=3)), first)
-    assert (w.offset_seconds, w.first) == (14 * 86400, True)
+    assert (w.offset_seconds, w.first, w.kind) == (14 * 86400, True, pb.WARNING_KIND_BEFORE_EXPIRY)
     assert w.due_at.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=46)
     assert w.expires_at.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=60)
+    assert (w.reason, w.production_request_id, w.production_outcome) == ("", "", pb.PRODUCTION_OUTCOME_UNSPECIFIED)
     numbers = {f.name: f.number for f in pb.ExpiryWarning.DESCRIPTOR.fields}
-    assert numbers == {"order": 1, "offset_seconds": 2, "expires_at": 3, "first": 4, "due_at": 5}
+    assert numbers == {
+        "order": 1,
+        "offset_seconds": 2,
+        "expires_at": 3,
+        "first": 4,
+        "due_at": 5,
+        "kind": 6,
+        "reason": 7,
+        "production_request_id": 8,
+        "production_outcome": 9,
+    }
     assert first.key(order.id) == f"{order.id}:warn:1209600:{(T0 + timedelta(days=60)).isoformat()}"
+    last = domain.warning_schedule(order, RULES.offsets)[-1]
+    assert warning_to_pb(order_to_pb(order, T0, timedelta(days=3)), last).kind == pb.WARNING_KIND_AT_EXPIRY
+
+
+def test_the_production_ended_warning_message() -> None:
+    """PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION: the warning to the issuer is an ExpiryWarning of
+    its own kind on the same subject and type, first of its expiry, naming the request and how it failed."""
+    request = "01935c4e-0000-7000-8000-0000000000aa"
+    order = confirmed()
+    stopped = domain.apply(
+        order,
+        "request_production",
+        TransitionInput(follow_up_request_id=request),
+        actor=NL,
+        now=T0 + timedelta(days=10),
+        rule=RULES.clock_for(order),
+    )
+    at = T0 + timedelta(days=30)
+    resumed = domain.apply(stopped, "resume", TransitionInput(), actor=NL, now=at, rule=RULES.clock_for(order))
+    warning = domain.production_ended_warning(resumed, request, domain.ProductionOutcome.NOT_EXECUTED, at)
+    assert warning is not None
+    w = warning_to_pb(order_to_pb(resumed, at, timedelta(days=3)), warning)
+    assert (w.kind, w.first, w.production_request_id) == (pb.WARNING_KIND_PRODUCTION_ENDED, True, request)
+    assert w.production_outcome == pb.PRODUCTION_OUTCOME_NOT_EXECUTED
+    assert w.expires_at.ToDatetime(tzinfo=UTC) == at + timedelta(days=50) and w.offset_seconds == 50 * 86400
+    assert w.reason.startswith("the production request was not executed; preservation runs again until")
+    assert w.order.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED
+    assert events.subject(resumed, events.WARNING_EVENT) == "jit.preservation.NL.expiry_warning"
+    assert events.event_type("resumed") == "jit.preservation.v1.PreservationOrderResumed"

@@ -70,6 +70,8 @@ def every_field(order: domain.Order) -> domain.Order:
         follow_up_request_id="0190f7a0-0000-7000-8000-0000000000aa",
         produced_at=T0 + timedelta(days=9),
         replicated_at=T0 + timedelta(days=10),
+        clock_stopped_at=T0 + timedelta(days=8),
+        clock_remaining_seconds=0,
     )
 
 
@@ -85,9 +87,9 @@ def test_an_order_reads_back_from_its_message_with_the_owners_expiry(build: Call
 
 def test_the_expiry_and_extensions_are_the_owners_not_this_nodes() -> None:
     order = extended()
-    confirmed_at = T0 + timedelta(hours=2)
-    assert (order.state, order.extension_count) == (OrderState.EXTENDED, 1)
-    assert order.expires_at == confirmed_at + timedelta(days=45 + 15)
+    # The owner's national clock runs from receipt (NATIONAL_CLOCK_FROM_RECEIPT): the issue, at T0.
+    assert (order.state, order.extension_count, order.received_at) == (OrderState.EXTENDED, 1, T0)
+    assert order.expires_at == T0 + timedelta(days=45 + 15)
     # This node's national law (90 days, 90 more) is not applied to another node's order.
     back = order_from_pb(order_to_pb(order, T0, OVERDUE_AFTER))
     assert (back.expires_at, back.extension_deadline, back.extension_count) == (

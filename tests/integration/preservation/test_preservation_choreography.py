@@ -150,7 +150,8 @@ def test_a_linked_evidence_request_moves_the_order_to_production(
         lambda: (lambda o: o if o.state == pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED else None)(get(order.id)),
         timeout=30,
     )
-    assert moved.follow_up_request_id == request_id and not moved.HasField("expires_at")
+    # A provider's voluntary preservation keeps its own period while production is pending.
+    assert moved.follow_up_request_id == request_id and moved.expires_at == order.expires_at
     assert get(other.id).state == pb.PRESERVATION_ORDER_STATE_CONFIRMED
 
     # The same event again (redelivery) and a later non-final state change nothing.

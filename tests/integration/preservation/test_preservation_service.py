@@ -61,7 +61,8 @@ def test_order_lifecycle_issue_confirm_extend_produce(client: Client) -> None:
         "MarkProductionRequested",
         pb.MarkProductionRequestedRequest(id=order.id, follow_up_request_id=evidence_id),
     ).order
-    assert pr.state == pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED and not pr.HasField("expires_at")
+    assert pr.state == pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED
+    assert pr.expires_at == extended.expires_at  # the provider's own period runs on
     assert pr.follow_up_request_id == evidence_id
     done = client.call("nl-liaison", "MarkProduced", pb.MarkProducedRequest(id=order.id)).order
     assert done.state == pb.PRESERVATION_ORDER_STATE_PRODUCED and done.version == 6

@@ -60,6 +60,20 @@ class NotExecutedReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOT_EXECUTED_REASON_IMMUNITIES: _ClassVar[NotExecutedReason]
     NOT_EXECUTED_REASON_CONFLICT_OF_LAW: _ClassVar[NotExecutedReason]
     NOT_EXECUTED_REASON_OTHER: _ClassVar[NotExecutedReason]
+
+class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WARNING_KIND_UNSPECIFIED: _ClassVar[WarningKind]
+    WARNING_KIND_BEFORE_EXPIRY: _ClassVar[WarningKind]
+    WARNING_KIND_AT_EXPIRY: _ClassVar[WarningKind]
+    WARNING_KIND_PRODUCTION_ENDED: _ClassVar[WarningKind]
+
+class ProductionOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRODUCTION_OUTCOME_UNSPECIFIED: _ClassVar[ProductionOutcome]
+    PRODUCTION_OUTCOME_REFUSED: _ClassVar[ProductionOutcome]
+    PRODUCTION_OUTCOME_WITHDRAWN: _ClassVar[ProductionOutcome]
+    PRODUCTION_OUTCOME_NOT_EXECUTED: _ClassVar[ProductionOutcome]
 PRESERVATION_ORDER_STATE_UNSPECIFIED: PreservationOrderState
 PRESERVATION_ORDER_STATE_DRAFT: PreservationOrderState
 PRESERVATION_ORDER_STATE_ISSUED: PreservationOrderState
@@ -95,6 +109,14 @@ NOT_EXECUTED_REASON_NOT_COVERED: NotExecutedReason
 NOT_EXECUTED_REASON_IMMUNITIES: NotExecutedReason
 NOT_EXECUTED_REASON_CONFLICT_OF_LAW: NotExecutedReason
 NOT_EXECUTED_REASON_OTHER: NotExecutedReason
+WARNING_KIND_UNSPECIFIED: WarningKind
+WARNING_KIND_BEFORE_EXPIRY: WarningKind
+WARNING_KIND_AT_EXPIRY: WarningKind
+WARNING_KIND_PRODUCTION_ENDED: WarningKind
+PRODUCTION_OUTCOME_UNSPECIFIED: ProductionOutcome
+PRODUCTION_OUTCOME_REFUSED: ProductionOutcome
+PRODUCTION_OUTCOME_WITHDRAWN: ProductionOutcome
+PRODUCTION_OUTCOME_NOT_EXECUTED: ProductionOutcome
 
 class TargetIdentifier(_message.Message):
     __slots__ = ("kind", "value")
@@ -105,7 +127,7 @@ class TargetIdentifier(_message.Message):
     def __init__(self, kind: _Optional[_Union[TargetKind, str]] = ..., value: _Optional[str] = ...) -> None: ...
 
 class PreservationOrder(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at", "replica", "allowed_actions")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at", "replica", "allowed_actions", "received_at", "clock_stopped_at", "clock_remaining_seconds")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +157,9 @@ class PreservationOrder(_message.Message):
     PRODUCED_AT_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_STOPPED_AT_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_REMAINING_SECONDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -164,21 +189,32 @@ class PreservationOrder(_message.Message):
     produced_at: _timestamp_pb2.Timestamp
     replica: _common_pb2.Replica
     allowed_actions: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ...) -> None: ...
+    received_at: _timestamp_pb2.Timestamp
+    clock_stopped_at: _timestamp_pb2.Timestamp
+    clock_remaining_seconds: int
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_stopped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_remaining_seconds: _Optional[int] = ...) -> None: ...
 
 class ExpiryWarning(_message.Message):
-    __slots__ = ("order", "offset_seconds", "expires_at", "first", "due_at")
+    __slots__ = ("order", "offset_seconds", "expires_at", "first", "due_at", "kind", "reason", "production_request_id", "production_outcome")
     ORDER_FIELD_NUMBER: _ClassVar[int]
     OFFSET_SECONDS_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     FIRST_FIELD_NUMBER: _ClassVar[int]
     DUE_AT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PRODUCTION_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PRODUCTION_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     order: PreservationOrder
     offset_seconds: int
     expires_at: _timestamp_pb2.Timestamp
     first: bool
     due_at: _timestamp_pb2.Timestamp
-    def __init__(self, order: _Optional[_Union[PreservationOrder, _Mapping]] = ..., offset_seconds: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first: _Optional[bool] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    kind: WarningKind
+    reason: str
+    production_request_id: str
+    production_outcome: ProductionOutcome
+    def __init__(self, order: _Optional[_Union[PreservationOrder, _Mapping]] = ..., offset_seconds: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., first: _Optional[bool] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[WarningKind, str]] = ..., reason: _Optional[str] = ..., production_request_id: _Optional[str] = ..., production_outcome: _Optional[_Union[ProductionOutcome, str]] = ...) -> None: ...
 
 class Provider(_message.Message):
     __slots__ = ("id", "name", "establishment_jurisdiction", "legal_representative", "preferred_channel", "preservation_period_days", "extension_days", "extension_min_notice_days", "max_extensions", "source")
@@ -273,14 +309,16 @@ class ListOrdersResponse(_message.Message):
     def __init__(self, orders: _Optional[_Iterable[_Union[PreservationOrder, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class IssueOrderRequest(_message.Message):
-    __slots__ = ("id", "expected_version", "issued_at")
+    __slots__ = ("id", "expected_version", "issued_at", "received_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     expected_version: int
     issued_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    received_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class IssueOrderResponse(_message.Message):
     __slots__ = ("order",)
@@ -289,16 +327,18 @@ class IssueOrderResponse(_message.Message):
     def __init__(self, order: _Optional[_Union[PreservationOrder, _Mapping]] = ...) -> None: ...
 
 class ConfirmOrderRequest(_message.Message):
-    __slots__ = ("id", "expected_version", "confirmed_at", "provider_reference")
+    __slots__ = ("id", "expected_version", "confirmed_at", "provider_reference", "received_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     CONFIRMED_AT_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     expected_version: int
     confirmed_at: _timestamp_pb2.Timestamp
     provider_reference: str
-    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., provider_reference: _Optional[str] = ...) -> None: ...
+    received_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., provider_reference: _Optional[str] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ConfirmOrderResponse(_message.Message):
     __slots__ = ("order",)

@@ -32,21 +32,34 @@ class PreservationServiceStub:
     by the issuing side, a prosecutor or police liaison of the origin jurisdiction, because the provider
     is not a user of the system: the liaison records what the provider answered):
 
-    DRAFT --IssueOrder--> ISSUED
-    ISSUED --ConfirmOrder(confirmed_at)--> CONFIRMED        expires_at computed from the legal basis
-    CONFIRMED | EXTENDED --ExtendOrder--> EXTENDED           expires_at recomputed, if the rules allow
+    DRAFT --IssueOrder(issued_at, received_at)--> ISSUED     EPOC_PR, BUDAPEST_ART29, NATIONAL: expires_at
+    counted from received_at (receipt by the provider; default the issue time)
+    ISSUED --ConfirmOrder(confirmed_at, received_at)--> CONFIRMED (EXTENDED if extended before)
+    PROVIDER_VOLUNTARY: expires_at counted from confirmed_at (the provider's processing); the other
+    bases keep their expiry unless the confirmation states received_at
+    ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --ExtendOrder--> EXTENDED (ISSUED and
+    PRODUCTION_REQUESTED stay), expires_at recomputed, if the order's clock runs and the rules allow
     ISSUED | CONFIRMED | EXTENDED --MarkProductionRequested, or a linked evidence request reaching
-    ISSUED or later (event)--> PRODUCTION_REQUESTED       no expiry until production
+    ISSUED or later (event)--> PRODUCTION_REQUESTED       EPOC_PR, BUDAPEST_ART29: the clock stops (no
+    expiry; clock_stopped_at and clock_remaining_seconds kept); PROVIDER_VOLUNTARY, NATIONAL: the
+    clock runs on (expiry, warnings, extensions, EXPIRED)
+    PRODUCTION_REQUESTED --the linked request REFUSED, WITHDRAWN or NOT_EXECUTED (event)--> ISSUED |
+    CONFIRMED | EXTENDED (the state before); a stopped clock runs again with the time that was left
+    (event resumed, and an ExpiryWarning of kind WARNING_KIND_PRODUCTION_ENDED to the issuer)
     PRODUCTION_REQUESTED --MarkProduced, or the linked request EXECUTED (event)--> PRODUCED
-    CONFIRMED | EXTENDED --expires_at reached (the service's clock)--> EXPIRED
+    ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --expires_at reached (the service's clock)-->
+    EXPIRED (only while the order has an expiry)
     DRAFT | ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --LiftOrder(reason)--> LIFTED
     ISSUED | CONFIRMED | EXTENDED --RecordNotExecuted(reason)--> NOT_EXECUTED
 
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
-    production_requested, produced, expired, lifted, not_executed. Warnings before expiry (at the
-    configured offsets, and at expiry) are published on jit.preservation.<origin>.expiry_warning with an
-    ExpiryWarning as state, exactly once each.
+    production_requested, produced, expired, lifted, not_executed, resumed (type
+    jit.preservation.v1.PreservationOrderResumed: the order's production request was refused, withdrawn or
+    not executed and the order is back in the state before PRODUCTION_REQUESTED). Warnings before expiry (at
+    the configured offsets, and at expiry), and the warning that a failed production request brought the
+    clock back, are published on jit.preservation.<origin>.expiry_warning with an ExpiryWarning as state,
+    exactly once each.
     """
 
     def __init__(self, channel):
@@ -124,21 +137,34 @@ class PreservationServiceServicer:
     by the issuing side, a prosecutor or police liaison of the origin jurisdiction, because the provider
     is not a user of the system: the liaison records what the provider answered):
 
-    DRAFT --IssueOrder--> ISSUED
-    ISSUED --ConfirmOrder(confirmed_at)--> CONFIRMED        expires_at computed from the legal basis
-    CONFIRMED | EXTENDED --ExtendOrder--> EXTENDED           expires_at recomputed, if the rules allow
+    DRAFT --IssueOrder(issued_at, received_at)--> ISSUED     EPOC_PR, BUDAPEST_ART29, NATIONAL: expires_at
+    counted from received_at (receipt by the provider; default the issue time)
+    ISSUED --ConfirmOrder(confirmed_at, received_at)--> CONFIRMED (EXTENDED if extended before)
+    PROVIDER_VOLUNTARY: expires_at counted from confirmed_at (the provider's processing); the other
+    bases keep their expiry unless the confirmation states received_at
+    ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --ExtendOrder--> EXTENDED (ISSUED and
+    PRODUCTION_REQUESTED stay), expires_at recomputed, if the order's clock runs and the rules allow
     ISSUED | CONFIRMED | EXTENDED --MarkProductionRequested, or a linked evidence request reaching
-    ISSUED or later (event)--> PRODUCTION_REQUESTED       no expiry until production
+    ISSUED or later (event)--> PRODUCTION_REQUESTED       EPOC_PR, BUDAPEST_ART29: the clock stops (no
+    expiry; clock_stopped_at and clock_remaining_seconds kept); PROVIDER_VOLUNTARY, NATIONAL: the
+    clock runs on (expiry, warnings, extensions, EXPIRED)
+    PRODUCTION_REQUESTED --the linked request REFUSED, WITHDRAWN or NOT_EXECUTED (event)--> ISSUED |
+    CONFIRMED | EXTENDED (the state before); a stopped clock runs again with the time that was left
+    (event resumed, and an ExpiryWarning of kind WARNING_KIND_PRODUCTION_ENDED to the issuer)
     PRODUCTION_REQUESTED --MarkProduced, or the linked request EXECUTED (event)--> PRODUCED
-    CONFIRMED | EXTENDED --expires_at reached (the service's clock)--> EXPIRED
+    ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --expires_at reached (the service's clock)-->
+    EXPIRED (only while the order has an expiry)
     DRAFT | ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --LiftOrder(reason)--> LIFTED
     ISSUED | CONFIRMED | EXTENDED --RecordNotExecuted(reason)--> NOT_EXECUTED
 
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
-    production_requested, produced, expired, lifted, not_executed. Warnings before expiry (at the
-    configured offsets, and at expiry) are published on jit.preservation.<origin>.expiry_warning with an
-    ExpiryWarning as state, exactly once each.
+    production_requested, produced, expired, lifted, not_executed, resumed (type
+    jit.preservation.v1.PreservationOrderResumed: the order's production request was refused, withdrawn or
+    not executed and the order is back in the state before PRODUCTION_REQUESTED). Warnings before expiry (at
+    the configured offsets, and at expiry), and the warning that a failed production request brought the
+    clock back, are published on jit.preservation.<origin>.expiry_warning with an ExpiryWarning as state,
+    exactly once each.
     """
 
     def CreateOrder(self, request, context):
@@ -291,21 +317,34 @@ class PreservationService:
     by the issuing side, a prosecutor or police liaison of the origin jurisdiction, because the provider
     is not a user of the system: the liaison records what the provider answered):
 
-    DRAFT --IssueOrder--> ISSUED
-    ISSUED --ConfirmOrder(confirmed_at)--> CONFIRMED        expires_at computed from the legal basis
-    CONFIRMED | EXTENDED --ExtendOrder--> EXTENDED           expires_at recomputed, if the rules allow
+    DRAFT --IssueOrder(issued_at, received_at)--> ISSUED     EPOC_PR, BUDAPEST_ART29, NATIONAL: expires_at
+    counted from received_at (receipt by the provider; default the issue time)
+    ISSUED --ConfirmOrder(confirmed_at, received_at)--> CONFIRMED (EXTENDED if extended before)
+    PROVIDER_VOLUNTARY: expires_at counted from confirmed_at (the provider's processing); the other
+    bases keep their expiry unless the confirmation states received_at
+    ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --ExtendOrder--> EXTENDED (ISSUED and
+    PRODUCTION_REQUESTED stay), expires_at recomputed, if the order's clock runs and the rules allow
     ISSUED | CONFIRMED | EXTENDED --MarkProductionRequested, or a linked evidence request reaching
-    ISSUED or later (event)--> PRODUCTION_REQUESTED       no expiry until production
+    ISSUED or later (event)--> PRODUCTION_REQUESTED       EPOC_PR, BUDAPEST_ART29: the clock stops (no
+    expiry; clock_stopped_at and clock_remaining_seconds kept); PROVIDER_VOLUNTARY, NATIONAL: the
+    clock runs on (expiry, warnings, extensions, EXPIRED)
+    PRODUCTION_REQUESTED --the linked request REFUSED, WITHDRAWN or NOT_EXECUTED (event)--> ISSUED |
+    CONFIRMED | EXTENDED (the state before); a stopped clock runs again with the time that was left
+    (event resumed, and an ExpiryWarning of kind WARNING_KIND_PRODUCTION_ENDED to the issuer)
     PRODUCTION_REQUESTED --MarkProduced, or the linked request EXECUTED (event)--> PRODUCED
-    CONFIRMED | EXTENDED --expires_at reached (the service's clock)--> EXPIRED
+    ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --expires_at reached (the service's clock)-->
+    EXPIRED (only while the order has an expiry)
     DRAFT | ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --LiftOrder(reason)--> LIFTED
     ISSUED | CONFIRMED | EXTENDED --RecordNotExecuted(reason)--> NOT_EXECUTED
 
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
-    production_requested, produced, expired, lifted, not_executed. Warnings before expiry (at the
-    configured offsets, and at expiry) are published on jit.preservation.<origin>.expiry_warning with an
-    ExpiryWarning as state, exactly once each.
+    production_requested, produced, expired, lifted, not_executed, resumed (type
+    jit.preservation.v1.PreservationOrderResumed: the order's production request was refused, withdrawn or
+    not executed and the order is back in the state before PRODUCTION_REQUESTED). Warnings before expiry (at
+    the configured offsets, and at expiry), and the warning that a failed production request brought the
+    clock back, are published on jit.preservation.<origin>.expiry_warning with an ExpiryWarning as state,
+    exactly once each.
     """
 
     @staticmethod
