@@ -74,9 +74,9 @@ _JIT: tuple[Rule, ...] = (
     ),
     Rule(
         "JIT_PERIOD_WARNING",
-        "the warnings of a workspace's agreed period fall due 60, 30 and 7 days before its last day "
-        "(configurable), on the last day and once it has ended; only the latest one due is sent, and a new "
-        "end date starts a new series (jitlib.period)",
+        "the members of a workspace are warned in its workspace channel, with a period_warning event, 60, "
+        "30 and 7 days before the last day of its agreed period (configurable), on that day and once it has "
+        "ended: each warning once, only the latest one due, and a new end date starts a new series",
         f"{JIT_FD} Art. 1(1); {JIT_CONVENTION} Art. 13(1)",
     ),
     Rule(

@@ -1,5 +1,6 @@
 """Wires the messaging service into the shared bootstrap (jitlib.server): the key ring, sealed content,
-channel writes, live delivery, the receipt writer, the consumers and the retention scanner."""
+channel writes, live delivery, the receipt writer, the consumers, the retention scanner and the warnings of
+each JIT's agreed period."""
 
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import grpc
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from jit.messaging.v1 import messaging_pb2, messaging_pb2_grpc
-from jitlib import crypto, sealing
+from jitlib import crypto, period, sealing
 from jitlib.bus import stream_for
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
-from services.messaging import events, notices, peers, store
+from services.messaging import events, notices, peers, period_warnings, store
 from services.messaging.channels import Channels
 from services.messaging.content import Content
 from services.messaging.keys import RECHECK_SECONDS, ChannelKeys
@@ -47,6 +48,16 @@ class MessagingSettings(ServiceSettings):
     #: A replica uses a cached key at most this long before it looks at its workspace key in the store
     #: again (how late a replica that missed a shred's event stops using the destroyed keys).
     key_recheck_seconds: float = Field(default=RECHECK_SECONDS, gt=0, le=300)
+    #: Warnings before the last day of a JIT's agreed period (durations, comma-separated); one more is
+    #: sent on the last day and one once it has ended (``period_warnings``, rule JIT_PERIOD_WARNING).
+    period_warning_offsets: str = period.DEFAULT_OFFSETS
+    period_scan_seconds: float = Field(default=300, gt=0)
+
+    @field_validator("period_warning_offsets")
+    @classmethod
+    def _offsets(cls, value: str) -> str:
+        period.parse_offsets(value)  # ValueError, named by the setting, at start
+        return value
 
 
 @dataclass
@@ -103,9 +114,13 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
             interval=settings.retention_scan_seconds,
         )
         s.extra["scanner"] = scanner
+        warnings = period_warnings.scanner(
+            rt, p.channels, period.parse_offsets(settings.period_warning_offsets), interval=settings.period_scan_seconds
+        )
+        s.extra["period"] = warnings
         known = notices.notice_handler(rt, p.channels, p.live, loop, notices=False)
         out += peers.consumers(rt, p.channels, p.live, RECORD_STREAMS, known)
-        out += [scanner, p.live, p.receipts]
+        out += [scanner, warnings, p.live, p.receipts]
         return out
 
     s = ServiceSpec.of("messaging", store, [events.STREAM], register, consumers=workers)

@@ -2,7 +2,8 @@
 jit.messaging.<sender jurisdiction>.<posted|edited|deleted>, in the jit.events.v1.Envelope with the
 message's metadata (never its content) as state; and one per shredded workspace,
 jit.messaging.<lead>.shredded, with the workspace (id and lead) as state, which makes every replica drop
-the keys it holds of it. What it consumes is in ``notices``."""
+the keys it holds of it; and each warning of a JIT's agreed period, jit.messaging.<lead>.period_warning, with
+a jit.common.v1.WorkspacePeriodWarning as state (``period_warnings``). What it consumes is in ``notices``."""
 
 from __future__ import annotations
 
@@ -24,8 +25,12 @@ STREAM = stream_for("messaging")
 LIVE = "jit.messaging.*.*"
 POSTED, EDITED, DELETED, SHREDDED = "posted", "edited", "deleted", "shredded"
 SHREDDED_TYPE = "jit.messaging.v1.WorkspaceShredded"
+PERIOD_WARNING = "period_warning"
+PERIOD_WARNING_TYPE = "jit.messaging.v1.WorkspacePeriodWarning"
 #: Who shreds: the retention clock.
 RETENTION = Actor("system", "jit-retention", "SYSTEM")
+#: Who warns that a JIT's agreed period ends: its clock (``period_warnings``).
+PERIOD = Actor("system", "jit-period", "SYSTEM")
 
 
 def subject(message: Message, event: str) -> str:
@@ -67,6 +72,29 @@ def peer_envelope(
         aggregate_id=message.id,
         version=message.revision,
         actor=message.sender,
+        now=now,
+    )
+
+
+def period_warning_subject(lead: str) -> str:
+    return f"jit.messaging.{lead}.{PERIOD_WARNING}"
+
+
+def period_warning_envelope(
+    state: common_pb2.WorkspacePeriodWarning, members: frozenset[str], version: int, now: datetime
+) -> Envelope:
+    """A warning of the JIT's agreed period (rule JIT_PERIOD_WARNING), for every member."""
+    ws = state.workspace
+    return envelopes.envelope(
+        event_type=PERIOD_WARNING_TYPE,
+        state=state,
+        workspace_id=ws.id,
+        origin=ws.lead,
+        audience=sorted(members),
+        aggregate_type="workspace",
+        aggregate_id=ws.id,
+        version=version,
+        actor=PERIOD,
         now=now,
     )
 

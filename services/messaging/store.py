@@ -668,6 +668,13 @@ def closure_seen_at(session: Session, workspace_id: str) -> datetime | None:
     return as_utc(row.seen_closed_at) if row is not None and row.shredded_at is None else None
 
 
+def alerts_sent_among(session: Session, keys: list[str]) -> set[str]:
+    """Which of ``keys`` are in ``alerts_sent`` already (one query on its primary key)."""
+    if not keys:
+        return set()
+    return set(session.scalars(select(ALERTS.c.key).where(ALERTS.c.key.in_(keys))))
+
+
 def workspace_shredded(session: Session, workspace_id: str) -> bool:
     row = session.get(WorkspaceClosure, workspace_id)
     return row is not None and row.shredded_at is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,6 +20,8 @@ import grpc
 import pytest
 from sqlalchemy import select
 
+from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as epb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jit.preservation.v1 import preservation_pb2 as ppb
@@ -30,24 +33,24 @@ from jitlib import period, workspaces
 from jitlib.clock import OffsetClock
 from jitlib.config import CommonSettings
 from jitlib.natsauth import NodeUsers
-from tests.conftest import authenticated_nats, wait_for_workspace
+from tests.conftest import authenticated_nats, read_stream, wait_for_workspace
 from tests.harness import RunningService, error_reason, eventually, md, rid, start_service
 from tests.integration.evidence.conftest import new_request
 
 pytestmark = pytest.mark.integration
 
 WS = "jit-demo"
+OFFSETS = period.parse_offsets(period.DEFAULT_OFFSETS)
 
 
-def announce_end(keycloak: Any, url: str, ends_on: str, version_step: int = 1) -> None:
-    """Announce the demo workspace with another end date and the next version on the NATS at ``url``, as
-    `jit admin workspace extend` announces it (without changing Keycloak, which the whole suite shares)."""
+def announce_end(keycloak: Any, url: str, ends_on: str, version: int) -> None:
+    """Announce the demo workspace with another end date as ``version`` on the NATS at ``url``, as `jit
+    admin workspace extend` announces it (without changing Keycloak, which the whole suite shares)."""
     from jitcli import kcadmin
     from jitcli.workspace_sync import publish_workspaces
 
     admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
-    ws = kcadmin.get_workspace(admin, WS)
-    moved = dataclasses.replace(ws, ends_on=ends_on, version=ws.version + version_step)
+    moved = dataclasses.replace(kcadmin.get_workspace(admin, WS), ends_on=ends_on, version=version)
     asyncio.run(publish_workspaces(url, [moved]))
 
 
@@ -221,7 +224,7 @@ def test_jit_period_ended_refuses_new_records_and_an_extension_lets_them_through
 
     # The members agree to extend by a year: the administrator records and announces the new end date.
     new_end = (info.last_day + timedelta(days=365)).isoformat()
-    announce_end(keycloak, period_nats.url, new_end)
+    announce_end(keycloak, period_nats.url, new_end, info.version + 1)
     for svc in node.services:
         wait_for_end(svc, new_end)
     assert calls.call(calls.tasks, "CreateTask", "nl-prosecutor", new_task()).task.id
@@ -237,3 +240,128 @@ def test_jit_period_ended_refuses_new_records_and_an_extension_lets_them_through
             )
         )
         assert [tuple(e) for e in entries] == [(workspaces.PERIOD_CHANGED, WS)], svc.app.spec.name
+
+
+# -- the warnings -------------------------------------------------------------------------------------
+
+
+def start_messaging(url: str, nats_url: str, issuer: str, state: Any, group: str, clock: OffsetClock) -> RunningService:
+    from services.messaging.app import MessagingSettings, spec
+
+    common = CommonSettings(nats_url=nats_url, oidc_issuer=issuer, state_dir=state)
+    # A scan only when the test asks (and the one at start): the test moves the clock between scans.
+    cfg = MessagingSettings(
+        listen="127.0.0.1:0", database_url=url, consumer_group=group, outbox_poll_seconds=0.2, period_scan_seconds=3600
+    )
+    svc = start_service(spec(cfg), cfg, common, clock=clock)
+    wait_for_workspace(svc, WS)
+    return svc
+
+
+def scan_everywhere(replicas: list[RunningService]) -> None:
+    """Every replica scans at once (each on its own event loop), as replicas woken together would."""
+    threads = [
+        threading.Thread(target=lambda r=r: r.loop.run(r.app.spec.extra["period"].scan_once())) for r in replicas
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
+def test_jit_period_warning_reaches_every_member_once_through_replicas_and_restarts(
+    keycloak: Any, tokens: Any, period_nats: NatsInstance, postgres: Any, tmp_path: Any
+) -> None:
+    """JIT_PERIOD_WARNING (FD 2002/465/JHA Art. 1(1)): two messaging replicas on one PostgreSQL database
+    warn the members in the workspace channel, once per warning however often and wherever they scan, a
+    restart included: the latest warning due only (7 days before the last day, when nothing was sent at
+    60 and 30), then once the period ended, each with its period_warning event. After the end the members
+    still post and open channels (JIT_PERIOD_ENDED keeps messaging open); an extension (JIT_PERIOD_EXTENSION)
+    starts a new series for the new end date."""
+    from jit.messaging.v1 import messaging_pb2 as mpb
+    from jit.messaging.v1 import messaging_pb2_grpc
+    from jitlib.bus import stream_for
+
+    url = str(postgres.create_database(f"period_msg_{uuid.uuid4().hex[:10]}"))
+    group, clock = f"period-msg-{uuid.uuid4().hex[:8]}", OffsetClock()
+    replicas = [start_messaging(url, period_nats.url, keycloak.issuer, tmp_path, group, clock) for _ in range(2)]
+    try:
+        info = replicas[0].rt.workspaces.get(WS)
+        assert info is not None and info.last_day is not None
+        end = info.last_day
+        stub = messaging_pb2_grpc.MessagingServiceStub(replicas[1].channel)
+
+        def call(user: str, method: str, request: Any) -> Any:
+            return getattr(stub, method)(request, metadata=md(tokens(user)), timeout=30)
+
+        def warnings() -> list[str]:
+            ch = call("de-liaison", "OpenWorkspaceChannel", mpb.OpenWorkspaceChannelRequest(workspace_id=WS)).channel
+            listed = call("de-liaison", "ListMessages", mpb.ListMessagesRequest(channel_id=ch.id)).messages
+            return [m.body for m in listed if m.system and "agreed period" in m.body]
+
+        def events() -> list[common_pb2.WorkspacePeriodWarning]:
+            out = []
+            for m in read_stream(period_nats.url, stream_for("messaging").name or "", "jit.messaging.*.period_warning"):
+                state = common_pb2.WorkspacePeriodWarning()
+                env = Envelope.FromString(m.data)
+                if env.workspace_id == WS and env.state.Unpack(state):
+                    out.append(state)
+            return out
+
+        clock.advance(period.start_of(end) - timedelta(days=7) + timedelta(hours=1) - clock.now())
+        scan_everywhere(replicas)
+        scan_everywhere(replicas)
+        assert warnings() == [period.due_warning(WS, end.isoformat(), OFFSETS, clock.now()).text(clock.now())]
+        assert f"on {end.isoformat()}, in 7 days" in warnings()[0] and "Art. 1(1)" in warnings()[0]
+        sent = eventually(events, timeout=30)
+        assert [(e.label, e.days_left, e.ended, e.workspace.ends_on) for e in sent] == [("7d", 7, False, str(end))]
+        assert sorted(read_envelope_audience(period_nats.url)) == sorted(info.members)
+
+        # A replica restarts: its scan at start and the next find the warning sent.
+        replicas[1].stop()
+        replicas[1] = start_messaging(url, period_nats.url, keycloak.issuer, tmp_path, group, clock)
+        stub = messaging_pb2_grpc.MessagingServiceStub(replicas[1].channel)
+        scan_everywhere(replicas)
+        assert len(warnings()) == 1
+
+        # The period ends: one more warning; the members still talk, in the workspace channel and in a new one.
+        clock.advance(period.start_of(end) + timedelta(days=1, hours=2) - clock.now())
+        scan_everywhere(replicas)
+        scan_everywhere(replicas)
+        texts = warnings()
+        assert len(texts) == 2 and f"ended on {end.isoformat()}" in texts[1]
+        eventually(lambda: [e.label for e in events()] == ["7d", period.ENDED], timeout=30)
+        ch = call("de-liaison", "OpenWorkspaceChannel", mpb.OpenWorkspaceChannelRequest(workspace_id=WS)).channel
+        call("de-liaison", "PostMessage", mpb.PostMessageRequest(request_id=rid(), channel_id=ch.id, body="Closing"))
+        opened = call(
+            "nl-prosecutor",
+            "CreateChannel",
+            mpb.CreateChannelRequest(request_id=rid(), workspace_id=WS, title="Wind-down NL-DE", members=["DE"]),
+        )
+        assert opened.channel.id
+
+        # Extended by a year: a new series, from 60 days before the new last day.
+        new_end = end + timedelta(days=365)
+        announce_end(keycloak, period_nats.url, new_end.isoformat(), info.version + 1)
+        for r in replicas:
+            eventually(lambda r=r: r.rt.workspaces.get(WS).ends_on == new_end.isoformat(), timeout=30)
+        scan_everywhere(replicas)
+        assert len(warnings()) == 2
+        clock.advance(period.start_of(new_end) - timedelta(days=60) + timedelta(hours=1) - clock.now())
+        scan_everywhere(replicas)
+        assert len(warnings()) == 3 and f"on {new_end.isoformat()}, in 60 days" in warnings()[2]
+        eventually(lambda: [(e.label, e.workspace.ends_on) for e in events()][2:] == [("60d", str(new_end))])
+    finally:
+        for r in replicas:
+            r.stop()
+
+
+def read_envelope_audience(url: str) -> list[str]:
+    """The audience of the first period_warning event of the demo workspace."""
+    from jitlib.bus import stream_for
+
+    for m in read_stream(url, stream_for("messaging").name or "", "jit.messaging.*.period_warning"):
+        env = Envelope.FromString(m.data)
+        if env.workspace_id == WS:
+            return list(env.audience)
+    return []

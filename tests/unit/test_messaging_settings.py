@@ -7,6 +7,7 @@ import base64
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from jitlib import crypto
 from services.messaging.app import MessagingSettings
@@ -33,3 +34,14 @@ def test_without_a_kek_a_local_one_is_generated_once(tmp_path: Path) -> None:
     first = crypto.load_kek(settings.kek, settings.kek_file, tmp_path / "kek.b64")
     again = crypto.load_kek(settings.kek, settings.kek_file, tmp_path / "kek.b64")
     assert first.key == again.key and len(first.key) == 32
+
+
+def test_period_warning_offsets_are_read_and_a_malformed_value_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert MessagingSettings().period_warning_offsets == "60d,30d,7d"
+    monkeypatch.setenv("JIT_MESSAGING_PERIOD_WARNING_OFFSETS", "90d,14d")
+    assert MessagingSettings().period_warning_offsets == "90d,14d"
+    monkeypatch.setenv("JIT_MESSAGING_PERIOD_WARNING_OFFSETS", "two months")
+    with pytest.raises(ValidationError, match="period_warning_offsets"):
+        MessagingSettings()

@@ -92,3 +92,19 @@ class Workspace(_message.Message):
     version: int
     closed_at: str
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., lead: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., status: _Optional[_Union[WorkspaceStatus, str]] = ..., version: _Optional[int] = ..., closed_at: _Optional[str] = ...) -> None: ...
+
+class WorkspacePeriodWarning(_message.Message):
+    __slots__ = ("workspace", "label", "days_left", "ended", "channel_id", "message_id")
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    DAYS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace: Workspace
+    label: str
+    days_left: int
+    ended: bool
+    channel_id: str
+    message_id: str
+    def __init__(self, workspace: _Optional[_Union[Workspace, _Mapping]] = ..., label: _Optional[str] = ..., days_left: _Optional[int] = ..., ended: _Optional[bool] = ..., channel_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
