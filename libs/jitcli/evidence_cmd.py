@@ -283,12 +283,27 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
         rows.append(
             (f"refusal {x.submission}", f"{what} {_when(x.refused_at)}: {refusal_text(r.legal_basis, x.ground)}")
         )
+    if r.postponed_from:
+        resumes = _label(pb.EvidenceRequestState, r.postponed_from, "EVIDENCE_REQUEST_STATE_")
+        rows.append(("postponed", f"since {_when(r.postponed_at)}; resumes to {resumes}"))
     for d in r.deadlines:
         overdue = " OVERDUE" if d.overdue else ""
+        # A notified delay's date is shown next to the legal deadline, which does not move.
+        expected = f"; expected {_when(d.expected_at)} (notified delay)" if d.HasField("expected_at") else ""
         rows.append(
             (
                 f"deadline {_label(pb.DeadlineKind, d.kind, 'DEADLINE_KIND_')}",
-                f"{_when(d.due_at)}{overdue} ({d.source})",
+                f"{_when(d.due_at)}{overdue} ({d.source}){expected}",
+            )
+        )
+    if r.HasField("delay"):
+        dl = r.delay
+        rows.append(
+            (
+                "delay notified",
+                f"{_label(pb.DeadlineKind, dl.deadline, 'DEADLINE_KIND_')} expected {_when(dl.expected_at)}, "
+                f"by {dl.notified_by.username} ({dl.notified_by.jurisdiction}) on {_when(dl.notified_at)}: "
+                f"{dl.reason}",
             )
         )
     if r.preservation_order_id or r.linked_order.id:
@@ -553,7 +568,8 @@ def postpone(
 
 @request_app.command("resume")
 def resume(ctx: typer.Context, id: RequestId, expected_version: Version = 0) -> None:
-    """Executing side: POSTPONED -> IN_EXECUTION."""
+    """Executing side: POSTPONED -> the state it was postponed from (ACKNOWLEDGED or IN_EXECUTION), its
+    deadline counting on the time that was left (Directive 2014/41 Art. 15)."""
     _transition(ctx, "ResumeRequest", pb.ResumeRequestRequest(id=_uuid(id), expected_version=expected_version))
 
 
@@ -565,6 +581,23 @@ def extend_decision(ctx: typer.Context, id: RequestId, reason: Reason, expected_
         "ExtendDecisionDeadline",
         pb.ExtendDecisionDeadlineRequest(id=_uuid(id), expected_version=expected_version, reason=reason),
     )
+
+
+@request_app.command("notify-delay")
+def notify_delay(
+    ctx: typer.Context,
+    id: RequestId,
+    reason: Reason,
+    expected: Annotated[
+        str, typer.Option("--expected", metavar="TIME", help="When the decision or execution is expected.")
+    ],
+    expected_version: Version = 0,
+) -> None:
+    """Executing side, EIO only: the decision or execution deadline cannot be met; why and when it is
+    expected (Directive 2014/41 Art. 12(5), 12(6)). The legal deadline does not move."""
+    req = pb.NotifyDelayRequest(id=_uuid(id), expected_version=expected_version, reason=reason)
+    req.expected_at.CopyFrom(_ts(parse_instant(expected)))
+    _transition(ctx, "NotifyDelay", req)
 
 
 @request_app.command("user-notice")

@@ -164,6 +164,20 @@ _EIO: tuple[Rule, ...] = (
         "named in the detail), besides the general grounds of Art. 11(1)",
         f"UNVERIFIED: {EIO} Art. 22-31 (grounds of specific investigative measures)",
     ),
+    Rule(
+        "EIO_POSTPONEMENT",
+        "a postponed EIO resumes in the state it was postponed from (before the recognition decision, or in "
+        "execution), and the deadline that ran then is suspended while postponed: from the resumption it "
+        "counts the time that was left",
+        f"{EIO} Art. 15, 12(3), 12(4)",
+    ),
+    Rule(
+        "EIO_DELAY_NOTICE",
+        "the executing state notifies a delay of the recognition decision or of the execution with its "
+        "reasons and the date it expects, shown next to the legal deadline, which does not move and keeps "
+        "its warnings",
+        f"{EIO} Art. 12(5), 12(6)",
+    ),
 )
 
 # -- European Production and Preservation Orders ------------------------------------------------------

@@ -79,7 +79,7 @@ def make_emit(rt: Runtime) -> Emit:
         passed = p.label == "passed"
         state = pb.DeadlineAlert(
             request=request_to_pb(r, now),
-            deadline=deadline_to_pb(_deadline(d), now),
+            deadline=deadline_to_pb(_deadline(d), now, r.delay),
             seconds_before=int(p.before.total_seconds()),
             passed=passed,
         )

@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jitlib import legal
+from jitlib import durations, legal
 
 
 class DeadlineKind(enum.StrEnum):
@@ -122,6 +122,7 @@ PERIODS: dict[str, tuple[Period, ...]] = {
 
 EIO_DECISION_EXTENSION = 30 * DAY
 EIO_EXTENSION_SOURCE = legal.source("EIO_DECISION_EXTENSION")
+EIO_POSTPONEMENT_SOURCE = legal.source("EIO_POSTPONEMENT")
 
 
 def instrument(legal_basis: str, epoc_procedure: str) -> str:
@@ -138,6 +139,26 @@ class Clocks:
     received_at: datetime | None
     decided_at: datetime | None
     decision_extended: bool = False
+    #: How long postponements (EIO, Directive 2014/41 Art. 15) held the recognition decision and the
+    #: execution back: their deadline runs that much later (EIO_POSTPONEMENT).
+    decision_suspended: timedelta = timedelta(0)
+    execution_suspended: timedelta = timedelta(0)
+
+
+def _suspension(c: Clocks, kind: DeadlineKind) -> timedelta:
+    """How long a postponement suspended the clock of ``kind``: a postponed EIO's decision or execution
+    deadline counts, from the resumption, the time that was left when it was postponed."""
+    if kind is DeadlineKind.DECIDE:
+        return c.decision_suspended
+    if kind is DeadlineKind.EXECUTE:
+        return c.execution_suspended
+    return timedelta(0)
+
+
+def suspended_clock(state: str) -> DeadlineKind | None:
+    """The clock a postponement from ``state`` suspends: before the recognition decision, the decision's;
+    in execution, the execution's (Directive 2014/41 Art. 15 postpones recognition or execution)."""
+    return {"ACKNOWLEDGED": DeadlineKind.DECIDE, "IN_EXECUTION": DeadlineKind.EXECUTE}.get(state)
 
 
 def compute(c: Clocks) -> tuple[Deadline, ...]:
@@ -155,6 +176,10 @@ def compute(c: Clocks) -> tuple[Deadline, ...]:
             length += EIO_DECISION_EXTENSION
             source = f"{source}, extended under {EIO_EXTENSION_SOURCE}"
         due = add_working_days(anchor, length.days) if p.working_days else anchor + length
+        suspended = _suspension(c, p.kind)
+        if suspended > timedelta(0):
+            due += suspended
+            source = f"{source}, suspended {durations.compact(suspended)} while postponed ({EIO_POSTPONEMENT_SOURCE})"
         out.append(Deadline(p.kind, due, source, anchor, p.working_days))
     return tuple(sorted(out, key=lambda d: (d.due_at, d.kind.value)))
 
@@ -168,7 +193,8 @@ def window_end(c: Clocks, kind: DeadlineKind) -> datetime | None:
             anchor = c.received_at if p.anchor == "received" else c.decided_at
             if anchor is None:
                 return None
-            return add_working_days(anchor, p.length.days) if p.working_days else anchor + p.length
+            end = add_working_days(anchor, p.length.days) if p.working_days else anchor + p.length
+            return end + _suspension(c, kind)
     return None
 
 

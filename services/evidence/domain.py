@@ -20,7 +20,7 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from jitlib import legal, validate
@@ -40,13 +40,16 @@ from jitlib.policy import (
 )
 from jitlib.principal import Principal
 from services.evidence import custody, deadlines
-from services.evidence.deadlines import Clocks, Deadline
+from services.evidence.deadlines import Clocks, Deadline, DeadlineKind
 
 AUTHORITY_MAX = 300
 PROVIDER_MAX = 200
 TARGETS_MAX = 50
 #: The longest a user notice may be suppressed for in one go (a non-disclosure order is renewed, not open-ended).
 MAX_SUPPRESSION = validate.MAX_AHEAD
+#: How far ahead a notified delay may expect the decision or execution: a year (further is a postponement
+#: or a refusal, not a delay).
+DELAY_MAX_AHEAD = timedelta(days=365)
 
 #: Evidence items: received and read by the parties' case roles; a police liaison records evidence received
 #: (DOMAIN.md), so both sides' prosecutors and liaisons may upload.
@@ -154,6 +157,18 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Delay:
+    """A delay the executing state notified (EIO_DELAY_NOTICE): of which deadline, why, when it expects to
+    decide or execute, and when and by whom it said so. The legal deadline itself does not move."""
+
+    deadline: DeadlineKind
+    reason: str
+    expected_at: datetime
+    notified_at: datetime
+    notified_by: Actor
+
+
+@dataclass(frozen=True)
 class EvidenceRequest(Versioned):
     id: str
     workspace_id: str
@@ -184,6 +199,15 @@ class EvidenceRequest(Versioned):
     non_execution_reason: str = ""
     decision_extended: bool = False
     postponed_until: datetime | None = None
+    #: While POSTPONED: the state it resumes to, and since when (EIO_POSTPONEMENT).
+    postponed_from: str = ""
+    postponed_at: datetime | None = None
+    #: How long postponements held the decision and the execution back, in seconds (their deadlines run
+    #: that much later).
+    decision_suspended_seconds: int = 0
+    execution_suspended_seconds: int = 0
+    #: The latest delay the executing state notified (EIO_DELAY_NOTICE), if any.
+    delay: Delay | None = None
     deadlines: tuple[Deadline, ...] = ()
     #: The categories decided (refused or executed) in this submission; the others are open.
     decided_categories: tuple[CategoryOutcome, ...] = ()
@@ -238,6 +262,8 @@ class EvidenceRequest(Versioned):
             self.received_at,
             self.decided_at,
             self.decision_extended,
+            timedelta(seconds=self.decision_suspended_seconds),
+            timedelta(seconds=self.execution_suspended_seconds),
         )
 
 
@@ -319,6 +345,7 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         _t("withdraw", "withdrawn", Side.ISSUER, _BEFORE_EXECUTED, S.WITHDRAWN, needs_reason=True),
         _t("postpone", "postponed", Side.EXECUTING, {S.ACKNOWLEDGED, S.IN_EXECUTION}, S.POSTPONED, needs_reason=True),
+        # Back to the state it was postponed from (``resumed_state``), IN_EXECUTION or ACKNOWLEDGED.
         _t("resume", "resumed", Side.EXECUTING, {S.POSTPONED}, S.IN_EXECUTION),
         # Not state changes, but changes with their own RPC, event and audit entry.
         _t(
@@ -332,10 +359,19 @@ TRANSITIONS: dict[str, Transition] = {
         _t("update_user_notice", "user_notice_updated", Side.ISSUER, set(State), S.DRAFT),
         # A refused request, clarified, is submitted again: a new receipt (REQUEST_RESUBMISSION).
         _t("resubmit", "resubmitted", Side.ISSUER, {S.REFUSED}, S.ISSUED, needs_reason=True),
+        # EIO only, while the decision or the execution deadline runs (EIO_DELAY_NOTICE).
+        _t(
+            "notify_delay",
+            "delay_notified",
+            Side.EXECUTING,
+            {S.ISSUED, S.ACKNOWLEDGED, S.IN_EXECUTION, S.PARTIALLY_EXECUTED},
+            S.DRAFT,
+            needs_reason=True,
+        ),
     )
 }
 #: Transitions that keep the current state.
-STATE_KEEPING = frozenset({"extend_decision", "update_user_notice"})
+STATE_KEEPING = frozenset({"extend_decision", "update_user_notice", "notify_delay"})
 #: After the emergency EPOC with notification was executed, the enforcing state may still object within
 #: 96 hours (Reg. 2023/1543 Art. 10(4), 12(1)).
 LATE_OBJECTION_STATES = frozenset({S.IN_EXECUTION, S.PARTIALLY_EXECUTED, S.EXECUTED})
@@ -364,6 +400,7 @@ class TransitionInput:
     data_categories: tuple[str, ...] = ()
     #: A resubmission's amended description; None when unchanged.
     description: str | None = None
+    expected_at: datetime | None = None
     unknown_enums: tuple[str, ...] = ()
 
 
@@ -393,6 +430,10 @@ def transition_violations(t: Transition, data: TransitionInput, now: datetime) -
     out += validate.past_date("received_at", data.received_at, now)
     if data.postponed_until is not None and data.postponed_until <= now:
         out.append(FieldViolation("until", "must be in the future"))
+    if t.action == "notify_delay":
+        if data.expected_at is None:
+            out.append(FieldViolation("expected_at", "is required: when the decision or execution is expected"))
+        out += validate.future_date("expected_at", data.expected_at, now, maximum=DELAY_MAX_AHEAD)
     if t.action == "update_user_notice":
         out += _notice_violations(
             "status", data.user_notice_status, "suppressed_until", data.user_notice_suppressed_until, now
@@ -458,6 +499,29 @@ def _review_holds_execution(req: EvidenceRequest, now: datetime) -> FailedPrecon
     )
 
 
+#: The transitions of a European Investigation Order only, with the rule each applies.
+_EIO_ONLY = {
+    "postpone": "EIO_POSTPONEMENT",
+    "resume": "EIO_POSTPONEMENT",
+    "extend_decision": "EIO_DECISION_EXTENSION",
+    "notify_delay": "EIO_DELAY_NOTICE",
+}
+
+
+def delayed_deadline(req: EvidenceRequest) -> Deadline | None:
+    """The deadline a delay notified now would be about: the running decision or execution deadline."""
+    running = deadlines.compute(req.clocks())
+    return next((d for d in running if d.kind in (DeadlineKind.DECIDE, DeadlineKind.EXECUTE)), None)
+
+
+def resumed_state(req: EvidenceRequest) -> State:
+    """Where a postponed EIO resumes (EIO_POSTPONEMENT): the state it was postponed from. A request
+    postponed before that was stored resumes in execution when the decision was taken, else before it."""
+    if req.postponed_from:
+        return State(req.postponed_from)
+    return S.IN_EXECUTION if req.decided_at is not None else S.ACKNOWLEDGED
+
+
 def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondition | None:
     """Why the request's state, instrument or clocks do not allow ``action`` at ``now`` (None when they
     do): what ``apply`` checks before it changes anything, and what ``allowed_actions`` asks."""
@@ -495,12 +559,18 @@ def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondit
             "a provider without a notified enforcing state does not refuse: record it as not executed",
             {"action": action},
         )
-    if action in ("postpone", "resume", "extend_decision") and req.legal_basis != "EIO":
+    if action in _EIO_ONLY and req.legal_basis != "EIO":
         return FailedPrecondition(
             "EIO_ONLY",
-            f"{action.replace('_', ' ')} exists for a European Investigation Order only (Directive 2014/41 "
-            f"{'Art. 15' if action != 'extend_decision' else 'Art. 12(5)'})",
+            f"{action.replace('_', ' ')} exists for a European Investigation Order only "
+            f"{legal.cite(_EIO_ONLY[action])}",
             {"action": action, "legal_basis": req.legal_basis},
+        )
+    if action == "notify_delay" and delayed_deadline(req) is None:
+        return FailedPrecondition(
+            "NO_DEADLINE_RUNS",
+            f"a delay is notified while the decision or execution deadline runs {legal.cite('EIO_DELAY_NOTICE')}",
+            {"action": action, "state": req.state.value},
         )
     if action == "extend_decision" and req.decision_extended:
         return FailedPrecondition(
@@ -555,9 +625,21 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
     elif action == "report_not_executed":
         changes["non_execution_reason"] = data.non_execution_reason
     elif action == "postpone":
-        changes["postponed_until"] = data.postponed_until
+        changes.update(postponed_until=data.postponed_until, postponed_from=req.state.value, postponed_at=now)
     elif action == "resume":
-        changes["postponed_until"] = None
+        target = resumed_state(req)
+        # The clock that ran when it was postponed was suspended meanwhile: it counts on from here the time
+        # that was left then (EIO_POSTPONEMENT).
+        held = int((now - req.postponed_at).total_seconds()) if req.postponed_at is not None else 0
+        if deadlines.suspended_clock(target.value) is DeadlineKind.DECIDE:
+            changes["decision_suspended_seconds"] = req.decision_suspended_seconds + max(held, 0)
+        else:
+            changes["execution_suspended_seconds"] = req.execution_suspended_seconds + max(held, 0)
+        changes.update(postponed_until=None, postponed_from="", postponed_at=None)
+    elif action == "notify_delay":
+        running = delayed_deadline(req)
+        assert running is not None and data.expected_at is not None  # refusal and transition_violations
+        changes["delay"] = Delay(running.kind, data.reason, data.expected_at, now, actor)
     elif action == "extend_decision":
         changes["decision_extended"] = True
     elif action == "update_user_notice":
@@ -661,6 +743,12 @@ def resubmission(req: EvidenceRequest, data: TransitionInput, now: datetime) -> 
         "decided_at": None,
         "decision_extended": False,
         "postponed_until": None,
+        # The clocks restart: nothing of the earlier submission's postponements or delay carries over.
+        "postponed_from": "",
+        "postponed_at": None,
+        "decision_suspended_seconds": 0,
+        "execution_suspended_seconds": 0,
+        "delay": None,
         "refusal_ground": "",
         "decided_categories": (),
         "data_categories": data.data_categories or req.data_categories,

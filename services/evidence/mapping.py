@@ -27,6 +27,7 @@ from services.evidence.domain import (
     CategoryOutcome,
     CategoryState,
     Consent,
+    Delay,
     EvidenceItem,
     EvidenceRequest,
     ItemReplica,
@@ -128,6 +129,9 @@ def transition_input(request: Any) -> TransitionInput:
         ),
         data_categories=categories,
         description=description,
+        expected_at=(
+            ts_to_dt(request.expected_at, request.HasField("expected_at")) if "expected_at" in fields else None
+        ),
         unknown_enums=tuple(e.unknown),
     )
 
@@ -186,14 +190,46 @@ def refusals_from_pb(msgs: Sequence[pb.Refusal]) -> tuple[Refusal, ...]:
     )
 
 
-def deadline_to_pb(d: Deadline, now: datetime) -> pb.Deadline:
-    return pb.Deadline(
+def deadline_to_pb(d: Deadline, now: datetime, delay: Delay | None = None) -> pb.Deadline:
+    """A deadline as shown; with the date the executing state expects to meet it when ``delay`` is about
+    this deadline (the legal ``due_at`` does not move)."""
+    msg = pb.Deadline(
         kind="DEADLINE_KIND_" + d.kind.value,
         due_at=dt_to_ts(d.due_at),
         source=d.source,
         working_days=d.working_days,
         counted_from=dt_to_ts(d.counted_from),
         overdue=d.due_at < now,
+    )
+    if delay is not None and delay.deadline is d.kind:
+        msg.expected_at.CopyFrom(dt_to_ts(delay.expected_at))
+    return msg
+
+
+def delay_to_pb(d: Delay) -> pb.DelayNotice:
+    return pb.DelayNotice(
+        deadline="DEADLINE_KIND_" + d.deadline.value,
+        reason=d.reason,
+        expected_at=dt_to_ts(d.expected_at),
+        notified_at=dt_to_ts(d.notified_at),
+        notified_by=actor_pb(d.notified_by),
+    )
+
+
+def delay_from_pb(msg: pb.EvidenceRequest) -> Delay | None:
+    """The request's notified delay from its owner's message (None when it has none)."""
+    if not msg.HasField("delay"):
+        return None
+    d = msg.delay
+    kind = required_stored_enum(pb.DeadlineKind, d.deadline, "DEADLINE_KIND_", "delay.deadline")
+    if not d.HasField("expected_at") or not d.HasField("notified_at"):
+        raise ValueError("delay.expected_at")
+    return Delay(
+        DeadlineKind(kind),
+        d.reason,
+        d.expected_at.ToDatetime(tzinfo=UTC),
+        d.notified_at.ToDatetime(tzinfo=UTC),
+        actor_from_pb(d.notified_by),
     )
 
 
@@ -249,7 +285,7 @@ def request_to_pb(
         title=r.title,
         description=r.description,
         user_notice_status="USER_NOTICE_STATUS_" + r.user_notice_status,
-        deadlines=[deadline_to_pb(d, now) for d in r.deadlines],
+        deadlines=[deadline_to_pb(d, now, r.delay) for d in r.deadlines],
         state_reason=r.state_reason,
         refusal_ground="REFUSAL_GROUND_" + (r.refusal_ground or "UNSPECIFIED"),
         non_execution_reason="NON_EXECUTION_REASON_" + (r.non_execution_reason or "UNSPECIFIED"),
@@ -259,6 +295,9 @@ def request_to_pb(
         category_outcomes=[outcome_to_pb(o) for o in r.category_outcomes],
         refusals=[refusal_to_pb(x) for x in r.refusals],
         submission=r.submission,
+        postponed_from=("EVIDENCE_REQUEST_STATE_" + r.postponed_from) if r.postponed_from else None,
+        decision_suspended_seconds=r.decision_suspended_seconds,
+        execution_suspended_seconds=r.execution_suspended_seconds,
     )
     _set_ts(msg, "user_notice_suppressed_until", r.user_notice_suppressed_until)
     _set_ts(msg, "next_deadline_at", r.deadlines[0].due_at if r.deadlines else None)
@@ -266,6 +305,9 @@ def request_to_pb(
     _set_ts(msg, "received_at", r.received_at)
     _set_ts(msg, "decided_at", r.decided_at)
     _set_ts(msg, "postponed_until", r.postponed_until)
+    _set_ts(msg, "postponed_at", r.postponed_at)
+    if r.delay is not None:
+        msg.delay.CopyFrom(delay_to_pb(r.delay))
     if order is not None:
         msg.linked_order.CopyFrom(order_to_pb(order, r.id))
     return msg
@@ -316,6 +358,13 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
         ),
         decision_extended=msg.decision_deadline_extended,
         postponed_until=ts_to_dt(msg.postponed_until, msg.HasField("postponed_until")),
+        postponed_from=stored_enum(
+            pb.EvidenceRequestState, msg.postponed_from, "EVIDENCE_REQUEST_STATE_", "postponed_from"
+        ),
+        postponed_at=ts_to_dt(msg.postponed_at, msg.HasField("postponed_at")),
+        decision_suspended_seconds=msg.decision_suspended_seconds,
+        execution_suspended_seconds=msg.execution_suspended_seconds,
+        delay=delay_from_pb(msg),
         deadlines=tuple(deadline_from_pb(d) for d in msg.deadlines),
         decided_categories=outcomes_from_pb(msg.category_outcomes),
         refusals=refusals_from_pb(msg.refusals),

@@ -231,6 +231,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     ExtendDecisionDeadline = transition_rpc("extend_decision", pb.ExtendDecisionDeadlineResponse, "request")
     UpdateUserNotice = transition_rpc("update_user_notice", pb.UpdateUserNoticeResponse, "request")
     ResubmitRequest = transition_rpc("resubmit", pb.ResubmitRequestResponse, "request")
+    NotifyDelay = transition_rpc("notify_delay", pb.NotifyDelayResponse, "request")
 
     # -- evidence items ---------------------------------------------------------------------------
 

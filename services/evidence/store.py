@@ -41,6 +41,7 @@ from services.evidence.domain import (
     CategoryOutcome,
     CategoryState,
     Consent,
+    Delay,
     EvidenceItem,
     EvidenceRequest,
     ItemReplica,
@@ -86,6 +87,12 @@ class RequestRow(RecordColumns, Base):
     non_execution_reason: Mapped[str] = mapped_column(String(32))
     decision_extended: Mapped[bool] = mapped_column(Boolean)
     postponed_until: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: While POSTPONED: the state it resumes to ("" otherwise), and since when.
+    postponed_from: Mapped[str] = mapped_column(String(20), server_default="")
+    postponed_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: How long postponements held the decision and the execution back (seconds).
+    decision_suspended_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
+    execution_suspended_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
     issued_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     received_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
@@ -139,6 +146,29 @@ class DeadlineRow(Base):
     next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
     __table_args__ = (Index("ix_evidence_deadlines_next_alert_at", "next_alert_at"),)
+
+
+class DelayRow(Base):
+    """The latest delay the executing state notified on a request (``domain.Delay``), one row per request;
+    its reason is free text, sealed under the workspace's key like the request's own."""
+
+    __tablename__ = "evidence_delays"
+
+    request_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("evidence_requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    deadline: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    expected_at: Mapped[datetime] = mapped_column(TS)
+    notified_at: Mapped[datetime] = mapped_column(TS)
+    notified_by_id: Mapped[str] = mapped_column(String(64))
+    notified_by_name: Mapped[str] = mapped_column(String(255))
+    notified_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+SEALED_DELAYS = SealedText(DelayRow, ("reason",), key="request_id")
 
 
 class LinkedOrderRow(Base):
@@ -242,8 +272,18 @@ FIELDS = RecordFields(
         "non_execution_reason",
         "decision_extended",
         "submission",
+        "postponed_from",
+        "decision_suspended_seconds",
+        "execution_suspended_seconds",
     ),
-    times=("user_notice_suppressed_until", "postponed_until", "issued_at", "received_at", "decided_at"),
+    times=(
+        "user_notice_suppressed_until",
+        "postponed_until",
+        "postponed_at",
+        "issued_at",
+        "received_at",
+        "decided_at",
+    ),
     enums={"state": State},
     lists=("data_categories",),
 )
@@ -265,7 +305,7 @@ def _at(text: str) -> datetime | None:
     return as_utc(datetime.fromisoformat(text)) if text else None
 
 
-def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceRequest:
+def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...], delay: Delay | None = None) -> EvidenceRequest:
     return EvidenceRequest(
         **FIELDS.read(row),
         targets=tuple(Target(t, v, p) for t, v, p in json.loads(row.targets or "[]")),
@@ -278,6 +318,7 @@ def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...]) -> EvidenceReque
             Refusal(n, g, tuple(cats), cast(datetime, _at(at)), whole)
             for n, g, cats, at, whole in json.loads(row.refusals or "[]")
         ),
+        delay=delay,
     )
 
 
@@ -293,7 +334,7 @@ def _columns(r: EvidenceRequest) -> dict[str, object]:
 
 
 def _load(session: Session, row: RequestRow) -> EvidenceRequest:
-    return to_domain(row, _deadlines_of(session, [row.id])[row.id])
+    return to_domain(row, _deadlines_of(session, [row.id])[row.id], _delays_of(session, [row.id]).get(row.id))
 
 
 #: The requests table: get, find_by_request, pages, and its writes: insert, update_if_version (the
@@ -313,6 +354,46 @@ def _deadlines_of(session: Session, ids: list[str]) -> dict[str, tuple[Deadline,
             Deadline(DeadlineKind(d.kind), as_utc(d.due_at), d.source, as_utc(d.counted_from), d.working_days)
         )
     return {k: tuple(sorted(v, key=lambda d: (d.due_at, d.kind.value))) for k, v in out.items()}
+
+
+def _delays_of(session: Session, ids: list[str]) -> dict[str, Delay]:
+    if not ids:
+        return {}
+    return {
+        d.request_id: Delay(
+            DeadlineKind(d.deadline),
+            d.reason,
+            as_utc(d.expected_at),
+            as_utc(d.notified_at),
+            Actor(d.notified_by_id, d.notified_by_name, d.notified_by_jurisdiction),
+        )
+        for d in session.scalars(select(DelayRow).where(DelayRow.request_id.in_(ids)))
+    }
+
+
+def _write_delay(session: Session, r: EvidenceRequest) -> None:
+    """Keep the request's delay row as the request has it: written (its reason sealed) when it is a new
+    notice, left alone when it is the one stored."""
+    stored = session.scalar(select(DelayRow.notified_at).where(DelayRow.request_id == r.id))
+    if r.delay is not None and stored is not None and as_utc(stored) == r.delay.notified_at:
+        return
+    if stored is not None:
+        session.execute(delete(DelayRow).where(DelayRow.request_id == r.id))
+    if r.delay is None:
+        return
+    d = r.delay
+    columns = {
+        "request_id": r.id,
+        "workspace_id": r.workspace_id,
+        "deadline": d.deadline.value,
+        "reason": d.reason,
+        "expected_at": d.expected_at,
+        "notified_at": d.notified_at,
+        "notified_by_id": d.notified_by.user_id,
+        "notified_by_name": d.notified_by.username,
+        "notified_by_jurisdiction": d.notified_by.jurisdiction,
+    }
+    session.execute(insert(DelayRow).values(**SEALED_DELAYS.seal_columns(session, columns, r.id, r.workspace_id)))
 
 
 AlertPlan = dict[DeadlineKind, datetime | None]
@@ -335,6 +416,7 @@ def update_if_version(session: Session, r: EvidenceRequest, expected_version: in
         for d in r.deadlines
     }
     _insert_deadlines(session, r, plan)
+    _write_delay(session, r)
     return True
 
 
@@ -348,6 +430,7 @@ def write_replica(session: Session, r: EvidenceRequest, exists: bool) -> None:
     if exists:
         session.execute(delete(DeadlineRow).where(DeadlineRow.request_id == r.id))
     _insert_deadlines(session, r, {})
+    _write_delay(session, r)
 
 
 def _insert_deadlines(session: Session, r: EvidenceRequest, first_alerts: AlertPlan) -> None:
@@ -401,8 +484,9 @@ def list_visible(
     if flt.deadline_before is not None:
         conditions.append(RequestRow.next_deadline_at < flt.deadline_before)
     rows = REQUESTS.page(session, conditions, after_id=after_id, limit=limit)
-    dls = _deadlines_of(session, [r.id for r in rows])
-    return [to_domain(r, dls[r.id]) for r in rows]
+    ids = [r.id for r in rows]
+    dls, delays = _deadlines_of(session, ids), _delays_of(session, ids)
+    return [to_domain(r, dls[r.id], delays.get(r.id)) for r in rows]
 
 
 def addressed_in(session: Session, workspace_id: str, jurisdiction: str) -> bool:

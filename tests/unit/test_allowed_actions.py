@@ -131,6 +131,7 @@ EVIDENCE_INPUT = evidence.TransitionInput(
     non_execution_reason="DATA_NOT_HELD",
     postponed_until=NOW + timedelta(days=10),
     user_notice_status="SENT",
+    expected_at=NOW + timedelta(days=30),
 )
 #: (legal basis, EPOC procedure, addressee kind, addressee): every way a request is addressed and reviewed.
 INSTRUMENTS = [

@@ -101,6 +101,10 @@ def test_an_action_form_becomes_its_request_or_is_refused_naming_the_field() -> 
     assert not build_request(ORDER_ACTIONS["confirm"], "o", "2", {}).HasField("received_at")
     with pytest.raises(FormError, match="YYYY-MM-DDTHH:MM"):
         build_request(ORDER_ACTIONS["confirm"], "o", "2", {"received_at": "yesterday"})
+    delay = build_request(REQUEST_ACTIONS["notify_delay"], "r", "3", {"reason": "seized", "expected_at": "2027-02-01"})
+    assert delay.reason == "seized" and delay.expected_at.ToDatetime(tzinfo=dt.UTC).date() == dt.date(2027, 2, 1)
+    with pytest.raises(FormError, match="Expected by"):
+        build_request(REQUEST_ACTIONS["notify_delay"], "r", "3", {"reason": "seized"})
 
 
 def test_every_transition_a_service_may_list_has_its_form() -> None:
@@ -185,3 +189,47 @@ def test_the_renegotiation_form_sends_a_day_and_a_priority() -> None:
     assert not only_priority.HasField("due_at")
     with pytest.raises(FormError, match="Reason"):
         build_request(TASK_ACTIONS["renegotiate"], "t-1", "3", {"priority": "1"})
+
+
+def test_a_request_shows_its_notified_delay_next_to_the_legal_deadline() -> None:
+    """EIO_DELAY_NOTICE (Directive 2014/41/EU Art. 12(6)): the page shows the legal deadline, the date the
+    executing state expects next to it, and who notified the delay, when and why."""
+    from services.console.sessions import Sessions
+    from services.console.web import Console
+
+    settings = ConsoleSettings(console_client_secret="unit-test")
+    console = Console(settings, Sessions(settings))
+    due, expected = NOW + dt.timedelta(days=20), NOW + dt.timedelta(days=70)
+    ts = lambda v: present.instant(v)  # noqa: E731
+    req = ev.EvidenceRequest(
+        id="r-1",
+        workspace_id="jit-demo",
+        title="Subscriber data",
+        addressee_jurisdiction="DE",
+        state=ev.EVIDENCE_REQUEST_STATE_IN_EXECUTION,
+    )
+    d = req.deadlines.add(kind=ev.DEADLINE_KIND_EXECUTE, source="Directive 2014/41/EU Art. 12(4)")
+    d.due_at.FromDatetime(due)
+    d.expected_at.FromDatetime(expected)
+    req.delay.deadline = ev.DEADLINE_KIND_EXECUTE
+    req.delay.reason = "the server is seized abroad"
+    req.delay.expected_at.FromDatetime(expected)
+    req.delay.notified_at.FromDatetime(NOW)
+    req.delay.notified_by.username = "de-prosecutor"
+    req.delay.notified_by.jurisdiction = "DE"
+    html = console.env.get_template("request.html").render(
+        req=req,
+        record=req,
+        kind="request",
+        items=[],
+        user=None,
+        legal_zone=present.legal_zone("DE"),
+        time_left=lambda v: present.time_left(v, NOW),
+        when=lambda v: present.when(v, present.zone("UTC")),
+        ts=ts,
+        tz=present.zone("UTC"),
+        now=NOW,
+        upload_max_mb=1,
+    )
+    assert "the legal deadline does not move" in html and expected.isoformat() in html
+    assert due.isoformat() in html and "the server is seized abroad" in html and "de-prosecutor (DE)" in html

@@ -174,3 +174,28 @@ def test_an_eight_hour_emergency_warns_two_hours_before() -> None:
     times = alert_times(d, parse_list("48h,8h"), parse_list("2h,12h"))
     # 12 h before would fall before the request was received: dropped.
     assert [(label, at) for label, _, at in times] == [("approaching", d.due_at - 2 * H), ("passed", d.due_at)]
+
+
+def test_eio_postponement_suspends_the_clock_that_ran() -> None:
+    """EIO_POSTPONEMENT (Directive 2014/41/EU Art. 15): the decision and execution deadlines run later by the
+    time a postponement held them back, and say so; the others do not move."""
+    held = Clocks(
+        "EIO",
+        "",
+        "ACKNOWLEDGED",
+        RECEIVED,
+        None,
+        decision_extended=True,
+        decision_suspended=5 * D,
+        execution_suspended=7 * D,
+    )
+    (decide,) = compute(held)
+    assert decide.due_at == RECEIVED + 65 * D and decide.counted_from == RECEIVED
+    assert "extended under" in decide.source and "suspended 5d while postponed" in decide.source
+    assert "Art. 15" in decide.source
+    executing = Clocks(
+        "EIO", "", "IN_EXECUTION", RECEIVED, DECIDED, decision_suspended=5 * D, execution_suspended=7 * D
+    )
+    (execute,) = compute(executing)
+    assert execute.due_at == DECIDED + 97 * D and "suspended 7d" in execute.source
+    assert compute(Clocks("EIO", "", "ACKNOWLEDGED", RECEIVED, None))[0].due_at == RECEIVED + 30 * D

@@ -107,6 +107,11 @@ def every_field(r: domain.EvidenceRequest) -> domain.EvidenceRequest:
         non_execution_reason="DATA_NOT_HELD",
         decision_extended=True,
         postponed_until=T0 + timedelta(days=20),
+        postponed_from="IN_EXECUTION",
+        postponed_at=T0 + timedelta(days=5),
+        decision_suspended_seconds=3 * 86400,
+        execution_suspended_seconds=3600,
+        delay=domain.Delay(DeadlineKind.EXECUTE, "the server is seized", T0 + timedelta(days=100), T0, DE),
         deadlines=(*r.deadlines, working),
         replicated_at=T0 + timedelta(days=4),
         decided_categories=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -208,11 +209,121 @@ def test_an_emergency_under_review_is_executed_at_once() -> None:
 def test_postponement_is_for_an_eio_only() -> None:
     r = run(make(), "issue", "acknowledge", "postpone", reason="would harm a domestic investigation")
     assert r.state is State.POSTPONED and r.deadlines == ()
-    assert run(r, "resume").state is State.IN_EXECUTION
+    assert run(r, "resume").state is State.ACKNOWLEDGED
     mla = run(make(legal_basis="MLA"), "issue", "acknowledge")
     with pytest.raises(FailedPrecondition) as info:
         run(mla, "postpone", reason="x")
     assert info.value.reason == "EIO_ONLY"
+
+
+def test_eio_postponement_before_recognition_resumes_with_the_decision_days_left() -> None:
+    """EIO_POSTPONEMENT (Directive 2014/41/EU Art. 15, 12(3)): an EIO postponed before the recognition
+    decision resumes before it (ACKNOWLEDGED), and its 30 days count on from the resumption with the days
+    that were left when it was postponed."""
+    r = run(make(), "issue", "acknowledge")
+    assert [(d.kind, d.due_at) for d in r.deadlines] == [(DeadlineKind.DECIDE, NOW + timedelta(days=30))]
+    r = at(r, NOW + timedelta(days=10), "postpone", reason="a domestic search is pending")
+    assert r.state is State.POSTPONED and r.postponed_from == "ACKNOWLEDGED" and r.deadlines == ()
+    assert domain.allowed_actions(
+        r, Principal("u2", "de-liaison", "DE", frozenset({"police_liaison"}), frozenset({"jit-demo"})), NOW
+    ) == ("resume",)
+    r = at(r, NOW + timedelta(days=25), "resume")
+    assert r.state is State.ACKNOWLEDGED and r.postponed_from == "" and r.postponed_at is None
+    (decide,) = r.deadlines
+    assert decide.kind is DeadlineKind.DECIDE
+    assert decide.due_at == NOW + timedelta(days=25) + timedelta(days=20)  # the 20 days left, from resumption
+    assert "suspended 15d" in decide.source and "Art. 15" in decide.source
+    # The decision can be taken and the execution deadline runs from it as always.
+    r = at(r, NOW + timedelta(days=26), "start_execution")
+    assert [(d.kind, d.due_at) for d in r.deadlines] == [(DeadlineKind.EXECUTE, NOW + timedelta(days=116))]
+
+
+def test_eio_postponement_in_execution_resumes_with_the_execution_days_left() -> None:
+    """EIO_POSTPONEMENT (Directive 2014/41/EU Art. 15, 12(4)): postponed in execution, twice, an EIO resumes
+    in execution and its 90 days run later by the time it was postponed; the decision's extension stays."""
+    r = run(make(), "issue", "acknowledge", "extend_decision", reason="complex")
+    r = at(r, NOW + timedelta(days=1), "start_execution")
+    r = at(r, NOW + timedelta(days=31), "postpone", reason="the data is used in a domestic trial")
+    assert r.postponed_from == "IN_EXECUTION"
+    r = at(r, NOW + timedelta(days=41), "resume")
+    r = at(r, NOW + timedelta(days=50), "postpone", reason="again")
+    r = at(r, NOW + timedelta(days=52), "resume")
+    assert r.state is State.IN_EXECUTION and r.execution_suspended_seconds == 12 * 86400
+    (execute,) = r.deadlines
+    assert execute.due_at == NOW + timedelta(days=1 + 90 + 12) and "suspended 12d" in execute.source
+
+
+def test_a_request_postponed_before_the_resume_state_was_stored_resumes_by_its_decision() -> None:
+    """EIO_POSTPONEMENT: a request postponed before ``postponed_from`` was stored (the migration fills it; a
+    replica of an older node may lack it) resumes in execution when the decision was taken, else before."""
+    postponed = run(make(), "issue", "acknowledge", "postpone", reason="x")
+    legacy = replace(postponed, postponed_from="", postponed_at=None)
+    assert run(legacy, "resume").state is State.ACKNOWLEDGED
+    decided = replace(legacy, decided_at=NOW)
+    assert run(decided, "resume").state is State.IN_EXECUTION
+
+
+def test_eio_postponement_and_delay_do_not_carry_over_a_resubmission() -> None:
+    """EIO_POSTPONEMENT and EIO_DELAY_NOTICE end with the submission they were about: a refused EIO,
+    clarified and resubmitted, runs its clocks afresh (REQUEST_RESUBMISSION), with no suspended time and no
+    notified delay."""
+    r = run(make(), "issue", "acknowledge")
+    r = at(r, NOW + timedelta(days=1), "postpone", reason="x")
+    r = at(r, NOW + timedelta(days=4), "resume")
+    r = at(r, NOW + timedelta(days=5), "notify_delay", reason="busy", expected_at=NOW + timedelta(days=60))
+    assert r.decision_suspended_seconds == 3 * 86400 and r.delay is not None
+    r = at(r, NOW + timedelta(days=6), "refuse", reason="tried", refusal_ground="NE_BIS_IN_IDEM")
+    again = at(r, NOW + timedelta(days=7), "resubmit", reason="other acts")
+    assert again.decision_suspended_seconds == 0 and again.delay is None and again.postponed_from == ""
+    decide = next(d for d in again.deadlines if d.kind is DeadlineKind.DECIDE)
+    assert decide.due_at == NOW + timedelta(days=37) and "suspended" not in decide.source
+
+
+def test_eio_delay_notice_is_shown_and_the_legal_deadline_does_not_move() -> None:
+    """EIO_DELAY_NOTICE (Directive 2014/41/EU Art. 12(6)): the executing state that cannot execute in the 90
+    days says why and when it expects to; the request shows it, the legal deadline stays where it was."""
+    r = run(make(), "issue", "acknowledge", "start_execution")
+    before = r.deadlines
+    expected = NOW + timedelta(days=120)
+    r2 = domain.apply(
+        r, "notify_delay", TransitionInput(reason="the server is abroad", expected_at=expected), actor=DE, now=NOW
+    )
+    assert r2.state is State.IN_EXECUTION and r2.version == r.version + 1 and r2.deadlines == before
+    assert r2.delay == domain.Delay(DeadlineKind.EXECUTE, "the server is abroad", expected, NOW, DE)
+    # Before the decision, the delay is the decision's (Art. 12(5)).
+    acked = run(make(), "issue", "acknowledge")
+    d = domain.apply(acked, "notify_delay", TransitionInput(reason="r", expected_at=expected), actor=DE, now=NOW)
+    assert d.delay is not None and d.delay.deadline is DeadlineKind.DECIDE
+
+
+@pytest.mark.parametrize(
+    ("expected", "field"),
+    [
+        (None, "expected_at"),
+        (NOW - timedelta(seconds=1), "expected_at"),
+        (NOW + timedelta(days=366), "expected_at"),
+    ],
+)
+def test_eio_delay_notice_needs_a_date_ahead_within_a_year(expected: datetime | None, field: str) -> None:
+    """EIO_DELAY_NOTICE: the date expected is required, in the future and at most a year ahead; a reason too."""
+    t = domain.TRANSITIONS["notify_delay"]
+    found = domain.transition_violations(t, TransitionInput(reason="why", expected_at=expected), NOW)
+    assert [v.field for v in found] == [field]
+    assert [
+        v.field for v in domain.transition_violations(t, TransitionInput(expected_at=NOW + timedelta(days=1)), NOW)
+    ] == ["reason"]
+
+
+def test_eio_delay_notice_is_for_a_running_eio_deadline_only() -> None:
+    """EIO_DELAY_NOTICE: an EIO only, and while its decision or execution deadline runs."""
+    mla = run(make(legal_basis="MLA"), "issue", "acknowledge", "start_execution")
+    with pytest.raises(FailedPrecondition) as info:
+        run(mla, "notify_delay", reason="x", expected_at=NOW + timedelta(days=5))
+    assert info.value.reason == "EIO_ONLY" and "Art. 12(5), 12(6)" in info.value.message
+    postponed = run(make(), "issue", "acknowledge", "postpone", reason="x")
+    with pytest.raises(FailedPrecondition) as info:
+        run(postponed, "notify_delay", reason="x", expected_at=NOW + timedelta(days=5))
+    assert info.value.reason == "ILLEGAL_TRANSITION"
 
 
 def test_the_eio_decision_deadline_is_extended_once() -> None:

@@ -3,6 +3,7 @@ a purpose (digest checked), custody, and an auditor's verify."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import stat
@@ -131,3 +132,26 @@ def test_a_partial_refusal_and_a_resubmission_through_the_cli(env: dict[str, str
     assert again["state"] == "EVIDENCE_REQUEST_STATE_ISSUED" and again["submission"] == 2
     shown = jit(env, "--as", "nl-prosecutor", "evidence", "request", "show", rid).stdout
     assert "refusal 1" in shown and "ne-bis-in-idem" in shown and "resubmitted after a refusal" in shown
+
+
+def test_eio_delay_notice_through_the_cli(env: dict[str, str]) -> None:
+    """EIO_DELAY_NOTICE (Directive 2014/41/EU Art. 12(6)): the executing state notifies a delay with
+    ``jit evidence request notify-delay``; ``show`` prints the expected date next to the legal deadline."""
+    for user in ("nl-prosecutor", "de-prosecutor"):
+        jit(env, "login", user, "--password", "demo")
+    r = jit_json(
+        env, "--as", "nl-prosecutor", "evidence", "request", "create", "--workspace", "jit-demo",
+        "--basis", "eio", "--to", "DE", "--authority", "OM Amsterdam", "--title", "Traffic data",
+        "--target", "account:@harasser_x@instagram", "--data", "traffic", "--offence", "cyberstalking", "--issue",
+    )  # fmt: skip
+    rid = r["id"]
+    jit(env, "--as", "de-prosecutor", "evidence", "request", "acknowledge", rid)
+    jit(env, "--as", "de-prosecutor", "evidence", "request", "start-execution", rid)
+    expected = (dt.datetime.now(dt.UTC) + dt.timedelta(days=120)).strftime("%Y-%m-%dT%H:%MZ")
+    shown = jit_json(
+        env, "--as", "de-prosecutor", "evidence", "request", "notify-delay", rid,
+        "--reason", "the server is held abroad", "--expected", expected,
+    )  # fmt: skip
+    assert shown["delay"]["deadline"] == "DEADLINE_KIND_EXECUTE" and shown["deadlines"][0]["expected_at"]
+    text = jit(env, "--as", "nl-prosecutor", "evidence", "request", "show", rid).stdout
+    assert "delay notified" in text and "the server is held abroad" in text and "(notified delay)" in text

@@ -10,10 +10,12 @@ from typing import Any
 import grpc
 import pytest
 
+from jit.audit.v1 import audit_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
-from tests.harness import error_reason
-from tests.integration.evidence.conftest import DAY, Client
+from tests.harness import error_reason, eventually, field_violations, md
+from tests.integration.evidence.conftest import DAY, Client, scan_now, ts
 from tests.integration.evidence.test_evidence_items import upload
+from tests.integration.evidence.test_evidence_requests import envelopes
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +55,85 @@ def test_epoc_silence_is_consent_after_ten_days(client: Client, evidence_svc: An
     assert item.request_id == r.id
     r = client.call("nl-prosecutor", "CompleteExecution", pb.CompleteExecutionRequest(id=r.id)).request
     assert r.state == pb.EVIDENCE_REQUEST_STATE_EXECUTED and not r.deadlines  # delivery met the deadline
+
+
+def test_eio_postponement_before_recognition_resumes_with_its_decision_deadline(
+    client: Client, evidence_svc: Any
+) -> None:
+    """EIO_POSTPONEMENT (Directive 2014/41/EU Art. 15, 12(3)): DE postpones an EIO before deciding on it;
+    resumed five days later it is back before the decision (not in execution) and its 30 days run on from
+    the resumption with what was left: the decision deadline is as much later as it was postponed."""
+    clock = evidence_svc.app.clock
+    r = client.create()
+    client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id))
+    r = client.call("de-liaison", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=r.id)).request
+    (decide,) = r.deadlines
+    r = client.call(
+        "de-prosecutor", "PostponeRequest", pb.PostponeRequestRequest(id=r.id, reason="a domestic search first")
+    ).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_POSTPONED and not r.deadlines
+    assert r.postponed_from == pb.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED and r.HasField("postponed_at")
+    assert allowed(client, "de-prosecutor", r.id) == ["resume"]
+
+    clock.advance(5 * DAY)
+    r = client.call("de-prosecutor", "ResumeRequest", pb.ResumeRequestRequest(id=r.id)).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED and not r.postponed_from
+    held = r.decision_suspended_seconds
+    assert 5 * 86400 <= held < 5 * 86400 + 600
+    (resumed,) = r.deadlines
+    assert resumed.kind == pb.DEADLINE_KIND_DECIDE and not resumed.overdue
+    assert resumed.due_at.ToMicroseconds() - decide.due_at.ToMicroseconds() == held * 1_000_000
+    assert "while postponed" in resumed.source and "Art. 15" in resumed.source
+    assert "start_execution" in r.allowed_actions
+    r = client.call("de-prosecutor", "StartExecution", pb.StartExecutionRequest(id=r.id)).request
+    assert [d.kind for d in r.deadlines] == [pb.DEADLINE_KIND_EXECUTE]
+
+
+def test_eio_delay_notice_is_shown_and_the_legal_deadline_keeps_its_alerts(
+    client: Client, evidence_svc: Any, nats_server: Any
+) -> None:
+    """EIO_DELAY_NOTICE (Directive 2014/41/EU Art. 12(6)): DE cannot execute in the 90 days and says why and
+    when it expects to; NL sees the delay next to the legal deadline, which does not move: its alert goes
+    out when the law says, and the notice is an event and an audit entry."""
+    clock = evidence_svc.app.clock
+    r = client.executing()
+    (execute,) = r.deadlines
+    expected = clock.now() + 120 * DAY
+    bad = client.error(
+        "de-prosecutor",
+        "NotifyDelay",
+        pb.NotifyDelayRequest(id=r.id, reason="seized server", expected_at=ts(clock.now() - DAY)),
+    )
+    assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT and "expected_at" in field_violations(bad)
+    issuer = client.error(
+        "nl-prosecutor", "NotifyDelay", pb.NotifyDelayRequest(id=r.id, reason="x", expected_at=ts(expected))
+    )
+    assert issuer.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "notify_delay" in allowed(client, "de-prosecutor", r.id)
+
+    r = client.call(
+        "de-prosecutor",
+        "NotifyDelay",
+        pb.NotifyDelayRequest(id=r.id, reason="the server is held abroad", expected_at=ts(expected)),
+    ).request
+    seen = client.call("nl-prosecutor", "GetRequest", pb.GetRequestRequest(id=r.id)).request
+    for view in (r, seen):
+        assert view.state == pb.EVIDENCE_REQUEST_STATE_IN_EXECUTION
+        assert view.delay.deadline == pb.DEADLINE_KIND_EXECUTE and view.delay.reason == "the server is held abroad"
+        assert view.delay.notified_by.jurisdiction == "DE"
+        assert view.delay.expected_at.ToSeconds() == int(expected.timestamp())
+        (d,) = view.deadlines
+        assert d.due_at == execute.due_at and d.expected_at.ToSeconds() == int(expected.timestamp())
+    assert eventually(lambda: envelopes(nats_server.url, "jit.evidence.NL.delay_notified", r.id), timeout=30)
+    auditor = md(client.tokens("nl-auditor"))
+    entries = client.audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(page_size=1000), metadata=auditor)
+    assert any(e.operation.endswith("/NotifyDelay") and e.record_id == r.id for e in entries.entries)
+
+    # The alert counts against the law, not against the notified date.
+    clock.advance(90 * DAY + timedelta(minutes=1))
+    scan_now(evidence_svc)
+
+    (alert,) = eventually(lambda: envelopes(nats_server.url, "jit.evidence.NL.deadline_passed", r.id), timeout=30)
+    state = pb.DeadlineAlert()
+    assert alert.state.Unpack(state) and state.deadline.kind == pb.DEADLINE_KIND_EXECUTE
+    assert state.deadline.due_at == execute.due_at and state.deadline.HasField("expected_at")

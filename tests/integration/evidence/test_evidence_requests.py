@@ -162,7 +162,9 @@ def test_eio_postpone_resume_and_extension(client: Client) -> None:
     ).request
     assert r.state == pb.EVIDENCE_REQUEST_STATE_POSTPONED and not r.deadlines
     r = client.call("de-prosecutor", "ResumeRequest", pb.ResumeRequestRequest(id=r.id)).request
-    assert r.state == pb.EVIDENCE_REQUEST_STATE_IN_EXECUTION
+    # Postponed before the recognition decision: it resumes before it, with its (extended) decision deadline.
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED
+    assert [d.kind for d in r.deadlines] == [pb.DEADLINE_KIND_DECIDE] and r.decision_deadline_extended
 
 
 def test_create_is_idempotent_by_request_id(client: Client, evidence_svc: Any) -> None:
@@ -422,7 +424,7 @@ def test_issuer_and_addressee_are_told_what_each_may_do_now(client: Client) -> N
         return list(client.call(user, "GetRequest", pb.GetRequestRequest(id=r.id)).request.allowed_actions)
 
     assert allowed("nl-prosecutor") == ["withdraw"]
-    assert allowed("de-liaison") == ["acknowledge", "refuse", "report_not_executed", "extend_decision"]
+    assert allowed("de-liaison") == ["acknowledge", "refuse", "report_not_executed", "extend_decision", "notify_delay"]
     assert allowed("nl-liaison") == []  # a liaison acts on requests only on the addressed side
     # Not listed for the issuer: refused by the policy.
     assert (
@@ -436,6 +438,7 @@ def test_issuer_and_addressee_are_told_what_each_may_do_now(client: Client) -> N
         "report_not_executed",
         "postpone",
         "extend_decision",
+        "notify_delay",
     ]
     # An EIO is not reviewed: open_review is never listed, and refused by the instrument.
     assert (

@@ -69,7 +69,13 @@ class EvidenceServiceStub:
     INVALID_ARGUMENT naming data_categories[i]; one already decided is FAILED_PRECONDITION CATEGORY_DECIDED.
     any state before EXECUTED --WithdrawRequest(issuer)--> WITHDRAWN
     ACKNOWLEDGED | IN_EXECUTION --PostponeRequest(executing; EIO only, Directive 2014/41 Art. 15)--> POSTPONED
-    POSTPONED --ResumeRequest(executing)--> IN_EXECUTION
+    POSTPONED --ResumeRequest(executing)--> the state it was postponed from (postponed_from):
+    ACKNOWLEDGED (recognition postponed) or IN_EXECUTION (execution postponed). The deadline that ran
+    then (DECIDE or EXECUTE) was suspended while postponed: from the resumption it counts the time that
+    was left (decision_suspended_seconds, execution_suspended_seconds; Art. 15, 12(3), 12(4))
+    ISSUED | ACKNOWLEDGED | IN_EXECUTION | PARTIALLY_EXECUTED --NotifyDelay(executing; EIO only)--> same
+    state: a delay of the decision or execution notified with reasons and the date expected (Art. 12(5),
+    12(6)); shown as delay and as the running deadline's expected_at; the legal deadline does not move
 
     Deadlines are computed from the instrument and the moment of receipt (UTC), stored on the
     request and recomputed on every change. Before and at each deadline an event is published once.
@@ -78,7 +84,7 @@ class EvidenceServiceStub:
     events (created, issued, acknowledged, review_opened, review_concluded, execution_started,
     partially_executed, executed, closed, refused, partially_refused, not_executed, withdrawn, postponed, resumed,
     resubmitted,
-    decision_deadline_extended, user_notice_updated, order_linked); = DeadlineAlert for deadline_approaching
+    decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
     item_exported, item_transferred and item_sealed.
     """
@@ -174,6 +180,11 @@ class EvidenceServiceStub:
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ExtendDecisionDeadlineRequest.SerializeToString,
                 response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ExtendDecisionDeadlineResponse.FromString,
                 _registered_method=True)
+        self.NotifyDelay = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/NotifyDelay',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.NotifyDelayRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.NotifyDelayResponse.FromString,
+                _registered_method=True)
         self.UpdateUserNotice = channel.unary_unary(
                 '/jit.evidence.v1.EvidenceService/UpdateUserNotice',
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UpdateUserNoticeRequest.SerializeToString,
@@ -265,7 +276,13 @@ class EvidenceServiceServicer:
     INVALID_ARGUMENT naming data_categories[i]; one already decided is FAILED_PRECONDITION CATEGORY_DECIDED.
     any state before EXECUTED --WithdrawRequest(issuer)--> WITHDRAWN
     ACKNOWLEDGED | IN_EXECUTION --PostponeRequest(executing; EIO only, Directive 2014/41 Art. 15)--> POSTPONED
-    POSTPONED --ResumeRequest(executing)--> IN_EXECUTION
+    POSTPONED --ResumeRequest(executing)--> the state it was postponed from (postponed_from):
+    ACKNOWLEDGED (recognition postponed) or IN_EXECUTION (execution postponed). The deadline that ran
+    then (DECIDE or EXECUTE) was suspended while postponed: from the resumption it counts the time that
+    was left (decision_suspended_seconds, execution_suspended_seconds; Art. 15, 12(3), 12(4))
+    ISSUED | ACKNOWLEDGED | IN_EXECUTION | PARTIALLY_EXECUTED --NotifyDelay(executing; EIO only)--> same
+    state: a delay of the decision or execution notified with reasons and the date expected (Art. 12(5),
+    12(6)); shown as delay and as the running deadline's expected_at; the legal deadline does not move
 
     Deadlines are computed from the instrument and the moment of receipt (UTC), stored on the
     request and recomputed on every change. Before and at each deadline an event is published once.
@@ -274,7 +291,7 @@ class EvidenceServiceServicer:
     events (created, issued, acknowledged, review_opened, review_concluded, execution_started,
     partially_executed, executed, closed, refused, partially_refused, not_executed, withdrawn, postponed, resumed,
     resubmitted,
-    decision_deadline_extended, user_notice_updated, order_linked); = DeadlineAlert for deadline_approaching
+    decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
     item_exported, item_transferred and item_sealed.
     """
@@ -377,6 +394,15 @@ class EvidenceServiceServicer:
 
     def ExtendDecisionDeadline(self, request, context):
         """EIO only, once: the recognition decision takes 30 more days (Directive 2014/41 Art. 12(5)).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NotifyDelay(self, request, context):
+        """EIO only, executing side, while the decision or execution deadline runs: the deadline cannot be met;
+        the reasons and the date expected (Directive 2014/41 Art. 12(5) for the decision, 12(6) for the
+        execution). The legal deadline does not move and its warnings go on; a later notice replaces this one.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -531,6 +557,11 @@ def add_EvidenceServiceServicer_to_server(servicer, server):
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ExtendDecisionDeadlineRequest.FromString,
                     response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ExtendDecisionDeadlineResponse.SerializeToString,
             ),
+            'NotifyDelay': grpc.unary_unary_rpc_method_handler(
+                    servicer.NotifyDelay,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.NotifyDelayRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.NotifyDelayResponse.SerializeToString,
+            ),
             'UpdateUserNotice': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateUserNotice,
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UpdateUserNoticeRequest.FromString,
@@ -628,7 +659,13 @@ class EvidenceService:
     INVALID_ARGUMENT naming data_categories[i]; one already decided is FAILED_PRECONDITION CATEGORY_DECIDED.
     any state before EXECUTED --WithdrawRequest(issuer)--> WITHDRAWN
     ACKNOWLEDGED | IN_EXECUTION --PostponeRequest(executing; EIO only, Directive 2014/41 Art. 15)--> POSTPONED
-    POSTPONED --ResumeRequest(executing)--> IN_EXECUTION
+    POSTPONED --ResumeRequest(executing)--> the state it was postponed from (postponed_from):
+    ACKNOWLEDGED (recognition postponed) or IN_EXECUTION (execution postponed). The deadline that ran
+    then (DECIDE or EXECUTE) was suspended while postponed: from the resumption it counts the time that
+    was left (decision_suspended_seconds, execution_suspended_seconds; Art. 15, 12(3), 12(4))
+    ISSUED | ACKNOWLEDGED | IN_EXECUTION | PARTIALLY_EXECUTED --NotifyDelay(executing; EIO only)--> same
+    state: a delay of the decision or execution notified with reasons and the date expected (Art. 12(5),
+    12(6)); shown as delay and as the running deadline's expected_at; the legal deadline does not move
 
     Deadlines are computed from the instrument and the moment of receipt (UTC), stored on the
     request and recomputed on every change. Before and at each deadline an event is published once.
@@ -637,7 +674,7 @@ class EvidenceService:
     events (created, issued, acknowledged, review_opened, review_concluded, execution_started,
     partially_executed, executed, closed, refused, partially_refused, not_executed, withdrawn, postponed, resumed,
     resubmitted,
-    decision_deadline_extended, user_notice_updated, order_linked); = DeadlineAlert for deadline_approaching
+    decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
     item_exported, item_transferred and item_sealed.
     """
@@ -1091,6 +1128,33 @@ class EvidenceService:
             '/jit.evidence.v1.EvidenceService/ExtendDecisionDeadline',
             jit_dot_evidence_dot_v1_dot_evidence__pb2.ExtendDecisionDeadlineRequest.SerializeToString,
             jit_dot_evidence_dot_v1_dot_evidence__pb2.ExtendDecisionDeadlineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NotifyDelay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/NotifyDelay',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.NotifyDelayRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.NotifyDelayResponse.FromString,
             options,
             channel_credentials,
             insecure,
