@@ -266,6 +266,7 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
         ("targets", ", ".join(f"{_label(pb.TargetType, x.type, 'TARGET_TYPE_')}:{x.value}" for x in r.targets)),
         ("visibility", "workspace" if r.visibility == common_pb2.VISIBILITY_WORKSPACE else "restricted to the parties"),
         ("user notice", _label(pb.UserNoticeStatus, r.user_notice_status, "USER_NOTICE_STATUS_")),
+        *([("not notified because", r.notification_exemption_reason)] if r.notification_exemption_reason else []),
         ("version", str(r.version)),
         ("items", str(r.item_count)),
     ]
@@ -338,7 +339,13 @@ def create(
     workspace: Annotated[str, typer.Option("--workspace", "-w", metavar="WS", help="Workspace id.")],
     basis: Annotated[Basis, typer.Option("--basis", help="Legal instrument.")],
     to: Annotated[
-        str, typer.Option("--to", metavar="JUR", help="Addressed member state, or the provider's establishment state.")
+        str,
+        typer.Option(
+            "--to",
+            metavar="JUR",
+            help="Addressed state (a member, or for an EIO, MLA or EPOC a state outside the JIT), or the "
+            "provider's establishment state.",
+        ),
     ],
     authority: Annotated[str, typer.Option("--authority", metavar="TEXT", help="Issuing authority.")],
     title: Annotated[str, typer.Option("--title", "-t", metavar="TEXT")],
@@ -358,6 +365,15 @@ def create(
         list[str] | None, typer.Option("--share", metavar="JUR", help="Also share with (restricted).")
     ] = None,
     preservation_order: Annotated[str, typer.Option("--preservation-order", metavar="ID")] = "",
+    notification_exemption: Annotated[
+        str,
+        typer.Option(
+            "--notification-exemption-reason",
+            metavar="TEXT",
+            help="EPOC without notification for traffic or content data: why the enforcing state is not "
+            "notified (Reg. (EU) 2023/1543 Art. 8(2)); required then, refused otherwise.",
+        ),
+    ] = "",
     issue: Annotated[bool, typer.Option("--issue", help="Issue it at once (DRAFT -> ISSUED).")] = False,
     request_id: Annotated[str | None, typer.Option("--request-id", metavar="UUID", help="Idempotency key.")] = None,
 ) -> None:
@@ -380,6 +396,7 @@ def create(
         visibility=common_pb2.VISIBILITY_WORKSPACE if workspace_visible else common_pb2.VISIBILITY_RESTRICTED,
         shared_with=[j.upper() for j in share or []],
         preservation_order_id=_uuid(preservation_order, "--preservation-order") if preservation_order else "",
+        notification_exemption_reason=notification_exemption,
     )
     r = _call(ctx, "CreateRequest", req).request
     if issue:

@@ -178,6 +178,13 @@ _EIO: tuple[Rule, ...] = (
         "its warnings",
         f"{EIO} Art. 12(5), 12(6)",
     ),
+    Rule(
+        "EIO_ONLY_BETWEEN_BOUND_STATES",
+        "an EIO is issued and addressed only between EU member states bound by the Directive: one issued "
+        "by or addressed to Ireland or Denmark (not bound) or a state outside the EU is refused at creation, "
+        "naming MLA as the instrument to use",
+        f"{EIO} Art. 1(1), 34(1); recitals 44-45",
+    ),
 )
 
 # -- European Production and Preservation Orders ------------------------------------------------------
@@ -220,6 +227,20 @@ _EPOC: tuple[Rule, ...] = (
         "a European Preservation Order's follow-up task offers an extension only while its one 30-day "
         "extension is unused and may still be asked; otherwise it asks for production and says why",
         f"{EPOC} Art. 11(1)",
+    ),
+    Rule(
+        "EPOC_APPLIES_FROM_18_AUGUST_2026",
+        "an EPOC is issued only from 18 August 2026, when the Regulation applies: issuing one earlier (by "
+        "the service's clock) is refused",
+        f"{EPOC} Art. 34(2)",
+    ),
+    Rule(
+        "EPOC_NOTIFICATION_EXEMPTION_NEEDS_REASON",
+        "an EPOC for traffic or content data without notification of the enforcing state is created only "
+        "with a recorded reason (the offence was, is being or is likely to be committed in the issuing "
+        "state and the person whose data are sought resides there); the reason is refused where no "
+        "exemption applies",
+        f"{EPOC} Art. 8(1)-(2)",
     ),
 )
 
@@ -342,6 +363,12 @@ _OTHER: tuple[Rule, ...] = (
         "a direct exchange inside the JIT cites no instrument's grounds: the member declines it as OTHER, with "
         "its reasons in the detail",
         f"GUESS: {JIT_FD} Art. 1(7) has measures taken as in a national investigation, with no grounds list",
+    ),
+    Rule(
+        "SAP_ART7_SUBSCRIBER_ONLY",
+        "a direct request to a provider under the Second Additional Protocol Art. 7 asks for subscriber "
+        "information only: any other data category is refused at creation",
+        f"{SAP} Art. 7(1)",
     ),
 )
 

@@ -20,12 +20,13 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from jitlib import legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from jitlib.jurisdictions import EU_MEMBER_STATES, is_jurisdiction
 from jitlib.policy import (
     EPOC_NOTIFIED_PROCEDURES,
     EVIDENCE_REQUEST_RULES,
@@ -82,6 +83,17 @@ PROVIDER_BASES = frozenset({"EPOC", "SAP_ART7", "VOLUNTARY"})
 #: Instruments addressed to a member of the workspace only: a direct exchange inside the JIT. The others may
 #: go to a state outside it (JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES).
 MEMBERS_ONLY_BASES = frozenset({"JIT_DIRECT"})
+#: EU member states not bound by Directive 2014/41 (recitals 44-45): an EIO neither comes from nor goes to
+#: them; MLA does (EIO_ONLY_BETWEEN_BOUND_STATES).
+EIO_NOT_BOUND = frozenset({"IE", "DK"})
+#: Regulation (EU) 2023/1543 applies from this day (Art. 34(2)): no EPOC is issued before
+#: (EPOC_APPLIES_FROM_18_AUGUST_2026).
+EPOC_APPLIES_FROM = datetime(2026, 8, 18, tzinfo=UTC)
+#: EPOC procedures without notification of the enforcing state, and the data categories that need it
+#: unless an exemption is recorded (Reg. 2023/1543 Art. 8(1)-(2): traffic data other than for identifying
+#: the user, and content data; EPOC_NOTIFICATION_EXEMPTION_NEEDS_REASON).
+UNNOTIFIED = frozenset({"STANDARD", "EMERGENCY"})
+NOTIFIABLE_DATA = frozenset({"TRAFFIC", "CONTENT"})
 EPOC_PROCEDURES = frozenset({"STANDARD", "WITH_NOTIFICATION", "EMERGENCY", "EMERGENCY_WITH_NOTIFICATION"})
 NOTIFIED = EPOC_NOTIFIED_PROCEDURES
 EMERGENCY = frozenset({"EMERGENCY", "EMERGENCY_WITH_NOTIFICATION"})
@@ -214,6 +226,9 @@ class EvidenceRequest(Versioned):
     refusals: tuple[Refusal, ...] = ()
     #: 1 as first issued; one more per resubmission.
     submission: int = 1
+    #: Why an EPOC for traffic or content data is issued without notification of the enforcing state
+    #: (Reg. 2023/1543 Art. 8(2)); "" otherwise. Sealed at rest.
+    notification_exemption_reason: str = ""
 
     @property
     def category_outcomes(self) -> tuple[CategoryOutcome, ...]:
@@ -534,6 +549,13 @@ def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondit
         return _illegal(req, action, why, sources)
     if req.state not in sources:
         return _illegal(req, action, "", sources)
+    if action == "issue" and req.legal_basis == "EPOC" and now < EPOC_APPLIES_FROM:
+        return FailedPrecondition(
+            "INSTRUMENT_NOT_APPLICABLE_YET",
+            "an EPOC is issued from 18 August 2026, when Regulation (EU) 2023/1543 applies "
+            + legal.cite("EPOC_APPLIES_FROM_18_AUGUST_2026"),
+            {"action": action, "legal_basis": req.legal_basis, "applies_from": EPOC_APPLIES_FROM.date().isoformat()},
+        )
     if action in ("open_review", "conclude_review") and not req.notified:
         return FailedPrecondition(
             "NO_REVIEW",
@@ -808,6 +830,7 @@ class NewRequest:
     user_notice_suppressed_until: datetime | None = None
     #: Proto enum fields whose value is not one we know (named in the error).
     unknown_enums: tuple[str, ...] = field(default=())
+    notification_exemption_reason: str = ""
 
 
 def target_violations(i: int, t: Target) -> list[FieldViolation]:
@@ -898,6 +921,74 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
             )
     elif cmd.user_notice_status not in ("", "NOT_APPLICABLE") or cmd.user_notice_suppressed_until is not None:
         out.append(FieldViolation("user_notice_status", "is tracked on requests to a service provider only"))
+    return out + instrument_violations(cmd)
+
+
+def needs_notification_exemption(legal_basis: str, epoc_procedure: str, categories: tuple[str, ...]) -> bool:
+    """Whether a request is an EPOC for traffic or content data without notification of the enforcing
+    state, which Reg. 2023/1543 Art. 8(2) allows only on recorded grounds."""
+    return legal_basis == "EPOC" and epoc_procedure in UNNOTIFIED and bool(NOTIFIABLE_DATA & set(categories))
+
+
+def _eio_state_violations(name: str, code: str, side: str) -> list[FieldViolation]:
+    """An EIO is not issued by or addressed to ``code`` unless it is an EU member state bound by Directive
+    2014/41 (``legal.rule("EIO_ONLY_BETWEEN_BOUND_STATES")``); the violation is on the field ``name``."""
+    if not is_jurisdiction(code) or (code in EU_MEMBER_STATES and code not in EIO_NOT_BOUND):
+        return []
+    why = "is not bound by Directive 2014/41" if code in EIO_NOT_BOUND else "is not an EU member state"
+    cite = legal.cite("EIO_ONLY_BETWEEN_BOUND_STATES")
+    return [FieldViolation(name, f"an EIO is not {side} {code}, which {why}: use an MLA request instead {cite}")]
+
+
+def issuer_violations(cmd: NewRequest, origin: str) -> list[FieldViolation]:
+    """What of a new request depends on its issuer, checked once the policy let the caller create: an EIO is
+    issued by an EU member state bound by Directive 2014/41, so not by Ireland or Denmark
+    (``legal.rule("EIO_ONLY_BETWEEN_BOUND_STATES")``); the violation is on ``legal_basis``."""
+    return _eio_state_violations("legal_basis", origin, "issued by") if cmd.legal_basis == "EIO" else []
+
+
+def instrument_violations(cmd: NewRequest) -> list[FieldViolation]:
+    """Whether the chosen instrument applies to this request, each check a row of ``jitlib.legal``:
+
+    - an EIO is addressed to an EU member state bound by Directive 2014/41, so not to Ireland or Denmark,
+      nor a state outside the EU: MLA is the instrument then (``legal.rule("EIO_ONLY_BETWEEN_BOUND_STATES")``;
+      its issuer is checked after the policy, ``issuer_violations``);
+    - an EPOC for traffic or content data without notification of the enforcing state records why none is
+      needed, and only then (``legal.rule("EPOC_NOTIFICATION_EXEMPTION_NEEDS_REASON")``);
+    - an SAP Art. 7 request is for subscriber information only (``legal.rule("SAP_ART7_SUBSCRIBER_ONLY")``).
+    """
+    out: list[FieldViolation] = []
+    if cmd.legal_basis == "EIO":
+        out += _eio_state_violations("addressee_jurisdiction", cmd.addressee_jurisdiction, "addressed to")
+    reason = cmd.notification_exemption_reason
+    if needs_notification_exemption(cmd.legal_basis, cmd.epoc_procedure, cmd.data_categories):
+        if not reason.strip():
+            out.append(
+                FieldViolation(
+                    "notification_exemption_reason",
+                    "is required: an EPOC for traffic or content data without notification of the enforcing "
+                    "state states why none is needed (the offence was, is being or is likely to be committed "
+                    "in the issuing state and the person whose data are sought resides there) "
+                    + legal.cite("EPOC_NOTIFICATION_EXEMPTION_NEEDS_REASON"),
+                )
+            )
+        else:
+            out += validate.text("notification_exemption_reason", reason, required=True, maximum=validate.REASON_MAX)
+    elif reason:
+        out.append(
+            FieldViolation(
+                "notification_exemption_reason",
+                "is only set for an EPOC for traffic or content data without notification of the enforcing "
+                "state " + legal.cite("EPOC_NOTIFICATION_EXEMPTION_NEEDS_REASON"),
+            )
+        )
+    if cmd.legal_basis == "SAP_ART7" and any(c != "SUBSCRIBER" for c in cmd.data_categories):
+        out.append(
+            FieldViolation(
+                "data_categories",
+                "an SAP Art. 7 request is for subscriber information only " + legal.cite("SAP_ART7_SUBSCRIBER_ONLY"),
+            )
+        )
     return out
 
 
@@ -942,6 +1033,7 @@ def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> 
         user_notice_status=(cmd.user_notice_status or "PENDING") if provider else "NOT_APPLICABLE",
         user_notice_suppressed_until=cmd.user_notice_suppressed_until,
         state=State.DRAFT,
+        notification_exemption_reason=cmd.notification_exemption_reason.strip(),
     )
 
 

@@ -90,6 +90,7 @@ def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
             req.user_notice_suppressed_until, req.HasField("user_notice_suppressed_until")
         ),
         unknown_enums=tuple(e.unknown),
+        notification_exemption_reason=req.notification_exemption_reason,
     )
 
 
@@ -298,6 +299,7 @@ def request_to_pb(
         postponed_from=("EVIDENCE_REQUEST_STATE_" + r.postponed_from) if r.postponed_from else None,
         decision_suspended_seconds=r.decision_suspended_seconds,
         execution_suspended_seconds=r.execution_suspended_seconds,
+        notification_exemption_reason=r.notification_exemption_reason,
     )
     _set_ts(msg, "user_notice_suppressed_until", r.user_notice_suppressed_until)
     _set_ts(msg, "next_deadline_at", r.deadlines[0].due_at if r.deadlines else None)
@@ -369,6 +371,7 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
         decided_categories=outcomes_from_pb(msg.category_outcomes),
         refusals=refusals_from_pb(msg.refusals),
         submission=msg.submission or 1,
+        notification_exemption_reason=msg.notification_exemption_reason,
     )
 
 

@@ -101,7 +101,10 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         order = await self._linkable_order(cmd.preservation_order_id)
 
         def build(workspace: WorkspaceInfo) -> EvidenceRequest:
-            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
+            InvalidArgument.raise_for(
+                domain.membership_violations(cmd, workspace.members)
+                + domain.issuer_violations(cmd, principal.jurisdiction)
+            )
             # Only the order's issuing side links to it (an issued request moves the order on); an order
             # the caller may not see is answered like one that does not exist.
             if cmd.preservation_order_id and not domain.may_link_order(principal, order, cmd.workspace_id):

@@ -106,6 +106,9 @@ class RequestRow(RecordColumns, Base):
     #: Every refusal of every submission, JSON [[submission, ground, [categories], refused_at, whole], ...].
     refusals: Mapped[str] = mapped_column(Text, server_default="[]")
     submission: Mapped[int] = mapped_column(Integer, server_default="1")
+    #: Why an EPOC for traffic or content data is issued without notification (Reg. 2023/1543 Art. 8(2)):
+    #: sealed with the request's other text, this column stays empty.
+    notification_exemption_reason: Mapped[str] = mapped_column(Text, server_default="")
     #: What users write about a request (title, description, state reason, targets), sealed under the
     #: workspace's key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -117,7 +120,12 @@ class RequestRow(RecordColumns, Base):
 
 
 #: What users write about a request, sealed at rest (once shredded, no targets are left).
-SEALED = SealedText(RequestRow, ("title", "description", "state_reason", "targets"), destroyed={"targets": "[]"})
+SEALED = SealedText(
+    RequestRow,
+    ("title", "description", "state_reason", "targets"),
+    destroyed={"targets": "[]"},
+    added=("notification_exemption_reason",),
+)
 
 #: One row per jurisdiction party to a request: the visibility index of restricted ones.
 PARTIES = PartyIndex.declare(
@@ -255,6 +263,7 @@ def _targets_json(targets: tuple[Target, ...]) -> str:
 #: The fields of a request kept in columns of the same name (and those every record has).
 FIELDS = RecordFields(
     same=(
+        "notification_exemption_reason",
         "issuing_authority",
         "legal_basis",
         "epoc_procedure",

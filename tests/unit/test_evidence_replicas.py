@@ -22,7 +22,7 @@ from services.evidence.domain import EvidenceItem, NewRequest, State, Target, Tr
 from services.evidence.mapping import item_to_pb, request_from_pb, request_to_pb
 
 # Microseconds on purpose: a Timestamp keeps them.
-T0 = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
+T0 = datetime(2026, 9, 7, 9, 0, 0, 123456, tzinfo=UTC)  # after Reg. 2023/1543 applies (Art. 34(2))
 NL = Actor("u-nl", "nl-prosecutor", "NL")
 DE = Actor("u-de", "de-liaison", "DE")
 IE = Actor("u-ie", "ie-prosecutor", "IE")

@@ -15,7 +15,7 @@ from services.evidence import custody, domain
 from services.evidence.deadlines import DeadlineKind
 from services.evidence.domain import Consent, NewItem, NewRequest, State, Target, TransitionInput
 
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NOW = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)  # a Monday, after Reg. 2023/1543 applies (Art. 34(2))
 NL = Actor("u1", "nl-prosecutor", "NL")
 DE = Actor("u2", "de-liaison", "DE")
 

@@ -134,6 +134,9 @@ class Client:
             data_categories=[pb.DATA_CATEGORY_SUBSCRIBER, pb.DATA_CATEGORY_CONTENT],
             urgency=pb.URGENCY_UNSPECIFIED,
         )
+        if procedure in (pb.EPOC_PROCEDURE_STANDARD, pb.EPOC_PROCEDURE_EMERGENCY):
+            # Content without notification of IE: on recorded grounds (Reg. (EU) 2023/1543 Art. 8(2)).
+            fields["notification_exemption_reason"] = "Offence committed in NL; the account holder resides in NL"
         fields.update(over)
         return self.create(**fields)
 
