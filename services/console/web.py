@@ -186,7 +186,30 @@ class Console:
     # ------------------------------------------------------------ workspaces and the due list
 
     async def workspaces(self, c: Ctx) -> Response:
-        return self.render(c.request, "workspaces.html", user=c.user, workspaces=c.user.workspaces)
+        return self.render(
+            c.request, "workspaces.html", user=c.user, workspaces=c.user.workspaces,
+            addressed=await self._addressed_from_outside(c),
+        )  # fmt: skip
+
+    async def _addressed_from_outside(self, c: Ctx) -> list[Any]:
+        """The evidence requests addressed to the user's jurisdiction by workspaces it is not a member of (an
+        instrument toward a state outside the JIT: jitlib.legal JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES). The
+        service lists them, by its policy, with the user's own workspaces' when no workspace is named; a
+        caller it refuses (operators, auditors) has none."""
+        out: list[Any] = []
+        token = ""
+        mine = set(c.user.workspaces)
+        for _ in range(10):  # at most 2,000 requests addressed to one state
+            ask = ev.ListRequestsRequest(addressee_jurisdiction=c.user.jurisdiction, page_size=200, page_token=token)
+            try:
+                page = await self.backend.call("evidence", "ListRequests", ask, c.token)
+            except Refused:
+                return []
+            out += [r for r in page.requests if r.workspace_id not in mine]
+            token = page.next_page_token
+            if not token:
+                break
+        return out
 
     async def workspace(self, c: Ctx) -> Response:
         ws = c.request.path_params["ws"]

@@ -325,6 +325,52 @@ def test_fr_sees_nothing_of_the_case(users: Users, shots: Path) -> None:
     shot(page, shots, "08-fr-not-found")
 
 
+def test_fr_acts_on_the_request_addressed_to_it_and_sees_nothing_else(
+    users: Users, node: dict[str, RunningService], tokens: Any, shots: Path
+) -> None:
+    """JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES, ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT (FD 2002/465 Art.
+    1(7)-(9); Reg. (EU) 2023/969 Art. 24): FR, in no workspace, finds NL's MLA request addressed to it on its
+    start page, opens it (no link into the workspace, no thread) and acknowledges it; the rest of the case
+    stays Not found."""
+    stub = _grpc(node, "evidence", evidence_pb2_grpc.EvidenceServiceStub)
+    title = f"MLA to FR: hosting records {uuid.uuid4().hex[:6]}"
+    req = stub.CreateRequest(
+        ev.CreateRequestRequest(
+            request_id=str(uuid.uuid4()),
+            workspace_id=WS,
+            legal_basis=ev.LEGAL_BASIS_MLA,
+            issuing_authority="Openbaar Ministerie, Amsterdam",
+            addressee_kind=ev.ADDRESSEE_KIND_MEMBER_STATE,
+            addressee_jurisdiction="FR",
+            data_categories=[ev.DATA_CATEGORY_SUBSCRIBER],
+            targets=[ev.TargetIdentifier(type=ev.TARGET_TYPE_ACCOUNT_HANDLE, value="@rev3ng3_pics")],
+            offence_category=ev.OFFENCE_CATEGORY_CYBERSTALKING,
+            urgency=ev.URGENCY_NORMAL,
+            title=title,
+        ),
+        metadata=md(tokens("nl-prosecutor")),
+        timeout=30,
+    ).request
+    stub.IssueRequest(ev.IssueRequestRequest(id=req.id), metadata=md(tokens("nl-prosecutor")), timeout=30)
+    page = users.page("fr-prosecutor")
+    page.goto(f"{users.base}/workspaces")
+    main = page.inner_text("main")
+    assert "You are not a member of any workspace." in main and "Requests addressed to you" in main
+    assert title in main and "Subscriber data of @rev3ng3_pics" not in main
+    page.get_by_role("link", name=title).click()
+    page.wait_for_url(f"{users.base}/requests/{req.id}")
+    assert page.locator(f'a[href="/w/{WS}/requests"]').count() == 0
+    assert page.locator(f'a[href="/thread/request/{req.id}"]').count() == 0
+    assert accessibility_violations(page) == []
+    page.locator("button[data-action=acknowledge]").click()
+    page.wait_for_load_state()
+    assert page.inner_text("dd.state") == "acknowledged"
+    shot(page, shots, "08b-fr-addressed")
+    for path in (f"/w/{WS}", f"/requests/{case['request_id']}", f"/thread/request/{req.id}"):
+        response = page.goto(f"{users.base}{path}")
+        assert response is not None and response.status == 404, path
+
+
 def test_the_auditor_sees_every_chain_verified(users: Users, shots: Path) -> None:
     page = users.page("nl-auditor")
     page.get_by_role("link", name="Audit").click()
