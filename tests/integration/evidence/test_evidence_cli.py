@@ -155,3 +155,33 @@ def test_eio_delay_notice_through_the_cli(env: dict[str, str]) -> None:
     assert shown["delay"]["deadline"] == "DEADLINE_KIND_EXECUTE" and shown["deadlines"][0]["expected_at"]
     text = jit(env, "--as", "nl-prosecutor", "evidence", "request", "show", rid).stdout
     assert "delay notified" in text and "the server is held abroad" in text and "(notified delay)" in text
+
+
+def test_jit_instruments_toward_outside_states_through_the_cli(env: dict[str, str]) -> None:
+    """JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES, EPOC_NOTIFICATION_EXEMPTION_NEEDS_REASON: NL sends an MLA request
+    to FR (no member) with `jit evidence request create --to FR`; FR lists it with `jit evidence request list`
+    (no workspace) and acknowledges it. A STANDARD EPOC for content data needs
+    --notification-exemption-reason, which `show` prints."""
+    for user in ("nl-prosecutor", "fr-prosecutor"):
+        jit(env, "login", user, "--password", "demo")
+    r = jit_json(
+        env, "--as", "nl-prosecutor", "evidence", "request", "create", "--workspace", "jit-demo",
+        "--basis", "mla", "--to", "FR", "--authority", "OM Amsterdam", "--title", "Hosting records in FR",
+        "--target", "account:@harasser_x", "--data", "subscriber", "--offence", "doxxing", "--issue",
+    )  # fmt: skip
+    listed = jit_json(env, "--as", "fr-prosecutor", "evidence", "request", "list")
+    assert r["id"] in [x["id"] for x in listed] and {x["addressee_jurisdiction"] for x in listed} == {"FR"}
+    acknowledged = jit_json(env, "--as", "fr-prosecutor", "evidence", "request", "acknowledge", r["id"])
+    assert acknowledged["state"] == "EVIDENCE_REQUEST_STATE_ACKNOWLEDGED"
+
+    epoc = [
+        "--as", "nl-prosecutor", "evidence", "request", "create", "--workspace", "jit-demo", "--basis", "epoc",
+        "--procedure", "standard", "--to", "IE", "--provider", "SocialNet Ireland Ltd", "--authority", "OM Amsterdam",
+        "--title", "Messages of @harasser_x", "--target", "account:@harasser_x", "--data", "content",
+        "--offence", "doxxing",
+    ]  # fmt: skip
+    refused = jit(env, *epoc, code=1)
+    assert "notification_exemption_reason" in refused.stderr and "Art. 8(1)-(2)" in refused.stderr
+    made = jit_json(env, *epoc, "--notification-exemption-reason", "Offence in NL; the holder resides in NL")
+    shown = jit(env, "--as", "nl-prosecutor", "evidence", "request", "show", made["id"]).stdout
+    assert "not notified because" in shown and "the holder resides in NL" in " ".join(shown.split())
