@@ -297,6 +297,14 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
                 f"{_when(d.due_at)}{overdue} ({d.source}){expected}",
             )
         )
+    if r.HasField("items_restricted_at"):
+        rows.append(
+            (
+                "items restricted",
+                f"since {_when(r.items_restricted_at)}: the enforcing state objected within 96 hours; the items "
+                "received until then are kept, not downloaded or exported (Reg. (EU) 2023/1543 Art. 10(4))",
+            )
+        )
     if r.HasField("delay"):
         dl = r.delay
         rows.append(
@@ -686,6 +694,7 @@ def _item_line(item: pb.EvidenceItem) -> str:
     return (
         f"item {item.id}: {item.size_bytes} bytes, {item.media_type}, sha256 {item.sha256}, "
         f"from {item.origin_jurisdiction}"
+        + (" - RESTRICTED: kept, not to be downloaded or exported" if item.restricted else "")
     )
 
 

@@ -197,6 +197,14 @@ _EPOC: tuple[Rule, ...] = (
         "delivery, and a ground raised after those 10 days is refused",
         f"{EPOC} Art. 10(2), 12(1)",
     ),
+    Rule(
+        "EPOC_EMERGENCY_OBJECTION",
+        "a ground the notified enforcing state raises within 96 hours of receipt of an emergency EPOC is "
+        "honoured even after the data was received or the request closed: it is refused and the items received "
+        "are kept but restricted (no download or export, a RESTRICTED custody entry on each, once); a ground "
+        "raised later is refused",
+        f"{EPOC} Art. 10(4), 12(1)",
+    ),
     # Grounds the notified enforcing authority may raise, Art. 12(1)(a)-(d); the list is closed, so an EPOC
     # has no OTHER ground (REFUSAL_GROUNDS["EPOC"]).
     Rule(

@@ -23,6 +23,9 @@ class Action(enum.StrEnum):
     EXPORTED = "EXPORTED"
     TRANSFERRED = "TRANSFERRED"
     SEALED = "SEALED"
+    #: Recorded by the system, once per item, when the enforcing state's objection restricts it
+    #: (EPOC_EMERGENCY_OBJECTION): from then on its content is not read.
+    RESTRICTED = "RESTRICTED"
 
 
 #: What a caller records through RecordCustodyEvent; the others are recorded by the service itself.

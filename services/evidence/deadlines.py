@@ -102,13 +102,13 @@ PERIODS: dict[str, tuple[Period, ...]] = {
     "EPOC/EMERGENCY_WITH_NOTIFICATION": (
         Period(DeadlineKind.PRODUCE, 8 * HOUR, f"{EPOC} Art. 10(4)", "received", _OPEN),
         # The enforcing authority may object within 96 hours; data already sent must then be deleted or
-        # restricted (Art. 10(4), 12(1)). Runs after execution too.
+        # restricted (Art. 10(4), 12(1)). Runs after execution and after closing too (EPOC_EMERGENCY_OBJECTION).
         Period(
             DeadlineKind.OBJECTION,
             96 * HOUR,
             f"{EPOC} Art. 10(4), 12(1)",
             "received",
-            _OPEN | {"EXECUTED"},
+            _OPEN | {"EXECUTED", "CLOSED"},
         ),
     ),
     # UNVERIFIED (DOMAIN.md): "provider answers within 30 days — check CETS 224". Kept as a tracked

@@ -220,6 +220,9 @@ class EvidenceRequest(Versioned):
     execution_suspended_seconds: int = 0
     #: The latest delay the executing state notified (EIO_DELAY_NOTICE), if any.
     delay: Delay | None = None
+    #: When the enforcing state's objection restricted the items received until then
+    #: (EPOC_EMERGENCY_OBJECTION): ``item_restricted``.
+    items_restricted_at: datetime | None = None
     deadlines: tuple[Deadline, ...] = ()
     #: The categories decided (refused or executed) in this submission; the others are open.
     decided_categories: tuple[CategoryOutcome, ...] = ()
@@ -387,9 +390,9 @@ TRANSITIONS: dict[str, Transition] = {
 }
 #: Transitions that keep the current state.
 STATE_KEEPING = frozenset({"extend_decision", "update_user_notice", "notify_delay"})
-#: After the emergency EPOC with notification was executed, the enforcing state may still object within
-#: 96 hours (Reg. 2023/1543 Art. 10(4), 12(1)).
-LATE_OBJECTION_STATES = frozenset({S.IN_EXECUTION, S.PARTIALLY_EXECUTED, S.EXECUTED})
+#: After the emergency EPOC with notification was executed, even closed, the enforcing state may still object
+#: within 96 hours of receipt (EPOC_EMERGENCY_OBJECTION); the items received are then restricted.
+LATE_OBJECTION_STATES = frozenset({S.IN_EXECUTION, S.PARTIALLY_EXECUTED, S.EXECUTED, S.CLOSED})
 
 
 def operation_for(t: Transition, req: EvidenceRequest) -> Operation:
@@ -487,6 +490,16 @@ def _illegal(req: EvidenceRequest, action: str, why: str, allowed: frozenset[Sta
     )
 
 
+def objected_in_emergency(req: EvidenceRequest) -> bool:
+    """An emergency EPOC whose notified enforcing state may object within 96 hours, also after execution."""
+    return req.notified and req.epoc_procedure == "EMERGENCY_WITH_NOTIFICATION"
+
+
+def objection_window_end(req: EvidenceRequest) -> datetime | None:
+    """When the enforcing state's 96 hours to object to an emergency EPOC end (EPOC_EMERGENCY_OBJECTION)."""
+    return deadlines.window_end(req.clocks(), deadlines.DeadlineKind.OBJECTION)
+
+
 def review_window_end(req: EvidenceRequest) -> datetime | None:
     """When the notified enforcing state's 10 days to raise a ground end (None for a request without such
     a window, or not received yet)."""
@@ -542,7 +555,7 @@ def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondit
     do): what ``apply`` checks before it changes anything, and what ``allowed_actions`` asks."""
     t = TRANSITIONS[action]
     sources = t.sources
-    if action == "refuse" and req.notified and req.epoc_procedure == "EMERGENCY_WITH_NOTIFICATION":
+    if action == "refuse" and objected_in_emergency(req):
         sources = sources | LATE_OBJECTION_STATES
     if action == "resubmit" and req.state not in sources:
         why = f": only a refused request is clarified and resubmitted {legal.cite('REQUEST_RESUBMISSION')}"
@@ -573,6 +586,15 @@ def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondit
                 "REVIEW_WINDOW_PASSED",
                 f"the enforcing state's 10 days to raise a ground ended at {end.isoformat()}: the order "
                 f"proceeds {legal.cite('EPOC_SILENCE_IS_CONSENT')}",
+                {"action": action, "window_ended_at": end.isoformat()},
+            )
+    if action == "refuse" and objected_in_emergency(req):
+        end = objection_window_end(req)
+        if end is not None and now > end:
+            return FailedPrecondition(
+                "OBJECTION_WINDOW_PASSED",
+                f"the enforcing state's 96 hours to object to this emergency order ended at {end.isoformat()}: a "
+                f"ground raised later is not honoured {legal.cite('EPOC_EMERGENCY_OBJECTION')}",
                 {"action": action, "window_ended_at": end.isoformat()},
             )
     if action == "refuse" and req.to_provider and not req.notified:
@@ -638,6 +660,10 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
         InvalidArgument.raise_for(ground_violations(req, data.refusal_ground))
         changes.update(refuse_categories(req, data.refusal_ground, data.data_categories, now))
         target = S.REFUSED if changes.get("refusal_ground") else req.state
+        if objected_in_emergency(req) and req.state in LATE_OBJECTION_STATES:
+            # The data may have been received: what was is kept, as evidence of what arrived, but restricted
+            # (Art. 10(4): "deleted or otherwise restricted"), and the request is refused as usual.
+            changes["items_restricted_at"] = now
     elif action == "partially_execute":
         changes.update(execute_categories(req, data.data_categories, now, partial=True))
     elif action == "complete":
@@ -1293,6 +1319,36 @@ def single_line_violations(name: str, value: str, *, required: bool, maximum: in
     if any(c in _LINE_BREAKS or unicodedata.category(c) == "Cc" for c in value):
         return [FieldViolation(name, "must be one line without control characters")]
     return []
+
+
+def item_restricted(item: EvidenceItem, req: EvidenceRequest) -> bool:
+    """Whether ``item`` is restricted (EPOC_EMERGENCY_OBJECTION): it was received against ``req`` before the
+    enforcing state's objection restricted what had been received."""
+    return req.items_restricted_at is not None and item.received_at <= req.items_restricted_at
+
+
+def content_refusal(item: EvidenceItem, req: EvidenceRequest, what: str) -> FailedPrecondition | None:
+    """Why ``item``'s content may not be read or handed over (``what``: "downloaded", "exported", ...): it
+    is restricted, for everyone. None when it may."""
+    if not item_restricted(item, req):
+        return None
+    at = req.items_restricted_at.isoformat() if req.items_restricted_at is not None else ""
+    return FailedPrecondition(
+        "ITEM_RESTRICTED",
+        f"this item is restricted since {at}: the enforcing state objected to the emergency order within 96 "
+        f"hours, so it is kept as evidence of what was received but not {what} "
+        f"{legal.cite('EPOC_EMERGENCY_OBJECTION')}",
+        {"item_id": item.id, "restricted_at": at},
+    )
+
+
+def restriction_purpose(req: EvidenceRequest, objecting: str) -> str:
+    """What the RESTRICTED custody entry says: who objected, on which ground, and the rule (one line)."""
+    ground = req.refusals[-1].ground if req.refusals else req.refusal_ground
+    return (
+        f"restricted: {objecting} objected ({ground}) within 96 hours of receipt of the emergency order; kept, "
+        f"not to be downloaded or exported {legal.cite('EPOC_EMERGENCY_OBJECTION')}"
+    )
 
 
 def receiving_refusal(req: EvidenceRequest) -> FailedPrecondition | None:

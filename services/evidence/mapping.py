@@ -308,6 +308,7 @@ def request_to_pb(
     _set_ts(msg, "decided_at", r.decided_at)
     _set_ts(msg, "postponed_until", r.postponed_until)
     _set_ts(msg, "postponed_at", r.postponed_at)
+    _set_ts(msg, "items_restricted_at", r.items_restricted_at)
     if r.delay is not None:
         msg.delay.CopyFrom(delay_to_pb(r.delay))
     if order is not None:
@@ -367,6 +368,7 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
         decision_suspended_seconds=msg.decision_suspended_seconds,
         execution_suspended_seconds=msg.execution_suspended_seconds,
         delay=delay_from_pb(msg),
+        items_restricted_at=ts_to_dt(msg.items_restricted_at, msg.HasField("items_restricted_at")),
         deadlines=tuple(deadline_from_pb(d) for d in msg.deadlines),
         decided_categories=outcomes_from_pb(msg.category_outcomes),
         refusals=refusals_from_pb(msg.refusals),
@@ -428,7 +430,8 @@ def new_item_from_pb(m: pb.ItemMetadata) -> NewItem:
     )
 
 
-def item_to_pb(item: EvidenceItem, custody_entries: int = 0) -> pb.EvidenceItem:
+def item_to_pb(item: EvidenceItem, custody_entries: int = 0, *, restricted: bool = False) -> pb.EvidenceItem:
+    """The item as shown; ``restricted``: its request's objection restricted it (``domain.item_restricted``)."""
     conditions = pb.UseConditions(jit_purposes_only=True, conditions=item.conditions)
     for c in item.consents:
         consent = pb.UseConsent(
@@ -450,6 +453,7 @@ def item_to_pb(item: EvidenceItem, custody_entries: int = 0) -> pb.EvidenceItem:
         received_by=actor_pb(item.received_by),
         received_at=dt_to_ts(item.received_at),
         custody_entries=custody_entries,
+        restricted=restricted,
     )
 
 

@@ -18,6 +18,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_af
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jitlib import auth, paging, validate
+from jitlib.actors import SYSTEM
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, JitError, PermissionDenied
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, ts_to_dt
@@ -212,11 +213,64 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 events.request_envelope(updated, state, event, members, now),
             )
             uow.audit(RECORD, updated.id, updated.workspace_id)
+            if updated.items_restricted_at != current.items_restricted_at:
+                self._restrict_items(uow, current, updated, principal, members, now)
 
         await rt.change(principal, write)
         if self.wake_scanner is not None and updated.deadlines:
             self.wake_scanner()
         return await self._view(principal, updated, now)
+
+    def _restrict_items(
+        self,
+        uow: UnitOfWork,
+        current: EvidenceRequest,
+        updated: EvidenceRequest,
+        principal: auth.Principal,
+        members: frozenset[str],
+        now: datetime,
+    ) -> None:
+        """In the objection's own transaction: a RESTRICTED custody entry, by the system, on each item this
+        node holds that the objection restricts and an earlier one had not (so once per item), and its
+        event (EPOC_EMERGENCY_OBJECTION)."""
+        assert updated.items_restricted_at is not None
+        purpose = domain.restriction_purpose(updated, principal.jurisdiction)
+        for found in store.items_received_between(
+            uow.session, updated.id, current.items_restricted_at, updated.items_restricted_at
+        ):
+            item = found.item
+            entry = custody.Entry(
+                item_id="",
+                seq=0,
+                action=custody.Action.RESTRICTED,
+                user_id=SYSTEM.user_id,
+                username=SYSTEM.username,
+                jurisdiction=SYSTEM.jurisdiction,
+                at=now,
+                purpose=purpose,
+                recipient="",
+                sha256=item.sha256,
+                prev_hash="",
+            )
+            try:
+                e = store.append_custody(uow.session, item.id, entry)
+            except store.CustodyConflict:  # someone read the item meanwhile: the caller retries the whole
+                raise self.requests.concurrent_update() from None
+            uow.emit(
+                events.subject(updated.origin_jurisdiction, "item_restricted"),
+                events.item_envelope(
+                    item,
+                    updated,
+                    item_to_pb(item, e.seq, restricted=True),
+                    "item_restricted",
+                    members,
+                    SYSTEM,
+                    e.seq,
+                    now,
+                    self._holder(item),
+                ),
+            )
+            uow.audit(ITEM, item.id, item.workspace_id)
 
     IssueRequest = transition_rpc("issue", pb.IssueRequestResponse, "request")
     AcknowledgeRequest = transition_rpc("acknowledge", pb.AcknowledgeRequestResponse, "request")
@@ -268,7 +322,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                     "request_id was already used for another item",
                     {"field": "metadata.request_id"},
                 )
-            return pb.UploadItemResponse(item=item_to_pb(replay))
+            return pb.UploadItemResponse(item=item_to_pb(replay, restricted=domain.item_restricted(replay, req)))
         # A closed workspace receives no evidence. On a federation the item is this node's record even
         # for a request owned elsewhere: the bytes stay where they were received, the uploader's node.
         rt.require_home_node(principal)
@@ -389,7 +443,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         def write(uow: UnitOfWork) -> custody.Entry:
             e = store.append_custody(uow.session, item.id, entry)
             if event:
-                state = item_to_pb(item, e.seq)
+                state = item_to_pb(item, e.seq, restricted=domain.item_restricted(item, req))
                 uow.emit(
                     events.subject(req.origin_jurisdiction, event),
                     events.item_envelope(
@@ -421,6 +475,10 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         violations += domain.purpose_violations(request.purpose)
         InvalidArgument.raise_for(violations)
         found = await self._load_item(principal, request.item_id, "download")
+        # Restricted by the enforcing state's objection: nobody reads its content (EPOC_EMERGENCY_OBJECTION).
+        problem = domain.content_refusal(found.item, found.request, "downloaded")
+        if problem is not None:
+            raise problem
         self.rt.require_owner(domain.item_holder(found.item), ITEM)  # the bytes are on the holder's node
         item = found.item
         data_key = await self.keys.data_key(item.workspace_id)
@@ -428,7 +486,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         e = await self._record_custody(
             principal, found, self._entry(principal, custody.Action.DOWNLOADED, now, item.sha256, request.purpose)
         )
-        yield pb.DownloadItemResponse(item=item_to_pb(item, e.seq))
+        yield pb.DownloadItemResponse(item=item_to_pb(item, e.seq))  # never restricted: refused above
         reader = self.blobs.read(item.blob_key, data_key)
         try:
             while True:
@@ -452,7 +510,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             found,
             self._entry(principal, custody.Action.ACCESSED, self.rt.clock.now(), item.sha256, "metadata"),
         )
-        return pb.GetItemResponse(item=item_to_pb(item, e.seq))
+        return pb.GetItemResponse(item=item_to_pb(item, e.seq, restricted=domain.item_restricted(item, found.request)))
 
     async def ListItems(self, request: pb.ListItemsRequest, context: Any) -> pb.ListItemsResponse:
         principal = auth.current()
@@ -462,7 +520,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         found = await self.items.list_audited(
             principal, req.workspace_id, lambda s, _scope: store.list_items(s, req.id)
         )
-        return pb.ListItemsResponse(items=[item_to_pb(f.item, f.custody_seq) for f in found])
+        return pb.ListItemsResponse(
+            items=[item_to_pb(f.item, f.custody_seq, restricted=domain.item_restricted(f.item, req)) for f in found]
+        )
 
     async def RecordCustodyEvent(
         self, request: pb.RecordCustodyEventRequest, context: Any
@@ -480,6 +540,11 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 "only a party to the request records an export, transfer or seal",
                 {"action": action.value},
             )
+        # A restricted item is not handed over; sealing it stays possible.
+        if action in (custody.Action.EXPORTED, custody.Action.TRANSFERRED):
+            problem = domain.content_refusal(found.item, found.request, action.value.lower())
+            if problem is not None:
+                raise problem
         # An export, transfer or seal is a change of the case: a closed workspace takes none. It is
         # written where the item's chain is.
         self.rt.require_owner(domain.item_holder(found.item), ITEM)

@@ -93,6 +93,8 @@ class RequestRow(RecordColumns, Base):
     #: How long postponements held the decision and the execution back (seconds).
     decision_suspended_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
     execution_suspended_seconds: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: When an objection restricted the items received until then (EPOC_EMERGENCY_OBJECTION).
+    items_restricted_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     issued_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     received_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
@@ -289,6 +291,7 @@ FIELDS = RecordFields(
         "user_notice_suppressed_until",
         "postponed_until",
         "postponed_at",
+        "items_restricted_at",
         "issued_at",
         "received_at",
         "decided_at",
@@ -745,6 +748,18 @@ def is_replica(item: EvidenceItem) -> bool:
 
 def list_items(session: Session, request_id: str) -> list[ItemWithHead]:
     rows = session.scalars(select(ItemRow).where(ItemRow.evidence_request_id == request_id).order_by(ItemRow.id))
+    return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
+
+
+def items_received_between(
+    session: Session, request_id: str, after: datetime | None, until: datetime
+) -> list[ItemWithHead]:
+    """The items of a request this node holds (bytes and custody chain) received after ``after`` (any when
+    None) and until ``until``: those an objection restricts now that an earlier one had not."""
+    cond = [ItemRow.evidence_request_id == request_id, ItemRow.blob_key != "", ItemRow.received_at <= until]
+    if after is not None:
+        cond.append(ItemRow.received_at > after)
+    rows = session.scalars(select(ItemRow).where(*cond).order_by(ItemRow.id))
     return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
 
 

@@ -233,3 +233,35 @@ def test_a_request_shows_its_notified_delay_next_to_the_legal_deadline() -> None
     )
     assert "the legal deadline does not move" in html and expected.isoformat() in html
     assert due.isoformat() in html and "the server is seized abroad" in html and "de-prosecutor (DE)" in html
+
+
+def test_a_restricted_item_is_listed_without_a_download_form() -> None:
+    """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 10(4)): an item the enforcing state's objection
+    restricted is shown as kept but restricted, with no download form; another item keeps its form."""
+    from services.console.sessions import Sessions
+    from services.console.web import Console
+
+    settings = ConsoleSettings(console_client_secret="unit-test")
+    console = Console(settings, Sessions(settings))
+    req = ev.EvidenceRequest(id="r-2", workspace_id="jit-demo", title="Content", addressee_jurisdiction="IE")
+    req.items_restricted_at.FromDatetime(NOW)
+    kept = ev.EvidenceItem(id="i-restricted", filename="chat.json", restricted=True)
+    other = ev.EvidenceItem(id="i-open", filename="later.json")
+    for it in (kept, other):
+        it.received_at.FromDatetime(NOW)
+    html = console.env.get_template("request.html").render(
+        req=req,
+        record=req,
+        kind="request",
+        items=[kept, other],
+        user=None,
+        legal_zone=present.legal_zone("IE"),
+        time_left=lambda v: present.time_left(v, NOW),
+        when=lambda v: present.when(v, present.zone("UTC")),
+        ts=present.instant,
+        tz=present.zone("UTC"),
+        now=NOW,
+        upload_max_mb=1,
+    )
+    assert "/items/i-open/download" in html and "/items/i-restricted/download" not in html
+    assert "Restricted" in html and "Items restricted" in html

@@ -199,3 +199,11 @@ def test_eio_postponement_suspends_the_clock_that_ran() -> None:
     (execute,) = compute(executing)
     assert execute.due_at == DECIDED + 97 * D and "suspended 7d" in execute.source
     assert compute(Clocks("EIO", "", "ACKNOWLEDGED", RECEIVED, None))[0].due_at == RECEIVED + 30 * D
+
+
+def test_epoc_emergency_objection_window_runs_after_closing() -> None:
+    """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 10(4), 12(1)): the 96 hours to object run on after
+    the request was executed and closed; not once it is refused."""
+    closed = compute(Clocks("EPOC", "EMERGENCY_WITH_NOTIFICATION", "CLOSED", RECEIVED, DECIDED))
+    assert [(d.kind, d.due_at) for d in closed] == [(DeadlineKind.OBJECTION, RECEIVED + 96 * H)]
+    assert compute(Clocks("EPOC", "EMERGENCY_WITH_NOTIFICATION", "REFUSED", RECEIVED, DECIDED)) == ()

@@ -112,6 +112,7 @@ def every_field(r: domain.EvidenceRequest) -> domain.EvidenceRequest:
         decision_suspended_seconds=3 * 86400,
         execution_suspended_seconds=3600,
         delay=domain.Delay(DeadlineKind.EXECUTE, "the server is seized", T0 + timedelta(days=100), T0, DE),
+        items_restricted_at=T0 + timedelta(days=6),
         deadlines=(*r.deadlines, working),
         replicated_at=T0 + timedelta(days=4),
         decided_categories=(

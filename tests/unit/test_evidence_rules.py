@@ -206,6 +206,64 @@ def test_an_emergency_under_review_is_executed_at_once() -> None:
     assert at(r, NOW + timedelta(hours=1), "start_execution").state is State.IN_EXECUTION
 
 
+def received_item(received_at: datetime) -> domain.EvidenceItem:
+    return domain.EvidenceItem(
+        id="0190f7a0-0000-7000-8000-0000000000e1",
+        workspace_id="jit-demo",
+        evidence_request_id="0190f7a0-0000-7000-8000-0000000000aa",
+        origin_jurisdiction="IE",
+        media_type="application/json",
+        size_bytes=10,
+        sha256="0" * 64,
+        filename="export.json",
+        description="",
+        conditions="",
+        consents=(),
+        received_by=NL,
+        received_at=received_at,
+        blob_key="k",
+    )
+
+
+def test_epoc_emergency_objection_within_96_hours_is_honoured_after_closing() -> None:
+    """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 10(4), 12(1)): the enforcing state objects 95 hours
+    after receipt, after the data was delivered and the request closed: the request is refused and what was
+    received is restricted (kept, not downloaded or exported), for everyone."""
+    r = run(notified_epoc("EMERGENCY_WITH_NOTIFICATION"), "issue", "acknowledge", "start_execution", "complete")
+    r = at(r, NOW + timedelta(hours=10), "close")
+    assert r.state is State.CLOSED
+    assert [d.kind for d in r.deadlines] == [DeadlineKind.OBJECTION]  # the window runs after closing too
+    objection = NOW + timedelta(hours=95)
+    assert "refuse" in domain.allowed_actions(r, ENFORCING, objection)
+    refused = domain.apply(
+        r, "refuse", TransitionInput(reason="journalist's sources", refusal_ground="IMMUNITY_OR_PRIVILEGE"),
+        actor=Actor("u3", "ie-prosecutor", "IE"), now=objection,
+    )  # fmt: skip
+    assert refused.state is State.REFUSED and refused.items_restricted_at == objection
+    received, later = received_item(NOW + timedelta(hours=5)), received_item(objection + timedelta(hours=1))
+    assert domain.item_restricted(received, refused) and not domain.item_restricted(later, refused)
+    problem = domain.content_refusal(received, refused, "downloaded")
+    assert problem is not None and problem.reason == "ITEM_RESTRICTED" and "Art. 10(4)" in problem.message
+    assert domain.content_refusal(received, r, "downloaded") is None  # not before the objection
+    assert "IE objected (IMMUNITY_OR_PRIVILEGE)" in domain.restriction_purpose(refused, "IE")
+
+
+def test_epoc_emergency_objection_after_96_hours_is_refused() -> None:
+    """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 12(1)): a ground raised more than 96 hours after
+    receipt of an emergency EPOC is refused with a reason code and the rule; nothing is restricted."""
+    r = run(notified_epoc("EMERGENCY_WITH_NOTIFICATION"), "issue", "acknowledge", "start_execution", "complete")
+    end = NOW + timedelta(hours=96)
+    assert domain.objection_window_end(r) == end
+    assert "refuse" not in domain.allowed_actions(r, ENFORCING, end + timedelta(seconds=1))
+    with pytest.raises(FailedPrecondition) as info:
+        at(r, end + timedelta(seconds=1), "refuse", reason="late", refusal_ground="FUNDAMENTAL_RIGHTS")
+    assert info.value.reason == "OBJECTION_WINDOW_PASSED" and "Art. 10(4), 12(1)" in info.value.message
+    # Before any data was received, an objection refuses without restricting anything.
+    early = run(notified_epoc("EMERGENCY_WITH_NOTIFICATION"), "issue", "acknowledge")
+    refused = at(early, NOW + timedelta(hours=1), "refuse", reason="x", refusal_ground="FUNDAMENTAL_RIGHTS")
+    assert refused.state is State.REFUSED and refused.items_restricted_at is None
+
+
 def test_postponement_is_for_an_eio_only() -> None:
     r = run(make(), "issue", "acknowledge", "postpone", reason="would harm a domestic investigation")
     assert r.state is State.POSTPONED and r.deadlines == ()

@@ -14,7 +14,7 @@ from jit.audit.v1 import audit_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
 from tests.harness import error_reason, eventually, field_violations, md
 from tests.integration.evidence.conftest import DAY, Client, scan_now, ts
-from tests.integration.evidence.test_evidence_items import upload
+from tests.integration.evidence.test_evidence_items import download, upload
 from tests.integration.evidence.test_evidence_requests import envelopes
 
 pytestmark = pytest.mark.integration
@@ -137,3 +137,95 @@ def test_eio_delay_notice_is_shown_and_the_legal_deadline_keeps_its_alerts(
     state = pb.DeadlineAlert()
     assert alert.state.Unpack(state) and state.deadline.kind == pb.DEADLINE_KIND_EXECUTE
     assert state.deadline.due_at == execute.due_at and state.deadline.HasField("expected_at")
+
+
+def _download_error(client: Client, user: str, item_id: str) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        download(client, user, item_id)
+    return info.value
+
+
+def _emergency_delivered(client: Client) -> tuple[pb.EvidenceRequest, pb.EvidenceItem]:
+    """An emergency EPOC with notification of IE, executed: the provider's data received as one item."""
+    r = client.epoc(pb.EPOC_PROCEDURE_EMERGENCY_WITH_NOTIFICATION)
+    for method, msg in (
+        ("IssueRequest", pb.IssueRequestRequest(id=r.id)),
+        ("AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=r.id)),
+        ("StartExecution", pb.StartExecutionRequest(id=r.id)),
+    ):
+        client.call("nl-prosecutor", method, msg)
+    item = upload(client, "nl-liaison", r.id, b"messages exported by the provider")
+    r = client.call("nl-prosecutor", "CompleteExecution", pb.CompleteExecutionRequest(id=r.id)).request
+    return r, item
+
+
+def test_epoc_emergency_objection_within_96_hours_restricts_the_items_of_a_closed_request(
+    client: Client, evidence_svc: Any, nats_server: Any
+) -> None:
+    """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 10(4), 12(1)): IE objects 90 hours after receipt,
+    after NL received the data and closed the request: the request is refused, the item is kept but
+    restricted (no download or export for anyone; a seal stays possible) and its chain of custody says so,
+    once, by the system."""
+    clock = evidence_svc.app.clock
+    r, item = _emergency_delivered(client)
+    assert download(client, "nl-prosecutor", item.id)[1] == b"messages exported by the provider"
+    r = client.call("nl-prosecutor", "CloseRequest", pb.CloseRequestRequest(id=r.id)).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_CLOSED
+    assert [d.kind for d in r.deadlines] == [pb.DEADLINE_KIND_OBJECTION]
+
+    clock.advance(timedelta(hours=90))
+    assert "refuse" in allowed(client, "ie-prosecutor", r.id)
+    r = client.call(
+        "ie-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE, detail="a journalist's"),
+    ).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_REFUSED and r.HasField("items_restricted_at")
+    for user in ("nl-prosecutor", "nl-liaison", "ie-prosecutor"):
+        err = _download_error(client, user, item.id)
+        assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "ITEM_RESTRICTED"
+        assert "Art. 10(4)" in (err.details() or "")
+    export = client.error(
+        "nl-prosecutor",
+        "RecordCustodyEvent",
+        pb.RecordCustodyEventRequest(
+            item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient="Rechtbank"
+        ),
+    )
+    assert export.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(export) == "ITEM_RESTRICTED"
+    client.call(
+        "nl-prosecutor",
+        "RecordCustodyEvent",
+        pb.RecordCustodyEventRequest(item_id=item.id, action=pb.CUSTODY_ACTION_SEALED, purpose="sealed as objected"),
+    )
+    (listed,) = client.call("nl-prosecutor", "ListItems", pb.ListItemsRequest(evidence_request_id=r.id)).items
+    assert listed.restricted and listed.sha256 == item.sha256  # kept, not deleted
+    entries = client.call("nl-prosecutor", "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
+    assert [e.action for e in entries] == [
+        pb.CUSTODY_ACTION_RECEIVED,
+        pb.CUSTODY_ACTION_DOWNLOADED,
+        pb.CUSTODY_ACTION_RESTRICTED,
+        pb.CUSTODY_ACTION_SEALED,
+    ]
+    restricted = entries[2]
+    assert restricted.actor.username == "jit-system" and "IE objected" in restricted.purpose
+    assert eventually(lambda: envelopes(nats_server.url, "jit.evidence.NL.item_restricted", item.id), timeout=30)
+
+
+def test_epoc_emergency_objection_after_96_hours_is_refused(client: Client, evidence_svc: Any) -> None:
+    """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 12(1)): a ground raised more than 96 hours after
+    receipt of the emergency EPOC is refused, naming the rule; the data received stays readable."""
+    clock = evidence_svc.app.clock
+    r, item = _emergency_delivered(client)
+    clock.advance(timedelta(hours=96, minutes=1))
+    assert "refuse" not in allowed(client, "ie-prosecutor", r.id)
+    late = client.error(
+        "ie-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_FUNDAMENTAL_RIGHTS, detail="raised too late"),
+    )
+    assert late.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(late) == "OBJECTION_WINDOW_PASSED"
+    assert "Art. 10(4), 12(1)" in (late.details() or "")
+    got = client.call("nl-prosecutor", "GetRequest", pb.GetRequestRequest(id=r.id)).request
+    assert got.state == pb.EVIDENCE_REQUEST_STATE_EXECUTED and not got.HasField("items_restricted_at")
+    assert download(client, "nl-prosecutor", item.id)[1] == b"messages exported by the provider"

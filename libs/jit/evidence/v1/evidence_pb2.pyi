@@ -148,6 +148,7 @@ class CustodyAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CUSTODY_ACTION_EXPORTED: _ClassVar[CustodyAction]
     CUSTODY_ACTION_TRANSFERRED: _ClassVar[CustodyAction]
     CUSTODY_ACTION_SEALED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_RESTRICTED: _ClassVar[CustodyAction]
 EVIDENCE_REQUEST_STATE_UNSPECIFIED: EvidenceRequestState
 EVIDENCE_REQUEST_STATE_DRAFT: EvidenceRequestState
 EVIDENCE_REQUEST_STATE_ISSUED: EvidenceRequestState
@@ -244,6 +245,7 @@ CUSTODY_ACTION_DOWNLOADED: CustodyAction
 CUSTODY_ACTION_EXPORTED: CustodyAction
 CUSTODY_ACTION_TRANSFERRED: CustodyAction
 CUSTODY_ACTION_SEALED: CustodyAction
+CUSTODY_ACTION_RESTRICTED: CustodyAction
 
 class TargetIdentifier(_message.Message):
     __slots__ = ("type", "value", "platform")
@@ -330,7 +332,7 @@ class LinkedOrder(_message.Message):
     def __init__(self, id: _Optional[str] = ..., state: _Optional[int] = ..., state_name: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., names_this_request: _Optional[bool] = ...) -> None: ...
 
 class EvidenceRequest(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions", "category_outcomes", "refusals", "submission", "postponed_from", "postponed_at", "decision_suspended_seconds", "execution_suspended_seconds", "delay", "notification_exemption_reason")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions", "category_outcomes", "refusals", "submission", "postponed_from", "postponed_at", "decision_suspended_seconds", "execution_suspended_seconds", "delay", "notification_exemption_reason", "items_restricted_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -380,6 +382,7 @@ class EvidenceRequest(_message.Message):
     EXECUTION_SUSPENDED_SECONDS_FIELD_NUMBER: _ClassVar[int]
     DELAY_FIELD_NUMBER: _ClassVar[int]
     NOTIFICATION_EXEMPTION_REASON_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_RESTRICTED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -429,7 +432,8 @@ class EvidenceRequest(_message.Message):
     execution_suspended_seconds: int
     delay: DelayNotice
     notification_exemption_reason: str
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., category_outcomes: _Optional[_Iterable[_Union[DataCategoryOutcome, _Mapping]]] = ..., refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ..., submission: _Optional[int] = ..., postponed_from: _Optional[_Union[EvidenceRequestState, str]] = ..., postponed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_suspended_seconds: _Optional[int] = ..., execution_suspended_seconds: _Optional[int] = ..., delay: _Optional[_Union[DelayNotice, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ...) -> None: ...
+    items_restricted_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., category_outcomes: _Optional[_Iterable[_Union[DataCategoryOutcome, _Mapping]]] = ..., refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ..., submission: _Optional[int] = ..., postponed_from: _Optional[_Union[EvidenceRequestState, str]] = ..., postponed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_suspended_seconds: _Optional[int] = ..., execution_suspended_seconds: _Optional[int] = ..., delay: _Optional[_Union[DelayNotice, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., items_restricted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeadlineAlert(_message.Message):
     __slots__ = ("request", "deadline", "seconds_before", "passed")
@@ -840,7 +844,7 @@ class UseConditions(_message.Message):
     def __init__(self, jit_purposes_only: _Optional[bool] = ..., conditions: _Optional[str] = ..., consents: _Optional[_Iterable[_Union[UseConsent, _Mapping]]] = ...) -> None: ...
 
 class EvidenceItem(_message.Message):
-    __slots__ = ("id", "workspace_id", "request_id", "origin_jurisdiction", "media_type", "size_bytes", "sha256", "use_conditions", "filename", "description", "received_by", "received_at", "custody_entries")
+    __slots__ = ("id", "workspace_id", "request_id", "origin_jurisdiction", "media_type", "size_bytes", "sha256", "use_conditions", "filename", "description", "received_by", "received_at", "custody_entries", "restricted")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -854,6 +858,7 @@ class EvidenceItem(_message.Message):
     RECEIVED_BY_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     CUSTODY_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTED_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     request_id: str
@@ -867,7 +872,8 @@ class EvidenceItem(_message.Message):
     received_by: _common_pb2.Actor
     received_at: _timestamp_pb2.Timestamp
     custody_entries: int
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., media_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., received_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., custody_entries: _Optional[int] = ...) -> None: ...
+    restricted: bool
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., media_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., received_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., custody_entries: _Optional[int] = ..., restricted: _Optional[bool] = ...) -> None: ...
 
 class ItemMetadata(_message.Message):
     __slots__ = ("request_id", "evidence_request_id", "sha256", "size_bytes", "media_type", "filename", "description", "origin_jurisdiction", "use_conditions")

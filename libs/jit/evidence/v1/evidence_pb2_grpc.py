@@ -56,8 +56,11 @@ class EvidenceServiceStub:
     PARTIALLY_EXECUTED | EXECUTED --CloseRequest(issuer)--> CLOSED
     ISSUED | ACKNOWLEDGED | UNDER_REVIEW --RefuseRequest(reviewing side, grounds)--> REFUSED
     (EPOC with notification: within 10 days of receipt, Art. 12(1); later REVIEW_WINDOW_PASSED)
-    (emergency EPOC with notification: also from IN_EXECUTION | PARTIALLY_EXECUTED | EXECUTED
-    within the 96-hour objection window, Reg. 2023/1543 Art. 10(4), 12(1))
+    (emergency EPOC with notification: within 96 hours of receipt, also from IN_EXECUTION |
+    PARTIALLY_EXECUTED | EXECUTED | CLOSED, Reg. 2023/1543 Art. 10(4), 12(1); later
+    OBJECTION_WINDOW_PASSED. Raised once data may have been received, it restricts the items received
+    until then (items_restricted_at): kept, each with a RESTRICTED custody entry, but DownloadItem and an
+    export or transfer are FAILED_PRECONDITION ITEM_RESTRICTED for everyone)
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
     REFUSED --ResubmitRequest(issuer, clarification)--> ISSUED   (a new submission: clocks from now)
 
@@ -263,8 +266,11 @@ class EvidenceServiceServicer:
     PARTIALLY_EXECUTED | EXECUTED --CloseRequest(issuer)--> CLOSED
     ISSUED | ACKNOWLEDGED | UNDER_REVIEW --RefuseRequest(reviewing side, grounds)--> REFUSED
     (EPOC with notification: within 10 days of receipt, Art. 12(1); later REVIEW_WINDOW_PASSED)
-    (emergency EPOC with notification: also from IN_EXECUTION | PARTIALLY_EXECUTED | EXECUTED
-    within the 96-hour objection window, Reg. 2023/1543 Art. 10(4), 12(1))
+    (emergency EPOC with notification: within 96 hours of receipt, also from IN_EXECUTION |
+    PARTIALLY_EXECUTED | EXECUTED | CLOSED, Reg. 2023/1543 Art. 10(4), 12(1); later
+    OBJECTION_WINDOW_PASSED. Raised once data may have been received, it restricts the items received
+    until then (items_restricted_at): kept, each with a RESTRICTED custody entry, but DownloadItem and an
+    export or transfer are FAILED_PRECONDITION ITEM_RESTRICTED for everyone)
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
     REFUSED --ResubmitRequest(issuer, clarification)--> ISSUED   (a new submission: clocks from now)
 
@@ -431,7 +437,8 @@ class EvidenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DownloadItem(self, request, context):
-        """First message: the item; then chunks. Records a custody entry with the caller's purpose.
+        """First message: the item; then chunks. Records a custody entry with the caller's purpose. A restricted
+        item (EvidenceItem.restricted) is FAILED_PRECONDITION ITEM_RESTRICTED, for everyone.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -450,7 +457,8 @@ class EvidenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RecordCustodyEvent(self, request, context):
-        """Export, transfer or seal of an item, recorded in its chain of custody.
+        """Export, transfer or seal of an item, recorded in its chain of custody. A restricted item is not
+        exported or transferred (FAILED_PRECONDITION ITEM_RESTRICTED); it may be sealed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -646,8 +654,11 @@ class EvidenceService:
     PARTIALLY_EXECUTED | EXECUTED --CloseRequest(issuer)--> CLOSED
     ISSUED | ACKNOWLEDGED | UNDER_REVIEW --RefuseRequest(reviewing side, grounds)--> REFUSED
     (EPOC with notification: within 10 days of receipt, Art. 12(1); later REVIEW_WINDOW_PASSED)
-    (emergency EPOC with notification: also from IN_EXECUTION | PARTIALLY_EXECUTED | EXECUTED
-    within the 96-hour objection window, Reg. 2023/1543 Art. 10(4), 12(1))
+    (emergency EPOC with notification: within 96 hours of receipt, also from IN_EXECUTION |
+    PARTIALLY_EXECUTED | EXECUTED | CLOSED, Reg. 2023/1543 Art. 10(4), 12(1); later
+    OBJECTION_WINDOW_PASSED. Raised once data may have been received, it restricts the items received
+    until then (items_restricted_at): kept, each with a RESTRICTED custody entry, but DownloadItem and an
+    export or transfer are FAILED_PRECONDITION ITEM_RESTRICTED for everyone)
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
     REFUSED --ResubmitRequest(issuer, clarification)--> ISSUED   (a new submission: clocks from now)
 
