@@ -121,6 +121,18 @@ def country_realms(keycloak: Any) -> tuple[str, ...]:
     return countries
 
 
+@pytest.fixture
+def forgets_failed_logins(keycloak: Any) -> Iterator[None]:
+    """For a test that sends a wrong password for a demo account the suite shares: the realm's
+    brute-force detection counts it, and two failures within a second (quickLoginCheckMilliSeconds)
+    lock the account for a minute, refused to every later test with the same "Invalid user
+    credentials". The test's failures are forgotten once it ends, through the admin API."""
+    from jitcli import kcadmin
+
+    yield
+    kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password).clear_all_bruteforce_attempts()
+
+
 class Tokens:
     """Access tokens of the demo users, fetched from the real Keycloak and cached until near expiry."""
 

@@ -128,6 +128,7 @@ def test_login_whoami_logout(env: dict[str, str]) -> None:
     assert not token_file.exists()
 
 
+@pytest.mark.usefixtures("forgets_failed_logins")
 def test_password_grant_is_refused_for_real_accounts(env: dict[str, str]) -> None:
     result = jit(env, "login", "nl-realuser", "--password", "demo", code=1)
     assert error_line(result).startswith("error: login as nl-realuser refused: access_denied")

@@ -116,6 +116,7 @@ def test_password_grant_refuses_non_demo_user(keycloak: KeycloakInstance, admin)
     assert "DEMO" in (info.value.error_description or "")
 
 
+@pytest.mark.usefixtures("forgets_failed_logins")
 def test_password_grant_refuses_wrong_password(keycloak: KeycloakInstance) -> None:
     with pytest.raises(KeycloakTokenError) as info:
         keycloak.password_token("de-liaison", "not-the-demo-password")
@@ -259,6 +260,7 @@ def test_connect_with_wrong_admin_password_fails(keycloak: KeycloakInstance) -> 
     "login",
     ["nl-realuser", "nl-realuser@demo.invalid", "no-such-user", "no-such-user@demo.invalid", "de-liaison"],
 )
+@pytest.mark.usefixtures("forgets_failed_logins")
 def test_a_wrong_password_gets_one_answer_whoever_the_account_is(keycloak: KeycloakInstance, login: str) -> None:
     """Real account, demo account or no account, by username or e-mail: a wrong password is answered
     the same, so the password grant tells nobody which accounts are real (the password is checked
