@@ -26,6 +26,9 @@ JIT_CONVENTION = "2000 EU MLA Convention"
 MLA_1959 = "1959 European Convention on Mutual Assistance in Criminal Matters (ETS 30)"
 MLA_1978 = "Additional Protocol of 1978 (ETS 99)"
 JIT_PLATFORM = "Reg. (EU) 2023/969"
+GDPR = "Reg. (EU) 2016/679"
+LED = "Directive (EU) 2016/680"
+VAW = "Directive (EU) 2024/1385"
 
 _ID = re.compile(r"^[A-Z][A-Z0-9_]{2,63}$")
 
@@ -431,7 +434,20 @@ _TASKS: tuple[Rule, ...] = (
 )
 
 #: Every rule, by id.
-RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _REQUESTS, _TASKS)
+# -- statistics and the JIT's evaluation (jitlib.stats, the victims service's StatisticsService) -------
+
+_STATISTICS: tuple[Rule, ...] = (
+    Rule(
+        "SMALL_CELLS_SUPPRESSED",
+        "a statistic's cell counting fewer than k records, or grouped by a victim attribute and about fewer than "
+        "k victims, shows as suppressed (k is 5 by default, raised never lowered), and each row or column "
+        "hiding a cell hides at least two counting k together, so that no total gives one back",
+        f"{LED} Art. 4(3) (statistical use with appropriate safeguards); {GDPR} Art. 89(1); "
+        "GUESS: k = 5 and the complementary suppression are the safeguard chosen here",
+    ),
+)
+
+RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _REQUESTS, _TASKS, _STATISTICS)
 
 #: The grounds for refusal of each instrument (the legal basis of an evidence request), in the order of
 #: their article; each is the row ``<BASIS>_REFUSAL_<GROUND>``. An instrument not listed has no refusal
@@ -488,14 +504,17 @@ __all__ = [
     "BUDAPEST",
     "EIO",
     "EPOC",
+    "GDPR",
     "JIT_CONVENTION",
     "JIT_FD",
     "JIT_PLATFORM",
+    "LED",
     "MLA_1959",
     "MLA_1978",
     "REFUSAL_GROUNDS",
     "RULES",
     "SAP",
+    "VAW",
     "Rule",
     "cite",
     "refusal_rule",

@@ -1,0 +1,662 @@
+"""Statistics of a JIT's cases and its evaluation, pure: counts, deadline compliance, disaggregation by the
+victim's special-category attributes, small cells suppressed, CSV and a chart.
+
+Only aggregates leave the victims service, which feeds this module from its projection of the tasks,
+evidence and preservation events and from its victims (``services/victims/stats_*``).
+
+What is counted (``Measure``), each a unit of its own:
+
+- REQUESTS: evidence requests; a cell also gives the median time to answer (receipt to the addressee's
+  answer: executed, partially executed, refused or not executed) of its answered requests.
+- DEADLINES: the legal deadlines of evidence requests that are decided: met (stopped running by its due
+  time) or missed (stopped later, or still running past its due time). One still running before its due
+  time is not counted yet. A cell gives met, missed and the share met.
+- ORDERS: preservation orders, with their outcome (``OrderOutcome``): among them EXPIRED_BEFORE_PRODUCTION.
+- TASKS: cross-border tasks.
+- VICTIMS: victims (pseudonyms).
+
+A record concerns zero or more victims (its victim_refs). Grouping by a victim dimension (offence, the
+victim's jurisdiction, a special-category attribute) counts a record once in each cell one of its victims
+falls in; a record that names no victim falls in NO_VICTIM, and a victim whose attribute is not recorded
+(never, or consent withdrawn) in NOT_RECORDED.
+
+Small cells (SMALL_CELLS_SUPPRESSED): with k (DEFAULT_K, raised only, never lowered), a cell is suppressed
+when it counts 1..k-1 units, or, when the grouping has a victim dimension, when 1..k-1 distinct victims are
+behind it (ten requests about one victim still single her out). An empty cell (0) is shown: it discloses
+no one. Complementary suppression: every line of the table (the cells that share all values but one
+dimension's) is assumed to have a known total, since a coarser query gives it; so in each line that has a
+suppressed cell, further cells are suppressed, smallest first, until the line has at least two suppressed
+cells whose counts add up to at least k (or every cell of the line is suppressed, whose total is then
+under k and suppressed in the coarser table). This repeats until no line changes. A suppressed cell shows
+as suppressed, never as its count, met, missed or median. What this does not do: solve the linear
+programme an attacker could run over many overlapping tables (interval attacks); k and the line rule
+are the safeguard.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+#: The smallest k; a caller may ask for a larger one, never a smaller one.
+DEFAULT_K = 5
+#: The largest k a caller may ask for (bounded input).
+MAX_K = 1000
+#: The value of a victim attribute that is not recorded (never, or consent withdrawn and destroyed).
+NOT_RECORDED = "NOT_RECORDED"
+#: The value of a victim dimension for a record that names no victim.
+NO_VICTIM = "NO_VICTIM"
+#: What a suppressed cell shows in a CSV and a table.
+SUPPRESSED = "suppressed"
+
+
+class Measure(enum.StrEnum):
+    REQUESTS = "requests"
+    DEADLINES = "deadlines"
+    ORDERS = "orders"
+    TASKS = "tasks"
+    VICTIMS = "victims"
+
+
+#: The special-category attributes of a victim (GDPR Art. 9(1); Dir. 2016/680 Art. 10), recorded only with
+#: consent, and the values each may take (besides NOT_RECORDED). GUESS: the categories follow the
+#: monitoring of gender-based violence (EIGE's indicators); each state may refine them.
+SPECIAL_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "gender": ("FEMALE", "MALE", "NON_BINARY", "OTHER"),
+    "age_group": ("UNDER_18", "18_24", "25_34", "35_44", "45_54", "55_64", "65_PLUS"),
+    "disability": ("YES", "NO"),
+    "ethnicity": ("MAJORITY", "MINORITY", "MIGRANT_BACKGROUND", "OTHER"),
+    "socioeconomic_status": ("LOW", "MIDDLE", "HIGH"),
+}
+
+#: Offences of Directive (EU) 2024/1385 (Arts. 5-8) the victims service records, and OTHER.
+OFFENCES = (
+    "NON_CONSENSUAL_INTIMATE_IMAGES",  # Art. 5: non-consensual sharing of intimate or manipulated material
+    "CYBERSTALKING",  # Art. 6
+    "CYBERHARASSMENT",  # Art. 7
+    "DOXXING",  # Art. 7 (making personal data accessible to a multitude of end-users)
+    "INCITEMENT",  # Art. 8: cyber incitement to violence or hatred
+    "OTHER",
+)
+
+#: Dimensions that come from the victims a record concerns.
+VICTIM_DIMENSIONS = ("offence", "victim_jurisdiction", *SPECIAL_CATEGORIES)
+
+#: The dimensions each measure can be grouped by.
+DIMENSIONS: dict[Measure, tuple[str, ...]] = {
+    Measure.REQUESTS: ("workspace", "instrument", "issuing", "addressee", "outcome", *VICTIM_DIMENSIONS),
+    Measure.DEADLINES: ("workspace", "instrument", "issuing", "addressee", "deadline", *VICTIM_DIMENSIONS),
+    Measure.ORDERS: ("workspace", "instrument", "issuing", "addressee", "outcome", *VICTIM_DIMENSIONS),
+    Measure.TASKS: ("workspace", "issuing", "addressee", "outcome", *VICTIM_DIMENSIONS),
+    Measure.VICTIMS: ("workspace", *VICTIM_DIMENSIONS),
+}
+#: At most this many dimensions in one grouping (bounded input; finer tables are all suppressed anyway).
+MAX_GROUPINGS = 3
+
+
+class StatsError(ValueError):
+    """A statistic asked for in a way this module refuses; ``field`` names the input at fault."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+# -- the facts -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Victim:
+    ref: str
+    workspace_id: str
+    jurisdiction: str
+    offences: tuple[str, ...] = ()
+    #: Special-category attributes recorded with consent; a missing one is NOT_RECORDED.
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    registered_at: datetime | None = None
+
+    def values(self, dim: str) -> tuple[str, ...]:
+        if dim == "offence":
+            return self.offences or (NOT_RECORDED,)
+        if dim == "victim_jurisdiction":
+            return (self.jurisdiction,)
+        return (self.attributes.get(dim) or NOT_RECORDED,)
+
+
+@dataclass(frozen=True)
+class DeadlineFact:
+    """One legal deadline of a request: when it was due and when it stopped running (None: still runs)."""
+
+    kind: str
+    due_at: datetime
+    closed_at: datetime | None = None
+
+    def met(self, now: datetime) -> bool | None:
+        """True when it stopped by its due time, False when later or still running past it, None while it
+        runs before its due time (not decided yet)."""
+        if self.closed_at is not None:
+            return self.closed_at <= self.due_at
+        return False if now > self.due_at else None
+
+
+#: The states in which a request has its answer.
+ANSWERED_STATES = frozenset({"PARTIALLY_EXECUTED", "EXECUTED", "REFUSED", "NOT_EXECUTED"})
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str
+    workspace_id: str
+    instrument: str
+    issuing: str
+    addressee: str
+    state: str
+    #: The request's own offence category, if it names one; else the offences of its victims count.
+    offence: str = ""
+    victim_refs: tuple[str, ...] = ()
+    issued_at: datetime | None = None
+    received_at: datetime | None = None
+    answered_at: datetime | None = None
+    deadlines: tuple[DeadlineFact, ...] = ()
+
+    @property
+    def time_to_answer(self) -> timedelta | None:
+        start = self.received_at or self.issued_at
+        if start is None or self.answered_at is None:
+            return None
+        return max(self.answered_at - start, timedelta(0))
+
+    @property
+    def outcome(self) -> str:
+        if self.state in ANSWERED_STATES or self.state in {"WITHDRAWN", "POSTPONED", "DRAFT"}:
+            return self.state
+        if self.state == "CLOSED":
+            return "CLOSED"
+        return "OPEN"
+
+
+class OrderOutcome(enum.StrEnum):
+    OPEN = "OPEN"
+    PRODUCTION_REQUESTED = "PRODUCTION_REQUESTED"
+    PRODUCED = "PRODUCED"
+    EXPIRED_BEFORE_PRODUCTION = "EXPIRED_BEFORE_PRODUCTION"
+    LIFTED = "LIFTED"
+    NOT_EXECUTED = "NOT_EXECUTED"
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    workspace_id: str
+    instrument: str
+    issuing: str
+    #: The provider the order is addressed to.
+    addressee: str
+    state: str
+    victim_refs: tuple[str, ...] = ()
+    issued_at: datetime | None = None
+    produced: bool = False
+
+    @property
+    def outcome(self) -> OrderOutcome:
+        """An order that expired with no production is EXPIRED_BEFORE_PRODUCTION: the data it kept may be
+        lost."""
+        if self.state == "PRODUCED" or self.produced:
+            return OrderOutcome.PRODUCED
+        if self.state == "EXPIRED":
+            return OrderOutcome.EXPIRED_BEFORE_PRODUCTION
+        if self.state in {"LIFTED", "NOT_EXECUTED", "PRODUCTION_REQUESTED"}:
+            return OrderOutcome(self.state)
+        return OrderOutcome.OPEN
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    workspace_id: str
+    issuing: str
+    addressee: str
+    state: str
+    victim_refs: tuple[str, ...] = ()
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the statistics are computed from: the records and victims the caller may count."""
+
+    requests: Sequence[Request] = ()
+    orders: Sequence[Order] = ()
+    tasks: Sequence[Task] = ()
+    victims: Sequence[Victim] = ()
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end): either side open when None."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise StatsError("period.end", "must be after period.start")
+
+    def holds(self, at: datetime | None) -> bool:
+        if self.start is None and self.end is None:
+            return True
+        if at is None:
+            return False
+        return (self.start is None or at >= self.start) and (self.end is None or at < self.end)
+
+
+# -- the query -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    measure: Measure
+    groupings: tuple[str, ...] = ()
+    k: int = DEFAULT_K
+    period: Period = field(default_factory=Period)
+
+
+def query(
+    measure: str,
+    groupings: Iterable[str] = (),
+    k: int | None = None,
+    *,
+    k_floor: int = DEFAULT_K,
+    period: Period | None = None,
+) -> Query:
+    """A checked query: a known measure, at most MAX_GROUPINGS known dimensions of it, each once, and k at
+    least ``k_floor`` (the node's, never below DEFAULT_K) and at most MAX_K. StatsError names the field."""
+    try:
+        m = Measure(measure.strip().lower())
+    except ValueError:
+        raise StatsError("measure", f"one of {', '.join(x.value for x in Measure)}") from None
+    dims = tuple(g.strip().lower() for g in groupings if g.strip())
+    if len(dims) > MAX_GROUPINGS:
+        raise StatsError("groupings", f"at most {MAX_GROUPINGS}")
+    for i, d in enumerate(dims):
+        if d not in DIMENSIONS[m]:
+            raise StatsError(f"groupings[{i}]", f"{m.value} are grouped by {', '.join(DIMENSIONS[m])}")
+        if d in dims[:i]:
+            raise StatsError(f"groupings[{i}]", "named twice")
+    floor = max(DEFAULT_K, k_floor)
+    kk = floor if k is None or k == 0 else k
+    if kk < floor:
+        raise StatsError("k", f"at least {floor}: small cells are suppressed, k may be raised, never lowered")
+    if kk > MAX_K:
+        raise StatsError("k", f"at most {MAX_K}")
+    return Query(m, dims, kk, period or Period())
+
+
+# -- the table -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: tuple[str, ...]
+    #: Units counted (records, deadlines decided, victims); None when suppressed.
+    count: int | None
+    suppressed: bool = False
+    #: DEADLINES: how many were met and missed; None otherwise or when suppressed.
+    met: int | None = None
+    missed: int | None = None
+    #: REQUESTS: the median time to answer of the answered requests of the cell, in seconds.
+    median_seconds: float | None = None
+
+    @property
+    def share_met(self) -> float | None:
+        if self.met is None or self.missed is None or self.met + self.missed == 0:
+            return None
+        return self.met / (self.met + self.missed)
+
+
+@dataclass(frozen=True)
+class Table:
+    measure: Measure
+    groupings: tuple[str, ...]
+    k: int
+    cells: tuple[Cell, ...]
+    #: All units, with the same suppression rule (a cell of the table grouped by nothing).
+    total: Cell
+
+    @property
+    def suppressed_count(self) -> int:
+        return sum(1 for c in self.cells if c.suppressed)
+
+
+@dataclass
+class _Acc:
+    units: set[str] = field(default_factory=set)
+    victims: set[str] = field(default_factory=set)
+    met: int = 0
+    missed: int = 0
+    answers: dict[str, float] = field(default_factory=dict)
+
+
+def _victim_rows(
+    refs: Sequence[str], victims: Mapping[str, Victim], dims: Sequence[str]
+) -> Iterator[tuple[str | None, dict[str, tuple[str, ...]]]]:
+    """For each victim a record concerns (or none), the values of the victim dimensions asked for."""
+    known = [victims[r] for r in refs if r in victims]
+    unknown = [r for r in refs if r not in victims]
+    for v in known:
+        yield v.ref, {d: v.values(d) for d in dims}
+    for r in unknown:  # a pseudonym this node holds no victim record of (another node's, or not yet seen)
+        yield r, {d: (NOT_RECORDED,) for d in dims}
+    if not refs:
+        yield None, {d: (NO_VICTIM,) for d in dims}
+
+
+def _keys(record_values: Mapping[str, tuple[str, ...]], dims: Sequence[str]) -> Iterator[tuple[str, ...]]:
+    keys: list[tuple[str, ...]] = [()]
+    for d in dims:
+        keys = [(*k, v) for k in keys for v in dict.fromkeys(record_values[d])]
+    yield from keys
+
+
+def _record_dims(record: Request | Order | Task, dims: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for d in dims:
+        if d == "workspace":
+            out[d] = (record.workspace_id,)
+        elif d == "issuing":
+            out[d] = (record.issuing,)
+        elif d == "addressee":
+            out[d] = (record.addressee or NOT_RECORDED,)
+        elif d == "instrument" and isinstance(record, Request | Order):
+            out[d] = (record.instrument,)
+        elif d == "outcome":
+            out[d] = (str(record.outcome) if isinstance(record, Request | Order) else record.state,)
+        elif d == "offence" and isinstance(record, Request) and record.offence:
+            out[d] = (record.offence,)  # the request's own offence category, over its victims'
+    return out
+
+
+def compute(facts: Facts, q: Query, *, now: datetime) -> Table:
+    """The table ``q`` asks for over ``facts``, small cells suppressed."""
+    victims = {v.ref: v for v in facts.victims}
+    dims = q.groupings
+    victim_dims = [d for d in dims if d in VICTIM_DIMENSIONS]
+    accs: dict[tuple[str, ...], _Acc] = defaultdict(_Acc)
+    total = _Acc()
+
+    def add(key: tuple[str, ...], unit: str, victim: str | None) -> _Acc:
+        acc = accs[key]
+        acc.units.add(unit)
+        if victim:
+            acc.victims.add(victim)
+        return acc
+
+    def count_record(
+        record: Request | Order | Task,
+        unit: str,
+        at: datetime | None,
+        extra: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> list[_Acc]:
+        """Count ``unit`` in each cell ``record`` falls in; the cells it touched, each once."""
+        if not q.period.holds(at):
+            return []
+        own = {**_record_dims(record, dims), **{d: v for d, v in (extra or {}).items() if d in dims}}
+        touched: dict[tuple[str, ...], _Acc] = {}
+        total.units.add(unit)
+        for victim, vvals in _victim_rows(record.victim_refs, victims, victim_dims):
+            if victim:
+                total.victims.add(victim)
+            values = {**vvals, **own}
+            for key in _keys(values, dims):
+                touched[key] = add(key, unit, victim)
+        return list(touched.values())
+
+    if q.measure is Measure.REQUESTS:
+        for r in facts.requests:
+            answer = r.time_to_answer
+            for acc in count_record(r, r.id, r.issued_at):
+                if answer is not None:
+                    acc.answers[r.id] = answer.total_seconds()
+            if answer is not None and q.period.holds(r.issued_at):
+                total.answers[r.id] = answer.total_seconds()
+    elif q.measure is Measure.DEADLINES:
+        for r in facts.requests:
+            for d in r.deadlines:
+                verdict = d.met(now)
+                if verdict is None:
+                    continue
+                unit = f"{r.id}/{d.kind}/{d.due_at.isoformat()}"
+                for acc in count_record(r, unit, r.issued_at, {"deadline": (d.kind,)}):
+                    acc.met += verdict
+                    acc.missed += not verdict
+                total.met += verdict
+                total.missed += not verdict
+    elif q.measure is Measure.ORDERS:
+        for o in facts.orders:
+            count_record(o, o.id, o.issued_at)
+    elif q.measure is Measure.TASKS:
+        for t in facts.tasks:
+            count_record(t, t.id, t.created_at)
+    else:
+        for v in facts.victims:
+            if not q.period.holds(v.registered_at):
+                continue
+            total.units.add(v.ref)
+            total.victims.add(v.ref)
+            values = {d: ((v.workspace_id,) if d == "workspace" else v.values(d)) for d in dims}
+            for key in _keys(values, dims):
+                add(key, v.ref, v.ref)
+
+    counts = {key: _count(q.measure, acc) for key, acc in accs.items()}
+    primary = {
+        key for key, acc in accs.items() if 0 < counts[key] < q.k or (victim_dims and 0 < len(acc.victims) < q.k)
+    }
+    suppressed = complementary(counts, primary, q.k, len(dims))
+    cells = tuple(_cell(q.measure, key, accs[key], counts[key], key in suppressed) for key in sorted(accs))
+    total_count = _count(q.measure, total)
+    total_small = 0 < total_count < q.k or (bool(victim_dims) and 0 < len(total.victims) < q.k)
+    return Table(q.measure, dims, q.k, cells, _cell(q.measure, (), total, total_count, total_small))
+
+
+def _count(measure: Measure, acc: _Acc) -> int:
+    return acc.met + acc.missed if measure is Measure.DEADLINES else len(acc.units)
+
+
+def _cell(measure: Measure, key: tuple[str, ...], acc: _Acc, count: int, suppressed: bool) -> Cell:
+    if suppressed:
+        return Cell(key, None, True)
+    met = missed = None
+    median = None
+    if measure is Measure.DEADLINES:
+        met, missed = acc.met, acc.missed
+    if measure is Measure.REQUESTS and acc.answers:
+        median = float(statistics.median(acc.answers.values()))
+    return Cell(key, count, False, met, missed, median)
+
+
+def complementary(
+    counts: Mapping[tuple[str, ...], int], primary: Iterable[tuple[str, ...]], k: int, ndims: int
+) -> set[tuple[str, ...]]:
+    """The cells to suppress: ``primary`` and, in every line (cells equal but in one dimension) that has a
+    suppressed cell, more cells, smallest first, until the line's suppressed cells are at least two and
+    count at least k together, or the whole line is suppressed; repeated until no line changes."""
+    suppressed = set(primary)
+    if ndims == 0:
+        return suppressed
+    changed = True
+    while changed:
+        changed = False
+        for i in range(ndims):
+            lines: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
+            for key in counts:
+                lines[key[:i] + key[i + 1 :]].append(key)
+            for keys in lines.values():
+                hidden = [key for key in keys if key in suppressed]
+                if not hidden:
+                    continue
+                mass = sum(counts[key] for key in hidden)
+                candidates = sorted((key for key in keys if key not in suppressed), key=lambda x: (counts[x], x))
+                while candidates and (len(hidden) < 2 or mass < k):
+                    pick = candidates.pop(0)
+                    suppressed.add(pick)
+                    hidden.append(pick)
+                    mass += counts[pick]
+                    changed = True
+    return suppressed
+
+
+# -- rendering -----------------------------------------------------------------------------------------
+
+
+def _days(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds / 86400:.1f}"
+
+
+def _safe(value: str) -> str:
+    """A value as a spreadsheet shows it, never as a formula it would run."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def value_columns(measure: Measure) -> tuple[str, ...]:
+    if measure is Measure.DEADLINES:
+        return ("count", "met", "missed", "share_met")
+    if measure is Measure.REQUESTS:
+        return ("count", "median_days_to_answer")
+    return ("count",)
+
+
+def cell_values(measure: Measure, cell: Cell) -> list[str]:
+    """The cell's value columns as text: its figures, or SUPPRESSED in each."""
+    if cell.suppressed:
+        return [SUPPRESSED] * len(value_columns(measure))
+    out = [str(cell.count)]
+    if measure is Measure.DEADLINES:
+        share = cell.share_met
+        out += [str(cell.met), str(cell.missed), "" if share is None else f"{share:.2f}"]
+    elif measure is Measure.REQUESTS:
+        out.append(_days(cell.median_seconds))
+    return out
+
+
+def table_rows(table: Table) -> list[list[str]]:
+    """The header, one row per cell, then the total (its dimensions say TOTAL)."""
+    rows = [[*table.groupings, *value_columns(table.measure)]]
+    rows += [[*(_safe(v) for v in c.key), *cell_values(table.measure, c)] for c in table.cells]
+    rows.append([*(["TOTAL"] * len(table.groupings)), *cell_values(table.measure, table.total)])
+    return rows
+
+
+def to_csv(table: Table) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(table_rows(table))
+    return out.getvalue()
+
+
+EVALUATION_COLUMNS = (
+    "statistic",
+    "group_1",
+    "value_1",
+    "group_2",
+    "value_2",
+    "count",
+    "met",
+    "missed",
+    "share_met",
+    "median_days_to_answer",
+)
+
+
+def evaluation_csv(tables: Sequence[tuple[str, Table]]) -> str:
+    """Several tables in one CSV, one row per cell (EVALUATION_COLUMNS), each table's total last."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(EVALUATION_COLUMNS)
+    for name, table in tables:
+        for cell in (*table.cells, table.total):
+            groups: list[str] = []
+            for i in range(2):
+                if i < len(table.groupings):
+                    groups += [table.groupings[i], _safe(cell.key[i]) if cell.key else "TOTAL"]
+                else:
+                    groups += ["", ""]
+            values = dict(zip(value_columns(table.measure), cell_values(table.measure, cell), strict=True))
+            w.writerow([name, *groups, *(values.get(col, "") for col in EVALUATION_COLUMNS[5:])])
+    return out.getvalue()
+
+
+#: The tables of a JIT's evaluation: (name, measure, groupings).
+EVALUATION: tuple[tuple[str, Measure, tuple[str, ...]], ...] = (
+    ("requests by instrument and addressee", Measure.REQUESTS, ("instrument", "addressee")),
+    ("requests by offence", Measure.REQUESTS, ("offence",)),
+    ("deadlines met by instrument and addressee", Measure.DEADLINES, ("instrument", "addressee")),
+    ("preservation orders by outcome", Measure.ORDERS, ("outcome",)),
+    ("tasks by issuing and addressed state", Measure.TASKS, ("issuing", "addressee")),
+    ("victims by offence", Measure.VICTIMS, ("offence",)),
+    *((f"victims by {attr}", Measure.VICTIMS, (attr,)) for attr in SPECIAL_CATEGORIES),
+)
+
+
+def evaluation(facts: Facts, *, now: datetime, k: int = DEFAULT_K) -> list[tuple[str, Table]]:
+    """A JIT's evaluation over its facts: the EVALUATION tables, small cells suppressed."""
+    return [(name, compute(facts, Query(m, dims, k), now=now)) for name, m, dims in EVALUATION]
+
+
+def _label(key: tuple[str, ...]) -> str:
+    return " / ".join(key) if key else "all"
+
+
+def chart_png(tables: Sequence[tuple[str, Table]], title: str) -> bytes:
+    """A PNG with one horizontal bar chart per table: counts, or the share of deadlines met in percent;
+    a suppressed cell is drawn as an empty bar labelled suppressed, never as its figure."""
+    # Imported here: only the evaluation draws, and the Agg canvas needs no display.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    shown = [(name, t) for name, t in tables if t.cells] or list(tables[:1])
+    heights = [max(1.2, 0.35 * len(t.cells) + 0.9) for _, t in shown] or [1.2]
+    fig = Figure(figsize=(8, sum(heights) + 0.8), dpi=100)
+    FigureCanvasAgg(fig)
+    fig.suptitle(title[:120])
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
+    for i, (name, table) in enumerate(shown):
+        ax = fig.add_subplot(grid[i])
+        deadlines = table.measure is Measure.DEADLINES
+        labels = [_label(c.key)[:48] for c in table.cells]
+        values = [
+            0.0 if c.suppressed else (100 * (c.share_met or 0.0) if deadlines else float(c.count or 0))
+            for c in table.cells
+        ]
+        bars = ax.barh(range(len(values)), values, color="#3b6ea5")
+        ax.set_yticks(range(len(values)), labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.set_xlabel("% of deadlines met" if deadlines else "count", fontsize=8)
+        if deadlines:
+            ax.set_xlim(0, 100)
+        for bar, cell in zip(bars, table.cells, strict=True):
+            text = (
+                SUPPRESSED
+                if cell.suppressed
+                else (f"{cell.met}/{(cell.met or 0) + (cell.missed or 0)}" if deadlines else str(cell.count))
+            )
+            ax.annotate(
+                text,
+                (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+                xytext=(3, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=7,
+            )
+        if not table.cells:
+            ax.text(0.5, 0.5, "nothing counted", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
