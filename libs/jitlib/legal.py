@@ -433,6 +433,60 @@ _TASKS: tuple[Rule, ...] = (
     ),
 )
 
+# -- retention, legal hold and deletion (jitlib.retention holds the table of periods) --------------------
+
+_RETENTION_GUESS = (
+    "GUESS: national law sets how long a case file is kept after the case; the period is a setting "
+    f"(DOMAIN.md: the JIT's life plus a configurable period; {JIT_FD} Art. 1(1) limits the JIT's period)"
+)
+
+_RETENTION: tuple[Rule, ...] = (
+    Rule(
+        "RETENTION_AUDIT_LOG",
+        "each service keeps its audit entries 3 years, then prunes older ones, keeping a checkpoint (seq and "
+        "hash of the last pruned entry, when, by whom) from which the rest of the chain still verifies; the "
+        "pruning is itself an audit entry",
+        f"{JIT_PLATFORM} Art. 25",
+    ),
+    Rule(
+        "RETENTION_CASE_RECORDS",
+        "a closed workspace's tasks are kept N years after the JIT agreement's last day (N: the workspace's "
+        "setting, else the node's JIT_RETENTION_YEARS), then crypto-shredded with a deletion certificate",
+        _RETENTION_GUESS,
+    ),
+    Rule(
+        "RETENTION_EVIDENCE",
+        "evidence requests and items are held while the proceedings run: kept until the proceedings are "
+        "recorded closed, then N years (never before N years after the agreement's end), then shredded",
+        f"GUESS: evidence serves the proceedings ({JIT_FD} Art. 1(10)(a)); national law sets the period after",
+    ),
+    Rule(
+        "RETENTION_PRESERVATION",
+        "a preservation order's record is kept like the case records (N years after the agreement's end); "
+        "the preserved data stays with the provider for the instrument's period, which the order's clock tracks",
+        f"{EPOC} Art. 11(1); {BUDAPEST} Art. 29(7); GUESS: the order's record here as a case record",
+    ),
+    Rule(
+        "RETENTION_MESSAGES",
+        "a workspace's channels and messages are crypto-shredded JIT_MESSAGING_RETENTION_DAYS after this node "
+        "first saw the workspace closed, plus a grace period in which a reopening stops the clock",
+        "GUESS: DOMAIN.md (the JIT's life plus a configurable period); messaging's own clock",
+    ),
+    Rule(
+        "LEGAL_HOLD",
+        "while a legal hold is set on a workspace (jit admin retention hold, with a reason) no service deletes "
+        "anything of it, whatever its retention clock says; setting and releasing it is audited in every service",
+        "GUESS: a court or prosecutor may need a file kept past its period (appeal, new proceedings); "
+        "no EU text sets the procedure",
+    ),
+    Rule(
+        "DELETION_CERTIFICATE",
+        "each deletion writes a certificate: service, workspace, record kinds and counts, key ids, when, by "
+        "whom, and the service's audit head (seq, hash) at that moment; it is appended to the audit chain",
+        f"GUESS: accountability for erasure ({LED} Art. 4(4), 5; UNVERIFIED: not in DOMAIN.md)",
+    ),
+)
+
 #: Every rule, by id.
 # -- statistics and the JIT's evaluation (jitlib.stats, the victims service's StatisticsService) -------
 
@@ -447,7 +501,7 @@ _STATISTICS: tuple[Rule, ...] = (
     ),
 )
 
-RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _REQUESTS, _TASKS, _STATISTICS)
+RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _REQUESTS, _TASKS, _STATISTICS, _RETENTION)
 
 #: The grounds for refusal of each instrument (the legal basis of an evidence request), in the order of
 #: their article; each is the row ``<BASIS>_REFUSAL_<GROUND>``. An instrument not listed has no refusal
