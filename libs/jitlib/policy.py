@@ -338,3 +338,33 @@ class RecordTerms:
 
     def addressed_to(self, jurisdiction: str) -> bool:
         return self.record.outside_reader == jurisdiction
+
+
+# -- statistics and the JIT's evaluation ----------------------------------------------------------------
+#
+# Statistics are aggregates of case records, small cells suppressed (``jitlib.stats``); still only the
+# members of a workspace count it, and only prosecutors (who evaluate their JIT) and participants (Eurojust,
+# Europol: they follow and advise on it). Operators and auditors never read case content, statistics
+# included; a police liaison works the case, it does not evaluate it (GUESS: the brief of issue 16).
+
+STATISTICS_ROLES = frozenset({"prosecutor", "participant"})
+
+
+def statistics_decision(principal: Principal, workspace_id: str, *, evaluation_lead: str | None = None) -> Decision:
+    """Whether ``principal`` may count ``workspace_id``: DENY without a statistics role, NOT_FOUND for a
+    workspace the caller is not a member of. With ``evaluation_lead`` (the workspace's lead jurisdiction),
+    whether they may export the JIT's evaluation: its lead's prosecutors only."""
+    if not principal.roles & STATISTICS_ROLES:
+        return Decision.DENY
+    if workspace_id not in principal.workspaces:
+        return Decision.NOT_FOUND
+    if evaluation_lead is not None and not (
+        "prosecutor" in principal.roles and principal.jurisdiction == evaluation_lead
+    ):
+        return Decision.DENY
+    return Decision.ALLOW
+
+
+def statistics_workspaces(principal: Principal) -> frozenset[str]:
+    """The workspaces a caller's statistics count (none without a statistics role)."""
+    return principal.workspaces if principal.roles & STATISTICS_ROLES else frozenset()
