@@ -48,6 +48,12 @@ def verify(ctx: typer.Context, service: ServiceOpt = "tasks") -> None:
         emit_json(message_dict(resp))
     elif resp.intact:
         typer.echo(f"audit log of {name}: intact, {resp.entries_checked} entries checked, head {resp.head_hash}")
+        if resp.HasField("checkpoint"):
+            cp = resp.checkpoint
+            typer.echo(
+                f"  verified from the checkpoint at seq {cp.seq} (hash {cp.hash}): {cp.entries_pruned} entries "
+                f"older than 3 years pruned, last on {cp.pruned_at.ToDatetime().date().isoformat()} by {cp.pruned_by}"
+            )
     else:
         typer.echo(
             f"audit log of {name}: BROKEN at seq {resp.first_bad_seq}: {resp.problem} "

@@ -3,6 +3,12 @@
 Editing or deleting a past entry changes its hash, which no longer matches the ``prev_hash`` of the next
 entry (or the head), so ``verify`` finds it. The head row is locked while appending, so the chain is a
 line even with several replicas writing to one PostgreSQL database.
+
+Entries are kept 3 years (Reg. (EU) 2023/969 Art. 25, rule RETENTION_AUDIT_LOG), then ``prune`` deletes
+the older ones and keeps a checkpoint: the seq and hash of the last pruned entry, when and by whom. The
+first kept entry links to the checkpoint's hash, and the pruning is itself an entry naming the checkpoint
+(``PRUNED`` with ``audit_checkpoint:<seq>`` and the hash), so ``verify`` proves the remaining chain
+continuous from the checkpoint, and a checkpoint changed afterwards no longer matches either.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, Update, bindparam, select, update
+from sqlalchemy import Select, Table, Update, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from jitlib.clock import as_utc
@@ -127,30 +133,122 @@ def _head_update(head_t: Table) -> Update:
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """Where the chain starts once older entries were pruned: the last pruned entry's seq and hash."""
+
+    seq: int
+    hash: str
+    pruned_at: datetime
+    pruned_by: str
+    #: How many entries every pruning so far deleted, together.
+    entries_pruned: int
+
+
+@dataclass(frozen=True)
 class ChainReport:
     intact: bool
     entries_checked: int
     first_bad_seq: int = 0
     problem: str = ""
     head_hash: str = GENESIS
+    head_seq: int = 0
+    #: The checkpoint the chain was verified from (None: from its first entry).
+    checkpoint: Checkpoint | None = None
+
+
+#: The operation of the entry a pruning appends; its record names the checkpoint.
+PRUNED = "jit.retention/PruneAuditLog"
+CHECKPOINT_RECORD = "audit_checkpoint"
+CHECKPOINT_ID = 1
+
+
+def checkpoint(session: Session, tables: RuntimeTables) -> Checkpoint | None:
+    t = tables.audit_checkpoint
+    row = session.execute(select(t).where(t.c.id == CHECKPOINT_ID)).mappings().one_or_none()
+    if row is None:
+        return None
+    return Checkpoint(row["seq"], row["hash"], as_utc(row["pruned_at"]), row["pruned_by"], row["entries_pruned"])
+
+
+def head(session: Session, tables: RuntimeTables) -> tuple[int, str]:
+    """The chain's head: its last entry's seq and hash ((0, GENESIS) for an empty chain)."""
+    row = session.execute(select(tables.audit_head.c.seq, tables.audit_head.c.hash)).one_or_none()
+    return (row.seq, row.hash) if row is not None else (0, GENESIS)
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    pruned: int
+    checkpoint: Checkpoint | None
+    problem: str = ""
+
+
+def prune(session: Session, tables: RuntimeTables, before: datetime, now: datetime, by: AuditEvent) -> PruneReport:
+    """Delete the entries written before ``before`` (rule RETENTION_AUDIT_LOG), in the caller's transaction:
+    only a chain that verifies is pruned (never make a broken part vanish), only a leading run of entries,
+    and the checkpoint moves to the last one deleted. Appends the pruning's own entry (``by`` gives its
+    actor; its operation and record are set here). Nothing older: nothing is done."""
+    session.execute(_head_for_update(tables.audit_head)).one_or_none()  # one pruning or append at a time
+    report = verify(session, tables)
+    if not report.intact:
+        return PruneReport(0, report.checkpoint, f"the chain is broken at seq {report.first_bad_seq}: not pruned")
+    log = tables.audit_log
+    first_kept = session.execute(select(func.min(log.c.seq)).where(log.c.occurred_at >= before)).scalar()
+    last = session.execute(select(func.max(log.c.seq))).scalar()
+    if last is None:
+        return PruneReport(0, report.checkpoint)
+    upto = (first_kept - 1) if first_kept is not None else last
+    start = report.checkpoint.seq if report.checkpoint is not None else 0
+    if upto <= start:
+        return PruneReport(0, report.checkpoint)
+    last_hash = session.execute(select(log.c.hash).where(log.c.seq == upto)).scalar_one()
+    count: int = session.execute(delete(log).where(log.c.seq <= upto)).rowcount  # type: ignore[attr-defined]
+    total = count + (report.checkpoint.entries_pruned if report.checkpoint is not None else 0)
+    values = {
+        "seq": upto,
+        "hash": last_hash,
+        "pruned_at": now,
+        "pruned_by": bounded(by.username, 255),
+        "entries_pruned": total,
+    }
+    t = tables.audit_checkpoint
+    if report.checkpoint is None:
+        session.execute(t.insert().values(id=CHECKPOINT_ID, **values))
+    else:
+        session.execute(update(t).where(t.c.id == CHECKPOINT_ID).values(**values))
+    entry = AuditEvent(
+        operation=PRUNED,
+        user_id=by.user_id,
+        username=by.username,
+        jurisdiction=by.jurisdiction,
+        record_type=f"{CHECKPOINT_RECORD}:{upto}",
+        record_id=last_hash,
+        workspace_id="",
+    )
+    append(session, tables, [entry], now)
+    return PruneReport(count, Checkpoint(upto, last_hash, now, values["pruned_by"], total))
 
 
 def verify(session: Session, tables: RuntimeTables, batch: int = 200) -> ChainReport:
-    """Recompute every entry's hash in order and compare links, sequence numbers and the head.
+    """Recompute every entry's hash in order and compare links, sequence numbers and the head; after a
+    pruning, from the checkpoint, which the last pruning's entry must name.
 
     Entries are streamed ``batch`` at a time (a server-side cursor on PostgreSQL), so memory stays
     bounded by a few entries whatever the length of the chain; the fields of an entry are bounded when
     it is appended (``FIELD_MAX``)."""
     log = tables.audit_log
-    prev = GENESIS
-    expected_seq = 1
+    cp = checkpoint(session, tables)
+    prev = cp.hash if cp is not None else GENESIS
+    expected_seq = cp.seq + 1 if cp is not None else 1
     checked = 0
+    named_checkpoint: tuple[str, str] | None = None  # what the last pruning entry in the chain names
     rows = session.execute(select(log).order_by(log.c.seq).execution_options(yield_per=batch)).mappings()
     for r in rows:
         if r["seq"] != expected_seq:
-            return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing", prev)
+            return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing", prev, 0, cp)
         if r["prev_hash"] != prev:
-            return ChainReport(False, checked, r["seq"], "link to the previous entry is broken", prev)
+            what = "the checkpoint" if cp is not None and checked == 0 else "the previous entry"
+            return ChainReport(False, checked, r["seq"], f"link to {what} is broken", prev, 0, cp)
         ev = AuditEvent(
             operation=r["operation"],
             user_id=r["user_id"],
@@ -162,12 +260,17 @@ def verify(session: Session, tables: RuntimeTables, batch: int = 200) -> ChainRe
             outcome=r["outcome"],
         )
         if entry_hash(prev, r["seq"], r["occurred_at"], r["time_zone"], ev) != r["hash"]:
-            return ChainReport(False, checked, r["seq"], "entry content does not match its hash", prev)
+            return ChainReport(False, checked, r["seq"], "entry content does not match its hash", prev, 0, cp)
+        if ev.operation == PRUNED:
+            named_checkpoint = (ev.record_type, ev.record_id)
         prev = r["hash"]
         expected_seq += 1
         checked += 1
-    head = (session.execute(select(tables.audit_head.c.seq, tables.audit_head.c.hash))).one_or_none()
-    head_seq, head_hash = (head.seq, head.hash) if head is not None else (0, GENESIS)
-    if head_seq != checked or head_hash != prev:
-        return ChainReport(False, checked, checked + 1, "entries after the last one were removed", prev)
-    return ChainReport(True, checked, 0, "", prev)
+    if cp is not None and named_checkpoint != (f"{CHECKPOINT_RECORD}:{cp.seq}", cp.hash):
+        return ChainReport(
+            False, checked, cp.seq, "the checkpoint is not the one the last pruning recorded", prev, 0, cp
+        )
+    head_seq, head_hash = head(session, tables)
+    if head_seq != expected_seq - 1 or head_hash != prev:
+        return ChainReport(False, checked, expected_seq, "entries after the last one were removed", prev, 0, cp)
+    return ChainReport(True, checked, 0, "", prev, head_seq, cp)

@@ -34,13 +34,22 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.VerifyAuditChainResponse:
         _require_auditor()
         report = await self._rt.read(lambda session: audit.verify(session, self._rt.tables))
-        return audit_pb2.VerifyAuditChainResponse(
+        out = audit_pb2.VerifyAuditChainResponse(
             intact=report.intact,
             entries_checked=report.entries_checked,
             first_bad_seq=report.first_bad_seq,
             problem=report.problem,
             head_hash=report.head_hash,
+            head_seq=report.head_seq,
         )
+        cp = report.checkpoint
+        if cp is not None:
+            out.checkpoint.seq = cp.seq
+            out.checkpoint.hash = cp.hash
+            out.checkpoint.pruned_at.FromDatetime(cp.pruned_at)
+            out.checkpoint.pruned_by = cp.pruned_by
+            out.checkpoint.entries_pruned = cp.entries_pruned
+        return out
 
     async def ListAuditEntries(
         self, request: audit_pb2.ListAuditEntriesRequest, context: grpc.aio.ServicerContext

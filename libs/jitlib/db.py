@@ -300,6 +300,10 @@ class RuntimeTables:
     audit_log: Table
     audit_head: Table
     workspaces: Table
+    #: Where the audit chain now starts, once entries older than 3 years were pruned (``jitlib.audit.prune``).
+    audit_checkpoint: Table
+    #: What each crypto-shredding destroyed (``jitlib.retention.Certificate``, rule DELETION_CERTIFICATE).
+    deletion_certificates: Table
 
 
 def runtime_tables(metadata: MetaData) -> RuntimeTables:
@@ -381,8 +385,35 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("status", String(16), nullable=False),
         Column("version", Integer, nullable=False),
         Column("updated_at", ts, nullable=False),
+        # Retention (``jitlib.retention``): a legal hold's reason ("" when none), the workspace's own years
+        # (NULL: the node's default), the day its proceedings were recorded closed ("" while they run).
+        Column("legal_hold", Text, nullable=False, server_default=""),
+        Column("retention_years", Integer, nullable=True),
+        Column("proceedings_closed_on", String(10), nullable=False, server_default=""),
     )
-    return RuntimeTables(outbox, inbox, dead_letters, audit_log, audit_head, workspaces)
+    audit_checkpoint = Table(
+        "audit_checkpoint",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        # The last pruned entry: the first kept one links to its hash.
+        Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+        Column("hash", String(64), nullable=False),
+        Column("pruned_at", ts, nullable=False),
+        Column("pruned_by", String(255), nullable=False),
+        Column("entries_pruned", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    )
+    deletion_certificates = Table(
+        "deletion_certificates",
+        metadata,
+        Column("id", String(100), primary_key=True),
+        Column("workspace_id", String(64), nullable=False),
+        Column("issued_at", ts, nullable=False),
+        Column("body", Text, nullable=False),  # canonical JSON (``Certificate.canonical``)
+        Column("digest", String(64), nullable=False),
+    )
+    return RuntimeTables(
+        outbox, inbox, dead_letters, audit_log, audit_head, workspaces, audit_checkpoint, deletion_certificates
+    )
 
 
 def is_sqlite(url: str) -> bool:

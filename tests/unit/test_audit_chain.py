@@ -119,3 +119,107 @@ def test_verification_streams_the_chain_in_bounded_memory(tmp_path: Path) -> Non
     assert report.intact and report.entries_checked == 6000
     # 6000 entries of about 0.7 KiB each: loading them at once would take several MiB.
     assert peak < 3 * 1024 * 1024, peak
+
+
+# -- pruning after 3 years (rule RETENTION_AUDIT_LOG) ---------------------------------------------------
+
+OPERATOR = audit.AuditEvent("", "system", "jit-system", "SYSTEM", "", "", "")
+
+
+async def _pruned(url: str, tamper: str = "") -> tuple[audit.PruneReport, audit.ChainReport]:
+    database = db.Database(url)
+    log = RUNTIME.audit_log
+    try:
+        old = datetime(2026, 1, 1, tzinfo=UTC)
+        for i in range(4):
+            await database.write(lambda s, i=i: audit.append(s, RUNTIME, [_event(i)], old))
+        await database.write(lambda s: audit.append(s, RUNTIME, [_event(9)], NOW))
+        now = datetime(2029, 6, 1, tzinfo=UTC)
+        cutoff = datetime(2026, 6, 1, tzinfo=UTC)
+        report = await database.write(lambda s: audit.prune(s, RUNTIME, cutoff, now, OPERATOR))
+        await database.write(lambda s: audit.append(s, RUNTIME, [_event(10)], now))
+        cp = RUNTIME.audit_checkpoint
+        if tamper == "checkpoint-hash":
+            await database.write(lambda s: s.execute(update(cp).values(hash="f" * 64)))
+        elif tamper == "checkpoint-seq":  # one more entry pruned by hand, the checkpoint moved past it
+            first = await database.read(lambda s: s.execute(select(log).where(log.c.seq == 5)).mappings().one())
+            await database.write(lambda s: s.execute(delete(log).where(log.c.seq == 5)))
+            await database.write(lambda s: s.execute(update(cp).values(seq=5, hash=first["hash"])))
+        chain = await database.read(lambda s: audit.verify(s, RUNTIME))
+        return report, chain
+    finally:
+        database.dispose()
+
+
+def test_retention_audit_log_entries_older_than_the_cutoff_are_pruned_and_the_rest_verifies_from_a_checkpoint(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    report, chain = asyncio.run(_pruned(url))
+    assert report.pruned == 4 and report.checkpoint is not None and report.checkpoint.seq == 4
+    assert chain.intact, chain.problem
+    # entry 5 (kept), the pruning's own entry (6) and one appended after it (7)
+    assert chain.entries_checked == 3 and chain.head_seq == 7
+    assert chain.checkpoint is not None and chain.checkpoint.seq == 4 and chain.checkpoint.pruned_by == "jit-system"
+    assert chain.checkpoint.entries_pruned == 4
+
+
+def test_a_pruning_is_itself_an_audit_entry_naming_the_checkpoint(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    report, _ = asyncio.run(_pruned(url))
+    assert report.checkpoint is not None
+
+    async def entries() -> list[dict[str, object]]:
+        database = db.Database(url)
+        try:
+            log = RUNTIME.audit_log
+            return await database.read(lambda s: [dict(r) for r in s.execute(select(log)).mappings()])
+        finally:
+            database.dispose()
+
+    rows = asyncio.run(entries())
+    pruning = [r for r in rows if r["operation"] == audit.PRUNED]
+    assert len(pruning) == 1
+    assert pruning[0]["record_type"] == "audit_checkpoint:4" and pruning[0]["record_id"] == report.checkpoint.hash
+    assert pruning[0]["username"] == "jit-system"
+
+
+def test_a_tampered_checkpoint_hash_is_detected(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    _, chain = asyncio.run(_pruned(url, "checkpoint-hash"))
+    assert not chain.intact and "checkpoint" in chain.problem
+
+
+def test_a_checkpoint_moved_past_entries_deleted_by_hand_is_detected(tmp_path: Path) -> None:
+    """The link holds (the checkpoint has the deleted entry's real hash) but no pruning recorded it."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    _, chain = asyncio.run(_pruned(url, "checkpoint-seq"))
+    assert not chain.intact and chain.problem == "the checkpoint is not the one the last pruning recorded"
+
+
+def test_a_broken_chain_is_not_pruned(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+
+    async def scenario() -> tuple[audit.PruneReport, int]:
+        database = db.Database(url)
+        log = RUNTIME.audit_log
+        try:
+            old = datetime(2026, 1, 1, tzinfo=UTC)
+            for i in range(3):
+                await database.write(lambda s, i=i: audit.append(s, RUNTIME, [_event(i)], old))
+            await database.write(lambda s: s.execute(update(log).where(log.c.seq == 2).values(username="x")))
+            report = await database.write(
+                lambda s: audit.prune(s, RUNTIME, datetime(2027, 1, 1, tzinfo=UTC), NOW, OPERATOR)
+            )
+            left = await database.read(lambda s: len(s.execute(select(log)).all()))
+            return report, left
+        finally:
+            database.dispose()
+
+    report, left = asyncio.run(scenario())
+    assert report.pruned == 0 and "broken at seq 2" in report.problem and left == 3

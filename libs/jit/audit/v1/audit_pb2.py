@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18jit/audit/v1/audit.proto\x12\x0cjit.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n\x17VerifyAuditChainRequest\"~\n\x18VerifyAuditChainResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x15\n\rfirst_bad_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x11\n\thead_hash\x18\x05 \x01(\t\"\x99\x02\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x10\n\x08username\x18\x05 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x06 \x01(\t\x12\x11\n\toperation\x18\x07 \x01(\t\x12\x13\n\x0brecord_type\x18\x08 \x01(\t\x12\x11\n\trecord_id\x18\t \x01(\t\x12\x14\n\x0cworkspace_id\x18\n \x01(\t\x12\x0f\n\x07outcome\x18\x0b \x01(\t\x12\x11\n\tprev_hash\x18\x0c \x01(\t\x12\x0c\n\x04hash\x18\r \x01(\t\"@\n\x17ListAuditEntriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x18ListAuditEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.jit.audit.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xd4\x01\n\x0c\x41uditService\x12\x61\n\x10VerifyAuditChain\x12%.jit.audit.v1.VerifyAuditChainRequest\x1a&.jit.audit.v1.VerifyAuditChainResponse\x12\x61\n\x10ListAuditEntries\x12%.jit.audit.v1.ListAuditEntriesRequest\x1a&.jit.audit.v1.ListAuditEntriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18jit/audit/v1/audit.proto\x12\x0cjit.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x19\n\x17VerifyAuditChainRequest\"\xc3\x01\n\x18VerifyAuditChainResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x15\n\rfirst_bad_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x11\n\thead_hash\x18\x05 \x01(\t\x12\x10\n\x08head_seq\x18\x06 \x01(\x03\x12\x31\n\ncheckpoint\x18\x07 \x01(\x0b\x32\x1d.jit.audit.v1.AuditCheckpoint\"\x86\x01\n\x0f\x41uditCheckpoint\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12-\n\tpruned_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpruned_by\x18\x04 \x01(\t\x12\x16\n\x0e\x65ntries_pruned\x18\x05 \x01(\x03\"\x99\x02\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttime_zone\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x10\n\x08username\x18\x05 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x06 \x01(\t\x12\x11\n\toperation\x18\x07 \x01(\t\x12\x13\n\x0brecord_type\x18\x08 \x01(\t\x12\x11\n\trecord_id\x18\t \x01(\t\x12\x14\n\x0cworkspace_id\x18\n \x01(\t\x12\x0f\n\x07outcome\x18\x0b \x01(\t\x12\x11\n\tprev_hash\x18\x0c \x01(\t\x12\x0c\n\x04hash\x18\r \x01(\t\"@\n\x17ListAuditEntriesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x18ListAuditEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.jit.audit.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xd4\x01\n\x0c\x41uditService\x12\x61\n\x10VerifyAuditChain\x12%.jit.audit.v1.VerifyAuditChainRequest\x1a&.jit.audit.v1.VerifyAuditChainResponse\x12\x61\n\x10ListAuditEntries\x12%.jit.audit.v1.ListAuditEntriesRequest\x1a&.jit.audit.v1.ListAuditEntriesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +34,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_VERIFYAUDITCHAINREQUEST']._serialized_start=75
   _globals['_VERIFYAUDITCHAINREQUEST']._serialized_end=100
-  _globals['_VERIFYAUDITCHAINRESPONSE']._serialized_start=102
-  _globals['_VERIFYAUDITCHAINRESPONSE']._serialized_end=228
-  _globals['_AUDITENTRY']._serialized_start=231
-  _globals['_AUDITENTRY']._serialized_end=512
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=514
-  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=578
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=580
-  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=674
-  _globals['_AUDITSERVICE']._serialized_start=677
-  _globals['_AUDITSERVICE']._serialized_end=889
+  _globals['_VERIFYAUDITCHAINRESPONSE']._serialized_start=103
+  _globals['_VERIFYAUDITCHAINRESPONSE']._serialized_end=298
+  _globals['_AUDITCHECKPOINT']._serialized_start=301
+  _globals['_AUDITCHECKPOINT']._serialized_end=435
+  _globals['_AUDITENTRY']._serialized_start=438
+  _globals['_AUDITENTRY']._serialized_end=719
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_start=721
+  _globals['_LISTAUDITENTRIESREQUEST']._serialized_end=785
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_start=787
+  _globals['_LISTAUDITENTRIESRESPONSE']._serialized_end=881
+  _globals['_AUDITSERVICE']._serialized_start=884
+  _globals['_AUDITSERVICE']._serialized_end=1096
 # @@protoc_insertion_point(module_scope)

@@ -14,18 +14,36 @@ class VerifyAuditChainRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class VerifyAuditChainResponse(_message.Message):
-    __slots__ = ("intact", "entries_checked", "first_bad_seq", "problem", "head_hash")
+    __slots__ = ("intact", "entries_checked", "first_bad_seq", "problem", "head_hash", "head_seq", "checkpoint")
     INTACT_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_CHECKED_FIELD_NUMBER: _ClassVar[int]
     FIRST_BAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     PROBLEM_FIELD_NUMBER: _ClassVar[int]
     HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     intact: bool
     entries_checked: int
     first_bad_seq: int
     problem: str
     head_hash: str
-    def __init__(self, intact: _Optional[bool] = ..., entries_checked: _Optional[int] = ..., first_bad_seq: _Optional[int] = ..., problem: _Optional[str] = ..., head_hash: _Optional[str] = ...) -> None: ...
+    head_seq: int
+    checkpoint: AuditCheckpoint
+    def __init__(self, intact: _Optional[bool] = ..., entries_checked: _Optional[int] = ..., first_bad_seq: _Optional[int] = ..., problem: _Optional[str] = ..., head_hash: _Optional[str] = ..., head_seq: _Optional[int] = ..., checkpoint: _Optional[_Union[AuditCheckpoint, _Mapping]] = ...) -> None: ...
+
+class AuditCheckpoint(_message.Message):
+    __slots__ = ("seq", "hash", "pruned_at", "pruned_by", "entries_pruned")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    PRUNED_AT_FIELD_NUMBER: _ClassVar[int]
+    PRUNED_BY_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_PRUNED_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    hash: str
+    pruned_at: _timestamp_pb2.Timestamp
+    pruned_by: str
+    entries_pruned: int
+    def __init__(self, seq: _Optional[int] = ..., hash: _Optional[str] = ..., pruned_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pruned_by: _Optional[str] = ..., entries_pruned: _Optional[int] = ...) -> None: ...
 
 class AuditEntry(_message.Message):
     __slots__ = ("seq", "occurred_at", "time_zone", "user_id", "username", "jurisdiction", "operation", "record_type", "record_id", "workspace_id", "outcome", "prev_hash", "hash")
