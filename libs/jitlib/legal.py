@@ -499,6 +499,26 @@ _STATISTICS: tuple[Rule, ...] = (
         f"{LED} Art. 4(3) (statistical use with appropriate safeguards); {GDPR} Art. 89(1); "
         "GUESS: k = 5 and the complementary suppression are the safeguard chosen here",
     ),
+    Rule(
+        "VAW_STATISTICS",
+        "statistics count requests, deadlines, preservation orders, tasks and victims per offence of Directive "
+        "(EU) 2024/1385 (Arts. 5-8) and disaggregate them by the victim's gender, age group, disability, "
+        "ethnicity and socioeconomic status where recorded",
+        f"{VAW} Art. 44 (GUESS: which paragraph, and attributes beyond sex and age)",
+    ),
+    Rule(
+        "JIT_EVALUATION",
+        "the prosecutors of a workspace's lead jurisdiction export the JIT's evaluation (its tables as CSV and "
+        "a chart) at its end or any time, small cells suppressed",
+        "GUESS: the evaluation the JIT model agreement foresees (Council Resolution 2017/C 18/01), no Art.",
+    ),
+    Rule(
+        "SPECIAL_CATEGORIES_CONSENT",
+        "a victim's special-category attributes are recorded only with the victim's consent and a stated "
+        "purpose (both required: INVALID_ARGUMENT naming the field), in their own table, sealed at rest",
+        f"{GDPR} Art. 9(2)(a); {LED} Art. 10 (strictly necessary, with safeguards; GUESS: consent is the "
+        "safeguard here, the legal basis the state's law)",
+    ),
 )
 
 RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _REQUESTS, _TASKS, _STATISTICS, _RETENTION)

@@ -86,7 +86,8 @@ def test_a_cell_about_fewer_than_k_victims_is_suppressed_however_many_records() 
 
 
 def test_victims_disaggregated_by_special_category_with_not_recorded() -> None:
-    """Victims by gender: recorded values count, a victim without a recorded attribute is NOT_RECORDED."""
+    """VAW_STATISTICS: victims by gender: recorded values count, a victim without a recorded attribute is
+    NOT_RECORDED."""
     victims = [Victim(f"V-NL-{i:04d}", "ws", "NL", attributes={"gender": "FEMALE"}) for i in range(6)]
     victims += [Victim(f"V-DE-{i:04d}", "ws", "DE") for i in range(5)]
     table = stats.compute(Facts(victims=victims), Query(Measure.VICTIMS, ("gender",)), now=NOW)
@@ -174,6 +175,7 @@ def test_csv_shows_suppressed_cells_as_suppressed_and_never_a_formula() -> None:
 
 
 def test_evaluation_csv_and_chart_png_are_valid() -> None:
+    """JIT_EVALUATION: the evaluation's tables as one CSV and a chart that is a valid PNG."""
     victims = [Victim(f"V-NL-{i:04d}", "ws", "NL", ("CYBERSTALKING",), {"gender": "FEMALE"}) for i in range(7)]
     requests = [req(i, "EIO", "DE", victim_refs=(f"V-NL-{i:04d}",)) for i in range(7)]
     tables = stats.evaluation(Facts(requests=requests, victims=victims), now=NOW)

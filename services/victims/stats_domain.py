@@ -1,0 +1,250 @@
+"""The statistics part of the victims service, pure: how the projection of tasks, evidence requests and
+preservation orders follows their events, how a victim's special-category attributes are checked, and
+which facts a caller's statistics count. Computing and suppressing is ``jitlib.stats``.
+
+The projection keeps, per record, only codes: its workspace, origin, addressee, instrument, state, offence,
+victim pseudonyms, visibility facts, its dates and the legal deadlines it ran. No free text, so nothing in
+it is case content to seal; the special-category attributes are sealed (``stats_store``).
+
+Deadline compliance is read from the events: each evidence event carries the request's running deadlines
+(jit.evidence.v1.EvidenceRequest.deadlines). A deadline that ran in one event and no longer runs in the
+next stopped at that event's time: met when by its due time. A deadline is known by its kind and the
+moment it is counted from, so an extension moves its due time and a resubmission starts a new one. A
+deadline that stops because the request was withdrawn or postponed is not the addressee's answer: it is
+not counted (a resumed one runs again). Only the duties of the addressee count (acknowledge, decide,
+execute, produce); the enforcing state's windows to review or object are not deadlines it can miss.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from jitlib import legal, stats, validate
+from jitlib.errors import FieldViolation
+from jitlib.policy import RecordAccess, RecordTerms, readable, visibility_scope
+from jitlib.principal import Principal
+
+#: The deadlines that measure the addressee's compliance.
+COMPLIANCE_KINDS = frozenset({"ACKNOWLEDGE", "DECIDE", "EXECUTE", "PRODUCE"})
+#: A deadline that stops when the request enters one of these is not counted.
+NOT_AN_ANSWER = frozenset({"WITHDRAWN", "POSTPONED", "DRAFT"})
+PURPOSE_MAX = 500
+KINDS = ("request", "order", "task")
+
+
+@dataclass(frozen=True)
+class TrackedDeadline:
+    kind: str
+    counted_from: datetime
+    due_at: datetime
+    closed_at: datetime | None = None
+    #: False when it stopped for no answer (withdrawn, postponed): not in the compliance figures.
+    counted: bool = True
+
+
+@dataclass(frozen=True)
+class Counted:
+    """One record as the statistics know it (a row of the projection)."""
+
+    id: str
+    kind: str
+    workspace_id: str
+    origin_jurisdiction: str
+    version: int
+    state: str
+    addressee: str = ""
+    instrument: str = ""
+    offence: str = ""
+    victim_refs: tuple[str, ...] = ()
+    restricted: bool = False
+    shared_with: tuple[str, ...] = ()
+    #: The jurisdiction the policy sees as the record's addressee (None for an order to a provider).
+    addressee_jurisdiction: str | None = None
+    at: datetime | None = None
+    received_at: datetime | None = None
+    answered_at: datetime | None = None
+    produced: bool = False
+    deadlines: tuple[TrackedDeadline, ...] = ()
+
+    @property
+    def access(self) -> RecordAccess:
+        return RecordAccess(
+            workspace_id=self.workspace_id,
+            origin_jurisdiction=self.origin_jurisdiction,
+            addressee_jurisdiction=self.addressee_jurisdiction,
+            restricted=self.restricted,
+            shared_with=frozenset(self.shared_with),
+        )
+
+
+def track_deadlines(
+    before: Sequence[TrackedDeadline],
+    running: Iterable[tuple[str, datetime, datetime]],
+    at: datetime,
+    state: str,
+) -> tuple[TrackedDeadline, ...]:
+    """The deadlines of a request after an event at ``at`` in which ``running`` (kind, counted_from, due_at)
+    run and the request is in ``state``."""
+    out = {(d.kind, d.counted_from): d for d in before}
+    now_running = set()
+    for kind, counted_from, due_at in running:
+        if kind not in COMPLIANCE_KINDS:
+            continue
+        now_running.add((kind, counted_from))
+        out[(kind, counted_from)] = TrackedDeadline(kind, counted_from, due_at)
+    for key, d in out.items():
+        if key not in now_running and d.closed_at is None:
+            out[key] = replace(d, closed_at=at, counted=state not in NOT_AN_ANSWER)
+    return tuple(sorted(out.values(), key=lambda d: (d.counted_from, d.kind)))
+
+
+def advance(
+    before: Counted | None, after: Counted, running: Iterable[tuple[str, datetime, datetime]], at: datetime
+) -> Counted | None:
+    """The projection's row once the event at ``at`` carrying ``after`` (and, for a request, its ``running``
+    deadlines) is applied; None when the row already holds that version or a newer one (a replay)."""
+    if before is not None and before.version >= after.version:
+        return None
+    if after.kind != "request":
+        return after
+    answered = before.answered_at if before is not None else None
+    if after.state in stats.ANSWERED_STATES:
+        answered = answered or at
+    elif after.state not in {"CLOSED"}:
+        answered = None  # open again (resubmitted, resumed): its next answer counts
+    deadlines = track_deadlines(before.deadlines if before else (), running, at, after.state)
+    return replace(after, answered_at=answered, deadlines=deadlines)
+
+
+def deadlines_to_json(deadlines: Sequence[TrackedDeadline]) -> str:
+    return json.dumps(
+        [
+            [
+                d.kind,
+                d.counted_from.isoformat(),
+                d.due_at.isoformat(),
+                d.closed_at.isoformat() if d.closed_at else None,
+                d.counted,
+            ]
+            for d in deadlines
+        ]
+    )
+
+
+def deadlines_from_json(text: str) -> tuple[TrackedDeadline, ...]:
+    return tuple(
+        TrackedDeadline(
+            k, datetime.fromisoformat(f), datetime.fromisoformat(d), datetime.fromisoformat(c) if c else None, n
+        )
+        for k, f, d, c, n in json.loads(text or "[]")
+    )
+
+
+# -- special-category attributes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpecialCategories:
+    """A victim's attributes as recorded (with consent, for a purpose)."""
+
+    victim_ref: str
+    workspace_id: str
+    attributes: Mapping[str, str]
+    purpose: str
+    consent_given_at: datetime
+    recorded_by_id: str = ""
+    recorded_by_name: str = ""
+    recorded_by_jurisdiction: str = ""
+    recorded_at: datetime | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def special_category_violations(
+    consent_given: bool,
+    consent_given_at: datetime | None,
+    purpose: str,
+    attributes: Mapping[str, str],
+    now: datetime,
+) -> list[FieldViolation]:
+    """What is wrong with a recording of special-category attributes: the victim's consent and a stated
+    purpose are required (SPECIAL_CATEGORIES_CONSENT), each attribute one of its values, at least one."""
+    out: list[FieldViolation] = []
+    if not consent_given:
+        out.append(
+            FieldViolation(
+                "consent_given",
+                "the victim's consent is required to record special-category data "
+                + legal.cite("SPECIAL_CATEGORIES_CONSENT"),
+            )
+        )
+    if consent_given_at is None:
+        out.append(FieldViolation("consent_given_at", "is required"))
+    elif consent_given_at > now:
+        out.append(FieldViolation("consent_given_at", "must not be in the future"))
+    elif consent_given_at < validate.EARLIEST_DATE:
+        out.append(FieldViolation("consent_given_at", "is too far in the past"))
+    out += validate.text("purpose", purpose, required=True, maximum=PURPOSE_MAX)
+    for name, value in attributes.items():
+        if value and value not in stats.SPECIAL_CATEGORIES[name]:
+            out.append(FieldViolation(f"attributes.{name}", f"one of {', '.join(stats.SPECIAL_CATEGORIES[name])}"))
+    if not any(attributes.values()):
+        out.append(FieldViolation("attributes", "at least one attribute is required"))
+    return out
+
+
+# -- what a caller counts ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VictimRow:
+    """A victim as the statistics know it: pseudonym, workspace, jurisdiction and offences, no identity."""
+
+    ref: str
+    workspace_id: str
+    jurisdiction: str
+    offences: tuple[str, ...] = ()
+    registered_at: datetime | None = None
+
+
+def facts(
+    principal: Principal,
+    workspaces: frozenset[str],
+    records: Iterable[Counted],
+    victims: Iterable[VictimRow],
+    attributes: Mapping[str, Mapping[str, str]],
+) -> stats.Facts:
+    """The facts of ``workspaces`` that ``principal`` may read (the one READ rule: a restricted record
+    counts for its parties only), with each victim's attributes (none: NOT_RECORDED)."""
+    scope = visibility_scope(principal)
+    requests, orders, tasks = [], [], []
+    for r in records:
+        if r.workspace_id not in workspaces or not readable(scope, RecordTerms(r.access)):
+            continue
+        if r.kind == "request":
+            deadlines = tuple(stats.DeadlineFact(d.kind, d.due_at, d.closed_at) for d in r.deadlines if d.counted)
+            requests.append(
+                stats.Request(
+                    r.id, r.workspace_id, r.instrument, r.origin_jurisdiction, r.addressee, r.state, r.offence,
+                    r.victim_refs, r.at, r.received_at, r.answered_at, deadlines,
+                )
+            )  # fmt: skip
+        elif r.kind == "order":
+            orders.append(
+                stats.Order(r.id, r.workspace_id, r.instrument, r.origin_jurisdiction, r.addressee, r.state,
+                            r.victim_refs, r.at, r.produced)
+            )  # fmt: skip
+        else:
+            tasks.append(
+                stats.Task(r.id, r.workspace_id, r.origin_jurisdiction, r.addressee, r.state, r.victim_refs, r.at)
+            )
+    counted_victims = [
+        stats.Victim(
+            v.ref, v.workspace_id, v.jurisdiction, v.offences, dict(attributes.get(v.ref, {})), v.registered_at
+        )
+        for v in victims
+        if v.workspace_id in workspaces
+    ]
+    return stats.Facts(requests=requests, orders=orders, tasks=tasks, victims=counted_victims)
