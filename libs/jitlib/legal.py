@@ -487,7 +487,18 @@ _RETENTION: tuple[Rule, ...] = (
     ),
 )
 
-#: Every rule, by id.
+# -- victims in the records of a case ----------------------------------------------------------------
+
+_VICTIM_REFERENCES: tuple[Rule, ...] = (
+    Rule(
+        "VICTIM_BY_PSEUDONYM",
+        "a task, evidence request or preservation order names the victims it concerns by their pseudonyms "
+        "from the victims service (V-NL-0007, under the workspace lead's code), at most 50, each once, and "
+        "lists filter by one; anything else in their place is refused, naming victim_refs[i]",
+        "Directive 2012/29/EU Art. 21(1); GUESS: the pseudonym's form, issue 16",
+    ),
+)
+
 # -- statistics and the JIT's evaluation (jitlib.stats, the victims service's StatisticsService) -------
 
 _STATISTICS: tuple[Rule, ...] = (
@@ -521,7 +532,10 @@ _STATISTICS: tuple[Rule, ...] = (
     ),
 )
 
-RULES: dict[str, Rule] = _table(_JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _REQUESTS, _TASKS, _STATISTICS, _RETENTION)
+#: Every rule, by id.
+RULES: dict[str, Rule] = _table(
+    _JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _REQUESTS, _TASKS, _STATISTICS, _RETENTION, _VICTIM_REFERENCES
+)
 
 #: The grounds for refusal of each instrument (the legal basis of an evidence request), in the order of
 #: their article; each is the row ``<BASIS>_REFUSAL_<GROUND>``. An instrument not listed has no refusal

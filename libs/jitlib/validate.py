@@ -11,6 +11,7 @@ import re
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 
+from jitlib import legal
 from jitlib.errors import FieldViolation
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
@@ -39,6 +40,13 @@ SHARED_MAX = 30
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 REASON_MAX = 2_000
+#: A victim's pseudonym, as the victims service gives it: ``V-<the workspace lead's code>-<a sequence of
+#: four or more digits>`` (``V-NL-0007``). Records refer to a victim by it, never by words about them
+#: (Directive 2012/29/EU Art. 21: the victim's privacy). Checked for its length before the pattern.
+VICTIM_REF = re.compile(r"^V-[A-Z]{2,8}-[0-9]{4,}$")
+VICTIM_REF_MAX = 32
+#: How many victims one task, request or order may concern.
+VICTIM_REFS_MAX = 50
 
 
 def text(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
@@ -139,4 +147,41 @@ def members(name: str, values: Sequence[str], workspace_members: Collection[str]
         FieldViolation(f"{name}[{i}]", f"{j} is not a member of the workspace")
         for i, j in enumerate(values)
         if j not in workspace_members
+    ]
+
+
+def victim_ref(name: str, value: str, *, required: bool = True) -> list[FieldViolation]:
+    """A victim's pseudonym (``VICTIM_REF``, e.g. ``V-NL-0007``): what a record says instead of who the
+    victim is."""
+    if not value:
+        return [FieldViolation(name, "is required")] if required else []
+    if len(value) > VICTIM_REF_MAX or not VICTIM_REF.fullmatch(value):
+        why = legal.cite("VICTIM_BY_PSEUDONYM")
+        return [FieldViolation(name, f"must be a victim pseudonym such as V-NL-0007 {why}")]
+    return []
+
+
+def victim_refs(values: Sequence[str], *, name: str = "victim_refs") -> list[FieldViolation]:
+    """The victims a record concerns (``name``, a list): at most ``VICTIM_REFS_MAX`` pseudonyms, each one
+    well-formed (``victim_ref``, named by position) and named once."""
+    out: list[FieldViolation] = []
+    if len(values) > VICTIM_REFS_MAX:
+        out.append(FieldViolation(name, f"at most {VICTIM_REFS_MAX} victims"))
+    seen: set[str] = set()
+    for i, ref in enumerate(values[:VICTIM_REFS_MAX]):
+        problems = victim_ref(f"{name}[{i}]", ref)
+        if not problems and ref in seen:
+            problems = [FieldViolation(f"{name}[{i}]", "names a victim already named")]
+        seen.add(ref)
+        out += problems
+    return out
+
+
+def victim_refs_of_workspace(values: Sequence[str], lead: str, *, name: str = "victim_refs") -> list[FieldViolation]:
+    """Each pseudonym of ``values`` that the workspace led by ``lead`` cannot have given: the victims
+    service numbers a workspace's victims under its lead's code (``V-<lead>-...``)."""
+    return [
+        FieldViolation(f"{name}[{i}]", f"is not a victim of this workspace (its pseudonyms begin V-{lead}-)")
+        for i, ref in enumerate(values[:VICTIM_REFS_MAX])
+        if lead and VICTIM_REF.fullmatch(ref) and not ref.startswith(f"V-{lead}-")
     ]

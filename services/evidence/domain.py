@@ -232,6 +232,8 @@ class EvidenceRequest(Versioned):
     #: Why an EPOC for traffic or content data is issued without notification of the enforcing state
     #: (Reg. 2023/1543 Art. 8(2)); "" otherwise. Sealed at rest.
     notification_exemption_reason: str = ""
+    #: The victims the request concerns, by pseudonym (``validate.VICTIM_REF``), never by words about them.
+    victim_refs: tuple[str, ...] = ()
 
     @property
     def category_outcomes(self) -> tuple[CategoryOutcome, ...]:
@@ -857,6 +859,7 @@ class NewRequest:
     #: Proto enum fields whose value is not one we know (named in the error).
     unknown_enums: tuple[str, ...] = field(default=())
     notification_exemption_reason: str = ""
+    victim_refs: tuple[str, ...] = ()
 
 
 def target_violations(i: int, t: Target) -> list[FieldViolation]:
@@ -936,6 +939,7 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
         out.append(FieldViolation("urgency", "an emergency EPOC has urgency EMERGENCY"))
     out += validate.shared_with(cmd.shared_with, restricted=cmd.restricted, record="request")
     out += validate.uuid("preservation_order_id", cmd.preservation_order_id, required=False)
+    out += validate.victim_refs(cmd.victim_refs)
     if provider:
         if "user_notice_status" not in unknown:
             out += _notice_violations(
@@ -1018,11 +1022,12 @@ def instrument_violations(cmd: NewRequest) -> list[FieldViolation]:
     return out
 
 
-def membership_violations(cmd: NewRequest, members: frozenset[str]) -> list[FieldViolation]:
-    """What of a new request the workspace's members decide: it is shared with members only; a direct
-    exchange inside the JIT is addressed to a member. An EIO, MLA request or EPOC may be addressed to a
-    state outside the team (``legal.rule("JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES")``)."""
-    out: list[FieldViolation] = []
+def membership_violations(cmd: NewRequest, members: frozenset[str], lead: str = "") -> list[FieldViolation]:
+    """What of a new request the workspace (its ``members``, its ``lead``) decides: it is shared with
+    members only; a direct exchange inside the JIT is addressed to a member; the victims it names are the
+    workspace's. An EIO, MLA request or EPOC may be addressed to a state outside the team
+    (``legal.rule("JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES")``)."""
+    out: list[FieldViolation] = validate.victim_refs_of_workspace(cmd.victim_refs, lead)
     if cmd.legal_basis in MEMBERS_ONLY_BASES and cmd.addressee_jurisdiction not in members:
         out.append(
             FieldViolation(
@@ -1060,6 +1065,7 @@ def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> 
         user_notice_suppressed_until=cmd.user_notice_suppressed_until,
         state=State.DRAFT,
         notification_exemption_reason=cmd.notification_exemption_reason.strip(),
+        victim_refs=cmd.victim_refs,
     )
 
 

@@ -91,6 +91,7 @@ def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
         ),
         unknown_enums=tuple(e.unknown),
         notification_exemption_reason=req.notification_exemption_reason,
+        victim_refs=tuple(req.victim_refs),
     )
 
 
@@ -300,6 +301,7 @@ def request_to_pb(
         decision_suspended_seconds=r.decision_suspended_seconds,
         execution_suspended_seconds=r.execution_suspended_seconds,
         notification_exemption_reason=r.notification_exemption_reason,
+        victim_refs=list(r.victim_refs),
     )
     _set_ts(msg, "user_notice_suppressed_until", r.user_notice_suppressed_until)
     _set_ts(msg, "next_deadline_at", r.deadlines[0].due_at if r.deadlines else None)
@@ -374,6 +376,7 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
         refusals=refusals_from_pb(msg.refusals),
         submission=msg.submission or 1,
         notification_exemption_reason=msg.notification_exemption_reason,
+        victim_refs=tuple(msg.victim_refs),
     )
 
 

@@ -103,7 +103,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
         def build(workspace: WorkspaceInfo) -> EvidenceRequest:
             InvalidArgument.raise_for(
-                domain.membership_violations(cmd, workspace.members)
+                domain.membership_violations(cmd, workspace.members, workspace.lead)
                 + domain.issuer_violations(cmd, principal.jurisdiction)
             )
             # Only the order's issuing side links to it (an issued request moves the order on); an order
@@ -139,6 +139,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             violations.append(FieldViolation("legal_basis", "has an unknown value"))
         violations += validate.jurisdiction("addressee_jurisdiction", request.addressee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)
+        violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
         flt = store.RequestFilter(
@@ -147,6 +148,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             addressee_jurisdiction=request.addressee_jurisdiction,
             origin_jurisdiction=request.origin_jurisdiction,
             deadline_before=ts_to_dt(request.deadline_before, request.HasField("deadline_before")),
+            victim_ref=request.victim_ref,
         )
         # The requests of the caller's workspaces and, wherever they are, those addressed to its jurisdiction
         # by a workspace it is not a member of (ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT).

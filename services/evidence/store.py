@@ -31,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
-from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
+from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, workspace_keys_table
 from jitlib.visibility import PartyIndex
@@ -111,6 +111,9 @@ class RequestRow(RecordColumns, Base):
     #: Why an EPOC for traffic or content data is issued without notification (Reg. 2023/1543 Art. 8(2)):
     #: sealed with the request's other text, this column stays empty.
     notification_exemption_reason: Mapped[str] = mapped_column(Text, server_default="")
+    #: The victims the request concerns, comma-separated pseudonyms (``V-NL-0007``): in clear, as they are
+    #: no words about the victim and lists filter by them; who they are is in the victims service alone.
+    victim_refs: Mapped[str] = mapped_column(Text, server_default="")
     #: What users write about a request (title, description, state reason, targets), sealed under the
     #: workspace's key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -297,7 +300,7 @@ FIELDS = RecordFields(
         "decided_at",
     ),
     enums={"state": State},
-    lists=("data_categories",),
+    lists=("data_categories", "victim_refs"),
 )
 
 
@@ -471,6 +474,7 @@ class RequestFilter:
     addressee_jurisdiction: str = ""
     origin_jurisdiction: str = ""
     deadline_before: datetime | None = None
+    victim_ref: str = ""
 
 
 def list_visible(
@@ -495,6 +499,8 @@ def list_visible(
     )
     if flt.deadline_before is not None:
         conditions.append(RequestRow.next_deadline_at < flt.deadline_before)
+    if flt.victim_ref:
+        conditions.append(list_holds(RequestRow.victim_refs, flt.victim_ref))
     rows = REQUESTS.page(session, conditions, after_id=after_id, limit=limit)
     ids = [r.id for r in rows]
     dls, delays = _deadlines_of(session, ids), _delays_of(session, ids)

@@ -289,6 +289,8 @@ class Order(Versioned):
     #: While a production request stops the clock: when it stopped, and the seconds that were left then.
     clock_stopped_at: datetime | None = None
     clock_remaining_seconds: int | None = None
+    #: The victims the order concerns, by pseudonym (``validate.VICTIM_REF``), never by words about them.
+    victim_refs: tuple[str, ...] = ()
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self)
@@ -753,6 +755,7 @@ class NewOrder:
     shared_with: tuple[str, ...] = ()
     #: Set when a proto enum value was not one we know (so the field can be named in the error).
     unknown_enums: tuple[str, ...] = field(default=())
+    victim_refs: tuple[str, ...] = ()
 
 
 def target_violations(targets: tuple[Target, ...]) -> list[FieldViolation]:
@@ -789,11 +792,15 @@ def new_order_violations(cmd: NewOrder, providers: dict[str, Provider]) -> list[
         out.append(FieldViolation("data_categories", "at least one of SUBSCRIBER, TRAFFIC, CONTENT"))
     out += validate.text("description", cmd.description, required=False, maximum=validate.DESCRIPTION_MAX)
     out += validate.shared_with(cmd.shared_with, restricted=cmd.restricted, record="order")
+    out += validate.victim_refs(cmd.victim_refs)
     return out
 
 
-def membership_violations(cmd: NewOrder, members: frozenset[str]) -> list[FieldViolation]:
-    return validate.members("shared_with", cmd.shared_with, members)
+def membership_violations(cmd: NewOrder, members: frozenset[str], lead: str = "") -> list[FieldViolation]:
+    """What the workspace (its ``members``, its ``lead``) refuses of a new order."""
+    return validate.members("shared_with", cmd.shared_with, members) + validate.victim_refs_of_workspace(
+        cmd.victim_refs, lead
+    )
 
 
 def create(cmd: NewOrder, *, order_id: str, actor: Actor, now: datetime) -> Order:
@@ -805,6 +812,7 @@ def create(cmd: NewOrder, *, order_id: str, actor: Actor, now: datetime) -> Orde
         data_categories=tuple(c for c in DATA_CATEGORIES if c in set(cmd.data_categories)),
         description=cmd.description,
         state=OrderState.DRAFT,
+        victim_refs=cmd.victim_refs,
     )
 
 

@@ -55,6 +55,7 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
         data_categories=tuple(categories),
         description=req.description,
         unknown_enums=tuple(unknown),
+        victim_refs=tuple(req.victim_refs),
     )
 
 
@@ -90,6 +91,7 @@ def order_to_pb(
         confirmation_overdue=order.is_confirmation_overdue(now, overdue_after),
         allowed_actions=list(allowed_actions),
         clock_remaining_seconds=order.clock_remaining_seconds or 0,
+        victim_refs=list(order.victim_refs),
     )
     for name in _TIMES:
         value = getattr(order, name)
@@ -134,6 +136,7 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
         clock_stopped_at=ts_to_dt(msg.clock_stopped_at, msg.HasField("clock_stopped_at")),
         # Set exactly while the clock is stopped (then it may be 0: nothing was left).
         clock_remaining_seconds=msg.clock_remaining_seconds if msg.HasField("clock_stopped_at") else None,
+        victim_refs=tuple(msg.victim_refs),
     )
 
 

@@ -64,7 +64,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         InvalidArgument.raise_for(domain.new_order_violations(cmd, self.rules.providers))
 
         def build(workspace: WorkspaceInfo) -> Order:
-            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
+            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members, workspace.lead))
             return domain.create(cmd, order_id=new_id(), actor=principal.actor, now=now)
 
         def announce(uow: UnitOfWork, order: Order, workspace: WorkspaceInfo) -> None:
@@ -91,6 +91,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             "provider_id", request.provider_id, self.rules.providers, required=False
         )
         expires_after, expires_before = window_from_pb(request, "expires_after", "expires_before", violations)
+        violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
         InvalidArgument.raise_for(violations)
         after = position_from_token(request)
         flt = store.OrderFilter(
@@ -99,6 +100,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             expires_after=expires_after,
             expires_before=expires_before,
             issued_before=now - self.rules.confirmation_overdue_after if request.confirmation_overdue_only else None,
+            victim_ref=request.victim_ref,
         )
         found = await self.orders.list_in_workspaces(
             principal,

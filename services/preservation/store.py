@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText, workspace_keys_table
 from jitlib.visibility import PartyIndex
@@ -69,6 +69,9 @@ class OrderRow(RecordColumns, Base):
     clock_remaining_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: When the warning scanner must next look at this order (the next unsent warning); NULL when none.
     next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: The victims the order concerns, comma-separated pseudonyms (``V-NL-0007``): in clear, as they are
+    #: no words about the victim and lists filter by them; who they are is in the victims service alone.
+    victim_refs: Mapped[str] = mapped_column(Text, server_default="")
     #: What users write about an order (targets, description, state reason, the provider's reference),
     #: sealed under the workspace's content key; their own columns stay empty (NULL: a row from before
     #: sealing, sealed at start).
@@ -118,7 +121,7 @@ FIELDS = RecordFields(
         "clock_stopped_at",
     ),
     enums={"legal_basis": LegalBasis, "state": OrderState},
-    lists=("data_categories",),
+    lists=("data_categories", "victim_refs"),
 )
 
 
@@ -176,6 +179,7 @@ class OrderFilter:
     expires_before: datetime | None = None
     #: Issued before this instant and still ISSUED (confirmation overdue).
     issued_before: datetime | None = None
+    victim_ref: str = ""
 
 
 def list_visible(
@@ -199,6 +203,8 @@ def list_visible(
         conditions.append(OrderRow.expires_at < flt.expires_before)
     if flt.issued_before is not None:
         conditions += [OrderRow.state == OrderState.ISSUED.value, OrderRow.issued_at < flt.issued_before]
+    if flt.victim_ref:
+        conditions.append(list_holds(OrderRow.victim_refs, flt.victim_ref))
     no_expiry = case((OrderRow.expires_at.is_(None), 1), else_=0)
     if after is not None:
         expires, after_id = after

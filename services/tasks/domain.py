@@ -94,6 +94,8 @@ class Task(Versioned):
     blocked_by: tuple[Link, ...] = ()
     #: Why the issuer last changed ``due_at`` or ``priority`` (renegotiate).
     terms_reason: str = ""
+    #: The victims the task concerns, by pseudonym (``validate.VICTIM_REF``), never by words about them.
+    victim_refs: tuple[str, ...] = ()
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self, addressee=self.assignee_jurisdiction)
@@ -303,6 +305,7 @@ class NewTask:
     proposal_only: bool = False
     #: Set when a proto enum value was not one we know (so the field can be named in the error).
     unknown_enums: tuple[str, ...] = field(default=())
+    victim_refs: tuple[str, ...] = ()
 
 
 def new_task_violations(cmd: NewTask, now: datetime) -> list[FieldViolation]:
@@ -325,11 +328,13 @@ def new_task_violations(cmd: NewTask, now: datetime) -> list[FieldViolation]:
     out += validate.future_date("due_at", cmd.due_at, now)
     out += validate.shared_with(cmd.shared_with, restricted=cmd.restricted, record="task")
     out += link_violations("links", cmd.links)
+    out += validate.victim_refs(cmd.victim_refs)
     return out
 
 
-def membership_violations(cmd: NewTask, members: frozenset[str]) -> list[FieldViolation]:
-    out: list[FieldViolation] = []
+def membership_violations(cmd: NewTask, members: frozenset[str], lead: str = "") -> list[FieldViolation]:
+    """What the workspace (its ``members``, its ``lead``) refuses of a new task."""
+    out: list[FieldViolation] = validate.victim_refs_of_workspace(cmd.victim_refs, lead)
     if cmd.assignee_jurisdiction and cmd.assignee_jurisdiction not in members:
         out.append(
             FieldViolation("assignee_jurisdiction", f"{cmd.assignee_jurisdiction} is not a member of the workspace")
@@ -349,6 +354,7 @@ def create(cmd: NewTask, *, task_id: str, actor: Actor, now: datetime) -> Task:
         due_at=cmd.due_at,
         links=cmd.links,
         state=TaskState.PROPOSED if cmd.proposal_only else TaskState.ASSIGNED,
+        victim_refs=cmd.victim_refs,
     )
 
 

@@ -50,6 +50,7 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
         links=links_from_pb(req.links),
         proposal_only=req.proposal_only,
         unknown_enums=tuple(unknown),
+        victim_refs=tuple(req.victim_refs),
     )
 
 
@@ -70,6 +71,7 @@ def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -
         blocked_by=links_to_pb(task.blocked_by),
         allowed_actions=list(allowed_actions),
         terms_reason=task.terms_reason,
+        victim_refs=list(task.victim_refs),
     )
     if task.due_at is not None:
         msg.due_at.CopyFrom(dt_to_ts(task.due_at))
@@ -91,6 +93,7 @@ def task_from_pb(msg: tasks_pb2.Task) -> Task:
         outcome=msg.outcome,
         blocked_by=links_from_pb(msg.blocked_by),
         terms_reason=msg.terms_reason,
+        victim_refs=tuple(msg.victim_refs),
     )
 
 

@@ -47,7 +47,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         InvalidArgument.raise_for(domain.new_task_violations(cmd, now))
 
         def build(workspace: WorkspaceInfo) -> Task:
-            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members))
+            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members, workspace.lead))
             return domain.create(cmd, task_id=new_id(), actor=principal.actor, now=now)
 
         def announce(uow: UnitOfWork, task: Task, workspace: WorkspaceInfo) -> None:
@@ -69,6 +69,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         )
         violations += validate.jurisdiction("assignee_jurisdiction", request.assignee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)
+        violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
         due_after, due_before = window_from_pb(request, "due_after", "due_before", violations)
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
@@ -79,6 +80,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             overdue_only=request.overdue_only,
             due_after=due_after,
             due_before=due_before,
+            victim_ref=request.victim_ref,
         )
         found = await self.tasks.list_in_workspaces(
             principal,

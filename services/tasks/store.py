@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, new_metadata, runtime_tables
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText, workspace_keys_table
 from jitlib.visibility import PartyIndex
@@ -46,6 +46,9 @@ class TaskRow(RecordColumns, Base):
     #: column: the fields sealed together are bound into ``sealed``, which rows before it cannot change).
     terms_reason: Mapped[str] = mapped_column(Text, server_default="")
     sealed_terms: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The victims the task concerns, comma-separated pseudonyms (``V-NL-0007``): in clear, as they are
+    #: no words about the victim and lists filter by them; who they are is in the victims service alone.
+    victim_refs: Mapped[str] = mapped_column(Text, server_default="")
 
     __table_args__ = (
         Index("ix_tasks_workspace_state", "workspace_id", "state"),
@@ -94,6 +97,7 @@ FIELDS = RecordFields(
     ),
     times=("due_at",),
     enums={"state": TaskState},
+    lists=("victim_refs",),
 )
 
 
@@ -128,6 +132,7 @@ class TaskFilter:
     overdue_only: bool = False
     due_after: datetime | None = None
     due_before: datetime | None = None
+    victim_ref: str = ""
 
 
 def list_visible(
@@ -154,6 +159,8 @@ def list_visible(
         conditions.append(TaskRow.due_at >= flt.due_after)
     if flt.due_before is not None:
         conditions.append(TaskRow.due_at < flt.due_before)
+    if flt.victim_ref:
+        conditions.append(list_holds(TaskRow.victim_refs, flt.victim_ref))
     return [to_domain(r) for r in TASKS.page(session, conditions, after_id=after_id, limit=limit)]
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from jit.tasks.v1 import tasks_pb2 as pb
 from jit.tasks.v1 import tasks_pb2_grpc
 from services.tasks.store import RUNTIME, TaskRow
 from tests.conftest import read_stream
-from tests.harness import error_reason, field_violations, md, rid
+from tests.harness import error_reason, eventually, field_violations, md, rid
 
 pytestmark = pytest.mark.integration
 WS = "jit-demo"
@@ -236,6 +237,11 @@ BAD_CREATES = [
     ({"shared_with": ["PL"]}, "shared_with[0]"),  # not a member
     ({"due_at": ts(datetime.now(UTC) - timedelta(hours=1))}, "due_at"),
     ({"links": [common_pb2.RecordRef(kind=common_pb2.RECORD_KIND_TASK, id="nope")]}, "links[0].id"),
+    ({"victim_refs": ["V-NL-0007", "the victim, Anna"]}, "victim_refs[1]"),  # words about her, not a pseudonym
+    ({"victim_refs": ["V-NL-7"]}, "victim_refs[0]"),
+    ({"victim_refs": ["V-NL-0007", "V-NL-0007"]}, "victim_refs[1]"),
+    ({"victim_refs": ["V-DE-0007"]}, "victim_refs[0]"),  # jit-demo is led by NL: its victims are V-NL-...
+    ({"victim_refs": [f"V-NL-{n:04}" for n in range(51)]}, "victim_refs"),
 ]
 
 
@@ -273,6 +279,7 @@ def test_illegal_transition_is_failed_precondition_and_writes_nothing(client: Cl
         ("ListTasks", pb.ListTasksRequest(workspace_id=WS, page_size=1_000_000), "page_size"),
         ("ListTasks", pb.ListTasksRequest(workspace_id=WS, page_size=-1), "page_size"),
         ("ListTasks", pb.ListTasksRequest(workspace_id=WS, page_token="garbage"), "page_token"),
+        ("ListTasks", pb.ListTasksRequest(workspace_id=WS, victim_ref="Anna"), "victim_ref"),
         ("ListTasks", pb.ListTasksRequest(workspace_id=WS, states=[42]), "states[0]"),
     ],
 )
@@ -513,3 +520,38 @@ def test_task_hand_back_by_the_addressee_lets_the_issuer_reassign(client: Client
     ).task
     assert again.state == pb.TASK_STATE_ASSIGNED and again.assignee_jurisdiction == "IE"
     assert "/jit.tasks.v1.TaskService/HandBackTask" in audit_operations(client, task.id)
+
+
+def test_a_task_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
+    client: Client, nats_server: Any
+) -> None:
+    """VICTIM_BY_PSEUDONYM (issue 16): tasks refer to the victim's pseudonym (Directive 2012/29/EU
+    Art. 21), not to words about her in a title; ListTasks finds a victim's tasks, and a longer pseudonym that
+    begins alike is another."""
+    n = uuid.uuid4().int % 10**6
+    victim, other, longer = f"V-NL-{n:06}", f"V-NL-{n + 1:06}", f"V-NL-{n:06}1"
+    both = client.create(victim_refs=[victim, other], visibility=common_pb2.VISIBILITY_WORKSPACE)
+    assert list(both.victim_refs) == [victim, other]
+    alone = client.create(victim_refs=[longer])
+    client.create()
+    got = client.call("de-liaison", "GetTask", pb.GetTaskRequest(id=both.id)).task
+    assert list(got.victim_refs) == [victim, other]
+
+    def listed(user: str, ref: str) -> list[str]:
+        req = pb.ListTasksRequest(workspace_id=WS, victim_ref=ref, page_size=200)
+        return [t.id for t in client.call(user, "ListTasks", req).tasks]
+
+    assert listed("nl-prosecutor", victim) == [both.id]
+    assert listed("nl-prosecutor", other) == [both.id]
+    assert listed("nl-prosecutor", longer) == [alone.id]
+    assert listed("ie-liaison", longer) == []  # restricted to NL and DE: the filter never widens visibility
+    # The event carries them: another node's replica of the task refers to the same victims.
+    def published() -> list[list[str]]:
+        out = []
+        for m in read_stream(nats_server.url, "JIT_TASKS", "jit.tasks.NL.created"):
+            env, state = Envelope.FromString(m.data), pb.Task()
+            if env.aggregate_id == both.id and env.state.Unpack(state):
+                out.append(list(state.victim_refs))
+        return out
+
+    assert eventually(published) == [[victim, other]]

@@ -113,6 +113,7 @@ def every_field(r: domain.EvidenceRequest) -> domain.EvidenceRequest:
         execution_suspended_seconds=3600,
         delay=domain.Delay(DeadlineKind.EXECUTE, "the server is seized", T0 + timedelta(days=100), T0, DE),
         items_restricted_at=T0 + timedelta(days=6),
+        victim_refs=("V-NL-0001", "V-NL-0002"),
         deadlines=(*r.deadlines, working),
         replicated_at=T0 + timedelta(days=4),
         decided_categories=(

@@ -72,6 +72,7 @@ def every_field(order: domain.Order) -> domain.Order:
         replicated_at=T0 + timedelta(days=10),
         clock_stopped_at=T0 + timedelta(days=8),
         clock_remaining_seconds=0,
+        victim_refs=("V-NL-0001", "V-NL-0002"),
     )
 
 

@@ -77,3 +77,41 @@ def test_shared_with_is_bounded_and_its_excess_not_checked_one_by_one() -> None:
 def test_jurisdictions_outside_the_workspace_are_named_by_position() -> None:
     out = validate.members("shared_with", ("DE", "PL", "IT"), frozenset({"DE", "IT"}))
     assert [(v.field, v.description) for v in out] == [("shared_with[1]", "PL is not a member of the workspace")]
+
+
+@pytest.mark.parametrize("ref", ["V-NL-0007", "V-EUROJUST-0001", "V-DE-123456"])
+def test_a_victim_pseudonym_is_accepted(ref: str) -> None:
+    assert validate.victim_ref("victim_ref", ref) == []
+
+
+#: The last one has Arabic-Indic digits, which ``\d`` would take.
+NOT_PSEUDONYMS = ["V-NL-007", "v-nl-0007", "V-N-0007", "V-NL-0007 ", "V-NL-0007\n", "Anna, 34, Utrecht"]
+NOT_PSEUDONYMS += ["V-NL-" + "9" * 100, "V-NL-\u0660\u0660\u0660\u0667"]
+
+
+@pytest.mark.parametrize("bad", NOT_PSEUDONYMS)
+def test_a_victim_reference_is_a_bounded_pseudonym_not_words_about_her(bad: str) -> None:
+    (v,) = validate.victim_ref("victim_ref", bad)
+    assert v.field == "victim_ref"
+    assert v.description == (
+        "must be a victim pseudonym such as V-NL-0007 (Directive 2012/29/EU Art. 21(1); GUESS: the pseudonym's "
+        "form, issue 16)"
+    )
+
+
+def test_victim_references_are_named_by_position_once_each_and_bounded() -> None:
+    """VICTIM_BY_PSEUDONYM: each reference is a pseudonym, named once, at most VICTIM_REFS_MAX of them."""
+    found = validate.victim_refs(["V-NL-0001", "", "V-NL-0001", "x"])
+    assert [(v.field, v.description) for v in found] == [
+        ("victim_refs[1]", "is required"),
+        ("victim_refs[2]", "names a victim already named"),
+        ("victim_refs[3]", validate.victim_ref("x", "x")[0].description),
+    ]
+    too_many = [f"V-NL-{n:04}" for n in range(validate.VICTIM_REFS_MAX + 1)]
+    assert [v.field for v in validate.victim_refs(too_many)] == ["victim_refs"]
+
+
+def test_a_workspace_refers_only_to_pseudonyms_under_its_lead() -> None:
+    found = validate.victim_refs_of_workspace(["V-NL-0001", "V-DE-0002", "bad"], "NL")
+    assert [v.field for v in found] == ["victim_refs[1]"]
+    assert validate.victim_refs_of_workspace(["V-DE-0002"], "") == []

@@ -3,6 +3,7 @@ runs on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -202,6 +203,9 @@ def test_a_stale_version_is_aborted_and_an_illegal_transition_refused(client: Cl
         ({"request_id": "not-a-uuid"}, "request_id"),
         ({"shared_with": ["IE"], "visibility": common_pb2.VISIBILITY_WORKSPACE}, "shared_with"),
         ({"epoc_procedure": pb.EPOC_PROCEDURE_EMERGENCY}, "epoc_procedure"),
+        ({"victim_refs": ["V-NL-0007", "her name and address"]}, "victim_refs[1]"),
+        ({"victim_refs": ["V-NL-0007", "V-NL-0007"]}, "victim_refs[1]"),
+        ({"victim_refs": ["V-DE-0007"]}, "victim_refs[0]"),  # jit-demo is led by NL: its victims are V-NL-...
     ],
 )
 def test_bad_input_names_the_field_and_writes_nothing(client: Client, evidence_svc: Any, over: Any, field: str) -> None:
@@ -449,3 +453,31 @@ def test_issuer_and_addressee_are_told_what_each_may_do_now(client: Client) -> N
     assert allowed("nl-prosecutor") == ["withdraw", "upload_item"]
     listed = client.call("nl-prosecutor", "ListRequests", pb.ListRequestsRequest(workspace_id=WS, page_size=200))
     assert [list(x.allowed_actions) for x in listed.requests if x.id == r.id] == [["withdraw", "upload_item"]]
+
+
+def test_a_request_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
+    client: Client, nats_server: Any
+) -> None:
+    """VICTIM_BY_PSEUDONYM (issue 16): requests refer to the victim's pseudonym (Directive 2012/29/EU
+    Art. 21), not to words about her in a title; ListRequests finds a victim's requests, and a bad filter names
+    victim_ref."""
+    n = uuid.uuid4().int % 10**6
+    victim, longer = f"V-NL-{n:06}", f"V-NL-{n:06}1"
+    r = client.create(victim_refs=[victim])
+    other = client.create(victim_refs=[longer])
+    client.create()
+    assert list(client.call("de-prosecutor", "GetRequest", pb.GetRequestRequest(id=r.id)).request.victim_refs) == [
+        victim
+    ]
+
+    def listed(ref: str) -> list[str]:
+        req = pb.ListRequestsRequest(workspace_id=WS, victim_ref=ref, page_size=200)
+        return [x.id for x in client.call("nl-prosecutor", "ListRequests", req).requests]
+
+    assert listed(victim) == [r.id] and listed(longer) == [other.id]
+    err = client.error("nl-prosecutor", "ListRequests", pb.ListRequestsRequest(victim_ref="Anna"))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "victim_ref" in field_violations(err)
+    # The event carries them: a replica elsewhere refers to the same victim.
+    created = eventually(lambda: envelopes(nats_server.url, "jit.evidence.NL.created", r.id))
+    state = pb.EvidenceRequest()
+    assert created[0].state.Unpack(state) and list(state.victim_refs) == [victim]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -138,6 +139,9 @@ BAD_CREATES = [
     ({"shared_with": ["XX1"]}, "shared_with[0]"),
     ({"shared_with": ["FR"]}, "shared_with[0]"),
     ({"visibility": common_pb2.VISIBILITY_WORKSPACE, "shared_with": ["DE"]}, "shared_with"),
+    ({"victim_refs": ["V-NL-0007", "the victim's sister"]}, "victim_refs[1]"),
+    ({"victim_refs": ["V-NL-0007", "V-NL-0007"]}, "victim_refs[1]"),
+    ({"victim_refs": ["V-DE-0007"]}, "victim_refs[0]"),  # jit-demo is led by NL: its victims are V-NL-...
 ]
 
 
@@ -397,3 +401,35 @@ def test_an_extension_is_listed_while_the_clock_allows_it(client: Client) -> Non
         client.code_of("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id))
         == grpc.StatusCode.FAILED_PRECONDITION
     )
+
+
+def test_an_order_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
+    client: Client, pnats: Any
+) -> None:
+    """VICTIM_BY_PSEUDONYM (issue 16): orders refer to the victim's pseudonym (Directive 2012/29/EU
+    Art. 21), not to words about her in a description; ListOrders finds a victim's orders, and a bad filter names
+    victim_ref."""
+    from tests.harness import eventually
+
+    n = uuid.uuid4().int % 10**6
+    victim, longer = f"V-NL-{n:06}", f"V-NL-{n:06}1"
+    order = client.create(victim_refs=[victim], description="Posts against V-NL-0001")
+    other = client.create(victim_refs=[longer])
+    client.create()
+    assert list(client.call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order.id)).order.victim_refs) == [victim]
+
+    def listed(ref: str) -> list[str]:
+        req = pb.ListOrdersRequest(workspace_id=WS, victim_ref=ref, page_size=200)
+        return [o.id for o in client.call("nl-liaison", "ListOrders", req).orders]
+
+    assert listed(victim) == [order.id] and listed(longer) == [other.id]
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-liaison", "ListOrders", pb.ListOrdersRequest(victim_ref="V-NL-7"))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "victim_ref" in field_violations(info.value)
+
+    def created() -> list[Envelope]:
+        msgs = read_stream(pnats.url, "JIT_PRESERVATION", "jit.preservation.NL.created")
+        return [e for e in map(Envelope.FromString, (m.data for m in msgs)) if e.aggregate_id == order.id]
+
+    state = pb.PreservationOrder()
+    assert eventually(created)[0].state.Unpack(state) and list(state.victim_refs) == [victim]

@@ -332,7 +332,7 @@ class LinkedOrder(_message.Message):
     def __init__(self, id: _Optional[str] = ..., state: _Optional[int] = ..., state_name: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., names_this_request: _Optional[bool] = ...) -> None: ...
 
 class EvidenceRequest(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions", "category_outcomes", "refusals", "submission", "postponed_from", "postponed_at", "decision_suspended_seconds", "execution_suspended_seconds", "delay", "notification_exemption_reason", "items_restricted_at")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions", "category_outcomes", "refusals", "submission", "postponed_from", "postponed_at", "decision_suspended_seconds", "execution_suspended_seconds", "delay", "notification_exemption_reason", "items_restricted_at", "victim_refs")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -383,6 +383,7 @@ class EvidenceRequest(_message.Message):
     DELAY_FIELD_NUMBER: _ClassVar[int]
     NOTIFICATION_EXEMPTION_REASON_FIELD_NUMBER: _ClassVar[int]
     ITEMS_RESTRICTED_AT_FIELD_NUMBER: _ClassVar[int]
+    VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -433,7 +434,8 @@ class EvidenceRequest(_message.Message):
     delay: DelayNotice
     notification_exemption_reason: str
     items_restricted_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., category_outcomes: _Optional[_Iterable[_Union[DataCategoryOutcome, _Mapping]]] = ..., refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ..., submission: _Optional[int] = ..., postponed_from: _Optional[_Union[EvidenceRequestState, str]] = ..., postponed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_suspended_seconds: _Optional[int] = ..., execution_suspended_seconds: _Optional[int] = ..., delay: _Optional[_Union[DelayNotice, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., items_restricted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    victim_refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., category_outcomes: _Optional[_Iterable[_Union[DataCategoryOutcome, _Mapping]]] = ..., refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ..., submission: _Optional[int] = ..., postponed_from: _Optional[_Union[EvidenceRequestState, str]] = ..., postponed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_suspended_seconds: _Optional[int] = ..., execution_suspended_seconds: _Optional[int] = ..., delay: _Optional[_Union[DelayNotice, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., items_restricted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., victim_refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DeadlineAlert(_message.Message):
     __slots__ = ("request", "deadline", "seconds_before", "passed")
@@ -448,7 +450,7 @@ class DeadlineAlert(_message.Message):
     def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ..., deadline: _Optional[_Union[Deadline, _Mapping]] = ..., seconds_before: _Optional[int] = ..., passed: _Optional[bool] = ...) -> None: ...
 
 class CreateRequestRequest(_message.Message):
-    __slots__ = ("request_id", "workspace_id", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "addressee_jurisdiction", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "visibility", "shared_with", "preservation_order_id", "user_notice_status", "user_notice_suppressed_until", "notification_exemption_reason")
+    __slots__ = ("request_id", "workspace_id", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "addressee_jurisdiction", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "visibility", "shared_with", "preservation_order_id", "user_notice_status", "user_notice_suppressed_until", "notification_exemption_reason", "victim_refs")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
@@ -469,6 +471,7 @@ class CreateRequestRequest(_message.Message):
     USER_NOTICE_STATUS_FIELD_NUMBER: _ClassVar[int]
     USER_NOTICE_SUPPRESSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
     NOTIFICATION_EXEMPTION_REASON_FIELD_NUMBER: _ClassVar[int]
+    VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     workspace_id: str
     legal_basis: LegalBasis
@@ -489,7 +492,8 @@ class CreateRequestRequest(_message.Message):
     user_notice_status: UserNoticeStatus
     user_notice_suppressed_until: _timestamp_pb2.Timestamp
     notification_exemption_reason: str
-    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., addressee_jurisdiction: _Optional[str] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., preservation_order_id: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ...) -> None: ...
+    victim_refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., addressee_jurisdiction: _Optional[str] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., preservation_order_id: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., victim_refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateRequestResponse(_message.Message):
     __slots__ = ("request",)
@@ -510,7 +514,7 @@ class GetRequestResponse(_message.Message):
     def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
 
 class ListRequestsRequest(_message.Message):
-    __slots__ = ("workspace_id", "states", "legal_basis", "addressee_jurisdiction", "origin_jurisdiction", "deadline_before", "page_size", "page_token")
+    __slots__ = ("workspace_id", "states", "legal_basis", "addressee_jurisdiction", "origin_jurisdiction", "deadline_before", "page_size", "page_token", "victim_ref")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
@@ -519,6 +523,7 @@ class ListRequestsRequest(_message.Message):
     DEADLINE_BEFORE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VICTIM_REF_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     states: _containers.RepeatedScalarFieldContainer[EvidenceRequestState]
     legal_basis: LegalBasis
@@ -527,7 +532,8 @@ class ListRequestsRequest(_message.Message):
     deadline_before: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
-    def __init__(self, workspace_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[EvidenceRequestState, str]]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., addressee_jurisdiction: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., deadline_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    victim_ref: str
+    def __init__(self, workspace_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[EvidenceRequestState, str]]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., addressee_jurisdiction: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., deadline_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., victim_ref: _Optional[str] = ...) -> None: ...
 
 class ListRequestsResponse(_message.Message):
     __slots__ = ("requests", "next_page_token")

@@ -127,7 +127,7 @@ class TargetIdentifier(_message.Message):
     def __init__(self, kind: _Optional[_Union[TargetKind, str]] = ..., value: _Optional[str] = ...) -> None: ...
 
 class PreservationOrder(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at", "replica", "allowed_actions", "received_at", "clock_stopped_at", "clock_remaining_seconds")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at", "replica", "allowed_actions", "received_at", "clock_stopped_at", "clock_remaining_seconds", "victim_refs")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,7 @@ class PreservationOrder(_message.Message):
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     CLOCK_STOPPED_AT_FIELD_NUMBER: _ClassVar[int]
     CLOCK_REMAINING_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -192,7 +193,8 @@ class PreservationOrder(_message.Message):
     received_at: _timestamp_pb2.Timestamp
     clock_stopped_at: _timestamp_pb2.Timestamp
     clock_remaining_seconds: int
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_stopped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_remaining_seconds: _Optional[int] = ...) -> None: ...
+    victim_refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_stopped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_remaining_seconds: _Optional[int] = ..., victim_refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExpiryWarning(_message.Message):
     __slots__ = ("order", "offset_seconds", "expires_at", "first", "due_at", "kind", "reason", "production_request_id", "production_outcome")
@@ -241,7 +243,7 @@ class Provider(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., establishment_jurisdiction: _Optional[str] = ..., legal_representative: _Optional[str] = ..., preferred_channel: _Optional[str] = ..., preservation_period_days: _Optional[int] = ..., extension_days: _Optional[int] = ..., extension_min_notice_days: _Optional[int] = ..., max_extensions: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class CreateOrderRequest(_message.Message):
-    __slots__ = ("request_id", "workspace_id", "legal_basis", "provider_id", "targets", "data_categories", "description", "visibility", "shared_with")
+    __slots__ = ("request_id", "workspace_id", "legal_basis", "provider_id", "targets", "data_categories", "description", "visibility", "shared_with", "victim_refs")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
@@ -251,6 +253,7 @@ class CreateOrderRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     VISIBILITY_FIELD_NUMBER: _ClassVar[int]
     SHARED_WITH_FIELD_NUMBER: _ClassVar[int]
+    VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     workspace_id: str
     legal_basis: LegalBasis
@@ -260,7 +263,8 @@ class CreateOrderRequest(_message.Message):
     description: str
     visibility: _common_pb2.Visibility
     shared_with: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ...) -> None: ...
+    victim_refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., victim_refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateOrderResponse(_message.Message):
     __slots__ = ("order",)
@@ -281,7 +285,7 @@ class GetOrderResponse(_message.Message):
     def __init__(self, order: _Optional[_Union[PreservationOrder, _Mapping]] = ...) -> None: ...
 
 class ListOrdersRequest(_message.Message):
-    __slots__ = ("workspace_id", "states", "provider_id", "expires_after", "expires_before", "confirmation_overdue_only", "page_size", "page_token")
+    __slots__ = ("workspace_id", "states", "provider_id", "expires_after", "expires_before", "confirmation_overdue_only", "page_size", "page_token", "victim_ref")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -290,6 +294,7 @@ class ListOrdersRequest(_message.Message):
     CONFIRMATION_OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VICTIM_REF_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     states: _containers.RepeatedScalarFieldContainer[PreservationOrderState]
     provider_id: str
@@ -298,7 +303,8 @@ class ListOrdersRequest(_message.Message):
     confirmation_overdue_only: bool
     page_size: int
     page_token: str
-    def __init__(self, workspace_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[PreservationOrderState, str]]] = ..., provider_id: _Optional[str] = ..., expires_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    victim_ref: str
+    def __init__(self, workspace_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[PreservationOrderState, str]]] = ..., provider_id: _Optional[str] = ..., expires_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., victim_ref: _Optional[str] = ...) -> None: ...
 
 class ListOrdersResponse(_message.Message):
     __slots__ = ("orders", "next_page_token")

@@ -73,7 +73,7 @@ TASK_PRIORITY_HIGH: TaskPriority
 TASK_PRIORITY_URGENT: TaskPriority
 
 class Task(_message.Message):
-    __slots__ = ("id", "workspace_id", "title", "description", "kind", "origin_jurisdiction", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "state", "state_reason", "version", "created_by", "created_at", "updated_by", "updated_at", "overdue", "outcome", "blocked_by", "replica", "allowed_actions", "terms_reason")
+    __slots__ = ("id", "workspace_id", "title", "description", "kind", "origin_jurisdiction", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "state", "state_reason", "version", "created_by", "created_at", "updated_by", "updated_at", "overdue", "outcome", "blocked_by", "replica", "allowed_actions", "terms_reason", "victim_refs")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +99,7 @@ class Task(_message.Message):
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
     TERMS_REASON_FIELD_NUMBER: _ClassVar[int]
+    VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     title: str
@@ -124,10 +125,11 @@ class Task(_message.Message):
     replica: _common_pb2.Replica
     allowed_actions: _containers.RepeatedScalarFieldContainer[str]
     terms_reason: str
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., origin_jurisdiction: _Optional[str] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., state: _Optional[_Union[TaskState, str]] = ..., state_reason: _Optional[str] = ..., version: _Optional[int] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., outcome: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., terms_reason: _Optional[str] = ...) -> None: ...
+    victim_refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., origin_jurisdiction: _Optional[str] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., state: _Optional[_Union[TaskState, str]] = ..., state_reason: _Optional[str] = ..., version: _Optional[int] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., outcome: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., terms_reason: _Optional[str] = ..., victim_refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
-    __slots__ = ("request_id", "workspace_id", "title", "description", "kind", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "proposal_only")
+    __slots__ = ("request_id", "workspace_id", "title", "description", "kind", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "proposal_only", "victim_refs")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +142,7 @@ class CreateTaskRequest(_message.Message):
     SHARED_WITH_FIELD_NUMBER: _ClassVar[int]
     LINKS_FIELD_NUMBER: _ClassVar[int]
     PROPOSAL_ONLY_FIELD_NUMBER: _ClassVar[int]
+    VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     workspace_id: str
     title: str
@@ -152,7 +155,8 @@ class CreateTaskRequest(_message.Message):
     shared_with: _containers.RepeatedScalarFieldContainer[str]
     links: _containers.RepeatedCompositeFieldContainer[_common_pb2.RecordRef]
     proposal_only: bool
-    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., proposal_only: _Optional[bool] = ...) -> None: ...
+    victim_refs: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., proposal_only: _Optional[bool] = ..., victim_refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateTaskResponse(_message.Message):
     __slots__ = ("task",)
@@ -173,7 +177,7 @@ class GetTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
-    __slots__ = ("workspace_id", "states", "assignee_jurisdiction", "origin_jurisdiction", "overdue_only", "due_after", "due_before", "page_size", "page_token")
+    __slots__ = ("workspace_id", "states", "assignee_jurisdiction", "origin_jurisdiction", "overdue_only", "due_after", "due_before", "page_size", "page_token", "victim_ref")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     ASSIGNEE_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +187,7 @@ class ListTasksRequest(_message.Message):
     DUE_BEFORE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VICTIM_REF_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     states: _containers.RepeatedScalarFieldContainer[TaskState]
     assignee_jurisdiction: str
@@ -192,7 +197,8 @@ class ListTasksRequest(_message.Message):
     due_before: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
-    def __init__(self, workspace_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[TaskState, str]]] = ..., assignee_jurisdiction: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., overdue_only: _Optional[bool] = ..., due_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    victim_ref: str
+    def __init__(self, workspace_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[TaskState, str]]] = ..., assignee_jurisdiction: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., overdue_only: _Optional[bool] = ..., due_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., victim_ref: _Optional[str] = ...) -> None: ...
 
 class ListTasksResponse(_message.Message):
     __slots__ = ("tasks", "next_page_token")
