@@ -265,6 +265,33 @@ def tasks_svc(
 
 
 @pytest.fixture(scope="module")
+def victims_svc(
+    db_url: str,
+    keycloak: Any,
+    nats_server: NatsInstance,
+    demo_workspace_synced: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Any]:
+    """The victims service on the module's database backend (``db_url``)."""
+    import uuid
+
+    from jitlib.config import CommonSettings
+    from services.victims.app import VictimsSettings, spec
+    from tests.harness import start_service
+
+    common = CommonSettings(
+        nats_url=nats_server.url, oidc_issuer=keycloak.issuer, state_dir=tmp_path_factory.mktemp("state")
+    )
+    settings = VictimsSettings(
+        listen="127.0.0.1:0", database_url=db_url, consumer_group=f"victims-{uuid.uuid4().hex[:8]}"
+    )
+    svc = start_service(spec(), settings, common)
+    wait_for_workspace(svc, demo_workspace_synced)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture(scope="module")
 def cli_env(
     keycloak: Any, nats_server: NatsInstance, demo_workspace_synced: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:

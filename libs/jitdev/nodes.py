@@ -38,6 +38,7 @@ SERVICE_MODULES = (
     ("evidence", "services.evidence"),
     ("preservation", "services.preservation"),
     ("messaging", "services.messaging"),
+    ("victims", "services.victims"),
 )
 
 

@@ -140,6 +140,7 @@ SERVICES = [
     ServiceDef("evidence", "services.evidence", int(os.environ.get("JIT_EVIDENCE_PORT", "50052"))),
     ServiceDef("preservation", "services.preservation", int(os.environ.get("JIT_PRESERVATION_PORT", "50053"))),
     ServiceDef("messaging", "services.messaging", int(os.environ.get("JIT_MESSAGING_PORT", "50054"))),
+    ServiceDef("victims", "services.victims", int(os.environ.get("JIT_VICTIMS_PORT", "50055"))),
 ]
 
 DEMO_USERS = [

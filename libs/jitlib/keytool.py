@@ -5,10 +5,11 @@
     python -m jitlib.keytool shred --workspace WS --yes  # crypto-shred a retired workspace's content
 
 ``status`` says when a rotated-out KEK may be removed from the KEK file: when no service has a data key
-under it any more. ``shred`` destroys the workspace's content key in the tasks, evidence and preservation
-databases (the running services stop using it within a few seconds: ``jitlib.sealing.RECHECK_SECONDS``);
-its titles, descriptions and other text then read as "[content destroyed]". Messaging shreds a closed
-workspace's messages by its own retention clock (``JIT_MESSAGING_RETENTION_DAYS``).
+under it any more. ``shred`` destroys the workspace's content key in the tasks, evidence, preservation and
+victims databases (the running services stop using it within a few seconds:
+``jitlib.sealing.RECHECK_SECONDS``); its titles, descriptions, victims' identities and other text then read
+as "[content destroyed]". Messaging shreds a closed workspace's messages by its own retention clock
+(``JIT_MESSAGING_RETENTION_DAYS``).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.db import sync_url
 
 #: The services of a node, in the order `make run` starts them.
-SERVICES = ("tasks", "evidence", "preservation", "messaging")
+SERVICES = ("tasks", "evidence", "preservation", "messaging", "victims")
 #: Those whose case content is sealed under ``jitlib.sealing`` workspace keys (shredded by this command).
-SHREDDABLE = ("tasks", "evidence", "preservation")
+SHREDDABLE = ("tasks", "evidence", "preservation", "victims")
 
 
 def _settings(name: str) -> ServiceSettings:

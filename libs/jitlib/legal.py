@@ -26,6 +26,7 @@ JIT_CONVENTION = "2000 EU MLA Convention"
 MLA_1959 = "1959 European Convention on Mutual Assistance in Criminal Matters (ETS 30)"
 MLA_1978 = "Additional Protocol of 1978 (ETS 99)"
 JIT_PLATFORM = "Reg. (EU) 2023/969"
+VICTIMS = "Directive 2012/29/EU"
 GDPR = "Reg. (EU) 2016/679"
 LED = "Directive (EU) 2016/680"
 VAW = "Directive (EU) 2024/1385"
@@ -532,9 +533,57 @@ _STATISTICS: tuple[Rule, ...] = (
     ),
 )
 
+# -- victims (issue 16; the Victims' Rights Directive) ---------------------------------------------------
+
+_VICTIMS: tuple[Rule, ...] = (
+    Rule(
+        "VICTIM_PSEUDONYM",
+        "a victim is known in the workspace only by a pseudonym V-<lead>-<NNNN>, a sequence per lead "
+        "jurisdiction on the lead's node, and tasks, requests and orders name that pseudonym",
+        f"{VICTIMS} Art. 21(1) (protect the victim's privacy and identity); GUESS: the pseudonym's form",
+    ),
+    Rule(
+        "VICTIM_HELD_BY_LEAD",
+        "a victim's record is held by the node of the workspace's lead: a registration or an identity read "
+        "made on another node goes to the lead's node, and other nodes hold the pseudonym only",
+        "GUESS: one place with the narrowest visibility (DOMAIN.md, victim safeguards; issue 16)",
+    ),
+    Rule(
+        "VICTIM_IDENTITY_NEED_TO_KNOW",
+        "a victim's identity is sealed at rest, never in an event, a log or a list, and read only by a "
+        "prosecutor or police liaison of the victim's jurisdiction in the workspace, with a stated purpose, "
+        "each read audited; to anyone else it is NOT_FOUND",
+        f"{VICTIMS} Art. 21(1); {JIT_PLATFORM} Art. 24 (need to know); GUESS: the victim's jurisdiction "
+        "alone has need to know",
+    ),
+    Rule(
+        "VICTIM_INFORMATION_RIGHTS",
+        "what a victim was told about the case's key steps (rights, complaint, decision not to prosecute, "
+        "trial, release or escape, state of proceedings, judgment) is recorded with when, by whom, in which "
+        "language and how",
+        f"{VICTIMS} Art. 4, 5(1), 6, 7",
+    ),
+    Rule(
+        "VICTIM_SUPPORT_REFERRAL",
+        "a referral to a victim support service is recorded only with the victim's consent, with the "
+        "service and the date",
+        f"{VICTIMS} Art. 8(2), 9",
+    ),
+)
+
 #: Every rule, by id.
 RULES: dict[str, Rule] = _table(
-    _JIT, _EIO, _EPOC, _PRESERVATION, _OTHER, _REQUESTS, _TASKS, _STATISTICS, _RETENTION, _VICTIM_REFERENCES
+    _JIT,
+    _EIO,
+    _EPOC,
+    _PRESERVATION,
+    _OTHER,
+    _REQUESTS,
+    _TASKS,
+    _STATISTICS,
+    _RETENTION,
+    _VICTIM_REFERENCES,
+    _VICTIMS,
 )
 
 #: The grounds for refusal of each instrument (the legal basis of an evidence request), in the order of
@@ -603,6 +652,7 @@ __all__ = [
     "RULES",
     "SAP",
     "VAW",
+    "VICTIMS",
     "Rule",
     "cite",
     "refusal_rule",

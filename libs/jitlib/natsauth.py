@@ -108,6 +108,7 @@ CLIENTS: tuple[Client, ...] = (
         consumes=("tasks", "evidence", "preservation"),
         listens=("jit.messaging.>",),
     ),
+    Client("victims", publishes=("victims",)),
     Client("admin", publishes=("workspaces",), service=False),
     Client("backup", service=False, api=BACKUP_API),
 )

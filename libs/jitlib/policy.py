@@ -13,6 +13,9 @@ Every service asks ``decide`` before it shows or changes a record, and builds it
    it is a member, and that record only (``jitlib.legal`` JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES,
    ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT).
 5. Once the caller may see the record, an action they may not take is PERMISSION_DENIED.
+6. Personal data of a record (a victim's identity) is read only with need to know: a need-to-know role of
+   the record's addressee jurisdiction (the victim's) who may read the record itself. To everyone else,
+   whatever their role, it does not exist: NOT_FOUND (``jitlib.legal`` VICTIM_IDENTITY_NEED_TO_KNOW).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class Operation(enum.StrEnum):
     ADDRESSEE_ACT = "addressee_act"
     #: Read the tamper-evident audit log (never case content).
     READ_AUDIT = "read_audit"
+    #: An act either side of a record may take: its issuing (origin) or its addressed jurisdiction.
+    PARTY_ACT = "party_act"
+    #: Read a record's personal data (a victim's identity): need to know only, NOT_FOUND for anyone else.
+    READ_PERSONAL = "read_personal"
 
 
 class Decision(enum.Enum):
@@ -57,6 +64,8 @@ class RecordRules:
     creator_roles: frozenset[str]
     issuer_roles: frozenset[str]
     addressee_roles: frozenset[str]
+    #: The roles of the addressee jurisdiction that read the record's personal data (READ_PERSONAL).
+    need_to_know_roles: frozenset[str] = frozenset()
 
 
 TASK_RULES = RecordRules(
@@ -98,6 +107,18 @@ PRESERVATION_ORDER_RULES = RecordRules(
     creator_roles=frozenset({"prosecutor", "police_liaison"}),
     issuer_roles=frozenset({"prosecutor", "police_liaison"}),
     addressee_roles=frozenset({"prosecutor", "police_liaison"}),
+)
+
+#: Victims (issue 16): the pseudonym-level record is open to every member of its workspace. Its origin is
+#: the workspace's lead (whose node holds it), its addressee the victim's jurisdiction; a prosecutor or
+#: police liaison of either registers the victim and records notices and referrals (PARTY_ACT), and only
+#: those of the victim's jurisdiction read the identity (READ_PERSONAL; legal VICTIM_IDENTITY_NEED_TO_KNOW).
+VICTIM_RULES = RecordRules(
+    kind="victim",
+    creator_roles=frozenset({"prosecutor", "police_liaison"}),
+    issuer_roles=frozenset({"prosecutor", "police_liaison"}),
+    addressee_roles=frozenset({"prosecutor", "police_liaison"}),
+    need_to_know_roles=frozenset({"prosecutor", "police_liaison"}),
 )
 
 #: Message channels: any case role may read and post where it can see; prosecutors and liaisons open
@@ -217,6 +238,15 @@ def decide(
     """Decide one operation. ``record`` for an existing record, ``workspace_id`` for CREATE."""
     if operation is Operation.READ_AUDIT:
         return Decision.ALLOW if principal.has_role("auditor") else Decision.DENY
+    if operation is Operation.READ_PERSONAL:
+        if rules is None or record is None:
+            raise ValueError("reading personal data needs the record and its kind's rules")
+        need_to_know = (
+            principal.jurisdiction == record.addressee_jurisdiction
+            and principal.roles & rules.need_to_know_roles
+            and decide(principal, Operation.READ, rules, record=record) is Decision.ALLOW
+        )
+        return Decision.ALLOW if need_to_know else Decision.NOT_FOUND
     if not principal.roles & CASE_ROLES:
         return Decision.DENY
     scope = visibility_scope(principal)
@@ -239,6 +269,10 @@ def decide(
     if operation is Operation.ADDRESSEE_ACT:
         ok = principal.jurisdiction == record.addressee_jurisdiction and principal.roles & rules.addressee_roles
         return Decision.ALLOW if ok else Decision.DENY
+    if operation is Operation.PARTY_ACT:
+        sides = (Operation.ISSUER_ACT, Operation.ADDRESSEE_ACT)
+        either = any(decide(principal, side, rules, record=record) is Decision.ALLOW for side in sides)
+        return Decision.ALLOW if either else Decision.DENY
     raise ValueError(f"unknown operation {operation}")
 
 

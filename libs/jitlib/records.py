@@ -95,6 +95,7 @@ class RecordPath(Generic[R]):
         write: Callable[[UnitOfWork, R, WorkspaceInfo], None],
         *,
         action: str = "create",
+        owned_by_lead: bool = False,
     ) -> Created[R]:
         """Authorize a create of ``cmd`` in its workspace, then write ``build(workspace)`` with ``write``,
         or return the stored result of an earlier call with the same ``cmd.request_id`` (found with the
@@ -103,7 +104,10 @@ class RecordPath(Generic[R]):
         ``build`` may refuse with INVALID_ARGUMENT (an addressee outside the workspace, say); the caller
         validated the request's own fields before. A refusal that depends on stored state (the workspace
         unknown here or closed, its agreed period ended) still lets a genuine replay through: the first
-        call succeeded."""
+        call succeeded.
+
+        ``owned_by_lead``: the record is held by the node of the workspace's lead (a victim), not by the
+        caller's own node; on another node the call goes to the lead's (``OwnedElsewhere``)."""
         if self._find_by_request is None:
             raise TypeError(f"the {self.label} path was made without find_by_request")
         lookup, user_id, request_id = self._find_by_request, principal.user_id, cmd.request_id
@@ -123,8 +127,11 @@ class RecordPath(Generic[R]):
             action=action,
         )
         try:
-            rt.require_home_node(principal)
+            if not owned_by_lead:
+                rt.require_home_node(principal)
             workspace = rt.open_workspace(workspace_id, new_case_record=self.case_record)
+            if owned_by_lead:
+                rt.require_owner(workspace.lead, self.record_type)
             record = build(workspace)
         except (FailedPrecondition, InvalidArgument):
             replay = await rt.read(find)

@@ -202,6 +202,7 @@ class Runtime:
         side = {
             Operation.ISSUER_ACT: "only the issuing jurisdiction",
             Operation.ADDRESSEE_ACT: "only the addressed jurisdiction",
+            Operation.PARTY_ACT: "only the issuing or the addressed jurisdiction",
             Operation.CREATE: "only an issuing role",
         }.get(operation, "only a case role")
         raise PermissionDenied(

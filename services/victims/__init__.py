@@ -1,0 +1,1 @@
+"""The victims service: victims as pseudonymous references, their sealed identity and information rights."""

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 
 from jitlib import db
 
-SERVICES = ["tasks", "evidence", "preservation", "messaging"]
+SERVICES = ["tasks", "evidence", "preservation", "messaging", "victims"]
 
 
 @pytest.mark.parametrize("name", SERVICES)

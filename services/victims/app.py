@@ -1,0 +1,47 @@
+"""Wires the victims service into the shared bootstrap (jitlib.server)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+from pydantic_settings import SettingsConfigDict
+
+from jit.victims.v1 import victims_pb2, victims_pb2_grpc
+from jitlib import replicas
+from jitlib.bus import EventConsumer
+from jitlib.config import ServiceSettings
+from jitlib.runtime import Runtime
+from jitlib.server import ServiceSpec
+from services.victims import events, mapping, store
+from services.victims.servicer import VictimServicer
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class VictimsSettings(ServiceSettings):
+    """Environment: JIT_VICTIMS_LISTEN, JIT_VICTIMS_DATABASE_URL, ... (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="JIT_VICTIMS_", extra="ignore")
+    listen: str = "127.0.0.1:50055"
+
+
+def _register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
+    victims_pb2_grpc.add_VictimServiceServicer_to_server(VictimServicer(rt), server)
+    return [victims_pb2.DESCRIPTOR.services_by_name["VictimService"].full_name]
+
+
+#: Victims the lead's node holds, kept here as pseudonym-level replicas when this node's country is a
+#: member of the workspace (never the identity, which no event carries).
+REPLICAS = replicas.ReplicaKind(
+    "victim", "jit.victims.>", victims_pb2.Victim, mapping.victim_from_pb, store.get, store.VICTIMS.write_replica
+)
+
+
+def _consumers(rt: Runtime) -> list[EventConsumer]:
+    return [*replicas.consumers(rt, REPLICAS)]
+
+
+def spec(settings: VictimsSettings | None = None) -> ServiceSpec:
+    return ServiceSpec.of("victims", store, [events.STREAM], _register, consumers=_consumers)
