@@ -500,6 +500,33 @@ _VICTIM_REFERENCES: tuple[Rule, ...] = (
     ),
 )
 
+# -- sensitive evidence: intimate images and the like ----------------------------------------------
+
+_SENSITIVE: tuple[Rule, ...] = (
+    Rule(
+        "SENSITIVE_ITEM_MARKING",
+        "an evidence item is marked sensitive at its upload, or later by a prosecutor of the jurisdiction "
+        "that received it with a reason; the marking is lifted only by such a prosecutor with a reason; each "
+        "is a custody entry and an audit entry",
+        f"GUESS: {VICTIMS} Art. 21(1) (protect the victim's privacy and images); {VAW} Art. 5 (intimate "
+        f"images); neither says how a record is marked",
+    ),
+    Rule(
+        "SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE",
+        "a sensitive item's content opens only for a prosecutor or police liaison of a jurisdiction party to "
+        "its request, with a stated purpose, each opening a custody entry with that purpose; others see its "
+        "size, digest and media type only, and no preview is ever shown",
+        f"GUESS: {VICTIMS} Art. 21(1); {JIT_PLATFORM} Art. 24 (need to know); {VAW} Art. 5",
+    ),
+    Rule(
+        "SENSITIVE_ITEM_EXPORT_FOUR_EYES",
+        "a sensitive item is exported or transferred only after a prosecutor of the requester's jurisdiction, "
+        "not the requester, approved that request (purpose, destination): by the requester, to that "
+        "destination, once, within 24 hours; request, approval and export are custody entries",
+        f"GUESS: {VICTIMS} Art. 21(1); {VAW} Art. 5; no text prescribes a second person's approval",
+    ),
+)
+
 # -- statistics and the JIT's evaluation (jitlib.stats, the victims service's StatisticsService) -------
 
 _STATISTICS: tuple[Rule, ...] = (
@@ -584,6 +611,7 @@ RULES: dict[str, Rule] = _table(
     _RETENTION,
     _VICTIM_REFERENCES,
     _VICTIMS,
+    _SENSITIVE,
 )
 
 #: The grounds for refusal of each instrument (the legal basis of an evidence request), in the order of

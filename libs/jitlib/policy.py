@@ -286,6 +286,49 @@ def permitted(
     return tuple(name for name, op, rules in actions if decide(principal, op, rules, record=record) is Decision.ALLOW)
 
 
+class SensitiveOperation(enum.StrEnum):
+    """What may be done with a sensitive evidence item (intimate images and the like) beyond reading its
+    metadata, each decided by ``decide_sensitive``."""
+
+    #: Read its content (download), with a stated purpose.
+    OPEN = "open_sensitive"
+    #: Ask for its export or transfer (the first pair of eyes).
+    REQUEST_EXPORT = "request_export"
+    #: Approve another user's export request (the second pair of eyes).
+    APPROVE_EXPORT = "approve_export"
+    #: Mark it sensitive after its receipt, or lift that marking, with a reason.
+    MARK = "mark_sensitive"
+
+
+#: Who may do what with a sensitive evidence item: the one place this is configured (legal rows
+#: SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE, SENSITIVE_ITEM_EXPORT_FOUR_EYES, SENSITIVE_ITEM_MARKING). Always a
+#: jurisdiction party to the item's request (its issuer, addressee or those it is shared with); participants,
+#: operators and auditors never, and a member that merely sees the request does not either.
+SENSITIVE_ITEM_ROLES: dict[SensitiveOperation, frozenset[str]] = {
+    SensitiveOperation.OPEN: frozenset({"prosecutor", "police_liaison"}),
+    SensitiveOperation.REQUEST_EXPORT: frozenset({"prosecutor", "police_liaison"}),
+    SensitiveOperation.APPROVE_EXPORT: frozenset({"prosecutor"}),
+    SensitiveOperation.MARK: frozenset({"prosecutor"}),
+}
+
+
+def decide_sensitive(
+    principal: Principal, operation: SensitiveOperation, record: RecordAccess, *, jurisdiction: str | None = None
+) -> Decision:
+    """Decide ``operation`` on a sensitive item of ``record`` (its request's access facts): first as a READ
+    (NOT_FOUND for what the caller may not see, DENY for non-case roles), then a party's named role.
+    ``jurisdiction``: the operation is that jurisdiction's alone (the approver of an export request is of the
+    requester's; the one who marks an item is of the jurisdiction that received it)."""
+    seen = decide(principal, Operation.READ, record=record)
+    if seen is not Decision.ALLOW:
+        return seen
+    if principal.jurisdiction not in record.parties:
+        return Decision.DENY
+    if jurisdiction is not None and principal.jurisdiction != jurisdiction:
+        return Decision.DENY
+    return Decision.ALLOW if principal.roles & SENSITIVE_ITEM_ROLES[operation] else Decision.DENY
+
+
 @dataclass(frozen=True)
 class VisibilityScope:
     """What of the caller the READ rule looks at."""

@@ -26,10 +26,20 @@ class Action(enum.StrEnum):
     #: Recorded by the system, once per item, when the enforcing state's objection restricts it
     #: (EPOC_EMERGENCY_OBJECTION): from then on its content is not read.
     RESTRICTED = "RESTRICTED"
+    #: A sensitive item (SENSITIVE_ITEM_MARKING): marked after its receipt, or that marking lifted; the
+    #: purpose holds the reason.
+    MARKED_SENSITIVE = "MARKED_SENSITIVE"
+    UNMARKED = "UNMARKED"
+    #: Four eyes before a sensitive item leaves (SENSITIVE_ITEM_EXPORT_FOUR_EYES): the request (purpose;
+    #: recipient: the destination) and another user's approval of it.
+    EXPORT_REQUESTED = "EXPORT_REQUESTED"
+    EXPORT_APPROVED = "EXPORT_APPROVED"
 
 
 #: What a caller records through RecordCustodyEvent; the others are recorded by the service itself.
 RECORDABLE = frozenset({Action.EXPORTED, Action.TRANSFERRED, Action.SEALED})
+#: What hands an item over to someone outside the system.
+HANDED_OVER = frozenset({Action.EXPORTED, Action.TRANSFERRED})
 
 
 @dataclass(frozen=True)

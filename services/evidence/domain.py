@@ -1164,6 +1164,8 @@ class NewItem:
     origin_jurisdiction: str
     conditions: str
     consents: tuple[Consent, ...] = ()
+    #: Received as sensitive (SENSITIVE_ITEM_MARKING).
+    sensitive: bool = False
 
 
 @dataclass(frozen=True)
@@ -1182,6 +1184,9 @@ class EvidenceItem:
     received_by: Actor
     received_at: datetime
     blob_key: str
+    #: Intimate images and the like: opened with a purpose by named roles only, exported with four eyes
+    #: (SENSITIVE_ITEM_MARKING, SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE, SENSITIVE_ITEM_EXPORT_FOUR_EYES).
+    sensitive: bool = False
 
 
 def item_holder(item: EvidenceItem) -> str:
@@ -1293,7 +1298,7 @@ def custody_event_violations(action: custody.Action | None, purpose: str, recipi
     if action not in custody.RECORDABLE:
         out.append(FieldViolation("action", "must be EXPORTED, TRANSFERRED or SEALED"))
     out += purpose_violations(purpose)
-    handed_over = action in (custody.Action.EXPORTED, custody.Action.TRANSFERRED)
+    handed_over = action in custody.HANDED_OVER
     if handed_over and not recipient.strip():
         out.append(FieldViolation("recipient", "is required for an export or transfer"))
     else:
@@ -1376,3 +1381,114 @@ def receiving_check(req: EvidenceRequest) -> None:
 
 def is_overdue(d: Deadline, now: datetime) -> bool:
     return d.due_at < now
+
+
+# -- sensitive items (SENSITIVE_ITEM_MARKING, SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE, SENSITIVE_ITEM_EXPORT_FOUR_EYES)
+
+#: How long an approved export of a sensitive item may be carried out (GUESS: a working day).
+EXPORT_APPROVAL_VALID = timedelta(hours=24)
+
+
+def concealed(item: EvidenceItem) -> EvidenceItem:
+    """A sensitive item as shown to a caller who may not open it: its metadata (size, digest, media type,
+    origin, custody) without what users wrote about its content (file name, description)."""
+    return replace(item, filename="", description="")
+
+
+def sensitivity_violations(reason: str) -> list[FieldViolation]:
+    """The reason for marking an item sensitive or lifting that marking: one line, required."""
+    return purpose_violations(reason, "reason")
+
+
+def marking_refusal(item: EvidenceItem, sensitive: bool) -> FailedPrecondition | None:
+    """Why ``item`` cannot be marked (``sensitive``) or unmarked now: it already is, or is not."""
+    if item.sensitive != sensitive:
+        return None
+    reason, says = (
+        ("ALREADY_SENSITIVE", "is already marked sensitive")
+        if sensitive
+        else (
+            "NOT_SENSITIVE",
+            "is not marked sensitive",
+        )
+    )
+    return FailedPrecondition(reason, f"this item {says}", {"item_id": item.id})
+
+
+def export_request_violations(purpose: str, destination: str) -> list[FieldViolation]:
+    return purpose_violations(purpose) + single_line_violations(
+        "destination", destination, required=True, maximum=AUTHORITY_MAX
+    )
+
+
+@dataclass(frozen=True)
+class ExportClearance:
+    """A sensitive item's latest export request not yet used, and its approval if any, read from the chain
+    of custody (the chain is the record of the four eyes, so nothing else can drift from it)."""
+
+    request: custody.Entry
+    approval: custody.Entry | None = None
+
+
+def pending_export(entries: list[custody.Entry]) -> ExportClearance | None:
+    """Walk the chain: a request replaces any earlier one not yet used; an approval applies to the latest
+    request not yet approved; an export or transfer after an approval uses it up."""
+    current: ExportClearance | None = None
+    for e in entries:
+        if e.action is custody.Action.EXPORT_REQUESTED:
+            current = ExportClearance(e)
+        elif e.action is custody.Action.EXPORT_APPROVED and current is not None and current.approval is None:
+            current = replace(current, approval=e)
+        elif e.action in custody.HANDED_OVER and current is not None and current.approval is not None:
+            current = None
+    return current
+
+
+def approval_refusal(entries: list[custody.Entry], request_seq: int, approver_id: str) -> FailedPrecondition | None:
+    """Why the export request ``request_seq`` cannot be approved by ``approver_id`` now (None when it can):
+    it is not the item's open request, it is approved already, or the approver asked for it (four eyes)."""
+    current = pending_export(entries)
+    if current is None or current.request.seq != request_seq:
+        return FailedPrecondition(
+            "NO_SUCH_EXPORT_REQUEST",
+            f"entry {request_seq} is not this item's open export request: approve the latest one",
+            {"field": "export_request_seq"},
+        )
+    if current.approval is not None:
+        return FailedPrecondition(
+            "EXPORT_ALREADY_APPROVED",
+            f"export request {request_seq} is approved already",
+            {"field": "export_request_seq"},
+        )
+    if current.request.user_id == approver_id:
+        return FailedPrecondition(
+            "SELF_APPROVAL",
+            "a sensitive item's export is approved by a second person, not by the one who asked for it "
+            f"{legal.cite('SENSITIVE_ITEM_EXPORT_FOUR_EYES')}",
+            {"field": "export_request_seq"},
+        )
+    return None
+
+
+def export_refusal(
+    item: EvidenceItem, entries: list[custody.Entry], user_id: str, recipient: str, now: datetime
+) -> FailedPrecondition | None:
+    """Why a sensitive ``item`` cannot be exported or transferred by ``user_id`` to ``recipient`` now (None
+    when it can, or when it is not sensitive): four eyes, that user's approved request, to its destination,
+    once, within EXPORT_APPROVAL_VALID of the approval."""
+    if not item.sensitive:
+        return None
+    current = pending_export(entries)
+    cite = legal.cite("SENSITIVE_ITEM_EXPORT_FOUR_EYES")
+    if current is None or current.approval is None:
+        why = "needs an export request approved by a second person first"
+    elif current.request.user_id != user_id:
+        why = "is exported by the user whose export request was approved"
+    elif current.request.recipient != recipient:
+        why = "goes only to the destination that was approved"
+    elif now > current.approval.at + EXPORT_APPROVAL_VALID:
+        hours = int(EXPORT_APPROVAL_VALID.total_seconds() // 3600)
+        why = f"is exported within {hours} hours of the approval; ask again"
+    else:
+        return None
+    return FailedPrecondition("EXPORT_NOT_APPROVED", f"a sensitive item {why} {cite}", {"item_id": item.id})

@@ -430,6 +430,7 @@ def new_item_from_pb(m: pb.ItemMetadata) -> NewItem:
         origin_jurisdiction=m.origin_jurisdiction,
         conditions=m.use_conditions.conditions,
         consents=consents,
+        sensitive=m.sensitive,
     )
 
 
@@ -457,6 +458,7 @@ def item_to_pb(item: EvidenceItem, custody_entries: int = 0, *, restricted: bool
         received_at=dt_to_ts(item.received_at),
         custody_entries=custody_entries,
         restricted=restricted,
+        sensitive=item.sensitive,
     )
 
 
@@ -486,6 +488,7 @@ def item_from_pb(msg: pb.EvidenceItem) -> ItemReplica:
         received_by=actor_from_pb(msg.received_by),
         received_at=msg.received_at.ToDatetime(tzinfo=UTC),
         blob_key="",
+        sensitive=msg.sensitive,
     )
     return ItemReplica(item, msg.custody_entries)
 

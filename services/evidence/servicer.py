@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,10 +20,25 @@ from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jitlib import auth, paging, validate
 from jitlib.actors import SYSTEM
-from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument, JitError, PermissionDenied
+from jitlib.errors import (
+    Aborted,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    JitError,
+    NotFound,
+    PermissionDenied,
+)
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, ts_to_dt
-from jitlib.policy import EVIDENCE_REQUEST_RULES, Operation
+from jitlib.policy import (
+    EVIDENCE_REQUEST_RULES,
+    SENSITIVE_ITEM_ROLES,
+    Decision,
+    Operation,
+    SensitiveOperation,
+    decide_sensitive,
+)
 from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
@@ -373,12 +389,14 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             received_by=principal.actor,
             received_at=now,
             blob_key=blob_key,
+            sensitive=cmd.sensitive,
         )
+        received = "received as sensitive" if item.sensitive else ""
 
         def write(uow: UnitOfWork) -> None:
             store.insert_item(uow.session, item, cmd.request_id)
             store.append_custody(
-                uow.session, item.id, self._entry(principal, custody.Action.RECEIVED, now, item.sha256)
+                uow.session, item.id, self._entry(principal, custody.Action.RECEIVED, now, item.sha256, received)
             )
             state = item_to_pb(item, 1)
             uow.emit(
@@ -438,12 +456,27 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         entry: custody.Entry,
         event: str = "",
         members: frozenset[str] = frozenset(),
+        check: Callable[[list[custody.Entry]], FailedPrecondition | None] | None = None,
+        sensitive: bool | None = None,
     ) -> custody.Entry:
-        """Append ``entry`` to the item's chain; with ``event``, publish it to ``members`` too."""
-        item, req = found.item, found.request
+        """Append ``entry`` to the item's chain; with ``event``, publish it to ``members`` too. ``check``: a rule
+        on the chain as it is, decided in the same transaction (a refusal writes nothing); ``sensitive``: the
+        item's new marking, written with the entry."""
+        req = found.request
+        item = found.item if sensitive is None else replace(found.item, sensitive=sensitive)
 
         def write(uow: UnitOfWork) -> custody.Entry:
+            before: list[custody.Entry] = []
+            if check is not None:
+                before = store.custody_entries(uow.session, item.id)
+                problem = check(before)
+                if problem is not None:
+                    raise problem
+            if sensitive is not None:
+                store.set_item_sensitive(uow.session, item.id, sensitive)
             e = store.append_custody(uow.session, item.id, entry)
+            if check is not None and e.seq != len(before) + 1:  # appended to since it was checked: again
+                raise store.CustodyConflict(item.id)
             if event:
                 state = item_to_pb(item, e.seq, restricted=domain.item_restricted(item, req))
                 uow.emit(
@@ -481,6 +514,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         problem = domain.content_refusal(found.item, found.request, "downloaded")
         if problem is not None:
             raise problem
+        if found.item.sensitive:  # named roles only, never a preview (SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE)
+            await self._authorize_sensitive(principal, SensitiveOperation.OPEN, found, "open")
         self.rt.require_owner(domain.item_holder(found.item), ITEM)  # the bytes are on the holder's node
         item = found.item
         data_key = await self.keys.data_key(item.workspace_id)
@@ -512,7 +547,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             found,
             self._entry(principal, custody.Action.ACCESSED, self.rt.clock.now(), item.sha256, "metadata"),
         )
-        return pb.GetItemResponse(item=item_to_pb(item, e.seq, restricted=domain.item_restricted(item, found.request)))
+        shown = self._shown(principal, item, found.request)
+        return pb.GetItemResponse(item=item_to_pb(shown, e.seq, restricted=domain.item_restricted(item, found.request)))
 
     async def ListItems(self, request: pb.ListItemsRequest, context: Any) -> pb.ListItemsResponse:
         principal = auth.current()
@@ -523,7 +559,12 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             principal, req.workspace_id, lambda s, _scope: store.list_items(s, req.id)
         )
         return pb.ListItemsResponse(
-            items=[item_to_pb(f.item, f.custody_seq, restricted=domain.item_restricted(f.item, req)) for f in found]
+            items=[
+                item_to_pb(
+                    self._shown(principal, f.item, req), f.custody_seq, restricted=domain.item_restricted(f.item, req)
+                )
+                for f in found
+            ]
         )
 
     async def RecordCustodyEvent(
@@ -552,9 +593,160 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         self.rt.require_owner(domain.item_holder(found.item), ITEM)
         members = self.items.members_for_change(found, owned=False)
         item = found.item
-        entry = self._entry(principal, action, self.rt.clock.now(), item.sha256, request.purpose, request.recipient)
-        e = await self._record_custody(principal, found, entry, event="item_" + action.value.lower(), members=members)
+        now = self.rt.clock.now()
+        entry = self._entry(principal, action, now, item.sha256, request.purpose, request.recipient)
+        check = None
+        if item.sensitive and action in custody.HANDED_OVER:  # four eyes (SENSITIVE_ITEM_EXPORT_FOUR_EYES)
+
+            def check(entries: list[custody.Entry]) -> FailedPrecondition | None:
+                return domain.export_refusal(item, entries, principal.user_id, request.recipient, now)
+
+        e = await self._record_custody(
+            principal, found, entry, event="item_" + action.value.lower(), members=members, check=check
+        )
         return pb.RecordCustodyEventResponse(entry=custody_to_pb(e))
+
+    # -- sensitive items -------------------------------------------------------------------------------
+
+    def _shown(self, principal: auth.Principal, item: domain.EvidenceItem, req: EvidenceRequest) -> domain.EvidenceItem:
+        """A sensitive item without its file name and description for a caller who may not open it."""
+        if not item.sensitive:
+            return item
+        may_open = decide_sensitive(principal, SensitiveOperation.OPEN, req.access()) is Decision.ALLOW
+        return item if may_open else domain.concealed(item)
+
+    async def _authorize_sensitive(
+        self,
+        principal: auth.Principal,
+        operation: SensitiveOperation,
+        found: ItemOfRequest,
+        verb: str,
+        *,
+        jurisdiction: str | None = None,
+    ) -> None:
+        """``jitlib.policy.decide_sensitive``; a refusal is audited and raised as NOT_FOUND or
+        PERMISSION_DENIED naming the roles and jurisdiction that may."""
+        decision = decide_sensitive(principal, operation, found.request.access(), jurisdiction=jurisdiction)
+        if decision is Decision.ALLOW:
+            return
+        item = found.item
+        outcome = "not_found" if decision is Decision.NOT_FOUND else "denied"
+        await self.rt.change(principal, lambda uow: uow.audit(ITEM, item.id, item.workspace_id, outcome=outcome))
+        if decision is Decision.NOT_FOUND:
+            raise NotFound(ITEM, item.id)
+        roles = " or ".join(sorted(r.replace("_", " ") for r in SENSITIVE_ITEM_ROLES[operation]))
+        of = f"of {jurisdiction}" if jurisdiction is not None else "of a jurisdiction party to the request"
+        raise PermissionDenied(
+            "NOT_ALLOWED",
+            f"{principal.username} ({principal.jurisdiction}) may not {verb} this sensitive item: only a {roles} "
+            f"{of} may",
+            {"operation": operation.value, "jurisdiction": principal.jurisdiction},
+        )
+
+    async def _mark(self, item_id: str, reason: str, sensitive: bool) -> pb.EvidenceItem:
+        """Mark an item sensitive or lift that marking (SENSITIVE_ITEM_MARKING): a prosecutor of the
+        jurisdiction that received it, with a reason, in the chain of custody and the audit."""
+        principal = auth.current()
+        violations = validate.uuid("item_id", item_id) + domain.sensitivity_violations(reason)
+        InvalidArgument.raise_for(violations)
+        verb = "mark" if sensitive else "unmark"
+        found = await self._load_item(principal, item_id, verb)
+        await self._authorize_sensitive(
+            principal, SensitiveOperation.MARK, found, verb, jurisdiction=domain.item_holder(found.item)
+        )
+        problem = domain.marking_refusal(found.item, sensitive)
+        if problem is not None:
+            raise problem
+        self.rt.require_owner(domain.item_holder(found.item), ITEM)
+        members = self.items.members_for_change(found, owned=False)
+        action = custody.Action.MARKED_SENSITIVE if sensitive else custody.Action.UNMARKED
+        entry = self._entry(principal, action, self.rt.clock.now(), found.item.sha256, reason)
+        event = "item_marked_sensitive" if sensitive else "item_unmarked"
+        e = await self._record_custody(principal, found, entry, event=event, members=members, sensitive=sensitive)
+        item = replace(found.item, sensitive=sensitive)
+        return item_to_pb(item, e.seq, restricted=domain.item_restricted(item, found.request))
+
+    async def MarkItemSensitive(
+        self, request: pb.MarkItemSensitiveRequest, context: Any
+    ) -> pb.MarkItemSensitiveResponse:
+        return pb.MarkItemSensitiveResponse(item=await self._mark(request.item_id, request.reason, True))
+
+    async def UnmarkItemSensitive(
+        self, request: pb.UnmarkItemSensitiveRequest, context: Any
+    ) -> pb.UnmarkItemSensitiveResponse:
+        return pb.UnmarkItemSensitiveResponse(item=await self._mark(request.item_id, request.reason, False))
+
+    async def _sensitive_item(self, principal: auth.Principal, item_id: str, verb: str) -> ItemOfRequest:
+        found = await self._load_item(principal, item_id, verb)
+        if not found.item.sensitive:
+            raise FailedPrecondition(
+                "NOT_SENSITIVE",
+                "this item is not marked sensitive: it is exported without an approval (RecordCustodyEvent)",
+                {"item_id": found.item.id},
+            )
+        return found
+
+    async def RequestExport(self, request: pb.RequestExportRequest, context: Any) -> pb.RequestExportResponse:
+        """The first pair of eyes (SENSITIVE_ITEM_EXPORT_FOUR_EYES): who asks, why, and where to."""
+        principal = auth.current()
+        violations = validate.uuid("item_id", request.item_id)
+        violations += domain.export_request_violations(request.purpose, request.destination)
+        InvalidArgument.raise_for(violations)
+        found = await self._sensitive_item(principal, request.item_id, "ask to export")
+        await self._authorize_sensitive(principal, SensitiveOperation.REQUEST_EXPORT, found, "ask to export")
+        problem = domain.content_refusal(found.item, found.request, "exported")
+        if problem is not None:
+            raise problem
+        self.rt.require_owner(domain.item_holder(found.item), ITEM)
+        self.items.members_for_change(found, owned=False)  # a closed workspace hands nothing over
+        entry = self._entry(
+            principal,
+            custody.Action.EXPORT_REQUESTED,
+            self.rt.clock.now(),
+            found.item.sha256,
+            request.purpose,
+            request.destination,
+        )
+        e = await self._record_custody(principal, found, entry)
+        return pb.RequestExportResponse(entry=custody_to_pb(e))
+
+    async def ApproveExport(self, request: pb.ApproveExportRequest, context: Any) -> pb.ApproveExportResponse:
+        """The second pair of eyes: a prosecutor of the requester's jurisdiction who is not the requester."""
+        principal = auth.current()
+        violations = validate.uuid("item_id", request.item_id)
+        if request.export_request_seq <= 0:
+            violations.append(FieldViolation("export_request_seq", "must be the seq of an EXPORT_REQUESTED entry"))
+        InvalidArgument.raise_for(violations)
+        found = await self._sensitive_item(principal, request.item_id, "approve the export of")
+        entries = await self.rt.read(lambda s: store.custody_entries(s, found.item.id))
+        pending = domain.pending_export(entries)
+        asked = next((e for e in entries if e.seq == request.export_request_seq), None)
+        requester = asked or (pending.request if pending is not None else None)
+        await self._authorize_sensitive(
+            principal,
+            SensitiveOperation.APPROVE_EXPORT,
+            found,
+            "approve the export of",
+            jurisdiction=requester.jurisdiction if requester is not None else None,
+        )
+        self.rt.require_owner(domain.item_holder(found.item), ITEM)
+        self.items.members_for_change(found, owned=False)
+        seq = request.export_request_seq
+        approved = asked if asked is not None and asked.action is custody.Action.EXPORT_REQUESTED else None
+        entry = self._entry(
+            principal,
+            custody.Action.EXPORT_APPROVED,
+            self.rt.clock.now(),
+            found.item.sha256,
+            f"approves export request {seq}" + (f": {approved.purpose}" if approved is not None else ""),
+            approved.recipient if approved is not None else "",
+        )
+
+        def check(chain: list[custody.Entry]) -> FailedPrecondition | None:
+            return domain.approval_refusal(chain, seq, principal.user_id)
+
+        e = await self._record_custody(principal, found, entry, check=check)
+        return pb.ApproveExportResponse(entry=custody_to_pb(e))
 
     async def ListCustody(self, request: pb.ListCustodyRequest, context: Any) -> pb.ListCustodyResponse:
         """Case roles that see the item, and auditors (custody entries name who and why, not content)."""

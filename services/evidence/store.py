@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -227,6 +228,8 @@ class ItemRow(Base):
     received_at: Mapped[datetime] = mapped_column(TS)
     custody_seq: Mapped[int] = mapped_column(Integer)
     custody_head: Mapped[str] = mapped_column(String(64))
+    #: Intimate images and the like (SENSITIVE_ITEM_MARKING): opened with a purpose by named roles only.
+    sensitive: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
     #: The file name, description and conditions, sealed under the workspace's key (columns left empty).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
@@ -655,6 +658,7 @@ ITEM_FIELDS = Fields(
         "description",
         "conditions",
         "blob_key",
+        "sensitive",
     ),
     times=("received_at",),
 )
@@ -738,13 +742,17 @@ def write_item_replica(session: Session, replica: ItemReplica, exists: bool) -> 
         session.execute(
             update(ItemRow)
             .where(ItemRow.id == replica.id)
-            .values(custody_seq=replica.version, **_item_text(session, replica.item))
+            .values(custody_seq=replica.version, sensitive=replica.item.sensitive, **_item_text(session, replica.item))
         )
         return
     insert_item(session, replace(replica.item, blob_key=""), upload_request_id=replica.id)
     session.execute(
         update(ItemRow).where(ItemRow.id == replica.id).values(custody_seq=replica.version, custody_head="")
     )
+
+
+def set_item_sensitive(session: Session, item_id: str, sensitive: bool) -> None:
+    session.execute(update(ItemRow).where(ItemRow.id == item_id).values(sensitive=sensitive))
 
 
 def is_replica(item: EvidenceItem) -> bool:

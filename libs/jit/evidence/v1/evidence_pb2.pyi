@@ -149,6 +149,10 @@ class CustodyAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CUSTODY_ACTION_TRANSFERRED: _ClassVar[CustodyAction]
     CUSTODY_ACTION_SEALED: _ClassVar[CustodyAction]
     CUSTODY_ACTION_RESTRICTED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_MARKED_SENSITIVE: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_UNMARKED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_EXPORT_REQUESTED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_EXPORT_APPROVED: _ClassVar[CustodyAction]
 EVIDENCE_REQUEST_STATE_UNSPECIFIED: EvidenceRequestState
 EVIDENCE_REQUEST_STATE_DRAFT: EvidenceRequestState
 EVIDENCE_REQUEST_STATE_ISSUED: EvidenceRequestState
@@ -246,6 +250,10 @@ CUSTODY_ACTION_EXPORTED: CustodyAction
 CUSTODY_ACTION_TRANSFERRED: CustodyAction
 CUSTODY_ACTION_SEALED: CustodyAction
 CUSTODY_ACTION_RESTRICTED: CustodyAction
+CUSTODY_ACTION_MARKED_SENSITIVE: CustodyAction
+CUSTODY_ACTION_UNMARKED: CustodyAction
+CUSTODY_ACTION_EXPORT_REQUESTED: CustodyAction
+CUSTODY_ACTION_EXPORT_APPROVED: CustodyAction
 
 class TargetIdentifier(_message.Message):
     __slots__ = ("type", "value", "platform")
@@ -850,7 +858,7 @@ class UseConditions(_message.Message):
     def __init__(self, jit_purposes_only: _Optional[bool] = ..., conditions: _Optional[str] = ..., consents: _Optional[_Iterable[_Union[UseConsent, _Mapping]]] = ...) -> None: ...
 
 class EvidenceItem(_message.Message):
-    __slots__ = ("id", "workspace_id", "request_id", "origin_jurisdiction", "media_type", "size_bytes", "sha256", "use_conditions", "filename", "description", "received_by", "received_at", "custody_entries", "restricted")
+    __slots__ = ("id", "workspace_id", "request_id", "origin_jurisdiction", "media_type", "size_bytes", "sha256", "use_conditions", "filename", "description", "received_by", "received_at", "custody_entries", "restricted", "sensitive")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -865,6 +873,7 @@ class EvidenceItem(_message.Message):
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     CUSTODY_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVE_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     request_id: str
@@ -879,10 +888,11 @@ class EvidenceItem(_message.Message):
     received_at: _timestamp_pb2.Timestamp
     custody_entries: int
     restricted: bool
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., media_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., received_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., custody_entries: _Optional[int] = ..., restricted: _Optional[bool] = ...) -> None: ...
+    sensitive: bool
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., media_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., received_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., custody_entries: _Optional[int] = ..., restricted: _Optional[bool] = ..., sensitive: _Optional[bool] = ...) -> None: ...
 
 class ItemMetadata(_message.Message):
-    __slots__ = ("request_id", "evidence_request_id", "sha256", "size_bytes", "media_type", "filename", "description", "origin_jurisdiction", "use_conditions")
+    __slots__ = ("request_id", "evidence_request_id", "sha256", "size_bytes", "media_type", "filename", "description", "origin_jurisdiction", "use_conditions", "sensitive")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -892,6 +902,7 @@ class ItemMetadata(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
     USE_CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     evidence_request_id: str
     sha256: str
@@ -901,7 +912,8 @@ class ItemMetadata(_message.Message):
     description: str
     origin_jurisdiction: str
     use_conditions: UseConditions
-    def __init__(self, request_id: _Optional[str] = ..., evidence_request_id: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., media_type: _Optional[str] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ...) -> None: ...
+    sensitive: bool
+    def __init__(self, request_id: _Optional[str] = ..., evidence_request_id: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., media_type: _Optional[str] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ..., sensitive: _Optional[bool] = ...) -> None: ...
 
 class UploadItemRequest(_message.Message):
     __slots__ = ("metadata", "chunk")
@@ -1036,3 +1048,61 @@ class VerifyEvidenceResponse(_message.Message):
     problems: _containers.RepeatedCompositeFieldContainer[ItemProblem]
     ok: bool
     def __init__(self, items_checked: _Optional[int] = ..., custody_entries_checked: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[ItemProblem, _Mapping]]] = ..., ok: _Optional[bool] = ...) -> None: ...
+
+class MarkItemSensitiveRequest(_message.Message):
+    __slots__ = ("item_id", "reason")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    reason: str
+    def __init__(self, item_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class MarkItemSensitiveResponse(_message.Message):
+    __slots__ = ("item",)
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    item: EvidenceItem
+    def __init__(self, item: _Optional[_Union[EvidenceItem, _Mapping]] = ...) -> None: ...
+
+class UnmarkItemSensitiveRequest(_message.Message):
+    __slots__ = ("item_id", "reason")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    reason: str
+    def __init__(self, item_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class UnmarkItemSensitiveResponse(_message.Message):
+    __slots__ = ("item",)
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    item: EvidenceItem
+    def __init__(self, item: _Optional[_Union[EvidenceItem, _Mapping]] = ...) -> None: ...
+
+class RequestExportRequest(_message.Message):
+    __slots__ = ("item_id", "purpose", "destination")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    purpose: str
+    destination: str
+    def __init__(self, item_id: _Optional[str] = ..., purpose: _Optional[str] = ..., destination: _Optional[str] = ...) -> None: ...
+
+class RequestExportResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: CustodyEntry
+    def __init__(self, entry: _Optional[_Union[CustodyEntry, _Mapping]] = ...) -> None: ...
+
+class ApproveExportRequest(_message.Message):
+    __slots__ = ("item_id", "export_request_seq")
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPORT_REQUEST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    item_id: str
+    export_request_seq: int
+    def __init__(self, item_id: _Optional[str] = ..., export_request_seq: _Optional[int] = ...) -> None: ...
+
+class ApproveExportResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: CustodyEntry
+    def __init__(self, entry: _Optional[_Union[CustodyEntry, _Mapping]] = ...) -> None: ...

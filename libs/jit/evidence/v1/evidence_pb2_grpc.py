@@ -89,7 +89,7 @@ class EvidenceServiceStub:
     resubmitted,
     decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
-    item_exported, item_transferred and item_sealed.
+    item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive and item_unmarked.
     """
 
     def __init__(self, channel):
@@ -228,6 +228,26 @@ class EvidenceServiceStub:
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ListCustodyRequest.SerializeToString,
                 response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ListCustodyResponse.FromString,
                 _registered_method=True)
+        self.MarkItemSensitive = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/MarkItemSensitive',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.MarkItemSensitiveRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.MarkItemSensitiveResponse.FromString,
+                _registered_method=True)
+        self.UnmarkItemSensitive = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/UnmarkItemSensitive',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UnmarkItemSensitiveRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UnmarkItemSensitiveResponse.FromString,
+                _registered_method=True)
+        self.RequestExport = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/RequestExport',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RequestExportRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RequestExportResponse.FromString,
+                _registered_method=True)
+        self.ApproveExport = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/ApproveExport',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportResponse.FromString,
+                _registered_method=True)
         self.VerifyEvidence = channel.unary_unary(
                 '/jit.evidence.v1.EvidenceService/VerifyEvidence',
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.VerifyEvidenceRequest.SerializeToString,
@@ -299,7 +319,7 @@ class EvidenceServiceServicer:
     resubmitted,
     decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
-    item_exported, item_transferred and item_sealed.
+    item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive and item_unmarked.
     """
 
     def CreateRequest(self, request, context):
@@ -459,12 +479,52 @@ class EvidenceServiceServicer:
     def RecordCustodyEvent(self, request, context):
         """Export, transfer or seal of an item, recorded in its chain of custody. A restricted item is not
         exported or transferred (FAILED_PRECONDITION ITEM_RESTRICTED); it may be sealed.
+        A sensitive item (EvidenceItem.sensitive) is exported or transferred only by the user whose export
+        request (RequestExport) another prosecutor of their jurisdiction approved (ApproveExport), to the
+        approved destination, once, within 24 hours of the approval; else FAILED_PRECONDITION
+        EXPORT_NOT_APPROVED (SENSITIVE_ITEM_EXPORT_FOUR_EYES).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListCustody(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkItemSensitive(self, request, context):
+        """Sensitive items (intimate images and the like; Directive 2012/29/EU Art. 21(1), Directive (EU)
+        2024/1385 Art. 5). Content opens (DownloadItem) only with a purpose, for the roles that
+        jitlib.policy.SENSITIVE_ITEM_ROLES names (a prosecutor or police liaison of a jurisdiction party to the
+        request), each opening a custody entry; the others see its metadata only (no file name, no
+        description). Marked at upload (ItemMetadata.sensitive) or later (MarkItemSensitive) by a prosecutor
+        of the jurisdiction that received it, with a reason; unmarked only with a reason (UnmarkItemSensitive).
+        Each is a custody entry (MARKED_SENSITIVE, UNMARKED) and an audit entry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmarkItemSensitive(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestExport(self, request, context):
+        """Four eyes before a sensitive item leaves (SENSITIVE_ITEM_EXPORT_FOUR_EYES): a prosecutor or police
+        liaison of a party asks (purpose, destination; custody EXPORT_REQUESTED, replacing any earlier request
+        not yet used); a prosecutor of the same jurisdiction who is not the requester approves it (custody
+        EXPORT_APPROVED; the requester is FAILED_PRECONDITION SELF_APPROVAL); then the requester records the
+        export or transfer (RecordCustodyEvent) to that destination, once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveExport(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -610,6 +670,26 @@ def add_EvidenceServiceServicer_to_server(servicer, server):
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ListCustodyRequest.FromString,
                     response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ListCustodyResponse.SerializeToString,
             ),
+            'MarkItemSensitive': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkItemSensitive,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.MarkItemSensitiveRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.MarkItemSensitiveResponse.SerializeToString,
+            ),
+            'UnmarkItemSensitive': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmarkItemSensitive,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UnmarkItemSensitiveRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UnmarkItemSensitiveResponse.SerializeToString,
+            ),
+            'RequestExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestExport,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RequestExportRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RequestExportResponse.SerializeToString,
+            ),
+            'ApproveExport': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveExport,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportResponse.SerializeToString,
+            ),
             'VerifyEvidence': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyEvidence,
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.VerifyEvidenceRequest.FromString,
@@ -687,7 +767,7 @@ class EvidenceService:
     resubmitted,
     decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
-    item_exported, item_transferred and item_sealed.
+    item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive and item_unmarked.
     """
 
     @staticmethod
@@ -1382,6 +1462,114 @@ class EvidenceService:
             '/jit.evidence.v1.EvidenceService/ListCustody',
             jit_dot_evidence_dot_v1_dot_evidence__pb2.ListCustodyRequest.SerializeToString,
             jit_dot_evidence_dot_v1_dot_evidence__pb2.ListCustodyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkItemSensitive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/MarkItemSensitive',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.MarkItemSensitiveRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.MarkItemSensitiveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmarkItemSensitive(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/UnmarkItemSensitive',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.UnmarkItemSensitiveRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.UnmarkItemSensitiveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/RequestExport',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.RequestExportRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.RequestExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveExport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/ApproveExport',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportResponse.FromString,
             options,
             channel_credentials,
             insecure,
