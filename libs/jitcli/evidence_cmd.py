@@ -39,6 +39,8 @@ from jitcli.render import (
     note,
     parse_instant,
     replica_note,
+    victim_refs,
+    victims_label,
 )
 from jitcli.session import AppState, app_state
 from jitlib import legal
@@ -252,6 +254,7 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
     rows = [
         ("id", r.id),
         ("title", r.title),
+        *([("victims", victims_label(r.victim_refs))] if r.victim_refs else []),
         ("state", _label(pb.EvidenceRequestState, r.state, "EVIDENCE_REQUEST_STATE_")),
         ("legal basis", basis),
         ("issued by", f"{r.origin_jurisdiction}, {r.issuing_authority}"),
@@ -382,6 +385,15 @@ def create(
             "notified (Reg. (EU) 2023/1543 Art. 8(2)); required then, refused otherwise.",
         ),
     ] = "",
+    victim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--victim",
+            metavar="PSEUDONYM",
+            help="A victim the request concerns, by pseudonym (V-NL-0007; repeat for several). Name the victim "
+            "here, never in the title or description.",
+        ),
+    ] = None,
     issue: Annotated[bool, typer.Option("--issue", help="Issue it at once (DRAFT -> ISSUED).")] = False,
     request_id: Annotated[str | None, typer.Option("--request-id", metavar="UUID", help="Idempotency key.")] = None,
 ) -> None:
@@ -405,6 +417,7 @@ def create(
         shared_with=[j.upper() for j in share or []],
         preservation_order_id=_uuid(preservation_order, "--preservation-order") if preservation_order else "",
         notification_exemption_reason=notification_exemption,
+        victim_refs=victim_refs(victim),
     )
     r = _call(ctx, "CreateRequest", req).request
     if issue:
@@ -416,14 +429,19 @@ def create(
 def list_requests(
     ctx: typer.Context,
     workspace: Annotated[str, typer.Option("--workspace", "-w", metavar="WS")] = "",
+    victim: Annotated[
+        str, typer.Option("--victim", metavar="PSEUDONYM", help="Only requests concerning this victim (V-NL-0007).")
+    ] = "",
     page_size: Annotated[int, typer.Option("--limit", metavar="N")] = 50,
 ) -> None:
     """List the requests you may see."""
-    resp = _call(ctx, "ListRequests", pb.ListRequestsRequest(workspace_id=workspace, page_size=page_size))
+    req = pb.ListRequestsRequest(workspace_id=workspace, victim_ref=victim.strip().upper(), page_size=page_size)
+    resp = _call(ctx, "ListRequests", req)
     if _state(ctx).json:
         emit_json([message_dict(r) for r in resp.requests])
         return
-    t = Table("id", "state", "basis", "from", "to", "next deadline", "title")
+    victims = any(r.victim_refs for r in resp.requests)
+    t = Table("id", "state", "basis", "from", "to", "next deadline", "title", *(["victims"] if victims else []))
     for r in resp.requests:
         t.add_row(
             r.id,
@@ -433,6 +451,7 @@ def list_requests(
             r.provider_name or r.addressee_jurisdiction,
             _when(r.next_deadline_at),
             r.title,
+            *([victims_label(r.victim_refs) or "-"] if victims else []),
         )
     emit(t)
 

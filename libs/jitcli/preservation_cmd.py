@@ -40,6 +40,8 @@ from jitcli.render import (
     replica_note,
     short_id,
     time_left_words,
+    victim_refs,
+    victims_label,
 )
 from jitcli.session import app_state
 
@@ -161,10 +163,14 @@ def time_left_cell(order: pb.PreservationOrder, now: dt.datetime) -> Text:
 
 
 def orders_table(orders: Sequence[pb.PreservationOrder], now: dt.datetime, wide: bool = False) -> Table:
-    """One row per order, in the order given (the service sorts by expiry, soonest first)."""
+    """One row per order, in the order given (the service sorts by expiry, soonest first); the victims it
+    concerns when any order names one."""
+    victims = any(o.victim_refs for o in orders)
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("ID", "PROVIDER", "BASIS", "STATE", "EXPIRES", "TIME LEFT", "EXTEND BY", "FROM"):
         table.add_column(column)
+    if victims:
+        table.add_column("VICTIMS")
     for o in orders:
         expires = _when(o.expires_at, o.HasField("expires_at"))
         deadline = _when(o.extension_deadline, o.HasField("extension_deadline"))
@@ -178,6 +184,7 @@ def orders_table(orders: Sequence[pb.PreservationOrder], now: dt.datetime, wide:
             time_left_cell(o, now),
             format_instant(deadline) if deadline else "-",
             o.origin_jurisdiction,
+            *([victims_label(o.victim_refs) or "-"] if victims else []),
         )
     return table
 
@@ -197,6 +204,7 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
         ("provider", o.provider_id),
         ("targets", targets),
         ("data", categories),
+        *([("victims", victims_label(o.victim_refs))] if o.victim_refs else []),
         ("issued by", o.origin_jurisdiction),
         ("visibility", visibility + (f", shared with {', '.join(o.shared_with)}" if o.shared_with else "")),
     ]
@@ -337,6 +345,15 @@ def create(
         list[str] | None,
         typer.Option("--share", metavar="JUR", help="Also share a restricted order with this jurisdiction."),
     ] = None,
+    victim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--victim",
+            metavar="PSEUDONYM",
+            help="A victim the order concerns, by pseudonym (V-NL-0007; repeat for several). Name the victim "
+            "here, never in the description.",
+        ),
+    ] = None,
     issue: Annotated[bool, typer.Option("--issue", help="Issue it right away (else it stays a draft).")] = False,
     request_id: Annotated[
         str | None,
@@ -354,6 +371,7 @@ def create(
         description=description,
         visibility=common_pb2.VISIBILITY_WORKSPACE if workspace_visible else common_pb2.VISIBILITY_RESTRICTED,
         shared_with=[s.upper() for s in share or []],
+        victim_refs=victim_refs(victim),
     )
     order = _call(ctx, "CreateOrder", req).order
     if issue and order.state == pb.PRESERVATION_ORDER_STATE_DRAFT:
@@ -376,6 +394,9 @@ def list_orders(
     unconfirmed: Annotated[
         bool, typer.Option("--unconfirmed", help="Only issued orders the provider has not confirmed in time.")
     ] = False,
+    victim: Annotated[
+        str, typer.Option("--victim", metavar="PSEUDONYM", help="Only orders concerning this victim (V-NL-0007).")
+    ] = "",
     page_size: Annotated[int, typer.Option("--page-size", min=1, max=200, help="Orders per page.")] = 50,
     page_token: Annotated[str, typer.Option("--page-token", metavar="TOKEN", help="Continue a listing.")] = "",
     all_pages: Annotated[bool, typer.Option("--all", help="Follow next_page_token to the end.")] = False,
@@ -387,6 +408,7 @@ def list_orders(
         states=[_enum("PRESERVATION_ORDER_STATE_", s.value) for s in state or []],
         provider_id=provider,
         confirmation_overdue_only=unconfirmed,
+        victim_ref=victim.strip().upper(),
         page_size=page_size,
         page_token=page_token,
     )

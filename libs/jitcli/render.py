@@ -113,6 +113,16 @@ def ref_label(ref: Any) -> str:
     return f"{enum_label(common_pb2.RecordKind, ref.kind, 'RECORD_KIND_')}:{ref.id}"
 
 
+def victim_refs(values: Iterable[str] | None) -> list[str]:
+    """``--victim`` values as the services take them: pseudonyms (``v-nl-0007`` is ``V-NL-0007``)."""
+    return [v.strip().upper() for v in values or []]
+
+
+def victims_label(refs: Iterable[str]) -> str:
+    """The victims a record concerns, by pseudonym: ``V-NL-0001, V-NL-0002`` ("" when none)."""
+    return ", ".join(refs)
+
+
 # ------------------------------------------------------------------ tasks
 
 
@@ -133,10 +143,14 @@ def due_cell(task: tasks_pb2.Task, now: dt.datetime) -> Text:
 
 
 def tasks_table(tasks: Sequence[tasks_pb2.Task], now: dt.datetime, wide: bool = False) -> Table:
-    """One row per task: id, title, state, assignee, origin, due (time left), priority, version."""
+    """One row per task: id, title, the victims it concerns (when any task names one), state, assignee,
+    origin, due (time left), priority, version."""
+    victims = any(t.victim_refs for t in tasks)
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("ID", no_wrap=True)
     table.add_column("TITLE", overflow="fold")
+    if victims:
+        table.add_column("VICTIMS", overflow="fold")
     table.add_column("STATE", no_wrap=True)
     table.add_column("TO", no_wrap=True)
     table.add_column("FROM", no_wrap=True)
@@ -147,6 +161,7 @@ def tasks_table(tasks: Sequence[tasks_pb2.Task], now: dt.datetime, wide: bool = 
         table.add_row(
             Text(t.id if wide else short_id(t.id)),
             Text(t.title),
+            *([Text(victims_label(t.victim_refs) or "-")] if victims else []),
             Text(state_label(t.state), style=_STATE_STYLE.get(t.state, "")),
             Text(t.assignee_jurisdiction),
             Text(t.origin_jurisdiction),
@@ -185,6 +200,7 @@ def task_detail(t: tasks_pb2.Task, now: dt.datetime) -> Table:
         ("id", Text(t.id)),
         ("workspace", Text(t.workspace_id)),
         ("title", Text(t.title)),
+        *([("victims", Text(victims_label(t.victim_refs)))] if t.victim_refs else []),
         ("kind", Text(enum_label(tasks_pb2.TaskKind, t.kind, "TASK_KIND_"))),
         ("state", Text(state_label(t.state), style=_STATE_STYLE.get(t.state, ""))),
     ]

@@ -29,6 +29,7 @@ from jitcli.render import (
     parse_instant,
     task_detail,
     tasks_table,
+    victim_refs,
 )
 from jitcli.session import app_state
 
@@ -213,6 +214,15 @@ def create(
             help="Related record: task:UUID, evidence-request:UUID, preservation-order:UUID.",
         ),
     ] = None,
+    victim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--victim",
+            metavar="PSEUDONYM",
+            help="A victim the task concerns, by pseudonym (V-NL-0007; repeat for several). Name the victim "
+            "here, never in the title or description.",
+        ),
+    ] = None,
     proposal: Annotated[bool, typer.Option("--proposal", help="Keep it PROPOSED (not sent yet).")] = False,
     request_id: Annotated[
         str | None,
@@ -234,6 +244,7 @@ def create(
         shared_with=[s.upper() for s in share or []],
         links=[record_ref(v, "--link") for v in link or []],
         proposal_only=proposal,
+        victim_refs=victim_refs(victim),
     )
     if when is not None:
         req.due_at.CopyFrom(_ts(when))
@@ -252,6 +263,9 @@ def list_tasks(
         str, typer.Option("--origin", metavar="JUR", help="Only tasks issued by this jurisdiction.")
     ] = "",
     overdue: Annotated[bool, typer.Option("--overdue", help="Only open tasks past their due time.")] = False,
+    victim: Annotated[
+        str, typer.Option("--victim", metavar="PSEUDONYM", help="Only tasks concerning this victim (V-NL-0007).")
+    ] = "",
     due_within: Annotated[
         str | None,
         typer.Option("--due-within", metavar="DURATION", help="Only tasks due in the next DURATION, e.g. 7d."),
@@ -271,6 +285,7 @@ def list_tasks(
         assignee_jurisdiction=assignee.upper(),
         origin_jurisdiction=origin.upper(),
         overdue_only=overdue,
+        victim_ref=victim.strip().upper(),
         page_size=page_size,
         page_token=page_token,
     )

@@ -172,6 +172,12 @@ ORDER_ACTIONS = {
 TABLES = {"task": TASK_ACTIONS, "request": REQUEST_ACTIONS, "order": ORDER_ACTIONS}
 
 
+def pseudonyms(text: str) -> list[str]:
+    """The victims' pseudonyms typed in a create form (``v-nl-0007, V-NL-0012``), separated by commas or
+    spaces, upper-cased; the service refuses, by position, what is not a pseudonym."""
+    return text[:TEXT_MAX].upper().replace(",", " ").split()
+
+
 class FormError(ValueError):
     """A form value the console cannot turn into a request (the field is named)."""
 

@@ -32,7 +32,7 @@ from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
 from jit.tasks.v1 import tasks_pb2 as tk
 from services.console import present
-from services.console.actions import TABLES, FormError, build_request
+from services.console.actions import TABLES, FormError, build_request, pseudonyms
 from services.console.backend import Backend, Refused
 from services.console.sessions import LoginRequired, Sessions, UserSession
 from services.console.settings import SERVICES, ConsoleSettings
@@ -283,6 +283,7 @@ class Console:
             priority=priority,
             # Restricted to the parties unless the issuer widens it, as the service's own default.
             visibility=WHOLE_WORKSPACE if form.get("whole_workspace") else PARTIES_ONLY,
+            victim_refs=pseudonyms(str(form.get("victim_refs") or "")),
         )
         if days > 0:
             req.due_at.FromDatetime(c.now + dt.timedelta(days=days))

@@ -427,3 +427,21 @@ def test_one_trace_from_the_cli_through_the_service_to_the_published_event(
     while not published():
         assert time.monotonic() < deadline, "the outbox publish span is not in the CLI's trace"
         time.sleep(0.2)
+
+
+def test_a_task_names_its_victims_by_pseudonym_from_the_command_line(env: dict[str, str], synced: None) -> None:
+    """VICTIM_BY_PSEUDONYM: ``jit task create --victim`` (repeatable), shown by ``show`` and ``list``, and
+    ``jit task list --victim`` keeps that victim's tasks; a malformed pseudonym is one error line naming it."""
+    login(env, "nl-prosecutor")
+    n = uuid.uuid4().int % 10**6
+    victim, other = f"V-NL-{n:06}", f"V-NL-{n + 1:06}"
+    task = create_task(env, "nl-prosecutor", "--victim", victim, "--victim", other.lower(), title="Find the uploader")
+    assert task["victim_refs"] == [victim, other]
+    nl = ["--as", "nl-prosecutor", "task"]
+    assert f"{victim}, {other}" in jit(env, *nl, "show", task["id"]).stdout
+    listed = jit_json(env, *nl, "list", "--workspace", WORKSPACE, "--victim", other, "--all")["tasks"]
+    assert [t["id"] for t in listed] == [task["id"]]
+    table = jit(env, *nl, "list", "--workspace", WORKSPACE, "--victim", victim, "--wide").stdout
+    assert "VICTIMS" in table and task["id"] in table
+    bad = jit(env, *nl, "create", "-w", WORKSPACE, "-t", "x", "-a", "DE", "--victim", "Anna from Utrecht", code=1)
+    assert "victim_refs[0]" in error_line(bad) and "Anna" not in error_line(bad)

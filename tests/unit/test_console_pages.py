@@ -265,3 +265,49 @@ def test_a_restricted_item_is_listed_without_a_download_form() -> None:
     )
     assert "/items/i-open/download" in html and "/items/i-restricted/download" not in html
     assert "Restricted" in html and "Items restricted" in html
+
+
+def test_records_show_the_victims_they_concern_by_pseudonym_and_the_task_form_asks_for_them() -> None:
+    """VICTIM_BY_PSEUDONYM in the console: a task's, request's and order's page and their lists show the
+    victims' pseudonyms; the new-task form takes them, separated by commas or spaces."""
+    from types import SimpleNamespace
+
+    from services.console.actions import pseudonyms
+    from services.console.sessions import Sessions
+    from services.console.web import Console
+
+    settings = ConsoleSettings(console_client_secret="unit-test")
+    console = Console(settings, Sessions(settings))
+    common = dict(
+        user=SimpleNamespace(roles=("prosecutor",), workspaces=("jit-demo",), jurisdiction="NL"),
+        when=lambda v: present.when(v, present.zone("UTC")),
+        ts=present.instant,
+        tz=present.zone("UTC"),
+        now=NOW,
+        time_left=lambda v: present.time_left(v, NOW),
+        legal_zone=present.legal_zone("DE"),
+        upload_max_mb=1,
+        items=[],
+    )
+    refs = ["V-NL-0001", "V-NL-0002"]
+    t = tk.Task(id="t-1", workspace_id="jit-demo", title="Identify the uploader", victim_refs=refs)
+    t.created_at.FromDatetime(NOW)
+    r = ev.EvidenceRequest(id="r-1", workspace_id="jit-demo", title="Subscriber data", victim_refs=refs[:1])
+    o = pv.PreservationOrder(id="o-1", workspace_id="jit-demo", provider_id="socialnet-ie", victim_refs=refs[1:])
+    pages = {
+        "task.html": dict(task=t, record=t, kind="task"),
+        "request.html": dict(req=r, record=r, kind="request"),
+        "order.html": dict(order=o, record=o, kind="order"),
+        "tasks.html": dict(ws="jit-demo", columns=[(tk.TASK_STATE_ASSIGNED, [t])], kinds=[], priorities=[]),
+        "requests.html": dict(ws="jit-demo", requests=[r]),
+        "orders.html": dict(ws="jit-demo", orders=[o]),
+    }
+    expected = {"task.html": refs, "request.html": refs[:1], "order.html": refs[1:], "tasks.html": refs}
+    expected |= {"requests.html": refs[:1], "orders.html": refs[1:]}
+    for name, ctx in pages.items():
+        html = console.env.get_template(name).render(**common, **ctx)
+        assert [ref for ref in refs if ref in html] == expected[name], name
+        assert ", ".join(expected[name]) in html and "Victims" in html, name
+    form = console.env.get_template("tasks.html").render(**common, **pages["tasks.html"])
+    assert 'name="victim_refs"' in form and "never in the title or description" in form
+    assert pseudonyms(" v-nl-0001, V-NL-0002  V-NL-0003,") == ["V-NL-0001", "V-NL-0002", "V-NL-0003"]

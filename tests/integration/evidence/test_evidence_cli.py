@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import stat
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,20 @@ def test_jit_instruments_toward_outside_states_through_the_cli(env: dict[str, st
     made = jit_json(env, *epoc, "--notification-exemption-reason", "Offence in NL; the holder resides in NL")
     shown = jit(env, "--as", "nl-prosecutor", "evidence", "request", "show", made["id"]).stdout
     assert "not notified because" in shown and "the holder resides in NL" in " ".join(shown.split())
+
+
+def test_a_request_names_its_victims_by_pseudonym_through_the_cli(env: dict[str, str]) -> None:
+    """VICTIM_BY_PSEUDONYM: ``jit evidence request create --victim``, shown by ``show`` and ``list``, and
+    ``list --victim`` keeps that victim's requests."""
+    jit(env, "login", "nl-prosecutor", "--password", "demo")
+    victim = f"V-NL-{uuid.uuid4().int % 10**6:06}"
+    nl = ["--as", "nl-prosecutor", "evidence", "request"]
+    r = jit_json(
+        env, *nl, "create", "--workspace", "jit-demo", "--basis", "eio", "--to", "DE", "--authority", "OM Amsterdam",
+        "--title", "Subscriber data of the harassing account", "--target", "account:@harasser_x@instagram",
+        "--data", "subscriber", "--offence", "doxxing", "--victim", victim,
+    )  # fmt: skip
+    assert r["victim_refs"] == [victim]
+    assert victim in jit(env, *nl, "show", r["id"]).stdout
+    assert [x["id"] for x in jit_json(env, *nl, "list", "--workspace", "jit-demo", "--victim", victim)] == [r["id"]]
+    assert victim in jit(env, *nl, "list", "--workspace", "jit-demo", "--victim", victim).stdout

@@ -158,3 +158,18 @@ def test_errors_are_one_line(env: dict[str, str]) -> None:
     assert "targets[0].value" in bad.stderr
     missing = jit(env, "--as", "fr-prosecutor", "preservation", "show", str(uuid.uuid4()), code=1)
     assert "not found" in missing.stderr.lower()
+
+
+def test_an_order_names_its_victims_by_pseudonym_on_the_command_line(env: dict[str, str]) -> None:
+    """VICTIM_BY_PSEUDONYM: ``jit preservation create --victim``, shown by ``show`` and ``list``, and
+    ``list --victim`` keeps that victim's orders."""
+    victim = f"V-NL-{uuid.uuid4().int % 10**6:06}"
+    order = as_json(
+        env, "create", "--workspace", WS, "--provider", "socialnet-ie", "--basis", "provider-voluntary",
+        "--target", "handle:@harasser_x", "--data", "content", "--victim", victim,
+    )  # fmt: skip
+    assert order["victim_refs"] == [victim]
+    nl = ["--as", "nl-liaison", "preservation"]
+    assert victim in jit(env, *nl, "show", order["id"]).stdout
+    assert [o["id"] for o in as_json(env, "list", "--workspace", WS, "--victim", victim)["orders"]] == [order["id"]]
+    assert victim in jit(env, *nl, "list", "--workspace", WS, "--victim", victim).stdout
