@@ -7,7 +7,7 @@ warning is handled before the events that follow it):
 - ``expiry_warning`` (jit.preservation.v1.ExpiryWarning): on the FIRST warning of an expiry (the earliest
   offset) it creates one task, kind FOLLOW_UP, addressed to the order's issuing jurisdiction (also its
   origin), in the order's workspace with the order's visibility and shared_with, due at the order's
-  expiry, linked to the order. Its title and description follow the order's legal basis
+  expiry, linked to the order, concerning the order's victims (their pseudonyms, ``victim_refs``). Its title and description follow the order's legal basis
   (``domain.follow_up_text``): "Extend or request production" only while an extension is still possible
   (the order's ``extension_deadline``, which the preservation service computes from the basis and the
   provider); a Budapest Art. 29 order asks for the MLA production request, a used EPOC-PR extension or a
@@ -123,6 +123,8 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
             restricted=order.visibility != common_pb2.VISIBILITY_WORKSPACE,
             shared_with=tuple(order.shared_with),
             links=(Link("PRESERVATION_ORDER", order.id),),
+            # The order's victims are the follow-up's (VICTIM_BY_PSEUDONYM): it is about the same data.
+            victim_refs=tuple(order.victim_refs),
         )
         task = domain.create(cmd, task_id=new_id(), actor=system, now=now)
         digest = hashlib.sha256(request_id.encode()).hexdigest()

@@ -77,7 +77,7 @@ def test_the_first_warning_opens_one_follow_up_task(
     svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
     client = Client(svc, tokens)
     t0 = clock.now()
-    order = client.confirmed(shared_with=["DE"])
+    order = client.confirmed(shared_with=["DE"], victim_refs=["V-NL-0001"])
     expiry = t0 + 90 * DAY
 
     clock.advance(77 * DAY)  # T-14 d has passed: the first warning
@@ -93,6 +93,7 @@ def test_the_first_warning_opens_one_follow_up_task(
     assert task.visibility == common_pb2.VISIBILITY_RESTRICTED and list(task.shared_with) == ["DE"]
     assert task.due_at.ToDatetime(tzinfo=UTC) == expiry
     assert task.created_by.user_id == "system"
+    assert list(task.victim_refs) == ["V-NL-0001"]  # VICTIM_BY_PSEUDONYM: the order's victim is the task's
 
     # The later warnings are not "first": no more tasks.
     clock.advance(7 * DAY)
