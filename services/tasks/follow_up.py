@@ -7,7 +7,8 @@ warning is handled before the events that follow it):
 - ``expiry_warning`` (jit.preservation.v1.ExpiryWarning): on the FIRST warning of an expiry (the earliest
   offset) it creates one task, kind FOLLOW_UP, addressed to the order's issuing jurisdiction (also its
   origin), in the order's workspace with the order's visibility and shared_with, due at the order's
-  expiry, linked to the order, concerning the order's victims (their pseudonyms, ``victim_refs``). Its title and description follow the order's legal basis
+  expiry, linked to the order, concerning the order's victims (their pseudonyms, ``victim_refs``).
+  Its title and description follow the order's legal basis
   (``domain.follow_up_text``): "Extend or request production" only while an extension is still possible
   (the order's ``extension_deadline``, which the preservation service computes from the basis and the
   provider); a Budapest Art. 29 order asks for the MLA production request, a used EPOC-PR extension or a
