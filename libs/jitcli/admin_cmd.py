@@ -260,3 +260,165 @@ def sync(ctx: typer.Context) -> None:
         emit_json({"announced": count, "workspaces": [ws.id for ws in workspaces]})
     else:
         typer.echo(f"announced {count} workspace(s) on {state.settings.nats_url}")
+
+
+# -- retention: legal hold, the workspace's retention settings, deletion certificates ----------------------
+
+retention_app = typer.Typer(
+    help="Retention: legal hold, the workspace's retention years and proceedings' close, deletion certificates.",
+    no_args_is_help=True,
+)
+app.add_typer(retention_app, name="retention")
+
+
+def _lead_only(state: AppState, ws_id: str, what: str) -> None:
+    fed = state.settings.federation()
+    if fed is None:
+        return
+    lead = kcadmin.get_workspace(_admin(state), ws_id).lead
+    if lead != fed.node:
+        raise CliError(
+            f"this is the {fed.node} node: workspace {ws_id} is led by {lead}, whose node records its {what} "
+            "and announces it to the members' nodes"
+        )
+
+
+def retention_dict(ws: kcadmin.Workspace, default_years: int) -> dict[str, Any]:
+    """The workspace's retention settings and, per service, when its content may be destroyed and why."""
+    from jitlib import retention
+
+    info = workspace_info(ws)
+    ends: dict[str, Any] = {}
+    for service in ("tasks", "evidence", "preservation"):
+        end = retention.service_end(service, info.retention_facts(), default_years)
+        ends[service] = {"destroy_from": end.at.isoformat() if end.at else None, "held": end.held, "why": end.why}
+    return {
+        "id": ws.id,
+        "status": ws.status,
+        "ends_on": ws.ends_on,
+        "legal_hold": ws.legal_hold,
+        "retention_years": ws.retention_years or None,
+        "default_years": default_years,
+        "proceedings_closed_on": ws.proceedings_closed_on,
+        "services": ends,
+    }
+
+
+def workspace_info(ws: kcadmin.Workspace) -> Any:
+    from jitlib.workspaces import WorkspaceInfo
+
+    return WorkspaceInfo(
+        id=ws.id,
+        name=ws.name,
+        lead=ws.lead,
+        members=frozenset(ws.members),
+        status=ws.status,
+        version=ws.version,
+        starts_on=ws.starts_on,
+        ends_on=ws.ends_on,
+        legal_hold=ws.legal_hold,
+        retention_years=ws.retention_years or None,
+        proceedings_closed_on=ws.proceedings_closed_on,
+    )
+
+
+def _show_retention(state: AppState, ws: kcadmin.Workspace) -> None:
+    from jitlib.config import CommonSettings
+
+    data = retention_dict(ws, CommonSettings().retention_years)
+    if state.json:
+        emit_json(data)
+        return
+    typer.echo(f"workspace {ws.id} ({ws.status}, agreed period ends {ws.ends_on or '-'})")
+    typer.echo(f"  legal hold: {ws.legal_hold or 'none'}")
+    years = (
+        f"{ws.retention_years} (the workspace's)" if ws.retention_years else f"{data['default_years']} (node default)"
+    )
+    typer.echo(f"  retention years: {years}; proceedings closed: {ws.proceedings_closed_on or 'not recorded'}")
+    for service, end in data["services"].items():
+        typer.echo(f"  {service}: {end['why']}")
+
+
+@retention_app.command()
+def hold(
+    ctx: typer.Context,
+    ws_id: WsId,
+    reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why (shown, audited).", show_default=False)],
+) -> None:
+    """Set a legal hold: no service deletes anything of the workspace while it is set, whatever its retention
+    clock says; every service records it in its audit log (rule LEGAL_HOLD)."""
+    state: AppState = ctx.obj
+    _lead_only(state, ws_id, "legal hold")
+    ws = kcadmin.set_legal_hold(_admin(state), ws_id, reason)
+    _announce(state, [ws], f"the legal hold on {ws_id} was set in Keycloak")
+    _show_retention(state, ws)
+
+
+@retention_app.command()
+def release(ctx: typer.Context, ws_id: WsId) -> None:
+    """Release the workspace's legal hold: its retention clock applies again (audited by every service)."""
+    state: AppState = ctx.obj
+    _lead_only(state, ws_id, "legal hold")
+    ws = kcadmin.release_legal_hold(_admin(state), ws_id)
+    _announce(state, [ws], f"the legal hold on {ws_id} was released in Keycloak")
+    _show_retention(state, ws)
+
+
+@retention_app.command("set")
+def set_retention(
+    ctx: typer.Context,
+    ws_id: WsId,
+    years: Annotated[
+        int | None,
+        typer.Option("--years", metavar="N", help="Years kept after the agreement's end (0: the node's default)."),
+    ] = None,
+    proceedings_closed: Annotated[
+        str | None,
+        typer.Option("--proceedings-closed", metavar="DATE", help="The day the proceedings were closed, YYYY-MM-DD."),
+    ] = None,
+) -> None:
+    """Set the workspace's retention years and/or record that its proceedings were closed (evidence is held
+    until then), and announce it."""
+    state: AppState = ctx.obj
+    if years is None and proceedings_closed is None:
+        raise CliError("give --years and/or --proceedings-closed")
+    _lead_only(state, ws_id, "retention")
+    ws = kcadmin.set_retention(_admin(state), ws_id, years=years, proceedings_closed_on=proceedings_closed)
+    _announce(state, [ws], f"the retention of {ws_id} was set in Keycloak")
+    _show_retention(state, ws)
+
+
+@retention_app.command("show")
+def show_retention(ctx: typer.Context, ws_id: WsId) -> None:
+    """The workspace's legal hold and retention settings, and when each service may destroy its content."""
+    state: AppState = ctx.obj
+    _show_retention(state, kcadmin.get_workspace(_admin(state), ws_id))
+
+
+@retention_app.command()
+def certificates(
+    ctx: typer.Context,
+    workspace: Annotated[str, typer.Option("--workspace", metavar="WS", help="Only this workspace's.")] = "",
+) -> None:
+    """The deletion certificates of this node's services (read from their databases: run on the node, with
+    its JIT_STATE_DIR or JIT_<SERVICE>_DATABASE_URL): what was destroyed, when, by whom, the audit head."""
+    from jitlib import keytool
+    from jitlib.config import CommonSettings
+
+    state: AppState = ctx.obj
+    found = keytool.certificates(CommonSettings(), workspace)
+    if state.json:
+        emit_json(found)
+        return
+    if not found:
+        note("no deletion certificates")
+        return
+    for c in found:
+        counts = ", ".join(f"{n} {k}" for k, n in c["counts"].items())
+        head = c["audit_head"]
+        typer.echo(
+            f"{c['id']}: destroyed {c['destroyed_at']} by {c['by']}: {counts or 'no records'}; "
+            f"keys {', '.join(c['key_ids']) or '-'}; audit head {head['seq']} {head['hash']}; "
+            f"certificate entry {c['audit_seq'] or 'pruned'}; digest {'ok' if c['digest_ok'] else 'MISMATCH'}"
+        )
+        typer.echo(f"  why: {c['why']}")

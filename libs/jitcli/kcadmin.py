@@ -75,6 +75,11 @@ class Workspace:
     version: int
     closed_at: str | None = None
     group_id: str | None = field(default=None, compare=False)
+    #: Retention (``jitlib.retention``): a legal hold's reason ("" none), the workspace's years (0: the
+    #: node's default), the day the proceedings were recorded closed ("" while they run).
+    legal_hold: str = ""
+    retention_years: int = 0
+    proceedings_closed_on: str = ""
 
     @property
     def path(self) -> str:
@@ -173,6 +178,11 @@ def workspace_from_group(group_json: dict[str, Any]) -> Workspace:
         version=version,
         closed_at=_attr(attrs, "closed_at"),
         group_id=group_json.get("id"),
+        legal_hold=_attr(attrs, "legal_hold") or "",
+        retention_years=int(_attr(attrs, "retention_years") or 0)
+        if (_attr(attrs, "retention_years") or "").isdigit()
+        else 0,
+        proceedings_closed_on=_attr(attrs, "proceedings_closed_on") or "",
     )
 
 
@@ -189,6 +199,12 @@ def _workspace_attributes(ws: Workspace) -> dict[str, list[str]]:
     }
     if ws.closed_at:
         attrs["closed_at"] = [ws.closed_at]
+    if ws.legal_hold:
+        attrs["legal_hold"] = [ws.legal_hold]
+    if ws.retention_years:
+        attrs["retention_years"] = [str(ws.retention_years)]
+    if ws.proceedings_closed_on:
+        attrs["proceedings_closed_on"] = [ws.proceedings_closed_on]
     return attrs
 
 
@@ -484,6 +500,57 @@ def extend_workspace(admin: KeycloakAdmin, ws_id: str, ends_on: str) -> Workspac
             f"the agreed period of {ws_id!r} ends on {ws.ends_on}: an extension sets a later last day, not {ends_on}"
         )
     ws.ends_on = new_end.isoformat()
+    ws.version += 1
+    _save(admin, ws)
+    return get_workspace(admin, ws_id)
+
+
+#: The longest legal hold reason kept (it is shown, audited and announced to every service).
+HOLD_REASON_MAX = 200
+
+
+def set_legal_hold(admin: KeycloakAdmin, ws_id: str, reason: str) -> Workspace:
+    """Set a legal hold on the workspace (rule LEGAL_HOLD): no service deletes anything of it while it is
+    set. ``reason`` is required (1 to ``HOLD_REASON_MAX`` printable characters); a new reason replaces
+    the old one. Version bumped."""
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > HOLD_REASON_MAX or not reason.isprintable():
+        raise WorkspaceAdminError(f"a legal hold needs a reason of 1 to {HOLD_REASON_MAX} printable characters")
+    ws = workspace_from_group(_workspace_group(admin, ws_id))
+    if ws.legal_hold == reason:
+        raise WorkspaceAdminError(f"workspace {ws_id!r} is already held for that reason")
+    ws.legal_hold = reason
+    ws.version += 1
+    _save(admin, ws)
+    return get_workspace(admin, ws_id)
+
+
+def release_legal_hold(admin: KeycloakAdmin, ws_id: str) -> Workspace:
+    """Release the workspace's legal hold: its retention clock applies again. Version bumped."""
+    ws = workspace_from_group(_workspace_group(admin, ws_id))
+    if not ws.legal_hold:
+        raise WorkspaceAdminError(f"workspace {ws_id!r} has no legal hold")
+    ws.legal_hold = ""
+    ws.version += 1
+    _save(admin, ws)
+    return get_workspace(admin, ws_id)
+
+
+def set_retention(
+    admin: KeycloakAdmin, ws_id: str, *, years: int | None = None, proceedings_closed_on: str | None = None
+) -> Workspace:
+    """Set the workspace's retention years (1 to 100; 0: the node's default) and/or the day its proceedings
+    were recorded closed (an ISO date, not in the future). Version bumped."""
+    ws = workspace_from_group(_workspace_group(admin, ws_id))
+    if years is not None:
+        if not (years == 0 or 1 <= years <= 100):
+            raise WorkspaceAdminError("retention years: 1 to 100, or 0 for the node's default")
+        ws.retention_years = years
+    if proceedings_closed_on is not None:
+        day = _validate_date("proceedings_closed_on", proceedings_closed_on)
+        if day > _dt.datetime.now(_dt.UTC).date():
+            raise WorkspaceAdminError(f"proceedings_closed_on {proceedings_closed_on} is in the future")
+        ws.proceedings_closed_on = day.isoformat()
     ws.version += 1
     _save(admin, ws)
     return get_workspace(admin, ws_id)

@@ -30,6 +30,9 @@ def to_pb(ws: Any) -> common_pb2.Workspace:
         status=common_pb2.WORKSPACE_STATUS_CLOSED if ws.status == "closed" else common_pb2.WORKSPACE_STATUS_OPEN,
         version=int(ws.version),
         closed_at=getattr(ws, "closed_at", None) or "",
+        legal_hold=getattr(ws, "legal_hold", ""),
+        retention_years=int(getattr(ws, "retention_years", 0)),
+        proceedings_closed_on=getattr(ws, "proceedings_closed_on", ""),
     )
 
 
@@ -100,4 +103,7 @@ async def announced_workspace(
         members=list(latest.members),
         version=latest.version,
         closed_at=latest.closed_at or None,
+        legal_hold=latest.legal_hold,
+        retention_years=latest.retention_years,
+        proceedings_closed_on=latest.proceedings_closed_on,
     )

@@ -123,7 +123,10 @@ class Node:
             log = self.folder / "logs" / f"{name}.log"
             wait_until(
                 lambda p=port: grpc_healthy(p, self.credentials),  # type: ignore[misc]
-                timeout, f"{self.country}'s {name} service", log, proc,
+                timeout,
+                f"{self.country}'s {name} service",
+                log,
+                proc,
             )
 
     def stop_services(self) -> None:

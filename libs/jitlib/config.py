@@ -60,6 +60,11 @@ class CommonSettings(BaseSettings):
     #: The countries whose nodes this one is linked to (``DE,IE``): events go to a peer only when its
     #: country is in their audience; what peers send is taken in from the ``JIT_IN`` stream.
     federation_peers: str = ""
+    #: Years a closed workspace's case records are kept after its agreement's last day (evidence: after the
+    #: proceedings are recorded closed) when the workspace sets none (``jitlib.retention``), then destroyed.
+    retention_years: int = Field(default=5, ge=1, le=100)
+    #: Seconds between two retention sweeps of a service (audit pruning, crypto-shredding what is due).
+    retention_scan_seconds: float = Field(default=3600, gt=0)
     #: Days the node keeps what it sent, for a peer whose link is down.
     federation_retention_days: int = Field(default=90, ge=1)
     #: Seconds a command on another node's record waits for that node's answer before UNAVAILABLE.

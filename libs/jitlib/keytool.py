@@ -3,6 +3,7 @@
 
     python -m jitlib.keytool status                      # which KEK wraps how many data keys, per service
     python -m jitlib.keytool shred --workspace WS --yes  # crypto-shred a retired workspace's content
+    python -m jitlib.keytool certificates [--workspace WS]  # the deletion certificates, as JSON lines
 
 ``status`` says when a rotated-out KEK may be removed from the KEK file: when no service has a data key
 under it any more. ``shred`` destroys the workspace's content key in the tasks, evidence, preservation and
@@ -120,6 +121,44 @@ def shred(common: CommonSettings, workspace_id: str, out: list[str]) -> int:
     return 0
 
 
+def certificates(common: CommonSettings, workspace_id: str = "") -> list[dict[str, Any]]:
+    """Every deletion certificate of the node's services (``jitlib.retention_sweep``), oldest first, each
+    with ``digest_ok`` (its stored digest matches its body) and ``audit_seq`` (the seq of its entry in the
+    service's audit chain, 0 when that entry is no longer there: pruned after 3 years, or removed)."""
+    import json
+
+    from jitlib.retention import Certificate
+
+    out: list[dict[str, Any]] = []
+    for name in SERVICES:
+        engine = _engine(common, name)
+        if engine is None:
+            continue
+        try:
+            meta = MetaData()
+            meta.reflect(engine, only=lambda n, _m: n in ("deletion_certificates", "audit_log"))
+            if "deletion_certificates" not in meta.tables:
+                continue
+            t, log = meta.tables["deletion_certificates"], meta.tables["audit_log"]
+            query = select(t).order_by(t.c.issued_at, t.c.id)
+            if workspace_id:
+                query = query.where(t.c.workspace_id == workspace_id)
+            with engine.connect() as conn:
+                for row in conn.execute(query).mappings():
+                    cert = Certificate.from_dict(json.loads(row["body"]))
+                    seq = conn.execute(
+                        select(log.c.seq).where(
+                            log.c.record_type == "deletion_certificate", log.c.record_id == row["digest"]
+                        )
+                    ).scalar()
+                    data = cert.as_dict()
+                    data.update(digest=row["digest"], digest_ok=cert.digest() == row["digest"], audit_seq=seq or 0)
+                    out.append(data)
+        finally:
+            engine.dispose()
+    return sorted(out, key=lambda c: (str(c["destroyed_at"]), str(c["id"])))
+
+
 def _workspace_id(value: str) -> str:
     if not value or len(value) > 64 or not value.isprintable():
         raise argparse.ArgumentTypeError("a workspace id is 1 to 64 printable characters")
@@ -130,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jitlib.keytool", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("status", help="which key-encryption key wraps how many data keys, per service")
+    c = sub.add_parser("certificates", help="the deletion certificates of every service, as JSON lines")
+    c.add_argument("--workspace", default="", metavar="WS")
     p = sub.add_parser("shred", help="crypto-shred a retired workspace's content (cannot be undone)")
     p.add_argument("--workspace", required=True, metavar="WS", type=_workspace_id)
     p.add_argument("--yes", action="store_true", help="confirm: the content is destroyed for good")
@@ -139,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "status":
             code = status(common, out)
+        elif args.command == "certificates":
+            import json
+
+            out += [json.dumps(c, sort_keys=True, ensure_ascii=False) for c in certificates(common, args.workspace)]
+            code = 0
         elif not args.yes:
             out.append("shred destroys the workspace's content for good: add --yes to confirm")
             code = 2

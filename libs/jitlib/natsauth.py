@@ -33,7 +33,8 @@ service's durable consumer on that same stream (on the shared ``JIT_IN``, where 
 own subjects); the body of a stream update (a service allowed to update a shared stream could change its
 limits); and what a message says (the consumers check an event's sender and audience themselves).
 Deleting or purging a stream, or deleting a consumer, is allowed to no service (only ``backup`` may delete
-a stream, to restore it).
+a stream, to restore it); a service may read and erase single messages of its own stream
+(``STREAM.MSG.GET``/``MSG.DELETE``: the retention sweep erases a destroyed workspace's events).
 """
 
 from __future__ import annotations
@@ -170,6 +171,8 @@ def permissions(name: str, country: str = "") -> dict[str, Any]:
     if c.service:
         for s in own_streams:
             publish += _manage(s)
+            # The retention sweep erases a destroyed workspace's events from its own stream, one by one.
+            publish += [f"$JS.API.STREAM.MSG.GET.{s}", f"$JS.API.STREAM.MSG.DELETE.{s}"]
         for s in shared:
             publish += _manage(s)
         for d in c.consumes:

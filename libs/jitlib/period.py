@@ -154,9 +154,7 @@ def warning_schedule(workspace_id: str, ends_on: date, offsets: tuple[timedelta,
     return out
 
 
-def due_warning(
-    workspace_id: str, ends_on: str, offsets: tuple[timedelta, ...], now: datetime
-) -> PeriodWarning | None:
+def due_warning(workspace_id: str, ends_on: str, offsets: tuple[timedelta, ...], now: datetime) -> PeriodWarning | None:
     """The warning to send now: the latest one of the schedule already due. The earlier ones are
     superseded (a node that was down, or a period set or extended late, sends one warning saying how long
     is left, not a burst of stale ones). None before the first one, or without an end date."""

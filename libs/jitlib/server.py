@@ -33,6 +33,7 @@ from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.errors import JitError
 from jitlib.forwarding import CommandResponder, ForwardedRefusal, Forwarder, OwnedElsewhere
 from jitlib.outbox import OutboxRelay
+from jitlib.retention_sweep import RetentionSweep
 from jitlib.runtime import Runtime, current_method
 from jitlib.telemetry import current_trace_id, setup_logging, setup_tracing
 
@@ -439,7 +440,16 @@ class ServiceApp:
             database.write, database.read, self.spec.metadata, keks, interval=self.common.kek_check_seconds
         )
         self.spec.extra["kek_rotation"] = rotation
-        self._consumers = [rotation, *(self.spec.consumers(rt) if self.spec.consumers else [])]
+        sweep = RetentionSweep(
+            rt,
+            self.spec.metadata,
+            [s.name or "" for s in self.spec.streams],
+            default_years=self.common.retention_years,
+            interval=self.common.retention_scan_seconds,
+            hooks=self.spec.extra.get("retention_hooks"),
+        )
+        self.spec.extra["retention_sweep"] = sweep
+        self._consumers = [rotation, sweep, *(self.spec.consumers(rt) if self.spec.consumers else [])]
         for consumer in self._consumers:
             consumer.start()
 
@@ -469,8 +479,14 @@ class ServiceApp:
         if federation is not None:
             loopback_credentials, server_name = loopback
             self._responder = CommandResponder(
-                bus, self.spec.name, federation.node, names, self.port, _server_streaming(names),
-                credentials=loopback_credentials, server_name=server_name,
+                bus,
+                self.spec.name,
+                federation.node,
+                names,
+                self.port,
+                _server_streaming(names),
+                credentials=loopback_credentials,
+                server_name=server_name,
             )
             self._responder.start()
         log.info("%s serving on port %d", self.spec.name, self.port)

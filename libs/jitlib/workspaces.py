@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
-from jitlib import audit, period
+from jitlib import audit, period, retention
 from jitlib.bus import Bus, PoisonMessage, ensure_stream, stream_for
 from jitlib.db import Database, RuntimeTables
 from jitlib.federation import INBOUND_STREAM, Federation, inbound_filter, outbound_subject, sender_of
@@ -44,10 +44,26 @@ class WorkspaceInfo:
     #: The JIT agreement's period, ISO dates (``jitlib.period``); "" when the announcement had none.
     starts_on: str = ""
     ends_on: str = ""
+    #: Retention (``jitlib.retention``): a legal hold's reason ("" none), the workspace's years (None: the
+    #: node's default), the day its proceedings were recorded closed ("" while they run).
+    legal_hold: str = ""
+    retention_years: int | None = None
+    proceedings_closed_on: str = ""
 
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    def retention_facts(self) -> retention.Facts:
+        """What ``jitlib.retention`` needs of this workspace."""
+        return retention.Facts(
+            workspace_id=self.id,
+            closed=self.status == "closed",
+            ends_on=period.last_day(self.ends_on),
+            legal_hold=self.legal_hold,
+            proceedings_closed_on=period.last_day(self.proceedings_closed_on),
+            years=self.retention_years,
+        )
 
     @property
     def last_day(self) -> date | None:
@@ -108,6 +124,12 @@ def workspace_event_problem(envelope: Envelope, ws: common_pb2.Workspace, curren
         return "the period's dates must be ISO dates (YYYY-MM-DD)"
     if starts is not None and ends is not None and ends < starts:
         return "the period ends before it starts"
+    if ws.proceedings_closed_on and period.last_day(ws.proceedings_closed_on) is None:
+        return "the proceedings' close must be an ISO date (YYYY-MM-DD)"
+    if ws.retention_years and not retention.valid_years(ws.retention_years):
+        return f"retention years must be 1 to {retention.MAX_YEARS}"
+    if len(ws.legal_hold) > 1000:
+        return "a legal hold's reason is too long"
     try:
         occurred = envelope.occurred_at.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
@@ -148,26 +170,43 @@ def apply_workspace_event(session: Session, tables: RuntimeTables, envelope: Env
         "status": "closed" if ws.status == common_pb2.WORKSPACE_STATUS_CLOSED else "open",
         "version": ws.version,
         "updated_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
+        "legal_hold": ws.legal_hold[:1000],
+        "retention_years": ws.retention_years or None,
+        "proceedings_closed_on": ws.proceedings_closed_on[:10],
     }
     if current is None:
         session.execute(t.insert().values(id=ws.id, **values))
+        if ws.legal_hold:
+            _audit_change(session, tables, envelope, ws.id, HOLD_SET)
     else:
         session.execute(t.update().where(t.c.id == ws.id).values(**values))
         if values["ends_on"] != current.ends_on:
-            _audit_period_change(session, tables, envelope, ws.id)
+            _audit_change(session, tables, envelope, ws.id, PERIOD_CHANGED)
+        if ws.legal_hold != current.legal_hold:
+            _audit_change(session, tables, envelope, ws.id, HOLD_SET if ws.legal_hold else HOLD_RELEASED)
+        if (values["retention_years"], values["proceedings_closed_on"]) != (
+            current.retention_years,
+            current.proceedings_closed_on,
+        ):
+            _audit_change(session, tables, envelope, ws.id, RETENTION_CHANGED)
     return True
 
 
 #: The audit entry's operation when a workspace's agreed period changes (rule JIT_PERIOD_EXTENSION).
 PERIOD_CHANGED = "jit.workspaces/ExtendPeriod"
+#: ... when a legal hold is set (or its reason changed) and released (rule LEGAL_HOLD).
+HOLD_SET = "jit.workspaces/SetLegalHold"
+HOLD_RELEASED = "jit.workspaces/ReleaseLegalHold"
+#: ... when its retention years or the proceedings' close change.
+RETENTION_CHANGED = "jit.workspaces/SetRetention"
 
 
-def _audit_period_change(session: Session, tables: RuntimeTables, envelope: Envelope, ws_id: str) -> None:
-    """A new end date (``jit admin workspace extend``) is in every service's audit log, under the
-    administrator who announced it, at the time this service applied it."""
+def _audit_change(session: Session, tables: RuntimeTables, envelope: Envelope, ws_id: str, operation: str) -> None:
+    """A change an administrator announced (a new end date, a legal hold, ...) is in every service's audit
+    log, under the administrator who announced it, at the time this service applied it."""
     actor = envelope.actor
     entry = audit.AuditEvent(
-        operation=PERIOD_CHANGED,
+        operation=operation,
         user_id=actor.user_id or "jit-admin",
         username=actor.username or "jit admin",
         jurisdiction=actor.jurisdiction or envelope.origin_jurisdiction,
@@ -198,6 +237,9 @@ def _info(row: Any) -> WorkspaceInfo:
         version=row["version"],
         starts_on=row["starts_on"] or "",
         ends_on=row["ends_on"] or "",
+        legal_hold=row["legal_hold"] or "",
+        retention_years=row["retention_years"],
+        proceedings_closed_on=row["proceedings_closed_on"] or "",
     )
 
 

@@ -11,9 +11,10 @@ from typing import Any
 import grpc
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+from sqlalchemy.orm import Session
 
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from jitlib import replicas
+from jitlib import replicas, retention_sweep
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -74,6 +75,15 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
     settings = settings or EvidenceSettings()
     offsets = settings.offsets()
     extra: dict[str, Any] = {}
+
+    def blob_files(session: Session, workspace_id: str) -> list[Path]:
+        """Retention: the blob files of a workspace whose key is destroyed (``jitlib.retention_sweep``)."""
+        blob_store = extra.get("blobs")
+        if blob_store is None:
+            return []
+        return [blob_store.path(k) for k in store.blob_keys_of_workspace(session, workspace_id)]
+
+    extra["retention_hooks"] = retention_sweep.Hooks(files=blob_files)
 
     def register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
         state_dir = rt.common.state_dir

@@ -785,6 +785,14 @@ def all_items(session: Session, after_id: str, limit: int) -> list[ItemWithHead]
     return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
 
 
+def blob_keys_of_workspace(session: Session, workspace_id: str) -> list[str]:
+    """The blobs this node stores for a workspace's items (retention: deleted with its key)."""
+    rows = session.scalars(
+        select(ItemRow.blob_key).where(ItemRow.workspace_id == workspace_id, ItemRow.blob_key != "").distinct()
+    )
+    return list(rows)
+
+
 def blob_in_use(session: Session, blob_key: str) -> bool:
     return session.scalar(select(ItemRow.id).where(ItemRow.blob_key == blob_key).limit(1)) is not None
 

@@ -109,7 +109,9 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
         scanner = notices.RetentionScanner(
             rt,
             p.channels,
-            notices.retention_scan(timedelta(days=settings.retention_days), timedelta(days=settings.shred_grace_days)),
+            notices.retention_scan(
+                timedelta(days=settings.retention_days), timedelta(days=settings.shred_grace_days), rt.tables
+            ),
             notices.shredder(rt, p.channels, p.live, loop),
             interval=settings.retention_scan_seconds,
         )

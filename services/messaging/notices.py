@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2
-from jitlib import audit, sealing
+from jitlib import audit, legal, retention, retention_sweep, sealing
 from jitlib.alerts import SYSTEM, Alert, AlertScanner, Emit, Scan
 from jitlib.bus import Handler, PoisonMessage
+from jitlib.db import RuntimeTables
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import all_workspaces, get_workspace
 from services.messaging import domain, store
@@ -112,9 +113,10 @@ def notice_handler(
 # -- retention ----------------------------------------------------------------------------------------
 
 
-def retention_scan(retention: timedelta, grace: timedelta) -> Scan:
-    """Alerts for workspaces whose retention and grace period have ended since this node saw them closed.
-    The alert's key names the closure (a reopened, closed-again workspace is a new one)."""
+def retention_scan(retention: timedelta, grace: timedelta, tables: RuntimeTables) -> Scan:
+    """Alerts for workspaces whose retention and grace period have ended since this node saw them closed,
+    and that no legal hold keeps (rule LEGAL_HOLD: a held workspace makes no alert, so its release lets
+    the alert come). The alert's key names the closure (a reopened, closed-again workspace is a new one)."""
 
     def scan(session: Session, now: datetime) -> Sequence[Alert]:
         return [
@@ -124,9 +126,19 @@ def retention_scan(retention: timedelta, grace: timedelta) -> Scan:
                 payload=(ws, seen),
             )
             for ws, seen in store.closures_due(session, now - retention - grace)
+            if not _held(session, tables, ws)
         ]
 
     return scan
+
+
+def _held(session: Session, tables: RuntimeTables, workspace_id: str) -> bool:
+    info = get_workspace(session, tables, workspace_id)
+    return info is not None and bool(info.legal_hold)
+
+
+class HeldMeanwhile(Exception):
+    """A legal hold was set between the scan and the shred: the alert is not recorded, nothing shredded."""
 
 
 def shredder(rt: Runtime, channels: Channels, live: Live, loop: asyncio.AbstractEventLoop) -> Emit:
@@ -140,7 +152,28 @@ def shredder(rt: Runtime, channels: Channels, live: Live, loop: asyncio.Abstract
         if not domain.may_shred(info.status if info else None, recorded_closure=recorded, due_closure=seen):
             log.warning("workspace %s is no longer closed here: its content is not shredded", ws)
             return
-        shredded = channels.shred_workspace(uow, ws, rt.clock.now())
+        if info is not None and info.legal_hold:
+            raise HeldMeanwhile(f"workspace {ws} is under a legal hold: its content is not shredded")
+        now = rt.clock.now()
+        session = uow.session
+        counts = store.retention_counts(session, ws)
+        key_ids = tuple(retention_sweep.key_id(w) for w in store.live_wrapped_keys(session, ws))
+        head_seq, head_hash = audit.head(session, rt.tables)
+        shredded = channels.shred_workspace(uow, ws, now)
+        cert = retention.Certificate(
+            id=retention_sweep.certificate_id(rt.name, ws),
+            service=rt.name,
+            workspace_id=ws,
+            counts=counts,
+            key_ids=key_ids,
+            destroyed_at=now,
+            by="system",
+            why=f"seen closed on {seen.date().isoformat()}, then the retention and grace periods "
+            f"{legal.cite('RETENTION_MESSAGES')}",
+            audit_head=retention.Head(rt.name, head_seq, head_hash),
+            files_deleted=len(shredded),
+        )
+        retention_sweep.write_certificate(session, rt.tables, cert)
 
         def committed() -> None:
             rt.relay.wake()

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     insert,
     select,
     true,
@@ -678,6 +679,37 @@ def alerts_sent_among(session: Session, keys: list[str]) -> set[str]:
 def workspace_shredded(session: Session, workspace_id: str) -> bool:
     row = session.get(WorkspaceClosure, workspace_id)
     return row is not None and row.shredded_at is not None
+
+
+def retention_counts(session: Session, workspace_id: str) -> dict[str, int]:
+    """What a workspace's shred destroys, per record kind (its deletion certificate)."""
+    channel_ids = channel_ids_of_workspace(session, workspace_id)
+    messages = session.scalar(
+        select(func.count()).select_from(MessageRow).where(MessageRow.channel_id.in_(channel_ids))
+    )
+    keys = session.scalar(
+        select(func.count())
+        .select_from(ChannelKey)
+        .where(ChannelKey.channel_id.in_(channel_ids), ChannelKey.wrapped.is_not(None))
+    )
+    return {"channels": len(channel_ids), "messages": int(messages or 0), "channel_keys": int(keys or 0)}
+
+
+def live_wrapped_keys(session: Session, workspace_id: str) -> list[bytes]:
+    """The wrapped forms of a workspace's keys still alive: its workspace key, then its channels' keys."""
+    out: list[bytes] = []
+    key = session.get(WorkspaceKey, workspace_id)
+    if key is not None and key.wrapped is not None:
+        out.append(key.wrapped)
+    channel_ids = channel_ids_of_workspace(session, workspace_id)
+    out += [
+        w
+        for w in session.scalars(
+            select(ChannelKey.wrapped).where(ChannelKey.channel_id.in_(channel_ids), ChannelKey.wrapped.is_not(None))
+        )
+        if w is not None
+    ]
+    return out
 
 
 def closures_due(session: Session, seen_before: datetime) -> list[tuple[str, datetime]]:

@@ -207,6 +207,7 @@ def test_a_restored_node_has_everything_once(
             "--title", "Written while the backup ran", "--due-in", "5d", user="nl-prosecutor", on=env,
         )  # fmt: skip
         gap["task"] = task["id"]
+
         def noticed() -> bool:  # the thread exists once messaging has taken the task's event
             res = run(["--json", "--as", "nl-prosecutor", "msg", "read", f"task:{task['id']}", "--no-mark-read"], env)
             return res.code == 0 and any(m.get("system") for m in json.loads(res.stdout)["messages"])

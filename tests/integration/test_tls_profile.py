@@ -147,8 +147,21 @@ def test_the_cli_pointed_at_the_ca_works_end_to_end_over_tls(cli_env: dict[str, 
     jit(cli_env, "login", "nl-prosecutor", "--password", "demo")  # the token grant, over HTTPS
     synced = json.loads(jit(cli_env, "--json", "admin", "workspace", "sync").stdout)  # Keycloak admin + NATS
     assert WORKSPACE in synced["workspaces"]
-    args = ["--json", "task", "create", "--workspace", WORKSPACE, "--title", "Trace the wallet over TLS",
-            "--assignee", "DE", "--due-in", "7d", "--request-id", str(uuid.uuid4())]
+    args = [
+        "--json",
+        "task",
+        "create",
+        "--workspace",
+        WORKSPACE,
+        "--title",
+        "Trace the wallet over TLS",
+        "--assignee",
+        "DE",
+        "--due-in",
+        "7d",
+        "--request-id",
+        str(uuid.uuid4()),
+    ]
     deadline = time.monotonic() + 30
     while True:  # until the service has learnt the workspace from NATS (over TLS)
         result = RUNNER.invoke(jit_app, args, env=cli_env)
@@ -372,7 +385,11 @@ def tls_hub(test_pki: pki.LocalPki, tmp_path_factory: pytest.TempPathFactory) ->
     passwords = {"NL": uuid.uuid4().hex, "DE": uuid.uuid4().hex}
     server = test_pki.server
     hub_conf = natsconf.hub_config(
-        ["NL", "DE"], passwords, port=hub_port, leafnode_port=leaf_port, monitor_port=monitor,
+        ["NL", "DE"],
+        passwords,
+        port=hub_port,
+        leafnode_port=leaf_port,
+        monitor_port=monitor,
         tls=natsconf.tls_block(server.cert, server.key, test_pki.ca, verify=True),
     )
     hub = NatsProcess("hub", hub_port, natsconf.write(root / "hub.conf", hub_conf), root / "hub.log").start()
@@ -382,9 +399,13 @@ def tls_hub(test_pki: pki.LocalPki, tmp_path_factory: pytest.TempPathFactory) ->
         ("DE", None),
     ):
         node = natsconf.NodeNats(
-            country=country, port=free_port(), store_dir=root / country / "store",
-            hub_url=f"nats-leaf://127.0.0.1:{leaf_port}", password=passwords[country],
-            tls=natsconf.tls_block(server.cert, server.key), link_tls=link_tls,
+            country=country,
+            port=free_port(),
+            store_dir=root / country / "store",
+            hub_url=f"nats-leaf://127.0.0.1:{leaf_port}",
+            password=passwords[country],
+            tls=natsconf.tls_block(server.cert, server.key),
+            link_tls=link_tls,
         )
         conf = natsconf.write(root / country / "nats.conf", node.config())
         nodes[country] = NatsProcess(country.lower(), node.port, conf, root / country / "nats.log").start()
@@ -420,7 +441,10 @@ def test_what_crosses_the_tls_link_arrives(test_pki: pki.LocalPki, tls_hub: dict
     async def across() -> bytes:
         # On the hub, in NL's account (its link user); on NL's node, a client of its TLS client port.
         at_hub = await nats.connect(
-            f"tls://127.0.0.1:{hub.port}", user="nl", password=tls_hub["passwords"]["NL"], tls=client,
+            f"tls://127.0.0.1:{hub.port}",
+            user="nl",
+            password=tls_hub["passwords"]["NL"],
+            tls=client,
             allow_reconnect=False,
         )
         at_node = await nats.connect(f"tls://127.0.0.1:{nl.port}", tls=client, allow_reconnect=False)
@@ -444,7 +468,9 @@ def test_what_crosses_the_tls_link_arrives(test_pki: pki.LocalPki, tls_hub: dict
 
 def test_the_hub_refuses_a_client_without_a_certificate(test_pki: pki.LocalPki, tls_hub: dict[str, Any]) -> None:
     _nats_refusal(
-        f"tls://127.0.0.1:{tls_hub['hub'].port}", user="nl", password=tls_hub["passwords"]["NL"],
+        f"tls://127.0.0.1:{tls_hub['hub'].port}",
+        user="nl",
+        password=tls_hub["passwords"]["NL"],
         tls=tls.client_context(test_pki.ca),
     )
 
@@ -484,7 +510,9 @@ def test_a_forwarded_command_is_answered_through_the_owner_s_tls_port(
         nc = await nats.connect(tls_nats.url, tls=tls.client_context(test_pki.ca), allow_reconnect=False)
         try:
             headers = {
-                METHOD: "/jit.tasks.v1.TaskService/GetTask", AUTHORIZATION: f"Bearer {token}", FORWARDED_BY: "DE"
+                METHOD: "/jit.tasks.v1.TaskService/GetTask",
+                AUTHORIZATION: f"Bearer {token}",
+                FORWARDED_BY: "DE",
             }
             request = tasks_pb2.GetTaskRequest(id=missing).SerializeToString()
             deadline = time.monotonic() + 30

@@ -69,4 +69,3 @@ def test_errors_are_one_safe_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 def _now() -> dt.datetime:
     return dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-

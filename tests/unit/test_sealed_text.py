@@ -144,9 +144,7 @@ def test_rows_written_before_sealing_are_sealed_by_the_backfill(tmp_path: Path, 
     db = make_db(tmp_path, ring)
     with db.engine.begin() as conn:
         for i in range(7):
-            conn.execute(
-                NOTES_TABLE.insert().values(id=f"old{i}", workspace_id="ws-1", title=f"{TITLE} {i}", body="")
-            )
+            conn.execute(NOTES_TABLE.insert().values(id=f"old{i}", workspace_id="ws-1", title=f"{TITLE} {i}", body=""))
     assert read(db, "old3") == (f"{TITLE} 3", "")  # a clear row reads as it is until sealed
     assert sealing.backfill_all(db.write_sync, Base.metadata) == 7
     assert sealing.backfill_all(db.write_sync, Base.metadata) == 0

@@ -72,15 +72,24 @@ def test_a_local_server_with_tls_has_a_tls_block_and_without_has_none(files: pki
 
 def test_a_node_s_link_to_the_hub_checks_the_hub_against_the_ca(files: pki.LocalPki, tmp_path: Path) -> None:
     node = natsconf.NodeNats(
-        country="NL", port=4222, store_dir=tmp_path, hub_url="nats-leaf://hub.example:7422", password="pw",
+        country="NL",
+        port=4222,
+        store_dir=tmp_path,
+        hub_url="nats-leaf://hub.example:7422",
+        password="pw",
         tls=natsconf.tls_block(files.server.cert, files.server.key),
         link_tls=natsconf.tls_block(files.client.cert, files.client.key, files.ca),
     ).config()
     (remote,) = node["leafnodes"]["remotes"]
     assert remote["tls"]["ca_file"] == str(files.ca) and remote["tls"]["cert_file"] == str(files.client.cert)
     assert node["tls"]["cert_file"] == str(files.server.cert)
-    hub = natsconf.hub_config(["NL", "DE"], {"NL": "a", "DE": "b"}, port=4222, leafnode_port=7422,
-                              tls=natsconf.tls_block(files.server.cert, files.server.key, files.ca, verify=True))
+    hub = natsconf.hub_config(
+        ["NL", "DE"],
+        {"NL": "a", "DE": "b"},
+        port=4222,
+        leafnode_port=7422,
+        tls=natsconf.tls_block(files.server.cert, files.server.key, files.ca, verify=True),
+    )
     assert hub["leafnodes"]["tls"]["verify"] is True and hub["tls"] == hub["leafnodes"]["tls"]
 
 

@@ -70,7 +70,7 @@ class Actor(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., username: _Optional[str] = ..., jurisdiction: _Optional[str] = ...) -> None: ...
 
 class Workspace(_message.Message):
-    __slots__ = ("id", "name", "lead", "members", "legal_basis", "starts_on", "ends_on", "status", "version", "closed_at")
+    __slots__ = ("id", "name", "lead", "members", "legal_basis", "starts_on", "ends_on", "status", "version", "closed_at", "legal_hold", "retention_years", "proceedings_closed_on")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LEAD_FIELD_NUMBER: _ClassVar[int]
@@ -81,6 +81,9 @@ class Workspace(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CLOSED_AT_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_HOLD_FIELD_NUMBER: _ClassVar[int]
+    RETENTION_YEARS_FIELD_NUMBER: _ClassVar[int]
+    PROCEEDINGS_CLOSED_ON_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     lead: str
@@ -91,7 +94,10 @@ class Workspace(_message.Message):
     status: WorkspaceStatus
     version: int
     closed_at: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., lead: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., status: _Optional[_Union[WorkspaceStatus, str]] = ..., version: _Optional[int] = ..., closed_at: _Optional[str] = ...) -> None: ...
+    legal_hold: str
+    retention_years: int
+    proceedings_closed_on: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., lead: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., status: _Optional[_Union[WorkspaceStatus, str]] = ..., version: _Optional[int] = ..., closed_at: _Optional[str] = ..., legal_hold: _Optional[str] = ..., retention_years: _Optional[int] = ..., proceedings_closed_on: _Optional[str] = ...) -> None: ...
 
 class WorkspacePeriodWarning(_message.Message):
     __slots__ = ("workspace", "label", "days_left", "ended", "channel_id", "message_id")

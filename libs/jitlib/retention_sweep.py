@@ -1,0 +1,298 @@
+"""The retention sweep every service runs (started by the bootstrap, ``jitlib.server``), every
+``JIT_RETENTION_SCAN_SECONDS`` and at start:
+
+1. prune its audit log of entries older than 3 years (``jitlib.audit.prune``, rule RETENTION_AUDIT_LOG);
+2. for a service whose case content is sealed under per-workspace keys (``jitlib.sealing``: tasks,
+   evidence, preservation), crypto-shred each workspace whose time has come (``jitlib.retention``:
+   ``service_end`` over the workspace directory, never under a legal hold, never an open workspace):
+
+   - first erase the copies of the workspace's events in the service's own JetStream stream (they carry
+     the records' state in clear): each message is deleted with NATS's secure erase (overwritten);
+   - then, in one transaction: count what is destroyed, destroy the workspace key (a tombstone stays, so
+     nothing is sealed again under a new key), write a deletion certificate (rule DELETION_CERTIFICATE)
+     naming the audit chain's head at that moment, and append the certificate's entry to the chain;
+   - after the commit, wipe what the database freed (``sealing.wipe_freed``) and delete the files the
+     service names (evidence: the workspace's blob files).
+
+Why a scanner per service rather than one node command on a timer: each service owns its database, its
+keys held in memory and its stream; the sweep runs in the process that holds them (no second writer to a
+service's tables), on the service's own clock (tests move it), like messaging's retention scanner, whose
+channels keep their own clock (``services.messaging.notices``) and which writes the same certificate.
+
+One content key per (service, workspace): a service deletes a workspace's content when the latest of its
+record kinds' periods ends (evidence: requests and items together); different services at different times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from sqlalchemy import MetaData, func, select
+from sqlalchemy.orm import Session
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jitlib import audit, retention, sealing
+from jitlib.db import RuntimeTables
+from jitlib.workspaces import WorkspaceInfo, all_workspaces, get_workspace
+
+log = logging.getLogger(__name__)
+
+#: Who the sweep's audit entries and certificates name.
+SYSTEM = audit.AuditEvent("", "system", "jit-system", "SYSTEM", "", "", "")
+#: The operation of a certificate's audit entry (its record id is the certificate's digest).
+DESTROYED = "jit.retention/DestroyContent"
+CERTIFICATE_RECORD = "deletion_certificate"
+
+
+def certificate_id(service: str, workspace_id: str) -> str:
+    """One certificate per (service, workspace): a workspace's content is destroyed once."""
+    return f"{service}:{workspace_id}"
+
+
+def key_id(wrapped: bytes) -> str:
+    """A destroyed key's id in a certificate: a fingerprint of its wrapped form, never the key."""
+    return hashlib.sha256(wrapped).hexdigest()[:16]
+
+
+def sealed_counts(session: Session, metadata: MetaData, workspace_id: str) -> dict[str, int]:
+    """How many rows of each table with sealed text belong to the workspace (its record kinds)."""
+    out: dict[str, int] = {}
+    for sealed in sealing.declared_sealed(metadata):
+        t = sealed.table
+        if t.name in out:
+            continue
+        n = session.execute(select(func.count()).select_from(t).where(t.c[sealed.workspace] == workspace_id)).scalar()
+        out[t.name] = int(n or 0)
+    return out
+
+
+def write_certificate(session: Session, tables: RuntimeTables, cert: retention.Certificate) -> None:
+    """Store the certificate and append its entry (record id: its digest) to the audit chain, in the
+    caller's transaction. ``cert.audit_head`` must be the head just before (``audit.head``)."""
+    session.execute(
+        tables.deletion_certificates.insert().values(
+            id=cert.id,
+            workspace_id=cert.workspace_id,
+            issued_at=cert.destroyed_at,
+            body=cert.canonical(),
+            digest=cert.digest(),
+        )
+    )
+    entry = audit.AuditEvent(
+        operation=DESTROYED,
+        user_id=SYSTEM.user_id if cert.by == "system" else cert.by,
+        username=SYSTEM.username if cert.by == "system" else cert.by,
+        jurisdiction=SYSTEM.jurisdiction,
+        record_type=CERTIFICATE_RECORD,
+        record_id=cert.digest(),
+        workspace_id=cert.workspace_id,
+    )
+    audit.append(session, tables, [entry], cert.destroyed_at)
+
+
+def certificates(session: Session, tables: RuntimeTables) -> list[tuple[retention.Certificate, bool]]:
+    """Every certificate the service wrote, with whether its stored digest still matches its body."""
+    t = tables.deletion_certificates
+    out = []
+    for row in session.execute(select(t).order_by(t.c.issued_at, t.c.id)).mappings():
+        import json
+
+        cert = retention.Certificate.from_dict(json.loads(row["body"]))
+        out.append((cert, cert.digest() == row["digest"]))
+    return out
+
+
+def has_certificate(session: Session, tables: RuntimeTables, cert_id: str) -> bool:
+    t = tables.deletion_certificates
+    return session.execute(select(t.c.id).where(t.c.id == cert_id)).first() is not None
+
+
+@dataclass
+class Hooks:
+    """What a service adds to the generic shred (``ServiceSpec.extra["retention"]``)."""
+
+    #: The files to delete once the workspace's key is destroyed (evidence: its blob files), read in the
+    #: shred's transaction, deleted after the commit.
+    files: Callable[[Session, str], Sequence[Path]] = field(default=lambda _s, _ws: [])
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    pruned: int = 0
+    destroyed: tuple[retention.Certificate, ...] = ()
+
+
+class RetentionSweep:
+    """The sweep of one service (see the module's docstring)."""
+
+    def __init__(
+        self,
+        rt: Any,
+        metadata: MetaData,
+        streams: Sequence[str],
+        *,
+        default_years: int,
+        audit_years: int = retention.AUDIT_YEARS,
+        interval: float = 3600.0,
+        hooks: Hooks | None = None,
+    ) -> None:
+        self.rt = rt
+        self.metadata = metadata
+        self.streams = list(streams)
+        self.default_years = default_years
+        self.audit_years = audit_years
+        self.interval = interval
+        self.hooks = hooks or Hooks()
+        self.content = rt.content_keys is not None and rt.name in retention.SERVICE_KINDS
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="retention-sweep")
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("retention sweep failed; trying again at the next interval")
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+
+    def _end(self, info: WorkspaceInfo) -> retention.End:
+        return retention.service_end(self.rt.name, info.retention_facts(), self.default_years)
+
+    async def sweep_once(self) -> SweepReport:
+        """One pass: prune the audit log, destroy what is due. Returns what it did."""
+        now = self.rt.clock.now()
+        cutoff = retention.audit_cutoff(now, self.audit_years)
+        pruned = await self.rt.db.write(lambda s: audit.prune(s, self.rt.tables, cutoff, now, SYSTEM))
+        if pruned.problem:
+            log.error("audit log of %s not pruned: %s", self.rt.name, pruned.problem)
+        elif pruned.pruned:
+            log.info("audit log of %s: %d entries older than %d years pruned", self.rt.name, pruned.pruned, 3)
+        if not self.content:
+            return SweepReport(pruned.pruned)
+        due = await self.rt.read(self._due)
+        done = []
+        for ws in due:
+            cert = await self.destroy(ws)
+            if cert is not None:
+                done.append(cert)
+        return SweepReport(pruned.pruned, tuple(done))
+
+    def _due(self, session: Session) -> list[str]:
+        now = self.rt.clock.now()
+        return [
+            w.id
+            for w in all_workspaces(session, self.rt.tables)
+            if self._end(w).due(now)
+            and not has_certificate(session, self.rt.tables, certificate_id(self.rt.name, w.id))
+        ]
+
+    async def destroy(self, workspace_id: str) -> retention.Certificate | None:
+        """Destroy a due workspace's content in this service, with its certificate; None when it is no
+        longer due (a hold set meanwhile) or another replica did it first."""
+        erased = await self._erase_stream_copies(workspace_id)
+        if erased is None:
+            return None  # NATS unreachable: try again at the next pass, before destroying the key
+        files: list[Path] = []
+
+        def unit(session: Session) -> retention.Certificate | None:
+            tables = self.rt.tables
+            info = get_workspace(session, tables, workspace_id)
+            now = self.rt.clock.now()
+            cid = certificate_id(self.rt.name, workspace_id)
+            if info is None or not self._end(info).due(now) or has_certificate(session, tables, cid):
+                return None
+            keys = self.rt.content_keys
+            kt = keys.table
+            wrapped = session.execute(select(kt.c.wrapped).where(kt.c.workspace_id == workspace_id)).scalar()
+            counts = sealed_counts(session, self.metadata, workspace_id)
+            files.extend(self.hooks.files(session, workspace_id))
+            keys.shred(session, workspace_id)
+            seq, head_hash = audit.head(session, tables)
+            cert = retention.Certificate(
+                id=cid,
+                service=self.rt.name,
+                workspace_id=workspace_id,
+                counts=counts,
+                key_ids=(key_id(wrapped),) if wrapped else (),
+                destroyed_at=now,
+                by="system",
+                why=self._end(info).why,
+                audit_head=retention.Head(self.rt.name, seq, head_hash),
+                files_deleted=len(files),
+                stream_messages_erased=erased,
+            )
+            write_certificate(session, tables, cert)
+            return cert
+
+        cert = await self.rt.db.write(unit)
+        if cert is None:
+            return None
+        await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine)
+        for path in files:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        log.info("retention: the content of workspace %s in %s is destroyed (%s)", workspace_id, self.rt.name, cert.id)
+        return cert
+
+    async def _erase_stream_copies(self, workspace_id: str) -> int | None:
+        """Erase (NATS secure delete: overwritten) every message of the workspace in this service's own
+        streams. Returns how many, or None when NATS cannot be reached."""
+        bus = self.rt.bus
+        try:
+            await bus.wait_ready(timeout=5.0)
+        except TimeoutError:
+            return None
+        erased = 0
+        try:
+            for stream in self.streams:
+                erased += await erase_workspace_messages(bus.js, stream, workspace_id)
+        except Exception as exc:
+            log.warning("retention: erasing workspace %s from the streams failed (%s)", workspace_id, exc)
+            return None
+        return erased
+
+
+async def erase_workspace_messages(js: Any, stream: str, workspace_id: str) -> int:
+    """Delete (with erase) every message of ``stream`` whose envelope names ``workspace_id``."""
+    from nats.js.errors import NotFoundError
+
+    info = await js.stream_info(stream)
+    first, last = info.state.first_seq, info.state.last_seq
+    erased = 0
+    for seq in range(first, last + 1):
+        try:
+            msg = await js.get_msg(stream, seq)
+        except NotFoundError:
+            continue
+        try:
+            env = Envelope.FromString(msg.data or b"")
+        except DecodeError:
+            continue
+        if env.workspace_id == workspace_id:
+            await js.delete_msg(stream, seq)
+            erased += 1
+    return erased

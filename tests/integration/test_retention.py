@@ -1,0 +1,387 @@
+"""Retention through the real services (``jitlib.retention``, ``jitlib.retention_sweep``): a closed workspace's
+tasks, evidence (requests, items and their blobs) and preservation orders are crypto-shredded when their period
+ends, never under a legal hold; each deletion leaves a certificate naming the audit head; no plaintext nor
+readable ciphertext remains in the database files, the blob folder or the NATS store; audit entries older
+than 3 years are pruned and the chain still verifies from its checkpoint.
+
+The services run on a NATS of this module's own (one per database backend), so closing and holding the demo
+workspace here changes it for no other module; their clocks are moved years ahead instead of waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from jit.audit.v1 import audit_pb2, audit_pb2_grpc
+from jit.evidence.v1 import evidence_pb2 as epb
+from jit.evidence.v1 import evidence_pb2_grpc
+from jit.preservation.v1 import preservation_pb2 as ppb
+from jit.preservation.v1 import preservation_pb2_grpc
+from jit.tasks.v1 import tasks_pb2 as tpb
+from jit.tasks.v1 import tasks_pb2_grpc
+from jitdev.nats import NatsInstance
+from jitlib import audit, crypto, keytool, retention_sweep, sealing
+from jitlib.clock import OffsetClock
+from jitlib.config import CommonSettings
+from jitlib.natsauth import NodeUsers
+from tests.conftest import authenticated_nats, read_stream, wait_for_workspace
+from tests.harness import RunningService, eventually, md, rid, start_service
+from tests.integration.evidence.conftest import new_request
+
+pytestmark = pytest.mark.integration
+
+WS = "jit-demo"
+#: Written into every free-text field of the case; it must be found nowhere after the deletion.
+MARKER = "RETENTION-MARKER-" + uuid.uuid4().hex[:12]
+
+
+@dataclasses.dataclass
+class Node:
+    clock: OffsetClock
+    nats: NatsInstance
+    users: NodeUsers
+    state: Path
+    common: CommonSettings
+    backend: str
+    tasks: RunningService
+    evidence: RunningService
+    preservation: RunningService
+    admin_ws: Any
+    #: The PostgreSQL server's data folder (its tables and WAL), on that backend.
+    pg_data: Path | None = None
+
+    @property
+    def services(self) -> tuple[RunningService, ...]:
+        return (self.tasks, self.evidence, self.preservation)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def node(
+    request: pytest.FixtureRequest,
+    keycloak: Any,
+    nats_users: NodeUsers,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Node]:
+    """Tasks, evidence and preservation of one node on the backend, sharing one test clock and a NATS of
+    their own on which the demo workspace is announced."""
+    from jitcli import kcadmin
+    from jitcli.workspace_sync import publish_workspaces
+    from services.evidence.app import EvidenceSettings
+    from services.evidence.app import spec as evidence_spec
+    from services.preservation.app import PreservationSettings
+    from services.preservation.app import spec as preservation_spec
+    from services.tasks.app import TasksSettings
+    from services.tasks.app import spec as tasks_spec
+
+    backend = request.param
+    base = tmp_path_factory.mktemp(f"retention-{backend}")
+    inst = authenticated_nats(base, nats_users).start()
+    admin = kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password)
+    demo = kcadmin.get_workspace(admin, WS)
+    asyncio.run(publish_workspaces(inst.address, [demo], credentials=nats_users.credentials("admin")))
+    state = base / "state"
+    state.mkdir()
+    common = CommonSettings(
+        nats_url=inst.url, oidc_issuer=keycloak.issuer, state_dir=state, retention_years=2, retention_scan_seconds=3600
+    )
+    clock = OffsetClock()
+    group = uuid.uuid4().hex[:8]
+
+    def fields(name: str) -> dict[str, Any]:
+        if backend == "sqlite":
+            url = f"sqlite:///{state / name}.db"
+        else:
+            url = str(request.getfixturevalue("postgres").create_database(f"ret_{name}_{group}"))
+        return dict(listen="127.0.0.1:0", database_url=url, consumer_group=f"retention-{name}-{group}")
+
+    started: list[RunningService] = []
+    try:
+        t = TasksSettings(**fields("tasks"))
+        started.append(start_service(tasks_spec(t), t, common, clock=clock))
+        e = EvidenceSettings(**fields("evidence"), blob_dir=str(state / "evidence-blobs"))
+        started.append(start_service(evidence_spec(e), e, common, clock=clock))
+        p = PreservationSettings(**fields("preservation"))
+        started.append(start_service(preservation_spec(p), p, common, clock=clock))
+        for svc in started:
+            wait_for_workspace(svc, WS)
+        tasks, evidence, preservation = started
+        pg = request.getfixturevalue("postgres").data_dir if backend == "postgresql" else None
+        yield Node(clock, inst, nats_users, state, common, backend, tasks, evidence, preservation, demo, pg)
+    finally:
+        for svc in started:
+            svc.stop()
+        inst.stop()
+
+
+def announce(node: Node, **changes: Any) -> None:
+    """Announce the demo workspace with ``changes`` as its next version, as `jit admin workspace close` and
+    `jit admin retention hold/release/set` announce it, and wait until every service holds it."""
+    from jitcli.workspace_sync import publish_workspaces
+
+    current = node.tasks.rt.workspaces.get(WS)
+    assert current is not None
+    ws = dataclasses.replace(node.admin_ws, version=current.version + 1, **changes)
+    node.admin_ws = ws
+    asyncio.run(publish_workspaces(node.nats.address, [ws], credentials=node.users.credentials("admin")))
+    for svc in node.services:
+        eventually(lambda svc=svc: (svc.rt.workspaces.get(WS) or current).version == ws.version, timeout=30)
+
+
+def sweep(svc: RunningService) -> retention_sweep.SweepReport:
+    report: retention_sweep.SweepReport = svc.loop.run(svc.app.spec.extra["retention_sweep"].sweep_once())
+    return report
+
+
+def call(svc: RunningService, stub: Any, method: str, user: str, request: Any, tokens: Any) -> Any:
+    return getattr(stub(svc.channel), method)(request, metadata=md(tokens(user)), timeout=30)
+
+
+def verify(svc: RunningService, tokens: Any) -> audit_pb2.VerifyAuditChainResponse:
+    return call(
+        svc,
+        audit_pb2_grpc.AuditServiceStub,
+        "VerifyAuditChain",
+        "nl-auditor",
+        audit_pb2.VerifyAuditChainRequest(),
+        tokens,
+    )
+
+
+def entries(svc: RunningService) -> list[dict[str, Any]]:
+    log = svc.rt.tables.audit_log
+    rows = svc.loop.run(svc.rt.read(lambda s: [dict(r) for r in s.execute(select(log).order_by(log.c.seq)).mappings()]))
+    return list(rows)
+
+
+def found_in_files(root: Path, needle: bytes) -> tuple[list[Path], int]:
+    """The files under ``root`` that hold ``needle``, and how many files could be read."""
+    found, read = [], 0
+    for p in root.rglob("*"):
+        try:
+            if not p.is_file():
+                continue
+            data = p.read_bytes()
+        except OSError:
+            continue
+        read += 1
+        if needle in data:
+            found.append(p)
+    return found, read
+
+
+@dataclasses.dataclass
+class Case:
+    task_id: str
+    request_id: str
+    item_id: str
+    order_id: str
+    blob: Path
+
+
+def make_case(node: Node, tokens: Any) -> Case:
+    """A task, an evidence request with an item and a preservation order, each naming MARKER."""
+    t = call(
+        node.tasks,
+        tasks_pb2_grpc.TaskServiceStub,
+        "CreateTask",
+        "nl-prosecutor",
+        tpb.CreateTaskRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            title=f"Identify {MARKER}",
+            description=f"The account {MARKER}",
+            kind=tpb.TASK_KIND_OTHER,
+            assignee_jurisdiction="DE",
+        ),
+        tokens,
+    ).task
+    ev = evidence_pb2_grpc.EvidenceServiceStub
+    r = call(
+        node.evidence, ev, "CreateRequest", "nl-prosecutor", new_request(title=f"Data of {MARKER}"), tokens
+    ).request
+    call(node.evidence, ev, "IssueRequest", "nl-prosecutor", epb.IssueRequestRequest(id=r.id), tokens)
+    call(node.evidence, ev, "AcknowledgeRequest", "de-liaison", epb.AcknowledgeRequestRequest(id=r.id), tokens)
+    call(node.evidence, ev, "StartExecution", "de-prosecutor", epb.StartExecutionRequest(id=r.id), tokens)
+    data = f"subscriber record of {MARKER}".encode()
+    meta = epb.ItemMetadata(
+        request_id=rid(),
+        evidence_request_id=r.id,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        media_type="text/plain",
+        filename=f"{MARKER}.txt",
+        description=f"About {MARKER}",
+    )
+    item = (
+        ev(node.evidence.channel)
+        .UploadItem(
+            iter([epb.UploadItemRequest(metadata=meta), epb.UploadItemRequest(chunk=data)]),
+            metadata=md(tokens("de-liaison")),
+            timeout=60,
+        )
+        .item
+    )
+    o = call(
+        node.preservation,
+        preservation_pb2_grpc.PreservationServiceStub,
+        "CreateOrder",
+        "nl-liaison",
+        ppb.CreateOrderRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            legal_basis=ppb.LEGAL_BASIS_PROVIDER_VOLUNTARY,
+            provider_id="socialnet-ie",
+            targets=[ppb.TargetIdentifier(kind=ppb.TARGET_KIND_ACCOUNT_HANDLE, value="@harasser_x")],
+            data_categories=[ppb.DATA_CATEGORY_SUBSCRIBER],
+            description=f"Posts by {MARKER}",
+        ),
+        tokens,
+    ).order
+    blob_keys = node.evidence.loop.run(
+        node.evidence.rt.read(
+            lambda s: __import__("services.evidence.store", fromlist=["x"]).blob_keys_of_workspace(s, WS)
+        )
+    )
+    blob = node.evidence.app.spec.extra["blobs"].path(blob_keys[0])
+    assert blob.exists()
+    return Case(t.id, r.id, item.id, o.id, blob)
+
+
+def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_with_a_deletion_certificate(
+    node: Node, tokens: Any
+) -> None:
+    """LEGAL_HOLD, RETENTION_CASE_RECORDS, RETENTION_EVIDENCE, RETENTION_PRESERVATION, DELETION_CERTIFICATE:
+    a closed workspace under a legal hold keeps everything years after its period; released, each service
+    destroys its key, its stream copies and (evidence) its blobs, and certifies it with its audit head;
+    then no plaintext nor readable ciphertext is left anywhere."""
+    case = make_case(node, tokens)
+    # Closed, proceedings recorded closed a month after the agreement's end (2029-01-15), and held.
+    announce(
+        node, status="closed", closed_at="2029-01-16", proceedings_closed_on="2029-02-15", legal_hold="appeal pending"
+    )
+    for svc in node.services:
+        assert any(e["operation"] == "jit.workspaces/SetLegalHold" for e in entries(svc))
+    node.clock.advance(datetime(2034, 1, 1, tzinfo=UTC) - node.clock.now())  # 2 years (node default) long passed
+    for svc in node.services:
+        assert sweep(svc).destroyed == ()
+    task = call(
+        node.tasks,
+        tasks_pb2_grpc.TaskServiceStub,
+        "GetTask",
+        "nl-prosecutor",
+        tpb.GetTaskRequest(id=case.task_id),
+        tokens,
+    ).task
+    assert MARKER in task.title and case.blob.exists()
+    # The events on the streams carry the records' state in clear: the erasure below is needed.
+    assert found_in_files(node.nats.store_dir, MARKER.encode())[0]
+
+    announce(node, legal_hold="")
+    for svc in node.services:
+        assert any(e["operation"] == "jit.workspaces/ReleaseLegalHold" for e in entries(svc))
+    certs = {svc.rt.name: sweep(svc).destroyed for svc in node.services}
+    assert all(len(c) == 1 for c in certs.values()), certs
+    tasks_cert, ev_cert, pres_cert = certs["tasks"][0], certs["evidence"][0], certs["preservation"][0]
+    assert tasks_cert.counts == {"tasks": 1} and tasks_cert.by == "system" and len(tasks_cert.key_ids) == 1
+    assert ev_cert.counts["evidence_requests"] == 1 and ev_cert.counts["evidence_items"] == 1
+    assert ev_cert.files_deleted == 1 and not case.blob.exists()
+    assert pres_cert.counts == {"preservation_orders": 1}
+    assert "2029-02-15" in ev_cert.why and "2029-01-15" in tasks_cert.why
+    assert all(c.stream_messages_erased >= 1 for c in (tasks_cert, ev_cert, pres_cert))
+    # A second sweep destroys nothing twice.
+    assert all(sweep(svc).destroyed == () for svc in node.services)
+
+    # The certificate names the head the chain had; its own entry follows it, naming its digest.
+    for svc, cert in ((node.tasks, tasks_cert), (node.evidence, ev_cert), (node.preservation, pres_cert)):
+        report = verify(svc, tokens)
+        assert report.intact, report.problem
+        log = {e["seq"]: e for e in entries(svc)}
+        entry = log[cert.audit_head.seq + 1]
+        assert entry["operation"] == retention_sweep.DESTROYED and entry["record_id"] == cert.digest()
+        assert entry["prev_hash"] == cert.audit_head.hash == log[cert.audit_head.seq]["hash"]
+        assert report.head_seq >= cert.audit_head.seq + 1
+
+    # The records read as destroyed, and their sealed columns do not open.
+    task = call(
+        node.tasks,
+        tasks_pb2_grpc.TaskServiceStub,
+        "GetTask",
+        "nl-prosecutor",
+        tpb.GetTaskRequest(id=case.task_id),
+        tokens,
+    ).task
+    assert task.title == sealing.DESTROYED and MARKER not in str(task)
+    order = call(
+        node.preservation,
+        preservation_pb2_grpc.PreservationServiceStub,
+        "GetOrder",
+        "nl-liaison",
+        ppb.GetOrderRequest(id=case.order_id),
+        tokens,
+    ).order
+    assert MARKER not in str(order)
+    for svc in node.services:
+        keys = svc.rt.content_keys
+        with pytest.raises(crypto.Shredded):
+            svc.loop.run(svc.rt.read(lambda s, keys=keys: keys.key(s, WS)))
+
+    # Nothing of the case is left readable: database files (with their WAL), blobs, the NATS store.
+    needle = MARKER.encode()
+    found, read = found_in_files(node.state, needle)  # SQLite files with their WAL, and the blob folder
+    assert found == [] and (read >= 1 or node.backend != "sqlite")
+    if node.pg_data is not None:  # the PostgreSQL server's tables and WAL (never held it in clear)
+        found, read = found_in_files(node.pg_data, needle)
+        assert found == [] and read >= 1
+    for stream in ("JIT_TASKS", "JIT_EVIDENCE", "JIT_PRESERVATION"):
+        for msg in read_stream(node.nats.url, stream, ">"):
+            assert needle not in msg.data
+    found, read = found_in_files(node.nats.store_dir, needle)
+    assert found == [] and read >= 1
+
+    # The certificates, as `jit admin retention certificates` prints them (SQLite: read from the files).
+    if node.backend == "sqlite":
+        common = node.common.model_copy()
+        env = {
+            f"JIT_{n.upper()}_DATABASE_URL": f"sqlite:///{node.state / n}.db"
+            for n in ("tasks", "evidence", "preservation")
+        }
+        with pytest.MonkeyPatch.context() as mp:
+            for k, v in env.items():
+                mp.setenv(k, v)
+            certs_found = keytool.certificates(common, WS)
+        assert {c["service"] for c in certs_found} == {"tasks", "evidence", "preservation"}
+        assert all(c["digest_ok"] and c["audit_seq"] > 0 for c in certs_found)
+
+
+def test_retention_audit_log_pruned_after_three_years_still_verifies_and_a_tampered_checkpoint_is_detected(
+    node: Node, tokens: Any
+) -> None:
+    """RETENTION_AUDIT_LOG: 3 years after the entries above, the sweep prunes them; `jit audit verify` reports
+    the chain intact from the checkpoint, which the pruning's own entry names; a checkpoint changed by hand
+    is detected."""
+    svc = node.tasks
+    before = verify(svc, tokens)
+    assert before.intact
+    node.clock.advance(timedelta(days=3 * 366 + 1))
+    report = sweep(svc)
+    assert report.pruned >= before.entries_checked
+    after = verify(svc, tokens)
+    assert after.intact, after.problem
+    assert after.HasField("checkpoint") and after.checkpoint.seq == before.head_seq
+    assert after.checkpoint.hash == before.head_hash and after.checkpoint.pruned_by == "jit-system"
+    left = entries(svc)
+    assert left[0]["prev_hash"] == before.head_hash and left[0]["operation"] == audit.PRUNED
+
+    cp = svc.rt.tables.audit_checkpoint
+    svc.loop.run(svc.rt.db.write(lambda s: s.execute(update(cp).values(hash="0" * 63 + "1"))))
+    broken = verify(svc, tokens)
+    assert not broken.intact and "checkpoint" in broken.problem
