@@ -93,8 +93,17 @@ def status(common: CommonSettings, out: list[str]) -> int:
     return 0
 
 
-def shred(common: CommonSettings, workspace_id: str, out: list[str]) -> int:
+def shred(common: CommonSettings, workspace_id: str, out: list[str], by: str = "operator") -> int:
+    """Destroy the workspace's content key in each shreddable service, and write a deletion certificate
+    there (rule DELETION_CERTIFICATE, ``by`` the operator) naming the audit head, chained into its audit
+    log; a workspace already certified keeps its certificate."""
+    from sqlalchemy import func
+    from sqlalchemy.orm import Session
+
+    from jitlib import audit, db, retention, retention_sweep
+
     now = datetime.now(UTC)
+    tables = db.runtime_tables(MetaData())
     for name in SHREDDABLE:
         engine = _engine(common, name)
         if engine is None:
@@ -102,18 +111,47 @@ def shred(common: CommonSettings, workspace_id: str, out: list[str]) -> int:
             continue
         try:
             meta = MetaData()
-            meta.reflect(engine, only=["workspace_keys"])
+            meta.reflect(engine)
             t = meta.tables["workspace_keys"]
-            with engine.begin() as conn:
-                done = conn.execute(
+            with Session(engine) as session, session.begin():
+                wrapped = session.execute(select(t.c.wrapped).where(t.c.workspace_id == workspace_id)).scalar()
+                counts = {
+                    table.name: int(
+                        session.execute(
+                            select(func.count()).select_from(table).where(table.c.workspace_id == workspace_id)
+                        ).scalar()
+                        or 0
+                    )
+                    for table in meta.sorted_tables
+                    if "sealed" in table.c and "workspace_id" in table.c
+                }
+                done = session.execute(
                     update(t).where(t.c.workspace_id == workspace_id).values(wrapped=None, destroyed_at=now)
-                ).rowcount
+                ).rowcount  # type: ignore[attr-defined]
                 if done == 0:  # no content yet: a tombstone, so none is ever sealed under a new key
-                    conn.execute(
+                    session.execute(
                         t.insert().values(
                             workspace_id=workspace_id, wrapped=None, kek_id="", created_at=now, destroyed_at=now
                         )
                     )
+                cid = retention_sweep.certificate_id(name, workspace_id)
+                certified = "deletion_certificates" in meta.tables and retention_sweep.has_certificate(
+                    session, tables, cid
+                )
+                if "deletion_certificates" in meta.tables and not certified:
+                    seq, head_hash = audit.head(session, tables)
+                    cert = retention.Certificate(
+                        id=cid,
+                        service=name,
+                        workspace_id=workspace_id,
+                        counts=counts,
+                        key_ids=(retention_sweep.key_id(wrapped),) if wrapped else (),
+                        destroyed_at=now,
+                        by=by,
+                        why="retired by the operator's command (jitlib.keytool shred)",
+                        audit_head=retention.Head(name, seq, head_hash),
+                    )
+                    retention_sweep.write_certificate(session, tables, cert)
             sealing.wipe_freed(engine)
         finally:
             engine.dispose()
@@ -174,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("shred", help="crypto-shred a retired workspace's content (cannot be undone)")
     p.add_argument("--workspace", required=True, metavar="WS", type=_workspace_id)
     p.add_argument("--yes", action="store_true", help="confirm: the content is destroyed for good")
+    p.add_argument("--by", default="", metavar="NAME", help="who shreds (the certificate names them; default $USER)")
     args = parser.parse_args(argv)
     common = CommonSettings()
     out: list[str] = []
@@ -189,7 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.append("shred destroys the workspace's content for good: add --yes to confirm")
             code = 2
         else:
-            code = shred(common, args.workspace, out)
+            import getpass
+
+            code = shred(common, args.workspace, out, by=args.by or f"operator {getpass.getuser()}")
     except crypto.KeyError_ as exc:
         out.append(f"error: {exc}")
         code = 1

@@ -474,6 +474,12 @@ _RETENTION: tuple[Rule, ...] = (
         "GUESS: DOMAIN.md (the JIT's life plus a configurable period); messaging's own clock",
     ),
     Rule(
+        "RETENTION_VICTIMS",
+        "a closed workspace's victim records (pseudonyms, sealed identities, notices, referrals) are kept like "
+        "the case records they serve, N years after the agreement's end, then crypto-shredded",
+        f"GUESS: {LED} Art. 4(1)(e), 5 (kept no longer than needed, time limits for erasure); no period set there",
+    ),
+    Rule(
         "LEGAL_HOLD",
         "while a legal hold is set on a workspace (jit admin retention hold, with a reason) no service deletes "
         "anything of it, whatever its retention clock says; setting and releasing it is audited in every service",

@@ -43,6 +43,7 @@ class Kind(StrEnum):
     EVIDENCE_ITEM = "evidence_item"
     PRESERVATION_ORDER = "preservation_order"
     MESSAGE = "message"
+    VICTIM = "victim"
 
 
 class Start(StrEnum):
@@ -78,6 +79,7 @@ ROWS: dict[Kind, Row] = {
         Row(Kind.EVIDENCE_ITEM, "RETENTION_EVIDENCE", Start.PROCEEDINGS_CLOSED),
         Row(Kind.PRESERVATION_ORDER, "RETENTION_PRESERVATION", Start.AGREEMENT_END),
         Row(Kind.MESSAGE, "RETENTION_MESSAGES", Start.CLOSURE_SEEN),
+        Row(Kind.VICTIM, "RETENTION_VICTIMS", Start.AGREEMENT_END),
     )
 }
 
@@ -87,6 +89,7 @@ SERVICE_KINDS: dict[str, tuple[Kind, ...]] = {
     "evidence": (Kind.EVIDENCE_REQUEST, Kind.EVIDENCE_ITEM),
     "preservation": (Kind.PRESERVATION_ORDER,),
     "messaging": (Kind.MESSAGE,),
+    "victims": (Kind.VICTIM,),
 }
 
 

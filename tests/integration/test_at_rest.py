@@ -217,7 +217,7 @@ def test_a_shredded_workspace_reads_as_destroyed_and_takes_nothing_new(
     monkeypatch.setenv("JIT_STATE_DIR", str(state))
     monkeypatch.setenv("JIT_KEK_FILE", str(state / "kek.b64"))
     assert keytool.main(["shred", "--workspace", WS]) == 2  # not without --yes
-    assert keytool.main(["shred", "--workspace", WS, "--yes"]) == 0
+    assert keytool.main(["shred", "--workspace", WS, "--yes", "--by", "operator test-run"]) == 0
     said = capsys.readouterr().out
     assert f"tasks: the content of workspace {WS} is destroyed" in said
 
@@ -274,3 +274,8 @@ def test_a_shredded_workspace_reads_as_destroyed_and_takes_nothing_new(
                 "SELECT wrapped IS NULL, destroyed_at IS NOT NULL FROM workspace_keys WHERE workspace_id = ?", (WS,)
             ).fetchall()
         assert all(row == (1, 1) for row in rows), name
+    # DELETION_CERTIFICATE: the operator's shred is certified in each service, by the operator.
+    certs = keytool.certificates(CommonSettings(), WS)
+    assert {c["service"] for c in certs} >= {"tasks", "evidence", "preservation"}
+    assert all(c["by"] == "operator test-run" and c["digest_ok"] and c["audit_seq"] > 0 for c in certs)
+    assert next(c for c in certs if c["service"] == "tasks")["counts"]["tasks"] >= 1

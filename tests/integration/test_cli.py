@@ -377,6 +377,40 @@ def test_jit_period_extension_with_jit_admin_workspace_extend(env: dict[str, str
     assert "closed" in error_line(closed)
 
 
+def test_legal_hold_and_retention_settings_with_jit_admin_retention(env: dict[str, str]) -> None:
+    """LEGAL_HOLD: `jit admin retention hold` sets a hold with a reason as a new workspace version, `show`
+    says nothing is deleted while it holds, `release` lifts it; `set` records the workspace's years and the
+    proceedings' close (RETENTION_EVIDENCE: evidence held until then); bad input is refused in one line."""
+    ws = f"cli-{uuid.uuid4().hex[:10]}"
+    created = jit_json(
+        env, "admin", "workspace", "create", ws, "--name", "CLI retention JIT", "--lead", "NL", "--member", "DE",
+        "--legal-basis", "JIT agreement (test)", "--starts", "2025-01-01", "--ends", "2025-12-31",
+    )  # fmt: skip
+    held = jit_json(env, "admin", "retention", "hold", ws, "--reason", "appeal pending")
+    assert held["legal_hold"] == "appeal pending"
+    assert all(s["held"] and "appeal pending" in s["why"] for s in held["services"].values())
+    assert jit_json(env, "admin", "workspace", "show", ws)["version"] == created["version"] + 1
+    no_reason = jit(env, "admin", "retention", "hold", ws, "--reason", "  ", code=1)
+    assert "reason" in error_line(no_reason)
+
+    released = jit_json(env, "admin", "retention", "release", ws)
+    assert released["legal_hold"] == "" and released["services"]["tasks"]["held"]  # still open: kept
+    again = jit(env, "admin", "retention", "release", ws, code=1)
+    assert "no legal hold" in error_line(again)
+
+    jit(env, "admin", "workspace", "close", ws)
+    set_ = jit_json(env, "admin", "retention", "set", ws, "--years", "7")
+    assert set_["retention_years"] == 7
+    assert set_["services"]["tasks"]["destroy_from"].startswith("2033-01-01")
+    assert set_["services"]["evidence"]["destroy_from"] is None  # proceedings still running
+    closed = jit_json(env, "admin", "retention", "set", ws, "--proceedings-closed", "2026-03-01")
+    assert closed["services"]["evidence"]["destroy_from"].startswith("2033-03-02")
+    too_long = jit(env, "admin", "retention", "set", ws, "--years", "500", code=1)
+    assert "1 to 100" in error_line(too_long)
+    shown = jit(env, "admin", "retention", "show", ws).stdout
+    assert "retention years: 7 (the workspace's)" in shown and "proceedings closed: 2026-03-01" in shown
+
+
 # ------------------------------------------------------------------ audit
 
 

@@ -130,3 +130,10 @@ def test_deletion_certificate_is_canonical_json_that_round_trips_and_whose_diges
     assert retention.Certificate.from_dict(data) == cert
     other = retention.Certificate.from_dict({**data, "counts": {"task": 2}})
     assert other.digest() != cert.digest()
+
+
+def test_retention_victims_a_victims_record_is_kept_like_the_case_records_it_serves() -> None:
+    """RETENTION_VICTIMS: the victims service's content, N years after the agreement's end; held while open."""
+    end = retention.service_end("victims", _closed(), 4)
+    assert end.at == datetime(2034, 1, 16, tzinfo=UTC) and end.rule_id == "RETENTION_VICTIMS"
+    assert retention.service_end("victims", _closed(closed=False)).at is None

@@ -27,7 +27,7 @@ def messaging_db(db_url: str, tmp: Path, postgres: Any | None) -> str:
     return str(postgres.create_database(f"messaging_{uuid.uuid4().hex[:12]}"))
 
 
-async def announce_workspace(url: str, status: int, version: int, closed_at: str = "") -> None:
+async def announce_workspace(url: str, status: int, version: int, closed_at: str = "", legal_hold: str = "") -> None:
     """Publish the demo workspace on the NATS at ``url`` (a test's own broker), as `jit admin` does."""
     nc = await nats.connect(url)
     ws = common_pb2.Workspace(
@@ -38,6 +38,7 @@ async def announce_workspace(url: str, status: int, version: int, closed_at: str
         status=status,
         version=version,
         closed_at=closed_at,
+        legal_hold=legal_hold,
     )
     await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
     await nc.close()

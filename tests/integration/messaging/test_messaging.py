@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from jit.common.v1 import common_pb2
 from jit.messaging.v1 import messaging_pb2 as pb
@@ -330,6 +330,56 @@ def test_page_size_of_a_million_is_refused(client: Client) -> None:
     with pytest.raises(grpc.RpcError) as info:
         client.call("nl-prosecutor", "ListMessages", pb.ListMessagesRequest(channel_id=ch.id, page_size=1_000_000))
     assert "page_size" in field_violations(info.value)
+
+
+def test_legal_hold_stops_messagings_retention_clock_and_its_shred_leaves_a_deletion_certificate(
+    keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """LEGAL_HOLD, DELETION_CERTIFICATE, RETENTION_MESSAGES: a closed workspace under a hold is not shredded
+    after its retention and grace; released, it is, and the certificate counts the channels and messages,
+    names the audit head before it, and its digest is the next audit entry."""
+    from jitlib import retention_sweep
+
+    own = NatsInstance(free_port(), tmp_path / "nats", tmp_path / "nats.log").start()
+    pg = None if db_url.startswith("sqlite") else request.getfixturevalue("postgres")
+    url = messaging_db(db_url, tmp_path, pg)
+    svc = start_messaging(own.url, keycloak.issuer, url, tmp_path, retention_days=30, retention_scan_seconds=3600)
+    scanner = svc.app.spec.extra["scanner"]
+    try:
+        asyncio.run(announce_workspace(own.url, common_pb2.WORKSPACE_STATUS_OPEN, 1))
+        wait_for_workspace(svc, WS)
+        client = Client(svc, tokens)
+        ch = client.workspace_channel()
+        client.post("nl-prosecutor", ch.id, "held for the appeal")
+        closed = common_pb2.WORKSPACE_STATUS_CLOSED
+        asyncio.run(announce_workspace(own.url, closed, 2, datetime.now(UTC).isoformat(), legal_hold="appeal"))
+        eventually(lambda: (w := svc.rt.workspaces.get(WS)) is not None and w.legal_hold == "appeal")
+        svc.loop.run(scanner.scan_once())  # this node sees the closure
+        svc.app.clock.advance(timedelta(days=38))  # retention (30) and grace (7) passed
+        assert svc.loop.run(scanner.scan_once()) == 0
+        assert not client.messages("nl-prosecutor", ch.id)[0].shredded
+
+        asyncio.run(announce_workspace(own.url, closed, 3, datetime.now(UTC).isoformat()))
+        eventually(lambda: (w := svc.rt.workspaces.get(WS)) is not None and w.legal_hold == "")
+        assert svc.loop.run(scanner.scan_once()) == 1
+        assert client.messages("nl-prosecutor", ch.id)[0].shredded
+        certs = svc.loop.run(svc.rt.read(lambda s: retention_sweep.certificates(s, svc.rt.tables)))
+        assert len(certs) == 1 and certs[0][1]
+        cert = certs[0][0]
+        assert cert.service == "messaging" and cert.by == "system" and cert.counts["messages"] >= 1
+        assert cert.counts["channels"] >= 1 and cert.key_ids
+        log = svc.rt.tables.audit_log
+        after = svc.loop.run(
+            svc.rt.read(lambda s: s.execute(select(log).where(log.c.seq == cert.audit_head.seq + 1)).mappings().one())
+        )
+        assert after["record_id"] == cert.digest() and after["prev_hash"] == cert.audit_head.hash
+        held = svc.loop.run(
+            svc.rt.read(lambda s: s.execute(select(log.c.operation).where(log.c.workspace_id == WS)).scalars().all())
+        )
+        assert "jit.workspaces/SetLegalHold" in held and "jit.workspaces/ReleaseLegalHold" in held
+    finally:
+        svc.stop()
+        own.stop()
 
 
 def test_when_retention_ends_the_content_is_shredded_and_unreadable(
