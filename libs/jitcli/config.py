@@ -10,6 +10,7 @@ variable                        default                      meaning
 ``JIT_EVIDENCE_ADDR``           ``127.0.0.1:50052``          gRPC address of the evidence service
 ``JIT_PRESERVATION_ADDR``       ``127.0.0.1:50053``          gRPC address of the preservation service
 ``JIT_MESSAGING_ADDR``          ``127.0.0.1:50054``          gRPC address of the messaging service
+``JIT_VICTIMS_ADDR``            ``127.0.0.1:50055``          gRPC address of the victims service
 ``JIT_NATS_URL``                ``nats://127.0.0.1:4222``    NATS server that workspaces are announced on
 ``JIT_NATS_USER``               ``admin``                    NATS user ``jit admin workspace`` connects as
 ``JIT_NATS_PASSWORD``           (empty)                      its password; empty: read from ``admin.json``
@@ -55,7 +56,7 @@ from jitlib.federation import Federation
 from jitlib.natsauth import Credentials, resolve
 
 #: Services the command knows by name, each with a ``<name>_addr`` setting (``JIT_<NAME>_ADDR``).
-SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging")
+SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging", "victims")
 
 
 def _default_config_dir() -> Path:
@@ -74,6 +75,7 @@ class CliSettings(BaseSettings):
     evidence_addr: str = "127.0.0.1:50052"
     preservation_addr: str = "127.0.0.1:50053"
     messaging_addr: str = "127.0.0.1:50054"
+    victims_addr: str = "127.0.0.1:50055"
     nats_url: str = "nats://127.0.0.1:4222"
     #: The NATS user of ``jit admin`` (jitlib.natsauth: it may announce workspaces, nothing else).
     nats_user: str = "admin"

@@ -564,6 +564,19 @@ _STATISTICS: tuple[Rule, ...] = (
         f"{GDPR} Art. 9(2)(a); {LED} Art. 10 (strictly necessary, with safeguards; GUESS: consent is the "
         "safeguard here, the legal basis the state's law)",
     ),
+    Rule(
+        "SPECIAL_CATEGORIES_NEED_TO_KNOW",
+        "a victim's special-category attributes are read per person only by the prosecutors and police "
+        "liaisons of the victim's jurisdiction who are members of the workspace, each read audited; everyone "
+        "else gets NOT_FOUND, and the statistics only",
+        f"{LED} Art. 10; {JIT_PLATFORM} Art. 24 (need to know); Directive 2012/29/EU Art. 21",
+    ),
+    Rule(
+        "SPECIAL_CATEGORIES_WITHDRAWN",
+        "when the victim withdraws consent the attributes are destroyed (their row deleted) and count as not "
+        "recorded from then on",
+        f"{GDPR} Art. 7(3), 17(1)(b)",
+    ),
 )
 
 # -- victims (issue 16; the Victims' Rights Directive) ---------------------------------------------------

@@ -109,7 +109,7 @@ CLIENTS: tuple[Client, ...] = (
         consumes=("tasks", "evidence", "preservation"),
         listens=("jit.messaging.>",),
     ),
-    Client("victims", publishes=("victims",)),
+    Client("victims", publishes=("victims",), consumes=("tasks", "evidence", "preservation")),
     Client("admin", publishes=("workspaces",), service=False),
     Client("backup", service=False, api=BACKUP_API),
 )

@@ -101,10 +101,12 @@ MAX_GROUPINGS = 3
 
 
 class StatsError(ValueError):
-    """A statistic asked for in a way this module refuses; ``field`` names the input at fault."""
+    """A statistic asked for in a way this module refuses: ``problems`` lists (field, reason), each field the
+    input at fault; ``field`` and ``reason`` are the first."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
+    def __init__(self, field: str, reason: str, more: Sequence[tuple[str, str]] = ()) -> None:
+        self.problems = [(field, reason), *more]
+        super().__init__("; ".join(f"{f}: {r}" for f, r in self.problems))
         self.field = field
         self.reason = reason
 
@@ -277,25 +279,33 @@ def query(
     period: Period | None = None,
 ) -> Query:
     """A checked query: a known measure, at most MAX_GROUPINGS known dimensions of it, each once, and k at
-    least ``k_floor`` (the node's, never below DEFAULT_K) and at most MAX_K. StatsError names the field."""
+    least ``k_floor`` (the node's, never below DEFAULT_K) and at most MAX_K. StatsError names every field
+    at fault."""
+    problems: list[tuple[str, str]] = []
+    m: Measure | None = None
     try:
         m = Measure(measure.strip().lower())
     except ValueError:
-        raise StatsError("measure", f"one of {', '.join(x.value for x in Measure)}") from None
+        problems.append(("measure", f"one of {', '.join(x.value for x in Measure)}"))
     dims = tuple(g.strip().lower() for g in groupings if g.strip())
+    known = DIMENSIONS[m] if m is not None else tuple(dict.fromkeys(d for ds in DIMENSIONS.values() for d in ds))
     if len(dims) > MAX_GROUPINGS:
-        raise StatsError("groupings", f"at most {MAX_GROUPINGS}")
-    for i, d in enumerate(dims):
-        if d not in DIMENSIONS[m]:
-            raise StatsError(f"groupings[{i}]", f"{m.value} are grouped by {', '.join(DIMENSIONS[m])}")
-        if d in dims[:i]:
-            raise StatsError(f"groupings[{i}]", "named twice")
+        problems.append(("groupings", f"at most {MAX_GROUPINGS}"))
+    else:
+        for i, d in enumerate(dims):
+            if d not in known:
+                what = m.value if m is not None else "statistics"
+                problems.append((f"groupings[{i}]", f"{what} are grouped by {', '.join(known)}"))
+            elif d in dims[:i]:
+                problems.append((f"groupings[{i}]", "named twice"))
     floor = max(DEFAULT_K, k_floor)
     kk = floor if k is None or k == 0 else k
     if kk < floor:
-        raise StatsError("k", f"at least {floor}: small cells are suppressed, k may be raised, never lowered")
-    if kk > MAX_K:
-        raise StatsError("k", f"at most {MAX_K}")
+        problems.append(("k", f"at least {floor}: small cells are suppressed, k may be raised, never lowered"))
+    elif kk > MAX_K:
+        problems.append(("k", f"at most {MAX_K}"))
+    if problems or m is None:
+        raise StatsError(*problems[0], problems[1:])
     return Query(m, dims, kk, period or Period())
 
 

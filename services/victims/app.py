@@ -8,14 +8,15 @@ from pathlib import Path
 import grpc
 from pydantic_settings import SettingsConfigDict
 
-from jit.victims.v1 import victims_pb2, victims_pb2_grpc
+from jit.victims.v1 import statistics_pb2, statistics_pb2_grpc, victims_pb2, victims_pb2_grpc
 from jitlib import replicas
 from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec
-from services.victims import events, mapping, store
+from services.victims import events, mapping, stats_projection, store
 from services.victims.servicer import VictimServicer
+from services.victims.stats_servicer import StatisticsServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,7 +30,11 @@ class VictimsSettings(ServiceSettings):
 
 def _register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
     victims_pb2_grpc.add_VictimServiceServicer_to_server(VictimServicer(rt), server)
-    return [victims_pb2.DESCRIPTOR.services_by_name["VictimService"].full_name]
+    statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(rt), server)
+    return [
+        victims_pb2.DESCRIPTOR.services_by_name["VictimService"].full_name,
+        statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
+    ]
 
 
 #: Victims the lead's node holds, kept here as pseudonym-level replicas when this node's country is a
@@ -40,7 +45,7 @@ REPLICAS = replicas.ReplicaKind(
 
 
 def _consumers(rt: Runtime) -> list[EventConsumer]:
-    return [*replicas.consumers(rt, REPLICAS)]
+    return [*replicas.consumers(rt, REPLICAS), *stats_projection.consumers(rt)]
 
 
 def spec(settings: VictimsSettings | None = None) -> ServiceSpec:

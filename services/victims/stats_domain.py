@@ -18,6 +18,7 @@ execute, produce); the enforcing state's windows to review or object are not dea
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -32,6 +33,9 @@ COMPLIANCE_KINDS = frozenset({"ACKNOWLEDGE", "DECIDE", "EXECUTE", "PRODUCE"})
 #: A deadline that stops when the request enters one of these is not counted.
 NOT_AN_ANSWER = frozenset({"WITHDRAWN", "POSTPONED", "DRAFT"})
 PURPOSE_MAX = 500
+#: A victim's pseudonym (the victims service's V-<lead>-<NNNN>).
+VICTIM_REF = re.compile(r"^V-[A-Z]{2,8}-[0-9]{4,}$")
+VICTIM_REF_MAX = 32
 KINDS = ("request", "order", "task")
 
 
@@ -160,6 +164,14 @@ class SpecialCategories:
     recorded_by_jurisdiction: str = ""
     recorded_at: datetime | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+
+
+def victim_ref_violations(name: str, value: str) -> list[FieldViolation]:
+    if not value:
+        return [FieldViolation(name, "is required")]
+    if len(value) > VICTIM_REF_MAX or not VICTIM_REF.fullmatch(value):
+        return [FieldViolation(name, "must be a victim's pseudonym (V-NL-0007)")]
+    return []
 
 
 def special_category_violations(

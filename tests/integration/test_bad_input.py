@@ -10,6 +10,7 @@ only reason to refuse is the input."""
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,8 +42,15 @@ def _service_modules() -> list[tuple[str, str]]:
 
 
 def _descriptors(name: str) -> list[descriptor.ServiceDescriptor]:
-    pb = importlib.import_module(f"jit.{name}.v1.{name}_pb2")
-    return list(pb.DESCRIPTOR.services_by_name.values())
+    """Every gRPC service of the package ``jit.<name>.v1``, in each of its files (victims: its
+    VictimService and its StatisticsService)."""
+    package = importlib.import_module(f"jit.{name}.v1")
+    files = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if m.name.endswith("_pb2"))
+    return [
+        svc
+        for module in files
+        for svc in importlib.import_module(f"jit.{name}.v1.{module}").DESCRIPTOR.services_by_name.values()
+    ]
 
 
 def _is_id(field: descriptor.FieldDescriptor) -> bool:

@@ -1,0 +1,225 @@
+"""Statistics and the JIT's evaluation end to end: the tasks service's events reach the victims service's
+projection over a NATS of this module's own (so that only this module's records are counted), real
+Keycloak tokens, the victims service on SQLite and on PostgreSQL; special-category attributes recorded
+with consent only, read by need-to-know only, sealed at rest and destroyed when consent is withdrawn."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from PIL import Image
+from sqlalchemy import text
+
+from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
+from jit.victims.v1 import statistics_pb2 as pb
+from jit.victims.v1 import statistics_pb2_grpc, victims_pb2, victims_pb2_grpc
+from tests.conftest import wait_for_workspace
+from tests.harness import eventually, field_violations, md, rid
+
+pytestmark = pytest.mark.integration
+WS = "jit-demo"
+
+
+def ts(value: datetime) -> timestamp_pb2.Timestamp:
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+@pytest.fixture(scope="module")
+def services(
+    db_url: str, keycloak: Any, own_nats: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, Any]]:
+    """A tasks service (SQLite) and the victims service (the module's backend) on this module's NATS."""
+    from jitlib.config import CommonSettings
+    from services.tasks.app import TasksSettings
+    from services.tasks.app import spec as tasks_spec
+    from services.victims.app import VictimsSettings
+    from services.victims.app import spec as victims_spec
+    from tests.harness import start_service
+
+    state = tmp_path_factory.mktemp("stats")
+    common = CommonSettings(nats_url=own_nats.url, oidc_issuer=keycloak.issuer, state_dir=state)
+    group = uuid.uuid4().hex[:8]
+    tasks = start_service(
+        tasks_spec(),
+        TasksSettings(
+            listen="127.0.0.1:0", database_url=f"sqlite:///{state / 'tasks.db'}", consumer_group=f"t-{group}"
+        ),
+        common,
+    )
+    victims = start_service(
+        victims_spec(), VictimsSettings(listen="127.0.0.1:0", database_url=db_url, consumer_group=f"v-{group}"), common
+    )
+    for svc in (tasks, victims):
+        wait_for_workspace(svc, WS)
+    yield tasks, victims
+    victims.stop()
+    tasks.stop()
+
+
+class Clients:
+    def __init__(self, tasks: Any, victims: Any, tokens: Any) -> None:
+        self.tasks = tasks_pb2_grpc.TaskServiceStub(tasks.channel)
+        self.victims = victims_pb2_grpc.VictimServiceStub(victims.channel)
+        self.stats = statistics_pb2_grpc.StatisticsServiceStub(victims.channel)
+        self.svc = victims
+        self.tokens = tokens
+
+    def call(self, stub: Any, user: str, method: str, request: Any) -> Any:
+        return getattr(stub, method)(request, metadata=md(self.tokens(user)), timeout=30)
+
+    def code_of(self, stub: Any, user: str, method: str, request: Any) -> grpc.StatusCode:
+        with pytest.raises(grpc.RpcError) as info:
+            self.call(stub, user, method, request)
+        return info.value.code()
+
+    def task(self, to: str) -> tasks_pb2.Task:
+        request = tasks_pb2.CreateTaskRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            title="Identify the account holder",
+            kind=tasks_pb2.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+            assignee_jurisdiction=to,
+            due_at=ts(datetime.now(UTC) + timedelta(days=10)),
+        )
+        return self.call(self.tasks, "nl-prosecutor", "CreateTask", request).task
+
+    def victim(self, jurisdiction: str = "NL") -> victims_pb2.Victim:
+        request = victims_pb2.RegisterVictimRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            victim_jurisdiction=jurisdiction,
+            identity=victims_pb2.VictimIdentity(full_name="Test Person"),
+        )
+        return self.call(self.victims, "nl-prosecutor", "RegisterVictim", request).victim
+
+    def table(self, user: str = "nl-prosecutor", **kw: Any) -> pb.StatisticsTable:
+        kw.setdefault("workspace_id", WS)
+        return self.call(self.stats, user, "GetStatistics", pb.GetStatisticsRequest(**kw)).table
+
+
+@pytest.fixture(scope="module")
+def clients(services: tuple[Any, Any], tokens: Any) -> Clients:
+    return Clients(*services, tokens)
+
+
+def cells(table: pb.StatisticsTable) -> dict[tuple[str, ...], Any]:
+    return {tuple(c.key): (None if c.suppressed else c.count) for c in table.cells}
+
+
+def test_task_counts_reach_the_statistics_and_a_small_cell_is_suppressed_with_its_complement(clients: Clients) -> None:
+    """SMALL_CELLS_SUPPRESSED: 6 tasks to DE and 2 to IE, counted from the tasks service's events: the 2 is
+    suppressed, and so is the 6 (the total 8 would give the 2 back); the total shows."""
+    for _ in range(6):
+        clients.task("DE")
+    for _ in range(2):
+        clients.task("IE")
+    table = eventually(
+        lambda: (t := clients.table(measure="tasks", groupings=["addressee"])).total.count == 8 and t, timeout=30
+    )
+    assert cells(table) == {("DE",): None, ("IE",): None}
+    assert table.total.count == 8 and table.k == 5
+    # With k raised to 10 the total (8) is suppressed too; k below 5 is refused, naming k.
+    assert clients.table(measure="tasks", k=10).total.suppressed
+    with pytest.raises(grpc.RpcError) as low:
+        clients.table(measure="tasks", k=3)
+    assert low.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "k" in field_violations(low.value)
+
+
+def test_who_may_count_the_workspace(clients: Clients) -> None:
+    request = pb.GetStatisticsRequest(measure="tasks", workspace_id=WS)
+    assert clients.call(clients.stats, "eurojust-analyst", "GetStatistics", request).table.measure == "tasks"
+    for user in ("nl-liaison", "nl-operator", "nl-auditor"):
+        assert clients.code_of(clients.stats, user, "GetStatistics", request) is grpc.StatusCode.PERMISSION_DENIED
+    assert clients.code_of(clients.stats, "fr-prosecutor", "GetStatistics", request) is grpc.StatusCode.NOT_FOUND
+    bad = pb.GetStatisticsRequest(measure="tasks", groupings=["gender", "nope"], workspace_id=WS)
+    with pytest.raises(grpc.RpcError) as info:
+        clients.call(clients.stats, "nl-prosecutor", "GetStatistics", bad)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert set(field_violations(info.value)) == {"groupings[1]"}
+
+
+def test_special_categories_need_consent_and_a_purpose(clients: Clients) -> None:
+    """SPECIAL_CATEGORIES_CONSENT: without the victim's consent, or without a purpose, nothing is written and
+    the answer names the field."""
+    victim = clients.victim()
+    request = pb.RecordSpecialCategoriesRequest(
+        victim_ref=victim.pseudonym, purpose="", attributes=pb.SpecialCategories(gender="FEMALE")
+    )
+    with pytest.raises(grpc.RpcError) as info:
+        clients.call(clients.stats, "nl-prosecutor", "RecordSpecialCategories", request)
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert {"consent_given", "consent_given_at", "purpose"} <= set(field_violations(info.value))
+    read = pb.GetSpecialCategoriesRequest(victim_ref=victim.pseudonym, purpose="check")
+    assert clients.code_of(clients.stats, "nl-prosecutor", "GetSpecialCategories", read) is grpc.StatusCode.NOT_FOUND
+
+
+def test_special_categories_per_person_to_need_to_know_only_sealed_and_destroyed_on_withdrawal(
+    clients: Clients,
+) -> None:
+    """SPECIAL_CATEGORIES_NEED_TO_KNOW, SPECIAL_CATEGORIES_WITHDRAWN: the victim's jurisdiction's prosecutor
+    records and reads them; another state's prosecutor, a participant, an operator and an auditor get
+    NOT_FOUND; the stored row holds neither the values nor the purpose in clear; withdrawing consent
+    destroys them, and the victim counts as not recorded."""
+    since = ts(datetime.now(UTC))
+    victims = [clients.victim() for _ in range(6)]
+    purpose = f"monitoring of gender-based violence {uuid.uuid4().hex}"
+    for v in victims:
+        request = pb.RecordSpecialCategoriesRequest(
+            victim_ref=v.pseudonym,
+            consent_given=True,
+            consent_given_at=ts(datetime.now(UTC) - timedelta(days=1)),
+            purpose=purpose,
+            attributes=pb.SpecialCategories(gender="NON_BINARY", age_group="25_34"),
+        )
+        record = clients.call(clients.stats, "nl-prosecutor", "RecordSpecialCategories", request).record
+        assert record.attributes.gender == "NON_BINARY" and record.recorded_by.jurisdiction == "NL"
+    first = victims[0].pseudonym
+    read = pb.GetSpecialCategoriesRequest(victim_ref=first, purpose="prepare the hearing")
+    got = clients.call(clients.stats, "nl-liaison", "GetSpecialCategories", read).record
+    assert got.attributes.age_group == "25_34" and got.purpose == purpose
+    for user in ("de-prosecutor", "eurojust-analyst", "nl-operator", "nl-auditor", "fr-prosecutor"):
+        assert clients.code_of(clients.stats, user, "GetSpecialCategories", read) is grpc.StatusCode.NOT_FOUND, user
+
+    def stored(session: Any) -> list[tuple[Any, ...]]:
+        return list(session.execute(text("SELECT * FROM victim_special_categories")))
+
+    rows = clients.svc.loop.run(clients.svc.rt.read(stored))
+    dump = repr(rows)
+    assert rows and "NON_BINARY" not in dump and purpose not in dump
+
+    # Counting the victims registered in this test only (its period).
+    by_gender = clients.table(measure="victims", groupings=["gender"], period_start=since)
+    assert cells(by_gender) == {("NON_BINARY",): 6}
+    withdrawn = clients.call(
+        clients.stats, "nl-prosecutor", "WithdrawConsent", pb.WithdrawConsentRequest(victim_ref=first)
+    )
+    assert withdrawn.HasField("destroyed_at")
+    assert clients.code_of(clients.stats, "nl-prosecutor", "GetSpecialCategories", read) is grpc.StatusCode.NOT_FOUND
+    after = clients.table(measure="victims", groupings=["gender"], period_start=since)
+    # 5 left and 1 not recorded: the 1 is suppressed, and the 5 as its complement.
+    assert cells(after) == {("NON_BINARY",): None, ("NOT_RECORDED",): None}
+    assert after.total.count == 6
+
+
+def test_the_lead_prosecutor_exports_the_evaluation_as_csv_and_a_png(clients: Clients) -> None:
+    """JIT_EVALUATION: NL leads jit-demo; its prosecutor gets the CSV and a valid PNG, other roles do not."""
+    request = pb.ExportEvaluationRequest(workspace_id=WS)
+    resp = clients.call(clients.stats, "nl-prosecutor", "ExportEvaluation", request)
+    rows = list(csv.DictReader(io.StringIO(resp.csv.decode())))
+    assert {r["statistic"] for r in rows} >= {"tasks by issuing and addressed state", "victims by gender"}
+    with Image.open(io.BytesIO(resp.chart_png)) as image:
+        image.verify()
+        assert image.format == "PNG"
+    for user in ("de-prosecutor", "eurojust-analyst", "nl-liaison", "nl-operator"):
+        assert clients.code_of(clients.stats, user, "ExportEvaluation", request) is grpc.StatusCode.PERMISSION_DENIED
+    assert clients.code_of(clients.stats, "fr-prosecutor", "ExportEvaluation", request) is grpc.StatusCode.NOT_FOUND
