@@ -558,6 +558,13 @@ _STATISTICS: tuple[Rule, ...] = (
         "GUESS: the evaluation the JIT model agreement foresees (Council Resolution 2017/C 18/01), no Art.",
     ),
     Rule(
+        "VICTIM_OFFENCES",
+        "a victim's record carries the offences the victim suffered in Directive (EU) 2024/1385's categories "
+        "(intimate or manipulated material, cyber stalking, cyber harassment, doxxing, cyber incitement, or "
+        "other); another value is INVALID_ARGUMENT naming offences[i]",
+        f"{VAW} Arts. 5-8 (GUESS: doxxing counted as cyber harassment, Art. 7)",
+    ),
+    Rule(
         "SPECIAL_CATEGORIES_CONSENT",
         "a victim's special-category attributes are recorded only with the victim's consent and a stated "
         "purpose (both required: INVALID_ARGUMENT naming the field), in their own table, sealed at rest",

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from jitlib import legal, validate
+from jitlib import legal, stats, validate
 from jitlib.actors import Actor, Versioned, changed, created
 from jitlib.errors import FieldViolation
 from jitlib.policy import VICTIM_RULES, Operation, RecordAccess, permitted
@@ -99,6 +99,8 @@ class Victim(Versioned):
     victim_jurisdiction: str
     notices_count: int = 0
     referrals: tuple[Referral, ...] = ()
+    #: The offences the victim suffered (Directive (EU) 2024/1385 categories, ``jitlib.stats.OFFENCES``).
+    offences: tuple[str, ...] = ()
     #: Open to every member of the workspace: the pseudonym is how members refer to the victim.
     restricted: bool = False
     shared_with: tuple[str, ...] = ()
@@ -138,6 +140,7 @@ class NewVictim:
     workspace_id: str
     victim_jurisdiction: str
     identity: Identity
+    offences: tuple[str, ...] = ()
 
 
 def identity_violations(identity: Identity, today: date) -> list[FieldViolation]:
@@ -182,6 +185,21 @@ def new_victim_violations(cmd: NewVictim, now: datetime) -> list[FieldViolation]
     out += validate.workspace_id("workspace_id", cmd.workspace_id)
     out += validate.jurisdiction("victim_jurisdiction", cmd.victim_jurisdiction)
     out += identity_violations(cmd.identity, now.date())
+    out += offence_violations(cmd.offences)
+    return out
+
+
+def offence_violations(offences: tuple[str, ...]) -> list[FieldViolation]:
+    """Each offence one of Directive (EU) 2024/1385's categories (``stats.OFFENCES``), named once
+    (VICTIM_OFFENCES)."""
+    if len(offences) > len(stats.OFFENCES):
+        return [FieldViolation("offences", f"at most {len(stats.OFFENCES)}, each once")]
+    out: list[FieldViolation] = []
+    for i, offence in enumerate(offences):
+        if offence not in stats.OFFENCES:
+            out.append(FieldViolation(f"offences[{i}]", f"one of {', '.join(stats.OFFENCES)}"))
+        elif offence in offences[:i]:
+            out.append(FieldViolation(f"offences[{i}]", "named twice"))
     return out
 
 
@@ -212,6 +230,7 @@ def register(cmd: NewVictim, *, victim_id: str, lead: str, sequence: int, actor:
         pseudonym=pseudonym(lead, sequence),
         origin_jurisdiction=lead,
         victim_jurisdiction=cmd.victim_jurisdiction,
+        offences=cmd.offences,
     )
 
 

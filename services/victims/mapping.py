@@ -27,6 +27,7 @@ def new_victim_from_pb(req: pb.RegisterVictimRequest) -> NewVictim:
         workspace_id=req.workspace_id,
         victim_jurisdiction=req.victim_jurisdiction,
         identity=identity_from_pb(req.identity),
+        offences=tuple(o.strip().upper() for o in req.offences),
     )
 
 
@@ -78,6 +79,7 @@ def victim_to_pb(victim: Victim, allowed_actions: Sequence[str] = ()) -> pb.Vict
         notices_count=victim.notices_count,
         referrals_count=len(victim.referrals),
         referrals=[referral_to_pb(r) for r in victim.referrals],
+        offences=list(victim.offences),
         replica=(
             common_pb2.Replica(owner_node=victim.origin_jurisdiction, updated_at=dt_to_ts(victim.replicated_at))
             if victim.replicated_at is not None
@@ -97,6 +99,7 @@ def victim_from_pb(msg: pb.Victim) -> Victim:
         pseudonym=msg.pseudonym,
         victim_jurisdiction=msg.victim_jurisdiction,
         notices_count=msg.notices_count,
+        offences=tuple(msg.offences),
         referrals=tuple(
             Referral(
                 id=r.id,

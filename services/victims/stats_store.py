@@ -144,7 +144,7 @@ def victims_in(session: Session, workspaces: Iterable[str]) -> list[VictimRow]:
             r.pseudonym,
             r.workspace_id,
             r.victim_jurisdiction,
-            tuple(json.loads(getattr(r, "offences", None) or "[]")),
+            tuple(json.loads(r.offences or "[]")),
             _aware(r.created_at),
         )
         for r in rows

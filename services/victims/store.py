@@ -41,6 +41,8 @@ class VictimRow(RecordColumns, Base):
     notices_count: Mapped[int] = mapped_column(Integer)
     #: JSON list of the referrals to support services; sealed in ``sealed``.
     referrals: Mapped[str] = mapped_column(Text)
+    #: JSON list of the offences (Directive (EU) 2024/1385 categories): codes, not sealed.
+    offences: Mapped[str] = mapped_column(Text, server_default="[]")
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (Index("ix_victims_workspace_jurisdiction", "workspace_id", "victim_jurisdiction"),)
@@ -168,6 +170,7 @@ def to_domain(row: VictimRow) -> Victim:
         **fields,
         created_by=Actor(maker.user_id, maker.username, row.registered_by_jurisdiction),
         referrals=tuple(_referral_from_json(v) for v in json.loads(row.referrals or "[]")),
+        offences=tuple(json.loads(row.offences or "[]")),
     )
 
 
@@ -176,6 +179,7 @@ def _columns(victim: Victim) -> dict[str, object]:
         **FIELDS.write(victim),
         "registered_by_jurisdiction": victim.created_by.jurisdiction,
         "referrals": json.dumps([_referral_to_json(r) for r in victim.referrals]),
+        "offences": json.dumps(list(victim.offences)),
     }
 
 

@@ -82,8 +82,9 @@ class Clients:
             self.call(stub, user, method, request)
         return info.value.code()
 
-    def task(self, to: str) -> tasks_pb2.Task:
+    def task(self, to: str, victim_refs: tuple[str, ...] = ()) -> tasks_pb2.Task:
         request = tasks_pb2.CreateTaskRequest(
+            victim_refs=list(victim_refs),
             request_id=rid(),
             workspace_id=WS,
             title="Identify the account holder",
@@ -93,12 +94,13 @@ class Clients:
         )
         return self.call(self.tasks, "nl-prosecutor", "CreateTask", request).task
 
-    def victim(self, jurisdiction: str = "NL") -> victims_pb2.Victim:
+    def victim(self, jurisdiction: str = "NL", offences: tuple[str, ...] = ()) -> victims_pb2.Victim:
         request = victims_pb2.RegisterVictimRequest(
             request_id=rid(),
             workspace_id=WS,
             victim_jurisdiction=jurisdiction,
             identity=victims_pb2.VictimIdentity(full_name="Test Person"),
+            offences=list(offences),
         )
         return self.call(self.victims, "nl-prosecutor", "RegisterVictim", request).victim
 
@@ -223,3 +225,34 @@ def test_the_lead_prosecutor_exports_the_evaluation_as_csv_and_a_png(clients: Cl
     for user in ("de-prosecutor", "eurojust-analyst", "nl-liaison", "nl-operator"):
         assert clients.code_of(clients.stats, user, "ExportEvaluation", request) is grpc.StatusCode.PERMISSION_DENIED
     assert clients.code_of(clients.stats, "fr-prosecutor", "ExportEvaluation", request) is grpc.StatusCode.NOT_FOUND
+
+
+def test_records_are_counted_by_their_victims_offence_and_attributes(clients: Clients) -> None:
+    """VICTIM_OFFENCES, VAW_STATISTICS: five victims of cyber stalking, recorded as women with consent, each
+    named by a task: the tasks count by offence and by the victims' gender; an offence outside the
+    Directive's categories is refused, naming it."""
+    since = ts(datetime.now(UTC))
+    victims = [clients.victim(offences=("CYBERSTALKING",)) for _ in range(5)]
+    for v in victims:
+        record = pb.RecordSpecialCategoriesRequest(
+            victim_ref=v.pseudonym,
+            consent_given=True,
+            consent_given_at=ts(datetime.now(UTC) - timedelta(hours=1)),
+            purpose="monitoring of gender-based violence",
+            attributes=pb.SpecialCategories(gender="FEMALE"),
+        )
+        clients.call(clients.stats, "nl-prosecutor", "RecordSpecialCategories", record)
+        assert list(v.offences) == ["CYBERSTALKING"]
+    for v in victims:
+        clients.task("DE", (v.pseudonym,))
+    by_offence = eventually(
+        lambda: (t := clients.table(measure="tasks", groupings=["offence"], period_start=since)).total.count == 5 and t,
+        timeout=30,
+    )
+    assert cells(by_offence) == {("CYBERSTALKING",): 5}
+    by_gender = clients.table(measure="tasks", groupings=["gender", "addressee"], period_start=since)
+    assert cells(by_gender) == {("FEMALE", "DE"): 5}
+    with pytest.raises(grpc.RpcError) as info:
+        clients.victim(offences=("CYBERSTALKING", "SHOPLIFTING"))
+    assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert set(field_violations(info.value)) == {"offences[1]"}

@@ -26,53 +26,53 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from jit.common.v1 import common_pb2 as jit_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cjit/victims/v1/victims.proto\x12\x0ejit.victims.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajit/common/v1/common.proto\"\xde\x03\n\x06Victim\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tpseudonym\x18\x02 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x03 \x01(\t\x12\x1b\n\x13origin_jurisdiction\x18\x04 \x01(\t\x12\x1b\n\x13victim_jurisdiction\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12+\n\rregistered_by\x18\x07 \x01(\x0b\x32\x14.jit.common.v1.Actor\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\nupdated_by\x18\t \x01(\x0b\x32\x14.jit.common.v1.Actor\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rnotices_count\x18\x0b \x01(\x05\x12\x17\n\x0freferrals_count\x18\x0c \x01(\x05\x12+\n\treferrals\x18\r \x03(\x0b\x32\x18.jit.victims.v1.Referral\x12\'\n\x07replica\x18\x0e \x01(\x0b\x32\x16.jit.common.v1.Replica\x12\x17\n\x0f\x61llowed_actions\x18\x0f \x03(\t\"m\n\x0eVictimIdentity\x12\x11\n\tfull_name\x18\x01 \x01(\t\x12\x15\n\rdate_of_birth\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x03 \x01(\t\x12\x11\n\tlanguages\x18\x04 \x03(\t\x12\r\n\x05needs\x18\x05 \x01(\t\"\xac\x02\n\x0cVictimNotice\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tvictim_id\x18\x02 \x01(\t\x12(\n\x04step\x18\x03 \x01(\x0e\x32\x1a.jit.victims.v1.NoticeStep\x12+\n\x07told_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x07told_by\x18\x05 \x01(\x0b\x32\x14.jit.common.v1.Actor\x12\x10\n\x08language\x18\x06 \x01(\t\x12.\n\x07\x63hannel\x18\x07 \x01(\x0e\x32\x1d.jit.victims.v1.NoticeChannel\x12\x0c\n\x04note\x18\x08 \x01(\t\x12/\n\x0brecorded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xae\x01\n\x08Referral\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cservice_name\x18\x02 \x01(\t\x12\x13\n\x0breferred_on\x18\x03 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x04 \x01(\x08\x12)\n\x0breferred_by\x18\x05 \x01(\x0b\x32\x14.jit.common.v1.Actor\x12/\n\x0brecorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x01\n\x15RegisterVictimRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x1b\n\x13victim_jurisdiction\x18\x03 \x01(\t\x12\x30\n\x08identity\x18\x04 \x01(\x0b\x32\x1e.jit.victims.v1.VictimIdentity\"@\n\x16RegisterVictimResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\"\x1e\n\x10GetVictimRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x11GetVictimResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\"n\n\x12ListVictimsRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x1b\n\x13victim_jurisdiction\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"W\n\x13ListVictimsResponse\x12\'\n\x07victims\x18\x01 \x03(\x0b\x32\x16.jit.victims.v1.Victim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"7\n\x18GetVictimIdentityRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"u\n\x19GetVictimIdentityResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\x12\x30\n\x08identity\x18\x02 \x01(\x0b\x32\x1e.jit.victims.v1.VictimIdentity\"\x83\x02\n\x19RecordVictimNoticeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tvictim_id\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\x12(\n\x04step\x18\x04 \x01(\x0e\x32\x1a.jit.victims.v1.NoticeStep\x12+\n\x07told_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08language\x18\x06 \x01(\t\x12.\n\x07\x63hannel\x18\x07 \x01(\x0e\x32\x1d.jit.victims.v1.NoticeChannel\x12\x0c\n\x04note\x18\x08 \x01(\t\"r\n\x1aRecordVictimNoticeResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\x12,\n\x06notice\x18\x02 \x01(\x0b\x32\x1c.jit.victims.v1.VictimNotice\"-\n\x18ListVictimNoticesRequest\x12\x11\n\tvictim_id\x18\x01 \x01(\t\"J\n\x19ListVictimNoticesResponse\x12-\n\x07notices\x18\x01 \x03(\x0b\x32\x1c.jit.victims.v1.VictimNotice\"\x94\x01\n\x15RecordReferralRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tvictim_id\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\x12\x14\n\x0cservice_name\x18\x04 \x01(\t\x12\x13\n\x0breferred_on\x18\x05 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x06 \x01(\x08\"l\n\x16RecordReferralResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\x12*\n\x08referral\x18\x02 \x01(\x0b\x32\x18.jit.victims.v1.Referral*\xad\x02\n\nNoticeStep\x12\x1b\n\x17NOTICE_STEP_UNSPECIFIED\x10\x00\x12 \n\x1cNOTICE_STEP_RIGHTS_EXPLAINED\x10\x01\x12&\n\"NOTICE_STEP_COMPLAINT_ACKNOWLEDGED\x10\x02\x12)\n%NOTICE_STEP_DECISION_NOT_TO_PROSECUTE\x10\x03\x12$\n NOTICE_STEP_TRIAL_TIME_AND_PLACE\x10\x04\x12!\n\x1dNOTICE_STEP_RELEASE_OR_ESCAPE\x10\x05\x12$\n NOTICE_STEP_STATE_OF_PROCEEDINGS\x10\x06\x12\x1e\n\x1aNOTICE_STEP_FINAL_JUDGMENT\x10\x07*\xbf\x01\n\rNoticeChannel\x12\x1e\n\x1aNOTICE_CHANNEL_UNSPECIFIED\x10\x00\x12\x1c\n\x18NOTICE_CHANNEL_IN_PERSON\x10\x01\x12\x19\n\x15NOTICE_CHANNEL_LETTER\x10\x02\x12\x18\n\x14NOTICE_CHANNEL_EMAIL\x10\x03\x12\x18\n\x14NOTICE_CHANNEL_PHONE\x10\x04\x12!\n\x1dNOTICE_CHANNEL_REPRESENTATIVE\x10\x05\x32\xbc\x05\n\rVictimService\x12_\n\x0eRegisterVictim\x12%.jit.victims.v1.RegisterVictimRequest\x1a&.jit.victims.v1.RegisterVictimResponse\x12P\n\tGetVictim\x12 .jit.victims.v1.GetVictimRequest\x1a!.jit.victims.v1.GetVictimResponse\x12V\n\x0bListVictims\x12\".jit.victims.v1.ListVictimsRequest\x1a#.jit.victims.v1.ListVictimsResponse\x12h\n\x11GetVictimIdentity\x12(.jit.victims.v1.GetVictimIdentityRequest\x1a).jit.victims.v1.GetVictimIdentityResponse\x12k\n\x12RecordVictimNotice\x12).jit.victims.v1.RecordVictimNoticeRequest\x1a*.jit.victims.v1.RecordVictimNoticeResponse\x12h\n\x11ListVictimNotices\x12(.jit.victims.v1.ListVictimNoticesRequest\x1a).jit.victims.v1.ListVictimNoticesResponse\x12_\n\x0eRecordReferral\x12%.jit.victims.v1.RecordReferralRequest\x1a&.jit.victims.v1.RecordReferralResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cjit/victims/v1/victims.proto\x12\x0ejit.victims.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajit/common/v1/common.proto\"\xf0\x03\n\x06Victim\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tpseudonym\x18\x02 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x03 \x01(\t\x12\x1b\n\x13origin_jurisdiction\x18\x04 \x01(\t\x12\x1b\n\x13victim_jurisdiction\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12+\n\rregistered_by\x18\x07 \x01(\x0b\x32\x14.jit.common.v1.Actor\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\nupdated_by\x18\t \x01(\x0b\x32\x14.jit.common.v1.Actor\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rnotices_count\x18\x0b \x01(\x05\x12\x17\n\x0freferrals_count\x18\x0c \x01(\x05\x12+\n\treferrals\x18\r \x03(\x0b\x32\x18.jit.victims.v1.Referral\x12\'\n\x07replica\x18\x0e \x01(\x0b\x32\x16.jit.common.v1.Replica\x12\x17\n\x0f\x61llowed_actions\x18\x0f \x03(\t\x12\x10\n\x08offences\x18\x10 \x03(\t\"m\n\x0eVictimIdentity\x12\x11\n\tfull_name\x18\x01 \x01(\t\x12\x15\n\rdate_of_birth\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontact\x18\x03 \x01(\t\x12\x11\n\tlanguages\x18\x04 \x03(\t\x12\r\n\x05needs\x18\x05 \x01(\t\"\xac\x02\n\x0cVictimNotice\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tvictim_id\x18\x02 \x01(\t\x12(\n\x04step\x18\x03 \x01(\x0e\x32\x1a.jit.victims.v1.NoticeStep\x12+\n\x07told_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x07told_by\x18\x05 \x01(\x0b\x32\x14.jit.common.v1.Actor\x12\x10\n\x08language\x18\x06 \x01(\t\x12.\n\x07\x63hannel\x18\x07 \x01(\x0e\x32\x1d.jit.victims.v1.NoticeChannel\x12\x0c\n\x04note\x18\x08 \x01(\t\x12/\n\x0brecorded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xae\x01\n\x08Referral\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0cservice_name\x18\x02 \x01(\t\x12\x13\n\x0breferred_on\x18\x03 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x04 \x01(\x08\x12)\n\x0breferred_by\x18\x05 \x01(\x0b\x32\x14.jit.common.v1.Actor\x12/\n\x0brecorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa2\x01\n\x15RegisterVictimRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x1b\n\x13victim_jurisdiction\x18\x03 \x01(\t\x12\x30\n\x08identity\x18\x04 \x01(\x0b\x32\x1e.jit.victims.v1.VictimIdentity\x12\x10\n\x08offences\x18\x05 \x03(\t\"@\n\x16RegisterVictimResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\"\x1e\n\x10GetVictimRequest\x12\n\n\x02id\x18\x01 \x01(\t\";\n\x11GetVictimResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\"n\n\x12ListVictimsRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x1b\n\x13victim_jurisdiction\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"W\n\x13ListVictimsResponse\x12\'\n\x07victims\x18\x01 \x03(\x0b\x32\x16.jit.victims.v1.Victim\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"7\n\x18GetVictimIdentityRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"u\n\x19GetVictimIdentityResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\x12\x30\n\x08identity\x18\x02 \x01(\x0b\x32\x1e.jit.victims.v1.VictimIdentity\"\x83\x02\n\x19RecordVictimNoticeRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tvictim_id\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\x12(\n\x04step\x18\x04 \x01(\x0e\x32\x1a.jit.victims.v1.NoticeStep\x12+\n\x07told_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08language\x18\x06 \x01(\t\x12.\n\x07\x63hannel\x18\x07 \x01(\x0e\x32\x1d.jit.victims.v1.NoticeChannel\x12\x0c\n\x04note\x18\x08 \x01(\t\"r\n\x1aRecordVictimNoticeResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\x12,\n\x06notice\x18\x02 \x01(\x0b\x32\x1c.jit.victims.v1.VictimNotice\"-\n\x18ListVictimNoticesRequest\x12\x11\n\tvictim_id\x18\x01 \x01(\t\"J\n\x19ListVictimNoticesResponse\x12-\n\x07notices\x18\x01 \x03(\x0b\x32\x1c.jit.victims.v1.VictimNotice\"\x94\x01\n\x15RecordReferralRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tvictim_id\x18\x02 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x03 \x01(\x03\x12\x14\n\x0cservice_name\x18\x04 \x01(\t\x12\x13\n\x0breferred_on\x18\x05 \x01(\t\x12\x0f\n\x07\x63onsent\x18\x06 \x01(\x08\"l\n\x16RecordReferralResponse\x12&\n\x06victim\x18\x01 \x01(\x0b\x32\x16.jit.victims.v1.Victim\x12*\n\x08referral\x18\x02 \x01(\x0b\x32\x18.jit.victims.v1.Referral*\xad\x02\n\nNoticeStep\x12\x1b\n\x17NOTICE_STEP_UNSPECIFIED\x10\x00\x12 \n\x1cNOTICE_STEP_RIGHTS_EXPLAINED\x10\x01\x12&\n\"NOTICE_STEP_COMPLAINT_ACKNOWLEDGED\x10\x02\x12)\n%NOTICE_STEP_DECISION_NOT_TO_PROSECUTE\x10\x03\x12$\n NOTICE_STEP_TRIAL_TIME_AND_PLACE\x10\x04\x12!\n\x1dNOTICE_STEP_RELEASE_OR_ESCAPE\x10\x05\x12$\n NOTICE_STEP_STATE_OF_PROCEEDINGS\x10\x06\x12\x1e\n\x1aNOTICE_STEP_FINAL_JUDGMENT\x10\x07*\xbf\x01\n\rNoticeChannel\x12\x1e\n\x1aNOTICE_CHANNEL_UNSPECIFIED\x10\x00\x12\x1c\n\x18NOTICE_CHANNEL_IN_PERSON\x10\x01\x12\x19\n\x15NOTICE_CHANNEL_LETTER\x10\x02\x12\x18\n\x14NOTICE_CHANNEL_EMAIL\x10\x03\x12\x18\n\x14NOTICE_CHANNEL_PHONE\x10\x04\x12!\n\x1dNOTICE_CHANNEL_REPRESENTATIVE\x10\x05\x32\xbc\x05\n\rVictimService\x12_\n\x0eRegisterVictim\x12%.jit.victims.v1.RegisterVictimRequest\x1a&.jit.victims.v1.RegisterVictimResponse\x12P\n\tGetVictim\x12 .jit.victims.v1.GetVictimRequest\x1a!.jit.victims.v1.GetVictimResponse\x12V\n\x0bListVictims\x12\".jit.victims.v1.ListVictimsRequest\x1a#.jit.victims.v1.ListVictimsResponse\x12h\n\x11GetVictimIdentity\x12(.jit.victims.v1.GetVictimIdentityRequest\x1a).jit.victims.v1.GetVictimIdentityResponse\x12k\n\x12RecordVictimNotice\x12).jit.victims.v1.RecordVictimNoticeRequest\x1a*.jit.victims.v1.RecordVictimNoticeResponse\x12h\n\x11ListVictimNotices\x12(.jit.victims.v1.ListVictimNoticesRequest\x1a).jit.victims.v1.ListVictimNoticesResponse\x12_\n\x0eRecordReferral\x12%.jit.victims.v1.RecordReferralRequest\x1a&.jit.victims.v1.RecordReferralResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jit.victims.v1.victims_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTICESTEP']._serialized_start=2627
-  _globals['_NOTICESTEP']._serialized_end=2928
-  _globals['_NOTICECHANNEL']._serialized_start=2931
-  _globals['_NOTICECHANNEL']._serialized_end=3122
+  _globals['_NOTICESTEP']._serialized_start=2663
+  _globals['_NOTICESTEP']._serialized_end=2964
+  _globals['_NOTICECHANNEL']._serialized_start=2967
+  _globals['_NOTICECHANNEL']._serialized_end=3158
   _globals['_VICTIM']._serialized_start=110
-  _globals['_VICTIM']._serialized_end=588
-  _globals['_VICTIMIDENTITY']._serialized_start=590
-  _globals['_VICTIMIDENTITY']._serialized_end=699
-  _globals['_VICTIMNOTICE']._serialized_start=702
-  _globals['_VICTIMNOTICE']._serialized_end=1002
-  _globals['_REFERRAL']._serialized_start=1005
-  _globals['_REFERRAL']._serialized_end=1179
-  _globals['_REGISTERVICTIMREQUEST']._serialized_start=1182
-  _globals['_REGISTERVICTIMREQUEST']._serialized_end=1326
-  _globals['_REGISTERVICTIMRESPONSE']._serialized_start=1328
-  _globals['_REGISTERVICTIMRESPONSE']._serialized_end=1392
-  _globals['_GETVICTIMREQUEST']._serialized_start=1394
-  _globals['_GETVICTIMREQUEST']._serialized_end=1424
-  _globals['_GETVICTIMRESPONSE']._serialized_start=1426
-  _globals['_GETVICTIMRESPONSE']._serialized_end=1485
-  _globals['_LISTVICTIMSREQUEST']._serialized_start=1487
-  _globals['_LISTVICTIMSREQUEST']._serialized_end=1597
-  _globals['_LISTVICTIMSRESPONSE']._serialized_start=1599
-  _globals['_LISTVICTIMSRESPONSE']._serialized_end=1686
-  _globals['_GETVICTIMIDENTITYREQUEST']._serialized_start=1688
-  _globals['_GETVICTIMIDENTITYREQUEST']._serialized_end=1743
-  _globals['_GETVICTIMIDENTITYRESPONSE']._serialized_start=1745
-  _globals['_GETVICTIMIDENTITYRESPONSE']._serialized_end=1862
-  _globals['_RECORDVICTIMNOTICEREQUEST']._serialized_start=1865
-  _globals['_RECORDVICTIMNOTICEREQUEST']._serialized_end=2124
-  _globals['_RECORDVICTIMNOTICERESPONSE']._serialized_start=2126
-  _globals['_RECORDVICTIMNOTICERESPONSE']._serialized_end=2240
-  _globals['_LISTVICTIMNOTICESREQUEST']._serialized_start=2242
-  _globals['_LISTVICTIMNOTICESREQUEST']._serialized_end=2287
-  _globals['_LISTVICTIMNOTICESRESPONSE']._serialized_start=2289
-  _globals['_LISTVICTIMNOTICESRESPONSE']._serialized_end=2363
-  _globals['_RECORDREFERRALREQUEST']._serialized_start=2366
-  _globals['_RECORDREFERRALREQUEST']._serialized_end=2514
-  _globals['_RECORDREFERRALRESPONSE']._serialized_start=2516
-  _globals['_RECORDREFERRALRESPONSE']._serialized_end=2624
-  _globals['_VICTIMSERVICE']._serialized_start=3125
-  _globals['_VICTIMSERVICE']._serialized_end=3825
+  _globals['_VICTIM']._serialized_end=606
+  _globals['_VICTIMIDENTITY']._serialized_start=608
+  _globals['_VICTIMIDENTITY']._serialized_end=717
+  _globals['_VICTIMNOTICE']._serialized_start=720
+  _globals['_VICTIMNOTICE']._serialized_end=1020
+  _globals['_REFERRAL']._serialized_start=1023
+  _globals['_REFERRAL']._serialized_end=1197
+  _globals['_REGISTERVICTIMREQUEST']._serialized_start=1200
+  _globals['_REGISTERVICTIMREQUEST']._serialized_end=1362
+  _globals['_REGISTERVICTIMRESPONSE']._serialized_start=1364
+  _globals['_REGISTERVICTIMRESPONSE']._serialized_end=1428
+  _globals['_GETVICTIMREQUEST']._serialized_start=1430
+  _globals['_GETVICTIMREQUEST']._serialized_end=1460
+  _globals['_GETVICTIMRESPONSE']._serialized_start=1462
+  _globals['_GETVICTIMRESPONSE']._serialized_end=1521
+  _globals['_LISTVICTIMSREQUEST']._serialized_start=1523
+  _globals['_LISTVICTIMSREQUEST']._serialized_end=1633
+  _globals['_LISTVICTIMSRESPONSE']._serialized_start=1635
+  _globals['_LISTVICTIMSRESPONSE']._serialized_end=1722
+  _globals['_GETVICTIMIDENTITYREQUEST']._serialized_start=1724
+  _globals['_GETVICTIMIDENTITYREQUEST']._serialized_end=1779
+  _globals['_GETVICTIMIDENTITYRESPONSE']._serialized_start=1781
+  _globals['_GETVICTIMIDENTITYRESPONSE']._serialized_end=1898
+  _globals['_RECORDVICTIMNOTICEREQUEST']._serialized_start=1901
+  _globals['_RECORDVICTIMNOTICEREQUEST']._serialized_end=2160
+  _globals['_RECORDVICTIMNOTICERESPONSE']._serialized_start=2162
+  _globals['_RECORDVICTIMNOTICERESPONSE']._serialized_end=2276
+  _globals['_LISTVICTIMNOTICESREQUEST']._serialized_start=2278
+  _globals['_LISTVICTIMNOTICESREQUEST']._serialized_end=2323
+  _globals['_LISTVICTIMNOTICESRESPONSE']._serialized_start=2325
+  _globals['_LISTVICTIMNOTICESRESPONSE']._serialized_end=2399
+  _globals['_RECORDREFERRALREQUEST']._serialized_start=2402
+  _globals['_RECORDREFERRALREQUEST']._serialized_end=2550
+  _globals['_RECORDREFERRALRESPONSE']._serialized_start=2552
+  _globals['_RECORDREFERRALRESPONSE']._serialized_end=2660
+  _globals['_VICTIMSERVICE']._serialized_start=3161
+  _globals['_VICTIMSERVICE']._serialized_end=3861
 # @@protoc_insertion_point(module_scope)

@@ -46,7 +46,7 @@ NOTICE_CHANNEL_PHONE: NoticeChannel
 NOTICE_CHANNEL_REPRESENTATIVE: NoticeChannel
 
 class Victim(_message.Message):
-    __slots__ = ("id", "pseudonym", "workspace_id", "origin_jurisdiction", "victim_jurisdiction", "version", "registered_by", "created_at", "updated_by", "updated_at", "notices_count", "referrals_count", "referrals", "replica", "allowed_actions")
+    __slots__ = ("id", "pseudonym", "workspace_id", "origin_jurisdiction", "victim_jurisdiction", "version", "registered_by", "created_at", "updated_by", "updated_at", "notices_count", "referrals_count", "referrals", "replica", "allowed_actions", "offences")
     ID_FIELD_NUMBER: _ClassVar[int]
     PSEUDONYM_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class Victim(_message.Message):
     REFERRALS_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    OFFENCES_FIELD_NUMBER: _ClassVar[int]
     id: str
     pseudonym: str
     workspace_id: str
@@ -77,7 +78,8 @@ class Victim(_message.Message):
     referrals: _containers.RepeatedCompositeFieldContainer[Referral]
     replica: _common_pb2.Replica
     allowed_actions: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., pseudonym: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., victim_jurisdiction: _Optional[str] = ..., version: _Optional[int] = ..., registered_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notices_count: _Optional[int] = ..., referrals_count: _Optional[int] = ..., referrals: _Optional[_Iterable[_Union[Referral, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ...) -> None: ...
+    offences: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., pseudonym: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., victim_jurisdiction: _Optional[str] = ..., version: _Optional[int] = ..., registered_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notices_count: _Optional[int] = ..., referrals_count: _Optional[int] = ..., referrals: _Optional[_Iterable[_Union[Referral, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., offences: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class VictimIdentity(_message.Message):
     __slots__ = ("full_name", "date_of_birth", "contact", "languages", "needs")
@@ -132,16 +134,18 @@ class Referral(_message.Message):
     def __init__(self, id: _Optional[str] = ..., service_name: _Optional[str] = ..., referred_on: _Optional[str] = ..., consent: _Optional[bool] = ..., referred_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., recorded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RegisterVictimRequest(_message.Message):
-    __slots__ = ("request_id", "workspace_id", "victim_jurisdiction", "identity")
+    __slots__ = ("request_id", "workspace_id", "victim_jurisdiction", "identity", "offences")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     VICTIM_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
     IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    OFFENCES_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     workspace_id: str
     victim_jurisdiction: str
     identity: VictimIdentity
-    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., victim_jurisdiction: _Optional[str] = ..., identity: _Optional[_Union[VictimIdentity, _Mapping]] = ...) -> None: ...
+    offences: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., victim_jurisdiction: _Optional[str] = ..., identity: _Optional[_Union[VictimIdentity, _Mapping]] = ..., offences: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RegisterVictimResponse(_message.Message):
     __slots__ = ("victim",)
