@@ -185,25 +185,38 @@ class PruneReport:
 
 def prune(session: Session, tables: RuntimeTables, before: datetime, now: datetime, by: AuditEvent) -> PruneReport:
     """Delete the entries written before ``before`` (rule RETENTION_AUDIT_LOG), in the caller's transaction:
-    only a chain that verifies is pruned (never make a broken part vanish), only a leading run of entries,
-    and the checkpoint moves to the last one deleted. Appends the pruning's own entry (``by`` gives its
-    actor; its operation and record are set here). Nothing older: nothing is done."""
-    session.execute(_head_for_update(tables.audit_head)).one_or_none()  # one pruning or append at a time
-    report = verify(session, tables)
-    if not report.intact:
-        return PruneReport(0, report.checkpoint, f"the chain is broken at seq {report.first_bad_seq}: not pruned")
+    only a leading run of entries, only when that run verifies from the checkpoint the last pruning
+    recorded (never make a broken part vanish), and the checkpoint moves to the last one deleted. Appends
+    the pruning's own entry (``by`` gives its actor; its operation and record are set here). Nothing
+    older: nothing is done, no lock taken."""
     log = tables.audit_log
+    if session.execute(select(log.c.seq).where(log.c.occurred_at < before).limit(1)).first() is None:
+        return PruneReport(0, checkpoint(session, tables))
+    session.execute(_head_for_update(tables.audit_head)).one_or_none()  # one pruning or append at a time
+    cp = checkpoint(session, tables)
     first_kept = session.execute(select(func.min(log.c.seq)).where(log.c.occurred_at >= before)).scalar()
     last = session.execute(select(func.max(log.c.seq))).scalar()
     if last is None:
-        return PruneReport(0, report.checkpoint)
+        return PruneReport(0, cp)
     upto = (first_kept - 1) if first_kept is not None else last
-    start = report.checkpoint.seq if report.checkpoint is not None else 0
-    if upto <= start:
-        return PruneReport(0, report.checkpoint)
-    last_hash = session.execute(select(log.c.hash).where(log.c.seq == upto)).scalar_one()
+    if upto <= (cp.seq if cp is not None else 0):
+        return PruneReport(0, cp)
+    # Only what is pruned is checked (bounded by an interval's entries), not the whole chain under the lock.
+    walked = _walk(session, tables, cp, upto)
+    if walked.problem:
+        return PruneReport(0, cp, f"the chain is broken at seq {walked.bad_seq}: not pruned")
+    if cp is not None:
+        named = session.execute(
+            select(log.c.record_type, log.c.record_id)
+            .where(log.c.operation == PRUNED)
+            .order_by(log.c.seq.desc())
+            .limit(1)
+        ).first()
+        if named is None or tuple(named) != (f"{CHECKPOINT_RECORD}:{cp.seq}", cp.hash):
+            return PruneReport(0, cp, "the checkpoint is not the one the last pruning recorded: not pruned")
+    last_hash = walked.prev
     count: int = session.execute(delete(log).where(log.c.seq <= upto)).rowcount  # type: ignore[attr-defined]
-    total = count + (report.checkpoint.entries_pruned if report.checkpoint is not None else 0)
+    total = count + (cp.entries_pruned if cp is not None else 0)
     values = {
         "seq": upto,
         "hash": last_hash,
@@ -212,7 +225,7 @@ def prune(session: Session, tables: RuntimeTables, before: datetime, now: dateti
         "entries_pruned": total,
     }
     t = tables.audit_checkpoint
-    if report.checkpoint is None:
+    if cp is None:
         session.execute(t.insert().values(id=CHECKPOINT_ID, **values))
     else:
         session.execute(update(t).where(t.c.id == CHECKPOINT_ID).values(**values))
@@ -229,26 +242,34 @@ def prune(session: Session, tables: RuntimeTables, before: datetime, now: dateti
     return PruneReport(count, Checkpoint(upto, last_hash, now, values["pruned_by"], total))
 
 
-def verify(session: Session, tables: RuntimeTables, batch: int = 200) -> ChainReport:
-    """Recompute every entry's hash in order and compare links, sequence numbers and the head; after a
-    pruning, from the checkpoint, which the last pruning's entry must name.
+@dataclass(frozen=True)
+class _Walk:
+    checked: int
+    #: The last entry's hash (or the checkpoint's, when none was walked) and the next expected seq.
+    prev: str
+    next_seq: int
+    bad_seq: int = 0
+    problem: str = ""
+    #: What the last pruning entry walked names: (record_type, record_id).
+    named: tuple[str, str] | None = None
 
-    Entries are streamed ``batch`` at a time (a server-side cursor on PostgreSQL), so memory stays
-    bounded by a few entries whatever the length of the chain; the fields of an entry are bounded when
-    it is appended (``FIELD_MAX``)."""
+
+def _walk(session: Session, tables: RuntimeTables, cp: Checkpoint | None, upto: int | None, batch: int = 200) -> _Walk:
+    """Recompute the entries' hashes in order from the checkpoint (up to ``upto``), checking links and seqs."""
     log = tables.audit_log
-    cp = checkpoint(session, tables)
     prev = cp.hash if cp is not None else GENESIS
-    expected_seq = cp.seq + 1 if cp is not None else 1
+    expected = cp.seq + 1 if cp is not None else 1
     checked = 0
-    named_checkpoint: tuple[str, str] | None = None  # what the last pruning entry in the chain names
-    rows = session.execute(select(log).order_by(log.c.seq).execution_options(yield_per=batch)).mappings()
-    for r in rows:
-        if r["seq"] != expected_seq:
-            return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing", prev, 0, cp)
+    named: tuple[str, str] | None = None
+    query = select(log).order_by(log.c.seq)
+    if upto is not None:
+        query = query.where(log.c.seq <= upto)
+    for r in session.execute(query.execution_options(yield_per=batch)).mappings():
+        if r["seq"] != expected:
+            return _Walk(checked, prev, expected, expected, f"entry {expected} is missing", named)
         if r["prev_hash"] != prev:
             what = "the checkpoint" if cp is not None and checked == 0 else "the previous entry"
-            return ChainReport(False, checked, r["seq"], f"link to {what} is broken", prev, 0, cp)
+            return _Walk(checked, prev, expected, r["seq"], f"link to {what} is broken", named)
         ev = AuditEvent(
             operation=r["operation"],
             user_id=r["user_id"],
@@ -260,17 +281,31 @@ def verify(session: Session, tables: RuntimeTables, batch: int = 200) -> ChainRe
             outcome=r["outcome"],
         )
         if entry_hash(prev, r["seq"], r["occurred_at"], r["time_zone"], ev) != r["hash"]:
-            return ChainReport(False, checked, r["seq"], "entry content does not match its hash", prev, 0, cp)
+            return _Walk(checked, prev, expected, r["seq"], "entry content does not match its hash", named)
         if ev.operation == PRUNED:
-            named_checkpoint = (ev.record_type, ev.record_id)
+            named = (ev.record_type, ev.record_id)
         prev = r["hash"]
-        expected_seq += 1
+        expected += 1
         checked += 1
-    if cp is not None and named_checkpoint != (f"{CHECKPOINT_RECORD}:{cp.seq}", cp.hash):
+    return _Walk(checked, prev, expected, 0, "", named)
+
+
+def verify(session: Session, tables: RuntimeTables, batch: int = 200) -> ChainReport:
+    """Recompute every entry's hash in order and compare links, sequence numbers and the head; after a
+    pruning, from the checkpoint, which the last pruning's entry must name.
+
+    Entries are streamed ``batch`` at a time (a server-side cursor on PostgreSQL), so memory stays
+    bounded by a few entries whatever the length of the chain; the fields of an entry are bounded when
+    it is appended (``FIELD_MAX``)."""
+    cp = checkpoint(session, tables)
+    w = _walk(session, tables, cp, None, batch)
+    if w.problem:
+        return ChainReport(False, w.checked, w.bad_seq, w.problem, w.prev, 0, cp)
+    if cp is not None and w.named != (f"{CHECKPOINT_RECORD}:{cp.seq}", cp.hash):
         return ChainReport(
-            False, checked, cp.seq, "the checkpoint is not the one the last pruning recorded", prev, 0, cp
+            False, w.checked, cp.seq, "the checkpoint is not the one the last pruning recorded", w.prev, 0, cp
         )
     head_seq, head_hash = head(session, tables)
-    if head_seq != expected_seq - 1 or head_hash != prev:
-        return ChainReport(False, checked, expected_seq, "entries after the last one were removed", prev, 0, cp)
-    return ChainReport(True, checked, 0, "", prev, head_seq, cp)
+    if head_seq != w.next_seq - 1 or head_hash != w.prev:
+        return ChainReport(False, w.checked, w.next_seq, "entries after the last one were removed", w.prev, 0, cp)
+    return ChainReport(True, w.checked, 0, "", w.prev, head_seq, cp)

@@ -223,3 +223,27 @@ def test_a_broken_chain_is_not_pruned(tmp_path: Path) -> None:
 
     report, left = asyncio.run(scenario())
     assert report.pruned == 0 and "broken at seq 2" in report.problem and left == 3
+
+
+def test_nothing_older_than_the_cutoff_prunes_nothing_and_a_moved_checkpoint_stops_the_next_pruning(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    asyncio.run(_pruned(url, "checkpoint-seq"))
+
+    async def again() -> tuple[audit.PruneReport, audit.PruneReport]:
+        database = db.Database(url)
+        try:
+            later = datetime(2035, 1, 1, tzinfo=UTC)
+            nothing = await database.write(
+                lambda s: audit.prune(s, RUNTIME, datetime(2000, 1, 1, tzinfo=UTC), later, OPERATOR)
+            )
+            refused = await database.write(lambda s: audit.prune(s, RUNTIME, later, later, OPERATOR))
+            return nothing, refused
+        finally:
+            database.dispose()
+
+    nothing, refused = asyncio.run(again())
+    assert nothing.pruned == 0 and not nothing.problem
+    assert refused.pruned == 0 and refused.problem.startswith("the checkpoint is not the one the last pruning")
