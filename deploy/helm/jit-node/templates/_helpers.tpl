@@ -63,6 +63,10 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ include "jit.country" . | quote }}
 - name: JIT_FEDERATION_PEERS
   value: {{ join "," .Values.peers | upper | quote }}
+- name: JIT_RETENTION_YEARS
+  value: {{ .Values.retention.years | quote }}
+- name: JIT_RETENTION_SCAN_SECONDS
+  value: {{ .Values.retention.scanSeconds | quote }}
 - name: JIT_FEDERATION_RETENTION_DAYS
   value: {{ .Values.federation.retentionDays | quote }}
 - name: JIT_FEDERATION_FORWARD_TIMEOUT_SECONDS
