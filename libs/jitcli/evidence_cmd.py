@@ -3,8 +3,9 @@ evidence items received against them.
 
 ``jit evidence request create | list | show | <transition>``; ``jit evidence upload FILE --request ID``,
 ``jit evidence download ITEM --out FILE --purpose TEXT``, ``jit evidence items --request ID``,
-``jit evidence custody ITEM``, ``jit evidence verify`` (auditors). Who may do what is decided by the
-evidence service (JIT_EVIDENCE_ADDR, default 127.0.0.1:50052).
+``jit evidence custody ITEM``, ``jit evidence verify`` (auditors); sensitive items: ``jit evidence upload
+--sensitive``, ``jit evidence item mark-sensitive | unmark-sensitive | export-request | export-approve``.
+Who may do what is decided by the evidence service (JIT_EVIDENCE_ADDR, default 127.0.0.1:50052).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ from jitlib import legal
 app = typer.Typer(help="Evidence requests and the evidence items received against them.", no_args_is_help=True)
 request_app = typer.Typer(help="Evidence requests: create, list, show, and move them through their states.")
 app.add_typer(request_app, name="request", no_args_is_help=True)
+item_app = typer.Typer(
+    help="Sensitive evidence items (intimate images and the like): mark them, and export them with a second "
+    "person's approval."
+)
+app.add_typer(item_app, name="item", no_args_is_help=True)
 
 CHUNK = 1024 * 1024
 TRANSFER_TIMEOUT_S = 3600.0
@@ -714,6 +720,11 @@ def _item_line(item: pb.EvidenceItem) -> str:
         f"item {item.id}: {item.size_bytes} bytes, {item.media_type}, sha256 {item.sha256}, "
         f"from {item.origin_jurisdiction}"
         + (" - RESTRICTED: kept, not to be downloaded or exported" if item.restricted else "")
+        + (
+            " - SENSITIVE: opened with a purpose by named roles, exported with a second approval"
+            if item.sensitive
+            else ""
+        )
     )
 
 
@@ -733,6 +744,14 @@ def upload(
     conditions: Annotated[
         str, typer.Option("--conditions", metavar="TEXT", help="Use conditions set by the origin.")
     ] = "",
+    sensitive: Annotated[
+        bool,
+        typer.Option(
+            "--sensitive",
+            help="Intimate images and the like: opened only with a purpose by named roles, never previewed, "
+            f"exported only with a second person's approval {legal.cite('SENSITIVE_ITEM_MARKING')}.",
+        ),
+    ] = False,
 ) -> None:
     """Upload an evidence item: hashed locally, streamed in 1 MiB chunks, checked and encrypted by the service."""
     state = _state(ctx)
@@ -752,6 +771,7 @@ def upload(
         description=description,
         origin_jurisdiction=origin.upper(),
         use_conditions=pb.UseConditions(jit_purposes_only=True, conditions=conditions),
+        sensitive=sensitive,
     )
     channel, stub, md, addr = _stub(state)
     with channel, _progress() as progress:
@@ -890,6 +910,65 @@ def record_custody(
         emit_json(message_dict(e))
     else:
         typer.echo(f"custody entry {e.seq} recorded, hash {e.entry_hash}")
+
+
+def _entry_out(ctx: typer.Context, e: pb.CustodyEntry, what: str) -> None:
+    if _state(ctx).json:
+        emit_json(message_dict(e))
+    else:
+        typer.echo(f"{what}: custody entry {e.seq}, hash {e.entry_hash}")
+
+
+def _item_out(ctx: typer.Context, item: pb.EvidenceItem) -> None:
+    if _state(ctx).json:
+        emit_json(message_dict(item))
+    else:
+        typer.echo(_item_line(item))
+
+
+REASON = typer.Option("--reason", metavar="TEXT", help="Why; recorded in the chain of custody.")
+
+
+@item_app.command("mark-sensitive")
+def mark_sensitive(
+    ctx: typer.Context, item: Annotated[str, typer.Argument(metavar="ITEM")], reason: Annotated[str, REASON]
+) -> None:
+    """Mark an item sensitive: a prosecutor of the jurisdiction that received it, with a reason."""
+    req = pb.MarkItemSensitiveRequest(item_id=_uuid(item, "ITEM"), reason=reason)
+    _item_out(ctx, _call(ctx, "MarkItemSensitive", req).item)
+
+
+@item_app.command("unmark-sensitive")
+def unmark_sensitive(
+    ctx: typer.Context, item: Annotated[str, typer.Argument(metavar="ITEM")], reason: Annotated[str, REASON]
+) -> None:
+    """Lift an item's sensitive marking: the same prosecutor's side, with a reason."""
+    req = pb.UnmarkItemSensitiveRequest(item_id=_uuid(item, "ITEM"), reason=reason)
+    _item_out(ctx, _call(ctx, "UnmarkItemSensitive", req).item)
+
+
+@item_app.command("export-request")
+def export_request(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(metavar="ITEM")],
+    purpose: Annotated[str, typer.Option("--purpose", metavar="TEXT", help="Why it leaves.")],
+    destination: Annotated[str, typer.Option("--to", metavar="RECIPIENT", help="Where it goes.")],
+) -> None:
+    """Ask to export a sensitive item; another prosecutor of your jurisdiction approves (export-approve),
+    then you record the export to that destination (record-custody --action exported --recipient)."""
+    req = pb.RequestExportRequest(item_id=_uuid(item, "ITEM"), purpose=purpose, destination=destination)
+    _entry_out(ctx, _call(ctx, "RequestExport", req).entry, "export requested (approve it with this entry's number)")
+
+
+@item_app.command("export-approve")
+def export_approve(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(metavar="ITEM")],
+    entry: Annotated[int, typer.Option("--request", metavar="SEQ", help="The EXPORT_REQUESTED entry's number.")],
+) -> None:
+    """Approve another user's export request of a sensitive item (four eyes: never your own)."""
+    req = pb.ApproveExportRequest(item_id=_uuid(item, "ITEM"), export_request_seq=entry)
+    _entry_out(ctx, _call(ctx, "ApproveExport", req).entry, "export approved")
 
 
 @app.command()

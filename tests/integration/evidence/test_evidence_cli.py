@@ -203,3 +203,56 @@ def test_a_request_names_its_victims_by_pseudonym_through_the_cli(env: dict[str,
     assert victim in jit(env, *nl, "show", r["id"]).stdout
     assert [x["id"] for x in jit_json(env, *nl, "list", "--workspace", "jit-demo", "--victim", victim)] == [r["id"]]
     assert victim in jit(env, *nl, "list", "--workspace", "jit-demo", "--victim", victim).stdout
+
+
+def test_a_sensitive_item_through_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+    """SENSITIVE_ITEM_MARKING, SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE, SENSITIVE_ITEM_EXPORT_FOUR_EYES through
+    `jit evidence`: upload --sensitive, download --purpose, item export-request / export-approve (never
+    one's own), record-custody, item unmark-sensitive --reason, and custody showing every purpose."""
+    for user in ("nl-prosecutor", "nl-liaison", "de-liaison", "de-prosecutor"):
+        jit(env, "login", user, "--password", "demo")
+    r = jit_json(
+        env, "--as", "nl-prosecutor", "evidence", "request", "create", "--workspace", "jit-demo",
+        "--basis", "eio", "--to", "DE", "--authority", "OM Amsterdam", "--title", "Images of V-NL-0007",
+        "--target", "account:@harasser_x@instagram", "--data", "content", "--offence", "non-consensual-intimate-images",
+        "--issue",
+    )  # fmt: skip
+    jit(env, "--as", "de-liaison", "evidence", "request", "acknowledge", r["id"])
+    jit(env, "--as", "de-liaison", "evidence", "request", "start-execution", r["id"])
+    src = tmp_path / "image.jpg"
+    src.write_bytes(os.urandom(5000))
+    item = jit_json(env, "--as", "de-liaison", "evidence", "upload", str(src), "--request", r["id"], "--sensitive")
+    assert item["sensitive"] is True
+    listed = jit(env, "--as", "nl-prosecutor", "evidence", "items", "--request", r["id"]).stdout
+    assert "SENSITIVE" in listed
+    jit(env, "--as", "nl-prosecutor", "evidence", "download", item["id"], "--out", str(tmp_path / "o"),
+        "--purpose", "identify the account", )  # fmt: skip
+
+    asked = jit_json(env, "--as", "nl-prosecutor", "evidence", "item", "export-request", item["id"],
+                     "--purpose", "hand to the trial court", "--to", "Rechtbank Amsterdam")  # fmt: skip
+    own = jit(env, "--as", "nl-prosecutor", "evidence", "item", "export-approve", item["id"],
+              "--request", str(asked["seq"]), code=1)  # fmt: skip
+    assert "SELF_APPROVAL" in own.stderr or "second person" in own.stderr
+    early = jit(env, "--as", "nl-prosecutor", "evidence", "record-custody", item["id"], "--action", "exported",
+                "--purpose", "court file", "--recipient", "Rechtbank Amsterdam", code=1)  # fmt: skip
+    assert "approved" in early.stderr
+    asked = jit_json(env, "--as", "nl-liaison", "evidence", "item", "export-request", item["id"],
+                     "--purpose", "hand to the trial court", "--to", "Rechtbank Amsterdam")  # fmt: skip
+    jit(env, "--as", "nl-prosecutor", "evidence", "item", "export-approve", item["id"], "--request", str(asked["seq"]))
+    jit(env, "--as", "nl-liaison", "evidence", "record-custody", item["id"], "--action", "exported",
+        "--purpose", "court file", "--recipient", "Rechtbank Amsterdam")  # fmt: skip
+
+    missing = jit(env, "--as", "de-prosecutor", "evidence", "item", "unmark-sensitive", item["id"], "--reason", " ",
+                  code=1)  # fmt: skip
+    assert "reason" in missing.stderr
+    plain = jit_json(env, "--as", "de-prosecutor", "evidence", "item", "unmark-sensitive", item["id"],
+                     "--reason", "no image of the victim after all")  # fmt: skip
+    assert not plain.get("sensitive")
+    entries = jit_json(env, "--as", "nl-prosecutor", "evidence", "custody", item["id"])
+    assert [e["action"].removeprefix("CUSTODY_ACTION_") for e in entries] == [
+        "RECEIVED", "DOWNLOADED", "EXPORT_REQUESTED", "EXPORT_REQUESTED", "EXPORT_APPROVED", "EXPORTED", "UNMARKED",
+    ]  # fmt: skip
+    assert [e["purpose"] for e in entries][1:3] == ["identify the account", "hand to the trial court"]
+    assert entries[-1]["purpose"] == "no image of the victim after all" and entries[-3]["recipient"] == (
+        "Rechtbank Amsterdam"
+    )
