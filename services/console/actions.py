@@ -28,7 +28,8 @@ class Input:
     name: str
     label: str
     #: text, textarea, date (a day, as the end of that day in UTC), instant (a day and time, in UTC), choice
-    #: (one of an enum's values) or choices (any of them, a repeated field).
+    #: (one of an enum's values), choices (any of them, a repeated field), or hidden (a whole number or text
+    #: the page takes from the record: ``value``).
     kind: str = "text"
     required: bool = False
     enum: Any = None
@@ -36,6 +37,10 @@ class Input:
     hint: str = ""
     #: For a choice that depends on the record: the values (names without the prefix) offered for it.
     narrow: Callable[[Any], Iterable[str]] | None = None
+    #: For a hidden input: its value, from the record shown.
+    value: Callable[[Any], str] | None = None
+    #: For a hidden input: a whole number (an int64 field).
+    number: bool = False
 
     def choices(self, record: Any = None) -> list[tuple[int, str]]:
         """The enum's values as (number, words); for ``record``, only those ``narrow`` offers for it (the
@@ -60,6 +65,11 @@ class Action:
     inputs: tuple[Input, ...] = field(default=())
     #: Changes the record for good or ends it: the button is shown as a warning.
     grave: bool = False
+    #: The request's field that names the record, and whether it carries the version the page showed.
+    id_field: str = "id"
+    versioned: bool = True
+    #: Fields the action always sets (name, value).
+    fixed: tuple[tuple[str, Any], ...] = ()
 
 
 def requested_categories(req: Any) -> tuple[str, ...]:
@@ -169,7 +179,39 @@ ORDER_ACTIONS = {
     )
 }  # fmt: skip
 
-TABLES = {"task": TASK_ACTIONS, "request": REQUEST_ACTIONS, "order": ORDER_ACTIONS}
+
+def _pending(item: Any) -> Any:
+    return item.pending_export.request
+
+
+#: What a user may do with an evidence item besides downloading it (which has its own form, with its
+#: purpose): the sensitive item's marking and its export with four eyes. The item's ``allowed_actions``
+#: says which of these a user sees.
+ITEM_ACTIONS = {
+    a.name: a
+    for a in (
+        Action("mark_sensitive", "Mark sensitive", "evidence", "MarkItemSensitive", ev.MarkItemSensitiveRequest,
+               (REASON,), id_field="item_id", versioned=False),
+        Action("unmark_sensitive", "Lift the sensitive marking", "evidence", "UnmarkItemSensitive",
+               ev.UnmarkItemSensitiveRequest, (REASON,), grave=True, id_field="item_id", versioned=False),
+        Action("request_export", "Ask to export (a second prosecutor approves)", "evidence", "RequestExport",
+               ev.RequestExportRequest,
+               (Input("purpose", "Purpose of the export", "textarea", required=True),
+                Input("destination", "Destination (who receives it)", required=True)),
+               id_field="item_id", versioned=False),
+        Action("approve_export", "Approve this export", "evidence", "ApproveExport", ev.ApproveExportRequest,
+               (Input("export_request_seq", "Export request", "hidden", required=True, number=True,
+                      value=lambda it: str(_pending(it).seq)),),
+               id_field="item_id", versioned=False),
+        Action("export", "Record the approved export", "evidence", "RecordCustodyEvent",
+               ev.RecordCustodyEventRequest,
+               (Input("purpose", "Purpose (recorded in the chain of custody)", "textarea", required=True),
+                Input("recipient", "Recipient", "hidden", required=True, value=lambda it: _pending(it).recipient)),
+               id_field="item_id", versioned=False, fixed=(("action", ev.CUSTODY_ACTION_EXPORTED),)),
+    )
+}  # fmt: skip
+
+TABLES = {"task": TASK_ACTIONS, "request": REQUEST_ACTIONS, "order": ORDER_ACTIONS, "item": ITEM_ACTIONS}
 
 
 def pseudonyms(text: str) -> list[str]:
@@ -189,7 +231,10 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
         expected = int(version or 0)
     except ValueError:
         raise FormError("version: must be a number") from None
-    request = action.request(id=record_id, expected_version=expected)
+    fields: dict[str, Any] = {action.id_field: record_id, **dict(action.fixed)}
+    if action.versioned:
+        fields["expected_version"] = expected
+    request = action.request(**fields)
     for spec in action.inputs:
         raw = (form.get(spec.name) or "").strip()
         if len(raw) > TEXT_MAX:
@@ -198,7 +243,11 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
             if spec.required:
                 raise FormError(f"{spec.label}: is required")
             continue
-        if spec.kind == "choice":
+        if spec.kind == "hidden" and spec.number:
+            if not raw.isdigit():
+                raise FormError(f"{spec.label}: a whole number")
+            setattr(request, spec.name, int(raw))
+        elif spec.kind == "choice":
             numbers = {n for n, _ in spec.choices()}
             if not raw.isdigit() or int(raw) not in numbers:
                 raise FormError(f"{spec.label}: choose one of the listed values")

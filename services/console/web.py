@@ -343,6 +343,7 @@ class Console:
             filename=urllib.parse.unquote(h.get("x-filename") or "")[:255],
             description=urllib.parse.unquote(h.get("x-description") or "")[:2000],
             origin_jurisdiction=(h.get("x-origin") or "").upper()[:16],
+            sensitive=h.get("x-sensitive") == "1",
         )
 
         async def parts() -> AsyncIterator[ev.UploadItemRequest]:
@@ -373,7 +374,8 @@ class Console:
         )
         first = await anext(stream)  # the item's metadata; a refusal is raised here, before any byte is sent
         item = first.item
-        name = item.filename or f"{item.id}.bin"
+        # A sensitive item's file name may say what it shows: it is saved under its id (never shown inline).
+        name = f"{item.id}.bin" if item.sensitive or not item.filename else item.filename
 
         async def body() -> AsyncIterator[bytes]:
             async for part in stream:

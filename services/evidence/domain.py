@@ -35,7 +35,9 @@ from jitlib.policy import (
     Operation,
     RecordAccess,
     RecordRules,
+    SensitiveOperation,
     decide,
+    decide_sensitive,
     evidence_request_addressee,
     permitted,
 )
@@ -1478,7 +1480,13 @@ def export_refusal(
     once, within EXPORT_APPROVAL_VALID of the approval."""
     if not item.sensitive:
         return None
-    current = pending_export(entries)
+    return clearance_refusal(item, pending_export(entries), user_id, recipient, now)
+
+
+def clearance_refusal(
+    item: EvidenceItem, current: ExportClearance | None, user_id: str, recipient: str, now: datetime
+) -> FailedPrecondition | None:
+    """``export_refusal`` on the item's open export request ``current`` (``pending_export``)."""
     cite = legal.cite("SENSITIVE_ITEM_EXPORT_FOUR_EYES")
     if current is None or current.approval is None:
         why = "needs an export request approved by a second person first"
@@ -1492,3 +1500,44 @@ def export_refusal(
     else:
         return None
     return FailedPrecondition("EXPORT_NOT_APPROVED", f"a sensitive item {why} {cite}", {"item_id": item.id})
+
+
+#: What ``item_allowed_actions`` may list, in this order (``EvidenceItem.allowed_actions``).
+ITEM_ACTIONS = ("download", "mark_sensitive", "unmark_sensitive", "request_export", "approve_export", "export")
+
+
+def item_allowed_actions(
+    principal: Principal,
+    item: EvidenceItem,
+    req: EvidenceRequest,
+    pending: ExportClearance | None,
+    now: datetime,
+) -> tuple[str, ...]:
+    """What ``principal``, who reads ``item``, may do with it now, decided as the RPCs decide it
+    (``jitlib.policy.decide_sensitive`` and the rules above): the caller's, never stored."""
+    access = req.access()
+
+    def may(op: SensitiveOperation, jurisdiction: str | None = None) -> bool:
+        return decide_sensitive(principal, op, access, jurisdiction=jurisdiction) is Decision.ALLOW
+
+    restricted = item_restricted(item, req)
+    out: list[str] = []
+    if not restricted and (not item.sensitive or may(SensitiveOperation.OPEN)):
+        out.append("download")
+    if may(SensitiveOperation.MARK, item_holder(item)):
+        out.append("unmark_sensitive" if item.sensitive else "mark_sensitive")
+    if item.sensitive and not restricted and may(SensitiveOperation.REQUEST_EXPORT):
+        out.append("request_export")
+    if item.sensitive and pending is not None and pending.approval is None:
+        asked = pending.request
+        if asked.user_id != principal.user_id and may(SensitiveOperation.APPROVE_EXPORT, asked.jurisdiction):
+            out.append("approve_export")
+    if (
+        item.sensitive
+        and not restricted
+        and pending is not None
+        and principal.jurisdiction in access.parties
+        and clearance_refusal(item, pending, principal.user_id, pending.request.recipient, now) is None
+    ):
+        out.append("export")
+    return tuple(out)

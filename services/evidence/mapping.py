@@ -30,6 +30,7 @@ from services.evidence.domain import (
     Delay,
     EvidenceItem,
     EvidenceRequest,
+    ExportClearance,
     ItemReplica,
     NewItem,
     NewRequest,
@@ -434,8 +435,16 @@ def new_item_from_pb(m: pb.ItemMetadata) -> NewItem:
     )
 
 
-def item_to_pb(item: EvidenceItem, custody_entries: int = 0, *, restricted: bool = False) -> pb.EvidenceItem:
-    """The item as shown; ``restricted``: its request's objection restricted it (``domain.item_restricted``)."""
+def item_to_pb(
+    item: EvidenceItem,
+    custody_entries: int = 0,
+    *,
+    restricted: bool = False,
+    allowed_actions: tuple[str, ...] = (),
+    pending: ExportClearance | None = None,
+) -> pb.EvidenceItem:
+    """The item as shown; ``restricted``: its request's objection restricted it (``domain.item_restricted``);
+    ``allowed_actions`` and ``pending`` (its open export request) for one caller, never in an event."""
     conditions = pb.UseConditions(jit_purposes_only=True, conditions=item.conditions)
     for c in item.consents:
         consent = pb.UseConsent(
@@ -459,6 +468,13 @@ def item_to_pb(item: EvidenceItem, custody_entries: int = 0, *, restricted: bool
         custody_entries=custody_entries,
         restricted=restricted,
         sensitive=item.sensitive,
+        allowed_actions=allowed_actions,
+        pending_export=pb.PendingExport(
+            request=custody_to_pb(pending.request),
+            approval=custody_to_pb(pending.approval) if pending.approval is not None else None,
+        )
+        if pending is not None
+        else None,
     )
 
 

@@ -57,7 +57,7 @@ from services.evidence.mapping import (
     request_to_pb,
     transition_input,
 )
-from services.evidence.store import ItemOfRequest
+from services.evidence.store import ItemOfRequest, ItemWithHead
 
 log = logging.getLogger(__name__)
 
@@ -547,8 +547,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             found,
             self._entry(principal, custody.Action.ACCESSED, self.rt.clock.now(), item.sha256, "metadata"),
         )
-        shown = self._shown(principal, item, found.request)
-        return pb.GetItemResponse(item=item_to_pb(shown, e.seq, restricted=domain.item_restricted(item, found.request)))
+        return pb.GetItemResponse(item=await self._item_view(principal, item, found.request, e.seq))
 
     async def ListItems(self, request: pb.ListItemsRequest, context: Any) -> pb.ListItemsResponse:
         principal = auth.current()
@@ -558,14 +557,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         found = await self.items.list_audited(
             principal, req.workspace_id, lambda s, _scope: store.list_items(s, req.id)
         )
-        return pb.ListItemsResponse(
-            items=[
-                item_to_pb(
-                    self._shown(principal, f.item, req), f.custody_seq, restricted=domain.item_restricted(f.item, req)
-                )
-                for f in found
-            ]
-        )
+        return pb.ListItemsResponse(items=[await self._item_view(principal, f.item, req, f.custody_seq) for f in found])
 
     async def RecordCustodyEvent(
         self, request: pb.RecordCustodyEventRequest, context: Any
@@ -608,12 +600,31 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
     # -- sensitive items -------------------------------------------------------------------------------
 
-    def _shown(self, principal: auth.Principal, item: domain.EvidenceItem, req: EvidenceRequest) -> domain.EvidenceItem:
-        """A sensitive item without its file name and description for a caller who may not open it."""
-        if not item.sensitive:
-            return item
-        may_open = decide_sensitive(principal, SensitiveOperation.OPEN, req.access()) is Decision.ALLOW
-        return item if may_open else domain.concealed(item)
+    async def _item_view(
+        self, principal: auth.Principal, item: domain.EvidenceItem, req: EvidenceRequest, seq: int
+    ) -> pb.EvidenceItem:
+        """The item as ``principal`` sees it: a sensitive one without its file name and description for a
+        caller who may not open it, with its open export request; what the caller may do with it now."""
+        pending = None
+        if item.sensitive:
+            entries = await self.rt.read(lambda s: store.custody_entries(s, item.id))
+            pending = domain.pending_export(entries)
+        now = self.rt.clock.now()
+        actions = domain.item_allowed_actions(principal, item, req, pending, now)
+        reads = tuple(a for a in actions if a == "download")  # a read goes on in a closed workspace
+        changes = self.items.allowed_actions(
+            ItemOfRequest(ItemWithHead(item, seq, ""), req), tuple(a for a in actions if a != "download")
+        )
+        may_open = not item.sensitive or (
+            decide_sensitive(principal, SensitiveOperation.OPEN, req.access()) is Decision.ALLOW
+        )
+        return item_to_pb(
+            item if may_open else domain.concealed(item),
+            seq,
+            restricted=domain.item_restricted(item, req),
+            allowed_actions=reads + changes,
+            pending=pending,
+        )
 
     async def _authorize_sensitive(
         self,

@@ -242,6 +242,104 @@ def test_a_download_without_purpose_is_refused_in_words(users: Users) -> None:
     assert "purpose is required" in page.inner_text("[role=alert]")
 
 
+def test_a_sensitive_item_shows_no_preview_and_asks_for_a_purpose(
+    users: Users, node: dict[str, RunningService], tokens: Any, shots: Path, tmp_path: Path
+) -> None:
+    """SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE, SENSITIVE_ITEM_EXPORT_FOUR_EYES in the browser: DE's liaison uploads
+    an image ticked sensitive; it is listed by its metadata only (no name, no image, no preview of any kind);
+    NL's prosecutor opens it only once a purpose is given, as an attachment named by its id; IE, a member
+    that is no party, gets no form;
+    NL's liaison asks to export it, NL's prosecutor approves, the liaison records the export, and the chain
+    of custody shows each step with its purpose."""
+    from jit.common.v1 import common_pb2
+
+    stub = _grpc(node, "evidence", evidence_pb2_grpc.EvidenceServiceStub)
+
+    def call(user: str, method: str, request: Any) -> Any:
+        return getattr(stub, method)(request, metadata=md(tokens(user)), timeout=30)
+
+    req = call(
+        "nl-prosecutor",
+        "CreateRequest",
+        ev.CreateRequestRequest(
+            request_id=str(uuid.uuid4()), workspace_id=WS, legal_basis=ev.LEGAL_BASIS_EIO,
+            issuing_authority="Openbaar Ministerie, Amsterdam", addressee_kind=ev.ADDRESSEE_KIND_MEMBER_STATE,
+            addressee_jurisdiction="DE", data_categories=[ev.DATA_CATEGORY_CONTENT],
+            targets=[ev.TargetIdentifier(type=ev.TARGET_TYPE_ACCOUNT_HANDLE, value="@rev3ng3_pics")],
+            offence_category=ev.OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES, urgency=ev.URGENCY_NORMAL,
+            title="Images shared of V-NL-0007", visibility=common_pb2.VISIBILITY_WORKSPACE,
+        ),
+    ).request  # fmt: skip
+    call("nl-prosecutor", "IssueRequest", ev.IssueRequestRequest(id=req.id))
+    call("de-liaison", "AcknowledgeRequest", ev.AcknowledgeRequestRequest(id=req.id))
+    call("de-prosecutor", "StartExecution", ev.StartExecutionRequest(id=req.id))
+    # A real PNG, so that a browser would render it if the console ever offered it inline.
+    image = bytes.fromhex(
+        "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+        "0000000d49444154789c63f8cfc0f01f0005050201a5f6a1b50000000049454e44ae426082"
+    )
+    src = tmp_path / "victim-unclothed.png"
+    src.write_bytes(image)
+    de = users.page("de-liaison")
+    de.goto(f"{users.base}/requests/{req.id}")
+    de.get_by_label("File (at most").set_input_files(str(src))
+    de.get_by_label("Description").fill("image of V-NL-0007 as posted")
+    de.get_by_label("Sensitive (intimate images").check()
+    de.get_by_role("button", name="Upload").click()
+    de.wait_for_selector("#u-status:has-text('Received')", timeout=60_000)
+    (item,) = call("de-liaison", "ListItems", ev.ListItemsRequest(evidence_request_id=req.id)).items
+    assert item.sensitive and item.sha256 == hashlib.sha256(image).hexdigest()
+
+    page = users.page("nl-prosecutor")
+    page.goto(f"{users.base}/requests/{req.id}")
+    row = page.locator(f"#item-{item.id}")
+    text = row.inner_text()
+    assert "Sensitive" in text and item.sha256 in text and f"{len(image)} bytes" in text and "image/png" in text
+    assert "victim-unclothed" not in page.content() and "as posted" not in page.content()
+    assert row.locator("img, picture, video, audio, iframe, object, embed, canvas").count() == 0
+    assert page.locator("img").count() == 0  # no thumbnail anywhere on the page
+    shot(page, shots, "06-sensitive-item")
+    row.locator("input[name=purpose]").evaluate("e => e.removeAttribute('required')")
+    row.get_by_role("button", name="Download").click()
+    page.wait_for_load_state()
+    assert "purpose is required" in page.inner_text("[role=alert]")
+    row = page.locator(f"#item-{item.id}")
+    row.get_by_label("Purpose of opening this sensitive item").fill("Identify the account that posted it")
+    with page.expect_download() as info:
+        row.get_by_role("button", name="Download").click()
+    assert Path(info.value.path()).read_bytes() == image
+    assert info.value.suggested_filename == f"{item.id}.bin"
+
+    ie = users.page("ie-prosecutor")
+    ie.goto(f"{users.base}/requests/{req.id}")
+    assert "You may not open this sensitive item" in ie.locator(f"#item-{item.id}").inner_text()
+    assert ie.locator(f"#item-{item.id} form.download").count() == 0
+
+    liaison = users.page("nl-liaison")
+    liaison.goto(f"{users.base}/requests/{req.id}")
+    row = liaison.locator(f"#item-{item.id}")
+    row.get_by_label("Purpose of the export").fill("Hand to the trial court")
+    row.get_by_label("Destination (who receives it)").fill("Rechtbank Amsterdam")
+    row.get_by_role("button", name="Ask to export").click()
+    liaison.wait_for_selector("[role=status]")
+    assert liaison.locator(f"#item-{item.id} button[data-action=approve_export]").count() == 0  # not one's own
+    page.goto(f"{users.base}/requests/{req.id}")
+    assert "awaiting a second prosecutor" in page.locator(f"#item-{item.id}").inner_text()
+    page.locator(f"#item-{item.id}").get_by_role("button", name="Approve this export").click()
+    page.wait_for_selector("[role=status]")
+    liaison.goto(f"{users.base}/requests/{req.id}")
+    row = liaison.locator(f"#item-{item.id}")
+    row.get_by_label("Purpose (recorded in the chain of custody)").fill("Court file 13/123456")
+    row.get_by_role("button", name="Record the approved export").click()
+    liaison.wait_for_selector("[role=status]")
+    liaison.goto(f"{users.base}/items/{item.id}/custody")
+    table = liaison.inner_text("table")
+    for words in ("Identify the account that posted it", "Hand to the trial court", "Court file 13/123456"):
+        assert words in table
+    assert "export requested" in table and "export approved" in table and "exported" in table
+    assert "victim-unclothed" not in liaison.content()
+
+
 # ---------------------------------------------------------------- preservation clocks
 
 

@@ -522,9 +522,7 @@ def test_task_hand_back_by_the_addressee_lets_the_issuer_reassign(client: Client
     assert "/jit.tasks.v1.TaskService/HandBackTask" in audit_operations(client, task.id)
 
 
-def test_a_task_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
-    client: Client, nats_server: Any
-) -> None:
+def test_a_task_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(client: Client, nats_server: Any) -> None:
     """VICTIM_BY_PSEUDONYM (issue 16): tasks refer to the victim's pseudonym (Directive 2012/29/EU
     Art. 21), not to words about her in a title; ListTasks finds a victim's tasks, and a longer pseudonym that
     begins alike is another."""
@@ -545,6 +543,7 @@ def test_a_task_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
     assert listed("nl-prosecutor", other) == [both.id]
     assert listed("nl-prosecutor", longer) == [alone.id]
     assert listed("ie-liaison", longer) == []  # restricted to NL and DE: the filter never widens visibility
+
     # The event carries them: another node's replica of the task refers to the same victims.
     def published() -> list[list[str]]:
         out = []

@@ -246,7 +246,7 @@ def test_a_restricted_item_is_listed_without_a_download_form() -> None:
     req = ev.EvidenceRequest(id="r-2", workspace_id="jit-demo", title="Content", addressee_jurisdiction="IE")
     req.items_restricted_at.FromDatetime(NOW)
     kept = ev.EvidenceItem(id="i-restricted", filename="chat.json", restricted=True)
-    other = ev.EvidenceItem(id="i-open", filename="later.json")
+    other = ev.EvidenceItem(id="i-open", filename="later.json", allowed_actions=["download"])
     for it in (kept, other):
         it.received_at.FromDatetime(NOW)
     html = console.env.get_template("request.html").render(
@@ -311,3 +311,59 @@ def test_records_show_the_victims_they_concern_by_pseudonym_and_the_task_form_as
     form = console.env.get_template("tasks.html").render(**common, **pages["tasks.html"])
     assert 'name="victim_refs"' in form and "never in the title or description" in form
     assert pseudonyms(" v-nl-0001, V-NL-0002  V-NL-0003,") == ["V-NL-0001", "V-NL-0002", "V-NL-0003"]
+
+
+def test_a_sensitive_item_is_listed_by_its_metadata_with_no_preview_and_asks_for_a_purpose() -> None:
+    """SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE: a sensitive item shows its size, digest, media type and the word
+    Sensitive, never its name, description or an image; its download form asks for a purpose; a user the
+    service did not let open it gets no form; the approval form carries the export request's number."""
+    from services.console.sessions import Sessions
+    from services.console.web import Console
+
+    settings = ConsoleSettings(console_client_secret="unit-test")
+    console = Console(settings, Sessions(settings))
+    req = ev.EvidenceRequest(id="r-3", workspace_id="jit-demo", title="Images", addressee_jurisdiction="DE")
+    opener = ev.EvidenceItem(
+        id="i-s1", filename="victim.jpg", description="image of V-NL-0007", media_type="image/jpeg",
+        size_bytes=4321, sha256="ab" * 32, sensitive=True, allowed_actions=["download", "approve_export"],
+    )  # fmt: skip
+    opener.pending_export.request.seq = 7
+    opener.pending_export.request.recipient = "Rechtbank Amsterdam"
+    opener.pending_export.request.purpose = "trial"
+    opener.pending_export.request.actor.username = "nl-liaison"
+    other = ev.EvidenceItem(id="i-s2", media_type="image/png", size_bytes=99, sensitive=True)
+    for it in (opener, other):
+        it.received_at.FromDatetime(NOW)
+    html = console.env.get_template("request.html").render(
+        req=req, record=req, kind="request", items=[opener, other], user=None,
+        legal_zone=present.legal_zone("DE"), time_left=lambda v: present.time_left(v, NOW),
+        when=lambda v: present.when(v, present.zone("UTC")), ts=present.instant, tz=present.zone("UTC"),
+        now=NOW, upload_max_mb=1,
+    )  # fmt: skip
+    assert "victim.jpg" not in html and "V-NL-0007" not in html
+    assert "<img" not in html and "<video" not in html and "<iframe" not in html and "<object" not in html
+    assert "Sensitive" in html and "ab" * 32 in html and "4321 bytes" in html and "image/jpeg" in html
+    assert "/items/i-s1/download" in html and "Purpose of opening this sensitive item" in html
+    assert "/items/i-s2/download" not in html and "You may not open this sensitive item" in html
+    assert "/act/item/i-s1/approve_export" in html and 'name="export_request_seq" value="7"' in html
+    assert "awaiting a second prosecutor" in html
+
+
+def test_the_item_forms_become_their_requests() -> None:
+    """SENSITIVE_ITEM_EXPORT_FOUR_EYES: the console's item forms name the item and carry what the page took
+    from it (the export request's number, the approved destination, the export as the custody action)."""
+    from services.console.actions import ITEM_ACTIONS
+
+    approve = build_request(ITEM_ACTIONS["approve_export"], "i-1", "", {"export_request_seq": "7"})
+    assert approve == ev.ApproveExportRequest(item_id="i-1", export_request_seq=7)
+    with pytest.raises(FormError, match="whole number"):
+        build_request(ITEM_ACTIONS["approve_export"], "i-1", "", {"export_request_seq": "x"})
+    export = build_request(ITEM_ACTIONS["export"], "i-1", "", {"purpose": "trial", "recipient": "Court"})
+    assert export == ev.RecordCustodyEventRequest(
+        item_id="i-1", action=ev.CUSTODY_ACTION_EXPORTED, purpose="trial", recipient="Court"
+    )
+    with pytest.raises(FormError, match="Reason"):
+        build_request(ITEM_ACTIONS["mark_sensitive"], "i-1", "", {})
+    from services.evidence.domain import ITEM_ACTIONS as OFFERED
+
+    assert set(OFFERED) - {"download"} == set(ITEM_ACTIONS)  # every item action the service lists has a form

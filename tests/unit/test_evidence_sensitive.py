@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 
@@ -172,3 +173,39 @@ def test_a_concealed_item_keeps_its_metadata_but_not_its_words() -> None:
     shown = domain.concealed(ITEM)
     assert (shown.filename, shown.description) == ("", "")
     assert (shown.size_bytes, shown.sha256, shown.media_type, shown.sensitive) == (10, "0" * 64, "image/jpeg", True)
+
+
+def test_allowed_actions_follow_the_policy_and_the_four_eyes() -> None:
+    """SENSITIVE_ITEM_EXPORT_FOUR_EYES: the requester is offered the export only once approved, the approver
+    the approval only of another's request; the receiving state's prosecutor marks."""
+    from services.evidence.domain import EvidenceRequest
+
+    req = cast(EvidenceRequest, _Req(RecordAccess(WORKSPACE, "NL", "DE", restricted=False)))
+    now = T0 + timedelta(hours=1)
+    nl_liaison = replace(ALICE, workspaces=frozenset({WORKSPACE}))
+    nl_prosecutor = replace(BOB, workspaces=frozenset({WORKSPACE}))
+    asked = domain.pending_export(chain((R, ALICE, "court")))
+    assert domain.item_allowed_actions(nl_prosecutor, ITEM, req, asked, now) == (
+        "download",
+        "unmark_sensitive",
+        "request_export",
+        "approve_export",
+    )
+    assert "approve_export" not in domain.item_allowed_actions(nl_liaison, ITEM, req, asked, now)
+    approved = domain.pending_export(chain((R, ALICE, "court"), (A, BOB, "court")))
+    assert domain.item_allowed_actions(nl_liaison, ITEM, req, approved, now) == ("download", "request_export", "export")
+    assert "export" not in domain.item_allowed_actions(nl_prosecutor, ITEM, req, approved, now)
+    participant = principal("participant", "NL")
+    assert domain.item_allowed_actions(participant, ITEM, req, approved, now) == ()
+
+
+class _Req:
+    """The two things ``item_allowed_actions`` reads of a request: its access and its restriction time."""
+
+    items_restricted_at = None
+
+    def __init__(self, access: RecordAccess) -> None:
+        self._access = access
+
+    def access(self) -> RecordAccess:
+        return self._access

@@ -40,6 +40,7 @@ function setupUpload() {
     xhr.setRequestHeader("x-filename", encodeURIComponent(file.name));
     xhr.setRequestHeader("x-origin", document.getElementById("u-origin").value);
     xhr.setRequestHeader("x-description", encodeURIComponent(document.getElementById("u-description").value));
+    if (document.getElementById("u-sensitive").checked) xhr.setRequestHeader("x-sensitive", "1");
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable) {
         const pct = Math.round((100 * e.loaded) / e.total);

@@ -455,9 +455,7 @@ def test_issuer_and_addressee_are_told_what_each_may_do_now(client: Client) -> N
     assert [list(x.allowed_actions) for x in listed.requests if x.id == r.id] == [["withdraw", "upload_item"]]
 
 
-def test_a_request_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
-    client: Client, nats_server: Any
-) -> None:
+def test_a_request_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(client: Client, nats_server: Any) -> None:
     """VICTIM_BY_PSEUDONYM (issue 16): requests refer to the victim's pseudonym (Directive 2012/29/EU
     Art. 21), not to words about her in a title; ListRequests finds a victim's requests, and a bad filter names
     victim_ref."""

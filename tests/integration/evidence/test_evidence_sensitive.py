@@ -42,6 +42,10 @@ def actions(entries: list[pb.CustodyEntry]) -> list[str]:
     return [pb.CustodyAction.Name(e.action).removeprefix("CUSTODY_ACTION_") for e in entries]
 
 
+def allowed(client: Client, user: str, item_id: str) -> list[str]:
+    return list(client.call(user, "GetItem", pb.GetItemRequest(item_id=item_id)).item.allowed_actions)
+
+
 def code(fn: Any) -> grpc.StatusCode:
     try:
         fn()
@@ -123,6 +127,7 @@ def test_only_named_roles_of_a_party_open_a_sensitive_item(
     assert (shown.filename, shown.description) == (("victim_image.jpg", "image of V-NL-0007") if named else ("", ""))
     got = client.call(user, "GetItem", pb.GetItemRequest(item_id=item_id)).item
     assert got.filename == (shown.filename)
+    assert ("download" in shown.allowed_actions) == (expected == OK) == ("download" in got.allowed_actions)
 
 
 def test_a_jurisdiction_the_request_is_shared_with_opens_it_but_never_a_participant(client: Client) -> None:
@@ -151,8 +156,11 @@ def test_an_item_is_marked_sensitive_later_by_the_receiving_prosecutor_with_a_re
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "reason" in field_violations(err)
     assert actions(custody_of(client, item.id)) == ["RECEIVED", "DOWNLOADED"]
 
+    assert "mark_sensitive" in allowed(client, "de-prosecutor", item.id)
+    assert "mark_sensitive" not in allowed(client, "nl-prosecutor", item.id)
     marked = client.call("de-prosecutor", "MarkItemSensitive", mark).item
     assert marked.sensitive
+    assert "unmark_sensitive" in allowed(client, "de-prosecutor", item.id)
     err = client.error("de-prosecutor", "MarkItemSensitive", mark)
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "ALREADY_SENSITIVE"
     assert code(lambda: download(client, "ie-prosecutor", item.id)) == PD
@@ -204,6 +212,11 @@ def test_a_second_persons_approval_allows_the_export_once(client: Client) -> Non
         pb.RequestExportRequest(item_id=item.id, purpose="hand to the trial court", destination=court),
     ).entry
     assert asked.action == pb.CUSTODY_ACTION_EXPORT_REQUESTED and asked.recipient == court
+    assert "approve_export" in allowed(client, "nl-prosecutor", item.id)
+    assert "approve_export" not in allowed(client, "nl-liaison", item.id)  # never one's own
+    assert "approve_export" not in allowed(client, "de-prosecutor", item.id)
+    shown = client.call("nl-prosecutor", "GetItem", pb.GetItemRequest(item_id=item.id)).item
+    assert shown.pending_export.request.seq == asked.seq and not shown.pending_export.HasField("approval")
     err = client.error(
         "nl-liaison",
         "RecordCustodyEvent",
@@ -219,6 +232,8 @@ def test_a_second_persons_approval_allows_the_export_once(client: Client) -> Non
     assert client.code_of("eurojust-analyst", "ApproveExport", approve) == NF  # does not see the request
     approval = client.call("nl-prosecutor", "ApproveExport", approve).entry
     assert approval.action == pb.CUSTODY_ACTION_EXPORT_APPROVED and approval.recipient == court
+    assert "export" in allowed(client, "nl-liaison", item.id)
+    assert "export" not in allowed(client, "nl-prosecutor", item.id)
     err = client.error("nl-prosecutor", "ApproveExport", approve)
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "EXPORT_ALREADY_APPROVED"
 
@@ -241,8 +256,9 @@ def test_a_second_persons_approval_allows_the_export_once(client: Client) -> Non
         ),
     )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "EXPORT_NOT_APPROVED"
-    entries = custody_of(client, item.id)
+    entries = [e for e in custody_of(client, item.id) if e.action != pb.CUSTODY_ACTION_ACCESSED]  # GetItem's
     assert actions(entries)[-3:] == ["EXPORT_REQUESTED", "EXPORT_APPROVED", "EXPORTED"]
+    assert "export" not in allowed(client, "nl-liaison", item.id)  # used up
     assert [e.actor.username for e in entries[-3:]] == ["nl-liaison", "nl-prosecutor", "nl-liaison"]
     assert entries[-3].purpose == "hand to the trial court"
 

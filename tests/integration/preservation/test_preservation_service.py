@@ -403,9 +403,7 @@ def test_an_extension_is_listed_while_the_clock_allows_it(client: Client) -> Non
     )
 
 
-def test_an_order_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
-    client: Client, pnats: Any
-) -> None:
+def test_an_order_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(client: Client, pnats: Any) -> None:
     """VICTIM_BY_PSEUDONYM (issue 16): orders refer to the victim's pseudonym (Directive 2012/29/EU
     Art. 21), not to words about her in a description; ListOrders finds a victim's orders, and a bad filter names
     victim_ref."""

@@ -858,7 +858,7 @@ class UseConditions(_message.Message):
     def __init__(self, jit_purposes_only: _Optional[bool] = ..., conditions: _Optional[str] = ..., consents: _Optional[_Iterable[_Union[UseConsent, _Mapping]]] = ...) -> None: ...
 
 class EvidenceItem(_message.Message):
-    __slots__ = ("id", "workspace_id", "request_id", "origin_jurisdiction", "media_type", "size_bytes", "sha256", "use_conditions", "filename", "description", "received_by", "received_at", "custody_entries", "restricted", "sensitive")
+    __slots__ = ("id", "workspace_id", "request_id", "origin_jurisdiction", "media_type", "size_bytes", "sha256", "use_conditions", "filename", "description", "received_by", "received_at", "custody_entries", "restricted", "sensitive", "allowed_actions", "pending_export")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -874,6 +874,8 @@ class EvidenceItem(_message.Message):
     CUSTODY_ENTRIES_FIELD_NUMBER: _ClassVar[int]
     RESTRICTED_FIELD_NUMBER: _ClassVar[int]
     SENSITIVE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_EXPORT_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     request_id: str
@@ -889,7 +891,17 @@ class EvidenceItem(_message.Message):
     custody_entries: int
     restricted: bool
     sensitive: bool
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., media_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., received_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., custody_entries: _Optional[int] = ..., restricted: _Optional[bool] = ..., sensitive: _Optional[bool] = ...) -> None: ...
+    allowed_actions: _containers.RepeatedScalarFieldContainer[str]
+    pending_export: PendingExport
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., request_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., media_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256: _Optional[str] = ..., use_conditions: _Optional[_Union[UseConditions, _Mapping]] = ..., filename: _Optional[str] = ..., description: _Optional[str] = ..., received_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., custody_entries: _Optional[int] = ..., restricted: _Optional[bool] = ..., sensitive: _Optional[bool] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., pending_export: _Optional[_Union[PendingExport, _Mapping]] = ...) -> None: ...
+
+class PendingExport(_message.Message):
+    __slots__ = ("request", "approval")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_FIELD_NUMBER: _ClassVar[int]
+    request: CustodyEntry
+    approval: CustodyEntry
+    def __init__(self, request: _Optional[_Union[CustodyEntry, _Mapping]] = ..., approval: _Optional[_Union[CustodyEntry, _Mapping]] = ...) -> None: ...
 
 class ItemMetadata(_message.Message):
     __slots__ = ("request_id", "evidence_request_id", "sha256", "size_bytes", "media_type", "filename", "description", "origin_jurisdiction", "use_conditions", "sensitive")
