@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from jit.victims.v1 import statistics_pb2, statistics_pb2_grpc, victims_pb2, victims_pb2_grpc
-from jitlib import replicas
+from jitlib import replicas, stats
 from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -26,11 +27,15 @@ class VictimsSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="JIT_VICTIMS_", extra="ignore")
     listen: str = "127.0.0.1:50055"
+    #: The node's smallest statistics cell (JIT_VICTIMS_STATS_K_MIN): 5 or more, a caller may only raise it
+    #: (SMALL_CELLS_SUPPRESSED).
+    stats_k_min: int = Field(default=stats.DEFAULT_K, ge=stats.DEFAULT_K, le=stats.MAX_K)
 
 
 def _register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
     victims_pb2_grpc.add_VictimServiceServicer_to_server(VictimServicer(rt), server)
-    statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(rt), server)
+    k_min = getattr(rt.settings, "stats_k_min", stats.DEFAULT_K)
+    statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(rt, k_floor=k_min), server)
     return [
         victims_pb2.DESCRIPTOR.services_by_name["VictimService"].full_name,
         statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from jitlib.auth import Principal
 from services.victims import stats_domain
 from services.victims.stats_domain import Counted, TrackedDeadline, VictimRow
@@ -81,3 +83,66 @@ def test_a_restricted_record_counts_for_its_parties_only() -> None:
 
     assert counted("DE") == {"t1", "t2"}
     assert counted("IE") == {"t2"}
+
+
+def test_the_projection_reads_the_states_the_services_publish() -> None:
+    """What the evidence, preservation and tasks services put in their events' state becomes the codes the
+    statistics count: instrument, addressee (the policy's), offence, victims, deadlines, outcome."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from jit.common.v1 import common_pb2
+    from jit.evidence.v1 import evidence_pb2 as ev
+    from jit.preservation.v1 import preservation_pb2 as pr
+    from jit.tasks.v1 import tasks_pb2 as tk
+    from services.victims import stats_projection
+
+    def at(value: datetime) -> Timestamp:
+        out = Timestamp()
+        out.FromDatetime(value)
+        return out
+
+    request = ev.EvidenceRequest(
+        id="r1", workspace_id="ws", origin_jurisdiction="NL", version=3, state=ev.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED,
+        addressee_jurisdiction="DE", addressee_kind=ev.ADDRESSEE_KIND_MEMBER_STATE, legal_basis=ev.LEGAL_BASIS_EIO,
+        offence_category=ev.OFFENCE_CATEGORY_CYBERSTALKING, victim_refs=["V-NL-0001"],
+        visibility=common_pb2.VISIBILITY_RESTRICTED, issued_at=at(T0), received_at=at(T0 + DAY),
+        deadlines=[ev.Deadline(kind=ev.DEADLINE_KIND_DECIDE, due_at=at(T0 + 31 * DAY), counted_from=at(T0 + DAY))],
+    )  # fmt: skip
+    counted, running = stats_projection.request_counted(request)
+    assert (counted.instrument, counted.addressee, counted.addressee_jurisdiction) == ("EIO", "DE", "DE")
+    assert (counted.offence, counted.victim_refs, counted.restricted) == ("CYBERSTALKING", ("V-NL-0001",), True)
+    assert (counted.state, counted.at, counted.received_at) == ("ACKNOWLEDGED", T0, T0 + DAY)
+    assert running == [("DECIDE", T0 + DAY, T0 + 31 * DAY)]
+
+    order = pr.PreservationOrder(
+        id="o1", workspace_id="ws", origin_jurisdiction="NL", version=5, state=pr.PRESERVATION_ORDER_STATE_EXPIRED,
+        legal_basis=pr.LEGAL_BASIS_EPOC_PR, provider_id="provider-x", visibility=common_pb2.VISIBILITY_WORKSPACE,
+        issued_at=at(T0),
+    )  # fmt: skip
+    o = stats_projection.order_counted(order)
+    assert (o.instrument, o.addressee, o.state, o.produced, o.restricted) == (
+        "EPOC_PR",
+        "provider-x",
+        "EXPIRED",
+        False,
+        False,
+    )
+
+    task = tk.Task(
+        id="t1", workspace_id="ws", origin_jurisdiction="NL", version=1, state=tk.TASK_STATE_ASSIGNED,
+        assignee_jurisdiction="IE", shared_with=["DE"], visibility=common_pb2.VISIBILITY_RESTRICTED, created_at=at(T0),
+    )  # fmt: skip
+    t = stats_projection.task_counted(task)
+    assert (t.addressee_jurisdiction, t.shared_with, t.state, t.at) == ("IE", ("DE",), "ASSIGNED", T0)
+
+
+def test_the_nodes_smallest_cell_is_5_or_more() -> None:
+    """SMALL_CELLS_SUPPRESSED: JIT_VICTIMS_STATS_K_MIN raises the floor, never lowers it under 5."""
+    import pydantic
+
+    from services.victims.app import VictimsSettings
+
+    assert VictimsSettings().stats_k_min == 5
+    assert VictimsSettings(stats_k_min=8).stats_k_min == 8
+    with pytest.raises(pydantic.ValidationError):
+        VictimsSettings(stats_k_min=3)
