@@ -35,26 +35,9 @@ SERVICE = "victims"
 STUB = statistics_pb2_grpc.StatisticsServiceStub
 
 
-def from_pb(t: pb.StatisticsTable) -> stats.Table:
-    """The service's table as ``jitlib.stats`` renders it (CSV, rows): one rendering for CLI and service."""
-
-    def cell(c: pb.StatisticsCell) -> stats.Cell:
-        if c.suppressed:
-            return stats.Cell(tuple(c.key), None, True)
-        deadlines = t.measure == stats.Measure.DEADLINES
-        median = c.median_seconds if c.HasField("median_seconds") else None
-        return stats.Cell(
-            tuple(c.key), c.count, False, c.met if deadlines else None, c.missed if deadlines else None, median
-        )
-
-    return stats.Table(
-        stats.Measure(t.measure), tuple(t.groupings), t.k, tuple(cell(c) for c in t.cells), cell(t.total)
-    )
-
-
 def table_rows(t: pb.StatisticsTable) -> list[list[str]]:
     """The header, a row per cell, then the total, every value safe to print."""
-    return [[terminal_safe(v, one_line=True) for v in row] for row in stats.table_rows(from_pb(t))]
+    return [[terminal_safe(v, one_line=True) for v in row] for row in stats.table_rows(stats.table_from_pb(t))]
 
 
 def _rich(t: pb.StatisticsTable, title: str) -> Table:
@@ -102,7 +85,7 @@ def show(
     if state.json:
         emit_json(message_dict(resp))
     elif as_csv:
-        typer.echo(stats.to_csv(from_pb(resp.table)), nl=False)
+        typer.echo(stats.to_csv(stats.table_from_pb(resp.table)), nl=False)
     else:
         title = f"{resp.table.measure} in {', '.join(resp.workspace_ids)} (k = {resp.table.k})"
         emit(_rich(resp.table, title))

@@ -43,6 +43,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 #: The smallest k; a caller may ask for a larger one, never a smaller one.
 DEFAULT_K = 5
@@ -520,6 +521,20 @@ def complementary(
                     mass += counts[pick]
                     changed = True
     return suppressed
+
+
+def table_from_pb(msg: Any) -> Table:
+    """A ``jit.victims.v1.StatisticsTable`` as this module's Table (to render it: CSV, rows, a chart)."""
+    measure = Measure(msg.measure)
+
+    def cell(c: Any) -> Cell:
+        if c.suppressed:
+            return Cell(tuple(c.key), None, True)
+        deadlines = measure is Measure.DEADLINES
+        median = c.median_seconds if c.HasField("median_seconds") else None
+        return Cell(tuple(c.key), c.count, False, c.met if deadlines else None, c.missed if deadlines else None, median)
+
+    return Table(measure, tuple(msg.groupings), msg.k, tuple(cell(c) for c in msg.cells), cell(msg.total))
 
 
 # -- rendering -----------------------------------------------------------------------------------------

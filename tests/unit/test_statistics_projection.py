@@ -146,3 +146,20 @@ def test_the_nodes_smallest_cell_is_5_or_more() -> None:
     assert VictimsSettings(stats_k_min=8).stats_k_min == 8
     with pytest.raises(pydantic.ValidationError):
         VictimsSettings(stats_k_min=3)
+
+
+def test_a_table_survives_its_message_both_ways() -> None:
+    """What GetStatistics answers is what the CLI and the console render: suppressed cells stay figureless."""
+    from jitlib import stats
+    from services.victims.stats_servicer import _table_pb
+
+    requests = [
+        stats.Request(f"r{i}", "ws", "EIO", "NL", to, "EXECUTED", received_at=T0, answered_at=T0 + i * DAY)
+        for i, to in enumerate(["DE"] * 6 + ["IE"] * 2 + ["FR"] * 7)
+    ]
+    table = stats.compute(stats.Facts(requests=requests), stats.Query(stats.Measure.REQUESTS, ("addressee",)), now=T0)
+    back = stats.table_from_pb(_table_pb(table))
+    assert back == table
+    assert all(c.count is None for c in back.cells if c.suppressed)
+    assert {c.key: c.count for c in back.cells if not c.suppressed} == {("FR",): 7}
+    assert next(c for c in back.cells if c.key == ("FR",)).median_seconds == 11 * 86400
