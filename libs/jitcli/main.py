@@ -16,7 +16,17 @@ import pydantic
 import typer
 from typer.core import TyperGroup
 
-from jitcli import admin_cmd, audit_cmd, evidence_cmd, msg_cmd, node_cmd, preservation_cmd, stats_cmd, tasks_cmd
+from jitcli import (
+    admin_cmd,
+    audit_cmd,
+    evidence_cmd,
+    msg_cmd,
+    node_cmd,
+    preservation_cmd,
+    retention_cmd,
+    stats_cmd,
+    tasks_cmd,
+)
 from jitcli.config import CliSettings
 from jitcli.render import CliError, duration_words, emit_json, error_text, fail, note
 from jitcli.session import AppState, Session, TokenSet, decode_claims, identity
@@ -54,6 +64,7 @@ app.add_typer(admin_cmd.app, name="admin")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(node_cmd.app, name="node")
 app.add_typer(stats_cmd.app, name="stats")
+app.add_typer(retention_cmd.app, name="retention")
 
 
 @app.callback()

@@ -312,6 +312,8 @@ class RuntimeTables:
     audit_checkpoint: Table
     #: What each crypto-shredding destroyed (``jitlib.retention.Certificate``, rule DELETION_CERTIFICATE).
     deletion_certificates: Table
+    #: Legal holds a prosecutor of the lead set in this service (``jitlib.retention_service``, LEGAL_HOLD).
+    legal_holds: Table
 
 
 def runtime_tables(metadata: MetaData) -> RuntimeTables:
@@ -419,8 +421,30 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("body", Text, nullable=False),  # canonical JSON (``Certificate.canonical``)
         Column("digest", String(64), nullable=False),
     )
+    legal_holds = Table(
+        "legal_holds",
+        metadata,
+        Column("workspace_id", String(64), nullable=False),
+        Column("record_type", String(32), nullable=False),  # "" for the whole workspace
+        Column("record_id", String(64), nullable=False),
+        Column("sealed_reason", LargeBinary, nullable=False),  # the reason, sealed under the workspace's key
+        Column("set_by", String(255), nullable=False),
+        Column("set_by_jurisdiction", String(16), nullable=False),
+        Column("set_at", ts, nullable=False),
+        Column("released_at", ts, nullable=True),
+        Column("released_by", String(255), nullable=False, server_default=""),
+        PrimaryKeyConstraint("workspace_id", "record_type", "record_id"),
+    )
     return RuntimeTables(
-        outbox, inbox, dead_letters, audit_log, audit_head, workspaces, audit_checkpoint, deletion_certificates
+        outbox,
+        inbox,
+        dead_letters,
+        audit_log,
+        audit_head,
+        workspaces,
+        audit_checkpoint,
+        deletion_certificates,
+        legal_holds,
     )
 
 

@@ -312,6 +312,22 @@ SENSITIVE_ITEM_ROLES: dict[SensitiveOperation, frozenset[str]] = {
 }
 
 
+#: The roles of the lead jurisdiction that set and release a legal hold (rule LEGAL_HOLD).
+HOLD_ROLES = frozenset({"prosecutor"})
+
+
+def decide_hold(principal: Principal, workspace_id: str, lead: str | None) -> Decision:
+    """Set or release a legal hold on a workspace (or one of its records): a prosecutor of the workspace's
+    lead jurisdiction, member of it. NOT_FOUND for a workspace the caller is not a member of (or unknown:
+    ``lead`` None), DENY for every other case role and for operators and auditors."""
+    if not principal.roles & CASE_ROLES:
+        return Decision.DENY
+    if lead is None or workspace_id not in visibility_scope(principal).workspaces:
+        return Decision.NOT_FOUND
+    ok = principal.jurisdiction == lead and principal.roles & HOLD_ROLES
+    return Decision.ALLOW if ok else Decision.DENY
+
+
 def decide_sensitive(
     principal: Principal, operation: SensitiveOperation, record: RecordAccess, *, jurisdiction: str | None = None
 ) -> Decision:

@@ -30,7 +30,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
-from jitlib import audit, retention, sealing
+from jitlib import audit, retention, retention_service, sealing
 from jitlib.db import RuntimeTables
 from jitlib.workspaces import WorkspaceInfo, all_workspaces, get_workspace
 
@@ -179,8 +179,11 @@ class RetentionSweep:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
 
-    def _end(self, info: WorkspaceInfo) -> retention.End:
-        return retention.service_end(self.rt.name, info.retention_facts(), self.default_years)
+    def _end(self, info: WorkspaceInfo, session: Session) -> retention.End:
+        facts = info.retention_facts()
+        if not facts.legal_hold and retention_service.held(session, self.rt.tables, info.id):
+            facts = replace(facts, legal_hold="a prosecutor's hold in this service")
+        return retention.service_end(self.rt.name, facts, self.default_years)
 
     async def sweep_once(self) -> SweepReport:
         """One pass: prune the audit log, destroy what is due. Returns what it did."""
@@ -206,7 +209,7 @@ class RetentionSweep:
         return [
             w.id
             for w in all_workspaces(session, self.rt.tables)
-            if self._end(w).due(now)
+            if self._end(w, session).due(now)
             and not has_certificate(session, self.rt.tables, certificate_id(self.rt.name, w.id))
         ]
 
@@ -223,7 +226,7 @@ class RetentionSweep:
             info = get_workspace(session, tables, workspace_id)
             now = self.rt.clock.now()
             cid = certificate_id(self.rt.name, workspace_id)
-            if info is None or not self._end(info).due(now) or has_certificate(session, tables, cid):
+            if info is None or not self._end(info, session).due(now) or has_certificate(session, tables, cid):
                 return None
             keys = self.rt.content_keys
             kt = keys.table
@@ -240,7 +243,7 @@ class RetentionSweep:
                 key_ids=(key_id(wrapped),) if wrapped else (),
                 destroyed_at=now,
                 by="system",
-                why=self._end(info).why,
+                why=self._end(info, session).why,
                 audit_head=retention.Head(self.rt.name, seq, head_hash),
                 files_deleted=len(files),
                 stream_messages_erased=erased,

@@ -24,6 +24,7 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
+from jit.retention.v1 import retention_pb2, retention_pb2_grpc
 from jitlib import auth, db, sealing, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
@@ -33,6 +34,7 @@ from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.errors import JitError
 from jitlib.forwarding import CommandResponder, ForwardedRefusal, Forwarder, OwnedElsewhere
 from jitlib.outbox import OutboxRelay
+from jitlib.retention_service import RetentionServicer
 from jitlib.retention_sweep import RetentionSweep
 from jitlib.runtime import Runtime, current_method
 from jitlib.telemetry import current_trace_id, setup_logging, setup_tracing
@@ -459,7 +461,12 @@ class ServiceApp:
             maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
         )
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(rt), server)
-        names = [*self.spec.register(rt, server), audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name]
+        retention_pb2_grpc.add_RetentionServiceServicer_to_server(RetentionServicer(rt), server)
+        names = [
+            *self.spec.register(rt, server),
+            audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+            retention_pb2.DESCRIPTOR.services_by_name["RetentionService"].full_name,
+        ]
         self.health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2
-from jitlib import audit, legal, retention, retention_sweep, sealing
+from jitlib import audit, legal, retention, retention_service, retention_sweep, sealing
 from jitlib.alerts import SYSTEM, Alert, AlertScanner, Emit, Scan
 from jitlib.bus import Handler, PoisonMessage
 from jitlib.db import RuntimeTables
@@ -133,8 +133,9 @@ def retention_scan(retention: timedelta, grace: timedelta, tables: RuntimeTables
 
 
 def _held(session: Session, tables: RuntimeTables, workspace_id: str) -> bool:
+    """A hold of the directory (``jit admin retention hold``) or of this service (a prosecutor's)."""
     info = get_workspace(session, tables, workspace_id)
-    return info is not None and bool(info.legal_hold)
+    return (info is not None and bool(info.legal_hold)) or retention_service.held(session, tables, workspace_id)
 
 
 class HeldMeanwhile(Exception):
@@ -152,7 +153,7 @@ def shredder(rt: Runtime, channels: Channels, live: Live, loop: asyncio.Abstract
         if not domain.may_shred(info.status if info else None, recorded_closure=recorded, due_closure=seen):
             log.warning("workspace %s is no longer closed here: its content is not shredded", ws)
             return
-        if info is not None and info.legal_hold:
+        if _held(uow.session, rt.tables, ws):
             raise HeldMeanwhile(f"workspace {ws} is under a legal hold: its content is not shredded")
         now = rt.clock.now()
         session = uow.session

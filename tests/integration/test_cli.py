@@ -411,6 +411,24 @@ def test_legal_hold_and_retention_settings_with_jit_admin_retention(env: dict[st
     assert "retention years: 7 (the workspace's)" in shown and "proceedings closed: 2026-03-01" in shown
 
 
+def test_legal_hold_by_a_prosecutor_of_the_lead_with_jit_retention(env: dict[str, str], synced: None) -> None:
+    """LEGAL_HOLD: `jit retention hold` as a prosecutor of the lead (NL) holds a workspace in a service,
+    `list` shows it, `release` lifts it; another member's prosecutor is refused in one line."""
+    login(env, "nl-prosecutor", "de-prosecutor")
+    held = jit_json(
+        env, "--as", "nl-prosecutor", "retention", "hold", WORKSPACE, "--reason", "appeal pending", "--service", "tasks"
+    )
+    assert held["tasks"]["active"] is True and held["tasks"]["set_by_jurisdiction"] == "NL"
+    listed = jit(env, "--as", "nl-prosecutor", "retention", "list", WORKSPACE, "--service", "tasks").stdout
+    assert "tasks: workspace: active; set by nl-prosecutor (NL): appeal pending" in listed
+    refused = jit(env, "--as", "de-prosecutor", "retention", "release", WORKSPACE, "--service", "tasks", code=1)
+    assert error_line(refused).startswith("error: PERMISSION_DENIED:")
+    released = jit_json(env, "--as", "nl-prosecutor", "retention", "release", WORKSPACE, "--service", "tasks")
+    assert released["tasks"]["active"] is False and released["tasks"]["released_by"] == "nl-prosecutor"
+    bad = jit(env, "--as", "nl-prosecutor", "retention", "hold", WORKSPACE, "--reason", "x", "--record", "task", code=1)
+    assert "KIND:ID" in error_line(bad)
+
+
 # ------------------------------------------------------------------ audit
 
 

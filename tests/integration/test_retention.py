@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from sqlalchemy import select, update
 
@@ -26,6 +27,7 @@ from jit.evidence.v1 import evidence_pb2 as epb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jit.preservation.v1 import preservation_pb2 as ppb
 from jit.preservation.v1 import preservation_pb2_grpc
+from jit.retention.v1 import retention_pb2, retention_pb2_grpc
 from jit.tasks.v1 import tasks_pb2 as tpb
 from jit.tasks.v1 import tasks_pb2_grpc
 from jitdev.nats import NatsInstance
@@ -34,7 +36,7 @@ from jitlib.clock import OffsetClock
 from jitlib.config import CommonSettings
 from jitlib.natsauth import NodeUsers
 from tests.conftest import authenticated_nats, read_stream, wait_for_workspace
-from tests.harness import RunningService, eventually, md, rid, start_service
+from tests.harness import RunningService, eventually, field_violations, md, rid, start_service
 from tests.integration.evidence.conftest import new_request
 
 pytestmark = pytest.mark.integration
@@ -260,9 +262,11 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     node: Node, tokens: Any
 ) -> None:
     """LEGAL_HOLD, RETENTION_CASE_RECORDS, RETENTION_EVIDENCE, RETENTION_PRESERVATION, DELETION_CERTIFICATE:
-    a closed workspace under a legal hold keeps everything years after its period; released, each service
-    destroys its key, its stream copies and (evidence) its blobs, and certifies it with its audit head;
-    then no plaintext nor readable ciphertext is left anywhere."""
+    a closed workspace under an administrator's legal hold keeps everything years after its period; a
+    prosecutor of the lead's hold on one task keeps the tasks service's content (other states' prosecutors
+    are refused, non-members get NOT_FOUND, each refusal audited); released, each service destroys its key,
+    its stream copies and (evidence) its blobs, and certifies it with its audit head; then no plaintext nor
+    readable ciphertext is left anywhere (the hold's sealed reason included)."""
     case = make_case(node, tokens)
     # Closed, proceedings recorded closed a month after the agreement's end (2029-01-15), and held.
     announce(
@@ -288,8 +292,43 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     announce(node, legal_hold="")
     for svc in node.services:
         assert any(e["operation"] == "jit.workspaces/ReleaseLegalHold" for e in entries(svc))
+
+    # A prosecutor of the lead (NL) holds the task in the tasks service: that service keeps the workspace.
+    ret = retention_pb2_grpc.RetentionServiceStub
+    hold_task = retention_pb2.SetLegalHoldRequest(
+        request_id=rid(), workspace_id=WS, record_type="task", record_id=case.task_id, reason=f"appeal {MARKER}"
+    )
+    held = call(node.tasks, ret, "SetLegalHold", "nl-prosecutor", hold_task, tokens).hold
+    assert held.active and held.set_by_jurisdiction == "NL" and held.reason == f"appeal {MARKER}"
+    for user, code in (
+        ("de-prosecutor", grpc.StatusCode.PERMISSION_DENIED),
+        ("fr-prosecutor", grpc.StatusCode.NOT_FOUND),
+    ):
+        with pytest.raises(grpc.RpcError) as refused:
+            call(node.tasks, ret, "SetLegalHold", user, hold_task, tokens)
+        assert refused.value.code() == code, user
+    with pytest.raises(grpc.RpcError) as bad:
+        empty = retention_pb2.SetLegalHoldRequest(request_id=rid(), workspace_id=WS, reason=" ")
+        call(node.tasks, ret, "SetLegalHold", "nl-prosecutor", empty, tokens)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "reason" in field_violations(bad.value)
+    listed = call(
+        node.tasks, ret, "ListLegalHolds", "nl-prosecutor", retention_pb2.ListLegalHoldsRequest(workspace_id=WS), tokens
+    )
+    assert [h.record_id for h in listed.holds] == [case.task_id]
+
     certs = {svc.rt.name: sweep(svc).destroyed for svc in node.services}
+    assert certs["tasks"] == () and len(certs["evidence"]) == 1 and len(certs["preservation"]) == 1
+    release_task = retention_pb2.ReleaseLegalHoldRequest(workspace_id=WS, record_type="task", record_id=case.task_id)
+    released = call(node.tasks, ret, "ReleaseLegalHold", "nl-prosecutor", release_task, tokens).hold
+    assert not released.active and released.released_by == "nl-prosecutor"
+    certs["tasks"] = sweep(node.tasks).destroyed
     assert all(len(c) == 1 for c in certs.values()), certs
+    assert [e["outcome"] for e in entries(node.tasks) if e["record_type"] == "legal_hold"] == [
+        "ok",
+        "denied",
+        "not_found",
+        "ok",
+    ]
     tasks_cert, ev_cert, pres_cert = certs["tasks"][0], certs["evidence"][0], certs["preservation"][0]
     assert tasks_cert.counts == {"tasks": 1} and tasks_cert.by == "system" and len(tasks_cert.key_ids) == 1
     assert ev_cert.counts["evidence_requests"] == 1 and ev_cert.counts["evidence_items"] == 1

@@ -7,7 +7,15 @@ from __future__ import annotations
 import pytest
 
 from jitlib.auth import Principal
-from jitlib.policy import EVIDENCE_REQUEST_RULES, TASK_RULES, Decision, Operation, RecordAccess, decide
+from jitlib.policy import (
+    EVIDENCE_REQUEST_RULES,
+    TASK_RULES,
+    Decision,
+    Operation,
+    RecordAccess,
+    decide,
+    decide_hold,
+)
 
 ROLES = ["prosecutor", "police_liaison", "participant", "operator", "auditor"]
 # The record: issued by NL, addressed to DE, shared with IE; BE is another member; FR is not a member.
@@ -116,6 +124,28 @@ def test_create_matrix(role: str, member: bool) -> None:
 def test_only_auditors_read_the_audit_log(role: str) -> None:
     expected = Decision.ALLOW if role == "auditor" else Decision.DENY
     assert decide(principal(role, "NL"), Operation.READ_AUDIT) is expected
+
+
+# Setting or releasing a legal hold (the lead is NL): lead member, other member, outsider.
+EXPECTED_HOLD = {
+    "prosecutor": "ADN",
+    "police_liaison": "DDN",
+    "participant": "DDN",
+    "operator": "DDD",
+    "auditor": "DDD",
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("where", ["NL", "DE", "FR"])
+def test_legal_hold_matrix_only_a_prosecutor_of_the_lead_sets_or_releases_a_hold(role: str, where: str) -> None:
+    """LEGAL_HOLD: a prosecutor of the lead jurisdiction; NOT_FOUND for a non-member, as for any record."""
+    expected = LETTER[EXPECTED_HOLD[role][["NL", "DE", "FR"].index(where)]]
+    assert decide_hold(principal(role, where), WORKSPACE, "NL") is expected
+
+
+def test_a_hold_on_an_unknown_workspace_is_not_found() -> None:
+    assert decide_hold(principal("prosecutor", "NL"), WORKSPACE, None) is Decision.NOT_FOUND
 
 
 def test_a_missing_record_is_not_found_for_case_roles_and_denied_for_operators() -> None:
