@@ -26,6 +26,7 @@ from jitcli import (
     retention_cmd,
     stats_cmd,
     tasks_cmd,
+    victims_cmd,
 )
 from jitcli.config import CliSettings
 from jitcli.render import CliError, duration_words, emit_json, error_text, fail, note
@@ -60,6 +61,7 @@ app.add_typer(tasks_cmd.app, name="task")
 app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(preservation_cmd.app, name="preservation")
 app.add_typer(msg_cmd.app, name="msg")
+app.add_typer(victims_cmd.app, name="victim")
 app.add_typer(admin_cmd.app, name="admin")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(node_cmd.app, name="node")

@@ -43,7 +43,7 @@ from jitlib import natsconf, pki
 from jitlib.config import CommonSettings, ServiceSettings
 
 #: Default gRPC ports of the services, in the order of :data:`SERVICES` (as ``make run``).
-PORTS = {"tasks": 50051, "evidence": 50052, "preservation": 50053, "messaging": 50054}
+PORTS = {"tasks": 50051, "evidence": 50052, "preservation": 50053, "messaging": 50054, "victims": 50055}
 NATS_PORT = 4222
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 #: The services of a node that hold state, in the order they are backed up and restored.
-SERVICES = ("tasks", "evidence", "preservation", "messaging")
+SERVICES = ("tasks", "evidence", "preservation", "messaging", "victims")
 #: Services that keep blob files beside their database (the default folder under the state dir).
 BLOB_SERVICES = {"evidence": "evidence-blobs", "messaging": "messaging-blobs"}
 

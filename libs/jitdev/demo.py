@@ -209,6 +209,27 @@ class Demo:
 
         return attempt
 
+    def register_victim(self) -> None:
+        self.say("The NL liaison registers the victim: the JIT knows her by a pseudonym, never by her name")
+        victim = self.jit(
+            "victim", "register", "--workspace", self.workspace, "--jurisdiction", "NL",
+            "--name", "DEMO ONLY victim", "--language", "nl", "--language", "en",
+            as_user="nl-liaison", json_out=True,
+        ).json()  # fmt: skip
+        self.ids["victim"] = pseudonym = victim["pseudonym"]
+        self.out(f"  the victim is {pseudonym} (held by NL, the lead); her identity is sealed")
+        self.jit(
+            "victim", "notice", pseudonym, "--step", "rights-explained", "--language", "nl", "--how", "in-person",
+            as_user="nl-liaison", show=False,
+        )  # fmt: skip
+        self.jit(
+            "victim", "refer", pseudonym, "--service", "Slachtofferhulp Nederland", "--consent", as_user="nl-liaison"
+        )
+        res = self.jit(
+            "victim", "identity", victim["id"], "--purpose", "curious", as_user="de-prosecutor", expect_fail=True
+        )
+        self.check("NOT_FOUND" in res.stderr, "DE, not the victim's jurisdiction, gets NOT_FOUND for her identity")
+
     def preserve(self) -> None:
         self.say("The NL liaison orders the platform (established in IE) to preserve the account's data")
         order = self.jit(
@@ -231,7 +252,9 @@ class Demo:
             "--share",
             "DE",
             "--description",
-            "Images of the victim posted without consent; preserve before deletion.",
+            f"Images of {self.ids['victim']} posted without consent; preserve before deletion.",
+            "--victim",
+            self.ids["victim"],
             as_user="nl-liaison",
             json_out=True,
         ).json()
@@ -395,7 +418,9 @@ class Demo:
             "--due-in",
             "10d",
             "--title",
-            "Identify the holder of @rev3ng3_pics (posts the victim's images)",
+            f"Identify the holder of @rev3ng3_pics (posts images of {self.ids['victim']})",
+            "--victim",
+            self.ids["victim"],
             "--description",
             "Account on a platform established in IE; logins appear to come from DE.",
             as_user="nl-prosecutor",
@@ -462,6 +487,7 @@ class Demo:
     def play(self, services: list[str]) -> None:
         self.login_everyone()
         self.open_workspace()
+        self.register_victim()
         self.preserve()
         self.assign_identification()
         self.follow_up_appears()

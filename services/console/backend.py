@@ -19,6 +19,7 @@ from jit.evidence.v1 import evidence_pb2_grpc
 from jit.messaging.v1 import messaging_pb2_grpc
 from jit.preservation.v1 import preservation_pb2_grpc
 from jit.tasks.v1 import tasks_pb2_grpc
+from jit.victims.v1 import victims_pb2_grpc
 from services.console.settings import SERVICES, ConsoleSettings
 
 RPC_TIMEOUT_S = 10.0
@@ -27,6 +28,7 @@ _STUBS: dict[str, Callable[[grpc.aio.Channel], Any]] = {
     "evidence": evidence_pb2_grpc.EvidenceServiceStub,
     "preservation": preservation_pb2_grpc.PreservationServiceStub,
     "messaging": messaging_pb2_grpc.MessagingServiceStub,
+    "victims": victims_pb2_grpc.VictimServiceStub,
 }
 
 _CODE_WORDS = {

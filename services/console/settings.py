@@ -41,7 +41,7 @@ from jitlib import tls
 from jitlib.config import OptionalFile
 
 #: The services the console calls, each at ``JIT_<NAME>_ADDR``.
-SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging")
+SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging", "victims")
 
 
 class ConsoleSettings(BaseSettings):
@@ -66,6 +66,7 @@ class ConsoleSettings(BaseSettings):
     evidence_addr: str = "127.0.0.1:50052"
     preservation_addr: str = "127.0.0.1:50053"
     messaging_addr: str = "127.0.0.1:50054"
+    victims_addr: str = "127.0.0.1:50055"
 
     @property
     def issuer(self) -> str:

@@ -31,6 +31,7 @@ from jit.evidence.v1 import evidence_pb2 as ev
 from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
 from jit.tasks.v1 import tasks_pb2 as tk
+from jit.victims.v1 import victims_pb2 as vc
 from services.console import present
 from services.console.actions import TABLES, FormError, build_request, pseudonyms
 from services.console.backend import Backend, Refused
@@ -426,6 +427,40 @@ class Console:
         return self.render(c.request, "order.html", user=c.user, order=order, kind="order", record=order,
                            time_left=lambda d: present.time_left(d, c.now))  # fmt: skip
 
+    # ------------------------------------------------------------ victims (pseudonyms; identity by need to know)
+
+    async def victims(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        page = await self.backend.call(
+            "victims", "ListVictims", vc.ListVictimsRequest(workspace_id=ws, page_size=200), c.token
+        )
+        return self.render(c.request, "victims.html", user=c.user, ws=ws, victims=page.victims)
+
+    async def victim(self, c: Ctx) -> Response:
+        """A victim by pseudonym, never its identity; the identity form only for whom the service says may
+        read it (``allowed_actions``)."""
+        victim = (
+            await self.backend.call(
+                "victims", "GetVictim", vc.GetVictimRequest(id=_id(c.request.path_params["id"])), c.token
+            )
+        ).victim
+        return self.render(c.request, "victim.html", user=c.user, victim=victim, identity=None)
+
+    async def victim_identity(self, c: Ctx) -> Response:
+        """The identity, after the user stated why: shown in this answer only (no-store), never kept in the
+        session nor put in a URL. The service audits the read and keeps the purpose."""
+        victim_id = _id(c.request.path_params["id"])
+        form = await c.request.form()
+        purpose = str(form.get("purpose") or "").strip()
+        if not purpose:
+            raise Refused(INVALID, "Refused: purpose is required: say why you read the victim's identity.")
+        answer = await self.backend.call(
+            "victims", "GetVictimIdentity", vc.GetVictimIdentityRequest(id=victim_id, purpose=purpose), c.token
+        )
+        return self.render(c.request, "victim.html", user=c.user, victim=answer.victim, identity=answer.identity)
+
     # ------------------------------------------------------------ actions on any record
 
     async def act(self, c: Ctx) -> Response:
@@ -554,6 +589,9 @@ class Console:
             Route("/w/{ws}/requests", g(self.requests)),
             Route("/w/{ws}/orders", g(self.orders)),
             Route("/w/{ws}/channel", g(self.workspace_channel)),
+            Route("/w/{ws}/victims", g(self.victims)),
+            Route("/victims/{id}", g(self.victim)),
+            Route("/victims/{id}/identity", g(self.victim_identity), methods=["POST"]),
             Route("/tasks/{id}", g(self.task)),
             Route("/requests/{id}", g(self.request_page)),
             Route("/requests/{id}/items", g(self.upload), methods=["POST"]),

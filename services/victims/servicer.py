@@ -176,9 +176,17 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
             identity = store.identity_of(uow.session, victim.id)
             if identity is None:
                 raise NotFound(IDENTITY_RECORD, victim.id)
-            store.record_identity_read(
-                uow.session, read_id=new_id(), victim=victim, reader=principal.actor, purpose=request.purpose, now=now
-            )
+            # A shredded identity reads as destroyed, never as an error; its read is audited, and there is
+            # no key left to seal the purpose with, nor anything it would explain.
+            if not store.destroyed(identity):
+                store.record_identity_read(
+                    uow.session,
+                    read_id=new_id(),
+                    victim=victim,
+                    reader=principal.actor,
+                    purpose=request.purpose,
+                    now=now,
+                )
             uow.audit(IDENTITY_RECORD, victim.id, victim.workspace_id)
             return identity
 

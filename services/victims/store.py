@@ -17,7 +17,7 @@ from jitlib.actors import Actor
 from jitlib.clock import as_utc
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
-from jitlib.sealing import SealedText, workspace_keys_table
+from jitlib.sealing import DESTROYED, SealedText, workspace_keys_table
 from jitlib.visibility import PartyIndex
 from services.victims.domain import Identity, Notice, NoticeChannel, NoticeStep, Referral, Victim
 
@@ -243,6 +243,11 @@ def identity_of(session: Session, victim_id: str) -> Identity | None:
         languages=tuple(t for t in row.languages.split(",") if t),
         needs=row.needs,
     )
+
+
+def destroyed(identity: Identity) -> bool:
+    """The identity was crypto-shredded with its workspace: its fields read as ``DESTROYED``."""
+    return identity.full_name == DESTROYED
 
 
 def record_identity_read(

@@ -473,7 +473,7 @@ def test_the_auditor_sees_every_chain_verified(users: Users, shots: Path) -> Non
     page = users.page("nl-auditor")
     page.get_by_role("link", name="Audit").click()
     text = page.inner_text("table")
-    for service in ("tasks", "evidence", "preservation", "messaging"):
+    for service in ("tasks", "evidence", "preservation", "messaging", "victims"):
         assert re.search(rf"{service}\s+intact\s+\d+", text), text
     shot(page, shots, "09-audit")
     # The accessibility check can fail: faint text and an unlabelled field are caught.

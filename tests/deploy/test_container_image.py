@@ -26,7 +26,9 @@ from jitdev.procs import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERFILE = ROOT / "deploy" / "container" / "Containerfile"
-SERVICES = {"tasks": 50051, "evidence": 50052, "preservation": 50053, "messaging": 50054, "console": 8088}
+SERVICES = {
+    "tasks": 50051, "evidence": 50052, "preservation": 50053, "messaging": 50054, "victims": 50055, "console": 8088,
+}  # fmt: skip
 SECRETISH = re.compile(r"(?i)password|secret|token|private|credential|\bkek\b|_KEK\b|api[_-]?key")
 
 
@@ -166,7 +168,7 @@ def test_the_package_the_builder_installs_carries_migrations_and_console_files(t
     assert done.returncode == 0, done.stderr
     (wheel,) = tmp_path.glob("jit_platform-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ("tasks", "evidence", "preservation", "messaging"):
+    for name in ("tasks", "evidence", "preservation", "messaging", "victims"):
         assert f"services/{name}/migrations/env.py" in names
         versions = [n for n in names if n.startswith(f"services/{name}/migrations/versions/") and n.endswith(".py")]
         on_disk = list((ROOT / "services" / name / "migrations" / "versions").glob("*.py"))

@@ -23,7 +23,7 @@ CHART = ROOT / "deploy" / "helm" / "jit-node"
 PRODUCTION = CHART / "values-production.yaml"
 NL = CHART / "values-nl.yaml"
 DE = CHART / "values-de.yaml"
-SERVICES = {"tasks": 50051, "evidence": 50052, "preservation": 50053, "messaging": 50054}
+SERVICES = {"tasks": 50051, "evidence": 50052, "preservation": 50053, "messaging": 50054, "victims": 50055}
 #: A trial node (SQLite, one replica each): the Secrets every profile needs, by name.
 TRIAL = [
     "kek.existingSecret=jit-kek",

@@ -21,7 +21,7 @@ from jitlib.db import alembic_config
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("tasks", "evidence", "preservation", "messaging")
+SERVICES = ("tasks", "evidence", "preservation", "messaging", "victims")
 
 
 def _migrate(name: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

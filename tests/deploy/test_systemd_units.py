@@ -24,11 +24,12 @@ from services.evidence.app import EvidenceSettings
 from services.messaging.app import MessagingSettings
 from services.preservation.app import PreservationSettings
 from services.tasks.app import TasksSettings
+from services.victims.app import VictimsSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ROOT / "deploy" / "systemd"
 ENV_EXAMPLE = ROOT / "deploy" / "env" / "production.env.example"
-GRPC_SERVICES = ("tasks", "evidence", "preservation", "messaging")
+GRPC_SERVICES = ("tasks", "evidence", "preservation", "messaging", "victims")
 #: Every unit as the host runs it (templates by their instances).
 INSTANCES = [
     *(f"jit@{n}.service" for n in GRPC_SERVICES),
@@ -151,6 +152,7 @@ SETTINGS_CLASSES: list[type[CommonSettings] | type[ServiceSettings] | type[Conso
     EvidenceSettings,
     PreservationSettings,
     MessagingSettings,
+    VictimsSettings,
     ConsoleSettings,
 ]
 
@@ -194,7 +196,7 @@ def test_the_env_example_names_only_documented_settings() -> None:
     for name in sorted(set(active) | commented):
         if not name.startswith("JIT_"):
             continue
-        short = re.sub(r"^JIT_(TASKS|EVIDENCE|PRESERVATION|MESSAGING)_", "", name)
+        short = re.sub(r"^JIT_(TASKS|EVIDENCE|PRESERVATION|MESSAGING|VICTIMS)_", "", name)
         # Settings every service has are documented once, under the tasks service's prefix.
         documented = (f"`{name}`", f"`{short}`", f"`JIT_TASKS_{short}`")
         assert any(d in docs for d in documented), f"{name} is not documented"

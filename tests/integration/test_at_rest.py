@@ -31,7 +31,11 @@ TASK_DESCRIPTION = f"Task details zzdesc{MARK}"
 REQUEST_TITLE = f"Subscriber data zzreqtitle{MARK}"
 REQUEST_DESCRIPTION = f"Request description zzreqdesc{MARK}"
 ORDER_DESCRIPTION = f"Order description zzorderdesc{MARK}"
-SECRETS = [TASK_TITLE, TASK_DESCRIPTION, REQUEST_TITLE, REQUEST_DESCRIPTION, ORDER_DESCRIPTION]
+VICTIM_NAME = f"Anna zzvictim{MARK}"
+VICTIM_CONTACT = f"Prinsengracht zzcontact{MARK}"
+SECRETS = [
+    TASK_TITLE, TASK_DESCRIPTION, REQUEST_TITLE, REQUEST_DESCRIPTION, ORDER_DESCRIPTION, VICTIM_NAME, VICTIM_CONTACT,
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +71,7 @@ def jit(node: tuple[Path, dict[str, RunningService]], keycloak: Any, nats_server
             assert res.exit_code == 0, res.stdout + res.stderr
         return res
 
-    for user in ("nl-prosecutor", "nl-liaison"):
+    for user in ("nl-prosecutor", "nl-liaison", "de-liaison"):
         run("login", user, "--password", "demo")
     return run
 
@@ -145,7 +149,13 @@ def written(jit: Any) -> dict[str, str]:
             "--issue",
         ).stdout
     )
-    return {"task": task["id"], "order": order["id"], "request": request["id"]}
+    victim = json.loads(
+        jit(
+            "--json", "--as", "de-liaison", "victim", "register", "--workspace", WS, "--jurisdiction", "DE",
+            "--name", VICTIM_NAME, "--contact", VICTIM_CONTACT,
+        ).stdout
+    )  # fmt: skip
+    return {"task": task["id"], "order": order["id"], "request": request["id"], "victim": victim["id"]}
 
 
 def _settled(running: dict[str, RunningService], written: dict[str, str]) -> bool:
@@ -188,6 +198,8 @@ def test_a_byte_search_of_the_databases_finds_no_case_text_and_the_cli_still_sho
     assert REQUEST_TITLE in jit("--as", "nl-prosecutor", "evidence", "request", "show", written["request"]).stdout
     order = json.loads(jit("--json", "--as", "nl-liaison", "preservation", "show", written["order"]).stdout)
     assert order["description"] == ORDER_DESCRIPTION and f"@order_{MARK}" in json.dumps(order["targets"])
+    identity = jit("--as", "de-liaison", "victim", "identity", written["victim"], "--purpose", "at-rest check").stdout
+    assert VICTIM_NAME in identity and VICTIM_CONTACT in identity
 
 
 def test_the_node_kek_wraps_every_service_key_and_never_reaches_a_database(
@@ -239,6 +251,14 @@ def test_a_shredded_workspace_reads_as_destroyed_and_takes_nothing_new(
         lambda: (
             ORDER_DESCRIPTION
             not in jit("--as", "nl-liaison", "preservation", "show", written["order"], ok=False).stdout
+        ),
+        timeout=3 * sealing.RECHECK_SECONDS,
+    )
+    # VICTIM_IDENTITY_NEED_TO_KNOW: a shredded identity is gone for its need-to-know readers too.
+    eventually(
+        lambda: (
+            sealing.DESTROYED
+            in jit("--as", "de-liaison", "victim", "identity", written["victim"], "--purpose", "after", ok=False).stdout
         ),
         timeout=3 * sealing.RECHECK_SECONDS,
     )

@@ -72,7 +72,7 @@ async def _stream_report(url: str) -> dict[str, Any]:
         for info in await js.streams_info():
             name = info.config.name
             ids: Counter[str] = Counter()
-            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):  # an empty stream has none
                 try:
                     msg = await js.get_msg(name, seq)
                 except nats.js.errors.NotFoundError:
@@ -112,7 +112,7 @@ class Node:
 
 
 def database_urls(backend: str, state: Path, postgres: Callable[[], Any]) -> dict[str, str]:
-    names = ("tasks", "evidence", "preservation", "messaging")
+    names = ("tasks", "evidence", "preservation", "messaging", "victims")
     if backend == "sqlite":
         return {n: f"sqlite:///{state / (n + '.db')}" for n in names}
     pg = postgres()
@@ -274,7 +274,7 @@ def test_a_restored_node_has_everything_once(
     assert sum(1 for m in thread(env2, gap["task"]) if m["system"]) == 1
 
     # Every audit chain verifies; the evidence item's bytes are there and match their digest.
-    for service in ("tasks", "evidence", "preservation", "messaging"):
+    for service in ("tasks", "evidence", "preservation", "messaging", "victims"):
         res = RUNNER.invoke(app, ["--as", "nl-auditor", "audit", "verify", "--service", service], env=env2)
         assert res.exit_code == 0 and "intact" in res.stdout, res.stdout + res.stderr
     out = tmp_path / "item.bin"
@@ -355,7 +355,7 @@ def test_an_initialised_node_is_backed_up_and_restored_over_tls(tmp_path: Path) 
     try:
         wait_until(lambda: port_open(port), 30, "nats-server", tmp_path / "nats.log", proc)
         # The services' databases, as a deployment makes them before the services serve.
-        for name in ("tasks", "evidence", "preservation", "messaging"):
+        for name in ("tasks", "evidence", "preservation", "messaging", "victims"):
             done = subprocess.run(
                 [sys.executable, "-m", f"services.{name}", "migrate"], env={**env, "PATH": "/usr/bin:/bin"},
                 capture_output=True, text=True,
@@ -392,7 +392,7 @@ def test_an_initialised_node_is_backed_up_and_restored_over_tls(tmp_path: Path) 
         assert res.exit_code == 0, res.stdout + res.stderr
         assert Path(env["JIT_KEK_FILE"]).read_bytes() == kek
         assert sorted(p.name for p in Path(env["JIT_STATE_DIR"]).glob("*.db")) == [
-            "evidence.db", "messaging.db", "preservation.db", "tasks.db",
+            "evidence.db", "messaging.db", "preservation.db", "tasks.db", "victims.db",
         ]  # fmt: skip
         backup_user = natsauth.connect_options(natsauth.resolve("", None, folder, "backup"))
         ids = stream_ids_tls(env["JIT_NATS_URL"], Path(env["JIT_TLS_CA_FILE"]), backup_user)

@@ -25,6 +25,7 @@ PARTS = {
     "databases/evidence.sqlite": b"evidence",
     "databases/preservation.sqlite": b"preservation",
     "databases/messaging.sqlite": b"messaging",
+    "databases/victims.sqlite": b"victims",
     "keys/tasks-kek": b"a2V5\n",
     "jetstream/JIT_TASKS.snapshot": b"snapshot",
 }
@@ -86,7 +87,7 @@ def test_a_sound_archive_reads(good: Path) -> None:
 def test_the_command_checks_only(good: Path) -> None:
     res = CliRunner().invoke(app, ["node", "restore", str(good), "--check-only"], env={})
     assert res.exit_code == 0, res.stdout + res.stderr
-    assert "6 parts intact" in res.stdout
+    assert "7 parts intact" in res.stdout
 
 
 def test_a_part_changed(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def sound(tmp_path: Path) -> dict[str, str]:
     kek = _secret(tmp_path / "kek.b64", base64.b64encode(os.urandom(32)) + b"\n")
     creds = tmp_path / "nats-users"
     creds.mkdir(mode=0o700)
-    for name in ("tasks", "evidence", "preservation", "messaging", "backup", "admin"):
+    for name in ("tasks", "evidence", "preservation", "messaging", "victims", "backup", "admin"):
         _secret(creds / f"{name}.json", json.dumps({"user": name, "password": "x" * 32}).encode())
     return {
         "JIT_NODE_JURISDICTION": "NL",
@@ -109,10 +109,10 @@ def test_a_missing_required_setting(sound: dict[str, str], setting: str, words: 
 
 def test_no_key_encryption_key(sound: dict[str, str]) -> None:
     del sound["JIT_KEK_FILE"]
-    only(sound, "no key-encryption key for tasks, evidence, preservation, messaging")
+    only(sound, "no key-encryption key for tasks, evidence, preservation, messaging, victims")
     sound["JIT_TASKS_KEK_FILE"] = sound["JIT_TLS_CERT_FILE"]  # one service's own, and a wrong one
     found = problems(sound)
-    assert any("no key-encryption key for evidence, preservation, messaging" in p for p in found), found
+    assert any("no key-encryption key for evidence, preservation, messaging, victims" in p for p in found), found
 
 
 def test_a_key_file_during_a_rotation(sound: dict[str, str]) -> None:
