@@ -8,11 +8,12 @@ it is case content to seal; the special-category attributes are sealed (``stats_
 
 Deadline compliance is read from the events: each evidence event carries the request's running deadlines
 (jit.evidence.v1.EvidenceRequest.deadlines). A deadline that ran in one event and no longer runs in the
-next stopped at that event's time: met when by its due time. A deadline is known by its kind and the
-moment it is counted from, so an extension moves its due time and a resubmission starts a new one. A
-deadline that stops because the request was withdrawn or postponed is not the addressee's answer: it is
-not counted (a resumed one runs again). Only the duties of the addressee count (acknowledge, decide,
-execute, produce); the enforcing state's windows to review or object are not deadlines it can miss.
+next stopped at that event's time: met when by its due time. While it runs it follows its clock (an
+extension, a receipt acknowledged after the issue); once answered, its kind running again is a new one
+(a resubmission). A deadline that stops because the request was withdrawn or postponed is not the
+addressee's answer: it is not counted (a resumed one runs again). Only the duties of the addressee count
+(acknowledge, decide, execute, produce); the enforcing state's windows to review or object are not
+deadlines it can miss.
 """
 
 from __future__ import annotations
@@ -91,18 +92,26 @@ def track_deadlines(
     state: str,
 ) -> tuple[TrackedDeadline, ...]:
     """The deadlines of a request after an event at ``at`` in which ``running`` (kind, counted_from, due_at)
-    run and the request is in ``state``."""
-    out = {(d.kind, d.counted_from): d for d in before}
-    now_running = set()
+    run and the request is in ``state``. A kind's open deadline follows its clock when it moves (an
+    extension, receipt acknowledged later than the issue); one stopped for no answer (withdrawn,
+    postponed) runs again when its kind does; one that was answered stays, and its kind running again is
+    a new deadline (a resubmission)."""
+    out = list(before)
+    running_kinds: set[str] = set()
     for kind, counted_from, due_at in running:
         if kind not in COMPLIANCE_KINDS:
             continue
-        now_running.add((kind, counted_from))
-        out[(kind, counted_from)] = TrackedDeadline(kind, counted_from, due_at)
-    for key, d in out.items():
-        if key not in now_running and d.closed_at is None:
-            out[key] = replace(d, closed_at=at, counted=state not in NOT_AN_ANSWER)
-    return tuple(sorted(out.values(), key=lambda d: (d.counted_from, d.kind)))
+        running_kinds.add(kind)
+        latest = max((i for i, d in enumerate(out) if d.kind == kind), default=None)
+        fresh = TrackedDeadline(kind, counted_from, due_at)
+        if latest is not None and (out[latest].closed_at is None or not out[latest].counted):
+            out[latest] = fresh
+        else:
+            out.append(fresh)
+    for i, d in enumerate(out):
+        if d.kind not in running_kinds and d.closed_at is None:
+            out[i] = replace(d, closed_at=at, counted=state not in NOT_AN_ANSWER)
+    return tuple(out)
 
 
 def advance(

@@ -5,8 +5,10 @@ with consent only, read by need-to-know only, sealed at rest and destroyed when 
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +20,8 @@ from google.protobuf import timestamp_pb2
 from PIL import Image
 from sqlalchemy import text
 
+from jit.evidence.v1 import evidence_pb2 as ev
+from jit.evidence.v1 import evidence_pb2_grpc
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jit.victims.v1 import statistics_pb2 as pb
 from jit.victims.v1 import statistics_pb2_grpc, victims_pb2, victims_pb2_grpc
@@ -37,9 +41,12 @@ def ts(value: datetime) -> timestamp_pb2.Timestamp:
 @pytest.fixture(scope="module")
 def services(
     db_url: str, keycloak: Any, own_nats: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Any, Any]]:
-    """A tasks service (SQLite) and the victims service (the module's backend) on this module's NATS."""
+) -> Iterator[tuple[Any, Any, Any]]:
+    """A tasks and an evidence service (SQLite) and the victims service (the module's backend) on this
+    module's NATS."""
     from jitlib.config import CommonSettings
+    from services.evidence.app import EvidenceSettings
+    from services.evidence.app import spec as evidence_spec
     from services.tasks.app import TasksSettings
     from services.tasks.app import spec as tasks_spec
     from services.victims.app import VictimsSettings
@@ -56,19 +63,29 @@ def services(
         ),
         common,
     )
+    evidence_settings = EvidenceSettings(
+        listen="127.0.0.1:0",
+        database_url=f"sqlite:///{state / 'evidence.db'}",
+        consumer_group=f"e-{group}",
+        blob_dir=str(state / "blobs"),
+        kek=base64.b64encode(os.urandom(32)).decode(),
+    )
+    evidence = start_service(evidence_spec(evidence_settings), evidence_settings, common)
     victims = start_service(
         victims_spec(), VictimsSettings(listen="127.0.0.1:0", database_url=db_url, consumer_group=f"v-{group}"), common
     )
-    for svc in (tasks, victims):
+    for svc in (tasks, evidence, victims):
         wait_for_workspace(svc, WS)
-    yield tasks, victims
+    yield tasks, evidence, victims
     victims.stop()
+    evidence.stop()
     tasks.stop()
 
 
 class Clients:
-    def __init__(self, tasks: Any, victims: Any, tokens: Any) -> None:
+    def __init__(self, tasks: Any, evidence: Any, victims: Any, tokens: Any) -> None:
         self.tasks = tasks_pb2_grpc.TaskServiceStub(tasks.channel)
+        self.evidence = evidence_pb2_grpc.EvidenceServiceStub(evidence.channel)
         self.victims = victims_pb2_grpc.VictimServiceStub(victims.channel)
         self.stats = statistics_pb2_grpc.StatisticsServiceStub(victims.channel)
         self.svc = victims
@@ -110,7 +127,7 @@ class Clients:
 
 
 @pytest.fixture(scope="module")
-def clients(services: tuple[Any, Any], tokens: Any) -> Clients:
+def clients(services: tuple[Any, Any, Any], tokens: Any) -> Clients:
     return Clients(*services, tokens)
 
 
@@ -256,3 +273,41 @@ def test_records_are_counted_by_their_victims_offence_and_attributes(clients: Cl
         clients.victim(offences=("CYBERSTALKING", "SHOPLIFTING"))
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert set(field_violations(info.value)) == {"offences[1]"}
+
+
+def test_evidence_requests_and_their_deadlines_are_counted_from_the_evidence_events(clients: Clients) -> None:
+    """Five EIOs NL -> DE issued and acknowledged by DE at once: five acknowledgement deadlines met (the
+    week of Directive 2014/41 Art. 16(1)); the recognition decisions still run and are not counted yet; the
+    requests count under their offence and addressee."""
+    since = ts(datetime.now(UTC))
+    for _ in range(5):
+        request = ev.CreateRequestRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            legal_basis=ev.LEGAL_BASIS_EIO,
+            issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
+            addressee_kind=ev.ADDRESSEE_KIND_MEMBER_STATE,
+            addressee_jurisdiction="DE",
+            data_categories=[ev.DATA_CATEGORY_SUBSCRIBER],
+            targets=[ev.TargetIdentifier(type=ev.TARGET_TYPE_ACCOUNT_HANDLE, value="@x", platform="instagram")],
+            offence_category=ev.OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES,
+            urgency=ev.URGENCY_NORMAL,
+            title="Subscriber data",
+        )
+        made = clients.call(clients.evidence, "nl-prosecutor", "CreateRequest", request).request
+        clients.call(clients.evidence, "nl-prosecutor", "IssueRequest", ev.IssueRequestRequest(id=made.id))
+        clients.call(clients.evidence, "de-liaison", "AcknowledgeRequest", ev.AcknowledgeRequestRequest(id=made.id))
+    deadlines = eventually(
+        lambda: (
+            (
+                t := clients.table(measure="deadlines", groupings=["instrument", "deadline"], period_start=since)
+            ).total.count
+            == 5
+            and t
+        ),
+        timeout=30,
+    )
+    (cell,) = deadlines.cells
+    assert (tuple(cell.key), cell.count, cell.met, cell.missed) == (("EIO", "ACKNOWLEDGE"), 5, 5, 0)
+    requests = clients.table(measure="requests", groupings=["offence", "addressee"], period_start=since)
+    assert cells(requests) == {("NON_CONSENSUAL_INTIMATE_IMAGES", "DE"): 5}

@@ -46,6 +46,19 @@ def test_an_extension_moves_a_deadline_and_withdrawal_or_review_windows_are_not_
     assert stats_domain.deadlines_from_json(stats_domain.deadlines_to_json(r.deadlines)) == r.deadlines
 
 
+def test_a_running_deadline_follows_its_clock_and_a_resubmission_starts_a_new_one() -> None:
+    issued = stats_domain.advance(None, request(1, "ISSUED"), [("DECIDE", T0, T0 + 30 * DAY)], T0)
+    # Acknowledged two days later: the decision's 30 days now run from the receipt.
+    r = stats_domain.advance(
+        issued, request(2, "ACKNOWLEDGED"), [("DECIDE", T0 + 2 * DAY, T0 + 32 * DAY)], T0 + 2 * DAY
+    )
+    assert r is not None and [(d.counted_from, d.closed_at) for d in r.deadlines] == [(T0 + 2 * DAY, None)]
+    r = stats_domain.advance(r, request(3, "REFUSED"), [], T0 + 5 * DAY)
+    r = stats_domain.advance(r, request(4, "ISSUED"), [("DECIDE", T0 + 9 * DAY, T0 + 39 * DAY)], T0 + 9 * DAY)
+    assert r is not None
+    assert [(d.counted_from, d.closed_at) for d in r.deadlines] == [(T0 + 2 * DAY, T0 + 5 * DAY), (T0 + 9 * DAY, None)]
+
+
 def test_the_first_answer_is_when_the_request_is_answered() -> None:
     r = stats_domain.advance(None, request(1, "IN_EXECUTION"), [], T0)
     r = stats_domain.advance(r, request(2, "EXECUTED"), [], T0 + 3 * DAY)
