@@ -219,3 +219,72 @@ def test_a_request_linked_to_an_order_shows_the_order_on_the_addressees_node(
     shown = eventually(de_shows_the_order, timeout=30)
     on_nl = evidence.call("NL", "nl-prosecutor", "GetRequest", pb.GetRequestRequest(id=req.id)).request
     assert shown.state_name == on_nl.linked_order.state_name != ""
+
+
+def test_a_sensitive_item_on_des_node_is_opened_and_exported_with_four_eyes_from_nls_node(
+    evidence: Evidence,
+) -> None:
+    """SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE, SENSITIVE_ITEM_EXPORT_FOUR_EYES across nodes: DE receives an image
+    as sensitive on its node; NL's node lists it as sensitive; NL's prosecutor opens it from NL's node (the
+    download goes to DE, which records it); NL's liaison asks to export it, NL's prosecutor approves and the
+    liaison records the export, each from NL's node and decided by DE's node, which keeps the chain."""
+    req = evidence.call(
+        "NL", "nl-prosecutor", "CreateRequest",
+        pb.CreateRequestRequest(
+            request_id=rid(), workspace_id="jit-demo", legal_basis=pb.LEGAL_BASIS_EIO,
+            issuing_authority="Openbaar Ministerie, Amsterdam", addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
+            addressee_jurisdiction="DE", data_categories=[pb.DATA_CATEGORY_CONTENT],
+            targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@rev3ng3_pics")],
+            offence_category=pb.OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES, urgency=pb.URGENCY_NORMAL,
+            title=f"Images of V-NL-0007 {uuid.uuid4().hex[:6]}",
+        ),
+    ).request  # fmt: skip
+    evidence.call("NL", "nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=req.id))
+    eventually(lambda: evidence.found("DE", "de-liaison", "GetRequest", pb.GetRequestRequest(id=req.id)), timeout=30)
+    evidence.call("DE", "de-liaison", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=req.id))
+    evidence.call("DE", "de-prosecutor", "StartExecution", pb.StartExecutionRequest(id=req.id))
+    eventually(
+        lambda: (
+            evidence.call("DE", "de-liaison", "GetRequest", pb.GetRequestRequest(id=req.id)).request.state
+            == pb.EVIDENCE_REQUEST_STATE_IN_EXECUTION
+        ),
+        timeout=30,
+    )
+    image = b"\xff\xd8\xff\xe0 an intimate image " + os.urandom(1000)
+    parts = list(_upload(req.id, image, "image of V-NL-0007"))
+    parts[0].metadata.sensitive = True
+    item = evidence.on("DE").UploadItem(iter(parts), metadata=md(evidence.tokens("de-liaison")), timeout=60).item
+    assert item.sensitive
+
+    def nl_lists_it() -> Any:
+        items = evidence.call("NL", "nl-liaison", "ListItems", pb.ListItemsRequest(evidence_request_id=req.id))
+        return next((i for i in items.items if i.id == item.id), None)
+
+    listed = eventually(nl_lists_it, timeout=30)
+    assert listed.sensitive and "download" in listed.allowed_actions
+    assert evidence.download("NL", "nl-prosecutor", item.id, "identify the account")[1] == image
+
+    court = "Rechtbank Amsterdam"
+    asked = evidence.call(
+        "NL", "nl-liaison", "RequestExport",
+        pb.RequestExportRequest(item_id=item.id, purpose="hand to the trial court", destination=court),
+    ).entry  # fmt: skip
+    own = pb.ApproveExportRequest(item_id=item.id, export_request_seq=asked.seq)
+    with pytest.raises(grpc.RpcError) as info:
+        evidence.call("NL", "nl-liaison", "ApproveExport", own)
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    evidence.call("NL", "nl-prosecutor", "ApproveExport", own)
+    evidence.call(
+        "NL", "nl-liaison", "RecordCustodyEvent",
+        pb.RecordCustodyEventRequest(
+            item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient=court
+        ),
+    )  # fmt: skip
+    entries = evidence.call("DE", "de-liaison", "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
+    assert [(pb.CustodyAction.Name(e.action).removeprefix("CUSTODY_ACTION_"), e.actor.username) for e in entries] == [
+        ("RECEIVED", "de-liaison"),
+        ("DOWNLOADED", "nl-prosecutor"),
+        ("EXPORT_REQUESTED", "nl-liaison"),
+        ("EXPORT_APPROVED", "nl-prosecutor"),
+        ("EXPORTED", "nl-liaison"),
+    ]
