@@ -30,6 +30,8 @@ from jit.preservation.v1 import preservation_pb2_grpc
 from jit.retention.v1 import retention_pb2, retention_pb2_grpc
 from jit.tasks.v1 import tasks_pb2 as tpb
 from jit.tasks.v1 import tasks_pb2_grpc
+from jit.victims.v1 import victims_pb2 as vpb
+from jit.victims.v1 import victims_pb2_grpc
 from jitdev.nats import NatsInstance
 from jitlib import audit, crypto, keytool, retention_sweep, sealing
 from jitlib.clock import OffsetClock
@@ -57,13 +59,14 @@ class Node:
     tasks: RunningService
     evidence: RunningService
     preservation: RunningService
+    victims: RunningService
     admin_ws: Any
     #: The PostgreSQL server's data folder (its tables and WAL), on that backend.
     pg_data: Path | None = None
 
     @property
     def services(self) -> tuple[RunningService, ...]:
-        return (self.tasks, self.evidence, self.preservation)
+        return (self.tasks, self.evidence, self.preservation, self.victims)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -83,6 +86,8 @@ def node(
     from services.preservation.app import spec as preservation_spec
     from services.tasks.app import TasksSettings
     from services.tasks.app import spec as tasks_spec
+    from services.victims.app import VictimsSettings
+    from services.victims.app import spec as victims_spec
 
     backend = request.param
     base = tmp_path_factory.mktemp(f"retention-{backend}")
@@ -113,11 +118,13 @@ def node(
         started.append(start_service(evidence_spec(e), e, common, clock=clock))
         p = PreservationSettings(**fields("preservation"))
         started.append(start_service(preservation_spec(p), p, common, clock=clock))
+        v = VictimsSettings(**fields("victims"))
+        started.append(start_service(victims_spec(v), v, common, clock=clock))
         for svc in started:
             wait_for_workspace(svc, WS)
-        tasks, evidence, preservation = started
+        tasks, evidence, preservation, victims = started
         pg = request.getfixturevalue("postgres").data_dir if backend == "postgresql" else None
-        yield Node(clock, inst, nats_users, state, common, backend, tasks, evidence, preservation, demo, pg)
+        yield Node(clock, inst, nats_users, state, common, backend, tasks, evidence, preservation, victims, demo, pg)
     finally:
         for svc in started:
             svc.stop()
@@ -187,6 +194,7 @@ class Case:
     item_id: str
     order_id: str
     blob: Path
+    victim_id: str
 
 
 def make_case(node: Node, tokens: Any) -> Case:
@@ -255,7 +263,18 @@ def make_case(node: Node, tokens: Any) -> Case:
     )
     blob = node.evidence.app.spec.extra["blobs"].path(blob_keys[0])
     assert blob.exists()
-    return Case(t.id, r.id, item.id, o.id, blob)
+    identity = vpb.VictimIdentity(
+        full_name=f"Anna {MARKER}", contact=f"Street {MARKER}", languages=["nl"], needs=f"Needs {MARKER}"
+    )
+    victim = call(
+        node.victims,
+        victims_pb2_grpc.VictimServiceStub,
+        "RegisterVictim",
+        "nl-prosecutor",
+        vpb.RegisterVictimRequest(request_id=rid(), workspace_id=WS, victim_jurisdiction="NL", identity=identity),
+        tokens,
+    ).victim
+    return Case(t.id, r.id, item.id, o.id, blob, victim.id)
 
 
 def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_with_a_deletion_certificate(
@@ -317,7 +336,7 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     assert [h.record_id for h in listed.holds] == [case.task_id]
 
     certs = {svc.rt.name: sweep(svc).destroyed for svc in node.services}
-    assert certs["tasks"] == () and len(certs["evidence"]) == 1 and len(certs["preservation"]) == 1
+    assert certs["tasks"] == () and all(len(certs[n]) == 1 for n in ("evidence", "preservation", "victims"))
     release_task = retention_pb2.ReleaseLegalHoldRequest(workspace_id=WS, record_type="task", record_id=case.task_id)
     released = call(node.tasks, ret, "ReleaseLegalHold", "nl-prosecutor", release_task, tokens).hold
     assert not released.active and released.released_by == "nl-prosecutor"
@@ -334,13 +353,17 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     assert ev_cert.counts["evidence_requests"] == 1 and ev_cert.counts["evidence_items"] == 1
     assert ev_cert.files_deleted == 1 and not case.blob.exists()
     assert pres_cert.counts == {"preservation_orders": 1}
+    victims_cert = certs["victims"][0]
+    assert victims_cert.counts["victims"] == 1 and victims_cert.counts["victim_identities"] == 1
+    assert victims_cert.why.startswith("kept 2 years (the node's default)")
     assert "2029-02-15" in ev_cert.why and "2029-01-15" in tasks_cert.why
-    assert all(c.stream_messages_erased >= 1 for c in (tasks_cert, ev_cert, pres_cert))
+    assert all(c.stream_messages_erased >= 1 for c in (tasks_cert, ev_cert, pres_cert, victims_cert))
     # A second sweep destroys nothing twice.
     assert all(sweep(svc).destroyed == () for svc in node.services)
 
     # The certificate names the head the chain had; its own entry follows it, naming its digest.
-    for svc, cert in ((node.tasks, tasks_cert), (node.evidence, ev_cert), (node.preservation, pres_cert)):
+    pairs = ((node.tasks, tasks_cert), (node.evidence, ev_cert), (node.preservation, pres_cert))
+    for svc, cert in (*pairs, (node.victims, victims_cert)):
         report = verify(svc, tokens)
         assert report.intact, report.problem
         log = {e["seq"]: e for e in entries(svc)}
@@ -380,7 +403,7 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     if node.pg_data is not None:  # the PostgreSQL server's tables and WAL (never held it in clear)
         found, read = found_in_files(node.pg_data, needle)
         assert found == [] and read >= 1
-    for stream in ("JIT_TASKS", "JIT_EVIDENCE", "JIT_PRESERVATION"):
+    for stream in ("JIT_TASKS", "JIT_EVIDENCE", "JIT_PRESERVATION", "JIT_VICTIMS"):
         for msg in read_stream(node.nats.url, stream, ">"):
             assert needle not in msg.data
     found, read = found_in_files(node.nats.store_dir, needle)
@@ -391,13 +414,13 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
         common = node.common.model_copy()
         env = {
             f"JIT_{n.upper()}_DATABASE_URL": f"sqlite:///{node.state / n}.db"
-            for n in ("tasks", "evidence", "preservation")
+            for n in ("tasks", "evidence", "preservation", "victims")
         }
         with pytest.MonkeyPatch.context() as mp:
             for k, v in env.items():
                 mp.setenv(k, v)
             certs_found = keytool.certificates(common, WS)
-        assert {c["service"] for c in certs_found} == {"tasks", "evidence", "preservation"}
+        assert {c["service"] for c in certs_found} == {"tasks", "evidence", "preservation", "victims"}
         assert all(c["digest_ok"] and c["audit_seq"] > 0 for c in certs_found)
 
 
