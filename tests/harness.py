@@ -232,3 +232,73 @@ def start_all_services(common: CommonSettings, state: Path, group: str) -> dict[
             svc.stop()
         raise
     return running
+
+
+async def _announce_victim(nats_url: str, pseudonym: str, workspace: str, lead: str) -> None:
+    import nats
+    from google.protobuf import any_pb2
+
+    from jit.events.v1.envelope_pb2 import Envelope
+    from jit.victims.v1 import victims_pb2
+    from jitlib.bus import ensure_stream, stream_for
+
+    victim = victims_pb2.Victim(
+        id=str(uuid.uuid4()),
+        pseudonym=pseudonym,
+        workspace_id=workspace,
+        origin_jurisdiction=lead,
+        victim_jurisdiction=lead,
+        version=1,
+    )
+    victim.created_at.FromDatetime(datetime.now(UTC))
+    state = any_pb2.Any()
+    state.Pack(victim)
+    env = Envelope(
+        id=str(uuid.uuid4()),
+        type="jit.victims.v1.VictimRegistered",
+        workspace_id=workspace,
+        origin_jurisdiction=lead,
+        audience=[lead],
+        aggregate_type="victim",
+        aggregate_id=victim.id,
+        aggregate_version=1,
+        state=state,
+    )
+    env.occurred_at.CopyFrom(victim.created_at)
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await ensure_stream(js, stream_for("victims"))
+        await js.publish(f"jit.victims.{lead}.registered", env.SerializeToString(), headers={"Nats-Msg-Id": env.id})
+    finally:
+        await nc.close()
+
+
+def announce_victim(nats_url: str, pseudonym: str, workspace: str = "jit-demo", lead: str = "NL") -> None:
+    """What the victims service publishes when it registers a victim (its pseudonym, never an identity),
+    published as test code with broker access would: so a service that refers to victims learns one
+    (``jitlib.victimdir``) without the victims service running."""
+    asyncio.run(_announce_victim(nats_url, pseudonym, workspace, lead))
+
+
+def new_pseudonym(lead: str = "NL") -> str:
+    """A pseudonym no other test uses (``V-NL-`` and eight digits)."""
+    return f"V-{lead}-{uuid.uuid4().int % 10**8:08}"
+
+
+def victims_known(svc: RunningService, workspace: str = "jit-demo", *pseudonyms: str) -> bool:
+    """Whether ``svc``'s directory of victims (``jitlib.victimdir``) knows each of ``pseudonyms``."""
+    from sqlalchemy import func, select
+
+    table = svc.app.spec.metadata.tables["victim_pseudonyms"]
+    query = select(func.count()).where(table.c.workspace_id == workspace, table.c.pseudonym.in_(pseudonyms))
+    return int(svc.loop.run(svc.rt.read(lambda s: s.scalar(query))) or 0) == len(set(pseudonyms))
+
+
+def registered_victims(svc: RunningService, nats_url: str, count: int = 1, workspace: str = "jit-demo") -> list[str]:
+    """``count`` new pseudonyms of victims of ``workspace`` (led by NL), once ``svc`` knows them."""
+    refs = [new_pseudonym() for _ in range(count)]
+    for ref in refs:
+        announce_victim(nats_url, ref, workspace)
+    eventually(lambda: victims_known(svc, workspace, *refs), timeout=30)
+    return refs

@@ -100,9 +100,9 @@ BACKUP_API = (
 
 #: Every client of a node. A service that starts consuming another stream is added here, or it is refused.
 CLIENTS: tuple[Client, ...] = (
-    Client("tasks", publishes=("tasks",), consumes=("preservation",)),
-    Client("evidence", publishes=("evidence",), consumes=("preservation",)),
-    Client("preservation", publishes=("preservation",), consumes=("evidence",)),
+    Client("tasks", publishes=("tasks",), consumes=("preservation", "victims")),
+    Client("evidence", publishes=("evidence",), consumes=("preservation", "victims")),
+    Client("preservation", publishes=("preservation",), consumes=("evidence", "victims")),
     Client(
         "messaging",
         publishes=("messaging", "peers.messaging"),

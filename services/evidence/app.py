@@ -14,7 +14,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy.orm import Session
 
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from jitlib import replicas, retention_sweep
+from jitlib import replicas, retention_sweep, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -102,6 +102,11 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         interval = settings.scan_interval_seconds
         scanner = AlertScanner(rt, store.ALERTS, make_scan(offsets), make_emit(rt), interval=interval)
         extra["scanner"] = scanner
-        return [*events.consumers(rt), *replicas.consumers(rt, REPLICAS, ITEM_REPLICAS), scanner]
+        return [
+            *events.consumers(rt),
+            *replicas.consumers(rt, REPLICAS, ITEM_REPLICAS),
+            *victimdir.consumers(rt, store.VICTIMS),
+            scanner,
+        ]
 
     return ServiceSpec.of("evidence", store, [events.STREAM], register, consumers=background, extra=extra)

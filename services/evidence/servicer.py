@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_af
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
-from jitlib import auth, paging, validate
+from jitlib import auth, paging, validate, victimdir
 from jitlib.actors import SYSTEM
 from jitlib.errors import (
     Aborted,
@@ -116,10 +116,12 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         cmd = new_request_from_pb(request)
         InvalidArgument.raise_for(domain.new_request_violations(cmd, principal.jurisdiction, now))
         order = await self._linkable_order(cmd.preservation_order_id)
+        known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
 
         def build(workspace: WorkspaceInfo) -> EvidenceRequest:
             InvalidArgument.raise_for(
                 domain.membership_violations(cmd, workspace.members, workspace.lead)
+                + victimdir.unregistered(cmd.victim_refs, known, workspace.lead)
                 + domain.issuer_violations(cmd, principal.jurisdiction)
             )
             # Only the order's issuing side links to it (an issued request moves the order on); an order

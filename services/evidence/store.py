@@ -29,6 +29,7 @@ from sqlalchemy import true as sa_true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib import victimdir
 from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
@@ -62,6 +63,8 @@ ALERTS = alerts_table(Base.metadata)
 #: Each workspace's data key, wrapped by the node's KEK (``jitlib.sealing``): it seals the workspace's
 #: requests' and items' text and its evidence blobs; shredding it destroys them all.
 WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
+#: The pseudonyms of each workspace's victims, from the victims service's events (``jitlib.victimdir``).
+VICTIMS = victimdir.pseudonyms_table(Base.metadata)
 
 
 class RequestRow(RecordColumns, Base):

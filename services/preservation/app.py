@@ -14,7 +14,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from jit.preservation.v1 import preservation_pb2, preservation_pb2_grpc
-from jitlib import replicas
+from jitlib import replicas, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -86,6 +86,11 @@ def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
         scan, emit = events.scan(rules, settings.scan_batch), events.emitter(rt, rules)
         scanner = AlertScanner(rt, store.ALERTS, scan, emit, interval=settings.scan_interval_seconds)
         extra["scanner"] = scanner
-        return [events.evidence_consumer(rt, rules), *replicas.consumers(rt, REPLICAS), scanner]
+        return [
+            events.evidence_consumer(rt, rules),
+            *replicas.consumers(rt, REPLICAS),
+            *victimdir.consumers(rt, store.VICTIMS),
+            scanner,
+        ]
 
     return ServiceSpec.of("preservation", store, [events.STREAM], register, consumers=background, extra=extra)

@@ -12,7 +12,7 @@ import grpc
 
 from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
-from jitlib import auth, validate
+from jitlib import auth, validate, victimdir
 from jitlib.errors import InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, window_from_pb
@@ -62,9 +62,13 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         now = rt.clock.now()
         cmd = new_order_from_pb(request)
         InvalidArgument.raise_for(domain.new_order_violations(cmd, self.rules.providers))
+        known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
 
         def build(workspace: WorkspaceInfo) -> Order:
-            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members, workspace.lead))
+            InvalidArgument.raise_for(
+                domain.membership_violations(cmd, workspace.members, workspace.lead)
+                + victimdir.unregistered(cmd.victim_refs, known, workspace.lead)
+            )
             return domain.create(cmd, order_id=new_id(), actor=principal.actor, now=now)
 
         def announce(uow: UnitOfWork, order: Order, workspace: WorkspaceInfo) -> None:

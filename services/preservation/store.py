@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib import victimdir
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata, runtime_tables
@@ -40,6 +41,8 @@ RUNTIME = runtime_tables(Base.metadata)
 ALERTS = alerts_table(Base.metadata)
 #: Each workspace's content key, wrapped by the node's KEK (``jitlib.sealing``).
 WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
+#: The pseudonyms of each workspace's victims, from the victims service's events (``jitlib.victimdir``).
+VICTIMS = victimdir.pseudonyms_table(Base.metadata)
 
 
 class OrderRow(RecordColumns, Base):

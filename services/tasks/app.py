@@ -9,7 +9,7 @@ import grpc
 from pydantic_settings import SettingsConfigDict
 
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
-from jitlib import replicas
+from jitlib import replicas, victimdir
 from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -39,7 +39,7 @@ REPLICAS = replicas.ReplicaKind(
 
 
 def _consumers(rt: Runtime) -> list[EventConsumer]:
-    return [*follow_up.consumers(rt), *replicas.consumers(rt, REPLICAS)]
+    return [*follow_up.consumers(rt), *replicas.consumers(rt, REPLICAS), *victimdir.consumers(rt, store.VICTIMS)]
 
 
 def spec(settings: TasksSettings | None = None) -> ServiceSpec:

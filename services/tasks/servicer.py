@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
-from jitlib import auth, paging, validate
+from jitlib import auth, paging, validate, victimdir
 from jitlib.errors import InvalidArgument
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, window_from_pb
@@ -45,9 +45,13 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         now = rt.clock.now()
         cmd = new_task_from_pb(request)
         InvalidArgument.raise_for(domain.new_task_violations(cmd, now))
+        known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
 
         def build(workspace: WorkspaceInfo) -> Task:
-            InvalidArgument.raise_for(domain.membership_violations(cmd, workspace.members, workspace.lead))
+            InvalidArgument.raise_for(
+                domain.membership_violations(cmd, workspace.members, workspace.lead)
+                + victimdir.unregistered(cmd.victim_refs, known, workspace.lead)
+            )
             return domain.create(cmd, task_id=new_id(), actor=principal.actor, now=now)
 
         def announce(uow: UnitOfWork, task: Task, workspace: WorkspaceInfo) -> None:

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib import victimdir
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata, runtime_tables
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText, workspace_keys_table
@@ -23,6 +24,8 @@ class Base(DeclarativeBase):
 RUNTIME = runtime_tables(Base.metadata)
 #: Each workspace's content key, wrapped by the node's KEK (``jitlib.sealing``).
 WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
+#: The pseudonyms of each workspace's victims, from the victims service's events (``jitlib.victimdir``).
+VICTIMS = victimdir.pseudonyms_table(Base.metadata)
 
 
 class TaskRow(RecordColumns, Base):

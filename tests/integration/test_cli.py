@@ -23,6 +23,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from jitcli.main import app
+from tests.harness import announce_victim, new_pseudonym
 
 pytestmark = pytest.mark.integration
 
@@ -485,8 +486,9 @@ def test_a_task_names_its_victims_by_pseudonym_from_the_command_line(env: dict[s
     """VICTIM_BY_PSEUDONYM: ``jit task create --victim`` (repeatable), shown by ``show`` and ``list``, and
     ``jit task list --victim`` keeps that victim's tasks; a malformed pseudonym is one error line naming it."""
     login(env, "nl-prosecutor")
-    n = uuid.uuid4().int % 10**6
-    victim, other = f"V-NL-{n:06}", f"V-NL-{n + 1:06}"
+    victim, other = new_pseudonym(), new_pseudonym()
+    for ref in (victim, other):  # as the victims service announces them (create_task waits until it knows)
+        announce_victim(env["JIT_NATS_URL"], ref)
     task = create_task(env, "nl-prosecutor", "--victim", victim, "--victim", other.lower(), title="Find the uploader")
     assert task["victim_refs"] == [victim, other]
     nl = ["--as", "nl-prosecutor", "task"]

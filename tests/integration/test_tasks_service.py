@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,17 @@ from jit.tasks.v1 import tasks_pb2 as pb
 from jit.tasks.v1 import tasks_pb2_grpc
 from services.tasks.store import RUNTIME, TaskRow
 from tests.conftest import read_stream
-from tests.harness import error_reason, eventually, field_violations, md, rid
+from tests.harness import (
+    announce_victim,
+    error_reason,
+    eventually,
+    field_violations,
+    md,
+    new_pseudonym,
+    registered_victims,
+    rid,
+    victims_known,
+)
 
 pytestmark = pytest.mark.integration
 WS = "jit-demo"
@@ -522,12 +531,16 @@ def test_task_hand_back_by_the_addressee_lets_the_issuer_reassign(client: Client
     assert "/jit.tasks.v1.TaskService/HandBackTask" in audit_operations(client, task.id)
 
 
-def test_a_task_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(client: Client, nats_server: Any) -> None:
+def test_a_task_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
+    client: Client, tasks_svc: Any, nats_server: Any
+) -> None:
     """VICTIM_BY_PSEUDONYM (issue 16): tasks refer to the victim's pseudonym (Directive 2012/29/EU
     Art. 21), not to words about her in a title; ListTasks finds a victim's tasks, and a longer pseudonym that
     begins alike is another."""
-    n = uuid.uuid4().int % 10**6
-    victim, other, longer = f"V-NL-{n:06}", f"V-NL-{n + 1:06}", f"V-NL-{n:06}1"
+    victim, other = registered_victims(tasks_svc, nats_server.url, 2)
+    longer = victim + "1"
+    announce_victim(nats_server.url, longer)
+    eventually(lambda: victims_known(tasks_svc, WS, longer))
     both = client.create(victim_refs=[victim, other], visibility=common_pb2.VISIBILITY_WORKSPACE)
     assert list(both.victim_refs) == [victim, other]
     alone = client.create(victim_refs=[longer])
@@ -554,3 +567,31 @@ def test_a_task_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(clien
         return out
 
     assert eventually(published) == [[victim, other]]
+
+
+def test_a_task_names_only_victims_its_workspace_registered(client: Client, tasks_svc: Any, nats_server: Any) -> None:
+    """VICTIM_BY_PSEUDONYM: a well-formed pseudonym the workspace's victims service never announced, or one
+    of another workspace, is INVALID_ARGUMENT naming victim_refs[i], and nothing is written; once the
+    victims service announces it (jitlib.victimdir), the same request goes through."""
+    elsewhere = new_pseudonym()
+    announce_victim(nats_server.url, elsewhere, workspace="another-jit")
+    eventually(lambda: victims_known(tasks_svc, "another-jit", elsewhere))
+    late = new_pseudonym()
+    req = pb.CreateTaskRequest(
+        request_id=rid(),
+        workspace_id=WS,
+        title="Identify the uploader",
+        kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+        assignee_jurisdiction="DE",
+        victim_refs=[late, elsewhere],
+    )
+    before = count_rows(tasks_svc)
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-prosecutor", "CreateTask", req)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(field_violations(info.value)) == {"victim_refs[0]", "victim_refs[1]"}
+    assert count_rows(tasks_svc) == before
+    announce_victim(nats_server.url, late)
+    eventually(lambda: victims_known(tasks_svc, WS, late))
+    del req.victim_refs[1]
+    assert list(client.call("nl-prosecutor", "CreateTask", req).task.victim_refs) == [late]

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import os
 import stat
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from jitcli.main import app
+from tests.harness import registered_victims
 
 pytestmark = pytest.mark.integration
 RUNNER = CliRunner()
@@ -188,11 +188,13 @@ def test_jit_instruments_toward_outside_states_through_the_cli(env: dict[str, st
     assert "not notified because" in shown and "the holder resides in NL" in " ".join(shown.split())
 
 
-def test_a_request_names_its_victims_by_pseudonym_through_the_cli(env: dict[str, str]) -> None:
+def test_a_request_names_its_victims_by_pseudonym_through_the_cli(
+    env: dict[str, str], evidence_svc: Any, nats_server: Any
+) -> None:
     """VICTIM_BY_PSEUDONYM: ``jit evidence request create --victim``, shown by ``show`` and ``list``, and
     ``list --victim`` keeps that victim's requests."""
     jit(env, "login", "nl-prosecutor", "--password", "demo")
-    victim = f"V-NL-{uuid.uuid4().int % 10**6:06}"
+    (victim,) = registered_victims(evidence_svc, nats_server.url)
     nl = ["--as", "nl-prosecutor", "evidence", "request"]
     r = jit_json(
         env, *nl, "create", "--workspace", "jit-demo", "--basis", "eio", "--to", "DE", "--authority", "OM Amsterdam",

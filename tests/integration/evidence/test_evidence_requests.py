@@ -3,7 +3,6 @@ runs on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +18,16 @@ from jitlib import sealing
 from jitlib.bus import stream_for
 from services.evidence.store import RUNTIME, RequestRow
 from tests.conftest import read_stream
-from tests.harness import error_reason, eventually, field_violations, rid
+from tests.harness import (
+    announce_victim,
+    error_reason,
+    eventually,
+    field_violations,
+    new_pseudonym,
+    registered_victims,
+    rid,
+    victims_known,
+)
 from tests.integration.evidence.conftest import DAY, WS, Client, new_request, now_utc, publish, scan_now, ts
 
 pytestmark = pytest.mark.integration
@@ -455,12 +463,18 @@ def test_issuer_and_addressee_are_told_what_each_may_do_now(client: Client) -> N
     assert [list(x.allowed_actions) for x in listed.requests if x.id == r.id] == [["withdraw", "upload_item"]]
 
 
-def test_a_request_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(client: Client, nats_server: Any) -> None:
+def test_a_request_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
+    client: Client, evidence_svc: Any, nats_server: Any
+) -> None:
     """VICTIM_BY_PSEUDONYM (issue 16): requests refer to the victim's pseudonym (Directive 2012/29/EU
     Art. 21), not to words about her in a title; ListRequests finds a victim's requests, and a bad filter names
     victim_ref."""
-    n = uuid.uuid4().int % 10**6
-    victim, longer = f"V-NL-{n:06}", f"V-NL-{n:06}1"
+    (victim,) = registered_victims(evidence_svc, nats_server.url)
+    longer = victim + "1"
+    announce_victim(nats_server.url, longer)
+    eventually(lambda: victims_known(evidence_svc, WS, longer))
+    unknown = client.error("nl-prosecutor", "CreateRequest", new_request(victim_refs=[new_pseudonym()]))
+    assert unknown.code() == grpc.StatusCode.INVALID_ARGUMENT and "victim_refs[0]" in field_violations(unknown)
     r = client.create(victim_refs=[victim])
     other = client.create(victim_refs=[longer])
     client.create()

@@ -23,7 +23,7 @@ from services.tasks.app import TasksSettings
 from services.tasks.app import spec as tasks_spec
 from services.tasks.store import RUNTIME as TASKS_RUNTIME
 from tests.conftest import wait_for_workspace
-from tests.harness import RunningService, eventually, md, start_service
+from tests.harness import RunningService, eventually, md, registered_victims, start_service
 from tests.integration.preservation.conftest import (
     DAY,
     WS,
@@ -77,7 +77,8 @@ def test_the_first_warning_opens_one_follow_up_task(
     svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
     client = Client(svc, tokens)
     t0 = clock.now()
-    order = client.confirmed(shared_with=["DE"], victim_refs=["V-NL-0001"])
+    (victim,) = registered_victims(svc, pnats.url)
+    order = client.confirmed(shared_with=["DE"], victim_refs=[victim])
     expiry = t0 + 90 * DAY
 
     clock.advance(77 * DAY)  # T-14 d has passed: the first warning
@@ -93,7 +94,7 @@ def test_the_first_warning_opens_one_follow_up_task(
     assert task.visibility == common_pb2.VISIBILITY_RESTRICTED and list(task.shared_with) == ["DE"]
     assert task.due_at.ToDatetime(tzinfo=UTC) == expiry
     assert task.created_by.user_id == "system"
-    assert list(task.victim_refs) == ["V-NL-0001"]  # VICTIM_BY_PSEUDONYM: the order's victim is the task's
+    assert list(task.victim_refs) == [victim]  # VICTIM_BY_PSEUDONYM: the order's victim is the task's
 
     # The later warnings are not "first": no more tasks.
     clock.advance(7 * DAY)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from jitcli.main import app
-from tests.harness import RunningService
+from tests.harness import RunningService, registered_victims
 from tests.integration.preservation.conftest import WS
 
 pytestmark = pytest.mark.integration
@@ -160,10 +160,12 @@ def test_errors_are_one_line(env: dict[str, str]) -> None:
     assert "not found" in missing.stderr.lower()
 
 
-def test_an_order_names_its_victims_by_pseudonym_on_the_command_line(env: dict[str, str]) -> None:
+def test_an_order_names_its_victims_by_pseudonym_on_the_command_line(
+    env: dict[str, str], preservation_svc: RunningService, pnats: Any
+) -> None:
     """VICTIM_BY_PSEUDONYM: ``jit preservation create --victim``, shown by ``show`` and ``list``, and
     ``list --victim`` keeps that victim's orders."""
-    victim = f"V-NL-{uuid.uuid4().int % 10**6:06}"
+    (victim,) = registered_victims(preservation_svc, pnats.url)
     order = as_json(
         env, "create", "--workspace", WS, "--provider", "socialnet-ie", "--basis", "provider-voluntary",
         "--target", "handle:@harasser_x", "--data", "content", "--victim", victim,

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -403,14 +402,22 @@ def test_an_extension_is_listed_while_the_clock_allows_it(client: Client) -> Non
     )
 
 
-def test_an_order_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(client: Client, pnats: Any) -> None:
+def test_an_order_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
+    client: Client, preservation_svc: RunningService, pnats: Any
+) -> None:
     """VICTIM_BY_PSEUDONYM (issue 16): orders refer to the victim's pseudonym (Directive 2012/29/EU
     Art. 21), not to words about her in a description; ListOrders finds a victim's orders, and a bad filter names
     victim_ref."""
-    from tests.harness import eventually
+    from tests.harness import announce_victim, eventually, new_pseudonym, registered_victims, victims_known
 
-    n = uuid.uuid4().int % 10**6
-    victim, longer = f"V-NL-{n:06}", f"V-NL-{n:06}1"
+    (victim,) = registered_victims(preservation_svc, pnats.url)
+    longer = victim + "1"
+    announce_victim(pnats.url, longer)
+    eventually(lambda: victims_known(preservation_svc, WS, longer))
+    with pytest.raises(grpc.RpcError) as unknown:
+        client.create(victim_refs=[new_pseudonym()])
+    assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "victim_refs[0]" in field_violations(unknown.value)
     order = client.create(victim_refs=[victim], description="Posts against V-NL-0001")
     other = client.create(victim_refs=[longer])
     client.create()
