@@ -40,6 +40,8 @@ class Action(enum.StrEnum):
 RECORDABLE = frozenset({Action.EXPORTED, Action.TRANSFERRED, Action.SEALED})
 #: What hands an item over to someone outside the system.
 HANDED_OVER = frozenset({Action.EXPORTED, Action.TRANSFERRED})
+#: The entries the four eyes of a sensitive item's export are read from (``domain.pending_export``).
+FOUR_EYES = frozenset({Action.EXPORT_REQUESTED, Action.EXPORT_APPROVED}) | HANDED_OVER
 
 
 @dataclass(frozen=True)

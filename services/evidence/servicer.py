@@ -549,7 +549,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             found,
             self._entry(principal, custody.Action.ACCESSED, self.rt.clock.now(), item.sha256, "metadata"),
         )
-        return pb.GetItemResponse(item=await self._item_view(principal, item, found.request, e.seq))
+        exports = await self._export_entries([item])
+        return pb.GetItemResponse(item=self._item_view(principal, item, found.request, e.seq, exports))
 
     async def ListItems(self, request: pb.ListItemsRequest, context: Any) -> pb.ListItemsResponse:
         principal = auth.current()
@@ -559,7 +560,10 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         found = await self.items.list_audited(
             principal, req.workspace_id, lambda s, _scope: store.list_items(s, req.id)
         )
-        return pb.ListItemsResponse(items=[await self._item_view(principal, f.item, req, f.custody_seq) for f in found])
+        exports = await self._export_entries([f.item for f in found])
+        return pb.ListItemsResponse(
+            items=[self._item_view(principal, f.item, req, f.custody_seq, exports) for f in found]
+        )
 
     async def RecordCustodyEvent(
         self, request: pb.RecordCustodyEventRequest, context: Any
@@ -602,15 +606,25 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
     # -- sensitive items -------------------------------------------------------------------------------
 
-    async def _item_view(
-        self, principal: auth.Principal, item: domain.EvidenceItem, req: EvidenceRequest, seq: int
+    async def _export_entries(self, items: list[domain.EvidenceItem]) -> dict[str, list[custody.Entry]]:
+        """The custody entries of the four eyes of the sensitive ones among ``items``, in one query."""
+        ids = [i.id for i in items if i.sensitive]
+        if not ids:
+            return {}
+        return await self.rt.read(lambda s: store.export_entries(s, ids))
+
+    def _item_view(
+        self,
+        principal: auth.Principal,
+        item: domain.EvidenceItem,
+        req: EvidenceRequest,
+        seq: int,
+        exports: dict[str, list[custody.Entry]],
     ) -> pb.EvidenceItem:
         """The item as ``principal`` sees it: a sensitive one without its file name and description for a
-        caller who may not open it, with its open export request; what the caller may do with it now."""
-        pending = None
-        if item.sensitive:
-            entries = await self.rt.read(lambda s: store.custody_entries(s, item.id))
-            pending = domain.pending_export(entries)
+        caller who may not open it, with its open export request (from ``exports``, ``_export_entries``);
+        what the caller may do with it now."""
+        pending = domain.pending_export(exports.get(item.id, [])) if item.sensitive else None
         now = self.rt.clock.now()
         actions = domain.item_allowed_actions(principal, item, req, pending, now)
         reads = tuple(a for a in actions if a == "download")  # a read goes on in a closed workspace

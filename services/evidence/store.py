@@ -857,6 +857,20 @@ def append_custody(session: Session, item_id: str, entry: custody.Entry) -> cust
     return e
 
 
+def export_entries(session: Session, item_ids: list[str]) -> dict[str, list[custody.Entry]]:
+    """The entries of the items ``item_ids`` that the four eyes of an export read (``custody.FOUR_EYES``), per
+    item in chain order."""
+    rows = session.scalars(
+        select(CustodyRow)
+        .where(CustodyRow.item_id.in_(item_ids), CustodyRow.action.in_([a.value for a in custody.FOUR_EYES]))
+        .order_by(CustodyRow.item_id, CustodyRow.seq)
+    )
+    out: dict[str, list[custody.Entry]] = {}
+    for r in rows:
+        out.setdefault(r.item_id, []).append(custody.Entry(**CUSTODY_FIELDS.read(r)))
+    return out
+
+
 def custody_entries(session: Session, item_id: str) -> list[custody.Entry]:
     rows = session.scalars(select(CustodyRow).where(CustodyRow.item_id == item_id).order_by(CustodyRow.seq))
     return [custody.Entry(**CUSTODY_FIELDS.read(r)) for r in rows]
