@@ -106,14 +106,16 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
             rt.consumer(f"{name}-notices", stream_for(name), f"jit.{name}.>", notice) for name in RECORD_STREAMS
         ]
         # Closures are read from the workspace directory (its confirmed state), not from the events.
+        erased: notices.Erased = {}
         scanner = notices.RetentionScanner(
             rt,
             p.channels,
             notices.retention_scan(
                 timedelta(days=settings.retention_days), timedelta(days=settings.shred_grace_days), rt.tables
             ),
-            notices.shredder(rt, p.channels, p.live, loop),
+            notices.shredder(rt, p.channels, p.live, loop, erased),
             interval=settings.retention_scan_seconds,
+            erased=erased,
         )
         s.extra["scanner"] = scanner
         warnings = period_warnings.scanner(

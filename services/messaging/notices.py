@@ -142,7 +142,15 @@ class HeldMeanwhile(Exception):
     """A legal hold was set between the scan and the shred: the alert is not recorded, nothing shredded."""
 
 
-def shredder(rt: Runtime, channels: Channels, live: Live, loop: asyncio.AbstractEventLoop) -> Emit:
+#: This service's stream, whose copies of a shredded workspace's events are erased.
+STREAM = "JIT_MESSAGING"
+#: Per workspace about to be shredded: how many of its events the scan erased from JIT_MESSAGING first.
+Erased = dict[str, int]
+
+
+def shredder(
+    rt: Runtime, channels: Channels, live: Live, loop: asyncio.AbstractEventLoop, erased: Erased | None = None
+) -> Emit:
     """Shred a workspace whose alert is due, if the directory still says it is closed (in the alert's
     transaction: it is recorded as sent either way, and a new closure makes a new alert)."""
 
@@ -173,6 +181,7 @@ def shredder(rt: Runtime, channels: Channels, live: Live, loop: asyncio.Abstract
             f"{legal.cite('RETENTION_MESSAGES')}",
             audit_head=retention.Head(rt.name, head_seq, head_hash),
             files_deleted=len(shredded),
+            stream_messages_erased=(erased or {}).pop(ws, 0),
         )
         retention_sweep.write_certificate(session, rt.tables, cert)
 
@@ -200,10 +209,37 @@ class RetentionScanner(AlertScanner):
     Before all that, the keys this process holds but has not used lately are dropped (``drop_stale``).
     """
 
-    def __init__(self, rt: Runtime, channels: Channels, scan: Scan, emit: Emit, *, interval: float) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        channels: Channels,
+        scan: Scan,
+        emit: Emit,
+        *,
+        interval: float,
+        erased: Erased | None = None,
+    ) -> None:
         super().__init__(rt, store.ALERTS, scan, emit, interval=interval)
         self.rt = rt
         self.channels = channels
+        self._scan_due = scan
+        #: Shared with the shredder: the erasures its certificates report.
+        self.erased: Erased = erased if erased is not None else {}
+
+    async def _erase_due(self) -> None:
+        """Before a due workspace is shredded, erase its events from this service's stream (channel events
+        carry channel titles in clear); NATS unreachable: its shred waits for the next scan."""
+        now = self.rt.clock.now()
+        due = await self.rt.read(lambda s: [a for a in self._scan_due(s, now) if a.due_at <= now])
+        for alert in due:
+            ws = alert.payload[0]
+            if ws in self.erased:
+                continue
+            try:
+                await self.rt.bus.wait_ready(timeout=5.0)
+                self.erased[ws] = await retention_sweep.erase_workspace_messages(self.rt.bus.js, STREAM, ws)
+            except Exception as exc:
+                raise RuntimeError(f"erasing workspace {ws}'s events from JIT_MESSAGING failed ({exc})") from exc
 
     def _observe(self, uow: UnitOfWork) -> None:
         session = uow.session
@@ -221,6 +257,7 @@ class RetentionScanner(AlertScanner):
     async def scan_once(self) -> int:
         self.channels.content.keys.drop_stale()
         await self.rt.change(SYSTEM, self._observe)
+        await self._erase_due()
         sent = await super().scan_once()
         content = self.channels.content
         leftover = await self.rt.read(lambda s: store.shredded_among(s, content.channels_with_files()))

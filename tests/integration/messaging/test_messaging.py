@@ -14,13 +14,14 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.messaging.v1 import messaging_pb2_grpc
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port
 from jitlib.db import sync_url
-from tests.conftest import wait_for_workspace
+from tests.conftest import read_stream, wait_for_workspace
 from tests.harness import eventually, field_violations, md, rid
 from tests.integration.messaging.conftest import announce_workspace, create_task, messaging_db, start_messaging
 
@@ -367,7 +368,12 @@ def test_legal_hold_stops_messagings_retention_clock_and_its_shred_leaves_a_dele
         assert len(certs) == 1 and certs[0][1]
         cert = certs[0][0]
         assert cert.service == "messaging" and cert.by == "system" and cert.counts["messages"] >= 1
-        assert cert.counts["channels"] >= 1 and cert.key_ids
+        assert cert.counts["channels"] >= 1 and cert.key_ids and cert.stream_messages_erased >= 1
+        from services.messaging.events import SHREDDED_TYPE
+
+        left = [Envelope.FromString(m.data) for m in read_stream(own.url, "JIT_MESSAGING", ">")]
+        # Its events were erased from the stream before its keys were destroyed; only the shred's own is left.
+        assert [e.type for e in left if e.workspace_id == WS] == [SHREDDED_TYPE]
         log = svc.rt.tables.audit_log
         after = svc.loop.run(
             svc.rt.read(lambda s: s.execute(select(log).where(log.c.seq == cert.audit_head.seq + 1)).mappings().one())
