@@ -663,8 +663,8 @@ def chart_png(tables: Sequence[tuple[str, Table]], title: str) -> bytes:
         ax.invert_yaxis()
         ax.set_title(name, fontsize=9, loc="left")
         ax.set_xlabel("% of deadlines met" if deadlines else "count", fontsize=8)
-        if deadlines:
-            ax.set_xlim(0, 100)
+        # Never a negative axis, and room for the labels: an all-suppressed table still reads as empty bars.
+        ax.set_xlim(0, 100 if deadlines else max([*values, 1.0]) * 1.2)
         for bar, cell in zip(bars, table.cells, strict=True):
             text = (
                 SUPPRESSED
@@ -680,6 +680,7 @@ def chart_png(tables: Sequence[tuple[str, Table]], title: str) -> bytes:
                 fontsize=7,
             )
         if not table.cells:
+            ax.set_xticks([])
             ax.text(0.5, 0.5, "nothing counted", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -19,7 +19,7 @@ from jit.evidence.v1 import evidence_pb2_grpc
 from jit.messaging.v1 import messaging_pb2_grpc
 from jit.preservation.v1 import preservation_pb2_grpc
 from jit.tasks.v1 import tasks_pb2_grpc
-from jit.victims.v1 import victims_pb2_grpc
+from jit.victims.v1 import statistics_pb2_grpc, victims_pb2_grpc
 from services.console.settings import SERVICES, ConsoleSettings
 
 RPC_TIMEOUT_S = 10.0
@@ -94,6 +94,8 @@ class Backend:
             for name in SERVICES
         }
         self._stubs = {name: _STUBS[name](ch) for name, ch in self._channels.items()}
+        # The victims service's second service: statistics and the JIT's evaluation (aggregates only).
+        self._stubs["statistics"] = statistics_pb2_grpc.StatisticsServiceStub(self._channels["victims"])
         self._audit = {name: audit_pb2_grpc.AuditServiceStub(ch) for name, ch in self._channels.items()}
 
     async def close(self) -> None:

@@ -31,7 +31,9 @@ from jit.evidence.v1 import evidence_pb2 as ev
 from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
 from jit.tasks.v1 import tasks_pb2 as tk
+from jit.victims.v1 import statistics_pb2 as st
 from jit.victims.v1 import victims_pb2 as vc
+from jitlib import stats
 from services.console import present
 from services.console.actions import TABLES, FormError, build_request, pseudonyms
 from services.console.backend import Backend, Refused
@@ -461,6 +463,66 @@ class Console:
         )
         return self.render(c.request, "victim.html", user=c.user, victim=answer.victim, identity=answer.identity)
 
+    # ------------------------------------------------------------ statistics and the JIT's evaluation
+
+    @staticmethod
+    def _statistics_request(c: Ctx, ws: str) -> st.GetStatisticsRequest:
+        """The table the form asks for: its choices go to the service, which checks them (and refuses a k
+        under the node's in words)."""
+        q = c.request.query_params
+        measure = q.get("measure") or "requests"
+        groupings = [g for g in (q.get("by") or "", q.get("by2") or "") if g]
+        try:
+            k = int(q.get("k") or 0)
+        except ValueError:
+            raise Refused(INVALID, "Refused: k must be a whole number, 5 or more.") from None
+        return st.GetStatisticsRequest(measure=measure, groupings=groupings, workspace_id=ws, k=k)
+
+    async def statistics(self, c: Ctx) -> Response:
+        """A table of counts of the workspace, small cells suppressed by the service, and its chart."""
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        request = self._statistics_request(c, ws)
+        answer = await self.backend.call("statistics", "GetStatistics", request, c.token)
+        table = stats.table_from_pb(answer.table)
+        return self.render(
+            c.request,
+            "statistics.html",
+            user=c.user,
+            ws=ws,
+            table=table,
+            rows=stats.table_rows(table),
+            chart=f"/w/{ws}/statistics/chart.png?{c.request.url.query}",
+            measures=[m.value for m in stats.Measure],
+            dimensions=stats.DIMENSIONS[table.measure],
+            suppressed=stats.SUPPRESSED,
+        )
+
+    async def statistics_chart(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        answer = await self.backend.call("statistics", "GetStatistics", self._statistics_request(c, ws), c.token)
+        table = stats.table_from_pb(answer.table)
+        title = f"{table.measure.value} by {', '.join(table.groupings) or 'nothing'} (k = {table.k})"
+        png = stats.chart_png([(title, table)], ws)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    async def evaluation(self, c: Ctx) -> Response:
+        """The JIT's evaluation as a download: the CSV or the PNG (its lead's prosecutors only)."""
+        ws, kind = c.request.path_params["ws"], c.request.path_params["kind"]
+        if ws not in c.user.workspaces or kind not in ("csv", "png"):
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        answer = await self.backend.call(
+            "statistics", "ExportEvaluation", st.ExportEvaluationRequest(workspace_id=ws), c.token
+        )
+        body, media = (answer.csv, "text/csv; charset=utf-8") if kind == "csv" else (answer.chart_png, "image/png")
+        disposition = f'attachment; filename="{ws}-evaluation.{kind}"'
+        return Response(
+            body, media_type=media, headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
+        )
+
     # ------------------------------------------------------------ actions on any record
 
     async def act(self, c: Ctx) -> Response:
@@ -590,6 +652,9 @@ class Console:
             Route("/w/{ws}/orders", g(self.orders)),
             Route("/w/{ws}/channel", g(self.workspace_channel)),
             Route("/w/{ws}/victims", g(self.victims)),
+            Route("/w/{ws}/statistics", g(self.statistics)),
+            Route("/w/{ws}/statistics/chart.png", g(self.statistics_chart)),
+            Route("/w/{ws}/evaluation.{kind}", g(self.evaluation)),
             Route("/victims/{id}", g(self.victim)),
             Route("/victims/{id}/identity", g(self.victim_identity), methods=["POST"]),
             Route("/tasks/{id}", g(self.task)),
