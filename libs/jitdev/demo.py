@@ -3,7 +3,9 @@ party does and what they see. Every step checks its outcome, so the same script 
 (tests/e2e/test_demo.py runs it against services the test suite starts).
 
 The case: a victim in NL is harassed and her intimate images are shared by an account holder in DE, on a
-platform established in IE. NL leads a JIT with DE and IE; FR is not a member.
+platform established in IE. NL leads a JIT with DE and IE; FR is not a member. The victim is registered
+once and named by her pseudonym (V-NL-0001 and so on) in every order, request and task: no title or
+description of the case says anything about her (``victim_details`` checks it, here and in a unit test).
 """
 
 from __future__ import annotations
@@ -11,17 +13,36 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The victim's identity as the demo registers it (DEMO ONLY data): it must never show up outside the
+#: victims service, in particular in no title or description of the case.
+VICTIM_NAME = "DEMO ONLY victim"
+#: Words about a victim that have no place in a record's title or description, where the pseudonym goes
+#: (Directive 2012/29/EU Art. 21(1); rule VICTIM_BY_PSEUDONYM): who she is, her relation to anyone, her body.
+VICTIM_WORDS = re.compile(
+    r"\b(victim'?s?|victims'?|she|her|hers|herself|girl|woman|daughter|sister|mother|wife|girlfriend|"
+    r"ex-?partner|minor|aged? \d+|born|lives in|naked|nude)\b",
+    re.IGNORECASE,
+)
+
+
+def victim_details(text: str, identity: Iterable[str] = (VICTIM_NAME,)) -> list[str]:
+    """What in ``text`` (a title or description) speaks about a victim rather than naming her pseudonym:
+    words about a victim (``VICTIM_WORDS``) and any of her ``identity`` details; [] when there is none."""
+    found = [m.group(0) for m in VICTIM_WORDS.finditer(text)]
+    return found + [d for d in identity if d and d.lower() in text.lower()]
 USERS = [
     "nl-prosecutor",
     "nl-liaison",
@@ -138,6 +159,21 @@ class Demo:
                 raise DemoFailed(f"not within {timeout:.0f} s: {what}")
             time.sleep(0.5)
 
+    def create_naming_victim(self, *args: str, as_user: str) -> Any:
+        """``jit --json <args> --request-id <id>`` for a record that names the victim: each service learns
+        her pseudonym from the victims service's events, a moment after she was registered; until then the
+        create is refused naming victim_refs, and tried again with the same request id (one record at most)."""
+        argv = [*args, "--request-id", str(uuid.uuid4())]
+        deadline, first = time.monotonic() + 60, True
+        while True:
+            res = self.jit(*argv, as_user=as_user, json_out=True, expect_fail=None, show=first)
+            if res.code == 0:
+                return res.json()
+            if "not a victim registered" not in res.stderr or time.monotonic() > deadline:
+                raise DemoFailed(f"jit {' '.join(argv)} failed ({res.code}): {res.stderr.strip()}")
+            first = False
+            time.sleep(0.3)
+
     def check(self, condition: bool, what: str) -> None:
         if not condition:
             raise DemoFailed(what)
@@ -232,7 +268,7 @@ class Demo:
 
     def preserve(self) -> None:
         self.say("The NL liaison orders the platform (established in IE) to preserve the account's data")
-        order = self.jit(
+        order = self.create_naming_victim(
             "preservation",
             "create",
             "--workspace",
@@ -256,8 +292,7 @@ class Demo:
             "--victim",
             self.ids["victim"],
             as_user="nl-liaison",
-            json_out=True,
-        ).json()
+        )
         self.ids["order"] = order["id"]
         # The demo compresses time: the order went out 56 days ago and the platform confirmed the next day.
         now = dt.datetime.now(dt.UTC)
@@ -307,7 +342,7 @@ class Demo:
         if self.nodes is not None:
             self.nodes.set_link("IE", False)
             self.out("  (IE's node is cut off from the others while NL issues it)")
-        req = self.jit(
+        req = self.create_naming_victim(
             "evidence",
             "request",
             "create",
@@ -339,10 +374,11 @@ class Demo:
             self.ids["order"],
             "--share",
             "DE",
+            "--victim",
+            self.ids["victim"],
             "--issue",
             as_user="nl-prosecutor",
-            json_out=True,
-        ).json()
+        )
         self.ids["request"] = req["id"]
         self.out(f"  evidence request {req['id']} issued to the platform established in IE")
         deadline = time.monotonic() + 60
@@ -404,7 +440,7 @@ class Demo:
 
     def assign_identification(self) -> None:
         self.say("NL asks DE to identify the holder of the account that shares the images")
-        task = self.jit(
+        task = self.create_naming_victim(
             "task",
             "create",
             "--workspace",
@@ -424,8 +460,7 @@ class Demo:
             "--description",
             "Account on a platform established in IE; logins appear to come from DE.",
             as_user="nl-prosecutor",
-            json_out=True,
-        ).json()
+        )
         self.ids["task"] = task["id"]
         self.out(f"  task {task['id']} is {task['state']} for {task['assignee_jurisdiction']}")
         if self.nodes is not None:
@@ -474,6 +509,29 @@ class Demo:
         verified = self.jit("task", "verify", self.ids["task"], as_user="nl-prosecutor", json_out=True).json()
         self.check(verified["state"] in ("TASK_STATE_VERIFIED", "verified"), "the task is verified by NL")
 
+    def records_name_only_the_pseudonym(self) -> None:
+        victim = self.ids["victim"]
+        self.say(f"Every record of the case names the victim {victim}; no title or description says who she is")
+        ws = self.workspace
+        self.jit("task", "list", "--workspace", ws, "--victim", victim, as_user="nl-prosecutor")
+        tasks = self.jit("task", "list", "--workspace", ws, "--all", as_user="nl-prosecutor", json_out=True, show=False)
+        requests = self.jit(
+            "evidence", "request", "list", "--workspace", ws, as_user="nl-prosecutor", json_out=True, show=False
+        )
+        orders = self.jit(
+            "preservation", "list", "--workspace", ws, "--all", as_user="nl-liaison", json_out=True, show=False
+        )
+        records = [*tasks.json()["tasks"], *requests.json(), *orders.json()["orders"]]
+        said = {
+            r["id"]: found
+            for r in records
+            if (found := victim_details(f"{r.get('title', '')}\n{r.get('description', '')}"))
+        }
+        self.check(not said, f"no title or description of the case's {len(records)} records speaks about the victim")
+        naming = {r["id"] for r in records if victim in r.get("victim_refs", [])}
+        mine = {self.ids[k] for k in ("order", "request", "task", "follow_up")}
+        self.check(mine <= naming, f"the order, the request, the task and the follow-up task name {victim}")
+
     def outsider_is_refused(self) -> None:
         self.say("An FR prosecutor, not a member of this JIT, finds nothing")
         res = self.jit("task", "show", self.ids["task"], as_user="fr-prosecutor", expect_fail=True)
@@ -495,6 +553,7 @@ class Demo:
         self.evidence_arrives()
         self.discuss()
         self.complete_identification()
+        self.records_name_only_the_pseudonym()
         self.outsider_is_refused()
         self.audit(services)
         self.say("The case moved across three jurisdictions; every step is in the audit chains.")

@@ -57,3 +57,5 @@ def test_the_demo_case_plays_end_to_end(
     text = "\n".join(transcript)
     assert "FR gets NOT_FOUND" in text
     assert "intact" in text
+    # VICTIM_BY_PSEUDONYM: the case names its victim by pseudonym, and no title or description speaks of her.
+    assert "speaks about the victim" in text and "name V-NL-" in text
