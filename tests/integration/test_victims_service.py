@@ -4,6 +4,7 @@ read with need to know only, what they were told and where they were referred (i
 
 from __future__ import annotations
 
+import concurrent.futures
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,6 +95,15 @@ def test_victim_pseudonym_is_the_leads_code_and_a_sequence_on_the_leads_node(cli
     assert second.registered_by.username == "de-liaison"
 
 
+def test_victim_pseudonym_concurrent_registrations_never_share_a_number(client: Client) -> None:
+    """VICTIM_PSEUDONYM: the number is drawn in the registration's own transaction (one upsert)."""
+    client.tokens("nl-prosecutor")  # one login first: the threads share the cached token
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        victims = list(pool.map(lambda _: client.register(), range(16)))
+    numbers = sorted(int(v.pseudonym.rsplit("-", 1)[1]) for v in victims)
+    assert numbers == list(range(numbers[0], numbers[0] + 16))
+
+
 def test_a_replayed_registration_returns_the_same_victim_and_a_changed_one_is_refused(client: Client) -> None:
     request = pb.RegisterVictimRequest(request_id=rid(), workspace_id=WS, victim_jurisdiction="NL", identity=identity())
     first = client.call("nl-prosecutor", "RegisterVictim", request).victim
@@ -175,6 +185,14 @@ def test_the_victims_jurisdictions_user_outside_the_workspace_gets_not_found(cli
     assert err.code() == grpc.StatusCode.NOT_FOUND
     err = client.refused(de_outsider, "GetVictim", pb.GetVictimRequest(id=victim.id))
     assert err.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_an_unknown_victims_identity_is_not_found_like_a_hidden_one(client: Client) -> None:
+    """VICTIM_IDENTITY_NEED_TO_KNOW: the same answer whether the victim exists or not."""
+    missing = "01935c4e-0000-7000-8000-00000000dead"
+    for user in ("de-prosecutor", "nl-operator"):
+        err = client.refused(user, "GetVictimIdentity", pb.GetVictimIdentityRequest(id=missing, purpose="x"))
+        assert err.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_an_identity_read_without_a_purpose_is_refused(client: Client) -> None:

@@ -76,9 +76,12 @@ def test_victim_identity_need_to_know_matrix(op: Operation, role: str, relation:
     assert decide(principal(role, relation), op, VICTIM_RULES, record=VICTIM) is expected
 
 
-def test_reading_personal_data_of_a_missing_record_needs_the_record() -> None:
+def test_personal_data_of_a_missing_record_is_not_found_for_everyone() -> None:
+    """VICTIM_IDENTITY_NEED_TO_KNOW: the same answer as for a record the caller may not see."""
+    for role in ROLES:
+        assert decide(principal(role, "victims"), Operation.READ_PERSONAL, VICTIM_RULES) is Decision.NOT_FOUND
     with pytest.raises(ValueError, match="personal data"):
-        decide(principal("prosecutor", "victims"), Operation.READ_PERSONAL, VICTIM_RULES)
+        decide(principal("prosecutor", "victims"), Operation.READ_PERSONAL, None, record=VICTIM)
 
 
 def test_a_kind_without_need_to_know_roles_shows_its_personal_data_to_no_one() -> None:
