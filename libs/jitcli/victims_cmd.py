@@ -132,6 +132,7 @@ def victim_detail(v: pb.Victim) -> Table:
         ("id", v.id),
         ("workspace", v.workspace_id),
         ("victim's jurisdiction", v.victim_jurisdiction),
+        ("offences", ", ".join(v.offences) or "-"),
         ("held by", v.origin_jurisdiction),
         ("registered", _actor(v.registered_by, v.created_at)),
         ("notices", str(v.notices_count)),
@@ -169,6 +170,15 @@ def register(
         list[str] | None, typer.Option("--language", "-l", metavar="TAG", help="A language the victim understands.")
     ] = None,
     needs: Annotated[str, typer.Option("--needs", metavar="TEXT", help="Protection or assistance needs.")] = "",
+    offence: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--offence",
+            metavar="OFFENCE",
+            help="An offence the victim suffered (Directive (EU) 2024/1385): non-consensual-intimate-images, "
+            "cyberstalking, cyberharassment, doxxing, incitement, other. Repeatable.",
+        ),
+    ] = None,
     request_id: RequestId = None,
 ) -> None:
     """Register a victim in a workspace: you get its pseudonym. The identity is sealed; only the victim's
@@ -180,6 +190,7 @@ def register(
         identity=pb.VictimIdentity(
             full_name=name, date_of_birth=born, contact=contact, languages=language or [], needs=needs
         ),
+        offences=[o.strip().upper().replace("-", "_") for o in offence or []],
     )
     _show(ctx, _call(ctx, "RegisterVictim", req).victim)
 

@@ -16,10 +16,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner, Result
 
-from jit.victims.v1 import victims_pb2, victims_pb2_grpc
 from jitcli.main import app
 from tests.conftest import wait_for_workspace
-from tests.harness import md, rid
 
 pytestmark = pytest.mark.integration
 WS = "jit-demo"
@@ -103,16 +101,15 @@ def test_stats_evaluation_writes_a_csv_and_a_png(env: dict[str, str], tmp_path: 
     assert "lead" in error_line(refused)
 
 
-def test_stats_categories_need_consent_and_need_to_know(env: dict[str, str], victims: Any, tokens: Any) -> None:
-    """SPECIAL_CATEGORIES_CONSENT and SPECIAL_CATEGORIES_NEED_TO_KNOW through the command."""
-    stub = victims_pb2_grpc.VictimServiceStub(victims.channel)
-    request = victims_pb2.RegisterVictimRequest(
-        request_id=rid(),
-        workspace_id=WS,
-        victim_jurisdiction="NL",
-        identity=victims_pb2.VictimIdentity(full_name="X Y"),
-    )
-    ref = stub.RegisterVictim(request, metadata=md(tokens("nl-prosecutor")), timeout=15).victim.pseudonym
+def test_stats_categories_need_consent_and_need_to_know(env: dict[str, str]) -> None:
+    """SPECIAL_CATEGORIES_CONSENT and SPECIAL_CATEGORIES_NEED_TO_KNOW through the command, on a victim
+    registered with its offence (jit victim register --offence)."""
+    register = ["victim", "register", "-w", WS, "-j", "NL", "--name", "X Y", "--offence", "cyberstalking"]
+    registered = json.loads(jit(env, "--json", "--as", "nl-prosecutor", *register).stdout)
+    assert registered["offences"] == ["CYBERSTALKING"]  # VICTIM_OFFENCES
+    ref = registered["pseudonym"]
+    wrong = jit(env, "--as", "nl-prosecutor", *register[:-1], "shoplifting", code=1)
+    assert "offences[0]" in error_line(wrong)
     record = ["stats", "categories", "record", ref, "--purpose", "monitoring", "--gender", "female"]
     no_consent = jit(env, "--as", "nl-prosecutor", *record, code=1)
     assert "consent_given" in error_line(no_consent)
