@@ -38,6 +38,7 @@ from jitdev.stack import _grpc_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUER = "http://127.0.0.1:1/realms/bench"
+BENCH_VICTIM = "V-NL-0001"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -73,7 +74,11 @@ async def bench_echo(port: int, total: int, concurrency: int) -> tuple[float, li
         return await measure(lambda i: echo(payload), total, concurrency)
 
 
-async def bench_create(port: int, token: str, total: int, concurrency: int) -> tuple[float, list[float]]:
+async def bench_create(
+    port: int, token: str, total: int, concurrency: int, victim: str = ""
+) -> tuple[float, list[float]]:
+    """``CreateTask`` calls; with ``victim``, each task names that victim (one more read: is the pseudonym
+    one the workspace registered, ``jitlib.victimdir``)."""
     from jit.tasks.v1 import tasks_pb2_grpc
 
     md = (("authorization", f"Bearer {token}"),)
@@ -88,6 +93,7 @@ async def bench_create(port: int, token: str, total: int, concurrency: int) -> t
                     title=f"Identify account holder {i}",
                     kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
                     assignee_jurisdiction="DE",
+                    victim_refs=[victim] if victim else [],
                 ),
                 metadata=md,
                 timeout=30,
@@ -141,6 +147,39 @@ async def announce_workspace(nats_url: str) -> None:
     )
     await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="bench"))
     await nc.close()
+    await announce_victim(nats_url)
+
+
+async def announce_victim(nats_url: str) -> None:
+    """The victim the tasks of the ``create_task_victim`` measurement name, announced as the victims
+    service does when it registers one (its pseudonym; no identity)."""
+    import nats
+    from google.protobuf import any_pb2
+
+    from jit.events.v1.envelope_pb2 import Envelope
+    from jit.victims.v1 import victims_pb2
+    from jitlib.bus import ensure_stream, stream_for
+
+    victim = victims_pb2.Victim(id=str(uuid.uuid4()), pseudonym=BENCH_VICTIM, workspace_id="jit-bench")
+    victim.origin_jurisdiction = victim.victim_jurisdiction = "NL"
+    state = any_pb2.Any()
+    state.Pack(victim)
+    env = Envelope(
+        id=str(uuid.uuid4()),
+        type="jit.victims.v1.VictimRegistered",
+        workspace_id="jit-bench",
+        origin_jurisdiction="NL",
+        aggregate_type="victim",
+        aggregate_id=victim.id,
+        aggregate_version=1,
+        state=state,
+    )
+    env.occurred_at.GetCurrentTime()
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_stream(js, stream_for("victims"))
+    await js.publish("jit.victims.NL.registered", env.SerializeToString(), headers={"Nats-Msg-Id": env.id})
+    await nc.close()
 
 
 def start(args: list[str], log: Path, port: int) -> subprocess.Popen[bytes]:
@@ -187,6 +226,8 @@ def main() -> int:
             for c in (1, 16):
                 rps, lat = asyncio.run(bench_create(port, token, a.requests, c))
                 print(line(f"create_task_{backend}_c{c}", rps, lat, floors[c]), flush=True)
+                rps, lat = asyncio.run(bench_create(port, token, a.requests, c, victim=BENCH_VICTIM))
+                print(line(f"create_task_victim_{backend}_c{c}", rps, lat, floors[c]), flush=True)
             terminate(proc)
     finally:
         for proc in procs:
