@@ -745,9 +745,14 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             violations.append(FieldViolation("export_request_seq", "must be the seq of an EXPORT_REQUESTED entry"))
         InvalidArgument.raise_for(violations)
         found = await self._sensitive_item(principal, request.item_id, "approve the export of")
-        entries = await self.rt.read(lambda s: store.custody_entries(s, found.item.id))
+        entries = (await self._export_entries([found.item])).get(found.item.id, [])
         pending = domain.pending_export(entries)
-        asked = next((e for e in entries if e.seq == request.export_request_seq), None)
+        asked = next(
+            (e for e in entries if e.seq == request.export_request_seq and e.action is custody.Action.EXPORT_REQUESTED),
+            None,
+        )
+        # The approver is of the requester's jurisdiction; an entry that is no export request names none
+        # (the approval is then refused as NO_SUCH_EXPORT_REQUEST).
         requester = asked or (pending.request if pending is not None else None)
         await self._authorize_sensitive(
             principal,
@@ -759,14 +764,13 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         self.rt.require_owner(domain.item_holder(found.item), ITEM)
         self.items.members_for_change(found, owned=False)
         seq = request.export_request_seq
-        approved = asked if asked is not None and asked.action is custody.Action.EXPORT_REQUESTED else None
         entry = self._entry(
             principal,
             custody.Action.EXPORT_APPROVED,
             self.rt.clock.now(),
             found.item.sha256,
-            f"approves export request {seq}" + (f": {approved.purpose}" if approved is not None else ""),
-            approved.recipient if approved is not None else "",
+            f"approves export request {seq}" + (f": {asked.purpose}" if asked is not None else ""),
+            asked.recipient if asked is not None else "",
         )
 
         def check(chain: list[custody.Entry]) -> FailedPrecondition | None:

@@ -84,6 +84,7 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
     draft = client.create()
     executing = client.executing()
     item = upload(client, "de-liaison", executing.id, b"minutes of the hearing")
+    image = upload(client, "de-liaison", executing.id, b"an intimate image", sensitive=True)
     close_workspace(closing_svc, own_nats.url)
     before = written(closing_svc)
 
@@ -110,6 +111,14 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
             )
         )
     closed(client.error("nl-prosecutor", "CreateRequest", new_request()))
+    # Nor is an item marked, unmarked or asked or approved for export (SENSITIVE_ITEM_MARKING).
+    closed(client.error("de-prosecutor", "MarkItemSensitive", pb.MarkItemSensitiveRequest(item_id=item.id, reason="r")))
+    unmark = pb.UnmarkItemSensitiveRequest(item_id=image.id, reason="r")
+    closed(client.error("de-prosecutor", "UnmarkItemSensitive", unmark))
+    ask = pb.RequestExportRequest(item_id=image.id, purpose="trial", destination="court")
+    closed(client.error("nl-liaison", "RequestExport", ask))
+    approve = pb.ApproveExportRequest(item_id=image.id, export_request_seq=1)
+    closed(client.error("nl-prosecutor", "ApproveExport", approve))
     assert written(closing_svc) == before
 
     # Reading goes on, and tells no one they may change anything.
@@ -118,7 +127,9 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
         got = client.call(user, "GetRequest", pb.GetRequestRequest(id=executing.id)).request
         assert got.id == executing.id and list(got.allowed_actions) == []
     listed = client.call("nl-prosecutor", "ListItems", pb.ListItemsRequest(evidence_request_id=executing.id))
-    assert [i.id for i in listed.items] == [item.id]
+    assert sorted(i.id for i in listed.items) == sorted([item.id, image.id])
+    # An item's content is still read (each opening recorded); no change is offered.
+    assert {i.id: list(i.allowed_actions) for i in listed.items} == {item.id: ["download"], image.id: ["download"]}
 
     # A system path goes on: the replica of preservation orders follows the preservation service.
     order = ppb.PreservationOrder(

@@ -297,6 +297,9 @@ def test_an_export_request_needs_purpose_and_destination_and_a_sensitive_item(cl
     err = client.error("nl-liaison", "RequestExport", ask)
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "NOT_SENSITIVE"
     assert _export(client, "nl-liaison", plain.id, "Rechtbank Amsterdam").seq == 2  # no approval needed
+    received = pb.ApproveExportRequest(item_id=item.id, export_request_seq=1)  # the RECEIVED entry
+    err = client.error("nl-prosecutor", "ApproveExport", received)
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "NO_SUCH_EXPORT_REQUEST"
     bad = pb.ApproveExportRequest(item_id=item.id, export_request_seq=0)
     err = client.error("nl-prosecutor", "ApproveExport", bad)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "export_request_seq" in field_violations(err)
