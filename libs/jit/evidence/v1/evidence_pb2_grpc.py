@@ -457,8 +457,10 @@ class EvidenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DownloadItem(self, request, context):
-        """First message: the item; then chunks. Records a custody entry with the caller's purpose. A restricted
-        item (EvidenceItem.restricted) is FAILED_PRECONDITION ITEM_RESTRICTED, for everyone.
+        """First message: the item; then chunks. Records a custody entry with the caller's purpose (required:
+        INVALID_ARGUMENT naming purpose). A restricted item (EvidenceItem.restricted) is FAILED_PRECONDITION
+        ITEM_RESTRICTED, for everyone; a sensitive one (EvidenceItem.sensitive) opens only for the roles
+        jitlib.policy.SENSITIVE_ITEM_ROLES names, PERMISSION_DENIED for the others (SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
