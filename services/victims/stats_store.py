@@ -65,8 +65,12 @@ class SpecialCategoriesRow(Base):
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
+#: Once the workspace's key is shredded the attributes read as none recorded (and the row as destroyed).
 SEALED_CATEGORIES = SealedText(
-    SpecialCategoriesRow, ("attributes", "purpose", "consent_given_at", "recorded_by"), key="victim_ref"
+    SpecialCategoriesRow,
+    ("attributes", "purpose", "consent_given_at", "recorded_by"),
+    key="victim_ref",
+    destroyed={"attributes": "{}", "consent_given_at": "", "recorded_by": '["", "", ""]'},
 )
 
 
@@ -157,12 +161,13 @@ def victim_by_ref(session: Session, victim_ref: str) -> VictimTable | None:
 
 def _to_categories(row: SpecialCategoriesRow) -> SpecialCategories:
     by = json.loads(row.recorded_by or '["", "", ""]')
+    consent = datetime.fromisoformat(row.consent_given_at) if row.consent_given_at else row.recorded_at
     return SpecialCategories(
         victim_ref=row.victim_ref,
         workspace_id=row.workspace_id,
         attributes=json.loads(row.attributes or "{}"),
         purpose=row.purpose,
-        consent_given_at=as_utc(datetime.fromisoformat(row.consent_given_at)),
+        consent_given_at=as_utc(consent),
         recorded_by_id=by[0],
         recorded_by_name=by[1],
         recorded_by_jurisdiction=by[2],
