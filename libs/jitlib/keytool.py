@@ -125,6 +125,14 @@ def shred(common: CommonSettings, workspace_id: str, out: list[str], by: str = "
                     for table in meta.sorted_tables
                     if "sealed" in table.c and "workspace_id" in table.c
                 }
+                if "custody_log" in meta.tables and "evidence_items" in meta.tables:
+                    # Evidence: the custody entries' purposes and recipients are not sealed (the custody
+                    # chain hashes them): erased with the key, as the retention sweep does.
+                    cl, items = meta.tables["custody_log"], meta.tables["evidence_items"]
+                    of_ws = select(items.c.id).where(items.c.workspace_id == workspace_id)
+                    counts["custody_texts_erased"] = session.execute(
+                        update(cl).where(cl.c.item_id.in_(of_ws)).values(purpose="", recipient="")
+                    ).rowcount  # type: ignore[attr-defined]
                 done = session.execute(
                     update(t).where(t.c.workspace_id == workspace_id).values(wrapped=None, destroyed_at=now)
                 ).rowcount  # type: ignore[attr-defined]

@@ -122,6 +122,9 @@ class Hooks:
     #: The files to delete once the workspace's key is destroyed (evidence: its blob files), read in the
     #: shred's transaction, deleted after the commit.
     files: Callable[[Session, str], Sequence[Path]] = field(default=lambda _s, _ws: [])
+    #: What else the service erases in the shred's transaction (text it cannot seal): record kind -> count,
+    #: added to the certificate's counts (evidence: the custody entries' purposes and recipients).
+    erase: Callable[[Session, str], dict[str, int]] = field(default=lambda _s, _ws: {})
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,7 @@ class RetentionSweep:
             wrapped = session.execute(select(kt.c.wrapped).where(kt.c.workspace_id == workspace_id)).scalar()
             counts = sealed_counts(session, self.metadata, workspace_id)
             files.extend(self.hooks.files(session, workspace_id))
+            counts.update(self.hooks.erase(session, workspace_id))
             keys.shred(session, workspace_id)
             seq, head_hash = audit.head(session, tables)
             cert = retention.Certificate(

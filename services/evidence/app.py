@@ -83,7 +83,10 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
             return []
         return [blob_store.path(k) for k in store.blob_keys_of_workspace(session, workspace_id)]
 
-    extra["retention_hooks"] = retention_sweep.Hooks(files=blob_files)
+    def erase(session: Session, workspace_id: str) -> dict[str, int]:
+        return {"custody_texts_erased": store.erase_custody_text(session, workspace_id)}
+
+    extra["retention_hooks"] = retention_sweep.Hooks(files=blob_files, erase=erase)
 
     def register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
         state_dir = rt.common.state_dir

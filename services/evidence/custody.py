@@ -90,15 +90,18 @@ class ChainCheck:
     first_bad_seq: int = 0
 
 
-def verify_chain(entries: list[Entry], head_seq: int, head_hash: str) -> ChainCheck:
-    """Entries of one item, in seq order, against the head recorded on the item."""
+def verify_chain(entries: list[Entry], head_seq: int, head_hash: str, *, erased: bool = False) -> ChainCheck:
+    """Entries of one item, in seq order, against the head recorded on the item. ``erased``: the item's
+    workspace was crypto-shredded and its entries' free text (purpose, recipient) erased with it (rule
+    RETENTION_EVIDENCE): the links, sequence and head are still checked, the entries' own hashes no longer
+    can be."""
     prev = GENESIS
     for n, e in enumerate(entries, start=1):
         if e.seq != n:
             return ChainCheck(False, n - 1, f"entry {n} is missing", n)
         if e.prev_hash != prev:
             return ChainCheck(False, n - 1, f"entry {n} does not link to entry {n - 1}", n)
-        if entry_hash(e) != e.entry_hash:
+        if not erased and entry_hash(e) != e.entry_hash:
             return ChainCheck(False, n - 1, f"entry {n} does not match its hash (changed)", n)
         prev = e.entry_hash
     if len(entries) != head_seq or prev != head_hash:

@@ -820,7 +820,8 @@ async def verify_all(rt: Runtime, blob_store: blobs.BlobStore, keys: WorkspaceKe
             out.items_checked += 1
             entries = await rt.read(functools.partial(store.custody_entries, item_id=item.id))
             out.custody_entries_checked += len(entries)
-            check = custody.verify_chain(entries, found.custody_seq, found.custody_head)
+            erased = await rt.read(functools.partial(store.custody_erased, workspace_id=item.workspace_id))
+            check = custody.verify_chain(entries, found.custody_seq, found.custody_head, erased=erased)
             if not check.intact:
                 out.problems.append(pb.ItemProblem(item_id=item.id, problem="chain_broken", detail=check.problem))
             for e in entries:

@@ -788,6 +788,22 @@ def all_items(session: Session, after_id: str, limit: int) -> list[ItemWithHead]
     return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
 
 
+def erase_custody_text(session: Session, workspace_id: str) -> int:
+    """Retention (in the shred's transaction): erase the free text of the workspace's custody entries
+    (purpose, recipient), which is not sealed since the custody chain hashes it. Returns how many entries."""
+    items = select(ItemRow.id).where(ItemRow.workspace_id == workspace_id)
+    result = session.execute(update(CustodyRow).where(CustodyRow.item_id.in_(items)).values(purpose="", recipient=""))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def custody_erased(session: Session, workspace_id: str) -> bool:
+    """Whether the workspace's custody text was erased by its retention (its key destroyed, certified)."""
+    from jitlib.retention_sweep import certificate_id
+
+    t = RUNTIME.deletion_certificates
+    return session.execute(select(t.c.id).where(t.c.id == certificate_id("evidence", workspace_id))).first() is not None
+
+
 def blob_keys_of_workspace(session: Session, workspace_id: str) -> list[str]:
     """The blobs this node stores for a workspace's items (retention: deleted with its key)."""
     rows = session.scalars(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import nats.errors
 import pytest
 from sqlalchemy import select, update
 
@@ -46,6 +47,8 @@ pytestmark = pytest.mark.integration
 WS = "jit-demo"
 #: Written into every free-text field of the case; it must be found nowhere after the deletion.
 MARKER = "RETENTION-MARKER-" + uuid.uuid4().hex[:12]
+#: Written where the evidence service keeps text in clear (a download's purpose, in the chain of custody).
+CUSTODY_MARKER = "CUSTODY-MARKER-" + uuid.uuid4().hex[:12]
 
 
 @dataclasses.dataclass
@@ -140,7 +143,13 @@ def announce(node: Node, **changes: Any) -> None:
     assert current is not None
     ws = dataclasses.replace(node.admin_ws, version=current.version + 1, **changes)
     node.admin_ws = ws
-    asyncio.run(publish_workspaces(node.nats.address, [ws], credentials=node.users.credentials("admin")))
+    for attempt in range(3):  # a loaded machine can time a publish out; its Nats-Msg-Id makes a retry safe
+        try:
+            asyncio.run(publish_workspaces(node.nats.address, [ws], credentials=node.users.credentials("admin")))
+            break
+        except nats.errors.TimeoutError:
+            if attempt == 2:
+                raise
     for svc in node.services:
         eventually(lambda svc=svc: (svc.rt.workspaces.get(WS) or current).version == ws.version, timeout=30)
 
@@ -240,6 +249,13 @@ def make_case(node: Node, tokens: Any) -> Case:
         )
         .item
     )
+    # A download's purpose is in the item's chain of custody, in clear (the custody chain hashes it).
+    parts = ev(node.evidence.channel).DownloadItem(
+        epb.DownloadItemRequest(item_id=item.id, purpose=f"hearing of {CUSTODY_MARKER}"),
+        metadata=md(tokens("nl-prosecutor")),
+        timeout=60,
+    )
+    assert b"".join(p.chunk for p in parts) == data
     o = call(
         node.preservation,
         preservation_pb2_grpc.PreservationServiceStub,
@@ -352,6 +368,17 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     assert tasks_cert.counts == {"tasks": 1} and tasks_cert.by == "system" and len(tasks_cert.key_ids) == 1
     assert ev_cert.counts["evidence_requests"] == 1 and ev_cert.counts["evidence_items"] == 1
     assert ev_cert.files_deleted == 1 and not case.blob.exists()
+    assert ev_cert.counts["custody_texts_erased"] >= 2  # received, downloaded
+    # The custody chains still verify (links, sequence, head), their erased text aside.
+    verified = call(
+        node.evidence,
+        evidence_pb2_grpc.EvidenceServiceStub,
+        "VerifyEvidence",
+        "nl-auditor",
+        epb.VerifyEvidenceRequest(),
+        tokens,
+    )
+    assert verified.ok and verified.custody_entries_checked >= 2, verified.problems
     assert pres_cert.counts == {"preservation_orders": 1}
     victims_cert = certs["victims"][0]
     assert victims_cert.counts["victims"] == 1 and victims_cert.counts["victim_identities"] == 1
@@ -400,14 +427,24 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     needle = MARKER.encode()
     found, read = found_in_files(node.state, needle)  # SQLite files with their WAL, and the blob folder
     assert found == [] and (read >= 1 or node.backend != "sqlite")
-    if node.pg_data is not None:  # the PostgreSQL server's tables and WAL (never held it in clear)
+    custody_log = __import__("services.evidence.store", fromlist=["x"]).CustodyRow.__table__
+    purposes = node.evidence.loop.run(
+        node.evidence.rt.read(lambda s: s.execute(select(custody_log.c.purpose)).scalars().all())
+    )
+    assert purposes and all(CUSTODY_MARKER not in p for p in purposes)
+    if node.backend == "sqlite":  # secure_delete overwrote the erased text, and the WAL was truncated
+        assert found_in_files(node.state, CUSTODY_MARKER.encode())[0] == []
+    if node.pg_data is not None:  # the PostgreSQL server's tables and WAL (never held the sealed text in clear)
         found, read = found_in_files(node.pg_data, needle)
         assert found == [] and read >= 1
+        # Not checked: the custody text, written in clear, stays in PostgreSQL's WAL segments and dead tuples
+        # until they are overwritten (README, known limits: sealing it at write is the fix).
     for stream in ("JIT_TASKS", "JIT_EVIDENCE", "JIT_PRESERVATION", "JIT_VICTIMS"):
         for msg in read_stream(node.nats.url, stream, ">"):
             assert needle not in msg.data
     found, read = found_in_files(node.nats.store_dir, needle)
     assert found == [] and read >= 1
+    assert found_in_files(node.nats.store_dir, CUSTODY_MARKER.encode())[0] == []
 
     # The certificates, as `jit admin retention certificates` prints them (SQLite: read from the files).
     if node.backend == "sqlite":

@@ -128,6 +128,18 @@ def test_an_intact_custody_chain_verifies() -> None:
     assert custody.verify_chain(entries, 4, entries[-1].entry_hash).intact
 
 
+def test_retention_evidence_an_erased_custody_chain_still_checks_its_links_sequence_and_head() -> None:
+    """RETENTION_EVIDENCE: once a workspace is shredded its custody text is erased; the chain's links,
+    sequence and head still verify, and a removed entry is still found."""
+    entries = _chain(3)
+    head = entries[-1].entry_hash
+    erased = [replace(e, purpose="", recipient="") for e in entries]
+    assert not custody.verify_chain(erased, 3, head).intact
+    assert custody.verify_chain(erased, 3, head, erased=True).intact
+    assert not custody.verify_chain([erased[0], erased[2]], 3, head, erased=True).intact
+    assert not custody.verify_chain(erased[:2], 3, head, erased=True).intact
+
+
 def test_a_changed_removed_or_truncated_custody_entry_is_found() -> None:
     entries = _chain(4)
     head = entries[-1].entry_hash
