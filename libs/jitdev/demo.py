@@ -532,6 +532,31 @@ class Demo:
         mine = {self.ids[k] for k in ("order", "request", "task", "follow_up")}
         self.check(mine <= naming, f"the order, the request, the task and the follow-up task name {victim}")
 
+    def count_the_jit(self) -> None:
+        """The JIT's statistics: aggregates only, and with one request of each kind every cell is under k,
+        so it is suppressed (SMALL_CELLS_SUPPRESSED); the lead's prosecutor exports the evaluation."""
+        self.say("NL counts its JIT: only aggregates leave the victims service, and a cell under 5 is suppressed")
+        ws = self.workspace
+        args = ("stats", "show", "--workspace", ws, "--measure", "requests", "--by", "instrument,addressee")
+        deadline = time.monotonic() + 20
+        while True:  # the request's events reach the statistics' projection within moments
+            table = self.jit(*args, as_user="nl-prosecutor", json_out=True, show=False).json()["table"]
+            if table["total"].get("suppressed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.jit(*args, as_user="nl-prosecutor")
+        self.check(
+            bool(table["cells"]) and all(c.get("suppressed") for c in [*table["cells"], table["total"]]),
+            "every cell counts fewer than 5 requests: all are shown as suppressed, none as its figure",
+        )
+        out = Path(tempfile.mkdtemp(prefix="jit-evaluation-"))
+        self.jit("stats", "evaluation", ws, "--out", str(out), as_user="nl-prosecutor", show=False)
+        png = (out / f"{ws}-evaluation.png").read_bytes()
+        self.check(
+            (out / f"{ws}-evaluation.csv").stat().st_size > 0 and png.startswith(b"\x89PNG"),
+            f"the JIT's evaluation is written as CSV and a PNG chart in {out}",
+        )
+
     def outsider_is_refused(self) -> None:
         self.say("An FR prosecutor, not a member of this JIT, finds nothing")
         res = self.jit("task", "show", self.ids["task"], as_user="fr-prosecutor", expect_fail=True)
@@ -554,6 +579,7 @@ class Demo:
         self.discuss()
         self.complete_identification()
         self.records_name_only_the_pseudonym()
+        self.count_the_jit()
         self.outsider_is_refused()
         self.audit(services)
         self.say("The case moved across three jurisdictions; every step is in the audit chains.")
