@@ -277,8 +277,12 @@ async def _announce_victim(nats_url: str, pseudonym: str, workspace: str, lead: 
 def announce_victim(nats_url: str, pseudonym: str, workspace: str = "jit-demo", lead: str = "NL") -> None:
     """What the victims service publishes when it registers a victim (its pseudonym, never an identity),
     published as test code with broker access would: so a service that refers to victims learns one
-    (``jitlib.victimdir``) without the victims service running."""
-    asyncio.run(_announce_victim(nats_url, pseudonym, workspace, lead))
+    (``jitlib.victimdir``) without the victims service running. In a thread of its own: a browser test's
+    thread already runs an event loop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _announce_victim(nats_url, pseudonym, workspace, lead)).result(timeout=30)
 
 
 def new_pseudonym(lead: str = "NL") -> str:

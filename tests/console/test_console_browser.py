@@ -25,7 +25,7 @@ from jit.evidence.v1 import evidence_pb2_grpc
 from jit.preservation.v1 import preservation_pb2 as pv
 from jit.preservation.v1 import preservation_pb2_grpc
 from tests.console.conftest import Users, accessibility_violations
-from tests.harness import RunningService, md
+from tests.harness import RunningService, md, registered_victims
 
 pytestmark = pytest.mark.integration
 WS = "jit-demo"
@@ -63,11 +63,16 @@ def test_nl_logs_in_through_keycloak_and_sees_its_workspace(users: Users, shots:
     assert "access_token" not in session["value"] and len(session["value"]) < 1000  # tokens stay server-side
 
 
-def test_nl_assigns_a_task_to_de(users: Users, shots: Path) -> None:
+def test_nl_assigns_a_task_to_de(
+    users: Users, shots: Path, node: dict[str, RunningService], nats_server: Any
+) -> None:
+    """The new-task form names the victim by pseudonym (VICTIM_BY_PSEUDONYM), and the task's page shows it."""
+    (victim,) = registered_victims(node["tasks"], nats_server.url)
     page = users.page("nl-prosecutor")
     page.goto(f"{users.base}/w/{WS}/tasks")
     page.get_by_label("Title").fill("Identify the holder of @rev3ng3_pics")
     page.get_by_label("Description").fill("Logins appear to come from DE.")
+    page.get_by_label("Victims it concerns", exact=False).fill(victim.lower())
     page.get_by_label("Kind").select_option(label="identify account holder")
     page.get_by_label("Assigned to (jurisdiction)").fill("DE")
     page.get_by_label("Priority").select_option(label="urgent")
@@ -79,6 +84,7 @@ def test_nl_assigns_a_task_to_de(users: Users, shots: Path) -> None:
     case["task_id"] = page.url.rsplit("/", 1)[1]
     assert "NL → DE" in page.inner_text("main")
     assert "restricted: NL, DE" in page.inner_text("main")  # the parties only, unless widened
+    assert page.inner_text("dd.victims") == victim
     # The issuer may only change the terms of a task it assigned, or cancel it: exactly what the service listed.
     buttons = [b.inner_text() for b in page.locator("section.actions button").all()]
     assert buttons == ["Change due date or priority", "Cancel task"]
