@@ -7,7 +7,7 @@ from datetime import UTC
 
 from jit.common.v1 import common_pb2
 from jit.victims.v1 import victims_pb2 as pb
-from jitlib.mapping import actor_from_pb, actor_pb, dt_to_ts, enum_from_pb, enum_name, record_fields_from_pb, ts_to_dt
+from jitlib.mapping import actor_from_pb, actor_pb, dt_to_ts, enum_from_pb, enum_name, ts_to_dt
 from services.victims.domain import (
     Identity,
     NewNotice,
@@ -91,11 +91,17 @@ def victim_to_pb(victim: Victim, allowed_actions: Sequence[str] = ()) -> pb.Vict
 
 def victim_from_pb(msg: pb.Victim) -> Victim:
     """A victim from the state its events carry (a replica of the lead's node's record)."""
-    fields = record_fields_from_pb(msg)
-    fields["created_by"] = actor_from_pb(msg.registered_by)
-    fields["restricted"] = False
+    # Not ``record_fields_from_pb``: a victim has no visibility nor sharing (it is open to the workspace)
+    # and names its maker ``registered_by``.
     return Victim(
-        **fields,
+        id=msg.id,
+        workspace_id=msg.workspace_id,
+        origin_jurisdiction=msg.origin_jurisdiction,
+        version=msg.version,
+        created_by=actor_from_pb(msg.registered_by),
+        created_at=msg.created_at.ToDatetime(tzinfo=UTC),
+        updated_by=actor_from_pb(msg.updated_by),
+        updated_at=msg.updated_at.ToDatetime(tzinfo=UTC),
         pseudonym=msg.pseudonym,
         victim_jurisdiction=msg.victim_jurisdiction,
         notices_count=msg.notices_count,

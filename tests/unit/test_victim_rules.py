@@ -106,3 +106,20 @@ def test_an_identity_read_needs_a_one_line_purpose() -> None:
     assert fields(domain.purpose_violations("a\nb")) == {"purpose"}
     assert fields(domain.purpose_violations("x" * 501)) == {"purpose"}
     assert domain.purpose_violations("prepare the hearing") == []
+
+
+def test_victim_held_by_lead_a_replica_is_the_record_its_event_carries() -> None:
+    """VICTIM_HELD_BY_LEAD: the members' nodes rebuild the pseudonym-level record from the event's state."""
+    from services.victims.mapping import victim_from_pb, victim_to_pb
+
+    v = domain.register(NewVictim(RID, "jit-demo", "DE", Identity("A")), victim_id=VID, lead="NL", sequence=9,
+                        actor=ACTOR, now=NOW)  # fmt: skip
+    ok = NewReferral(RID, VID, 0, "Weisser Ring", "2026-12-01", consent=True)
+    v, _ = domain.record_referral(v, ok, referral_id=RID, digest="d", actor=ACTOR, now=NOW)
+    back = victim_from_pb(victim_to_pb(v))
+    assert back.pseudonym == "V-NL-0009" and back.registered_by == ACTOR and back.version == v.version
+    where = (back.id, back.workspace_id, back.origin_jurisdiction, back.victim_jurisdiction)
+    assert where == (VID, "jit-demo", "NL", "DE")
+    referrals = [(r.service_name, r.referred_on, r.consent) for r in back.referrals]
+    assert referrals == [("Weisser Ring", "2026-12-01", True)]
+    assert not back.restricted and back.created_at == NOW
