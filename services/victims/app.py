@@ -10,12 +10,12 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from jit.victims.v1 import statistics_pb2, statistics_pb2_grpc, victims_pb2, victims_pb2_grpc
-from jitlib import replicas, stats
+from jitlib import replicas, retention_sweep, stats
 from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec
-from services.victims import events, mapping, stats_projection, store
+from services.victims import events, mapping, stats_projection, stats_store, store
 from services.victims.servicer import VictimServicer
 from services.victims.stats_servicer import StatisticsServicer
 
@@ -54,4 +54,8 @@ def _consumers(rt: Runtime) -> list[EventConsumer]:
 
 
 def spec(settings: VictimsSettings | None = None) -> ServiceSpec:
-    return ServiceSpec.of("victims", store, [events.STREAM], _register, consumers=_consumers)
+    # Retention: the statistics' links to the workspace's victims and their attributes go with its content.
+    hooks = retention_sweep.Hooks(erase=stats_store.erase_workspace)
+    return ServiceSpec.of(
+        "victims", store, [events.STREAM], _register, consumers=_consumers, extra={"retention_hooks": hooks}
+    )

@@ -217,3 +217,20 @@ def attributes_in(session: Session, workspaces: Iterable[str]) -> dict[str, dict
         select(SpecialCategoriesRow).where(SpecialCategoriesRow.workspace_id.in_(sorted(workspaces)))
     )
     return {r.victim_ref: json.loads(r.attributes or "{}") for r in rows}
+
+
+def erase_workspace(session: Session, workspace_id: str) -> dict[str, int]:
+    """When a workspace's content is destroyed (retention): its victims' attributes are deleted, and the
+    projection forgets which victims its records concerned (they count as NO_VICTIM); the codes stay, so
+    the JIT's figures without victims remain. Counts for the deletion certificate."""
+    attrs = session.execute(
+        select(SpecialCategoriesRow.victim_ref).where(SpecialCategoriesRow.workspace_id == workspace_id)
+    ).all()
+    session.execute(delete(SpecialCategoriesRow).where(SpecialCategoriesRow.workspace_id == workspace_id))
+    linked = session.scalars(
+        select(CountedRow).where(CountedRow.workspace_id == workspace_id, CountedRow.victim_refs != "[]")
+    ).all()
+    for row in linked:
+        row.victim_refs = "[]"
+    session.flush()
+    return {"special_categories_deleted": len(attrs), "statistics_victim_links_erased": len(linked)}

@@ -325,7 +325,8 @@ def test_evidence_requests_and_their_deadlines_are_counted_from_the_evidence_eve
 
 def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorded(clients: Clients) -> None:
     """Last in this module: it destroys jit-demo's content key in the victims service. The statistics go on,
-    and the victims whose attributes were sealed under it count as NOT_RECORDED."""
+    and the victims whose attributes were sealed under it count as NOT_RECORDED; the retention hook deletes
+    the attributes and which victims the records concerned (they count as NO_VICTIM)."""
     svc = clients.svc
     before = cells(clients.table(measure="victims", groupings=["gender"], k=1000))
     assert before  # the victims of the tests above, under k=1000 all suppressed but present
@@ -341,3 +342,10 @@ def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorde
         pb.GetStatisticsRequest(measure="victims", groupings=["gender"], workspace_id=WS, k=5),
     ).table
     assert {tuple(c.key) for c in after.cells} == {("NOT_RECORDED",)}
+    # The retention sweep's hook then deletes the attributes and the records' links to the victims.
+    from services.victims import stats_store
+
+    erased = svc.loop.run(svc.rt.db.write(lambda s: stats_store.erase_workspace(s, WS)))
+    assert erased == {"special_categories_deleted": 10, "statistics_victim_links_erased": 5}
+    by_gender = clients.table(measure="tasks", groupings=["gender"], k=1000)
+    assert {tuple(c.key) for c in by_gender.cells} == {("NO_VICTIM",)}
