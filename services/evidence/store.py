@@ -29,7 +29,7 @@ from sqlalchemy import true as sa_true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib import victimdir
+from jitlib import sealing, victimdir
 from jitlib.actors import Actor
 from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
@@ -262,6 +262,9 @@ class CustodyRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+    #: The purpose and recipient, sealed under the workspace's key (``custody_text``; the clear columns are
+    #: left empty). NULL for entries written before: their text is in the clear columns.
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 # -- requests --------------------------------------------------------------------------------------
@@ -796,14 +799,6 @@ def erase_custody_text(session: Session, workspace_id: str) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def custody_erased(session: Session, workspace_id: str) -> bool:
-    """Whether the workspace's custody text was erased by its retention (its key destroyed, certified)."""
-    from jitlib.retention_sweep import certificate_id
-
-    t = RUNTIME.deletion_certificates
-    return session.execute(select(t.c.id).where(t.c.id == certificate_id("evidence", workspace_id))).first() is not None
-
-
 def blob_keys_of_workspace(session: Session, workspace_id: str) -> list[str]:
     """The blobs this node stores for a workspace's items (retention: deleted with its key)."""
     rows = session.scalars(
@@ -842,7 +837,9 @@ class CustodyConflict(Exception):
 def append_custody(session: Session, item_id: str, entry: custody.Entry) -> custody.Entry:
     """Append one entry to the item's chain inside the caller's transaction. The item row's head moves with an
     optimistic check, so two concurrent appends never fork the chain (the loser raises CustodyConflict)."""
-    head = session.execute(select(ItemRow.custody_seq, ItemRow.custody_head).where(ItemRow.id == item_id)).one()
+    head = session.execute(
+        select(ItemRow.custody_seq, ItemRow.custody_head, ItemRow.workspace_id).where(ItemRow.id == item_id)
+    ).one()
     e = custody.sealed(
         custody.Entry(
             item_id=item_id,
@@ -866,11 +863,39 @@ def append_custody(session: Session, item_id: str, entry: custody.Entry) -> cust
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise CustodyConflict(item_id)
+    columns = CUSTODY_FIELDS.write(e)
+    text = json.dumps([e.purpose, e.recipient], ensure_ascii=False).encode()
+    columns.update(
+        purpose="", recipient="", sealed=sealing.seal_payload(session, text, _custody_name(e), head.workspace_id)
+    )
     try:
-        session.execute(insert(CustodyRow).values(**CUSTODY_FIELDS.write(e)))
+        session.execute(insert(CustodyRow).values(**columns))
     except IntegrityError:  # the same entry number written by another writer: the same conflict
         raise CustodyConflict(item_id) from None
     return e
+
+
+def _custody_name(e: custody.Entry) -> str:
+    """What an entry's sealed text is bound to: its item and place in the chain."""
+    return f"custody/{e.item_id}/{e.seq}"
+
+
+def _custody_entry(session: Session, row: CustodyRow) -> custody.Entry:
+    """An entry as stored: its sealed text opened ("[content destroyed]" once its workspace was shredded,
+    the UNAVAILABLE marker while no KEK of this node opens its key)."""
+    e = custody.Entry(**CUSTODY_FIELDS.read(row))
+    if row.sealed is None or e.purpose or e.recipient:
+        # Written before sealing; or clear text beside a sealed entry, which no writer leaves: a change,
+        # which the entry's hash then shows.
+        return e
+    try:
+        opened = sealing.open_payload(session, row.sealed, _custody_name(e))
+    except sealing.KeyUnavailable:
+        return replace(e, purpose=UNAVAILABLE, recipient="")
+    if opened is None:
+        return replace(e, purpose=sealing.DESTROYED, recipient="")
+    purpose, recipient = json.loads(opened)
+    return replace(e, purpose=str(purpose), recipient=str(recipient))
 
 
 def export_entries(session: Session, item_ids: list[str]) -> dict[str, list[custody.Entry]]:
@@ -883,10 +908,10 @@ def export_entries(session: Session, item_ids: list[str]) -> dict[str, list[cust
     )
     out: dict[str, list[custody.Entry]] = {}
     for r in rows:
-        out.setdefault(r.item_id, []).append(custody.Entry(**CUSTODY_FIELDS.read(r)))
+        out.setdefault(r.item_id, []).append(_custody_entry(session, r))
     return out
 
 
 def custody_entries(session: Session, item_id: str) -> list[custody.Entry]:
     rows = session.scalars(select(CustodyRow).where(CustodyRow.item_id == item_id).order_by(CustodyRow.seq))
-    return [custody.Entry(**CUSTODY_FIELDS.read(r)) for r in rows]
+    return [_custody_entry(session, r) for r in rows]

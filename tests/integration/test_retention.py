@@ -47,7 +47,7 @@ pytestmark = pytest.mark.integration
 WS = "jit-demo"
 #: Written into every free-text field of the case; it must be found nowhere after the deletion.
 MARKER = "RETENTION-MARKER-" + uuid.uuid4().hex[:12]
-#: Written where the evidence service keeps text in clear (a download's purpose, in the chain of custody).
+#: A download's purpose, in the chain of custody.
 CUSTODY_MARKER = "CUSTODY-MARKER-" + uuid.uuid4().hex[:12]
 
 
@@ -249,7 +249,7 @@ def make_case(node: Node, tokens: Any) -> Case:
         )
         .item
     )
-    # A download's purpose is in the item's chain of custody, in clear (the custody chain hashes it).
+    # A download's purpose is in the item's chain of custody (sealed at rest; the custody chain hashes it).
     parts = ev(node.evidence.channel).DownloadItem(
         epb.DownloadItemRequest(item_id=item.id, purpose=f"hearing of {CUSTODY_MARKER}"),
         metadata=md(tokens("nl-prosecutor")),
@@ -432,13 +432,11 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
         node.evidence.rt.read(lambda s: s.execute(select(custody_log.c.purpose)).scalars().all())
     )
     assert purposes and all(CUSTODY_MARKER not in p for p in purposes)
-    if node.backend == "sqlite":  # secure_delete overwrote the erased text, and the WAL was truncated
-        assert found_in_files(node.state, CUSTODY_MARKER.encode())[0] == []
+    assert found_in_files(node.state, CUSTODY_MARKER.encode())[0] == []
     if node.pg_data is not None:  # the PostgreSQL server's tables and WAL (never held the sealed text in clear)
         found, read = found_in_files(node.pg_data, needle)
         assert found == [] and read >= 1
-        # Not checked: the custody text, written in clear, stays in PostgreSQL's WAL segments and dead tuples
-        # until they are overwritten (README, known limits: sealing it at write is the fix).
+        assert found_in_files(node.pg_data, CUSTODY_MARKER.encode())[0] == []
     for stream in ("JIT_TASKS", "JIT_EVIDENCE", "JIT_PRESERVATION", "JIT_VICTIMS"):
         for msg in read_stream(node.nats.url, stream, ">"):
             assert needle not in msg.data

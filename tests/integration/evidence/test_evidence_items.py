@@ -242,6 +242,21 @@ def test_verify_finds_a_changed_custody_entry(client: Client, evidence_svc: Any)
     assert _problems(client, item.id) == {"chain_broken"}
 
 
+def test_verify_finds_a_sealed_custody_text_moved_from_another_entry(client: Client, evidence_svc: Any) -> None:
+    """The purpose is sealed at rest (RETENTION_EVIDENCE), bound to its item and entry: a sealed text copied
+    from another entry does not open there, and the chain is found broken."""
+    r = client.executing()
+    item = upload(client, "de-liaison", r.id, b"an image, sealed text moved")
+    download(client, "nl-liaison", item.id, purpose="identify the location")
+
+    def tamper(s: Any) -> None:
+        first = s.execute(select(CustodyRow.sealed).where(CustodyRow.item_id == item.id, CustodyRow.seq == 1)).scalar()
+        s.execute(update(CustodyRow).where(CustodyRow.item_id == item.id, CustodyRow.seq == 2).values(sealed=first))
+
+    evidence_svc.loop.run(evidence_svc.rt.db.write(tamper))
+    assert _problems(client, item.id) == {"chain_broken"}
+
+
 # -- the access matrix -----------------------------------------------------------------------------
 
 OK, NF, PD = grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED
