@@ -5,6 +5,7 @@ read with need to know only, what they were told and where they were referred (i
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -229,6 +230,45 @@ def test_the_identity_is_nowhere_in_the_database_in_clear(client: Client, db_url
             assert secret.encode() not in blobs
     # ... and the service still answers it to need-to-know.
     assert client.identity_of("de-prosecutor", victim.id).identity.full_name == f"Anna zzname{MARK}{tag}"
+
+
+def test_the_identity_is_in_no_log_line_nor_trace_span(
+    client: Client, spans: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """VICTIM_IDENTITY_NEED_TO_KNOW: what the service logs and traces (at DEBUG) never names the victim."""
+    tag = uuid.uuid4().hex[:6]
+    with caplog.at_level(logging.DEBUG):
+        victim = client.register("de-prosecutor", victim_jurisdiction="DE", identity=identity(tag))
+        client.identity_of("de-prosecutor", victim.id, purpose=f"zzpurpose{MARK}{tag}")
+        client.refused("ie-prosecutor", "GetVictimIdentity", pb.GetVictimIdentityRequest(id=victim.id, purpose="x"))
+    secrets = [f"zzname{MARK}{tag}", f"zzcontact{MARK}{tag}", f"zzneeds{MARK}{tag}", f"zzpurpose{MARK}{tag}"]
+    logged = caplog.text + "".join(repr(r.__dict__) for r in caplog.records)
+    traced = "".join(repr(dict(s.attributes or {})) + repr(s.events) for s in spans.get_finished_spans())
+    assert f"zzname{MARK}" in repr(identity(tag))  # the search would find it
+    finished = spans.get_finished_spans()
+    assert any("GetVictimIdentity" in sp.name for sp in finished) and any("INSERT" in sp.name for sp in finished)
+    for secret in secrets:
+        assert secret not in logged and secret not in traced
+
+
+def test_each_identity_read_and_refusal_is_in_the_audit_chain(client: Client) -> None:
+    """VICTIM_IDENTITY_NEED_TO_KNOW: who asked for which victim's identity, when, with what outcome."""
+    victim = client.register("de-prosecutor", victim_jurisdiction="DE")
+    client.identity_of("de-liaison", victim.id)
+    client.refused("nl-prosecutor", "GetVictimIdentity", pb.GetVictimIdentityRequest(id=victim.id, purpose="x"))
+    log = store.RUNTIME.audit_log
+
+    def entries(session: Any) -> list[tuple[str, str, str, str]]:
+        rows = session.execute(
+            select(log.c.username, log.c.jurisdiction, log.c.operation, log.c.outcome)
+            .where(log.c.record_id == victim.id, log.c.record_type == "victim_identity")
+            .order_by(log.c.seq)
+        )
+        return [tuple(r) for r in rows]
+
+    got = client.svc.loop.run(client.svc.rt.read(entries))
+    method = "/jit.victims.v1.VictimService/GetVictimIdentity"
+    assert got == [("de-liaison", "DE", method, "ok"), ("nl-prosecutor", "NL", method, "not_found")]
 
 
 def test_the_identity_is_in_no_event_on_nats(client: Client, nats_server: Any) -> None:
