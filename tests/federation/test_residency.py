@@ -319,3 +319,53 @@ def test_a_cut_link_loses_nothing(nodes: Nodes, federation: LocalFederation) -> 
     ids = [t.id for t in made]
     listed = nodes.task_ids("DE", "de-liaison")
     assert all(i in listed for i in ids)
+
+
+def test_de_names_on_its_own_node_a_victim_nl_registered_on_the_leads(nodes: Nodes) -> None:
+    """VICTIM_BY_PSEUDONYM on a federation: the victim is registered on the lead's node (NL); DE's node
+    learns her pseudonym from what NL's node sends it (jitlib.victimdir's inbound consumer), so a DE
+    prosecutor's task on DE's node may name her, and NL's copy of that task names her too."""
+    from jit.victims.v1 import victims_pb2 as vpb
+    from jit.victims.v1 import victims_pb2_grpc
+
+    register = vpb.RegisterVictimRequest(
+        request_id=rid(),
+        workspace_id=WS,
+        victim_jurisdiction="NL",
+        identity=vpb.VictimIdentity(full_name="DEMO ONLY federation victim"),
+    )
+    stub = victims_pb2_grpc.VictimServiceStub(nodes._channels[("NL", "victims")])
+
+    def registered() -> str | None:  # the same request id each time: one victim at most
+        try:
+            answer = stub.RegisterVictim(register, metadata=md(nodes.tokens("nl-prosecutor")), timeout=15)
+            return str(answer.victim.pseudonym)
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.FAILED_PRECONDITION and "not known to this node yet" in str(err.details()):
+                return None  # the victims service has not yet taken in the workspace
+            raise
+
+    pseudonym = eventually(registered, timeout=60)
+    req = pb.CreateTaskRequest(
+        request_id=rid(),
+        workspace_id=WS,
+        title="Hear the uploader's ISP",
+        kind=pb.TASK_KIND_OTHER,
+        assignee_jurisdiction="NL",
+        victim_refs=[pseudonym],
+    )
+
+    def create() -> pb.Task | None:  # the same request id each time: one task at most
+        try:
+            return nodes.call("DE", "tasks", "CreateTask", "de-prosecutor", req).task
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.INVALID_ARGUMENT and "not a victim registered" in str(err.details()):
+                return None  # DE's node has not learnt the pseudonym yet
+            if err.code() == grpc.StatusCode.FAILED_PRECONDITION and "not known to this node yet" in str(err.details()):
+                return None  # nor the workspace
+            raise
+
+    task = eventually(create, timeout=60)
+    assert list(task.victim_refs) == [pseudonym] and task.origin_jurisdiction == "DE"
+    copy = eventually(lambda: nodes.get_task("NL", "nl-prosecutor", task.id), timeout=30)
+    assert list(copy.victim_refs) == [pseudonym]
