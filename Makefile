@@ -78,6 +78,7 @@ bench: install ## benchmarks: figures next to a bare gRPC floor, as ratios
 	@$(PY) -m bench.evidence
 	@$(PY) -m bench.preservation_scan
 	@$(PY) -m bench.messaging
+	@$(PY) -m bench.victims
 	@$(PY) -m bench.federation
 
 clean: stop ## remove local state (databases, logs); keeps the download cache

@@ -55,9 +55,24 @@ async def serve_messaging(port: int, db_url: str, nats_url: str, jwks: dict, iss
     await app.run_until_signalled()
 
 
+async def serve_victims(port: int, db_url: str, nats_url: str, jwks: dict, issuer: str, state: Path) -> None:
+    from jitlib.auth import JwksCache, TokenVerifier
+    from jitlib.config import CommonSettings
+    from jitlib.server import ServiceApp
+    from services.victims.app import VictimsSettings, spec
+
+    cache = JwksCache("http://127.0.0.1:1/unused", min_refresh_seconds=1e9)
+    cache.set_keys(jwks)
+    verifier = TokenVerifier(issuer=issuer, audience="jit-services", jwks=cache, algorithms=["RS256"])
+    common = CommonSettings(nats_url=nats_url, oidc_issuer=issuer, state_dir=state)
+    settings = VictimsSettings(listen=f"127.0.0.1:{port}", database_url=db_url)
+    app = ServiceApp(spec(settings), settings, common, verifier=verifier)
+    await app.run_until_signalled()
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("kind", choices=["echo", "tasks", "messaging"])
+    p.add_argument("kind", choices=["echo", "tasks", "messaging", "victims"])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--db", default="")
     p.add_argument("--nats", default="")
@@ -66,6 +81,8 @@ def main() -> None:
     a = p.parse_args()
     if a.kind == "echo":
         asyncio.run(serve_echo(a.port))
+    elif a.kind == "victims":
+        asyncio.run(serve_victims(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent))
     elif a.kind == "messaging":
         asyncio.run(serve_messaging(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent))
     else:
