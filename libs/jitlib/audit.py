@@ -190,11 +190,17 @@ def prune(session: Session, tables: RuntimeTables, before: datetime, now: dateti
     the pruning's own entry (``by`` gives its actor; its operation and record are set here). Nothing
     older: nothing is done, no lock taken."""
     log = tables.audit_log
-    if session.execute(select(log.c.seq).where(log.c.occurred_at < before).limit(1)).first() is None:
+    # Only a leading run is pruned: when the chain's first entry is not that old, nothing is (one row read
+    # by the primary key, no lock: the hourly sweep costs nothing while no entry is 3 years old).
+    oldest = session.execute(select(log.c.occurred_at).order_by(log.c.seq).limit(1)).scalar()
+    if oldest is None or as_utc(oldest) >= before:
         return PruneReport(0, checkpoint(session, tables))
     session.execute(_head_for_update(tables.audit_head)).one_or_none()  # one pruning or append at a time
     cp = checkpoint(session, tables)
-    first_kept = session.execute(select(func.min(log.c.seq)).where(log.c.occurred_at >= before)).scalar()
+    # In chain order, so the scan stops at the first entry kept (it reads about as many rows as it prunes).
+    first_kept = session.execute(
+        select(log.c.seq).where(log.c.occurred_at >= before).order_by(log.c.seq).limit(1)
+    ).scalar()
     last = session.execute(select(func.max(log.c.seq))).scalar()
     if last is None:
         return PruneReport(0, cp)
