@@ -286,6 +286,9 @@ class Order(Versioned):
     extension_count: int = 0
     extension_deadline: datetime | None = None
     produced_at: datetime | None = None
+    #: When production was last requested (the linked evidence request, or ``MarkProductionRequested``):
+    #: the platform's time to produce data is counted from here (the scorecard).
+    production_requested_at: datetime | None = None
     #: While a production request stops the clock: when it stopped, and the seconds that were left then.
     clock_stopped_at: datetime | None = None
     clock_remaining_seconds: int | None = None
@@ -594,7 +597,7 @@ def apply(
         if order.state in (OrderState.ISSUED, OrderState.PRODUCTION_REQUESTED):
             target = order.state  # the clock is extended; the order is where it was
     elif action == "request_production":
-        changes["follow_up_request_id"] = data.follow_up_request_id
+        changes.update(follow_up_request_id=data.follow_up_request_id, production_requested_at=now)
         if stops_at_production(order.legal_basis) and order.expires_at is not None:
             # Preserved until production: the clock stops; the time left is kept for a failed request.
             left = max(order.expires_at - now, timedelta(0))

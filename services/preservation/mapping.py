@@ -67,6 +67,7 @@ _TIMES = (
     "confirmed_at",
     "extension_deadline",
     "produced_at",
+    "production_requested_at",
     "clock_stopped_at",
 )
 
@@ -133,6 +134,7 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
         extension_count=msg.extension_count,
         extension_deadline=ts_to_dt(msg.extension_deadline, msg.HasField("extension_deadline")),
         produced_at=ts_to_dt(msg.produced_at, msg.HasField("produced_at")),
+        production_requested_at=ts_to_dt(msg.production_requested_at, msg.HasField("production_requested_at")),
         clock_stopped_at=ts_to_dt(msg.clock_stopped_at, msg.HasField("clock_stopped_at")),
         # Set exactly while the clock is stopped (then it may be 0: nothing was left).
         clock_remaining_seconds=msg.clock_remaining_seconds if msg.HasField("clock_stopped_at") else None,

@@ -67,6 +67,8 @@ class OrderRow(RecordColumns, Base):
     extension_count: Mapped[int] = mapped_column(Integer)
     extension_deadline: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     produced_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: When production was last requested (the scorecard's time to produce data starts here).
+    production_requested_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     #: While a production request stops the clock: when it stopped, and the seconds that were left then.
     clock_stopped_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     clock_remaining_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -121,6 +123,7 @@ FIELDS = RecordFields(
         "expires_at",
         "extension_deadline",
         "produced_at",
+        "production_requested_at",
         "clock_stopped_at",
     ),
     enums={"legal_basis": LegalBasis, "state": OrderState},

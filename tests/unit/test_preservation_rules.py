@@ -159,6 +159,19 @@ def test_epoc_pr_preserved_until_production_and_budapest_pending_decision(basis:
     assert produced.state is OrderState.PRODUCED and produced.produced_at == T0 + 200 * D
 
 
+@pytest.mark.parametrize("basis", list(LegalBasis))
+def test_a_production_request_records_when_it_was_made(basis: LegalBasis) -> None:
+    """Whatever the basis, the order keeps when production was requested (the scorecard's time to produce
+    runs from there to produced_at); a later production request moves it."""
+    order = step(confirmed(basis), "request_production", T0 + 20 * D, follow_up_request_id=REQUEST)
+    assert order.production_requested_at == T0 + 20 * D
+    produced = step(order, "mark_produced", T0 + 26 * D)
+    assert (produced.production_requested_at, produced.produced_at) == (T0 + 20 * D, T0 + 26 * D)
+    resumed = step(order, "resume", T0 + 22 * D)
+    again = step(resumed, "request_production", T0 + 25 * D, follow_up_request_id=REQUEST)
+    assert again.production_requested_at == T0 + 25 * D
+
+
 @pytest.mark.parametrize(
     ("basis", "provider", "expiry_days"),
     [(LegalBasis.PROVIDER_VOLUNTARY, "socialnet-ie", 90), (LegalBasis.NATIONAL, "socialnet-ie", 90)],
