@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -96,6 +97,39 @@ def record_envelope(
         actor=actor or record.updated_by,
         now=now,
     )
+
+
+@dataclass(frozen=True)
+class RecordEvents:
+    """How a service names the events of its record: subject ``jit.<domain>.<origin>.<event>``, type
+    ``jit.<domain>.v1.<message><Event>`` (``handed_back`` of a ``Task`` is ``jit.tasks.v1.TaskHandedBack``),
+    and the envelope of a change (``record_envelope``) with ``aggregate_type``."""
+
+    domain: str
+    message: str
+    aggregate_type: str
+
+    def subject(self, record: EventSource, event: str) -> str:
+        """Where an event of ``record`` is published: under its origin, so permissions cut per country."""
+        return f"jit.{self.domain}.{record.origin_jurisdiction}.{event}"
+
+    def event_type(self, event: str) -> str:
+        """The envelope's type of ``event`` (snake case) for this record's message."""
+        return f"jit.{self.domain}.v1.{self.message}" + "".join(part.capitalize() for part in event.split("_"))
+
+    def envelope(
+        self, record: EventSource, state: Message, event: str, members: Iterable[str], now: datetime
+    ) -> Envelope:
+        """The envelope of ``event`` on ``record``, with its new ``state`` (``record_envelope``)."""
+        return self.typed_envelope(record, state, self.event_type(event), members, now)
+
+    def typed_envelope(
+        self, record: EventSource, state: Message, event_type: str, members: Iterable[str], now: datetime
+    ) -> Envelope:
+        """``envelope`` with the envelope's type given whole (an event whose state is not the record's)."""
+        return record_envelope(
+            record, state, aggregate_type=self.aggregate_type, event_type=event_type, members=members, now=now
+        )
 
 
 def request_digest(request: Message) -> str:

@@ -23,7 +23,6 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from google.protobuf import message
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
@@ -49,16 +48,10 @@ WARNING_EVENT = "expiry_warning"
 WARNING_TYPE = "jit.preservation.v1.PreservationOrderExpiryWarning"
 
 
-def subject(order: Order, event: str) -> str:
-    return f"jit.preservation.{order.origin_jurisdiction}.{event}"
-
-
-def event_type(event: str) -> str:
-    return "jit.preservation.v1.PreservationOrder" + "".join(p.capitalize() for p in event.split("_"))
-
-
-def envelope(order: Order, state: message.Message, etype: str, members: frozenset[str], now: datetime) -> Envelope:
-    return envelopes.record_envelope(order, state, aggregate_type=RECORD, event_type=etype, members=members, now=now)
+#: ``not_executed`` is ``jit.preservation.v1.PreservationOrderNotExecuted``, on
+#: ``jit.preservation.<origin>.not_executed``; ``envelope`` takes the type whole (the warnings' is WARNING_TYPE).
+EVENTS = envelopes.RecordEvents("preservation", "PreservationOrder", aggregate_type=RECORD)
+subject, event_type, envelope = EVENTS.subject, EVENTS.event_type, EVENTS.typed_envelope
 
 
 def members_of(rt: Runtime, order: Order) -> frozenset[str]:

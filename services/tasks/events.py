@@ -4,27 +4,10 @@ follow-up tasks) is in follow_up.py; the workspace directory is handled by jitli
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from jit.events.v1.envelope_pb2 import Envelope
-from jit.tasks.v1 import tasks_pb2
-from jitlib import envelopes
 from jitlib.bus import stream_for
-from services.tasks.domain import Task
+from jitlib.envelopes import RecordEvents
 
 STREAM = stream_for("tasks")
-
-
-def subject(task: Task, event: str) -> str:
-    return f"jit.tasks.{task.origin_jurisdiction}.{event}"
-
-
-def event_type(event: str) -> str:
-    """``handed_back`` -> ``jit.tasks.v1.TaskHandedBack``."""
-    return "jit.tasks.v1.Task" + "".join(part.capitalize() for part in event.split("_"))
-
-
-def envelope(task: Task, state: tasks_pb2.Task, event: str, members: frozenset[str], now: datetime) -> Envelope:
-    return envelopes.record_envelope(
-        task, state, aggregate_type="task", event_type=event_type(event), members=members, now=now
-    )
+#: ``handed_back`` is ``jit.tasks.v1.TaskHandedBack``, published on ``jit.tasks.<origin>.handed_back``.
+EVENTS = RecordEvents("tasks", "Task", aggregate_type="task")
+subject, event_type, envelope = EVENTS.subject, EVENTS.event_type, EVENTS.envelope

@@ -3,27 +3,10 @@ jit.events.v1.Envelope with the pseudonym-level Victim as state: never its ident
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from jit.events.v1.envelope_pb2 import Envelope
-from jit.victims.v1 import victims_pb2
-from jitlib import envelopes
 from jitlib.bus import stream_for
-from services.victims.domain import Victim
+from jitlib.envelopes import RecordEvents
 
 STREAM = stream_for("victims")
-
-
-def subject(victim: Victim, event: str) -> str:
-    return f"jit.victims.{victim.origin_jurisdiction}.{event}"
-
-
-def event_type(event: str) -> str:
-    """``notice_recorded`` -> ``jit.victims.v1.VictimNoticeRecorded``."""
-    return "jit.victims.v1.Victim" + "".join(part.capitalize() for part in event.split("_"))
-
-
-def envelope(victim: Victim, state: victims_pb2.Victim, event: str, members: frozenset[str], now: datetime) -> Envelope:
-    return envelopes.record_envelope(
-        victim, state, aggregate_type="victim", event_type=event_type(event), members=members, now=now
-    )
+#: ``notice_recorded`` is ``jit.victims.v1.VictimNoticeRecorded``, on ``jit.victims.<lead>.notice_recorded``.
+EVENTS = RecordEvents("victims", "Victim", aggregate_type="victim")
+subject, event_type, envelope = EVENTS.subject, EVENTS.event_type, EVENTS.envelope

@@ -1,0 +1,61 @@
+"""The shapes every service used to write itself, now once in jitlib: pure unit tests of each helper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from jit.common.v1 import common_pb2
+from jitlib.actors import Actor
+from jitlib.envelopes import RecordEvents
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NL = Actor("u-nl", "nl-liaison", "NL")
+
+
+@dataclass(frozen=True)
+class _Record:
+    id: str = "01935c4e-0000-7000-8000-000000000001"
+    workspace_id: str = "jit-demo"
+    origin_jurisdiction: str = "NL"
+    version: int = 4
+    restricted: bool = True
+    shared_with: tuple[str, ...] = ()
+    updated_by: Actor = NL
+    updated_at: datetime = T0
+
+    @property
+    def parties(self) -> frozenset[str]:
+        return frozenset({self.origin_jurisdiction, "DE", *self.shared_with})
+
+
+EVENTS = RecordEvents("widgets", "Widget", aggregate_type="widget")
+
+
+def test_record_events_name_the_subject_by_origin_and_the_type_by_message_and_event() -> None:
+    assert EVENTS.subject(_Record(), "handed_back") == "jit.widgets.NL.handed_back"
+    assert EVENTS.event_type("handed_back") == "jit.widgets.v1.WidgetHandedBack"
+    assert EVENTS.event_type("created") == "jit.widgets.v1.WidgetCreated"
+
+
+def test_record_events_envelope_carries_the_change_for_the_record_s_audience() -> None:
+    state = common_pb2.Actor(user_id="state")
+    env = EVENTS.envelope(_Record(), state, "created", frozenset({"NL", "DE", "IE"}), T0)
+    assert (env.type, env.aggregate_type, env.aggregate_id, env.aggregate_version) == (
+        "jit.widgets.v1.WidgetCreated",
+        "widget",
+        _Record().id,
+        4,
+    )
+    # Restricted: its parties only; open: every member too.
+    assert list(env.audience) == ["DE", "NL"]
+    opened = EVENTS.envelope(_Record(restricted=False), state, "created", frozenset({"NL", "DE", "IE"}), T0)
+    assert list(opened.audience) == ["DE", "IE", "NL"]
+    unpacked = common_pb2.Actor()
+    assert env.state.Unpack(unpacked) and unpacked.user_id == "state"
+    assert env.actor.username == "nl-liaison"
+
+
+def test_record_events_typed_envelope_takes_the_type_whole() -> None:
+    env = EVENTS.typed_envelope(_Record(), common_pb2.Actor(), "jit.widgets.v1.WidgetWarning", ["NL"], T0)
+    assert env.type == "jit.widgets.v1.WidgetWarning"
