@@ -584,6 +584,22 @@ _STATISTICS: tuple[Rule, ...] = (
         "recorded from then on",
         f"{GDPR} Art. 7(3), 17(1)(b)",
     ),
+    # The scorecard per platform (issue 18): how each platform answers, counted like the statistics.
+    Rule(
+        "SCORECARD_CONFIRMATION_TARGET",
+        "the scorecard counts a platform's confirmation of a preservation order as past its clock when it came "
+        "later than the node's confirmation target after the order's receipt (or none came and the target has "
+        "passed); the target is the confirmation-overdue setting (default 3 days)",
+        f"{EPOC} Art. 11(1) (preserve \"without undue delay\"); GUESS: the target in days is the node's",
+    ),
+    Rule(
+        "SCORECARD_PRODUCTION_CLOCK",
+        "the scorecard counts a platform's production after an EPOC-PR as past its clock when the data came "
+        "more than 10 days after production was requested (or none came and those days have passed); for the "
+        "other bases this service knows no production deadline and counts none",
+        f"{EPOC} Art. 10(3) (10 days from receipt of the EPOC); GUESS: the request recorded here stands for "
+        "its receipt, and an emergency EPOC (8 hours, Art. 10(4)) is not told apart",
+    ),
 )
 
 # -- victims (issue 16; the Victims' Rights Directive) ---------------------------------------------------
