@@ -600,6 +600,13 @@ _STATISTICS: tuple[Rule, ...] = (
         f"{EPOC} Art. 10(3) (10 days from receipt of the EPOC); GUESS: the request recorded here stands for "
         "its receipt, and an emergency EPOC (8 hours, Art. 10(4)) is not told apart",
     ),
+    Rule(
+        "SCORECARD_FROM_VISIBLE_RECORDS",
+        "the scorecard counts only the orders and removal requests of the caller's workspaces that the caller "
+        "may read (the READ rule of the order lists), with small cells suppressed as in the statistics; police "
+        "liaisons, prosecutors and participants of a member jurisdiction get it",
+        f"{JIT_PLATFORM} Art. 24 (need to know); GUESS: the brief of issue 18 (liaisons are its main users)",
+    ),
 )
 
 # -- victims (issue 16; the Victims' Rights Directive) ---------------------------------------------------

@@ -13,13 +13,14 @@ import grpc
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from jit.preservation.v1 import preservation_pb2, preservation_pb2_grpc
-from jitlib import replicas, victimdir
+from jit.preservation.v1 import preservation_pb2, preservation_pb2_grpc, scorecard_pb2, scorecard_pb2_grpc
+from jitlib import replicas, stats, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
 from services.preservation import domain, events, mapping, providers, store
+from services.preservation.scorecard_servicer import ScorecardServicer
 from services.preservation.servicer import PreservationServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -45,6 +46,9 @@ class PreservationSettings(ServiceSettings):
     national_max_extensions: int = Field(default=0, ge=0)
     #: A JSON provider register replacing the built-in demo register.
     providers_file: str = ""
+    #: The scorecard's smallest cell (JIT_PRESERVATION_SCORECARD_K_MIN): 5 or more, a caller may only raise
+    #: it (SMALL_CELLS_SUPPRESSED).
+    scorecard_k_min: int = Field(default=stats.DEFAULT_K, ge=stats.DEFAULT_K, le=stats.MAX_K)
 
     def rules(self) -> domain.Rules:
         return domain.Rules(
@@ -80,7 +84,12 @@ def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
 
     def register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
         preservation_pb2_grpc.add_PreservationServiceServicer_to_server(PreservationServicer(rt, rules), server)
-        return [preservation_pb2.DESCRIPTOR.services_by_name["PreservationService"].full_name]
+        scorecard = ScorecardServicer(rt, rules, k_floor=settings.scorecard_k_min)
+        scorecard_pb2_grpc.add_ScorecardServiceServicer_to_server(scorecard, server)
+        return [
+            preservation_pb2.DESCRIPTOR.services_by_name["PreservationService"].full_name,
+            scorecard_pb2.DESCRIPTOR.services_by_name["ScorecardService"].full_name,
+        ]
 
     def background(rt: Runtime) -> Sequence[Worker]:
         scan, emit = events.scan(rules, settings.scan_batch), events.emitter(rt, rules)
