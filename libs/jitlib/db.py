@@ -255,10 +255,15 @@ class RecordTable(Generic[P]):
         return Stored(self._load(session, row), row.request_digest) if row is not None else None
 
     def page(self, session: Session, conditions: list[Any], *, after_id: str, limit: int) -> Sequence[Any]:
-        """The rows that meet ``conditions``, in id (creation) order, after ``after_id``; at most ``limit``."""
+        """The rows that meet ``conditions``, in id (creation) order, after ``after_id``; at most ``limit``.
+
+        A keyset page: no OFFSET, so a deep page costs what the first does. The page's ids are chosen
+        first, then its rows read by id: where an index covers the filter (a due window), the candidates
+        are sorted by id without reading their rows."""
         if after_id:
             conditions = [*conditions, self.row.id > after_id]
-        return session.scalars(select(self.row).where(*conditions).order_by(self.row.id).limit(limit)).all()
+        ids = select(self.row.id).where(*conditions).order_by(self.row.id).limit(limit).correlate(None)
+        return session.scalars(select(self.row).where(self.row.id.in_(ids)).order_by(self.row.id)).all()
 
     def _columns(self, session: Session, record: P) -> dict[str, object]:
         columns = self._clear_columns(record)
@@ -271,6 +276,19 @@ class RecordTable(Generic[P]):
         creation = creation_columns(record, request_id=request_id, request_digest=request_digest)
         session.execute(self._insert, {**creation, **self._columns(session, record)})
         self.parties.write(session, record.id, record.parties)
+
+    def insert_many(self, session: Session, records: Sequence[P]) -> None:
+        """Write many new records at once, each made by a request of its own id (a benchmark's or an
+        import's rows; a client's create goes through ``insert``): sealed as ``insert`` seals them, in one
+        statement for the records and one for their parties."""
+        rows = [
+            {**creation_columns(r, request_id=r.id, request_digest=""), **self._columns(session, r)} for r in records
+        ]
+        parties = [{self.parties.key.name: r.id, "jurisdiction": j} for r in records for j in sorted(set(r.parties))]
+        if rows:
+            session.execute(self._insert, rows)
+        if parties:
+            session.execute(insert(self.parties.table), parties)
 
     def update_if_version(self, session: Session, record: P, expected_version: int, **extra: object) -> bool:
         """Write the record's new state (and ``extra`` columns of the row) only if nobody changed it since

@@ -125,6 +125,10 @@ class RequestRow(RecordColumns, Base):
     __table_args__ = (
         Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
         Index("ix_evidence_requests_addressee_reader", "addressee_reader", "id"),
+        # A List's filters in its id order (revision 0016): a state, and a deadline window (covering, with
+        # the visibility test's ``restricted``).
+        Index("ix_evidence_requests_workspace_state_id", "workspace_id", "state", "id"),
+        Index("ix_evidence_requests_workspace_deadline", "workspace_id", "next_deadline_at", "restricted", "id"),
     )
 
 

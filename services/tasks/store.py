@@ -54,8 +54,10 @@ class TaskRow(RecordColumns, Base):
     victim_refs: Mapped[str] = mapped_column(Text, server_default="")
 
     __table_args__ = (
-        Index("ix_tasks_workspace_state", "workspace_id", "state"),
-        Index("ix_tasks_workspace_due", "workspace_id", "due_at"),
+        # A List's filters in its id order (revision 0009): a state, and a due window (covering, with the
+        # visibility test's ``restricted``).
+        Index("ix_tasks_workspace_state_id", "workspace_id", "state", "id"),
+        Index("ix_tasks_workspace_due_visible", "workspace_id", "due_at", "restricted", "id"),
     )
 
 

@@ -48,3 +48,11 @@ def test_a_token_is_refused_for_other_filters(request_: pb.ListTasksRequest) -> 
 def test_forged_tokens_are_refused(token: str) -> None:
     with pytest.raises(InvalidArgument):
         paging.after_id(pb.ListTasksRequest(page_token=token))
+
+
+def test_a_tasks_token_is_refused_by_the_evidence_list_even_with_no_filter_on_either() -> None:
+    from jit.evidence.v1 import evidence_pb2
+
+    token = paging.token_after_id(ID, pb.ListTasksRequest())
+    with pytest.raises(InvalidArgument):
+        paging.after_id(evidence_pb2.ListRequestsRequest(page_token=token))

@@ -1,0 +1,89 @@
+"""The four services a case moves through (tasks, evidence, preservation, messaging), each run for a
+benchmark in its own process as in production, with the benchmark's signing key as the realm's JWKS and
+the node's key-encryption key in ``<state>/kek.b64`` (the file a local node uses): a benchmark that seeds
+rows itself seals them under the same key the service opens them with.
+
+    python -m bench.services <name> --port N --db URL --nats URL --jwks <state>/jwks.json --issuer URL
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = ("tasks", "evidence", "preservation", "messaging")
+
+
+def settings_and_spec(name: str, port: int, db_url: str, state: Path) -> tuple[Any, Any]:
+    """The service's settings (listening on ``port``, on ``db_url``, blobs under ``state``) and its spec."""
+    listen = f"127.0.0.1:{port}"
+    if name == "tasks":
+        from services.tasks.app import TasksSettings
+        from services.tasks.app import spec as tasks_spec
+
+        tasks = TasksSettings(listen=listen, database_url=db_url)
+        return tasks, tasks_spec(tasks)
+    if name == "evidence":
+        from services.evidence.app import EvidenceSettings
+        from services.evidence.app import spec as evidence_spec
+
+        evidence = EvidenceSettings(listen=listen, database_url=db_url, blob_dir=str(state / "evidence-blobs"))
+        return evidence, evidence_spec(evidence)
+    if name == "preservation":
+        from services.preservation.app import PreservationSettings
+        from services.preservation.app import spec as preservation_spec
+
+        preservation = PreservationSettings(listen=listen, database_url=db_url)
+        return preservation, preservation_spec(preservation)
+    from services.messaging.app import MessagingSettings
+    from services.messaging.app import spec as messaging_spec
+
+    messaging = MessagingSettings(listen=listen, database_url=db_url, blob_dir=state / "messaging-blobs")
+    return messaging, messaging_spec(messaging)
+
+
+async def serve(
+    name: str, port: int, db_url: str, nats_url: str, jwks: dict[str, Any], issuer: str, state: Path
+) -> None:
+    from jitlib.auth import JwksCache, TokenVerifier
+    from jitlib.config import CommonSettings
+    from jitlib.server import ServiceApp
+
+    cache = JwksCache("http://127.0.0.1:1/unused", min_refresh_seconds=1e9)
+    cache.set_keys(jwks)
+    verifier = TokenVerifier(issuer=issuer, audience="jit-services", jwks=cache, algorithms=["RS256"])
+    common = CommonSettings(nats_url=nats_url, oidc_issuer=issuer, state_dir=state)
+    settings, spec = settings_and_spec(name, port, db_url, state)
+    await ServiceApp(spec, settings, common, verifier=verifier).run_until_signalled()
+
+
+def start(
+    name: str, port: int, db_url: str, nats_url: str, jwks: Path, issuer: str, log: Path
+) -> subprocess.Popen[bytes]:
+    """Start the service ``name`` in a process of its own; its state (KEK, blobs) is ``jwks``'s folder."""
+    from jitdev.procs import spawn
+
+    args = ["--port", str(port), "--db", db_url, "--nats", nats_url, "--jwks", str(jwks), "--issuer", issuer]
+    return spawn([sys.executable, "-m", "bench.services", name, *args], log, cwd=ROOT)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("name", choices=NAMES)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--nats", required=True)
+    p.add_argument("--jwks", type=Path, required=True)
+    p.add_argument("--issuer", required=True)
+    a = p.parse_args()
+    asyncio.run(serve(a.name, a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent))
+
+
+if __name__ == "__main__":
+    main()
