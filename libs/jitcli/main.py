@@ -24,6 +24,7 @@ from jitcli import (
     node_cmd,
     preservation_cmd,
     retention_cmd,
+    scorecard_cmd,
     stats_cmd,
     tasks_cmd,
     victims_cmd,
@@ -67,6 +68,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(node_cmd.app, name="node")
 app.add_typer(stats_cmd.app, name="stats")
 app.add_typer(retention_cmd.app, name="retention")
+app.command("scorecard")(scorecard_cmd.scorecard)
 
 
 @app.callback()

@@ -544,7 +544,7 @@ def _days(seconds: float | None) -> str:
     return "" if seconds is None else f"{seconds / 86400:.1f}"
 
 
-def _safe(value: str) -> str:
+def safe(value: str) -> str:
     """A value as a spreadsheet shows it, never as a formula it would run."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
@@ -573,7 +573,7 @@ def cell_values(measure: Measure, cell: Cell) -> list[str]:
 def table_rows(table: Table) -> list[list[str]]:
     """The header, one row per cell, then the total (its dimensions say TOTAL)."""
     rows = [[*table.groupings, *value_columns(table.measure)]]
-    rows += [[*(_safe(v) for v in c.key), *cell_values(table.measure, c)] for c in table.cells]
+    rows += [[*(safe(v) for v in c.key), *cell_values(table.measure, c)] for c in table.cells]
     rows.append([*(["TOTAL"] * len(table.groupings)), *cell_values(table.measure, table.total)])
     return rows
 
@@ -608,7 +608,7 @@ def evaluation_csv(tables: Sequence[tuple[str, Table]]) -> str:
             groups: list[str] = []
             for i in range(2):
                 if i < len(table.groupings):
-                    groups += [table.groupings[i], _safe(cell.key[i]) if cell.key else "TOTAL"]
+                    groups += [table.groupings[i], safe(cell.key[i]) if cell.key else "TOTAL"]
                 else:
                     groups += ["", ""]
             values = dict(zip(value_columns(table.measure), cell_values(table.measure, cell), strict=True))
@@ -637,40 +637,44 @@ def _label(key: tuple[str, ...]) -> str:
     return " / ".join(key) if key else "all"
 
 
-def chart_png(tables: Sequence[tuple[str, Table]], title: str) -> bytes:
-    """A PNG with one horizontal bar chart per table: counts, or the share of deadlines met in percent;
-    a suppressed cell is drawn as an empty bar labelled suppressed, never as its figure."""
-    # Imported here: only the evaluation draws, and the Agg canvas needs no display.
+@dataclass(frozen=True)
+class Bars:
+    """One panel of a horizontal bar chart (``bars_png``): a bar per label, its value (None: suppressed,
+    drawn empty) and the text written beside it."""
+
+    title: str
+    axis: str
+    labels: Sequence[str]
+    values: Sequence[float | None]
+    texts: Sequence[str]
+    #: The axis's end (a share in percent ends at 100); None: from the values.
+    limit: float | None = None
+
+
+def bars_png(panels: Sequence[Bars], title: str) -> bytes:
+    """A PNG of ``panels``, one horizontal bar chart each, drawn with matplotlib's Agg canvas (no display);
+    a panel without bars says nothing was counted."""
+    # Imported here: only charts draw, and the Agg canvas needs no display.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    shown = [(name, t) for name, t in tables if t.cells] or list(tables[:1])
-    heights = [max(1.2, 0.35 * len(t.cells) + 0.9) for _, t in shown] or [1.2]
+    shown = [p for p in panels if p.labels] or list(panels[:1])
+    heights = [max(1.2, 0.35 * len(p.labels) + 0.9) for p in shown] or [1.2]
     fig = Figure(figsize=(8, sum(heights) + 0.8), dpi=100)
     FigureCanvasAgg(fig)
     fig.suptitle(title[:120])
     grid = fig.add_gridspec(len(heights), 1, height_ratios=heights)
-    for i, (name, table) in enumerate(shown):
+    for i, panel in enumerate(shown):
         ax = fig.add_subplot(grid[i])
-        deadlines = table.measure is Measure.DEADLINES
-        labels = [_label(c.key)[:48] for c in table.cells]
-        values = [
-            0.0 if c.suppressed else (100 * (c.share_met or 0.0) if deadlines else float(c.count or 0))
-            for c in table.cells
-        ]
+        values = [0.0 if v is None else v for v in panel.values]
         bars = ax.barh(range(len(values)), values, color="#3b6ea5")
-        ax.set_yticks(range(len(values)), labels, fontsize=8)
+        ax.set_yticks(range(len(values)), [label[:48] for label in panel.labels], fontsize=8)
         ax.invert_yaxis()
-        ax.set_title(name, fontsize=9, loc="left")
-        ax.set_xlabel("% of deadlines met" if deadlines else "count", fontsize=8)
-        # Never a negative axis, and room for the labels: an all-suppressed table still reads as empty bars.
-        ax.set_xlim(0, 100 if deadlines else max([*values, 1.0]) * 1.2)
-        for bar, cell in zip(bars, table.cells, strict=True):
-            text = (
-                SUPPRESSED
-                if cell.suppressed
-                else (f"{cell.met}/{(cell.met or 0) + (cell.missed or 0)}" if deadlines else str(cell.count))
-            )
+        ax.set_title(panel.title, fontsize=9, loc="left")
+        ax.set_xlabel(panel.axis, fontsize=8)
+        # Never a negative axis, and room for the labels: an all-suppressed panel still reads as empty bars.
+        ax.set_xlim(0, panel.limit if panel.limit is not None else max([*values, 1.0]) * 1.2)
+        for bar, text in zip(bars, panel.texts, strict=True):
             ax.annotate(
                 text,
                 (bar.get_width(), bar.get_y() + bar.get_height() / 2),
@@ -679,10 +683,37 @@ def chart_png(tables: Sequence[tuple[str, Table]], title: str) -> bytes:
                 va="center",
                 fontsize=7,
             )
-        if not table.cells:
+        if not panel.labels:
             ax.set_xticks([])
             ax.text(0.5, 0.5, "nothing counted", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def chart_png(tables: Sequence[tuple[str, Table]], title: str) -> bytes:
+    """A PNG with one horizontal bar chart per table: counts, or the share of deadlines met in percent;
+    a suppressed cell is drawn as an empty bar labelled suppressed, never as its figure."""
+    panels = []
+    for name, table in tables:
+        deadlines = table.measure is Measure.DEADLINES
+        panels.append(
+            Bars(
+                name,
+                "% of deadlines met" if deadlines else "count",
+                [_label(c.key) for c in table.cells],
+                [
+                    None if c.suppressed else (100 * (c.share_met or 0.0) if deadlines else float(c.count or 0))
+                    for c in table.cells
+                ],
+                [
+                    SUPPRESSED
+                    if c.suppressed
+                    else (f"{c.met}/{(c.met or 0) + (c.missed or 0)}" if deadlines else str(c.count))
+                    for c in table.cells
+                ],
+                100 if deadlines else None,
+            )
+        )
+    return bars_png(panels, title)
