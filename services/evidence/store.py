@@ -29,13 +29,13 @@ from sqlalchemy import true as sa_true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib import sealing, victimdir
+from jitlib import sealing
 from jitlib.actors import Actor
-from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc
-from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata, runtime_tables
+from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
 from jitlib.policy import VisibilityScope
-from jitlib.sealing import UNAVAILABLE, SealedText, workspace_keys_table
+from jitlib.sealing import UNAVAILABLE, SealedText
+from jitlib.tables import shared_tables
 from jitlib.visibility import PartyIndex
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
@@ -58,13 +58,10 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-RUNTIME = runtime_tables(Base.metadata)
-ALERTS = alerts_table(Base.metadata)
-#: Each workspace's data key, wrapped by the node's KEK (``jitlib.sealing``): it seals the workspace's
-#: requests' and items' text and its evidence blobs; shredding it destroys them all.
-WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
-#: The pseudonyms of each workspace's victims, from the victims service's events (``jitlib.victimdir``).
-VICTIMS = victimdir.pseudonyms_table(Base.metadata)
+#: jitlib's tables; each workspace's data key (``workspace_keys``) seals the workspace's requests' and
+#: items' text and its evidence blobs: shredding it destroys them all.
+TABLES = shared_tables(Base.metadata, victims=True, alerts=True)
+RUNTIME, ALERTS, VICTIMS = TABLES.runtime, TABLES.alerts, TABLES.victims
 
 
 class RequestRow(RecordColumns, Base):

@@ -30,12 +30,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
-from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.crypto import WrappedKey
-from jitlib.db import TS, Fields, Stored, new_metadata, runtime_tables
+from jitlib.db import TS, Fields, Stored, new_metadata
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import wrapped_by_kek
+from jitlib.tables import shared_tables
 from jitlib.visibility import PartyIndex
 from services.messaging.domain import (
     WORKSPACE,
@@ -53,8 +53,9 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-RUNTIME = runtime_tables(Base.metadata)
-ALERTS = alerts_table(Base.metadata)
+#: No ``workspace_keys``: messaging keeps its own key tables (WorkspaceKey, ChannelKey below).
+TABLES = shared_tables(Base.metadata, sealed=False, alerts=True)
+RUNTIME, ALERTS = TABLES.runtime, TABLES.alerts
 log = logging.getLogger(__name__)
 
 

@@ -23,12 +23,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib import victimdir
-from jitlib.alerts import alerts_table
 from jitlib.clock import as_utc, as_utc_or_none
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata, runtime_tables
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
 from jitlib.policy import VisibilityScope
-from jitlib.sealing import SealedText, workspace_keys_table
+from jitlib.sealing import SealedText
+from jitlib.tables import shared_tables
 from jitlib.visibility import PartyIndex
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
 
@@ -37,12 +36,8 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-RUNTIME = runtime_tables(Base.metadata)
-ALERTS = alerts_table(Base.metadata)
-#: Each workspace's content key, wrapped by the node's KEK (``jitlib.sealing``).
-WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
-#: The pseudonyms of each workspace's victims, from the victims service's events (``jitlib.victimdir``).
-VICTIMS = victimdir.pseudonyms_table(Base.metadata)
+TABLES = shared_tables(Base.metadata, victims=True, alerts=True)
+RUNTIME, ALERTS, VICTIMS = TABLES.runtime, TABLES.alerts, TABLES.victims
 
 
 class OrderRow(RecordColumns, Base):

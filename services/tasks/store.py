@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib import victimdir
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata, runtime_tables
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
 from jitlib.policy import VisibilityScope
-from jitlib.sealing import SealedText, workspace_keys_table
+from jitlib.sealing import SealedText
+from jitlib.tables import shared_tables
 from jitlib.visibility import PartyIndex
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
@@ -21,11 +21,8 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-RUNTIME = runtime_tables(Base.metadata)
-#: Each workspace's content key, wrapped by the node's KEK (``jitlib.sealing``).
-WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
-#: The pseudonyms of each workspace's victims, from the victims service's events (``jitlib.victimdir``).
-VICTIMS = victimdir.pseudonyms_table(Base.metadata)
+TABLES = shared_tables(Base.metadata, victims=True)
+RUNTIME, VICTIMS = TABLES.runtime, TABLES.victims
 
 
 class TaskRow(RecordColumns, Base):

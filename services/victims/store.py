@@ -15,9 +15,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored, new_metadata, runtime_tables
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored, new_metadata
 from jitlib.policy import VisibilityScope
-from jitlib.sealing import DESTROYED, SealedText, workspace_keys_table
+from jitlib.sealing import DESTROYED, SealedText
+from jitlib.tables import shared_tables
 from jitlib.visibility import PartyIndex
 from services.victims.domain import Identity, Notice, NoticeChannel, NoticeStep, Referral, Victim
 
@@ -26,9 +27,8 @@ class Base(DeclarativeBase):
     metadata = new_metadata()
 
 
-RUNTIME = runtime_tables(Base.metadata)
-#: Each workspace's content key, wrapped by the node's KEK (``jitlib.sealing``).
-WORKSPACE_KEYS = workspace_keys_table(Base.metadata)
+TABLES = shared_tables(Base.metadata)
+RUNTIME = TABLES.runtime
 
 
 class VictimRow(RecordColumns, Base):

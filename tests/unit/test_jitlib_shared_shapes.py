@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pytest
+
 from jit.common.v1 import common_pb2
 from jitlib.actors import Actor
+from jitlib.db import new_metadata
 from jitlib.envelopes import RecordEvents
+from jitlib.tables import shared_tables
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NL = Actor("u-nl", "nl-liaison", "NL")
@@ -59,3 +63,24 @@ def test_record_events_envelope_carries_the_change_for_the_record_s_audience() -
 def test_record_events_typed_envelope_takes_the_type_whole() -> None:
     env = EVENTS.typed_envelope(_Record(), common_pb2.Actor(), "jit.widgets.v1.WidgetWarning", ["NL"], T0)
     assert env.type == "jit.widgets.v1.WidgetWarning"
+
+
+def test_shared_tables_declares_what_the_service_asks_for_and_refuses_the_rest() -> None:
+    metadata = new_metadata()
+    tables = shared_tables(metadata, victims=True)
+    assert {"outbox", "inbox", "audit_log", "workspace_keys", "victim_pseudonyms"} <= set(metadata.tables)
+    assert "alerts_sent" not in metadata.tables
+    assert tables.runtime.outbox is metadata.tables["outbox"]
+    assert tables.victims is metadata.tables["victim_pseudonyms"]
+    assert tables.workspace_keys is metadata.tables["workspace_keys"]
+    with pytest.raises(LookupError, match="alerts_sent"):
+        _ = tables.alerts
+
+
+def test_shared_tables_without_sealing_keeps_no_workspace_keys() -> None:
+    metadata = new_metadata()
+    tables = shared_tables(metadata, sealed=False, alerts=True)
+    assert tables.alerts is metadata.tables["alerts_sent"]
+    assert "workspace_keys" not in metadata.tables
+    with pytest.raises(LookupError):
+        _ = tables.workspace_keys

@@ -1,0 +1,65 @@
+"""The tables jitlib's machinery keeps in each service's own database, declared in one call by its store
+(so that the service's migrations own them): the runtime tables (outbox, inbox, audit, workspaces, ...),
+and, where the service uses them, each workspace's content key (``jitlib.sealing``), the pseudonyms of the
+workspaces' victims (``jitlib.victimdir``) and the alerts already sent (``jitlib.alerts``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import MetaData, Table
+
+from jitlib import victimdir
+from jitlib.alerts import alerts_table
+from jitlib.db import RuntimeTables, runtime_tables
+from jitlib.sealing import workspace_keys_table
+
+
+@dataclass(frozen=True)
+class SharedTables:
+    """What ``shared_tables`` declared; asking for a table the service does not keep is a LookupError."""
+
+    runtime: RuntimeTables
+    optional: dict[str, Table]
+
+    def _table(self, name: str) -> Table:
+        try:
+            return self.optional[name]
+        except KeyError:
+            raise LookupError(f"this service keeps no {name} table") from None
+
+    @property
+    def alerts(self) -> Table:
+        """``alerts_sent``: each alert sent once (``jitlib.alerts.AlertScanner``)."""
+        return self._table("alerts_sent")
+
+    @property
+    def workspace_keys(self) -> Table:
+        """``workspace_keys``: each workspace's content key, wrapped by the node's KEK; shredding it
+        destroys the workspace's sealed text."""
+        return self._table("workspace_keys")
+
+    @property
+    def victims(self) -> Table:
+        """``victim_pseudonyms``: the pseudonyms of each workspace's victims, from the victims service's
+        events (``jitlib.victimdir``)."""
+        return self._table("victim_pseudonyms")
+
+
+def shared_tables(
+    metadata: MetaData, *, sealed: bool = True, victims: bool = False, alerts: bool = False
+) -> SharedTables:
+    """Declare in a service's ``metadata`` the runtime tables and those it asks for: ``sealed`` (its case
+    text is sealed per workspace), ``victims`` (its records name victims by pseudonym), ``alerts`` (it
+    sends alerts on a clock)."""
+    runtime = runtime_tables(metadata)
+    optional: dict[str, Table] = {}
+    for wanted, declare in (
+        (alerts, alerts_table),
+        (sealed, workspace_keys_table),
+        (victims, victimdir.pseudonyms_table),
+    ):
+        if wanted:
+            table = declare(metadata)
+            optional[table.name] = table
+    return SharedTables(runtime, optional)
