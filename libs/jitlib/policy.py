@@ -227,6 +227,20 @@ class RecordAccess:
         return frozenset(parties)
 
 
+class AccessParties:
+    """Mixin for a domain record whose ``access()`` gives the policy's facts of it: its ``parties`` (who
+    it concerns) are those of its access, so every kind derives them the same way."""
+
+    def access(self) -> RecordAccess:
+        """The policy's facts of the record (``RecordAccess.of``); each record kind says its own."""
+        raise NotImplementedError
+
+    @property
+    def parties(self) -> frozenset[str]:
+        """The jurisdictions the record concerns: its origin, those it is shared with, its addressee."""
+        return self.access().parties
+
+
 def decide(
     principal: Principal,
     operation: Operation,

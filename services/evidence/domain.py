@@ -31,6 +31,7 @@ from jitlib.policy import (
     EPOC_NOTIFIED_PROCEDURES,
     EVIDENCE_REQUEST_RULES,
     PRESERVATION_ORDER_RULES,
+    AccessParties,
     Decision,
     Operation,
     RecordAccess,
@@ -183,7 +184,7 @@ class Delay:
 
 
 @dataclass(frozen=True)
-class EvidenceRequest(Versioned):
+class EvidenceRequest(Versioned, AccessParties):
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -271,10 +272,6 @@ class EvidenceRequest(Versioned):
         return RecordAccess.of(
             self, addressee=self.addressee_party, outside_addressee=self.legal_basis not in MEMBERS_ONLY_BASES
         )
-
-    @property
-    def parties(self) -> frozenset[str]:
-        return self.access().parties
 
     def clocks(self) -> Clocks:
         return Clocks(

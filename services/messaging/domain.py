@@ -17,7 +17,7 @@ from jitlib.actors import Actor
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, PermissionDenied
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
-from jitlib.policy import CASE_ROLES, RecordAccess, RecordRules, evidence_request_addressee
+from jitlib.policy import CASE_ROLES, AccessParties, RecordAccess, RecordRules, evidence_request_addressee
 
 BODY_MAX = 20_000
 TITLE_MAX = 200
@@ -46,7 +46,7 @@ SYSTEM_SENDER = Actor("system", "jit-system", "SYSTEM")
 
 
 @dataclass(frozen=True)
-class Channel:
+class Channel(AccessParties):
     id: str
     workspace_id: str
     kind: str
@@ -66,12 +66,8 @@ class Channel:
     restricted: bool = True
 
     def access(self) -> RecordAccess:
+        """A restricted channel is visible to its members: they are its parties (stored as such)."""
         return RecordAccess.of(self, shared_with=self.members)
-
-    @property
-    def parties(self) -> frozenset[str]:
-        """The jurisdictions a restricted channel is visible to (stored as the channel's parties)."""
-        return self.access().parties
 
     @property
     def last_seq(self) -> int:
@@ -184,7 +180,7 @@ class Receipt:
 
 
 @dataclass(frozen=True)
-class RecordReplica:
+class RecordReplica(AccessParties):
     """Who may see a record of another service: the access facts of the record's own state, as its
     latest event carried it (never the event's ``audience``), computed as the owning service's policy
     does (``task_replica``, ``evidence_request_replica``, ``preservation_order_replica``). What its
@@ -201,10 +197,6 @@ class RecordReplica:
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self, addressee=self.addressee_jurisdiction)
-
-    @property
-    def parties(self) -> frozenset[str]:
-        return self.access().parties
 
 
 def task_replica(

@@ -31,7 +31,7 @@ from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation
 from jitlib.ids import is_uuid
-from jitlib.policy import PRESERVATION_ORDER_RULES, Operation, RecordAccess, permitted
+from jitlib.policy import PRESERVATION_ORDER_RULES, AccessParties, Operation, RecordAccess, permitted
 from jitlib.principal import Principal
 
 REFERENCE_MAX = 200
@@ -259,7 +259,7 @@ def extension_deadline(rule: ClockRule, expires_at: datetime, extension_count: i
 
 
 @dataclass(frozen=True)
-class Order(Versioned):
+class Order(Versioned, AccessParties):
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -297,10 +297,6 @@ class Order(Versioned):
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self)
-
-    @property
-    def parties(self) -> frozenset[str]:
-        return self.access().parties
 
     def is_confirmation_overdue(self, now: datetime, limit: timedelta) -> bool:
         """Derived, never stored: issued, and the provider has not confirmed for longer than ``limit``."""

@@ -18,7 +18,7 @@ from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
-from jitlib.policy import TASK_RULES, Operation, RecordAccess, permitted
+from jitlib.policy import TASK_RULES, AccessParties, Operation, RecordAccess, permitted
 from jitlib.principal import Principal
 
 OUTCOME_MAX = 10_000
@@ -75,7 +75,7 @@ class Link:
 
 
 @dataclass(frozen=True)
-class Task(Versioned):
+class Task(Versioned, AccessParties):
     id: str
     workspace_id: str
     title: str
@@ -99,10 +99,6 @@ class Task(Versioned):
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self, addressee=self.assignee_jurisdiction)
-
-    @property
-    def parties(self) -> frozenset[str]:
-        return self.access().parties
 
     def is_overdue(self, now: datetime) -> bool:
         """Derived, never stored: the due date has passed and work is still expected."""

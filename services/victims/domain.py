@@ -18,7 +18,7 @@ from datetime import date, datetime
 from jitlib import legal, stats, validate
 from jitlib.actors import Actor, Versioned, changed, created
 from jitlib.errors import FieldViolation
-from jitlib.policy import VICTIM_RULES, Operation, RecordAccess, permitted
+from jitlib.policy import VICTIM_RULES, AccessParties, Operation, RecordAccess, permitted
 from jitlib.principal import Principal
 
 #: The pseudonym's form (legal VICTIM_PSEUDONYM): the lead's jurisdiction code and a 4+ digit sequence.
@@ -88,7 +88,7 @@ class Referral:
 
 
 @dataclass(frozen=True)
-class Victim(Versioned):
+class Victim(Versioned, AccessParties):
     """A victim as every member sees it: the pseudonym, the workspace, the victim's jurisdiction."""
 
     id: str
@@ -107,10 +107,6 @@ class Victim(Versioned):
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self, addressee=self.victim_jurisdiction)
-
-    @property
-    def parties(self) -> frozenset[str]:
-        return self.access().parties
 
     @property
     def registered_by(self) -> Actor:

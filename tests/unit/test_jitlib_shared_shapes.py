@@ -11,6 +11,7 @@ from jit.common.v1 import common_pb2
 from jitlib.actors import Actor
 from jitlib.db import new_metadata
 from jitlib.envelopes import RecordEvents
+from jitlib.policy import AccessParties, RecordAccess
 from jitlib.tables import shared_tables
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -84,3 +85,18 @@ def test_shared_tables_without_sealing_keeps_no_workspace_keys() -> None:
     assert "workspace_keys" not in metadata.tables
     with pytest.raises(LookupError):
         _ = tables.workspace_keys
+
+
+@dataclass(frozen=True)
+class _Addressed(AccessParties):
+    origin_jurisdiction: str = "NL"
+    workspace_id: str = "jit-demo"
+    restricted: bool = True
+    shared_with: tuple[str, ...] = ("IE",)
+
+    def access(self) -> RecordAccess:
+        return RecordAccess.of(self, addressee="DE")
+
+
+def test_a_record_s_parties_are_those_of_its_access() -> None:
+    assert _Addressed().parties == frozenset({"NL", "DE", "IE"}) == _Addressed().access().parties
