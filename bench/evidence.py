@@ -20,15 +20,20 @@ import asyncio
 import hashlib
 import os
 import shutil
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 
-from bench.run import ISSUER, announce_workspace, bench_echo, line, make_key, measure, start
+from bench.run import ISSUER, announce_workspace, bench_echo, make_key, measure, percentile, start
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jitdev.nats import NatsInstance
@@ -37,6 +42,7 @@ from jitdev.stack import _grpc_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1024 * 1024
+CHUNK = MiB  # the largest chunk UploadItem takes (domain.CHUNK_MAX), as the CLI sends
 
 
 def _request(i: int) -> pb.CreateRequestRequest:
@@ -68,50 +74,192 @@ async def bench_create(port: int, token: str, total: int) -> tuple[float, list[f
         return await measure(create, total, 1)
 
 
-def transfer(port: int, token: str, path: Path, out: Path) -> tuple[float, float]:
-    """Upload ``path`` against a new request in execution, download it to ``out``; seconds of each."""
-    md = (("authorization", f"Bearer {token}"),)
-    size = path.stat().st_size
+def _digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(MiB), b""):
             digest.update(block)
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        stub = evidence_pb2_grpc.EvidenceServiceStub(ch)
-        r = stub.CreateRequest(_request(0), metadata=md, timeout=30).request
-        # A provider request: the issuer records the provider's answers (acknowledge, execution).
-        stub.IssueRequest(pb.IssueRequestRequest(id=r.id), metadata=md, timeout=30)
-        stub.AcknowledgeRequest(pb.AcknowledgeRequestRequest(id=r.id), metadata=md, timeout=30)
-        stub.StartExecution(pb.StartExecutionRequest(id=r.id), metadata=md, timeout=30)
+    return digest.hexdigest()
 
-        def messages():  # type: ignore[no-untyped-def]
-            yield pb.UploadItemRequest(
-                metadata=pb.ItemMetadata(
-                    request_id=str(uuid.uuid4()),
-                    evidence_request_id=r.id,
-                    sha256=digest.hexdigest(),
-                    size_bytes=size,
-                    media_type="video/mp4",
-                    filename=path.name,
-                )
+
+def new_request_in_execution(stub: evidence_pb2_grpc.EvidenceServiceStub, md: tuple[tuple[str, str], ...]) -> str:
+    """A provider request the issuer has issued, acknowledged and started executing: it receives items."""
+    r = stub.CreateRequest(_request(0), metadata=md, timeout=30).request
+    stub.IssueRequest(pb.IssueRequestRequest(id=r.id), metadata=md, timeout=30)
+    stub.AcknowledgeRequest(pb.AcknowledgeRequestRequest(id=r.id), metadata=md, timeout=30)
+    stub.StartExecution(pb.StartExecutionRequest(id=r.id), metadata=md, timeout=30)
+    return str(r.id)
+
+
+def upload(
+    stub: evidence_pb2_grpc.EvidenceServiceStub, md: tuple[tuple[str, str], ...], request_id: str, path: Path
+) -> tuple[str, float]:
+    """Upload ``path`` (its digest computed before the clock starts) as a new item; (item id, seconds)."""
+    sha256, size = _digest(path), path.stat().st_size
+
+    def messages():  # type: ignore[no-untyped-def]
+        yield pb.UploadItemRequest(
+            metadata=pb.ItemMetadata(
+                request_id=str(uuid.uuid4()),
+                evidence_request_id=request_id,
+                sha256=sha256,
+                size_bytes=size,
+                media_type="video/mp4",
+                filename=path.name,
             )
-            with path.open("rb") as fh:
-                for block in iter(lambda: fh.read(MiB), b""):
-                    yield pb.UploadItemRequest(chunk=block)
+        )
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(CHUNK), b""):
+                yield pb.UploadItemRequest(chunk=block)
 
-        t0 = time.perf_counter()
-        item = stub.UploadItem(messages(), metadata=md, timeout=3600).item
-        t1 = time.perf_counter()
-        with out.open("wb") as fh:
-            for msg in stub.DownloadItem(
-                pb.DownloadItemRequest(item_id=item.id, purpose="benchmark"), metadata=md, timeout=3600
-            ):
-                if msg.WhichOneof("part") == "chunk":
-                    fh.write(msg.chunk)
-        t2 = time.perf_counter()
-    if out.stat().st_size != size:
-        raise RuntimeError("download size differs")
-    return t1 - t0, t2 - t1
+    t0 = time.perf_counter()
+    item = stub.UploadItem(messages(), metadata=md, timeout=3600).item
+    secs = time.perf_counter() - t0
+    if item.sha256 != sha256 or item.size_bytes != size:
+        raise RuntimeError("the item is not the uploaded file")
+    return str(item.id), secs
+
+
+def download(
+    stub: evidence_pb2_grpc.EvidenceServiceStub, md: tuple[tuple[str, str], ...], item_id: str, out: Path
+) -> float:
+    """Download the item into ``out`` (written as it arrives, as the CLI does); seconds."""
+    t0 = time.perf_counter()
+    with out.open("wb") as fh:
+        for msg in stub.DownloadItem(
+            pb.DownloadItemRequest(item_id=item_id, purpose="benchmark"), metadata=md, timeout=3600
+        ):
+            if msg.WhichOneof("part") == "chunk":
+                fh.write(msg.chunk)
+    return time.perf_counter() - t0
+
+
+def file_copy(src: Path, dst: Path) -> float:
+    """The floor: a plain copy of the same bytes on the same file system (``shutil.copyfile``)."""
+    t0 = time.perf_counter()
+    shutil.copyfile(src, dst)
+    secs = time.perf_counter() - t0
+    dst.unlink()
+    return secs
+
+
+def make_item(path: Path, megabytes: int, trial: int) -> None:
+    """``megabytes`` MiB of random bytes, different in every trial: the blob store keeps one copy of equal
+    content, so an upload of bytes it already holds would skip the rename and measure less."""
+    block = bytearray(os.urandom(MiB))
+    with path.open("wb") as fh:
+        for i in range(megabytes):
+            block[:16] = trial.to_bytes(8, "big") + i.to_bytes(8, "big")
+            fh.write(block)
+
+
+class Profiler:
+    """``--profile``: samples the service's process with py-spy while one transfer runs, and prints where
+    the time went (the frames where the samples were taken, then the functions they were in)."""
+
+    def __init__(self, pid: int, work: Path, enabled: bool) -> None:
+        self.pid, self.work, self.enabled = pid, work, enabled
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._out = work / "none"
+
+    def start(self, name: str) -> None:
+        if not self.enabled:
+            return
+        self._out = self.work / f"profile-{name}.txt"
+        spy = Path(sys.executable).parent / "py-spy"
+        cmd = [str(spy), "record", "--pid", str(self.pid), "--rate", "500", "--format", "raw", "--nonblocking"]
+        self._proc = subprocess.Popen(
+            [*cmd, "-o", str(self._out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        time.sleep(1.0)  # py-spy attaches
+
+    def stop(self, name: str, top: int = 12) -> None:
+        if self._proc is None:
+            return
+        self._proc.send_signal(signal.SIGINT)
+        self._proc.wait(timeout=60)
+        self._proc = None
+        self_time: Counter[str] = Counter()
+        inclusive: Counter[str] = Counter()
+        total = 0
+        for row in self._out.read_text().splitlines():
+            stack, _, count = row.rpartition(" ")
+            frames = [f for f in stack.split(";") if "(" in f]
+            if not frames or not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            self_time[frames[-1]] += n
+            for f in {f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0] + ")" for f in frames}:
+                inclusive[f] += n
+        print(f"# profile {name}: {total} samples of the service's threads, raw stacks in {self._out}", flush=True)
+        for frame, n in self_time.most_common(top):
+            print(f"#   self {100 * n / max(total, 1):5.1f}%  {frame}", flush=True)
+        for frame, n in inclusive.most_common(top * 2):
+            print(f"#   incl {100 * n / max(total, 1):5.1f}%  {frame}", flush=True)
+
+
+async def serve_stream_floor(port: int) -> None:
+    """The transport's floor: a bare grpc.aio server that consumes a client stream of bytes (Sink) or sends
+    one (Source), with the same message sizes as the evidence service."""
+
+    async def sink(messages: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+        received = 0
+        async for message in messages:
+            received += len(message)
+        return received.to_bytes(8, "big")
+
+    async def source(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        block = os.urandom(CHUNK)
+        for _ in range(int.from_bytes(request, "big")):
+            yield block
+
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 8 * MiB)])
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Stream",
+        {"Sink": grpc.stream_unary_rpc_method_handler(sink), "Source": grpc.unary_stream_rpc_method_handler(source)},
+    )
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+def stream_floor(port: int, pid: int, path: Path) -> tuple[float, float, float, float]:
+    """Seconds to send ``path`` to the bare server (process ``pid``) in 1 MiB messages, and to receive as
+    many bytes back; then the server's CPU seconds for each."""
+    chunks = -(-path.stat().st_size // CHUNK)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+        sink, source = ch.stream_unary("/bench.Stream/Sink"), ch.unary_stream("/bench.Stream/Source")
+
+        def blocks():  # type: ignore[no-untyped-def]
+            with path.open("rb") as fh:
+                yield from iter(lambda: fh.read(CHUNK), b"")
+
+        cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+        sink(blocks(), timeout=3600)
+        cpu1, t1 = cpu_seconds(pid), time.perf_counter()
+        with (path.parent / "floor-down.bin").open("wb") as fh:
+            for block in source(chunks.to_bytes(8, "big"), timeout=3600):
+                fh.write(block)
+        cpu2, t2 = cpu_seconds(pid), time.perf_counter()
+    (path.parent / "floor-down.bin").unlink()
+    return t1 - t0, t2 - t1, cpu1 - cpu0, cpu2 - cpu1
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux ``/proc``): what a transfer cost the service,
+    which a busy machine stretches much less than the wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def mb_line(name: str, size_mb: float, secs: list[float], floor_mb_s: float | None) -> str:
+    """The median of the trials' MB/s, their spread (min..max) and the ratio to the floor's median."""
+    rates = [size_mb / s for s in secs]
+    mb_s = statistics.median(rates)
+    ratio = "" if floor_mb_s is None else f" ratio={mb_s / floor_mb_s:.3f}"
+    return f"BENCH {name} mb_s={mb_s:.0f} spread_mb_s={min(rates):.0f}..{max(rates):.0f}{ratio} trials={len(rates)}"
 
 
 async def serve(port: int, db_url: str, nats_url: str, jwks: dict[str, object], state: Path, issuer: str) -> None:
@@ -138,8 +286,12 @@ async def serve(port: int, db_url: str, nats_url: str, jwks: dict[str, object], 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--requests", type=int, default=1000, help="CreateRequest calls measured")
-    p.add_argument("--megabytes", type=int, default=200, help="size of the item moved up and down")
+    p.add_argument("--requests", type=int, default=300, help="CreateRequest calls (and echo calls) per trial")
+    p.add_argument("--megabytes", type=int, default=200, help="size of the item moved up and down, in MiB")
+    p.add_argument("--trials", type=int, default=5, help="interleaved trials per figure (default 5)")
+    p.add_argument(
+        "--profile", action="store_true", help="sample the service with py-spy during one upload and one download"
+    )
     sub = p.add_subparsers(dest="cmd")
     s = sub.add_parser("serve", help="(internal) run the evidence service for the benchmark")
     s.add_argument("--port", type=int, required=True)
@@ -147,59 +299,134 @@ def main() -> int:
     s.add_argument("--nats", required=True)
     s.add_argument("--jwks", type=Path, required=True)
     s.add_argument("--issuer", required=True)
+    f = sub.add_parser("serve-stream", help="(internal) run the bare gRPC byte stream server")
+    f.add_argument("--port", type=int, required=True)
     a = p.parse_args()
     if a.cmd == "serve":
         import json
 
         asyncio.run(serve(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.jwks.parent, a.issuer))
         return 0
-    import sys
+    if a.cmd == "serve-stream":
+        asyncio.run(serve_stream_floor(a.port))
+        return 0
 
     work = Path(tempfile.mkdtemp(prefix="jit-bench-evidence-"))
     jwks, token = make_key(work)
+    md = (("authorization", f"Bearer {token}"),)
     nats_i = NatsInstance(free_port(), work / "nats", work / "nats.log").start()
     procs = []
     try:
         asyncio.run(announce_workspace(nats_i.url))
-        echo_port = free_port()
+        echo_port, stream_port, port = free_port(), free_port(), free_port()
         procs.append(start(["echo"], work / "echo.log", echo_port))
-        wait_until(lambda: _grpc_port(echo_port), 30, "echo server")
-        rps, lat = asyncio.run(bench_echo(echo_port, a.requests, 1))
-        floor = statistics.median(lat)
-        print(line("evidence_grpc_echo_floor_c1", rps, lat, floor), flush=True)
-
-        src = work / "item.bin"
-        with src.open("wb") as fh:
-            block = os.urandom(MiB)
-            for i in range(a.megabytes):
-                fh.write(i.to_bytes(8, "big") + block[8:])
-        size_mb = src.stat().st_size / 1e6
-        t0 = time.perf_counter()
-        shutil.copyfile(src, work / "copy.bin")
-        copy_s = time.perf_counter() - t0
-        (work / "copy.bin").unlink()
-        copy_mb_s = size_mb / copy_s
-        print(f"BENCH evidence_file_copy mb_s={copy_mb_s:.0f}", flush=True)
-
-        port = free_port()
+        stream_cmd = [sys.executable, "-m", "bench.evidence", "serve-stream", "--port", str(stream_port)]
+        stream_proc = spawn(stream_cmd, work / "stream.log", cwd=ROOT)
+        procs.append(stream_proc)
         log = work / "evidence.log"
         url = f"sqlite:///{work / 'bench-evidence.db'}"
         cmd = [sys.executable, "-m", "bench.evidence", "serve", "--port", str(port), "--db", url]
         proc = spawn([*cmd, "--nats", nats_i.url, "--jwks", str(jwks), "--issuer", ISSUER], log, cwd=ROOT)
         procs.append(proc)
+        wait_until(lambda: _grpc_port(echo_port), 30, "echo server")
+        wait_until(lambda: _grpc_port(stream_port), 30, "stream server")
         wait_until(lambda: _grpc_healthy(port), 60, "evidence service", log, proc)
         time.sleep(1.0)  # let the workspace directory catch up
-        up_s, down_s = transfer(port, token, src, work / "down.bin")
-        for name, secs in (("upload", up_s), ("download", down_s)):
-            mb_s = size_mb / secs
-            print(f"BENCH evidence_{name}_sqlite mb_s={mb_s:.0f} ratio={mb_s / copy_mb_s:.3f}", flush=True)
-        rps, lat = asyncio.run(bench_create(port, token, a.requests))
-        print(line("create_evidence_request_sqlite_c1", rps, lat, floor), flush=True)
+        profiler = Profiler(proc.pid, work, a.profile)
+
+        # Interleaved trials (floor, subject, floor, subject, ...), so that a busy or quiet spell of the
+        # shared machine weighs on both; each figure is the median of its trials, printed with their spread.
+        echo_p50s: list[float] = []
+        create_p50s: list[float] = []
+        every_create: list[float] = []
+        for _ in range(a.trials):
+            _, lat = asyncio.run(bench_echo(echo_port, a.requests, 1))
+            echo_p50s.append(statistics.median(lat))
+            _, lat = asyncio.run(bench_create(port, token, a.requests))
+            create_p50s.append(statistics.median(lat))
+            every_create += lat
+        floor = statistics.median(echo_p50s)
+        print(
+            f"BENCH evidence_grpc_echo_floor_c1 p50_ms={floor:.3f} "
+            f"spread_ms={min(echo_p50s):.3f}..{max(echo_p50s):.3f} ratio_p50=1.00 trials={a.trials}",
+            flush=True,
+        )
+        p50 = statistics.median(create_p50s)
+        print(
+            f"BENCH create_evidence_request_sqlite_c1 p50_ms={p50:.3f} "
+            f"spread_ms={min(create_p50s):.3f}..{max(create_p50s):.3f} p99_ms={percentile(every_create, 0.99):.3f} "
+            f"ratio_p50={p50 / floor:.2f} trials={a.trials}",
+            flush=True,
+        )
+
+        src = work / "item.bin"
+        copies: list[float] = []
+        ups: list[float] = []
+        downs: list[float] = []
+        floor_ups: list[float] = []
+        floor_downs: list[float] = []
+        up_cpu: list[float] = []
+        down_cpu: list[float] = []
+        floor_up_cpu: list[float] = []
+        floor_down_cpu: list[float] = []
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            stub = evidence_pb2_grpc.EvidenceServiceStub(ch)
+            request_id = new_request_in_execution(stub, md)
+            for trial in range(a.trials):
+                make_item(src, a.megabytes, trial)
+                copies.append(file_copy(src, work / "copy.bin"))
+                up, down, cpu_up, cpu_down = stream_floor(stream_port, stream_proc.pid, src)
+                floor_ups.append(up)
+                floor_downs.append(down)
+                floor_up_cpu.append(cpu_up)
+                floor_down_cpu.append(cpu_down)
+                profiler.start("upload")
+                cpu = cpu_seconds(proc.pid)
+                item_id, secs = upload(stub, md, request_id, src)
+                up_cpu.append(cpu_seconds(proc.pid) - cpu)
+                profiler.stop("upload")
+                ups.append(secs)
+                copies.append(file_copy(src, work / "copy.bin"))
+                profiler.start("download")
+                cpu = cpu_seconds(proc.pid)
+                downs.append(download(stub, md, item_id, work / "down.bin"))
+                down_cpu.append(cpu_seconds(proc.pid) - cpu)
+                profiler.stop("download")
+                profiler.enabled = False
+                if _digest(work / "down.bin") != _digest(src):
+                    raise RuntimeError("the downloaded bytes are not the uploaded ones")
+                (work / "down.bin").unlink()
+        size_mb = src.stat().st_size / 1e6
+        copy_mb_s = statistics.median(size_mb / s for s in copies)
+        print(mb_line("evidence_file_copy", size_mb, copies, None), flush=True)
+        print(mb_line("evidence_grpc_stream_floor_up", size_mb, floor_ups, copy_mb_s), flush=True)
+        print(mb_line("evidence_grpc_stream_floor_down", size_mb, floor_downs, copy_mb_s), flush=True)
+        print(mb_line("evidence_upload_sqlite", size_mb, ups, copy_mb_s), flush=True)
+        print(mb_line("evidence_download_sqlite", size_mb, downs, copy_mb_s), flush=True)
+        up_floor = statistics.median(size_mb / s for s in floor_ups)
+        down_floor = statistics.median(size_mb / s for s in floor_downs)
+        print(
+            f"# next to the bare gRPC stream: upload {statistics.median(size_mb / s for s in ups) / up_floor:.3f}, "
+            f"download {statistics.median(size_mb / s for s in downs) / down_floor:.3f}",
+            flush=True,
+        )
+        for name, cpu, floor_cpu in (("upload", up_cpu, floor_up_cpu), ("download", down_cpu, floor_down_cpu)):
+            per_mib = [1000 * c / a.megabytes for c in cpu]
+            floor_per_mib = [1000 * c / a.megabytes for c in floor_cpu]
+            print(
+                f"# CPU time per MiB, {name}: the service {statistics.median(per_mib):.2f} ms "
+                f"({min(per_mib):.2f}..{max(per_mib):.2f}), the bare stream server "
+                f"{statistics.median(floor_per_mib):.2f} ms ({min(floor_per_mib):.2f}..{max(floor_per_mib):.2f})",
+                flush=True,
+            )
     finally:
         for proc in procs:
             terminate(proc)
         nats_i.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if a.profile:
+            print(f"# profiles kept in {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -22,15 +22,18 @@ declared ones, so a failed or cut upload leaves no blob behind (``abort`` remove
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import hmac
+import io
 import logging
 import os
 import secrets
 import struct
 import uuid
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Generator
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -43,6 +46,8 @@ SEGMENT = 1024 * 1024
 _NONCE = 12
 _TAG = 16
 _HEADER = struct.Struct(">I")
+#: The threads that hash, seal and write uploads, and read and open downloads, off the event loop.
+_WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-blobs")
 
 
 class BlobCorrupt(Exception):
@@ -80,6 +85,22 @@ def blob_key_for(workspace_id: str, data_key: bytes, sha256_hex: str) -> str:
     return f"{workspace_id}/{data_key_id(data_key)}/{name[:2]}/{name}"
 
 
+def _read_into(fh: io.RawIOBase, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``fh``; the number of bytes read (fewer only at the end of the file)."""
+    filled = 0
+    while filled < len(buffer):
+        n = fh.readinto(buffer[filled:])
+        if not n:
+            break
+        filled += n
+    return filled
+
+
+def _read_exactly(fh: io.RawIOBase, size: int) -> bytes:
+    buffer = bytearray(size)
+    return bytes(buffer[: _read_into(fh, memoryview(buffer))])
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -100,32 +121,50 @@ class BlobStore:
         path = self.path(blob_key)
         aead = AESGCM(data_key)
         try:
-            fh = path.open("rb")
+            fh = path.open("rb", buffering=0)
         except FileNotFoundError as exc:
             raise BlobCorrupt(f"blob {blob_key} is missing") from exc
+        sealed = bytearray(SEGMENT + _TAG)  # each segment's ciphertext is read into this one buffer
         with fh:
-            if fh.read(len(MAGIC)) != MAGIC:
+            if _read_exactly(fh, len(MAGIC)) != MAGIC:
                 raise BlobCorrupt("not an evidence blob (bad header)")
             index = 0
-            header = fh.read(_NONCE + _HEADER.size)
+            header = _read_exactly(fh, _NONCE + _HEADER.size)
             while header:
                 if len(header) != _NONCE + _HEADER.size:
                     raise BlobCorrupt(f"segment {index} is truncated")
                 nonce, (length,) = header[:_NONCE], _HEADER.unpack(header[_NONCE:])
                 if length > SEGMENT + _TAG:
                     raise BlobCorrupt(f"segment {index} has an impossible length")
-                ct = fh.read(length)
-                if len(ct) != length:
+                ct = memoryview(sealed)[:length]
+                if _read_into(fh, ct) != length:
                     raise BlobCorrupt(f"segment {index} is truncated")
-                header = fh.read(_NONCE + _HEADER.size)
+                header = _read_exactly(fh, _NONCE + _HEADER.size)
                 last = not header
                 try:
-                    yield aead.decrypt(nonce, ct, _aad(blob_key, index, last))
+                    plaintext = aead.decrypt(nonce, ct, _aad(blob_key, index, last))
                 except InvalidTag as exc:
                     raise BlobCorrupt(f"segment {index} fails authentication (changed, moved or truncated)") from exc
+                yield plaintext
                 index += 1
             if index == 0:
                 raise BlobCorrupt("blob has no segment")
+
+    async def read_ahead(self, blob_key: str, data_key: bytes) -> AsyncGenerator[bytes, None]:
+        """``read`` in a worker thread, one segment ahead of the caller: the next segment is read and opened
+        while the caller sends this one. Raises BlobCorrupt as ``read`` does."""
+        segments = self.read(blob_key, data_key)
+        job = _WORKERS.submit(next, segments, None)
+        try:
+            while (segment := await asyncio.wrap_future(job)) is not None:
+                job = _WORKERS.submit(next, segments, None)
+                yield segment
+        finally:
+            # Closed once no worker holds it: at once, or when the segment being read is done.
+            if job.cancel() or job.done():
+                segments.close()
+            else:
+                job.add_done_callback(lambda _job: segments.close())
 
     def digest(self, blob_key: str, data_key: bytes) -> tuple[str, int]:
         """Decrypt the whole blob and return (sha256 hex, size) of the plaintext."""
@@ -149,6 +188,12 @@ class BlobWriter:
 
     Segments are bound to the blob key named by the *declared* digest (checked against the computed one in
     ``commit``); the last segment is held back until ``commit`` so it can be sealed with the last flag.
+
+    Each byte is touched once on its way in: hashed, then sealed from the chunk it arrived in (a segment is
+    only joined from pieces when the chunks do not fall on its boundary) into a reused ciphertext buffer,
+    which is written to the file; no growing buffer, no copy per segment. ``write_async`` does this in a
+    worker thread while the caller receives the next chunk (SHA-256 and AES-GCM release the GIL), one chunk
+    at a time, so memory stays bounded by a few segments. The file is fsynced once, in ``commit``.
     """
 
     def __init__(self, store: BlobStore, workspace_id: str, data_key: bytes) -> None:
@@ -158,9 +203,14 @@ class BlobWriter:
         self._aead = AESGCM(data_key)
         self._hash = hashlib.sha256()
         self.size = 0
-        self._pending = bytearray()
+        #: Bytes handed to ``write_async``, counted as they arrive (``size`` counts what was hashed).
+        self.received = 0
+        self._held: list[memoryview] = []  # plaintext not sealed yet: at most one segment
+        self._held_size = 0
+        self._sealed = bytearray(SEGMENT + _TAG)  # the ciphertext of one segment, reused
         self._index = 0
         self._blob_key = ""
+        self._job: concurrent.futures.Future[None] | None = None
         self.tmp_path = store.tmp / f"{uuid.uuid4().hex}.part"
         self._fh = self.tmp_path.open("xb")
         self._fh.write(MAGIC)
@@ -173,19 +223,48 @@ class BlobWriter:
     def write(self, data: bytes) -> None:
         if not self._blob_key:
             raise RuntimeError("declare() the digest first")
+        if not isinstance(data, bytes):
+            data = bytes(data)  # held below until sealed: never a buffer its owner may change meanwhile
         self._hash.update(data)
         self.size += len(data)
-        self._pending += data
-        # Keep at least one byte back: the last segment is only sealed in commit(), flagged as last.
-        while len(self._pending) > SEGMENT:
-            self._seal(bytes(self._pending[:SEGMENT]), last=False)
-            del self._pending[:SEGMENT]
+        view = memoryview(data)
+        while view:
+            # Keep at least one byte back: the last segment is only sealed in commit(), flagged as last.
+            if self._held_size == SEGMENT:
+                self._seal_held(last=False)
+            take = min(SEGMENT - self._held_size, len(view))
+            self._held.append(view[:take])
+            self._held_size += take
+            view = view[take:]
 
-    def _seal(self, plaintext: bytes, *, last: bool) -> None:
+    def _seal_held(self, *, last: bool) -> None:
+        plaintext = self._held[0] if len(self._held) == 1 else b"".join(self._held)
         nonce = secrets.token_bytes(_NONCE)
-        ct = self._aead.encrypt(nonce, plaintext, _aad(self._blob_key, self._index, last))
-        self._fh.write(nonce + _HEADER.pack(len(ct)) + ct)
+        sealed = memoryview(self._sealed)[: self._held_size + _TAG]
+        self._aead.encrypt_into(nonce, plaintext, _aad(self._blob_key, self._index, last), sealed)
+        self._fh.write(nonce + _HEADER.pack(len(sealed)))
+        self._fh.write(sealed)
+        self._held.clear()
+        self._held_size = 0
         self._index += 1
+
+    async def write_async(self, data: bytes) -> None:
+        """``write`` in a worker thread, overlapped with whatever the caller does until its next call: it
+        waits for the previous chunk first, so one chunk at a time is in the worker's hands. A failure of
+        a chunk is raised by the next call (or by ``commit_async``)."""
+        await self._finish_job()
+        self.received += len(data)
+        self._job = _WORKERS.submit(self.write, data)
+
+    async def _finish_job(self) -> None:
+        if self._job is not None:
+            await asyncio.wrap_future(self._job)
+            self._job = None
+
+    async def commit_async(self, declared_sha256: str, declared_size: int) -> tuple[str, bool]:
+        """``commit`` once the last chunk is written, in a worker thread (the fsync)."""
+        await self._finish_job()
+        return await asyncio.wrap_future(_WORKERS.submit(self.commit, declared_sha256, declared_size))
 
     def commit(self, declared_sha256: str, declared_size: int) -> tuple[str, bool]:
         """Check the digest and size; rename into place. Returns (blob key, whether a blob with the same
@@ -199,8 +278,7 @@ class BlobWriter:
                 raise DigestMismatch(
                     "metadata.sha256", f"the received bytes have SHA-256 {digest}, not the declared one"
                 )
-            self._seal(bytes(self._pending), last=True)
-            self._pending.clear()
+            self._seal_held(last=True)
             self._fh.flush()
             os.fsync(self._fh.fileno())
             self._fh.close()
@@ -218,10 +296,15 @@ class BlobWriter:
             raise
 
     def abort(self) -> None:
-        """Forget the upload: close and remove the temporary file. Safe to call twice."""
+        """Forget the upload: close and remove the temporary file. Safe to call twice, and while a chunk is
+        still in the worker's hands (it waits for that chunk, at most one segment's work)."""
         if self._done:
             return
         self._done = True
+        job, self._job = self._job, None
+        if job is not None and not job.cancel():
+            with contextlib.suppress(BaseException):
+                job.result()
         with contextlib.suppress(Exception):
             self._fh.close()
         with contextlib.suppress(FileNotFoundError):

@@ -362,13 +362,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 n += 1
                 if msg.WhichOneof("part") != "chunk":
                     raise InvalidArgument.one(f"messages[{n}]", "after the metadata, only chunks may follow")
-                if len(msg.chunk) > domain.CHUNK_MAX:
+                chunk = msg.chunk  # each read of the field is a copy of its bytes: read it once
+                if len(chunk) > domain.CHUNK_MAX:
                     raise InvalidArgument.one(f"messages[{n}].chunk", f"must be at most {domain.CHUNK_MAX} bytes")
-                if writer.size + len(msg.chunk) > cmd.size_bytes:
+                if writer.received + len(chunk) > cmd.size_bytes:
                     raise InvalidArgument.one("metadata.size_bytes", "more bytes arrived than declared")
-                writer.write(msg.chunk)
+                # Hashed, sealed and written in a worker thread while the next chunk arrives.
+                await writer.write_async(chunk)
             try:
-                blob_key, existed = await asyncio.to_thread(writer.commit, cmd.sha256, cmd.size_bytes)
+                blob_key, existed = await writer.commit_async(cmd.sha256, cmd.size_bytes)
             except blobs.DigestMismatch as exc:
                 raise InvalidArgument.one(exc.field, str(exc)) from None
             committed = True
@@ -526,18 +528,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             principal, found, self._entry(principal, custody.Action.DOWNLOADED, now, item.sha256, request.purpose)
         )
         yield pb.DownloadItemResponse(item=item_to_pb(item, e.seq))  # never restricted: refused above
-        reader = self.blobs.read(item.blob_key, data_key)
+        segments = self.blobs.read_ahead(item.blob_key, data_key)
         try:
-            while True:
-                chunk = await asyncio.to_thread(next, reader, None)
-                if chunk is None:
-                    break
+            async for chunk in segments:
                 yield pb.DownloadItemResponse(chunk=chunk)
         except blobs.BlobCorrupt as exc:
             log.error("evidence item %s is corrupt: %s", item.id, exc)
             raise _DataLoss(f"evidence item {item.id} fails its integrity check; run verify") from None
         finally:
-            reader.close()
+            await segments.aclose()
 
     async def GetItem(self, request: pb.GetItemRequest, context: Any) -> pb.GetItemResponse:
         principal = auth.current()

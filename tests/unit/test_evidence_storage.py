@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from dataclasses import replace
@@ -156,3 +157,136 @@ def test_identical_content_is_shared_only_under_the_same_data_key(tmp_path: Path
     a, b, c = put(store, b"same bytes"), put(store, b"same bytes", key=other), put(store, b"same bytes")
     assert a == c and a != b
     assert b"".join(store.read(a, KEY)) == b"".join(store.read(b, other)) == b"same bytes"
+
+
+# -- streaming: hashed, sealed and written off the event loop; read one segment ahead --------------------
+
+
+def _segments_by_hand(blob_key: str, key: bytes, data: bytes) -> bytes:
+    """A blob in the stored format, sealed segment by segment as the format says (not by BlobWriter)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    pieces = [data[i : i + blobs.SEGMENT] for i in range(0, len(data), blobs.SEGMENT)] or [b""]
+    out = bytearray(blobs.MAGIC)
+    for index, piece in enumerate(pieces):
+        nonce = os.urandom(12)
+        ct = AESGCM(key).encrypt(nonce, piece, blobs._aad(blob_key, index, index == len(pieces) - 1))
+        out += nonce + len(ct).to_bytes(4, "big") + ct
+    return bytes(out)
+
+
+@pytest.mark.parametrize("size", [0, 5, blobs.SEGMENT, 2 * blobs.SEGMENT + 3])
+def test_the_blob_format_is_unchanged_both_ways(tmp_path: Path, size: int) -> None:
+    """Blobs stored before the streaming writer open, and the writer's blobs are segments of the same format."""
+    store = blobs.BlobStore(tmp_path)
+    data = os.urandom(size)
+    digest = hashlib.sha256(data).hexdigest()
+    blob_key = blobs.blob_key_for("jit-demo", KEY, digest)
+    store.path(blob_key).parent.mkdir(parents=True)
+    store.path(blob_key).write_bytes(_segments_by_hand(blob_key, KEY, data))
+    assert b"".join(store.read(blob_key, KEY)) == data
+    store.remove(blob_key)
+    assert put(store, data) == blob_key
+    raw = store.path(blob_key).read_bytes()
+    lengths = []
+    at = len(blobs.MAGIC)
+    while at < len(raw):
+        n = int.from_bytes(raw[at + 12 : at + 16], "big")
+        lengths.append(n - 16)
+        at += 16 + n
+    assert lengths == [len(p) for p in ([data[i : i + blobs.SEGMENT] for i in range(0, size, blobs.SEGMENT)] or [b""])]
+
+
+async def _upload(store: blobs.BlobStore, chunks: list[bytes]) -> str:
+    data = b"".join(chunks)
+    digest = hashlib.sha256(data).hexdigest()
+    w = store.writer("jit-demo", KEY)
+    w.declare(digest)
+    for chunk in chunks:
+        await w.write_async(chunk)
+    assert w.received == len(data)
+    blob_key, _ = await w.commit_async(digest, len(data))
+    return blob_key
+
+
+def test_an_upload_streamed_off_the_event_loop_round_trips_whatever_the_chunks(tmp_path: Path) -> None:
+    """Chunks on and off the segment boundary, a mutable buffer among them (copied, never held)."""
+    store = blobs.BlobStore(tmp_path)
+    buffer = bytearray(os.urandom(1000))
+    chunks = [os.urandom(blobs.SEGMENT), os.urandom(7), bytes(buffer), os.urandom(blobs.SEGMENT - 1), os.urandom(3)]
+
+    async def run() -> list[bytes]:
+        blob_key = await _upload(store, [*chunks[:2], buffer, *chunks[3:]])
+        return [segment async for segment in store.read_ahead(blob_key, KEY)]
+
+    segments = asyncio.run(run())
+    assert b"".join(segments) == b"".join(chunks)
+    assert [len(s) for s in segments] == [blobs.SEGMENT, blobs.SEGMENT, sum(map(len, chunks)) - 2 * blobs.SEGMENT]
+    assert store.temp_files() == []
+
+
+def test_a_wrong_digest_streamed_leaves_nothing(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+
+    async def run() -> None:
+        w = store.writer("jit-demo", KEY)
+        w.declare("0" * 64)
+        await w.write_async(os.urandom(blobs.SEGMENT + 1))
+        await w.commit_async("0" * 64, blobs.SEGMENT + 1)
+
+    with pytest.raises(blobs.DigestMismatch):
+        asyncio.run(run())
+    assert store.temp_files() == []
+    assert not (tmp_path / "blobs").exists() or not any((tmp_path / "blobs").rglob("*"))
+
+
+def test_aborting_while_a_chunk_is_being_sealed_removes_the_temporary_file(tmp_path: Path) -> None:
+    """An upload cut while the worker still seals its last chunk: abort waits for that chunk, then removes."""
+    store = blobs.BlobStore(tmp_path)
+
+    async def run() -> None:
+        w = store.writer("jit-demo", KEY)
+        w.declare("a" * 64)
+        for _ in range(3):
+            await w.write_async(os.urandom(blobs.SEGMENT))
+        w.abort()  # the third chunk may still be in the worker's hands
+        w.abort()
+
+    asyncio.run(run())
+    assert store.temp_files() == []
+
+
+def test_a_download_stopped_early_closes_the_blob(tmp_path: Path) -> None:
+    """A client that goes away after one segment: the reader one segment ahead is closed, its file too."""
+    store = blobs.BlobStore(tmp_path)
+    data = os.urandom(3 * blobs.SEGMENT)
+    blob_key = put(store, data)
+    fds = len(os.listdir("/proc/self/fd"))
+
+    async def run() -> bytes:
+        segments = store.read_ahead(blob_key, KEY)
+        first = await anext(segments)
+        await segments.aclose()
+        # The segment read ahead finishes in its worker, then the file is closed (waited for, not timed).
+        for _ in range(1000):
+            if len(os.listdir("/proc/self/fd")) == fds:
+                break
+            await asyncio.sleep(0.01)
+        return first
+
+    assert asyncio.run(run()) == data[: blobs.SEGMENT]
+    assert len(os.listdir("/proc/self/fd")) == fds
+
+
+def test_a_changed_blob_fails_authentication_when_read_ahead(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+    blob_key = put(store, os.urandom(2 * blobs.SEGMENT + 5))
+    raw = bytearray(store.path(blob_key).read_bytes())
+    raw[-1] ^= 0x80
+    store.path(blob_key).write_bytes(bytes(raw))
+
+    async def run() -> int:
+        return len([s async for s in store.read_ahead(blob_key, KEY)])
+
+    with pytest.raises(blobs.BlobCorrupt):
+        asyncio.run(run())
