@@ -30,9 +30,11 @@ from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as ev
 from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
+from jit.preservation.v1 import scorecard_pb2 as sc
 from jit.tasks.v1 import tasks_pb2 as tk
 from jit.victims.v1 import statistics_pb2 as st
 from jit.victims.v1 import victims_pb2 as vc
+from jitlib import scorecard as scorecards
 from jitlib import stats
 from services.console import present
 from services.console.actions import TABLES, FormError, build_request, pseudonyms
@@ -523,6 +525,45 @@ class Console:
             body, media_type=media, headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
         )
 
+    # ------------------------------------------------------------ the scorecard per platform
+
+    @staticmethod
+    def _scorecard_request(c: Ctx, ws: str) -> sc.GetScorecardRequest:
+        try:
+            k = int(c.request.query_params.get("k") or 0)
+        except ValueError:
+            raise Refused(INVALID, "Refused: k must be a whole number, 5 or more.") from None
+        return sc.GetScorecardRequest(workspace_id=ws, k=k)
+
+    async def scorecard(self, c: Ctx) -> Response:
+        """How each platform answered in the workspace (what the user may read), small cells suppressed by
+        the service, and its chart."""
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        answer = await self.backend.call("scorecard", "GetScorecard", self._scorecard_request(c, ws), c.token)
+        return self.render(
+            c.request,
+            "scorecard.html",
+            user=c.user,
+            ws=ws,
+            k=answer.k,
+            platforms=answer.platforms,
+            answers=scorecards.answer_rows(answer),
+            refusals=scorecards.refusal_rows(answer),
+            reuploads=scorecards.reupload_rows(answer),
+            chart=f"/w/{ws}/scorecard/chart.png?{c.request.url.query}",
+            suppressed=stats.SUPPRESSED,
+        )
+
+    async def scorecard_chart(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        answer = await self.backend.call("scorecard", "GetScorecard", self._scorecard_request(c, ws), c.token)
+        png = scorecards.chart_png(answer, f"Platform scorecard: {ws} (k = {answer.k})")
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
     # ------------------------------------------------------------ actions on any record
 
     async def act(self, c: Ctx) -> Response:
@@ -654,6 +695,8 @@ class Console:
             Route("/w/{ws}/victims", g(self.victims)),
             Route("/w/{ws}/statistics", g(self.statistics)),
             Route("/w/{ws}/statistics/chart.png", g(self.statistics_chart)),
+            Route("/w/{ws}/scorecard", g(self.scorecard)),
+            Route("/w/{ws}/scorecard/chart.png", g(self.scorecard_chart)),
             Route("/w/{ws}/evaluation.{kind}", g(self.evaluation)),
             Route("/victims/{id}", g(self.victim)),
             Route("/victims/{id}/identity", g(self.victim_identity), methods=["POST"]),
