@@ -70,7 +70,7 @@ async def bench_echo(port: int, total: int, concurrency: int) -> tuple[float, li
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
         echo = ch.unary_unary("/bench.Echo/Echo")
         payload = b"x" * 200  # about the size of a CreateTask request
-        await measure(lambda i: echo(payload), 200, concurrency)  # warm-up
+        await measure(lambda i: echo(payload), 100, concurrency)  # warm-up
         return await measure(lambda i: echo(payload), total, concurrency)
 
 
@@ -187,10 +187,28 @@ def start(args: list[str], log: Path, port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
+def trial_line(name: str, trials: list[tuple[float, list[float]]], floor_p50: float) -> str:
+    """One figure from its interleaved trials: calls per second and p50 as the median of the trials' own,
+    the spread of the trials' p50s (min..max), p99 over every call of every trial, and the ratio of the
+    p50 to the floor's (the median of its trials' p50s at the same concurrency)."""
+    p50s = [statistics.median(lat) for _, lat in trials]
+    every = [x for _, lat in trials for x in lat]
+    rps = statistics.median(r for r, _ in trials)
+    p50 = statistics.median(p50s)
+    return (
+        f"BENCH {name} rps={rps:.0f} p50_ms={p50:.3f} spread_ms={min(p50s):.3f}..{max(p50s):.3f} "
+        f"p99_ms={percentile(every, 0.99):.3f} ratio_p50={p50 / floor_p50:.2f} trials={len(trials)}"
+    )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--requests", type=int, default=2000, help="calls per measurement")
+    p.add_argument("--requests", type=int, default=1000, help="calls per trial")
+    p.add_argument("--trials", type=int, default=3, help="interleaved trials per figure (default 3)")
     p.add_argument("--backends", default="sqlite,postgresql")
+    p.add_argument("--concurrency", default="1,16")
+    p.add_argument("--no-victim", action="store_true", help="skip the CreateTask naming a victim")
+    p.add_argument("--profile", type=Path, help="profile each tasks service (pyinstrument); reports go here")
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="jit-bench-"))
     jwks, token = make_key(work)
@@ -202,11 +220,7 @@ def main() -> int:
         echo_port = free_port()
         procs.append(start(["echo"], work / "echo.log", echo_port))
         wait_until(lambda: _port_ready(echo_port), 30, "echo server")
-        floors = {}
-        for c in (1, 16):
-            rps, lat = asyncio.run(bench_echo(echo_port, a.requests, c))
-            floors[c] = statistics.median(lat)
-            print(line(f"grpc_echo_floor_c{c}", rps, lat, floors[c]), flush=True)
+        services: dict[str, int] = {}
         for backend in a.backends.split(","):
             if backend == "sqlite":
                 url = f"sqlite:///{work / 'bench-tasks.db'}"
@@ -215,23 +229,37 @@ def main() -> int:
                     pg.start()
                 url = pg.create_database(f"bench_{uuid.uuid4().hex[:8]}")
             port = free_port()
-            proc = start(
-                ["tasks", "--db", url, "--nats", nats_i.url, "--jwks", str(jwks), "--issuer", ISSUER],
-                work / f"tasks-{backend}.log",
-                port,
-            )
+            args = ["tasks", "--db", url, "--nats", nats_i.url, "--jwks", str(jwks), "--issuer", ISSUER]
+            if a.profile is not None:
+                a.profile.mkdir(parents=True, exist_ok=True)
+                args += ["--profile", str(a.profile.resolve() / f"tasks-{backend}.txt")]
+            log = work / f"tasks-{backend}.log"
+            proc = start(args, log, port)
             procs.append(proc)
-            wait_until(lambda port=port: _grpc_healthy(port), 60, "tasks service", work / f"tasks-{backend}.log", proc)
-            time.sleep(1.0)  # let the workspace directory catch up
-            for c in (1, 16):
-                rps, lat = asyncio.run(bench_create(port, token, a.requests, c))
-                print(line(f"create_task_{backend}_c{c}", rps, lat, floors[c]), flush=True)
-                rps, lat = asyncio.run(bench_create(port, token, a.requests, c, victim=BENCH_VICTIM))
-                print(line(f"create_task_victim_{backend}_c{c}", rps, lat, floors[c]), flush=True)
-            terminate(proc)
+            wait_until(lambda port=port: _grpc_healthy(port), 60, "tasks service", log, proc)
+            services[backend] = port
+        time.sleep(1.0)  # let the workspace directory and the victims' pseudonyms catch up
+        victims = ("",) if a.no_victim else ("", BENCH_VICTIM)
+        for c in (int(x) for x in a.concurrency.split(",")):
+            # Interleaved trials: floor, subject, floor, subject, ... so a busy or quiet spell of the shared
+            # machine weighs on the floor and on every subject alike.
+            floor: list[tuple[float, list[float]]] = []
+            figures: dict[str, list[tuple[float, list[float]]]] = {}
+            for _ in range(a.trials):
+                for backend, port in services.items():
+                    for victim in victims:
+                        floor.append(asyncio.run(bench_echo(echo_port, a.requests, c)))
+                        name = f"create_task_{'victim_' if victim else ''}{backend}_c{c}"
+                        figures.setdefault(name, []).append(
+                            asyncio.run(bench_create(port, token, a.requests, c, victim=victim))
+                        )
+            floor_p50 = statistics.median(statistics.median(lat) for _, lat in floor)
+            print(trial_line(f"grpc_echo_floor_c{c}", floor, floor_p50), flush=True)
+            for name, trials in figures.items():
+                print(trial_line(name, trials, floor_p50), flush=True)
     finally:
         for proc in procs:
-            terminate(proc)
+            terminate(proc, timeout=120 if a.profile else 20)  # a profiler writes its report at exit
         nats_i.stop()
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)

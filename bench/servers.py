@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -36,7 +39,11 @@ async def serve_tasks(port: int, db_url: str, nats_url: str, jwks: dict, issuer:
     cache.set_keys(jwks)
     verifier = TokenVerifier(issuer=issuer, audience="jit-services", jwks=cache, algorithms=["RS256"])
     common = CommonSettings(nats_url=nats_url, oidc_issuer=issuer, state_dir=state)
-    app = ServiceApp(spec(), TasksSettings(listen=f"127.0.0.1:{port}", database_url=db_url), common, verifier=verifier)
+    # A consumer group per database: each tasks service of a run reads every event (the victims announced)
+    # into its own database, as two separate nodes would.
+    group = f"tasks-{hashlib.sha256(db_url.encode()).hexdigest()[:8]}"
+    settings = TasksSettings(listen=f"127.0.0.1:{port}", database_url=db_url, consumer_group=group)
+    app = ServiceApp(spec(), settings, common, verifier=verifier)
     await app.run_until_signalled()
 
 
@@ -78,15 +85,29 @@ def main() -> None:
     p.add_argument("--nats", default="")
     p.add_argument("--jwks", type=Path)
     p.add_argument("--issuer", default="")
+    p.add_argument("--profile", type=Path, help="profile the server with pyinstrument; its report goes here at exit")
     a = p.parse_args()
     if a.kind == "echo":
-        asyncio.run(serve_echo(a.port))
-    elif a.kind == "victims":
-        asyncio.run(serve_victims(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent))
-    elif a.kind == "messaging":
-        asyncio.run(serve_messaging(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent))
+        main_coro: Coroutine[Any, Any, None] = serve_echo(a.port)
     else:
-        asyncio.run(serve_tasks(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent))
+        serve = {"victims": serve_victims, "messaging": serve_messaging, "tasks": serve_tasks}[a.kind]
+        main_coro = serve(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent)
+    if a.profile is None:
+        asyncio.run(main_coro)
+        return
+    from pyinstrument import Profiler
+
+    # Sampled every millisecond across awaits: what the server's event loop spends its time on, the RPCs
+    # it serves and the relay alike (a PostgreSQL unit of work runs on a worker thread, not sampled here).
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    profiler.start()
+    try:
+        asyncio.run(main_coro)
+    finally:
+        profiler.stop()
+        a.profile.write_text(profiler.output_text(unicode=True, show_all=False, color=False))
+        # The whole session, for another view: pyinstrument --load=<this> -r text --show-all
+        profiler.last_session.save(str(a.profile.with_suffix(".pyisession")))
 
 
 if __name__ == "__main__":
