@@ -15,6 +15,8 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -46,6 +48,10 @@ from jitlib.policy import StoredRecord
 from jitlib.visibility import PartyIndex
 
 R = TypeVar("R")
+
+tracer = trace.get_tracer("jitlib.db")
+#: The statements of the unit of work running in this context, counted for its span (None: not counted).
+_statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("jit_db_statements", default=None)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -502,6 +508,8 @@ class Database:
                 self.url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
+        self.system = "sqlite" if self.sqlite else "postgresql"
+        _count_statements(self.engine)
         #: Copied into every session's ``info``: what the service's stores find there (``jitlib.sealing``
         #: puts its content keys here before the first session opens).
         self.info: dict[str, Any] = {}
@@ -515,8 +523,27 @@ class Database:
         if self._executor is None:
             return fn()
         loop = asyncio.get_running_loop()
-        ctx = contextvars.copy_context()  # keep the trace context for the SQL spans
+        ctx = contextvars.copy_context()  # keep the trace context for the transaction's span
         return await loop.run_in_executor(self._executor, ctx.run, fn)
+
+    def _traced(self, mode: str, unit: Callable[[], T]) -> T:
+        """Run a unit of work as one span (``db read`` or ``db write``, a child of the caller's), which
+        counts its SQL statements (``db.statement_count``): one span per transaction, not one per
+        statement, so tracing a create costs one span, not ten."""
+        if not is_instrumentation_enabled():  # e.g. the relay's idle polling
+            return unit()
+        counter = [0]
+        token = _statements.set(counter)
+        try:
+            with tracer.start_as_current_span(
+                f"db {mode}", kind=trace.SpanKind.CLIENT, attributes={"db.system": self.system}
+            ) as span:
+                try:
+                    return unit()
+                finally:
+                    span.set_attribute("db.statement_count", counter[0])
+        finally:
+            _statements.reset(token)
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in a read transaction (rolled back at the end)."""
@@ -525,7 +552,7 @@ class Database:
             with self._reader() as session:
                 return fn(session)
 
-        return await self._run(unit)
+        return await self._run(lambda: self._traced("read", unit))
 
     async def write(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in a write transaction, committed when ``fn`` returns normally."""
@@ -533,13 +560,25 @@ class Database:
 
     def write_sync(self, fn: Callable[[Session], T]) -> T:
         """``write`` in the calling thread (before the service serves, or in a worker thread)."""
-        with self._writer() as session, session.begin():
-            return fn(session)
+
+        def unit() -> T:
+            with self._writer() as session, session.begin():
+                return fn(session)
+
+        return self._traced("write", unit)
 
     def dispose(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _count_statements(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args: Any) -> None:
+        counter = _statements.get()
+        if counter is not None:
+            counter[0] += 1
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

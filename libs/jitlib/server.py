@@ -20,7 +20,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.js.api import StreamConfig
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
@@ -392,7 +391,6 @@ class ServiceApp:
         )
         if sealed:
             log.info("%s: %d rows written in clear before sealing are now sealed", self.spec.name, sealed)
-        SQLAlchemyInstrumentor().instrument(engine=database.engine)
         federation = self.common.federation()
         streams = [*self.spec.streams, workspaces.WORKSPACE_STREAM, *(federation.streams() if federation else [])]
         bus = Bus(

@@ -1,8 +1,9 @@
 """OpenTelemetry setup and W3C trace-context helpers for NATS headers.
 
-gRPC server and client spans come from opentelemetry-instrumentation-grpc, database spans from the
-SQLAlchemy instrumentation. Events carry ``traceparent`` in their NATS headers: captured when the event is
-written to the outbox (inside the RPC's span), so the consumer's span continues the RPC's trace.
+gRPC server and client spans come from opentelemetry-instrumentation-grpc, one database span per
+transaction from ``jitlib.db.Database`` (with its statement count). Events carry ``traceparent`` in their
+NATS headers: captured when the event is written to the outbox (inside the RPC's span), so the consumer's
+span continues the RPC's trace.
 """
 
 from __future__ import annotations
