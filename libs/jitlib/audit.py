@@ -89,8 +89,18 @@ def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent]
     if not events:
         return
     head_t = tables.audit_head
-    row = session.execute(_head_for_update(head_t)).one_or_none()
-    seq, prev = (row.seq, row.hash) if row is not None else (0, GENESIS)
+    # The head this process last wrote, when it still is the head: the update below then both checks that
+    # and takes the head's lock, one statement instead of a locked read and an update. Anyone else's append
+    # (another replica, a rolled-back transaction of ours) changed it, and the update matches no row.
+    cache: HeadCache | None = session.info.get(HEAD_CACHE)
+    held = cache.head if cache is not None else None
+    row: Any = None
+    if held is not None:
+        seq, prev = held
+    else:
+        row = session.execute(_head_for_update(head_t)).one_or_none()
+        seq, prev = (row.seq, row.hash) if row is not None else (0, GENESIS)
+    start_seq, start_hash = seq, prev
     rows = []
     for ev in events:
         ev = _bounded(ev, tables.audit_log)
@@ -114,11 +124,42 @@ def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent]
             }
         )
         prev = h
-    session.execute(tables.audit_log.insert(), rows)
-    if row is None:
+    if held is not None:
+        moved = session.execute(
+            _head_update_if(head_t), {"new_seq": seq, "new_hash": prev, "old_seq": start_seq, "old_hash": start_hash}
+        )
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            cache.head = None  # type: ignore[union-attr]
+            append(session, tables, events, now)  # from the head as it is now (locked, read again)
+            return
+    elif row is None:
         session.execute(head_t.insert().values(id=HEAD_ID, seq=seq, hash=prev))
     else:
         session.execute(_head_update(head_t), {"new_seq": seq, "new_hash": prev})
+    session.execute(tables.audit_log.insert(), rows)
+    if cache is not None:
+        cache.head = (seq, prev)
+
+
+#: The key of the database's ``HeadCache`` in its sessions' ``info`` (``jitlib.db.Database`` puts one there).
+HEAD_CACHE = "jit_audit_head"
+
+
+class HeadCache:
+    """The chain head this process appended last, (seq, hash), or None: a guess that ``append`` checks
+    in the same statement that moves the head, so a stale one costs a read and is never trusted."""
+
+    def __init__(self) -> None:
+        self.head: tuple[int, str] | None = None
+
+
+@functools.cache
+def _head_update_if(head_t: Table) -> Update:
+    return (
+        update(head_t)
+        .where(head_t.c.id == HEAD_ID, head_t.c.seq == bindparam("old_seq"), head_t.c.hash == bindparam("old_hash"))
+        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+    )
 
 
 @functools.cache

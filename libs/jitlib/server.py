@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
 from jit.retention.v1 import retention_pb2, retention_pb2_grpc
-from jitlib import auth, db, sealing, tls, workspaces
+from jitlib import audit, auth, db, sealing, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus
@@ -380,6 +380,8 @@ class ServiceApp:
         if self.settings.migrate_on_start:
             await asyncio.to_thread(db.migrate, self.spec.migrations_dir, url)
         database = db.Database(url)
+        # This process's last chain head, checked by each append (``jitlib.audit.HeadCache``).
+        database.info[audit.HEAD_CACHE] = audit.HeadCache()
         keks = self.settings.kek_ring(self.common, self.spec.name)
         content_keys = sealing.install(database.info, self.spec.metadata, keks)
         if content_keys is not None:

@@ -6,7 +6,9 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import delete, select, update
+import pytest
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session
 
 from jitlib import audit, db
 from services.tasks.app import MIGRATIONS
@@ -247,3 +249,69 @@ def test_nothing_older_than_the_cutoff_prunes_nothing_and_a_moved_checkpoint_sto
     nothing, refused = asyncio.run(again())
     assert nothing.pruned == 0 and not nothing.problem
     assert refused.pruned == 0 and refused.problem.startswith("the checkpoint is not the one the last pruning")
+
+
+# -- the process's cached head (audit.HeadCache) ---------------------------------------------------------
+
+
+def _cached(url: str) -> db.Database:
+    database = db.Database(url)
+    database.info[audit.HEAD_CACHE] = audit.HeadCache()
+    return database
+
+
+def _statements(database: db.Database) -> list[str]:
+    seen: list[str] = []
+    event.listen(database.engine, "before_cursor_execute", lambda *a: seen.append(a[2].split()[0]))
+    return seen
+
+
+async def _two_writers(url: str) -> tuple[audit.ChainReport, list[str]]:
+    first, second = _cached(url), _cached(url)
+    try:
+        seen = _statements(first)
+        await first.write(lambda s: audit.append(s, RUNTIME, [_event(0)], NOW))
+        seen.clear()
+        await first.write(lambda s: audit.append(s, RUNTIME, [_event(1)], NOW))
+        warm = list(seen)
+        # Another process (a replica on the same database) appends: the first one's cached head is stale.
+        await second.write(lambda s: audit.append(s, RUNTIME, [_event(2)], NOW))
+        await first.write(lambda s: audit.append(s, RUNTIME, [_event(3)], NOW))
+        await second.write(lambda s: audit.append(s, RUNTIME, [_event(4)], NOW))
+        return await first.read(lambda s: audit.verify(s, RUNTIME)), warm
+    finally:
+        first.dispose()
+        second.dispose()
+
+
+def test_an_append_after_another_process_appended_links_to_the_real_head(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    report, warm = asyncio.run(_two_writers(url))
+    assert report.intact and report.entries_checked == 5 and report.head_seq == 5
+    # With its head cached, an append moves the head (checking it) and inserts the entry: no locked read.
+    assert warm == ["UPDATE", "INSERT"]
+
+
+async def _rolled_back(url: str) -> audit.ChainReport:
+    database = _cached(url)
+    try:
+        await database.write(lambda s: audit.append(s, RUNTIME, [_event(0)], NOW))
+
+        def append_then_fail(s: Session) -> None:
+            audit.append(s, RUNTIME, [_event(1)], NOW)
+            raise RuntimeError("the change failed after its audit entry")
+
+        with pytest.raises(RuntimeError):
+            await database.write(append_then_fail)
+        await database.write(lambda s: audit.append(s, RUNTIME, [_event(2)], NOW))
+        return await database.read(lambda s: audit.verify(s, RUNTIME))
+    finally:
+        database.dispose()
+
+
+def test_an_append_after_a_rolled_back_one_links_to_the_committed_head(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    report = asyncio.run(_rolled_back(url))
+    assert report.intact and report.entries_checked == 2 and report.head_seq == 2
