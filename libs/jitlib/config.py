@@ -180,7 +180,9 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     #: Seconds between outbox scans when no commit woke the relay.
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
-    #: Seconds the relay waits after a wake-up so a burst of commits is published in one batch.
+    #: Seconds the relay waits before a scan of the outbox it was woken for, so a burst of such commits is
+    #: read in one batch. Events committed through ``Runtime.change`` are handed to the relay and published
+    #: at once, without a scan or this wait.
     outbox_linger_seconds: float = Field(default=0.01, ge=0)
     #: Prefix of this service's durable JetStream consumer names. Replicas sharing one database share it;
     #: a service with its own database needs its own (empty means the service name).

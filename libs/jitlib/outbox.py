@@ -44,21 +44,32 @@ class PayloadSealer(Protocol):
     def open(self, data: bytes, name: str) -> bytes: ...
 
 
+class Staged(NamedTuple):
+    """An event as staged: its id, subject, envelope in clear and trace headers (JSON)."""
+
+    id: str
+    subject: str
+    payload: bytes | None
+    headers: str
+
+
 def stage(
     session: Session, tables: RuntimeTables, subject: str, envelope: Envelope, sealer: PayloadSealer | None = None
-) -> None:
+) -> Staged:
     """Write an event to the outbox inside the caller's transaction, with the current trace context. The
     row holds the envelope sealed (it carries the record's state, free text included): under the
     workspace's content key (``jitlib.sealing``; shredding the workspace destroys it too), or the KEK.
     With ``sealer`` (only for an event for other nodes, ``PEERS_ONLY``), sealed by it. The relay opens
-    the row just before publishing it."""
-    payload = envelope.SerializeToString(deterministic=True)
+    the row just before publishing it, or takes what this returns from the committer
+    (``OutboxRelay.committed``) and reads nothing."""
+    clear = envelope.SerializeToString(deterministic=True)
     if sealer is not None:
         if not subject.startswith(PEERS_ONLY):
             raise ValueError("only an event for other nodes is kept sealed in the outbox")
-        payload = sealer.seal(payload, envelope.id)
+        payload = sealer.seal(clear, envelope.id)
     else:
-        payload = sealing.seal_payload(session, payload, envelope.id, envelope.workspace_id)
+        payload = sealing.seal_payload(session, clear, envelope.id, envelope.workspace_id)
+    headers = json.dumps(inject_headers())
     session.execute(
         tables.outbox.insert(),
         {
@@ -66,22 +77,25 @@ def stage(
             "subject": subject,
             "event_type": envelope.type,
             "payload": payload,
-            "headers": json.dumps(inject_headers()),
+            "headers": headers,
             "created_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
             "attempts": 0,
         },
     )
-
-
-class _Pending(NamedTuple):
-    id: str
-    subject: str
-    payload: bytes | None
-    headers: str
+    return Staged(envelope.id, subject, clear, headers)
 
 
 class OutboxRelay:
-    """Publishes pending outbox rows in order; woken after each commit, polling as a safety net."""
+    """Publishes pending outbox rows in order, as its own task on the service's event loop.
+
+    After a commit, the committer hands the relay the events it staged (``committed``): the relay
+    publishes them as they are, without reading them back from the outbox, and marks them sent; no
+    request waits for it and no fixed linger delays an event (a burst of commits is published together,
+    since what is committed while one publish awaits its ack goes out in the next). A scan of the outbox
+    (``publish_pending``) is the safety net: at start (what a crash left pending), after a failed
+    publish, on ``wake`` (a writer that staged rows outside ``Runtime.change``) and every
+    ``poll_seconds`` while idle. An event both handed and scanned goes out twice with one
+    ``Nats-Msg-Id``, and the broker drops the second copy."""
 
     def __init__(
         self,
@@ -108,8 +122,19 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: Events committed and handed over by their committer, in commit order, not published yet.
+        self._handed: list[Staged] = []
+        #: The outbox must be scanned (at start, after a failure, when woken without the events).
+        self._scan = True
 
     def wake(self) -> None:
+        """Scan the outbox soon: rows were committed that were not handed over."""
+        self._scan = True
+        self._wakeup.set()
+
+    def committed(self, events: list[Staged]) -> None:
+        """Events just committed (staged by ``stage``): publish them without reading them back."""
+        self._handed.extend(events)
         self._wakeup.set()
 
     def start(self) -> None:
@@ -131,11 +156,21 @@ class OutboxRelay:
         while not self._stopping:
             self._wakeup.clear()
             try:
-                more = await self.publish_pending()
-                backoff = 0.2
-                if more:
+                if self._scan:
+                    self._scan = False
+                    # What was handed over before this scan is committed: the scan finds it.
+                    self._handed.clear()
+                    if await self.publish_pending():
+                        self._scan = True  # a full batch: more may be waiting
+                    backoff = 0.2
+                    continue
+                if self._handed:
+                    batch, self._handed = self._handed, []
+                    await self._publish(batch)
+                    backoff = 0.2
                     continue
             except BusUnavailable as exc:
+                self._scan = True  # what was not published stays pending in the outbox
                 log.info("outbox waits for NATS: %s", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -143,12 +178,16 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self._scan = True
                 log.exception("outbox relay error; retrying")
                 await asyncio.sleep(1.0)
                 continue
-            with contextlib.suppress(asyncio.TimeoutError):
+            try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
-            if self._linger:
+            except TimeoutError:
+                self._scan = True  # the safety net: rows a crashed writer or another replica left
+                continue
+            if self._linger and self._scan:
                 # Let the commits of a burst gather, so one scan and one update carry several events.
                 await asyncio.sleep(self._linger)
 
@@ -162,23 +201,30 @@ class OutboxRelay:
             .limit(self._batch)
         )
 
-        def pending(session: Session) -> list[tuple[str, str, bytes | None, str]]:
+        def pending(session: Session) -> list[Staged]:
             out = []
             for r in session.execute(query).all():
-                payload = r.payload
-                if not r.subject.startswith(PEERS_ONLY):
+                if r.subject.startswith(PEERS_ONLY):
+                    payload = self.sealer.open(r.payload, r.id) if self.sealer is not None else r.payload
+                else:
                     # None: its workspace was shredded before it went out; it never will.
-                    payload = sealing.open_payload(session, payload, r.id)
-                out.append((r.id, r.subject, payload, r.headers))
+                    payload = sealing.open_payload(session, r.payload, r.id)
+                out.append(Staged(r.id, r.subject, payload, r.headers))
             return out
 
         with suppress_instrumentation():  # idle polling must not flood the traces
             rows = await self._db.read(pending)
         if not rows:
             return False
+        await self._publish(rows)
+        return len(rows) == self._batch
+
+    async def _publish(self, rows: list[Staged]) -> None:
+        """Publish ``rows`` (their payloads in clear) in order, then mark those sent; a failure stops
+        at the row that failed, the rows before it marked."""
         sent: list[str] = []
         try:
-            for row in (_Pending(*r) for r in rows):
+            for row in rows:
                 if row.payload is None:
                     log.info("event %s is not published: its workspace's content was destroyed", row.id)
                     sent.append(row.id)
@@ -197,10 +243,7 @@ class OutboxRelay:
                     headers = inject_headers()
                     headers["Nats-Msg-Id"] = row.id
                     payload = row.payload
-                    if row.subject.startswith(PEERS_ONLY):
-                        if self.sealer is not None:
-                            payload = self.sealer.open(payload, row.id)
-                    else:
+                    if not row.subject.startswith(PEERS_ONLY):
                         ack = await self._bus.publish(row.subject, payload, headers)
                         if getattr(ack, "duplicate", False):
                             log.info("event %s was already on the stream (duplicate dropped)", row.id)
@@ -209,7 +252,6 @@ class OutboxRelay:
         finally:
             if sent:
                 await self._mark_sent(sent)
-        return len(rows) == self._batch
 
     async def _send_to_peers(self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         """On a node of a federation, the copy for each peer in the event's audience, on a subject that

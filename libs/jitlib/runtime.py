@@ -44,9 +44,11 @@ class UnitOfWork:
     principal: Principal
     audits: list[audit.AuditEvent] = field(default_factory=list)
     emitted: int = 0
+    #: The events ``emit`` staged, handed to the relay once the transaction commits.
+    staged: list[outbox.Staged] = field(default_factory=list)
 
     def emit(self, subject: str, envelope: Envelope) -> None:
-        outbox.stage(self.session, self.tables, subject, envelope)
+        self.staged.append(outbox.stage(self.session, self.tables, subject, envelope))
         self.emitted += 1
 
     def audit(self, record_type: str, record_id: str, workspace_id: str, outcome: str = "ok") -> None:
@@ -91,18 +93,21 @@ class Runtime:
         at the end) commit together or not at all. ``fn`` is synchronous and does no I/O but the
         database's."""
         emitted = 0
+        staged: list[outbox.Staged] = []
 
         def unit(session: Session) -> T:
-            nonlocal emitted
+            nonlocal emitted, staged
             uow = UnitOfWork(session, self.tables, principal)
             result = fn(uow)
             audit.append(session, self.tables, uow.audits, self.clock.now())
-            emitted = uow.emitted
+            emitted, staged = uow.emitted, uow.staged
             return result
 
         result = await self.db.write(unit)
-        if emitted:
-            self.relay.wake()
+        if staged:
+            self.relay.committed(staged)  # published from memory, without reading the outbox back
+        if emitted > len(staged):
+            self.relay.wake()  # rows staged without ``emit``: the relay scans for them
         return result
 
     async def read(self, fn: Callable[[Session], T]) -> T:

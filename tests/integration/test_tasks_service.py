@@ -195,6 +195,35 @@ def test_event_reaches_jetstream_and_continues_the_rpc_trace(client: Client, nat
     assert "jit.tasks.NL.created publish" in names
 
 
+def test_a_create_is_one_transaction_of_five_statements_traced_as_one_span(client: Client, spans: Any) -> None:
+    """The create path's cost in statements and spans: the task, its parties, the outbox event, the audit
+    chain's head moved and its entry (the head this process wrote last is checked by the update that moves
+    it, no locked read); one span for the transaction, not one per statement; the event published from
+    memory by the relay (its own span), without reading the outbox back."""
+    client.create()  # the workspace's content key and the chain head are now known to the process
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("cli create task") as span:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        trace_id = span.get_span_context().trace_id
+        client.stub.CreateTask(
+            pb.CreateTaskRequest(
+                request_id=rid(), workspace_id=WS, title="Count me", kind=pb.TASK_KIND_OTHER, assignee_jurisdiction="DE"
+            ),
+            metadata=md(client.tokens("nl-prosecutor")) + list(carrier.items()),
+            timeout=15,
+        )
+
+    def traced() -> list[Any]:
+        mine = [s for s in spans.get_finished_spans() if s.context.trace_id == trace_id]
+        return mine if any(s.name.endswith(" publish") for s in mine) else []
+
+    names = sorted(s.name for s in eventually(traced) if s.name != "cli create task")
+    assert names == ["/jit.tasks.v1.TaskService/CreateTask", "db write", "jit.tasks.NL.created publish"]
+    (write,) = [s for s in traced() if s.name == "db write"]
+    assert write.attributes["db.statement_count"] == 5
+
+
 def test_create_is_idempotent_by_request_id(client: Client, tasks_svc: Any) -> None:
     req = pb.CreateTaskRequest(
         request_id=rid(), workspace_id=WS, title="Once only", kind=pb.TASK_KIND_OTHER, assignee_jurisdiction="DE"
