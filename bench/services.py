@@ -20,6 +20,45 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("tasks", "evidence", "preservation", "messaging")
 
 
+class Realm:
+    """The benchmark's stand-in for Keycloak: one RSA key, its public half written as the JWKS the services
+    trust, and RS256 access tokens with the claims a Keycloak token carries (as ``bench.run.make_key``'s,
+    for any user of any member jurisdiction and role)."""
+
+    def __init__(self, folder: Path, issuer: str) -> None:
+        import jwt
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.issuer = issuer
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
+        jwk.update({"kid": "bench", "use": "sig", "alg": "RS256"})
+        self.jwks = folder / "jwks.json"
+        self.jwks.write_text(json.dumps({"keys": [jwk]}))
+
+    def token(self, jurisdiction: str, role: str, workspace: str = "jit-bench", hours: float = 2) -> str:
+        import time
+
+        import jwt
+
+        now = int(time.time())
+        user = f"bench-{jurisdiction.lower()}-{role}"
+        claims = {
+            "iss": self.issuer,
+            "typ": "Bearer",
+            "azp": "jit-cli",
+            "aud": "jit-services",
+            "sub": user,
+            "preferred_username": user,
+            "iat": now,
+            "exp": now + int(hours * 3600),
+            "jurisdiction": jurisdiction,
+            "realm_access": {"roles": [role]},
+            "groups": [f"/workspaces/{workspace}/{jurisdiction}"],
+        }
+        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": "bench"})
+
+
 def settings_and_spec(name: str, port: int, db_url: str, state: Path) -> tuple[Any, Any]:
     """The service's settings (listening on ``port``, on ``db_url``, blobs under ``state``) and its spec."""
     listen = f"127.0.0.1:{port}"
