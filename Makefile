@@ -80,6 +80,8 @@ bench: install ## benchmarks: figures next to a bare gRPC floor, as ratios
 	@$(PY) -m bench.messaging
 	@$(PY) -m bench.victims
 	@$(PY) -m bench.federation
+	@$(PY) -m bench.lists
+	@$(PY) -m bench.mixed
 
 clean: stop ## remove local state (databases, logs); keeps the download cache
 	rm -rf var

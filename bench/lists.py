@@ -184,6 +184,73 @@ def seed(service: str, url: str, kek_file: Path, count: int, batch: int = 5000) 
     return time.perf_counter() - t0
 
 
+def explain(service: str, url: str, kek_file: Path, deep: int) -> list[str]:
+    """The query plan of each list's page query (the store's own SQL, caught as it runs): EXPLAIN QUERY
+    PLAN on SQLite, EXPLAIN ANALYZE on PostgreSQL."""
+    from sqlalchemy import event, select
+    from sqlalchemy.orm import Session
+
+    from jitlib import crypto, db, sealing
+    from jitlib.policy import VisibilityScope
+
+    _settings, spec = services.settings_and_spec(service, 0, url, kek_file.parent)
+    database = db.Database(url)
+    sealing.install(database.info, spec.metadata, crypto.KekRing.from_file(kek_file))
+    seen: list[tuple[str, Any]] = []
+    event.listen(database.engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))
+    scope, workspaces, now = (
+        VisibilityScope(frozenset({WORKSPACE}), "NL", True),
+        frozenset({WORKSPACE}),
+        datetime.now(UTC),
+    )
+    if service == "tasks":
+        from services.tasks import store as tasks
+        from services.tasks.domain import TaskState
+
+        row: Any = tasks.TaskRow
+        window = tasks.TaskFilter(due_after=now + timedelta(days=30), due_before=now + timedelta(days=44))
+        filters: dict[str, Any] = {
+            "first_page": tasks.TaskFilter(),
+            "state": tasks.TaskFilter(states=frozenset({TaskState.BLOCKED})),
+            "due_window": window,
+        }
+
+        def page(s: Any, flt: Any, after: str) -> Any:
+            return tasks.list_visible(s, scope, workspaces, flt, now=now, after_id=after, limit=PAGE + 1)
+    else:
+        from services.evidence import store as evidence
+        from services.evidence.domain import State
+
+        row = evidence.RequestRow
+        filters = {
+            "first_page": evidence.RequestFilter(),
+            "state": evidence.RequestFilter(states=frozenset({State.UNDER_REVIEW})),
+            "due_window": evidence.RequestFilter(deadline_before=now + timedelta(days=7)),
+        }
+
+        def page(s: Any, flt: Any, after: str) -> Any:
+            return evidence.list_visible(s, scope, workspaces, flt, after_id=after, limit=PAGE + 1)
+
+    out = []
+    try:
+        with database.engine.connect() as conn, Session(conn, info=database.info) as s:
+            deep_after = s.scalar(select(row.id).order_by(row.id).offset(deep * PAGE).limit(1)) or ""
+            for name, flt, after in [
+                *((n, f, "") for n, f in filters.items()),
+                ("deep_page", filters["first_page"], deep_after),
+            ]:
+                seen.clear()
+                page(s, flt, after)
+                sql, params = next((q, p) for q, p in seen if "LIMIT" in q)
+                prefix = "EXPLAIN QUERY PLAN " if database.sqlite else "EXPLAIN (ANALYZE, COSTS OFF) "
+                plan = conn.exec_driver_sql(prefix + sql, params).all()
+                out.append(f"# {service} {name}:")
+                out += [f"#   {r[-1] if database.sqlite else r[0]}" for r in plan]
+    finally:
+        database.dispose()
+    return out
+
+
 # -- the lists --------------------------------------------------------------------------------------
 
 
@@ -315,6 +382,7 @@ def main() -> int:
     p.add_argument("--calls", type=int, default=20, help="calls of each list per trial")
     p.add_argument("--deep-page", type=int, default=500, help="the deep page measured (of 50 records)")
     p.add_argument("--backends", default="sqlite,postgresql")
+    p.add_argument("--explain", action="store_true", help="print each list query's plan after seeding")
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, logs)")
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="jit-bench-lists-"))
@@ -343,6 +411,8 @@ def main() -> int:
                     urls[service] = pg.create_database(f"bench_{service}_{uuid.uuid4().hex[:8]}")
                 secs = seed(service, urls[service], kek_file, a.records)
                 print(f"# {backend}: seeded {a.records} {service} records in {secs:.1f} s", flush=True)
+                if a.explain:
+                    print("\n".join(explain(service, urls[service], kek_file, a.deep_page)), flush=True)
             ports = {}
             for service, url in urls.items():
                 ports[service] = free_port()

@@ -180,7 +180,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         )
         requests, token = page(found, size, lambda r: paging.token_after_id(r.id, request))
         linked = {r.preservation_order_id for r in requests if r.preservation_order_id}
-        orders = await rt.read(lambda s: store.orders_by_id(s, linked))
+        # A page that links no order needs no second transaction.
+        orders = await rt.read(lambda s: store.orders_by_id(s, linked)) if linked else {}
         return pb.ListRequestsResponse(
             requests=[
                 request_to_pb(
