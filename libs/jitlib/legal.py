@@ -30,6 +30,7 @@ VICTIMS = "Directive 2012/29/EU"
 GDPR = "Reg. (EU) 2016/679"
 LED = "Directive (EU) 2016/680"
 VAW = "Directive (EU) 2024/1385"
+DSA = "Reg. (EU) 2022/2065"
 
 _ID = re.compile(r"^[A-Z][A-Z0-9_]{2,63}$")
 
@@ -335,6 +336,60 @@ _PRESERVATION: tuple[Rule, ...] = (
     ),
 )
 
+# -- removal requests to platforms (issue 18) ------------------------------------------------------------
+
+_REMOVAL: tuple[Rule, ...] = (
+    Rule(
+        "REMOVAL_DSA_ART9_CLOCK",
+        "an order to act against illegal content is due back (removed, blocked or refused) the node's target "
+        "after it was sent (JIT_PRESERVATION_REMOVAL_ART9_HOURS, default 24 h); later is shown past due",
+        f"{DSA} Art. 9(1) (the provider informs the authority of the effect given without undue delay); "
+        "GUESS: the 24 h default target, the text sets no hours",
+    ),
+    Rule(
+        "REMOVAL_NATIONAL_DEADLINE",
+        "a national removal order is due by the deadline its jurisdiction's law sets where the node's table "
+        "has one (default DE: 24 h for manifestly illegal content), else by the Art. 9 target",
+        "GUESS: after NetzDG section 3(2) no. 2 (24 h for manifestly unlawful content), largely displaced by "
+        f"{DSA} since 17 February 2024; other jurisdictions' deadlines configured on the node",
+    ),
+    Rule(
+        "REMOVAL_DSA_ART22_CLOCK",
+        "a trusted flagger's notice is due back the node's target after it was sent "
+        "(JIT_PRESERVATION_REMOVAL_ART22_HOURS, default 24 h)",
+        f"{DSA} Art. 22(1) (processed and decided upon with priority and without undue delay); GUESS: the "
+        "24 h default target",
+    ),
+    Rule(
+        "REMOVAL_DSA_ART16_CLOCK",
+        "an authority's or other notice is due back the node's target after it was sent "
+        "(JIT_PRESERVATION_REMOVAL_ART16_HOURS, default 72 h)",
+        f"{DSA} Art. 16(6) (decisions taken in a timely, diligent, non-arbitrary and objective manner); "
+        "GUESS: the 72 h default target",
+    ),
+    Rule(
+        "REMOVAL_PRESERVE_FIRST",
+        "a removal request for content with no live preservation order of the same platform and target in "
+        "the workspace is refused (NO_LIVE_PRESERVATION) unless the issuer records why it goes on; a live "
+        "order is linked, and its clock is not changed by the removal",
+        "GUESS: after Reg. (EU) 2021/784 Art. 6 (removed content preserved for proceedings) and CETS 185 "
+        "Art. 16 (preservation before data is lost)",
+    ),
+    Rule(
+        "REMOVAL_PLATFORM_ANSWERS",
+        "the platform's answers (acknowledged, removed, geo-blocked, refused with a reason, the uploader's "
+        "appeal, restored) are recorded by a prosecutor or liaison of the issuing side, with when it answered",
+        f"{DSA} Art. 9(1), 17(3) (statement of reasons), 20 (internal complaint); the platform is not a user",
+    ),
+    Rule(
+        "REMOVAL_REUPLOAD_REOPENS",
+        "a re-upload of removed content (an item's SHA-256 seen again) reopens the request: back to SENT with "
+        "a new clock from when it was seen, and the request's re-upload count goes up",
+        "GUESS: CJEU C-18/18 Glawischnig-Piesczek (an order may cover identical content); DSA Art. 9 "
+        "orders name the items",
+    ),
+)
+
 # -- other instruments (MLA, Second Additional Protocol, voluntary) ------------------------------------
 
 _OTHER: tuple[Rule, ...] = (
@@ -460,6 +515,11 @@ _RETENTION: tuple[Rule, ...] = (
         "evidence requests and items are held while the proceedings run: kept until the proceedings are "
         "recorded closed, then N years (never before N years after the agreement's end), then shredded",
         f"GUESS: evidence serves the proceedings ({JIT_FD} Art. 1(10)(a)); national law sets the period after",
+    ),
+    Rule(
+        "RETENTION_REMOVAL",
+        "a removal request's record is kept like the case records (N years after the agreement's end)",
+        "GUESS: the request's record here as a case record (Directive (EU) 2016/680 Art. 4(1)(e), 5)",
     ),
     Rule(
         "RETENTION_PRESERVATION",
@@ -653,6 +713,7 @@ RULES: dict[str, Rule] = _table(
     _EIO,
     _EPOC,
     _PRESERVATION,
+    _REMOVAL,
     _OTHER,
     _REQUESTS,
     _TASKS,
@@ -716,6 +777,7 @@ for _basis, _grounds in REFUSAL_GROUNDS.items():  # every ground of every instru
 
 __all__ = [
     "BUDAPEST",
+    "DSA",
     "EIO",
     "EPOC",
     "GDPR",

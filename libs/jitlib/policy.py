@@ -109,6 +109,16 @@ PRESERVATION_ORDER_RULES = RecordRules(
     addressee_roles=frozenset({"prosecutor", "police_liaison"}),
 )
 
+#: Removal requests to platforms (issue 18): a prosecutor or police liaison of a member jurisdiction sends
+#: one; the issuing side's prosecutor or liaison records each answer of the platform (ISSUER_ACT: the
+#: platform is not a user, legal REMOVAL_PLATFORM_ANSWERS); every member of the workspace reads them.
+REMOVAL_REQUEST_RULES = RecordRules(
+    kind="removal_request",
+    creator_roles=frozenset({"prosecutor", "police_liaison"}),
+    issuer_roles=frozenset({"prosecutor", "police_liaison"}),
+    addressee_roles=frozenset(),
+)
+
 #: Victims (issue 16): the pseudonym-level record is open to every member of its workspace. Its origin is
 #: the workspace's lead (whose node holds it), its addressee the victim's jurisdiction; a prosecutor or
 #: police liaison of either registers the victim and records notices and referrals (PARTY_ACT), and only

@@ -42,6 +42,7 @@ class Kind(StrEnum):
     EVIDENCE_REQUEST = "evidence_request"
     EVIDENCE_ITEM = "evidence_item"
     PRESERVATION_ORDER = "preservation_order"
+    REMOVAL_REQUEST = "removal_request"
     MESSAGE = "message"
     VICTIM = "victim"
 
@@ -78,6 +79,7 @@ ROWS: dict[Kind, Row] = {
         Row(Kind.EVIDENCE_REQUEST, "RETENTION_EVIDENCE", Start.PROCEEDINGS_CLOSED),
         Row(Kind.EVIDENCE_ITEM, "RETENTION_EVIDENCE", Start.PROCEEDINGS_CLOSED),
         Row(Kind.PRESERVATION_ORDER, "RETENTION_PRESERVATION", Start.AGREEMENT_END),
+        Row(Kind.REMOVAL_REQUEST, "RETENTION_REMOVAL", Start.AGREEMENT_END),
         Row(Kind.MESSAGE, "RETENTION_MESSAGES", Start.CLOSURE_SEEN),
         Row(Kind.VICTIM, "RETENTION_VICTIMS", Start.AGREEMENT_END),
     )
@@ -87,7 +89,7 @@ ROWS: dict[Kind, Row] = {
 SERVICE_KINDS: dict[str, tuple[Kind, ...]] = {
     "tasks": (Kind.TASK,),
     "evidence": (Kind.EVIDENCE_REQUEST, Kind.EVIDENCE_ITEM),
-    "preservation": (Kind.PRESERVATION_ORDER,),
+    "preservation": (Kind.PRESERVATION_ORDER, Kind.REMOVAL_REQUEST),
     "messaging": (Kind.MESSAGE,),
     "victims": (Kind.VICTIM,),
 }

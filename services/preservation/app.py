@@ -13,13 +13,22 @@ import grpc
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from jit.preservation.v1 import preservation_pb2, preservation_pb2_grpc, scorecard_pb2, scorecard_pb2_grpc
+from jit.preservation.v1 import (
+    preservation_pb2,
+    preservation_pb2_grpc,
+    removal_pb2,
+    removal_pb2_grpc,
+    scorecard_pb2,
+    scorecard_pb2_grpc,
+)
 from jitlib import replicas, stats, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
-from services.preservation import domain, events, mapping, providers, store
+from services.preservation import domain, events, mapping, providers, removal_domain, removal_events, store
+from services.preservation.removal_mapping import removal_from_pb
+from services.preservation.removal_servicer import RemovalServicer
 from services.preservation.scorecard_servicer import ScorecardServicer
 from services.preservation.servicer import PreservationServicer
 
@@ -49,6 +58,21 @@ class PreservationSettings(ServiceSettings):
     #: The scorecard's smallest cell (JIT_PRESERVATION_SCORECARD_K_MIN): 5 or more, a caller may only raise
     #: it (SMALL_CELLS_SUPPRESSED).
     scorecard_k_min: int = Field(default=stats.DEFAULT_K, ge=stats.DEFAULT_K, le=stats.MAX_K)
+    #: Removal requests: the targets of the "without undue delay" / "timely" clocks (REMOVAL_DSA_ART9_CLOCK,
+    #: REMOVAL_DSA_ART22_CLOCK, REMOVAL_DSA_ART16_CLOCK; defaults GUESS), in hours.
+    removal_art9_hours: float = Field(default=24.0, gt=0)
+    removal_art22_hours: float = Field(default=24.0, gt=0)
+    removal_art16_hours: float = Field(default=72.0, gt=0)
+    #: National removal deadlines, CODE=DURATION comma-separated (REMOVAL_NATIONAL_DEADLINE; default GUESS).
+    removal_national_deadlines: str = "DE=24h"
+
+    def removal_rules(self) -> removal_domain.RemovalRules:
+        return removal_domain.RemovalRules(
+            art9_target=timedelta(hours=self.removal_art9_hours),
+            art22_target=timedelta(hours=self.removal_art22_hours),
+            art16_target=timedelta(hours=self.removal_art16_hours),
+            national=removal_domain.parse_national(self.removal_national_deadlines),
+        )
 
     def rules(self) -> domain.Rules:
         return domain.Rules(
@@ -76,19 +100,35 @@ REPLICAS = replicas.ReplicaKind(
 )
 
 
+#: Removal requests other countries' nodes own, on the same subjects (aggregate type ``removal_request``).
+REMOVAL_REPLICAS = replicas.ReplicaKind(
+    removal_events.RECORD,
+    "jit.preservation.>",
+    removal_pb2.RemovalRequest,
+    removal_from_pb,
+    store.get_removal,
+    store.REMOVALS.write_replica,
+)
+
+
 def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
     """The service's spec. ``extra["scanner"]`` holds the running AlertScanner (tests call ``wake()``)."""
     settings = settings or PreservationSettings()
     rules = settings.rules()
+    removal_rules = settings.removal_rules()
     extra: dict[str, Any] = {"rules": rules}
 
     def register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
         preservation_pb2_grpc.add_PreservationServiceServicer_to_server(PreservationServicer(rt, rules), server)
         scorecard = ScorecardServicer(rt, rules, k_floor=settings.scorecard_k_min)
         scorecard_pb2_grpc.add_ScorecardServiceServicer_to_server(scorecard, server)
+        removal_pb2_grpc.add_RemovalServiceServicer_to_server(
+            RemovalServicer(rt, removal_rules, rules.providers), server
+        )
         return [
             preservation_pb2.DESCRIPTOR.services_by_name["PreservationService"].full_name,
             scorecard_pb2.DESCRIPTOR.services_by_name["ScorecardService"].full_name,
+            removal_pb2.DESCRIPTOR.services_by_name["RemovalService"].full_name,
         ]
 
     def background(rt: Runtime) -> Sequence[Worker]:
@@ -97,7 +137,7 @@ def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
         extra["scanner"] = scanner
         return [
             events.evidence_consumer(rt, rules),
-            *replicas.consumers(rt, REPLICAS),
+            *replicas.consumers(rt, REPLICAS, REMOVAL_REPLICAS),
             *victimdir.consumers(rt, store.VICTIMS),
             scanner,
         ]

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
 from jitlib.policy import VisibilityScope
@@ -30,6 +31,7 @@ from jitlib.sealing import SealedText
 from jitlib.tables import shared_tables
 from jitlib.visibility import PartyIndex
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
+from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
 
 class Base(DeclarativeBase):
@@ -223,3 +225,162 @@ def list_visible(
         select(OrderRow).where(and_(*conditions)).order_by(no_expiry, OrderRow.expires_at, OrderRow.id).limit(limit)
     )
     return [to_domain(r) for r in rows]
+
+
+# ---- removal requests to platforms (issue 18) ------------------------------------------------------------
+
+
+class RemovalRow(RecordColumns, Base):
+    __tablename__ = "removal_requests"
+
+    basis: Mapped[str] = mapped_column(String(32))
+    national_jurisdiction: Mapped[str] = mapped_column(String(16))
+    provider_id: Mapped[str] = mapped_column(String(64))
+    items: Mapped[str] = mapped_column(Text)  # JSON [[url, item id, account, sha256], ...]
+    state: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(TS)
+    due_at: Mapped[datetime] = mapped_column(TS)
+    clock_seconds: Mapped[int] = mapped_column(Integer)
+    clock_source: Mapped[str] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    removed_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    refusal_reason: Mapped[str] = mapped_column(String(32))
+    state_reason: Mapped[str] = mapped_column(Text)
+    blocked_in: Mapped[str] = mapped_column(Text)  # comma-separated
+    reupload_count: Mapped[int] = mapped_column(Integer)
+    reuploads: Mapped[str] = mapped_column(Text)  # JSON [[sha256, url, seen_at, user id, username, jurisdiction]]
+    preservation_order_id: Mapped[str] = mapped_column(String(36))
+    proceed_without_preservation_reason: Mapped[str] = mapped_column(Text)
+    #: The victims the request concerns, comma-separated pseudonyms (in clear, as on orders).
+    victim_refs: Mapped[str] = mapped_column(Text)
+    #: The items, the re-uploads' URLs, the state reason and the reason to go on without preservation,
+    #: sealed under the workspace's content key (``SEALED_REMOVAL``); their own columns stay empty.
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+    __table_args__ = (
+        Index("ix_removal_requests_workspace_state", "workspace_id", "state"),
+        Index("ix_removal_requests_workspace_due", "workspace_id", "due_at"),
+        Index("ix_removal_requests_provider", "provider_id"),
+    )
+
+
+#: What users write about a removal request, sealed at rest (once shredded, no items are left).
+SEALED_REMOVAL = SealedText(
+    RemovalRow,
+    ("items", "reuploads", "state_reason", "proceed_without_preservation_reason"),
+    destroyed={"items": "[]", "reuploads": "[]"},
+)
+
+REMOVAL_PARTIES = PartyIndex.declare(
+    RemovalRow, "removal_request_parties", key="removal_id", index="ix_removal_request_parties_jurisdiction_removal"
+)
+
+REMOVAL_FIELDS = RecordFields(
+    same=(
+        "national_jurisdiction",
+        "provider_id",
+        "clock_seconds",
+        "clock_source",
+        "refusal_reason",
+        "state_reason",
+        "reupload_count",
+        "preservation_order_id",
+        "proceed_without_preservation_reason",
+    ),
+    times=("sent_at", "due_at", "acknowledged_at", "decided_at", "answered_at", "removed_at"),
+    enums={"basis": RemovalBasis, "state": RemovalState},
+    lists=("blocked_in", "victim_refs"),
+)
+
+
+def removal_to_domain(row: RemovalRow) -> Removal:
+    reuploads = tuple(
+        Reupload(sha, url, as_utc(datetime.fromisoformat(seen)), Actor(uid, name, jur))
+        for sha, url, seen, uid, name, jur in json.loads(row.reuploads or "[]")
+    )
+    return Removal(
+        **REMOVAL_FIELDS.read(row),
+        items=tuple(ContentItem(*i) for i in json.loads(row.items or "[]")),
+        reuploads=reuploads,
+    )
+
+
+def _removal_columns(removal: Removal) -> dict[str, object]:
+    return {
+        **REMOVAL_FIELDS.write(removal),
+        "items": json.dumps([[i.url, i.platform_item_id, i.account, i.sha256] for i in removal.items]),
+        "reuploads": json.dumps(
+            [
+                [
+                    r.sha256,
+                    r.url,
+                    r.seen_at.isoformat(),
+                    r.recorded_by.user_id,
+                    r.recorded_by.username,
+                    r.recorded_by.jurisdiction,
+                ]
+                for r in removal.reuploads
+            ]
+        ),
+    }
+
+
+#: The removal requests table: get, find_by_request, insert, update_if_version, write_replica.
+REMOVALS = RecordTable(
+    RemovalRow, REMOVAL_PARTIES, _removal_columns, lambda _session, row: removal_to_domain(row), sealed=SEALED_REMOVAL
+)
+get_removal = REMOVALS.get
+find_removal_by_request = REMOVALS.find_by_request
+
+
+def orders_of_provider(session: Session, workspace_id: str, provider_id: str) -> list[Order]:
+    """The workspace's preservation orders with ``provider_id`` that still hold (or held) data: the candidates
+    a removal request links to (the domain decides which covers the content)."""
+    live = [
+        s.value
+        for s in (
+            OrderState.ISSUED,
+            OrderState.CONFIRMED,
+            OrderState.EXTENDED,
+            OrderState.PRODUCTION_REQUESTED,
+            OrderState.PRODUCED,
+        )
+    ]
+    rows = session.scalars(
+        select(OrderRow).where(
+            OrderRow.workspace_id == workspace_id, OrderRow.provider_id == provider_id, OrderRow.state.in_(live)
+        )
+    )
+    return [to_domain(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class RemovalFilter:
+    states: frozenset[RemovalState] = frozenset()
+    provider_id: str = ""
+    victim_ref: str = ""
+
+
+def list_removals(
+    session: Session,
+    scope: VisibilityScope,
+    workspace_ids: frozenset[str],
+    flt: RemovalFilter,
+    *,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Removal]:
+    """Removal requests of ``workspace_ids`` the scope may see, soonest due first, then id; ``after`` is the
+    keyset cursor (due_at, id) of the previous page's last request."""
+    conditions = REMOVAL_PARTIES.visible_in(scope, workspace_ids, flt.states, provider_id=flt.provider_id)
+    if flt.victim_ref:
+        conditions.append(list_holds(RemovalRow.victim_refs, flt.victim_ref))
+    if after is not None:
+        due, after_id = after
+        conditions.append(or_(RemovalRow.due_at > due, and_(RemovalRow.due_at == due, RemovalRow.id > after_id)))
+    rows = session.scalars(
+        select(RemovalRow).where(and_(*conditions)).order_by(RemovalRow.due_at, RemovalRow.id).limit(limit)
+    )
+    return [removal_to_domain(r) for r in rows]

@@ -85,6 +85,14 @@ def test_retention_preservation_an_orders_record_is_kept_like_the_case_records()
     assert end.at == datetime(2033, 1, 16, tzinfo=UTC) and end.rule_id == "RETENTION_PRESERVATION"
 
 
+def test_retention_removal_a_removal_requests_record_is_kept_like_the_case_records() -> None:
+    """RETENTION_REMOVAL: N years after the agreement's end, under the preservation service's content key."""
+    end = retention.retention_end(Kind.REMOVAL_REQUEST, _closed(), 3)
+    assert end.at == datetime(2033, 1, 16, tzinfo=UTC) and end.rule_id == "RETENTION_REMOVAL"
+    assert Kind.REMOVAL_REQUEST in retention.SERVICE_KINDS["preservation"]
+    assert retention.service_end("preservation", _closed(), 3).at == end.at
+
+
 def test_retention_messages_run_on_messagings_own_clock_not_the_workspaces_dates() -> None:
     """RETENTION_MESSAGES: messaging counts from when this node saw the workspace closed, plus a grace."""
     with pytest.raises(ValueError, match="closure seen"):

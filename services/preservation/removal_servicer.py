@@ -1,0 +1,131 @@
+"""jit.preservation.v1.RemovalService: removal requests to platforms, turned from RPCs into domain decisions
+and store calls: validate input -> load -> policy -> domain rule -> write change + event + audit in one
+transaction (``jitlib.records.RecordPath``, as for preservation orders)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from jit.preservation.v1 import removal_pb2 as pb
+from jit.preservation.v1 import removal_pb2_grpc
+from jitlib import auth, validate, victimdir
+from jitlib.errors import InvalidArgument
+from jitlib.ids import new_id
+from jitlib.mapping import list_filters
+from jitlib.policy import REMOVAL_REQUEST_RULES
+from jitlib.records import RecordPath, get_rpc, page, transition_rpc
+from jitlib.runtime import Runtime, UnitOfWork
+from jitlib.workspaces import WorkspaceInfo
+from services.preservation import removal_domain as domain
+from services.preservation import removal_events as events
+from services.preservation import store
+from services.preservation.domain import Provider, provider_id_violations
+from services.preservation.removal_domain import Removal, RemovalRules
+from services.preservation.removal_mapping import (
+    REMOVAL_FIELDS,
+    answer_from_pb,
+    new_removal_from_pb,
+    page_token,
+    position_from_token,
+    removal_to_pb,
+)
+
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
+    def __init__(self, rt: Runtime, rules: RemovalRules, providers: dict[str, Provider]) -> None:
+        self.rt = rt
+        self.rules = rules
+        self.providers = providers
+        self.removals = RecordPath(
+            rt, REMOVAL_REQUEST_RULES, store.get_removal, Removal.access, store.find_removal_by_request
+        )
+
+    def _view(self, principal: auth.Principal, removal: Removal, now: Any) -> pb.RemovalRequest:
+        allowed = self.removals.allowed_actions(removal, domain.allowed_actions(removal, principal))
+        return removal_to_pb(removal, now, allowed)
+
+    async def CreateRemoval(
+        self, request: pb.CreateRemovalRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateRemovalResponse:
+        rt, principal = self.rt, auth.current()
+        now = rt.clock.now()
+        cmd = new_removal_from_pb(request)
+        InvalidArgument.raise_for(domain.new_removal_violations(cmd, self.providers, now))
+        known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
+        orders = await rt.read(lambda s: store.orders_of_provider(s, cmd.workspace_id, cmd.provider_id))
+
+        def build(workspace: WorkspaceInfo) -> Removal:
+            InvalidArgument.raise_for(
+                victimdir.unregistered(cmd.victim_refs, known, workspace.lead)
+                + validate.victim_refs_of_workspace(cmd.victim_refs, workspace.lead)
+            )
+            order, problem = domain.live_preservation(cmd, orders, principal)
+            if problem is not None:
+                raise problem
+            return domain.create(
+                cmd, removal_id=new_id(), actor=principal.actor, now=now, rules=self.rules, order=order
+            )
+
+        def announce(uow: UnitOfWork, removal: Removal, workspace: WorkspaceInfo) -> None:
+            events.announce(uow, removal, "created", workspace.members, now)
+
+        created = await self.removals.create_record(principal, request, cmd, build, store.REMOVALS, announce)
+        return pb.CreateRemovalResponse(removal=self._view(principal, created.record, now))
+
+    GetRemoval = get_rpc("removals", pb.GetRemovalResponse, "removal")
+
+    async def ListRemovals(
+        self, request: pb.ListRemovalsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListRemovalsResponse:
+        rt, principal = self.rt, auth.current()
+        now = rt.clock.now()
+        size, states, violations = list_filters(
+            request, REMOVAL_FIELDS.state_from_pb, "a removal request state", default=DEFAULT_PAGE, maximum=MAX_PAGE
+        )
+        violations += provider_id_violations("provider_id", request.provider_id, self.providers, required=False)
+        violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
+        InvalidArgument.raise_for(violations)
+        after = position_from_token(request)
+        flt = store.RemovalFilter(states=states, provider_id=request.provider_id, victim_ref=request.victim_ref)
+        found = await self.removals.list_in_workspaces(
+            principal,
+            request.workspace_id,
+            lambda session, scope, workspaces: store.list_removals(
+                session, scope, workspaces, flt, after=after, limit=size + 1
+            ),
+        )
+        removals, token = page(found, size, lambda r: page_token(r, request))
+        return pb.ListRemovalsResponse(
+            removals=[self._view(principal, r, now) for r in removals], next_page_token=token
+        )
+
+    async def _transition(self, action: str, request: Any) -> pb.RemovalRequest:
+        rt, principal = self.rt, auth.current()
+        t = domain.TRANSITIONS[action]
+        now = rt.clock.now()
+        data = answer_from_pb(request)
+        violations = validate.uuid("id", request.id)
+        violations += domain.answer_violations(action, data, now)
+        violations += validate.expected_version(request.expected_version)
+        InvalidArgument.raise_for(violations)
+        removal = await self.removals.load_visible(principal, request.id, domain.OPERATION, action=t.event)
+        self.removals.check_version(removal.version, request.expected_version)
+        members = self.removals.members_for_change(removal)
+        updated = domain.apply(removal, action, data, actor=principal.actor, now=now, rules=self.rules)
+        await rt.change(
+            principal, lambda uow: events.write_change(uow, removal, updated, t.event, members=members, now=now)
+        )
+        return self._view(principal, updated, now)
+
+    AcknowledgeRemoval = transition_rpc("ack", pb.AcknowledgeRemovalResponse, "removal")
+    RecordRemoved = transition_rpc("removed", pb.RecordRemovedResponse, "removal")
+    RecordGeoBlocked = transition_rpc("geoblocked", pb.RecordGeoBlockedResponse, "removal")
+    RecordRefused = transition_rpc("refused", pb.RecordRefusedResponse, "removal")
+    RecordAppealed = transition_rpc("appealed", pb.RecordAppealedResponse, "removal")
+    RecordRestored = transition_rpc("restored", pb.RecordRestoredResponse, "removal")
+    RecordReupload = transition_rpc("reupload", pb.RecordReuploadResponse, "removal")

@@ -1,0 +1,228 @@
+"""Removal requests' rules, pure (services.preservation.removal_domain): the clock table with a source per row,
+the state machine, preserve before removing, re-uploads, and the access matrix of jitlib.policy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jitlib.actors import Actor
+from jitlib.auth import Principal
+from jitlib.errors import FailedPrecondition
+from jitlib.policy import REMOVAL_REQUEST_RULES, Decision, Operation, RecordAccess, decide
+from services.preservation import domain as pdomain
+from services.preservation import removal_domain as rd
+from services.preservation.removal_domain import Answer, ContentItem, NewRemoval, RemovalBasis, RemovalRules
+from services.preservation.removal_domain import RemovalState as S
+
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+NL = Actor("u-nl", "nl-liaison", "NL")
+HASH = "ab" * 32
+
+
+def new(**over: object) -> NewRemoval:
+    fields: dict[str, object] = dict(
+        request_id="01935c4e-0000-7000-8000-000000000001",
+        workspace_id="jit-demo",
+        basis="DSA_ART9_ORDER",
+        national_jurisdiction="",
+        provider_id="socialnet-ie",
+        items=(ContentItem(url="https://socialnet.example/p/1", account="@Rev3ng3", sha256=HASH),),
+        proceed_without_preservation_reason="gone already",
+    )
+    fields.update(over)
+    return NewRemoval(**fields)  # type: ignore[arg-type]
+
+
+def made(**over: object) -> rd.Removal:
+    return rd.create(new(**over), removal_id="r1", actor=NL, now=NOW, rules=RemovalRules(), order=None)
+
+
+def principal(role: str, jurisdiction: str, member: bool = True) -> Principal:
+    return Principal(
+        user_id=f"{role}-{jurisdiction}",
+        username=f"{jurisdiction.lower()}-{role}",
+        jurisdiction=jurisdiction,
+        roles=frozenset({role}),
+        workspaces=frozenset({"jit-demo"}) if member else frozenset({"another-jit"}),
+    )
+
+
+# ---- the clock table --------------------------------------------------------------------------------
+
+
+def test_removal_dsa_art9_clock_is_the_nodes_target_from_sending() -> None:
+    """REMOVAL_DSA_ART9_CLOCK: 24 h by default, with its source; configurable."""
+    r = made()
+    assert r.due_at == NOW + timedelta(hours=24) and "Reg. (EU) 2022/2065 Art. 9(1)" in r.clock_source
+    clock = RemovalRules(art9_target=timedelta(hours=6)).clock(RemovalBasis.DSA_ART9_ORDER)
+    assert clock.period == timedelta(hours=6) and clock.rule_id == "REMOVAL_DSA_ART9_CLOCK"
+
+
+def test_removal_national_deadline_per_jurisdiction_else_the_art9_target() -> None:
+    """REMOVAL_NATIONAL_DEADLINE: DE 24 h by default (GUESS); a jurisdiction without one takes the Art. 9 target;
+    the issuer's own jurisdiction when none is named."""
+    rules = RemovalRules(art9_target=timedelta(hours=48), national=rd.parse_national("DE=24h, FR=1h"))
+    assert rules.clock(RemovalBasis.NATIONAL_ORDER, "FR").period == timedelta(hours=1)
+    assert "GUESS" in rules.clock(RemovalBasis.NATIONAL_ORDER, "DE").source
+    ie = rules.clock(RemovalBasis.NATIONAL_ORDER, "IE")
+    assert ie.period == timedelta(hours=48) and "no national deadline configured for IE" in ie.source
+    r = made(basis="NATIONAL_ORDER")
+    assert r.national_jurisdiction == "NL" and r.due_at == NOW + timedelta(hours=24)
+    with pytest.raises(ValueError, match="CODE=DURATION"):
+        rd.parse_national("germany=24h")
+
+
+def test_removal_dsa_art22_clock_and_removal_dsa_art16_clock() -> None:
+    """REMOVAL_DSA_ART22_CLOCK (24 h) and REMOVAL_DSA_ART16_CLOCK (72 h), each citing its article."""
+    assert made(basis="DSA_ART22_TRUSTED_FLAGGER").due_at == NOW + timedelta(hours=24)
+    art16 = made(basis="DSA_ART16_NOTICE")
+    assert art16.due_at == NOW + timedelta(hours=72) and "Art. 16(6)" in art16.clock_source
+    for basis, rule_id in rd.CLOCK_RULES.items():
+        assert RemovalRules().clock(basis, "DE").rule_id == rule_id
+
+
+def test_past_due_is_derived_from_the_decision_or_the_running_clock() -> None:
+    r = made()
+    assert not r.past_due(NOW + timedelta(hours=23)) and r.past_due(NOW + timedelta(hours=25))
+    when = Answer(answered_at=NOW + timedelta(hours=30))
+    late = rd.apply(r, "removed", when, actor=NL, now=NOW + timedelta(hours=31),
+                    rules=RemovalRules())  # fmt: skip
+    assert late.past_due(NOW + timedelta(hours=31))
+    early = rd.apply(r, "refused", Answer(answered_at=NOW + timedelta(hours=2), reason="NOT_ILLEGAL"), actor=NL,
+                     now=NOW + timedelta(hours=3), rules=RemovalRules())  # fmt: skip
+    assert not early.past_due(NOW + timedelta(days=30))
+
+
+# ---- the state machine ------------------------------------------------------------------------------
+
+EXPECTED_SOURCES = {
+    "ack": {S.SENT},
+    "removed": {S.SENT, S.ACKNOWLEDGED, S.APPEALED},
+    "geoblocked": {S.SENT, S.ACKNOWLEDGED},
+    "refused": {S.SENT, S.ACKNOWLEDGED},
+    "appealed": {S.REMOVED, S.GEO_BLOCKED},
+    "restored": {S.APPEALED},
+    "reupload": {S.REMOVED, S.GEO_BLOCKED},
+}
+
+
+@pytest.mark.parametrize("action", sorted(EXPECTED_SOURCES))
+@pytest.mark.parametrize("state", list(S))
+def test_removal_platform_answers_only_from_the_states_the_table_allows(action: str, state: S) -> None:
+    """REMOVAL_PLATFORM_ANSWERS: each answer from exactly its source states; others ILLEGAL_TRANSITION."""
+    from dataclasses import replace
+
+    r = replace(made(), state=state)
+    data = Answer(reason="OTHER", blocked_in=("NL",), sha256=HASH, url="https://m.example/1")
+    if state in EXPECTED_SOURCES[action]:
+        after = rd.apply(r, action, data, actor=NL, now=NOW, rules=RemovalRules())
+        assert after.state is rd.TRANSITIONS[action].target and after.version == r.version + 1
+    else:
+        with pytest.raises(FailedPrecondition) as info:
+            rd.apply(r, action, data, actor=NL, now=NOW, rules=RemovalRules())
+        assert info.value.reason == "ILLEGAL_TRANSITION"
+
+
+def test_removal_reupload_reopens_with_a_new_clock_and_the_count() -> None:
+    """REMOVAL_REUPLOAD_REOPENS: back to SENT, clock from seen_at, count + 1; an unknown hash is refused."""
+    r = rd.apply(made(), "removed", Answer(), actor=NL, now=NOW, rules=RemovalRules())
+    seen = NOW + timedelta(days=2)
+    again = rd.apply(r, "reupload", Answer(answered_at=seen, sha256=HASH.upper(), url="https://m.example/2"),
+                     actor=NL, now=seen, rules=RemovalRules())  # fmt: skip
+    assert again.state is S.SENT and again.reupload_count == 1 and again.due_at == seen + timedelta(hours=24)
+    assert again.decided_at is None and again.removed_at is None and again.reuploads[0].sha256 == HASH
+    with pytest.raises(FailedPrecondition) as info:
+        rd.apply(r, "reupload", Answer(sha256="cd" * 32, url="https://m.example/3"), actor=NL, now=NOW,
+                 rules=RemovalRules())  # fmt: skip
+    assert info.value.reason == "UNKNOWN_CONTENT_HASH"
+
+
+# ---- preserve before removing -------------------------------------------------------------------------
+
+
+def order(state: pdomain.OrderState, target: str = "@rev3ng3", provider: str = "socialnet-ie") -> pdomain.Order:
+    return pdomain.Order(
+        id=f"o-{state.value}-{target}",
+        workspace_id="jit-demo",
+        origin_jurisdiction="NL",
+        legal_basis=pdomain.LegalBasis.EPOC_PR,
+        provider_id=provider,
+        targets=(pdomain.Target("ACCOUNT_HANDLE", target),),
+        data_categories=("CONTENT",),
+        description="",
+        restricted=True,
+        shared_with=(),
+        state=state,
+        version=2,
+        created_by=NL,
+        created_at=NOW,
+        updated_by=NL,
+        updated_at=NOW,
+    )
+
+
+def test_removal_preserve_first_links_a_live_order_that_covers_the_content() -> None:
+    """REMOVAL_PRESERVE_FIRST: a live order of the same provider whose target is the item's account (any case,
+    with or without @) is found; drafts, expired, lifted, other providers, other targets and orders the caller may
+    not see are not; without one, NO_LIVE_PRESERVATION unless a reason is given."""
+    nl = principal("police_liaison", "NL")
+    cmd = new(proceed_without_preservation_reason="")
+    live = order(pdomain.OrderState.CONFIRMED)
+    found, problem = rd.live_preservation(cmd, [live], nl)
+    assert found == live and problem is None
+    dead = [
+        order(pdomain.OrderState.DRAFT),
+        order(pdomain.OrderState.EXPIRED),
+        order(pdomain.OrderState.LIFTED),
+        order(pdomain.OrderState.CONFIRMED, provider="other"),
+        order(pdomain.OrderState.CONFIRMED, target="@someone_else"),
+    ]
+    found, problem = rd.live_preservation(cmd, dead, nl)
+    assert found is None and problem is not None and problem.reason == "NO_LIVE_PRESERVATION"
+    # A restricted order of NL is not seen by DE: DE cannot link it, nor learn it exists.
+    found, problem = rd.live_preservation(cmd, [live], principal("police_liaison", "DE"))
+    assert found is None and problem is not None
+    found, problem = rd.live_preservation(new(), dead, nl)
+    assert found is None and problem is None  # a reason to go on
+    linked = rd.create(new(), removal_id="r", actor=NL, now=NOW, rules=RemovalRules(), order=live)
+    assert linked.preservation_order_id == live.id and linked.proceed_without_preservation_reason == ""
+
+
+# ---- access: jitlib.policy, as a matrix ----------------------------------------------------------------
+
+ROLES = ["prosecutor", "police_liaison", "participant", "operator", "auditor"]
+# Relations: the issuing jurisdiction (NL), another member (DE), a non-member (FR).
+# A = allowed, N = NOT_FOUND, D = PERMISSION_DENIED.
+EXPECTED = {
+    Operation.READ: {"prosecutor": "AAN", "police_liaison": "AAN", "participant": "AAN", "operator": "DDD",
+                     "auditor": "DDD"},
+    Operation.ISSUER_ACT: {"prosecutor": "ADN", "police_liaison": "ADN", "participant": "DDN", "operator": "DDD",
+                           "auditor": "DDD"},
+    Operation.CREATE: {"prosecutor": "AAN", "police_liaison": "AAN", "participant": "DDN", "operator": "DDD",
+                       "auditor": "DDD"},
+}  # fmt: skip
+LETTER = {"A": Decision.ALLOW, "N": Decision.NOT_FOUND, "D": Decision.DENY}
+WHERE = [("NL", True), ("DE", True), ("FR", False)]
+
+
+@pytest.mark.parametrize("op", list(EXPECTED))
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("where", range(3))
+def test_removal_policy_matrix(op: Operation, role: str, where: int) -> None:
+    jurisdiction, member = WHERE[where]
+    p = principal(role, jurisdiction, member)
+    record = RecordAccess(workspace_id="jit-demo", origin_jurisdiction="NL", addressee_jurisdiction=None,
+                          restricted=False)  # fmt: skip
+    if op is Operation.CREATE:
+        got = decide(p, op, REMOVAL_REQUEST_RULES, workspace_id="jit-demo")
+    else:
+        got = decide(p, op, REMOVAL_REQUEST_RULES, record=record)
+    assert got is LETTER[EXPECTED[op][role][where]]
+
+
+def test_allowed_actions_are_the_issuing_sides_and_the_states() -> None:
+    r = made()
+    assert rd.allowed_actions(r, principal("police_liaison", "NL")) == ("ack", "removed", "geoblocked", "refused")
+    assert rd.allowed_actions(r, principal("prosecutor", "DE")) == ()
