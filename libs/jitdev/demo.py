@@ -557,6 +557,25 @@ class Demo:
             f"the JIT's evaluation is written as CSV and a PNG chart in {out}",
         )
 
+    def score_the_platforms(self) -> None:
+        """The scorecard per platform, for the liaison who tracks them: with one order to the platform its
+        cells count fewer than 5 and are suppressed (SMALL_CELLS_SUPPRESSED); CSV and chart written."""
+        self.say("The NL liaison reads how the platforms answered: with one order, every figure is suppressed")
+        out = Path(tempfile.mkdtemp(prefix="jit-scorecard-"))
+        csv_path, png_path = out / "scorecard.csv", out / "scorecard.png"
+        args = ("scorecard", "--workspace", self.workspace, "--csv", str(csv_path), "--png", str(png_path))
+        self.jit(*args, as_user="nl-liaison")
+        card = self.jit(*args, as_user="nl-liaison", json_out=True, show=False).json()
+        answers = [a for p in card.get("platforms", []) for a in p.get("answers", [])]
+        self.check(
+            bool(answers) and all(a.get("suppressed") for a in answers),
+            "the order's platform is scored, and each of its cells (under 5) is shown as suppressed",
+        )
+        self.check(
+            csv_path.stat().st_size > 0 and png_path.read_bytes().startswith(b"\x89PNG"),
+            f"the scorecard is written as CSV and a PNG chart in {out}",
+        )
+
     def outsider_is_refused(self) -> None:
         self.say("An FR prosecutor, not a member of this JIT, finds nothing")
         res = self.jit("task", "show", self.ids["task"], as_user="fr-prosecutor", expect_fail=True)
@@ -580,6 +599,7 @@ class Demo:
         self.complete_identification()
         self.records_name_only_the_pseudonym()
         self.count_the_jit()
+        self.score_the_platforms()
         self.outsider_is_refused()
         self.audit(services)
         self.say("The case moved across three jurisdictions; every step is in the audit chains.")

@@ -12,7 +12,7 @@ from jit.preservation.v1 import scorecard_pb2 as pb
 from jit.preservation.v1 import scorecard_pb2_grpc
 from jitlib import auth, stats, validate
 from jitlib.errors import FieldViolation, InvalidArgument
-from jitlib.mapping import dt_to_ts, ts_to_dt
+from jitlib.mapping import dt_to_ts, window_from_pb
 from jitlib.policy import RecordRules
 from jitlib.records import RecordPath
 from jitlib.runtime import Runtime
@@ -68,13 +68,8 @@ class ScorecardServicer(scorecard_pb2_grpc.ScorecardServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         violations = validate.workspace_id("workspace_id", request.workspace_id, required=False)
-        start = ts_to_dt(request.period_start, request.HasField("period_start"))
-        end = ts_to_dt(request.period_end, request.HasField("period_end"))
-        period = stats.Period()
-        if start is not None and end is not None and end <= start:
-            violations.append(FieldViolation("period_end", "must be after period_start"))
-        else:
-            period = stats.Period(start, end)
+        start, end = window_from_pb(request, "period_start", "period_end", violations)
+        period = stats.Period(start, end) if not violations else stats.Period()
         k = self.k_floor
         try:
             k = stats.query(stats.Measure.ORDERS.value, (), request.k, k_floor=self.k_floor).k

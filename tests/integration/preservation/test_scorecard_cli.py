@@ -11,34 +11,16 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from typer.testing import CliRunner, Result
 
 from jit.preservation.v1 import preservation_pb2 as pb
-from jitcli.main import app
 from tests.harness import RunningService
+from tests.integration.preservation import test_preservation_cli as cli
 from tests.integration.preservation.conftest import DAY, WS, Client, now_utc, ts
 
 pytestmark = pytest.mark.integration
-RUNNER = CliRunner()
-
-
-@pytest.fixture
-def env(preservation_svc: RunningService, keycloak: Any, tmp_path: Path) -> dict[str, str]:
-    env = {
-        "JIT_KEYCLOAK_URL": keycloak.base_url,
-        "JIT_PRESERVATION_ADDR": f"127.0.0.1:{preservation_svc.app.port}",
-        "JIT_CONFIG_DIR": str(tmp_path / "jit-config"),
-    }
-    for user in ("nl-liaison", "fr-prosecutor"):
-        jit(env, "login", user, "--password", "demo")
-    return env
-
-
-def jit(env: dict[str, str], *args: str, code: int = 0) -> Result:
-    result = RUNNER.invoke(app, list(args), env=env)
-    assert result.exit_code == code, f"jit {' '.join(args)} -> {result.exit_code}\n{result.stdout}{result.stderr}"
-    assert "Traceback" not in result.stderr + result.stdout
-    return result
+#: The live service's CLI environment (nl-liaison and fr-prosecutor logged in) and the runner of `jit`.
+env = cli.env
+jit = cli.jit
 
 
 def test_a_liaison_reads_the_scorecard_as_a_table_csv_and_chart(
