@@ -3,7 +3,8 @@
 - The listener subscribes once to every replica's messaging events (``jit.messaging.*.*``) when the bus
   is connected: a post wakes the streams of the channel it names, an edit or a deletion drops what is
   cached of that channel, a shredded workspace makes the process drop the keys it holds of it. A post
-  on this process wakes its streams directly, without waiting for the broker; a poll every
+  on this process wakes its streams directly, without waiting for the broker, and hands them the message
+  it committed, opened, so they send it without reading it back; a poll every
   ``POLL_SECONDS`` keeps delivery going while NATS is down.
 - A ``ChannelFeed`` reads and opens each new message of a channel once for all of the process's streams
   on that channel: with fifty people following a channel, a post costs one database read, not fifty. It
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
 
 from nats.aio.msg import Msg
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 BATCH = 200
 #: How often a stream looks for new messages when nothing woke it (a broker outage).
 POLL_SECONDS = 2.0
+#: How many ids of messages posted here the listener remembers, to skip their events from the broker.
+POSTED_HERE = 1000
 
 
 class ChannelFeed:
@@ -59,6 +63,17 @@ class ChannelFeed:
         #: Bumped on every known change; a read made at the current generation saw everything committed.
         self.generation = 0
         self._read_at: tuple[int, int, float] = (-1, 0, 0.0)  # generation, last seq, time of the last read
+
+    def posted(self, msg: pb.Message, now: float) -> None:
+        """A message this process just committed, opened: when it follows the last one read, it is held
+        for the streams, which then send it without a database read; otherwise they read as usual."""
+        generation, last_seq, read_time = self._read_at
+        if generation == self.generation and self.channel is not None and msg.seq == last_seq + 1:
+            self._cache[msg.seq] = (now, msg)
+            # The channel as read at ``read_time`` still stands for it: its TTL runs from that read.
+            self._read_at = (generation, msg.seq, read_time)
+        else:
+            self.generation += 1
 
     def _cached(self, after: int, now: float) -> list[pb.Message]:
         out = []
@@ -107,6 +122,8 @@ class Live:
         self._feeds: dict[str, ChannelFeed] = {}
         self._task: asyncio.Task[None] | None = None
         self._sub: Subscription | None = None
+        #: The ids of the last messages posted on this process (``posted``), oldest first.
+        self._posted_here: OrderedDict[str, None] = OrderedDict()
 
     # -- the listener -----------------------------------------------------------------------------
 
@@ -153,6 +170,8 @@ class Live:
         if not envelope.state.Unpack(meta) or not meta.channel_id:
             return
         if event == events.POSTED:
+            if meta.id in self._posted_here:
+                return  # posted here: its streams have it already
             self.notify(meta.channel_id)
         elif event in (events.EDITED, events.DELETED):
             self.forget(meta.channel_id)
@@ -164,6 +183,19 @@ class Live:
         feed = self._feeds.get(channel_id)
         if feed is not None:
             feed.generation += 1
+        for wake in self._streams.get(channel_id, ()):
+            wake.set()
+
+    def posted(self, channel_id: str, message: pb.Message) -> None:
+        """A message posted on this process, committed and opened: its streams get it from memory (no
+        read of the database, no wait for the broker), and its event, when it comes back from the broker,
+        wakes nobody again."""
+        self._posted_here[message.id] = None
+        if len(self._posted_here) > POSTED_HERE:
+            self._posted_here.popitem(last=False)
+        feed = self._feeds.get(channel_id)
+        if feed is not None:
+            feed.posted(message, asyncio.get_running_loop().time())
         for wake in self._streams.get(channel_id, ()):
             wake.set()
 

@@ -236,9 +236,10 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             find=lambda s: store.find_message_by_request(s, principal.user_id, request.request_id),
             write=write,
         )
+        opened = await self._opened(created.record)
         if not created.replayed:
-            self.live.notify(ch.id)
-        return pb.PostMessageResponse(message=await self._opened(created.record))
+            self.live.posted(ch.id, opened)
+        return pb.PostMessageResponse(message=opened)
 
     async def _revise(self, message_id: str, text: str | None, expected_revision: int) -> pb.Message:
         rt, principal = self.rt, auth.current()
