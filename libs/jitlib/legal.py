@@ -376,6 +376,12 @@ _REMOVAL: tuple[Rule, ...] = (
         "Art. 16 (preservation before data is lost)",
     ),
     Rule(
+        "REMOVAL_VICTIM_NOTICE",
+        "when content of a removal request is removed or restored, each victim it names gets a notice "
+        "(CONTENT_REMOVED or CONTENT_RESTORED) from the system, once per event",
+        f"{VICTIMS} Art. 6 (the victim's right to information about their case)",
+    ),
+    Rule(
         "REMOVAL_PLATFORM_ANSWERS",
         "the platform's answers (acknowledged, removed, geo-blocked, refused with a reason, the uploader's "
         "appeal, restored) are recorded by a prosecutor or liaison of the issuing side, with when it answered",

@@ -15,7 +15,7 @@ from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec
-from services.victims import events, mapping, stats_projection, stats_store, store
+from services.victims import events, mapping, removal_notices, stats_projection, stats_store, store
 from services.victims.servicer import VictimServicer
 from services.victims.stats_servicer import StatisticsServicer
 
@@ -50,7 +50,7 @@ REPLICAS = replicas.ReplicaKind(
 
 
 def _consumers(rt: Runtime) -> list[EventConsumer]:
-    return [*replicas.consumers(rt, REPLICAS), *stats_projection.consumers(rt)]
+    return [*replicas.consumers(rt, REPLICAS), *stats_projection.consumers(rt), *removal_notices.consumers(rt)]
 
 
 def spec(settings: VictimsSettings | None = None) -> ServiceSpec:

@@ -47,6 +47,9 @@ class NoticeStep(enum.StrEnum):
     RELEASE_OR_ESCAPE = "RELEASE_OR_ESCAPE"
     STATE_OF_PROCEEDINGS = "STATE_OF_PROCEEDINGS"
     FINAL_JUDGMENT = "FINAL_JUDGMENT"
+    #: Recorded by the system from a removal request's event (legal REMOVAL_VICTIM_NOTICE).
+    CONTENT_REMOVED = "CONTENT_REMOVED"
+    CONTENT_RESTORED = "CONTENT_RESTORED"
 
 
 class NoticeChannel(enum.StrEnum):
@@ -55,6 +58,8 @@ class NoticeChannel(enum.StrEnum):
     EMAIL = "EMAIL"
     PHONE = "PHONE"
     REPRESENTATIVE = "REPRESENTATIVE"
+    #: Recorded by the system, never by a user: the victim is still to be told.
+    SYSTEM = "SYSTEM"
 
 
 def pseudonym(lead: str, sequence: int) -> str:
@@ -258,6 +263,8 @@ def notice_violations(cmd: NewNotice, now: datetime) -> list[FieldViolation]:
         out.append(FieldViolation("step", "is required: the key step the victim was told about"))
     if cmd.channel is None and "channel" not in cmd.unknown_enums:
         out.append(FieldViolation("channel", "is required: how the victim was told"))
+    if cmd.channel is NoticeChannel.SYSTEM:
+        out.append(FieldViolation("channel", "SYSTEM is recorded by the system only: say how the victim was told"))
     if not cmd.language:
         out.append(FieldViolation("language", "is required: the language the victim was told in"))
     elif not LANGUAGE.match(cmd.language):
@@ -283,6 +290,35 @@ def record_notice(
         language=cmd.language,
         channel=cmd.channel,
         note=cmd.note,
+        recorded_at=now,
+    )
+    return changed(victim, actor, now, notices_count=victim.notices_count + 1), notice
+
+
+#: What a removal request's event tells a victim (legal REMOVAL_VICTIM_NOTICE), by its event type.
+REMOVAL_NOTICE_STEPS = {
+    "jit.preservation.v1.RemovalRequestRemoved": NoticeStep.CONTENT_REMOVED,
+    "jit.preservation.v1.RemovalRequestGeoBlocked": NoticeStep.CONTENT_REMOVED,
+    "jit.preservation.v1.RemovalRequestRestored": NoticeStep.CONTENT_RESTORED,
+}
+
+
+def removal_notice(
+    victim: Victim, step: NoticeStep, *, notice_id: str, told_at: datetime, note: str, actor: Actor, now: datetime
+) -> tuple[Victim, Notice]:
+    """The notice the system records on ``victim`` when content of a removal request naming the victim is
+    removed (or blocked) or restored (legal REMOVAL_VICTIM_NOTICE): channel SYSTEM, no language (the liaison
+    supporting the victim tells them), ``told_at`` the platform's answer."""
+    notice = Notice(
+        id=notice_id,
+        victim_id=victim.id,
+        workspace_id=victim.workspace_id,
+        step=step,
+        told_at=told_at,
+        told_by=actor,
+        language="",
+        channel=NoticeChannel.SYSTEM,
+        note=note,
         recorded_at=now,
     )
     return changed(victim, actor, now, notices_count=victim.notices_count + 1), notice

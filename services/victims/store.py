@@ -189,6 +189,13 @@ get = VICTIMS.get
 find_by_request = VICTIMS.find_by_request
 
 
+def by_pseudonym(session: Session, workspace_id: str, pseudonym: str, *, for_update: bool = False) -> Victim | None:
+    """The victim of ``workspace_id`` known by ``pseudonym`` (its row locked when ``for_update``)."""
+    stmt = select(VictimRow).where(VictimRow.workspace_id == workspace_id, VictimRow.pseudonym == pseudonym)
+    row = session.scalar(stmt.with_for_update() if for_update else stmt)
+    return to_domain(row) if row is not None else None
+
+
 def next_sequence(session: Session, lead: str) -> int:
     """The next pseudonym number of ``lead`` on this node, in the caller's transaction: one atomic upsert,
     so that two registrations never get the same number and a rolled-back one leaves no gap."""

@@ -21,6 +21,8 @@ class NoticeStep(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTICE_STEP_RELEASE_OR_ESCAPE: _ClassVar[NoticeStep]
     NOTICE_STEP_STATE_OF_PROCEEDINGS: _ClassVar[NoticeStep]
     NOTICE_STEP_FINAL_JUDGMENT: _ClassVar[NoticeStep]
+    NOTICE_STEP_CONTENT_REMOVED: _ClassVar[NoticeStep]
+    NOTICE_STEP_CONTENT_RESTORED: _ClassVar[NoticeStep]
 
 class NoticeChannel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -30,6 +32,7 @@ class NoticeChannel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOTICE_CHANNEL_EMAIL: _ClassVar[NoticeChannel]
     NOTICE_CHANNEL_PHONE: _ClassVar[NoticeChannel]
     NOTICE_CHANNEL_REPRESENTATIVE: _ClassVar[NoticeChannel]
+    NOTICE_CHANNEL_SYSTEM: _ClassVar[NoticeChannel]
 NOTICE_STEP_UNSPECIFIED: NoticeStep
 NOTICE_STEP_RIGHTS_EXPLAINED: NoticeStep
 NOTICE_STEP_COMPLAINT_ACKNOWLEDGED: NoticeStep
@@ -38,12 +41,15 @@ NOTICE_STEP_TRIAL_TIME_AND_PLACE: NoticeStep
 NOTICE_STEP_RELEASE_OR_ESCAPE: NoticeStep
 NOTICE_STEP_STATE_OF_PROCEEDINGS: NoticeStep
 NOTICE_STEP_FINAL_JUDGMENT: NoticeStep
+NOTICE_STEP_CONTENT_REMOVED: NoticeStep
+NOTICE_STEP_CONTENT_RESTORED: NoticeStep
 NOTICE_CHANNEL_UNSPECIFIED: NoticeChannel
 NOTICE_CHANNEL_IN_PERSON: NoticeChannel
 NOTICE_CHANNEL_LETTER: NoticeChannel
 NOTICE_CHANNEL_EMAIL: NoticeChannel
 NOTICE_CHANNEL_PHONE: NoticeChannel
 NOTICE_CHANNEL_REPRESENTATIVE: NoticeChannel
+NOTICE_CHANNEL_SYSTEM: NoticeChannel
 
 class Victim(_message.Message):
     __slots__ = ("id", "pseudonym", "workspace_id", "origin_jurisdiction", "victim_jurisdiction", "version", "registered_by", "created_at", "updated_by", "updated_at", "notices_count", "referrals_count", "referrals", "replica", "allowed_actions", "offences")
