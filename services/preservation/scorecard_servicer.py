@@ -1,6 +1,6 @@
 """jit.preservation.v1.ScorecardService: the scorecard per platform. Validate input -> the workspaces the
 caller may list (the one policy, as ListOrders: NOT_FOUND, PERMISSION_DENIED, the read audited) -> read the
-orders the caller may see (``scorecard_store``) -> ``scorecard_domain`` -> the message."""
+orders and removal requests the caller may see (``scorecard_store``) -> ``scorecard_domain`` -> the message."""
 
 from __future__ import annotations
 
@@ -76,13 +76,15 @@ class ScorecardServicer(scorecard_pb2_grpc.ScorecardServiceServicer):
         except stats.StatsError as exc:
             violations += [FieldViolation(f, r) for f, r in exc.problems]
         InvalidArgument.raise_for(violations)
-        orders = await self.path.list_in_workspaces(principal, request.workspace_id, scorecard_store.visible_orders)
+        records = await self.path.list_in_workspaces(principal, request.workspace_id, scorecard_store.visible_records)
+        orders = [r for r in records if isinstance(r, Order)]
+        removals = [r for r in records if isinstance(r, scorecard_domain.Removal)]
         workspaces = {request.workspace_id} if request.workspace_id else set(principal.workspaces)
         names = {p.id: p.name for p in self.rules.providers.values()}
         target = self.rules.confirmation_overdue_after
 
         def compute() -> scorecard_domain.Scorecard:
-            facts = scorecard_domain.facts(orders, [], confirmation_target=target)
+            facts = scorecard_domain.facts(orders, removals, confirmation_target=target)
             return scorecard_domain.score(facts, k=k, now=now, names=names, period=period)
 
         card = await asyncio.to_thread(compute)

@@ -1,21 +1,59 @@
-"""The scorecard's reads (SQLAlchemy 2): the orders (and, once they are stored here, the removal requests)
-of some workspaces that a caller may read, by the same READ rule as the lists (``store.PARTIES``). Queries
-only; what they count is ``scorecard_domain``."""
+"""The scorecard's reads (SQLAlchemy 2): the orders and removal requests of some workspaces that a caller
+may read, by the same READ rule as their lists (``store.PARTIES``, ``store.REMOVAL_PARTIES``). Queries only,
+of codes and dates (no sealed text is opened); what they count is ``scorecard_domain``."""
 
 from __future__ import annotations
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from jitlib.clock import as_utc_or_none
 from jitlib.policy import VisibilityScope
-from services.preservation import store
+from services.preservation import scorecard_domain, store
 from services.preservation.domain import Order, OrderState
-from services.preservation.store import OrderRow
+from services.preservation.store import OrderRow, RemovalRow
 
 
 def visible_orders(session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]) -> list[Order]:
-    """The issued orders of ``workspace_ids`` that ``scope`` may read (a draft asks a platform nothing).
-    Their sealed text is not opened: the scorecard reads codes and dates only."""
+    """The issued orders of ``workspace_ids`` that ``scope`` may read (a draft asks a platform nothing)."""
     conditions = store.PARTIES.visible_in(scope, workspace_ids)
     conditions.append(OrderRow.state != OrderState.DRAFT.value)
     return [store.to_domain(r) for r in session.scalars(select(OrderRow).where(and_(*conditions)))]
+
+
+def visible_removals(
+    session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]
+) -> list[scorecard_domain.Removal]:
+    """The removal requests of ``workspace_ids`` that ``scope`` may read, as the scorecard reads them."""
+    r = RemovalRow
+    columns = (
+        r.provider_id,
+        r.state,
+        r.sent_at,
+        r.due_at,
+        r.removed_at,
+        r.decided_at,
+        r.refusal_reason,
+        r.reupload_count,
+    )
+    rows = session.execute(select(*columns).where(and_(*store.REMOVAL_PARTIES.visible_in(scope, workspace_ids))))
+    return [
+        scorecard_domain.Removal(
+            provider_id=provider,
+            state=state,
+            sent_at=as_utc_or_none(sent),
+            due_at=as_utc_or_none(due),
+            removed_at=as_utc_or_none(removed),
+            decided_at=as_utc_or_none(decided),
+            refusal_reason=reason or "",
+            reupload_count=reuploads or 0,
+        )
+        for provider, state, sent, due, removed, decided, reason, reuploads in rows
+    ]
+
+
+def visible_records(
+    session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]
+) -> list[Order | scorecard_domain.Removal]:
+    """Both, in one read: what a platform was asked in these workspaces that ``scope`` may read."""
+    return [*visible_orders(session, scope, workspace_ids), *visible_removals(session, scope, workspace_ids)]

@@ -4,7 +4,7 @@ with stated dates match values worked out by hand; only what the caller may read
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
@@ -13,8 +13,9 @@ from sqlalchemy import update
 
 from jit.common.v1 import common_pb2
 from jit.preservation.v1 import preservation_pb2 as pb
+from jit.preservation.v1 import removal_pb2 as rpb
+from jit.preservation.v1 import removal_pb2_grpc, scorecard_pb2_grpc
 from jit.preservation.v1 import scorecard_pb2 as spb
-from jit.preservation.v1 import scorecard_pb2_grpc
 from services.preservation.store import OrderRow
 from tests.harness import RunningService, field_violations, md, rid
 from tests.integration.preservation.conftest import DAY, Client, now_utc, ts
@@ -148,3 +149,46 @@ def test_only_what_the_caller_may_read_counts(client: Client, preservation_svc: 
     preservation_svc.loop.run(preservation_svc.rt.db.write(move))
     assert [p.provider_id for p in scorecard(client, "de-liaison").platforms] == []
     assert [p.provider_id for p in scorecard(client, "nl-liaison").platforms] == ["socialnet-ie"]
+
+
+def test_removal_figures_of_requests_entered_with_stated_dates_match_by_hand(client: Client) -> None:
+    """SCORECARD_FROM_VISIBLE_RECORDS with removal requests (every member reads one, so DE counts them
+    too). Ten DSA Art. 9 orders to socialnet-ie sent at T, due 24 hours later (the node's default): five
+    removed after 2, 6, 12, 20 and 30 hours, five refused as not illegal after 48 hours. remove_content:
+    asked 10, answered 5, median 12 hours, 90th percentile at rank 1 + 0.9 * 4 = 4.6: 20 + 0.6 * 10 = 26
+    hours; past the clock the 30-hour removal and the five refusals, 6 of 10 = 0.6; removal refusals
+    NOT_ILLEGAL 5."""
+    stub = removal_pb2_grpc.RemovalServiceStub(client.svc.channel)
+    meta = md(client.tokens("nl-liaison"))
+    t = now_utc() - 5 * DAY
+    answers = [("removed", h) for h in (2, 6, 12, 20, 30)] + [("refused", 48)] * 5
+    for what, hours in answers:
+        create = rpb.CreateRemovalRequest(
+            request_id=rid(),
+            workspace_id="jit-demo",
+            basis=rpb.REMOVAL_BASIS_DSA_ART9_ORDER,
+            provider_id="socialnet-ie",
+            items=[rpb.ContentItem(url="https://socialnet.example/p/9")],
+            sent_at=ts(t),
+            proceed_without_preservation_reason="scorecard test",
+        )
+        removal = stub.CreateRemoval(create, metadata=meta, timeout=20).removal
+        assert removal.due_at.ToSeconds() == removal.sent_at.ToSeconds() + 24 * 3600
+        answered = ts(t + timedelta(hours=hours))
+        if what == "removed":
+            stub.RecordRemoved(rpb.RecordRemovedRequest(id=removal.id, answered_at=answered), metadata=meta, timeout=20)
+        else:
+            refuse = rpb.RecordRefusedRequest(
+                id=removal.id, answered_at=answered, reason=rpb.REFUSAL_REASON_NOT_ILLEGAL, details="lawful"
+            )
+            stub.RecordRefused(refuse, metadata=meta, timeout=20)
+    for user in ("nl-liaison", "de-liaison"):
+        card = platform(scorecard(client, user, workspace_id="jit-demo"), "socialnet-ie")
+        (remove,) = [a for a in card.answers if a.kind == "remove_content"]
+        assert (remove.asked, remove.answered, remove.decided) == (10, 5, 10)
+        assert remove.median_seconds == pytest.approx(12 * 3600)
+        assert remove.p90_seconds == pytest.approx(26 * 3600)
+        assert remove.share_late == pytest.approx(0.6)
+        assert ("removal", "NOT_ILLEGAL", 5, False) in [
+            (r.refused, r.reason, r.count, r.suppressed) for r in card.refusals
+        ]
