@@ -23,6 +23,7 @@ from jitcli import (
     msg_cmd,
     node_cmd,
     preservation_cmd,
+    removal_cmd,
     retention_cmd,
     scorecard_cmd,
     stats_cmd,
@@ -61,6 +62,7 @@ app = typer.Typer(
 app.add_typer(tasks_cmd.app, name="task")
 app.add_typer(evidence_cmd.app, name="evidence")
 app.add_typer(preservation_cmd.app, name="preservation")
+app.add_typer(removal_cmd.app, name="removal")
 app.add_typer(msg_cmd.app, name="msg")
 app.add_typer(victims_cmd.app, name="victim")
 app.add_typer(admin_cmd.app, name="admin")
