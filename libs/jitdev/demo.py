@@ -11,6 +11,7 @@ description of the case says anything about her (``victim_details`` checks it, h
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -43,6 +44,8 @@ def victim_details(text: str, identity: Iterable[str] = (VICTIM_NAME,)) -> list[
     words about a victim (``VICTIM_WORDS``) and any of her ``identity`` details; [] when there is none."""
     found = [m.group(0) for m in VICTIM_WORDS.finditer(text)]
     return found + [d for d in identity if d and d.lower() in text.lower()]
+
+
 USERS = [
     "nl-prosecutor",
     "nl-liaison",
@@ -311,6 +314,53 @@ class Demo:
             as_user="nl-liaison",
         )
         self.jit("preservation", "due", "--within", "7d", as_user="nl-liaison")
+
+    def remove_images(self) -> None:
+        """Preserve before removing (REMOVAL_PRESERVE_FIRST): with the account's data preserved, the NL liaison
+        asks the platform to remove the victim's images under DSA Art. 9; the request is linked to the live
+        order, whose expiry the removal leaves as it was; the platform's REMOVED reaches the victim as a notice
+        (REMOVAL_VICTIM_NOTICE)."""
+        self.say("Preserved first, the NL liaison orders the platform to remove the images (DSA Art. 9)")
+        before = self.jit("preservation", "show", self.ids["order"], as_user="nl-liaison", json_out=True, show=False)
+        image = hashlib.sha256(b"DEMO ONLY image 1").hexdigest()
+        removal = self.create_naming_victim(
+            "removal",
+            "create",
+            "--workspace",
+            self.workspace,
+            "--provider",
+            "socialnet-ie",
+            "--basis",
+            "dsa-art9-order",
+            "--item",
+            f"https://socialnet.example/rev3ng3_pics/p/1 account=@rev3ng3_pics sha256={image}",
+            "--item",
+            "https://socialnet.example/rev3ng3_pics/p/2 account=@rev3ng3_pics",
+            "--victim",
+            self.ids["victim"],
+            as_user="nl-liaison",
+        )
+        self.ids["removal"] = removal["id"]
+        self.check(
+            removal.get("preservation_order_id") == self.ids["order"],
+            "the removal request is linked to the live preservation order of the account",
+        )
+        self.jit("removal", "ack", removal["id"], as_user="nl-liaison", show=False)
+        self.jit("removal", "removed", removal["id"], as_user="nl-liaison")
+        after = self.jit("preservation", "show", self.ids["order"], as_user="nl-liaison", json_out=True, show=False)
+        self.check(
+            after.json().get("expires_at") == before.json().get("expires_at"),
+            "the images are removed, and the preservation clock runs on: the order's expiry is unchanged",
+        )
+        victim = self.ids["victim"]
+
+        def told() -> bool:
+            res = self.jit("victim", "notices", victim, as_user="nl-liaison", json_out=True, show=False)
+            return any(n.get("step") == "NOTICE_STEP_CONTENT_REMOVED" for n in res.json().get("notices", []))
+
+        self.retry(told, f"a notice that the content was removed on {victim}", timeout=60)
+        self.jit("victim", "notices", victim, as_user="nl-liaison")
+        self.out(f"  ok: {victim}'s notices show the removal, for the NL liaison supporting her to tell her")
 
     def follow_up_appears(self) -> None:
         self.say("The order nears expiry: the tasks service opens a follow-up task for NL by itself")
@@ -591,6 +641,7 @@ class Demo:
         self.open_workspace()
         self.register_victim()
         self.preserve()
+        self.remove_images()
         self.assign_identification()
         self.follow_up_appears()
         self.production_order()

@@ -59,3 +59,5 @@ def test_the_demo_case_plays_end_to_end(
     assert "intact" in text
     # VICTIM_BY_PSEUDONYM: the case names its victim by pseudonym, and no title or description speaks of her.
     assert "speaks about the victim" in text and "name V-NL-" in text
+    # REMOVAL_PRESERVE_FIRST, REMOVAL_VICTIM_NOTICE: preserved first, the images are removed and she is told.
+    assert "linked to the live preservation order" in text and "notices show the removal" in text
