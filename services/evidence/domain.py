@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from jitlib import legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from jitlib.fields import same_fields
 from jitlib.jurisdictions import EU_MEMBER_STATES, is_jurisdiction
 from jitlib.policy import (
     EPOC_NOTIFIED_PROCEDURES,
@@ -1047,21 +1048,14 @@ def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> 
         urgency = "EMERGENCY"
     return EvidenceRequest(
         **created_record(cmd, record_id=request_id, actor=actor, now=now),
+        **same_fields(cmd, "legal_basis epoc_procedure addressee_kind addressee_jurisdiction targets"),
+        **same_fields(cmd, "offence_category description preservation_order_id user_notice_suppressed_until"),
         issuing_authority=cmd.issuing_authority.strip(),
-        legal_basis=cmd.legal_basis,
-        epoc_procedure=cmd.epoc_procedure,
-        addressee_kind=cmd.addressee_kind,
-        addressee_jurisdiction=cmd.addressee_jurisdiction,
         provider_name=cmd.provider_name.strip(),
         data_categories=tuple(cmd.data_categories),
-        targets=cmd.targets,
-        offence_category=cmd.offence_category,
         urgency=urgency or "NORMAL",
         title=cmd.title.strip(),
-        description=cmd.description,
-        preservation_order_id=cmd.preservation_order_id,
         user_notice_status=(cmd.user_notice_status or "PENDING") if provider else "NOT_APPLICABLE",
-        user_notice_suppressed_until=cmd.user_notice_suppressed_until,
         state=State.DRAFT,
         notification_exemption_reason=cmd.notification_exemption_reason.strip(),
         victim_refs=cmd.victim_refs,

@@ -11,6 +11,7 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jitlib.actors import Actor
+from jitlib.fields import same_fields
 from jitlib.mapping import (
     RecordMapping,
     actor_from_pb,
@@ -421,18 +422,16 @@ def new_item_from_pb(m: pb.ItemMetadata) -> NewItem:
         for c in m.use_conditions.consents
     )
     return NewItem(
-        request_id=m.request_id,
-        evidence_request_id=m.evidence_request_id,
-        sha256=m.sha256,
-        size_bytes=m.size_bytes,
-        media_type=m.media_type,
-        filename=m.filename,
-        description=m.description,
+        **same_fields(m, "request_id evidence_request_id sha256 size_bytes media_type filename description"),
         origin_jurisdiction=m.origin_jurisdiction,
         conditions=m.use_conditions.conditions,
         consents=consents,
         sensitive=m.sensitive,
     )
+
+
+#: The fields an item and its message name the same (the message calls ``evidence_request_id`` ``request_id``).
+_ITEM_SAME = "id workspace_id origin_jurisdiction media_type size_bytes sha256 filename description"
 
 
 def item_to_pb(
@@ -453,16 +452,9 @@ def item_to_pb(
         _set_ts(consent, "granted_at", c.granted_at)
         conditions.consents.append(consent)
     return pb.EvidenceItem(
-        id=item.id,
-        workspace_id=item.workspace_id,
+        **same_fields(item, _ITEM_SAME),
         request_id=item.evidence_request_id,
-        origin_jurisdiction=item.origin_jurisdiction,
-        media_type=item.media_type,
-        size_bytes=item.size_bytes,
-        sha256=item.sha256,
         use_conditions=conditions,
-        filename=item.filename,
-        description=item.description,
         received_by=actor_pb(item.received_by),
         received_at=dt_to_ts(item.received_at),
         custody_entries=custody_entries,
@@ -490,15 +482,8 @@ def item_from_pb(msg: pb.EvidenceItem) -> ItemReplica:
         for c in msg.use_conditions.consents
     )
     item = EvidenceItem(
-        id=msg.id,
-        workspace_id=msg.workspace_id,
+        **same_fields(msg, _ITEM_SAME),
         evidence_request_id=msg.request_id,
-        origin_jurisdiction=msg.origin_jurisdiction,
-        media_type=msg.media_type,
-        size_bytes=msg.size_bytes,
-        sha256=msg.sha256,
-        filename=msg.filename,
-        description=msg.description,
         conditions=msg.use_conditions.conditions,
         consents=consents,
         received_by=actor_from_pb(msg.received_by),

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from jitlib import durations, validate
 from jitlib.actors import Actor
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, PermissionDenied
+from jitlib.fields import same_fields
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
 from jitlib.policy import CASE_ROLES, AccessParties, RecordAccess, RecordRules, evidence_request_addressee
@@ -134,6 +135,10 @@ class MessageInChannel:
         return self.channel.access()
 
 
+#: What a revision keeps of the message it replaced, under the message's own names.
+_REVISED = "revision key_version sealed_body deleted"
+
+
 @dataclass(frozen=True)
 class Revision:
     """An earlier revision of a message, kept sealed when an edit or a deletion replaced it."""
@@ -148,16 +153,8 @@ class Revision:
 
     def as_message(self, current: Message) -> Message:
         """The revision as a history entry: who replaced it and when, what it said."""
-        return replace(
-            current,
-            sender=self.editor,
-            revision=self.revision,
-            deleted=self.deleted,
-            key_version=self.key_version,
-            sealed_body=self.sealed_body,
-            posted_at=self.at,
-            edited_at=None,
-        )
+        kept = same_fields(self, _REVISED)
+        return replace(current, **kept, sender=self.editor, posted_at=self.at, edited_at=None)
 
 
 @dataclass(frozen=True)
@@ -502,15 +499,7 @@ def revise(
 ) -> tuple[Message, Revision]:
     """The message's next revision (sealed under the channel's current key) and the revision it keeps."""
     check_open(channel)
-    kept = Revision(
-        message_id=message.id,
-        revision=message.revision,
-        key_version=message.key_version,
-        sealed_body=message.sealed_body,
-        deleted=message.deleted,
-        editor=editor,
-        at=now,
-    )
+    kept = Revision(message_id=message.id, **same_fields(message, _REVISED), editor=editor, at=now)
     updated = replace(
         message,
         revision=message.revision + 1,

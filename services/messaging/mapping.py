@@ -13,6 +13,7 @@ from jit.evidence.v1 import evidence_pb2
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jit.tasks.v1 import tasks_pb2
+from jitlib.fields import same_fields
 from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb
 from services.messaging import domain
 from services.messaging.domain import (
@@ -51,15 +52,7 @@ def channel_to_pb(ch: Channel) -> pb.Channel:
 
 def message_meta_pb(m: Message) -> pb.Message:
     """Which message changed, never what it says: the state of the events, so the broker sees no content."""
-    return pb.Message(
-        id=m.id,
-        channel_id=m.channel_id,
-        seq=m.seq,
-        revision=m.revision,
-        deleted=m.deleted,
-        system=m.system,
-        sender=actor_pb(m.sender),
-    )
+    return pb.Message(**same_fields(m, "id channel_id seq revision deleted system"), sender=actor_pb(m.sender))
 
 
 def replicated_message_pb(ch: Channel, m: Message, text: str) -> pb.ReplicatedMessage:

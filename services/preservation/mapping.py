@@ -4,6 +4,7 @@ token (a ``jitlib.paging`` token carrying the compound position: expiry, then id
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -169,18 +170,8 @@ def not_executed_reason_from_pb(value: int) -> str:
 
 
 def provider_to_pb(p: Provider) -> pb.Provider:
-    return pb.Provider(
-        id=p.id,
-        name=p.name,
-        establishment_jurisdiction=p.establishment_jurisdiction,
-        legal_representative=p.legal_representative,
-        preferred_channel=p.preferred_channel,
-        preservation_period_days=p.preservation_period_days,
-        extension_days=p.extension_days,
-        extension_min_notice_days=p.extension_min_notice_days,
-        max_extensions=p.max_extensions,
-        source=p.source,
-    )
+    # The message is the register's entry, field for field.
+    return pb.Provider(**asdict(p))
 
 
 # ---- the ListOrders page token ---------------------------------------------------------------------

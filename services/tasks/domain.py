@@ -16,6 +16,7 @@ from datetime import datetime
 from jitlib import legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from jitlib.fields import same_fields
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
 from jitlib.policy import TASK_RULES, AccessParties, Operation, RecordAccess, permitted
@@ -342,15 +343,9 @@ def membership_violations(cmd: NewTask, members: frozenset[str], lead: str = "")
 def create(cmd: NewTask, *, task_id: str, actor: Actor, now: datetime) -> Task:
     return Task(
         **created_record(cmd, record_id=task_id, actor=actor, now=now),
+        **same_fields(cmd, "description kind assignee_jurisdiction priority due_at links victim_refs"),
         title=cmd.title.strip(),
-        description=cmd.description,
-        kind=cmd.kind,
-        assignee_jurisdiction=cmd.assignee_jurisdiction,
-        priority=cmd.priority,
-        due_at=cmd.due_at,
-        links=cmd.links,
         state=TaskState.PROPOSED if cmd.proposal_only else TaskState.ASSIGNED,
-        victim_refs=cmd.victim_refs,
     )
 
 

@@ -7,6 +7,7 @@ from datetime import UTC
 
 from jit.common.v1 import common_pb2
 from jit.victims.v1 import victims_pb2 as pb
+from jitlib.fields import same_fields
 from jitlib.mapping import actor_from_pb, actor_pb, dt_to_ts, enum_from_pb, enum_name, ts_to_dt
 from services.victims.domain import (
     Identity,
@@ -43,20 +44,13 @@ def identity_from_pb(msg: pb.VictimIdentity) -> Identity:
 
 def identity_to_pb(identity: Identity) -> pb.VictimIdentity:
     return pb.VictimIdentity(
-        full_name=identity.full_name,
-        date_of_birth=identity.date_of_birth,
-        contact=identity.contact,
-        languages=list(identity.languages),
-        needs=identity.needs,
+        **same_fields(identity, "full_name date_of_birth contact needs"), languages=list(identity.languages)
     )
 
 
 def referral_to_pb(r: Referral) -> pb.Referral:
     return pb.Referral(
-        id=r.id,
-        service_name=r.service_name,
-        referred_on=r.referred_on,
-        consent=r.consent,
+        **same_fields(r, "id service_name referred_on consent"),
         referred_by=actor_pb(r.referred_by),
         recorded_at=dt_to_ts(r.recorded_at),
     )
@@ -66,12 +60,7 @@ def victim_to_pb(victim: Victim, allowed_actions: Sequence[str] = ()) -> pb.Vict
     """The pseudonym-level victim as a message: never its identity. ``allowed_actions`` only in an answer
     to a caller, never in an event's state."""
     return pb.Victim(
-        id=victim.id,
-        pseudonym=victim.pseudonym,
-        workspace_id=victim.workspace_id,
-        origin_jurisdiction=victim.origin_jurisdiction,
-        victim_jurisdiction=victim.victim_jurisdiction,
-        version=victim.version,
+        **same_fields(victim, "id pseudonym workspace_id origin_jurisdiction victim_jurisdiction version"),
         registered_by=actor_pb(victim.created_by),
         created_at=dt_to_ts(victim.created_at),
         updated_by=actor_pb(victim.updated_by),
@@ -159,11 +148,4 @@ def notice_to_pb(n: Notice) -> pb.VictimNotice:
 
 
 def new_referral_from_pb(req: pb.RecordReferralRequest) -> NewReferral:
-    return NewReferral(
-        request_id=req.request_id,
-        victim_id=req.victim_id,
-        expected_version=req.expected_version,
-        service_name=req.service_name,
-        referred_on=req.referred_on,
-        consent=req.consent,
-    )
+    return NewReferral(**same_fields(req, "request_id victim_id expected_version service_name referred_on consent"))

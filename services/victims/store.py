@@ -16,6 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored, new_metadata
+from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import DESTROYED, SealedText
 from jitlib.tables import shared_tables
@@ -244,11 +245,8 @@ def identity_of(session: Session, victim_id: str) -> Identity | None:
     if row is None:
         return None
     return Identity(
-        full_name=row.full_name,
-        date_of_birth=row.date_of_birth,
-        contact=row.contact,
+        **same_fields(row, "full_name date_of_birth contact needs"),
         languages=tuple(t for t in row.languages.split(",") if t),
-        needs=row.needs,
     )
 
 
@@ -266,9 +264,7 @@ def record_identity_read(
             id=read_id,
             victim_id=victim.id,
             workspace_id=victim.workspace_id,
-            user_id=reader.user_id,
-            username=reader.username,
-            jurisdiction=reader.jurisdiction,
+            **same_fields(reader, "user_id username jurisdiction"),
             read_at=now,
             **sealed,
         )

@@ -11,6 +11,7 @@ from jit.common.v1 import common_pb2
 from jitlib.actors import Actor
 from jitlib.db import new_metadata
 from jitlib.envelopes import RecordEvents
+from jitlib.fields import same_fields
 from jitlib.policy import AccessParties, RecordAccess
 from jitlib.tables import shared_tables
 
@@ -100,3 +101,21 @@ class _Addressed(AccessParties):
 
 def test_a_record_s_parties_are_those_of_its_access() -> None:
     assert _Addressed().parties == frozenset({"NL", "DE", "IE"}) == _Addressed().access().parties
+
+
+def test_same_fields_copies_the_named_attributes_by_name() -> None:
+    record = _Record()
+    assert same_fields(record, "id workspace_id  version") == {
+        "id": record.id,
+        "workspace_id": "jit-demo",
+        "version": 4,
+    }
+    assert common_pb2.Actor(**same_fields(NL, "user_id username jurisdiction")) == common_pb2.Actor(
+        user_id="u-nl", username="nl-liaison", jurisdiction="NL"
+    )
+    assert same_fields(record, "") == {}
+
+
+def test_same_fields_refuses_a_name_the_source_lacks() -> None:
+    with pytest.raises(AttributeError):
+        same_fields(_Record(), "id no_such_field")
