@@ -106,9 +106,11 @@ def record_pb_fields(record: StoredRecord) -> dict[str, Any]:
     }
 
 
-def record_fields_from_pb(msg: Any) -> dict[str, Any]:
-    """The inverse of ``record_pb_fields``: a record's common fields from its message (a replica of
-    another node's record is rebuilt from the state its events carry)."""
+def record_access_from_pb(msg: Any) -> dict[str, Any]:
+    """Who may see a record, from its message: its id, workspace, origin, version, whether it is restricted
+    (only VISIBILITY_WORKSPACE opens it; any other value, one this build does not know too, keeps it
+    restricted) and whom it is shared with. What a replica or a projection built from the state an event
+    carries needs of every record."""
     return {
         "id": msg.id,
         "workspace_id": msg.workspace_id,
@@ -116,6 +118,14 @@ def record_fields_from_pb(msg: Any) -> dict[str, Any]:
         "restricted": msg.visibility != common_pb2.VISIBILITY_WORKSPACE,
         "shared_with": tuple(msg.shared_with),
         "version": msg.version,
+    }
+
+
+def record_fields_from_pb(msg: Any) -> dict[str, Any]:
+    """The inverse of ``record_pb_fields``: a record's common fields from its message (a replica of
+    another node's record is rebuilt from the state its events carry)."""
+    return {
+        **record_access_from_pb(msg),
         "created_by": actor_from_pb(msg.created_by),
         "created_at": msg.created_at.ToDatetime(tzinfo=UTC),
         "updated_by": actor_from_pb(msg.updated_by),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -200,16 +201,16 @@ def task_replica(
     *,
     id: str,
     workspace_id: str,
-    origin: str,
+    origin_jurisdiction: str,
     assignee: str,
     restricted: bool,
-    shared_with: list[str],
+    shared_with: Iterable[str],
     version: int,
 ) -> RecordReplica:
     """A task's access facts, as the tasks service's ``Task.access()`` computes them: the assignee is its
     addressee."""
     return RecordReplica(
-        "task", id, workspace_id, origin, assignee or None, restricted, frozenset(shared_with), version
+        "task", id, workspace_id, origin_jurisdiction, assignee or None, restricted, frozenset(shared_with), version
     )
 
 
@@ -217,30 +218,30 @@ def evidence_request_replica(
     *,
     id: str,
     workspace_id: str,
-    origin: str,
+    origin_jurisdiction: str,
     addressee_kind: str,
     addressee: str,
     legal_basis: str,
     epoc_procedure: str,
     restricted: bool,
-    shared_with: list[str],
+    shared_with: Iterable[str],
     version: int,
 ) -> RecordReplica:
     """An evidence request's access facts, by the same rule as the evidence service's
     ``EvidenceRequest.access()`` (``jitlib.policy.evidence_request_addressee``)."""
     party = evidence_request_addressee(addressee_kind, addressee, legal_basis, epoc_procedure)
     return RecordReplica(
-        "evidence_request", id, workspace_id, origin, party, restricted, frozenset(shared_with), version
+        "evidence_request", id, workspace_id, origin_jurisdiction, party, restricted, frozenset(shared_with), version
     )
 
 
 def preservation_order_replica(
-    *, id: str, workspace_id: str, origin: str, restricted: bool, shared_with: list[str], version: int
+    *, id: str, workspace_id: str, origin_jurisdiction: str, restricted: bool, shared_with: Iterable[str], version: int
 ) -> RecordReplica:
     """A preservation order's access facts, as the preservation service's ``Order.access()`` computes
     them: it has no addressee jurisdiction (a provider preserves)."""
     return RecordReplica(
-        "preservation_order", id, workspace_id, origin, None, restricted, frozenset(shared_with), version
+        "preservation_order", id, workspace_id, origin_jurisdiction, None, restricted, frozenset(shared_with), version
     )
 
 

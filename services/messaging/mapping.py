@@ -14,7 +14,7 @@ from jit.messaging.v1 import messaging_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib.fields import same_fields
-from jitlib.mapping import actor_pb, dt_to_ts, enum_name, restricted_from_pb
+from jitlib.mapping import actor_pb, dt_to_ts, enum_name, record_access_from_pb
 from services.messaging import domain
 from services.messaging.domain import (
     RECORD,
@@ -131,12 +131,6 @@ def threaded_kind(ref: common_pb2.RecordRef) -> str | None:
 # -- the records of other services, from their events ----------------------------------------------
 
 
-def _restricted(visibility: int) -> bool:
-    """As every record service maps it (``jitlib.mapping.restricted_from_pb``): only VISIBILITY_WORKSPACE
-    opens a record to the whole workspace; a value this build does not know keeps it restricted."""
-    return restricted_from_pb(visibility) is not False
-
-
 M = TypeVar("M", bound=ProtoMessage)
 
 
@@ -158,15 +152,7 @@ def _task(env: Envelope) -> RecordReplica | None:
     t = _unpack(env, tasks_pb2.Task)
     if t is None:
         return None
-    return domain.task_replica(
-        id=t.id,
-        workspace_id=t.workspace_id,
-        origin=t.origin_jurisdiction,
-        assignee=t.assignee_jurisdiction,
-        restricted=_restricted(t.visibility),
-        shared_with=list(t.shared_with),
-        version=t.version,
-    )
+    return domain.task_replica(**record_access_from_pb(t), assignee=t.assignee_jurisdiction)
 
 
 def _evidence_request(env: Envelope) -> RecordReplica | None:
@@ -174,16 +160,11 @@ def _evidence_request(env: Envelope) -> RecordReplica | None:
     if r is None:
         return None
     return domain.evidence_request_replica(
-        id=r.id,
-        workspace_id=r.workspace_id,
-        origin=r.origin_jurisdiction,
+        **record_access_from_pb(r),
         addressee_kind=enum_name(evidence_pb2.AddresseeKind, r.addressee_kind, "ADDRESSEE_KIND_") or "",
         addressee=r.addressee_jurisdiction,
         legal_basis=enum_name(evidence_pb2.LegalBasis, r.legal_basis, "LEGAL_BASIS_") or "",
         epoc_procedure=enum_name(evidence_pb2.EpocProcedure, r.epoc_procedure, "EPOC_PROCEDURE_") or "",
-        restricted=_restricted(r.visibility),
-        shared_with=list(r.shared_with),
-        version=r.version,
     )
 
 
@@ -191,14 +172,7 @@ def _preservation_order(env: Envelope) -> RecordReplica | None:
     o = _unpack(env, preservation_pb2.PreservationOrder, preservation_pb2.ExpiryWarning, "order")
     if o is None:
         return None
-    return domain.preservation_order_replica(
-        id=o.id,
-        workspace_id=o.workspace_id,
-        origin=o.origin_jurisdiction,
-        restricted=_restricted(o.visibility),
-        shared_with=list(o.shared_with),
-        version=o.version,
-    )
+    return domain.preservation_order_replica(**record_access_from_pb(o))
 
 
 _READERS = {"task": _task, "evidence_request": _evidence_request, "preservation_order": _preservation_order}

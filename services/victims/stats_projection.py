@@ -18,13 +18,12 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy.orm import Session
 
-from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2
 from jit.preservation.v1 import preservation_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib.bus import EventConsumer, Handler, stream_for
-from jitlib.mapping import enum_name
+from jitlib.mapping import enum_name, record_access_from_pb
 from jitlib.policy import evidence_request_addressee
 from jitlib.runtime import Runtime
 from services.victims import stats_domain, stats_store
@@ -37,23 +36,14 @@ def _ts(value: Timestamp, present: bool) -> datetime | None:
     return value.ToDatetime(tzinfo=UTC) if present else None
 
 
-def _restricted(visibility: int) -> bool:
-    return visibility != common_pb2.VISIBILITY_WORKSPACE
-
-
 def task_counted(t: tasks_pb2.Task) -> Counted:
     return Counted(
-        id=t.id,
+        **record_access_from_pb(t),
         kind="task",
-        workspace_id=t.workspace_id,
-        origin_jurisdiction=t.origin_jurisdiction,
-        version=t.version,
         state=enum_name(tasks_pb2.TaskState, t.state, "TASK_STATE_") or "",
         addressee=t.assignee_jurisdiction,
         addressee_jurisdiction=t.assignee_jurisdiction or None,
         victim_refs=tuple(t.victim_refs),
-        restricted=_restricted(t.visibility),
-        shared_with=tuple(t.shared_with),
         at=_ts(t.created_at, t.HasField("created_at")),
     )
 
@@ -68,19 +58,14 @@ def request_counted(r: evidence_pb2.EvidenceRequest) -> tuple[Counted, Running]:
     )
     offence = enum_name(evidence_pb2.OffenceCategory, r.offence_category, "OFFENCE_CATEGORY_") or ""
     counted = Counted(
-        id=r.id,
+        **record_access_from_pb(r),
         kind="request",
-        workspace_id=r.workspace_id,
-        origin_jurisdiction=r.origin_jurisdiction,
-        version=r.version,
         state=enum_name(evidence_pb2.EvidenceRequestState, r.state, "EVIDENCE_REQUEST_STATE_") or "",
         addressee=r.addressee_jurisdiction,
         addressee_jurisdiction=addressee,
         instrument=basis,
         offence="" if offence == "UNSPECIFIED" else offence,
         victim_refs=tuple(r.victim_refs),
-        restricted=_restricted(r.visibility),
-        shared_with=tuple(r.shared_with),
         at=_ts(r.issued_at, r.HasField("issued_at")) or _ts(r.created_at, r.HasField("created_at")),
         received_at=_ts(r.received_at, r.HasField("received_at")),
     )
@@ -94,17 +79,12 @@ def request_counted(r: evidence_pb2.EvidenceRequest) -> tuple[Counted, Running]:
 
 def order_counted(o: preservation_pb2.PreservationOrder) -> Counted:
     return Counted(
-        id=o.id,
+        **record_access_from_pb(o),
         kind="order",
-        workspace_id=o.workspace_id,
-        origin_jurisdiction=o.origin_jurisdiction,
-        version=o.version,
         state=enum_name(preservation_pb2.PreservationOrderState, o.state, "PRESERVATION_ORDER_STATE_") or "",
         addressee=o.provider_id,
         instrument=enum_name(preservation_pb2.LegalBasis, o.legal_basis, "LEGAL_BASIS_") or "",
         victim_refs=tuple(o.victim_refs),
-        restricted=_restricted(o.visibility),
-        shared_with=tuple(o.shared_with),
         at=_ts(o.issued_at, o.HasField("issued_at")) or _ts(o.created_at, o.HasField("created_at")),
         produced=o.HasField("produced_at"),
     )

@@ -121,7 +121,7 @@ def test_addressee_sees_only_what_is_addressed_to_it_not_the_record_thread() -> 
     seen = messaging.evidence_request_replica(
         id="0190f7a0-0000-7000-8000-0000000000aa",
         workspace_id=WS,
-        origin="NL",
+        origin_jurisdiction="NL",
         addressee_kind="MEMBER_STATE",
         addressee="FR",
         legal_basis="MLA",
@@ -138,7 +138,7 @@ def test_addressee_sees_only_what_is_addressed_to_it_not_the_record_thread() -> 
     to_de = messaging.evidence_request_replica(
         id="0190f7a0-0000-7000-8000-0000000000ab",
         workspace_id=WS,
-        origin="NL",
+        origin_jurisdiction="NL",
         addressee_kind="MEMBER_STATE",
         addressee="DE",
         legal_basis="EIO",

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from jit.common.v1 import common_pb2
+from jit.tasks.v1 import tasks_pb2
 from jitlib.actors import Actor
 from jitlib.db import new_metadata
 from jitlib.envelopes import RecordEvents
 from jitlib.fields import same_fields
+from jitlib.mapping import record_access_from_pb
 from jitlib.policy import AccessParties, RecordAccess
 from jitlib.tables import shared_tables
 
@@ -119,3 +121,27 @@ def test_same_fields_copies_the_named_attributes_by_name() -> None:
 def test_same_fields_refuses_a_name_the_source_lacks() -> None:
     with pytest.raises(AttributeError):
         same_fields(_Record(), "id no_such_field")
+
+
+@pytest.mark.parametrize(
+    ("visibility", "restricted"),
+    [
+        (common_pb2.VISIBILITY_WORKSPACE, False),
+        (common_pb2.VISIBILITY_RESTRICTED, True),
+        (common_pb2.VISIBILITY_UNSPECIFIED, True),
+        (99, True),  # a value this build does not know keeps the record restricted
+    ],
+)
+def test_record_access_from_pb_reads_who_may_see_a_record(visibility: int, restricted: bool) -> None:
+    msg = tasks_pb2.Task(
+        id="t-1", workspace_id="jit-demo", origin_jurisdiction="NL", version=3, shared_with=["DE"], title="x"
+    )
+    msg.visibility = visibility  # type: ignore[assignment]
+    assert record_access_from_pb(msg) == {
+        "id": "t-1",
+        "workspace_id": "jit-demo",
+        "origin_jurisdiction": "NL",
+        "version": 3,
+        "restricted": restricted,
+        "shared_with": ("DE",),
+    }

@@ -125,7 +125,13 @@ def test_receipts_keep_the_first_delivery_and_the_first_read() -> None:
 def test_a_record_thread_follows_the_newest_version_of_the_record() -> None:
     def task(assignee: str, version: int) -> domain.RecordReplica:
         return domain.task_replica(
-            id="t", workspace_id="ws", origin="NL", assignee=assignee, restricted=True, shared_with=[], version=version
+            id="t",
+            workspace_id="ws",
+            origin_jurisdiction="NL",
+            assignee=assignee,
+            restricted=True,
+            shared_with=[],
+            version=version,
         )
 
     old, newer = task("DE", 3), task("IE", 4)

@@ -133,7 +133,7 @@ def test_a_record_event_whose_state_is_not_the_record_is_refused() -> None:
     problem = domain.replica_problem(seen, aggregate_id=task_id, workspace_id=WS, origin="NL", version=1)
     assert problem == "the envelope does not describe the record its state carries"
     bad = domain.task_replica(
-        id=task_id, workspace_id=WS, origin="NL", assignee="xx", restricted=True, shared_with=[], version=1
+        id=task_id, workspace_id=WS, origin_jurisdiction="NL", assignee="xx", restricted=True, shared_with=[], version=1
     )
     assert domain.replica_problem(bad, aggregate_id=task_id, workspace_id=WS, origin="NL", version=1)
 
