@@ -33,6 +33,7 @@ from jitlib import sealing
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
 from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
+from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText
 from jitlib.tables import shared_tables
@@ -499,14 +500,8 @@ def list_visible(
     """Requests of ``workspace_ids`` (of any workspace when None) the scope may see (the policy's READ rule
     as SQL, which lets a state outside a workspace see the requests addressed to it), in id (creation)
     order."""
-    conditions = PARTIES.visible_in(
-        scope,
-        workspace_ids,
-        flt.states,
-        legal_basis=flt.legal_basis,
-        addressee_jurisdiction=flt.addressee_jurisdiction,
-        origin_jurisdiction=flt.origin_jurisdiction,
-    )
+    equal = same_fields(flt, "legal_basis addressee_jurisdiction origin_jurisdiction")
+    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, **equal)
     if flt.deadline_before is not None:
         conditions.append(RequestRow.next_deadline_at < flt.deadline_before)
     if flt.victim_ref:

@@ -10,6 +10,7 @@ from sqlalchemy import Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
+from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import shared_tables
@@ -148,13 +149,8 @@ def list_visible(
     limit: int,
 ) -> list[Task]:
     """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    conditions = PARTIES.visible_in(
-        scope,
-        workspace_ids,
-        flt.states,
-        assignee_jurisdiction=flt.assignee_jurisdiction,
-        origin_jurisdiction=flt.origin_jurisdiction,
-    )
+    equal = same_fields(flt, "assignee_jurisdiction origin_jurisdiction")
+    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, **equal)
     if flt.overdue_only:
         conditions += [TaskRow.due_at < now, TaskRow.state.in_(sorted(s.value for s in OPEN_STATES))]
     if flt.due_after is not None:
