@@ -19,7 +19,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,8 @@ from jitlib.workspaces import WorkspaceInfo
 
 R = TypeVar("R")
 X = TypeVar("X")
+#: The arguments a List query takes after (session, scope, workspaces): its filter, cursor and limit.
+Q = ParamSpec("Q")
 
 
 class NewRecord(Protocol):
@@ -248,27 +250,33 @@ class RecordPath(Generic[R]):
         self,
         principal: Principal,
         workspace_id: str,
-        query: Callable[[Session, VisibilityScope, frozenset[str]], list[X]],
+        query: Callable[Concatenate[Session, VisibilityScope, frozenset[str], Q], list[X]],
+        *args: Q.args,
+        **kwargs: Q.kwargs,
     ) -> list[X]:
-        """A List RPC's ``query(session, scope, workspaces)`` over the workspaces it covers
-        (``list_workspaces``), audited as ``list_audited``. A caller in no workspace gets an empty list,
-        and nothing is queried or audited."""
+        """A List RPC's ``query(session, scope, workspaces, *args, **kwargs)`` (a store's ``list_visible``
+        with the RPC's filter, cursor and limit) over the workspaces it covers (``list_workspaces``),
+        audited as ``list_audited``. A caller in no workspace gets an empty list, and nothing is queried or
+        audited."""
         workspaces = await self.list_workspaces(principal, workspace_id)
         if not workspaces:
             return []
         return await self.list_audited(
-            principal, workspace_id, lambda session, scope: query(session, scope, workspaces)
+            principal, workspace_id, lambda session, scope: query(session, scope, workspaces, *args, **kwargs)
         )
 
     async def list_addressed(
         self,
         principal: Principal,
         workspace_id: str,
-        query: Callable[[Session, VisibilityScope, frozenset[str] | None], list[X]],
         addressed_in: Callable[[Session, str, str], bool],
+        query: Callable[Concatenate[Session, VisibilityScope, frozenset[str] | None, Q], list[X]],
+        *args: Q.args,
+        **kwargs: Q.kwargs,
     ) -> list[X]:
         """``list_in_workspaces`` for a kind of record whose addressee reads it whether or not it is a
-        member of the workspace (``RecordAccess.outside_addressee``): ``query(session, scope, workspaces)``
+        member of the workspace (``RecordAccess.outside_addressee``): ``query(session, scope, workspaces,
+        *args, **kwargs)``
         with ``workspaces`` None (any workspace) when no ``workspace_id`` is asked for, else just that one.
         The READ rule in the query keeps what the caller may see: a member's records of its workspaces and,
         in any workspace, those addressed to the caller's jurisdiction from outside it. A workspace the
@@ -287,7 +295,7 @@ class RecordPath(Generic[R]):
             )
         workspaces = frozenset({workspace_id}) if workspace_id else None
         return await self.list_audited(
-            principal, workspace_id, lambda session, scope: query(session, scope, workspaces)
+            principal, workspace_id, lambda session, scope: query(session, scope, workspaces, *args, **kwargs)
         )
 
     # -- change -----------------------------------------------------------------------------------

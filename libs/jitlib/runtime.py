@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar
 
 import grpc
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import audit, outbox, period
-from jitlib.auth import Principal
+from jitlib.auth import Principal, current
 from jitlib.bus import Bus, EventConsumer, Handler
 from jitlib.clock import Clock
 from jitlib.config import CommonSettings, ServiceSettings
@@ -112,6 +113,11 @@ class Runtime:
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         return await self.db.read(fn)
+
+    def call(self) -> tuple[Runtime, Principal, datetime]:
+        """What an RPC starts from: this runtime, the caller (``auth.current()``, set by the server's auth
+        interceptor) and the time of the call on this runtime's clock: ``rt, principal, now = self.rt.call()``."""
+        return self, current(), self.clock.now()
 
     def consumer(
         self, name: str, stream: StreamConfig, subjects: str, handler: Handler, *, inbound: bool = False

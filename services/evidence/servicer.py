@@ -29,6 +29,7 @@ from jitlib.errors import (
     NotFound,
     PermissionDenied,
 )
+from jitlib.fields import same_fields
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, ts_to_dt
 from jitlib.policy import (
@@ -111,8 +112,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     # -- create and read --------------------------------------------------------------------------
 
     async def CreateRequest(self, request: pb.CreateRequestRequest, context: Any) -> pb.CreateRequestResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         cmd = new_request_from_pb(request)
         InvalidArgument.raise_for(domain.new_request_violations(cmd, principal.jurisdiction, now))
         order = await self._linkable_order(cmd.preservation_order_id)
@@ -147,8 +147,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     GetRequest = get_rpc("requests", pb.GetRequestResponse, "request")
 
     async def ListRequests(self, request: pb.ListRequestsRequest, context: Any) -> pb.ListRequestsResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         size, states, violations = list_filters(
             request, REQUEST_FIELDS.state_from_pb, "an evidence request state", default=DEFAULT_PAGE, maximum=MAX_PAGE
         )
@@ -171,12 +170,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         # The requests of the caller's workspaces and, wherever they are, those addressed to its jurisdiction
         # by a workspace it is not a member of (ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT).
         found = await self.requests.list_addressed(
-            principal,
-            request.workspace_id,
-            lambda session, scope, workspaces: store.list_visible(
-                session, scope, workspaces, flt, after_id=after, limit=size + 1
-            ),
-            store.addressed_in,
+            principal, request.workspace_id, store.addressed_in, store.list_visible, flt, after_id=after, limit=size + 1
         )
         requests, token = page(found, size, lambda r: paging.token_after_id(r.id, request))
         linked = {r.preservation_order_id for r in requests if r.preservation_order_id}
@@ -198,8 +192,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     # -- transitions ------------------------------------------------------------------------------
 
     async def _transition(self, action: str, request: Any) -> pb.EvidenceRequest:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         t = domain.TRANSITIONS[action]
         data = transition_input(request)
         violations = validate.uuid("id", request.id)
@@ -435,9 +428,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             item_id="",
             seq=0,
             action=action,
-            user_id=principal.user_id,
-            username=principal.username,
-            jurisdiction=principal.jurisdiction,
+            **same_fields(principal, "user_id username jurisdiction"),
             at=now,
             purpose=purpose,
             recipient=recipient,

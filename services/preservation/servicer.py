@@ -58,8 +58,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     async def CreateOrder(
         self, request: pb.CreateOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateOrderResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         cmd = new_order_from_pb(request)
         InvalidArgument.raise_for(domain.new_order_violations(cmd, self.rules.providers))
         known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
@@ -86,8 +85,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     async def ListOrders(
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListOrdersResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        _, principal, now = self.rt.call()
         size, states, violations = list_filters(
             request, ORDER_FIELDS.state_from_pb, "a preservation order state", default=DEFAULT_PAGE, maximum=MAX_PAGE
         )
@@ -107,11 +105,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             victim_ref=request.victim_ref,
         )
         found = await self.orders.list_in_workspaces(
-            principal,
-            request.workspace_id,
-            lambda session, scope, workspaces: store.list_visible(
-                session, scope, workspaces, flt, after=after, limit=size + 1
-            ),
+            principal, request.workspace_id, store.list_visible, flt, after=after, limit=size + 1
         )
         orders, token = page(found, size, lambda o: page_token(o, request))
         return pb.ListOrdersResponse(orders=[self._view(principal, o, now) for o in orders], next_page_token=token)

@@ -11,6 +11,7 @@ import grpc
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitlib import auth, paging, validate, victimdir
 from jitlib.errors import InvalidArgument
+from jitlib.fields import same_fields
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, window_from_pb
 from jitlib.policy import TASK_RULES
@@ -41,8 +42,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     async def CreateTask(
         self, request: tasks_pb2.CreateTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.CreateTaskResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         cmd = new_task_from_pb(request)
         InvalidArgument.raise_for(domain.new_task_violations(cmd, now))
         known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
@@ -66,8 +66,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     async def ListTasks(
         self, request: tasks_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.ListTasksResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        _, principal, now = self.rt.call()
         size, states, violations = list_filters(
             request, TASK_FIELDS.state_from_pb, "a task state", default=DEFAULT_PAGE, maximum=MAX_PAGE
         )
@@ -78,20 +77,13 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
         flt = store.TaskFilter(
+            **same_fields(request, "assignee_jurisdiction origin_jurisdiction overdue_only victim_ref"),
             states=states,
-            assignee_jurisdiction=request.assignee_jurisdiction,
-            origin_jurisdiction=request.origin_jurisdiction,
-            overdue_only=request.overdue_only,
             due_after=due_after,
             due_before=due_before,
-            victim_ref=request.victim_ref,
         )
         found = await self.tasks.list_in_workspaces(
-            principal,
-            request.workspace_id,
-            lambda session, scope, workspaces: store.list_visible(
-                session, scope, workspaces, flt, now=now, after_id=after, limit=size + 1
-            ),
+            principal, request.workspace_id, store.list_visible, flt, now=now, after_id=after, limit=size + 1
         )
         tasks, token = page(found, size, lambda t: paging.token_after_id(t.id, request))
         return tasks_pb2.ListTasksResponse(tasks=[self._view(principal, t, now) for t in tasks], next_page_token=token)

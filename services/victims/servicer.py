@@ -7,7 +7,6 @@ Nothing here logs, audits or publishes a victim's identity: it goes from the req
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import grpc
 
@@ -17,7 +16,7 @@ from jitlib import auth, paging, validate
 from jitlib.envelopes import request_digest
 from jitlib.errors import FailedPrecondition, InvalidArgument, NotFound
 from jitlib.ids import new_id
-from jitlib.policy import VICTIM_RULES, Operation, VisibilityScope
+from jitlib.policy import VICTIM_RULES, Operation
 from jitlib.records import RecordPath, get_rpc, page
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
@@ -64,8 +63,7 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
     async def RegisterVictim(
         self, request: pb.RegisterVictimRequest, context: grpc.aio.ServicerContext
     ) -> pb.RegisterVictimResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         cmd = new_victim_from_pb(request)
         InvalidArgument.raise_for(domain.new_victim_violations(cmd, now))
         # Who registers: a member, and of the lead's or the victim's jurisdiction (the policy's PARTY_ACT
@@ -128,25 +126,20 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
     async def ListVictims(
         self, request: pb.ListVictimsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListVictimsResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        _, principal, now = self.rt.call()
         size, violations = validate.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
         violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
         violations += validate.jurisdiction("victim_jurisdiction", request.victim_jurisdiction, required=False)
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
-
-        def query(session: Any, scope: VisibilityScope, workspaces: frozenset[str]) -> list[Victim]:
-            return store.list_visible(
-                session,
-                scope,
-                workspaces,
-                victim_jurisdiction=request.victim_jurisdiction,
-                after_id=after,
-                limit=size + 1,
-            )
-
-        found = await self.victims.list_in_workspaces(principal, request.workspace_id, query)
+        found = await self.victims.list_in_workspaces(
+            principal,
+            request.workspace_id,
+            store.list_visible,
+            victim_jurisdiction=request.victim_jurisdiction,
+            after_id=after,
+            limit=size + 1,
+        )
         victims, token = page(found, size, lambda v: paging.token_after_id(v.id, request))
         return pb.ListVictimsResponse(victims=[self._view(principal, v, now) for v in victims], next_page_token=token)
 
@@ -155,8 +148,7 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
     ) -> pb.GetVictimIdentityResponse:
         """Need to know only (the policy's READ_PERSONAL; legal VICTIM_IDENTITY_NEED_TO_KNOW): anyone else
         gets NOT_FOUND, audited as such. Each read is audited and its purpose kept, sealed."""
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         InvalidArgument.raise_for(validate.uuid("id", request.id) + domain.purpose_violations(request.purpose))
         victim = await rt.read(lambda s: store.get(s, request.id))
         await rt.authorize(
@@ -202,8 +194,7 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
     ) -> pb.RecordVictimNoticeResponse:
         """What the victim was told (legal VICTIM_INFORMATION_RIGHTS), by the lead or the victim's
         jurisdiction; idempotent by ``request_id``, version-checked, audited and announced."""
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         cmd = new_notice_from_pb(request)
         InvalidArgument.raise_for(domain.notice_violations(cmd, now))
         digest = request_digest(request)
@@ -271,8 +262,7 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
     ) -> pb.RecordReferralResponse:
         """A referral to a victim support service, only with the victim's consent (legal
         VICTIM_SUPPORT_REFERRAL); idempotent by ``request_id``, version-checked, audited and announced."""
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         cmd = new_referral_from_pb(request)
         InvalidArgument.raise_for(domain.referral_violations(cmd, now))
         digest = request_digest(request)

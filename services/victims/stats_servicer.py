@@ -121,8 +121,7 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
     async def GetStatistics(
         self, request: pb.GetStatisticsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetStatisticsResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        _, principal, now = self.rt.call()
         violations = validate.workspace_id("workspace_id", request.workspace_id, required=False)
         start = ts_to_dt(request.period_start, request.HasField("period_start"))
         end = ts_to_dt(request.period_end, request.HasField("period_end"))
@@ -147,8 +146,7 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
         self, request: pb.ExportEvaluationRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExportEvaluationResponse:
         """The JIT's evaluation (JIT_EVALUATION): its lead's prosecutors only; audited as an export."""
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         InvalidArgument.raise_for(validate.workspace_id("workspace_id", request.workspace_id))
         k = self._query("requests", [], request.k).k
         workspace = rt.workspaces.get(request.workspace_id)
@@ -202,8 +200,7 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
         self, request: pb.RecordSpecialCategoriesRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordSpecialCategoriesResponse:
         """SPECIAL_CATEGORIES_CONSENT: consent and purpose required; stored apart, sealed."""
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         values = {name: getattr(request.attributes, name) for name in stats.SPECIAL_CATEGORIES}
         violations = stats_domain.victim_ref_violations("victim_ref", request.victim_ref)
         violations += stats_domain.special_category_violations(
@@ -258,8 +255,7 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
         self, request: pb.WithdrawConsentRequest, context: grpc.aio.ServicerContext
     ) -> pb.WithdrawConsentResponse:
         """SPECIAL_CATEGORIES_WITHDRAWN: the attributes are destroyed and count as not recorded."""
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         InvalidArgument.raise_for(stats_domain.victim_ref_violations("victim_ref", request.victim_ref))
         victim = await self._victim_for_personal(principal, request.victim_ref, "withdraw the consent of")
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
+from jitlib import auth
 from jitlib.actors import Actor
+from jitlib.clock import ManualClock
 from jitlib.db import new_metadata
 from jitlib.envelopes import RecordEvents
+from jitlib.errors import Unauthenticated
 from jitlib.fields import same_fields
 from jitlib.mapping import record_access_from_pb
 from jitlib.policy import AccessParties, RecordAccess
+from jitlib.principal import Principal
+from jitlib.runtime import Runtime
 from jitlib.tables import shared_tables
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -145,3 +151,18 @@ def test_record_access_from_pb_reads_who_may_see_a_record(visibility: int, restr
         "restricted": restricted,
         "shared_with": ("DE",),
     }
+
+
+def test_an_rpc_starts_from_its_runtime_its_caller_and_the_time_of_the_call() -> None:
+    caller = Principal("u-nl", "nl-liaison", "NL", frozenset({"police_liaison"}), frozenset({"jit-demo"}))
+    rt = SimpleNamespace(clock=ManualClock(T0))
+    token = auth.bind(caller)
+    try:
+        assert Runtime.call(rt) == (rt, caller, T0)  # type: ignore[arg-type]
+    finally:
+        auth.unbind(token)
+
+
+def test_an_rpc_without_a_caller_is_unauthenticated() -> None:
+    with pytest.raises(Unauthenticated):
+        Runtime.call(SimpleNamespace(clock=ManualClock(T0)))  # type: ignore[arg-type]
