@@ -48,10 +48,9 @@ from pathlib import Path
 
 import grpc
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from jitlib import tls
-from jitlib.config import OptionalFile
+from jitlib.config import ClientTlsSettings, NatsTlsSettings
 from jitlib.federation import Federation
 from jitlib.natsauth import Credentials, resolve
 
@@ -63,7 +62,7 @@ def _default_config_dir() -> Path:
     return Path.home() / ".config" / "jit"
 
 
-class CliSettings(BaseSettings):
+class CliSettings(ClientTlsSettings, NatsTlsSettings):
     """Everything the ``jit`` command needs to find Keycloak, NATS and the services."""
 
     model_config = SettingsConfigDict(env_prefix="JIT_", extra="ignore")
@@ -85,13 +84,6 @@ class CliSettings(BaseSettings):
     nats_credentials_dir: Path | None = Path("var/nats-users")
     node_jurisdiction: str = ""
     federation_peers: str = ""
-    tls_ca_file: OptionalFile = None
-    tls_client_cert_file: OptionalFile = None
-    tls_client_key_file: OptionalFile = None
-    oidc_ca_file: OptionalFile = None
-    nats_tls_ca_file: OptionalFile = None
-    nats_tls_cert_file: OptionalFile = None
-    nats_tls_key_file: OptionalFile = None
     config_dir: Path = Field(default_factory=_default_config_dir)
     #: DEMO-ONLY defaults, matching the bootstrap admin of the local Keycloak (jitdev.keycloak).
     keycloak_admin_user: str = "admin"
@@ -100,26 +92,14 @@ class CliSettings(BaseSettings):
     def federation(self) -> Federation | None:
         return Federation.parse(self.node_jurisdiction, self.federation_peers)
 
-    def grpc_credentials(self) -> grpc.ChannelCredentials | None:
-        """TLS credentials for the services' gRPC ports; None: plaintext (the local ``make run``)."""
-        if self.tls_ca_file is None:
-            return None
-        return tls.channel_credentials(self.tls_ca_file, self.tls_client_cert_file, self.tls_client_key_file)
-
     def channel(self, addr: str) -> grpc.Channel:
         """A channel to a service: TLS when a CA file is set."""
         creds = self.grpc_credentials()
         return grpc.insecure_channel(addr) if creds is None else grpc.secure_channel(addr, creds)
 
-    def http_verify(self) -> ssl.SSLContext | bool:
-        """How Keycloak's HTTPS certificate is checked (httpx ``verify``)."""
-        return tls.client_context(self.oidc_ca_file) if self.oidc_ca_file is not None else True
-
     def nats_tls(self) -> ssl.SSLContext | None:
         """TLS to NATS, when its URL is ``tls://`` or a NATS CA file is set."""
-        if self.nats_tls_ca_file is None and not self.nats_url.startswith("tls://"):
-            return None
-        return tls.client_context(self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)
+        return self.nats_tls_context([self.nats_url])
 
     def nats_credentials(self) -> Credentials | None:
         """What ``jit admin`` connects to NATS with."""

@@ -3,13 +3,16 @@ README.md; keep the two in step."""
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
+import grpc
 from pydantic import BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from jitlib import crypto
+from jitlib import crypto, tls
 from jitlib.federation import Federation
 from jitlib.jurisdictions import is_jurisdiction
 from jitlib.natsauth import Credentials, resolve
@@ -23,7 +26,53 @@ def _empty_is_none(value: Any) -> Any:
 OptionalFile = Annotated[Path | None, BeforeValidator(_empty_is_none)]
 
 
-class CommonSettings(BaseSettings):
+class ClientTlsSettings(BaseSettings):
+    """How a client checks the node's services and its Keycloak (``JIT_TLS_CA_FILE``, ``JIT_OIDC_CA_FILE``,
+    a client certificate): the same settings for a service, the ``jit`` command and the console."""
+
+    model_config = SettingsConfigDict(env_prefix="JIT_", extra="ignore")
+
+    #: The CA (PEM bundle) this node trusts on gRPC links: it issues the services' server certificates
+    #: and the client certificates a port requires (``tls_client_auth``). Empty: plaintext gRPC.
+    tls_ca_file: OptionalFile = None
+    #: The certificate and key a client presents on the gRPC channels it opens (needed when the ports
+    #: require client certificates).
+    tls_client_cert_file: OptionalFile = None
+    tls_client_key_file: OptionalFile = None
+    #: The CA trusted for Keycloak's HTTPS (the JWKS fetch, the login); empty: the system's roots.
+    oidc_ca_file: OptionalFile = None
+
+    def grpc_credentials(self) -> grpc.ChannelCredentials | None:
+        """TLS to the services when a CA file is set (with the client certificate, if any); None:
+        plaintext (the local ``make run``)."""
+        if self.tls_ca_file is None:
+            return None
+        return tls.channel_credentials(self.tls_ca_file, self.tls_client_cert_file, self.tls_client_key_file)
+
+    def http_verify(self) -> ssl.SSLContext | bool:
+        """How Keycloak's HTTPS certificate is checked (httpx ``verify``)."""
+        return tls.client_context(self.oidc_ca_file) if self.oidc_ca_file is not None else True
+
+
+class NatsTlsSettings(BaseSettings):
+    """TLS to NATS (``JIT_NATS_TLS_*``), for a service and the ``jit`` command alike."""
+
+    model_config = SettingsConfigDict(env_prefix="JIT_", extra="ignore")
+
+    #: TLS to NATS: the CA that issued the server's certificate (a ``tls://`` URL, or any URL when set),
+    #: and a client certificate and key for a server that verifies clients.
+    nats_tls_ca_file: OptionalFile = None
+    nats_tls_cert_file: OptionalFile = None
+    nats_tls_key_file: OptionalFile = None
+
+    def nats_tls_context(self, urls: Iterable[str]) -> ssl.SSLContext | None:
+        """TLS to NATS when a NATS CA file is set or one of the server ``urls`` is ``tls://``; else None."""
+        if self.nats_tls_ca_file is None and not any(u.strip().startswith("tls://") for u in urls):
+            return None
+        return tls.client_context(self.nats_tls_ca_file, self.nats_tls_cert_file, self.nats_tls_key_file)
+
+
+class CommonSettings(ClientTlsSettings, NatsTlsSettings):
     """Settings shared by every service of a node (prefix ``JIT_``)."""
 
     model_config = SettingsConfigDict(env_prefix="JIT_", extra="ignore")
@@ -82,23 +131,10 @@ class CommonSettings(BaseSettings):
     #: only; neither: plaintext (the local ``make run``).
     tls_cert_file: OptionalFile = None
     tls_key_file: OptionalFile = None
-    #: The CA (PEM bundle) this node trusts on gRPC links: it issues the client certificates a port
-    #: requires (``tls_client_auth``) and the server certificates of the channels a service opens (a
-    #: forwarded command answered on its own port).
-    tls_ca_file: OptionalFile = None
     #: Mutual TLS on the gRPC ports: a client without a certificate from ``tls_ca_file`` is refused.
+    #: (``tls_ca_file``, the client certificate a service presents on the channels it opens, such as a
+    #: forwarded command answered on its own port, and ``oidc_ca_file``: ``ClientTlsSettings``.)
     tls_client_auth: bool = False
-    #: The certificate and key a service presents on the gRPC channels it opens (needed when the ports
-    #: require client certificates).
-    tls_client_cert_file: OptionalFile = None
-    tls_client_key_file: OptionalFile = None
-    #: The CA the services trust for Keycloak's HTTPS (the JWKS fetch); empty: the system's roots.
-    oidc_ca_file: OptionalFile = None
-    #: TLS to NATS: the CA that issued the server's certificate (a ``tls://`` URL, or any URL when set),
-    #: and a client certificate and key for a server that verifies clients.
-    nats_tls_ca_file: OptionalFile = None
-    nats_tls_cert_file: OptionalFile = None
-    nats_tls_key_file: OptionalFile = None
     #: console, file, otlp or none. "otlp" uses the standard OTEL_EXPORTER_OTLP_* variables.
     otel_exporter: str = "none"
     #: Where the file exporter writes spans (JSON lines); empty means traces.jsonl in the state dir.

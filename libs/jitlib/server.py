@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import ssl
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -306,15 +305,6 @@ class ServiceApp:
             return self.common.oidc_jwks_url
         return f"{issuer.rstrip('/')}/protocol/openid-connect/certs"
 
-    def _oidc_verify(self) -> ssl.SSLContext | bool:
-        return tls.client_context(self.common.oidc_ca_file) if self.common.oidc_ca_file else True
-
-    def _nats_tls(self) -> ssl.SSLContext | None:
-        c = self.common
-        if not c.nats_tls:
-            return None
-        return tls.client_context(c.nats_tls_ca_file, c.nats_tls_cert_file, c.nats_tls_key_file)
-
     def _server_credentials(self) -> grpc.ServerCredentials | None:
         """TLS on the gRPC port when the node has a certificate, else None (plaintext). Read before anything
         starts, so that a wrong file stops the service at once, naming the file."""
@@ -355,7 +345,7 @@ class ServiceApp:
         self.verifier = verifier or TokenVerifier(
             audience=self.common.oidc_audience,
             trusted=[
-                TrustedIssuer(issuer, JwksCache(self._jwks_url(issuer), verify=self._oidc_verify()), jurisdiction)
+                TrustedIssuer(issuer, JwksCache(self._jwks_url(issuer), verify=self.common.http_verify()), jurisdiction)
                 for jurisdiction, issuer in self.common.issuers()
             ],
             clients=self.common.clients,
@@ -373,7 +363,7 @@ class ServiceApp:
 
     async def start(self) -> int:
         credentials = self._server_credentials()
-        nats_tls = self._nats_tls()
+        nats_tls = self.common.nats_tls_context(self.common.nats_servers)
         loopback = self._loopback()
         setup_tracing(f"jit-{self.spec.name}", self.common)
         url = self.settings.resolved_database_url(self.common, self.spec.name)

@@ -30,21 +30,18 @@ secret of the console is ever in a file.
 from __future__ import annotations
 
 import ipaddress
-import ssl
 from urllib.parse import urlsplit
 
-import grpc
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from jitlib import tls
-from jitlib.config import OptionalFile
+from jitlib.config import ClientTlsSettings, OptionalFile
 
 #: The services the console calls, each at ``JIT_<NAME>_ADDR``.
 SERVICES: tuple[str, ...] = ("tasks", "evidence", "preservation", "messaging", "victims")
 
 
-class ConsoleSettings(BaseSettings):
+class ConsoleSettings(ClientTlsSettings):
     model_config = SettingsConfigDict(env_prefix="JIT_", extra="ignore")
 
     console_listen: str = "127.0.0.1:8088"
@@ -56,10 +53,6 @@ class ConsoleSettings(BaseSettings):
     console_upload_max_mb: int = Field(default=1024, ge=1)
     console_tls_cert_file: OptionalFile = None
     console_tls_key_file: OptionalFile = None
-    tls_ca_file: OptionalFile = None
-    tls_client_cert_file: OptionalFile = None
-    tls_client_key_file: OptionalFile = None
-    oidc_ca_file: OptionalFile = None
     keycloak_url: str = "http://127.0.0.1:8080"
     realm: str = "jit"
     tasks_addr: str = "127.0.0.1:50051"
@@ -85,16 +78,6 @@ class ConsoleSettings(BaseSettings):
         if service not in SERVICES:
             raise ValueError(f"unknown service {service!r}")
         return str(getattr(self, f"{service}_addr"))
-
-    def grpc_credentials(self) -> grpc.ChannelCredentials | None:
-        """TLS to the services when a CA file is set; None: plaintext (the local ``make run``)."""
-        if self.tls_ca_file is None:
-            return None
-        return tls.channel_credentials(self.tls_ca_file, self.tls_client_cert_file, self.tls_client_key_file)
-
-    def http_verify(self) -> ssl.SSLContext | bool:
-        """How Keycloak's HTTPS certificate is checked (httpx ``verify``)."""
-        return tls.client_context(self.oidc_ca_file) if self.oidc_ca_file is not None else True
 
     def cookie_secure(self) -> bool:
         """Secure cookies everywhere but plain HTTP on a loopback address (the local ``make run``)."""
