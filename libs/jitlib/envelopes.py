@@ -132,6 +132,37 @@ class RecordEvents:
         )
 
 
+class Aggregate(Protocol):
+    """What an event's envelope says of the record its state carries."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def origin_jurisdiction(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+def description_problem(envelope: Envelope, record: Aggregate) -> str:
+    """Why ``envelope`` does not describe ``record``, the record its state carries ("" when it does): a
+    consumer takes nothing from an event whose envelope names another record, workspace, origin or
+    version than its state (the audience and the subject were chosen from the envelope)."""
+    if (
+        record.id != envelope.aggregate_id
+        or record.workspace_id != envelope.workspace_id
+        or record.origin_jurisdiction != envelope.origin_jurisdiction
+    ):
+        return "the envelope does not describe the record its state carries"
+    if record.version != envelope.aggregate_version:
+        return "the envelope's version is not the record's"
+    return ""
+
+
 def request_digest(request: Message) -> str:
     """Fingerprint of a create request, to tell a genuine replay from a reused request_id."""
     return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()

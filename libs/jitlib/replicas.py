@@ -12,33 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
+from jitlib import envelopes
 from jitlib.bus import EventConsumer, PoisonMessage
 from jitlib.clock import Clock
 from jitlib.federation import inbound_filter
 from jitlib.runtime import Runtime
 
-
-class ReplicatedRecord(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def workspace_id(self) -> str: ...
-
-    @property
-    def origin_jurisdiction(self) -> str: ...
-
-    @property
-    def version(self) -> int: ...
-
-
-R = TypeVar("R", bound=ReplicatedRecord)
+#: A replicated record: what an event's envelope says of it (its id, workspace, origin and version).
+R = TypeVar("R", bound=envelopes.Aggregate)
 
 
 @dataclass(frozen=True)
@@ -73,13 +60,9 @@ def apply(kind: ReplicaKind[R], clock: Clock, session: Session, envelope: Envelo
         record = kind.from_pb(state)
     except (ValueError, KeyError) as exc:
         raise PoisonMessage(f"a {kind.aggregate_type} state that cannot be read: {type(exc).__name__}") from exc
-    if (
-        record.id != envelope.aggregate_id
-        or record.origin_jurisdiction != envelope.origin_jurisdiction
-        or record.workspace_id != envelope.workspace_id
-        or record.version != envelope.aggregate_version
-    ):
-        raise PoisonMessage("the envelope does not describe the record it carries")
+    problem = envelopes.description_problem(envelope, record)
+    if problem:
+        raise PoisonMessage(problem)
     current = kind.get(session, record.id)
     if current is not None:
         if current.origin_jurisdiction != record.origin_jurisdiction:

@@ -245,13 +245,10 @@ def preservation_order_replica(
     )
 
 
-def replica_problem(seen: RecordReplica, *, aggregate_id: str, workspace_id: str, origin: str, version: int) -> str:
-    """Why a record event must be set aside ("" when it may be applied): its envelope must describe the
-    record its state carries, and every jurisdiction named must be one."""
-    if seen.id != aggregate_id or seen.workspace_id != workspace_id or seen.origin_jurisdiction != origin:
-        return "the envelope does not describe the record its state carries"
-    if seen.version != version:
-        return "the envelope's version is not the record's"
+def replica_problem(seen: RecordReplica) -> str:
+    """Why the record a record event carries must be set aside ("" when it may be applied): its ids must be
+    well formed and every jurisdiction named must be one. (Its envelope must describe it too:
+    ``jitlib.envelopes.description_problem``.)"""
     if not is_uuid(seen.id) or validate.workspace_id("workspace_id", seen.workspace_id):
         return "malformed record or workspace id"
     named = [seen.origin_jurisdiction, *seen.shared_with]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2
-from jitlib import audit, legal, retention, retention_service, retention_sweep, sealing
+from jitlib import audit, envelopes, legal, retention, retention_service, retention_sweep, sealing
 from jitlib.alerts import SYSTEM, Alert, AlertScanner, Emit, Scan
 from jitlib.bus import Handler, PoisonMessage
 from jitlib.db import RuntimeTables
@@ -64,13 +64,7 @@ def notice_handler(
         seen = record_replica(env)
         if seen is None:
             raise PoisonMessage(f"{env.type or 'event'}: its state is not the {env.aggregate_type} it names")
-        problem = domain.replica_problem(
-            seen,
-            aggregate_id=env.aggregate_id,
-            workspace_id=env.workspace_id,
-            origin=env.origin_jurisdiction,
-            version=env.aggregate_version,
-        )
+        problem = envelopes.description_problem(env, seen) or domain.replica_problem(seen)
         if problem:
             raise PoisonMessage(f"{env.type or 'event'}: {problem}")
         now = rt.clock.now()

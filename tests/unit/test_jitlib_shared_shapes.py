@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -14,7 +14,7 @@ from jitlib import auth
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock
 from jitlib.db import new_metadata
-from jitlib.envelopes import RecordEvents
+from jitlib.envelopes import RecordEvents, description_problem
 from jitlib.errors import Unauthenticated
 from jitlib.fields import same_fields
 from jitlib.mapping import record_access_from_pb
@@ -166,3 +166,16 @@ def test_an_rpc_starts_from_its_runtime_its_caller_and_the_time_of_the_call() ->
 def test_an_rpc_without_a_caller_is_unauthenticated() -> None:
     with pytest.raises(Unauthenticated):
         Runtime.call(SimpleNamespace(clock=ManualClock(T0)))  # type: ignore[arg-type]
+
+
+def test_an_envelope_must_describe_the_record_its_state_carries() -> None:
+    record = _Record()
+    env = EVENTS.envelope(record, common_pb2.Actor(), "created", ["NL"], T0)
+    assert description_problem(env, record) == ""
+    for other in (
+        replace(record, id="another"),
+        replace(record, workspace_id="ws-2"),
+        replace(record, origin_jurisdiction="DE"),
+    ):
+        assert description_problem(env, other) == "the envelope does not describe the record its state carries"
+    assert description_problem(env, replace(record, version=5)) == "the envelope's version is not the record's"

@@ -21,6 +21,7 @@ from jit.preservation.v1 import preservation_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib import crypto, sealing
 from jitlib.actors import Actor
+from jitlib.envelopes import description_problem
 from services.messaging import domain, store
 from services.messaging.keys import ChannelKeys
 from services.messaging.mapping import record_replica
@@ -130,12 +131,12 @@ def test_a_record_event_whose_state_is_not_the_record_is_refused() -> None:
     other = tasks_pb2.Task(id=str(uuid.uuid4()), workspace_id=WS, origin_jurisdiction="NL", version=1)
     seen = record_replica(_envelope("task", other, audience=[], record_id=task_id))
     assert seen is not None
-    problem = domain.replica_problem(seen, aggregate_id=task_id, workspace_id=WS, origin="NL", version=1)
+    problem = description_problem(_envelope("task", other, audience=[], record_id=task_id), seen)
     assert problem == "the envelope does not describe the record its state carries"
     bad = domain.task_replica(
         id=task_id, workspace_id=WS, origin_jurisdiction="NL", assignee="xx", restricted=True, shared_with=[], version=1
     )
-    assert domain.replica_problem(bad, aggregate_id=task_id, workspace_id=WS, origin="NL", version=1)
+    assert domain.replica_problem(bad)
 
 
 # -- #2: closures ---------------------------------------------------------------------------------------
