@@ -1041,6 +1041,13 @@ def membership_violations(cmd: NewRequest, members: frozenset[str], lead: str = 
     return out
 
 
+#: What a new request takes from its command as it was asked (the rest is trimmed or defaulted).
+_AS_ASKED = (
+    "legal_basis epoc_procedure addressee_kind addressee_jurisdiction targets offence_category description "
+    "preservation_order_id user_notice_suppressed_until victim_refs"
+)
+
+
 def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> EvidenceRequest:
     provider = cmd.addressee_kind == "SERVICE_PROVIDER"
     urgency = cmd.urgency
@@ -1048,8 +1055,7 @@ def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> 
         urgency = "EMERGENCY"
     return EvidenceRequest(
         **created_record(cmd, record_id=request_id, actor=actor, now=now),
-        **same_fields(cmd, "legal_basis epoc_procedure addressee_kind addressee_jurisdiction targets"),
-        **same_fields(cmd, "offence_category description preservation_order_id user_notice_suppressed_until"),
+        **same_fields(cmd, _AS_ASKED),
         issuing_authority=cmd.issuing_authority.strip(),
         provider_name=cmd.provider_name.strip(),
         data_categories=tuple(cmd.data_categories),
@@ -1058,7 +1064,6 @@ def create(cmd: NewRequest, *, request_id: str, actor: Actor, now: datetime) -> 
         user_notice_status=(cmd.user_notice_status or "PENDING") if provider else "NOT_APPLICABLE",
         state=State.DRAFT,
         notification_exemption_reason=cmd.notification_exemption_reason.strip(),
-        victim_refs=cmd.victim_refs,
     )
 
 
