@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation
-from jitlib.policy import REMOVAL_REQUEST_RULES, Decision, Operation, RecordAccess, decide, permitted
+from jitlib.policy import REMOVAL_REQUEST_RULES, AccessParties, Decision, Operation, RecordAccess, decide, permitted
 from jitlib.principal import Principal
 from services.preservation.domain import CLOCK_SKEW, Order, OrderState, provider_id_violations
 
@@ -157,7 +157,7 @@ class Reupload:
 
 
 @dataclass(frozen=True)
-class Removal(Versioned):
+class Removal(Versioned, AccessParties):
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -188,10 +188,6 @@ class Removal(Versioned):
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self)
-
-    @property
-    def parties(self) -> frozenset[str]:
-        return self.access().parties
 
     def past_due(self, now: datetime) -> bool:
         """Derived, never stored: the decision came after ``due_at``, or none came and ``due_at`` has passed."""

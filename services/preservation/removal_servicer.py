@@ -52,8 +52,7 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
     async def CreateRemoval(
         self, request: pb.CreateRemovalRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateRemovalResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        rt, principal, now = self.rt.call()
         cmd = new_removal_from_pb(request)
         InvalidArgument.raise_for(domain.new_removal_violations(cmd, self.providers, now))
         known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
@@ -82,8 +81,7 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
     async def ListRemovals(
         self, request: pb.ListRemovalsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListRemovalsResponse:
-        rt, principal = self.rt, auth.current()
-        now = rt.clock.now()
+        _, principal, now = self.rt.call()
         size, states, violations = list_filters(
             request, REMOVAL_FIELDS.state_from_pb, "a removal request state", default=DEFAULT_PAGE, maximum=MAX_PAGE
         )
@@ -93,11 +91,7 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
         after = position_from_token(request)
         flt = store.RemovalFilter(states=states, provider_id=request.provider_id, victim_ref=request.victim_ref)
         found = await self.removals.list_in_workspaces(
-            principal,
-            request.workspace_id,
-            lambda session, scope, workspaces: store.list_removals(
-                session, scope, workspaces, flt, after=after, limit=size + 1
-            ),
+            principal, request.workspace_id, store.list_removals, flt, after=after, limit=size + 1
         )
         removals, token = page(found, size, lambda r: page_token(r, request))
         return pb.ListRemovalsResponse(
