@@ -179,6 +179,11 @@ def seed(service: str, url: str, kek_file: Path, count: int, batch: int = 5000) 
         for start in range(0, count, batch):
             size = min(batch, count - start)
             database.write_sync(lambda s, n=size: seeder(s, n, now, rng))
+        if not database.sqlite:
+            # What autovacuum does soon after a bulk load: the planner's statistics of the new rows.
+            with database.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
     finally:
         database.dispose()
     return time.perf_counter() - t0

@@ -20,10 +20,11 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
-    exists,
     false,
     insert,
+    literal,
     or_,
+    select,
 )
 from sqlalchemy.orm import Session
 
@@ -109,7 +110,11 @@ class PartyIndex:
         terms = SqlTerms(
             workspace=row.workspace_id,
             open_to_workspace=row.restricted.is_(False),
-            party=lambda j: exists().where(record_key == row.id, jurisdiction == j),
+            # OFFSET 0 keeps PostgreSQL from turning the EXISTS under the rule's OR into a hashed subplan,
+            # which reads every party row of the jurisdiction once per query (a whole-table scan before a
+            # 50-row page); with it, each candidate row is one probe of the parties' primary key. The
+            # same rows either way; SQLite probes the key already. See bench/README.md (Lists).
+            party=lambda j: select(literal(1)).where(record_key == row.id, jurisdiction == j).offset(0).exists(),
             addressee=(lambda j: getattr(row, outside_reader) == j) if outside_reader else None,
         )
         return cls(table, record_key, row, terms)
