@@ -137,6 +137,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--messages", type=int, default=100)
     p.add_argument("--trials", type=int, default=3, help="interleaved trials per figure (default 3)")
+    p.add_argument("--subscribers", default="1,50", help="the figures' numbers of subscribers")
+    p.add_argument("--profile", type=Path, help="profile the messaging service (pyinstrument); its report goes here")
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="jit-bench-msg-"))
     jwks, token = make_key(work)
@@ -156,6 +158,7 @@ def main() -> int:
                 str(jwks),
                 "--issuer",
                 ISSUER,
+                *(["--profile", str(a.profile.resolve())] if a.profile else []),
             ],
             work / "messaging.log",
             port,
@@ -164,7 +167,7 @@ def main() -> int:
         time.sleep(1.0)
         # Interleaved trials: floor, service, floor, service, ... so a quiet or busy spell of the machine
         # weighs on both. Each figure is the median of the trials' p50s, printed with their spread.
-        for subs in (1, 50):
+        for subs in (int(n) for n in a.subscribers.split(",")):
             floors: list[float] = []
             services: list[float] = []
             floor_all: list[float] = []
@@ -180,7 +183,7 @@ def main() -> int:
             print(trial_line(f"nats_pubsub_floor_s{subs}", floors, floor_all, floor_p50), flush=True)
             print(trial_line(f"message_post_to_delivery_s{subs}", services, service_all, floor_p50), flush=True)
     finally:
-        terminate(proc)
+        terminate(proc, timeout=120 if a.profile else 20)  # a profiler writes its report at exit
         nats_i.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0

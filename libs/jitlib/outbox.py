@@ -95,7 +95,12 @@ class OutboxRelay:
     (``publish_pending``) is the safety net: at start (what a crash left pending), after a failed
     publish, on ``wake`` (a writer that staged rows outside ``Runtime.change``) and every
     ``poll_seconds`` while idle. An event both handed and scanned goes out twice with one
-    ``Nats-Msg-Id``, and the broker drops the second copy."""
+    ``Nats-Msg-Id``, and the broker drops the second copy.
+
+    Events handed over are marked sent together, at most ``mark_seconds`` after their publish (one
+    write for a burst, not one per event, and none between a create and the next at concurrency 1); a
+    crash in between republishes them at start, and the broker drops those copies as it drops any
+    republished event (its duplicate window is minutes, ``mark_seconds`` a fraction of a second)."""
 
     def __init__(
         self,
@@ -105,6 +110,7 @@ class OutboxRelay:
         *,
         poll_seconds: float = 1.0,
         linger_seconds: float = 0.01,
+        mark_seconds: float = 0.05,
         batch: int = 200,
         clock: Clock | None = None,
         federation: Federation | None = None,
@@ -126,6 +132,10 @@ class OutboxRelay:
         self._handed: list[Staged] = []
         #: The outbox must be scanned (at start, after a failure, when woken without the events).
         self._scan = True
+        self._mark_seconds = mark_seconds
+        #: Handed events published and not marked sent yet, and when they are to be (loop time).
+        self._unmarked: list[str] = []
+        self._mark_at = 0.0
 
     def wake(self) -> None:
         """Scan the outbox soon: rows were committed that were not handed over."""
@@ -147,15 +157,20 @@ class OutboxRelay:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._task, timeout=5.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._flush_marks(), timeout=3.0)
         if drain:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.publish_pending(), timeout=3.0)
 
     async def _run(self) -> None:
         backoff = 0.2
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wakeup.clear()
             try:
+                if self._unmarked and (self._scan or loop.time() >= self._mark_at):
+                    await self._flush_marks()  # before a scan, which would find them pending
                 if self._scan:
                     self._scan = False
                     # What was handed over before this scan is committed: the scan finds it.
@@ -166,7 +181,7 @@ class OutboxRelay:
                     continue
                 if self._handed:
                     batch, self._handed = self._handed, []
-                    await self._publish(batch)
+                    await self._publish(batch, defer_mark=True)
                     backoff = 0.2
                     continue
             except BusUnavailable as exc:
@@ -182,10 +197,13 @@ class OutboxRelay:
                 log.exception("outbox relay error; retrying")
                 await asyncio.sleep(1.0)
                 continue
+            marking = bool(self._unmarked)
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+                wait = max(0.0, self._mark_at - loop.time()) if marking else self._poll
+                await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
             except TimeoutError:
-                self._scan = True  # the safety net: rows a crashed writer or another replica left
+                if not marking:
+                    self._scan = True  # the safety net: rows a crashed writer or another replica left
                 continue
             if self._linger and self._scan:
                 # Let the commits of a burst gather, so one scan and one update carry several events.
@@ -219,9 +237,15 @@ class OutboxRelay:
         await self._publish(rows)
         return len(rows) == self._batch
 
-    async def _publish(self, rows: list[Staged]) -> None:
-        """Publish ``rows`` (their payloads in clear) in order, then mark those sent; a failure stops
-        at the row that failed, the rows before it marked."""
+    async def _flush_marks(self) -> None:
+        if self._unmarked:
+            ids, self._unmarked = self._unmarked, []
+            await self._mark_sent(ids)
+
+    async def _publish(self, rows: list[Staged], *, defer_mark: bool = False) -> None:
+        """Publish ``rows`` (their payloads in clear) in order, then mark those sent (``defer_mark``:
+        within ``mark_seconds``, with others); a failure stops at the row that failed, the rows before
+        it marked."""
         sent: list[str] = []
         try:
             for row in rows:
@@ -250,7 +274,11 @@ class OutboxRelay:
                     await self._send_to_peers(row.id, row.subject, payload, headers)
                 sent.append(row.id)
         finally:
-            if sent:
+            if sent and defer_mark and self._mark_seconds:
+                if not self._unmarked:
+                    self._mark_at = asyncio.get_running_loop().time() + self._mark_seconds
+                self._unmarked += sent
+            elif sent:
                 await self._mark_sent(sent)
 
     async def _send_to_peers(self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]) -> None:
