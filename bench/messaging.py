@@ -5,10 +5,10 @@ publish-to-subscriber round trip measured in the same run, on the same broker.
           ratio_p50=<x / bare NATS p50 with as many subscribers> trials=<n>
 
 The messaging path measured: PostMessage (token check, policy, seal with AES-256-GCM, one transaction with
-the outbox event and the audit entry), the relay publishing to JetStream, the service's NATS
-subscription waking every Subscribe stream, each stream reading the new message from the database,
-opening it and sending it to its subscriber. Latency is from just before the post to each subscriber's
-receipt; every subscriber of every message counts.
+the outbox event and the audit entry), then the message it committed and opened handed to the channel's
+live feed, which sends it to every Subscribe stream of the process without reading it back (a stream on
+another replica is woken by the event the relay publishes, and reads it). Latency is from just before the
+post to each subscriber's receipt; every subscriber of every message counts.
 """
 
 from __future__ import annotations
