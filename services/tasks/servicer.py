@@ -54,12 +54,22 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             )
             return domain.create(cmd, task_id=new_id(), actor=principal.actor, now=now)
 
+        states: list[tasks_pb2.Task] = []
+
         def announce(uow: UnitOfWork, task: Task, workspace: WorkspaceInfo) -> None:
             state = task_to_pb(task, now)
             uow.emit(events.subject(task, "created"), events.envelope(task, state, "created", workspace.members, now))
+            states.append(state)
 
         created = await self.tasks.create_record(principal, request, cmd, build, store.TASKS, announce)
-        return tasks_pb2.CreateTaskResponse(task=self._view(principal, created.record, now))
+        if created.replayed or not states:
+            return tasks_pb2.CreateTaskResponse(task=self._view(principal, created.record, now))
+        # The answer is the event's state (made once) with what the caller may do now.
+        answer = tasks_pb2.CreateTaskResponse()
+        answer.task.CopyFrom(states[-1])
+        task = created.record
+        answer.task.allowed_actions.extend(self.tasks.allowed_actions(task, domain.allowed_actions(task, principal)))
+        return answer
 
     GetTask = get_rpc("tasks", tasks_pb2.GetTaskResponse, "task")
 
