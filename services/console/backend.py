@@ -17,7 +17,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from jit.audit.v1 import audit_pb2_grpc
 from jit.evidence.v1 import evidence_pb2_grpc
 from jit.messaging.v1 import messaging_pb2_grpc
-from jit.preservation.v1 import preservation_pb2_grpc, scorecard_pb2_grpc
+from jit.preservation.v1 import preservation_pb2_grpc, removal_pb2_grpc, scorecard_pb2_grpc
 from jit.tasks.v1 import tasks_pb2_grpc
 from jit.victims.v1 import statistics_pb2_grpc, victims_pb2_grpc
 from services.console.settings import SERVICES, ConsoleSettings
@@ -98,6 +98,8 @@ class Backend:
         self._stubs["statistics"] = statistics_pb2_grpc.StatisticsServiceStub(self._channels["victims"])
         # The preservation service's scorecard per platform (aggregates only).
         self._stubs["scorecard"] = scorecard_pb2_grpc.ScorecardServiceStub(self._channels["preservation"])
+        # And its removal requests to platforms.
+        self._stubs["removal"] = removal_pb2_grpc.RemovalServiceStub(self._channels["preservation"])
         self._audit = {name: audit_pb2_grpc.AuditServiceStub(ch) for name, ch in self._channels.items()}
 
     async def close(self) -> None:

@@ -30,6 +30,7 @@ from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as ev
 from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
+from jit.preservation.v1 import removal_pb2 as rm
 from jit.preservation.v1 import scorecard_pb2 as sc
 from jit.tasks.v1 import tasks_pb2 as tk
 from jit.victims.v1 import statistics_pb2 as st
@@ -96,7 +97,7 @@ class Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.globals.update(label=present.label, tk=tk, ev=ev, pv=pv, mg=mg, actions=TABLES)
+        self.env.globals.update(label=present.label, tk=tk, ev=ev, pv=pv, rm=rm, mg=mg, actions=TABLES)
 
     # ------------------------------------------------------------ plumbing
 
@@ -232,12 +233,17 @@ class Console:
                 "preservation", "ListOrders", pv.ListOrdersRequest(workspace_id=ws, page_size=200), c.token
             )
         ).orders
+        removals = (
+            await self.backend.call(
+                "removal", "ListRemovals", rm.ListRemovalsRequest(workspace_id=ws, page_size=200), c.token
+            )
+        ).removals
         due = present.due_items(open_tasks, list(requests), list(orders), LABELS)
         return self.render(
             c.request, "workspace.html", user=c.user, ws=ws, due=due,
             time_left=lambda d: present.time_left(d, c.now), legal_zone=present.legal_zone,
-            counts={"tasks": len(tasks), "requests": len(requests), "orders": len(orders)},
-            requests=requests, orders=orders,
+            counts={"tasks": len(tasks), "requests": len(requests), "orders": len(orders), "removals": len(removals)},
+            requests=requests, orders=orders, removals=removals,
         )  # fmt: skip
 
     async def _all_tasks(self, c: Ctx, ws: str) -> list[Any]:

@@ -175,6 +175,37 @@ def test_the_workspace_home_marks_overdue_items(monkeypatch: Any) -> None:
     assert html.count('class="badge overdue">Overdue') == 1
     assert html.index("late") < html.index("soon")
     assert "overdue by 3 hours" in html and "1 day left" in html
+    assert "No removal request visible to you" in html
+
+
+def test_the_workspace_home_lists_removal_requests_with_their_clock() -> None:
+    """The console shows a workspace's removal requests read-only: basis, state, due time with the clock's
+    source, past due marked, the link to the preservation order, re-uploads (REMOVAL_DSA_ART9_CLOCK)."""
+    from jit.preservation.v1 import removal_pb2 as rm
+    from services.console.sessions import Sessions
+    from services.console.web import Console
+
+    settings = ConsoleSettings(console_client_secret="unit-test")
+    console = Console(settings, Sessions(settings))
+    late = rm.RemovalRequest(
+        id="r1", provider_id="socialnet-ie", basis=rm.REMOVAL_BASIS_DSA_ART9_ORDER, state=rm.REMOVAL_REQUEST_STATE_SENT,
+        due_at=ts(NOW - dt.timedelta(hours=2)), past_due=True, clock_source="24 h (Reg. (EU) 2022/2065 Art. 9(1))",
+        victim_refs=["V-NL-0001"], reupload_count=2,
+    )  # fmt: skip
+    linked = rm.RemovalRequest(
+        id="r2", provider_id="socialnet-ie", basis=rm.REMOVAL_BASIS_DSA_ART16_NOTICE,
+        state=rm.REMOVAL_REQUEST_STATE_REMOVED, due_at=ts(NOW + dt.timedelta(days=1)), decided_at=ts(NOW),
+        preservation_order_id="o-1",
+    )  # fmt: skip
+    html = console.env.get_template("workspace.html").render(
+        ws="jit-demo", due=[], now=NOW, here="home", user=None,
+        counts={"tasks": 0, "requests": 0, "orders": 1, "removals": 2}, removals=[late, linked],
+        time_left=lambda d: present.time_left(d, NOW), legal_zone=present.legal_zone,
+        when=lambda v: present.when(v, present.zone("UTC")), tz=present.zone("UTC"), ts=present.instant,
+    )  # fmt: skip
+    assert html.count("Past due") == 1 and "Art. 9(1)" in html and "dsa art9 order" in html
+    assert 'href="/orders/o-1"' in html and "answered in time" in html and "V-NL-0001" in html
+    assert "2 removal requests visible to you" in html
 
 
 def test_the_renegotiation_form_sends_a_day_and_a_priority() -> None:
