@@ -7,7 +7,7 @@ import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -34,6 +34,16 @@ T = TypeVar("T")
 
 #: Full name of the RPC being served, e.g. "/jit.tasks.v1.TaskService/AcceptTask" (set by the server).
 current_method: contextvars.ContextVar[str] = contextvars.ContextVar("jit_method", default="internal")
+
+
+class Published(Protocol):
+    """A record whose events have an audience: its workspace and the jurisdictions it concerns."""
+
+    @property
+    def workspace_id(self) -> str: ...
+
+    @property
+    def parties(self) -> frozenset[str]: ...
 
 
 @dataclass
@@ -113,6 +123,14 @@ class Runtime:
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         return await self.db.read(fn)
+
+    def members_of(self, record: Published) -> frozenset[str]:
+        """The audience of a record's events on a system path (a clock, a consumer): its workspace's
+        members, or the record's own parties while this node has not heard of the workspace yet. Unlike
+        ``RecordPath.members_for_change`` a closed workspace is not refused: the system paths go on in a
+        closed workspace; a user's change (an RPC) goes through ``members_for_change`` and is refused."""
+        workspace = self.workspaces.get(record.workspace_id)
+        return workspace.members if workspace is not None else frozenset(record.parties)
 
     def call(self) -> tuple[Runtime, Principal, datetime]:
         """What an RPC starts from: this runtime, the caller (``auth.current()``, set by the server's auth

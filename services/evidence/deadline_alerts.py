@@ -84,9 +84,7 @@ def make_emit(rt: Runtime) -> Emit:
             passed=passed,
         )
         event = "deadline_passed" if passed else "deadline_approaching"
-        uow.emit(
-            events.subject(r.origin_jurisdiction, event), events.alert_envelope(r, state, events.members(rt, r), now)
-        )
+        uow.emit(events.subject(r.origin_jurisdiction, event), events.alert_envelope(r, state, rt.members_of(r), now))
         uow.audit(RECORD, r.id, r.workspace_id)
 
     return emit

@@ -48,13 +48,6 @@ def _type(event: str) -> str:
     return "jit.evidence.v1.EvidenceRequest" + "".join(p.capitalize() for p in event.split("_"))
 
 
-def members(rt: Runtime, r: EvidenceRequest) -> frozenset[str]:
-    """Who an unrestricted request's events go to: its workspace's members, or its own parties while this
-    node has not heard of the workspace yet."""
-    workspace = rt.workspaces.get(r.workspace_id)
-    return workspace.members if workspace is not None else r.parties
-
-
 def _request_event(
     r: EvidenceRequest, event_type: str, state: Message, members: frozenset[str], actor: Actor, now: datetime
 ) -> Envelope:

@@ -60,12 +60,6 @@ class Channels:
         self.rt = rt
         self.content = content
 
-    def members_of(self, channel: Channel) -> frozenset[str]:
-        """The audience of a channel's events: its workspace's members (its parties when this node has not
-        heard of the workspace)."""
-        workspace = self.rt.workspaces.get(channel.workspace_id)
-        return workspace.members if workspace is not None else channel.parties
-
     async def once(self, principal: Principal, fn: Callable[[UnitOfWork], Channel]) -> Channel:
         """Run a find-or-create unit; when a concurrent call created the same channel first (its unique
         index refused this insert), run it again to find it."""
@@ -192,7 +186,7 @@ class Channels:
         except BaseException:
             self.content.remove_files(ch.id, metas)
             raise
-        uow.emit(events.subject(msg, "posted"), events.envelope(ch, msg, "posted", self.members_of(ch), now))
+        uow.emit(events.subject(msg, "posted"), events.envelope(ch, msg, "posted", self.rt.members_of(ch), now))
         self._to_peers(uow, ch, msg, text, "posted", now)
         uow.audit(MESSAGE, msg.id, ch.workspace_id)
         return MessageInChannel(msg, ch)
@@ -211,7 +205,7 @@ class Channels:
             raise Aborted("CONCURRENT_EDIT", "the message changed meanwhile; re-read it")
         store.insert_revision(session, kept)
         event = "deleted" if after.deleted else "edited"
-        uow.emit(events.subject(after, event), events.envelope(ch, after, event, self.members_of(ch), now))
+        uow.emit(events.subject(after, event), events.envelope(ch, after, event, self.rt.members_of(ch), now))
         self._to_peers(uow, ch, after, text or "", event, now)
         uow.audit(MESSAGE, after.id, ch.workspace_id)
         return MessageInChannel(after, ch)
@@ -220,10 +214,10 @@ class Channels:
         """On a federation, the channel's owner node sends the message with its text to the nodes of the
         countries entitled to it (the outbox sends it on the links only), where it is sealed again."""
         fed = self.rt.federation
-        if fed is None or not fed.is_owner(ch.origin_jurisdiction) or not fed.recipients(self.members_of(ch)):
+        if fed is None or not fed.is_owner(ch.origin_jurisdiction) or not fed.recipients(self.rt.members_of(ch)):
             return
         state = mapping.replicated_message_pb(ch, msg, text)
-        envelope = events.peer_envelope(ch, msg, state, event, self.members_of(ch), now)
+        envelope = events.peer_envelope(ch, msg, state, event, self.rt.members_of(ch), now)
         # The text stays sealed in the outbox until the relay sends it on the links.
         outbox.stage(uow.session, uow.tables, events.peer_subject(ch, event), envelope, sealer=self.rt.relay.sealer)
         uow.emitted += 1

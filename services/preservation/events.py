@@ -54,15 +54,6 @@ EVENTS = envelopes.RecordEvents("preservation", "PreservationOrder", aggregate_t
 subject, event_type, envelope = EVENTS.subject, EVENTS.event_type, EVENTS.typed_envelope
 
 
-def members_of(rt: Runtime, order: Order) -> frozenset[str]:
-    """The audience of an order's events: its workspace's members (the order's own parties when this node
-    has not heard of the workspace yet). Unlike ``RecordPath.members_for_change`` this does not refuse a
-    closed workspace: it serves the system paths (the expiry clock, the evidence consumer), which go on
-    in a closed workspace. A user's change (an RPC) goes through ``members_for_change`` and is refused."""
-    workspace = rt.workspaces.get(order.workspace_id)
-    return workspace.members if workspace else frozenset(order.parties)
-
-
 def write_change(
     uow: UnitOfWork,
     before: Order,
@@ -120,7 +111,7 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
             # order's own "next warning" pointer are what keep this exactly once.
             return
         now = rt.clock.now()
-        members = members_of(rt, order)
+        members = rt.members_of(order)
         state = order_to_pb(order, now, rules.confirmation_overdue_after)
         if warning.at_expiry:
             expired = domain.apply(
@@ -208,7 +199,7 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
             return
         uow = UnitOfWork(session, rt.tables, SYSTEM)
         now = rt.clock.now()
-        members = members_of(rt, order)
+        members = rt.members_of(order)
         for action in steps:
             t = domain.TRANSITIONS[action]
             after = domain.apply(

@@ -124,7 +124,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         order = await self.orders.load_visible(principal, request.id, t.operation, action=action.replace("_", " "))
         self.orders.check_version(order.version, request.expected_version)
         # A user's change of an order of a closed workspace is refused (WORKSPACE_CLOSED); the service's own
-        # clock and the evidence consumer go on (events.members_of).
+        # clock and the evidence consumer go on (Runtime.members_of).
         members = self.orders.members_for_change(order)
         updated = domain.apply(order, action, data, actor=principal.actor, now=now, rule=self.rules.clock_for(order))
 

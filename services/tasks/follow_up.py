@@ -89,10 +89,6 @@ def system_actor(order: preservation_pb2.PreservationOrder) -> Actor:
 
 
 def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
-    def members_of(task: domain.Task) -> frozenset[str]:
-        workspace = rt.workspaces.get(task.workspace_id)
-        return workspace.members if workspace else frozenset(task.parties)
-
     def open_follow_up(session: Session, env: Envelope, uow: UnitOfWork) -> None:
         warning = preservation_pb2.ExpiryWarning()
         if not env.state.Unpack(warning):
@@ -132,7 +128,7 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
         store.TASKS.insert(session, task, request_id=request_id, request_digest=digest)
         uow.emit(
             events.subject(task, "created"),
-            events.envelope(task, task_to_pb(task, now), "created", members_of(task), now),
+            events.envelope(task, task_to_pb(task, now), "created", rt.members_of(task), now),
         )
         uow.audit(RECORD, task.id, task.workspace_id)
 
@@ -162,7 +158,7 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
             data = TransitionInput(reason=closure.text)
         now = rt.clock.now()
         for task in found:
-            members = members_of(task)
+            members = rt.members_of(task)
             closed = domain.apply(task, closure.action, data, actor=system_actor(order), now=now, members=members)
             if not store.TASKS.update_if_version(session, closed, task.version):
                 raise RuntimeError(f"follow-up task {task.id} changed under its row lock")

@@ -72,8 +72,7 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
                 if not store.VICTIMS.update_if_version(session, updated, victim.version):
                     raise RuntimeError(f"victim {victim.id} changed under its row lock")
                 store.insert_notice(session, notice, request_id=request_id, request_digest=env.id[:64])
-                workspace = rt.workspaces.get(updated.workspace_id)
-                members = workspace.members if workspace else frozenset(updated.parties)
+                members = rt.members_of(updated)
                 uow.emit(
                     events.subject(updated, "notice_recorded"),
                     events.envelope(updated, victim_to_pb(updated), "notice_recorded", members, now),

@@ -179,3 +179,13 @@ def test_an_envelope_must_describe_the_record_its_state_carries() -> None:
     ):
         assert description_problem(env, other) == "the envelope does not describe the record its state carries"
     assert description_problem(env, replace(record, version=5)) == "the envelope's version is not the record's"
+
+
+def test_a_system_path_s_audience_is_the_workspace_s_members_or_the_record_s_parties() -> None:
+    known = SimpleNamespace(members=frozenset({"NL", "DE", "IE"}), is_open=False)
+    directory = SimpleNamespace(get=lambda ws: known if ws == "jit-demo" else None)
+    rt = SimpleNamespace(workspaces=directory)
+    # A closed workspace is not refused here: a clock or a consumer goes on in it.
+    assert Runtime.members_of(rt, _Record()) == {"NL", "DE", "IE"}  # type: ignore[arg-type]
+    unheard = replace(_Record(), workspace_id="not-yet-heard-of", shared_with=("FR",))
+    assert Runtime.members_of(rt, unheard) == {"NL", "DE", "FR"}  # type: ignore[arg-type]
