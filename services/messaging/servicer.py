@@ -217,9 +217,11 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         now = rt.clock.now()
         digest = request_digest(request)
 
+        posted: list[pb.Message] = []
+
         def write(uow: UnitOfWork) -> MessageInChannel:
             self.channels.members_for_change(ch)  # WORKSPACE_CLOSED (a genuine replay still gets its message)
-            return self.ops.post(
+            found = self.ops.post(
                 uow,
                 ch.id,
                 sender=principal.actor,
@@ -229,6 +231,9 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
                 digest=digest,
                 now=now,
             )
+            # Opened for the answer and the live streams in the same transaction: no read after it.
+            posted.append(message_to_pb(self.ops.content.open(uow.session, found.channel, found.message)))
+            return found
 
         created = await self.messages.create_in(
             principal,
@@ -236,10 +241,10 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             find=lambda s: store.find_message_by_request(s, principal.user_id, request.request_id),
             write=write,
         )
-        opened = await self._opened(created.record)
-        if not created.replayed:
-            self.live.posted(ch.id, opened)
-        return pb.PostMessageResponse(message=opened)
+        if created.replayed or not posted:
+            return pb.PostMessageResponse(message=await self._opened(created.record))
+        self.live.posted(ch.id, posted[-1])
+        return pb.PostMessageResponse(message=posted[-1])
 
     async def _revise(self, message_id: str, text: str | None, expected_revision: int) -> pb.Message:
         rt, principal = self.rt, auth.current()
