@@ -34,9 +34,16 @@ class ManualClock:
 
 
 def as_utc(value: datetime) -> datetime:
-    """Normalise a datetime read from a database (naive on SQLite) to an aware UTC datetime."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
+    """Normalise a datetime read from a database (naive on SQLite) to an aware UTC datetime.
+
+    Called for every timestamp of every row read, so it takes the cheapest ways CPython has: one already
+    in UTC as it is, a naive one combined with UTC (about four times cheaper than ``replace(tzinfo=UTC)``,
+    whose keyword parsing dominates; bench/README.md, "Preservation scan")."""
+    tz = value.tzinfo
+    if tz is UTC:
+        return value
+    if tz is None:
+        return datetime.combine(value.date(), value.time(), UTC)
     return value.astimezone(UTC)
 
 
