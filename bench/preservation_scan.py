@@ -1,7 +1,9 @@
 """The preservation service's expiry-warning scan on a million orders, on SQLite and PostgreSQL, next to a
-plain indexed count on the same table measured in the same run. One line per figure:
+plain indexed count on the same table measured in the same run, in interleaved trials (floor, scan, idle
+scan, floor, ...; ``--trials``, 5 by default, each the median of ``--repeat`` calls). One line per figure,
+the median of its trials with their spread:
 
-    BENCH <name> ms=<median ms> ratio=<ms / floor ms>
+    BENCH <name> ms=<median ms> spread_ms=<a..b> ratio=<ms / floor ms> trials=<n>
 
 - ``preservation_count_floor_<backend>``: ``SELECT count(*) ... WHERE next_alert_at <= now`` (an
   index-only range count over the due orders: the floor);
@@ -9,14 +11,18 @@ plain indexed count on the same table measured in the same run. One line per fig
   500) while 1 % of the orders have a warning due;
 - ``preservation_scan_idle_<backend>``: the same scan when nothing is due (what every idle scan costs).
 
-The orders are bulk-loaded (SQLite: executemany in one transaction; PostgreSQL: COPY) into a database
-migrated with the service's own Alembic migrations, so the indexes are the production ones.
+Each call runs in a session of its own, as the scanner's (``Runtime.read``). The orders are bulk-loaded
+(SQLite: executemany in one transaction; PostgreSQL: COPY, then VACUUM ANALYZE as autovacuum would) into a
+database migrated with the service's own Alembic migrations, so the indexes are the production ones, and
+what users wrote of each order is sealed under its workspace's key as the service stores it.
+``--explain`` prints the scan statement's plan on each backend.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -33,18 +39,23 @@ from sqlalchemy.orm import Session
 
 from jitdev.postgres import PostgresInstance
 from jitdev.procs import free_port
+from jitlib import crypto, sealing
 from jitlib.db import migrate
 from services.preservation import events, store
 from services.preservation.app import MIGRATIONS, PreservationSettings
 
 TABLE = cast(Table, store.OrderRow.__table__)
+#: Every column of the table; one the rows below do not name (a nullable one added later) is loaded NULL.
 COLUMNS = [c.name for c in TABLE.columns]
 DUE_SHARE = 100  # one order in this many has a warning due
 
 
-def _rows(n: int, now: datetime) -> Iterator[dict[str, Any]]:
-    """Confirmed orders expiring over the next 6 months; one in DUE_SHARE has its first warning due."""
-    targets = json.dumps([["ACCOUNT_HANDLE", "@bench"]])
+def _rows(n: int, now: datetime, keys: dict[str, bytes]) -> Iterator[dict[str, Any]]:
+    """Confirmed orders expiring over the next 6 months; one in DUE_SHARE has its first warning due. What
+    users wrote of each is sealed under its workspace's content key (``keys``), as the service stores it, so
+    that a scan reading rows costs what it costs in production (an ORM load opens them)."""
+    text = {"targets": json.dumps([["ACCOUNT_HANDLE", "@bench"]]), "description": "Images posted without consent"}
+    data = json.dumps({**text, "state_reason": "", "provider_reference": ""}, separators=(",", ":")).encode()
     for i in range(n):
         due = i % DUE_SHARE == 0
         if due:  # the 14-day warning fell due in the last ten hours
@@ -54,15 +65,16 @@ def _rows(n: int, now: datetime) -> Iterator[dict[str, Any]]:
             expires = now + timedelta(days=15) + timedelta(seconds=(i * 7919) % (160 * 86400))
             next_alert = expires - timedelta(days=14)
         confirmed = expires - timedelta(days=90)
+        order_id, workspace_id = str(uuid.UUID(int=i + 1)), f"ws-{i % 50:03d}"
         yield {
-            "id": str(uuid.UUID(int=i + 1)),
-            "workspace_id": f"ws-{i % 50:03d}",
+            "id": order_id,
+            "workspace_id": workspace_id,
             "request_id": str(uuid.UUID(int=(1 << 64) + i)),
             "request_digest": "0" * 64,
             "origin_jurisdiction": "NL",
             "legal_basis": "PROVIDER_VOLUNTARY",
             "provider_id": "socialnet-ie",
-            "targets": targets,
+            "targets": "",
             "data_categories": "SUBSCRIBER",
             "description": "",
             "restricted": False,
@@ -73,12 +85,15 @@ def _rows(n: int, now: datetime) -> Iterator[dict[str, Any]]:
             "provider_reference": "",
             "follow_up_request_id": "",
             "issued_at": confirmed - timedelta(hours=1),
+            "received_at": confirmed - timedelta(hours=1),
             "confirmed_at": confirmed,
             "clock_started_at": confirmed,
             "expires_at": expires,
             "extension_count": 0,
             "extension_deadline": expires - timedelta(days=7),
             "produced_at": None,
+            "clock_stopped_at": None,
+            "clock_remaining_seconds": None,
             "next_alert_at": next_alert,
             "version": 3,
             "created_by_id": "bench",
@@ -89,6 +104,8 @@ def _rows(n: int, now: datetime) -> Iterator[dict[str, Any]]:
             "updated_by_jurisdiction": "NL",
             "updated_at": confirmed,
             "replicated_at": None,  # the node's own orders
+            "victim_refs": "",
+            "sealed": crypto.seal(keys[workspace_id], data, store.SEALED.aad(order_id)),
         }
 
 
@@ -97,81 +114,139 @@ def _sqlite_value(v: Any) -> Any:
     return v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v
 
 
-def load_sqlite(engine: Engine, n: int, now: datetime) -> None:
+def load_sqlite(engine: Engine, n: int, now: datetime, keys: dict[str, bytes]) -> None:
     sql = f"INSERT INTO preservation_orders ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
         cur.execute("PRAGMA synchronous=OFF")
         batch: list[tuple[Any, ...]] = []
-        for row in _rows(n, now):
-            batch.append(tuple(_sqlite_value(row[c]) for c in COLUMNS))
+        for row in _rows(n, now, keys):
+            batch.append(tuple(_sqlite_value(row.get(c)) for c in COLUMNS))
             if len(batch) == 50_000:
                 cur.executemany(sql, batch)
                 batch.clear()
         if batch:
             cur.executemany(sql, batch)
         raw.commit()
-        cur.execute("ANALYZE")
-        raw.commit()
     finally:
         raw.close()
 
 
-def load_postgres(engine: Engine, n: int, now: datetime) -> None:
+def load_postgres(engine: Engine, n: int, now: datetime, keys: dict[str, bytes]) -> None:
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
         with cur.copy(f"COPY preservation_orders ({', '.join(COLUMNS)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
-            for row in _rows(n, now):
-                copy.write_row([row[c] for c in COLUMNS])
-        raw.commit()
-        cur.execute("ANALYZE preservation_orders")
+            for row in _rows(n, now, keys):
+                copy.write_row([row.get(c) for c in COLUMNS])
         raw.commit()
     finally:
         raw.close()
 
 
-def median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm the cache
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+def make_keys(engine: Engine, info: dict[str, Any]) -> dict[str, bytes]:
+    """The content key of each of the 50 workspaces, made as the service makes them (wrapped by the KEK)."""
+    with Session(engine, info=info) as session:
+        keys = {
+            f"ws-{w:03d}": sealing.content_keys(session).key(session, f"ws-{w:03d}", create=True) for w in range(50)
+        }
+        session.commit()
+    return keys
 
 
-def bench_backend(name: str, url: str, n: int, repeat: int) -> None:
+def timed_ms(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1000
+
+
+def trial_line(name: str, trials: list[list[float]], floor_ms: float | None) -> str:
+    """The median of the trials' medians, their spread (min..max), and the ratio to the floor's median."""
+    medians = [statistics.median(t) for t in trials]
+    ms = statistics.median(medians)
+    ratio = 1.0 if floor_ms is None else ms / floor_ms
+    spread = f"{min(medians):.3f}..{max(medians):.3f}"
+    return f"BENCH {name} ms={ms:.3f} spread_ms={spread} ratio={ratio:.2f} trials={len(medians)}"
+
+
+def bench_backend(name: str, url: str, n: int, repeat: int, trials: int, explain: bool) -> None:
     migrate(MIGRATIONS, url)
     engine = create_engine(url)
+    info: dict[str, Any] = {}
+    sealing.install(info, store.Base.metadata, crypto.KekRing([crypto.Kek(os.urandom(32))]))
     now = datetime.now(UTC).replace(microsecond=0)
     t0 = time.perf_counter()
-    (load_sqlite if name == "sqlite" else load_postgres)(engine, n, now)
+    (load_sqlite if name == "sqlite" else load_postgres)(engine, n, now, make_keys(engine, info))
+    analyze(engine, name)
     load_s = time.perf_counter() - t0
     rules = PreservationSettings().rules()
     scan = events.scan(rules, 500)
     idle_at = now - timedelta(days=30)  # before any warning falls due
     count = select(func.count()).select_from(TABLE).where(store.OrderRow.next_alert_at <= now)
 
-    with Session(engine) as session:
-        due = int(session.scalar(count) or 0)
-        floor = median_ms(lambda: session.scalar(count), repeat)
-        scanned = len(scan(session, now))
-        due_ms = median_ms(lambda: scan(session, now), repeat)
-        idle_ms = median_ms(lambda: scan(session, idle_at), repeat)
-        session.rollback()
+    # Each call in a session of its own, as the service's scanner reads (Runtime.read).
+    def floor() -> object:
+        with Session(engine, info=info) as session:
+            return session.scalar(count)
+
+    def scan_at(at: datetime) -> Callable[[], object]:
+        def run() -> object:
+            with Session(engine, info=info) as session:
+                return scan(session, at)
+
+        return run
+
+    due = int(cast(int, floor()))
+    scanned = len(cast(list[Any], scan_at(now)()))
+    # Interleaved trials (floor, scan, idle scan, floor, ...): a busy spell of the machine weighs on all three.
+    figures: dict[str, list[list[float]]] = {"floor": [], "due": [], "idle": []}
+    for _ in range(trials):
+        for key, fn in (("floor", floor), ("due", scan_at(now)), ("idle", scan_at(idle_at))):
+            fn()  # warm
+            figures[key].append([timed_ms(fn) for _ in range(repeat)])
+    if explain:
+        for line in plan(engine, name, now):
+            print(f"# plan {name}: {line}", flush=True)
     engine.dispose()
     print(f"# {name}: {n} orders loaded in {load_s:.1f} s; {due} due, the scan returns {scanned} warnings", flush=True)
-    print(f"BENCH preservation_count_floor_{name} ms={floor:.3f} ratio=1.00", flush=True)
-    print(f"BENCH preservation_scan_due_{name} ms={due_ms:.3f} ratio={due_ms / floor:.2f}", flush=True)
-    print(f"BENCH preservation_scan_idle_{name} ms={idle_ms:.3f} ratio={idle_ms / floor:.2f}", flush=True)
+    floor_ms = statistics.median(statistics.median(t) for t in figures["floor"])
+    print(trial_line(f"preservation_count_floor_{name}", figures["floor"], None), flush=True)
+    print(trial_line(f"preservation_scan_due_{name}", figures["due"], floor_ms), flush=True)
+    print(trial_line(f"preservation_scan_idle_{name}", figures["idle"], floor_ms), flush=True)
+
+
+def analyze(engine: Engine, name: str) -> None:
+    """Statistics for the planner; on PostgreSQL a VACUUM too, which sets the visibility map as autovacuum
+    would on a table in use (index-only scans read it)."""
+    raw = engine.raw_connection()
+    try:
+        if name == "sqlite":
+            raw.cursor().execute("ANALYZE")
+            raw.commit()
+        else:
+            raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+            raw.cursor().execute("VACUUM ANALYZE preservation_orders")
+    finally:
+        raw.close()
+
+
+def plan(engine: Engine, name: str, now: datetime) -> list[str]:
+    """The query plan of the scan's statement (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE)."""
+    stmt = store.due_for_alert_query(now, 500)
+    sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    prefix = "EXPLAIN QUERY PLAN " if name == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(prefix + sql).all()
+    return [str(r[-1]) for r in rows]
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--orders", type=int, default=1_000_000)
-    p.add_argument("--repeat", type=int, default=21, help="timed runs per figure (median reported)")
+    p.add_argument("--repeat", type=int, default=7, help="timed runs per figure in each trial (its median counts)")
+    p.add_argument("--trials", type=int, default=5, help="interleaved trials per figure (default 5)")
+    p.add_argument("--explain", action="store_true", help="print the scan's query plan on each backend")
     p.add_argument("--backends", default="sqlite,postgresql")
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="jit-bench-preservation-"))
@@ -184,7 +259,7 @@ def main() -> int:
                 if pg.process is None:
                     pg.start()
                 url = pg.create_database(f"bench_{uuid.uuid4().hex[:8]}")
-            bench_backend(backend, url, a.orders, a.repeat)
+            bench_backend(backend, url, a.orders, a.repeat, a.trials, a.explain)
     finally:
         pg.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -23,9 +23,11 @@ time that was left (``resume``, PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTI
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
@@ -310,6 +312,21 @@ class Order(Versioned, AccessParties):
 # ---- the warning schedule ----------------------------------------------------------------------------
 
 
+class OrderClock(NamedTuple):
+    """What the warning schedule reads of an order, and all the warning scan loads of one
+    (``store.due_for_alert``, once per due order: a tuple, the cheapest record Python makes): its state and
+    the instants its clock runs between."""
+
+    id: str
+    state: OrderState
+    expires_at: datetime | None
+    clock_started_at: datetime | None
+    confirmed_at: datetime | None
+
+    def clock_runs(self) -> bool:
+        return self.state in CLOCK_STATES and self.expires_at is not None
+
+
 @dataclass(frozen=True)
 class Warning:
     """One warning of one expiry: ``offset`` before ``expires_at`` (zero: the expiry itself)."""
@@ -338,31 +355,47 @@ def parse_offsets(text: str) -> tuple[timedelta, ...]:
     return tuple(sorted(set(durations.parse_list(text)), reverse=True))
 
 
-def warning_schedule(order: Order, offsets: tuple[timedelta, ...]) -> list[Warning]:
+@functools.cache
+def _longest_first(offsets: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+    return tuple(sorted(set(offsets), reverse=True))
+
+
+def _dues(order: Order | OrderClock, offsets: tuple[timedelta, ...]) -> list[tuple[timedelta, datetime]]:
+    """(offset, due time) of every warning of the order's current expiry, in due order, the one at expiry
+    last; see ``warning_schedule``."""
+    expires = order.expires_at
+    if expires is None or not order.clock_runs():
+        return []
+    start = order.clock_started_at or order.confirmed_at or expires
+    dues = [(o, expires - o) for o in _longest_first(offsets) if expires - o >= start]
+    dues.append((timedelta(0), expires))
+    return dues
+
+
+def warning_schedule(order: Order | OrderClock, offsets: tuple[timedelta, ...]) -> list[Warning]:
     """Every warning of the order's current expiry, in due order, the one at expiry last.
 
     A warning whose due time lies before the expiry was set (a short clock, or an extension granted late)
     is not scheduled: it would announce more time than is left.
     """
-    if not order.clock_runs() or order.expires_at is None:
-        return []
-    start = order.clock_started_at or order.confirmed_at or order.expires_at
-    dues = [(o, order.expires_at - o) for o in sorted(set(offsets), reverse=True) if order.expires_at - o >= start]
-    dues.append((timedelta(0), order.expires_at))
-    return [Warning(o, d, order.expires_at, first=i == 0) for i, (o, d) in enumerate(dues)]
+    # due + offset: the expiry
+    return [Warning(o, d, d + o, first=i == 0) for i, (o, d) in enumerate(_dues(order, offsets))]
 
 
 def next_alert_at(order: Order, offsets: tuple[timedelta, ...], after: datetime | None = None) -> datetime | None:
     """When the scanner must next look at the order: the first warning due after ``after`` (or at all)."""
-    for w in warning_schedule(order, offsets):
-        if after is None or w.due_at > after:
-            return w.due_at
+    for _, due in _dues(order, offsets):
+        if after is None or due > after:
+            return due
     return None
 
 
-def due_warnings(order: Order, offsets: tuple[timedelta, ...], since: datetime, now: datetime) -> list[Warning]:
-    """Warnings due in [since, now]: the ones the scanner has not sent yet (since = next_alert_at)."""
-    return [w for w in warning_schedule(order, offsets) if since <= w.due_at <= now]
+def due_warnings(
+    order: Order | OrderClock, offsets: tuple[timedelta, ...], since: datetime, now: datetime
+) -> list[Warning]:
+    """Warnings due in [since, now]: the ones the scanner has not sent yet (since = next_alert_at). Only
+    those are made: the scan calls this for every order with a warning due."""
+    return [Warning(o, d, d + o, first=i == 0) for i, (o, d) in enumerate(_dues(order, offsets)) if since <= d <= now]
 
 
 _OUTCOME_WORDS = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any
 
 from sqlalchemy import (
     Index,
@@ -16,9 +16,11 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    bindparam,
     case,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -30,7 +32,7 @@ from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import shared_tables
 from jitlib.visibility import PartyIndex
-from services.preservation.domain import LegalBasis, Order, OrderState, Target
+from services.preservation.domain import LegalBasis, Order, OrderClock, OrderState, Target
 from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
 
@@ -40,6 +42,10 @@ class Base(DeclarativeBase):
 
 TABLES = shared_tables(Base.metadata, victims=True, alerts=True)
 RUNTIME, ALERTS, VICTIMS = TABLES.runtime, TABLES.alerts, TABLES.victims
+
+
+#: What the warning scan reads of an order: ``domain.OrderClock`` and when its next warning is due.
+DUE_COLUMNS = ("next_alert_at", "id", "state", "expires_at", "clock_started_at", "confirmed_at")
 
 
 class OrderRow(RecordColumns, Base):
@@ -84,8 +90,14 @@ class OrderRow(RecordColumns, Base):
         Index("ix_preservation_orders_workspace_expires", "workspace_id", "expires_at"),
         Index("ix_preservation_orders_workspace_provider", "workspace_id", "provider_id"),
         Index("ix_preservation_orders_state_issued", "state", "issued_at"),
-        # The warning scan: "next_alert_at <= now", only over orders that still have a warning to send.
-        Index("ix_preservation_orders_next_alert", "next_alert_at"),
+        # The warning scan (due_for_alert): "next_alert_at <= now", over the orders that still have a warning
+        # to send only (NULL for the others: no live clock, or a replica).
+        Index(
+            "ix_preservation_orders_due",
+            "next_alert_at",
+            sqlite_where=text("next_alert_at IS NOT NULL"),
+            postgresql_where=text("next_alert_at IS NOT NULL"),
+        ),
     )
 
 
@@ -164,14 +176,38 @@ def set_next_alert(session: Session, order_id: str, next_alert_at: datetime | No
     )
 
 
-def due_for_alert_query(now: datetime, limit: int) -> Select[tuple[OrderRow]]:
-    """The warning scan: orders whose next warning is due. A range scan of ix_..._next_alert."""
-    return select(OrderRow).where(OrderRow.next_alert_at <= now).order_by(OrderRow.next_alert_at).limit(limit)
+#: The warning scan's statement, built once (the scan runs every interval): the clocks of the orders whose
+#: next warning is due, soonest first. A range scan of the partial index ix_preservation_orders_due, then
+#: the few columns of each due order (plain columns: no ORM object is made, no sealed text opened).
+_DUE = (
+    select(*(getattr(OrderRow, c) for c in DUE_COLUMNS))
+    .where(OrderRow.next_alert_at <= bindparam("now"))
+    .order_by(OrderRow.next_alert_at)
+    .limit(bindparam("limit", type_=Integer))
+)
 
 
-def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[Order, datetime]]:
-    rows = session.scalars(due_for_alert_query(now, limit))
-    return [(to_domain(r), as_utc(cast(datetime, r.next_alert_at))) for r in rows]
+def due_for_alert_query(now: datetime, limit: int) -> Select[tuple[Any, ...]]:
+    """The warning scan's statement with its parameters bound (to compile it, or EXPLAIN it)."""
+    return _DUE.params(now=now, limit=limit)
+
+
+_STATES = {s.value: s for s in OrderState}
+
+
+def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[OrderClock, datetime]]:
+    """Up to ``limit`` orders with a warning due at ``now``: each one's clock and when its next warning was
+    due (the scan sends the warnings due since then). Plain rows, no ORM objects."""
+    rows = session.connection().execute(_DUE, {"now": now, "limit": limit}).all()
+    return [
+        (
+            OrderClock(
+                order_id, _STATES[state], as_utc_or_none(expires), as_utc_or_none(started), as_utc_or_none(confirmed)
+            ),
+            as_utc(since),
+        )
+        for since, order_id, state, expires, started, confirmed in rows
+    ]
 
 
 @dataclass(frozen=True)

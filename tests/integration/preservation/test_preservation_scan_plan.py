@@ -15,7 +15,7 @@ from services.preservation import store
 from services.preservation.app import MIGRATIONS
 
 pytestmark = pytest.mark.integration
-INDEX = "ix_preservation_orders_next_alert"
+INDEX = "ix_preservation_orders_due"
 
 
 def plan(url: str) -> str:
@@ -38,7 +38,9 @@ def plan(url: str) -> str:
         engine.dispose()
 
 
-def test_the_warning_scan_uses_the_next_alert_index(fresh_db_url: Callable[[], str]) -> None:
+def test_the_warning_scan_uses_the_due_index(fresh_db_url: Callable[[], str]) -> None:
+    """The scan is a range scan of the partial index of the orders with a warning to send, never a scan of
+    the table."""
     url = fresh_db_url()
     migrate(MIGRATIONS, url)
     text = plan(url)
