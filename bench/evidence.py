@@ -1,16 +1,28 @@
 """Evidence benchmark: upload and download throughput of an evidence item next to a plain file copy of the
-same bytes in the same run, and CreateRequest latency next to the bare grpc.aio echo floor.
+same bytes, and CreateRequest latency next to the bare grpc.aio echo floor, in interleaved trials (floor,
+subject, floor, subject, ...; ``--trials``, 5 by default). Each figure is the median of its trials, printed
+with their spread (lowest..highest):
 
-    BENCH evidence_grpc_echo_floor_c1 rps=<n> p50_ms=<x> p99_ms=<y> ratio_p50=1.00
-    BENCH evidence_file_copy mb_s=<n>
-    BENCH evidence_upload_<backend> mb_s=<n> ratio=<n / file copy>
-    BENCH evidence_download_<backend> mb_s=<n> ratio=<n / file copy>
-    BENCH create_evidence_request_<backend>_c1 rps=<n> p50_ms=<x> p99_ms=<y> ratio_p50=<x / echo p50>
+    BENCH evidence_grpc_echo_floor_c1 p50_ms=<x> spread_ms=<a..b> ratio_p50=1.00 trials=<n>
+    BENCH create_evidence_request_sqlite_c1 p50_ms=<x> spread_ms=<a..b> p99_ms=<y> ratio_p50=<x / echo p50> trials=<n>
+    BENCH evidence_file_copy mb_s=<n> spread_mb_s=<a..b> trials=<n>
+    BENCH evidence_grpc_stream_floor_up mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
+    BENCH evidence_grpc_stream_floor_down mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
+    BENCH evidence_upload_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
+    BENCH evidence_download_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
 
-The upload path measured is the real one: token check, policy, the stream of 1 MiB chunks hashed with
-SHA-256 and sealed with AES-256-GCM segment by segment into a temporary file, the digest check, the rename,
-and one transaction writing the item, its first custody entry, the outbox event and the audit entry. The
-download decrypts segment by segment and records a custody entry. The service runs in its own process.
+then ``#`` lines: the same throughputs next to the bare gRPC stream, and the CPU time per MiB of the
+service and of the bare stream server (Linux ``/proc``), which a busy machine stretches far less than the
+wall time. ``--profile`` samples the service with py-spy during the first upload and download and prints
+where the samples fell (the raw stacks stay in the run's folder).
+
+The upload path measured is the real one: token check, policy, the stream of 1 MiB chunks each hashed with
+SHA-256 and sealed with AES-256-GCM (1 MiB segments) into a temporary file in a worker thread while the next
+chunk arrives, the digest check, one fsync, the rename, and one transaction writing the item, its first
+custody entry, the outbox event and the audit entry. The download records its custody entry, then reads and
+opens each segment in a worker thread one segment ahead of the one being sent. Every trial moves new
+bytes (the store keeps one blob per content). The service runs in its own process; so does the bare
+stream server (``serve-stream``: the transport alone, same message sizes).
 """
 
 from __future__ import annotations
