@@ -358,30 +358,25 @@ def refused(
     _answer(ctx, "RecordRefused", req, at)
 
 
+Details = Annotated[str, typer.Option("--details", metavar="TEXT", help="What the platform said.")]
+
+
 @app.command()
 def appealed(
-    ctx: typer.Context,
-    id: RemovalId,
-    details: Annotated[str, typer.Option("--details", metavar="TEXT", help="What the platform said.")] = "",
-    at: At = None,
-    expected_version: Version = 0,
+    ctx: typer.Context, id: RemovalId, details: Details = "", at: At = None, expected_version: Version = 0
 ) -> None:
     """The uploader contested the removal with the platform (DSA Art. 20)."""
-    req = pb.RecordAppealedRequest(id=_uuid(id, "ID"), expected_version=expected_version, details=details)
-    _answer(ctx, "RecordAppealed", req, at)
+    _answer(ctx, "RecordAppealed", pb.RecordAppealedRequest(id=_uuid(id, "ID"), expected_version=expected_version,
+                                                            details=details), at)  # fmt: skip
 
 
 @app.command()
 def restored(
-    ctx: typer.Context,
-    id: RemovalId,
-    details: Annotated[str, typer.Option("--details", metavar="TEXT", help="What the platform said.")] = "",
-    at: At = None,
-    expected_version: Version = 0,
+    ctx: typer.Context, id: RemovalId, details: Details = "", at: At = None, expected_version: Version = 0
 ) -> None:
     """The platform put the content back (after the uploader's appeal)."""
-    req = pb.RecordRestoredRequest(id=_uuid(id, "ID"), expected_version=expected_version, details=details)
-    _answer(ctx, "RecordRestored", req, at)
+    _answer(ctx, "RecordRestored", pb.RecordRestoredRequest(id=_uuid(id, "ID"), expected_version=expected_version,
+                                                            details=details), at)  # fmt: skip
 
 
 @app.command()

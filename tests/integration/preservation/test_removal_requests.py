@@ -35,7 +35,8 @@ class Removals:
     def call(self, user: str, method: str, request: Any) -> Any:
         return getattr(self.stub, method)(request, metadata=md(self.tokens(user)), timeout=20)
 
-    def create(self, user: str = "nl-liaison", **over: Any) -> pb.RemovalRequest:
+    @staticmethod
+    def request(**over: Any) -> pb.CreateRemovalRequest:
         fields: dict[str, Any] = dict(
             request_id=rid(),
             workspace_id=WS,
@@ -45,7 +46,13 @@ class Removals:
             proceed_without_preservation_reason="the content was already gone from the account's page",
         )
         fields.update(over)
-        return self.call(user, "CreateRemoval", pb.CreateRemovalRequest(**fields)).removal
+        return pb.CreateRemovalRequest(**fields)
+
+    def create(self, user: str = "nl-liaison", **over: Any) -> pb.RemovalRequest:
+        return self.call(user, "CreateRemoval", self.request(**over)).removal
+
+    def create_error(self, user: str = "nl-liaison", **over: Any) -> grpc.RpcError:
+        return self.error(user, "CreateRemoval", self.request(**over))
 
     def error(self, user: str, method: str, request: Any) -> grpc.RpcError:
         with pytest.raises(grpc.RpcError) as info:
@@ -72,16 +79,10 @@ def test_removal_preserve_first_without_a_live_order_asks_for_a_reason(
 ) -> None:
     """REMOVAL_PRESERVE_FIRST: no live preservation order of the target: FAILED_PRECONDITION
     NO_LIVE_PRESERVATION, nothing written; with a reason the request is sent and the reason recorded, sealed."""
-    err = removals.error(
+    err = removals.create_error(
         "nl-liaison",
-        "CreateRemoval",
-        pb.CreateRemovalRequest(
-            request_id=rid(),
-            workspace_id=WS,
-            basis=pb.REMOVAL_BASIS_DSA_ART9_ORDER,
-            provider_id="socialnet-ie",
-            items=[pb.ContentItem(url="https://socialnet.example/p/unpreserved")],
-        ),
+        items=[pb.ContentItem(url="https://socialnet.example/p/unpreserved")],
+        proceed_without_preservation_reason="",
     )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "NO_LIVE_PRESERVATION"
     assert "Reg. (EU) 2021/784" in (err.details() or "")
@@ -121,17 +122,11 @@ def test_removal_preserve_first_links_the_live_order_whose_expiry_the_removal_le
     assert after.expires_at == order.expires_at and after.state == order.state and after.version == order.version
     # Named explicitly, an order that is not live (a draft) is refused.
     draft = orders.create(targets=[ppb.TargetIdentifier(kind=ppb.TARGET_KIND_ACCOUNT_HANDLE, value=handle)])
-    err = removals.error(
+    err = removals.create_error(
         "nl-liaison",
-        "CreateRemoval",
-        pb.CreateRemovalRequest(
-            request_id=rid(),
-            workspace_id=WS,
-            basis=pb.REMOVAL_BASIS_DSA_ART9_ORDER,
-            provider_id="socialnet-ie",
-            items=[pb.ContentItem(url="https://socialnet.example/p/3")],
-            preservation_order_id=draft.id,
-        ),
+        items=[pb.ContentItem(url="https://socialnet.example/p/3")],
+        preservation_order_id=draft.id,
+        proceed_without_preservation_reason="",
     )
     assert error_reason(err) == "NO_LIVE_PRESERVATION"
 
@@ -269,17 +264,12 @@ def test_removal_create_is_idempotent_by_request_id(removals: Removals) -> None:
     request_id = rid()
     first = removals.create(request_id=request_id)
     assert removals.create(request_id=request_id).id == first.id
-    err = removals.error(
+    err = removals.create_error(
         "nl-liaison",
-        "CreateRemoval",
-        pb.CreateRemovalRequest(
-            request_id=request_id,
-            workspace_id=WS,
-            basis=pb.REMOVAL_BASIS_DSA_ART16_NOTICE,
-            provider_id="socialnet-ie",
-            items=[pb.ContentItem(url="https://socialnet.example/p/1")],
-            proceed_without_preservation_reason="x",
-        ),
+        request_id=request_id,
+        basis=pb.REMOVAL_BASIS_DSA_ART16_NOTICE,
+        items=[pb.ContentItem(url="https://socialnet.example/p/1")],
+        proceed_without_preservation_reason="x",
     )
     assert error_reason(err) == "REQUEST_ID_REUSED"
 
@@ -314,21 +304,8 @@ BAD_CREATES = [
 def test_bad_create_input_is_invalid_argument_naming_the_field(
     removals: Removals, over: dict[str, Any], field: str
 ) -> None:
-    err = removals.error(
-        "nl-liaison",
-        "CreateRemoval",
-        pb.CreateRemovalRequest(
-            **{
-                "request_id": rid(),
-                "workspace_id": WS,
-                "basis": pb.REMOVAL_BASIS_DSA_ART9_ORDER,
-                "provider_id": "socialnet-ie",
-                "items": [GOOD_ITEM],
-                "proceed_without_preservation_reason": "r",
-                **over,
-            }
-        ),
-    )
+    request = removals.request(**{"items": [GOOD_ITEM], "proceed_without_preservation_reason": "r", **over})
+    err = removals.error("nl-liaison", "CreateRemoval", request)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     violations = field_violations(err)
     assert field in violations, violations
@@ -381,18 +358,7 @@ def test_removal_access_members_read_only_the_issuing_side_records_outsiders_see
     assert removals.error("nl-auditor", "GetRemoval", pb.GetRemovalRequest(id=r.id)).code() in (
         grpc.StatusCode.PERMISSION_DENIED,
     )
-    participant = removals.error(
-        "eurojust-analyst",
-        "CreateRemoval",
-        pb.CreateRemovalRequest(
-            request_id=rid(),
-            workspace_id=WS,
-            basis=pb.REMOVAL_BASIS_DSA_ART9_ORDER,
-            provider_id="socialnet-ie",
-            items=[GOOD_ITEM],
-            proceed_without_preservation_reason="r",
-        ),
-    )
+    participant = removals.create_error("eurojust-analyst", items=[GOOD_ITEM], proceed_without_preservation_reason="r")
     assert participant.code() == grpc.StatusCode.PERMISSION_DENIED
     listed = removals.call("de-liaison", "ListRemovals", pb.ListRemovalsRequest(workspace_id=WS, page_size=200))
     assert r.id in {x.id for x in listed.removals}
