@@ -211,11 +211,16 @@ def terms_violations(data: TransitionInput, now: datetime) -> list[FieldViolatio
     return out
 
 
+def _allows(task: Task, action: str) -> bool:
+    """Whether the task's state allows ``action`` (``refusal``'s test, without building the refusal)."""
+    return task.state in TRANSITIONS[action].sources
+
+
 def refusal(task: Task, action: str) -> FailedPrecondition | None:
     """Why the task's state does not allow ``action`` now (None when it does): what ``apply`` checks before
     it changes anything, and what ``allowed_actions`` asks."""
     t = TRANSITIONS[action]
-    if task.state in t.sources:
+    if _allows(task, action):
         return None
     return FailedPrecondition(
         "ILLEGAL_TRANSITION",
@@ -227,12 +232,12 @@ def refusal(task: Task, action: str) -> FailedPrecondition | None:
 def allowed_actions(task: Task, principal: Principal) -> tuple[str, ...]:
     """The transitions ``principal`` may take on ``task`` now, in the table's order: the policy allows the
     transition's side (its ``operation``, as the servicer asks it) and the task's state allows it
-    (``refusal``); never one only the system takes (``SYSTEM_ONLY``). What the task's message tells its
-    caller (``allowed_actions``)."""
+    (``refusal``'s test: a list asks it of every task on a page, so no refusal is built); never one only
+    the system takes (``SYSTEM_ONLY``). What the task's message tells its caller (``allowed_actions``)."""
     candidates = (
         (t.action, t.operation, TASK_RULES)
         for t in TRANSITIONS.values()
-        if t.action not in SYSTEM_ONLY and refusal(task, t.action) is None
+        if t.action not in SYSTEM_ONLY and _allows(task, t.action)
     )
     return permitted(principal, task.access(), candidates)
 
