@@ -552,13 +552,18 @@ def resumed_state(req: EvidenceRequest) -> State:
     return S.IN_EXECUTION if req.decided_at is not None else S.ACKNOWLEDGED
 
 
+def _sources(req: EvidenceRequest, action: str) -> frozenset[State]:
+    """The states ``action`` is taken from, for this request (a late objection widens ``refuse``'s)."""
+    sources = TRANSITIONS[action].sources
+    if action == "refuse" and objected_in_emergency(req):
+        sources = sources | LATE_OBJECTION_STATES
+    return sources
+
+
 def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondition | None:
     """Why the request's state, instrument or clocks do not allow ``action`` at ``now`` (None when they
     do): what ``apply`` checks before it changes anything, and what ``allowed_actions`` asks."""
-    t = TRANSITIONS[action]
-    sources = t.sources
-    if action == "refuse" and objected_in_emergency(req):
-        sources = sources | LATE_OBJECTION_STATES
+    sources = _sources(req, action)
     if action == "resubmit" and req.state not in sources:
         why = f": only a refused request is clarified and resubmitted {legal.cite('REQUEST_RESUBMISSION')}"
         return _illegal(req, action, why, sources)
@@ -825,7 +830,9 @@ def allowed_actions(req: EvidenceRequest, principal: Principal, now: datetime) -
     candidates = [
         (t.action, operation_for(t, req), EVIDENCE_REQUEST_RULES)
         for t in TRANSITIONS.values()
-        if refusal(req, t.action, now) is None
+        # The state first: it rules out most transitions without building their refusals (a list asks
+        # this of every request on a page).
+        if req.state in _sources(req, t.action) and refusal(req, t.action, now) is None
     ]
     if receiving_refusal(req) is None:
         candidates.append((UPLOAD_ITEM, upload_operation(principal, req), EVIDENCE_ITEM_RULES))
