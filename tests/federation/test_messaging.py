@@ -120,7 +120,18 @@ def test_the_workspace_channel_is_the_leads_and_reaches_every_member_node(
 
     def workspace_channel(country: str, user: str) -> pb.Channel:
         req = pb.OpenWorkspaceChannelRequest(workspace_id="jit-demo")
-        return threads.stub(country).OpenWorkspaceChannel(req, metadata=md(country_tokens(user)), timeout=15).channel
+
+        def opened() -> pb.Channel | None:
+            try:
+                stub = threads.stub(country)
+                return stub.OpenWorkspaceChannel(req, metadata=md(country_tokens(user)), timeout=15).channel
+            except grpc.RpcError as e:
+                # WORKSPACE_UNKNOWN: the session's workspace announcement is still on its way to this node.
+                if e.code() is grpc.StatusCode.FAILED_PRECONDITION and "not known to this node" in str(e.details()):
+                    return None
+                raise
+
+        return eventually(opened, timeout=30)
 
     on_de = workspace_channel("DE", "de-liaison")
     on_ie = workspace_channel("IE", "ie-liaison")
