@@ -379,7 +379,7 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
         tokens,
     )
     assert verified.ok and verified.custody_entries_checked >= 2, verified.problems
-    assert pres_cert.counts == {"preservation_orders": 1}
+    assert pres_cert.counts == {"preservation_orders": 1, "removal_requests": 0}
     victims_cert = certs["victims"][0]
     assert victims_cert.counts["victims"] == 1 and victims_cert.counts["victim_identities"] == 1
     assert victims_cert.why.startswith("kept 2 years (the node's default)")
