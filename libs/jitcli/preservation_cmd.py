@@ -32,6 +32,7 @@ from jitcli.render import (
     emit_json,
     enum_label,
     format_instant,
+    instant_rows,
     join_nonempty,
     message_dict,
     note,
@@ -210,16 +211,17 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
     ]
     if o.HasField("replica"):
         rows.append(("replica", replica_note(o)))
-    for label, name in (
-        ("issued", "issued_at"),
-        ("received", "received_at"),
-        ("confirmed", "confirmed_at"),
-        ("expires", "expires_at"),
-        ("extend by", "extension_deadline"),
-        ("produced", "produced_at"),
-    ):
-        if o.HasField(name):
-            rows.append((label, format_instant(getattr(o, name).ToDatetime(tzinfo=UTC))))
+    rows += instant_rows(
+        o,
+        (
+            ("issued", "issued_at"),
+            ("received", "received_at"),
+            ("confirmed", "confirmed_at"),
+            ("expires", "expires_at"),
+            ("extend by", "extension_deadline"),
+            ("produced", "produced_at"),
+        ),
+    )
     if o.HasField("expires_at") or o.state == pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED:
         rows.append(("time left", time_left_cell(o, now)))
     if o.HasField("clock_stopped_at"):

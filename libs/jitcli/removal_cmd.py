@@ -34,6 +34,7 @@ from jitcli.render import (
     emit_json,
     enum_label,
     format_instant,
+    instant_rows,
     message_dict,
     note,
     replica_note,
@@ -158,16 +159,17 @@ def removal_detail(r: pb.RemovalRequest, now: dt.datetime) -> Table:
     rows.append(("sent by", r.origin_jurisdiction))
     if r.HasField("replica"):
         rows.append(("replica", replica_note(r)))
-    for label, name in (
-        ("sent", "sent_at"),
-        ("due", "due_at"),
-        ("acknowledged", "acknowledged_at"),
-        ("decided", "decided_at"),
-        ("removed", "removed_at"),
-        ("last answer", "answered_at"),
-    ):
-        if r.HasField(name):
-            rows.append((label, format_instant(getattr(r, name).ToDatetime(tzinfo=UTC))))
+    rows += instant_rows(
+        r,
+        (
+            ("sent", "sent_at"),
+            ("due", "due_at"),
+            ("acknowledged", "acknowledged_at"),
+            ("decided", "decided_at"),
+            ("removed", "removed_at"),
+            ("last answer", "answered_at"),
+        ),
+    )
     rows.append(("clock", f"{duration_words(dt.timedelta(seconds=r.clock_seconds))}: {r.clock_source}"))
     rows.append(("time left", clock_cell(r, now)))
     if r.refusal_reason:

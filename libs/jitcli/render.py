@@ -86,6 +86,15 @@ def format_instant(value: dt.datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
 
 
+def instant_rows(msg: Any, fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A (label, instant) row for each timestamp field ``(label, name)`` that ``msg`` has set, in order."""
+    return [
+        (label, format_instant(getattr(msg, name).ToDatetime(tzinfo=UTC)))
+        for label, name in fields
+        if msg.HasField(name)
+    ]
+
+
 # ------------------------------------------------------------------ labels
 
 
