@@ -104,14 +104,20 @@ def test_removal_victim_notice_once_per_removal_and_restoration(
     r = eventually(lambda: create("https://socialnet.example/img/1"), timeout=30)
     removed = removals.RecordRemoved(rpb.RecordRemovedRequest(id=r.id), metadata=nl, timeout=15).removal
     reader = tokens("nl-liaison")
-    first = eventually(lambda: _notices(victims_svc, reader, victim.id), timeout=30)
+
+    # Only this request's notices: the other backend's run shares the suite's NATS, and its victim may hold the
+    # same pseudonym in its own victims service.
+    def mine() -> list[Any]:
+        return [n for n in _notices(victims_svc, reader, victim.id) if r.id in n.note]
+
+    first = eventually(mine, timeout=30)
     assert [n.step for n in first] == [vpb.NOTICE_STEP_CONTENT_REMOVED]
     assert first[0].channel == vpb.NOTICE_CHANNEL_SYSTEM and first[0].told_by.username == "jit-system"
     assert first[0].told_at == removed.answered_at and "socialnet-ie" in first[0].note
 
     removals.RecordAppealed(rpb.RecordAppealedRequest(id=r.id), metadata=nl, timeout=15)
     removals.RecordRestored(rpb.RecordRestoredRequest(id=r.id), metadata=nl, timeout=15)
-    both = eventually(lambda: (lambda n: n if len(n) >= 2 else None)(_notices(victims_svc, reader, victim.id)))
+    both = eventually(lambda: (lambda n: n if len(n) >= 2 else None)(mine()))
     assert [n.step for n in both] == [vpb.NOTICE_STEP_CONTENT_REMOVED, vpb.NOTICE_STEP_CONTENT_RESTORED]
 
     # The removed event again (as a redelivery would bring it), then a new removal: once the new one's notice is
@@ -121,7 +127,12 @@ def test_removal_victim_notice_once_per_removal_and_restoration(
     publish(nats_server.url, STREAM, again.subject, again.data, msg_id=rid())
     second = eventually(lambda: create("https://socialnet.example/img/2"), timeout=30)
     removals.RecordRemoved(rpb.RecordRemovedRequest(id=second.id), metadata=nl, timeout=15)
-    final = eventually(lambda: (lambda n: n if len(n) >= 3 else None)(_notices(victims_svc, reader, victim.id)))
+    ours = (r.id, second.id)
+    final = eventually(
+        lambda: (lambda n: n if len(n) >= 3 else None)(
+            [n for n in _notices(victims_svc, reader, victim.id) if any(i in n.note for i in ours)]
+        )
+    )
     assert [n.step for n in final] == [
         vpb.NOTICE_STEP_CONTENT_REMOVED,
         vpb.NOTICE_STEP_CONTENT_RESTORED,
