@@ -389,6 +389,9 @@ def main() -> int:
     p.add_argument("--backends", default="sqlite,postgresql")
     p.add_argument("--explain", action="store_true", help="print each list query's plan after seeding")
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, logs)")
+    p.add_argument(
+        "--profile", type=Path, help="run each service under pyinstrument; reports go here (<service>-<backend>.txt)"
+    )
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="jit-bench-lists-"))
     jwks, token = make_key(work)
@@ -422,7 +425,11 @@ def main() -> int:
             for service, url in urls.items():
                 ports[service] = free_port()
                 log = work / f"{service}-{backend}.log"
-                proc = services.start(service, ports[service], url, nats_i.url, jwks, ISSUER, log)
+                report = None
+                if a.profile is not None:
+                    a.profile.mkdir(parents=True, exist_ok=True)
+                    report = a.profile.resolve() / f"{service}-{backend}.txt"
+                proc = services.start(service, ports[service], url, nats_i.url, jwks, ISSUER, log, profile=report)
                 procs.append(proc)
                 wait_until(lambda port=ports[service]: _grpc_healthy(port), 120, service, log, proc)
             time.sleep(1.0)  # let the workspace directory catch up
@@ -438,7 +445,7 @@ def main() -> int:
                     f"# {backend}: following {kind} tokens to page {a.deep_page}: p50 {walk:.3f} ms a page", flush=True
                 )
             for proc in procs[1:]:
-                terminate(proc)
+                terminate(proc, timeout=120 if a.profile else 20)  # a profiler writes its report at exit
             del procs[1:]
     except Exception:
         failed = True

@@ -77,6 +77,26 @@ async def serve_victims(port: int, db_url: str, nats_url: str, jwks: dict, issue
     await app.run_until_signalled()
 
 
+def run(main_coro: Coroutine[Any, Any, None], profile: Path | None) -> None:
+    """Run a server until it stops; with ``profile``, under pyinstrument, its report written there at exit."""
+    if profile is None:
+        asyncio.run(main_coro)
+        return
+    from pyinstrument import Profiler
+
+    # Sampled every millisecond across awaits: what the server's event loop spends its time on, the RPCs
+    # it serves and the relay alike (a PostgreSQL unit of work runs on a worker thread, not sampled here).
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    profiler.start()
+    try:
+        asyncio.run(main_coro)
+    finally:
+        profiler.stop()
+        profile.write_text(profiler.output_text(unicode=True, show_all=False, color=False))
+        # The whole session, for another view: pyinstrument --load=<this> -r text --show-all
+        profiler.last_session.save(str(profile.with_suffix(".pyisession")))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("kind", choices=["echo", "tasks", "messaging", "victims"])
@@ -92,22 +112,7 @@ def main() -> None:
     else:
         serve = {"victims": serve_victims, "messaging": serve_messaging, "tasks": serve_tasks}[a.kind]
         main_coro = serve(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent)
-    if a.profile is None:
-        asyncio.run(main_coro)
-        return
-    from pyinstrument import Profiler
-
-    # Sampled every millisecond across awaits: what the server's event loop spends its time on, the RPCs
-    # it serves and the relay alike (a PostgreSQL unit of work runs on a worker thread, not sampled here).
-    profiler = Profiler(interval=0.001, async_mode="disabled")
-    profiler.start()
-    try:
-        asyncio.run(main_coro)
-    finally:
-        profiler.stop()
-        a.profile.write_text(profiler.output_text(unicode=True, show_all=False, color=False))
-        # The whole session, for another view: pyinstrument --load=<this> -r text --show-all
-        profiler.last_session.save(str(a.profile.with_suffix(".pyisession")))
+    run(main_coro, a.profile)
 
 
 if __name__ == "__main__":

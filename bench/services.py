@@ -9,7 +9,6 @@ rows itself seals them under the same key the service opens them with.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import subprocess
 import sys
@@ -103,12 +102,23 @@ async def serve(
 
 
 def start(
-    name: str, port: int, db_url: str, nats_url: str, jwks: Path, issuer: str, log: Path
+    name: str,
+    port: int,
+    db_url: str,
+    nats_url: str,
+    jwks: Path,
+    issuer: str,
+    log: Path,
+    *,
+    profile: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start the service ``name`` in a process of its own; its state (KEK, blobs) is ``jwks``'s folder."""
+    """Start the service ``name`` in a process of its own; its state (KEK, blobs) is ``jwks``'s folder.
+    ``profile``: run it under pyinstrument, its report written there when it stops."""
     from jitdev.procs import spawn
 
     args = ["--port", str(port), "--db", db_url, "--nats", nats_url, "--jwks", str(jwks), "--issuer", issuer]
+    if profile is not None:
+        args += ["--profile", str(profile)]
     return spawn([sys.executable, "-m", "bench.services", name, *args], log, cwd=ROOT)
 
 
@@ -120,8 +130,11 @@ def main() -> None:
     p.add_argument("--nats", required=True)
     p.add_argument("--jwks", type=Path, required=True)
     p.add_argument("--issuer", required=True)
+    p.add_argument("--profile", type=Path, help="profile the service with pyinstrument; its report goes here at exit")
     a = p.parse_args()
-    asyncio.run(serve(a.name, a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent))
+    from bench.servers import run
+
+    run(serve(a.name, a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent), a.profile)
 
 
 if __name__ == "__main__":
