@@ -215,8 +215,11 @@ def seal(data_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     return nonce + AESGCM(data_key).encrypt(nonce, plaintext, aad)
 
 
-def open_sealed(data_key: bytes, sealed: bytes, aad: bytes) -> bytes:
-    return AESGCM(data_key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+def open_sealed(data_key: bytes | AESGCM, sealed: bytes, aad: bytes) -> bytes:
+    """What ``seal`` sealed; ``data_key`` may be the key's AEAD already made (``AESGCM(data_key)``), which a
+    caller opening many values under one key makes once."""
+    aead = data_key if isinstance(data_key, AESGCM) else AESGCM(data_key)
+    return aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
 
 
 #: Length of a 32-byte data key wrapped with AES key wrap (RFC 3394).

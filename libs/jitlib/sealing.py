@@ -28,9 +28,11 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, and_, event, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -126,6 +128,20 @@ def declared_sealed(metadata: MetaData) -> list[SealedText]:
     return list(metadata.info.get(_SEALED, []))
 
 
+def opened_rows(session: Session, table: Table, rows: Iterable[Mapping[Any, Any]]) -> list[SimpleNamespace]:
+    """Rows of ``table`` read with Core (``select(table)``: their columns by name), each as an object with
+    one attribute per column, the text every ``SealedText`` of the table seals opened as an ORM load opens
+    it. A list's page reads its rows so: without the ORM's identity map and load events per row."""
+    sealed = [s for s in declared_sealed(table.metadata) if s.table is table]
+    out = []
+    for row in rows:
+        values = dict(row)
+        for s in sealed:
+            s.open_columns(session, values)
+        out.append(SimpleNamespace(**values))
+    return out
+
+
 # -- workspace keys -----------------------------------------------------------------------------------
 
 
@@ -148,6 +164,9 @@ class ContentKeys:
         self._tombstones = "destroyed_at" in table.c
         #: workspace -> (open data key, when the store last confirmed it)
         self._open: dict[str, tuple[bytes, float]] = {}
+        #: workspace -> (a data key held open, its AEAD): made once per key, not once per value opened (a
+        #: list opens its page's text under one key). Dropped with the key (``forget``).
+        self._aeads: dict[str, tuple[bytes, AESGCM]] = {}
         #: Keys inserted by a transaction not committed yet: never held open before the commit.
         self._pending: weakref.WeakKeyDictionary[Session, set[str]] = weakref.WeakKeyDictionary()
 
@@ -171,14 +190,14 @@ class ContentKeys:
         created = False
         if row is None:
             if not create:
-                self._open.pop(workspace_id, None)
+                self.forget(workspace_id)
                 raise crypto.Shredded(f"workspace {workspace_id} has no content key")
             self._insert(session, workspace_id)
             row = self._load(session, workspace_id)
             created = True
             assert row is not None
         if row.wrapped is None:
-            self._open.pop(workspace_id, None)
+            self.forget(workspace_id)
             raise crypto.Shredded(f"the content key of workspace {workspace_id} is destroyed")
         try:
             key = self.keks.unwrap(row.wrapped, row.kek_id)
@@ -234,11 +253,20 @@ class ContentKeys:
             raise ContentDestroyed(workspace_id) from None
         return crypto.seal(key, plaintext, aad)
 
+    def _aead(self, workspace_id: str, key: bytes) -> AESGCM:
+        held = self._aeads.get(workspace_id)
+        if held is not None and held[0] == key:
+            return held[1]
+        aead = AESGCM(key)
+        if workspace_id in self._open:  # never keep the AEAD of a key not held open (uncommitted, shredded)
+            self._aeads[workspace_id] = (key, aead)
+        return aead
+
     def open(self, session: Session, workspace_id: str, aad: bytes, sealed: bytes) -> bytes:
         """Open what ``seal`` sealed; ``crypto.Shredded`` when its key was destroyed."""
         key = self.key(session, workspace_id)
         try:
-            return crypto.open_sealed(key, sealed, aad)
+            return crypto.open_sealed(self._aead(workspace_id, key), sealed, aad)
         except InvalidTag:
             # Sealed under a key that no longer exists (shredded, then a new one made), or moved or altered:
             # either way it does not open, and never will.
@@ -270,6 +298,7 @@ class ContentKeys:
 
     def forget(self, workspace_id: str) -> None:
         self._open.pop(workspace_id, None)
+        self._aeads.pop(workspace_id, None)
 
     def holds(self, workspace_id: str) -> bool:
         return workspace_id in self._open
@@ -349,6 +378,13 @@ class SealedText:
             return dict.fromkeys(self.fields, self.unavailable)
         values = json.loads(data)
         return {f: str(values.get(f, "")) for f in self.fields}
+
+    def open_columns(self, session: Session, values: dict[str, Any]) -> None:
+        """A row read without the ORM (its columns by name, as ``opened_rows`` gives them) opened in place,
+        as a load opens an ORM row: the fields in place of their empty clear columns."""
+        opened = self.opened(session, values[self.key], values[self.workspace], values[self.column])
+        if opened is not None:
+            values.update(opened)
 
     def _open_row(self, session: Session | None, row: Any) -> None:
         sealed = row.__dict__.get(self.column)

@@ -155,6 +155,32 @@ def test_rows_written_before_sealing_are_sealed_by_the_backfill(tmp_path: Path, 
     assert read(make_db(tmp_path, ring), "old3") == (f"{TITLE} 3", "")
 
 
+def test_rows_read_without_the_orm_open_as_a_load_opens_them(tmp_path: Path, ring: crypto.KekRing) -> None:
+    """A list's page reads Core rows (``sealing.opened_rows``): each reads as the ORM's load reads it, sealed,
+    shredded, moved to another row or written before sealing."""
+    db = make_db(tmp_path, ring)
+    write(db, "n1", TITLE)
+    write(db, "n2", "gone", ws="ws-gone")
+    write(db, "n3", "moved")
+    with db.engine.begin() as conn:
+        t = NOTES_TABLE
+        blob = conn.execute(select(t.c.sealed).where(t.c.id == "n1")).scalar_one()
+        conn.execute(update(t).where(t.c.id == "n3").values(sealed=blob))
+        conn.execute(t.insert().values(id="n4", workspace_id="ws-1", title="clear", body="old"))
+    keys = sealing.content_keys(Session(db.engine, info=db.info))
+    db.write_sync(lambda s: keys.shred(s, "ws-gone"))
+    with Session(db.engine, info=db.info) as s:
+        rows = sealing.opened_rows(s, NOTES_TABLE, s.execute(select(NOTES_TABLE).order_by("id")).mappings())
+    got = [(r.id, r.title, r.body) for r in rows]
+    assert got == [
+        ("n1", TITLE, NOTES),
+        ("n2", sealing.DESTROYED, sealing.DESTROYED),
+        ("n3", sealing.DESTROYED, sealing.DESTROYED),
+        ("n4", "clear", "old"),
+    ]
+    assert [(r.title, r.body) for r in rows] == [read(db, i) for i in ("n1", "n2", "n3", "n4")]
+
+
 def test_a_key_made_in_a_transaction_that_rolled_back_is_never_used(tmp_path: Path, ring: crypto.KekRing) -> None:
     db = make_db(tmp_path, ring)
 
