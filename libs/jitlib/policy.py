@@ -306,8 +306,27 @@ def permitted(
     """The names of ``actions`` that ``decide`` lets ``principal`` take on ``record``, in their order. Each
     action is (its name, the operation and the kind's rules its RPC is decided by). A domain's
     ``allowed_actions`` passes the actions its record's state allows now: what a record tells its caller
-    they may do, from this one policy, so that no client holds an access rule of its own."""
-    return tuple(name for name, op, rules in actions if decide(principal, op, rules, record=record) is Decision.ALLOW)
+    they may do, from this one policy, so that no client holds an access rule of its own.
+
+    ``decide`` reads of the caller only its jurisdiction, roles and workspaces, and of the record only its
+    access facts, so the answer is kept for those and the actions asked (a page of a list asks the same of
+    most of its records); at most ``_PERMITTED_KEPT`` answers, all dropped when full."""
+    asked = tuple(actions)
+    key = (principal.jurisdiction, principal.roles, principal.workspaces, record, asked)
+    found = _permitted.get(key)
+    if found is None:
+        found = tuple(
+            name for name, op, rules in asked if decide(principal, op, rules, record=record) is Decision.ALLOW
+        )
+        if len(_permitted) >= _PERMITTED_KEPT:
+            _permitted.clear()
+        _permitted[key] = found
+    return found
+
+
+#: How many answers of ``permitted`` are kept (each a few hundred bytes).
+_PERMITTED_KEPT = 4096
+_permitted: dict[tuple[object, ...], tuple[str, ...]] = {}
 
 
 class SensitiveOperation(enum.StrEnum):

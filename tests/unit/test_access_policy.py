@@ -15,6 +15,7 @@ from jitlib.policy import (
     RecordAccess,
     decide,
     decide_hold,
+    permitted,
 )
 
 ROLES = ["prosecutor", "police_liaison", "participant", "operator", "auditor"]
@@ -110,6 +111,29 @@ def _cases() -> list[tuple[Operation, bool, str, str, Decision]]:
 def test_record_operation_matrix(op: Operation, restricted: bool, role: str, relation: str, expected: Decision) -> None:
     p = principal(role, RELATIONS[relation])
     assert decide(p, op, TASK_RULES, record=record(restricted)) is expected
+
+
+ACTIONS = (("accept", Operation.ADDRESSEE_ACT, TASK_RULES), ("cancel", Operation.ISSUER_ACT, TASK_RULES))
+
+
+@pytest.mark.parametrize("restricted", [False, True])
+def test_permitted_answers_as_decide_for_every_caller_though_it_keeps_its_answers(restricted: bool) -> None:
+    """``permitted`` keeps its answers (a list's page asks the same of many records): asked in turn for every
+    role and relation, twice, each answer is still what ``decide`` gives that caller."""
+    for _ in range(2):
+        for role in ROLES:
+            for relation, jurisdiction in RELATIONS.items():
+                p = principal(role, jurisdiction)
+                want = tuple(
+                    name
+                    for name, op, rules in ACTIONS
+                    if decide(p, op, rules, record=record(restricted)) is Decision.ALLOW
+                )
+                assert permitted(p, record(restricted), iter(ACTIONS)) == want, (role, relation)
+    nl = principal("prosecutor", "NL")
+    assert permitted(nl, record(restricted), ACTIONS) == ("cancel",)
+    outside = Principal(nl.user_id, nl.username, "NL", nl.roles, frozenset({"another-jit"}))
+    assert permitted(outside, record(restricted), ACTIONS) == ()
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib.actors import Actor
-from jitlib.mapping import RecordMapping, enum_from_pb, new_record_fields_from_pb, record_pb_fields
+from jitlib.mapping import RecordMapping, dt_to_ts, enum_from_pb, new_record_fields_from_pb, record_pb_fields
 from services.tasks.domain import Task, TaskState
 
 MAKER = Actor("u-1", "alice", "FR")
@@ -100,3 +101,19 @@ def test_a_kind_s_record_mapping_carries_its_state_both_ways_and_refuses_an_unkn
     msg.state = tasks_pb2.TASK_STATE_UNSPECIFIED
     with pytest.raises(ValueError, match="task state"):
         fields.from_pb(msg)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        MADE,
+        datetime(2026, 12, 3, 11, 59, 58, 999_999, tzinfo=UTC),
+        datetime(2026, 3, 29, 2, 30, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+        datetime(1969, 12, 31, 23, 59, 59, 250_000, tzinfo=UTC),
+        datetime(2026, 7, 1, 12, 0),  # naive: read as UTC
+    ],
+)
+def test_an_instant_maps_to_the_timestamp_protobuf_itself_makes(at: datetime) -> None:
+    expected = Timestamp()
+    expected.FromDatetime(at)
+    assert dt_to_ts(at) == expected
