@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -312,21 +313,6 @@ class Order(Versioned, AccessParties):
 # ---- the warning schedule ----------------------------------------------------------------------------
 
 
-class OrderClock(NamedTuple):
-    """What the warning schedule reads of an order, and all the warning scan loads of one
-    (``store.due_for_alert``, once per due order: a tuple, the cheapest record Python makes): its state and
-    the instants its clock runs between."""
-
-    id: str
-    state: OrderState
-    expires_at: datetime | None
-    clock_started_at: datetime | None
-    confirmed_at: datetime | None
-
-    def clock_runs(self) -> bool:
-        return self.state in CLOCK_STATES and self.expires_at is not None
-
-
 @dataclass(frozen=True)
 class Warning:
     """One warning of one expiry: ``offset`` before ``expires_at`` (zero: the expiry itself)."""
@@ -347,7 +333,14 @@ class Warning:
 
     def key(self, order_id: str) -> str:
         """Stable and unique per order, offset and expiry (an extension starts a new series)."""
-        return f"{order_id}:warn:{int(self.offset.total_seconds())}:{self.expires_at.isoformat()}"
+        return warning_key(order_id, int(self.offset.total_seconds()), self.expires_at.isoformat())
+
+
+def warning_key(order_id: str, offset_seconds: int, expires_iso: str) -> str:
+    """The alert key of one warning (``Warning.key``; ``expires_iso``: the expiry's isoformat in UTC). The
+    scanner records it in ``alerts_sent``, so it must not change between releases (a warning sent before an
+    upgrade would be sent again)."""
+    return f"{order_id}:warn:{offset_seconds}:{expires_iso}"
 
 
 def parse_offsets(text: str) -> tuple[timedelta, ...]:
@@ -360,7 +353,7 @@ def _longest_first(offsets: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
     return tuple(sorted(set(offsets), reverse=True))
 
 
-def _dues(order: Order | OrderClock, offsets: tuple[timedelta, ...]) -> list[tuple[timedelta, datetime]]:
+def _dues(order: Order, offsets: tuple[timedelta, ...]) -> list[tuple[timedelta, datetime]]:
     """(offset, due time) of every warning of the order's current expiry, in due order, the one at expiry
     last; see ``warning_schedule``."""
     expires = order.expires_at
@@ -372,7 +365,7 @@ def _dues(order: Order | OrderClock, offsets: tuple[timedelta, ...]) -> list[tup
     return dues
 
 
-def warning_schedule(order: Order | OrderClock, offsets: tuple[timedelta, ...]) -> list[Warning]:
+def warning_schedule(order: Order, offsets: tuple[timedelta, ...]) -> list[Warning]:
     """Every warning of the order's current expiry, in due order, the one at expiry last.
 
     A warning whose due time lies before the expiry was set (a short clock, or an extension granted late)
@@ -390,12 +383,48 @@ def next_alert_at(order: Order, offsets: tuple[timedelta, ...], after: datetime 
     return None
 
 
+@functools.cache
+def series_offsets(offsets: tuple[timedelta, ...]) -> tuple[tuple[timedelta, int], ...]:
+    """The offsets of one series of warnings in due order, the expiry's (zero) last, each with its whole
+    seconds (the key's field): what the scan tests each due order against, built once per configuration."""
+    return tuple((o, int(o.total_seconds())) for o in (*_longest_first(offsets), timedelta(0)))
+
+
+class DueWarning(NamedTuple):
+    """A warning the scan found due: which order, which warning of which expiry, and its alert key."""
+
+    order_id: str
+    offset: timedelta
+    due_at: datetime
+    expires_at: datetime
+    key: str
+
+
 def due_warnings(
-    order: Order | OrderClock, offsets: tuple[timedelta, ...], since: datetime, now: datetime
-) -> list[Warning]:
-    """Warnings due in [since, now]: the ones the scanner has not sent yet (since = next_alert_at). Only
-    those are made: the scan calls this for every order with a warning due."""
-    return [Warning(o, d, d + o, first=i == 0) for i, (o, d) in enumerate(_dues(order, offsets)) if since <= d <= now]
+    due: Iterable[tuple[datetime, str, datetime | None]], offsets: tuple[timedelta, ...], now: datetime
+) -> Iterator[DueWarning]:
+    """The warnings due in [since, now] of each order the scan found, given as (since, order id, expiry)
+    where ``since`` is the order's next_alert_at: the first of its warnings not sent yet. ``since`` is one
+    of the order's scheduled due times (``next_alert_at`` is set to one on every write, and NULL when the
+    clock does not run), so every offset falling in [since, now] is scheduled too: the warnings are found
+    from the expiry alone, without the rest of the order. Usually one per order; several when the service
+    was down while they fell due, in due order. What the warning says (``first``) the emitter reads from the
+    whole order (``scheduled_warning``), once per warning it sends."""
+    series = series_offsets(offsets)
+    for since, order_id, expires in due:
+        if expires is None:
+            continue
+        iso = ""
+        for offset, seconds in series:
+            at = expires - offset
+            if since <= at <= now:
+                iso = iso or expires.isoformat()
+                yield DueWarning(order_id, offset, at, expires, warning_key(order_id, seconds, iso))
+
+
+def scheduled_warning(order: Order, offsets: tuple[timedelta, ...], offset: timedelta) -> Warning | None:
+    """The warning ``offset`` before the order's current expiry, if its schedule has one."""
+    return next((w for w in warning_schedule(order, offsets) if w.offset == offset), None)
 
 
 _OUTCOME_WORDS = {

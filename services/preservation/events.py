@@ -36,7 +36,7 @@ from jitlib.errors import Aborted
 from jitlib.ids import is_uuid
 from jitlib.runtime import Runtime, UnitOfWork
 from services.preservation import domain, store
-from services.preservation.domain import Order, OrderState, Rules, TransitionInput, Warning
+from services.preservation.domain import DueWarning, Order, OrderState, Rules, TransitionInput
 from services.preservation.mapping import order_to_pb, warning_to_pb
 
 log = logging.getLogger(__name__)
@@ -82,14 +82,12 @@ def write_change(
 
 
 def scan(rules: Rules, batch: int) -> Scan:
-    """The AlertScanner's scan: warnings due now, from an indexed range query on next_alert_at."""
+    """The AlertScanner's scan: warnings due now, from an indexed range query on next_alert_at that reads
+    three plain columns of each due order (``store.due_for_alert``, ``domain.due_warnings``)."""
 
     def run(session: Session, now: datetime) -> Sequence[Alert]:
-        out: list[Alert] = []
-        for order, since in store.due_for_alert(session, now, batch):
-            for w in domain.due_warnings(order, rules.offsets, since, now):
-                out.append(Alert(key=w.key(order.id), due_at=w.due_at, payload=(order.id, w)))
-        return out
+        due = store.due_for_alert(session, now, batch)
+        return [Alert(w.key, w.due_at, w) for w in domain.due_warnings(due, rules.offsets, now)]
 
     return run
 
@@ -98,12 +96,15 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
     """The AlertScanner's emit: runs in the transaction that recorded the alert as sent."""
 
     def emit(uow: UnitOfWork, alert: Alert) -> None:
-        order_id, warning = alert.payload
-        assert isinstance(warning, Warning)
+        due = alert.payload
+        assert isinstance(due, DueWarning)
         session = uow.session
-        order = store.get(session, order_id, for_update=True)
-        if order is None or not order.clock_runs() or order.expires_at != warning.expires_at:
+        order = store.get(session, due.order_id, for_update=True)
+        if order is None or not order.clock_runs() or order.expires_at != due.expires_at:
             return  # changed since the scan (extended, lifted, production requested): that reset the schedule
+        warning = domain.scheduled_warning(order, rules.offsets, due.offset)
+        if warning is None:
+            return  # not a warning of this order's schedule (the scan found it from next_alert_at and the expiry)
         pending = store.next_alert_of(session, order.id)
         if pending is None or pending > warning.due_at:
             # Already sent by another scan. alerts_sent should have said so, but on PostgreSQL (psycopg 3)

@@ -32,7 +32,7 @@ from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import shared_tables
 from jitlib.visibility import PartyIndex
-from services.preservation.domain import LegalBasis, Order, OrderClock, OrderState, Target
+from services.preservation.domain import LegalBasis, Order, OrderState, Target
 from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
 
@@ -42,10 +42,6 @@ class Base(DeclarativeBase):
 
 TABLES = shared_tables(Base.metadata, victims=True, alerts=True)
 RUNTIME, ALERTS, VICTIMS = TABLES.runtime, TABLES.alerts, TABLES.victims
-
-
-#: What the warning scan reads of an order: ``domain.OrderClock`` and when its next warning is due.
-DUE_COLUMNS = ("next_alert_at", "id", "state", "expires_at", "clock_started_at", "confirmed_at")
 
 
 class OrderRow(RecordColumns, Base):
@@ -176,11 +172,12 @@ def set_next_alert(session: Session, order_id: str, next_alert_at: datetime | No
     )
 
 
-#: The warning scan's statement, built once (the scan runs every interval): the clocks of the orders whose
-#: next warning is due, soonest first. A range scan of the partial index ix_preservation_orders_due, then
-#: the few columns of each due order (plain columns: no ORM object is made, no sealed text opened).
+#: The warning scan's statement, built once (the scan runs every interval): of each order whose next warning
+#: is due, soonest first, when that warning was due, the order's id and its expiry: all ``domain.due_warnings``
+#: needs. A range scan of the partial index ix_preservation_orders_due, then three plain columns of each due
+#: order (no ORM object is made, no sealed text opened, no other timestamp parsed).
 _DUE = (
-    select(*(getattr(OrderRow, c) for c in DUE_COLUMNS))
+    select(OrderRow.next_alert_at, OrderRow.id, OrderRow.expires_at)
     .where(OrderRow.next_alert_at <= bindparam("now"))
     .order_by(OrderRow.next_alert_at)
     .limit(bindparam("limit", type_=Integer))
@@ -192,22 +189,12 @@ def due_for_alert_query(now: datetime, limit: int) -> Select[tuple[Any, ...]]:
     return _DUE.params(now=now, limit=limit)
 
 
-_STATES = {s.value: s for s in OrderState}
-
-
-def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[OrderClock, datetime]]:
-    """Up to ``limit`` orders with a warning due at ``now``: each one's clock and when its next warning was
-    due (the scan sends the warnings due since then). Plain rows, no ORM objects."""
+def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[datetime, str, datetime | None]]:
+    """Up to ``limit`` orders with a warning due at ``now``, soonest first: when its next warning was due (the
+    scan sends the warnings due since then), its id and its expiry. Plain rows, fetched at once (one call
+    into the driver, not one per row)."""
     rows = session.connection().execute(_DUE, {"now": now, "limit": limit}).all()
-    return [
-        (
-            OrderClock(
-                order_id, _STATES[state], as_utc_or_none(expires), as_utc_or_none(started), as_utc_or_none(confirmed)
-            ),
-            as_utc(since),
-        )
-        for since, order_id, state, expires, started, confirmed in rows
-    ]
+    return [(as_utc(since), order_id, as_utc_or_none(expires)) for since, order_id, expires in rows]
 
 
 @dataclass(frozen=True)

@@ -474,10 +474,66 @@ def test_due_warnings_and_next_alert() -> None:
     first = domain.next_alert_at(order, OFFSETS)
     assert first == expiry - 14 * D
     # Service down from day 70 to day 89: both missed warnings are due at once, in order.
-    due = domain.due_warnings(order, OFFSETS, first, T0 + 89 * D)
+    due = list(domain.due_warnings([(first, order.id, expiry)], OFFSETS, T0 + 89 * D))
     assert [w.offset for w in due] == [14 * D, 7 * D, timedelta(hours=48)]
     assert domain.next_alert_at(order, OFFSETS, after=due[-1].due_at) == expiry
     assert domain.next_alert_at(order, OFFSETS, after=expiry) is None
+
+
+def test_the_scan_finds_the_warnings_of_the_schedule_from_the_pointer_and_the_expiry_alone() -> None:
+    """The scan reads three columns of a due order (next_alert_at, id, expiry): the warnings it finds, their
+    due times and their keys, are the schedule's own, at every instant of the series, whatever the clock's
+    start (a short national clock has no 14-day warning: its pointer never names one)."""
+    short = Rules(providers=RULES.providers, national=domain.NationalRule(period_days=10, extension_days=10))
+    fresh = new_order(LegalBasis.NATIONAL)
+    orders = [
+        confirmed(LegalBasis.PROVIDER_VOLUNTARY),
+        confirmed(LegalBasis.EPOC_PR),
+        domain.apply(fresh, "issue", TransitionInput(), actor=NL, now=T0, rule=short.clock_for(fresh)),
+    ]
+    for order in orders:
+        assert order.expires_at is not None
+        schedule = domain.warning_schedule(order, OFFSETS)
+        sent_until: datetime | None = None
+        # A scan every 12 hours from the start to past the expiry, sending what it finds.
+        for now in (T0 + timedelta(hours=12 * k) for k in range(2 * 100)):
+            since = domain.next_alert_at(order, OFFSETS, after=sent_until)
+            if since is None:
+                break
+            if since > now:
+                continue
+            found = list(domain.due_warnings([(since, order.id, order.expires_at)], OFFSETS, now))
+            expected = [w for w in schedule if since <= w.due_at <= now]
+            assert [(w.key, w.due_at, w.offset) for w in found] == [
+                (w.key(order.id), w.due_at, w.offset) for w in expected
+            ]
+            for w in found:
+                assert domain.scheduled_warning(order, OFFSETS, w.offset) in schedule
+            sent_until = found[-1].due_at
+        assert sent_until == order.expires_at  # every warning found, the one at expiry last
+
+
+def test_a_warning_key_is_the_one_sent_before_this_release() -> None:
+    """alerts_sent holds the keys of the warnings sent: a key made differently would send them again."""
+    order = confirmed(LegalBasis.PROVIDER_VOLUNTARY)
+    expiry = T0 + 90 * D
+    assert [w.key(order.id) for w in domain.warning_schedule(order, OFFSETS)] == [
+        f"{order.id}:warn:{s}:2026-05-31T09:00:00+00:00" for s in (1209600, 604800, 172800, 0)
+    ]
+    due = domain.due_warnings([(expiry, order.id, expiry + timedelta(microseconds=5))], OFFSETS, expiry + D)
+    assert [w.key for w in due] == [f"{order.id}:warn:0:2026-05-31T09:00:00.000005+00:00"]
+
+
+@pytest.mark.parametrize("state", list(OrderState))
+def test_an_order_has_a_next_warning_exactly_while_its_clock_runs(state: OrderState) -> None:
+    """The scan reads only orders whose next_alert_at is set, and trusts it to be one of their scheduled
+    warnings: every write sets it from ``next_alert_at``, which is None in a state without a clock."""
+    order = replace(confirmed(LegalBasis.EPOC_PR), state=state)
+    pointer = domain.next_alert_at(order, OFFSETS)
+    assert (pointer is not None) == (state in domain.CLOCK_STATES)
+    if pointer is not None:
+        assert pointer in {w.due_at for w in domain.warning_schedule(order, OFFSETS)}
+    assert domain.next_alert_at(replace(order, expires_at=None), OFFSETS) is None
 
 
 def test_parse_offsets() -> None:
