@@ -8,6 +8,8 @@ with their spread (lowest..highest):
     BENCH evidence_file_copy mb_s=<n> spread_mb_s=<a..b> trials=<n>
     BENCH evidence_grpc_stream_floor_up mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_grpc_stream_floor_down mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
+    BENCH evidence_grpc_stream_floor_up_<variant> ... (and _down_<variant>): the bare stream with one setting
+        changed (``FLOOR_VARIANTS``: msg4m, msg7m, nobdp, sync_server, aio_client, streams2; ``--floors``)
     BENCH evidence_upload_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_download_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import hashlib
 import os
 import shutil
@@ -40,7 +43,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -211,52 +215,193 @@ class Profiler:
             print(f"#   incl {100 * n / max(total, 1):5.1f}%  {frame}", flush=True)
 
 
-async def serve_stream_floor(port: int) -> None:
-    """The transport's floor: a bare grpc.aio server that consumes a client stream of bytes (Sink) or sends
-    one (Source), with the same message sizes as the evidence service."""
+#: The bare stream servers' options: the evidence service's receive limit (``max_request_bytes``), and the
+#: same with HTTP/2's bandwidth-delay-product probing off (the flow-control window then stays as announced
+#: instead of being resized from ping round trips).
+_FLOOR_SERVER_OPTIONS = [("grpc.max_receive_message_length", 8 * MiB), ("grpc.max_send_message_length", 8 * MiB)]
+_NO_BDP = [("grpc.http2.bdp_probe", 0)]
 
-    async def sink(messages: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
-        received = 0
-        async for message in messages:
-            received += len(message)
-        return received.to_bytes(8, "big")
 
-    async def source(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-        block = os.urandom(CHUNK)
-        for _ in range(int.from_bytes(request, "big")):
+@dataclass(frozen=True)
+class FloorVariant:
+    """One way of moving the bytes through a bare gRPC stream: which server (``aio`` as the services run,
+    ``aio-nobdp``, or the thread-pool ``sync`` API), the message size, the client API, how many streams
+    carry one item in parallel (each its own share of the bytes), and the client's channel options."""
+
+    name: str
+    server: str = "aio"
+    message: int = CHUNK
+    client: str = "sync"
+    streams: int = 1
+    channel_options: tuple[tuple[str, int], ...] = ()
+    what: str = ""
+
+
+#: The transport measured alone, as the service uses it (the first, the ratio's ``grpc_stream_floor``) and
+#: with each setting changed by itself. Compression is off in all of them, as in the services (gRPC's
+#: default: no message is compressed unless a side asks for it).
+FLOOR_VARIANTS = (
+    FloorVariant("", what="grpc.aio server, sync client, 1 MiB messages (as the service and the CLI)"),
+    FloorVariant("msg4m", message=4 * MiB, what="4 MiB messages"),
+    FloorVariant("msg7m", message=7 * MiB, what="7 MiB messages (the service's receive limit is 8 MiB)"),
+    FloorVariant(
+        "nobdp",
+        server="aio-nobdp",
+        channel_options=tuple(_NO_BDP),
+        what="grpc.http2.bdp_probe=0 on both sides",
+    ),
+    FloorVariant("sync_server", server="sync", what="the thread-pool (sync) server API"),
+    FloorVariant("aio_client", client="aio", what="the grpc.aio client API"),
+    FloorVariant("streams2", streams=2, what="two streams in parallel, each half of the item"),
+)
+
+
+def _sink_sync(messages: Iterator[bytes], context: object) -> bytes:
+    return sum(len(m) for m in messages).to_bytes(8, "big")
+
+
+def _source_sync(request: bytes, context: object) -> Iterator[bytes]:
+    total, size = int.from_bytes(request[:8], "big"), int.from_bytes(request[8:16], "big")
+    block = os.urandom(size)
+    for sent in range(0, total, size):
+        yield block if total - sent >= size else block[: total - sent]
+
+
+async def _sink(messages: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+    received = 0
+    async for message in messages:
+        received += len(message)
+    return received.to_bytes(8, "big")
+
+
+async def _source(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    for block in _source_sync(request, context):
+        yield block
+
+
+async def serve_stream_floor(ports: dict[str, int]) -> None:
+    """The transport's floor: bare servers that consume a client stream of bytes (Sink) or send one
+    (Source, ``total`` bytes in messages of ``size``), nothing done to the bytes: a grpc.aio server as the
+    services run (``aio``), the same without BDP probing (``aio-nobdp``), and a thread-pool one (``sync``).
+    """
+    servers: list[grpc.aio.Server] = []
+    for kind in ("aio", "aio-nobdp"):
+        server = grpc.aio.server(options=_FLOOR_SERVER_OPTIONS + (_NO_BDP if kind == "aio-nobdp" else []))
+        handler = grpc.method_handlers_generic_handler(
+            "bench.Stream",
+            {
+                "Sink": grpc.stream_unary_rpc_method_handler(_sink),
+                "Source": grpc.unary_stream_rpc_method_handler(_source),
+            },
+        )
+        server.add_generic_rpc_handlers((handler,))
+        server.add_insecure_port(f"127.0.0.1:{ports[kind]}")
+        await server.start()
+        servers.append(server)
+    sync_server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=4), options=_FLOOR_SERVER_OPTIONS)
+    sync_handler = grpc.method_handlers_generic_handler(
+        "bench.Stream",
+        {
+            "Sink": grpc.stream_unary_rpc_method_handler(_sink_sync),
+            "Source": grpc.unary_stream_rpc_method_handler(_source_sync),
+        },
+    )
+    sync_server.add_generic_rpc_handlers((sync_handler,))
+    sync_server.add_insecure_port(f"127.0.0.1:{ports['sync']}")
+    sync_server.start()
+    await servers[0].wait_for_termination()
+
+
+def _shares(size: int, streams: int, message: int) -> list[tuple[int, int]]:
+    """(offset, length) of each stream's share of ``size`` bytes, cut on message boundaries."""
+    per = -(-size // streams // message) * message
+    return [(off, min(per, size - off)) for off in range(0, size, per)]
+
+
+def _read_blocks(path: Path, offset: int, length: int, message: int) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        while length > 0 and (block := fh.read(min(message, length))):
+            length -= len(block)
             yield block
 
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 8 * MiB)])
-    handler = grpc.method_handlers_generic_handler(
-        "bench.Stream",
-        {"Sink": grpc.stream_unary_rpc_method_handler(sink), "Source": grpc.unary_stream_rpc_method_handler(source)},
-    )
-    server.add_generic_rpc_handlers((handler,))
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    await server.start()
-    await server.wait_for_termination()
 
-
-def stream_floor(port: int, pid: int, path: Path) -> tuple[float, float, float, float]:
-    """Seconds to send ``path`` to the bare server (process ``pid``) in 1 MiB messages, and to receive as
-    many bytes back; then the server's CPU seconds for each."""
-    chunks = -(-path.stat().st_size // CHUNK)
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+def _floor_sync(v: FloorVariant, port: int, pid: int, path: Path, out: Path) -> tuple[float, float, float, float]:
+    """Seconds to send ``path`` through the bare stream, and to receive as many bytes into ``out``; then the
+    server's (process ``pid``) CPU seconds for each."""
+    size = path.stat().st_size
+    shares = _shares(size, v.streams, v.message)
+    options = [*_FLOOR_SERVER_OPTIONS, *v.channel_options]
+    with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
+        grpc.channel_ready_future(ch).result(timeout=30)
         sink, source = ch.stream_unary("/bench.Stream/Sink"), ch.unary_stream("/bench.Stream/Source")
 
-        def blocks():  # type: ignore[no-untyped-def]
-            with path.open("rb") as fh:
-                yield from iter(lambda: fh.read(CHUNK), b"")
+        def send(share: tuple[int, int]) -> None:
+            sink(_read_blocks(path, share[0], share[1], v.message), timeout=3600)
+
+        def receive(share: tuple[int, int], fd: int) -> None:
+            offset = share[0]
+            for block in source(share[1].to_bytes(8, "big") + v.message.to_bytes(8, "big"), timeout=3600):
+                offset += os.pwrite(fd, block, offset)
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=v.streams) as pool:
+            cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+            list(pool.map(send, shares))
+            cpu1, t1 = cpu_seconds(pid), time.perf_counter()
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                list(pool.map(receive, shares, [fd] * len(shares)))
+            finally:
+                os.close(fd)
+            cpu2, t2 = cpu_seconds(pid), time.perf_counter()
+    return t1 - t0, t2 - t1, cpu1 - cpu0, cpu2 - cpu1
+
+
+async def _floor_aio(
+    v: FloorVariant, port: int, pid: int, path: Path, size: int, out: Path
+) -> tuple[float, float, float, float]:
+    shares = _shares(size, v.streams, v.message)
+    options = [*_FLOOR_SERVER_OPTIONS, *v.channel_options]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
+        await ch.channel_ready()
+        sink, source = ch.stream_unary("/bench.Stream/Sink"), ch.unary_stream("/bench.Stream/Source")
+
+        async def send(share: tuple[int, int]) -> None:
+            async def blocks() -> AsyncIterator[bytes]:
+                for block in _read_blocks(path, share[0], share[1], v.message):
+                    yield block
+
+            await sink(blocks(), timeout=3600)
+
+        async def receive(share: tuple[int, int], fd: int) -> None:
+            offset = share[0]
+            async for block in source(share[1].to_bytes(8, "big") + v.message.to_bytes(8, "big"), timeout=3600):
+                offset += os.pwrite(fd, block, offset)
 
         cpu0, t0 = cpu_seconds(pid), time.perf_counter()
-        sink(blocks(), timeout=3600)
+        await asyncio.gather(*(send(share) for share in shares))
         cpu1, t1 = cpu_seconds(pid), time.perf_counter()
-        with (path.parent / "floor-down.bin").open("wb") as fh:
-            for block in source(chunks.to_bytes(8, "big"), timeout=3600):
-                fh.write(block)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            await asyncio.gather(*(receive(share, fd) for share in shares))
+        finally:
+            os.close(fd)
         cpu2, t2 = cpu_seconds(pid), time.perf_counter()
-    (path.parent / "floor-down.bin").unlink()
     return t1 - t0, t2 - t1, cpu1 - cpu0, cpu2 - cpu1
+
+
+def stream_floor(v: FloorVariant, ports: dict[str, int], pid: int, path: Path) -> tuple[float, float, float, float]:
+    """Seconds to send ``path`` to the bare server (process ``pid``) as ``v`` says, and to receive as many
+    bytes back into a file; then the server's CPU seconds for each."""
+    out = path.parent / "floor-down.bin"
+    if v.client == "aio":
+        figures = asyncio.run(_floor_aio(v, ports[v.server], pid, path, path.stat().st_size, out))
+    else:
+        figures = _floor_sync(v, ports[v.server], pid, path, out)
+    if out.stat().st_size != path.stat().st_size:
+        raise RuntimeError(f"the bare stream {v.name or 'default'} moved {out.stat().st_size} bytes")
+    out.unlink()
+    return figures
 
 
 def cpu_seconds(pid: int) -> float:
@@ -312,7 +457,12 @@ def main() -> int:
     s.add_argument("--jwks", type=Path, required=True)
     s.add_argument("--issuer", required=True)
     f = sub.add_parser("serve-stream", help="(internal) run the bare gRPC byte stream server")
-    f.add_argument("--port", type=int, required=True)
+    f.add_argument("--ports", required=True, help="aio,aio-nobdp,sync")
+    p.add_argument(
+        "--floors",
+        default=",".join(v.name or "default" for v in FLOOR_VARIANTS),
+        help="the bare stream variants to measure (default: all; 'default' is the one the ratios use)",
+    )
     a = p.parse_args()
     if a.cmd == "serve":
         import json
@@ -320,7 +470,8 @@ def main() -> int:
         asyncio.run(serve(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.jwks.parent, a.issuer))
         return 0
     if a.cmd == "serve-stream":
-        asyncio.run(serve_stream_floor(a.port))
+        ports = dict(zip(("aio", "aio-nobdp", "sync"), map(int, a.ports.split(",")), strict=True))
+        asyncio.run(serve_stream_floor(ports))
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="jit-bench-evidence-"))
@@ -330,9 +481,11 @@ def main() -> int:
     procs = []
     try:
         asyncio.run(announce_workspace(nats_i.url))
-        echo_port, stream_port, port = free_port(), free_port(), free_port()
+        echo_port, port = free_port(), free_port()
+        stream_ports = {kind: free_port() for kind in ("aio", "aio-nobdp", "sync")}
         procs.append(start(["echo"], work / "echo.log", echo_port))
-        stream_cmd = [sys.executable, "-m", "bench.evidence", "serve-stream", "--port", str(stream_port)]
+        ports_arg = ",".join(map(str, stream_ports.values()))
+        stream_cmd = [sys.executable, "-m", "bench.evidence", "serve-stream", "--ports", ports_arg]
         stream_proc = spawn(stream_cmd, work / "stream.log", cwd=ROOT)
         procs.append(stream_proc)
         log = work / "evidence.log"
@@ -341,7 +494,8 @@ def main() -> int:
         proc = spawn([*cmd, "--nats", nats_i.url, "--jwks", str(jwks), "--issuer", ISSUER], log, cwd=ROOT)
         procs.append(proc)
         wait_until(lambda: _grpc_port(echo_port), 30, "echo server")
-        wait_until(lambda: _grpc_port(stream_port), 30, "stream server")
+        for stream_port in stream_ports.values():
+            wait_until(lambda: _grpc_port(stream_port), 30, "stream server")  # noqa: B023 (called at once)
         wait_until(lambda: _grpc_healthy(port), 60, "evidence service", log, proc)
         time.sleep(1.0)  # let the workspace directory catch up
         profiler = Profiler(proc.pid, work, a.profile)
@@ -375,23 +529,24 @@ def main() -> int:
         copies: list[float] = []
         ups: list[float] = []
         downs: list[float] = []
-        floor_ups: list[float] = []
-        floor_downs: list[float] = []
         up_cpu: list[float] = []
         down_cpu: list[float] = []
-        floor_up_cpu: list[float] = []
-        floor_down_cpu: list[float] = []
+        wanted = set(a.floors.split(",")) | {"default"}
+        variants = [v for v in FLOOR_VARIANTS if (v.name or "default") in wanted]
+        # Per variant: seconds up, seconds down, the bare server's CPU seconds up and down, one per trial.
+        floors: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
+            v.name: ([], [], [], []) for v in variants
+        }
         with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
             stub = evidence_pb2_grpc.EvidenceServiceStub(ch)
             request_id = new_request_in_execution(stub, md)
             for trial in range(a.trials):
                 make_item(src, a.megabytes, trial)
                 copies.append(file_copy(src, work / "copy.bin"))
-                up, down, cpu_up, cpu_down = stream_floor(stream_port, stream_proc.pid, src)
-                floor_ups.append(up)
-                floor_downs.append(down)
-                floor_up_cpu.append(cpu_up)
-                floor_down_cpu.append(cpu_down)
+                for v in variants:
+                    measured = stream_floor(v, stream_ports, stream_proc.pid, src)
+                    for figures, figure in zip(floors[v.name], measured, strict=True):
+                        figures.append(figure)
                 profiler.start("upload")
                 cpu = cpu_seconds(proc.pid)
                 item_id, secs = upload(stub, md, request_id, src)
@@ -411,8 +566,11 @@ def main() -> int:
         size_mb = src.stat().st_size / 1e6
         copy_mb_s = statistics.median(size_mb / s for s in copies)
         print(mb_line("evidence_file_copy", size_mb, copies, None), flush=True)
-        print(mb_line("evidence_grpc_stream_floor_up", size_mb, floor_ups, copy_mb_s), flush=True)
-        print(mb_line("evidence_grpc_stream_floor_down", size_mb, floor_downs, copy_mb_s), flush=True)
+        floor_ups, floor_downs, floor_up_cpu, floor_down_cpu = floors[""]
+        for v in variants:
+            suffix = f"_{v.name}" if v.name else ""
+            for direction, times in (("up", floors[v.name][0]), ("down", floors[v.name][1])):
+                print(mb_line(f"evidence_grpc_stream_floor_{direction}{suffix}", size_mb, times, copy_mb_s), flush=True)
         print(mb_line("evidence_upload_sqlite", size_mb, ups, copy_mb_s), flush=True)
         print(mb_line("evidence_download_sqlite", size_mb, downs, copy_mb_s), flush=True)
         up_floor = statistics.median(size_mb / s for s in floor_ups)
@@ -422,6 +580,13 @@ def main() -> int:
             f"download {statistics.median(size_mb / s for s in downs) / down_floor:.3f}",
             flush=True,
         )
+        for v in variants:
+            cpu_up_ms, cpu_down_ms = (statistics.median(1000 * c / a.megabytes for c in f) for f in floors[v.name][2:])
+            print(
+                f"# bare stream {v.name or 'default'} ({v.what}): server CPU per MiB up {cpu_up_ms:.2f} ms, "
+                f"down {cpu_down_ms:.2f} ms",
+                flush=True,
+            )
         for name, cpu, floor_cpu in (("upload", up_cpu, floor_up_cpu), ("download", down_cpu, floor_down_cpu)):
             per_mib = [1000 * c / a.megabytes for c in cpu]
             floor_per_mib = [1000 * c / a.megabytes for c in floor_cpu]
