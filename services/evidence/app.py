@@ -19,12 +19,39 @@ from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
-from services.evidence import blobs, events, mapping, store
+from services.evidence import blobs, events, mapping, store, wire
 from services.evidence.deadline_alerts import AlertOffsets, make_emit, make_scan
 from services.evidence.keys import WorkspaceKeys
 from services.evidence.servicer import EvidenceServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class _ChunksAsViews:
+    """Registers the generated handlers of EvidenceService on ``server`` with UploadItem's request
+    deserializer replaced by ``wire.read_upload_message`` (a chunk arrives as a view of the received bytes,
+    not parsed into a message and copied out of it). The generated code registers each service twice, as a
+    generic handler and as registered methods: both get the same handlers."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        """Left out: ``add_registered_method_handlers`` adds the generic handler too, from its own table."""
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        upload = handlers["UploadItem"]
+        assert upload.stream_unary is not None
+        handlers = {
+            **handlers,
+            "UploadItem": grpc.stream_unary_rpc_method_handler(
+                upload.stream_unary,
+                request_deserializer=wire.read_upload_message,
+                response_serializer=upload.response_serializer,
+            ),
+        }
+        self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+        self._server.add_registered_method_handlers(service, handlers)  # type: ignore[attr-defined]  # not in grpc's stubs
 
 
 class EvidenceSettings(ServiceSettings):
@@ -98,7 +125,7 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         if scanner is not None:
             servicer.wake_scanner = scanner.wake
         extra.update(blobs=blob_store, servicer=servicer)
-        evidence_pb2_grpc.add_EvidenceServiceServicer_to_server(servicer, server)
+        evidence_pb2_grpc.add_EvidenceServiceServicer_to_server(servicer, _ChunksAsViews(server))
         return [evidence_pb2.DESCRIPTOR.services_by_name["EvidenceService"].full_name]
 
     def background(rt: Runtime) -> Sequence[Worker]:

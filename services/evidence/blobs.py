@@ -33,7 +33,7 @@ import os
 import secrets
 import struct
 import uuid
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -46,6 +46,11 @@ SEGMENT = 1024 * 1024
 _NONCE = 12
 _TAG = 16
 _HEADER = struct.Struct(">I")
+#: The longest prefix ``BlobStore.read`` puts in front of a segment (a protobuf field's tag and length).
+PREFIX_MAX = 16
+#: An upload's written bytes are handed to the kernel's writeback every this many bytes (a hint, not a sync:
+#: ``commit``'s one fsync is what makes the blob durable; it then waits only for the last few MiB).
+WRITEBACK_EVERY = 8 * SEGMENT
 #: The threads that hash, seal and write uploads, and read and open downloads, off the event loop.
 _WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-blobs")
 
@@ -101,6 +106,14 @@ def _read_exactly(fh: io.RawIOBase, size: int) -> bytes:
     return bytes(buffer[: _read_into(fh, memoryview(buffer))])
 
 
+def _immutable(data: bytes | memoryview) -> bytes | memoryview:
+    """``data`` as it is when its bytes cannot change (bytes, or a view of bytes: a chunk as received), else
+    a copy."""
+    if isinstance(data, bytes) or (isinstance(data, memoryview) and isinstance(data.obj, bytes)):
+        return data
+    return bytes(data)
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -116,8 +129,12 @@ class BlobStore:
     def writer(self, workspace_id: str, data_key: bytes) -> BlobWriter:
         return BlobWriter(self, workspace_id, data_key)
 
-    def read(self, blob_key: str, data_key: bytes) -> Generator[bytes, None, None]:
-        """Decrypt segment by segment; raises BlobCorrupt on any change."""
+    def read(
+        self, blob_key: str, data_key: bytes, prefix: Callable[[int], bytes] | None = None
+    ) -> Generator[bytes, None, None]:
+        """Decrypt segment by segment; raises BlobCorrupt on any change. With ``prefix``, each segment comes
+        with ``prefix(len(segment))`` (at most ``PREFIX_MAX`` bytes) in front of it, in the same bytes: the
+        segment is opened into a reused buffer behind its prefix, and copied out once, with it."""
         path = self.path(blob_key)
         aead = AESGCM(data_key)
         try:
@@ -125,6 +142,7 @@ class BlobStore:
         except FileNotFoundError as exc:
             raise BlobCorrupt(f"blob {blob_key} is missing") from exc
         sealed = bytearray(SEGMENT + _TAG)  # each segment's ciphertext is read into this one buffer
+        opened = bytearray(PREFIX_MAX + SEGMENT)  # and opened into this one, behind its prefix
         with fh:
             if _read_exactly(fh, len(MAGIC)) != MAGIC:
                 raise BlobCorrupt("not an evidence blob (bad header)")
@@ -134,26 +152,34 @@ class BlobStore:
                 if len(header) != _NONCE + _HEADER.size:
                     raise BlobCorrupt(f"segment {index} is truncated")
                 nonce, (length,) = header[:_NONCE], _HEADER.unpack(header[_NONCE:])
-                if length > SEGMENT + _TAG:
+                if not _TAG <= length <= SEGMENT + _TAG:
                     raise BlobCorrupt(f"segment {index} has an impossible length")
                 ct = memoryview(sealed)[:length]
                 if _read_into(fh, ct) != length:
                     raise BlobCorrupt(f"segment {index} is truncated")
                 header = _read_exactly(fh, _NONCE + _HEADER.size)
                 last = not header
+                size = length - _TAG
                 try:
-                    plaintext = aead.decrypt(nonce, ct, _aad(blob_key, index, last))
+                    aead.decrypt_into(
+                        nonce, ct, _aad(blob_key, index, last), memoryview(opened)[PREFIX_MAX : PREFIX_MAX + size]
+                    )
                 except InvalidTag as exc:
                     raise BlobCorrupt(f"segment {index} fails authentication (changed, moved or truncated)") from exc
-                yield plaintext
+                front = prefix(size) if prefix is not None else b""
+                start = PREFIX_MAX - len(front)
+                opened[start:PREFIX_MAX] = front
+                yield bytes(memoryview(opened)[start : PREFIX_MAX + size])
                 index += 1
             if index == 0:
                 raise BlobCorrupt("blob has no segment")
 
-    async def read_ahead(self, blob_key: str, data_key: bytes) -> AsyncGenerator[bytes, None]:
+    async def read_ahead(
+        self, blob_key: str, data_key: bytes, prefix: Callable[[int], bytes] | None = None
+    ) -> AsyncGenerator[bytes, None]:
         """``read`` in a worker thread, one segment ahead of the caller: the next segment is read and opened
         while the caller sends this one. Raises BlobCorrupt as ``read`` does."""
-        segments = self.read(blob_key, data_key)
+        segments = self.read(blob_key, data_key, prefix)
         job = _WORKERS.submit(next, segments, None)
         try:
             while (segment := await asyncio.wrap_future(job)) is not None:
@@ -193,7 +219,8 @@ class BlobWriter:
     only joined from pieces when the chunks do not fall on its boundary) into a reused ciphertext buffer,
     which is written to the file; no growing buffer, no copy per segment. ``write_async`` does this in a
     worker thread while the caller receives the next chunk (SHA-256 and AES-GCM release the GIL), one chunk
-    at a time, so memory stays bounded by a few segments. The file is fsynced once, in ``commit``.
+    at a time, so memory stays bounded by a few segments. The file is fsynced once, in ``commit``; every
+    ``WRITEBACK_EVERY`` bytes the kernel is asked to start writing them out meanwhile.
     """
 
     def __init__(self, store: BlobStore, workspace_id: str, data_key: bytes) -> None:
@@ -214,17 +241,18 @@ class BlobWriter:
         self.tmp_path = store.tmp / f"{uuid.uuid4().hex}.part"
         self._fh = self.tmp_path.open("xb")
         self._fh.write(MAGIC)
+        self._written = len(MAGIC)  # bytes written to the file so far
+        self._hinted = 0  # the first byte not yet handed to the kernel's writeback
         self._done = False
 
     def declare(self, sha256_hex: str) -> None:
         """The digest the client declared; segments are bound to the blob key it names."""
         self._blob_key = blob_key_for(self._workspace, self._data_key, sha256_hex)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if not self._blob_key:
             raise RuntimeError("declare() the digest first")
-        if not isinstance(data, bytes):
-            data = bytes(data)  # held below until sealed: never a buffer its owner may change meanwhile
+        data = _immutable(data)  # held below until sealed: never a buffer its owner may change meanwhile
         self._hash.update(data)
         self.size += len(data)
         view = memoryview(data)
@@ -244,17 +272,30 @@ class BlobWriter:
         self._aead.encrypt_into(nonce, plaintext, _aad(self._blob_key, self._index, last), sealed)
         self._fh.write(nonce + _HEADER.pack(len(sealed)))
         self._fh.write(sealed)
+        self._written += _NONCE + _HEADER.size + len(sealed)
         self._held.clear()
         self._held_size = 0
         self._index += 1
+        if self._written - self._hinted >= WRITEBACK_EVERY:
+            self._start_writeback()
 
-    async def write_async(self, data: bytes) -> None:
+    def _start_writeback(self) -> None:
+        """Ask the kernel to start writing what was written since the last time (POSIX_FADV_DONTNEED starts
+        the writeback of dirty pages without waiting for it, and drops only pages already clean), so that
+        the disk works while the next chunks arrive and ``commit``'s fsync finds little left to write."""
+        if not hasattr(os, "posix_fadvise"):
+            return
+        self._fh.flush()
+        os.posix_fadvise(self._fh.fileno(), self._hinted, self._written - self._hinted, os.POSIX_FADV_DONTNEED)
+        self._hinted = self._written
+
+    async def write_async(self, data: bytes | memoryview) -> None:
         """``write`` in a worker thread, overlapped with whatever the caller does until its next call: it
         waits for the previous chunk first, so one chunk at a time is in the worker's hands. A failure of
         a chunk is raised by the next call (or by ``commit_async``)."""
         await self._finish_job()
         self.received += len(data)
-        self._job = _WORKERS.submit(self.write, data)
+        self._job = _WORKERS.submit(self.write, _immutable(data))  # copied now if its owner may change it
 
     async def _finish_job(self) -> None:
         if self._job is not None:

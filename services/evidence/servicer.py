@@ -43,7 +43,7 @@ from jitlib.policy import (
 from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
-from services.evidence import blobs, custody, domain, events, store
+from services.evidence import blobs, custody, domain, events, store, wire
 from services.evidence.deadline_alerts import AlertOffsets, first_alerts
 from services.evidence.domain import EVIDENCE_ITEM_RULES, EvidenceRequest
 from services.evidence.keys import ContentDestroyed, KeyUnavailable, WorkspaceKeys
@@ -307,11 +307,12 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     # -- evidence items ---------------------------------------------------------------------------
 
     async def UploadItem(
-        self, request_iterator: AsyncIterator[pb.UploadItemRequest], context: Any
+        self, request_iterator: AsyncIterator[pb.UploadItemRequest | memoryview], context: Any
     ) -> pb.UploadItemResponse:
+        # A chunk arrives as a view of its bytes in the received message (wire.read_upload_message).
         rt, principal = self.rt, auth.current()
         first = await anext(request_iterator, None)
-        if first is None or first.WhichOneof("part") != "metadata":
+        if not isinstance(first, pb.UploadItemRequest) or first.WhichOneof("part") != "metadata":
             raise InvalidArgument.one("metadata", "the first message must carry the item's metadata")
         cmd = new_item_from_pb(first.metadata)
         InvalidArgument.raise_for(domain.new_item_violations(cmd, rt.clock.now()))
@@ -354,9 +355,12 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             n = 0
             async for msg in request_iterator:
                 n += 1
-                if msg.WhichOneof("part") != "chunk":
+                if isinstance(msg, memoryview):
+                    chunk: bytes | memoryview = msg
+                elif msg.WhichOneof("part") == "chunk":
+                    chunk = msg.chunk  # each read of the field is a copy of its bytes: read it once
+                else:
                     raise InvalidArgument.one(f"messages[{n}]", "after the metadata, only chunks may follow")
-                chunk = msg.chunk  # each read of the field is a copy of its bytes: read it once
                 if len(chunk) > domain.CHUNK_MAX:
                     raise InvalidArgument.one(f"messages[{n}].chunk", f"must be at most {domain.CHUNK_MAX} bytes")
                 if writer.received + len(chunk) > cmd.size_bytes:
@@ -500,7 +504,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
     async def DownloadItem(
         self, request: pb.DownloadItemRequest, context: Any
-    ) -> AsyncIterator[pb.DownloadItemResponse]:
+    ) -> AsyncIterator[pb.DownloadItemResponse | bytes]:
         principal = auth.current()
         violations = validate.uuid("item_id", request.item_id)
         violations += domain.purpose_violations(request.purpose)
@@ -520,10 +524,12 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             principal, found, self._entry(principal, custody.Action.DOWNLOADED, now, item.sha256, request.purpose)
         )
         yield pb.DownloadItemResponse(item=item_to_pb(item, e.seq))  # never restricted: refused above
-        segments = self.blobs.read_ahead(item.blob_key, data_key)
+        # Each segment arrives as a serialized DownloadItemResponse(chunk=segment): opened behind the chunk's
+        # field header in one buffer and sent as it is (no message built, no copy into it and out of it).
+        segments = self.blobs.read_ahead(item.blob_key, data_key, wire.chunk_header)
         try:
-            async for chunk in segments:
-                yield pb.DownloadItemResponse(chunk=chunk)
+            async for response in segments:
+                yield response
         except blobs.BlobCorrupt as exc:
             log.error("evidence item %s is corrupt: %s", item.id, exc)
             raise _DataLoss(f"evidence item {item.id} fails its integrity check; run verify") from None

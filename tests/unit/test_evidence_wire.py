@@ -1,0 +1,128 @@
+"""Evidence items' bytes on the wire: chunk messages read and written without a protobuf message in between
+(services/evidence/wire.py), the blob store's prefixed segments, the upload's writeback hints and its one
+fsync (pure, on a temporary folder)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from jit.evidence.v1 import evidence_pb2 as pb
+from services.evidence import blobs, wire
+
+KEY = bytes(range(32))
+#: Every length where the chunk's varint gains a byte, either side, and the segment size.
+LENGTHS = [0, 1, 127, 128, 16_383, 16_384, 2**21 - 1, 2**21, blobs.SEGMENT, blobs.SEGMENT + 1]
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_a_chunk_header_and_its_chunk_are_the_serialized_message(length: int) -> None:
+    chunk = os.urandom(length)
+    serialized = pb.DownloadItemResponse(chunk=chunk).SerializeToString()
+    assert wire.chunk_header(length) + chunk == serialized
+    assert pb.UploadItemRequest(chunk=chunk).SerializeToString() == serialized  # the same field in both
+    assert len(wire.chunk_header(length)) <= min(wire.HEADER_MAX, blobs.PREFIX_MAX)
+
+
+@pytest.mark.parametrize("length", LENGTHS)
+def test_an_uploaded_chunk_is_read_as_a_view_of_the_received_bytes(length: int) -> None:
+    chunk = os.urandom(length)
+    raw = pb.UploadItemRequest(chunk=chunk).SerializeToString()
+    view = wire.read_upload_message(raw)
+    assert isinstance(view, memoryview)
+    assert view.obj is raw  # not a copy
+    assert view.readonly
+    assert view == chunk
+
+
+def test_any_other_upload_message_is_parsed_as_protobuf_parses_it() -> None:
+    meta = pb.UploadItemRequest(metadata=pb.ItemMetadata(sha256="a" * 64, size_bytes=3, filename="x.bin"))
+    twice = (
+        pb.UploadItemRequest(chunk=b"first").SerializeToString()
+        + pb.UploadItemRequest(chunk=b"second").SerializeToString()
+    )
+    with_unknown_field = pb.UploadItemRequest(chunk=b"abc").SerializeToString() + b"\x18\x01"  # field 3, varint 1
+    for raw in (meta.SerializeToString(), twice, with_unknown_field, b""):
+        parsed = wire.read_upload_message(raw)
+        assert isinstance(parsed, pb.UploadItemRequest)
+        assert parsed == pb.UploadItemRequest.FromString(raw)
+    assert wire.read_upload_message(twice).chunk == b"second"  # type: ignore[union-attr]
+
+
+def _put(store: blobs.BlobStore, data: bytes) -> str:
+    w = store.writer("jit-demo", KEY)
+    digest = hashlib.sha256(data).hexdigest()
+    w.declare(digest)
+    w.write(data)
+    return w.commit(digest, len(data))[0]
+
+
+@pytest.mark.parametrize("size", [0, 5, blobs.SEGMENT, 2 * blobs.SEGMENT + 3])
+def test_a_download_sends_each_segment_as_a_serialized_chunk_message(tmp_path: Path, size: int) -> None:
+    store = blobs.BlobStore(tmp_path)
+    data = os.urandom(size)
+    blob_key = _put(store, data)
+
+    async def run() -> list[bytes]:
+        return [m async for m in store.read_ahead(blob_key, KEY, wire.chunk_header)]
+
+    messages = asyncio.run(run())
+    chunks = [pb.DownloadItemResponse.FromString(m) for m in messages]
+    assert all(c.WhichOneof("part") == "chunk" for c in chunks)
+    assert b"".join(c.chunk for c in chunks) == data
+    assert [len(c.chunk) for c in chunks] == [len(s) for s in store.read(blob_key, KEY)]
+
+
+def test_views_of_immutable_bytes_are_held_as_they_are_and_views_of_mutable_buffers_are_copied(
+    tmp_path: Path,
+) -> None:
+    store = blobs.BlobStore(tmp_path)
+    received = pb.UploadItemRequest(chunk=os.urandom(blobs.SEGMENT + 9)).SerializeToString()
+    view = wire.read_upload_message(received)
+    assert isinstance(view, memoryview)
+    mutable = bytearray(os.urandom(1000))
+    expected = bytes(view) + bytes(mutable)
+
+    async def run() -> str:
+        w = store.writer("jit-demo", KEY)
+        digest = hashlib.sha256(expected).hexdigest()
+        w.declare(digest)
+        await w.write_async(view)
+        await w.write_async(memoryview(mutable))
+        mutable[:] = bytes(1000)  # changed after it was handed over, while it may still be held
+        return (await w.commit_async(digest, len(expected)))[0]
+
+    blob_key = asyncio.run(run())
+    assert b"".join(store.read(blob_key, KEY)) == expected
+
+
+def test_an_upload_hands_its_bytes_to_writeback_as_it_goes_and_fsyncs_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every WRITEBACK_EVERY bytes written, the range since the last hint (contiguous from the start of the
+    file) is handed to the kernel's writeback; the blob is made durable by one fsync, in commit."""
+    hints: list[tuple[int, int]] = []
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, length, advice: hints.append((offset, length)))
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+    store = blobs.BlobStore(tmp_path)
+    data = os.urandom(20 * blobs.SEGMENT + 1)
+    w = store.writer("jit-demo", KEY)
+    digest = hashlib.sha256(data).hexdigest()
+    w.declare(digest)
+    for at in range(0, len(data), blobs.SEGMENT):
+        w.write(data[at : at + blobs.SEGMENT])
+    assert fsyncs == []
+    assert hints[0][0] == 0
+    assert all(offset + length == nxt for (offset, length), (nxt, _) in itertools.pairwise(hints))
+    assert all(length >= blobs.WRITEBACK_EVERY for _, length in hints)
+    assert sum(length for _, length in hints) > len(data) - 2 * blobs.WRITEBACK_EVERY
+    blob_key, _ = w.commit(digest, len(data))
+    assert len(fsyncs) == 1
+    assert b"".join(store.read(blob_key, KEY)) == data
