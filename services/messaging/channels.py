@@ -162,8 +162,34 @@ class Channels:
     ) -> MessageInChannel:
         """The channel's next message, sealed under its current key, with its event and audit entry.
         The channel row is locked: sequence numbers are dense and in commit order per channel."""
+        ch = self.take_seq(uow.session, channel_id)
+        if ch is None:
+            raise NotFound(CHANNEL, channel_id)
+        return self.post_taken(
+            uow, ch, sender=sender, text=text, files=files, request_id=request_id, digest=digest, now=now, system=system
+        )
+
+    def take_seq(self, session: Session, channel_id: str) -> Channel | None:
+        """The channel (None when missing) with its next sequence number taken for a post in this unit of
+        work (``post_taken``); its row stays locked until the unit ends."""
+        return store.take_seq(session, channel_id)
+
+    def post_taken(
+        self,
+        uow: UnitOfWork,
+        ch: Channel,
+        *,
+        sender: Actor,
+        text: str,
+        files: list[NewAttachment],
+        request_id: str,
+        digest: str,
+        now: datetime,
+        system: bool = False,
+    ) -> MessageInChannel:
+        """``post`` in a channel whose sequence number this unit of work took (``take_seq``): a caller that
+        checks the channel before posting reads it with the same statement that locks it."""
         session = uow.session
-        ch = self._locked(session, channel_id)
         domain.check_open(ch)
         message_id = new_id()
         metas = domain.describe(files, message_id=message_id, key_version=ch.key_version)
@@ -179,8 +205,7 @@ class Channels:
             now=now,
         )
         store.insert_message(session, msg, request_id=request_id, request_digest=digest)
-        ch = replace(ch, next_seq=ch.next_seq + 1)
-        store.set_counters(session, ch)
+        ch = replace(ch, next_seq=ch.next_seq + 1)  # as ``take_seq`` left it
         try:
             self.content.seal_files(session, ch, metas, files)
         except BaseException:

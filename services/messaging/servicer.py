@@ -24,7 +24,7 @@ from jitlib.envelopes import request_digest
 from jitlib.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from jitlib.forwarding import OwnedElsewhere
 from jitlib.ids import new_id
-from jitlib.policy import CHANNEL_RULES, Operation
+from jitlib.policy import CHANNEL_RULES, Decision, Operation, decide
 from jitlib.records import RecordPath
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
@@ -45,6 +45,14 @@ from services.messaging.receipts import ReceiptWriter
 
 PAGE_DEFAULT, PAGE_MAX = 100, 500
 READ = Operation.READ
+
+
+class _Unseen(Exception):
+    """A channel the caller may not see (or none), met inside a unit of work: it rolls the unit back."""
+
+    def __init__(self, channel: Channel | None) -> None:
+        super().__init__("channel not visible")
+        self.channel = channel
 
 
 R = TypeVar("R", pb.OpenRecordThreadResponse, pb.OpenWorkspaceChannelResponse)
@@ -213,17 +221,21 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         InvalidArgument.raise_for(
             domain.message_violations(request.request_id, request.channel_id, request.body, files)
         )
-        ch = await self.channels.load_visible(principal, request.channel_id, READ, field="channel_id")
         now = rt.clock.now()
         digest = request_digest(request)
 
         posted: list[pb.Message] = []
 
         def write(uow: UnitOfWork) -> MessageInChannel:
+            # The channel is read by the statement that takes its next seq (and locks it), and checked
+            # there: no read transaction before this one. One the caller may not see rolls it back.
+            ch = self.ops.take_seq(uow.session, request.channel_id)
+            if ch is None or decide(principal, READ, CHANNEL_RULES, record=ch.access()) is not Decision.ALLOW:
+                raise _Unseen(ch)
             self.channels.members_for_change(ch)  # WORKSPACE_CLOSED (a genuine replay still gets its message)
-            found = self.ops.post(
+            found = self.ops.post_taken(
                 uow,
-                ch.id,
+                ch,
                 sender=principal.actor,
                 text=request.body,
                 files=files,
@@ -235,15 +247,27 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             posted.append(message_to_pb(self.ops.content.open(uow.session, found.channel, found.message)))
             return found
 
-        created = await self.messages.create_in(
-            principal,
-            digest=digest,
-            find=lambda s: store.find_message_by_request(s, principal.user_id, request.request_id),
-            write=write,
-        )
+        try:
+            created = await self.messages.create_in(
+                principal,
+                digest=digest,
+                find=lambda s: store.find_message_by_request(s, principal.user_id, request.request_id),
+                write=write,
+            )
+        except _Unseen as unseen:
+            # NOT_FOUND, audited, as ``load_visible`` refuses it; nothing of the post was written.
+            await rt.authorize(
+                principal,
+                READ,
+                CHANNEL_RULES,
+                record_type=CHANNEL,
+                record_id=request.channel_id,
+                record=unseen.channel.access() if unseen.channel is not None else None,
+            )
+            raise AssertionError("the policy refused this channel inside the post") from unseen
         if created.replayed or not posted:
             return pb.PostMessageResponse(message=await self._opened(created.record))
-        self.live.posted(ch.id, posted[-1])
+        self.live.posted(request.channel_id, posted[-1])
         return pb.PostMessageResponse(message=posted[-1])
 
     async def _revise(self, message_id: str, text: str | None, expected_revision: int) -> pb.Message:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     func,
     insert,
@@ -286,6 +288,27 @@ def set_visibility(session: Session, ch: Channel) -> None:
         update(ChannelRow).where(ChannelRow.id == ch.id).values(members=",".join(ch.members), restricted=ch.restricted)
     )
     PARTIES.write(session, ch.id, ch.parties, replace=True)
+
+
+_CHANNELS = cast(Table, ChannelRow.__table__)
+#: Take the channel's next sequence number: lock the row, move its counter and read it back, one statement.
+_TAKE_SEQ = (
+    update(_CHANNELS)
+    .where(_CHANNELS.c.id == bindparam("channel_key"))
+    .values(next_seq=_CHANNELS.c.next_seq + 1)
+    .returning(*_CHANNELS.c)
+)
+
+
+def take_seq(session: Session, channel_id: str) -> Channel | None:
+    """The channel as it was before this call, its row locked until the transaction ends and its
+    ``next_seq`` (the returned channel's) taken: one statement (an UPDATE ... RETURNING), where reading the
+    channel, locking it and moving the counter took three. None when the channel does not exist."""
+    row = session.execute(_TAKE_SEQ, {"channel_key": channel_id}).first()
+    if row is None:
+        return None
+    ch = to_channel(cast(ChannelRow, row))
+    return replace(ch, next_seq=ch.next_seq - 1)
 
 
 def set_counters(session: Session, ch: Channel) -> None:

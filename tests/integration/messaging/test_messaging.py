@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
+from opentelemetry import propagate, trace
 from sqlalchemy import create_engine, select, text
 
 from jit.common.v1 import common_pb2
@@ -432,3 +433,56 @@ def test_when_retention_ends_the_content_is_shredded_and_unreadable(
     finally:
         svc.stop()
         own.stop()
+
+
+def test_a_post_is_one_transaction_of_five_statements_traced_as_one_span(
+    client: Client, messaging_svc: Any, spans: Any
+) -> None:
+    """PostMessage reads no channel before its write: the statement that takes the channel's next seq
+    (UPDATE ... RETURNING, which locks the row) reads it for the policy's check, then the message, the
+    outbox event and the audit chain's two statements; one span for the transaction, none for a read."""
+    ch = client.workspace_channel()
+    client.post("nl-prosecutor", ch.id, "warm: the channel's key and the chain head are known now")
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("cli post") as span:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        trace_id = span.get_span_context().trace_id
+        req = pb.PostMessageRequest(request_id=rid(), channel_id=ch.id, body="count me")
+        client.stub.PostMessage(req, metadata=md(client.tokens("nl-prosecutor")) + list(carrier.items()), timeout=15)
+
+    def traced() -> list[Any]:
+        mine = [s for s in spans.get_finished_spans() if s.context.trace_id == trace_id]
+        return mine if any(s.name.endswith(" publish") for s in mine) else []
+
+    found = eventually(traced)
+    db = [s for s in found if s.name.startswith("db ")]
+    assert [s.name for s in db] == ["db write"]
+    assert db[0].attributes["db.statement_count"] == 5
+
+
+def test_a_post_to_a_channel_the_caller_may_not_see_is_not_found_audited_and_takes_no_seq(
+    client: Client, messaging_svc: Any
+) -> None:
+    """The channel is checked inside the post's transaction: a refusal rolls it back (the channel's next
+    seq is not taken), says NOT_FOUND as for a channel that does not exist, and is in the audit log."""
+    ch = client.call(
+        "nl-prosecutor",
+        "CreateChannel",
+        pb.CreateChannelRequest(request_id=rid(), workspace_id=WS, title="NL-DE only", members=["DE"]),
+    ).channel
+    first = client.post("nl-prosecutor", ch.id, "one")
+    for user, channel_id in (("ie-liaison", ch.id), ("fr-prosecutor", ch.id), ("nl-prosecutor", str(uuid.uuid4()))):
+        req = pb.PostMessageRequest(request_id=rid(), channel_id=channel_id, body="let me in")
+        assert client.code(user, "PostMessage", req) == grpc.StatusCode.NOT_FOUND
+    assert client.post("de-liaison", ch.id, "two").seq == first.seq + 1
+    assert [m.body for m in client.messages("nl-prosecutor", ch.id)] == ["one", "two"]
+    engine = create_engine(sync_url(messaging_svc.database_url))
+    try:
+        with engine.connect() as conn:
+            refused = conn.execute(
+                text("SELECT username FROM audit_log WHERE record_id = :id AND outcome = 'not_found'"), {"id": ch.id}
+            ).scalars()
+            assert {"ie-liaison", "fr-prosecutor"} <= set(refused)
+    finally:
+        engine.dispose()
