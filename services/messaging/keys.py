@@ -17,6 +17,7 @@ stops using a destroyed workspace's keys at most that long after the shred commi
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import datetime
 
@@ -29,6 +30,10 @@ from services.messaging.domain import Channel
 
 #: How long a cached key is used before its workspace key is looked up in the store again.
 RECHECK_SECONDS = 5.0
+#: How many channel data keys (channel, version) a process keeps open at most, the least recently used
+#: dropped first (opened from the store again on next use). Every record thread is a channel with a key,
+#: so without a bound the cache grew by one entry (about 450 bytes) per record the node ever heard of.
+CHANNEL_KEYS_MAX = 4096
 
 
 def _workspace_name(workspace_id: str, wrapped: bytes) -> tuple[str, str, bytes]:
@@ -44,14 +49,17 @@ class ChannelKeys:
         *,
         recheck_seconds: float = RECHECK_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        max_channel_keys: int = CHANNEL_KEYS_MAX,
     ) -> None:
         self._ring = ring
+        self._max_channel_keys = max_channel_keys
         self._recheck = recheck_seconds
         self._monotonic = monotonic
         #: workspace -> (its key as stored, when the store last confirmed it)
         self._confirmed: dict[str, tuple[bytes, float]] = {}
-        #: (channel, version) -> (workspace, open data key, whether its workspace's key wraps it)
-        self._channel_keys: dict[tuple[str, int], tuple[str, bytes, bool]] = {}
+        #: (channel, version) -> (workspace, open data key, whether its workspace's key wraps it); least
+        #: recently used first, at most ``max_channel_keys``
+        self._channel_keys: OrderedDict[tuple[str, int], tuple[str, bytes, bool]] = OrderedDict()
 
     @property
     def recheck_seconds(self) -> float:
@@ -114,6 +122,11 @@ class ChannelKeys:
         for workspace_id in {ws for ws, _, _ in self._channel_keys.values()} - set(self._confirmed):
             self.forget_workspace(workspace_id)
 
+    @property
+    def channel_keys_held(self) -> int:
+        """How many channel data keys this process holds open (at most ``max_channel_keys``)."""
+        return len(self._channel_keys)
+
     def cached(self, workspace_id: str) -> bool:
         """Whether this process holds any key of the workspace open."""
         return workspace_id in self._confirmed or any(ws == workspace_id for ws, _, _ in self._channel_keys.values())
@@ -146,6 +159,7 @@ class ChannelKeys:
         workspace_key = self._workspace_key(session, channel.workspace_id)  # the bounded-staleness check
         held = self._channel_keys.get((channel.id, version))
         if held is not None and (workspace_key is not None or not held[2]):
+            self._channel_keys.move_to_end((channel.id, version))
             return held[1]
         found = store.load_key(session, channel.id, version)
         if found is None or found[0].wrapped is None:
@@ -160,6 +174,10 @@ class ChannelKeys:
         else:
             key = crypto.unwrap(workspace_key, stored.wrapped)
         self._channel_keys[(channel.id, version)] = (channel.workspace_id, key, by_workspace)
+        self._channel_keys.move_to_end((channel.id, version))
+        if len(self._channel_keys) > self._max_channel_keys:
+            (old_channel, old_version), _ = self._channel_keys.popitem(last=False)
+            self._ring.forget(lambda n: n == ("kek", old_channel, old_version))
         return key
 
     def destroy_workspace(self, session: Session, workspace_id: str, channel_ids: list[str], now: datetime) -> None:

@@ -1,0 +1,58 @@
+"""What the messaging process keeps in memory is bounded: the channel data keys it holds open (one per
+channel and key version, and every record thread is a channel) are the least recently used ones, at most
+``max_channel_keys``; a key dropped from memory is opened from the store again when next used."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session
+
+from jitlib import crypto
+from jitlib.actors import Actor
+from services.messaging import domain, store
+from services.messaging.keys import ChannelKeys
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _channel() -> domain.Channel:
+    return domain.new_channel(
+        channel_id=str(uuid.uuid4()), workspace_id="jit-demo", title="t", opener=Actor("u1", "u1", "NL"),
+        members=["DE"], now=T0,
+    )  # fmt: skip
+
+
+def test_the_open_channel_keys_are_bounded_least_recently_used_first() -> None:
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    keys = ChannelKeys(crypto.KeyRing(crypto.Kek(crypto.new_data_key())), max_channel_keys=3)
+    channels = [_channel() for _ in range(5)]
+    with Session(engine) as session, session.begin():
+        for ch in channels:
+            store.insert_channel(session, ch)
+            keys.create(session, ch, 1, T0)
+    with Session(engine) as session:
+        opened = {ch.id: keys.get(session, ch, 1) for ch in channels[:3]}
+        assert keys.channel_keys_held == 3
+        keys.get(session, channels[0], 1)  # used again: the oldest is now channels[1]
+        for ch in channels[3:]:
+            opened[ch.id] = keys.get(session, ch, 1)
+        assert keys.channel_keys_held == 3  # channels[1] and [2] were dropped, [0] kept
+        statements: list[str] = []
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            statements.append(statement)
+
+        assert keys.get(session, channels[0], 1) == opened[channels[0].id]
+        assert not [s for s in statements if "channel_keys" in s]  # still held: no read
+        assert keys.get(session, channels[1], 1) == opened[channels[1].id]  # the same key, read again
+        assert [s for s in statements if "channel_keys" in s]
+        assert keys.channel_keys_held == 3
+    # Sealing and opening through a dropped key still round-trip.
+    sealed = crypto.seal(opened[channels[2].id], b"x", b"aad")
+    with Session(engine) as session:
+        assert crypto.open_sealed(keys.get(session, channels[2], 1), sealed, b"aad") == b"x"
