@@ -239,8 +239,11 @@ class Live:
                     last = batch[-1].seq
                 if more:
                     continue
+                # asyncio.timeout, not wait_for: wait_for (3.11) runs the wait as a task of its own, so a
+                # wake-up took two turns of the loop to reach this stream.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+                    async with asyncio.timeout(POLL_SECONDS):
+                        await wake.wait()
         finally:
             streams.discard(wake)
             if not streams:

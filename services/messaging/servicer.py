@@ -11,6 +11,7 @@ no longer see the channel, UNAUTHENTICATED ``TOKEN_EXPIRED`` once the reader's t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -268,6 +269,9 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         if created.replayed or not posted:
             return pb.PostMessageResponse(message=await self._opened(created.record))
         self.live.posted(request.channel_id, posted[-1])
+        # One turn of the loop for the channel's woken streams before the answer: each sends the message
+        # (from memory) first, so delivery does not queue behind sending the poster its answer.
+        await asyncio.sleep(0)
         return pb.PostMessageResponse(message=posted[-1])
 
     async def _revise(self, message_id: str, text: str | None, expected_revision: int) -> pb.Message:

@@ -1,19 +1,23 @@
-"""What the messaging process keeps in memory is bounded: the channel data keys it holds open (one per
-channel and key version, and every record thread is a channel) are the least recently used ones, at most
-``max_channel_keys``; a key dropped from memory is opened from the store again when next used."""
+"""What the messaging process keeps in memory is bounded, and live delivery takes no extra turn of the
+loop: the channel data keys it holds open (one per channel and key version, and every record thread is a
+channel) are the least recently used ones, at most ``max_channel_keys``, a key dropped from memory opened
+from the store again when next used; a channel's feed goes with its last stream."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
+from jit.messaging.v1 import messaging_pb2 as pb
 from jitlib import crypto
 from jitlib.actors import Actor
 from services.messaging import domain, store
 from services.messaging.keys import ChannelKeys
+from services.messaging.live import Live
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -56,3 +60,41 @@ def test_the_open_channel_keys_are_bounded_least_recently_used_first() -> None:
     sealed = crypto.seal(opened[channels[2].id], b"x", b"aad")
     with Session(engine) as session:
         assert crypto.open_sealed(keys.get(session, channels[2], 1), sealed, b"aad") == b"x"
+
+
+class _Feed:
+    """A channel feed that hands out what the test queued (no database)."""
+
+    def __init__(self) -> None:
+        self.queued: list[pb.Message] = []
+
+    def posted(self, msg: pb.Message, now: float) -> None:
+        self.queued.append(msg)
+
+    async def after(self, after: int) -> tuple[None, list[pb.Message], bool]:
+        out, self.queued = [m for m in self.queued if m.seq > after], []
+        return None, out, False
+
+
+def test_a_post_reaches_a_waiting_stream_in_one_turn_of_the_loop_and_its_feed_goes_with_its_last_stream() -> None:
+    """``Live.posted`` wakes the channel's streams so that each has the message after one turn of the loop
+    (the post yields exactly one before answering); a stream that ends takes its channel's feed with it
+    when it was the last one."""
+
+    async def run() -> None:
+        live = Live(rt=None, content=None)  # type: ignore[arg-type]
+        feed = _Feed()
+        live._feeds["c"] = feed  # type: ignore[assignment]
+        stream = live.follow("c", 0)
+        assert await anext(stream) == (None, [])
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0)  # the stream now waits for a wake-up
+        assert not waiting.done()
+        msg = pb.Message(id="m1", channel_id="c", seq=1, body="hello")
+        live.posted("c", msg)
+        await asyncio.sleep(0)  # one turn
+        assert waiting.done() and waiting.result() == (None, [msg])
+        await stream.aclose()
+        assert "c" not in live._feeds and "c" not in live._streams
+
+    asyncio.run(run())
