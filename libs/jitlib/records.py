@@ -5,7 +5,8 @@ and gives the servicer the steps they all share:
 
 - ``create``: idempotent create keyed by the client's ``request_id``. A replay with the same content
   returns the stored record; the same ``request_id`` with other content is FAILED_PRECONDITION
-  ``REQUEST_ID_REUSED``. A concurrent duplicate is caught by the store's unique index.
+  ``REQUEST_ID_REUSED``. A concurrent duplicate is caught by the store's unique index. ``create_record``
+  also asks the workspace what it refuses of the new record (its members, the victims it names).
 - ``load_visible`` / ``get``: validate the id, load, ask the policy (NOT_FOUND when the caller may not
   see it), and for ``get`` audit the read.
 - ``list_in_workspaces`` (built on ``list_workspaces`` and ``list_audited``): the preamble of every List
@@ -17,19 +18,20 @@ and gives the servicer the steps they all share:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast
 
 from google.protobuf.message import Message
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jitlib import auth, validate
+from jitlib import auth, validate, victimdir
 from jitlib.auth import Principal
 from jitlib.db import RecordTable, Stored
 from jitlib.envelopes import request_digest
-from jitlib.errors import Aborted, FailedPrecondition, InvalidArgument
+from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.policy import CASE_ROLES, Operation, RecordAccess, RecordRules, VisibilityScope, visibility_scope
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
@@ -48,6 +50,13 @@ class NewRecord(Protocol):
 
     @property
     def request_id(self) -> str: ...
+
+
+class NamesVictims(NewRecord, Protocol):
+    """A create command of a record that names victims by pseudonym (``validate.VICTIM_REF``)."""
+
+    @property
+    def victim_refs(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -70,11 +79,14 @@ class RecordPath(Generic[R]):
         *,
         label: str = "",
         case_record: bool = True,
+        victims: Table | None = None,
     ) -> None:
         """The path of the records of kind ``rules.kind``: ``load`` reads one by id, ``access`` gives the
         policy's view of it, ``find_by_request`` (for creates) finds one by (creator, request id).
         ``case_record``: a new one is refused once its workspace's agreed period ended (rule
-        ``JIT_PERIOD_ENDED``); False for what members talk in (channels), which stays open to wind down."""
+        ``JIT_PERIOD_ENDED``); False for what members talk in (channels), which stays open to wind down.
+        ``victims``: the service's directory of the workspaces' victims (``jitlib.victimdir``), for a kind
+        of record that names victims: ``create_record`` refuses a pseudonym it does not know."""
         self.rt = rt
         self.record_type = rules.kind
         self.rules = rules
@@ -85,6 +97,7 @@ class RecordPath(Generic[R]):
         #: How messages name the kind ("evidence request").
         self.label = label or rules.kind.replace("_", " ")
         self.case_record = case_record
+        self._victims = victims
 
     # -- create -----------------------------------------------------------------------------------
 
@@ -159,11 +172,28 @@ class RecordPath(Generic[R]):
         build: Callable[[WorkspaceInfo], R],
         table: RecordTable[Any],
         announce: Callable[[UnitOfWork, R, WorkspaceInfo], None],
+        *,
+        admit: Callable[[WorkspaceInfo], list[FieldViolation]] | None = None,
     ) -> Created[R]:
         """``create`` as a create RPC of a record of its own table does it: keyed by the digest of
         ``request``, it inserts what ``build`` made into ``table`` under the request's id, lets ``announce``
-        emit its event and writes the audit entry, in one unit of work."""
+        emit its event and writes the audit entry, in one unit of work.
+
+        Before ``build``, once the policy let the caller create in the workspace, the workspace refuses
+        with INVALID_ARGUMENT what ``admit(workspace)`` names (the domain's check against its members,
+        say) and, on a path made with ``victims``, each pseudonym of ``cmd.victim_refs`` that is not a
+        victim registered in it (``victimdir.unregistered``), in that order."""
         digest = request_digest(request)
+        victims = self._victims
+        refs: Sequence[str] = cast(NamesVictims, cmd).victim_refs if victims is not None else ()
+        known = await victimdir.known(self.rt, victims, cmd.workspace_id, refs) if victims is not None else frozenset()
+
+        def admitted(workspace: WorkspaceInfo) -> R:
+            violations = admit(workspace) if admit is not None else []
+            if refs:
+                violations += victimdir.unregistered(refs, known, workspace.lead)
+            InvalidArgument.raise_for(violations)
+            return build(workspace)
 
         def write(uow: UnitOfWork, record: R, workspace: WorkspaceInfo) -> None:
             stored: Any = record  # a row of ``table``: it has an id and a workspace
@@ -171,7 +201,7 @@ class RecordPath(Generic[R]):
             announce(uow, record, workspace)
             uow.audit(self.record_type, stored.id, stored.workspace_id)
 
-        return await self.create(principal, cmd, digest, build, write)
+        return await self.create(principal, cmd, digest, admitted, write)
 
     def replayed(self, replay: Stored[R], digest: str) -> Created[R]:
         """The answer to a create whose ``request_id`` was used before: the stored record when the

@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_af
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
-from jitlib import auth, paging, validate, victimdir
+from jitlib import auth, paging, validate
 from jitlib.actors import SYSTEM
 from jitlib.errors import (
     Aborted,
@@ -76,7 +76,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         self.blobs = blob_store
         self.keys = keys
         self.offsets = offsets
-        self.requests = RecordPath(rt, EVIDENCE_REQUEST_RULES, store.get, EvidenceRequest.access, store.find_by_request)
+        self.requests = RecordPath(
+            rt, EVIDENCE_REQUEST_RULES, store.get, EvidenceRequest.access, store.find_by_request, victims=store.VICTIMS
+        )
         #: Items follow the visibility of the request they were received against.
         self.items = RecordPath(
             rt, EVIDENCE_ITEM_RULES, store.get_item_of_request, lambda found: found.request.access()
@@ -112,18 +114,16 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     # -- create and read --------------------------------------------------------------------------
 
     async def CreateRequest(self, request: pb.CreateRequestRequest, context: Any) -> pb.CreateRequestResponse:
-        rt, principal, now = self.rt.call()
+        _, principal, now = self.rt.call()
         cmd = new_request_from_pb(request)
         InvalidArgument.raise_for(domain.new_request_violations(cmd, principal.jurisdiction, now))
         order = await self._linkable_order(cmd.preservation_order_id)
-        known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
+
+        def admit(workspace: WorkspaceInfo) -> list[FieldViolation]:
+            members = domain.membership_violations(cmd, workspace.members, workspace.lead)
+            return members + domain.issuer_violations(cmd, principal.jurisdiction)
 
         def build(workspace: WorkspaceInfo) -> EvidenceRequest:
-            InvalidArgument.raise_for(
-                domain.membership_violations(cmd, workspace.members, workspace.lead)
-                + victimdir.unregistered(cmd.victim_refs, known, workspace.lead)
-                + domain.issuer_violations(cmd, principal.jurisdiction)
-            )
             # Only the order's issuing side links to it (an issued request moves the order on); an order
             # the caller may not see is answered like one that does not exist.
             if cmd.preservation_order_id and not domain.may_link_order(principal, order, cmd.workspace_id):
@@ -137,7 +137,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 events.request_envelope(r, state, "created", workspace.members, now),
             )
 
-        created = await self.requests.create_record(principal, request, cmd, build, store.REQUESTS, announce)
+        created = await self.requests.create_record(
+            principal, request, cmd, build, store.REQUESTS, announce, admit=admit
+        )
         if created.replayed:  # the stored request as it is now, with its linked order and items
             return pb.CreateRequestResponse(request=await self._view(principal, created.record, now))
         return pb.CreateRequestResponse(

@@ -10,8 +10,8 @@ import grpc
 
 from jit.preservation.v1 import removal_pb2 as pb
 from jit.preservation.v1 import removal_pb2_grpc
-from jitlib import auth, validate, victimdir
-from jitlib.errors import InvalidArgument
+from jitlib import auth, validate
+from jitlib.errors import FieldViolation, InvalidArgument
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters
 from jitlib.policy import REMOVAL_REQUEST_RULES
@@ -42,7 +42,12 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
         self.rules = rules
         self.providers = providers
         self.removals = RecordPath(
-            rt, REMOVAL_REQUEST_RULES, store.get_removal, Removal.access, store.find_removal_by_request
+            rt,
+            REMOVAL_REQUEST_RULES,
+            store.get_removal,
+            Removal.access,
+            store.find_removal_by_request,
+            victims=store.VICTIMS,
         )
 
     def _view(self, principal: auth.Principal, removal: Removal, now: Any) -> pb.RemovalRequest:
@@ -55,14 +60,12 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
         rt, principal, now = self.rt.call()
         cmd = new_removal_from_pb(request)
         InvalidArgument.raise_for(domain.new_removal_violations(cmd, self.providers, now))
-        known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
         orders = await rt.read(lambda s: store.orders_of_provider(s, cmd.workspace_id, cmd.provider_id))
 
+        def admit(workspace: WorkspaceInfo) -> list[FieldViolation]:
+            return validate.victim_refs_of_workspace(cmd.victim_refs, workspace.lead)
+
         def build(workspace: WorkspaceInfo) -> Removal:
-            InvalidArgument.raise_for(
-                victimdir.unregistered(cmd.victim_refs, known, workspace.lead)
-                + validate.victim_refs_of_workspace(cmd.victim_refs, workspace.lead)
-            )
             order, problem = domain.live_preservation(cmd, orders, principal)
             if problem is not None:
                 raise problem
@@ -73,7 +76,9 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
         def announce(uow: UnitOfWork, removal: Removal, workspace: WorkspaceInfo) -> None:
             events.announce(uow, removal, "created", workspace.members, now)
 
-        created = await self.removals.create_record(principal, request, cmd, build, store.REMOVALS, announce)
+        created = await self.removals.create_record(
+            principal, request, cmd, build, store.REMOVALS, announce, admit=admit
+        )
         return pb.CreateRemovalResponse(removal=self._view(principal, created.record, now))
 
     GetRemoval = get_rpc("removals", pb.GetRemovalResponse, "removal")

@@ -12,8 +12,8 @@ import grpc
 
 from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
-from jitlib import auth, validate, victimdir
-from jitlib.errors import InvalidArgument, NotFound
+from jitlib import auth, validate
+from jitlib.errors import FieldViolation, InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, window_from_pb
 from jitlib.policy import PRESERVATION_ORDER_RULES
@@ -40,7 +40,9 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     def __init__(self, rt: Runtime, rules: Rules) -> None:
         self.rt = rt
         self.rules = rules
-        self.orders = RecordPath(rt, PRESERVATION_ORDER_RULES, store.get, Order.access, store.find_by_request)
+        self.orders = RecordPath(
+            rt, PRESERVATION_ORDER_RULES, store.get, Order.access, store.find_by_request, victims=store.VICTIMS
+        )
 
     def _pb(self, order: Order, now: datetime) -> pb.PreservationOrder:
         return order_to_pb(order, now, self.rules.confirmation_overdue_after)
@@ -58,16 +60,14 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     async def CreateOrder(
         self, request: pb.CreateOrderRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateOrderResponse:
-        rt, principal, now = self.rt.call()
+        _, principal, now = self.rt.call()
         cmd = new_order_from_pb(request)
         InvalidArgument.raise_for(domain.new_order_violations(cmd, self.rules.providers))
-        known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
+
+        def admit(workspace: WorkspaceInfo) -> list[FieldViolation]:
+            return domain.membership_violations(cmd, workspace.members, workspace.lead)
 
         def build(workspace: WorkspaceInfo) -> Order:
-            InvalidArgument.raise_for(
-                domain.membership_violations(cmd, workspace.members, workspace.lead)
-                + victimdir.unregistered(cmd.victim_refs, known, workspace.lead)
-            )
             return domain.create(cmd, order_id=new_id(), actor=principal.actor, now=now)
 
         def announce(uow: UnitOfWork, order: Order, workspace: WorkspaceInfo) -> None:
@@ -77,7 +77,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
                 events.envelope(order, state, events.event_type("created"), workspace.members, now),
             )
 
-        created = await self.orders.create_record(principal, request, cmd, build, store.ORDERS, announce)
+        created = await self.orders.create_record(principal, request, cmd, build, store.ORDERS, announce, admit=admit)
         return pb.CreateOrderResponse(order=self._view(principal, created.record, now))
 
     GetOrder = get_rpc("orders", pb.GetOrderResponse, "order")

@@ -9,8 +9,8 @@ from typing import Any
 import grpc
 
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
-from jitlib import auth, paging, validate, victimdir
-from jitlib.errors import InvalidArgument
+from jitlib import auth, paging, validate
+from jitlib.errors import FieldViolation, InvalidArgument
 from jitlib.fields import same_fields
 from jitlib.ids import new_id
 from jitlib.mapping import list_filters, window_from_pb
@@ -30,7 +30,7 @@ RECORD = "task"
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.tasks = RecordPath(rt, TASK_RULES, store.get, Task.access, store.find_by_request)
+        self.tasks = RecordPath(rt, TASK_RULES, store.get, Task.access, store.find_by_request, victims=store.VICTIMS)
 
     def _view(self, principal: auth.Principal, task: Task, now: datetime) -> tasks_pb2.Task:
         """The task as an answer to ``principal``: with the actions they may take on it now. An event's
@@ -42,16 +42,14 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     async def CreateTask(
         self, request: tasks_pb2.CreateTaskRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.CreateTaskResponse:
-        rt, principal, now = self.rt.call()
+        _, principal, now = self.rt.call()
         cmd = new_task_from_pb(request)
         InvalidArgument.raise_for(domain.new_task_violations(cmd, now))
-        known = await victimdir.known(rt, store.VICTIMS, cmd.workspace_id, cmd.victim_refs)
+
+        def admit(workspace: WorkspaceInfo) -> list[FieldViolation]:
+            return domain.membership_violations(cmd, workspace.members, workspace.lead)
 
         def build(workspace: WorkspaceInfo) -> Task:
-            InvalidArgument.raise_for(
-                domain.membership_violations(cmd, workspace.members, workspace.lead)
-                + victimdir.unregistered(cmd.victim_refs, known, workspace.lead)
-            )
             return domain.create(cmd, task_id=new_id(), actor=principal.actor, now=now)
 
         states: list[tasks_pb2.Task] = []
@@ -61,7 +59,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             uow.emit(events.subject(task, "created"), events.envelope(task, state, "created", workspace.members, now))
             states.append(state)
 
-        created = await self.tasks.create_record(principal, request, cmd, build, store.TASKS, announce)
+        created = await self.tasks.create_record(principal, request, cmd, build, store.TASKS, announce, admit=admit)
         if created.replayed or not states:
             return tasks_pb2.CreateTaskResponse(task=self._view(principal, created.record, now))
         # The answer is the event's state (made once) with what the caller may do now.
