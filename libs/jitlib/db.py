@@ -275,8 +275,9 @@ class RecordTable(Generic[P]):
         table = cast(Table, self.row.__table__)  # type: ignore[attr-defined]
         # Core rows, not ORM objects: a page is read to be answered, never changed, and the ORM's identity
         # map and load event per row cost more than the query (each row's text is opened all the same).
-        rows = session.execute(select(table).where(table.c.id.in_(ids)).order_by(table.c.id)).mappings()
-        return opened_rows(session, table, rows)
+        return opened_rows(
+            session, table, session.execute(select(table).where(table.c.id.in_(ids)).order_by(table.c.id))
+        )
 
     def _columns(self, session: Session, record: P) -> dict[str, object]:
         columns = self._clear_columns(record)

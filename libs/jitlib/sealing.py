@@ -34,7 +34,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, and_, event, func, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Result
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -128,14 +128,15 @@ def declared_sealed(metadata: MetaData) -> list[SealedText]:
     return list(metadata.info.get(_SEALED, []))
 
 
-def opened_rows(session: Session, table: Table, rows: Iterable[Mapping[Any, Any]]) -> list[SimpleNamespace]:
-    """Rows of ``table`` read with Core (``select(table)``: their columns by name), each as an object with
-    one attribute per column, the text every ``SealedText`` of the table seals opened as an ORM load opens
-    it. A list's page reads its rows so: without the ORM's identity map and load events per row."""
+def opened_rows(session: Session, table: Table, result: Result[Any]) -> list[SimpleNamespace]:
+    """The rows of a Core ``select(table)`` ``result``, each as an object with one attribute per column, the
+    text every ``SealedText`` of the table seals opened as an ORM load opens it. A list's page reads its
+    rows so: without the ORM's identity map and load events per row."""
     sealed = [s for s in declared_sealed(table.metadata) if s.table is table]
+    names = tuple(result.keys())
     out = []
-    for row in rows:
-        values = dict(row)
+    for row in result:
+        values = dict(zip(names, row, strict=True))
         for s in sealed:
             s.open_columns(session, values)
         out.append(SimpleNamespace(**values))

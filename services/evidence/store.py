@@ -35,7 +35,7 @@ from jitlib.clock import as_utc
 from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
-from jitlib.sealing import UNAVAILABLE, SealedText
+from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
 from jitlib.tables import shared_tables
 from jitlib.visibility import PartyIndex
 from services.evidence import custody
@@ -188,6 +188,7 @@ class DelayRow(Base):
 
 
 SEALED_DELAYS = SealedText(DelayRow, ("reason",), key="request_id")
+_DELAYS = cast(Table, DelayRow.__table__)
 
 
 class LinkedOrderRow(Base):
@@ -375,7 +376,10 @@ def _deadlines_of(session: Session, ids: list[str]) -> dict[str, tuple[Deadline,
     out: dict[str, list[Deadline]] = {i: [] for i in ids}
     if not ids:
         return {}
-    for d in session.scalars(select(DeadlineRow).where(DeadlineRow.request_id.in_(ids))):
+    t = DeadlineRow
+    columns = (t.request_id, t.kind, t.due_at, t.source, t.counted_from, t.working_days)
+    # Plain rows, not ORM objects: a page of a list asks this of 51 requests at once.
+    for d in session.execute(select(*columns).where(t.request_id.in_(ids))):
         out[d.request_id].append(
             Deadline(DeadlineKind(d.kind), as_utc(d.due_at), d.source, as_utc(d.counted_from), d.working_days)
         )
@@ -393,7 +397,7 @@ def _delays_of(session: Session, ids: list[str]) -> dict[str, Delay]:
             as_utc(d.notified_at),
             Actor(d.notified_by_id, d.notified_by_name, d.notified_by_jurisdiction),
         )
-        for d in session.scalars(select(DelayRow).where(DelayRow.request_id.in_(ids)))
+        for d in opened_rows(session, _DELAYS, session.execute(select(_DELAYS).where(_DELAYS.c.request_id.in_(ids))))
     }
 
 

@@ -170,7 +170,7 @@ def test_rows_read_without_the_orm_open_as_a_load_opens_them(tmp_path: Path, rin
     keys = sealing.content_keys(Session(db.engine, info=db.info))
     db.write_sync(lambda s: keys.shred(s, "ws-gone"))
     with Session(db.engine, info=db.info) as s:
-        rows = sealing.opened_rows(s, NOTES_TABLE, s.execute(select(NOTES_TABLE).order_by("id")).mappings())
+        rows = sealing.opened_rows(s, NOTES_TABLE, s.execute(select(NOTES_TABLE).order_by("id")))
     got = [(r.id, r.title, r.body) for r in rows]
     assert got == [
         ("n1", TITLE, NOTES),
