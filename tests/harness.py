@@ -55,6 +55,11 @@ class RunningService:
     def rt(self) -> Any:
         return self.app.runtime
 
+    def audit_linked(self) -> None:
+        """Link the audit entries changes recorded so far (the chainer does it a few ms after each commit),
+        before a test reads ``audit_log`` directly."""
+        self.loop.run(self.rt.chainer.flush())
+
     def stop(self) -> None:
         self.channel.close()
         self.loop.run(self.app.stop(grace=2))

@@ -1,8 +1,17 @@
 """The tamper-evident audit log: every entry commits to the previous one by SHA-256.
 
 Editing or deleting a past entry changes its hash, which no longer matches the ``prev_hash`` of the next
-entry (or the head), so ``verify`` finds it. The head row is locked while appending, so the chain is a
+entry (or the head), so ``verify`` finds it. The head row is locked while linking, so the chain is a
 line even with several replicas writing to one PostgreSQL database.
+
+A change does not take that lock: its transaction records its entries unlinked (``record``: their content
+fixed, in ``audit_pending``), atomic with the change, and the process's ``Chainer`` links them into the
+chain a few milliseconds after the commit, in batches, in the order they were recorded (``link``). So
+concurrent changes commit side by side (PostgreSQL's group commit shares their fsync) instead of one after
+the other behind the head. The window: an entry not linked yet is not covered by the chain's hashes, and
+is only as safe as any row of the database; ``verify`` reports how many are pending, and the auditor's
+calls, a pruning and a deletion certificate link them first (``link_all``, ``chain_head``). A crash
+between a commit and its linking leaves the entries pending; the next chainer to start links them.
 
 Entries are kept 3 years (Reg. (EU) 2023/969 Art. 25, rule RETENTION_AUDIT_LOG), then ``prune`` deletes
 the older ones and keeps a checkpoint: the seq and hash of the last pruned entry, when and by whom. The
@@ -13,20 +22,27 @@ continuous from the checkpoint, and a checkpoint changed afterwards no longer ma
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 import json
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, Update, bindparam, delete, func, select, update
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from sqlalchemy import Delete, Insert, Select, Table, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jitlib.clock import as_utc
-from jitlib.db import RuntimeTables
+from jitlib.db import Database, RuntimeTables
 from jitlib.errors import bounded
+
+logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 HEAD_ID = 1
@@ -84,87 +100,236 @@ def entry_hash(prev_hash: str, seq: int, occurred_at: datetime, time_zone: str, 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent], now: datetime) -> None:
-    """Append entries inside the caller's transaction (so they commit or vanish with the change)."""
+#: How many pending entries one linking transaction takes at most.
+LINK_BATCH = 500
+
+#: Set in a session's ``info`` by ``record``: its commit wakes the process's ``Chainer``.
+PENDING = "jit_audit_pending"
+
+
+def _content(ev: AuditEvent, log: Table, occurred_at: datetime, time_zone: str = "UTC") -> dict[str, Any]:
+    """An entry's content: every column but its place in the chain (seq, prev_hash, hash)."""
+    ev = _bounded(ev, log)
+    return {
+        "occurred_at": occurred_at,
+        "time_zone": time_zone,
+        "user_id": ev.user_id,
+        "username": ev.username,
+        "jurisdiction": ev.jurisdiction,
+        "operation": ev.operation,
+        "record_type": ev.record_type,
+        "record_id": ev.record_id,
+        "workspace_id": ev.workspace_id,
+        "outcome": ev.outcome,
+    }
+
+
+def _event_of(row: Any) -> AuditEvent:
+    return AuditEvent(**{name: row[name] for name in AuditEvent.__dataclass_fields__})
+
+
+def record(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent], now: datetime) -> None:
+    """Record entries inside the caller's transaction, so they commit or vanish with the change, but not
+    linked yet: no lock is taken, and concurrent changes commit side by side. The process's ``Chainer``,
+    woken by the commit, links them into the chain (``link``) a few milliseconds later; until then they
+    are in ``audit_pending``, which ``verify`` counts and the auditor's calls link first."""
     if not events:
         return
-    head_t = tables.audit_head
-    # The head this process last wrote, when it still is the head: the update below then both checks that
-    # and takes the head's lock, one statement instead of a locked read and an update. Anyone else's append
-    # (another replica, a rolled-back transaction of ours) changed it, and the update matches no row.
-    cache: HeadCache | None = session.info.get(HEAD_CACHE)
-    held = cache.head if cache is not None else None
-    row: Any = None
-    if held is not None:
-        seq, prev = held
-    else:
-        row = session.execute(_head_for_update(head_t)).one_or_none()
-        seq, prev = (row.seq, row.hash) if row is not None else (0, GENESIS)
-    start_seq, start_hash = seq, prev
+    log = tables.audit_log
+    rows = [_content(ev, log, now) for ev in events]
+    session.execute(_pending_insert(tables.audit_pending), rows[0] if len(rows) == 1 else rows)
+    session.info[PENDING] = True
+
+
+def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent], now: datetime) -> None:
+    """Append entries linked at once, inside the caller's transaction, holding the chain's head until it
+    commits: for the rare writes that must know their place in the chain (a pruning's entry, a deletion
+    certificate's, right after the head it names). A user's change uses ``record``."""
+    if not events:
+        return
+    log = tables.audit_log
+    _link_after(session, tables, _lock_head(session, tables), [_content(ev, log, now) for ev in events])
+
+
+def _lock_head(session: Session, tables: RuntimeTables) -> tuple[bool, int, str]:
+    """The head (whether its row exists, seq, hash), locked until the end of the transaction: one
+    linking at a time, across every process on the database (SQLite: the writer's lock already)."""
+    row = session.execute(_head_for_update(tables.audit_head)).one_or_none()
+    return (True, row.seq, row.hash) if row is not None else (False, 0, GENESIS)
+
+
+def _link_after(
+    session: Session, tables: RuntimeTables, locked: tuple[bool, int, str], contents: Sequence[dict[str, Any]]
+) -> tuple[int, str]:
+    """Link ``contents`` in order after the locked head; the new head."""
+    exists, seq, prev = locked
     rows = []
-    for ev in events:
-        ev = _bounded(ev, tables.audit_log)
+    for content in contents:
         seq += 1
-        h = entry_hash(prev, seq, now, "UTC", ev)
-        rows.append(
-            {
-                "seq": seq,
-                "occurred_at": now,
-                "time_zone": "UTC",
-                "user_id": ev.user_id,
-                "username": ev.username,
-                "jurisdiction": ev.jurisdiction,
-                "operation": ev.operation,
-                "record_type": ev.record_type,
-                "record_id": ev.record_id,
-                "workspace_id": ev.workspace_id,
-                "outcome": ev.outcome,
-                "prev_hash": prev,
-                "hash": h,
-            }
-        )
+        h = entry_hash(prev, seq, content["occurred_at"], content["time_zone"], _event_of(content))
+        rows.append({**content, "seq": seq, "prev_hash": prev, "hash": h})
         prev = h
-    if held is not None:
-        moved = session.execute(
-            _head_update_if(head_t), {"new_seq": seq, "new_hash": prev, "old_seq": start_seq, "old_hash": start_hash}
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            cache.head = None  # type: ignore[union-attr]
-            append(session, tables, events, now)  # from the head as it is now (locked, read again)
-            return
-    elif row is None:
-        session.execute(head_t.insert().values(id=HEAD_ID, seq=seq, hash=prev))
+    if not exists:
+        session.execute(tables.audit_head.insert().values(id=HEAD_ID, seq=seq, hash=prev))
     else:
-        session.execute(_head_update(head_t), {"new_seq": seq, "new_hash": prev})
+        session.execute(_head_update(tables.audit_head), {"new_seq": seq, "new_hash": prev})
     session.execute(tables.audit_log.insert(), rows)
-    if cache is not None:
-        cache.head = (seq, prev)
+    return seq, prev
 
 
-#: The key of the database's ``HeadCache`` in its sessions' ``info`` (``jitlib.db.Database`` puts one there).
-HEAD_CACHE = "jit_audit_head"
+def link(session: Session, tables: RuntimeTables, limit: int = LINK_BATCH) -> int:
+    """Link up to ``limit`` recorded entries into the chain, in the order they were recorded (their id),
+    inside the caller's transaction: they move from ``audit_pending`` to ``audit_log`` with their seq and
+    hashes. Returns how many; 0 (and no lock taken) when none is pending."""
+    pending = tables.audit_pending
+    if session.execute(_any_pending(pending)).first() is None:
+        return 0
+    locked = _lock_head(session, tables)
+    # Read after the lock: what another linker moved while this one waited is no longer pending.
+    rows = session.execute(_oldest_pending(pending, limit)).mappings().all()
+    if not rows:
+        return 0
+    _link_after(session, tables, locked, [{k: r[k] for k in r if k != "id"} for r in rows])
+    session.execute(_pending_delete(pending), {"ids": [r["id"] for r in rows]})
+    return len(rows)
 
 
-class HeadCache:
-    """The chain head this process appended last, (seq, hash), or None: a guess that ``append`` checks
-    in the same statement that moves the head, so a stale one costs a read and is never trusted."""
+def link_all(session: Session, tables: RuntimeTables) -> int:
+    """Link every recorded entry (``link`` in batches, in one transaction); how many."""
+    total = 0
+    while (n := link(session, tables)) == LINK_BATCH:
+        total += n
+    return total + n
 
-    def __init__(self) -> None:
-        self.head: tuple[int, str] | None = None
+
+def chain_head(session: Session, tables: RuntimeTables) -> tuple[int, str]:
+    """The head once every entry committed so far is linked, locked until the caller's transaction ends:
+    what a deletion certificate names, its own entry (``append``) then right after it."""
+    link_all(session, tables)
+    _, seq, prev = _lock_head(session, tables)
+    return seq, prev
+
+
+def pending_count(session: Session, tables: RuntimeTables) -> int:
+    """How many recorded entries are not linked yet."""
+    return int(session.execute(select(func.count()).select_from(tables.audit_pending)).scalar() or 0)
+
+
+class Chainer:
+    """Links the entries that changes record unlinked (``record``) into the chain: a task on the service's
+    event loop, like the outbox relay. The commit of a change that recorded entries wakes it (from the
+    thread that committed; ``jitlib.db.Database.on_commit``); it waits ``linger_seconds`` so that the
+    commits of a burst are linked together, then links them in batches of ``batch``. A scan every
+    ``poll_seconds`` while idle, and one at start, links what no wake announced: a process that crashed
+    between its commit and the linking, another replica's entries. Linkers never interleave: each takes
+    the head's lock (SQLite: the one writer) before reading what is pending."""
+
+    def __init__(
+        self,
+        database: Database,
+        tables: RuntimeTables,
+        *,
+        linger_seconds: float = 0.01,
+        poll_seconds: float = 1.0,
+        batch: int = LINK_BATCH,
+    ) -> None:
+        self._db = database
+        self._tables = tables
+        self._linger = linger_seconds
+        self._poll = poll_seconds
+        self._batch = batch
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        database.on_commit(self._committed)
+
+    def _committed(self, session: Session) -> None:
+        if session.info.pop(PENDING, False):
+            self.wake()
+
+    def wake(self) -> None:
+        """Link soon: entries were recorded and committed (callable from any thread)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return  # not started: its first scan finds them
+        if threading.get_ident() == self._thread:
+            self._wakeup.set()
+        else:
+            loop.call_soon_threadsafe(self._wakeup.set)
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+        self._task = asyncio.create_task(self._run(), name="audit-chainer")
+
+    async def stop(self) -> None:
+        """Stop, after one last linking of what is pending (bounded in time)."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, timeout=5.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.flush(), timeout=3.0)
+        self._loop = None
+
+    async def link_pending(self) -> int:
+        """One linking transaction (at most ``batch`` entries); how many it linked."""
+        batch = self._batch
+        with suppress_instrumentation():  # the chainer's own work is not a caller's span
+            return await self._db.write(lambda s: link(s, self._tables, batch))
+
+    async def flush(self) -> int:
+        """Link everything pending now (the auditor's calls, before they read the chain); how many."""
+        total = 0
+        while (n := await self.link_pending()) == self._batch:
+            total += n
+        return total + n
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("audit chainer error; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+            except TimeoutError:
+                continue
+            if self._linger and not self._stopping:
+                await asyncio.sleep(self._linger)  # let a burst's commits gather into one linking
 
 
 @functools.cache
-def _head_update_if(head_t: Table) -> Update:
-    return (
-        update(head_t)
-        .where(head_t.c.id == HEAD_ID, head_t.c.seq == bindparam("old_seq"), head_t.c.hash == bindparam("old_hash"))
-        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-    )
+def _pending_insert(pending: Table) -> Insert:
+    return insert(pending)
+
+
+@functools.cache
+def _any_pending(pending: Table) -> Select[Any]:
+    return select(pending.c.id).limit(1)
+
+
+@functools.cache
+def _oldest_pending(pending: Table, limit: int) -> Select[Any]:
+    return select(pending).order_by(pending.c.id).limit(limit)
+
+
+@functools.cache
+def _pending_delete(pending: Table) -> Delete:
+    return delete(pending).where(pending.c.id.in_(bindparam("ids", expanding=True)))
 
 
 @functools.cache
 def _head_for_update(head_t: Table) -> Select[Any]:
-    # Built once: the chain head is read on every audited change.
+    # Built once: the chain head is read on every linking.
     return select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == HEAD_ID).with_for_update()
 
 
@@ -195,6 +360,8 @@ class ChainReport:
     head_seq: int = 0
     #: The checkpoint the chain was verified from (None: from its first entry).
     checkpoint: Checkpoint | None = None
+    #: Entries recorded with their change and not linked into the chain yet (``record``), when verified.
+    pending: int = 0
 
 
 #: The operation of the entry a pruning appends; its record names the checkpoint.
@@ -345,14 +512,17 @@ def verify(session: Session, tables: RuntimeTables, batch: int = 200) -> ChainRe
     bounded by a few entries whatever the length of the chain; the fields of an entry are bounded when
     it is appended (``FIELD_MAX``)."""
     cp = checkpoint(session, tables)
+    pending = pending_count(session, tables)
     w = _walk(session, tables, cp, None, batch)
     if w.problem:
-        return ChainReport(False, w.checked, w.bad_seq, w.problem, w.prev, 0, cp)
+        return ChainReport(False, w.checked, w.bad_seq, w.problem, w.prev, 0, cp, pending)
     if cp is not None and w.named != (f"{CHECKPOINT_RECORD}:{cp.seq}", cp.hash):
         return ChainReport(
-            False, w.checked, cp.seq, "the checkpoint is not the one the last pruning recorded", w.prev, 0, cp
+            False, w.checked, cp.seq, "the checkpoint is not the one the last pruning recorded", w.prev, 0, cp, pending
         )
     head_seq, head_hash = head(session, tables)
     if head_seq != w.next_seq - 1 or head_hash != w.prev:
-        return ChainReport(False, w.checked, w.next_seq, "entries after the last one were removed", w.prev, 0, cp)
-    return ChainReport(True, w.checked, 0, "", w.prev, head_seq, cp)
+        return ChainReport(
+            False, w.checked, w.next_seq, "entries after the last one were removed", w.prev, 0, cp, pending
+        )
+    return ChainReport(True, w.checked, 0, "", w.prev, head_seq, cp, pending)

@@ -339,6 +339,9 @@ class RuntimeTables:
     dead_letters: Table
     audit_log: Table
     audit_head: Table
+    #: Audit entries committed with their change and not linked into the chain yet (``jitlib.audit.record``;
+    #: the chainer moves them into ``audit_log``, ``jitlib.audit.link``).
+    audit_pending: Table
     workspaces: Table
     #: Where the audit chain now starts, once entries older than 3 years were pruned (``jitlib.audit.prune``).
     audit_checkpoint: Table
@@ -414,6 +417,13 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("seq", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
         Column("hash", String(64), nullable=False),
     )
+    audit_pending = Table(
+        "audit_pending",
+        metadata,
+        # The order entries are linked in (an entry's place in the chain is its ``seq``, given when linked).
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        *(Column(c.name, c.type, nullable=False) for c in audit_log.c if c.name not in ("seq", "prev_hash", "hash")),
+    )
     workspaces = Table(
         "workspaces",
         metadata,
@@ -473,6 +483,7 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         dead_letters,
         audit_log,
         audit_head,
+        audit_pending,
         workspaces,
         audit_checkpoint,
         deletion_certificates,
@@ -574,6 +585,11 @@ class Database:
                 return fn(session)
 
         return self._traced("write", unit)
+
+    def on_commit(self, callback: Callable[[Session], None]) -> None:
+        """Call ``callback(session)`` after each write transaction commits, in the thread that committed
+        (a worker thread on PostgreSQL): what a unit of work left in ``session.info`` tells it what to do."""
+        event.listen(self._writer, "after_commit", callback)
 
     def dispose(self) -> None:
         if self._executor is not None:

@@ -147,7 +147,7 @@ def shred(common: CommonSettings, workspace_id: str, out: list[str], by: str = "
                     session, tables, cid
                 )
                 if "deletion_certificates" in meta.tables and not certified:
-                    seq, head_hash = audit.head(session, tables)
+                    seq, head_hash = audit.chain_head(session, tables)
                     cert = retention.Certificate(
                         id=cid,
                         service=name,

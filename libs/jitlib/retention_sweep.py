@@ -76,7 +76,8 @@ def sealed_counts(session: Session, metadata: MetaData, workspace_id: str) -> di
 
 def write_certificate(session: Session, tables: RuntimeTables, cert: retention.Certificate) -> None:
     """Store the certificate and append its entry (record id: its digest) to the audit chain, in the
-    caller's transaction. ``cert.audit_head`` must be the head just before (``audit.head``)."""
+        caller's transaction, linked at once. ``cert.audit_head`` must be the head just before, every entry committed
+    until then linked (``audit.chain_head``, whose lock the caller then holds: the entry comes right after it)."""
     session.execute(
         tables.deletion_certificates.insert().values(
             id=cert.id,
@@ -238,7 +239,7 @@ class RetentionSweep:
             files.extend(self.hooks.files(session, workspace_id))
             counts.update(self.hooks.erase(session, workspace_id))
             keys.shred(session, workspace_id)
-            seq, head_hash = audit.head(session, tables)
+            seq, head_hash = audit.chain_head(session, tables)
             cert = retention.Certificate(
                 id=cid,
                 service=self.rt.name,

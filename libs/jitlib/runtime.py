@@ -70,7 +70,7 @@ class UnitOfWork:
                 username=self.principal.username,
                 jurisdiction=self.principal.jurisdiction,
                 record_type=record_type,
-                # A refusal can name what the caller sent: ``audit.append`` bounds every field.
+                # A refusal can name what the caller sent: ``audit.record`` bounds every field.
                 record_id=record_id,
                 workspace_id=workspace_id,
                 outcome=outcome,
@@ -98,11 +98,14 @@ class Runtime:
     #: (``jitlib.sealing``; None for a service that keeps its own).
     keks: KekRing | None = None
     content_keys: ContentKeys | None = None
+    #: Links the audit entries each change records into the hash chain, soon after its commit (``jitlib.audit``).
+    chainer: audit.Chainer | None = None
 
     async def change(self, principal: Principal, fn: Callable[[UnitOfWork], T]) -> T:
-        """Run ``fn`` as one unit of work: the change, its outbox events and its audit entries (chained
-        at the end) commit together or not at all. ``fn`` is synchronous and does no I/O but the
-        database's."""
+        """Run ``fn`` as one unit of work: the change, its outbox events and its audit entries commit
+        together or not at all (the entries recorded unlinked, no lock taken; the chainer links them into
+        the chain just after the commit, ``jitlib.audit.record``). ``fn`` is synchronous and does no I/O
+        but the database's."""
         emitted = 0
         staged: list[outbox.Staged] = []
 
@@ -110,7 +113,7 @@ class Runtime:
             nonlocal emitted, staged
             uow = UnitOfWork(session, self.tables, principal)
             result = fn(uow)
-            audit.append(session, self.tables, uow.audits, self.clock.now())
+            audit.record(session, self.tables, uow.audits, self.clock.now())
             emitted, staged = uow.emitted, uow.staged
             return result
 

@@ -370,8 +370,8 @@ class ServiceApp:
         if self.settings.migrate_on_start:
             await asyncio.to_thread(db.migrate, self.spec.migrations_dir, url)
         database = db.Database(url)
-        # This process's last chain head, checked by each append (``jitlib.audit.HeadCache``).
-        database.info[audit.HEAD_CACHE] = audit.HeadCache()
+        # Links the audit entries that changes record unlinked, woken by their commits (``jitlib.audit``).
+        chainer = audit.Chainer(database, self.spec.tables)
         keks = self.settings.kek_ring(self.common, self.spec.name)
         content_keys = sealing.install(database.info, self.spec.metadata, keks)
         if content_keys is not None:
@@ -417,6 +417,7 @@ class ServiceApp:
             federation=federation,
             keks=keks,
             content_keys=content_keys,
+            chainer=chainer,
         )
         self.runtime = rt
         forwarder = (
@@ -427,6 +428,7 @@ class ServiceApp:
         rt.forwarder = forwarder
         bus.start()
         relay.start()
+        chainer.start()
         await directory.start()
         rotation = sealing.KekRotation(
             database.write, database.read, self.spec.metadata, keks, interval=self.common.kek_check_seconds
@@ -505,6 +507,8 @@ class ServiceApp:
             await self._directory.stop()
         if self.runtime is not None:
             await self.runtime.relay.stop(drain=True)
+            if self.runtime.chainer is not None:
+                await self.runtime.chainer.stop()
             await self.runtime.bus.close()
             self.runtime.db.dispose()
 

@@ -171,7 +171,7 @@ def order_handler(
             subject(linked.origin_jurisdiction, "order_linked"),
             request_envelope(linked, state, "order_linked", members, now),
         )
-        audit.append(
+        audit.record(
             session,
             tables,
             [

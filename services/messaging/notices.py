@@ -93,7 +93,7 @@ def notice_handler(
             now=now,
             system=True,
         )
-        audit.append(session, rt.tables, uow.audits, now)
+        audit.record(session, rt.tables, uow.audits, now)
 
         def committed() -> None:
             rt.relay.wake()
@@ -161,7 +161,7 @@ def shredder(
         session = uow.session
         counts = store.retention_counts(session, ws)
         key_ids = tuple(retention_sweep.key_id(w) for w in store.live_wrapped_keys(session, ws))
-        head_seq, head_hash = audit.head(session, rt.tables)
+        head_seq, head_hash = audit.chain_head(session, rt.tables)
         shredded = channels.shred_workspace(uow, ws, now)
         cert = retention.Certificate(
             id=retention_sweep.certificate_id(rt.name, ws),

@@ -219,7 +219,7 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
                 subject(order, WARNING_EVENT),
                 envelope(order, warning_to_pb(state, warning), WARNING_TYPE, members, now),
             )
-        audit.append(session, rt.tables, uow.audits, now)
+        audit.record(session, rt.tables, uow.audits, now)
         loop.call_soon_threadsafe(rt.relay.wake)
 
     return handle

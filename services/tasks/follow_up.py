@@ -181,7 +181,7 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
         finally:
             current_method.reset(method)
         if uow.audits:
-            audit.append(session, rt.tables, uow.audits, rt.clock.now())
+            audit.record(session, rt.tables, uow.audits, rt.clock.now())
             loop.call_soon_threadsafe(rt.relay.wake)
 
     return handle

@@ -81,7 +81,7 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
         finally:
             current_method.reset(method)
         if uow.audits:
-            audit.append(session, rt.tables, uow.audits, now)
+            audit.record(session, rt.tables, uow.audits, now)
             loop.call_soon_threadsafe(rt.relay.wake)
 
     return handle

@@ -175,6 +175,7 @@ def verify(svc: RunningService, tokens: Any) -> audit_pb2.VerifyAuditChainRespon
 
 
 def entries(svc: RunningService) -> list[dict[str, Any]]:
+    svc.audit_linked()
     log = svc.rt.tables.audit_log
     rows = svc.loop.run(svc.rt.read(lambda s: [dict(r) for r in s.execute(select(log).order_by(log.c.seq)).mappings()]))
     return list(rows)

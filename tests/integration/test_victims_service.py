@@ -266,6 +266,7 @@ def test_each_identity_read_and_refusal_is_in_the_audit_chain(client: Client) ->
         )
         return [tuple(r) for r in rows]
 
+    client.svc.audit_linked()
     got = client.svc.loop.run(client.svc.rt.read(entries))
     method = "/jit.victims.v1.VictimService/GetVictimIdentity"
     assert got == [("de-liaison", "DE", method, "ok"), ("nl-prosecutor", "NL", method, "not_found")]

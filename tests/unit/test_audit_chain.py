@@ -251,13 +251,19 @@ def test_nothing_older_than_the_cutoff_prunes_nothing_and_a_moved_checkpoint_sto
     assert refused.pruned == 0 and refused.problem.startswith("the checkpoint is not the one the last pruning")
 
 
-# -- the process's cached head (audit.HeadCache) ---------------------------------------------------------
+# -- entries recorded with their change, linked by the chainer (audit.record, audit.link) --------------
 
 
-def _cached(url: str) -> db.Database:
-    database = db.Database(url)
-    database.info[audit.HEAD_CACHE] = audit.HeadCache()
-    return database
+def _migrated(tmp_path: Path) -> db.Database:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    return db.Database(url)
+
+
+def _record(database: db.Database, indices: range) -> None:
+    """One change per entry, each recording it unlinked."""
+    for i in indices:
+        asyncio.run(database.write(lambda s, i=i: audit.record(s, RUNTIME, [_event(i)], NOW)))
 
 
 def _statements(database: db.Database) -> list[str]:
@@ -266,52 +272,151 @@ def _statements(database: db.Database) -> list[str]:
     return seen
 
 
-async def _two_writers(url: str) -> tuple[audit.ChainReport, list[str]]:
-    first, second = _cached(url), _cached(url)
+def _linked_ids(database: db.Database) -> list[tuple[int, str]]:
+    log = RUNTIME.audit_log
+    return asyncio.run(
+        database.read(lambda s: [tuple(r) for r in s.execute(select(log.c.seq, log.c.record_id).order_by(log.c.seq))])
+    )
+
+
+def test_a_change_records_its_entry_in_one_insert_without_touching_the_chain_head(tmp_path: Path) -> None:
+    database = _migrated(tmp_path)
     try:
-        seen = _statements(first)
-        await first.write(lambda s: audit.append(s, RUNTIME, [_event(0)], NOW))
-        seen.clear()
-        await first.write(lambda s: audit.append(s, RUNTIME, [_event(1)], NOW))
-        warm = list(seen)
-        # Another process (a replica on the same database) appends: the first one's cached head is stale.
-        await second.write(lambda s: audit.append(s, RUNTIME, [_event(2)], NOW))
-        await first.write(lambda s: audit.append(s, RUNTIME, [_event(3)], NOW))
-        await second.write(lambda s: audit.append(s, RUNTIME, [_event(4)], NOW))
-        return await first.read(lambda s: audit.verify(s, RUNTIME)), warm
-    finally:
-        first.dispose()
-        second.dispose()
-
-
-def test_an_append_after_another_process_appended_links_to_the_real_head(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
-    db.migrate(MIGRATIONS, url)
-    report, warm = asyncio.run(_two_writers(url))
-    assert report.intact and report.entries_checked == 5 and report.head_seq == 5
-    # With its head cached, an append moves the head (checking it) and inserts the entry: no locked read.
-    assert warm == ["UPDATE", "INSERT"]
-
-
-async def _rolled_back(url: str) -> audit.ChainReport:
-    database = _cached(url)
-    try:
-        await database.write(lambda s: audit.append(s, RUNTIME, [_event(0)], NOW))
-
-        def append_then_fail(s: Session) -> None:
-            audit.append(s, RUNTIME, [_event(1)], NOW)
-            raise RuntimeError("the change failed after its audit entry")
-
-        with pytest.raises(RuntimeError):
-            await database.write(append_then_fail)
-        await database.write(lambda s: audit.append(s, RUNTIME, [_event(2)], NOW))
-        return await database.read(lambda s: audit.verify(s, RUNTIME))
+        seen = _statements(database)
+        asyncio.run(database.write(lambda s: audit.record(s, RUNTIME, [_event(0)], NOW)))
+        assert seen == ["INSERT"]
+        report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME)))
+        # Not linked yet: the chain is intact and empty, and says one entry waits.
+        assert report.intact and report.entries_checked == 0 and report.pending == 1
     finally:
         database.dispose()
 
 
-def test_an_append_after_a_rolled_back_one_links_to_the_committed_head(tmp_path: Path) -> None:
+def test_linking_moves_pending_entries_into_the_chain_in_the_order_they_were_recorded_in_batches(
+    tmp_path: Path,
+) -> None:
+    database = _migrated(tmp_path)
+    try:
+        asyncio.run(database.write(lambda s: audit.append(s, RUNTIME, [_event(0)], NOW)))  # linked at once
+        _record(database, range(1, 8))
+        batches = [asyncio.run(database.write(lambda s: audit.link(s, RUNTIME, limit=3))) for _ in range(4)]
+        assert batches == [3, 3, 1, 0]
+        assert _linked_ids(database) == [(i + 1, f"r{i}") for i in range(8)]
+        report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME)))
+        assert report.intact and report.entries_checked == 8 and report.head_seq == 8 and report.pending == 0
+    finally:
+        database.dispose()
+
+
+def test_a_linked_entry_is_as_tamper_evident_as_one_appended_at_once(tmp_path: Path) -> None:
+    database = _migrated(tmp_path)
+    log = RUNTIME.audit_log
+    try:
+        _record(database, range(3))
+        asyncio.run(database.write(lambda s: audit.link_all(s, RUNTIME)))
+        asyncio.run(database.write(lambda s: s.execute(update(log).where(log.c.seq == 2).values(outcome="denied"))))
+        report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME)))
+        assert not report.intact and report.first_bad_seq == 2
+    finally:
+        database.dispose()
+
+
+def test_a_rolled_back_change_leaves_no_entry_and_wakes_no_chainer(tmp_path: Path) -> None:
+    database = _migrated(tmp_path)
+    woken: list[bool] = []
+    database.on_commit(lambda s: woken.append(bool(s.info.get(audit.PENDING))))
+
+    def record_then_fail(s: Session) -> None:
+        audit.record(s, RUNTIME, [_event(1)], NOW)
+        raise RuntimeError("the change failed after its audit entry")
+
+    try:
+        with pytest.raises(RuntimeError):
+            asyncio.run(database.write(record_then_fail))
+        asyncio.run(database.write(lambda s: audit.record(s, RUNTIME, [_event(2)], NOW)))
+        assert woken == [True]
+        assert asyncio.run(database.write(lambda s: audit.link_all(s, RUNTIME))) == 1
+        assert _linked_ids(database) == [(1, "r2")]
+    finally:
+        database.dispose()
+
+
+async def _until_linked(database: db.Database, chainer: audit.Chainer, count: int) -> int:
+    """Wait (bounded) until ``count`` entries are in the chain; how many are."""
+    log = RUNTIME.audit_log
+    linked = 0
+    for _ in range(500):
+        linked = await database.read(lambda s: len(s.execute(select(log.c.seq)).all()))
+        if linked >= count:
+            break
+        await asyncio.sleep(0.02)
+    return linked
+
+
+def test_the_commit_of_a_change_wakes_the_chainer_which_links_its_entries(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     db.migrate(MIGRATIONS, url)
-    report = asyncio.run(_rolled_back(url))
-    assert report.intact and report.entries_checked == 2 and report.head_seq == 2
+
+    async def scenario() -> tuple[int, audit.ChainReport]:
+        database = db.Database(url)
+        # A poll far longer than the wait below: only the commit's wake can link in time.
+        chainer = audit.Chainer(database, RUNTIME, poll_seconds=3600)
+        chainer.start()
+        try:
+            await asyncio.sleep(0.05)  # its first scan (nothing pending yet) is done
+            for i in range(5):
+                await database.write(lambda s, i=i: audit.record(s, RUNTIME, [_event(i)], NOW))
+            linked = await _until_linked(database, chainer, 5)
+            return linked, await database.read(lambda s: audit.verify(s, RUNTIME))
+        finally:
+            await chainer.stop()
+            database.dispose()
+
+    linked, report = asyncio.run(scenario())
+    assert linked == 5 and report.intact and report.pending == 0 and report.head_seq == 5
+
+
+def test_entries_a_crash_left_unlinked_are_linked_when_the_next_chainer_starts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+    crashed = db.Database(url)  # committed its changes, never linked them (no chainer ran)
+    _record(crashed, range(3))
+    crashed.dispose()
+
+    async def restart() -> int:
+        database = db.Database(url)
+        chainer = audit.Chainer(database, RUNTIME, poll_seconds=3600)
+        chainer.start()
+        try:
+            return await _until_linked(database, chainer, 3)
+        finally:
+            await chainer.stop()
+            database.dispose()
+
+    assert asyncio.run(restart()) == 3
+    after = db.Database(url)
+    try:
+        assert [r for _, r in _linked_ids(after)] == ["r0", "r1", "r2"]
+    finally:
+        after.dispose()
+
+
+def test_a_certificate_names_the_head_with_every_committed_entry_linked_and_its_entry_comes_right_after(
+    tmp_path: Path,
+) -> None:
+    database = _migrated(tmp_path)
+    try:
+        _record(database, range(2))
+
+        def certify(s: Session) -> tuple[int, str]:
+            head = audit.chain_head(s, RUNTIME)
+            audit.append(s, RUNTIME, [_event(9)], NOW)
+            return head
+
+        seq, head_hash = asyncio.run(database.write(certify))
+        assert seq == 2
+        rows = asyncio.run(database.read(lambda s: s.execute(select(RUNTIME.audit_log)).mappings().all()))
+        after = [r for r in rows if r["seq"] == seq + 1]
+        assert after[0]["record_id"] == "r9" and after[0]["prev_hash"] == head_hash
+    finally:
+        database.dispose()

@@ -36,7 +36,14 @@ def written(svc: Any) -> tuple[int, int, int, int]:
         def count(table: Any) -> int:
             return int(s.scalar(select(func.count()).select_from(table)) or 0)
 
-        return count(RequestRow), count(ItemRow), count(RUNTIME.outbox), count(RUNTIME.audit_log)
+        return (
+            count(RequestRow),
+            count(ItemRow),
+            count(RUNTIME.outbox),
+            (
+                count(RUNTIME.audit_log) + count(RUNTIME.audit_pending)  # linked or not yet
+            ),
+        )
 
     return svc.loop.run(svc.rt.read(q))
 

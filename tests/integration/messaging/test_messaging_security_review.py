@@ -493,6 +493,7 @@ def test_only_the_channels_issuing_side_rotates_its_key(client: Client) -> None:
 
 
 def _audit_outcomes(svc: Any, record_id: str) -> list[str]:
+    svc.audit_linked()
     log = svc.rt.tables.audit_log
     return list(
         svc.loop.run(

@@ -1,0 +1,73 @@
+"""Two linkers of the audit chain (two replicas' chainers on one database) never interleave: while changes
+keep recording entries, both link concurrently, and every entry ends in the chain exactly once, the chain
+intact (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from jitlib import audit, db
+from services.tasks.app import MIGRATIONS
+from services.tasks.store import RUNTIME
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+ENTRIES = 240
+
+
+def _event(i: int) -> audit.AuditEvent:
+    return audit.AuditEvent("/jit.tasks.v1.TaskService/CreateTask", f"u{i}", "nl", "NL", "task", f"r{i}", "jit-x")
+
+
+def test_two_chainers_on_one_database_never_interleave_and_link_each_entry_once(db_url: str) -> None:
+    db.migrate(MIGRATIONS, db_url)
+    writer, first, second = db.Database(db_url), db.Database(db_url), db.Database(db_url)
+    done = threading.Event()
+    linked: dict[str, int] = {"first": 0, "second": 0}
+    errors: list[BaseException] = []
+
+    def record() -> None:
+        try:
+            i = k = 0
+            while i < ENTRIES:  # changes of one to three entries
+                batch = [_event(j) for j in range(i, min(i + 1 + k % 3, ENTRIES))]
+                writer.write_sync(lambda s, b=batch: audit.record(s, RUNTIME, b, NOW))
+                i, k = i + len(batch), k + 1
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    def chain(name: str, database: db.Database) -> None:
+        try:
+            while True:
+                finished = done.is_set()
+                linked[name] += database.write_sync(lambda s: audit.link(s, RUNTIME, limit=7))
+                if finished and database.write_sync(lambda s: audit.pending_count(s, RUNTIME)) == 0:
+                    return
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=record),
+        threading.Thread(target=chain, args=("first", first)),
+        threading.Thread(target=chain, args=("second", second)),
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert not errors, errors
+        log = RUNTIME.audit_log
+        ids = writer.write_sync(lambda s: list(s.execute(select(log.c.record_id)).scalars()))
+        report = writer.write_sync(lambda s: audit.verify(s, RUNTIME))
+    finally:
+        for d in (writer, first, second):
+            d.dispose()
+    assert Counter(ids) == Counter(f"r{i}" for i in range(ENTRIES))
+    assert linked["first"] + linked["second"] == ENTRIES
+    assert report.intact and report.entries_checked == ENTRIES and report.head_seq == ENTRIES and report.pending == 0
