@@ -9,9 +9,12 @@ the median of its trials with their spread:
   index-only range count over the due orders: the floor);
 - ``preservation_scan_due_<backend>``: the service's real scan (services.preservation.events.scan, batch
   500) while 1 % of the orders have a warning due;
-- ``preservation_scan_idle_<backend>``: the same scan when nothing is due (what every idle scan costs).
+- ``preservation_scan_idle_<backend>``: the same scan when nothing is due (what every idle scan costs);
+- ``preservation_scan_rows_<backend>``: the scan's own statement, its rows fetched and nothing made of them:
+  what the database and its driver cost for the rows the scan must read (not a floor: a reading aid).
 
-Each call runs in a session of its own, as the scanner's (``Runtime.read``). The orders are bulk-loaded
+Each call runs in a session of its own on the service's own connection (``jitlib.db.Database``: its pragmas
+on SQLite, its session settings on PostgreSQL), as the scanner's (``Runtime.read``). The orders are bulk-loaded
 (SQLite: executemany in one transaction; PostgreSQL: COPY, then VACUUM ANALYZE as autovacuum would) into a
 database migrated with the service's own Alembic migrations, so the indexes are the production ones, and
 what users wrote of each order is sealed under its workspace's key as the service stores it.
@@ -40,7 +43,7 @@ from sqlalchemy.orm import Session
 from jitdev.postgres import PostgresInstance
 from jitdev.procs import free_port
 from jitlib import crypto, sealing
-from jitlib.db import migrate
+from jitlib.db import Database, migrate
 from services.preservation import events, store
 from services.preservation.app import MIGRATIONS, PreservationSettings
 
@@ -184,15 +187,22 @@ def bench_backend(name: str, url: str, n: int, repeat: int, trials: int, explain
     scan = events.scan(rules, 500)
     idle_at = now - timedelta(days=30)  # before any warning falls due
     count = select(func.count()).select_from(TABLE).where(store.OrderRow.next_alert_at <= now)
+    rows_stmt = store.due_for_alert_query(now, 500)
+    engine.dispose()
+    # Each call in a session of its own on the service's connection, as the service's scanner reads.
+    db = Database(url)
 
-    # Each call in a session of its own, as the service's scanner reads (Runtime.read).
     def floor() -> object:
-        with Session(engine, info=info) as session:
+        with Session(db.engine, info=db.info) as session:
             return session.scalar(count)
+
+    def rows() -> object:
+        with Session(db.engine, info=db.info) as session:
+            return session.execute(rows_stmt).all()
 
     def scan_at(at: datetime) -> Callable[[], object]:
         def run() -> object:
-            with Session(engine, info=info) as session:
+            with Session(db.engine, info=db.info) as session:
                 return scan(session, at)
 
         return run
@@ -200,20 +210,21 @@ def bench_backend(name: str, url: str, n: int, repeat: int, trials: int, explain
     due = int(cast(int, floor()))
     scanned = len(cast(list[Any], scan_at(now)()))
     # Interleaved trials (floor, scan, idle scan, floor, ...): a busy spell of the machine weighs on all three.
-    figures: dict[str, list[list[float]]] = {"floor": [], "due": [], "idle": []}
+    figures: dict[str, list[list[float]]] = {"floor": [], "due": [], "idle": [], "rows": []}
     for _ in range(trials):
-        for key, fn in (("floor", floor), ("due", scan_at(now)), ("idle", scan_at(idle_at))):
+        for key, fn in (("floor", floor), ("due", scan_at(now)), ("idle", scan_at(idle_at)), ("rows", rows)):
             fn()  # warm
             figures[key].append([timed_ms(fn) for _ in range(repeat)])
     if explain:
-        for line in plan(engine, name, now):
+        for line in plan(db.engine, name, now):
             print(f"# plan {name}: {line}", flush=True)
-    engine.dispose()
+    db.dispose()
     print(f"# {name}: {n} orders loaded in {load_s:.1f} s; {due} due, the scan returns {scanned} warnings", flush=True)
     floor_ms = statistics.median(statistics.median(t) for t in figures["floor"])
     print(trial_line(f"preservation_count_floor_{name}", figures["floor"], None), flush=True)
     print(trial_line(f"preservation_scan_due_{name}", figures["due"], floor_ms), flush=True)
     print(trial_line(f"preservation_scan_idle_{name}", figures["idle"], floor_ms), flush=True)
+    print(trial_line(f"preservation_scan_rows_{name}", figures["rows"], floor_ms), flush=True)
 
 
 def analyze(engine: Engine, name: str) -> None:

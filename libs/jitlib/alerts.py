@@ -19,9 +19,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -49,13 +48,15 @@ def alerts_table(metadata: MetaData) -> Table:
     )
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(NamedTuple):
+    """One alert a scan found due. A tuple: a scan makes one per due record (hundreds per scan), and a tuple
+    is the cheapest immutable record Python builds (half the cost of a frozen dataclass)."""
+
     #: Unique and stable for one alert, e.g. "<order id>:warn:P7D:<expires_at iso>".
     key: str
     due_at: datetime
     #: Whatever the emitter needs (the record, the offset, ...).
-    payload: Any = field(default=None, compare=False)
+    payload: Any = None
 
 
 Scan = Callable[[Session, datetime], Sequence[Alert]]

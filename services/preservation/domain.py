@@ -25,10 +25,10 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
@@ -390,27 +390,34 @@ def series_offsets(offsets: tuple[timedelta, ...]) -> tuple[tuple[timedelta, int
     return tuple((o, int(o.total_seconds())) for o in (*_longest_first(offsets), timedelta(0)))
 
 
+T = TypeVar("T")
+
+
 class DueWarning(NamedTuple):
-    """A warning the scan found due: which order, which warning of which expiry, and its alert key."""
+    """A warning the scan found due, as the emitter finds it again: which order, which warning of which
+    expiry."""
 
     order_id: str
     offset: timedelta
-    due_at: datetime
     expires_at: datetime
-    key: str
 
 
 def due_warnings(
-    due: Iterable[tuple[datetime, str, datetime | None]], offsets: tuple[timedelta, ...], now: datetime
-) -> Iterator[DueWarning]:
+    due: Iterable[tuple[datetime, str, datetime | None]],
+    offsets: tuple[timedelta, ...],
+    now: datetime,
+    make: Callable[[str, datetime, DueWarning], T],
+) -> list[T]:
     """The warnings due in [since, now] of each order the scan found, given as (since, order id, expiry)
-    where ``since`` is the order's next_alert_at: the first of its warnings not sent yet. ``since`` is one
-    of the order's scheduled due times (``next_alert_at`` is set to one on every write, and NULL when the
-    clock does not run), so every offset falling in [since, now] is scheduled too: the warnings are found
-    from the expiry alone, without the rest of the order. Usually one per order; several when the service
-    was down while they fell due, in due order. What the warning says (``first``) the emitter reads from the
-    whole order (``scheduled_warning``), once per warning it sends."""
+    where ``since`` is the order's next_alert_at: the first of its warnings not sent yet; each as ``make(its
+    alert key, its due time, DueWarning)``. ``since`` is one of the order's scheduled due times
+    (``next_alert_at`` is set to one on every write, and NULL when the clock does not run), so every offset
+    falling in [since, now] is scheduled too: the warnings are found from the expiry alone, without the rest
+    of the order. Usually one per order; several when the service was down while they fell due, in due
+    order. What the warning says (``first``) the emitter reads from the whole order (``scheduled_warning``),
+    once per warning it sends."""
     series = series_offsets(offsets)
+    out: list[T] = []
     for since, order_id, expires in due:
         if expires is None:
             continue
@@ -419,7 +426,8 @@ def due_warnings(
             at = expires - offset
             if since <= at <= now:
                 iso = iso or expires.isoformat()
-                yield DueWarning(order_id, offset, at, expires, warning_key(order_id, seconds, iso))
+                out.append(make(warning_key(order_id, seconds, iso), at, DueWarning(order_id, offset, expires)))
+    return out
 
 
 def scheduled_warning(order: Order, offsets: tuple[timedelta, ...], offset: timedelta) -> Warning | None:

@@ -86,8 +86,7 @@ def scan(rules: Rules, batch: int) -> Scan:
     three plain columns of each due order (``store.due_for_alert``, ``domain.due_warnings``)."""
 
     def run(session: Session, now: datetime) -> Sequence[Alert]:
-        due = store.due_for_alert(session, now, batch)
-        return [Alert(w.key, w.due_at, w) for w in domain.due_warnings(due, rules.offsets, now)]
+        return domain.due_warnings(store.due_for_alert(session, now, batch), rules.offsets, now, Alert)
 
     return run
 
@@ -104,7 +103,7 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
             return  # changed since the scan (extended, lifted, production requested): that reset the schedule
         warning = domain.scheduled_warning(order, rules.offsets, due.offset)
         if warning is None:
-            return  # not a warning of this order's schedule (the scan found it from next_alert_at and the expiry)
+            return  # not a warning of this order's schedule (next_alert_at is always one: not reached)
         pending = store.next_alert_of(session, order.id)
         if pending is None or pending > warning.due_at:
             # Already sent by another scan. alerts_sent should have said so, but on PostgreSQL (psycopg 3)

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, literal, select
+from sqlalchemy.orm import Session
 
-from jitlib.db import migrate
+from jitlib.clock import as_utc
+from jitlib.db import SQLITE_CACHE_KIB, TS, Database, migrate
 from services.preservation import store
 from services.preservation.app import MIGRATIONS
 
@@ -46,3 +48,26 @@ def test_the_warning_scan_uses_the_due_index(fresh_db_url: Callable[[], str]) ->
     text = plan(url)
     assert INDEX in text, text
     assert "SCAN preservation_orders\n" not in text + "\n" and "Seq Scan" not in text, text
+
+
+def test_the_scan_reads_timestamps_in_utc_as_they_are_and_keeps_its_pages_cached(
+    fresh_db_url: Callable[[], str],
+) -> None:
+    """On the service's own connection (jitlib.db.Database) a timestamp comes back as datetime.UTC itself on
+    PostgreSQL (the session's zone set to UTC, whatever the server's), so jitlib.clock.as_utc passes it
+    through; the same instant as written. SQLite keeps a page cache of SQLITE_CACHE_KIB per connection."""
+    url = fresh_db_url()
+    migrate(MIGRATIONS, url)
+    db = Database(url)
+    try:
+        at = datetime(2026, 6, 1, 12, 30, 15, 250, tzinfo=UTC)
+        with Session(db.engine) as session, session.begin():
+            conn = session.connection()
+            if db.sqlite:
+                assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+            read = conn.execute(select(literal(at, TS))).scalar_one()
+        assert as_utc(read) == at
+        if not db.sqlite:
+            assert read.tzinfo is UTC
+    finally:
+        db.dispose()
