@@ -1,17 +1,20 @@
-"""The tables jitlib's machinery keeps in each service's own database, declared in one call by its store
-(so that the service's migrations own them): the runtime tables (outbox, inbox, audit, workspaces, ...),
-and, where the service uses them, each workspace's content key (``jitlib.sealing``), the pseudonyms of the
-workspaces' victims (``jitlib.victimdir``) and the alerts already sent (``jitlib.alerts``)."""
+"""The tables jitlib's machinery keeps in each service's own database, declared with the store's
+declarative base (so that the service's migrations own them): the runtime tables (outbox, inbox, audit,
+workspaces, ...), and, where the service uses them, each workspace's content key (``jitlib.sealing``), the
+pseudonyms of the workspaces' victims (``jitlib.victimdir``) and the alerts already sent
+(``jitlib.alerts``). A store declares its base as ``class Base(ServiceBase, DeclarativeBase, victims=True)``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from sqlalchemy import MetaData, Table
+from sqlalchemy.orm import DeclarativeBase
 
 from jitlib import victimdir
 from jitlib.alerts import alerts_table
-from jitlib.db import RuntimeTables, runtime_tables
+from jitlib.db import RuntimeTables, new_metadata, runtime_tables
 from jitlib.sealing import workspace_keys_table
 
 
@@ -63,3 +66,25 @@ def shared_tables(
             table = declare(metadata)
             optional[table.name] = table
     return SharedTables(runtime, optional)
+
+
+class ServiceBase:
+    """Mixin for a service's declarative base, named before ``DeclarativeBase``:
+    ``class Base(ServiceBase, DeclarativeBase, victims=True, alerts=True)``. The base gets its own metadata
+    with jitlib's naming convention (``db.new_metadata``, which the migrations rely on) and, declared in
+    it, jitlib's tables (``shared_tables`` with the same options) as ``Base.tables``. The store's mapped
+    classes derive from the base as from any declarative base."""
+
+    metadata: ClassVar[MetaData]
+    tables: ClassVar[SharedTables]
+
+    def __init_subclass__(
+        cls, *, sealed: bool = True, victims: bool = False, alerts: bool = False, **kwargs: Any
+    ) -> None:
+        if DeclarativeBase in cls.__bases__:
+            # Before DeclarativeBase sets up the registry, which takes the metadata the class holds.
+            cls.metadata = new_metadata()
+            cls.tables = shared_tables(cls.metadata, sealed=sealed, victims=victims, alerts=alerts)
+        elif (sealed, victims, alerts) != (True, False, False):
+            raise TypeError(f"{cls.__name__}: only the declarative base itself takes jitlib's table options")
+        super().__init_subclass__(**kwargs)

@@ -32,11 +32,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jitlib import sealing
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
-from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
+from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, list_holds
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
-from jitlib.tables import shared_tables
+from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
@@ -55,14 +55,13 @@ from services.evidence.domain import (
 )
 
 
-class Base(DeclarativeBase):
-    metadata = new_metadata()
+class Base(ServiceBase, DeclarativeBase, victims=True, alerts=True):
+    """The evidence tables, and jitlib's (``Base.tables``): each workspace's data key (``workspace_keys``)
+    seals the workspace's requests' and items' text and its evidence blobs, so shredding it destroys them
+    all; requests name victims by pseudonym; deadline alerts are sent once."""
 
 
-#: jitlib's tables; each workspace's data key (``workspace_keys``) seals the workspace's requests' and
-#: items' text and its evidence blobs: shredding it destroys them all.
-TABLES = shared_tables(Base.metadata, victims=True, alerts=True)
-RUNTIME, ALERTS, VICTIMS = TABLES.runtime, TABLES.alerts, TABLES.victims
+RUNTIME, ALERTS, VICTIMS = Base.tables.runtime, Base.tables.alerts, Base.tables.victims
 
 
 class RequestRow(RecordColumns, Base):

@@ -34,10 +34,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.crypto import WrappedKey
-from jitlib.db import TS, Fields, Stored, new_metadata
+from jitlib.db import TS, Fields, Stored
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import wrapped_by_kek
-from jitlib.tables import shared_tables
+from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex
 from services.messaging.domain import (
     WORKSPACE,
@@ -51,13 +51,13 @@ from services.messaging.domain import (
 )
 
 
-class Base(DeclarativeBase):
-    metadata = new_metadata()
+class Base(ServiceBase, DeclarativeBase, sealed=False, alerts=True):
+    """The messaging tables, and jitlib's (``Base.tables``) but ``workspace_keys``: messaging keeps its own
+    key tables (WorkspaceKey, ChannelKey below); its alerts on a clock (period warnings, notices) are sent
+    once."""
 
 
-#: No ``workspace_keys``: messaging keeps its own key tables (WorkspaceKey, ChannelKey below).
-TABLES = shared_tables(Base.metadata, sealed=False, alerts=True)
-RUNTIME, ALERTS = TABLES.runtime, TABLES.alerts
+RUNTIME, ALERTS = Base.tables.runtime, Base.tables.alerts
 log = logging.getLogger(__name__)
 
 

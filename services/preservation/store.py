@@ -27,21 +27,21 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
-from jitlib.tables import shared_tables
+from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
 from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
 
-class Base(DeclarativeBase):
-    metadata = new_metadata()
+class Base(ServiceBase, DeclarativeBase, victims=True, alerts=True):
+    """The orders' and removal requests' tables, and jitlib's (``Base.tables``): their text is sealed per
+    workspace, they name victims by pseudonym, expiry warnings are sent once."""
 
 
-TABLES = shared_tables(Base.metadata, victims=True, alerts=True)
-RUNTIME, ALERTS, VICTIMS = TABLES.runtime, TABLES.alerts, TABLES.victims
+RUNTIME, ALERTS, VICTIMS = Base.tables.runtime, Base.tables.alerts, Base.tables.victims
 
 
 class OrderRow(RecordColumns, Base):

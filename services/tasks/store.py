@@ -9,21 +9,21 @@ from datetime import datetime
 from sqlalchemy import Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds, new_metadata
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
-from jitlib.tables import shared_tables
+from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
 
-class Base(DeclarativeBase):
-    metadata = new_metadata()
+class Base(ServiceBase, DeclarativeBase, victims=True):
+    """The tasks' tables, and jitlib's (``Base.tables``): the task text is sealed per workspace, tasks name
+    victims by pseudonym."""
 
 
-TABLES = shared_tables(Base.metadata, victims=True)
-RUNTIME, VICTIMS = TABLES.runtime, TABLES.victims
+RUNTIME, VICTIMS = Base.tables.runtime, Base.tables.victims
 
 
 class TaskRow(RecordColumns, Base):

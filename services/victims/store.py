@@ -15,21 +15,20 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored, new_metadata
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import DESTROYED, SealedText
-from jitlib.tables import shared_tables
+from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex
 from services.victims.domain import Identity, Notice, NoticeChannel, NoticeStep, Referral, Victim
 
 
-class Base(DeclarativeBase):
-    metadata = new_metadata()
+class Base(ServiceBase, DeclarativeBase):
+    """The victims' tables, and jitlib's (``Base.tables``): all their text is sealed per workspace."""
 
 
-TABLES = shared_tables(Base.metadata)
-RUNTIME = TABLES.runtime
+RUNTIME = Base.tables.runtime
 
 
 class VictimRow(RecordColumns, Base):

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
@@ -21,7 +23,7 @@ from jitlib.mapping import record_access_from_pb
 from jitlib.policy import AccessParties, RecordAccess
 from jitlib.principal import Principal
 from jitlib.runtime import Runtime
-from jitlib.tables import shared_tables
+from jitlib.tables import ServiceBase, shared_tables
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NL = Actor("u-nl", "nl-liaison", "NL")
@@ -94,6 +96,41 @@ def test_shared_tables_without_sealing_keeps_no_workspace_keys() -> None:
     assert "workspace_keys" not in metadata.tables
     with pytest.raises(LookupError):
         _ = tables.workspace_keys
+
+
+class _WidgetBase(ServiceBase, DeclarativeBase, sealed=False, alerts=True):
+    """A service's declarative base, as a store declares it."""
+
+
+class _OtherBase(ServiceBase, DeclarativeBase, victims=True):
+    """Another service's."""
+
+
+class _WidgetRow(_WidgetBase):
+    __tablename__ = "widgets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+
+def test_a_service_base_holds_its_own_metadata_with_jitlib_s_tables_and_the_service_s() -> None:
+    metadata = _WidgetBase.metadata
+    assert metadata is _WidgetBase.registry.metadata is _WidgetRow.__table__.metadata
+    assert metadata.naming_convention == new_metadata().naming_convention  # the migrations' constraint names
+    assert _WidgetBase.tables.alerts is metadata.tables["alerts_sent"]
+    assert {"outbox", "audit_log", "widgets"} <= set(metadata.tables)
+    assert "workspace_keys" not in metadata.tables and "victim_pseudonyms" not in metadata.tables
+    # Each base has its own: the other service's tables are not in this one's metadata, nor the reverse.
+    assert _OtherBase.metadata is not metadata and "widgets" not in _OtherBase.metadata.tables
+    assert _OtherBase.tables.victims is _OtherBase.metadata.tables["victim_pseudonyms"]
+
+
+def test_only_the_declarative_base_takes_jitlib_s_table_options() -> None:
+    with pytest.raises(TypeError, match="only the declarative base"):
+
+        class _Gadget(_WidgetBase, victims=True):
+            __tablename__ = "gadgets"
+
+            id: Mapped[str] = mapped_column(String(36), primary_key=True)
 
 
 @dataclass(frozen=True)
