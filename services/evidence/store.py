@@ -123,9 +123,16 @@ class RequestRow(RecordColumns, Base):
         Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
         Index("ix_evidence_requests_addressee_reader", "addressee_reader", "id"),
         # A List's filters in its id order (revision 0016): a state, and a deadline window (covering, with
-        # the visibility test's ``restricted``).
+        # the visibility test's ``restricted`` and ``addressee_reader``: revision 0018).
         Index("ix_evidence_requests_workspace_state_id", "workspace_id", "state", "id"),
-        Index("ix_evidence_requests_workspace_deadline", "workspace_id", "next_deadline_at", "restricted", "id"),
+        Index(
+            "ix_evidence_requests_workspace_deadline_visible",
+            "workspace_id",
+            "next_deadline_at",
+            "restricted",
+            "addressee_reader",
+            "id",
+        ),
     )
 
 

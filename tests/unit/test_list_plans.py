@@ -1,0 +1,72 @@
+"""The filters of ListTasks and ListRequests are answered from their indexes: SQLite's own plan of each
+page's query (no timing involved; bench/lists.py measures them over 100,000 records)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session
+
+from jitlib.db import migrate
+from jitlib.policy import VisibilityScope
+from services.evidence import store as evidence
+from services.evidence.app import MIGRATIONS as EVIDENCE
+from services.tasks import store as tasks
+from services.tasks.app import MIGRATIONS as TASKS
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+SCOPE = VisibilityScope(frozenset({"jit-a"}), "NL", True)
+WORKSPACES = frozenset({"jit-a"})
+
+
+def page_plan(tmp_path: Path, migrations: Path, page: Any) -> str:
+    """SQLite's plan of the page query ``page(session)`` runs (the one with a LIMIT)."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate(migrations, url)
+    engine = create_engine(url)
+    seen: list[tuple[str, Any]] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))
+    try:
+        with engine.connect() as conn, Session(conn) as session:
+            page(session)
+            sql, params = next((q, p) for q, p in seen if "LIMIT" in q)
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+            return "\n".join(str(r[-1]) for r in rows)
+    finally:
+        engine.dispose()
+
+
+def test_a_deadline_window_of_requests_is_chosen_from_its_covering_index(tmp_path: Path) -> None:
+    """The window's candidates are found, tested for visibility (restricted, addressed to the caller) and
+    sorted by id on the index alone, never read from the table (revision 0018)."""
+    flt = evidence.RequestFilter(deadline_before=NOW + timedelta(days=7))
+    text = page_plan(
+        tmp_path, EVIDENCE, lambda s: evidence.list_visible(s, SCOPE, WORKSPACES, flt, after_id="", limit=51)
+    )
+    assert "COVERING INDEX ix_evidence_requests_workspace_deadline_visible" in text, text
+    assert "SCAN evidence_requests" not in text, text
+
+
+def test_a_due_window_of_tasks_is_chosen_from_its_covering_index(tmp_path: Path) -> None:
+    flt = tasks.TaskFilter(due_after=NOW + timedelta(days=30), due_before=NOW + timedelta(days=44))
+    text = page_plan(
+        tmp_path, TASKS, lambda s: tasks.list_visible(s, SCOPE, WORKSPACES, flt, now=NOW, after_id="", limit=51)
+    )
+    assert "COVERING INDEX ix_tasks_workspace_due_visible" in text, text
+    assert "SCAN tasks" not in text, text
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_a_page_of_tasks_is_read_in_id_order_from_the_workspace_index(tmp_path: Path, deep: bool) -> None:
+    """The first page and a deep one (after an id) alike: no sort, no scan of the table."""
+    after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
+    flt = tasks.TaskFilter()
+    text = page_plan(
+        tmp_path, TASKS, lambda s: tasks.list_visible(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
+    )
+    assert "ix_tasks_workspace_id_id (workspace_id=?" in text, text
+    assert "TEMP B-TREE" not in text and "SCAN tasks" not in text, text
