@@ -1,0 +1,150 @@
+"""A page of a list (``RecordTable.page``: Core rows, their text opened by ``sealing.opened_rows``) holds each
+record the caller may see exactly as a read of that one record loads it (the ORM's row, opened by its load
+event), on a real SQLite file: sealed text, parties, deadlines and a delay's sealed reason included."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from jit.common.v1 import common_pb2
+from jit.evidence.v1 import evidence_pb2 as epb
+from jit.tasks.v1 import tasks_pb2 as tpb
+from jitlib import crypto, sealing
+from jitlib.actors import Actor
+from jitlib.db import Database, migrate
+from jitlib.ids import new_id
+from jitlib.policy import Decision, Operation, VisibilityScope, decide
+from jitlib.principal import Principal
+from services.evidence import domain as evidence_domain
+from services.evidence import store as evidence
+from services.evidence.app import MIGRATIONS as EVIDENCE
+from services.evidence.deadlines import Deadline, DeadlineKind
+from services.evidence.mapping import new_request_from_pb
+from services.tasks import domain as tasks_domain
+from services.tasks import store as tasks
+from services.tasks.app import MIGRATIONS as TASKS
+from services.tasks.domain import TaskState
+from services.tasks.mapping import new_task_from_pb
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+WS = "jit-a"
+MEMBERS = ("NL", "DE", "IE")
+NL = Principal("u-nl", "nl-prosecutor", "NL", frozenset({"prosecutor"}), frozenset({WS}))
+SCOPE = VisibilityScope(frozenset({WS}), "NL", True)
+
+
+def database(tmp_path: Path, migrations: Path, metadata: Any) -> Database:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate(migrations, url)
+    db = Database(url)
+    sealing.install(db.info, metadata, crypto.KekRing.parse(base64.b64encode(os.urandom(32)).decode()))
+    return db
+
+
+def actor(jurisdiction: str) -> Actor:
+    return Actor(f"u-{jurisdiction.lower()}", f"{jurisdiction.lower()}-prosecutor", jurisdiction)
+
+
+def visibility(i: int) -> Any:
+    return common_pb2.VISIBILITY_RESTRICTED if i % 3 else common_pb2.VISIBILITY_WORKSPACE
+
+
+def walk(page: Any, size: int) -> list[Any]:
+    """Every page of ``size`` in turn, by the last id of the one before."""
+    out: list[Any] = []
+    while True:
+        found = page(out[-1].id if out else "", size + 1)
+        out += found[:size]
+        if len(found) <= size:
+            return out
+
+
+def test_a_page_of_tasks_holds_each_visible_task_as_a_read_of_it_loads_it(tmp_path: Path) -> None:
+    db = database(tmp_path, TASKS, tasks.Base.metadata)
+    made = []
+    for i in range(23):
+        req = tpb.CreateTaskRequest(
+            request_id=str(uuid.uuid4()),
+            workspace_id=WS,
+            title=f"Identify the holder of account {i} «ü»",
+            description=f"Subscriber data {i}",
+            kind=tpb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+            assignee_jurisdiction=MEMBERS[(i + 1) % 3],
+            visibility=visibility(i),
+        )
+        if i % 2:
+            req.due_at.FromDatetime(NOW + timedelta(days=i))
+        task = tasks_domain.create(new_task_from_pb(req), task_id=new_id(), actor=actor(MEMBERS[i % 3]), now=NOW)
+        made.append(replace(task, state=TaskState.BLOCKED, state_reason=f"waits {i}", terms_reason=f"terms {i}"))
+    db.write_sync(lambda s: tasks.TASKS.insert_many(s, made))
+    with Session(db.engine, info=db.info) as s:
+
+        def page(after: str, limit: int) -> list[Any]:
+            return tasks.list_visible(
+                s, SCOPE, frozenset({WS}), tasks.TaskFilter(), now=NOW, after_id=after, limit=limit
+            )
+
+        got = walk(page, 4)
+        want = [tasks.get(s, t.id) for t in sorted(made, key=lambda t: t.id)]
+    seen = [t for t in want if t is not None and decide(NL, Operation.READ, record=t.access()) is Decision.ALLOW]
+    assert 0 < len(seen) < len(made)
+    assert got == seen
+
+
+def test_a_page_of_requests_holds_each_visible_request_as_a_read_of_it_loads_it(tmp_path: Path) -> None:
+    db = database(tmp_path, EVIDENCE, evidence.Base.metadata)
+    made = []
+    for i in range(17):
+        req = epb.CreateRequestRequest(
+            request_id=str(uuid.uuid4()),
+            workspace_id=WS,
+            legal_basis=epb.LEGAL_BASIS_EIO,
+            issuing_authority="Openbaar Ministerie",
+            addressee_kind=epb.ADDRESSEE_KIND_MEMBER_STATE,
+            addressee_jurisdiction=MEMBERS[(i + 1) % 3],
+            data_categories=[epb.DATA_CATEGORY_SUBSCRIBER],
+            targets=[epb.TargetIdentifier(type=epb.TARGET_TYPE_ACCOUNT_HANDLE, value=f"@harasser_{i}")],
+            offence_category=epb.OFFENCE_CATEGORY_CYBERSTALKING,
+            title=f"Subscriber data of account {i}",
+            visibility=visibility(i),
+        )
+        r = evidence_domain.create(new_request_from_pb(req), request_id=new_id(), actor=actor(MEMBERS[i % 3]), now=NOW)
+        due = Deadline(DeadlineKind.EXECUTE, NOW + timedelta(days=i), "test", NOW)
+        delay = evidence_domain.Delay(DeadlineKind.EXECUTE, f"backlog {i}", NOW + timedelta(days=40), NOW, actor("DE"))
+        made.append(replace(r, deadlines=(due,), delay=delay if i % 2 else None))
+
+    def write(s: Session) -> None:
+        evidence.REQUESTS.insert_many(s, made)
+        rows = [
+            {"request_id": r.id, "kind": d.kind.value, "due_at": d.due_at, "counted_from": d.counted_from}
+            | {"source": d.source, "working_days": d.working_days, "next_alert_at": None}
+            for r in made
+            for d in r.deadlines
+        ]
+        s.execute(insert(evidence.DeadlineRow), rows)
+        for r in made:
+            evidence._write_delay(s, r)
+
+    db.write_sync(write)
+    with Session(db.engine, info=db.info) as s:
+
+        def page(after: str, limit: int) -> list[Any]:
+            return evidence.list_visible(
+                s, SCOPE, frozenset({WS}), evidence.RequestFilter(), after_id=after, limit=limit
+            )
+
+        got = walk(page, 5)
+        want = [evidence.get(s, r.id) for r in sorted(made, key=lambda r: r.id)]
+    seen = [r for r in want if r is not None and decide(NL, Operation.READ, record=r.access()) is Decision.ALLOW]
+    assert 0 < len(seen) < len(made)
+    assert any(r.delay is not None for r in seen) and all(r.deadlines for r in seen)
+    assert got == seen
