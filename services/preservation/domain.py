@@ -403,30 +403,31 @@ class DueWarning(NamedTuple):
 
 
 def due_warnings(
-    due: Iterable[tuple[datetime, str, datetime | None]],
+    due: Iterable[tuple[str, datetime, timedelta]],
     offsets: tuple[timedelta, ...],
     now: datetime,
     make: Callable[[str, datetime, DueWarning], T],
 ) -> list[T]:
-    """The warnings due in [since, now] of each order the scan found, given as (since, order id, expiry)
-    where ``since`` is the order's next_alert_at: the first of its warnings not sent yet; each as ``make(its
-    alert key, its due time, DueWarning)``. ``since`` is one of the order's scheduled due times
-    (``next_alert_at`` is set to one on every write, and NULL when the clock does not run), so every offset
-    falling in [since, now] is scheduled too: the warnings are found from the expiry alone, without the rest
-    of the order. Usually one per order; several when the service was down while they fell due, in due
-    order. What the warning says (``first``) the emitter reads from the whole order (``scheduled_warning``),
-    once per warning it sends."""
+    """The warnings due by ``now`` and not sent yet of each order the scan found, given as (order id, expiry,
+    lead) where ``lead`` is the expiry less the order's next_alert_at: the offset of its first warning not
+    sent yet. Each is made as ``make(its alert key, its due time, DueWarning)``. next_alert_at is always one
+    of the order's scheduled due times (every write sets it from ``next_alert_at``, NULL when the clock does
+    not run), so every offset up to ``lead`` whose time has come is scheduled too: the warnings are found
+    from the expiry alone, without the rest of the order. Usually one per order; several when the service
+    was down while they fell due, in due order. What the warning says (``first``) the emitter reads from the
+    whole order (``scheduled_warning``), once per warning it sends."""
     series = series_offsets(offsets)
     out: list[T] = []
-    for since, order_id, expires in due:
-        if expires is None:
-            continue
+    for order_id, expires, lead in due:
         iso = ""
-        for offset, seconds in series:
+        for offset, seconds in series:  # longest first: due times in order
+            if offset > lead:
+                continue  # sent already
             at = expires - offset
-            if since <= at <= now:
-                iso = iso or expires.isoformat()
-                out.append(make(warning_key(order_id, seconds, iso), at, DueWarning(order_id, offset, expires)))
+            if at > now:
+                break
+            iso = iso or expires.isoformat()
+            out.append(make(warning_key(order_id, seconds, iso), at, DueWarning(order_id, offset, expires)))
     return out
 
 

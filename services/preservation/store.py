@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -173,9 +173,9 @@ def set_next_alert(session: Session, order_id: str, next_alert_at: datetime | No
 
 
 #: The warning scan's statement, built once (the scan runs every interval): of each order whose next warning
-#: is due, soonest first, when that warning was due, the order's id and its expiry: all ``domain.due_warnings``
-#: needs. A range scan of the partial index ix_preservation_orders_due, then three plain columns of each due
-#: order (no ORM object is made, no sealed text opened, no other timestamp parsed).
+#: is due, soonest first, when that warning was due, the order's id and its expiry (``due_for_alert``: all
+#: ``domain.due_warnings`` needs). A range scan of the partial index ix_preservation_orders_due, then three
+#: plain columns of each due order (no ORM object is made, no sealed text opened, no other timestamp parsed).
 _DUE = (
     select(OrderRow.next_alert_at, OrderRow.id, OrderRow.expires_at)
     .where(OrderRow.next_alert_at <= bindparam("now"))
@@ -189,12 +189,14 @@ def due_for_alert_query(now: datetime, limit: int) -> Select[tuple[Any, ...]]:
     return _DUE.params(now=now, limit=limit)
 
 
-def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[datetime, str, datetime | None]]:
-    """Up to ``limit`` orders with a warning due at ``now``, soonest first: when its next warning was due (the
-    scan sends the warnings due since then), its id and its expiry. Plain rows, fetched at once (one call
-    into the driver, not one per row)."""
+def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[str, datetime, timedelta]]:
+    """Up to ``limit`` orders with a warning due at ``now``, soonest first: its id, its expiry and how long
+    before the expiry its next warning was due (the expiry less next_alert_at: the offset of the first warning
+    not sent yet). Plain rows, fetched at once (one call into the driver, not one per row); the lead is taken
+    between the two values as the driver reads them (naive on SQLite, both in UTC), so only the expiry is
+    converted."""
     rows = session.connection().execute(_DUE, {"now": now, "limit": limit}).all()
-    return [(as_utc(since), order_id, as_utc_or_none(expires)) for since, order_id, expires in rows]
+    return [(order_id, as_utc(expires), expires - since) for since, order_id, expires in rows if expires is not None]
 
 
 @dataclass(frozen=True)

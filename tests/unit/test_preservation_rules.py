@@ -475,7 +475,7 @@ def test_due_warnings_and_next_alert() -> None:
     first = domain.next_alert_at(order, OFFSETS)
     assert first == expiry - 14 * D
     # Service down from day 70 to day 89: both missed warnings are due at once, in order.
-    due = domain.due_warnings([(first, order.id, expiry)], OFFSETS, T0 + 89 * D, Alert)
+    due = domain.due_warnings([(order.id, expiry, expiry - first)], OFFSETS, T0 + 89 * D, Alert)
     assert [w.payload.offset for w in due] == [14 * D, 7 * D, timedelta(hours=48)]
     assert domain.next_alert_at(order, OFFSETS, after=due[-1].due_at) == expiry
     assert domain.next_alert_at(order, OFFSETS, after=expiry) is None
@@ -503,7 +503,7 @@ def test_the_scan_finds_the_warnings_of_the_schedule_from_the_pointer_and_the_ex
                 break
             if since > now:
                 continue
-            found = domain.due_warnings([(since, order.id, order.expires_at)], OFFSETS, now, Alert)
+            found = domain.due_warnings([(order.id, order.expires_at, order.expires_at - since)], OFFSETS, now, Alert)
             expected = [w for w in schedule if since <= w.due_at <= now]
             assert [(w.key, w.due_at, w.payload.offset) for w in found] == [
                 (w.key(order.id), w.due_at, w.offset) for w in expected
@@ -521,7 +521,9 @@ def test_a_warning_key_is_the_one_sent_before_this_release() -> None:
     assert [w.key(order.id) for w in domain.warning_schedule(order, OFFSETS)] == [
         f"{order.id}:warn:{s}:2026-05-31T09:00:00+00:00" for s in (1209600, 604800, 172800, 0)
     ]
-    due = domain.due_warnings([(expiry, order.id, expiry + timedelta(microseconds=5))], OFFSETS, expiry + D, Alert)
+    due = domain.due_warnings(
+        [(order.id, expiry + timedelta(microseconds=5), timedelta(0))], OFFSETS, expiry + D, Alert
+    )
     assert [w.key for w in due] == [f"{order.id}:warn:0:2026-05-31T09:00:00.000005+00:00"]
 
 
