@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -338,18 +338,23 @@ def _at(text: str) -> datetime | None:
     return as_utc(datetime.fromisoformat(text)) if text else None
 
 
+def _json_list(text: str | None) -> list[Any]:
+    """A JSON list column; an empty one without a parse (most requests of a page have no outcome yet)."""
+    return json.loads(text) if text and text != "[]" else []
+
+
 def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...], delay: Delay | None = None) -> EvidenceRequest:
     return EvidenceRequest(
         **FIELDS.read(row),
-        targets=tuple(Target(t, v, p) for t, v, p in json.loads(row.targets or "[]")),
+        targets=tuple(Target(t, v, p) for t, v, p in _json_list(row.targets)),
         deadlines=deadlines,
         decided_categories=tuple(
             CategoryOutcome(c, CategoryState(st), g, _at(at))
-            for c, st, g, at in json.loads(row.category_outcomes or "[]")
+            for c, st, g, at in _json_list(row.category_outcomes)
         ),
         refusals=tuple(
             Refusal(n, g, tuple(cats), cast(datetime, _at(at)), whole)
-            for n, g, cats, at, whole in json.loads(row.refusals or "[]")
+            for n, g, cats, at, whole in _json_list(row.refusals)
         ),
         delay=delay,
     )

@@ -83,7 +83,9 @@ def _links_to_json(links: tuple[Link, ...]) -> str:
 
 
 def _links_from_json(text: str) -> tuple[Link, ...]:
-    return tuple(Link(k, i) for k, i in json.loads(text or "[]"))
+    if not text or text == "[]":  # most tasks link nothing: no parse for each of a page's tasks
+        return ()
+    return tuple(Link(k, i) for k, i in json.loads(text))
 
 
 #: The fields of a task kept in columns of the same name (and those every record has).
