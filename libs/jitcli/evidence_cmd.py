@@ -840,9 +840,10 @@ def download(
                     meta = msg.item
                     progress.update(task, total=meta.size_bytes)
                 else:
-                    fh.write(msg.chunk)
-                    digest.update(msg.chunk)
-                    progress.advance(task, len(msg.chunk))
+                    chunk = msg.chunk  # each read of a bytes field is a copy of it: read it once
+                    fh.write(chunk)
+                    digest.update(chunk)
+                    progress.advance(task, len(chunk))
         if meta is None or digest.hexdigest() != meta.sha256:
             raise CliError("downloaded bytes do not match the item's SHA-256; nothing kept")
         os.replace(tmp, out)
