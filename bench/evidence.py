@@ -52,6 +52,7 @@ import grpc
 from bench.run import ISSUER, announce_workspace, bench_echo, make_key, measure, percentile, start
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
+from jitcli.evidence_cmd import download_call, upload_call, upload_messages
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port, spawn, terminate, wait_until
 from jitdev.stack import _grpc_healthy
@@ -107,46 +108,37 @@ def new_request_in_execution(stub: evidence_pb2_grpc.EvidenceServiceStub, md: tu
     return str(r.id)
 
 
-def upload(
-    stub: evidence_pb2_grpc.EvidenceServiceStub, md: tuple[tuple[str, str], ...], request_id: str, path: Path
-) -> tuple[str, float]:
-    """Upload ``path`` (its digest computed before the clock starts) as a new item; (item id, seconds)."""
+def upload(channel: grpc.Channel, md: tuple[tuple[str, str], ...], request_id: str, path: Path) -> tuple[str, float]:
+    """Upload ``path`` (its digest computed before the clock starts) as a new item, as the CLI does
+    (``jitcli.evidence_cmd.upload_messages``: chunks of 1 MiB, sent serialized); (item id, seconds)."""
     sha256, size = _digest(path), path.stat().st_size
-
-    def messages():  # type: ignore[no-untyped-def]
-        yield pb.UploadItemRequest(
-            metadata=pb.ItemMetadata(
-                request_id=str(uuid.uuid4()),
-                evidence_request_id=request_id,
-                sha256=sha256,
-                size_bytes=size,
-                media_type="video/mp4",
-                filename=path.name,
-            )
-        )
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(CHUNK), b""):
-                yield pb.UploadItemRequest(chunk=block)
-
+    meta = pb.ItemMetadata(
+        request_id=str(uuid.uuid4()),
+        evidence_request_id=request_id,
+        sha256=sha256,
+        size_bytes=size,
+        media_type="video/mp4",
+        filename=path.name,
+    )
     t0 = time.perf_counter()
-    item = stub.UploadItem(messages(), metadata=md, timeout=3600).item
+    with path.open("rb", buffering=0) as fh:
+        item = upload_call(channel)(upload_messages(meta, fh), metadata=md, timeout=3600).item
     secs = time.perf_counter() - t0
     if item.sha256 != sha256 or item.size_bytes != size:
         raise RuntimeError("the item is not the uploaded file")
     return str(item.id), secs
 
 
-def download(
-    stub: evidence_pb2_grpc.EvidenceServiceStub, md: tuple[tuple[str, str], ...], item_id: str, out: Path
-) -> float:
-    """Download the item into ``out`` (written as it arrives, as the CLI does); seconds."""
+def download(channel: grpc.Channel, md: tuple[tuple[str, str], ...], item_id: str, out: Path) -> float:
+    """Download the item into ``out`` (written as it arrives, as the CLI does: ``download_call`` answers each
+    chunk as a view of the received bytes); seconds."""
     t0 = time.perf_counter()
     with out.open("wb") as fh:
-        for msg in stub.DownloadItem(
+        for msg in download_call(channel)(
             pb.DownloadItemRequest(item_id=item_id, purpose="benchmark"), metadata=md, timeout=3600
         ):
-            if msg.WhichOneof("part") == "chunk":
-                fh.write(msg.chunk)
+            if isinstance(msg, memoryview):
+                fh.write(msg)
     return time.perf_counter() - t0
 
 
@@ -549,14 +541,14 @@ def main() -> int:
                         figures.append(figure)
                 profiler.start("upload")
                 cpu = cpu_seconds(proc.pid)
-                item_id, secs = upload(stub, md, request_id, src)
+                item_id, secs = upload(ch, md, request_id, src)
                 up_cpu.append(cpu_seconds(proc.pid) - cpu)
                 profiler.stop("upload")
                 ups.append(secs)
                 copies.append(file_copy(src, work / "copy.bin"))
                 profiler.start("download")
                 cpu = cpu_seconds(proc.pid)
-                downs.append(download(stub, md, item_id, work / "down.bin"))
+                downs.append(download(ch, md, item_id, work / "down.bin"))
                 down_cpu.append(cpu_seconds(proc.pid) - cpu)
                 profiler.stop("download")
                 profiler.enabled = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import mimetypes
 import os
 import uuid
@@ -44,7 +45,7 @@ from jitcli.render import (
     victims_label,
 )
 from jitcli.session import AppState, app_state
-from jitlib import legal
+from jitlib import legal, wire
 
 app = typer.Typer(help="Evidence requests and the evidence items received against them.", no_args_is_help=True)
 request_app = typer.Typer(help="Evidence requests: create, list, show, and move them through their states.")
@@ -57,6 +58,44 @@ app.add_typer(item_app, name="item", no_args_is_help=True)
 
 CHUNK = 1024 * 1024
 TRANSFER_TIMEOUT_S = 3600.0
+_SERVICE = pb.DESCRIPTOR.services_by_name["EvidenceService"].full_name
+#: ``chunk`` in UploadItemRequest and DownloadItemResponse alike.
+_CHUNK_FIELD = pb.UploadItemRequest.DESCRIPTOR.fields_by_name["chunk"].number
+
+
+def upload_call(channel: grpc.Channel) -> grpc.StreamUnaryMultiCallable:
+    """UploadItem taking its messages already serialized (``upload_messages``)."""
+    return channel.stream_unary(
+        f"/{_SERVICE}/UploadItem", request_serializer=None, response_deserializer=pb.UploadItemResponse.FromString
+    )
+
+
+def upload_messages(meta: pb.ItemMetadata, fh: io.RawIOBase) -> Iterator[bytes]:
+    """UploadItem's messages, serialized: the metadata, then the file's bytes in chunks of at most ``CHUNK``,
+    each read behind its field header into one reused buffer and sent from there (``jitlib.wire``: the same
+    bytes as ``UploadItemRequest(chunk=...)`` serialized, without copying each MiB into a message and out)."""
+    yield pb.UploadItemRequest(metadata=meta).SerializeToString()
+    buffer = memoryview(bytearray(wire.HEADER_MAX + CHUNK))
+    while n := fh.readinto(buffer[wire.HEADER_MAX :]):
+        header = wire.bytes_field_header(_CHUNK_FIELD, n)
+        start = wire.HEADER_MAX - len(header)
+        buffer[start : wire.HEADER_MAX] = header
+        yield bytes(buffer[start : wire.HEADER_MAX + n])
+
+
+def _download_message(raw: bytes) -> pb.DownloadItemResponse | memoryview:
+    view = wire.bytes_field_view(raw, _CHUNK_FIELD)
+    return view if view is not None else pb.DownloadItemResponse.FromString(raw)
+
+
+def download_call(channel: grpc.Channel) -> grpc.UnaryStreamMultiCallable:
+    """DownloadItem answering each chunk as a read-only view of the received bytes (no message parsed, no
+    copy), and the item as a ``DownloadItemResponse``."""
+    return channel.unary_stream(
+        f"/{_SERVICE}/DownloadItem",
+        request_serializer=pb.DownloadItemRequest.SerializeToString,
+        response_deserializer=_download_message,
+    )
 
 
 class Basis(StrEnum):
@@ -773,19 +812,18 @@ def upload(
         use_conditions=pb.UseConditions(jit_purposes_only=True, conditions=conditions),
         sensitive=sensitive,
     )
-    channel, stub, md, addr = _stub(state)
+    channel, _, md, addr = _stub(state)
     with channel, _progress() as progress:
         task = progress.add_task(f"upload {file.name}", total=size)
 
-        def messages() -> Iterator[pb.UploadItemRequest]:
-            yield pb.UploadItemRequest(metadata=meta)
-            with file.open("rb") as fh:
-                for block in iter(lambda: fh.read(CHUNK), b""):
-                    yield pb.UploadItemRequest(chunk=block)
-                    progress.advance(task, len(block))
+        def messages() -> Iterator[bytes]:
+            with file.open("rb", buffering=0) as fh:
+                for message in upload_messages(meta, fh):
+                    yield message
+                    progress.update(task, completed=fh.tell())
 
         try:
-            item = stub.UploadItem(messages(), metadata=md, timeout=TRANSFER_TIMEOUT_S).item
+            item = upload_call(channel)(messages(), metadata=tuple(md), timeout=TRANSFER_TIMEOUT_S).item
         except grpc.RpcError as exc:
             raise ServiceCallError("evidence", addr, exc) from None
     if state.json:
@@ -819,7 +857,7 @@ def download(
     state = _state(ctx)
     if out.exists():
         raise CliError(f"{out} exists; choose another --out")
-    channel, stub, md, addr = _stub(state)
+    channel, _, md, addr = _stub(state)
     tmp = out.with_name(out.name + ".part")
     digest = hashlib.sha256()
     meta: pb.EvidenceItem | None = None
@@ -831,19 +869,21 @@ def download(
     try:
         with channel, _progress() as progress, part as fh:
             task = progress.add_task(f"download {out.name}", total=None)
-            for msg in stub.DownloadItem(
+            for msg in download_call(channel)(
                 pb.DownloadItemRequest(item_id=_uuid(item, "ITEM"), purpose=purpose),
-                metadata=md,
+                metadata=tuple(md),
                 timeout=TRANSFER_TIMEOUT_S,
             ):
-                if msg.WhichOneof("part") == "item":
+                if isinstance(msg, pb.DownloadItemResponse) and msg.WhichOneof("part") == "item":
                     meta = msg.item
                     progress.update(task, total=meta.size_bytes)
-                else:
-                    chunk = msg.chunk  # each read of a bytes field is a copy of it: read it once
-                    fh.write(chunk)
-                    digest.update(chunk)
-                    progress.advance(task, len(chunk))
+                    continue
+                # A chunk: a view of the received bytes (a chunk message in another form is parsed: read
+                # its field once, each read of a bytes field is a copy).
+                chunk = msg if isinstance(msg, memoryview) else msg.chunk
+                fh.write(chunk)
+                digest.update(chunk)
+                progress.advance(task, len(chunk))
         if meta is None or digest.hexdigest() != meta.sha256:
             raise CliError("downloaded bytes do not match the item's SHA-256; nothing kept")
         os.replace(tmp, out)

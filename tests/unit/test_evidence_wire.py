@@ -1,11 +1,12 @@
 """Evidence items' bytes on the wire: chunk messages read and written without a protobuf message in between
-(services/evidence/wire.py), the blob store's prefixed segments, the upload's writeback hints and its one
-fsync (pure, on a temporary folder)."""
+(jitlib.wire, services/evidence/wire.py, the CLI's upload and download), the blob store's prefixed segments,
+the upload's writeback hints and its one fsync (pure, on a temporary folder)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import itertools
 import os
 from pathlib import Path
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from jit.evidence.v1 import evidence_pb2 as pb
-from services.evidence import blobs, wire
+from jitcli import evidence_cmd
+from jitlib import wire as jitwire
+from services.evidence import blobs, domain, wire
 
 KEY = bytes(range(32))
 #: Every length where the chunk's varint gains a byte, either side, and the segment size.
@@ -126,3 +129,32 @@ def test_an_upload_hands_its_bytes_to_writeback_as_it_goes_and_fsyncs_once(
     blob_key, _ = w.commit(digest, len(data))
     assert len(fsyncs) == 1
     assert b"".join(store.read(blob_key, KEY)) == data
+
+
+@pytest.mark.parametrize("size", [0, 1, evidence_cmd.CHUNK, evidence_cmd.CHUNK + 1, 2 * evidence_cmd.CHUNK])
+def test_the_cli_uploads_the_messages_protobuf_would_serialize(size: int) -> None:
+    data = os.urandom(size)
+    meta = pb.ItemMetadata(sha256=hashlib.sha256(data).hexdigest(), size_bytes=size, filename="x.bin")
+    sent = list(evidence_cmd.upload_messages(meta, io.BytesIO(data)))
+    step = evidence_cmd.CHUNK
+    expected = [pb.UploadItemRequest(metadata=meta)] + [
+        pb.UploadItemRequest(chunk=data[at : at + step]) for at in range(0, size, step)
+    ]
+    assert sent == [m.SerializeToString() for m in expected]
+    assert all(len(wire.read_upload_message(m)) <= domain.CHUNK_MAX for m in sent[1:])  # type: ignore[arg-type]
+
+
+def test_the_cli_reads_a_downloaded_chunk_as_a_view_and_the_item_as_a_message() -> None:
+    chunk = os.urandom(1000)
+    raw = pb.DownloadItemResponse(chunk=chunk).SerializeToString()
+    view = evidence_cmd._download_message(raw)
+    assert isinstance(view, memoryview)
+    assert view.obj is raw
+    assert view == chunk
+    item = pb.DownloadItemResponse(item=pb.EvidenceItem(id="i", sha256="a" * 64))
+    assert evidence_cmd._download_message(item.SerializeToString()) == item
+
+
+def test_the_shared_form_refuses_a_field_without_a_one_byte_tag() -> None:
+    with pytest.raises(ValueError, match="one-byte tag"):
+        jitwire.bytes_field_header(16, 3)
