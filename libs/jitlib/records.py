@@ -12,7 +12,9 @@ and gives the servicer the steps they all share:
 - ``list_in_workspaces`` (built on ``list_workspaces`` and ``list_audited``): the preamble of every List
   RPC (which workspaces, the role short-circuit, the audit entry); ``list_addressed`` for a kind of record
   whose addressee reads it from outside the workspace too (evidence requests).
-- ``check_version``: the optimistic concurrency check.
+- ``check_version``: the optimistic concurrency check; ``load_for_change`` the steps of a change before the
+  domain applies it (the request's id and expected version validated, load-visible, the version check, the
+  audience of its events).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jitlib import auth, validate, victimdir
+from jitlib.actors import Versioned
 from jitlib.auth import Principal
 from jitlib.db import RecordTable, Stored
 from jitlib.envelopes import request_digest
@@ -50,6 +53,17 @@ class NewRecord(Protocol):
 
     @property
     def request_id(self) -> str: ...
+
+
+class ChangeRequest(Protocol):
+    """What a request to change a record carries for the record path: the record's id and the version the
+    caller last read (0: whatever it is now)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def expected_version(self) -> int: ...
 
 
 class NamesVictims(NewRecord, Protocol):
@@ -350,6 +364,27 @@ class RecordPath(Generic[R]):
         replica goes to its owner, which decides the same."""
         workspace = self.rt.workspaces.get(self._access(record).workspace_id)
         return actions if workspace is None or workspace.is_open else ()
+
+    async def load_for_change(
+        self,
+        principal: Principal,
+        request: ChangeRequest,
+        operation: Operation,
+        violations: list[FieldViolation],
+        *,
+        action: str = "",
+    ) -> tuple[R, frozenset[str]]:
+        """The record ``request`` changes and the audience of the change's events, once every check before
+        the domain applies the change passed: the request's id, the change's own ``violations`` and the
+        expected version, refused together as INVALID_ARGUMENT (in that order); ``load_visible`` for
+        ``operation``; ABORTED when the caller's view is stale (``check_version``); the members of the
+        record's workspace, refusing a change while it is closed (``members_for_change``)."""
+        InvalidArgument.raise_for(
+            validate.uuid("id", request.id) + violations + validate.expected_version(request.expected_version)
+        )
+        record = await self.load_visible(principal, request.id, operation, action=action)
+        self.check_version(cast(Versioned, record).version, request.expected_version)
+        return record, self.members_for_change(record)
 
     def check_version(self, current: int, expected: int) -> None:
         """ABORTED when the caller's view is stale (``expected`` 0 means "whatever it is now")."""

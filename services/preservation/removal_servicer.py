@@ -108,13 +108,10 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
         t = domain.TRANSITIONS[action]
         now = rt.clock.now()
         data = answer_from_pb(request)
-        violations = validate.uuid("id", request.id)
-        violations += domain.answer_violations(action, data, now)
-        violations += validate.expected_version(request.expected_version)
-        InvalidArgument.raise_for(violations)
-        removal = await self.removals.load_visible(principal, request.id, domain.OPERATION, action=t.event)
-        self.removals.check_version(removal.version, request.expected_version)
-        members = self.removals.members_for_change(removal)
+        violations = domain.answer_violations(action, data, now)
+        removal, members = await self.removals.load_for_change(
+            principal, request, domain.OPERATION, violations, action=t.event
+        )
         updated = domain.apply(removal, action, data, actor=principal.actor, now=now, rules=self.rules)
         await rt.change(
             principal, lambda uow: events.write_change(uow, removal, updated, t.event, members=members, now=now)

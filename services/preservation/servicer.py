@@ -117,15 +117,12 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         t = domain.TRANSITIONS[action]
         now = rt.clock.now()
         data = transition_input(request)
-        violations = validate.uuid("id", request.id)
-        violations += domain.transition_violations(action, data, now)
-        violations += validate.expected_version(request.expected_version)
-        InvalidArgument.raise_for(violations)
-        order = await self.orders.load_visible(principal, request.id, t.operation, action=action.replace("_", " "))
-        self.orders.check_version(order.version, request.expected_version)
+        violations = domain.transition_violations(action, data, now)
         # A user's change of an order of a closed workspace is refused (WORKSPACE_CLOSED); the service's own
         # clock and the evidence consumer go on (Runtime.members_of).
-        members = self.orders.members_for_change(order)
+        order, members = await self.orders.load_for_change(
+            principal, request, t.operation, violations, action=action.replace("_", " ")
+        )
         updated = domain.apply(order, action, data, actor=principal.actor, now=now, rule=self.rules.clock_for(order))
 
         def write(uow: UnitOfWork) -> None:

@@ -103,13 +103,8 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         t = domain.TRANSITIONS[action]
         data = transition_input(request)
         now = rt.clock.now()
-        violations = validate.uuid("id", request.id)
-        violations += domain.transition_violations(t, data, now)
-        violations += validate.expected_version(request.expected_version)
-        InvalidArgument.raise_for(violations)
-        task = await self.tasks.load_visible(principal, request.id, t.operation, action=action)
-        self.tasks.check_version(task.version, request.expected_version)
-        members = self.tasks.members_for_change(task)
+        violations = domain.transition_violations(t, data, now)
+        task, members = await self.tasks.load_for_change(principal, request, t.operation, violations, action=action)
         updated = domain.apply(task, action, data, actor=principal.actor, now=now, members=members)
         state = task_to_pb(updated, now)
 

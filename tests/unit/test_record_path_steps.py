@@ -1,8 +1,15 @@
-"""What ``RecordPath.create_record`` asks the workspace before a new record is built (``admit``, and the
-victims directory of a path made with ``victims``): the refusals come in one INVALID_ARGUMENT, the
-domain's first, then each unknown pseudonym by position, and nothing is written. The runtime here is a
-stand-in that keeps the victims directory in a real SQLite database; the services' integration tests
-run the same path against their servers."""
+"""Steps of ``jitlib.records.RecordPath`` every service's servicer takes:
+
+- what ``create_record`` asks the workspace before a new record is built (``admit``, and the victims
+  directory of a path made with ``victims``): the refusals come in one INVALID_ARGUMENT, the domain's
+  first, then each unknown pseudonym by position, and nothing is written;
+- what ``load_for_change`` checks before the domain applies a change: the id, the change's own fields and
+  the expected version in one INVALID_ARGUMENT (nothing read), a stale version ABORTED, a closed workspace
+  refused, else the record and its workspace's members.
+
+The runtime here is a stand-in that keeps the victims directory in a real SQLite database and opens
+workspaces as ``Runtime.open_workspace`` does; the services' integration tests run the same path against
+their servers."""
 
 from __future__ import annotations
 
@@ -18,10 +25,13 @@ from sqlalchemy.orm import Session
 
 from jit.tasks.v1 import tasks_pb2
 from jitlib import victimdir
+from jitlib.actors import Actor, Versioned
 from jitlib.auth import Principal
-from jitlib.errors import FieldViolation, InvalidArgument
-from jitlib.policy import TASK_RULES
+from jitlib.clock import ManualClock
+from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument
+from jitlib.policy import TASK_RULES, Operation, RecordAccess
 from jitlib.records import RecordPath
+from jitlib.runtime import Runtime
 from jitlib.workspaces import WorkspaceInfo
 
 T = TypeVar("T")
@@ -41,11 +51,13 @@ class StandIn:
     """The parts of ``Runtime`` a create touches, with the victims directory in a real database and every
     write counted (none should happen when the workspace refuses)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, workspace: WorkspaceInfo = WORKSPACE) -> None:
         self.session = session
         self.reads = 0
         self.writes = 0
         self.federation = None
+        self.workspaces = {workspace.id: workspace}
+        self.clock = ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
 
     async def authorize(self, *args: Any, **kwargs: Any) -> None:
         return None
@@ -53,8 +65,11 @@ class StandIn:
     def require_home_node(self, principal: Principal) -> None:
         return None
 
+    def require_owner(self, origin: str, record_type: str) -> None:
+        return None
+
     def open_workspace(self, workspace_id: str, *, new_case_record: bool = False) -> WorkspaceInfo:
-        return WORKSPACE
+        return Runtime.open_workspace(self, workspace_id, new_case_record=new_case_record)  # type: ignore[arg-type]
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         self.reads += 1
@@ -131,3 +146,63 @@ def test_a_path_without_a_victims_directory_reads_none(directory: tuple[Session,
     rt = StandIn(session)
     (_, built) = create(path_of(rt, None), Cmd("jit-demo", "r-1", ("V-NL-0002",)), None)
     assert built == [WORKSPACE] and rt.reads == 0 and rt.writes == 1
+
+
+# -- load_for_change ------------------------------------------------------------------------------------
+
+NL = Actor("u-1", "nl-prosecutor", "NL")
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Widget(Versioned):
+    id: str = "01935c4e-0000-7000-8000-000000000001"
+    workspace_id: str = "jit-demo"
+    origin_jurisdiction: str = "NL"
+    restricted: bool = False
+
+
+WIDGET = Widget(version=3, created_by=NL, created_at=T0, updated_by=NL, updated_at=T0)
+
+
+@dataclass(frozen=True)
+class Change:
+    id: str = WIDGET.id
+    expected_version: int = 3
+
+
+def change_path(rt: StandIn) -> RecordPath[Widget]:
+    return RecordPath(rt, TASK_RULES, lambda s, i: WIDGET if i == WIDGET.id else None, RecordAccess.of)  # type: ignore[arg-type]
+
+
+def load(rt: StandIn, change: Change, violations: list[FieldViolation]) -> tuple[Widget, frozenset[str]]:
+    return asyncio.run(change_path(rt).load_for_change(principal(), change, Operation.ISSUER_ACT, violations))
+
+
+def test_a_change_s_id_own_fields_and_version_are_refused_together_before_anything_is_read(
+    directory: tuple[Session, Any],
+) -> None:
+    rt = StandIn(directory[0])
+    with pytest.raises(InvalidArgument) as refused:
+        load(rt, Change(id="not-an-id", expected_version=-1), [FieldViolation("reason", "is required")])
+    assert [v.field for v in refused.value.violations] == ["id", "reason", "expected_version"]
+    assert rt.reads == 0
+
+
+def test_a_change_gives_the_record_and_its_workspace_s_members(directory: tuple[Session, Any]) -> None:
+    rt = StandIn(directory[0])
+    assert load(rt, Change(), []) == (WIDGET, WORKSPACE.members)
+    assert load(rt, Change(expected_version=0), [])[0] is WIDGET  # 0: whatever version it is now
+
+
+def test_a_change_from_a_stale_view_is_aborted(directory: tuple[Session, Any]) -> None:
+    with pytest.raises(Aborted) as stale:
+        load(StandIn(directory[0]), Change(expected_version=2), [])
+    assert stale.value.reason == "VERSION_MISMATCH" and stale.value.metadata == {"current_version": "3"}
+
+
+def test_a_change_in_a_closed_workspace_is_refused(directory: tuple[Session, Any]) -> None:
+    closed = WorkspaceInfo(id="jit-demo", name="demo", lead="NL", members=WORKSPACE.members, status="closed", version=2)
+    with pytest.raises(FailedPrecondition) as refused:
+        load(StandIn(directory[0], closed), Change(), [])
+    assert refused.value.reason == "WORKSPACE_CLOSED"
