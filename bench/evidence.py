@@ -18,11 +18,12 @@ service and of the bare stream server (Linux ``/proc``), which a busy machine st
 wall time. ``--profile`` samples the service with py-spy during the first upload and download and prints
 where the samples fell (the raw stacks stay in the run's folder).
 
-The upload path measured is the real one: token check, policy, the stream of 1 MiB chunks each hashed with
-SHA-256 and sealed with AES-256-GCM (1 MiB segments) into a temporary file in a worker thread while the next
-chunk arrives, the digest check, one fsync, the rename, and one transaction writing the item, its first
-custody entry, the outbox event and the audit entry. The download records its custody entry, then reads and
-opens each segment in a worker thread one segment ahead of the one being sent. Every trial moves new
+The upload path measured is the real one: token check, policy, the stream of 1 MiB chunks (sent as the CLI
+sends them, ``jitcli.evidence_cmd.upload_messages``) each hashed with SHA-256 and sealed with AES-256-GCM
+(1 MiB segments) into a temporary file in a worker thread while the next chunk arrives, the digest check,
+one fsync, the rename, and one transaction writing the item, its first custody entry, the outbox event and
+the audit entry. The download records its custody entry, then reads and opens each segment in a worker
+thread one segment ahead of the one being sent; the client reads each chunk as the CLI does. Every trial moves new
 bytes (the store keeps one blob per content). The service runs in its own process; so does the bare
 stream server (``serve-stream``: the transport alone, same message sizes).
 """
