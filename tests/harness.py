@@ -56,7 +56,7 @@ class RunningService:
         return self.app.runtime
 
     def audit_linked(self) -> None:
-        """Link the audit entries changes recorded so far (the chainer does it a few ms after each commit),
+        """Link the audit entries changes recorded so far (the chainer does it within about 50 ms of each commit),
         before a test reads ``audit_log`` directly."""
         self.loop.run(self.rt.chainer.flush())
 

@@ -6,7 +6,7 @@ line even with several replicas writing to one PostgreSQL database.
 
 A change does not take that lock: its transaction records its entries unlinked (``record``: their content
 fixed, in ``audit_pending``), atomic with the change, and the process's ``Chainer`` links them into the
-chain a few milliseconds after the commit, in batches, in the order they were recorded (``link``). So
+chain within about 50 milliseconds of the commit, in batches, in the order they were recorded (``link``). So
 concurrent changes commit side by side (PostgreSQL's group commit shares their fsync) instead of one after
 the other behind the head. The window: an entry not linked yet is not covered by the chain's hashes, and
 is only as safe as any row of the database; ``verify`` reports how many are pending, and the auditor's
@@ -131,13 +131,13 @@ def _event_of(row: Any) -> AuditEvent:
 def record(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent], now: datetime) -> None:
     """Record entries inside the caller's transaction, so they commit or vanish with the change, but not
     linked yet: no lock is taken, and concurrent changes commit side by side. The process's ``Chainer``,
-    woken by the commit, links them into the chain (``link``) a few milliseconds later; until then they
+    woken by the commit, links them into the chain (``link``) within about 50 milliseconds; until then they
     are in ``audit_pending``, which ``verify`` counts and the auditor's calls link first."""
     if not events:
         return
     log = tables.audit_log
     rows = [_content(ev, log, now) for ev in events]
-    session.execute(_pending_insert(tables.audit_pending), rows[0] if len(rows) == 1 else rows)
+    session.execute(_insert(tables.audit_pending), rows[0] if len(rows) == 1 else rows)
     session.info[PENDING] = True
 
 
@@ -173,16 +173,17 @@ def _link_after(
         session.execute(tables.audit_head.insert().values(id=HEAD_ID, seq=seq, hash=prev))
     else:
         session.execute(_head_update(tables.audit_head), {"new_seq": seq, "new_hash": prev})
-    session.execute(tables.audit_log.insert(), rows)
+    session.execute(_insert(tables.audit_log), rows)
     return seq, prev
 
 
-def link(session: Session, tables: RuntimeTables, limit: int = LINK_BATCH) -> int:
+def link(session: Session, tables: RuntimeTables, limit: int = LINK_BATCH, *, scan: bool = True) -> int:
     """Link up to ``limit`` recorded entries into the chain, in the order they were recorded (their id),
     inside the caller's transaction: they move from ``audit_pending`` to ``audit_log`` with their seq and
-    hashes. Returns how many; 0 (and no lock taken) when none is pending."""
+    hashes. Returns how many. ``scan``: look first, without a lock, whether any is pending (none: no lock
+    is taken); a linker woken by a commit knows some are and skips that read."""
     pending = tables.audit_pending
-    if session.execute(_any_pending(pending)).first() is None:
+    if scan and session.execute(_any_pending(pending)).first() is None:
         return 0
     locked = _lock_head(session, tables)
     # Read after the lock: what another linker moved while this one waited is no longer pending.
@@ -219,7 +220,9 @@ class Chainer:
     """Links the entries that changes record unlinked (``record``) into the chain: a task on the service's
     event loop, like the outbox relay. The commit of a change that recorded entries wakes it (from the
     thread that committed; ``jitlib.db.Database.on_commit``); it waits ``linger_seconds`` so that the
-    commits of a burst are linked together, then links them in batches of ``batch``. A scan every
+    commits of a burst, or of the 10 to 50 changes made one after the other meanwhile, are linked together
+    (a linking transaction costs about what a change does), then links them in batches of ``batch``
+    (woken, it knows entries are pending and reads no more to find out). A scan every
     ``poll_seconds`` while idle, and one at start, links what no wake announced: a process that crashed
     between its commit and the linking, another replica's entries. Linkers never interleave: each takes
     the head's lock (SQLite: the one writer) before reading what is pending."""
@@ -229,7 +232,7 @@ class Chainer:
         database: Database,
         tables: RuntimeTables,
         *,
-        linger_seconds: float = 0.01,
+        linger_seconds: float = 0.05,
         poll_seconds: float = 1.0,
         batch: int = LINK_BATCH,
     ) -> None:
@@ -275,24 +278,25 @@ class Chainer:
             await asyncio.wait_for(self.flush(), timeout=3.0)
         self._loop = None
 
-    async def link_pending(self) -> int:
-        """One linking transaction (at most ``batch`` entries); how many it linked."""
+    async def link_pending(self, *, scan: bool = True) -> int:
+        """One linking transaction (at most ``batch`` entries); how many it linked (``scan``: see ``link``)."""
         batch = self._batch
         with suppress_instrumentation():  # the chainer's own work is not a caller's span
-            return await self._db.write(lambda s: link(s, self._tables, batch))
+            return await self._db.write(lambda s: link(s, self._tables, batch, scan=scan))
 
-    async def flush(self) -> int:
+    async def flush(self, *, scan: bool = True) -> int:
         """Link everything pending now (the auditor's calls, before they read the chain); how many."""
         total = 0
-        while (n := await self.link_pending()) == self._batch:
+        while (n := await self.link_pending(scan=scan)) == self._batch:
             total += n
         return total + n
 
     async def _run(self) -> None:
+        woken = False  # the first pass scans: what a crash or another process left
         while not self._stopping:
             self._wakeup.clear()
             try:
-                await self.flush()
+                await self.flush(scan=not woken)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -301,15 +305,17 @@ class Chainer:
                 continue
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+                woken = True
             except TimeoutError:
+                woken = False
                 continue
             if self._linger and not self._stopping:
                 await asyncio.sleep(self._linger)  # let a burst's commits gather into one linking
 
 
 @functools.cache
-def _pending_insert(pending: Table) -> Insert:
-    return insert(pending)
+def _insert(table: Table) -> Insert:
+    return insert(table)
 
 
 @functools.cache

@@ -31,7 +31,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
 
     async def _linked(self) -> None:
         """Link what changes recorded until now, so the auditor reads the chain with every entry committed
-        before the call (a few milliseconds' worth are pending at any time: ``jitlib.audit.record``)."""
+        before the call (up to about 50 milliseconds' worth are pending at any time: ``jitlib.audit.record``)."""
         if self._rt.chainer is not None:
             await self._rt.chainer.flush()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from datetime import UTC
@@ -16,7 +17,7 @@ from typing import NamedTuple, Protocol
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import func, select, update
+from sqlalchemy import Insert, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
@@ -71,7 +72,7 @@ def stage(
         payload = sealing.seal_payload(session, clear, envelope.id, envelope.workspace_id)
     headers = json.dumps(inject_headers())
     session.execute(
-        tables.outbox.insert(),
+        _insert(tables.outbox),
         {
             "id": envelope.id,
             "subject": subject,
@@ -306,3 +307,9 @@ class OutboxRelay:
         ob = self._tables.outbox
         query = select(func.count()).select_from(ob).where(ob.c.published_at.is_(None))
         return int(await self._db.read(lambda session: session.scalar(query)) or 0)
+
+
+@functools.cache
+def _insert(outbox: Table) -> Insert:
+    """The outbox's INSERT, built once: every change that emits stages a row."""
+    return insert(outbox)

@@ -7,6 +7,7 @@ a WHERE clause; the rule itself stays in the policy.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     ForeignKey,
     Index,
+    Insert,
     String,
     Table,
     and_,
@@ -144,4 +146,10 @@ class PartyIndex:
             session.execute(delete(self.table).where(self.key == record_id))
         rows = [{self.key.name: record_id, "jurisdiction": j} for j in sorted(set(parties))]
         if rows:
-            session.execute(insert(self.table), rows)
+            session.execute(_insert(self.table), rows)
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """The INSERT of a parties table, built once: every create writes its record's parties."""
+    return insert(table)
