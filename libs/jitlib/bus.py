@@ -377,6 +377,9 @@ class EventConsumer:
                 continue
             for msg in msgs:
                 await self.process(msg)
+                # The loop's other work between two events: on SQLite a unit of work runs inline on the
+                # loop, so a batch handled in one go held every request behind it (hundreds of ms).
+                await asyncio.sleep(0)
 
     async def process(self, msg: Msg) -> None:
         """Handle one delivery: exactly-once effect through the inbox, then ack."""
