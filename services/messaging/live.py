@@ -186,18 +186,20 @@ class Live:
         for wake in self._streams.get(channel_id, ()):
             wake.set()
 
-    def posted(self, channel_id: str, message: pb.Message) -> None:
+    def posted(self, channel_id: str, message: pb.Message) -> bool:
         """A message posted on this process, committed and opened: its streams get it from memory (no
         read of the database, no wait for the broker), and its event, when it comes back from the broker,
-        wakes nobody again."""
+        wakes nobody again. Whether any stream of this process follows the channel."""
         self._posted_here[message.id] = None
         if len(self._posted_here) > POSTED_HERE:
             self._posted_here.popitem(last=False)
         feed = self._feeds.get(channel_id)
         if feed is not None:
             feed.posted(message, asyncio.get_running_loop().time())
-        for wake in self._streams.get(channel_id, ()):
+        streams = self._streams.get(channel_id, ())
+        for wake in streams:
             wake.set()
+        return bool(streams)
 
     def forget(self, channel_id: str) -> None:
         """Drop what is cached for a channel (its content changed or was shredded)."""

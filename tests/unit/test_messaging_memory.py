@@ -91,10 +91,11 @@ def test_a_post_reaches_a_waiting_stream_in_one_turn_of_the_loop_and_its_feed_go
         await asyncio.sleep(0)  # the stream now waits for a wake-up
         assert not waiting.done()
         msg = pb.Message(id="m1", channel_id="c", seq=1, body="hello")
-        live.posted("c", msg)
+        assert live.posted("c", msg)  # a stream follows the channel: the post yields one turn to it
         await asyncio.sleep(0)  # one turn
         assert waiting.done() and waiting.result() == (None, [msg])
         await stream.aclose()
         assert "c" not in live._feeds and "c" not in live._streams
+        assert not live.posted("c", pb.Message(id="m2", channel_id="c", seq=2))  # nobody follows: no turn
 
     asyncio.run(run())
