@@ -179,6 +179,12 @@ class RecordMapping(Generic[E]):
         """The state a message's value names; None for UNSPECIFIED and for a value this build does not know."""
         return enum_from_pb(self.states, value, self.prefix, self.members)
 
+    def list_filters(self, request: Any) -> tuple[int, frozenset[E], list[FieldViolation]]:
+        """What a List request of this kind of record has (``list_filters``): its page size on the common
+        page policy, its states filter, its workspace; each bad state named as "a/an <state_name>"."""
+        article = "an" if self.state_name[:1] in "aeiou" else "a"
+        return list_filters(request, self.state_from_pb, f"{article} {self.state_name}")
+
     def to_pb(self, record: Any) -> dict[str, Any]:
         """The message fields of ``record`` every record has (``record_pb_fields``), and its state."""
         return {**record_pb_fields(record), "state": self.prefix + record.state.value}
@@ -212,7 +218,12 @@ def states_from_pb(
 
 
 def list_filters(
-    request: Any, convert: Callable[[int], S | None], what: str, *, default: int, maximum: int
+    request: Any,
+    convert: Callable[[int], S | None],
+    what: str,
+    *,
+    default: int = validate.DEFAULT_PAGE,
+    maximum: int = validate.MAX_PAGE,
 ) -> tuple[int, frozenset[S], list[FieldViolation]]:
     """What every List request has: its page size, its ``states`` filter (each value ``what``) and an
     optional ``workspace_id``; with the violations found, for the caller to add its own to."""

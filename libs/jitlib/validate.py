@@ -86,7 +86,13 @@ def jurisdiction(name: str, value: str, *, required: bool = True) -> list[FieldV
     return [] if is_jurisdiction(value) else [FieldViolation(name, "must be a jurisdiction code")]
 
 
-def page_size(value: int, *, default: int, maximum: int) -> tuple[int, list[FieldViolation]]:
+#: One page policy for every list of records (tasks, evidence requests, orders, removals, victims): a
+#: page of 50 unless asked otherwise, never more than 200 (a page is read, opened and audited whole).
+DEFAULT_PAGE = 50
+MAX_PAGE = 200
+
+
+def page_size(value: int, *, default: int = DEFAULT_PAGE, maximum: int = MAX_PAGE) -> tuple[int, list[FieldViolation]]:
     """The page size to use (``default`` for 0) and what is wrong with the one asked for."""
     size = value or default
     if not 1 <= size <= maximum:

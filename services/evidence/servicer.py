@@ -31,7 +31,7 @@ from jitlib.errors import (
 )
 from jitlib.fields import same_fields
 from jitlib.ids import new_id
-from jitlib.mapping import list_filters, ts_to_dt
+from jitlib.mapping import ts_to_dt
 from jitlib.policy import (
     EVIDENCE_REQUEST_RULES,
     SENSITIVE_ITEM_ROLES,
@@ -62,8 +62,6 @@ from services.evidence.store import ItemOfRequest, ItemWithHead
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
 RECORD = "evidence_request"
 ITEM = "evidence_item"
 #: Attempts at appending to an item's custody chain while other writers append to it too.
@@ -150,9 +148,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
     async def ListRequests(self, request: pb.ListRequestsRequest, context: Any) -> pb.ListRequestsResponse:
         rt, principal, now = self.rt.call()
-        size, states, violations = list_filters(
-            request, REQUEST_FIELDS.state_from_pb, "an evidence request state", default=DEFAULT_PAGE, maximum=MAX_PAGE
-        )
+        size, states, violations = REQUEST_FIELDS.list_filters(request)
         basis = legal_basis_from_pb(request.legal_basis)
         if basis is None:
             violations.append(FieldViolation("legal_basis", "has an unknown value"))

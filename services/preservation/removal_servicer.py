@@ -13,7 +13,6 @@ from jit.preservation.v1 import removal_pb2_grpc
 from jitlib import auth, validate
 from jitlib.errors import FieldViolation, InvalidArgument
 from jitlib.ids import new_id
-from jitlib.mapping import list_filters
 from jitlib.policy import REMOVAL_REQUEST_RULES
 from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
@@ -31,9 +30,6 @@ from services.preservation.removal_mapping import (
     position_from_token,
     removal_to_pb,
 )
-
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
 
 
 class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
@@ -87,9 +83,7 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
         self, request: pb.ListRemovalsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListRemovalsResponse:
         _, principal, now = self.rt.call()
-        size, states, violations = list_filters(
-            request, REMOVAL_FIELDS.state_from_pb, "a removal request state", default=DEFAULT_PAGE, maximum=MAX_PAGE
-        )
+        size, states, violations = REMOVAL_FIELDS.list_filters(request)
         violations += provider_id_violations("provider_id", request.provider_id, self.providers, required=False)
         violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
         InvalidArgument.raise_for(violations)

@@ -15,7 +15,7 @@ from jit.preservation.v1 import preservation_pb2_grpc
 from jitlib import auth, validate
 from jitlib.errors import FieldViolation, InvalidArgument, NotFound
 from jitlib.ids import new_id
-from jitlib.mapping import list_filters, window_from_pb
+from jitlib.mapping import window_from_pb
 from jitlib.policy import PRESERVATION_ORDER_RULES
 from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
@@ -31,9 +31,6 @@ from services.preservation.mapping import (
     provider_to_pb,
     transition_input,
 )
-
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
 
 
 class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
@@ -86,9 +83,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListOrdersResponse:
         _, principal, now = self.rt.call()
-        size, states, violations = list_filters(
-            request, ORDER_FIELDS.state_from_pb, "a preservation order state", default=DEFAULT_PAGE, maximum=MAX_PAGE
-        )
+        size, states, violations = ORDER_FIELDS.list_filters(request)
         violations += domain.provider_id_violations(
             "provider_id", request.provider_id, self.rules.providers, required=False
         )

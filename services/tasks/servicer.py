@@ -13,7 +13,7 @@ from jitlib import auth, paging, validate
 from jitlib.errors import FieldViolation, InvalidArgument
 from jitlib.fields import same_fields
 from jitlib.ids import new_id
-from jitlib.mapping import list_filters, window_from_pb
+from jitlib.mapping import window_from_pb
 from jitlib.policy import TASK_RULES
 from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
@@ -22,8 +22,6 @@ from services.tasks import domain, events, store
 from services.tasks.domain import Task
 from services.tasks.mapping import TASK_FIELDS, new_task_from_pb, task_to_pb, transition_input
 
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
 RECORD = "task"
 
 
@@ -75,9 +73,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         self, request: tasks_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
     ) -> tasks_pb2.ListTasksResponse:
         _, principal, now = self.rt.call()
-        size, states, violations = list_filters(
-            request, TASK_FIELDS.state_from_pb, "a task state", default=DEFAULT_PAGE, maximum=MAX_PAGE
-        )
+        size, states, violations = TASK_FIELDS.list_filters(request)
         violations += validate.jurisdiction("assignee_jurisdiction", request.assignee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)
         violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)

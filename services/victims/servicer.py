@@ -32,8 +32,6 @@ from services.victims.mapping import (
     victim_to_pb,
 )
 
-DEFAULT_PAGE = 50
-MAX_PAGE = 200
 RECORD = "victim"
 #: The audit's record type of an identity read (a refused one too): apart from the victim's own reads.
 IDENTITY_RECORD = "victim_identity"
@@ -127,7 +125,7 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
         self, request: pb.ListVictimsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListVictimsResponse:
         _, principal, now = self.rt.call()
-        size, violations = validate.page_size(request.page_size, default=DEFAULT_PAGE, maximum=MAX_PAGE)
+        size, violations = validate.page_size(request.page_size)
         violations += validate.workspace_id("workspace_id", request.workspace_id, required=False)
         violations += validate.jurisdiction("victim_jurisdiction", request.victim_jurisdiction, required=False)
         InvalidArgument.raise_for(violations)

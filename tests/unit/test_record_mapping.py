@@ -117,3 +117,26 @@ def test_an_instant_maps_to_the_timestamp_protobuf_itself_makes(at: datetime) ->
     expected = Timestamp()
     expected.FromDatetime(at)
     assert dt_to_ts(at) == expected
+
+
+def test_a_kind_s_list_filters_use_the_common_page_policy_and_name_a_bad_state_with_its_article() -> None:
+    from jit.evidence.v1 import evidence_pb2
+    from services.evidence.domain import State as RequestState
+
+    tasks = RecordMapping(tasks_pb2.TaskState, "TASK_STATE_", TaskState, "task state")
+    size, states, violations = tasks.list_filters(
+        tasks_pb2.ListTasksRequest(states=[tasks_pb2.TASK_STATE_ACCEPTED, 999])
+    )
+    assert size == 50
+    assert states == frozenset({TaskState.ACCEPTED})
+    assert [(v.field, v.description) for v in violations] == [("states[1]", "is not a task state")]
+
+    size, _, violations = tasks.list_filters(tasks_pb2.ListTasksRequest(page_size=201))
+    assert size == 201
+    assert [(v.field, v.description) for v in violations] == [("page_size", "must be between 1 and 200")]
+
+    requests = RecordMapping(
+        evidence_pb2.EvidenceRequestState, "EVIDENCE_REQUEST_STATE_", RequestState, "evidence request state"
+    )
+    _, _, violations = requests.list_filters(evidence_pb2.ListRequestsRequest(states=[999], page_size=200))
+    assert [(v.field, v.description) for v in violations] == [("states[0]", "is not an evidence request state")]
