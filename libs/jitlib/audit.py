@@ -35,12 +35,13 @@ from datetime import datetime
 from typing import Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import Delete, Insert, Select, Table, Update, bindparam, delete, func, insert, select, update
+from sqlalchemy import Delete, Select, Table, Update, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from jitlib.clock import as_utc
 from jitlib.db import Database, RuntimeTables
 from jitlib.errors import bounded
+from jitlib.sqlexec import CompiledInsert
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def record(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent]
         return
     log = tables.audit_log
     rows = [_content(ev, log, now) for ev in events]
-    session.execute(_insert(tables.audit_pending), rows[0] if len(rows) == 1 else rows)
+    _insert(tables.audit_pending).execute(session, rows)
     session.info[PENDING] = True
 
 
@@ -173,7 +174,7 @@ def _link_after(
         session.execute(tables.audit_head.insert().values(id=HEAD_ID, seq=seq, hash=prev))
     else:
         session.execute(_head_update(tables.audit_head), {"new_seq": seq, "new_hash": prev})
-    session.execute(_insert(tables.audit_log), rows)
+    _insert(tables.audit_log).execute(session, rows)
     return seq, prev
 
 
@@ -314,8 +315,8 @@ class Chainer:
 
 
 @functools.cache
-def _insert(table: Table) -> Insert:
-    return insert(table)
+def _insert(table: Table) -> CompiledInsert:
+    return CompiledInsert(table)
 
 
 @functools.cache

@@ -45,13 +45,13 @@ from sqlalchemy.pool import QueuePool
 from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.policy import StoredRecord
+from jitlib.sqlexec import CompiledInsert, count_statement
+from jitlib.sqlexec import statements as _statements
 from jitlib.visibility import PartyIndex
 
 R = TypeVar("R")
 
 tracer = trace.get_tracer("jitlib.db")
-#: The statements of the unit of work running in this context, counted for its span (None: not counted).
-_statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("jit_db_statements", default=None)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -243,9 +243,9 @@ class RecordTable(Generic[P]):
         table = cast(Table, row.__table__)  # type: ignore[attr-defined]
         Index(f"uq_{table.name}_creator_request", table.c.created_by_id, table.c.request_id, unique=True)
         Index(f"ix_{table.name}_workspace_id_id", table.c.workspace_id, table.c.id)
-        # Core inserts with parameters: one round trip each, no ORM identity-map work and no statement
-        # construction on the hot create path.
-        self._insert = insert(table)
+        # Compiled once, executed on the DBAPI cursor: no ORM identity-map work, no statement construction
+        # and none of SQLAlchemy's per-statement execution machinery on the hot create path.
+        self._insert = CompiledInsert(table)
 
     def get(self, session: Session, record_id: str, *, for_update: bool = False) -> P | None:
         """The record ``record_id`` (its row locked until the end of the transaction when ``for_update``)."""
@@ -288,7 +288,7 @@ class RecordTable(Generic[P]):
     def insert(self, session: Session, record: P, *, request_id: str, request_digest: str) -> None:
         """Write a new record, made by the client request ``request_id`` (its idempotency key)."""
         creation = creation_columns(record, request_id=request_id, request_digest=request_digest)
-        session.execute(self._insert, {**creation, **self._columns(session, record)})
+        self._insert.execute(session, {**creation, **self._columns(session, record)})
         self.parties.write(session, record.id, record.parties)
 
     def insert_many(self, session: Session, records: Sequence[P]) -> None:
@@ -300,7 +300,7 @@ class RecordTable(Generic[P]):
         ]
         parties = [{self.parties.key.name: r.id, "jurisdiction": j} for r in records for j in sorted(set(r.parties))]
         if rows:
-            session.execute(self._insert, rows)
+            self._insert.execute(session, rows)
         if parties:
             session.execute(insert(self.parties.table), parties)
 
@@ -608,9 +608,7 @@ class Database:
 def _count_statements(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _count(*_args: Any) -> None:
-        counter = _statements.get()
-        if counter is not None:
-            counter[0] += 1
+        count_statement()
 
 
 #: SQLite's page cache per connection, in KiB (``PRAGMA cache_size`` takes a negative number for KiB).

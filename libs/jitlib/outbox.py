@@ -17,7 +17,7 @@ from typing import NamedTuple, Protocol
 
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import Insert, Table, func, insert, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
@@ -26,6 +26,7 @@ from jitlib.bus import Bus, BusUnavailable
 from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
 from jitlib.federation import Federation, outbound_subject
+from jitlib.sqlexec import CompiledInsert
 from jitlib.telemetry import extract_context, inject_headers
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,8 @@ def stage(
     else:
         payload = sealing.seal_payload(session, clear, envelope.id, envelope.workspace_id)
     headers = json.dumps(inject_headers())
-    session.execute(
-        _insert(tables.outbox),
+    _insert(tables.outbox).execute(
+        session,
         {
             "id": envelope.id,
             "subject": subject,
@@ -310,6 +311,6 @@ class OutboxRelay:
 
 
 @functools.cache
-def _insert(outbox: Table) -> Insert:
-    """The outbox's INSERT, built once: every change that emits stages a row."""
-    return insert(outbox)
+def _insert(outbox: Table) -> CompiledInsert:
+    """The outbox's INSERT, compiled once: every change that emits stages a row."""
+    return CompiledInsert(outbox)

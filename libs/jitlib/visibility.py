@@ -17,13 +17,11 @@ from sqlalchemy import (
     ColumnElement,
     ForeignKey,
     Index,
-    Insert,
     String,
     Table,
     and_,
     delete,
     false,
-    insert,
     literal,
     or_,
     select,
@@ -31,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from jitlib.policy import VisibilityScope, readable
+from jitlib.sqlexec import CompiledInsert
 
 SqlExpr = ColumnElement[bool]
 
@@ -146,10 +145,10 @@ class PartyIndex:
             session.execute(delete(self.table).where(self.key == record_id))
         rows = [{self.key.name: record_id, "jurisdiction": j} for j in sorted(set(parties))]
         if rows:
-            session.execute(_insert(self.table), rows)
+            _insert(self.table).execute(session, rows)
 
 
 @functools.cache
-def _insert(table: Table) -> Insert:
-    """The INSERT of a parties table, built once: every create writes its record's parties."""
-    return insert(table)
+def _insert(table: Table) -> CompiledInsert:
+    """The INSERT of a parties table, compiled once: every create writes its record's parties."""
+    return CompiledInsert(table)

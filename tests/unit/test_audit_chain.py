@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
-from jitlib import audit, db
+from jitlib import audit, db, sqlexec
 from services.tasks.app import MIGRATIONS
 from services.tasks.store import RUNTIME
 
@@ -283,8 +283,16 @@ def test_a_change_records_its_entry_in_one_insert_without_touching_the_chain_hea
     database = _migrated(tmp_path)
     try:
         seen = _statements(database)
-        asyncio.run(database.write(lambda s: audit.record(s, RUNTIME, [_event(0)], NOW)))
-        assert seen == ["INSERT"]
+        counted = [0]
+        token = sqlexec.statements.set(counted)
+        try:
+            with Session(database.engine) as s, s.begin():
+                audit.record(s, RUNTIME, [_event(0)], NOW)
+        finally:
+            sqlexec.statements.reset(token)
+        # One statement (the INSERT, run on the driver's cursor: SQLAlchemy's execution sees none), no read
+        # or update of the chain head.
+        assert counted == [1] and seen == []
         report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME)))
         # Not linked yet: the chain is intact and empty, and says one entry waits.
         assert report.intact and report.entries_checked == 0 and report.pending == 1

@@ -1,0 +1,79 @@
+"""``jitlib.sqlexec.CompiledInsert`` writes what SQLAlchemy's own INSERT writes (read back through
+SQLAlchemy, types and all), counts its statement, and raises a duplicate key as SQLAlchemy's
+IntegrityError, which the create path's idempotency relies on (SQLite here; PostgreSQL through every
+service's create in the integration tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from jitlib import db, sqlexec
+from services.tasks.app import MIGRATIONS
+from services.tasks.store import RUNTIME
+
+AT = datetime(2026, 12, 3, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def _row(event_id: str) -> dict[str, object]:
+    return {
+        "id": event_id,
+        "subject": "jit.tasks.NL.created",
+        "event_type": "jit.tasks.created",
+        "payload": b"\x00\x01sealed\xff",
+        "headers": "{}",
+        "created_at": AT,
+        "attempts": 0,
+    }
+
+
+def test_a_compiled_insert_writes_what_sqlalchemys_insert_writes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db.migrate(MIGRATIONS, url)
+    database = db.Database(url)
+    outbox = RUNTIME.outbox
+    compiled = sqlexec.CompiledInsert(outbox)
+    try:
+        counted = [0]
+        token = sqlexec.statements.set(counted)
+        try:
+            with Session(database.engine) as s, s.begin():
+                compiled.execute(s, _row("a"))
+                compiled.execute(s, [_row("b"), _row("c")])
+                s.execute(insert(outbox), _row("d"))  # SQLAlchemy's own, for comparison
+        finally:
+            sqlexec.statements.reset(token)
+        with Session(database.engine) as s:
+            rows = {r["id"]: dict(r) for r in s.execute(select(outbox)).mappings()}
+        assert counted == [3]  # two of ours (one executemany) and SQLAlchemy's, counted by its event
+        ours, theirs = rows.pop("a"), rows.pop("d")
+        assert {k: v for k, v in ours.items() if k != "id"} == {k: v for k, v in theirs.items() if k != "id"}
+        assert ours["payload"] == b"\x00\x01sealed\xff" and ours["created_at"].replace(tzinfo=UTC) == AT
+        assert set(rows) == {"b", "c"}
+    finally:
+        database.dispose()
+
+
+def test_a_duplicate_key_is_sqlalchemys_integrity_error_and_the_transaction_rolls_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db.migrate(MIGRATIONS, url)
+    database = db.Database(url)
+    compiled = sqlexec.CompiledInsert(RUNTIME.outbox)
+    try:
+        database.write_sync(lambda s: compiled.execute(s, _row("a")))
+
+        def twice(s: Session) -> None:
+            compiled.execute(s, _row("b"))
+            compiled.execute(s, _row("a"))
+
+        with pytest.raises(IntegrityError):
+            database.write_sync(twice)
+        ids = database.write_sync(lambda s: sorted(s.execute(select(RUNTIME.outbox.c.id)).scalars()))
+        assert ids == ["a"]
+    finally:
+        database.dispose()
