@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
@@ -201,3 +201,24 @@ def test_the_owners_expiry_warnings_pass_by_a_replica(session: Session) -> None:
     envelope = events.envelope(order, state, events.WARNING_TYPE, MEMBERS, warning.due_at)
     assert not replicas.apply(app.REPLICAS, clock, session, envelope)
     assert store.get(session, order.id) == replace(order, clock_started_at=None, replicated_at=T0)
+
+
+def test_the_warning_scan_is_one_statement_and_loads_no_order(session: Session) -> None:
+    """The scan of an owned order with a warning due: one SELECT of plain columns, no ORM object made (so no
+    sealed text opened), and the warning of the order's schedule, with its key and due time."""
+    order = confirmed()
+    store.ORDERS.insert(session, order, request_id="0f1e2d3c-4b5a-4968-8776-655443322110", request_digest="0" * 64)
+    store.set_next_alert(session, order.id, domain.next_alert_at(order, OWNER_RULES.offsets))
+    session.flush()
+    session.expunge_all()
+    first = domain.warning_schedule(order, OWNER_RULES.offsets)[0]
+    statements: list[str] = []
+    listen = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(session.get_bind(), "before_cursor_execute", listen)
+    try:
+        alerts = events.scan(OWNER_RULES, 500)(session, first.due_at)
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", listen)
+    assert [(a.key, a.due_at) for a in alerts] == [(first.key(order.id), first.due_at)]
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT"), statements
+    assert len(session.identity_map) == 0
