@@ -35,7 +35,8 @@ class CompiledInsert:
 
     def __init__(self, table: Table) -> None:
         self.table = table
-        self._plans: dict[tuple[str, tuple[str, ...]], tuple[str, Callable[[Mapping[str, Any]], Any]]] = {}
+        #: By dialect, driver and parameter style (two engines may differ in those) and the rows' keys.
+        self._plans: dict[tuple[str, ...], tuple[str, Callable[[Mapping[str, Any]], Any]]] = {}
 
     def _plan(self, dialect: Any, keys: tuple[str, ...]) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
         compiled = insert(self.table).compile(dialect=dialect, column_keys=list(keys))
@@ -53,7 +54,7 @@ class CompiledInsert:
             return {n: procs[n](row[n]) if n in procs else row[n] for n in names}
 
         plan = (str(compiled), positional if compiled.positional else named)
-        self._plans[(dialect.name, keys)] = plan
+        self._plans[(dialect.name, dialect.driver, dialect.paramstyle, *keys)] = plan
         return plan
 
     def execute(self, session: Session, rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
@@ -65,7 +66,8 @@ class CompiledInsert:
         conn = session.connection()
         dialect = conn.dialect
         keys = tuple(batch[0])
-        sql, convert = self._plans.get((dialect.name, keys)) or self._plan(dialect, keys)
+        plan = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle, *keys))
+        sql, convert = plan or self._plan(dialect, keys)
         params = [convert(r) for r in batch]
         count_statement()
         cursor = conn.connection.cursor()
