@@ -244,8 +244,13 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
                 digest=digest,
                 now=now,
             )
-            # Opened for the answer and the live streams in the same transaction: no read after it.
-            posted.append(message_to_pb(self.ops.content.open(uow.session, found.channel, found.message)))
+            # As readers will see it, for the answer and the live streams, with no read after it: the body
+            # as sent (not decrypted back from what was just sealed); attachments opened from their list.
+            if files:
+                opened = self.ops.content.open(uow.session, found.channel, found.message)
+            else:
+                opened = domain.Opened(found.message, request.body)
+            posted.append(message_to_pb(opened))
             return found
 
         try:

@@ -489,3 +489,12 @@ def test_a_post_to_a_channel_the_caller_may_not_see_is_not_found_audited_and_tak
             assert {"ie-liaison", "fr-prosecutor"} <= set(refused)
     finally:
         engine.dispose()
+
+
+def test_a_posts_answer_is_the_message_as_its_readers_read_it(client: Client) -> None:
+    """The answer (and what the live streams get) is built from the body as sent, not opened back from
+    what was just sealed: it must equal, field for field, the stored message as a reader opens it."""
+    ch = client.workspace_channel()
+    sent = client.post("nl-prosecutor", ch.id, "Zoë's statement: 12 € — see §3")
+    (read,) = [m for m in client.messages("de-liaison", ch.id, after=sent.seq - 1) if m.id == sent.id]
+    assert read == sent
