@@ -517,8 +517,8 @@ class Database:
                 echo=echo,
                 connect_args={"timeout": 30, "check_same_thread": False},
                 poolclass=QueuePool,
-                pool_size=2,
-                max_overflow=2,
+                pool_size=SQLITE_POOL_SIZE,
+                max_overflow=SQLITE_POOL_OVERFLOW,
             )
             _sqlite_pragmas(self.engine)
             self._executor: ThreadPoolExecutor | None = None
@@ -611,6 +611,9 @@ def _count_statements(engine: Engine) -> None:
         count_statement()
 
 
+#: A SQLite database's connections: 2 kept, 2 more under load (one writer at a time in any case).
+SQLITE_POOL_SIZE = 2
+SQLITE_POOL_OVERFLOW = 2
 #: SQLite's page cache per connection, in KiB (``PRAGMA cache_size`` takes a negative number for KiB).
 SQLITE_CACHE_KIB = 16 * 1024
 
