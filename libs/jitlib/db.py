@@ -21,7 +21,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ColumnElement,
     DateTime,
     Index,
     Integer,
@@ -34,7 +33,6 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
-    literal,
     select,
     update,
 )
@@ -180,12 +178,6 @@ class Fields:
         values.update((name, getattr(record, name).value) for name in self.enums)
         values.update((name, ",".join(getattr(record, name))) for name in self.lists)
         return values
-
-
-def list_holds(column: Any, value: str) -> ColumnElement[bool]:
-    """True for the rows whose comma-separated list column (``Fields.lists``) holds ``value`` as one of its
-    items (not as part of one); ``value`` must hold no comma. The same SQL on SQLite and PostgreSQL."""
-    return (literal(",") + column + literal(",")).contains(f",{value},", autoescape=True)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,12 @@ from jitlib.sqlexec import CompiledInsert
 SqlExpr = ColumnElement[bool]
 
 
+def list_holds(column: Any, value: str) -> ColumnElement[bool]:
+    """True for the rows whose comma-separated list column (``jitlib.db.Fields.lists``) holds ``value`` as one
+    of its items (not as part of one); ``value`` must hold no comma. The same SQL on SQLite and PostgreSQL."""
+    return (literal(",") + column + literal(",")).contains(f",{value},", autoescape=True)  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class SqlTerms:
     """``jitlib.policy.Terms`` as SQLAlchemy expressions over one table."""
@@ -125,17 +131,22 @@ class PartyIndex:
         scope: VisibilityScope,
         workspace_ids: Iterable[str] | None,
         states: Iterable[Any] = (),
+        *,
+        victim_ref: str = "",
         **equal: object,
     ) -> list[Any]:
         """The conditions every List query of the record table starts with: rows of ``workspace_ids`` (of
         any workspace when None: the READ rule alone decides) that ``scope`` may read (``readable_sql``),
-        when the filter names any in one of ``states`` (enum members, stored by value), and whose column
+        when the filter names any in one of ``states`` (enum members, stored by value), naming the victim
+        ``victim_ref`` when one is asked for (the record's ``victim_refs`` list holds it), and whose column
         equals each value of ``equal`` that was asked for (not empty). The caller adds its other filters."""
         conditions: list[Any] = [readable_sql(scope, self.terms)]
         if workspace_ids is not None:
             conditions.insert(0, self.row.workspace_id.in_(sorted(workspace_ids)))
         if states:
             conditions.append(self.row.state.in_(sorted(s.value for s in states)))
+        if victim_ref:
+            conditions.append(list_holds(self.row.victim_refs, victim_ref))
         conditions += [getattr(self.row, name) == value for name, value in equal.items() if value]
         return conditions
 

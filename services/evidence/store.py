@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jitlib import sealing
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
-from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, list_holds
+from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
@@ -516,11 +516,9 @@ def list_visible(
     as SQL, which lets a state outside a workspace see the requests addressed to it), in id (creation)
     order."""
     equal = same_fields(flt, "legal_basis addressee_jurisdiction origin_jurisdiction")
-    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, **equal)
+    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
     if flt.deadline_before is not None:
         conditions.append(RequestRow.next_deadline_at < flt.deadline_before)
-    if flt.victim_ref:
-        conditions.append(list_holds(RequestRow.victim_refs, flt.victim_ref))
     rows = REQUESTS.page(session, conditions, after_id=after_id, limit=limit)
     ids = [r.id for r in rows]
     dls, delays = _deadlines_of(session, ids), _delays_of(session, ids)

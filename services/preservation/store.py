@@ -27,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
@@ -224,15 +224,15 @@ def list_visible(
 
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
     """
-    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, provider_id=flt.provider_id)
+    conditions = PARTIES.visible_in(
+        scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id
+    )
     if flt.expires_after is not None:
         conditions.append(OrderRow.expires_at >= flt.expires_after)
     if flt.expires_before is not None:
         conditions.append(OrderRow.expires_at < flt.expires_before)
     if flt.issued_before is not None:
         conditions += [OrderRow.state == OrderState.ISSUED.value, OrderRow.issued_at < flt.issued_before]
-    if flt.victim_ref:
-        conditions.append(list_holds(OrderRow.victim_refs, flt.victim_ref))
     no_expiry = case((OrderRow.expires_at.is_(None), 1), else_=0)
     if after is not None:
         expires, after_id = after
@@ -399,9 +399,9 @@ def list_removals(
 ) -> list[Removal]:
     """Removal requests of ``workspace_ids`` the scope may see, soonest due first, then id; ``after`` is the
     keyset cursor (due_at, id) of the previous page's last request."""
-    conditions = REMOVAL_PARTIES.visible_in(scope, workspace_ids, flt.states, provider_id=flt.provider_id)
-    if flt.victim_ref:
-        conditions.append(list_holds(RemovalRow.victim_refs, flt.victim_ref))
+    conditions = REMOVAL_PARTIES.visible_in(
+        scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id
+    )
     if after is not None:
         due, after_id = after
         conditions.append(or_(RemovalRow.due_at > due, and_(RemovalRow.due_at == due, RemovalRow.id > after_id)))

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, list_holds
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
@@ -152,15 +152,13 @@ def list_visible(
 ) -> list[Task]:
     """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
     equal = same_fields(flt, "assignee_jurisdiction origin_jurisdiction")
-    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, **equal)
+    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
     if flt.overdue_only:
         conditions += [TaskRow.due_at < now, TaskRow.state.in_(sorted(s.value for s in OPEN_STATES))]
     if flt.due_after is not None:
         conditions.append(TaskRow.due_at >= flt.due_after)
     if flt.due_before is not None:
         conditions.append(TaskRow.due_at < flt.due_before)
-    if flt.victim_ref:
-        conditions.append(list_holds(TaskRow.victim_refs, flt.victim_ref))
     return [to_domain(r) for r in TASKS.page(session, conditions, after_id=after_id, limit=limit)]
 
 
