@@ -209,17 +209,21 @@ def unwrap(kek: Kek | bytes, wrapped: bytes) -> bytes:
         raise KeyError_("data key does not unwrap with this node's key-encryption key") from exc
 
 
-def seal(data_key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """nonce || ciphertext+tag. ``aad`` binds the ciphertext to its place (record id, revision)."""
+def _aead(data_key: bytes | AESGCM) -> AESGCM:
+    return data_key if isinstance(data_key, AESGCM) else AESGCM(data_key)
+
+
+def seal(data_key: bytes | AESGCM, plaintext: bytes, aad: bytes) -> bytes:
+    """nonce || ciphertext+tag. ``aad`` binds the ciphertext to its place (record id, revision). ``data_key``
+    may be the key's AEAD already made (``AESGCM(data_key)``), which a caller sealing or opening many values
+    under one key makes once."""
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(data_key).encrypt(nonce, plaintext, aad)
+    return nonce + _aead(data_key).encrypt(nonce, plaintext, aad)
 
 
 def open_sealed(data_key: bytes | AESGCM, sealed: bytes, aad: bytes) -> bytes:
-    """What ``seal`` sealed; ``data_key`` may be the key's AEAD already made (``AESGCM(data_key)``), which a
-    caller opening many values under one key makes once."""
-    aead = data_key if isinstance(data_key, AESGCM) else AESGCM(data_key)
-    return aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+    """What ``seal`` sealed; ``data_key`` as for ``seal``."""
+    return _aead(data_key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
 
 
 #: Length of a 32-byte data key wrapped with AES key wrap (RFC 3394).

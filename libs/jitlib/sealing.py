@@ -165,8 +165,9 @@ class ContentKeys:
         self._tombstones = "destroyed_at" in table.c
         #: workspace -> (open data key, when the store last confirmed it)
         self._open: dict[str, tuple[bytes, float]] = {}
-        #: workspace -> (a data key held open, its AEAD): made once per key, not once per value opened (a
-        #: list opens its page's text under one key). Dropped with the key (``forget``).
+        #: workspace -> (a data key held open, its AEAD): made once per key, not once per value sealed or
+        #: opened (a create seals several values, a list opens its page's text, under one key). Dropped
+        #: with the key (``forget``).
         self._aeads: dict[str, tuple[bytes, AESGCM]] = {}
         #: Keys inserted by a transaction not committed yet: never held open before the commit.
         self._pending: weakref.WeakKeyDictionary[Session, set[str]] = weakref.WeakKeyDictionary()
@@ -252,7 +253,7 @@ class ContentKeys:
             key = self.key(session, workspace_id, create=True)
         except crypto.Shredded:
             raise ContentDestroyed(workspace_id) from None
-        return crypto.seal(key, plaintext, aad)
+        return crypto.seal(self._aead(workspace_id, key), plaintext, aad)
 
     def _aead(self, workspace_id: str, key: bytes) -> AESGCM:
         held = self._aeads.get(workspace_id)
