@@ -19,6 +19,7 @@ and gives the servicer the steps they all share:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -281,14 +282,26 @@ class RecordPath(Generic[R]):
         workspace_id: str,
         query: Callable[[Session, VisibilityScope], list[X]],
     ) -> list[X]:
-        """Run a list ``query`` under the caller's visibility scope, with the list in the audit log."""
+        """Run a list ``query`` under the caller's visibility scope, with the list in the audit log.
+
+        The audit entry commits in a unit of work of its own while the page is read in a read transaction,
+        both awaited before the answer exists: on PostgreSQL (a worker thread each) the page is read while
+        the entry's commit waits for the WAL's fsync, instead of after it; on SQLite (inline) the write
+        lock is held for the entry alone, not for the query. No answer leaves without its entry committed:
+        when the entry does not commit, the list fails. A list whose query fails after its entry committed
+        leaves the entry (an attempt to read, audited as every read is; ARCHITECTURE.md, "Audit")."""
         scope = visibility_scope(principal)
-
-        def list_and_log(uow: UnitOfWork) -> list[X]:
-            uow.audit(self.record_type, "*", workspace_id or "*")
-            return query(uow.session, scope)
-
-        return await self.rt.change(principal, list_and_log)
+        record_type, logged_as = self.record_type, workspace_id or "*"
+        logged, found = await asyncio.gather(
+            self.rt.change(principal, lambda uow: uow.audit(record_type, "*", logged_as)),
+            self.rt.read(lambda session: query(session, scope)),
+            return_exceptions=True,
+        )
+        if isinstance(logged, BaseException):
+            raise logged
+        if isinstance(found, BaseException):
+            raise found
+        return found
 
     async def list_in_workspaces(
         self,

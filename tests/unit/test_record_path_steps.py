@@ -206,3 +206,71 @@ def test_a_change_in_a_closed_workspace_is_refused(directory: tuple[Session, Any
     with pytest.raises(FailedPrecondition) as refused:
         load(StandIn(directory[0], closed), Change(), [])
     assert refused.value.reason == "WORKSPACE_CLOSED"
+
+
+# -- a list's audit entry -----------------------------------------------------------------------------
+
+
+class ListStandIn:
+    """The parts of ``Runtime`` a list touches. ``change`` records the audit entries its unit of work queues,
+    as committed once it returns; with ``commit_waits_for_read`` it returns only after the page was read
+    (as PostgreSQL's commit waits for its fsync on one worker thread while another reads the page)."""
+
+    def __init__(self, *, commit_waits_for_read: bool = False, fail_commit: bool = False, fail_read: bool = False):
+        self.committed: list[tuple[str, str, str]] = []
+        self.page_read = asyncio.Event()
+        self.commit_waits_for_read = commit_waits_for_read
+        self.fail_commit, self.fail_read = fail_commit, fail_read
+        self.workspaces = {WORKSPACE.id: WORKSPACE}
+
+    async def authorize(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def change(self, principal: Principal, fn: Callable[[Any], T]) -> T:
+        queued: list[tuple[str, str, str]] = []
+
+        class Uow:
+            def audit(self, record_type: str, record_id: str, workspace_id: str, outcome: str = "ok") -> None:
+                queued.append((record_type, record_id, workspace_id))
+
+        result = fn(Uow())
+        if self.commit_waits_for_read:
+            await asyncio.wait_for(self.page_read.wait(), 30)  # a guard against a hang, not a timing
+        if self.fail_commit:
+            raise RuntimeError("the audit entry did not commit")
+        self.committed += queued
+        return result
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        if self.fail_read:
+            raise RuntimeError("the page's query failed")
+        result = fn(None)  # type: ignore[arg-type]
+        self.page_read.set()
+        return result
+
+
+def list_tasks(rt: ListStandIn, workspace_id: str = "jit-demo") -> list[str]:
+    path = RecordPath(rt, TASK_RULES, lambda s, i: None, lambda r: r)  # type: ignore[arg-type]
+    return asyncio.run(path.list_in_workspaces(principal(), workspace_id, lambda s, scope, ws: ["t-1", "t-2"]))
+
+
+def test_a_list_reads_its_page_while_its_audit_entry_commits_and_answers_once_both_finished() -> None:
+    """The page is read while the entry's commit is still waiting (it waits for the read here: done one
+    after the other, the list would never finish)."""
+    rt = ListStandIn(commit_waits_for_read=True)
+    assert list_tasks(rt) == ["t-1", "t-2"]
+    assert rt.committed == [("task", "*", "jit-demo")]
+
+
+def test_a_list_whose_audit_entry_does_not_commit_answers_nothing() -> None:
+    rt = ListStandIn(fail_commit=True)
+    with pytest.raises(RuntimeError, match="did not commit"):
+        list_tasks(rt)
+    assert rt.committed == []
+
+
+def test_a_list_whose_query_fails_keeps_its_audit_entry_an_attempt_to_read() -> None:
+    rt = ListStandIn(fail_read=True)
+    with pytest.raises(RuntimeError, match="query failed"):
+        list_tasks(rt)
+    assert rt.committed == [("task", "*", "jit-demo")]
