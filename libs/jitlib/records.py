@@ -14,7 +14,8 @@ and gives the servicer the steps they all share:
   whose addressee reads it from outside the workspace too (evidence requests).
 - ``check_version``: the optimistic concurrency check; ``load_for_change`` the steps of a change before the
   domain applies it (the request's id and expected version validated, load-visible, the version check, the
-  audience of its events).
+  audience of its events); ``store_change`` (a function, since the service's own clocks and consumers change
+  records too) the write of the change: the next version under the version guard, its event, its audit entry.
 """
 
 from __future__ import annotations
@@ -36,12 +37,21 @@ from jitlib.auth import Principal
 from jitlib.db import RecordTable, Stored
 from jitlib.envelopes import request_digest
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument
-from jitlib.policy import CASE_ROLES, Operation, RecordAccess, RecordRules, VisibilityScope, visibility_scope
+from jitlib.policy import (
+    CASE_ROLES,
+    ChangedRecord,
+    Operation,
+    RecordAccess,
+    RecordRules,
+    VisibilityScope,
+    visibility_scope,
+)
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 
 R = TypeVar("R")
 X = TypeVar("X")
+C = TypeVar("C", bound=ChangedRecord)
 #: The arguments a List query takes after (session, scope, workspaces): its filter, cursor and limit.
 Q = ParamSpec("Q")
 
@@ -110,7 +120,7 @@ class RecordPath(Generic[R]):
         #: The store's lookup of a record by (creator's user id, request id), for idempotent creates.
         self._find_by_request = find_by_request
         #: How messages name the kind ("evidence request").
-        self.label = label or rules.kind.replace("_", " ")
+        self.label = label or label_of(rules)
         self.case_record = case_record
         self._victims = victims
 
@@ -410,7 +420,37 @@ class RecordPath(Generic[R]):
 
     def concurrent_update(self) -> Aborted:
         """The error for a write that lost the race to another writer after the version check."""
-        return Aborted("CONCURRENT_UPDATE", f"{self.label} was changed by someone else meanwhile; re-read it")
+        return concurrent_update(self.label)
+
+
+def label_of(rules: RecordRules) -> str:
+    """How messages name a kind of record: its policy kind in words ("evidence_request": "evidence request")."""
+    return rules.kind.replace("_", " ")
+
+
+def concurrent_update(label: str) -> Aborted:
+    """The error for a write of a ``label`` that lost the race to another writer after the version check."""
+    return Aborted("CONCURRENT_UPDATE", f"{label} was changed by someone else meanwhile; re-read it")
+
+
+def store_change(
+    uow: UnitOfWork,
+    rules: RecordRules,
+    before: C,
+    after: C,
+    update: Callable[[Session, C, int], bool],
+    announce: Callable[[UnitOfWork, C], None],
+) -> None:
+    """Write a change of a record of kind ``rules.kind`` in the caller's unit of work (the change's one
+    transaction): ``after`` stored by ``update(session, after, before.version)`` (a store's version-guarded
+    update, ``RecordTable.update_if_version``), then its event(s) by ``announce(uow, after)`` and the change's
+    audit entry. ``update`` answering False means someone changed the record since ``before`` was read:
+    ABORTED ``CONCURRENT_UPDATE``, nothing announced, and the transaction rolls back. The change's side of
+    what ``RecordPath.create_record`` does for a new record."""
+    if not update(uow.session, after, before.version):
+        raise concurrent_update(label_of(rules))
+    announce(uow, after)
+    uow.audit(rules.kind, after.id, after.workspace_id)
 
 
 def page(items: list[X], size: int, token_for: Callable[[X], str]) -> tuple[list[X], str]:

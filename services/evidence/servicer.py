@@ -40,7 +40,7 @@ from jitlib.policy import (
     SensitiveOperation,
     decide_sensitive,
 )
-from jitlib.records import RecordPath, get_rpc, page, transition_rpc
+from jitlib.records import RecordPath, get_rpc, page, store_change, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.evidence import blobs, custody, domain, events, store, wire
@@ -216,15 +216,22 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         state = request_to_pb(updated, now)
         plan = first_alerts(updated, self.offsets)
 
-        def write(uow: UnitOfWork) -> None:
-            if not store.update_if_version(uow.session, updated, current.version, plan):
-                raise self.requests.concurrent_update()
-            event = domain.event_of(action, updated)
+        def announce(uow: UnitOfWork, r: EvidenceRequest) -> None:
+            event = domain.event_of(action, r)
             uow.emit(
-                events.subject(updated.origin_jurisdiction, event),
-                events.request_envelope(updated, state, event, members, now),
+                events.subject(r.origin_jurisdiction, event), events.request_envelope(r, state, event, members, now)
             )
-            uow.audit(RECORD, updated.id, updated.workspace_id)
+
+        def write(uow: UnitOfWork) -> None:
+            # The version guard replaces the request's running deadlines too (``plan``: their first alerts).
+            store_change(
+                uow,
+                EVIDENCE_REQUEST_RULES,
+                current,
+                updated,
+                lambda session, r, version: store.update_if_version(session, r, version, plan),
+                announce,
+            )
             if updated.items_restricted_at != current.items_restricted_at:
                 self._restrict_items(uow, current, updated, principal, members, now)
 

@@ -32,8 +32,9 @@ from jitlib import audit, envelopes
 from jitlib.actors import SYSTEM as SYSTEM_ACTOR
 from jitlib.alerts import SYSTEM, Alert, Emit, Scan
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
-from jitlib.errors import Aborted
 from jitlib.ids import is_uuid
+from jitlib.policy import PRESERVATION_ORDER_RULES
+from jitlib.records import store_change
 from jitlib.runtime import Runtime, UnitOfWork
 from services.preservation import domain, store
 from services.preservation.domain import DueWarning, Order, OrderState, Rules, TransitionInput
@@ -70,11 +71,15 @@ def write_change(
     without a clock has none.
     """
     next_alert = domain.next_alert_at(after, rules.offsets)
-    if not store.ORDERS.update_if_version(uow.session, after, before.version, next_alert_at=next_alert):
-        raise Aborted("CONCURRENT_UPDATE", "preservation order was changed by someone else meanwhile; re-read it")
     state = order_to_pb(after, now, rules.confirmation_overdue_after)
-    uow.emit(subject(after, event), envelope(after, state, event_type(event), members, now))
-    uow.audit(RECORD, after.id, after.workspace_id)
+
+    def update(session: Session, order: Order, expected_version: int) -> bool:
+        return store.ORDERS.update_if_version(session, order, expected_version, next_alert_at=next_alert)
+
+    def announce(uow: UnitOfWork, order: Order) -> None:
+        uow.emit(subject(order, event), envelope(order, state, event_type(event), members, now))
+
+    store_change(uow, PRESERVATION_ORDER_RULES, before, after, update, announce)
     return state
 
 

@@ -11,7 +11,8 @@ from google.protobuf import message
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import envelopes
-from jitlib.errors import Aborted
+from jitlib.policy import REMOVAL_REQUEST_RULES
+from jitlib.records import store_change
 from jitlib.runtime import UnitOfWork
 from services.preservation import store
 from services.preservation.removal_domain import Removal
@@ -42,7 +43,11 @@ def write_change(
     uow: UnitOfWork, before: Removal, after: Removal, event: str, *, members: frozenset[str], now: datetime
 ) -> None:
     """Store a transition (version-checked), its event and its audit entry, in the caller's transaction."""
-    if not store.REMOVALS.update_if_version(uow.session, after, before.version):
-        raise Aborted("CONCURRENT_UPDATE", "removal request was changed by someone else meanwhile; re-read it")
-    announce(uow, after, event, members, now)
-    uow.audit(RECORD, after.id, after.workspace_id)
+    store_change(
+        uow,
+        REMOVAL_REQUEST_RULES,
+        before,
+        after,
+        store.REMOVALS.update_if_version,
+        lambda uow, removal: announce(uow, removal, event, members, now),
+    )

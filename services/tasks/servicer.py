@@ -15,14 +15,12 @@ from jitlib.fields import same_fields
 from jitlib.ids import new_id
 from jitlib.mapping import window_from_pb
 from jitlib.policy import TASK_RULES
-from jitlib.records import RecordPath, get_rpc, page, transition_rpc
+from jitlib.records import RecordPath, get_rpc, page, store_change, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.tasks import domain, events, store
 from services.tasks.domain import Task
 from services.tasks.mapping import TASK_FIELDS, new_task_from_pb, task_to_pb, transition_input
-
-RECORD = "task"
 
 
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
@@ -102,15 +100,14 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         violations = domain.transition_violations(t, data, now)
         task, members = await self.tasks.load_for_change(principal, request, t.operation, violations, action=action)
         updated = domain.apply(task, action, data, actor=principal.actor, now=now, members=members)
-        state = task_to_pb(updated, now)
 
-        def write(uow: UnitOfWork) -> None:
-            if not store.TASKS.update_if_version(uow.session, updated, task.version):
-                raise self.tasks.concurrent_update()
-            uow.emit(events.subject(updated, t.event), events.envelope(updated, state, t.event, members, now))
-            uow.audit(RECORD, updated.id, updated.workspace_id)
+        def announce(uow: UnitOfWork, changed: Task) -> None:
+            state = task_to_pb(changed, now)
+            uow.emit(events.subject(changed, t.event), events.envelope(changed, state, t.event, members, now))
 
-        await rt.change(principal, write)
+        await rt.change(
+            principal, lambda uow: store_change(uow, TASK_RULES, task, updated, store.TASKS.update_if_version, announce)
+        )
         return self._view(principal, updated, now)
 
     AssignTask = transition_rpc("assign", tasks_pb2.AssignTaskResponse, "task")

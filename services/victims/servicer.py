@@ -6,6 +6,7 @@ Nothing here logs, audits or publishes a victim's identity: it goes from the req
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import grpc
@@ -17,7 +18,7 @@ from jitlib.envelopes import request_digest
 from jitlib.errors import FailedPrecondition, InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.policy import VICTIM_RULES, Operation
-from jitlib.records import RecordPath, get_rpc, page
+from jitlib.records import RecordPath, get_rpc, page, store_change
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.victims import domain, events, store
@@ -35,6 +36,16 @@ from services.victims.mapping import (
 RECORD = "victim"
 #: The audit's record type of an identity read (a refused one too): apart from the victim's own reads.
 IDENTITY_RECORD = "victim_identity"
+
+
+def announce(event: str, members: frozenset[str], now: datetime) -> Callable[[UnitOfWork, Victim], None]:
+    """What announces a change of a victim in its unit of work: the ``event``, with the pseudonym-level
+    victim as state, to ``members``."""
+
+    def emit(uow: UnitOfWork, victim: Victim) -> None:
+        uow.emit(events.subject(victim, event), events.envelope(victim, victim_to_pb(victim), event, members, now))
+
+    return emit
 
 
 def registration_digest(request: pb.RegisterVictimRequest) -> str:
@@ -97,11 +108,7 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
             )
             store.VICTIMS.insert(uow.session, victim, request_id=cmd.request_id, request_digest=digest)
             store.write_identity(uow.session, victim, cmd.identity)
-            state = victim_to_pb(victim)
-            uow.emit(
-                events.subject(victim, "registered"),
-                events.envelope(victim, state, "registered", workspace.members, now),
-            )
+            announce("registered", workspace.members, now)(uow, victim)
             uow.audit(RECORD, victim.id, victim.workspace_id)
             made.append(victim)
 
@@ -225,15 +232,15 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
         updated, notice = domain.record_notice(victim, cmd, notice_id=new_id(), actor=principal.actor, now=now)
 
         def write(uow: UnitOfWork) -> None:
-            if not store.VICTIMS.update_if_version(uow.session, updated, victim.version):
-                raise self.victims.concurrent_update()
-            store.insert_notice(uow.session, notice, request_id=cmd.request_id, request_digest=digest)
-            state = victim_to_pb(updated)
-            uow.emit(
-                events.subject(updated, "notice_recorded"),
-                events.envelope(updated, state, "notice_recorded", members, now),
+            store_change(
+                uow,
+                VICTIM_RULES,
+                victim,
+                updated,
+                store.VICTIMS.update_if_version,
+                announce("notice_recorded", members, now),
             )
-            uow.audit(RECORD, updated.id, updated.workspace_id)
+            store.insert_notice(uow.session, notice, request_id=cmd.request_id, request_digest=digest)
 
         # The same request_id raced in at once: one of the two loses the version guard (ABORTED), and its
         # retry is answered by ``replay``; the notices' unique (teller, request) index is the backstop.
@@ -284,15 +291,15 @@ class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
             victim, cmd, referral_id=new_id(), digest=digest, actor=principal.actor, now=now
         )
 
-        def write(uow: UnitOfWork) -> None:
-            if not store.VICTIMS.update_if_version(uow.session, updated, victim.version):
-                raise self.victims.concurrent_update()
-            state = victim_to_pb(updated)
-            uow.emit(
-                events.subject(updated, "referral_recorded"),
-                events.envelope(updated, state, "referral_recorded", members, now),
-            )
-            uow.audit(RECORD, updated.id, updated.workspace_id)
-
-        await rt.change(principal, write)
+        await rt.change(
+            principal,
+            lambda uow: store_change(
+                uow,
+                VICTIM_RULES,
+                victim,
+                updated,
+                store.VICTIMS.update_if_version,
+                announce("referral_recorded", members, now),
+            ),
+        )
         return pb.RecordReferralResponse(victim=self._view(principal, updated, now), referral=referral_to_pb(referral))

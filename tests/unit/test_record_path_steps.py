@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -29,8 +29,15 @@ from jitlib.actors import Actor, Versioned
 from jitlib.auth import Principal
 from jitlib.clock import ManualClock
 from jitlib.errors import Aborted, FailedPrecondition, FieldViolation, InvalidArgument
-from jitlib.policy import TASK_RULES, Operation, RecordAccess
-from jitlib.records import RecordPath
+from jitlib.policy import (
+    PRESERVATION_ORDER_RULES,
+    REMOVAL_REQUEST_RULES,
+    TASK_RULES,
+    Operation,
+    RecordAccess,
+    RecordRules,
+)
+from jitlib.records import RecordPath, store_change
 from jitlib.runtime import Runtime
 from jitlib.workspaces import WorkspaceInfo
 
@@ -274,3 +281,55 @@ def test_a_list_whose_query_fails_keeps_its_audit_entry_an_attempt_to_read() -> 
     with pytest.raises(RuntimeError, match="query failed"):
         list_tasks(rt)
     assert rt.committed == [("task", "*", "jit-demo")]
+
+
+# -- store_change -----------------------------------------------------------------------------------------
+
+
+class Unit:
+    """The parts of ``UnitOfWork`` a change's write touches: its session, and what it did, in order."""
+
+    def __init__(self) -> None:
+        self.session = object()
+        self.done: list[tuple[Any, ...]] = []
+
+    def audit(self, record_type: str, record_id: str, workspace_id: str) -> None:
+        self.done.append(("audit", record_type, record_id, workspace_id))
+
+
+def write_change(rules: RecordRules, stored: bool) -> Unit:
+    uow = Unit()
+    after = replace(WIDGET, version=4)
+
+    def update(session: Any, record: Widget, expected_version: int) -> bool:
+        uow.done.append(("update", session, record, expected_version))
+        return stored
+
+    store_change(uow, rules, WIDGET, after, update, lambda u, r: u.done.append(("announce", r.version)))  # type: ignore[arg-type]
+    return uow
+
+
+def test_a_change_is_stored_under_the_read_version_then_announced_then_audited_as_its_kind() -> None:
+    uow = write_change(TASK_RULES, stored=True)
+    assert uow.done == [
+        ("update", uow.session, replace(WIDGET, version=4), 3),
+        ("announce", 4),
+        ("audit", "task", WIDGET.id, "jit-demo"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rules", "label"),
+    [
+        (TASK_RULES, "task"),
+        (PRESERVATION_ORDER_RULES, "preservation order"),
+        (REMOVAL_REQUEST_RULES, "removal request"),
+    ],
+)
+def test_a_change_that_lost_the_race_is_aborted_naming_its_kind_and_neither_announced_nor_audited(
+    rules: RecordRules, label: str
+) -> None:
+    with pytest.raises(Aborted) as lost:
+        write_change(rules, stored=False)
+    assert lost.value.reason == "CONCURRENT_UPDATE"
+    assert str(lost.value) == f"{label} was changed by someone else meanwhile; re-read it"
