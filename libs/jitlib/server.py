@@ -5,6 +5,7 @@ directory consumer, and a graceful stop on SIGTERM (stop accepting, drain in-fli
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import signal
 import sys
@@ -18,7 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.js.api import StreamConfig
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry import trace
 from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
@@ -29,35 +30,60 @@ from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus
 from jitlib.clock import Clock, SystemClock
 from jitlib.config import CommonSettings, ServiceSettings
-from jitlib.errors import JitError
+from jitlib.errors import JitError, Unauthenticated
 from jitlib.forwarding import CommandResponder, ForwardedRefusal, Forwarder, OwnedElsewhere
 from jitlib.outbox import OutboxRelay
+from jitlib.principal import Principal
 from jitlib.retention_service import RetentionServicer
 from jitlib.retention_sweep import RetentionSweep
 from jitlib.runtime import Runtime, current_method
-from jitlib.telemetry import current_trace_id, setup_logging, setup_tracing
+from jitlib.telemetry import ServerSpans, current_trace_id, setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
 
 _PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
-async def abort_with(context: grpc.aio.ServicerContext, err: JitError) -> None:
-    """Abort the call with a google.rpc.Status (BadRequest / ErrorInfo details) in the trailers."""
-    status = err.to_status()
-    await context.abort(
-        err.code, err.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),)
-    )
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What the interceptor found for one call, handed to the method's handler: the caller (or why the
+    call is refused) and the call's metadata (for its trace context)."""
+
+    method: str
+    caller: Principal | JitError | None
+    metadata: Sequence[tuple[str, str | bytes]]
+
+
+#: Set by the interceptor for the call it admits, read by the method's handler in the same call's task.
+_CALL: contextvars.ContextVar[_Call] = contextvars.ContextVar("jit_call")
+
+
+@dataclass(frozen=True, slots=True)
+class _Handlers:
+    """One method's handlers, built once: the registered one, the one that serves it (span, caller bound,
+    errors mapped) and the one that refuses a caller without a valid token (without reading the request)."""
+
+    registered: grpc.RpcMethodHandler
+    serving: grpc.RpcMethodHandler
+    refusing: grpc.RpcMethodHandler
 
 
 class RequestInterceptor(grpc.aio.ServerInterceptor):
-    """Authenticates every call (except health and reflection), binds the Principal and the method name
-    for the servicer, and turns exceptions into proper statuses (never UNKNOWN, never a traceback)."""
+    """Traces every call (its server span, the child of the caller's trace), authenticates it (except
+    health and reflection), binds the Principal and the method name for the servicer, and turns
+    exceptions into proper statuses (never UNKNOWN, never a traceback).
 
-    def __init__(self, verifier: TokenVerifier, forwarder: Forwarder | None = None) -> None:
+    The wrapping handlers are built once per method, not per call: a call pays its token check (a cache
+    hit for a token seen before), one context variable and its span."""
+
+    def __init__(
+        self, verifier: TokenVerifier, forwarder: Forwarder | None = None, tracer: trace.Tracer | None = None
+    ) -> None:
         self._verifier = verifier
         #: On a federation: sends a change that reached a replica to the record's owner.
         self._forwarder = forwarder
+        self._tracer = tracer or trace.get_tracer(__name__)
+        self._handlers: dict[str, _Handlers] = {}
 
     async def intercept_service(
         self,
@@ -65,136 +91,150 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        method = details.method  # type: ignore[attr-defined]
-        if handler is None or method.startswith(_PUBLIC_PREFIXES):
+        if handler is None:
             return handler
+        method: str = details.method  # type: ignore[attr-defined]
+        metadata = details.invocation_metadata or ()  # type: ignore[attr-defined]
+        built = self._handlers.get(method)
+        if built is None or built.registered is not handler:
+            built = self._handlers[method] = self._build(handler, method)
+        if method.startswith(_PUBLIC_PREFIXES):
+            _CALL.set(_Call(method, None, metadata))
+            return built.serving
         # The token is checked here, from the call's metadata, before the request is read: a caller
         # without a valid token never has its request decoded.
         try:
-            token = auth.bearer_from_metadata(details.invocation_metadata or ())  # type: ignore[attr-defined]
-            principal = await self._verifier.verify(token)
+            principal = await self._verifier.verify(auth.bearer_from_metadata(metadata))
         except JitError as err:
-            return _refusal(handler, err)
+            _CALL.set(_Call(method, err, metadata))
+            return built.refusing
+        _CALL.set(_Call(method, principal, metadata))
+        return built.serving
 
-        async def _enter(context: grpc.aio.ServicerContext) -> tuple[Any, Any]:
-            return auth.bind(principal), current_method.set(method)
+    def _build(self, handler: grpc.RpcMethodHandler, method: str) -> _Handlers:
+        spans = ServerSpans(method, self._tracer)
+        forwarder = self._forwarder
 
-        async def _fail(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+        def enter(context: grpc.aio.ServicerContext) -> tuple[trace.Span, Principal | JitError | None]:
+            """The call's span, started, and its caller; a handler reached without the interceptor's
+            decision for this very call refuses it (fail closed)."""
+            call = _CALL.get(None)
+            span = spans.start(call.metadata if call is not None else (), context.peer)
+            if call is None or call.method != method:
+                return span, Unauthenticated("NO_PRINCIPAL", "no authenticated caller")
+            return span, call.caller
+
+        async def abort(
+            context: grpc.aio.ServicerContext,
+            span: trace.Span,
+            code: grpc.StatusCode,
+            details: str,
+            status_bin: bytes | None = None,
+        ) -> None:
+            ServerSpans.finish(span, code, details)
+            trailers = (("grpc-status-details-bin", status_bin),) if status_bin else ()
+            await context.abort(code, details, trailing_metadata=trailers)
+
+        async def fail(context: grpc.aio.ServicerContext, span: trace.Span, exc: BaseException) -> None:
             if isinstance(exc, ForwardedRefusal):
                 a = exc.answer
-                trailers = (("grpc-status-details-bin", a.status_bin),) if a.status_bin else ()
-                await context.abort(a.code, a.details, trailing_metadata=trailers)
+                await abort(context, span, a.code, a.details, a.status_bin)
             if isinstance(exc, JitError):
-                await abort_with(context, exc)
+                await abort(context, span, exc.code, exc.message, exc.to_status().SerializeToString())
             log.exception("unhandled error in %s", method)
+            span.record_exception(exc)
             ref = current_trace_id() or "n/a"
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (trace {ref})")
+            await abort(context, span, grpc.StatusCode.INTERNAL, f"internal error (trace {ref})")
 
-        if handler.unary_unary:
-            inner_uu: Any = handler.unary_unary
-            forwarder = self._forwarder
+        def bind(caller: Principal | None) -> tuple[Any, Any]:
+            return (auth.bind(caller) if caller is not None else None), current_method.set(method)
 
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                tokens = None
+        def unbind(tokens: tuple[Any, Any]) -> None:
+            if tokens[0] is not None:
+                auth.unbind(tokens[0])
+            current_method.reset(tokens[1])
+
+        kind = _kind(handler)
+        inner: Any = getattr(handler, kind)
+
+        async def unary_response(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            span, caller = enter(context)
+            with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
+                if isinstance(caller, JitError):
+                    await abort(context, span, caller.code, caller.message, caller.to_status().SerializeToString())
+                    return None  # abort raises
+                tokens = bind(caller)
                 try:
-                    tokens = await _enter(context)
-                    return await inner_uu(request, context)
+                    return await inner(request, context)
                 except grpc.aio.AbortError:
                     raise
                 except OwnedElsewhere as exc:
-                    if forwarder is None:
-                        await _fail(context, exc)
+                    if forwarder is None or kind != "unary_unary" or caller is None:
+                        await fail(context, span, exc)
                         return None
-                    answer = await forwarder.forward(exc.owner, method, request.SerializeToString(), token)
+                    answer = await forwarder.forward(exc.owner, method, request.SerializeToString(), caller.token)
                     if answer.code is grpc.StatusCode.OK:
                         return answer.payload  # the owner's response, passed on as it is
-                    trailers = (("grpc-status-details-bin", answer.status_bin),) if answer.status_bin else ()
-                    await context.abort(answer.code, answer.details, trailing_metadata=trailers)
+                    await abort(context, span, answer.code, answer.details, answer.status_bin)
                 except Exception as exc:
-                    await _fail(context, exc)
+                    await fail(context, span, exc)
                 finally:
-                    if tokens:
-                        auth.unbind(tokens[0])
-                        current_method.reset(tokens[1])
+                    unbind(tokens)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, _passing(handler.response_serializer)
-            )
-        if handler.unary_stream:
-            inner_us: Any = handler.unary_stream
-            forwarder_us = self._forwarder
-
-            async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                tokens = None
+        async def stream_response(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            span, caller = enter(context)
+            with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
+                if isinstance(caller, JitError):
+                    await abort(context, span, caller.code, caller.message, caller.to_status().SerializeToString())
+                    return  # abort raises
+                tokens = bind(caller)
                 try:
-                    tokens = await _enter(context)
-                    async for item in inner_us(request, context):
+                    async for item in inner(request, context):
                         yield item
                 except grpc.aio.AbortError:
                     raise
                 except OwnedElsewhere as exc:
-                    if forwarder_us is None:
-                        await _fail(context, exc)
+                    if forwarder is None or kind != "unary_stream" or caller is None:
+                        await fail(context, span, exc)
                         return
-                    forwarded = forwarder_us.forward_stream(exc.owner, method, request.SerializeToString(), token)
+                    forwarded = forwarder.forward_stream(exc.owner, method, request.SerializeToString(), caller.token)
                     async for answer in forwarded:
                         if answer.payload or (answer.code is grpc.StatusCode.OK and not answer.details):
                             if answer.payload:
                                 yield answer.payload  # a piece of the owner's answer, passed on as it is
                             continue
-                        trailers = (("grpc-status-details-bin", answer.status_bin),) if answer.status_bin else ()
-                        await context.abort(answer.code, answer.details, trailing_metadata=trailers)
+                        await abort(context, span, answer.code, answer.details, answer.status_bin)
                 except Exception as exc:
-                    await _fail(context, exc)
+                    await fail(context, span, exc)
                 finally:
-                    if tokens:
-                        auth.unbind(tokens[0])
-                        current_method.reset(tokens[1])
+                    unbind(tokens)
 
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, _passing(handler.response_serializer)
-            )
-
-        if handler.stream_unary:
-            inner_su: Any = handler.stream_unary
-
-            async def stream_unary(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
-                tokens = None
-                try:
-                    tokens = await _enter(context)
-                    return await inner_su(request_iter, context)
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:
-                    await _fail(context, exc)
-                finally:
-                    if tokens:
-                        auth.unbind(tokens[0])
-                        current_method.reset(tokens[1])
-
-            return grpc.stream_unary_rpc_method_handler(
-                stream_unary, handler.request_deserializer, handler.response_serializer
-            )
-        inner_ss: Any = handler.stream_stream
-
-        async def stream_stream(request_iter: Any, context: grpc.aio.ServicerContext) -> Any:
-            tokens = None
-            try:
-                tokens = await _enter(context)
-                async for item in inner_ss(request_iter, context):
-                    yield item
-            except grpc.aio.AbortError:
-                raise
-            except Exception as exc:
-                await _fail(context, exc)
-            finally:
-                if tokens:
-                    auth.unbind(tokens[0])
-                    current_method.reset(tokens[1])
-
-        return grpc.stream_stream_rpc_method_handler(
-            stream_stream, handler.request_deserializer, handler.response_serializer
+        make = _MAKERS[kind]
+        behaviour = stream_response if kind.endswith("_stream") else unary_response
+        # A forwarded call's answer arrives already serialized by the owner: it is passed on as it is.
+        serialize = _passing(handler.response_serializer) if kind.startswith("unary_") else handler.response_serializer
+        return _Handlers(
+            registered=handler,
+            serving=make(behaviour, handler.request_deserializer, serialize),
+            refusing=make(behaviour, _ignore_request, handler.response_serializer),
         )
+
+
+_MAKERS: dict[str, Callable[..., grpc.RpcMethodHandler]] = {
+    "unary_unary": grpc.unary_unary_rpc_method_handler,
+    "unary_stream": grpc.unary_stream_rpc_method_handler,
+    "stream_unary": grpc.stream_unary_rpc_method_handler,
+    "stream_stream": grpc.stream_stream_rpc_method_handler,
+}
+
+
+def _kind(handler: grpc.RpcMethodHandler) -> str:
+    """Which of the four call shapes ``handler`` serves."""
+    if handler.unary_unary:
+        return "unary_unary"
+    if handler.unary_stream:
+        return "unary_stream"
+    return "stream_unary" if handler.stream_unary else "stream_stream"
 
 
 def _passing(serialize: Any) -> Callable[[Any], bytes]:
@@ -223,26 +263,6 @@ def _server_streaming(services: Sequence[str]) -> frozenset[str]:
 
 def _ignore_request(_data: bytes) -> None:
     return None
-
-
-def _refusal(handler: grpc.RpcMethodHandler, err: JitError) -> grpc.RpcMethodHandler:
-    """A handler of the same kind that answers ``err`` at once, without decoding the request."""
-
-    async def refuse(_request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await abort_with(context, err)
-
-    async def refuse_stream(_request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await abort_with(context, err)
-        yield  # pragma: no cover - abort raises
-
-    ser = handler.response_serializer
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(refuse, _ignore_request, ser)
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(refuse_stream, _ignore_request, ser)
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(refuse, _ignore_request, ser)
-    return grpc.stream_stream_rpc_method_handler(refuse_stream, _ignore_request, ser)
 
 
 class Worker(Protocol):
@@ -448,7 +468,7 @@ class ServiceApp:
             consumer.start()
 
         server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), RequestInterceptor(self.verifier, forwarder)],
+            interceptors=[RequestInterceptor(self.verifier, forwarder)],
             options=[("grpc.max_receive_message_length", self.settings.max_request_bytes)],
             maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
         )

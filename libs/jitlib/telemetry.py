@@ -1,6 +1,8 @@
 """OpenTelemetry setup and W3C trace-context helpers for NATS headers.
 
-gRPC server and client spans come from opentelemetry-instrumentation-grpc, one database span per
+gRPC client spans come from opentelemetry-instrumentation-grpc; the server span of each call from
+``jitlib.server.RequestInterceptor`` (``ServerSpans``: the same name, kind and attributes as that
+library's server interceptor, started inside a handler built once per method); one database span per
 transaction from ``jitlib.db.Database`` (with its statement count). Events carry ``traceparent`` in their
 NATS headers: captured when the event is written to the outbox (inside the RPC's span), so the consumer's
 span continues the RPC's trace.
@@ -11,9 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import unquote
 
+import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
@@ -74,6 +78,59 @@ def setup_tracing(service_name: str, settings: CommonSettings) -> trace.TracerPr
             provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
         return provider
+
+
+#: The gRPC status codes that mark a server span as an error (the server's fault, not the caller's), as
+#: opentelemetry-instrumentation-grpc marks them.
+_SERVER_FAULTS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+class ServerSpans:
+    """The server span of each call of one gRPC method: named by the method, of kind SERVER, the child of
+    the caller's ``traceparent``, with the ``rpc.*`` attributes and, when recorded, the peer's address.
+    Made once per method; each call pays only the span itself."""
+
+    def __init__(self, method: str, tracer: trace.Tracer) -> None:
+        service, _, name = method.lstrip("/").partition("/")
+        self._name = method
+        self._tracer = tracer
+        self._attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+
+    def start(self, metadata: Sequence[tuple[str, str | bytes]], peer: Callable[[], str]) -> trace.Span:
+        """Start a call's span (not yet current: ``trace.use_span`` makes it so)."""
+        parent = propagate.extract({k: v for k, v in metadata if isinstance(v, str)}) if metadata else None
+        span = self._tracer.start_span(
+            self._name,
+            context=parent,
+            kind=trace.SpanKind.SERVER,
+            attributes={**self._attributes, "rpc.grpc.status_code": 0},
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+        if span.is_recording():
+            address = peer()
+            if not address.startswith("unix:"):
+                ip, _, port = address.split(",")[0].partition(":")[2].rpartition(":")
+                span.set_attributes({"net.peer.ip": unquote(ip), "net.peer.port": port})
+        return span
+
+    @staticmethod
+    def finish(span: trace.Span, code: grpc.StatusCode, details: str = "") -> None:
+        """Record the call's status on its span (an error status only for the server's own faults)."""
+        if code is grpc.StatusCode.OK or not span.is_recording():
+            return
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code in _SERVER_FAULTS:
+            span.set_status(trace.Status(trace.StatusCode.ERROR, f"{code}:{details}"))
 
 
 def inject_headers() -> dict[str, str]:

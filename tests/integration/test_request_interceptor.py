@@ -1,0 +1,182 @@
+"""The entry every call pays (``jitlib.server.RequestInterceptor``), on a real grpc.aio server: the caller's
+token checked before the request is read, the caller bound for the servicer, one server span per call (the
+child of the caller's trace, with its status), errors mapped to statuses, and the wrapping handlers built
+once per method rather than once per call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NamedTuple
+
+import grpc
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+from jitlib import auth
+from jitlib.errors import InvalidArgument, NotFound
+from jitlib.runtime import current_method
+from jitlib.server import RequestInterceptor
+from tests.unit.test_token_verification import claims, sign, verifier
+
+SERVICE = "jit.test.v1.Probe"
+WHO, BROKEN, REFUSED, COUNT = (f"/{SERVICE}/{m}" for m in ("Who", "Broken", "Refused", "Count"))
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_ID = "00f067aa0ba902b7"
+
+
+class Probe:
+    """A service whose methods say who called them, fail, or stream; it counts the requests it decoded."""
+
+    def __init__(self) -> None:
+        self.decoded = 0
+
+    def decode(self, data: bytes) -> bytes:
+        self.decoded += 1
+        return data
+
+    async def who(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        await asyncio.sleep(0)  # another call may run meanwhile: each keeps its own caller
+        return f"{auth.current().username} {current_method.get()}".encode()
+
+    async def broken(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        raise RuntimeError("a bug, with a secret in its message")
+
+    async def refused(self, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        raise NotFound("task", "T-1")
+
+    async def count(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        for i in range(int(request.decode())):
+            yield f"{auth.current().username} {i}".encode()
+        raise InvalidArgument.one("count", "the stream stops here")
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        d = self.decode
+        return grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                "Who": grpc.unary_unary_rpc_method_handler(self.who, d),
+                "Broken": grpc.unary_unary_rpc_method_handler(self.broken, d),
+                "Refused": grpc.unary_unary_rpc_method_handler(self.refused, d),
+                "Count": grpc.unary_stream_rpc_method_handler(self.count, d),
+            },
+        )
+
+
+def bearer(username: str) -> tuple[str, str]:
+    return ("authorization", f"Bearer {sign(claims(preferred_username=username))}")
+
+
+async def serve(body: Callable[[grpc.aio.Channel, Probe], Awaitable[Any]]) -> Any:
+    probe = Probe()
+    server = grpc.aio.server(interceptors=[RequestInterceptor(verifier())])
+    server.add_generic_rpc_handlers((probe.handler(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            return await body(channel, probe)
+    finally:
+        await server.stop(None)
+
+
+def test_each_call_is_served_as_its_own_caller_and_a_request_without_a_token_is_never_decoded() -> None:
+    async def body(channel: grpc.aio.Channel, probe: Probe) -> None:
+        who = channel.unary_unary(WHO)
+        answers = await asyncio.gather(
+            *(who(b"x", metadata=(bearer(name),)) for name in ["nl-prosecutor", "de-liaison"] * 5)
+        )
+        assert [a.decode() for a in answers] == [f"{n} {WHO}" for n in ["nl-prosecutor", "de-liaison"] * 5]
+        assert probe.decoded == 10
+        for metadata in [(), (("authorization", "Bearer not-a-jwt"),), (("authorization", "Basic abc"),)]:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await who(b"secret bytes", metadata=metadata)
+            assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
+        assert probe.decoded == 10  # the refused calls' bytes were never decoded
+        got = []
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            async for item in channel.unary_stream(COUNT)(b"2", metadata=(bearer("de-liaison"),)):
+                got.append(item)
+        assert got == [b"de-liaison 0", b"de-liaison 1"]
+        assert stopped.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+    asyncio.run(serve(body))
+
+
+def test_errors_become_statuses_and_the_span_says_which() -> None:
+    async def body(channel: grpc.aio.Channel, probe: Probe) -> dict[str, grpc.aio.AioRpcError]:
+        failed = {}
+        for method in (BROKEN, REFUSED):
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await channel.unary_unary(method)(b"x", metadata=(bearer("nl-prosecutor"),))
+            failed[method] = err.value
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await channel.unary_unary(WHO)(b"x")
+        failed[WHO] = err.value
+        return failed
+
+    failed = asyncio.run(serve(body))
+    assert failed[BROKEN].code() is grpc.StatusCode.INTERNAL
+    assert "secret" not in (failed[BROKEN].details() or "")
+    assert failed[REFUSED].code() is grpc.StatusCode.NOT_FOUND
+    assert failed[WHO].code() is grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_call_is_one_server_span_in_the_callers_trace(spans: Any) -> None:
+    traceparent = ("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-01")
+
+    async def body(channel: grpc.aio.Channel, probe: Probe) -> None:
+        await channel.unary_unary(WHO)(b"x", metadata=(bearer("nl-prosecutor"), traceparent))
+        for method, md in [(BROKEN, (bearer("nl-prosecutor"), traceparent)), (WHO, (traceparent,))]:
+            with pytest.raises(grpc.aio.AioRpcError):
+                await channel.unary_unary(method)(b"x", metadata=md)
+
+    asyncio.run(serve(body))
+    mine = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == TRACE_ID]
+    assert [s.name for s in mine] == [WHO, BROKEN, WHO]
+    for span in mine:
+        assert span.kind is SpanKind.SERVER
+        assert span.parent is not None and format(span.parent.span_id, "016x") == PARENT_ID
+        assert span.attributes["rpc.system"] == "grpc"
+        assert (span.attributes["rpc.service"], "/" + SERVICE + "/" + span.attributes["rpc.method"]) == (
+            SERVICE,
+            span.name,
+        )
+        assert span.attributes["net.peer.ip"] == "127.0.0.1"
+    ok, broken, refused = mine
+    assert ok.attributes["rpc.grpc.status_code"] == 0 and ok.status.status_code is StatusCode.UNSET
+    assert broken.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INTERNAL.value[0]
+    assert broken.status.status_code is StatusCode.ERROR
+    assert [e.name for e in broken.events] == ["exception"]
+    # A caller's mistake is not the server's error (as opentelemetry-instrumentation-grpc marks it).
+    assert refused.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]
+    assert refused.status.status_code is StatusCode.UNSET
+
+
+class Details(NamedTuple):
+    method: str
+    invocation_metadata: tuple[tuple[str, str], ...]
+
+
+def test_the_wrapping_handlers_are_built_once_per_method_not_per_call() -> None:
+    probe = Probe()
+    registered = probe.handler()
+    interceptor = RequestInterceptor(verifier())
+
+    async def handlers(method: str, *metadata: tuple[str, str]) -> grpc.RpcMethodHandler:
+        details = Details(method, metadata)
+
+        async def continuation(d: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+            return registered.service(d)
+
+        return await interceptor.intercept_service(continuation, details)
+
+    async def body() -> None:
+        first = await handlers(WHO, bearer("nl-prosecutor"))
+        assert await handlers(WHO, bearer("de-liaison")) is first
+        assert await handlers(BROKEN, bearer("de-liaison")) is not first
+        refusing = await handlers(WHO)
+        assert refusing is not first and await handlers(WHO, ("authorization", "Bearer x")) is refusing
+        assert await handlers(WHO, bearer("nl-prosecutor")) is first
+
+    asyncio.run(body())
