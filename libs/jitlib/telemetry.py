@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 
 from jitlib.config import CommonSettings
 
@@ -59,25 +60,35 @@ def setup_tracing(service_name: str, settings: CommonSettings) -> trace.TracerPr
         current = trace.get_tracer_provider()
         if isinstance(current, TracerProvider):
             return current
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-        exporter: SpanExporter | None
-        kind = settings.otel_exporter.lower()
-        if kind == "console":
-            exporter = ConsoleSpanExporter()
-        elif kind == "file":
-            exporter = JsonLinesFileExporter(settings.traces_file)
-        elif kind == "otlp":
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-            exporter = OTLPSpanExporter()
-        elif kind == "none":
-            exporter = None
-        else:
-            raise ValueError(f"JIT_OTEL_EXPORTER must be console, file, otlp or none, not {kind!r}")
-        if exporter is not None:
-            provider.add_span_processor(BatchSpanProcessor(exporter))
+        provider = tracer_provider(service_name, settings)
         trace.set_tracer_provider(provider)
         return provider
+
+
+def tracer_provider(service_name: str, settings: CommonSettings) -> TracerProvider:
+    """The tracer provider ``settings.otel_exporter`` asks for. With no exporter (``none``) nothing would
+    read a span, so a span is recorded only in a trace its caller samples (its ``traceparent`` says so);
+    the others still have their trace and span ids, which logs, errors and events' headers carry on."""
+    exporter: SpanExporter | None
+    kind = settings.otel_exporter.lower()
+    if kind == "console":
+        exporter = ConsoleSpanExporter()
+    elif kind == "file":
+        exporter = JsonLinesFileExporter(settings.traces_file)
+    elif kind == "otlp":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter()
+    elif kind == "none":
+        exporter = None
+    else:
+        raise ValueError(f"JIT_OTEL_EXPORTER must be console, file, otlp or none, not {kind!r}")
+    resource = Resource.create({"service.name": service_name})
+    if exporter is None:
+        return TracerProvider(resource=resource, sampler=ParentBased(root=ALWAYS_OFF))
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
 
 
 #: The gRPC status codes that mark a server span as an error (the server's fault, not the caller's), as
