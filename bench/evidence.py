@@ -6,10 +6,12 @@ with their spread (lowest..highest):
     BENCH evidence_grpc_echo_floor_c1 p50_ms=<x> spread_ms=<a..b> ratio_p50=1.00 trials=<n>
     BENCH create_evidence_request_sqlite_c1 p50_ms=<x> spread_ms=<a..b> p99_ms=<y> ratio_p50=<x / echo p50> trials=<n>
     BENCH evidence_file_copy mb_s=<n> spread_mb_s=<a..b> trials=<n>
+    BENCH evidence_file_copy_fsync mb_s=<n> spread_mb_s=<a..b> trials=<n>  (a second floor, not the ratio's)
     BENCH evidence_grpc_stream_floor_up mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_grpc_stream_floor_down mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_grpc_stream_floor_up_<variant> ... (and _down_<variant>): the bare stream with one setting
-        changed (``FLOOR_VARIANTS``: msg4m, msg7m, nobdp, sync_server, aio_client, streams2; ``--floors``)
+        changed (``FLOOR_VARIANTS``: msg4m, msg7m, nobdp, window8m, frame1m, readchunk, sizes, sync_server,
+        aio_client, streams2; ``--floors``)
     BENCH evidence_upload_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_download_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
 
@@ -35,6 +37,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -109,9 +112,12 @@ def new_request_in_execution(stub: evidence_pb2_grpc.EvidenceServiceStub, md: tu
     return str(r.id)
 
 
-def upload(channel: grpc.Channel, md: tuple[tuple[str, str], ...], request_id: str, path: Path) -> tuple[str, float]:
+def upload(
+    channel: grpc.Channel, md: tuple[tuple[str, str], ...], request_id: str, path: Path
+) -> tuple[str, float, float]:
     """Upload ``path`` (its digest computed before the clock starts) as a new item, as the CLI does
-    (``jitcli.evidence_cmd.upload_messages``: chunks of 1 MiB, sent serialized); (item id, seconds)."""
+    (``jitcli.evidence_cmd.upload_messages``: chunks of 1 MiB, sent serialized); (item id, seconds, the
+    client's CPU seconds for the same span: this process, all its threads)."""
     sha256, size = _digest(path), path.stat().st_size
     meta = pb.ItemMetadata(
         request_id=str(uuid.uuid4()),
@@ -121,13 +127,13 @@ def upload(channel: grpc.Channel, md: tuple[tuple[str, str], ...], request_id: s
         media_type="video/mp4",
         filename=path.name,
     )
-    t0 = time.perf_counter()
+    cpu, t0 = own_cpu_seconds(), time.perf_counter()
     with path.open("rb", buffering=0) as fh:
         item = upload_call(channel)(upload_messages(meta, fh), metadata=md, timeout=3600).item
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, own_cpu_seconds() - cpu
     if item.sha256 != sha256 or item.size_bytes != size:
         raise RuntimeError("the item is not the uploaded file")
-    return str(item.id), secs
+    return str(item.id), secs, cpu
 
 
 def download(channel: grpc.Channel, md: tuple[tuple[str, str], ...], item_id: str, out: Path) -> float:
@@ -147,6 +153,19 @@ def file_copy(src: Path, dst: Path) -> float:
     """The floor: a plain copy of the same bytes on the same file system (``shutil.copyfile``)."""
     t0 = time.perf_counter()
     shutil.copyfile(src, dst)
+    secs = time.perf_counter() - t0
+    dst.unlink()
+    return secs
+
+
+def file_copy_fsync(src: Path, dst: Path) -> float:
+    """A second floor, printed next to the first but never the ratio's: the same copy, then one fsync of the
+    copy, as an upload must fsync its blob before it is acknowledged (the plain copy leaves its bytes in the
+    page cache, the upload cannot)."""
+    t0 = time.perf_counter()
+    shutil.copyfile(src, dst)
+    with dst.open("rb") as fh:
+        os.fsync(fh.fileno())
     secs = time.perf_counter() - t0
     dst.unlink()
     return secs
@@ -208,18 +227,39 @@ class Profiler:
             print(f"#   incl {100 * n / max(total, 1):5.1f}%  {frame}", flush=True)
 
 
-#: The bare stream servers' options: the evidence service's receive limit (``max_request_bytes``), and the
-#: same with HTTP/2's bandwidth-delay-product probing off (the flow-control window then stays as announced
-#: instead of being resized from ping round trips).
+#: The bare stream servers' options: the evidence service's receive limit (``max_request_bytes``), and, per
+#: server kind, the transport settings a variant changes on the server's side.
 _FLOOR_SERVER_OPTIONS = [("grpc.max_receive_message_length", 8 * MiB), ("grpc.max_send_message_length", 8 * MiB)]
+#: HTTP/2's bandwidth-delay-product probing off: the flow-control window then stays as announced instead of
+#: being resized from ping round trips (fast on loopback, but a window no longer grown for a distant node).
 _NO_BDP = [("grpc.http2.bdp_probe", 0)]
+#: Settings that keep BDP probing (so a long round trip still grows the window) and change only sizes:
+#: a stream's initial window (``grpc.http2.lookahead_bytes``, gRPC's default 64 KiB, grown by BDP later),
+#: the largest HTTP/2 frame a side accepts (``grpc.http2.max_frame_size``, default 16 KiB), and how much
+#: the transport reads from the socket at once (``grpc.experimental.tcp_*read_chunk_size``).
+_WINDOW = [("grpc.http2.lookahead_bytes", 8 * MiB)]
+_FRAME = [("grpc.http2.max_frame_size", MiB)]
+_READ_CHUNK = [
+    ("grpc.experimental.tcp_min_read_chunk_size", 256 * 1024),
+    ("grpc.experimental.tcp_read_chunk_size", MiB),
+]
+#: The aio servers the bare stream runs, each with its own settings (and one thread-pool server, ``sync``).
+FLOOR_SERVERS: dict[str, list[tuple[str, int]]] = {
+    "aio": [],
+    "aio-nobdp": _NO_BDP,
+    "aio-window": _WINDOW,
+    "aio-frame": _FRAME,
+    "aio-readchunk": _READ_CHUNK,
+    "aio-sizes": _WINDOW + _FRAME + _READ_CHUNK,
+}
 
 
 @dataclass(frozen=True)
 class FloorVariant:
     """One way of moving the bytes through a bare gRPC stream: which server (``aio`` as the services run,
-    ``aio-nobdp``, or the thread-pool ``sync`` API), the message size, the client API, how many streams
-    carry one item in parallel (each its own share of the bytes), and the client's channel options."""
+    another of ``FLOOR_SERVERS``, or the thread-pool ``sync`` API), the message size, the client API, how
+    many streams carry one item in parallel (each its own share of the bytes), and the client's channel
+    options."""
 
     name: str
     server: str = "aio"
@@ -242,6 +282,30 @@ FLOOR_VARIANTS = (
         server="aio-nobdp",
         channel_options=tuple(_NO_BDP),
         what="grpc.http2.bdp_probe=0 on both sides",
+    ),
+    FloorVariant(
+        "window8m",
+        server="aio-window",
+        channel_options=tuple(_WINDOW),
+        what="grpc.http2.lookahead_bytes=8 MiB on both sides (BDP probing kept)",
+    ),
+    FloorVariant(
+        "frame1m",
+        server="aio-frame",
+        channel_options=tuple(_FRAME),
+        what="grpc.http2.max_frame_size=1 MiB on both sides (BDP probing kept)",
+    ),
+    FloorVariant(
+        "readchunk",
+        server="aio-readchunk",
+        channel_options=tuple(_READ_CHUNK),
+        what="TCP reads of 256 KiB..1 MiB on both sides (BDP probing kept)",
+    ),
+    FloorVariant(
+        "sizes",
+        server="aio-sizes",
+        channel_options=tuple(_WINDOW + _FRAME + _READ_CHUNK),
+        what="window8m, frame1m and readchunk together (BDP probing kept)",
     ),
     FloorVariant("sync_server", server="sync", what="the thread-pool (sync) server API"),
     FloorVariant("aio_client", client="aio", what="the grpc.aio client API"),
@@ -275,11 +339,11 @@ async def _source(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIte
 async def serve_stream_floor(ports: dict[str, int]) -> None:
     """The transport's floor: bare servers that consume a client stream of bytes (Sink) or send one
     (Source, ``total`` bytes in messages of ``size``), nothing done to the bytes: a grpc.aio server as the
-    services run (``aio``), the same without BDP probing (``aio-nobdp``), and a thread-pool one (``sync``).
+    services run (``aio``), one per other setting (``FLOOR_SERVERS``), and a thread-pool one (``sync``).
     """
     servers: list[grpc.aio.Server] = []
-    for kind in ("aio", "aio-nobdp"):
-        server = grpc.aio.server(options=_FLOOR_SERVER_OPTIONS + (_NO_BDP if kind == "aio-nobdp" else []))
+    for kind, options in FLOOR_SERVERS.items():
+        server = grpc.aio.server(options=_FLOOR_SERVER_OPTIONS + options)
         handler = grpc.method_handlers_generic_handler(
             "bench.Stream",
             {
@@ -319,9 +383,11 @@ def _read_blocks(path: Path, offset: int, length: int, message: int) -> Iterator
             yield block
 
 
-def _floor_sync(v: FloorVariant, port: int, pid: int, path: Path, out: Path) -> tuple[float, float, float, float]:
+def _floor_sync(
+    v: FloorVariant, port: int, pid: int, path: Path, out: Path
+) -> tuple[float, float, float, float, float, float]:
     """Seconds to send ``path`` through the bare stream, and to receive as many bytes into ``out``; then the
-    server's (process ``pid``) CPU seconds for each."""
+    server's (process ``pid``) CPU seconds for each, then this process's (the client's)."""
     size = path.stat().st_size
     shares = _shares(size, v.streams, v.message)
     options = [*_FLOOR_SERVER_OPTIONS, *v.channel_options]
@@ -338,21 +404,21 @@ def _floor_sync(v: FloorVariant, port: int, pid: int, path: Path, out: Path) -> 
                 offset += os.pwrite(fd, block, offset)
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=v.streams) as pool:
-            cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+            cpu0, own0, t0 = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
             list(pool.map(send, shares))
-            cpu1, t1 = cpu_seconds(pid), time.perf_counter()
+            cpu1, own1, t1 = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
             fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 list(pool.map(receive, shares, [fd] * len(shares)))
             finally:
                 os.close(fd)
-            cpu2, t2 = cpu_seconds(pid), time.perf_counter()
-    return t1 - t0, t2 - t1, cpu1 - cpu0, cpu2 - cpu1
+            cpu2, own2, t2 = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
+    return t1 - t0, t2 - t1, cpu1 - cpu0, cpu2 - cpu1, own1 - own0, own2 - own1
 
 
 async def _floor_aio(
     v: FloorVariant, port: int, pid: int, path: Path, size: int, out: Path
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float, float, float, float]:
     shares = _shares(size, v.streams, v.message)
     options = [*_FLOOR_SERVER_OPTIONS, *v.channel_options]
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
@@ -371,21 +437,23 @@ async def _floor_aio(
             async for block in source(share[1].to_bytes(8, "big") + v.message.to_bytes(8, "big"), timeout=3600):
                 offset += os.pwrite(fd, block, offset)
 
-        cpu0, t0 = cpu_seconds(pid), time.perf_counter()
+        cpu0, own0, t0 = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
         await asyncio.gather(*(send(share) for share in shares))
-        cpu1, t1 = cpu_seconds(pid), time.perf_counter()
+        cpu1, own1, t1 = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             await asyncio.gather(*(receive(share, fd) for share in shares))
         finally:
             os.close(fd)
-        cpu2, t2 = cpu_seconds(pid), time.perf_counter()
-    return t1 - t0, t2 - t1, cpu1 - cpu0, cpu2 - cpu1
+        cpu2, own2, t2 = cpu_seconds(pid), own_cpu_seconds(), time.perf_counter()
+    return t1 - t0, t2 - t1, cpu1 - cpu0, cpu2 - cpu1, own1 - own0, own2 - own1
 
 
-def stream_floor(v: FloorVariant, ports: dict[str, int], pid: int, path: Path) -> tuple[float, float, float, float]:
+def stream_floor(
+    v: FloorVariant, ports: dict[str, int], pid: int, path: Path
+) -> tuple[float, float, float, float, float, float]:
     """Seconds to send ``path`` to the bare server (process ``pid``) as ``v`` says, and to receive as many
-    bytes back into a file; then the server's CPU seconds for each."""
+    bytes back into a file; then the server's CPU seconds for each, then the client's."""
     out = path.parent / "floor-down.bin"
     if v.client == "aio":
         figures = asyncio.run(_floor_aio(v, ports[v.server], pid, path, path.stat().st_size, out))
@@ -402,6 +470,12 @@ def cpu_seconds(pid: int) -> float:
     which a busy machine stretches much less than the wall time."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """User plus system CPU time of this process (the client's side of a transfer), all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def mb_line(name: str, size_mb: float, secs: list[float], floor_mb_s: float | None) -> str:
@@ -450,7 +524,7 @@ def main() -> int:
     s.add_argument("--jwks", type=Path, required=True)
     s.add_argument("--issuer", required=True)
     f = sub.add_parser("serve-stream", help="(internal) run the bare gRPC byte stream server")
-    f.add_argument("--ports", required=True, help="aio,aio-nobdp,sync")
+    f.add_argument("--ports", required=True, help="kind=port,... (FLOOR_SERVERS and sync)")
     p.add_argument(
         "--floors",
         default=",".join(v.name or "default" for v in FLOOR_VARIANTS),
@@ -463,7 +537,7 @@ def main() -> int:
         asyncio.run(serve(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.jwks.parent, a.issuer))
         return 0
     if a.cmd == "serve-stream":
-        ports = dict(zip(("aio", "aio-nobdp", "sync"), map(int, a.ports.split(",")), strict=True))
+        ports = {kind: int(port) for kind, _, port in (pair.partition("=") for pair in a.ports.split(","))}
         asyncio.run(serve_stream_floor(ports))
         return 0
 
@@ -475,9 +549,9 @@ def main() -> int:
     try:
         asyncio.run(announce_workspace(nats_i.url))
         echo_port, port = free_port(), free_port()
-        stream_ports = {kind: free_port() for kind in ("aio", "aio-nobdp", "sync")}
+        stream_ports = {kind: free_port() for kind in (*FLOOR_SERVERS, "sync")}
         procs.append(start(["echo"], work / "echo.log", echo_port))
-        ports_arg = ",".join(map(str, stream_ports.values()))
+        ports_arg = ",".join(f"{kind}={port}" for kind, port in stream_ports.items())
         stream_cmd = [sys.executable, "-m", "bench.evidence", "serve-stream", "--ports", ports_arg]
         stream_proc = spawn(stream_cmd, work / "stream.log", cwd=ROOT)
         procs.append(stream_proc)
@@ -520,15 +594,19 @@ def main() -> int:
 
         src = work / "item.bin"
         copies: list[float] = []
+        synced_copies: list[float] = []
         ups: list[float] = []
         downs: list[float] = []
         up_cpu: list[float] = []
         down_cpu: list[float] = []
+        up_client_cpu: list[float] = []  # the benchmark's own process: the client's side of each transfer
+        down_client_cpu: list[float] = []
         wanted = set(a.floors.split(",")) | {"default"}
         variants = [v for v in FLOOR_VARIANTS if (v.name or "default") in wanted]
-        # Per variant: seconds up, seconds down, the bare server's CPU seconds up and down, one per trial.
-        floors: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {
-            v.name: ([], [], [], []) for v in variants
+        # Per variant: seconds up, seconds down, the bare server's CPU seconds up and down, then the client's,
+        # one per trial.
+        floors: dict[str, tuple[list[float], list[float], list[float], list[float], list[float], list[float]]] = {
+            v.name: ([], [], [], [], [], []) for v in variants
         }
         with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
             stub = evidence_pb2_grpc.EvidenceServiceStub(ch)
@@ -536,21 +614,24 @@ def main() -> int:
             for trial in range(a.trials):
                 make_item(src, a.megabytes, trial)
                 copies.append(file_copy(src, work / "copy.bin"))
+                synced_copies.append(file_copy_fsync(src, work / "copy.bin"))
                 for v in variants:
                     measured = stream_floor(v, stream_ports, stream_proc.pid, src)
                     for figures, figure in zip(floors[v.name], measured, strict=True):
                         figures.append(figure)
                 profiler.start("upload")
                 cpu = cpu_seconds(proc.pid)
-                item_id, secs = upload(ch, md, request_id, src)
+                item_id, secs, client_cpu = upload(ch, md, request_id, src)
                 up_cpu.append(cpu_seconds(proc.pid) - cpu)
+                up_client_cpu.append(client_cpu)
                 profiler.stop("upload")
                 ups.append(secs)
                 copies.append(file_copy(src, work / "copy.bin"))
                 profiler.start("download")
-                cpu = cpu_seconds(proc.pid)
+                cpu, mine = cpu_seconds(proc.pid), own_cpu_seconds()
                 downs.append(download(ch, md, item_id, work / "down.bin"))
                 down_cpu.append(cpu_seconds(proc.pid) - cpu)
+                down_client_cpu.append(own_cpu_seconds() - mine)
                 profiler.stop("download")
                 profiler.enabled = False
                 if _digest(work / "down.bin") != _digest(src):
@@ -559,7 +640,8 @@ def main() -> int:
         size_mb = src.stat().st_size / 1e6
         copy_mb_s = statistics.median(size_mb / s for s in copies)
         print(mb_line("evidence_file_copy", size_mb, copies, None), flush=True)
-        floor_ups, floor_downs, floor_up_cpu, floor_down_cpu = floors[""]
+        print(mb_line("evidence_file_copy_fsync", size_mb, synced_copies, None), flush=True)
+        floor_ups, floor_downs, floor_up_cpu, floor_down_cpu, floor_up_client, floor_down_client = floors[""]
         for v in variants:
             suffix = f"_{v.name}" if v.name else ""
             for direction, times in (("up", floors[v.name][0]), ("down", floors[v.name][1])):
@@ -573,20 +655,36 @@ def main() -> int:
             f"download {statistics.median(size_mb / s for s in downs) / down_floor:.3f}",
             flush=True,
         )
+        synced_mb_s = statistics.median(size_mb / s for s in synced_copies)
+        print(
+            f"# next to a file copy with its fsync ({synced_mb_s:.0f} MB/s): "
+            f"upload {statistics.median(size_mb / s for s in ups) / synced_mb_s:.3f}",
+            flush=True,
+        )
         for v in variants:
-            cpu_up_ms, cpu_down_ms = (statistics.median(1000 * c / a.megabytes for c in f) for f in floors[v.name][2:])
+            up_ms, down_ms, client_up_ms, client_down_ms = (
+                statistics.median(1000 * c / a.megabytes for c in f) for f in floors[v.name][2:]
+            )
             print(
-                f"# bare stream {v.name or 'default'} ({v.what}): server CPU per MiB up {cpu_up_ms:.2f} ms, "
-                f"down {cpu_down_ms:.2f} ms",
+                f"# bare stream {v.name or 'default'} ({v.what}): server CPU per MiB up {up_ms:.2f} ms, "
+                f"down {down_ms:.2f} ms; client up {client_up_ms:.2f} ms, down {client_down_ms:.2f} ms",
                 flush=True,
             )
-        for name, cpu, floor_cpu in (("upload", up_cpu, floor_up_cpu), ("download", down_cpu, floor_down_cpu)):
+        for name, cpu, floor_cpu, client_cpu, floor_client_cpu in (
+            ("upload", up_cpu, floor_up_cpu, up_client_cpu, floor_up_client),
+            ("download", down_cpu, floor_down_cpu, down_client_cpu, floor_down_client),
+        ):
             per_mib = [1000 * c / a.megabytes for c in cpu]
             floor_per_mib = [1000 * c / a.megabytes for c in floor_cpu]
+            client_per_mib = [1000 * c / a.megabytes for c in client_cpu]
+            floor_client = statistics.median(1000 * c / a.megabytes for c in floor_client_cpu)
             print(
                 f"# CPU time per MiB, {name}: the service {statistics.median(per_mib):.2f} ms "
                 f"({min(per_mib):.2f}..{max(per_mib):.2f}), the bare stream server "
-                f"{statistics.median(floor_per_mib):.2f} ms ({min(floor_per_mib):.2f}..{max(floor_per_mib):.2f})",
+                f"{statistics.median(floor_per_mib):.2f} ms ({min(floor_per_mib):.2f}..{max(floor_per_mib):.2f}), "
+                f"the client {statistics.median(client_per_mib):.2f} ms "
+                f"({min(client_per_mib):.2f}..{max(client_per_mib):.2f}), "
+                f"the bare stream's client {floor_client:.2f} ms",
                 flush=True,
             )
     finally:
