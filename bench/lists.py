@@ -209,11 +209,12 @@ def explain(service: str, url: str, kek_file: Path, deep: int) -> list[str]:
         datetime.now(UTC),
     )
     if service == "tasks":
+        from jitlib.clock import Window
         from services.tasks import store as tasks
         from services.tasks.domain import TaskState
 
         row: Any = tasks.TaskRow
-        window = tasks.TaskFilter(due_after=now + timedelta(days=30), due_before=now + timedelta(days=44))
+        window = tasks.TaskFilter(due=Window(now + timedelta(days=30), now + timedelta(days=44)))
         filters: dict[str, Any] = {
             "first_page": tasks.TaskFilter(),
             "state": tasks.TaskFilter(states=frozenset({TaskState.BLOCKED})),

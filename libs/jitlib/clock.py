@@ -3,6 +3,7 @@ drive time without sleeping."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -50,6 +51,24 @@ def as_utc(value: datetime) -> datetime:
 def as_utc_or_none(value: datetime | None) -> datetime | None:
     """``as_utc`` of a nullable column: None stays None."""
     return as_utc(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Window:
+    """A span of time [start, end): the start in it, the end not; either side open when None. A List
+    filter's window on a date of its records (``jitlib.mapping.window_from_pb`` reads it from a request,
+    ``jitlib.visibility.in_window`` turns it into SQL) and a statistics period (``jitlib.stats.Period``)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def holds(self, at: datetime | None) -> bool:
+        """Whether ``at`` falls in the window; an unknown instant (None) only in a window open both ways."""
+        if self.start is None and self.end is None:
+            return True
+        if at is None:
+            return False
+        return (self.start is None or at >= self.start) and (self.end is None or at < self.end)
 
 
 class OffsetClock:

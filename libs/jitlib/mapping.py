@@ -14,6 +14,7 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from jit.common.v1 import common_pb2
 from jitlib import validate
 from jitlib.actors import Actor
+from jitlib.clock import Window
 from jitlib.errors import FieldViolation
 from jitlib.policy import StoredRecord
 
@@ -234,13 +235,11 @@ def list_filters(
     return size, states, violations
 
 
-def window_from_pb(
-    request: Any, after: str, before: str, violations: list[FieldViolation]
-) -> tuple[datetime | None, datetime | None]:
-    """A List request's time window (two optional Timestamp fields); a window that ends before it starts
-    adds a violation on ``before``."""
+def window_from_pb(request: Any, after: str, before: str, violations: list[FieldViolation]) -> Window:
+    """A List request's time window [``after``, ``before``) (two optional Timestamp fields); a window that
+    ends before it starts adds a violation on ``before``."""
     start = ts_to_dt(getattr(request, after), request.HasField(after))
     end = ts_to_dt(getattr(request, before), request.HasField(before))
     if start and end and start >= end:
         violations.append(FieldViolation(before, f"must be later than {after}"))
-    return start, end
+    return Window(start, end)

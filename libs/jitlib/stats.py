@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from jitlib.clock import Window
+
 #: The smallest k; a caller may ask for a larger one, never a smaller one.
 DEFAULT_K = 5
 #: The largest k a caller may ask for (bounded input).
@@ -242,22 +244,13 @@ class Facts:
 
 
 @dataclass(frozen=True)
-class Period:
-    """[start, end): either side open when None."""
-
-    start: datetime | None = None
-    end: datetime | None = None
+class Period(Window):
+    """The period a statistic covers: a ``Window`` [start, end), either side open when None, that ends
+    after it starts."""
 
     def __post_init__(self) -> None:
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise StatsError("period.end", "must be after period.start")
-
-    def holds(self, at: datetime | None) -> bool:
-        if self.start is None and self.end is None:
-            return True
-        if at is None:
-            return False
-        return (self.start is None or at >= self.start) and (self.end is None or at < self.end)
 
 
 # -- the query -----------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from jitlib.clock import Window
 from jitlib.policy import VisibilityScope, readable
 from jitlib.sqlexec import CompiledInsert
 
@@ -38,6 +39,17 @@ def list_holds(column: Any, value: str) -> ColumnElement[bool]:
     """True for the rows whose comma-separated list column (``jitlib.db.Fields.lists``) holds ``value`` as one
     of its items (not as part of one); ``value`` must hold no comma. The same SQL on SQLite and PostgreSQL."""
     return (literal(",") + column + literal(",")).contains(f",{value},", autoescape=True)  # type: ignore[no-any-return]
+
+
+def in_window(column: Any, window: Window) -> list[ColumnElement[bool]]:
+    """The conditions that keep the rows whose timestamp ``column`` falls in ``window`` (``Window.holds`` as
+    SQL: the start in, the end out; none for an open side)."""
+    conditions: list[ColumnElement[bool]] = []
+    if window.start is not None:
+        conditions.append(column >= window.start)
+    if window.end is not None:
+        conditions.append(column < window.end)
+    return conditions
 
 
 @dataclass(frozen=True)

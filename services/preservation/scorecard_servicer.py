@@ -68,8 +68,8 @@ class ScorecardServicer(scorecard_pb2_grpc.ScorecardServiceServicer):
         rt, principal = self.rt, auth.current()
         now = rt.clock.now()
         violations = validate.workspace_id("workspace_id", request.workspace_id, required=False)
-        start, end = window_from_pb(request, "period_start", "period_end", violations)
-        period = stats.Period(start, end) if not violations else stats.Period()
+        window = window_from_pb(request, "period_start", "period_end", violations)
+        period = stats.Period(window.start, window.end) if not violations else stats.Period()
         k = self.k_floor
         try:
             k = stats.query(stats.Measure.ORDERS.value, (), request.k, k_floor=self.k_floor).k

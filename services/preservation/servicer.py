@@ -87,15 +87,14 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         violations += domain.provider_id_violations(
             "provider_id", request.provider_id, self.rules.providers, required=False
         )
-        expires_after, expires_before = window_from_pb(request, "expires_after", "expires_before", violations)
+        expires = window_from_pb(request, "expires_after", "expires_before", violations)
         violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
         InvalidArgument.raise_for(violations)
         after = position_from_token(request)
         flt = store.OrderFilter(
             states=states,
             provider_id=request.provider_id,
-            expires_after=expires_after,
-            expires_before=expires_before,
+            expires=expires,
             issued_before=now - self.rules.confirmation_overdue_after if request.confirmation_overdue_only else None,
             victim_ref=request.victim_ref,
         )

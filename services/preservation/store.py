@@ -4,7 +4,7 @@ warning scanner need; no business rules."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,12 +26,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
-from jitlib.clock import as_utc, as_utc_or_none
+from jitlib.clock import Window, as_utc, as_utc_or_none
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
-from jitlib.visibility import PartyIndex
+from jitlib.visibility import PartyIndex, in_window
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
 from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
@@ -203,8 +203,8 @@ def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[str
 class OrderFilter:
     states: frozenset[OrderState] = frozenset()
     provider_id: str = ""
-    expires_after: datetime | None = None
-    expires_before: datetime | None = None
+    #: When they expire.
+    expires: Window = field(default_factory=Window)
     #: Issued before this instant and still ISSUED (confirmation overdue).
     issued_before: datetime | None = None
     victim_ref: str = ""
@@ -227,10 +227,7 @@ def list_visible(
     conditions = PARTIES.visible_in(
         scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id
     )
-    if flt.expires_after is not None:
-        conditions.append(OrderRow.expires_at >= flt.expires_after)
-    if flt.expires_before is not None:
-        conditions.append(OrderRow.expires_at < flt.expires_before)
+    conditions += in_window(OrderRow.expires_at, flt.expires)
     if flt.issued_before is not None:
         conditions += [OrderRow.state == OrderState.ISSUED.value, OrderRow.issued_at < flt.issued_before]
     no_expiry = case((OrderRow.expires_at.is_(None), 1), else_=0)

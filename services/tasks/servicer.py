@@ -75,14 +75,13 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         violations += validate.jurisdiction("assignee_jurisdiction", request.assignee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)
         violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
-        due_after, due_before = window_from_pb(request, "due_after", "due_before", violations)
+        due = window_from_pb(request, "due_after", "due_before", violations)
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
         flt = store.TaskFilter(
             **same_fields(request, "assignee_jurisdiction origin_jurisdiction overdue_only victim_ref"),
             states=states,
-            due_after=due_after,
-            due_before=due_before,
+            due=due,
         )
         found = await self.tasks.list_in_workspaces(
             principal, request.workspace_id, store.list_visible, flt, now=now, after_id=after, limit=size + 1

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Index, LargeBinary, String, Text, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib.clock import Window
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
-from jitlib.visibility import PartyIndex
+from jitlib.visibility import PartyIndex, in_window
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
 
@@ -135,8 +136,8 @@ class TaskFilter:
     assignee_jurisdiction: str = ""
     origin_jurisdiction: str = ""
     overdue_only: bool = False
-    due_after: datetime | None = None
-    due_before: datetime | None = None
+    #: When they are due.
+    due: Window = field(default_factory=Window)
     victim_ref: str = ""
 
 
@@ -155,10 +156,7 @@ def list_visible(
     conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
     if flt.overdue_only:
         conditions += [TaskRow.due_at < now, TaskRow.state.in_(sorted(s.value for s in OPEN_STATES))]
-    if flt.due_after is not None:
-        conditions.append(TaskRow.due_at >= flt.due_after)
-    if flt.due_before is not None:
-        conditions.append(TaskRow.due_at < flt.due_before)
+    conditions += in_window(TaskRow.due_at, flt.due)
     return [to_domain(r) for r in TASKS.page(session, conditions, after_id=after_id, limit=limit)]
 
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
+from jitlib.clock import Window
 from jitlib.db import migrate
 from jitlib.policy import VisibilityScope
 from services.evidence import store as evidence
@@ -52,7 +53,7 @@ def test_a_deadline_window_of_requests_is_chosen_from_its_covering_index(tmp_pat
 
 
 def test_a_due_window_of_tasks_is_chosen_from_its_covering_index(tmp_path: Path) -> None:
-    flt = tasks.TaskFilter(due_after=NOW + timedelta(days=30), due_before=NOW + timedelta(days=44))
+    flt = tasks.TaskFilter(due=Window(NOW + timedelta(days=30), NOW + timedelta(days=44)))
     text = page_plan(
         tmp_path, TASKS, lambda s: tasks.list_visible(s, SCOPE, WORKSPACES, flt, now=NOW, after_id="", limit=51)
     )
