@@ -75,18 +75,23 @@ async def bench_echo(port: int, total: int, concurrency: int) -> tuple[float, li
 
 
 async def bench_create(
-    port: int, token: str, total: int, concurrency: int, victim: str = ""
+    port: int, token: str, total: int, concurrency: int, victim: str = "", connections: int = 1
 ) -> tuple[float, list[float]]:
     """``CreateTask`` calls; with ``victim``, each task names that victim (one more read: is the pseudonym
-    one the workspace registered, ``jitlib.victimdir``)."""
+    one the workspace registered, ``jitlib.victimdir``). With ``connections`` above 1, the calls take
+    turns over that many connections (the kernel hands each new connection to one process of a service
+    run as several; one connection would reach only one of them)."""
     from jit.tasks.v1 import tasks_pb2_grpc
 
     md = (("authorization", f"Bearer {token}"),)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
-        stub = tasks_pb2_grpc.TaskServiceStub(ch)
+    # A local subchannel pool each: channels to one address would otherwise share one connection.
+    options = [("grpc.use_local_subchannel_pool", 1)] if connections > 1 else []
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) for _ in range(connections)]
+    try:
+        stubs = [tasks_pb2_grpc.TaskServiceStub(ch) for ch in channels]
 
         async def create(i: int) -> object:
-            return await stub.CreateTask(
+            return await stubs[i % connections].CreateTask(
                 pb.CreateTaskRequest(
                     request_id=str(uuid.uuid4()),
                     workspace_id="jit-bench",
@@ -101,6 +106,9 @@ async def bench_create(
 
         await measure(create, 100, concurrency)  # warm-up
         return await measure(create, total, concurrency)
+    finally:
+        for ch in channels:
+            await ch.close()
 
 
 def make_key(workdir: Path) -> tuple[Path, str]:
@@ -209,7 +217,19 @@ def main() -> int:
     p.add_argument("--concurrency", default="1,16")
     p.add_argument("--no-victim", action="store_true", help="skip the CreateTask naming a victim")
     p.add_argument("--profile", type=Path, help="profile each tasks service (pyinstrument); reports go here")
+    p.add_argument(
+        "--processes", type=int, default=1, help="processes of each tasks service, sharing its port (default 1)"
+    )
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=0,
+        help="client connections the creates take turns over (default: 1, or 8 with --processes above 1)",
+    )
     a = p.parse_args()
+    # The floor stays one echo process; the service's process count is said next to its figures.
+    connections = a.connections or (8 if a.processes > 1 else 1)
+    print(f"BENCH_CONFIG tasks_processes={a.processes} create_connections={connections}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="jit-bench-"))
     jwks, token = make_key(work)
     nats_i = NatsInstance(free_port(), work / "nats", work / "nats.log").start()
@@ -233,6 +253,8 @@ def main() -> int:
             if a.profile is not None:
                 a.profile.mkdir(parents=True, exist_ok=True)
                 args += ["--profile", str(a.profile.resolve() / f"tasks-{backend}.txt")]
+            if a.processes > 1:
+                args += ["--processes", str(a.processes)]
             log = work / f"tasks-{backend}.log"
             proc = start(args, log, port)
             procs.append(proc)
@@ -250,9 +272,8 @@ def main() -> int:
                     for victim in victims:
                         floor.append(asyncio.run(bench_echo(echo_port, a.requests, c)))
                         name = f"create_task_{'victim_' if victim else ''}{backend}_c{c}"
-                        figures.setdefault(name, []).append(
-                            asyncio.run(bench_create(port, token, a.requests, c, victim=victim))
-                        )
+                        create = bench_create(port, token, a.requests, c, victim=victim, connections=connections)
+                        figures.setdefault(name, []).append(asyncio.run(create))
             floor_p50 = statistics.median(statistics.median(lat) for _, lat in floor)
             print(trial_line(f"grpc_echo_floor_c{c}", floor, floor_p50), flush=True)
             for name, trials in figures.items():

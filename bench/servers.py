@@ -7,11 +7,15 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 import grpc
+
+from jitlib.processes import INDEX_ENV
 
 
 async def serve_echo(port: int) -> None:
@@ -29,22 +33,48 @@ async def serve_echo(port: int) -> None:
     await server.wait_for_termination()
 
 
-async def serve_tasks(port: int, db_url: str, nats_url: str, jwks: dict, issuer: str, state: Path) -> None:
-    from jitlib.auth import JwksCache, TokenVerifier
+def tasks_settings(port: int, db_url: str, nats_url: str, state: Path, processes: int = 1) -> tuple[Any, Any]:
+    """The tasks service's settings and the node's, as the benchmark runs it."""
     from jitlib.config import CommonSettings
+    from services.tasks.app import TasksSettings
+
+    common = CommonSettings(nats_url=nats_url, state_dir=state)
+    # A consumer group per database: each tasks service of a run reads every event (the victims announced)
+    # into its own database, as two separate nodes would.
+    group = f"tasks-{hashlib.sha256(db_url.encode()).hexdigest()[:8]}"
+    settings = TasksSettings(listen=f"127.0.0.1:{port}", database_url=db_url, consumer_group=group, processes=processes)
+    return settings, common
+
+
+async def serve_tasks(
+    port: int, db_url: str, nats_url: str, jwks: dict, issuer: str, state: Path, processes: int = 1
+) -> None:
+    """The tasks service, or with ``processes`` above 1 one copy of it (``JIT_PROCESS_INDEX``)."""
+    from jitlib.auth import JwksCache, TokenVerifier
+    from jitlib.processes import process_index
     from jitlib.server import ServiceApp
-    from services.tasks.app import TasksSettings, spec
+    from services.tasks.app import spec
 
     cache = JwksCache("http://127.0.0.1:1/unused", min_refresh_seconds=1e9)
     cache.set_keys(jwks)
     verifier = TokenVerifier(issuer=issuer, audience="jit-services", jwks=cache, algorithms=["RS256"])
-    common = CommonSettings(nats_url=nats_url, oidc_issuer=issuer, state_dir=state)
-    # A consumer group per database: each tasks service of a run reads every event (the victims announced)
-    # into its own database, as two separate nodes would.
-    group = f"tasks-{hashlib.sha256(db_url.encode()).hexdigest()[:8]}"
-    settings = TasksSettings(listen=f"127.0.0.1:{port}", database_url=db_url, consumer_group=group)
-    app = ServiceApp(spec(), settings, common, verifier=verifier)
+    settings, common = tasks_settings(port, db_url, nats_url, state, processes)
+    common.oidc_issuer = issuer
+    app = ServiceApp(spec(), settings, common, verifier=verifier, process_index=process_index())
     await app.run_until_signalled()
+
+
+def supervise_tasks(port: int, db_url: str, nats_url: str, state: Path, processes: int) -> int:
+    """The tasks service as ``processes`` copies on one port, started as its entry point starts them
+    (``jitlib.processes``): the database prepared once, then each copy runs this module again."""
+    from jitlib.processes import supervise
+    from jitlib.server import check_processes, prepare
+    from services.tasks.app import spec
+
+    settings, common = tasks_settings(port, db_url, nats_url, state, processes)
+    check_processes(spec(), settings)
+    prepare(spec(), settings, common)
+    return supervise("tasks", [sys.executable, "-m", "bench.servers", *sys.argv[1:]], processes)
 
 
 async def serve_messaging(port: int, db_url: str, nats_url: str, jwks: dict, issuer: str, state: Path) -> None:
@@ -106,12 +136,22 @@ def main() -> None:
     p.add_argument("--jwks", type=Path)
     p.add_argument("--issuer", default="")
     p.add_argument("--profile", type=Path, help="profile the server with pyinstrument; its report goes here at exit")
+    p.add_argument("--processes", type=int, default=1, help="tasks only: copies of the service sharing the port")
     a = p.parse_args()
+    index = os.environ.get(INDEX_ENV)
+    if a.kind == "tasks" and a.processes > 1 and index is None:
+        raise SystemExit(supervise_tasks(a.port, a.db, a.nats, a.jwks.parent, a.processes))
+    if a.profile is not None and index is not None:
+        a.profile = a.profile.with_name(f"{a.profile.stem}-{index}{a.profile.suffix}")
     if a.kind == "echo":
         main_coro: Coroutine[Any, Any, None] = serve_echo(a.port)
     else:
-        serve = {"victims": serve_victims, "messaging": serve_messaging, "tasks": serve_tasks}[a.kind]
-        main_coro = serve(a.port, a.db, a.nats, json.loads(a.jwks.read_text()), a.issuer, a.jwks.parent)
+        serve = {"victims": serve_victims, "messaging": serve_messaging}.get(a.kind)
+        jwks = json.loads(a.jwks.read_text())
+        if serve is None:
+            main_coro = serve_tasks(a.port, a.db, a.nats, jwks, a.issuer, a.jwks.parent, a.processes)
+        else:
+            main_coro = serve(a.port, a.db, a.nats, jwks, a.issuer, a.jwks.parent)
     run(main_coro, a.profile)
 
 

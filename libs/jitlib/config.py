@@ -230,6 +230,10 @@ class ServiceSettings(BaseSettings):
     max_request_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     #: Calls served at once, live streams included; beyond it a call gets RESOURCE_EXHAUSTED at once.
     max_concurrent_rpcs: int = Field(default=512, ge=8)
+    #: Processes serving this service on its one port (``jitlib.processes``): more than one uses more
+    #: than one core. Recommended on PostgreSQL only; a service that keeps live state in memory (messaging's
+    #: streams) refuses more than one.
+    processes: int = Field(default=1, ge=1, le=64)
     #: This service's own KEK file or value, overriding the node's ``JIT_KEK_FILE`` / ``JIT_KEK`` (kept
     #: for nodes set up with per-service keys; one KEK per node is the rule).
     kek_file: Path | None = None

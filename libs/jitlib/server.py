@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
 from jit.retention.v1 import retention_pb2, retention_pb2_grpc
-from jitlib import audit, auth, db, sealing, tls, workspaces
+from jitlib import audit, auth, db, processes, sealing, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus
@@ -292,6 +292,9 @@ class ServiceSpec:
     register: Register
     consumers: ConsumerFactory | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The most processes the service may run as (``ServiceSettings.processes``); None: no limit. A
+    #: service whose calls share live state in memory says 1.
+    max_processes: int | None = None
 
     @classmethod
     def of(
@@ -302,6 +305,7 @@ class ServiceSpec:
         register: Register,
         consumers: ConsumerFactory | None = None,
         extra: dict[str, Any] | None = None,
+        max_processes: int | None = None,
     ) -> ServiceSpec:
         """The spec of a service whose ``store`` module declares ``Base`` and ``RUNTIME``, with its
         Alembic migrations in the ``migrations`` folder beside it."""
@@ -314,6 +318,7 @@ class ServiceSpec:
             register=register,
             consumers=consumers,
             extra=extra if extra is not None else {},
+            max_processes=max_processes,
         )
 
 
@@ -357,8 +362,13 @@ class ServiceApp:
         *,
         clock: Clock | None = None,
         verifier: TokenVerifier | None = None,
+        process_index: int | None = None,
     ) -> None:
         self.spec = spec
+        #: None: the service's only process. Else this copy's index among ``settings.processes`` copies
+        #: sharing the port (``jitlib.processes``): the supervisor prepared the database, and only copy 0
+        #: runs the background workers.
+        self.process_index = process_index
         self.settings = settings
         self.common = common or CommonSettings()
         self.clock = clock or SystemClock()
@@ -387,7 +397,8 @@ class ServiceApp:
         loopback = self._loopback()
         setup_tracing(f"jit-{self.spec.name}", self.common)
         url = self.settings.resolved_database_url(self.common, self.spec.name)
-        if self.settings.migrate_on_start:
+        prepared = self.process_index is not None
+        if self.settings.migrate_on_start and not prepared:
             await asyncio.to_thread(db.migrate, self.spec.migrations_dir, url)
         database = db.Database(url)
         # Links the audit entries that changes record unlinked, woken by their commits (``jitlib.audit``).
@@ -397,12 +408,8 @@ class ServiceApp:
         if content_keys is not None:
             # SQLite overwrites what it deletes: a destroyed key leaves no copy in a free page.
             sealing.enable_secure_delete(database.engine)
-        # Rows written in clear before sealing existed (an older version's database) are sealed before serving.
-        sealed = await asyncio.to_thread(
-            sealing.backfill_all, database.write_sync, self.spec.metadata, self.spec.tables
-        )
-        if sealed:
-            log.info("%s: %d rows written in clear before sealing are now sealed", self.spec.name, sealed)
+        if not prepared:
+            await asyncio.to_thread(_seal_backfill, self.spec, database)
         federation = self.common.federation()
         streams = [*self.spec.streams, workspaces.WORKSPACE_STREAM, *(federation.streams() if federation else [])]
         bus = Bus(
@@ -463,13 +470,19 @@ class ServiceApp:
             hooks=self.spec.extra.get("retention_hooks"),
         )
         self.spec.extra["retention_sweep"] = sweep
-        self._consumers = [rotation, sweep, *(self.spec.consumers(rt) if self.spec.consumers else [])]
+        # Copy 0 of several runs them, once for the service (``jitlib.processes``).
+        if not self.process_index:
+            self._consumers = [rotation, sweep, *(self.spec.consumers(rt) if self.spec.consumers else [])]
         for consumer in self._consumers:
             consumer.start()
 
         server = grpc.aio.server(
             interceptors=[RequestInterceptor(self.verifier, forwarder)],
-            options=[("grpc.max_receive_message_length", self.settings.max_request_bytes)],
+            options=[
+                ("grpc.max_receive_message_length", self.settings.max_request_bytes),
+                # Copies of one service share the port; a sole process refuses a port already taken.
+                ("grpc.so_reuseport", 1 if self.process_index is not None else 0),
+            ],
             maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
         )
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(rt), server)
@@ -495,7 +508,7 @@ class ServiceApp:
             await self.health.set(n, health_pb2.HealthCheckResponse.SERVING)
         self.server = server
         self._services = names
-        if federation is not None:
+        if federation is not None and not self.process_index:
             loopback_credentials, server_name = loopback
             self._responder = CommandResponder(
                 bus,
@@ -543,13 +556,45 @@ class ServiceApp:
         await self.stop()
 
 
+def _seal_backfill(spec: ServiceSpec, database: db.Database) -> None:
+    """Rows written in clear before sealing existed (an older version's database) are sealed before serving."""
+    sealed = sealing.backfill_all(database.write_sync, spec.metadata, spec.tables)
+    if sealed:
+        log.info("%s: %d rows written in clear before sealing are now sealed", spec.name, sealed)
+
+
+def prepare(spec: ServiceSpec, settings: ServiceSettings, common: CommonSettings) -> None:
+    """What a service's supervisor does once before it starts the copies (``jitlib.processes``): apply
+    the migrations, create the KEK file if it is missing, seal the rows an older version left in clear."""
+    url = settings.resolved_database_url(common, spec.name)
+    if settings.migrate_on_start:
+        db.migrate(spec.migrations_dir, url)
+    database = db.Database(url)
+    try:
+        sealing.install(database.info, spec.metadata, settings.kek_ring(common, spec.name))
+        _seal_backfill(spec, database)
+    finally:
+        database.dispose()
+
+
+def check_processes(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    """Refuse a process count the service does not allow, or a port the copies cannot share."""
+    n = settings.processes
+    if spec.max_processes is not None and n > spec.max_processes:
+        raise SystemExit(f"JIT_{spec.name.upper()}_PROCESSES: {spec.name} runs as at most {spec.max_processes}")
+    if n > 1 and settings.listen.rsplit(":", 1)[-1] == "0":
+        raise SystemExit(f"JIT_{spec.name.upper()}_LISTEN: {n} processes need a fixed port to share")
+
+
 S = TypeVar("S", bound=ServiceSettings)
 
 
 def run(name: str, make_spec: Callable[[S], ServiceSpec], settings: S, argv: Sequence[str] | None = None) -> None:
     """``python -m services.<name>``: run one service with settings from the environment until SIGTERM.
     ``python -m services.<name> migrate``: apply its migrations to its database, then exit (what a
-    deployment runs before the new version serves, with ``JIT_<NAME>_MIGRATE_ON_START=false``)."""
+    deployment runs before the new version serves, with ``JIT_<NAME>_MIGRATE_ON_START=false``).
+    With ``JIT_<NAME>_PROCESSES`` above 1, this process prepares the database and supervises that many
+    copies of the service on its port (``jitlib.processes``)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args not in ([], ["migrate"]):
         raise SystemExit(f"usage: python -m services.{name} [migrate]")
@@ -560,4 +605,10 @@ def run(name: str, make_spec: Callable[[S], ServiceSpec], settings: S, argv: Seq
         db.migrate(spec.migrations_dir, settings.resolved_database_url(common, name))
         log.info("%s: migrations applied", name)
         return
-    asyncio.run(ServiceApp(spec, settings, common).run_until_signalled())
+    index = processes.process_index()
+    if index is None and settings.processes > 1:
+        check_processes(spec, settings)
+        prepare(spec, settings, common)
+        command = [sys.executable, "-m", f"services.{name}"]
+        raise SystemExit(processes.supervise(name, command, settings.processes))
+    asyncio.run(ServiceApp(spec, settings, common, process_index=index).run_until_signalled())

@@ -127,6 +127,7 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
         out += [scanner, warnings, p.live, p.receipts]
         return out
 
-    s = ServiceSpec.of("messaging", store, [events.STREAM], register, consumers=workers)
+    # A channel's live streams are fed from memory by the posts of their own process (`Live.posted`).
+    s = ServiceSpec.of("messaging", store, [events.STREAM], register, consumers=workers, max_processes=1)
     s.extra["parts"] = built
     return s

@@ -163,6 +163,20 @@ def test_production_runs_several_replicas_of_each_service_and_one_console(produc
     assert named(production_nl, "Deployment", "jit-nl-console")["spec"]["replicas"] == 1
 
 
+def test_production_runs_tasks_as_two_processes_per_pod_and_a_trial_node_one(
+    production_nl: list[dict[str, Any]], trial_nl: list[dict[str, Any]]
+) -> None:
+    """JIT_<NAME>_PROCESSES (``jitlib.processes``): tasks as 2 processes a pod on PostgreSQL, within its
+    2-CPU limit; every other service, and every service of a trial node (SQLite), as 1."""
+    for docs, tasks in ((production_nl, "2"), (trial_nl, "1")):
+        for name in SERVICES:
+            (c,) = named(docs, "Deployment", f"jit-nl-{name}")["spec"]["template"]["spec"]["containers"]
+            expected = tasks if name == "tasks" else "1"
+            assert env_of(c)[f"JIT_{name.upper()}_PROCESSES"]["value"] == expected, name
+    (c,) = named(production_nl, "Deployment", "jit-nl-tasks")["spec"]["template"]["spec"]["containers"]
+    assert c["resources"]["limits"]["cpu"] == "2"
+
+
 def test_images_are_the_one_node_image_and_a_digest_wins_over_the_tag() -> None:
     digest = "sha256:" + "ab" * 32
     docs = render(PRODUCTION, NL, sets=[f"image.digest={digest}"])
@@ -304,6 +318,7 @@ def test_a_trial_node_migrates_at_start_on_sqlite_with_no_job(trial_nl: list[dic
     ("sets", "says"),
     [
         (["services.tasks.replicas=2"], "services.tasks.replicas > 1 needs PostgreSQL"),
+        (["services.tasks.processes=2"], "services.tasks.processes > 1 needs PostgreSQL"),
         (["database.migrateJob=true"], "database.migrateJob needs database.existingSecret"),
         (["nats.replicas=1"], "nats.replicas must be at least 3"),
         (["kek.existingSecret="], "kek.existingSecret is required"),
@@ -316,6 +331,12 @@ def test_an_unsafe_or_incomplete_profile_is_refused_with_words(sets: list[str], 
     done = helm_template(NL, sets=[*TRIAL, *sets])
     assert done.returncode != 0
     assert says in done.stderr
+
+
+def test_messaging_runs_as_one_process_per_pod() -> None:
+    done = helm_template(PRODUCTION, NL, sets=["services.messaging.processes=2"])
+    assert done.returncode != 0
+    assert "services.messaging.processes must be 1" in done.stderr
 
 
 def test_replicas_sharing_files_need_a_shared_claim() -> None:

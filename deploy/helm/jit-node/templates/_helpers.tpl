@@ -128,6 +128,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ printf "0.0.0.0:%d" (int .svc.port) | quote }}
 - name: {{ $p }}MIGRATE_ON_START
   value: {{ (not .root.Values.database.migrateJob) | quote }}
+- name: {{ $p }}PROCESSES
+  value: {{ (.svc.processes | default 1) | quote }}
 {{- if .root.Values.database.existingSecret }}
 - name: {{ $p }}DATABASE_URL
   valueFrom:
