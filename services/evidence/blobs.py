@@ -51,8 +51,11 @@ PREFIX_MAX = 16
 #: An upload's written bytes are handed to the kernel's writeback every this many bytes (a hint, not a sync:
 #: ``commit``'s one fsync is what makes the blob durable; it then waits only for the last few MiB).
 WRITEBACK_EVERY = 8 * SEGMENT
-#: The threads that hash, seal and write uploads, and read and open downloads, off the event loop.
+#: The threads that seal and write uploads, and read and open downloads, off the event loop.
 _WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-blobs")
+#: The threads that hash an upload's chunk while a worker seals and writes the same chunk (their own pool: a
+#: worker waits for its hash, and a hash never waits for anything, so neither pool can starve the other).
+_HASHERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-sha256")
 
 
 class BlobCorrupt(Exception):
@@ -217,9 +220,10 @@ class BlobWriter:
 
     Each byte is touched once on its way in: hashed, then sealed from the chunk it arrived in (a segment is
     only joined from pieces when the chunks do not fall on its boundary) into a reused ciphertext buffer,
-    which is written to the file; no growing buffer, no copy per segment. ``write_async`` does this in a
-    worker thread while the caller receives the next chunk (SHA-256 and AES-GCM release the GIL), one chunk
-    at a time, so memory stays bounded by a few segments. The file is fsynced once, in ``commit``; every
+    which is written to the file; no growing buffer, no copy per segment. ``write_async`` does this off the
+    event loop while the caller receives the next chunk, one chunk at a time, so memory stays bounded by a
+    few segments: a worker thread seals and writes the chunk while another hashes it (SHA-256 and AES-GCM
+    release the GIL, so the two run at once on two cores). The file is fsynced once, in ``commit``; every
     ``WRITEBACK_EVERY`` bytes the kernel is asked to start writing them out meanwhile.
     """
 
@@ -253,8 +257,24 @@ class BlobWriter:
         if not self._blob_key:
             raise RuntimeError("declare() the digest first")
         data = _immutable(data)  # held below until sealed: never a buffer its owner may change meanwhile
+        self._hash_chunk(data)
+        self._segment_chunk(data)
+
+    def _hash_chunk(self, data: bytes | memoryview) -> None:
         self._hash.update(data)
         self.size += len(data)
+
+    def _write_hashing_aside(self, data: bytes | memoryview) -> None:
+        """``write`` with the hash in a thread of its own, at the same time as the sealing and writing here
+        (both only read ``data``); returns once both are done, the first failure raised."""
+        hashed = _HASHERS.submit(self._hash_chunk, data)
+        try:
+            self._segment_chunk(data)
+        finally:
+            hashed.result()
+
+    def _segment_chunk(self, data: bytes | memoryview) -> None:
+        """Cut ``data`` into segments, sealing and writing each one filled (``data`` must not change)."""
         view = memoryview(data)
         while view:
             # Keep at least one byte back: the last segment is only sealed in commit(), flagged as last.
@@ -294,8 +314,11 @@ class BlobWriter:
         waits for the previous chunk first, so one chunk at a time is in the worker's hands. A failure of
         a chunk is raised by the next call (or by ``commit_async``)."""
         await self._finish_job()
+        if not self._blob_key:
+            raise RuntimeError("declare() the digest first")
         self.received += len(data)
-        self._job = _WORKERS.submit(self.write, _immutable(data))  # copied now if its owner may change it
+        # Copied now if its owner may change it; hashed in one thread while sealed and written in another.
+        self._job = _WORKERS.submit(self._write_hashing_aside, _immutable(data))
 
     async def _finish_job(self) -> None:
         if self._job is not None:

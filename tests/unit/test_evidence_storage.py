@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -253,6 +254,76 @@ def test_aborting_while_a_chunk_is_being_sealed_removes_the_temporary_file(tmp_p
         w.abort()
 
     asyncio.run(run())
+    assert store.temp_files() == []
+
+
+class _RecordingHash:
+    """A SHA-256 that records the thread of each update."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.threads: list[str] = []
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.threads.append(threading.current_thread().name)
+        self._hash.update(data)
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def test_a_streamed_chunk_is_hashed_in_one_thread_while_another_seals_and_writes_it(tmp_path: Path) -> None:
+    """The upload's two costs on two threads: SHA-256 on a hasher, sealing and writing on a worker, every
+    chunk hashed once and in order (the digest still matches), the loop handing over one job per chunk."""
+    store = blobs.BlobStore(tmp_path)
+    chunks = [os.urandom(blobs.SEGMENT) for _ in range(3)] + [os.urandom(5)]
+    data = b"".join(chunks)
+    digest = hashlib.sha256(data).hexdigest()
+    sealers: list[str] = []
+
+    async def run() -> str:
+        w = store.writer("jit-demo", KEY)
+        w.declare(digest)
+        recording = _RecordingHash()
+        w._hash = recording  # type: ignore[assignment]
+        seal = w._seal_held
+
+        def seal_recorded(*, last: bool) -> None:
+            sealers.append(threading.current_thread().name)
+            seal(last=last)
+
+        w._seal_held = seal_recorded  # type: ignore[method-assign]
+        for chunk in chunks:
+            await w.write_async(chunk)
+        blob_key, _ = await w.commit_async(digest, len(data))
+        assert len(recording.threads) == len(chunks)
+        assert all(name.startswith("evidence-sha256") for name in recording.threads)
+        return blob_key
+
+    blob_key = asyncio.run(run())
+    assert sealers[:3] and all(name.startswith("evidence-blobs") for name in sealers)
+    assert store.digest(blob_key, KEY) == (digest, len(data))
+
+
+def test_a_failure_in_the_hash_thread_fails_the_upload_and_leaves_nothing(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+
+    class Broken:
+        def update(self, data: bytes | memoryview) -> None:
+            raise OSError("hash failed")
+
+    async def run() -> None:
+        w = store.writer("jit-demo", KEY)
+        w.declare("a" * 64)
+        w._hash = Broken()  # type: ignore[assignment]
+        try:
+            await w.write_async(os.urandom(blobs.SEGMENT + 1))
+            await w.commit_async("a" * 64, blobs.SEGMENT + 1)
+        finally:
+            w.abort()
+
+    with pytest.raises(OSError, match="hash failed"):
+        asyncio.run(run())
     assert store.temp_files() == []
 
 
