@@ -270,6 +270,11 @@ class FloorVariant:
     what: str = ""
 
 
+def _both_sides(name: str, server: str, what: str) -> FloorVariant:
+    """A variant whose client channel has the same settings as its server (``FLOOR_SERVERS[server]``)."""
+    return FloorVariant(name, server=server, channel_options=tuple(FLOOR_SERVERS[server]), what=what)
+
+
 #: The transport measured alone, as the service uses it (the first, the ratio's ``grpc_stream_floor``) and
 #: with each setting changed by itself. Compression is off in all of them, as in the services (gRPC's
 #: default: no message is compressed unless a side asks for it).
@@ -277,36 +282,11 @@ FLOOR_VARIANTS = (
     FloorVariant("", what="grpc.aio server, sync client, 1 MiB messages (as the service and the CLI)"),
     FloorVariant("msg4m", message=4 * MiB, what="4 MiB messages"),
     FloorVariant("msg7m", message=7 * MiB, what="7 MiB messages (the service's receive limit is 8 MiB)"),
-    FloorVariant(
-        "nobdp",
-        server="aio-nobdp",
-        channel_options=tuple(_NO_BDP),
-        what="grpc.http2.bdp_probe=0 on both sides",
-    ),
-    FloorVariant(
-        "window8m",
-        server="aio-window",
-        channel_options=tuple(_WINDOW),
-        what="grpc.http2.lookahead_bytes=8 MiB on both sides (BDP probing kept)",
-    ),
-    FloorVariant(
-        "frame1m",
-        server="aio-frame",
-        channel_options=tuple(_FRAME),
-        what="grpc.http2.max_frame_size=1 MiB on both sides (BDP probing kept)",
-    ),
-    FloorVariant(
-        "readchunk",
-        server="aio-readchunk",
-        channel_options=tuple(_READ_CHUNK),
-        what="TCP reads of 256 KiB..1 MiB on both sides (BDP probing kept)",
-    ),
-    FloorVariant(
-        "sizes",
-        server="aio-sizes",
-        channel_options=tuple(_WINDOW + _FRAME + _READ_CHUNK),
-        what="window8m, frame1m and readchunk together (BDP probing kept)",
-    ),
+    _both_sides("nobdp", "aio-nobdp", "grpc.http2.bdp_probe=0 on both sides"),
+    _both_sides("window8m", "aio-window", "grpc.http2.lookahead_bytes=8 MiB on both sides (BDP probing kept)"),
+    _both_sides("frame1m", "aio-frame", "grpc.http2.max_frame_size=1 MiB on both sides (BDP probing kept)"),
+    _both_sides("readchunk", "aio-readchunk", "TCP reads of 256 KiB..1 MiB on both sides (BDP probing kept)"),
+    _both_sides("sizes", "aio-sizes", "window8m, frame1m and readchunk together (BDP probing kept)"),
     FloorVariant("sync_server", server="sync", what="the thread-pool (sync) server API"),
     FloorVariant("aio_client", client="aio", what="the grpc.aio client API"),
     FloorVariant("streams2", streams=2, what="two streams in parallel, each half of the item"),
