@@ -4,7 +4,9 @@ pull consumers with an inbox of processed event ids.
 Delivery contract: the outbox relay publishes each event with ``Nats-Msg-Id`` = event id, so a republish
 after a crash is dropped by the server's duplicate window. A consumer commits its own transaction and the
 event id in its inbox together, then acks; a redelivery after a crash before the ack finds the id in the
-inbox and is acked without running the handler again.
+inbox and is acked without running the handler again. A consumer made with ``batch`` > 1 handles up to that
+many events of a fetched batch in one transaction (their effects and inbox rows commit together) and acks
+each only after that commit; the contract is the same.
 """
 
 from __future__ import annotations
@@ -288,6 +290,19 @@ def check_inbound(subject: str, envelope: Envelope, node: str) -> None:
 #: Runs inside the consumer's database transaction; raise PoisonMessage for an event that can never work.
 Handler = Callable[[Session, Envelope], None]
 
+_AFTER_COMMIT = "jit.bus.after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Have the consumer call ``callback`` on the event loop once the handler's transaction committed
+    (never when it rolls back): to wake what reads what the handler wrote."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _committed_callbacks(session: Session) -> list[Callable[[], None]]:
+    callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
+    return callbacks
+
 
 def _workspace_of(data: bytes) -> str:
     """The workspace an event's bytes name, or "" when they are no envelope."""
@@ -314,8 +329,11 @@ class EventConsumer:
         ack_wait_seconds: float = 30.0,
         clock: Clock | None = None,
         inbound_for: str | None = None,
+        batch: int = 1,
     ) -> None:
         self._bus = bus
+        #: At most this many events of a fetched batch are handled in one transaction (1: each in its own).
+        self._batch = max(1, batch)
         self._db = database
         #: This node's country when the consumer reads what peers' nodes sent (``JIT_IN``).
         self._inbound_for = inbound_for
@@ -375,11 +393,86 @@ class EventConsumer:
                 log.warning("consumer %s cannot fetch (%s); retrying", self.durable, exc)
                 await asyncio.sleep(1.0)
                 continue
-            for msg in msgs:
-                await self.process(msg)
-                # The loop's other work between two events: on SQLite a unit of work runs inline on the
-                # loop, so a batch handled in one go held every request behind it (hundreds of ms).
+            for start in range(0, len(msgs), self._batch):
+                await self.process_many(msgs[start : start + self._batch])
+                # The loop's other work between two transactions: on SQLite a unit of work runs inline on
+                # the loop, so a whole fetch handled in one go held every request behind it (hundreds of ms).
                 await asyncio.sleep(0)
+
+    async def process_many(self, msgs: Sequence[Msg]) -> None:
+        """Handle several deliveries in one transaction: each event's effect and its inbox row commit
+        together with the others', and each is acked only after that commit (a crash before leaves them
+        unacked, and their redelivery finds them in the inbox). Any failure (an undecodable event, a
+        poison message, a handler's error) rolls the whole transaction back, and each event is then
+        handled alone (``process``): its neighbours lose nothing but the first attempt."""
+        if len(msgs) == 1:
+            await self.process(msgs[0])
+            return
+        envelopes: list[Envelope] = []
+        links: list[trace.Link] = []
+        for msg in msgs:
+            try:
+                envelope = Envelope.FromString(msg.data)
+            except DecodeError:
+                envelope = Envelope()
+            if not envelope.id or self._inbound_for is not None:
+                # set aside by ``process`` (dead letter), or checked against its sender there
+                await self._one_by_one(msgs)
+                return
+            envelopes.append(envelope)
+            sent = trace.get_current_span(extract_context(dict(msg.headers or {}))).get_span_context()
+            if sent.is_valid:
+                links.append(trace.Link(sent))
+        inbox = self._tables.inbox
+
+        def unit(session: Session) -> tuple[int, list[Callable[[], None]]]:
+            ids = [e.id for e in envelopes]
+            done = set(
+                session.scalars(
+                    select(inbox.c.event_id).where(inbox.c.consumer == self.durable, inbox.c.event_id.in_(ids))
+                )
+            )
+            fresh = []
+            for envelope in envelopes:
+                if envelope.id in done:
+                    continue
+                done.add(envelope.id)  # the same event twice in one batch takes effect once
+                self._handler(session, envelope)
+                fresh.append({"consumer": self.durable, "event_id": envelope.id, "processed_at": self._clock.now()})
+            if fresh:
+                session.execute(inbox.insert(), fresh)
+            return len(envelopes) - len(fresh), _committed_callbacks(session)
+
+        with tracer.start_as_current_span(
+            f"{self._filter} process",
+            kind=trace.SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": self._filter,
+                "messaging.consumer.group.name": self.durable,
+                "messaging.batch.message_count": len(msgs),
+            },
+        ) as span:
+            try:
+                duplicates, callbacks = await self._db.write(unit)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                span.set_attribute("jit.batch_failed", True)
+                log.info("consumer %s: a batch of %d failed (%s); each event alone", self.durable, len(msgs), exc)
+                await self._one_by_one(msgs)
+                return
+            span.set_attribute("jit.duplicates", duplicates)
+            for callback in callbacks:
+                callback()
+            for msg in msgs:
+                await self._ack(msg)
+
+    async def _one_by_one(self, msgs: Sequence[Msg]) -> None:
+        for msg in msgs:
+            await self.process(msg)
+            await asyncio.sleep(0)
 
     async def process(self, msg: Msg) -> None:
         """Handle one delivery: exactly-once effect through the inbox, then ack."""
@@ -407,20 +500,21 @@ class EventConsumer:
             span.set_attribute("messaging.message.id", envelope.id)
             inbox = self._tables.inbox
 
-            def unit(session: Session) -> bool:
+            def unit(session: Session) -> tuple[bool, list[Callable[[], None]]]:
                 seen = session.scalar(
                     select(inbox.c.event_id).where(inbox.c.consumer == self.durable, inbox.c.event_id == envelope.id)
                 )
                 if seen is not None:
-                    return True
+                    return True, []
                 self._handler(session, envelope)
                 session.execute(
                     inbox.insert().values(consumer=self.durable, event_id=envelope.id, processed_at=self._clock.now())
                 )
-                return False
+                return False, _committed_callbacks(session)
 
             try:
-                if await self._db.write(unit):
+                duplicate, callbacks = await self._db.write(unit)
+                if duplicate:
                     span.set_attribute("jit.duplicate", True)
             except PoisonMessage as exc:
                 await self._dead_letter(msg, envelope.id, str(exc))
@@ -439,6 +533,8 @@ class EventConsumer:
                     log.warning("consumer %s failed on %s (%s); will retry", self.durable, envelope.id, exc)
                     await msg.nak(delay=min(2.0**deliveries, 30.0))
                 return
+            for callback in callbacks:
+                callback()
             await self._ack(msg)
 
     async def _ack(self, msg: Msg) -> None:

@@ -141,11 +141,19 @@ class Runtime:
         return self, current(), self.clock.now()
 
     def consumer(
-        self, name: str, stream: StreamConfig, subjects: str, handler: Handler, *, inbound: bool = False
+        self,
+        name: str,
+        stream: StreamConfig,
+        subjects: str,
+        handler: Handler,
+        *,
+        inbound: bool = False,
+        batch: int = 1,
     ) -> EventConsumer:
         """A durable consumer of this service (named ``<consumer group>-<name>``) of ``subjects`` on
         ``stream``, with the inbox and dead letters in this service's database. ``inbound``: it reads
-        what peers' nodes sent (``JIT_IN``), each event checked against its sender and audience."""
+        what peers' nodes sent (``JIT_IN``), each event checked against its sender and audience. ``batch``:
+        up to that many events of a fetch handled in one transaction (``EventConsumer``)."""
         group = self.settings.consumer_group or self.name
         return EventConsumer(
             self.bus,
@@ -157,6 +165,7 @@ class Runtime:
             handler=handler,
             clock=self.clock,
             inbound_for=self.federation.node if inbound and self.federation is not None else None,
+            batch=batch,
         )
 
     async def forward(self, owner: str, request: Message, principal: Principal) -> bytes:

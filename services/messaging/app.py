@@ -31,6 +31,10 @@ from services.messaging.servicer import MessagingServicer
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: The records whose events become notices in their threads.
 RECORD_STREAMS = ("tasks", "evidence", "preservation")
+#: How many record events become notices in one transaction at most. One transaction per event made the
+#: notices most of the process's work under load (bench/README.md, "A 10-minute mixed load"); a larger
+#: batch holds the loop longer on SQLite, where a unit of work runs inline on it.
+NOTICE_BATCH = 16
 
 
 class MessagingSettings(ServiceSettings):
@@ -101,9 +105,11 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
     def workers(rt: Runtime) -> Sequence[Worker]:
         p = parts(rt)
         loop = asyncio.get_running_loop()
-        notice = notices.notice_handler(rt, p.channels, p.live, loop)
+        notice = notices.notice_handler(rt, p.channels, p.live)
+        # Up to NOTICE_BATCH events of a fetch become notices in one transaction (each acked after it).
         out: list[Worker] = [
-            rt.consumer(f"{name}-notices", stream_for(name), f"jit.{name}.>", notice) for name in RECORD_STREAMS
+            rt.consumer(f"{name}-notices", stream_for(name), f"jit.{name}.>", notice, batch=NOTICE_BATCH)
+            for name in RECORD_STREAMS
         ]
         # Closures are read from the workspace directory (its confirmed state), not from the events.
         erased: notices.Erased = {}
@@ -122,7 +128,7 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
             rt, p.channels, period.parse_offsets(settings.period_warning_offsets), interval=settings.period_scan_seconds
         )
         s.extra["period"] = warnings
-        known = notices.notice_handler(rt, p.channels, p.live, loop, notices=False)
+        known = notices.notice_handler(rt, p.channels, p.live, notices=False)
         out += peers.consumers(rt, p.channels, p.live, RECORD_STREAMS, known)
         out += [scanner, warnings, p.live, p.receipts]
         return out

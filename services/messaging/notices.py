@@ -26,7 +26,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2
 from jitlib import audit, envelopes, legal, retention, retention_service, retention_sweep, sealing
 from jitlib.alerts import SYSTEM, Alert, AlertScanner, Emit, Scan
-from jitlib.bus import Handler, PoisonMessage
+from jitlib.bus import Handler, PoisonMessage, after_commit
 from jitlib.db import RuntimeTables
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import all_workspaces, get_workspace
@@ -51,9 +51,7 @@ def _expires_in(env: Envelope) -> str:
     return domain.expires_in(timedelta(seconds=warning.offset_seconds))
 
 
-def notice_handler(
-    rt: Runtime, channels: Channels, live: Live, loop: asyncio.AbstractEventLoop, *, notices: bool = True
-) -> Handler:
+def notice_handler(rt: Runtime, channels: Channels, live: Live, *, notices: bool = True) -> Handler:
     """A record's events: what this service knows of the record (its thread's visibility) and, with
     ``notices``, a system notice in its thread. Another node's records (on a federation) take no notice
     here: their owner's node posts it in its thread, and it arrives as that node's message."""
@@ -96,10 +94,14 @@ def notice_handler(
         audit.record(session, rt.tables, uow.audits, now)
 
         def committed() -> None:
-            rt.relay.wake()
+            # As ``Runtime.change`` does: the events go to the relay from memory, none read back.
+            if uow.staged:
+                rt.relay.committed(uow.staged)
+            if uow.emitted > len(uow.staged):
+                rt.relay.wake()
             live.notify(thread.id)
 
-        loop.call_soon_threadsafe(committed)
+        after_commit(session, committed)
 
     return handle
 

@@ -1,6 +1,8 @@
 """A consumer process for the delivery tests: processes events from JIT_TESTS with a handler whose
 effect is not idempotent (one row per run), and, in "crash" mode, dies right after its transaction
-commits and before it acks, as a killed process would."""
+commits and before it acks, as a killed process would. An optional last argument is the consumer's
+``batch`` (events per transaction); an event of type ``jit.tests.v1.Refused`` is a poison message to the
+handler (after it wrote its effect, which then must roll back)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 from sqlalchemy import text
 
 from jitlib import db
-from jitlib.bus import Bus, EventConsumer, stream_for
+from jitlib.bus import Bus, EventConsumer, PoisonMessage, stream_for
 from services.tasks.app import MIGRATIONS
 from services.tasks.store import RUNTIME
 
@@ -23,7 +25,7 @@ class CrashingConsumer(EventConsumer):
         os._exit(17)  # the transaction has committed; the ack never leaves
 
 
-async def main(nats_url: str, db_url: str, durable: str, mode: str, expected: int) -> None:
+async def main(nats_url: str, db_url: str, durable: str, mode: str, expected: int, batch: int) -> None:
     database = db.Database(db_url)
     bus = Bus(nats_url, "consumer-child", streams=[STREAM])
     bus.start()
@@ -31,6 +33,8 @@ async def main(nats_url: str, db_url: str, durable: str, mode: str, expected: in
 
     def handler(session, envelope):  # type: ignore[no-untyped-def]
         session.execute(text("INSERT INTO effects (event_id) VALUES (:e)"), {"e": envelope.id})
+        if envelope.type == "jit.tests.v1.Refused":
+            raise PoisonMessage("refused by the handler")
 
     cls = CrashingConsumer if mode == "crash" else EventConsumer
     consumer = cls(
@@ -43,6 +47,7 @@ async def main(nats_url: str, db_url: str, durable: str, mode: str, expected: in
         handler=handler,
         ack_wait_seconds=2.0,
         max_deliver=3,
+        batch=batch,
     )
     consumer.start()
     for _ in range(300):
@@ -62,5 +67,6 @@ async def main(nats_url: str, db_url: str, durable: str, mode: str, expected: in
 
 if __name__ == "__main__":
     nats_url, db_url, durable, mode, expected = sys.argv[1:6]
+    batch = int(sys.argv[6]) if len(sys.argv) > 6 else 1
     db.migrate(MIGRATIONS, db_url)
-    asyncio.run(main(nats_url, db_url, durable, mode, int(expected)))
+    asyncio.run(main(nats_url, db_url, durable, mode, int(expected), batch))

@@ -187,7 +187,9 @@ def test_a_republished_event_is_dropped_by_the_broker(
         svc.stop()
 
 
-async def _publish_test_events(url: str, count: int) -> list[str]:
+async def _publish_test_events(url: str, count: int, refused: tuple[int, ...] = ()) -> list[str]:
+    """``count`` events (those at the indexes in ``refused`` a poison message to the handler), then an
+    undecodable one."""
     from jitlib.bus import ensure_stream, stream_for
 
     nc = await nats.connect(url)
@@ -195,7 +197,8 @@ async def _publish_test_events(url: str, count: int) -> list[str]:
     await ensure_stream(js, stream_for("tests"))
     ids = []
     for i in range(count):
-        env = Envelope(id=str(uuid.uuid4()), type="jit.tests.v1.Ping", aggregate_id=f"a{i}")
+        kind = "jit.tests.v1.Refused" if i in refused else "jit.tests.v1.Ping"
+        env = Envelope(id=str(uuid.uuid4()), type=kind, aggregate_id=f"a{i}")
         await js.publish("jit.tests.NL.ping", env.SerializeToString(), headers={"Nats-Msg-Id": env.id})
         ids.append(env.id)
     await js.publish("jit.tests.NL.ping", b"\xff\xfenot an envelope")  # a poison message
@@ -230,6 +233,67 @@ def test_a_consumer_killed_before_its_ack_processes_the_event_once(
     engine.dispose()
     assert sorted(effects) == sorted(ids)  # each exactly once, the crashed one included
     assert dead == 1  # the poison message is recorded, not retried forever
+
+
+def _effects_table(db_url: str) -> Any:
+    from jitlib.db import migrate
+    from services.tasks.app import MIGRATIONS
+
+    migrate(MIGRATIONS, db_url)
+    engine = create_engine(sync_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS effects (event_id VARCHAR(64) NOT NULL)"))
+        conn.execute(text("DELETE FROM effects"))
+    return engine
+
+
+def _effects(engine: Any, durable: str) -> tuple[list[str], int]:
+    with engine.connect() as conn:
+        effects = [r[0] for r in conn.execute(text("SELECT event_id FROM effects"))]
+        dead = conn.execute(text("SELECT count(*) FROM dead_letters WHERE consumer = :c"), {"c": durable}).scalar_one()
+    return effects, dead
+
+
+def test_a_consumer_killed_after_a_batch_commits_before_its_acks_processes_each_event_once(
+    own_nats: NatsInstance, db_url: str, tmp_path: Path
+) -> None:
+    """Batched (two events a transaction): the crash comes after the first transaction committed and
+    before any of its acks; the next process finds both in the inbox and runs neither again, then
+    handles the rest. None lost, none doubled, the undecodable one set aside once."""
+    engine = _effects_table(db_url)
+    ids = asyncio.run(_publish_test_events(own_nats.url, 3))
+    durable = f"tests-{uuid.uuid4().hex[:8]}"
+    child = [sys.executable, str(ROOT / "tests/integration/consumer_child.py"), own_nats.url, db_url, durable]
+
+    crashed = subprocess.run([*child, "crash", "4", "2"], cwd=ROOT, capture_output=True, timeout=120)
+    assert crashed.returncode == 17, crashed.stderr.decode()[-2000:]
+    effects, _ = _effects(engine, durable)
+    assert sorted(effects) == sorted(ids[:2])  # the first transaction: two events, committed together
+
+    normal = subprocess.run([*child, "normal", "4", "2"], cwd=ROOT, capture_output=True, timeout=120)
+    assert normal.returncode == 0, normal.stderr.decode()[-2000:]
+    effects, dead = _effects(engine, durable)
+    engine.dispose()
+    assert sorted(effects) == sorted(ids)  # each exactly once
+    assert dead == 1
+
+
+def test_a_refused_event_in_a_batch_costs_its_neighbours_nothing(
+    own_nats: NatsInstance, db_url: str, tmp_path: Path
+) -> None:
+    """One event of a batch of four is a poison message to the handler: the batch's transaction rolls
+    back (the refused event's effect with it), each event is then handled alone: the others take effect
+    once, the refused one none, set aside once."""
+    engine = _effects_table(db_url)
+    ids = asyncio.run(_publish_test_events(own_nats.url, 4, refused=(1,)))
+    durable = f"tests-{uuid.uuid4().hex[:8]}"
+    child = [sys.executable, str(ROOT / "tests/integration/consumer_child.py"), own_nats.url, db_url, durable]
+    normal = subprocess.run([*child, "normal", "5", "4"], cwd=ROOT, capture_output=True, timeout=120)
+    assert normal.returncode == 0, normal.stderr.decode()[-2000:]
+    effects, dead = _effects(engine, durable)
+    engine.dispose()
+    assert sorted(effects) == sorted(ids[:1] + ids[2:])
+    assert dead == 2  # the refused event and the undecodable one
 
 
 def test_sigterm_drains_in_flight_calls_and_publishes_what_they_wrote(
