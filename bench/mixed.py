@@ -6,6 +6,7 @@ the errors, and each service process's memory:
     BENCH mixed_<kind> calls=<n> p50_ms=<x> p99_ms=<y> ratio_p50=<x / echo p50 at the same concurrency>
     BENCH mixed_errors count=<n>
     BENCH mixed_rss_<service> start_mib=<a> half_mib=<b> end_mib=<c> peak_mib=<d> growth_mib=<c - a> bound_mib=<n>
+    BENCH mixed_cpu_<service> cpu_s=<CPU seconds used> ms_per_round=<CPU ms per round>
 
 Each of the 16 workers plays the same round of a case, over and over, with tokens of the users who may
 make each call: an NL prosecutor creates a task for DE, lists the tasks, and a DE prosecutor accepts it;
@@ -18,12 +19,17 @@ caches filling), at half time, at the end, and its peak (sampled every 2 s). The
 any call failed or a process grew by more than ``--rss-bound-mib`` from the start sample to the end
 (default 64 MiB, plus on SQLite the page caches a service's connections may fill: 4 x 16 MiB);
 bench/README.md says why that bound.
+
+CPU: each service's CPU time (user + system) from the start of the load until it is idle again after the
+load (a consumer's backlog included), per round played: what the load cost each process, a figure that
+the machine's other work moves much less than the latencies.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import subprocess
@@ -58,6 +64,26 @@ def sqlite_cache_bound_mib() -> float:
     (``jitlib.db``), each filled as the database grows past it; memory a leak-free process may still gain."""
     connections = db.SQLITE_POOL_SIZE + db.SQLITE_POOL_OVERFLOW
     return connections * db.SQLITE_CACHE_KIB / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time process ``pid`` has used (user + system, from /proc/<pid>/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drained_cpu(pid: int, *, quiet: float = 0.05, most: float = 120.0) -> float:
+    """``cpu_seconds`` once the process has caught up with what the load left it (a consumer's backlog):
+    when a second passes with less than ``quiet`` seconds of CPU used (at most ``most`` seconds)."""
+    last = cpu_seconds(pid)
+    deadline = time.monotonic() + most
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = cpu_seconds(pid)
+        if now - last < quiet:
+            return now
+        last = now
+    return last
 
 
 def rss_mib(pid: int) -> float:
@@ -176,7 +202,9 @@ class Case:
             await self._call("list_messages", self.messaging.ListMessages, latest, "nl")
 
 
-async def run_load(ports: dict[str, int], tokens: dict[str, str], seconds: float, pids: dict[str, int]) -> Any:
+async def run_load(
+    ports: dict[str, int], tokens: dict[str, str], seconds: float, pids: dict[str, int], cpu_at_start: dict[str, float]
+) -> Any:
     from jit.messaging.v1 import messaging_pb2 as msg
     from jit.messaging.v1 import messaging_pb2_grpc
 
@@ -190,6 +218,7 @@ async def run_load(ports: dict[str, int], tokens: dict[str, str], seconds: float
         )
         case = Case(channels, tokens, opened.channel.id)
         rss: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
+        cpu_at_start.update({name: cpu_seconds(pid) for name, pid in pids.items()})
         begin = time.perf_counter()
         deadline = begin + seconds
         counter = iter(range(10**9))
@@ -269,7 +298,9 @@ def main() -> int:
         time.sleep(2.0)  # let each workspace directory catch up
         seconds = a.minutes * 60
         pids = {name: procs[name].pid for name in services.NAMES}
-        case, rss = asyncio.run(run_load(ports, tokens, seconds, pids))
+        cpu_at_start: dict[str, float] = {}
+        case, rss = asyncio.run(run_load(ports, tokens, seconds, pids, cpu_at_start))
+        cpu_used = {name: drained_cpu(pid) - cpu_at_start[name] for name, pid in pids.items()}
         kinds = sorted(set(case.latencies) | set(case.errors))
         for kind in kinds:
             lat = case.latencies[kind] or [float("nan")]
@@ -296,6 +327,13 @@ def main() -> int:
                 flush=True,
             )
         rounds = len(case.latencies["create_task"]) + case.errors["create_task"]
+        for name, used in cpu_used.items():
+            # What each round cost the process in CPU, its consumers' backlog included (read once it is
+            # idle again): a figure the machine's load moves much less than latency.
+            print(
+                f"BENCH mixed_cpu_{name} cpu_s={used:.1f} ms_per_round={1000 * used / max(rounds, 1):.2f}",
+                flush=True,
+            )
         print(f"# {a.backend}, {a.minutes:g} min, concurrency {CONCURRENCY}: {rounds} rounds", flush=True)
         failed = bool(errors or grown)
         if grown:
