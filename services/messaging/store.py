@@ -37,6 +37,7 @@ from jitlib.crypto import WrappedKey
 from jitlib.db import TS, Fields, Stored
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import wrapped_by_kek
+from jitlib.sqlexec import CompiledInsert
 from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex
 from services.messaging.domain import (
@@ -269,8 +270,8 @@ def find_channel_by_request(session: Session, user_id: str, request_id: str) -> 
 def insert_channel(
     session: Session, ch: Channel, *, request_id: str | None = None, request_digest: str | None = None
 ) -> None:
-    session.execute(
-        insert(ChannelRow),
+    _INSERT_CHANNEL.execute(
+        session,
         {
             **CHANNEL_FIELDS.write(ch),
             "record_kind": ch.record[0] if ch.record else None,
@@ -291,6 +292,12 @@ def set_visibility(session: Session, ch: Channel) -> None:
 
 
 _CHANNELS = cast(Table, ChannelRow.__table__)
+# The statements of a system notice (a record event's, many per second under load) are built once, their
+# values bound at execution, and run below the ORM: no cache key to compute, no entity to load per call.
+_INSERT_CHANNEL = CompiledInsert(_CHANNELS)
+_RECORD_THREAD = select(_CHANNELS).where(
+    _CHANNELS.c.record_kind == bindparam("kind"), _CHANNELS.c.record_id == bindparam("record_id")
+)
 #: Take the channel's next sequence number: lock the row, move its counter and read it back, one statement.
 _TAKE_SEQ = (
     update(_CHANNELS)
@@ -330,8 +337,8 @@ def workspace_channel(session: Session, workspace_id: str) -> Channel | None:
 
 
 def record_thread(session: Session, kind: str, record_id: str) -> Channel | None:
-    row = session.scalar(select(ChannelRow).where(ChannelRow.record_kind == kind, ChannelRow.record_id == record_id))
-    return to_channel(row) if row is not None else None
+    row = session.execute(_RECORD_THREAD, {"kind": kind, "record_id": record_id}).first()
+    return to_channel(cast(ChannelRow, row)) if row is not None else None
 
 
 def channel_ids_of_workspace(session: Session, workspace_id: str) -> list[str]:
@@ -363,9 +370,10 @@ BY_WORKSPACE, BY_KEK = "workspace", "kek"
 
 def insert_key(session: Session, channel_id: str, version: int, key: WrappedKey, now: datetime) -> None:
     """A channel key wrapped by its workspace's key."""
-    session.execute(
-        insert(ChannelKey),
+    _INSERT_KEY.execute(
+        session,
         {
+            "destroyed_at": None,
             "channel_id": channel_id,
             "version": version,
             "wrapped": key.wrapped,
@@ -376,9 +384,16 @@ def insert_key(session: Session, channel_id: str, version: int, key: WrappedKey,
     )
 
 
+_KEYS = cast(Table, ChannelKey.__table__)
+_INSERT_KEY = CompiledInsert(_KEYS)
+_LOAD_KEY = select(_KEYS.c.wrapped, _KEYS.c.kek_id, _KEYS.c.wrapping).where(
+    _KEYS.c.channel_id == bindparam("channel_id"), _KEYS.c.version == bindparam("version")
+)
+
+
 def load_key(session: Session, channel_id: str, version: int) -> tuple[WrappedKey, str] | None:
     """A channel key as stored, and how it is wrapped (``BY_WORKSPACE`` or ``BY_KEK``)."""
-    row = session.scalar(select(ChannelKey).where(ChannelKey.channel_id == channel_id, ChannelKey.version == version))
+    row = session.execute(_LOAD_KEY, {"channel_id": channel_id, "version": version}).first()
     return (WrappedKey(row.wrapped, row.kek_id), row.wrapping) if row is not None else None
 
 
@@ -404,8 +419,14 @@ def insert_workspace_key(session: Session, workspace_id: str, key: WrappedKey, n
     _insert_ignoring_duplicate(session, cast(Table, WorkspaceKey.__table__), values, "workspace_id")
 
 
+_WORKSPACE_KEYS = cast(Table, WorkspaceKey.__table__)
+_LOAD_WORKSPACE_KEY = select(_WORKSPACE_KEYS.c.wrapped, _WORKSPACE_KEYS.c.kek_id).where(
+    _WORKSPACE_KEYS.c.workspace_id == bindparam("workspace_id")
+)
+
+
 def load_workspace_key(session: Session, workspace_id: str) -> WrappedKey | None:
-    row = session.get(WorkspaceKey, workspace_id)
+    row = session.execute(_LOAD_WORKSPACE_KEY, {"workspace_id": workspace_id}).first()
     return WrappedKey(row.wrapped, row.kek_id) if row is not None else None
 
 
@@ -480,9 +501,10 @@ def find_message_by_request(session: Session, sender_id: str, request_id: str) -
 
 
 def insert_message(session: Session, msg: Message, *, request_id: str, request_digest: str) -> None:
-    """Insert a new message; the unique (sender, request_id) index refuses a second one per request."""
-    session.execute(
-        _INSERT_MESSAGE,
+    """Insert a new message; the unique (sender, request_id) index refuses a second one per request
+    (``IntegrityError``). On the transaction's cursor, as a create's INSERTs (``jitlib.sqlexec``)."""
+    _INSERT_MESSAGE.execute(
+        session,
         {
             **MESSAGE_FIELDS.write(msg),
             "sender_id": msg.sender.user_id,
@@ -498,7 +520,7 @@ def insert_message(session: Session, msg: Message, *, request_id: str, request_d
     )
 
 
-_INSERT_MESSAGE = insert(cast(Table, MessageRow.__table__))
+_INSERT_MESSAGE = CompiledInsert(cast(Table, MessageRow.__table__))
 
 
 def update_if_revision(session: Session, msg: Message, expected_revision: int) -> bool:
@@ -632,8 +654,30 @@ def receipts(session: Session, message_id: str) -> list[Receipt]:
 # -- replicas of other services' records, and workspace closures -------------------------------------
 
 
+_RECORDS = cast(Table, RecordRow.__table__)
+_GET_REPLICA = select(_RECORDS).where(_RECORDS.c.kind == bindparam("kind"), _RECORDS.c.id == bindparam("record_id"))
+_INSERT_REPLICA = CompiledInsert(_RECORDS)
+_UPDATE_REPLICA = (
+    update(_RECORDS)
+    .where(_RECORDS.c.kind == bindparam("record_kind"), _RECORDS.c.id == bindparam("record_id"))
+    .values(
+        {
+            c: bindparam(f"new_{c}")
+            for c in (
+                "workspace_id",
+                "origin_jurisdiction",
+                "addressee_jurisdiction",
+                "restricted",
+                "shared_with",
+                "version",
+            )
+        }
+    )
+)
+
+
 def get_replica(session: Session, kind: str, record_id: str) -> RecordReplica | None:
-    row = session.get(RecordRow, (kind, record_id))
+    row = session.execute(_GET_REPLICA, {"kind": kind, "record_id": record_id}).first()
     if row is None:
         return None
     return RecordReplica(
@@ -658,11 +702,10 @@ def put_replica(session: Session, replica: RecordReplica, *, new: bool) -> None:
         "version": replica.version,
     }
     if new:
-        session.execute(insert(RecordRow), {"kind": replica.kind, "id": replica.id, **values})
+        _INSERT_REPLICA.execute(session, {"kind": replica.kind, "id": replica.id, **values})
     else:
-        session.execute(
-            update(RecordRow).where(RecordRow.kind == replica.kind, RecordRow.id == replica.id).values(**values)
-        )
+        bound = {f"new_{c}": v for c, v in values.items()}
+        session.execute(_UPDATE_REPLICA, {"record_kind": replica.kind, "record_id": replica.id, **bound})
 
 
 def record_closure(session: Session, workspace_id: str, seen_at: datetime) -> None:
@@ -700,9 +743,12 @@ def alerts_sent_among(session: Session, keys: list[str]) -> set[str]:
     return set(session.scalars(select(ALERTS.c.key).where(ALERTS.c.key.in_(keys))))
 
 
+_CLOSURES = cast(Table, WorkspaceClosure.__table__)
+_SHREDDED_AT = select(_CLOSURES.c.shredded_at).where(_CLOSURES.c.workspace_id == bindparam("workspace_id"))
+
+
 def workspace_shredded(session: Session, workspace_id: str) -> bool:
-    row = session.get(WorkspaceClosure, workspace_id)
-    return row is not None and row.shredded_at is not None
+    return session.execute(_SHREDDED_AT, {"workspace_id": workspace_id}).scalar() is not None
 
 
 def retention_counts(session: Session, workspace_id: str) -> dict[str, int]:
