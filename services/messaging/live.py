@@ -12,6 +12,8 @@
   (the servicer checks the reader against it before sending the batch).
 - Each stream registers before it reads, so a message committed in between is seen by one or the other,
   and its cursor (the last seq sent) drops the overlap: every message after the cursor, in order, once.
+- Each message is serialized once for all the streams (``Delivery``): the server sends those bytes as the
+  stream's ``SubscribeResponse`` (``jitlib.server`` passes bytes through).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -45,6 +48,18 @@ POLL_SECONDS = 2.0
 POSTED_HERE = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message for the live streams, with its ``SubscribeResponse`` serialized once for all of them."""
+
+    message: pb.Message
+    wire: bytes
+
+    @classmethod
+    def of(cls, message: pb.Message) -> Delivery:
+        return cls(message, pb.SubscribeResponse(message=message).SerializeToString())
+
+
 class ChannelFeed:
     """New messages of one channel, read and opened once for all of this process's subscribers, with the
     channel as that read found it. Entries live ``TTL`` seconds (a message edited or shredded elsewhere,
@@ -57,7 +72,7 @@ class ChannelFeed:
         self._content = content
         self._channel_id = channel_id
         self._lock = asyncio.Lock()
-        self._cache: dict[int, tuple[float, pb.Message]] = {}
+        self._cache: dict[int, tuple[float, Delivery]] = {}
         #: The channel as the last read found it (None before the first read, or when it is gone).
         self.channel: Channel | None = None
         #: Bumped on every known change; a read made at the current generation saw everything committed.
@@ -69,13 +84,13 @@ class ChannelFeed:
         for the streams, which then send it without a database read; otherwise they read as usual."""
         generation, last_seq, read_time = self._read_at
         if generation == self.generation and self.channel is not None and msg.seq == last_seq + 1:
-            self._cache[msg.seq] = (now, msg)
+            self._cache[msg.seq] = (now, Delivery.of(msg))
             # The channel as read at ``read_time`` still stands for it: its TTL runs from that read.
             self._read_at = (generation, msg.seq, read_time)
         else:
             self.generation += 1
 
-    def _cached(self, after: int, now: float) -> list[pb.Message]:
+    def _cached(self, after: int, now: float) -> list[Delivery]:
         out = []
         seq = after + 1
         while (hit := self._cache.get(seq)) is not None and now - hit[0] < self.TTL:
@@ -83,29 +98,29 @@ class ChannelFeed:
             seq += 1
         return out
 
-    def _read(self, session: Session, after: int) -> tuple[Channel | None, list[pb.Message]]:
+    def _read(self, session: Session, after: int) -> tuple[Channel | None, list[Delivery]]:
         ch = store.get_channel(session, self._channel_id)
         if ch is None:
             return None, []
         rows = store.messages_after(session, ch.id, after, BATCH)
-        return ch, [message_to_pb(self._content.open(session, ch, m)) for m in rows]
+        return ch, [Delivery.of(message_to_pb(self._content.open(session, ch, m))) for m in rows]
 
-    async def after(self, after: int) -> tuple[Channel | None, list[pb.Message], bool]:
+    async def after(self, after: int) -> tuple[Channel | None, list[Delivery], bool]:
         """The channel, the messages after seq ``after``, in order, and whether more may follow at once."""
         loop = asyncio.get_running_loop()
         async with self._lock:
             now = loop.time()
             hits = self._cached(after, now)
-            start = hits[-1].seq if hits else after
+            start = hits[-1].message.seq if hits else after
             generation, last_seq, read_time = self._read_at
             if generation == self.generation and start >= last_seq and now - read_time < self.TTL:
                 # nothing was posted since the last read: no need to ask the database
                 return self.channel, hits, False
             generation = self.generation
             self.channel, fresh = await self._rt.read(lambda session: self._read(session, start))
-            for msg in fresh:
-                self._cache[msg.seq] = (now, msg)
-            self._read_at = (generation, fresh[-1].seq if fresh else start, now)
+            for delivery in fresh:
+                self._cache[delivery.message.seq] = (now, delivery)
+            self._read_at = (generation, fresh[-1].message.seq if fresh else start, now)
             for seq in [k for k, (t, _) in self._cache.items() if now - t >= self.TTL]:
                 del self._cache[seq]
             return self.channel, hits + fresh, len(fresh) == BATCH
@@ -223,7 +238,7 @@ class Live:
 
     async def follow(
         self, channel_id: str, after_seq: int
-    ) -> AsyncGenerator[tuple[Channel | None, list[pb.Message]], None]:
+    ) -> AsyncGenerator[tuple[Channel | None, list[Delivery]], None]:
         """Every message of the channel after ``after_seq``, in order, then each new one as it comes: in
         batches, each with the channel as read with it (None when it is gone), one at least every
         ``POLL_SECONDS`` even when empty, so the caller can check its reader before each batch and
@@ -238,7 +253,7 @@ class Live:
                 channel, batch, more = await self._feed(channel_id).after(last)
                 yield channel, batch
                 if batch:
-                    last = batch[-1].seq
+                    last = batch[-1].message.seq
                 if more:
                     continue
                 # asyncio.timeout, not wait_for: wait_for (3.11) runs the wait as a task of its own, so a

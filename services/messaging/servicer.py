@@ -369,8 +369,10 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         async with contextlib.aclosing(self.live.follow(ch.id, request.after_seq)) as stream:
             async for seen, batch in stream:
                 await self._still_following(principal, ch.id, seen, expires_at)
-                for msg in batch:
-                    yield pb.SubscribeResponse(message=msg)
+                for delivery in batch:
+                    # The SubscribeResponse as serialized once for every stream of the process.
+                    yield delivery.wire  # type: ignore[misc]
+                    msg = delivery.message
                     if domain.gets_receipt(msg.sender.user_id, principal.user_id):
                         self.receipts.delivered(msg.id, principal.actor)
 

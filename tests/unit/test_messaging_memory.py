@@ -17,7 +17,7 @@ from jitlib import crypto
 from jitlib.actors import Actor
 from services.messaging import domain, store
 from services.messaging.keys import ChannelKeys
-from services.messaging.live import Live
+from services.messaging.live import Delivery, Live
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -66,13 +66,13 @@ class _Feed:
     """A channel feed that hands out what the test queued (no database)."""
 
     def __init__(self) -> None:
-        self.queued: list[pb.Message] = []
+        self.queued: list[Delivery] = []
 
     def posted(self, msg: pb.Message, now: float) -> None:
-        self.queued.append(msg)
+        self.queued.append(Delivery.of(msg))
 
-    async def after(self, after: int) -> tuple[None, list[pb.Message], bool]:
-        out, self.queued = [m for m in self.queued if m.seq > after], []
+    async def after(self, after: int) -> tuple[None, list[Delivery], bool]:
+        out, self.queued = [d for d in self.queued if d.message.seq > after], []
         return None, out, False
 
 
@@ -93,7 +93,7 @@ def test_a_post_reaches_a_waiting_stream_in_one_turn_of_the_loop_and_its_feed_go
         msg = pb.Message(id="m1", channel_id="c", seq=1, body="hello")
         assert live.posted("c", msg)  # a stream follows the channel: the post yields one turn to it
         await asyncio.sleep(0)  # one turn
-        assert waiting.done() and waiting.result() == (None, [msg])
+        assert waiting.done() and waiting.result() == (None, [Delivery.of(msg)])
         await stream.aclose()
         assert "c" not in live._feeds and "c" not in live._streams
         assert not live.posted("c", pb.Message(id="m2", channel_id="c", seq=2))  # nobody follows: no turn
