@@ -182,9 +182,13 @@ class RecordMapping(Generic[E]):
 
     def list_filters(self, request: Any) -> tuple[int, frozenset[E], list[FieldViolation]]:
         """What a List request of this kind of record has (``list_filters``): its page size on the common
-        page policy, its states filter, its workspace; each bad state named as "a/an <state_name>"."""
+        page policy, its states filter, its workspace; each bad state named as "a/an <state_name>". And the
+        victim it may ask about: every kind of record names victims by pseudonym, and its List filters on
+        one (``victim_ref``, ``jitlib.visibility.PartyIndex.visible_in``)."""
         article = "an" if self.state_name[:1] in "aeiou" else "a"
-        return list_filters(request, self.state_from_pb, f"{article} {self.state_name}")
+        size, states, violations = list_filters(request, self.state_from_pb, f"{article} {self.state_name}")
+        violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
+        return size, states, violations
 
     def to_pb(self, record: Any) -> dict[str, Any]:
         """The message fields of ``record`` every record has (``record_pb_fields``), and its state."""

@@ -154,7 +154,6 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             violations.append(FieldViolation("legal_basis", "has an unknown value"))
         violations += validate.jurisdiction("addressee_jurisdiction", request.addressee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)
-        violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
         flt = store.RequestFilter(

@@ -85,7 +85,6 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
         _, principal, now = self.rt.call()
         size, states, violations = REMOVAL_FIELDS.list_filters(request)
         violations += provider_id_violations("provider_id", request.provider_id, self.providers, required=False)
-        violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
         InvalidArgument.raise_for(violations)
         after = position_from_token(request)
         flt = store.RemovalFilter(states=states, provider_id=request.provider_id, victim_ref=request.victim_ref)

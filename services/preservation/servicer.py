@@ -12,7 +12,7 @@ import grpc
 
 from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
-from jitlib import auth, validate
+from jitlib import auth
 from jitlib.errors import FieldViolation, InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.mapping import window_from_pb
@@ -88,7 +88,6 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             "provider_id", request.provider_id, self.rules.providers, required=False
         )
         expires = window_from_pb(request, "expires_after", "expires_before", violations)
-        violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
         InvalidArgument.raise_for(violations)
         after = position_from_token(request)
         flt = store.OrderFilter(

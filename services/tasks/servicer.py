@@ -74,7 +74,6 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         size, states, violations = TASK_FIELDS.list_filters(request)
         violations += validate.jurisdiction("assignee_jurisdiction", request.assignee_jurisdiction, required=False)
         violations += validate.jurisdiction("origin_jurisdiction", request.origin_jurisdiction, required=False)
-        violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)
         due = window_from_pb(request, "due_after", "due_before", violations)
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -140,3 +142,31 @@ def test_a_kind_s_list_filters_use_the_common_page_policy_and_name_a_bad_state_w
     )
     _, _, violations = requests.list_filters(evidence_pb2.ListRequestsRequest(states=[999], page_size=200))
     assert [(v.field, v.description) for v in violations] == [("states[0]", "is not an evidence request state")]
+
+
+def list_requests() -> list[tuple[RecordMapping[Any], Callable[..., Any]]]:
+    """Each kind's mapping with its List request: every List of a record filters on a victim."""
+    from jit.evidence.v1 import evidence_pb2
+    from jit.preservation.v1 import preservation_pb2, removal_pb2
+    from services.evidence.mapping import REQUEST_FIELDS
+    from services.preservation.mapping import ORDER_FIELDS
+    from services.preservation.removal_mapping import REMOVAL_FIELDS
+    from services.tasks.mapping import TASK_FIELDS
+
+    return [
+        (TASK_FIELDS, tasks_pb2.ListTasksRequest),
+        (REQUEST_FIELDS, evidence_pb2.ListRequestsRequest),
+        (ORDER_FIELDS, preservation_pb2.ListOrdersRequest),
+        (REMOVAL_FIELDS, removal_pb2.ListRemovalsRequest),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_every_kind_s_list_filters_refuse_a_victim_that_is_not_a_pseudonym_and_take_one_that_is(index: int) -> None:
+    fields, request = list_requests()[index]
+    _, _, violations = fields.list_filters(request(victim_ref="Jane Doe, born 1990"))
+    assert [v.field for v in violations] == ["victim_ref"]
+    assert "must be a victim pseudonym" in violations[0].description
+    assert "Jane" not in violations[0].description  # what the caller sent is not echoed
+    assert fields.list_filters(request(victim_ref="V-NL-0007"))[2] == []
+    assert fields.list_filters(request())[2] == []
