@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -59,7 +60,11 @@ class Alert(NamedTuple):
     payload: Any = None
 
 
-Scan = Callable[[Session, datetime], Sequence[Alert]]
+#: An alert as a scan may give it: any (key, due_at, payload) tuple, an ``Alert`` or a plain tuple (a scan
+#: that finds hundreds at once gives plain ones, a tenth of the cost to build); the scanner hands the emitter
+#: each one it sends as an ``Alert``.
+Due = tuple[str, datetime, Any]
+Scan = Callable[[Session, datetime], Sequence[Due]]
 Emit = Callable[[UnitOfWork, Alert], None]
 
 
@@ -75,17 +80,41 @@ def _insert_once(session: Session, table: Table, alert: Alert, now: datetime) ->
     return session.execute(stmt.returning(table.c.key)).first() is not None
 
 
-class AlertScanner:
-    """Runs ``scan`` every ``interval`` seconds and emits each due alert exactly once."""
+#: Alerts per transaction for a service whose emitter does a record's worth of writes (preservation warnings,
+#: evidence deadline alerts): on PostgreSQL one commit and its fsync for each 50, not for each alert.
+BATCH = 50
+#: At most this many alerts in one transaction on SQLite, where a unit of work runs on the event loop (it
+#: holds the loop for the whole batch: about a millisecond an alert there; bench/README.md, "Preservation
+#: scan"). PostgreSQL runs it on a worker thread, and takes the scanner's own ``batch``.
+SQLITE_BATCH = 10
 
-    def __init__(self, rt: Runtime, table: Table, scan: Scan, emit: Emit, *, interval: float = 30.0) -> None:
+
+class AlertScanner:
+    """Runs ``scan`` every ``interval`` seconds and emits each due alert exactly once.
+
+    ``batch``: how many alerts one transaction sends (on SQLite at most ``SQLITE_BATCH``). Each alert is
+    recorded in ``alerts_sent`` and emitted (its events and audit entries) in that transaction, so a batch
+    commits whole or not at all: a crash in the middle sends none of it, and the next scan sends it all,
+    once. An emitter that fails on one alert fails its batch, which is then sent again one alert per
+    transaction: the others go, the failing one fails alone as it would have. 1 (the default): one
+    transaction per alert, for an emitter whose work is heavy or not to be shared (a workspace shred)."""
+
+    def __init__(
+        self, rt: Runtime, table: Table, scan: Scan, emit: Emit, *, interval: float = 30.0, batch: int = 1
+    ) -> None:
         self._rt = rt
         self._table = table
         self._scan = scan
         self._emit = emit
         self._interval = interval
+        self._batch = max(1, min(batch, SQLITE_BATCH) if rt.db.engine.dialect.name == "sqlite" else batch)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+
+    @property
+    def batch(self) -> int:
+        """How many alerts one transaction sends here (``batch``, bounded on SQLite)."""
+        return self._batch
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="alert-scanner")
@@ -117,14 +146,35 @@ class AlertScanner:
         now = self._rt.clock.now()
         due = await self._rt.read(lambda session: list(self._scan(session, now)))
         sent = 0
-        for alert in due:
+        for start in range(0, len(due), self._batch):
+            alerts = [Alert(*found) for found in due[start : start + self._batch]]
+            try:
+                sent += await self._rt.change(SYSTEM, functools.partial(self._send, alerts=alerts, now=now))
+            except Exception:
+                if len(alerts) == 1:
+                    raise
+                log.warning("an alert of a batch of %d failed: sending them one by one", len(alerts))
+                failed: Exception | None = None
+                for alert in alerts:
+                    try:
+                        sent += await self._rt.change(SYSTEM, functools.partial(self._send, alerts=[alert], now=now))
+                    except Exception as exc:  # the others of the batch still go; the scan then fails with it
+                        failed = failed or exc
+                if failed is not None:
+                    raise failed from None
+        return sent
 
-            def unit(uow: UnitOfWork, alert: Alert = alert) -> bool:
-                if not _insert_once(uow.session, self._table, alert, now):
-                    return False
+    def _send(self, uow: UnitOfWork, alerts: Sequence[Alert], now: datetime) -> int:
+        """Record and emit ``alerts`` in the unit of work's transaction; how many were not recorded before."""
+        session = uow.session
+        sent = 0
+        for alert in alerts:
+            if sent:
+                # The next emitter loads its record fresh, as in a transaction of its own: what the alerts before
+                # it wrote goes to the database, and the objects they loaded are read again when used.
+                session.flush()
+                session.expire_all()
+            if _insert_once(session, self._table, alert, now):
                 self._emit(uow, alert)
-                return True
-
-            if await self._rt.change(SYSTEM, unit):
                 sent += 1
         return sent

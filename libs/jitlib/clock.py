@@ -48,6 +48,17 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def stored_isoformat(text: str) -> str:
+    """``as_utc(<the instant>).isoformat()`` of a timestamp as SQLite stores it (SQLAlchemy's text
+    ``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC), cut from the text instead of parsed and formatted (about a
+    third of the cost: the preservation warning scan makes one per due order). Other text is parsed."""
+    if len(text) == 26 and text[10] == " " and text[19] == ".":
+        if text.endswith(".000000"):
+            return f"{text[:10]}T{text[11:19]}+00:00"
+        return f"{text[:10]}T{text[11:]}+00:00"
+    return as_utc(datetime.fromisoformat(text)).isoformat()
+
+
 def as_utc_or_none(value: datetime | None) -> datetime | None:
     """``as_utc`` of a nullable column: None stays None."""
     return as_utc(value) if value is not None else None

@@ -1,15 +1,17 @@
-"""The statements a unit of work runs, counted for its span, and the INSERTs of the create path run below
-SQLAlchemy's execution machinery (``CompiledInsert``), in one place."""
+"""The statements a unit of work runs, counted for its span, and the INSERTs of the create path and the
+hot reads that fetch many rows run below SQLAlchemy's execution machinery (``CompiledInsert``,
+``CompiledSelect``), in one place."""
 
 from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Select, Table, insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 
 #: The statements of the unit of work running in this context, counted for its span (None: not counted).
 statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("jit_db_statements", default=None)
@@ -20,6 +22,26 @@ def count_statement() -> None:
     counter = statements.get()
     if counter is not None:
         counter[0] += 1
+
+
+def _binder(compiled: SQLCompiler, dialect: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """What turns a statement's parameters (by name) into what the driver takes for ``compiled``: a tuple in
+    the statement's order (positional styles, SQLite's ``?``) or a dict (psycopg's named style), each value
+    through its column type's own bind processor (a timestamp into SQLite's stored text, ...)."""
+    names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
+    procs: dict[str, Callable[[Any], Any]] = {}
+    for name in names:
+        proc = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None:
+            procs[name] = proc
+
+    def positional(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(procs[n](row[n]) if n in procs else row[n] for n in names)
+
+    def named(row: Mapping[str, Any]) -> dict[str, Any]:
+        return {n: procs[n](row[n]) if n in procs else row[n] for n in names}
+
+    return positional if compiled.positional else named
 
 
 class CompiledInsert:
@@ -39,21 +61,8 @@ class CompiledInsert:
         self._plans: dict[tuple[str, ...], tuple[str, Callable[[Mapping[str, Any]], Any]]] = {}
 
     def _plan(self, dialect: Any, keys: tuple[str, ...]) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
-        compiled = insert(self.table).compile(dialect=dialect, column_keys=list(keys))
-        names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
-        procs: dict[str, Callable[[Any], Any]] = {}
-        for name in names:
-            proc = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if proc is not None:
-                procs[name] = proc
-
-        def positional(row: Mapping[str, Any]) -> tuple[Any, ...]:
-            return tuple(procs[n](row[n]) if n in procs else row[n] for n in names)
-
-        def named(row: Mapping[str, Any]) -> dict[str, Any]:
-            return {n: procs[n](row[n]) if n in procs else row[n] for n in names}
-
-        plan = (str(compiled), positional if compiled.positional else named)
+        compiled = cast(SQLCompiler, insert(self.table).compile(dialect=dialect, column_keys=list(keys)))
+        plan = (str(compiled), _binder(compiled, dialect))
         self._plans[(dialect.name, dialect.driver, dialect.paramstyle, *keys)] = plan
         return plan
 
@@ -78,5 +87,44 @@ class CompiledInsert:
                 cursor.executemany(sql, params)
         except dialect.loaded_dbapi.Error as e:
             raise DBAPIError.instance(sql, params, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
+        finally:
+            cursor.close()
+
+
+class CompiledSelect:
+    """A SELECT with named parameters (``bindparam``), compiled by SQLAlchemy once per dialect, run on the
+    transaction's own DBAPI cursor, its rows returned **as the driver gives them**: no result processing, so
+    a timestamp is SQLite's stored text (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC) or psycopg's datetime.
+    For a hot read of many rows whose caller converts only what it uses: SQLAlchemy's result processing
+    (a datetime parsed for each timestamp of each row, a ``Row`` made for each) cost more than SQLite's own
+    statement for the preservation warning scan (bench/README.md, "Preservation scan"). Counted in the unit of
+    work's ``db.statement_count``; a driver error is raised as SQLAlchemy's."""
+
+    def __init__(self, stmt: Select[Any]) -> None:
+        self.stmt = stmt
+        self._plans: dict[tuple[str, str, str], tuple[str, dict[str, Any], Callable[[Mapping[str, Any]], Any]]] = {}
+
+    def _plan(self, dialect: Any) -> tuple[str, dict[str, Any], Callable[[Mapping[str, Any]], Any]]:
+        compiled = cast(SQLCompiler, self.stmt.compile(dialect=dialect))
+        # The statement's own values (a LIMIT's OFFSET 0 SQLite adds, a literal bound as a parameter), which
+        # the caller's parameters then override.
+        defaults = {name: b.effective_value for name, b in compiled.binds.items() if not b.required}
+        plan = (str(compiled), defaults, _binder(compiled, dialect))
+        self._plans[(dialect.name, dialect.driver, dialect.paramstyle)] = plan
+        return plan
+
+    def rows(self, session: Session, **params: Any) -> list[Any]:
+        """The statement's rows (the driver's tuples) in the session's transaction."""
+        conn = session.connection()
+        dialect = conn.dialect
+        sql, defaults, bind = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle)) or self._plan(dialect)
+        args = bind({**defaults, **params})
+        count_statement()
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, args)
+            return cast(list[Any], cursor.fetchall())
+        except dialect.loaded_dbapi.Error as e:
+            raise DBAPIError.instance(sql, args, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
         finally:
             cursor.close()

@@ -14,7 +14,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy.orm import Session
 
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from jitlib import replicas, retention_sweep, victimdir
+from jitlib import alerts, replicas, retention_sweep, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -130,7 +130,9 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
 
     def background(rt: Runtime) -> Sequence[Worker]:
         interval = settings.scan_interval_seconds
-        scanner = AlertScanner(rt, store.ALERTS, make_scan(offsets), make_emit(rt), interval=interval)
+        scanner = AlertScanner(
+            rt, store.ALERTS, make_scan(offsets), make_emit(rt), interval=interval, batch=alerts.BATCH
+        )
         extra["scanner"] = scanner
         return [
             *events.consumers(rt),

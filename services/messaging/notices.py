@@ -226,7 +226,7 @@ class RetentionScanner(AlertScanner):
         """Before a due workspace is shredded, erase its events from this service's stream (channel events
         carry channel titles in clear); NATS unreachable: its shred waits for the next scan."""
         now = self.rt.clock.now()
-        due = await self.rt.read(lambda s: [a for a in self._scan_due(s, now) if a.due_at <= now])
+        due = await self.rt.read(lambda s: [Alert(*a) for a in self._scan_due(s, now) if a[1] <= now])
         for alert in due:
             ws = alert.payload[0]
             if ws in self.erased:

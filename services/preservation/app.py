@@ -21,7 +21,7 @@ from jit.preservation.v1 import (
     scorecard_pb2,
     scorecard_pb2_grpc,
 )
-from jitlib import replicas, stats, victimdir
+from jitlib import alerts, replicas, stats, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -133,7 +133,9 @@ def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
 
     def background(rt: Runtime) -> Sequence[Worker]:
         scan, emit = events.scan(rules, settings.scan_batch), events.emitter(rt, rules)
-        scanner = AlertScanner(rt, store.ALERTS, scan, emit, interval=settings.scan_interval_seconds)
+        scanner = AlertScanner(
+            rt, store.ALERTS, scan, emit, interval=settings.scan_interval_seconds, batch=alerts.BATCH
+        )
         extra["scanner"] = scanner
         return [
             events.evidence_consumer(rt, rules),

@@ -25,10 +25,10 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
@@ -390,9 +390,6 @@ def series_offsets(offsets: tuple[timedelta, ...]) -> tuple[tuple[timedelta, int
     return tuple((o, int(o.total_seconds())) for o in (*_longest_first(offsets), timedelta(0)))
 
 
-T = TypeVar("T")
-
-
 class DueWarning(NamedTuple):
     """A warning the scan found due, as the emitter finds it again: which order, which warning of which
     expiry."""
@@ -403,32 +400,43 @@ class DueWarning(NamedTuple):
 
 
 def due_warnings(
-    due: Iterable[tuple[str, datetime, timedelta]],
+    due: Iterable[tuple[str, datetime, timedelta, str]],
     offsets: tuple[timedelta, ...],
     now: datetime,
-    make: Callable[[str, datetime, DueWarning], T],
-) -> list[T]:
+) -> list[tuple[str, datetime, tuple[str, timedelta, datetime]]]:
     """The warnings due by ``now`` and not sent yet of each order the scan found, given as (order id, expiry,
-    lead) where ``lead`` is the expiry less the order's next_alert_at: the offset of its first warning not
-    sent yet. Each is made as ``make(its alert key, its due time, DueWarning)``. next_alert_at is always one
-    of the order's scheduled due times (every write sets it from ``next_alert_at``, NULL when the clock does
-    not run), so every offset up to ``lead`` whose time has come is scheduled too: the warnings are found
-    from the expiry alone, without the rest of the order. Usually one per order; several when the service
-    was down while they fell due, in due order. What the warning says (``first``) the emitter reads from the
-    whole order (``scheduled_warning``), once per warning it sends."""
+    lead, the expiry's isoformat) where ``lead`` is the expiry less the order's next_alert_at: the offset of
+    its first warning not sent yet. Each as the alert ``jitlib.alerts`` sends: (its alert key, its due time,
+    the fields of its ``DueWarning``), plain tuples (a scan makes hundreds; a NamedTuple costs ten times a
+    tuple to build; the scanner names the ones it sends). next_alert_at is always one of the order's
+    scheduled due times (every write sets it from ``next_alert_at``, NULL when the clock does not run), so
+    every offset up to ``lead`` whose time has come is scheduled too: the warnings are found from the expiry
+    alone, without the rest of the order. Usually one per order; several when the service was down while
+    they fell due, in due order. What the warning says (``first``) the emitter reads from the whole order
+    (``scheduled_warning``), once per warning it sends."""
     series = series_offsets(offsets)
-    out: list[T] = []
-    for order_id, expires, lead in due:
-        iso = ""
-        for offset, seconds in series:  # longest first: due times in order
-            if offset > lead:
-                continue  # sent already
-            at = expires - offset
-            if at > now:
-                break
-            iso = iso or expires.isoformat()
-            out.append(make(warning_key(order_id, seconds, iso), at, DueWarning(order_id, offset, expires)))
+    start = _series_start(offsets)
+    last = len(series)
+    # The warning ``o`` before an expiry is due by now when the expiry is at most now + o.
+    horizon = [now + o for o, _ in series]
+    out: list[tuple[str, datetime, tuple[str, timedelta, datetime]]] = []
+    add = out.append
+    for order_id, expires, lead, iso in due:
+        i = start.get(lead)
+        if i is None:  # not an offset of the series (the configuration changed): the first one after it
+            i = next((k for k, (o, _) in enumerate(series) if o <= lead), last)
+        while i < last and expires <= horizon[i]:
+            offset, seconds = series[i]
+            # warning_key's text, written out here (called once per due warning of every scan).
+            add((f"{order_id}:warn:{seconds}:{iso}", expires - offset, (order_id, offset, expires)))
+            i += 1
     return out
+
+
+@functools.cache
+def _series_start(offsets: tuple[timedelta, ...]) -> dict[timedelta, int]:
+    """Where in ``series_offsets`` each of its offsets stands: where an order's warnings not sent yet begin."""
+    return {o: i for i, (o, _) in enumerate(series_offsets(offsets))}
 
 
 def scheduled_warning(order: Order, offsets: tuple[timedelta, ...], offset: timedelta) -> Warning | None:

@@ -30,7 +30,7 @@ from jit.evidence.v1 import evidence_pb2
 from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import audit, envelopes
 from jitlib.actors import SYSTEM as SYSTEM_ACTOR
-from jitlib.alerts import SYSTEM, Alert, Emit, Scan
+from jitlib.alerts import SYSTEM, Alert, Due, Emit, Scan
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
 from jitlib.ids import is_uuid
 from jitlib.policy import PRESERVATION_ORDER_RULES
@@ -90,8 +90,8 @@ def scan(rules: Rules, batch: int) -> Scan:
     """The AlertScanner's scan: warnings due now, from an indexed range query on next_alert_at that reads
     three plain columns of each due order (``store.due_for_alert``, ``domain.due_warnings``)."""
 
-    def run(session: Session, now: datetime) -> Sequence[Alert]:
-        return domain.due_warnings(store.due_for_alert(session, now, batch), rules.offsets, now, Alert)
+    def run(session: Session, now: datetime) -> Sequence[Due]:
+        return domain.due_warnings(store.due_for_alert(session, now, batch), rules.offsets, now)
 
     return run
 
@@ -100,8 +100,7 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
     """The AlertScanner's emit: runs in the transaction that recorded the alert as sent."""
 
     def emit(uow: UnitOfWork, alert: Alert) -> None:
-        due = alert.payload
-        assert isinstance(due, DueWarning)
+        due = DueWarning(*alert.payload)
         session = uow.session
         order = store.get(session, due.order_id, for_update=True)
         if order is None or not order.clock_runs() or order.expires_at != due.expires_at:

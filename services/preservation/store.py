@@ -25,8 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jitlib import sqlexec
 from jitlib.actors import Actor
-from jitlib.clock import Window, as_utc, as_utc_or_none
+from jitlib.clock import Window, as_utc, as_utc_or_none, stored_isoformat
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
@@ -182,6 +183,8 @@ _DUE = (
     .order_by(OrderRow.next_alert_at)
     .limit(bindparam("limit", type_=Integer))
 )
+#: The same, compiled once per dialect and fetched on the DBAPI cursor: the driver's own tuples.
+_DUE_ROWS = sqlexec.CompiledSelect(_DUE)
 
 
 def due_for_alert_query(now: datetime, limit: int) -> Select[tuple[Any, ...]]:
@@ -189,14 +192,33 @@ def due_for_alert_query(now: datetime, limit: int) -> Select[tuple[Any, ...]]:
     return _DUE.params(now=now, limit=limit)
 
 
-def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[str, datetime, timedelta]]:
-    """Up to ``limit`` orders with a warning due at ``now``, soonest first: its id, its expiry and how long
+def due_for_alert_rows(session: Session, now: datetime, limit: int) -> list[tuple[Any, str, Any]]:
+    """The warning scan's rows as the driver gives them: (next_alert_at, id, expires_at), timestamps as
+    SQLite's stored text or psycopg's datetimes."""
+    return _DUE_ROWS.rows(session, now=now, limit=limit)
+
+
+def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[str, datetime, timedelta, str]]:
+    """Up to ``limit`` orders with a warning due at ``now``, soonest first: its id, its expiry, how long
     before the expiry its next warning was due (the expiry less next_alert_at: the offset of the first warning
-    not sent yet). Plain rows, fetched at once (one call into the driver, not one per row); the lead is taken
-    between the two values as the driver reads them (naive on SQLite, both in UTC), so only the expiry is
-    converted."""
-    rows = session.connection().execute(_DUE, {"now": now, "limit": limit}).all()
-    return [(order_id, as_utc(expires), expires - since) for since, order_id, expires in rows if expires is not None]
+    not sent yet) and the expiry's ``isoformat`` (the alert key's text). One statement, its rows as the driver
+    gives them (``due_for_alert_rows``: no SQLAlchemy row, no result processing); on SQLite each timestamp is
+    parsed from its stored text by ``datetime.fromisoformat`` (C) and the key's text is cut from that text
+    (``clock.stored_isoformat``), on PostgreSQL they come as datetimes in UTC (the session's TimeZone)."""
+    rows = due_for_alert_rows(session, now, limit)
+    if not rows or not isinstance(rows[0][0], str):  # PostgreSQL
+        out = []
+        for since, order_id, expires in rows:
+            if expires is not None:
+                expires = as_utc(expires)
+                out.append((order_id, expires, expires - since, expires.isoformat()))
+        return out
+    parse, iso = datetime.fromisoformat, stored_isoformat
+    return [
+        (order_id, parse(expires + "+00:00"), parse(expires) - parse(since), iso(expires))
+        for since, order_id, expires in rows
+        if expires is not None
+    ]
 
 
 @dataclass(frozen=True)

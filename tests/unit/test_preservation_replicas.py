@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
@@ -212,13 +212,15 @@ def test_the_warning_scan_is_one_statement_and_loads_no_order(session: Session) 
     session.flush()
     session.expunge_all()
     first = domain.warning_schedule(order, OWNER_RULES.offsets)[0]
-    statements: list[str] = []
-    listen = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(session.get_bind(), "before_cursor_execute", listen)
+    statements: list[str] = []  # what SQLite itself runs (the scan's statement goes below SQLAlchemy)
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    driver.set_trace_callback(statements.append)
     try:
         alerts = events.scan(OWNER_RULES, 500)(session, first.due_at)
     finally:
-        event.remove(session.get_bind(), "before_cursor_execute", listen)
-    assert [(a.key, a.due_at) for a in alerts] == [(first.key(order.id), first.due_at)]
+        driver.set_trace_callback(None)
+    assert [(key, due_at) for key, due_at, _ in alerts] == [(first.key(order.id), first.due_at)]
+    assert domain.DueWarning(*alerts[0][2]) == domain.DueWarning(order.id, first.offset, first.expires_at)
     assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT"), statements
     assert len(session.identity_map) == 0

@@ -469,13 +469,18 @@ def test_warnings_due_before_the_clock_started_are_not_scheduled() -> None:
     assert schedule[0].first
 
 
+def due_alerts(due: list[tuple[str, datetime, timedelta, str]], now: datetime) -> list[Alert]:
+    """``domain.due_warnings`` as the scanner names each alert it sends (its payload a ``DueWarning``)."""
+    return [Alert(key, at, domain.DueWarning(*payload)) for key, at, payload in domain.due_warnings(due, OFFSETS, now)]
+
+
 def test_due_warnings_and_next_alert() -> None:
     order = confirmed(LegalBasis.PROVIDER_VOLUNTARY)
     expiry = T0 + 90 * D
     first = domain.next_alert_at(order, OFFSETS)
     assert first == expiry - 14 * D
     # Service down from day 70 to day 89: both missed warnings are due at once, in order.
-    due = domain.due_warnings([(order.id, expiry, expiry - first)], OFFSETS, T0 + 89 * D, Alert)
+    due = due_alerts([(order.id, expiry, expiry - first, expiry.isoformat())], T0 + 89 * D)
     assert [w.payload.offset for w in due] == [14 * D, 7 * D, timedelta(hours=48)]
     assert domain.next_alert_at(order, OFFSETS, after=due[-1].due_at) == expiry
     assert domain.next_alert_at(order, OFFSETS, after=expiry) is None
@@ -503,7 +508,8 @@ def test_the_scan_finds_the_warnings_of_the_schedule_from_the_pointer_and_the_ex
                 break
             if since > now:
                 continue
-            found = domain.due_warnings([(order.id, order.expires_at, order.expires_at - since)], OFFSETS, now, Alert)
+            lead = order.expires_at - since
+            found = due_alerts([(order.id, order.expires_at, lead, order.expires_at.isoformat())], now)
             expected = [w for w in schedule if since <= w.due_at <= now]
             assert [(w.key, w.due_at, w.payload.offset) for w in found] == [
                 (w.key(order.id), w.due_at, w.offset) for w in expected
@@ -521,8 +527,8 @@ def test_a_warning_key_is_the_one_sent_before_this_release() -> None:
     assert [w.key(order.id) for w in domain.warning_schedule(order, OFFSETS)] == [
         f"{order.id}:warn:{s}:2026-05-31T09:00:00+00:00" for s in (1209600, 604800, 172800, 0)
     ]
-    due = domain.due_warnings(
-        [(order.id, expiry + timedelta(microseconds=5), timedelta(0))], OFFSETS, expiry + D, Alert
+    due = due_alerts(
+        [(order.id, expiry + timedelta(microseconds=5), timedelta(0), "2026-05-31T09:00:00.000005+00:00")], expiry + D
     )
     assert [w.key for w in due] == [f"{order.id}:warn:0:2026-05-31T09:00:00.000005+00:00"]
 

@@ -77,3 +77,42 @@ def test_a_duplicate_key_is_sqlalchemys_integrity_error_and_the_transaction_roll
         assert ids == ["a"]
     finally:
         database.dispose()
+
+
+def test_a_compiled_select_returns_the_drivers_rows_of_sqlalchemys_statement(tmp_path: Path) -> None:
+    """``CompiledSelect`` runs the statement SQLAlchemy compiles (its own LIMIT/OFFSET values included, the
+    caller's parameters through each column type's bind processor) and returns the driver's rows untouched:
+    on SQLite a timestamp is its stored text, which SQLAlchemy's own execution would have parsed."""
+    from sqlalchemy import Integer, bindparam
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db.migrate(MIGRATIONS, url)
+    database = db.Database(url)
+    outbox = RUNTIME.outbox
+    stmt = (
+        select(outbox.c.id, outbox.c.created_at)
+        .where(outbox.c.created_at <= bindparam("until"))
+        .order_by(outbox.c.id)
+        .limit(bindparam("n", type_=Integer))
+    )
+    compiled = sqlexec.CompiledSelect(stmt)
+    try:
+        with Session(database.engine) as s, s.begin():
+            s.execute(insert(outbox), [_row("a"), {**_row("b"), "created_at": AT.replace(year=2027)}, _row("c")])
+        counted = [0]
+        token = sqlexec.statements.set(counted)
+        try:
+            with Session(database.engine) as s:
+                ours = compiled.rows(s, until=AT, n=5)
+                theirs = s.execute(stmt, {"until": AT, "n": 5}).all()
+                one = compiled.rows(s, until=AT, n=1)
+        finally:
+            sqlexec.statements.reset(token)
+        assert counted == [3]  # ours twice, SQLAlchemy's once
+        assert [r[0] for r in ours] == [r[0] for r in theirs] == ["a", "c"] and [r[0] for r in one] == ["a"]
+        assert ours[0][1] == "2026-12-03 12:00:00.123456"  # the stored text, as the driver reads it
+        assert [datetime.fromisoformat(r[1]).replace(tzinfo=UTC) for r in ours] == [
+            r[1].replace(tzinfo=UTC) for r in theirs
+        ]
+    finally:
+        database.dispose()

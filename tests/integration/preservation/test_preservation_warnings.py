@@ -25,6 +25,7 @@ from tests.integration.preservation.conftest import (
     Client,
     Launcher,
     scan_now,
+    scanner_of,
     stream_envelopes,
 )
 
@@ -185,3 +186,93 @@ def test_a_warning_due_while_the_service_was_down_is_sent_on_start(
     scan_now(svc)  # T-48 h
     got = eventually(lambda: (lambda w: w if len(w) >= 3 else None)(warnings_of(pnats.url, {order.id})), timeout=30)
     assert [g[1] for g in got] == [14 * 86400, 7 * 86400, 48 * 3600]
+
+
+class Crash(BaseException):
+    """The process dying in the middle of a batch: no ``Exception``, so nothing in the scanner handles it; the
+    batch's transaction is rolled back as a dead process's is."""
+
+
+def system_audits(svc: RunningService, ids: set[str]) -> int:
+    """Audit entries the system wrote for these orders (linked into the chain or not yet)."""
+    tables = svc.rt.tables
+
+    def count(session: Any) -> int:
+        return sum(
+            int(
+                session.scalar(
+                    select(func.count()).select_from(t).where(t.c.user_id == "system", t.c.record_id.in_(ids))
+                )
+                or 0
+            )
+            for t in (tables.audit_log, tables.audit_pending)
+        )
+
+    return int(svc.loop.run(svc.rt.read(count)))
+
+
+def test_a_crash_in_the_middle_of_a_batch_sends_none_of_it_and_the_next_scan_sends_each_once(
+    launcher: Launcher, fresh_db_url: Callable[[], str], tokens: Any, pnats: Any
+) -> None:
+    """Six warnings due at once go in one transaction (``AlertScanner`` batch; SQLite bounds it at 10). A crash
+    at the fourth emit loses the first three with it (not recorded, no event, no audit entry): none is
+    lost, since the next scan sends all six, each once, each with its event and its audit entry."""
+    clock = manual_clock()
+    svc = start(launcher, fresh_db_url(), clock)
+    client = Client(svc, tokens)
+    ids = {client.confirmed().id for _ in range(6)}
+    scanner = scanner_of(svc)
+    assert scanner.batch >= 6
+    emit, emitted = scanner._emit, []
+
+    def crashing(uow: Any, alert: Any) -> None:
+        emitted.append(alert.key)
+        if len(emitted) == 4:
+            raise Crash
+        emit(uow, alert)
+
+    scanner._emit = crashing
+    clock.advance(77 * DAY)  # the 14-day warning of each order is due
+    with pytest.raises(Crash):
+        svc.loop.run(scanner.scan_once())
+    assert len(emitted) == 4
+    assert alerts_sent(svc) == 0 and system_audits(svc, ids) == 0
+
+    scanner._emit = emit
+    assert svc.loop.run(scanner.scan_once()) == 6
+    assert svc.loop.run(scanner.scan_once()) == 0
+    assert alerts_sent(svc) == 6 and system_audits(svc, ids) == 6
+    got = eventually(lambda: (lambda w: w if len(w) >= 6 else None)(warnings_of(pnats.url, ids)), timeout=30)
+    assert sorted(Counter(g[0] for g in got).items()) == sorted((i, 1) for i in ids)
+    assert {g[1] for g in got} == {14 * 86400}
+
+
+def test_an_emitter_failing_on_one_alert_of_a_batch_holds_back_only_that_one(
+    launcher: Launcher, fresh_db_url: Callable[[], str], tokens: Any, pnats: Any
+) -> None:
+    """An alert whose emitter fails fails its batch; the batch is then sent one alert per transaction, so
+    the other five go out and only the failing one waits (sent at the next scan, once it no longer fails)."""
+    clock = manual_clock()
+    svc = start(launcher, fresh_db_url(), clock)
+    client = Client(svc, tokens)
+    ids = {client.confirmed().id for _ in range(6)}
+    scanner = scanner_of(svc)
+    emit = scanner._emit
+    failing: list[str] = []
+
+    def fails_for_one(uow: Any, alert: Any) -> None:
+        if not failing or alert.key == failing[0]:
+            failing[:1] = [alert.key]
+            raise RuntimeError("the emitter failed")
+        emit(uow, alert)
+
+    scanner._emit = fails_for_one
+    clock.advance(77 * DAY)
+    with pytest.raises(RuntimeError):
+        svc.loop.run(scanner.scan_once())
+    assert alerts_sent(svc) == 5 and system_audits(svc, ids) == 5
+    scanner._emit = emit
+    assert svc.loop.run(scanner.scan_once()) == 1
+    got = eventually(lambda: (lambda w: w if len(w) >= 6 else None)(warnings_of(pnats.url, ids)), timeout=30)
+    assert sorted(Counter(g[0] for g in got).values()) == [1] * 6
+    assert got[-1][0] == failing[0].split(":")[0]  # the one held back, sent last
