@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     false,
     literal,
@@ -95,6 +96,68 @@ def readable_sql(scope: VisibilityScope, terms: SqlTerms) -> SqlExpr:
 
 
 @dataclass(frozen=True)
+class _BoundTerms(SqlTerms):
+    """``SqlTerms`` whose caller's values are bound parameters (``scope_workspaces``, ``scope_jurisdiction``),
+    not literals: the same WHERE clause for every caller of the same shape, built once."""
+
+    def workspace_in(self, workspaces: frozenset[str]) -> SqlExpr:
+        return self.workspace.in_(bindparam("scope_workspaces", expanding=True))  # type: ignore[no-any-return]
+
+    def has_party(self, jurisdiction: str) -> SqlExpr:
+        return self.party(bindparam("scope_jurisdiction"))  # type: ignore[arg-type]
+
+    def addressed_to(self, jurisdiction: str) -> SqlExpr:
+        return false() if self.addressee is None else self.addressee(bindparam("scope_jurisdiction"))  # type: ignore[arg-type]
+
+
+def _like_item(value: str) -> str:
+    """The LIKE pattern ``list_holds`` matches for ``value`` (escaped with ``/``)."""
+    escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return f"%,{escaped},%"
+
+
+@dataclass
+class BoundFilter:
+    """A list's WHERE clause as its *shape* (which conditions it has) and its *values* (bound when it runs),
+    so that ``RecordTable.page`` builds and compiles the statement of each shape once, not once per call
+    (building a page's statement with the READ rule cost more than its query; bench/README.md, Lists).
+    ``PartyIndex.bound`` starts one with the READ rule and the filters every list has; a store ``add``s its
+    own. Two filters of the same shape give the same SQL; their values never enter the statement."""
+
+    #: What the statement depends on, besides the table (the cache key of its statement).
+    shape: list[Any]
+    #: How to build each condition (called once per shape).
+    builders: list[Callable[[], Any]]
+    #: The bound parameters' values.
+    params: dict[str, Any]
+
+    def add(self, name: str, build: Callable[[], Any], **params: Any) -> None:
+        """Add the condition ``build()`` (which names its values as ``bindparam(<key of params>)``)."""
+        self.shape.append(name)
+        self.builders.append(build)
+        self.params.update(params)
+
+    def add_window(self, name: str, column: Any, window: Window) -> None:
+        """Keep the rows whose timestamp ``column`` falls in ``window`` (``in_window``, its sides bound as
+        ``<name>_start`` and ``<name>_end``)."""
+        if window.start is not None:
+            self.add(f"{name}>=", lambda: column >= bindparam(f"{name}_start"), **{f"{name}_start": window.start})
+        if window.end is not None:
+            self.add(f"{name}<", lambda: column < bindparam(f"{name}_end"), **{f"{name}_end": window.end})
+
+    def conditions(self) -> list[Any]:
+        return [c for build in self.builders for c in _as_list(build())]
+
+
+def _equals(row: Any, name: str) -> Any:
+    return getattr(row, name) == bindparam(f"eq_{name}")
+
+
+def _as_list(condition: Any) -> list[Any]:
+    return list(condition) if isinstance(condition, list | tuple) else [condition]
+
+
+@dataclass(frozen=True)
 class PartyIndex:
     """The parties of a kind of record, one row per (record, jurisdiction): how a list query answers the
     READ rule's "is this jurisdiction a party" for restricted records. Each service declares one for its
@@ -161,6 +224,50 @@ class PartyIndex:
             conditions.append(list_holds(self.row.victim_refs, victim_ref))
         conditions += [getattr(self.row, name) == value for name, value in equal.items() if value]
         return conditions
+
+    @functools.cached_property
+    def _bound_terms(self) -> _BoundTerms:
+        t = self.terms
+        return _BoundTerms(t.workspace, t.open_to_workspace, t.party, t.addressee)
+
+    def bound(
+        self,
+        scope: VisibilityScope,
+        workspace_ids: Iterable[str] | None,
+        states: Iterable[Any] = (),
+        *,
+        victim_ref: str = "",
+        **equal: object,
+    ) -> BoundFilter:
+        """``visible_in``'s conditions as a ``BoundFilter``: the same rows, with the caller's and the filter's
+        values bound at execution instead of built into the statement."""
+        row, terms = self.row, self._bound_terms
+        flt = BoundFilter(
+            ["read", scope.may_read_content, bool(scope.workspaces)],
+            [lambda: readable_sql(scope, terms)],
+            {"scope_jurisdiction": scope.jurisdiction},
+        )
+        if scope.workspaces:
+            flt.params["scope_workspaces"] = sorted(scope.workspaces)
+        if workspace_ids is not None:
+            flt.add(
+                "workspaces",
+                lambda: row.workspace_id.in_(bindparam("workspaces", expanding=True)),
+                workspaces=sorted(workspace_ids),
+            )
+        values = sorted(s.value for s in states)
+        if values:
+            flt.add("states", lambda: row.state.in_(bindparam("states", expanding=True)), states=values)
+        if victim_ref:
+            flt.add(
+                "victim_ref",
+                lambda: (literal(",") + row.victim_refs + literal(",")).like(bindparam("victim_like"), escape="/"),
+                victim_like=_like_item(victim_ref),
+            )
+        for name, value in equal.items():
+            if value:
+                flt.add(f"eq:{name}", functools.partial(_equals, row, name), **{f"eq_{name}": value})
+        return flt
 
     def write(self, session: Session, record_id: str, parties: Iterable[str], *, replace: bool = False) -> None:
         """Record ``parties`` of a record (replacing what was there when ``replace``)."""

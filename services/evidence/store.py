@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     func,
     insert,
@@ -349,8 +350,7 @@ def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...], delay: Delay | N
         targets=tuple(Target(t, v, p) for t, v, p in _json_list(row.targets)),
         deadlines=deadlines,
         decided_categories=tuple(
-            CategoryOutcome(c, CategoryState(st), g, _at(at))
-            for c, st, g, at in _json_list(row.category_outcomes)
+            CategoryOutcome(c, CategoryState(st), g, _at(at)) for c, st, g, at in _json_list(row.category_outcomes)
         ),
         refusals=tuple(
             Refusal(n, g, tuple(cats), cast(datetime, _at(at)), whole)
@@ -387,10 +387,8 @@ def _deadlines_of(session: Session, ids: list[str]) -> dict[str, tuple[Deadline,
     out: dict[str, list[Deadline]] = {i: [] for i in ids}
     if not ids:
         return {}
-    t = DeadlineRow
-    columns = (t.request_id, t.kind, t.due_at, t.source, t.counted_from, t.working_days)
-    # Plain rows, not ORM objects: a page of a list asks this of 51 requests at once.
-    for d in session.execute(select(*columns).where(t.request_id.in_(ids))):
+    # Plain rows, not ORM objects: a page of a list asks this of 51 requests at once (one statement, built once).
+    for d in session.execute(_DEADLINES_OF, {"ids": ids}):
         out[d.request_id].append(
             Deadline(DeadlineKind(d.kind), as_utc(d.due_at), d.source, as_utc(d.counted_from), d.working_days)
         )
@@ -408,8 +406,20 @@ def _delays_of(session: Session, ids: list[str]) -> dict[str, Delay]:
             as_utc(d.notified_at),
             Actor(d.notified_by_id, d.notified_by_name, d.notified_by_jurisdiction),
         )
-        for d in opened_rows(session, _DELAYS, session.execute(select(_DELAYS).where(_DELAYS.c.request_id.in_(ids))))
+        for d in opened_rows(session, _DELAYS, session.execute(_DELAYS_OF, {"ids": ids}))
     }
+
+
+#: The deadlines, and the delays, of the requests ``ids`` (statements built once: a list's page runs them).
+_DEADLINES_OF = select(
+    DeadlineRow.request_id,
+    DeadlineRow.kind,
+    DeadlineRow.due_at,
+    DeadlineRow.source,
+    DeadlineRow.counted_from,
+    DeadlineRow.working_days,
+).where(DeadlineRow.request_id.in_(bindparam("ids", expanding=True)))
+_DELAYS_OF = select(_DELAYS).where(_DELAYS.c.request_id.in_(bindparam("ids", expanding=True)))
 
 
 def _write_delay(session: Session, r: EvidenceRequest) -> None:
@@ -516,13 +526,19 @@ def list_visible(
     as SQL, which lets a state outside a workspace see the requests addressed to it), in id (creation)
     order."""
     equal = same_fields(flt, "legal_basis addressee_jurisdiction origin_jurisdiction")
-    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
+    bound = PARTIES.bound(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
     if flt.deadline_before is not None:
-        conditions.append(RequestRow.next_deadline_at < flt.deadline_before)
-    rows = REQUESTS.page(session, conditions, after_id=after_id, limit=limit)
-    ids = [r.id for r in rows]
-    dls, delays = _deadlines_of(session, ids), _delays_of(session, ids)
-    return [to_domain(r, dls[r.id], delays.get(r.id)) for r in rows]
+        bound.add(
+            "deadline_before",
+            lambda: RequestRow.next_deadline_at < bindparam("deadline_before"),
+            deadline_before=flt.deadline_before,
+        )
+    rows = REQUESTS.page(session, bound, after_id=after_id, limit=limit)
+    # A request with no deadline running has no ``next_deadline_at`` (written from its deadlines with every
+    # write of it): only the others' deadlines are read, and none when none of the page has one.
+    dls = _deadlines_of(session, [r.id for r in rows if r.next_deadline_at is not None])
+    delays = _delays_of(session, [r.id for r in rows])
+    return [to_domain(r, dls.get(r.id, ()), delays.get(r.id)) for r in rows]
 
 
 def addressed_in(session: Session, workspace_id: str, jurisdiction: str) -> bool:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, String, Text, select
+from sqlalchemy import Index, LargeBinary, String, Text, bindparam, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.clock import Window
@@ -15,7 +15,7 @@ from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
-from jitlib.visibility import PartyIndex, in_window
+from jitlib.visibility import PartyIndex
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
 
@@ -153,11 +153,14 @@ def list_visible(
 ) -> list[Task]:
     """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
     equal = same_fields(flt, "assignee_jurisdiction origin_jurisdiction")
-    conditions = PARTIES.visible_in(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
+    bound = PARTIES.bound(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
     if flt.overdue_only:
-        conditions += [TaskRow.due_at < now, TaskRow.state.in_(sorted(s.value for s in OPEN_STATES))]
-    conditions += in_window(TaskRow.due_at, flt.due)
-    return [to_domain(r) for r in TASKS.page(session, conditions, after_id=after_id, limit=limit)]
+        bound.add("overdue", lambda: [TaskRow.due_at < bindparam("now"), TaskRow.state.in_(_OPEN)], now=now)
+    bound.add_window("due", TaskRow.due_at, flt.due)
+    return [to_domain(r) for r in TASKS.page(session, bound, after_id=after_id, limit=limit)]
+
+
+_OPEN = sorted(s.value for s in OPEN_STATES)
 
 
 def follow_ups_of(

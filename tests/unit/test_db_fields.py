@@ -161,3 +161,64 @@ def test_party_index_visible_in_keeps_the_workspace_the_read_rule_and_the_states
 
         assert ids() == ["t01", "t03", "t05"]
         assert ids(frozenset({Colour.BLUE})) == ["t05"]
+
+
+def test_a_bound_filter_keeps_the_same_rows_as_visible_in_for_every_scope_filter_and_cursor() -> None:
+    """``PartyIndex.bound`` (values bound when the statement runs, one statement per shape) against
+    ``visible_in`` (values built into the statement), over callers, workspaces, states, an equality, cursors
+    and limits: the same rows in the same order."""
+    from itertools import product
+
+    with session() as s:
+        for i in range(1, 13):
+            THINGS.insert(
+                s,
+                thing(
+                    i,
+                    workspace_id=("ws-1", "ws-2", "ws-3")[i % 3],
+                    restricted=i % 2 == 0,
+                    shared_with=(("DE",), ("IE",), ())[i % 3],
+                    origin_jurisdiction=("NL", "DE")[i % 4 == 0],
+                    state=(Colour.RED, Colour.BLUE)[i % 5 == 0],
+                    name=("alpha", "beta")[i % 2],
+                ),
+                request_id=f"r{i}",
+                request_digest="",
+            )
+        scopes = [
+            VisibilityScope(frozenset(ws), j, may)
+            for ws, j, may in product([{"ws-1"}, {"ws-1", "ws-2"}, set()], ["NL", "DE", "IE"], [True, False])
+        ]
+        for scope, ws, states, name, (after, limit) in product(
+            scopes,
+            [None, {"ws-1"}, {"ws-1", "ws-2", "ws-3"}],
+            [frozenset(), frozenset({Colour.BLUE}), frozenset(Colour)],
+            ["", "beta"],
+            [("", 20), ("", 2), ("t04", 3)],
+        ):
+            built = PARTIES.visible_in(scope, ws, states, name=name)
+            bound = PARTIES.bound(scope, ws, states, name=name)
+            want = [r.id for r in THINGS.page(s, built, after_id=after, limit=limit)]
+            assert [r.id for r in THINGS.page(s, bound, after_id=after, limit=limit)] == want, (scope, ws, states)
+
+
+def test_a_bound_filter_s_statement_is_built_once_per_shape_and_its_values_bound_each_call() -> None:
+    from sqlalchemy import bindparam
+
+    scope = VisibilityScope(workspaces=frozenset({"ws-1"}), jurisdiction="NL", may_read_content=True)
+    builds: list[str] = []
+
+    def named(value: str) -> object:
+        flt = PARTIES.bound(scope, {"ws-1"})
+        flt.add("due", lambda: (builds.append("due"), ThingRow.name == bindparam("the_name"))[1], the_name=value)
+        return flt
+
+    with session() as s:
+        for i, name in ((1, "alpha"), (2, "beta"), (3, "alpha")):
+            THINGS.insert(s, thing(i, name=name), request_id=f"r{i}", request_digest="")
+        alphas = [r.id for r in THINGS.page(s, named("alpha"), after_id="", limit=10)]  # type: ignore[arg-type]
+        betas = [r.id for r in THINGS.page(s, named("beta"), after_id="", limit=10)]  # type: ignore[arg-type]
+        again = [r.id for r in THINGS.page(s, named("alpha"), after_id="t01", limit=1)]  # type: ignore[arg-type]
+        more = [r.id for r in THINGS.page(s, named("alpha"), after_id="t00", limit=5)]  # type: ignore[arg-type]
+    assert (alphas, betas, again, more) == (["t01", "t03"], ["t02"], ["t03"], ["t01", "t03"])
+    assert builds == ["due", "due"]  # once without a cursor, once with one
