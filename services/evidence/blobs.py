@@ -35,11 +35,13 @@ import struct
 import uuid
 from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 MAGIC = b"JITEVB1\n"
 SEGMENT = 1024 * 1024
@@ -117,6 +119,14 @@ def _immutable(data: bytes | memoryview) -> bytes | memoryview:
     return bytes(data)
 
 
+async def _outcome(job: concurrent.futures.Future[_T]) -> _T:
+    """A worker's result: taken at once when the job is already done (as it mostly is, one segment ahead),
+    else awaited. Wrapping a done job would still cost the loop a wake-up through its self-pipe."""
+    if job.done():
+        return job.result()
+    return await asyncio.wrap_future(job)
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -185,7 +195,7 @@ class BlobStore:
         segments = self.read(blob_key, data_key, prefix)
         job = _WORKERS.submit(next, segments, None)
         try:
-            while (segment := await asyncio.wrap_future(job)) is not None:
+            while (segment := await _outcome(job)) is not None:
                 job = _WORKERS.submit(next, segments, None)
                 yield segment
         finally:
@@ -322,7 +332,7 @@ class BlobWriter:
 
     async def _finish_job(self) -> None:
         if self._job is not None:
-            await asyncio.wrap_future(self._job)
+            await _outcome(self._job)
             self._job = None
 
     async def commit_async(self, declared_sha256: str, declared_size: int) -> tuple[str, bool]:

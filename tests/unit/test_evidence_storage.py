@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import os
 import threading
@@ -325,6 +326,39 @@ def test_a_failure_in_the_hash_thread_fails_the_upload_and_leaves_nothing(tmp_pa
     with pytest.raises(OSError, match="hash failed"):
         asyncio.run(run())
     assert store.temp_files() == []
+
+
+def test_a_job_already_done_is_taken_without_waking_the_loop_and_one_still_running_is_awaited() -> None:
+    """A worker's result one segment ahead is mostly ready: taken at once, no wake-up through the loop's
+    self-pipe (``call_soon_threadsafe``); a job still running is awaited; a failure is raised either way."""
+    wakeups: list[object] = []
+
+    async def run() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        wake = loop.call_soon_threadsafe
+
+        def counted(*args: object, **kwargs: object) -> object:
+            wakeups.append(args[0])
+            return wake(*args, **kwargs)  # type: ignore[arg-type]
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        done: concurrent.futures.Future[int] = concurrent.futures.Future()
+        done.set_result(1)
+        first = await blobs._outcome(done)
+        assert wakeups == []
+        started = threading.Event()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            running = pool.submit(lambda: started.wait(5) and 2)
+            loop.call_later(0.01, started.set)
+            second = await blobs._outcome(running)
+        assert wakeups  # the loop was woken when the running job finished
+        failed: concurrent.futures.Future[int] = concurrent.futures.Future()
+        failed.set_exception(OSError("read failed"))
+        with pytest.raises(OSError, match="read failed"):
+            await blobs._outcome(failed)
+        return first, second
+
+    assert asyncio.run(run()) == (1, 2)
 
 
 def test_a_download_stopped_early_closes_the_blob(tmp_path: Path) -> None:
