@@ -410,6 +410,7 @@ class EventConsumer:
             return
         envelopes: list[Envelope] = []
         links: list[trace.Link] = []
+        contexts: list[Any] = []
         for msg in msgs:
             try:
                 envelope = Envelope.FromString(msg.data)
@@ -420,7 +421,8 @@ class EventConsumer:
                 await self._one_by_one(msgs)
                 return
             envelopes.append(envelope)
-            sent = trace.get_current_span(extract_context(dict(msg.headers or {}))).get_span_context()
+            contexts.append(extract_context(dict(msg.headers or {})))
+            sent = trace.get_current_span(contexts[-1]).get_span_context()
             if sent.is_valid:
                 links.append(trace.Link(sent))
         inbox = self._tables.inbox
@@ -433,11 +435,23 @@ class EventConsumer:
                 )
             )
             fresh = []
-            for envelope in envelopes:
+            for msg, envelope, sent_in in zip(msgs, envelopes, contexts, strict=True):
                 if envelope.id in done:
                     continue
                 done.add(envelope.id)  # the same event twice in one batch takes effect once
-                self._handler(session, envelope)
+                # Each event's handling is still a span of its own trace (a child of its publish), as alone.
+                with tracer.start_as_current_span(
+                    f"{msg.subject} process",
+                    context=sent_in,
+                    kind=trace.SpanKind.CONSUMER,
+                    attributes={
+                        "messaging.system": "nats",
+                        "messaging.destination.name": msg.subject,
+                        "messaging.consumer.group.name": self.durable,
+                        "messaging.message.id": envelope.id,
+                    },
+                ):
+                    self._handler(session, envelope)
                 fresh.append({"consumer": self.durable, "event_id": envelope.id, "processed_at": self._clock.now()})
             if fresh:
                 session.execute(inbox.insert(), fresh)

@@ -170,3 +170,47 @@ def test_an_undecodable_event_in_a_batch_is_set_aside_alone(url: str) -> None:
     effects = asyncio.run(run())
     assert sorted(effects) == sorted(e.id for e in envs)
     assert seen == {envs[0].id: "ack", "bad": "term", envs[1].id: "ack"}
+
+
+def test_each_event_of_a_batch_is_handled_in_a_span_of_its_own_trace(url: str, spans: Any) -> None:
+    """A batch's transaction is one span linked to every event's publish, and each event's handling is a
+    span of its own trace (a child of its publish), as when it is handled alone."""
+    from opentelemetry import propagate, trace
+
+    envs = _envelopes(2)
+    tracer = trace.get_tracer("test")
+    published = []
+    msgs: list[_Msg] = []
+    for env in envs:
+        with tracer.start_as_current_span("publish") as span:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+        published.append(span.get_span_context())
+        msg = _Msg(env, url, [], {})
+        msg.headers = carrier
+        msgs.append(msg)
+
+    async def run() -> None:
+        database = db.Database(url)
+        consumer = EventConsumer(
+            None,  # type: ignore[arg-type]
+            database,
+            RUNTIME,
+            durable="tests",
+            stream=None,  # type: ignore[arg-type]
+            filter_subject="jit.tests.>",
+            handler=lambda s, e: None,
+            batch=2,
+        )
+        await consumer.process_many(msgs)  # type: ignore[arg-type]
+        database.dispose()
+
+    asyncio.run(run())
+    mine = {p.trace_id for p in published}
+    handled = [s for s in spans.get_finished_spans() if s.name == "jit.tests.NL.ping process"]
+    handled = [s for s in handled if s.context.trace_id in mine]
+    assert sorted((s.context.trace_id, s.parent.span_id) for s in handled) == sorted(
+        (p.trace_id, p.span_id) for p in published
+    )
+    batch = [s for s in spans.get_finished_spans() if s.name == "jit.tests.> process" and s.links]
+    assert any({link.context.span_id for link in s.links} == {p.span_id for p in published} for s in batch)
