@@ -58,6 +58,20 @@ def url(tmp_path: Path) -> str:
     return url
 
 
+def _consumer(database: db.Database, handler: Any, batch: int) -> EventConsumer:
+    """A consumer with no NATS behind it: the test hands it the batch (``process_many``)."""
+    return EventConsumer(
+        None,  # type: ignore[arg-type]
+        database,
+        RUNTIME,
+        durable="tests",
+        stream=None,  # type: ignore[arg-type]
+        filter_subject="jit.tests.>",
+        handler=handler,
+        batch=batch,
+    )
+
+
 def _run(url: str, envelopes: list[Envelope], *, batch: int, refuse: str = "") -> dict[str, Any]:
     """``process_many`` of the envelopes as one fetch; what the handler saw and what was acked."""
     acks: list[tuple[str, int]] = []
@@ -74,16 +88,7 @@ def _run(url: str, envelopes: list[Envelope], *, batch: int, refuse: str = "") -
 
     async def run() -> None:
         database = db.Database(url)
-        consumer = EventConsumer(
-            None,  # type: ignore[arg-type]  # no fetch: the test hands the batch over
-            database,
-            RUNTIME,
-            durable="tests",
-            stream=None,  # type: ignore[arg-type]
-            filter_subject="jit.tests.>",
-            handler=handler,
-            batch=batch,
-        )
+        consumer = _consumer(database, handler, batch)
         msgs = [_Msg(e, url, acks, outcome) for e in envelopes]
         for start in range(0, len(msgs), batch):
             await consumer.process_many(msgs[start : start + batch])  # type: ignore[arg-type]
@@ -148,16 +153,8 @@ def test_an_undecodable_event_in_a_batch_is_set_aside_alone(url: str) -> None:
 
     async def run() -> list[str]:
         database = db.Database(url)
-        consumer = EventConsumer(
-            None,  # type: ignore[arg-type]
-            database,
-            RUNTIME,
-            durable="tests",
-            stream=None,  # type: ignore[arg-type]
-            filter_subject="jit.tests.>",
-            handler=lambda s, e: s.execute(text("INSERT INTO effects (event_id) VALUES (:e)"), {"e": e.id}),
-            batch=3,
-        )
+        effect = lambda s, e: s.execute(text("INSERT INTO effects (event_id) VALUES (:e)"), {"e": e.id})  # noqa: E731
+        consumer = _consumer(database, effect, 3)
         bad = _Msg(Envelope(id="bad"), url, [], seen)
         bad.data = b"\xff\xfenot an envelope"
         msgs = [_Msg(envs[0], url, [], seen), bad, _Msg(envs[1], url, [], seen)]
@@ -192,16 +189,7 @@ def test_each_event_of_a_batch_is_handled_in_a_span_of_its_own_trace(url: str, s
 
     async def run() -> None:
         database = db.Database(url)
-        consumer = EventConsumer(
-            None,  # type: ignore[arg-type]
-            database,
-            RUNTIME,
-            durable="tests",
-            stream=None,  # type: ignore[arg-type]
-            filter_subject="jit.tests.>",
-            handler=lambda s, e: None,
-            batch=2,
-        )
+        consumer = _consumer(database, lambda s, e: None, 2)
         await consumer.process_many(msgs)  # type: ignore[arg-type]
         database.dispose()
 
