@@ -46,12 +46,19 @@ _PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 @dataclass(frozen=True, slots=True)
 class _Call:
-    """What the interceptor found for one call, handed to the method's handler: the caller (or why the
-    call is refused) and the call's metadata (for its trace context)."""
+    """What the interceptor found for one call, handed to the method's handler: the caller, or why the
+    call is refused (None for health and reflection, which need no token)."""
 
     method: str
     caller: Principal | JitError | None
-    metadata: Sequence[tuple[str, str | bytes]]
+
+
+def _bearer(metadata: Sequence[tuple[str, str | bytes]]) -> str:
+    """The bearer token ``metadata`` carries, or "" when it carries none."""
+    try:
+        return auth.bearer_from_metadata(metadata)
+    except JitError:
+        return ""
 
 
 #: Set by the interceptor for the call it admits, read by the method's handler in the same call's task.
@@ -74,7 +81,8 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
     exceptions into proper statuses (never UNKNOWN, never a traceback).
 
     The wrapping handlers are built once per method, not per call: a call pays its token check (a cache
-    hit for a token seen before), one context variable and its span."""
+    hit for a token seen before), one context variable of its task (the interceptor's decision, which the
+    handler checks is for this call's method and token) and its span."""
 
     def __init__(
         self, verifier: TokenVerifier, forwarder: Forwarder | None = None, tracer: trace.Tracer | None = None
@@ -99,16 +107,16 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         if built is None or built.registered is not handler:
             built = self._handlers[method] = self._build(handler, method)
         if method.startswith(_PUBLIC_PREFIXES):
-            _CALL.set(_Call(method, None, metadata))
+            _CALL.set(_Call(method, None))
             return built.serving
         # The token is checked here, from the call's metadata, before the request is read: a caller
         # without a valid token never has its request decoded.
         try:
             principal = await self._verifier.verify(auth.bearer_from_metadata(metadata))
         except JitError as err:
-            _CALL.set(_Call(method, err, metadata))
+            _CALL.set(_Call(method, err))
             return built.refusing
-        _CALL.set(_Call(method, principal, metadata))
+        _CALL.set(_Call(method, principal))
         return built.serving
 
     def _build(self, handler: grpc.RpcMethodHandler, method: str) -> _Handlers:
@@ -116,11 +124,15 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         forwarder = self._forwarder
 
         def enter(context: grpc.aio.ServicerContext) -> tuple[trace.Span, Principal | JitError | None]:
-            """The call's span, started, and its caller; a handler reached without the interceptor's
-            decision for this very call refuses it (fail closed)."""
+            """The call's span, started, and its caller. A handler reached without the interceptor's
+            decision for this very call (another method's, or one for a token this call does not carry)
+            refuses it: fail closed."""
             call = _CALL.get(None)
-            span = spans.start(call.metadata if call is not None else (), context.peer)
+            metadata: Sequence[tuple[str, str | bytes]] = context.invocation_metadata() or ()  # type: ignore[assignment]
+            span = spans.start(metadata, context.peer)
             if call is None or call.method != method:
+                return span, Unauthenticated("NO_PRINCIPAL", "no authenticated caller")
+            if isinstance(call.caller, Principal) and _bearer(metadata) != call.caller.token:
                 return span, Unauthenticated("NO_PRINCIPAL", "no authenticated caller")
             return span, call.caller
 

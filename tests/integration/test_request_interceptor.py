@@ -6,6 +6,7 @@ once per method rather than once per call."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -180,3 +181,59 @@ def test_the_wrapping_handlers_are_built_once_per_method_not_per_call() -> None:
         assert await handlers(WHO, bearer("nl-prosecutor")) is first
 
     asyncio.run(body())
+
+
+class Context:
+    """What a handler reads of its call: the call's metadata and peer; an abort records the status."""
+
+    def __init__(self, *metadata: tuple[str, str]) -> None:
+        self.metadata = metadata
+        self.aborted: grpc.StatusCode | None = None
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self.metadata
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:40000"
+
+    async def abort(self, code: grpc.StatusCode, details: str, trailing_metadata: Any = ()) -> None:
+        self.aborted = code
+        raise grpc.aio.AbortError()
+
+
+def test_a_handler_serves_only_the_call_the_interceptor_admitted() -> None:
+    """Fail closed: the interceptor's decision reaches the handler in the call's task; a handler run
+    without it, or with a decision for a token the call does not carry, serves nobody."""
+    registered = Probe().handler()
+    interceptor = RequestInterceptor(verifier())
+    nl, de = bearer("nl-prosecutor"), bearer("de-liaison")
+
+    async def continuation(d: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        return registered.service(d)
+
+    async def served(admitted: tuple[str, str] | None, carried: tuple[str, str]) -> tuple[Any, Any]:
+        handler = await interceptor.intercept_service(continuation, Details(WHO, (admitted,) if admitted else ()))
+        context = Context(carried)
+        try:
+            return await handler.unary_unary(b"x", context), context.aborted
+        except grpc.aio.AbortError:
+            return None, context.aborted
+
+    def in_a_fresh_task(admitted: tuple[str, str] | None, carried: tuple[str, str]) -> tuple[Any, Any]:
+        return asyncio.run(served(admitted, carried))
+
+    assert in_a_fresh_task(nl, nl) == (f"nl-prosecutor {WHO}".encode(), None)
+    assert in_a_fresh_task(nl, de) == (None, grpc.StatusCode.UNAUTHENTICATED)
+
+    async def without_the_interceptor() -> Any:
+        first = await interceptor.intercept_service(continuation, Details(WHO, (nl,)))
+        context = Context(nl)
+
+        async def elsewhere() -> None:  # a task whose context never saw the interceptor's decision
+            with pytest.raises(grpc.aio.AbortError):
+                await first.unary_unary(b"x", context)
+
+        await asyncio.get_running_loop().create_task(elsewhere(), context=contextvars.Context())
+        return context.aborted
+
+    assert asyncio.run(without_the_interceptor()) is grpc.StatusCode.UNAUTHENTICATED
