@@ -96,8 +96,10 @@ class OutboxRelay:
     since what is committed while one publish awaits its ack goes out in the next). A scan of the outbox
     (``publish_pending``) is the safety net: at start (what a crash left pending), after a failed
     publish, on ``wake`` (a writer that staged rows outside ``Runtime.change``) and every
-    ``poll_seconds`` while idle. An event both handed and scanned goes out twice with one
-    ``Nats-Msg-Id``, and the broker drops the second copy.
+    ``poll_seconds`` while idle. An event committed while a scan reads is both handed over and found by
+    the scan: the scan publishes it and it is dropped from what was handed, so one relay publishes it
+    once. Two relays on one database (replicas, ``jitlib.processes``) may both publish a row one of them
+    left pending; it goes out twice with one ``Nats-Msg-Id``, and the broker drops the second copy.
 
     Events handed over are marked sent together, at most ``mark_seconds`` after their publish (one
     write for a burst, not one per event, and none between a create and the next at concurrency 1); a
@@ -138,6 +140,8 @@ class OutboxRelay:
         #: Handed events published and not marked sent yet, and when they are to be (loop time).
         self._unmarked: list[str] = []
         self._mark_at = 0.0
+        #: The ids the last scan read (what it published, or failed on and will scan again).
+        self._scanned: frozenset[str] = frozenset()
 
     def wake(self) -> None:
         """Scan the outbox soon: rows were committed that were not handed over."""
@@ -177,7 +181,11 @@ class OutboxRelay:
                     self._scan = False
                     # What was handed over before this scan is committed: the scan finds it.
                     self._handed.clear()
-                    if await self.publish_pending():
+                    full = await self.publish_pending()
+                    if self._handed:
+                        # Committed while the scan read, and found by it: already published.
+                        self._handed = [e for e in self._handed if e.id not in self._scanned]
+                    if full:
                         self._scan = True  # a full batch: more may be waiting
                     backoff = 0.2
                     continue
@@ -234,6 +242,7 @@ class OutboxRelay:
 
         with suppress_instrumentation():  # idle polling must not flood the traces
             rows = await self._db.read(pending)
+        self._scanned = frozenset(r.id for r in rows)
         if not rows:
             return False
         await self._publish(rows)

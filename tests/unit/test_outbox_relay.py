@@ -1,0 +1,100 @@
+"""The outbox relay publishes each event once, even when its commit lands while a scan reads the outbox.
+
+A real SQLite database and the real relay; only the broker is a stand-in that records what it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import MetaData
+from sqlalchemy.orm import Session
+
+from jitlib.db import Database, RuntimeTables, runtime_tables
+from jitlib.outbox import OutboxRelay, Staged
+
+T = TypeVar("T")
+SUBJECT = "jit.tasks.NL.created"
+
+
+class Broker:
+    """Records each publish (subject, Nats-Msg-Id); the broker's own dedupe is what this must not need."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+        self.changed = asyncio.Event()
+
+    async def publish(self, subject: str, payload: bytes, headers: dict[str, str], *, timeout: float = 2.0) -> Any:
+        self.published.append(headers["Nats-Msg-Id"])
+        self.changed.set()
+        return None
+
+    async def until(self, n: int) -> None:
+        while len(self.published) < n:
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), 30)  # a guard against a hang, not a timing
+
+
+class RacingDatabase(Database):
+    """Runs ``before_next_read`` just before its next read: a commit landing while the scan reads."""
+
+    before_next_read: Callable[[], Awaitable[None]] | None = None
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        hook, self.before_next_read = self.before_next_read, None
+        if hook is not None:
+            await hook()
+        return await super().read(fn)
+
+
+def insert(db: Database, tables: RuntimeTables, event_id: str) -> Staged:
+    headers = json.dumps({})
+
+    def write(session: Session) -> None:
+        session.execute(
+            tables.outbox.insert().values(
+                id=event_id,
+                subject=SUBJECT,
+                event_type="jit.tasks.created",
+                payload=b"event " + event_id.encode(),
+                headers=headers,
+                created_at=datetime.now(UTC),
+                attempts=0,
+            )
+        )
+
+    with Session(db.engine) as session, session.begin():
+        write(session)
+    return Staged(event_id, SUBJECT, b"event " + event_id.encode(), headers)
+
+
+def test_an_event_committed_while_the_scan_reads_is_published_once(tmp_path: Path) -> None:
+    """The scan finds it and its committer hands it over too: it goes out once, before what follows."""
+
+    async def scenario() -> list[str]:
+        metadata = MetaData()
+        tables = runtime_tables(metadata)
+        db = RacingDatabase(f"sqlite:///{tmp_path / 'outbox.db'}")
+        metadata.create_all(db.engine)
+        broker = Broker()
+        relay = OutboxRelay(db, tables, broker, poll_seconds=60.0, mark_seconds=0.0)  # type: ignore[arg-type]
+        insert(db, tables, "e-1")  # left pending (as by a crash): the scan at start finds it
+
+        async def commit_during_the_scan() -> None:
+            relay.committed([insert(db, tables, "e-2")])
+
+        db.before_next_read = commit_during_the_scan
+        relay.start()
+        await broker.until(2)
+        relay.committed([insert(db, tables, "e-3")])  # handed after e-2: a second e-2 would come first
+        await broker.until(3)
+        await relay.stop(drain=False)
+        db.engine.dispose()
+        return broker.published
+
+    assert asyncio.run(scenario()) == ["e-1", "e-2", "e-3"]
