@@ -14,6 +14,12 @@ the median of its trials with their spread:
   (``store.due_for_alert_rows``: the driver's tuples) and nothing made of them: what the database and its
   driver cost for the rows the scan must read (not a floor: a reading aid).
 
+``--send N`` times the send path instead (``bench_send``): N due warnings sent by the service's scan and
+emitter, one line per number of alerts per transaction (``--batches``), in turns:
+
+    BENCH preservation_send_<backend>_batch<b> ms=<ms to send all> spread_ms=<a..b> per_alert_ms=<x> ratio=<..>
+      cpu_ms=<x> trials=<n>
+
 Each call runs in a session of its own on the service's own connection (``jitlib.db.Database``: its pragmas
 on SQLite, its session settings on PostgreSQL), as the scanner's (``Runtime.read``). The orders are bulk-loaded
 (SQLite: executemany in one transaction; PostgreSQL: COPY, then VACUUM ANALYZE as autovacuum would) into a
