@@ -122,11 +122,14 @@ def _channels(port: int) -> list[grpc.Channel]:
 
 def _create(stub: Any, token: Any, request: pb.CreateTaskRequest | None = None, timeout: float = 30) -> Any:
     """A create, tried again while the process that got it has not learnt the workspace yet (each copy
-    follows the workspace directory itself)."""
+    follows the workspace directory itself). Each try sends the same request_id, as a client retrying
+    must: a try that committed but whose answer was lost (a deadline under load) is replayed, not
+    created again."""
     deadline = time.monotonic() + timeout
+    request = request or _request()
     while True:
         try:
-            return stub.CreateTask(request or _request(), metadata=token, timeout=15)
+            return stub.CreateTask(request, metadata=token, timeout=15)
         except grpc.RpcError:
             if time.monotonic() > deadline:
                 raise
