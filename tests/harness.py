@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.crypto import generate_kek_file
@@ -311,3 +313,13 @@ def registered_victims(svc: RunningService, nats_url: str, count: int = 1, works
         announce_victim(nats_url, ref, workspace)
     eventually(lambda: victims_known(svc, workspace, *refs), timeout=30)
     return refs
+
+
+def audit_entries(session: Session, runtime: Any) -> int:
+    """A service's audit entries, linked into the chain or still pending, counted in ONE statement: the
+    chainer moves entries from ``audit_pending`` to ``audit_log`` in a transaction of its own, and two
+    separate counts (two snapshots under PostgreSQL's read committed) can miss or double the entries it
+    moved in between."""
+    linked = select(func.count()).select_from(runtime.audit_log).scalar_subquery()
+    pending = select(func.count()).select_from(runtime.audit_pending).scalar_subquery()
+    return int(session.scalar(select(linked + pending)) or 0)

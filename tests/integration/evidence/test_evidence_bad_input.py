@@ -19,7 +19,7 @@ from jit.evidence.v1 import evidence_pb2 as pb
 from jit.tasks.v1 import tasks_pb2
 from jitlib import paging
 from services.evidence.store import RUNTIME, ItemRow, RequestRow
-from tests.harness import error_reason, field_violations, md, rich_status, rid
+from tests.harness import audit_entries, error_reason, field_violations, md, rich_status, rid
 from tests.integration.evidence.conftest import DAY, Client, Launcher, now_utc, ts
 
 pytestmark = pytest.mark.integration
@@ -40,9 +40,7 @@ def written(svc: Any) -> tuple[int, int, int, int]:
             count(RequestRow),
             count(ItemRow),
             count(RUNTIME.outbox),
-            (
-                count(RUNTIME.audit_log) + count(RUNTIME.audit_pending)  # linked or not yet
-            ),
+            audit_entries(s, RUNTIME),
         )
 
     return svc.loop.run(svc.rt.read(q))

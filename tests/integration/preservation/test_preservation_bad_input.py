@@ -16,7 +16,7 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jit.tasks.v1 import tasks_pb2
 from jitlib import paging
 from services.preservation.store import RUNTIME, OrderRow
-from tests.harness import RunningService, field_violations, rich_status, rid
+from tests.harness import RunningService, audit_entries, field_violations, rich_status, rid
 from tests.integration.preservation.conftest import DAY, WS, Client, now_utc, ts
 
 pytestmark = pytest.mark.integration
@@ -38,7 +38,7 @@ def counts(svc: RunningService) -> tuple[int, int, int]:
             return int(s.scalar(select(func.count()).select_from(table)) or 0)
 
         # The audit entries linked into the chain or still pending (``jitlib.audit.record``).
-        return count(OrderRow.__table__), count(RUNTIME.outbox), count(RUNTIME.audit_log) + count(RUNTIME.audit_pending)
+        return count(OrderRow.__table__), count(RUNTIME.outbox), audit_entries(s, RUNTIME)
 
     return svc.loop.run(svc.rt.read(q))
 
