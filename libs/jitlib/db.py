@@ -35,7 +35,6 @@ from sqlalchemy import (
     event,
     insert,
     select,
-    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -44,7 +43,7 @@ from sqlalchemy.pool import QueuePool
 from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.policy import StoredRecord
-from jitlib.sqlexec import CompiledInsert, count_statement
+from jitlib.sqlexec import CompiledInsert, CompiledUpdate, count_statement
 from jitlib.sqlexec import statements as _statements
 from jitlib.visibility import BoundFilter, PartyIndex
 
@@ -239,13 +238,17 @@ class RecordTable(Generic[P]):
         # Compiled once, executed on the DBAPI cursor: no ORM identity-map work, no statement construction
         # and none of SQLAlchemy's per-statement execution machinery on the hot create path.
         self._insert = CompiledInsert(table)
+        # A change's write (by id, guarded by the version read) and its read by id, the same way: the UPDATE
+        # compiled once per set of columns, the SELECT built once (its cache key computed once, not per call).
+        self._update_row = CompiledUpdate(table, table.c.id, table.c.version)
+        self._get = select(self.row).where(self.row.id == bindparam("record_id"))
+        self._get_for_update = self._get.with_for_update()
         #: The page statement of each ``BoundFilter`` shape seen (and whether it has a cursor), built once.
         self._pages: dict[tuple[Any, ...], Any] = {}
 
     def get(self, session: Session, record_id: str, *, for_update: bool = False) -> P | None:
         """The record ``record_id`` (its row locked until the end of the transaction when ``for_update``)."""
-        stmt = select(self.row).where(self.row.id == record_id)
-        row = session.scalar(stmt.with_for_update() if for_update else stmt)
+        row = session.scalar(self._get_for_update if for_update else self._get, {"record_id": record_id})
         return self._load(session, row) if row is not None else None
 
     def find_by_request(self, session: Session, user_id: str, request_id: str) -> Stored[P] | None:
@@ -323,7 +326,7 @@ class RecordTable(Generic[P]):
     def update_if_version(self, session: Session, record: P, expected_version: int, **extra: object) -> bool:
         """Write the record's new state (and ``extra`` columns of the row) only if nobody changed it since
         ``expected_version`` was read; False when someone did."""
-        if not self._update(session, record, self.row.version == expected_version, **extra):
+        if not self._update(session, record, expected_version, **extra):
             return False
         self.parties.write(session, record.id, record.parties, replace=True)
         return True
@@ -332,20 +335,17 @@ class RecordTable(Generic[P]):
         """Store another node's record as its owner sent it (``jitlib.replicas``): no version check, the
         owner's version is the one that counts; its parties are written again (the visibility index)."""
         if exists:
-            self._update(session, record, **extra)
+            self._update(session, record, None, **extra)
             self.parties.write(session, record.id, record.parties, replace=True)
             return
         # A replica was not created by a request on this node: its own id stands in as the request id.
         self.insert(session, record, request_id=record.id, request_digest="")
 
-    def _update(self, session: Session, record: P, *conditions: Any, **extra: object) -> bool:
-        result = session.execute(
-            update(self.row)
-            .where(self.row.id == record.id, *conditions)
-            .values(**self._columns(session, record), **extra)
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    def _update(self, session: Session, record: P, expected_version: int | None, /, **extra: object) -> bool:
+        """Write the record's columns (and ``extra``) to its row, if its version is ``expected_version`` when
+        that is given; whether the row was written."""
+        values = {**self._columns(session, record), **extra}
+        return self._update_row.execute(session, record.id, values, guard=expected_version) == 1
 
 
 #: At most this many page statements kept per table (a shape is a combination of filters: a few dozen).

@@ -1,6 +1,6 @@
-"""The statements a unit of work runs, counted for its span, and the INSERTs of the create path and the
-hot reads that fetch many rows run below SQLAlchemy's execution machinery (``CompiledInsert``,
-``CompiledSelect``), in one place."""
+"""The statements a unit of work runs, counted for its span, and the INSERTs of the create path, the
+UPDATE of a record's change and the hot reads that fetch many rows run below SQLAlchemy's execution
+machinery (``CompiledInsert``, ``CompiledUpdate``, ``CompiledSelect``), in one place."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextvars
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, insert
+from sqlalchemy import ColumnElement, Select, Table, bindparam, insert, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -42,6 +42,10 @@ def _binder(compiled: SQLCompiler, dialect: Any) -> Callable[[Mapping[str, Any]]
         return {n: procs[n](row[n]) if n in procs else row[n] for n in names}
 
     return positional if compiled.positional else named
+
+
+#: A compiled statement's SQL text and what turns its parameters into the driver's.
+_Plan = tuple[str, Callable[[Mapping[str, Any]], Any]]
 
 
 class CompiledInsert:
@@ -89,6 +93,63 @@ class CompiledInsert:
             raise DBAPIError.instance(sql, params, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
         finally:
             cursor.close()
+
+
+def _run(session: Session, sql: str, params: Any) -> int:
+    """Execute ``sql`` once with ``params`` on the transaction's DBAPI cursor, counted; its row count. A
+    driver error is raised as SQLAlchemy's."""
+    conn = session.connection()
+    dialect = conn.dialect
+    count_statement()
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+    except dialect.loaded_dbapi.Error as e:
+        raise DBAPIError.instance(sql, params, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
+    finally:
+        cursor.close()
+
+
+class CompiledUpdate:
+    """``UPDATE table SET <the columns given> WHERE <key> = :key [AND <guard> = :guard]``, compiled by
+    SQLAlchemy once per dialect, driver, parameter style and set of columns, then executed on the
+    transaction's DBAPI cursor: the write of every change to a record (``jitlib.db.RecordTable``). Built
+    through the ORM each time (``update(Row).where(...).values(...)``), the statement's construction, its
+    cache key over every value and the ORM's bulk-update set-up cost several times SQLite's own execute
+    (bench/README.md, "A 10-minute mixed load"). Same SQL and bind processing (each column type's own);
+    the caller reads the row count (0: the key or the guard did not match). As ``CompiledInsert``: no
+    Python-side ``onupdate`` is applied, so only for rows that give every column they change."""
+
+    KEY = "_jit_key"
+    GUARD = "_jit_guard"
+
+    def __init__(self, table: Table, key: ColumnElement[Any], guard: ColumnElement[Any] | None = None) -> None:
+        self.table = table
+        self._key = key
+        self._guard = guard
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
+
+    def _plan(self, dialect: Any, guarded: bool, keys: tuple[str, ...]) -> _Plan:
+        conditions = [self._key == bindparam(self.KEY)]
+        if guarded:
+            assert self._guard is not None
+            conditions.append(self._guard == bindparam(self.GUARD))
+        stmt = update(self.table).where(*conditions)
+        compiled = cast(SQLCompiler, stmt.compile(dialect=dialect, column_keys=list(keys)))
+        plan = (str(compiled), _binder(compiled, dialect))
+        self._plans[(dialect.name, dialect.driver, dialect.paramstyle, guarded, *keys)] = plan
+        return plan
+
+    def execute(self, session: Session, key: Any, values: Mapping[str, Any], *, guard: Any = None) -> int:
+        """Set ``values`` (by column name) in the row whose key is ``key`` and, when ``guard`` is given (not
+        None), whose guard column holds it; how many rows changed (0 or 1)."""
+        dialect = session.connection().dialect
+        guarded = guard is not None
+        keys = tuple(values)
+        plan = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle, guarded, *keys))
+        sql, convert = plan or self._plan(dialect, guarded, keys)
+        return _run(session, sql, convert({**values, self.KEY: key, self.GUARD: guard}))
 
 
 class CompiledSelect:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     ColumnElement,
+    Delete,
     ForeignKey,
     Index,
     String,
@@ -269,10 +270,15 @@ class PartyIndex:
                 flt.add(f"eq:{name}", functools.partial(_equals, row, name), **{f"eq_{name}": value})
         return flt
 
+    @functools.cached_property
+    def _delete(self) -> Delete:
+        """The DELETE of a record's parties, built once (its cache key computed once, not per change)."""
+        return delete(self.table).where(self.key == bindparam("record_id"))
+
     def write(self, session: Session, record_id: str, parties: Iterable[str], *, replace: bool = False) -> None:
         """Record ``parties`` of a record (replacing what was there when ``replace``)."""
         if replace:
-            session.execute(delete(self.table).where(self.key == record_id))
+            session.execute(self._delete, {"record_id": record_id})
         rows = [{self.key.name: record_id, "jurisdiction": j} for j in sorted(set(parties))]
         if rows:
             _insert(self.table).execute(session, rows)

@@ -1,7 +1,7 @@
-"""``jitlib.sqlexec.CompiledInsert`` writes what SQLAlchemy's own INSERT writes (read back through
-SQLAlchemy, types and all), counts its statement, and raises a duplicate key as SQLAlchemy's
-IntegrityError, which the create path's idempotency relies on (SQLite here; PostgreSQL through every
-service's create in the integration tests)."""
+"""``jitlib.sqlexec.CompiledInsert`` and ``CompiledUpdate`` write what SQLAlchemy's own INSERT and UPDATE
+write (read back through SQLAlchemy, types and all; the update only past its version guard), count their
+statements, and raise a duplicate key as SQLAlchemy's IntegrityError, which the create path's idempotency
+relies on (SQLite here; PostgreSQL through every service's create and change in the integration tests)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -114,5 +114,47 @@ def test_a_compiled_select_returns_the_drivers_rows_of_sqlalchemys_statement(tmp
         assert [datetime.fromisoformat(r[1]).replace(tzinfo=UTC) for r in ours] == [
             r[1].replace(tzinfo=UTC) for r in theirs
         ]
+    finally:
+        database.dispose()
+
+
+def test_a_compiled_update_writes_what_sqlalchemys_update_writes_and_only_past_its_guard(tmp_path: Path) -> None:
+    meta = MetaData()
+    rows = Table(
+        "rows",
+        meta,
+        Column("id", String(36), primary_key=True),
+        Column("version", Integer, nullable=False),
+        Column("at", DateTime(timezone=True)),
+        Column("blob", LargeBinary),
+    )
+    database = db.Database(f"sqlite:///{tmp_path / 'u.db'}")
+    meta.create_all(database.engine)
+    compiled = sqlexec.CompiledUpdate(rows, rows.c.id, rows.c.version)
+    try:
+        database.write_sync(
+            lambda s: s.execute(insert(rows), [{"id": i, "version": 1, "at": None, "blob": None} for i in "abc"])
+        )
+        new = {"version": 2, "at": AT, "blob": b"\x00sealed\xff"}
+        counted = [0]
+        token = sqlexec.statements.set(counted)
+        try:
+            with Session(database.engine) as s, s.begin():
+                changed = [
+                    compiled.execute(s, "a", new, guard=1),  # the version read: written
+                    compiled.execute(s, "b", new, guard=7),  # someone changed it since: not written
+                    compiled.execute(s, "zz", new, guard=1),  # no such row
+                    compiled.execute(s, "b", {"blob": b"replica"}),  # no guard: written whatever its version
+                ]
+        finally:
+            sqlexec.statements.reset(token)
+        database.write_sync(lambda s: s.execute(update(rows).where(rows.c.id == "c").values(**new)))  # SQLAlchemy's
+        with Session(database.engine) as s:
+            stored = {r["id"]: dict(r) for r in s.execute(select(rows)).mappings()}
+        assert changed == [1, 0, 0, 1]
+        assert counted == [4]
+        assert {**stored["a"], "id": "c"} == stored["c"]
+        assert stored["a"]["at"].replace(tzinfo=UTC) == AT and stored["a"]["blob"] == b"\x00sealed\xff"
+        assert stored["b"] == {"id": "b", "version": 1, "at": None, "blob": b"replica"}
     finally:
         database.dispose()
