@@ -65,7 +65,7 @@ class EvidenceSettings(ServiceSettings):
     warn_offsets: str = "48h,8h"
     #: Warnings for deadlines of 24 hours or less (the 8-hour emergency EPOC).
     short_warn_offsets: str = "2h"
-    #: Seconds between deadline scans (a change that sets a deadline wakes the scanner too).
+    #: Seconds between deadline scans (a change that makes an alert due at once wakes the scanner too).
     scan_interval_seconds: float = Field(default=30.0, gt=0)
 
     def offsets(self) -> AlertOffsets:

@@ -144,7 +144,7 @@ def order_handler(
         held = store.get_order(session, replica.id)
         if held is not None and held.origin_jurisdiction and held.origin_jurisdiction != replica.origin_jurisdiction:
             raise PoisonMessage("a preservation order's origin never changes")
-        if not store.upsert_order(session, replica, now):
+        if not store.upsert_order(session, replica, held, now):
             return  # stale or repeated
         if not link or not replica.follow_up_request_id:
             return

@@ -37,6 +37,7 @@ from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
+from jitlib.sqlexec import CompiledInsert, CompiledUpdate
 from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex
 from services.evidence import custody
@@ -381,6 +382,14 @@ REQUESTS = RecordTable(RequestRow, PARTIES, _columns, _load, sealed=SEALED)
 get = REQUESTS.get
 find_by_request = REQUESTS.find_by_request
 _INSERT_DEADLINE = insert(cast(Table, DeadlineRow.__table__))
+#: What a change of a request reads and replaces of its deadlines and delay (statements built once: every
+#: change runs them, and building one costs more than SQLite's execute of it).
+_ALERTS_OF = select(DeadlineRow.kind, DeadlineRow.due_at, DeadlineRow.next_alert_at).where(
+    DeadlineRow.request_id == bindparam("request_id")
+)
+_DELETE_DEADLINES = delete(DeadlineRow).where(DeadlineRow.request_id == bindparam("request_id"))
+_DELAY_NOTIFIED = select(DelayRow.notified_at).where(DelayRow.request_id == bindparam("request_id"))
+_DELETE_DELAY = delete(DelayRow).where(DelayRow.request_id == bindparam("request_id"))
 
 
 def _deadlines_of(session: Session, ids: list[str]) -> dict[str, tuple[Deadline, ...]]:
@@ -425,11 +434,11 @@ _DELAYS_OF = select(_DELAYS).where(_DELAYS.c.request_id.in_(bindparam("ids", exp
 def _write_delay(session: Session, r: EvidenceRequest) -> None:
     """Keep the request's delay row as the request has it: written (its reason sealed) when it is a new
     notice, left alone when it is the one stored."""
-    stored = session.scalar(select(DelayRow.notified_at).where(DelayRow.request_id == r.id))
+    stored = session.scalar(_DELAY_NOTIFIED, {"request_id": r.id})
     if r.delay is not None and stored is not None and as_utc(stored) == r.delay.notified_at:
         return
     if stored is not None:
-        session.execute(delete(DelayRow).where(DelayRow.request_id == r.id))
+        session.execute(_DELETE_DELAY, {"request_id": r.id})
     if r.delay is None:
         return
     d = r.delay
@@ -458,10 +467,9 @@ def update_if_version(session: Session, r: EvidenceRequest, expected_version: in
     # A deadline that still runs to the same instant keeps its alert progress (alerts already sent are not
     # rescanned); a new or moved one starts from its first alert.
     kept = {
-        (row.kind, as_utc(row.due_at)): row.next_alert_at
-        for row in session.scalars(select(DeadlineRow).where(DeadlineRow.request_id == r.id))
+        (row.kind, as_utc(row.due_at)): row.next_alert_at for row in session.execute(_ALERTS_OF, {"request_id": r.id})
     }
-    session.execute(delete(DeadlineRow).where(DeadlineRow.request_id == r.id))
+    session.execute(_DELETE_DEADLINES, {"request_id": r.id})
     plan = {
         d.kind: kept[(d.kind.value, d.due_at)] if (d.kind.value, d.due_at) in kept else first_alerts.get(d.kind)
         for d in r.deadlines
@@ -613,7 +621,7 @@ def advance_alert(session: Session, request_id: str, kind: DeadlineKind, due_at:
 
 
 def get_order(session: Session, order_id: str) -> OrderReplica | None:
-    row = session.scalar(select(LinkedOrderRow).where(LinkedOrderRow.id == order_id))
+    row = session.scalar(_ORDER, {"order_id": order_id})
     return _order(row) if row is not None else None
 
 
@@ -639,20 +647,27 @@ ORDER_FIELDS = Fields(
 )
 
 
+_ORDER = select(LinkedOrderRow).where(LinkedOrderRow.id == bindparam("order_id"))
+_ORDERS = cast(Table, LinkedOrderRow.__table__)
+_INSERT_ORDER = CompiledInsert(_ORDERS)
+_UPDATE_ORDER = CompiledUpdate(_ORDERS, _ORDERS.c.id)
+
+
 def _order(row: LinkedOrderRow) -> OrderReplica:
     return OrderReplica(id=row.id, **ORDER_FIELDS.read(row))
 
 
-def upsert_order(session: Session, o: OrderReplica, now: datetime) -> bool:
-    """Store the order's state unless we hold a newer version; True when stored."""
-    current = session.scalar(select(LinkedOrderRow).where(LinkedOrderRow.id == o.id))
+def upsert_order(session: Session, o: OrderReplica, held: OrderReplica | None, now: datetime) -> bool:
+    """Store the order's state unless ``held`` (the order as stored, ``get_order``; None when not held) is
+    of its version or newer; True when stored. Every order event of the node comes here (its consumer):
+    the row written by statements compiled once."""
     values = {**ORDER_FIELDS.write(o), "updated_at": now}
-    if current is None:
-        session.execute(insert(LinkedOrderRow).values(id=o.id, **values))
+    if held is None:
+        _INSERT_ORDER.execute(session, {"id": o.id, **values})
         return True
-    if current.version >= o.version:
+    if held.version >= o.version:
         return False
-    session.execute(update(LinkedOrderRow).where(LinkedOrderRow.id == o.id).values(**values))
+    _UPDATE_ORDER.execute(session, o.id, values)
     return True
 
 
