@@ -12,7 +12,9 @@ them. What each copy runs (``jitlib.server.ServiceApp``):
   ``Nats-Msg-Id`` and the broker drops the copy; two chainers take the chain head's lock before linking);
 - copy 0 alone runs the background workers (event consumers, scans, key rotation, the retention sweep,
   the federation's command responder), so a scan that sends alerts or notices runs once per node, as
-  with one process.
+  with one process. A change on another copy that should start such a worker at once (an evidence
+  deadline alert due now) rings copy 0's ``Doorbell``; a ring that is lost only leaves the work to the
+  worker's next periodic run.
 
 If a copy exits on its own, the supervisor stops the others and exits with a failure, so that what runs
 the service (systemd, Kubernetes) restarts the whole set. On SIGTERM or SIGINT it passes SIGTERM on to
@@ -21,13 +23,17 @@ every copy (each drains its calls) and exits once they have.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ctypes
+import hashlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
 log = logging.getLogger(__name__)
@@ -107,3 +113,70 @@ def supervise(name: str, command: Sequence[str], count: int, env: Mapping[str, s
             if child.returncode is None:  # only if this function itself failed
                 child.kill()
                 child.wait()
+
+
+class Doorbell:
+    """Lets any copy of a service wake a worker that runs in copy 0 alone (the alert scanner): a datagram to a
+    Unix socket that copy 0 listens on (``listener``), in Linux's abstract namespace (no file to clean up),
+    named after the service and its database, which the copies share and no other service has. Best effort
+    by design: a ring nobody hears (copy 0 restarting, a platform without abstract sockets) is lost, and the
+    worker's periodic run does the same work later; a ring carries nothing but "look now"."""
+
+    def __init__(self, service: str, database_url: str) -> None:
+        digest = hashlib.sha256(f"{service}\0{database_url}".encode()).hexdigest()[:24]
+        self.address = f"\0jit-{service}-{digest}"
+        self._out: socket.socket | None = None
+
+    def ring(self) -> None:
+        """Wake copy 0's worker (never blocks, never raises)."""
+        try:
+            if self._out is None:
+                self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._out.setblocking(False)
+            self._out.sendto(b"!", self.address)
+        except OSError:  # nobody listening, or its queue full: it is awake already or will poll
+            pass
+
+    def listener(self, wake: Callable[[], None]) -> DoorbellListener:
+        """The worker (``jitlib.server.Worker``) that calls ``wake`` on the event loop at each ring."""
+        return DoorbellListener(self.address, wake)
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+class DoorbellListener:
+    """Copy 0's side of a ``Doorbell``: started on the event loop, it calls ``wake`` once for the rings that
+    arrived together."""
+
+    def __init__(self, address: str, wake: Callable[[], None]) -> None:
+        self._address = address
+        self._wake = wake
+        self._sock: socket.socket | None = None
+
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sock.bind(self._address)
+        except OSError as exc:
+            sock.close()
+            log.warning("doorbell %r not listening (%s): its worker only polls", self._address[1:], exc)
+            return
+        sock.setblocking(False)
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._rung)
+        self._sock = sock
+
+    def _rung(self) -> None:
+        assert self._sock is not None
+        with contextlib.suppress(OSError):
+            while self._sock.recv(64):  # every ring waiting: one wake for them all
+                pass
+        self._wake()
+
+    async def stop(self) -> None:
+        if self._sock is not None:
+            asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None

@@ -14,7 +14,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy.orm import Session
 
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from jitlib import alerts, replicas, retention_sweep, victimdir
+from jitlib import alerts, processes, replicas, retention_sweep, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -124,6 +124,9 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         scanner = extra.get("scanner")
         if scanner is not None:
             servicer.wake_scanner = scanner.wake
+        elif processes.process_index():
+            # With JIT_EVIDENCE_PROCESSES above 1 the scanner runs in copy 0 alone: this copy's changes ring it.
+            servicer.wake_scanner = processes.Doorbell(rt.name, rt.db.url).ring
         extra.update(blobs=blob_store, servicer=servicer)
         evidence_pb2_grpc.add_EvidenceServiceServicer_to_server(servicer, _ChunksAsViews(server))
         return [evidence_pb2.DESCRIPTOR.services_by_name["EvidenceService"].full_name]
@@ -134,11 +137,14 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
             rt, store.ALERTS, make_scan(offsets), make_emit(rt), interval=interval, batch=alerts.BATCH
         )
         extra["scanner"] = scanner
+        bell = processes.Doorbell(rt.name, rt.db.url)
+        copies = [bell.listener(scanner.wake)] if processes.process_index() is not None else []
         return [
             *events.consumers(rt),
             *replicas.consumers(rt, REPLICAS, ITEM_REPLICAS),
             *victimdir.consumers(rt, store.VICTIMS),
             scanner,
+            *copies,
         ]
 
     return ServiceSpec.of("evidence", store, [events.STREAM], register, consumers=background, extra=extra)

@@ -1,8 +1,9 @@
-"""The supervisor of a service run as several processes (``jitlib.processes``) and the checks before it
-starts them (``jitlib.server.check_processes``)."""
+"""The supervisor of a service run as several processes (``jitlib.processes``), the checks before it
+starts them (``jitlib.server.check_processes``), and the doorbell by which a copy wakes copy 0's worker."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -110,3 +111,36 @@ def test_the_process_count_is_bounded() -> None:
         TasksSettings(processes=0)
     with pytest.raises(ValueError):
         TasksSettings(processes=65)
+
+
+def test_a_ring_from_another_process_wakes_copy_0s_worker_and_a_ring_nobody_hears_is_dropped() -> None:
+    url = f"sqlite:////tmp/doorbell-{os.getpid()}-{time.time_ns()}.db"  # a name no other test listens on
+    bell = processes.Doorbell("evidence", url)
+    other_service = processes.Doorbell("preservation", url)
+    assert other_service.address != bell.address != processes.Doorbell("evidence", url + "x").address
+    bell.ring()  # nobody listens yet: no error, nothing kept for later
+    rung: list[str] = []
+
+    async def main() -> None:
+        woken = asyncio.Event()
+        listener = bell.listener(lambda: (rung.append("evidence"), woken.set()))
+        listener.start()
+        try:
+            other_service.ring()  # another service's bell: not this one
+            # Another copy of the service, as a process of its own, rings it (its address from the same inputs).
+            ringer = [
+                sys.executable,
+                "-c",
+                f"from jitlib import processes; processes.Doorbell('evidence', {url!r}).ring()",
+            ]
+            proc = await asyncio.create_subprocess_exec(*ringer, env={**os.environ})
+            assert await proc.wait() == 0
+            await asyncio.wait_for(woken.wait(), timeout=30)
+        finally:
+            await listener.stop()
+
+    asyncio.run(main())
+    assert rung == ["evidence"]
+    bell.ring()  # stopped: dropped again
+    bell.close()
+    other_service.close()
