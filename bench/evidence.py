@@ -15,10 +15,11 @@ with their spread (lowest..highest):
     BENCH evidence_upload_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_download_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
 
-then ``#`` lines: the same throughputs next to the bare gRPC stream, and the CPU time per MiB of the
+then ``#`` lines: the same throughputs next to the bare gRPC stream, the CPU time per MiB of the
 service and of the bare stream server (Linux ``/proc``), which a busy machine stretches far less than the
-wall time. ``--profile`` samples the service with py-spy during the first upload and download and prints
-where the samples fell (the raw stacks stay in the run's folder).
+wall time, and each step the service does to the bytes timed alone on the trial's bytes (``step_costs``).
+``--profile`` samples the service with py-spy during the first upload and download and prints where the
+samples fell (the raw stacks stay in the run's folder).
 
 The upload path measured is the real one: token check, policy, the stream of 1 MiB chunks (sent as the CLI
 sends them, ``jitcli.evidence_cmd.upload_messages``) each hashed with SHA-256 and sealed with AES-256-GCM
@@ -47,11 +48,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bench.run import ISSUER, announce_workspace, bench_echo, make_key, measure, percentile, start
 from jit.evidence.v1 import evidence_pb2 as pb
@@ -60,6 +62,7 @@ from jitcli.evidence_cmd import download_call, upload_call, upload_messages
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port, spawn, terminate, wait_until
 from jitdev.stack import _grpc_healthy
+from services.evidence import blobs
 
 ROOT = Path(__file__).resolve().parents[1]
 MiB = 1024 * 1024
@@ -147,6 +150,81 @@ def download(channel: grpc.Channel, md: tuple[tuple[str, str], ...], item_id: st
             if isinstance(msg, memoryview):
                 fh.write(msg)
     return time.perf_counter() - t0
+
+
+#: The steps of an upload and of a download that ``step_costs`` times alone, in the order the service does them.
+UPLOAD_STEPS = ("sha256", "seal", "write", "fsync")
+DOWNLOAD_STEPS = ("read", "open", "copy_out")
+
+
+def step_costs(src: Path, scratch: Path) -> dict[str, float]:
+    """Each step the service does to an item's bytes, alone, in this thread, on the trial's bytes: milliseconds
+    of CPU per MiB (``time.thread_time``, user and system), except ``fsync``, the wall time its wait adds per
+    MiB. Upload: SHA-256 of each 1 MiB chunk, sealing each segment with AES-256-GCM into one reused buffer,
+    writing it behind its header to a new file (the page cache), one fsync. Download: reading each sealed
+    segment back into one reused buffer, opening it into another, and copying it out into the bytes sent
+    (``services.evidence.blobs``). What the service spends beyond their sum, and the bare stream's, is the
+    hand-over between its threads and its event loop's work per message."""
+    data = memoryview(src.read_bytes())
+    mib = len(data) / MiB
+    aead = AESGCM(os.urandom(32))
+    aad = b"jit-evidence:" + bytes(80)  # as long as a blob's: workspace, key id, name, index, last flag
+    nonce = os.urandom(12)
+    segments = [data[at : at + blobs.SEGMENT] for at in range(0, len(data), blobs.SEGMENT)]
+    sealed = bytearray(blobs.SEGMENT + 16)
+    cost: dict[str, float] = {}
+
+    def timed(step: str, work: Callable[[], object], clock: Callable[[], float] = time.thread_time) -> None:
+        start = clock()
+        work()
+        cost[step] = 1000 * (clock() - start) / mib
+
+    def seal_all() -> None:
+        for segment in segments:
+            aead.encrypt_into(nonce, segment, aad, memoryview(sealed)[: len(segment) + 16])
+
+    def hash_all() -> None:
+        digest = hashlib.sha256()
+        for segment in segments:
+            digest.update(segment)
+
+    timed("sha256", hash_all)
+    timed("seal", seal_all)
+    with scratch.open("xb", buffering=0) as fh:
+
+        def write_all() -> None:  # each segment's header, then its ciphertext (the last one sealed: any bytes)
+            for segment in segments:
+                fh.write(nonce + (len(segment) + 16).to_bytes(4, "big"))
+                fh.write(memoryview(sealed)[: len(segment) + 16])
+
+        timed("write", write_all)
+        timed("fsync", lambda: os.fsync(fh.fileno()), time.perf_counter)
+    opened = bytearray(blobs.PREFIX_MAX + blobs.SEGMENT)
+    with scratch.open("rb", buffering=0) as fh:
+
+        def read_all() -> None:  # each header, then the ciphertext behind it
+            for segment in segments:
+                fh.readinto(memoryview(opened)[:16])
+                fh.readinto(memoryview(sealed)[: len(segment) + 16])
+
+        timed("read", read_all)
+
+    first = segments[0]
+    aead.encrypt_into(nonce, first, aad, memoryview(sealed)[: len(first) + 16])
+
+    def open_all() -> None:  # the first segment's ciphertext, opened as many times as there are segments
+        out = memoryview(opened)[blobs.PREFIX_MAX : blobs.PREFIX_MAX + len(first)]
+        for _ in segments:
+            aead.decrypt_into(nonce, memoryview(sealed)[: len(first) + 16], aad, out)
+
+    timed("open", open_all)
+    def copy_all() -> None:  # each segment copied out behind its prefix into the bytes sent, then dropped
+        for segment in segments:
+            bytes(memoryview(opened)[: blobs.PREFIX_MAX + len(segment)])
+
+    timed("copy_out", copy_all)
+    scratch.unlink()
+    return cost
 
 
 def file_copy(src: Path, dst: Path) -> float:
@@ -460,6 +538,25 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def steps_line(
+    steps: list[dict[str, float]], service: dict[str, list[float]], floor: dict[str, list[float]], megabytes: int
+) -> str:
+    """The ``#`` line of ``step_costs``: each step's median per MiB, then their sum with the bare stream
+    server's CPU for the same direction (receiving or sending the bytes), next to the service's."""
+    parts = []
+    for direction, names in (("upload", UPLOAD_STEPS), ("download", DOWNLOAD_STEPS)):
+        each = {name: statistics.median(trial[name] for trial in steps) for name in names}
+        stream = statistics.median(1000 * c / megabytes for c in floor[direction])
+        total = statistics.median(1000 * c / megabytes for c in service[direction])
+        cpu = sum(ms for name, ms in each.items() if name != "fsync") + stream
+        listed = ", ".join(f"{name} {ms:.2f}" + (" (wall)" if name == "fsync" else "") for name, ms in each.items())
+        parts.append(
+            f"{direction}: {listed}; their CPU with the bare stream server's ({stream:.2f}) {cpu:.2f} ms, "
+            f"the service {total:.2f}"
+        )
+    return "# each step alone, per MiB (median of the trials): " + "; ".join(parts)
+
+
 def mb_line(name: str, size_mb: float, secs: list[float], floor_mb_s: float | None) -> str:
     """The median of the trials' MB/s, their spread (min..max) and the ratio to the floor's median."""
     rates = [size_mb / s for s in secs]
@@ -585,6 +682,7 @@ def main() -> int:
         down_loop_cpu: list[float] = []
         up_client_cpu: list[float] = []  # the benchmark's own process: the client's side of each transfer
         down_client_cpu: list[float] = []
+        steps: list[dict[str, float]] = []  # each step alone, per trial (``step_costs``)
         wanted = set(a.floors.split(",")) | {"default"}
         variants = [v for v in FLOOR_VARIANTS if (v.name or "default") in wanted]
         # Per variant: seconds up, seconds down, the bare server's CPU seconds up and down, then the client's,
@@ -623,6 +721,7 @@ def main() -> int:
                 if _digest(work / "down.bin") != _digest(src):
                     raise RuntimeError("the downloaded bytes are not the uploaded ones")
                 (work / "down.bin").unlink()
+                steps.append(step_costs(src, work / "steps.bin"))
         size_mb = src.stat().st_size / 1e6
         copy_mb_s = statistics.median(size_mb / s for s in copies)
         print(mb_line("evidence_file_copy", size_mb, copies, None), flush=True)
@@ -675,6 +774,15 @@ def main() -> int:
                 f"the bare stream's client {floor_client:.2f} ms",
                 flush=True,
             )
+        print(
+            steps_line(
+                steps,
+                {"upload": up_cpu, "download": down_cpu},
+                {"upload": floor_up_cpu, "download": floor_down_cpu},
+                a.megabytes,
+            ),
+            flush=True,
+        )
     finally:
         for proc in procs:
             terminate(proc)
