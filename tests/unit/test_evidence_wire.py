@@ -5,6 +5,7 @@ the upload's writeback hints and its one fsync (pure, on a temporary folder)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
 import itertools
@@ -104,31 +105,80 @@ def test_views_of_immutable_bytes_are_held_as_they_are_and_views_of_mutable_buff
     assert b"".join(store.read(blob_key, KEY)) == expected
 
 
-def test_an_upload_hands_its_bytes_to_writeback_as_it_goes_and_fsyncs_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every WRITEBACK_EVERY bytes written, the range since the last hint (contiguous from the start of the
-    file) is handed to the kernel's writeback; the blob is made durable by one fsync, in commit."""
+def _without_direct_io(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening with O_DIRECT fails as on a file system that does not take it (tmpfs: EINVAL)."""
+    real_open = os.open
+
+    def refusing(path: object, flags: int, mode: int = 0o777) -> int:
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", refusing)
+
+
+def _upload_counting_syncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> tuple[bytes, list[tuple[int, int]], list[int], blobs.BlobWriter]:
+    """Write ``size`` random bytes segment by segment (not committed); the writeback hints and fsyncs made."""
     hints: list[tuple[int, int]] = []
     fsyncs: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, length, advice: hints.append((offset, length)))
     monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
-    store = blobs.BlobStore(tmp_path)
-    data = os.urandom(20 * blobs.SEGMENT + 1)
-    w = store.writer("jit-demo", KEY)
-    digest = hashlib.sha256(data).hexdigest()
-    w.declare(digest)
+    data = os.urandom(size)
+    w = blobs.BlobStore(tmp_path).writer("jit-demo", KEY)
+    w.declare(hashlib.sha256(data).hexdigest())
     for at in range(0, len(data), blobs.SEGMENT):
         w.write(data[at : at + blobs.SEGMENT])
+    return data, hints, fsyncs, w
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, blobs.SEGMENT - 1, blobs.SEGMENT, blobs.SEGMENT + 1, 3 * blobs.SEGMENT + 4095, 9 * blobs.SEGMENT]
+)
+def test_an_upload_is_written_around_the_page_cache_and_fsynced_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """Where the file system takes O_DIRECT, every write of the blob is whole blocks from the staging buffer
+    (a misaligned one would fail with EINVAL), the last piece padded and cut back off: the blob is fsynced
+    once, with no writeback hint (nothing in the page cache), has its exact length, and reads back whole
+    around the page cache too (across the reader's refills: the larger sizes span several)."""
+    try:
+        os.close(os.open(tmp_path / "probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT))
+    except OSError as exc:
+        pytest.skip(f"this file system does not take O_DIRECT ({exc})")
+    data, hints, fsyncs, w = _upload_counting_syncs(tmp_path, monkeypatch, size)
+    assert w._file.direct
+    assert fsyncs == []
+    blob_key, _ = w.commit(hashlib.sha256(data).hexdigest(), len(data))
+    assert len(fsyncs) == 1
+    assert hints == []
+    store = blobs.BlobStore(tmp_path)
+    with blobs._open_blob(store.path(blob_key)) as reader:  # and read back around the page cache too
+        assert isinstance(reader, blobs._DirectReader)
+    assert b"".join(store.read(blob_key, KEY)) == data
+    segments = max(1, -(-size // blobs.SEGMENT))
+    assert store.path(blob_key).stat().st_size == len(blobs.MAGIC) + size + segments * (12 + 4 + 16)
+
+
+def test_without_direct_io_an_upload_hands_its_bytes_to_writeback_as_it_goes_and_fsyncs_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where O_DIRECT is refused, the blob is written through the page cache: every WRITEBACK_EVERY bytes
+    written, the range since the last hint (contiguous from the start of the file) is handed to the kernel's
+    writeback; the blob is made durable by one fsync, in commit, and reads back through the page cache."""
+    _without_direct_io(monkeypatch)
+    data, hints, fsyncs, w = _upload_counting_syncs(tmp_path, monkeypatch, 20 * blobs.SEGMENT + 1)
+    assert not w._file.direct
     assert fsyncs == []
     assert hints[0][0] == 0
     assert all(offset + length == nxt for (offset, length), (nxt, _) in itertools.pairwise(hints))
     assert all(length >= blobs.WRITEBACK_EVERY for _, length in hints)
     assert sum(length for _, length in hints) > len(data) - 2 * blobs.WRITEBACK_EVERY
-    blob_key, _ = w.commit(digest, len(data))
+    blob_key, _ = w.commit(hashlib.sha256(data).hexdigest(), len(data))
     assert len(fsyncs) == 1
-    assert b"".join(store.read(blob_key, KEY)) == data
+    assert b"".join(blobs.BlobStore(tmp_path).read(blob_key, KEY)) == data
 
 
 @pytest.mark.parametrize("size", [0, 1, evidence_cmd.CHUNK, evidence_cmd.CHUNK + 1, 2 * evidence_cmd.CHUNK])
