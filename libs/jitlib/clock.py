@@ -68,7 +68,8 @@ def as_utc_or_none(value: datetime | None) -> datetime | None:
 class Window:
     """A span of time [start, end): the start in it, the end not; either side open when None. A List
     filter's window on a date of its records (``jitlib.mapping.window_from_pb`` reads it from a request,
-    ``jitlib.visibility.in_window`` turns it into SQL) and a statistics period (``jitlib.stats.Period``)."""
+    ``jitlib.visibility.BoundFilter.add_window`` turns it into SQL) and a statistics period
+    (``jitlib.stats.Period``)."""
 
     start: datetime | None = None
     end: datetime | None = None

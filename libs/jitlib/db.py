@@ -45,7 +45,7 @@ from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.policy import StoredRecord
 from jitlib.sqlexec import CompiledInsert, CompiledUpdate, count_statement
 from jitlib.sqlexec import statements as _statements
-from jitlib.visibility import BoundFilter, PartyIndex
+from jitlib.visibility import BoundFilter, PartyIndex, Statements
 
 R = TypeVar("R")
 
@@ -243,8 +243,9 @@ class RecordTable(Generic[P]):
         self._update_row = CompiledUpdate(table, table.c.id, table.c.version)
         self._get = select(self.row).where(self.row.id == bindparam("record_id"))
         self._get_for_update = self._get.with_for_update()
-        #: The page statement of each ``BoundFilter`` shape seen (and whether it has a cursor), built once.
-        self._pages: dict[tuple[Any, ...], Any] = {}
+        self._table = table
+        #: The page statement of each ``BoundFilter`` shape seen (with a cursor or not), built once.
+        self._pages = Statements(self._page_statement)
 
     def get(self, session: Session, record_id: str, *, for_update: bool = False) -> P | None:
         """The record ``record_id`` (its row locked until the end of the transaction when ``for_update``)."""
@@ -258,45 +259,27 @@ class RecordTable(Generic[P]):
         )
         return Stored(self._load(session, row), row.request_digest) if row is not None else None
 
-    def page(
-        self, session: Session, conditions: list[Any] | BoundFilter, *, after_id: str, limit: int
-    ) -> Sequence[Any]:
-        """The rows that meet ``conditions``, in id (creation) order, after ``after_id``; at most ``limit``:
-        read-only objects with the row's columns as attributes, its sealed text opened (``sealing.opened_rows``).
+    def page(self, session: Session, flt: BoundFilter, *, after_id: str, limit: int) -> Sequence[Any]:
+        """The rows that meet ``flt`` (``PartyIndex.bound`` and the list's own filters), in id (creation)
+        order, after ``after_id``; at most ``limit``: read-only objects with the row's columns as attributes,
+        its sealed text opened (``sealing.opened_rows``).
 
         A keyset page: no OFFSET, so a deep page costs what the first does. The page's ids are chosen
         first, then its rows read by id: where an index covers the filter (a due window), the candidates
-        are sorted by id without reading their rows.
-
-        ``conditions`` as a ``BoundFilter`` (``PartyIndex.bound``): the statement of its shape is built once
-        and kept (its values, the cursor and the limit bound when it runs), so a call neither builds nor
-        keys a statement; the same SQL as the conditions built with their values."""
+        are sorted by id without reading their rows. The statement of each shape is built once and kept
+        (``Statements``; its values, the cursor and the limit bound when it runs)."""
         from jitlib.sealing import opened_rows  # sealing builds on this module
 
-        table = cast(Table, self.row.__table__)  # type: ignore[attr-defined]
-        if isinstance(conditions, BoundFilter):
-            key = (*conditions.shape, bool(after_id))
-            stmt = self._pages.get(key)
-            if stmt is None:
-                if len(self._pages) >= _PAGE_SHAPES:
-                    self._pages.clear()
-                built = conditions.conditions()
-                if after_id:
-                    built.append(self.row.id > bindparam("after_id"))
-                stmt = self._pages[key] = self._page_statement(table, built, bindparam("limit"))
-            params = {**conditions.params, "limit": limit}
-            if after_id:
-                params["after_id"] = after_id
-            # Core rows, not ORM objects: a page is read to be answered, never changed, and the ORM's
-            # identity map and load event per row cost more than the query (each row's text is opened).
-            return opened_rows(session, table, session.connection().execute(stmt, params))
         if after_id:
-            conditions = [*conditions, self.row.id > after_id]
-        return opened_rows(session, table, session.execute(self._page_statement(table, conditions, limit)))
+            flt = flt.extended("after", lambda: self.row.id > bindparam("after_id"), after_id=after_id)
+        # Core rows, not ORM objects: a page is read to be answered, never changed, and the ORM's
+        # identity map and load event per row cost more than the query (each row's text is opened).
+        rows = session.connection().execute(self._pages.of(flt), {**flt.params, "limit": limit})
+        return opened_rows(session, self._table, rows)
 
-    def _page_statement(self, table: Table, conditions: list[Any], limit: Any) -> Any:
-        ids = select(self.row.id).where(*conditions).order_by(self.row.id).limit(limit).correlate(None)
-        return select(table).where(table.c.id.in_(ids)).order_by(table.c.id)
+    def _page_statement(self, conditions: list[Any]) -> Any:
+        ids = select(self.row.id).where(*conditions).order_by(self.row.id).limit(bindparam("limit")).correlate(None)
+        return select(self._table).where(self._table.c.id.in_(ids)).order_by(self._table.c.id)
 
     def _columns(self, session: Session, record: P) -> dict[str, object]:
         columns = self._clear_columns(record)
@@ -346,10 +329,6 @@ class RecordTable(Generic[P]):
         that is given; whether the row was written."""
         values = {**self._columns(session, record), **extra}
         return self._update_row.execute(session, record.id, values, guard=expected_version) == 1
-
-
-#: At most this many page statements kept per table (a shape is a combination of filters: a few dozen).
-_PAGE_SHAPES = 256
 
 
 @dataclass(frozen=True)

@@ -656,7 +656,7 @@ _STATISTICS: tuple[Rule, ...] = (
         "the scorecard counts a platform's confirmation of a preservation order as past its clock when it came "
         "later than the node's confirmation target after the order's receipt (or none came and the target has "
         "passed); the target is the confirmation-overdue setting (default 3 days)",
-        f"{EPOC} Art. 11(1) (preserve \"without undue delay\"); GUESS: the target in days is the node's",
+        f'{EPOC} Art. 11(1) (preserve "without undue delay"); GUESS: the target in days is the node\'s',
     ),
     Rule(
         "SCORECARD_PRODUCTION_CLOCK",

@@ -184,7 +184,7 @@ class RecordMapping(Generic[E]):
         """What a List request of this kind of record has (``list_filters``): its page size on the common
         page policy, its states filter, its workspace; each bad state named as "a/an <state_name>". And the
         victim it may ask about: every kind of record names victims by pseudonym, and its List filters on
-        one (``victim_ref``, ``jitlib.visibility.PartyIndex.visible_in``)."""
+        one (``victim_ref``, ``jitlib.visibility.PartyIndex.bound``)."""
         article = "an" if self.state_name[:1] in "aeiou" else "a"
         size, states, violations = list_filters(request, self.state_from_pb, f"{article} {self.state_name}")
         violations += validate.victim_ref("victim_ref", request.victim_ref, required=False)

@@ -37,37 +37,23 @@ from jitlib.sqlexec import CompiledInsert
 SqlExpr = ColumnElement[bool]
 
 
-def list_holds(column: Any, value: str) -> ColumnElement[bool]:
-    """True for the rows whose comma-separated list column (``jitlib.db.Fields.lists``) holds ``value`` as one
-    of its items (not as part of one); ``value`` must hold no comma. The same SQL on SQLite and PostgreSQL."""
-    return (literal(",") + column + literal(",")).contains(f",{value},", autoescape=True)  # type: ignore[no-any-return]
-
-
-def in_window(column: Any, window: Window) -> list[ColumnElement[bool]]:
-    """The conditions that keep the rows whose timestamp ``column`` falls in ``window`` (``Window.holds`` as
-    SQL: the start in, the end out; none for an open side)."""
-    conditions: list[ColumnElement[bool]] = []
-    if window.start is not None:
-        conditions.append(column >= window.start)
-    if window.end is not None:
-        conditions.append(column < window.end)
-    return conditions
-
-
 @dataclass(frozen=True)
 class SqlTerms:
-    """``jitlib.policy.Terms`` as SQLAlchemy expressions over one table."""
+    """``jitlib.policy.Terms`` as SQLAlchemy expressions over one table, the caller's values as bound
+    parameters (``scope_workspaces``, ``scope_jurisdiction``: ``PartyIndex.bound`` binds them), not literals:
+    the same WHERE clause for every caller of the same shape, built once."""
 
     #: The record's workspace id column.
     workspace: Any
     #: True for a record everyone in its workspace may read.
     open_to_workspace: SqlExpr
-    #: For a jurisdiction, true when it is a party of the record (an EXISTS on a parties table, say).
-    party: Callable[[str], SqlExpr]
+    #: For a jurisdiction (a bound parameter), true when it is a party of the record (an EXISTS on a
+    #: parties table, say).
+    party: Callable[[Any], SqlExpr]
     #: For a jurisdiction, true when the record is addressed to it as an instrument its addressee reads
     #: from outside the workspace too (``RecordAccess.outside_reader``); None for a kind of record that
     #: has no such addressee (always false).
-    addressee: Callable[[str], SqlExpr] | None = None
+    addressee: Callable[[Any], SqlExpr] | None = None
 
     def false(self) -> SqlExpr:
         return false()
@@ -79,40 +65,21 @@ class SqlTerms:
         return or_(*terms)
 
     def workspace_in(self, workspaces: frozenset[str]) -> SqlExpr:
-        return self.workspace.in_(sorted(workspaces))  # type: ignore[no-any-return]
+        return self.workspace.in_(bindparam("scope_workspaces", expanding=True))  # type: ignore[no-any-return]
 
     def not_restricted(self) -> SqlExpr:
         return self.open_to_workspace
 
     def has_party(self, jurisdiction: str) -> SqlExpr:
-        return self.party(jurisdiction)
+        return self.party(bindparam("scope_jurisdiction"))
 
     def addressed_to(self, jurisdiction: str) -> SqlExpr:
-        return false() if self.addressee is None else self.addressee(jurisdiction)
-
-
-def readable_sql(scope: VisibilityScope, terms: SqlTerms) -> SqlExpr:
-    """The WHERE clause that keeps exactly the rows ``scope`` may read."""
-    return readable(scope, terms)
-
-
-@dataclass(frozen=True)
-class _BoundTerms(SqlTerms):
-    """``SqlTerms`` whose caller's values are bound parameters (``scope_workspaces``, ``scope_jurisdiction``),
-    not literals: the same WHERE clause for every caller of the same shape, built once."""
-
-    def workspace_in(self, workspaces: frozenset[str]) -> SqlExpr:
-        return self.workspace.in_(bindparam("scope_workspaces", expanding=True))  # type: ignore[no-any-return]
-
-    def has_party(self, jurisdiction: str) -> SqlExpr:
-        return self.party(bindparam("scope_jurisdiction"))  # type: ignore[arg-type]
-
-    def addressed_to(self, jurisdiction: str) -> SqlExpr:
-        return false() if self.addressee is None else self.addressee(bindparam("scope_jurisdiction"))  # type: ignore[arg-type]
+        return false() if self.addressee is None else self.addressee(bindparam("scope_jurisdiction"))
 
 
 def _like_item(value: str) -> str:
-    """The LIKE pattern ``list_holds`` matches for ``value`` (escaped with ``/``)."""
+    """The LIKE pattern (escaped with ``/``) that matches a comma-separated list column
+    (``jitlib.db.Fields.lists``) holding ``value`` as one of its items, not as part of one."""
     escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
     return f"%,{escaped},%"
 
@@ -139,8 +106,8 @@ class BoundFilter:
         self.params.update(params)
 
     def add_window(self, name: str, column: Any, window: Window) -> None:
-        """Keep the rows whose timestamp ``column`` falls in ``window`` (``in_window``, its sides bound as
-        ``<name>_start`` and ``<name>_end``)."""
+        """Keep the rows whose timestamp ``column`` falls in ``window`` (``Window.holds`` as SQL: the start
+        in, the end out; no condition for an open side), its sides bound as ``<name>_start`` and ``<name>_end``."""
         if window.start is not None:
             self.add(f"{name}>=", lambda: column >= bindparam(f"{name}_start"), **{f"{name}_start": window.start})
         if window.end is not None:
@@ -148,6 +115,42 @@ class BoundFilter:
 
     def conditions(self) -> list[Any]:
         return [c for build in self.builders for c in _as_list(build())]
+
+    def extended(self, name: str, build: Callable[[], Any], **params: Any) -> BoundFilter:
+        """A copy with the condition ``build()`` added (``add``); this filter is left as it was."""
+        copy = BoundFilter([*self.shape], [*self.builders], {**self.params})
+        copy.add(name, build, **params)
+        return copy
+
+
+class Statements:
+    """The statement of each ``BoundFilter`` shape one query meets, built once (by ``build``, from the
+    filter's conditions) and kept, so a call neither builds nor keys a statement: it binds the filter's
+    values (``params``). For a list with its own order or cursor; ``RecordTable.page`` keeps its pages so."""
+
+    def __init__(self, build: Callable[[list[Any]], Any], *, most: int = 256) -> None:
+        self._build = build
+        #: At most this many statements kept (a shape is a combination of filters: a few dozen).
+        self._most = most
+        self._built: dict[tuple[Any, ...], Any] = {}
+
+    def of(self, flt: BoundFilter) -> Any:
+        """The statement of ``flt``'s shape (built on its first call)."""
+        key = tuple(flt.shape)
+        stmt = self._built.get(key)
+        if stmt is None:
+            if len(self._built) >= self._most:
+                self._built.clear()
+            stmt = self._built[key] = self._build(flt.conditions())
+        return stmt
+
+    def scalars(self, session: Session, flt: BoundFilter, **params: Any) -> Any:
+        """``Session.scalars`` of ``flt``'s statement, with its values and ``params`` (a limit, say)."""
+        return session.scalars(self.of(flt), {**flt.params, **params})
+
+    def execute(self, session: Session, flt: BoundFilter, **params: Any) -> Any:
+        """``Session.execute`` of ``flt``'s statement, with its values and ``params``."""
+        return session.execute(self.of(flt), {**flt.params, **params})
 
 
 def _equals(row: Any, name: str) -> Any:
@@ -202,35 +205,6 @@ class PartyIndex:
         )
         return cls(table, record_key, row, terms)
 
-    def visible_in(
-        self,
-        scope: VisibilityScope,
-        workspace_ids: Iterable[str] | None,
-        states: Iterable[Any] = (),
-        *,
-        victim_ref: str = "",
-        **equal: object,
-    ) -> list[Any]:
-        """The conditions every List query of the record table starts with: rows of ``workspace_ids`` (of
-        any workspace when None: the READ rule alone decides) that ``scope`` may read (``readable_sql``),
-        when the filter names any in one of ``states`` (enum members, stored by value), naming the victim
-        ``victim_ref`` when one is asked for (the record's ``victim_refs`` list holds it), and whose column
-        equals each value of ``equal`` that was asked for (not empty). The caller adds its other filters."""
-        conditions: list[Any] = [readable_sql(scope, self.terms)]
-        if workspace_ids is not None:
-            conditions.insert(0, self.row.workspace_id.in_(sorted(workspace_ids)))
-        if states:
-            conditions.append(self.row.state.in_(sorted(s.value for s in states)))
-        if victim_ref:
-            conditions.append(list_holds(self.row.victim_refs, victim_ref))
-        conditions += [getattr(self.row, name) == value for name, value in equal.items() if value]
-        return conditions
-
-    @functools.cached_property
-    def _bound_terms(self) -> _BoundTerms:
-        t = self.terms
-        return _BoundTerms(t.workspace, t.open_to_workspace, t.party, t.addressee)
-
     def bound(
         self,
         scope: VisibilityScope,
@@ -240,12 +214,17 @@ class PartyIndex:
         victim_ref: str = "",
         **equal: object,
     ) -> BoundFilter:
-        """``visible_in``'s conditions as a ``BoundFilter``: the same rows, with the caller's and the filter's
-        values bound at execution instead of built into the statement."""
-        row, terms = self.row, self._bound_terms
+        """The conditions every List query of the record table starts with, as a ``BoundFilter``: rows of
+        ``workspace_ids`` (of any workspace when None: the READ rule alone decides) that ``scope`` may read
+        (``jitlib.policy.readable`` rendered by ``terms``), when the filter names any in one of ``states``
+        (enum members, stored by value), naming the victim ``victim_ref`` when one is asked for (the record's
+        ``victim_refs`` list holds it), and whose column equals each value of ``equal`` that was asked for
+        (not empty). The caller ``add``s its other filters; the values are bound when the statement runs,
+        never built into it."""
+        row, terms = self.row, self.terms
         flt = BoundFilter(
             ["read", scope.may_read_content, bool(scope.workspaces)],
-            [lambda: readable_sql(scope, terms)],
+            [lambda: readable(scope, terms)],
             {"scope_jurisdiction": scope.jurisdiction},
         )
         if scope.workspaces:

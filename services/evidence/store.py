@@ -553,8 +553,11 @@ def addressed_in(session: Session, workspace_id: str, jurisdiction: str) -> bool
     """Whether ``workspace_id`` has a request addressed to ``jurisdiction`` that it reads from outside the
     workspace (the READ rule's ``addressed_to`` term): what lets a non-member list that workspace's requests
     addressed to it."""
-    addressed = PARTIES.terms.addressed_to(jurisdiction)
-    found = session.scalar(select(RequestRow.id).where(RequestRow.workspace_id == workspace_id, addressed).limit(1))
+    addressed = PARTIES.terms.addressed_to(jurisdiction)  # as the READ rule has it: bound as scope_jurisdiction
+    found = session.scalar(
+        select(RequestRow.id).where(RequestRow.workspace_id == workspace_id, addressed).limit(1),
+        {"scope_jurisdiction": jurisdiction},
+    )
     return found is not None
 
 

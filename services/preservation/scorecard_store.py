@@ -4,11 +4,12 @@ of codes and dates (no sealed text is opened); what they count is ``scorecard_do
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jitlib.clock import as_utc_or_none
 from jitlib.policy import VisibilityScope
+from jitlib.visibility import Statements
 from services.preservation import scorecard_domain, store
 from services.preservation.domain import Order, OrderState
 from services.preservation.store import OrderRow, RemovalRow
@@ -16,27 +17,18 @@ from services.preservation.store import OrderRow, RemovalRow
 
 def visible_orders(session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]) -> list[Order]:
     """The issued orders of ``workspace_ids`` that ``scope`` may read (a draft asks a platform nothing)."""
-    conditions = store.PARTIES.visible_in(scope, workspace_ids)
-    conditions.append(OrderRow.state != OrderState.DRAFT.value)
-    return [store.to_domain(r) for r in session.scalars(select(OrderRow).where(and_(*conditions)))]
+    return [store.to_domain(r) for r in _ORDERS.scalars(session, store.PARTIES.bound(scope, workspace_ids))]
+
+
+#: ``visible_orders``' statement of each filter shape, built once.
+_ORDERS = Statements(lambda conditions: select(OrderRow).where(*conditions, OrderRow.state != OrderState.DRAFT.value))
 
 
 def visible_removals(
     session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]
 ) -> list[scorecard_domain.Removal]:
     """The removal requests of ``workspace_ids`` that ``scope`` may read, as the scorecard reads them."""
-    r = RemovalRow
-    columns = (
-        r.provider_id,
-        r.state,
-        r.sent_at,
-        r.due_at,
-        r.removed_at,
-        r.decided_at,
-        r.refusal_reason,
-        r.reupload_count,
-    )
-    rows = session.execute(select(*columns).where(and_(*store.REMOVAL_PARTIES.visible_in(scope, workspace_ids))))
+    rows = _REMOVALS.execute(session, store.REMOVAL_PARTIES.bound(scope, workspace_ids))
     return [
         scorecard_domain.Removal(
             provider_id=provider,
@@ -50,6 +42,21 @@ def visible_removals(
         )
         for provider, state, sent, due, removed, decided, reason, reuploads in rows
     ]
+
+
+#: ``visible_removals``' statement of each filter shape, built once: codes and dates, no sealed item.
+_REMOVALS = Statements(
+    lambda conditions: select(
+        RemovalRow.provider_id,
+        RemovalRow.state,
+        RemovalRow.sent_at,
+        RemovalRow.due_at,
+        RemovalRow.removed_at,
+        RemovalRow.decided_at,
+        RemovalRow.refusal_reason,
+        RemovalRow.reupload_count,
+    ).where(*conditions)
+)
 
 
 def visible_records(

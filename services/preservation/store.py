@@ -32,7 +32,7 @@ from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
-from jitlib.visibility import PartyIndex, in_window
+from jitlib.visibility import PartyIndex, Statements
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
 from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
@@ -246,29 +246,44 @@ def list_visible(
 
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
     """
-    conditions = PARTIES.visible_in(
-        scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id
-    )
-    conditions += in_window(OrderRow.expires_at, flt.expires)
+    bound = PARTIES.bound(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id)
+    bound.add_window("expires", OrderRow.expires_at, flt.expires)
     if flt.issued_before is not None:
-        conditions += [OrderRow.state == OrderState.ISSUED.value, OrderRow.issued_at < flt.issued_before]
-    no_expiry = case((OrderRow.expires_at.is_(None), 1), else_=0)
+        bound.add(
+            "issued_before",
+            lambda: [OrderRow.state == OrderState.ISSUED.value, OrderRow.issued_at < bindparam("issued_before")],
+            issued_before=flt.issued_before,
+        )
     if after is not None:
         expires, after_id = after
         if expires is None:
-            conditions.append(and_(OrderRow.expires_at.is_(None), OrderRow.id > after_id))
+            bound.add("after_no_expiry", _after_no_expiry, after_id=after_id)
         else:
-            conditions.append(
-                or_(
-                    OrderRow.expires_at.is_(None),
-                    OrderRow.expires_at > expires,
-                    and_(OrderRow.expires_at == expires, OrderRow.id > after_id),
-                )
-            )
-    rows = session.scalars(
-        select(OrderRow).where(and_(*conditions)).order_by(no_expiry, OrderRow.expires_at, OrderRow.id).limit(limit)
+            bound.add("after", _after_expiry, after_expires=expires, after_id=after_id)
+    return [to_domain(r) for r in _ORDERS_PAGE.scalars(session, bound, limit=limit)]
+
+
+def _after_no_expiry() -> Any:
+    return and_(OrderRow.expires_at.is_(None), OrderRow.id > bindparam("after_id"))
+
+
+def _after_expiry() -> Any:
+    return or_(
+        OrderRow.expires_at.is_(None),
+        OrderRow.expires_at > bindparam("after_expires"),
+        and_(OrderRow.expires_at == bindparam("after_expires"), OrderRow.id > bindparam("after_id")),
     )
-    return [to_domain(r) for r in rows]
+
+
+#: ``list_visible``'s page of each filter shape, built once: soonest expiry first, orders without one last.
+_ORDERS_PAGE = Statements(
+    lambda conditions: (
+        select(OrderRow)
+        .where(*conditions)
+        .order_by(case((OrderRow.expires_at.is_(None), 1), else_=0), OrderRow.expires_at, OrderRow.id)
+        .limit(bindparam("limit"))
+    )
+)
 
 
 # ---- removal requests to platforms (issue 18) ------------------------------------------------------------
@@ -418,13 +433,25 @@ def list_removals(
 ) -> list[Removal]:
     """Removal requests of ``workspace_ids`` the scope may see, soonest due first, then id; ``after`` is the
     keyset cursor (due_at, id) of the previous page's last request."""
-    conditions = REMOVAL_PARTIES.visible_in(
+    bound = REMOVAL_PARTIES.bound(
         scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id
     )
     if after is not None:
         due, after_id = after
-        conditions.append(or_(RemovalRow.due_at > due, and_(RemovalRow.due_at == due, RemovalRow.id > after_id)))
-    rows = session.scalars(
-        select(RemovalRow).where(and_(*conditions)).order_by(RemovalRow.due_at, RemovalRow.id).limit(limit)
+        bound.add("after", _after_due, after_due=due, after_id=after_id)
+    return [removal_to_domain(r) for r in _REMOVALS_PAGE.scalars(session, bound, limit=limit)]
+
+
+def _after_due() -> Any:
+    return or_(
+        RemovalRow.due_at > bindparam("after_due"),
+        and_(RemovalRow.due_at == bindparam("after_due"), RemovalRow.id > bindparam("after_id")),
     )
-    return [removal_to_domain(r) for r in rows]
+
+
+#: ``list_removals``' page of each filter shape, built once: soonest due first.
+_REMOVALS_PAGE = Statements(
+    lambda conditions: (
+        select(RemovalRow).where(*conditions).order_by(RemovalRow.due_at, RemovalRow.id).limit(bindparam("limit"))
+    )
+)

@@ -220,8 +220,8 @@ def list_visible(
     limit: int,
 ) -> list[Victim]:
     """Victims of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id order."""
-    conditions = PARTIES.visible_in(scope, workspace_ids, victim_jurisdiction=victim_jurisdiction)
-    return [to_domain(r) for r in VICTIMS.page(session, conditions, after_id=after_id, limit=limit)]
+    flt = PARTIES.bound(scope, workspace_ids, victim_jurisdiction=victim_jurisdiction)
+    return [to_domain(r) for r in VICTIMS.page(session, flt, after_id=after_id, limit=limit)]
 
 
 # -- the identity -----------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ change to the policy that changes any answer fails here."""
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import pytest
 
 from jitlib.auth import Principal
@@ -195,42 +198,61 @@ def test_membership_of_another_jurisdiction_does_not_count() -> None:
 
 
 # -- the READ rule rendered as SQL ----------------------------------------------------------------------
-# Every store's list filter is ``jitlib.visibility.readable_sql``: the same ``policy.readable`` that
-# ``decide`` evaluates. Here both renderings answer the READ column of the matrix above, on real rows in
-# an in-memory SQLite database, for every role and relation, restricted or not, and records in another
-# workspace: a list shows exactly the records ``decide`` lets the caller read.
+# Every store's list filter starts with ``jitlib.visibility.PartyIndex.bound``: the same ``policy.readable``
+# that ``decide`` evaluates, rendered as SQL. Here both renderings answer the READ column of the matrix
+# above, on real rows in an in-memory SQLite database, for every role and relation, restricted or not, and
+# records in another workspace: a list shows exactly the records ``decide`` lets the caller read.
+
+
+@functools.cache
+def _sql_records() -> tuple[Any, Any]:
+    """A record table with its parties (``PartyIndex.declare``, as a store declares one), filled with
+    ``_SQL_RECORDS``; and its ``PartyIndex``."""
+    from sqlalchemy import Boolean, String, create_engine
+    from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+
+    from jitlib.visibility import PartyIndex
+
+    class Base(DeclarativeBase):
+        pass
+
+    class RecordRow(Base):
+        __tablename__ = "records"
+        id = mapped_column(String, primary_key=True)
+        workspace_id = mapped_column(String)
+        restricted = mapped_column(Boolean)
+        outside_reader = mapped_column(String)
+
+    parties = PartyIndex.declare(
+        RecordRow, "parties", key="record_id", index="ix_parties", outside_reader="outside_reader"
+    )
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session, session.begin():
+        for rid, rec in _SQL_RECORDS.items():
+            session.add(
+                RecordRow(
+                    id=rid,
+                    workspace_id=rec.workspace_id,
+                    restricted=rec.restricted,
+                    outside_reader=rec.outside_reader or "",
+                )
+            )
+            session.flush()
+            parties.write(session, rid, rec.parties)
+    return engine, parties
 
 
 def _sql_visible_ids(p: Principal) -> set[str]:
-    from sqlalchemy import Boolean, Column, MetaData, String, Table, create_engine, exists, insert, select
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
 
     from jitlib.policy import visibility_scope
-    from jitlib.visibility import SqlTerms, readable_sql
 
-    md = MetaData()
-    records = Table(
-        "records",
-        md,
-        Column("id", String, primary_key=True),
-        Column("workspace_id", String),
-        Column("restricted", Boolean),
-        Column("outside_reader", String),
-    )
-    parties = Table("parties", md, Column("record_id", String), Column("jurisdiction", String))
-    engine = create_engine("sqlite://")
-    md.create_all(engine)
-    terms = SqlTerms(
-        workspace=records.c.workspace_id,
-        open_to_workspace=records.c.restricted.is_(False),
-        party=lambda j: exists().where(parties.c.record_id == records.c.id, parties.c.jurisdiction == j),
-        addressee=lambda j: records.c.outside_reader == j,
-    )
-    with engine.begin() as conn:
-        for rid, rec in _SQL_RECORDS.items():
-            row = {"id": rid, "workspace_id": rec.workspace_id, "restricted": rec.restricted}
-            conn.execute(insert(records), {**row, "outside_reader": rec.outside_reader or ""})
-            conn.execute(insert(parties), [{"record_id": rid, "jurisdiction": j} for j in sorted(rec.parties)])
-        return set(conn.scalars(select(records.c.id).where(readable_sql(visibility_scope(p), terms))))
+    engine, parties = _sql_records()
+    flt = parties.bound(visibility_scope(p), None)
+    with Session(engine) as session:
+        return set(session.scalars(select(parties.row.id).where(*flt.conditions()), flt.params))
 
 
 _SQL_RECORDS = {

@@ -1,5 +1,5 @@
 """jitlib.db's shared store pieces: ``RecordFields`` (a record's same-named columns, both ways),
-``RecordTable``'s reads, pages and indexes, and ``PartyIndex.visible_in``, on an in-memory SQLite table."""
+``RecordTable``'s reads, pages and indexes, and ``PartyIndex.bound``, on an in-memory SQLite table."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jitlib.actors import Actor
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored, new_metadata
 from jitlib.policy import VisibilityScope
-from jitlib.visibility import PartyIndex
+from jitlib.visibility import BoundFilter, PartyIndex
 
 
 class Colour(enum.Enum):
@@ -129,24 +129,24 @@ def test_record_table_pages_in_id_order_after_the_cursor() -> None:
     with session() as s:
         for i in (3, 1, 2, 5, 4):
             THINGS.insert(s, thing(i), request_id=f"r{i}", request_digest="")
-        first = THINGS.page(s, [], after_id="", limit=2)
-        rest = THINGS.page(s, [], after_id=first[-1].id, limit=10)
+        first = THINGS.page(s, BoundFilter([], [], {}), after_id="", limit=2)
+        rest = THINGS.page(s, BoundFilter([], [], {}), after_id=first[-1].id, limit=10)
     assert [r.id for r in first] == ["t01", "t02"]
     assert [r.id for r in rest] == ["t03", "t04", "t05"]
 
 
-def test_visible_in_adds_only_the_equalities_asked_for() -> None:
+def test_a_bound_filter_adds_only_the_equalities_asked_for() -> None:
     scope = VisibilityScope(workspaces=frozenset({"ws-1"}), jurisdiction="NL", may_read_content=True)
     with session() as s:
         THINGS.insert(s, thing(1, name="alpha"), request_id="r1", request_digest="")
         THINGS.insert(s, thing(2, name="beta", origin_jurisdiction="DE"), request_id="r2", request_digest="")
-        everything = PARTIES.visible_in(scope, {"ws-1"}, name="", origin_jurisdiction="")
-        only_de = PARTIES.visible_in(scope, {"ws-1"}, name="", origin_jurisdiction="DE")
+        everything = PARTIES.bound(scope, {"ws-1"}, name="", origin_jurisdiction="")
+        only_de = PARTIES.bound(scope, {"ws-1"}, name="", origin_jurisdiction="DE")
         assert [r.id for r in THINGS.page(s, everything, after_id="", limit=10)] == ["t01", "t02"]
         assert [r.id for r in THINGS.page(s, only_de, after_id="", limit=10)] == ["t02"]
 
 
-def test_party_index_visible_in_keeps_the_workspace_the_read_rule_and_the_states() -> None:
+def test_a_bound_filter_keeps_the_workspace_the_read_rule_and_the_states() -> None:
     scope = VisibilityScope(workspaces=frozenset({"ws-1", "ws-2"}), jurisdiction="DE", may_read_content=True)
     with session() as s:
         THINGS.insert(s, thing(1), request_id="r1", request_digest="")
@@ -156,35 +156,36 @@ def test_party_index_visible_in_keeps_the_workspace_the_read_rule_and_the_states
         THINGS.insert(s, thing(5, state=Colour.BLUE), request_id="r5", request_digest="")
 
         def ids(states: frozenset[Colour] = frozenset()) -> list[str]:
-            conditions = PARTIES.visible_in(scope, {"ws-1"}, states)
-            return [r.id for r in THINGS.page(s, conditions, after_id="", limit=10)]
+            return [r.id for r in THINGS.page(s, PARTIES.bound(scope, {"ws-1"}, states), after_id="", limit=10)]
 
         assert ids() == ["t01", "t03", "t05"]
         assert ids(frozenset({Colour.BLUE})) == ["t05"]
 
 
-def test_a_bound_filter_keeps_the_same_rows_as_visible_in_for_every_scope_filter_and_cursor() -> None:
-    """``PartyIndex.bound`` (values bound when the statement runs, one statement per shape) against
-    ``visible_in`` (values built into the statement), over callers, workspaces, states, an equality, cursors
-    and limits: the same rows in the same order."""
+def test_a_bound_filter_keeps_the_rows_the_policy_reads_for_every_scope_filter_and_cursor() -> None:
+    """``PartyIndex.bound`` (values bound when the statement runs, one statement per shape) against the
+    READ rule evaluated on each record in Python (``policy.readable`` on ``RecordTerms``, as ``decide`` does)
+    and the filters applied by hand, over callers, workspaces, states, an equality, cursors and limits: the
+    same rows in the same order."""
     from itertools import product
 
+    from jitlib.policy import RecordAccess, RecordTerms, readable
+
+    things = [
+        thing(
+            i,
+            workspace_id=("ws-1", "ws-2", "ws-3")[i % 3],
+            restricted=i % 2 == 0,
+            shared_with=(("DE",), ("IE",), ())[i % 3],
+            origin_jurisdiction=("NL", "DE")[i % 4 == 0],
+            state=(Colour.RED, Colour.BLUE)[i % 5 == 0],
+            name=("alpha", "beta")[i % 2],
+        )
+        for i in range(1, 13)
+    ]
     with session() as s:
-        for i in range(1, 13):
-            THINGS.insert(
-                s,
-                thing(
-                    i,
-                    workspace_id=("ws-1", "ws-2", "ws-3")[i % 3],
-                    restricted=i % 2 == 0,
-                    shared_with=(("DE",), ("IE",), ())[i % 3],
-                    origin_jurisdiction=("NL", "DE")[i % 4 == 0],
-                    state=(Colour.RED, Colour.BLUE)[i % 5 == 0],
-                    name=("alpha", "beta")[i % 2],
-                ),
-                request_id=f"r{i}",
-                request_digest="",
-            )
+        for t in things:
+            THINGS.insert(s, t, request_id=t.id, request_digest="")
         scopes = [
             VisibilityScope(frozenset(ws), j, may)
             for ws, j, may in product([{"ws-1"}, {"ws-1", "ws-2"}, set()], ["NL", "DE", "IE"], [True, False])
@@ -196,9 +197,16 @@ def test_a_bound_filter_keeps_the_same_rows_as_visible_in_for_every_scope_filter
             ["", "beta"],
             [("", 20), ("", 2), ("t04", 3)],
         ):
-            built = PARTIES.visible_in(scope, ws, states, name=name)
+            want = [
+                t.id
+                for t in things
+                if readable(scope, RecordTerms(RecordAccess.of(t)))
+                and (ws is None or t.workspace_id in ws)
+                and (not states or t.state in states)
+                and (not name or t.name == name)
+                and t.id > after
+            ][:limit]
             bound = PARTIES.bound(scope, ws, states, name=name)
-            want = [r.id for r in THINGS.page(s, built, after_id=after, limit=limit)]
             assert [r.id for r in THINGS.page(s, bound, after_id=after, limit=limit)] == want, (scope, ws, states)
 
 

@@ -1,6 +1,6 @@
 """``jitlib.clock.Window``, the one span of time [start, end) of the platform: a List filter's window on a
 date of its records (read from the request by ``jitlib.mapping.window_from_pb``, kept in SQL by
-``jitlib.visibility.in_window``) and a statistics period (``jitlib.stats.Period``). The SQL keeps exactly
+``jitlib.visibility.BoundFilter.add_window``) and a statistics period (``jitlib.stats.Period``). The SQL keeps exactly
 the rows ``Window.holds`` keeps, on a real SQLite table."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from jitlib import stats
 from jitlib.clock import Window
 from jitlib.errors import FieldViolation
 from jitlib.mapping import dt_to_ts, window_from_pb
-from jitlib.visibility import in_window
+from jitlib.visibility import BoundFilter
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 END = T0 + timedelta(days=14)
@@ -52,21 +52,25 @@ def test_a_window_holds_its_start_not_its_end_and_an_unknown_instant_only_when_o
 
 
 @pytest.mark.parametrize("window", sorted(WINDOWS))
-def test_in_window_keeps_in_sql_exactly_the_rows_the_window_holds(window: str) -> None:
+def test_a_filter_s_window_keeps_in_sql_exactly_the_rows_the_window_holds(window: str) -> None:
     rows = Table("rows", MetaData(), Column("id", Integer, primary_key=True), Column("at", DateTime(timezone=True)))
     engine = create_engine("sqlite://")
     rows.metadata.create_all(engine)
     names = sorted(AT)
     with engine.begin() as conn:
         conn.execute(insert(rows), [{"id": i, "at": AT[name]} for i, name in enumerate(names)])
-        kept = conn.scalars(select(rows.c.id).where(*in_window(rows.c.at, WINDOWS[window]))).all()
+        flt = BoundFilter([], [], {})
+        flt.add_window("at", rows.c.at, WINDOWS[window])
+        kept = conn.scalars(select(rows.c.id).where(*flt.conditions()), flt.params).all()
     engine.dispose()
     assert {names[i] for i in kept} == {name for name, at in AT.items() if WINDOWS[window].holds(at)}
 
 
 def test_an_open_window_adds_no_condition() -> None:
     rows = Table("rows", MetaData(), Column("at", DateTime(timezone=True)))
-    assert in_window(rows.c.at, Window()) == []
+    flt = BoundFilter([], [], {})
+    flt.add_window("at", rows.c.at, Window())
+    assert (flt.conditions(), flt.params) == ([], {})
 
 
 def test_a_list_request_s_window_is_read_with_either_side_unset() -> None:
