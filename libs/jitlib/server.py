@@ -302,11 +302,12 @@ class ServiceSpec:
     streams: Sequence[StreamConfig]
     #: Adds the servicers; returns their full service names (for health and reflection).
     register: Register
+    #: The background workers, run once per service: by its only process, or by copy 0 of several.
     consumers: ConsumerFactory | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    #: The most processes the service may run as (``ServiceSettings.processes``); None: no limit. A
-    #: service whose calls share live state in memory says 1.
-    max_processes: int | None = None
+    #: Workers every process runs beside its calls, whatever its index (``jitlib.processes``): what serves
+    #: the process's own calls from memory (messaging's live delivery, fed by the process's own listener).
+    process_workers: ConsumerFactory | None = None
 
     @classmethod
     def of(
@@ -317,7 +318,7 @@ class ServiceSpec:
         register: Register,
         consumers: ConsumerFactory | None = None,
         extra: dict[str, Any] | None = None,
-        max_processes: int | None = None,
+        process_workers: ConsumerFactory | None = None,
     ) -> ServiceSpec:
         """The spec of a service whose ``store`` module declares ``Base`` and ``RUNTIME``, with its
         Alembic migrations in the ``migrations`` folder beside it."""
@@ -330,7 +331,7 @@ class ServiceSpec:
             register=register,
             consumers=consumers,
             extra=extra if extra is not None else {},
-            max_processes=max_processes,
+            process_workers=process_workers,
         )
 
 
@@ -482,9 +483,11 @@ class ServiceApp:
             hooks=self.spec.extra.get("retention_hooks"),
         )
         self.spec.extra["retention_sweep"] = sweep
-        # Copy 0 of several runs them, once for the service (``jitlib.processes``).
+        # Every process runs its own process workers; copy 0 of several runs the background workers, once
+        # for the service (``jitlib.processes``).
+        self._consumers = list(self.spec.process_workers(rt)) if self.spec.process_workers else []
         if not self.process_index:
-            self._consumers = [rotation, sweep, *(self.spec.consumers(rt) if self.spec.consumers else [])]
+            self._consumers += [rotation, sweep, *(self.spec.consumers(rt) if self.spec.consumers else [])]
         for consumer in self._consumers:
             consumer.start()
 
@@ -590,10 +593,8 @@ def prepare(spec: ServiceSpec, settings: ServiceSettings, common: CommonSettings
 
 
 def check_processes(spec: ServiceSpec, settings: ServiceSettings) -> None:
-    """Refuse a process count the service does not allow, or a port the copies cannot share."""
+    """Refuse a port the copies cannot share."""
     n = settings.processes
-    if spec.max_processes is not None and n > spec.max_processes:
-        raise SystemExit(f"JIT_{spec.name.upper()}_PROCESSES: {spec.name} runs as at most {spec.max_processes}")
     if n > 1 and settings.listen.rsplit(":", 1)[-1] == "0":
         raise SystemExit(f"JIT_{spec.name.upper()}_LISTEN: {n} processes need a fixed port to share")
 

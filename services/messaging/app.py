@@ -130,10 +130,17 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
         s.extra["period"] = warnings
         known = notices.notice_handler(rt, p.channels, p.live, notices=False)
         out += peers.consumers(rt, p.channels, p.live, RECORD_STREAMS, known)
-        out += [scanner, warnings, p.live, p.receipts]
+        out += [scanner, warnings]
         return out
 
-    # A channel's live streams are fed from memory by the posts of their own process (`Live.posted`).
-    s = ServiceSpec.of("messaging", store, [events.STREAM], register, consumers=workers, max_processes=1)
+    def every_process(rt: Runtime) -> Sequence[Worker]:
+        # Each process's streams are fed by its own posts (``Live.posted``) and by its own listener (the
+        # posts of the other processes and replicas); each writes the receipts of its own deliveries.
+        p = parts(rt)
+        return [p.live, p.receipts]
+
+    s = ServiceSpec.of(
+        "messaging", store, [events.STREAM], register, consumers=workers, process_workers=every_process
+    )
     s.extra["parts"] = built
     return s

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from services.messaging.domain import Channel, Message, MessageInChannel, NewAtt
 
 CHANNEL = "channel"
 MESSAGE = "message"
+T = TypeVar("T")
 
 
 class MessagePath(RecordPath[MessageInChannel]):
@@ -60,9 +62,9 @@ class Channels:
         self.rt = rt
         self.content = content
 
-    async def once(self, principal: Principal, fn: Callable[[UnitOfWork], Channel]) -> Channel:
-        """Run a find-or-create unit; when a concurrent call created the same channel first (its unique
-        index refused this insert), run it again to find it."""
+    async def once(self, principal: Principal, fn: Callable[[UnitOfWork], T]) -> T:
+        """Run a find-or-create unit; when a concurrent call created the same row first (its unique index
+        refused this insert: the same channel, a receipt another process wrote), run it again to find it."""
         try:
             return await self.rt.change(principal, fn)
         except IntegrityError:

@@ -1,6 +1,6 @@
 """Delivery receipts, written in batches: fifty subscribers receiving one message make one transaction,
 not fifty. A receipt is on disk within ``interval`` seconds of the delivery. (Read receipts are written
-by ``MarkRead`` itself.)"""
+by ``MarkRead`` itself.) Every process of the service runs its own writer for its own streams."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import contextlib
 import logging
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jitlib.actors import Actor
@@ -58,4 +59,9 @@ class ReceiptWriter:
             for (message_id, _), (reader, at) in batch.items():
                 self._channels.receipt(session, message_id, reader, at, read=False)
 
-        await self._rt.db.write(write)
+        try:
+            await self._rt.db.write(write)
+        except IntegrityError:
+            # Another process (a copy of this service, a replica) wrote one of these receipts since this
+            # one read it: written again, what is there is read and kept.
+            await self._rt.db.write(write)

@@ -401,7 +401,7 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         InvalidArgument.raise_for(violations)
         ch = await self.channels.load_visible(principal, request.channel_id, READ, field="channel_id")
         now = rt.clock.now()
-        marked = await rt.change(
+        marked = await self.ops.once(
             principal, lambda uow: self.ops.mark_read(uow, ch, principal.actor, request.up_to_seq, now)
         )
         return pb.MarkReadResponse(marked=marked)

@@ -319,6 +319,7 @@ def test_a_trial_node_migrates_at_start_on_sqlite_with_no_job(trial_nl: list[dic
     [
         (["services.tasks.replicas=2"], "services.tasks.replicas > 1 needs PostgreSQL"),
         (["services.tasks.processes=2"], "services.tasks.processes > 1 needs PostgreSQL"),
+        (["services.messaging.processes=2"], "services.messaging.processes > 1 needs PostgreSQL"),
         (["database.migrateJob=true"], "database.migrateJob needs database.existingSecret"),
         (["nats.replicas=1"], "nats.replicas must be at least 3"),
         (["kek.existingSecret="], "kek.existingSecret is required"),
@@ -333,10 +334,11 @@ def test_an_unsafe_or_incomplete_profile_is_refused_with_words(sets: list[str], 
     assert says in done.stderr
 
 
-def test_messaging_runs_as_one_process_per_pod() -> None:
-    done = helm_template(PRODUCTION, NL, sets=["services.messaging.processes=2"])
-    assert done.returncode != 0
-    assert "services.messaging.processes must be 1" in done.stderr
+def test_messaging_may_run_as_several_processes_per_pod_on_postgresql() -> None:
+    """Each copy feeds its own live streams from its own listener (``services.messaging.live``)."""
+    docs = render(PRODUCTION, NL, sets=["services.messaging.processes=2"])
+    (c,) = named(docs, "Deployment", "jit-nl-messaging")["spec"]["template"]["spec"]["containers"]
+    assert env_of(c)["JIT_MESSAGING_PROCESSES"]["value"] == "2"
 
 
 def test_replicas_sharing_files_need_a_shared_claim() -> None:

@@ -5,10 +5,7 @@ a request_id sent to both processes at once creates one task, and SIGTERM stops 
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -25,16 +22,14 @@ from sqlalchemy import func, select
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.tasks.v1 import tasks_pb2 as pb
 from jit.tasks.v1 import tasks_pb2_grpc
-from jitdev.procs import free_port, wait_until
-from jitdev.stack import _grpc_healthy
 from jitlib import audit, db
 from services.tasks.store import RUNTIME, TaskRow
 from tests.conftest import read_stream
-from tests.harness import eventually, md, rid, suite_kek_file
+from tests.harness import eventually, md, rid
+from tests.processes import ServiceProcesses, connection, service_processes
 
 pytestmark = pytest.mark.integration
 WS = "jit-demo"
-ROOT = Path(__file__).resolve().parents[2]
 #: Connections opened to the shared port: the kernel hands each to one process, so with 16 the chance
 #: that one process got none is 2 in 65,536.
 CONNECTIONS = 16
@@ -42,16 +37,13 @@ CONNECTIONS = 16
 
 @dataclass
 class TwoProcesses:
-    port: int
+    service: ServiceProcesses
     url: str
     nats_url: str
-    supervisor: subprocess.Popen[bytes]
-    log: Path
 
-    def copies(self) -> list[int]:
-        """The pids of the supervisor's children (the copies of the service)."""
-        path = Path(f"/proc/{self.supervisor.pid}/task/{self.supervisor.pid}/children")
-        return [int(p) for p in path.read_text().split()]
+    @property
+    def port(self) -> int:
+        return self.service.port
 
 
 @pytest.fixture(scope="module")
@@ -60,64 +52,18 @@ def two(
 ) -> Iterator[TwoProcesses]:
     state = tmp_path_factory.mktemp("two-processes")
     url = str(postgres.create_database(f"tasks_{uuid.uuid4().hex[:12]}"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "JIT_STATE_DIR": str(state),
+    settings = {
         "JIT_NATS_URL": nats_server.url,
         "JIT_OIDC_ISSUER": keycloak.issuer,
-        "JIT_KEK_FILE": str(suite_kek_file()),
-        "JIT_TASKS_LISTEN": f"127.0.0.1:{port}",
         "JIT_TASKS_DATABASE_URL": url,
         "JIT_TASKS_CONSUMER_GROUP": f"tasks-{uuid.uuid4().hex[:8]}",
-        "JIT_TASKS_PROCESSES": "2",
     }
-    log = state / "tasks.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.tasks"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
-    running = TwoProcesses(port, url, nats_server.url, proc, log)
-    try:
-        wait_until(lambda: _grpc_healthy(port), 60, "tasks service", log, proc)
-        wait_until(lambda: len(running.copies()) == 2, 30, "two copies", log, proc)
-        yield running
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _established(pid: int, port: int) -> int:
-    """How many accepted TCP connections on ``port`` the process ``pid`` holds (from /proc)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for row in Path(table).read_text().splitlines()[1:]:
-            cols = row.split()
-            local_port = int(cols[1].rsplit(":", 1)[1], 16)
-            if local_port == port and cols[3] == "01" and cols[9] in inodes:  # 01: ESTABLISHED
-                count += 1
-    return count
+    with service_processes("tasks", 2, state, settings) as service:
+        yield TwoProcesses(service, url, nats_server.url)
 
 
 def _channels(port: int) -> list[grpc.Channel]:
-    # A local subchannel pool each, else channels to one address share one connection.
-    return [
-        grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)])
-        for _ in range(CONNECTIONS)
-    ]
+    return [connection(port) for _ in range(CONNECTIONS)]
 
 
 def _create(stub: Any, token: Any, request: pb.CreateTaskRequest | None = None, timeout: float = 30) -> Any:
@@ -164,9 +110,9 @@ def test_both_processes_serve_each_event_once_and_the_chain_links_every_entry_on
     channels = _channels(two.port)
     try:
         created = [_create(tasks_pb2_grpc.TaskServiceStub(ch), token) for ch in channels]
-        copies = two.copies()
+        copies = two.service.copies()
         assert len(copies) == 2
-        served = {pid: _established(pid, two.port) for pid in copies}
+        served = {pid: two.service.established(pid) for pid in copies}
         assert all(n > 0 for n in served.values()), served  # a create reached each process
         assert sum(served.values()) == CONNECTIONS
     finally:
@@ -204,7 +150,7 @@ def test_one_request_id_sent_to_both_processes_at_once_creates_one_task(two: Two
         stubs = [tasks_pb2_grpc.TaskServiceStub(ch) for ch in channels]
         for stub in stubs:  # each connection set up (and the directory known) before the race
             _create(stub, token)
-        served = [_established(pid, two.port) for pid in two.copies()]
+        served = [two.service.established(pid) for pid in two.service.copies()]
         assert all(n > 0 for n in served), served
         with ThreadPoolExecutor(CONNECTIONS) as pool:
             answers = list(pool.map(lambda s: s.CreateTask(request, metadata=token, timeout=15), stubs))
@@ -218,7 +164,7 @@ def test_one_request_id_sent_to_both_processes_at_once_creates_one_task(two: Two
 
 
 def test_sigterm_stops_every_process(two: TwoProcesses) -> None:
-    copies = two.copies()
-    two.supervisor.send_signal(signal.SIGTERM)
-    assert two.supervisor.wait(60) == 0
+    copies = two.service.copies()
+    two.service.supervisor.send_signal(signal.SIGTERM)
+    assert two.service.supervisor.wait(60) == 0
     assert not [pid for pid in copies if Path(f"/proc/{pid}").exists()]

@@ -15,8 +15,6 @@ import pytest
 
 from jitlib import processes
 from jitlib.server import check_processes
-from services.messaging.app import MessagingSettings
-from services.messaging.app import spec as messaging_spec
 from services.tasks.app import TasksSettings
 from services.tasks.app import spec as tasks_spec
 
@@ -91,13 +89,6 @@ def test_a_copy_that_ends_on_its_own_stops_the_others_and_the_supervisor_fails(t
     status = processes.supervise("test", [sys.executable, "-c", script, str(folder)], 2)
     assert status == 1
     assert [p.name for p in (folder / "stopped").iterdir()] == ["0"]  # stopped by the supervisor
-
-
-def test_messaging_refuses_more_than_one_process() -> None:
-    settings = MessagingSettings(listen="127.0.0.1:50052", processes=2)
-    with pytest.raises(SystemExit, match="JIT_MESSAGING_PROCESSES: messaging runs as at most 1"):
-        check_processes(messaging_spec(settings), settings)
-    check_processes(messaging_spec(settings), MessagingSettings(listen="127.0.0.1:50052", processes=1))
 
 
 def test_copies_need_a_fixed_port_to_share() -> None:
