@@ -10,6 +10,8 @@ them. What each copy runs (``jitlib.server.ServiceApp``):
 - every copy serves calls, and runs its own outbox relay and audit chainer (a copy's commits hand their
   events to its own relay; two relays scanning the same outbox row publish it twice with one
   ``Nats-Msg-Id`` and the broker drops the copy; two chainers take the chain head's lock before linking);
+- every copy runs the service's process workers (``ServiceSpec.process_workers``: messaging's live
+  listener and receipt writer, which serve that copy's own streams);
 - copy 0 alone runs the background workers (event consumers, scans, key rotation, the retention sweep,
   the federation's command responder), so a scan that sends alerts or notices runs once per node, as
   with one process. A change on another copy that should start such a worker at once (an evidence
