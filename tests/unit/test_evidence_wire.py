@@ -208,3 +208,26 @@ def test_the_cli_reads_a_downloaded_chunk_as_a_view_and_the_item_as_a_message() 
 def test_the_shared_form_refuses_a_field_without_a_one_byte_tag() -> None:
     with pytest.raises(ValueError, match="one-byte tag"):
         jitwire.bytes_field_header(16, 3)
+
+
+def test_a_failed_write_of_a_staged_block_fails_the_upload_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write of the staged blocks that fails (a disk error) fails the upload, and its temporary file is
+    removed."""
+    store = blobs.BlobStore(tmp_path)
+    data = os.urandom(4 * blobs.SEGMENT)
+    w = store.writer("jit-demo", KEY)
+    digest = hashlib.sha256(data).hexdigest()
+    w.declare(digest)
+
+    def failing(fd: int, data: object) -> int:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "write", failing)
+    with pytest.raises(OSError, match="Input/output error"):
+        for at in range(0, len(data), blobs.SEGMENT):
+            w.write(data[at : at + blobs.SEGMENT])
+        w.commit(digest, len(data))
+    w.abort()
+    assert store.temp_files() == []
