@@ -195,7 +195,7 @@ def explain(service: str, url: str, kek_file: Path, deep: int) -> list[str]:
     from sqlalchemy import event, select
     from sqlalchemy.orm import Session
 
-    from jitlib import crypto, db, sealing
+    from jitlib import crypto, db, sealing, sqlexec
     from jitlib.policy import VisibilityScope
 
     _settings, spec = services.settings_and_spec(service, 0, url, kek_file.parent)
@@ -203,6 +203,7 @@ def explain(service: str, url: str, kek_file: Path, deep: int) -> list[str]:
     sealing.install(database.info, spec.metadata, crypto.KekRing.from_file(kek_file))
     seen: list[tuple[str, Any]] = []
     event.listen(database.engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))
+    sqlexec.executed.set(seen)  # a page's rows are read below SQLAlchemy's execution
     scope, workspaces, now = (
         VisibilityScope(frozenset({WORKSPACE}), "NL", True),
         frozenset({WORKSPACE}),

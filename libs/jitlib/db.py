@@ -43,7 +43,7 @@ from sqlalchemy.pool import QueuePool
 from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.policy import StoredRecord
-from jitlib.sqlexec import CompiledInsert, CompiledUpdate, count_statement
+from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate, count_statement
 from jitlib.sqlexec import statements as _statements
 from jitlib.visibility import BoundFilter, PartyIndex, Statements
 
@@ -244,8 +244,8 @@ class RecordTable(Generic[P]):
         self._get = select(self.row).where(self.row.id == bindparam("record_id"))
         self._get_for_update = self._get.with_for_update()
         self._table = table
-        #: The page statement of each ``BoundFilter`` shape seen (with a cursor or not), built once.
-        self._pages = Statements(self._page_statement)
+        #: The page statement of each ``BoundFilter`` shape seen (with a cursor or not), built and compiled once.
+        self._pages = Statements(lambda conditions: CompiledSelect(self._page_statement(conditions)))
 
     def get(self, session: Session, record_id: str, *, for_update: bool = False) -> P | None:
         """The record ``record_id`` (its row locked until the end of the transaction when ``for_update``)."""
@@ -272,10 +272,11 @@ class RecordTable(Generic[P]):
 
         if after_id:
             flt = flt.extended("after", lambda: self.row.id > bindparam("after_id"), after_id=after_id)
-        # Core rows, not ORM objects: a page is read to be answered, never changed, and the ORM's
-        # identity map and load event per row cost more than the query (each row's text is opened).
-        rows = session.connection().execute(self._pages.of(flt), {**flt.params, "limit": limit})
-        return opened_rows(session, self._table, rows)
+        # Plain tuples on the DBAPI cursor, not ORM objects nor SQLAlchemy rows: a page is read to be
+        # answered, never changed; the ORM's identity map and load event per row, and SQLAlchemy's
+        # execution and result set-up, cost more than the query (each row's text is then opened).
+        stmt: CompiledSelect = self._pages.of(flt)
+        return opened_rows(session, self._table, stmt.converted(session, {**flt.params, "limit": limit}), stmt.names)
 
     def _page_statement(self, conditions: list[Any]) -> Any:
         ids = select(self.row.id).where(*conditions).order_by(self.row.id).limit(bindparam("limit")).correlate(None)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -57,6 +57,10 @@ _KEK_SEALER = "jit_kek_sealer"
 _SEALED = "jit_sealed_text"
 _WRAPPED = "jit_wrapped_keys"
 _WORKSPACE_KEYS = "jit_workspace_keys"
+
+#: The JSON of sealed fields (UTF-8, as ``seal_columns`` writes it) read without ``json.loads``' detection of
+#: the bytes' encoding: a list's page opens one or two per record.
+_decode = json.JSONDecoder().decode
 
 # Framing of a sealed payload (outbox, dead letters): sealed by a workspace key, or by the KEK alone.
 _BY_WORKSPACE = b"\x00JITW1"
@@ -128,19 +132,19 @@ def declared_sealed(metadata: MetaData) -> list[SealedText]:
     return list(metadata.info.get(_SEALED, []))
 
 
-def opened_rows(session: Session, table: Table, result: Result[Any]) -> list[SimpleNamespace]:
-    """The rows of a Core ``select(table)`` ``result``, each as an object with one attribute per column, the
-    text every ``SealedText`` of the table seals opened as an ORM load opens it. A list's page reads its
-    rows so: without the ORM's identity map and load events per row."""
-    sealed = [s for s in declared_sealed(table.metadata) if s.table is table]
-    names = tuple(result.keys())
-    out = []
-    for row in result:
-        values = dict(zip(names, row, strict=True))
-        for s in sealed:
-            s.open_columns(session, values)
-        out.append(SimpleNamespace(**values))
-    return out
+def opened_rows(
+    session: Session, table: Table, rows: Iterable[Sequence[Any]], names: Sequence[str] | None = None
+) -> list[SimpleNamespace]:
+    """The rows of a Core ``select(table)``, each as an object with one attribute per column, the text every
+    ``SealedText`` of the table seals opened as an ORM load opens it. ``rows``: a ``Result`` (its own column
+    names) or tuples of the columns ``names`` (``sqlexec.CompiledSelect.converted``). A list's page reads its
+    rows so: without the ORM's identity map and load events per row, each workspace's key looked up once."""
+    keys = tuple(cast(Result[Any], rows).keys()) if names is None else tuple(names)
+    values = [dict(zip(keys, row, strict=True)) for row in rows]
+    for s in declared_sealed(table.metadata):
+        if s.table is table:
+            s.open_all(session, values)
+    return [SimpleNamespace(**v) for v in values]
 
 
 # -- workspace keys -----------------------------------------------------------------------------------
@@ -266,14 +270,25 @@ class ContentKeys:
 
     def open(self, session: Session, workspace_id: str, aad: bytes, sealed: bytes) -> bytes:
         """Open what ``seal`` sealed; ``crypto.Shredded`` when its key was destroyed."""
-        key = self.key(session, workspace_id)
-        try:
-            return crypto.open_sealed(self._aead(workspace_id, key), sealed, aad)
-        except InvalidTag:
-            # Sealed under a key that no longer exists (shredded, then a new one made), or moved or altered:
-            # either way it does not open, and never will.
-            log.warning("sealed content of workspace %s does not open with its key", workspace_id)
-            raise crypto.Shredded(f"content of workspace {workspace_id} does not open") from None
+        return self.opener(session, workspace_id)(aad, sealed)
+
+    def opener(self, session: Session, workspace_id: str) -> Callable[[bytes, bytes], bytes]:
+        """What opens what ``seal`` sealed under the workspace's key as it is now (``open`` without the
+        key's lookup, for the many values of a page): (aad, sealed) -> plaintext, ``crypto.Shredded`` for a
+        value that does not open. Raises ``crypto.Shredded`` when the key was destroyed and
+        ``KeyUnavailable`` when no KEK of this node opens it."""
+        aead = self._aead(workspace_id, self.key(session, workspace_id))
+
+        def open_one(aad: bytes, sealed: bytes) -> bytes:
+            try:
+                return crypto.open_sealed(aead, sealed, aad)
+            except InvalidTag:
+                # Sealed under a key that no longer exists (shredded, then a new one made), or moved or
+                # altered: either way it does not open, and never will.
+                log.warning("sealed content of workspace %s does not open with its key", workspace_id)
+                raise crypto.Shredded(f"content of workspace {workspace_id} does not open") from None
+
+        return open_one
 
     def shred(self, session: Session, workspace_id: str) -> None:
         """Destroy the workspace's key in the caller's transaction (a tombstone row stays, so nothing new
@@ -371,22 +386,46 @@ class SealedText:
         if sealed is None:
             return None
         try:
-            data = content_keys(session).open(session, workspace_id, self.aad(record_id), sealed)
+            opener = content_keys(session).opener(session, workspace_id)
         except crypto.Shredded:
             return dict(self.destroyed)
         except KeyUnavailable:
             if self.unavailable is None:
                 raise
             return dict.fromkeys(self.fields, self.unavailable)
-        values = json.loads(data)
+        return self._fields(opener, record_id, sealed)
+
+    def _fields(self, opener: Callable[[bytes, bytes], bytes], record_id: str, sealed: bytes) -> dict[str, str]:
+        try:
+            values = _decode(opener(self.aad(record_id), sealed).decode())
+        except crypto.Shredded:
+            return dict(self.destroyed)
         return {f: str(values.get(f, "")) for f in self.fields}
 
-    def open_columns(self, session: Session, values: dict[str, Any]) -> None:
-        """A row read without the ORM (its columns by name, as ``opened_rows`` gives them) opened in place,
-        as a load opens an ORM row: the fields in place of their empty clear columns."""
-        opened = self.opened(session, values[self.key], values[self.workspace], values[self.column])
-        if opened is not None:
-            values.update(opened)
+    def open_all(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+        """Rows read without the ORM (each its columns by name, as ``opened_rows`` gives them) opened in
+        place, as a load opens an ORM row: the fields in place of their empty clear columns; each
+        workspace's key looked up once for them all."""
+        keys: ContentKeys | None = None
+        openers: dict[str, Callable[[bytes, bytes], bytes] | dict[str, str]] = {}
+        for values in rows:
+            sealed = values[self.column]
+            if sealed is None:
+                continue
+            workspace_id = values[self.workspace]
+            opener = openers.get(workspace_id)
+            if opener is None:
+                keys = keys or content_keys(session)
+                try:
+                    opener = keys.opener(session, workspace_id)
+                except crypto.Shredded:
+                    opener = self.destroyed
+                except KeyUnavailable:
+                    if self.unavailable is None:
+                        raise
+                    opener = dict.fromkeys(self.fields, self.unavailable)
+                openers[workspace_id] = opener
+            values.update(opener if isinstance(opener, dict) else self._fields(opener, values[self.key], sealed))
 
     def _open_row(self, session: Session | None, row: Any) -> None:
         sealed = row.__dict__.get(self.column)

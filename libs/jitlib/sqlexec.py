@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, insert, update
@@ -15,6 +16,12 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 #: The statements of the unit of work running in this context, counted for its span (None: not counted).
 statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("jit_db_statements", default=None)
+
+
+#: When set (a test of a query's plan, the benchmark's ``--explain``), each SELECT run below SQLAlchemy's
+#: execution (``CompiledSelect``) is added to it as (its SQL, the driver's parameters): SQLAlchemy's
+#: ``before_cursor_execute`` event does not see it.
+executed: contextvars.ContextVar[list[tuple[str, Any]] | None] = contextvars.ContextVar("jit_db_executed", default=None)
 
 
 def count_statement() -> None:
@@ -154,38 +161,127 @@ class CompiledUpdate:
 
 class CompiledSelect:
     """A SELECT with named parameters (``bindparam``), compiled by SQLAlchemy once per dialect, run on the
-    transaction's own DBAPI cursor, its rows returned **as the driver gives them**: no result processing, so
-    a timestamp is SQLite's stored text (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC) or psycopg's datetime.
-    For a hot read of many rows whose caller converts only what it uses: SQLAlchemy's result processing
-    (a datetime parsed for each timestamp of each row, a ``Row`` made for each) cost more than SQLite's own
-    statement for the preservation warning scan (bench/README.md, "Preservation scan"). Counted in the unit of
+    transaction's own DBAPI cursor. Its rows come **as the driver gives them** (``rows``): no result
+    processing, so a timestamp is SQLite's stored text (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC) or
+    psycopg's datetime; for a hot read of many rows whose caller converts only what it uses, since
+    SQLAlchemy's result processing (a datetime parsed for each timestamp of each row, a ``Row`` made for
+    each) cost more than SQLite's own statement for the preservation warning scan (bench/README.md,
+    "Preservation scan"). Or each value as SQLAlchemy's execution gives it (``converted``): through its
+    column type's own result processor, picked once per dialect for each column, and none where the type has
+    none (most columns), without SQLAlchemy's execution context and ``Row`` per row: a list's page.
+
+    An ``expanding`` parameter (``IN``) is rendered for the length of the list it is given, as SQLAlchemy
+    renders it, once per combination of lengths (at most ``_EXPANSIONS`` kept). Counted in the unit of
     work's ``db.statement_count``; a driver error is raised as SQLAlchemy's."""
 
     def __init__(self, stmt: Select[Any]) -> None:
         self.stmt = stmt
-        self._plans: dict[tuple[str, str, str], tuple[str, dict[str, Any], Callable[[Mapping[str, Any]], Any]]] = {}
+        #: The names of the columns it selects, in their order (what ``converted`` rows hold).
+        self.names: tuple[str, ...] = tuple(str(c.key) for c in stmt.selected_columns)
+        self._plans: dict[tuple[Any, ...], _SelectPlan] = {}
 
-    def _plan(self, dialect: Any) -> tuple[str, dict[str, Any], Callable[[Mapping[str, Any]], Any]]:
+    def _plan(self, dialect: Any) -> _SelectPlan:
         compiled = cast(SQLCompiler, self.stmt.compile(dialect=dialect))
         # The statement's own values (a LIMIT's OFFSET 0 SQLite adds, a literal bound as a parameter), which
         # the caller's parameters then override.
         defaults = {name: b.effective_value for name, b in compiled.binds.items() if not b.required}
-        plan = (str(compiled), defaults, _binder(compiled, dialect))
+        expanding = tuple(sorted(b.key for b in compiled.post_compile_params if b.expanding))
+        results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in self.stmt.selected_columns]
+        plan = _SelectPlan(compiled, str(compiled), defaults, _binder(compiled, dialect), expanding, results)
         self._plans[(dialect.name, dialect.driver, dialect.paramstyle)] = plan
         return plan
 
-    def rows(self, session: Session, **params: Any) -> list[Any]:
-        """The statement's rows (the driver's tuples) in the session's transaction."""
+    def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[list[Any], _SelectPlan]:
         conn = session.connection()
         dialect = conn.dialect
-        sql, defaults, bind = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle)) or self._plan(dialect)
-        args = bind({**defaults, **params})
+        plan = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle)) or self._plan(dialect)
+        values = {**plan.defaults, **params}
+        sql, bind = plan.sql, plan.bind
+        if plan.expanding:
+            sql, bind = plan.expanded(dialect, values)
+        args = bind(values)
         count_statement()
+        seen = executed.get()
+        if seen is not None:
+            seen.append((sql, args))
         cursor = conn.connection.cursor()
         try:
             cursor.execute(sql, args)
-            return cast(list[Any], cursor.fetchall())
+            return cast(list[Any], cursor.fetchall()), plan
         except dialect.loaded_dbapi.Error as e:
             raise DBAPIError.instance(sql, args, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
         finally:
             cursor.close()
+
+    def rows(self, session: Session, **params: Any) -> list[Any]:
+        """The statement's rows (the driver's tuples) in the session's transaction."""
+        return self._run(session, params)[0]
+
+    def converted(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The statement's rows in the session's transaction, each a tuple of its values (in ``names``'
+        order) as SQLAlchemy's execution of the statement gives them."""
+        rows, plan = self._run(session, params)
+        convert = [(i, proc) for i, proc in enumerate(plan.results) if proc is not None]
+        if not convert:
+            return [tuple(r) for r in rows]
+        out = []
+        for r in rows:
+            values = list(r)
+            for i, proc in convert:
+                values[i] = proc(values[i])
+            out.append(tuple(values))
+        return out
+
+
+#: At most this many renderings of a statement's expanding parameters kept (one per combination of lengths).
+_EXPANSIONS = 64
+
+
+@dataclass
+class _SelectPlan:
+    """A ``CompiledSelect`` for one dialect: its SQL, its parameters' defaults and binder, the names of its
+    expanding parameters and the SQL and binder of each combination of their lengths seen, and each
+    selected column's result processor (None: as the driver gives it)."""
+
+    compiled: SQLCompiler
+    sql: str
+    defaults: dict[str, Any]
+    bind: Callable[[Mapping[str, Any]], Any]
+    expanding: tuple[str, ...]
+    results: Sequence[Callable[[Any], Any] | None]
+    renderings: dict[tuple[int, ...], tuple[str, Callable[[Mapping[str, Any]], Any]]] = field(default_factory=dict)
+
+    def expanded(self, dialect: Any, values: Mapping[str, Any]) -> tuple[str, Callable[[Mapping[str, Any]], Any]]:
+        """The SQL with each expanding parameter rendered for the length of its list in ``values``, and what
+        binds ``values`` to it."""
+        lengths = tuple(len(values[name]) for name in self.expanding)
+        found = self.renderings.get(lengths)
+        if found is not None:
+            return found
+        state = self.compiled.construct_expanded_state(values)
+        # Each rendered parameter's source: (its name, None) or, for one item of an expanding list, (the
+        # list's name, its index).
+        source: dict[str, tuple[str, int | None]] = {
+            item: (name, i) for name, items in state.parameter_expansion.items() for i, item in enumerate(items)
+        }
+        names = list(state.positiontup or ()) if self.compiled.positional else list(state.parameters)
+        steps = []
+        for item in names:
+            name, index = source.get(item, (item, None))
+            proc = self.compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            steps.append((item, name, index, proc))
+
+        def value(values: Mapping[str, Any], name: str, index: int | None, proc: Any) -> Any:
+            v = values[name] if index is None else values[name][index]
+            return proc(v) if proc is not None else v
+
+        def positional(values: Mapping[str, Any]) -> tuple[Any, ...]:
+            return tuple(value(values, name, index, proc) for _item, name, index, proc in steps)
+
+        def named(values: Mapping[str, Any]) -> dict[str, Any]:
+            return {item: value(values, name, index, proc) for item, name, index, proc in steps}
+
+        if len(self.renderings) >= _EXPANSIONS:
+            self.renderings.clear()
+        found = self.renderings[lengths] = (state.statement, positional if self.compiled.positional else named)
+        return found

@@ -37,7 +37,7 @@ from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
-from jitlib.sqlexec import CompiledInsert, CompiledUpdate
+from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate
 from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex
 from services.evidence import custody
@@ -396,11 +396,10 @@ def _deadlines_of(session: Session, ids: list[str]) -> dict[str, tuple[Deadline,
     out: dict[str, list[Deadline]] = {i: [] for i in ids}
     if not ids:
         return {}
-    # Plain rows, not ORM objects: a page of a list asks this of 51 requests at once (one statement, built once).
-    for d in session.execute(_DEADLINES_OF, {"ids": ids}):
-        out[d.request_id].append(
-            Deadline(DeadlineKind(d.kind), as_utc(d.due_at), d.source, as_utc(d.counted_from), d.working_days)
-        )
+    # Plain tuples on the DBAPI cursor, not ORM objects: a page of a list asks this of 51 requests at once
+    # (one statement, compiled once).
+    for request_id, kind, due_at, source, counted_from, working_days in _DEADLINES_OF.converted(session, {"ids": ids}):
+        out[request_id].append(Deadline(DeadlineKind(kind), as_utc(due_at), source, as_utc(counted_from), working_days))
     return {k: tuple(sorted(v, key=lambda d: (d.due_at, d.kind.value))) for k, v in out.items()}
 
 
@@ -415,20 +414,22 @@ def _delays_of(session: Session, ids: list[str]) -> dict[str, Delay]:
             as_utc(d.notified_at),
             Actor(d.notified_by_id, d.notified_by_name, d.notified_by_jurisdiction),
         )
-        for d in opened_rows(session, _DELAYS, session.execute(_DELAYS_OF, {"ids": ids}))
+        for d in opened_rows(session, _DELAYS, _DELAYS_OF.converted(session, {"ids": ids}), _DELAYS_OF.names)
     }
 
 
 #: The deadlines, and the delays, of the requests ``ids`` (statements built once: a list's page runs them).
-_DEADLINES_OF = select(
-    DeadlineRow.request_id,
-    DeadlineRow.kind,
-    DeadlineRow.due_at,
-    DeadlineRow.source,
-    DeadlineRow.counted_from,
-    DeadlineRow.working_days,
-).where(DeadlineRow.request_id.in_(bindparam("ids", expanding=True)))
-_DELAYS_OF = select(_DELAYS).where(_DELAYS.c.request_id.in_(bindparam("ids", expanding=True)))
+_DEADLINES_OF = CompiledSelect(
+    select(
+        DeadlineRow.request_id,
+        DeadlineRow.kind,
+        DeadlineRow.due_at,
+        DeadlineRow.source,
+        DeadlineRow.counted_from,
+        DeadlineRow.working_days,
+    ).where(DeadlineRow.request_id.in_(bindparam("ids", expanding=True)))
+)
+_DELAYS_OF = CompiledSelect(select(_DELAYS).where(_DELAYS.c.request_id.in_(bindparam("ids", expanding=True))))
 
 
 def _write_delay(session: Session, r: EvidenceRequest) -> None:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
+from jitlib import sqlexec
 from jitlib.clock import Window
 from jitlib.db import migrate
 from jitlib.policy import VisibilityScope
@@ -31,6 +32,7 @@ def page_plan(tmp_path: Path, migrations: Path, page: Any) -> str:
     engine = create_engine(url)
     seen: list[tuple[str, Any]] = []
     event.listen(engine, "before_cursor_execute", lambda *a: seen.append((a[2], a[3])))
+    token = sqlexec.executed.set(seen)  # the page's rows are read below SQLAlchemy's execution
     try:
         with engine.connect() as conn, Session(conn) as session:
             page(session)
@@ -38,6 +40,7 @@ def page_plan(tmp_path: Path, migrations: Path, page: Any) -> str:
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
             return "\n".join(str(r[-1]) for r in rows)
     finally:
+        sqlexec.executed.reset(token)
         engine.dispose()
 
 

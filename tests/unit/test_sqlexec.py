@@ -158,3 +158,33 @@ def test_a_compiled_update_writes_what_sqlalchemys_update_writes_and_only_past_i
         assert stored["b"] == {"id": "b", "version": 1, "at": None, "blob": b"replica"}
     finally:
         database.dispose()
+
+
+def test_a_compiled_selects_converted_rows_are_sqlalchemys_for_each_length_of_its_in_lists(tmp_path: Path) -> None:
+    """``CompiledSelect.converted`` renders an expanding ``IN`` for the length of the list it is given (none,
+    one, several; each length's rendering kept, then reused with other values) and returns each row's values
+    as SQLAlchemy's own execution of the statement gives them (a timestamp parsed, a blob as bytes)."""
+    from sqlalchemy import bindparam
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    db.migrate(MIGRATIONS, url)
+    database = db.Database(url)
+    outbox = RUNTIME.outbox
+    stmt = (
+        select(outbox.c.id, outbox.c.created_at, outbox.c.payload, outbox.c.attempts)
+        .where(outbox.c.id.in_(bindparam("ids", expanding=True)), outbox.c.created_at <= bindparam("until"))
+        .order_by(outbox.c.id)
+    )
+    compiled = sqlexec.CompiledSelect(stmt)
+    assert compiled.names == ("id", "created_at", "payload", "attempts")
+    try:
+        with Session(database.engine) as s, s.begin():
+            s.execute(insert(outbox), [_row(i) for i in "abcd"])
+        with Session(database.engine) as s:
+            for ids in (["a"], ["b", "c"], [], ["d", "a"], ["c"], ["x", "b", "d"]):
+                ours = compiled.converted(s, {"ids": ids, "until": AT})
+                theirs = [tuple(r) for r in s.execute(stmt, {"ids": ids, "until": AT})]
+                assert ours == theirs and len(ours) == len(set(ids) - {"x"}), ids
+        assert isinstance(ours[0][1], datetime) and ours[0][2] == b"\x00\x01sealed\xff"
+    finally:
+        database.dispose()
