@@ -26,6 +26,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import errno
+import fcntl
 import hashlib
 import hmac
 import io
@@ -103,6 +104,18 @@ def blob_key_for(workspace_id: str, data_key: bytes, sha256_hex: str) -> str:
     return f"{workspace_id}/{data_key_id(data_key)}/{name[:2]}/{name}"
 
 
+def _refused_direct(exc: OSError) -> bool:
+    """Whether a transfer failed because the file system refuses O_DIRECT for it (it took the flag at open:
+    a block larger than ``_ALIGN``, or a file system that only checks when it transfers)."""
+    return exc.errno == errno.EINVAL
+
+
+def _through_the_cache(fd: int) -> None:
+    """Turn O_DIRECT off on an open file (Linux allows it with F_SETFL): its next transfers go through the
+    page cache."""
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+
+
 class _Readable(Protocol):
     def readinto(self, buffer: memoryview, /) -> int | None: ...
 
@@ -124,7 +137,13 @@ class _DirectReader:
         if self._start == self._end:
             if self._eof:
                 return 0
-            n = os.preadv(self._fd, [self._buffer], self._offset)
+            try:
+                n = os.preadv(self._fd, [self._buffer], self._offset)
+            except OSError as exc:
+                if not _refused_direct(exc):
+                    raise
+                _through_the_cache(self._fd)  # and read the same block again, through the cache
+                n = os.preadv(self._fd, [self._buffer], self._offset)
             self._offset += n
             self._start, self._end = 0, n
             self._eof = n < _READ_AHEAD  # a short read of a regular file is its end
@@ -285,7 +304,8 @@ class _BlobFile:
     taken and filled for a blob that is written once and read seldom (filling new pages cost 2.4-2.9 ms of CPU
     per MiB on the shared virtual machine, more than all the upload's other steps together: bench/README.md),
     and ``close_durable``'s fsync has no data left to wait for. Elsewhere (EINVAL: tmpfs, some network file
-    systems) it writes through the page cache, as before.
+    systems) it writes through the page cache, as before; so does a file whose file system took O_DIRECT at
+    open but refuses a write (``_through_the_cache``), from that write on.
 
     Bytes are staged in one page-aligned buffer: ``reserve`` hands out its next bytes to fill (a segment is
     sealed straight into them), ``flush`` writes the whole blocks staged and keeps the rest (less than a block)
@@ -330,7 +350,14 @@ class _BlobFile:
 
     def _write(self, data: memoryview) -> None:
         while data:
-            n = os.write(self.fd, data)
+            try:
+                n = os.write(self.fd, data)
+            except OSError as exc:
+                if not (self.direct and _refused_direct(exc)):
+                    raise
+                _through_the_cache(self.fd)  # nothing was written: write it again, and the rest, through the cache
+                self.direct = False
+                continue
             self.written += n
             data = data[n:]
 

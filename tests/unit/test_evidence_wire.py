@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import hashlib
 import io
 import itertools
@@ -117,6 +118,13 @@ def _without_direct_io(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "open", refusing)
 
 
+def _skip_without_direct_io(tmp_path: Path) -> None:
+    try:
+        os.close(os.open(tmp_path / "probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT))
+    except OSError as exc:
+        pytest.skip(f"this file system does not take O_DIRECT ({exc})")
+
+
 def _upload_counting_syncs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> tuple[bytes, list[tuple[int, int]], list[int], blobs.BlobWriter]:
@@ -144,10 +152,7 @@ def test_an_upload_is_written_around_the_page_cache_and_fsynced_once(
     (a misaligned one would fail with EINVAL), the last piece padded and cut back off: the blob is fsynced
     once, with no writeback hint (nothing in the page cache), has its exact length, and reads back whole
     around the page cache too (across the reader's refills: the larger sizes span several)."""
-    try:
-        os.close(os.open(tmp_path / "probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT))
-    except OSError as exc:
-        pytest.skip(f"this file system does not take O_DIRECT ({exc})")
+    _skip_without_direct_io(tmp_path)
     data, hints, fsyncs, w = _upload_counting_syncs(tmp_path, monkeypatch, size)
     assert w._file.direct
     assert fsyncs == []
@@ -230,4 +235,43 @@ def test_a_failed_write_of_a_staged_block_fails_the_upload_and_leaves_no_file(
             w.write(data[at : at + blobs.SEGMENT])
         w.commit(digest, len(data))
     w.abort()
+    assert store.temp_files() == []
+
+
+def test_a_file_system_that_takes_o_direct_at_open_but_refuses_a_transfer_gets_the_blob_through_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write or read refused with EINVAL while the file is open with O_DIRECT turns the flag off on that
+    file and is done again through the page cache: the upload and the download still succeed, whole."""
+    _skip_without_direct_io(tmp_path)
+    real_write, real_preadv = os.write, os.preadv
+    refused: list[str] = []
+
+    def direct(fd: int) -> bool:
+        return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT)
+
+    def write(fd: int, data: object) -> int:
+        if direct(fd):
+            refused.append("write")
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)  # type: ignore[arg-type]
+
+    def preadv(fd: int, buffers: list[memoryview], offset: int) -> int:
+        if direct(fd):
+            refused.append("read")
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_preadv(fd, buffers, offset)
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "preadv", preadv)
+    store = blobs.BlobStore(tmp_path)
+    data = os.urandom(3 * blobs.SEGMENT + 5)
+    w = store.writer("jit-demo", KEY)
+    digest = hashlib.sha256(data).hexdigest()
+    w.declare(digest)
+    for at in range(0, len(data), blobs.SEGMENT):
+        w.write(data[at : at + blobs.SEGMENT])
+    blob_key, _ = w.commit(digest, len(data))
+    assert b"".join(store.read(blob_key, KEY)) == data
+    assert refused == ["write", "read"]  # each side refused once, then through the cache
     assert store.temp_files() == []
