@@ -128,6 +128,12 @@ def _replica(envelope: Envelope, order: preservation_pb2.PreservationOrder) -> O
     )
 
 
+#: Order events handled in one transaction at most (each acked after its commit; ``jitlib.bus``): one per
+#: event was 15 % of the evidence process's loop under the mixed load, half of it the transaction's own
+#: cost (bench/README.md, "A 10-minute mixed load"); a larger batch holds the loop longer on SQLite.
+ORDER_BATCH = 16
+
+
 def order_handler(
     tables: RuntimeTables, clock: Clock, members_of: Callable[[str], frozenset[str]], *, link: bool = True
 ) -> Handler:
@@ -139,6 +145,10 @@ def order_handler(
         order = _order_from(envelope)
         if order is None or not is_uuid(order.id):
             return  # not an order event we understand (a future type): nothing to replicate
+        # Several events share a transaction (``ORDER_BATCH``): what the ones before wrote is read fresh, as in
+        # a transaction of its own (the request a link changed is not served from the session's objects).
+        session.flush()
+        session.expire_all()
         now = clock.now()
         replica = _replica(envelope, order)
         held = store.get_order(session, replica.id)
@@ -197,7 +207,7 @@ def consumers(rt: Runtime) -> list[EventConsumer]:
         return info.members if info is not None else frozenset()
 
     handler = order_handler(rt.tables, rt.clock, members_of)
-    out = [rt.consumer("preservation-orders", PRESERVATION_STREAM, "jit.preservation.>", handler)]
+    out = [rt.consumer("preservation-orders", PRESERVATION_STREAM, "jit.preservation.>", handler, batch=ORDER_BATCH)]
     fed = rt.federation
     if fed is not None and fed.peers:
         # Other nodes' orders this node's country may see: shown with the requests that name them.

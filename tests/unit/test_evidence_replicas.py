@@ -1,5 +1,6 @@
 """Replicas of another node's evidence requests (jitlib.replicas): the request read back from the state
-its events carry, and stored with the owner's deadlines, without alerts of this node's own."""
+its events carry, and stored with the owner's deadlines, without alerts of this node's own; and the
+replica of a preservation order, from its events handled several to a transaction (``events.ORDER_BATCH``)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, select
+from google.protobuf import any_pb2
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as pb
+from jit.preservation.v1 import preservation_pb2 as ppb
 from jitlib import crypto, replicas, sealing
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock
@@ -265,3 +268,52 @@ def test_the_owners_alerts_and_item_events_pass_by_a_replica(session: Session) -
     assert not replicas.apply(app.REPLICAS, clock, session, envelope)
     assert store.get(session, r.id) == replace(r, replicated_at=T0)
     assert r.state is State.ACKNOWLEDGED
+
+
+ORDER_ID = "0190f7a0-0000-7000-8000-0000000000bb"
+
+
+def _order_event(version: int, follow_up: str) -> Envelope:
+    order = ppb.PreservationOrder(
+        id=ORDER_ID,
+        workspace_id="jit-demo",
+        origin_jurisdiction="NL",
+        state=ppb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED,
+        version=version,
+        follow_up_request_id=follow_up,
+    )
+    packed = any_pb2.Any()
+    packed.Pack(order)
+    return Envelope(
+        id=f"0190f7a0-0000-7000-8000-00000000010{version}",
+        type="jit.preservation.v1.PreservationOrderProduction_requested",
+        workspace_id="jit-demo",
+        origin_jurisdiction="NL",
+        aggregate_type="preservation_order",
+        aggregate_id=ORDER_ID,
+        aggregate_version=version,
+        state=packed,
+    )
+
+
+def test_two_order_events_of_one_batch_link_the_request_once_and_the_later_version_stays(session: Session) -> None:
+    """The consumer of order events handles several in one transaction: each event's handling sees what the
+    ones before it wrote, as if each had its own. Two events of one order naming a request as its follow-up:
+    the first links the request, the second finds it linked and moves the replica on, without a second link
+    (a stale read of the request would try to link it again against a version gone, and fail the batch)."""
+    r = domain.create(_new(), request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=T0)
+    store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
+    # The session holds the request's row object, as anything read earlier in the transaction may: without a
+    # fresh read, the second event would see the request as it was before the first linked it.
+    held = session.get(store.RequestRow, r.id)
+    handle = events.order_handler(store.RUNTIME, ManualClock(T0), lambda _ws: MEMBERS)
+    handle(session, _order_event(5, r.id))
+    handle(session, _order_event(6, r.id))  # the same transaction, as in a batch
+    linked, order = store.get(session, r.id), store.get_order(session, ORDER_ID)
+    assert linked is not None and order is not None
+    assert linked.preservation_order_id == ORDER_ID and linked.version == r.version + 1
+    assert order.version == 6
+    outbox = store.RUNTIME.outbox
+    sent = select(func.count()).select_from(outbox).where(outbox.c.subject == "jit.evidence.NL.order_linked")
+    assert session.scalar(sent) == 1
+    assert held is not None and held.version == r.version + 1  # read again, not the object as it was
