@@ -68,6 +68,28 @@ def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def actor_columns() -> tuple[Mapped[str], Mapped[str], Mapped[str]]:
+    """The three columns that keep who did something (a ``jitlib.actors.Actor``: id, name, jurisdiction) in
+    a row, named by the class body that declares them: ``told_by_id, told_by_name, told_by_jurisdiction =
+    actor_columns()``. Named after a role so, ``actor_of`` reads them and ``actor_values`` writes them
+    (``Fields.actors`` both); a log of who did what may name them ``user_id, username, jurisdiction``."""
+    return (
+        mapped_column(String(64), nullable=False),
+        mapped_column(String(255), nullable=False),
+        mapped_column(String(16), nullable=False),
+    )
+
+
+def actor_of(row: object, role: str) -> Actor:
+    """The actor kept in ``row``'s columns of ``role`` (``actor_columns``)."""
+    return Actor(getattr(row, f"{role}_id"), getattr(row, f"{role}_name"), getattr(row, f"{role}_jurisdiction"))
+
+
+def actor_values(role: str, actor: Actor) -> dict[str, str]:
+    """The columns of ``role`` (``actor_columns``) that keep ``actor``."""
+    return {f"{role}_id": actor.user_id, f"{role}_name": actor.username, f"{role}_jurisdiction": actor.jurisdiction}
+
+
 class RecordKey:
     """Mixin for a service's main record table: the record's id and workspace, and the id and digest of
     the client request that created it (the idempotency key; each table declares its own unique index on
@@ -91,9 +113,7 @@ class RecordColumns(RecordKey):
     created_by_id: Mapped[str] = mapped_column(String(64))
     created_by_name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(TS)
-    updated_by_id: Mapped[str] = mapped_column(String(64))
-    updated_by_name: Mapped[str] = mapped_column(String(255))
-    updated_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    updated_by_id, updated_by_name, updated_by_jurisdiction = actor_columns()
     updated_at: Mapped[datetime] = mapped_column(TS)
     #: Set on a replica of another node's record: when this node last applied a change from the owner.
     replicated_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
@@ -110,7 +130,7 @@ def record_fields(row: RecordColumns) -> dict[str, Any]:
         "version": row.version,
         "created_by": Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
         "created_at": as_utc(row.created_at),
-        "updated_by": Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction),
+        "updated_by": actor_of(row, "updated_by"),
         "updated_at": as_utc(row.updated_at),
         "replicated_at": as_utc_or_none(row.replicated_at),
     }
@@ -124,9 +144,7 @@ def record_columns(record: StoredRecord) -> dict[str, object]:
         "restricted": record.restricted,
         "shared_with": ",".join(record.shared_with),
         "version": record.version,
-        "updated_by_id": record.updated_by.user_id,
-        "updated_by_name": record.updated_by.username,
-        "updated_by_jurisdiction": record.updated_by.jurisdiction,
+        **actor_values("updated_by", record.updated_by),
         "updated_at": record.updated_at,
         "replicated_at": record.replicated_at,
     }
@@ -156,13 +174,15 @@ class Stored(Generic[R]):
 class Fields:
     """The fields of a record kept in columns of the same name, so that a store names each of them once for
     both directions: ``same`` as they are, ``times`` timestamps (read back in UTC; NULL is None), ``enums``
-    by their member's value, ``lists`` tuples of text as comma-separated text. What is left (JSON, actors,
-    columns named otherwise) the store reads and writes itself."""
+    by their member's value, ``lists`` tuples of text as comma-separated text, ``actors`` each in the three
+    columns of its name (``actor_columns``). What is left (JSON, columns named otherwise) the store reads and
+    writes itself."""
 
     same: tuple[str, ...] = ()
     times: tuple[str, ...] = ()
     enums: Mapping[str, type[Enum]] = field(default_factory=dict)
     lists: tuple[str, ...] = ()
+    actors: tuple[str, ...] = ()
 
     def read(self, row: object) -> dict[str, Any]:
         """The fields, read from ``row`` (for ``Record(**FIELDS.read(row), ...)``)."""
@@ -170,6 +190,7 @@ class Fields:
         values.update((name, as_utc_or_none(getattr(row, name))) for name in self.times)
         values.update((name, kind(getattr(row, name))) for name, kind in self.enums.items())
         values.update((name, tuple(v for v in getattr(row, name).split(",") if v)) for name in self.lists)
+        values.update((name, actor_of(row, name)) for name in self.actors)
         return values
 
     def write(self, record: object) -> dict[str, object]:
@@ -177,6 +198,8 @@ class Fields:
         values = {name: getattr(record, name) for name in (*self.same, *self.times)}
         values.update((name, getattr(record, name).value) for name in self.enums)
         values.update((name, ",".join(getattr(record, name))) for name in self.lists)
+        for name in self.actors:
+            values.update(actor_values(name, getattr(record, name)))
         return values
 
 

@@ -31,9 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib import sealing
-from jitlib.actors import Actor
 from jitlib.clock import as_utc
-from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable
+from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, actor_columns
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
@@ -189,13 +188,15 @@ class DelayRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     expected_at: Mapped[datetime] = mapped_column(TS)
     notified_at: Mapped[datetime] = mapped_column(TS)
-    notified_by_id: Mapped[str] = mapped_column(String(64))
-    notified_by_name: Mapped[str] = mapped_column(String(255))
-    notified_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    notified_by_id, notified_by_name, notified_by_jurisdiction = actor_columns()
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 SEALED_DELAYS = SealedText(DelayRow, ("reason",), key="request_id")
+#: The fields of a delay kept in columns of the same name (all of them).
+DELAY_FIELDS = Fields(
+    same=("reason",), times=("expected_at", "notified_at"), enums={"deadline": DeadlineKind}, actors=("notified_by",)
+)
 _DELAYS = cast(Table, DelayRow.__table__)
 
 
@@ -236,9 +237,7 @@ class ItemRow(Base):
     conditions: Mapped[str] = mapped_column(Text)
     consents: Mapped[str] = mapped_column(Text)  # JSON
     blob_key: Mapped[str] = mapped_column(String(200))
-    received_by_id: Mapped[str] = mapped_column(String(64))
-    received_by_name: Mapped[str] = mapped_column(String(255))
-    received_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    received_by_id, received_by_name, received_by_jurisdiction = actor_columns()
     received_at: Mapped[datetime] = mapped_column(TS)
     custody_seq: Mapped[int] = mapped_column(Integer)
     custody_head: Mapped[str] = mapped_column(String(64))
@@ -264,9 +263,7 @@ class CustodyRow(Base):
     item_id: Mapped[str] = mapped_column(String(36), ForeignKey("evidence_items.id"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     action: Mapped[str] = mapped_column(String(16))
-    user_id: Mapped[str] = mapped_column(String(64))
-    username: Mapped[str] = mapped_column(String(255))
-    jurisdiction: Mapped[str] = mapped_column(String(16))
+    user_id, username, jurisdiction = actor_columns()
     at: Mapped[datetime] = mapped_column(TS)
     purpose: Mapped[str] = mapped_column(Text)
     recipient: Mapped[str] = mapped_column(String(300))
@@ -407,13 +404,7 @@ def _delays_of(session: Session, ids: list[str]) -> dict[str, Delay]:
     if not ids:
         return {}
     return {
-        d.request_id: Delay(
-            DeadlineKind(d.deadline),
-            d.reason,
-            as_utc(d.expected_at),
-            as_utc(d.notified_at),
-            Actor(d.notified_by_id, d.notified_by_name, d.notified_by_jurisdiction),
-        )
+        d.request_id: Delay(**DELAY_FIELDS.read(d))
         for d in opened_rows(session, _DELAYS, _DELAYS_OF.converted(session, {"ids": ids}), _DELAYS_OF.names)
     }
 
@@ -442,18 +433,7 @@ def _write_delay(session: Session, r: EvidenceRequest) -> None:
         session.execute(_DELETE_DELAY, {"request_id": r.id})
     if r.delay is None:
         return
-    d = r.delay
-    columns = {
-        "request_id": r.id,
-        "workspace_id": r.workspace_id,
-        "deadline": d.deadline.value,
-        "reason": d.reason,
-        "expected_at": d.expected_at,
-        "notified_at": d.notified_at,
-        "notified_by_id": d.notified_by.user_id,
-        "notified_by_name": d.notified_by.username,
-        "notified_by_jurisdiction": d.notified_by.jurisdiction,
-    }
+    columns = {"request_id": r.id, "workspace_id": r.workspace_id, **DELAY_FIELDS.write(r.delay)}
     session.execute(insert(DelayRow).values(**SEALED_DELAYS.seal_columns(session, columns, r.id, r.workspace_id)))
 
 
@@ -711,6 +691,7 @@ ITEM_FIELDS = Fields(
         "sensitive",
     ),
     times=("received_at",),
+    actors=("received_by",),
 )
 
 
@@ -718,7 +699,6 @@ def item_to_domain(row: ItemRow) -> EvidenceItem:
     return EvidenceItem(
         **ITEM_FIELDS.read(row),
         consents=_consents(row.consents),
-        received_by=Actor(row.received_by_id, row.received_by_name, row.received_by_jurisdiction),
     )
 
 
@@ -771,9 +751,6 @@ def insert_item(session: Session, item: EvidenceItem, upload_request_id: str) ->
             **{**ITEM_FIELDS.write(item), **_item_text(session, item)},
             upload_request_id=upload_request_id,
             consents=_consents_json(item.consents),
-            received_by_id=item.received_by.user_id,
-            received_by_name=item.received_by.username,
-            received_by_jurisdiction=item.received_by.jurisdiction,
             custody_seq=0,
             custody_head=custody.GENESIS,
         )

@@ -34,7 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.crypto import WrappedKey
-from jitlib.db import TS, Fields, Stored
+from jitlib.db import TS, Fields, Stored, actor_columns
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import wrapped_by_kek
 from jitlib.sqlexec import CompiledInsert
@@ -139,9 +139,7 @@ class MessageRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     channel_id: Mapped[str] = mapped_column(String(36), ForeignKey("channels.id"))
     seq: Mapped[int] = mapped_column(Integer)
-    sender_id: Mapped[str] = mapped_column(String(64))
-    sender_name: Mapped[str] = mapped_column(String(255))
-    sender_jurisdiction: Mapped[str] = mapped_column(String(16))
+    sender_id, sender_name, sender_jurisdiction = actor_columns()
     system: Mapped[bool] = mapped_column(Boolean)
     request_id: Mapped[str] = mapped_column(String(100))
     request_digest: Mapped[str] = mapped_column(String(64), server_default="")
@@ -173,9 +171,7 @@ class RevisionRow(Base):
     key_version: Mapped[int] = mapped_column(Integer)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     deleted: Mapped[bool] = mapped_column(Boolean)
-    editor_id: Mapped[str] = mapped_column(String(64))
-    editor_name: Mapped[str] = mapped_column(String(255))
-    editor_jurisdiction: Mapped[str] = mapped_column(String(16))
+    editor_id, editor_name, editor_jurisdiction = actor_columns()
     at: Mapped[datetime] = mapped_column(TS)
 
 
@@ -469,13 +465,13 @@ def attachments_from_json(data: str | bytes) -> tuple[AttachmentMeta, ...]:
 MESSAGE_FIELDS = Fields(
     same=("id", "channel_id", "seq", "system", "revision", "deleted", "key_version"),
     times=("posted_at", "edited_at"),
+    actors=("sender",),
 )
 
 
 def to_message(row: MessageRow) -> Message:
     return Message(
         **MESSAGE_FIELDS.read(row),
-        sender=Actor(row.sender_id, row.sender_name, row.sender_jurisdiction),
         sealed_body=row.body,
         sealed_attachments=row.sealed_attachments or b"",
         attachments_key_version=row.attachments_key_version or 0,
@@ -510,9 +506,6 @@ def insert_message(session: Session, msg: Message, *, request_id: str, request_d
         session,
         {
             **MESSAGE_FIELDS.write(msg),
-            "sender_id": msg.sender.user_id,
-            "sender_name": msg.sender.username,
-            "sender_jurisdiction": msg.sender.jurisdiction,
             "request_id": request_id,
             "request_digest": request_digest,
             "body": msg.sealed_body,
@@ -576,39 +569,19 @@ def message_ids_from_others(session: Session, channel_id: str, up_to_seq: int, r
     )
 
 
+#: The fields of a revision kept in columns of the same name (its sealed body is ``body``).
+REVISION_FIELDS = Fields(same=("message_id", "revision", "key_version", "deleted"), times=("at",), actors=("editor",))
+
+
 def insert_revision(session: Session, rev: Revision) -> None:
-    session.execute(
-        insert(RevisionRow),
-        {
-            "message_id": rev.message_id,
-            "revision": rev.revision,
-            "key_version": rev.key_version,
-            "body": rev.sealed_body,
-            "deleted": rev.deleted,
-            "editor_id": rev.editor.user_id,
-            "editor_name": rev.editor.username,
-            "editor_jurisdiction": rev.editor.jurisdiction,
-            "at": rev.at,
-        },
-    )
+    session.execute(insert(RevisionRow), {**REVISION_FIELDS.write(rev), "body": rev.sealed_body})
 
 
 def revisions(session: Session, message_id: str) -> list[Revision]:
     rows = session.scalars(
         select(RevisionRow).where(RevisionRow.message_id == message_id).order_by(RevisionRow.revision)
     )
-    return [
-        Revision(
-            message_id=r.message_id,
-            revision=r.revision,
-            key_version=r.key_version,
-            sealed_body=r.body,
-            deleted=r.deleted,
-            editor=Actor(r.editor_id, r.editor_name, r.editor_jurisdiction),
-            at=as_utc(r.at),
-        )
-        for r in rows
-    ]
+    return [Revision(**REVISION_FIELDS.read(r), sealed_body=r.body) for r in rows]
 
 
 # -- receipts -----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored
+from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, Stored, actor_columns
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import DESTROYED, SealedText
@@ -75,9 +75,7 @@ class NoticeRow(Base):
     request_digest: Mapped[str] = mapped_column(String(64))
     step: Mapped[str] = mapped_column(String(32))
     told_at: Mapped[datetime] = mapped_column(TS)
-    told_by_id: Mapped[str] = mapped_column(String(64))
-    told_by_name: Mapped[str] = mapped_column(String(255))
-    told_by_jurisdiction: Mapped[str] = mapped_column(String(16))
+    told_by_id, told_by_name, told_by_jurisdiction = actor_columns()
     language: Mapped[str] = mapped_column(String(35))
     channel: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text)
@@ -99,9 +97,7 @@ class IdentityReadRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     victim_id: Mapped[str] = mapped_column(String(36), ForeignKey("victims.id", ondelete="CASCADE"))
     workspace_id: Mapped[str] = mapped_column(String(64))
-    user_id: Mapped[str] = mapped_column(String(64))
-    username: Mapped[str] = mapped_column(String(255))
-    jurisdiction: Mapped[str] = mapped_column(String(16))
+    user_id, username, jurisdiction = actor_columns()
     read_at: Mapped[datetime] = mapped_column(TS)
     purpose: Mapped[str] = mapped_column(Text)
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -281,38 +277,21 @@ def identity_reads(session: Session, victim_id: str) -> list[tuple[Actor, dateti
 # -- notices ------------------------------------------------------------------------------------------------
 
 
+#: The fields of a notice kept in columns of the same name (all of them).
+NOTICE_FIELDS = Fields(
+    same=("id", "victim_id", "workspace_id", "language", "note"),
+    times=("told_at", "recorded_at"),
+    enums={"step": NoticeStep, "channel": NoticeChannel},
+    actors=("told_by",),
+)
+
+
 def _notice(row: NoticeRow) -> Notice:
-    return Notice(
-        id=row.id,
-        victim_id=row.victim_id,
-        workspace_id=row.workspace_id,
-        step=NoticeStep(row.step),
-        told_at=as_utc(row.told_at),
-        told_by=Actor(row.told_by_id, row.told_by_name, row.told_by_jurisdiction),
-        language=row.language,
-        channel=NoticeChannel(row.channel),
-        note=row.note,
-        recorded_at=as_utc(row.recorded_at),
-    )
+    return Notice(**NOTICE_FIELDS.read(row))
 
 
 def insert_notice(session: Session, notice: Notice, *, request_id: str, request_digest: str) -> None:
-    columns = {
-        "id": notice.id,
-        "victim_id": notice.victim_id,
-        "workspace_id": notice.workspace_id,
-        "request_id": request_id,
-        "request_digest": request_digest,
-        "step": notice.step.value,
-        "told_at": notice.told_at,
-        "told_by_id": notice.told_by.user_id,
-        "told_by_name": notice.told_by.username,
-        "told_by_jurisdiction": notice.told_by.jurisdiction,
-        "language": notice.language,
-        "channel": notice.channel.value,
-        "note": notice.note,
-        "recorded_at": notice.recorded_at,
-    }
+    columns = {**NOTICE_FIELDS.write(notice), "request_id": request_id, "request_digest": request_digest}
     session.add(NoticeRow(**SEALED_NOTE.seal_columns(session, columns, notice.id, notice.workspace_id)))
     session.flush()
 

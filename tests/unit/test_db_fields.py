@@ -110,6 +110,22 @@ def test_fields_write_then_read_gives_the_record_back() -> None:
     assert back is not None and back.due_at is not None and back.due_at.utcoffset() == timedelta(0)
 
 
+def test_fields_keep_an_actor_in_the_three_columns_of_its_role() -> None:
+    from types import SimpleNamespace
+
+    from jitlib.db import Fields
+
+    fields = Fields(same=("note",), actors=("told_by",))
+    written = fields.write(SimpleNamespace(note="n", told_by=NL))
+    assert written == {
+        "note": "n",
+        "told_by_id": "u-nl",
+        "told_by_name": "nl.investigator",
+        "told_by_jurisdiction": "NL",
+    }
+    assert fields.read(SimpleNamespace(**written)) == {"note": "n", "told_by": NL}
+
+
 def test_fields_read_an_empty_list_and_a_null_time_as_empty_and_none() -> None:
     with session() as s:
         THINGS.insert(s, thing(1, tags=()), request_id="r1", request_digest="d1")
