@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+from select import POLLERR, POLLHUP, POLLIN, poll
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from alembic import command
@@ -36,14 +37,15 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.policy import StoredRecord
-from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate, count_statement
+from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate, count_statement, deferring, flush
 from jitlib.sqlexec import statements as _statements
 from jitlib.visibility import BoundFilter, PartyIndex, Statements
 
@@ -551,7 +553,9 @@ class Database:
                 echo=echo,
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=True,
+                # No pre-ping (a round trip at every checkout): a connection the server closed is found at
+                # checkout without one (``_drop_closed``), and a unit of work that finds its connection
+                # lost before it committed anything runs again on a new one (``write_sync``).
                 # Timestamps come back in UTC whatever the server's zone, as datetime.UTC itself, which
                 # jitlib.clock.as_utc passes through instead of converting (psycopg maps the zone "UTC" to it,
                 # and "Etc/UTC", the zone initdb often picks, to a ZoneInfo).
@@ -560,6 +564,9 @@ class Database:
             self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
         self.system = "sqlite" if self.sqlite else "postgresql"
         _count_statements(self.engine)
+        if not self.sqlite:
+            _drop_closed(self.engine)
+            _flush_before_statements(self.engine)
         #: Copied into every session's ``info``: what the service's stores find there (``jitlib.sealing``
         #: puts its content keys here before the first session opens).
         self.info: dict[str, Any] = {}
@@ -602,20 +609,58 @@ class Database:
             with self._reader() as session:
                 return fn(session)
 
-        return await self._run(lambda: self._traced("read", unit))
+        def retried() -> T:
+            try:
+                return self._traced("read", unit)
+            except DBAPIError as e:
+                if self.sqlite or not e.connection_invalidated:
+                    raise
+                return self._traced("read", unit)  # its connection was lost: a read is safe to run again
+
+        return await self._run(retried)
 
     async def write(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn(session)`` in a write transaction, committed when ``fn`` returns normally."""
         return await self._run(lambda: self.write_sync(fn))
 
     def write_sync(self, fn: Callable[[Session], T]) -> T:
-        """``write`` in the calling thread (before the service serves, or in a worker thread)."""
+        """``write`` in the calling thread (before the service serves, or in a worker thread).
 
-        def unit() -> T:
-            with self._writer() as session, session.begin():
-                return fn(session)
+        On PostgreSQL the unit's INSERT rows through ``CompiledInsert`` are deferred and sent as one
+        statement (``jitlib.sqlexec.deferring``); a unit that wrote nothing else sends them as a
+        transaction of their own, without ``BEGIN`` and ``COMMIT``. A unit whose connection is found lost
+        before anything of it could have committed (by ``fn``, or by a statement inside its transaction)
+        runs once more on a new connection; a loss while committing is raised, since the commit may
+        have happened."""
+        if self.sqlite:
 
-        return self._traced("write", unit)
+            def unit() -> T:
+                with self._writer() as session, session.begin():
+                    return fn(session)
+
+            return self._traced("write", unit)
+
+        def deferred() -> T:
+            with self._writer() as session, deferring() as batch:
+                session.begin()
+                result = fn(session)  # on an error the session's close rolls back
+                session.flush()  # the ORM's pending writes, if any, go first (and the batch with them)
+                try:
+                    batch.send(alone=True)
+                    session.commit()
+                except DBAPIError as e:
+                    raise _Committing(e) from e
+                return result
+
+        for attempt in (1, 2):
+            try:
+                return self._traced("write", deferred)
+            except DBAPIError as e:
+                if attempt == 2 or not e.connection_invalidated:
+                    raise
+            except _Committing as e:
+                raise e.error from None
+        raise AssertionError("unreachable")
 
     def on_commit(self, callback: Callable[[Session], None]) -> None:
         """Call ``callback(session)`` after each write transaction commits, in the thread that committed
@@ -632,6 +677,41 @@ def _count_statements(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _count(*_args: Any) -> None:
         count_statement()
+
+
+def _flush_before_statements(engine: Engine) -> None:
+    """Send a unit of work's deferred INSERTs (``jitlib.sqlexec.deferring``) before any other statement of
+    it runs, so its reads and updates see its writes."""
+
+    @event.listens_for(engine, "before_execute")
+    def _flush(conn: Connection, *_args: Any) -> None:
+        flush(conn)
+
+
+def _drop_closed(engine: Engine) -> None:
+    """At checkout, a connection the server closed (its process ended: a restart, ``pg_terminate_backend``,
+    an idle timeout) is replaced without a round trip: an idle connection has nothing to read unless the
+    server said goodbye (its last error, then the end of the stream), so a readable socket or a connection
+    psycopg already knows is broken is handed to the pool as disconnected (SQLAlchemy's documented
+    ``DisconnectionError`` at checkout), which opens another."""
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.closed:
+            raise DisconnectionError("the connection is closed")
+        poller = poll()
+        poller.register(dbapi_connection.fileno(), POLLIN | POLLERR | POLLHUP)
+        if poller.poll(0):
+            raise DisconnectionError("the server closed the connection")
+
+
+class _Committing(Exception):
+    """A unit of work's error once it began to commit (its last deferred rows, perhaps as the lone statement
+    that commits it, then ``COMMIT``): raised as it is, never retried (``Database.write_sync``)."""
+
+    def __init__(self, error: DBAPIError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 #: A SQLite database's connections: 2 kept, 2 more under load (one writer at a time in any case).

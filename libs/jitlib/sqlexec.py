@@ -1,15 +1,25 @@
 """The statements a unit of work runs, counted for its span, and the INSERTs of the create path, the
 UPDATE of a record's change and the hot reads that fetch many rows run below SQLAlchemy's execution
-machinery (``CompiledInsert``, ``CompiledUpdate``, ``CompiledSelect``), in one place."""
+machinery (``CompiledInsert``, ``CompiledUpdate``, ``CompiledSelect``), in one place.
+
+On PostgreSQL a write unit of work defers its ``CompiledInsert`` rows (``deferring``) and sends them as
+**one statement** (data-modifying CTEs: ``WITH w0 AS (INSERT ...), w1 AS (INSERT ...) INSERT ...``) just
+before its next other statement, or at its end: a create's record, parties, outbox event and audit entry
+cost one round trip instead of four, in the same transaction. When they are all the unit of work sent,
+that statement is the whole transaction (``send``): PostgreSQL runs a lone statement atomically in a
+transaction of its own, committed (with its fsync) before it answers, so no ``BEGIN`` nor ``COMMIT``
+round trip is needed either."""
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, insert, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -55,6 +65,129 @@ def _binder(compiled: SQLCompiler, dialect: Any) -> Callable[[Mapping[str, Any]]
 _Plan = tuple[str, Callable[[Mapping[str, Any]], Any]]
 
 
+def _driver_error(conn: Connection, sql: str, params: Any, e: Exception) -> DBAPIError:
+    """A driver's error as SQLAlchemy raises it (``IntegrityError`` for a duplicate key); a lost connection
+    is invalidated, as SQLAlchemy does for the statements it runs, so the pool does not hand it out again."""
+    dialect = conn.dialect
+    invalidated = dialect.is_disconnect(cast(Any, e), conn.connection.dbapi_connection, None)
+    if invalidated:
+        conn.invalidate(e)
+    return cast(
+        DBAPIError,
+        DBAPIError.instance(
+            sql, params, e, dialect.loaded_dbapi.Error, dialect=dialect, connection_invalidated=invalidated
+        ),
+    )
+
+
+#: A unit of work's deferred rows of one INSERT: its table, the rows' keys, the rows.
+_Entry = tuple[Table, tuple[str, ...], Sequence[Mapping[str, Any]]]
+#: The rows of one INSERT that may wait in a batch; more are sent at once (an import's thousands of rows
+#: would exceed PostgreSQL's 65,535 parameters of a statement, and make a plan of their own per count).
+DEFER_ROWS = 16
+#: The combined statements kept (by dialect and shape: the tables, keys and row counts of a batch).
+_MAX_PLANS = 256
+_plans: dict[tuple[Any, ...], tuple[str, list[tuple[str, int, int, str, Callable[[Any], Any] | None]]]] = {}
+
+
+class Batch:
+    """The INSERT rows a write unit of work deferred, in order, on its one connection."""
+
+    __slots__ = ("conn", "entries")
+
+    def __init__(self) -> None:
+        self.conn: Connection | None = None
+        self.entries: list[_Entry] = []
+
+    def send(self, *, alone: bool = False) -> None:
+        """Send the deferred rows as one statement. ``alone``: the unit of work ends here and the rows are
+        all it wrote; if nothing was sent on its connection yet, the statement is sent in autocommit, a
+        transaction of its own (atomic, committed and durable once it answers), saving ``BEGIN`` and
+        ``COMMIT`` (the session's commit then finds no transaction open and sends nothing)."""
+        entries, conn = self.entries, self.conn
+        if not entries or conn is None:
+            return
+        self.entries = []
+        sql, names = _combined(conn.dialect, entries)
+        args = {name: (proc(v) if proc else v) for name, i, j, key, proc in names for v in (entries[i][2][j][key],)}
+        count_statement()
+        dbapi: Any = conn.connection.driver_connection
+        lone = alone and _idle(dbapi)
+        if lone:
+            dbapi.autocommit = True
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, args)
+        except conn.dialect.loaded_dbapi.Error as e:
+            raise _driver_error(conn, sql, args, e) from e
+        finally:
+            cursor.close()
+            if lone and not dbapi.closed:
+                dbapi.autocommit = False
+
+
+def _idle(dbapi: Any) -> bool:
+    """Whether a psycopg connection has no transaction open (nothing sent since its last commit)."""
+    from psycopg.pq import TransactionStatus
+
+    return bool(dbapi.info.transaction_status == TransactionStatus.IDLE)
+
+
+def _combined(dialect: Any, entries: Sequence[_Entry]) -> tuple[str, list[tuple[str, int, int, str, Any]]]:
+    """The one statement of a batch (each INSERT but the last as a data-modifying CTE), compiled once per
+    shape, and each parameter's name, place (entry, row, key) and bind processor."""
+    shape = (dialect.name, dialect.driver, *((t, keys, len(rows)) for t, keys, rows in entries))
+    plan = _plans.get(shape)
+    if plan is not None:
+        return plan
+    names: list[tuple[str, int, int, str, Any]] = []
+    stmts = []
+    for i, (table, keys, rows) in enumerate(entries):
+        values = []
+        for j in range(len(rows)):
+            row = {}
+            for key in keys:
+                name = f"p{i}_{j}_{key}"
+                column_type = table.c[key].type
+                row[key] = bindparam(name, type_=column_type)
+                names.append((name, i, j, key, column_type.dialect_impl(dialect).bind_processor(dialect)))
+            values.append(row)
+        stmts.append(insert(table).values(values))
+    stmt = stmts[-1]
+    for i, cte in enumerate(stmts[:-1]):
+        stmt = stmt.add_cte(cte.cte(f"w{i}"))
+    if len(_plans) >= _MAX_PLANS:
+        _plans.clear()
+    plan = _plans[shape] = (str(stmt.compile(dialect=dialect)), names)
+    return plan
+
+
+#: The batch of the write unit of work running in this context (None: INSERTs run at once).
+_batch: contextvars.ContextVar[Batch | None] = contextvars.ContextVar("jit_db_batch", default=None)
+
+
+@contextmanager
+def deferring() -> Iterator[Batch]:
+    """Defer this context's ``CompiledInsert`` rows into a batch (PostgreSQL's write units of work): sent
+    before the unit's next other statement (``flush``, from the engine's ``before_execute`` and from
+    ``CompiledSelect``), or by the caller at the unit's end (``Batch.send``). Rows left unsent when the
+    unit fails are dropped with its transaction."""
+    batch = Batch()
+    token = _batch.set(batch)
+    try:
+        yield batch
+    finally:
+        _batch.reset(token)
+
+
+def flush(conn: Connection) -> None:
+    """Send what this context's unit of work deferred on ``conn`` before another statement runs there: the
+    statements of a unit of work see its own writes, in order."""
+    batch = _batch.get()
+    if batch is not None and batch.entries and batch.conn is conn:
+        batch.send()
+
+
 class CompiledInsert:
     """An INSERT into ``table``, compiled by SQLAlchemy once per dialect and set of columns, then executed
     on the transaction's own DBAPI cursor: for the few statements every create runs (the record, its
@@ -84,8 +217,15 @@ class CompiledInsert:
         if not batch:
             return
         conn = session.connection()
-        dialect = conn.dialect
         keys = tuple(batch[0])
+        deferred = _batch.get()
+        if deferred is not None:
+            if len(batch) <= DEFER_ROWS and (deferred.conn is None or deferred.conn is conn):
+                deferred.conn = conn
+                deferred.entries.append((self.table, keys, batch))
+                return
+            flush(conn)
+        dialect = conn.dialect
         plan = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle, *keys))
         sql, convert = plan or self._plan(dialect, keys)
         params = [convert(r) for r in batch]
@@ -97,7 +237,7 @@ class CompiledInsert:
             else:
                 cursor.executemany(sql, params)
         except dialect.loaded_dbapi.Error as e:
-            raise DBAPIError.instance(sql, params, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
+            raise _driver_error(conn, sql, params, e) from e
         finally:
             cursor.close()
 
@@ -106,6 +246,7 @@ def _run(session: Session, sql: str, params: Any) -> int:
     """Execute ``sql`` once with ``params`` on the transaction's DBAPI cursor, counted; its row count. A
     driver error is raised as SQLAlchemy's."""
     conn = session.connection()
+    flush(conn)
     dialect = conn.dialect
     count_statement()
     cursor = conn.connection.cursor()
@@ -113,7 +254,7 @@ def _run(session: Session, sql: str, params: Any) -> int:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
     except dialect.loaded_dbapi.Error as e:
-        raise DBAPIError.instance(sql, params, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
+        raise _driver_error(conn, sql, params, e) from e
     finally:
         cursor.close()
 
@@ -193,6 +334,7 @@ class CompiledSelect:
 
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[list[Any], _SelectPlan]:
         conn = session.connection()
+        flush(conn)
         dialect = conn.dialect
         plan = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle)) or self._plan(dialect)
         values = {**plan.defaults, **params}
@@ -209,7 +351,7 @@ class CompiledSelect:
             cursor.execute(sql, args)
             return cast(list[Any], cursor.fetchall()), plan
         except dialect.loaded_dbapi.Error as e:
-            raise DBAPIError.instance(sql, args, e, dialect.loaded_dbapi.Error, dialect=dialect) from e
+            raise _driver_error(conn, sql, args, e) from e
         finally:
             cursor.close()
 

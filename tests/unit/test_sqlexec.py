@@ -20,7 +20,7 @@ from services.tasks.store import RUNTIME
 AT = datetime(2026, 12, 3, 12, 0, 0, 123456, tzinfo=UTC)
 
 
-def _row(event_id: str) -> dict[str, object]:
+def outbox_row(event_id: str) -> dict[str, object]:
     return {
         "id": event_id,
         "subject": "jit.tasks.NL.created",
@@ -43,9 +43,9 @@ def test_a_compiled_insert_writes_what_sqlalchemys_insert_writes(tmp_path: Path)
         token = sqlexec.statements.set(counted)
         try:
             with Session(database.engine) as s, s.begin():
-                compiled.execute(s, _row("a"))
-                compiled.execute(s, [_row("b"), _row("c")])
-                s.execute(insert(outbox), _row("d"))  # SQLAlchemy's own, for comparison
+                compiled.execute(s, outbox_row("a"))
+                compiled.execute(s, [outbox_row("b"), outbox_row("c")])
+                s.execute(insert(outbox), outbox_row("d"))  # SQLAlchemy's own, for comparison
         finally:
             sqlexec.statements.reset(token)
         with Session(database.engine) as s:
@@ -65,11 +65,11 @@ def test_a_duplicate_key_is_sqlalchemys_integrity_error_and_the_transaction_roll
     database = db.Database(url)
     compiled = sqlexec.CompiledInsert(RUNTIME.outbox)
     try:
-        database.write_sync(lambda s: compiled.execute(s, _row("a")))
+        database.write_sync(lambda s: compiled.execute(s, outbox_row("a")))
 
         def twice(s: Session) -> None:
-            compiled.execute(s, _row("b"))
-            compiled.execute(s, _row("a"))
+            compiled.execute(s, outbox_row("b"))
+            compiled.execute(s, outbox_row("a"))
 
         with pytest.raises(IntegrityError):
             database.write_sync(twice)
@@ -98,7 +98,10 @@ def test_a_compiled_select_returns_the_drivers_rows_of_sqlalchemys_statement(tmp
     compiled = sqlexec.CompiledSelect(stmt)
     try:
         with Session(database.engine) as s, s.begin():
-            s.execute(insert(outbox), [_row("a"), {**_row("b"), "created_at": AT.replace(year=2027)}, _row("c")])
+            s.execute(
+                insert(outbox),
+                [outbox_row("a"), {**outbox_row("b"), "created_at": AT.replace(year=2027)}, outbox_row("c")],
+            )
         counted = [0]
         token = sqlexec.statements.set(counted)
         try:
@@ -179,7 +182,7 @@ def test_a_compiled_selects_converted_rows_are_sqlalchemys_for_each_length_of_it
     assert compiled.names == ("id", "created_at", "payload", "attempts")
     try:
         with Session(database.engine) as s, s.begin():
-            s.execute(insert(outbox), [_row(i) for i in "abcd"])
+            s.execute(insert(outbox), [outbox_row(i) for i in "abcd"])
         with Session(database.engine) as s:
             for ids in (["a"], ["b", "c"], [], ["d", "a"], ["c"], ["x", "b", "d"]):
                 ours = compiled.converted(s, {"ids": ids, "until": AT})
