@@ -80,6 +80,25 @@ def _driver_error(conn: Connection, sql: str, params: Any, e: Exception) -> DBAP
     )
 
 
+def _execute(conn: Connection, sql: str, params: Any, *, many: bool = False, fetch: bool = False) -> Any:
+    """Run ``sql`` on ``conn``'s DBAPI cursor, counted in the unit of work's ``db.statement_count``: once
+    with ``params`` (or once per parameter set, ``many``); the rows it fetched (``fetch``) or its row count.
+    A driver error is raised as SQLAlchemy's (``_driver_error``). The one place every statement run below
+    SQLAlchemy's execution machinery goes through."""
+    count_statement()
+    cursor = conn.connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, params)
+        else:
+            cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else cursor.rowcount
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise _driver_error(conn, sql, params, e) from e
+    finally:
+        cursor.close()
+
+
 #: A unit of work's deferred rows of one INSERT: its table, the rows' keys, the rows.
 _Entry = tuple[Table, tuple[str, ...], Sequence[Mapping[str, Any]]]
 #: The rows of one INSERT that may wait in a batch; more are sent at once (an import's thousands of rows
@@ -110,18 +129,13 @@ class Batch:
         self.entries = []
         sql, names = _combined(conn.dialect, entries)
         args = {name: (proc(v) if proc else v) for name, i, j, key, proc in names for v in (entries[i][2][j][key],)}
-        count_statement()
         dbapi: Any = conn.connection.driver_connection
         lone = alone and _idle(dbapi)
         if lone:
             dbapi.autocommit = True
-        cursor = conn.connection.cursor()
         try:
-            cursor.execute(sql, args)
-        except conn.dialect.loaded_dbapi.Error as e:
-            raise _driver_error(conn, sql, args, e) from e
+            _execute(conn, sql, args)
         finally:
-            cursor.close()
             if lone and not dbapi.closed:
                 dbapi.autocommit = False
 
@@ -229,17 +243,10 @@ class CompiledInsert:
         plan = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle, *keys))
         sql, convert = plan or self._plan(dialect, keys)
         params = [convert(r) for r in batch]
-        count_statement()
-        cursor = conn.connection.cursor()
-        try:
-            if len(params) == 1:
-                cursor.execute(sql, params[0])
-            else:
-                cursor.executemany(sql, params)
-        except dialect.loaded_dbapi.Error as e:
-            raise _driver_error(conn, sql, params, e) from e
-        finally:
-            cursor.close()
+        if len(params) == 1:
+            _execute(conn, sql, params[0])
+        else:
+            _execute(conn, sql, params, many=True)
 
 
 def _run(session: Session, sql: str, params: Any) -> int:
@@ -247,16 +254,7 @@ def _run(session: Session, sql: str, params: Any) -> int:
     driver error is raised as SQLAlchemy's."""
     conn = session.connection()
     flush(conn)
-    dialect = conn.dialect
-    count_statement()
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
-    except dialect.loaded_dbapi.Error as e:
-        raise _driver_error(conn, sql, params, e) from e
-    finally:
-        cursor.close()
+    return int(_execute(conn, sql, params))
 
 
 class CompiledUpdate:
@@ -342,18 +340,10 @@ class CompiledSelect:
         if plan.expanding:
             sql, bind = plan.expanded(dialect, values)
         args = bind(values)
-        count_statement()
         seen = executed.get()
         if seen is not None:
             seen.append((sql, args))
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(sql, args)
-            return cast(list[Any], cursor.fetchall()), plan
-        except dialect.loaded_dbapi.Error as e:
-            raise _driver_error(conn, sql, args, e) from e
-        finally:
-            cursor.close()
+        return cast(list[Any], _execute(conn, sql, args, fetch=True)), plan
 
     def rows(self, session: Session, **params: Any) -> list[Any]:
         """The statement's rows (the driver's tuples) in the session's transaction."""

@@ -194,19 +194,18 @@ class Crash(BaseException):
 
 
 def system_audits(svc: RunningService, ids: set[str]) -> int:
-    """Audit entries the system wrote for these orders (linked into the chain or not yet)."""
+    """Audit entries the system wrote for these orders (linked into the chain or not yet), counted in ONE
+    statement: the chainer moves entries from ``audit_pending`` to ``audit_log`` in a transaction of its own,
+    and two counts (two snapshots under PostgreSQL's read committed) could miss or double an entry it moved
+    in between (see ``harness.audit_entries``)."""
     tables = svc.rt.tables
 
+    def counted(t: Any) -> Any:
+        mine = t.c.user_id == "system", t.c.record_id.in_(ids)
+        return select(func.count()).select_from(t).where(*mine).scalar_subquery()
+
     def count(session: Any) -> int:
-        return sum(
-            int(
-                session.scalar(
-                    select(func.count()).select_from(t).where(t.c.user_id == "system", t.c.record_id.in_(ids))
-                )
-                or 0
-            )
-            for t in (tables.audit_log, tables.audit_pending)
-        )
+        return int(session.scalar(select(counted(tables.audit_log) + counted(tables.audit_pending))) or 0)
 
     return int(svc.loop.run(svc.rt.read(count)))
 
