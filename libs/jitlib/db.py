@@ -44,6 +44,7 @@ from sqlalchemy.pool import QueuePool
 
 from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
+from jitlib.fields import restored
 from jitlib.policy import StoredRecord
 from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate, count_statement, deferring, flush
 from jitlib.sqlexec import statements as _statements
@@ -128,7 +129,7 @@ def record_fields(row: RecordColumns) -> dict[str, Any]:
         "workspace_id": row.workspace_id,
         "origin_jurisdiction": row.origin_jurisdiction,
         "restricted": row.restricted,
-        "shared_with": tuple(j for j in row.shared_with.split(",") if j),
+        "shared_with": tuple(filter(None, row.shared_with.split(","))),
         "version": row.version,
         "created_by": Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
         "created_at": as_utc(row.created_at),
@@ -186,14 +187,35 @@ class Fields:
     lists: tuple[str, ...] = ()
     actors: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Each enum's members by value, looked up instead of calling the enum (``Enum.__call__``) per value.
+        members = {name: {m.value: m for m in kind} for name, kind in self.enums.items()}
+        object.__setattr__(self, "_members", members)
+
     def read(self, row: object) -> dict[str, Any]:
-        """The fields, read from ``row`` (for ``Record(**FIELDS.read(row), ...)``)."""
+        """The fields, read from ``row`` (for ``Record(**FIELDS.read(row), ...)``, or ``load``)."""
         values = {name: getattr(row, name) for name in self.same}
-        values.update((name, as_utc_or_none(getattr(row, name))) for name in self.times)
-        values.update((name, kind(getattr(row, name))) for name, kind in self.enums.items())
-        values.update((name, tuple(v for v in getattr(row, name).split(",") if v)) for name in self.lists)
-        values.update((name, actor_of(row, name)) for name in self.actors)
+        for name in self.times:
+            at = getattr(row, name)
+            values[name] = None if at is None else as_utc(at)
+        members: dict[str, dict[Any, Enum]] = self._members  # type: ignore[attr-defined]
+        for name, kind in self.enums.items():
+            value = getattr(row, name)
+            member = members[name].get(value)
+            values[name] = member if member is not None else kind(value)  # not a member: the enum's error
+        for name in self.lists:
+            values[name] = tuple(filter(None, getattr(row, name).split(",")))
+        for name in self.actors:
+            values[name] = actor_of(row, name)
         return values
+
+    def load(self, record: type[R], row: object, **more: Any) -> R:
+        """The domain record ``record`` of ``row``: its fields read (``read``) with ``more`` (what the store
+        reads itself), as ``record(**FIELDS.read(row), **more)`` makes it but without the dataclass's
+        ``__init__`` (``jitlib.fields.restored``): the values were checked when the record was written."""
+        values = self.read(row)
+        values.update(more)
+        return restored(record, values)
 
     def write(self, record: object) -> dict[str, object]:
         """The columns, taken from ``record`` (for ``{**FIELDS.write(record), ...}``)."""
@@ -211,7 +233,9 @@ class RecordFields(Fields):
     record has (``record_fields`` and ``record_columns``)."""
 
     def read(self, row: object) -> dict[str, Any]:
-        return {**record_fields(cast(RecordColumns, row)), **super().read(row)}
+        values = record_fields(cast(RecordColumns, row))
+        values.update(super().read(row))
+        return values
 
     def write(self, record: object) -> dict[str, object]:
         return {**record_columns(cast(StoredRecord, record)), **super().write(record)}

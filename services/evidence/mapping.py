@@ -20,6 +20,8 @@ from jitlib.mapping import (
     enum_value,
     required_stored_enum,
     stored_enum,
+    ts_fields,
+    ts_fields_or_none,
     ts_to_dt,
 )
 from services.evidence import custody
@@ -141,13 +143,12 @@ def transition_input(request: Any) -> TransitionInput:
 
 
 def outcome_to_pb(o: CategoryOutcome) -> pb.DataCategoryOutcome:
-    msg = pb.DataCategoryOutcome(
+    return pb.DataCategoryOutcome(
         category="DATA_CATEGORY_" + o.category,
         state="DATA_CATEGORY_STATE_" + o.state.value,
         ground="REFUSAL_GROUND_" + (o.ground or "UNSPECIFIED"),
+        decided_at=ts_fields_or_none(o.decided_at),
     )
-    _set_ts(msg, "decided_at", o.decided_at)
-    return msg
 
 
 def refusal_to_pb(r: Refusal) -> pb.Refusal:
@@ -197,17 +198,15 @@ def refusals_from_pb(msgs: Sequence[pb.Refusal]) -> tuple[Refusal, ...]:
 def deadline_to_pb(d: Deadline, now: datetime, delay: Delay | None = None) -> pb.Deadline:
     """A deadline as shown; with the date the executing state expects to meet it when ``delay`` is about
     this deadline (the legal ``due_at`` does not move)."""
-    msg = pb.Deadline(
+    return pb.Deadline(
         kind="DEADLINE_KIND_" + d.kind.value,
-        due_at=dt_to_ts(d.due_at),
+        due_at=ts_fields(d.due_at),
         source=d.source,
         working_days=d.working_days,
-        counted_from=dt_to_ts(d.counted_from),
+        counted_from=ts_fields(d.counted_from),
         overdue=d.due_at < now,
+        expected_at=ts_fields(delay.expected_at) if delay is not None and delay.deadline is d.kind else None,
     )
-    if delay is not None and delay.deadline is d.kind:
-        msg.expected_at.CopyFrom(dt_to_ts(delay.expected_at))
-    return msg
 
 
 def delay_to_pb(d: Delay) -> pb.DelayNotice:
@@ -304,15 +303,15 @@ def request_to_pb(
         execution_suspended_seconds=r.execution_suspended_seconds,
         notification_exemption_reason=r.notification_exemption_reason,
         victim_refs=list(r.victim_refs),
+        user_notice_suppressed_until=ts_fields_or_none(r.user_notice_suppressed_until),
+        next_deadline_at=ts_fields(r.deadlines[0].due_at) if r.deadlines else None,
+        issued_at=ts_fields_or_none(r.issued_at),
+        received_at=ts_fields_or_none(r.received_at),
+        decided_at=ts_fields_or_none(r.decided_at),
+        postponed_until=ts_fields_or_none(r.postponed_until),
+        postponed_at=ts_fields_or_none(r.postponed_at),
+        items_restricted_at=ts_fields_or_none(r.items_restricted_at),
     )
-    _set_ts(msg, "user_notice_suppressed_until", r.user_notice_suppressed_until)
-    _set_ts(msg, "next_deadline_at", r.deadlines[0].due_at if r.deadlines else None)
-    _set_ts(msg, "issued_at", r.issued_at)
-    _set_ts(msg, "received_at", r.received_at)
-    _set_ts(msg, "decided_at", r.decided_at)
-    _set_ts(msg, "postponed_until", r.postponed_until)
-    _set_ts(msg, "postponed_at", r.postponed_at)
-    _set_ts(msg, "items_restricted_at", r.items_restricted_at)
     if r.delay is not None:
         msg.delay.CopyFrom(delay_to_pb(r.delay))
     if order is not None:

@@ -343,8 +343,9 @@ def _json_list(text: str | None) -> list[Any]:
 
 
 def to_domain(row: RequestRow, deadlines: tuple[Deadline, ...], delay: Delay | None = None) -> EvidenceRequest:
-    return EvidenceRequest(
-        **FIELDS.read(row),
+    return FIELDS.load(
+        EvidenceRequest,
+        row,
         targets=tuple(Target(t, v, p) for t, v, p in _json_list(row.targets)),
         deadlines=deadlines,
         decided_categories=tuple(

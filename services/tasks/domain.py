@@ -232,14 +232,22 @@ def refusal(task: Task, action: str) -> FailedPrecondition | None:
 def allowed_actions(task: Task, principal: Principal) -> tuple[str, ...]:
     """The transitions ``principal`` may take on ``task`` now, in the table's order: the policy allows the
     transition's side (its ``operation``, as the servicer asks it) and the task's state allows it
-    (``refusal``'s test: a list asks it of every task on a page, so no refusal is built); never one only
-    the system takes (``SYSTEM_ONLY``). What the task's message tells its caller (``allowed_actions``)."""
-    candidates = (
+    (``refusal``'s test, worked out once per state: a list asks it of every task on a page, so no refusal
+    is built); never one only the system takes (``SYSTEM_ONLY``). What the task's message tells its caller
+    (``allowed_actions``)."""
+    return permitted(principal, task.access(), _OFFERED[task.state])
+
+
+#: Per state, the transitions it allows that a caller may take (``allowed_actions``), in the table's order,
+#: each with the operation and rules its RPC is decided by: worked out once, not for each task of a page.
+_OFFERED = {
+    state: tuple(
         (t.action, t.operation, TASK_RULES)
         for t in TRANSITIONS.values()
-        if t.action not in SYSTEM_ONLY and _allows(task, t.action)
+        if t.action not in SYSTEM_ONLY and state in t.sources
     )
-    return permitted(principal, task.access(), candidates)
+    for state in TaskState
+}
 
 
 def apply(

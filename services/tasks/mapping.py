@@ -8,7 +8,7 @@ from typing import Any
 
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
-from jitlib.mapping import RecordMapping, dt_to_ts, enum_name, ts_to_dt
+from jitlib.mapping import RecordMapping, enum_name, ts_fields_or_none, ts_to_dt
 from services.tasks.domain import Link, NewTask, Task, TaskState, TransitionInput
 
 _LINK_PREFIX = "RECORD_KIND_"
@@ -57,7 +57,7 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
 def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -> tasks_pb2.Task:
     """The task as a message; ``allowed_actions`` only in an answer to a caller (``domain.allowed_actions``),
     never in an event's state."""
-    msg = tasks_pb2.Task(
+    return tasks_pb2.Task(
         **TASK_FIELDS.to_pb(task),
         title=task.title,
         description=task.description,
@@ -72,10 +72,8 @@ def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -
         allowed_actions=list(allowed_actions),
         terms_reason=task.terms_reason,
         victim_refs=list(task.victim_refs),
+        due_at=ts_fields_or_none(task.due_at),
     )
-    if task.due_at is not None:
-        msg.due_at.CopyFrom(dt_to_ts(task.due_at))
-    return msg
 
 
 def task_from_pb(msg: tasks_pb2.Task) -> Task:

@@ -108,11 +108,7 @@ FIELDS = RecordFields(
 
 
 def to_domain(row: TaskRow) -> Task:
-    return Task(
-        **FIELDS.read(row),
-        links=_links_from_json(row.links),
-        blocked_by=_links_from_json(row.blocked_by),
-    )
+    return FIELDS.load(Task, row, links=_links_from_json(row.links), blocked_by=_links_from_json(row.blocked_by))
 
 
 def _columns(task: Task) -> dict[str, object]:

@@ -1,17 +1,21 @@
-"""jitlib.db's shared store pieces: ``RecordFields`` (a record's same-named columns, both ways),
+"""jitlib.db's shared store pieces: ``RecordFields`` (a record's same-named columns, both ways, and the
+record made from them without its ``__init__``: ``jitlib.fields.restored``),
 ``RecordTable``'s reads, pages and indexes, and ``PartyIndex.bound``, on an in-memory SQLite table."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import String, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib.actors import Actor
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, Stored, new_metadata
+from jitlib.fields import restored
 from jitlib.policy import VisibilityScope
 from jitlib.visibility import BoundFilter, PartyIndex
 
@@ -59,7 +63,7 @@ class ThingRow(RecordColumns, Base):
 
 PARTIES = PartyIndex.declare(ThingRow, "thing_parties", key="thing_id", index="ix_thing_parties_jurisdiction")
 FIELDS = RecordFields(same=("name",), times=("due_at",), enums={"state": Colour}, lists=("tags",))
-THINGS = RecordTable(ThingRow, PARTIES, FIELDS.write, lambda _session, row: Thing(**FIELDS.read(row)))
+THINGS = RecordTable(ThingRow, PARTIES, FIELDS.write, lambda _session, row: FIELDS.load(Thing, row))
 
 NL = Actor("u-nl", "nl.investigator", "NL")
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -131,6 +135,50 @@ def test_fields_read_an_empty_list_and_a_null_time_as_empty_and_none() -> None:
         THINGS.insert(s, thing(1, tags=()), request_id="r1", request_digest="d1")
         back = THINGS.get(s, "t01")
     assert back is not None and back.tags == () and back.due_at is None
+
+
+def test_fields_load_makes_the_record_its_init_makes_from_the_same_values() -> None:
+    from types import SimpleNamespace
+
+    t = thing(2, state=Colour.BLUE, tags=("x",), due_at=T0, shared_with=("DE", "IE"))
+    row = SimpleNamespace(**FIELDS.write(t), id=t.id, created_by_id="u-nl", created_by_name="nl.investigator")
+    row.created_at = T0
+    loaded = FIELDS.load(Thing, row)
+    assert type(loaded) is Thing and loaded == Thing(**FIELDS.read(row)) == t
+    assert vars(loaded) == vars(t)  # the same attributes, nothing more
+    row.state = "GREEN"  # a value the enum does not have: the enum's own error, as before
+    with pytest.raises(ValueError, match="GREEN"):
+        FIELDS.load(Thing, row)
+
+
+@dataclass(frozen=True)
+class Defaults:
+    a: int
+    b: tuple[str, ...] = ()
+    c: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Checked:
+    a: int
+
+    def __post_init__(self) -> None:
+        if self.a < 0:
+            raise ValueError("a")
+
+
+def test_restored_takes_defaults_and_refuses_what_the_init_refuses() -> None:
+    first, second = restored(Defaults, {"a": 1}), restored(Defaults, {"a": 1})
+    assert first == Defaults(1) and first.c is not second.c  # a factory's default made for each record
+    assert restored(Defaults, {"a": 2, "b": ("x",), "c": [3]}) == Defaults(2, ("x",), [3])
+    with pytest.raises(TypeError):
+        restored(Defaults, {"a": 1, "d": 4})  # not a field
+    with pytest.raises(TypeError):
+        restored(Defaults, {"b": ()})  # a field without a default missing
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        restored(Defaults, {"a": 1}).a = 2  # type: ignore[misc]
+    with pytest.raises(ValueError, match="a"):
+        restored(Checked, {"a": -1})  # a class with a __post_init__ is made by its __init__
 
 
 def test_record_table_finds_by_request_with_its_digest_and_misses_cleanly() -> None:
