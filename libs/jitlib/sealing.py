@@ -357,6 +357,9 @@ class SealedText:
         self.key = key
         self._aad_prefix = f"jit-sealed/{self.table.name}/".encode()
         self._aad_suffix = ("/" + ",".join(fields)).encode()
+        #: What ``seal_columns`` seals when every field is empty (a task's ``terms_reason`` until the terms
+        #: are renegotiated): opened (and so authenticated) as any other, its fields known without JSON.
+        self._blank = self._encoded(dict.fromkeys(self.fields, ""))
         self.table.metadata.info.setdefault(_SEALED, []).append(self)
         event.listen(row, "load", self._on_load)
         event.listen(row, "refresh", self._on_refresh)
@@ -373,7 +376,7 @@ class SealedText:
         values = {f: columns[f] for f in self.fields if f in columns}
         if len(values) != len(self.fields):
             raise ValueError(f"{self.table.name}: a sealed write needs every sealed field ({', '.join(self.fields)})")
-        data = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+        data = self._encoded(values)
         out = dict(columns)
         out.update({f: "" for f in self.fields})
         out[self.column] = keys.seal(session, workspace_id, self.aad(record_id), data)
@@ -395,11 +398,18 @@ class SealedText:
             return dict.fromkeys(self.fields, self.unavailable)
         return self._fields(opener, record_id, sealed)
 
+    @staticmethod
+    def _encoded(values: Mapping[str, object]) -> bytes:
+        return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+
     def _fields(self, opener: Callable[[bytes, bytes], bytes], record_id: str, sealed: bytes) -> dict[str, str]:
         try:
-            values = _decode(opener(self.aad(record_id), sealed).decode())
+            plain = opener(self.aad(record_id), sealed)
         except crypto.Shredded:
             return dict(self.destroyed)
+        if plain == self._blank:
+            return dict.fromkeys(self.fields, "")
+        values = _decode(plain.decode())
         return {f: str(values.get(f, "")) for f in self.fields}
 
     def open_all(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:

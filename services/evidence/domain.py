@@ -829,14 +829,26 @@ def allowed_actions(req: EvidenceRequest, principal: Principal, now: datetime) -
     (``upload_operation``) and the request is receiving (``receiving_refusal``)."""
     candidates = [
         (t.action, operation_for(t, req), EVIDENCE_REQUEST_RULES)
-        for t in TRANSITIONS.values()
         # The state first: it rules out most transitions without building their refusals (a list asks
-        # this of every request on a page).
+        # this of every request on a page), and those no request in it is taken from are not even asked.
+        for t in _TAKEN_FROM[req.state]
         if req.state in _sources(req, t.action) and refusal(req, t.action, now) is None
     ]
     if receiving_refusal(req) is None:
         candidates.append((UPLOAD_ITEM, upload_operation(principal, req), EVIDENCE_ITEM_RULES))
     return permitted(principal, req.access(), candidates)
+
+
+#: Per state, in the table's order, the transitions some request in it may be taken from (``_sources``:
+#: a late objection widens ``refuse``'s): the only ones ``allowed_actions`` asks about.
+_TAKEN_FROM = {
+    state: tuple(
+        t
+        for t in TRANSITIONS.values()
+        if state in t.sources or (t.action == "refuse" and state in LATE_OBJECTION_STATES)
+    )
+    for state in State
+}
 
 
 # -- creation --------------------------------------------------------------------------------------

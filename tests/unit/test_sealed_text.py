@@ -105,6 +105,20 @@ def test_a_ciphertext_moved_to_another_row_does_not_open(tmp_path: Path, ring: c
     assert read(fresh, "n1") == (TITLE, NOTES)
 
 
+def test_empty_fields_read_back_empty_and_their_ciphertext_is_still_bound_to_its_row(
+    tmp_path: Path, ring: crypto.KekRing
+) -> None:
+    db = make_db(tmp_path, ring)
+    write(db, "n1", "", "")  # every field empty: opened without JSON, but opened (and so authenticated)
+    write(db, "n2", "", "x")
+    assert read(db, "n1") == ("", "") and read(db, "n2") == ("", "x")
+    with db.engine.begin() as conn:
+        t = NOTES_TABLE
+        blob = conn.execute(select(t.c.sealed).where(t.c.id == "n1")).scalar_one()
+        conn.execute(update(t).where(t.c.id == "n2").values(sealed=blob))
+    assert read(make_db(tmp_path, ring), "n2") == (sealing.DESTROYED, sealing.DESTROYED)
+
+
 def test_shredding_a_workspace_destroys_its_content_and_refuses_new_content(
     tmp_path: Path, ring: crypto.KekRing
 ) -> None:
