@@ -13,6 +13,7 @@ round trip is needed either."""
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,13 +81,22 @@ def _driver_error(conn: Connection, sql: str, params: Any, e: Exception) -> DBAP
     )
 
 
-def _execute(conn: Connection, sql: str, params: Any, *, many: bool = False, fetch: bool = False) -> Any:
+def _execute(
+    conn: Connection, sql: str, params: Any, *, many: bool = False, fetch: bool = False, numbered: bool = False
+) -> Any:
     """Run ``sql`` on ``conn``'s DBAPI cursor, counted in the unit of work's ``db.statement_count``: once
     with ``params`` (or once per parameter set, ``many``); the rows it fetched (``fetch``) or its row count.
     A driver error is raised as SQLAlchemy's (``_driver_error``). The one place every statement run below
-    SQLAlchemy's execution machinery goes through."""
+    SQLAlchemy's execution machinery goes through. ``numbered``: ``sql`` has PostgreSQL's own parameters
+    (``$1``, ...; ``_numbered``) and ``params`` is their sequence, sent as they are by psycopg's
+    ``RawCursor``."""
     count_statement()
-    cursor = conn.connection.cursor()
+    if numbered:
+        from psycopg import RawCursor
+
+        cursor: Any = RawCursor(cast(Any, conn.connection.driver_connection))
+    else:
+        cursor = conn.connection.cursor()
     try:
         if many:
             cursor.executemany(sql, params)
@@ -106,7 +116,12 @@ _Entry = tuple[Table, tuple[str, ...], Sequence[Mapping[str, Any]]]
 DEFER_ROWS = 16
 #: The combined statements kept (by dialect and shape: the tables, keys and row counts of a batch).
 _MAX_PLANS = 256
-_plans: dict[tuple[Any, ...], tuple[str, list[tuple[str, int, int, str, Callable[[Any], Any] | None]]]] = {}
+#: A combined statement's plan: its SQL, each parameter's (name, entry, row, key, bind processor) in the
+#: order the driver takes them, and whether the SQL has numbered parameters (``_numbered``).
+_Combined = tuple[str, list[tuple[str, int, int, str, Callable[[Any], Any] | None]], bool]
+_plans: dict[tuple[Any, ...], _Combined] = {}
+#: A named parameter of a statement compiled for psycopg (``%(name)s``), or an escaped ``%``.
+_NAMED = re.compile(r"%\((\w+)\)s|%%")
 
 
 class Batch:
@@ -127,14 +142,15 @@ class Batch:
         if not entries or conn is None:
             return
         self.entries = []
-        sql, names = _combined(conn.dialect, entries)
-        args = {name: (proc(v) if proc else v) for name, i, j, key, proc in names for v in (entries[i][2][j][key],)}
+        sql, names, numbered = _combined(conn.dialect, entries)
+        values = [(name, proc(v) if proc else v) for name, i, j, key, proc in names for v in (entries[i][2][j][key],)]
+        args: Any = [v for _, v in values] if numbered else dict(values)
         dbapi: Any = conn.connection.driver_connection
         lone = alone and _idle(dbapi)
         if lone:
             dbapi.autocommit = True
         try:
-            _execute(conn, sql, args)
+            _execute(conn, sql, args, numbered=numbered)
         finally:
             if lone and not dbapi.closed:
                 dbapi.autocommit = False
@@ -147,9 +163,10 @@ def _idle(dbapi: Any) -> bool:
     return bool(dbapi.info.transaction_status == TransactionStatus.IDLE)
 
 
-def _combined(dialect: Any, entries: Sequence[_Entry]) -> tuple[str, list[tuple[str, int, int, str, Any]]]:
+def _combined(dialect: Any, entries: Sequence[_Entry]) -> _Combined:
     """The one statement of a batch (each INSERT but the last as a data-modifying CTE), compiled once per
-    shape, and each parameter's name, place (entry, row, key) and bind processor."""
+    shape, and each parameter's name, place (entry, row, key) and bind processor; for psycopg with numbered
+    parameters (``_numbered``)."""
     shape = (dialect.name, dialect.driver, *((t, keys, len(rows)) for t, keys, rows in entries))
     plan = _plans.get(shape)
     if plan is not None:
@@ -172,8 +189,29 @@ def _combined(dialect: Any, entries: Sequence[_Entry]) -> tuple[str, list[tuple[
         stmt = stmt.add_cte(cte.cte(f"w{i}"))
     if len(_plans) >= _MAX_PLANS:
         _plans.clear()
-    plan = _plans[shape] = (str(stmt.compile(dialect=dialect)), names)
+    sql = str(stmt.compile(dialect=dialect))
+    numbered = dialect.driver == "psycopg" and dialect.paramstyle == "pyformat"
+    if numbered:
+        sql, order = _numbered(sql)
+        by_name = {n[0]: n for n in names}
+        names = [by_name[name] for name in order]
+    plan = _plans[shape] = (sql, names, numbered)
     return plan
+
+
+def _numbered(sql: str) -> tuple[str, list[str]]:
+    """``sql``, compiled in psycopg's named style, with PostgreSQL's own numbered parameters (``$1``, ...)
+    instead, and the names in their order. psycopg turns a named query into a numbered one on every
+    execute and keeps the result only for a query of at most 4 kB and 50 parameters; a create's combined
+    statement has 54, so it was parsed again at each create (70 µs; bench/README.md, "One create, step by
+    step"). Sent by psycopg's ``RawCursor``, it is not parsed at all."""
+    order: dict[str, int] = {}
+
+    def number(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return "%" if name is None else f"${order.setdefault(name, len(order) + 1)}"
+
+    return _NAMED.sub(number, sql), list(order)
 
 
 #: The batch of the write unit of work running in this context (None: INSERTs run at once).

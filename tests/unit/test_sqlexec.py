@@ -191,3 +191,11 @@ def test_a_compiled_selects_converted_rows_are_sqlalchemys_for_each_length_of_it
         assert isinstance(ours[0][1], datetime) and ours[0][2] == b"\x00\x01sealed\xff"
     finally:
         database.dispose()
+
+
+def test_a_named_statement_gets_postgresqls_numbered_parameters_each_name_once() -> None:
+    """What psycopg's ``RawCursor`` sends as it is (``_numbered``): each name numbered at its first place,
+    the same number where it comes again, an escaped ``%`` unescaped, the names in their numbers' order."""
+    sql, order = sqlexec._numbered("SELECT %(b)s, %(a_1)s, %(b)s WHERE x LIKE '10%%' AND y = %(c)s")
+    assert sql == "SELECT $1, $2, $1 WHERE x LIKE '10%' AND y = $3"
+    assert order == ["b", "a_1", "c"]
