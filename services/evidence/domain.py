@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -508,7 +509,7 @@ def review_window_end(req: EvidenceRequest) -> datetime | None:
     return deadlines.window_end(req.clocks(), deadlines.DeadlineKind.REVIEW)
 
 
-def _review_holds_execution(req: EvidenceRequest, now: datetime) -> FailedPrecondition | None:
+def _review_holds_execution(req: EvidenceRequest, now: datetime) -> Refused | None:
     """Whether the enforcing state's review still holds back the execution of ``req`` at ``now``: an EPOC
     with notification proceeds once the enforcing state concluded its review without a ground, or once
     its 10 days passed in silence (EPOC_SILENCE_IS_CONSENT); an emergency is executed at once (Art. 10(4));
@@ -520,13 +521,17 @@ def _review_holds_execution(req: EvidenceRequest, now: datetime) -> FailedPrecon
     end = review_window_end(req) if req.epoc_procedure == "WITH_NOTIFICATION" else None
     if end is not None and now >= end:
         return None
-    until = f" or until its 10 days end at {end.isoformat()}" if end is not None else ""
-    return FailedPrecondition(
-        "REVIEW_REQUIRED",
-        "an EPOC with notification waits for the enforcing state: until it concludes its review without a "
-        f"ground{until}, when the order proceeds {legal.cite('EPOC_SILENCE_IS_CONSENT')}",
-        {"action": "start_execution", **({"window_ends_at": end.isoformat()} if end is not None else {})},
-    )
+
+    def problem() -> FailedPrecondition:
+        until = f" or until its 10 days end at {end.isoformat()}" if end is not None else ""
+        return FailedPrecondition(
+            "REVIEW_REQUIRED",
+            "an EPOC with notification waits for the enforcing state: until it concludes its review without a "
+            f"ground{until}, when the order proceeds {legal.cite('EPOC_SILENCE_IS_CONSENT')}",
+            {"action": "start_execution", **({"window_ends_at": end.isoformat()} if end is not None else {})},
+        )
+
+    return problem
 
 
 #: The transitions of a European Investigation Order only, with the rule each applies.
@@ -560,80 +565,92 @@ def _sources(req: EvidenceRequest, action: str) -> frozenset[State]:
     return sources
 
 
+#: Why a change is refused, made when asked: a list asks ``allowed_actions`` of every request of a page,
+#: and only whether each transition is refused, not the error that ``apply`` raises.
+Refused = Callable[[], FailedPrecondition]
+
+
 def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondition | None:
     """Why the request's state, instrument or clocks do not allow ``action`` at ``now`` (None when they
-    do): what ``apply`` checks before it changes anything, and what ``allowed_actions`` asks."""
+    do): what ``apply`` checks before it changes anything (``refused``, with its error made)."""
+    why = refused(req, action, now)
+    return why() if why is not None else None
+
+
+def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
+    """None when the request's state, instrument and clocks allow ``action`` at ``now``; else what makes
+    the error saying why (``refusal``). The one rule ``apply`` checks and ``allowed_actions`` asks."""
     sources = _sources(req, action)
     if action == "resubmit" and req.state not in sources:
         why = f": only a refused request is clarified and resubmitted {legal.cite('REQUEST_RESUBMISSION')}"
-        return _illegal(req, action, why, sources)
+        return lambda: _illegal(req, action, why, sources)
     if req.state not in sources:
-        return _illegal(req, action, "", sources)
+        return lambda: _illegal(req, action, "", sources)
     if action == "issue" and req.legal_basis == "EPOC" and now < EPOC_APPLIES_FROM:
-        return FailedPrecondition(
+        return lambda: FailedPrecondition(
             "INSTRUMENT_NOT_APPLICABLE_YET",
             "an EPOC is issued from 18 August 2026, when Regulation (EU) 2023/1543 applies "
             + legal.cite("EPOC_APPLIES_FROM_18_AUGUST_2026"),
             {"action": action, "legal_basis": req.legal_basis, "applies_from": EPOC_APPLIES_FROM.date().isoformat()},
         )
     if action in ("open_review", "conclude_review") and not req.notified:
-        return FailedPrecondition(
+        return lambda: FailedPrecondition(
             "NO_REVIEW",
             "only an EPOC with notification of the enforcing state is reviewed (Reg. (EU) 2023/1543 Art. 8)",
             {"action": action, "legal_basis": req.legal_basis, "epoc_procedure": req.epoc_procedure},
         )
     if action == "start_execution":
-        problem = _review_holds_execution(req, now)
-        if problem is not None:
-            return problem
+        held = _review_holds_execution(req, now)
+        if held is not None:
+            return held
     if action == "refuse" and req.epoc_procedure == "WITH_NOTIFICATION" and req.notified:
-        end = review_window_end(req)
-        if end is not None and now > end:
-            return FailedPrecondition(
+        review_end = review_window_end(req)
+        if review_end is not None and now > review_end:
+            return lambda: FailedPrecondition(
                 "REVIEW_WINDOW_PASSED",
-                f"the enforcing state's 10 days to raise a ground ended at {end.isoformat()}: the order "
+                f"the enforcing state's 10 days to raise a ground ended at {review_end.isoformat()}: the order "
                 f"proceeds {legal.cite('EPOC_SILENCE_IS_CONSENT')}",
-                {"action": action, "window_ended_at": end.isoformat()},
+                {"action": action, "window_ended_at": review_end.isoformat()},
             )
     if action == "refuse" and objected_in_emergency(req):
         end = objection_window_end(req)
         if end is not None and now > end:
-            return FailedPrecondition(
+            return lambda: FailedPrecondition(
                 "OBJECTION_WINDOW_PASSED",
                 f"the enforcing state's 96 hours to object to this emergency order ended at {end.isoformat()}: a "
                 f"ground raised later is not honoured {legal.cite('EPOC_EMERGENCY_OBJECTION')}",
                 {"action": action, "window_ended_at": end.isoformat()},
             )
     if action == "refuse" and req.to_provider and not req.notified:
-        return FailedPrecondition(
+        return lambda: FailedPrecondition(
             "NO_REFUSAL_PROCEDURE",
             "a provider without a notified enforcing state does not refuse: record it as not executed",
             {"action": action},
         )
     if action in _EIO_ONLY and req.legal_basis != "EIO":
-        return FailedPrecondition(
+        return lambda: FailedPrecondition(
             "EIO_ONLY",
             f"{action.replace('_', ' ')} exists for a European Investigation Order only "
             f"{legal.cite(_EIO_ONLY[action])}",
             {"action": action, "legal_basis": req.legal_basis},
         )
     if action == "notify_delay" and delayed_deadline(req) is None:
-        return FailedPrecondition(
+        return lambda: FailedPrecondition(
             "NO_DEADLINE_RUNS",
             f"a delay is notified while the decision or execution deadline runs {legal.cite('EIO_DELAY_NOTICE')}",
             {"action": action, "state": req.state.value},
         )
     if action == "extend_decision" and req.decision_extended:
-        return FailedPrecondition(
+        return lambda: FailedPrecondition(
             "ALREADY_EXTENDED", "the decision deadline was already extended once", {"action": action}
         )
     if action == "update_user_notice":
         if not req.to_provider:
-            return FailedPrecondition(
+            return lambda: FailedPrecondition(
                 "NOT_A_PROVIDER_REQUEST", "user notice is tracked on requests to a provider only", {"action": action}
             )
         if req.state in (S.CLOSED, S.WITHDRAWN):
-            return _illegal(req, action, "", frozenset(set(State) - {S.CLOSED, S.WITHDRAWN}))
+            return lambda: _illegal(req, action, "", frozenset(set(State) - {S.CLOSED, S.WITHDRAWN}))
     return None
 
 
@@ -824,17 +841,18 @@ def upload_operation(principal: Principal, req: EvidenceRequest) -> Operation:
 
 def allowed_actions(req: EvidenceRequest, principal: Principal, now: datetime) -> tuple[str, ...]:
     """The actions ``principal`` may take on ``req`` at ``now``: each transition whose acting side the policy
-    allows (``operation_for``) and that the request's state, instrument and clocks allow (``refusal``), in
-    the table's order; then ``upload_item`` when the policy lets the caller receive evidence against it
-    (``upload_operation``) and the request is receiving (``receiving_refusal``)."""
+    allows (``operation_for``) and that the request's state, instrument and clocks allow (``refused``: no
+    error is made for those they refuse), in the table's order; then ``upload_item`` when the policy lets
+    the caller receive evidence against it (``upload_operation``) and the request is receiving
+    (``receiving``)."""
     candidates = [
         (t.action, operation_for(t, req), EVIDENCE_REQUEST_RULES)
-        # The state first: it rules out most transitions without building their refusals (a list asks
-        # this of every request on a page), and those no request in it is taken from are not even asked.
+        # Those no request in this state is taken from are not even asked (a list asks this of every
+        # request on a page).
         for t in _TAKEN_FROM[req.state]
-        if req.state in _sources(req, t.action) and refusal(req, t.action, now) is None
+        if refused(req, t.action, now) is None
     ]
-    if receiving_refusal(req) is None:
+    if receiving(req):
         candidates.append((UPLOAD_ITEM, upload_operation(principal, req), EVIDENCE_ITEM_RULES))
     return permitted(principal, req.access(), candidates)
 
@@ -1379,9 +1397,14 @@ def restriction_purpose(req: EvidenceRequest, objecting: str) -> str:
     )
 
 
+def receiving(req: EvidenceRequest) -> bool:
+    """Whether evidence is received against ``req`` now: its state (``receiving_refusal`` says why not)."""
+    return req.state in RECEIVING_STATES
+
+
 def receiving_refusal(req: EvidenceRequest) -> FailedPrecondition | None:
-    """Why no evidence is received against ``req`` now (None when it is): its state."""
-    if req.state in RECEIVING_STATES:
+    """Why no evidence is received against ``req`` now (None when it is: ``receiving``)."""
+    if receiving(req):
         return None
     return FailedPrecondition(
         "NOT_RECEIVING",
