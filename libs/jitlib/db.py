@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -587,6 +588,10 @@ class Database:
             )
             self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
         self.system = "sqlite" if self.sqlite else "postgresql"
+        #: SQLite's write units: one connection kept checked out for them, used by one unit at a time (SQLite
+        #: has one writer at a time in any case), so a write pays no pool checkout, check-in or reset.
+        self._write_conn: Connection | None = None
+        self._write_lock = threading.Lock()
         _count_statements(self.engine)
         if not self.sqlite:
             _drop_closed(self.engine)
@@ -657,12 +662,7 @@ class Database:
         runs once more on a new connection; a loss while committing is raised, since the commit may
         have happened."""
         if self.sqlite:
-
-            def unit() -> T:
-                with self._writer() as session, session.begin():
-                    return fn(session)
-
-            return self._traced("write", unit)
+            return self._traced("write", lambda: self._sqlite_write(fn))
 
         def deferred() -> T:
             with self._writer() as session, deferring() as batch:
@@ -686,12 +686,29 @@ class Database:
                 raise e.error from None
         raise AssertionError("unreachable")
 
+    def _sqlite_write(self, fn: Callable[[Session], T]) -> T:
+        """A SQLite write unit on the writers' kept connection: the session begins (``BEGIN IMMEDIATE``) and
+        commits or rolls back its transaction on it, as on a pooled one; a connection SQLAlchemy found
+        broken is let go and the next unit opens another."""
+        with self._write_lock:
+            conn = self._write_conn
+            if conn is None or conn.closed or conn.invalidated:
+                if conn is not None:
+                    conn.close()
+                conn = self._write_conn = self.engine.connect().execution_options(jit_write=True)
+            with self._writer(bind=conn) as session, session.begin():
+                return fn(session)
+
     def on_commit(self, callback: Callable[[Session], None]) -> None:
         """Call ``callback(session)`` after each write transaction commits, in the thread that committed
         (a worker thread on PostgreSQL): what a unit of work left in ``session.info`` tells it what to do."""
         event.listen(self._writer, "after_commit", callback)
 
     def dispose(self) -> None:
+        with self._write_lock:
+            if self._write_conn is not None:
+                self._write_conn.close()
+                self._write_conn = None
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         self.engine.dispose()
