@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import ReturningUpdate
 
 #: The statements of the unit of work running in this context, counted for its span (None: not counted).
 statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("jit_db_statements", default=None)
@@ -337,12 +338,13 @@ class CompiledUpdate:
 
 
 class CompiledSelect:
-    """A SELECT with named parameters (``bindparam``), compiled by SQLAlchemy once per dialect, run on the
-    transaction's own DBAPI cursor. Its rows come **as the driver gives them** (``rows``): no result
-    processing, so a timestamp is SQLite's stored text (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC) or
-    psycopg's datetime; for a hot read of many rows whose caller converts only what it uses, since
-    SQLAlchemy's result processing (a datetime parsed for each timestamp of each row, a ``Row`` made for
-    each) cost more than SQLite's own statement for the preservation warning scan (bench/README.md,
+    """A SELECT with named parameters (``bindparam``), or an UPDATE with a RETURNING clause (a counter taken
+    and its row read back in one statement: messaging's next sequence number), compiled by SQLAlchemy once
+    per dialect, run on the transaction's own DBAPI cursor. Its rows come **as the driver gives them**
+    (``rows``): no result processing, so a timestamp is SQLite's stored text (``YYYY-MM-DD HH:MM:SS.ffffff``,
+    naive UTC) or psycopg's datetime; for a hot read of many rows whose caller converts only what it uses,
+    since SQLAlchemy's result processing (a datetime parsed for each timestamp of each row, a ``Row`` made
+    for each) cost more than SQLite's own statement for the preservation warning scan (bench/README.md,
     "Preservation scan"). Or each value as SQLAlchemy's execution gives it (``converted``): through its
     column type's own result processor, picked once per dialect for each column, and none where the type has
     none (most columns), without SQLAlchemy's execution context and ``Row`` per row: a list's page.
@@ -351,10 +353,10 @@ class CompiledSelect:
     renders it, once per combination of lengths (at most ``_EXPANSIONS`` kept). Counted in the unit of
     work's ``db.statement_count``; a driver error is raised as SQLAlchemy's."""
 
-    def __init__(self, stmt: Select[Any]) -> None:
+    def __init__(self, stmt: Select[Any] | ReturningUpdate[Any]) -> None:
         self.stmt = stmt
-        #: The names of the columns it selects, in their order (what ``converted`` rows hold).
-        self.names: tuple[str, ...] = tuple(str(c.key) for c in stmt.selected_columns)
+        #: The names of the columns it selects (or returns), in their order (what ``converted`` rows hold).
+        self.names: tuple[str, ...] = tuple(str(c.key) for c in stmt.exported_columns)
         self._plans: dict[tuple[Any, ...], _SelectPlan] = {}
 
     def _plan(self, dialect: Any) -> _SelectPlan:
@@ -363,7 +365,7 @@ class CompiledSelect:
         # the caller's parameters then override.
         defaults = {name: b.effective_value for name, b in compiled.binds.items() if not b.required}
         expanding = tuple(sorted(b.key for b in compiled.post_compile_params if b.expanding))
-        results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in self.stmt.selected_columns]
+        results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in self.stmt.exported_columns]
         plan = _SelectPlan(compiled, str(compiled), defaults, _binder(compiled, dialect), expanding, results)
         self._plans[(dialect.name, dialect.driver, dialect.paramstyle)] = plan
         return plan

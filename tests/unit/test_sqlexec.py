@@ -121,7 +121,8 @@ def test_a_compiled_select_returns_the_drivers_rows_of_sqlalchemys_statement(tmp
         database.dispose()
 
 
-def test_a_compiled_update_writes_what_sqlalchemys_update_writes_and_only_past_its_guard(tmp_path: Path) -> None:
+def versioned_rows(tmp_path: Path) -> tuple[Table, db.Database]:
+    """A table of rows with a version, a timestamp and a blob, in a SQLite database of its own."""
     meta = MetaData()
     rows = Table(
         "rows",
@@ -133,6 +134,11 @@ def test_a_compiled_update_writes_what_sqlalchemys_update_writes_and_only_past_i
     )
     database = db.Database(f"sqlite:///{tmp_path / 'u.db'}")
     meta.create_all(database.engine)
+    return rows, database
+
+
+def test_a_compiled_update_writes_what_sqlalchemys_update_writes_and_only_past_its_guard(tmp_path: Path) -> None:
+    rows, database = versioned_rows(tmp_path)
     compiled = sqlexec.CompiledUpdate(rows, rows.c.id, rows.c.version)
     try:
         database.write_sync(
@@ -189,6 +195,42 @@ def test_a_compiled_selects_converted_rows_are_sqlalchemys_for_each_length_of_it
                 theirs = [tuple(r) for r in s.execute(stmt, {"ids": ids, "until": AT})]
                 assert ours == theirs and len(ours) == len(set(ids) - {"x"}), ids
         assert isinstance(ours[0][1], datetime) and ours[0][2] == b"\x00\x01sealed\xff"
+    finally:
+        database.dispose()
+
+
+def test_a_compiled_update_returning_moves_the_counter_once_and_returns_the_row_as_sqlalchemys(
+    tmp_path: Path,
+) -> None:
+    """``CompiledSelect`` runs an UPDATE ... RETURNING (messaging's next sequence number): each run moves
+    the one row it names by one (its literal ``+ 1`` bound from the statement), returns that row's values
+    as SQLAlchemy's own execution of the statement returns them (a timestamp parsed), nothing for a key
+    that matches no row, and is counted as one statement."""
+    from sqlalchemy import bindparam
+
+    rows, database = versioned_rows(tmp_path)
+    stmt = update(rows).where(rows.c.id == bindparam("key")).values(version=rows.c.version + 1).returning(*rows.c)
+    compiled = sqlexec.CompiledSelect(stmt)
+    assert compiled.names == ("id", "version", "at", "blob")
+    try:
+        database.write_sync(
+            lambda s: s.execute(insert(rows), [{"id": i, "version": 1, "at": AT, "blob": None} for i in "ab"])
+        )
+        counted = [0]
+        token = sqlexec.statements.set(counted)
+        try:
+            with Session(database.engine) as s, s.begin():
+                ours = [compiled.converted(s, {"key": "a"}), compiled.converted(s, {"key": "a"})]
+                missing = compiled.converted(s, {"key": "zz"})
+                theirs = [tuple(r) for r in s.execute(stmt, {"key": "b"})]  # SQLAlchemy's, for comparison
+        finally:
+            sqlexec.statements.reset(token)
+        with Session(database.engine) as s:
+            stored = dict(s.execute(select(rows.c.id, rows.c.version)).all())
+        assert [r[0][1] for r in ours] == [2, 3] and missing == []
+        assert ours[0][0][2] == theirs[0][2] and isinstance(ours[0][0][2], datetime)
+        assert stored == {"a": 3, "b": 2}
+        assert counted == [4]  # three of ours and SQLAlchemy's
     finally:
         database.dispose()
 
