@@ -36,6 +36,8 @@ class _Entropy:
 
     def take(self, n: int) -> bytes:
         """``n`` random bytes (call with ``lock`` held)."""
+        if n > self._size:
+            return os.urandom(n)
         if self._pos + n > len(self._buf):
             self._buf, self._pos = os.urandom(self._size), 0
         out = self._buf[self._pos : self._pos + n]
@@ -45,6 +47,15 @@ class _Entropy:
 
 _ENTROPY = _Entropy()
 os.register_at_fork(after_in_child=_ENTROPY.reset)
+
+
+def random_bytes(n: int) -> bytes:
+    """``n`` bytes of the operating system's randomness, from the process's buffer (``_Entropy``), each
+    byte handed out once: for what is drawn on one thread while others run Python, as an AES-GCM nonce
+    is on a unit of work's worker thread (``jitlib.crypto.seal``)."""
+    e = _ENTROPY
+    with e.lock:
+        return e.take(n)
 
 
 def new_id() -> str:

@@ -1,6 +1,7 @@
 """Record identifiers (``jitlib.ids.new_id``): UUIDv7 as RFC 9562 lays it out, strictly increasing in a
 process, unique across threads and across a fork, drawn from OS randomness read 4 KiB at a time (not one
-``os.urandom`` per identifier, which gives the GIL away on the event loop)."""
+``os.urandom`` per identifier, which gives the GIL away on the event loop); the nonces of
+``crypto.seal`` come from the same blocks."""
 
 from __future__ import annotations
 
@@ -41,15 +42,21 @@ def test_ids_of_a_process_are_strictly_increasing_and_unique_across_threads() ->
         assert part == sorted(part)  # time-sortable in the order a thread made them
 
 
-def test_the_random_bits_come_from_the_os_a_block_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads: list[int] = []
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each read of the operating system's randomness (``os.urandom``) from here on."""
+    sizes: list[int] = []
     real = os.urandom
 
     def counted(n: int) -> bytes:
-        reads.append(n)
+        sizes.append(n)
         return real(n)
 
     monkeypatch.setattr(ids.os, "urandom", counted)
+    return sizes
+
+
+def test_the_random_bits_come_from_the_os_a_block_at_a_time(reads: list[int]) -> None:
     made = [uuid.UUID(ids.new_id()) for _ in range(1000)]  # 10 bytes each: 10,000 bytes
     assert reads and set(reads) == {4096} and len(reads) <= 4
     # 74 random bits an id (76 drawn; the variant takes 2), not a counter: no two share them.
@@ -78,3 +85,16 @@ def test_a_forked_child_does_not_repeat_its_parents_bytes() -> None:
 
     assert len(child) == 50
     assert not {random_part(v) for v in child} & {random_part(v) for v in parent}
+
+
+def test_a_seals_nonce_comes_from_the_same_blocks_and_is_never_handed_out_twice(reads: list[int]) -> None:
+    from jitlib import crypto
+
+    key = crypto.new_data_key()
+    reads.clear()
+    sealed = [crypto.seal(key, b"text", b"aad") for _ in range(1000)]  # 12 bytes of nonce each
+    assert reads and set(reads) == {4096} and len(reads) <= 4
+    assert len({s[: crypto.NONCE_BYTES] for s in sealed}) == 1000
+    assert all(crypto.open_sealed(key, s, b"aad") == b"text" for s in sealed)
+    # More than a block at once is read as it is, not cut from the buffer.
+    assert len(ids.random_bytes(5000)) == 5000 and reads[-1] == 5000
