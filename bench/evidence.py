@@ -10,8 +10,8 @@ with their spread (lowest..highest):
     BENCH evidence_grpc_stream_floor_up mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_grpc_stream_floor_down mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_grpc_stream_floor_up_<variant> ... (and _down_<variant>): the bare stream with one setting
-        changed (``FLOOR_VARIANTS``: msg4m, msg7m, nobdp, window8m, frame1m, readchunk, sizes, sync_server,
-        aio_client, streams2; ``--floors``)
+        changed (``FLOOR_VARIANTS``: msg2m, msg3m, msg4m, msg7m, nobdp, window8m, frame1m, readchunk, sizes,
+        sync_server, aio_client, streams2; ``--floors``)
     BENCH evidence_upload_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_download_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
 
@@ -25,8 +25,8 @@ The upload path measured is the real one: token check, policy, the stream of 1 M
 sends them, ``jitcli.evidence_cmd.upload_messages``) each hashed with SHA-256 and sealed with AES-256-GCM
 (1 MiB segments) into a temporary file in a worker thread while the next chunk arrives, the digest check,
 one fsync, the rename, and one transaction writing the item, its first custody entry, the outbox event and
-the audit entry. The download records its custody entry, then reads and opens each segment in a worker
-thread one segment ahead of the one being sent; the client reads each chunk as the CLI does. Every trial moves new
+the audit entry. The download records its custody entry, then opens each segment on the event loop while
+threads read the next blocks from the disk; the client reads each chunk as the CLI does. Every trial moves new
 bytes (the store keeps one blob per content). The service runs in its own process; so does the bare
 stream server (``serve-stream``: the transport alone, same message sizes).
 """
@@ -358,6 +358,8 @@ def _both_sides(name: str, server: str, what: str) -> FloorVariant:
 #: default: no message is compressed unless a side asks for it).
 FLOOR_VARIANTS = (
     FloorVariant("", what="grpc.aio server, sync client, 1 MiB messages (as the service and the CLI)"),
+    FloorVariant("msg2m", message=2 * MiB, what="2 MiB messages"),
+    FloorVariant("msg3m", message=3 * MiB, what="3 MiB messages (under the clients' 4 MiB receive limit)"),
     FloorVariant("msg4m", message=4 * MiB, what="4 MiB messages"),
     FloorVariant("msg7m", message=7 * MiB, what="7 MiB messages (the service's receive limit is 8 MiB)"),
     _both_sides("nobdp", "aio-nobdp", "grpc.http2.bdp_probe=0 on both sides"),

@@ -23,6 +23,7 @@ declared ones, so a failed or cut upload leaves no blob behind (``abort`` remove
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import errno
@@ -35,6 +36,7 @@ import mmap
 import os
 import secrets
 import struct
+import threading
 import uuid
 from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
@@ -60,13 +62,18 @@ WRITEBACK_EVERY = 8 * SEGMENT
 #: O_DIRECT transfers start and end on the file system's block boundaries, from memory aligned the same way;
 #: 4 KiB is a multiple of the usual logical block sizes (512 and 4096 bytes).
 _ALIGN = 4096
-#: A download reads the blob this many bytes at a time (block-aligned) when it reads around the page cache.
-_READ_AHEAD = 2 * SEGMENT
-#: The threads that seal and write uploads, and read and open downloads, off the event loop.
+#: A download reads the blob this many bytes at a time (block-aligned) when it reads around the page cache,
+_READ_BLOCK = 2 * SEGMENT
+#: and keeps this many such reads going ahead of the block it is opening (``_DirectReader``).
+_READS_AHEAD = 2
+#: The threads that seal and write uploads off the event loop.
 _WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-blobs")
 #: The threads that hash an upload's chunk while a worker seals and writes the same chunk (their own pool: a
 #: worker waits for its hash, and a hash never waits for anything, so neither pool can starve the other).
 _HASHERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-sha256")
+#: The threads that read a download's blocks from the disk ahead of the segment being opened (``_DirectReader``;
+#: a read never waits for anything, so these can never starve each other).
+_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-reads")
 
 
 class BlobCorrupt(Exception):
@@ -120,43 +127,119 @@ class _Readable(Protocol):
     def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
+class _Buffers:
+    """Page-aligned buffers of ``_READ_BLOCK`` bytes, kept for the next download when one is done (at most
+    ``kept`` of them): memory given back is soon handed on to the virtual machine's host, and fresh memory
+    costs its first touch again (a download's three fresh buffers cost about 0.1 ms of CPU per MiB of a
+    100 MiB item here: bench/README.md)."""
+
+    def __init__(self, kept: int) -> None:
+        self._kept = kept
+        self._free: list[memoryview] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> memoryview:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return memoryview(mmap.mmap(-1, _READ_BLOCK))  # anonymous memory: page-aligned
+
+    def give_back(self, buffer: memoryview) -> None:
+        with self._lock:
+            if len(self._free) < self._kept:
+                self._free.append(buffer)
+
+
+#: Enough for four downloads at once (12 blocks, 24 MiB), however many have run before.
+_BUFFERS = _Buffers(4 * (_READS_AHEAD + 1))
+
+
 class _DirectReader:
-    """A blob read around the page cache (O_DIRECT), as a raw file: ``readinto`` copies out of one page-aligned
-    buffer that the disk fills ``_READ_AHEAD`` bytes at a time. A blob is written around the cache
-    (``_BlobFile``), so reading it through the cache would take and fill new pages for it on every download,
-    the cost the upload no longer pays (bench/README.md)."""
+    """A blob read around the page cache (O_DIRECT), as a raw file: ``readinto`` copies out of page-aligned
+    blocks of ``_READ_BLOCK`` bytes that the disk fills in ``_READERS`` threads, up to ``_READS_AHEAD`` blocks
+    ahead of the one being read out, so that the disk works while the caller opens and sends what it read
+    (each read waited for in turn left the disk idle meanwhile, and the disk alone reads about as fast as the
+    rest of a download goes: bench/README.md). A blob is written around the cache (``_BlobFile``), so reading
+    it through the cache would take and fill new pages for it on every download, the cost the upload no longer
+    pays."""
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
-        self._buffer = memoryview(mmap.mmap(-1, _READ_AHEAD))  # anonymous memory: page-aligned
-        self._offset = 0  # of the next read from the file: a multiple of _READ_AHEAD until the end
-        self._start = self._end = 0  # the bytes of the buffer not read out yet
-        self._eof = False
+        self._size = os.fstat(fd).st_size
+        self._next = 0  # the offset of the next block to ask for
+        # Each block is read into one of these (anonymous memory: page-aligned), in turn.
+        self._reads: collections.deque[tuple[memoryview, concurrent.futures.Future[int]]] = collections.deque()
+        for _ in range(_READS_AHEAD + 1):
+            self._ask(_BUFFERS.take())
+        self._block: memoryview | None = None  # the block being read out
+        self._rest = memoryview(b"")  # the bytes of that block not read out yet
+
+    def _ask(self, buffer: memoryview) -> None:
+        """Have the next block of the file read into ``buffer``, unless the file ends before it."""
+        if self._next >= self._size:
+            _BUFFERS.give_back(buffer)
+            return
+        self._reads.append((buffer, _READERS.submit(self._read_block, buffer, self._next)))
+        self._next += len(buffer)
+
+    def _read_block(self, buffer: memoryview, offset: int) -> int:
+        try:
+            return os.preadv(self._fd, [buffer], offset)
+        except OSError as exc:
+            if not _refused_direct(exc):
+                raise
+            _through_the_cache(self._fd)  # and read the same block again, through the cache
+            return os.preadv(self._fd, [buffer], offset)
+
+    def reading(self, n: int) -> concurrent.futures.Future[int] | None:
+        """The read still under way that reading the next ``n`` bytes (at most a block) would wait for; None
+        when they are here (or the file ends before them)."""
+        if len(self._rest) >= n or not self._reads:
+            return None
+        job = self._reads[0][1]
+        return None if job.done() else job
 
     def readinto(self, buffer: memoryview, /) -> int:
-        if self._start == self._end:
-            if self._eof:
+        if not self._rest:
+            if self._block is not None:
+                self._ask(self._block)  # read out: it takes the block after those asked for already
+                self._block = None
+            if not self._reads:
                 return 0
-            try:
-                n = os.preadv(self._fd, [self._buffer], self._offset)
-            except OSError as exc:
-                if not _refused_direct(exc):
-                    raise
-                _through_the_cache(self._fd)  # and read the same block again, through the cache
-                n = os.preadv(self._fd, [self._buffer], self._offset)
-            self._offset += n
-            self._start, self._end = 0, n
-            self._eof = n < _READ_AHEAD  # a short read of a regular file is its end
-        n = min(len(buffer), self._end - self._start)
-        buffer[:n] = self._buffer[self._start : self._start + n]
-        self._start += n
+            self._block, job = self._reads.popleft()
+            self._rest = self._block[: job.result()]
+        n = min(len(buffer), len(self._rest))
+        buffer[:n] = self._rest[:n]
+        self._rest = self._rest[n:]
         return n
 
     def __enter__(self) -> _DirectReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self._fd)
+        """Close the file and give the buffers back once no read is filling one or reading the file: at once,
+        or when the last read still under way ends (never waited for here: the event loop may be closing)."""
+        buffers = [buffer for buffer, _ in self._reads] + ([self._block] if self._block is not None else [])
+        jobs = [job for _, job in self._reads if not job.cancel() and not job.done()]  # the ones running
+        self._reads.clear()
+        self._block = None
+        left = [len(jobs)]
+        lock = threading.Lock()
+
+        def release(_job: object = None) -> None:
+            with lock:
+                left[0] -= 1
+                if left[0] > 0:
+                    return
+            os.close(self._fd)
+            for buffer in buffers:
+                _BUFFERS.give_back(buffer)
+
+        if not jobs:
+            left[0] = 1
+            release()
+        for job in jobs:
+            job.add_done_callback(release)
 
 
 def _open_blob(path: Path) -> _DirectReader | io.FileIO:
@@ -169,6 +252,12 @@ def _open_blob(path: Path) -> _DirectReader | io.FileIO:
             if exc.errno != errno.EINVAL:
                 raise
     return io.FileIO(path, "rb")
+
+
+def _reading(fh: _Readable, n: int) -> concurrent.futures.Future[int] | None:
+    """What reading the next ``n`` bytes of ``fh`` would wait for (``_DirectReader.reading``); a file read
+    through the page cache has nothing to wait for in advance."""
+    return fh.reading(n) if isinstance(fh, _DirectReader) else None
 
 
 def _read_into(fh: _Readable, buffer: memoryview) -> int:
@@ -196,8 +285,9 @@ def _immutable(data: bytes | memoryview) -> bytes | memoryview:
 
 
 async def _outcome(job: concurrent.futures.Future[_T]) -> _T:
-    """A worker's result: taken at once when the job is already done (as it mostly is, one segment ahead),
-    else awaited. Wrapping a done job would still cost the loop a wake-up through its self-pipe."""
+    """A worker's result: taken at once when the job is already done (as it mostly is: a chunk is hashed,
+    sealed and written before the next one arrives), else awaited. Wrapping a done job would still cost the
+    loop a wake-up through its self-pipe."""
     if job.done():
         return job.result()
     return await asyncio.wrap_future(job)
@@ -224,6 +314,35 @@ class BlobStore:
         """Decrypt segment by segment; raises BlobCorrupt on any change. With ``prefix``, each segment comes
         with ``prefix(len(segment))`` (at most ``PREFIX_MAX`` bytes) in front of it, in the same bytes: the
         segment is opened into a reused buffer behind its prefix, and copied out once, with it."""
+        for part in self._segments(blob_key, data_key, prefix):
+            if isinstance(part, bytes):
+                yield part
+            else:
+                concurrent.futures.wait([part])
+
+    async def read_ahead(
+        self, blob_key: str, data_key: bytes, prefix: Callable[[int], bytes] | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        """``read`` for the event loop: the disk's reads run in threads ahead of the segment being opened
+        (``_DirectReader``), and the loop waits for one, without blocking, only when the next segment's bytes
+        have not arrived yet; it opens each segment itself (AES-GCM lets go of the GIL, a fraction of a
+        millisecond per segment), which costs less than handing every segment to a thread and back. Raises
+        BlobCorrupt as ``read`` does."""
+        parts = self._segments(blob_key, data_key, prefix)
+        try:
+            for part in parts:
+                if isinstance(part, bytes):
+                    yield part
+                else:
+                    await asyncio.wait([asyncio.wrap_future(part)])  # its failure is raised by the next part
+        finally:
+            parts.close()
+
+    def _segments(
+        self, blob_key: str, data_key: bytes, prefix: Callable[[int], bytes] | None
+    ) -> Generator[bytes | concurrent.futures.Future[int], None, None]:
+        """The opened segments of ``read``, with, before any whose bytes are still being read from the disk,
+        that read (to wait for before the next part is asked for)."""
         path = self.path(blob_key)
         aead = AESGCM(data_key)
         try:
@@ -233,6 +352,8 @@ class BlobStore:
         sealed = bytearray(SEGMENT + _TAG)  # each segment's ciphertext is read into this one buffer
         opened = bytearray(PREFIX_MAX + SEGMENT)  # and opened into this one, behind its prefix
         with fh:
+            while (reading := _reading(fh, len(MAGIC) + _NONCE + _HEADER.size)) is not None:
+                yield reading
             if _read_exactly(fh, len(MAGIC)) != MAGIC:
                 raise BlobCorrupt("not an evidence blob (bad header)")
             index = 0
@@ -243,6 +364,8 @@ class BlobStore:
                 nonce, (length,) = header[:_NONCE], _HEADER.unpack(header[_NONCE:])
                 if not _TAG <= length <= SEGMENT + _TAG:
                     raise BlobCorrupt(f"segment {index} has an impossible length")
+                while (reading := _reading(fh, length + _NONCE + _HEADER.size)) is not None:
+                    yield reading
                 ct = memoryview(sealed)[:length]
                 if _read_into(fh, ct) != length:
                     raise BlobCorrupt(f"segment {index} is truncated")
@@ -262,24 +385,6 @@ class BlobStore:
                 index += 1
             if index == 0:
                 raise BlobCorrupt("blob has no segment")
-
-    async def read_ahead(
-        self, blob_key: str, data_key: bytes, prefix: Callable[[int], bytes] | None = None
-    ) -> AsyncGenerator[bytes, None]:
-        """``read`` in a worker thread, one segment ahead of the caller: the next segment is read and opened
-        while the caller sends this one. Raises BlobCorrupt as ``read`` does."""
-        segments = self.read(blob_key, data_key, prefix)
-        job = _WORKERS.submit(next, segments, None)
-        try:
-            while (segment := await _outcome(job)) is not None:
-                job = _WORKERS.submit(next, segments, None)
-                yield segment
-        finally:
-            # Closed once no worker holds it: at once, or when the segment being read is done.
-            if job.cancel() or job.done():
-                segments.close()
-            else:
-                job.add_done_callback(lambda _job: segments.close())
 
     def digest(self, blob_key: str, data_key: bytes) -> tuple[str, int]:
         """Decrypt the whole blob and return (sha256 hex, size) of the plaintext."""
