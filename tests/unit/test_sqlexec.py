@@ -226,7 +226,7 @@ def test_a_compiled_update_returning_moves_the_counter_once_and_returns_the_row_
         finally:
             sqlexec.statements.reset(token)
         with Session(database.engine) as s:
-            stored = dict(s.execute(select(rows.c.id, rows.c.version)).all())
+            stored = {r.id: r.version for r in s.execute(select(rows.c.id, rows.c.version))}
         assert [r[0][1] for r in ours] == [2, 3] and missing == []
         assert ours[0][0][2] == theirs[0][2] and isinstance(ours[0][0][2], datetime)
         assert stored == {"a": 3, "b": 2}
