@@ -586,12 +586,19 @@ class Database:
                 # and "Etc/UTC", the zone initdb often picks, to a ZoneInfo).
                 connect_args={"options": "-c TimeZone=UTC"},
             )
-            self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="db")
+            self._executor = ThreadPoolExecutor(
+                max_workers=pool_size, thread_name_prefix="db", initializer=self._worker_started
+            )
         self.system = "sqlite" if self.sqlite else "postgresql"
         #: SQLite's write units: one connection kept checked out for them, used by one unit at a time (SQLite
         #: has one writer at a time in any case), so a write pays no pool checkout, check-in or reset.
         self._write_conn: Connection | None = None
         self._write_lock = threading.Lock()
+        #: PostgreSQL's worker threads: each keeps one connection checked out for its units of work, read or
+        #: write (one unit at a time on a thread), so a unit pays no pool checkout, reset or check-in; as
+        #: many as the threads, which the pool's size matches. ``_kept_all``: every one, closed at dispose.
+        self._kept = threading.local()
+        self._kept_all: set[Connection] = set()
         _count_statements(self.engine)
         if not self.sqlite:
             _drop_closed(self.engine)
@@ -635,7 +642,8 @@ class Database:
         """Run ``fn(session)`` in a read transaction (rolled back at the end)."""
 
         def unit() -> T:
-            with self._reader() as session:
+            conn = self._worker_connection()
+            with self._reader() if conn is None else self._reader(bind=conn) as session:
                 return fn(session)
 
         def retried() -> T:
@@ -665,7 +673,8 @@ class Database:
             return self._traced("write", lambda: self._sqlite_write(fn))
 
         def deferred() -> T:
-            with self._writer() as session, deferring() as batch:
+            conn = self._worker_connection()
+            with self._writer() if conn is None else self._writer(bind=conn) as session, deferring() as batch:
                 session.begin()
                 result = fn(session)  # on an error the session's close rolls back
                 session.flush()  # the ORM's pending writes, if any, go first (and the batch with them)
@@ -699,6 +708,32 @@ class Database:
             with self._writer(bind=conn) as session, session.begin():
                 return fn(session)
 
+    def _worker_started(self) -> None:
+        self._kept.conn = None
+
+    def _worker_connection(self) -> Connection | None:
+        """The calling worker thread's kept connection (PostgreSQL; None on any other thread), checked as the
+        pool checks one at checkout (``_server_closed``: no round trip): one the server closed, or that
+        SQLAlchemy found lost (the unit of work that met it runs again), is let go and another opened."""
+        kept = self._kept
+        if not hasattr(kept, "conn"):
+            return None
+        conn: Connection | None = kept.conn
+        if conn is not None and (conn.closed or conn.invalidated or _server_closed(conn.connection.dbapi_connection)):
+            with self._write_lock:
+                self._kept_all.discard(conn)
+            if not conn.closed:
+                conn.invalidate()  # its DBAPI connection is discarded, not handed back to the pool
+                conn.close()
+            conn = None
+        elif conn is not None and conn.in_transaction():  # never join a transaction a unit left open
+            conn.rollback()
+        if conn is None:
+            conn = kept.conn = self.engine.connect()
+            with self._write_lock:
+                self._kept_all.add(conn)
+        return conn
+
     def on_commit(self, callback: Callable[[Session], None]) -> None:
         """Call ``callback(session)`` after each write transaction commits, in the thread that committed
         (a worker thread on PostgreSQL): what a unit of work left in ``session.info`` tells it what to do."""
@@ -711,6 +746,10 @@ class Database:
                 self._write_conn = None
         if self._executor is not None:
             self._executor.shutdown(wait=True)
+        with self._write_lock:
+            kept, self._kept_all = self._kept_all, set()
+        for conn in kept:
+            conn.close()
         self.engine.dispose()
 
 
@@ -738,12 +777,17 @@ def _drop_closed(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _check(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if dbapi_connection.closed:
-            raise DisconnectionError("the connection is closed")
-        poller = poll()
-        poller.register(dbapi_connection.fileno(), POLLIN | POLLERR | POLLHUP)
-        if poller.poll(0):
+        if _server_closed(dbapi_connection):
             raise DisconnectionError("the server closed the connection")
+
+
+def _server_closed(dbapi_connection: Any) -> bool:
+    """Whether an idle psycopg connection is closed, or its server said goodbye (its socket is readable)."""
+    if dbapi_connection.closed:
+        return True
+    poller = poll()
+    poller.register(dbapi_connection.fileno(), POLLIN | POLLERR | POLLHUP)
+    return bool(poller.poll(0))
 
 
 class _Committing(Exception):

@@ -5,13 +5,14 @@ replaced, the unit of work that met one running again on a new connection."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from opentelemetry import trace
-from sqlalchemy import String, create_engine, func, select, text
+from sqlalchemy import String, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -50,6 +51,18 @@ def database(postgres: Any) -> Iterator[db.Database]:
     database.dispose()
 
 
+Unit = Callable[[Callable[[Session], Any]], Any]
+
+
+@pytest.fixture(params=["caller", "worker"])
+def unit(request: pytest.FixtureRequest, database: db.Database) -> Unit:
+    """Runs a write unit of work in the calling thread, on a connection checked out of the pool for it, or
+    as the service does, on one of the database's worker threads, on the connection that thread keeps."""
+    if request.param == "caller":
+        return database.write_sync
+    return lambda fn: asyncio.run(database.write(fn))
+
+
 def _ids(database: db.Database) -> list[str]:
     return database.write_sync(lambda s: sorted(s.execute(select(RUNTIME.outbox.c.id)).scalars()))
 
@@ -58,22 +71,24 @@ def _entries(database: db.Database) -> int:
     return int(database.write_sync(lambda s: s.scalar(select(func.count()).select_from(RUNTIME.audit_pending))))
 
 
-def _counted(database: db.Database, spans: Any, fn: Any) -> tuple[Any, int]:
+def _counted(unit: Unit, spans: Any, fn: Any) -> tuple[Any, int]:
     """``fn``'s result and the statements its unit of work sent (its ``db write`` span's count)."""
     with trace.get_tracer("test").start_as_current_span("unit") as outer:
-        result = database.write_sync(fn)
+        result = unit(fn)
     trace_id = outer.get_span_context().trace_id
     (write,) = [s for s in spans.get_finished_spans() if s.context.trace_id == trace_id and s.name == "db write"]
     return result, write.attributes["db.statement_count"]
 
 
-def test_a_units_inserts_are_one_statement_and_its_later_reads_see_them(database: db.Database, spans: Any) -> None:
+def test_a_units_inserts_are_one_statement_and_its_later_reads_see_them(
+    database: db.Database, unit: Unit, spans: Any
+) -> None:
     def write(s: Session) -> None:
         OUTBOX.execute(s, outbox_row("a"))
         OUTBOX.execute(s, [outbox_row("b"), outbox_row("c")])
         PENDING.execute(s, _entry("a"))
 
-    _, statements = _counted(database, spans, write)
+    _, statements = _counted(unit, spans, write)
     assert statements == 1
     assert _ids(database) == ["a", "b", "c"] and _entries(database) == 1
 
@@ -81,12 +96,12 @@ def test_a_units_inserts_are_one_statement_and_its_later_reads_see_them(database
         OUTBOX.execute(s, outbox_row("d"))
         return sorted(s.execute(select(RUNTIME.outbox.c.id)).scalars())
 
-    seen, statements = _counted(database, spans, write_then_read)
+    seen, statements = _counted(unit, spans, write_then_read)
     assert seen == ["a", "b", "c", "d"] and statements == 2
 
 
-def test_a_duplicate_in_a_units_statement_writes_none_of_it(database: db.Database) -> None:
-    database.write_sync(lambda s: OUTBOX.execute(s, outbox_row("a")))
+def test_a_duplicate_in_a_units_statement_writes_none_of_it(database: db.Database, unit: Unit) -> None:
+    unit(lambda s: OUTBOX.execute(s, outbox_row("a")))
 
     def write(s: Session) -> None:
         PENDING.execute(s, _entry("b"))
@@ -94,11 +109,11 @@ def test_a_duplicate_in_a_units_statement_writes_none_of_it(database: db.Databas
         OUTBOX.execute(s, outbox_row("a"))  # the duplicate key, in the same statement as the others
 
     with pytest.raises(IntegrityError):
-        database.write_sync(write)
+        unit(write)
     assert _ids(database) == ["a"] and _entries(database) == 0
-    # The connection went back to the pool usable, out of autocommit.
-    database.write_sync(lambda s: OUTBOX.execute(s, outbox_row("c")))
-    database.write_sync(lambda s: OUTBOX.execute(s, outbox_row("d")) or s.execute(select(1)))
+    # The connection went back to the pool (or stays with its thread) usable, out of autocommit.
+    unit(lambda s: OUTBOX.execute(s, outbox_row("c")))
+    unit(lambda s: OUTBOX.execute(s, outbox_row("d")) or s.execute(select(1)))
     assert _ids(database) == ["a", "c", "d"]
 
 
@@ -113,18 +128,18 @@ class Note(_Base):
     id: Mapped[str] = mapped_column(String(10), primary_key=True)
 
 
-def test_a_units_inserts_commit_with_the_orms_writes_or_not_at_all(database: db.Database) -> None:
+def test_a_units_inserts_commit_with_the_orms_writes_or_not_at_all(database: db.Database, unit: Unit) -> None:
     _Base.metadata.create_all(database.engine)
-    database.write_sync(lambda s: s.add(Note(id="n")))
+    unit(lambda s: s.add(Note(id="n")))
 
     def write(s: Session) -> None:
         OUTBOX.execute(s, outbox_row("x"))
         s.add(Note(id="n"))  # a duplicate, found when the ORM flushes, after the INSERT was deferred
 
     with pytest.raises(IntegrityError):
-        database.write_sync(write)
+        unit(write)
     assert _ids(database) == []
-    database.write_sync(lambda s: OUTBOX.execute(s, outbox_row("y")) or s.add(Note(id="m")))
+    unit(lambda s: OUTBOX.execute(s, outbox_row("y")) or s.add(Note(id="m")))
     assert _ids(database) == ["y"]
     assert database.write_sync(lambda s: sorted(s.execute(select(Note.id)).scalars())) == ["m", "n"]
 
@@ -147,25 +162,34 @@ def _backend(s: Session) -> int:
     return int(s.scalar(text("SELECT pg_backend_pid()")))
 
 
-def test_connections_the_server_closed_are_replaced_without_a_ping(database: db.Database) -> None:
+def test_connections_the_server_closed_are_replaced_without_a_ping(database: db.Database, unit: Unit) -> None:
     admin = create_engine(database.url)
     try:
-        # Two connections in the pool, each used by a unit of work.
-        first = database.write_sync(_backend)
-        database.write_sync(lambda s: OUTBOX.execute(s, outbox_row("a")))
-        with database.engine.connect() as c1, database.engine.connect() as c2:
-            pids = {int(c1.scalar(text("SELECT pg_backend_pid()"))), int(c2.scalar(text("SELECT pg_backend_pid()")))}
-        assert first in pids
+        # Units of work on the connections the database holds (pooled, or kept by its worker threads).
+        used = {unit(_backend) for _ in range(3)}
+        unit(lambda s: OUTBOX.execute(s, outbox_row("a")))
+        pids = _connections(database, admin)
+        assert used <= pids
         _terminate(database, admin, pids)
         # A write of INSERTs alone (the lone statement), a write that reads, and a read: all on new connections.
-        database.write_sync(lambda s: OUTBOX.execute(s, outbox_row("b")))
-        assert database.write_sync(_backend) not in pids
+        unit(lambda s: OUTBOX.execute(s, outbox_row("b")))
+        assert unit(_backend) not in pids
         assert _ids(database) == ["a", "b"]
     finally:
         admin.dispose()
 
 
-def test_a_unit_that_finds_its_connection_lost_runs_again(database: db.Database) -> None:
+def _connections(database: db.Database, admin: Any) -> set[int]:
+    """The server processes of every connection ``database`` holds open."""
+    name = database.engine.url.database
+    with admin.connect() as conn:
+        found = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name}
+        )
+        return set(found.scalars())
+
+
+def test_a_unit_that_finds_its_connection_lost_runs_again(database: db.Database, unit: Unit) -> None:
     admin = create_engine(database.url)
     runs: list[int] = []
     try:
@@ -178,8 +202,35 @@ def test_a_unit_that_finds_its_connection_lost_runs_again(database: db.Database)
             OUTBOX.execute(s, outbox_row(f"e{len(runs)}"))
             s.execute(select(1))  # sends the INSERT, in the unit's transaction
 
-        database.write_sync(write)
+        unit(write)
         assert len(runs) == 2 and runs[0] != runs[1]
         assert _ids(database) == ["e2"]
     finally:
+        admin.dispose()
+
+
+def test_a_worker_thread_keeps_one_connection_for_its_units_and_dispose_closes_it(postgres: Any) -> None:
+    url = str(postgres.create_database(f"dbtest_{uuid.uuid4().hex[:12]}"))
+    db.migrate(MIGRATIONS, url)
+    database = db.Database(url, pool_size=1)  # one worker thread
+    checkouts: list[int] = []
+    event.listen(database.engine, "checkout", lambda *_: checkouts.append(1))
+    admin = create_engine(database.url)
+    try:
+
+        async def units() -> list[int]:
+            pids = [await database.write(_backend), await database.read(_backend)]
+            await database.write(lambda s: OUTBOX.execute(s, outbox_row("a")))
+            with pytest.raises(IntegrityError):
+                await database.write(lambda s: OUTBOX.execute(s, outbox_row("a")))
+            pids += [await database.write(_backend), await database.read(_backend)]
+            return pids
+
+        pids = asyncio.run(units())
+        assert len(set(pids)) == 1 and len(checkouts) == 1
+        assert _connections(database, admin) == set(pids)
+        database.dispose()
+        eventually(lambda: not _connections(database, admin))
+    finally:
+        database.dispose()
         admin.dispose()
