@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -98,27 +98,43 @@ class BoundFilter:
     builders: list[Callable[[], Any]]
     #: The bound parameters' values.
     params: dict[str, Any]
+    #: How to build each condition that keeps a range of a column other than the id (a window of dates),
+    #: which an index of that column serves out of the list's id order (``RecordTable.page``); also in
+    #: ``builders``.
+    windows: list[Callable[[], Any]] = field(default_factory=list)
 
-    def add(self, name: str, build: Callable[[], Any], **params: Any) -> None:
-        """Add the condition ``build()`` (which names its values as ``bindparam(<key of params>)``)."""
+    def add(self, name: str, build: Callable[[], Any], *, window: bool = False, **params: Any) -> None:
+        """Add the condition ``build()`` (which names its values as ``bindparam(<key of params>)``); ``window``
+        when it keeps a range of a column other than the id."""
         self.shape.append(name)
         self.builders.append(build)
         self.params.update(params)
+        if window:
+            self.windows.append(build)
 
     def add_window(self, name: str, column: Any, window: Window) -> None:
         """Keep the rows whose timestamp ``column`` falls in ``window`` (``Window.holds`` as SQL: the start
         in, the end out; no condition for an open side), its sides bound as ``<name>_start`` and ``<name>_end``."""
         if window.start is not None:
-            self.add(f"{name}>=", lambda: column >= bindparam(f"{name}_start"), **{f"{name}_start": window.start})
+            self.add(
+                f"{name}>=",
+                lambda: column >= bindparam(f"{name}_start"),
+                window=True,
+                **{f"{name}_start": window.start},
+            )
         if window.end is not None:
-            self.add(f"{name}<", lambda: column < bindparam(f"{name}_end"), **{f"{name}_end": window.end})
+            self.add(f"{name}<", lambda: column < bindparam(f"{name}_end"), window=True, **{f"{name}_end": window.end})
 
     def conditions(self) -> list[Any]:
         return [c for build in self.builders for c in _as_list(build())]
 
+    def window_conditions(self) -> list[Any]:
+        """The conditions of its windows (``add(window=True)``) alone."""
+        return [c for build in self.windows for c in _as_list(build())]
+
     def extended(self, name: str, build: Callable[[], Any], **params: Any) -> BoundFilter:
         """A copy with the condition ``build()`` added (``add``); this filter is left as it was."""
-        copy = BoundFilter([*self.shape], [*self.builders], {**self.params})
+        copy = BoundFilter([*self.shape], [*self.builders], {**self.params}, [*self.windows])
         copy.add(name, build, **params)
         return copy
 
@@ -128,8 +144,16 @@ class Statements:
     filter's conditions) and kept, so a call neither builds nor keys a statement: it binds the filter's
     values (``params``). For a list with its own order or cursor; ``RecordTable.page`` keeps its pages so."""
 
-    def __init__(self, build: Callable[[list[Any]], Any], *, most: int = 256) -> None:
+    def __init__(
+        self,
+        build: Callable[[list[Any]], Any],
+        *,
+        most: int = 256,
+        conditions: Callable[[BoundFilter], list[Any]] = BoundFilter.conditions,
+    ) -> None:
         self._build = build
+        #: Which of a filter's conditions its statements are built from (all of them, by default).
+        self._conditions = conditions
         #: At most this many statements kept (a shape is a combination of filters: a few dozen).
         self._most = most
         self._built: dict[tuple[Any, ...], Any] = {}
@@ -141,7 +165,7 @@ class Statements:
         if stmt is None:
             if len(self._built) >= self._most:
                 self._built.clear()
-            stmt = self._built[key] = self._build(flt.conditions())
+            stmt = self._built[key] = self._build(self._conditions(flt))
         return stmt
 
     def scalars(self, session: Session, flt: BoundFilter, **params: Any) -> Any:
@@ -246,7 +270,8 @@ class PartyIndex:
             )
         for name, value in equal.items():
             if value:
-                flt.add(f"eq:{name}", functools.partial(_equals, row, name), **{f"eq_{name}": value})
+                bound: dict[str, Any] = {f"eq_{name}": value}
+                flt.add(f"eq:{name}", functools.partial(_equals, row, name), **bound)
         return flt
 
     @functools.cached_property

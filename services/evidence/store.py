@@ -521,6 +521,7 @@ def list_visible(
         bound.add(
             "deadline_before",
             lambda: RequestRow.next_deadline_at < bindparam("deadline_before"),
+            window=True,
             deadline_before=flt.deadline_before,
         )
     rows = REQUESTS.page(session, bound, after_id=after_id, limit=limit)

@@ -151,7 +151,9 @@ def list_visible(
     equal = same_fields(flt, "assignee_jurisdiction origin_jurisdiction")
     bound = PARTIES.bound(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
     if flt.overdue_only:
-        bound.add("overdue", lambda: [TaskRow.due_at < bindparam("now"), TaskRow.state.in_(_OPEN)], now=now)
+        bound.add(
+            "overdue", lambda: [TaskRow.due_at < bindparam("now"), TaskRow.state.in_(_OPEN)], window=True, now=now
+        )
     bound.add_window("due", TaskRow.due_at, flt.due)
     return [to_domain(r) for r in TASKS.page(session, bound, after_id=after_id, limit=limit)]
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,9 @@ from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as epb
 from jit.tasks.v1 import tasks_pb2 as tpb
 from jitlib import crypto, sealing
+from jitlib import db as jitlib_db
 from jitlib.actors import Actor
+from jitlib.clock import Window
 from jitlib.db import Database, migrate
 from jitlib.ids import new_id
 from jitlib.policy import Decision, Operation, VisibilityScope, decide
@@ -61,29 +64,35 @@ def visibility(i: int) -> Any:
 def walk(page: Any, size: int) -> list[Any]:
     """Every page of ``size`` in turn, by the last id of the one before."""
     out: list[Any] = []
-    while True:
+    for _ in range(1000):  # more pages than any test has: a page that does not move on fails, not hangs
         found = page(out[-1].id if out else "", size + 1)
         out += found[:size]
         if len(found) <= size:
             return out
+    raise AssertionError("the pages do not end")
+
+
+def new_task(i: int, due_in_days: int | None) -> tasks_domain.Task:
+    """The ``i``-th task of a test's workspace, made by the domain as a create makes it."""
+    req = tpb.CreateTaskRequest(
+        request_id=str(uuid.uuid4()),
+        workspace_id=WS,
+        title=f"Identify the holder of account {i} «ü»",
+        description=f"Subscriber data {i}",
+        kind=tpb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+        assignee_jurisdiction=MEMBERS[(i + 1) % 3],
+        visibility=visibility(i),
+    )
+    if due_in_days is not None:
+        req.due_at.FromDatetime(NOW + timedelta(days=due_in_days))
+    return tasks_domain.create(new_task_from_pb(req), task_id=new_id(), actor=actor(MEMBERS[i % 3]), now=NOW)
 
 
 def test_a_page_of_tasks_holds_each_visible_task_as_a_read_of_it_loads_it(tmp_path: Path) -> None:
     db = database(tmp_path, TASKS, tasks.Base.metadata)
     made = []
     for i in range(23):
-        req = tpb.CreateTaskRequest(
-            request_id=str(uuid.uuid4()),
-            workspace_id=WS,
-            title=f"Identify the holder of account {i} «ü»",
-            description=f"Subscriber data {i}",
-            kind=tpb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
-            assignee_jurisdiction=MEMBERS[(i + 1) % 3],
-            visibility=visibility(i),
-        )
-        if i % 2:
-            req.due_at.FromDatetime(NOW + timedelta(days=i))
-        task = tasks_domain.create(new_task_from_pb(req), task_id=new_id(), actor=actor(MEMBERS[i % 3]), now=NOW)
+        task = new_task(i, i if i % 2 else None)
         made.append(replace(task, state=TaskState.BLOCKED, state_reason=f"waits {i}", terms_reason=f"terms {i}"))
     db.write_sync(lambda s: tasks.TASKS.insert_many(s, made))
     with Session(db.engine, info=db.info) as s:
@@ -148,3 +157,42 @@ def test_a_page_of_requests_holds_each_visible_request_as_a_read_of_it_loads_it(
     assert 0 < len(seen) < len(made)
     assert any(r.delay is not None for r in seen) and all(r.deadlines for r in seen)
     assert got == seen
+
+
+@pytest.mark.parametrize(
+    ("small_window", "walk_rows"),
+    [
+        (16, 64),  # as served: a window this small is sorted on its own index
+        (0, 64),  # walked: the walk holds every task, so it ends at no row and the window is sorted
+        (0, 3),  # walked a few rows a record asked for: some pages filled by the walk, others sorted
+        (0, 1),
+    ],
+)
+@pytest.mark.parametrize("days", [3, 10, 40])
+def test_a_due_window_pages_the_tasks_in_it_however_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_window: int, walk_rows: int, days: int
+) -> None:
+    """A window's pages on SQLite (``RecordTable._window_page``: walked in id order, or sorted on the window's
+    index, or both) hold the visible tasks in the window, each once, in id order."""
+    monkeypatch.setattr(jitlib_db, "_SMALL_WINDOW", small_window)
+    monkeypatch.setattr(jitlib_db, "_WALK", walk_rows)
+    db = database(tmp_path, TASKS, tasks.Base.metadata)
+    made = [new_task(i, (i * 7) % 41 + 1) for i in range(60)]
+    db.write_sync(lambda s: tasks.TASKS.insert_many(s, made))
+    window = Window(NOW + timedelta(days=2), NOW + timedelta(days=2 + days))
+    with Session(db.engine, info=db.info) as s:
+
+        def page(after: str, limit: int) -> list[Any]:
+            flt = tasks.TaskFilter(due=window)
+            return tasks.list_visible(s, SCOPE, frozenset({WS}), flt, now=NOW, after_id=after, limit=limit)
+
+        got = [t.id for t in walk(page, 4)]
+    want = [
+        t.id
+        for t in sorted(made, key=lambda t: t.id)
+        if t.due_at is not None
+        and window.holds(t.due_at)
+        and decide(NL, Operation.READ, record=t.access()) is Decision.ALLOW
+    ]
+    assert len(want) > 4
+    assert got == want

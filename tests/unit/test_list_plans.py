@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
+from jitlib import db as jitlib_db
 from jitlib import sqlexec
 from jitlib.clock import Window
 from jitlib.db import migrate
@@ -25,8 +26,8 @@ SCOPE = VisibilityScope(frozenset({"jit-a"}), "NL", True)
 WORKSPACES = frozenset({"jit-a"})
 
 
-def page_plan(tmp_path: Path, migrations: Path, page: Any) -> str:
-    """SQLite's plan of the page query ``page(session)`` runs (the one with a LIMIT)."""
+def page_plans(tmp_path: Path, migrations: Path, page: Any) -> list[str]:
+    """SQLite's plan of each page query ``page(session)`` runs (the ones in id order with a LIMIT), in turn."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     migrate(migrations, url)
     engine = create_engine(url)
@@ -36,12 +37,17 @@ def page_plan(tmp_path: Path, migrations: Path, page: Any) -> str:
     try:
         with engine.connect() as conn, Session(conn) as session:
             page(session)
-            sql, params = next((q, p) for q, p in seen if "LIMIT" in q)
-            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
-            return "\n".join(str(r[-1]) for r in rows)
+            pages = [(q, p) for q, p in seen if "LIMIT" in q and "ORDER BY" in q]
+            plans = [conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all() for sql, params in pages]
+            return ["\n".join(str(r[-1]) for r in rows) for rows in plans]
     finally:
         sqlexec.executed.reset(token)
         engine.dispose()
+
+
+def page_plan(tmp_path: Path, migrations: Path, page: Any) -> str:
+    """SQLite's plan of the page query that gave ``page(session)``'s page (the last one it ran)."""
+    return page_plans(tmp_path, migrations, page)[-1]
 
 
 def test_a_deadline_window_of_requests_is_chosen_from_its_covering_index(tmp_path: Path) -> None:
@@ -55,13 +61,33 @@ def test_a_deadline_window_of_requests_is_chosen_from_its_covering_index(tmp_pat
     assert "SCAN evidence_requests" not in text, text
 
 
-def test_a_due_window_of_tasks_is_chosen_from_its_covering_index(tmp_path: Path) -> None:
+@pytest.mark.parametrize("deep", [False, True])
+def test_a_due_window_of_tasks_is_chosen_from_its_covering_index(tmp_path: Path, deep: bool) -> None:
+    """A window holding few tasks (here none), on its first page and after a cursor alike: the cursor does
+    not make SQLite walk the whole workspace in id order instead (``RecordTable._window_page``)."""
+    after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
     flt = tasks.TaskFilter(due=Window(NOW + timedelta(days=30), NOW + timedelta(days=44)))
     text = page_plan(
-        tmp_path, TASKS, lambda s: tasks.list_visible(s, SCOPE, WORKSPACES, flt, now=NOW, after_id="", limit=51)
+        tmp_path, TASKS, lambda s: tasks.list_visible(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
     )
     assert "COVERING INDEX ix_tasks_workspace_due_visible" in text, text
     assert "SCAN tasks" not in text, text
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_a_large_window_is_walked_in_id_order_first(tmp_path: Path, deep: bool, monkeypatch: Any) -> None:
+    """A window counted as large (here: any) is walked on the workspace's id index, up to the id so many
+    rows ahead, before its own index sorts it (here: the walk finds nothing, so both run)."""
+    monkeypatch.setattr(jitlib_db, "_SMALL_WINDOW", 0)
+    after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
+    flt = tasks.TaskFilter(due=Window(NOW + timedelta(days=30), NOW + timedelta(days=44)))
+    walked, sorted_ = page_plans(
+        tmp_path, TASKS, lambda s: tasks.list_visible(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
+    )
+    walk = "(workspace_id=? AND id>? AND id<?)" if deep else "(workspace_id=? AND id<?)"
+    assert f"INDEX ix_tasks_workspace_id_id {walk}" in walked, walked
+    assert "TEMP B-TREE" not in walked and "SCAN tasks" not in walked, walked
+    assert "COVERING INDEX ix_tasks_workspace_due_visible" in sorted_, sorted_
 
 
 @pytest.mark.parametrize("deep", [False, True])
