@@ -119,6 +119,7 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         state_dir = rt.common.state_dir
         root = Path(settings.blob_dir) if settings.blob_dir else state_dir / "evidence-blobs"
         blob_store = blobs.BlobStore(root)
+        blobs.keep_freed_memory()  # in each process serving transfers (bench/README.md, the evidence section)
         assert rt.content_keys is not None  # the store declares workspace_keys
         servicer = EvidenceServicer(rt, blob_store, WorkspaceKeys(rt, rt.content_keys), offsets)
         scanner = extra.get("scanner")

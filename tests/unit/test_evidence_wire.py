@@ -12,6 +12,8 @@ import hashlib
 import io
 import itertools
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -401,3 +403,38 @@ def test_a_download_stopped_while_the_disk_reads_closes_the_blob_when_the_read_e
         time.sleep(0.01)
     assert len(os.listdir("/proc/self/fd")) == fds
     assert len(kept._free) == blobs._READS_AHEAD + 1
+
+
+_CHURN = """
+import resource, sys
+from services.evidence import blobs
+if sys.argv[1] == "keep":
+    assert blobs.keep_freed_memory()
+faults = 0
+for turn in range(30):  # as a transfer does: a few MiB buffers alive at once, then all freed
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    held = [bytes(bytearray(1024 * 1024)) for _ in range(6)]
+    del held
+    if turn:
+        faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+print(faults)
+"""
+
+
+def test_memory_a_transfer_frees_is_kept_for_the_next_buffers_not_handed_back() -> None:
+    """Buffers of a MiB allocated and freed a few at a time: by default the freed memory goes back to the
+    system and the next buffers are fresh pages, faulted in again (256 per MiB); once the evidence service has
+    asked the allocator to keep it, they reuse it. Each run in a process of its own (the setting is the
+    process's)."""
+    if not blobs.keep_freed_memory():
+        pytest.skip("the C library has no mallopt (not glibc)")
+
+    def faults(mode: str) -> int:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        out = subprocess.run([sys.executable, "-c", _CHURN, mode], env=env, capture_output=True, check=True, text=True)
+        return int(out.stdout)
+
+    default, kept = faults("default"), faults("keep")
+    pages = 29 * 6 * 256  # every page of every buffer after the first turn
+    assert default > pages // 2
+    assert kept < pages // 20
