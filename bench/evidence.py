@@ -14,6 +14,8 @@ with their spread (lowest..highest):
         sync_server, aio_client, streams2; ``--floors``)
     BENCH evidence_upload_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_download_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
+    BENCH evidence_download_received_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
+        (the same download, the client dropping each chunk instead of writing the file: the service's part)
 
 then ``#`` lines: the same throughputs next to the bare gRPC stream, the CPU time per MiB of the
 service and of the bare stream server (Linux ``/proc``), which a busy machine stretches far less than the
@@ -149,6 +151,18 @@ def download(channel: grpc.Channel, md: tuple[tuple[str, str], ...], item_id: st
         ):
             if isinstance(msg, memoryview):
                 fh.write(msg)
+    return time.perf_counter() - t0
+
+
+def download_received(channel: grpc.Channel, md: tuple[tuple[str, str], ...], item_id: str) -> float:
+    """The same download, the client dropping each chunk as it arrives (no file written): what the service and
+    the transport take, without the client's writes into the page cache (fresh pages on this virtual machine,
+    which can cost the client more than the whole download costs the service); seconds."""
+    t0 = time.perf_counter()
+    for _ in download_call(channel)(
+        pb.DownloadItemRequest(item_id=item_id, purpose="benchmark"), metadata=md, timeout=3600
+    ):
+        pass
     return time.perf_counter() - t0
 
 
@@ -678,6 +692,7 @@ def main() -> int:
         synced_copies: list[float] = []
         ups: list[float] = []
         downs: list[float] = []
+        received: list[float] = []  # the downloads whose client drops the bytes (``download_received``)
         up_cpu: list[float] = []
         down_cpu: list[float] = []
         up_loop_cpu: list[float] = []  # of the service's CPU, its event loop's (the main thread)
@@ -723,6 +738,7 @@ def main() -> int:
                 if _digest(work / "down.bin") != _digest(src):
                     raise RuntimeError("the downloaded bytes are not the uploaded ones")
                 (work / "down.bin").unlink()
+                received.append(download_received(ch, md, item_id))
                 steps.append(step_costs(src, work / "steps.bin"))
         size_mb = src.stat().st_size / 1e6
         copy_mb_s = statistics.median(size_mb / s for s in copies)
@@ -735,6 +751,7 @@ def main() -> int:
                 print(mb_line(f"evidence_grpc_stream_floor_{direction}{suffix}", size_mb, times, copy_mb_s), flush=True)
         print(mb_line("evidence_upload_sqlite", size_mb, ups, copy_mb_s), flush=True)
         print(mb_line("evidence_download_sqlite", size_mb, downs, copy_mb_s), flush=True)
+        print(mb_line("evidence_download_received_sqlite", size_mb, received, copy_mb_s), flush=True)
         up_floor = statistics.median(size_mb / s for s in floor_ups)
         down_floor = statistics.median(size_mb / s for s in floor_downs)
         print(
