@@ -12,7 +12,7 @@ import contextlib
 import functools
 import json
 import logging
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple, Protocol
 
 from opentelemetry import trace
@@ -36,6 +36,8 @@ tracer = trace.get_tracer("jitlib.outbox")
 #: Events on these subjects are for other nodes only: never published on this node's own broker (a
 #: message's text, which this node keeps sealed in its database).
 PEERS_ONLY = "jit.peers."
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class PayloadSealer(Protocol):
@@ -72,6 +74,7 @@ def stage(
     else:
         payload = sealing.seal_payload(session, clear, envelope.id, envelope.workspace_id)
     headers = json.dumps(inject_headers())
+    occurred = envelope.occurred_at  # as a datetime, what ``Timestamp.ToDatetime`` gives, without its conversions
     _insert(tables.outbox).execute(
         session,
         {
@@ -80,7 +83,7 @@ def stage(
             "event_type": envelope.type,
             "payload": payload,
             "headers": headers,
-            "created_at": envelope.occurred_at.ToDatetime(tzinfo=UTC),
+            "created_at": _EPOCH + timedelta(seconds=occurred.seconds, microseconds=occurred.nanos // 1000),
             "attempts": 0,
         },
     )
