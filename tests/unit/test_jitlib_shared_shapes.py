@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
+from google.protobuf import any_pb2, timestamp_pb2
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -70,6 +71,27 @@ def test_record_events_envelope_carries_the_change_for_the_record_s_audience() -
     unpacked = common_pb2.Actor()
     assert env.state.Unpack(unpacked) and unpacked.user_id == "state"
     assert env.actor.username == "nl-liaison"
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        T0,
+        datetime(2026, 3, 2, 11, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
+        datetime(1969, 12, 31, 23, 59, 59, 5),
+    ],
+)
+def test_an_envelope_s_time_and_state_are_what_timestamp_and_any_make(now: datetime) -> None:
+    # Made in place (its fields given to the constructor): consumers and peers read the same bytes as
+    # Timestamp.FromDatetime and Any.Pack gave (a naive time read as UTC).
+    state = tasks_pb2.Task(id="t", title="a title", version=2)
+    env = EVENTS.envelope(_Record(), state, "created", ["NL"], now)
+    occurred = timestamp_pb2.Timestamp()
+    occurred.FromDatetime(now)
+    packed = any_pb2.Any()
+    packed.Pack(state)
+    assert env.occurred_at == occurred
+    assert env.state.SerializeToString(deterministic=True) == packed.SerializeToString(deterministic=True)
 
 
 def test_record_events_typed_envelope_takes_the_type_whole() -> None:
