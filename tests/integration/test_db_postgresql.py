@@ -234,3 +234,40 @@ def test_a_worker_thread_keeps_one_connection_for_its_units_and_dispose_closes_i
     finally:
         database.dispose()
         admin.dispose()
+
+
+def test_a_read_of_statements_alone_sends_each_in_autocommit_and_the_next_write_is_whole(postgres: Any) -> None:
+    """A list page's read (``statements_alone``) on the worker's kept connection: each SELECT a transaction
+    of its own (no BEGIN, so no ROLLBACK), where another read is one transaction; the write unit that then
+    runs on the same connection is all or nothing again."""
+    from psycopg.pq import TransactionStatus
+
+    url = str(postgres.create_database(f"dbtest_{uuid.uuid4().hex[:12]}"))
+    db.migrate(MIGRATIONS, url)
+    database = db.Database(url, pool_size=1)  # one worker thread, one kept connection
+    _Base.metadata.create_all(database.engine)
+
+    def status(s: Session) -> tuple[int, TransactionStatus]:
+        dbapi: Any = s.connection().connection.driver_connection
+        return _backend(s), dbapi.info.transaction_status
+
+    def undone(s: Session) -> None:
+        s.execute(text("INSERT INTO test_notes (id) VALUES ('w')"))
+        raise RuntimeError("the unit fails after its INSERT")
+
+    try:
+
+        async def units() -> list[tuple[int, TransactionStatus]]:
+            seen = [await database.read(status, statements_alone=True), await database.read(status)]
+            await database.read(status, statements_alone=True)
+            with pytest.raises(RuntimeError):
+                await database.write(undone)
+            return [*seen, await database.read(status, statements_alone=True)]
+
+        (alone, pid), (whole, same), (again, _) = [(st, p) for p, st in asyncio.run(units())]
+        assert pid == same
+        assert alone is TransactionStatus.IDLE and again is TransactionStatus.IDLE
+        assert whole is TransactionStatus.INTRANS
+        assert database.write_sync(lambda s: list(s.execute(select(Note.id)).scalars())) == []
+    finally:
+        database.dispose()
