@@ -239,6 +239,9 @@ class Chainer:
         self._poll = poll_seconds
         self._batch = batch
         self._wakeup = asyncio.Event()
+        #: A wake asked and not yet taken by the next linking: the commits of a burst (from worker threads,
+        #: each an ``after_commit``) ask the loop once, not once each (``wake``).
+        self._asked = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0
         self._task: asyncio.Task[None] | None = None
@@ -250,10 +253,16 @@ class Chainer:
             self.wake()
 
     def wake(self) -> None:
-        """Link soon: entries were recorded and committed (callable from any thread)."""
+        """Link soon: entries were recorded and committed (callable from any thread). Once asked, a wake
+        is not asked again until the next linking takes it (``_run`` clears ``_asked`` before it reads
+        what is pending, so what committed before a skipped wake is read by that linking): a call to the
+        loop from a worker thread writes to its wake-up socket, which lets go of the GIL."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return  # not started: its first scan finds them
+        if self._asked:
+            return
+        self._asked = True
         if threading.get_ident() == self._thread:
             self._wakeup.set()
         else:
@@ -292,6 +301,7 @@ class Chainer:
         woken = False  # the first pass scans: what a crash or another process left
         while not self._stopping:
             self._wakeup.clear()
+            self._asked = False  # before the linking reads: a commit from now on asks again
             try:
                 await self.flush(scan=not woken)
             except asyncio.CancelledError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, event, select, update
@@ -382,6 +383,46 @@ def test_the_commit_of_a_change_wakes_the_chainer_which_links_its_entries(tmp_pa
 
     linked, report = asyncio.run(scenario())
     assert linked == 5 and report.intact and report.pending == 0 and report.head_seq == 5
+
+
+def test_a_burst_of_commits_from_worker_threads_asks_the_loop_once_a_linking_and_loses_none(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    db.migrate(MIGRATIONS, url)
+
+    def burst(database: db.Database, indices: range) -> None:
+        for i in indices:  # each its own commit, on this thread (as PostgreSQL's worker threads commit)
+            database.write_sync(lambda s, i=i: audit.record(s, RUNTIME, [_event(i)], NOW))
+
+    async def scenario() -> tuple[list[int], audit.ChainReport]:
+        database = db.Database(url)
+        # Lingering a second after a wake: the burst's twenty commits all fall inside it.
+        chainer = audit.Chainer(database, RUNTIME, linger_seconds=1.0, poll_seconds=3600)
+        loop = asyncio.get_running_loop()
+        asked: list[int] = []
+        call_soon_threadsafe = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any, **kwargs: Any) -> Any:
+            if callback == chainer._wakeup.set:
+                asked.append(1)
+            return call_soon_threadsafe(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        chainer.start()
+        counts = []
+        try:
+            await asyncio.sleep(0.05)  # its first scan (nothing pending yet) is done
+            for first in (0, 20):  # a burst, then another after the first was linked: asked again
+                await asyncio.to_thread(burst, database, range(first, first + 20))
+                assert await _until_linked(database, chainer, first + 20) == first + 20
+                counts.append(len(asked))
+            return counts, await database.read(lambda s: audit.verify(s, RUNTIME))
+        finally:
+            await chainer.stop()
+            database.dispose()
+
+    counts, report = asyncio.run(scenario())
+    assert counts == [1, 2]
+    assert report.intact and report.pending == 0 and report.head_seq == 40
 
 
 def test_entries_a_crash_left_unlinked_are_linked_when_the_next_chainer_starts(tmp_path: Path) -> None:
