@@ -7,7 +7,9 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy import select
 
 from jitlib import audit, db
@@ -71,3 +73,39 @@ def test_two_chainers_on_one_database_never_interleave_and_link_each_entry_once(
     assert Counter(ids) == Counter(f"r{i}" for i in range(ENTRIES))
     assert linked["first"] + linked["second"] == ENTRIES
     assert report.intact and report.entries_checked == ENTRIES and report.head_seq == ENTRIES and report.pending == 0
+
+
+def test_a_linking_moves_its_entries_in_one_statement_on_postgresql(db_url: str, spans: Any) -> None:
+    """On PostgreSQL the linked rows, the new head and the pending rows' deletion go out as one statement
+    after the head's lock and the read of what is pending (3 statements; SQLite: 5), the chain intact."""
+    db.migrate(MIGRATIONS, db_url)
+    database = db.Database(db_url)
+    tracer = trace.get_tracer("test")
+    counts = []
+
+    def moved(first: int) -> list[audit.AuditEvent]:
+        return [
+            audit.AuditEvent("/jit.tasks.v1.TaskService/CreateTask", "u", "nl", "NL", "task", f"m{i}", "x")
+            for i in range(first, first + 5)
+        ]
+
+    try:
+        database.write_sync(lambda s: audit.link_all(s, RUNTIME))  # what an earlier test left
+        start = database.write_sync(lambda s: audit.verify(s, RUNTIME)).head_seq
+        for first in (0, 5, 10):
+            database.write_sync(lambda s, f=first: audit.record(s, RUNTIME, moved(f), NOW))
+            with tracer.start_as_current_span("linking") as outer:
+                assert database.write_sync(lambda s: audit.link(s, RUNTIME, scan=False)) == 5
+            trace_id = outer.get_span_context().trace_id
+            (write,) = [
+                x for x in spans.get_finished_spans() if x.context.trace_id == trace_id and x.name == "db write"
+            ]
+            counts.append(write.attributes["db.statement_count"])
+        report = database.write_sync(lambda s: audit.verify(s, RUNTIME))
+        log = RUNTIME.audit_log
+        ids = database.write_sync(lambda s: list(s.execute(select(log.c.record_id).where(log.c.seq > start)).scalars()))
+    finally:
+        database.dispose()
+    assert counts == ([5, 5, 5] if database.sqlite else [3, 3, 3])
+    assert report.intact and report.head_seq == start + 15 and report.pending == 0
+    assert ids == [f"m{i}" for i in range(15)]  # in the order they were recorded
