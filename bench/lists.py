@@ -248,11 +248,12 @@ def explain(service: str, url: str, kek_file: Path, deep: int) -> list[str]:
             ]:
                 seen.clear()
                 page(s, flt, after)
-                sql, params = next((q, p) for q, p in seen if "LIMIT" in q)
-                prefix = "EXPLAIN QUERY PLAN " if database.sqlite else "EXPLAIN (ANALYZE, COSTS OFF) "
-                plan = conn.exec_driver_sql(prefix + sql, params).all()
+                # Each statement with a LIMIT: the page's (on SQLite a window's count and walk before it).
                 out.append(f"# {service} {name}:")
-                out += [f"#   {r[-1] if database.sqlite else r[0]}" for r in plan]
+                prefix = "EXPLAIN QUERY PLAN " if database.sqlite else "EXPLAIN (ANALYZE, COSTS OFF) "
+                for sql, params in [(q, p) for q, p in seen if "LIMIT" in q]:
+                    plan = conn.exec_driver_sql(prefix + sql, params).all()
+                    out += [f"#   {r[-1] if database.sqlite else r[0]}" for r in plan] + ["#   --"]
     finally:
         database.dispose()
     return out
