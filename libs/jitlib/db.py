@@ -52,7 +52,7 @@ from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.fields import restored
 from jitlib.policy import StoredRecord
-from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate, count_statement, deferring, flush, idle
+from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate, count_statement, deferring, flush
 from jitlib.sqlexec import statements as _statements
 from jitlib.visibility import BoundFilter, PartyIndex, Statements
 
@@ -700,30 +700,13 @@ class Database:
         finally:
             _statements.reset(token)
 
-    async def read(self, fn: Callable[[Session], T], *, statements_alone: bool = False) -> T:
-        """Run ``fn(session)`` in a read transaction (rolled back at the end). ``statements_alone``: ``fn``
-        only runs SELECTs (a list's page; no ORM object it could change and flush), each of which may then
-        be a transaction of its own: on PostgreSQL, whose reads run at READ COMMITTED (each statement reads
-        a snapshot of its own inside a transaction too), it is sent in autocommit, which saves the round
-        trips of ``BEGIN`` and ``ROLLBACK`` (two of a list page's three)."""
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in a read transaction (rolled back at the end)."""
 
         def unit() -> T:
             conn = self._worker_connection()
-            if conn is None:
-                with self._reader() as session:
-                    return fn(session)
-            dbapi: Any = conn.connection.driver_connection
-            alone = statements_alone and idle(dbapi)
-            if alone:
-                dbapi.autocommit = True
-            try:
-                # Without autoflush an ORM object changed by mistake is never written (it is not, in a rolled
-                # back transaction).
-                with self._reader(bind=conn, autoflush=not alone) as session:
-                    return fn(session)
-            finally:
-                if alone and not dbapi.closed:
-                    dbapi.autocommit = False
+            with self._reader() if conn is None else self._reader(bind=conn) as session:
+                return fn(session)
 
         def retried() -> T:
             try:

@@ -304,7 +304,7 @@ class RecordPath(Generic[R]):
         record_type, logged_as = self.record_type, workspace_id or "*"
         logged, found = await asyncio.gather(
             self.rt.change(principal, lambda uow: uow.audit(record_type, "*", logged_as)),
-            self.rt.read(lambda session: query(session, scope), statements_alone=True),
+            self.rt.read(lambda session: query(session, scope)),
             return_exceptions=True,
         )
         if isinstance(logged, BaseException):

@@ -124,8 +124,8 @@ class Runtime:
             self.relay.wake()  # rows staged without ``emit``: the relay scans for them
         return result
 
-    async def read(self, fn: Callable[[Session], T], *, statements_alone: bool = False) -> T:
-        return await self.db.read(fn, statements_alone=statements_alone)
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        return await self.db.read(fn)
 
     def members_of(self, record: Published) -> frozenset[str]:
         """The audience of a record's events on a system path (a clock, a consumer): its workspace's

@@ -147,7 +147,7 @@ class Batch:
         values = [(name, proc(v) if proc else v) for name, i, j, key, proc in names for v in (entries[i][2][j][key],)]
         args: Any = [v for _, v in values] if numbered else dict(values)
         dbapi: Any = conn.connection.driver_connection
-        lone = alone and idle(dbapi)
+        lone = alone and _idle(dbapi)
         if lone:
             dbapi.autocommit = True
         try:
@@ -157,7 +157,7 @@ class Batch:
                 dbapi.autocommit = False
 
 
-def idle(dbapi: Any) -> bool:
+def _idle(dbapi: Any) -> bool:
     """Whether a psycopg connection has no transaction open (nothing sent since its last commit)."""
     from psycopg.pq import TransactionStatus
 
