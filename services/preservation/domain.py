@@ -25,7 +25,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -598,17 +598,29 @@ def _illegal(order: Order, t: Transition) -> FailedPrecondition:
     )
 
 
+#: What makes the error saying why a transition is refused (``refused``): made only when it is raised.
+Refused = Callable[[], FailedPrecondition]
+
+
 def refusal(order: Order, action: str, rule: ClockRule, now: datetime) -> FailedPrecondition | None:
     """Why the order's state, or for an extension its clock ``rule`` at ``now``, does not allow ``action``
-    (None when they do): what ``apply`` checks before it changes anything, and what ``allowed_actions``
-    asks. A confirmation stated before the issue is refused by ``apply`` too: that depends on the input."""
+    (None when they do): what ``apply`` checks before it changes anything (``refused``, with its error made).
+    A confirmation stated before the issue is refused by ``apply`` too: that depends on the input."""
+    why = refused(order, action, rule, now)
+    return why() if why is not None else None
+
+
+def refused(order: Order, action: str, rule: ClockRule, now: datetime) -> Refused | None:
+    """None when the order's state, and for an extension its clock ``rule`` at ``now``, allow ``action``;
+    else what makes the error saying why (``refusal``). The one rule ``apply`` checks and ``allowed_actions``
+    asks (which makes no error for what it leaves out)."""
     t = TRANSITIONS[action]
     if order.state not in t.sources:
-        return _illegal(order, t)
+        return lambda: _illegal(order, t)
     if action in ("extend", "expire") and not order.clock_runs():
-        return _no_clock(order, t)
+        return lambda: _no_clock(order, t)
     if action == "extend":
-        return _extension_refusal(order, rule, now)
+        return _extension_refused(order, rule, now)
     return None
 
 
@@ -629,13 +641,23 @@ def _no_clock(order: Order, t: Transition) -> FailedPrecondition:
 def allowed_actions(order: Order, principal: Principal, rule: ClockRule, now: datetime) -> tuple[str, ...]:
     """The transitions ``principal`` may take on ``order`` now, in the table's order: the policy allows them
     (each is the issuing side's ``operation``, as the servicer asks it) and the order's state and clock
-    ``rule`` allow them at ``now`` (``refusal``); never one only the clock takes (``CLOCK_ONLY``)."""
-    candidates = (
-        (t.action, t.operation, PRESERVATION_ORDER_RULES)
-        for t in TRANSITIONS.values()
-        if t.action not in CLOCK_ONLY and refusal(order, t.action, rule, now) is None
-    )
+    ``rule`` allow them at ``now`` (``refused``); never one only the clock takes (``CLOCK_ONLY``). Only the
+    transitions taken from the order's state are asked (``_OFFERED``: a list asks this of every order of
+    its page)."""
+    candidates = [offer for t, offer in _OFFERED[order.state] if refused(order, t.action, rule, now) is None]
     return permitted(principal, order.access(), candidates)
+
+
+#: Per state, in the table's order, the transitions a caller may take from it, each with the operation and
+#: rules its RPC is decided by: worked out once, not for each order of a page.
+_OFFERED = {
+    state: tuple(
+        (t, (t.action, t.operation, PRESERVATION_ORDER_RULES))
+        for t in TRANSITIONS.values()
+        if t.action not in CLOCK_ONLY and state in t.sources
+    )
+    for state in OrderState
+}
 
 
 def apply(
@@ -762,24 +784,24 @@ def _confirm(order: Order, data: TransitionInput, rule: ClockRule, now: datetime
     return changes
 
 
-def _extension_refusal(order: Order, rule: ClockRule, now: datetime) -> FailedPrecondition | None:
+def _extension_refused(order: Order, rule: ClockRule, now: datetime) -> Refused | None:
     """Why the clock ``rule`` does not let a running order be extended at ``now`` (None when it does)."""
-    assert order.expires_at is not None  # refusal() checked that the clock runs
+    assert order.expires_at is not None  # refused() checked that the clock runs
     if rule.extension is None:
-        return FailedPrecondition(
+        return lambda: FailedPrecondition(
             "EXTENSION_NOT_ALLOWED",
             f"a {order.legal_basis.value} preservation cannot be extended ({rule.source})",
             {"legal_basis": order.legal_basis.value},
         )
     if rule.max_extensions and order.extension_count >= rule.max_extensions:
-        return FailedPrecondition(
+        return lambda: FailedPrecondition(
             "EXTENSION_LIMIT_REACHED",
             f"this order was already extended {order.extension_count} time(s), the most allowed ({rule.source})",
             {"extension_count": str(order.extension_count), "max_extensions": str(rule.max_extensions)},
         )
     deadline = order.expires_at - rule.min_notice
     if now > deadline:
-        return FailedPrecondition(
+        return lambda: FailedPrecondition(
             "EXTENSION_TOO_LATE",
             f"an extension had to be asked by {deadline.isoformat()} ({rule.source})",
             {"extension_deadline": deadline.isoformat()},

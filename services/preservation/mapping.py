@@ -12,7 +12,15 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import paging
 from jitlib.errors import InvalidArgument
 from jitlib.ids import is_uuid
-from jitlib.mapping import RecordMapping, dt_to_ts, enum_name, required_stored_enum, stored_enum, ts_to_dt
+from jitlib.mapping import (
+    RecordMapping,
+    dt_to_ts,
+    enum_name,
+    required_stored_enum,
+    stored_enum,
+    ts_fields_or_none,
+    ts_to_dt,
+)
 from services.preservation.domain import (
     LegalBasis,
     NewOrder,
@@ -76,9 +84,11 @@ _TIMES = (
 def order_to_pb(
     order: Order, now: datetime, overdue_after: timedelta, allowed_actions: Sequence[str] = ()
 ) -> pb.PreservationOrder:
-    """The order as a message; ``allowed_actions`` only in an answer to a caller
-    (``domain.allowed_actions``), never in an event's state."""
-    msg = pb.PreservationOrder(
+    """The order as a message, made by one constructor call (its timestamps given as their fields, unset
+    when None); ``allowed_actions`` only in an answer to a caller (``domain.allowed_actions``), never in an
+    event's state."""
+    times: dict[str, Any] = {name: ts_fields_or_none(getattr(order, name)) for name in _TIMES}
+    return pb.PreservationOrder(
         **ORDER_FIELDS.to_pb(order),
         follow_up_request_id=order.follow_up_request_id,
         legal_basis="LEGAL_BASIS_" + order.legal_basis.value,
@@ -94,12 +104,8 @@ def order_to_pb(
         allowed_actions=list(allowed_actions),
         clock_remaining_seconds=order.clock_remaining_seconds or 0,
         victim_refs=list(order.victim_refs),
+        **times,
     )
-    for name in _TIMES:
-        value = getattr(order, name)
-        if value is not None:
-            getattr(msg, name).CopyFrom(dt_to_ts(value))
-    return msg
 
 
 def order_from_pb(msg: pb.PreservationOrder) -> Order:

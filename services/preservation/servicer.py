@@ -47,10 +47,11 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     def _view(self, principal: auth.Principal, order: Order, now: datetime) -> pb.PreservationOrder:
         """The order as an answer to ``principal``: with the actions they may take on it now, under the clock
         rule this node applies to it. An event's state is ``_pb`` without them (they are the caller's)."""
+        return order_to_pb(order, now, self.rules.confirmation_overdue_after, self._allowed(principal, order, now))
+
+    def _allowed(self, principal: auth.Principal, order: Order, now: datetime) -> tuple[str, ...]:
         allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
-        return order_to_pb(
-            order, now, self.rules.confirmation_overdue_after, self.orders.allowed_actions(order, allowed)
-        )
+        return self.orders.allowed_actions(order, allowed)
 
     # -- create and read --------------------------------------------------------------------------
 
@@ -67,15 +68,24 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         def build(workspace: WorkspaceInfo) -> Order:
             return domain.create(cmd, order_id=new_id(), actor=principal.actor, now=now)
 
+        states: list[pb.PreservationOrder] = []
+
         def announce(uow: UnitOfWork, order: Order, workspace: WorkspaceInfo) -> None:
             state = self._pb(order, now)
             uow.emit(
                 events.subject(order, "created"),
                 events.envelope(order, state, events.event_type("created"), workspace.members, now),
             )
+            states.append(state)
 
         created = await self.orders.create_record(principal, request, cmd, build, store.ORDERS, announce, admit=admit)
-        return pb.CreateOrderResponse(order=self._view(principal, created.record, now))
+        if created.replayed or not states:
+            return pb.CreateOrderResponse(order=self._view(principal, created.record, now))
+        # The answer is the event's state (made once) with what the caller may do now.
+        answer = pb.CreateOrderResponse()
+        answer.order.CopyFrom(states[-1])
+        answer.order.allowed_actions.extend(self._allowed(principal, created.record, now))
+        return answer
 
     GetOrder = get_rpc("orders", pb.GetOrderResponse, "order")
 

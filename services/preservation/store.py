@@ -3,10 +3,11 @@ warning scanner need; no business rules."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     Select,
     String,
+    Table,
     Text,
     and_,
     bindparam,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -30,7 +33,7 @@ from jitlib.actors import Actor
 from jitlib.clock import Window, as_utc, as_utc_or_none, stored_isoformat
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
 from jitlib.policy import VisibilityScope
-from jitlib.sealing import SealedText
+from jitlib.sealing import SealedText, opened_rows
 from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex, Statements
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
@@ -137,11 +140,9 @@ FIELDS = RecordFields(
 )
 
 
-def to_domain(row: OrderRow) -> Order:
-    return Order(
-        **FIELDS.read(row),
-        targets=tuple(Target(k, v) for k, v in json.loads(row.targets or "[]")),
-    )
+def to_domain(row: Any) -> Order:
+    """The order of ``row`` (an ``OrderRow``, or a page's row from ``sealing.opened_rows``)."""
+    return FIELDS.load(Order, row, targets=tuple(Target(k, v) for k, v in json.loads(row.targets or "[]")))
 
 
 def _columns(order: Order) -> dict[str, object]:
@@ -245,6 +246,10 @@ def list_visible(
     (orders without an expiry last), then id.
 
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
+
+    One statement (``_page``), its rows read as ``RecordTable.page`` reads a page: on the DBAPI cursor
+    (``CompiledSelect.converted``), its sealed text opened a workspace at a time (``sealing.opened_rows``),
+    each order restored without the dataclass's ``__init__`` (``FIELDS.load``).
     """
     bound = PARTIES.bound(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id)
     bound.add_window("expires", OrderRow.expires_at, flt.expires)
@@ -254,36 +259,57 @@ def list_visible(
             lambda: [OrderRow.state == OrderState.ISSUED.value, OrderRow.issued_at < bindparam("issued_before")],
             issued_before=flt.issued_before,
         )
-    if after is not None:
-        expires, after_id = after
-        if expires is None:
-            bound.add("after_no_expiry", _after_no_expiry, after_id=after_id)
-        else:
-            bound.add("after", _after_expiry, after_expires=expires, after_id=after_id)
-    return [to_domain(r) for r in _ORDERS_PAGE.scalars(session, bound, limit=limit)]
+    params: dict[str, Any] = {**bound.params, "limit": limit}
+    if after is None:
+        cursor = "first"
+    else:
+        expires, params["after_id"] = after
+        cursor = "no_expiry" if expires is None else "expiring"
+        params["after_expires"] = expires
+    page = _ORDERS_PAGE[cursor].of(bound)
+    return [to_domain(r) for r in opened_rows(session, _ORDER_TABLE, page.converted(session, params), page.names)]
 
 
-def _after_no_expiry() -> Any:
-    return and_(OrderRow.expires_at.is_(None), OrderRow.id > bindparam("after_id"))
+_ORDER_TABLE = cast(Table, OrderRow.__table__)
 
 
-def _after_expiry() -> Any:
-    return or_(
-        OrderRow.expires_at.is_(None),
-        OrderRow.expires_at > bindparam("after_expires"),
-        and_(OrderRow.expires_at == bindparam("after_expires"), OrderRow.id > bindparam("after_id")),
-    )
-
-
-#: ``list_visible``'s page of each filter shape, built once: soonest expiry first, orders without one last.
-_ORDERS_PAGE = Statements(
-    lambda conditions: (
-        select(OrderRow)
-        .where(*conditions)
-        .order_by(case((OrderRow.expires_at.is_(None), 1), else_=0), OrderRow.expires_at, OrderRow.id)
+def _page(conditions: list[Any], cursor: str) -> sqlexec.CompiledSelect:
+    """A page of ``list_visible`` (``cursor``: the first page, or after an order with an expiry or without
+    one) in one statement: the ids of at most ``limit`` orders with an expiry (soonest first) and of at most
+    ``limit`` without one (by id), each read on an index in its own order (the workspace's expiries, its
+    ids), not every order of the workspace sorted; then those rows in the list's order, up to ``limit``."""
+    row = OrderRow
+    arms = []
+    if cursor != "no_expiry":
+        later = (
+            [
+                or_(
+                    row.expires_at > bindparam("after_expires"),
+                    and_(row.expires_at == bindparam("after_expires"), row.id > bindparam("after_id")),
+                )
+            ]
+            if cursor == "expiring"
+            else []
+        )
+        expiring = select(row.id).where(*conditions, row.expires_at.is_not(None), *later)
+        arms.append(expiring.order_by(row.expires_at, row.id).limit(bindparam("limit")).subquery())
+    later = [row.id > bindparam("after_id")] if cursor == "no_expiry" else []
+    never = select(row.id).where(*conditions, row.expires_at.is_(None), *later)
+    arms.append(never.order_by(row.id).limit(bindparam("limit")).subquery())
+    ids = union_all(*(select(arm.c.id) for arm in arms))
+    t = _ORDER_TABLE
+    return sqlexec.CompiledSelect(
+        select(t)
+        .where(t.c.id.in_(ids))
+        .order_by(case((t.c.expires_at.is_(None), 1), else_=0), t.c.expires_at, t.c.id)
         .limit(bindparam("limit"))
     )
-)
+
+
+#: ``list_visible``'s page of each filter shape and cursor, built and compiled once.
+_ORDERS_PAGE = {
+    cursor: Statements(functools.partial(_page, cursor=cursor)) for cursor in ("first", "expiring", "no_expiry")
+}
 
 
 # ---- removal requests to platforms (issue 18) ------------------------------------------------------------

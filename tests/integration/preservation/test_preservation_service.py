@@ -327,6 +327,38 @@ def test_paging_returns_every_order_once(client: Client) -> None:
     assert len(seen) == len(set(seen)) >= 5
 
 
+def test_pages_go_from_the_orders_with_an_expiry_to_those_without(client: Client) -> None:
+    """Soonest expiry first (ties by id), then the orders without one (drafts) by id: a page may end on
+    either side, and paging one or two at a time gives the one long page's orders, each once."""
+    at = now_utc() - DAY
+    for confirmed_at in (at, at, at - DAY):  # two expire at the same instant: their ids decide
+        client.confirmed(provider_id="chatapp-nl", confirmed_at=confirmed_at)
+        client.create(provider_id="chatapp-nl")
+
+    def listed(size: int, token: str = "") -> Any:
+        request = pb.ListOrdersRequest(workspace_id=WS, provider_id="chatapp-nl", page_size=size, page_token=token)
+        return client.call("nl-liaison", "ListOrders", request)
+
+    whole = list(listed(200).orders)
+
+    def position(o: pb.PreservationOrder) -> tuple[bool, int, int, str]:
+        if not o.HasField("expires_at"):
+            return True, 0, 0, o.id
+        return False, o.expires_at.seconds, o.expires_at.nanos, o.id
+
+    assert [position(o) for o in whole] == sorted(position(o) for o in whole)
+    assert {o.HasField("expires_at") for o in whole} == {True, False}
+    for size in (1, 2):
+        seen: list[str] = []
+        page = listed(size)
+        while True:
+            seen += [o.id for o in page.orders]
+            if not page.next_page_token:
+                break
+            page = listed(size, page.next_page_token)
+        assert seen == [o.id for o in whole]
+
+
 def test_provider_register(client: Client) -> None:
     providers = client.call("nl-liaison", "ListProviders", pb.ListProvidersRequest()).providers
     sn = next(p for p in providers if p.id == "socialnet-ie")
