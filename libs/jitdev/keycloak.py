@@ -48,7 +48,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -63,6 +62,7 @@ from typing import Any
 
 import httpx
 
+from jitdev.procs import free_port
 from jitlib.pki import TlsFiles
 
 __all__ = [
@@ -295,13 +295,6 @@ def ensure_distribution(variant: str) -> Path:
 
 
 # ----------------------------------------------------------------------- running
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _log_tail(path: Path, lines: int = 40) -> str:

@@ -11,11 +11,52 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+# Ports handed out by this process: a server started later binds each, and until it does the port is
+# free to the kernel, so free_port must not hand it out twice.
+_HANDED: set[int] = set()
+_LOWEST = 20000  # below the ports most servers on a developer's machine are configured with
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The kernel's range for the local end of outgoing connections (Linux; elsewhere a common default)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A TCP port on 127.0.0.1 that is free now and that nothing else will take before our server binds it.
+
+    Asking the kernel for port 0 gives a port from its ephemeral range, the same range every outgoing
+    connection on the machine draws its local port from: between our pick and the server's bind, a client
+    socket (Keycloak's, a NATS route, a test's) can take it, and the server fails with "Address already in
+    use" (seen once in CI, a federation node's evidence service). So the port comes from below that range,
+    where only a listener that asks for it by number can be, and never twice from this process."""
+    low, _ = _ephemeral_range()
+    top = max(low, _LOWEST + 1000)
+    span = top - _LOWEST
+    start = (os.getpid() * 7919 + len(_HANDED) * 104729 + time.monotonic_ns()) % span
+    for step in range(span):
+        port = _LOWEST + (start + step) % span
+        if port not in _HANDED and _bindable(port):
+            _HANDED.add(port)
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # the low range is full: the kernel's pick
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        port = int(s.getsockname()[1])
+    _HANDED.add(port)
+    return port
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

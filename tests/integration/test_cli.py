@@ -12,7 +12,6 @@ realm's demo users keep the group memberships other tests rely on.
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from jitcli.main import app
+from jitdev.procs import free_port
 from tests.harness import announce_victim, new_pseudonym
 
 pytestmark = pytest.mark.integration
@@ -97,12 +97,6 @@ def synced(env: dict[str, str]) -> None:
     """Announce the workspaces, as an operator does after a fresh start."""
     out = jit_json(env, "admin", "workspace", "sync")
     assert WORKSPACE in out["workspaces"] and out["announced"] >= 1
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ------------------------------------------------------------------ sessions
@@ -302,7 +296,7 @@ def test_errors_are_one_clear_line(env: dict[str, str], synced: None) -> None:
     usage = jit(env, "task", "show", tid[:8], code=2)
     assert "full task id" in usage.stderr
 
-    port = _closed_port()
+    port = free_port()  # nothing listens on it
     down = jit({**env, "JIT_TASKS_ADDR": f"127.0.0.1:{port}"}, "task", "list", code=1)
     assert error_line(down) == (f"error: tasks service not reachable at 127.0.0.1:{port} (is it running? try make run)")
 
