@@ -38,6 +38,11 @@ class ServiceProcesses:
         """How many accepted TCP connections on the service's port the copy ``pid`` holds."""
         return len([peer for local, peer in tcp_connections(pid) if local == self.port])
 
+    def listening(self, pid: int) -> bool:
+        """Whether the copy ``pid`` listens on the service's port: until it does, the kernel hands every
+        new connection to the copies that already listen."""
+        return any(local == self.port for local, _ in tcp_connections(pid, LISTEN))
+
     def stop(self) -> None:
         if self.supervisor.poll() is None:
             self.supervisor.send_signal(signal.SIGTERM)
@@ -48,8 +53,12 @@ class ServiceProcesses:
                 self.supervisor.wait()
 
 
-def tcp_connections(pid: int) -> list[tuple[int, int]]:
-    """The established TCP connections the process ``pid`` holds: (its local port, the peer's port)."""
+ESTABLISHED, LISTEN = "01", "0A"  # the states as /proc/net/tcp writes them
+
+
+def tcp_connections(pid: int, state: str = ESTABLISHED) -> list[tuple[int, int]]:
+    """The TCP sockets in ``state`` (established unless told) the process ``pid`` holds: (its local port,
+    the peer's port)."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -62,7 +71,7 @@ def tcp_connections(pid: int) -> list[tuple[int, int]]:
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for row in Path(table).read_text().splitlines()[1:]:
             cols = row.split()
-            if cols[3] == "01" and cols[9] in inodes:  # 01: ESTABLISHED
+            if cols[3] == state and cols[9] in inodes:
                 found.append((int(cols[1].rsplit(":", 1)[1], 16), int(cols[2].rsplit(":", 1)[1], 16)))
     return found
 
@@ -90,6 +99,10 @@ def service_processes(name: str, count: int, state: Path, settings: Mapping[str,
     try:
         wait_until(lambda: _grpc_healthy(port), 60, f"{name} service", log, proc)
         wait_until(lambda: len(running.copies()) == count, 30, f"{count} copies", log, proc)
+        # Each copy binds the shared port only after its start-up (a copy healthy first answered the
+        # check above): connections made before the last one listens all go to the others.
+        every = lambda: all(running.listening(pid) for pid in running.copies())  # noqa: E731
+        wait_until(every, 60, "every copy listening", log, proc)
         yield running
     finally:
         running.stop()
