@@ -6,9 +6,10 @@ around each call. Both sides read ``time.perf_counter_ns`` (CLOCK_MONOTONIC, one
 of the machine), so each call's time splits into: the request's way in (client to the interceptor), the
 interceptor (the token, from the service's cache), the way to the servicer (the request decoded, the
 call's span), the steps before the write (validation, policy, workspace, the record built), the hand-off
-to the worker thread (PostgreSQL; SQLite runs inline), the unit of work (on PostgreSQL split into its
-Python before the statement, the one statement with its commit, and after it), the hand-back, the answer,
-and the answer's way out. It also counts the relay's and the chainer's work meanwhile (publishes, marks,
+to a worker thread (none: SQLite runs inline, and on PostgreSQL a create runs on the loop first,
+``Database.write`` ``on_loop``), the unit of work (on PostgreSQL split into its Python before the
+statement, the one statement with its commit, and after it), the hand-back, the answer, and the answer's
+way out. It also counts the relay's and the chainer's work meanwhile (publishes, marks,
 linkings) and what a create costs when one of their transactions runs beside it. One line per step:
 
     STEP <backend> <step> p50_ms=<x> p90_ms=<y> ratio_p50=<x / echo p50 of the same run>
@@ -116,6 +117,26 @@ def _instrument(path: str) -> None:
                 first("u0", start)
                 first("u1", now())
 
+    on_loop = db.Database._write_on_loop
+
+    async def write_on_loop(self: Any, fn: Any) -> Any:
+        start = now()
+        try:
+            return await on_loop(self, fn)
+        finally:
+            first("u0", start)
+            first("u1", now())
+
+    loop_send = db._LoopStatements.send
+
+    async def send_on_loop(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = now()
+        try:
+            return await loop_send(self, *args, **kwargs)
+        finally:
+            first("s0", start)
+            first("s1", now())
+
     send = sqlexec.Batch.send
 
     def batch_send(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -141,6 +162,8 @@ def _instrument(path: str) -> None:
     db.Database.write = db_write  # type: ignore[method-assign]
     db.Database.write_sync = db_write_sync  # type: ignore[method-assign]
     sqlexec.Batch.send = batch_send  # type: ignore[method-assign]
+    db.Database._write_on_loop = write_on_loop  # type: ignore[method-assign]
+    db._LoopStatements.send = send_on_loop  # type: ignore[method-assign]
     outbox.OutboxRelay._publish = timed("publish", outbox.OutboxRelay._publish)  # type: ignore[method-assign]
     outbox.OutboxRelay._mark_sent = timed("mark", outbox.OutboxRelay._mark_sent)  # type: ignore[method-assign]
     audit.Chainer.link_pending = timed("link", audit.Chainer.link_pending)  # type: ignore[method-assign]

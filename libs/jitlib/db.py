@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,7 +53,18 @@ from jitlib.actors import Actor
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.fields import restored
 from jitlib.policy import StoredRecord
-from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate, count_statement, deferring, flush
+from jitlib.sqlexec import (
+    CompiledInsert,
+    CompiledSelect,
+    CompiledUpdate,
+    NeedsThread,
+    count_statement,
+    deferring,
+    flush,
+    refuse_on_loop,
+    statement,
+)
+from jitlib.sqlexec import on_loop as _on_loop
 from jitlib.sqlexec import statements as _statements
 from jitlib.visibility import BoundFilter, PartyIndex, Statements
 
@@ -643,14 +655,21 @@ class Database:
                 # No pre-ping (a round trip at every checkout): a connection the server closed is found at
                 # checkout without one (``_drop_closed``), and a unit of work that finds its connection
                 # lost before it committed anything runs again on a new one (``write_sync``).
-                # Timestamps come back in UTC whatever the server's zone, as datetime.UTC itself, which
-                # jitlib.clock.as_utc passes through instead of converting (psycopg maps the zone "UTC" to it,
-                # and "Etc/UTC", the zone initdb often picks, to a ZoneInfo).
-                connect_args={"options": "-c TimeZone=UTC"},
+                connect_args=_PG_CONNECT_ARGS,
             )
             self._executor = ThreadPoolExecutor(
                 max_workers=pool_size, thread_name_prefix="db", initializer=self._worker_started
             )
+        #: PostgreSQL: the connections the event loop sends a unit's one statement on (``write`` ``on_loop``),
+        #: and the connection a unit running on the loop is bound to, on which nothing is sent.
+        self._loop_statements = (
+            _LoopStatements(self.engine, pool_size)
+            if not self.sqlite and self.engine.dialect.driver == "psycopg"
+            else None
+        )
+        self._loop_conn: Connection | None = None
+        #: What ``on_commit`` registered, called by a unit run on the loop once its statement answered.
+        self._on_commit: list[Callable[[Session], None]] = []
         self.system = "sqlite" if self.sqlite else "postgresql"
         #: SQLite's write units: one connection kept checked out for them, used by one unit at a time (SQLite
         #: has one writer at a time in any case), so a write pays no pool checkout, check-in or reset.
@@ -718,9 +737,83 @@ class Database:
 
         return await self._run(retried)
 
-    async def write(self, fn: Callable[[Session], T]) -> T:
-        """Run ``fn(session)`` in a write transaction, committed when ``fn`` returns normally."""
+    async def write(self, fn: Callable[[Session], T], *, on_loop: bool = False) -> T:
+        """Run ``fn(session)`` in a write transaction, committed when ``fn`` returns normally.
+
+        ``on_loop`` (PostgreSQL; a create's unit): ``fn`` is first run on the event loop, where it may send
+        no statement. When all it wrote are INSERT rows deferred into one statement (``jitlib.sqlexec.
+        deferring``), that statement goes out in autocommit on a connection the loop awaits
+        (``_LoopStatements``): the same one transaction, without the hand-off to a worker thread and back,
+        nor the GIL passed between them. When it would send anything else (a workspace's key read or made,
+        an ORM write), that run is dropped unsent (``jitlib.sqlexec.NeedsThread``) and ``fn`` runs again
+        from the start on a worker thread, as any unit does: so ``fn`` must keep nothing of a run but what
+        it returns and writes through its session."""
+        if on_loop and self._loop_statements is not None:
+            done = await self._write_on_loop(fn)
+            if done is not None:
+                return done[0]
         return await self._run(lambda: self.write_sync(fn))
+
+    async def _write_on_loop(self, fn: Callable[[Session], T]) -> tuple[T] | None:
+        """``write`` ``on_loop``: ``(fn's result,)`` once committed, or None when ``fn`` must run on a worker
+        thread (nothing of this run was sent). Traced as one ``db write`` span from ``fn``'s start, as
+        ``_traced`` traces a unit on a worker thread."""
+        assert self._loop_statements is not None
+        started = time.time_ns()
+        conn = self._loop_connection()
+        session = self._writer(bind=conn)
+        token = _on_loop.set(True)
+        try:
+            with session, deferring() as batch:  # the session's close rolls back: nothing was sent
+                listeners = len(session.dispatch.after_commit)
+                session.begin()
+                result = fn(session)
+                if (
+                    session.new
+                    or session.dirty
+                    or session.deleted
+                    or (batch.entries and batch.conn is not conn)
+                    or len(session.dispatch.after_commit) != listeners
+                ):
+                    raise NeedsThread  # ORM writes to flush, or a listener of this session's own commit
+                entries = batch.entries
+        except NeedsThread:
+            return None
+        finally:
+            _on_loop.reset(token)
+        # The session is closed before the statement goes out: the loop's other units bind their own to the
+        # same connection meanwhile. Once the statement answered, the commit's listeners (``on_commit``: the
+        # chainer's wake) are called as its commit would call them, here on the loop.
+        if entries:
+            sql, params, _ = statement(conn.dialect, entries)
+            sent = self._loop_statements.send(sql, params)
+            if is_instrumentation_enabled():
+                span = tracer.start_span(
+                    "db write",
+                    kind=trace.SpanKind.CLIENT,
+                    attributes={"db.system": self.system, "db.statement_count": 1},
+                    start_time=started,
+                )
+                with trace.use_span(span, end_on_exit=True):
+                    await sent
+            else:
+                await sent
+        for committed in self._on_commit:
+            committed(session)
+        return (result,)
+
+    def _loop_connection(self) -> Connection:
+        """The connection a unit running on the event loop is bound to (its dialect, its session's
+        transaction): nothing is sent on it, and it is checked as a worker thread's kept one is."""
+        conn = self._loop_conn
+        if conn is None or conn.closed or conn.invalidated or _server_closed(conn.connection.dbapi_connection):
+            if conn is not None and not conn.closed:
+                conn.invalidate()
+                conn.close()
+            conn = self._loop_conn = self.engine.connect()
+        elif conn.in_transaction():
+            conn.rollback()
+        return conn
 
     def write_sync(self, fn: Callable[[Session], T]) -> T:
         """``write`` in the calling thread (before the service serves, or in a worker thread).
@@ -798,14 +891,21 @@ class Database:
 
     def on_commit(self, callback: Callable[[Session], None]) -> None:
         """Call ``callback(session)`` after each write transaction commits, in the thread that committed
-        (a worker thread on PostgreSQL): what a unit of work left in ``session.info`` tells it what to do."""
+        (a worker thread on PostgreSQL, or the event loop's for a unit run there, ``write`` ``on_loop``):
+        what a unit of work left in ``session.info`` tells it what to do."""
         event.listen(self._writer, "after_commit", callback)
+        self._on_commit.append(callback)
 
     def dispose(self) -> None:
         with self._write_lock:
             if self._write_conn is not None:
                 self._write_conn.close()
                 self._write_conn = None
+            if self._loop_conn is not None:
+                self._loop_conn.close()
+                self._loop_conn = None
+        if self._loop_statements is not None:
+            self._loop_statements.close()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         with self._write_lock:
@@ -818,6 +918,7 @@ class Database:
 def _count_statements(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _count(*_args: Any) -> None:
+        refuse_on_loop()
         count_statement()
 
 
@@ -827,6 +928,7 @@ def _flush_before_statements(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_execute")
     def _flush(conn: Connection, *_args: Any) -> None:
+        refuse_on_loop()
         flush(conn)
 
 
@@ -850,6 +952,88 @@ def _server_closed(dbapi_connection: Any) -> bool:
     poller = poll()
     poller.register(dbapi_connection.fileno(), POLLIN | POLLERR | POLLHUP)
     return bool(poller.poll(0))
+
+
+#: How the service connects to PostgreSQL. Timestamps come back in UTC whatever the server's zone, as
+#: datetime.UTC itself, which jitlib.clock.as_utc passes through instead of converting (psycopg maps the zone
+#: "UTC" to it, and "Etc/UTC", the zone initdb often picks, to a ZoneInfo).
+_PG_CONNECT_ARGS = {"options": "-c TimeZone=UTC"}
+
+
+class _LoopStatements:
+    """PostgreSQL connections in autocommit on which the event loop sends a unit of work's one statement
+    and awaits its answer (``Database.write`` ``on_loop``): PostgreSQL runs it as a transaction of its own,
+    committed with its fsync before it answers. Opened as the units need them, at most ``size`` at once,
+    kept between units; made with the engine's own connection arguments (its psycopg adapters)."""
+
+    def __init__(self, engine: Engine, size: int) -> None:
+        args, kwargs = engine.dialect.create_connect_args(engine.url)
+        self._args = tuple(args)
+        self._kwargs = {**kwargs, **_PG_CONNECT_ARGS, "autocommit": True}
+        self._dialect = engine.dialect
+        self._size = size
+        self._idle: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._free = asyncio.Semaphore(size)
+
+    async def send(self, sql: str, params: Any) -> None:
+        """Run ``sql`` (numbered parameters, ``jitlib.sqlexec.statement``) once with ``params``, counted; a
+        driver error is raised as SQLAlchemy's (``IntegrityError`` for a duplicate key: nothing of it was
+        written). A connection lost while it ran is raised too, never retried: the commit may have happened."""
+        import psycopg
+
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # connections and the semaphore belong to one loop
+            self.close()
+            self._loop, self._free = loop, asyncio.Semaphore(self._size)
+        count_statement()
+        async with self._free:
+            try:
+                conn = self._take() or await psycopg.AsyncConnection.connect(*self._args, **self._kwargs)
+            except psycopg.Error as e:
+                raise self._error(sql, params, e, lost=True) from e
+            try:
+                cursor = psycopg.AsyncRawCursor(conn)
+                try:
+                    await cursor.execute(sql, params)
+                finally:
+                    await cursor.close()
+            except psycopg.Error as e:
+                lost = bool(conn.broken or conn.closed)
+                self._keep(conn, lost)
+                raise self._error(sql, params, e, lost=lost) from e
+            except BaseException:  # cancelled while it ran: the connection's state is unknown
+                self._keep(conn, True)
+                raise
+            self._keep(conn, False)
+
+    def _take(self) -> Any:
+        """An idle connection, not one the server closed while it was idle (``_server_closed``)."""
+        while self._idle:
+            conn = self._idle.pop()
+            if not _server_closed(conn):
+                return conn
+            conn.pgconn.finish()
+        return None
+
+    def _keep(self, conn: Any, lost: bool) -> None:
+        if lost:
+            conn.pgconn.finish()
+        else:
+            self._idle.append(conn)
+
+    def _error(self, sql: str, params: Any, e: Exception, *, lost: bool) -> DBAPIError:
+        import psycopg
+
+        return cast(
+            DBAPIError,
+            DBAPIError.instance(sql, params, e, psycopg.Error, dialect=self._dialect, connection_invalidated=lost),
+        )
+
+    def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.pgconn.finish()
 
 
 class _Committing(Exception):

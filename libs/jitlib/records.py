@@ -136,6 +136,7 @@ class RecordPath(Generic[R]):
         *,
         action: str = "create",
         owned_by_lead: bool = False,
+        on_loop: bool = False,
     ) -> Created[R]:
         """Authorize a create of ``cmd`` in its workspace, then write ``build(workspace)`` with ``write``,
         or return the stored result of an earlier call with the same ``cmd.request_id`` (found with the
@@ -147,7 +148,10 @@ class RecordPath(Generic[R]):
         call succeeded.
 
         ``owned_by_lead``: the record is held by the node of the workspace's lead (a victim), not by the
-        caller's own node; on another node the call goes to the lead's (``OwnedElsewhere``)."""
+        caller's own node; on another node the call goes to the lead's (``OwnedElsewhere``).
+
+        ``on_loop``: ``write`` is tried on the event loop first (``Runtime.change``), so it may run twice
+        and must keep nothing of a run but what it writes through its unit of work."""
         if self._find_by_request is None:
             raise TypeError(f"the {self.label} path was made without find_by_request")
         lookup, user_id, request_id = self._find_by_request, principal.user_id, cmd.request_id
@@ -179,7 +183,7 @@ class RecordPath(Generic[R]):
                 return self.replayed(replay, digest)
             raise
         try:
-            await rt.change(principal, lambda uow: write(uow, record, workspace))
+            await rt.change(principal, lambda uow: write(uow, record, workspace), on_loop=on_loop)
         except IntegrityError:
             # The request_id was used before (a retry, or a concurrent duplicate): the store's unique
             # index on (creator, request_id) refused the insert, so answer with what the first call stored.
@@ -207,7 +211,11 @@ class RecordPath(Generic[R]):
         Before ``build``, once the policy let the caller create in the workspace, the workspace refuses
         with INVALID_ARGUMENT what ``admit(workspace)`` names (the domain's check against its members,
         say) and, on a path made with ``victims``, each pseudonym of ``cmd.victim_refs`` that is not a
-        victim registered in it (``victimdir.unregistered``), in that order."""
+        victim registered in it (``victimdir.unregistered``), in that order.
+
+        The unit of work is tried on the event loop first (``Database.write`` ``on_loop``: on PostgreSQL a
+        create then sends its one statement from the loop), so ``announce`` may run twice, the first run
+        dropped unsent: it emits, and keeps nothing but what the last run made (the event's state, say)."""
         digest = request_digest(request)
         victims = self._victims
         refs: Sequence[str] = cast(NamesVictims, cmd).victim_refs if victims is not None else ()
@@ -226,7 +234,7 @@ class RecordPath(Generic[R]):
             announce(uow, record, workspace)
             uow.audit(self.record_type, stored.id, stored.workspace_id)
 
-        return await self.create(principal, cmd, digest, admitted, write)
+        return await self.create(principal, cmd, digest, admitted, write, on_loop=True)
 
     def replayed(self, replay: Stored[R], digest: str) -> Created[R]:
         """The answer to a create whose ``request_id`` was used before: the stored record when the

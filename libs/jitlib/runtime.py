@@ -101,11 +101,12 @@ class Runtime:
     #: Links the audit entries each change records into the hash chain, soon after its commit (``jitlib.audit``).
     chainer: audit.Chainer | None = None
 
-    async def change(self, principal: Principal, fn: Callable[[UnitOfWork], T]) -> T:
+    async def change(self, principal: Principal, fn: Callable[[UnitOfWork], T], *, on_loop: bool = False) -> T:
         """Run ``fn`` as one unit of work: the change, its outbox events and its audit entries commit
         together or not at all (the entries recorded unlinked, no lock taken; the chainer links them into
         the chain just after the commit, ``jitlib.audit.record``). ``fn`` is synchronous and does no I/O
-        but the database's."""
+        but the database's. ``on_loop``: tried on the event loop first (``Database.write``), so ``fn`` may
+        run twice and must keep nothing of a run but what it returns and writes through its unit of work."""
         emitted = 0
         staged: list[outbox.Staged] = []
 
@@ -117,7 +118,7 @@ class Runtime:
             emitted, staged = uow.emitted, uow.staged
             return result
 
-        result = await self.db.write(unit)
+        result = await self.db.write(unit, on_loop=on_loop)
         if staged:
             self.relay.committed(staged)  # published from memory, without reading the outbox back
         if emitted > len(staged):

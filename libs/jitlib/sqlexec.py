@@ -36,6 +36,22 @@ statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("j
 executed: contextvars.ContextVar[list[tuple[str, Any]] | None] = contextvars.ContextVar("jit_db_executed", default=None)
 
 
+#: Set while a unit of work runs on the event loop (``jitlib.db.Database.write`` with ``on_loop``): a
+#: statement it would send there raises ``NeedsThread`` instead, so the loop never waits for the database.
+on_loop: contextvars.ContextVar[bool] = contextvars.ContextVar("jit_db_on_loop", default=False)
+
+
+class NeedsThread(Exception):
+    """A unit of work running on the event loop was about to send a statement (``on_loop``): it is run
+    again on a worker thread, from the start."""
+
+
+def refuse_on_loop() -> None:
+    """Raise ``NeedsThread`` when a statement is about to run on the event loop (``on_loop``)."""
+    if on_loop.get():
+        raise NeedsThread
+
+
 def count_statement() -> None:
     """One more statement in the running unit of work's ``db.statement_count``."""
     counter = statements.get()
@@ -91,6 +107,7 @@ def _execute(
     SQLAlchemy's execution machinery goes through. ``numbered``: ``sql`` has PostgreSQL's own parameters
     (``$1``, ...; ``_numbered``) and ``params`` is their sequence, sent as they are by psycopg's
     ``RawCursor``."""
+    refuse_on_loop()
     count_statement()
     if numbered:
         from psycopg import RawCursor
@@ -143,9 +160,7 @@ class Batch:
         if not entries or conn is None:
             return
         self.entries = []
-        sql, names, numbered = _combined(conn.dialect, entries)
-        values = [(name, proc(v) if proc else v) for name, i, j, key, proc in names for v in (entries[i][2][j][key],)]
-        args: Any = [v for _, v in values] if numbered else dict(values)
+        sql, args, numbered = statement(conn.dialect, entries)
         dbapi: Any = conn.connection.driver_connection
         lone = alone and _idle(dbapi)
         if lone:
@@ -155,6 +170,14 @@ class Batch:
         finally:
             if lone and not dbapi.closed:
                 dbapi.autocommit = False
+
+
+def statement(dialect: Any, entries: Sequence[_Entry]) -> tuple[str, Any, bool]:
+    """The one statement of a batch's ``entries`` (``_combined``): its SQL, its parameters as the driver
+    takes them, and whether they are PostgreSQL's numbered ones (a sequence for psycopg's raw cursors)."""
+    sql, names, numbered = _combined(dialect, entries)
+    values = [(name, proc(v) if proc else v) for name, i, j, key, proc in names for v in (entries[i][2][j][key],)]
+    return sql, ([v for _, v in values] if numbered else dict(values)), numbered
 
 
 def _idle(dbapi: Any) -> bool:

@@ -6,6 +6,7 @@ replaced, the unit of work that met one running again on a new connection."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -54,13 +55,16 @@ def database(postgres: Any) -> Iterator[db.Database]:
 Unit = Callable[[Callable[[Session], Any]], Any]
 
 
-@pytest.fixture(params=["caller", "worker"])
+@pytest.fixture(params=["caller", "worker", "loop"])
 def unit(request: pytest.FixtureRequest, database: db.Database) -> Unit:
     """Runs a write unit of work in the calling thread, on a connection checked out of the pool for it, or
-    as the service does, on one of the database's worker threads, on the connection that thread keeps."""
+    as the service does, on one of the database's worker threads, on the connection that thread keeps, or
+    as the service runs a create, on the event loop first (``on_loop``: its INSERTs alone sent from there,
+    anything else run again on a worker thread)."""
     if request.param == "caller":
         return database.write_sync
-    return lambda fn: asyncio.run(database.write(fn))
+    on_loop = request.param == "loop"
+    return lambda fn: asyncio.run(database.write(fn, on_loop=on_loop))
 
 
 def _ids(database: db.Database) -> list[str]:
@@ -233,4 +237,61 @@ def test_a_worker_thread_keeps_one_connection_for_its_units_and_dispose_closes_i
         eventually(lambda: not _connections(database, admin))
     finally:
         database.dispose()
+        admin.dispose()
+
+
+def test_a_unit_of_inserts_alone_runs_on_the_loop_and_anything_else_again_on_a_worker(database: db.Database) -> None:
+    """``write(on_loop=True)``: a unit whose writes are all deferred INSERTs runs once, on the loop's thread,
+    its statement sent from there on a connection kept for the next unit, its commit's listeners called
+    there; a unit that sends any other statement is dropped unsent and runs again on a worker thread."""
+    loop_thread = threading.get_ident()
+    runs: list[tuple[str, int]] = []
+    committed: list[tuple[int, object]] = []
+    database.on_commit(lambda s: committed.append((threading.get_ident(), s.info.get("unit"))))
+
+    def inserts(name: str) -> Callable[[Session], str]:
+        def write(s: Session) -> str:
+            runs.append((name, threading.get_ident()))
+            s.info["unit"] = name
+            OUTBOX.execute(s, outbox_row(name))
+            PENDING.execute(s, _entry(name))
+            return name
+
+        return write
+
+    def reads(s: Session) -> int:
+        runs.append(("read", threading.get_ident()))
+        s.info["unit"] = "read"
+        OUTBOX.execute(s, outbox_row("r"))
+        return len(s.execute(select(RUNTIME.outbox.c.id)).all())  # a statement: not on the loop
+
+    async def units() -> list[object]:
+        return [
+            await database.write(inserts("a"), on_loop=True),
+            await database.write(inserts("b"), on_loop=True),
+            await database.write(reads, on_loop=True),
+        ]
+
+    assert asyncio.run(units()) == ["a", "b", 3]
+    assert runs[:2] == [("a", loop_thread), ("b", loop_thread)]
+    assert [name for name, _ in runs[2:]] == ["read", "read"] and runs[2][1] == loop_thread != runs[3][1]
+    assert committed == [(loop_thread, "a"), (loop_thread, "b"), (runs[3][1], "read")]
+    assert _ids(database) == ["a", "b", "r"] and _entries(database) == 2
+
+
+def test_the_loops_connections_the_server_closed_are_replaced(database: db.Database) -> None:
+    """A connection the loop sends its statements on, ended by the server between two units, is replaced
+    before the next unit's statement goes out (no error, nothing written twice)."""
+    admin = create_engine(database.url)
+
+    async def units() -> None:
+        await database.write(lambda s: OUTBOX.execute(s, outbox_row("a")), on_loop=True)
+        _terminate(database, admin, _connections(database, admin))
+        await database.write(lambda s: OUTBOX.execute(s, outbox_row("b")), on_loop=True)
+        await database.write(lambda s: OUTBOX.execute(s, outbox_row("c")), on_loop=True)
+
+    try:
+        asyncio.run(units())
+        assert _ids(database) == ["a", "b", "c"]
+    finally:
         admin.dispose()
