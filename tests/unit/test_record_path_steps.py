@@ -82,7 +82,7 @@ class StandIn:
         self.reads += 1
         return fn(self.session)
 
-    async def change(self, principal: Principal, fn: Callable[[Any], T]) -> T:
+    async def change(self, principal: Principal, fn: Callable[[Any], T], *, on_loop: bool = False) -> T:
         self.writes += 1
         return None  # type: ignore[return-value]
 
@@ -233,7 +233,7 @@ class ListStandIn:
     async def authorize(self, *args: Any, **kwargs: Any) -> None:
         return None
 
-    async def change(self, principal: Principal, fn: Callable[[Any], T]) -> T:
+    async def change(self, principal: Principal, fn: Callable[[Any], T], *, on_loop: bool = False) -> T:
         queued: list[tuple[str, str, str]] = []
 
         class Uow:
