@@ -400,11 +400,16 @@ LATE_OBJECTION_STATES = frozenset({S.IN_EXECUTION, S.PARTIALLY_EXECUTED, S.EXECU
 
 def operation_for(t: Transition, req: EvidenceRequest) -> Operation:
     """The policy operation that the acting side needs."""
+    return _operation(t, req.to_provider)
+
+
+def _operation(t: Transition, to_provider: bool) -> Operation:
+    """``operation_for`` a request addressed to a provider (``to_provider``) or not."""
     if t.side is Side.ISSUER:
         return Operation.ISSUER_ACT
     if t.side is Side.EXECUTING:
         # A provider is not a user: the issuing authority it answers records its answer.
-        return Operation.ISSUER_ACT if req.to_provider else Operation.ADDRESSEE_ACT
+        return Operation.ISSUER_ACT if to_provider else Operation.ADDRESSEE_ACT
     return Operation.ADDRESSEE_ACT
 
 
@@ -844,17 +849,20 @@ def allowed_actions(req: EvidenceRequest, principal: Principal, now: datetime) -
     allows (``operation_for``) and that the request's state, instrument and clocks allow (``refused``: no
     error is made for those they refuse), in the table's order; then ``upload_item`` when the policy lets
     the caller receive evidence against it (``upload_operation``) and the request is receiving
-    (``receiving``)."""
-    candidates = [
-        (t.action, operation_for(t, req), EVIDENCE_REQUEST_RULES)
-        # Those no request in this state is taken from are not even asked (a list asks this of every
-        # request on a page).
-        for t in _TAKEN_FROM[req.state]
-        if refused(req, t.action, now) is None
-    ]
+    (``receiving``).
+
+    The policy is asked first, of every transition the state may be taken from (``_ASKED``: the same
+    question for every request of a page in that state with the same access facts, so ``permitted``'s kept
+    answer), then the state and clocks (``refused``) of only those the policy allows: both must allow an
+    action, so the order of the two asks changes nothing but how many transitions the clocks are tested for."""
+    asked = _ASKED[req.state, req.to_provider]
     if receiving(req):
-        candidates.append((UPLOAD_ITEM, upload_operation(principal, req), EVIDENCE_ITEM_RULES))
-    return permitted(principal, req.access(), candidates)
+        asked = (*asked, (UPLOAD_ITEM, upload_operation(principal, req), EVIDENCE_ITEM_RULES))
+    return tuple(
+        action
+        for action in permitted(principal, req.access(), asked)
+        if action == UPLOAD_ITEM or refused(req, action, now) is None
+    )
 
 
 #: Per state, in the table's order, the transitions some request in it may be taken from (``_sources``:
@@ -866,6 +874,13 @@ _TAKEN_FROM = {
         if state in t.sources or (t.action == "refuse" and state in LATE_OBJECTION_STATES)
     )
     for state in State
+}
+#: What ``allowed_actions`` asks the policy of a request in a state, addressed to a provider or not: each
+#: transition of ``_TAKEN_FROM`` with the operation its acting side needs (``operation_for``).
+_ASKED = {
+    (state, to_provider): tuple((t.action, _operation(t, to_provider), EVIDENCE_REQUEST_RULES) for t in taken)
+    for state, taken in _TAKEN_FROM.items()
+    for to_provider in (False, True)
 }
 
 
