@@ -676,6 +676,11 @@ def enable_secure_delete(engine: Engine) -> None:
     engine.dispose()
 
 
+#: How many times ``wipe_freed`` tries SQLite's truncating checkpoint while another checkpoint holds the
+#: WAL (20 ms apart: one takes milliseconds).
+_WIPE_TRIES = 250
+
+
 def wipe_freed(engine: Engine, tables: Iterable[str] = ("workspace_keys",)) -> None:
     """After a shred, push the old copies out of the files (best effort, outside any transaction): SQLite
     checkpoints the write-ahead log into the database and truncates it; PostgreSQL VACUUMs the key
@@ -683,8 +688,16 @@ def wipe_freed(engine: Engine, tables: Iterable[str] = ("workspace_keys",)) -> N
     try:
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
-                # Straight to the driver: outside the transaction SQLAlchemy would begin first.
-                conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+                # Straight to the driver: outside the transaction SQLAlchemy would begin first. Busy while
+                # another checkpoint runs (the database's own thread, ``jitlib.db``): tried again shortly.
+                driver = conn.connection.driver_connection
+                for _ in range(_WIPE_TRIES):
+                    busy, *_counts = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()  # type: ignore[union-attr]
+                    if not busy:
+                        break
+                    time.sleep(0.02)
+                else:
+                    log.warning("wiping what the shred freed: the WAL stayed busy; a later shred truncates it")
         else:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM " + ", ".join(tables)))

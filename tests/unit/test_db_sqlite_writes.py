@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from jitlib.db import Database
+from jitlib import sealing
+from jitlib.db import SQLITE_CHECKPOINT_EVERY, SQLITE_WAL_PAGES, Database
+from tests.harness import eventually
 
 
 @pytest.fixture
@@ -76,3 +78,33 @@ def test_a_closed_writers_connection_is_replaced(db: Database) -> None:
     db.write_sync(lambda s: s.execute(text("INSERT INTO t VALUES (2)")))
     assert db._write_conn is not kept
     assert _values(db) == [1, 2]
+
+
+def test_the_wal_is_checkpointed_by_a_thread_of_its_own_not_by_a_commit(db: Database, tmp_path: Path) -> None:
+    """A commit checkpoints only at the WAL's bound; below it the database file grows only by the thread's
+    checkpoints, which run after every ``SQLITE_CHECKPOINT_EVERY`` write units (``jitlib.db._Checkpointer``)."""
+    main = tmp_path / "w.db"
+    assert db.write_sync(lambda s: s.execute(text("PRAGMA wal_autocheckpoint")).scalar()) == SQLITE_WAL_PAGES
+    db.write_sync(lambda s: s.execute(text("CREATE TABLE b (x BLOB)")))
+    sqlite3.connect(main, isolation_level=None).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    before = main.stat().st_size
+    for _ in range(SQLITE_CHECKPOINT_EVERY * 2):  # about 4 pages a unit: far under the bound
+        db.write_sync(lambda s: s.execute(text("INSERT INTO b VALUES (randomblob(12000))")))
+    assert eventually(lambda: main.stat().st_size > before + 100 * 4096, timeout=10)
+    thread = db._checkpointer._thread if db._checkpointer is not None else None
+    assert thread is not None and thread.is_alive()
+    db.dispose()
+    assert not thread.is_alive()
+
+
+def test_a_wipe_after_a_shred_truncates_the_wal_even_when_the_thread_is_checkpointing(
+    db: Database, tmp_path: Path
+) -> None:
+    """``sealing.wipe_freed``'s truncating checkpoint is refused (busy) while the thread's runs: it tries again.
+    Each round wipes right after the unit that set the thread going."""
+    db.write_sync(lambda s: s.execute(text("CREATE TABLE b (x BLOB)")))
+    for _ in range(10):
+        for _ in range(SQLITE_CHECKPOINT_EVERY):
+            db.write_sync(lambda s: s.execute(text("INSERT INTO b VALUES (randomblob(40000))")))
+        sealing.wipe_freed(db.engine)
+        assert (tmp_path / "w.db-wal").stat().st_size == 0
