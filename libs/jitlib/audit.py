@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,7 +41,6 @@ from sqlalchemy import (
     Insert,
     Select,
     Table,
-    Update,
     any_,
     bindparam,
     cast,
@@ -58,7 +57,7 @@ from sqlalchemy.orm import Session
 from jitlib.clock import as_utc
 from jitlib.db import Database, RuntimeTables
 from jitlib.errors import bounded
-from jitlib.sqlexec import CompiledInsert
+from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate
 
 logger = logging.getLogger(__name__)
 
@@ -96,22 +95,31 @@ def _limits(log: Table) -> dict[str, int]:
 
 
 def entry_hash(prev_hash: str, seq: int, occurred_at: datetime, time_zone: str, event: AuditEvent) -> str:
+    return _hash(prev_hash, seq, occurred_at, time_zone, vars(event))
+
+
+#: What ``json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` makes for each entry,
+#: with one encoder instead of one made per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _hash(prev_hash: str, seq: int, occurred_at: datetime, time_zone: str, fields: Mapping[str, Any]) -> str:
+    """An entry's hash from its audited ``fields`` (an event's, or an entry's content as ``_content`` makes it)."""
     body = {
         "prev": prev_hash,
         "seq": seq,
         "at": as_utc(occurred_at).isoformat(timespec="microseconds"),
         "tz": time_zone,
-        "user_id": event.user_id,
-        "username": event.username,
-        "jurisdiction": event.jurisdiction,
-        "operation": event.operation,
-        "record_type": event.record_type,
-        "record_id": event.record_id,
-        "workspace_id": event.workspace_id,
-        "outcome": event.outcome,
+        "user_id": fields["user_id"],
+        "username": fields["username"],
+        "jurisdiction": fields["jurisdiction"],
+        "operation": fields["operation"],
+        "record_type": fields["record_type"],
+        "record_id": fields["record_id"],
+        "workspace_id": fields["workspace_id"],
+        "outcome": fields["outcome"],
     }
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(body).encode()).hexdigest()
 
 
 #: How many pending entries one linking transaction takes at most.
@@ -136,10 +144,6 @@ def _content(ev: AuditEvent, log: Table, occurred_at: datetime, time_zone: str =
         limit = limits[name]
         content[name] = value if len(value) <= limit else bounded(value, limit)
     return content
-
-
-def _event_of(row: Any) -> AuditEvent:
-    return AuditEvent(**{name: row[name] for name in AuditEvent.__dataclass_fields__})
 
 
 def record(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent], now: datetime) -> None:
@@ -168,8 +172,8 @@ def append(session: Session, tables: RuntimeTables, events: Sequence[AuditEvent]
 def _lock_head(session: Session, tables: RuntimeTables) -> tuple[bool, int, str]:
     """The head (whether its row exists, seq, hash), locked until the end of the transaction: one
     linking at a time, across every process on the database (SQLite: the writer's lock already)."""
-    row = session.execute(_head_for_update(tables.audit_head)).one_or_none()
-    return (True, row.seq, row.hash) if row is not None else (False, 0, GENESIS)
+    rows = _head_for_update(tables.audit_head).rows(session)
+    return (True, rows[0][0], rows[0][1]) if rows else (False, 0, GENESIS)
 
 
 def _link_after(
@@ -181,7 +185,7 @@ def _link_after(
     if not exists:
         session.execute(tables.audit_head.insert().values(id=HEAD_ID, seq=seq, hash=prev))
     else:
-        session.execute(_head_update(tables.audit_head), {"new_seq": seq, "new_hash": prev})
+        _head_update(tables.audit_head).execute(session, HEAD_ID, {"seq": seq, "hash": prev})
     _insert(tables.audit_log).execute(session, rows)
     return seq, prev
 
@@ -194,7 +198,7 @@ def _chained(
     rows = []
     for content in contents:
         seq += 1
-        h = entry_hash(prev, seq, content["occurred_at"], content["time_zone"], _event_of(content))
+        h = _hash(prev, seq, content["occurred_at"], content["time_zone"], content)
         rows.append({**content, "seq": seq, "prev_hash": prev, "hash": h})
         prev = h
     return rows, seq, prev
@@ -210,16 +214,24 @@ def link(session: Session, tables: RuntimeTables, limit: int = LINK_BATCH, *, sc
         return 0
     locked = _lock_head(session, tables)
     # Read after the lock: what another linker moved while this one waited is no longer pending.
-    rows = session.execute(_oldest_pending(pending, limit)).mappings().all()
+    read = _oldest_pending(pending, limit)
+    rows = read.converted(session, {})
     if not rows:
         return 0
-    contents = [{k: r[k] for k in r if k != "id"} for r in rows]
-    ids = [r["id"] for r in rows]
-    if locked[0] and session.get_bind().dialect.name == "postgresql":
+    names = read.names[1:]  # the id first, then the entry's content
+    contents = [dict(zip(names, r[1:], strict=True)) for r in rows]
+    ids = [r[0] for r in rows]
+    dialect = session.get_bind().dialect.name
+    if locked[0] and dialect == "postgresql":
         _move_linked(session, tables, locked, contents, ids)
         return len(rows)
     _link_after(session, tables, locked, contents)
-    session.execute(_pending_delete(pending), {"ids": ids})
+    if dialect == "sqlite":
+        # SQLite has one writer, this linking (BEGIN IMMEDIATE): every entry pending up to the last one read
+        # was read, so they go by one bound, not a list of ids (an IN list rendered for its length).
+        session.execute(_pending_delete_through(pending), {"last": ids[-1]})
+    else:
+        session.execute(_pending_delete(pending), {"ids": ids})
     return len(rows)
 
 
@@ -396,8 +408,10 @@ def _any_pending(pending: Table) -> Select[Any]:
 
 
 @functools.cache
-def _oldest_pending(pending: Table, limit: int) -> Select[Any]:
-    return select(pending).order_by(pending.c.id).limit(limit)
+def _oldest_pending(pending: Table, limit: int) -> CompiledSelect:
+    """On the transaction's cursor: a linking reads up to ``limit`` rows, their values converted as SQLAlchemy's
+    execution converts them, without its result set-up and a mapping per row."""
+    return CompiledSelect(select(pending).order_by(pending.c.id).limit(limit))
 
 
 @functools.cache
@@ -406,14 +420,19 @@ def _pending_delete(pending: Table) -> Delete:
 
 
 @functools.cache
-def _head_for_update(head_t: Table) -> Select[Any]:
-    # Built once: the chain head is read on every linking.
-    return select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == HEAD_ID).with_for_update()
+def _pending_delete_through(pending: Table) -> Delete:
+    return delete(pending).where(pending.c.id <= bindparam("last"))
 
 
 @functools.cache
-def _head_update(head_t: Table) -> Update:
-    return update(head_t).where(head_t.c.id == HEAD_ID).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+def _head_for_update(head_t: Table) -> CompiledSelect:
+    # Built once, run on the transaction's cursor: the chain head is read on every linking.
+    return CompiledSelect(select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == HEAD_ID).with_for_update())
+
+
+@functools.cache
+def _head_update(head_t: Table) -> CompiledUpdate:
+    return CompiledUpdate(head_t, head_t.c.id)
 
 
 @dataclass(frozen=True)
@@ -481,7 +500,7 @@ def prune(session: Session, tables: RuntimeTables, before: datetime, now: dateti
     oldest = session.execute(select(log.c.occurred_at).order_by(log.c.seq).limit(1)).scalar()
     if oldest is None or as_utc(oldest) >= before:
         return PruneReport(0, checkpoint(session, tables))
-    session.execute(_head_for_update(tables.audit_head)).one_or_none()  # one pruning or append at a time
+    _head_for_update(tables.audit_head).rows(session)  # one pruning or append at a time
     cp = checkpoint(session, tables)
     # In chain order, so the scan stops at the first entry kept (it reads about as many rows as it prunes).
     first_kept = session.execute(
