@@ -793,7 +793,9 @@ class Database:
         if entries:
             sql, params, _ = statement(conn.dialect, entries)
             sent = self._loop_statements.send(sql, params)
-            if is_instrumentation_enabled():
+            # A span only where it would be recorded: a child of a span not recorded is not (the providers'
+            # samplers are parent-based, ``jitlib.telemetry``), so making one would be work for nothing.
+            if is_instrumentation_enabled() and trace.get_current_span().is_recording():
                 span = tracer.start_span(
                     "db write",
                     kind=trace.SpanKind.CLIENT,

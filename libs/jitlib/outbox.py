@@ -213,7 +213,8 @@ class OutboxRelay:
             marking = bool(self._unmarked)
             try:
                 wait = max(0.0, self._mark_at - loop.time()) if marking else self._poll
-                await asyncio.wait_for(self._wakeup.wait(), timeout=wait)
+                async with asyncio.timeout(wait):  # not wait_for: no task of its own per wake (Python 3.11)
+                    await self._wakeup.wait()
             except TimeoutError:
                 if not marking:
                     self._scan = True  # the safety net: rows a crashed writer or another replica left

@@ -80,6 +80,8 @@ PARTIES = PartyIndex.declare(TaskRow, "task_parties", key="task_id", index="ix_t
 
 
 def _links_to_json(links: tuple[Link, ...]) -> str:
+    if not links:  # most tasks link nothing: json.dumps([]), without the encoder
+        return "[]"
     return json.dumps([[link.kind, link.id] for link in links])
 
 
