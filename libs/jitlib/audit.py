@@ -36,11 +36,13 @@ from typing import Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Delete,
     Insert,
     Select,
     Table,
+    Text,
     any_,
     bindparam,
     cast,
@@ -247,18 +249,28 @@ def _move_linked(
     the head's lock."""
     rows, seq, prev = _chained(locked, contents)
     log = tables.audit_log
-    params: dict[str, Any] = {f"a_{c.name}": [row[c.name] for row in rows] for c in log.c}
-    params.update(ids=ids, new_seq=seq, new_hash=prev, head_id=HEAD_ID)
+    linked = json.dumps([{c.name: row[c.name] for c in log.c} for row in rows], default=_iso, ensure_ascii=False)
+    params = {"rows": linked, "ids": ids, "new_seq": seq, "new_hash": prev, "head_id": HEAD_ID}
     session.execute(_moving(log, tables.audit_head, tables.audit_pending), params)
+
+
+def _iso(value: object) -> str:
+    """A linked row's time as JSON text (ISO 8601 with its offset, to the microsecond): PostgreSQL reads it
+    back into the same ``timestamptz``."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column of an audit entry")
 
 
 @functools.cache
 def _moving(log: Table, head: Table, pending: Table) -> Insert:
     """One statement that deletes the linked entries from ``pending``, moves the head and inserts the
-    linked rows, each column given as an array (one statement's text whatever the batch's size)."""
+    linked rows, given as one JSON array of them (one statement's text whatever the batch's size; read into
+    the log's own row type by ``json_populate_recordset``, so one parameter to send instead of an array
+    per column, which psycopg dumps element by element in Python)."""
     names = [c.name for c in log.c]
-    arrays = [cast(bindparam(f"a_{n}"), ARRAY(log.c[n].type)) for n in names]
-    linked: Select[Any] = select(literal_column("*")).select_from(func.unnest(*arrays).alias("linked"))
+    rows = func.json_populate_recordset(literal_column(f"NULL::{log.name}"), cast(bindparam("rows", type_=Text), JSON))
+    linked: Select[Any] = select(*(literal_column(n) for n in names)).select_from(rows.alias("linked"))
     moved = delete(pending).where(pending.c.id == any_(cast(bindparam("ids"), ARRAY(BigInteger)))).cte("moved")
     moved_head = (
         update(head)
@@ -388,7 +400,8 @@ class Chainer:
                 await asyncio.sleep(1.0)
                 continue
             try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+                async with asyncio.timeout(self._poll):  # not wait_for: no task of its own per wake
+                    await self._wakeup.wait()
                 woken = True
             except TimeoutError:
                 woken = False

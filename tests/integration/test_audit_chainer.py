@@ -109,3 +109,34 @@ def test_a_linking_moves_its_entries_in_one_statement_on_postgresql(db_url: str,
     assert counts == ([5, 5, 5] if database.sqlite else [3, 3, 3])
     assert report.intact and report.head_seq == start + 15 and report.pending == 0
     assert ids == [f"m{i}" for i in range(15)]  # in the order they were recorded
+
+
+def test_linked_entries_keep_their_text_and_time_exactly(db_url: str) -> None:
+    """What a linking writes is what was recorded, to the character and the microsecond: quotes, backslashes
+    and letters outside ASCII in the audited fields, a time with microseconds (on PostgreSQL the linked rows
+    go out as JSON text, ``audit._moving``); the chain verifies intact."""
+    db.migrate(MIGRATIONS, db_url)
+    database = db.Database(db_url)
+    at = datetime(2026, 12, 3, 12, 0, 0, 123456, tzinfo=UTC)
+    names = ['Zoë "de" O\'Brien', "back\\slash", "東京 ñ\ttab"]
+    events = [
+        audit.AuditEvent("/jit.tasks.v1.TaskService/CreateTask", f"t{i}", name, "NL", "task", f"q{i}", "jit-x")
+        for i, name in enumerate(names)
+    ]
+    try:
+        database.write_sync(lambda s: audit.link_all(s, RUNTIME))  # what an earlier test left
+        start = database.write_sync(lambda s: audit.verify(s, RUNTIME)).head_seq
+        database.write_sync(lambda s: audit.record(s, RUNTIME, events, at))
+        assert database.write_sync(lambda s: audit.link(s, RUNTIME, scan=False)) == 3
+        log = RUNTIME.audit_log
+        rows = database.write_sync(
+            lambda s: s.execute(
+                select(log.c.username, log.c.record_id, log.c.occurred_at).where(log.c.seq > start).order_by(log.c.seq)
+            ).all()
+        )
+        report = database.write_sync(lambda s: audit.verify(s, RUNTIME))
+    finally:
+        database.dispose()
+    assert [(r.username, r.record_id) for r in rows] == [(name, f"q{i}") for i, name in enumerate(names)]
+    assert [r.occurred_at.replace(tzinfo=UTC) for r in rows] == [at, at, at]
+    assert report.intact and report.head_seq == start + 3 and report.pending == 0
