@@ -1083,7 +1083,8 @@ class _Checkpointer:
     for no reader or writer (the writer goes on committing meanwhile), the sqlite3 module lets go of the
     GIL while it runs, and the syncs are the same (the WAL before the copy, the database after it).
     A commit still checkpoints when the WAL reaches ``SQLITE_WAL_PAGES`` (the thread fell behind, or never
-    found the WAL at rest): the WAL stays bounded. Started at the first checkpoint it is asked for;
+    found the WAL at rest): the WAL's bound, a soft one (that checkpoint gives way, busy, while the thread's
+    runs, and the next commit tries again). Started at the first checkpoint it is asked for;
     ``stop`` ends it."""
 
     def __init__(self, path: str) -> None:
