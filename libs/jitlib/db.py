@@ -669,7 +669,7 @@ class Database:
         #: PostgreSQL: the connections the event loop sends a unit's one statement on (``write`` ``on_loop``),
         #: and the connection a unit running on the loop is bound to, on which nothing is sent.
         self._loop_statements = (
-            _LoopStatements(self.engine, pool_size)
+            _LoopStatements(self.engine, min(pool_size, LOOP_CONNECTIONS))
             if not self.sqlite and self.engine.dialect.driver == "psycopg"
             else None
         )
@@ -968,6 +968,11 @@ def _server_closed(dbapi_connection: Any) -> bool:
     poller.register(dbapi_connection.fileno(), POLLIN | POLLERR | POLLHUP)
     return bool(poller.poll(0))
 
+
+#: The most connections the event loop sends units' statements on at once (``_LoopStatements``): a create's
+#: statement takes 1-3 ms, so at 1,200 creates a second (c16) about 1 to 3 are in flight; 4 served as many
+#: calls a second as 10 in turns (bench/README.md, "the create's unit on the loop"), with fewer connections.
+LOOP_CONNECTIONS = 4
 
 #: How the service connects to PostgreSQL. Timestamps come back in UTC whatever the server's zone, as
 #: datetime.UTC itself, which jitlib.clock.as_utc passes through instead of converting (psycopg maps the zone
