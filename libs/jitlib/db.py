@@ -770,17 +770,11 @@ class Database:
         session = self._writer(bind=conn)
         token = _on_loop.set(True)
         try:
-            with session, deferring() as batch:  # the session's close rolls back: nothing was sent
+            # Its rows wait in the batch on ``conn`` without the session's transaction begun (nothing is sent).
+            with session, deferring(conn) as batch:
                 listeners = len(session.dispatch.after_commit)
-                session.begin()
                 result = fn(session)
-                if (
-                    session.new
-                    or session.dirty
-                    or session.deleted
-                    or (batch.entries and batch.conn is not conn)
-                    or len(session.dispatch.after_commit) != listeners
-                ):
+                if session.new or session.dirty or session.deleted or len(session.dispatch.after_commit) != listeners:
                     raise NeedsThread  # ORM writes to flush, or a listener of this session's own commit
                 entries = batch.entries
         except NeedsThread:

@@ -243,12 +243,14 @@ _batch: contextvars.ContextVar[Batch | None] = contextvars.ContextVar("jit_db_ba
 
 
 @contextmanager
-def deferring() -> Iterator[Batch]:
+def deferring(conn: Connection | None = None) -> Iterator[Batch]:
     """Defer this context's ``CompiledInsert`` rows into a batch (PostgreSQL's write units of work): sent
     before the unit's next other statement (``flush``, from the engine's ``before_execute`` and from
     ``CompiledSelect``), or by the caller at the unit's end (``Batch.send``). Rows left unsent when the
-    unit fails are dropped with its transaction."""
+    unit fails are dropped with its transaction. ``conn``: the batch's connection, given (a unit on the
+    event loop, which sends nothing on it): its rows wait without the session's transaction begun for them."""
     batch = Batch()
+    batch.conn = conn
     token = _batch.set(batch)
     try:
         yield batch
@@ -292,9 +294,9 @@ class CompiledInsert:
         batch: Sequence[Mapping[str, Any]] = [rows] if isinstance(rows, Mapping) else rows
         if not batch:
             return
-        conn = session.connection()
-        keys = tuple(batch[0])
         deferred = _batch.get()
+        conn = deferred.conn if deferred is not None and deferred.conn is not None else session.connection()
+        keys = tuple(batch[0])
         if deferred is not None:
             if len(batch) <= DEFER_ROWS and (deferred.conn is None or deferred.conn is conn):
                 deferred.conn = conn
