@@ -986,7 +986,7 @@ class _LoopStatements:
         self._kwargs = {**kwargs, **_PG_CONNECT_ARGS, "autocommit": True}
         self._dialect = engine.dialect
         self._size = size
-        self._idle: list[Any] = []
+        self._idle: list[tuple[Any, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._free = asyncio.Semaphore(size)
 
@@ -1003,38 +1003,43 @@ class _LoopStatements:
         count_statement()
         async with self._free:
             try:
-                conn = self._take() or await psycopg.AsyncConnection.connect(*self._args, **self._kwargs)
+                taken = self._take() or await self._open()
             except psycopg.Error as e:
                 raise self._error(sql, params, e, lost=True) from e
+            conn, cursor = taken
             try:
-                cursor = psycopg.AsyncRawCursor(conn)
-                try:
-                    await cursor.execute(sql, params)
-                finally:
-                    await cursor.close()
+                await cursor.execute(sql, params)
             except psycopg.Error as e:
                 lost = bool(conn.broken or conn.closed)
-                self._keep(conn, lost)
+                self._keep(taken, lost)
                 raise self._error(sql, params, e, lost=lost) from e
             except BaseException:  # cancelled while it ran: the connection's state is unknown
-                self._keep(conn, True)
+                self._keep(taken, True)
                 raise
-            self._keep(conn, False)
+            self._keep(taken, False)
 
-    def _take(self) -> Any:
-        """An idle connection, not one the server closed while it was idle (``_server_closed``)."""
+    async def _open(self) -> tuple[Any, Any]:
+        """A new connection, with the raw cursor its statements run on (kept with it: one made per
+        connection, not per statement)."""
+        import psycopg
+
+        conn = await psycopg.AsyncConnection.connect(*self._args, **self._kwargs)
+        return conn, psycopg.AsyncRawCursor(conn)
+
+    def _take(self) -> tuple[Any, Any] | None:
+        """An idle connection and its cursor, not one the server closed while it was idle (``_server_closed``)."""
         while self._idle:
-            conn = self._idle.pop()
-            if not _server_closed(conn):
-                return conn
-            conn.pgconn.finish()
+            taken = self._idle.pop()
+            if not _server_closed(taken[0]):
+                return taken
+            taken[0].pgconn.finish()
         return None
 
-    def _keep(self, conn: Any, lost: bool) -> None:
+    def _keep(self, taken: tuple[Any, Any], lost: bool) -> None:
         if lost:
-            conn.pgconn.finish()
+            taken[0].pgconn.finish()
         else:
-            self._idle.append(conn)
+            self._idle.append(taken)
 
     def _error(self, sql: str, params: Any, e: Exception, *, lost: bool) -> DBAPIError:
         import psycopg
@@ -1046,7 +1051,7 @@ class _LoopStatements:
 
     def close(self) -> None:
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             conn.pgconn.finish()
 
 
