@@ -712,6 +712,12 @@ class Database:
         statement, so tracing a create costs one span, not ten."""
         if not is_instrumentation_enabled():  # e.g. the relay's idle polling
             return unit()
+        parent = trace.get_current_span().get_span_context()
+        if parent.is_valid and not parent.trace_flags.sampled:
+            # A child of a span its sampler left out is not recorded either (the providers' samplers are
+            # parent-based, ``jitlib.telemetry``): no span made for nothing; the unit's events carry its
+            # parent's trace context on.
+            return unit()
         counter = [0]
         token = _statements.set(counter)
         try:

@@ -27,7 +27,7 @@ from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
 from jitlib.federation import Federation, outbound_subject
 from jitlib.sqlexec import CompiledInsert
-from jitlib.telemetry import extract_context, inject_headers
+from jitlib.telemetry import extract_context, inject_headers, left_out
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("jitlib.outbox")
@@ -269,6 +269,12 @@ class OutboxRelay:
                     sent.append(row.id)
                     continue
                 stored = json.loads(row.headers or "{}")
+                if left_out(stored):
+                    # Its trace was not sampled, so its publish span would not be recorded: none is made, and
+                    # the event carries on the trace context it was staged with.
+                    await self._send(row.id, row.subject, row.payload, {**stored, "Nats-Msg-Id": row.id})
+                    sent.append(row.id)
+                    continue
                 with tracer.start_as_current_span(
                     f"{row.subject} publish",
                     context=extract_context(stored),
@@ -281,12 +287,7 @@ class OutboxRelay:
                 ):
                     headers = inject_headers()
                     headers["Nats-Msg-Id"] = row.id
-                    payload = row.payload
-                    if not row.subject.startswith(PEERS_ONLY):
-                        ack = await self._bus.publish(row.subject, payload, headers)
-                        if getattr(ack, "duplicate", False):
-                            log.info("event %s was already on the stream (duplicate dropped)", row.id)
-                    await self._send_to_peers(row.id, row.subject, payload, headers)
+                    await self._send(row.id, row.subject, row.payload, headers)
                 sent.append(row.id)
         finally:
             if sent and defer_mark and self._mark_seconds:
@@ -295,6 +296,14 @@ class OutboxRelay:
                 self._unmarked += sent
             elif sent:
                 await self._mark_sent(sent)
+
+    async def _send(self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        """Publish an event on this node's broker (not one for other nodes only), then its copies for peers."""
+        if not subject.startswith(PEERS_ONLY):
+            ack = await self._bus.publish(subject, payload, headers)
+            if getattr(ack, "duplicate", False):
+                log.info("event %s was already on the stream (duplicate dropped)", event_id)
+        await self._send_to_peers(event_id, subject, payload, headers)
 
     async def _send_to_peers(self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         """On a node of a federation, the copy for each peer in the event's audience, on a subject that

@@ -144,6 +144,22 @@ class ServerSpans:
             span.set_status(trace.Status(trace.StatusCode.ERROR, f"{code}:{details}"))
 
 
+def left_out(headers: Mapping[str, str]) -> bool:
+    """Whether a span made under the trace context of ``headers`` would not be recorded: they name a
+    parent (a valid ``traceparent``) that its sampler left out. The providers' samplers are parent-based
+    (``tracer_provider``: with no exporter explicitly, with one by default), so such a span would be
+    made for nothing; its work can carry ``headers`` on as they are, the trace unbroken. Read from the
+    header's text, without extracting a context."""
+    parts = headers.get("traceparent", "").split("-")
+    if len(parts) != 4 or [len(p) for p in parts] != [2, 32, 16, 2] or parts[0] == "ff":
+        return False
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return False
+    return bool(trace_id and span_id) and not flags & trace.TraceFlags.SAMPLED
+
+
 def inject_headers() -> dict[str, str]:
     """The current trace context as W3C headers (traceparent, tracestate)."""
     carrier: dict[str, str] = {}

@@ -10,7 +10,7 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from jitlib.config import CommonSettings
-from jitlib.telemetry import inject_headers, tracer_provider
+from jitlib.telemetry import inject_headers, left_out, tracer_provider
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 
@@ -44,3 +44,26 @@ def test_with_an_exporter_a_call_nobody_traced_before_is_recorded(tmp_path: Path
         assert provider.get_tracer("t").start_span("root").is_recording()
     finally:
         provider.shutdown()
+
+
+def test_headers_of_a_trace_left_out_say_so_and_nothing_else_does() -> None:
+    """``left_out``: the relay publishes an event of a trace nobody samples without a span of its own (it
+    would not be recorded), carrying the headers it was staged with."""
+    tracer = tracer_provider("jit-test", CommonSettings(otel_exporter="none")).get_tracer("t")
+    with trace.use_span(tracer.start_span("call nobody traces")):
+        assert left_out(inject_headers())
+    with trace.use_span(NonRecordingSpan(trace.get_current_span(caller(sampled=True)).get_span_context())):  # type: ignore[arg-type]
+        sampled = inject_headers()
+    assert not left_out(sampled)
+    tp = f"00-{TRACE_ID:032x}-00f067aa0ba902b7-00"
+    assert left_out({"traceparent": tp})
+    for bad in (
+        {},  # no trace: a span made here starts one, recorded when the root sampler says so
+        {"traceparent": ""},
+        {"traceparent": f"00-{0:032x}-00f067aa0ba902b7-00"},  # no trace id
+        {"traceparent": f"00-{TRACE_ID:032x}-{0:016x}-00"},  # no parent span
+        {"traceparent": f"ff-{TRACE_ID:032x}-00f067aa0ba902b7-00"},  # a version W3C forbids
+        {"traceparent": f"00-{TRACE_ID:032x}-00f067aa0ba902b7-0g"},
+        {"traceparent": f"00-{TRACE_ID:032x}-00f067aa0ba902b7"},
+    ):
+        assert not left_out(bad), bad
