@@ -632,7 +632,9 @@ class Database:
     async layer a greenlet switch per call; a create with five statements then costs milliseconds. Here
     a unit of work is one plain function: on SQLite it runs inline on the event loop (each statement
     takes microseconds and the process is the only writer), on PostgreSQL it runs on a worker thread, one
-    hand-off per unit of work, so the loop keeps serving while the database answers.
+    hand-off per unit of work, so the loop keeps serving while the database answers; a create's unit runs
+    on the loop first and, when its one deferred statement is all it sends, awaits it there on an async
+    connection (``write`` ``on_loop``), with no hand-off at all.
     """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
