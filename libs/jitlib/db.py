@@ -714,11 +714,7 @@ class Database:
         statement, so tracing a create costs one span, not ten."""
         if not is_instrumentation_enabled():  # e.g. the relay's idle polling
             return unit()
-        parent = trace.get_current_span().get_span_context()
-        if parent.is_valid and not parent.trace_flags.sampled:
-            # A child of a span its sampler left out is not recorded either (the providers' samplers are
-            # parent-based, ``jitlib.telemetry``): no span made for nothing; the unit's events carry its
-            # parent's trace context on.
+        if _parent_left_out():  # the unit's events carry its parent's trace context on
             return unit()
         counter = [0]
         token = _statements.set(counter)
@@ -795,9 +791,7 @@ class Database:
         if entries:
             sql, params, _ = statement(conn.dialect, entries)
             sent = self._loop_statements.send(sql, params)
-            # A span only where it would be recorded: a child of a span not recorded is not (the providers'
-            # samplers are parent-based, ``jitlib.telemetry``), so making one would be work for nothing.
-            if is_instrumentation_enabled() and trace.get_current_span().is_recording():
+            if is_instrumentation_enabled() and not _parent_left_out():
                 span = tracer.start_span(
                     "db write",
                     kind=trace.SpanKind.CLIENT,
@@ -930,6 +924,13 @@ class Database:
         for conn in kept:
             conn.close()
         self.engine.dispose()
+
+
+def _parent_left_out() -> bool:
+    """Whether the current span is one its sampler left out: a child of it is not recorded either (the
+    providers' samplers are parent-based, ``jitlib.telemetry``), so a unit's span would be made for nothing."""
+    parent = trace.get_current_span().get_span_context()
+    return parent.is_valid and not parent.trace_flags.sampled
 
 
 def _count_statements(engine: Engine) -> None:
