@@ -324,6 +324,32 @@ def permitted(
     return found
 
 
+class Offerable(Protocol):
+    """A transition of a record kind, as ``offers_by_state`` reads it."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def operation(self) -> Operation: ...
+    @property
+    def sources(self) -> frozenset[object]: ...
+
+
+T_ = TypeVar("T_", bound=Offerable)
+S_ = TypeVar("S_")
+
+
+def offers_by_state(
+    transitions: Iterable[T_], states: Iterable[S_], rules: RecordRules, *, leave_out: Iterable[str] = ()
+) -> dict[S_, tuple[tuple[T_, tuple[str, Operation, RecordRules]], ...]]:
+    """Per state, in the transitions' order, each transition a caller may be offered from it (none named in
+    ``leave_out``: those only the system or a clock takes) with what ``permitted`` asks of it (its name, its
+    operation, the kind's ``rules``): worked out once per kind, not for each record of a list's page."""
+    left_out = frozenset(leave_out)
+    offered = [(t, (t.action, t.operation, rules)) for t in transitions if t.action not in left_out]
+    return {state: tuple(pair for pair in offered if state in pair[0].sources) for state in states}
+
+
 #: How many answers of ``permitted`` are kept (each a few hundred bytes).
 _PERMITTED_KEPT = 4096
 _permitted: dict[tuple[object, ...], tuple[str, ...]] = {}

@@ -34,7 +34,7 @@ from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation
 from jitlib.ids import is_uuid
-from jitlib.policy import PRESERVATION_ORDER_RULES, AccessParties, Operation, RecordAccess, permitted
+from jitlib.policy import PRESERVATION_ORDER_RULES, AccessParties, Operation, RecordAccess, offers_by_state, permitted
 from jitlib.principal import Principal
 
 REFERENCE_MAX = 200
@@ -650,14 +650,7 @@ def allowed_actions(order: Order, principal: Principal, rule: ClockRule, now: da
 
 #: Per state, in the table's order, the transitions a caller may take from it, each with the operation and
 #: rules its RPC is decided by: worked out once, not for each order of a page.
-_OFFERED = {
-    state: tuple(
-        (t, (t.action, t.operation, PRESERVATION_ORDER_RULES))
-        for t in TRANSITIONS.values()
-        if t.action not in CLOCK_ONLY and state in t.sources
-    )
-    for state in OrderState
-}
+_OFFERED = offers_by_state(TRANSITIONS.values(), OrderState, PRESERVATION_ORDER_RULES, leave_out=CLOCK_ONLY)
 
 
 def apply(

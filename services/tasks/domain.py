@@ -19,7 +19,7 @@ from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.fields import same_fields
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
-from jitlib.policy import TASK_RULES, AccessParties, Operation, RecordAccess, permitted
+from jitlib.policy import TASK_RULES, AccessParties, Operation, RecordAccess, offers_by_state, permitted
 from jitlib.principal import Principal
 
 OUTCOME_MAX = 10_000
@@ -241,12 +241,8 @@ def allowed_actions(task: Task, principal: Principal) -> tuple[str, ...]:
 #: Per state, the transitions it allows that a caller may take (``allowed_actions``), in the table's order,
 #: each with the operation and rules its RPC is decided by: worked out once, not for each task of a page.
 _OFFERED = {
-    state: tuple(
-        (t.action, t.operation, TASK_RULES)
-        for t in TRANSITIONS.values()
-        if t.action not in SYSTEM_ONLY and state in t.sources
-    )
-    for state in TaskState
+    state: tuple(offer for _, offer in pairs)
+    for state, pairs in offers_by_state(TRANSITIONS.values(), TaskState, TASK_RULES, leave_out=SYSTEM_ONLY).items()
 }
 
 
