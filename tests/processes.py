@@ -101,8 +101,7 @@ def service_processes(name: str, count: int, state: Path, settings: Mapping[str,
         wait_until(lambda: len(running.copies()) == count, 30, f"{count} copies", log, proc)
         # Each copy binds the shared port only after its start-up (a copy healthy first answered the
         # check above): connections made before the last one listens all go to the others.
-        every = lambda: all(running.listening(pid) for pid in running.copies())  # noqa: E731
-        wait_until(every, 60, "every copy listening", log, proc)
+        wait_until(lambda: all(map(running.listening, running.copies())), 60, "every copy listening", log, proc)
         yield running
     finally:
         running.stop()

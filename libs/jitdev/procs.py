@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -46,7 +47,7 @@ def free_port() -> int:
     low, _ = _ephemeral_range()
     top = max(low, _LOWEST + 1000)
     span = top - _LOWEST
-    start = (os.getpid() * 7919 + len(_HANDED) * 104729 + time.monotonic_ns()) % span
+    start = random.randrange(span)
     for step in range(span):
         port = _LOWEST + (start + step) % span
         if port not in _HANDED and _bindable(port):

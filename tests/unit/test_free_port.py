@@ -23,8 +23,8 @@ def test_ports_are_below_the_ephemeral_range_bindable_and_never_handed_out_twice
 
 def test_a_port_a_listener_holds_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(procs, "_HANDED", set())
-    monkeypatch.setattr(procs.time, "monotonic_ns", lambda: 0)
-    first = free_port()  # the walk's first candidate for this pid, with time fixed
+    monkeypatch.setattr(procs.random, "randrange", lambda _span: 0)
+    first = free_port()  # the walk's first candidate, with its start fixed
     procs._HANDED.clear()
     with socket.socket() as held:
         held.bind(("127.0.0.1", first))
