@@ -98,8 +98,9 @@ class OutboxRelay:
     request waits for it and no fixed linger delays an event (a burst of commits is published together,
     since what is committed while one publish awaits its ack goes out in the next). A scan of the outbox
     (``publish_pending``) is the safety net: at start (what a crash left pending), after a failed
-    publish, on ``wake`` (a writer that staged rows outside ``Runtime.change``) and every
-    ``poll_seconds`` while idle. An event committed while a scan reads is both handed over and found by
+    publish, on ``wake`` (a writer that staged rows outside ``Runtime.change``), when the relay has
+    fallen ``max_handed`` events behind (it then holds none in memory) and every ``poll_seconds`` while
+    idle. An event committed while a scan reads is both handed over and found by
     the scan: the scan publishes it and it is dropped from what was handed, so one relay publishes it
     once. Two relays on one database (replicas, ``jitlib.processes``) may both publish a row one of them
     left pending; it goes out twice with one ``Nats-Msg-Id``, and the broker drops the second copy.
@@ -119,6 +120,7 @@ class OutboxRelay:
         linger_seconds: float = 0.01,
         mark_seconds: float = 0.05,
         batch: int = 200,
+        max_handed: int = 2000,
         clock: Clock | None = None,
         federation: Federation | None = None,
     ) -> None:
@@ -135,8 +137,10 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        #: Events committed and handed over by their committer, in commit order, not published yet.
+        #: Events committed and handed over by their committer, in commit order, not published yet: at most
+        #: ``max_handed`` (a relay further behind reads them back from the outbox instead, ``committed``).
         self._handed: list[Staged] = []
+        self._max_handed = max_handed
         #: The outbox must be scanned (at start, after a failure, when woken without the events).
         self._scan = True
         self._mark_seconds = mark_seconds
@@ -152,8 +156,15 @@ class OutboxRelay:
         self._wakeup.set()
 
     def committed(self, events: list[Staged]) -> None:
-        """Events just committed (staged by ``stage``): publish them without reading them back."""
-        self._handed.extend(events)
+        """Events just committed (staged by ``stage``): publish them without reading them back. A relay
+        that has fallen ``max_handed`` events behind (its broker slower than the commits) lets go of what
+        it holds and scans the outbox, where all of it is, in batches: what it keeps in memory stays
+        bounded however long it lags, and the scan publishes in the outbox's order, each event once."""
+        if len(self._handed) + len(events) > self._max_handed:
+            self._handed.clear()
+            self._scan = True
+        else:
+            self._handed.extend(events)
         self._wakeup.set()
 
     def start(self) -> None:

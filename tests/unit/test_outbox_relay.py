@@ -98,3 +98,56 @@ def test_an_event_committed_while_the_scan_reads_is_published_once(tmp_path: Pat
         return broker.published
 
     assert asyncio.run(scenario()) == ["e-1", "e-2", "e-3"]
+
+
+class GatedBroker(Broker):
+    """Holds the first publish until ``gate`` is set: a broker slower than the commits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.held = asyncio.Event()
+
+    async def publish(self, subject: str, payload: bytes, headers: dict[str, str], *, timeout: float = 2.0) -> Any:
+        if not self.published:
+            self.held.set()
+            await asyncio.wait_for(self.gate.wait(), 30)  # a guard against a hang, not a timing
+        return await super().publish(subject, payload, headers, timeout=timeout)
+
+
+def test_a_relay_far_behind_holds_at_most_max_handed_events_and_publishes_each_once_in_order(tmp_path: Path) -> None:
+    """While the broker holds the first publish, ten more commits are handed over to a relay that may
+    hold three: it never holds more, and once the broker answers it publishes all eleven, each once, in
+    the outbox's order (the ones it let go of read back from the outbox)."""
+
+    async def scenario() -> tuple[list[str], list[int]]:
+        metadata = MetaData()
+        tables = runtime_tables(metadata)
+        db = Database(f"sqlite:///{tmp_path / 'outbox.db'}")
+        metadata.create_all(db.engine)
+        broker = GatedBroker()
+        relay = OutboxRelay(
+            db,
+            tables,
+            broker,  # type: ignore[arg-type]
+            poll_seconds=60.0,
+            mark_seconds=0.0,
+            max_handed=3,
+        )
+        insert(db, tables, "e-00")  # pending at start: the scan publishes it, and the broker holds it
+        relay.start()
+        await asyncio.wait_for(broker.held.wait(), 30)
+        held = []
+        for n in range(1, 11):
+            relay.committed([insert(db, tables, f"e-{n:02d}")])
+            held.append(len(relay._handed))
+        broker.gate.set()
+        await broker.until(11)
+        await relay.stop(drain=False)
+        db.engine.dispose()
+        return broker.published, held
+
+    published, held = asyncio.run(scenario())
+    assert published == [f"e-{n:02d}" for n in range(11)]
+    assert max(held) == 3
+    assert 0 in held  # it let go of what it held at least once (and read it back)
