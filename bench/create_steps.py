@@ -3,18 +3,20 @@
 Runs the tasks service as ``bench.run`` does (NATS, a durable PostgreSQL or SQLite, the benchmark's
 signing key), with timestamps taken inside it at each step of a create, and a client that takes its own
 around each call. Both sides read ``time.perf_counter_ns`` (CLOCK_MONOTONIC, one clock for every process
-of the machine), so each call's time splits into: the request's way in (client to the interceptor), the
-interceptor (the token, from the service's cache), the way to the servicer (the request decoded, the
-call's span), the steps before the write (validation, policy, workspace, the record built), the hand-off
+of the machine), so each call's time splits into: the request's way in (client to the call entry,
+``jitlib.server.CallEntry``, the request's bytes read), the entry (the call's span, the token from the
+service's cache), the way to the servicer (the request decoded, the caller bound), the steps before the
+write (validation, policy, workspace, the record built), the hand-off
 to a worker thread (none: SQLite runs inline, and on PostgreSQL a create runs on the loop first,
 ``Database.write`` ``on_loop``), the unit of work (on PostgreSQL split into its Python before the
 statement, the one statement with its commit, and after it), the hand-back, the answer, and the answer's
 way out. It also counts the relay's and the chainer's work meanwhile (publishes, marks,
-linkings) and what a create costs when one of their transactions runs beside it. One line per step:
+linkings) and what a create costs when one of their transactions runs beside it; with ``--no-publish`` the
+relay sends nothing (what its publishes cost the creates). One line per step:
 
     STEP <backend> <step> p50_ms=<x> p90_ms=<y> ratio_p50=<x / echo p50 of the same run>
 
-    python -m bench.create_steps [--backends sqlite,postgresql] [--calls 1500]
+    python -m bench.create_steps [--backends sqlite,postgresql] [--calls 1500] [--no-publish]
 """
 
 from __future__ import annotations
@@ -39,13 +41,14 @@ from bench import run as br
 
 now = time.perf_counter_ns
 STAMPS_ENV = "JIT_BENCH_STEP_STAMPS"
+NO_PUBLISH_ENV = "JIT_BENCH_NO_PUBLISH"
 
 #: (label, from stamp, to stamp); c0/c1 are the client's, the others the service's (``_instrument``).
 STEPS = (
     ("total", "c0", "c1"),
-    ("in: client to interceptor", "c0", "t0"),
-    ("interceptor (token)", "t0", "t1"),
-    ("to the servicer (decode, span)", "t1", "h0"),
+    ("in: client to the entry", "c0", "t0"),
+    ("the entry (span, token)", "t0", "t1"),
+    ("to the servicer (decode, bind)", "t1", "h0"),
     ("before the write", "h0", "w0"),
     ("hand-off to the worker", "w0", "u0"),
     ("unit of work", "u0", "u1"),
@@ -64,7 +67,7 @@ def _instrument(path: str) -> None:
     import atexit
     import contextvars
 
-    from jitlib import audit, db, outbox, server, sqlexec
+    from jitlib import audit, auth, db, outbox, server, sqlexec
     from services.tasks import servicer
 
     stamp: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("bench_stamp", default=None)
@@ -76,14 +79,27 @@ def _instrument(path: str) -> None:
         if d is not None and key not in d:
             d[key] = value
 
-    intercept = server.RequestInterceptor.intercept_service
+    wrap = server.CallEntry.wrap
 
-    async def intercept_service(self: Any, continuation: Any, details: Any) -> Any:
-        d = {"t0": now()}
-        stamp.set(d)
-        handler = await intercept(self, continuation, details)
-        d["t1"] = now()
-        return handler
+    def entry_wrap(self: Any, method: str, handler: Any) -> Any:
+        wrapped = wrap(self, method, handler)
+        if not method.endswith("/CreateTask"):
+            return wrapped
+        behaviour = wrapped.unary_unary
+
+        async def stamped(request: Any, context: Any) -> Any:
+            stamp.set({"t0": now()})
+            return await behaviour(request, context)
+
+        return wrapped._replace(unary_unary=stamped)
+
+    verify = auth.TokenVerifier.verify
+
+    async def token_verify(self: Any, token: str) -> Any:
+        try:
+            return await verify(self, token)
+        finally:
+            first("t1", now())
 
     create = servicer.TaskServicer.CreateTask
 
@@ -157,7 +173,8 @@ def _instrument(path: str) -> None:
 
         return wrapper
 
-    server.RequestInterceptor.intercept_service = intercept_service  # type: ignore[method-assign]
+    server.CallEntry.wrap = entry_wrap  # type: ignore[method-assign]
+    auth.TokenVerifier.verify = token_verify  # type: ignore[method-assign]
     servicer.TaskServicer.CreateTask = create_task  # type: ignore[method-assign]
     db.Database.write = db_write  # type: ignore[method-assign]
     db.Database.write_sync = db_write_sync  # type: ignore[method-assign]
@@ -167,6 +184,13 @@ def _instrument(path: str) -> None:
     outbox.OutboxRelay._publish = timed("publish", outbox.OutboxRelay._publish)  # type: ignore[method-assign]
     outbox.OutboxRelay._mark_sent = timed("mark", outbox.OutboxRelay._mark_sent)  # type: ignore[method-assign]
     audit.Chainer.link_pending = timed("link", audit.Chainer.link_pending)  # type: ignore[method-assign]
+
+    if os.environ.get(NO_PUBLISH_ENV):
+
+        async def unsent(self: Any, *args: Any) -> None:
+            return None
+
+        outbox.OutboxRelay._send = unsent  # type: ignore[method-assign]
 
     def dump() -> None:
         out.close()
@@ -243,13 +267,21 @@ def _report(backend: str, calls: list[tuple[int, int]], echo: list[tuple[int, in
     during = [r["t0"] - r["c0"] for r in rows if _overlaps(publishes, r["c0"], r["t0"])]
     clear = [r["t0"] - r["c0"] for r in rows if not _overlaps(publishes, r["c0"], r["t0"])]
     print(
-        f"STEP {backend} in: client to interceptor during a publish p50_ms={_ms(during):.3f} (n={len(during)}); "
+        f"STEP {backend} in: client to the entry during a publish p50_ms={_ms(during):.3f} (n={len(during)}); "
         f"without p50_ms={_ms(clear):.3f} (n={len(clear)})"
     )
 
 
 def _measure(
-    backend: str, url: str, nats_url: str, jwks: Path, token: str, echo_port: int, work: Path, calls: int
+    backend: str,
+    url: str,
+    nats_url: str,
+    jwks: Path,
+    token: str,
+    echo_port: int,
+    work: Path,
+    calls: int,
+    no_publish: bool = False,
 ) -> None:
     from jitdev.procs import free_port, spawn, terminate, wait_until
     from jitdev.stack import _grpc_healthy
@@ -259,7 +291,7 @@ def _measure(
     args = [sys.executable, "-m", "bench.create_steps", "serve", "tasks", "--db", url, "--nats", nats_url]
     args += ["--jwks", str(jwks), "--issuer", br.ISSUER, "--port", str(port)]
     log = work / f"tasks-{backend}.log"
-    proc = spawn(args, log, env={STAMPS_ENV: str(stamps)}, cwd=br.ROOT)
+    proc = spawn(args, log, env={STAMPS_ENV: str(stamps), NO_PUBLISH_ENV: "1" if no_publish else ""}, cwd=br.ROOT)
     try:
         wait_until(lambda: _grpc_healthy(port), 60, "tasks service", log, proc)
         time.sleep(1.0)  # the workspace directory catches up
@@ -285,6 +317,11 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backends", default="sqlite,postgresql")
     p.add_argument("--calls", type=int, default=1500, help="creates measured per backend (after 200 warm-up)")
+    p.add_argument(
+        "--no-publish",
+        action="store_true",
+        help="the relay sends nothing to NATS (its events marked sent unsent): what its publishes cost a create",
+    )
     a = p.parse_args()
     from jitdev.nats import NatsInstance
     from jitdev.postgres import PostgresInstance
@@ -307,7 +344,7 @@ def main() -> int:
                 if pg.process is None:
                     pg.start()
                 url = pg.create_database(f"steps_{uuid.uuid4().hex[:8]}")
-            _measure(backend, url, nats_i.url, jwks, token, echo_port, work, a.calls)
+            _measure(backend, url, nats_i.url, jwks, token, echo_port, work, a.calls, a.no_publish)
     finally:
         if echo_proc is not None:
             terminate(echo_proc, timeout=20)

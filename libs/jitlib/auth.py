@@ -256,7 +256,7 @@ def unbind(token: contextvars.Token[Principal]) -> None:
 
 
 def current() -> Principal:
-    """The Principal of the RPC being served (set by the server's auth interceptor)."""
+    """The Principal of the RPC being served (set by the server's call entry, ``jitlib.server.CallEntry``)."""
     try:
         return _current.get()
     except LookupError:

@@ -2,7 +2,7 @@
 the owner over NATS request-reply; the owner runs it as if it had been called directly.
 
 The user always talks to their own node. When a change reaches a replica (``Runtime.require_owner``
-raises ``OwnedElsewhere``), the server's interceptor sends the call's method, its request bytes and the
+raises ``OwnedElsewhere``), the server's call entry sends the call's method, its request bytes and the
 caller's bearer token to ``fed.cmd.<owner>.<service>``. The hub carries that subject from every peer to
 the owner only (``jitlib.natsconf``). On the owner, ``CommandResponder`` calls its own gRPC server with
 the forwarded token: the owner verifies the token against the issuer's keys itself, applies its own

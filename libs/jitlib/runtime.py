@@ -137,8 +137,8 @@ class Runtime:
         return workspace.members if workspace is not None else frozenset(record.parties)
 
     def call(self) -> tuple[Runtime, Principal, datetime]:
-        """What an RPC starts from: this runtime, the caller (``auth.current()``, set by the server's auth
-        interceptor) and the time of the call on this runtime's clock: ``rt, principal, now = self.rt.call()``."""
+        """What an RPC starts from: this runtime, the caller (``auth.current()``, set by the server's
+        call entry) and the time of the call on this runtime's clock: ``rt, principal, now = self.rt.call()``."""
         return self, current(), self.clock.now()
 
     def consumer(

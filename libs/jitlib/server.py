@@ -5,15 +5,14 @@ directory consumer, and a graceful stop on SIGTERM (stop accepting, drain in-fli
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -30,7 +29,7 @@ from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus
 from jitlib.clock import Clock, SystemClock
 from jitlib.config import CommonSettings, ServiceSettings
-from jitlib.errors import JitError, Unauthenticated
+from jitlib.errors import InvalidArgument, JitError
 from jitlib.forwarding import CommandResponder, ForwardedRefusal, Forwarder, OwnedElsewhere
 from jitlib.outbox import OutboxRelay
 from jitlib.principal import Principal
@@ -42,47 +41,20 @@ from jitlib.telemetry import ServerSpans, current_trace_id, setup_logging, setup
 log = logging.getLogger(__name__)
 
 _PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+Metadata = Sequence[tuple[str, str | bytes]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """What the interceptor found for one call, handed to the method's handler: the caller, or why the
-    call is refused (None for health and reflection, which need no token)."""
+class CallEntry:
+    """The entry every call pays, wrapped once around each method's handler when it is registered (no
+    gRPC interceptor, so no interceptor chain run per call): traces every call (its server span, the child
+    of the caller's trace), authenticates it (except health and reflection), binds the Principal and the
+    method name for the servicer, and turns exceptions into proper statuses (never UNKNOWN, never a
+    traceback).
 
-    method: str
-    caller: Principal | JitError | None
-
-
-def _bearer(metadata: Sequence[tuple[str, str | bytes]]) -> str:
-    """The bearer token ``metadata`` carries, or "" when it carries none."""
-    try:
-        return auth.bearer_from_metadata(metadata)
-    except JitError:
-        return ""
-
-
-#: Set by the interceptor for the call it admits, read by the method's handler in the same call's task.
-_CALL: contextvars.ContextVar[_Call] = contextvars.ContextVar("jit_call")
-
-
-@dataclass(frozen=True, slots=True)
-class _Handlers:
-    """One method's handlers, built once: the registered one, the one that serves it (span, caller bound,
-    errors mapped) and the one that refuses a caller without a valid token (without reading the request)."""
-
-    registered: grpc.RpcMethodHandler
-    serving: grpc.RpcMethodHandler
-    refusing: grpc.RpcMethodHandler
-
-
-class RequestInterceptor(grpc.aio.ServerInterceptor):
-    """Traces every call (its server span, the child of the caller's trace), authenticates it (except
-    health and reflection), binds the Principal and the method name for the servicer, and turns
-    exceptions into proper statuses (never UNKNOWN, never a traceback).
-
-    The wrapping handlers are built once per method, not per call: a call pays its token check (a cache
-    hit for a token seen before), one context variable of its task (the interceptor's decision, which the
-    handler checks is for this call's method and token) and its span."""
+    A call pays its metadata read once, its token check (a cache hit for a token seen before; expiry,
+    audience and issuer as the verifier keeps them) and its span. The token is checked before the request
+    is decoded: a caller without a valid token never has its request decoded (a unary request arrives as
+    bytes and is decoded after the check; a request stream is read only by the servicer)."""
 
     def __init__(
         self, verifier: TokenVerifier, forwarder: Forwarder | None = None, tracer: trace.Tracer | None = None
@@ -91,50 +63,45 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
         #: On a federation: sends a change that reached a replica to the record's owner.
         self._forwarder = forwarder
         self._tracer = tracer or trace.get_tracer(__name__)
-        self._handlers: dict[str, _Handlers] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-        method: str = details.method  # type: ignore[attr-defined]
-        metadata = details.invocation_metadata or ()  # type: ignore[attr-defined]
-        built = self._handlers.get(method)
-        if built is None or built.registered is not handler:
-            built = self._handlers[method] = self._build(handler, method)
-        if method.startswith(_PUBLIC_PREFIXES):
-            _CALL.set(_Call(method, None))
-            return built.serving
-        # The token is checked here, from the call's metadata, before the request is read: a caller
-        # without a valid token never has its request decoded.
-        try:
-            principal = await self._verifier.verify(auth.bearer_from_metadata(metadata))
-        except JitError as err:
-            _CALL.set(_Call(method, err))
-            return built.refusing
-        _CALL.set(_Call(method, principal))
-        return built.serving
+    def server(self, server: grpc.aio.Server) -> grpc.aio.Server:
+        """``server``, with every handler registered through it wrapped by this entry."""
+        return _EntryServer(server, self)
 
-    def _build(self, handler: grpc.RpcMethodHandler, method: str) -> _Handlers:
+    def generic(self, handler: grpc.GenericRpcHandler) -> grpc.GenericRpcHandler:
+        """``handler``, each method's handler it finds wrapped once (built on the first call of the method)."""
+        return _WrappedGeneric(handler, self)
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """The handler that serves ``method`` with ``handler`` behind this entry."""
         spans = ServerSpans(method, self._tracer)
         forwarder = self._forwarder
+        verify = self._verifier.verify
+        public = method.startswith(_PUBLIC_PREFIXES)
+        kind = _kind(handler)
+        inner: Any = getattr(handler, kind)
+        unary_request = kind.startswith("unary_")
+        # A unary request arrives as bytes and is decoded after the token check; a stream's items are
+        # decoded as the servicer reads them, after it.
+        decode = handler.request_deserializer if unary_request else None
 
-        def enter(context: grpc.aio.ServicerContext) -> tuple[trace.Span, Principal | JitError | None]:
-            """The call's span, started, and its caller. A handler reached without the interceptor's
-            decision for this very call (another method's, or one for a token this call does not carry)
-            refuses it: fail closed."""
-            call = _CALL.get(None)
-            metadata: Sequence[tuple[str, str | bytes]] = context.invocation_metadata() or ()  # type: ignore[assignment]
-            span = spans.start(metadata, context.peer)
-            if call is None or call.method != method:
-                return span, Unauthenticated("NO_PRINCIPAL", "no authenticated caller")
-            if isinstance(call.caller, Principal) and _bearer(metadata) != call.caller.token:
-                return span, Unauthenticated("NO_PRINCIPAL", "no authenticated caller")
-            return span, call.caller
+        async def enter(
+            request: Any, context: grpc.aio.ServicerContext, metadata: Metadata, span: trace.Span
+        ) -> tuple[Principal | None, Any]:
+            """The caller (None for health and reflection) and the request, decoded once the caller is known."""
+            caller: Principal | None = None
+            if not public:
+                try:
+                    caller = await verify(auth.bearer_from_metadata(metadata))
+                except JitError as err:
+                    await abort(context, span, err.code, err.message, err.to_status().SerializeToString())
+            if decode is not None:
+                try:
+                    request = decode(request)
+                except Exception:  # not a message of this method: said so, without its bytes
+                    bad = InvalidArgument.one("request", "not a valid message of this method")
+                    await abort(context, span, bad.code, bad.message, bad.to_status().SerializeToString())
+            return caller, request
 
         async def abort(
             context: grpc.aio.ServicerContext,
@@ -142,12 +109,12 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
             code: grpc.StatusCode,
             details: str,
             status_bin: bytes | None = None,
-        ) -> None:
+        ) -> NoReturn:
             ServerSpans.finish(span, code, details)
             trailers = (("grpc-status-details-bin", status_bin),) if status_bin else ()
             await context.abort(code, details, trailing_metadata=trailers)
 
-        async def fail(context: grpc.aio.ServicerContext, span: trace.Span, exc: BaseException) -> None:
+        async def fail(context: grpc.aio.ServicerContext, span: trace.Span, exc: BaseException) -> NoReturn:
             if isinstance(exc, ForwardedRefusal):
                 a = exc.answer
                 await abort(context, span, a.code, a.details, a.status_bin)
@@ -166,25 +133,24 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 auth.unbind(tokens[0])
             current_method.reset(tokens[1])
 
-        kind = _kind(handler)
-        inner: Any = getattr(handler, kind)
+        def raw(request: Any, raw_request: Any) -> bytes:
+            """The request as its bytes (a forwarded call passes them on as they came)."""
+            return raw_request if isinstance(raw_request, bytes) else request.SerializeToString()  # type: ignore[no-any-return]
 
         async def unary_response(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            span, caller = enter(context)
+            metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
+            span = spans.start(metadata, context.peer)
             with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
-                if isinstance(caller, JitError):
-                    await abort(context, span, caller.code, caller.message, caller.to_status().SerializeToString())
-                    return None  # abort raises
+                caller, message = await enter(request, context, metadata, span)
                 tokens = bind(caller)
                 try:
-                    return await inner(request, context)
+                    return await inner(message, context)
                 except grpc.aio.AbortError:
                     raise
                 except OwnedElsewhere as exc:
                     if forwarder is None or kind != "unary_unary" or caller is None:
                         await fail(context, span, exc)
-                        return None
-                    answer = await forwarder.forward(exc.owner, method, request.SerializeToString(), caller.token)
+                    answer = await forwarder.forward(exc.owner, method, raw(message, request), caller.token)
                     if answer.code is grpc.StatusCode.OK:
                         return answer.payload  # the owner's response, passed on as it is
                     await abort(context, span, answer.code, answer.details, answer.status_bin)
@@ -194,22 +160,20 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                     unbind(tokens)
 
         async def stream_response(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            span, caller = enter(context)
+            metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
+            span = spans.start(metadata, context.peer)
             with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
-                if isinstance(caller, JitError):
-                    await abort(context, span, caller.code, caller.message, caller.to_status().SerializeToString())
-                    return  # abort raises
+                caller, message = await enter(request, context, metadata, span)
                 tokens = bind(caller)
                 try:
-                    async for item in inner(request, context):
+                    async for item in inner(message, context):
                         yield item
                 except grpc.aio.AbortError:
                     raise
                 except OwnedElsewhere as exc:
                     if forwarder is None or kind != "unary_stream" or caller is None:
                         await fail(context, span, exc)
-                        return
-                    forwarded = forwarder.forward_stream(exc.owner, method, request.SerializeToString(), caller.token)
+                    forwarded = forwarder.forward_stream(exc.owner, method, raw(message, request), caller.token)
                     async for answer in forwarded:
                         if answer.payload or (answer.code is grpc.StatusCode.OK and not answer.details):
                             if answer.payload:
@@ -221,15 +185,65 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):
                 finally:
                     unbind(tokens)
 
-        make = _MAKERS[kind]
         behaviour = stream_response if kind.endswith("_stream") else unary_response
         # A forwarded call's answer arrives already serialized by the owner: it is passed on as it is.
-        serialize = _passing(handler.response_serializer) if kind.startswith("unary_") else handler.response_serializer
-        return _Handlers(
-            registered=handler,
-            serving=make(behaviour, handler.request_deserializer, serialize),
-            refusing=make(behaviour, _ignore_request, handler.response_serializer),
+        serialize = _passing(handler.response_serializer) if unary_request else handler.response_serializer
+        return _MAKERS[kind](behaviour, None if unary_request else handler.request_deserializer, serialize)
+
+
+class _WrappedGeneric(grpc.GenericRpcHandler):
+    """A generic handler whose methods' handlers are wrapped by the call entry, once per method."""
+
+    def __init__(self, handler: grpc.GenericRpcHandler, entry: CallEntry) -> None:
+        self._handler = handler
+        self._entry = entry
+        #: method -> (the handler found, its wrapped one).
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        found = self._handler.service(handler_call_details)
+        if found is None:
+            return None
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        known = self._wrapped.get(method)
+        if known is None or known[0] is not found:
+            known = self._wrapped[method] = (found, self._entry.wrap(method, found))
+        return known[1]
+
+
+class _EntryServer(grpc.aio.Server):
+    """A grpc.aio server whose registrations go through the call entry: what the services' generated
+    ``add_*_to_server`` (and health, reflection) register is served behind it."""
+
+    def __init__(self, server: grpc.aio.Server, entry: CallEntry) -> None:
+        self._server = server
+        self._entry = entry
+
+    def add_generic_rpc_handlers(self, generic_rpc_handlers: Iterable[grpc.GenericRpcHandler]) -> None:
+        self._server.add_generic_rpc_handlers([self._entry.generic(h) for h in generic_rpc_handlers])
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        wrap = self._entry.wrap
+        self._server.add_registered_method_handlers(  # type: ignore[attr-defined]
+            service_name, {name: wrap(f"/{service_name}/{name}", h) for name, h in method_handlers.items()}
         )
+
+    def add_insecure_port(self, address: str) -> int:
+        return self._server.add_insecure_port(address)
+
+    def add_secure_port(self, address: str, server_credentials: grpc.ServerCredentials) -> int:
+        return self._server.add_secure_port(address, server_credentials)
+
+    async def start(self) -> None:
+        await self._server.start()
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self._server.stop(grace)
+
+    async def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return await self._server.wait_for_termination(timeout)
 
 
 _MAKERS: dict[str, Callable[..., grpc.RpcMethodHandler]] = {
@@ -271,10 +285,6 @@ def _server_streaming(services: Sequence[str]) -> frozenset[str]:
             if m.server_streaming and not m.client_streaming:
                 found.add(f"/{name}/{m.name}")
     return frozenset(found)
-
-
-def _ignore_request(_data: bytes) -> None:
-    return None
 
 
 class Worker(Protocol):
@@ -491,14 +501,15 @@ class ServiceApp:
         for consumer in self._consumers:
             consumer.start()
 
-        server = grpc.aio.server(
-            interceptors=[RequestInterceptor(self.verifier, forwarder)],
-            options=[
-                ("grpc.max_receive_message_length", self.settings.max_request_bytes),
-                # Copies of one service share the port; a sole process refuses a port already taken.
-                ("grpc.so_reuseport", 1 if self.process_index is not None else 0),
-            ],
-            maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
+        server = CallEntry(self.verifier, forwarder).server(
+            grpc.aio.server(
+                options=[
+                    ("grpc.max_receive_message_length", self.settings.max_request_bytes),
+                    # Copies of one service share the port; a sole process refuses a port already taken.
+                    ("grpc.so_reuseport", 1 if self.process_index is not None else 0),
+                ],
+                maximum_concurrent_rpcs=self.settings.max_concurrent_rpcs,
+            )
         )
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(rt), server)
         retention_pb2_grpc.add_RetentionServiceServicer_to_server(RetentionServicer(rt), server)

@@ -1,8 +1,8 @@
 """OpenTelemetry setup and W3C trace-context helpers for NATS headers.
 
 gRPC client spans come from opentelemetry-instrumentation-grpc; the server span of each call from
-``jitlib.server.RequestInterceptor`` (``ServerSpans``: the same name, kind and attributes as that
-library's server interceptor, started inside a handler built once per method); one database span per
+``jitlib.server.CallEntry`` (``ServerSpans``: the same name, kind and attributes as that library's
+server interceptor, started inside the handler it wraps once per method); one database span per
 transaction from ``jitlib.db.Database`` (with its statement count). Events carry ``traceparent`` in their
 NATS headers: captured when the event is written to the outbox (inside the RPC's span), so the consumer's
 span continues the RPC's trace.
@@ -20,6 +20,7 @@ from urllib.parse import unquote
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.propagators.textmap import TextMapPropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -105,6 +106,11 @@ _SERVER_FAULTS = frozenset(
 )
 
 
+#: The parent of a call's span when its caller sends no trace context: none (a root, whatever the task's
+#: context holds).
+_NO_PARENT = otel_context.Context()
+
+
 class ServerSpans:
     """The server span of each call of one gRPC method: named by the method, of kind SERVER, the child of
     the caller's ``traceparent``, with the ``rpc.*`` attributes and, when recorded, the peer's address.
@@ -114,25 +120,38 @@ class ServerSpans:
         service, _, name = method.lstrip("/").partition("/")
         self._name = method
         self._tracer = tracer
-        self._attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+        self._attributes: dict[str, str | int] = {
+            "rpc.system": "grpc",
+            "rpc.service": service,
+            "rpc.method": name,
+            "rpc.grpc.status_code": 0,
+        }
+        self._textmap: TextMapPropagator | None = None
+        self._fields: frozenset[str] = frozenset()
 
     def start(self, metadata: Sequence[tuple[str, str | bytes]], peer: Callable[[], str]) -> trace.Span:
-        """Start a call's span (not yet current: ``trace.use_span`` makes it so). Its attributes are all
-        given at the start: the SDK checks a span's attributes once per set, so one set costs half of two."""
-        parent = propagate.extract({k: v for k, v in metadata if isinstance(v, str)}) if metadata else None
-        attributes: dict[str, str | int] = {**self._attributes, "rpc.grpc.status_code": 0}
-        address = peer()
-        if not address.startswith("unix:"):
-            ip, _, port = address.split(",")[0].partition(":")[2].rpartition(":")
-            attributes["net.peer.ip"], attributes["net.peer.port"] = unquote(ip), port
-        return self._tracer.start_span(
+        """Start a call's span (not yet current: ``trace.use_span`` makes it so). The parent is extracted
+        only from the trace-context keys the propagator reads (none in a call no one traces); the peer's
+        address is read only for a span that is recorded."""
+        textmap = propagate.get_global_textmap()
+        if textmap is not self._textmap:  # its fields, worked out once per propagator installed
+            self._textmap, self._fields = textmap, frozenset(textmap.fields)
+        fields = self._fields
+        carrier = {k: v for k, v in metadata if k in fields and isinstance(v, str)}
+        span = self._tracer.start_span(
             self._name,
-            context=parent,
+            context=propagate.extract(carrier) if carrier else _NO_PARENT,
             kind=trace.SpanKind.SERVER,
-            attributes=attributes,
+            attributes=self._attributes,
             record_exception=False,
             set_status_on_exception=False,
         )
+        if span.is_recording():
+            address = peer()
+            if not address.startswith("unix:"):
+                ip, _, port = address.split(",")[0].partition(":")[2].rpartition(":")
+                span.set_attributes({"net.peer.ip": unquote(ip), "net.peer.port": port})
+        return span
 
     @staticmethod
     def finish(span: trace.Span, code: grpc.StatusCode, details: str = "") -> None:

@@ -67,3 +67,30 @@ def test_headers_of_a_trace_left_out_say_so_and_nothing_else_does() -> None:
         {"traceparent": f"00-{TRACE_ID:032x}-00f067aa0ba902b7"},
     ):
         assert not left_out(bad), bad
+
+
+def test_a_calls_span_has_the_callers_parent_or_none_and_reads_the_peer_only_when_recorded() -> None:
+    from jitlib.telemetry import ServerSpans
+
+    peers: list[str] = []
+
+    def peer() -> str:
+        peers.append("read")
+        return "ipv4:127.0.0.1:40000"
+
+    def start(exporter: str, *metadata: tuple[str, str]) -> trace.Span:
+        tracer = tracer_provider("jit-test", CommonSettings(otel_exporter=exporter)).get_tracer("t")
+        spans = ServerSpans("/jit.test.v1.Probe/Who", tracer)
+        with trace.use_span(tracer.start_span("ambient, not the caller's")):
+            return spans.start((("authorization", "Bearer x"), *metadata), peer)
+
+    sampled = ("traceparent", f"00-{TRACE_ID:032x}-00f067aa0ba902b7-01")
+    unsampled = ("traceparent", f"00-{TRACE_ID:032x}-00f067aa0ba902b7-00")
+    assert not start("none").is_recording() and not start("none", unsampled).is_recording()
+    assert peers == []  # nothing read for a span nobody records
+    child = start("none", sampled)
+    assert child.is_recording() and child.get_span_context().trace_id == TRACE_ID
+    assert child.attributes["net.peer.ip"] == "127.0.0.1" and child.attributes["rpc.grpc.status_code"] == 0  # type: ignore[attr-defined]
+    root = start("console")  # recorded, without the caller's trace context: a root, not the task's span's child
+    assert root.is_recording() and root.parent is None  # type: ignore[attr-defined]
+    assert root.get_span_context().trace_id != TRACE_ID and len(peers) == 2

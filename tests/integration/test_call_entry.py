@@ -1,12 +1,11 @@
-"""The entry every call pays (``jitlib.server.RequestInterceptor``), on a real grpc.aio server: the caller's
-token checked before the request is read, the caller bound for the servicer, one server span per call (the
-child of the caller's trace, with its status), errors mapped to statuses, and the wrapping handlers built
-once per method rather than once per call."""
+"""The entry every call pays (``jitlib.server.CallEntry``), on a real grpc.aio server: the caller's token
+checked before the request is decoded, the caller bound for the servicer, one server span per call (the
+child of the caller's trace, with its status), errors mapped to statuses, and each method's handler wrapped
+once rather than once per call."""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -17,7 +16,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from jitlib import auth
 from jitlib.errors import InvalidArgument, NotFound
 from jitlib.runtime import current_method
-from jitlib.server import RequestInterceptor
+from jitlib.server import CallEntry
 from tests.unit.test_token_verification import claims, sign, verifier
 
 SERVICE = "jit.test.v1.Probe"
@@ -70,7 +69,7 @@ def bearer(username: str) -> tuple[str, str]:
 
 async def serve(body: Callable[[grpc.aio.Channel, Probe], Awaitable[Any]]) -> Any:
     probe = Probe()
-    server = grpc.aio.server(interceptors=[RequestInterceptor(verifier())])
+    server = CallEntry(verifier()).server(grpc.aio.server())
     server.add_generic_rpc_handlers((probe.handler(),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -159,28 +158,14 @@ class Details(NamedTuple):
     invocation_metadata: tuple[tuple[str, str], ...]
 
 
-def test_the_wrapping_handlers_are_built_once_per_method_not_per_call() -> None:
-    probe = Probe()
-    registered = probe.handler()
-    interceptor = RequestInterceptor(verifier())
-
-    async def handlers(method: str, *metadata: tuple[str, str]) -> grpc.RpcMethodHandler:
-        details = Details(method, metadata)
-
-        async def continuation(d: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
-            return registered.service(d)
-
-        return await interceptor.intercept_service(continuation, details)
-
-    async def body() -> None:
-        first = await handlers(WHO, bearer("nl-prosecutor"))
-        assert await handlers(WHO, bearer("de-liaison")) is first
-        assert await handlers(BROKEN, bearer("de-liaison")) is not first
-        refusing = await handlers(WHO)
-        assert refusing is not first and await handlers(WHO, ("authorization", "Bearer x")) is refusing
-        assert await handlers(WHO, bearer("nl-prosecutor")) is first
-
-    asyncio.run(body())
+def test_each_methods_handler_is_wrapped_once_not_per_call() -> None:
+    generic = CallEntry(verifier()).generic(Probe().handler())
+    first = generic.service(Details(WHO, (bearer("nl-prosecutor"),)))
+    assert first is not None
+    assert generic.service(Details(WHO, (bearer("de-liaison"),))) is first
+    assert generic.service(Details(WHO, ())) is first  # the token is checked in the call, not here
+    assert generic.service(Details(BROKEN, (bearer("de-liaison"),))) is not first
+    assert generic.service(Details(f"/{SERVICE}/Missing", ())) is None
 
 
 class Context:
@@ -201,39 +186,33 @@ class Context:
         raise grpc.aio.AbortError()
 
 
-def test_a_handler_serves_only_the_call_the_interceptor_admitted() -> None:
-    """Fail closed: the interceptor's decision reaches the handler in the call's task; a handler run
-    without it, or with a decision for a token the call does not carry, serves nobody."""
-    registered = Probe().handler()
-    interceptor = RequestInterceptor(verifier())
-    nl, de = bearer("nl-prosecutor"), bearer("de-liaison")
+def test_a_wrapped_handler_serves_the_caller_its_own_call_carries() -> None:
+    """Each call's caller comes from that call's metadata, checked in the call itself: nothing an earlier
+    call or another task decided reaches it. A request is decoded only after the caller's token is
+    accepted, and bytes that are not a message of the method are INVALID_ARGUMENT, nothing echoed."""
+    probe = Probe()
+    entry = CallEntry(verifier())
+    who = entry.generic(probe.handler()).service(Details(WHO, ()))
+    assert who is not None
 
-    async def continuation(d: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
-        return registered.service(d)
+    def strict(data: bytes) -> bytes:
+        raise ValueError(f"not a message: {data!r}")
 
-    async def served(admitted: tuple[str, str] | None, carried: tuple[str, str]) -> tuple[Any, Any]:
-        handler = await interceptor.intercept_service(continuation, Details(WHO, (admitted,) if admitted else ()))
-        context = Context(carried)
+    picky = entry.wrap(WHO, grpc.unary_unary_rpc_method_handler(probe.who, strict))
+
+    async def call(handler: grpc.RpcMethodHandler, request: bytes, *metadata: tuple[str, str]) -> tuple[Any, Any]:
+        context = Context(*metadata)
         try:
-            return await handler.unary_unary(b"x", context), context.aborted
+            return await handler.unary_unary(request, context), context.aborted
         except grpc.aio.AbortError:
             return None, context.aborted
 
-    def in_a_fresh_task(admitted: tuple[str, str] | None, carried: tuple[str, str]) -> tuple[Any, Any]:
-        return asyncio.run(served(admitted, carried))
-
-    assert in_a_fresh_task(nl, nl) == (f"nl-prosecutor {WHO}".encode(), None)
-    assert in_a_fresh_task(nl, de) == (None, grpc.StatusCode.UNAUTHENTICATED)
-
-    async def without_the_interceptor() -> Any:
-        first = await interceptor.intercept_service(continuation, Details(WHO, (nl,)))
-        context = Context(nl)
-
-        async def elsewhere() -> None:  # a task whose context never saw the interceptor's decision
-            with pytest.raises(grpc.aio.AbortError):
-                await first.unary_unary(b"x", context)
-
-        await asyncio.get_running_loop().create_task(elsewhere(), context=contextvars.Context())
-        return context.aborted
-
-    assert asyncio.run(without_the_interceptor()) is grpc.StatusCode.UNAUTHENTICATED
+    nl, de = bearer("nl-prosecutor"), bearer("de-liaison")
+    assert asyncio.run(call(who, b"x", nl)) == (f"nl-prosecutor {WHO}".encode(), None)
+    assert asyncio.run(call(who, b"x", de)) == (f"de-liaison {WHO}".encode(), None)
+    assert probe.decoded == 2
+    assert asyncio.run(call(who, b"x")) == (None, grpc.StatusCode.UNAUTHENTICATED)
+    assert asyncio.run(call(who, b"x", ("authorization", "Bearer x"))) == (None, grpc.StatusCode.UNAUTHENTICATED)
+    assert asyncio.run(call(picky, b"x")) == (None, grpc.StatusCode.UNAUTHENTICATED)
+    assert probe.decoded == 2  # the refused calls' bytes were never decoded
+    assert asyncio.run(call(picky, b"\xff garbage", nl)) == (None, grpc.StatusCode.INVALID_ARGUMENT)
