@@ -200,20 +200,13 @@ def _instrument(path: str) -> None:
 
 
 async def _creates(port: int, token: str, calls: int, into: list[tuple[int, int]]) -> None:
-    from jit.tasks.v1 import tasks_pb2 as pb
     from jit.tasks.v1 import tasks_pb2_grpc
 
     md = (("authorization", f"Bearer {token}"),)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
         stub = tasks_pb2_grpc.TaskServiceStub(ch)
         for i in range(calls):
-            request = pb.CreateTaskRequest(
-                request_id=str(uuid.uuid4()),
-                workspace_id="jit-bench",
-                title=f"Identify account holder {i}",
-                kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
-                assignee_jurisdiction="DE",
-            )
+            request = br.create_request(i)
             start = now()
             await stub.CreateTask(request, metadata=md, timeout=30)
             into.append((start, now()))

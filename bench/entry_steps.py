@@ -151,7 +151,6 @@ async def _serve(step: str, port: int, jwks_path: Path, nats_url: str) -> None:
 
 async def _calls(step: str, port: int, token: str, calls: int) -> list[float]:
     """``calls`` calls at concurrency 1 to ``step``'s server (the floor: ``echo``), after a warm-up."""
-    from jit.tasks.v1 import tasks_pb2 as pb
     from jit.tasks.v1 import tasks_pb2_grpc
 
     md = (("authorization", f"Bearer {token}"),)
@@ -173,17 +172,7 @@ async def _calls(step: str, port: int, token: str, calls: int) -> list[float]:
             stub = tasks_pb2_grpc.TaskServiceStub(ch)
 
             async def call(i: int) -> object:
-                return await stub.CreateTask(
-                    pb.CreateTaskRequest(
-                        request_id=str(uuid.uuid4()),
-                        workspace_id="jit-bench",
-                        title=f"Identify account holder {i}",
-                        kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
-                        assignee_jurisdiction="DE",
-                    ),
-                    metadata=md,
-                    timeout=30,
-                )
+                return await stub.CreateTask(br.create_request(i), metadata=md, timeout=30)
 
         await br.measure(call, 200, 1)
         _, latencies = await br.measure(call, calls, 1)

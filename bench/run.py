@@ -74,6 +74,18 @@ async def bench_echo(port: int, total: int, concurrency: int) -> tuple[float, li
         return await measure(lambda i: echo(payload), total, concurrency)
 
 
+def create_request(i: int, victim: str = "") -> pb.CreateTaskRequest:
+    """The ``i``-th create of a run, as the benchmarks send it (a new ``request_id`` each)."""
+    return pb.CreateTaskRequest(
+        request_id=str(uuid.uuid4()),
+        workspace_id="jit-bench",
+        title=f"Identify account holder {i}",
+        kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+        assignee_jurisdiction="DE",
+        victim_refs=[victim] if victim else [],
+    )
+
+
 async def bench_create(
     port: int, token: str, total: int, concurrency: int, victim: str = "", connections: int = 1
 ) -> tuple[float, list[float]]:
@@ -91,18 +103,7 @@ async def bench_create(
         stubs = [tasks_pb2_grpc.TaskServiceStub(ch) for ch in channels]
 
         async def create(i: int) -> object:
-            return await stubs[i % connections].CreateTask(
-                pb.CreateTaskRequest(
-                    request_id=str(uuid.uuid4()),
-                    workspace_id="jit-bench",
-                    title=f"Identify account holder {i}",
-                    kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
-                    assignee_jurisdiction="DE",
-                    victim_refs=[victim] if victim else [],
-                ),
-                metadata=md,
-                timeout=30,
-            )
+            return await stubs[i % connections].CreateTask(create_request(i, victim), metadata=md, timeout=30)
 
         await measure(create, 100, concurrency)  # warm-up
         return await measure(create, total, concurrency)
