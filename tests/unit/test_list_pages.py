@@ -91,24 +91,36 @@ def new_task(i: int, due_in_days: int | None) -> tasks_domain.Task:
 
 
 def test_a_page_of_tasks_holds_each_visible_task_as_a_read_of_it_loads_it(tmp_path: Path) -> None:
-    db = database(tmp_path, TASKS, tasks.Base.metadata)
+    check_task_pages(database(tmp_path, TASKS, tasks.Base.metadata))
+
+
+def check_task_pages(db: Database) -> None:
+    """Pages of tasks, unfiltered, by state and in a due window, walked by their cursors: each visible task
+    the filter keeps, once, in id order, as a read of that one task loads it."""
     made = []
     for i in range(23):
         task = new_task(i, i if i % 2 else None)
-        made.append(replace(task, state=TaskState.BLOCKED, state_reason=f"waits {i}", terms_reason=f"terms {i}"))
+        state = TaskState.BLOCKED if i % 4 else TaskState.ASSIGNED
+        made.append(replace(task, state=state, state_reason=f"waits {i}", terms_reason=f"terms {i}"))
     db.write_sync(lambda s: tasks.TASKS.insert_many(s, made))
+    window = Window(NOW + timedelta(days=4), NOW + timedelta(days=16))
+    filters = [
+        (tasks.TaskFilter(), lambda t: True),
+        (tasks.TaskFilter(states=frozenset({TaskState.BLOCKED})), lambda t: t.state is TaskState.BLOCKED),
+        (tasks.TaskFilter(due=window), lambda t: window.holds(t.due_at)),
+    ]
     with Session(db.engine, info=db.info) as s:
-
-        def page(after: str, limit: int) -> list[Any]:
-            return tasks.list_visible(
-                s, SCOPE, frozenset({WS}), tasks.TaskFilter(), now=NOW, after_id=after, limit=limit
-            )
-
-        got = walk(page, 4)
         want = [tasks.get(s, t.id) for t in sorted(made, key=lambda t: t.id)]
-    seen = [t for t in want if t is not None and decide(NL, Operation.READ, record=t.access()) is Decision.ALLOW]
-    assert 0 < len(seen) < len(made)
-    assert got == seen
+        seen = [t for t in want if t is not None and decide(NL, Operation.READ, record=t.access()) is Decision.ALLOW]
+        assert 0 < len(seen) < len(made)
+        for flt, keeps in filters:
+
+            def page(after: str, limit: int, flt: tasks.TaskFilter = flt) -> list[Any]:
+                return tasks.list_visible(s, SCOPE, frozenset({WS}), flt, now=NOW, after_id=after, limit=limit)
+
+            kept = [t for t in seen if keeps(t)]
+            assert 0 < len(kept) < len(seen) or flt == tasks.TaskFilter()
+            assert walk(page, 4) == kept, flt
 
 
 def test_a_page_of_requests_holds_each_visible_request_as_a_read_of_it_loads_it(tmp_path: Path) -> None:
