@@ -25,17 +25,19 @@ import asyncio
 import bisect
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
+
+from bench.create_steps import _ms
+
+if TYPE_CHECKING:
+    from bench.lists import Stage
 
 now = time.perf_counter_ns
 STAMPS_ENV = "JIT_BENCH_LIST_STAMPS"
@@ -206,24 +208,28 @@ class _Client:
         self.last: dict[str, int] = {}
         self.sizes: dict[str, int] = {}
         self.calls = {
-            "tasks": (
-                self.channels[0].unary_unary(
-                    "/jit.tasks.v1.TaskService/ListTasks",
-                    request_serializer=tasks_pb2.ListTasksRequest.SerializeToString,
-                    response_deserializer=self._decoder("tasks", tasks_pb2.ListTasksResponse.FromString),
-                ),
-                tasks_pb2.ListTasksRequest(workspace_id=WORKSPACE, page_size=PAGE),
+            "tasks": self._list(
+                "tasks", "TaskService/ListTasks", tasks_pb2.ListTasksRequest, tasks_pb2.ListTasksResponse
             ),
-            "requests": (
-                self.channels[1].unary_unary(
-                    "/jit.evidence.v1.EvidenceService/ListRequests",
-                    request_serializer=evidence_pb2.ListRequestsRequest.SerializeToString,
-                    response_deserializer=self._decoder("requests", evidence_pb2.ListRequestsResponse.FromString),
-                ),
-                evidence_pb2.ListRequestsRequest(workspace_id=WORKSPACE, page_size=PAGE),
+            "requests": self._list(
+                "requests",
+                "EvidenceService/ListRequests",
+                evidence_pb2.ListRequestsRequest,
+                evidence_pb2.ListRequestsResponse,
             ),
         }
         self.echo = self.echo_channel.unary_unary("/bench.Echo/Echo")
+
+    def _list(self, kind: str, method: str, request: Any, answer: Any) -> tuple[Any, Any]:
+        """The list call ``method`` of ``kind``'s service, its ``answer`` decoded and stamped; and the request
+        of a first page."""
+        package = "jit.tasks.v1" if kind == "tasks" else "jit.evidence.v1"
+        call = self.channels[0 if kind == "tasks" else 1].unary_unary(
+            f"/{package}.{method}",
+            request_serializer=request.SerializeToString,
+            response_deserializer=self._decoder(kind, answer.FromString),
+        )
+        return call, request(workspace_id=WORKSPACE, page_size=PAGE)
 
     def _decoder(self, kind: str, decode: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
         def decoder(data: bytes) -> Any:
@@ -280,11 +286,6 @@ async def _run_client(
 # -- the report ---------------------------------------------------------------------------------------
 
 
-def _ms(values: list[int], q: float = 0.5) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] / 1e6 if ordered else float("nan")
-
-
 def _joined(client: list[dict[str, int]], server: list[dict[str, int]]) -> list[dict[str, int]]:
     """Each client call with the service's stamps of the same call (the one whose t0 falls inside it)."""
     server = sorted(server, key=lambda d: d["t0"])
@@ -312,17 +313,9 @@ def report(backend: str, kind: str, rows: list[dict[str, int]], floor: float, si
 # -- the run ------------------------------------------------------------------------------------------
 
 
-def _measure(
-    backend: str,
-    urls: dict[str, str],
-    nats_url: str,
-    jwks: Path,
-    token: str,
-    echo_port: int,
-    work: Path,
-    calls: int,
-    rounds: int,
-) -> list[str]:
+def _measure(backend: str, urls: dict[str, str], st: Stage, calls: int, rounds: int) -> list[str]:
+    """The two services on ``urls``, instrumented, measured by ``calls`` of each list and the echo in
+    ``rounds``: the report's lines."""
     from bench.run import ISSUER
     from jitdev.procs import free_port, spawn, terminate, wait_until
     from jitdev.stack import _grpc_healthy
@@ -331,15 +324,15 @@ def _measure(
     try:
         for service, url in urls.items():
             ports[service] = free_port()
-            stamps[service] = work / f"stamps-{service}-{backend}.jsonl"
+            stamps[service] = st.work / f"stamps-{service}-{backend}.jsonl"
             args = [sys.executable, "-m", "bench.list_steps", "serve", service, "--port", str(ports[service])]
-            args += ["--db", url, "--nats", nats_url, "--jwks", str(jwks), "--issuer", ISSUER]
-            log = work / f"{service}-{backend}.log"
+            args += ["--db", url, "--nats", st.nats.url, "--jwks", str(st.jwks), "--issuer", ISSUER]
+            log = st.work / f"{service}-{backend}.log"
             procs.append((spawn(args, log, env={STAMPS_ENV: str(stamps[service])}, cwd=Path(__file__).parents[1]), log))
         for (proc, log), port in zip(procs, ports.values(), strict=True):
             wait_until(lambda port=port: _grpc_healthy(port), 120, "service", log, proc)
         time.sleep(1.0)  # the workspace directory catches up
-        done, echo, sizes = asyncio.run(_run_client(ports, echo_port, token, calls, rounds))
+        done, echo, sizes = asyncio.run(_run_client(ports, st.echo_port, st.token, calls, rounds))
     finally:
         for proc, _log in procs:
             terminate(proc, timeout=30)  # SIGTERM: the service stops and writes its stamps
@@ -365,44 +358,13 @@ def main() -> int:
     p.add_argument("--calls", type=int, default=600, help="calls of each list measured per backend")
     p.add_argument("--rounds", type=int, default=6, help="rounds of echoes and lists the calls are split into")
     a = p.parse_args()
-    from bench.lists import seed
-    from bench.run import announce_workspace, make_key, start
-    from jitdev.nats import NatsInstance
-    from jitdev.postgres import PostgresInstance
-    from jitdev.procs import free_port, port_open, terminate, wait_until
-    from jitlib import crypto
+    from bench.lists import staged
 
-    work = Path(tempfile.mkdtemp(prefix="jit-bench-list-steps-"))
-    jwks, token = make_key(work)
-    kek_file = work / "kek.b64"
-    crypto.generate_kek_file(kek_file)
-    nats_i = NatsInstance(free_port(), work / "nats", work / "nats.log").start()
-    pg = PostgresInstance(free_port(), work / "pg" / "data", work / "pg.log", durable=True)
-    echo_proc = None
-    try:
-        asyncio.run(announce_workspace(nats_i.url))
-        echo_port = free_port()
-        echo_proc = start(["echo"], work / "echo.log", echo_port)
-        wait_until(lambda: port_open(echo_port), 30, "echo server")
+    with staged("jit-bench-list-steps-") as st:
         for backend in a.backends.split(","):
-            urls = {}
-            for service in ("tasks", "evidence"):
-                if backend == "sqlite":
-                    urls[service] = f"sqlite:///{work / f'{service}.db'}"
-                else:
-                    if pg.process is None:
-                        pg.start()
-                    urls[service] = pg.create_database(f"steps_{service}_{uuid.uuid4().hex[:8]}")
-                secs = seed(service, urls[service], kek_file, a.records)
-                print(f"# {backend}: seeded {a.records} {service} records in {secs:.1f} s", flush=True)
-            for line in _measure(backend, urls, nats_i.url, jwks, token, echo_port, work, a.calls, a.rounds):
+            urls = st.databases(backend, a.records)
+            for line in _measure(backend, urls, st, a.calls, a.rounds):
                 print(line, flush=True)
-    finally:
-        if echo_proc is not None:
-            terminate(echo_proc, timeout=20)
-        nats_i.stop()
-        pg.stop()
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import shutil
 import statistics
@@ -24,8 +25,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -383,6 +384,71 @@ def trial_line(name: str, trials: list[list[float]], floor_p50: float | None) ->
     )
 
 
+@dataclass
+class Stage:
+    """What a list benchmark runs in (``staged``): its work folder, the benchmark's signing key (its JWKS
+    file) and a token of the NL prosecutor, the node's KEK file, NATS with the workspace announced, the echo
+    server, and a durable PostgreSQL, started when a backend first needs it."""
+
+    work: Path
+    jwks: Path
+    token: str
+    kek_file: Path
+    nats: NatsInstance
+    pg: PostgresInstance
+    echo_port: int
+
+    def databases(self, backend: str, records: int, *, explain_deep: int | None = None) -> dict[str, str]:
+        """Each service's database on ``backend``, migrated and seeded with ``records`` of its records (and
+        with ``explain_deep``, its lists' plans printed, the deep page that one)."""
+        urls = {}
+        for service in ("tasks", "evidence"):
+            if backend == "sqlite":
+                urls[service] = f"sqlite:///{self.work / f'{service}.db'}"
+            else:
+                if self.pg.process is None:
+                    self.pg.start()
+                urls[service] = self.pg.create_database(f"bench_{service}_{uuid.uuid4().hex[:8]}")
+            secs = seed(service, urls[service], self.kek_file, records)
+            print(f"# {backend}: seeded {records} {service} records in {secs:.1f} s", flush=True)
+            if explain_deep is not None:
+                print("\n".join(explain(service, urls[service], self.kek_file, explain_deep)), flush=True)
+        return urls
+
+
+@contextlib.contextmanager
+def staged(prefix: str, *, keep: bool = False) -> Iterator[Stage]:
+    """A ``Stage`` in a new work folder, stopped and removed at the end (kept with ``keep`` or a failure)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    jwks, token = make_key(work)
+    from jitlib import crypto
+
+    kek_file = work / "kek.b64"
+    crypto.generate_kek_file(kek_file)
+    nats_i = NatsInstance(free_port(), work / "nats", work / "nats.log").start()
+    pg = PostgresInstance(free_port(), work / "pg" / "data", work / "pg.log", durable=True)
+    echo: subprocess.Popen[bytes] | None = None
+    failed = False
+    try:
+        asyncio.run(announce_workspace(nats_i.url))
+        echo_port = free_port()
+        echo = start(["echo"], work / "echo.log", echo_port)
+        wait_until(lambda: port_open(echo_port), 30, "echo server")
+        yield Stage(work, jwks, token, kek_file, nats_i, pg, echo_port)
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        if echo is not None:
+            terminate(echo)
+        nats_i.stop()
+        pg.stop()
+        if keep or failed:
+            print(f"# kept {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", type=int, default=100_000, help="tasks, and evidence requests, seeded")
@@ -396,49 +462,31 @@ def main() -> int:
         "--profile", type=Path, help="run each service under pyinstrument; reports go here (<service>-<backend>.txt)"
     )
     a = p.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="jit-bench-lists-"))
-    jwks, token = make_key(work)
-    from jitlib import crypto
-
-    kek_file = work / "kek.b64"
-    crypto.generate_kek_file(kek_file)
-    nats_i = NatsInstance(free_port(), work / "nats", work / "nats.log").start()
-    pg = PostgresInstance(free_port(), work / "pg" / "data", work / "pg.log", durable=True)
-    procs: list[subprocess.Popen[bytes]] = []
-    failed = False
-    try:
-        asyncio.run(announce_workspace(nats_i.url))
-        echo_port = free_port()
-        procs.append(start(["echo"], work / "echo.log", echo_port))
-        wait_until(lambda: port_open(echo_port), 30, "echo server")
+    with staged("jit-bench-lists-", keep=a.keep) as st:
         for backend in a.backends.split(","):
-            urls = {}
-            for service in ("tasks", "evidence"):
-                if backend == "sqlite":
-                    urls[service] = f"sqlite:///{work / f'{service}.db'}"
-                else:
-                    if pg.process is None:
-                        pg.start()
-                    urls[service] = pg.create_database(f"bench_{service}_{uuid.uuid4().hex[:8]}")
-                secs = seed(service, urls[service], kek_file, a.records)
-                print(f"# {backend}: seeded {a.records} {service} records in {secs:.1f} s", flush=True)
-                if a.explain:
-                    print("\n".join(explain(service, urls[service], kek_file, a.deep_page)), flush=True)
-            ports = {}
-            for service, url in urls.items():
-                ports[service] = free_port()
-                log = work / f"{service}-{backend}.log"
-                report = None
-                if a.profile is not None:
-                    a.profile.mkdir(parents=True, exist_ok=True)
-                    report = a.profile.resolve() / f"{service}-{backend}.txt"
-                proc = services.start(service, ports[service], url, nats_i.url, jwks, ISSUER, log, profile=report)
-                procs.append(proc)
-                wait_until(lambda port=ports[service]: _grpc_healthy(port), 120, service, log, proc)
-            time.sleep(1.0)  # let the workspace directory catch up
-            floor, figures, walks = asyncio.run(
-                measure_backend(ports, echo_port, token, a.trials, a.calls, a.deep_page)
-            )
+            urls = st.databases(backend, a.records, explain_deep=a.deep_page if a.explain else None)
+            procs: list[subprocess.Popen[bytes]] = []
+            try:
+                ports = {}
+                for service, url in urls.items():
+                    ports[service] = free_port()
+                    log = st.work / f"{service}-{backend}.log"
+                    report = None
+                    if a.profile is not None:
+                        a.profile.mkdir(parents=True, exist_ok=True)
+                        report = a.profile.resolve() / f"{service}-{backend}.txt"
+                    proc = services.start(
+                        service, ports[service], url, st.nats.url, st.jwks, ISSUER, log, profile=report
+                    )
+                    procs.append(proc)
+                    wait_until(lambda port=ports[service]: _grpc_healthy(port), 120, service, log, proc)
+                time.sleep(1.0)  # let the workspace directory catch up
+                floor, figures, walks = asyncio.run(
+                    measure_backend(ports, st.echo_port, st.token, a.trials, a.calls, a.deep_page)
+                )
+            finally:
+                for proc in procs:
+                    terminate(proc, timeout=120 if a.profile else 20)  # a profiler writes its report at exit
             floor_p50 = statistics.median(statistics.median(t) for t in floor)
             print(trial_line(f"lists_{backend}_grpc_echo_floor", floor, None), flush=True)
             for name, trials in figures.items():
@@ -447,21 +495,6 @@ def main() -> int:
                 print(
                     f"# {backend}: following {kind} tokens to page {a.deep_page}: p50 {walk:.3f} ms a page", flush=True
                 )
-            for proc in procs[1:]:
-                terminate(proc, timeout=120 if a.profile else 20)  # a profiler writes its report at exit
-            del procs[1:]
-    except Exception:
-        failed = True
-        raise
-    finally:
-        for proc in procs:
-            terminate(proc)
-        nats_i.stop()
-        pg.stop()
-        if a.keep or failed:
-            print(f"# kept {work}", flush=True)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

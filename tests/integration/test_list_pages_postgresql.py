@@ -7,9 +7,13 @@ values), and pages of tasks, unfiltered, by state and in a due window, each visi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from jitlib.db import Database
 from services.evidence import store as evidence
 from services.evidence.app import MIGRATIONS as EVIDENCE
 from services.tasks import store as tasks
@@ -17,19 +21,19 @@ from services.tasks.app import MIGRATIONS as TASKS
 from tests.unit.test_list_pages import check_request_pages, check_task_pages, database
 
 
-def test_a_page_of_requests_holds_each_visible_request_as_a_read_of_it_loads_it(postgres: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("migrations", "metadata", "check"),
+    [
+        pytest.param(EVIDENCE, evidence.Base.metadata, check_request_pages, id="requests"),
+        pytest.param(TASKS, tasks.Base.metadata, check_task_pages, id="tasks"),
+    ],
+)
+def test_pages_hold_each_visible_record_the_filter_keeps_as_a_read_of_it_loads_it(
+    postgres: Any, tmp_path: Path, migrations: Path, metadata: Any, check: Callable[[Database], None]
+) -> None:
     url = str(postgres.create_database(f"pages_{uuid.uuid4().hex[:12]}"))
-    db = database(tmp_path, EVIDENCE, evidence.Base.metadata, url)
+    db = database(tmp_path, migrations, metadata, url)
     try:
-        check_request_pages(db)
-    finally:
-        db.dispose()
-
-
-def test_pages_of_tasks_hold_each_visible_task_the_filter_keeps(postgres: Any, tmp_path: Path) -> None:
-    url = str(postgres.create_database(f"pages_{uuid.uuid4().hex[:12]}"))
-    db = database(tmp_path, TASKS, tasks.Base.metadata, url)
-    try:
-        check_task_pages(db)
+        check(db)
     finally:
         db.dispose()
