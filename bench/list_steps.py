@@ -5,8 +5,9 @@ The records are seeded as ``bench.lists`` seeds them (``--records`` of each; a p
 100,000, bench/README.md, Lists). The two services run in processes of their own with timestamps taken
 inside them at each step of a list; the client takes its own around each call and around its decoding of
 the answer. Every process reads ``time.perf_counter_ns`` (CLOCK_MONOTONIC, one clock for the machine), so a
-call splits into: its way in (the client's encoding, the transport, gRPC's dispatch), the interceptor (the
-token), the request decoded, the handler reached (span, caller bound), the steps before the list's units
+call splits into: its way in (the client's encoding, the transport, gRPC's dispatch), the call entry
+(``jitlib.server.CallEntry``: its span, the token), the request decoded and the caller bound, the steps
+before the list's units
 (validation, the filter, the workspaces and the policy), the audit entry's unit and the page's read (on
 SQLite each inline on the loop, one after the other; on PostgreSQL each handed to a worker thread, side by
 side: their hand-offs and hand-backs), within the read the page's statements, its rows with their text
@@ -48,8 +49,8 @@ PAGE = 50
 #: (``_instrument``). A label starting with "  " is a part of the step above it.
 STEPS = (
     ("total", "c0", "c1"),
-    ("in: client to interceptor", "c0", "t0"),
-    ("interceptor (token)", "t0", "t1"),
+    ("in: client to the call entry", "c0", "t0"),
+    ("the entry: span, token (cached)", "t0", "t1"),
     ("to the handler", "t1", "h0"),
     ("  the request decoded", "d0", "d1"),
     ("before the units (checks, policy)", "h0", "a0"),
@@ -80,9 +81,8 @@ def _instrument(path: str) -> None:
     """Inside a service: stamp each list call's steps (one JSON line a call to ``path`` at exit)."""
     import atexit
     import contextvars
-    import dataclasses
 
-    from jitlib import db, records, server, sqlexec
+    from jitlib import auth, db, records, server, sqlexec
 
     stamp: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("bench_list_stamp", default=None)
     calls: list[dict[str, int]] = []
@@ -127,24 +127,30 @@ def _instrument(path: str) -> None:
 
         return wrapper
 
-    intercept = server.RequestInterceptor.intercept_service
+    wrap = server.CallEntry.wrap
 
-    async def intercept_service(self: Any, continuation: Any, details: Any) -> Any:
-        d: dict[str, int] = {"t0": now()}
-        if "/List" in details.method:
+    def entry_wrap(self: Any, method: str, handler: Any) -> Any:
+        if not method.endswith(("/ListTasks", "/ListRequests")):
+            return wrap(self, method, handler)
+        decode = stamped("d0", "d1", handler.request_deserializer)
+        wrapped = wrap(self, method, handler._replace(request_deserializer=decode))
+        behaviour = wrapped.unary_unary
+
+        async def entered(request: Any, context: Any) -> Any:
+            d = {"t0": now()}
             stamp.set(d)
             calls.append(d)
-        else:
-            stamp.set(None)
-        handler = await intercept(self, continuation, details)
-        d["t1"] = now()
-        return handler
+            return await behaviour(request, context)
 
-    build = server.RequestInterceptor._build
+        return wrapped._replace(unary_unary=entered)
 
-    def build_timed(self: Any, handler: Any, method: str) -> Any:
-        timed = handler._replace(request_deserializer=stamped("d0", "d1", handler.request_deserializer))
-        return dataclasses.replace(build(self, timed, method), registered=handler)
+    verify = auth.TokenVerifier.verify
+
+    async def token_verify(self: Any, token: str) -> Any:
+        try:
+            return await verify(self, token)
+        finally:
+            first("t1", now())
 
     passing = server._passing
 
@@ -157,8 +163,8 @@ def _instrument(path: str) -> None:
         keys = ("u0", "u1") if mode == "write" else ("q0", "q1")
         return stamped(*keys, traced)(self, mode, unit)
 
-    server.RequestInterceptor.intercept_service = intercept_service  # type: ignore[method-assign]
-    server.RequestInterceptor._build = build_timed  # type: ignore[method-assign]
+    server.CallEntry.wrap = entry_wrap  # type: ignore[method-assign]
+    auth.TokenVerifier.verify = token_verify  # type: ignore[method-assign]
     server._passing = passing_timed
     db.Database._traced = traced_timed  # type: ignore[method-assign]
     db.Database.write = awaited("w0", "w1", db.Database.write)  # type: ignore[method-assign]
