@@ -5,6 +5,7 @@ directory consumer, and a graceful stop on SIGTERM (stop accepting, drain in-fli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -129,9 +130,12 @@ class CallEntry:
             return (auth.bind(caller) if caller is not None else None), current_method.set(method)
 
         def unbind(tokens: tuple[Any, Any]) -> None:
-            if tokens[0] is not None:
-                auth.unbind(tokens[0])
-            current_method.reset(tokens[1])
+            # A stream the client ended is closed by the loop in a task of its own, whose context never
+            # held these values: nothing to restore there (ValueError, "created in a different Context").
+            with contextlib.suppress(ValueError):
+                if tokens[0] is not None:
+                    auth.unbind(tokens[0])
+                current_method.reset(tokens[1])
 
         def raw(request: Any, raw_request: Any) -> bytes:
             """The request as its bytes (a forwarded call passes them on as they came)."""
@@ -166,8 +170,12 @@ class CallEntry:
                 caller, message = await enter(request, context, metadata, span)
                 tokens = bind(caller)
                 try:
-                    async for item in inner(message, context):
-                        yield item
+                    # Closed with this one: a stream the client ends is closed here at its yield (by the
+                    # loop, in a task of its own), and the servicer's stream is closed then too, its
+                    # ``finally`` run now rather than whenever it is collected.
+                    async with contextlib.aclosing(inner(message, context)) as items:
+                        async for item in items:
+                            yield item
                 except grpc.aio.AbortError:
                     raise
                 except OwnedElsewhere as exc:

@@ -370,11 +370,16 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             async for seen, batch in stream:
                 await self._still_following(principal, ch.id, seen, expires_at)
                 for delivery in batch:
-                    # The SubscribeResponse as serialized once for every stream of the process.
-                    yield delivery.wire  # type: ignore[misc]
                     msg = delivery.message
-                    if domain.gets_receipt(msg.sender.user_id, principal.user_id):
-                        self.receipts.delivered(msg.id, principal.actor)
+                    try:
+                        # The SubscribeResponse as serialized once for every stream of the process.
+                        yield delivery.wire  # type: ignore[misc]
+                    finally:
+                        # Handed to the reader's stream: its delivery receipt, also when the stream ends
+                        # right after it (a reader that cancels once it has what it waited for), when this
+                        # generator is closed at the yield instead of resumed.
+                        if domain.gets_receipt(msg.sender.user_id, principal.user_id):
+                            self.receipts.delivered(msg.id, principal.actor)
 
     async def _still_following(
         self, principal: Principal, channel_id: str, seen: Channel | None, expires_at: datetime | None

@@ -223,6 +223,31 @@ def test_reconnecting_subscriber_gets_every_missed_message_in_order_once(client:
     )
 
 
+def test_a_reader_who_leaves_right_after_a_message_still_gives_its_delivery_receipt(client: Client) -> None:
+    """A reader's stream that ends as soon as the message it waited for arrives (the client cancels it):
+    the message was handed to that reader, so its sender sees it delivered, every time."""
+    ch = client.call(
+        "nl-prosecutor",
+        "CreateChannel",
+        pb.CreateChannelRequest(request_id=rid(), workspace_id=WS, title="brief visits", members=["DE"]),
+    ).channel
+    posted = []
+    for i in range(30):
+        message = client.post("nl-prosecutor", ch.id, f"brief {i}")
+        got = _subscribe(client, "de-liaison", ch.id, message.seq - 1, 1)  # cancelled once it has the one
+        eventually(lambda got=got: len(got) >= 1)
+        posted.append(message)
+
+    def undelivered() -> list[int]:
+        def delivered(message_id: str) -> bool:
+            r = client.call("nl-prosecutor", "ListReceipts", pb.ListReceiptsRequest(message_id=message_id)).receipts
+            return any(x.reader.username == "de-liaison" and x.HasField("delivered_at") for x in r)
+
+        return [m.seq for m in posted if not delivered(m.id)]
+
+    eventually(lambda: not undelivered())  # the receipts are written in batches, a tenth of a second apart
+
+
 def test_task_events_become_notices_in_the_task_thread_once(
     client: Client, tasks_svc: Any, tokens: Any, spans: Any
 ) -> None:
