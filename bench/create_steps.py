@@ -38,8 +38,8 @@ from typing import Any
 import grpc
 
 from bench import run as br
+from bench.stamps import Stamps, now, serve_instrumented
 
-now = time.perf_counter_ns
 STAMPS_ENV = "JIT_BENCH_STEP_STAMPS"
 NO_PUBLISH_ENV = "JIT_BENCH_NO_PUBLISH"
 
@@ -65,19 +65,14 @@ def _instrument(path: str) -> None:
     """Inside the service: wrap the create path's steps and the relay's and chainer's work with timestamps
     (one JSON line per create to ``path``; the background work to ``path.bg`` at exit)."""
     import atexit
-    import contextvars
 
     from jitlib import audit, auth, db, outbox, server, sqlexec
     from services.tasks import servicer
 
-    stamp: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("bench_stamp", default=None)
+    stamps = Stamps("bench_stamp")
+    stamp, first = stamps.current, stamps.first
     out = open(path, "w", buffering=1 << 16)  # noqa: SIM115 (closed at exit)
     background: list[tuple[str, int, int]] = []
-
-    def first(key: str, value: int) -> None:
-        d = stamp.get()
-        if d is not None and key not in d:
-            d[key] = value
 
     wrap = server.CallEntry.wrap
 
@@ -93,14 +88,6 @@ def _instrument(path: str) -> None:
 
         return wrapped._replace(unary_unary=stamped)
 
-    verify = auth.TokenVerifier.verify
-
-    async def token_verify(self: Any, token: str) -> Any:
-        try:
-            return await verify(self, token)
-        finally:
-            first("t1", now())
-
     create = servicer.TaskServicer.CreateTask
 
     async def create_task(self: Any, request: Any, context: Any) -> Any:
@@ -111,14 +98,6 @@ def _instrument(path: str) -> None:
         finally:
             d["h1"] = now()
             out.write(json.dumps(d) + "\n")
-
-    write = db.Database.write
-
-    async def db_write(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        first("w0", now())
-        result = await write(self, fn, *args, **kwargs)
-        first("w1", now())
-        return result
 
     write_sync = db.Database.write_sync
 
@@ -133,36 +112,6 @@ def _instrument(path: str) -> None:
                 first("u0", start)
                 first("u1", now())
 
-    on_loop = db.Database._write_on_loop
-
-    async def write_on_loop(self: Any, fn: Any) -> Any:
-        start = now()
-        try:
-            return await on_loop(self, fn)
-        finally:
-            first("u0", start)
-            first("u1", now())
-
-    loop_send = db._LoopStatements.send
-
-    async def send_on_loop(self: Any, *args: Any, **kwargs: Any) -> Any:
-        start = now()
-        try:
-            return await loop_send(self, *args, **kwargs)
-        finally:
-            first("s0", start)
-            first("s1", now())
-
-    send = sqlexec.Batch.send
-
-    def batch_send(self: Any, *args: Any, **kwargs: Any) -> Any:
-        start = now()
-        try:
-            return send(self, *args, **kwargs)
-        finally:
-            first("s0", start)
-            first("s1", now())
-
     def timed(kind: str, method: Any) -> Any:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
             start = now()
@@ -174,13 +123,13 @@ def _instrument(path: str) -> None:
         return wrapper
 
     server.CallEntry.wrap = entry_wrap  # type: ignore[method-assign]
-    auth.TokenVerifier.verify = token_verify  # type: ignore[method-assign]
+    auth.TokenVerifier.verify = stamps.ended("t1", auth.TokenVerifier.verify)  # type: ignore[method-assign]
     servicer.TaskServicer.CreateTask = create_task  # type: ignore[method-assign]
-    db.Database.write = db_write  # type: ignore[method-assign]
+    db.Database.write = stamps.awaited("w0", "w1", db.Database.write)  # type: ignore[method-assign]
     db.Database.write_sync = db_write_sync  # type: ignore[method-assign]
-    sqlexec.Batch.send = batch_send  # type: ignore[method-assign]
-    db.Database._write_on_loop = write_on_loop  # type: ignore[method-assign]
-    db._LoopStatements.send = send_on_loop  # type: ignore[method-assign]
+    sqlexec.Batch.send = stamps.stamped("s0", "s1", sqlexec.Batch.send, at_end=True)  # type: ignore[method-assign]
+    db.Database._write_on_loop = stamps.awaited("u0", "u1", db.Database._write_on_loop, at_end=True)  # type: ignore[method-assign]
+    db._LoopStatements.send = stamps.awaited("s0", "s1", db._LoopStatements.send, at_end=True)  # type: ignore[method-assign]
     outbox.OutboxRelay._publish = timed("publish", outbox.OutboxRelay._publish)  # type: ignore[method-assign]
     outbox.OutboxRelay._mark_sent = timed("mark", outbox.OutboxRelay._mark_sent)  # type: ignore[method-assign]
     audit.Chainer.link_pending = timed("link", audit.Chainer.link_pending)  # type: ignore[method-assign]
@@ -300,12 +249,7 @@ def _measure(
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["serve"]:
-        _instrument(os.environ[STAMPS_ENV])
-        from bench import servers
-
-        sys.argv = ["bench.servers", *sys.argv[2:]]
-        servers.main()
+    if serve_instrumented(_instrument, STAMPS_ENV, "bench.servers"):
         return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backends", default="sqlite,postgresql")

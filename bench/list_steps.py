@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import bisect
 import json
-import os
 import statistics
 import sys
 import time
@@ -36,11 +35,11 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from bench.create_steps import _ms
+from bench.stamps import Stamps, now, serve_instrumented
 
 if TYPE_CHECKING:
     from bench.lists import Stage
 
-now = time.perf_counter_ns
 STAMPS_ENV = "JIT_BENCH_LIST_STAMPS"
 WORKSPACE = "jit-bench"
 PAGE = 50
@@ -80,52 +79,12 @@ STEPS = (
 def _instrument(path: str) -> None:
     """Inside a service: stamp each list call's steps (one JSON line a call to ``path`` at exit)."""
     import atexit
-    import contextvars
 
     from jitlib import auth, db, records, server, sqlexec
 
-    stamp: contextvars.ContextVar[dict[str, int] | None] = contextvars.ContextVar("bench_list_stamp", default=None)
+    stamps = Stamps("bench_list_stamp")
+    stamp, stamped, summed, awaited = stamps.current, stamps.stamped, stamps.summed, stamps.awaited
     calls: list[dict[str, int]] = []
-
-    def first(key: str, value: int) -> None:
-        d = stamp.get()
-        if d is not None and key not in d:
-            d[key] = value
-
-    def add(key: str, value: int) -> None:
-        d = stamp.get()
-        if d is not None:
-            d[key] = d.get(key, 0) + value
-
-    def stamped(before: str, after: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            first(before, now())
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                first(after, now())
-
-        return wrapper
-
-    def summed(key: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            start = now()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                add(key, now() - start)
-
-        return wrapper
-
-    def awaited(before: str, after: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            first(before, now())
-            try:
-                return await fn(*args, **kwargs)
-            finally:
-                first(after, now())
-
-        return wrapper
 
     wrap = server.CallEntry.wrap
 
@@ -144,14 +103,6 @@ def _instrument(path: str) -> None:
 
         return wrapped._replace(unary_unary=entered)
 
-    verify = auth.TokenVerifier.verify
-
-    async def token_verify(self: Any, token: str) -> Any:
-        try:
-            return await verify(self, token)
-        finally:
-            first("t1", now())
-
     passing = server._passing
 
     def passing_timed(serialize: Any) -> Any:
@@ -164,7 +115,7 @@ def _instrument(path: str) -> None:
         return stamped(*keys, traced)(self, mode, unit)
 
     server.CallEntry.wrap = entry_wrap  # type: ignore[method-assign]
-    auth.TokenVerifier.verify = token_verify  # type: ignore[method-assign]
+    auth.TokenVerifier.verify = stamps.ended("t1", auth.TokenVerifier.verify)  # type: ignore[method-assign]
     server._passing = passing_timed
     db.Database._traced = traced_timed  # type: ignore[method-assign]
     db.Database.write = awaited("w0", "w1", db.Database.write)  # type: ignore[method-assign]
@@ -351,12 +302,7 @@ def _measure(backend: str, urls: dict[str, str], st: Stage, calls: int, rounds: 
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["serve"]:
-        _instrument(os.environ[STAMPS_ENV])
-        from bench import services
-
-        sys.argv = ["bench.services", *sys.argv[2:]]
-        services.main()
+    if serve_instrumented(_instrument, STAMPS_ENV, "bench.services"):
         return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backends", default="sqlite,postgresql")
