@@ -5,6 +5,7 @@ intact (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +30,7 @@ def test_two_chainers_on_one_database_never_interleave_and_link_each_entry_once(
     writer, first, second = db.Database(db_url), db.Database(db_url), db.Database(db_url)
     done = threading.Event()
     linked: dict[str, int] = {"first": 0, "second": 0}
-    errors: list[BaseException] = []
+    errors: list[tuple[str, BaseException]] = []
 
     def record() -> None:
         try:
@@ -39,7 +40,7 @@ def test_two_chainers_on_one_database_never_interleave_and_link_each_entry_once(
                 writer.write_sync(lambda s, b=batch: audit.record(s, RUNTIME, b, NOW))
                 i, k = i + len(batch), k + 1
         except BaseException as exc:
-            errors.append(exc)
+            errors.append(("record", exc))
         finally:
             done.set()
 
@@ -47,11 +48,17 @@ def test_two_chainers_on_one_database_never_interleave_and_link_each_entry_once(
         try:
             while True:
                 finished = done.is_set()
-                linked[name] += database.write_sync(lambda s: audit.link(s, RUNTIME, limit=7))
+                n = database.write_sync(lambda s: audit.link(s, RUNTIME, limit=7))
+                linked[name] += n
                 if finished and database.write_sync(lambda s: audit.pending_count(s, RUNTIME)) == 0:
                     return
+                if n == 0:
+                    # A service's chainer waits for a wake when nothing is pending; two that spun here
+                    # would hold SQLite's write lock almost all the time and starve the recording writer
+                    # past its busy timeout ("database is locked" under a loaded CI run).
+                    time.sleep(0.002)
         except BaseException as exc:
-            errors.append(exc)
+            errors.append((name, exc))
 
     threads = [
         threading.Thread(target=record),
