@@ -9,7 +9,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -130,12 +130,21 @@ class CallEntry:
             return (auth.bind(caller) if caller is not None else None), current_method.set(method)
 
         def unbind(tokens: tuple[Any, Any]) -> None:
-            # A stream the client ended is closed by the loop in a task of its own, whose context never
-            # held these values: nothing to restore there (ValueError, "created in a different Context").
-            with contextlib.suppress(ValueError):
-                if tokens[0] is not None:
-                    auth.unbind(tokens[0])
-                current_method.reset(tokens[1])
+            if tokens[0] is not None:
+                auth.unbind(tokens[0])
+            current_method.reset(tokens[1])
+
+        @contextlib.contextmanager
+        def attached(span: trace.Span, caller: Principal | None) -> Iterator[None]:
+            """The call's span current and its caller bound, for one step of a stream. Never across a
+            ``yield``: a stream the client ends is closed at its yield by the loop, in a task of its own,
+            where a context attached in the call's task cannot be detached."""
+            with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+                tokens = bind(caller)
+                try:
+                    yield
+                finally:
+                    unbind(tokens)
 
         def raw(request: Any, raw_request: Any) -> bytes:
             """The request as its bytes (a forwarded call passes them on as they came)."""
@@ -163,35 +172,55 @@ class CallEntry:
                 finally:
                     unbind(tokens)
 
+        async def forwarded(
+            owner: str,
+            message: Any,
+            request: Any,
+            caller: Principal,
+            context: grpc.aio.ServicerContext,
+            span: trace.Span,
+        ) -> AsyncGenerator[bytes, None]:
+            """The owner's answer to a stream call owned elsewhere, its pieces passed on as they are."""
+            assert forwarder is not None
+            async for answer in forwarder.forward_stream(owner, method, raw(message, request), caller.token):
+                if answer.payload or (answer.code is grpc.StatusCode.OK and not answer.details):
+                    if answer.payload:
+                        yield answer.payload
+                    continue
+                await abort(context, span, answer.code, answer.details, answer.status_bin)
+
         async def stream_response(request: Any, context: grpc.aio.ServicerContext) -> Any:
             metadata: Metadata = context.invocation_metadata() or ()  # type: ignore[assignment]
             span = spans.start(metadata, context.peer)
-            with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
-                caller, message = await enter(request, context, metadata, span)
-                tokens = bind(caller)
+            try:
+                with attached(span, None):
+                    caller, message = await enter(request, context, metadata, span)
+                items: AsyncGenerator[Any, None] = inner(message, context)
                 try:
-                    # Closed with this one: a stream the client ends is closed here at its yield (by the
-                    # loop, in a task of its own), and the servicer's stream is closed then too, its
-                    # ``finally`` run now rather than whenever it is collected.
-                    async with contextlib.aclosing(inner(message, context)) as items:
-                        async for item in items:
-                            yield item
-                except grpc.aio.AbortError:
-                    raise
-                except OwnedElsewhere as exc:
-                    if forwarder is None or kind != "unary_stream" or caller is None:
-                        await fail(context, span, exc)
-                    forwarded = forwarder.forward_stream(exc.owner, method, raw(message, request), caller.token)
-                    async for answer in forwarded:
-                        if answer.payload or (answer.code is grpc.StatusCode.OK and not answer.details):
-                            if answer.payload:
-                                yield answer.payload  # a piece of the owner's answer, passed on as it is
-                            continue
-                        await abort(context, span, answer.code, answer.details, answer.status_bin)
-                except Exception as exc:
-                    await fail(context, span, exc)
+                    while True:
+                        with attached(span, caller):  # each step as the caller, in the call's span
+                            try:
+                                item = await anext(items)
+                            except StopAsyncIteration:
+                                break
+                            except grpc.aio.AbortError:
+                                raise
+                            except OwnedElsewhere as exc:
+                                if forwarder is None or kind != "unary_stream" or caller is None:
+                                    await fail(context, span, exc)
+                                await items.aclose()
+                                items = forwarded(exc.owner, message, request, caller, context, span)
+                                continue
+                            except Exception as exc:
+                                await fail(context, span, exc)
+                        yield item
                 finally:
-                    unbind(tokens)
+                    # The servicer's stream is closed with this one, its ``finally`` run now (as the caller)
+                    # rather than whenever it is collected.
+                    with attached(span, caller):
+                        await items.aclose()
+            finally:
+                span.end()
 
         behaviour = stream_response if kind.endswith("_stream") else unary_response
         # A forwarded call's answer arrives already serialized by the owner: it is passed on as it is.

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import grpc
 import pytest
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from jitlib import auth
@@ -20,7 +21,7 @@ from jitlib.server import CallEntry
 from tests.unit.test_token_verification import claims, sign, verifier
 
 SERVICE = "jit.test.v1.Probe"
-WHO, BROKEN, REFUSED, COUNT = (f"/{SERVICE}/{m}" for m in ("Who", "Broken", "Refused", "Count"))
+WHO, BROKEN, REFUSED, COUNT, ENDLESS = (f"/{SERVICE}/{m}" for m in ("Who", "Broken", "Refused", "Count", "Endless"))
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 
@@ -30,6 +31,9 @@ class Probe:
 
     def __init__(self) -> None:
         self.decoded = 0
+        #: Each item of an endless stream: its caller, method and trace as the servicer saw them.
+        self.seen: list[tuple[str, str, int]] = []
+        self.closed: list[tuple[str, str, int]] = []
 
     def decode(self, data: bytes) -> bytes:
         self.decoded += 1
@@ -50,6 +54,21 @@ class Probe:
             yield f"{auth.current().username} {i}".encode()
         raise InvalidArgument.one("count", "the stream stops here")
 
+    async def endless(self, request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        def now() -> tuple[str, str, int]:
+            return auth.current().username, current_method.get(), trace.get_current_span().get_span_context().trace_id
+
+        try:
+            i = 0
+            while True:
+                if request == b"slow":
+                    await asyncio.sleep(0.001)
+                self.seen.append(now())
+                yield str(i).encode() * (1 if request == b"slow" else 200_000)
+                i += 1
+        finally:
+            self.closed.append(now())
+
     def handler(self) -> grpc.GenericRpcHandler:
         d = self.decode
         return grpc.method_handlers_generic_handler(
@@ -59,6 +78,7 @@ class Probe:
                 "Broken": grpc.unary_unary_rpc_method_handler(self.broken, d),
                 "Refused": grpc.unary_unary_rpc_method_handler(self.refused, d),
                 "Count": grpc.unary_stream_rpc_method_handler(self.count, d),
+                "Endless": grpc.unary_stream_rpc_method_handler(self.endless, d),
             },
         )
 
@@ -151,6 +171,41 @@ def test_a_call_is_one_server_span_in_the_callers_trace(spans: Any) -> None:
     # A caller's mistake is not the server's error (as opentelemetry-instrumentation-grpc marks it).
     assert refused.attributes["rpc.grpc.status_code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]
     assert refused.status.status_code is StatusCode.UNSET
+
+
+def test_a_stream_the_client_leaves_ends_its_span_and_runs_the_servicers_finally_as_the_caller(
+    spans: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reader who cancels a stream mid-way: the servicer saw its caller, method and the call's trace at
+    every step and in its ``finally`` (run when the stream ends, not when collected), the call's span ends,
+    and nothing is logged of a context detached in another task than the one it was attached in (the
+    span and the caller are attached around each step, never across a ``yield``)."""
+    traceparent = ("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-01")
+
+    async def body(channel: grpc.aio.Channel, probe: Probe) -> Probe:
+        for round in range(1, 11):
+            pace = b"slow" if round % 2 else b"flood"  # the stream waits in the servicer, or in gRPC's write
+            call = channel.unary_stream(ENDLESS)(pace, metadata=(bearer("de-liaison"), traceparent))
+            got = 0
+            async for _item in call:
+                got += 1
+                if got == 3:
+                    call.cancel()
+                    break
+            for _ in range(500):  # the servicer's stream is closed as the call ends on the server
+                if len(probe.closed) == round:
+                    break
+                await asyncio.sleep(0.01)
+        return probe
+
+    with caplog.at_level("ERROR"):
+        probe = asyncio.run(serve(body))
+    expected = ("de-liaison", ENDLESS, int(TRACE_ID, 16))
+    assert len(probe.closed) == 10 and set(probe.closed) == {expected}
+    assert probe.seen and set(probe.seen) == {expected}
+    mine = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == TRACE_ID]
+    assert [s.name for s in mine if s.name == ENDLESS] == [ENDLESS] * 10
+    assert not [r for r in caplog.records if "detach" in r.getMessage()], [r.getMessage() for r in caplog.records]
 
 
 class Details(NamedTuple):
