@@ -44,7 +44,13 @@ def trial_line(name: str, p50s: list[float], every: list[float], floor_p50: floa
     )
 
 
-async def nats_floor(url: str, subscribers: int, messages: int) -> list[float]:
+#: The pause between two messages, the floor's and the service's alike (``--pace-ms``): each message of
+#: either starts from a machine that went idle for as long, whose wake-ups (each process's thread, its
+#: caches) cost it the same. A floor paced faster than the posts measured a warmer machine than they met.
+PACE_MS = 20.0
+
+
+async def nats_floor(url: str, subscribers: int, messages: int, pace_ms: float = PACE_MS) -> list[float]:
     """Core NATS: one publisher, ``subscribers`` subscriptions, latency publish -> each receipt.
 
     Each trial publishes on a subject of its own, so a late message of an earlier trial cannot be
@@ -75,7 +81,7 @@ async def nats_floor(url: str, subscribers: int, messages: int) -> list[float]:
             sent[key] = time.perf_counter()
             await nc.publish(subject, key)
             await nc.flush()
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(pace_ms / 1000)
         try:
             await asyncio.wait_for(done.wait(), 10 + messages * 0.05)
         except TimeoutError:
@@ -90,7 +96,12 @@ async def nats_floor(url: str, subscribers: int, messages: int) -> list[float]:
 
 
 async def messaging_latency(
-    port: int, token: str, subscribers: int, messages: int, posts: list[float] | None = None
+    port: int,
+    token: str,
+    subscribers: int,
+    messages: int,
+    posts: list[float] | None = None,
+    pace_ms: float = PACE_MS,
 ) -> list[float]:
     """Post-to-delivery latencies; ``posts`` (when given) gets each PostMessage's own round trip (from the
     call to its answer), to tell the post from the delivery."""
@@ -134,7 +145,7 @@ async def messaging_latency(
             )
             if posts is not None:
                 posts.append((time.perf_counter() - t0) * 1000)
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(pace_ms / 1000)
         await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 120)
         return latencies
 
@@ -144,6 +155,12 @@ def main() -> int:
     p.add_argument("--messages", type=int, default=100)
     p.add_argument("--trials", type=int, default=3, help="interleaved trials per figure (default 3)")
     p.add_argument("--subscribers", default="1,50", help="the figures' numbers of subscribers")
+    p.add_argument(
+        "--pace-ms",
+        type=float,
+        default=PACE_MS,
+        help=f"the pause between two messages, the floor's and the posts' alike (default {PACE_MS:g})",
+    )
     p.add_argument("--profile", type=Path, help="profile the messaging service (pyinstrument); its report goes here")
     a = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="jit-bench-msg-"))
@@ -171,6 +188,7 @@ def main() -> int:
         )
         wait_until(lambda: _grpc_healthy(port), 60, "messaging service", work / "messaging.log", proc)
         time.sleep(1.0)
+        print(f"# each message {a.pace_ms:g} ms after the one before, the floor's and the posts' alike", flush=True)
         # Interleaved trials: floor, service, floor, service, ... so a quiet or busy spell of the machine
         # weighs on both. Each figure is the median of the trials' p50s, printed with their spread.
         for subs in (int(n) for n in a.subscribers.split(",")):
@@ -180,9 +198,9 @@ def main() -> int:
             service_all: list[float] = []
             post_p50s: list[float] = []
             for _ in range(a.trials):
-                floor = asyncio.run(nats_floor(nats_i.url, subs, a.messages))
+                floor = asyncio.run(nats_floor(nats_i.url, subs, a.messages, a.pace_ms))
                 posts: list[float] = []
-                lat = asyncio.run(messaging_latency(port, token, subs, a.messages, posts))
+                lat = asyncio.run(messaging_latency(port, token, subs, a.messages, posts, a.pace_ms))
                 post_p50s.append(statistics.median(posts))
                 floors.append(statistics.median(floor))
                 services.append(statistics.median(lat))
