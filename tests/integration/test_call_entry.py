@@ -23,6 +23,7 @@ from tests.unit.test_token_verification import claims, sign, verifier
 SERVICE = "jit.test.v1.Probe"
 WHO, BROKEN, REFUSED, COUNT, ENDLESS = (f"/{SERVICE}/{m}" for m in ("Who", "Broken", "Refused", "Count", "Endless"))
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+STREAM_TRACE_ID = "5c0a3e8d2b7f4a1e9d6c8b3a2f1e0d9c"  # the streams' test's own trace
 PARENT_ID = "00f067aa0ba902b7"
 
 
@@ -180,7 +181,7 @@ def test_a_stream_the_client_leaves_ends_its_span_and_runs_the_servicers_finally
     every step and in its ``finally`` (run when the stream ends, not when collected), the call's span ends,
     and nothing is logged of a context detached in another task than the one it was attached in (the
     span and the caller are attached around each step, never across a ``yield``)."""
-    traceparent = ("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-01")
+    traceparent = ("traceparent", f"00-{STREAM_TRACE_ID}-{PARENT_ID}-01")
 
     async def body(channel: grpc.aio.Channel, probe: Probe) -> Probe:
         for round in range(1, 11):
@@ -200,10 +201,10 @@ def test_a_stream_the_client_leaves_ends_its_span_and_runs_the_servicers_finally
 
     with caplog.at_level("ERROR"):
         probe = asyncio.run(serve(body))
-    expected = ("de-liaison", ENDLESS, int(TRACE_ID, 16))
+    expected = ("de-liaison", ENDLESS, int(STREAM_TRACE_ID, 16))
     assert len(probe.closed) == 10 and set(probe.closed) == {expected}
     assert probe.seen and set(probe.seen) == {expected}
-    mine = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == TRACE_ID]
+    mine = [s for s in spans.get_finished_spans() if format(s.context.trace_id, "032x") == STREAM_TRACE_ID]
     assert [s.name for s in mine if s.name == ENDLESS] == [ENDLESS] * 10
     assert not [r for r in caplog.records if "detach" in r.getMessage()], [r.getMessage() for r in caplog.records]
 
