@@ -64,7 +64,9 @@ from jitlib.sqlexec import (
     deferring,
     flush,
     refuse_on_loop,
+    send_each,
     statement,
+    transaction,
 )
 from jitlib.sqlexec import on_loop as _on_loop
 from jitlib.sqlexec import statements as _statements
@@ -761,7 +763,10 @@ class Database:
     async def write(self, fn: Callable[[Session], T], *, on_loop: bool = False) -> T:
         """Run ``fn(session)`` in a write transaction, committed when ``fn`` returns normally.
 
-        ``on_loop`` (PostgreSQL; a create's unit): ``fn`` is first run on the event loop, where it may send
+        ``on_loop`` (a create's unit). On SQLite, whose units run on the loop in any case, ``fn`` first runs
+        with its INSERT rows deferred and no statement sent; when those rows are all it wrote, they go out
+        in a transaction of their own on the writers' connection (``_sqlite_deferred``), below SQLAlchemy's
+        session transaction. On PostgreSQL ``fn`` is first run on the event loop, where it may send
         no statement. When all it wrote are INSERT rows deferred into one statement (``jitlib.sqlexec.
         deferring``), that statement goes out in autocommit on a connection the loop awaits
         (``_LoopStatements``): the same one transaction, without the hand-off to a worker thread and back,
@@ -773,7 +778,7 @@ class Database:
             done = await self._write_on_loop(fn)
             if done is not None:
                 return done[0]
-        return await self._run(lambda: self.write_sync(fn))
+        return await self._run(lambda: self.write_sync(fn, deferred=on_loop))
 
     async def _write_on_loop(self, fn: Callable[[Session], T]) -> tuple[T] | None:
         """``write`` ``on_loop``: ``(fn's result,)`` once committed, or None when ``fn`` must run on a worker
@@ -830,8 +835,9 @@ class Database:
             conn.rollback()
         return conn
 
-    def write_sync(self, fn: Callable[[Session], T]) -> T:
-        """``write`` in the calling thread (before the service serves, or in a worker thread).
+    def write_sync(self, fn: Callable[[Session], T], *, deferred: bool = False) -> T:
+        """``write`` in the calling thread (before the service serves, or in a worker thread). ``deferred``
+        (SQLite; ``write`` ``on_loop``): tried as ``_sqlite_deferred`` first.
 
         On PostgreSQL the unit's INSERT rows through ``CompiledInsert`` are deferred and sent as one
         statement (``jitlib.sqlexec.deferring``); a unit that wrote nothing else sends them as a
@@ -840,9 +846,9 @@ class Database:
         runs once more on a new connection; a loss while committing is raised, since the commit may
         have happened."""
         if self.sqlite:
-            return self._traced("write", lambda: self._sqlite_write(fn))
+            return self._traced("write", lambda: self._sqlite_write(fn, deferred=deferred))
 
-        def deferred() -> T:
+        def unit() -> T:
             conn = self._worker_connection()
             with self._writer() if conn is None else self._writer(bind=conn) as session, deferring() as batch:
                 session.begin()
@@ -857,7 +863,7 @@ class Database:
 
         for attempt in (1, 2):
             try:
-                return self._traced("write", deferred)
+                return self._traced("write", unit)
             except DBAPIError as e:
                 if attempt == 2 or not e.connection_invalidated:
                     raise
@@ -865,11 +871,12 @@ class Database:
                 raise e.error from None
         raise AssertionError("unreachable")
 
-    def _sqlite_write(self, fn: Callable[[Session], T]) -> T:
+    def _sqlite_write(self, fn: Callable[[Session], T], *, deferred: bool = False) -> T:
         """A SQLite write unit on the writers' kept connection: the session begins (``BEGIN IMMEDIATE``) and
         commits or rolls back its transaction on it, as on a pooled one; a connection SQLAlchemy found
         broken is let go and the next unit opens another. Every ``SQLITE_CHECKPOINT_EVERY`` units the WAL is
-        checkpointed by a thread of its own (``_Checkpointer``), not by a commit on the event loop."""
+        checkpointed by a thread of its own (``_Checkpointer``), not by a commit on the event loop.
+        ``deferred``: tried as ``_sqlite_deferred`` first."""
         with self._write_lock:
             conn = self._write_conn
             if conn is None or conn.closed or conn.invalidated:
@@ -877,11 +884,44 @@ class Database:
                     conn.close()
                 conn = self._write_conn = self.engine.connect().execution_options(jit_write=True)
             try:
+                if deferred:
+                    done = self._sqlite_deferred(conn, fn)
+                    if done is not None:
+                        return done[0]
                 with self._writer(bind=conn) as session, session.begin():
                     return fn(session)
             finally:
                 if self._checkpointer is not None:
                     self._checkpointer.written()
+
+    def _sqlite_deferred(self, conn: Connection, fn: Callable[[Session], T]) -> tuple[T] | None:
+        """A create's unit on SQLite (``write`` ``on_loop``): ``fn`` runs with its ``CompiledInsert`` rows
+        deferred and no statement allowed (``jitlib.sqlexec.on_loop``); when those rows are all it wrote,
+        they are sent on ``conn``'s driver connection between ``BEGIN IMMEDIATE`` and ``COMMIT``, one
+        statement per INSERT (``sqlexec.send_each``), and the commit's listeners called as the session's
+        commit calls them: ``(fn's result,)``. The same statements in one transaction as the session's,
+        without the session's transaction, its connection's begin and commit events and their objects (a
+        fifth of a create's unit in a profile, bench/README.md). None when ``fn`` would send anything else
+        (a workspace's key read or made, an ORM write, an UPDATE): nothing of that run is kept (a
+        transaction it began is rolled back when its session closes), and ``fn`` runs again as any unit."""
+        session = self._writer(bind=conn)
+        token = _on_loop.set(True)
+        try:
+            with session, deferring(conn) as batch:
+                listeners = len(session.dispatch.after_commit)
+                result = fn(session)
+                if session.new or session.dirty or session.deleted or len(session.dispatch.after_commit) != listeners:
+                    raise NeedsThread  # ORM writes to flush, or a listener of this session's own commit
+                entries = batch.entries
+        except NeedsThread:
+            return None
+        finally:
+            _on_loop.reset(token)
+        if entries:
+            transaction(conn, lambda: send_each(conn, entries))
+        for committed in self._on_commit:
+            committed(session)
+        return (result,)
 
     def _worker_started(self) -> None:
         self._kept.conn = None

@@ -159,6 +159,7 @@ class Batch:
         entries, conn = self.entries, self.conn
         if not entries or conn is None:
             return
+        refuse_on_loop()  # a unit on the loop sends nothing, and builds nothing to send (``send_each``'s SQLite)
         self.entries = []
         sql, args, numbered = statement(conn.dialect, entries)
         dbapi: Any = conn.connection.driver_connection
@@ -178,6 +179,52 @@ def statement(dialect: Any, entries: Sequence[_Entry]) -> tuple[str, Any, bool]:
     sql, names, numbered = _combined(dialect, entries)
     values = [(name, proc(v) if proc else v) for name, i, j, key, proc in names for v in (entries[i][2][j][key],)]
     return sql, ([v for _, v in values] if numbered else dict(values)), numbered
+
+
+#: The INSERT of each (dialect, table, keys) ``send_each`` ran: its SQL and binder.
+_each_plans: dict[tuple[Any, ...], _Plan] = {}
+
+
+def send_each(conn: Connection, entries: Sequence[_Entry]) -> None:
+    """Run a batch's deferred INSERTs on ``conn``, one statement per entry (its rows at once), in order: on
+    SQLite, which has no INSERT inside a WITH, where ``statement`` combines them into one for PostgreSQL.
+    Each counted, a driver error raised as SQLAlchemy's (``_execute``)."""
+    dialect = conn.dialect
+    for table, keys, rows in entries:
+        shape = (dialect.name, dialect.driver, dialect.paramstyle, table, keys)
+        plan = _each_plans.get(shape)
+        if plan is None:
+            if len(_each_plans) >= _MAX_PLANS:
+                _each_plans.clear()
+            compiled = cast(SQLCompiler, insert(table).compile(dialect=dialect, column_keys=list(keys)))
+            plan = _each_plans[shape] = (str(compiled), _binder(compiled, dialect))
+        sql, convert = plan
+        if len(rows) == 1:
+            _execute(conn, sql, convert(rows[0]))
+        else:
+            _execute(conn, sql, [convert(r) for r in rows], many=True)
+
+
+def transaction(conn: Connection, body: Callable[[], None]) -> None:
+    """``body`` in a write transaction of SQLite's own on ``conn``'s driver connection (``BEGIN IMMEDIATE``
+    ... ``COMMIT``, rolled back when ``body`` or the commit fails), beside SQLAlchemy, whose connection sees
+    none of it: for statements run on the DBAPI cursor (``send_each``). A driver error is raised as
+    SQLAlchemy's."""
+    dbapi: Any = conn.connection.driver_connection
+    try:
+        dbapi.execute("BEGIN IMMEDIATE")
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise _driver_error(conn, "BEGIN IMMEDIATE", (), e) from e
+    try:
+        body()
+        try:
+            dbapi.commit()
+        except conn.dialect.loaded_dbapi.Error as e:
+            raise _driver_error(conn, "COMMIT", (), e) from e
+    except BaseException:
+        if not conn.invalidated and dbapi.in_transaction:
+            dbapi.rollback()
+        raise
 
 
 def _idle(dbapi: Any) -> bool:

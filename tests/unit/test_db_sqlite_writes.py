@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from opentelemetry import trace
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jitlib import sealing
-from jitlib.db import SQLITE_CHECKPOINT_EVERY, SQLITE_WAL_PAGES, Database
+from jitlib.db import SQLITE_CHECKPOINT_EVERY, SQLITE_WAL_PAGES, Database, migrate
+from jitlib.sqlexec import CompiledInsert
+from services.tasks.app import MIGRATIONS
+from services.tasks.store import RUNTIME
 from tests.harness import eventually
+from tests.unit.test_sqlexec import AT, outbox_row
 
 
 @pytest.fixture
@@ -108,3 +115,117 @@ def test_a_wipe_after_a_shred_truncates_the_wal_even_when_the_thread_is_checkpoi
             db.write_sync(lambda s: s.execute(text("INSERT INTO b VALUES (randomblob(40000))")))
         sealing.wipe_freed(db.engine)
         assert (tmp_path / "w.db-wal").stat().st_size == 0
+
+
+# -- a create's unit (``write(on_loop=True)``): its INSERTs alone, below the session's transaction -----------
+
+
+@pytest.fixture
+def tasks_db(tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'tasks.db'}"
+    migrate(MIGRATIONS, url)
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+OUTBOX = CompiledInsert(RUNTIME.outbox)
+PENDING = CompiledInsert(RUNTIME.audit_pending)
+
+
+def _entry(record_id: str) -> dict[str, object]:
+    return {
+        "occurred_at": AT,
+        "time_zone": "UTC",
+        "user_id": "u1",
+        "username": "nl-prosecutor",
+        "jurisdiction": "NL",
+        "operation": "create",
+        "record_type": "task",
+        "record_id": record_id,
+        "workspace_id": "ws",
+        "outcome": "ok",
+    }
+
+
+def _ids(database: Database) -> list[str]:
+    return asyncio.run(database.read(lambda s: sorted(s.execute(select(RUNTIME.outbox.c.id)).scalars())))
+
+
+def _entries(database: Database) -> list[str]:
+    return asyncio.run(database.read(lambda s: sorted(s.execute(select(RUNTIME.audit_pending.c.record_id)).scalars())))
+
+
+def test_a_unit_of_inserts_alone_runs_below_the_sessions_transaction_and_anything_else_again(
+    tasks_db: Database, spans: Any
+) -> None:
+    """A unit whose writes are all deferred INSERTs runs once: its statements go out between ``BEGIN
+    IMMEDIATE`` and ``COMMIT`` on the writers' connection, without the session's transaction (no begin event
+    of SQLAlchemy's), each counted, its commit's listeners called once after it. A unit that sends any other
+    statement is dropped, its transaction rolled back, and runs again as any unit, once committed."""
+    runs: list[str] = []
+    committed: list[object] = []
+    begins: list[object] = []
+    tasks_db.on_commit(lambda s: committed.append(s.info.get("unit")))
+    event.listen(tasks_db.engine, "begin", lambda conn: begins.append(conn))
+
+    def inserts(name: str) -> Callable[[Session], str]:
+        def write(s: Session) -> str:
+            runs.append(name)
+            s.info["unit"] = name
+            OUTBOX.execute(s, outbox_row(name))
+            OUTBOX.execute(s, [outbox_row(name + "2"), outbox_row(name + "3")])
+            PENDING.execute(s, _entry(name))
+            return name
+
+        return write
+
+    def reads(s: Session) -> int:
+        runs.append("read")
+        s.info["unit"] = "read"
+        OUTBOX.execute(s, outbox_row("r"))
+        return len(s.execute(select(RUNTIME.outbox.c.id)).all())  # a statement: not deferred
+
+    async def units() -> list[object]:
+        return [
+            await tasks_db.write(inserts("a"), on_loop=True),
+            await tasks_db.write(inserts("b"), on_loop=True),
+            await tasks_db.write(reads, on_loop=True),
+        ]
+
+    with trace.get_tracer("test").start_as_current_span("units") as outer:
+        assert asyncio.run(units()) == ["a", "b", 7]
+    assert runs == ["a", "b", "read", "read"]
+    assert committed == ["a", "b", "read"]
+    assert len(begins) == 2  # the read's two runs; the inserts' units began no session transaction
+    assert _ids(tasks_db) == ["a", "a2", "a3", "b", "b2", "b3", "r"] and _entries(tasks_db) == ["a", "b"]
+    trace_id = outer.get_span_context().trace_id
+    writes = [s for s in spans.get_finished_spans() if s.context.trace_id == trace_id and s.name == "db write"]
+    assert [s.attributes["db.statement_count"] for s in writes] == [3, 3, 2]
+
+
+def test_a_duplicate_in_a_unit_of_inserts_alone_writes_none_of_it(tasks_db: Database) -> None:
+    async def unit(fn: Callable[[Session], None]) -> None:
+        await tasks_db.write(fn, on_loop=True)
+
+    asyncio.run(unit(lambda s: OUTBOX.execute(s, outbox_row("a"))))
+
+    def write(s: Session) -> None:
+        PENDING.execute(s, _entry("b"))
+        OUTBOX.execute(s, outbox_row("b"))
+        OUTBOX.execute(s, outbox_row("a"))  # the duplicate key, after two INSERTs of the same transaction
+
+    with pytest.raises(IntegrityError):
+        asyncio.run(unit(write))
+    assert _ids(tasks_db) == ["a"] and _entries(tasks_db) == []
+
+    def fails(s: Session) -> None:
+        OUTBOX.execute(s, outbox_row("f"))
+        raise RuntimeError("refused")  # the unit itself fails: nothing of it is sent
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(unit(fails))
+    # The writers' connection is left out of any transaction: the next units, deferred or not, commit.
+    asyncio.run(unit(lambda s: OUTBOX.execute(s, outbox_row("c"))))
+    tasks_db.write_sync(lambda s: OUTBOX.execute(s, outbox_row("d")))
+    assert _ids(tasks_db) == ["a", "c", "d"]
