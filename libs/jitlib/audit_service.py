@@ -40,7 +40,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> audit_pb2.VerifyAuditChainResponse:
         _require_auditor()
         await self._linked()
-        report = await self._rt.read(lambda session: audit.verify(session, self._rt.tables))
+        report = await self._rt.read(lambda session: audit.verify(session, self._rt.tables), streamed=True)
         out = audit_pb2.VerifyAuditChainResponse(
             intact=report.intact,
             entries_checked=report.entries_checked,

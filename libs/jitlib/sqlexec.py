@@ -41,6 +41,22 @@ executed: contextvars.ContextVar[list[tuple[str, Any]] | None] = contextvars.Con
 on_loop: contextvars.ContextVar[bool] = contextvars.ContextVar("jit_db_on_loop", default=False)
 
 
+#: A read unit of work on PostgreSQL runs in autocommit (``jitlib.db.Database.read``): a statement that is not a
+#: read would commit there, so it is refused (``refuse_writes``).
+reading: contextvars.ContextVar[bool] = contextvars.ContextVar("jit_db_reading", default=False)
+
+
+class ReadOnly(Exception):
+    """A read unit of work was about to send a statement that is not a read (``reading``)."""
+
+
+def refuse_writes(sql: str) -> None:
+    """Raise ``ReadOnly`` when a read unit of work (``reading``) is about to send ``sql`` and it is not a
+    SELECT (or a WITH query)."""
+    if reading.get() and sql.lstrip()[:6].upper() not in ("SELECT", "WITH ", "WITH\n"):
+        raise ReadOnly(f"a read unit of work sent {sql.lstrip()[:40]!r}")
+
+
 class NeedsThread(Exception):
     """A unit of work running on the event loop was about to send a statement (``on_loop``): it is run
     again on a worker thread, from the start."""
@@ -108,6 +124,7 @@ def _execute(
     (``$1``, ...; ``_numbered``) and ``params`` is their sequence, sent as they are by psycopg's
     ``RawCursor``."""
     refuse_on_loop()
+    refuse_writes(sql)
     count_statement()
     if numbered:
         from psycopg import RawCursor

@@ -295,3 +295,45 @@ def test_the_loops_connections_the_server_closed_are_replaced(database: db.Datab
         assert _ids(database) == ["a", "b", "c"]
     finally:
         admin.dispose()
+
+
+def test_a_read_unit_runs_in_autocommit_refuses_writes_and_leaves_its_connection_for_transactions(
+    postgres: Any,
+) -> None:
+    """A read unit of work on a worker thread's kept connection sends its statements without ``BEGIN`` and
+    ``ROLLBACK`` (no transaction is open on the server while it runs), except one that streams from a
+    server-side cursor; a statement that is not a read is refused there, on SQLAlchemy's execution and on
+    the DBAPI cursor alike, and nothing of it is written; and the same connection's next write unit is one
+    transaction again, all or nothing."""
+    from psycopg.pq import TransactionStatus
+
+    url = str(postgres.create_database(f"dbtest_{uuid.uuid4().hex[:12]}"))
+    db.migrate(MIGRATIONS, url)
+    database = db.Database(url, pool_size=1)  # one worker thread, one kept connection
+
+    def status(s: Session) -> tuple[int, Any]:
+        found = len(s.execute(select(RUNTIME.outbox.c.id)).all())
+        return found, s.connection().connection.driver_connection.info.transaction_status
+
+    async def units() -> None:
+        await database.write(lambda s: OUTBOX.execute(s, outbox_row("a")))
+        assert await database.read(status) == (1, TransactionStatus.IDLE)
+        assert await database.read(status, streamed=True) == (1, TransactionStatus.INTRANS)
+        with pytest.raises(sqlexec.ReadOnly):
+            await database.read(lambda s: OUTBOX.execute(s, outbox_row("b")))
+        with pytest.raises(sqlexec.ReadOnly):
+            await database.read(lambda s: s.execute(text("DELETE FROM outbox")))
+
+        def write(s: Session) -> None:
+            OUTBOX.execute(s, outbox_row("c"))
+            s.execute(select(1))  # sends the INSERT, in the unit's transaction
+            OUTBOX.execute(s, outbox_row("a"))  # the duplicate key
+
+        with pytest.raises(IntegrityError):
+            await database.write(write)
+
+    try:
+        asyncio.run(units())
+        assert _ids(database) == ["a"]
+    finally:
+        database.dispose()
