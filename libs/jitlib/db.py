@@ -751,9 +751,10 @@ class Database:
         On PostgreSQL (a worker thread's kept connection) its statements run in autocommit, each a
         transaction of its own: what they see is what they saw inside one, since at PostgreSQL's READ
         COMMITTED, the services' level, each statement of a transaction takes a snapshot of its own anyway,
-        and the ``BEGIN`` and ``ROLLBACK`` around them were two round trips to the server for nothing (0.31
-        ms of a list page's read, bench/README.md). Only reads: any other statement is refused
-        (``sqlexec.ReadOnly``) instead of being rolled back."""
+        and the ``BEGIN`` and ``ROLLBACK`` around them were two round trips to the server for nothing (about
+        0.3 ms alone; a list page's read 0.4-0.6 ms faster without them, bench/README.md, Lists, the tenth
+        pass). Only reads: any other statement is refused (``sqlexec.ReadOnly``) instead of being rolled
+        back. With ``streamed``, in a transaction as before."""
 
         def unit() -> T:
             conn = self._worker_connection()
