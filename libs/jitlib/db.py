@@ -770,7 +770,13 @@ class Database:
             finally:
                 _reading.reset(token)
                 if not dbapi.closed:
-                    dbapi.autocommit = False
+                    try:
+                        dbapi.autocommit = False
+                    except Exception:
+                        # Left in autocommit, its next write unit would not be one transaction: a connection
+                        # that cannot leave it (lost, its state unknown) is let go, and the next unit opens
+                        # another (``_worker_connection``). What the read raised, if anything, goes on.
+                        conn.invalidate()
 
         def retried() -> T:
             try:
