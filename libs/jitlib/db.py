@@ -59,6 +59,7 @@ from jitlib.sqlexec import (
     CompiledInsert,
     CompiledSelect,
     CompiledUpdate,
+    Entry,
     NeedsThread,
     count_statement,
     deferring,
@@ -808,13 +809,13 @@ class Database:
                 return done[0]
         return await self._run(lambda: self.write_sync(fn, deferred=on_loop))
 
-    async def _write_on_loop(self, fn: Callable[[Session], T]) -> tuple[T] | None:
-        """``write`` ``on_loop``: ``(fn's result,)`` once committed, or None when ``fn`` must run on a worker
-        thread (nothing of this run was sent). Traced as one ``db write`` span from ``fn``'s start, as
-        ``_traced`` traces a unit on a worker thread."""
-        assert self._loop_statements is not None
-        started = time.time_ns()
-        conn = self._loop_connection()
+    def _deferred_run(self, conn: Connection, fn: Callable[[Session], T]) -> tuple[T, list[Entry], Session] | None:
+        """``fn`` run on a session bound to ``conn`` with its ``CompiledInsert`` rows deferred and no statement
+        allowed (``jitlib.sqlexec.on_loop``): (its result, the rows it deferred, its closed session) when
+        those rows are all it wrote, for the caller to send; None when it would send anything else or wrote
+        through the ORM or added a listener of its own commit (nothing of that run is kept: a transaction it
+        began is rolled back when its session closes). The first step of a create's unit on either backend
+        (``_write_on_loop``, ``_sqlite_deferred``)."""
         session = self._writer(bind=conn)
         token = _on_loop.set(True)
         try:
@@ -824,11 +825,23 @@ class Database:
                 result = fn(session)
                 if session.new or session.dirty or session.deleted or len(session.dispatch.after_commit) != listeners:
                     raise NeedsThread  # ORM writes to flush, or a listener of this session's own commit
-                entries = batch.entries
+                return result, batch.entries, session
         except NeedsThread:
             return None
         finally:
             _on_loop.reset(token)
+
+    async def _write_on_loop(self, fn: Callable[[Session], T]) -> tuple[T] | None:
+        """``write`` ``on_loop``: ``(fn's result,)`` once committed, or None when ``fn`` must run on a worker
+        thread (nothing of this run was sent). Traced as one ``db write`` span from ``fn``'s start, as
+        ``_traced`` traces a unit on a worker thread."""
+        assert self._loop_statements is not None
+        started = time.time_ns()
+        conn = self._loop_connection()
+        run = self._deferred_run(conn, fn)
+        if run is None:
+            return None
+        result, entries, session = run
         # The session is closed before the statement goes out: the loop's other units bind their own to the
         # same connection meanwhile. Once the statement answered, the commit's listeners (``on_commit``: the
         # chainer's wake) are called as its commit would call them, here on the loop.
@@ -932,19 +945,10 @@ class Database:
         fifth of a create's unit in a profile, bench/README.md). None when ``fn`` would send anything else
         (a workspace's key read or made, an ORM write, an UPDATE): nothing of that run is kept (a
         transaction it began is rolled back when its session closes), and ``fn`` runs again as any unit."""
-        session = self._writer(bind=conn)
-        token = _on_loop.set(True)
-        try:
-            with session, deferring(conn) as batch:
-                listeners = len(session.dispatch.after_commit)
-                result = fn(session)
-                if session.new or session.dirty or session.deleted or len(session.dispatch.after_commit) != listeners:
-                    raise NeedsThread  # ORM writes to flush, or a listener of this session's own commit
-                entries = batch.entries
-        except NeedsThread:
+        run = self._deferred_run(conn, fn)
+        if run is None:
             return None
-        finally:
-            _on_loop.reset(token)
+        result, entries, session = run
         if entries:
             transaction(conn, lambda: send_each(conn, entries))
         for committed in self._on_commit:

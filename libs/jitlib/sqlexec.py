@@ -145,7 +145,7 @@ def _execute(
 
 
 #: A unit of work's deferred rows of one INSERT: its table, the rows' keys, the rows.
-_Entry = tuple[Table, tuple[str, ...], Sequence[Mapping[str, Any]]]
+Entry = tuple[Table, tuple[str, ...], Sequence[Mapping[str, Any]]]
 #: The rows of one INSERT that may wait in a batch; more are sent at once (an import's thousands of rows
 #: would exceed PostgreSQL's 65,535 parameters of a statement, and make a plan of their own per count).
 DEFER_ROWS = 16
@@ -166,7 +166,7 @@ class Batch:
 
     def __init__(self) -> None:
         self.conn: Connection | None = None
-        self.entries: list[_Entry] = []
+        self.entries: list[Entry] = []
 
     def send(self, *, alone: bool = False) -> None:
         """Send the deferred rows as one statement. ``alone``: the unit of work ends here and the rows are
@@ -190,7 +190,7 @@ class Batch:
                 dbapi.autocommit = False
 
 
-def statement(dialect: Any, entries: Sequence[_Entry]) -> tuple[str, Any, bool]:
+def statement(dialect: Any, entries: Sequence[Entry]) -> tuple[str, Any, bool]:
     """The one statement of a batch's ``entries`` (``_combined``): its SQL, its parameters as the driver
     takes them, and whether they are PostgreSQL's numbered ones (a sequence for psycopg's raw cursors)."""
     sql, names, numbered = _combined(dialect, entries)
@@ -202,7 +202,7 @@ def statement(dialect: Any, entries: Sequence[_Entry]) -> tuple[str, Any, bool]:
 _each_plans: dict[tuple[Any, ...], _Plan] = {}
 
 
-def send_each(conn: Connection, entries: Sequence[_Entry]) -> None:
+def send_each(conn: Connection, entries: Sequence[Entry]) -> None:
     """Run a batch's deferred INSERTs on ``conn``, one statement per entry (its rows at once), in order: on
     SQLite, which has no INSERT inside a WITH, where ``statement`` combines them into one for PostgreSQL.
     Each counted, a driver error raised as SQLAlchemy's (``_execute``)."""
@@ -251,7 +251,7 @@ def _idle(dbapi: Any) -> bool:
     return bool(dbapi.info.transaction_status == TransactionStatus.IDLE)
 
 
-def _combined(dialect: Any, entries: Sequence[_Entry]) -> _Combined:
+def _combined(dialect: Any, entries: Sequence[Entry]) -> _Combined:
     """The one statement of a batch (each INSERT but the last as a data-modifying CTE), compiled once per
     shape, and each parameter's name, place (entry, row, key) and bind processor; for psycopg with numbered
     parameters (``_numbered``)."""

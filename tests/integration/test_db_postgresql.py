@@ -21,23 +21,7 @@ from jitlib import db, sqlexec
 from services.tasks.app import MIGRATIONS
 from services.tasks.store import RUNTIME
 from tests.harness import eventually
-from tests.unit.test_sqlexec import AT, outbox_row
-
-
-def _entry(record_id: str) -> dict[str, object]:
-    return {
-        "occurred_at": AT,
-        "time_zone": "UTC",
-        "user_id": "u1",
-        "username": "nl-prosecutor",
-        "jurisdiction": "NL",
-        "operation": "create",
-        "record_type": "task",
-        "record_id": record_id,
-        "workspace_id": "ws",
-        "outcome": "ok",
-    }
-
+from tests.unit.test_sqlexec import outbox_row, pending_row
 
 OUTBOX = sqlexec.CompiledInsert(RUNTIME.outbox)
 PENDING = sqlexec.CompiledInsert(RUNTIME.audit_pending)
@@ -90,7 +74,7 @@ def test_a_units_inserts_are_one_statement_and_its_later_reads_see_them(
     def write(s: Session) -> None:
         OUTBOX.execute(s, outbox_row("a"))
         OUTBOX.execute(s, [outbox_row("b"), outbox_row("c")])
-        PENDING.execute(s, _entry("a"))
+        PENDING.execute(s, pending_row("a"))
 
     _, statements = _counted(unit, spans, write)
     assert statements == 1
@@ -108,7 +92,7 @@ def test_a_duplicate_in_a_units_statement_writes_none_of_it(database: db.Databas
     unit(lambda s: OUTBOX.execute(s, outbox_row("a")))
 
     def write(s: Session) -> None:
-        PENDING.execute(s, _entry("b"))
+        PENDING.execute(s, pending_row("b"))
         OUTBOX.execute(s, outbox_row("b"))
         OUTBOX.execute(s, outbox_row("a"))  # the duplicate key, in the same statement as the others
 
@@ -254,7 +238,7 @@ def test_a_unit_of_inserts_alone_runs_on_the_loop_and_anything_else_again_on_a_w
             runs.append((name, threading.get_ident()))
             s.info["unit"] = name
             OUTBOX.execute(s, outbox_row(name))
-            PENDING.execute(s, _entry(name))
+            PENDING.execute(s, pending_row(name))
             return name
 
         return write

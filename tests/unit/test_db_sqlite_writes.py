@@ -21,7 +21,7 @@ from jitlib.sqlexec import CompiledInsert
 from services.tasks.app import MIGRATIONS
 from services.tasks.store import RUNTIME
 from tests.harness import eventually
-from tests.unit.test_sqlexec import AT, outbox_row
+from tests.unit.test_sqlexec import outbox_row, pending_row
 
 
 @pytest.fixture
@@ -133,21 +133,6 @@ OUTBOX = CompiledInsert(RUNTIME.outbox)
 PENDING = CompiledInsert(RUNTIME.audit_pending)
 
 
-def _entry(record_id: str) -> dict[str, object]:
-    return {
-        "occurred_at": AT,
-        "time_zone": "UTC",
-        "user_id": "u1",
-        "username": "nl-prosecutor",
-        "jurisdiction": "NL",
-        "operation": "create",
-        "record_type": "task",
-        "record_id": record_id,
-        "workspace_id": "ws",
-        "outcome": "ok",
-    }
-
-
 def _ids(database: Database) -> list[str]:
     return asyncio.run(database.read(lambda s: sorted(s.execute(select(RUNTIME.outbox.c.id)).scalars())))
 
@@ -175,7 +160,7 @@ def test_a_unit_of_inserts_alone_runs_below_the_sessions_transaction_and_anythin
             s.info["unit"] = name
             OUTBOX.execute(s, outbox_row(name))
             OUTBOX.execute(s, [outbox_row(name + "2"), outbox_row(name + "3")])
-            PENDING.execute(s, _entry(name))
+            PENDING.execute(s, pending_row(name))
             return name
 
         return write
@@ -211,7 +196,7 @@ def test_a_duplicate_in_a_unit_of_inserts_alone_writes_none_of_it(tasks_db: Data
     asyncio.run(unit(lambda s: OUTBOX.execute(s, outbox_row("a"))))
 
     def write(s: Session) -> None:
-        PENDING.execute(s, _entry("b"))
+        PENDING.execute(s, pending_row("b"))
         OUTBOX.execute(s, outbox_row("b"))
         OUTBOX.execute(s, outbox_row("a"))  # the duplicate key, after two INSERTs of the same transaction
 

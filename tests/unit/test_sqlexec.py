@@ -20,6 +20,22 @@ from services.tasks.store import RUNTIME
 AT = datetime(2026, 12, 3, 12, 0, 0, 123456, tzinfo=UTC)
 
 
+def pending_row(record_id: str) -> dict[str, object]:
+    """An unlinked audit entry's row (``audit_pending``) for the record ``record_id``."""
+    return {
+        "occurred_at": AT,
+        "time_zone": "UTC",
+        "user_id": "u1",
+        "username": "nl-prosecutor",
+        "jurisdiction": "NL",
+        "operation": "create",
+        "record_type": "task",
+        "record_id": record_id,
+        "workspace_id": "ws",
+        "outcome": "ok",
+    }
+
+
 def outbox_row(event_id: str) -> dict[str, object]:
     return {
         "id": event_id,
