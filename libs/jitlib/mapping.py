@@ -116,7 +116,7 @@ def record_pb_fields(record: StoredRecord) -> dict[str, Any]:
         "origin_jurisdiction": record.origin_jurisdiction,
         "version": record.version,
         "visibility": common_pb2.VISIBILITY_RESTRICTED if record.restricted else common_pb2.VISIBILITY_WORKSPACE,
-        "shared_with": list(record.shared_with),
+        "shared_with": record.shared_with or None,
         "created_by": actor_fields(record.created_by),
         "created_at": ts_fields(record.created_at),
         "updated_by": actor_fields(record.updated_by),

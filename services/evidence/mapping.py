@@ -159,6 +159,20 @@ def outcome_fields(o: CategoryOutcome) -> dict[str, Any]:
     }
 
 
+def outcomes_fields(r: EvidenceRequest) -> list[dict[str, Any]]:
+    """``outcome_fields`` of each of the request's categories, in its order (``category_outcomes``): an open
+    one's made without its ``CategoryOutcome`` (a list's page has one or more per request)."""
+    decided = {o.category: o for o in r.decided_categories} if r.decided_categories else None
+    out = []
+    for c in r.data_categories:
+        o = decided.get(c) if decided else None
+        out.append(outcome_fields(o) if o is not None else {"category": "DATA_CATEGORY_" + c, "state": _OPEN})
+    return out
+
+
+_OPEN = "DATA_CATEGORY_STATE_" + CategoryState.OPEN.value
+
+
 def refusal_fields(r: Refusal) -> dict[str, Any]:
     """The fields of a ``pb.Refusal``, for its request's constructor (``ts_fields``)."""
     return {
@@ -302,21 +316,21 @@ def request_to_pb(
         title=r.title,
         description=r.description,
         user_notice_status="USER_NOTICE_STATUS_" + r.user_notice_status,
-        deadlines=[deadline_fields(d, now, r.delay) for d in r.deadlines],
+        deadlines=[deadline_fields(d, now, r.delay) for d in r.deadlines] or None,
         state_reason=r.state_reason,
         refusal_ground=_named("REFUSAL_GROUND_", r.refusal_ground),
         non_execution_reason=_named("NON_EXECUTION_REASON_", r.non_execution_reason),
         decision_deadline_extended=r.decision_extended,
         item_count=item_count,
-        allowed_actions=list(allowed_actions),
-        category_outcomes=[outcome_fields(o) for o in r.category_outcomes],
-        refusals=[refusal_fields(x) for x in r.refusals],
+        allowed_actions=allowed_actions or None,
+        category_outcomes=outcomes_fields(r) or None,
+        refusals=[refusal_fields(x) for x in r.refusals] if r.refusals else None,
         submission=r.submission,
         postponed_from=_named("EVIDENCE_REQUEST_STATE_", r.postponed_from),
         decision_suspended_seconds=r.decision_suspended_seconds,
         execution_suspended_seconds=r.execution_suspended_seconds,
         notification_exemption_reason=r.notification_exemption_reason,
-        victim_refs=list(r.victim_refs),
+        victim_refs=r.victim_refs or None,
         user_notice_suppressed_until=ts_fields_or_none(r.user_notice_suppressed_until),
         next_deadline_at=ts_fields(r.deadlines[0].due_at) if r.deadlines else None,
         issued_at=ts_fields_or_none(r.issued_at),

@@ -101,9 +101,9 @@ def order_to_pb(
         not_executed_reason="NOT_EXECUTED_REASON_" + (order.not_executed_reason or "UNSPECIFIED"),
         extension_count=order.extension_count,
         confirmation_overdue=order.is_confirmation_overdue(now, overdue_after),
-        allowed_actions=list(allowed_actions),
+        allowed_actions=allowed_actions or None,
         clock_remaining_seconds=order.clock_remaining_seconds or 0,
-        victim_refs=list(order.victim_refs),
+        victim_refs=order.victim_refs or None,
         **times,
     )
 

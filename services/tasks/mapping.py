@@ -64,14 +64,14 @@ def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -
         kind="TASK_KIND_" + task.kind,
         assignee_jurisdiction=task.assignee_jurisdiction,
         priority="TASK_PRIORITY_" + task.priority,
-        links=links_to_pb(task.links),
+        links=links_to_pb(task.links) if task.links else None,
         state_reason=task.state_reason,
         overdue=task.is_overdue(now),
         outcome=task.outcome,
-        blocked_by=links_to_pb(task.blocked_by),
-        allowed_actions=list(allowed_actions),
+        blocked_by=links_to_pb(task.blocked_by) if task.blocked_by else None,
+        allowed_actions=allowed_actions or None,
         terms_reason=task.terms_reason,
-        victim_refs=list(task.victim_refs),
+        victim_refs=task.victim_refs or None,
         due_at=ts_fields_or_none(task.due_at),
     )
 

@@ -74,7 +74,7 @@ def victim_to_pb(victim: Victim, allowed_actions: Sequence[str] = ()) -> pb.Vict
             if victim.replicated_at is not None
             else None
         ),
-        allowed_actions=list(allowed_actions),
+        allowed_actions=allowed_actions or None,
     )
 
 

@@ -19,6 +19,7 @@ from services.console.actions import REQUEST_ACTIONS
 from services.evidence import domain
 from services.evidence.deadlines import DeadlineKind
 from services.evidence.domain import NewRequest, State, Target, TransitionInput
+from services.evidence.mapping import outcome_fields, request_to_pb
 
 NOW = datetime(2026, 9, 2, 9, 0, tzinfo=UTC)
 NL = Actor("u1", "nl-prosecutor", "NL")
@@ -198,6 +199,29 @@ def test_request_partial_refusal_refuses_some_categories_and_the_rest_proceeds()
     )
     assert r.state is State.REFUSED and domain.event_of("refuse", r) == "refused"
     assert r.refusal_ground == "NO_DOUBLE_CRIMINALITY" and r.refusals[-1].whole and not r.deadlines
+
+
+def test_a_request_s_message_shows_each_category_decided_or_open_in_the_request_s_order() -> None:
+    """The message's ``category_outcomes`` (made without the open categories' domain outcomes) are those of
+    ``EvidenceRequest.category_outcomes``: each requested category in order, a decided one with its ground and
+    when, an open one OPEN with neither."""
+    r = request("EIO", data_categories=ALL)
+    msg = request_to_pb(r, NOW)
+    assert [(o.category, o.state) for o in msg.category_outcomes] == [
+        (pb.DataCategory.Value("DATA_CATEGORY_" + c), pb.DATA_CATEGORY_STATE_OPEN) for c in ALL
+    ]
+    r = act(
+        r, "refuse", reason="journalist's sources", refusal_ground="IMMUNITY_OR_PRIVILEGE", data_categories=("TRAFFIC",)
+    )
+    msg = request_to_pb(r, NOW)
+    expected = [outcome_fields(o) for o in r.category_outcomes]
+    assert [pb.DataCategoryOutcome(**o) for o in expected] == list(msg.category_outcomes)
+    traffic = msg.category_outcomes[1]
+    assert traffic.state == pb.DATA_CATEGORY_STATE_REFUSED and traffic.ground == pb.REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE
+    assert traffic.decided_at.ToDatetime(tzinfo=UTC) == NOW
+    for open_one in (msg.category_outcomes[0], msg.category_outcomes[2]):
+        assert open_one.state == pb.DATA_CATEGORY_STATE_OPEN and not open_one.ground
+        assert not open_one.HasField("decided_at")
 
 
 def test_a_category_the_request_does_not_name_is_refused_naming_the_field() -> None:
