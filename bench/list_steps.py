@@ -11,7 +11,7 @@ before the list's units
 (validation, the filter, the workspaces and the policy), the audit entry's unit and the page's read (on
 SQLite each inline on the loop, one after the other; on PostgreSQL each handed to a worker thread, side by
 side: their hand-offs and hand-backs), within the read the page's statements, its rows with their text
-opened and the domain records, then the answer's view (allowed actions, protobuf), gRPC's encoding of the
+opened and the domain records, then the answer's view (allowed actions, its messages' fields), gRPC's encoding of the
 answer, its way out, and the client's decoding. One line per step, the median over the calls:
 
     STEP <backend> <list> <step> p50_ms=<x> p90_ms=<y> ratio_p50=<x / echo p50 of the same run>
@@ -67,7 +67,7 @@ STEPS = (
     ("  read: back to the loop", "q1", "r1"),
     ("the answer's view", "a1", "h1"),
     ("  allowed actions (sum)", "+allowed", None),
-    ("  protobuf (sum)", "+pb", None),
+    ("  the messages' fields (sum; each message made in the answer)", "+pb", None),
     ("handler to encoding", "h1", "s0"),
     ("the answer encoded", "s0", "s1"),
     ("out: encoded to client", "s1", "k0"),
@@ -135,8 +135,8 @@ def _instrument(path: str) -> None:
         setattr(module, "list_visible", stamped("p0", "p1", module.list_visible))  # noqa: B010
     for module in (tasks_domain, evidence_domain):
         setattr(module, "allowed_actions", summed("+allowed", module.allowed_actions))  # noqa: B010
-    tasks_servicer.task_to_pb = summed("+pb", tasks_servicer.task_to_pb)  # type: ignore[assignment]
-    evidence_servicer.request_to_pb = summed("+pb", evidence_servicer.request_to_pb)  # type: ignore[assignment]
+    tasks_servicer.task_fields = summed("+pb", tasks_servicer.task_fields)  # type: ignore[assignment]
+    evidence_servicer.request_fields = summed("+pb", evidence_servicer.request_fields)  # type: ignore[assignment]
 
     tasks_servicer.TaskServicer.ListTasks = awaited("h0", "h1", tasks_servicer.TaskServicer.ListTasks)  # type: ignore[method-assign]
     evidence = evidence_servicer.EvidenceServicer

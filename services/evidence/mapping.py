@@ -299,9 +299,27 @@ def request_to_pb(
     """The request as protobuf. ``order``: the linked order to show (the caller may read it); ``hide_link``:
     leave out ``preservation_order_id`` too (a view for a caller who may not read the order);
     ``allowed_actions``: what the caller may do now (``domain.allowed_actions``), never in an event's state.
-    Made in one constructor call, its messages given as their fields (a list's page makes 50)."""
+    Made in one constructor call, its messages given as their fields (``request_fields``)."""
     return pb.EvidenceRequest(
-        **REQUEST_FIELDS.to_pb(r),
+        **request_fields(
+            r, now, order=order, item_count=item_count, hide_link=hide_link, allowed_actions=allowed_actions
+        )
+    )
+
+
+def request_fields(
+    r: EvidenceRequest,
+    now: datetime,
+    *,
+    order: OrderReplica | None = None,
+    item_count: int = 0,
+    hide_link: bool = False,
+    allowed_actions: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The fields of ``request_to_pb``: a list's page makes each request in its answer
+    (``requests.add(**fields)``), not made and then copied in."""
+    fields = REQUEST_FIELDS.to_pb(r)
+    fields.update(
         preservation_order_id="" if hide_link else r.preservation_order_id,
         addressee_jurisdiction=r.addressee_jurisdiction,
         legal_basis="LEGAL_BASIS_" + r.legal_basis,
@@ -342,6 +360,7 @@ def request_to_pb(
         delay=delay_fields(r.delay) if r.delay is not None else None,
         linked_order=order_to_pb(order, r.id) if order is not None else None,
     )
+    return fields
 
 
 def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:

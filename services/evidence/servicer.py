@@ -55,6 +55,7 @@ from services.evidence.mapping import (
     legal_basis_from_pb,
     new_item_from_pb,
     new_request_from_pb,
+    request_fields,
     request_to_pb,
     transition_input,
 )
@@ -173,18 +174,18 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         linked = {r.preservation_order_id for r in requests if r.preservation_order_id}
         # A page that links no order needs no second transaction.
         orders = await rt.read(lambda s: store.orders_by_id(s, linked)) if linked else {}
-        return pb.ListRequestsResponse(
-            requests=[
-                request_to_pb(
+        answer = pb.ListRequestsResponse(next_page_token=token)
+        add = answer.requests.add  # each request made in the answer, not made and then copied in
+        for r in requests:
+            add(
+                **request_fields(
                     r,
                     now,
                     hide_link=not domain.order_shown(principal, r, orders.get(r.preservation_order_id)),
                     allowed_actions=self._allowed(principal, r, now),
                 )
-                for r in requests
-            ],
-            next_page_token=token,
-        )
+            )
+        return answer
 
     # -- transitions ------------------------------------------------------------------------------
 

@@ -57,8 +57,14 @@ def new_task_from_pb(req: tasks_pb2.CreateTaskRequest) -> NewTask:
 def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -> tasks_pb2.Task:
     """The task as a message; ``allowed_actions`` only in an answer to a caller (``domain.allowed_actions``),
     never in an event's state."""
-    return tasks_pb2.Task(
-        **TASK_FIELDS.to_pb(task),
+    return tasks_pb2.Task(**task_fields(task, now, allowed_actions))
+
+
+def task_fields(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -> dict[str, Any]:
+    """The fields of ``task_to_pb``: a list's page makes each task in its answer (``tasks.add(**fields)``),
+    not made and then copied in."""
+    fields = TASK_FIELDS.to_pb(task)
+    fields.update(
         title=task.title,
         description=task.description,
         kind="TASK_KIND_" + task.kind,
@@ -74,6 +80,7 @@ def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -
         victim_refs=task.victim_refs or None,
         due_at=ts_fields_or_none(task.due_at),
     )
+    return fields
 
 
 def task_from_pb(msg: tasks_pb2.Task) -> Task:

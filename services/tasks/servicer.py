@@ -20,7 +20,7 @@ from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.tasks import domain, events, store
 from services.tasks.domain import Task
-from services.tasks.mapping import TASK_FIELDS, new_task_from_pb, task_to_pb, transition_input
+from services.tasks.mapping import TASK_FIELDS, new_task_from_pb, task_fields, task_to_pb, transition_input
 
 
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
@@ -31,7 +31,11 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     def _view(self, principal: auth.Principal, task: Task, now: datetime) -> tasks_pb2.Task:
         """The task as an answer to ``principal``: with the actions they may take on it now. An event's
         state is ``task_to_pb`` without them (they are the caller's, not the task's)."""
-        return task_to_pb(task, now, self.tasks.allowed_actions(task, domain.allowed_actions(task, principal)))
+        return tasks_pb2.Task(**self._view_fields(principal, task, now))
+
+    def _view_fields(self, principal: auth.Principal, task: Task, now: datetime) -> dict[str, Any]:
+        """The fields of ``_view``'s message (``task_fields``)."""
+        return task_fields(task, now, self.tasks.allowed_actions(task, domain.allowed_actions(task, principal)))
 
     # -- create and read --------------------------------------------------------------------------
 
@@ -86,7 +90,11 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             principal, request.workspace_id, store.list_visible, flt, now=now, after_id=after, limit=size + 1
         )
         tasks, token = page(found, size, lambda t: paging.token_after_id(t.id, request))
-        return tasks_pb2.ListTasksResponse(tasks=[self._view(principal, t, now) for t in tasks], next_page_token=token)
+        answer = tasks_pb2.ListTasksResponse(next_page_token=token)
+        add = answer.tasks.add  # each task made in the answer, not made and then copied in
+        for t in tasks:
+            add(**self._view_fields(principal, t, now))
+        return answer
 
     # -- transitions ------------------------------------------------------------------------------
 
