@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import keyword
 import logging
 import sqlite3
 import threading
@@ -100,18 +101,13 @@ def new_metadata() -> MetaData:
 def actor_columns() -> tuple[Mapped[str], Mapped[str], Mapped[str]]:
     """The three columns that keep who did something (a ``jitlib.actors.Actor``: id, name, jurisdiction) in
     a row, named by the class body that declares them: ``told_by_id, told_by_name, told_by_jurisdiction =
-    actor_columns()``. Named after a role so, ``actor_of`` reads them and ``actor_values`` writes them
-    (``Fields.actors`` both); a log of who did what may name them ``user_id, username, jurisdiction``."""
+    actor_columns()``. Named after a role so, ``Fields.actors`` reads and writes them (``actor_values``
+    writes them); a log of who did what may name them ``user_id, username, jurisdiction``."""
     return (
         mapped_column(String(64), nullable=False),
         mapped_column(String(255), nullable=False),
         mapped_column(String(16), nullable=False),
     )
-
-
-def actor_of(row: object, role: str) -> Actor:
-    """The actor kept in ``row``'s columns of ``role`` (``actor_columns``)."""
-    return Actor(getattr(row, f"{role}_id"), getattr(row, f"{role}_name"), getattr(row, f"{role}_jurisdiction"))
 
 
 def actor_values(role: str, actor: Actor) -> dict[str, str]:
@@ -132,7 +128,7 @@ class RecordKey:
 
 class RecordColumns(RecordKey):
     """Mixin for a record table whose rows carry what every governed record has: where it comes from, who
-    may see it, its version, and who made and last changed it (``record_fields`` and ``record_columns``
+    may see it, its version, and who made and last changed it (``RecordFields`` and ``record_columns``
     translate them to and from the domain record)."""
 
     origin_jurisdiction: Mapped[str] = mapped_column(String(16))
@@ -146,23 +142,6 @@ class RecordColumns(RecordKey):
     updated_at: Mapped[datetime] = mapped_column(TS)
     #: Set on a replica of another node's record: when this node last applied a change from the owner.
     replicated_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
-
-
-def record_fields(row: RecordColumns) -> dict[str, Any]:
-    """The domain record's common fields, read from its row (for ``Record(**record_fields(row), ...)``)."""
-    return {
-        "id": row.id,
-        "workspace_id": row.workspace_id,
-        "origin_jurisdiction": row.origin_jurisdiction,
-        "restricted": row.restricted,
-        "shared_with": tuple(filter(None, row.shared_with.split(","))),
-        "version": row.version,
-        "created_by": Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction),
-        "created_at": as_utc(row.created_at),
-        "updated_by": actor_of(row, "updated_by"),
-        "updated_at": as_utc(row.updated_at),
-        "replicated_at": as_utc_or_none(row.replicated_at),
-    }
 
 
 def record_columns(record: StoredRecord) -> dict[str, object]:
@@ -214,26 +193,27 @@ class Fields:
     actors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        # Each enum's members by value, looked up instead of calling the enum (``Enum.__call__``) per value.
-        members = {name: {m.value: m for m in kind} for name, kind in self.enums.items()}
-        object.__setattr__(self, "_members", members)
+        constants: dict[str, Any] = {}
+        object.__setattr__(self, "_read", _compiled_reader(self._expressions(constants), constants))
+
+    def _expressions(self, constants: dict[str, Any]) -> list[tuple[str, str]]:
+        """What ``read`` puts under each field's name, as a Python expression of ``row`` (``_compiled_reader``):
+        ``same`` as they are, ``times`` in UTC (NULL is None), ``enums`` the member of the value (a value
+        that is none: the enum's own error), ``lists`` split on commas, ``actors`` from their three columns.
+        A value the code refers to is put in ``constants`` under the name it uses."""
+        out = [(name, f"row.{name}") for name in self.same]
+        out += [(name, f"_utc_or_none(row.{name})") for name in self.times]
+        for name, kind in self.enums.items():
+            constants[f"_members_{name}"], constants[f"_kind_{name}"] = {m.value: m for m in kind}, kind
+            out.append((name, f"_member(_members_{name}, _kind_{name}, row.{name})"))
+        out += [(name, f"_listed(row.{name})") for name in self.lists]
+        out += [(name, f"_Actor(row.{name}_id, row.{name}_name, row.{name}_jurisdiction)") for name in self.actors]
+        return out
 
     def read(self, row: object) -> dict[str, Any]:
-        """The fields, read from ``row`` (for ``Record(**FIELDS.read(row), ...)``, or ``load``)."""
-        values = {name: getattr(row, name) for name in self.same}
-        for name in self.times:
-            at = getattr(row, name)
-            values[name] = None if at is None else as_utc(at)
-        members: dict[str, dict[Any, Enum]] = self._members  # type: ignore[attr-defined]
-        for name, kind in self.enums.items():
-            value = getattr(row, name)
-            member = members[name].get(value)
-            values[name] = member if member is not None else kind(value)  # not a member: the enum's error
-        for name in self.lists:
-            values[name] = tuple(filter(None, getattr(row, name).split(",")))
-        for name in self.actors:
-            values[name] = actor_of(row, name)
-        return values
+        """The fields, read from ``row`` (for ``Record(**FIELDS.read(row), ...)``, or ``load``): one dict
+        made by a function built for these fields (``_compiled_reader``; a list's page reads 51 rows)."""
+        return self._read(row)  # type: ignore[attr-defined, no-any-return]
 
     def load(self, record: type[R], row: object, **more: Any) -> R:
         """The domain record ``record`` of ``row``: its fields read (``read``) with ``more`` (what the store
@@ -256,17 +236,70 @@ class Fields:
 @dataclass(frozen=True)
 class RecordFields(Fields):
     """``Fields`` of a record kept in a ``RecordColumns`` row: reading and writing add what every governed
-    record has (``record_fields`` and ``record_columns``)."""
+    record has (``_RECORD_EXPRESSIONS`` and ``record_columns``)."""
 
-    def read(self, row: object) -> dict[str, Any]:
-        values = record_fields(cast(RecordColumns, row))
-        values.update(super().read(row))
-        return values
+    def _expressions(self, constants: dict[str, Any]) -> list[tuple[str, str]]:
+        return [*_RECORD_EXPRESSIONS, *super()._expressions(constants)]
 
     def write(self, record: object) -> dict[str, object]:
         return {**record_columns(cast(StoredRecord, record)), **super().write(record)}
 
 
+#: The domain record's common fields, read from its ``RecordColumns`` row, as ``Fields._expressions``: the
+#: reader of a ``RecordFields`` starts with them.
+_RECORD_EXPRESSIONS = [
+    ("id", "row.id"),
+    ("workspace_id", "row.workspace_id"),
+    ("origin_jurisdiction", "row.origin_jurisdiction"),
+    ("restricted", "row.restricted"),
+    ("shared_with", "_listed(row.shared_with)"),
+    ("version", "row.version"),
+    ("created_by", "_Actor(row.created_by_id, row.created_by_name, row.origin_jurisdiction)"),
+    ("created_at", "_utc(row.created_at)"),
+    ("updated_by", "_Actor(row.updated_by_id, row.updated_by_name, row.updated_by_jurisdiction)"),
+    ("updated_at", "_utc(row.updated_at)"),
+    ("replicated_at", "_utc_or_none(row.replicated_at)"),
+]
+
+
+def _compiled_reader(
+    expressions: list[tuple[str, str]], constants: Mapping[str, Any]
+) -> Callable[[object], dict[str, Any]]:
+    """A function of a row that returns ``{name: expression, ...}`` for each of ``expressions`` (a later
+    one of the same name wins, as ``dict.update`` would): the fields read in one dict display, each
+    attribute read by name in the code, instead of a loop of ``getattr`` calls and the helpers'
+    (as ``Fields.read`` did before). Built once per ``Fields``, as ``dataclasses`` builds a class's
+    ``__init__``. The names are a store's column names, checked to be identifiers; the only values the code
+    refers to are the helpers below and ``constants``, by name."""
+    scope: dict[str, Any] = {**_READ_HELPERS, **constants}
+    body: dict[str, str] = {}
+    for name, expression in expressions:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"not a field name: {name!r}")
+        body[name] = expression
+    items = ", ".join(f"{name!r}: {expression}" for name, expression in body.items())
+    namespace: dict[str, Any] = {}
+    exec(f"def read(row):\n    return {{{items}}}\n", scope, namespace)  # noqa: S102 - our own code, above
+    return cast(Callable[[object], dict[str, Any]], namespace["read"])
+
+
+def _listed(text: str) -> tuple[str, ...]:
+    """A list kept as comma-separated text (``Fields.lists``); most are empty."""
+    return tuple(filter(None, text.split(","))) if text else ()
+
+
+def _member(members: dict[Any, Enum], kind: type[Enum], value: Any) -> Enum:
+    member = members.get(value)
+    return member if member is not None else kind(value)  # not a member: the enum's error
+
+
+_READ_HELPERS: dict[str, Any] = {
+    "_Actor": Actor,
+    "_utc": as_utc,
+    "_utc_or_none": as_utc_or_none,
+    "_listed": _listed,
+    "_member": _member,
+}
 class Sealer(Protocol):
     """Seals a record's free-text columns before they are written (``jitlib.sealing.SealedText``)."""
 

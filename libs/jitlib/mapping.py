@@ -108,7 +108,7 @@ def actor_from_pb(msg: common_pb2.Actor) -> Actor:
 def record_pb_fields(record: StoredRecord) -> dict[str, Any]:
     """The fields every governed record's message has (id, workspace, origin, version, visibility,
     sharing, maker and last change), for ``pb.Task(**record_pb_fields(task), ...)``: the protobuf side
-    of what ``jitlib.db.record_fields`` reads from a row. Its messages are given as their fields
+    of what ``jitlib.db.RecordFields`` reads from a row. Its messages are given as their fields
     (``actor_fields``, ``ts_fields``), which the constructor makes in place."""
     return {
         "id": record.id,

@@ -137,6 +137,34 @@ def test_fields_read_an_empty_list_and_a_null_time_as_empty_and_none() -> None:
     assert back is not None and back.tags == () and back.due_at is None
 
 
+def test_fields_read_back_what_every_record_has_shared_replicated_and_changed_by_another() -> None:
+    de = Actor("u-de", "de.prosecutor", "DE")
+    later = T0 + timedelta(hours=2)
+    t = thing(2, shared_with=("DE", "FR"), updated_by=de, updated_at=later, replicated_at=T0, version=4)
+    with session() as s:
+        THINGS.insert(s, t, request_id="r2", request_digest="d2")
+        back = THINGS.get(s, t.id)
+    assert back == t
+    # The maker's jurisdiction is the record's origin (it is not kept twice); the last changer's its own.
+    assert back is not None and back.created_by == NL and back.updated_by == de
+    assert back.replicated_at is not None and back.replicated_at.utcoffset() == timedelta(0)
+
+
+def test_fields_refuse_a_value_that_is_not_their_enum_s_and_a_name_that_is_not_a_field_s() -> None:
+    from types import SimpleNamespace
+
+    from jitlib.db import Fields
+
+    fields = Fields(same=("note",), enums={"state": Colour})
+    assert fields.read(SimpleNamespace(note="n", state="RED")) == {"note": "n", "state": Colour.RED}
+    with pytest.raises(ValueError, match="'PURPLE' is not a valid Colour"):
+        fields.read(SimpleNamespace(note="n", state="PURPLE"))
+    # The reader is code built from the names: a name that is not an identifier is refused when declared.
+    for bad in ("note); import os; (x", "not-a-name", "class"):
+        with pytest.raises(ValueError, match="not a field name"):
+            Fields(same=(bad,))
+
+
 def test_fields_load_makes_the_record_its_init_makes_from_the_same_values() -> None:
     from types import SimpleNamespace
 
