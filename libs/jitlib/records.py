@@ -24,6 +24,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast
 
 from google.protobuf.message import Message
@@ -52,6 +53,9 @@ from jitlib.workspaces import WorkspaceInfo
 R = TypeVar("R")
 X = TypeVar("X")
 C = TypeVar("C", bound=ChangedRecord)
+
+#: A stored record's workspace, read from its own field (``RecordPath``'s ``workspace_of``).
+record_workspace: Callable[[Any], str] = attrgetter("workspace_id")
 #: The arguments a List query takes after (session, scope, workspaces): its filter, cursor and limit.
 Q = ParamSpec("Q")
 
@@ -105,18 +109,22 @@ class RecordPath(Generic[R]):
         label: str = "",
         case_record: bool = True,
         victims: Table | None = None,
+        workspace_of: Callable[[R], str] | None = None,
     ) -> None:
         """The path of the records of kind ``rules.kind``: ``load`` reads one by id, ``access`` gives the
         policy's view of it, ``find_by_request`` (for creates) finds one by (creator, request id).
         ``case_record``: a new one is refused once its workspace's agreed period ended (rule
         ``JIT_PERIOD_ENDED``); False for what members talk in (channels), which stays open to wind down.
         ``victims``: the service's directory of the workspaces' victims (``jitlib.victimdir``), for a kind
-        of record that names victims: ``create_record`` refuses a pseudonym it does not know."""
+        of record that names victims: ``create_record`` refuses a pseudonym it does not know.
+        ``workspace_of``: a record's workspace without its whole ``access`` (a record's own ``workspace_id``,
+        ``record_workspace``), which ``allowed_actions`` asks of every record of a page."""
         self.rt = rt
         self.record_type = rules.kind
         self.rules = rules
         self._load = load
         self._access = access
+        self._workspace_of = workspace_of or (lambda record: access(record).workspace_id)
         #: The store's lookup of a record by (creator's user id, request id), for idempotent creates.
         self._find_by_request = find_by_request
         #: How messages name the kind ("evidence request").
@@ -395,7 +403,9 @@ class RecordPath(Generic[R]):
         ``allowed_actions``: the policy and the record's state), or none while its workspace is closed,
         since ``members_for_change`` refuses every change then. Owned or a replica alike: a change to a
         replica goes to its owner, which decides the same."""
-        workspace = self.rt.workspaces.get(self._access(record).workspace_id)
+        if not actions:
+            return actions
+        workspace = self.rt.workspaces.get(self._workspace_of(record))
         return actions if workspace is None or workspace.is_open else ()
 
     async def load_for_change(

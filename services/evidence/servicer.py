@@ -40,7 +40,7 @@ from jitlib.policy import (
     SensitiveOperation,
     decide_sensitive,
 )
-from jitlib.records import RecordPath, get_rpc, page, store_change, transition_rpc
+from jitlib.records import RecordPath, get_rpc, page, record_workspace, store_change, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.evidence import blobs, custody, domain, events, store, wire
@@ -76,7 +76,13 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         self.keys = keys
         self.offsets = offsets
         self.requests = RecordPath(
-            rt, EVIDENCE_REQUEST_RULES, store.get, EvidenceRequest.access, store.find_by_request, victims=store.VICTIMS
+            rt,
+            EVIDENCE_REQUEST_RULES,
+            store.get,
+            EvidenceRequest.access,
+            store.find_by_request,
+            victims=store.VICTIMS,
+            workspace_of=record_workspace,
         )
         #: Items follow the visibility of the request they were received against.
         self.items = RecordPath(

@@ -126,6 +126,8 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
     for user in ("de-liaison", "nl-prosecutor"):
         got = client.call(user, "GetRequest", pb.GetRequestRequest(id=executing.id)).request
         assert got.id == executing.id and list(got.allowed_actions) == []
+        page = client.call(user, "ListRequests", pb.ListRequestsRequest(workspace_id=WS)).requests
+        assert executing.id in {r.id for r in page} and all(list(r.allowed_actions) == [] for r in page)
     listed = client.call("nl-prosecutor", "ListItems", pb.ListItemsRequest(evidence_request_id=executing.id))
     assert sorted(i.id for i in listed.items) == sorted([item.id, image.id])
     # An item's content is still read (each opening recorded); no change is offered.
