@@ -199,7 +199,7 @@ class Fields:
     def _expressions(self, constants: dict[str, Any]) -> list[tuple[str, str]]:
         """What ``read`` puts under each field's name, as a Python expression of ``row`` (``_compiled_reader``):
         ``same`` as they are, ``times`` in UTC (NULL is None), ``enums`` the member of the value (a value
-        that is none: the enum's own error), ``lists`` split on commas, ``actors`` from their three columns.
+        that is no member: the enum's own error), ``lists`` split on commas, ``actors`` from their three columns.
         A value the code refers to is put in ``constants`` under the name it uses."""
         out = [(name, f"row.{name}") for name in self.same]
         out += [(name, f"_utc_or_none(row.{name})") for name in self.times]
@@ -300,6 +300,8 @@ _READ_HELPERS: dict[str, Any] = {
     "_listed": _listed,
     "_member": _member,
 }
+
+
 class Sealer(Protocol):
     """Seals a record's free-text columns before they are written (``jitlib.sealing.SealedText``)."""
 
