@@ -790,9 +790,15 @@ class Database:
         and the ``BEGIN`` and ``ROLLBACK`` around them were two round trips to the server for nothing (about
         0.3 ms alone; a list page's read 0.4-0.6 ms faster without them, bench/README.md, Lists, the tenth
         pass). Only reads: any other statement is refused (``sqlexec.ReadOnly``) instead of being rolled
-        back. With ``streamed``, in a transaction as before."""
+        back. With ``streamed``, in a transaction as before.
+
+        On SQLite (inline on the loop, one unit at a time) a read runs on the writers' kept connection, in a
+        read transaction (``BEGIN``, not ``BEGIN IMMEDIATE``) rolled back at its end, its statements
+        refused as on PostgreSQL when they are not reads (``_sqlite_read``)."""
 
         def unit() -> T:
+            if self.sqlite:
+                return self._sqlite_read(fn)
             conn = self._worker_connection()
             if conn is None or streamed:
                 with self._reader() if conn is None else self._reader(bind=conn) as session:
@@ -947,6 +953,33 @@ class Database:
                 raise e.error from None
         raise AssertionError("unreachable")
 
+    def _sqlite_read(self, fn: Callable[[Session], T]) -> T:
+        """A SQLite read unit on the writers' kept connection (``_sqlite_connection``): its session's ``BEGIN``
+        a plain one (``_reading``: no write lock taken), rolled back when the session closes; a statement
+        that is not a read refused (``sqlexec.ReadOnly``). SQLite resets a connection's page cache whenever
+        another connection has written since its last read: a list's page read on a pooled connection
+        after its audit entry was written on this one re-read every page it touched (a page of tasks 0.12
+        ms more, by state 0.24, in a due window 0.46; bench/README.md, Lists, the eleventh pass). On the
+        connection that wrote, the cache holds, and no pool checkout, reset or check-in is paid."""
+        with self._write_lock:
+            conn = self._sqlite_connection()
+            token = _reading.set(True)
+            try:
+                with self._reader(bind=conn) as session:
+                    return fn(session)
+            finally:
+                _reading.reset(token)
+
+    def _sqlite_connection(self) -> Connection:
+        """The writers' kept connection (``_write_conn``; the caller holds ``_write_lock``): one SQLAlchemy
+        found broken or closed is let go and another opened."""
+        conn = self._write_conn
+        if conn is None or conn.closed or conn.invalidated:
+            if conn is not None:
+                conn.close()
+            conn = self._write_conn = self.engine.connect().execution_options(jit_write=True)
+        return conn
+
     def _sqlite_write(self, fn: Callable[[Session], T], *, deferred: bool = False) -> T:
         """A SQLite write unit on the writers' kept connection: the session begins (``BEGIN IMMEDIATE``) and
         commits or rolls back its transaction on it, as on a pooled one; a connection SQLAlchemy found
@@ -954,11 +987,7 @@ class Database:
         checkpointed by a thread of its own (``_Checkpointer``), not by a commit on the event loop.
         ``deferred``: tried as ``_sqlite_deferred`` first."""
         with self._write_lock:
-            conn = self._write_conn
-            if conn is None or conn.closed or conn.invalidated:
-                if conn is not None:
-                    conn.close()
-                conn = self._write_conn = self.engine.connect().execution_options(jit_write=True)
+            conn = self._sqlite_connection()
             try:
                 if deferred:
                     done = self._sqlite_deferred(conn, fn)
@@ -1280,7 +1309,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("jit_write", False)
+        # A writer's unit takes the write lock at BEGIN; a read unit on the same connection does not (_reading).
+        immediate = conn.get_execution_options().get("jit_write", False) and not _reading.get()
         # Straight to the driver: a BEGIN needs no statement cache, events or span.
         conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

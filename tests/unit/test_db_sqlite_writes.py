@@ -77,6 +77,42 @@ def test_a_write_unit_holds_the_write_lock_from_its_start(db: Database, tmp_path
     assert refused and "locked" in refused[0]
 
 
+def test_a_read_unit_runs_on_the_writers_connection_without_the_write_lock(db: Database, tmp_path: Path) -> None:
+    """A read on the connection that wrote keeps SQLite's page cache, which a write by another connection
+    resets; it takes no write lock, sees what was committed, and leaves no transaction open."""
+    db.write_sync(lambda s: s.execute(text("INSERT INTO t VALUES (1)")))
+    other = sqlite3.connect(tmp_path / "w.db", timeout=0, isolation_level=None)
+    seen: list[object] = []
+
+    def unit(session: Session) -> list[int]:
+        seen.append(session.connection().connection.dbapi_connection)
+        values = [r[0] for r in session.execute(text("SELECT x FROM t"))]
+        other.execute("BEGIN IMMEDIATE")  # another writer is not locked out by a read
+        other.execute("INSERT INTO t VALUES (2)")
+        other.execute("COMMIT")
+        return values
+
+    assert asyncio.run(db.read(unit)) == [1]
+    other.close()
+    kept = db._write_conn
+    assert kept is not None and seen == [kept.connection.dbapi_connection]
+    assert not kept.in_transaction()
+    assert _values(db) == [1, 2]
+    db.write_sync(lambda s: s.execute(text("INSERT INTO t VALUES (3)")))  # the next write takes the lock again
+    assert _values(db) == [1, 2, 3]
+
+
+def test_a_read_unit_on_sqlite_refuses_a_write_and_writes_nothing(db: Database) -> None:
+    def writes(session: Session) -> None:
+        session.execute(text("INSERT INTO t VALUES (9)"))
+
+    with pytest.raises(Exception, match="a read unit of work sent 'INSERT INTO t"):
+        asyncio.run(db.read(writes))
+    assert _values(db) == []
+    db.write_sync(lambda s: s.execute(text("INSERT INTO t VALUES (1)")))
+    assert _values(db) == [1]
+
+
 def test_a_closed_writers_connection_is_replaced(db: Database) -> None:
     db.write_sync(lambda s: s.execute(text("INSERT INTO t VALUES (1)")))
     kept = db._write_conn
