@@ -52,9 +52,17 @@ class ReadOnly(Exception):
 
 def refuse_writes(sql: str) -> None:
     """Raise ``ReadOnly`` when a read unit of work (``reading``) is about to send ``sql`` and it is not a
-    SELECT (or a WITH query)."""
-    if reading.get() and sql.lstrip()[:6].upper() not in ("SELECT", "WITH ", "WITH\n"):
-        raise ReadOnly(f"a read unit of work sent {sql.lstrip()[:40]!r}")
+    SELECT, nor SQLite's query of a setting (``PRAGMA name``, without a value to set or an argument:
+    ``PRAGMA secure_delete`` reads, ``PRAGMA secure_delete=OFF`` and ``PRAGMA wal_checkpoint(FULL)`` do
+    not). A WITH query is refused too: on PostgreSQL its CTEs may modify data (a create's INSERTs go out
+    so), and no read unit needs one."""
+    if not reading.get():
+        return
+    text = sql.lstrip()
+    verb = text[:7].split(None, 1)[0].upper() if text else ""
+    if verb == "SELECT" or (verb == "PRAGMA" and "=" not in text and "(" not in text):
+        return
+    raise ReadOnly(f"a read unit of work sent {text[:40]!r}")
 
 
 class NeedsThread(Exception):

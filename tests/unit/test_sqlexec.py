@@ -257,3 +257,28 @@ def test_a_named_statement_gets_postgresqls_numbered_parameters_each_name_once()
     sql, order = sqlexec._numbered("SELECT %(b)s, %(a_1)s, %(b)s WHERE x LIKE '10%%' AND y = %(c)s")
     assert sql == "SELECT $1, $2, $1 WHERE x LIKE '10%' AND y = $3"
     assert order == ["b", "a_1", "c"]
+
+
+def test_a_read_unit_sends_selects_and_sqlite_s_reads_of_a_setting_and_nothing_else() -> None:
+    from jitlib import sqlexec
+
+    allowed = ["SELECT 1", "  select x\nfrom t", "PRAGMA secure_delete", "pragma user_version"]
+    refused = [
+        "INSERT INTO t VALUES (1)",
+        "WITH w AS (INSERT INTO t VALUES (1) RETURNING x) SELECT * FROM w",
+        "UPDATE t SET x = 1",
+        "PRAGMA secure_delete=OFF",
+        "PRAGMA wal_checkpoint(FULL)",
+        "DELETE FROM t",
+    ]
+    for sql in allowed + refused:
+        sqlexec.refuse_writes(sql)  # outside a read unit, anything goes
+    token = sqlexec.reading.set(True)
+    try:
+        for sql in allowed:
+            sqlexec.refuse_writes(sql)
+        for sql in refused:
+            with pytest.raises(sqlexec.ReadOnly, match="a read unit of work sent"):
+                sqlexec.refuse_writes(sql)
+    finally:
+        sqlexec.reading.reset(token)
