@@ -805,12 +805,9 @@ class Database:
                     return fn(session)
             dbapi: Any = conn.connection.driver_connection
             dbapi.autocommit = True
-            token = _reading.set(True)
             try:
-                with self._reader(bind=conn) as session:
-                    return fn(session)
+                return self._read_only(conn, fn)
             finally:
-                _reading.reset(token)
                 if not dbapi.closed:
                     try:
                         dbapi.autocommit = False
@@ -962,13 +959,17 @@ class Database:
         ms more, by state 0.24, in a due window 0.46; bench/README.md, Lists, the eleventh pass). On the
         connection that wrote, the cache holds, and no pool checkout, reset or check-in is paid."""
         with self._write_lock:
-            conn = self._sqlite_connection()
-            token = _reading.set(True)
-            try:
-                with self._reader(bind=conn) as session:
-                    return fn(session)
-            finally:
-                _reading.reset(token)
+            return self._read_only(self._sqlite_connection(), fn)
+
+    def _read_only(self, conn: Connection, fn: Callable[[Session], T]) -> T:
+        """``fn(session)`` on ``conn`` as a read unit (``_reading``): a statement that is not a read refused
+        (``sqlexec.ReadOnly``), and on SQLite its ``BEGIN`` a plain one."""
+        token = _reading.set(True)
+        try:
+            with self._reader(bind=conn) as session:
+                return fn(session)
+        finally:
+            _reading.reset(token)
 
     def _sqlite_connection(self) -> Connection:
         """The writers' kept connection (``_write_conn``; the caller holds ``_write_lock``): one SQLAlchemy

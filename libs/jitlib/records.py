@@ -117,14 +117,15 @@ class RecordPath(Generic[R]):
         ``JIT_PERIOD_ENDED``); False for what members talk in (channels), which stays open to wind down.
         ``victims``: the service's directory of the workspaces' victims (``jitlib.victimdir``), for a kind
         of record that names victims: ``create_record`` refuses a pseudonym it does not know.
-        ``workspace_of``: a record's workspace without its whole ``access`` (a record's own ``workspace_id``,
-        ``record_workspace``), which ``allowed_actions`` asks of every record of a page."""
+        ``workspace_of``: a record's workspace without its whole ``access``, which ``allowed_actions`` asks of
+        every record of a page: by default the record's own ``workspace_id`` (``record_workspace``); a kind
+        whose record has none (an evidence item with its request) says where it is."""
         self.rt = rt
         self.record_type = rules.kind
         self.rules = rules
         self._load = load
         self._access = access
-        self._workspace_of = workspace_of or (lambda record: access(record).workspace_id)
+        self._workspace_of = workspace_of or record_workspace
         #: The store's lookup of a record by (creator's user id, request id), for idempotent creates.
         self._find_by_request = find_by_request
         #: How messages name the kind ("evidence request").

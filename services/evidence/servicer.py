@@ -40,7 +40,7 @@ from jitlib.policy import (
     SensitiveOperation,
     decide_sensitive,
 )
-from jitlib.records import RecordPath, get_rpc, page, record_workspace, store_change, transition_rpc
+from jitlib.records import RecordPath, get_rpc, page, store_change, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.evidence import blobs, custody, domain, events, store, wire
@@ -76,17 +76,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         self.keys = keys
         self.offsets = offsets
         self.requests = RecordPath(
-            rt,
-            EVIDENCE_REQUEST_RULES,
-            store.get,
-            EvidenceRequest.access,
-            store.find_by_request,
-            victims=store.VICTIMS,
-            workspace_of=record_workspace,
+            rt, EVIDENCE_REQUEST_RULES, store.get, EvidenceRequest.access, store.find_by_request, victims=store.VICTIMS
         )
         #: Items follow the visibility of the request they were received against.
         self.items = RecordPath(
-            rt, EVIDENCE_ITEM_RULES, store.get_item_of_request, lambda found: found.request.access()
+            rt,
+            EVIDENCE_ITEM_RULES,
+            store.get_item_of_request,
+            lambda found: found.request.access(),
+            workspace_of=lambda found: found.request.workspace_id,
         )
         #: Set by the app once the alert scanner runs: a change may make an alert due at once (it wakes it).
         self.wake_scanner: Any = None

@@ -17,7 +17,7 @@ from jitlib.errors import FieldViolation, InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.mapping import window_from_pb
 from jitlib.policy import PRESERVATION_ORDER_RULES
-from jitlib.records import RecordPath, get_rpc, page, record_workspace, transition_rpc
+from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.preservation import domain, events, store
@@ -38,13 +38,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         self.rt = rt
         self.rules = rules
         self.orders = RecordPath(
-            rt,
-            PRESERVATION_ORDER_RULES,
-            store.get,
-            Order.access,
-            store.find_by_request,
-            victims=store.VICTIMS,
-            workspace_of=record_workspace,
+            rt, PRESERVATION_ORDER_RULES, store.get, Order.access, store.find_by_request, victims=store.VICTIMS
         )
 
     def _pb(self, order: Order, now: datetime) -> pb.PreservationOrder:

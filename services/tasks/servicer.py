@@ -15,7 +15,7 @@ from jitlib.fields import same_fields
 from jitlib.ids import new_id
 from jitlib.mapping import window_from_pb
 from jitlib.policy import TASK_RULES
-from jitlib.records import RecordPath, get_rpc, page, record_workspace, store_change, transition_rpc
+from jitlib.records import RecordPath, get_rpc, page, store_change, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.tasks import domain, events, store
@@ -26,15 +26,7 @@ from services.tasks.mapping import TASK_FIELDS, new_task_from_pb, task_fields, t
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.tasks = RecordPath(
-            rt,
-            TASK_RULES,
-            store.get,
-            Task.access,
-            store.find_by_request,
-            victims=store.VICTIMS,
-            workspace_of=record_workspace,
-        )
+        self.tasks = RecordPath(rt, TASK_RULES, store.get, Task.access, store.find_by_request, victims=store.VICTIMS)
 
     def _view(self, principal: auth.Principal, task: Task, now: datetime) -> tasks_pb2.Task:
         """The task as an answer to ``principal``: with the actions they may take on it now. An event's

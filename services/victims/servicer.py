@@ -18,7 +18,7 @@ from jitlib.envelopes import request_digest
 from jitlib.errors import FailedPrecondition, InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.policy import VICTIM_RULES, Operation
-from jitlib.records import RecordPath, get_rpc, page, record_workspace, store_change
+from jitlib.records import RecordPath, get_rpc, page, store_change
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.victims import domain, events, store
@@ -61,9 +61,7 @@ def registration_digest(request: pb.RegisterVictimRequest) -> str:
 class VictimServicer(victims_pb2_grpc.VictimServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.victims = RecordPath(
-            rt, VICTIM_RULES, store.get, Victim.access, store.find_by_request, workspace_of=record_workspace
-        )
+        self.victims = RecordPath(rt, VICTIM_RULES, store.get, Victim.access, store.find_by_request)
 
     def _view(self, principal: auth.Principal, victim: Victim, now: datetime) -> pb.Victim:
         """The victim as an answer to ``principal``, with what they may do on it now."""
