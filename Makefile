@@ -59,8 +59,9 @@ test-unit: install ## only the pure unit tests (no servers)
 	@$(PY) -m pytest tests/unit
 
 ## ---- quality -------------------------------------------------------------------------------
-lint: install proto-check ## ruff, mypy, the import rules (import-linter), buf lint, and stale generated stubs
+lint: install proto-check ## ruff (its checks and its format), mypy, the import rules (import-linter), buf lint, and stale generated stubs
 	@$(VENV)/bin/ruff check libs services tests bench
+	@$(VENV)/bin/ruff format --check --quiet . || { echo "files above are not formatted: run $(VENV)/bin/ruff format"; exit 1; }
 	@$(VENV)/bin/mypy
 	@$(VENV)/bin/lint-imports --no-cache
 	@$(BUF) lint proto

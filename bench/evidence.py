@@ -232,6 +232,7 @@ def step_costs(src: Path, scratch: Path) -> dict[str, float]:
             aead.decrypt_into(nonce, memoryview(sealed)[: len(first) + 16], aad, out)
 
     timed("open", open_all)
+
     def copy_all() -> None:  # each segment copied out behind its prefix into the bytes sent, then dropped
         for segment in segments:
             bytes(memoryview(opened)[: blobs.PREFIX_MAX + len(segment)])

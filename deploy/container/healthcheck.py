@@ -21,7 +21,14 @@ import urllib.request
 from pathlib import Path
 
 #: Each process and the port it listens on when JIT_<NAME>_LISTEN is not set (the services' defaults).
-DEFAULT_PORTS = {"tasks": 50051, "evidence": 50052, "preservation": 50053, "messaging": 50054, "victims": 50055, "console": 8088}
+DEFAULT_PORTS = {
+    "tasks": 50051,
+    "evidence": 50052,
+    "preservation": 50053,
+    "messaging": 50054,
+    "victims": 50055,
+    "console": 8088,
+}
 TIMEOUT_SECONDS = 4.0
 
 
@@ -113,7 +120,10 @@ def check_http(host: str, port: int, env: dict[str, str]) -> str | None:
 def main(argv: list[str], env: dict[str, str], cmdline: Path = Path("/proc/1/cmdline")) -> int:
     name = argv[0] if argv else service_of_pid1(cmdline)
     if name not in DEFAULT_PORTS:
-        print("healthcheck: name the service (tasks, evidence, preservation, messaging, victims, console)", file=sys.stderr)
+        print(
+            "healthcheck: name the service (tasks, evidence, preservation, messaging, victims, console)",
+            file=sys.stderr,
+        )
         return 1
     host, port = local_target(name, env)
     problem = check_http(host, port, env) if name == "console" else check_grpc(host, port, env)

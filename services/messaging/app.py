@@ -139,8 +139,6 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
         p = parts(rt)
         return [p.live, p.receipts]
 
-    s = ServiceSpec.of(
-        "messaging", store, [events.STREAM], register, consumers=workers, process_workers=every_process
-    )
+    s = ServiceSpec.of("messaging", store, [events.STREAM], register, consumers=workers, process_workers=every_process)
     s.extra["parts"] = built
     return s

@@ -63,9 +63,7 @@ def test_nl_logs_in_through_keycloak_and_sees_its_workspace(users: Users, shots:
     assert "access_token" not in session["value"] and len(session["value"]) < 1000  # tokens stay server-side
 
 
-def test_nl_assigns_a_task_to_de(
-    users: Users, shots: Path, node: dict[str, RunningService], nats_server: Any
-) -> None:
+def test_nl_assigns_a_task_to_de(users: Users, shots: Path, node: dict[str, RunningService], nats_server: Any) -> None:
     """The new-task form names the victim by pseudonym (VICTIM_BY_PSEUDONYM), and the task's page shows it."""
     (victim,) = registered_victims(node["tasks"], nats_server.url)
     page = users.page("nl-prosecutor")

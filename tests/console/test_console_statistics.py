@@ -59,7 +59,7 @@ def test_the_lead_prosecutor_downloads_the_evaluation_and_others_are_refused(use
     nl.goto(f"{users.base}/w/{WS}/statistics")
     csv = nl.request.get(f"{users.base}/w/{WS}/evaluation.csv")
     assert csv.status == 200 and csv.text().startswith("statistic,group_1,value_1")
-    assert f'{WS}-evaluation.csv' in (csv.headers.get("content-disposition") or "")
+    assert f"{WS}-evaluation.csv" in (csv.headers.get("content-disposition") or "")
     de = users.page("de-prosecutor")
     response = de.goto(f"{users.base}/w/{WS}/evaluation.csv")
     assert response is not None and response.status == 403
