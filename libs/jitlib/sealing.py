@@ -30,7 +30,6 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
@@ -140,18 +139,17 @@ def opened_rows(
     """The rows of a Core ``select(table)``, each as a read-only object with one attribute per column (a
     named tuple: ``page_row_class``), the text every ``SealedText`` of the table seals opened as an ORM load
     opens it. ``rows``: a ``Result`` (its own column names) or tuples of the columns ``names``
-    (``sqlexec.CompiledSelect.converted``). A list's page reads its rows so: without the ORM's identity map
-    and load events per row, each workspace's key looked up once; and without a dict and a namespace made
-    per row (a page of 51 tasks of 31 columns: 0.09 ms of the page's 0.64, bench/README.md, Lists)."""
+    (``sqlexec.CompiledSelect.converted``), which hold every column of the table's sealed text. A list's
+    page reads its rows so: without the ORM's identity map and load events per row, each workspace's key
+    looked up once; and without a dict and a namespace made per row (a page of 51 tasks of 31 columns: 0.09
+    ms of the page's 0.64, bench/README.md, Lists)."""
     keys = tuple(cast(Result[Any], rows).keys()) if names is None else tuple(names)
+    make = page_row_class(keys)
     sealed = [s for s in declared_sealed(table.metadata) if s.table is table]
-    # A sealed field its select left out is still read: opened from its row, or "" where the row is not sealed.
-    added = tuple(dict.fromkeys(f for s in sealed for f in s.fields if f not in keys))
-    make = page_row_class((*keys, *added))
     if not sealed:
         return [make(r) for r in rows]
-    values = [[*r, *("" for _ in added)] if added else list(r) for r in rows]
-    index = {name: i for i, name in enumerate((*keys, *added))}
+    values = [list(r) for r in rows]
+    index = {name: i for i, name in enumerate(keys)}
     for s in sealed:
         s.open_all(session, values, index)
     return [make(v) for v in values]
@@ -160,12 +158,9 @@ def opened_rows(
 @functools.lru_cache(maxsize=64)
 def page_row_class(names: tuple[str, ...]) -> Callable[[Iterable[Any]], Any]:
     """What makes a read row of the columns ``names`` (in their order) from its values: a named tuple's
-    ``_make`` (its attributes read in C, no dict per row), or for names a named tuple cannot take (not an
-    identifier, a keyword, a leading underscore, twice the same) a namespace of them."""
-    try:
-        row: Any = collections.namedtuple("PageRow", names)  # type: ignore[misc]  # names known when it runs
-    except ValueError:
-        return lambda values: SimpleNamespace(**dict(zip(names, values, strict=True)))
+    ``_make`` (its attributes read in C, no dict per row). A column name a named tuple refuses (a leading
+    underscore, a keyword) is its ValueError: no table has one."""
+    row: Any = collections.namedtuple("PageRow", names)  # type: ignore[misc]  # names known when it runs
     return cast(Callable[[Iterable[Any]], Any], row._make)
 
 
