@@ -17,11 +17,11 @@ from sqlalchemy import String, create_engine, event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib import db, sqlexec
+from jitlib import audit, db, sqlexec
 from services.tasks.app import MIGRATIONS
 from services.tasks.store import RUNTIME
 from tests.harness import eventually
-from tests.unit.test_sqlexec import outbox_row, pending_row
+from tests.unit.test_sqlexec import AT, outbox_row, pending_row
 
 OUTBOX = sqlexec.CompiledInsert(RUNTIME.outbox)
 PENDING = sqlexec.CompiledInsert(RUNTIME.audit_pending)
@@ -321,3 +321,35 @@ def test_a_read_unit_runs_in_autocommit_refuses_writes_and_leaves_its_connection
         assert _ids(database) == ["a"]
     finally:
         database.dispose()
+
+
+def test_verify_walks_to_the_head_it_read_while_a_chainer_links_more(
+    database: db.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An auditor's verify (a streamed read at READ COMMITTED, as ``jitlib.audit_service`` runs it) while a
+    service's chainer links entries: here a link from another connection commits just before verify reads
+    the chain's head. The chain is intact, the entries linked then walked with the rest. (Read after the
+    walk, the head was ahead of it: "entries after the last one were removed".)"""
+    other = db.Database(str(database.engine.url.render_as_string(hide_password=False)), pool_size=1)
+    try:
+        database.write_sync(lambda s: audit.record(s, RUNTIME, [_audit_event(i) for i in range(5)], AT))
+        database.write_sync(lambda s: audit.link(s, RUNTIME))
+        database.write_sync(lambda s: audit.record(s, RUNTIME, [_audit_event(i) for i in range(5, 8)], AT))
+        real_head, linked = audit.head, []
+
+        def head_after_a_link(session: Session, tables: Any) -> tuple[int, str]:
+            if not linked:
+                linked.append(other.write_sync(lambda s: audit.link(s, RUNTIME)))
+            return real_head(session, tables)
+
+        monkeypatch.setattr(audit, "head", head_after_a_link)
+        report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
+        assert linked == [3]
+        assert report.intact, report
+        assert report.head_seq == report.entries_checked == 8 and report.pending == 0
+    finally:
+        other.dispose()
+
+
+def _audit_event(i: int) -> audit.AuditEvent:
+    return audit.AuditEvent("/jit.tasks.v1.TaskService/CreateTask", f"u{i}", "nl", "NL", "task", f"r{i}", "ws")
