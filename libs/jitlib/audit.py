@@ -622,11 +622,12 @@ def verify(session: Session, tables: RuntimeTables, batch: int = 200) -> ChainRe
     bounded by a few entries whatever the length of the chain; the fields of an entry are bounded when
     it is appended (``FIELD_MAX``).
 
-    The head is read first and the walk stops at it: on PostgreSQL each statement of a READ COMMITTED
-    transaction reads what was committed when it started, so entries a service's chainer links while the
-    walk runs lie after that head and are left for the next verify, not taken for a chain cut short
-    (``tests/integration/test_db_postgresql.py``). A pruning that commits during a verify can still make
-    it report a problem: pruning is an operator's rare act, and the next verify reads it whole."""
+    The head is read first and the walk stops at it, so entries a service's chainer links while the walk
+    runs are left for the next verify, not taken for a chain cut short. Run as the audit service runs it
+    (``Database.read`` ``streamed``: one snapshot, REPEATABLE READ on PostgreSQL), every statement reads
+    the chain as it was at the first: a pruning that commits meanwhile is not seen either, and its new
+    checkpoint is never read beside the head from before it (``tests/integration/test_db_postgresql.py``,
+    ``tests/unit/test_audit_chain.py``)."""
     head_seq, head_hash = head(session, tables)
     cp = checkpoint(session, tables)
     pending = pending_count(session, tables)

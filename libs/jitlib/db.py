@@ -44,6 +44,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -782,7 +783,12 @@ class Database:
 
     async def read(self, fn: Callable[[Session], T], *, streamed: bool = False) -> T:
         """Run ``fn(session)`` in a read transaction (rolled back at the end). ``streamed``: it reads rows
-        from a server-side cursor (``yield_per``), which PostgreSQL keeps only inside a transaction block.
+        from a server-side cursor (``yield_per``), which PostgreSQL keeps only inside a transaction block,
+        and all its statements read one snapshot: on PostgreSQL the transaction is REPEATABLE READ, READ
+        ONLY (at READ COMMITTED each statement reads what was committed when it starts, so a long walk
+        read beside its first statement's results what other transactions committed meanwhile: an audit
+        chain's head from before a pruning with the checkpoint from after it); on SQLite a read
+        transaction reads one snapshot of the WAL already.
 
         On PostgreSQL (a worker thread's kept connection) its statements run in autocommit, each a
         transaction of its own: what they see is what they saw inside one, since at PostgreSQL's READ
@@ -802,6 +808,8 @@ class Database:
             conn = self._worker_connection()
             if conn is None or streamed:
                 with self._reader() if conn is None else self._reader(bind=conn) as session:
+                    if streamed:  # before any other statement of the transaction, as PostgreSQL requires
+                        session.execute(_ONE_SNAPSHOT)
                     return fn(session)
             dbapi: Any = conn.connection.driver_connection
             dbapi.autocommit = True
@@ -1130,6 +1138,8 @@ LOOP_CONNECTIONS = 4
 #: datetime.UTC itself, which jitlib.clock.as_utc passes through instead of converting (psycopg maps the zone
 #: "UTC" to it, and "Etc/UTC", the zone initdb often picks, to a ZoneInfo).
 _PG_CONNECT_ARGS = {"options": "-c TimeZone=UTC"}
+#: A streamed read's transaction on PostgreSQL (``Database.read``): one snapshot, taken at its first query.
+_ONE_SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
 
 class _LoopStatements:

@@ -9,6 +9,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -347,6 +348,41 @@ def test_verify_walks_to_the_head_it_read_while_a_chainer_links_more(
         assert linked == [3]
         assert report.intact, report
         assert report.head_seq == report.entries_checked == 8 and report.pending == 0
+    finally:
+        other.dispose()
+
+
+def test_verify_reads_one_snapshot_while_a_pruning_commits(
+    database: db.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An auditor's verify (a streamed read, as ``jitlib.audit_service`` runs it) while the retention sweep
+    prunes the chain: here the pruning commits from another connection after verify read the chain's head
+    and before it reads the checkpoint. Verify reads one snapshot, the chain before the pruning, and finds
+    it intact; the next verify reads the pruned chain whole. (At READ COMMITTED, the new checkpoint beside
+    the old head: "the checkpoint is not the one the last pruning recorded", a false alarm.)"""
+    other = db.Database(str(database.engine.url.render_as_string(hide_password=False)), pool_size=1)
+    try:
+        database.write_sync(lambda s: audit.record(s, RUNTIME, [_audit_event(i) for i in range(6)], AT))
+        database.write_sync(lambda s: audit.link(s, RUNTIME))
+        real_checkpoint, started, pruned = audit.checkpoint, [], []
+        later = AT + timedelta(days=1)
+
+        def checkpoint_after_a_pruning(session: Session, tables: Any) -> audit.Checkpoint | None:
+            if not started:  # the pruning reads the checkpoint too: through the real one
+                started.append(True)
+                pruned.append(other.write_sync(lambda s: audit.prune(s, RUNTIME, later, later, _audit_event(99))))
+            return real_checkpoint(session, tables)
+
+        monkeypatch.setattr(audit, "checkpoint", checkpoint_after_a_pruning)
+        report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
+        assert [p.pruned for p in pruned] == [6]
+        assert report.intact, report
+        assert report.head_seq == report.entries_checked == 6 and report.checkpoint is None
+        monkeypatch.undo()
+        after = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
+        assert after.intact, after
+        assert after.checkpoint is not None and after.checkpoint.seq == 6
+        assert after.head_seq == 7 and after.entries_checked == 1
     finally:
         other.dispose()
 

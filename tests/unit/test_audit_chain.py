@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -468,4 +469,42 @@ def test_a_certificate_names_the_head_with_every_committed_entry_linked_and_its_
         after = [r for r in rows if r["seq"] == seq + 1]
         assert after[0]["record_id"] == "r9" and after[0]["prev_hash"] == head_hash
     finally:
+        database.dispose()
+
+
+def test_verify_reads_one_snapshot_while_a_pruning_commits_from_another_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on PostgreSQL (``tests/integration/test_db_postgresql.py``): a pruning that commits after verify
+    read the chain's head and before it reads the checkpoint is not seen; SQLite's read transaction reads
+    one snapshot of the WAL. The next verify reads the pruned chain whole."""
+    database = _migrated(tmp_path)
+    other = db.Database(str(database.engine.url))
+    try:
+        for i in range(6):
+            asyncio.run(database.write(lambda s, i=i: audit.append(s, RUNTIME, [_event(i)], NOW)))
+        real_checkpoint, started, pruned = audit.checkpoint, [], []
+        later = NOW + timedelta(days=1)
+
+        def checkpoint_after_a_pruning(session: Session, tables: Any) -> audit.Checkpoint | None:
+            if not started:  # the pruning reads the checkpoint too: through the real one
+                started.append(True)
+                # From a thread of its own, as another process's sweep: not inside this read unit.
+                with ThreadPoolExecutor(1) as sweeper:
+                    prune = sweeper.submit(
+                        other.write_sync, lambda s: audit.prune(s, RUNTIME, later, later, _event(99))
+                    )
+                    pruned.append(prune.result())
+            return real_checkpoint(session, tables)
+
+        monkeypatch.setattr(audit, "checkpoint", checkpoint_after_a_pruning)
+        report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
+        assert [p.pruned for p in pruned] == [6]
+        assert report.intact and report.head_seq == report.entries_checked == 6 and report.checkpoint is None
+        monkeypatch.undo()
+        after = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
+        assert after.intact and after.checkpoint is not None and after.checkpoint.seq == 6
+        assert after.head_seq == 7 and after.entries_checked == 1
+    finally:
+        other.dispose()
         database.dispose()
