@@ -16,7 +16,10 @@ answer, its way out, and the client's decoding. One line per step, the median ov
 
     STEP <backend> <list> <step> p50_ms=<x> p90_ms=<y> ratio_p50=<x / echo p50 of the same run>
 
-    python -m bench.list_steps [--backends sqlite,postgresql] [--records 20000] [--calls 600]
+    python -m bench.list_steps [--backends sqlite,postgresql] [--records 20000] [--calls 600] [--page due]
+
+``--page due``: the first page of each list's due window as ``bench.lists`` asks it (tasks due in 30 to 44
+days, requests with a deadline within 7 days; a window of 50 requests needs ``--records 100000``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -155,9 +159,11 @@ class _Client:
     """The two list calls and the echo, each stamped: c0 before the call, k0/k1 around the answer's
     decoding, c1 when the caller has it."""
 
-    def __init__(self, ports: dict[str, int], echo_port: int, token: str) -> None:
+    def __init__(self, ports: dict[str, int], echo_port: int, token: str, page: str = "first") -> None:
         from jit.evidence.v1 import evidence_pb2
         from jit.tasks.v1 import tasks_pb2
+
+        self.page = page
 
         self.md = (("authorization", f"Bearer {token}"),)
         self.channels = [grpc.aio.insecure_channel(f"127.0.0.1:{p}") for p in (ports["tasks"], ports["evidence"])]
@@ -179,14 +185,23 @@ class _Client:
 
     def _list(self, kind: str, method: str, request: Any, answer: Any) -> tuple[Any, Any]:
         """The list call ``method`` of ``kind``'s service, its ``answer`` decoded and stamped; and the request
-        of a first page."""
+        of its first page, of the whole list or (``page`` "due") of the due window ``bench.lists`` asks."""
+        from bench.lists import _ts
+
         package = "jit.tasks.v1" if kind == "tasks" else "jit.evidence.v1"
         call = self.channels[0 if kind == "tasks" else 1].unary_unary(
             f"/{package}.{method}",
             request_serializer=request.SerializeToString,
             response_deserializer=self._decoder(kind, answer.FromString),
         )
-        return call, request(workspace_id=WORKSPACE, page_size=PAGE)
+        window: dict[str, Any] = {}
+        if self.page == "due":
+            at = datetime.now(UTC)
+            if kind == "tasks":
+                window = {"due_after": _ts(at + timedelta(days=30)), "due_before": _ts(at + timedelta(days=44))}
+            else:
+                window = {"deadline_before": _ts(at + timedelta(days=7))}
+        return call, request(workspace_id=WORKSPACE, page_size=PAGE, **window)
 
     def _decoder(self, kind: str, decode: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
         def decoder(data: bytes) -> Any:
@@ -206,7 +221,7 @@ class _Client:
             answer = await call(request, metadata=self.md, timeout=60)
             self.last["c1"] = now()
             if len(answer.tasks if kind == "tasks" else answer.requests) != PAGE:
-                raise RuntimeError(f"{kind}: a page not of {PAGE}")
+                raise RuntimeError(f"{kind}: a page not of {PAGE} (a due window needs more records: --records)")
             into.append(self.last)
 
     async def echoes(self, n: int, into: list[int]) -> None:
@@ -222,9 +237,9 @@ class _Client:
 
 
 async def _run_client(
-    ports: dict[str, int], echo_port: int, token: str, calls: int, rounds: int
+    ports: dict[str, int], echo_port: int, token: str, calls: int, rounds: int, page: str
 ) -> tuple[dict[str, list[dict[str, int]]], list[int], dict[str, int]]:
-    client = _Client(ports, echo_port, token)
+    client = _Client(ports, echo_port, token, page)
     try:
         for kind in ("tasks", "requests"):  # warm-up: the token verified, the content keys read
             await client.lists(kind, 30, [])
@@ -270,7 +285,7 @@ def report(backend: str, kind: str, rows: list[dict[str, int]], floor: float, si
 # -- the run ------------------------------------------------------------------------------------------
 
 
-def _measure(backend: str, urls: dict[str, str], st: Stage, calls: int, rounds: int) -> list[str]:
+def _measure(backend: str, urls: dict[str, str], st: Stage, calls: int, rounds: int, page: str) -> list[str]:
     """The two services on ``urls``, instrumented, measured by ``calls`` of each list and the echo in
     ``rounds``: the report's lines."""
     from bench.run import ISSUER
@@ -289,7 +304,7 @@ def _measure(backend: str, urls: dict[str, str], st: Stage, calls: int, rounds: 
         for (proc, log), port in zip(procs, ports.values(), strict=True):
             wait_until(lambda port=port: _grpc_healthy(port), 120, "service", log, proc)
         time.sleep(1.0)  # the workspace directory catches up
-        done, echo, sizes = asyncio.run(_run_client(ports, st.echo_port, st.token, calls, rounds))
+        done, echo, sizes = asyncio.run(_run_client(ports, st.echo_port, st.token, calls, rounds, page))
     finally:
         for proc, _log in procs:
             terminate(proc, timeout=30)  # SIGTERM: the service stops and writes its stamps
@@ -297,7 +312,8 @@ def _measure(backend: str, urls: dict[str, str], st: Stage, calls: int, rounds: 
     lines = [f"STEP {backend} grpc_echo_floor p50_ms={floor:.3f} calls={len(echo)}"]
     for kind, service in (("tasks", "tasks"), ("requests", "evidence")):
         server = [json.loads(line) for line in stamps[service].read_text().splitlines()]
-        lines += report(backend, kind, _joined(done[kind], server), floor, sizes.get(kind, 0))
+        name = kind if page == "first" else f"{kind}_{page}"
+        lines += report(backend, name, _joined(done[kind], server), floor, sizes.get(kind, 0))
     return lines
 
 
@@ -309,13 +325,16 @@ def main() -> int:
     p.add_argument("--records", type=int, default=20_000, help="tasks, and evidence requests, seeded")
     p.add_argument("--calls", type=int, default=600, help="calls of each list measured per backend")
     p.add_argument("--rounds", type=int, default=6, help="rounds of echoes and lists the calls are split into")
+    p.add_argument(
+        "--page", choices=("first", "due"), default="first", help="the first page of each list, or of its due window"
+    )
     a = p.parse_args()
     from bench.lists import staged
 
     with staged("jit-bench-list-steps-") as st:
         for backend in a.backends.split(","):
             urls = st.databases(backend, a.records)
-            for line in _measure(backend, urls, st, a.calls, a.rounds):
+            for line in _measure(backend, urls, st, a.calls, a.rounds, a.page):
                 print(line, flush=True)
     return 0
 
