@@ -735,8 +735,10 @@ class Database:
         #: has one writer at a time in any case), so a write pays no pool checkout, check-in or reset.
         self._write_conn: Connection | None = None
         self._write_lock = threading.Lock()
-        #: SQLite: the thread of ``streamed`` reads (``_long_reads``), none until the first.
-        self._long_reader: ThreadPoolExecutor | None = None
+        #: SQLite: the thread ``streamed`` reads run on, one at a time (``_sqlite_streamed``; started at the first).
+        self._long_reader = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-long-read") if self.sqlite else None
+        )
         #: PostgreSQL's worker threads: each keeps one connection checked out for its units of work, read or
         #: write (one unit at a time on a thread), so a unit pays no pool checkout, reset or check-in; as
         #: many as the threads, which the pool's size matches. ``_kept_all``: every one, closed at dispose.
@@ -839,15 +841,8 @@ class Database:
         if self.sqlite and streamed:
             loop = asyncio.get_running_loop()
             ctx = contextvars.copy_context()  # the caller's trace context, for the unit's span
-            return await loop.run_in_executor(self._long_reads(), ctx.run, retried)
+            return await loop.run_in_executor(self._long_reader, ctx.run, retried)
         return await self._run(retried)
-
-    def _long_reads(self) -> ThreadPoolExecutor:
-        """SQLite: the thread ``streamed`` reads run on, one at a time (made at the first)."""
-        with self._write_lock:
-            if self._long_reader is None:
-                self._long_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-long-read")
-            return self._long_reader
 
     def _sqlite_streamed(self, fn: Callable[[Session], T]) -> T:
         """A SQLite ``streamed`` read (an auditor's verify of the whole audit chain: about 1.2 s a 100,000
