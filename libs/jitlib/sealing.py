@@ -702,9 +702,10 @@ def enable_secure_delete(engine: Engine) -> None:
     engine.dispose()
 
 
-#: How many times ``wipe_freed`` tries SQLite's truncating checkpoint while another checkpoint holds the
-#: WAL (20 ms apart: one takes milliseconds).
-_WIPE_TRIES = 250
+#: How long ``wipe_freed`` tries SQLite's truncating checkpoint, 20 ms apart, while another checkpoint holds
+#: the WAL (one takes milliseconds) or a reader an older snapshot of it (an auditor's verify walks about
+#: 100,000 entries a second), in seconds.
+_WIPE_WITHIN = 300.0
 
 
 def wipe_freed(engine: Engine, tables: Iterable[str] = ("workspace_keys",)) -> None:
@@ -715,15 +716,22 @@ def wipe_freed(engine: Engine, tables: Iterable[str] = ("workspace_keys",)) -> N
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
                 # Straight to the driver: outside the transaction SQLAlchemy would begin first. Busy while
-                # another checkpoint runs (the database's own thread, ``jitlib.db``): tried again shortly.
-                driver = conn.connection.driver_connection
-                for _ in range(_WIPE_TRIES):
-                    busy, *_counts = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()  # type: ignore[union-attr]
-                    if not busy:
-                        break
-                    time.sleep(0.02)
-                else:
-                    log.warning("wiping what the shred freed: the WAL stayed busy; a later shred truncates it")
+                # another checkpoint runs (the database's own thread, ``jitlib.db``) or a reader holds an
+                # older snapshot (a streamed read: an auditor's verify): tried again shortly. Never waited
+                # out in SQLite's busy handler: a truncating checkpoint holds the writers back while it
+                # waits, and the service's writers run on its event loop (up to the connection's 30 s).
+                driver: Any = conn.connection.driver_connection
+                (waits,) = driver.execute("PRAGMA busy_timeout").fetchone()
+                driver.execute("PRAGMA busy_timeout=0")
+                try:
+                    until = time.monotonic() + _WIPE_WITHIN
+                    while driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:  # busy
+                        if time.monotonic() >= until:
+                            log.warning("wiping what the shred freed: the WAL stayed busy; a later shred truncates it")
+                            break
+                        time.sleep(0.02)
+                finally:
+                    driver.execute(f"PRAGMA busy_timeout={int(waits)}")
         else:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM " + ", ".join(tables)))

@@ -4,7 +4,9 @@ transaction, taken with ``BEGIN IMMEDIATE``, all or nothing, seen by the pool's 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -151,6 +153,48 @@ def test_a_wipe_after_a_shred_truncates_the_wal_even_when_the_thread_is_checkpoi
             db.write_sync(lambda s: s.execute(text("INSERT INTO b VALUES (randomblob(40000))")))
         sealing.wipe_freed(db.engine)
         assert (tmp_path / "w.db-wal").stat().st_size == 0
+
+
+def test_a_wipe_while_a_reader_holds_an_older_snapshot_never_holds_the_writers_back(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A truncating checkpoint waits for the readers of older snapshots, and holds the writers back while it
+    waits: ``sealing.wipe_freed`` tries it without waiting (busy: again 20 ms later; after a while, a warning),
+    so writes go on while a long read holds its snapshot (an auditor's verify, on a connection of its own).
+    (Waited out in SQLite's busy handler, a writer waited up to the wiping connection's 30 s: here each try
+    of the wipe refused the writer, whose own wait is 1 s.)"""
+    monkeypatch.setattr(sealing, "_WIPE_WITHIN", 0.1)
+    db.write_sync(lambda s: s.execute(text("CREATE TABLE b (x BLOB)")))
+    reader = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    writer = sqlite3.connect(tmp_path / "w.db", isolation_level=None, timeout=1.0)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM b").fetchone()  # its snapshot, held
+        db.write_sync(lambda s: s.execute(text("INSERT INTO b VALUES (randomblob(100))")))  # frames after it
+        wiping = threading.Thread(target=sealing.wipe_freed, args=(db.engine,))
+        refused: list[str] = []
+        with caplog.at_level(logging.WARNING, logger=sealing.log.name):
+            wiping.start()
+            while True:
+                try:
+                    writer.execute("BEGIN IMMEDIATE")
+                    writer.execute("INSERT INTO b VALUES (x'00')")
+                    writer.execute("COMMIT")
+                except sqlite3.OperationalError as e:
+                    refused.append(str(e))
+                if not wiping.is_alive():
+                    break
+            wiping.join()
+        assert refused == []
+        assert "the WAL stayed busy" in caplog.text
+        reader.execute("ROLLBACK")
+        sealing.wipe_freed(db.engine)  # no reader left: truncated
+        assert (tmp_path / "w.db-wal").stat().st_size == 0
+        with db.engine.connect() as conn:  # the pooled connection waits for locks again
+            assert conn.connection.driver_connection.execute("PRAGMA busy_timeout").fetchone() == (30000,)
+    finally:
+        reader.close()
+        writer.close()
 
 
 # -- a create's unit (``write(on_loop=True)``): its INSERTs alone, below the session's transaction -----------
