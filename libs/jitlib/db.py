@@ -757,12 +757,14 @@ class Database:
             self.engine.execution_options(jit_write=True), expire_on_commit=False, info=self.info
         )
 
-    async def _run(self, fn: Callable[[], T]) -> T:
-        if self._executor is None:
+    async def _run(self, fn: Callable[[], T], executor: ThreadPoolExecutor | None = None) -> T:
+        """``fn`` on ``executor`` (else the database's worker threads; inline on the loop on SQLite)."""
+        executor = executor or self._executor
+        if executor is None:
             return fn()
         loop = asyncio.get_running_loop()
         ctx = contextvars.copy_context()  # keep the trace context for the transaction's span
-        return await loop.run_in_executor(self._executor, ctx.run, fn)
+        return await loop.run_in_executor(executor, ctx.run, fn)
 
     def _traced(self, mode: str, unit: Callable[[], T]) -> T:
         """Run a unit of work as one span (``db read`` or ``db write``, a child of the caller's), which
@@ -838,11 +840,7 @@ class Database:
                     raise
                 return self._traced("read", unit)  # its connection was lost: a read is safe to run again
 
-        if self.sqlite and streamed:
-            loop = asyncio.get_running_loop()
-            ctx = contextvars.copy_context()  # the caller's trace context, for the unit's span
-            return await loop.run_in_executor(self._long_reader, ctx.run, retried)
-        return await self._run(retried)
+        return await self._run(retried, self._long_reader if streamed else None)
 
     def _sqlite_streamed(self, fn: Callable[[Session], T]) -> T:
         """A SQLite ``streamed`` read (an auditor's verify of the whole audit chain: about 1.2 s a 100,000
