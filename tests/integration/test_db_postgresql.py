@@ -22,6 +22,7 @@ from jitlib import audit, db, sqlexec
 from services.tasks.app import MIGRATIONS
 from services.tasks.store import RUNTIME
 from tests.harness import eventually
+from tests.unit.test_audit_chain import verify_reads_one_snapshot_while_a_pruning_commits
 from tests.unit.test_sqlexec import AT, outbox_row, pending_row
 
 OUTBOX = sqlexec.CompiledInsert(RUNTIME.outbox)
@@ -364,25 +365,7 @@ def test_verify_reads_one_snapshot_while_a_pruning_commits(
     try:
         database.write_sync(lambda s: audit.record(s, RUNTIME, [_audit_event(i) for i in range(6)], AT))
         database.write_sync(lambda s: audit.link(s, RUNTIME))
-        real_checkpoint, started, pruned = audit.checkpoint, [], []
-        later = AT + timedelta(days=1)
-
-        def checkpoint_after_a_pruning(session: Session, tables: Any) -> audit.Checkpoint | None:
-            if not started:  # the pruning reads the checkpoint too: through the real one
-                started.append(True)
-                pruned.append(other.write_sync(lambda s: audit.prune(s, RUNTIME, later, later, _audit_event(99))))
-            return real_checkpoint(session, tables)
-
-        monkeypatch.setattr(audit, "checkpoint", checkpoint_after_a_pruning)
-        report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
-        assert [p.pruned for p in pruned] == [6]
-        assert report.intact, report
-        assert report.head_seq == report.entries_checked == 6 and report.checkpoint is None
-        monkeypatch.undo()
-        after = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
-        assert after.intact, after
-        assert after.checkpoint is not None and after.checkpoint.seq == 6
-        assert after.head_seq == 7 and after.entries_checked == 1
+        verify_reads_one_snapshot_while_a_pruning_commits(database, other, monkeypatch, AT + timedelta(days=1))
     finally:
         other.dispose()
 

@@ -478,37 +478,46 @@ def test_verify_reads_one_snapshot_while_a_pruning_commits_from_another_connecti
 ) -> None:
     """As on PostgreSQL (``tests/integration/test_db_postgresql.py``): a pruning that commits after verify
     read the chain's head and before it reads the checkpoint is not seen; SQLite's read transaction reads
-    one snapshot of the WAL. The next verify reads the pruned chain whole."""
+    one snapshot of the WAL."""
     database = _migrated(tmp_path)
     other = db.Database(str(database.engine.url))
     try:
         for i in range(6):
             asyncio.run(database.write(lambda s, i=i: audit.append(s, RUNTIME, [_event(i)], NOW)))
-        real_checkpoint, started, pruned = audit.checkpoint, [], []
-        later = NOW + timedelta(days=1)
-
-        def checkpoint_after_a_pruning(session: Session, tables: Any) -> audit.Checkpoint | None:
-            if not started:  # the pruning reads the checkpoint too: through the real one
-                started.append(True)
-                # From a thread of its own, as another process's sweep: not inside this read unit.
-                with ThreadPoolExecutor(1) as sweeper:
-                    prune = sweeper.submit(
-                        other.write_sync, lambda s: audit.prune(s, RUNTIME, later, later, _event(99))
-                    )
-                    pruned.append(prune.result())
-            return real_checkpoint(session, tables)
-
-        monkeypatch.setattr(audit, "checkpoint", checkpoint_after_a_pruning)
-        report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
-        assert [p.pruned for p in pruned] == [6]
-        assert report.intact and report.head_seq == report.entries_checked == 6 and report.checkpoint is None
-        monkeypatch.undo()
-        after = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
-        assert after.intact and after.checkpoint is not None and after.checkpoint.seq == 6
-        assert after.head_seq == 7 and after.entries_checked == 1
+        verify_reads_one_snapshot_while_a_pruning_commits(database, other, monkeypatch, NOW + timedelta(days=1))
     finally:
         other.dispose()
         database.dispose()
+
+
+def verify_reads_one_snapshot_while_a_pruning_commits(
+    database: db.Database, other: db.Database, monkeypatch: pytest.MonkeyPatch, later: datetime
+) -> None:
+    """Both backends' check (a chain of 6 linked entries, all written before ``later``): the retention sweep
+    prunes it from ``other`` after verify, a streamed read as the audit service runs it, read the chain's
+    head and before it reads the checkpoint. Verify finds the chain as it was before the pruning, intact;
+    the next verify reads the pruned chain whole."""
+    real_checkpoint, started, pruned = audit.checkpoint, [], []
+
+    def checkpoint_after_a_pruning(session: Session, tables: Any) -> audit.Checkpoint | None:
+        if not started:  # the pruning reads the checkpoint too: through the real one
+            started.append(True)
+            # From a thread of its own, as another process's sweep: not inside this read unit.
+            with ThreadPoolExecutor(1) as sweeper:
+                sweep = sweeper.submit(other.write_sync, lambda s: audit.prune(s, RUNTIME, later, later, _event(99)))
+                pruned.append(sweep.result())
+        return real_checkpoint(session, tables)
+
+    monkeypatch.setattr(audit, "checkpoint", checkpoint_after_a_pruning)
+    report = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
+    assert [p.pruned for p in pruned] == [6]
+    assert report.intact, report
+    assert report.head_seq == report.entries_checked == 6 and report.checkpoint is None
+    monkeypatch.undo()
+    after = asyncio.run(database.read(lambda s: audit.verify(s, RUNTIME), streamed=True))
+    assert after.intact, after
+    assert after.checkpoint is not None and after.checkpoint.seq == 6
+    assert after.head_seq == 7 and after.entries_checked == 1
 
 
 def test_a_verify_on_sqlite_leaves_the_event_loop_serving_and_the_writers_writing(
