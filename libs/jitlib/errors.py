@@ -45,6 +45,12 @@ class JitError(Exception):
         return status_pb2.Status(code=self.code.value[0], message=self.message, details=self.details())
 
 
+#: The violations a status names at most: a request with thousands of wrong values in a list (each its own
+#: violation) is answered with the first ones and a count of the rest, in a status of bounded size (gRPC
+#: refuses to deliver a status whose message and details exceed its metadata limit, 16 KiB by default).
+MAX_VIOLATIONS = 20
+
+
 class InvalidArgument(JitError):
     """One or more request fields are wrong. Nothing was written."""
 
@@ -54,6 +60,10 @@ class InvalidArgument(JitError):
         self.violations = list(violations)
         if not self.violations:
             raise ValueError("InvalidArgument needs at least one violation")
+        if len(self.violations) > MAX_VIOLATIONS:
+            rest = len(self.violations) - MAX_VIOLATIONS + 1
+            first = self.violations[: MAX_VIOLATIONS - 1]
+            self.violations = [*first, FieldViolation("request", f"and {rest} more problems, not listed")]
         text = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
         super().__init__(f"invalid request: {text}")
 

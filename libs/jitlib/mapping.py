@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import descriptor_pool, timestamp_pb2
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from jit.common.v1 import common_pb2
 from jitlib import validate
 from jitlib.actors import Actor
 from jitlib.clock import Window
-from jitlib.errors import FieldViolation
+from jitlib.errors import FieldViolation, InvalidArgument
 from jitlib.policy import StoredRecord
 
 S = TypeVar("S")
@@ -66,8 +66,84 @@ def required_stored_enum(enum: EnumTypeWrapper, value: int, prefix: str, field: 
 
 
 def ts_to_dt(ts: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
-    """A Timestamp field as an aware UTC datetime (None when the field is not set)."""
+    """A Timestamp field as an aware UTC datetime (None when the field is not set). A request's Timestamps
+    were checked on its way in (``timestamp_check``, in ``jitlib.server.CallEntry``)."""
     return ts.ToDatetime(tzinfo=UTC) if present else None
+
+
+#: What a Timestamp may hold (google/protobuf/timestamp.proto): 0001-01-01T00:00:00Z to
+#: 9999-12-31T23:59:59.999999999Z, nanos from 0 to 999,999,999. protobuf refuses anything else when the
+#: Timestamp is read as a datetime.
+_SECONDS = range(-62_135_596_800, 253_402_300_800)
+_NANOS = range(1_000_000_000)
+_TIMESTAMP = timestamp_pb2.Timestamp.DESCRIPTOR.full_name
+INVALID_TIME = "must be a time from the year 1 to 9999 (nanos 0 to 999999999)"
+
+#: How to reach every Timestamp of a message type: (field name, repeated, None for a Timestamp or the
+#: plan of the message it holds), only for the fields that lead to one.
+_Plan = tuple[tuple[str, bool, "_Plan | None"], ...]
+
+
+def _plan(descriptor: Any, seen: dict[str, _Plan]) -> _Plan:
+    known = seen.get(descriptor.full_name)
+    if known is not None:
+        return known
+    seen[descriptor.full_name] = ()  # a message that holds itself: its own Timestamps are reached once
+    steps: list[tuple[str, bool, _Plan | None]] = []
+    for f in descriptor.fields:
+        held = f.message_type
+        if held is None:
+            continue
+        repeated = f.is_repeated
+        if held.GetOptions().map_entry:
+            continue  # no request of this API has a map; a map's values would need their keys in the path
+        if held.full_name == _TIMESTAMP:
+            steps.append((f.name, repeated, None))
+        elif sub := _plan(held, seen):
+            steps.append((f.name, repeated, sub))
+    plan = seen[descriptor.full_name] = tuple(steps)
+    return plan
+
+
+def _invalid_time(message: Any, plan: _Plan, prefix: str) -> str | None:
+    for name, repeated, sub in plan:
+        if repeated:
+            for i, held in enumerate(getattr(message, name)):
+                bad = _invalid_held(held, sub, f"{prefix}{name}[{i}]")
+                if bad is not None:
+                    return bad
+        elif message.HasField(name):
+            bad = _invalid_held(getattr(message, name), sub, f"{prefix}{name}")
+            if bad is not None:
+                return bad
+    return None
+
+
+def _invalid_held(held: Any, sub: _Plan | None, path: str) -> str | None:
+    if sub is not None:
+        return _invalid_time(held, sub, path + ".")
+    return None if held.seconds in _SECONDS and held.nanos in _NANOS else path
+
+
+def timestamp_check(method: str) -> Callable[[Any], None] | None:
+    """A check of every Timestamp a request of the gRPC ``method`` (``/package.Service/Method``) holds,
+    nested ones too: it raises ``InvalidArgument`` naming the first field that holds no valid time (without
+    its value). None when the method's request holds no Timestamp, or is not in the descriptor pool (a
+    method of bytes), so its requests cost nothing to check."""
+    try:
+        found = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
+    except KeyError:
+        return None
+    plan = _plan(found.input_type, {})
+    if not plan:
+        return None
+
+    def check(message: Any) -> None:
+        bad = _invalid_time(message, plan, "")
+        if bad is not None:
+            raise InvalidArgument.one(bad, INVALID_TIME)
+
+    return check
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -32,6 +32,7 @@ from jitlib.clock import Clock, SystemClock
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.errors import InvalidArgument, JitError
 from jitlib.forwarding import CommandResponder, ForwardedRefusal, Forwarder, OwnedElsewhere
+from jitlib.mapping import timestamp_check
 from jitlib.outbox import OutboxRelay
 from jitlib.principal import Principal
 from jitlib.retention_service import RetentionServicer
@@ -85,6 +86,9 @@ class CallEntry:
         # A unary request arrives as bytes and is decoded after the token check; a stream's items are
         # decoded as the servicer reads them, after it.
         decode = handler.request_deserializer if unary_request else None
+        # Every Timestamp of the request is a valid time before any servicer reads one (protobuf refuses
+        # to read another as a datetime); a stream's items are checked as the servicer reads them.
+        check_times = timestamp_check(method)
 
         async def enter(
             request: Any, context: grpc.aio.ServicerContext, metadata: Metadata, span: trace.Span
@@ -102,6 +106,13 @@ class CallEntry:
                 except Exception:  # not a message of this method: said so, without its bytes
                     bad = InvalidArgument.one("request", "not a valid message of this method")
                     await abort(context, span, bad.code, bad.message, bad.to_status().SerializeToString())
+                if check_times is not None:
+                    try:
+                        check_times(request)
+                    except InvalidArgument as bad:
+                        await abort(context, span, bad.code, bad.message, bad.to_status().SerializeToString())
+            elif check_times is not None:
+                request = _times_checked(request, check_times)
             return caller, request
 
         async def abort(
@@ -289,6 +300,15 @@ _MAKERS: dict[str, Callable[..., grpc.RpcMethodHandler]] = {
     "stream_unary": grpc.stream_unary_rpc_method_handler,
     "stream_stream": grpc.stream_stream_rpc_method_handler,
 }
+
+
+async def _times_checked(items: AsyncIterator[Any], check: Callable[[Any], None]) -> AsyncIterator[Any]:
+    """A request stream's items, each message's Timestamps checked as the servicer reads it (an item that
+    is no message, such as a chunk's bytes as the service's own reader gives them, has none)."""
+    async for item in items:
+        if hasattr(item, "DESCRIPTOR"):
+            check(item)
+        yield item
 
 
 def _kind(handler: grpc.RpcMethodHandler) -> str:

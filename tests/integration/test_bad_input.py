@@ -85,10 +85,16 @@ def _valid_defaults(req: Message, method: descriptor.MethodDescriptor) -> None:
             setattr(req, f.name, str(uuid.uuid4()))
 
 
-def _bad_request(method: descriptor.MethodDescriptor, field_name: str) -> tuple[Message, str]:
+def _request(method: descriptor.MethodDescriptor) -> Message:
+    """An empty request of ``method`` with the shared fields filled in (``_valid_defaults``)."""
     cls = importlib.import_module(method.input_type.file.name.replace("/", ".").removesuffix(".proto") + "_pb2")
     req: Message = getattr(cls, method.input_type.name)()
     _valid_defaults(req, method)
+    return req
+
+
+def _bad_request(method: descriptor.MethodDescriptor, field_name: str) -> tuple[Message, str]:
+    req = _request(method)
     field = method.input_type.fields_by_name[field_name]
     value = ("z" * ID_SIZE) if _is_id(field) else ("long text " * (TEXT_SIZE // 10))
     if field.is_repeated:
@@ -151,22 +157,111 @@ def every_service(
             svc.stop()
 
 
+def _method(name: str, service: str, method_name: str) -> descriptor.MethodDescriptor:
+    return next(d for d in _descriptors(name) if d.full_name == service).methods_by_name[method_name]
+
+
+def _refused_by_name(svc: RunningService, call: Any, field_name: str) -> grpc.RpcError:
+    """``call`` is refused INVALID_ARGUMENT naming ``field_name`` (or a part of it), with a short status,
+    and writes nothing; the error, for more checks."""
+    before = _row_counts(svc)
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    err = info.value
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (err.code(), (err.details() or "")[:300])
+    assert len(err.details() or "") < STATUS_MAX
+    named = field_violations(err)
+    assert any(f == field_name or f.startswith((f"{field_name}[", f"{field_name}.")) for f in named), named
+    assert _row_counts(svc) == before
+    return err
+
+
 @pytest.mark.parametrize(("name", "service", "method_name", "field_name"), _cases())
 def test_oversized_string_is_refused_by_name_and_writes_nothing(
     every_service: dict[str, RunningService], tokens: Any, name: str, service: str, method_name: str, field_name: str
 ) -> None:
     svc = every_service[name]
-    method = next(d for d in _descriptors(name) if d.full_name == service).methods_by_name[method_name]
+    method = _method(name, service, method_name)
     req, value = _bad_request(method, field_name)
-    before = _row_counts(svc)
-    with pytest.raises(grpc.RpcError) as info:
-        _call(svc.channel, service, method, req, tokens("nl-prosecutor"))
-    err = info.value
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (err.code(), (err.details() or "")[:300])
-    details = err.details() or ""
-    assert len(details) < STATUS_MAX and value[:64] not in details
-    named = field_violations(err)
-    assert any(f == field_name or f.startswith(f"{field_name}[") or f.startswith(f"{field_name}.") for f in named), (
-        named
-    )
-    assert _row_counts(svc) == before
+    err = _refused_by_name(svc, lambda: _call(svc.channel, service, method, req, tokens("nl-prosecutor")), field_name)
+    assert value[:64] not in (err.details() or "")
+
+
+TIMESTAMP = "google.protobuf.Timestamp"
+
+
+def _time_paths(message: descriptor.Descriptor, prefix: str = "", depth: int = 0) -> Iterator[str]:
+    """The path of every Timestamp a request holds, the first item of a repeated field standing for all."""
+    for f in message.fields:
+        if f.message_type is None:
+            continue
+        path = f"{prefix}{f.name}{'[0]' if f.is_repeated else ''}"
+        if f.message_type.full_name == TIMESTAMP:
+            yield path
+        elif depth < 4:
+            yield from _time_paths(f.message_type, path + ".", depth + 1)
+
+
+def _time_cases() -> list[Any]:
+    return [
+        pytest.param(name, svc.full_name, method.name, path, id=f"{method.name}.{path}")
+        for name, _module in _service_modules()
+        for svc in _descriptors(name)
+        for method in svc.methods
+        for path in _time_paths(method.input_type)
+    ]
+
+
+def _held(req: Message, path: str) -> Message:
+    """The Timestamp at ``path`` in ``req``, made (a repeated field's first item added) on the way."""
+    held: Any = req
+    for part in path.split("."):
+        held = getattr(held, part.removesuffix("[0]")).add() if part.endswith("[0]") else getattr(held, part)
+    return held  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("name", "service", "method_name", "path"), _time_cases())
+@pytest.mark.parametrize(
+    ("seconds", "nanos"), [(2**62, 0), (1_900_000_000, -1)], ids=["year-past-9999", "negative-nanos"]
+)
+def test_a_time_no_timestamp_holds_is_refused_by_its_path_and_writes_nothing(
+    every_service: dict[str, RunningService],
+    tokens: Any,
+    name: str,
+    service: str,
+    method_name: str,
+    path: str,
+    seconds: int,
+    nanos: int,
+) -> None:
+    """protobuf refuses to read such a Timestamp as a time: the call must say which field, not fail inside."""
+    svc = every_service[name]
+    method = _method(name, service, method_name)
+    req = _request(method)
+    stamp = _held(req, path)
+    stamp.seconds, stamp.nanos = seconds, nanos  # type: ignore[attr-defined]
+    _refused_by_name(svc, lambda: _call(svc.channel, service, method, req, tokens("nl-prosecutor")), path)
+
+
+def _enum_list_cases() -> list[Any]:
+    return [
+        pytest.param(name, svc.full_name, method.name, f.name, id=f"{method.name}.{f.name}")
+        for name, _module in _service_modules()
+        for svc in _descriptors(name)
+        for method in svc.methods
+        for f in method.input_type.fields
+        if f.type == descriptor.FieldDescriptor.TYPE_ENUM and f.is_repeated
+    ]
+
+
+@pytest.mark.parametrize(("name", "service", "method_name", "field_name"), _enum_list_cases())
+def test_a_list_of_thousands_of_unknown_values_is_refused_in_a_status_the_client_reads(
+    every_service: dict[str, RunningService], tokens: Any, name: str, service: str, method_name: str, field_name: str
+) -> None:
+    """Each unknown value is a problem of its own; 20,000 of them (40 KB sent) are answered with the first
+    few and a count, not a status too large for gRPC to deliver (RESOURCE_EXHAUSTED at the client)."""
+    svc = every_service[name]
+    method = _method(name, service, method_name)
+    req = _request(method)
+    getattr(req, field_name).extend([9_999] * 20_000)
+    _refused_by_name(svc, lambda: _call(svc.channel, service, method, req, tokens("nl-prosecutor")), field_name)

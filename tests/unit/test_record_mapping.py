@@ -12,7 +12,15 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib.actors import Actor
-from jitlib.mapping import RecordMapping, dt_to_ts, enum_from_pb, new_record_fields_from_pb, record_pb_fields
+from jitlib.errors import MAX_VIOLATIONS, FieldViolation, InvalidArgument
+from jitlib.mapping import (
+    RecordMapping,
+    dt_to_ts,
+    enum_from_pb,
+    new_record_fields_from_pb,
+    record_pb_fields,
+    timestamp_check,
+)
 from services.tasks.domain import Task, TaskState
 
 MAKER = Actor("u-1", "alice", "FR")
@@ -170,3 +178,69 @@ def test_every_kind_s_list_filters_refuse_a_victim_that_is_not_a_pseudonym_and_t
     assert "Jane" not in violations[0].description  # what the caller sent is not echoed
     assert fields.list_filters(request(victim_ref="V-NL-0007"))[2] == []
     assert fields.list_filters(request())[2] == []
+
+
+# -- a request's Timestamps, checked on its way in (jitlib.server.CallEntry) ----------------------------
+
+CREATE_TASK = "/jit.tasks.v1.TaskService/CreateTask"
+UPLOAD_ITEM = "/jit.evidence.v1.EvidenceService/UploadItem"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [
+        (2**62, 0),
+        (-(2**40), 0),
+        (253_402_300_800, 0),
+        (-62_135_596_801, 0),
+        (1_900_000_000, -1),
+        (1_900_000_000, 10**9),
+    ],
+)
+def test_a_timestamp_outside_what_protobuf_reads_is_refused_by_its_field(seconds: int, nanos: int) -> None:
+    check = timestamp_check(CREATE_TASK)
+    assert check is not None
+    req = tasks_pb2.CreateTaskRequest(due_at=Timestamp(seconds=seconds, nanos=nanos))
+    with pytest.raises(InvalidArgument) as info:
+        check(req)
+    assert [v.field for v in info.value.violations] == ["due_at"]
+    assert str(seconds) not in info.value.message
+
+
+@pytest.mark.parametrize(("seconds", "nanos"), [(253_402_300_799, 999_999_999), (-62_135_596_800, 0), (0, 0)])
+def test_the_first_and_last_instants_a_timestamp_holds_are_accepted(seconds: int, nanos: int) -> None:
+    check = timestamp_check(CREATE_TASK)
+    assert check is not None
+    req = tasks_pb2.CreateTaskRequest(due_at=Timestamp(seconds=seconds, nanos=nanos))
+    check(req)
+    assert req.due_at.ToDatetime(tzinfo=UTC)  # what the servicer then reads, without ValueError
+
+
+def test_a_nested_timestamp_in_a_repeated_field_is_named_by_its_path() -> None:
+    from jit.evidence.v1 import evidence_pb2
+
+    check = timestamp_check(UPLOAD_ITEM)
+    assert check is not None
+    first = evidence_pb2.UploadItemRequest()
+    first.metadata.use_conditions.consents.add().granted_at.seconds = 1_900_000_000
+    first.metadata.use_conditions.consents.add().granted_at.nanos = -5
+    with pytest.raises(InvalidArgument) as info:
+        check(first)
+    assert [v.field for v in info.value.violations] == ["metadata.use_conditions.consents[1].granted_at"]
+    check(evidence_pb2.UploadItemRequest(chunk=b"bytes"))  # a chunk holds no time
+
+
+def test_a_request_without_timestamps_or_a_method_of_bytes_costs_no_check() -> None:
+    assert timestamp_check("/jit.tasks.v1.TaskService/GetTask") is None
+    assert timestamp_check("/bench.Echo/Echo") is None
+    assert timestamp_check("/grpc.health.v1.Health/Check") is None
+
+
+def test_a_status_names_at_most_twenty_problems_and_counts_the_rest() -> None:
+    err = InvalidArgument([FieldViolation(f"states[{i}]", "is not a task state") for i in range(20_000)])
+    assert len(err.violations) == MAX_VIOLATIONS
+    assert err.violations[-1] == FieldViolation(
+        "request", f"and {20_000 - MAX_VIOLATIONS + 1} more problems, not listed"
+    )
+    assert len(err.to_status().SerializeToString()) < 4096
+    assert len(InvalidArgument([FieldViolation("a", "b")] * MAX_VIOLATIONS).violations) == MAX_VIOLATIONS
