@@ -25,6 +25,10 @@ def _require_auditor() -> auth.Principal:
     return principal
 
 
+#: The longest page token this service issues: the base64 of a 64-bit number.
+_TOKEN_MAX = 32
+
+
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
@@ -67,10 +71,13 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             raise InvalidArgument.one("page_size", f"must be between 1 and {MAX_PAGE}")
         after = 0
         if request.page_token:
+            # A token this service issued names an entry's seq: a short, non-negative 64-bit number.
             try:
-                after = int(base64.urlsafe_b64decode(request.page_token.encode()).decode())
+                after = int(base64.urlsafe_b64decode(request.page_token[:_TOKEN_MAX].encode()).decode())
             except ValueError:
-                raise InvalidArgument.one("page_token", "is not a token this service issued") from None
+                after = -1
+            if len(request.page_token) > _TOKEN_MAX or not 0 <= after < 2**63:
+                raise InvalidArgument.one("page_token", "is not a token this service issued")
         await self._linked()
         log = self._rt.tables.audit_log
         query = select(log).where(log.c.seq > after).order_by(log.c.seq).limit(size + 1)

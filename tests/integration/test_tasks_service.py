@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -405,6 +406,31 @@ def test_audit_chain_is_intact_and_readable_only_by_auditors(client: Client) -> 
     outcomes = {(e.username, e.outcome) for e in entries}
     assert ("fr-prosecutor", "not_found") in outcomes  # refused attempts are logged too
     assert all(e.time_zone == "UTC" and e.jurisdiction for e in entries)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        base64.urlsafe_b64encode(b"99999999999999999999999").decode(),  # past SQLite's 64-bit integers
+        base64.urlsafe_b64encode(b"-1").decode(),
+        base64.urlsafe_b64encode(b"7" * 4000).decode(),
+        "not base64 at all",
+    ],
+    ids=["beyond-64-bits", "negative", "long", "garbage"],
+)
+def test_an_audit_page_token_this_service_never_issued_is_refused_by_name(client: Client, token: str) -> None:
+    client.create()
+    client.create()  # at least two entries: a first page of one has a next
+    auditor = md(client.tokens("nl-auditor"))
+    with pytest.raises(grpc.RpcError) as info:
+        client.audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(page_token=token), metadata=auditor)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    assert list(field_violations(info.value)) == ["page_token"]
+    first = client.audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(page_size=1), metadata=auditor)
+    assert first.next_page_token  # a token it issued is taken
+    client.audit.ListAuditEntries(
+        audit_pb2.ListAuditEntriesRequest(page_size=1, page_token=first.next_page_token), metadata=auditor
+    )
 
 
 def test_events_are_written_with_every_change(client: Client, tasks_svc: Any) -> None:
