@@ -50,7 +50,7 @@ def hub_url_problem(url: str) -> str | None:
 
 
 def password_problem(password: str) -> str | None:
-    if not PASSWORD_RE.match(password):
+    if not PASSWORD_RE.fullmatch(password):
         return "must be 16 to 128 characters of A-Z, a-z, 0-9 and . _ ~ - (it goes into the link's URL)"
     return None
 

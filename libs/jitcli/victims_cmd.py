@@ -95,7 +95,7 @@ def victim_id(ctx: typer.Context, value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         pass
-    if not PSEUDONYM.match(value):
+    if not PSEUDONYM.fullmatch(value):
         raise typer.BadParameter(
             f"{value!r} is neither a victim id (UUID) nor a pseudonym (V-NL-0007)", param_hint="VICTIM"
         )

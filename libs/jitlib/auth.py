@@ -52,7 +52,7 @@ def principal_from_claims(claims: dict[str, Any], token: str = "") -> Principal:
     roles = frozenset(r for r in roles_claim if r in KNOWN_ROLES)
     workspaces = set()
     for path in claims.get("groups") or []:
-        m = _WORKSPACE_GROUP.match(str(path))
+        m = _WORKSPACE_GROUP.fullmatch(str(path))
         # Membership counts only for the jurisdiction the user acts for.
         if m and m.group("jur") == jurisdiction:
             workspaces.add(m.group("ws"))

@@ -72,7 +72,7 @@ def new_id() -> str:
 
 def is_uuid(value: str) -> bool:
     """True when ``value`` is a UUID in canonical lower-case text form (any version)."""
-    if not _UUID_RE.match(value):
+    if not _UUID_RE.fullmatch(value):
         return False
     try:
         uuid.UUID(value)

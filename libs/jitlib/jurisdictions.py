@@ -9,7 +9,7 @@ _JURISDICTION = re.compile(r"^([A-Z]{2}|EUROJUST|EUROPOL|EPPO)$")
 
 def is_jurisdiction(code: str) -> bool:
     """ISO 3166-1 alpha-2 code or a recognised EU body code (EUROJUST, EUROPOL, EPPO)."""
-    return bool(_JURISDICTION.match(code))
+    return bool(_JURISDICTION.fullmatch(code))
 
 
 #: The member states of the European Union (ISO 3166-1 alpha-2; Greece is GR).

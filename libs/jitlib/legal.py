@@ -50,7 +50,7 @@ def _table(*groups: Iterable[Rule]) -> dict[str, Rule]:
     out: dict[str, Rule] = {}
     for group in groups:
         for row in group:
-            if not _ID.match(row.id):
+            if not _ID.fullmatch(row.id):
                 raise ValueError(f"legal rule id {row.id!r}: upper case, digits and underscores")
             if row.id in out:
                 raise ValueError(f"legal rule {row.id} is in the table twice")

@@ -149,11 +149,11 @@ def to_pb(h: Hold) -> retention_pb2.LegalHold:
 
 def _key(request: Any, violations: list[FieldViolation]) -> tuple[str, str, str]:
     ws, record_type, record_id = request.workspace_id, request.record_type, request.record_id
-    if not WORKSPACE_ID.match(ws):
+    if not WORKSPACE_ID.fullmatch(ws):
         violations.append(FieldViolation("workspace_id", "must be a workspace id (3 to 63 of a-z, 0-9, '-')"))
     if record_type and record_type not in RECORD_TYPES:
         violations.append(FieldViolation("record_type", f"must be empty or one of {', '.join(sorted(RECORD_TYPES))}"))
-    if record_type and not _RECORD_ID.match(record_id):
+    if record_type and not _RECORD_ID.fullmatch(record_id):
         violations.append(FieldViolation("record_id", "must be a record id (1 to 64 letters, digits, '-', '_')"))
     if not record_type and record_id:
         violations.append(FieldViolation("record_id", "must be empty when record_type is (a hold on the workspace)"))
@@ -235,7 +235,7 @@ class RetentionServicer(retention_pb2_grpc.RetentionServiceServicer):
         self, request: retention_pb2.ListLegalHoldsRequest, context: grpc.aio.ServicerContext
     ) -> retention_pb2.ListLegalHoldsResponse:
         principal = auth.current()
-        if not WORKSPACE_ID.match(request.workspace_id):
+        if not WORKSPACE_ID.fullmatch(request.workspace_id):
             raise InvalidArgument.one("workspace_id", "must be a workspace id (3 to 63 of a-z, 0-9, '-')")
         await self._authorize(principal, request.workspace_id, "")
         found = await self._rt.read(lambda s: holds(s, self._rt.tables, request.workspace_id))

@@ -8,8 +8,10 @@ unbounded, and an echo of it could overflow a status header, an audit entry or a
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from jitlib import legal
 from jitlib.errors import FieldViolation
@@ -60,6 +62,53 @@ def text(name: str, value: str, *, required: bool, maximum: int) -> list[FieldVi
     return []
 
 
+#: Characters a line shown to a reader never holds: they reorder or hide what the reader sees
+#: (bidirectional overrides, isolates and marks), besides the control characters (C0, DEL, C1, line and
+#: paragraph separators) that ``one_line`` refuses by category.
+BIDI = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e"  # LRE, RLE, PDF, LRO, RLO
+    "\u2066\u2067\u2068\u2069"  # LRI, RLI, FSI, PDI
+    "\u200e\u200f\u061c"  # LRM, RLM, ALM
+)
+_LINE_BREAKS = frozenset("\u2028\u2029\x85")
+
+
+def one_line(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
+    """Free text that is shown as one line of a record (a custody entry's purpose and recipient, a file
+    name, a URL): ``text``, and moreover no line break, tab or C1 control character and no bidirectional
+    override, isolate or mark (finding #6 of the security review: a custody log that an auditor reads in a
+    terminal must not carry escape sequences or reordered text; a file name must not show ``exe.pdf`` for
+    ``fdp.exe``). Never quotes the value."""
+    out = text(name, value, required=required, maximum=maximum)
+    if out:
+        return out
+    if any(c in BIDI for c in value):
+        return [FieldViolation(name, "must not contain bidirectional control characters")]
+    if any(c in _LINE_BREAKS or unicodedata.category(c) == "Cc" for c in value):
+        return [FieldViolation(name, "must be one line without control characters")]
+    return []
+
+
+#: The longest URL a record keeps (what browsers and most servers accept).
+URL_MAX = 2_048
+
+
+def http_url(name: str, value: str, *, maximum: int = URL_MAX) -> list[FieldViolation]:
+    """An http(s) URL with a host, on one line (``one_line``) and without spaces: a target a provider or
+    another country's authority is asked about, shown in the console, the CLI and events."""
+    out = one_line(name, value, required=True, maximum=maximum)
+    if out:
+        return out
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # an unbalanced [ in the host, a port that is no number
+        parts, host = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not host or any(c.isspace() for c in value):
+        return [FieldViolation(name, "must be an http(s) URL with a host")]
+    return []
+
+
 def uuid(name: str, value: str, *, required: bool = True) -> list[FieldViolation]:
     """A record id: a UUID in canonical lower-case form."""
     if not value and not required:
@@ -77,7 +126,7 @@ def request_id(value: str) -> list[FieldViolation]:
 def workspace_id(name: str, value: str, *, required: bool = True) -> list[FieldViolation]:
     if not value:
         return [FieldViolation(name, "is required")] if required else []
-    return [] if WORKSPACE_ID.match(value) else [FieldViolation(name, "must be a workspace id")]
+    return [] if WORKSPACE_ID.fullmatch(value) else [FieldViolation(name, "must be a workspace id")]
 
 
 def jurisdiction(name: str, value: str, *, required: bool = True) -> list[FieldViolation]:

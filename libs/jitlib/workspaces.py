@@ -111,7 +111,7 @@ def workspace_event_problem(envelope: Envelope, ws: common_pb2.Workspace, curren
     what we hold (a leaked admin credential, another node's announcement): its
     envelope must describe the workspace it carries, from its lead's subject and with its own event id; a
     version only moves forward, by a bounded step; the lead never changes; the time is plausible."""
-    if not WORKSPACE_ID.match(ws.id) or not is_jurisdiction(ws.lead):
+    if not WORKSPACE_ID.fullmatch(ws.id) or not is_jurisdiction(ws.lead):
         return "malformed workspace id or lead"
     if envelope.aggregate_id != ws.id or envelope.origin_jurisdiction != ws.lead:
         return "envelope does not describe the workspace it carries"
@@ -153,7 +153,7 @@ def apply_workspace_event(session: Session, tables: RuntimeTables, envelope: Env
     ws = common_pb2.Workspace()
     if not envelope.state.Unpack(ws) or not ws.id:
         raise PoisonMessage("workspace event without a Workspace state")
-    current = get_workspace(session, tables, ws.id) if WORKSPACE_ID.match(ws.id) else None
+    current = get_workspace(session, tables, ws.id) if WORKSPACE_ID.fullmatch(ws.id) else None
     if current is not None and ws.version <= current.version:
         return False  # a replay of what we hold
     problem = workspace_event_problem(envelope, ws, current)

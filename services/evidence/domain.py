@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import enum
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from jitlib import legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
@@ -922,17 +920,17 @@ def target_violations(i: int, t: Target) -> list[FieldViolation]:
     ok = True
     what = ""
     if t.type == "ACCOUNT_HANDLE":
-        ok, what = bool(_HANDLE.match(v)), "an account handle (letters, digits, . _ -; optional leading @)"
-        if t.platform and not _PLATFORM.match(t.platform):
+        ok, what = bool(_HANDLE.fullmatch(v)), "an account handle (letters, digits, . _ -; optional leading @)"
+        if t.platform and not _PLATFORM.fullmatch(t.platform):
             return [FieldViolation(f"{name}.platform", "must be a lower-case platform name")]
     elif t.type == "URL":
-        parts = urlsplit(v) if len(v) <= 2048 else None
-        ok = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in v
-        what = "an http(s) URL with a host"
+        bad = validate.http_url(f"{name}.value", v)
+        if bad:
+            return bad
     elif t.type == "PHONE_NUMBER":
-        ok, what = bool(_PHONE.match(v)), "a phone number in E.164 form, e.g. +31612345678"
+        ok, what = bool(_PHONE.fullmatch(v)), "a phone number in E.164 form, e.g. +31612345678"
     elif t.type == "EMAIL":
-        ok, what = len(v) <= 254 and bool(_EMAIL.match(v)), "an e-mail address"
+        ok, what = len(v) <= 254 and bool(_EMAIL.fullmatch(v)), "an e-mail address"
     out = [] if ok else [FieldViolation(f"{name}.value", f"must be {what}")]
     if t.platform and t.type != "ACCOUNT_HANDLE":
         out.append(FieldViolation(f"{name}.platform", "is only set for account handles"))
@@ -1273,13 +1271,13 @@ def new_item_violations(cmd: NewItem, now: datetime) -> list[FieldViolation]:
     p = "metadata."
     out += validate.uuid(p + "request_id", cmd.request_id)
     out += validate.uuid(p + "evidence_request_id", cmd.evidence_request_id)
-    if not SHA256_HEX.match(cmd.sha256):
+    if not SHA256_HEX.fullmatch(cmd.sha256):
         out.append(FieldViolation(p + "sha256", "must be 64 lower-case hex digits (SHA-256)"))
     if not 0 <= cmd.size_bytes <= ITEM_MAX_BYTES:
         out.append(FieldViolation(p + "size_bytes", f"must be between 0 and {ITEM_MAX_BYTES}"))
-    if not MEDIA_TYPE.match(cmd.media_type):
+    if not MEDIA_TYPE.fullmatch(cmd.media_type):
         out.append(FieldViolation(p + "media_type", "must be a media type such as image/jpeg"))
-    out += single_line_violations(p + "filename", cmd.filename, required=False, maximum=FILENAME_MAX)
+    out += validate.one_line(p + "filename", cmd.filename, required=False, maximum=FILENAME_MAX)
     if "/" in cmd.filename or "\\" in cmd.filename:
         out.append(FieldViolation(p + "filename", "must be a bare file name"))
     out += validate.text(p + "description", cmd.description, required=False, maximum=validate.DESCRIPTION_MAX)
@@ -1339,7 +1337,7 @@ def origin_violations(cmd: NewItem, req: EvidenceRequest, uploader: str) -> list
 
 def purpose_violations(purpose: str, field_name: str = "purpose") -> list[FieldViolation]:
     """The purpose of an access, stored in the chain of custody: one line of plain text."""
-    return single_line_violations(field_name, purpose, required=True, maximum=PURPOSE_MAX)
+    return validate.one_line(field_name, purpose, required=True, maximum=PURPOSE_MAX)
 
 
 def custody_event_violations(action: custody.Action | None, purpose: str, recipient: str) -> list[FieldViolation]:
@@ -1352,34 +1350,8 @@ def custody_event_violations(action: custody.Action | None, purpose: str, recipi
     if handed_over and not recipient.strip():
         out.append(FieldViolation("recipient", "is required for an export or transfer"))
     else:
-        out += single_line_violations("recipient", recipient, required=False, maximum=AUTHORITY_MAX)
+        out += validate.one_line("recipient", recipient, required=False, maximum=AUTHORITY_MAX)
     return out
-
-
-#: Characters a line of the chain of custody never holds: they reorder or hide what a reader sees
-#: (bidirectional overrides, isolates and marks), besides the control characters (C0, DEL, C1, line and
-#: paragraph separators) that ``single_line_violations`` refuses by category.
-BIDI = frozenset(
-    "\u202a\u202b\u202c\u202d\u202e"  # LRE, RLE, PDF, LRO, RLO
-    "\u2066\u2067\u2068\u2069"  # LRI, RLI, FSI, PDI
-    "\u200e\u200f\u061c"  # LRM, RLM, ALM
-)
-_LINE_BREAKS = frozenset("\u2028\u2029\x85")
-
-
-def single_line_violations(name: str, value: str, *, required: bool, maximum: int) -> list[FieldViolation]:
-    """Free text that is shown as one line of a record (a custody entry's purpose and recipient, a file
-    name): ``jitlib.validate.text``, and moreover no line break, tab or C1 control character and no
-    bidirectional override, isolate or mark (finding #6 of the security review: a custody log that an
-    auditor reads in a terminal must not carry escape sequences or reordered text). Never quotes the value."""
-    out = validate.text(name, value, required=required, maximum=maximum)
-    if out:
-        return out
-    if any(c in BIDI for c in value):
-        return [FieldViolation(name, "must not contain bidirectional control characters")]
-    if any(c in _LINE_BREAKS or unicodedata.category(c) == "Cc" for c in value):
-        return [FieldViolation(name, "must be one line without control characters")]
-    return []
 
 
 def item_restricted(item: EvidenceItem, req: EvidenceRequest) -> bool:
@@ -1471,7 +1443,7 @@ def marking_refusal(item: EvidenceItem, sensitive: bool) -> FailedPrecondition |
 
 
 def export_request_violations(purpose: str, destination: str) -> list[FieldViolation]:
-    return purpose_violations(purpose) + single_line_violations(
+    return purpose_violations(purpose) + validate.one_line(
         "destination", destination, required=True, maximum=AUTHORITY_MAX
     )
 

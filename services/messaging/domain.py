@@ -28,7 +28,8 @@ ATTACHMENT_MAX_BYTES = 4 * 1024 * 1024
 ATTACHMENTS_TOTAL_MAX = 8 * 1024 * 1024
 MEMBERS_MAX = 40
 MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
-SAFE_FILENAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
+FILENAME_MAX = 200
+SAFE_FILENAME = re.compile(r"[^/\\]{1,200}")
 
 #: Channel kinds: the workspace's own channel (every member), a restricted channel (its opener and the
 #: members chosen), the thread of a record (whoever may see the record).
@@ -299,9 +300,14 @@ def attachment_violations(attachments: list[NewAttachment]) -> list[FieldViolati
         out.append(FieldViolation("attachments", f"at most {ATTACHMENTS_MAX} attachments"))
     total = 0
     for i, a in enumerate(attachments[:ATTACHMENTS_MAX]):
-        if not SAFE_FILENAME.match(a.filename):
-            out.append(FieldViolation(f"attachments[{i}].filename", "must be a plain file name"))
-        if not MEDIA_TYPE.match(a.media_type):
+        name = f"attachments[{i}].filename"
+        # One line as shown (no control, line-break or bidirectional characters: ``fdp.exe`` must not show
+        # as ``exe.pdf``), and a plain name, no path.
+        found = validate.one_line(name, a.filename, required=True, maximum=FILENAME_MAX)
+        if not found and not SAFE_FILENAME.fullmatch(a.filename):
+            found = [FieldViolation(name, "must be a plain file name")]
+        out += found
+        if not MEDIA_TYPE.fullmatch(a.media_type):
             out.append(FieldViolation(f"attachments[{i}].media_type", "must be a media type such as image/png"))
         if not a.content:
             out.append(FieldViolation(f"attachments[{i}].content", "is empty"))

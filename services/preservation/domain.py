@@ -552,7 +552,7 @@ def provider_id_violations(
     when ``providers`` is given, in the register."""
     if not value:
         return [FieldViolation(name, "is required")] if required else []
-    if not PROVIDER_ID.match(value):
+    if not PROVIDER_ID.fullmatch(value):
         return [FieldViolation(name, "must be a provider id (letters, digits, . _ -; at most 64 characters)")]
     if providers is not None and value not in providers:
         return [FieldViolation(name, "is not in the provider register (jit preservation providers)")]
@@ -863,8 +863,11 @@ def target_violations(targets: tuple[Target, ...]) -> list[FieldViolation]:
         except ValueError:
             out.append(FieldViolation(f"targets[{i}].kind", "must be ACCOUNT_HANDLE, URL, PHONE_NUMBER or EMAIL"))
             continue
-        if len(t.value) > TARGET_VALUE_MAX or not pattern.match(t.value.strip()):
+        value = t.value.strip()
+        if len(t.value) > TARGET_VALUE_MAX or not pattern.fullmatch(value):
             out.append(FieldViolation(f"targets[{i}].value", hint))
+        elif t.kind == TargetKind.URL:  # a URL holds no control or bidirectional characters, its host parses
+            out += validate.http_url(f"targets[{i}].value", value, maximum=TARGET_VALUE_MAX)
     return out
 
 

@@ -72,7 +72,7 @@ def load(path: str = "") -> dict[str, Provider]:
         return {p.id: p for p in DEMO_PROVIDERS}
     items = json.loads(Path(path).read_text(encoding="utf-8"))
     register = {p.id: p for p in (Provider(**item) for item in items)}
-    bad = sorted(i for i in register if not PROVIDER_ID.match(i))
+    bad = sorted(i for i in register if not PROVIDER_ID.fullmatch(i))
     if bad:
         # Requests naming a provider are checked against this form before the register is looked up.
         raise ValueError(f"{path}: provider ids must be letters, digits, . _ - (at most 64): {bad[:5]}")

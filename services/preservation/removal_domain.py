@@ -219,7 +219,7 @@ class NewRemoval:
 def sha256_violations(name: str, value: str, *, required: bool) -> list[FieldViolation]:
     if not value:
         return [FieldViolation(name, "is required")] if required else []
-    if not _SHA256.match(value):
+    if not _SHA256.fullmatch(value):
         return [FieldViolation(name, "must be a SHA-256 digest: 64 hexadecimal characters")]
     return []
 
@@ -227,9 +227,9 @@ def sha256_violations(name: str, value: str, *, required: bool) -> list[FieldVio
 def url_violations(name: str, value: str, *, required: bool) -> list[FieldViolation]:
     if not value:
         return [FieldViolation(name, "is required")] if required else []
-    if len(value) > URL_MAX or not _URL.match(value):
+    if len(value) > URL_MAX or not _URL.fullmatch(value):
         return [FieldViolation(name, f"must be an http(s) URL of at most {URL_MAX} characters")]
-    return []
+    return validate.http_url(name, value, maximum=URL_MAX)
 
 
 def item_violations(items: tuple[ContentItem, ...]) -> list[FieldViolation]:
@@ -243,9 +243,9 @@ def item_violations(items: tuple[ContentItem, ...]) -> list[FieldViolation]:
         if not (item.url or item.platform_item_id):
             out.append(FieldViolation(f"{name}.url", "an item needs its URL or the platform's item id"))
         out += url_violations(f"{name}.url", item.url, required=False)
-        if item.platform_item_id and not _ITEM_ID.match(item.platform_item_id):
+        if item.platform_item_id and not _ITEM_ID.fullmatch(item.platform_item_id):
             out.append(FieldViolation(f"{name}.platform_item_id", f"at most {ITEM_ID_MAX} characters, no spaces"))
-        if item.account and not _HANDLE.match(item.account):
+        if item.account and not _HANDLE.fullmatch(item.account):
             out.append(FieldViolation(f"{name}.account", "must be an account handle (letters, digits, _ . -)"))
         out += sha256_violations(f"{name}.sha256", item.sha256, required=False)
     return out

@@ -154,7 +154,7 @@ def identity_violations(identity: Identity, today: date) -> list[FieldViolation]
     if len(identity.languages) > LANGUAGES_MAX:
         out.append(FieldViolation(p + "languages", f"at most {LANGUAGES_MAX} languages"))
     for i, tag in enumerate(identity.languages[:LANGUAGES_MAX]):
-        if not LANGUAGE.match(tag):
+        if not LANGUAGE.fullmatch(tag):
             out.append(FieldViolation(f"{p}languages[{i}]", "must be a language tag such as nl or pt-BR"))
     return out
 
@@ -267,7 +267,7 @@ def notice_violations(cmd: NewNotice, now: datetime) -> list[FieldViolation]:
         out.append(FieldViolation("channel", "SYSTEM is recorded by the system only: say how the victim was told"))
     if not cmd.language:
         out.append(FieldViolation("language", "is required: the language the victim was told in"))
-    elif not LANGUAGE.match(cmd.language):
+    elif not LANGUAGE.fullmatch(cmd.language):
         out.append(FieldViolation("language", "must be a language tag such as nl or pt-BR"))
     out += validate.past_date("told_at", cmd.told_at, now)
     out += validate.text("note", cmd.note, required=False, maximum=NOTE_MAX)

@@ -479,6 +479,19 @@ def test_typed_targets_accept_good_values(type_: str, value: str) -> None:
     assert domain.target_violations(0, Target(type_, value)) == []
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://[evil",
+        "https://a.example/\x1b]0;pwned\x07\x1b[2J\x00",
+        "https://a.example/\u202egpj.exe",
+        "https://a.example/x\n",
+    ],
+)
+def test_a_url_target_that_does_not_parse_or_holds_control_characters_is_refused_by_name(value: str) -> None:
+    assert [v.field for v in domain.target_violations(0, Target("URL", value))] == ["targets[0].value"]
+
+
 # -- dates a user states, and ids: bounded (issue 9) ------------------------------------------------
 
 

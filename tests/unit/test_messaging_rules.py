@@ -141,3 +141,22 @@ def test_a_record_thread_follows_the_newest_version_of_the_record() -> None:
     assert domain.thread_members(newer) == ("IE",)
     access = newer.access()
     assert access.restricted and access.parties == {"NL", "IE"}
+
+
+@pytest.mark.parametrize(
+    ("filename", "media_type"),
+    [
+        ("invoice\u202efdp.exe", "application/pdf"),  # shows as invoiceexe.pdf
+        ("report.pdf\n", "application/pdf"),
+        ("a\x9b31mb.txt", "text/plain"),
+        ("x\x7f.txt", "text/plain"),
+        ("a\\b.txt", "text/plain"),
+        ("ok.txt", "text/html\n"),
+    ],
+)
+def test_an_attachment_is_named_on_one_line_as_shown_and_typed_exactly(filename: str, media_type: str) -> None:
+    att = domain.NewAttachment(filename, media_type, b"1")
+    found = domain.message_violations(str(uuid.uuid4()), str(uuid.uuid4()), "", [att])
+    assert [v.field for v in found] in (["attachments[0].filename"], ["attachments[0].media_type"])
+    good = domain.NewAttachment("Zeugenaussage Müller.pdf", "application/pdf", b"1")
+    assert domain.message_violations(str(uuid.uuid4()), str(uuid.uuid4()), "", [good]) == []

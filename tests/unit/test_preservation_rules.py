@@ -570,6 +570,9 @@ BAD_TARGETS = [
     ("PHONE_NUMBER", "0861234567"),
     ("PHONE_NUMBER", "+35386-123"),
     ("EMAIL", "no-at.example.org"),
+    ("URL", "https://a.example/\x1b[2J\x00\x07"),
+    ("URL", "https://a.example/\u202egpj.exe"),
+    ("URL", "http://[evil"),
     ("UNKNOWN", "x"),
 ]
 

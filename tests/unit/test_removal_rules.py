@@ -226,3 +226,12 @@ def test_allowed_actions_are_the_issuing_sides_and_the_states() -> None:
     r = made()
     assert rd.allowed_actions(r, principal("police_liaison", "NL")) == ("ack", "removed", "geoblocked", "refused")
     assert rd.allowed_actions(r, principal("prosecutor", "DE")) == ()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://m.example/\x1b[2J\x00\x07", "https://m.example/\u202egpj.exe", "https://m.example/1\n", "http://[evil"],
+)
+def test_a_content_url_that_holds_control_characters_or_does_not_parse_is_refused_by_name(url: str) -> None:
+    assert [v.field for v in rd.url_violations("items[0].url", url, required=True)] == ["items[0].url"]
+    assert rd.url_violations("items[0].url", "https://m.example/1", required=True) == []

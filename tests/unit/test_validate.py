@@ -4,6 +4,7 @@ quotes the value it refuses."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,65 @@ def test_a_workspace_refers_only_to_pseudonyms_under_its_lead() -> None:
     found = validate.victim_refs_of_workspace(["V-NL-0001", "V-DE-0002", "bad"], "NL")
     assert [v.field for v in found] == ["victim_refs[1]"]
     assert validate.victim_refs_of_workspace(["V-DE-0002"], "") == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "invoice\u202efdp.exe",  # shows as invoiceexe.pdf
+        "a\u2066b\u2069",
+        "report.pdf\n",
+        "a\tb",
+        "a\x9b31mb.txt",
+        "x\x7f.txt",
+        "a\u2028b",
+    ],
+)
+def test_one_line_refuses_line_breaks_controls_and_bidirectional_marks(bad: str) -> None:
+    found = validate.one_line("filename", bad, required=True, maximum=200)
+    assert [v.field for v in found] == ["filename"] and bad not in found[0].description
+
+
+def test_one_line_keeps_any_script() -> None:
+    assert validate.one_line("filename", "Zeugenaussage Müller, שלום.pdf", required=True, maximum=200) == []
+
+
+@pytest.mark.parametrize(
+    "good", ["https://platform.example/u/anna", "http://a.example:8080/x?y=1#z", "HTTPS://[2001:db8::1]/p"]
+)
+def test_an_http_url_with_a_host_is_accepted(good: str) -> None:
+    assert validate.http_url("targets[0].value", good) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "http://[evil",  # urlsplit refuses an unbalanced bracket: a refusal, not a crash
+        "https://a.example/\x1b]0;pwned\x07\x1b[2J\x00",
+        "https://a.example/\u202egpj.exe",
+        "https://a.example/x\n",
+        "https://a.example/a b",
+        "ftp://a.example/",
+        "https:///no-host",
+        "not a url",
+        "",
+        "https://a.example/" + "x" * validate.URL_MAX,
+    ],
+)
+def test_a_url_that_is_not_one_line_http_with_a_host_is_refused_without_quoting_it(bad: str) -> None:
+    found = validate.http_url("targets[0].value", bad)
+    assert [v.field for v in found] == ["targets[0].value"]
+    assert len(found[0].description) < 100
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (lambda v: validate.workspace_id("workspace_id", v), "jit-demo\n"),
+        (lambda v: validate.jurisdiction("assignee_jurisdiction", v), "NL\n"),
+        (lambda v: validate.victim_ref("victim_refs[0]", v), "V-NL-0007\n"),
+    ],
+)
+def test_a_pattern_is_the_whole_value_a_trailing_newline_included(check: Any, value: str) -> None:
+    assert check(value.rstrip("\n")) == []
+    assert check(value) != []
