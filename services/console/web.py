@@ -18,6 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import grpc
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
@@ -61,6 +63,16 @@ _KINDS = {"task": common_pb2.RECORD_KIND_TASK, "request": common_pb2.RECORD_KIND
 WHOLE_WORKSPACE, PARTIES_ONLY = common_pb2.VISIBILITY_WORKSPACE, common_pb2.VISIBILITY_RESTRICTED
 #: Kinds the system opens by itself, never offered in the form.
 _NOT_CREATED_KINDS = (0, tk.TASK_KIND_FOLLOW_UP)
+#: The due list shows what is overdue and what falls due within this span (every legal clock of the
+#: instruments runs shorter); later dates are on the lists of tasks, requests and orders.
+DUE_HORIZON = dt.timedelta(days=365)
+#: The most pages of 200 read for one list on one page; a list cut there says so on the page.
+MAX_PAGES = 50
+#: The longest page token taken from a URL (the services issue short opaque ones).
+PAGE_TOKEN_MAX = 512
+#: The longest a new task may run (the form's limit, checked here too).
+DUE_IN_DAYS_MAX = 1800
+_INT32_MAX = 2**31 - 1
 
 
 def _id(value: str) -> str:
@@ -69,6 +81,38 @@ def _id(value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise Refused(NOT_FOUND, "Not found: there is no such record, or it is not shared with you.") from None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every record of a paged list, or the first ``MAX_PAGES`` pages of it (``complete`` false): a page
+    that shows it says when the list was cut."""
+
+    items: list[Any]
+    complete: bool
+
+    @property
+    def count(self) -> str:
+        return str(len(self.items)) if self.complete else f"more than {len(self.items)}"
+
+
+def _timestamp(value: dt.datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+def _page_token(request: Request) -> str:
+    """The page of a list the URL asks for (a token the service issued; it refuses one it did not)."""
+    token = request.query_params.get("page_token", "")
+    if len(token) > PAGE_TOKEN_MAX:
+        raise Refused(INVALID, "Refused: page_token is not one this console gave: open the list again.")
+    return token
+
+
+def _next_page(request: Request, token: str) -> str | None:
+    """The URL of the list's next page, or None on its last page."""
+    return f"{request.url.path}?{urllib.parse.urlencode({'page_token': token})}" if token else None
 
 
 @dataclass
@@ -97,7 +141,9 @@ class Console:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.globals.update(label=present.label, tk=tk, ev=ev, pv=pv, rm=rm, mg=mg, actions=TABLES)
+        self.env.globals.update(
+            label=present.label, tk=tk, ev=ev, pv=pv, rm=rm, mg=mg, actions=TABLES, max_records=MAX_PAGES * 200
+        )
 
     # ------------------------------------------------------------ plumbing
 
@@ -197,67 +243,68 @@ class Console:
             addressed=await self._addressed_from_outside(c),
         )  # fmt: skip
 
-    async def _addressed_from_outside(self, c: Ctx) -> list[Any]:
+    async def _addressed_from_outside(self, c: Ctx) -> Listing:
         """The evidence requests addressed to the user's jurisdiction by workspaces it is not a member of (an
         instrument toward a state outside the JIT: jitlib.legal JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES). The
         service lists them, by its policy, with the user's own workspaces' when no workspace is named; a
         caller it refuses (operators, auditors) has none."""
+        ask = ev.ListRequestsRequest(addressee_jurisdiction=c.user.jurisdiction, page_size=200)
+        try:
+            found = await self._every_page(c, "evidence", "ListRequests", ask, "requests")
+        except Refused:
+            return Listing([], True)
+        mine = set(c.user.workspaces)
+        return Listing([r for r in found.items if r.workspace_id not in mine], found.complete)
+
+    async def _every_page(self, c: Ctx, service: str, method: str, ask: Message, field: str) -> Listing:
+        """Every record a paged List call answers, following its page tokens (at most ``MAX_PAGES``)."""
         out: list[Any] = []
         token = ""
-        mine = set(c.user.workspaces)
-        for _ in range(10):  # at most 2,000 requests addressed to one state
-            ask = ev.ListRequestsRequest(addressee_jurisdiction=c.user.jurisdiction, page_size=200, page_token=token)
-            try:
-                page = await self.backend.call("evidence", "ListRequests", ask, c.token)
-            except Refused:
-                return []
-            out += [r for r in page.requests if r.workspace_id not in mine]
+        for _ in range(MAX_PAGES):
+            request = type(ask)()
+            request.CopyFrom(ask)
+            request.page_token = token  # type: ignore[attr-defined]
+            page = await self.backend.call(service, method, request, c.token)
+            out += getattr(page, field)
             token = page.next_page_token
             if not token:
-                break
-        return out
+                return Listing(out, True)
+        return Listing(out, False)
 
     async def workspace(self, c: Ctx) -> Response:
+        """What is due: the open tasks, the evidence requests' running legal deadlines and the preservation
+        orders' expiries, overdue or within ``DUE_HORIZON``, asked of the services by those dates (every
+        page), and the workspace's removal requests."""
         ws = c.request.path_params["ws"]
         if ws not in c.user.workspaces:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
+        horizon = c.now + DUE_HORIZON
         tasks = await self._all_tasks(c, ws)
-        open_tasks = [t for t in tasks if t.state in _OPEN_TASK_STATES]
-        requests = (
-            await self.backend.call(
-                "evidence", "ListRequests", ev.ListRequestsRequest(workspace_id=ws, page_size=200), c.token
-            )
-        ).requests
-        orders = (
-            await self.backend.call(
-                "preservation", "ListOrders", pv.ListOrdersRequest(workspace_id=ws, page_size=200), c.token
-            )
-        ).orders
-        removals = (
-            await self.backend.call(
-                "removal", "ListRemovals", rm.ListRemovalsRequest(workspace_id=ws, page_size=200), c.token
-            )
-        ).removals
-        due = present.due_items(open_tasks, list(requests), list(orders), LABELS)
+        open_tasks = [
+            t for t in tasks.items
+            if t.state in _OPEN_TASK_STATES and t.HasField("due_at") and t.due_at.ToDatetime(tzinfo=dt.UTC) < horizon
+        ]  # fmt: skip
+        ask_requests = ev.ListRequestsRequest(workspace_id=ws, deadline_before=_timestamp(horizon), page_size=200)
+        requests = await self._every_page(c, "evidence", "ListRequests", ask_requests, "requests")
+        ask_orders = pv.ListOrdersRequest(workspace_id=ws, expires_before=_timestamp(horizon), page_size=200)
+        orders = await self._every_page(c, "preservation", "ListOrders", ask_orders, "orders")
+        removals = await self._every_page(
+            c, "removal", "ListRemovals", rm.ListRemovalsRequest(workspace_id=ws, page_size=200), "removals"
+        )
+        due = present.due_items(open_tasks, requests.items, orders.items, LABELS)
         return self.render(
-            c.request, "workspace.html", user=c.user, ws=ws, due=due,
+            c.request, "workspace.html", user=c.user, ws=ws, due=due, horizon_days=DUE_HORIZON.days,
             time_left=lambda d: present.time_left(d, c.now), legal_zone=present.legal_zone,
-            counts={"tasks": len(tasks), "requests": len(requests), "orders": len(orders), "removals": len(removals)},
-            requests=requests, orders=orders, removals=removals,
+            counts={"tasks": tasks.count, "requests": requests.count, "orders": orders.count,
+                    "removals": removals.count},
+            cut=not (tasks.complete and requests.complete and orders.complete and removals.complete),
+            removals=removals.items,
         )  # fmt: skip
 
-    async def _all_tasks(self, c: Ctx, ws: str) -> list[Any]:
-        out: list[Any] = []
-        token = ""
-        for _ in range(50):  # at most 10,000 tasks on one board
-            page = await self.backend.call(
-                "tasks", "ListTasks", tk.ListTasksRequest(workspace_id=ws, page_size=200, page_token=token), c.token
-            )
-            out += page.tasks
-            token = page.next_page_token
-            if not token:
-                break
-        return out
+    async def _all_tasks(self, c: Ctx, ws: str) -> Listing:
+        return await self._every_page(
+            c, "tasks", "ListTasks", tk.ListTasksRequest(workspace_id=ws, page_size=200), "tasks"
+        )
 
     # ------------------------------------------------------------ tasks
 
@@ -266,9 +313,9 @@ class Console:
         if ws not in c.user.workspaces:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
         tasks = await self._all_tasks(c, ws)
-        columns = [(s, [t for t in tasks if t.state == s]) for s in TASK_COLUMNS]
+        columns = [(s, [t for t in tasks.items if t.state == s]) for s in TASK_COLUMNS]
         return self.render(
-            c.request, "tasks.html", user=c.user, ws=ws, columns=columns,
+            c.request, "tasks.html", user=c.user, ws=ws, columns=columns, cut=not tasks.complete,
             kinds=[(v.number, v.name) for v in tk.TaskKind.DESCRIPTOR.values if v.number not in _NOT_CREATED_KINDS],
             priorities=[(v.number, v.name) for v in tk.TaskPriority.DESCRIPTOR.values if v.number != 0],
             new_request_id=uuid.uuid4(),
@@ -325,10 +372,12 @@ class Console:
         ws = c.request.path_params["ws"]
         if ws not in c.user.workspaces:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
-        page = await self.backend.call(
-            "evidence", "ListRequests", ev.ListRequestsRequest(workspace_id=ws, page_size=200), c.token
-        )
-        return self.render(c.request, "requests.html", user=c.user, ws=ws, requests=page.requests)
+        ask = ev.ListRequestsRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
+        page = await self.backend.call("evidence", "ListRequests", ask, c.token)
+        return self.render(
+            c.request, "requests.html", user=c.user, ws=ws, requests=page.requests,
+            later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
+        )  # fmt: skip
 
     async def upload(self, c: Ctx) -> Response:
         """The browser sends the file as the raw body, its SHA-256 (computed in the browser) and name in
@@ -416,17 +465,13 @@ class Console:
         ws = c.request.path_params["ws"]
         if ws not in c.user.workspaces:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
-        page = await self.backend.call(
-            "preservation", "ListOrders", pv.ListOrdersRequest(workspace_id=ws, page_size=200), c.token
-        )
+        ask = pv.ListOrdersRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
+        page = await self.backend.call("preservation", "ListOrders", ask, c.token)
         return self.render(
-            c.request,
-            "orders.html",
-            user=c.user,
-            ws=ws,
-            orders=page.orders,
+            c.request, "orders.html", user=c.user, ws=ws, orders=page.orders,
             time_left=lambda d: present.time_left(d, c.now),
-        )
+            later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
+        )  # fmt: skip
 
     async def order(self, c: Ctx) -> Response:
         order = (
@@ -443,10 +488,12 @@ class Console:
         ws = c.request.path_params["ws"]
         if ws not in c.user.workspaces:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
-        page = await self.backend.call(
-            "victims", "ListVictims", vc.ListVictimsRequest(workspace_id=ws, page_size=200), c.token
-        )
-        return self.render(c.request, "victims.html", user=c.user, ws=ws, victims=page.victims)
+        ask = vc.ListVictimsRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
+        page = await self.backend.call("victims", "ListVictims", ask, c.token)
+        return self.render(
+            c.request, "victims.html", user=c.user, ws=ws, victims=page.victims,
+            later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
+        )  # fmt: skip
 
     async def victim(self, c: Ctx) -> Response:
         """A victim by pseudonym, never its identity; the identity form only for whom the service says may

@@ -1,0 +1,227 @@
+"""The console as a browser meets it: the whole app of ``create_app`` (its body limits and headers, the
+CSRF check, the session cookie, the routes), driven in process by Starlette's TestClient.
+
+Two things stand in for what is outside the console: Keycloak (Authlib's code exchange answers a made-up
+token, and the OpenID metadata is a fixed dict) and the gRPC services (a backend that answers what each
+test sets, and records what it was asked)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import jwt
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from starlette.testclient import TestClient
+
+from jit.evidence.v1 import evidence_pb2 as ev
+from jit.preservation.v1 import preservation_pb2 as pv
+from jit.preservation.v1 import removal_pb2 as rm
+from jit.tasks.v1 import tasks_pb2 as tk
+from jit.victims.v1 import victims_pb2 as vc
+from services.console import web
+from services.console.app import create_app
+from services.console.sessions import UserSession
+from services.console.settings import ConsoleSettings
+from services.console.web import Console
+
+WS = "jit-demo"
+END_SESSION = "http://kc.test/realms/jit/protocol/openid-connect/logout"
+CLAIMS = {
+    "preferred_username": "nl-prosecutor",
+    "jurisdiction": "NL",
+    "realm_access": {"roles": ["prosecutor"]},
+    "groups": [f"/workspaces/{WS}/NL"],
+}
+
+
+class Services:
+    """The gRPC services as the console calls them: each (service, method) answers what the test set (a
+    message, or a function of the request); every call is recorded with its token."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any, str]] = []
+        self.answers: dict[tuple[str, str], Any] = {
+            ("evidence", "ListRequests"): ev.ListRequestsResponse(),
+            ("tasks", "ListTasks"): tk.ListTasksResponse(),
+            ("preservation", "ListOrders"): pv.ListOrdersResponse(),
+            ("removal", "ListRemovals"): rm.ListRemovalsResponse(),
+        }
+        self.streams: list[Callable[[Any, str], AsyncIterator[Any]]] = []
+
+    def asked(self, method: str) -> list[Any]:
+        return [request for _, m, request, _ in self.calls if m == method]
+
+    async def call(self, service: str, method: str, request: Any, token: str) -> Any:
+        self.calls.append((service, method, request, token))
+        answer = self.answers[(service, method)]
+        return answer(request) if callable(answer) else answer
+
+    async def stream_out(self, service: str, method: str, request: Any, token: str) -> AsyncIterator[Any]:
+        self.calls.append((service, method, request, token))
+        async for part in self.streams.pop(0)(request, token):
+            yield part
+
+
+class Harness:
+    def __init__(self, base_url: str = "http://testserver", **settings: Any) -> None:
+        self.app = create_app(ConsoleSettings(console_client_secret="unit-test", **settings))
+        starlette_app = self.app.app.__wrapped__  # Guard -> asgi-csrf -> Starlette
+        self.console: Console = next(r.endpoint.__self__ for r in starlette_app.routes if getattr(r, "path", "") == "/")
+        self.services = Services()
+        self.console.backend = self.services  # type: ignore[assignment]
+        self.http = TestClient(self.app, base_url=base_url, follow_redirects=False, raise_server_exceptions=False)
+
+        async def metadata() -> dict[str, str]:
+            return {"issuer": "http://kc.test/realms/jit", "end_session_endpoint": END_SESSION}
+
+        self.console.sessions.client.load_server_metadata = metadata
+
+    def login(self) -> UserSession:
+        token = jwt.encode(CLAIMS, "k" * 32, algorithm="HS256")
+
+        async def exchange(request: Any, **kw: Any) -> dict[str, Any]:
+            return {
+                "access_token": token,
+                "refresh_token": "r",
+                "id_token": "the-id-token",
+                "expires_at": time.time() + 300,
+                "refresh_expires_in": 1800,
+            }
+
+        self.console.sessions.client.authorize_access_token = exchange
+        assert self.http.get("/auth/callback?code=c&state=s").status_code == 303
+        (session,) = self.console.sessions._sessions.values()
+        return session
+
+    def csrf(self) -> str:
+        found = re.search(r'name="csrftoken" value="([^"]+)"', self.http.get("/workspaces").text)
+        assert found
+        return found.group(1)
+
+    def post(self, path: str, data: dict[str, str]) -> Any:
+        """A form post from the workspaces page; the refusal or outcome it leads to, as the page shows it."""
+        sent = self.http.post(
+            path, data={"csrftoken": self.csrf(), **data}, headers={"referer": "http://testserver/workspaces"}
+        )
+        return sent, self.http.get(sent.headers["location"]) if sent.status_code == 303 else None
+
+
+@pytest.fixture
+def h() -> Harness:
+    return Harness()
+
+
+def ts(value: dt.datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(value)
+    return out
+
+
+def rid(n: int) -> str:
+    return str(uuid.UUID(int=n))
+
+
+# ---------------------------------------------------------------- what is due, and the lists' pages
+
+
+def test_the_due_page_asks_for_what_is_due_and_reads_every_page(h: Harness) -> None:
+    """The second page of the requests due (past the first 200) has a deadline two days overdue; the
+    orders' and removals' second pages their own. All are on the page, and the counts count them."""
+    now = dt.datetime.now(dt.UTC)
+    first = [ev.EvidenceRequest(id=rid(i + 1), workspace_id=WS, title=f"request {i}") for i in range(200)]
+    late = ev.EvidenceRequest(
+        id=rid(999),
+        workspace_id=WS,
+        title="LATE-EIO",
+        addressee_jurisdiction="DE",
+        next_deadline_at=ts(now - dt.timedelta(days=2)),
+        deadlines=[ev.Deadline(kind=ev.DEADLINE_KIND_EXECUTE, due_at=ts(now - dt.timedelta(days=2)), overdue=True)],
+    )
+    h.services.answers[("evidence", "ListRequests")] = lambda r: (
+        ev.ListRequestsResponse(requests=[late])
+        if r.page_token == "r2"
+        else ev.ListRequestsResponse(requests=first, next_page_token="r2")
+    )
+    order = pv.PreservationOrder(id=rid(5000), description="LATE-ORDER", expires_at=ts(now + dt.timedelta(days=3)))
+    h.services.answers[("preservation", "ListOrders")] = lambda r: (
+        pv.ListOrdersResponse(orders=[order]) if r.page_token == "o2" else pv.ListOrdersResponse(next_page_token="o2")
+    )
+    removal = rm.RemovalRequest(id=rid(6000), provider_id="LATE-PLATFORM", due_at=ts(now))
+    h.services.answers[("removal", "ListRemovals")] = lambda r: (
+        rm.ListRemovalsResponse(removals=[removal])
+        if r.page_token == "m2"
+        else rm.ListRemovalsResponse(next_page_token="m2")
+    )
+    h.login()
+    page = h.http.get(f"/w/{WS}").text
+    assert "LATE-EIO" in page and "LATE-ORDER" in page and "LATE-PLATFORM" in page
+    assert "201 evidence requests" in page and "1 preservation orders" in page and "1 removal requests" in page
+    # Asked by date: what is due within the horizon, overdue ones included.
+    horizon = dt.datetime.now(dt.UTC) + web.DUE_HORIZON
+    for method, field, tokens in (
+        ("ListRequests", "deadline_before", ["", "r2"]),
+        ("ListOrders", "expires_before", ["", "o2"]),
+    ):
+        asked = h.services.asked(method)
+        assert [a.page_token for a in asked] == tokens
+        assert all(now < getattr(a, field).ToDatetime(tzinfo=dt.UTC) <= horizon for a in asked)
+    assert "stops at" not in page
+
+
+def test_a_due_page_cut_at_its_last_page_says_so(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(web, "MAX_PAGES", 2)
+    h.services.answers[("evidence", "ListRequests")] = lambda r: ev.ListRequestsResponse(
+        requests=[ev.EvidenceRequest(id=rid(len(r.page_token) + 1))], next_page_token=r.page_token + "x"
+    )
+    h.login()
+    page = h.http.get(f"/w/{WS}").text
+    assert "more than 2 evidence requests" in page and "This page stops at" in page
+    assert len(h.services.asked("ListRequests")) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "service", "method", "answer"),
+    [
+        (
+            "requests",
+            "evidence",
+            "ListRequests",
+            lambda n: ev.ListRequestsResponse(requests=[ev.EvidenceRequest(id=rid(n), title=f"R-{n}")]),
+        ),
+        (
+            "orders",
+            "preservation",
+            "ListOrders",
+            lambda n: pv.ListOrdersResponse(orders=[pv.PreservationOrder(id=rid(n), description=f"R-{n}")]),
+        ),
+        (
+            "victims",
+            "victims",
+            "ListVictims",
+            lambda n: vc.ListVictimsResponse(victims=[vc.Victim(id=rid(n), pseudonym=f"R-{n}")]),
+        ),
+    ],
+)
+def test_a_list_offers_its_next_page(h: Harness, path: str, service: str, method: str, answer: Any) -> None:
+    def pages(request: Any) -> Any:
+        out = answer(2 if request.page_token == "next+page/2" else 1)
+        if not request.page_token:
+            out.next_page_token = "next+page/2"
+        return out
+
+    h.services.answers[(service, method)] = pages
+    h.login()
+    first = h.http.get(f"/w/{WS}/{path}").text
+    link = f"/w/{WS}/{path}?{urllib.parse.urlencode({'page_token': 'next+page/2'})}"
+    assert "R-1" in first and f'href="{link}"' in first and "First page" not in first
+    second = h.http.get(link).text
+    assert "R-2" in second and "Next page" not in second and f'href="/w/{WS}/{path}">First page' in second
+    assert [r.page_token for r in h.services.asked(method) if r.workspace_id] == ["", "next+page/2"]
+    assert h.http.get(f"/w/{WS}/{path}?page_token={'x' * 600}").status_code == 400
