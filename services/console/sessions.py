@@ -10,6 +10,7 @@ bearer token: the console has no access rule of its own. A session ends at logou
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections import OrderedDict
@@ -29,6 +30,17 @@ REFRESH_MARGIN_S = 30.0
 #: Sessions held at most; the least recently used one goes first.
 MAX_SESSIONS = 10_000
 _HIDDEN_ROLES = {"offline_access", "uma_authorization", "demo_user"}
+#: What the login page says when Keycloak (or a link) sends the user back with an OAuth error: fixed
+#: words, never the error text the URL carries (anyone can write a link to the callback).
+_LOGIN_ERRORS = {
+    "access_denied": "the login was cancelled or refused",
+    "login_required": "the login did not complete",
+    "temporarily_unavailable": "the login service is not available just now",
+}
+_LOGIN_FAILED = "the login did not complete"
+#: The longest OAuth error code logged.
+_LOGGED_CODE_MAX = 64
+log = logging.getLogger(__name__)
 
 
 class LoginRequired(Exception):
@@ -117,7 +129,9 @@ class Sessions:
         try:
             body = await self.client.authorize_access_token(request)
         except OAuthError as exc:
-            raise LoginRequired(f"the login did not complete ({exc.error})") from None
+            code = str(exc.error or "")
+            log.warning("a login did not complete: OAuth error %r", code[:_LOGGED_CODE_MAX])
+            raise LoginRequired(_LOGIN_ERRORS.get(code, _LOGIN_FAILED)) from None
         session = self._new(body)
         request.session.clear()
         request.session["sid"] = session.sid
@@ -185,13 +199,15 @@ class Sessions:
     def end(self, session: UserSession) -> None:
         self._sessions.pop(session.sid, None)
 
-    async def logout_url(self, session: UserSession) -> str:
-        """Keycloak's end-session URL (RP-initiated logout), coming back to the console's start page."""
+    async def logout_url(self, session: UserSession | None) -> str:
+        """Keycloak's end-session URL (RP-initiated logout), coming back to the console's start page. With
+        no session (it went idle, or the console restarted) there is no ID token to name: Keycloak then
+        asks the user to confirm, and still ends its own session."""
         metadata = await self.client.load_server_metadata()
         query = {
             "client_id": self.settings.console_client_id,
             "post_logout_redirect_uri": f"{self.settings.public_url}/",
         }
-        if session.id_token:
+        if session is not None and session.id_token:
             query["id_token_hint"] = session.id_token
         return f"{metadata['end_session_endpoint']}?{urlencode(query)}"

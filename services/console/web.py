@@ -224,13 +224,13 @@ class Console:
         return RedirectResponse(target, status_code=303)
 
     async def logout(self, request: Request) -> Response:
+        """Ends the console's session, then Keycloak's (its end-session endpoint), also when the console
+        no longer holds a session: the user's Keycloak session may well be alive."""
         user = self.sessions.current(request)
         request.session.clear()
-        if user is None:
-            return RedirectResponse("/", status_code=303)
-        url = await self.sessions.logout_url(user)
-        self.sessions.end(user)
-        return RedirectResponse(url, status_code=303)
+        if user is not None:
+            self.sessions.end(user)
+        return RedirectResponse(await self.sessions.logout_url(user), status_code=303)
 
     async def healthz(self, request: Request) -> Response:
         return Response("ok\n", media_type="text/plain")

@@ -512,3 +512,18 @@ def test_logout_ends_the_session(users: Users) -> None:
     page.goto(f"{users.base}/workspaces")
     assert "/realms/jit/protocol/openid-connect/auth" in page.url  # back to Keycloak's login
     users.pages.pop("eurojust-analyst").context.close()
+
+
+def test_logout_ends_keycloaks_session_when_the_console_forgot_its_own(users: Users) -> None:
+    """The console's session went under an open page (idle past JIT_CONSOLE_IDLE_MINUTES, or the console
+    restarted; here its cookie is gone). "Log out" still ends the Keycloak session: Keycloak asks to
+    confirm (no ID token names the session), and the next login asks for the password again."""
+    page = users.page("nl-operator")
+    page.context.clear_cookies(name="jit_console")
+    page.get_by_role("button", name="Log out").click()
+    page.click("#kc-logout")  # Keycloak's own confirmation
+    page.wait_for_url(f"{users.base}/")
+    page.goto(f"{users.base}/workspaces")
+    page.wait_for_selector("#kc-login")  # Keycloak's login form: its session ended, no single sign-on
+    assert "/realms/jit/protocol/openid-connect/auth" in page.url
+    users.pages.pop("nl-operator").context.close()

@@ -225,3 +225,37 @@ def test_a_list_offers_its_next_page(h: Harness, path: str, service: str, method
     assert "R-2" in second and "Next page" not in second and f'href="/w/{WS}/{path}">First page' in second
     assert [r.page_token for r in h.services.asked(method) if r.workspace_id] == ["", "next+page/2"]
     assert h.http.get(f"/w/{WS}/{path}?page_token={'x' * 600}").status_code == 400
+
+
+# ---------------------------------------------------------------- logging in and out
+
+
+def test_logout_ends_the_keycloak_session_also_after_the_console_forgot_its_own(h: Harness) -> None:
+    session = h.login()
+    token = h.csrf()
+    session.last_seen -= 31 * 60  # idle past JIT_CONSOLE_IDLE_MINUTES (or the console restarted)
+    out = h.http.post("/logout", data={"csrftoken": token})
+    assert out.status_code == 303
+    url = urllib.parse.urlsplit(out.headers["location"])
+    query = urllib.parse.parse_qs(url.query)
+    assert f"{url.scheme}://{url.netloc}{url.path}" == END_SESSION
+    assert query["client_id"] == ["jit-console"] and query["post_logout_redirect_uri"] == ["http://127.0.0.1:8088/"]
+    assert "id_token_hint" not in query
+
+
+def test_logout_of_a_live_session_names_its_id_token_and_ends_it(h: Harness) -> None:
+    h.login()
+    out = h.http.post("/logout", data={"csrftoken": h.csrf()})
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(out.headers["location"]).query)["id_token_hint"] == [
+        "the-id-token"
+    ]
+    assert not h.console.sessions._sessions
+
+
+def test_the_login_page_never_shows_the_error_a_link_carries(h: Harness) -> None:
+    words = "Your account is suspended. Call +31 20 000 0000 to restore it. " * 50
+    page = h.http.get("/auth/callback", params={"error": words})
+    assert page.status_code == 400
+    assert "suspended" not in page.text and "the login did not complete. Please log in again." in page.text
+    cancelled = h.http.get("/auth/callback", params={"error": "access_denied"})
+    assert "the login was cancelled or refused" in cancelled.text
