@@ -168,6 +168,11 @@ class Sessions:
         self._sessions.move_to_end(session.sid)
         return session
 
+    def held(self, session: UserSession) -> bool:
+        """Whether ``session`` is still live (not ended, not idle too long), without counting the question
+        as use: an open live stream does not keep an idle session alive."""
+        return self._sessions.get(session.sid) is session and time.monotonic() - session.last_seen <= self._idle_s
+
     async def access_token(self, session: UserSession) -> str:
         """A valid access token for the session, renewed with its refresh token when near expiry."""
         async with session.lock:

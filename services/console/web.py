@@ -691,28 +691,48 @@ class Console:
 
     async def live(self, c: Ctx) -> Response:
         """Server-sent events: each new message of the channel as an HTML fragment, from the messaging
-        service's Subscribe stream (it checks access when the stream opens)."""
+        service's Subscribe stream (it checks access when the stream opens, and ends it when the token it
+        was opened with expires: the stream is opened again, from the last message sent, with the session's
+        renewed token, while the session lasts)."""
         cid = _id(c.request.path_params["cid"])
         # A reconnecting browser says what it has (Last-Event-ID, the seq of the last message it got).
         after = 0
         for given in (c.request.query_params.get("after", ""), c.request.headers.get("last-event-id", "")):
-            if given.isdigit() and len(given) < 19:
+            if given.isascii() and given.isdigit() and len(given) < 19:
                 after = max(after, int(given))
-        stream = self.backend.stream_out(
-            "messaging", "Subscribe", mg.SubscribeRequest(channel_id=cid, after_seq=after), c.token
-        )
         template = self.env.get_template("message.html")
         tz = c.tz
 
         async def events() -> AsyncIterator[dict[str, str]]:
-            try:
-                async for part in stream:
-                    html = template.render(m=part.message, when=lambda v: present.when(v, tz), ts=present.instant)
-                    yield {"event": "message", "id": str(part.message.seq), "data": html}
-            except Refused as refused:
-                yield {"event": "refused", "data": refused.words}
+            seen, token = after, c.token
+            while True:
+                stream = self.backend.stream_out(
+                    "messaging", "Subscribe", mg.SubscribeRequest(channel_id=cid, after_seq=seen), token
+                )
+                try:
+                    async for part in stream:
+                        html = template.render(m=part.message, when=lambda v: present.when(v, tz), ts=present.instant)
+                        seen = max(seen, part.message.seq)
+                        yield {"event": "message", "id": str(part.message.seq), "data": html}
+                    return
+                except Refused as refused:
+                    renewed = await self._renewed_token(c.user, token) if refused.reason == "TOKEN_EXPIRED" else None
+                    if renewed is None:
+                        yield {"event": "refused", "data": refused.words}
+                        return
+                    token = renewed
 
         return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store"})
+
+    async def _renewed_token(self, user: UserSession, expired: str) -> str | None:
+        """A newer access token than ``expired`` while the user's session lasts, else None."""
+        if not self.sessions.held(user):
+            return None
+        try:
+            token = await self.sessions.access_token(user)
+        except LoginRequired:
+            return None
+        return token if token != expired else None
 
     # ------------------------------------------------------------ the auditor
 

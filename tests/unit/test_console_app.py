@@ -15,19 +15,22 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import grpc
 import jwt
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.testclient import TestClient
 
 from jit.evidence.v1 import evidence_pb2 as ev
+from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
 from jit.preservation.v1 import removal_pb2 as rm
 from jit.tasks.v1 import tasks_pb2 as tk
 from jit.victims.v1 import victims_pb2 as vc
 from services.console import web
 from services.console.app import create_app
-from services.console.sessions import UserSession
+from services.console.backend import Refused
+from services.console.sessions import LoginRequired, UserSession
 from services.console.settings import ConsoleSettings
 from services.console.web import Console
 
@@ -259,3 +262,83 @@ def test_the_login_page_never_shows_the_error_a_link_carries(h: Harness) -> None
     assert "suspended" not in page.text and "the login did not complete. Please log in again." in page.text
     cancelled = h.http.get("/auth/callback", params={"error": "access_denied"})
     assert "the login was cancelled or refused" in cancelled.text
+
+
+# ---------------------------------------------------------------- the live thread
+
+
+def _message(seq: int) -> mg.SubscribeResponse:
+    return mg.SubscribeResponse(
+        message=mg.Message(id=f"m{seq}", seq=seq, body=f"body {seq}", posted_at=ts(dt.datetime.now(dt.UTC)))
+    )
+
+
+async def _expires_after(seq: int, token: str) -> AsyncIterator[Any]:
+    yield _message(seq)
+    raise Refused(
+        grpc.StatusCode.UNAUTHENTICATED, "Your session is not accepted any more: log in again.", "TOKEN_EXPIRED"
+    )
+
+
+def test_a_live_thread_goes_on_with_a_renewed_token_from_where_it_was(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The messaging service ends the stream when the token it was opened with expires; the session is
+    still good: the console opens it again after the last message sent, with the renewed token."""
+    session = h.login()
+    renewed = iter(["token-1", "token-2", "token-3"])
+
+    async def access_token(s: UserSession) -> str:
+        return next(renewed)
+
+    monkeypatch.setattr(h.console.sessions, "access_token", access_token)
+
+    async def then_one_more(request: Any, token: str) -> AsyncIterator[Any]:
+        yield _message(6)
+
+    h.services.streams = [lambda r, t: _expires_after(5, t), then_one_more]
+    body = h.http.get(f"/channels/{rid(7)}/live?after=4").text
+    assert "id: 5" in body and "id: 6" in body and "event: refused" not in body
+    opened = [(request.after_seq, token) for _, m, request, token in h.services.calls if m == "Subscribe"]
+    assert opened == [(4, "token-1"), (5, "token-2")]
+    assert h.console.sessions.held(session)
+
+
+@pytest.mark.parametrize("why", ["session ended", "keycloak refuses", "same token"])
+def test_a_live_thread_stops_in_words_when_the_session_cannot_go_on(
+    h: Harness, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    """The user logged out in another tab, Keycloak refuses to renew the session, or the token was not
+    renewed (the console's clock says it holds): the stream ends, saying so."""
+    session = h.login()
+    calls = 0
+
+    async def access_token(s: UserSession) -> str:
+        nonlocal calls
+        calls += 1
+        if calls > 1 and why == "keycloak refuses":
+            raise LoginRequired("your session ended in Keycloak")
+        return "token-1" if why == "same token" or calls == 1 else "token-2"
+
+    async def expires(request: Any, token: str) -> AsyncIterator[Any]:
+        yield _message(5)
+        if why == "session ended":
+            h.console.sessions.end(session)
+        async for part in _expires_after(6, token):
+            yield part
+
+    monkeypatch.setattr(h.console.sessions, "access_token", access_token)
+    h.services.streams = [expires, lambda r, t: _expires_after(7, t)]
+    body = h.http.get(f"/channels/{rid(7)}/live").text
+    assert "id: 5" in body and "event: refused" in body and "log in again" in body
+    assert len(h.services.asked("Subscribe")) == 1
+
+
+def test_an_open_live_thread_does_not_keep_an_idle_session(h: Harness) -> None:
+    """Asking whether the session still holds (as a live stream does) is not using it."""
+    session = h.login()
+    session.last_seen -= 29 * 60
+    seen = session.last_seen
+    assert h.console.sessions.held(session) and session.last_seen == seen
+    session.last_seen -= 2 * 60
+    assert not h.console.sessions.held(session)
