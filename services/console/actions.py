@@ -224,13 +224,22 @@ class FormError(ValueError):
     """A form value the console cannot turn into a request (the field is named)."""
 
 
+#: The largest whole number a form gives (int64, the widest field an action takes).
+_WHOLE_MAX = 2**63 - 1
+
+
+def _whole(raw: str) -> bool:
+    """Whether ``raw`` is a whole number an int64 field takes, in ASCII digits (``str.isdigit`` alone also
+    accepts digits ``int`` does not read, such as superscripts)."""
+    return raw.isascii() and raw.isdigit() and int(raw) <= _WHOLE_MAX
+
+
 def build_request(action: Action, record_id: str, version: str, form: dict[str, str]) -> Message:
     """The RPC request for ``action`` on ``record_id`` from the submitted form (values checked by the
     service, which names any field it refuses)."""
-    try:
-        expected = int(version or 0)
-    except ValueError:
-        raise FormError("version: must be a number") from None
+    if version and not _whole(version):
+        raise FormError("version: must be a number")
+    expected = int(version or 0)
     fields: dict[str, Any] = {action.id_field: record_id, **dict(action.fixed)}
     if action.versioned:
         fields["expected_version"] = expected
@@ -244,18 +253,18 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
                 raise FormError(f"{spec.label}: is required")
             continue
         if spec.kind == "hidden" and spec.number:
-            if not raw.isdigit():
+            if not _whole(raw):
                 raise FormError(f"{spec.label}: a whole number")
             setattr(request, spec.name, int(raw))
         elif spec.kind == "choice":
             numbers = {n for n, _ in spec.choices()}
-            if not raw.isdigit() or int(raw) not in numbers:
+            if not _whole(raw) or int(raw) not in numbers:
                 raise FormError(f"{spec.label}: choose one of the listed values")
             setattr(request, spec.name, int(raw))
         elif spec.kind == "choices":
             numbers = {n for n, _ in spec.choices()}
             picked = [p.strip() for p in raw.split(",")]
-            if not all(p.isdigit() and int(p) in numbers for p in picked):
+            if not all(_whole(p) and int(p) in numbers for p in picked):
                 raise FormError(f"{spec.label}: choose among the listed values")
             getattr(request, spec.name).extend(int(p) for p in picked)
         elif spec.kind == "date":
@@ -272,7 +281,10 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
                 raise FormError(f"{spec.label}: a day and time, as YYYY-MM-DDTHH:MM (UTC)") from None
             if at.tzinfo is None:
                 at = at.replace(tzinfo=dt.UTC)
-            getattr(request, spec.name).FromDatetime(at.astimezone(dt.UTC))
+            try:
+                getattr(request, spec.name).FromDatetime(at.astimezone(dt.UTC))
+            except (OverflowError, ValueError):  # past the year 9999 in UTC
+                raise FormError(f"{spec.label}: a day and time before the year 9999") from None
         else:
             setattr(request, spec.name, raw)
     return request

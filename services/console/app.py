@@ -74,7 +74,11 @@ class Guard:
                 await _send_413(with_headers)
                 return
         try:
-            await self.app(scope, bounded_receive, with_headers)
+            body: Receive | None = bounded_receive
+            if limit == FORM_MAX_BYTES and scope["method"] == "POST":
+                body = await _readable_form(scope, bounded_receive, with_headers)
+            if body is not None:
+                await self.app(scope, body, with_headers)
         except _TooLarge:
             await _send_413(with_headers)
 
@@ -84,8 +88,50 @@ class _TooLarge(Exception):
 
 
 async def _send_413(send: Send) -> None:
-    await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": b"Too large.\n"})
+    await _send_text(send, 413, "Too large.")
+
+
+async def _send_text(send: Send, status: int, words: str) -> None:
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": f"{words}\n".encode()})
+
+
+async def _readable_form(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    """A form post the CSRF check (asgi-csrf) and the pages can read: a multipart body names its boundary,
+    a urlencoded one is UTF-8. Otherwise it is refused here in words (400; None returned), as the library
+    would fail on it. The urlencoded body (at most ``FORM_MAX_BYTES``) is read and given on unchanged."""
+    content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+    kind = content_type.split(b";", 1)[0].strip().lower()
+    if kind == b"multipart/form-data" and b"; boundary=" not in content_type:
+        await _send_text(send, 400, "Refused: the form was sent without its multipart boundary.")
+        return None
+    if kind != b"application/x-www-form-urlencoded":
+        return receive
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    try:
+        b"".join(m.get("body", b"") for m in messages).decode("utf-8")
+    except UnicodeDecodeError:
+        await _send_text(send, 400, "Refused: the form was not sent as UTF-8 text.")
+        return None
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+#: What a form post refused by the CSRF check says (an old page, or a post from elsewhere).
+CSRF_WORDS = "Refused: this form is out of date or was not sent from the console. Reload the page and submit it again."
+
+
+async def _csrf_failed(scope: Scope, send: Send, reason: Any) -> None:
+    await _send_text(send, 403, CSRF_WORDS)
 
 
 def create_app(settings: ConsoleSettings) -> Any:

@@ -40,7 +40,7 @@ def zone(name: str | None) -> ZoneInfo:
     if name and len(name) <= 64:
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory of the zone database
             pass
     return ZoneInfo("UTC")
 

@@ -331,6 +331,8 @@ class Console:
             priority = tk.TaskPriority.Name(int(str(form.get("priority") or 0)))
         except ValueError:
             raise Refused(INVALID, "Refused: kind, priority and days must be chosen from the form.") from None
+        if not 0 <= days <= DUE_IN_DAYS_MAX:
+            raise Refused(INVALID, f"Refused: Due in (days): from 0 to {DUE_IN_DAYS_MAX}.")
         req = tk.CreateTaskRequest(
             request_id=str(form.get("request_id") or uuid.uuid4()),
             workspace_id=ws,
@@ -527,11 +529,7 @@ class Console:
         q = c.request.query_params
         measure = q.get("measure") or "requests"
         groupings = [g for g in (q.get("by") or "", q.get("by2") or "") if g]
-        try:
-            k = int(q.get("k") or 0)
-        except ValueError:
-            raise Refused(INVALID, "Refused: k must be a whole number, 5 or more.") from None
-        return st.GetStatisticsRequest(measure=measure, groupings=groupings, workspace_id=ws, k=k)
+        return st.GetStatisticsRequest(measure=measure, groupings=groupings, workspace_id=ws, k=_k(c.request))
 
     async def statistics(self, c: Ctx) -> Response:
         """A table of counts of the workspace, small cells suppressed by the service, and its chart."""
@@ -582,11 +580,7 @@ class Console:
 
     @staticmethod
     def _scorecard_request(c: Ctx, ws: str) -> sc.GetScorecardRequest:
-        try:
-            k = int(c.request.query_params.get("k") or 0)
-        except ValueError:
-            raise Refused(INVALID, "Refused: k must be a whole number, 5 or more.") from None
-        return sc.GetScorecardRequest(workspace_id=ws, k=k)
+        return sc.GetScorecardRequest(workspace_id=ws, k=_k(c.request))
 
     async def scorecard(self, c: Ctx) -> Response:
         """How each platform answered in the workspace (what the user may read), small cells suppressed by
@@ -792,6 +786,15 @@ _OPEN_TASK_STATES = {
     tk.TASK_STATE_PROPOSED, tk.TASK_STATE_ASSIGNED, tk.TASK_STATE_DECLINED, tk.TASK_STATE_ACCEPTED,
     tk.TASK_STATE_IN_PROGRESS, tk.TASK_STATE_BLOCKED, tk.TASK_STATE_HANDED_BACK,
 }  # fmt: skip
+
+
+def _k(request: Request) -> int:
+    """The smallest count shown (``k``) the URL asks for; 0 (absent) is the node's own. The service refuses
+    one under the node's in words."""
+    raw = request.query_params.get("k") or "0"
+    if not (raw.isascii() and raw.isdigit() and int(raw) <= _INT32_MAX):
+        raise Refused(INVALID, "Refused: k must be a whole number, 5 or more.")
+    return int(raw)
 
 
 def _http_status(refused: Refused) -> int:

@@ -342,3 +342,95 @@ def test_an_open_live_thread_does_not_keep_an_idle_session(h: Harness) -> None:
     assert h.console.sessions.held(session) and session.last_seen == seen
     session.last_seen -= 2 * 60
     assert not h.console.sessions.held(session)
+
+
+# ---------------------------------------------------------------- bad input is refused in words
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/w/{WS}/statistics?k=3000000000",
+        f"/w/{WS}/statistics/chart.png?k=99999999999",
+        f"/w/{WS}/scorecard?k=3000000000",
+        f"/w/{WS}/scorecard?k=%C2%B2",
+    ],
+)
+def test_a_k_out_of_range_is_refused_in_words(h: Harness, path: str) -> None:
+    h.login()
+    page = h.http.get(path)
+    assert page.status_code == 400 and "k must be a whole number" in page.text
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "words"),
+    [
+        (
+            f"/w/{WS}/tasks",
+            {"title": "t", "kind": "1", "priority": "2", "assignee": "DE", "due_in_days": "99999999"},
+            "Due in (days): from 0 to 1800",
+        ),
+        (
+            f"/act/item/{rid(1)}/approve_export",
+            {"export_request_seq": "99999999999999999999"},
+            "Export request: a whole number",
+        ),
+        (f"/act/item/{rid(1)}/approve_export", {"export_request_seq": "\u00b2"}, "Export request: a whole number"),
+        (
+            f"/act/request/{rid(1)}/report_not_executed",
+            {"version": "1", "reason": "\u00b2"},
+            "Why: choose one of the listed values",
+        ),
+        (
+            f"/act/request/{rid(1)}/refuse",
+            {"version": "1", "ground": "1", "detail": "d", "data_categories": "\u00b2"},
+            "choose among the listed values",
+        ),
+        (
+            f"/act/order/{rid(1)}/confirm",
+            {"version": "1", "received_at": "9999-12-31T23:00-05:00"},
+            "before the year 9999",
+        ),
+        (f"/act/order/{rid(1)}/extend", {"version": "99999999999999999999"}, "version: must be a number"),
+    ],
+)
+def test_a_form_value_out_of_range_is_refused_in_words(h: Harness, path: str, form: dict[str, str], words: str) -> None:
+    h.login()
+    sent, shown = h.post(path, form)
+    assert sent.status_code == 303 and shown.status_code == 200
+    assert words in shown.text and 'class="flash error"' in shown.text
+
+
+@pytest.mark.parametrize("after", ["?after=%C2%B2", "?after=99999999999999999999"])
+def test_a_live_thread_ignores_a_position_it_cannot_read(h: Harness, after: str) -> None:
+    h.login()
+
+    async def nothing(request: Any, token: str) -> AsyncIterator[Any]:
+        return
+        yield
+
+    h.services.streams = [nothing]
+    assert h.http.get(f"/channels/{rid(7)}/live{after}").status_code == 200
+    assert h.services.asked("Subscribe")[0].after_seq == 0
+
+
+def test_a_time_zone_cookie_naming_a_folder_falls_back_to_utc(h: Harness) -> None:
+    h.login()
+    h.http.cookies.set("jit_tz", "Europe")
+    assert h.http.get("/workspaces").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "words"),
+    [
+        ("multipart/form-data", b"x", "without its multipart boundary"),
+        ("application/x-www-form-urlencoded", b"csrftoken=a&reason=\xff", "not sent as UTF-8"),
+    ],
+)
+def test_a_form_body_the_console_cannot_read_is_refused_in_words(
+    h: Harness, content_type: str, body: bytes, words: str
+) -> None:
+    h.login()
+    h.csrf()
+    out = h.http.post(f"/act/task/{rid(1)}/accept", content=body, headers={"content-type": content_type})
+    assert out.status_code == 400 and words in out.text
