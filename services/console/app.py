@@ -25,19 +25,27 @@ FORM_MAX_BYTES = 256 * 1024
 SESSION_COOKIE = "jit_console"
 
 
-def security_headers(keycloak_origin: str) -> list[tuple[bytes, bytes]]:
+#: Strict-Transport-Security's max-age when the console serves HTTPS itself (one year).
+HSTS_MAX_AGE_S = 365 * 24 * 3600
+
+
+def security_headers(keycloak_origin: str, https: bool = False) -> list[tuple[bytes, bytes]]:
     """Pages load scripts, styles and images from the console only, are never framed, and post forms
-    to the console only (and, for logout, its redirect to Keycloak)."""
+    to the console only (and, for logout, its redirect to Keycloak). Served over HTTPS, browsers are told
+    to use nothing else for the console's host (the console is its own TLS end: no proxy adds it)."""
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         f"form-action 'self' {keycloak_origin}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     )
-    return [
+    headers = [
         (b"content-security-policy", csp.encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
         (b"x-frame-options", b"DENY"),
     ]
+    if https:
+        headers.append((b"strict-transport-security", f"max-age={HSTS_MAX_AGE_S}".encode()))
+    return headers
 
 
 class Guard:
@@ -165,7 +173,17 @@ def create_app(settings: ConsoleSettings) -> Any:
             )
         ],
     )
-    protected = asgi_csrf(app, signing_secret=secrets.token_urlsafe(48), cookie_secure=secure, cookie_samesite="Strict")
+    # SameSite=Lax like the session cookie: a Strict token cookie is not sent when the console is opened
+    # from a link on another site, and a new one then replaces it under the forms open in other tabs.
+    # The token check stops forged posts; a cross-site post carries no session cookie either (Lax).
+    protected = asgi_csrf(
+        app,
+        signing_secret=secrets.token_urlsafe(48),
+        cookie_secure=secure,
+        cookie_samesite="Lax",
+        send_csrf_failed=_csrf_failed,
+    )
     keycloak = urlsplit(settings.keycloak_url)
     origin = f"{keycloak.scheme}://{keycloak.netloc}"
-    return Guard(protected, settings.console_upload_max_mb * 1024 * 1024, security_headers(origin))
+    https = settings.public_url.startswith("https://")
+    return Guard(protected, settings.console_upload_max_mb * 1024 * 1024, security_headers(origin, https))

@@ -434,3 +434,23 @@ def test_a_form_body_the_console_cannot_read_is_refused_in_words(
     h.csrf()
     out = h.http.post(f"/act/task/{rid(1)}/accept", content=body, headers={"content-type": content_type})
     assert out.status_code == 400 and words in out.text
+
+
+# ---------------------------------------------------------------- cookies and headers
+
+
+def test_the_csrf_cookie_is_sent_on_arrival_from_another_site_and_checked_in_words(h: Harness) -> None:
+    """SameSite=Lax, as the session cookie: a browser sends it when a link elsewhere opens the console,
+    so the token of the forms open in other tabs stays the one of the cookie."""
+    h.login()
+    page = h.http.get("/workspaces")
+    cookie = next(v for k, v in page.headers.multi_items() if k == "set-cookie" and v.startswith("csrftoken="))
+    assert "SameSite=Lax" in cookie
+    forged = h.http.post(f"/act/task/{rid(1)}/accept", data={"csrftoken": "forged", "version": "1"})
+    assert forged.status_code == 403 and "Reload the page" in forged.text
+
+
+def test_https_pages_tell_browsers_to_keep_to_https() -> None:
+    https = Harness("https://jit.nl.example", console_public_url="https://jit.nl.example")
+    assert https.http.get("/").headers["strict-transport-security"] == "max-age=31536000"
+    assert "strict-transport-security" not in Harness().http.get("/").headers
