@@ -245,14 +245,16 @@ class RecordPath(Generic[R]):
 
         return await self.create(principal, cmd, digest, admitted, write, on_loop=True)
 
-    def replayed(self, replay: Stored[R], digest: str) -> Created[R]:
+    def replayed(self, replay: Stored[X], digest: str, *, field: str = "request_id") -> Created[X]:
         """The answer to a create whose ``request_id`` was used before: the stored record when the
-        request is the same (``digest``), FAILED_PRECONDITION ``REQUEST_ID_REUSED`` when it is not."""
+        request is the same (``digest``), FAILED_PRECONDITION ``REQUEST_ID_REUSED`` when it is not
+        (naming ``field``, where the request carries its request_id). The record is of this path's kind,
+        or one it is loaded with (an evidence item, loaded with its request, is stored by itself)."""
         if replay.digest != digest:
             raise FailedPrecondition(
                 "REQUEST_ID_REUSED",
                 f"request_id was already used for a different {self.label}; generate a new one",
-                {"field": "request_id"},
+                {"field": field},
             )
         return Created(replay.record, replayed=True)
 

@@ -20,6 +20,8 @@ from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jitlib import auth, paging, validate
 from jitlib.actors import SYSTEM
+from jitlib.db import Stored
+from jitlib.envelopes import request_digest
 from jitlib.errors import (
     Aborted,
     FailedPrecondition,
@@ -340,15 +342,16 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             record=req.access(),
             action="receive evidence for",
         )
-        replay = await rt.read(lambda s: store.find_item_by_upload(s, principal.user_id, cmd.request_id))
+        # Idempotent by request_id, as every create: the same metadata (its digest) is answered with the item
+        # stored, other metadata is REQUEST_ID_REUSED.
+        digest = request_digest(first.metadata)
+
+        def find(s: Any) -> Stored[domain.EvidenceItem] | None:
+            return store.find_item_by_upload(s, principal.user_id, cmd.request_id)
+
+        replay = await rt.read(find)
         if replay is not None:
-            if replay.sha256 != cmd.sha256 or replay.evidence_request_id != req.id:
-                raise FailedPrecondition(
-                    "REQUEST_ID_REUSED",
-                    "request_id was already used for another item",
-                    {"field": "metadata.request_id"},
-                )
-            return pb.UploadItemResponse(item=item_to_pb(replay, restricted=domain.item_restricted(replay, req)))
+            return self._upload_replayed(replay, digest, cmd, req)
         # A closed workspace receives no evidence. On a federation the item is this node's record even
         # for a request owned elsewhere: the bytes stay where they were received, the uploader's node.
         rt.require_home_node(principal)
@@ -407,7 +410,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         received = "received as sensitive" if item.sensitive else ""
 
         def write(uow: UnitOfWork) -> None:
-            store.insert_item(uow.session, item, cmd.request_id)
+            store.insert_item(uow.session, item, cmd.request_id, digest)
             store.append_custody(
                 uow.session, item.id, self._entry(principal, custody.Action.RECEIVED, now, item.sha256, received)
             )
@@ -422,6 +425,11 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
         try:
             await rt.change(principal, write)
+        except store.UploadTaken:  # a concurrent duplicate of this upload was stored first
+            replay = await rt.read(find)
+            if replay is None:
+                raise
+            return self._upload_replayed(replay, digest, cmd, req)
         except BaseException:
             if not existed:
                 in_use = await rt.read(lambda s: store.blob_in_use(s, blob_key))
@@ -429,6 +437,16 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                     self.blobs.remove(blob_key)
             raise
         return pb.UploadItemResponse(item=item_to_pb(item, 1))
+
+    def _upload_replayed(
+        self, replay: Stored[domain.EvidenceItem], digest: str, cmd: domain.NewItem, req: EvidenceRequest
+    ) -> pb.UploadItemResponse:
+        """The answer to an upload whose request_id names a stored item (``RecordPath.replayed``)."""
+        if not replay.digest:  # received before the metadata's digest was kept: its bytes and request decide
+            same = replay.record.sha256 == cmd.sha256 and replay.record.evidence_request_id == req.id
+            replay = Stored(replay.record, digest if same else "")
+        item = self.items.replayed(replay, digest, field="metadata.request_id").record
+        return pb.UploadItemResponse(item=item_to_pb(item, restricted=domain.item_restricted(item, req)))
 
     @staticmethod
     def _entry(

@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jitlib import sealing
 from jitlib.clock import as_utc
-from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, actor_columns
+from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, Stored, actor_columns
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
@@ -245,6 +245,9 @@ class ItemRow(Base):
     sensitive: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
     #: The file name, description and conditions, sealed under the workspace's key (columns left empty).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The digest of the upload's metadata (``jitlib.envelopes.request_digest``): a retry with the same
+    #: ``upload_request_id`` must carry the same. Empty for items received before it was kept (and replicas).
+    request_digest: Mapped[str] = mapped_column(String(64), server_default="")
 
     __table_args__ = (
         Index("uq_evidence_items_uploader_request", "received_by_id", "upload_request_id", unique=True),
@@ -734,11 +737,12 @@ def get_item_of_request(session: Session, item_id: str) -> ItemOfRequest | None:
     return ItemOfRequest(found, req) if found is not None and req is not None else None
 
 
-def find_item_by_upload(session: Session, user_id: str, upload_request_id: str) -> EvidenceItem | None:
+def find_item_by_upload(session: Session, user_id: str, upload_request_id: str) -> Stored[EvidenceItem] | None:
+    """The item ``user_id`` uploaded with ``upload_request_id``, with the digest of that upload's metadata."""
     row = session.scalar(
         select(ItemRow).where(ItemRow.received_by_id == user_id, ItemRow.upload_request_id == upload_request_id)
     )
-    return item_to_domain(row) if row is not None else None
+    return Stored(item_to_domain(row), row.request_digest) if row is not None else None
 
 
 def _item_text(session: Session, item: EvidenceItem) -> dict[str, object]:
@@ -747,16 +751,25 @@ def _item_text(session: Session, item: EvidenceItem) -> dict[str, object]:
     return SEALED_ITEMS.seal_columns(session, text, item.id, item.workspace_id)
 
 
-def insert_item(session: Session, item: EvidenceItem, upload_request_id: str) -> None:
-    session.execute(
-        insert(ItemRow).values(
-            **{**ITEM_FIELDS.write(item), **_item_text(session, item)},
-            upload_request_id=upload_request_id,
-            consents=_consents_json(item.consents),
-            custody_seq=0,
-            custody_head=custody.GENESIS,
+class UploadTaken(Exception):
+    """The uploader's ``request_id`` names an item stored meanwhile (a concurrent duplicate of the upload)."""
+
+
+def insert_item(session: Session, item: EvidenceItem, upload_request_id: str, request_digest: str = "") -> None:
+    """Insert a new item; raises ``UploadTaken`` when its uploader's ``upload_request_id`` is taken."""
+    try:
+        session.execute(
+            insert(ItemRow).values(
+                **{**ITEM_FIELDS.write(item), **_item_text(session, item)},
+                upload_request_id=upload_request_id,
+                request_digest=request_digest,
+                consents=_consents_json(item.consents),
+                custody_seq=0,
+                custody_head=custody.GENESIS,
+            )
         )
-    )
+    except IntegrityError:  # the unique index on (uploader, request_id)
+        raise UploadTaken(upload_request_id) from None
 
 
 def get_item_replica(session: Session, item_id: str) -> ItemReplica | None:

@@ -1,0 +1,232 @@
+"""What an evidence upload or a shred leaves behind when a step fails (review 37, durability): the evidence
+service run in process on SQLite, with no NATS (the bus keeps trying in the background; events stay in the
+outbox; its "connection refused" lines in the log are expected)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from jit.common.v1 import common_pb2
+from jit.evidence.v1 import evidence_pb2 as pb
+from jitlib import auth, workspaces
+from jitlib.config import CommonSettings
+from jitlib.errors import FailedPrecondition
+from jitlib.principal import Principal
+from jitlib.server import ServiceApp
+from services.evidence import app as evidence_app
+from services.evidence import blobs
+from services.evidence.store import ItemRow
+
+WS = "jit-durable"
+
+
+def who(j: str, role: str) -> Principal:
+    return Principal(f"{j.lower()}-{role}", f"{j.lower()}-{role}", j, frozenset({role}), frozenset({WS}))
+
+
+NL_PROS, DE_LIAISON, DE_PROS = who("NL", "prosecutor"), who("DE", "police_liaison"), who("DE", "prosecutor")
+
+
+def rid() -> str:
+    return str(uuid.uuid4())
+
+
+class Running:
+    """The service started on ``tmp`` with its workspace open and one evidence request being executed."""
+
+    def __init__(self, app: ServiceApp, request: pb.EvidenceRequest) -> None:
+        self.app = app
+        self.request = request
+        self.servicer: Any = app.spec.extra["servicer"]
+        self.blobs: blobs.BlobStore = app.spec.extra["blobs"]
+        assert app.runtime is not None
+        self.rt = app.runtime
+
+    async def upload(self, p: Principal, meta: pb.ItemMetadata, data: bytes, hold: asyncio.Event | None = None) -> Any:
+        return await as_user(p, lambda: self.servicer.UploadItem(messages(meta, data, hold), None))
+
+    async def download(self, p: Principal, item_id: str) -> bytes:
+        async def body() -> bytes:
+            out = bytearray()
+            req = pb.DownloadItemRequest(item_id=item_id, purpose="analysis")
+            async for part in self.servicer.DownloadItem(req, None):
+                if not isinstance(part, pb.DownloadItemResponse):  # a chunk, sent as its serialized message
+                    out += pb.DownloadItemResponse.FromString(bytes(part)).chunk
+            return bytes(out)
+
+        return await as_user(p, body)
+
+    async def blob_key(self, item_id: str) -> str:
+        return str(await self.rt.read(lambda s: s.scalar(select(ItemRow.blob_key).where(ItemRow.id == item_id))))
+
+    def meta(self, data: bytes, request_id: str = "", **over: Any) -> pb.ItemMetadata:
+        fields: dict[str, Any] = dict(
+            request_id=request_id or rid(),
+            evidence_request_id=self.request.id,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            media_type="image/jpeg",
+            filename="a.jpg",
+        )
+        fields.update(over)
+        return pb.ItemMetadata(**fields)
+
+    def on_change(self, hook: Callable[[Principal], Awaitable[None]]) -> None:
+        """Run ``hook(principal)`` before each write of the runtime (an upload's row), then the write."""
+        real = type(self.rt).change
+
+        async def change(principal: Principal, fn: Any, **kw: Any) -> Any:
+            await hook(principal)
+            return await real(self.rt, principal, fn, **kw)
+
+        self.rt.change = change  # type: ignore[method-assign]
+
+    def plain_changes(self) -> None:
+        del self.rt.change
+
+
+async def start(tmp: Path) -> Running:
+    common = CommonSettings(state_dir=tmp, nats_servers="nats://127.0.0.1:1", oidc_issuer="http://127.0.0.1:1/realms/x")
+    settings = evidence_app.EvidenceSettings(
+        listen="127.0.0.1:0", database_url=f"sqlite:///{tmp / 'evidence.db'}", blob_dir=str(tmp / "blobs")
+    )
+    app = ServiceApp(evidence_app.spec(settings), settings, common)
+    await app.start()
+    rt = app.runtime
+    assert rt is not None
+    ws = common_pb2.Workspace(
+        id=WS,
+        name="durable",
+        lead="NL",
+        members=["NL", "DE"],
+        legal_basis="JIT agreement",
+        starts_on="2020-01-01",
+        ends_on="2099-12-31",
+        status=common_pb2.WORKSPACE_STATUS_OPEN,
+        version=1,
+    )
+    env = workspaces.envelope_for(ws, common_pb2.Actor(user_id="admin", username="admin", jurisdiction="NL"))
+    await rt.db.write(lambda s: workspaces.apply_workspace_event(s, rt.tables, env))
+    info = await rt.read(lambda s: workspaces.get_workspace(s, rt.tables, WS))
+    rt.workspaces._cache[WS] = info  # type: ignore[attr-defined]
+    return Running(app, await executing(app.spec.extra["servicer"]))
+
+
+async def as_user(p: Principal, coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+    token = auth.bind(p)
+    try:
+        return await coro_fn()
+    finally:
+        auth.unbind(token)
+
+
+async def executing(servicer: Any) -> pb.EvidenceRequest:
+    req = pb.CreateRequestRequest(
+        request_id=rid(),
+        workspace_id=WS,
+        legal_basis=pb.LEGAL_BASIS_EIO,
+        issuing_authority="OM Amsterdam",
+        addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
+        addressee_jurisdiction="DE",
+        data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
+        targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@x", platform="instagram")],
+        offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
+        urgency=pb.URGENCY_NORMAL,
+        title="t",
+    )
+    r = (await as_user(NL_PROS, lambda: servicer.CreateRequest(req, None))).request
+    await as_user(NL_PROS, lambda: servicer.IssueRequest(pb.IssueRequestRequest(id=r.id), None))
+    await as_user(DE_LIAISON, lambda: servicer.AcknowledgeRequest(pb.AcknowledgeRequestRequest(id=r.id), None))
+    return (await as_user(DE_PROS, lambda: servicer.StartExecution(pb.StartExecutionRequest(id=r.id), None))).request
+
+
+async def messages(meta: pb.ItemMetadata, data: bytes, hold: asyncio.Event | None = None) -> AsyncIterator[Any]:
+    yield pb.UploadItemRequest(metadata=meta)
+    yield pb.UploadItemRequest(chunk=data)
+    if hold is not None:  # the stream ends (and the blob is committed) only once this is set
+        await hold.wait()
+
+
+def run(tmp: Path, body: Callable[[Running], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        svc = await start(tmp)
+        try:
+            return await body(svc)
+        finally:
+            await svc.app.stop(grace=0)
+
+    return asyncio.run(main())
+
+
+# -- an upload retried ------------------------------------------------------------------------------
+
+
+def test_an_upload_retried_with_the_same_request_id_and_other_metadata_is_request_id_reused(tmp_path: Path) -> None:
+    """Every create keys its replay by the digest of the whole request; an upload compared its bytes only, so
+    a retry marking the item sensitive, with another description, was answered OK with the first item."""
+
+    async def body(svc: Running) -> tuple[Any, Any, FailedPrecondition]:
+        data = os.urandom(1000)
+        key = rid()
+        first = await svc.upload(DE_LIAISON, svc.meta(data, key), data)
+        again = await svc.upload(DE_LIAISON, svc.meta(data, key), data)
+        changed = svc.meta(data, key, sensitive=True, description="the victim's images", filename="b.jpg")
+        with pytest.raises(FailedPrecondition) as refused:
+            await svc.upload(DE_LIAISON, changed, data)
+        return first.item, again.item, refused.value
+
+    first, again, refused = run(tmp_path, body)
+    assert again.id == first.id and not again.sensitive
+    assert refused.reason == "REQUEST_ID_REUSED"
+    assert refused.metadata == {"field": "metadata.request_id"}
+
+
+def test_an_item_uploaded_before_its_metadata_digest_was_kept_is_replayed_by_its_bytes(tmp_path: Path) -> None:
+    """Rows written before revision 0019 have no digest (''): a retry with the same bytes and request is
+    still answered with the item; other bytes are REQUEST_ID_REUSED."""
+
+    async def body(svc: Running) -> tuple[Any, Any, FailedPrecondition]:
+        data, other = os.urandom(1000), os.urandom(1000)
+        key = rid()
+        first = await svc.upload(DE_LIAISON, svc.meta(data, key), data)
+        await svc.rt.db.write(lambda s: s.execute(update(ItemRow).values(request_digest="")))
+        again = await svc.upload(DE_LIAISON, svc.meta(data, key, description="not sent the first time"), data)
+        with pytest.raises(FailedPrecondition) as refused:
+            await svc.upload(DE_LIAISON, svc.meta(other, key), other)
+        return first.item, again.item, refused.value
+
+    first, again, refused = run(tmp_path, body)
+    assert again.id == first.id
+    assert refused.reason == "REQUEST_ID_REUSED"
+
+
+def test_two_concurrent_uploads_with_one_request_id_are_answered_with_the_one_item_stored(tmp_path: Path) -> None:
+    """Both streams pass the replay lookup before either row is written; the second insert meets the unique
+    index on (uploader, request_id) and is answered with the first's item, not with the database's error."""
+
+    async def body(svc: Running) -> tuple[Any, Any, int]:
+        data = os.urandom(2000)
+        meta = svc.meta(data)
+        both_writing = asyncio.Barrier(2)
+
+        async def together(principal: Principal) -> None:
+            await both_writing.wait()
+
+        svc.on_change(together)
+        one, two = await asyncio.gather(svc.upload(DE_LIAISON, meta, data), svc.upload(DE_LIAISON, meta, data))
+        svc.plain_changes()
+        count = await svc.rt.read(lambda s: len(s.scalars(select(ItemRow.id)).all()))
+        return one.item, two.item, count
+
+    one, two, count = run(tmp_path, body)
+    assert one.id == two.id
+    assert count == 1
