@@ -1,6 +1,7 @@
 """Wires the evidence service into the shared bootstrap (jitlib.server): the gRPC servicer, the consumer of
-preservation-order events, the deadline-alert scanner (jitlib.alerts) and, on a federation of per-country
-nodes, the replicas of the evidence requests other countries' nodes own (jitlib.replicas)."""
+preservation-order events, the deadline-alert scanner (jitlib.alerts), the sweep of blobs no item names
+(blobs.BlobSweep) and, on a federation of per-country nodes, the replicas of the evidence requests other
+countries' nodes own (jitlib.replicas)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,9 @@ class EvidenceSettings(ServiceSettings):
     short_warn_offsets: str = "2h"
     #: Seconds between deadline scans (a change that makes an alert due at once wakes the scanner too).
     scan_interval_seconds: float = Field(default=30.0, gt=0)
+    #: A blob no item names (a failed upload's), and a stopped upload's temporary file, are removed once
+    #: untouched for this long; the blob sweep runs at start and as often.
+    orphan_grace_seconds: float = Field(default=blobs.ORPHAN_GRACE, gt=0)
 
     def offsets(self) -> AlertOffsets:
         return AlertOffsets.parse(self.warn_offsets, self.short_warn_offsets)
@@ -97,8 +101,8 @@ ITEM_REPLICAS = replicas.ReplicaKind(
 
 
 def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
-    """The service's spec. ``extra["scanner"]`` holds the running AlertScanner and ``extra["blobs"]`` the
-    blob store (tests use both)."""
+    """The service's spec. ``extra["scanner"]`` holds the running AlertScanner, ``extra["blobs"]`` the
+    blob store and ``extra["blob_sweep"]`` its sweep (tests use them)."""
     settings = settings or EvidenceSettings()
     offsets = settings.offsets()
     extra: dict[str, Any] = {}
@@ -115,10 +119,16 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
 
     extra["retention_hooks"] = retention_sweep.Hooks(files=blob_files, erase=erase)
 
+    def blob_store_of(rt: Runtime) -> blobs.BlobStore:
+        """The blob store, made once (the background workers are made before the servicer)."""
+        if "blobs" not in extra:
+            root = Path(settings.blob_dir) if settings.blob_dir else rt.common.state_dir / "evidence-blobs"
+            extra["blobs"] = blobs.BlobStore(root)
+        blob_store: blobs.BlobStore = extra["blobs"]
+        return blob_store
+
     def register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
-        state_dir = rt.common.state_dir
-        root = Path(settings.blob_dir) if settings.blob_dir else state_dir / "evidence-blobs"
-        blob_store = blobs.BlobStore(root)
+        blob_store = blob_store_of(rt)
         blobs.keep_freed_memory()  # in each process serving transfers (bench/README.md, the evidence section)
         assert rt.content_keys is not None  # the store declares workspace_keys
         servicer = EvidenceServicer(rt, blob_store, WorkspaceKeys(rt, rt.content_keys), offsets)
@@ -128,7 +138,7 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         elif processes.process_index():
             # With JIT_EVIDENCE_PROCESSES above 1 the scanner runs in copy 0 alone: this copy's changes ring it.
             servicer.wake_scanner = processes.Doorbell(rt.name, rt.db.url).ring
-        extra.update(blobs=blob_store, servicer=servicer)
+        extra.update(servicer=servicer)
         evidence_pb2_grpc.add_EvidenceServiceServicer_to_server(servicer, _ChunksAsViews(server))
         return [evidence_pb2.DESCRIPTOR.services_by_name["EvidenceService"].full_name]
 
@@ -140,11 +150,19 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         extra["scanner"] = scanner
         bell = processes.Doorbell(rt.name, rt.db.url)
         copies = [bell.listener(scanner.wake)] if processes.process_index() is not None else []
+
+        async def in_use(blob_keys: Sequence[str]) -> set[str]:
+            return await rt.read(lambda s: store.blob_keys_in_use(s, blob_keys))
+
+        grace = settings.orphan_grace_seconds
+        blob_sweep = blobs.BlobSweep(blob_store_of(rt), in_use, grace=grace, interval=grace)
+        extra["blob_sweep"] = blob_sweep
         return [
             *events.consumers(rt),
             *replicas.consumers(rt, REPLICAS, ITEM_REPLICAS),
             *victimdir.consumers(rt, store.VICTIMS),
             scanner,
+            blob_sweep,
             *copies,
         ]
 

@@ -17,7 +17,14 @@ index and whether it is the last one: reordering, dropping, truncating or moving
 fails authentication. Memory stays bounded by two segments whatever the item's size.
 
 An upload is written to ``tmp/`` and renamed into place only once the computed SHA-256 and size match the
-declared ones, so a failed or cut upload leaves no blob behind (``abort`` removes the temporary file).
+declared ones, so a failed or cut upload leaves no blob behind (``abort`` removes the temporary file); the
+rename is made durable with its folder (fsynced) before the item's row is written.
+
+A blob is never removed on a call's path: a failed write of the item's row (or a cancelled call, whose write
+may still commit on PostgreSQL) leaves its blob, which another upload of the same content may be about to
+use. ``BlobSweep`` removes, in the background, the blobs no item names once their file is older than a grace
+period (an upload that finds its blob there already touches it, so the period starts again), and the
+temporary files of uploads that stopped long ago.
 """
 
 from __future__ import annotations
@@ -38,8 +45,9 @@ import os
 import secrets
 import struct
 import threading
+import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -67,6 +75,11 @@ _ALIGN = 4096
 _READ_BLOCK = 2 * SEGMENT
 #: and keeps this many such reads going ahead of the block it is opening (``_DirectReader``).
 _READS_AHEAD = 2
+#: A blob no item names, and an upload's temporary file, are removed once untouched for this long
+#: (``BlobSweep``): far longer than an upload takes from its blob's commit to its row's.
+ORPHAN_GRACE = 3600.0
+#: The suffix of a blob ``BlobStore.remove_if_stale`` has moved aside while it decides.
+_SWEPT = ".swept"
 #: The threads that seal and write uploads off the event loop.
 _WORKERS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="evidence-blobs")
 #: The threads that hash an upload's chunk while a worker seals and writes the same chunk (their own pool: a
@@ -320,6 +333,27 @@ async def _outcome(job: concurrent.futures.Future[_T]) -> _T:
     return await asyncio.wrap_future(job)
 
 
+def _fsync_dir(path: Path) -> None:
+    """Make the entries of the folder ``path`` durable (a file renamed or created in it)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the folders whose entries changed (to fsync): ``folder``
+    itself first (the caller is about to add a file to it), then the parent of each one created."""
+    created = []
+    d = folder
+    while not d.exists():
+        created.append(d)
+        d = d.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return [folder, *(c.parent for c in created)]
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -428,6 +462,128 @@ class BlobStore:
 
     def temp_files(self) -> list[Path]:
         return sorted(self.tmp.glob("*.part"))
+
+    # -- clean-up (``BlobSweep``, retention) ----------------------------------------------------------
+
+    def stale(self, cutoff: float) -> list[str]:
+        """The keys of the blobs whose file was last written or touched (``BlobWriter.commit``) before
+        ``cutoff`` (seconds since the epoch)."""
+        top = self.root / "blobs"
+        out = []
+        for folder, _subfolders, names in os.walk(top):
+            for name in names:
+                if name.endswith(_SWEPT):
+                    continue
+                path = Path(folder, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if path.stat().st_mtime < cutoff:
+                        out.append(path.relative_to(top).as_posix())
+        return sorted(out)
+
+    def remove_if_stale(self, blob_key: str, cutoff: float) -> bool:
+        """Remove the blob ``blob_key`` if its file is still untouched since before ``cutoff``; whether it was.
+        The caller found no item naming it. The file is first moved aside (atomically): an upload of the same
+        content that touched it meanwhile (it was about to name it) is seen on the moved file, which is then put
+        back; an upload that looks for it after the move writes its own copy."""
+        final = self.path(blob_key)
+        aside = final.with_name(final.name + _SWEPT)
+        try:
+            os.replace(final, aside)
+        except FileNotFoundError:
+            return False
+        if aside.stat().st_mtime < cutoff:
+            aside.unlink()
+            return True
+        self._put_back(aside, final)
+        return False
+
+    @staticmethod
+    def _put_back(aside: Path, final: Path) -> None:
+        with contextlib.suppress(FileExistsError):  # a new copy of the same content is there already
+            os.link(aside, final)
+        aside.unlink()
+
+    def put_back_swept(self) -> int:
+        """Put back the blobs a stopped sweep left moved aside (``remove_if_stale``), for the next sweep to
+        judge again; how many."""
+        n = 0
+        for aside in (self.root / "blobs").rglob("*" + _SWEPT):
+            self._put_back(aside, aside.with_name(aside.name.removesuffix(_SWEPT)))
+            n += 1
+        return n
+
+    def remove_stale_parts(self, cutoff: float) -> int:
+        """Remove the temporary files of uploads that wrote nothing since before ``cutoff`` (a process that
+        stopped mid-upload left them); how many."""
+        n = 0
+        for part in self.temp_files():
+            with contextlib.suppress(FileNotFoundError):
+                if part.stat().st_mtime < cutoff:
+                    part.unlink()
+                    n += 1
+        return n
+
+
+class BlobSweep:
+    """The evidence service's background job, at start and every ``interval`` seconds: removes the blobs no
+    item names (``in_use``: of the keys given, those an item row names, asked of the database) whose file was
+    last written or touched more than ``grace`` seconds ago, and the temporary files of uploads untouched as
+    long. An upload in flight is safe: its temporary file is written as the bytes arrive; the blob it
+    committed (or found, and touched) is younger than ``grace`` until its row is written."""
+
+    def __init__(
+        self,
+        blob_store: BlobStore,
+        in_use: Callable[[Sequence[str]], Awaitable[set[str]]],
+        *,
+        grace: float = ORPHAN_GRACE,
+        interval: float = ORPHAN_GRACE,
+        batch: int = 500,
+    ) -> None:
+        self.store = blob_store
+        self.in_use = in_use
+        self.grace = grace
+        self.interval = interval
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="evidence-blob-sweep")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("evidence blob sweep failed; trying again at the next interval")
+            await asyncio.sleep(self.interval)
+
+    async def sweep_once(self) -> int:
+        """One pass; how many files it removed."""
+        cutoff = time.time() - self.grace
+        removed = await asyncio.to_thread(self.store.remove_stale_parts, cutoff)
+        await asyncio.to_thread(self.store.put_back_swept)
+        candidates = await asyncio.to_thread(self.store.stale, cutoff)
+        for at in range(0, len(candidates), self.batch):
+            keys = candidates[at : at + self.batch]
+            used = await self.in_use(keys)
+            unused = [k for k in keys if k not in used]
+            if unused:
+                removed += await asyncio.to_thread(self._remove_if_stale, unused, cutoff)
+        if removed:
+            log.info("evidence blob sweep: %d files no item needs removed", removed)
+        return removed
+
+    def _remove_if_stale(self, blob_keys: Sequence[str], cutoff: float) -> int:
+        return sum(self.store.remove_if_stale(k, cutoff) for k in blob_keys)
 
 
 class _BlobFile:
@@ -648,12 +804,20 @@ class BlobWriter:
             self._seal_held(last=True)
             self._file.close_durable()
             final = self._store.path(self._blob_key)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            existed = final.exists()
+            changed = _make_dirs(final.parent)
+            try:
+                # The same content is there: touched, so that the sweep leaves it to the row about to name it
+                # (``BlobSweep``; one that moved it aside meanwhile puts it back when it sees the touch).
+                os.utime(final)
+                existed = True
+            except FileNotFoundError:
+                existed = False
             if existed:
                 self.tmp_path.unlink()
             else:
                 os.replace(self.tmp_path, final)
+                for folder in changed:  # the rename (and any new folder) durable before the row names it
+                    _fsync_dir(folder)
             self._done = True
             return self._blob_key, existed
         except BaseException:

@@ -382,7 +382,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 # Hashed, sealed and written in a worker thread while the next chunk arrives.
                 await writer.write_async(chunk)
             try:
-                blob_key, existed = await writer.commit_async(cmd.sha256, cmd.size_bytes)
+                blob_key, _existed = await writer.commit_async(cmd.sha256, cmd.size_bytes)
             except blobs.DigestMismatch as exc:
                 raise InvalidArgument.one(exc.field, str(exc)) from None
             committed = True
@@ -423,6 +423,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             )
             uow.audit(ITEM, item.id, item.workspace_id)
 
+        # A failure leaves the blob: another upload of the same content may be about to name it, and on
+        # PostgreSQL a cancelled call's write may still commit. The blob sweep removes it once no item names it
+        # (``blobs.BlobSweep``).
         try:
             await rt.change(principal, write)
         except store.UploadTaken:  # a concurrent duplicate of this upload was stored first
@@ -430,12 +433,6 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             if replay is None:
                 raise
             return self._upload_replayed(replay, digest, cmd, req)
-        except BaseException:
-            if not existed:
-                in_use = await rt.read(lambda s: store.blob_in_use(s, blob_key))
-                if not in_use:
-                    self.blobs.remove(blob_key)
-            raise
         return pb.UploadItemResponse(item=item_to_pb(item, 1))
 
     def _upload_replayed(

@@ -4,6 +4,7 @@ the replica of preservation orders (SQLAlchemy 2). Tables and queries; no busine
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -252,6 +253,8 @@ class ItemRow(Base):
     __table_args__ = (
         Index("uq_evidence_items_uploader_request", "received_by_id", "upload_request_id", unique=True),
         Index("ix_evidence_items_request", "evidence_request_id", "id"),
+        # The blob sweep asks which blobs items name (``blob_keys_in_use``).
+        Index("ix_evidence_items_blob_key", "blob_key"),
     )
 
 
@@ -843,8 +846,11 @@ def blob_keys_of_workspace(session: Session, workspace_id: str) -> list[str]:
     return list(rows)
 
 
-def blob_in_use(session: Session, blob_key: str) -> bool:
-    return session.scalar(select(ItemRow.id).where(ItemRow.blob_key == blob_key).limit(1)) is not None
+def blob_keys_in_use(session: Session, blob_keys: Sequence[str]) -> set[str]:
+    """Which of ``blob_keys`` an item names (the blob sweep removes the others)."""
+    if not blob_keys:
+        return set()
+    return set(session.scalars(select(ItemRow.blob_key).where(ItemRow.blob_key.in_(blob_keys)).distinct()))
 
 
 #: A custody entry's fields: every one in a column of the same name.

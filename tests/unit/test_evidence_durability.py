@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -27,6 +28,8 @@ from services.evidence import blobs
 from services.evidence.store import ItemRow
 
 WS = "jit-durable"
+#: Two hours ago: older than the blob sweep's grace period (``blobs.ORPHAN_GRACE``, one hour).
+LONG_AGO = time.time() - 2 * 3600
 
 
 def who(j: str, role: str) -> Principal:
@@ -165,6 +168,117 @@ def run(tmp: Path, body: Callable[[Running], Awaitable[Any]]) -> Any:
             await svc.app.stop(grace=0)
 
     return asyncio.run(main())
+
+
+async def failing_upload(svc: Running, data: bytes) -> None:
+    """An upload of ``data`` whose row's write fails (a transient database error) after its blob's commit."""
+
+    async def fail(principal: Principal) -> None:
+        raise RuntimeError("database is locked")
+
+    svc.on_change(fail)
+    try:
+        with pytest.raises(RuntimeError, match="database is locked"):
+            await svc.upload(DE_LIAISON, svc.meta(data), data)
+    finally:
+        svc.plain_changes()
+
+
+# -- a failed upload and the blobs ------------------------------------------------------------------
+
+
+def test_a_failed_upload_never_removes_the_blob_another_upload_of_the_same_content_is_about_to_use(
+    tmp_path: Path,
+) -> None:
+    """Upload A writes the blob; upload B of the same bytes finds it there and drops its own copy; then A's
+    row fails to be written. A's clean-up used to remove the blob (no committed row named it yet), and B then
+    committed an item whose blob was gone."""
+
+    async def body(svc: Running) -> tuple[bool, bytes]:
+        data = os.urandom(5000)
+        b_may_end, b_in_change, a_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+        async def hook(principal: Principal) -> None:
+            if principal is DE_LIAISON:  # upload A: its write fails once B holds the same blob
+                b_may_end.set()
+                await b_in_change.wait()
+                raise RuntimeError("database is locked")
+            if principal is NL_PROS and b_may_end.is_set() and not b_in_change.is_set():
+                b_in_change.set()  # upload B, about to write its row: A fails (and cleans up) first
+                await a_done.wait()
+
+        svc.on_change(hook)
+
+        async def a() -> None:
+            try:
+                with pytest.raises(RuntimeError):
+                    await svc.upload(DE_LIAISON, svc.meta(data), data)
+            finally:
+                a_done.set()
+
+        _, got = await asyncio.gather(a(), svc.upload(NL_PROS, svc.meta(data), data, hold=b_may_end))
+        svc.plain_changes()
+        exists = svc.blobs.exists(await svc.blob_key(got.item.id))
+        return exists, await svc.download(NL_PROS, got.item.id)
+
+    exists, downloaded = run(tmp_path, body)
+    assert exists
+    assert downloaded
+
+
+def test_the_blob_sweep_removes_old_blobs_no_item_names_and_old_temporary_files_only(tmp_path: Path) -> None:
+    """A failed upload's blob is left to the sweep, which removes it once older than its grace period (not
+    before), with the temporary files of uploads stopped as long ago; a blob an item names stays, however old."""
+
+    async def body(svc: Running) -> None:
+        kept_data = os.urandom(3000)
+        kept = (await svc.upload(DE_LIAISON, svc.meta(kept_data), kept_data)).item
+        await failing_upload(svc, os.urandom(3001))
+        await failing_upload(svc, os.urandom(3002))
+        files = [p for p in (svc.blobs.root / "blobs").rglob("*") if p.is_file()]
+        assert len(files) == 3  # the failed uploads' blobs are left
+        kept_blob = svc.blobs.path(await svc.blob_key(kept.id))
+        # Either orphan may be the old one; the blob an item names is made as old.
+        old_blob, new_blob = sorted(p for p in files if p != kept_blob)
+        os.utime(old_blob, (LONG_AGO, LONG_AGO))
+        os.utime(kept_blob, (LONG_AGO, LONG_AGO))
+        old_part, new_part = svc.blobs.tmp / "old.part", svc.blobs.tmp / "new.part"
+        old_part.write_bytes(b"a stopped upload")
+        new_part.write_bytes(b"an upload in flight")
+        os.utime(old_part, (LONG_AGO, LONG_AGO))
+
+        removed = await svc.app.spec.extra["blob_sweep"].sweep_once()
+
+        assert removed == 2
+        assert not old_blob.exists() and not old_part.exists()
+        assert new_blob.exists() and new_part.exists() and kept_blob.exists()
+        assert await svc.download(NL_PROS, kept.id) == kept_data
+
+    run(tmp_path, body)
+
+
+def test_the_blob_sweep_leaves_an_old_blob_an_upload_in_flight_has_just_found(tmp_path: Path) -> None:
+    """A blob no item names, older than the grace period, is found by an upload of the same content (which
+    drops its own copy); the sweep runs before that upload's row is written. The upload touched the blob,
+    so the sweep leaves it, and the item's content downloads whole."""
+
+    async def body(svc: Running) -> bytes:
+        data = os.urandom(4000)
+        await failing_upload(svc, data)
+        (orphan,) = [p for p in (svc.blobs.root / "blobs").rglob("*") if p.is_file()]
+        os.utime(orphan, (LONG_AGO, LONG_AGO))
+        sweep = svc.app.spec.extra["blob_sweep"]
+
+        async def sweep_first(principal: Principal) -> None:
+            assert await sweep.sweep_once() == 0  # before the row naming the blob is written
+
+        svc.on_change(sweep_first)
+        got = (await svc.upload(NL_PROS, svc.meta(data), data)).item
+        svc.plain_changes()
+        assert svc.blobs.path(await svc.blob_key(got.id)) == orphan
+        return await svc.download(NL_PROS, got.id)
+
+    assert run(tmp_path, body)
 
 
 # -- an upload retried ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import concurrent.futures
 import hashlib
 import os
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,6 +160,77 @@ def test_identical_content_is_shared_only_under_the_same_data_key(tmp_path: Path
     a, b, c = put(store, b"same bytes"), put(store, b"same bytes", key=other), put(store, b"same bytes")
     assert a == c and a != b
     assert b"".join(store.read(a, KEY)) == b"".join(store.read(b, other)) == b"same bytes"
+
+
+# -- clean-up: the blob sweep's steps ----------------------------------------------------------------
+
+
+def _aged(store: blobs.BlobStore, *blob_keys: str) -> float:
+    """Make the blobs two hours old; the sweep's cutoff (its grace period ago)."""
+    old = time.time() - 2 * 3600
+    for k in blob_keys:
+        os.utime(store.path(k), (old, old))
+    return time.time() - blobs.ORPHAN_GRACE
+
+
+def test_a_blob_found_by_an_upload_after_the_sweep_listed_it_is_kept_and_an_untouched_one_removed(
+    tmp_path: Path,
+) -> None:
+    """An upload of content already stored touches its blob (``commit``: existed), so the sweep, which saw the
+    blob stale and unnamed a moment before, leaves it to the row about to name it."""
+    store = blobs.BlobStore(tmp_path)
+    found, untouched = put(store, b"found again"), put(store, b"nobody's")
+    cutoff = _aged(store, found, untouched)
+    assert store.stale(cutoff) == sorted([found, untouched])
+    assert put(store, b"found again") == found  # the same content uploaded again: its copy dropped
+    assert not store.remove_if_stale(found, cutoff)
+    assert store.remove_if_stale(untouched, cutoff)
+    assert store.exists(found) and not store.exists(untouched)
+    assert b"".join(store.read(found, KEY)) == b"found again"
+    assert list(tmp_path.rglob("*.swept")) == []
+
+
+def test_an_upload_committing_while_the_sweep_has_moved_its_blob_aside_keeps_its_own_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep moves a stale blob aside before it removes it; an upload of the same content committing just
+    then no longer finds it, so it puts its own copy in place, which the sweep leaves."""
+    store = blobs.BlobStore(tmp_path)
+    blob_key = put(store, b"twice")
+    cutoff = _aged(store, blob_key)
+    real_replace = os.replace
+    uploads = []
+
+    def replace_then_upload(src: object, dst: object) -> None:
+        real_replace(src, dst)  # type: ignore[arg-type]
+        if str(dst).endswith(".swept") and not uploads:
+            uploads.append(put(store, b"twice"))
+
+    monkeypatch.setattr(os, "replace", replace_then_upload)
+    assert store.remove_if_stale(blob_key, cutoff)  # the stale copy, moved aside
+    assert uploads == [blob_key]
+    assert b"".join(store.read(blob_key, KEY)) == b"twice"
+
+
+def test_a_blob_a_stopped_sweep_left_aside_is_put_back(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+    blob_key = put(store, b"aside")
+    path = store.path(blob_key)
+    os.replace(path, path.with_name(path.name + ".swept"))
+    assert store.stale(time.time() + 1) == []  # not a blob while aside
+    assert store.put_back_swept() == 1
+    assert b"".join(store.read(blob_key, KEY)) == b"aside"
+
+
+def test_only_temporary_files_untouched_since_the_cutoff_are_removed(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+    stopped, writing = store.writer("jit-demo", KEY), store.writer("jit-demo", KEY)
+    old = time.time() - 2 * 3600
+    os.utime(stopped.tmp_path, (old, old))
+    assert store.remove_stale_parts(time.time() - blobs.ORPHAN_GRACE) == 1
+    assert store.temp_files() == [writing.tmp_path]
+    writing.abort()
+    stopped.abort()  # its file is gone already: nothing to do
 
 
 # -- streaming: hashed, sealed and written off the event loop; read one segment ahead --------------------

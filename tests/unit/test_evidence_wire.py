@@ -12,6 +12,7 @@ import hashlib
 import io
 import itertools
 import os
+import stat
 import subprocess
 import sys
 import tempfile
@@ -153,13 +154,18 @@ def direct_dir(tmp_path: Path) -> Iterator[Path]:
 
 def _upload_counting_syncs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
-) -> tuple[bytes, list[tuple[int, int]], list[int], blobs.BlobWriter]:
+) -> tuple[bytes, list[tuple[int, int]], list[str], blobs.BlobWriter]:
     """Write ``size`` random bytes segment by segment (not committed); the writeback hints and fsyncs made."""
     hints: list[tuple[int, int]] = []
-    fsyncs: list[int] = []
+    fsyncs: list[str] = []  # "file" or "folder", in order
     real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        fsyncs.append("folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
     monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, length, advice: hints.append((offset, length)))
-    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+    monkeypatch.setattr(os, "fsync", fsync)
     data = os.urandom(size)
     w = blobs.BlobStore(tmp_path).writer("jit-demo", KEY)
     w.declare(hashlib.sha256(data).hexdigest())
@@ -182,7 +188,7 @@ def test_an_upload_is_written_around_the_page_cache_and_fsynced_once(
     assert w._file.direct
     assert fsyncs == []
     blob_key, _ = w.commit(hashlib.sha256(data).hexdigest(), len(data))
-    assert len(fsyncs) == 1
+    assert fsyncs.count("file") == 1 and fsyncs[0] == "file"  # the blob, once, then the folders it is renamed into
     assert hints == []
     store = blobs.BlobStore(direct_dir)
     with blobs._open_blob(store.path(blob_key)) as reader:  # and read back around the page cache too
@@ -207,8 +213,29 @@ def test_without_direct_io_an_upload_hands_its_bytes_to_writeback_as_it_goes_and
     assert all(length >= blobs.WRITEBACK_EVERY for _, length in hints)
     assert sum(length for _, length in hints) > len(data) - 2 * blobs.WRITEBACK_EVERY
     blob_key, _ = w.commit(hashlib.sha256(data).hexdigest(), len(data))
-    assert len(fsyncs) == 1
+    assert fsyncs.count("file") == 1
     assert b"".join(blobs.BlobStore(tmp_path).read(blob_key, KEY)) == data
+
+
+def test_a_blob_renamed_into_place_is_made_durable_with_the_folders_it_lands_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the rename out of tmp/, the folder the blob lands in is fsynced, and so is the parent of each
+    folder made for it: a crash after the item's row commits never finds the blob missing from its place."""
+    synced: list[int] = []  # inodes
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.fstat(fd).st_ino), real_fsync(fd)))
+    store = blobs.BlobStore(tmp_path)
+    first = _put(store, b"the first blob of a workspace")
+    folders = [store.path(first).parents[n] for n in range(4)]  # <name[:2]>, <key id>, <workspace>, blobs/
+    for folder in [*folders, store.root]:  # blobs/ itself was made too: its parent holds it
+        assert folder.stat().st_ino in synced
+    synced.clear()
+    second = _put(store, b"another blob")
+    assert store.path(second).parent.stat().st_ino in synced
+    synced.clear()
+    assert _put(store, b"another blob") == second  # found there: touched, nothing renamed
+    assert len(synced) == 1  # the dropped copy's own fsync only
 
 
 @pytest.mark.parametrize("size", [0, 1, evidence_cmd.CHUNK, evidence_cmd.CHUNK + 1, 2 * evidence_cmd.CHUNK])
