@@ -12,7 +12,12 @@
      nothing is sealed again under a new key), write a deletion certificate (rule DELETION_CERTIFICATE)
      naming the audit chain's head at that moment, and append the certificate's entry to the chain;
    - after the commit, wipe what the database freed (``sealing.wipe_freed``) and delete the files the
-     service names (evidence: the workspace's blob files).
+     service names (evidence: the workspace's blob files);
+3. finish the shreds a stop left undone after their commit (a kill, a redeploy, an exception between the
+   commit and the last file): for each workspace this service certified, delete what is left of its files
+   (``Hooks.leftovers``), and wipe what the database freed again when a certificate was written since this
+   process last wiped (at the first pass of a process: whenever there is one). Messaging's retention
+   scanner finishes its shreds the same way (``services.messaging.notices``).
 
 Why a scanner per service rather than one node command on a timer: each service owns its database, its
 keys held in memory and its stream; the sweep runs in the process that holds them (no second writer to a
@@ -126,6 +131,10 @@ class Hooks:
     #: What else the service erases in the shred's transaction (text it cannot seal): record kind -> count,
     #: added to the certificate's counts (evidence: the custody entries' purposes and recipients).
     erase: Callable[[Session, str], dict[str, int]] = field(default=lambda _s, _ws: {})
+    #: Delete whatever files of a destroyed workspace are still there, those ``files`` named and any other
+    #: (evidence: its blob folder); returns how many were. Run after each shred, and at every pass for each
+    #: workspace destroyed, so that a shred stopped after its commit is finished.
+    leftovers: Callable[[str], int] = field(default=lambda _ws: 0)
 
 
 @dataclass(frozen=True)
@@ -158,6 +167,8 @@ class RetentionSweep:
         self.content = rt.content_keys is not None and rt.name in retention.SERVICE_KINDS
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        #: The certificates whose shred this process finished (files deleted, what the database freed wiped).
+        self._finished: set[str] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="retention-sweep")
@@ -206,7 +217,27 @@ class RetentionSweep:
             cert = await self.destroy(ws)
             if cert is not None:
                 done.append(cert)
+        await self.finish_destroyed()
         return SweepReport(pruned.pruned, tuple(done))
+
+    async def finish_destroyed(self) -> None:
+        """Finish every shred of this service whose steps after the commit may not have run: delete what is
+        left of each destroyed workspace's files, and wipe what the database freed when a certificate is not
+        known here as finished (a stop between the commit and the wipe left the destroyed key's old copies in
+        the files: SQLite's write-ahead log)."""
+        prefix = certificate_id(self.rt.name, "")
+        t = self.rt.tables.deletion_certificates
+        destroyed = await self.rt.read(
+            lambda s: dict(s.execute(select(t.c.id, t.c.workspace_id).where(t.c.id.startswith(prefix))).tuples().all())
+        )
+        left = 0
+        for ws in destroyed.values():
+            left += await asyncio.to_thread(self.hooks.leftovers, ws)
+        if left:
+            log.warning("retention: %d files of destroyed workspaces of %s were left; deleted", left, self.rt.name)
+        if destroyed.keys() - self._finished:
+            await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine)
+            self._finished |= destroyed.keys()
 
     def _due(self, session: Session) -> list[str]:
         now = self.rt.clock.now()
@@ -263,6 +294,8 @@ class RetentionSweep:
         for path in files:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        await asyncio.to_thread(self.hooks.leftovers, workspace_id)
+        self._finished.add(cert.id)
         log.info("retention: the content of workspace %s in %s is destroyed (%s)", workspace_id, self.rt.name, cert.id)
         return cert
 

@@ -114,10 +114,15 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
             return []
         return [blob_store.path(k) for k in store.blob_keys_of_workspace(session, workspace_id)]
 
+    def blob_folder(workspace_id: str) -> int:
+        """Retention: what is left of a destroyed workspace's blobs (a stopped shred's, those no item names)."""
+        blob_store = extra.get("blobs")
+        return blob_store.remove_workspace(workspace_id) if blob_store is not None else 0
+
     def erase(session: Session, workspace_id: str) -> dict[str, int]:
         return {"custody_texts_erased": store.erase_custody_text(session, workspace_id)}
 
-    extra["retention_hooks"] = retention_sweep.Hooks(files=blob_files, erase=erase)
+    extra["retention_hooks"] = retention_sweep.Hooks(files=blob_files, erase=erase, leftovers=blob_folder)
 
     def blob_store_of(rt: Runtime) -> blobs.BlobStore:
         """The blob store, made once (the background workers are made before the servicer)."""

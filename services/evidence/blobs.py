@@ -43,6 +43,7 @@ import logging
 import mmap
 import os
 import secrets
+import shutil
 import struct
 import threading
 import time
@@ -521,6 +522,19 @@ class BlobStore:
                 if part.stat().st_mtime < cutoff:
                     part.unlink()
                     n += 1
+        return n
+
+    def remove_workspace(self, workspace_id: str) -> int:
+        """Remove every blob file of a workspace whose key is destroyed (retention), those no item names
+        included; how many were there."""
+        top = self.root / "blobs"
+        folder = top / workspace_id
+        if not workspace_id or folder.parent != top or workspace_id in (".", ".."):
+            raise ValueError("not a workspace id")
+        if not folder.is_dir():
+            return 0
+        n = sum(1 for p in folder.rglob("*") if p.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
         return n
 
 

@@ -10,15 +10,16 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
-from jitlib import auth, workspaces
+from jitlib import auth, retention, retention_sweep, sealing, workspaces
 from jitlib.config import CommonSettings
 from jitlib.errors import FailedPrecondition
 from jitlib.principal import Principal
@@ -344,3 +345,55 @@ def test_two_concurrent_uploads_with_one_request_id_are_answered_with_the_one_it
     one, two, count = run(tmp_path, body)
     assert one.id == two.id
     assert count == 1
+
+
+# -- a shred stopped after its commit ---------------------------------------------------------------
+
+
+def test_a_shred_interrupted_after_its_commit_is_finished_at_the_next_sweep(tmp_path: Path) -> None:
+    """``RetentionSweep.destroy`` commits the key's destruction with the certificate, then wipes what SQLite
+    freed and deletes the blob files. A process stopped in between (here the wipe raises, as a kill would
+    stop it) left both undone for good: the next sweep skipped the workspace (it has a certificate), the blob
+    stayed though the certificate counts it deleted, and the wrapped key stayed in the write-ahead log."""
+
+    async def body(svc: Running) -> tuple[bool, list[str], list[int]]:
+        data = os.urandom(3000)
+        item = (await svc.upload(DE_LIAISON, svc.meta(data), data)).item
+        blob = svc.blobs.path(await svc.blob_key(item.id))
+        orphan_data = os.urandom(3000)
+        await failing_upload(svc, orphan_data)  # a blob no item names, in the same folder
+        sweep = svc.app.spec.extra["retention_sweep"]
+        due = retention.End(retention.Kind.EVIDENCE_ITEM, "R", datetime(2000, 1, 1, tzinfo=UTC), "due")
+        sweep._end = lambda info, session: due  # the workspace's time has come
+
+        async def nothing_to_erase() -> int:
+            return 0
+
+        sweep._erase_stream_copies = lambda ws: nothing_to_erase()  # no NATS here
+        wrapped = await svc.rt.read(
+            lambda s: s.execute(text("select wrapped from workspace_keys where workspace_id = :w"), {"w": WS}).scalar()
+        )
+        real_wipe = sealing.wipe_freed
+
+        def killed(*a: Any, **k: Any) -> None:
+            raise SystemExit("process killed just after the shred's commit")
+
+        sealing.wipe_freed = killed  # type: ignore[assignment]
+        try:
+            with pytest.raises(SystemExit):
+                await sweep.destroy(WS)
+        finally:
+            sealing.wipe_freed = real_wipe  # type: ignore[assignment]
+        assert blob.exists()  # the stop left it
+
+        await sweep.sweep_once()  # the next pass (a restarted process's, say)
+
+        files = [tmp_path / "evidence.db", tmp_path / "evidence.db-wal"]
+        copies = [f.name for f in files if f.exists() and wrapped in f.read_bytes()]
+        certs = await svc.rt.read(lambda s: retention_sweep.certificates(s, svc.rt.tables))
+        return (svc.blobs.root / "blobs" / WS).exists(), copies, [c.files_deleted for c, _ in certs]
+
+    folder_left, copies, files_deleted = run(tmp_path, body)
+    assert files_deleted == [1]
+    assert not folder_left  # the item's blob, and the one no item named
+    assert copies == []

@@ -233,6 +233,18 @@ def test_only_temporary_files_untouched_since_the_cutoff_are_removed(tmp_path: P
     stopped.abort()  # its file is gone already: nothing to do
 
 
+def test_a_destroyed_workspace_s_blob_folder_is_removed_whole_and_no_other(tmp_path: Path) -> None:
+    store = blobs.BlobStore(tmp_path)
+    gone, kept = put(store, b"a", ws="jit-gone"), put(store, b"b", ws="jit-kept")
+    (store.path(gone).parent / "no-item-names-this").write_bytes(b"x")
+    assert store.remove_workspace("jit-gone") == 2
+    assert not store.exists(gone) and store.exists(kept)
+    assert store.remove_workspace("jit-gone") == 0
+    for bad in ("", ".", "..", "jit-kept/.."):
+        with pytest.raises(ValueError):
+            store.remove_workspace(bad)
+
+
 # -- streaming: hashed, sealed and written off the event loop; read one segment ahead --------------------
 
 
