@@ -23,14 +23,35 @@ falls in; a record that names no victim falls in NO_VICTIM, and a victim whose a
 Small cells (SMALL_CELLS_SUPPRESSED): with k (DEFAULT_K, raised only, never lowered), a cell is suppressed
 when it counts 1..k-1 units, or, when the grouping has a victim dimension, when 1..k-1 distinct victims are
 behind it (ten requests about one victim still single her out). An empty cell (0) is shown: it discloses
-no one. Complementary suppression: every line of the table (the cells that share all values but one
-dimension's) is assumed to have a known total, since a coarser query gives it; so in each line that has a
-suppressed cell, further cells are suppressed, smallest first, until the line has at least two suppressed
-cells whose counts add up to at least k (or every cell of the line is suppressed, whose total is then
-under k and suppressed in the coarser table). This repeats until no line changes. A suppressed cell shows
-as suppressed, never as its count, met, missed or median. What this does not do: solve the linear
-programme an attacker could run over many overlapping tables (interval attacks); k and the line rule
-are the safeguard.
+no one, unless the grouping has a special-category attribute (below). Complementary suppression: every
+line of the table (the cells that share all values but one dimension's) is assumed to have a known total,
+since a coarser query gives it; so in each line that has a suppressed cell, further cells are suppressed,
+smallest first, until the line has at least two suppressed cells whose counts add up to at least k (or
+every cell of the line is suppressed, whose total is then under k and suppressed in the coarser table).
+This repeats until no line changes. A suppressed cell shows as suppressed, never as its count, met,
+missed or median. What this does not do: solve the linear programme an attacker could run over many
+overlapping tables (interval attacks); k and the line rule are the safeguard.
+
+Grouped by a special-category attribute (SPECIAL_CATEGORIES_NEED_TO_KNOW: only need-to-know reads one
+victim's value, yet every prosecutor and participant counts), a table must answer the same whatever one
+victim's value is, so that no single table gives it away:
+
+- every value of the attribute is a cell (its closed list and NOT_RECORDED; NO_VICTIM when a counted record
+  names none), whether or not anyone has it: which cells exist says nothing;
+- every cell counting fewer than k, 0 included, is suppressed: were a 0 shown beside a suppressed cell, the
+  suppressed one would be where the few are (a period around one victim's registration would answer her
+  value as the one suppressed cell among zeros);
+- when the table's total counts fewer than k units, or 1..k-1 victims, every cell is suppressed;
+- complementary suppression then counts the hidden zeros as hidden cells of no mass, so a line whose shown
+  cells would be all of its total (everyone has that value) is hidden whole; and a line's hidden cells
+  must hide k distinct victims, not k records (ten requests about one victim are one victim's mass);
+- the period is in whole days (00:00 UTC at either end, ``query`` refuses other bounds), so it cannot
+  split the victims registered on one day.
+
+What remains is the interval attack above: two tables whose periods differ by a day on which one victim
+alone was registered, both with cells shown, differ by her. And a record table weighs each victim by her
+records, which a reader of the records knows: a shown cell smaller than one victim's records says she has
+another value. k, the whole days and the line rule make these rare; nothing here makes them impossible.
 """
 
 from __future__ import annotations
@@ -38,11 +59,12 @@ from __future__ import annotations
 import csv
 import enum
 import io
+import itertools
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from jitlib.clock import Window
@@ -87,6 +109,9 @@ OFFENCES = (
     "INCITEMENT",  # Art. 8: cyber incitement to violence or hatred
     "OTHER",
 )
+
+#: The reason a period bound is refused for a grouping by a special-category attribute.
+WHOLE_DAYS = "must be at 00:00 UTC (whole days) when grouped by a special-category attribute"
 
 #: Dimensions that come from the victims a record concerns.
 VICTIM_DIMENSIONS = ("offence", "victim_jurisdiction", *SPECIAL_CATEGORIES)
@@ -292,6 +317,11 @@ def query(
                 problems.append((f"groupings[{i}]", f"{what} are grouped by {', '.join(known)}"))
             elif d in dims[:i]:
                 problems.append((f"groupings[{i}]", "named twice"))
+    p = period or Period()
+    if any(d in SPECIAL_CATEGORIES for d in dims):
+        for name, at in (("period_start", p.start), ("period_end", p.end)):
+            if at is not None and not whole_day(at):
+                problems.append((name, WHOLE_DAYS))
     floor = max(DEFAULT_K, k_floor)
     kk = floor if k is None or k == 0 else k
     if kk < floor:
@@ -300,7 +330,12 @@ def query(
         problems.append(("k", f"at most {MAX_K}"))
     if problems or m is None:
         raise StatsError(*problems[0], problems[1:])
-    return Query(m, dims, kk, period or Period())
+    return Query(m, dims, kk, p)
+
+
+def whole_day(at: datetime) -> bool:
+    """Whether ``at`` is a day's start, 00:00 UTC."""
+    return at.astimezone(UTC).time() == time(0)
 
 
 # -- the table -----------------------------------------------------------------------------------------
@@ -458,15 +493,40 @@ def compute(facts: Facts, q: Query, *, now: datetime) -> Table:
             for key in _keys(values, dims):
                 add(key, v.ref, v.ref)
 
+    special = any(d in SPECIAL_CATEGORIES for d in dims)
+    if special:
+        for key in _every_value(accs, dims):
+            accs.setdefault(key, _Acc())  # a value no one has is a cell too
     counts = {key: _count(q.measure, acc) for key, acc in accs.items()}
-    primary = {
-        key for key, acc in accs.items() if 0 < counts[key] < q.k or (victim_dims and 0 < len(acc.victims) < q.k)
-    }
-    suppressed = complementary(counts, primary, q.k, len(dims))
-    cells = tuple(_cell(q.measure, key, accs[key], counts[key], key in suppressed) for key in sorted(accs))
     total_count = _count(q.measure, total)
     total_small = 0 < total_count < q.k or (bool(victim_dims) and 0 < len(total.victims) < q.k)
+    if special and (total_count < q.k or total_small):
+        primary = set(accs)  # too few to show any value: all of it suppressed
+    elif special:
+        primary = {key for key, acc in accs.items() if counts[key] < q.k or 0 < len(acc.victims) < q.k}
+    else:
+        primary = {
+            key for key, acc in accs.items() if 0 < counts[key] < q.k or (victim_dims and 0 < len(acc.victims) < q.k)
+        }
+    # Grouped by an attribute, a line's hidden cells must hide k victims, not k records: the records of one
+    # victim (whose count a reader of the records knows) would otherwise make up the mass alone.
+    behind = {key: frozenset(acc.victims) for key, acc in accs.items()} if special else None
+    suppressed = complementary(counts, primary, q.k, len(dims), behind)
+    cells = tuple(_cell(q.measure, key, accs[key], counts[key], key in suppressed) for key in sorted(accs))
     return Table(q.measure, dims, q.k, cells, _cell(q.measure, (), total, total_count, total_small))
+
+
+def _every_value(accs: Mapping[tuple[str, ...], _Acc], dims: Sequence[str]) -> Iterator[tuple[str, ...]]:
+    """The cells of a table grouped by a special-category attribute: each such dimension's every value (and
+    NO_VICTIM when a record that names none was counted), by the values the other dimensions took."""
+    values: list[tuple[str, ...]] = []
+    for i, d in enumerate(dims):
+        seen = dict.fromkeys(key[i] for key in accs)
+        if d in SPECIAL_CATEGORIES:
+            values.append((*SPECIAL_CATEGORIES[d], NOT_RECORDED, *((NO_VICTIM,) if NO_VICTIM in seen else ())))
+        else:
+            values.append(tuple(seen))
+    yield from itertools.product(*values)
 
 
 def _count(measure: Measure, acc: _Acc) -> int:
@@ -486,11 +546,23 @@ def _cell(measure: Measure, key: tuple[str, ...], acc: _Acc, count: int, suppres
 
 
 def complementary(
-    counts: Mapping[tuple[str, ...], int], primary: Iterable[tuple[str, ...]], k: int, ndims: int
+    counts: Mapping[tuple[str, ...], int],
+    primary: Iterable[tuple[str, ...]],
+    k: int,
+    ndims: int,
+    victims: Mapping[tuple[str, ...], frozenset[str]] | None = None,
 ) -> set[tuple[str, ...]]:
     """The cells to suppress: ``primary`` and, in every line (cells equal but in one dimension) that has a
     suppressed cell, more cells, smallest first, until the line's suppressed cells are at least two and
-    count at least k together, or the whole line is suppressed; repeated until no line changes."""
+    count at least k together (with ``victims``, the victims behind each cell: at least k distinct
+    victims, and a line behind which no victim is needs none), or the whole line is suppressed; repeated
+    until no line changes."""
+
+    def mass(hidden: list[tuple[str, ...]]) -> int:
+        if victims is None:
+            return sum(counts[key] for key in hidden)
+        return len(frozenset().union(*(victims[key] for key in hidden)))
+
     suppressed = set(primary)
     if ndims == 0:
         return suppressed
@@ -503,15 +575,13 @@ def complementary(
                 lines[key[:i] + key[i + 1 :]].append(key)
             for keys in lines.values():
                 hidden = [key for key in keys if key in suppressed]
-                if not hidden:
-                    continue
-                mass = sum(counts[key] for key in hidden)
+                if not hidden or (victims is not None and not any(victims[key] for key in keys)):
+                    continue  # (a line about no victim, records that name none, gives none away)
                 candidates = sorted((key for key in keys if key not in suppressed), key=lambda x: (counts[x], x))
-                while candidates and (len(hidden) < 2 or mass < k):
+                while candidates and (len(hidden) < 2 or mass(hidden) < k):
                     pick = candidates.pop(0)
                     suppressed.add(pick)
                     hidden.append(pick)
-                    mass += counts[pick]
                     changed = True
     return suppressed
 

@@ -2,8 +2,9 @@
 attributes. Validate input -> the one policy -> read the projection and the victims -> ``jitlib.stats``.
 
 Only aggregates leave here, small cells suppressed (SMALL_CELLS_SUPPRESSED); a victim's attributes leave
-only to need-to-know (SPECIAL_CATEGORIES_NEED_TO_KNOW, the policy's READ_PERSONAL on the victim). Every
-call that reads or writes attributes, and every export, is in the audit chain."""
+only to need-to-know (SPECIAL_CATEGORIES_NEED_TO_KNOW, the policy's READ_PERSONAL on the victim), and a
+table grouped by one answers alike whatever one victim's value is (``jitlib.stats``). Every call that reads
+or writes attributes, and every export, is in the audit chain."""
 
 from __future__ import annotations
 

@@ -199,19 +199,19 @@ def test_special_categories_per_person_to_need_to_know_only_sealed_and_destroyed
     records and reads them; another state's prosecutor, a participant, an operator and an auditor get
     NOT_FOUND; the stored row holds neither the values nor the purpose in clear; withdrawing consent
     destroys them, and the victim counts as not recorded."""
-    since = ts(datetime.now(UTC))
     victims = [clients.victim() for _ in range(6)]
+    others = [clients.victim() for _ in range(5)]
     purpose = f"monitoring of gender-based violence {uuid.uuid4().hex}"
-    for v in victims:
+    for v, gender in [*((v, "NON_BINARY") for v in victims), *((v, "FEMALE") for v in others)]:
         request = pb.RecordSpecialCategoriesRequest(
             victim_ref=v.pseudonym,
             consent_given=True,
             consent_given_at=ts(datetime.now(UTC) - timedelta(days=1)),
             purpose=purpose,
-            attributes=pb.SpecialCategories(gender="NON_BINARY", age_group="25_34"),
+            attributes=pb.SpecialCategories(gender=gender, age_group="25_34"),
         )
         record = clients.call(clients.stats, "nl-prosecutor", "RecordSpecialCategories", request).record
-        assert record.attributes.gender == "NON_BINARY" and record.recorded_by.jurisdiction == "NL"
+        assert record.attributes.gender == gender and record.recorded_by.jurisdiction == "NL"
     first = victims[0].pseudonym
     read = pb.GetSpecialCategoriesRequest(victim_ref=first, purpose="prepare the hearing")
     got = clients.call(clients.stats, "nl-liaison", "GetSpecialCategories", read).record
@@ -226,18 +226,26 @@ def test_special_categories_per_person_to_need_to_know_only_sealed_and_destroyed
     dump = repr(rows)
     assert rows and "NON_BINARY" not in dump and purpose not in dump
 
-    # Counting the victims registered in this test only (its period).
-    by_gender = clients.table(measure="victims", groupings=["gender"], period_start=since)
-    assert cells(by_gender) == {("NON_BINARY",): 6}
+    # The workspace's victims by gender: the one of the test before (nothing recorded), 6 non-binary and 5
+    # women. Every value is a cell and each under k is suppressed, zeros too (SMALL_CELLS_SUPPRESSED); the
+    # line hides the 1 not recorded with the 5 women (k victims), and shows the 6. A period is whole days.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    by_gender = clients.table(measure="victims", groupings=["gender"], period_start=ts(today))
+    genders = {"FEMALE", "MALE", "NON_BINARY", "OTHER", "NOT_RECORDED"}
+    assert cells(by_gender) == {**{(g,): None for g in genders}, ("NON_BINARY",): 6}
+    with pytest.raises(grpc.RpcError) as split:
+        clients.table(measure="victims", groupings=["gender"], period_start=ts(datetime.now(UTC)))
+    assert split.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert set(field_violations(split.value)) == {"period_start"}
     withdrawn = clients.call(
         clients.stats, "nl-prosecutor", "WithdrawConsent", pb.WithdrawConsentRequest(victim_ref=first)
     )
     assert withdrawn.HasField("destroyed_at")
     assert clients.code_of(clients.stats, "nl-prosecutor", "GetSpecialCategories", read) is grpc.StatusCode.NOT_FOUND
-    after = clients.table(measure="victims", groupings=["gender"], period_start=since)
-    # 5 left and 1 not recorded: the 1 is suppressed, and the 5 as its complement.
-    assert cells(after) == {("NON_BINARY",): None, ("NOT_RECORDED",): None}
-    assert after.total.count == 6
+    after = clients.table(measure="victims", groupings=["gender"], period_start=ts(today))
+    # 5 left (the withdrawn one is not recorded now): shown, the 2 not recorded hidden with the women.
+    assert cells(after) == {**{(g,): None for g in genders}, ("NON_BINARY",): 5}
+    assert after.total.count == 12
 
 
 def test_the_lead_prosecutor_exports_the_evaluation_as_csv_and_a_png(clients: Clients) -> None:
@@ -277,8 +285,12 @@ def test_records_are_counted_by_their_victims_offence_and_attributes(clients: Cl
         timeout=30,
     )
     assert cells(by_offence) == {("CYBERSTALKING",): 5}
-    by_gender = clients.table(measure="tasks", groupings=["gender", "addressee"], period_start=since)
-    assert cells(by_gender) == {("FEMALE", "DE"): 5}
+    # By their victims' gender: every value is a cell, and the 5 women (everyone these tasks name) are not
+    # shown as such: that would say each of them is a woman. Only the tasks that name no victim show.
+    by_gender = cells(clients.table(measure="tasks", groupings=["gender", "addressee"]))
+    assert by_gender.pop(("NO_VICTIM", "DE")) == 6
+    genders = ("FEMALE", "MALE", "NON_BINARY", "OTHER", "NOT_RECORDED", "NO_VICTIM")
+    assert by_gender == {(g, to): None for g in genders for to in ("DE", "IE") if (g, to) != ("NO_VICTIM", "DE")}
     with pytest.raises(grpc.RpcError) as info:
         clients.victim(offences=("CYBERSTALKING", "SHOPLIFTING"))
     assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
@@ -328,8 +340,9 @@ def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorde
     and the victims whose attributes were sealed under it count as NOT_RECORDED; the retention hook deletes
     the attributes and which victims the records concerned (they count as NO_VICTIM)."""
     svc = clients.svc
-    before = cells(clients.table(measure="victims", groupings=["gender"], k=1000))
-    assert before  # the victims of the tests above, under k=1000 all suppressed but present
+    before = clients.table(measure="victims", groupings=["gender"], k=1000)
+    assert before.cells  # the victims of the tests above, under k=1000 all suppressed but present
+    before_total = clients.table(measure="victims").total.count
 
     def shred(session: Any) -> None:
         svc.rt.content_keys.shred(session, WS)
@@ -341,11 +354,15 @@ def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorde
         "GetStatistics",
         pb.GetStatisticsRequest(measure="victims", groupings=["gender"], workspace_id=WS, k=5),
     ).table
-    assert {tuple(c.key) for c in after.cells} == {("NOT_RECORDED",)}
-    # The retention sweep's hook then deletes the attributes and the records' links to the victims.
+    # Everyone is NOT_RECORDED now: every value is a cell, and all are hidden (shown, one would be everyone's).
+    assert all(c.suppressed for c in after.cells) and len(after.cells) == 5 and after.total.count == before_total
     from services.victims import stats_store
 
+    opened = svc.loop.run(svc.rt.read(lambda s: stats_store.attributes_in(s, {WS})))
+    assert opened and not any(opened.values())  # the rows are there, but no longer open
+    # The retention sweep's hook then deletes the attributes and the records' links to the victims.
     erased = svc.loop.run(svc.rt.db.write(lambda s: stats_store.erase_workspace(s, WS)))
-    assert erased == {"special_categories_deleted": 10, "statistics_victim_links_erased": 5}
-    by_gender = clients.table(measure="tasks", groupings=["gender"], k=1000)
-    assert {tuple(c.key) for c in by_gender.cells} == {("NO_VICTIM",)}
+    assert erased == {"special_categories_deleted": 15, "statistics_victim_links_erased": 5}
+    by_gender = cells(clients.table(measure="tasks", groupings=["gender"]))
+    # Every task names no victim now: they show as NO_VICTIM (a line behind which no victim is hides nothing).
+    assert by_gender.pop(("NO_VICTIM",)) == 13 and set(by_gender.values()) == {None}

@@ -88,11 +88,109 @@ def test_a_cell_about_fewer_than_k_victims_is_suppressed_however_many_records() 
 def test_victims_disaggregated_by_special_category_with_not_recorded() -> None:
     """VAW_STATISTICS: victims by gender: recorded values count, a victim without a recorded attribute is
     NOT_RECORDED."""
-    victims = [Victim(f"V-NL-{i:04d}", "ws", "NL", attributes={"gender": "FEMALE"}) for i in range(6)]
-    victims += [Victim(f"V-DE-{i:04d}", "ws", "DE") for i in range(5)]
+    spread = {"FEMALE": 6, "MALE": 5, "NON_BINARY": 5, "OTHER": 5}
+    victims = [
+        Victim(f"V-NL-{n:02d}{i:02d}", "ws", "NL", attributes={"gender": g})
+        for n, (g, count) in enumerate(spread.items())
+        for i in range(count)
+    ]
+    victims += [Victim(f"V-DE-{i:04d}", "ws", "DE") for i in range(7)]
     table = stats.compute(Facts(victims=victims), Query(Measure.VICTIMS, ("gender",)), now=NOW)
-    assert {c.key: c.count for c in table.cells} == {("FEMALE",): 6, (stats.NOT_RECORDED,): 5}
-    assert table.total.count == 11
+    assert {c.key: c.count for c in table.cells} == {**{(g,): n for g, n in spread.items()}, (stats.NOT_RECORDED,): 7}
+    assert table.total.count == 28
+
+
+def _table_shape(table: stats.Table) -> list[tuple[tuple[str, ...], bool, int | None]]:
+    return [(c.key, c.suppressed, c.count) for c in (*table.cells, table.total)]
+
+
+def _seven(attribute: str, value: str, *, others: dict[str, str] | None = None) -> list[Victim]:
+    """Seven victims registered a day apart; the fourth alone has ``attribute`` = ``value`` (the rest
+    ``others``, or nothing recorded)."""
+    return [
+        Victim(
+            f"V-NL-{n:04d}", "ws", "NL", ("DOXXING",),
+            {attribute: value} if n == 4 else dict(others or {}), registered_at=T0 + n * DAY,
+        )
+        for n in range(1, 8)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("attribute", sorted(stats.SPECIAL_CATEGORIES))
+def test_a_table_by_a_special_category_answers_alike_whatever_one_victims_value_is(attribute: str) -> None:
+    """SPECIAL_CATEGORIES_NEED_TO_KNOW with SMALL_CELLS_SUPPRESSED (review 37, finding 1): one victim alone has
+    the attribute recorded. Over the whole workspace, and over a whole day around her registration, the
+    table (its cells, which are suppressed, the figures shown) is the same whichever value she has: every
+    value is a cell, and a 0 is suppressed like any cell under k (shown beside a suppressed one it would
+    point at her value)."""
+    values = stats.SPECIAL_CATEGORIES[attribute]
+    her_day = stats.Period(T0 + 4 * DAY, T0 + 5 * DAY)
+    for period in (stats.Period(), her_day):
+        q = stats.query("victims", [attribute], period=period)
+        answers = {v: _table_shape(stats.compute(Facts(victims=_seven(attribute, v)), q, now=NOW)) for v in values}
+        first = answers[values[0]]
+        assert all(answer == first for answer in answers.values()), answers
+        assert [c[0] for c in first[:-1]] == sorted((v,) for v in (*values, stats.NOT_RECORDED))
+        assert all(suppressed for _, suppressed, _ in first[:-1])
+
+
+@pytest.mark.parametrize("measure", ["requests", "tasks", "orders", "deadlines"])
+def test_records_by_a_special_category_answer_alike_whatever_the_value_of_the_victim_they_name(measure: str) -> None:
+    """Review 37, finding 1, for every measure: seven records, the fourth naming the one victim with an
+    attribute, the others naming victims without: the table by that attribute is the same whatever her
+    value, over everything and over the day of her record."""
+    at = [T0 + n * DAY for n in range(1, 8)]
+    refs = [f"V-NL-{n:04d}" for n in range(1, 8)]
+    due = T0 + 30 * DAY
+    requests = [
+        req(n, "EIO", "DE", victim_refs=(r,), issued_at=t, deadlines=(DeadlineFact("EXECUTE", due, t + DAY),))
+        for n, (r, t) in enumerate(zip(refs, at, strict=True))
+    ]
+    named = list(enumerate(zip(refs, at, strict=True)))
+    orders = [Order(f"o{n}", "ws", "EPOC_PR", "NL", "provider-x", "CONFIRMED", (r,), t) for n, (r, t) in named]
+    tasks = [Task(f"t{n}", "ws", "NL", "DE", "ASSIGNED", (r,), t) for n, (r, t) in named]
+    for period in (stats.Period(), stats.Period(T0 + 4 * DAY, T0 + 5 * DAY)):
+        q = stats.query(measure, ["disability", "addressee"], period=period)
+        shapes = [
+            _table_shape(
+                stats.compute(
+                    Facts(requests=requests, orders=orders, tasks=tasks, victims=_seven("disability", v)), q, now=NOW
+                )
+            )
+            for v in ("YES", "NO")
+        ]
+        assert shapes[0] == shapes[1]
+        assert {c[0][0] for c in shapes[0][:-1]} == {"YES", "NO", stats.NOT_RECORDED}
+
+
+def test_a_special_category_table_shows_no_value_everyone_shares_and_nothing_under_k_in_total() -> None:
+    """A value shown as the whole of its line would say every counted victim has it: hidden with the rest.
+    Fewer than k victims in all: every cell suppressed. Enough of each: the figures show."""
+    same = [Victim(f"V-NL-{i:04d}", "ws", "NL", attributes={"disability": "NO"}) for i in range(9)]
+    table = stats.compute(Facts(victims=same), Query(Measure.VICTIMS, ("disability",)), now=NOW)
+    assert all(c.suppressed for c in table.cells) and table.total.count == 9
+    few = [Victim(f"V-NL-{i:04d}", "ws", "NL", attributes={"disability": "YES"}) for i in range(4)]
+    table = stats.compute(Facts(victims=few), Query(Measure.VICTIMS, ("disability",)), now=NOW)
+    assert all(c.suppressed for c in table.cells) and table.total.suppressed
+    mixed = same + [Victim(f"V-DE-{i:04d}", "ws", "DE", attributes={"disability": "YES"}) for i in range(6)]
+    mixed += [Victim(f"V-IE-{i:04d}", "ws", "IE") for i in range(5)]
+    table = stats.compute(Facts(victims=mixed), Query(Measure.VICTIMS, ("disability",)), now=NOW)
+    assert {c.key: c.count for c in table.cells} == {("NO",): 9, ("YES",): 6, (stats.NOT_RECORDED,): 5}
+
+
+def test_a_period_for_a_special_category_is_in_whole_days() -> None:
+    """Review 37, finding 1: a period that could split the victims registered on one day is refused for a
+    grouping by a special-category attribute, naming the bound; other groupings take any instant."""
+    midday = T0 + timedelta(hours=12)
+    with pytest.raises(stats.StatsError) as bad:
+        stats.query("victims", ["ethnicity"], period=stats.Period(midday, midday + timedelta(seconds=1)))
+    assert [f for f, _ in bad.value.problems] == ["period_start", "period_end"]
+    assert bad.value.reason == stats.WHOLE_DAYS
+    with pytest.raises(stats.StatsError) as end:
+        stats.query("tasks", ["addressee", "gender"], period=stats.Period(T0, midday))
+    assert end.value.field == "period_end"
+    assert stats.query("victims", ["ethnicity"], period=stats.Period(T0, T0 + DAY)).period.end == T0 + DAY
+    assert stats.query("victims", ["offence"], period=stats.Period(midday, None)).period.start == midday
 
 
 def test_records_naming_no_victim_and_unknown_pseudonyms() -> None:
@@ -177,6 +275,7 @@ def test_csv_shows_suppressed_cells_as_suppressed_and_never_a_formula() -> None:
 def test_evaluation_csv_and_chart_png_are_valid() -> None:
     """JIT_EVALUATION: the evaluation's tables as one CSV and a chart that is a valid PNG."""
     victims = [Victim(f"V-NL-{i:04d}", "ws", "NL", ("CYBERSTALKING",), {"gender": "FEMALE"}) for i in range(7)]
+    victims += [Victim(f"V-DE-{i:04d}", "ws", "DE", ("CYBERSTALKING",), {"gender": "MALE"}) for i in range(5)]
     requests = [req(i, "EIO", "DE", victim_refs=(f"V-NL-{i:04d}",)) for i in range(7)]
     tables = stats.evaluation(Facts(requests=requests, victims=victims), now=NOW)
     rows = list(csv.DictReader(io.StringIO(stats.evaluation_csv(tables))))
