@@ -338,6 +338,18 @@ def whole_day(at: datetime) -> bool:
     return at.astimezone(UTC).time() == time(0)
 
 
+def audit_names(q: Query) -> tuple[str, str]:
+    """What the audit log keeps of a statistics read: ``measure:grouping,...`` and the period as an ISO 8601
+    interval (``..`` for an open side), each within an audit field (64 characters: at most three known
+    dimension names, and two instants to the second)."""
+
+    def instant(at: datetime | None) -> str:
+        return ".." if at is None else at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    what = q.measure.value + (":" + ",".join(q.groupings) if q.groupings else "")
+    return what, f"{instant(q.period.start)}/{instant(q.period.end)}"
+
+
 # -- the table -----------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,8 @@ attributes. Validate input -> the one policy -> read the projection and the vict
 Only aggregates leave here, small cells suppressed (SMALL_CELLS_SUPPRESSED); a victim's attributes leave
 only to need-to-know (SPECIAL_CATEGORIES_NEED_TO_KNOW, the policy's READ_PERSONAL on the victim), and a
 table grouped by one answers alike whatever one victim's value is (``jitlib.stats``). Every call that reads
-or writes attributes, and every export, is in the audit chain."""
+or writes attributes, and every export, is in the audit chain: a table's read with its measure and
+groupings (``statistics``) and its period (``statistics_period``)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from services.victims import stats_domain, stats_store, store
 from services.victims.domain import Victim
 
 STATISTICS_RECORD = "statistics"
+#: The audit entry beside a table's: the period it counted (an ISO 8601 interval).
+PERIOD_RECORD = "statistics_period"
 CATEGORIES_RECORD = "victim_special_categories"
 
 
@@ -137,6 +140,16 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
             violations += exc.violations
         InvalidArgument.raise_for(violations)
         workspaces = await self._workspaces(principal, request.workspace_id)
+        # The read opens every counted victim's attributes: audited before it, with what it asks for, so
+        # that narrowing periods or groupings to single someone out leaves its trace.
+        what, period_text = stats.audit_names(q)
+        logged_as = request.workspace_id or "*"
+
+        def audit(uow: UnitOfWork) -> None:
+            uow.audit(STATISTICS_RECORD, what, logged_as)
+            uow.audit(PERIOD_RECORD, period_text, logged_as)
+
+        await self.rt.change(principal, audit)
         facts = await self._facts(principal, workspaces)
         table = await asyncio.to_thread(stats.compute, facts, q, now=now)
         return pb.GetStatisticsResponse(

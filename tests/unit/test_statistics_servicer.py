@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from jit.victims.v1 import statistics_pb2 as spb
 from jitlib import audit, auth, stats
 from jitlib.clock import ManualClock
-from jitlib.errors import InvalidArgument, NotFound
+from jitlib.errors import InvalidArgument, NotFound, PermissionDenied
 from jitlib.principal import Principal
 from jitlib.runtime import Runtime
 from services.victims import stats_store
@@ -187,3 +187,28 @@ def test_the_whole_workspaces_victims_by_disability_list_every_value_all_suppres
     svc, _ = servicer
     answer = _answer(svc, who("BE", "prosecutor"), "disability", None)
     assert answer == [(("NO",), True, 0), (("NOT_RECORDED",), True, 0), (("YES",), True, 0), ((), False, 7)]
+
+
+def test_every_statistics_read_is_audited_with_its_measure_groupings_and_period(
+    servicer: tuple[StatisticsServicer, StandIn],
+) -> None:
+    """Reg. 2023/969 Art. 25 (review 37, finding 3): GetStatistics opens every counted victim's attributes;
+    each call is in the audit log with the measure, the groupings and the period it asked for (so that
+    narrowing periods shows), as a refused one is."""
+    svc, rt = servicer
+    europol = who("BE", "participant")
+    _answer(svc, europol, "ethnicity", (T0 + 4 * DAY, T0 + 5 * DAY))
+    everything = spb.GetStatisticsRequest(measure="tasks", groupings=["addressee", "issuing", "victim_jurisdiction"])
+    _run(europol, svc.GetStatistics(everything, None))  # type: ignore[arg-type]
+    with pytest.raises(PermissionDenied):
+        liaison = who("BE", "police_liaison")
+        _run(liaison, svc.GetStatistics(spb.GetStatisticsRequest(workspace_id=WS, measure="victims"), None))  # type: ignore[arg-type]
+    logged = [(a.username, a.record_type, a.record_id, a.workspace_id, a.outcome) for a in rt.audits]
+    assert logged == [
+        ("be-participant", "statistics", "victims:ethnicity", WS, "ok"),
+        ("be-participant", "statistics_period", "2026-06-05T00:00:00Z/2026-06-06T00:00:00Z", WS, "ok"),
+        ("be-participant", "statistics", "tasks:addressee,issuing,victim_jurisdiction", "*", "ok"),
+        ("be-participant", "statistics_period", "../..", "*", "ok"),
+        ("be-police_liaison", "statistics", WS, WS, "denied"),
+    ]
+    assert all(len(a.record_id) <= 64 for a in rt.audits)
