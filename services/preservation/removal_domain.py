@@ -342,6 +342,16 @@ def live_preservation(
     )
 
 
+def order_shown(principal: Principal, removal: Removal, order: Order | None) -> bool:
+    """Whether a view of ``removal`` for ``principal`` names its preservation order: the order is the one it
+    links, of its workspace, and the policy lets the caller read it. A removal request is open to the
+    workspace while its order may be restricted to its parties (the default), so the id would tell every
+    member that a hidden order exists (as the evidence service's ``order_shown`` hides a request's link)."""
+    if order is None or order.id != removal.preservation_order_id or order.workspace_id != removal.workspace_id:
+        return False
+    return decide(principal, Operation.READ, record=order.access()) is Decision.ALLOW
+
+
 def create(
     cmd: NewRemoval, *, removal_id: str, actor: Actor, now: datetime, rules: RemovalRules, order: Order | None
 ) -> Removal:

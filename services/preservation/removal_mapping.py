@@ -61,8 +61,12 @@ def new_removal_from_pb(req: pb.CreateRemovalRequest) -> NewRemoval:
 _TIMES = ("sent_at", "due_at", "acknowledged_at", "decided_at", "answered_at", "removed_at")
 
 
-def removal_to_pb(removal: Removal, now: datetime, allowed_actions: Sequence[str] = ()) -> pb.RemovalRequest:
-    """The request as a message; ``allowed_actions`` only in an answer to a caller, never in an event."""
+def removal_to_pb(
+    removal: Removal, now: datetime, allowed_actions: Sequence[str] = (), *, order_shown: bool = False
+) -> pb.RemovalRequest:
+    """The request as a message; ``allowed_actions`` only in an answer to a caller, never in an event.
+    ``preservation_order_id`` only when ``order_shown`` (``removal_domain.order_shown``: the caller may read
+    the order); never in an event, which goes to members who may not."""
     msg = pb.RemovalRequest(
         **REMOVAL_FIELDS.to_pb(removal),
         basis="REMOVAL_BASIS_" + removal.basis.value,
@@ -83,7 +87,7 @@ def removal_to_pb(removal: Removal, now: datetime, allowed_actions: Sequence[str
             pb.Reupload(sha256=r.sha256, url=r.url, seen_at=dt_to_ts(r.seen_at), recorded_by=actor_pb(r.recorded_by))
             for r in removal.reuploads
         ],
-        preservation_order_id=removal.preservation_order_id,
+        preservation_order_id=removal.preservation_order_id if order_shown else "",
         proceed_without_preservation_reason=removal.proceed_without_preservation_reason,
         victim_refs=list(removal.victim_refs),
         allowed_actions=list(allowed_actions),

@@ -4,6 +4,7 @@ transaction (``jitlib.records.RecordPath``, as for preservation orders)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -20,7 +21,7 @@ from jitlib.workspaces import WorkspaceInfo
 from services.preservation import removal_domain as domain
 from services.preservation import removal_events as events
 from services.preservation import store
-from services.preservation.domain import Provider, provider_id_violations
+from services.preservation.domain import Order, Provider, provider_id_violations
 from services.preservation.removal_domain import Removal, RemovalRules
 from services.preservation.removal_mapping import (
     REMOVAL_FIELDS,
@@ -46,9 +47,22 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
             victims=store.VICTIMS,
         )
 
-    def _view(self, principal: auth.Principal, removal: Removal, now: Any) -> pb.RemovalRequest:
+    async def _linked_orders(self, removals: Sequence[Removal]) -> dict[str, Order]:
+        """The preservation orders ``removals`` link, by id (one read; none when they link none)."""
+        ids = {r.preservation_order_id for r in removals if r.preservation_order_id}
+        return await self.rt.read(lambda s: store.orders_by_id(s, ids)) if ids else {}
+
+    def _message(
+        self, principal: auth.Principal, removal: Removal, now: Any, orders: dict[str, Order]
+    ) -> pb.RemovalRequest:
+        """The request as ``principal`` sees it: its allowed actions, and its preservation order's id only when
+        the policy lets the caller read that order (``domain.order_shown``)."""
         allowed = self.removals.allowed_actions(removal, domain.allowed_actions(removal, principal))
-        return removal_to_pb(removal, now, allowed)
+        shown = domain.order_shown(principal, removal, orders.get(removal.preservation_order_id))
+        return removal_to_pb(removal, now, allowed, order_shown=shown)
+
+    async def _view(self, principal: auth.Principal, removal: Removal, now: Any) -> pb.RemovalRequest:
+        return self._message(principal, removal, now, await self._linked_orders([removal]))
 
     async def CreateRemoval(
         self, request: pb.CreateRemovalRequest, context: grpc.aio.ServicerContext
@@ -75,7 +89,7 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
         created = await self.removals.create_record(
             principal, request, cmd, build, store.REMOVALS, announce, admit=admit
         )
-        return pb.CreateRemovalResponse(removal=self._view(principal, created.record, now))
+        return pb.CreateRemovalResponse(removal=await self._view(principal, created.record, now))
 
     GetRemoval = get_rpc("removals", pb.GetRemovalResponse, "removal")
 
@@ -92,8 +106,9 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
             principal, request.workspace_id, store.list_removals, flt, after=after, limit=size + 1
         )
         removals, token = page(found, size, lambda r: page_token(r, request))
+        orders = await self._linked_orders(removals)
         return pb.ListRemovalsResponse(
-            removals=[self._view(principal, r, now) for r in removals], next_page_token=token
+            removals=[self._message(principal, r, now, orders) for r in removals], next_page_token=token
         )
 
     async def _transition(self, action: str, request: Any) -> pb.RemovalRequest:
@@ -109,7 +124,7 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
         await rt.change(
             principal, lambda uow: events.write_change(uow, removal, updated, t.event, members=members, now=now)
         )
-        return self._view(principal, updated, now)
+        return await self._view(principal, updated, now)
 
     AcknowledgeRemoval = transition_rpc("ack", pb.AcknowledgeRemovalResponse, "removal")
     RecordRemoved = transition_rpc("removed", pb.RecordRemovedResponse, "removal")

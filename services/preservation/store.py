@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -159,6 +160,12 @@ def _columns(order: Order) -> dict[str, object]:
 ORDERS = RecordTable(OrderRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=SEALED)
 get = ORDERS.get
 find_by_request = ORDERS.find_by_request
+
+
+def orders_by_id(session: Session, ids: Iterable[str]) -> dict[str, Order]:
+    """The orders of ``ids`` that are held here, by id (the orders a page of removal requests links)."""
+    found = (get(session, order_id) for order_id in sorted(set(ids)))
+    return {order.id: order for order in found if order is not None}
 
 
 def next_alert_of(session: Session, order_id: str) -> datetime | None:

@@ -1,20 +1,32 @@
 """Removal requests' rules, pure (services.preservation.removal_domain): the clock table with a source per row,
-the state machine, preserve before removing, re-uploads, and the access matrix of jitlib.policy."""
+the state machine, preserve before removing, re-uploads, and the access matrix of jitlib.policy; and who is
+shown the linked preservation order, by the servicer's view on a real SQLite database."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
+from jit.preservation.v1 import removal_pb2
+from jitlib import crypto, sealing
 from jitlib.actors import Actor
 from jitlib.auth import Principal
+from jitlib.clock import ManualClock
 from jitlib.errors import FailedPrecondition
 from jitlib.policy import REMOVAL_REQUEST_RULES, Decision, Operation, RecordAccess, decide
 from services.preservation import domain as pdomain
+from services.preservation import providers, removal_events, store
 from services.preservation import removal_domain as rd
 from services.preservation.removal_domain import Answer, ContentItem, NewRemoval, RemovalBasis, RemovalRules
 from services.preservation.removal_domain import RemovalState as S
+from services.preservation.removal_servicer import RemovalServicer
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 NL = Actor("u-nl", "nl-liaison", "NL")
@@ -188,6 +200,74 @@ def test_removal_preserve_first_links_a_live_order_that_covers_the_content() -> 
     assert found is None and problem is None  # a reason to go on
     linked = rd.create(new(), removal_id="r", actor=NL, now=NOW, rules=RemovalRules(), order=live)
     assert linked.preservation_order_id == live.id and linked.proceed_without_preservation_reason == ""
+
+
+T = TypeVar("T")
+
+
+class StandIn:
+    """The parts of ``Runtime`` a removal request's view touches: reads on a real SQLite database, no
+    workspace closed."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.workspaces: dict[str, Any] = {}
+        self.clock = ManualClock(NOW)
+
+    async def read(self, fn: Callable[[Session], T], **_: Any) -> T:
+        return fn(self.session)
+
+
+def test_a_removal_names_its_restricted_preservation_order_only_to_who_may_read_the_order() -> None:
+    """Review 37, finding 2: NL's liaison preserves @rev3ng3 with a restricted order (NL only) and asks for
+    removal; the removal links the order by itself and, like every removal, is open to the workspace. DE may
+    not know the order exists (its READ is NOT_FOUND), yet DE's GetRemoval/ListRemovals named it, and so did
+    the removal's events, which go to every member. Now the view names it to NL alone (and to DE once the
+    order is shared with DE), and no event carries it."""
+    nl, de = principal("police_liaison", "NL"), principal("police_liaison", "DE")
+    restricted = order(pdomain.OrderState.CONFIRMED)
+    found, problem = rd.live_preservation(new(proceed_without_preservation_reason=""), [restricted], nl)
+    assert found is restricted and problem is None
+    removal = rd.create(new(), removal_id="r1", actor=NL, now=NOW, rules=RemovalRules(), order=found)
+    assert decide(de, Operation.READ, record=removal.access()) is Decision.ALLOW
+    assert decide(de, Operation.READ, record=restricted.access()) is Decision.NOT_FOUND
+
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    info: dict[str, object] = {}  # the service's content keys, as the bootstrap installs them
+    sealing.install(info, store.Base.metadata, crypto.KekRing([crypto.Kek(bytes(32))]))
+    try:
+        with Session(engine, info=info) as session, session.begin():
+            store.ORDERS.insert(session, restricted, request_id="q1", request_digest="d")
+            svc = RemovalServicer(StandIn(session), RemovalRules(), providers.load())  # type: ignore[arg-type]
+
+            def shown(who: Principal) -> str:
+                async def view() -> Any:  # as ``get_rpc`` calls it
+                    made = svc._view(who, removal, NOW)
+                    return await made if inspect.isawaitable(made) else made
+
+                return asyncio.run(view()).preservation_order_id
+
+            assert shown(nl) == restricted.id
+            assert shown(de) == "", "the restricted order's id leaks to DE"
+            shared = pdomain.Order(**{**vars(restricted), "shared_with": ("DE",), "version": 3})
+            store.ORDERS.update_if_version(session, shared, restricted.version)
+            assert shown(de) == restricted.id
+    finally:
+        engine.dispose()
+
+    class Uow:  # what ``removal_events.announce`` writes into: the events it emits
+        emitted: list[Any] = []
+
+        def emit(self, subject: str, envelope: Any) -> None:
+            self.emitted.append(envelope)
+
+    removal_events.announce(Uow(), removal, "created", frozenset({"NL", "DE", "IE"}), NOW)  # type: ignore[arg-type]
+    (event,) = Uow.emitted
+    carried = removal_pb2.RemovalRequest()
+    assert event.state.Unpack(carried) and carried.id == removal.id
+    assert sorted(event.audience) == ["DE", "IE", "NL"] and carried.preservation_order_id == ""
+    assert rd.order_shown(nl, removal, restricted) and not rd.order_shown(de, removal, restricted)
 
 
 # ---- access: jitlib.policy, as a matrix ----------------------------------------------------------------
