@@ -310,8 +310,11 @@ class RecordPath(Generic[R]):
         principal: Principal,
         workspace_id: str,
         query: Callable[[Session, VisibilityScope], list[X]],
+        *,
+        record_id: str = "*",
     ) -> list[X]:
-        """Run a list ``query`` under the caller's visibility scope, with the list in the audit log.
+        """Run a list ``query`` under the caller's visibility scope, with the list in the audit log (its
+        ``record_id``: ``*``, or the record whose parts it lists, as the evidence request of ``ListItems``).
 
         The audit entry commits in a unit of work of its own while the page is read in a read transaction,
         both awaited before the answer exists: on PostgreSQL (a worker thread each) the page is read while
@@ -325,7 +328,7 @@ class RecordPath(Generic[R]):
         record_type, logged_as = self.record_type, workspace_id or "*"
         found, logged = await asyncio.gather(
             self.rt.read(lambda session: query(session, scope)),
-            self.rt.change(principal, lambda uow: uow.audit(record_type, "*", logged_as)),
+            self.rt.change(principal, lambda uow: uow.audit(record_type, record_id, logged_as)),
             return_exceptions=True,
         )
         if isinstance(logged, BaseException):

@@ -581,11 +581,14 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             principal, request.evidence_request_id, Operation.READ, field="evidence_request_id"
         )
         found = await self.items.list_audited(
-            principal, req.workspace_id, lambda s, _scope: store.list_items(s, req.id)
+            principal, req.workspace_id, lambda s, _scope: store.list_items(s, req.id), record_id=req.id
         )
         exports = await self._export_entries([f.item for f in found])
+        # A sensitive item's file name and description are what users wrote about an intimate image: reading
+        # them is an access, which GetItem logs in its chain of custody (ACCESSED "metadata", on the node that
+        # holds the chain). A list shows every caller its metadata only, and writes no custody entry.
         return pb.ListItemsResponse(
-            items=[self._item_view(principal, f.item, req, f.custody_seq, exports) for f in found]
+            items=[self._item_view(principal, f.item, req, f.custody_seq, exports, listed=True) for f in found]
         )
 
     async def RecordCustodyEvent(
@@ -643,10 +646,12 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         req: EvidenceRequest,
         seq: int,
         exports: dict[str, list[custody.Entry]],
+        *,
+        listed: bool = False,
     ) -> pb.EvidenceItem:
         """The item as ``principal`` sees it: a sensitive one without its file name and description for a
-        caller who may not open it, with its open export request (from ``exports``, ``_export_entries``);
-        what the caller may do with it now."""
+        caller who may not open it, and in a list (``listed``) for everyone; with its open export request
+        (from ``exports``, ``_export_entries``); what the caller may do with it now."""
         pending = domain.pending_export(exports.get(item.id, [])) if item.sensitive else None
         now = self.rt.clock.now()
         actions = domain.item_allowed_actions(principal, item, req, pending, now)
@@ -655,7 +660,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             ItemOfRequest(ItemWithHead(item, seq, ""), req), tuple(a for a in actions if a != "download")
         )
         may_open = not item.sensitive or (
-            decide_sensitive(principal, SensitiveOperation.OPEN, req.access()) is Decision.ALLOW
+            not listed and decide_sensitive(principal, SensitiveOperation.OPEN, req.access()) is Decision.ALLOW
         )
         return item_to_pb(
             item if may_open else domain.concealed(item),

@@ -15,7 +15,7 @@ import pytest
 from jit.audit.v1 import audit_pb2
 from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
-from tests.harness import error_reason, field_violations, md
+from tests.harness import error_reason, eventually, field_violations, md
 from tests.integration.evidence.conftest import Client
 from tests.integration.evidence.test_evidence_items import download, upload
 
@@ -109,7 +109,8 @@ def test_only_named_roles_of_a_party_open_a_sensitive_item(
     """SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE, as a matrix: a prosecutor or police liaison of a jurisdiction party
     to the request opens it; a member that only sees it, a participant, an operator or an auditor does not,
     and sees its size, digest and media type without its file name or description. A refused opening adds
-    no custody entry."""
+    no custody entry. A list shows everyone the metadata only (review 37, finding 4: reading the file name
+    and description is an access); GetItem shows them to who may open it, with an ACCESSED entry."""
     request_id, item_id = matrix_item
     expected, named = SENSITIVE_MATRIX[user]
     before = len(custody_of(client, item_id))
@@ -120,14 +121,36 @@ def test_only_named_roles_of_a_party_open_a_sensitive_item(
         assert after[-1].actor.username == user and after[-1].purpose == "matrix check"
     if user in ("fr-prosecutor", "nl-operator", "nl-auditor"):
         return
+    before = len(custody_of(client, item_id))
     listed = client.call(user, "ListItems", pb.ListItemsRequest(evidence_request_id=request_id)).items
     shown = next(i for i in listed if i.id == item_id)
     assert shown.sensitive and shown.sha256 == hashlib.sha256(IMAGE).hexdigest() and shown.size_bytes == len(IMAGE)
     assert shown.media_type == "image/jpeg"
-    assert (shown.filename, shown.description) == (("victim_image.jpg", "image of V-NL-0007") if named else ("", ""))
+    assert (shown.filename, shown.description) == ("", "")
+    assert len(custody_of(client, item_id)) == before  # listed, not accessed
     got = client.call(user, "GetItem", pb.GetItemRequest(item_id=item_id)).item
-    assert got.filename == (shown.filename)
+    assert (got.filename, got.description) == (("victim_image.jpg", "image of V-NL-0007") if named else ("", ""))
+    accessed = custody_of(client, item_id)[-1]
+    assert accessed.action == pb.CUSTODY_ACTION_ACCESSED and accessed.actor.username == user
     assert ("download" in shown.allowed_actions) == (expected == OK) == ("download" in got.allowed_actions)
+
+
+def test_listing_the_items_of_a_request_is_audited_naming_the_request(client: Client) -> None:
+    """Review 37, finding 4: a ListItems's audit entry named neither the request nor the items (record id
+    "*"); it names the request."""
+    r, _ = sensitive_item(client)
+    client.call("nl-prosecutor", "ListItems", pb.ListItemsRequest(evidence_request_id=r.id))
+    auditor = md(client.tokens("nl-auditor"))
+
+    def listed() -> list[tuple[str, str, str]]:  # once the chainer linked the entry (within about 50 ms)
+        request = audit_pb2.ListAuditEntriesRequest(page_size=1000)
+        return [
+            (e.username, e.record_type, e.workspace_id)
+            for e in client.audit.ListAuditEntries(request, metadata=auditor).entries
+            if e.operation.endswith("/ListItems") and e.record_id == r.id
+        ]
+
+    assert eventually(listed, timeout=10) == [("nl-prosecutor", "evidence_item", r.workspace_id)]
 
 
 def test_a_jurisdiction_the_request_is_shared_with_opens_it_but_never_a_participant(client: Client) -> None:
