@@ -35,7 +35,8 @@ class StatisticsServiceStub:
     dimension, about fewer than k victims, is suppressed (k is 5 by default and may be raised, never
     lowered); in each row or column of a table that hides a cell, further cells are hidden until at least
     two are, counting k together, so that a total from another query gives none back. A suppressed cell
-    carries no figure.
+    carries no figure. Grouped by a special-category attribute, every value of it is a cell and every cell
+    under k (0 included) is suppressed, so the answer is the same whatever one victim's value is.
 
     Who: a workspace's prosecutors and participants count it (jitlib.policy.statistics_decision); only the
     prosecutors of its lead jurisdiction export its evaluation; operators, auditors and liaisons get
@@ -85,7 +86,8 @@ class StatisticsServiceServicer:
     dimension, about fewer than k victims, is suppressed (k is 5 by default and may be raised, never
     lowered); in each row or column of a table that hides a cell, further cells are hidden until at least
     two are, counting k together, so that a total from another query gives none back. A suppressed cell
-    carries no figure.
+    carries no figure. Grouped by a special-category attribute, every value of it is a cell and every cell
+    under k (0 included) is suppressed, so the answer is the same whatever one victim's value is.
 
     Who: a workspace's prosecutors and participants count it (jitlib.policy.statistics_decision); only the
     prosecutors of its lead jurisdiction export its evaluation; operators, auditors and liaisons get
@@ -176,7 +178,8 @@ class StatisticsService:
     dimension, about fewer than k victims, is suppressed (k is 5 by default and may be raised, never
     lowered); in each row or column of a table that hides a cell, further cells are hidden until at least
     two are, counting k together, so that a total from another query gives none back. A suppressed cell
-    carries no figure.
+    carries no figure. Grouped by a special-category attribute, every value of it is a cell and every cell
+    under k (0 included) is suppressed, so the answer is the same whatever one victim's value is.
 
     Who: a workspace's prosecutors and participants count it (jitlib.policy.statistics_decision); only the
     prosecutors of its lead jurisdiction export its evaluation; operators, auditors and liaisons get
