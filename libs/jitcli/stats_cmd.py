@@ -70,8 +70,12 @@ def show(
         ),
     ] = "",
     k: Annotated[int, typer.Option("--k", help="the smallest cell shown: 5 or more")] = 0,
-    since: Annotated[str, typer.Option("--since", help="records issued from this instant on")] = "",
-    until: Annotated[str, typer.Option("--until", help="records issued before this instant")] = "",
+    since: Annotated[
+        str, typer.Option("--since", help="records issued from the start of this day (UTC) on, e.g. 2026-01-01")
+    ] = "",
+    until: Annotated[
+        str, typer.Option("--until", help="records issued before the start of this day (UTC), e.g. 2027-01-01")
+    ] = "",
     as_csv: Annotated[bool, typer.Option("--csv", help="write CSV to standard output")] = False,
 ) -> None:
     """A table of counts; a cell under k (or its complement) shows as suppressed."""
