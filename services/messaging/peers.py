@@ -49,8 +49,16 @@ def hold_channel(channels: Channels, session: Session, seen: Channel) -> Channel
 
 
 def apply_message(channels: Channels, session: Session, ch: Channel, m: pb.Message) -> bool:
-    """Store (or move forward) a message of another node's channel, sealed under this node's key."""
+    """Store (or move forward) a message of another node's channel, sealed under this node's key.
+
+    Only a message of ``ch`` itself: the sender owns ``ch`` (checked on the way in), not every channel whose
+    messages it knows the ids of, so an update naming a message of another channel (this node's own, or a
+    third node's) is refused (``PoisonMessage``: recorded as a dead letter, never retried)."""
+    if m.channel_id != ch.id:
+        raise PoisonMessage("a message of another channel than the one it came with")
     current = store.get_message(session, m.id)
+    if current is not None and current.channel.id != ch.id:
+        raise PoisonMessage("a message never changes channel")
     edited = m.edited_at.ToDatetime(tzinfo=UTC) if m.HasField("edited_at") else None
     if current is None:
         sealed = channels.content.seal_body(session, ch, m.id, m.revision, m.body)
