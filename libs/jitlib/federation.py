@@ -91,11 +91,15 @@ class Federation:
         )
 
     def inbound_stream(self) -> StreamConfig:
-        """``JIT_IN``: what every peer's node sends this one, each stored under ``jit.in.<peer>.``."""
+        """``JIT_IN``: what every peer's node sends this one, each stored under ``jit.in.<peer>.``. Its copies
+        age out after the same ``retention_days`` as the outbound stream's: the services hold what they
+        took in (replicas, the directory) in their databases, and a peer's record states and message texts
+        must not outlive, in clear on this node's stream, what the retention sweep destroys."""
         me = domain(self.node)
         return StreamConfig(
             name=INBOUND_STREAM,
             storage=StorageType.FILE,
+            max_age=self.retention_days * 86400.0,
             sources=[
                 StreamSource(
                     name=outbound_stream_name(peer),
