@@ -279,11 +279,11 @@ class PoisonMessage(Exception):
 def check_inbound(subject: str, envelope: Envelope, node: str) -> None:
     """What a peer's node sent this one is taken in only when that peer owns the record (the subject it
     was stored under names the sender, written by this node's server) and this node's country is in the
-    event's audience."""
+    event's audience, or among those the change withdrew the record from (``withdrawn_from``)."""
     sender = sender_of(subject)
     if not sender or sender != envelope.origin_jurisdiction:
         raise PoisonMessage(f"sent by the {sender or '?'} node about a record it does not own")
-    if node not in envelope.audience:
+    if node not in envelope.audience and node not in envelope.withdrawn_from:
         raise PoisonMessage(f"this node ({node}) is not in the event's audience")
 
 

@@ -39,6 +39,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -503,6 +504,12 @@ class RecordTable(Generic[P]):
             return
         # A replica was not created by a request on this node: its own id stands in as the request id.
         self.insert(session, record, request_id=record.id, request_digest="")
+
+    def delete_replica(self, session: Session, record_id: str) -> None:
+        """Drop another node's record that this node's country is no longer entitled to (its owner's
+        withdrawal, ``jitlib.replicas``): its parties and its row, text and all."""
+        self.parties.write(session, record_id, (), replace=True)
+        session.execute(delete(self._table).where(self._table.c.id == record_id))
 
     def _update(self, session: Session, record: P, expected_version: int | None, /, **extra: object) -> bool:
         """Write the record's columns (and ``extra``) to its row, if its version is ``expected_version`` when

@@ -79,25 +79,54 @@ def record_envelope(
     actor: Actor | None = None,
     part: tuple[str, int] | None = None,
     origin: str = "",
+    before: EventSource | None = None,
 ) -> Envelope:
     """The event of a change to ``record``: from its origin, for its parties (and, unless restricted, the
     workspace's ``members``), at its new version, by whoever changed it last (or ``actor``). ``part``
     (id, version) names a part of the record that changed instead (an item of a request), which has the
     record's audience. ``origin``: the node that owns that part when it is not the record's (an item
-    received on another node than the request's)."""
+    received on another node than the request's). ``before``: the record as it was, when the change may
+    take countries out of its audience (a task reassigned): those are named in ``withdrawn_from``, and
+    their nodes get a withdrawal (``withdrawal``)."""
     aggregate_id, version = part if part is not None else (record.id, record.version)
-    return envelope(
+    now_for = audience(record.parties, record.restricted, members)
+    event = envelope(
         event_type=event_type,
         state=state,
         workspace_id=record.workspace_id,
         origin=origin or record.origin_jurisdiction,
-        audience=audience(record.parties, record.restricted, members),
+        audience=now_for,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
         version=version,
         actor=actor or record.updated_by,
         now=now,
     )
+    if before is not None:
+        event.withdrawn_from.extend(sorted(set(audience(before.parties, before.restricted, members)) - set(now_for)))
+    return event
+
+
+def withdrawal(event: Envelope, recipient: str) -> Envelope:
+    """What the node of ``recipient``, named in ``event.withdrawn_from``, is sent of it: which record, at
+    which version, no longer concerns its country; nothing of the record's new state, its audience or who
+    changed it (they are none of that country's business any more)."""
+    return Envelope(
+        id=event.id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        workspace_id=event.workspace_id,
+        origin_jurisdiction=event.origin_jurisdiction,
+        aggregate_type=event.aggregate_type,
+        aggregate_id=event.aggregate_id,
+        aggregate_version=event.aggregate_version,
+        withdrawn_from=[recipient],
+    )
+
+
+def withdrawn_here(event: Envelope, node: str) -> bool:
+    """Whether ``event`` is, for the node of country ``node``, the withdrawal of its copy of the record."""
+    return bool(node) and node in event.withdrawn_from and node not in event.audience
 
 
 @dataclass(frozen=True)
@@ -119,17 +148,36 @@ class RecordEvents:
         return _event_type(self.domain, self.message, event)
 
     def envelope(
-        self, record: EventSource, state: Message, event: str, members: Iterable[str], now: datetime
+        self,
+        record: EventSource,
+        state: Message,
+        event: str,
+        members: Iterable[str],
+        now: datetime,
+        before: EventSource | None = None,
     ) -> Envelope:
-        """The envelope of ``event`` on ``record``, with its new ``state`` (``record_envelope``)."""
-        return self.typed_envelope(record, state, self.event_type(event), members, now)
+        """The envelope of ``event`` on ``record``, with its new ``state`` (``record_envelope``; ``before``:
+        the record before a change that may take countries out of its audience)."""
+        return self.typed_envelope(record, state, self.event_type(event), members, now, before)
 
     def typed_envelope(
-        self, record: EventSource, state: Message, event_type: str, members: Iterable[str], now: datetime
+        self,
+        record: EventSource,
+        state: Message,
+        event_type: str,
+        members: Iterable[str],
+        now: datetime,
+        before: EventSource | None = None,
     ) -> Envelope:
         """``envelope`` with the envelope's type given whole (an event whose state is not the record's)."""
         return record_envelope(
-            record, state, aggregate_type=self.aggregate_type, event_type=event_type, members=members, now=now
+            record,
+            state,
+            aggregate_type=self.aggregate_type,
+            event_type=event_type,
+            members=members,
+            now=now,
+            before=before,
         )
 
 

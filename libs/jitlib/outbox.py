@@ -25,6 +25,7 @@ from jitlib import sealing
 from jitlib.bus import Bus, BusUnavailable
 from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
+from jitlib.envelopes import withdrawal
 from jitlib.federation import Federation, outbound_subject
 from jitlib.sqlexec import CompiledInsert
 from jitlib.telemetry import extract_context, inject_headers, left_out
@@ -319,8 +320,10 @@ class OutboxRelay:
     async def _send_to_peers(self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]) -> None:
         """On a node of a federation, the copy for each peer in the event's audience, on a subject that
         names that peer (``jit.out.<peer>.``): nothing leaves for a country not entitled to it, and a
-        node sends only what it owns. The row is marked sent only after every copy is stored, and a
-        republished copy is dropped by its id."""
+        node sends only what it owns. A peer the change took out of the record's audience
+        (``withdrawn_from``) gets the event's withdrawal instead (``envelopes.withdrawal``: no state), to
+        drop its copy. The row is marked sent only after every copy is stored, and a republished copy is
+        dropped by its id."""
         if self._federation is None:
             return
         event = Envelope.FromString(payload)
@@ -329,6 +332,12 @@ class OutboxRelay:
         for peer in self._federation.recipients(event.audience):
             await self._bus.publish(
                 outbound_subject(peer, subject), payload, {**headers, "Nats-Msg-Id": f"{event_id}.{peer}"}
+            )
+        for peer in self._federation.recipients(set(event.withdrawn_from) - set(event.audience)):
+            await self._bus.publish(
+                outbound_subject(peer, subject),
+                withdrawal(event, peer).SerializeToString(deterministic=True),
+                {**headers, "Nats-Msg-Id": f"{event_id}.{peer}"},
             )
 
     async def _mark_sent(self, ids: list[str]) -> None:

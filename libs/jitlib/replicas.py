@@ -5,6 +5,10 @@ A peer's node sends this one the events of the records this node's country is en
 how to read that state and write it, and gets a durable consumer of ``JIT_IN`` that applies each event
 once (the inbox), at the owner's version: an older or repeated version changes nothing, and a record
 never changes owner. The owner alone changes a record (``Runtime.require_owner``).
+
+When a change takes this node's country out of a record's audience (a restricted task reassigned from DE
+to IE), the owner sends DE's node a withdrawal instead (``envelopes.withdrawal``: the record's id and
+version, no state): the replica is dropped (``ReplicaKind.withdraw``), and DE's users get NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -43,12 +47,18 @@ class ReplicaKind(Generic[R]):
     get: Callable[[Session, str], R | None]
     #: Write the record (``exists``: update the stored row rather than insert one).
     write: Callable[[Session, R, bool], None]
+    #: Drop the record (its owner withdrew it from this node's country); None for a kind whose audience
+    #: never shrinks (a withdrawal of it is refused).
+    withdraw: Callable[[Session, str], None] | None = None
 
 
-def apply(kind: ReplicaKind[R], clock: Clock, session: Session, envelope: Envelope) -> bool:
-    """Apply one event of a peer's record; True when it changed the replica."""
+def apply(kind: ReplicaKind[R], clock: Clock, session: Session, envelope: Envelope, node: str = "") -> bool:
+    """Apply one event of a peer's record on the node of country ``node``; True when it changed the
+    replica (a withdrawal of the record from ``node``: dropped it)."""
     if envelope.aggregate_type != kind.aggregate_type:
         return False
+    if envelopes.withdrawn_here(envelope, node):
+        return withdraw(kind, session, envelope)
     if envelope.state.TypeName() != kind.state.DESCRIPTOR.full_name:
         # An event about the record that carries something else (an owner's deadline alert or expiry
         # warning): the owner's node warns of its own records, this one keeps the record only.
@@ -73,6 +83,22 @@ def apply(kind: ReplicaKind[R], clock: Clock, session: Session, envelope: Envelo
     return True
 
 
+def withdraw(kind: ReplicaKind[R], session: Session, envelope: Envelope) -> bool:
+    """The owner's withdrawal of a record from this node's country: drop the replica, unless what is held
+    is newer (the country was given the record again since). True when it dropped it."""
+    if kind.withdraw is None:
+        raise PoisonMessage(f"a {kind.aggregate_type} is never withdrawn from a country")
+    current = kind.get(session, envelope.aggregate_id)
+    if current is None:
+        return False
+    if current.origin_jurisdiction != envelope.origin_jurisdiction:
+        raise PoisonMessage("a record is withdrawn by its owner only")
+    if current.version >= envelope.aggregate_version:
+        return False
+    kind.withdraw(session, current.id)
+    return True
+
+
 def consumers(rt: Runtime, *kinds: ReplicaKind[Any]) -> list[EventConsumer]:
     """The consumers of ``JIT_IN`` that keep ``kinds``: one per subject pattern, so that kinds sharing
     their subjects (a request and its items) are applied in the order the owner sent them, each event by
@@ -88,7 +114,7 @@ def consumers(rt: Runtime, *kinds: ReplicaKind[Any]) -> list[EventConsumer]:
     def handler(group: list[ReplicaKind[Any]], session: Session, envelope: Envelope) -> None:
         for kind in group:
             if kind.aggregate_type == envelope.aggregate_type:
-                apply(kind, rt.clock, session, envelope)
+                apply(kind, rt.clock, session, envelope, fed.node)
                 return
 
     return [
@@ -103,4 +129,4 @@ def consumers(rt: Runtime, *kinds: ReplicaKind[Any]) -> list[EventConsumer]:
     ]
 
 
-__all__ = ["ReplicaKind", "apply", "consumers"]
+__all__ = ["ReplicaKind", "apply", "consumers", "withdraw"]

@@ -114,6 +114,24 @@ class Channels:
             store.set_visibility(session, ch)
         return ch
 
+    def withdraw_thread(self, uow: UnitOfWork, withdrawn: RecordReplica, now: datetime) -> Channel | None:
+        """The owner withdrew a record from this node's country: its thread, if held here, takes the
+        record's visibility (its origin alone) and is shredded here (its keys destroyed, as a workspace's
+        shred does), so no one on this node reads it again. The thread, when there was one."""
+        ch = store.record_thread(uow.session, withdrawn.kind, withdrawn.id)
+        if ch is None:
+            return None
+        if (changed := domain.thread_after(ch, withdrawn)) is not None:
+            ch = changed
+            store.set_visibility(uow.session, ch)
+        if ch.shredded_at is None:
+            store.destroy_keys(uow.session, ch.id, now)
+            store.mark_shredded(uow.session, ch.id, now)
+            store.erase_clear_metadata(uow.session, ch.id)
+            ch = replace(ch, shredded_at=now)
+            uow.audit(CHANNEL, ch.id, ch.workspace_id)
+        return ch
+
     def rotate_key(self, uow: UnitOfWork, channel_id: str, now: datetime) -> Channel:
         ch = self._locked(uow.session, channel_id)
         ch = domain.rotated(ch)

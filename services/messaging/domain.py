@@ -415,6 +415,23 @@ def thread_after(thread: Channel, replica: RecordReplica, members: frozenset[str
     return replace(thread, members=parties, restricted=replica.restricted)
 
 
+def withdrawn_replica(
+    *, kind: str, id: str, workspace_id: str, origin_jurisdiction: str, version: int
+) -> RecordReplica:
+    """What a node knows of a record its owner withdrew from the node's country (a restricted task
+    reassigned away from it): a restricted record of its origin alone, so its thread has no member here."""
+    return RecordReplica(
+        kind=kind,
+        id=id,
+        workspace_id=workspace_id,
+        origin_jurisdiction=origin_jurisdiction,
+        addressee_jurisdiction=None,
+        restricted=True,
+        shared_with=frozenset(),
+        version=version,
+    )
+
+
 def replica_after(current: RecordReplica | None, seen: RecordReplica) -> RecordReplica:
     """The replica once an event about the record is seen: a newer (or equal) version wins."""
     if current is None or seen.version >= current.version:

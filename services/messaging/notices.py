@@ -56,8 +56,13 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, *, notices: bool
     ``notices``, a system notice in its thread. Another node's records (on a federation) take no notice
     here: their owner's node posts it in its thread, and it arrives as that node's message."""
 
+    node = rt.federation.node if rt.federation is not None else ""
+
     def handle(session: Session, env: Envelope) -> None:
         if env.aggregate_type not in THREADED or not env.aggregate_id:
+            return
+        if envelopes.withdrawn_here(env, node):
+            withdraw(session, env)
             return
         seen = record_replica(env)
         if seen is None:
@@ -102,6 +107,29 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, *, notices: bool
             live.notify(thread.id)
 
         after_commit(session, committed)
+
+    def withdraw(session: Session, env: Envelope) -> None:
+        """The owner took this node's country out of the record's audience (``jitlib.replicas``): what this
+        node knows of the record names its origin alone, and its thread is shredded here."""
+        current = store.get_replica(session, env.aggregate_type, env.aggregate_id)
+        if current is not None and current.origin_jurisdiction != env.origin_jurisdiction:
+            raise PoisonMessage(f"{env.type or 'event'}: a record is withdrawn by its owner only")
+        if current is not None and current.version >= env.aggregate_version:
+            return  # given back to this node's country since
+        withdrawn = domain.withdrawn_replica(
+            kind=env.aggregate_type,
+            id=env.aggregate_id,
+            workspace_id=env.workspace_id,
+            origin_jurisdiction=env.origin_jurisdiction,
+            version=env.aggregate_version,
+        )
+        store.put_replica(session, withdrawn, new=current is None)
+        now = rt.clock.now()
+        uow = UnitOfWork(session, rt.tables, SYSTEM)
+        thread = channels.withdraw_thread(uow, withdrawn, now)
+        audit.record(session, rt.tables, uow.audits, now)
+        if thread is not None:
+            after_commit(session, lambda: live.notify(thread.id))
 
     return handle
 

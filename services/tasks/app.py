@@ -34,7 +34,14 @@ def _register(rt: Runtime, server: grpc.aio.Server) -> Sequence[str]:
 
 #: Tasks other countries' nodes own, held here as replicas when this node's country may see them.
 REPLICAS = replicas.ReplicaKind(
-    "task", "jit.tasks.>", tasks_pb2.Task, mapping.task_from_pb, store.get, store.TASKS.write_replica
+    "task",
+    "jit.tasks.>",
+    tasks_pb2.Task,
+    mapping.task_from_pb,
+    store.get,
+    store.TASKS.write_replica,
+    # Reassigning a restricted task takes its former assignee's country out of its audience.
+    store.TASKS.delete_replica,
 )
 
 

@@ -109,7 +109,9 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
 
         def announce(uow: UnitOfWork, changed: Task) -> None:
             state = task_to_pb(changed, now)
-            uow.emit(events.subject(changed, t.event), events.envelope(changed, state, t.event, members, now))
+            # ``before``: an assignment may take the former assignee's country out of the audience.
+            envelope = events.envelope(changed, state, t.event, members, now, before=task)
+            uow.emit(events.subject(changed, t.event), envelope)
 
         await rt.change(
             principal, lambda uow: store_change(uow, TASK_RULES, task, updated, store.TASKS.update_if_version, announce)

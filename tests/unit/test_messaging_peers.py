@@ -1,25 +1,36 @@
 """Messages of other nodes' channels (``services.messaging.peers``): a peer moves forward only the
-messages of the channels it owns."""
+messages of the channels it owns; a record its owner withdrew from this node's country takes its thread
+away from this node."""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from google.protobuf import any_pb2
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 
 from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
 from jit.messaging.v1 import messaging_pb2 as pb
-from jitlib import crypto
+from jit.tasks.v1 import tasks_pb2
+from jitlib import crypto, envelopes
 from jitlib.actors import Actor
-from jitlib.bus import PoisonMessage
+from jitlib.bus import Handler, PoisonMessage
+from jitlib.clock import ManualClock
+from jitlib.federation import Federation
+from jitlib.policy import CHANNEL_RULES, Decision, Operation, decide
+from jitlib.principal import Principal
 from services.messaging import domain, store
+from services.messaging.channels import Channels
 from services.messaging.content import Content
 from services.messaging.keys import ChannelKeys
+from services.messaging.notices import notice_handler
 from services.messaging.peers import apply_message, hold_channel
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -35,7 +46,7 @@ TEXT = "the suspect's address is ..."
 class Node:
     """NL's messaging store and what ``peers`` needs of ``Channels`` (its content and its insert)."""
 
-    engine: object
+    engine: Engine
     keys: ChannelKeys
     content: Content
 
@@ -86,13 +97,13 @@ def _revision(channel_id: str, body: str, *, deleted: bool = False) -> pb.Messag
 
 
 def _apply(node: Node, m: pb.Message) -> bool:
-    with Session(node.engine) as s, s.begin():  # type: ignore[call-overload]
+    with Session(node.engine) as s, s.begin():
         ch = hold_channel(node, s, _de_channel())  # type: ignore[arg-type]
         return apply_message(node, s, ch, m)  # type: ignore[arg-type]
 
 
 def _held(node: Node) -> tuple[store.MessageInChannel, str]:
-    with Session(node.engine) as s:  # type: ignore[call-overload]
+    with Session(node.engine) as s:
         held = store.get_message(s, NL_MESSAGE)
         assert held is not None
         return held, node.content.open(s, held.channel, held.message).body
@@ -116,3 +127,101 @@ def test_a_message_that_names_another_channel_than_it_came_with_is_refused(nl_no
         _apply(nl_node, _revision(NL_CHANNEL, "DE's words"))
     held, text = _held(nl_node)
     assert (held.message.revision, text) == (1, TEXT)
+
+
+# -- a record withdrawn from this node's country: its thread too ------------------------------------------
+
+TASK_ID = "01935c4e-0000-7000-8000-000000000001"
+THREAD = "01935c4e-0000-7000-8000-0000000000d1"
+DE_READER = Principal("u-de2", "de-prosecutor", "DE", frozenset({"prosecutor"}), frozenset({"jit-demo"}))
+
+
+def _task_event(version: int, assignee: str) -> Envelope:
+    task = tasks_pb2.Task(
+        id=TASK_ID,
+        workspace_id="jit-demo",
+        origin_jurisdiction="NL",
+        assignee_jurisdiction=assignee,
+        visibility=common_pb2.VISIBILITY_RESTRICTED,
+        version=version,
+    )
+    packed = any_pb2.Any()
+    packed.Pack(task)
+    return Envelope(
+        id=f"e-{version}",
+        type="jit.tasks.v1.TaskAssigned",
+        workspace_id="jit-demo",
+        origin_jurisdiction="NL",
+        audience=sorted({"NL", assignee}),
+        aggregate_type="task",
+        aggregate_id=TASK_ID,
+        aggregate_version=version,
+        state=packed,
+    )
+
+
+@pytest.fixture
+def de_node(tmp_path: Path) -> Iterator[tuple[Node, Channels, Handler]]:
+    """DE's messaging: NL's restricted task for DE known from its event, its thread (NL's channel) held
+    here with one message of NL's prosecutor; the handler of the task events DE's node takes in."""
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    keys = ChannelKeys(crypto.KeyRing(crypto.Kek(crypto.new_data_key())))
+    node = Node(engine, keys, Content(keys, tmp_path))
+    rt = types.SimpleNamespace(
+        federation=Federation.parse("DE", "NL,IE"), clock=ManualClock(T0), tables=store.RUNTIME, workspaces={}
+    )
+    channels = Channels(rt, node.content)  # type: ignore[arg-type]
+    handler = notice_handler(rt, channels, types.SimpleNamespace(notify=lambda _id: None), notices=False)  # type: ignore[arg-type]
+    with Session(engine) as s, s.begin():
+        handler(s, _task_event(1, "DE"))
+        replica = store.get_replica(s, "task", TASK_ID)
+        assert replica is not None
+        thread = domain.record_thread(replica, channel_id=THREAD, now=T0)
+        channels.insert(s, thread)
+        body = node.content.seal_body(s, thread, NL_MESSAGE, 1, TEXT)
+        m = domain.new_message(
+            thread,
+            message_id=NL_MESSAGE,
+            sender=NL_USER,
+            sealed_body=body,
+            sealed_attachments=b"",
+            system=False,
+            now=T0,
+        )
+        store.insert_message(s, m, request_id=NL_MESSAGE, request_digest="")
+    yield node, channels, handler
+    engine.dispose()
+
+
+def _thread(node: Node) -> tuple[domain.Channel, domain.Opened]:
+    with Session(node.engine) as s:
+        held = store.get_message(s, NL_MESSAGE)
+        assert held is not None
+        return held.channel, node.content.open(s, held.channel, held.message)
+
+
+def test_a_task_withdrawn_from_de_takes_its_thread_away_from_des_node(de_node: tuple[Node, Channels, Handler]) -> None:
+    """NL reassigned the task to IE: DE's node gets the withdrawal; the thread it held is shredded there and
+    no longer shown to DE's users."""
+    node, _, handler = de_node
+    thread, opened = _thread(node)
+    assert opened.body == TEXT
+    assert decide(DE_READER, Operation.READ, CHANNEL_RULES, record=thread.access()) is Decision.ALLOW
+
+    reassigned = _task_event(2, "IE")
+    reassigned.withdrawn_from.append("DE")
+    with Session(node.engine) as s, s.begin():
+        handler(s, envelopes.withdrawal(reassigned, "DE"))
+    thread, opened = _thread(node)
+    assert opened.shredded and opened.body == ""
+    assert decide(DE_READER, Operation.READ, CHANNEL_RULES, record=thread.access()) is not Decision.ALLOW
+    with Session(node.engine) as s:
+        replica = store.get_replica(s, "task", TASK_ID)
+    assert replica is not None and replica.version == 2 and replica.parties == {"NL"}
+
+    # The task's earlier event, redelivered late, does not give the thread back.
+    with Session(node.engine) as s, s.begin():
+        handler(s, _task_event(1, "DE"))
+        replica = store.get_replica(s, "task", TASK_ID)
+    assert replica is not None and replica.version == 2

@@ -12,10 +12,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.tasks.v1 import tasks_pb2
+from jitlib import envelopes
+from jitlib.actors import Actor
+from jitlib.bus import PoisonMessage, check_inbound
 from jitlib.db import Database, RuntimeTables, runtime_tables
+from jitlib.federation import Federation
 from jitlib.outbox import OutboxRelay, Staged
 
 T = TypeVar("T")
@@ -52,16 +59,17 @@ class RacingDatabase(Database):
         return await super().read(fn)
 
 
-def insert(db: Database, tables: RuntimeTables, event_id: str) -> Staged:
+def insert(db: Database, tables: RuntimeTables, event_id: str, payload: bytes = b"", subject: str = SUBJECT) -> Staged:
     headers = json.dumps({})
+    payload = payload or b"event " + event_id.encode()
 
     def write(session: Session) -> None:
         session.execute(
             tables.outbox.insert().values(
                 id=event_id,
-                subject=SUBJECT,
+                subject=subject,
                 event_type="jit.tasks.created",
-                payload=b"event " + event_id.encode(),
+                payload=payload,
                 headers=headers,
                 created_at=datetime.now(UTC),
                 attempts=0,
@@ -70,7 +78,7 @@ def insert(db: Database, tables: RuntimeTables, event_id: str) -> Staged:
 
     with Session(db.engine) as session, session.begin():
         write(session)
-    return Staged(event_id, SUBJECT, b"event " + event_id.encode(), headers)
+    return Staged(event_id, subject, payload, headers)
 
 
 def test_an_event_committed_while_the_scan_reads_is_published_once(tmp_path: Path) -> None:
@@ -151,3 +159,68 @@ def test_a_relay_far_behind_holds_at_most_max_handed_events_and_publishes_each_o
     assert published == [f"e-{n:02d}" for n in range(11)]
     assert max(held) == 3
     assert 0 in held  # it let go of what it held at least once (and read it back)
+
+
+class RecordingBroker(Broker):
+    """Also keeps what each publish carried, by subject."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.payloads: dict[str, bytes] = {}
+
+    async def publish(self, subject: str, payload: bytes, headers: dict[str, str], *, timeout: float = 2.0) -> Any:
+        self.payloads[subject] = payload
+        return await super().publish(subject, payload, headers, timeout=timeout)
+
+
+def test_a_country_a_change_took_out_of_the_audience_gets_a_withdrawal_without_the_records_state(
+    tmp_path: Path,
+) -> None:
+    """A restricted task of NL reassigned from DE to IE: IE's node gets the event, DE's node only which
+    record, at which version, no longer concerns DE (nothing of the task's new state, audience or actor)."""
+    task = tasks_pb2.Task(id="t-1", workspace_id="jit-demo", title="Hear the witness in Cork", version=3)
+    event = envelopes.envelope(
+        event_type="jit.tasks.v1.TaskAssigned",
+        state=task,
+        workspace_id="jit-demo",
+        origin="NL",
+        audience=["IE", "NL"],
+        aggregate_type="task",
+        aggregate_id="t-1",
+        version=3,
+        actor=Actor("u-nl", "nl-prosecutor", "NL"),
+        now=datetime(2026, 3, 2, tzinfo=UTC),
+        event_id="e-1",
+    )
+    event.withdrawn_from.append("DE")
+    payload = event.SerializeToString()
+
+    async def scenario() -> RecordingBroker:
+        metadata = MetaData()
+        tables = runtime_tables(metadata)
+        db = Database(f"sqlite:///{tmp_path / 'outbox.db'}")
+        metadata.create_all(db.engine)
+        broker = RecordingBroker()
+        fed = Federation.parse("NL", "DE,IE,FR")
+        relay = OutboxRelay(db, tables, broker, poll_seconds=60.0, mark_seconds=0.0, federation=fed)  # type: ignore[arg-type]
+        insert(db, tables, "e-1", payload, "jit.tasks.NL.assigned")
+        relay.start()
+        await broker.until(3)
+        await relay.stop(drain=False)
+        db.engine.dispose()
+        return broker
+
+    broker = asyncio.run(scenario())
+    assert sorted(broker.published) == ["e-1", "e-1.DE", "e-1.IE"]  # nothing for FR
+    assert broker.payloads["jit.out.ie.tasks.NL.assigned"] == payload
+    withdrawal = Envelope.FromString(broker.payloads["jit.out.de.tasks.NL.assigned"])
+    assert (withdrawal.aggregate_id, withdrawal.aggregate_version, list(withdrawal.withdrawn_from)) == (
+        "t-1",
+        3,
+        ["DE"],
+    )
+    assert not withdrawal.HasField("state") and not withdrawal.audience and not withdrawal.HasField("actor")
+    assert b"Cork" not in broker.payloads["jit.out.de.tasks.NL.assigned"]
+    check_inbound("jit.in.nl.tasks.NL.assigned", withdrawal, "DE")  # DE's node takes it in
+    with pytest.raises(PoisonMessage, match="audience"):
+        check_inbound("jit.in.nl.tasks.NL.assigned", withdrawal, "FR")

@@ -1,0 +1,141 @@
+"""A task's replicas on other countries' nodes (``jitlib.replicas`` with ``services.tasks.app.REPLICAS``):
+a country a change takes out of a task's audience has its copy withdrawn."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from jit.events.v1.envelope_pb2 import Envelope
+from jitlib import crypto, envelopes, replicas, sealing
+from jitlib.actors import Actor
+from jitlib.bus import PoisonMessage
+from jitlib.clock import ManualClock
+from jitlib.federation import Federation
+from jitlib.policy import TASK_RULES, Decision, Operation, decide
+from jitlib.principal import Principal
+from services.tasks import app, domain, events, store
+from services.tasks.domain import NewTask, Task, TransitionInput
+from services.tasks.mapping import task_to_pb
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NL = Actor("u-nl", "nl-prosecutor", "NL")
+DE = Actor("u-de", "de-liaison", "DE")
+MEMBERS = frozenset({"NL", "DE", "IE"})
+DE_USER = Principal("u-de2", "de-prosecutor", "DE", frozenset({"prosecutor"}), frozenset({"jit-demo"}))
+
+
+@pytest.fixture
+def de_node() -> Iterator[Session]:
+    """DE's tasks database (it holds replicas of NL's tasks)."""
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    info: dict[str, object] = {}
+    sealing.install(info, store.Base.metadata, crypto.KekRing([crypto.Kek(bytes(32))]))
+    with Session(engine, info=info) as s, s.begin():
+        yield s
+    engine.dispose()
+
+
+def _event(task: Task, event: str, before: Task | None = None) -> Envelope:
+    return events.envelope(task, task_to_pb(task, task.updated_at), event, MEMBERS, task.updated_at, before=before)
+
+
+def _restricted_task_for_de() -> Task:
+    cmd = NewTask(
+        request_id="0f1e2d3c-4b5a-4968-8776-655443322110",
+        workspace_id="jit-demo",
+        title="Hear the witness in Hamburg",
+        description="confidential: the witness lives at ...",
+        kind="HEAR_WITNESS",
+        assignee_jurisdiction="DE",
+        priority="NORMAL",
+        due_at=None,
+        restricted=True,
+    )
+    return domain.create(cmd, task_id="01935c4e-0000-7000-8000-000000000001", actor=NL, now=T0)
+
+
+def _declined_then_reassigned_to_ie(task: Task) -> tuple[Task, Task]:
+    declined = domain.apply(
+        task, "decline", TransitionInput(reason="no capacity"), actor=DE, now=T0 + timedelta(hours=1), members=MEMBERS
+    )
+    reassigned = domain.apply(
+        declined, "assign", TransitionInput(new_assignee="IE"), actor=NL, now=T0 + timedelta(hours=2), members=MEMBERS
+    )
+    return declined, reassigned
+
+
+def test_a_restricted_task_reassigned_away_from_de_is_withdrawn_from_des_node(de_node: Session) -> None:
+    """NL's restricted task for DE, declined by DE, reassigned to IE: DE's node had its copy (and showed it to
+    DE's users); the reassignment names DE in ``withdrawn_from``, DE's node gets its withdrawal (nothing of
+    the new state) and drops the copy, so DE's users get NOT_FOUND there as on NL's node."""
+    nl_fed = Federation.parse("NL", "DE,IE")
+    assert nl_fed is not None
+    clock = ManualClock(T0)
+    task = _restricted_task_for_de()
+    declined, reassigned = _declined_then_reassigned_to_ie(task)
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(task, "created"), "DE")
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(declined, "declined", before=task), "DE")
+    held = store.get(de_node, task.id)
+    assert held is not None and decide(DE_USER, Operation.READ, TASK_RULES, record=held.access()) is Decision.ALLOW
+
+    assigned = _event(reassigned, "assigned", before=declined)
+    assert (list(assigned.audience), list(assigned.withdrawn_from)) == (["IE", "NL"], ["DE"])
+    assert nl_fed.recipients(assigned.audience) == ["IE"]
+    withdrawal = envelopes.withdrawal(assigned, "DE")
+    assert not withdrawal.HasField("state")
+
+    assert replicas.apply(app.REPLICAS, clock, de_node, withdrawal, "DE")
+    assert store.get(de_node, task.id) is None
+    assert decide(DE_USER, Operation.READ, TASK_RULES, record=reassigned.access()) is not Decision.ALLOW
+
+
+def test_a_withdrawal_older_than_the_copy_held_changes_nothing(de_node: Session) -> None:
+    """IE declined too and DE was given the task back before the withdrawal was applied: DE keeps that copy."""
+    clock = ManualClock(T0)
+    task = _restricted_task_for_de()
+    declined, reassigned = _declined_then_reassigned_to_ie(task)
+    ie = Actor("u-ie", "ie-liaison", "IE")
+    ie_declined = domain.apply(
+        reassigned, "decline", TransitionInput(reason="no"), actor=ie, now=T0 + timedelta(hours=3), members=MEMBERS
+    )
+    back = domain.apply(
+        ie_declined,
+        "assign",
+        TransitionInput(new_assignee="DE"),
+        actor=NL,
+        now=T0 + timedelta(hours=4),
+        members=MEMBERS,
+    )
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(back, "assigned", before=ie_declined), "DE")
+    withdrawal = envelopes.withdrawal(_event(reassigned, "assigned", before=declined), "DE")
+    assert not replicas.apply(app.REPLICAS, clock, de_node, withdrawal, "DE")
+    held = store.get(de_node, task.id)
+    assert held is not None and (held.version, held.assignee_jurisdiction) == (back.version, "DE")
+
+
+def test_a_change_that_keeps_every_party_withdraws_from_no_one() -> None:
+    task = _restricted_task_for_de()
+    declined, _ = _declined_then_reassigned_to_ie(task)
+    assert list(_event(declined, "declined", before=task).withdrawn_from) == []
+
+
+def test_a_withdrawal_is_applied_only_on_the_node_it_names_and_only_by_the_owner(de_node: Session) -> None:
+    clock = ManualClock(T0)
+    task = _restricted_task_for_de()
+    declined, reassigned = _declined_then_reassigned_to_ie(task)
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(task, "created"), "DE")
+    withdrawal = envelopes.withdrawal(_event(reassigned, "assigned", before=declined), "DE")
+    assert not replicas.apply(app.REPLICAS, clock, de_node, withdrawal, "IE")  # not IE's to drop
+    assert store.get(de_node, task.id) is not None
+    forged = Envelope()
+    forged.CopyFrom(withdrawal)
+    forged.origin_jurisdiction = "IE"
+    with pytest.raises(PoisonMessage, match="owner"):
+        replicas.apply(app.REPLICAS, clock, de_node, forged, "DE")
+    assert store.get(de_node, task.id) is not None
