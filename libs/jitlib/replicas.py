@@ -102,7 +102,9 @@ def withdraw(kind: ReplicaKind[R], session: Session, envelope: Envelope) -> bool
 def consumers(rt: Runtime, *kinds: ReplicaKind[Any]) -> list[EventConsumer]:
     """The consumers of ``JIT_IN`` that keep ``kinds``: one per subject pattern, so that kinds sharing
     their subjects (a request and its items) are applied in the order the owner sent them, each event by
-    the kind of its aggregate. None on a node that is not part of a federation."""
+    the kind of its aggregate. Only one owner's order: a part sent by another node than its record's (an
+    item received on another node than the request's) may come first, and its kind's ``write`` must wait
+    for the record (evidence's ``app._write_item``). None on a node that is not part of a federation."""
     fed = rt.federation
     if fed is None or not fed.peers:
         return []

@@ -6,6 +6,7 @@ countries' nodes own (jitlib.replicas)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
 from services.evidence import blobs, events, mapping, store, wire
 from services.evidence.deadline_alerts import AlertOffsets, make_emit, make_scan
+from services.evidence.domain import EvidenceRequest, ItemReplica
 from services.evidence.keys import WorkspaceKeys
 from services.evidence.servicer import EvidenceServicer
 
@@ -79,13 +81,34 @@ class EvidenceSettings(ServiceSettings):
 #: Evidence requests other countries' nodes own, held here as replicas when this node's country may see
 #: them: the request record with its deadlines. Their events are published on
 #: ``jit.evidence.<origin>.<event>`` with aggregate type ``evidence_request``.
+def _write_request(session: Session, request: EvidenceRequest, exists: bool) -> None:
+    """A peer's request, and the items of it that arrived first (``_write_item``)."""
+    store.write_replica(session, request, exists)
+    if exists:
+        return
+    for state in store.take_parked_items(session, request.id):
+        item = mapping.item_from_pb(evidence_pb2.EvidenceItem.FromString(state))
+        store.write_item_replica(session, replace(item, replicated_at=request.replicated_at), False)
+
+
+def _write_item(session: Session, replica: ItemReplica, exists: bool) -> None:
+    """A peer's item; kept aside (``store.park_item_replica``) while its request is not here yet: the
+    item's holder and the request's owner may be two nodes, whose streams come in no order between them."""
+    if not exists and store.get(session, replica.item.evidence_request_id) is None:
+        state = mapping.item_to_pb(replica.item, replica.version).SerializeToString()
+        # ``replicas.apply`` sets ``replicated_at``: when this node took the item in.
+        store.park_item_replica(session, replica, state, replica.replicated_at or replica.item.received_at)
+        return
+    store.write_item_replica(session, replica, exists)
+
+
 REPLICAS = replicas.ReplicaKind(
     "evidence_request",
     "jit.evidence.>",
     evidence_pb2.EvidenceRequest,
     mapping.request_from_pb,
     store.get,
-    store.write_replica,
+    _write_request,
 )
 #: Their items, on the same subjects (aggregate type ``evidence_item``), so one consumer applies a request
 #: and its items in the owner's order: the metadata and digest only. The bytes stay on the owner's node;
@@ -96,7 +119,7 @@ ITEM_REPLICAS = replicas.ReplicaKind(
     evidence_pb2.EvidenceItem,
     mapping.item_from_pb,
     store.get_item_replica,
-    store.write_item_replica,
+    _write_item,
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -34,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jitlib import sealing
 from jitlib.clock import as_utc
 from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, Stored, actor_columns
+from jitlib.federation import DEFAULT_RETENTION_DAYS
 from jitlib.fields import same_fields
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
@@ -256,6 +257,22 @@ class ItemRow(Base):
         # The blob sweep asks which blobs items name (``blob_keys_in_use``).
         Index("ix_evidence_items_blob_key", "blob_key"),
     )
+
+
+class PendingItemRow(Base):
+    """Another node's item that arrived before its request (the request's owner and the item's holder send
+    on two streams, in no order between them): its state kept here, sealed under the workspace's key, until
+    the request's replica is written (``take_parked_items``), and at most ``PARKED_DAYS``."""
+
+    __tablename__ = "pending_item_replicas"
+
+    item_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    evidence_request_id: Mapped[str] = mapped_column(String(36))
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    parked_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (Index("ix_pending_item_replicas_request", "evidence_request_id"),)
 
 
 #: What users write about an item, sealed at rest. An item is listed by the auditor's verification even when
@@ -794,6 +811,51 @@ def write_item_replica(session: Session, replica: ItemReplica, exists: bool) -> 
     session.execute(
         update(ItemRow).where(ItemRow.id == replica.id).values(custody_seq=replica.version, custody_head="")
     )
+
+
+#: How long an item waits for its request (days): as long as the request's owner keeps what it sent for
+#: a peer whose link is down (``jitlib.federation.DEFAULT_RETENTION_DAYS``).
+PARKED_DAYS = DEFAULT_RETENTION_DAYS
+
+
+def park_item_replica(session: Session, replica: ItemReplica, state: bytes, now: datetime) -> None:
+    """Keep ``state`` (the item's event state) until its request's replica is written; of two versions of
+    one item, the newer. Items kept longer than ``PARKED_DAYS`` are let go."""
+    session.execute(delete(PendingItemRow).where(PendingItemRow.parked_at < now - timedelta(days=PARKED_DAYS)))
+    row = session.get(PendingItemRow, replica.id)
+    if row is not None and row.version >= replica.version:
+        return
+    sealed = sealing.seal_payload(session, state, _parked_name(replica.id), replica.workspace_id)
+    if row is None:
+        session.add(
+            PendingItemRow(
+                item_id=replica.id,
+                evidence_request_id=replica.item.evidence_request_id,
+                version=replica.version,
+                state=sealed,
+                parked_at=now,
+            )
+        )
+    else:
+        row.version, row.state, row.parked_at = replica.version, sealed, now
+
+
+def take_parked_items(session: Session, request_id: str) -> list[bytes]:
+    """The states of the items kept for ``request_id`` (``park_item_replica``), now no longer kept; one
+    whose workspace was shredded meanwhile is dropped."""
+    rows = session.scalars(select(PendingItemRow).where(PendingItemRow.evidence_request_id == request_id)).all()
+    out = []
+    for row in rows:
+        state = sealing.open_payload(session, row.state, _parked_name(row.item_id))
+        if state is not None:
+            out.append(state)
+        session.delete(row)
+    session.flush()
+    return out
+
+
+def _parked_name(item_id: str) -> str:
+    return f"parked-item/{item_id}"
 
 
 def set_item_sensitive(session: Session, item_id: str, sensitive: bool) -> None:

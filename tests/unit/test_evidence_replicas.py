@@ -1,16 +1,19 @@
 """Replicas of another node's evidence requests (jitlib.replicas): the request read back from the state
 its events carry, and stored with the owner's deadlines, without alerts of this node's own; and the
-replica of a preservation order, from its events handled several to a transaction (``events.ORDER_BATCH``)."""
+replica of a preservation order, from its events handled several to a transaction (``events.ORDER_BATCH``);
+an item that arrives before its request waits for it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from google.protobuf import any_pb2
 from sqlalchemy import create_engine, func, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
@@ -317,3 +320,81 @@ def test_two_order_events_of_one_batch_link_the_request_once_and_the_later_versi
     sent = select(func.count()).select_from(outbox).where(outbox.c.subject == "jit.evidence.NL.order_linked")
     assert session.scalar(sent) == 1
     assert held is not None and held.version == r.version + 1  # read again, not the object as it was
+
+
+# -- an item that arrives before its request ------------------------------------------------------------
+
+
+@pytest.fixture
+def fk_session() -> Iterator[Session]:
+    """A node's evidence database with its foreign keys enforced, as ``jitlib.db`` (and PostgreSQL) does."""
+    engine = create_engine("sqlite://")
+
+    @sa_event.listens_for(engine, "connect")
+    def _foreign_keys(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    store.Base.metadata.create_all(engine)
+    info: dict[str, object] = {}
+    sealing.install(info, store.Base.metadata, crypto.KekRing([crypto.Kek(bytes(32))]))
+    with Session(engine, info=info) as s, s.begin():
+        yield s
+    engine.dispose()
+
+
+def _de_item(r: domain.EvidenceRequest) -> EvidenceItem:
+    return EvidenceItem(
+        id="0190f7a0-0000-7000-8000-0000000000ee",
+        workspace_id=r.workspace_id,
+        evidence_request_id=r.id,
+        origin_jurisdiction="DE",
+        media_type="application/pdf",
+        size_bytes=3,
+        sha256="0" * 64,
+        filename="answer.pdf",
+        description="the subscriber's records",
+        conditions="",
+        consents=(),
+        received_by=DE,
+        received_at=T0,
+        blob_key="k",
+    )
+
+
+def test_an_item_that_arrives_before_its_request_waits_for_it_and_is_applied_once(fk_session: Session) -> None:
+    """FR's node: NL's request (from JIT_OUT_NL) and DE's item of it (from JIT_OUT_DE) come on two streams, in
+    no order between them. The item, first, waits (its newer custody version kept) until the request is
+    written, then is applied once; it was retried, then set aside for good."""
+    clock = ManualClock(T0)
+    r = eio()
+    item = _de_item(r)
+
+    def item_event(custody: int) -> Envelope:
+        return events.item_envelope(item, r, item_to_pb(item, custody), "item_received", MEMBERS, DE, custody, T0, "DE")
+
+    assert replicas.apply(app.ITEM_REPLICAS, clock, fk_session, item_event(2), "FR")
+    replicas.apply(app.ITEM_REPLICAS, clock, fk_session, item_event(1), "FR")  # an older one, late: the newer stays
+    assert store.get_item_replica(fk_session, item.id) is None  # not shown without its request
+
+    clock.advance(timedelta(minutes=5))
+    assert replicas.apply(app.REPLICAS, clock, fk_session, _event(r, "acknowledged"), "FR")
+    held = store.get_item_replica(fk_session, item.id)
+    assert held is not None and (held.version, held.item.description) == (2, "the subscriber's records")
+    assert fk_session.scalar(select(func.count()).select_from(store.PendingItemRow)) == 0
+    # A late copy of the item's first event changes nothing.
+    assert not replicas.apply(app.ITEM_REPLICAS, clock, fk_session, item_event(1), "FR")
+    assert [i.item.id for i in store.list_items(fk_session, r.id)] == [item.id]
+
+
+def test_an_item_left_waiting_longer_than_the_federation_keeps_what_it_sent_is_let_go(fk_session: Session) -> None:
+    clock = ManualClock(T0)
+    r = eio()
+    first = _de_item(r)
+    env = events.item_envelope(first, r, item_to_pb(first, 1), "item_received", MEMBERS, DE, 1, T0, "DE")
+    assert replicas.apply(app.ITEM_REPLICAS, clock, fk_session, env, "FR")
+    clock.advance(timedelta(days=store.PARKED_DAYS + 1))
+    other = replace(first, id="0190f7a0-0000-7000-8000-0000000000ef")
+    env = events.item_envelope(other, r, item_to_pb(other, 1), "item_received", MEMBERS, DE, 1, T0, "DE")
+    assert replicas.apply(app.ITEM_REPLICAS, clock, fk_session, env, "FR")
+    waiting = fk_session.scalars(select(store.PendingItemRow.item_id)).all()
+    assert waiting == [other.id]
