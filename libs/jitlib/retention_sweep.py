@@ -26,6 +26,11 @@ channels keep their own clock (``services.messaging.notices``) and which writes 
 
 One content key per (service, workspace): a service deletes a workspace's content when the latest of its
 record kinds' periods ends (evidence: requests and items together); different services at different times.
+
+A node also holds copies of records of workspaces its country is not a member of (a request addressed to a
+state outside the JIT): the directory never announces those workspaces to it, so their dates are not
+known here. Such copies are kept the retention years after the last change their owners sent
+(``copies_end``), and destroyed like a workspace's content, with their certificate.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import audit, retention, retention_service, sealing
+from jitlib.clock import as_utc
 from jitlib.db import RuntimeTables
 from jitlib.workspaces import WorkspaceInfo, all_workspaces, get_workspace
 
@@ -241,12 +248,55 @@ class RetentionSweep:
 
     def _due(self, session: Session) -> list[str]:
         now = self.rt.clock.now()
+        known = all_workspaces(session, self.rt.tables)
+        ends = {w.id: self._end(w, session) for w in known}
+        ends.update(self.copies_ends(session, exclude=set(ends)))
         return [
-            w.id
-            for w in all_workspaces(session, self.rt.tables)
-            if self._end(w, session).due(now)
-            and not has_certificate(session, self.rt.tables, certificate_id(self.rt.name, w.id))
+            ws
+            for ws, end in ends.items()
+            if end.due(now) and not has_certificate(session, self.rt.tables, certificate_id(self.rt.name, ws))
         ]
+
+    def copies_ends(self, session: Session, exclude: set[str]) -> dict[str, retention.End]:
+        """The workspaces this service holds other nodes' records of but the directory does not know
+        (this node's country is not a member: an addressee outside the JIT), each with ``copies_end``."""
+        last: dict[str, datetime] = {}
+        for sealed in sealing.declared_sealed(self.metadata):
+            t = sealed.table
+            if "replicated_at" not in t.c:
+                continue
+            ws_col = t.c[sealed.workspace]
+            query = select(ws_col, func.max(t.c.replicated_at)).where(t.c.replicated_at.is_not(None)).group_by(ws_col)
+            for ws, at in session.execute(query):
+                if ws not in exclude and at is not None:
+                    at = as_utc(at)
+                    last[ws] = max(last.get(ws, at), at)
+        return {ws: self.copies_end(session, ws, at) for ws, at in last.items()}
+
+    def copies_end(self, session: Session, workspace_id: str, last_change: datetime) -> retention.End:
+        """When the copies of a workspace this node is not a member of may be destroyed: the retention
+        years after the last change their owners sent, taken as the end of the workspace and of its
+        proceedings; never under a hold set in this service."""
+        day = last_change.date()
+        facts = retention.Facts(workspace_id, closed=True, ends_on=day, proceedings_closed_on=day)
+        if retention_service.held(session, self.rt.tables, workspace_id):
+            facts = replace(facts, legal_hold="a prosecutor's hold in this service")
+        end = retention.service_end(self.rt.name, facts, self.default_years)
+        if end.held or end.at is None:
+            return end
+        return replace(
+            end,
+            why=f"copies of other nodes' records in a workspace this node's country is not a member of: kept "
+            f"{self.default_years} years (the node's default) after the last change their owners sent "
+            f"({day.isoformat()}), until {(end.at - timedelta(days=1)).date().isoformat()}",
+        )
+
+    def _end_of(self, session: Session, workspace_id: str) -> retention.End | None:
+        """The end of a workspace's content here: from the directory, or of copies only (``copies_ends``)."""
+        info = get_workspace(session, self.rt.tables, workspace_id)
+        if info is not None:
+            return self._end(info, session)
+        return self.copies_ends(session, exclude=set()).get(workspace_id)
 
     async def destroy(self, workspace_id: str) -> retention.Certificate | None:
         """Destroy a due workspace's content in this service, with its certificate; None when it is no
@@ -258,10 +308,10 @@ class RetentionSweep:
 
         def unit(session: Session) -> retention.Certificate | None:
             tables = self.rt.tables
-            info = get_workspace(session, tables, workspace_id)
+            end = self._end_of(session, workspace_id)
             now = self.rt.clock.now()
             cid = certificate_id(self.rt.name, workspace_id)
-            if info is None or not self._end(info, session).due(now) or has_certificate(session, tables, cid):
+            if end is None or not end.due(now) or has_certificate(session, tables, cid):
                 return None
             keys = self.rt.content_keys
             kt = keys.table
@@ -279,7 +329,7 @@ class RetentionSweep:
                 key_ids=(key_id(wrapped),) if wrapped else (),
                 destroyed_at=now,
                 by="system",
-                why=self._end(info, session).why,
+                why=end.why,
                 audit_head=retention.Head(self.rt.name, seq, head_hash),
                 files_deleted=len(files),
                 stream_messages_erased=erased,

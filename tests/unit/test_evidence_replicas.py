@@ -1,10 +1,11 @@
 """Replicas of another node's evidence requests (jitlib.replicas): the request read back from the state
 its events carry, and stored with the owner's deadlines, without alerts of this node's own; and the
 replica of a preservation order, from its events handled several to a transaction (``events.ORDER_BATCH``);
-an item that arrives before its request waits for it."""
+an item that arrives before its request waits for it; a node outside the workspace destroys its copies."""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from jit.preservation.v1 import preservation_pb2 as ppb
 from jitlib import crypto, replicas, sealing
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock
+from jitlib.retention_sweep import RetentionSweep
 from services.evidence import app, domain, events, store
 from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import EvidenceItem, NewRequest, State, Target, TransitionInput
@@ -398,3 +400,40 @@ def test_an_item_left_waiting_longer_than_the_federation_keeps_what_it_sent_is_l
     assert replicas.apply(app.ITEM_REPLICAS, clock, fk_session, env, "FR")
     waiting = fk_session.scalars(select(store.PendingItemRow.item_id)).all()
     assert waiting == [other.id]
+
+
+# -- copies held for a workspace this node is not a member of ---------------------------------------------
+
+
+def test_an_outside_addressees_copies_are_destroyed_by_its_sweep_the_retention_years_after_their_last_change(
+    session: Session,
+) -> None:
+    """IE's node holds NL's EPOC of workspace nl-de-case (NL and DE), whose enforcing state IE is notified:
+    the directory never announces that workspace to IE's node, yet its sweep destroys the copy when the
+    retention years have passed since the last change NL sent."""
+    cmd = _new(
+        workspace_id="nl-de-case",
+        legal_basis="EPOC",
+        epoc_procedure="WITH_NOTIFICATION",
+        addressee_kind="SERVICE_PROVIDER",
+        addressee_jurisdiction="IE",
+        provider_name="SocialNet Ireland Ltd",
+        data_categories=("CONTENT",),
+        urgency="NORMAL",
+        restricted=False,
+        shared_with=(),
+    )
+    r = _run(domain.create(cmd, request_id="0190f7a0-0000-7000-8000-0000000000cc", actor=NL, now=T0), NL, T0, "issue")
+    env = events.request_envelope(r, request_to_pb(r, r.updated_at), "issued", frozenset({"NL", "DE"}), T0)
+    assert "IE" in env.audience
+    clock = ManualClock(T0)
+    assert replicas.apply(app.REPLICAS, clock, session, env, "IE")
+    rt = types.SimpleNamespace(name="evidence", content_keys=object(), tables=store.RUNTIME, clock=clock)
+    sweep = RetentionSweep(rt, store.Base.metadata, [], default_years=2)
+
+    clock.advance(timedelta(days=365 * 2 - 2))
+    assert sweep._due(session) == []
+    clock.advance(timedelta(days=5))
+    assert sweep._due(session) == ["nl-de-case"]
+    end = sweep._end_of(session, "nl-de-case")
+    assert end is not None and "not a member" in end.why and T0.date().isoformat() in end.why
