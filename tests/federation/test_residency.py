@@ -135,6 +135,32 @@ def test_a_change_by_the_owner_reaches_the_replica_at_the_owners_version(nodes: 
     assert replica.state == pb.TASK_STATE_CANCELLED and replica.state_reason == "withdrawn by NL"
 
 
+def test_a_restricted_task_reassigned_away_from_de_is_withdrawn_from_des_node(nodes: Nodes) -> None:
+    """NL's restricted task for DE, declined by DE and reassigned to IE: DE's node drops its copy (the
+    owner's withdrawal), so DE's users get NOT_FOUND there as on NL's node; IE's node gets the task."""
+    task = nodes.create_task("NL", "nl-prosecutor", f"Reassigned {uuid.uuid4().hex[:8]}", assignee_jurisdiction="DE")
+    eventually(lambda: nodes.get_task("DE", "de-liaison", task.id), timeout=30)
+    declined = nodes.call(
+        "NL",
+        "tasks",
+        "DeclineTask",
+        "de-liaison",
+        pb.DeclineTaskRequest(id=task.id, expected_version=task.version, reason="no capacity"),
+    ).task
+    nodes.call(
+        "NL",
+        "tasks",
+        "AssignTask",
+        "nl-prosecutor",
+        pb.AssignTaskRequest(id=task.id, expected_version=declined.version, assignee_jurisdiction="IE"),
+    )
+    held = eventually(lambda: nodes.get_task("IE", "ie-prosecutor", task.id), timeout=30)
+    assert held.assignee_jurisdiction == "IE"
+    eventually(lambda: nodes.get_task("DE", "de-liaison", task.id) is None, timeout=30)
+    assert task.id not in nodes.task_ids("DE", "de-liaison")
+    assert nodes.get_task("NL", "de-liaison", task.id) is None
+
+
 def test_a_user_creates_records_on_their_own_countrys_node(nodes: Nodes) -> None:
     with pytest.raises(grpc.RpcError) as info:
         nodes.create_task("NL", "de-prosecutor", "DE writes on NL's node", assignee_jurisdiction="NL")
