@@ -518,7 +518,9 @@ def acknowledge(
     ctx: typer.Context,
     id: RequestId,
     received_at: Annotated[
-        str | None, typer.Option("--received-at", metavar="TIME", help="When it was received.")
+        str | None, typer.Option(
+            "--received-at", metavar="TIME", help="When it was received (default: when it was issued)."
+        )
     ] = None,
     expected_version: Version = 0,
 ) -> None:

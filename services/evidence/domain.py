@@ -678,9 +678,11 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
     if action == "issue":
         changes.update(issued_at=now, received_at=now)
     elif action == "acknowledge":
-        # The legal clocks run from receipt: never from before the request existed as issued.
+        # The legal clocks run from receipt: never from before the request existed as issued. Without a stated
+        # time the receipt stays the one recorded when it was issued (delivered with it): acknowledging late
+        # must not give the addressee a new period nor hide a deadline it let pass.
         InvalidArgument.raise_for(validate.past_date("received_at", data.received_at, now, earliest=req.issued_at))
-        changes["received_at"] = data.received_at or now
+        changes["received_at"] = data.received_at or req.received_at or now
     elif action == "start_execution":
         changes["decided_at"] = now
     elif action == "refuse":

@@ -83,6 +83,18 @@ def test_acknowledging_with_a_receipt_time_recomputes_from_it() -> None:
     assert r.deadlines[0].due_at == later + timedelta(days=10)
 
 
+def test_acknowledging_late_without_a_receipt_time_keeps_the_deadlines_of_the_issued_request() -> None:
+    """Deadlines run from receipt, recorded when the request was issued (delivered with it): the executing
+    state acknowledging on day 31 without stating a receipt time gets no new 30 days to decide, and the
+    decision deadline it let pass stays passed."""
+    issued = run(make(), "issue")
+    (_, decide) = issued.deadlines
+    assert decide.kind is DeadlineKind.DECIDE and decide.counted_from == NOW
+    r = at(issued, NOW + timedelta(days=31), "acknowledge")
+    assert r.received_at == NOW
+    assert [(d.kind, d.due_at) for d in r.deadlines] == [(DeadlineKind.DECIDE, decide.due_at)]
+
+
 @pytest.mark.parametrize(
     ("state_actions", "action"),
     [
