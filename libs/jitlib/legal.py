@@ -111,7 +111,8 @@ _JIT: tuple[Rule, ...] = (
 _EIO: tuple[Rule, ...] = (
     Rule(
         "EIO_DECISION_EXTENSION",
-        "the recognition decision's 30 days may be extended once, by 30 days, with reasons",
+        "the recognition decision's 30 days may be extended once, by 30 days, with reasons, asked before the 30 "
+        "days end",
         f"{EIO} Art. 12(5)",
     ),
     # Grounds for non-recognition or non-execution, Art. 11(1)(a)-(h), each a ground the executing state

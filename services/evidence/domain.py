@@ -647,6 +647,17 @@ def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
         return lambda: FailedPrecondition(
             "ALREADY_EXTENDED", "the decision deadline was already extended once", {"action": action}
         )
+    if action == "extend_decision":
+        # Art. 12(5) extends a running time limit: asked after the 30 days passed, it would turn an overdue
+        # decision into a timely one after the fact.
+        decide_end = deadlines.window_end(req.clocks(), DeadlineKind.DECIDE)
+        if decide_end is not None and now > decide_end:
+            return lambda: FailedPrecondition(
+                "EXTENSION_TOO_LATE",
+                f"the recognition decision's 30 days ended at {decide_end.isoformat()}: an extension is asked "
+                f"before they end {legal.cite('EIO_DECISION_EXTENSION')}",
+                {"action": action, "window_ended_at": decide_end.isoformat()},
+            )
     if action == "update_user_notice":
         if not req.to_provider:
             return lambda: FailedPrecondition(

@@ -11,7 +11,7 @@ from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition, InvalidArgument
 from jitlib.policy import Operation
 from jitlib.principal import Principal
-from services.evidence import custody, domain
+from services.evidence import custody, deadlines, domain
 from services.evidence.deadlines import DeadlineKind
 from services.evidence.domain import Consent, NewItem, NewRequest, State, Target, TransitionInput
 
@@ -163,6 +163,7 @@ def at(r: domain.EvidenceRequest, when: datetime, action: str, **data: object) -
 
 ISSUER = Principal("u1", "nl-prosecutor", "NL", frozenset({"prosecutor"}), frozenset({"jit-demo"}))
 ENFORCING = Principal("u3", "ie-prosecutor", "IE", frozenset({"prosecutor"}), frozenset({"jit-demo"}))
+EXECUTING = Principal("u2", "de-prosecutor", "DE", frozenset({"prosecutor"}), frozenset({"jit-demo"}))
 
 
 @pytest.mark.parametrize("reviewed", [False, True], ids=["review never opened", "review opened, never concluded"])
@@ -403,6 +404,24 @@ def test_the_eio_decision_deadline_is_extended_once() -> None:
     with pytest.raises(FailedPrecondition) as info:
         run(r, "extend_decision", reason="again")
     assert info.value.reason == "ALREADY_EXTENDED"
+
+
+def test_the_eio_decision_deadline_is_extended_only_before_its_30_days_end() -> None:
+    """EIO_DECISION_EXTENSION (Directive 2014/41/EU Art. 12(5)): the limit "may be extended" while it runs;
+    asked after the 30 days passed (here on day 45) it is refused, naming the rule and when they ended, and
+    the overdue decision deadline stays where it was."""
+    r = run(make(), "issue", "acknowledge")
+    (decide,) = r.deadlines
+    end = deadlines.window_end(r.clocks(), DeadlineKind.DECIDE)
+    assert end == decide.due_at
+    assert "extend_decision" in domain.allowed_actions(r, EXECUTING, end)
+    late = NOW + timedelta(days=45)
+    assert "extend_decision" not in domain.allowed_actions(r, EXECUTING, late)
+    with pytest.raises(FailedPrecondition) as info:
+        at(r, late, "extend_decision", reason="complex case")
+    assert info.value.reason == "EXTENSION_TOO_LATE"
+    assert end.isoformat() in info.value.message and "Art. 12(5)" in info.value.message
+    assert at(r, end, "extend_decision", reason="complex case").decision_extended
 
 
 def test_a_provider_answers_through_the_issuer_and_the_notified_state_reviews() -> None:
