@@ -419,7 +419,8 @@ class EvidenceServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExtendDecisionDeadline(self, request, context):
-        """EIO only, once: the recognition decision takes 30 more days (Directive 2014/41 Art. 12(5)).
+        """EIO only, once, before the 30 days end (later: FAILED_PRECONDITION EXTENSION_TOO_LATE): the recognition
+        decision takes 30 more days (Directive 2014/41 Art. 12(5)).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
