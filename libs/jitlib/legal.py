@@ -325,6 +325,15 @@ _PRESERVATION: tuple[Rule, ...] = (
         "a national preservation order keeps its expiry, warnings and renewals while a production request is pending",
         "GUESS: national law as configured on the node, after CETS 185 Art. 16(2) (a period, renewable)",
     ),
+    # A production request and the end of the period.
+    Rule(
+        "PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY",
+        "a production request counts when it was issued before the order's expiry: one issued at or after it is "
+        "refused and the order expires; one issued before but recorded after (its event consumed late) is "
+        "judged when it was issued, and an EPOC-PR or Budapest Art. 29 order the clock expired meanwhile is "
+        "preserved until production",
+        f"{EPOC} Art. 11(1) (production confirmed within the 60 days); {BUDAPEST} Art. 29(7)",
+    ),
     # A production request that fails.
     Rule(
         "PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION",

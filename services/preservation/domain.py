@@ -109,6 +109,8 @@ AT_PRODUCTION: dict[LegalBasis, tuple[bool, legal.Rule]] = {
 }
 #: A failed production request: back to the state before, a stopped clock runs again with the time left.
 RESUME_RULE = legal.rule("PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION")
+#: A production request counts when it was issued before the expiry, whenever it is recorded.
+PRODUCTION_BEFORE_EXPIRY_RULE = legal.rule("PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY")
 
 
 def starts_at_receipt(basis: LegalBasis) -> bool:
@@ -543,6 +545,9 @@ class TransitionInput:
     received_at: datetime | None = None
     provider_reference: str = ""
     follow_up_request_id: str = ""
+    #: When the production request was issued (the evidence consumer: the linked request's ``issued_at``);
+    #: unset: now. ``request_production`` is judged and recorded at this instant (``production_judged_at``).
+    requested_at: datetime | None = None
 
 
 def provider_id_violations(
@@ -611,17 +616,53 @@ def refusal(order: Order, action: str, rule: ClockRule, now: datetime) -> Failed
 
 
 def refused(order: Order, action: str, rule: ClockRule, now: datetime) -> Refused | None:
-    """None when the order's state, and for an extension its clock ``rule`` at ``now``, allow ``action``;
-    else what makes the error saying why (``refusal``). The one rule ``apply`` checks and ``allowed_actions``
-    asks (which makes no error for what it leaves out)."""
+    """None when the order's state, and for an extension or a production request its clock ``rule`` at
+    ``now``, allow ``action``; else what makes the error saying why (``refusal``). The one rule ``apply``
+    checks and ``allowed_actions`` asks (which makes no error for what it leaves out)."""
     t = TRANSITIONS[action]
-    if order.state not in t.sources:
+    if order.state not in t.sources and not _requested_before_it_expired(order, action, now):
         return lambda: _illegal(order, t)
     if action in ("extend", "expire") and not order.clock_runs():
         return lambda: _no_clock(order, t)
     if action == "extend":
         return _extension_refused(order, rule, now)
+    if action == "request_production" and order.clock_runs():
+        expires = order.expires_at
+        assert expires is not None
+        if now >= expires:
+            # The service's clock has not expired it yet (between scans, or the node was down): it has ended
+            # all the same, and the scan expires it.
+            return lambda: FailedPrecondition(
+                "PRESERVATION_EXPIRED",
+                f"the preservation ended at {expires.isoformat()}, before production was requested: the order "
+                f"expires {legal.cite(PRODUCTION_BEFORE_EXPIRY_RULE.id)}",
+                {"action": action, "expires_at": expires.isoformat()},
+            )
     return None
+
+
+def _requested_before_it_expired(order: Order, action: str, now: datetime) -> bool:
+    """An EPOC-PR or Budapest Art. 29 order that the clock expired, asked to ``request_production`` at an
+    instant before its expiry (a production request issued in time whose event came after the expiry): it
+    is preserved until production (PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY). Never from an RPC, which
+    is judged now, after the expiry."""
+    return (
+        action == "request_production"
+        and order.state is OrderState.EXPIRED
+        and stops_at_production(order.legal_basis)
+        and order.expires_at is not None
+        and now < order.expires_at
+    )
+
+
+def production_judged_at(order: Order, requested_at: datetime | None, now: datetime) -> datetime:
+    """The instant a production request is judged and recorded at: when it was issued (``requested_at``;
+    Art. 11(1) asks whether it was confirmed within the 60 days, not when this node heard of it), never
+    later than ``now`` and never before the order's clock started; ``now`` when unknown."""
+    if requested_at is None:
+        return now
+    started = order.clock_started_at or order.issued_at
+    return min(max(requested_at, started), now) if started is not None else min(requested_at, now)
 
 
 def _no_clock(order: Order, t: Transition) -> FailedPrecondition:
@@ -668,7 +709,8 @@ def apply(
     Input must have passed ``transition_violations``; who may act is decided by the policy before.
     """
     t = TRANSITIONS[action]
-    problem = refusal(order, action, rule, now)
+    judged = production_judged_at(order, data.requested_at, now) if action == "request_production" else now
+    problem = refusal(order, action, rule, judged)
     if problem is not None:
         raise problem
     changes: dict[str, object] = {}
@@ -687,14 +729,21 @@ def apply(
         if order.state in (OrderState.ISSUED, OrderState.PRODUCTION_REQUESTED):
             target = order.state  # the clock is extended; the order is where it was
     elif action == "request_production":
-        changes.update(follow_up_request_id=data.follow_up_request_id, production_requested_at=now)
+        changes.update(follow_up_request_id=data.follow_up_request_id, production_requested_at=judged)
+        if order.state is OrderState.EXPIRED:
+            assert order.expires_at is not None  # _requested_before_it_expired
+            changes["state_reason"] = (
+                f"production was requested at {judged.isoformat()}, before the preservation ended at "
+                f"{order.expires_at.isoformat()}: preserved until production"
+            )
         if stops_at_production(order.legal_basis) and order.expires_at is not None:
-            # Preserved until production: the clock stops; the time left is kept for a failed request.
-            left = max(order.expires_at - now, timedelta(0))
+            # Preserved until production: the clock stops when production was requested; the time left then
+            # is kept for a failed request.
+            left = max(order.expires_at - judged, timedelta(0))
             changes.update(
                 expires_at=None,
                 extension_deadline=None,
-                clock_stopped_at=now,
+                clock_stopped_at=judged,
                 clock_remaining_seconds=int(left.total_seconds()),
             )
     elif action == "resume":

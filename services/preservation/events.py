@@ -6,10 +6,13 @@ an ExpiryWarning as state (sent exactly once each by jitlib.alerts.AlertScanner)
 
 Consumes jit.evidence.> : an evidence request linked to an order (preservation_order_id) that reaches
 ISSUED or later (not REFUSED, WITHDRAWN or NOT_EXECUTED) moves the order to PRODUCTION_REQUESTED; EXECUTED
-moves it to PRODUCED. When the order's own production request (its follow_up_request_id) is REFUSED,
-WITHDRAWN or NOT_EXECUTED while the order is PRODUCTION_REQUESTED, the order is resumed (event
-``resumed``: back to the state before, a stopped clock runs again with the time that was left) and the
-issuer is warned (an ExpiryWarning of kind PRODUCTION_ENDED on expiry_warning) in the same transaction:
+moves it to PRODUCED. That is judged at the instant the request was issued (its ``issued_at``), not when
+the event is consumed: issued before the expiry it counts, even if the clock has expired an EPOC-PR or
+Budapest order since; issued after it, the order is not moved and that is logged
+(PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY). When the order's own production request (its
+follow_up_request_id) is REFUSED, WITHDRAWN or NOT_EXECUTED while the order is PRODUCTION_REQUESTED, the
+order is resumed (event ``resumed``: back to the state before, a stopped clock runs again with the time
+that was left) and the issuer is warned (an ExpiryWarning of kind PRODUCTION_ENDED on expiry_warning) in the same transaction:
 once, since a redelivered or repeated event finds the order no longer PRODUCTION_REQUESTED.
 Only a request of the order's own issuing jurisdiction and workspace moves it (the evidence service checks
 that when the link is made; this is the second check): any other is set aside as a dead letter and the
@@ -33,6 +36,7 @@ from jitlib.actors import SYSTEM as SYSTEM_ACTOR
 from jitlib.alerts import SYSTEM, Alert, Due, Emit, Scan
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
 from jitlib.ids import is_uuid
+from jitlib.mapping import ts_to_dt
 from jitlib.policy import PRESERVATION_ORDER_RULES
 from jitlib.records import store_change
 from jitlib.runtime import Runtime, UnitOfWork
@@ -163,6 +167,32 @@ _FAILED = {
 }
 
 
+#: The states in which a linked production request is refused only because the preservation ended.
+_HELD_UNTIL_EXPIRY = domain.TRANSITIONS["request_production"].sources | {OrderState.EXPIRED}
+
+
+def production_steps(
+    order: Order, request_state: int, requested_at: datetime | None, rule: domain.ClockRule, now: datetime
+) -> list[str]:
+    """The transitions an event of the order's linked evidence request (in ``request_state``, issued at
+    ``requested_at``) takes the order through, in order: ``resume`` when the request failed; else
+    ``request_production`` when the order allows it at the instant the request was issued
+    (``domain.production_judged_at``), and ``mark_produced`` once it is executed. A production request the
+    order refuses because its preservation had ended is logged, not silently dropped."""
+    if request_state in _FAILED:
+        return ["resume"]
+    steps = []
+    judged = domain.production_judged_at(order, requested_at, now)
+    refused = domain.refused(order, "request_production", rule, judged)
+    if refused is None:
+        steps.append("request_production")
+    elif order.state in _HELD_UNTIL_EXPIRY:
+        log.warning("preservation order %s: a linked production request is not recorded: %s", order.id, refused())
+    if request_state == E.EVIDENCE_REQUEST_STATE_EXECUTED and (steps or order.state is OrderState.PRODUCTION_REQUESTED):
+        steps.append("mark_produced")
+    return steps
+
+
 def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop) -> Handler:
     """Handler of jit.evidence.> events (runs in the consumer's transaction, with its inbox insert)."""
 
@@ -188,28 +218,21 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
         if problem:
             # Only the order's issuing side links a production request to it: anything else never moves it.
             raise PoisonMessage(f"evidence request {request.id} may not move preservation order {order.id}: {problem}")
-        steps = []
-        if failed:
-            steps.append("resume")
-        elif order.state in domain.TRANSITIONS["request_production"].sources:
-            steps.append("request_production")
-        if (
-            not failed
-            and request.state == E.EVIDENCE_REQUEST_STATE_EXECUTED
-            and (steps or order.state is OrderState.PRODUCTION_REQUESTED)
-        ):
-            steps.append("mark_produced")
+        now = rt.clock.now()
+        # Judged when the production request was issued, not when this node consumed its event
+        # (PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY).
+        requested_at = ts_to_dt(request.issued_at, request.HasField("issued_at"))
+        steps = production_steps(order, request.state, requested_at, rules.clock_for(order), now)
         if not steps:
             return
         uow = UnitOfWork(session, rt.tables, SYSTEM)
-        now = rt.clock.now()
         members = rt.members_of(order)
         for action in steps:
             t = domain.TRANSITIONS[action]
             after = domain.apply(
                 order,
                 action,
-                TransitionInput(follow_up_request_id=request.id),
+                TransitionInput(follow_up_request_id=request.id, requested_at=requested_at),
                 actor=SYSTEM_ACTOR,
                 now=now,
                 rule=rules.clock_for(order),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from jit.evidence.v1 import evidence_pb2 as epb
 from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib.actors import Actor
 from services.preservation import domain, events, providers
@@ -12,6 +13,7 @@ from services.preservation.domain import LegalBasis, NewOrder, Rules, Target, Tr
 from services.preservation.mapping import order_to_pb, warning_to_pb
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+D = timedelta(days=1)
 NL = Actor("u-nl", "nl-liaison", "NL")
 RULES = Rules(providers=providers.load())
 
@@ -140,3 +142,22 @@ def test_the_production_ended_warning_message() -> None:
     assert w.order.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED
     assert events.subject(resumed, events.WARNING_EVENT) == "jit.preservation.NL.expiry_warning"
     assert events.event_type("resumed") == "jit.preservation.v1.PreservationOrderResumed"
+
+
+def test_a_production_request_consumed_after_the_expiry_is_judged_when_it_was_issued() -> None:
+    """PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY: the evidence consumer judges a linked request's
+    event at the request's issue, not when it reads it: issued before the 60 days ended it moves the order
+    even after the clock expired it (and produces it once executed); issued after, nothing moves."""
+    order = confirmed()
+    rule = RULES.clock_for(order)
+    expired = domain.apply(order, "expire", TransitionInput(), actor=NL, now=T0 + 60 * D, rule=rule)
+    late = T0 + 62 * D
+    issued, executed = epb.EVIDENCE_REQUEST_STATE_ISSUED, epb.EVIDENCE_REQUEST_STATE_EXECUTED
+    for o in (order, expired):
+        assert events.production_steps(o, issued, T0 + 59 * D, rule, late) == ["request_production"]
+        assert events.production_steps(o, executed, T0 + 59 * D, rule, late) == ["request_production", "mark_produced"]
+        assert events.production_steps(o, issued, T0 + 61 * D, rule, late) == []
+    # Without an issue time (an older event) it is judged when read, as before.
+    assert events.production_steps(order, issued, None, rule, T0 + 59 * D) == ["request_production"]
+    assert events.production_steps(order, issued, None, rule, late) == []
+    assert events.production_steps(order, epb.EVIDENCE_REQUEST_STATE_REFUSED, None, rule, late) == ["resume"]

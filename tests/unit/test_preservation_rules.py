@@ -333,6 +333,49 @@ def test_a_resumed_order_stopped_by_an_older_version_never_gets_a_past_expiry() 
     assert [(w.due_at, w.at_expiry) for w in domain.warning_schedule(late, OFFSETS)] == [(T0 + 100 * D, True)]
 
 
+def test_preservation_production_requested_after_the_expiry_is_refused_and_the_order_expires() -> None:
+    """PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY (Reg. (EU) 2023/1543 Art. 11(1)): an EPOC-PR whose 60
+    days ended, not yet expired by the service's clock (between scans, or the node was down), is not put
+    into PRODUCTION_REQUESTED with its clock stopped; it is refused, saying when it ended, and expires."""
+    order = confirmed(LegalBasis.EPOC_PR)
+    assert order.expires_at == T0 + 60 * D
+    late = T0 + 62 * D
+    assert "request_production" not in domain.allowed_actions(order, _liaison(), RULES.clock_for(order), late)
+    with pytest.raises(FailedPrecondition) as info:
+        step(order, "request_production", late, follow_up_request_id=REQUEST)
+    assert info.value.reason == "PRESERVATION_EXPIRED"
+    assert (T0 + 60 * D).isoformat() in str(info.value) and "Art. 11(1)" in str(info.value)
+    assert step(order, "expire", late).state is OrderState.EXPIRED
+    # Stated as issued later than now it is still judged now.
+    with pytest.raises(FailedPrecondition):
+        step(order, "request_production", late, follow_up_request_id=REQUEST, requested_at=late + D)
+
+
+def test_preservation_production_requested_before_the_expiry_is_judged_when_it_was_issued() -> None:
+    """PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY (Art. 11(1): production confirmed within the 60 days):
+    the linked request was issued on day 59 and its event consumed on day 62. Still running, the order's
+    clock stops as of day 59 with the day that was left then; already expired by the clock, an EPOC-PR (or
+    Budapest) order is preserved until production all the same; a national order, whose clock runs on
+    during production, stays expired."""
+    issued = T0 + 59 * D
+    late = T0 + 62 * D
+    running = confirmed(LegalBasis.EPOC_PR)
+    for order in (running, step(running, "expire", T0 + 60 * D)):
+        after = step(order, "request_production", late, follow_up_request_id=REQUEST, requested_at=issued)
+        assert after.state is OrderState.PRODUCTION_REQUESTED and after.expires_at is None
+        assert (after.production_requested_at, after.clock_stopped_at) == (issued, issued)
+        assert after.clock_remaining_seconds == int(D.total_seconds())
+        assert after.updated_at == late
+    assert "before the preservation ended" in after.state_reason
+    national = step(confirmed(LegalBasis.NATIONAL), "expire", T0 + 90 * D)
+    with pytest.raises(FailedPrecondition) as info:
+        step(national, "request_production", late + 30 * D, follow_up_request_id=REQUEST, requested_at=T0 + 89 * D)
+    assert info.value.reason == "ILLEGAL_TRANSITION"
+    # Never judged before the order's clock started: the time left is never more than the period.
+    early = step(running, "request_production", T0 + D, follow_up_request_id=REQUEST, requested_at=T0 - 5 * D)
+    assert early.clock_stopped_at == T0 and early.clock_remaining_seconds == int((60 * D).total_seconds())
+
+
 def test_only_the_service_resumes_or_expires_an_order() -> None:
     assert {"expire", "resume"} == domain.CLOCK_ONLY
     stopped = step(confirmed(LegalBasis.EPOC_PR), "request_production", T0 + 20 * D, follow_up_request_id=REQUEST)

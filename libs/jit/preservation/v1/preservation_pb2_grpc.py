@@ -42,7 +42,9 @@ class PreservationServiceStub:
     ISSUED | CONFIRMED | EXTENDED --MarkProductionRequested, or a linked evidence request reaching
     ISSUED or later (event)--> PRODUCTION_REQUESTED       EPOC_PR, BUDAPEST_ART29: the clock stops (no
     expiry; clock_stopped_at and clock_remaining_seconds kept); PROVIDER_VOLUNTARY, NATIONAL: the
-    clock runs on (expiry, warnings, extensions, EXPIRED)
+    clock runs on (expiry, warnings, extensions, EXPIRED). Only before expires_at (else
+    PRESERVATION_EXPIRED); a linked request is judged at its issued_at: one issued before expires_at
+    also brings an EPOC_PR or BUDAPEST_ART29 order that the clock EXPIRED since to PRODUCTION_REQUESTED
     PRODUCTION_REQUESTED --the linked request REFUSED, WITHDRAWN or NOT_EXECUTED (event)--> ISSUED |
     CONFIRMED | EXTENDED (the state before); a stopped clock runs again with the time that was left
     (event resumed, and an ExpiryWarning of kind WARNING_KIND_PRODUCTION_ENDED to the issuer)
@@ -147,7 +149,9 @@ class PreservationServiceServicer:
     ISSUED | CONFIRMED | EXTENDED --MarkProductionRequested, or a linked evidence request reaching
     ISSUED or later (event)--> PRODUCTION_REQUESTED       EPOC_PR, BUDAPEST_ART29: the clock stops (no
     expiry; clock_stopped_at and clock_remaining_seconds kept); PROVIDER_VOLUNTARY, NATIONAL: the
-    clock runs on (expiry, warnings, extensions, EXPIRED)
+    clock runs on (expiry, warnings, extensions, EXPIRED). Only before expires_at (else
+    PRESERVATION_EXPIRED); a linked request is judged at its issued_at: one issued before expires_at
+    also brings an EPOC_PR or BUDAPEST_ART29 order that the clock EXPIRED since to PRODUCTION_REQUESTED
     PRODUCTION_REQUESTED --the linked request REFUSED, WITHDRAWN or NOT_EXECUTED (event)--> ISSUED |
     CONFIRMED | EXTENDED (the state before); a stopped clock runs again with the time that was left
     (event resumed, and an ExpiryWarning of kind WARNING_KIND_PRODUCTION_ENDED to the issuer)
@@ -327,7 +331,9 @@ class PreservationService:
     ISSUED | CONFIRMED | EXTENDED --MarkProductionRequested, or a linked evidence request reaching
     ISSUED or later (event)--> PRODUCTION_REQUESTED       EPOC_PR, BUDAPEST_ART29: the clock stops (no
     expiry; clock_stopped_at and clock_remaining_seconds kept); PROVIDER_VOLUNTARY, NATIONAL: the
-    clock runs on (expiry, warnings, extensions, EXPIRED)
+    clock runs on (expiry, warnings, extensions, EXPIRED). Only before expires_at (else
+    PRESERVATION_EXPIRED); a linked request is judged at its issued_at: one issued before expires_at
+    also brings an EPOC_PR or BUDAPEST_ART29 order that the clock EXPIRED since to PRODUCTION_REQUESTED
     PRODUCTION_REQUESTED --the linked request REFUSED, WITHDRAWN or NOT_EXECUTED (event)--> ISSUED |
     CONFIRMED | EXTENDED (the state before); a stopped clock runs again with the time that was left
     (event resumed, and an ExpiryWarning of kind WARNING_KIND_PRODUCTION_ENDED to the issuer)
