@@ -33,9 +33,11 @@ class AlertOffsets:
         return cls(durations.parse_list(long), durations.parse_list(short))
 
 
-def first_alerts(r: EvidenceRequest, offsets: AlertOffsets) -> store.AlertPlan:
-    """When each running deadline's first alert falls due."""
-    return {d.kind: deadlines.alert_times(d, offsets.long, offsets.short)[0][2] for d in r.deadlines}
+def first_alerts(r: EvidenceRequest, offsets: AlertOffsets, now: datetime) -> store.AlertPlan:
+    """When each running deadline's first alert falls due, for deadlines (re)computed at ``now``: a warning
+    whose moment passed already is not sent (it would announce more time than is left), the "passed" one
+    always is. The store keeps the progress of a deadline that did not move."""
+    return {d.kind: deadlines.alert_times(d, offsets.long, offsets.short, since=now)[0][2] for d in r.deadlines}
 
 
 @dataclass(frozen=True)

@@ -203,15 +203,20 @@ SHORT_SPAN = timedelta(hours=24)
 
 
 def alert_times(
-    d: Deadline, long_offsets: tuple[timedelta, ...], short_offsets: tuple[timedelta, ...]
+    d: Deadline,
+    long_offsets: tuple[timedelta, ...],
+    short_offsets: tuple[timedelta, ...],
+    since: datetime | None = None,
 ) -> list[tuple[str, timedelta, datetime]]:
     """The alerts of one deadline: ("approaching", offset, at) for each offset that falls after the moment
-    the deadline started to run, then ("passed", 0, due_at). In time order."""
+    the deadline started to run and not before ``since`` (when it was (re)computed: a deadline moved by a
+    resumption or a stated receipt does not announce "48 h before" when less is left), then ("passed", 0,
+    due_at), which is always kept. In time order."""
     offsets = short_offsets if d.span <= SHORT_SPAN else long_offsets
     out: list[tuple[str, timedelta, datetime]] = []
     for off in sorted(set(offsets), reverse=True):
         at = d.due_at - off
-        if off > timedelta(0) and at > d.counted_from:
+        if off > timedelta(0) and at > d.counted_from and (since is None or at >= since):
             out.append(("approaching", off, at))
     out.append(("passed", timedelta(0), d.due_at))
     return out

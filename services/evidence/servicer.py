@@ -220,7 +220,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         updated = domain.apply(current, action, data, actor=principal.actor, now=now)
         # The event carries the request, never its linked order's state: the order has its own audience.
         state = request_to_pb(updated, now)
-        plan = first_alerts(updated, self.offsets)
+        plan = first_alerts(updated, self.offsets, now)
 
         def announce(uow: UnitOfWork, r: EvidenceRequest) -> None:
             event = domain.event_of(action, r)

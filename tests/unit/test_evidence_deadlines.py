@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
+from jitlib import crypto, sealing
+from jitlib.actors import Actor
 from jitlib.durations import compact, parse_list
+from services.evidence import deadline_alerts, domain, store
 from services.evidence.deadlines import (
     Clocks,
     DeadlineKind,
@@ -207,3 +213,88 @@ def test_epoc_emergency_objection_window_runs_after_closing() -> None:
     closed = compute(Clocks("EPOC", "EMERGENCY_WITH_NOTIFICATION", "CLOSED", RECEIVED, DECIDED))
     assert [(d.kind, d.due_at) for d in closed] == [(DeadlineKind.OBJECTION, RECEIVED + 96 * H)]
     assert compute(Clocks("EPOC", "EMERGENCY_WITH_NOTIFICATION", "REFUSED", RECEIVED, DECIDED)) == ()
+
+
+def test_alerts_whose_moment_passed_before_the_deadline_was_computed_are_left_out() -> None:
+    """A deadline (re)computed at ``since`` (a resumption, a stated receipt) warns only from then on: "48 h
+    before" at a moment already passed would announce more time than is left; "passed" always stays."""
+    (d,) = compute(Clocks("EPOC", "STANDARD", "ISSUED", RECEIVED, None))
+    long, short = parse_list("48h,8h"), parse_list("2h")
+    since = d.due_at - 24 * H
+    assert [(label, at) for label, _, at in alert_times(d, long, short, since=since)] == [
+        ("approaching", d.due_at - 8 * H),
+        ("passed", d.due_at),
+    ]
+    assert [label for label, _, _ in alert_times(d, long, short, since=d.due_at + H)] == ["passed"]
+    assert alert_times(d, long, short, since=RECEIVED) == alert_times(d, long, short)
+
+
+# -- the alerts the scanner sends, from the store (in-process SQLite) ---------------------------------
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    info: dict[str, object] = {}  # the service's content keys, as the bootstrap installs them
+    sealing.install(info, store.Base.metadata, crypto.KekRing([crypto.Kek(bytes(32))]))
+    with Session(engine, info=info) as s, s.begin():
+        yield s
+    engine.dispose()
+
+
+NL = Actor("u1", "nl-prosecutor", "NL")
+OFFSETS = deadline_alerts.AlertOffsets.parse("48h,8h", "2h")
+
+
+def _change(session: Session, r: domain.EvidenceRequest, action: str, now: datetime) -> domain.EvidenceRequest:
+    """What the servicer does for a transition: apply it and store it with its deadlines' first alerts."""
+    after = domain.apply(r, action, domain.TransitionInput(reason="x"), actor=NL, now=now)
+    assert store.update_if_version(session, after, r.version, deadline_alerts.first_alerts(after, OFFSETS, now))
+    return after
+
+
+def _send_due(session: Session, now: datetime) -> list[str]:
+    """One scan at ``now``, each alert found sent (the scanner's emit moves the deadline's pointer on)."""
+    found: list[deadline_alerts.AlertPayload] = [
+        payload for _, _, payload in deadline_alerts.make_scan(OFFSETS)(session, now)
+    ]
+    for p in found:
+        store.advance_alert(session, p.deadline.request_id, p.deadline.kind, p.deadline.due_at, p.next_at)
+    return [f"{p.label}:{compact(p.before)}" for p in found]
+
+
+def test_a_resumed_eio_does_not_send_its_48h_warning_again(session: Session) -> None:
+    """EIO_POSTPONEMENT: the decision deadline's "48 h before" went out on day 28. Postponed on day 29 and
+    resumed an hour later, the deadline runs an hour later: the scan does not announce "48 h before" again
+    with 24 h left; the 8 h warning and the passing still go out, once each."""
+    t0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
+    new = domain.NewRequest(
+        request_id="0190f7a0-0000-7000-8000-000000000001",
+        workspace_id="jit-demo",
+        legal_basis="EIO",
+        epoc_procedure="",
+        issuing_authority="OM Amsterdam",
+        addressee_kind="MEMBER_STATE",
+        addressee_jurisdiction="DE",
+        provider_name="",
+        data_categories=("SUBSCRIBER",),
+        targets=(domain.Target("ACCOUNT_HANDLE", "@harasser_x", "instagram"),),
+        offence_category="CYBERSTALKING",
+        urgency="NORMAL",
+        title="Identify the holder",
+        description="",
+        restricted=True,
+    )
+    r = domain.create(new, request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=t0)
+    store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
+    r = _change(session, _change(session, r, "issue", t0), "acknowledge", t0 + H)
+    assert _send_due(session, t0 + 28 * D + H) == ["approaching:2d"]
+    r = _change(session, r, "postpone", t0 + 29 * D)
+    r = _change(session, r, "resume", t0 + 29 * D + H)
+    (decide,) = r.deadlines
+    assert decide.due_at == t0 + 30 * D + H
+    assert _send_due(session, t0 + 29 * D + H) == []
+    assert _send_due(session, decide.due_at - 8 * H) == ["approaching:8h"]
+    assert _send_due(session, decide.due_at) == ["passed:0s"]
+    assert _send_due(session, decide.due_at + D) == []
