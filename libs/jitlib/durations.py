@@ -8,18 +8,23 @@ from datetime import timedelta
 
 _UNIT_SECONDS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+)([wdhms])")
+#: The longest duration ``parse`` reads: ten years is longer than any legal period, warning offset or CLI
+#: window here, and keeps ``now + duration`` and ``date - duration`` far inside what datetime can hold.
+MAXIMUM = timedelta(days=3650)
 
 
 def parse(text: str) -> timedelta:
     """``"7d"``, ``"36h"``, ``"1d12h"``, ``"2w"``, ``"90m"``, ``"30s"`` -> a positive timedelta.
 
-    Raises ValueError, with the form expected, for anything else."""
-    compact = text.strip().lower().replace(" ", "")
-    if not compact or len(compact) > 32 or _PART.sub("", compact):
+    Raises ValueError, with the form expected, for anything else, and for more than ``MAXIMUM``."""
+    written = text.strip().lower().replace(" ", "")
+    if not written or len(written) > 32 or _PART.sub("", written):
         raise ValueError("not a duration: use e.g. 7d, 36h, 1d12h, 2w, 90m")
-    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(compact))
+    seconds = sum(int(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(written))
     if seconds <= 0:
         raise ValueError("a duration must be longer than zero")
+    if seconds > MAXIMUM.total_seconds():
+        raise ValueError(f"a duration must be at most {compact(MAXIMUM)} (10 years)")
     return timedelta(seconds=seconds)
 
 

@@ -35,6 +35,19 @@ def test_parse_refuses_anything_else_without_echoing_it(text: str) -> None:
     }
 
 
+@pytest.mark.parametrize("text", ["9999999999999999999d", "999999999w", "3651d", "521w4d"])
+def test_a_duration_beyond_the_maximum_is_a_value_error_not_an_overflow(text: str) -> None:
+    """Too large for a timedelta (OverflowError before) or for date arithmetic on it: a ValueError saying the
+    maximum, which settings validation and the CLI turn into words."""
+    with pytest.raises(ValueError) as info:
+        durations.parse(text)
+    assert str(info.value) == "a duration must be at most 3650d (10 years)"
+
+
+def test_the_maximum_itself_is_read() -> None:
+    assert durations.parse("3650d") == durations.MAXIMUM == timedelta(days=3650)
+
+
 def test_parse_list_keeps_the_order_given() -> None:
     assert durations.parse_list("48h, 8h,,2d") == (timedelta(hours=48), timedelta(hours=8), timedelta(days=2))
 

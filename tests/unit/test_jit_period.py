@@ -110,3 +110,12 @@ def test_left_in_words() -> None:
     assert period.left_in_words(end, at("2027-07-13T00:00:00")) == "2 days left"
     assert period.left_in_words(end, at("2027-07-15T00:00:00")) == "ends today"
     assert period.left_in_words(end, at("2027-07-16T00:00:00")) == "ended 1 day ago"
+
+
+def test_jit_period_warning_offsets_too_large_for_the_schedule_are_refused_when_read() -> None:
+    """JIT_PERIOD_WARNING: an offset too large to subtract from a last day is refused where the setting is
+    read (ValueError), not when every period scan computes its schedule."""
+    with pytest.raises(ValueError, match="at most 3650d"):
+        period.parse_offsets("999999w")
+    (o,) = period.parse_offsets("3650d")
+    assert period.due_warning("jit-demo", "2027-07-15", (o,), datetime(2027, 1, 1, tzinfo=UTC)) is not None

@@ -45,3 +45,7 @@ def test_period_warning_offsets_are_read_and_a_malformed_value_refused_at_start(
     monkeypatch.setenv("JIT_MESSAGING_PERIOD_WARNING_OFFSETS", "two months")
     with pytest.raises(ValidationError, match="period_warning_offsets"):
         MessagingSettings()
+    # Parsed but too large for the period scan's date arithmetic: refused at start, not at every scan.
+    monkeypatch.setenv("JIT_MESSAGING_PERIOD_WARNING_OFFSETS", "999999w")
+    with pytest.raises(ValidationError, match="period_warning_offsets"):
+        MessagingSettings()

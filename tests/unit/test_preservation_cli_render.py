@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 import typer
 from google.protobuf import timestamp_pb2
 from rich.console import Console
+from typer.testing import CliRunner
 
 from jit.preservation.v1 import preservation_pb2 as pb
+from jitcli.main import app
 from jitcli.preservation_cmd import order_detail, orders_table, target
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -74,3 +77,12 @@ def test_target_option_parsing() -> None:
     assert target("url:https://x.example/a:b").value == "https://x.example/a:b"
     with pytest.raises(typer.BadParameter):
         target("skype:someone")
+
+
+@pytest.mark.parametrize("within", ["999999999w", "99999999d"])
+def test_due_within_an_enormous_duration_is_answered_in_words(within: str, tmp_path: Path) -> None:
+    """`jit preservation due --within` beyond the longest duration read is a usage error naming the option
+    and the maximum, not an unexpected OverflowError."""
+    result = CliRunner().invoke(app, ["preservation", "due", "--within", within], env={"JIT_CONFIG_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "--within" in result.stderr and "at most 3650d" in result.stderr
