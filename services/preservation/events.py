@@ -12,8 +12,9 @@ Budapest order since; issued after it, the order is not moved and that is logged
 (PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY). When the order's own production request (its
 follow_up_request_id) is REFUSED, WITHDRAWN or NOT_EXECUTED while the order is PRODUCTION_REQUESTED, the
 order is resumed (event ``resumed``: back to the state before, a stopped clock runs again with the time
-that was left) and the issuer is warned (an ExpiryWarning of kind PRODUCTION_ENDED on expiry_warning) in the same transaction:
-once, since a redelivered or repeated event finds the order no longer PRODUCTION_REQUESTED.
+that was left) and the issuer is warned (an ExpiryWarning of kind PRODUCTION_ENDED on expiry_warning) in
+the same transaction: once, since a redelivered or repeated event finds the order no longer
+PRODUCTION_REQUESTED.
 Only a request of the order's own issuing jurisdiction and workspace moves it (the evidence service checks
 that when the link is made; this is the second check): any other is set aside as a dead letter and the
 order does not change.
