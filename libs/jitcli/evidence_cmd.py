@@ -518,9 +518,8 @@ def acknowledge(
     ctx: typer.Context,
     id: RequestId,
     received_at: Annotated[
-        str | None, typer.Option(
-            "--received-at", metavar="TIME", help="When it was received (default: when it was issued)."
-        )
+        str | None,
+        typer.Option("--received-at", metavar="TIME", help="When it was received (default: when it was issued)."),
     ] = None,
     expected_version: Version = 0,
 ) -> None:
