@@ -173,8 +173,8 @@ _EIO: tuple[Rule, ...] = (
     Rule(
         "EIO_POSTPONEMENT",
         "a postponed EIO resumes in the state it was postponed from (before the recognition decision, or in "
-        "execution), and the deadline that ran then is suspended while postponed: from the resumption it "
-        "counts the time that was left",
+        "execution), and the deadline that ran then is suspended while postponed: it is counted as if the EIO "
+        "had been received (or decided) as much later as it was held",
         f"{EIO} Art. 15, 12(3), 12(4)",
     ),
     Rule(
@@ -458,6 +458,15 @@ _OTHER: tuple[Rule, ...] = (
 # -- every evidence request, whatever its instrument ---------------------------------------------------
 
 _REQUESTS: tuple[Rule, ...] = (
+    Rule(
+        "REQUEST_PERIODS_COUNTED_AS_EU_LAW_COUNTS",
+        "a deadline in days runs from the day after receipt (or decision) to the end of its last day in the "
+        "local time of the jurisdiction that must act, and a last day that is a Saturday, Sunday or public "
+        "holiday there moves to the end of the next working day; one in hours runs from the next full hour",
+        "Reg. (EEC, Euratom) No 1182/71 Art. 2(2), 3(1), 3(2), 3(4); UNVERIFIED: whether the EIO's national "
+        "transpositions count otherwise; national public holidays only (the holidays package), none for an "
+        "EU body",
+    ),
     Rule(
         "REQUEST_PARTIAL_REFUSAL",
         "a ground may be raised against some of the requested data categories only: those are refused, the "

@@ -14,24 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from jitlib import durations
+from jitlib import durations, jurisdictions
 
 UTC = dt.UTC
-
-#: The time zone a legal deadline runs in: the one of the jurisdiction that must act (the addressed
-#: state, or the provider's establishment). One zone per state; a state spanning several uses its capital's.
-JURISDICTION_ZONES: dict[str, str] = {
-    "AT": "Europe/Vienna", "BE": "Europe/Brussels", "BG": "Europe/Sofia", "CY": "Asia/Nicosia",
-    "CZ": "Europe/Prague", "DE": "Europe/Berlin", "DK": "Europe/Copenhagen", "EE": "Europe/Tallinn",
-    "ES": "Europe/Madrid", "FI": "Europe/Helsinki", "FR": "Europe/Paris", "GR": "Europe/Athens",
-    "HR": "Europe/Zagreb", "HU": "Europe/Budapest", "IE": "Europe/Dublin", "IT": "Europe/Rome",
-    "LT": "Europe/Vilnius", "LU": "Europe/Luxembourg", "LV": "Europe/Riga", "MT": "Europe/Malta",
-    "NL": "Europe/Amsterdam", "PL": "Europe/Warsaw", "PT": "Europe/Lisbon", "RO": "Europe/Bucharest",
-    "SE": "Europe/Stockholm", "SI": "Europe/Ljubljana", "SK": "Europe/Bratislava", "NO": "Europe/Oslo",
-    "IS": "Atlantic/Reykjavik", "CH": "Europe/Zurich", "GB": "Europe/London", "UA": "Europe/Kyiv",
-    "US": "America/New_York", "EUROJUST": "Europe/Amsterdam", "EUROPOL": "Europe/Amsterdam",
-    "EPPO": "Europe/Luxembourg",
-}  # fmt: skip
 
 
 def zone(name: str | None) -> ZoneInfo:
@@ -66,8 +51,9 @@ def time_left(due: dt.datetime, now: dt.datetime) -> str:
 
 
 def legal_zone(jurisdiction: str) -> ZoneInfo | None:
-    name = JURISDICTION_ZONES.get(jurisdiction)
-    return ZoneInfo(name) if name else None
+    """The zone a legal deadline of ``jurisdiction`` runs in, the one its periods are counted in
+    (``jitlib.jurisdictions.ZONES``); None when unknown."""
+    return jurisdictions.zone(jurisdiction)
 
 
 def label(enum_type: Any, value: int, prefix: str) -> str:

@@ -1,20 +1,24 @@
 """Legal deadlines of evidence requests, pure: from the instrument, the state and the moments of receipt
 and decision (UTC) to the list of deadlines that currently run.
 
-Every rule names its legal source. All periods below are calendar periods: none of the instruments this
-service tracks counts in working days. ``add_working_days`` exists for the rules that do (e.g. the
-enforcing state's recognition decision in 5 working days, Reg. (EU) 2023/1543 Art. 16, which belongs to
-the enforcement procedure, not modelled here); it skips weekends only, because no per-jurisdiction holiday
-calendar exists yet (DOMAIN.md: "start with weekends only and say so").
+Every rule names its legal source. All periods below are calendar periods, counted as EU law counts
+periods (Reg. (EEC, Euratom) No 1182/71 Art. 3, ``period_end``) in the local time of the jurisdiction that
+must act (the addressee: the executing or enforcing state, or the provider's establishment): a period in
+days ends at the end of its last day, moved to the next working day when that is a Saturday, Sunday or
+public holiday there (``jitlib.jurisdictions``). None of the instruments tracked counts in working days.
+``add_working_days`` exists for the rules that do (e.g. the enforcing state's recognition decision in 5
+working days, Reg. (EU) 2023/1543 Art. 16, which belongs to the enforcement procedure, not modelled here);
+it skips weekends only (in UTC) until such a rule is modelled.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from jitlib import durations, legal
+from jitlib import durations, jurisdictions, legal
 
 
 class DeadlineKind(enum.StrEnum):
@@ -50,6 +54,32 @@ def add_working_days(start: datetime, days: int) -> datetime:
     return out
 
 
+def period_end(event: datetime, length: timedelta, jurisdiction: str, *, in_hours: bool = False) -> datetime:
+    """The instant a period of ``length`` counted from the event at ``event`` has passed (exclusive: the
+    period runs while ``now < period_end``), as Reg. (EEC, Euratom) No 1182/71 Art. 3 counts periods, in
+    the local time of ``jurisdiction`` (UTC when ``jurisdictions.zone`` has none). In UTC.
+    (REQUEST_PERIODS_COUNTED_AS_EU_LAW_COUNTS)
+
+    - In hours (``in_hours``, as the law states the 8 h or the 96 h): the hour in which the event happened
+      is not counted (Art. 3(1)); the period starts at the next full hour and ends when its last hour does
+      (Art. 3(2)(a)). Not moved for a weekend (Art. 3(4) concerns other periods). Full hours are the same
+      in UTC as in every zone of the table (whole-hour offsets).
+    - In days (a week is 7; ``length`` in whole days): the day of the event is not counted (Art. 3(1));
+      the period ends at the end of its last day (Art. 3(2)(b), (c)); a last day that is a Saturday, Sunday
+      or public holiday of ``jurisdiction`` moves to the end of the next working day (Art. 3(4), 2(2)).
+    """
+    if in_hours:
+        hour = event.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        return hour + timedelta(hours=1) + length
+    if length % timedelta(days=1):
+        raise ValueError("a period not stated in hours is a whole number of days")
+    zone = jurisdictions.zone(jurisdiction) or ZoneInfo("UTC")
+    last = event.astimezone(zone).date() + length
+    while not jurisdictions.is_working_day(jurisdiction, last):
+        last += timedelta(days=1)
+    return datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
 @dataclass(frozen=True)
 class Period:
     kind: DeadlineKind
@@ -60,6 +90,8 @@ class Period:
     #: States (names of EvidenceRequestState) in which the period runs.
     states: frozenset[str]
     working_days: bool = False
+    #: The law states the period in hours (8 h, 96 h), not days: counted from the next full hour.
+    in_hours: bool = False
 
 
 _BEFORE_DECISION = frozenset({"ISSUED", "ACKNOWLEDGED"})
@@ -98,9 +130,9 @@ PERIODS: dict[str, tuple[Period, ...]] = {
         # Data at the end of that window at the latest, unless a ground is raised (Art. 10(2)).
         Period(DeadlineKind.PRODUCE, 10 * DAY, f"{EPOC} Art. 10(2)", "received", _OPEN),
     ),
-    "EPOC/EMERGENCY": (Period(DeadlineKind.PRODUCE, 8 * HOUR, f"{EPOC} Art. 10(4)", "received", _OPEN),),
+    "EPOC/EMERGENCY": (Period(DeadlineKind.PRODUCE, 8 * HOUR, f"{EPOC} Art. 10(4)", "received", _OPEN, in_hours=True),),
     "EPOC/EMERGENCY_WITH_NOTIFICATION": (
-        Period(DeadlineKind.PRODUCE, 8 * HOUR, f"{EPOC} Art. 10(4)", "received", _OPEN),
+        Period(DeadlineKind.PRODUCE, 8 * HOUR, f"{EPOC} Art. 10(4)", "received", _OPEN, in_hours=True),
         # The enforcing authority may object within 96 hours; data already sent must then be deleted or
         # restricted (Art. 10(4), 12(1)). Runs after execution and after closing too (EPOC_EMERGENCY_OBJECTION).
         Period(
@@ -109,6 +141,7 @@ PERIODS: dict[str, tuple[Period, ...]] = {
             f"{EPOC} Art. 10(4), 12(1)",
             "received",
             _OPEN | {"EXECUTED", "CLOSED"},
+            in_hours=True,
         ),
     ),
     # UNVERIFIED (DOMAIN.md): "provider answers within 30 days — check CETS 224". Kept as a tracked
@@ -143,6 +176,8 @@ class Clocks:
     #: execution back: their deadline runs that much later (EIO_POSTPONEMENT).
     decision_suspended: timedelta = timedelta(0)
     execution_suspended: timedelta = timedelta(0)
+    #: The jurisdiction that must act (the addressee): its local days and public holidays count the periods.
+    jurisdiction: str = ""
 
 
 def _suspension(c: Clocks, kind: DeadlineKind) -> timedelta:
@@ -161,6 +196,15 @@ def suspended_clock(state: str) -> DeadlineKind | None:
     return {"ACKNOWLEDGED": DeadlineKind.DECIDE, "IN_EXECUTION": DeadlineKind.EXECUTE}.get(state)
 
 
+def _end(c: Clocks, p: Period, anchor: datetime, length: timedelta) -> datetime:
+    """When period ``p`` of ``length`` from ``anchor`` ends. A postponement's suspension counts as if the
+    event had come that much later, so the period still ends at the end of a working day (``period_end``)."""
+    start = anchor + _suspension(c, p.kind)
+    if p.working_days:
+        return add_working_days(start, length.days)
+    return period_end(start, length, c.jurisdiction, in_hours=p.in_hours)
+
+
 def compute(c: Clocks) -> tuple[Deadline, ...]:
     """The deadlines running in the request's current state, earliest first."""
     out = []
@@ -175,12 +219,10 @@ def compute(c: Clocks) -> tuple[Deadline, ...]:
         if p.kind is DeadlineKind.DECIDE and c.decision_extended:
             length += EIO_DECISION_EXTENSION
             source = f"{source}, extended under {EIO_EXTENSION_SOURCE}"
-        due = add_working_days(anchor, length.days) if p.working_days else anchor + length
         suspended = _suspension(c, p.kind)
         if suspended > timedelta(0):
-            due += suspended
             source = f"{source}, suspended {durations.compact(suspended)} while postponed ({EIO_POSTPONEMENT_SOURCE})"
-        out.append(Deadline(p.kind, due, source, anchor, p.working_days))
+        out.append(Deadline(p.kind, _end(c, p, anchor, length), source, anchor, p.working_days))
     return tuple(sorted(out, key=lambda d: (d.due_at, d.kind.value)))
 
 
@@ -191,10 +233,7 @@ def window_end(c: Clocks, kind: DeadlineKind) -> datetime | None:
     for p in PERIODS.get(instrument(c.legal_basis, c.epoc_procedure), ()):
         if p.kind is kind:
             anchor = c.received_at if p.anchor == "received" else c.decided_at
-            if anchor is None:
-                return None
-            end = add_working_days(anchor, p.length.days) if p.working_days else anchor + p.length
-            return end + _suspension(c, kind)
+            return None if anchor is None else _end(c, p, anchor, p.length)
     return None
 
 

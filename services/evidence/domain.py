@@ -283,6 +283,7 @@ class EvidenceRequest(Versioned, AccessParties):
             self.decision_extended,
             timedelta(seconds=self.decision_suspended_seconds),
             timedelta(seconds=self.execution_suspended_seconds),
+            self.addressee_jurisdiction,
         )
 
 
@@ -608,7 +609,7 @@ def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
             return held
     if action == "refuse" and req.epoc_procedure == "WITH_NOTIFICATION" and req.notified:
         review_end = review_window_end(req)
-        if review_end is not None and now > review_end:
+        if review_end is not None and now >= review_end:
             return lambda: FailedPrecondition(
                 "REVIEW_WINDOW_PASSED",
                 f"the enforcing state's 10 days to raise a ground ended at {review_end.isoformat()}: the order "
@@ -617,7 +618,7 @@ def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
             )
     if action == "refuse" and objected_in_emergency(req):
         end = objection_window_end(req)
-        if end is not None and now > end:
+        if end is not None and now >= end:
             return lambda: FailedPrecondition(
                 "OBJECTION_WINDOW_PASSED",
                 f"the enforcing state's 96 hours to object to this emergency order ended at {end.isoformat()}: a "
@@ -651,7 +652,7 @@ def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
         # Art. 12(5) extends a running time limit: asked after the 30 days passed, it would turn an overdue
         # decision into a timely one after the fact.
         decide_end = deadlines.window_end(req.clocks(), DeadlineKind.DECIDE)
-        if decide_end is not None and now > decide_end:
+        if decide_end is not None and now >= decide_end:
             return lambda: FailedPrecondition(
                 "EXTENSION_TOO_LATE",
                 f"the recognition decision's 30 days ended at {decide_end.isoformat()}: an extension is asked "

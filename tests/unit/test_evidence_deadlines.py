@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import create_engine
@@ -19,20 +20,26 @@ from services.evidence.deadlines import (
     add_working_days,
     alert_times,
     compute,
+    period_end,
+    window_end,
 )
 
-RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday
-DECIDED = datetime(2026, 3, 20, 14, 0, tzinfo=UTC)
+RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday, 10:30 in Berlin (CET)
+DECIDED = datetime(2026, 3, 20, 14, 0, tzinfo=UTC)  # a Friday
 D, H = timedelta(days=1), timedelta(hours=1)
+#: The addressee of the table's requests: its local days (Europe/Berlin) and public holidays count the periods.
+WHERE = "DE"
 
-# (instrument, procedure, state, kind, expected due, source fragment, legal source of the row)
+# (instrument, procedure, state, kind, expected due, source fragment, legal source of the row). Counted as
+# Reg. 1182/71 Art. 3 counts: a period in days from the day after receipt to the end of its last day in
+# Berlin (the instant given is the next midnight there, in UTC); one in hours from the next full hour.
 ROWS = [
     (
         "EPOC",
         "STANDARD",
         "ISSUED",
         DeadlineKind.PRODUCE,
-        RECEIVED + 10 * D,
+        datetime(2026, 3, 12, 23, 0, tzinfo=UTC),  # the end of Thursday 12 March in Berlin
         "2023/1543 Art. 10(3)",
         "Reg. (EU) 2023/1543 Art. 10(3): data within 10 days of receipt",
     ),
@@ -41,7 +48,7 @@ ROWS = [
         "WITH_NOTIFICATION",
         "UNDER_REVIEW",
         DeadlineKind.REVIEW,
-        RECEIVED + 10 * D,
+        datetime(2026, 3, 12, 23, 0, tzinfo=UTC),
         "Art. 10(2), 8",
         "Reg. (EU) 2023/1543 Art. 8, 10(2): enforcing authority has 10 days to raise grounds",
     ),
@@ -50,7 +57,7 @@ ROWS = [
         "WITH_NOTIFICATION",
         "ACKNOWLEDGED",
         DeadlineKind.PRODUCE,
-        RECEIVED + 10 * D,
+        datetime(2026, 3, 12, 23, 0, tzinfo=UTC),
         "Art. 10(2)",
         "Reg. (EU) 2023/1543 Art. 10(2): data at the end of the 10-day window at the latest",
     ),
@@ -59,7 +66,7 @@ ROWS = [
         "EMERGENCY",
         "ISSUED",
         DeadlineKind.PRODUCE,
-        RECEIVED + 8 * H,
+        datetime(2026, 3, 2, 18, 0, tzinfo=UTC),  # 8 hours from 10:00 UTC, the hour after receipt
         "Art. 10(4)",
         "Reg. (EU) 2023/1543 Art. 10(4): emergency, data within 8 hours",
     ),
@@ -68,7 +75,7 @@ ROWS = [
         "EMERGENCY_WITH_NOTIFICATION",
         "ISSUED",
         DeadlineKind.OBJECTION,
-        RECEIVED + 96 * H,
+        datetime(2026, 3, 6, 10, 0, tzinfo=UTC),
         "12(1)",
         "Reg. (EU) 2023/1543 Art. 10(4), 12(1): enforcing authority may object within 96 hours",
     ),
@@ -77,7 +84,7 @@ ROWS = [
         "EMERGENCY_WITH_NOTIFICATION",
         "EXECUTED",
         DeadlineKind.OBJECTION,
-        RECEIVED + 96 * H,
+        datetime(2026, 3, 6, 10, 0, tzinfo=UTC),
         "12(1)",
         "Reg. (EU) 2023/1543 Art. 12(1): the objection window runs after the data was sent too",
     ),
@@ -86,7 +93,7 @@ ROWS = [
         "",
         "ISSUED",
         DeadlineKind.ACKNOWLEDGE,
-        RECEIVED + 7 * D,
+        datetime(2026, 3, 9, 23, 0, tzinfo=UTC),  # the end of Monday 9 March
         "2014/41/EU Art. 16(1)",
         "Directive 2014/41/EU Art. 16(1): acknowledge receipt within a week",
     ),
@@ -95,7 +102,7 @@ ROWS = [
         "",
         "ACKNOWLEDGED",
         DeadlineKind.DECIDE,
-        RECEIVED + 30 * D,
+        datetime(2026, 4, 1, 22, 0, tzinfo=UTC),  # the end of Wednesday 1 April (CEST from 29 March)
         "Art. 12(3)",
         "Directive 2014/41/EU Art. 12(3): recognition decision within 30 days of receipt",
     ),
@@ -104,7 +111,7 @@ ROWS = [
         "",
         "IN_EXECUTION",
         DeadlineKind.EXECUTE,
-        DECIDED + 90 * D,
+        datetime(2026, 6, 18, 22, 0, tzinfo=UTC),  # the end of Thursday 18 June
         "Art. 12(4)",
         "Directive 2014/41/EU Art. 12(4): execution within 90 days of the decision",
     ),
@@ -113,7 +120,7 @@ ROWS = [
         "",
         "ISSUED",
         DeadlineKind.PRODUCE,
-        RECEIVED + 30 * D,
+        datetime(2026, 4, 1, 22, 0, tzinfo=UTC),
         "UNVERIFIED",
         "CETS 224 Art. 7: 30 days, UNVERIFIED in DOMAIN.md",
     ),
@@ -126,7 +133,7 @@ ROWS = [
 def test_deadline_follows_the_instrument(
     basis: str, procedure: str, state: str, kind: DeadlineKind, due: datetime, source: str, law: str
 ) -> None:
-    found = {d.kind: d for d in compute(Clocks(basis, procedure, state, RECEIVED, DECIDED))}
+    found = {d.kind: d for d in compute(Clocks(basis, procedure, state, RECEIVED, DECIDED, jurisdiction=WHERE))}
     assert kind in found, law
     assert found[kind].due_at == due, law
     assert source in found[kind].source
@@ -135,8 +142,10 @@ def test_deadline_follows_the_instrument(
 
 def test_eio_decision_extension_adds_30_days() -> None:
     """EIO_DECISION_EXTENSION, Directive 2014/41/EU Art. 12(5): the 30 days may be extended once by 30 days."""
-    found = {d.kind: d for d in compute(Clocks("EIO", "", "ACKNOWLEDGED", RECEIVED, None, decision_extended=True))}
-    assert found[DeadlineKind.DECIDE].due_at == RECEIVED + 60 * D
+    extended = Clocks("EIO", "", "ACKNOWLEDGED", RECEIVED, None, decision_extended=True, jurisdiction=WHERE)
+    found = {d.kind: d for d in compute(extended)}
+    # 60 days from 2 March: Friday 1 May, Labour Day in Germany, then the weekend: the end of Monday 4 May.
+    assert found[DeadlineKind.DECIDE].due_at == datetime(2026, 5, 4, 22, 0, tzinfo=UTC)
     assert "12(5)" in found[DeadlineKind.DECIDE].source
 
 
@@ -194,25 +203,92 @@ def test_eio_postponement_suspends_the_clock_that_ran() -> None:
         decision_extended=True,
         decision_suspended=5 * D,
         execution_suspended=7 * D,
+        jurisdiction=WHERE,
     )
     (decide,) = compute(held)
-    assert decide.due_at == RECEIVED + 65 * D and decide.counted_from == RECEIVED
+    # Counted as if received 5 days later (Saturday 7 March): 60 days end with Wednesday 6 May (CEST).
+    assert decide.due_at == datetime(2026, 5, 6, 22, 0, tzinfo=UTC) and decide.counted_from == RECEIVED
     assert "extended under" in decide.source and "suspended 5d while postponed" in decide.source
     assert "Art. 15" in decide.source
     executing = Clocks(
-        "EIO", "", "IN_EXECUTION", RECEIVED, DECIDED, decision_suspended=5 * D, execution_suspended=7 * D
+        "EIO",
+        "",
+        "IN_EXECUTION",
+        RECEIVED,
+        DECIDED,
+        decision_suspended=5 * D,
+        execution_suspended=7 * D,
+        jurisdiction=WHERE,
     )
     (execute,) = compute(executing)
-    assert execute.due_at == DECIDED + 97 * D and "suspended 7d" in execute.source
-    assert compute(Clocks("EIO", "", "ACKNOWLEDGED", RECEIVED, None))[0].due_at == RECEIVED + 30 * D
+    # 90 days from Friday 27 March (decided on 20 March, 7 days held): the end of Thursday 25 June.
+    assert execute.due_at == datetime(2026, 6, 25, 22, 0, tzinfo=UTC) and "suspended 7d" in execute.source
+    plain = compute(Clocks("EIO", "", "ACKNOWLEDGED", RECEIVED, None, jurisdiction=WHERE))
+    assert plain[0].due_at == datetime(2026, 4, 1, 22, 0, tzinfo=UTC)
 
 
 def test_epoc_emergency_objection_window_runs_after_closing() -> None:
     """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 10(4), 12(1)): the 96 hours to object run on after
     the request was executed and closed; not once it is refused."""
     closed = compute(Clocks("EPOC", "EMERGENCY_WITH_NOTIFICATION", "CLOSED", RECEIVED, DECIDED))
-    assert [(d.kind, d.due_at) for d in closed] == [(DeadlineKind.OBJECTION, RECEIVED + 96 * H)]
+    # 96 hours from 10:00 UTC, the full hour after receipt (Reg. 1182/71 Art. 3(1), 3(2)(a)).
+    assert [(d.kind, d.due_at) for d in closed] == [(DeadlineKind.OBJECTION, datetime(2026, 3, 6, 10, 0, tzinfo=UTC))]
     assert compute(Clocks("EPOC", "EMERGENCY_WITH_NOTIFICATION", "REFUSED", RECEIVED, DECIDED)) == ()
+
+
+# -- how a period is counted: Reg. (EEC, Euratom) No 1182/71 Art. 3, in the addressee's local time ------
+
+
+def test_a_period_in_days_ending_on_a_saturday_runs_to_the_end_of_the_next_working_day() -> None:
+    """REQUEST_PERIODS_COUNTED_AS_EU_LAW_COUNTS. EPOC with notification to a provider in Ireland, received on
+    Wednesday 9 September 2026 at 15:00 UTC (16:00 in Dublin): the day of receipt is not counted (Art. 3(1)),
+    so the 10th day is Saturday 19 September, which moves to Monday 21 (Art. 3(4)); the window ends at the
+    end of that day in Dublin."""
+    received = datetime(2026, 9, 9, 15, 0, tzinfo=UTC)
+    clocks = Clocks("EPOC", "WITH_NOTIFICATION", "ACKNOWLEDGED", received, None, jurisdiction="IE")
+    end = datetime(2026, 9, 21, 23, 0, tzinfo=UTC)  # Tuesday 22 September, 00:00 Irish Summer Time
+    assert window_end(clocks, DeadlineKind.REVIEW) == end
+    assert {d.kind: d.due_at for d in compute(clocks)} == {DeadlineKind.REVIEW: end, DeadlineKind.PRODUCE: end}
+
+
+def test_a_last_day_on_a_public_holiday_of_the_addressee_moves_past_it() -> None:
+    """REQUEST_PERIODS_COUNTED_AS_EU_LAW_COUNTS (Reg. 1182/71 Art. 3(4)): received by Germany on 4 March 2026,
+    the EIO's 30th day is Good Friday (3 April); Saturday, Sunday and Easter Monday follow: the decision is
+    due by the end of Tuesday 7 April in Berlin. Addressed to a jurisdiction whose public holidays are
+    unknown (an EU body), only a weekend would move it."""
+    received = datetime(2026, 3, 4, 9, 30, tzinfo=UTC)
+    (decide,) = compute(Clocks("EIO", "", "ACKNOWLEDGED", received, None, jurisdiction="DE"))
+    assert decide.due_at == datetime(2026, 4, 7, 22, 0, tzinfo=UTC)
+    (unknown,) = compute(Clocks("EIO", "", "ACKNOWLEDGED", received, None, jurisdiction="EUROJUST"))
+    assert unknown.due_at == datetime(2026, 4, 3, 22, 0, tzinfo=UTC)  # the end of Friday 3 April, The Hague
+
+
+def test_a_period_in_days_ends_at_the_end_of_the_local_day_across_a_change_of_clocks() -> None:
+    """REQUEST_PERIODS_COUNTED_AS_EU_LAW_COUNTS, Directive 2014/41 Art. 12(3), 30 days: received in the
+    Netherlands on Saturday 20 March 2027 at 10:00 (CET); the clocks go forward on 28 March. The 30th day is
+    Monday 19 April, and the period ends at its end in Amsterdam (CEST), not 720 hours after receipt (11:00
+    that day)."""
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    received = datetime(2027, 3, 20, 10, 0, tzinfo=amsterdam).astimezone(UTC)
+    (decide,) = compute(Clocks("EIO", "", "ACKNOWLEDGED", received, None, jurisdiction="NL"))
+    assert decide.due_at.astimezone(amsterdam) == datetime(2027, 4, 20, 0, 0, tzinfo=amsterdam)
+
+
+@pytest.mark.parametrize(
+    ("received", "end"),
+    [
+        (datetime(2026, 3, 2, 10, 20, tzinfo=UTC), datetime(2026, 3, 2, 19, 0, tzinfo=UTC)),
+        (datetime(2026, 3, 2, 10, 0, tzinfo=UTC), datetime(2026, 3, 2, 19, 0, tzinfo=UTC)),
+        (datetime(2026, 3, 7, 23, 59, tzinfo=UTC), datetime(2026, 3, 8, 8, 0, tzinfo=UTC)),  # a Sunday: not moved
+    ],
+)
+def test_a_period_in_hours_starts_at_the_next_full_hour(received: datetime, end: datetime) -> None:
+    """REQUEST_PERIODS_COUNTED_AS_EU_LAW_COUNTS (Reg. 1182/71 Art. 3(1), 3(2)(a)): the hour in which the
+    emergency EPOC is received is not counted; its 8 hours run from the next full hour, whatever the day
+    (Art. 3(4) moves periods in days only)."""
+    (produce,) = compute(Clocks("EPOC", "EMERGENCY", "ISSUED", received, None, jurisdiction="IE"))
+    assert produce.due_at == end
+    assert period_end(received, 8 * H, "IE", in_hours=True) == end
 
 
 def test_alerts_whose_moment_passed_before_the_deadline_was_computed_are_left_out() -> None:
@@ -265,9 +341,9 @@ def _send_due(session: Session, now: datetime) -> list[str]:
 
 
 def test_a_resumed_eio_does_not_send_its_48h_warning_again(session: Session) -> None:
-    """EIO_POSTPONEMENT: the decision deadline's "48 h before" went out on day 28. Postponed on day 29 and
-    resumed an hour later, the deadline runs an hour later: the scan does not announce "48 h before" again
-    with 24 h left; the 8 h warning and the passing still go out, once each."""
+    """EIO_POSTPONEMENT: the decision deadline's "48 h before" went out. Postponed 30 hours before it and
+    resumed a day later, the deadline runs a day later: the scan does not announce "48 h before" again with
+    30 hours left; the 8 h warning and the passing still go out, once each."""
     t0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
     new = domain.NewRequest(
         request_id="0190f7a0-0000-7000-8000-000000000001",
@@ -289,12 +365,14 @@ def test_a_resumed_eio_does_not_send_its_48h_warning_again(session: Session) -> 
     r = domain.create(new, request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=t0)
     store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
     r = _change(session, _change(session, r, "issue", t0), "acknowledge", t0 + H)
-    assert _send_due(session, t0 + 28 * D + H) == ["approaching:2d"]
-    r = _change(session, r, "postpone", t0 + 29 * D)
-    r = _change(session, r, "resume", t0 + 29 * D + H)
+    (due,) = r.deadlines
+    assert _send_due(session, due.due_at - 47 * H) == ["approaching:2d"]
+    r = _change(session, r, "postpone", due.due_at - 30 * H)
+    resumed = due.due_at - 6 * H
+    r = _change(session, r, "resume", resumed)
     (decide,) = r.deadlines
-    assert decide.due_at == t0 + 30 * D + H
-    assert _send_due(session, t0 + 29 * D + H) == []
+    assert decide.due_at == due.due_at + D  # held a day: the period ends a day later
+    assert _send_due(session, resumed) == []
     assert _send_due(session, decide.due_at - 8 * H) == ["approaching:8h"]
     assert _send_due(session, decide.due_at) == ["passed:0s"]
     assert _send_due(session, decide.due_at + D) == []

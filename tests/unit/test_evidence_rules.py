@@ -63,7 +63,8 @@ def test_issuing_starts_the_clocks_and_closing_stops_them() -> None:
     assert r.received_at == NOW
     r = run(r, "acknowledge", "start_execution")
     assert [d.kind for d in r.deadlines] == [DeadlineKind.EXECUTE]
-    assert r.deadlines[0].due_at == NOW + timedelta(days=90)
+    # 90 days from Monday 7 September: Sunday 6 December, so the end of Monday 7 December in Germany (CET).
+    assert r.deadlines[0].due_at == datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
     assert run(r, "complete", "close").deadlines == ()
 
 
@@ -80,7 +81,8 @@ def test_acknowledging_with_a_receipt_time_recomputes_from_it() -> None:
     )
     later = NOW + timedelta(hours=5)
     r = domain.apply(r, "acknowledge", TransitionInput(received_at=later), actor=NL, now=later)
-    assert r.deadlines[0].due_at == later + timedelta(days=10)
+    assert r.deadlines[0].counted_from == later
+    assert r.deadlines[0].due_at == datetime(2026, 9, 17, 23, 0, tzinfo=UTC)  # the end of 17 September, Dublin
 
 
 def test_acknowledging_late_without_a_receipt_time_keeps_the_deadlines_of_the_issued_request() -> None:
@@ -157,6 +159,11 @@ def notified_epoc(procedure: str = "WITH_NOTIFICATION") -> domain.EvidenceReques
     )
 
 
+#: The end of the notified enforcing state's 10 days from receipt at NOW (Monday 7 September): the end of
+#: Thursday 17 September in Dublin (Reg. 1182/71 Art. 3).
+REVIEW_END = datetime(2026, 9, 17, 23, 0, tzinfo=UTC)
+
+
 def at(r: domain.EvidenceRequest, when: datetime, action: str, **data: object) -> domain.EvidenceRequest:
     return domain.apply(r, action, TransitionInput(**data), actor=NL, now=when)  # type: ignore[arg-type]
 
@@ -172,7 +179,7 @@ def test_epoc_silence_is_consent_once_the_ten_days_pass(reviewed: bool) -> None:
     no ground within 10 days of receipt, the issuer records the provider's execution and delivery; before,
     it is refused with the moment the window ends."""
     r = run(notified_epoc(), "issue", "acknowledge", *(["open_review"] if reviewed else []))
-    end = NOW + timedelta(days=10)
+    end = REVIEW_END
     assert domain.review_window_end(r) == end
     before = end - timedelta(seconds=1)
     with pytest.raises(FailedPrecondition) as info:
@@ -194,14 +201,29 @@ def test_epoc_silence_is_consent_so_a_ground_raised_after_ten_days_is_refused() 
     """EPOC_SILENCE_IS_CONSENT (Reg. (EU) 2023/1543 Art. 12(1)): the enforcing state raises a ground within
     10 days of receipt; after them the order proceeds and a ground is refused, naming the rule."""
     r = run(notified_epoc(), "issue", "acknowledge", "open_review")
-    end = NOW + timedelta(days=10)
-    assert "refuse" in domain.allowed_actions(r, ENFORCING, end)
-    assert "refuse" not in domain.allowed_actions(r, ENFORCING, end + timedelta(seconds=1))
+    end = REVIEW_END
+    last = end - timedelta(seconds=1)
+    assert "refuse" in domain.allowed_actions(r, ENFORCING, last)
+    assert "refuse" not in domain.allowed_actions(r, ENFORCING, end)
     with pytest.raises(FailedPrecondition) as info:
-        at(r, end + timedelta(seconds=1), "refuse", reason="late", refusal_ground="NE_BIS_IN_IDEM")
+        at(r, end, "refuse", reason="late", refusal_ground="NE_BIS_IN_IDEM")
     assert info.value.reason == "REVIEW_WINDOW_PASSED" and "Art. 10(2), 12(1)" in info.value.message
-    refused = at(r, end, "refuse", reason="in time", refusal_ground="NE_BIS_IN_IDEM")
+    refused = at(r, last, "refuse", reason="in time", refusal_ground="NE_BIS_IN_IDEM")
     assert refused.state is State.REFUSED
+
+
+def test_a_review_window_ending_on_a_saturday_runs_to_the_end_of_the_next_working_day() -> None:
+    """EPOC_SILENCE_IS_CONSENT, with the 10 days counted as Reg. 1182/71 Art. 3 counts them in Ireland: the
+    notification received on Wednesday 9 September at 15:00 UTC, the 10th day is Saturday 19 September, so
+    the window runs to the end of Monday 21. A ground raised that Monday morning is in time, and until the
+    window ends the issuer may not record the provider's execution."""
+    received = datetime(2026, 9, 9, 15, 0, tzinfo=UTC)
+    r = at(at(notified_epoc(), received, "issue"), received + timedelta(hours=1), "acknowledge")
+    monday = datetime(2026, 9, 21, 10, 0, tzinfo=UTC)
+    assert domain.review_window_end(r) == datetime(2026, 9, 21, 23, 0, tzinfo=UTC)
+    assert domain.refusal(r, "refuse", monday) is None
+    held = domain.refusal(r, "start_execution", monday)
+    assert held is not None and held.reason == "REVIEW_REQUIRED"
 
 
 def test_a_review_concluded_early_lets_the_epoc_proceed_at_once() -> None:
@@ -265,11 +287,12 @@ def test_epoc_emergency_objection_after_96_hours_is_refused() -> None:
     """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 12(1)): a ground raised more than 96 hours after
     receipt of an emergency EPOC is refused with a reason code and the rule; nothing is restricted."""
     r = run(notified_epoc("EMERGENCY_WITH_NOTIFICATION"), "issue", "acknowledge", "start_execution", "complete")
-    end = NOW + timedelta(hours=96)
+    end = NOW + timedelta(hours=97)  # 96 hours from the full hour after receipt (Reg. 1182/71 Art. 3(1))
     assert domain.objection_window_end(r) == end
-    assert "refuse" not in domain.allowed_actions(r, ENFORCING, end + timedelta(seconds=1))
+    assert "refuse" in domain.allowed_actions(r, ENFORCING, end - timedelta(seconds=1))
+    assert "refuse" not in domain.allowed_actions(r, ENFORCING, end)
     with pytest.raises(FailedPrecondition) as info:
-        at(r, end + timedelta(seconds=1), "refuse", reason="late", refusal_ground="FUNDAMENTAL_RIGHTS")
+        at(r, end, "refuse", reason="late", refusal_ground="FUNDAMENTAL_RIGHTS")
     assert info.value.reason == "OBJECTION_WINDOW_PASSED" and "Art. 10(4), 12(1)" in info.value.message
     # Before any data was received, an objection refuses without restricting anything.
     early = run(notified_epoc("EMERGENCY_WITH_NOTIFICATION"), "issue", "acknowledge")
@@ -292,7 +315,9 @@ def test_eio_postponement_before_recognition_resumes_with_the_decision_days_left
     decision resumes before it (ACKNOWLEDGED), and its 30 days count on from the resumption with the days
     that were left when it was postponed."""
     r = run(make(), "issue", "acknowledge")
-    assert [(d.kind, d.due_at) for d in r.deadlines] == [(DeadlineKind.DECIDE, NOW + timedelta(days=30))]
+    assert [(d.kind, d.due_at) for d in r.deadlines] == [
+        (DeadlineKind.DECIDE, datetime(2026, 10, 7, 22, 0, tzinfo=UTC))
+    ]
     r = at(r, NOW + timedelta(days=10), "postpone", reason="a domestic search is pending")
     assert r.state is State.POSTPONED and r.postponed_from == "ACKNOWLEDGED" and r.deadlines == ()
     assert domain.allowed_actions(
@@ -302,11 +327,16 @@ def test_eio_postponement_before_recognition_resumes_with_the_decision_days_left
     assert r.state is State.ACKNOWLEDGED and r.postponed_from == "" and r.postponed_at is None
     (decide,) = r.deadlines
     assert decide.kind is DeadlineKind.DECIDE
-    assert decide.due_at == NOW + timedelta(days=25) + timedelta(days=20)  # the 20 days left, from resumption
+    # The 20 days left, from the resumption: counted as if received 15 days later (22 September), to the end
+    # of Thursday 22 October in Germany.
+    assert decide.due_at == datetime(2026, 10, 22, 22, 0, tzinfo=UTC)
     assert "suspended 15d" in decide.source and "Art. 15" in decide.source
-    # The decision can be taken and the execution deadline runs from it as always.
+    # The decision can be taken and the execution deadline runs from it as always: 90 days from 3 October
+    # end on New Year's Day 2027, a holiday, then a weekend: the end of Monday 4 January.
     r = at(r, NOW + timedelta(days=26), "start_execution")
-    assert [(d.kind, d.due_at) for d in r.deadlines] == [(DeadlineKind.EXECUTE, NOW + timedelta(days=116))]
+    assert [(d.kind, d.due_at) for d in r.deadlines] == [
+        (DeadlineKind.EXECUTE, datetime(2027, 1, 4, 23, 0, tzinfo=UTC))
+    ]
 
 
 def test_eio_postponement_in_execution_resumes_with_the_execution_days_left() -> None:
@@ -321,7 +351,8 @@ def test_eio_postponement_in_execution_resumes_with_the_execution_days_left() ->
     r = at(r, NOW + timedelta(days=52), "resume")
     assert r.state is State.IN_EXECUTION and r.execution_suspended_seconds == 12 * 86400
     (execute,) = r.deadlines
-    assert execute.due_at == NOW + timedelta(days=1 + 90 + 12) and "suspended 12d" in execute.source
+    # 90 days from 20 September (decided on the 8th, 12 days held): Saturday 19 December, then Monday 21.
+    assert execute.due_at == datetime(2026, 12, 21, 23, 0, tzinfo=UTC) and "suspended 12d" in execute.source
 
 
 def test_a_request_postponed_before_the_resume_state_was_stored_resumes_by_its_decision() -> None:
@@ -347,7 +378,7 @@ def test_eio_postponement_and_delay_do_not_carry_over_a_resubmission() -> None:
     again = at(r, NOW + timedelta(days=7), "resubmit", reason="other acts")
     assert again.decision_suspended_seconds == 0 and again.delay is None and again.postponed_from == ""
     decide = next(d for d in again.deadlines if d.kind is DeadlineKind.DECIDE)
-    assert decide.due_at == NOW + timedelta(days=37) and "suspended" not in decide.source
+    assert decide.due_at == datetime(2026, 10, 14, 22, 0, tzinfo=UTC) and "suspended" not in decide.source
 
 
 def test_eio_delay_notice_is_shown_and_the_legal_deadline_does_not_move() -> None:
@@ -414,14 +445,14 @@ def test_the_eio_decision_deadline_is_extended_only_before_its_30_days_end() -> 
     (decide,) = r.deadlines
     end = deadlines.window_end(r.clocks(), DeadlineKind.DECIDE)
     assert end == decide.due_at
-    assert "extend_decision" in domain.allowed_actions(r, EXECUTING, end)
+    assert "extend_decision" in domain.allowed_actions(r, EXECUTING, end - timedelta(seconds=1))
     late = NOW + timedelta(days=45)
     assert "extend_decision" not in domain.allowed_actions(r, EXECUTING, late)
     with pytest.raises(FailedPrecondition) as info:
         at(r, late, "extend_decision", reason="complex case")
     assert info.value.reason == "EXTENSION_TOO_LATE"
     assert end.isoformat() in info.value.message and "Art. 12(5)" in info.value.message
-    assert at(r, end, "extend_decision", reason="complex case").decision_extended
+    assert at(r, end - timedelta(seconds=1), "extend_decision", reason="complex case").decision_extended
 
 
 def test_a_provider_answers_through_the_issuer_and_the_notified_state_reviews() -> None:

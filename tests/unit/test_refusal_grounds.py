@@ -293,9 +293,10 @@ def test_request_resubmission_after_ne_bis_in_idem_restarts_the_clocks_and_keeps
     assert again.state is State.ISSUED and again.submission == 2 and domain.event_of("resubmit", again) == "resubmitted"
     assert (again.issued_at, again.received_at, again.decided_at) == (later, later, None)
     assert not again.decision_extended and again.refusal_ground == ""
+    # Counted from the new receipt (Tuesday 22 September) to the end of the last day in Germany.
     assert {d.kind: d.due_at for d in again.deadlines} == {
-        DeadlineKind.ACKNOWLEDGE: later + timedelta(days=7),
-        DeadlineKind.DECIDE: later + timedelta(days=30),
+        DeadlineKind.ACKNOWLEDGE: datetime(2026, 9, 29, 22, 0, tzinfo=UTC),
+        DeadlineKind.DECIDE: datetime(2026, 10, 22, 22, 0, tzinfo=UTC),
     }
     assert again.data_categories == ("SUBSCRIBER",) and states(again) == {"SUBSCRIBER": "OPEN"}
     assert again.description == "second" and again.state_reason == "other acts than those tried"

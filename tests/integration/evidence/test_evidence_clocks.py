@@ -12,6 +12,7 @@ import pytest
 
 from jit.audit.v1 import audit_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
+from services.evidence.deadlines import period_end
 from tests.harness import error_reason, eventually, field_violations, md
 from tests.integration.evidence.conftest import DAY, Client, scan_now, ts
 from tests.integration.evidence.test_evidence_items import download, upload
@@ -32,13 +33,15 @@ def test_epoc_silence_is_consent_after_ten_days(client: Client, evidence_svc: An
     r = client.epoc(pb.EPOC_PROCEDURE_WITH_NOTIFICATION)
     client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id))
     r = client.call("nl-prosecutor", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=r.id)).request
-    window_end = r.received_at.ToDatetime(tzinfo=UTC) + 10 * DAY
+    (window_end,) = [d.due_at.ToDatetime(tzinfo=UTC) for d in r.deadlines if d.kind == pb.DEADLINE_KIND_REVIEW]
+    # 10 days counted as Reg. 1182/71 Art. 3 counts them in Ireland (deadlines.period_end).
+    assert window_end == period_end(r.received_at.ToDatetime(tzinfo=UTC), 10 * DAY, "IE")
     err = client.error("nl-prosecutor", "StartExecution", pb.StartExecutionRequest(id=r.id))
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "REVIEW_REQUIRED"
     assert window_end.isoformat() in (err.details() or "") and "Art. 10(2)" in (err.details() or "")
     assert "start_execution" not in allowed(client, "nl-prosecutor", r.id)
 
-    clock.advance(10 * DAY + timedelta(minutes=1))
+    clock.advance(window_end - clock.now() + timedelta(minutes=1))
     assert "start_execution" in allowed(client, "nl-prosecutor", r.id)
     assert "refuse" not in allowed(client, "ie-prosecutor", r.id)
     late = client.error(
@@ -82,7 +85,10 @@ def test_eio_postponement_before_recognition_resumes_with_its_decision_deadline(
     assert 5 * 86400 <= held < 5 * 86400 + 600
     (resumed,) = r.deadlines
     assert resumed.kind == pb.DEADLINE_KIND_DECIDE and not resumed.overdue
-    assert resumed.due_at.ToMicroseconds() - decide.due_at.ToMicroseconds() == held * 1_000_000
+    # Counted as if received as much later as it was held, to the end of a working day in Germany.
+    received = r.received_at.ToDatetime(tzinfo=UTC)
+    assert resumed.due_at.ToDatetime(tzinfo=UTC) == period_end(received + timedelta(seconds=held), 30 * DAY, "DE")
+    assert resumed.due_at.ToDatetime(tzinfo=UTC) > decide.due_at.ToDatetime(tzinfo=UTC)
     assert "while postponed" in resumed.source and "Art. 15" in resumed.source
     assert "start_execution" in r.allowed_actions
     r = client.call("de-prosecutor", "StartExecution", pb.StartExecutionRequest(id=r.id)).request
@@ -130,7 +136,7 @@ def test_eio_delay_notice_is_shown_and_the_legal_deadline_keeps_its_alerts(
     assert any(e.operation.endswith("/NotifyDelay") and e.record_id == r.id for e in entries.entries)
 
     # The alert counts against the law, not against the notified date.
-    clock.advance(90 * DAY + timedelta(minutes=1))
+    clock.advance(execute.due_at.ToDatetime(tzinfo=UTC) - clock.now() + timedelta(minutes=1))
     scan_now(evidence_svc)
 
     (alert,) = eventually(lambda: envelopes(nats_server.url, "jit.evidence.NL.deadline_passed", r.id), timeout=30)
@@ -217,7 +223,8 @@ def test_epoc_emergency_objection_after_96_hours_is_refused(client: Client, evid
     receipt of the emergency EPOC is refused, naming the rule; the data received stays readable."""
     clock = evidence_svc.app.clock
     r, item = _emergency_delivered(client)
-    clock.advance(timedelta(hours=96, minutes=1))
+    (end,) = [d.due_at.ToDatetime(tzinfo=UTC) for d in r.deadlines if d.kind == pb.DEADLINE_KIND_OBJECTION]
+    clock.advance(end - clock.now() + timedelta(minutes=1))
     assert "refuse" not in allowed(client, "ie-prosecutor", r.id)
     late = client.error(
         "ie-prosecutor",

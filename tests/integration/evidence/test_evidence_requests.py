@@ -3,7 +3,7 @@ runs on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import grpc
@@ -16,6 +16,7 @@ from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2 as ppb
 from jitlib import sealing
 from jitlib.bus import stream_for
+from services.evidence.deadlines import period_end
 from services.evidence.store import RUNTIME, RequestRow
 from tests.conftest import read_stream
 from tests.harness import (
@@ -57,13 +58,16 @@ def test_eio_lifecycle_nl_to_de_with_deadlines_and_events(client: Client, nats_s
     kinds = {d.kind: d for d in r.deadlines}
     assert set(kinds) == {pb.DEADLINE_KIND_ACKNOWLEDGE, pb.DEADLINE_KIND_DECIDE}
     ack = kinds[pb.DEADLINE_KIND_ACKNOWLEDGE]
-    assert ack.due_at.ToSeconds() - r.issued_at.ToSeconds() == 7 * 86400 and "Art. 16" in ack.source
+    # Counted as Reg. 1182/71 Art. 3 counts (deadlines.period_end): to the end of the 7th day in Germany.
+    issued = r.issued_at.ToDatetime(tzinfo=UTC)
+    assert ack.due_at.ToDatetime(tzinfo=UTC) == period_end(issued, 7 * DAY, "DE") and "Art. 16" in ack.source
     r = client.call("de-liaison", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=r.id)).request
     assert r.state == pb.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED and r.updated_by.jurisdiction == "DE"
     assert [d.kind for d in r.deadlines] == [pb.DEADLINE_KIND_DECIDE]
     r = client.call("de-prosecutor", "StartExecution", pb.StartExecutionRequest(id=r.id)).request
     assert [d.kind for d in r.deadlines] == [pb.DEADLINE_KIND_EXECUTE]
-    assert r.deadlines[0].due_at.ToSeconds() - r.decided_at.ToSeconds() == 90 * 86400
+    decided = r.decided_at.ToDatetime(tzinfo=UTC)
+    assert r.deadlines[0].due_at.ToDatetime(tzinfo=UTC) == period_end(decided, 90 * DAY, "DE")
     client.call("de-liaison", "CompleteExecution", pb.CompleteExecutionRequest(id=r.id, note="data sent"))
     r = client.call("nl-prosecutor", "CloseRequest", pb.CloseRequestRequest(id=r.id)).request
     assert r.state == pb.EVIDENCE_REQUEST_STATE_CLOSED and r.version == 6 and not r.deadlines
@@ -165,7 +169,8 @@ def test_eio_postpone_resume_and_extension(client: Client) -> None:
         "de-prosecutor", "ExtendDecisionDeadline", pb.ExtendDecisionDeadlineRequest(id=r.id, reason="complex case")
     ).request
     assert r.decision_deadline_extended
-    assert r.deadlines[0].due_at.ToSeconds() - r.received_at.ToSeconds() == 60 * 86400
+    received = r.received_at.ToDatetime(tzinfo=UTC)
+    assert r.deadlines[0].due_at.ToDatetime(tzinfo=UTC) == period_end(received, 60 * DAY, "DE")
     r = client.call(
         "de-prosecutor", "PostponeRequest", pb.PostponeRequestRequest(id=r.id, reason="ongoing domestic investigation")
     ).request
@@ -299,13 +304,15 @@ def test_deadline_alerts_are_published_once_across_restarts_and_replicas(
     r = client.epoc(pb.EPOC_PROCEDURE_EMERGENCY)
     r = client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id)).request
     (produce,) = r.deadlines
-    assert produce.due_at.ToSeconds() - r.received_at.ToSeconds() == 8 * 3600
+    due = produce.due_at.ToDatetime(tzinfo=UTC)
+    # 8 hours from the full hour after receipt (Reg. 1182/71 Art. 3(1), 3(2)(a)).
+    assert due == period_end(r.received_at.ToDatetime(tzinfo=UTC), timedelta(hours=8), "IE", in_hours=True)
     clock = evidence_svc.app.clock
 
     def alerts() -> list[Envelope]:
         return envelopes(nats_server.url, "jit.evidence.NL.*", r.id, ALERT_EVENTS)
 
-    clock.advance(timedelta(hours=6, minutes=1))  # within the last 2 hours: one warning
+    clock.advance(due - clock.now() - timedelta(hours=1, minutes=59))  # within the last 2 hours: one warning
     scan_now(evidence_svc)
     scan_now(evidence_svc)
     eventually(lambda: len(alerts()) == 1, timeout=30)
