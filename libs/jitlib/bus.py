@@ -564,15 +564,20 @@ class EventConsumer:
             deliveries=msg.metadata.num_delivered or 1,
             recorded_at=now,
         )
-        table = self._tables.dead_letters
+        tables = self._tables
+        table = tables.dead_letters
 
         def write(session: Session) -> None:
             # The event carries a record's state, free text included: kept sealed, like the outbox.
             name = sealing.dead_letter_name(self.durable, event_id, msg.subject)
+            workspace_id = _workspace_of(msg.data)
             try:
-                payload = sealing.seal_payload(session, msg.data, name, _workspace_of(msg.data))
+                if workspace_id and sealing.certified_destroyed(session, tables, workspace_id):
+                    raise sealing.ContentDestroyed(workspace_id)  # in a service whose keys are not jitlib's
+                payload = sealing.seal_payload(session, msg.data, name, workspace_id)
             except sealing.ContentDestroyed:
                 payload = b""  # its workspace's content was destroyed: keep nothing of it
-            session.execute(table.insert().values(payload=payload, **values))
+            # Its workspace named in clear: its shred deletes it (``sealing.destroy_payloads``).
+            session.execute(table.insert().values(payload=payload, workspace_id=workspace_id, **values))
 
         await self._db.write(write)

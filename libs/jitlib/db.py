@@ -552,6 +552,9 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("published_at", ts, nullable=True),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text, nullable=True),
+        # The envelope's workspace ("" for none; NULL: written before this column, until the start's backfill):
+        # what a workspace's shred deletes (``jitlib.sealing.destroy_payloads``).
+        Column("workspace_id", String(64), nullable=True),
     )
     Index(
         "ix_outbox_pending",
@@ -559,6 +562,7 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         sqlite_where=outbox.c.published_at.is_(None),
         postgresql_where=outbox.c.published_at.is_(None),
     )
+    Index("ix_outbox_workspace", outbox.c.workspace_id)
     inbox = Table(
         "inbox",
         metadata,
@@ -578,7 +582,10 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("error", Text, nullable=False),
         Column("deliveries", Integer, nullable=False),
         Column("recorded_at", ts, nullable=False),
+        # As the outbox's: the dead-lettered event's workspace, what its shred deletes.
+        Column("workspace_id", String(64), nullable=True),
     )
+    Index("ix_dead_letters_workspace", dead_letters.c.workspace_id)
     audit_log = Table(
         "audit_log",
         metadata,

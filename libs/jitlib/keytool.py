@@ -142,6 +142,8 @@ def shred(common: CommonSettings, workspace_id: str, out: list[str], by: str = "
                             workspace_id=workspace_id, wrapped=None, kek_id="", created_at=now, destroyed_at=now
                         )
                     )
+                if "workspace_id" in meta.tables["outbox"].c:  # its outbox rows and dead letters, as the sweep does
+                    sealing.destroy_payloads(session, tables, workspace_id)
                 cid = retention_sweep.certificate_id(name, workspace_id)
                 certified = "deletion_certificates" in meta.tables and retention_sweep.has_certificate(
                     session, tables, cid

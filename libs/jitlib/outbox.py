@@ -86,6 +86,7 @@ def stage(
             "headers": headers,
             "created_at": _EPOCH + timedelta(seconds=occurred.seconds, microseconds=occurred.nanos // 1000),
             "attempts": 0,
+            "workspace_id": envelope.workspace_id,
         },
     )
     return Staged(envelope.id, subject, clear, headers)

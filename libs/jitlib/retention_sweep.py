@@ -9,7 +9,9 @@
    - first erase the copies of the workspace's events in the service's own JetStream stream (they carry
      the records' state in clear): each message is deleted with NATS's secure erase (overwritten);
    - then, in one transaction: count what is destroyed, destroy the workspace key (a tombstone stays, so
-     nothing is sealed again under a new key), write a deletion certificate (rule DELETION_CERTIFICATE)
+     nothing is sealed again under a new key), delete the workspace's outbox rows and dead letters
+     (``sealing.destroy_payloads``: a payload sealed by the KEK alone would outlive the key), write a
+     deletion certificate (rule DELETION_CERTIFICATE)
      naming the audit chain's head at that moment, and append the certificate's entry to the chain;
    - after the commit, wipe what the database freed (``sealing.wipe_freed``) and delete the files the
      service names (evidence: the workspace's blob files);
@@ -320,6 +322,8 @@ class RetentionSweep:
             files.extend(self.hooks.files(session, workspace_id))
             counts.update(self.hooks.erase(session, workspace_id))
             keys.shred(session, workspace_id)
+            payloads = sealing.destroy_payloads(session, tables, workspace_id)
+            log.info("retention: workspace %s in %s: %s deleted", workspace_id, self.rt.name, payloads)
             seq, head_hash = audit.chain_head(session, tables)
             cert = retention.Certificate(
                 id=cid,

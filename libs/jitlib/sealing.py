@@ -13,6 +13,9 @@ key-encryption key (``jitlib.crypto.KekRing``); the KEK never reaches the databa
   payloads (the envelope carries the record's state) and dead letters.
 - ``ContentKeys.shred`` destroys a workspace's key (crypto-shredding): its content then reads as
   ``DESTROYED``, never as an error, and a write to it is refused (``ContentDestroyed``).
+- ``destroy_payloads`` deletes, in every service's shred (``jitlib.retention_sweep``, messaging's own), the
+  workspace's outbox rows and dead letters: what was sealed by the KEK alone (messaging's: its messages'
+  text for other nodes, the record events it dead-lettered) would otherwise still open after the shred.
 - ``rewrap`` rewraps every stored data key under the current KEK (a KEK rotation, while serving).
 
 The service's ``ContentKeys`` is found from the SQLAlchemy session (``session.info``), which the server
@@ -510,6 +513,56 @@ def seal_payload(session: Session, data: bytes, name: str, workspace_id: str) ->
     return data
 
 
+#: The tables of sealed payloads, which a workspace's shred deletes rows of (``destroy_payloads``).
+PAYLOAD_TABLES = ("outbox", "dead_letters")
+
+
+def destroy_payloads(session: Session, tables: RuntimeTables, workspace_id: str) -> dict[str, int]:
+    """Delete the workspace's outbox rows and dead letters, in the shred's transaction (before the shred's
+    own events are staged), and say how many of each. Rows not published yet go too: the content they
+    carry is destroyed, as the certificate says (under a workspace key they could not be opened, and so
+    sent, any more either). Call ``wipe_freed`` after the commit."""
+    ob, dl = tables.outbox, tables.dead_letters
+    conn = session.connection()
+    unsent = conn.execute(
+        select(func.count()).select_from(ob).where(ob.c.workspace_id == workspace_id, ob.c.published_at.is_(None))
+    ).scalar()
+    if unsent:
+        log.warning("%d events of workspace %s were never published: destroyed with its content", unsent, workspace_id)
+    events = conn.execute(ob.delete().where(ob.c.workspace_id == workspace_id)).rowcount
+    dead = conn.execute(dl.delete().where(dl.c.workspace_id == workspace_id)).rowcount
+    return {"outbox": int(events or 0), "dead_letters": int(dead or 0)}
+
+
+def certified_destroyed(session: Session, tables: RuntimeTables, workspace_id: str) -> bool:
+    """Whether this service certified the workspace's content destroyed (``jitlib.retention_sweep``): what
+    arrives for it afterwards (a late event dead-lettered) is not kept, whatever key would seal it."""
+    t = tables.deletion_certificates
+    return session.execute(select(t.c.id).where(t.c.workspace_id == workspace_id).limit(1)).first() is not None
+
+
+def payload_workspace(session: Session, data: bytes, name: str, *, by_kek: str = "") -> str:
+    """The workspace an outbox or dead-letter payload names ("" for none, or one this node cannot open):
+    its framing's when sealed by a workspace key, else its envelope's once opened (``by_kek``: the name a
+    ``crypto.KekSealer`` sealed it under, for an outbox row for other nodes only)."""
+    if data.startswith(_BY_WORKSPACE):
+        rest = data[len(_BY_WORKSPACE) :]
+        (n,) = struct.unpack(">H", rest[:2])
+        return rest[2 : 2 + n].decode()
+    sealer = session.info.get(_KEK_SEALER)
+    try:
+        if by_kek:
+            if sealer is None:
+                return ""
+            data = sealer.open(data, by_kek)
+        elif data.startswith(_BY_KEK):
+            data = open_payload(session, data, name) or b""
+    except (crypto.KeyError_, InvalidTag, ValueError):
+        log.warning("a payload (%s) does not open with this node's key-encryption keys", name)
+        return ""
+    return _workspace_of(data)
+
+
 def is_sealed_payload(data: bytes) -> bool:
     return data.startswith((_BY_WORKSPACE, _BY_KEK))
 
@@ -566,6 +619,7 @@ def backfill_all(
     steps: list[Callable[[Session], int]] = [s.backfill for s in declared_sealed(metadata)]
     if tables is not None:
         steps += [lambda s: _backfill_outbox(s, tables), lambda s: _backfill_dead_letters(s, tables)]
+        steps += [lambda s: _backfill_payload_workspaces(s, tables)]
     for step in steps:
         while True:
             done = write(step)
@@ -619,6 +673,32 @@ def _backfill_dead_letters(session: Session, tables: RuntimeTables, batch: int =
             sealed = b""
         conn.execute(update(dl).where(dl.c.id == row.id).values(payload=sealed))
     return len(rows)
+
+
+def _backfill_payload_workspaces(session: Session, tables: RuntimeTables, batch: int = 500) -> int:
+    """Name the workspace of up to ``batch`` outbox rows and dead letters written before the column
+    (``workspace_id`` NULL), so that their workspace's shred finds them. Returns how many."""
+    ob, dl = tables.outbox, tables.dead_letters
+    conn = session.connection()
+    done = 0
+    for row in conn.execute(
+        select(ob.c.id, ob.c.subject, ob.c.payload).where(ob.c.workspace_id.is_(None)).limit(batch)
+    ).all():
+        peers_only = row.subject.startswith("jit.peers.")  # ``outbox.PEERS_ONLY``, sealed by the relay's sealer
+        ws = payload_workspace(session, row.payload, row.id, by_kek=row.id if peers_only else "")
+        conn.execute(update(ob).where(ob.c.id == row.id).values(workspace_id=ws))
+        done += 1
+    for row in conn.execute(
+        select(dl.c.id, dl.c.consumer, dl.c.event_id, dl.c.subject, dl.c.payload)
+        .where(dl.c.workspace_id.is_(None))
+        .limit(batch - done)
+    ).all():
+        name = dead_letter_name(row.consumer, row.event_id, row.subject)
+        conn.execute(
+            update(dl).where(dl.c.id == row.id).values(workspace_id=payload_workspace(session, row.payload, name))
+        )
+        done += 1
+    return done
 
 
 def dead_letter_name(consumer: str, event_id: str | None, subject: str) -> str:
@@ -708,10 +788,11 @@ def enable_secure_delete(engine: Engine) -> None:
 _WIPE_WITHIN = 300.0
 
 
-def wipe_freed(engine: Engine, tables: Iterable[str] = ("workspace_keys",)) -> None:
+def wipe_freed(engine: Engine, tables: Iterable[str] = ("workspace_keys", *PAYLOAD_TABLES)) -> None:
     """After a shred, push the old copies out of the files (best effort, outside any transaction): SQLite
-    checkpoints the write-ahead log into the database and truncates it; PostgreSQL VACUUMs the key
-    tables (copies in WAL archives and backups remain: that is why keys are destroyed, not content)."""
+    checkpoints the write-ahead log into the database and truncates it; PostgreSQL VACUUMs ``tables``, the
+    key tables and the payloads' (copies in WAL archives and backups remain: that is why keys are
+    destroyed, not content, wherever a workspace key seals it)."""
     try:
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:

@@ -13,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jitlib import outbox
+from jitlib import outbox, sealing
 from jitlib.actors import Actor
 from jitlib.auth import Principal
 from jitlib.errors import Aborted, FailedPrecondition, NotFound
@@ -142,9 +142,11 @@ class Channels:
 
     def shred_workspace(self, uow: UnitOfWork, workspace_id: str, now: datetime) -> list[str]:
         """Crypto-shred a workspace: destroy its key (and so every copy of its channels' keys), null the
-        channel keys, erase what its messages held in clear from before sealing, and say so in an event
-        every replica's live listener turns into forgetting its cached keys. The ciphertext stays (the
-        blob files go after the commit: ``notices.RetentionScanner``)."""
+        channel keys, erase what its messages held in clear from before sealing, delete its outbox rows
+        and dead letters (sealed by the KEK alone: its messages' text for other nodes, the record events
+        a notice consumer refused), and say so in an event every replica's live listener turns into
+        forgetting its cached keys. The ciphertext of the messages stays (the blob files go after the
+        commit, and what the database freed is wiped: ``notices.RetentionScanner``)."""
         session = uow.session
         shredded = store.channel_ids_of_workspace(session, workspace_id)
         self.content.keys.destroy_workspace(session, workspace_id, shredded, now)
@@ -153,6 +155,7 @@ class Channels:
             store.erase_clear_metadata(session, channel_id)
             uow.audit(CHANNEL, channel_id, workspace_id)
         store.mark_workspace_shredded(session, workspace_id, now)
+        sealing.destroy_payloads(session, uow.tables, workspace_id)  # before the shred's own event is staged
         workspace = self.rt.workspaces.get(workspace_id)
         lead = workspace.lead if workspace is not None else "SYSTEM"
         members = workspace.members if workspace is not None else frozenset()

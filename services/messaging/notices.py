@@ -288,5 +288,5 @@ class RetentionScanner(AlertScanner):
         for channel_id in leftover:
             content.remove_channel_files(channel_id)
         if sent:
-            await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine, store.KEY_TABLES)
+            await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine, store.SHRED_TABLES)
         return sent

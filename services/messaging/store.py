@@ -37,7 +37,7 @@ from jitlib.crypto import WrappedKey
 from jitlib.db import TS, Fields, Stored, actor_columns
 from jitlib.fields import restored
 from jitlib.policy import VisibilityScope
-from jitlib.sealing import wrapped_by_kek
+from jitlib.sealing import PAYLOAD_TABLES, wrapped_by_kek
 from jitlib.sqlexec import CompiledInsert, CompiledSelect
 from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex, Statements
@@ -125,8 +125,11 @@ class WorkspaceKey(Base):
     created_at: Mapped[datetime] = mapped_column(TS)
 
 
-#: The tables holding keys: what a shred frees, and what ``jitlib.sealing.wipe_freed`` pushes out of the files.
+#: The tables holding keys.
 KEY_TABLES = (WorkspaceKey.__tablename__, ChannelKey.__tablename__)
+#: What a shred frees (the keys, the outbox rows and dead letters of the workspace), and what
+#: ``jitlib.sealing.wipe_freed`` pushes out of the files.
+SHRED_TABLES = (*KEY_TABLES, *PAYLOAD_TABLES)
 
 
 # Both key tables hold keys wrapped by the node's KEK: rewrapped when it is rotated (``jitlib.sealing``).

@@ -397,3 +397,43 @@ def test_a_shred_interrupted_after_its_commit_is_finished_at_the_next_sweep(tmp_
     assert files_deleted == [1]
     assert not folder_left  # the item's blob, and the one no item named
     assert copies == []
+
+
+def test_a_shred_deletes_the_workspaces_outbox_rows_and_dead_letters_and_no_others(tmp_path: Path) -> None:
+    """Every service's shred (``RetentionSweep.destroy``) deletes the workspace's outbox rows (here never
+    published: no NATS) and its dead letters (review 37, messaging #1): none is left to open with a key
+    that outlives the workspace's; another workspace's dead letter stays."""
+
+    async def body(svc: Running) -> tuple[int, list[str | None], list[str | None]]:
+        data = os.urandom(2000)
+        await svc.upload(DE_LIAISON, svc.meta(data), data)
+        ob, dl = svc.rt.tables.outbox, svc.rt.tables.dead_letters
+
+        def dead_letters(s: Any) -> None:
+            for ws in (WS, "jit-other"):
+                s.execute(
+                    dl.insert().values(
+                        consumer="c", event_id=rid(), subject="jit.tasks.NL.created", payload=b"", error="refused",
+                        deliveries=1, recorded_at=datetime.now(UTC), workspace_id=ws,
+                    )
+                )  # fmt: skip
+
+        await svc.rt.db.write(dead_letters)
+        before = await svc.rt.read(lambda s: len(s.execute(select(ob.c.id).where(ob.c.workspace_id == WS)).all()))
+        sweep = svc.app.spec.extra["retention_sweep"]
+        due = retention.End(retention.Kind.EVIDENCE_ITEM, "R", datetime(2000, 1, 1, tzinfo=UTC), "due")
+        sweep._end = lambda info, session: due  # the workspace's time has come
+
+        async def nothing_to_erase() -> int:
+            return 0
+
+        sweep._erase_stream_copies = lambda ws: nothing_to_erase()  # no NATS here
+        assert await sweep.destroy(WS) is not None
+        events = await svc.rt.read(lambda s: list(s.execute(select(ob.c.workspace_id)).scalars()))
+        dead = await svc.rt.read(lambda s: list(s.execute(select(dl.c.workspace_id)).scalars()))
+        return before, events, dead
+
+    before, events, dead = run(tmp_path, body)
+    assert before >= 2  # the request's events and the item's
+    assert WS not in events
+    assert dead == ["jit-other"]

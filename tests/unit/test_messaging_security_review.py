@@ -1,17 +1,22 @@
 """The messaging rules behind the security review's findings (issue 10), without a server: record
 threads take their parties from the record's own state (#2), retention counts from this node's own
 sighting of a closure with a grace period and never shreds a reopened workspace (#2), a deleted message's
-history is its tombstone (low), and cached keys stop being used once their workspace key is gone (#7)."""
+history is its tombstone (low), and cached keys stop being used once their workspace key is gone (#7).
+And what a workspace's shred leaves (review 37): nothing of its text opens with the node's KEK afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from google.protobuf import any_pb2
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from jit.common.v1 import common_pb2
@@ -19,10 +24,17 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2
 from jit.preservation.v1 import preservation_pb2
 from jit.tasks.v1 import tasks_pb2
-from jitlib import crypto, sealing
+from jitlib import crypto, retention, retention_sweep, sealing
 from jitlib.actors import Actor
+from jitlib.alerts import SYSTEM
+from jitlib.bus import EventConsumer, PoisonMessage
+from jitlib.db import Database
 from jitlib.envelopes import description_problem
+from jitlib.federation import Federation
+from jitlib.runtime import UnitOfWork
 from services.messaging import domain, store
+from services.messaging.channels import Channels
+from services.messaging.content import Content
 from services.messaging.keys import ChannelKeys
 from services.messaging.mapping import record_replica
 
@@ -307,3 +319,166 @@ def test_keys_not_confirmed_lately_are_dropped_from_memory() -> None:
     ticks.now = 6.0
     keys.drop_stale()
     assert not keys.cached(WS)
+
+
+# -- review 37: what a workspace's shred leaves -----------------------------------------------------------
+
+
+NL = Actor("u-nl", "anna", "NL")
+
+
+class _NoDirectory:
+    def get(self, _workspace_id: str) -> None:
+        return None
+
+
+@dataclass
+class _Rt:
+    """What ``Channels`` uses of the ``Runtime``: the federation, the relay's sealer (the KEK), the directory."""
+
+    relay: Any
+    federation: Federation | None = None
+    workspaces: _NoDirectory = field(default_factory=_NoDirectory)
+    tables: Any = store.RUNTIME
+
+    def members_of(self, record: Any) -> frozenset[str]:
+        return frozenset(record.parties)
+
+
+@dataclass
+class _Node:
+    database: Database
+    channels: Channels
+    ring: crypto.KekRing
+
+    def session(self) -> Session:
+        return Session(self.database.engine, info=self.database.info)
+
+    def shred(self, workspace_id: str = WS) -> None:
+        with self.session() as session, session.begin():
+            store.record_closure(session, workspace_id, T0)
+            self.channels.shred_workspace(UnitOfWork(session, store.RUNTIME, SYSTEM), workspace_id, T0)
+
+    def opened_payloads(self) -> list[bytes]:
+        """Every outbox payload and dead letter, opened as the node's KEK opens them (None: it does not)."""
+        ob, dl = store.RUNTIME.outbox, store.RUNTIME.dead_letters
+        out = []
+        with self.session() as session:
+            for row in session.execute(select(ob.c.id, ob.c.subject, ob.c.payload)).all():
+                if row.subject.startswith("jit.peers."):
+                    out.append(crypto.KekSealer(self.ring).open(row.payload, row.id))
+                else:
+                    out.append(sealing.open_payload(session, row.payload, row.id) or b"")
+            for d in session.execute(select(dl)).all():
+                name = sealing.dead_letter_name(d.consumer, d.event_id, d.subject)
+                out.append(sealing.open_payload(session, d.payload, name) or b"" if d.payload else b"")
+        return out
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Any:
+    database = Database(f"sqlite:///{tmp_path / 'messaging.db'}")
+    store.Base.metadata.create_all(database.engine)
+    ring = crypto.KekRing([crypto.Kek(crypto.new_data_key())])
+    sealing.install(database.info, store.Base.metadata, ring)
+    sealing.enable_secure_delete(database.engine)
+    rt = _Rt(relay=SimpleNamespace(sealer=crypto.KekSealer(ring)), federation=Federation.parse("NL", "DE"))
+    channels = Channels(rt, Content(ChannelKeys(crypto.KeyRing(ring)), tmp_path / "blobs"))  # type: ignore[arg-type]
+    yield _Node(database, channels, ring)
+    database.dispose()
+
+
+def _open_restricted(node: _Node, title: str = "t", workspace_id: str = WS) -> domain.Channel:
+    ch = domain.new_channel(
+        channel_id=str(uuid.uuid4()), workspace_id=workspace_id, title=title, opener=NL, members=["DE"], now=T0
+    )
+    with node.session() as session, session.begin():
+        node.channels.insert(session, ch)
+    return ch
+
+
+def _post(node: _Node, ch: domain.Channel, text: str) -> None:
+    with node.session() as session, session.begin():
+        node.channels.post(
+            UnitOfWork(session, store.RUNTIME, SYSTEM), ch.id, sender=NL, text=text, files=[],
+            request_id=str(uuid.uuid4()), digest="", now=T0,
+        )  # fmt: skip
+
+
+def test_a_message_sent_to_peers_is_gone_from_the_outbox_once_its_workspace_is_shredded(node: _Node) -> None:
+    """On a federation the owner's outbox row of each message for peers holds its text, sealed by the KEK
+    (``Channels._to_peers``): the shred deletes it, and nothing of the workspace opens with the KEK after.
+    Another workspace's rows stay."""
+    secret, other = "the suspect's new address is Kerkstraat 1", "the other case's text"
+    _post(node, _open_restricted(node), secret)
+    _post(node, _open_restricted(node, workspace_id="jit-other"), other)
+    assert any(secret.encode() in p for p in node.opened_payloads())
+    node.shred()
+    opened = node.opened_payloads()
+    assert not [p for p in opened if secret.encode() in p], "the shred left the text readable with the KEK"
+    assert any(other.encode() in p for p in opened)
+    with node.session() as session:
+        ob = store.RUNTIME.outbox
+        subjects = session.execute(select(ob.c.subject).where(ob.c.workspace_id == WS)).scalars().all()
+    assert [s.rsplit(".", 1)[-1] for s in subjects] == ["shredded"]  # the shred's own event still goes out
+
+
+class _Msg:
+    """What a consumer uses of a NATS message."""
+
+    def __init__(self, env: Envelope, subject: str) -> None:
+        self.data = env.SerializeToString()
+        self.subject = subject
+        self.headers: dict[str, str] = {}
+        self.metadata = SimpleNamespace(num_delivered=1)
+
+    async def ack(self) -> None:
+        pass
+
+    async def term(self) -> None:
+        pass
+
+    async def nak(self, delay: float = 0) -> None:
+        pass
+
+
+def test_a_dead_lettered_record_event_of_a_shredded_workspace_is_deleted_with_it(node: _Node) -> None:
+    """A task's event that messaging's notice consumer refused is kept as a dead letter, sealed (messaging
+    has no content keys of ``jitlib.sealing``: by the KEK alone); the workspace's shred deletes it."""
+    secret = "Identify the holder of account zz-dead-letter-5512"
+    task = tasks_pb2.Task(id=str(uuid.uuid4()), workspace_id=WS, title=secret, origin_jurisdiction="NL")
+    env = _envelope("task", task, audience=["NL"], record_id=task.id)
+
+    def refuse(_session: Session, _env: Envelope) -> None:
+        raise PoisonMessage("refused")
+
+    consumer = EventConsumer(
+        None,  # type: ignore[arg-type]
+        node.database,
+        store.RUNTIME,
+        durable="tasks-notices",
+        stream=None,  # type: ignore[arg-type]
+        filter_subject="jit.tasks.>",
+        handler=refuse,
+    )
+    asyncio.run(consumer.process(_Msg(env, "jit.tasks.NL.created")))  # type: ignore[arg-type]
+    assert any(secret.encode() in p for p in node.opened_payloads())
+    node.shred()
+    assert not [p for p in node.opened_payloads() if secret.encode() in p]
+    # One refused after the shred (a late redelivery) keeps nothing of it.
+    with node.session() as session, session.begin():
+        retention_sweep.write_certificate(session, store.RUNTIME, _certificate())
+    later = _envelope("task", task, audience=["NL"], record_id=task.id, version=2)
+    asyncio.run(consumer.process(_Msg(later, "jit.tasks.NL.changed")))  # type: ignore[arg-type]
+    with node.session() as session:
+        dl = store.RUNTIME.dead_letters
+        assert session.execute(select(dl.c.payload).where(dl.c.event_id == later.id)).scalar() == b""
+    assert not [p for p in node.opened_payloads() if secret.encode() in p]
+
+
+def _certificate() -> retention.Certificate:
+    """The certificate messaging's shredder writes with the shred (``notices.shredder``)."""
+    return retention.Certificate(
+        id=retention_sweep.certificate_id("messaging", WS), service="messaging", workspace_id=WS, counts={},
+        key_ids=(), destroyed_at=T0, by="system", why="test", audit_head=retention.Head("messaging", 0, ""),
+    )  # fmt: skip

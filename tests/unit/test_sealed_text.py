@@ -1,11 +1,13 @@
 """Case content sealed at rest (jitlib.sealing, jitlib.crypto.KekRing) on a real SQLite file: sealed
-fields, associated data, crypto-shredding, rows written before sealing, sealed payloads, and a KEK
-rotation while the store is in use."""
+fields, associated data, crypto-shredding, rows written before sealing, sealed payloads (and their
+deletion with their workspace), and a KEK rotation while the store is in use."""
 
 from __future__ import annotations
 
 import base64
 import os
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -13,8 +15,9 @@ import pytest
 from sqlalchemy import LargeBinary, String, Table, Text, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib import crypto, sealing
-from jitlib.db import Database, new_metadata
+from jit.events.v1.envelope_pb2 import Envelope
+from jitlib import crypto, outbox, sealing
+from jitlib.db import Database, new_metadata, runtime_tables
 
 TITLE = "Identify the holder of account zz-sealed-title-7781"
 NOTES = "Subscriber data zz-sealed-notes-4410"
@@ -25,6 +28,7 @@ class Base(DeclarativeBase):
 
 
 KEYS = sealing.workspace_keys_table(Base.metadata)
+RUNTIME = runtime_tables(Base.metadata)
 
 
 class NoteRow(Base):
@@ -223,6 +227,88 @@ def test_payloads_are_sealed_per_workspace_or_by_the_kek(tmp_path: Path, ring: c
     keys = sealing.content_keys(Session(db.engine, info=db.info))
     db.write_sync(lambda s: keys.shred(s, "ws-1"))
     assert db.write_sync(lambda s: sealing.open_payload(s, by_ws, "ev-1")) is None
+
+
+def _event(workspace_id: str, text: str = TITLE) -> Envelope:
+    return Envelope(id=str(uuid.uuid4()), type="jit.tests.v1.Noted", workspace_id=workspace_id, aggregate_id=text)
+
+
+def _dead_letter(s: Session, env: Envelope, workspace_id: str | None, payload: bytes | None = None) -> None:
+    s.execute(
+        RUNTIME.dead_letters.insert().values(
+            consumer="c", event_id=env.id, subject="jit.tests.NL.noted", error="refused", deliveries=1,
+            recorded_at=datetime.now(UTC), workspace_id=workspace_id,
+            payload=env.SerializeToString() if payload is None else payload,
+        )
+    )  # fmt: skip
+
+
+def _payload_rows(db: Database) -> list[tuple[str, str | None]]:
+    ob, dl = RUNTIME.outbox, RUNTIME.dead_letters
+    with db.engine.connect() as conn:
+        rows = [("outbox", ws) for (ws,) in conn.execute(select(ob.c.workspace_id))]
+        return rows + [("dead_letters", ws) for (ws,) in conn.execute(select(dl.c.workspace_id))]
+
+
+def test_a_workspaces_shred_deletes_its_outbox_rows_and_dead_letters_and_no_other(
+    tmp_path: Path, ring: crypto.KekRing
+) -> None:
+    """Every service's shred (``destroy_payloads``): the workspace's events, published or not, sealed by its
+    key or (for other nodes only) by the KEK, and its dead letters go; another workspace's stay."""
+    db = make_db(tmp_path, ring)
+
+    def stage(s: Session) -> None:
+        published = outbox.stage(s, RUNTIME, "jit.tests.NL.noted", _event("ws-1"))
+        s.execute(
+            RUNTIME.outbox.update().where(RUNTIME.outbox.c.id == published.id).values(published_at=datetime.now(UTC))
+        )
+        outbox.stage(s, RUNTIME, "jit.tests.NL.noted", _event("ws-1"))  # never published
+        outbox.stage(s, RUNTIME, "jit.peers.tests.NL.noted", _event("ws-1"), sealer=crypto.KekSealer(ring))
+        outbox.stage(s, RUNTIME, "jit.tests.NL.noted", _event("ws-2"))
+        _dead_letter(s, _event("ws-1"), "ws-1")
+        _dead_letter(s, _event("ws-2"), "ws-2")
+
+    db.write_sync(stage)
+    assert db.write_sync(lambda s: sealing.destroy_payloads(s, RUNTIME, "ws-1")) == {"outbox": 3, "dead_letters": 1}
+    assert sorted(_payload_rows(db)) == [("dead_letters", "ws-2"), ("outbox", "ws-2")]
+
+
+def test_the_workspace_of_payloads_written_before_it_was_kept_is_named_at_start(
+    tmp_path: Path, ring: crypto.KekRing
+) -> None:
+    """Rows from before the column (NULL): the start's backfill reads their workspace, whether they are sealed
+    by its key, by the KEK alone (a service without content keys), for other nodes by the relay's
+    ``KekSealer``, or in clear; their workspace's shred then deletes them."""
+    db = make_db(tmp_path, ring)
+    events = [_event("ws-1") for _ in range(5)]
+    data = [e.SerializeToString() for e in events]
+
+    def legacy(s: Session) -> None:
+        ob = RUNTIME.outbox
+        payloads = [
+            ("jit.tests.NL.noted", sealing.seal_payload(s, data[0], events[0].id, "ws-1")),
+            ("jit.tests.NL.noted", sealing.seal_payload(s, data[1], events[1].id, "")),
+            ("jit.peers.tests.NL.noted", crypto.KekSealer(ring).seal(data[2], events[2].id)),
+            ("jit.tests.NL.noted", data[3]),
+        ]
+        for e, (subject, payload) in zip(events, payloads, strict=False):
+            s.execute(
+                ob.insert().values(
+                    id=e.id, subject=subject, event_type=e.type, payload=payload, headers="{}",
+                    created_at=datetime.now(UTC), workspace_id=None,
+                )
+            )  # fmt: skip
+        _dead_letter(
+            s, events[4], None, sealing.seal_payload(s, data[4], sealing.dead_letter_name("c", events[4].id, "x"), "")
+        )
+        _dead_letter(s, _event("ws-2"), None)
+
+    db.write_sync(legacy)
+    sealing.backfill_all(db.write_sync, Base.metadata, RUNTIME)
+    assert sorted(_payload_rows(db)) == sorted(
+        [("outbox", "ws-1")] * 4 + [("dead_letters", "ws-1"), ("dead_letters", "ws-2")]
+    )
+    assert db.write_sync(lambda s: sealing.destroy_payloads(s, RUNTIME, "ws-1")) == {"outbox": 4, "dead_letters": 1}
 
 
 def test_a_kek_rotation_rewraps_every_key_and_the_old_kek_can_then_go(tmp_path: Path) -> None:
