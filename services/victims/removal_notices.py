@@ -3,11 +3,14 @@ platform removed, blocked or restored gives each named victim a notice, recorded
 REMOVAL_VICTIM_NOTICE): step CONTENT_REMOVED or CONTENT_RESTORED, channel SYSTEM, told_at the platform's
 answer, so that the liaison supporting the victim sees it in ``jit victim notices`` and tells them.
 
-Consumes jit.preservation.> (durable consumer ``removal-notices``); only the events
-jit.preservation.v1.RemovalRequestRemoved, ...GeoBlocked and ...Restored are read, the others are skipped.
-Once per event and victim: the consumer's inbox drops a redelivered event, and the notice's request id is
-derived from the event's id and the pseudonym (UUIDv5), so the notices' unique (teller, request) index
-refuses a second one. A pseudonym this node does not hold (a replica, another workspace) is left alone:
+Consumes jit.preservation.> (durable consumer ``removal-notices``) and, on a federation, the same events
+other nodes send this one (``removal-notices-in``, from ``JIT_IN``): a removal request belongs to the node
+of whoever filed it, a victim to the lead's, so the lead's node hears of a request a member's prosecutor
+filed only from that member's node. Only the events jit.preservation.v1.RemovalRequestRemoved,
+...GeoBlocked and ...Restored are read, the others are skipped. Once per event and victim: each consumer's
+inbox drops a redelivered event, and the notice's request id is derived from the event's id and the
+pseudonym (UUIDv5), so the notices' unique (teller, request) index refuses a second one, whichever
+consumer saw the event. A pseudonym this node does not hold (a replica, another workspace) is left alone:
 the victim's notices live on the lead's node.
 """
 
@@ -24,6 +27,7 @@ from jitlib import audit
 from jitlib.actors import Actor
 from jitlib.alerts import SYSTEM
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
+from jitlib.federation import inbound_filter
 from jitlib.ids import new_id
 from jitlib.mapping import ts_to_dt
 from jitlib.runtime import Runtime, UnitOfWork, current_method
@@ -88,5 +92,14 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
 
 
 def consumers(rt: Runtime) -> list[EventConsumer]:
+    """This node's preservation events and, on a federation, those its peers' nodes send it (the inbound
+    check ties each to the node that owns its removal request)."""
     loop = asyncio.get_running_loop()
-    return [rt.consumer("removal-notices", PRESERVATION_STREAM, SUBJECTS, handler(rt, loop))]
+    handle = handler(rt, loop)
+    out = [rt.consumer("removal-notices", PRESERVATION_STREAM, SUBJECTS, handle)]
+    fed = rt.federation
+    if fed is not None and fed.peers:
+        out.append(
+            rt.consumer("removal-notices-in", fed.inbound_stream(), inbound_filter(SUBJECTS), handle, inbound=True)
+        )
+    return out
