@@ -142,7 +142,8 @@ class Channels:
 
     def shred_workspace(self, uow: UnitOfWork, workspace_id: str, now: datetime) -> list[str]:
         """Crypto-shred a workspace: destroy its key (and so every copy of its channels' keys), null the
-        channel keys, erase what its messages held in clear from before sealing, delete its outbox rows
+        channel keys, erase what its messages held in clear from before sealing and the titles of its
+        restricted channels (what their openers wrote: ``domain.ERASED_TITLE_KINDS``), delete its outbox rows
         and dead letters (sealed by the KEK alone: its messages' text for other nodes, the record events
         a notice consumer refused), and say so in an event every replica's live listener turns into
         forgetting its cached keys. The ciphertext of the messages stays (the blob files go after the
@@ -154,6 +155,8 @@ class Channels:
             store.mark_shredded(session, channel_id, now)
             store.erase_clear_metadata(session, channel_id)
             uow.audit(CHANNEL, channel_id, workspace_id)
+        for kind in domain.ERASED_TITLE_KINDS:
+            store.erase_titles(session, workspace_id, kind, sealing.DESTROYED)
         store.mark_workspace_shredded(session, workspace_id, now)
         sealing.destroy_payloads(session, uow.tables, workspace_id)  # before the shred's own event is staged
         workspace = self.rt.workspaces.get(workspace_id)

@@ -34,6 +34,9 @@ SAFE_FILENAME = re.compile(r"[^/\\]{1,200}")
 #: Channel kinds: the workspace's own channel (every member), a restricted channel (its opener and the
 #: members chosen), the thread of a record (whoever may see the record).
 WORKSPACE, RESTRICTED, RECORD = "WORKSPACE", "RESTRICTED", "RECORD"
+#: The channels whose title a user wrote (case content, erased by a shred); a workspace channel's is the
+#: workspace's name, a thread's names its record ("task <id>").
+ERASED_TITLE_KINDS = (RESTRICTED,)
 #: The records that have a thread, by their proto RecordKind name.
 THREADED = {"TASK": "task", "EVIDENCE_REQUEST": "evidence_request", "PRESERVATION_ORDER": "preservation_order"}
 

@@ -127,9 +127,9 @@ class WorkspaceKey(Base):
 
 #: The tables holding keys.
 KEY_TABLES = (WorkspaceKey.__tablename__, ChannelKey.__tablename__)
-#: What a shred frees (the keys, the outbox rows and dead letters of the workspace), and what
-#: ``jitlib.sealing.wipe_freed`` pushes out of the files.
-SHRED_TABLES = (*KEY_TABLES, *PAYLOAD_TABLES)
+#: What a shred frees or overwrites (the keys, the outbox rows and dead letters of the workspace, its
+#: restricted channels' titles), and what ``jitlib.sealing.wipe_freed`` pushes out of the files.
+SHRED_TABLES = (*KEY_TABLES, *PAYLOAD_TABLES, ChannelRow.__tablename__)
 
 
 # Both key tables hold keys wrapped by the node's KEK: rewrapped when it is rotated (``jitlib.sealing``).
@@ -329,6 +329,16 @@ def set_counters(session: Session, ch: Channel) -> None:
     """Store the channel's next sequence number and key version (the row is locked by the caller)."""
     session.execute(
         update(ChannelRow).where(ChannelRow.id == ch.id).values(next_seq=ch.next_seq, key_version=ch.key_version)
+    )
+
+
+def erase_titles(session: Session, workspace_id: str, kind: str, erased: str) -> None:
+    """Replace by ``erased`` the titles of the workspace's channels of ``kind`` (a shred)."""
+    session.execute(
+        update(ChannelRow)
+        .where(ChannelRow.workspace_id == workspace_id, ChannelRow.kind == kind)
+        .values(title=erased)
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -482,3 +482,20 @@ def _certificate() -> retention.Certificate:
         id=retention_sweep.certificate_id("messaging", WS), service="messaging", workspace_id=WS, counts={},
         key_ids=(), destroyed_at=T0, by="system", why="test", audit_head=retention.Head("messaging", 0, ""),
     )  # fmt: skip
+
+
+def test_a_shredded_restricted_channels_title_is_gone_from_the_table_and_from_its_answers(node: _Node) -> None:
+    """A restricted channel's title is what its opener wrote (case content): the shred erases it, so it is
+    neither in the channels table nor in GetChannel's and ListChannels' answers. Another workspace's stays."""
+    from services.messaging.mapping import channel_to_pb
+
+    secret = "NL-DE: Jan Jansen's second phone +31 6 1234 5678"
+    ch = _open_restricted(node, secret)
+    other = _open_restricted(node, "another case's channel", workspace_id="jit-other")
+    node.shred()
+    with node.session() as session:
+        after, kept = store.get_channel(session, ch.id), store.get_channel(session, other.id)
+        titles = session.execute(select(store.ChannelRow.title)).scalars().all()
+    assert after is not None and after.shredded_at is not None and kept is not None
+    assert secret not in titles and kept.title == "another case's channel"
+    assert channel_to_pb(after).title == sealing.DESTROYED
