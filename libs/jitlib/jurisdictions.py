@@ -65,3 +65,10 @@ def public_holidays(jurisdiction: str, year: int) -> frozenset[dt.date]:
 def is_working_day(jurisdiction: str, day: dt.date) -> bool:
     """Neither a Saturday, a Sunday nor a public holiday of ``jurisdiction`` (Reg. 1182/71 Art. 2(2))."""
     return day.weekday() < 5 and day not in public_holidays(jurisdiction, day.year)
+
+
+def preload(year: int) -> None:
+    """Load the holiday calendars of the EU member states for ``year`` (and the package itself, about 0.1 s
+    on first use): a service that counts periods calls it at start, so that no call pays it."""
+    for code in EU_MEMBER_STATES:
+        public_holidays(code, year)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy.orm import Session
 
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from jitlib import alerts, processes, replicas, retention_sweep, victimdir
+from jitlib import alerts, jurisdictions, processes, replicas, retention_sweep, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -129,6 +130,8 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
     settings = settings or EvidenceSettings()
     offsets = settings.offsets()
     extra: dict[str, Any] = {}
+    # Counting a deadline loads the holiday calendars: at start, not in the first call that counts one.
+    jurisdictions.preload(datetime.now(UTC).year)
 
     def blob_files(session: Session, workspace_id: str) -> list[Path]:
         """Retention: the blob files of a workspace whose key is destroyed (``jitlib.retention_sweep``)."""
