@@ -3,7 +3,7 @@ resubmission (issue 15, item 9), through the gRPC service with real tokens, NATS
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import grpc
@@ -14,6 +14,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as pb
 from jitlib import legal
 from jitlib.clock import OffsetClock
+from services.evidence.deadlines import period_end
 from tests.conftest import read_stream
 from tests.harness import error_reason, eventually, field_violations, md
 from tests.integration.evidence.conftest import Client
@@ -242,8 +243,13 @@ def test_request_resubmission_after_ne_bis_in_idem_is_a_new_receipt_with_the_ref
     assert r.state_reason == "the acts of 2026 were not tried in DE"
     receipt = r.received_at.ToSeconds()
     assert receipt == r.issued_at.ToSeconds() and receipt - r.refusals[0].refused_at.ToSeconds() >= 20 * 86400
-    due = {d.kind: d.due_at.ToSeconds() - receipt for d in r.deadlines}
-    assert due == {pb.DEADLINE_KIND_ACKNOWLEDGE: 7 * 86400, pb.DEADLINE_KIND_DECIDE: 30 * 86400}
+    # Counted from the resubmission, as Reg. 1182/71 Art. 3 counts days in DE (deadlines.period_end).
+    received = r.received_at.ToDatetime(tzinfo=UTC)
+    due = {d.kind: d.due_at.ToDatetime(tzinfo=UTC) for d in r.deadlines}
+    assert due == {
+        pb.DEADLINE_KIND_ACKNOWLEDGE: period_end(received, timedelta(days=7), "DE"),
+        pb.DEADLINE_KIND_DECIDE: period_end(received, timedelta(days=30), "DE"),
+    }
     assert events_of(nats_server.url, r.id, 4)[-2:] == ["refused", "resubmitted"]
     # The addressee sees the resubmitted request, and its earlier refusal, and may decide again.
     de_view = client.call("de-liaison", "GetRequest", pb.GetRequestRequest(id=r.id)).request

@@ -24,7 +24,7 @@ from jit.evidence.v1 import evidence_pb2 as epb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib.bus import stream_for
-from jitlib.clock import ManualClock
+from jitlib.clock import Clock, ManualClock
 from jitlib.ids import new_id
 from services.evidence.app import EvidenceSettings
 from services.evidence.app import spec as evidence_spec
@@ -157,10 +157,13 @@ def client_p(preservation_svc: RunningService, tokens: Any) -> Client:
 # ---- item 6: a failed production request gives the clock back --------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def evidence_p(launcher: Launcher, db_url: str, request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Any]:
+def _start_evidence(
+    launcher: Launcher, db_url: str, request: pytest.FixtureRequest, tmp_path_factory: Any, clock: Clock | None = None
+) -> RunningService:
     """An evidence service on the preservation tests' NATS, with its own database on the module's backend:
-    it emits the production requests' events that the preservation service consumes."""
+    it emits the production requests' events that the preservation service consumes. ``clock``: the one
+    the test moves, shared with its preservation service (a production request counts when it was issued,
+    on the evidence service's clock)."""
     if db_url.startswith("sqlite"):
         url = f"sqlite:///{tmp_path_factory.mktemp('evidence-p') / 'evidence.db'}"
     else:
@@ -172,10 +175,33 @@ def evidence_p(launcher: Launcher, db_url: str, request: pytest.FixtureRequest, 
         blob_dir=str(tmp_path_factory.mktemp("evidence-p-blobs")),
         kek=SecretStr(base64.b64encode(os.urandom(32)).decode()),
     )
-    svc = start_any(evidence_spec(settings), settings, launcher.common)
+    kw: dict[str, Any] = {"clock": clock} if clock is not None else {}
+    svc = start_any(evidence_spec(settings), settings, launcher.common, **kw)
     wait_for_workspace(svc, WS)
+    return svc
+
+
+@pytest.fixture(scope="module")
+def evidence_p(launcher: Launcher, db_url: str, request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Any]:
+    svc = _start_evidence(launcher, db_url, request, tmp_path_factory)
     yield svc
     svc.stop()
+
+
+@pytest.fixture
+def evidence_on(
+    launcher: Launcher, db_url: str, request: pytest.FixtureRequest, tmp_path_factory: Any
+) -> Iterator[Callable[[Clock], RunningService]]:
+    """An evidence service of its own on the test's clock (stopped at the test's end)."""
+    started: list[RunningService] = []
+
+    def start(clock: Clock) -> RunningService:
+        started.append(_start_evidence(launcher, db_url, request, tmp_path_factory, clock))
+        return started[-1]
+
+    yield start
+    for svc in started:
+        svc.stop()
 
 
 class Evidence:
@@ -228,7 +254,11 @@ def _production_ended(url: str, order_id: str) -> list[pb.ExpiryWarning]:
 
 
 def test_preservation_clock_resumes_after_failed_production_refused_by_the_executing_state(
-    launcher: Launcher, fresh_db_url: Callable[[], str], evidence_p: RunningService, tokens: Any, pnats: Any
+    launcher: Launcher,
+    fresh_db_url: Callable[[], str],
+    evidence_on: Callable[[Clock], RunningService],
+    tokens: Any,
+    pnats: Any,
 ) -> None:
     """EPOC_PR_PRESERVED_UNTIL_PRODUCTION (Reg. (EU) 2023/1543 Art. 11(2)) then
     PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION (Art. 11(1)-(3); GUESS): an EPOC-PR's clock stops
@@ -238,7 +268,7 @@ def test_preservation_clock_resumes_after_failed_production_refused_by_the_execu
     when those 40 days are over."""
     clock = manual_clock()
     svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
-    client, evidence = Client(svc, tokens), Evidence(evidence_p, tokens)
+    client, evidence = Client(svc, tokens), Evidence(evidence_on(clock), tokens)
     order = client.confirmed(legal_basis=pb.LEGAL_BASIS_EPOC_PR)
     t0 = at(order.received_at)
     assert at(order.expires_at) == t0 + 60 * DAY
@@ -338,14 +368,18 @@ def test_provider_voluntary_clock_runs_during_production_and_a_withdrawal_warns_
 
 
 def test_a_budapest_preservation_resumes_when_the_mla_request_is_not_executed(
-    launcher: Launcher, fresh_db_url: Callable[[], str], evidence_p: RunningService, tokens: Any, pnats: Any
+    launcher: Launcher,
+    fresh_db_url: Callable[[], str],
+    evidence_on: Callable[[Clock], RunningService],
+    tokens: Any,
+    pnats: Any,
 ) -> None:
     """BUDAPEST_ART29_PRESERVED_PENDING_DECISION (CETS 185 Art. 29(7)) and
     PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION: not executed by DE, the order gets back the 55 days
     it had left; a refusal of another request that the order does not wait for changes nothing."""
     clock = manual_clock()
     svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
-    client, evidence = Client(svc, tokens), Evidence(evidence_p, tokens)
+    client, evidence = Client(svc, tokens), Evidence(evidence_on(clock), tokens)
     order = client.confirmed(legal_basis=pb.LEGAL_BASIS_BUDAPEST_ART29)
     production = evidence.production_request(order.id)
     clock.advance(5 * DAY)
