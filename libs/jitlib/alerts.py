@@ -15,8 +15,6 @@ Scans must be indexed queries over "due_at <= now and not yet sent" (see the pre
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -28,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from jitlib.auth import Principal
+from jitlib.periodic import Periodic
 from jitlib.runtime import Runtime, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ BATCH = 50
 SQLITE_BATCH = 10
 
 
-class AlertScanner:
+class AlertScanner(Periodic):
     """Runs ``scan`` every ``interval`` seconds and emits each due alert exactly once.
 
     ``batch``: how many alerts one transaction sends (on SQLite at most ``SQLITE_BATCH``). Each alert is
@@ -102,44 +101,20 @@ class AlertScanner:
     def __init__(
         self, rt: Runtime, table: Table, scan: Scan, emit: Emit, *, interval: float = 30.0, batch: int = 1
     ) -> None:
+        super().__init__(interval, "alert-scanner")
         self._rt = rt
         self._table = table
         self._scan = scan
         self._emit = emit
-        self._interval = interval
         self._batch = max(1, min(batch, SQLITE_BATCH) if rt.db.engine.dialect.name == "sqlite" else batch)
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
 
     @property
     def batch(self) -> int:
         """How many alerts one transaction sends here (``batch``, bounded on SQLite)."""
         return self._batch
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="alert-scanner")
-
-    def wake(self) -> None:
-        """Scan now (tests moving a clock, or a change that may make an alert due)."""
-        self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.scan_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("alert scan failed; retrying at the next interval")
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+    async def run_pass(self) -> int:
+        return await self.scan_once()
 
     async def scan_once(self) -> int:
         """Emit every alert due now; returns how many this scan sent."""

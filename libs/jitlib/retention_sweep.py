@@ -55,6 +55,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import audit, retention, retention_service, sealing
 from jitlib.clock import as_utc
 from jitlib.db import RuntimeTables
+from jitlib.periodic import Periodic
 from jitlib.workspaces import WorkspaceInfo, all_workspaces, get_workspace
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class SweepReport:
     destroyed: tuple[retention.Certificate, ...] = ()
 
 
-class RetentionSweep:
+class RetentionSweep(Periodic):
     """The sweep of one service (see the module's docstring)."""
 
     def __init__(
@@ -166,42 +167,19 @@ class RetentionSweep:
         interval: float = 3600.0,
         hooks: Hooks | None = None,
     ) -> None:
+        super().__init__(interval, "retention-sweep")
         self.rt = rt
         self.metadata = metadata
         self.streams = list(streams)
         self.default_years = default_years
         self.audit_years = audit_years
-        self.interval = interval
         self.hooks = hooks or Hooks()
         self.content = rt.content_keys is not None and rt.name in retention.SERVICE_KINDS
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
         #: The certificates whose shred this process finished (files deleted, what the database freed wiped).
         self._finished: set[str] = set()
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="retention-sweep")
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("retention sweep failed; trying again at the next interval")
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+    async def run_pass(self) -> SweepReport:
+        return await self.sweep_once()
 
     def _end(self, info: WorkspaceInfo, session: Session) -> retention.End:
         facts = info.retention_facts()

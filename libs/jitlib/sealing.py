@@ -45,6 +45,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from jitlib import crypto
 from jitlib.db import RuntimeTables
 from jitlib.errors import FailedPrecondition
+from jitlib.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -823,7 +824,7 @@ def wipe_freed(engine: Engine, tables: Iterable[str] = ("workspace_keys", *PAYLO
 # -- the key-encryption key's rotation, while serving --------------------------------------------------
 
 
-class KekRotation:
+class KekRotation(Periodic):
     """A service's background job: reads the KEK file again every ``interval`` seconds and, when the
     current KEK changed (or at start), rewraps every data key still wrapped by another one, in small
     transactions, while the service serves (a key is opened by whichever KEK wrapped it meanwhile). It
@@ -838,30 +839,16 @@ class KekRotation:
         *,
         interval: float = 30.0,
     ) -> None:
+        super().__init__(interval, "kek-rotation")
         self._write = write
         self._read = read
         self._metadata = metadata
         self._keks = keks
-        self._interval = interval
-        self._task: Any = None
-        self._stopping = False
         #: Set after each pass that left every data key under the current KEK (tests wait on it).
         self.settled_on: str = ""
 
-    def start(self) -> None:
-        import asyncio
-
-        self._task = asyncio.create_task(self._run(), name="kek-rotation")
-
-    async def stop(self) -> None:
-        import asyncio
-        import contextlib
-
-        self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+    async def run_pass(self) -> int:
+        return await self.run_once()
 
     async def run_once(self) -> int:
         """One pass: reload the file, rewrap what is left. Returns how many keys it rewrapped."""
@@ -881,15 +868,3 @@ class KekRotation:
             log.info("every data key is wrapped by the key-encryption key %s", keks.current.id)
             self.settled_on = keks.current.id
         return total
-
-    async def _run(self) -> None:
-        import asyncio
-
-        while not self._stopping:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("key-encryption key rotation pass failed; trying again")
-            await asyncio.sleep(self._interval)

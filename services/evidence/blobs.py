@@ -55,6 +55,8 @@ from typing import Protocol, TypeVar
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from jitlib.periodic import Periodic
+
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
@@ -538,7 +540,7 @@ class BlobStore:
         return n
 
 
-class BlobSweep:
+class BlobSweep(Periodic):
     """The evidence service's background job, at start and every ``interval`` seconds: removes the blobs no
     item names (``in_use``: of the keys given, those an item row names, asked of the database) whose file was
     last written or touched more than ``grace`` seconds ago, and the temporary files of uploads untouched as
@@ -554,31 +556,14 @@ class BlobSweep:
         interval: float = ORPHAN_GRACE,
         batch: int = 500,
     ) -> None:
+        super().__init__(interval, "evidence-blob-sweep")
         self.store = blob_store
         self.in_use = in_use
         self.grace = grace
-        self.interval = interval
         self.batch = batch
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="evidence-blob-sweep")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("evidence blob sweep failed; trying again at the next interval")
-            await asyncio.sleep(self.interval)
+    async def run_pass(self) -> int:
+        return await self.sweep_once()
 
     async def sweep_once(self) -> int:
         """One pass; how many files it removed."""
