@@ -37,7 +37,21 @@ from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, and_, event, func, select, text, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    and_,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine, Result
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -712,10 +726,14 @@ def rewrap(session: Session, metadata: MetaData, keks: crypto.KekRing, *, batch:
     changed it meanwhile. Returns how many it rewrapped (0: every key is under the current KEK)."""
     done = 0
     current = keks.current
+    # Only the keys a KEK of the ring wraps (or none named: the current one's, from before KEK ids): keys
+    # under a KEK this node does not hold cannot be rewrapped, and selecting them would fill each batch
+    # with them and end the rotation with its work undone (``KekRotation`` says how many there are).
+    held = [k for k in keks.ids if k != current.id]
     for wk in declared_wrapped(metadata):
         t = wk.table
         pk = list(t.primary_key.columns)
-        cond = [t.c.kek_id != current.id, t.c.wrapped.is_not(None)]
+        cond = [or_(t.c.kek_id.in_(held), t.c.kek_id == ""), t.c.wrapped.is_not(None)]
         if wk.where is not None:
             cond.append(wk.where)
         rows = (
@@ -846,6 +864,8 @@ class KekRotation(Periodic):
         self._keks = keks
         #: Set after each pass that left every data key under the current KEK (tests wait on it).
         self.settled_on: str = ""
+        #: The data keys under KEKs this node does not hold, per KEK id, as last logged.
+        self._unknown: dict[str, int] = {}
 
     async def run_pass(self) -> int:
         return await self.run_once()
@@ -864,6 +884,16 @@ class KekRotation(Periodic):
                     break
             log.info("key-encryption key rotation: %d data keys rewrapped under %s", total, keks.current.id)
             usage = await self._read(lambda s: kek_usage(s, self._metadata))
+        unknown = {k: n for k, n in usage.items() if k and k not in keks.ids}
+        if unknown != self._unknown:
+            self._unknown = unknown
+            if unknown:
+                log.error(
+                    "%d data keys are wrapped by key-encryption keys this node does not hold (%s): they open and "
+                    "rotate only once such a key is back in the KEK file",
+                    sum(unknown.values()),
+                    ", ".join(sorted(unknown)),
+                )
         if self.settled_on != keks.current.id and not any(k != keks.current.id for k in usage):
             log.info("every data key is wrapped by the key-encryption key %s", keks.current.id)
             self.settled_on = keks.current.id

@@ -4,7 +4,9 @@ deletion with their workspace), and a KEK rotation while the store is in use."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
 import os
 import uuid
 from datetime import UTC, datetime
@@ -338,6 +340,49 @@ def test_a_kek_rotation_rewraps_every_key_and_the_old_kek_can_then_go(tmp_path: 
     fresh = make_db(tmp_path, only_new)
     assert [read(fresh, f"n{i}") for i in range(5)] == [(f"{TITLE} {i}", NOTES) for i in range(5)]
     assert read(fresh, "n9") == ("made during the rotation", NOTES)
+
+
+def test_keys_under_a_kek_the_node_does_not_hold_never_stall_the_rotation_of_the_others(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database restored from another node holds 250 data keys under a KEK this node lacks, before 3 under
+    its old KEK: each batch of 200 used to be filled with the keys it cannot open, so a pass rewrapped none
+    and the rotation ended with the old KEK's keys left (review 37, durability #6)."""
+    lost, old, new = kek_text(), kek_text(), kek_text()
+    kek_file = tmp_path / "kek.b64"
+    kek_file.write_text(lost + "\n")
+    ring = crypto.KekRing.from_file(kek_file)
+    db = make_db(tmp_path, ring)
+    for i in range(250):
+        write(db, f"x{i}", "from elsewhere", ws=f"ws-x{i}")
+    lost_id = ring.current.id
+    kek_file.write_text(old + "\n")
+    assert ring.reload()
+    for i in range(3):
+        write(db, f"n{i}", f"{TITLE} {i}", ws=f"ws-{i}")
+    old_id = ring.current.id
+    kek_file.write_text(f"{new}\n{old}\n")  # the lost KEK is not in the file
+    assert ring.reload()
+    new_id = ring.current.id
+
+    assert db.write_sync(lambda s: sealing.rewrap(s, Base.metadata, ring)) == 3
+    assert sealing.db_kek_usage(db, Base.metadata) == {lost_id: 250, new_id: 3}
+
+    # Two passes as the service makes them: nothing left to rewrap, the keys it cannot open said once.
+    async def passes() -> list[int]:
+        rotation = sealing.KekRotation(db.write, db.read, Base.metadata, ring, interval=3600)
+        done = [await rotation.run_once(), await rotation.run_once()]
+        assert rotation.settled_on == ""  # not every key is under the current KEK
+        return done
+
+    with caplog.at_level(logging.ERROR, logger="jitlib.sealing"):
+        assert asyncio.run(passes()) == [0, 0]
+    said = [r.getMessage() for r in caplog.records if "does not hold" in r.getMessage()]
+    assert said == [
+        f"250 data keys are wrapped by key-encryption keys this node does not hold ({lost_id}): they open and "
+        "rotate only once such a key is back in the KEK file"
+    ]
+    assert old_id not in sealing.db_kek_usage(db, Base.metadata)
 
 
 def test_a_key_wrapped_by_a_kek_added_to_the_file_later_opens_after_a_reload(tmp_path: Path) -> None:
