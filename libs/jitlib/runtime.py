@@ -23,7 +23,7 @@ from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.crypto import KekRing
 from jitlib.db import Database, RuntimeTables
 from jitlib.errors import FailedPrecondition, NotFound, PermissionDenied, bounded
-from jitlib.federation import Federation
+from jitlib.federation import Federation, inbound_filter
 from jitlib.forwarding import ForwardedRefusal, Forwarder, OwnedElsewhere
 from jitlib.outbox import OutboxRelay
 from jitlib.policy import Decision, Operation, RecordAccess, RecordRules, decide
@@ -140,6 +140,20 @@ class Runtime:
         """What an RPC starts from: this runtime, the caller (``auth.current()``, set by the server's
         call entry) and the time of the call on this runtime's clock: ``rt, principal, now = self.rt.call()``."""
         return self, current(), self.clock.now()
+
+    def consumers_here_and_from_peers(
+        self, name: str, stream: StreamConfig, subjects: str, handler: Handler
+    ) -> list[EventConsumer]:
+        """``handler`` on this node's ``subjects`` of ``stream`` (consumer ``name``) and, on a federation
+        with peers, on the same subjects as the peers' nodes send them (``JIT_IN``, consumer ``name-in``,
+        each event checked against its sender and audience)."""
+        out = [self.consumer(name, stream, subjects, handler)]
+        fed = self.federation
+        if fed is not None and fed.peers:
+            out.append(
+                self.consumer(f"{name}-in", fed.inbound_stream(), inbound_filter(subjects), handler, inbound=True)
+            )
+        return out
 
     def consumer(
         self,

@@ -24,7 +24,6 @@ from jitlib import validate
 from jitlib.bus import EventConsumer, PoisonMessage, stream_for
 from jitlib.db import TS
 from jitlib.errors import FieldViolation
-from jitlib.federation import inbound_filter
 from jitlib.runtime import Runtime
 
 VICTIMS_STREAM = stream_for("victims")
@@ -70,14 +69,7 @@ def record(table: Table, session: Session, envelope: Envelope) -> None:
 def consumers(rt: Runtime, table: Table) -> list[EventConsumer]:
     """The consumers that keep the directory: this node's victims stream and, on a federation, what the
     workspaces' lead nodes send this one."""
-    handler = partial(record, table)
-    out = [rt.consumer("victim-pseudonyms", VICTIMS_STREAM, SUBJECTS, handler)]
-    fed = rt.federation
-    if fed is not None and fed.peers:
-        out.append(
-            rt.consumer("victim-pseudonyms-in", fed.inbound_stream(), inbound_filter(SUBJECTS), handler, inbound=True)
-        )
-    return out
+    return rt.consumers_here_and_from_peers("victim-pseudonyms", VICTIMS_STREAM, SUBJECTS, partial(record, table))
 
 
 async def known(rt: Runtime, table: Table, workspace_id: str, refs: Sequence[str]) -> frozenset[str]:

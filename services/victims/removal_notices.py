@@ -27,7 +27,6 @@ from jitlib import audit
 from jitlib.actors import Actor
 from jitlib.alerts import SYSTEM
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
-from jitlib.federation import inbound_filter
 from jitlib.ids import new_id
 from jitlib.mapping import ts_to_dt
 from jitlib.runtime import Runtime, UnitOfWork, current_method
@@ -94,12 +93,5 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
 def consumers(rt: Runtime) -> list[EventConsumer]:
     """This node's preservation events and, on a federation, those its peers' nodes send it (the inbound
     check ties each to the node that owns its removal request)."""
-    loop = asyncio.get_running_loop()
-    handle = handler(rt, loop)
-    out = [rt.consumer("removal-notices", PRESERVATION_STREAM, SUBJECTS, handle)]
-    fed = rt.federation
-    if fed is not None and fed.peers:
-        out.append(
-            rt.consumer("removal-notices-in", fed.inbound_stream(), inbound_filter(SUBJECTS), handle, inbound=True)
-        )
-    return out
+    handle = handler(rt, asyncio.get_running_loop())
+    return rt.consumers_here_and_from_peers("removal-notices", PRESERVATION_STREAM, SUBJECTS, handle)

@@ -24,8 +24,10 @@ from jitlib.actors import Actor
 from jitlib.bus import EventConsumer
 from jitlib.clock import ManualClock
 from jitlib.federation import Federation
+from jitlib.runtime import Runtime
 from services.victims import domain, removal_notices, store
 from services.victims.app import MIGRATIONS
+from tests.harness import DeliveredMsg
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 WS = "jit-demo"
@@ -42,6 +44,8 @@ class _Recorder:
     def consumer(self, name: str, stream: Any, subjects: str, _handler: Any, *, inbound: bool = False) -> object:
         self.made.append((name, stream.name, subjects, inbound))
         return object()
+
+    consumers_here_and_from_peers = Runtime.consumers_here_and_from_peers  # the runtime's own, on this recorder
 
 
 def _consumers(federation: Federation | None) -> list[tuple[str, str, str, bool]]:
@@ -61,24 +65,6 @@ def test_the_lead_node_also_reads_the_removal_answers_other_nodes_send_it() -> N
     assert ("removal-notices", "JIT_PRESERVATION", "jit.preservation.>", False) in made
     assert ("removal-notices-in", "JIT_IN", "jit.in.*.preservation.>", True) in made
     assert _consumers(None) == [("removal-notices", "JIT_PRESERVATION", "jit.preservation.>", False)]
-
-
-class _Msg:
-    def __init__(self, env: Envelope, subject: str) -> None:
-        self.data = env.SerializeToString()
-        self.subject = subject
-        self.headers: dict[str, str] = {}
-        self.metadata = types.SimpleNamespace(num_delivered=1)
-        self.outcome = ""
-
-    async def ack(self) -> None:
-        self.outcome = "ack"
-
-    async def term(self) -> None:
-        self.outcome = "term"
-
-    async def nak(self, delay: float = 0) -> None:
-        self.outcome = "nak"
 
 
 @pytest.fixture
@@ -151,9 +137,9 @@ def test_a_removal_filed_on_a_members_node_gives_the_victim_held_by_the_lead_one
                 inbound_for=inbound_for,
             )
 
-        inbound = _Msg(env, "jit.in.DE.preservation.DE.removal_removed")
+        inbound = DeliveredMsg(env, "jit.in.DE.preservation.DE.removal_removed")
         await consumer("removal-notices-in", "NL").process(inbound)  # type: ignore[arg-type]
-        again = _Msg(env, "jit.preservation.DE.removal_removed")
+        again = DeliveredMsg(env, "jit.preservation.DE.removal_removed")
         await consumer("removal-notices", None).process(again)  # type: ignore[arg-type]
         return [inbound.outcome, again.outcome]
 
