@@ -13,6 +13,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import grpc
@@ -80,6 +81,27 @@ def suite_kek_file() -> Path:
         generate_kek_file(path)
         _SUITE_KEK.append(path)
     return _SUITE_KEK[0]
+
+
+class DeliveredMsg:
+    """What an ``EventConsumer`` uses of a NATS message, delivered once, for a test that hands a consumer an
+    event without a broker: ``outcome`` says how the consumer answered it (ack, term or nak)."""
+
+    def __init__(self, envelope: Any, subject: str) -> None:
+        self.data = envelope.SerializeToString()
+        self.subject = subject
+        self.headers: dict[str, str] = {}
+        self.metadata = SimpleNamespace(num_delivered=1)
+        self.outcome = ""
+
+    async def ack(self) -> None:
+        self.outcome = "ack"
+
+    async def term(self) -> None:
+        self.outcome = "term"
+
+    async def nak(self, delay: float = 0) -> None:
+        self.outcome = "nak"
 
 
 def start_service(spec: ServiceSpec, settings: ServiceSettings, common: CommonSettings, **kw: Any) -> RunningService:

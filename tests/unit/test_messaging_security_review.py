@@ -37,6 +37,7 @@ from services.messaging.channels import Channels
 from services.messaging.content import Content
 from services.messaging.keys import ChannelKeys
 from services.messaging.mapping import record_replica
+from tests.harness import DeliveredMsg
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 WS = "jit-demo"
@@ -423,25 +424,6 @@ def test_a_message_sent_to_peers_is_gone_from_the_outbox_once_its_workspace_is_s
     assert [s.rsplit(".", 1)[-1] for s in subjects] == ["shredded"]  # the shred's own event still goes out
 
 
-class _Msg:
-    """What a consumer uses of a NATS message."""
-
-    def __init__(self, env: Envelope, subject: str) -> None:
-        self.data = env.SerializeToString()
-        self.subject = subject
-        self.headers: dict[str, str] = {}
-        self.metadata = SimpleNamespace(num_delivered=1)
-
-    async def ack(self) -> None:
-        pass
-
-    async def term(self) -> None:
-        pass
-
-    async def nak(self, delay: float = 0) -> None:
-        pass
-
-
 def test_a_dead_lettered_record_event_of_a_shredded_workspace_is_deleted_with_it(node: _Node) -> None:
     """A task's event that messaging's notice consumer refused is kept as a dead letter, sealed (messaging
     has no content keys of ``jitlib.sealing``: by the KEK alone); the workspace's shred deletes it."""
@@ -461,7 +443,9 @@ def test_a_dead_lettered_record_event_of_a_shredded_workspace_is_deleted_with_it
         filter_subject="jit.tasks.>",
         handler=refuse,
     )
-    asyncio.run(consumer.process(_Msg(env, "jit.tasks.NL.created")))  # type: ignore[arg-type]
+    refused = DeliveredMsg(env, "jit.tasks.NL.created")
+    asyncio.run(consumer.process(refused))  # type: ignore[arg-type]
+    assert refused.outcome == "term"  # set aside, never redelivered
     assert any(secret.encode() in p for p in node.opened_payloads())
     node.shred()
     assert not [p for p in node.opened_payloads() if secret.encode() in p]
@@ -469,7 +453,9 @@ def test_a_dead_lettered_record_event_of_a_shredded_workspace_is_deleted_with_it
     with node.session() as session, session.begin():
         retention_sweep.write_certificate(session, store.RUNTIME, _certificate())
     later = _envelope("task", task, audience=["NL"], record_id=task.id, version=2)
-    asyncio.run(consumer.process(_Msg(later, "jit.tasks.NL.changed")))  # type: ignore[arg-type]
+    late = DeliveredMsg(later, "jit.tasks.NL.changed")
+    asyncio.run(consumer.process(late))  # type: ignore[arg-type]
+    assert late.outcome == "term"
     with node.session() as session:
         dl = store.RUNTIME.dead_letters
         assert session.execute(select(dl.c.payload).where(dl.c.event_id == later.id)).scalar() == b""
