@@ -581,6 +581,13 @@ def refusal(req: EvidenceRequest, action: str, now: datetime) -> FailedPrecondit
     return why() if why is not None else None
 
 
+def _window_passed(reason: str, window: str, end: datetime, so: str, action: str) -> Callable[[], FailedPrecondition]:
+    """The refusal of ``action`` asked once ``window`` ended at ``end`` (``so``: what follows from that)."""
+    return lambda: FailedPrecondition(
+        reason, f"{window} ended at {end.isoformat()}: {so}", {"action": action, "window_ended_at": end.isoformat()}
+    )
+
+
 def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
     """None when the request's state, instrument and clocks allow ``action`` at ``now``; else what makes
     the error saying why (``refusal``). The one rule ``apply`` checks and ``allowed_actions`` asks."""
@@ -610,20 +617,22 @@ def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
     if action == "refuse" and req.epoc_procedure == "WITH_NOTIFICATION" and req.notified:
         review_end = review_window_end(req)
         if review_end is not None and now >= review_end:
-            return lambda: FailedPrecondition(
+            return _window_passed(
                 "REVIEW_WINDOW_PASSED",
-                f"the enforcing state's 10 days to raise a ground ended at {review_end.isoformat()}: the order "
-                f"proceeds {legal.cite('EPOC_SILENCE_IS_CONSENT')}",
-                {"action": action, "window_ended_at": review_end.isoformat()},
+                "the enforcing state's 10 days to raise a ground",
+                review_end,
+                f"the order proceeds {legal.cite('EPOC_SILENCE_IS_CONSENT')}",
+                action,
             )
     if action == "refuse" and objected_in_emergency(req):
         end = objection_window_end(req)
         if end is not None and now >= end:
-            return lambda: FailedPrecondition(
+            return _window_passed(
                 "OBJECTION_WINDOW_PASSED",
-                f"the enforcing state's 96 hours to object to this emergency order ended at {end.isoformat()}: a "
-                f"ground raised later is not honoured {legal.cite('EPOC_EMERGENCY_OBJECTION')}",
-                {"action": action, "window_ended_at": end.isoformat()},
+                "the enforcing state's 96 hours to object to this emergency order",
+                end,
+                f"a ground raised later is not honoured {legal.cite('EPOC_EMERGENCY_OBJECTION')}",
+                action,
             )
     if action == "refuse" and req.to_provider and not req.notified:
         return lambda: FailedPrecondition(
@@ -653,11 +662,12 @@ def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
         # decision into a timely one after the fact.
         decide_end = deadlines.window_end(req.clocks(), DeadlineKind.DECIDE)
         if decide_end is not None and now >= decide_end:
-            return lambda: FailedPrecondition(
+            return _window_passed(
                 "EXTENSION_TOO_LATE",
-                f"the recognition decision's 30 days ended at {decide_end.isoformat()}: an extension is asked "
-                f"before they end {legal.cite('EIO_DECISION_EXTENSION')}",
-                {"action": action, "window_ended_at": decide_end.isoformat()},
+                "the recognition decision's 30 days",
+                decide_end,
+                f"an extension is asked before they end {legal.cite('EIO_DECISION_EXTENSION')}",
+                action,
             )
     if action == "update_user_notice":
         if not req.to_provider:
