@@ -42,6 +42,7 @@ REPLICAS = replicas.ReplicaKind(
     store.TASKS.write_replica,
     # Reassigning a restricted task takes its former assignee's country out of its audience.
     store.TASKS.delete_replica,
+    store.TOMBSTONES,
 )
 
 

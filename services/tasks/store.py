@@ -19,12 +19,12 @@ from jitlib.visibility import PartyIndex
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 
 
-class Base(ServiceBase, DeclarativeBase, victims=True):
+class Base(ServiceBase, DeclarativeBase, victims=True, withdrawals=True):
     """The tasks' tables, and jitlib's (``Base.tables``): the task text is sealed per workspace, tasks name
-    victims by pseudonym."""
+    victims by pseudonym, and a peer's task reassigned away from this node's country leaves a tombstone."""
 
 
-RUNTIME, VICTIMS = Base.tables.runtime, Base.tables.victims
+RUNTIME, VICTIMS, TOMBSTONES = Base.tables.runtime, Base.tables.victims, Base.tables.replica_tombstones
 
 
 class TaskRow(RecordColumns, Base):

@@ -4,6 +4,7 @@ a country a change takes out of a task's audience has its copy withdrawn."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -139,3 +140,79 @@ def test_a_withdrawal_is_applied_only_on_the_node_it_names_and_only_by_the_owner
     with pytest.raises(PoisonMessage, match="owner"):
         replicas.apply(app.REPLICAS, clock, de_node, forged, "DE")
     assert store.get(de_node, task.id) is not None
+
+
+def test_an_older_event_delivered_after_the_withdrawal_does_not_bring_the_task_back(de_node: Session) -> None:
+    """DE's node dropped its copy on the withdrawal (version 3); the declined event (version 2) is then
+    delivered again (a redelivery after a crash, a link resuming out of order): the copy stays dropped,
+    and DE's users still get NOT_FOUND."""
+    clock = ManualClock(T0)
+    task = _restricted_task_for_de()
+    declined, reassigned = _declined_then_reassigned_to_ie(task)
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(task, "created"), "DE")
+    withdrawal = envelopes.withdrawal(_event(reassigned, "assigned", before=declined), "DE")
+    assert replicas.apply(app.REPLICAS, clock, de_node, withdrawal, "DE")
+
+    assert not replicas.apply(app.REPLICAS, clock, de_node, _event(declined, "declined", before=task), "DE")
+    assert not replicas.apply(app.REPLICAS, clock, de_node, _event(task, "created"), "DE")
+    assert store.get(de_node, task.id) is None
+
+
+def test_a_withdrawal_that_overtakes_the_tasks_events_keeps_them_out(de_node: Session) -> None:
+    """The withdrawal reaches DE's node before any event of the task (DE's node held no copy yet): the
+    task's older events that come after it make no copy."""
+    clock = ManualClock(T0)
+    task = _restricted_task_for_de()
+    declined, reassigned = _declined_then_reassigned_to_ie(task)
+    withdrawal = envelopes.withdrawal(_event(reassigned, "assigned", before=declined), "DE")
+    assert not replicas.apply(app.REPLICAS, clock, de_node, withdrawal, "DE")  # nothing held to drop
+    assert not replicas.apply(app.REPLICAS, clock, de_node, _event(task, "created"), "DE")
+    assert not replicas.apply(app.REPLICAS, clock, de_node, _event(declined, "declined", before=task), "DE")
+    assert store.get(de_node, task.id) is None
+
+
+def test_a_task_given_back_to_de_after_its_withdrawal_is_held_again(de_node: Session) -> None:
+    """IE declined too and NL assigned the task to DE again (version 5): that newer event passes the
+    withdrawal and DE's node holds the task again; an event older than the withdrawal still does not."""
+    clock = ManualClock(T0)
+    task = _restricted_task_for_de()
+    declined, reassigned = _declined_then_reassigned_to_ie(task)
+    ie = Actor("u-ie", "ie-liaison", "IE")
+    ie_declined = domain.apply(
+        reassigned, "decline", TransitionInput(reason="no"), actor=ie, now=T0 + timedelta(hours=3), members=MEMBERS
+    )
+    back = domain.apply(
+        ie_declined,
+        "assign",
+        TransitionInput(new_assignee="DE"),
+        actor=NL,
+        now=T0 + timedelta(hours=4),
+        members=MEMBERS,
+    )
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(task, "created"), "DE")
+    withdrawal = envelopes.withdrawal(_event(reassigned, "assigned", before=declined), "DE")
+    assert replicas.apply(app.REPLICAS, clock, de_node, withdrawal, "DE")
+
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(back, "assigned", before=ie_declined), "DE")
+    held = store.get(de_node, task.id)
+    assert held is not None and (held.version, held.assignee_jurisdiction) == (back.version, "DE")
+    assert decide(DE_USER, Operation.READ, TASK_RULES, record=held.access()) is Decision.ALLOW
+    assert not replicas.apply(app.REPLICAS, clock, de_node, _event(declined, "declined", before=task), "DE")
+    assert store.get(de_node, task.id) == held
+
+
+def test_a_withdrawn_task_is_not_taken_back_from_another_owner(de_node: Session) -> None:
+    """A record never changes owner, withdrawn or not: an event of the same id from another origin, newer
+    than the withdrawal, is set aside."""
+    clock = ManualClock(T0)
+    task = _restricted_task_for_de()
+    declined, reassigned = _declined_then_reassigned_to_ie(task)
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(task, "created"), "DE")
+    assert replicas.apply(
+        app.REPLICAS, clock, de_node, envelopes.withdrawal(_event(reassigned, "assigned", before=declined), "DE"), "DE"
+    )
+    ie = Actor("u-ie", "ie-liaison", "IE")
+    forged = replace(reassigned, origin_jurisdiction="IE", version=9, updated_by=ie)
+    with pytest.raises(PoisonMessage, match="owner"):
+        replicas.apply(app.REPLICAS, clock, de_node, _event(forged, "changed"), "DE")
+    assert store.get(de_node, task.id) is None
