@@ -35,10 +35,11 @@ from sqlalchemy.orm import Session
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from jit.events.v1.envelope_pb2 import Envelope
-from jitlib import sealing
+from jitlib import envelopes, sealing
 from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
 from jitlib.federation import sender_of
+from jitlib.mapping import INVALID_TIME
 from jitlib.natsauth import Credentials, connect_options
 from jitlib.telemetry import extract_context
 
@@ -278,13 +279,28 @@ class PoisonMessage(Exception):
 
 def check_inbound(subject: str, envelope: Envelope, node: str) -> None:
     """What a peer's node sent this one is taken in only when that peer owns the record (the subject it
-    was stored under names the sender, written by this node's server) and this node's country is in the
-    event's audience, or among those the change withdrew the record from (``withdrawn_from``)."""
+    was stored under names the sender, written by this node's server), this node's country is in the
+    event's audience, or among those the change withdrew the record from (``withdrawn_from``), and its
+    times can be read (``check_times``)."""
     sender = sender_of(subject)
     if not sender or sender != envelope.origin_jurisdiction:
         raise PoisonMessage(f"sent by the {sender or '?'} node about a record it does not own")
     if node not in envelope.audience and node not in envelope.withdrawn_from:
         raise PoisonMessage(f"this node ({node}) is not in the event's audience")
+    check_times(envelope)
+
+
+def check_times(envelope: Envelope) -> None:
+    """A peer's event whose envelope or state holds a Timestamp out of what protobuf and Python can read
+    (after the year 9999, nanos out of range) is a poison message naming the field (``state.created_at``),
+    not a handler's ValueError redelivered, nor a time taken in unread: the gRPC entry checks a request so
+    (``mapping.timestamp_check``), and a peer's node is checked as a caller is."""
+    try:
+        bad = envelopes.invalid_time(envelope)
+    except DecodeError as exc:
+        raise PoisonMessage("state: not the message its type names") from exc
+    if bad is not None:
+        raise PoisonMessage(f"{bad} {INVALID_TIME}")
 
 
 #: Runs inside the consumer's database transaction; raise PoisonMessage for an event that can never work.
@@ -507,8 +523,12 @@ class EventConsumer:
                     raise PoisonMessage("envelope has no id")
                 if self._inbound_for is not None:
                     check_inbound(msg.subject, envelope, self._inbound_for)
-            except (DecodeError, PoisonMessage) as exc:
+            except DecodeError as exc:
                 await self._dead_letter(msg, None, f"undecodable envelope: {exc}")
+                await msg.term()
+                return
+            except PoisonMessage as exc:
+                await self._dead_letter(msg, None, str(exc))
                 await msg.term()
                 return
             span.set_attribute("messaging.message.id", envelope.id)

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import Message
 
 from jit.events.v1.envelope_pb2 import Envelope
+from jitlib import mapping
 from jitlib.actors import Actor
 from jitlib.ids import new_id
 from jitlib.mapping import actor_fields, ts_fields
@@ -127,6 +129,26 @@ def withdrawal(event: Envelope, recipient: str) -> Envelope:
 def withdrawn_here(event: Envelope, node: str) -> bool:
     """Whether ``event`` is, for the node of country ``node``, the withdrawal of its copy of the record."""
     return bool(node) and node in event.withdrawn_from and node not in event.audience
+
+
+def invalid_time(event: Envelope) -> str | None:
+    """Where ``event`` holds a Timestamp no datetime can read (``mapping.invalid_time``): the path of the
+    first, its own (``occurred_at``) or in the state it carries (``state.created_at``); None when there is
+    none. A state of a type this build does not know is not looked into (no consumer here reads it); one
+    whose bytes are not its type raises ``DecodeError``."""
+    bad = mapping.invalid_time(event)
+    if bad is not None:
+        return bad
+    try:
+        descriptor = descriptor_pool.Default().FindMessageTypeByName(event.state.TypeName())
+    except KeyError:
+        return None
+    if not mapping.holds_time(descriptor):
+        return None
+    state = message_factory.GetMessageClass(descriptor)()
+    event.state.Unpack(state)
+    bad = mapping.invalid_time(state)
+    return f"state.{bad}" if bad is not None else None
 
 
 @dataclass(frozen=True)

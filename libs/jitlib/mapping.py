@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,6 +124,24 @@ def _invalid_held(held: Any, sub: _Plan | None, path: str) -> str | None:
     if sub is not None:
         return _invalid_time(held, sub, path + ".")
     return None if held.seconds in _SECONDS and held.nanos in _NANOS else path
+
+
+@functools.cache
+def _plan_of(descriptor: Any) -> _Plan:
+    return _plan(descriptor, {})
+
+
+def holds_time(descriptor: Any) -> bool:
+    """Whether a message of this type may hold a Timestamp (a field of one, or of a message that does)."""
+    return bool(_plan_of(descriptor))
+
+
+def invalid_time(message: Any) -> str | None:
+    """The path of the first Timestamp ``message`` holds, nested ones too (``replica.updated_at``,
+    ``items[2].received_at``), that is no time from the year 1 to 9999 (``INVALID_TIME``); None when all
+    are. What a peer's event carries is checked so (``jitlib.bus.check_inbound``), as a request is on
+    its way in (``timestamp_check``)."""
+    return _invalid_time(message, _plan_of(message.DESCRIPTOR), "")
 
 
 def timestamp_check(method: str) -> Callable[[Any], None] | None:
