@@ -378,6 +378,23 @@ class RecordTable(Generic[P]):
         row = session.scalar(self._get_for_update if for_update else self._get, {"record_id": record_id})
         return self._load(session, row) if row is not None else None
 
+    def owned_page(
+        self,
+        session: Session,
+        workspace_id: str,
+        owner: str,
+        after_id: str,
+        changed_since: datetime | None,
+        limit: int,
+    ) -> list[P]:
+        """The records of ``workspace_id`` that ``owner``'s node owns, ids after ``after_id`` in id order, at
+        most ``limit``; only those changed at or after ``changed_since`` when given (``jitlib.joining``)."""
+        row = self.row
+        query = select(row).where(row.workspace_id == workspace_id, row.origin_jurisdiction == owner, row.id > after_id)
+        if changed_since is not None:
+            query = query.where(row.updated_at >= changed_since)
+        return [self._load(session, r) for r in session.scalars(query.order_by(row.id).limit(limit))]
+
     def find_by_request(self, session: Session, user_id: str, request_id: str) -> Stored[P] | None:
         """The record ``user_id`` created by the request ``request_id``, with that request's digest."""
         row = session.scalar(
@@ -535,6 +552,9 @@ class RuntimeTables:
     deletion_certificates: Table
     #: Legal holds a prosecutor of the lead set in this service (``jitlib.retention_service``, LEGAL_HOLD).
     legal_holds: Table
+    #: Countries that joined a workspace, whose nodes are still to be sent what this node owns in it
+    #: (``jitlib.joining``).
+    workspace_joins: Table
 
 
 def runtime_tables(metadata: MetaData) -> RuntimeTables:
@@ -670,6 +690,21 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("released_by", String(255), nullable=False, server_default=""),
         PrimaryKeyConstraint("workspace_id", "record_type", "record_id"),
     )
+    workspace_joins = Table(
+        "workspace_joins",
+        metadata,
+        Column("id", String(36), primary_key=True),
+        Column("workspace_id", String(64), nullable=False),
+        Column("countries", String(255), nullable=False),  # comma-separated jurisdiction codes
+        Column("due_at", ts, nullable=False),
+        # The second pass's: only what changed since (NULL: the first pass, every record).
+        Column("changed_since", ts, nullable=True),
+        # Where the pass is: the index of the kind of record being sent and the last id sent of it.
+        Column("kind", Integer, nullable=False),
+        Column("after_id", String(64), nullable=False),
+        Column("sent", Integer, nullable=False),
+    )
+    Index("ix_workspace_joins_due", workspace_joins.c.due_at)
     return RuntimeTables(
         outbox,
         inbox,
@@ -681,6 +716,7 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         audit_checkpoint,
         deletion_certificates,
         legal_holds,
+        workspace_joins,
     )
 
 

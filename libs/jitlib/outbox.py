@@ -311,26 +311,30 @@ class OutboxRelay:
                 await self._mark_sent(sent)
 
     async def _send(self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]) -> None:
-        """Publish an event on this node's broker (not one for other nodes only), then its copies for peers."""
-        if not subject.startswith(PEERS_ONLY):
+        """Publish an event on this node's broker (not one for other nodes only, nor a record sent again
+        to the nodes of countries that joined its workspace), then its copies for peers."""
+        event = Envelope.FromString(payload) if self._federation is not None else None
+        if not subject.startswith(PEERS_ONLY) and (event is None or not event.resent_to):
             ack = await self._bus.publish(subject, payload, headers)
             if getattr(ack, "duplicate", False):
                 log.info("event %s was already on the stream (duplicate dropped)", event_id)
-        await self._send_to_peers(event_id, subject, payload, headers)
+        if event is not None:
+            await self._send_to_peers(event_id, subject, payload, headers, event)
 
-    async def _send_to_peers(self, event_id: str, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+    async def _send_to_peers(
+        self, event_id: str, subject: str, payload: bytes, headers: dict[str, str], event: Envelope
+    ) -> None:
         """On a node of a federation, the copy for each peer in the event's audience, on a subject that
         names that peer (``jit.out.<peer>.``): nothing leaves for a country not entitled to it, and a
         node sends only what it owns. A peer the change took out of the record's audience
         (``withdrawn_from``) gets the event's withdrawal instead (``envelopes.withdrawal``: no state), to
-        drop its copy. The row is marked sent only after every copy is stored, and a republished copy is
-        dropped by its id."""
-        if self._federation is None:
+        drop its copy. A record sent again to the countries that joined its workspace (``resent_to``,
+        ``jitlib.joining``) goes to those of its audience only. The row is marked sent only after every
+        copy is stored, and a republished copy is dropped by its id."""
+        if self._federation is None or not self._federation.is_owner(event.origin_jurisdiction):
             return
-        event = Envelope.FromString(payload)
-        if not self._federation.is_owner(event.origin_jurisdiction):
-            return
-        for peer in self._federation.recipients(event.audience):
+        audience = set(event.audience) & set(event.resent_to) if event.resent_to else event.audience
+        for peer in self._federation.recipients(audience):
             await self._bus.publish(
                 outbound_subject(peer, subject), payload, {**headers, "Nats-Msg-Id": f"{event_id}.{peer}"}
             )

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
 from jit.retention.v1 import retention_pb2, retention_pb2_grpc
-from jitlib import audit, auth, db, processes, sealing, tls, workspaces
+from jitlib import audit, auth, db, joining, processes, sealing, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus
@@ -375,6 +375,9 @@ class ServiceSpec:
     #: Workers every process runs beside its calls, whatever its index (``jitlib.processes``): what serves
     #: the process's own calls from memory (messaging's live delivery, fed by the process's own listener).
     process_workers: ConsumerFactory | None = None
+    #: The kinds of record this service owns and sends to the node of a country that joins a workspace
+    #: (``jitlib.joining``), in the order they are sent.
+    resends: Callable[[Runtime], Sequence[joining.ResendKind[Any]]] | None = None
 
     @classmethod
     def of(
@@ -386,6 +389,7 @@ class ServiceSpec:
         consumers: ConsumerFactory | None = None,
         extra: dict[str, Any] | None = None,
         process_workers: ConsumerFactory | None = None,
+        resends: Callable[[Runtime], Sequence[joining.ResendKind[Any]]] | None = None,
     ) -> ServiceSpec:
         """The spec of a service whose ``store`` module declares ``Base`` and ``RUNTIME``, with its
         Alembic migrations in the ``migrations`` folder beside it."""
@@ -399,6 +403,7 @@ class ServiceSpec:
             consumers=consumers,
             extra=extra if extra is not None else {},
             process_workers=process_workers,
+            resends=resends,
         )
 
 
@@ -533,6 +538,19 @@ class ServiceApp:
             else None
         )
         rt.forwarder = forwarder
+        joins = None
+        if federation is not None and federation.peers and self.spec.resends is not None:
+            joins = joining.Joins(
+                database,
+                self.spec.tables,
+                self.clock,
+                federation.node,
+                federation.peers,
+                self.spec.resends(rt),
+                members=lambda ws_id: w.members if (w := directory.get(ws_id)) is not None else None,
+                committed=relay.committed,
+            )
+            directory.joins = joins
         bus.start()
         relay.start()
         chainer.start()
@@ -555,6 +573,7 @@ class ServiceApp:
         self._consumers = list(self.spec.process_workers(rt)) if self.spec.process_workers else []
         if not self.process_index:
             self._consumers += [rotation, sweep, *(self.spec.consumers(rt) if self.spec.consumers else [])]
+            self._consumers += [joins] if joins is not None else []
         for consumer in self._consumers:
             consumer.start()
 

@@ -25,6 +25,7 @@ from jitlib.bus import Bus, PoisonMessage, ensure_stream, stream_for
 from jitlib.db import Database, RuntimeTables
 from jitlib.federation import INBOUND_STREAM, Federation, inbound_filter, outbound_subject, sender_of
 from jitlib.ids import new_id
+from jitlib.joining import Joins
 from jitlib.jurisdictions import is_jurisdiction
 from jitlib.validate import WORKSPACE_ID
 
@@ -276,6 +277,9 @@ class DirectorySync:
         self._inbound: asyncio.Task[None] | None = None
         #: The directory in memory (a handful of rows), so a request needs no query to learn its members.
         self._cache: dict[str, WorkspaceInfo] = {}
+        #: On a federation, for a service that owns records: what notes a workspace's new members and sends
+        #: them what this node owns in it (``jitlib.joining``).
+        self.joins: Joins | None = None
 
     def get(self, ws_id: str) -> WorkspaceInfo | None:
         return self._cache.get(ws_id)
@@ -293,16 +297,23 @@ class DirectorySync:
                 self._follow(INBOUND_STREAM, inbound_filter("jit.workspaces.>")), name="workspace-directory-in"
             )
 
-    def _apply(self, session: Session, envelope: Envelope, announced_by: str | None) -> None:
+    def _apply(self, session: Session, envelope: Envelope, announced_by: str | None) -> bool:
+        """Apply one announcement; whether countries joined the workspace that this node has records to
+        send to (noted in the same transaction)."""
         fed = self._federation
         # On a federation a workspace is announced by its lead's node only: this node's own directory
         # events name this node as lead, and a peer's name that peer.
         if fed is not None and envelope.origin_jurisdiction != (announced_by or fed.node):
             raise PoisonMessage("a workspace is announced by its lead's node only")
-        apply_workspace_event(session, self._tables, envelope)
+        before = self._cache.get(envelope.aggregate_id)
+        applied = apply_workspace_event(session, self._tables, envelope)
         info = get_workspace(session, self._tables, envelope.aggregate_id)
         if info is not None:
             self._cache[info.id] = info
+        if applied and info is not None and before is not None and self.joins is not None:
+            # Countries that joined it: what this node owns in it goes to their nodes (``jitlib.joining``).
+            return self.joins.note(session, info.id, sorted(info.members - before.members))
+        return False
 
     async def _handle(self, msg: Any, inbound: bool = False) -> None:
         """Apply one event; one that must not (or cannot) be applied is set aside in ``dead_letters``
@@ -314,7 +325,8 @@ class DirectorySync:
             return
         try:
             sender = sender_of(str(msg.subject)) if inbound else None
-            await self._db.write(partial(self._apply, envelope=envelope, announced_by=sender))
+            if await self._db.write(partial(self._apply, envelope=envelope, announced_by=sender)) and self.joins:
+                self.joins.wake()
         except PoisonMessage as exc:
             await self._set_aside(msg, envelope.id, str(exc))
         except (ValueError, OverflowError, ArithmeticError) as exc:

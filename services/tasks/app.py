@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import grpc
 from pydantic_settings import SettingsConfigDict
+from sqlalchemy.orm import Session
 
+from jit.events.v1.envelope_pb2 import Envelope
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
-from jitlib import replicas, victimdir
+from jitlib import joining, replicas, victimdir
 from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec
 from services.tasks import events, follow_up, mapping, store
+from services.tasks.domain import Task
 from services.tasks.servicer import TaskServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,9 +50,18 @@ REPLICAS = replicas.ReplicaKind(
 )
 
 
+def _shared(session: Session, task: Task, members: frozenset[str], now: datetime) -> tuple[str, Envelope]:
+    """A task's event for the nodes of countries that joined its workspace (``jitlib.joining``)."""
+    return events.subject(task, "shared"), events.envelope(task, mapping.task_to_pb(task, now), "shared", members, now)
+
+
+def _resends(rt: Runtime) -> list[joining.ResendKind[Task]]:
+    return [joining.ResendKind("task", store.TASKS.owned_page, _shared)]
+
+
 def _consumers(rt: Runtime) -> list[EventConsumer]:
     return [*follow_up.consumers(rt), *replicas.consumers(rt, REPLICAS), *victimdir.consumers(rt, store.VICTIMS)]
 
 
 def spec(settings: TasksSettings | None = None) -> ServiceSpec:
-    return ServiceSpec.of("tasks", store, [events.STREAM], _register, consumers=_consumers)
+    return ServiceSpec.of("tasks", store, [events.STREAM], _register, consumers=_consumers, resends=_resends)

@@ -1,0 +1,100 @@
+"""A country added to a workspace that already holds records gets, on its own node, those it may see: the
+owners' nodes send them when the workspace's announcement names the new member (``jitlib.joining``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+
+from jit.common.v1 import common_pb2
+from jit.tasks.v1 import tasks_pb2 as pb
+from jit.tasks.v1 import tasks_pb2_grpc
+from jitdev.nodes import LocalFederation
+from tests.federation.test_workspaces import _jit
+from tests.harness import eventually, md, rid
+
+pytestmark = pytest.mark.integration
+
+
+def _tasks(federation: LocalFederation, country: str) -> tasks_pb2_grpc.TaskServiceStub:
+    return tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes[country].address("tasks")))
+
+
+def _listed(federation: LocalFederation, country: str, token: str, ws: str) -> dict[str, pb.Task]:
+    resp = _tasks(federation, country).ListTasks(pb.ListTasksRequest(workspace_id=ws), metadata=md(token), timeout=15)
+    return {t.id: t for t in resp.tasks}
+
+
+def test_a_country_added_to_a_workspace_gets_on_its_node_the_records_made_before_it_joined(
+    federation: LocalFederation, keycloak: Any, country_tokens: Any
+) -> None:
+    ws = f"join-{uuid.uuid4().hex[:8]}"
+
+    def ok(country: str, *args: str) -> None:
+        result = _jit(federation, keycloak, country, *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    ok("NL", "admin", "workspace", "create", ws, "--name", "Harassment case", "--lead", "NL", "--member", "DE",
+       "--legal-basis", "JIT agreement NL-DE 2026/9", "--starts", "2026-01-01", "--ends", "2027-12-31")  # fmt: skip
+    ok("NL", "admin", "workspace", "add-member", ws, "--jurisdiction", "NL", "--user", "nl-prosecutor")
+    country_tokens.forget("nl-prosecutor", "NL")
+    eventually(lambda: _jit(federation, keycloak, "DE", "admin", "workspace", "join", ws, "--user", "de-liaison")
+               .returncode == 0, timeout=30, interval=1.0)  # fmt: skip
+    country_tokens.forget("de-liaison", "DE")
+
+    nl = md(country_tokens("nl-prosecutor"))
+
+    def create(title: str, visibility: int) -> pb.Task:
+        request = pb.CreateTaskRequest(
+            request_id=rid(), workspace_id=ws, title=title, kind=pb.TASK_KIND_OTHER, assignee_jurisdiction="DE",
+            visibility=visibility,
+        )  # fmt: skip
+        return _tasks(federation, "NL").CreateTask(request, metadata=nl, timeout=15).task
+
+    open_task = create("Which accounts posted her address?", common_pb2.VISIBILITY_WORKSPACE)
+    restricted = create("NL-DE only: the suspect's employer", common_pb2.VISIBILITY_RESTRICTED)
+    # Changed once before IE joins: what IE's node gets is the version NL holds now.
+    accepted = (
+        _tasks(federation, "DE")
+        .AcceptTask(
+            pb.AcceptTaskRequest(id=open_task.id, expected_version=open_task.version),
+            metadata=md(country_tokens("de-liaison")),
+            timeout=15,
+        )
+        .task
+    )
+    eventually(
+        lambda: (
+            _listed(federation, "DE", country_tokens("de-liaison"), ws).get(open_task.id, pb.Task()).version
+            == accepted.version
+        ),
+        timeout=30,
+    )
+
+    # IE joins the workspace: NL's administrator adds it, IE's puts its users in it on IE's node.
+    ok("NL", "admin", "workspace", "add-member", ws, "--jurisdiction", "IE")
+    eventually(lambda: _jit(federation, keycloak, "IE", "admin", "workspace", "join", ws, "--user", "ie-liaison")
+               .returncode == 0, timeout=30, interval=1.0)  # fmt: skip
+    country_tokens.forget("ie-liaison", "IE")
+    ie = country_tokens("ie-liaison")
+
+    # The open task reaches IE's node, at NL's version, as NL's replica; the restricted one never does.
+    seen = eventually(lambda: _listed(federation, "IE", ie, ws).get(open_task.id), timeout=45)
+    assert seen.version == accepted.version and seen.replica.owner_node == "NL"
+    assert seen.title == open_task.title
+    with pytest.raises(grpc.RpcError) as refused:
+        _tasks(federation, "IE").GetTask(pb.GetTaskRequest(id=restricted.id), metadata=md(ie), timeout=15)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert restricted.id not in _listed(federation, "IE", ie, ws)
+
+    # A change after IE joined reaches IE as every change does (its audience now names IE).
+    nl = md(country_tokens("nl-prosecutor"))
+    updated = create("Posted after IE joined", common_pb2.VISIBILITY_WORKSPACE)
+    eventually(lambda: updated.id in _listed(federation, "IE", ie, ws), timeout=30)
+
+    # DE's replica is where it was: the tasks sent to IE's node were not sent to DE's again as changes.
+    de_copy = _listed(federation, "DE", country_tokens("de-liaison"), ws)[open_task.id]
+    assert de_copy.version == accepted.version
