@@ -77,6 +77,9 @@ class ResendKind(Generic[R]):
     event: Callable[[Session, R, frozenset[str], datetime], tuple[str, Envelope]]
     #: The id of a record, for the cursor.
     key: Callable[[R], str] = lambda record: str(record.id)  # type: ignore[attr-defined]
+    #: For an event for other nodes only (an ``outbox.PEERS_ONLY`` subject): what seals it in the outbox
+    #: (``outbox.stage``'s ``sealer``, e.g. the relay's).
+    sealer: Callable[[], outbox.PayloadSealer | None] | None = None
 
 
 def note(session: Session, tables: RuntimeTables, workspace_id: str, countries: Sequence[str], now: datetime) -> None:
@@ -164,7 +167,8 @@ class Joins(Periodic):
                 to = sorted(set(envelope.audience) & countries)
                 if to:  # else restricted, and the new countries are none of its parties
                     envelope.resent_to.extend(to)
-                    staged.append(outbox.stage(session, self._tables, subject, envelope))
+                    sealer = kind.sealer() if kind.sealer is not None else None
+                    staged.append(outbox.stage(session, self._tables, subject, envelope, sealer))
             if len(records) < room:
                 kind_index, after_id = kind_index + 1, ""
             else:
