@@ -42,6 +42,7 @@ from jitlib.federation import sender_of
 from jitlib.mapping import INVALID_TIME
 from jitlib.natsauth import Credentials, connect_options
 from jitlib.telemetry import extract_context
+from jitlib.validate import WORKSPACE_ID
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer("jitlib.bus")
@@ -280,13 +281,15 @@ class PoisonMessage(Exception):
 def check_inbound(subject: str, envelope: Envelope, node: str) -> None:
     """What a peer's node sent this one is taken in only when that peer owns the record (the subject it
     was stored under names the sender, written by this node's server), this node's country is in the
-    event's audience, or among those the change withdrew the record from (``withdrawn_from``), and its
-    times can be read (``check_times``)."""
+    event's audience, or among those the change withdrew the record from (``withdrawn_from``), its
+    workspace is a workspace id (what this node's columns hold), and its times can be read (``check_times``)."""
     sender = sender_of(subject)
     if not sender or sender != envelope.origin_jurisdiction:
         raise PoisonMessage(f"sent by the {sender or '?'} node about a record it does not own")
     if node not in envelope.audience and node not in envelope.withdrawn_from:
         raise PoisonMessage(f"this node ({node}) is not in the event's audience")
+    if envelope.workspace_id and not WORKSPACE_ID.fullmatch(envelope.workspace_id):
+        raise PoisonMessage("workspace_id is not a workspace id")
     check_times(envelope)
 
 
@@ -321,11 +324,17 @@ def _committed_callbacks(session: Session) -> list[Callable[[], None]]:
 
 
 def _workspace_of(data: bytes) -> str:
-    """The workspace an event's bytes name, or "" when they are no envelope."""
+    """The workspace an event's bytes name, or "" when they are no envelope or name no workspace id (a
+    peer's event may carry anything there: it is kept in a column of 64 characters)."""
     try:
-        return Envelope.FromString(data).workspace_id
+        workspace_id = Envelope.FromString(data).workspace_id
     except (DecodeError, ValueError):
         return ""
+    return workspace_id if WORKSPACE_ID.fullmatch(workspace_id) else ""
+
+
+#: The longest event id taken in: the inbox's and the dead letters' column (a UUID has 36 characters).
+MAX_EVENT_ID = 64
 
 
 class EventConsumer:
@@ -519,8 +528,8 @@ class EventConsumer:
         ) as span:
             try:
                 envelope = Envelope.FromString(msg.data)
-                if not envelope.id:
-                    raise PoisonMessage("envelope has no id")
+                if not envelope.id or len(envelope.id) > MAX_EVENT_ID:
+                    raise PoisonMessage(f"envelope has no id, or one longer than {MAX_EVENT_ID} characters")
                 if self._inbound_for is not None:
                     check_inbound(msg.subject, envelope, self._inbound_for)
             except DecodeError as exc:
@@ -578,8 +587,8 @@ class EventConsumer:
         now: datetime = self._clock.now()
         values = dict(
             consumer=self.durable,
-            event_id=event_id,
-            subject=msg.subject,
+            event_id=event_id[:MAX_EVENT_ID] if event_id else event_id,
+            subject=msg.subject[:255],
             error=error[:4000],
             deliveries=msg.metadata.num_delivered or 1,
             recorded_at=now,

@@ -174,3 +174,28 @@ def test_a_withdrawal_is_checked_as_any_event(database: db.Database) -> None:
     withdrawal.occurred_at.seconds = YEAR_10000
     assert _deliver(database, _replica_handler, withdrawal, "jit.in.nl.tasks.NL.assigned") == "term"
     assert [e.split(" ")[0] for e in _dead_letters(database)] == ["occurred_at"]
+
+
+def _dead_letter_rows(database: db.Database) -> list[tuple[str | None, str | None]]:
+    table = store.RUNTIME.dead_letters
+    return database.write_sync(lambda s: [tuple(r) for r in s.execute(select(table.c.event_id, table.c.workspace_id))])
+
+
+def test_an_event_id_or_workspace_beyond_what_the_columns_hold_is_set_aside_within_them(database: db.Database) -> None:
+    """A peer's event whose id or workspace has 5,000 characters was taken as any other: its inbox row, its
+    replica and, once set aside, its dead letter held them whole, beyond the 64 characters their columns
+    hold (PostgreSQL refuses such a row: the event was redelivered, never set aside). It is set aside at
+    once, its dead letter naming neither."""
+    envelope, _ = _task_event()
+    envelope.id = "e" * 5000
+    assert _deliver(database, _replica_handler, envelope, "jit.in.nl.tasks.NL.created") == "term"
+    assert not _held(database, envelope.aggregate_id)
+    assert _dead_letter_rows(database) == [(None, "jit-demo")]
+
+    envelope, state = _task_event()
+    envelope.workspace_id = "w" * 5000  # and the state's: the envelope must describe it
+    state.workspace_id = envelope.workspace_id
+    assert _deliver(database, _replica_handler, _with_state(envelope, state), "jit.in.nl.tasks.NL.created") == "term"
+    rows = _dead_letter_rows(database)
+    assert rows[1] == (None, "") and not _held(database, envelope.aggregate_id)
+    assert _dead_letters(database)[1] == "workspace_id is not a workspace id"
