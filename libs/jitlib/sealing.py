@@ -8,7 +8,7 @@ key-encryption key (``jitlib.crypto.KekRing``); the KEK never reaches the databa
   and fields, so a ciphertext moved to another row does not open) and leaves the clear columns empty.
   Rows are opened as the ORM loads them (a SQLAlchemy ``load`` event); a store's ``RecordTable`` seals
   them on every write. Rows written before sealing existed are sealed by ``backfill`` when the service
-  starts.
+  starts (with the steps a service declares for what it seals under keys of its own, ``backfilled``).
 - ``seal_payload`` / ``open_payload`` seal what else lands in the database with the same content: outbox
   payloads (the envelope carries the record's state) and dead letters.
 - ``ContentKeys.shred`` destroys a workspace's key (crypto-shredding): its content then reads as
@@ -73,6 +73,8 @@ RECHECK_SECONDS = 5.0
 
 _KEYS = "jit_content_keys"
 _KEK_SEALER = "jit_kek_sealer"
+_KEK_RING = "jit_kek_ring"
+_BACKFILLS = "jit_backfills"
 _SEALED = "jit_sealed_text"
 _WRAPPED = "jit_wrapped_keys"
 _WORKSPACE_KEYS = "jit_workspace_keys"
@@ -149,6 +151,13 @@ def declared_wrapped(metadata: MetaData) -> list[WrappedKeys]:
 
 def declared_sealed(metadata: MetaData) -> list[SealedText]:
     return list(metadata.info.get(_SEALED, []))
+
+
+def backfilled(metadata: MetaData, step: Callable[[Session], int]) -> None:
+    """Declare a service's own start-time step of ``backfill_all``, for what it seals under keys of its own
+    (messaging's restricted channel titles): each call seals one batch of rows left in clear, in the
+    transaction it is given, and says how many (0: none left). It finds the node's KEKs with ``kek_ring``."""
+    metadata.info.setdefault(_BACKFILLS, []).append(step)
 
 
 def opened_rows(
@@ -617,6 +626,7 @@ def install(
     """Put the service's content keys (when its metadata declares ``workspace_keys_table``) and a KEK
     sealer into the database's session ``info``. Returns the content keys."""
     info[_KEK_SEALER] = crypto.KekSealer(keks)
+    info[_KEK_RING] = keks
     table = metadata.info.get(_WORKSPACE_KEYS)
     if table is None:
         return None
@@ -625,13 +635,23 @@ def install(
     return keys
 
 
+def kek_ring(session: Session) -> crypto.KekRing:
+    """The node's KEKs, as ``install`` put them in the session's ``info``."""
+    keks = session.info.get(_KEK_RING)
+    if keks is None:
+        raise RuntimeError("no key-encryption keys: the service's database was not set up with sealing.install")
+    return keks  # type: ignore[no-any-return]
+
+
 def backfill_all(
     write: Callable[[Callable[[Session], int]], int], metadata: MetaData, tables: RuntimeTables | None = None
 ) -> int:
     """Seal every row written before sealing, in batches (each its own transaction): the declared text
-    fields, and the outbox and dead-letter payloads (``tables``). Returns how many rows it sealed."""
+    fields, the service's own steps (``backfilled``), and the outbox and dead-letter payloads (``tables``).
+    Returns how many rows it sealed."""
     total = 0
     steps: list[Callable[[Session], int]] = [s.backfill for s in declared_sealed(metadata)]
+    steps += list(metadata.info.get(_BACKFILLS, []))
     if tables is not None:
         steps += [lambda s: _backfill_outbox(s, tables), lambda s: _backfill_dead_letters(s, tables)]
         steps += [lambda s: _backfill_payload_workspaces(s, tables)]

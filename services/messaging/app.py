@@ -22,13 +22,16 @@ from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
 from services.messaging import events, notices, peers, period_warnings, store
 from services.messaging.channels import Channels
-from services.messaging.content import Content
+from services.messaging.content import Content, seal_clear_titles
 from services.messaging.keys import RECHECK_SECONDS, ChannelKeys
 from services.messaging.live import Live
 from services.messaging.receipts import ReceiptWriter
 from services.messaging.servicer import MessagingServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# At start, before serving, the titles of restricted channels still in clear (from before they were
+# sealed, migration 0008) are sealed under their channels' keys, with jitlib's own backfills.
+sealing.backfilled(store.Base.metadata, seal_clear_titles)
 #: The records whose events become notices in their threads.
 RECORD_STREAMS = ("tasks", "evidence", "preservation")
 #: How many record events become notices in one transaction at most. One transaction per event made the

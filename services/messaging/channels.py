@@ -18,11 +18,12 @@ from jitlib.actors import Actor
 from jitlib.auth import Principal
 from jitlib.errors import Aborted, FailedPrecondition, NotFound
 from jitlib.ids import new_id
+from jitlib.policy import VisibilityScope
 from jitlib.records import Created, RecordPath, Stored
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import WorkspaceInfo
 from services.messaging import domain, events, mapping, store
-from services.messaging.content import Content
+from services.messaging.content import Content, seal_title
 from services.messaging.domain import Channel, Message, MessageInChannel, NewAttachment, RecordReplica
 
 CHANNEL = "channel"
@@ -75,8 +76,29 @@ class Channels:
     def insert(
         self, session: Session, ch: Channel, *, request_id: str | None = None, digest: str | None = None
     ) -> None:
-        store.insert_channel(session, ch, request_id=request_id, request_digest=digest)
-        self.content.keys.create(session, ch, ch.key_version, ch.created_at)
+        """Store a new channel (a user's, or another node's as this node holds it) with its first key; the
+        title of a restricted one (``domain.SEALED_TITLE_KINDS``) sealed under that key, never in clear."""
+        sealed = ch.kind in domain.SEALED_TITLE_KINDS
+        store.insert_channel(session, ch, request_id=request_id, request_digest=digest, title_sealed=sealed)
+        key = self.content.keys.create(session, ch, ch.key_version, ch.created_at)
+        if sealed:
+            store.seal_title(session, ch.id, seal_title(key, ch), ch.key_version)
+
+    # What a caller is shown of channels: their titles opened (``Content.titled``). The servicer's reads.
+
+    def load(self, session: Session, channel_id: str) -> Channel | None:
+        """The channel, its title opened (None when there is none)."""
+        ch = store.get_channel(session, channel_id)
+        return self.content.titled(session, ch) if ch is not None else None
+
+    def find_by_request(self, session: Session, user_id: str, request_id: str) -> Stored[Channel] | None:
+        """The channel a user's create request made, its title opened (a replay's answer)."""
+        found = store.find_channel_by_request(session, user_id, request_id)
+        return replace(found, record=self.content.titled(session, found.record)) if found is not None else None
+
+    def list_visible(self, session: Session, scope: VisibilityScope, workspace_ids: frozenset[str]) -> list[Channel]:
+        """``store.list_visible``, the titles opened."""
+        return [self.content.titled(session, ch) for ch in store.list_visible(session, scope, workspace_ids)]
 
     def workspace_channel(
         self, uow: UnitOfWork, workspace_id: str, open_workspace: Callable[[str], WorkspaceInfo], now: datetime
@@ -133,17 +155,19 @@ class Channels:
         return ch
 
     def rotate_key(self, uow: UnitOfWork, channel_id: str, now: datetime) -> Channel:
+        """A new key version for the channel's new messages; the channel, its title opened (the answer)."""
         ch = self._locked(uow.session, channel_id)
         ch = domain.rotated(ch)
         store.set_counters(uow.session, ch)
         self.content.keys.create(uow.session, ch, ch.key_version, now)
         uow.audit(CHANNEL, ch.id, ch.workspace_id)
-        return ch
+        return self.content.titled(uow.session, ch)
 
     def shred_workspace(self, uow: UnitOfWork, workspace_id: str, now: datetime) -> list[str]:
         """Crypto-shred a workspace: destroy its key (and so every copy of its channels' keys), null the
         channel keys, erase what its messages held in clear from before sealing and the titles of its
-        restricted channels (what their openers wrote: ``domain.ERASED_TITLE_KINDS``), delete its outbox rows
+        restricted channels (what their openers wrote, ``domain.SEALED_TITLE_KINDS``: sealed under keys now
+        destroyed, their ciphertext dropped too), delete its outbox rows
         and dead letters (sealed by the KEK alone: its messages' text for other nodes, the record events
         a notice consumer refused), and say so in an event every replica's live listener turns into
         forgetting its cached keys. The ciphertext of the messages stays (the blob files go after the
@@ -155,7 +179,7 @@ class Channels:
             store.mark_shredded(session, channel_id, now)
             store.erase_clear_metadata(session, channel_id)
             uow.audit(CHANNEL, channel_id, workspace_id)
-        for kind in domain.ERASED_TITLE_KINDS:
+        for kind in domain.SEALED_TITLE_KINDS:
             store.erase_titles(session, workspace_id, kind, sealing.DESTROYED)
         store.mark_workspace_shredded(session, workspace_id, now)
         sealing.destroy_payloads(session, uow.tables, workspace_id)  # before the shred's own event is staged
@@ -267,6 +291,7 @@ class Channels:
         fed = self.rt.federation
         if fed is None or not fed.is_owner(ch.origin_jurisdiction) or not fed.recipients(self.rt.members_of(ch)):
             return
+        ch = self.content.titled(uow.session, ch)  # the channel goes with its title, sealed again there
         state = mapping.replicated_message_pb(ch, msg, text)
         envelope = events.peer_envelope(ch, msg, state, event, self.rt.members_of(ch), now)
         # The text stays sealed in the outbox until the relay sends it on the links.

@@ -1,21 +1,26 @@
 """What users write, sealed at rest and opened for readers: message bodies (AES-256-GCM under the
 channel's data key, bound to the message and its revision), the list of a message's attachments (their
-names, media types, sizes and digests: sealed the same way, bound to the message) and the attachments
+names, media types, sizes and digests: sealed the same way, bound to the message), the attachments
 themselves (sealed files in the blob folder, bound to the channel and the blob name; deleted when the
-channel is shredded)."""
+channel is shredded) and the title of a restricted channel (``domain.SEALED_TITLE_KINDS``: sealed under
+the channel's key when the channel is stored, bound to the channel; opened for an answer, ``titled``)."""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from jitlib import crypto
-from services.messaging import store
+from jitlib import crypto, sealing
+from services.messaging import domain, store
 from services.messaging.domain import AttachmentMeta, Channel, Message, NewAttachment, Opened, content_destroyed
 from services.messaging.keys import ChannelKeys
+
+#: How many channels the start's backfill of titles seals in one transaction (``seal_clear_titles``).
+TITLES_BATCH = 200
 
 
 def _body_aad(message_id: str, revision: int) -> bytes:
@@ -28,6 +33,35 @@ def _attachments_aad(message_id: str) -> bytes:
 
 def _blob_aad(channel_id: str, blob: str) -> bytes:
     return f"{channel_id}:{blob}".encode()
+
+
+def _title_aad(channel_id: str) -> bytes:
+    return f"channel-title:{channel_id}".encode()
+
+
+def seal_title(key: bytes, channel: Channel) -> bytes:
+    """A channel's title sealed under ``key`` (its data key of the version stored beside it)."""
+    return crypto.seal(key, channel.title.encode(), _title_aad(channel.id))
+
+
+def seal_clear_titles(session: Session, *, batch: int = TITLES_BATCH) -> int:
+    """A step of the start's ``jitlib.sealing.backfill_all`` (declared by ``app``): seal up to ``batch``
+    titles that channels of ``domain.SEALED_TITLE_KINDS`` hold in clear from before titles were sealed,
+    each under its channel's current key, and empty their clear column; erase instead the title of a
+    channel whose keys are destroyed (its workspace shredded). How many it changed (0: none left). A key
+    no KEK of the node opens stops the start (``jitlib.crypto.KeyError_``), as the other services' do."""
+    keys = ChannelKeys(crypto.KeyRing(sealing.kek_ring(session)))
+    found = store.clear_titles(session, domain.SEALED_TITLE_KINDS, sealing.DESTROYED, batch)
+    for ch in found:
+        try:
+            if ch.shredded_at is not None:
+                raise crypto.Shredded(f"channel {ch.id} is shredded")
+            key = keys.get(session, ch, ch.key_version)
+        except crypto.Shredded:
+            store.erase_title(session, ch.id, sealing.DESTROYED)
+            continue
+        store.seal_title(session, ch.id, seal_title(key, ch), ch.key_version)
+    return len(found)
 
 
 class Content:
@@ -82,6 +116,21 @@ class Content:
         return [p.name for p in self.blob_dir.iterdir() if p.is_dir()]
 
     # -- opening ----------------------------------------------------------------------------------
+
+    def titled(self, session: Session, channel: Channel) -> Channel:
+        """The channel with its title as its readers see it: opened when sealed (a restricted channel's),
+        ``[content destroyed]`` once its keys are; any other channel as it is."""
+        if not channel.sealed_title:
+            return channel
+        title = sealing.DESTROYED
+        if channel.shredded_at is None:
+            try:
+                key = self.keys.get(session, channel, channel.title_key_version)
+            except crypto.Shredded:
+                pass
+            else:
+                title = crypto.open_sealed(key, channel.sealed_title, _title_aad(channel.id)).decode()
+        return replace(channel, title=title, sealed_title=b"")
 
     def open(self, session: Session, channel: Channel, message: Message) -> Opened:
         """The message as a reader sees it: deleted (no body), shredded (no key), or its body and its

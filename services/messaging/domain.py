@@ -34,9 +34,11 @@ SAFE_FILENAME = re.compile(r"[^/\\]{1,200}")
 #: Channel kinds: the workspace's own channel (every member), a restricted channel (its opener and the
 #: members chosen), the thread of a record (whoever may see the record).
 WORKSPACE, RESTRICTED, RECORD = "WORKSPACE", "RESTRICTED", "RECORD"
-#: The channels whose title a user wrote (case content, erased by a shred); a workspace channel's is the
-#: workspace's name, a thread's names its record ("task <id>").
-ERASED_TITLE_KINDS = (RESTRICTED,)
+#: The channels whose title a user wrote (case content: sealed at rest under the channel's key, erased by a
+#: shred). A workspace channel's title is the workspace's name (held in clear by every service's workspace
+#: directory, so sealing this copy would hide nothing), a thread's names its record ("task <id>"): neither
+#: is what a user wrote, and both stay in clear.
+SEALED_TITLE_KINDS = (RESTRICTED,)
 #: The records that have a thread, by their proto RecordKind name.
 THREADED = {"TASK": "task", "EVIDENCE_REQUEST": "evidence_request", "PRESERVATION_ORDER": "preservation_order"}
 
@@ -70,6 +72,11 @@ class Channel(AccessParties):
     #: Visible to its parties only. False for the workspace channel and the thread of a record open to
     #: the whole workspace (the record's own visibility).
     restricted: bool = True
+    #: A channel of ``SEALED_TITLE_KINDS`` as the store holds it: its title sealed under its key of
+    #: ``title_key_version`` (``title`` is then "" until ``content.Content.titled`` opens it). Empty for a
+    #: channel whose title is in clear, or opened.
+    sealed_title: bytes = b""
+    title_key_version: int = 0
 
     def access(self) -> RecordAccess:
         """A restricted channel is visible to its members: they are its parties (stored as such)."""

@@ -133,15 +133,18 @@ class ChannelKeys:
 
     # -- channel keys -----------------------------------------------------------------------------
 
-    def create(self, session: Session, channel: Channel, version: int, now: datetime) -> None:
+    def create(self, session: Session, channel: Channel, version: int, now: datetime) -> bytes:
         """A new key version for a channel, wrapped by its workspace's key, stored in the caller's
         transaction. Not kept open: it is opened from the store on first use, so should this transaction
-        roll back (a concurrent rotation won), this process never holds a key no other process saw."""
+        roll back (a concurrent rotation won), this process never holds a key no other process saw. The
+        open key is returned for what the caller seals with it in the same transaction (a new channel's
+        title), and kept nowhere."""
         workspace_key = self._workspace_key(session, channel.workspace_id, create_at=now)
         assert workspace_key is not None  # created when missing
         data_key = crypto.new_data_key()
         wrapped = WrappedKey(crypto.wrap(workspace_key, data_key), self._ring.kek_id)
         store.insert_key(session, channel.id, version, wrapped, now)
+        return data_key
 
     def get(self, session: Session, channel: Channel, version: int) -> bytes:
         """The open data key of a channel's key version; ``jitlib.crypto.Shredded`` when it (or its

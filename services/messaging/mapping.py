@@ -32,6 +32,10 @@ from services.messaging.domain import (
 
 
 def channel_to_pb(ch: Channel) -> pb.Channel:
+    """The channel as answered (and as sent to other nodes): its title opened first where it is sealed
+    (``content.Content.titled``); a sealed one is a ValueError, never answered as an empty title."""
+    if ch.sealed_title:
+        raise ValueError(f"channel {ch.id}: its title is sealed; open it (Content.titled) before answering it")
     msg = pb.Channel(
         id=ch.id,
         workspace_id=ch.workspace_id,

@@ -66,9 +66,10 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         self.live = live
         self.receipts = receipts
         # Members keep talking once the JIT's agreed period ended, to wind the case down: a channel is not
-        # a case record (rule JIT_PERIOD_ENDED).
+        # a case record (rule JIT_PERIOD_ENDED). Channels are read with their titles opened (a restricted
+        # channel's is sealed at rest).
         self.channels = RecordPath(
-            rt, CHANNEL_RULES, store.get_channel, Channel.access, store.find_channel_by_request, case_record=False
+            rt, CHANNEL_RULES, channels.load, Channel.access, channels.find_by_request, case_record=False
         )
         self.messages = MessagePath(rt, domain.MESSAGE_RULES, store.get_message, MessageInChannel.access)
 
@@ -122,7 +123,7 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         return pb.GetChannelResponse(channel=channel_to_pb(await self.channels.get(auth.current(), request.id)))
 
     async def ListChannels(self, request: pb.ListChannelsRequest, context: Any) -> pb.ListChannelsResponse:
-        found = await self.channels.list_in_workspaces(auth.current(), request.workspace_id, store.list_visible)
+        found = await self.channels.list_in_workspaces(auth.current(), request.workspace_id, self.ops.list_visible)
         return pb.ListChannelsResponse(channels=[channel_to_pb(c) for c in found])
 
     async def OpenWorkspaceChannel(

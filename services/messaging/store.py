@@ -69,6 +69,8 @@ class ChannelRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     workspace_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))  # WORKSPACE, RESTRICTED, RECORD
+    #: In clear for the kinds whose title no user wrote; "" where it is sealed (``sealed_title``), and
+    #: ``[content destroyed]`` once its workspace was shredded.
     title: Mapped[str] = mapped_column(String(200))
     origin_jurisdiction: Mapped[str] = mapped_column(String(16))
     members: Mapped[str] = mapped_column(Text)  # comma-separated; empty for the workspace channel
@@ -83,6 +85,10 @@ class ChannelRow(Base):
     created_at: Mapped[datetime] = mapped_column(TS)
     #: False for the workspace channel and the thread of a record open to the whole workspace.
     restricted: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    #: The title of a channel of ``domain.SEALED_TITLE_KINDS`` (what its opener wrote), sealed under the
+    #: channel's key of ``title_key_version`` (``content``); NULL for the other kinds, and once shredded.
+    sealed_title: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    title_key_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     __table_args__ = (
         Index("uq_channels_record", "record_kind", "record_id", unique=True),
@@ -242,11 +248,17 @@ CHANNEL_FIELDS = Fields(
 )
 
 
+def _channel_values(row: Any) -> dict[str, Any]:
+    """A channel's fields from its row (an ORM row or one of ``_TAKE_SEQ``), its title still sealed."""
+    values = CHANNEL_FIELDS.read(row)
+    values["record"] = (row.record_kind, row.record_id) if row.record_kind and row.record_id else None
+    values["sealed_title"] = row.sealed_title or b""
+    values["title_key_version"] = row.title_key_version or 0
+    return values
+
+
 def to_channel(row: ChannelRow) -> Channel:
-    return Channel(
-        **CHANNEL_FIELDS.read(row),
-        record=(row.record_kind, row.record_id) if row.record_kind and row.record_id else None,
-    )
+    return restored(Channel, _channel_values(row))
 
 
 def get_channel(session: Session, channel_id: str) -> Channel | None:
@@ -268,12 +280,22 @@ def find_channel_by_request(session: Session, user_id: str, request_id: str) -> 
 
 
 def insert_channel(
-    session: Session, ch: Channel, *, request_id: str | None = None, request_digest: str | None = None
+    session: Session,
+    ch: Channel,
+    *,
+    request_id: str | None = None,
+    request_digest: str | None = None,
+    title_sealed: bool = False,
 ) -> None:
+    """Insert a new channel. ``title_sealed``: its title is not written (it goes in sealed once the
+    channel's key exists, ``seal_title``), so no copy of it in clear ever reaches the table."""
     _INSERT_CHANNEL.execute(
         session,
         {
             **CHANNEL_FIELDS.write(ch),
+            **({"title": ""} if title_sealed else {}),
+            "sealed_title": None,
+            "title_key_version": None,
             "record_kind": ch.record[0] if ch.record else None,
             "record_id": ch.record[1] if ch.record else None,
             "request_id": request_id,
@@ -318,10 +340,8 @@ def take_seq(session: Session, channel_id: str) -> Channel | None:
     rows = _TAKE_SEQ.converted(session, {"channel_key": channel_id})
     if not rows:
         return None
-    row: Any = _Returned(*rows[0])
-    values = CHANNEL_FIELDS.read(row)
+    values = _channel_values(_Returned(*rows[0]))
     values["next_seq"] -= 1
-    values["record"] = (row.record_kind, row.record_id) if row.record_kind and row.record_id else None
     return restored(Channel, values)
 
 
@@ -332,14 +352,48 @@ def set_counters(session: Session, ch: Channel) -> None:
     )
 
 
+def seal_title(session: Session, channel_id: str, sealed: bytes, key_version: int) -> None:
+    """Store a channel's title sealed under its key of ``key_version``, its clear column emptied."""
+    session.execute(
+        update(ChannelRow)
+        .where(ChannelRow.id == channel_id)
+        .values(title="", sealed_title=sealed, title_key_version=key_version)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def erase_titles(session: Session, workspace_id: str, kind: str, erased: str) -> None:
-    """Replace by ``erased`` the titles of the workspace's channels of ``kind`` (a shred)."""
+    """Replace by ``erased`` the titles of the workspace's channels of ``kind``, and drop their sealed
+    form (a shred)."""
     session.execute(
         update(ChannelRow)
         .where(ChannelRow.workspace_id == workspace_id, ChannelRow.kind == kind)
-        .values(title=erased)
+        .values(title=erased, sealed_title=None, title_key_version=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def erase_title(session: Session, channel_id: str, erased: str) -> None:
+    """Replace by ``erased`` one channel's title in clear (a shredded channel's, from before titles were
+    sealed)."""
+    session.execute(
+        update(ChannelRow)
+        .where(ChannelRow.id == channel_id)
+        .values(title=erased, sealed_title=None, title_key_version=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def clear_titles(session: Session, kinds: Iterable[str], erased: str, limit: int) -> list[Channel]:
+    """Up to ``limit`` channels of ``kinds`` whose title is still in clear (written before titles were
+    sealed), but those already erased to ``erased``."""
+    rows = session.scalars(
+        select(ChannelRow)
+        .where(ChannelRow.kind.in_(list(kinds)), ChannelRow.sealed_title.is_(None), ChannelRow.title != erased)
+        .order_by(ChannelRow.id)
+        .limit(limit)
+    )
+    return [to_channel(r) for r in rows]
 
 
 def mark_shredded(session: Session, channel_id: str, now: datetime) -> None:

@@ -30,8 +30,9 @@ from services.messaging import domain, store
 from services.messaging.channels import Channels
 from services.messaging.content import Content
 from services.messaging.keys import ChannelKeys
+from services.messaging.mapping import channel_to_pb, replicated_message_pb
 from services.messaging.notices import notice_handler
-from services.messaging.peers import apply_message, hold_channel
+from services.messaging.peers import apply_message, hold_channel, message_handler
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 NL_USER = Actor("u-nl", "nl-prosecutor", "NL")
@@ -39,6 +40,7 @@ DE_USER = Actor("u-de", "de-prosecutor", "DE")
 NL_CHANNEL = "01935c4e-0000-7000-8000-0000000000c1"
 DE_CHANNEL = "01935c4e-0000-7000-8000-0000000000c2"
 NL_MESSAGE = "01935c4e-0000-7000-8000-0000000000a1"
+NL_POST = "01935c4e-0000-7000-8000-0000000000a2"
 TEXT = "the suspect's address is ..."
 
 
@@ -225,3 +227,40 @@ def test_a_task_withdrawn_from_de_takes_its_thread_away_from_des_node(de_node: t
         handler(s, _task_event(1, "DE"))
         replica = store.get_replica(s, "task", TASK_ID)
     assert replica is not None and replica.version == 2
+
+
+def test_a_restricted_channel_from_another_node_is_held_with_its_title_sealed_under_this_nodes_keys(
+    de_node: tuple[Node, Channels, Handler],
+) -> None:
+    """NL's node sends a post of its restricted channel with DE, the channel's title in the event's state:
+    DE's node holds the channel with the title sealed under its own key for the channel, as it seals the
+    message's text, and answers it to its users."""
+    node, channels, _ = de_node
+    secret = "NL-DE: Jan Jansen's second phone +31 6 1234 5678"
+    ch = domain.new_channel(
+        channel_id=NL_CHANNEL, workspace_id="jit-demo", title=secret, opener=NL_USER, members=["DE"], now=T0
+    )
+    m = domain.new_message(
+        ch, message_id=NL_POST, sender=NL_USER, sealed_body=b"", sealed_attachments=b"", system=False, now=T0
+    )
+    state = replicated_message_pb(ch, m, TEXT)
+    packed = any_pb2.Any()
+    packed.Pack(state)
+    env = Envelope(
+        id="e-post", workspace_id="jit-demo", origin_jurisdiction="NL", aggregate_type="message",
+        aggregate_id=NL_POST, aggregate_version=1, state=packed,
+    )  # fmt: skip
+    loop = types.SimpleNamespace(call_soon_threadsafe=lambda *_: None)
+    live = types.SimpleNamespace(notify=lambda _id: None)
+    handle = message_handler(None, channels, live, loop)  # type: ignore[arg-type]
+    with Session(node.engine) as s, s.begin():
+        handle(s, env)
+    with node.engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT * FROM channels WHERE id = ?", (NL_CHANNEL,)).one()
+    assert not [c for c in row if secret in str(c) or (isinstance(c, bytes) and secret.encode() in c)]
+    with Session(node.engine) as s:
+        held = channels.load(s, NL_CHANNEL)
+        message = store.get_message(s, NL_POST)
+        assert message is not None
+        text = node.content.open(s, message.channel, message.message).body
+    assert held is not None and channel_to_pb(held).title == secret and text == TEXT

@@ -16,21 +16,24 @@ from typing import Any
 
 import pytest
 from google.protobuf import any_pb2
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2
+from jit.messaging.v1 import messaging_pb2
 from jit.preservation.v1 import preservation_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib import crypto, retention, retention_sweep, sealing
+from jitlib import db as jitdb
 from jitlib.actors import Actor
 from jitlib.alerts import SYSTEM
 from jitlib.bus import EventConsumer, PoisonMessage
 from jitlib.db import Database
 from jitlib.envelopes import description_problem
 from jitlib.federation import Federation
+from jitlib.policy import VisibilityScope
 from jitlib.runtime import UnitOfWork
 from services.messaging import domain, store
 from services.messaging.channels import Channels
@@ -389,12 +392,14 @@ def node(tmp_path: Path) -> Any:
     database.dispose()
 
 
-def _open_restricted(node: _Node, title: str = "t", workspace_id: str = WS) -> domain.Channel:
+def _open_restricted(
+    node: _Node, title: str = "t", workspace_id: str = WS, request_id: str | None = None
+) -> domain.Channel:
     ch = domain.new_channel(
         channel_id=str(uuid.uuid4()), workspace_id=workspace_id, title=title, opener=NL, members=["DE"], now=T0
     )
     with node.session() as session, session.begin():
-        node.channels.insert(session, ch)
+        node.channels.insert(session, ch, request_id=request_id, digest="d" if request_id else None)
     return ch
 
 
@@ -480,8 +485,139 @@ def test_a_shredded_restricted_channels_title_is_gone_from_the_table_and_from_it
     other = _open_restricted(node, "another case's channel", workspace_id="jit-other")
     node.shred()
     with node.session() as session:
-        after, kept = store.get_channel(session, ch.id), store.get_channel(session, other.id)
-        titles = session.execute(select(store.ChannelRow.title)).scalars().all()
+        after, kept = node.channels.load(session, ch.id), node.channels.load(session, other.id)
+        listed = node.channels.list_visible(session, NL_SCOPE, frozenset({WS}))
+        row = session.execute(select(store.ChannelRow).where(store.ChannelRow.id == ch.id)).scalar_one()
     assert after is not None and after.shredded_at is not None and kept is not None
-    assert secret not in titles and kept.title == "another case's channel"
-    assert channel_to_pb(after).title == sealing.DESTROYED
+    assert kept.title == "another case's channel"
+    assert channel_to_pb(after).title == sealing.DESTROYED and [c.title for c in listed] == [sealing.DESTROYED]
+    assert (row.title, row.sealed_title) == (sealing.DESTROYED, None)  # its ciphertext goes with its keys
+
+
+NL_SCOPE = VisibilityScope(workspaces=frozenset({WS, "jit-other"}), jurisdiction="NL", may_read_content=True)
+
+
+def _raw_cells(node: _Node) -> list[Any]:
+    """Every cell of the channels table, as a reader of the database file gets it (no keys, no ORM)."""
+    with node.database.engine.connect() as conn:
+        return [cell for row in conn.exec_driver_sql("SELECT * FROM channels").all() for cell in row]
+
+
+def _in_files(node: _Node, secret: str) -> bool:
+    """Whether ``secret`` is anywhere in the database's files, its write-ahead log checkpointed first."""
+    path = Path(str(node.database.engine.url.database))
+    with node.database.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    files = [p for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+    return any(secret.encode() in p.read_bytes() for p in files)
+
+
+def test_a_restricted_channels_title_is_sealed_at_rest_and_answered_to_its_parties(node: _Node) -> None:
+    """Review 37 #2: a restricted channel's title is what its opener wrote; no reader of the database file
+    finds it (sealed under the channel's key, bound to the channel), while GetChannel, ListChannels, a
+    replay of CreateChannel, RotateChannelKey and the copy for other nodes still answer it. A record
+    thread's title ("task <id>") and the workspace channel's (the workspace's name) are no user's words:
+    in clear."""
+    from services.messaging.mapping import channel_to_pb
+
+    secret = "NL-DE: Jan Jansen's second phone +31 6 1234 5678"
+    ch = _open_restricted(node, secret, request_id="r-1")
+    thread = domain.record_thread(
+        domain.task_replica(
+            id=str(uuid.uuid4()), workspace_id=WS, origin_jurisdiction="NL", assignee="DE", restricted=True,
+            shared_with=[], version=1,
+        ),
+        channel_id=str(uuid.uuid4()), now=T0,
+    )  # fmt: skip
+    workspace = domain.workspace_channel(
+        channel_id=str(uuid.uuid4()), workspace_id=WS, name="JIT demo", lead="NL", now=T0
+    )
+    with node.session() as session, session.begin():
+        node.channels.insert(session, thread)
+        node.channels.insert(session, workspace)
+    cells = _raw_cells(node)
+    assert not [c for c in cells if secret in str(c) or (isinstance(c, bytes) and secret.encode() in c)]
+    assert thread.title in cells and "JIT demo" in cells
+    assert _in_files(node, "JIT demo")  # what is in clear shows in the file ...
+    assert not _in_files(node, secret), "the title is in clear in the database file"  # ... the title does not
+
+    with node.session() as session:
+        got = node.channels.load(session, ch.id)
+        listed = node.channels.list_visible(session, NL_SCOPE, frozenset({WS}))
+        replay = node.channels.find_by_request(session, NL.user_id, "r-1")
+        held = store.get_channel(session, ch.id)
+    assert got is not None and channel_to_pb(got).title == secret
+    assert {c.id: channel_to_pb(c).title for c in listed} == {
+        ch.id: secret,
+        thread.id: thread.title,
+        workspace.id: "JIT demo",
+    }
+    assert replay is not None and replay.record.title == secret
+    assert held is not None and held.title == "" and held.sealed_title
+    with pytest.raises(ValueError, match="sealed"):  # a read that forgot to open it is never answered ""
+        channel_to_pb(held)
+    with node.session() as session, session.begin():  # a new key version: the title keeps its own
+        rotated = node.channels.rotate_key(UnitOfWork(session, store.RUNTIME, SYSTEM), ch.id, T0)
+    assert rotated.key_version == 2 and channel_to_pb(rotated).title == secret
+    # A post goes to DE's node with its channel, the title opened for it (sealed there again).
+    _post(node, ch, "hello")
+    replicated = []
+    for payload in node.opened_payloads():
+        env = Envelope.FromString(payload)
+        state = messaging_pb2.ReplicatedMessage()
+        if env.state.Unpack(state):
+            replicated.append(state.channel.title)
+    assert replicated == [secret]
+    assert not _in_files(node, secret)
+
+
+def test_titles_written_in_clear_before_they_were_sealed_are_sealed_at_start(tmp_path: Path) -> None:
+    """A database of the version before migration 0008 holds restricted channels' titles in clear: after the
+    migration, the start's backfill (``jitlib.sealing.backfill_all``, with the step ``app`` declares) seals
+    each under its channel's key, and erases the title of a channel shredded before shreds erased titles.
+    A record thread's title stays as it is."""
+    from services.messaging.app import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'messaging.db'}"
+    jitdb.migrate(MIGRATIONS, url, revision="0007")
+    database = Database(url)
+    ring = crypto.KekRing([crypto.Kek(crypto.new_data_key())])
+    sealing.install(database.info, store.Base.metadata, ring)
+    keys = ChannelKeys(crypto.KeyRing(ring))
+    live, gone = "NL-DE: the informant's name is Piet", "NL-DE: a shredded case's channel"
+    written = [
+        (str(uuid.uuid4()), WS, "RESTRICTED", live),
+        (str(uuid.uuid4()), "jit-old", "RESTRICTED", gone),
+        (str(uuid.uuid4()), WS, "RECORD", "task 1234"),
+    ]
+    with Session(database.engine, info=database.info) as session, session.begin():
+        for channel_id, workspace_id, kind, title in written:  # as the version before 0008 wrote them
+            session.execute(
+                text(
+                    "INSERT INTO channels (id, workspace_id, kind, title, origin_jurisdiction, members, key_version,"
+                    " next_seq, created_by_id, created_at, restricted) VALUES (:id, :ws, :kind, :title, 'NL', 'DE',"
+                    " 1, 1, 'u-nl', :at, 1)"
+                ),
+                {"id": channel_id, "ws": workspace_id, "kind": kind, "title": title, "at": T0},
+            )
+            stored = domain.Channel(
+                id=channel_id, workspace_id=workspace_id, kind=kind, title=title, origin_jurisdiction="NL",
+                members=("DE",), record=None, key_version=1, next_seq=1, created_by_id="u-nl", created_at=T0,
+            )  # fmt: skip
+            keys.create(session, stored, 1, T0)
+        old_id = written[1][0]
+        store.record_closure(session, "jit-old", T0)  # the old version's shred: keys gone, title kept
+        keys.destroy_workspace(session, "jit-old", [old_id], T0)
+        store.mark_shredded(session, old_id, T0)
+        store.mark_workspace_shredded(session, "jit-old", T0)
+    jitdb.migrate(MIGRATIONS, url)
+    assert sealing.backfill_all(database.write_sync, store.Base.metadata) == 2
+    assert sealing.backfill_all(database.write_sync, store.Base.metadata) == 0
+    with database.engine.connect() as conn:
+        cells = [c for row in conn.exec_driver_sql("SELECT * FROM channels").all() for c in row]
+    assert not [c for c in cells if live in str(c) or gone in str(c)] and "task 1234" in cells
+    channels = Channels(_Rt(relay=None), Content(ChannelKeys(crypto.KeyRing(ring)), tmp_path / "blobs"))  # type: ignore[arg-type]
+    with Session(database.engine, info=database.info) as session:
+        titles = [(c.title if (c := channels.load(session, w[0])) else None) for w in written]
+    assert titles == [live, sealing.DESTROYED, "task 1234"]
+    database.dispose()

@@ -105,6 +105,8 @@ def test_restricted_channel_is_for_its_parties_only(client: Client) -> None:
 
 
 def test_nothing_is_stored_in_plaintext(client: Client, messaging_svc: Any) -> None:
+    """Neither a message's body, its attachments, nor a restricted channel's title (what its opener wrote,
+    review 37 #2) is anywhere in the database in clear; the parties read all three back."""
     marker = f"VICTIM-ADDRESS-{uuid.uuid4().hex}"
     ch = client.workspace_channel()
     client.post(
@@ -115,6 +117,10 @@ def test_nothing_is_stored_in_plaintext(client: Client, messaging_svc: Any) -> N
             pb.Attachment(filename="note.txt", media_type="text/plain", content=f"attachment {marker}".encode())
         ],
     )
+    title = f"NL-DE: the second phone of {marker}"
+    create = pb.CreateChannelRequest(request_id=rid(), workspace_id=WS, title=title, members=["DE"])
+    restricted = client.call("nl-prosecutor", "CreateChannel", create).channel
+    assert restricted.title == title
     url = messaging_svc.database_url
     if url.startswith("sqlite"):
         engine = create_engine(sync_url(url))
@@ -139,6 +145,10 @@ def test_nothing_is_stored_in_plaintext(client: Client, messaging_svc: Any) -> N
     assert got and got[0].attachments[0].filename == "note.txt"
     att = client.call("de-liaison", "GetAttachment", pb.GetAttachmentRequest(message_id=got[0].id, index=0))
     assert att.attachment.content == f"attachment {marker}".encode()
+    assert client.call("de-liaison", "GetChannel", pb.GetChannelRequest(id=restricted.id)).channel.title == title
+    listed = client.call("de-liaison", "ListChannels", pb.ListChannelsRequest(workspace_id=WS)).channels
+    assert [c.title for c in listed if c.id == restricted.id] == [title]
+    assert client.call("nl-prosecutor", "CreateChannel", create).channel.title == title  # a replay
 
 
 def test_edits_and_deletions_are_revisions(client: Client) -> None:
