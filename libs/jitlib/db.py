@@ -1314,6 +1314,11 @@ SQLITE_CHECKPOINT_EVERY = 32
 SQLITE_WAL_PAGES = 4000
 
 
+#: How many times ``_Checkpointer`` tries a checkpoint that found the database busy, and how long apart.
+_CHECKPOINT_TRIES = 20
+_CHECKPOINT_RETRY_SECONDS = 0.05
+
+
 class _Checkpointer:
     """SQLite's WAL checkpoints off the event loop. A commit that finds the WAL over
     ``wal_autocheckpoint`` pages checkpoints it inline: it copies the WAL's pages into the database file
@@ -1354,12 +1359,26 @@ class _Checkpointer:
                 self._due.clear()
                 if self._stopping:
                     return
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error as e:  # the next one, or a commit at the bound, checkpoints
-                    log.warning("WAL checkpoint failed: %s", e)
+                self._checkpoint(conn)
         finally:
             conn.close()
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """One checkpoint; one that found the database busy (another checkpoint running, the WAL being
+        reset by a commit) is tried again a little later rather than left to the next units: after a burst
+        of writes there may be none for a long time. After ``_CHECKPOINT_TRIES`` a commit at the bound, or
+        the next units, checkpoint."""
+        for _ in range(_CHECKPOINT_TRIES):
+            try:
+                if not conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0]:
+                    return
+                problem = "busy"
+            except sqlite3.Error as e:
+                problem = str(e)
+            if self._stopping:
+                return
+            time.sleep(_CHECKPOINT_RETRY_SECONDS)
+        log.warning("WAL checkpoint failed %d times (%s); the next units or a commit will", _CHECKPOINT_TRIES, problem)
 
     def stop(self) -> None:
         self._stopping = True
