@@ -1,7 +1,7 @@
 """messaging: the countries that joined a workspace, whose nodes are still to be sent what this node owns in it
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 
 ``workspace_joins``: a row per pass of sending (``jitlib.joining``), written with the workspace
 directory's announcement that added the countries, deleted when the pass is through. Empty at first:
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
