@@ -5,10 +5,10 @@ Every rule names its legal source. All periods below are calendar periods, count
 periods (Reg. (EEC, Euratom) No 1182/71 Art. 3, ``period_end``) in the local time of the jurisdiction that
 must act (the addressee: the executing or enforcing state, or the provider's establishment): a period in
 days ends at the end of its last day, moved to the next working day when that is a Saturday, Sunday or
-public holiday there (``jitlib.jurisdictions``). None of the instruments tracked counts in working days.
-``add_working_days`` exists for the rules that do (e.g. the enforcing state's recognition decision in 5
-working days, Reg. (EU) 2023/1543 Art. 16, which belongs to the enforcement procedure, not modelled here);
-it skips weekends only (in UTC) until such a rule is modelled.
+public holiday there (``jitlib.jurisdictions``). None of the instruments tracked counts in working days;
+``period_end`` counts those too (``working_days``: the same calendars), for a rule that does (e.g. the
+enforcing state's recognition decision in 5 working days, Reg. (EU) 2023/1543 Art. 16, which belongs to the
+enforcement procedure, not modelled here).
 """
 
 from __future__ import annotations
@@ -43,18 +43,9 @@ class Deadline:
         return self.due_at - self.counted_from
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """``start`` plus ``days`` working days, Saturdays and Sundays skipped (no holiday calendar yet)."""
-    out = start
-    left = days
-    while left > 0:
-        out += timedelta(days=1)
-        if out.weekday() < 5:
-            left -= 1
-    return out
-
-
-def period_end(event: datetime, length: timedelta, jurisdiction: str, *, in_hours: bool = False) -> datetime:
+def period_end(
+    event: datetime, length: timedelta, jurisdiction: str, *, in_hours: bool = False, working_days: bool = False
+) -> datetime:
     """The instant a period of ``length`` counted from the event at ``event`` has passed (exclusive: the
     period runs while ``now < period_end``), as Reg. (EEC, Euratom) No 1182/71 Art. 3 counts periods, in
     the local time of ``jurisdiction`` (UTC when ``jurisdictions.zone`` has none). In UTC.
@@ -67,6 +58,8 @@ def period_end(event: datetime, length: timedelta, jurisdiction: str, *, in_hour
     - In days (a week is 7; ``length`` in whole days): the day of the event is not counted (Art. 3(1));
       the period ends at the end of its last day (Art. 3(2)(b), (c)); a last day that is a Saturday, Sunday
       or public holiday of ``jurisdiction`` moves to the end of the next working day (Art. 3(4), 2(2)).
+    - In working days (``working_days``): as in days, counting only the days that are neither a Saturday,
+      a Sunday nor a public holiday of ``jurisdiction`` (Art. 3(3), 2(2)); so the last one is a working day.
     """
     if in_hours:
         hour = event.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -74,9 +67,17 @@ def period_end(event: datetime, length: timedelta, jurisdiction: str, *, in_hour
     if length % timedelta(days=1):
         raise ValueError("a period not stated in hours is a whole number of days")
     zone = jurisdictions.zone(jurisdiction) or ZoneInfo("UTC")
-    last = event.astimezone(zone).date() + length
-    while not jurisdictions.is_working_day(jurisdiction, last):
-        last += timedelta(days=1)
+    last = event.astimezone(zone).date()
+    if working_days:
+        left = length.days
+        while left > 0:
+            last += timedelta(days=1)
+            if jurisdictions.is_working_day(jurisdiction, last):
+                left -= 1
+    else:
+        last += length
+        while not jurisdictions.is_working_day(jurisdiction, last):
+            last += timedelta(days=1)
     return datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
 
@@ -200,9 +201,7 @@ def _end(c: Clocks, p: Period, anchor: datetime, length: timedelta) -> datetime:
     """When period ``p`` of ``length`` from ``anchor`` ends. A postponement's suspension counts as if the
     event had come that much later, so the period still ends at the end of a working day (``period_end``)."""
     start = anchor + _suspension(c, p.kind)
-    if p.working_days:
-        return add_working_days(start, length.days)
-    return period_end(start, length, c.jurisdiction, in_hours=p.in_hours)
+    return period_end(start, length, c.jurisdiction, in_hours=p.in_hours, working_days=p.working_days)
 
 
 def compute(c: Clocks) -> tuple[Deadline, ...]:

@@ -17,7 +17,6 @@ from services.evidence import deadline_alerts, domain, store
 from services.evidence.deadlines import (
     Clocks,
     DeadlineKind,
-    add_working_days,
     alert_times,
     compute,
     period_end,
@@ -166,11 +165,14 @@ def test_deadlines_are_recomputed_from_the_state() -> None:
     assert executing == {DeadlineKind.EXECUTE}
 
 
-def test_working_days_skip_weekends_only() -> None:
+def test_a_period_in_working_days_skips_weekends_and_the_addressee_s_public_holidays() -> None:
+    """Reg. 1182/71 Art. 3(3), 2(2): 5 working days from Wednesday 1 April 2026 in Germany count neither
+    Good Friday, the weekend nor Easter Monday (public holidays there): Thursday 2, Tuesday 7 to Friday 10
+    April, ending with Friday 10 April in Berlin (CEST). One working day from a Friday ends with the Monday."""
+    wednesday = datetime(2026, 4, 1, 10, 0, tzinfo=UTC)
+    assert period_end(wednesday, 5 * D, WHERE, working_days=True) == datetime(2026, 4, 10, 22, 0, tzinfo=UTC)
     friday = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
-    assert add_working_days(friday, 1) == friday + 3 * D  # Monday
-    assert add_working_days(friday, 5) == friday + 7 * D  # next Friday
-    assert add_working_days(RECEIVED, 0) == RECEIVED
+    assert period_end(friday, D, WHERE, working_days=True) == datetime(2026, 3, 9, 23, 0, tzinfo=UTC)
 
 
 def test_alerts_before_a_long_deadline_use_the_long_offsets() -> None:
