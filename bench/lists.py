@@ -118,7 +118,7 @@ def seed_requests(session: Any, count: int, now: datetime, rng: random.Random) -
     from jit.evidence.v1 import evidence_pb2 as pb
     from jitlib.ids import new_id
     from services.evidence import domain, store
-    from services.evidence.deadlines import Deadline, DeadlineKind
+    from services.evidence.deadlines import COUNTING, Deadline, DeadlineKind
     from services.evidence.domain import State
     from services.evidence.mapping import new_request_from_pb
 
@@ -163,6 +163,10 @@ def seed_requests(session: Any, count: int, now: datetime, rng: random.Random) -
     store.REQUESTS.insert_many(session, requests)
     if deadlines:
         session.execute(insert(store.DeadlineRow), deadlines)
+    # These deadlines are a due window to list, not counted from the requests' clocks: recorded as counted
+    # the service's way, so that its start's recount (services.evidence.recount) leaves them.
+    if not store.recounted(session, COUNTING):
+        store.mark_recounted(session, COUNTING, now, 0)
 
 
 def seed(service: str, url: str, kek_file: Path, count: int, batch: int = 5000) -> float:

@@ -727,6 +727,13 @@ def is_sqlite(url: str) -> bool:
 T = TypeVar("T")
 
 
+class Write(Protocol):
+    """Runs ``fn`` in a write transaction of its own and returns what it returns (``Database.write_sync``):
+    what a start-time backfill takes to write its batches (``jitlib.server.ServiceSpec.backfills``)."""
+
+    def __call__(self, fn: Callable[[Session], T], /) -> T: ...
+
+
 class Database:
     """The service's database, used through short synchronous units of work.
 

@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn, Protocol, TypeVar
@@ -355,6 +356,8 @@ class Worker(Protocol):
 
 Register = Callable[[Runtime, grpc.aio.Server], Sequence[str]]
 ConsumerFactory = Callable[[Runtime], Sequence[Worker]]
+#: A start-time backfill (``ServiceSpec.backfills``): its batches through ``write`` at ``now``; rows changed.
+Backfill = Callable[[db.Write, datetime], int]
 
 
 @dataclass
@@ -378,6 +381,11 @@ class ServiceSpec:
     #: The kinds of record this service owns and sends to the node of a country that joins a workspace
     #: (``jitlib.joining``), in the order they are sent.
     resends: Callable[[Runtime], Sequence[joining.ResendKind[Any]]] | None = None
+    #: What brings the rows an older version stored up to this one, run at each start before the service
+    #: serves (by the supervisor of several copies), after the sealing backfill: each writes its batches
+    #: through ``write`` at ``now`` and returns how many rows it changed; once done, it must cost next to
+    #: nothing (evidence's recount of stored deadlines records the count it recounted to).
+    backfills: Sequence[Backfill] = ()
 
     @classmethod
     def of(
@@ -390,6 +398,7 @@ class ServiceSpec:
         extra: dict[str, Any] | None = None,
         process_workers: ConsumerFactory | None = None,
         resends: Callable[[Runtime], Sequence[joining.ResendKind[Any]]] | None = None,
+        backfills: Sequence[Backfill] = (),
     ) -> ServiceSpec:
         """The spec of a service whose ``store`` module declares ``Base`` and ``RUNTIME``, with its
         Alembic migrations in the ``migrations`` folder beside it."""
@@ -404,6 +413,7 @@ class ServiceSpec:
             extra=extra if extra is not None else {},
             process_workers=process_workers,
             resends=resends,
+            backfills=backfills,
         )
 
 
@@ -494,7 +504,7 @@ class ServiceApp:
             # SQLite overwrites what it deletes: a destroyed key leaves no copy in a free page.
             sealing.enable_secure_delete(database.engine)
         if not prepared:
-            await asyncio.to_thread(_seal_backfill, self.spec, database)
+            await asyncio.to_thread(_backfill, self.spec, database, self.clock.now())
         federation = self.common.federation()
         streams = [*self.spec.streams, workspaces.WORKSPACE_STREAM, *(federation.streams() if federation else [])]
         bus = Bus(
@@ -658,11 +668,14 @@ class ServiceApp:
         await self.stop()
 
 
-def _seal_backfill(spec: ServiceSpec, database: db.Database) -> None:
-    """Rows written in clear before sealing existed (an older version's database) are sealed before serving."""
+def _backfill(spec: ServiceSpec, database: db.Database, now: datetime) -> None:
+    """Rows written in clear before sealing existed (an older version's database) are sealed before serving;
+    then the service's own backfills run (``ServiceSpec.backfills``)."""
     sealed = sealing.backfill_all(database.write_sync, spec.metadata, spec.tables)
     if sealed:
         log.info("%s: %d rows written in clear before sealing are now sealed", spec.name, sealed)
+    for backfill in spec.backfills:
+        backfill(database.write_sync, now)
 
 
 def prepare(spec: ServiceSpec, settings: ServiceSettings, common: CommonSettings) -> None:
@@ -674,7 +687,7 @@ def prepare(spec: ServiceSpec, settings: ServiceSettings, common: CommonSettings
     database = db.Database(url)
     try:
         sealing.install(database.info, spec.metadata, settings.kek_ring(common, spec.name))
-        _seal_backfill(spec, database)
+        _backfill(spec, database, SystemClock().now())
     finally:
         database.dispose()
 

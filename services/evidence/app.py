@@ -1,7 +1,7 @@
 """Wires the evidence service into the shared bootstrap (jitlib.server): the gRPC servicer, the consumer of
 preservation-order events, the deadline-alert scanner (jitlib.alerts), the sweep of blobs no item names
-(blobs.BlobSweep) and, on a federation of per-country nodes, the replicas of the evidence requests other
-countries' nodes own (jitlib.replicas)."""
+(blobs.BlobSweep), the recount of stored deadlines at start (recount) and, on a federation of per-country
+nodes, the replicas of the evidence requests other countries' nodes own (jitlib.replicas)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from jitlib import alerts, jurisdictions, processes, replicas, retention_sweep, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
+from jitlib.db import Write
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
-from services.evidence import blobs, events, mapping, store, wire
+from services.evidence import blobs, events, mapping, recount, store, wire
 from services.evidence.deadline_alerts import AlertOffsets, make_emit, make_scan
 from services.evidence.domain import EvidenceRequest, ItemReplica
 from services.evidence.keys import WorkspaceKeys
@@ -197,4 +198,10 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
             *copies,
         ]
 
-    return ServiceSpec.of("evidence", store, [events.STREAM], register, consumers=background, extra=extra)
+    def recount_deadlines(write: Write, now: datetime) -> int:
+        """Deadlines stored before periods were counted as they are now: recounted once, before serving."""
+        return recount.recount(write, offsets, now)
+
+    return ServiceSpec.of(
+        "evidence", store, [events.STREAM], register, consumers=background, extra=extra, backfills=[recount_deadlines]
+    )

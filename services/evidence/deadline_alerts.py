@@ -33,11 +33,16 @@ class AlertOffsets:
         return cls(durations.parse_list(long), durations.parse_list(short))
 
 
+def first_alert(d: deadlines.Deadline, offsets: AlertOffsets, now: datetime) -> datetime:
+    """When the first alert of a deadline (re)computed at ``now`` falls due: a warning whose moment passed
+    already is not sent (it would announce more time than is left), the "passed" one always is."""
+    return deadlines.alert_times(d, offsets.long, offsets.short, since=now)[0][2]
+
+
 def first_alerts(r: EvidenceRequest, offsets: AlertOffsets, now: datetime) -> store.AlertPlan:
-    """When each running deadline's first alert falls due, for deadlines (re)computed at ``now``: a warning
-    whose moment passed already is not sent (it would announce more time than is left), the "passed" one
-    always is. The store keeps the progress of a deadline that did not move."""
-    return {d.kind: deadlines.alert_times(d, offsets.long, offsets.short, since=now)[0][2] for d in r.deadlines}
+    """When each running deadline's first alert falls due (``first_alert``). The store keeps the progress
+    of a deadline that did not move."""
+    return {d.kind: first_alert(d, offsets, now) for d in r.deadlines}
 
 
 @dataclass(frozen=True)

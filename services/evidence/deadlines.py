@@ -9,6 +9,9 @@ public holiday there (``jitlib.jurisdictions``). None of the instruments tracked
 ``period_end`` counts those too (``working_days``: the same calendars), for a rule that does (e.g. the
 enforcing state's recognition decision in 5 working days, Reg. (EU) 2023/1543 Art. 16, which belongs to the
 enforcement procedure, not modelled here).
+
+Deadlines are stored with their request (``store.DeadlineRow``): a change to how a period is counted raises
+``COUNTING``, and the service recounts the stored deadlines once at start (``services.evidence.recount``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from jitlib import durations, jurisdictions, legal
@@ -41,6 +45,12 @@ class Deadline:
     @property
     def span(self) -> timedelta:
         return self.due_at - self.counted_from
+
+
+#: How this module counts periods, stored in the database once the deadlines stored there were recounted
+#: that way (``services.evidence.recount``, at start): 1, receipt + N x 24 h in UTC (before Reg. 1182/71 was
+#: followed, 7420056); 2, ``period_end``. Raise it with any change that moves a deadline already stored.
+COUNTING = 2
 
 
 def period_end(
@@ -163,6 +173,30 @@ def instrument(legal_basis: str, epoc_procedure: str) -> str:
     return f"EPOC/{epoc_procedure}" if legal_basis == "EPOC" else legal_basis
 
 
+class StoredClocks(Protocol):
+    """What a request stores that its deadlines are counted from, under the names it has on the request and
+    in its row (``Clocks.of``)."""
+
+    @property
+    def legal_basis(self) -> str: ...
+    @property
+    def epoc_procedure(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def received_at(self) -> datetime | None: ...
+    @property
+    def decided_at(self) -> datetime | None: ...
+    @property
+    def decision_extended(self) -> bool: ...
+    @property
+    def decision_suspended_seconds(self) -> int: ...
+    @property
+    def execution_suspended_seconds(self) -> int: ...
+    @property
+    def addressee_jurisdiction(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Clocks:
     """What deadlines are counted from, as stored on the request."""
@@ -179,6 +213,21 @@ class Clocks:
     execution_suspended: timedelta = timedelta(0)
     #: The jurisdiction that must act (the addressee): its local days and public holidays count the periods.
     jurisdiction: str = ""
+
+    @classmethod
+    def of(cls, r: StoredClocks) -> Clocks:
+        """The clocks of a request, or of its stored columns (the start's recount reads those alone)."""
+        return cls(
+            r.legal_basis,
+            r.epoc_procedure,
+            str(r.state),
+            r.received_at,
+            r.decided_at,
+            r.decision_extended,
+            timedelta(seconds=r.decision_suspended_seconds),
+            timedelta(seconds=r.execution_suspended_seconds),
+            r.addressee_jurisdiction,
+        )
 
 
 def _suspension(c: Clocks, kind: DeadlineKind) -> timedelta:

@@ -274,17 +274,7 @@ class EvidenceRequest(Versioned, AccessParties):
         )
 
     def clocks(self) -> Clocks:
-        return Clocks(
-            self.legal_basis,
-            self.epoc_procedure,
-            self.state.value,
-            self.received_at,
-            self.decided_at,
-            self.decision_extended,
-            timedelta(seconds=self.decision_suspended_seconds),
-            timedelta(seconds=self.execution_suspended_seconds),
-            self.addressee_jurisdiction,
-        )
+        return Clocks.of(self)
 
 
 # -- transitions -----------------------------------------------------------------------------------

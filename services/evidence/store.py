@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -174,6 +175,17 @@ class DeadlineRow(Base):
     next_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
     __table_args__ = (Index("ix_evidence_deadlines_next_alert_at", "next_alert_at"),)
+
+
+class DeadlineCountRow(Base):
+    """Each way of counting periods (``deadlines.COUNTING``) the stored deadlines were brought to, once, at
+    start (``services.evidence.recount``; revision 0024): when, and how many requests' deadlines moved."""
+
+    __tablename__ = "evidence_deadline_counts"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recounted_at: Mapped[datetime] = mapped_column(TS)
+    requests_changed: Mapped[int] = mapped_column(Integer)
 
 
 class DelayRow(Base):
@@ -479,7 +491,7 @@ def update_if_version(session: Session, r: EvidenceRequest, expected_version: in
         d.kind: kept[(d.kind.value, d.due_at)] if (d.kind.value, d.due_at) in kept else first_alerts.get(d.kind)
         for d in r.deadlines
     }
-    _insert_deadlines(session, r, plan)
+    _insert_deadlines(session, r.id, r.deadlines, plan)
     _write_delay(session, r)
     return True
 
@@ -493,27 +505,30 @@ def write_replica(session: Session, r: EvidenceRequest, exists: bool) -> None:
     REQUESTS.write_replica(session, r, exists)
     if exists:
         session.execute(delete(DeadlineRow).where(DeadlineRow.request_id == r.id))
-    _insert_deadlines(session, r, {})
+    _insert_deadlines(session, r.id, r.deadlines, {})
     _write_delay(session, r)
 
 
-def _insert_deadlines(session: Session, r: EvidenceRequest, first_alerts: AlertPlan) -> None:
-    if r.deadlines:
-        session.execute(
-            _INSERT_DEADLINE,
-            [
-                {
-                    "request_id": r.id,
-                    "kind": d.kind.value,
-                    "due_at": d.due_at,
-                    "counted_from": d.counted_from,
-                    "source": d.source,
-                    "working_days": d.working_days,
-                    "next_alert_at": first_alerts.get(d.kind),
-                }
-                for d in r.deadlines
-            ],
-        )
+def _insert_deadlines(
+    session: Session, request_id: str, running: tuple[Deadline, ...], first_alerts: AlertPlan
+) -> None:
+    if running:
+        session.execute(_INSERT_DEADLINE, _deadline_rows(request_id, running, first_alerts))
+
+
+def _deadline_rows(request_id: str, running: tuple[Deadline, ...], first_alerts: AlertPlan) -> list[dict[str, Any]]:
+    return [
+        {
+            "request_id": request_id,
+            "kind": d.kind.value,
+            "due_at": d.due_at,
+            "counted_from": d.counted_from,
+            "source": d.source,
+            "working_days": d.working_days,
+            "next_alert_at": first_alerts.get(d.kind),
+        }
+        for d in running
+    ]
 
 
 @dataclass(frozen=True)
@@ -623,6 +638,145 @@ def advance_alert(session: Session, request_id: str, kind: DeadlineKind, due_at:
         cond.append(DeadlineRow.next_alert_at < to)
     session.execute(
         update(DeadlineRow).where(*cond).values(next_alert_at=to).execution_options(synchronize_session=False)
+    )
+
+
+# -- the start's recount of stored deadlines (services.evidence.recount) ---------------------------
+
+
+def recounted(session: Session, version: int) -> bool:
+    """Whether the stored deadlines were brought to the count ``version`` already."""
+    return session.get(DeadlineCountRow, version) is not None
+
+
+def mark_recounted(session: Session, version: int, at: datetime, requests_changed: int) -> None:
+    """Record the count ``version`` as done; a record of it already there (the replicas of the service
+    sharing a PostgreSQL database start together, and each recounts) stands."""
+    values = {"version": version, "recounted_at": at, "requests_changed": requests_changed}
+    table = cast(Table, DeadlineCountRow.__table__)
+    stmt: Any
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    session.execute(stmt)
+
+
+class StoredDeadline(NamedTuple):
+    deadline: Deadline
+    next_alert_at: datetime | None
+
+
+class RunningClocks(NamedTuple):
+    """A request with deadlines stored, as its deadlines are counted (``deadlines.StoredClocks``), and them."""
+
+    id: str
+    workspace_id: str
+    #: Another node's request (``write_replica``): its deadlines carry no alert here.
+    replica: bool
+    legal_basis: str
+    epoc_procedure: str
+    state: str
+    received_at: datetime | None
+    decided_at: datetime | None
+    decision_extended: bool
+    decision_suspended_seconds: int
+    execution_suspended_seconds: int
+    addressee_jurisdiction: str
+    stored: tuple[StoredDeadline, ...]
+
+
+_RUNNING_PAGE = (
+    select(
+        RequestRow.id,
+        RequestRow.workspace_id,
+        RequestRow.replicated_at,
+        RequestRow.legal_basis,
+        RequestRow.epoc_procedure,
+        RequestRow.state,
+        RequestRow.received_at,
+        RequestRow.decided_at,
+        RequestRow.decision_extended,
+        RequestRow.decision_suspended_seconds,
+        RequestRow.execution_suspended_seconds,
+        RequestRow.addressee_jurisdiction,
+    )
+    .where(RequestRow.next_deadline_at.is_not(None), RequestRow.id > bindparam("after"))
+    .order_by(RequestRow.id)
+    .limit(bindparam("limit"))
+    # Until the page's transaction ends, a change of one of its requests (another replica of the service,
+    # serving meanwhile) waits, then writes its own count: never one from the clocks read here before it.
+    .with_for_update()
+)
+_STORED_OF = select(
+    DeadlineRow.request_id,
+    DeadlineRow.kind,
+    DeadlineRow.due_at,
+    DeadlineRow.source,
+    DeadlineRow.counted_from,
+    DeadlineRow.working_days,
+    DeadlineRow.next_alert_at,
+).where(DeadlineRow.request_id.in_(bindparam("ids", expanding=True)))
+
+
+def running_clocks(session: Session, after: str, limit: int) -> list[RunningClocks]:
+    """The next ``limit`` requests with a deadline stored (``next_deadline_at`` set), in id order after
+    ``after``, locked until the end of the transaction: the columns their deadlines are counted from (no
+    sealed text opened), and the stored ones."""
+    rows = session.execute(_RUNNING_PAGE, {"after": after, "limit": limit}).all()
+    stored: dict[str, list[StoredDeadline]] = {r.id: [] for r in rows}
+    if rows:
+        for request_id, kind, due_at, source, counted_from, working_days, next_alert_at in session.execute(
+            _STORED_OF, {"ids": list(stored)}
+        ):
+            d = Deadline(DeadlineKind(kind), as_utc(due_at), source, as_utc(counted_from), working_days)
+            stored[request_id].append(StoredDeadline(d, as_utc(next_alert_at) if next_alert_at is not None else None))
+    return [
+        RunningClocks(
+            r.id,
+            r.workspace_id,
+            r.replicated_at is not None,
+            r.legal_basis,
+            r.epoc_procedure,
+            r.state,
+            as_utc(r.received_at) if r.received_at is not None else None,
+            as_utc(r.decided_at) if r.decided_at is not None else None,
+            r.decision_extended,
+            r.decision_suspended_seconds,
+            r.execution_suspended_seconds,
+            r.addressee_jurisdiction,
+            tuple(sorted(stored[r.id], key=lambda s: (s.deadline.due_at, s.deadline.kind.value))),
+        )
+        for r in rows
+    ]
+
+
+_DEADLINES = cast(Table, DeadlineRow.__table__)
+_DELETE_DEADLINES_OF = delete(_DEADLINES).where(_DEADLINES.c.request_id.in_(bindparam("ids", expanding=True)))
+_REQUESTS_TABLE = cast(Table, RequestRow.__table__)
+_SET_NEXT_DEADLINE = (
+    update(_REQUESTS_TABLE)
+    .where(_REQUESTS_TABLE.c.id == bindparam("recounted_id"))
+    .values(next_deadline_at=bindparam("recounted_next"))
+)
+
+
+def replace_deadlines(session: Session, changes: Sequence[tuple[str, tuple[Deadline, ...], AlertPlan]]) -> None:
+    """Store, for each (request id, deadlines earliest first, their next alerts), the request's deadlines and
+    its ``next_deadline_at``; the requests' versions and the rest of them unchanged. Three statements."""
+    if not changes:
+        return
+    conn = session.connection()
+    conn.execute(_DELETE_DEADLINES_OF, {"ids": [request_id for request_id, _, _ in changes]})
+    rows = [row for request_id, running, plan in changes for row in _deadline_rows(request_id, running, plan)]
+    if rows:
+        conn.execute(insert(_DEADLINES), rows)
+    conn.execute(
+        _SET_NEXT_DEADLINE,
+        [
+            {"recounted_id": request_id, "recounted_next": running[0].due_at if running else None}
+            for request_id, running, _ in changes
+        ],
     )
 
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
-from jitlib import crypto, sealing
+from jitlib import crypto, db, sealing, server
 from jitlib.actors import Actor
+from jitlib.clock import as_utc
+from jitlib.config import CommonSettings
 from jitlib.durations import compact, parse_list
-from services.evidence import deadline_alerts, domain, store
+from services.evidence import app, deadline_alerts, domain, recount, store
 from services.evidence.deadlines import (
     Clocks,
+    Deadline,
     DeadlineKind,
     alert_times,
     compute,
@@ -378,3 +383,186 @@ def test_a_resumed_eio_does_not_send_its_48h_warning_again(session: Session) -> 
     assert _send_due(session, decide.due_at - 8 * H) == ["approaching:8h"]
     assert _send_due(session, decide.due_at) == ["passed:0s"]
     assert _send_due(session, decide.due_at + D) == []
+
+
+# -- the start's recount of deadlines stored with an older count (services.evidence.recount) ----------
+
+#: Wednesday 4 March 2026, 10:00 UTC: an EIO to Germany issued (received) then. Counted as before Reg.
+#: 1182/71 was followed (receipt + N x 24 h), its week to acknowledge ended on Wednesday 11 March at 10:00
+#: and its 30 days to decide on Friday 3 April at 10:00; counted now, at the end of Wednesday 11 March in
+#: Berlin, and past Good Friday, Easter and Easter Monday (public holidays there) to the end of Tuesday 7 April.
+ISSUED = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+OLD_LENGTH = {DeadlineKind.ACKNOWLEDGE: 7 * D, DeadlineKind.DECIDE: 30 * D}
+NEW_DUE = {
+    DeadlineKind.ACKNOWLEDGE: datetime(2026, 3, 11, 23, 0, tzinfo=UTC),
+    DeadlineKind.DECIDE: datetime(2026, 4, 7, 22, 0, tzinfo=UTC),
+}
+
+
+def _eio(session: Session, request_id: str, at: datetime = ISSUED, *, issued: bool = True) -> domain.EvidenceRequest:
+    """An EIO to Germany stored as the servicer stores it, issued at ``at`` (or left a draft)."""
+    new = domain.NewRequest(
+        request_id=request_id,
+        workspace_id="jit-demo",
+        legal_basis="EIO",
+        epoc_procedure="",
+        issuing_authority="OM Amsterdam",
+        addressee_kind="MEMBER_STATE",
+        addressee_jurisdiction=WHERE,
+        provider_name="",
+        data_categories=("SUBSCRIBER",),
+        targets=(domain.Target("ACCOUNT_HANDLE", "@harasser_x", "instagram"),),
+        offence_category="CYBERSTALKING",
+        urgency="NORMAL",
+        title="Identify the holder",
+        description="",
+        restricted=True,
+    )
+    r = domain.create(new, request_id=request_id, actor=NL, now=at)
+    store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
+    return _change(session, r, "issue", at) if issued else r
+
+
+def _old_count(d: Deadline) -> Deadline:
+    """The deadline as the code before 7420056 counted it: receipt + N x 24 h."""
+    return Deadline(d.kind, d.counted_from + OLD_LENGTH[d.kind], d.source, d.counted_from)
+
+
+def _store_as_counted_before(session: Session, r: domain.EvidenceRequest, as_of: datetime = ISSUED) -> None:
+    """Rewrite the request's stored deadlines as the code before 7420056 wrote them, and its scanner moved
+    their alerts on until ``as_of``: receipt + N x 24 h, the next alert the first not sent by then (none
+    once the passing went out), the request's ``next_deadline_at`` the earliest of them."""
+    for d in map(_old_count, r.deadlines):
+        times = [at for _, _, at in alert_times(d, OFFSETS.long, OFFSETS.short, since=d.counted_from)]
+        session.execute(
+            update(store.DeadlineRow)
+            .where(store.DeadlineRow.request_id == r.id, store.DeadlineRow.kind == d.kind.value)
+            .values(due_at=d.due_at, next_alert_at=next((at for at in times if at > as_of), None))
+        )
+    earliest = min(_old_count(d).due_at for d in r.deadlines)
+    session.execute(
+        update(store.RequestRow)
+        .where(store.RequestRow.id == r.id)
+        .values(next_deadline_at=earliest)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _stored(session: Session, request_id: str) -> dict[str, tuple[datetime, datetime | None]]:
+    """The request's stored deadlines: kind -> (due_at, next_alert_at)."""
+    rows = session.execute(
+        select(store.DeadlineRow.kind, store.DeadlineRow.due_at, store.DeadlineRow.next_alert_at).where(
+            store.DeadlineRow.request_id == request_id
+        )
+    )
+    return {k: (as_utc(due), as_utc(nxt) if nxt is not None else None) for k, due, nxt in rows}
+
+
+def _recount(session: Session, now: datetime) -> int:
+    """The start's recount, its batches in the test's transaction (two requests a batch)."""
+    return recount.recount(lambda fn: fn(session), OFFSETS, now, batch=2)
+
+
+def test_deadlines_stored_with_the_old_count_are_recounted_once_and_correct_ones_left_alone(
+    session: Session,
+) -> None:
+    """Deadlines stored before periods were counted as Reg. 1182/71 counts them (receipt + N x 24 h) move,
+    at the service's start, to what the count gives now, with the request's ``next_deadline_at`` (what the
+    lists' due window and the console's Due page read) and their alerts; the request is not changed (same
+    version, no event), the system's audit entry names it. Deadlines stored with the current count, and a
+    draft with none, are untouched; the recount is recorded and does not run again."""
+    old = _eio(session, "0190f7a0-0000-7000-8000-0000000000b1")
+    _store_as_counted_before(session, old)
+    correct = _eio(session, "0190f7a0-0000-7000-8000-0000000000b2", ISSUED + H)
+    draft = _eio(session, "0190f7a0-0000-7000-8000-0000000000b3", issued=False)
+    correct_before = _stored(session, correct.id)
+    # Three requests, two with deadlines, two a batch: two pages read.
+
+    assert _recount(session, ISSUED + D) == 1
+
+    recounted = store.get(session, old.id)
+    assert recounted is not None
+    assert {d.kind: d.due_at for d in recounted.deadlines} == NEW_DUE
+    assert recounted.deadlines == compute(recounted.clocks())
+    assert recounted.version == old.version
+    row = session.get(store.RequestRow, old.id)
+    assert row is not None and row.next_deadline_at is not None
+    assert as_utc(row.next_deadline_at) == NEW_DUE[DeadlineKind.ACKNOWLEDGE]
+    assert _stored(session, correct.id) == correct_before
+    assert _stored(session, draft.id) == {}
+    pending = store.RUNTIME.audit_pending
+    assert session.execute(select(pending.c.record_id, pending.c.operation)).all() == [(old.id, recount.RECOUNTED)]
+    assert session.scalars(select(store.RUNTIME.outbox.c.id)).all() == []
+    # The old "48 h before" (Monday 9 March, 10:00) is not sent: the week now ends 13 hours later, and both
+    # requests warn 48 hours before that.
+    assert _send_due(session, datetime(2026, 3, 9, 10, 0, tzinfo=UTC)) == []
+    assert _send_due(session, NEW_DUE[DeadlineKind.ACKNOWLEDGE] - 48 * H) == ["approaching:2d"] * 2
+
+    # Once: deadlines stored the old way after the recount (as a node not upgraded would send them) stay.
+    _store_as_counted_before(session, old)
+    assert _recount(session, ISSUED + D) == 0
+    assert _stored(session, old.id)["ACKNOWLEDGE"][0] == ISSUED + 7 * D
+
+
+def test_a_recounted_deadline_announced_as_passed_is_announced_again_only_when_it_runs_again(
+    session: Session,
+) -> None:
+    """A deadline whose passing went out under the old count: still passed under the new one, nothing is sent
+    again (no burst of "passed" alerts at start); running again (the old count ended it early), its warnings
+    still ahead and its passing go out when they fall due."""
+    passed = _eio(session, "0190f7a0-0000-7000-8000-0000000000b4")
+    # Issued on Thursday 5 March at 02:00 UTC: its week ended on Thursday 12 March at 02:00 under the old
+    # count, at the end of that Thursday in Berlin now.
+    running = _eio(session, "0190f7a0-0000-7000-8000-0000000000b6", datetime(2026, 3, 5, 2, 0, tzinfo=UTC))
+    now = datetime(2026, 3, 12, 6, 0, tzinfo=UTC)
+    _store_as_counted_before(session, passed, now)
+    _store_as_counted_before(session, running, now)
+    assert _stored(session, passed.id)["ACKNOWLEDGE"][1] is None
+    assert _stored(session, running.id)["ACKNOWLEDGE"][1] is None
+
+    assert _recount(session, now) == 2
+
+    assert _stored(session, passed.id)["ACKNOWLEDGE"] == (NEW_DUE[DeadlineKind.ACKNOWLEDGE], None)
+    end = datetime(2026, 3, 12, 23, 0, tzinfo=UTC)
+    assert _stored(session, running.id)["ACKNOWLEDGE"] == (end, end - 8 * H)
+    assert _send_due(session, now) == []
+    assert _send_due(session, end - 8 * H) == ["approaching:8h"]
+    assert _send_due(session, end) == ["passed:0s"]
+
+
+def test_a_replica_s_deadlines_are_recounted_without_alerts(session: Session) -> None:
+    """Another node's request, stored here as its owner sent it before the owner counted as Reg. 1182/71
+    does: its deadlines are recounted here too (nobody sends an event for it), and carry no alert."""
+    owner = _eio(session, "0190f7a0-0000-7000-8000-0000000000b5")
+    replica = replace(owner, deadlines=tuple(map(_old_count, owner.deadlines)), replicated_at=ISSUED)
+    store.write_replica(session, replica, True)
+
+    assert _recount(session, ISSUED + D) == 1
+
+    assert _stored(session, owner.id) == {k.value: (due, None) for k, due in NEW_DUE.items()}
+
+
+def test_the_service_recounts_the_stored_deadlines_before_it_serves(tmp_path: Path) -> None:
+    """What a start does before serving (``jitlib.server.prepare``, as the supervisor of several copies
+    runs it; a sole process the same in ``ServiceApp.start``): the migrations, then the recount of the
+    deadlines a database of an older version stored."""
+    common = CommonSettings(state_dir=tmp_path)
+    settings = app.EvidenceSettings(database_url=f"sqlite:///{tmp_path / 'evidence.db'}")
+    url = settings.resolved_database_url(common, "evidence")
+    db.migrate(app.MIGRATIONS, url)
+    database = db.Database(url)
+    sealing.install(database.info, store.Base.metadata, settings.kek_ring(common, "evidence"))
+
+    def older_version(session: Session) -> str:
+        r = _eio(session, "0190f7a0-0000-7000-8000-0000000000b7")
+        _store_as_counted_before(session, r)
+        return r.id
+
+    request_id = database.write_sync(older_version)
+
+    server.prepare(app.spec(settings), settings, common)
+
+    assert {DeadlineKind(k): due for k, (due, _) in database.write_sync(lambda s: _stored(s, request_id)).items()} == (
+        NEW_DUE
+    )
+    database.dispose()
