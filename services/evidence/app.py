@@ -1,7 +1,8 @@
 """Wires the evidence service into the shared bootstrap (jitlib.server): the gRPC servicer, the consumer of
 preservation-order events, the deadline-alert scanner (jitlib.alerts), the sweep of blobs no item names
 (blobs.BlobSweep), the recount of stored deadlines at start (recount) and, on a federation of per-country
-nodes, the replicas of the evidence requests other countries' nodes own (jitlib.replicas)."""
+nodes, the replicas of the evidence requests and items other countries' nodes own (jitlib.replicas), and
+what this node owns sent to the node of a country that joins a workspace (jitlib.joining)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.orm import Session
 
+from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from jitlib import alerts, jurisdictions, processes, replicas, retention_sweep, victimdir
+from jitlib import alerts, joining, jurisdictions, processes, replicas, retention_sweep, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.db import Write
@@ -25,7 +27,7 @@ from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
 from services.evidence import blobs, events, mapping, recount, store, wire
 from services.evidence.deadline_alerts import AlertOffsets, make_emit, make_scan
-from services.evidence.domain import EvidenceRequest, ItemReplica
+from services.evidence.domain import EvidenceRequest, ItemReplica, item_holder, item_restricted
 from services.evidence.keys import WorkspaceKeys
 from services.evidence.servicer import EvidenceServicer
 
@@ -125,6 +127,41 @@ ITEM_REPLICAS = replicas.ReplicaKind(
 )
 
 
+def _shared_request(
+    session: Session, r: EvidenceRequest, members: frozenset[str], now: datetime
+) -> tuple[str, Envelope]:
+    """A request's event for the nodes of countries that joined its workspace (``jitlib.joining``): its
+    state and audience as its other events have them."""
+    state = mapping.request_to_pb(r, now)
+    return events.subject(r.origin_jurisdiction, "shared"), events.request_envelope(r, state, "shared", members, now)
+
+
+def _shared_item(
+    session: Session, found: store.ItemWithHead, members: frozenset[str], now: datetime
+) -> tuple[str, Envelope]:
+    """An item's event for the nodes of countries that joined its workspace, sent by the node that holds it
+    (which may not own its request): its request's audience, as the item's other events."""
+    item = found.item
+    req = store.get(session, item.evidence_request_id)
+    if req is None:  # an item is stored with its request (a foreign key): never
+        raise LookupError(f"item {item.id} without its request")
+    state = mapping.item_to_pb(item, found.custody_seq, restricted=item_restricted(item, req))
+    envelope = events.item_envelope(
+        item, req, state, "item_shared", members, item.received_by, found.custody_seq, now, item_holder(item)
+    )
+    return events.subject(req.origin_jurisdiction, "item_shared"), envelope
+
+
+def _resends(rt: Runtime) -> list[joining.ResendKind[Any]]:
+    """What this node owns and sends to the node of a country that joins a workspace: the requests, then the
+    items it holds (an item's request may come from another node, and the receiver keeps it aside until
+    then: ``_write_item``)."""
+    return [
+        joining.ResendKind("evidence_request", store.REQUESTS.owned_page, _shared_request),
+        joining.ResendKind("evidence_item", store.owned_items, _shared_item, key=lambda found: found.item.id),
+    ]
+
+
 def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
     """The service's spec. ``extra["scanner"]`` holds the running AlertScanner, ``extra["blobs"]`` the
     blob store and ``extra["blob_sweep"]`` its sweep (tests use them)."""
@@ -203,5 +240,12 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         return recount.recount(write, offsets, now)
 
     return ServiceSpec.of(
-        "evidence", store, [events.STREAM], register, consumers=background, extra=extra, backfills=[recount_deadlines]
+        "evidence",
+        store,
+        [events.STREAM],
+        register,
+        consumers=background,
+        extra=extra,
+        backfills=[recount_deadlines],
+        resends=_resends,
     )

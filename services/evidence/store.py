@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -1043,6 +1044,25 @@ def all_items(session: Session, after_id: str, limit: int) -> list[ItemWithHead]
     rows = session.scalars(
         select(ItemRow).where(ItemRow.id > after_id, ItemRow.blob_key != "").order_by(ItemRow.id).limit(limit)
     )
+    return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
+
+
+def owned_items(
+    session: Session, workspace_id: str, owner: str, after_id: str, changed_since: datetime | None, limit: int
+) -> list[ItemWithHead]:
+    """The items of ``workspace_id`` that ``owner``'s node holds (received there: bytes and custody chain,
+    ``domain.item_holder``), whatever node owns their request, ids after ``after_id`` in id order, at most
+    ``limit``; with ``changed_since``, only those whose chain grew since (an item's version is its chain's
+    length), for ``jitlib.joining``."""
+    query = select(ItemRow).where(
+        ItemRow.workspace_id == workspace_id,
+        ItemRow.received_by_jurisdiction == owner,
+        ItemRow.blob_key != "",
+        ItemRow.id > after_id,
+    )
+    if changed_since is not None:
+        query = query.where(exists().where(CustodyRow.item_id == ItemRow.id, CustodyRow.at >= changed_since))
+    rows = session.scalars(query.order_by(ItemRow.id).limit(limit))
     return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from google.protobuf import any_pb2
@@ -24,7 +25,8 @@ from jitlib import crypto, replicas, sealing
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock
 from jitlib.retention_sweep import RetentionSweep
-from services.evidence import app, domain, events, store
+from jitlib.runtime import Runtime
+from services.evidence import app, custody, domain, events, store
 from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import EvidenceItem, NewRequest, State, Target, TransitionInput
 from services.evidence.mapping import item_to_pb, request_from_pb, request_to_pb
@@ -327,8 +329,8 @@ def test_two_order_events_of_one_batch_link_the_request_once_and_the_later_versi
 # -- an item that arrives before its request ------------------------------------------------------------
 
 
-@pytest.fixture
-def fk_session() -> Iterator[Session]:
+@contextmanager
+def _node() -> Iterator[Session]:
     """A node's evidence database with its foreign keys enforced, as ``jitlib.db`` (and PostgreSQL) does."""
     engine = create_engine("sqlite://")
 
@@ -342,6 +344,12 @@ def fk_session() -> Iterator[Session]:
     with Session(engine, info=info) as s, s.begin():
         yield s
     engine.dispose()
+
+
+@pytest.fixture
+def fk_session() -> Iterator[Session]:
+    with _node() as s:
+        yield s
 
 
 def _de_item(r: domain.EvidenceRequest) -> EvidenceItem:
@@ -437,3 +445,61 @@ def test_an_outside_addressees_copies_are_destroyed_by_its_sweep_the_retention_y
     assert sweep._due(session) == ["nl-de-case"]
     end = sweep._end_of(session, "nl-de-case")
     assert end is not None and "not a member" in end.why and T0.date().isoformat() in end.why
+
+
+# -- sent to the node of a country that joins the workspace (jitlib.joining) --------------------------------
+
+
+def _entry(action: custody.Action, at: datetime) -> custody.Entry:
+    return custody.Entry(
+        item_id="", seq=0, action=action, user_id=DE.user_id, username=DE.username, jurisdiction=DE.jurisdiction,
+        at=at, purpose="", recipient="", sha256="0" * 64, prev_hash="",
+    )  # fmt: skip
+
+
+def test_a_joined_countrys_node_gets_the_items_this_node_holds_of_another_nodes_request(fk_session: Session) -> None:
+    """DE's node holds NL's request (a replica) and the item DE received for it: the join's page of DE's items
+    gives that item (not another node's item DE holds a copy of, nor another workspace's), its event from DE
+    with the request's audience; the second pass only when its chain grew since. IE's node, given the item
+    before the request, applies both."""
+    r = eio()
+    store.write_replica(fk_session, r, False)
+    item = _de_item(r)
+    store.insert_item(fk_session, item, "0190f7a0-0000-7000-8000-0000000000e1")
+    store.append_custody(fk_session, item.id, _entry(custody.Action.RECEIVED, T0))
+    copy = replace(_de_item(r), id="0190f7a0-0000-7000-8000-0000000000ef", received_by=IE, blob_key="")
+    store.write_item_replica(fk_session, domain.ItemReplica(copy, 1), False)
+    other = eio()
+    other = replace(other, id="0190f7a0-0000-7000-8000-0000000000ab", workspace_id="other-ws")
+    store.write_replica(fk_session, other, False)
+    store.insert_item(
+        fk_session,
+        replace(_de_item(other), id="0190f7a0-0000-7000-8000-0000000000f0"),
+        "0190f7a0-0000-7000-8000-0000000000e2",
+    )
+    requests, items = app._resends(cast(Runtime, None))
+    assert [k.aggregate_type for k in (requests, items)] == ["evidence_request", "evidence_item"]
+    assert requests.page(fk_session, "jit-demo", "DE", "", None, 10) == []  # NL's: NL's node sends it
+
+    page = items.page(fk_session, "jit-demo", "DE", "", None, 10)
+    assert [items.key(found) for found in page] == [item.id]
+    assert items.page(fk_session, "jit-demo", "DE", item.id, None, 10) == []
+    now = T0 + timedelta(days=3)
+    subject, env = items.event(fk_session, page[0], MEMBERS, now)
+    assert subject == "jit.evidence.NL.item_shared" and env.type == "jit.evidence.v1.EvidenceItemShared"
+    assert (env.origin_jurisdiction, env.aggregate_id, env.aggregate_version) == ("DE", item.id, 1)
+    assert list(env.audience) == sorted({"NL", "DE", "FR"})  # restricted: its parties, as its other events
+    assert items.page(fk_session, "jit-demo", "DE", "", T0 + timedelta(hours=1), 10) == []
+    store.append_custody(fk_session, item.id, _entry(custody.Action.ACCESSED, T0 + timedelta(hours=2)))
+    again = items.page(fk_session, "jit-demo", "DE", "", T0 + timedelta(hours=1), 10)
+    assert [(found.item.id, found.custody_seq) for found in again] == [(item.id, 2)]
+
+    with _node() as ie:
+        clock = ManualClock(now)
+        _, env = items.event(fk_session, again[0], MEMBERS, now)
+        assert replicas.apply(app.ITEM_REPLICAS, clock, ie, env, "FR")  # before its request: waits
+        _, shared = app._shared_request(ie, r, MEMBERS, now)
+        assert shared.type == "jit.evidence.v1.EvidenceRequestShared"
+        assert replicas.apply(app.REPLICAS, clock, ie, shared, "FR")
+        held = store.get_item_replica(ie, item.id)
+        assert held is not None and held.version == 2
