@@ -1,18 +1,22 @@
 """Wires the preservation service into the shared bootstrap (jitlib.server): the gRPC servicer, the
 consumer of evidence-request events, the expiry-warning scanner (jitlib.alerts) and, on a federation of
-per-country nodes, the replicas of the orders other countries' nodes own (jitlib.replicas)."""
+per-country nodes, the replicas of the orders and removal requests other countries' nodes own
+(jitlib.replicas), and what this node owns sent to the node of a country that joins a workspace
+(jitlib.joining)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import grpc
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+from sqlalchemy.orm import Session
 
+from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import (
     preservation_pb2,
     preservation_pb2_grpc,
@@ -21,13 +25,14 @@ from jit.preservation.v1 import (
     scorecard_pb2,
     scorecard_pb2_grpc,
 )
-from jitlib import alerts, replicas, stats, victimdir
+from jitlib import alerts, joining, replicas, stats, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
 from services.preservation import domain, events, mapping, providers, removal_domain, removal_events, store
-from services.preservation.removal_mapping import removal_from_pb
+from services.preservation.removal_domain import Removal
+from services.preservation.removal_mapping import removal_from_pb, removal_to_pb
 from services.preservation.removal_servicer import RemovalServicer
 from services.preservation.scorecard_servicer import ScorecardServicer
 from services.preservation.servicer import PreservationServicer
@@ -111,6 +116,32 @@ REMOVAL_REPLICAS = replicas.ReplicaKind(
 )
 
 
+def _shared_removal(session: Session, removal: Removal, members: frozenset[str], now: datetime) -> tuple[str, Envelope]:
+    """A removal request's event for the nodes of countries that joined its workspace (``jitlib.joining``):
+    its state as its other events carry it (no ``preservation_order_id``: the order may be restricted)."""
+    state = removal_to_pb(removal, now)
+    return removal_events.subject(removal, "shared"), removal_events.envelope(removal, state, "shared", members, now)
+
+
+def _resends(rules: domain.Rules) -> Callable[[Runtime], list[joining.ResendKind[Any]]]:
+    """What this node owns and sends to the node of a country that joins a workspace: its orders (their
+    state as the other events carry it, with this node's rules), then its removal requests."""
+
+    def shared_order(
+        session: Session, order: domain.Order, members: frozenset[str], now: datetime
+    ) -> tuple[str, Envelope]:
+        state = mapping.order_to_pb(order, now, rules.confirmation_overdue_after)
+        return events.subject(order, "shared"), events.envelope(order, state, events.event_type("shared"), members, now)
+
+    def kinds(rt: Runtime) -> list[joining.ResendKind[Any]]:
+        return [
+            joining.ResendKind(events.RECORD, store.ORDERS.owned_page, shared_order),
+            joining.ResendKind(removal_events.RECORD, store.REMOVALS.owned_page, _shared_removal),
+        ]
+
+    return kinds
+
+
 def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
     """The service's spec. ``extra["scanner"]`` holds the running AlertScanner (tests call ``wake()``)."""
     settings = settings or PreservationSettings()
@@ -144,4 +175,12 @@ def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
             scanner,
         ]
 
-    return ServiceSpec.of("preservation", store, [events.STREAM], register, consumers=background, extra=extra)
+    return ServiceSpec.of(
+        "preservation",
+        store,
+        [events.STREAM],
+        register,
+        consumers=background,
+        extra=extra,
+        resends=_resends(rules),
+    )
