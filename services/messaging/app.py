@@ -1,6 +1,6 @@
 """Wires the messaging service into the shared bootstrap (jitlib.server): the key ring, sealed content,
-channel writes, live delivery, the receipt writer, the consumers, the retention scanner and the warnings of
-each JIT's agreed period."""
+channel writes, live delivery, the receipt writer, the consumers, the retention scanner, the warnings of
+each JIT's agreed period and, on a federation, the messages sent to a country that joins a workspace."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from jit.messaging.v1 import messaging_pb2, messaging_pb2_grpc
-from jitlib import crypto, period, sealing
+from jitlib import crypto, joining, period, sealing
 from jitlib.bus import stream_for
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
@@ -23,6 +23,7 @@ from jitlib.server import ServiceSpec, Worker
 from services.messaging import events, notices, peers, period_warnings, store
 from services.messaging.channels import Channels
 from services.messaging.content import Content, seal_clear_titles
+from services.messaging.domain import MessageInChannel
 from services.messaging.keys import RECHECK_SECONDS, ChannelKeys
 from services.messaging.live import Live
 from services.messaging.receipts import ReceiptWriter
@@ -142,6 +143,18 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
         p = parts(rt)
         return [p.live, p.receipts]
 
-    s = ServiceSpec.of("messaging", store, [events.STREAM], register, consumers=workers, process_workers=every_process)
+    def resends(rt: Runtime) -> list[joining.ResendKind[MessageInChannel]]:
+        # A country that joins a workspace gets the messages of the channels this node owns there.
+        return peers.resends(rt, parts(rt).channels)
+
+    s = ServiceSpec.of(
+        "messaging",
+        store,
+        [events.STREAM],
+        register,
+        consumers=workers,
+        process_workers=every_process,
+        resends=resends,
+    )
     s.extra["parts"] = built
     return s

@@ -8,27 +8,35 @@ It sends each message with its channel and its text to the nodes of the countrie
 at the owner's sequence number, once (inbox) and only forward (a revision never goes back). The records'
 events from other nodes update what this service knows of the records, for their threads' visibility,
 without posting notices: the owner's node posts them, and they arrive as its messages.
+
+A country that joins a workspace later gets on its node the messages written before, from each channel's
+owner (``resends``, ``jitlib.joining``): each message at its current revision (an edited one as it reads
+now, a deleted one as its tombstone), with its channel, to the new countries in the channel's audience,
+on ``jit.peers.messaging.<owner>.shared``; here it is applied as any copy (``message_handler``). No key
+travels: the receiving node seals the text under channel keys of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.messaging.v1 import messaging_pb2 as pb
+from jitlib import joining
 from jitlib.bus import EventConsumer, Handler, PoisonMessage
 from jitlib.federation import inbound_filter
 from jitlib.mapping import actor_from_pb
 from jitlib.runtime import Runtime
-from services.messaging import store
+from services.messaging import events, store
 from services.messaging.channels import Channels
-from services.messaging.domain import Channel, Message
+from services.messaging.domain import Channel, Message, MessageInChannel
 from services.messaging.live import Live
-from services.messaging.mapping import channel_from_pb
+from services.messaging.mapping import channel_from_pb, replicated_message_pb
 
 PEER_MESSAGES = "jit.peers.messaging.>"
 
@@ -143,3 +151,35 @@ def consumers(
         for name in record_streams
     ]
     return out
+
+
+#: The event name of a message sent again to the nodes of countries that joined its workspace.
+SHARED = "shared"
+
+
+def _page(
+    session: Session, workspace_id: str, owner: str, after_id: str, changed_since: datetime | None, limit: int
+) -> Sequence[MessageInChannel]:
+    channel_id, _, seq = after_id.partition("/")
+    return store.owned_messages_page(session, workspace_id, owner, (channel_id, int(seq or 0)), changed_since, limit)
+
+
+def _key(found: MessageInChannel) -> str:
+    """The cursor after a message: its channel and its seq (the page's order)."""
+    return f"{found.channel.id}/{found.message.seq}"
+
+
+def resends(rt: Runtime, channels: Channels) -> list[joining.ResendKind[MessageInChannel]]:
+    """What this node sends the nodes of countries that joined a workspace: the messages of the channels
+    it owns there, each as its copy for peers (``Channels._to_peers``: the message at its current revision
+    with its text and its channel, for the channel's audience now), sealed in the outbox as that copy is."""
+
+    def shared(
+        session: Session, found: MessageInChannel, members: frozenset[str], now: datetime
+    ) -> tuple[str, Envelope]:
+        ch, msg = found.channel, found.message
+        text = channels.content.open(session, ch, msg).body  # "" for a deleted message
+        state = replicated_message_pb(ch, msg, text)
+        return events.peer_subject(ch, SHARED), events.peer_envelope(ch, msg, state, SHARED, members, now)
+
+    return [joining.ResendKind("message", _page, shared, key=_key, sealer=lambda: rt.relay.sealer)]

@@ -631,6 +631,45 @@ def messages_after(session: Session, channel_id: str, after_seq: int, limit: int
     return [to_message(r) for r in rows]
 
 
+def owned_messages_page(
+    session: Session,
+    workspace_id: str,
+    owner: str,
+    after: tuple[str, int],
+    changed_since: datetime | None,
+    limit: int,
+) -> list[MessageInChannel]:
+    """The messages of the channels of ``workspace_id`` that ``owner``'s node owns (their origin), not
+    shredded, with their channels: in (channel id, seq) order after ``after`` (a channel id and a seq in
+    it), at most ``limit``; only those posted or revised at or after ``changed_since`` when given. Channel
+    by channel, each read in seq order through the (channel, seq) index."""
+    ids = session.scalars(
+        select(ChannelRow.id)
+        .where(
+            ChannelRow.workspace_id == workspace_id,
+            ChannelRow.origin_jurisdiction == owner,
+            ChannelRow.shredded_at.is_(None),
+            ChannelRow.id >= after[0],
+        )
+        .order_by(ChannelRow.id)
+    ).all()
+    out: list[MessageInChannel] = []
+    for channel_id in ids:
+        query = select(MessageRow).where(
+            MessageRow.channel_id == channel_id, MessageRow.seq > (after[1] if channel_id == after[0] else 0)
+        )
+        if changed_since is not None:
+            query = query.where((MessageRow.posted_at >= changed_since) | (MessageRow.edited_at >= changed_since))
+        rows = session.scalars(query.order_by(MessageRow.seq).limit(limit - len(out))).all()
+        if rows:
+            ch = get_channel(session, channel_id)
+            assert ch is not None  # read just above, in this transaction
+            out += [MessageInChannel(to_message(r), ch) for r in rows]
+        if len(out) >= limit:
+            break
+    return out
+
+
 def message_ids_from_others(session: Session, channel_id: str, up_to_seq: int, reader_id: str) -> list[str]:
     """The ids of a channel's messages up to ``up_to_seq`` that ``reader_id`` did not send."""
     return list(

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import grpc
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+from sqlalchemy.orm import Session
 
+from jit.events.v1.envelope_pb2 import Envelope
 from jit.victims.v1 import statistics_pb2, statistics_pb2_grpc, victims_pb2, victims_pb2_grpc
-from jitlib import replicas, retention_sweep, stats
+from jitlib import joining, replicas, retention_sweep, stats
 from jitlib.bus import EventConsumer
 from jitlib.config import ServiceSettings
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec
 from services.victims import events, mapping, removal_notices, stats_projection, stats_store, store
+from services.victims.domain import Victim
 from services.victims.servicer import VictimServicer
 from services.victims.stats_servicer import StatisticsServicer
 
@@ -49,6 +53,18 @@ REPLICAS = replicas.ReplicaKind(
 )
 
 
+def _shared(session: Session, victim: Victim, members: frozenset[str], now: datetime) -> tuple[str, Envelope]:
+    """A victim's event for the nodes of countries that joined its workspace (``jitlib.joining``): what every
+    event of hers carries, the pseudonym-level ``Victim`` (never the identity, a note or her special-category
+    attributes), to every member, as ``servicer.announce`` sends it."""
+    state = mapping.victim_to_pb(victim)
+    return events.subject(victim, "shared"), events.envelope(victim, state, "shared", members, now)
+
+
+def _resends(rt: Runtime) -> list[joining.ResendKind[Victim]]:
+    return [joining.ResendKind("victim", store.VICTIMS.owned_page, _shared)]
+
+
 def _consumers(rt: Runtime) -> list[EventConsumer]:
     return [*replicas.consumers(rt, REPLICAS), *stats_projection.consumers(rt), *removal_notices.consumers(rt)]
 
@@ -57,5 +73,11 @@ def spec(settings: VictimsSettings | None = None) -> ServiceSpec:
     # Retention: the statistics' links to the workspace's victims and their attributes go with its content.
     hooks = retention_sweep.Hooks(erase=stats_store.erase_workspace)
     return ServiceSpec.of(
-        "victims", store, [events.STREAM], _register, consumers=_consumers, extra={"retention_hooks": hooks}
+        "victims",
+        store,
+        [events.STREAM],
+        _register,
+        consumers=_consumers,
+        extra={"retention_hooks": hooks},
+        resends=_resends,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from services.messaging.content import Content
 from services.messaging.keys import ChannelKeys
 from services.messaging.mapping import channel_to_pb, replicated_message_pb
 from services.messaging.notices import notice_handler
-from services.messaging.peers import apply_message, hold_channel, message_handler
+from services.messaging.peers import apply_message, hold_channel, message_handler, resends
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 NL_USER = Actor("u-nl", "nl-prosecutor", "NL")
@@ -264,3 +264,97 @@ def test_a_restricted_channel_from_another_node_is_held_with_its_title_sealed_un
         assert message is not None
         text = node.content.open(s, message.channel, message.message).body
     assert held is not None and channel_to_pb(held).title == secret and text == TEXT
+
+
+# -- a country that joins a workspace: the messages of the channels this node owns there ---------------
+
+T1 = datetime(2026, 3, 2, tzinfo=UTC)
+W_CHANNEL = "01935c4e-0000-7000-8000-0000000000e1"  # NL's workspace channel
+R_CHANNEL = "01935c4e-0000-7000-8000-0000000000e2"  # NL's restricted channel with DE
+S_CHANNEL = "01935c4e-0000-7000-8000-0000000000e3"  # NL's, shredded
+MEMBERS = frozenset({"NL", "DE", "IE"})
+
+
+def _post(node: Node, s: Session, ch: domain.Channel, seq: int, text: str) -> domain.Message:
+    message_id = f"01935c4e-0000-7000-8000-0000000{ch.id[-2:]}{seq:03d}"
+    m = domain.new_message(
+        replace(ch, next_seq=seq),
+        message_id=message_id,
+        sender=NL_USER,
+        sealed_body=node.content.seal_body(s, ch, message_id, 1, text),
+        sealed_attachments=b"",
+        system=False,
+        now=T0,
+    )
+    store.insert_message(s, m, request_id=message_id, request_digest="")
+    return m
+
+
+def _revise(node: Node, s: Session, ch: domain.Channel, m: domain.Message, text: str | None) -> None:
+    sealed = node.content.seal_body(s, ch, m.id, m.revision + 1, text or "")
+    after, _ = domain.revise(m, ch, editor=NL_USER, sealed_body=sealed, deleted=text is None, now=T1)
+    assert store.update_if_revision(s, after, m.revision)
+
+
+@pytest.fixture
+def owner(nl_node: Node) -> Node:
+    """NL's node (``nl_node``: NL's channel with DE and its message) with more of its own channels in
+    jit-demo: the workspace channel (a message as posted, one edited, one deleted on T1), a restricted one
+    with DE (one message) and a shredded one (one message); and DE's channel with a message, held here."""
+    ws = domain.workspace_channel(channel_id=W_CHANNEL, workspace_id="jit-demo", name="JIT", lead="NL", now=T0)
+    restricted = replace(_de_channel(), id=R_CHANNEL, origin_jurisdiction="NL", members=("DE",))
+    shredded = replace(restricted, id=S_CHANNEL)
+    with Session(nl_node.engine) as s, s.begin():
+        for ch in (ws, restricted, shredded, _de_channel()):
+            nl_node.insert(s, ch)
+        _post(nl_node, s, _de_channel(), 1, "DE's, held here")
+        _post(nl_node, s, ws, 1, "as posted")
+        _revise(nl_node, s, ws, _post(nl_node, s, ws, 2, "a first draft"), "as corrected")
+        _revise(nl_node, s, ws, _post(nl_node, s, ws, 3, "posted by mistake"), None)
+        _post(nl_node, s, restricted, 1, "NL to DE only")
+        _post(nl_node, s, shredded, 1, "shredded")
+        store.mark_shredded(s, S_CHANNEL, T1)
+    return nl_node
+
+
+def _resent(node: Node, changed_since: datetime | None = None) -> list[tuple[str, Envelope]]:
+    """What the resend kind makes of NL's channels in jit-demo, read in pages of 2 as ``jitlib.joining``
+    walks them (each page after the cursor of the last one's last message)."""
+    rt = types.SimpleNamespace(relay=types.SimpleNamespace(sealer=None))
+    (kind,) = resends(rt, node)  # type: ignore[arg-type]
+    out, after = [], ""
+    with Session(node.engine) as s:
+        while page := kind.page(s, "jit-demo", "NL", after, changed_since, 2):
+            out += [kind.event(s, found, MEMBERS, T1) for found in page]
+            after = kind.key(page[-1])
+    return out
+
+
+def _sent(event: Envelope) -> pb.ReplicatedMessage:
+    state = pb.ReplicatedMessage()
+    assert event.state.Unpack(state)
+    return state
+
+
+def test_a_joined_country_is_sent_each_message_of_the_channels_this_node_owns_as_it_reads_now(owner: Node) -> None:
+    sent = _resent(owner)
+    # Once each, channel by channel in seq order; not the DE channel's message held here, nor the shredded
+    # channel's (its key is destroyed).
+    got = [(_sent(e).channel.id, _sent(e).message.seq) for _, e in sent]
+    assert got == [(NL_CHANNEL, 1), (W_CHANNEL, 1), (W_CHANNEL, 2), (W_CHANNEL, 3), (R_CHANNEL, 1)]
+    by_seq = {(_sent(e).channel.id, _sent(e).message.seq): (subject, e) for subject, e in sent}
+    subject, event = by_seq[(W_CHANNEL, 2)]
+    assert subject == "jit.peers.messaging.NL.shared" and event.origin_jurisdiction == "NL"
+    # The copy the channel's owner sends its peers: the edited message as edited, the deleted one without text.
+    assert (_sent(event).message.body, _sent(event).message.revision) == ("as corrected", 2)
+    deleted = _sent(by_seq[(W_CHANNEL, 3)][1]).message
+    assert deleted.deleted and deleted.body == ""
+    assert _sent(by_seq[(W_CHANNEL, 1)][1]).message.body == "as posted"
+    # For the channel's audience now: every member for the workspace channel, its parties for a restricted one.
+    assert list(event.audience) == ["DE", "IE", "NL"]
+    assert list(by_seq[(R_CHANNEL, 1)][1].audience) == ["DE", "NL"]
+
+
+def test_the_second_pass_sends_only_the_messages_posted_or_revised_since(owner: Node) -> None:
+    got = [(_sent(e).channel.id, _sent(e).message.seq) for _, e in _resent(owner, changed_since=T1)]
+    assert got == [(W_CHANNEL, 2), (W_CHANNEL, 3)]
