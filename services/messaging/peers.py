@@ -177,7 +177,7 @@ def resends(rt: Runtime, channels: Channels) -> list[joining.ResendKind[MessageI
     def shared(
         session: Session, found: MessageInChannel, members: frozenset[str], now: datetime
     ) -> tuple[str, Envelope]:
-        ch, msg = found.channel, found.message
+        ch, msg = channels.content.titled(session, found.channel), found.message  # its title opened, as a copy's
         text = channels.content.open(session, ch, msg).body  # "" for a deleted message
         state = replicated_message_pb(ch, msg, text)
         return events.peer_subject(ch, SHARED), events.peer_envelope(ch, msg, state, SHARED, members, now)

@@ -53,8 +53,8 @@ class Node:
     content: Content
 
     def insert(self, session: Session, ch: domain.Channel) -> None:
-        store.insert_channel(session, ch)
-        self.keys.create(session, ch, ch.key_version, ch.created_at)
+        """As ``Channels.insert`` stores it: a restricted channel's title sealed under its first key."""
+        Channels.insert(self, session, ch)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -353,6 +353,8 @@ def test_a_joined_country_is_sent_each_message_of_the_channels_this_node_owns_as
     # For the channel's audience now: every member for the workspace channel, its parties for a restricted one.
     assert list(event.audience) == ["DE", "IE", "NL"]
     assert list(by_seq[(R_CHANNEL, 1)][1].audience) == ["DE", "NL"]
+    # A restricted channel goes with its title as its readers see it (sealed at rest here, sealed there again).
+    assert _sent(by_seq[(R_CHANNEL, 1)][1]).channel.title == "DE-NL"
 
 
 def test_the_second_pass_sends_only_the_messages_posted_or_revised_since(owner: Node) -> None:
