@@ -33,6 +33,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import delete, select, update
@@ -56,6 +57,8 @@ SECOND_PASS = timedelta(seconds=60)
 SECOND_PASS_LOOKBACK = timedelta(seconds=60)
 #: Records read and events staged in one transaction.
 BATCH = 200
+#: How long a join whose batch failed waits before it is tried again.
+RETRY_AFTER = timedelta(minutes=5)
 #: The audit entry's operation when the records of a workspace were sent to the nodes of new members.
 OPERATION = "jit.workspaces/ShareWithJoinedMembers"
 _SYSTEM = audit.AuditEvent("", "system", "jit-system", "SYSTEM", "", "", "")
@@ -123,6 +126,8 @@ class Joins(Periodic):
         self._members = members
         self._committed = committed
         self._batch = batch
+        #: The join the batch under way is of (what a failure puts off).
+        self._current: str | None = None
 
     def note(self, session: Session, workspace_id: str, countries: Sequence[str]) -> bool:
         """``note`` for the countries of ``countries`` whose nodes are this node's peers; whether any was."""
@@ -132,16 +137,29 @@ class Joins(Periodic):
         return bool(peers)
 
     async def run_pass(self) -> int:
-        """Every batch that is due, until none is; how many events were staged."""
+        """Every batch that is due, until none is; how many events were staged. A join whose batch fails
+        (a record its kind cannot make an event of) is logged and put off ``RETRY_AFTER``, and the others go on."""
         staged = 0
         while True:
-            done = await self._db.write(self._step)
+            self._current = None
+            try:
+                done = await self._db.write(self._step)
+            except Exception:
+                if self._current is None:
+                    raise
+                log.exception("workspace joins: a batch of join %s failed; tried again later", self._current)
+                await self._db.write(partial(self._put_off, self._current, self._clock.now() + RETRY_AFTER))
+                continue
             if done is None:
                 return staged
             events, rows = done
             staged += events
             if rows:
                 self._committed(rows)
+
+    def _put_off(self, join_id: str, until: datetime, session: Session) -> None:
+        t = self._tables.workspace_joins
+        session.execute(update(t).where(t.c.id == join_id).values(due_at=until))
 
     def _step(self, session: Session) -> tuple[int, list[outbox.Staged]] | None:
         """One batch of the earliest join due: its next records' events staged, its cursor moved on (or the
@@ -151,6 +169,7 @@ class Joins(Periodic):
         join = session.execute(select(t).where(t.c.due_at <= now).order_by(t.c.due_at, t.c.id).limit(1)).first()
         if join is None:
             return None
+        self._current = join.id
         members = self._members(join.workspace_id)
         if members is None or certified_destroyed(session, self._tables, join.workspace_id):
             session.execute(delete(t).where(t.c.id == join.id))

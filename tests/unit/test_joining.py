@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import crypto, db, joining, sealing, workspaces
 from jitlib.actors import Actor
-from jitlib.clock import ManualClock
+from jitlib.clock import ManualClock, as_utc
 from jitlib.federation import Federation
 from jitlib.outbox import Staged
 from services.tasks import app, domain, store
@@ -190,3 +191,29 @@ def test_the_directory_notes_the_countries_an_announcement_adds_and_only_once(da
         database.read(lambda s: s.execute(select(store.RUNTIME.workspace_joins.c.countries)).scalars().all())
     )
     assert countries == ["IE", "IE"]
+
+
+def test_a_join_whose_batch_fails_is_put_off_and_the_others_go_on(database: db.Database, nl_tasks: list[Task]) -> None:
+    """A record its kind cannot make an event of (here, any of the other workspace's) fails its join's batch:
+    that join waits ``RETRY_AFTER`` and is tried again then; another workspace's join is sent meanwhile."""
+    asyncio.run(database.write(lambda s: store.TASKS.insert_many(s, [_task(20, workspace="case-broken")])))
+    (tasks,) = app._resends(None)  # type: ignore[arg-type]
+
+    def event(s: Any, task: Task, members: frozenset[str], now: datetime) -> tuple[str, Envelope]:
+        if task.workspace_id == "case-broken":
+            raise LookupError("cannot make its event")
+        return tasks.event(s, task, members, now)
+
+    node = Node(database, frozenset({"NL", "DE", "IE"}))
+    node.joins._kinds = [replace(tasks, event=event)]
+    asyncio.run(database.write(lambda s: joining.note(s, store.RUNTIME, "case-broken", ["IE"], T0 - timedelta(1))))
+    node.note(["IE"])
+    sent = node.run()
+    assert sorted(e.aggregate_id for e in sent) == sorted(t.id for t in nl_tasks)
+    t = store.RUNTIME.workspace_joins
+    due = asyncio.run(database.read(lambda s: s.execute(select(t.c.workspace_id, t.c.due_at)).all()))
+    broken = sorted(as_utc(d) for w, d in due if w == "case-broken")
+    assert broken == [T0 + joining.RETRY_AFTER] * 2  # its two passes, both due
+    node.clock.advance(joining.RETRY_AFTER)
+    assert node.run() == []  # still failing, put off again; never sent half
+    assert len(node.handed) == len(nl_tasks)
