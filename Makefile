@@ -81,6 +81,7 @@ bench: install ## benchmarks: figures next to a bare gRPC floor, as ratios
 	@$(PY) -m bench.messaging
 	@$(PY) -m bench.victims
 	@$(PY) -m bench.federation
+	@$(PY) -m bench.joining
 	@$(PY) -m bench.lists
 	@$(PY) -m bench.mixed
 
