@@ -75,6 +75,8 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, *, notices: bool
         replica = domain.replica_after(current, seen)
         if replica is not current:
             store.put_replica(session, replica, new=current is None)
+            if current is not None:
+                _given_to_more(session, current, replica)
         if not notices:
             return
         if store.workspace_shredded(session, replica.workspace_id):
@@ -107,6 +109,20 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, *, notices: bool
             live.notify(thread.id)
 
         after_commit(session, committed)
+
+    def _given_to_more(session: Session, before: domain.RecordReplica, after: domain.RecordReplica) -> None:
+        """A record of this node given to more countries (a restricted task reassigned to IE, made visible
+        to the workspace): its thread's messages so far are sent to their nodes, as to a country that joins
+        the workspace (``jitlib.joining``, which sends each message the country may read now; those it held
+        already change nothing there). Its later messages reach them as any."""
+        joins = rt.workspaces.joins
+        if joins is None or after.origin_jurisdiction != node:
+            return
+        members = rt.members_of(after)
+        audience = envelopes.audience(after.parties, after.restricted, members)
+        earlier = envelopes.audience(before.parties, before.restricted, members)
+        if joins.note(session, after.workspace_id, sorted(set(audience) - set(earlier))):
+            after_commit(session, joins.wake)
 
     def withdraw(session: Session, env: Envelope) -> None:
         """The owner took this node's country out of the record's audience (``jitlib.replicas``): what this

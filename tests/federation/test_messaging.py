@@ -14,6 +14,7 @@ import pytest
 from jit.common.v1 import common_pb2
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.messaging.v1 import messaging_pb2_grpc
+from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitdev.nodes import LocalFederation
 from tests.federation.conftest import nl_task
 from tests.federation.test_residency import _files_containing
@@ -142,3 +143,30 @@ def test_the_workspace_channel_is_the_leads_and_reaches_every_member_node(
         threads.post(country, user, on_nl.id, said[country])
     for country, user in (("NL", "nl-prosecutor"), ("DE", "de-liaison"), ("IE", "ie-liaison")):
         eventually(lambda c=country, u=user: set(said.values()) <= set(threads.bodies(c, u, on_nl.id)), timeout=30)
+
+
+def test_a_restricted_task_reassigned_to_ie_brings_its_threads_earlier_messages_to_ies_node(
+    federation: LocalFederation, country_tokens: Any
+) -> None:
+    """NL's restricted task for DE, its thread with a message, declined by DE and reassigned to IE: IE's
+    node gets the thread's earlier message (NL's node sends it, as to a country that joins the workspace),
+    and IE's liaison reads it there; DE's node no longer shows it."""
+    threads = Threads(federation, country_tokens)
+    task = nl_task(federation, country_tokens, "Reassigned with its thread")
+    thread = eventually(lambda: threads.opened("NL", "nl-prosecutor", task.id), timeout=30)
+    earlier = f"Before the reassignment {uuid.uuid4().hex[:6]}"
+    threads.post("NL", "nl-prosecutor", thread.id, earlier)
+    eventually(lambda: earlier in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
+    tasks = tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
+    declined = tasks.DeclineTask(
+        tasks_pb2.DeclineTaskRequest(id=task.id, expected_version=task.version, reason="no capacity"),
+        metadata=md(country_tokens("de-liaison")),
+        timeout=15,
+    ).task
+    tasks.AssignTask(
+        tasks_pb2.AssignTaskRequest(id=task.id, expected_version=declined.version, assignee_jurisdiction="IE"),
+        metadata=md(country_tokens("nl-prosecutor")),
+        timeout=15,
+    )
+    eventually(lambda: earlier in threads.bodies("IE", "ie-liaison", thread.id), timeout=45)
+    eventually(lambda: earlier not in threads.bodies("DE", "de-liaison", thread.id), timeout=30)

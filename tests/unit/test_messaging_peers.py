@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 from google.protobuf import any_pb2
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.tasks.v1 import tasks_pb2
-from jitlib import crypto, envelopes
+from jitlib import crypto, envelopes, joining
 from jitlib.actors import Actor
 from jitlib.bus import Handler, PoisonMessage
 from jitlib.clock import ManualClock
@@ -360,3 +360,47 @@ def test_a_joined_country_is_sent_each_message_of_the_channels_this_node_owns_as
 def test_the_second_pass_sends_only_the_messages_posted_or_revised_since(owner: Node) -> None:
     got = [(_sent(e).channel.id, _sent(e).message.seq) for _, e in _resent(owner, changed_since=T1)]
     assert got == [(W_CHANNEL, 2), (W_CHANNEL, 3)]
+
+
+def test_a_restricted_task_reassigned_to_ie_sends_ie_its_threads_messages_so_far(tmp_path: Path) -> None:
+    """On NL's node (the task's and its thread's owner): the task restricted to NL and DE, then reassigned to
+    IE. IE's node had nothing of its thread; the reassignment notes IE as a country the workspace's messages
+    it may now read go to (``jitlib.joining``, which sends the thread's since its audience names IE now).
+    Neither the first event nor a later one that gives IE nothing new notes anything."""
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    keys = ChannelKeys(crypto.KeyRing(crypto.Kek(crypto.new_data_key())))
+    clock = ManualClock(T0)
+    joins = joining.Joins(
+        None,  # type: ignore[arg-type]  # noting needs no database of its own: the handler's session
+        store.RUNTIME,
+        clock,
+        "NL",
+        frozenset({"DE", "IE"}),
+        [],
+        members=lambda _ws: frozenset({"NL", "DE", "IE"}),
+        committed=lambda _rows: None,
+    )
+    directory = types.SimpleNamespace(get=lambda _ws: None, joins=joins)
+    rt = types.SimpleNamespace(
+        federation=Federation.parse("NL", "DE,IE"),
+        clock=clock,
+        tables=store.RUNTIME,
+        workspaces=directory,
+        members_of=lambda record: frozenset({"NL", "DE", "IE"}),
+    )
+    channels = Channels(rt, Content(keys, tmp_path))  # type: ignore[arg-type]
+    handler = notice_handler(rt, channels, types.SimpleNamespace(notify=lambda _id: None), notices=False)  # type: ignore[arg-type]
+
+    def noted() -> list[str]:
+        with Session(engine) as s:
+            return list(s.scalars(select(store.RUNTIME.workspace_joins.c.countries)))
+
+    for version, assignee in ((1, "DE"), (2, "IE")):
+        with Session(engine) as s, s.begin():
+            handler(s, _task_event(version, assignee))
+    assert noted() == ["IE", "IE"]  # the first pass and the second
+    with Session(engine) as s, s.begin():
+        handler(s, _task_event(3, "IE"))
+    assert noted() == ["IE", "IE"]
+    engine.dispose()
