@@ -269,6 +269,9 @@ class ItemRow(Base):
         Index("ix_evidence_items_request", "evidence_request_id", "id"),
         # The blob sweep asks which blobs items name (``blob_keys_in_use``).
         Index("ix_evidence_items_blob_key", "blob_key"),
+        # A workspace's items in id order: what a country that joins it is sent (``owned_items``), what its
+        # shred reaches (``blob_keys_of_workspace``, ``erase_custody_text``).
+        Index("ix_evidence_items_workspace", "workspace_id", "id"),
     )
 
 
