@@ -72,17 +72,19 @@ def _job(db: Database, clock: ManualClock) -> joining.Joins:
         "NL",
         frozenset({"DE", "IE"}),
         app._resends(None),  # type: ignore[arg-type]
-        members=lambda _ws: MEMBERS,
         committed=lambda _rows: None,
     )
 
 
-async def _join(db: Database, clock: ManualClock) -> float:
+async def _join(db: Database, clock: ManualClock, n: int) -> float:
     job = _job(db, clock)
     await db.write(lambda s: joining.note(s, store.RUNTIME, WS, ["IE"], clock.now()))
     start = time.perf_counter()
-    await job.run_pass()
-    return (time.perf_counter() - start) * 1000
+    staged = await job.run_pass()
+    elapsed = (time.perf_counter() - start) * 1000
+    if staged != n:
+        raise SystemExit(f"the first pass staged {staged} events, not one for each of the {n} tasks")
+    return elapsed
 
 
 async def _floor(db: Database, events: list[tuple[str, Envelope]]) -> float:
@@ -125,6 +127,14 @@ async def bench(backend: str, url: str, n: int, trials: int) -> None:
     db = Database(url)
     sealing.install(db.info, store.Base.metadata, crypto.KekRing([crypto.Kek(crypto.new_data_key())]))
     try:
+        await db.write(
+            lambda s: s.execute(
+                store.RUNTIME.workspaces.insert().values(
+                    id=WS, name="Bench", lead="NL", members=",".join(sorted(MEMBERS)), legal_basis="",
+                    starts_on="", ends_on="", status="open", version=2, updated_at=T0,
+                )
+            )
+        )  # fmt: skip
         tasks = _tasks(n)
         for i in range(0, n, 2000):
             await db.write(lambda s, part=tasks[i : i + 2000]: store.TASKS.insert_many(s, part))
@@ -135,7 +145,7 @@ async def bench(backend: str, url: str, n: int, trials: int) -> None:
         for _ in range(trials):
             floors.append(await _floor(db, events))
             await _clear(db)
-            joins.append(await _join(db, clock))
+            joins.append(await _join(db, clock, n))
             await _clear(db)
         floor = statistics.median(floors)
         print(_line(f"joining_floor_{backend}_{n}", floors, n, None), flush=True)

@@ -99,8 +99,8 @@ def note(session: Session, tables: RuntimeTables, workspace_id: str, countries: 
 
 class Joins(Periodic):
     """The job that sends the records of a workspace to the nodes of the countries that joined it (one per
-    service that owns records, on a federation). ``members(workspace_id)``: the workspace's members now
-    (None when this node does not know it)."""
+    service that owns records, on a federation), for the workspace's members as the service's database
+    holds them when each batch is made (its ``workspaces`` table, which the join was noted with)."""
 
     def __init__(
         self,
@@ -110,7 +110,6 @@ class Joins(Periodic):
         owner: str,
         peers: frozenset[str],
         kinds: Sequence[ResendKind[Any]],
-        members: Callable[[str], frozenset[str] | None],
         committed: Callable[[list[outbox.Staged]], None],
         *,
         interval: float = 30.0,
@@ -123,7 +122,6 @@ class Joins(Periodic):
         self._owner = owner
         self._peers = peers
         self._kinds = list(kinds)
-        self._members = members
         self._committed = committed
         self._batch = batch
         #: The join the batch under way is of (what a failure puts off).
@@ -170,11 +168,17 @@ class Joins(Periodic):
         if join is None:
             return None
         self._current = join.id
-        members = self._members(join.workspace_id)
-        if members is None or certified_destroyed(session, self._tables, join.workspace_id):
+        # The members as this database holds them, in this transaction: the process that runs the job may
+        # not have applied the announcement yet (another process of the service noted the join).
+        listed = session.execute(
+            select(self._tables.workspaces.c.members).where(self._tables.workspaces.c.id == join.workspace_id)
+        ).scalar()
+        if listed is None or certified_destroyed(session, self._tables, join.workspace_id):
             session.execute(delete(t).where(t.c.id == join.id))
             return 0, []
-        countries = frozenset(c for c in join.countries.split(",") if c)
+        members = frozenset(m for m in listed.split(",") if m)
+        # A country taken out of the workspace since it joined is sent nothing more.
+        countries = frozenset(c for c in join.countries.split(",") if c) & members
         kind_index, after_id, read = join.kind, join.after_id, 0
         staged: list[outbox.Staged] = []
         while kind_index < len(self._kinds) and read < self._batch:

@@ -557,7 +557,6 @@ class ServiceApp:
                 federation.node,
                 federation.peers,
                 self.spec.resends(rt),
-                members=lambda ws_id: w.members if (w := directory.get(ws_id)) is not None else None,
                 committed=relay.committed,
             )
             directory.joins = joins

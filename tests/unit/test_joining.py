@@ -56,13 +56,30 @@ def _task(n: int, *, workspace: str = WS, restricted: bool = False, origin: str 
     return replace(task, origin_jurisdiction=origin) if origin != "NL" else task
 
 
+def _workspace(database: db.Database, ws_id: str, members: frozenset[str]) -> None:
+    """The workspace as NL's tasks database holds it (its directory's table), with ``members`` now."""
+    t = store.RUNTIME.workspaces
+    values = {"members": ",".join(sorted(members)), "version": len(members), "updated_at": T0}
+
+    def write(s: Any) -> None:
+        if s.execute(select(t.c.id).where(t.c.id == ws_id)).first() is None:
+            fields = {"name": "Harassment case", "lead": "NL", "legal_basis": "", "starts_on": "", "ends_on": ""}
+            s.execute(t.insert().values(id=ws_id, status="open", **fields, **values))
+        else:
+            s.execute(t.update().where(t.c.id == ws_id).values(**values))
+
+    asyncio.run(database.write(write))
+
+
 class Node:
-    """NL's tasks service's job, its clock, and what it handed the relay."""
+    """NL's tasks service's job, its clock, and what it handed the relay; the workspace with ``members``
+    (None: a workspace this database does not hold)."""
 
     def __init__(self, database: db.Database, members: frozenset[str] | None, batch: int = 2) -> None:
         self.clock = ManualClock(T0)
         self.handed: list[Staged] = []
-        self.members = members
+        if members is not None:
+            _workspace(database, WS, members)
         self.joins = joining.Joins(
             database,
             store.RUNTIME,
@@ -70,7 +87,6 @@ class Node:
             "NL",
             frozenset({"DE", "IE"}),
             app._resends(None),  # type: ignore[arg-type]
-            members=lambda _ws: self.members,
             committed=self.handed.extend,
             batch=batch,
         )
@@ -155,6 +171,19 @@ def test_a_restricted_task_goes_to_a_joining_country_only_when_it_is_a_party(dat
     assert [(e.aggregate_id, list(e.resent_to)) for e in sent] == [(shared.id, ["IE"])]
 
 
+def test_the_members_are_read_from_the_database_when_the_batch_is_made(
+    database: db.Database, nl_tasks: list[Task]
+) -> None:
+    """The job reads the workspace's members in the batch's transaction, not from a process's memory (the
+    process that runs it may not have applied the announcement another process noted the join with): IE,
+    taken out of the workspace again before the pass, is sent nothing."""
+    node = Node(database, frozenset({"NL", "DE", "IE"}))
+    node.note(["IE"])
+    _workspace(database, WS, frozenset({"NL", "DE"}))
+    assert node.run() == []
+    assert node.joins_left() == 1  # the second pass, which will send nothing either
+
+
 def test_a_workspace_this_node_no_longer_knows_is_dropped_without_sending(
     database: db.Database, nl_tasks: list[Task]
 ) -> None:
@@ -177,7 +206,7 @@ def test_the_directory_notes_the_countries_an_announcement_adds_and_only_once(da
     not again when that one is replayed (every start replays the directory's stream)."""
     fed = Federation.parse("NL", "DE,IE")
     directory = workspaces.DirectorySync(None, database, store.RUNTIME, fed)  # type: ignore[arg-type]
-    node = Node(database, frozenset({"NL", "DE", "IE"}))
+    node = Node(database, None)  # the directory writes the workspace
     directory.joins = node.joins
 
     def apply(envelope: Envelope) -> bool:
@@ -205,6 +234,7 @@ def test_a_join_whose_batch_fails_is_put_off_and_the_others_go_on(database: db.D
         return tasks.event(s, task, members, now)
 
     node = Node(database, frozenset({"NL", "DE", "IE"}))
+    _workspace(database, "case-broken", frozenset({"NL", "DE", "IE"}))
     node.joins._kinds = [replace(tasks, event=event)]
     asyncio.run(database.write(lambda s: joining.note(s, store.RUNTIME, "case-broken", ["IE"], T0 - timedelta(1))))
     node.note(["IE"])

@@ -378,7 +378,6 @@ def test_a_restricted_task_reassigned_to_ie_sends_ie_its_threads_messages_so_far
         "NL",
         frozenset({"DE", "IE"}),
         [],
-        members=lambda _ws: frozenset({"NL", "DE", "IE"}),
         committed=lambda _rows: None,
     )
     directory = types.SimpleNamespace(get=lambda _ws: None, joins=joins)
