@@ -180,7 +180,11 @@ def apply_workspace_event(session: Session, tables: RuntimeTables, envelope: Env
         if ws.legal_hold:
             _audit_change(session, tables, envelope, ws.id, HOLD_SET)
     else:
-        session.execute(t.update().where(t.c.id == ws.id).values(**values))
+        # Only over the version read: another process of the service (PostgreSQL, no lock taken) may have
+        # applied this announcement meanwhile; then this one applies nothing (and audits and notes nothing).
+        moved = session.execute(t.update().where(t.c.id == ws.id, t.c.version == current.version).values(**values))
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            return False
         if values["ends_on"] != current.ends_on:
             _audit_change(session, tables, envelope, ws.id, PERIOD_CHANGED)
         if ws.legal_hold != current.legal_hold:
