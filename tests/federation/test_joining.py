@@ -28,22 +28,51 @@ def _listed(federation: LocalFederation, country: str, token: str, ws: str) -> d
     return {t.id: t for t in resp.tasks}
 
 
+class Workspace:
+    """A workspace NL leads, opened, joined and grown with the jit command as each country's administrator
+    runs it on its own node (the tests of a country that joins share it)."""
+
+    def __init__(self, federation: LocalFederation, keycloak: Any, tokens: Any, prefix: str) -> None:
+        self.federation, self.keycloak, self.tokens = federation, keycloak, tokens
+        self.id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+    def ok(self, country: str, *args: str) -> None:
+        result = _jit(self.federation, self.keycloak, country, *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def joined(self, country: str, *users: str) -> None:
+        """``country``'s administrator puts ``users`` in it on its node, once the lead's announcement arrived."""
+        args = [a for u in users for a in ("--user", u)]
+        eventually(lambda: _jit(self.federation, self.keycloak, country, "admin", "workspace", "join", self.id, *args)
+                   .returncode == 0, timeout=30, interval=1.0)  # fmt: skip
+        for user in users:
+            self.tokens.forget(user, country)  # a fresh token carries the new membership
+
+    def open(
+        self, name: str, nl_users: tuple[str, ...] = ("nl-prosecutor",), de_users: tuple[str, ...] = ("de-liaison",)
+    ) -> None:
+        """Opened by NL with DE, with NL's ``nl_users`` and DE's ``de_users`` in it."""
+        basis = f"JIT agreement NL-DE {self.id}"
+        self.ok("NL", "admin", "workspace", "create", self.id, "--name", name, "--lead", "NL", "--member", "DE",
+                "--legal-basis", basis, "--starts", "2026-01-01", "--ends", "2027-12-31")  # fmt: skip
+        users = [a for u in nl_users for a in ("--user", u)]
+        self.ok("NL", "admin", "workspace", "add-member", self.id, "--jurisdiction", "NL", *users)
+        for user in nl_users:
+            self.tokens.forget(user, "NL")
+        self.joined("DE", *de_users)
+
+    def add(self, country: str, *users: str) -> None:
+        """NL's administrator adds ``country``, whose administrator puts ``users`` in it on its own node."""
+        self.ok("NL", "admin", "workspace", "add-member", self.id, "--jurisdiction", country)
+        self.joined(country, *users)
+
+
 def test_a_country_added_to_a_workspace_gets_on_its_node_the_records_made_before_it_joined(
     federation: LocalFederation, keycloak: Any, country_tokens: Any
 ) -> None:
-    ws = f"join-{uuid.uuid4().hex[:8]}"
-
-    def ok(country: str, *args: str) -> None:
-        result = _jit(federation, keycloak, country, *args)
-        assert result.returncode == 0, result.stdout + result.stderr
-
-    ok("NL", "admin", "workspace", "create", ws, "--name", "Harassment case", "--lead", "NL", "--member", "DE",
-       "--legal-basis", "JIT agreement NL-DE 2026/9", "--starts", "2026-01-01", "--ends", "2027-12-31")  # fmt: skip
-    ok("NL", "admin", "workspace", "add-member", ws, "--jurisdiction", "NL", "--user", "nl-prosecutor")
-    country_tokens.forget("nl-prosecutor", "NL")
-    eventually(lambda: _jit(federation, keycloak, "DE", "admin", "workspace", "join", ws, "--user", "de-liaison")
-               .returncode == 0, timeout=30, interval=1.0)  # fmt: skip
-    country_tokens.forget("de-liaison", "DE")
+    workspace = Workspace(federation, keycloak, country_tokens, "join")
+    workspace.open("Harassment case")
+    ws = workspace.id
 
     nl = md(country_tokens("nl-prosecutor"))
 
@@ -75,10 +104,7 @@ def test_a_country_added_to_a_workspace_gets_on_its_node_the_records_made_before
     )
 
     # IE joins the workspace: NL's administrator adds it, IE's puts its users in it on IE's node.
-    ok("NL", "admin", "workspace", "add-member", ws, "--jurisdiction", "IE")
-    eventually(lambda: _jit(federation, keycloak, "IE", "admin", "workspace", "join", ws, "--user", "ie-liaison")
-               .returncode == 0, timeout=30, interval=1.0)  # fmt: skip
-    country_tokens.forget("ie-liaison", "IE")
+    workspace.add("IE", "ie-liaison")
     ie = country_tokens("ie-liaison")
 
     # The open task reaches IE's node, at NL's version, as NL's replica; the restricted one never does.

@@ -18,7 +18,7 @@ from jit.messaging.v1 import messaging_pb2_grpc
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jit.victims.v1 import victims_pb2, victims_pb2_grpc
 from jitdev.nodes import LocalFederation
-from tests.federation.test_workspaces import _jit
+from tests.federation.test_joining import Workspace
 from tests.harness import eventually, md, rid
 
 pytestmark = pytest.mark.integration
@@ -60,19 +60,9 @@ def _victim(federation: LocalFederation, country: str, token: str, victim_id: st
 def test_a_country_added_to_a_workspace_gets_on_its_node_the_messages_and_victims_from_before_it_joined(
     federation: LocalFederation, keycloak: Any, country_tokens: Any
 ) -> None:
-    ws = f"joinm-{uuid.uuid4().hex[:8]}"
-
-    def ok(country: str, *args: str) -> None:
-        result = _jit(federation, keycloak, country, *args)
-        assert result.returncode == 0, result.stdout + result.stderr
-
-    ok("NL", "admin", "workspace", "create", ws, "--name", "Stalking case", "--lead", "NL", "--member", "DE",
-       "--legal-basis", "JIT agreement NL-DE 2026/11", "--starts", "2026-01-01", "--ends", "2027-12-31")  # fmt: skip
-    ok("NL", "admin", "workspace", "add-member", ws, "--jurisdiction", "NL", "--user", "nl-prosecutor")
-    country_tokens.forget("nl-prosecutor", "NL")
-    eventually(lambda: _jit(federation, keycloak, "DE", "admin", "workspace", "join", ws, "--user", "de-liaison")
-               .returncode == 0, timeout=30, interval=1.0)  # fmt: skip
-    country_tokens.forget("de-liaison", "DE")
+    workspace = Workspace(federation, keycloak, country_tokens, "joinm")
+    workspace.open("Stalking case")
+    ws = workspace.id
 
     nl = md(country_tokens("nl-prosecutor"))
     on_nl = _messaging(federation, "NL")
@@ -135,10 +125,7 @@ def test_a_country_added_to_a_workspace_gets_on_its_node_the_messages_and_victim
     eventually(lambda: secret.id in {m.id for m in _messages(federation, "DE", de, restricted.id)}, timeout=30)
 
     # IE joins the workspace: NL's administrator adds it, IE's puts its users in it on IE's node.
-    ok("NL", "admin", "workspace", "add-member", ws, "--jurisdiction", "IE")
-    eventually(lambda: _jit(federation, keycloak, "IE", "admin", "workspace", "join", ws, "--user", "ie-liaison")
-               .returncode == 0, timeout=30, interval=1.0)  # fmt: skip
-    country_tokens.forget("ie-liaison", "IE")
+    workspace.add("IE", "ie-liaison")
     ie = country_tokens("ie-liaison")
 
     # The workspace channel's messages reach IE's node, as they read now: the edited one as edited, the

@@ -19,8 +19,8 @@ from jit.preservation.v1 import preservation_pb2 as ppb
 from jit.preservation.v1 import preservation_pb2_grpc, removal_pb2, removal_pb2_grpc
 from jitdev.nodes import LocalFederation
 from tests.federation.test_evidence import Evidence, _upload
+from tests.federation.test_joining import Workspace
 from tests.federation.test_residency import _files_containing
-from tests.federation.test_workspaces import _jit
 from tests.harness import eventually, md, rid
 
 pytestmark = pytest.mark.integration
@@ -95,26 +95,9 @@ def before(federation: LocalFederation, keycloak: Any, country_tokens: Any) -> B
     """A workspace of NL (lead) and DE holding NL's evidence requests (open and NL-DE only) with DE's items,
     NL's preservation orders (open and NL-DE only) and a removal request linked to the restricted order; then
     IE joins it."""
-    ws = f"joinrec-{uuid.uuid4().hex[:8]}"
-
-    def ok(country: str, *args: str) -> None:
-        result = _jit(federation, keycloak, country, *args)
-        assert result.returncode == 0, result.stdout + result.stderr
-
-    def joined(country: str, *users: str) -> None:
-        args = [a for u in users for a in ("--user", u)]
-        eventually(lambda: _jit(federation, keycloak, country, "admin", "workspace", "join", ws, *args)
-                   .returncode == 0, timeout=30, interval=1.0)  # fmt: skip
-        for user in users:
-            country_tokens.forget(user, country)
-
-    ok("NL", "admin", "workspace", "create", ws, "--name", "Doxxing case", "--lead", "NL", "--member", "DE",
-       "--legal-basis", "JIT agreement NL-DE 2026/11", "--starts", "2026-01-01", "--ends", "2027-12-31")  # fmt: skip
-    ok("NL", "admin", "workspace", "add-member", ws, "--jurisdiction", "NL", "--user", "nl-prosecutor",
-       "--user", "nl-liaison")  # fmt: skip
-    for user in ("nl-prosecutor", "nl-liaison"):
-        country_tokens.forget(user, "NL")
-    joined("DE", "de-liaison", "de-prosecutor")
+    workspace = Workspace(federation, keycloak, country_tokens, "joinrec")
+    workspace.open("Doxxing case", ("nl-prosecutor", "nl-liaison"), ("de-liaison", "de-prosecutor"))
+    ws = workspace.id
 
     evidence = Evidence(federation, country_tokens)
     tag = uuid.uuid4().hex[:6]
@@ -157,8 +140,7 @@ def before(federation: LocalFederation, keycloak: Any, country_tokens: Any) -> B
     assert removal.preservation_order_id == restricted_order.id  # its creator may read the order
 
     # IE joins the workspace: NL's administrator adds it, IE's puts its users in it on IE's node.
-    ok("NL", "admin", "workspace", "add-member", ws, "--jurisdiction", "IE")
-    joined("IE", "ie-liaison", "ie-prosecutor")
+    workspace.add("IE", "ie-liaison", "ie-prosecutor")
     return Before(
         ws, open_request, open_item, restricted_request, restricted_item, open_order, restricted_order, removal
     )
