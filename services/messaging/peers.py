@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.messaging.v1 import messaging_pb2 as pb
-from jitlib import joining
+from jitlib import envelopes, joining
 from jitlib.bus import EventConsumer, Handler, PoisonMessage
 from jitlib.federation import inbound_filter
 from jitlib.mapping import actor_from_pb
@@ -102,6 +102,21 @@ def apply_message(channels: Channels, session: Session, ch: Channel, m: pb.Messa
     return True
 
 
+def given_back(rt: Runtime, session: Session, ch: Channel) -> bool:
+    """Whether another node's thread, shredded here, may be held again: its workspace was not shredded,
+    and the record as this node last heard of it (a newer event than its withdrawal) names this node's
+    country again. A copy sent before the withdrawal and taken in after it does not bring it back."""
+    fed = rt.federation
+    if fed is None or ch.record is None or ch.origin_jurisdiction == fed.node:
+        return False
+    if store.workspace_shredded(session, ch.workspace_id):
+        return False
+    replica = store.get_replica(session, *ch.record)
+    if replica is None:
+        return False
+    return fed.node in envelopes.audience(replica.parties, replica.restricted, rt.members_of(replica))
+
+
 def message_handler(rt: Runtime, channels: Channels, live: Live, loop: asyncio.AbstractEventLoop) -> Handler:
     def handle(session: Session, env: Envelope) -> None:
         state = pb.ReplicatedMessage()
@@ -120,7 +135,13 @@ def message_handler(rt: Runtime, channels: Channels, live: Live, loop: asyncio.A
             raise PoisonMessage(f"a channel that cannot be read: {exc}") from exc
         ch = hold_channel(channels, session, seen)
         if ch.shredded_at is not None:
-            return
+            if not given_back(rt, session, ch):
+                return  # shredded here: its workspace's retention ended, or its record withdrawn from us
+            # Its record, withdrawn from this node's country, was given back to it: the thread is held again
+            # from its owner's copies (the owner sends its earlier messages too, ``jitlib.joining``).
+            store.purge_channel(session, ch.id)
+            channels.insert(session, seen)
+            ch = seen
         if apply_message(channels, session, ch, state.message):
             loop.call_soon_threadsafe(live.notify, ch.id)
 

@@ -611,6 +611,19 @@ def update_if_revision(session: Session, msg: Message, expected_revision: int) -
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
+def purge_channel(session: Session, channel_id: str) -> None:
+    """Delete a channel held for another node with its messages, their revisions and receipts, and its keys
+    (destroyed already): a thread withdrawn from this node's country and given back to it since, held
+    again from its owner's copies (``peers.message_handler``)."""
+    messages = select(MessageRow.id).where(MessageRow.channel_id == channel_id)
+    session.execute(delete(RevisionRow).where(RevisionRow.message_id.in_(messages)))
+    session.execute(delete(ReceiptRow).where(ReceiptRow.message_id.in_(messages)))
+    session.execute(delete(MessageRow).where(MessageRow.channel_id == channel_id))
+    session.execute(delete(ChannelKey).where(ChannelKey.channel_id == channel_id))
+    PARTIES.write(session, channel_id, (), replace=True)
+    session.execute(delete(ChannelRow).where(ChannelRow.id == channel_id))
+
+
 def erase_clear_metadata(session: Session, channel_id: str) -> None:
     """Erase what a shredded channel's messages held in clear from before sealing (legacy metadata)."""
     session.execute(

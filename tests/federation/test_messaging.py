@@ -170,3 +170,35 @@ def test_a_restricted_task_reassigned_to_ie_brings_its_threads_earlier_messages_
     )
     eventually(lambda: earlier in threads.bodies("IE", "ie-liaison", thread.id), timeout=45)
     eventually(lambda: earlier not in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
+
+
+def test_a_restricted_task_given_back_to_de_brings_its_thread_back_to_des_node(
+    federation: LocalFederation, country_tokens: Any
+) -> None:
+    """NL's restricted task for DE, with a message in its thread; reassigned to IE (DE's node drops the
+    thread: its keys destroyed there), then given back to DE: DE's node holds the thread again, the message
+    posted before and one posted after, readable by DE's liaison."""
+    threads = Threads(federation, country_tokens)
+    task = nl_task(federation, country_tokens, "Given back with its thread")
+    thread = eventually(lambda: threads.opened("NL", "nl-prosecutor", task.id), timeout=30)
+    earlier = f"Before it left DE {uuid.uuid4().hex[:6]}"
+    threads.post("NL", "nl-prosecutor", thread.id, earlier)
+    eventually(lambda: earlier in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
+    tasks = tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
+
+    def decline(user: str, version: int) -> tasks_pb2.Task:
+        request = tasks_pb2.DeclineTaskRequest(id=task.id, expected_version=version, reason="no capacity")
+        return tasks.DeclineTask(request, metadata=md(country_tokens(user)), timeout=15).task
+
+    def assign(to: str, version: int) -> tasks_pb2.Task:
+        request = tasks_pb2.AssignTaskRequest(id=task.id, expected_version=version, assignee_jurisdiction=to)
+        return tasks.AssignTask(request, metadata=md(country_tokens("nl-prosecutor")), timeout=15).task
+
+    to_ie = assign("IE", decline("de-liaison", task.version).version)
+    eventually(lambda: earlier in threads.bodies("IE", "ie-liaison", thread.id), timeout=45)
+    eventually(lambda: earlier not in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
+    assign("DE", decline("ie-liaison", to_ie.version).version)
+    eventually(lambda: earlier in threads.bodies("DE", "de-liaison", thread.id), timeout=45)
+    later = f"After it came back {uuid.uuid4().hex[:6]}"
+    threads.post("NL", "nl-prosecutor", thread.id, later)
+    eventually(lambda: later in threads.bodies("DE", "de-liaison", thread.id), timeout=30)

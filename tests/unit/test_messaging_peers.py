@@ -171,7 +171,10 @@ def de_node(tmp_path: Path) -> Iterator[tuple[Node, Channels, Handler]]:
     keys = ChannelKeys(crypto.KeyRing(crypto.Kek(crypto.new_data_key())))
     node = Node(engine, keys, Content(keys, tmp_path))
     rt = types.SimpleNamespace(
-        federation=Federation.parse("DE", "NL,IE"), clock=ManualClock(T0), tables=store.RUNTIME, workspaces={}
+        federation=Federation.parse("DE", "NL,IE"),
+        clock=ManualClock(T0),
+        tables=store.RUNTIME,
+        workspaces=types.SimpleNamespace(get=lambda _ws: None, joins=None),
     )
     channels = Channels(rt, node.content)  # type: ignore[arg-type]
     handler = notice_handler(rt, channels, types.SimpleNamespace(notify=lambda _id: None), notices=False)  # type: ignore[arg-type]
@@ -403,3 +406,41 @@ def test_a_restricted_task_reassigned_to_ie_sends_ie_its_threads_messages_so_far
         handler(s, _task_event(3, "IE"))
     assert noted() == ["IE", "IE"]
     engine.dispose()
+
+
+def test_a_thread_withdrawn_from_de_comes_back_only_with_its_record(de_node: tuple[Node, Channels, Handler]) -> None:
+    """After the withdrawal, a copy of the thread's message (sent before it, taken in after it) does not
+    bring the thread back to DE's node; once the task is given back to DE (a newer event naming DE), the
+    owner's copies hold it again there, readable, under new keys of DE's node."""
+    node, channels, handler = de_node
+    thread, _ = _thread(node)
+    with Session(node.engine) as s:
+        held = store.get_message(s, NL_MESSAGE)
+    assert held is not None
+    copy = any_pb2.Any()
+    copy.Pack(replicated_message_pb(thread, held.message, TEXT))
+    envelope = Envelope(
+        id="e-copy", workspace_id="jit-demo", origin_jurisdiction="NL", aggregate_type="message",
+        aggregate_id=NL_MESSAGE, aggregate_version=1, state=copy,
+    )  # fmt: skip
+    rt = types.SimpleNamespace(
+        federation=Federation.parse("DE", "NL,IE"), members_of=lambda _record: frozenset({"NL", "DE", "IE"})
+    )
+    loop = types.SimpleNamespace(call_soon_threadsafe=lambda *_: None)
+    copies = message_handler(rt, channels, types.SimpleNamespace(notify=lambda _id: None), loop)  # type: ignore[arg-type]
+
+    reassigned = _task_event(2, "IE")
+    reassigned.withdrawn_from.append("DE")
+    with Session(node.engine) as s, s.begin():
+        handler(s, envelopes.withdrawal(reassigned, "DE"))
+    with Session(node.engine) as s, s.begin():
+        copies(s, envelope)
+    _, opened = _thread(node)
+    assert opened.shredded and opened.body == ""
+
+    with Session(node.engine) as s, s.begin():
+        handler(s, _task_event(3, "DE"))
+    with Session(node.engine) as s, s.begin():
+        copies(s, envelope)
+    again, opened = _thread(node)
+    assert not opened.shredded and opened.body == TEXT and again.shredded_at is None
