@@ -56,6 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from jitlib.actors import SYSTEM
 from jitlib.clock import as_utc
 from jitlib.db import Database, RuntimeTables
 from jitlib.errors import bounded
@@ -79,6 +80,12 @@ class AuditEvent:
     record_id: str
     workspace_id: str
     outcome: str = "ok"
+
+    @classmethod
+    def by_system(cls, operation: str, record_type: str, record_id: str, workspace_id: str) -> AuditEvent:
+        """What the platform itself did (a consumer, a start-up step, a background job), as ``actors.SYSTEM``."""
+        system = (SYSTEM.user_id, SYSTEM.username, SYSTEM.jurisdiction)
+        return cls(operation, *system, record_type, record_id, workspace_id)
 
 
 #: The most characters an audited field keeps when its column sets no length. Ids and names are far

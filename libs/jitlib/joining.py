@@ -61,14 +61,13 @@ BATCH = 200
 RETRY_AFTER = timedelta(minutes=5)
 #: The audit entry's operation when the records of a workspace were sent to the nodes of new members.
 OPERATION = "jit.workspaces/ShareWithJoinedMembers"
-_SYSTEM = audit.AuditEvent("", "system", "jit-system", "SYSTEM", "", "", "")
 
 
 @dataclass(frozen=True)
 class ResendKind(Generic[R]):
     """How a service sends again, to a country that joined a workspace, one kind of record it owns."""
 
-    #: The envelope's ``aggregate_type`` (``task``), for the logs.
+    #: The envelope's ``aggregate_type`` (``task``), named in the log when a batch of it fails.
     aggregate_type: str
     #: ``(session, workspace_id, owner, after_id, changed_since, limit)``: the records of that kind in the
     #: workspace owned by ``owner`` (this node's country), ids after ``after_id`` in id order, at most
@@ -124,8 +123,9 @@ class Joins(Periodic):
         self._kinds = list(kinds)
         self._committed = committed
         self._batch = batch
-        #: The join the batch under way is of (what a failure puts off).
+        #: The join the batch under way is of (what a failure puts off), and the kind it was sending.
         self._current: str | None = None
+        self._kind = ""
 
     def note(self, session: Session, workspace_id: str, countries: Sequence[str]) -> bool:
         """``note`` for the countries of ``countries`` whose nodes are this node's peers; whether any was."""
@@ -145,7 +145,11 @@ class Joins(Periodic):
             except Exception:
                 if self._current is None:
                     raise
-                log.exception("workspace joins: a batch of join %s failed; tried again later", self._current)
+                log.exception(
+                    "workspace joins: a batch of join %s failed (its %s records); tried again later",
+                    self._current,
+                    self._kind,
+                )
                 await self._db.write(partial(self._put_off, self._current, self._clock.now() + RETRY_AFTER))
                 continue
             if done is None:
@@ -183,6 +187,7 @@ class Joins(Periodic):
         staged: list[outbox.Staged] = []
         while kind_index < len(self._kinds) and read < self._batch:
             kind, room = self._kinds[kind_index], self._batch - read
+            self._kind = kind.aggregate_type
             records = kind.page(session, join.workspace_id, self._owner, after_id, join.changed_since, room)
             read += len(records)
             for record in records:
@@ -206,15 +211,7 @@ class Joins(Periodic):
                 join.countries,
             )
             if join.changed_since is None:
-                entry = audit.AuditEvent(
-                    operation=OPERATION,
-                    user_id=_SYSTEM.user_id,
-                    username=_SYSTEM.username,
-                    jurisdiction=_SYSTEM.jurisdiction,
-                    record_type="workspace",
-                    record_id=join.workspace_id,
-                    workspace_id=join.workspace_id,
-                )
+                entry = audit.AuditEvent.by_system(OPERATION, "workspace", join.workspace_id, join.workspace_id)
                 audit.record(session, self._tables, [entry], now)
         else:
             session.execute(update(t).where(t.c.id == join.id).values(kind=kind_index, after_id=after_id, sent=sent))

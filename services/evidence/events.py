@@ -184,17 +184,7 @@ def order_handler(
         audit.record(
             session,
             tables,
-            [
-                audit.AuditEvent(
-                    operation="event:" + envelope.type,
-                    user_id=SYSTEM.user_id,
-                    username=SYSTEM.username,
-                    jurisdiction=SYSTEM.jurisdiction,
-                    record_type="evidence_request",
-                    record_id=linked.id,
-                    workspace_id=linked.workspace_id,
-                )
-            ],
+            [audit.AuditEvent.by_system("event:" + envelope.type, "evidence_request", linked.id, linked.workspace_id)],
             now,
         )
 

@@ -36,7 +36,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from jitlib import audit
-from jitlib.actors import SYSTEM
 from jitlib.db import Write
 from services.evidence import deadlines, store
 from services.evidence.deadline_alerts import RECORD, AlertOffsets, first_alert
@@ -75,11 +74,7 @@ def _recount_page(session: Session, after: str, offsets: AlertOffsets, now: date
             {} if r.replica else {d.kind: _next_alert(d, held.get(d.kind), offsets, now) for d in running}
         )
         recounted.append((r.id, running, plan))
-        entries.append(
-            audit.AuditEvent(
-                RECOUNTED, SYSTEM.user_id, SYSTEM.username, SYSTEM.jurisdiction, RECORD, r.id, r.workspace_id
-            )
-        )
+        entries.append(audit.AuditEvent.by_system(RECOUNTED, RECORD, r.id, r.workspace_id))
     store.replace_deadlines(session, recounted)
     audit.record(session, store.RUNTIME, entries, now)
     return (page[-1].id if page else ""), len(recounted)
