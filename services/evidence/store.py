@@ -450,15 +450,17 @@ def _delays_of(session: Session, ids: list[str]) -> dict[str, Delay]:
 
 
 #: The deadlines, and the delays, of the requests ``ids`` (statements built once: a list's page runs them).
+#: A stored deadline's columns (the recount reads them with the next alert's, ``_STORED_OF``).
+_DEADLINE_COLUMNS = (
+    DeadlineRow.request_id,
+    DeadlineRow.kind,
+    DeadlineRow.due_at,
+    DeadlineRow.source,
+    DeadlineRow.counted_from,
+    DeadlineRow.working_days,
+)
 _DEADLINES_OF = CompiledSelect(
-    select(
-        DeadlineRow.request_id,
-        DeadlineRow.kind,
-        DeadlineRow.due_at,
-        DeadlineRow.source,
-        DeadlineRow.counted_from,
-        DeadlineRow.working_days,
-    ).where(DeadlineRow.request_id.in_(bindparam("ids", expanding=True)))
+    select(*_DEADLINE_COLUMNS).where(DeadlineRow.request_id.in_(bindparam("ids", expanding=True)))
 )
 _DELAYS_OF = CompiledSelect(select(_DELAYS).where(_DELAYS.c.request_id.in_(bindparam("ids", expanding=True))))
 
@@ -712,15 +714,9 @@ _RUNNING_PAGE = (
     # serving meanwhile) waits, then writes its own count: never one from the clocks read here before it.
     .with_for_update()
 )
-_STORED_OF = select(
-    DeadlineRow.request_id,
-    DeadlineRow.kind,
-    DeadlineRow.due_at,
-    DeadlineRow.source,
-    DeadlineRow.counted_from,
-    DeadlineRow.working_days,
-    DeadlineRow.next_alert_at,
-).where(DeadlineRow.request_id.in_(bindparam("ids", expanding=True)))
+_STORED_OF = select(*_DEADLINE_COLUMNS, DeadlineRow.next_alert_at).where(
+    DeadlineRow.request_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def running_clocks(session: Session, after: str, limit: int) -> list[RunningClocks]:
