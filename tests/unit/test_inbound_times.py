@@ -8,10 +8,8 @@ handed the messages)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +17,7 @@ from sqlalchemy import select
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.tasks.v1 import tasks_pb2
 from jit.victims.v1 import victims_pb2
-from jitlib import crypto, db, envelopes, replicas, sealing, victimdir
+from jitlib import db, envelopes, replicas, victimdir
 from jitlib.actors import Actor
 from jitlib.bus import EventConsumer, Handler
 from jitlib.clock import ManualClock
@@ -36,14 +34,9 @@ YEAR_10000 = 253_402_300_800
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[db.Database]:
+def database(tasks_database: db.Database) -> db.Database:
     """DE's tasks database, migrated."""
-    url = f"sqlite:///{tmp_path / 'tasks.db'}"
-    db.migrate(app.MIGRATIONS, url)
-    database = db.Database(url)
-    sealing.install(database.info, store.Base.metadata, crypto.KekRing([crypto.Kek(crypto.new_data_key())]))
-    yield database
-    database.dispose()
+    return tasks_database
 
 
 def _task_event() -> tuple[Envelope, tasks_pb2.Task]:

@@ -5,10 +5,8 @@ resend kind; no NATS (the events are read from what the job staged in the outbox
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ from sqlalchemy import select
 
 from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
-from jitlib import crypto, db, joining, sealing, workspaces
+from jitlib import db, joining, workspaces
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock, as_utc
 from jitlib.federation import Federation
@@ -30,14 +28,9 @@ WS = "case-harassment"
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[db.Database]:
+def database(tasks_database: db.Database) -> db.Database:
     """NL's tasks database, migrated."""
-    url = f"sqlite:///{tmp_path / 'tasks.db'}"
-    db.migrate(app.MIGRATIONS, url)
-    database = db.Database(url)
-    sealing.install(database.info, store.Base.metadata, crypto.KekRing([crypto.Kek(crypto.new_data_key())]))
-    yield database
-    database.dispose()
+    return tasks_database
 
 
 def _task(n: int, *, workspace: str = WS, restricted: bool = False, origin: str = "NL") -> Task:
