@@ -309,7 +309,9 @@ class DirectorySync:
         # events name this node as lead, and a peer's name that peer.
         if fed is not None and envelope.origin_jurisdiction != (announced_by or fed.node):
             raise PoisonMessage("a workspace is announced by its lead's node only")
-        before = self._cache.get(envelope.aggregate_id)
+        # What this database held before (not this process's memory: another process of the service may
+        # have applied announcements this one has not yet), so a join is noted once, by whichever applies it.
+        before = get_workspace(session, self._tables, envelope.aggregate_id)
         applied = apply_workspace_event(session, self._tables, envelope)
         info = get_workspace(session, self._tables, envelope.aggregate_id)
         if info is not None:

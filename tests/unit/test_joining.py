@@ -240,3 +240,25 @@ def test_a_join_whose_batch_fails_is_put_off_and_the_others_go_on(database: db.D
     node.clock.advance(joining.RETRY_AFTER)
     assert node.run() == []  # still failing, put off again; never sent half
     assert len(node.handed) == len(nl_tasks)
+
+
+def test_a_process_behind_the_database_notes_only_the_countries_its_announcement_adds(database: db.Database) -> None:
+    """Two processes of the service: one applied the announcement that added IE (and noted it); the other,
+    whose memory still holds the workspace before IE, applies the next one, which adds FR: FR alone is
+    noted, not IE a second time."""
+    fed = Federation.parse("NL", "DE,IE,FR")
+    node = Node(database, None)
+    node.joins._peers = frozenset({"DE", "IE", "FR"})
+    ahead, behind = (workspaces.DirectorySync(None, database, store.RUNTIME, fed) for _ in range(2))  # type: ignore[arg-type]
+    ahead.joins = behind.joins = node.joins
+
+    def apply(directory: workspaces.DirectorySync, envelope: Envelope) -> bool:
+        return asyncio.run(database.write(lambda s: directory._apply(s, envelope, None)))
+
+    assert apply(behind, _announcement(1, ["NL", "DE"])) is False
+    assert apply(ahead, _announcement(1, ["NL", "DE"])) is False
+    assert apply(ahead, _announcement(2, ["NL", "DE", "IE"])) is True
+    assert apply(behind, _announcement(3, ["NL", "DE", "IE", "FR"])) is True
+    t = store.RUNTIME.workspace_joins
+    noted = asyncio.run(database.read(lambda s: s.execute(select(t.c.countries)).scalars().all()))
+    assert sorted(noted) == ["FR", "FR", "IE", "IE"]
