@@ -84,14 +84,24 @@ class ResendKind(Generic[R]):
     sealer: Callable[[], outbox.PayloadSealer | None] | None = None
 
 
-def note(session: Session, tables: RuntimeTables, workspace_id: str, countries: Sequence[str], now: datetime) -> None:
+def note(
+    session: Session,
+    tables: RuntimeTables,
+    workspace_id: str,
+    countries: Sequence[str],
+    now: datetime,
+    *,
+    again_whole: bool = False,
+) -> None:
     """Inside the transaction that applies a workspace's announcement: note that ``countries`` joined it, so
     that the records this node owns in it are sent to their nodes (a first pass at once, a second one
-    ``SECOND_PASS`` later)."""
+    ``SECOND_PASS`` later, of what changed since a little before the first; of everything with
+    ``again_whole``)."""
     joined = ",".join(sorted(set(countries)))
+    since = None if again_whole else now - SECOND_PASS_LOOKBACK
     rows = [
         {"id": new_id(), "workspace_id": workspace_id, "countries": joined, "due_at": due, "changed_since": since}
-        for due, since in ((now, None), (now + SECOND_PASS, now - SECOND_PASS_LOOKBACK))
+        for due, since in ((now, None), (now + SECOND_PASS, since))
     ]
     session.execute(tables.workspace_joins.insert(), [{**r, "kind": 0, "after_id": "", "sent": 0} for r in rows])
 
@@ -127,11 +137,11 @@ class Joins(Periodic):
         self._current: str | None = None
         self._kind = ""
 
-    def note(self, session: Session, workspace_id: str, countries: Sequence[str]) -> bool:
+    def note(self, session: Session, workspace_id: str, countries: Sequence[str], *, again_whole: bool = False) -> bool:
         """``note`` for the countries of ``countries`` whose nodes are this node's peers; whether any was."""
         peers = sorted(set(countries) & self._peers)
         if peers:
-            note(session, self._tables, workspace_id, peers, self._clock.now())
+            note(session, self._tables, workspace_id, peers, self._clock.now(), again_whole=again_whole)
         return bool(peers)
 
     async def run_pass(self) -> int:

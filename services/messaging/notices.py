@@ -121,7 +121,10 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, *, notices: bool
         members = rt.members_of(after)
         audience = envelopes.audience(after.parties, after.restricted, members)
         earlier = envelopes.audience(before.parties, before.restricted, members)
-        if joins.note(session, after.workspace_id, sorted(set(audience) - set(earlier))):
+        # The second pass sends everything again, not only what changed: a node given a record back drops
+        # a copy that overtakes the record's event there (its thread, shredded at the withdrawal, is held
+        # again only once the record names its country: ``peers.given_back``); by then it has it.
+        if joins.note(session, after.workspace_id, sorted(set(audience) - set(earlier)), again_whole=True):
             after_commit(session, joins.wake)
 
     def withdraw(session: Session, env: Envelope) -> None:
