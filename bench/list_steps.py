@@ -65,9 +65,10 @@ STEPS = (
     ("  read: awaited", "r0", "r1"),
     ("  read: to its unit (hand-off)", "r0", "q0"),
     ("  read: its unit", "q0", "q1"),
-    ("    list_visible", "p0", "p1"),
+    ("    list_visible (tasks: list_answered)", "p0", "p1"),
     ("      the page (statements, rows opened)", "g0", "g1"),
     ("      its statements (sum)", "+sql", None),
+    ("      the stored answers opened (tasks)", "o0", "o1"),
     ("  read: back to the loop", "q1", "r1"),
     ("the answer's view", "a1", "h1"),
     ("  allowed actions (sum)", "+allowed", None),
@@ -128,6 +129,7 @@ def _instrument(path: str) -> None:
     sqlexec.CompiledSelect.converted = summed("+sql", sqlexec.CompiledSelect.converted)  # type: ignore[method-assign]
     records.RecordPath.list_audited = awaited("a0", "a1", records.RecordPath.list_audited)  # type: ignore[method-assign]
 
+    from jitlib import answers
     from services.evidence import domain as evidence_domain
     from services.evidence import servicer as evidence_servicer
     from services.evidence import store as evidence_store
@@ -135,10 +137,12 @@ def _instrument(path: str) -> None:
     from services.tasks import servicer as tasks_servicer
     from services.tasks import store as tasks_store
 
-    for module in (tasks_store, evidence_store):
-        setattr(module, "list_visible", stamped("p0", "p1", module.list_visible))  # noqa: B010
+    tasks_store.list_answered = stamped("p0", "p1", tasks_store.list_answered)  # type: ignore[assignment]
+    evidence_store.list_visible = stamped("p0", "p1", evidence_store.list_visible)  # type: ignore[assignment]
+    answers.Answers.opened = stamped("o0", "o1", answers.Answers.opened)  # type: ignore[method-assign]
     for module in (tasks_domain, evidence_domain):
         setattr(module, "allowed_actions", summed("+allowed", module.allowed_actions))  # noqa: B010
+    tasks_domain.offered = summed("+allowed", tasks_domain.offered)  # type: ignore[assignment]
     tasks_servicer.task_fields = summed("+pb", tasks_servicer.task_fields)  # type: ignore[assignment]
     evidence_servicer.request_fields = summed("+pb", evidence_servicer.request_fields)  # type: ignore[assignment]
 

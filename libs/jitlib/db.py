@@ -55,6 +55,7 @@ from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from jitlib.actors import Actor
+from jitlib.answers import Answers
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.fields import restored
 from jitlib.policy import StoredRecord
@@ -344,11 +345,15 @@ class RecordTable(Generic[P]):
         load: Callable[[Session, Any], P],
         *,
         sealed: Sealer | None = None,
+        answers: Answers | None = None,
     ) -> None:
+        """``answers``: the records kept in the form their List answers them (``jitlib.answers``), written
+        with each row; ``page(..., columns=...)`` reads them."""
         self.row = row
         self.parties = parties
         self._clear_columns = columns
         self._sealed = sealed
+        self.answers = answers
         self._load = load
         # Its idempotency key (creator, request id), unique, and (workspace, id) for the pages of its List.
         table = cast(Table, row.__table__)  # type: ignore[attr-defined]
@@ -363,10 +368,10 @@ class RecordTable(Generic[P]):
         self._get = select(self.row).where(self.row.id == bindparam("record_id"))
         self._get_for_update = self._get.with_for_update()
         self._table = table
-        #: The page statement of each ``BoundFilter`` shape seen (with a cursor or not), built and compiled once.
-        self._pages = Statements(lambda conditions: CompiledSelect(self._page_statement(conditions)))
-        #: The same on PostgreSQL, in one select (``_whole_page_statement``).
-        self._whole_pages = Statements(lambda conditions: CompiledSelect(self._whole_page_statement(conditions)))
+        #: The page statements of each set of columns a page is read with (None: all), each of each
+        #: ``BoundFilter`` shape seen (with a cursor or not), built and compiled once; on SQLite and, in one
+        #: select (``_whole_page_statement``), on PostgreSQL.
+        self._statements: dict[tuple[bool, tuple[str, ...] | None], Statements] = {}
         self._names = CompiledSelect(select(table)).names
         #: A window's size (``_window_page``), of each shape: built from its own conditions, not the READ rule.
         self._window_size = Statements(
@@ -402,10 +407,18 @@ class RecordTable(Generic[P]):
         )
         return Stored(self._load(session, row), row.request_digest) if row is not None else None
 
-    def page(self, session: Session, flt: BoundFilter, *, after_id: str, limit: int) -> Sequence[Any]:
+    def page(
+        self,
+        session: Session,
+        flt: BoundFilter,
+        *,
+        after_id: str,
+        limit: int,
+        columns: tuple[str, ...] | None = None,
+    ) -> Sequence[Any]:
         """The rows that meet ``flt`` (``PartyIndex.bound`` and the list's own filters), in id (creation)
-        order, after ``after_id``; at most ``limit``: read-only objects with the row's columns as attributes,
-        its sealed text opened (``sealing.opened_rows``).
+        order, after ``after_id``; at most ``limit``: read-only objects with the row's columns (or only
+        ``columns``) as attributes, its sealed text opened (``sealing.opened_rows``) when read.
 
         A keyset page: no OFFSET, so a deep page costs what the first does. On SQLite the page's ids are
         chosen first, then its rows read by id: where an index covers the filter (a due window), the
@@ -418,18 +431,32 @@ class RecordTable(Generic[P]):
 
         params = {**flt.params, "limit": limit, "after_id": after_id}
         sqlite = session.get_bind().dialect.name == "sqlite"
+        pages = self._page_statements(not sqlite, columns)
         if sqlite and flt.windows and "workspaces" in flt.shape:
-            rows = self._window_page(session, flt, params, after=bool(after_id))
+            rows = self._window_page(session, flt, params, pages, after=bool(after_id))
         else:
             if after_id:
                 flt = flt.extended("after", lambda: self.row.id > bindparam("after_id"))
-            rows = (self._pages if sqlite else self._whole_pages).of(flt).converted(session, params)
+            rows = pages.of(flt).converted(session, params)
         # Plain tuples on the DBAPI cursor, not ORM objects nor SQLAlchemy rows: a page is read to be
         # answered, never changed; the ORM's identity map and load event per row, and SQLAlchemy's
         # execution and result set-up, cost more than the query (each row's text is then opened).
-        return opened_rows(session, self._table, rows, self._names)
+        return opened_rows(session, self._table, rows, self._names if columns is None else columns)
 
-    def _window_page(self, session: Session, flt: BoundFilter, params: dict[str, Any], *, after: bool) -> list[Any]:
+    def _page_statements(self, whole: bool, columns: tuple[str, ...] | None) -> Statements:
+        """The page statements (``_whole_page_statement`` when ``whole``, else ``_page_statement``) of the
+        rows' ``columns`` (None: every column)."""
+        found = self._statements.get((whole, columns))
+        if found is None:
+            selected = [self._table] if columns is None else [self._table.c[c] for c in columns]
+            build = self._whole_page_statement if whole else self._page_statement
+            found = Statements(lambda conditions: CompiledSelect(build(conditions, selected)))
+            self._statements[whole, columns] = found
+        return found
+
+    def _window_page(
+        self, session: Session, flt: BoundFilter, params: dict[str, Any], pages: Statements, *, after: bool
+    ) -> list[Any]:
         """A page of a list with a window (``BoundFilter.windows``: due dates, deadlines) on SQLite, which
         plans without statistics: either it sorts the ids of the whole window (on the window's index), every
         one tested for the READ rule first, or it walks the list in id order and tests each row until the
@@ -441,14 +468,14 @@ class RecordTable(Generic[P]):
         limit, small = params["limit"], _SMALL_WINDOW * params["limit"]
         if self._window_size.of(flt).rows(session, **params, most=small)[0][0] >= small:
             walk = flt.extended("walk>" if after else "walk", self._walk_end(after))
-            rows = self._pages.of(walk).converted(session, {**params, "walk": _WALK * limit - 1})
+            rows = pages.of(walk).converted(session, {**params, "walk": _WALK * limit - 1})
             if len(rows) == limit:
                 return rows
         if after:
             # Unary + keeps SQLite from walking the id index from the cursor: the window's index chooses.
             unindexed: UnaryExpression[str] = UnaryExpression(self._table.c.id, operator=custom_op("+"))
             flt = flt.extended("+after", lambda: unindexed > bindparam("after_id"))
-        return self._pages.of(flt).converted(session, params)
+        return pages.of(flt).converted(session, params)
 
     def _walk_end(self, after: bool) -> Callable[[], Any]:
         """The walk's condition: ids up to the ``walk``-th row of the list's workspaces after the cursor."""
@@ -463,15 +490,15 @@ class RecordTable(Generic[P]):
 
         return end
 
-    def _page_statement(self, conditions: list[Any]) -> Any:
+    def _page_statement(self, conditions: list[Any], selected: list[Any]) -> Any:
         ids = select(self.row.id).where(*conditions).order_by(self.row.id).limit(bindparam("limit")).correlate(None)
-        return select(self._table).where(self._table.c.id.in_(ids)).order_by(self._table.c.id)
+        return select(*selected).where(self._table.c.id.in_(ids)).order_by(self._table.c.id)
 
-    def _whole_page_statement(self, conditions: list[Any]) -> Any:
+    def _whole_page_statement(self, conditions: list[Any], selected: list[Any]) -> Any:
         """``_page_statement``'s rows in one select, for PostgreSQL: its plan of the ids (an index scan in id
         order, each candidate's row read for the filter, stopping at the limit) then read every row of the
         page again by its primary key, sorted (EXPLAIN ANALYZE, 100,000 tasks: 0.28 -> 0.12 ms)."""
-        return select(self._table).where(*conditions).order_by(self._table.c.id).limit(bindparam("limit"))
+        return select(*selected).where(*conditions).order_by(self._table.c.id).limit(bindparam("limit"))
 
     def _window_size_statement(self, window: list[Any]) -> Any:
         """How many rows of the list's workspaces the window's conditions keep, counted up to ``most``."""
@@ -481,6 +508,8 @@ class RecordTable(Generic[P]):
 
     def _columns(self, session: Session, record: P) -> dict[str, object]:
         columns = self._clear_columns(record)
+        if self.answers is not None:
+            columns.update(self.answers.columns(session, record))
         if self._sealed is None:
             return columns
         return self._sealed.seal_columns(session, columns, record.id, record.workspace_id)

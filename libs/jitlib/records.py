@@ -409,9 +409,13 @@ class RecordPath(Generic[R]):
         ``allowed_actions``: the policy and the record's state), or none while its workspace is closed,
         since ``members_for_change`` refuses every change then. Owned or a replica alike: a change to a
         replica goes to its owner, which decides the same."""
+        return self.actions_in(self._workspace_of(record), actions)
+
+    def actions_in(self, workspace_id: str, actions: tuple[str, ...]) -> tuple[str, ...]:
+        """``allowed_actions`` of a record of ``workspace_id`` (one a list answers from its stored form)."""
         if not actions:
             return actions
-        workspace = self.rt.workspaces.get(self._workspace_of(record))
+        workspace = self.rt.workspaces.get(workspace_id)
         return actions if workspace is None or workspace.is_open else ()
 
     async def load_for_change(

@@ -172,11 +172,12 @@ def opened_rows(
     ms of the page's 0.64, bench/README.md, Lists)."""
     keys = tuple(cast(Result[Any], rows).keys()) if names is None else tuple(names)
     make = page_row_class(keys)
-    sealed = [s for s in declared_sealed(table.metadata) if s.table is table]
+    index = {name: i for i, name in enumerate(keys)}
+    # A page of some columns opens the text of those it holds (a list answered from ``jitlib.answers``: none).
+    sealed = [s for s in declared_sealed(table.metadata) if s.table is table and s.column in index]
     if not sealed:
         return [make(r) for r in rows]
     values = [list(r) for r in rows]
-    index = {name: i for i, name in enumerate(keys)}
     for s in sealed:
         s.open_all(session, values, index)
     return [make(v) for v in values]
@@ -311,6 +312,12 @@ class ContentKeys:
         if workspace_id in self._open:  # never keep the AEAD of a key not held open (uncommitted, shredded)
             self._aeads[workspace_id] = (key, aead)
         return aead
+
+    def aead(self, session: Session, workspace_id: str) -> AESGCM:
+        """The AEAD of the workspace's key as it is now, for a caller that opens many values and takes one
+        that does not open as its own answer (``jitlib.answers``), not as a fault to log. Raises as ``key``
+        does without ``create``."""
+        return self._aead(workspace_id, self.key(session, workspace_id))
 
     def open(self, session: Session, workspace_id: str, aad: bytes, sealed: bytes) -> bytes:
         """Open what ``seal`` sealed; ``crypto.Shredded`` when its key was destroyed."""

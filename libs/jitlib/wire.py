@@ -1,18 +1,30 @@
-"""A protobuf message that holds one bytes field and nothing else, as bytes on the wire: the field's tag
-(its number, wire type 2: length-delimited), the length as a varint, then the bytes. Large payloads (an
-evidence item's chunks, both ways) are sent and received in this form by the service and the CLI, so that
-a MiB is not copied into a message and out of it again on its way (``services/evidence/wire.py``; the
-tests compare every form with what protobuf itself serializes and parses)."""
+"""Protobuf messages written as bytes, where making them as messages would cost more than the bytes.
+
+- A message that holds one bytes field and nothing else: the field's tag (its number, wire type 2:
+  length-delimited), the length as a varint, then the bytes. Large payloads (an evidence item's chunks,
+  both ways) are sent and received in this form by the service and the CLI, so that a MiB is not copied
+  into a message and out of it again on its way (``services/evidence/wire.py``).
+- A List response of records kept serialized (``jitlib.answers``): each record's stored bytes with the
+  fields the call adds (``ListWire``). A message's serialization is the concatenation of its fields, in
+  any order, so a field appended to a serialized message is that field set in it.
+
+The tests compare every form with what protobuf itself serializes and parses."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 
 #: The longest header: a one-byte tag (field numbers up to 15) and a varint of up to 5 bytes.
 HEADER_MAX = 6
 
 
-def _varint(n: int) -> bytes:
-    """``n`` as a protobuf varint: 7 bits per byte, least significant first, the high bit set on all but
-    the last (protobuf's Python API has no public encoder)."""
+def varint(n: int) -> bytes:
+    """``n`` (not negative) as a protobuf varint: 7 bits per byte, least significant first, the high bit set
+    on all but the last (protobuf's Python API has no public encoder)."""
     out = bytearray()
     while n > 0x7F:
         out.append(n & 0x7F | 0x80)
@@ -29,7 +41,7 @@ def _tag(field: int) -> bytes:
 
 def bytes_field_header(field: int, length: int) -> bytes:
     """The bytes before a payload of ``length`` bytes in a message holding only field ``field``."""
-    return _tag(field) + _varint(length)
+    return _tag(field) + varint(length)
 
 
 def bytes_field_view(raw: bytes, field: int) -> memoryview | None:
@@ -39,6 +51,54 @@ def bytes_field_view(raw: bytes, field: int) -> memoryview | None:
         return None
     for size in range(2, HEADER_MAX + 1):  # the tag and 1..5 bytes of length
         length = len(raw) - size
-        if length >= 0 and raw[1:size] == _varint(length):
+        if length >= 0 and raw[1:size] == varint(length):
             return memoryview(raw)[size:]
     return None
+
+
+def field_key(descriptor: Any, name: str) -> bytes:
+    """The key (number and wire type) that starts field ``name`` of ``descriptor`` (a message's
+    ``DESCRIPTOR``) on the wire."""
+    f = descriptor.fields_by_name[name]
+    length_delimited = f.type in (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES, FieldDescriptor.TYPE_MESSAGE)
+    if f.type not in (FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_ENUM) and not length_delimited:
+        raise ValueError(f"{descriptor.full_name}.{name}: only strings, messages, bools and enums are written here")
+    return varint(f.number << 3 | (2 if length_delimited else 0))
+
+
+class ListWire:
+    """How the fields a page adds to a stored answer are written: a bool set true, repeated strings, and
+    the answer as an element of its List response's repeated field."""
+
+    def __init__(self, message: type[Message], response: type[Message], repeated: str) -> None:
+        """``message``'s records in the ``response``'s field ``repeated``, then its ``next_page_token``."""
+        self._message = message.DESCRIPTOR
+        self._element = field_key(response.DESCRIPTOR, repeated)
+        self._token = field_key(response.DESCRIPTOR, "next_page_token")
+
+    def true(self, name: str) -> bytes:
+        """Field ``name`` (a bool) set true."""
+        return field_key(self._message, name) + b"\x01"
+
+    def strings(self, name: str) -> Callable[[Iterable[str]], bytes]:
+        """What writes the values of the repeated string field ``name``."""
+        key = field_key(self._message, name)
+
+        def write(values: Iterable[str]) -> bytes:
+            out = b""
+            for v in values:
+                data = v.encode()
+                out += key + varint(len(data)) + data
+            return out
+
+        return write
+
+    def element(self, body: bytes) -> bytes:
+        """A record's message ``body`` as an element of the response's repeated field."""
+        return self._element + varint(len(body)) + body
+
+    def response(self, elements: Sequence[bytes], token: str) -> bytes:
+        """The List response: its records' ``elements`` in order, then the next page's ``token``, if any."""
+        data = token.encode()
+        tail = self._token + varint(len(data)) + data if data else b""
+        return b"".join(elements) + tail

@@ -103,7 +103,12 @@ class Task(Versioned, AccessParties):
 
     def is_overdue(self, now: datetime) -> bool:
         """Derived, never stored: the due date has passed and work is still expected."""
-        return self.due_at is not None and self.due_at < now and self.state in OPEN_STATES
+        return overdue(self.due_at, self.state, now)
+
+
+def overdue(due_at: datetime | None, state: TaskState, now: datetime) -> bool:
+    """``Task.is_overdue`` of a task due at ``due_at`` in ``state`` (a list's stored answers, ``offered``)."""
+    return due_at is not None and due_at < now and state in OPEN_STATES
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,13 @@ def allowed_actions(task: Task, principal: Principal) -> tuple[str, ...]:
     (``refusal``'s test, worked out once per state: a list asks it of every task on a page, so no refusal
     is built); never one only the system takes (``SYSTEM_ONLY``). What the task's message tells its caller
     (``allowed_actions``)."""
-    return permitted(principal, task.access(), _OFFERED[task.state])
+    return offered(task.state, task.access(), principal)
+
+
+def offered(state: TaskState, access: RecordAccess, principal: Principal) -> tuple[str, ...]:
+    """``allowed_actions`` of a task in ``state`` whose policy facts are ``access`` (``Task.access``): a list
+    answers a task kept in its answered form (``store.list_answered``) from these alone."""
+    return permitted(principal, access, _OFFERED[state])
 
 
 #: Per state, the transitions it allows that a caller may take (``allowed_actions``), in the table's order,

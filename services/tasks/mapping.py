@@ -60,9 +60,9 @@ def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -
     return tasks_pb2.Task(**task_fields(task, now, allowed_actions))
 
 
-def task_fields(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -> dict[str, Any]:
+def task_fields(task: Task, now: datetime | None, allowed_actions: Sequence[str] = ()) -> dict[str, Any]:
     """The fields of ``task_to_pb``: a list's page makes each task in its answer (``tasks.add(**fields)``),
-    not made and then copied in."""
+    not made and then copied in. ``now`` None: without ``overdue`` (``task_answer``)."""
     fields = TASK_FIELDS.to_pb(task)
     fields.update(
         title=task.title,
@@ -72,7 +72,7 @@ def task_fields(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) 
         priority="TASK_PRIORITY_" + task.priority,
         links=links_to_pb(task.links) if task.links else None,
         state_reason=task.state_reason,
-        overdue=task.is_overdue(now),
+        overdue=task.is_overdue(now) if now is not None else None,
         outcome=task.outcome,
         blocked_by=links_to_pb(task.blocked_by) if task.blocked_by else None,
         allowed_actions=allowed_actions or None,
@@ -81,6 +81,17 @@ def task_fields(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) 
         due_at=ts_fields_or_none(task.due_at),
     )
     return fields
+
+
+#: The number of the form ``task_answer`` makes: change it with ``task_fields`` (a field added or computed
+#: otherwise), with a migration that empties ``tasks.answer`` (``jitlib.answers``).
+ANSWER_FORM = 1
+
+
+def task_answer(task: Task) -> tasks_pb2.Task:
+    """The task as ``ListTasks`` answers it, less the caller's ``allowed_actions`` and the clock's
+    ``overdue`` (the page adds them): kept with its row (``store.ANSWERS``)."""
+    return tasks_pb2.Task(**task_fields(task, None))
 
 
 def task_from_pb(msg: tasks_pb2.Task) -> Task:

@@ -17,10 +17,16 @@ from jitlib.mapping import window_from_pb
 from jitlib.policy import TASK_RULES
 from jitlib.records import RecordPath, get_rpc, page, store_change, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
+from jitlib.wire import ListWire
 from jitlib.workspaces import WorkspaceInfo
 from services.tasks import domain, events, store
 from services.tasks.domain import Task
 from services.tasks.mapping import TASK_FIELDS, new_task_from_pb, task_fields, task_to_pb, transition_input
+
+#: A ``ListTasks`` answer written from the tasks' stored answers (``store.list_answered``).
+_LIST = ListWire(tasks_pb2.Task, tasks_pb2.ListTasksResponse, "tasks")
+_OVERDUE = _LIST.true("overdue")
+_ACTIONS = _LIST.strings("allowed_actions")
 
 
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
@@ -71,9 +77,10 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
 
     GetTask = get_rpc("tasks", tasks_pb2.GetTaskResponse, "task")
 
-    async def ListTasks(
-        self, request: tasks_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
-    ) -> tasks_pb2.ListTasksResponse:
+    async def ListTasks(self, request: tasks_pb2.ListTasksRequest, context: grpc.aio.ServicerContext) -> bytes:
+        """A page of tasks, as the serialized ``ListTasksResponse``: each task's stored answer with what the
+        caller may do on it and whether it is overdue now (``jitlib.answers``); a task whose answer does
+        not open (written before, its workspace shredded) made from its row as ``_view`` makes it."""
         _, principal, now = self.rt.call()
         size, states, violations = TASK_FIELDS.list_filters(request)
         violations += validate.jurisdiction("assignee_jurisdiction", request.assignee_jurisdiction, required=False)
@@ -87,14 +94,24 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             due=due,
         )
         found = await self.tasks.list_in_workspaces(
-            principal, request.workspace_id, store.list_visible, flt, now=now, after_id=after, limit=size + 1
+            principal, request.workspace_id, store.list_answered, flt, now=now, after_id=after, limit=size + 1
         )
-        tasks, token = page(found, size, lambda t: paging.token_after_id(t.id, request))
-        answer = tasks_pb2.ListTasksResponse(next_page_token=token)
-        add = answer.tasks.add  # each task made in the answer, not made and then copied in
-        for t in tasks:
-            add(**self._view_fields(principal, t, now))
-        return answer
+        listed, token = page(found, size, lambda t: paging.token_after_id(t.id, request))
+        elements = []
+        for t in listed:
+            if t.answer is not None:
+                body = t.answer
+                if domain.overdue(t.due_at, t.state, now):
+                    body += _OVERDUE
+                actions = self.tasks.actions_in(t.workspace_id, domain.offered(t.state, t.access, principal))
+                if actions:
+                    body += _ACTIONS(actions)
+            elif t.task is not None:
+                body = self._view(principal, t.task, now).SerializeToString()
+            else:
+                continue
+            elements.append(_LIST.element(body))
+        return _LIST.response(elements, token)
 
     # -- transitions ------------------------------------------------------------------------------
 

@@ -6,17 +6,21 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, String, Text, bindparam, select
+from sqlalchemy import Index, LargeBinary, String, Text, bindparam, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from jitlib.clock import Window
+from jit.tasks.v1 import tasks_pb2
+from jitlib import sealing
+from jitlib.answers import Answers
+from jitlib.clock import Window, as_utc_or_none
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
 from jitlib.fields import same_fields
-from jitlib.policy import VisibilityScope
+from jitlib.policy import RecordAccess, VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
-from jitlib.visibility import PartyIndex
+from jitlib.visibility import BoundFilter, PartyIndex
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
+from services.tasks.mapping import ANSWER_FORM, task_answer
 
 
 class Base(ServiceBase, DeclarativeBase, victims=True, withdrawals=True):
@@ -51,12 +55,21 @@ class TaskRow(RecordColumns, Base):
     #: The victims the task concerns, comma-separated pseudonyms (``V-NL-0007``): in clear, as they are
     #: no words about the victim and lists filter by them; who they are is in the victims service alone.
     victim_refs: Mapped[str] = mapped_column(Text, server_default="")
+    #: The task as ``ListTasks`` answers it, sealed (``ANSWERS``, revision 0014); NULL until written.
+    answer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         # A List's filters in its id order (revision 0009): a state, and a due window (covering, with the
         # visibility test's ``restricted``).
         Index("ix_tasks_workspace_state_id", "workspace_id", "state", "id"),
         Index("ix_tasks_workspace_due_visible", "workspace_id", "due_at", "restricted", "id"),
+        # The rows whose answer is still to be written (few: those of before revision 0014), for the start.
+        Index(
+            "ix_tasks_answer_missing",
+            "id",
+            sqlite_where=text("answer IS NULL"),
+            postgresql_where=text("answer IS NULL"),
+        ),
     )
 
 
@@ -121,9 +134,15 @@ def _columns(task: Task) -> dict[str, object]:
     }
 
 
+#: Each task as ``ListTasks`` answers it, written with its row (``jitlib.answers``).
+ANSWERS = Answers(TaskRow, tasks_pb2.Task, task_answer, form=ANSWER_FORM, load=lambda _session, row: to_domain(row))
+sealing.backfilled(Base.metadata, ANSWERS.backfill)
+
 #: The tasks table: get, find_by_request, pages, and its writes: insert, update_if_version (the version
 #: guard) and write_replica.
-TASKS = RecordTable(TaskRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=_BothSealed())
+TASKS = RecordTable(
+    TaskRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=_BothSealed(), answers=ANSWERS
+)
 get = TASKS.get
 find_by_request = TASKS.find_by_request
 
@@ -139,6 +158,63 @@ class TaskFilter:
     victim_ref: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A task of a page as ``ListTasks`` answers it: its stored answer (``ANSWERS``) with what the page adds
+    to it, or, where that does not open, the task read from its row (``task``)."""
+
+    id: str
+    workspace_id: str
+    state: TaskState
+    due_at: datetime | None
+    #: The policy's facts of the task (``Task.access``), from its columns.
+    access: RecordAccess
+    answer: bytes | None
+    task: Task | None
+
+
+#: The columns a page answered from ``ANSWERS`` reads.
+_LISTED = (
+    "id",
+    "version",
+    "workspace_id",
+    "origin_jurisdiction",
+    "assignee_jurisdiction",
+    "restricted",
+    "shared_with",
+    "state",
+    "due_at",
+    "answer",
+)
+_STATES = {s.value: s for s in TaskState}
+
+
+def list_answered(
+    session: Session,
+    scope: VisibilityScope,
+    workspace_ids: frozenset[str],
+    flt: TaskFilter,
+    *,
+    now: datetime,
+    after_id: str,
+    limit: int,
+) -> list[Listed]:
+    """``list_visible``'s tasks as their stored answers (``Listed``): the same tasks in the same order."""
+    rows = TASKS.page(session, _bound(scope, workspace_ids, flt, now), after_id=after_id, limit=limit, columns=_LISTED)
+    answers = ANSWERS.opened(session, rows, id=0, version=1, workspace=2, answer=9)
+    out = []
+    for r, answer in zip(rows, answers, strict=True):
+        shared = tuple(filter(None, r.shared_with.split(","))) if r.shared_with else ()
+        access = RecordAccess(
+            r.workspace_id, r.origin_jurisdiction, r.assignee_jurisdiction, r.restricted, frozenset(shared)
+        )
+        # None both: deleted since the page's statement (a withdrawn replica, on PostgreSQL, whose read's
+        # statements each see what is committed when it runs): left out of the answer, counted for its token.
+        task = get(session, r.id) if answer is None else None
+        out.append(Listed(r.id, r.workspace_id, _STATES[r.state], as_utc_or_none(r.due_at), access, answer, task))
+    return out
+
+
 def list_visible(
     session: Session,
     scope: VisibilityScope,
@@ -150,6 +226,12 @@ def list_visible(
     limit: int,
 ) -> list[Task]:
     """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
+    bound = _bound(scope, workspace_ids, flt, now)
+    return [to_domain(r) for r in TASKS.page(session, bound, after_id=after_id, limit=limit)]
+
+
+def _bound(scope: VisibilityScope, workspace_ids: frozenset[str], flt: TaskFilter, now: datetime) -> BoundFilter:
+    """The conditions of a list of tasks: the READ rule, then ``flt``'s."""
     equal = same_fields(flt, "assignee_jurisdiction origin_jurisdiction")
     bound = PARTIES.bound(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
     if flt.overdue_only:
@@ -157,7 +239,7 @@ def list_visible(
             "overdue", lambda: [TaskRow.due_at < bindparam("now"), TaskRow.state.in_(_OPEN)], window=True, now=now
         )
     bound.add_window("due", TaskRow.due_at, flt.due)
-    return [to_domain(r) for r in TASKS.page(session, bound, after_id=after_id, limit=limit)]
+    return bound
 
 
 _OPEN = sorted(s.value for s in OPEN_STATES)
