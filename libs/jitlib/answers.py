@@ -77,15 +77,16 @@ class Answers:
         self,
         row: type,
         message: type[Message],
-        answer: Callable[[Any], Message],
+        answer: Callable[[Any], bytes],
         *,
         form: int,
         column: str = "answer",
         load: Callable[[Session, Any], Any] | None = None,
     ) -> None:
-        """``answer(record)``: the record's message as its List answers it, less what depends on the caller
-        or the clock (the service's mapping). ``form``: the number of that mapping, changed with it.
-        ``load(session, row)``: a record from its ORM row, for the start-time step (``backfill``)."""
+        """``answer(record)``: the record as its List answers it, less what depends on the caller or the
+        clock (the service's mapping of it to ``message``, serialized; or a form of the service's own that
+        holds it with what the page needs to add those). ``form``: the number of that mapping, changed with
+        it. ``load(session, row)``: a record from its ORM row, for the start-time step (``backfill``)."""
         self.table: Table = cast(Table, row.__table__)  # type: ignore[attr-defined]
         self.row = row
         self.column = column
@@ -104,7 +105,7 @@ class Answers:
         """The answer column of ``record`` as written with its row."""
         from jitlib.sealing import content_keys  # sealing builds on jitlib.db, which builds on this module
 
-        data = self._answer(record).SerializeToString()
+        data = self._answer(record)
         sealed = content_keys(session).seal(session, record.workspace_id, self.aad(record.id, record.version), data)
         return {self.column: sealed}
 

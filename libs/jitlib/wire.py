@@ -66,36 +66,53 @@ def field_key(descriptor: Any, name: str) -> bytes:
     return varint(f.number << 3 | (2 if length_delimited else 0))
 
 
+def true(descriptor: Any, name: str) -> bytes:
+    """Field ``name`` (a bool) of ``descriptor``'s message, set true."""
+    return field_key(descriptor, name) + b"\x01"
+
+
+def strings(descriptor: Any, name: str) -> Callable[[Iterable[str]], bytes]:
+    """What writes the values of field ``name`` (a string, repeated or not) of ``descriptor``'s message."""
+    key = field_key(descriptor, name)
+
+    def write(values: Iterable[str]) -> bytes:
+        out = b""
+        for v in values:
+            data = v.encode()
+            out += key + varint(len(data)) + data
+        return out
+
+    return write
+
+
+def messages(descriptor: Any, name: str) -> Callable[[bytes], bytes]:
+    """What writes one serialized message as field ``name`` (a message, repeated or not) of ``descriptor``'s."""
+    key = field_key(descriptor, name)
+
+    def write(body: bytes) -> bytes:
+        return key + varint(len(body)) + body
+
+    return write
+
+
 class ListWire:
-    """How the fields a page adds to a stored answer are written: a bool set true, repeated strings, and
-    the answer as an element of its List response's repeated field."""
+    """How a page writes a List response of ``message``s around their stored answers: a field it adds to
+    one (``true``, ``strings``), each record's message as an element of the response's repeated field, and
+    the response."""
 
     def __init__(self, message: type[Message], response: type[Message], repeated: str) -> None:
         """``message``'s records in the ``response``'s field ``repeated``, then its ``next_page_token``."""
         self._message = message.DESCRIPTOR
-        self._element = field_key(response.DESCRIPTOR, repeated)
+        self.element = messages(response.DESCRIPTOR, repeated)
         self._token = field_key(response.DESCRIPTOR, "next_page_token")
 
     def true(self, name: str) -> bytes:
-        """Field ``name`` (a bool) set true."""
-        return field_key(self._message, name) + b"\x01"
+        """Field ``name`` (a bool) of a record's message, set true."""
+        return true(self._message, name)
 
     def strings(self, name: str) -> Callable[[Iterable[str]], bytes]:
-        """What writes the values of the repeated string field ``name``."""
-        key = field_key(self._message, name)
-
-        def write(values: Iterable[str]) -> bytes:
-            out = b""
-            for v in values:
-                data = v.encode()
-                out += key + varint(len(data)) + data
-            return out
-
-        return write
-
-    def element(self, body: bytes) -> bytes:
-        """A record's message ``body`` as an element of the response's repeated field."""
-        return self._element + varint(len(body)) + body
+        """What writes the values of field ``name`` (strings) of a record's message."""
+        return strings(self._message, name)
 
     def response(self, elements: Sequence[bytes], token: str) -> bytes:
         """The List response: its records' ``elements`` in order, then the next page's ``token``, if any."""

@@ -16,6 +16,7 @@ addressed to it and nothing else (``EvidenceRequest.access``); a direct exchange
 
 from __future__ import annotations
 
+import bisect
 import enum
 import re
 from collections.abc import Callable
@@ -250,7 +251,7 @@ class EvidenceRequest(Versioned, AccessParties):
 
     @property
     def to_provider(self) -> bool:
-        return self.addressee_kind == "SERVICE_PROVIDER"
+        return addressed_to_provider(self.addressee_kind)
 
     @property
     def notified(self) -> bool:
@@ -266,15 +267,50 @@ class EvidenceRequest(Versioned, AccessParties):
         )
 
     def access(self) -> RecordAccess:
-        """The request's access facts. Its addressee reads it whether or not it is a member of the workspace
-        (``legal.rule("JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES")``), except a direct exchange inside the JIT,
-        which is between members."""
-        return RecordAccess.of(
-            self, addressee=self.addressee_party, outside_addressee=self.legal_basis not in MEMBERS_ONLY_BASES
+        """The request's access facts (``request_access``)."""
+        return request_access(
+            self.workspace_id,
+            self.origin_jurisdiction,
+            self.addressee_kind,
+            self.addressee_jurisdiction,
+            self.legal_basis,
+            self.epoc_procedure,
+            self.restricted,
+            self.shared_with,
         )
 
     def clocks(self) -> Clocks:
         return Clocks.of(self)
+
+
+def addressed_to_provider(addressee_kind: str) -> bool:
+    """Whether a request of ``addressee_kind`` is addressed to a service provider (``EvidenceRequest.to_provider``)."""
+    return addressee_kind == "SERVICE_PROVIDER"
+
+
+def request_access(
+    workspace_id: str,
+    origin: str,
+    addressee_kind: str,
+    addressee_jurisdiction: str,
+    legal_basis: str,
+    epoc_procedure: str,
+    restricted: bool,
+    shared_with: tuple[str, ...],
+) -> RecordAccess:
+    """A request's access facts, from its fields (a list answers a request kept in its answered form from
+    its columns). Its addressee (``EvidenceRequest.addressee_party``) reads it whether or not it is a member
+    of the workspace (``legal.rule("JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES")``), except a direct exchange
+    inside the JIT, which is between members."""
+    addressee = evidence_request_addressee(addressee_kind, addressee_jurisdiction, legal_basis, epoc_procedure)
+    return RecordAccess(
+        workspace_id=workspace_id,
+        origin_jurisdiction=origin,
+        addressee_jurisdiction=addressee,
+        restricted=restricted,
+        shared_with=frozenset(shared_with),
+        outside_addressee=legal_basis not in MEMBERS_ONLY_BASES and bool(addressee),
+    )
 
 
 # -- transitions -----------------------------------------------------------------------------------
@@ -853,7 +889,12 @@ UPLOAD_ITEM = "upload_item"
 def upload_operation(principal: Principal, req: EvidenceRequest) -> Operation:
     """The policy operation (under ``EVIDENCE_ITEM_RULES``) that receiving evidence against ``req`` needs:
     either party's prosecutor or liaison receives evidence, the issuer's as the issuing side."""
-    return Operation.ISSUER_ACT if principal.jurisdiction == req.origin_jurisdiction else Operation.ADDRESSEE_ACT
+    return receive_operation(principal, req.origin_jurisdiction)
+
+
+def receive_operation(principal: Principal, origin: str) -> Operation:
+    """``upload_operation`` of a request issued by ``origin``."""
+    return Operation.ISSUER_ACT if principal.jurisdiction == origin else Operation.ADDRESSEE_ACT
 
 
 def allowed_actions(req: EvidenceRequest, principal: Principal, now: datetime) -> tuple[str, ...]:
@@ -867,14 +908,60 @@ def allowed_actions(req: EvidenceRequest, principal: Principal, now: datetime) -
     question for every request of a page in that state with the same access facts, so ``permitted``'s kept
     answer), then the state and clocks (``refused``) of only those the policy allows: both must allow an
     action, so the order of the two asks changes nothing but how many transitions the clocks are tested for."""
-    asked = _ASKED[req.state, req.to_provider]
-    if receiving(req):
-        asked = (*asked, (UPLOAD_ITEM, upload_operation(principal, req), EVIDENCE_ITEM_RULES))
-    return tuple(
-        action
-        for action in permitted(principal, req.access(), asked)
-        if action == UPLOAD_ITEM or refused(req, action, now) is None
+    return offered(
+        req.state, req.to_provider, req.access(), principal, lambda action: refused(req, action, now) is None
     )
+
+
+def offered(
+    state: State, to_provider: bool, access: RecordAccess, principal: Principal, clocks_allow: Callable[[str], bool]
+) -> tuple[str, ...]:
+    """``allowed_actions`` of a request in ``state`` (to a provider or not) whose policy facts are ``access``,
+    its clocks allowing the transitions ``clocks_allow`` says (``refused`` at a given time, or, for a list
+    that answers a request kept in its answered form, its ``clock_schedule`` at that time)."""
+    asked = _ASKED[state, to_provider]
+    if state in RECEIVING_STATES:
+        asked = (*asked, (UPLOAD_ITEM, receive_operation(principal, access.origin_jurisdiction), EVIDENCE_ITEM_RULES))
+    return tuple(
+        action for action in permitted(principal, access, asked) if action == UPLOAD_ITEM or clocks_allow(action)
+    )
+
+
+def clock_ends(req: EvidenceRequest) -> tuple[datetime, ...]:
+    """Every instant at which ``refused(req, action, now)`` may change as ``now`` passes it, whatever the
+    action: each time its tests compare ``now`` with (the day the EPOC regulation applies; the ends of the
+    review, objection and decision windows), earliest first. Keep in step with ``refused``: a list's view of
+    a request's allowed actions (``clock_schedule``) is worked out from these alone."""
+    clocks = req.clocks()
+    ends = {EPOC_APPLIES_FROM}
+    for kind in (DeadlineKind.REVIEW, DeadlineKind.OBJECTION, DeadlineKind.DECIDE):
+        end = deadlines.window_end(clocks, kind)
+        if end is not None:
+            ends.add(end)
+    return tuple(sorted(ends))
+
+
+@dataclass(frozen=True)
+class ClockSchedule:
+    """Which of the transitions a request's state may be taken from its clocks allow, at any time: before
+    ``ends[0]``, ``allowed[0]``; from ``ends[i]`` (and before the next end), ``allowed[i + 1]``."""
+
+    ends: tuple[datetime, ...]
+    allowed: tuple[frozenset[str], ...]
+
+    def at(self, now: datetime) -> frozenset[str]:
+        return self.allowed[bisect.bisect_right(self.ends, now)]
+
+
+def clock_schedule(req: EvidenceRequest) -> ClockSchedule:
+    """The request's ``ClockSchedule``: ``refused`` asked once for each span between two of its
+    ``clock_ends``, of the transitions its state may be taken from (``_TAKEN_FROM``). Every test of ``refused``
+    that reads ``now`` compares it with one of those ends, in the form ``now >= end`` (or ``now < end``),
+    so the answer is the same everywhere from one end to the next."""
+    ends = clock_ends(req)
+    actions = [t.action for t in _TAKEN_FROM[req.state]]
+    times = (ends[0] - timedelta(microseconds=1), *ends)
+    return ClockSchedule(ends, tuple(frozenset(a for a in actions if refused(req, a, t) is None) for t in times))
 
 
 #: Per state, in the table's order, the transitions some request in it may be taken from (``_sources``:
@@ -1179,9 +1266,14 @@ def order_shown(principal: Principal, req: EvidenceRequest, order: OrderReplica 
     """Whether a view of ``req`` for ``principal`` shows ``order`` (its id, state and expiry): the order is
     of the request's workspace and issuing jurisdiction (the only links this service makes), and the
     policy lets the caller read it."""
+    return order_shown_in(principal, req.workspace_id, req.origin_jurisdiction, order)
+
+
+def order_shown_in(principal: Principal, workspace_id: str, origin: str, order: OrderReplica | None) -> bool:
+    """``order_shown`` for a request of ``workspace_id`` issued by ``origin``."""
     if order is None or not order.origin_jurisdiction:
         return False
-    if order.workspace_id != req.workspace_id or order.origin_jurisdiction != req.origin_jurisdiction:
+    if order.workspace_id != workspace_id or order.origin_jurisdiction != origin:
         return False
     return decide(principal, Operation.READ, record=order.access()) is Decision.ALLOW
 

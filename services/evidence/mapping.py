@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import bisect
+import struct
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.preservation.v1 import preservation_pb2
+from jitlib import wire
 from jitlib.actors import Actor
 from jitlib.fields import same_fields
 from jitlib.mapping import (
@@ -26,7 +30,7 @@ from jitlib.mapping import (
     ts_to_dt,
 )
 from services.evidence import custody
-from services.evidence.deadlines import Deadline, DeadlineKind
+from services.evidence.deadlines import COUNTING, Deadline, DeadlineKind
 from services.evidence.domain import (
     CategoryOutcome,
     CategoryState,
@@ -43,6 +47,7 @@ from services.evidence.domain import (
     State,
     Target,
     TransitionInput,
+    clock_schedule,
 )
 
 #: The fields every evidence request message has, with its state, both ways.
@@ -224,15 +229,16 @@ def deadline_to_pb(d: Deadline, now: datetime, delay: Delay | None = None) -> pb
     return pb.Deadline(**deadline_fields(d, now, delay))
 
 
-def deadline_fields(d: Deadline, now: datetime, delay: Delay | None = None) -> dict[str, Any]:
-    """The fields of ``deadline_to_pb``, for its request's constructor (``ts_fields``)."""
+def deadline_fields(d: Deadline, now: datetime | None, delay: Delay | None = None) -> dict[str, Any]:
+    """The fields of ``deadline_to_pb``, for its request's constructor (``ts_fields``); without ``overdue``
+    when ``now`` is None (``request_answer``)."""
     return {
         "kind": "DEADLINE_KIND_" + d.kind.value,
         "due_at": ts_fields(d.due_at),
         "source": d.source,
         "working_days": d.working_days,
         "counted_from": ts_fields(d.counted_from),
-        "overdue": d.due_at < now,
+        "overdue": d.due_at < now if now is not None else None,
         "expected_at": ts_fields(delay.expected_at) if delay is not None and delay.deadline is d.kind else None,
     }
 
@@ -309,7 +315,7 @@ def request_to_pb(
 
 def request_fields(
     r: EvidenceRequest,
-    now: datetime,
+    now: datetime | None,
     *,
     order: OrderReplica | None = None,
     item_count: int = 0,
@@ -317,7 +323,8 @@ def request_fields(
     allowed_actions: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The fields of ``request_to_pb``: a list's page makes each request in its answer
-    (``requests.add(**fields)``), not made and then copied in."""
+    (``requests.add(**fields)``), not made and then copied in. ``now`` None: its deadlines without
+    ``overdue`` (``request_answer``)."""
     fields = REQUEST_FIELDS.to_pb(r)
     fields.update(
         preservation_order_id="" if hide_link else r.preservation_order_id,
@@ -361,6 +368,101 @@ def request_fields(
         linked_order=order_to_pb(order, r.id) if order is not None else None,
     )
     return fields
+
+
+#: The number of the form ``request_answer`` makes: change it with ``request_fields`` or ``deadline_fields``
+#: (a field added or computed otherwise), with a migration that empties ``evidence_requests.answer``
+#: (``jitlib.answers``). The form digest adds how deadlines are counted (``deadlines.COUNTING``), whose
+#: change the start's recount follows by writing every answer again.
+ANSWER_FORM = 1 + 1000 * COUNTING
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_HEAD = struct.Struct(">IBB")
+_DEADLINE = struct.Struct(">qI")
+_END = struct.Struct(">q")
+_ORDER_ID = wire.strings(pb.EvidenceRequest.DESCRIPTOR, "preservation_order_id")
+_DEADLINE_FIELD = wire.messages(pb.EvidenceRequest.DESCRIPTOR, "deadlines")
+_OVERDUE = wire.true(pb.Deadline.DESCRIPTOR, "overdue")
+_ACTIONS = wire.strings(pb.EvidenceRequest.DESCRIPTOR, "allowed_actions")
+
+
+def micros(t: datetime) -> int:
+    """``t`` in microseconds since 1970 (UTC), as the answered form holds its times."""
+    return (t - _EPOCH) // _MICROSECOND
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredRequest:
+    """A request as ``ListRequests`` answers it, kept with its row (``request_answer``): its message less
+    its preservation order's id (shown to whom the policy lets see the order), its deadlines (each less its
+    ``overdue``) and the caller's actions; its deadlines, each its due time (microseconds) and message;
+    and which transitions its clocks allow when (``domain.ClockSchedule``, in microseconds)."""
+
+    base: bytes
+    deadlines: tuple[tuple[int, bytes], ...]
+    ends: tuple[int, ...]
+    allowed: tuple[frozenset[str], ...]
+
+    def clocks_allow(self, now_us: int) -> frozenset[str]:
+        """The transitions the request's clocks allow at ``now_us``."""
+        return self.allowed[bisect.bisect_right(self.ends, now_us)]
+
+    def message(self, now_us: int, order_id: str, actions: Sequence[str]) -> bytes:
+        """The request's message at ``now_us`` (its deadlines overdue then), showing ``order_id`` (its linked
+        order's, where the caller may see the order; else "") and the caller's ``actions``."""
+        body = self.base + _ORDER_ID((order_id,)) if order_id else self.base
+        for due, deadline in self.deadlines:
+            body += _DEADLINE_FIELD(deadline + _OVERDUE if due < now_us else deadline)
+        return body + _ACTIONS(actions)
+
+
+def request_answer(r: EvidenceRequest) -> bytes:
+    """The request's ``AnsweredRequest`` as bytes (what ``answered`` reads)."""
+    fields = request_fields(r, None, hide_link=True)
+    fields["deadlines"] = None
+    base = pb.EvidenceRequest(**fields).SerializeToString()
+    schedule = clock_schedule(r)
+    out = [_HEAD.pack(len(base), len(r.deadlines), len(schedule.ends)), base]
+    for d in r.deadlines:
+        body = pb.Deadline(**deadline_fields(d, None, r.delay)).SerializeToString()
+        out += [_DEADLINE.pack(micros(d.due_at), len(body)), body]
+    out += [_END.pack(micros(end)) for end in schedule.ends]
+    for allowed in schedule.allowed:
+        names = sorted(allowed)
+        out.append(bytes([len(names)]))
+        out += [bytes([len(n)]) + n.encode() for n in names]
+    return b"".join(out)
+
+
+def answered(data: bytes) -> AnsweredRequest:
+    """What ``request_answer`` wrote."""
+    size, count, ends_count = _HEAD.unpack_from(data, 0)
+    at = _HEAD.size
+    base = data[at : at + size]
+    at += size
+    dls = []
+    for _ in range(count):
+        due, length = _DEADLINE.unpack_from(data, at)
+        at += _DEADLINE.size
+        dls.append((due, data[at : at + length]))
+        at += length
+    ends = []
+    for _ in range(ends_count):
+        ends.append(_END.unpack_from(data, at)[0])
+        at += _END.size
+    allowed = []
+    for _ in range(ends_count + 1):
+        names = []
+        n = data[at]
+        at += 1
+        for _ in range(n):
+            length = data[at]
+            names.append(data[at + 1 : at + 1 + length].decode())
+            at += 1 + length
+        allowed.append(frozenset(names))
+    if at != len(data):
+        raise ValueError("an answered request with bytes left over")
+    return AnsweredRequest(base, tuple(dls), tuple(ends), tuple(allowed))
 
 
 def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:

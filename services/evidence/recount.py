@@ -22,6 +22,9 @@ Replicas of the service starting together each recount; the first to lock a page
   a change a node or a replica of the service still on the older count serves after this recount (a
   rolling upgrade, a peer upgraded later) stores that count until the request's next change; deleting
   the row of ``evidence_deadline_counts`` makes the next start recount again.
+- **Answers.** Every request's stored answer (``store.ANSWERS``: its deadlines and the ends of its windows
+  as a list shows them) is written again under the new count, after the recount and before it is
+  recorded.
 - **Audit.** One entry per request whose deadlines moved, by the system (``RECOUNTED``), recorded in its
   batch's transaction and linked into the chain by the chainer once it runs (``jitlib.audit.record``).
   The request's version, ``updated_at`` and ``updated_by`` are unchanged: it was not changed by anyone.
@@ -92,6 +95,11 @@ def recount(write: Write, offsets: AlertOffsets, now: datetime, *, batch: int = 
         total += moved
         if not after:
             break
+    # Each request's stored answer holds its deadlines and its windows' ends as the former count had them
+    # (its form names the count, so none of them opens any more): written again under this one.
+    write(store.forget_answers)
+    while write(store.ANSWERS.backfill):
+        pass
     write(lambda s: store.mark_recounted(s, deadlines.COUNTING, now, total))
     if total:
         log.info("evidence: the deadlines of %d requests recounted as periods are counted now", total)

@@ -44,6 +44,7 @@ from jitlib.policy import (
 )
 from jitlib.records import RecordPath, get_rpc, page, store_change, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
+from jitlib.wire import ListWire
 from jitlib.workspaces import WorkspaceInfo
 from services.evidence import blobs, custody, domain, events, store, wire
 from services.evidence.deadline_alerts import AlertOffsets, first_alerts
@@ -55,6 +56,7 @@ from services.evidence.mapping import (
     custody_to_pb,
     item_to_pb,
     legal_basis_from_pb,
+    micros,
     new_item_from_pb,
     new_request_from_pb,
     request_fields,
@@ -62,6 +64,9 @@ from services.evidence.mapping import (
     transition_input,
 )
 from services.evidence.store import ItemOfRequest, ItemWithHead
+
+#: A ``ListRequests`` answer written from the requests' stored answers (``store.list_answered``).
+_LIST = ListWire(pb.EvidenceRequest, pb.ListRequestsResponse, "requests")
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +158,11 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
     GetRequest = get_rpc("requests", pb.GetRequestResponse, "request")
 
-    async def ListRequests(self, request: pb.ListRequestsRequest, context: Any) -> pb.ListRequestsResponse:
+    async def ListRequests(self, request: pb.ListRequestsRequest, context: Any) -> bytes:
+        """A page of requests, as the serialized ``ListRequestsResponse``: each request's stored answer with
+        its linked order's id where the caller may see the order, its deadlines overdue now, and what the
+        caller may do on it now (``jitlib.answers``); a request whose answer does not open (written before,
+        its workspace shredded) made from its row as before."""
         rt, principal, now = self.rt.call()
         size, states, violations = REQUEST_FIELDS.list_filters(request)
         basis = legal_basis_from_pb(request.legal_basis)
@@ -174,24 +183,38 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         # The requests of the caller's workspaces and, wherever they are, those addressed to its jurisdiction
         # by a workspace it is not a member of (ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT).
         found = await self.requests.list_addressed(
-            principal, request.workspace_id, store.addressed_in, store.list_visible, flt, after_id=after, limit=size + 1
+            principal,
+            request.workspace_id,
+            store.addressed_in,
+            store.list_answered,
+            flt,
+            after_id=after,
+            limit=size + 1,
         )
-        requests, token = page(found, size, lambda r: paging.token_after_id(r.id, request))
-        linked = {r.preservation_order_id for r in requests if r.preservation_order_id}
+        listed, token = page(found, size, lambda r: paging.token_after_id(r.id, request))
+        linked = {r.preservation_order_id for r in listed if r.preservation_order_id}
         # A page that links no order needs no second transaction.
         orders = await rt.read(lambda s: store.orders_by_id(s, linked)) if linked else {}
-        answer = pb.ListRequestsResponse(next_page_token=token)
-        add = answer.requests.add  # each request made in the answer, not made and then copied in
-        for r in requests:
-            add(
-                **request_fields(
-                    r,
-                    now,
-                    hide_link=not domain.order_shown(principal, r, orders.get(r.preservation_order_id)),
-                    allowed_actions=self._allowed(principal, r, now),
-                )
+        now_us = micros(now)
+        elements = []
+        for r in listed:
+            shown = bool(r.preservation_order_id) and domain.order_shown_in(
+                principal, r.workspace_id, r.origin_jurisdiction, orders.get(r.preservation_order_id)
             )
-        return answer
+            if r.answer is not None:
+                allowed = r.answer.clocks_allow(now_us)
+                actions = domain.offered(r.state, r.to_provider, r.access, principal, allowed.__contains__)
+                order_id = r.preservation_order_id if shown else ""
+                body = r.answer.message(now_us, order_id, self.requests.actions_in(r.workspace_id, actions))
+            elif r.request is not None:
+                fields = request_fields(
+                    r.request, now, hide_link=not shown, allowed_actions=self._allowed(principal, r.request, now)
+                )
+                body = pb.EvidenceRequest(**fields).SerializeToString()
+            else:
+                continue
+            elements.append(_LIST.element(body))
+        return _LIST.response(elements, token)
 
     # -- transitions ------------------------------------------------------------------------------
 

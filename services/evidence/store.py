@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy import false as sa_false
@@ -33,16 +34,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jit.evidence.v1 import evidence_pb2 as pb
 from jitlib import sealing
+from jitlib.answers import Answers
 from jitlib.clock import as_utc
 from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, Stored, actor_columns
 from jitlib.federation import DEFAULT_RETENTION_DAYS
 from jitlib.fields import same_fields
-from jitlib.policy import VisibilityScope
+from jitlib.policy import RecordAccess, VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
 from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate
 from jitlib.tables import ServiceBase
-from jitlib.visibility import PartyIndex
+from jitlib.visibility import BoundFilter, PartyIndex
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import (
@@ -57,7 +60,10 @@ from services.evidence.domain import (
     Refusal,
     State,
     Target,
+    addressed_to_provider,
+    request_access,
 )
+from services.evidence.mapping import ANSWER_FORM, AnsweredRequest, answered, request_answer
 
 
 class Base(ServiceBase, DeclarativeBase, victims=True, alerts=True):
@@ -123,9 +129,19 @@ class RequestRow(RecordColumns, Base):
     #: What users write about a request (title, description, state reason, targets), sealed under the
     #: workspace's key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The request as ``ListRequests`` answers it, sealed (``ANSWERS``, revision 0026); NULL until written.
+    answer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
+        # The rows whose answer is still to be written (those of before revision 0026, or of an older
+        # count of deadlines), for the start.
+        Index(
+            "ix_evidence_requests_answer_missing",
+            "id",
+            sqlite_where=text("answer IS NULL"),
+            postgresql_where=text("answer IS NULL"),
+        ),
         Index("ix_evidence_requests_addressee_reader", "addressee_reader", "id"),
         # A List's filters in its id order (revision 0016): a state, and a deadline window (covering, with
         # the visibility test's ``restricted`` and ``addressee_reader``: revision 0018).
@@ -413,9 +429,13 @@ def _load(session: Session, row: RequestRow) -> EvidenceRequest:
     return to_domain(row, _deadlines_of(session, [row.id])[row.id], _delays_of(session, [row.id]).get(row.id))
 
 
+#: Each request as ``ListRequests`` answers it, written with its row (``jitlib.answers``).
+ANSWERS = Answers(RequestRow, pb.EvidenceRequest, request_answer, form=ANSWER_FORM, load=_load)
+sealing.backfilled(Base.metadata, ANSWERS.backfill)
+
 #: The requests table: get, find_by_request, pages, and its writes: insert, update_if_version (the
 #: version guard) and write_replica; the functions below add the request's deadlines to the writes.
-REQUESTS = RecordTable(RequestRow, PARTIES, _columns, _load, sealed=SEALED)
+REQUESTS = RecordTable(RequestRow, PARTIES, _columns, _load, sealed=SEALED, answers=ANSWERS)
 get = REQUESTS.get
 find_by_request = REQUESTS.find_by_request
 _INSERT_DEADLINE = insert(cast(Table, DeadlineRow.__table__))
@@ -559,6 +579,16 @@ def list_visible(
     """Requests of ``workspace_ids`` (of any workspace when None) the scope may see (the policy's READ rule
     as SQL, which lets a state outside a workspace see the requests addressed to it), in id (creation)
     order."""
+    rows = REQUESTS.page(session, _bound(scope, workspace_ids, flt), after_id=after_id, limit=limit)
+    # A request with no deadline running has no ``next_deadline_at`` (written from its deadlines with every
+    # write of it): only the others' deadlines are read, and none when none of the page has one.
+    dls = _deadlines_of(session, [r.id for r in rows if r.next_deadline_at is not None])
+    delays = _delays_of(session, [r.id for r in rows])
+    return [to_domain(r, dls.get(r.id, ()), delays.get(r.id)) for r in rows]
+
+
+def _bound(scope: VisibilityScope, workspace_ids: frozenset[str] | None, flt: RequestFilter) -> BoundFilter:
+    """The conditions of a list of requests: the READ rule, then ``flt``'s."""
     equal = same_fields(flt, "legal_basis addressee_jurisdiction origin_jurisdiction")
     bound = PARTIES.bound(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, **equal)
     if flt.deadline_before is not None:
@@ -568,12 +598,87 @@ def list_visible(
             window=True,
             deadline_before=flt.deadline_before,
         )
-    rows = REQUESTS.page(session, bound, after_id=after_id, limit=limit)
-    # A request with no deadline running has no ``next_deadline_at`` (written from its deadlines with every
-    # write of it): only the others' deadlines are read, and none when none of the page has one.
-    dls = _deadlines_of(session, [r.id for r in rows if r.next_deadline_at is not None])
-    delays = _delays_of(session, [r.id for r in rows])
-    return [to_domain(r, dls.get(r.id, ()), delays.get(r.id)) for r in rows]
+    return bound
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A request of a page as ``ListRequests`` answers it: its stored answer (``ANSWERS``) with what the
+    page adds to it, or, where that does not open, the request read from its row (``request``)."""
+
+    id: str
+    workspace_id: str
+    origin_jurisdiction: str
+    state: State
+    to_provider: bool
+    preservation_order_id: str
+    #: The policy's facts of the request (``EvidenceRequest.access``), from its columns.
+    access: RecordAccess
+    answer: AnsweredRequest | None
+    request: EvidenceRequest | None
+
+
+#: The columns a page answered from ``ANSWERS`` reads.
+_LISTED = (
+    "id",
+    "version",
+    "workspace_id",
+    "origin_jurisdiction",
+    "addressee_kind",
+    "addressee_jurisdiction",
+    "legal_basis",
+    "epoc_procedure",
+    "restricted",
+    "shared_with",
+    "state",
+    "preservation_order_id",
+    "answer",
+)
+_STATES = {s.value: s for s in State}
+
+
+def list_answered(
+    session: Session,
+    scope: VisibilityScope,
+    workspace_ids: frozenset[str] | None,
+    flt: RequestFilter,
+    *,
+    after_id: str,
+    limit: int,
+) -> list[Listed]:
+    """``list_visible``'s requests as their stored answers (``Listed``): the same requests in the same order."""
+    rows = REQUESTS.page(session, _bound(scope, workspace_ids, flt), after_id=after_id, limit=limit, columns=_LISTED)
+    opened = ANSWERS.opened(session, rows, id=0, version=1, workspace=2, answer=12)
+    out = []
+    for r, answer in zip(rows, opened, strict=True):
+        shared = tuple(filter(None, r.shared_with.split(","))) if r.shared_with else ()
+        access = request_access(
+            r.workspace_id,
+            r.origin_jurisdiction,
+            r.addressee_kind,
+            r.addressee_jurisdiction,
+            r.legal_basis,
+            r.epoc_procedure,
+            r.restricted,
+            shared,
+        )
+        # None both: deleted since the page's statement (a withdrawn replica, on PostgreSQL, whose read's
+        # statements each see what is committed when it runs): left out of the answer, counted for its token.
+        request = get(session, r.id) if answer is None else None
+        out.append(
+            Listed(
+                r.id,
+                r.workspace_id,
+                r.origin_jurisdiction,
+                _STATES[r.state],
+                addressed_to_provider(r.addressee_kind),
+                r.preservation_order_id,
+                access,
+                answered(answer) if answer is not None else None,
+                request,
+            )
+        )
+    return out
 
 
 def addressed_in(session: Session, workspace_id: str, jurisdiction: str) -> bool:
@@ -759,6 +864,12 @@ _SET_NEXT_DEADLINE = (
     .where(_REQUESTS_TABLE.c.id == bindparam("recounted_id"))
     .values(next_deadline_at=bindparam("recounted_next"))
 )
+
+
+def forget_answers(session: Session) -> int:
+    """Empty every request's stored answer (``ANSWERS``), for the start to write it again: a recount under a
+    new count of deadlines (their stored dates, and the windows its clock schedule holds, moved)."""
+    return int(session.connection().execute(update(_REQUESTS_TABLE).values(answer=None)).rowcount or 0)
 
 
 def replace_deadlines(session: Session, changes: Sequence[tuple[str, tuple[Deadline, ...], AlertPlan]]) -> None:

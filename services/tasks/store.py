@@ -135,7 +135,13 @@ def _columns(task: Task) -> dict[str, object]:
 
 
 #: Each task as ``ListTasks`` answers it, written with its row (``jitlib.answers``).
-ANSWERS = Answers(TaskRow, tasks_pb2.Task, task_answer, form=ANSWER_FORM, load=lambda _session, row: to_domain(row))
+ANSWERS = Answers(
+    TaskRow,
+    tasks_pb2.Task,
+    lambda task: task_answer(task).SerializeToString(),
+    form=ANSWER_FORM,
+    load=lambda _session, row: to_domain(row),
+)
 sealing.backfilled(Base.metadata, ANSWERS.backfill)
 
 #: The tasks table: get, find_by_request, pages, and its writes: insert, update_if_version (the version

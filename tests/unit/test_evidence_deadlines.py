@@ -27,6 +27,7 @@ from services.evidence.deadlines import (
     period_end,
     window_end,
 )
+from services.evidence.mapping import answered, micros
 
 RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # a Monday, 10:30 in Berlin (CET)
 DECIDED = datetime(2026, 3, 20, 14, 0, tzinfo=UTC)  # a Friday
@@ -443,7 +444,7 @@ def _store_as_counted_before(session: Session, r: domain.EvidenceRequest, as_of:
     session.execute(
         update(store.RequestRow)
         .where(store.RequestRow.id == r.id)
-        .values(next_deadline_at=earliest)
+        .values(next_deadline_at=earliest, answer=None)  # no list answer: none was stored before revision 0026
         .execution_options(synchronize_session=False)
     )
 
@@ -485,6 +486,12 @@ def test_deadlines_stored_with_the_old_count_are_recounted_once_and_correct_ones
     assert {d.kind: d.due_at for d in recounted.deadlines} == NEW_DUE
     assert recounted.deadlines == compute(recounted.clocks())
     assert recounted.version == old.version
+    # The list's stored answer of each request was written again: it opens, with the recounted deadlines.
+    t = store.RequestRow.__table__
+    rows = session.execute(select(t.c.id, t.c.version, t.c.workspace_id, t.c.answer).order_by(t.c.id)).all()
+    opened = store.ANSWERS.opened(session, rows, id=0, version=1, workspace=2, answer=3)
+    assert None not in opened
+    assert [due for due, _ in answered(opened[0] or b"").deadlines] == sorted(map(micros, NEW_DUE.values()))
     row = session.get(store.RequestRow, old.id)
     assert row is not None and row.next_deadline_at is not None
     assert as_utc(row.next_deadline_at) == NEW_DUE[DeadlineKind.ACKNOWLEDGE]
