@@ -65,10 +65,10 @@ STEPS = (
     ("  read: awaited", "r0", "r1"),
     ("  read: to its unit (hand-off)", "r0", "q0"),
     ("  read: its unit", "q0", "q1"),
-    ("    list_visible (tasks: list_answered)", "p0", "p1"),
+    ("    list_answered", "p0", "p1"),
     ("      the page (statements, rows opened)", "g0", "g1"),
     ("      its statements (sum)", "+sql", None),
-    ("      the stored answers opened (tasks)", "o0", "o1"),
+    ("      the stored answers opened", "o0", "o1"),
     ("  read: back to the loop", "q1", "r1"),
     ("the answer's view", "a1", "h1"),
     ("  allowed actions (sum)", "+allowed", None),
@@ -138,11 +138,12 @@ def _instrument(path: str) -> None:
     from services.tasks import store as tasks_store
 
     tasks_store.list_answered = stamped("p0", "p1", tasks_store.list_answered)  # type: ignore[assignment]
-    evidence_store.list_visible = stamped("p0", "p1", evidence_store.list_visible)  # type: ignore[assignment]
+    evidence_store.list_answered = stamped("p0", "p1", evidence_store.list_answered)  # type: ignore[assignment]
     answers.Answers.opened = stamped("o0", "o1", answers.Answers.opened)  # type: ignore[method-assign]
     for module in (tasks_domain, evidence_domain):
         setattr(module, "allowed_actions", summed("+allowed", module.allowed_actions))  # noqa: B010
-    tasks_domain.offered = summed("+allowed", tasks_domain.offered)  # type: ignore[assignment]
+    for module in (tasks_domain, evidence_domain):
+        setattr(module, "offered", summed("+allowed", module.offered))  # noqa: B010
     tasks_servicer.task_fields = summed("+pb", tasks_servicer.task_fields)  # type: ignore[assignment]
     evidence_servicer.request_fields = summed("+pb", evidence_servicer.request_fields)  # type: ignore[assignment]
 
