@@ -16,14 +16,15 @@ record, its version and the form (a digest of the message's descriptors and the 
 number): a row whose version moved without its answer being written again (a write that did not go
 through the record table), or one written by a build whose message differed, does not open, and the page
 answers that record from its row as before (``opened``: None). So does a row written before the column
-existed, until the start-time step (``backfill``) writes it, and a record of a shredded workspace, which
-never opens again. The service's ``form`` number changes with its mapping of the message (a field
-added, one computed differently): the rows written before then fall back to their columns, correct and
-slower, until a migration empties the column and the next start fills it again.
+existed, until the service's background job (``AnswersFill``, from its start) writes it, and a record of a
+shredded workspace, which never opens again. The service's ``form`` number changes with its mapping of
+the message (a field added, one computed differently): the rows written before then fall back to their
+columns, correct and slower, until a migration empties the column and the background job fills it again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -31,18 +32,21 @@ from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
 from google.protobuf.message import Message
-from sqlalchemy import Table, select, update
+from sqlalchemy import MetaData, Table, select, update
 from sqlalchemy.orm import Session
 
 from jitlib import crypto
+from jitlib.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
 #: What a row holds in its answer column when it has none that could ever open (its workspace shredded
 #: before the column was filled): not NULL, so the start-time step does not try it again.
 NONE = b""
-#: Rows the start-time step writes per transaction.
-BATCH = 500
+#: Rows the background job writes per transaction (on SQLite the event loop waits for each: about 15 ms).
+BATCH = 100
+#: Where a metadata's ``Answers`` are declared (``declared``).
+_DECLARED = "jit_answers"
 
 
 def _files(descriptor: Any) -> list[Any]:
@@ -81,12 +85,13 @@ class Answers:
         *,
         form: int,
         column: str = "answer",
-        load: Callable[[Session, Any], Any] | None = None,
+        load: Callable[[Session, Sequence[Any]], list[Any]] | None = None,
     ) -> None:
         """``answer(record)``: the record as its List answers it, less what depends on the caller or the
         clock (the service's mapping of it to ``message``, serialized; or a form of the service's own that
         holds it with what the page needs to add those). ``form``: the number of that mapping, changed with
-        it. ``load(session, row)``: a record from its ORM row, for the start-time step (``backfill``)."""
+        it. ``load(session, rows)``: the records of ORM rows, in their order, for the background job
+        (``backfill``)."""
         self.table: Table = cast(Table, row.__table__)  # type: ignore[attr-defined]
         self.row = row
         self.column = column
@@ -95,6 +100,7 @@ class Answers:
         self.form = form_digest(message.DESCRIPTOR, form)
         self._prefix = f"jit-answer/{self.table.name}/".encode()
         self._suffix = f"/{self.form}".encode()
+        self.table.metadata.info.setdefault(_DECLARED, []).append(self)
 
     def aad(self, record_id: str, version: int) -> bytes:
         """The associated data: the value opens only in this table, for this record at this version, in
@@ -143,22 +149,58 @@ class Answers:
         return out
 
     def backfill(self, session: Session, *, batch: int = BATCH) -> int:
-        """A step of the start's ``jitlib.sealing.backfill_all``: write the answer of up to ``batch`` rows
-        that have none (NULL: written before the column existed, or emptied by a migration with a new
-        form); ``NONE`` for a row whose workspace is shredded. How many it wrote (0: none left)."""
+        """Write the answer of up to ``batch`` rows that have none (NULL: written before the column existed,
+        or emptied by a migration with a new form); ``NONE`` for a row whose workspace is shredded. A row
+        changed meanwhile (its version moved: its write wrote its answer) is left as it is. How many rows
+        it read (0: none left)."""
         from jitlib.sealing import ContentDestroyed
 
         if self._load is None:
             raise TypeError(f"{self.table.name}: answers declared without load")
         t, col = self.table, self.table.c[self.column]
         rows: Sequence[Any] = session.scalars(select(self.row).where(col.is_(None)).order_by(t.c.id).limit(batch)).all()
-        for row in rows:
-            record = self._load(session, row)
+        for record in self._load(session, rows):
             try:
                 values = self.columns(session, record)
             except ContentDestroyed:
                 values = {self.column: NONE}
-            session.connection().execute(update(t).where(t.c.id == record.id, col.is_(None)).values(**values))
+            unchanged = (t.c.id == record.id, t.c.version == record.version, col.is_(None))
+            session.connection().execute(update(t).where(*unchanged).values(**values))
         if rows:
             log.info("%s: the list answers of %d rows written", t.name, len(rows))
         return len(rows)
+
+
+def declared(metadata: MetaData) -> list[Answers]:
+    """The ``Answers`` of ``metadata``'s tables."""
+    return list(metadata.info.get(_DECLARED, []))
+
+
+class AnswersFill(Periodic):
+    """A service's background job (run once per service, from its start): write the answers its rows do
+    not have yet (``Answers.backfill``), a batch a transaction, until none is left; a list answers those
+    from their rows meanwhile. Then again every ``interval`` seconds (a row can lack one only after a
+    migration or a recount, which come with a start), or when woken."""
+
+    def __init__(
+        self, write: Callable[[Callable[[Session], int]], Any], answers: Sequence[Answers], *, interval: float = 3600.0
+    ) -> None:
+        super().__init__(interval, "answers-fill")
+        self._write = write
+        self._answers = list(answers)
+        #: Rows written since the start (for tests and the log).
+        self.written = 0
+
+    async def run_pass(self) -> int:
+        done = 0
+        for answers in self._answers:
+            while True:
+                n = await self._write(answers.backfill)
+                done += n
+                if n == 0:
+                    break
+                await asyncio.sleep(0)  # the calls waiting on the loop go first
+        if done:
+            log.info("list answers written for %d rows", done)
+        self.written += done
+        return done

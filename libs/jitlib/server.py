@@ -25,7 +25,7 @@ from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
 from jit.retention.v1 import retention_pb2, retention_pb2_grpc
-from jitlib import audit, auth, db, joining, processes, sealing, tls, workspaces
+from jitlib import answers, audit, auth, db, joining, processes, sealing, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus
@@ -577,11 +577,13 @@ class ServiceApp:
             hooks=self.spec.extra.get("retention_hooks"),
         )
         self.spec.extra["retention_sweep"] = sweep
+        fill = answers.AnswersFill(database.write, answers.declared(self.spec.metadata))
+        self.spec.extra["answers_fill"] = fill
         # Every process runs its own process workers; copy 0 of several runs the background workers, once
         # for the service (``jitlib.processes``).
         self._consumers = list(self.spec.process_workers(rt)) if self.spec.process_workers else []
         if not self.process_index:
-            self._consumers += [rotation, sweep, *(self.spec.consumers(rt) if self.spec.consumers else [])]
+            self._consumers += [rotation, sweep, fill, *(self.spec.consumers(rt) if self.spec.consumers else [])]
             self._consumers += [joins] if joins is not None else []
         for consumer in self._consumers:
             consumer.start()

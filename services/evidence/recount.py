@@ -23,8 +23,8 @@ Replicas of the service starting together each recount; the first to lock a page
   rolling upgrade, a peer upgraded later) stores that count until the request's next change; deleting
   the row of ``evidence_deadline_counts`` makes the next start recount again.
 - **Answers.** Every request's stored answer (``store.ANSWERS``: its deadlines and the ends of its windows
-  as a list shows them) is written again under the new count, after the recount and before it is
-  recorded.
+  as a list shows them) is emptied, before the recount is recorded; the service's background job writes
+  them again under the new count once it serves, and a list answers each from its row until then.
 - **Audit.** One entry per request whose deadlines moved, by the system (``RECOUNTED``), recorded in its
   batch's transaction and linked into the chain by the chainer once it runs (``jitlib.audit.record``).
   The request's version, ``updated_at`` and ``updated_by`` are unchanged: it was not changed by anyone.
@@ -96,10 +96,9 @@ def recount(write: Write, offsets: AlertOffsets, now: datetime, *, batch: int = 
         if not after:
             break
     # Each request's stored answer holds its deadlines and its windows' ends as the former count had them
-    # (its form names the count, so none of them opens any more): written again under this one.
+    # (its form names the count, so none of them opens any more): emptied, for the service's background
+    # job to write again under this one once it serves (``jitlib.answers.AnswersFill``).
     write(store.forget_answers)
-    while write(store.ANSWERS.backfill):
-        pass
     write(lambda s: store.mark_recounted(s, deadlines.COUNTING, now, total))
     if total:
         log.info("evidence: the deadlines of %d requests recounted as periods are counted now", total)

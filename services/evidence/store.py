@@ -135,7 +135,7 @@ class RequestRow(RecordColumns, Base):
     __table_args__ = (
         Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
         # The rows whose answer is still to be written (those of before revision 0026, or of an older
-        # count of deadlines), for the start.
+        # count of deadlines), for the fill job.
         Index(
             "ix_evidence_requests_answer_missing",
             "id",
@@ -429,9 +429,15 @@ def _load(session: Session, row: RequestRow) -> EvidenceRequest:
     return to_domain(row, _deadlines_of(session, [row.id])[row.id], _delays_of(session, [row.id]).get(row.id))
 
 
+def _load_all(session: Session, rows: Sequence[RequestRow]) -> list[EvidenceRequest]:
+    """The requests of ``rows``, their deadlines and delays read for all of them at once."""
+    ids = [r.id for r in rows]
+    dls, delays = _deadlines_of(session, ids), _delays_of(session, ids)
+    return [to_domain(r, dls.get(r.id, ()), delays.get(r.id)) for r in rows]
+
+
 #: Each request as ``ListRequests`` answers it, written with its row (``jitlib.answers``).
-ANSWERS = Answers(RequestRow, pb.EvidenceRequest, request_answer, form=ANSWER_FORM, load=_load)
-sealing.backfilled(Base.metadata, ANSWERS.backfill)
+ANSWERS = Answers(RequestRow, pb.EvidenceRequest, request_answer, form=ANSWER_FORM, load=_load_all)
 
 #: The requests table: get, find_by_request, pages, and its writes: insert, update_if_version (the
 #: version guard) and write_replica; the functions below add the request's deadlines to the writes.

@@ -10,7 +10,6 @@ from sqlalchemy import Index, LargeBinary, String, Text, bindparam, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jit.tasks.v1 import tasks_pb2
-from jitlib import sealing
 from jitlib.answers import Answers
 from jitlib.clock import Window, as_utc_or_none
 from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
@@ -63,7 +62,7 @@ class TaskRow(RecordColumns, Base):
         # visibility test's ``restricted``).
         Index("ix_tasks_workspace_state_id", "workspace_id", "state", "id"),
         Index("ix_tasks_workspace_due_visible", "workspace_id", "due_at", "restricted", "id"),
-        # The rows whose answer is still to be written (few: those of before revision 0014), for the start.
+        # The rows whose answer is still to be written (few: those of before revision 0014), for the fill job.
         Index(
             "ix_tasks_answer_missing",
             "id",
@@ -140,9 +139,8 @@ ANSWERS = Answers(
     tasks_pb2.Task,
     lambda task: task_answer(task).SerializeToString(),
     form=ANSWER_FORM,
-    load=lambda _session, row: to_domain(row),
+    load=lambda _session, rows: [to_domain(r) for r in rows],
 )
-sealing.backfilled(Base.metadata, ANSWERS.backfill)
 
 #: The tasks table: get, find_by_request, pages, and its writes: insert, update_if_version (the version
 #: guard) and write_replica.

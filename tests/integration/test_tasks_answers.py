@@ -157,3 +157,29 @@ def test_every_write_keeps_the_task_s_answer_that_opens(client: Client, tasks_sv
         got.ClearField("allowed_actions")
         got.ClearField("overdue")
         assert stored == got
+
+
+def test_the_service_writes_in_the_background_the_answers_its_rows_lack(client: Client, tasks_svc: Any) -> None:
+    """Rows without an answer (as after the migration that added the column) are listed from their rows at
+    once, and the service's background job writes their answers while it serves."""
+    import time
+
+    from sqlalchemy import func, select
+
+    due = own_due()
+    tasks = made(client, due)
+    table = TaskRow.__table__
+
+    def missing(s: Any) -> int:
+        return int(s.scalar(select(func.count()).select_from(table).where(table.c.answer.is_(None))) or 0)
+
+    tasks_svc.loop.run(tasks_svc.rt.db.write(lambda s: s.execute(update(table).values(answer=None))))
+    assert tasks_svc.loop.run(tasks_svc.rt.read(missing)) >= len(tasks)
+    check_lists_as_gets(client, due, {t.id for t in tasks})
+    fill = tasks_svc.app.spec.extra["answers_fill"]
+    fill.wake()
+    deadline = time.monotonic() + 20
+    while tasks_svc.loop.run(tasks_svc.rt.read(missing)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tasks_svc.loop.run(tasks_svc.rt.read(missing)) == 0
+    check_lists_as_gets(client, due, {t.id for t in tasks})

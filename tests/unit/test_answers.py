@@ -111,3 +111,29 @@ def test_the_start_writes_the_answers_missing_and_marks_those_of_a_shredded_work
     assert [found[x.id] for x in shredded] == [None, None]
     stored = dict(tasks_database.write_sync(lambda s: s.execute(select(t.c.id, t.c.answer)).all()))
     assert [stored[x.id] for x in shredded] == [answers.NONE, answers.NONE]
+
+
+def test_the_background_job_leaves_a_row_changed_since_it_read_it(tasks_database: db.Database) -> None:
+    """A task changed between the job's read and its write (its version moved, its write wrote its answer)
+    keeps the answer of its change."""
+    made = task(i=3)
+    tasks_database.write_sync(lambda s: store.TASKS.insert_many(s, [made]))
+    t = store.TaskRow.__table__
+    tasks_database.write_sync(lambda s: s.execute(update(t).values(answer=None)))
+    changed = domain.apply(
+        made, "accept", domain.TransitionInput(), actor=Actor("u-de", "de", "DE"), now=NOW, members=frozenset()
+    )
+
+    def race(s: Any) -> int:
+        # The job read the row at its first version; the change commits before the job writes.
+        loaded = store.ANSWERS._load
+        store.ANSWERS._load = lambda session, rows: (  # type: ignore[method-assign]
+            store.TASKS.update_if_version(session, changed, made.version) and [made]
+        )
+        try:
+            return store.ANSWERS.backfill(s)
+        finally:
+            store.ANSWERS._load = loaded  # type: ignore[method-assign]
+
+    assert tasks_database.write_sync(race) == 1
+    assert tasks_database.write_sync(opened)[made.id] == task_answer(changed).SerializeToString()

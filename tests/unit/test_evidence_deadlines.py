@@ -486,8 +486,11 @@ def test_deadlines_stored_with_the_old_count_are_recounted_once_and_correct_ones
     assert {d.kind: d.due_at for d in recounted.deadlines} == NEW_DUE
     assert recounted.deadlines == compute(recounted.clocks())
     assert recounted.version == old.version
-    # The list's stored answer of each request was written again: it opens, with the recounted deadlines.
+    # The list's stored answers were emptied, for the service's background job to write them again under the
+    # new count: then they open, with the recounted deadlines.
     t = store.RequestRow.__table__
+    assert session.execute(select(t.c.answer)).scalars().all() == [None, None, None]
+    assert store.ANSWERS.backfill(session) == 3
     rows = session.execute(select(t.c.id, t.c.version, t.c.workspace_id, t.c.answer).order_by(t.c.id)).all()
     opened = store.ANSWERS.opened(session, rows, id=0, version=1, workspace=2, answer=3)
     assert None not in opened

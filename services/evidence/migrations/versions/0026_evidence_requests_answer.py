@@ -6,7 +6,7 @@ Revises: 0025
 ``answer``: the request as a list answers it (its message less its order's id, its deadlines' ``overdue``
 and the caller's actions, with its deadlines and which transitions its clocks allow when), sealed under
 the workspace key (``jitlib.answers``), written with the row. NULL for the rows before this revision: the
-service's start writes them (``ix_evidence_requests_answer_missing`` finds them), and until then a list
+service's background job writes them once it serves (``ix_evidence_requests_answer_missing`` finds them), and until then a list
 answers those from their columns, as before.
 """
 

@@ -5,7 +5,7 @@ Revises: 0013
 
 ``answer``: the task's message as a list answers it, less the caller's allowed actions and the clock's
 ``overdue``, sealed under the workspace key (``jitlib.answers``), written with the row. NULL for the rows
-before this revision: the service's start writes them (``ix_tasks_answer_missing`` finds them), and until
+before this revision: the service's background job writes them once it serves (``ix_tasks_answer_missing`` finds them), and until
 then a list answers those from their columns, as before.
 """
 
