@@ -286,8 +286,8 @@ def _compiled_reader(
     return cast(Callable[[object], dict[str, Any]], namespace["read"])
 
 
-def _listed(text: str) -> tuple[str, ...]:
-    """A list kept as comma-separated text (``Fields.lists``); most are empty."""
+def listed(text: str) -> tuple[str, ...]:
+    """A list kept as comma-separated text (``Fields.lists``, a record's ``shared_with``); most are empty."""
     return tuple(filter(None, text.split(","))) if text else ()
 
 
@@ -300,7 +300,7 @@ _READ_HELPERS: dict[str, Any] = {
     "_Actor": Actor,
     "_utc": as_utc,
     "_utc_or_none": as_utc_or_none,
-    "_listed": _listed,
+    "_listed": listed,
     "_member": _member,
 }
 
@@ -453,6 +453,20 @@ class RecordTable(Generic[P]):
             found = Statements(lambda conditions: CompiledSelect(build(conditions, selected)))
             self._statements[whole, columns] = found
         return found
+
+    def answered_page(
+        self, session: Session, flt: BoundFilter, *, after_id: str, limit: int, columns: tuple[str, ...]
+    ) -> list[tuple[Any, bytes | None, P | None]]:
+        """``page``'s rows, read with their id, version, workspace and stored answer (``answers``) and
+        ``columns``: each row, its answer opened (None where it does not open), and, for those, the record
+        read by id as ``get`` reads it (None too when it was deleted since the page was read: a withdrawn
+        replica, on PostgreSQL, whose read's statements each see what is committed when it runs)."""
+        if self.answers is None:
+            raise TypeError(f"{self._table.name} keeps no answers")
+        names = ("id", "version", "workspace_id", self.answers.column, *columns)
+        rows = self.page(session, flt, after_id=after_id, limit=limit, columns=names)
+        opened = self.answers.opened(session, rows, id=0, version=1, workspace=2, answer=3)
+        return [(r, a, self.get(session, r.id) if a is None else None) for r, a in zip(rows, opened, strict=True)]
 
     def _window_page(
         self, session: Session, flt: BoundFilter, params: dict[str, Any], pages: Statements, *, after: bool

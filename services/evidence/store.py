@@ -38,7 +38,7 @@ from jit.evidence.v1 import evidence_pb2 as pb
 from jitlib import sealing
 from jitlib.answers import Answers
 from jitlib.clock import as_utc
-from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, Stored, actor_columns
+from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, Stored, actor_columns, listed
 from jitlib.federation import DEFAULT_RETENTION_DAYS
 from jitlib.fields import same_fields
 from jitlib.policy import RecordAccess, VisibilityScope
@@ -610,7 +610,8 @@ def _bound(scope: VisibilityScope, workspace_ids: frozenset[str] | None, flt: Re
 @dataclass(frozen=True, slots=True)
 class Listed:
     """A request of a page as ``ListRequests`` answers it: its stored answer (``ANSWERS``) with what the
-    page adds to it, or, where that does not open, the request read from its row (``request``)."""
+    page adds to it, or, where that does not open, the request read from its row (``request``; None too
+    when it was deleted since the page was read: left out of the answer, counted for its token)."""
 
     id: str
     workspace_id: str
@@ -624,11 +625,8 @@ class Listed:
     request: EvidenceRequest | None
 
 
-#: The columns a page answered from ``ANSWERS`` reads.
+#: The columns a page answered from ``ANSWERS`` reads besides the answer's own (``answered_page``).
 _LISTED = (
-    "id",
-    "version",
-    "workspace_id",
     "origin_jurisdiction",
     "addressee_kind",
     "addressee_jurisdiction",
@@ -638,7 +636,6 @@ _LISTED = (
     "shared_with",
     "state",
     "preservation_order_id",
-    "answer",
 )
 _STATES = {s.value: s for s in State}
 
@@ -653,11 +650,9 @@ def list_answered(
     limit: int,
 ) -> list[Listed]:
     """``list_visible``'s requests as their stored answers (``Listed``): the same requests in the same order."""
-    rows = REQUESTS.page(session, _bound(scope, workspace_ids, flt), after_id=after_id, limit=limit, columns=_LISTED)
-    opened = ANSWERS.opened(session, rows, id=0, version=1, workspace=2, answer=12)
+    bound = _bound(scope, workspace_ids, flt)
     out = []
-    for r, answer in zip(rows, opened, strict=True):
-        shared = tuple(filter(None, r.shared_with.split(","))) if r.shared_with else ()
+    for r, answer, request in REQUESTS.answered_page(session, bound, after_id=after_id, limit=limit, columns=_LISTED):
         access = request_access(
             r.workspace_id,
             r.origin_jurisdiction,
@@ -666,11 +661,8 @@ def list_answered(
             r.legal_basis,
             r.epoc_procedure,
             r.restricted,
-            shared,
+            listed(r.shared_with),
         )
-        # None both: deleted since the page's statement (a withdrawn replica, on PostgreSQL, whose read's
-        # statements each see what is committed when it runs): left out of the answer, counted for its token.
-        request = get(session, r.id) if answer is None else None
         out.append(
             Listed(
                 r.id,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jit.tasks.v1 import tasks_pb2
 from jitlib.answers import Answers
 from jitlib.clock import Window, as_utc_or_none
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, listed
 from jitlib.fields import same_fields
 from jitlib.policy import RecordAccess, VisibilityScope
 from jitlib.sealing import SealedText
@@ -165,7 +165,8 @@ class TaskFilter:
 @dataclass(frozen=True, slots=True)
 class Listed:
     """A task of a page as ``ListTasks`` answers it: its stored answer (``ANSWERS``) with what the page adds
-    to it, or, where that does not open, the task read from its row (``task``)."""
+    to it, or, where that does not open, the task read from its row (``task``; None too when it was deleted
+    since the page was read: left out of the answer, counted for its token)."""
 
     id: str
     workspace_id: str
@@ -177,19 +178,8 @@ class Listed:
     task: Task | None
 
 
-#: The columns a page answered from ``ANSWERS`` reads.
-_LISTED = (
-    "id",
-    "version",
-    "workspace_id",
-    "origin_jurisdiction",
-    "assignee_jurisdiction",
-    "restricted",
-    "shared_with",
-    "state",
-    "due_at",
-    "answer",
-)
+#: The columns a page answered from ``ANSWERS`` reads besides the answer's own (``answered_page``).
+_LISTED = ("origin_jurisdiction", "assignee_jurisdiction", "restricted", "shared_with", "state", "due_at")
 _STATES = {s.value: s for s in TaskState}
 
 
@@ -204,17 +194,11 @@ def list_answered(
     limit: int,
 ) -> list[Listed]:
     """``list_visible``'s tasks as their stored answers (``Listed``): the same tasks in the same order."""
-    rows = TASKS.page(session, _bound(scope, workspace_ids, flt, now), after_id=after_id, limit=limit, columns=_LISTED)
-    answers = ANSWERS.opened(session, rows, id=0, version=1, workspace=2, answer=9)
+    bound = _bound(scope, workspace_ids, flt, now)
     out = []
-    for r, answer in zip(rows, answers, strict=True):
-        shared = tuple(filter(None, r.shared_with.split(","))) if r.shared_with else ()
-        access = RecordAccess(
-            r.workspace_id, r.origin_jurisdiction, r.assignee_jurisdiction, r.restricted, frozenset(shared)
-        )
-        # None both: deleted since the page's statement (a withdrawn replica, on PostgreSQL, whose read's
-        # statements each see what is committed when it runs): left out of the answer, counted for its token.
-        task = get(session, r.id) if answer is None else None
+    for r, answer, task in TASKS.answered_page(session, bound, after_id=after_id, limit=limit, columns=_LISTED):
+        shared = frozenset(listed(r.shared_with))
+        access = RecordAccess(r.workspace_id, r.origin_jurisdiction, r.assignee_jurisdiction, r.restricted, shared)
         out.append(Listed(r.id, r.workspace_id, _STATES[r.state], as_utc_or_none(r.due_at), access, answer, task))
     return out
 

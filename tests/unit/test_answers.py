@@ -137,3 +137,20 @@ def test_the_background_job_leaves_a_row_changed_since_it_read_it(tasks_database
 
     assert tasks_database.write_sync(race) == 1
     assert tasks_database.write_sync(opened)[made.id] == task_answer(changed).SerializeToString()
+
+
+def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> None:
+    """A stored answer opens only in the form it was written in (``jitlib.answers``): a change to a message's
+    proto files, or to its service's mapping number, leaves every row written before answered from its
+    columns until it is written again. So a change of form comes with a migration that empties the column
+    (the background job then writes every answer again), and this test is updated with it: it fails first,
+    naming the table."""
+    from services.evidence import store as evidence
+
+    expected = {"tasks": "58076da71142d778", "evidence_requests": "b9ce7872eb37c99c"}
+    found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS)}
+    changed = sorted(name for name in expected if found[name] != expected[name])
+    assert not changed, (
+        f"the answer form of {', '.join(changed)} changed ({found}): add a migration that sets the answer "
+        "column to NULL (the service writes the answers again in the background), then update this test"
+    )
