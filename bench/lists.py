@@ -228,7 +228,7 @@ def explain(service: str, url: str, kek_file: Path, deep: int) -> list[str]:
         }
 
         def page(s: Any, flt: Any, after: str) -> Any:
-            return tasks.list_visible(s, scope, workspaces, flt, now=now, after_id=after, limit=PAGE + 1)
+            return tasks.list_answered(s, scope, workspaces, flt, now=now, after_id=after, limit=PAGE + 1)
     else:
         from services.evidence import store as evidence
         from services.evidence.domain import State
@@ -241,7 +241,7 @@ def explain(service: str, url: str, kek_file: Path, deep: int) -> list[str]:
         }
 
         def page(s: Any, flt: Any, after: str) -> Any:
-            return evidence.list_visible(s, scope, workspaces, flt, after_id=after, limit=PAGE + 1)
+            return evidence.list_answered(s, scope, workspaces, flt, after_id=after, limit=PAGE + 1)
 
     out = []
     try:

@@ -345,8 +345,8 @@ class RecordPath(Generic[R]):
         *args: Q.args,
         **kwargs: Q.kwargs,
     ) -> list[X]:
-        """A List RPC's ``query(session, scope, workspaces, *args, **kwargs)`` (a store's ``list_visible``
-        with the RPC's filter, cursor and limit) over the workspaces it covers (``list_workspaces``),
+        """A List RPC's ``query(session, scope, workspaces, *args, **kwargs)`` (a store's ``list_visible`` or
+        ``list_answered`` with the RPC's filter, cursor and limit) over the workspaces it covers (``list_workspaces``),
         audited as ``list_audited``. A caller in no workspace gets an empty list, and nothing is queried or
         audited."""
         workspaces = await self.list_workspaces(principal, workspace_id)

@@ -426,7 +426,7 @@ def _columns(r: EvidenceRequest) -> dict[str, object]:
 
 
 def _load(session: Session, row: RequestRow) -> EvidenceRequest:
-    return to_domain(row, _deadlines_of(session, [row.id])[row.id], _delays_of(session, [row.id]).get(row.id))
+    return _load_all(session, [row])[0]
 
 
 def _load_all(session: Session, rows: Sequence[RequestRow]) -> list[EvidenceRequest]:
@@ -573,26 +573,6 @@ class RequestFilter:
     victim_ref: str = ""
 
 
-def list_visible(
-    session: Session,
-    scope: VisibilityScope,
-    workspace_ids: frozenset[str] | None,
-    flt: RequestFilter,
-    *,
-    after_id: str,
-    limit: int,
-) -> list[EvidenceRequest]:
-    """Requests of ``workspace_ids`` (of any workspace when None) the scope may see (the policy's READ rule
-    as SQL, which lets a state outside a workspace see the requests addressed to it), in id (creation)
-    order."""
-    rows = REQUESTS.page(session, _bound(scope, workspace_ids, flt), after_id=after_id, limit=limit)
-    # A request with no deadline running has no ``next_deadline_at`` (written from its deadlines with every
-    # write of it): only the others' deadlines are read, and none when none of the page has one.
-    dls = _deadlines_of(session, [r.id for r in rows if r.next_deadline_at is not None])
-    delays = _delays_of(session, [r.id for r in rows])
-    return [to_domain(r, dls.get(r.id, ()), delays.get(r.id)) for r in rows]
-
-
 def _bound(scope: VisibilityScope, workspace_ids: frozenset[str] | None, flt: RequestFilter) -> BoundFilter:
     """The conditions of a list of requests: the READ rule, then ``flt``'s."""
     equal = same_fields(flt, "legal_basis addressee_jurisdiction origin_jurisdiction")
@@ -649,7 +629,9 @@ def list_answered(
     after_id: str,
     limit: int,
 ) -> list[Listed]:
-    """``list_visible``'s requests as their stored answers (``Listed``): the same requests in the same order."""
+    """Requests of ``workspace_ids`` (of any workspace when None) the scope may see (the policy's READ rule
+    as SQL, which lets a state outside a workspace see the requests addressed to it), in id (creation)
+    order, as their stored answers (``Listed``)."""
     bound = _bound(scope, workspace_ids, flt)
     out = []
     for r, answer, request in REQUESTS.answered_page(session, bound, after_id=after_id, limit=limit, columns=_LISTED):

@@ -193,7 +193,8 @@ def list_answered(
     after_id: str,
     limit: int,
 ) -> list[Listed]:
-    """``list_visible``'s tasks as their stored answers (``Listed``): the same tasks in the same order."""
+    """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order,
+    as their stored answers (``Listed``)."""
     bound = _bound(scope, workspace_ids, flt, now)
     out = []
     for r, answer, task in TASKS.answered_page(session, bound, after_id=after_id, limit=limit, columns=_LISTED):
@@ -201,21 +202,6 @@ def list_answered(
         access = RecordAccess(r.workspace_id, r.origin_jurisdiction, r.assignee_jurisdiction, r.restricted, shared)
         out.append(Listed(r.id, r.workspace_id, _STATES[r.state], as_utc_or_none(r.due_at), access, answer, task))
     return out
-
-
-def list_visible(
-    session: Session,
-    scope: VisibilityScope,
-    workspace_ids: frozenset[str],
-    flt: TaskFilter,
-    *,
-    now: datetime,
-    after_id: str,
-    limit: int,
-) -> list[Task]:
-    """Tasks of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), in id (creation) order."""
-    bound = _bound(scope, workspace_ids, flt, now)
-    return [to_domain(r) for r in TASKS.page(session, bound, after_id=after_id, limit=limit)]
 
 
 def _bound(scope: VisibilityScope, workspace_ids: frozenset[str], flt: TaskFilter, now: datetime) -> BoundFilter:

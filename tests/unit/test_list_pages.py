@@ -1,7 +1,8 @@
-"""A page of a list (``RecordTable.page``: Core rows, their text opened by ``sealing.opened_rows``) holds each
-record the caller may see exactly as a read of that one record loads it (the ORM's row, opened by its load
-event), on a real SQLite file: sealed text, parties, deadlines and a delay's sealed reason included. The
-requests' on PostgreSQL too: tests/integration/test_list_pages_postgresql.py."""
+"""A page of a list, as the services read it (``list_answered``: ``RecordTable.answered_page``, its rows'
+stored answers opened) holds each record the caller may see, with exactly the answer of that record as a
+read of it loads it (the ORM's row, opened by its load event), on a real SQLite file: sealed text,
+parties, deadlines and a delay's sealed reason included. On PostgreSQL too:
+tests/integration/test_list_pages_postgresql.py."""
 
 from __future__ import annotations
 
@@ -32,12 +33,12 @@ from services.evidence import domain as evidence_domain
 from services.evidence import store as evidence
 from services.evidence.app import MIGRATIONS as EVIDENCE
 from services.evidence.deadlines import Deadline, DeadlineKind
-from services.evidence.mapping import new_request_from_pb
+from services.evidence.mapping import answered, new_request_from_pb, request_answer
 from services.tasks import domain as tasks_domain
 from services.tasks import store as tasks
 from services.tasks.app import MIGRATIONS as TASKS
 from services.tasks.domain import TaskState
-from services.tasks.mapping import new_task_from_pb
+from services.tasks.mapping import new_task_from_pb, task_answer
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 WS = "jit-a"
@@ -96,7 +97,7 @@ def test_a_page_of_tasks_holds_each_visible_task_as_a_read_of_it_loads_it(tmp_pa
 
 def check_task_pages(db: Database) -> None:
     """Pages of tasks, unfiltered, by state and in a due window, walked by their cursors: each visible task
-    the filter keeps, once, in id order, as a read of that one task loads it."""
+    the filter keeps, once, in id order, its answer that of the task a read of it loads."""
     made = []
     for i in range(23):
         task = new_task(i, i if i % 2 else None)
@@ -116,11 +117,13 @@ def check_task_pages(db: Database) -> None:
         for flt, keeps in filters:
 
             def page(after: str, limit: int, flt: tasks.TaskFilter = flt) -> list[Any]:
-                return tasks.list_visible(s, SCOPE, frozenset({WS}), flt, now=NOW, after_id=after, limit=limit)
+                return tasks.list_answered(s, SCOPE, frozenset({WS}), flt, now=NOW, after_id=after, limit=limit)
 
             kept = [t for t in seen if keeps(t)]
             assert 0 < len(kept) < len(seen) or flt == tasks.TaskFilter()
-            assert walk(page, 4) == kept, flt
+            got = walk(page, 4)
+            assert [t.id for t in got] == [t.id for t in kept], flt
+            assert [t.answer for t in got] == [task_answer(t).SerializeToString() for t in kept], flt
 
 
 def test_a_page_of_requests_holds_each_visible_request_as_a_read_of_it_loads_it(tmp_path: Path) -> None:
@@ -129,8 +132,8 @@ def test_a_page_of_requests_holds_each_visible_request_as_a_read_of_it_loads_it(
 
 def check_request_pages(db: Database) -> None:
     """A page of requests with none, one or two deadlines (not in the order they were written; a time with a
-    fraction of a second, working days), with a delay or without: each as a read of that one request loads
-    it."""
+    fraction of a second, working days), with a delay or without: each with the answer of the request a
+    read of it loads."""
     made = []
     for i in range(17):
         req = epb.CreateRequestRequest(
@@ -151,7 +154,8 @@ def check_request_pages(db: Database) -> None:
         review = Deadline(DeadlineKind.REVIEW, NOW + timedelta(days=i // 2), "review", NOW, working_days=True)
         deadlines = () if i % 4 == 0 else (due, review) if i % 3 == 0 else (due,)
         delay = evidence_domain.Delay(DeadlineKind.EXECUTE, f"backlog {i}", NOW + timedelta(days=40), NOW, actor("DE"))
-        made.append(replace(r, deadlines=deadlines, delay=delay if i % 2 else None))
+        ordered = tuple(sorted(deadlines, key=lambda d: (d.due_at, d.kind.value)))  # as the domain keeps them
+        made.append(replace(r, deadlines=ordered, delay=delay if i % 2 else None))
 
     def write(s: Session) -> None:
         evidence.REQUESTS.insert_many(s, made)
@@ -169,17 +173,17 @@ def check_request_pages(db: Database) -> None:
     with Session(db.engine, info=db.info) as s:
 
         def page(after: str, limit: int) -> list[Any]:
-            return evidence.list_visible(
+            return evidence.list_answered(
                 s, SCOPE, frozenset({WS}), evidence.RequestFilter(), after_id=after, limit=limit
             )
 
-        got = walk(page, 5)
+        got = [(r.id, r.answer) for r in walk(page, 5)]
         want = [evidence.get(s, r.id) for r in sorted(made, key=lambda r: r.id)]
     seen = [r for r in want if r is not None and decide(NL, Operation.READ, record=r.access()) is Decision.ALLOW]
     assert 0 < len(seen) < len(made)
     assert any(r.delay is not None for r in seen) and any(r.delay is None for r in seen)
     assert {len(r.deadlines) for r in seen} == {0, 1, 2}
-    assert got == seen
+    assert got == [(r.id, answered(request_answer(r))) for r in seen]
 
 
 @pytest.mark.parametrize(
@@ -207,7 +211,7 @@ def test_a_due_window_pages_the_tasks_in_it_however_it_is_read(
 
         def page(after: str, limit: int) -> list[Any]:
             flt = tasks.TaskFilter(due=window)
-            return tasks.list_visible(s, SCOPE, frozenset({WS}), flt, now=NOW, after_id=after, limit=limit)
+            return tasks.list_answered(s, SCOPE, frozenset({WS}), flt, now=NOW, after_id=after, limit=limit)
 
         got = [t.id for t in walk(page, 4)]
     want = [

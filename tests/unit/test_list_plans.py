@@ -55,7 +55,7 @@ def test_a_deadline_window_of_requests_is_chosen_from_its_covering_index(tmp_pat
     sorted by id on the index alone, never read from the table (revision 0018)."""
     flt = evidence.RequestFilter(deadline_before=NOW + timedelta(days=7))
     text = page_plan(
-        tmp_path, EVIDENCE, lambda s: evidence.list_visible(s, SCOPE, WORKSPACES, flt, after_id="", limit=51)
+        tmp_path, EVIDENCE, lambda s: evidence.list_answered(s, SCOPE, WORKSPACES, flt, after_id="", limit=51)
     )
     assert "COVERING INDEX ix_evidence_requests_workspace_deadline_visible" in text, text
     assert "SCAN evidence_requests" not in text, text
@@ -68,7 +68,7 @@ def test_a_due_window_of_tasks_is_chosen_from_its_covering_index(tmp_path: Path,
     after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
     flt = tasks.TaskFilter(due=Window(NOW + timedelta(days=30), NOW + timedelta(days=44)))
     text = page_plan(
-        tmp_path, TASKS, lambda s: tasks.list_visible(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
+        tmp_path, TASKS, lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
     )
     assert "COVERING INDEX ix_tasks_workspace_due_visible" in text, text
     assert "SCAN tasks" not in text, text
@@ -82,7 +82,7 @@ def test_a_large_window_is_walked_in_id_order_first(tmp_path: Path, deep: bool, 
     after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
     flt = tasks.TaskFilter(due=Window(NOW + timedelta(days=30), NOW + timedelta(days=44)))
     walked, sorted_ = page_plans(
-        tmp_path, TASKS, lambda s: tasks.list_visible(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
+        tmp_path, TASKS, lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
     )
     walk = "(workspace_id=? AND id>? AND id<?)" if deep else "(workspace_id=? AND id<?)"
     assert f"INDEX ix_tasks_workspace_id_id {walk}" in walked, walked
@@ -96,7 +96,7 @@ def test_a_page_of_tasks_is_read_in_id_order_from_the_workspace_index(tmp_path: 
     after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
     flt = tasks.TaskFilter()
     text = page_plan(
-        tmp_path, TASKS, lambda s: tasks.list_visible(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
+        tmp_path, TASKS, lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
     )
     assert "ix_tasks_workspace_id_id (workspace_id=?" in text, text
     assert "TEMP B-TREE" not in text and "SCAN tasks" not in text, text
