@@ -145,6 +145,28 @@ def test_the_workspace_channel_is_the_leads_and_reaches_every_member_node(
         eventually(lambda c=country, u=user: set(said.values()) <= set(threads.bodies(c, u, on_nl.id)), timeout=30)
 
 
+class ThreadOfTask:
+    """NL's restricted task for DE, its thread holding one message (``earlier``) that DE's node has, and the
+    task's changes on NL's node, its owner."""
+
+    def __init__(self, federation: LocalFederation, tokens: Any, threads: Threads, title: str, said: str) -> None:
+        self.tokens = tokens
+        self.task = nl_task(federation, tokens, title)
+        self.thread = eventually(lambda: threads.opened("NL", "nl-prosecutor", self.task.id), timeout=30)
+        self.earlier = f"{said} {uuid.uuid4().hex[:6]}"
+        threads.post("NL", "nl-prosecutor", self.thread.id, self.earlier)
+        eventually(lambda: self.earlier in threads.bodies("DE", "de-liaison", self.thread.id), timeout=30)
+        self._tasks = tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
+
+    def decline(self, user: str, version: int) -> tasks_pb2.Task:
+        request = tasks_pb2.DeclineTaskRequest(id=self.task.id, expected_version=version, reason="no capacity")
+        return self._tasks.DeclineTask(request, metadata=md(self.tokens(user)), timeout=15).task
+
+    def assign(self, to: str, version: int) -> tasks_pb2.Task:
+        request = tasks_pb2.AssignTaskRequest(id=self.task.id, expected_version=version, assignee_jurisdiction=to)
+        return self._tasks.AssignTask(request, metadata=md(self.tokens("nl-prosecutor")), timeout=15).task
+
+
 def test_a_restricted_task_reassigned_to_ie_brings_its_threads_earlier_messages_to_ies_node(
     federation: LocalFederation, country_tokens: Any
 ) -> None:
@@ -152,24 +174,10 @@ def test_a_restricted_task_reassigned_to_ie_brings_its_threads_earlier_messages_
     node gets the thread's earlier message (NL's node sends it, as to a country that joins the workspace),
     and IE's liaison reads it there; DE's node no longer shows it."""
     threads = Threads(federation, country_tokens)
-    task = nl_task(federation, country_tokens, "Reassigned with its thread")
-    thread = eventually(lambda: threads.opened("NL", "nl-prosecutor", task.id), timeout=30)
-    earlier = f"Before the reassignment {uuid.uuid4().hex[:6]}"
-    threads.post("NL", "nl-prosecutor", thread.id, earlier)
-    eventually(lambda: earlier in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
-    tasks = tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
-    declined = tasks.DeclineTask(
-        tasks_pb2.DeclineTaskRequest(id=task.id, expected_version=task.version, reason="no capacity"),
-        metadata=md(country_tokens("de-liaison")),
-        timeout=15,
-    ).task
-    tasks.AssignTask(
-        tasks_pb2.AssignTaskRequest(id=task.id, expected_version=declined.version, assignee_jurisdiction="IE"),
-        metadata=md(country_tokens("nl-prosecutor")),
-        timeout=15,
-    )
-    eventually(lambda: earlier in threads.bodies("IE", "ie-liaison", thread.id), timeout=45)
-    eventually(lambda: earlier not in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
+    t = ThreadOfTask(federation, country_tokens, threads, "Reassigned with its thread", "Before the reassignment")
+    t.assign("IE", t.decline("de-liaison", t.task.version).version)
+    eventually(lambda: t.earlier in threads.bodies("IE", "ie-liaison", t.thread.id), timeout=45)
+    eventually(lambda: t.earlier not in threads.bodies("DE", "de-liaison", t.thread.id), timeout=30)
 
 
 def test_a_restricted_task_given_back_to_de_brings_its_thread_back_to_des_node(
@@ -179,27 +187,13 @@ def test_a_restricted_task_given_back_to_de_brings_its_thread_back_to_des_node(
     thread: its keys destroyed there), then given back to DE: DE's node holds the thread again, the message
     posted before and one posted after, readable by DE's liaison."""
     threads = Threads(federation, country_tokens)
-    task = nl_task(federation, country_tokens, "Given back with its thread")
-    thread = eventually(lambda: threads.opened("NL", "nl-prosecutor", task.id), timeout=30)
-    earlier = f"Before it left DE {uuid.uuid4().hex[:6]}"
-    threads.post("NL", "nl-prosecutor", thread.id, earlier)
-    eventually(lambda: earlier in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
-    tasks = tasks_pb2_grpc.TaskServiceStub(grpc.insecure_channel(federation.nodes["NL"].address("tasks")))
-
-    def decline(user: str, version: int) -> tasks_pb2.Task:
-        request = tasks_pb2.DeclineTaskRequest(id=task.id, expected_version=version, reason="no capacity")
-        return tasks.DeclineTask(request, metadata=md(country_tokens(user)), timeout=15).task
-
-    def assign(to: str, version: int) -> tasks_pb2.Task:
-        request = tasks_pb2.AssignTaskRequest(id=task.id, expected_version=version, assignee_jurisdiction=to)
-        return tasks.AssignTask(request, metadata=md(country_tokens("nl-prosecutor")), timeout=15).task
-
-    to_ie = assign("IE", decline("de-liaison", task.version).version)
-    eventually(lambda: earlier in threads.bodies("IE", "ie-liaison", thread.id), timeout=45)
-    eventually(lambda: earlier not in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
-    assign("DE", decline("ie-liaison", to_ie.version).version)
+    t = ThreadOfTask(federation, country_tokens, threads, "Given back with its thread", "Before it left DE")
+    to_ie = t.assign("IE", t.decline("de-liaison", t.task.version).version)
+    eventually(lambda: t.earlier in threads.bodies("IE", "ie-liaison", t.thread.id), timeout=45)
+    eventually(lambda: t.earlier not in threads.bodies("DE", "de-liaison", t.thread.id), timeout=30)
+    t.assign("DE", t.decline("ie-liaison", to_ie.version).version)
     # At the first pass or, when its copy overtook the task's event at DE's node, at the second (a minute on).
-    eventually(lambda: earlier in threads.bodies("DE", "de-liaison", thread.id), timeout=120)
+    eventually(lambda: t.earlier in threads.bodies("DE", "de-liaison", t.thread.id), timeout=120)
     later = f"After it came back {uuid.uuid4().hex[:6]}"
-    threads.post("NL", "nl-prosecutor", thread.id, later)
-    eventually(lambda: later in threads.bodies("DE", "de-liaison", thread.id), timeout=30)
+    threads.post("NL", "nl-prosecutor", t.thread.id, later)
+    eventually(lambda: later in threads.bodies("DE", "de-liaison", t.thread.id), timeout=30)
