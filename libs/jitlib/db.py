@@ -346,9 +346,13 @@ class RecordTable(Generic[P]):
         *,
         sealed: Sealer | None = None,
         answers: Answers | None = None,
+        walked: tuple[str, ...] = (),
     ) -> None:
         """``answers``: the records kept in the form their List answers them (``jitlib.answers``), written
-        with each row; ``page(..., columns=...)`` reads them."""
+        with each row; ``page(..., columns=...)`` reads them. ``walked``: the columns a page walked in id
+        order tests besides the id (a window's column, the READ rule's), carried by the workspace's id
+        index after the id (``ix_<table>_workspace_walk``) so that a walk tests them on the index and reads
+        only the rows they keep; without them that index is ``ix_<table>_workspace_id_id``."""
         self.row = row
         self.parties = parties
         self._clear_columns = columns
@@ -358,7 +362,10 @@ class RecordTable(Generic[P]):
         # Its idempotency key (creator, request id), unique, and (workspace, id) for the pages of its List.
         table = cast(Table, row.__table__)  # type: ignore[attr-defined]
         Index(f"uq_{table.name}_creator_request", table.c.created_by_id, table.c.request_id, unique=True)
-        Index(f"ix_{table.name}_workspace_id_id", table.c.workspace_id, table.c.id)
+        if walked:
+            Index(f"ix_{table.name}_workspace_walk", table.c.workspace_id, table.c.id, *(table.c[c] for c in walked))
+        else:
+            Index(f"ix_{table.name}_workspace_id_id", table.c.workspace_id, table.c.id)
         # Compiled once, executed on the DBAPI cursor: no ORM identity-map work, no statement construction
         # and none of SQLAlchemy's per-statement execution machinery on the hot create path.
         self._insert = CompiledInsert(table)
@@ -371,7 +378,7 @@ class RecordTable(Generic[P]):
         #: The page statements of each set of columns a page is read with (None: all), each of each
         #: ``BoundFilter`` shape seen (with a cursor or not), built and compiled once; on SQLite and, in one
         #: select (``_whole_page_statement``), on PostgreSQL.
-        self._statements: dict[tuple[bool, tuple[str, ...] | None], Statements] = {}
+        self._statements: dict[tuple[bool, tuple[str, ...] | None, bool], Statements] = {}
         self._names = CompiledSelect(select(table)).names
         #: A window's size (``_window_page``), of each shape: built from its own conditions, not the READ rule.
         self._window_size = Statements(
@@ -431,27 +438,28 @@ class RecordTable(Generic[P]):
 
         params = {**flt.params, "limit": limit, "after_id": after_id}
         sqlite = session.get_bind().dialect.name == "sqlite"
-        pages = self._page_statements(not sqlite, columns)
         if sqlite and flt.windows and "workspaces" in flt.shape:
-            rows = self._window_page(session, flt, params, pages, after=bool(after_id))
+            rows = self._window_page(session, flt, params, columns, after=bool(after_id))
         else:
             if after_id:
                 flt = flt.extended("after", lambda: self.row.id > bindparam("after_id"))
-            rows = pages.of(flt).converted(session, params)
+            rows = self._page_statements(not sqlite, columns).of(flt).converted(session, params)
         # Plain tuples on the DBAPI cursor, not ORM objects nor SQLAlchemy rows: a page is read to be
         # answered, never changed; the ORM's identity map and load event per row, and SQLAlchemy's
         # execution and result set-up, cost more than the query (each row's text is then opened).
         return opened_rows(session, self._table, rows, self._names if columns is None else columns)
 
-    def _page_statements(self, whole: bool, columns: tuple[str, ...] | None) -> Statements:
-        """The page statements (``_whole_page_statement`` when ``whole``, else ``_page_statement``) of the
-        rows' ``columns`` (None: every column)."""
-        found = self._statements.get((whole, columns))
+    def _page_statements(self, whole: bool, columns: tuple[str, ...] | None, *, sort: bool = False) -> Statements:
+        """The page statements (``_whole_page_statement`` when ``whole``, else ``_page_statement``, its ids
+        sorted when ``sort``) of the rows' ``columns`` (None: every column)."""
+        found = self._statements.get((whole, columns, sort))
         if found is None:
             selected = [self._table] if columns is None else [self._table.c[c] for c in columns]
-            build = self._whole_page_statement if whole else self._page_statement
-            found = Statements(lambda conditions: CompiledSelect(build(conditions, selected)))
-            self._statements[whole, columns] = found
+            if whole:
+                found = Statements(lambda conditions: CompiledSelect(self._whole_page_statement(conditions, selected)))
+            else:
+                found = Statements(lambda conditions: CompiledSelect(self._page_statement(conditions, selected, sort)))
+            self._statements[whole, columns, sort] = found
         return found
 
     def answered_page(
@@ -469,7 +477,13 @@ class RecordTable(Generic[P]):
         return [(r, a, self.get(session, r.id) if a is None else None) for r, a in zip(rows, opened, strict=True)]
 
     def _window_page(
-        self, session: Session, flt: BoundFilter, params: dict[str, Any], pages: Statements, *, after: bool
+        self,
+        session: Session,
+        flt: BoundFilter,
+        params: dict[str, Any],
+        columns: tuple[str, ...] | None,
+        *,
+        after: bool,
     ) -> list[Any]:
         """A page of a list with a window (``BoundFilter.windows``: due dates, deadlines) on SQLite, which
         plans without statistics: either it sorts the ids of the whole window (on the window's index), every
@@ -478,18 +492,23 @@ class RecordTable(Generic[P]):
         in 100,000), the second what lies between the page's records (0.3 ms there; the whole workspace
         for a window holding a day). So: a window holding fewer than ``_SMALL_WINDOW`` candidates a record
         asked for is sorted; a larger one is walked, at most ``_WALK`` rows a record asked for, and sorted
-        only when that walk did not fill the page. The same rows either way (bench/README.md, Lists)."""
+        only when that walk did not fill the page. The same rows either way (bench/README.md, Lists).
+
+        The walk tests the window and the READ rule's columns on the workspace's id index where it carries
+        them (``walked``), as it then covers the walk; the sort orders by ``+id``, which no index gives,
+        so that SQLite does not take that index for a sorted window too (a walk of the whole workspace)."""
         limit, small = params["limit"], _SMALL_WINDOW * params["limit"]
         if self._window_size.of(flt).rows(session, **params, most=small)[0][0] >= small:
             walk = flt.extended("walk>" if after else "walk", self._walk_end(after))
-            rows = pages.of(walk).converted(session, {**params, "walk": _WALK * limit - 1})
+            walked = self._page_statements(False, columns).of(walk)
+            rows = walked.converted(session, {**params, "walk": _WALK * limit - 1})
             if len(rows) == limit:
                 return rows
         if after:
             # Unary + keeps SQLite from walking the id index from the cursor: the window's index chooses.
             unindexed: UnaryExpression[str] = UnaryExpression(self._table.c.id, operator=custom_op("+"))
             flt = flt.extended("+after", lambda: unindexed > bindparam("after_id"))
-        return pages.of(flt).converted(session, params)
+        return self._page_statements(False, columns, sort=True).of(flt).converted(session, params)
 
     def _walk_end(self, after: bool) -> Callable[[], Any]:
         """The walk's condition: ids up to the ``walk``-th row of the list's workspaces after the cursor."""
@@ -504,8 +523,11 @@ class RecordTable(Generic[P]):
 
         return end
 
-    def _page_statement(self, conditions: list[Any], selected: list[Any]) -> Any:
-        ids = select(self.row.id).where(*conditions).order_by(self.row.id).limit(bindparam("limit")).correlate(None)
+    def _page_statement(self, conditions: list[Any], selected: list[Any], sort: bool = False) -> Any:
+        """The page's ids chosen (in the order of ``+id`` when ``sort``: the same order, given by no index),
+        then its rows read by id."""
+        order = UnaryExpression(self._table.c.id, operator=custom_op("+")) if sort else self._table.c.id
+        ids = select(self.row.id).where(*conditions).order_by(order).limit(bindparam("limit")).correlate(None)
         return select(*selected).where(self._table.c.id.in_(ids)).order_by(self._table.c.id)
 
     def _whole_page_statement(self, conditions: list[Any], selected: list[Any]) -> Any:

@@ -441,7 +441,17 @@ ANSWERS = Answers(RequestRow, pb.EvidenceRequest, request_answer, form=ANSWER_FO
 
 #: The requests table: get, find_by_request, pages, and its writes: insert, update_if_version (the
 #: version guard) and write_replica; the functions below add the request's deadlines to the writes.
-REQUESTS = RecordTable(RequestRow, PARTIES, _columns, _load, sealed=SEALED, answers=ANSWERS)
+#: Its pages walked in id order test a deadline window and the READ rule's ``restricted`` and
+#: ``addressee_reader`` on the workspace's id index (revision 0027).
+REQUESTS = RecordTable(
+    RequestRow,
+    PARTIES,
+    _columns,
+    _load,
+    sealed=SEALED,
+    answers=ANSWERS,
+    walked=("next_deadline_at", "restricted", "addressee_reader"),
+)
 get = REQUESTS.get
 find_by_request = REQUESTS.find_by_request
 _INSERT_DEADLINE = insert(cast(Table, DeadlineRow.__table__))

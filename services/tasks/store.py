@@ -144,8 +144,16 @@ ANSWERS = Answers(
 
 #: The tasks table: get, find_by_request, pages, and its writes: insert, update_if_version (the version
 #: guard) and write_replica.
+#: Its pages walked in id order test a due window and the READ rule's ``restricted`` on the workspace's
+#: id index (revision 0015).
 TASKS = RecordTable(
-    TaskRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=_BothSealed(), answers=ANSWERS
+    TaskRow,
+    PARTIES,
+    _columns,
+    lambda _session, row: to_domain(row),
+    sealed=_BothSealed(),
+    answers=ANSWERS,
+    walked=("due_at", "restricted"),
 )
 get = TASKS.get
 find_by_request = TASKS.find_by_request

@@ -77,7 +77,8 @@ def test_a_due_window_of_tasks_is_chosen_from_its_covering_index(tmp_path: Path,
 @pytest.mark.parametrize("deep", [False, True])
 def test_a_large_window_is_walked_in_id_order_first(tmp_path: Path, deep: bool, monkeypatch: Any) -> None:
     """A window counted as large (here: any) is walked on the workspace's id index, up to the id so many
-    rows ahead, before its own index sorts it (here: the walk finds nothing, so both run)."""
+    rows ahead, the window and ``restricted`` tested on that index without reading the table (revision
+    0015), before its own index sorts it (here: the walk finds nothing, so both run)."""
     monkeypatch.setattr(jitlib_db, "_SMALL_WINDOW", 0)
     after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
     flt = tasks.TaskFilter(due=Window(NOW + timedelta(days=30), NOW + timedelta(days=44)))
@@ -85,9 +86,25 @@ def test_a_large_window_is_walked_in_id_order_first(tmp_path: Path, deep: bool, 
         tmp_path, TASKS, lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
     )
     walk = "(workspace_id=? AND id>? AND id<?)" if deep else "(workspace_id=? AND id<?)"
-    assert f"INDEX ix_tasks_workspace_id_id {walk}" in walked, walked
+    assert f"COVERING INDEX ix_tasks_workspace_walk {walk}" in walked, walked
     assert "TEMP B-TREE" not in walked and "SCAN tasks" not in walked, walked
     assert "COVERING INDEX ix_tasks_workspace_due_visible" in sorted_, sorted_
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_a_large_deadline_window_is_walked_on_the_workspace_index(tmp_path: Path, deep: bool, monkeypatch: Any) -> None:
+    """Requests the same way: the deadline window and the READ rule's ``restricted`` and
+    ``addressee_reader`` tested on the workspace's id index (revision 0027)."""
+    monkeypatch.setattr(jitlib_db, "_SMALL_WINDOW", 0)
+    after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
+    flt = evidence.RequestFilter(deadline_before=NOW + timedelta(days=7))
+    walked, sorted_ = page_plans(
+        tmp_path, EVIDENCE, lambda s: evidence.list_answered(s, SCOPE, WORKSPACES, flt, after_id=after, limit=51)
+    )
+    walk = "(workspace_id=? AND id>? AND id<?)" if deep else "(workspace_id=? AND id<?)"
+    assert f"COVERING INDEX ix_evidence_requests_workspace_walk {walk}" in walked, walked
+    assert "TEMP B-TREE" not in walked and "SCAN evidence_requests" not in walked, walked
+    assert "COVERING INDEX ix_evidence_requests_workspace_deadline_visible" in sorted_, sorted_
 
 
 @pytest.mark.parametrize("deep", [False, True])
@@ -98,5 +115,5 @@ def test_a_page_of_tasks_is_read_in_id_order_from_the_workspace_index(tmp_path: 
     text = page_plan(
         tmp_path, TASKS, lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
     )
-    assert "ix_tasks_workspace_id_id (workspace_id=?" in text, text
+    assert "ix_tasks_workspace_walk (workspace_id=?" in text, text
     assert "TEMP B-TREE" not in text and "SCAN tasks" not in text, text

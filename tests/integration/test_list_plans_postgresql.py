@@ -1,0 +1,163 @@
+"""A window of tasks or of evidence requests on PostgreSQL is walked in id order on the workspace's id index,
+which carries the window's column and the READ rule's (revisions tasks 0015, evidence 0027): PostgreSQL's
+own plan of each page's statement, custom (its values known) and generic (what a statement prepared by the
+driver after five runs may be planned as once and kept), over 20,000 rows whose statistics the planner has.
+No timing involved (bench/lists.py measures the pages over 100,000 records; bench/README.md, Lists, the
+fifteenth pass: a generic plan that sorted the whole window cost 8-13 ms a page)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from psycopg.sql import Literal
+from sqlalchemy import Integer, String, cast, func, insert, literal, null, select, text
+from sqlalchemy.orm import Session
+
+from jit.evidence.v1 import evidence_pb2 as epb
+from jitlib import sqlexec
+from jitlib.clock import Window
+from jitlib.db import Database
+from jitlib.ids import new_id
+from services.evidence import domain as evidence_domain
+from services.evidence import store as evidence
+from services.evidence.app import MIGRATIONS as EVIDENCE
+from services.evidence.mapping import new_request_from_pb
+from services.tasks import store as tasks
+from services.tasks.app import MIGRATIONS as TASKS
+from tests.unit.test_list_pages import NOW, SCOPE, WS, actor, database, new_task
+
+ROWS = 20_000
+WORKSPACES = frozenset({WS})
+
+
+def copies(db: Database, table: Any, window_column: str, days: int) -> None:
+    """``ROWS`` rows of ``table`` copied from its one row, each of its own id and request, a third of them
+    open to the workspace, their ``window_column`` spread over ``days`` days, without the sealed text and
+    answer that the copied row's id seals (a page reads such a row by id, its text empty); then ANALYZE, as
+    autovacuum would after such a load."""
+    g = func.generate_series(1, ROWS).table_valued("n").render_derived(name="g")
+    n = g.c.n
+    varied = {
+        "id": func.lpad(cast(n, String), 36, "0"),
+        "request_id": func.concat("copy-", cast(n, String)),
+        "restricted": (n % 3) != 0,
+        **{c: null() for c in ("sealed", "sealed_terms", "answer") if c in table.c},
+        window_column: literal(NOW) + func.make_interval(0, 0, 0, cast(n % days, Integer), 0, 0, cast(n, Integer)),
+    }
+    names = [c.name for c in table.columns]
+    source = select(*(varied.get(c, table.c[c]) for c in names)).select_from(table).join(g, text("true"))
+    with db.engine.begin() as conn:
+        conn.execute(insert(table).from_select(names, source))
+        conn.exec_driver_sql(f"ANALYZE {table.name}")
+
+
+def plans(db: Database, page: Callable[[Session], Any]) -> tuple[str, str]:
+    """PostgreSQL's custom and generic plans of the statement that read ``page``'s rows (the last one with
+    a LIMIT it ran), as EXPLAIN prints them."""
+    seen: list[tuple[str, Any]] = []
+    token = sqlexec.executed.set(seen)
+    try:
+        with Session(db.engine, info=db.info) as s:
+            page(s)
+    finally:
+        sqlexec.executed.reset(token)
+    sql, args = [(q, a) for q, a in seen if "LIMIT" in q][-1]
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", sql)))
+    numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", sql)
+    values = [args[name] for name in names]
+    out = []
+    with db.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            cur.execute(f"PREPARE page({', '.join(map(_pg_type, values))}) AS {numbered}")
+            for mode in ("force_custom_plan", "force_generic_plan"):
+                cur.execute(f"SET plan_cache_mode = {mode}")
+                literals = ", ".join(Literal(v).as_string(raw) for v in values)  # EXPLAIN binds no parameters
+                cur.execute(f"EXPLAIN EXECUTE page({literals})")
+                out.append("\n".join(r[0] for r in cur.fetchall()))
+            cur.execute("DEALLOCATE page")
+        conn.rollback()
+    return out[0], out[1]
+
+
+def new_request() -> evidence_domain.EvidenceRequest:
+    """A request of the workspace, made by the domain as a create makes it."""
+    req = epb.CreateRequestRequest(
+        request_id=str(uuid.uuid4()),
+        workspace_id=WS,
+        legal_basis=epb.LEGAL_BASIS_EIO,
+        issuing_authority="Openbaar Ministerie",
+        addressee_kind=epb.ADDRESSEE_KIND_MEMBER_STATE,
+        addressee_jurisdiction="DE",
+        data_categories=[epb.DATA_CATEGORY_SUBSCRIBER],
+        targets=[epb.TargetIdentifier(type=epb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser")],
+        offence_category=epb.OFFENCE_CATEGORY_CYBERSTALKING,
+        title="Subscriber data of the account",
+    )
+    return evidence_domain.create(new_request_from_pb(req), request_id=new_id(), actor=actor("NL"), now=NOW)
+
+
+def walk_condition(plan: str) -> str:
+    """The condition a plan tests on the workspace's index (its ``Index Cond`` on ``workspace_id``)."""
+    return next((line for line in plan.splitlines() if "Index Cond" in line and "workspace_id" in line), "")
+
+
+def _pg_type(value: Any) -> str:
+    """The PostgreSQL type a statement's parameter is prepared with, from its value."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, datetime):
+        return "timestamptz"
+    return "text"
+
+
+@pytest.fixture
+def db_of(postgres: Any, tmp_path: Path) -> Any:
+    made: list[Database] = []
+
+    def make(migrations: Path, metadata: Any) -> Database:
+        url = str(postgres.create_database(f"plans_{uuid.uuid4().hex[:12]}"))
+        made.append(database(tmp_path, migrations, metadata, url))
+        return made[-1]
+
+    yield make
+    for db in made:
+        db.dispose()
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_a_due_window_of_tasks_is_walked_on_the_workspace_index_in_either_plan(db_of: Any, deep: bool) -> None:
+    """A 14-day window of tasks due over a year (about 4 % of them, as ``bench.lists`` asks): the walk
+    in id order tests the window on the index, no task of the window is sorted."""
+    db = db_of(TASKS, tasks.Base.metadata)
+    db.write_sync(lambda s: tasks.TASKS.insert_many(s, [new_task(0, 1)]))
+    copies(db, tasks.TaskRow.__table__, "due_at", 365)
+    flt = tasks.TaskFilter(due=Window(NOW + timedelta(days=30), NOW + timedelta(days=44)))
+    after = "0" * 30 + "010000" if deep else ""
+    for plan in plans(db, lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)):
+        assert "Index Scan using ix_tasks_workspace_walk" in plan, plan
+        assert "due_at >=" in walk_condition(plan), plan  # tested on the index, not on each row read
+        assert "Sort" not in plan, plan
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_a_deadline_window_of_requests_is_walked_on_the_workspace_index_in_either_plan(db_of: Any, deep: bool) -> None:
+    """Requests whose next deadline falls within a week, of deadlines spread over 120 days."""
+    db = db_of(EVIDENCE, evidence.Base.metadata)
+    db.write_sync(lambda s: evidence.REQUESTS.insert_many(s, [new_request()]))
+    copies(db, evidence.RequestRow.__table__, "next_deadline_at", 120)
+    flt = evidence.RequestFilter(deadline_before=NOW + timedelta(days=7))
+    after = "0" * 30 + "010000" if deep else ""
+    for plan in plans(db, lambda s: evidence.list_answered(s, SCOPE, WORKSPACES, flt, after_id=after, limit=51)):
+        assert "Index Scan using ix_evidence_requests_workspace_walk" in plan, plan
+        assert "next_deadline_at <" in walk_condition(plan), plan
+        assert "Sort" not in plan, plan
