@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -396,16 +397,24 @@ class AnsweredRequest:
     """A request as ``ListRequests`` answers it, kept with its row (``request_answer``): its message less
     its preservation order's id (shown to whom the policy lets see the order), its deadlines (each less its
     ``overdue``) and the caller's actions; its deadlines, each its due time (microseconds) and message;
-    and which transitions its clocks allow when (``domain.ClockSchedule``, in microseconds)."""
+    and which transitions its clocks allow when (``domain.ClockSchedule``, in microseconds): the ends, and
+    where in ``data`` the sets of transitions allowed begin (read only for the time a page asks about)."""
 
     base: bytes
     deadlines: tuple[tuple[int, bytes], ...]
     ends: tuple[int, ...]
-    allowed: tuple[frozenset[str], ...]
+    data: bytes
+    sets_at: int
 
     def clocks_allow(self, now_us: int) -> frozenset[str]:
         """The transitions the request's clocks allow at ``now_us``."""
-        return self.allowed[bisect.bisect_right(self.ends, now_us)]
+        data, at = self.data, self.sets_at
+        for _ in range(bisect.bisect_right(self.ends, now_us)):
+            n = data[at]
+            at += 1
+            for _ in range(n):
+                at += 1 + data[at]
+        return _allowed_set(data, at)
 
     def message(self, now_us: int, order_id: str, actions: Sequence[str]) -> bytes:
         """The request's message at ``now_us`` (its deadlines overdue then), showing ``order_id`` (its linked
@@ -414,6 +423,33 @@ class AnsweredRequest:
         for due, deadline in self.deadlines:
             body += _DEADLINE_FIELD(deadline + _OVERDUE if due < now_us else deadline)
         return body + _ACTIONS(actions)
+
+
+#: The sets of transitions allowed seen in answers, by their encoding (few: the states' transitions).
+_SETS: dict[bytes, frozenset[str]] = {}
+_SETS_KEPT = 1024
+
+
+def _allowed_set(data: bytes, at: int) -> frozenset[str]:
+    """The set of transition names encoded at ``at`` in ``data``: its count, then each name's length and
+    name; decoded once for each encoding met, at most ``_SETS_KEPT`` kept."""
+    start, n = at, data[at]
+    at += 1
+    for _ in range(n):
+        at += 1 + data[at]
+    key = data[start:at]
+    found = _SETS.get(key)
+    if found is None:
+        names, i = [], start + 1
+        for _ in range(n):
+            length = data[i]
+            names.append(data[i + 1 : i + 1 + length].decode())
+            i += 1 + length
+        found = frozenset(names)
+        if len(_SETS) >= _SETS_KEPT:
+            _SETS.clear()
+        _SETS[key] = found
+    return found
 
 
 def request_answer(r: EvidenceRequest) -> bytes:
@@ -435,34 +471,28 @@ def request_answer(r: EvidenceRequest) -> bytes:
 
 
 def answered(data: bytes) -> AnsweredRequest:
-    """What ``request_answer`` wrote."""
+    """What ``request_answer`` wrote (its sets of transitions read when asked: ``clocks_allow``). The answer
+    opened under its record's version and form only (``jitlib.answers``): what this mapping wrote."""
     size, count, ends_count = _HEAD.unpack_from(data, 0)
-    at = _HEAD.size
-    base = data[at : at + size]
-    at += size
+    at = _HEAD.size + size
+    base = data[_HEAD.size : at]
     dls = []
     for _ in range(count):
         due, length = _DEADLINE.unpack_from(data, at)
         at += _DEADLINE.size
         dls.append((due, data[at : at + length]))
         at += length
-    ends = []
-    for _ in range(ends_count):
-        ends.append(_END.unpack_from(data, at)[0])
-        at += _END.size
-    allowed = []
-    for _ in range(ends_count + 1):
-        names = []
-        n = data[at]
-        at += 1
-        for _ in range(n):
-            length = data[at]
-            names.append(data[at + 1 : at + 1 + length].decode())
-            at += 1 + length
-        allowed.append(frozenset(names))
-    if at != len(data):
-        raise ValueError("an answered request with bytes left over")
-    return AnsweredRequest(base, tuple(dls), tuple(ends), tuple(allowed))
+    ends = _ends(ends_count).unpack_from(data, at)
+    sets_at = at + 8 * ends_count
+    if sets_at + ends_count + 1 > len(data):  # each set at least its count
+        raise ValueError("an answered request shorter than its parts")
+    return AnsweredRequest(base, tuple(dls), ends, data, sets_at)
+
+
+@functools.cache
+def _ends(count: int) -> struct.Struct:
+    """``count`` ends, each as ``_END`` packs it."""
+    return struct.Struct(">" + "q" * count)
 
 
 def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:

@@ -3,6 +3,7 @@ the replica of preservation orders (SQLAlchemy 2). Tables and queries; no busine
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -645,7 +646,7 @@ def list_answered(
     bound = _bound(scope, workspace_ids, flt)
     out = []
     for r, answer, request in REQUESTS.answered_page(session, bound, after_id=after_id, limit=limit, columns=_LISTED):
-        access = request_access(
+        access = _listed_access(
             r.workspace_id,
             r.origin_jurisdiction,
             r.addressee_kind,
@@ -653,7 +654,7 @@ def list_answered(
             r.legal_basis,
             r.epoc_procedure,
             r.restricted,
-            listed(r.shared_with),
+            r.shared_with,
         )
         out.append(
             Listed(
@@ -669,6 +670,31 @@ def list_answered(
             )
         )
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _listed_access(
+    workspace_id: str,
+    origin: str,
+    addressee_kind: str,
+    addressee_jurisdiction: str,
+    legal_basis: str,
+    epoc_procedure: str,
+    restricted: bool,
+    shared_with: str,
+) -> RecordAccess:
+    """``request_access`` of a listed row's columns (``shared_with`` as stored), made once for each set of
+    them: a page's requests share a few (RecordAccess is immutable)."""
+    return request_access(
+        workspace_id,
+        origin,
+        addressee_kind,
+        addressee_jurisdiction,
+        legal_basis,
+        epoc_procedure,
+        restricted,
+        listed(shared_with),
+    )
 
 
 def addressed_in(session: Session, workspace_id: str, jurisdiction: str) -> bool:

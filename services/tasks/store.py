@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -206,10 +207,18 @@ def list_answered(
     bound = _bound(scope, workspace_ids, flt, now)
     out = []
     for r, answer, task in TASKS.answered_page(session, bound, after_id=after_id, limit=limit, columns=_LISTED):
-        shared = frozenset(listed(r.shared_with))
-        access = RecordAccess(r.workspace_id, r.origin_jurisdiction, r.assignee_jurisdiction, r.restricted, shared)
+        access = _listed_access(
+            r.workspace_id, r.origin_jurisdiction, r.assignee_jurisdiction, r.restricted, r.shared_with
+        )
         out.append(Listed(r.id, r.workspace_id, _STATES[r.state], as_utc_or_none(r.due_at), access, answer, task))
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _listed_access(workspace_id: str, origin: str, assignee: str, restricted: bool, shared_with: str) -> RecordAccess:
+    """A listed task's ``RecordAccess`` from its columns (``shared_with`` as stored), made once for each set
+    of them: a page's tasks share a few (RecordAccess is immutable)."""
+    return RecordAccess(workspace_id, origin, assignee, restricted, frozenset(listed(shared_with)))
 
 
 def _bound(scope: VisibilityScope, workspace_ids: frozenset[str], flt: TaskFilter, now: datetime) -> BoundFilter:
