@@ -317,18 +317,19 @@ class RecordPath(Generic[R]):
         ``record_id``: ``*``, or the record whose parts it lists, as the evidence request of ``ListItems``).
 
         The audit entry commits in a unit of work of its own while the page is read in a read transaction,
-        both awaited before the answer exists: on PostgreSQL (a worker thread each) the page is read while
-        the entry's commit waits for the WAL's fsync, instead of after it, and the read, the longer of the
-        two, is handed off first (the entry's hand-off second: 0.17 -> 0.05 ms to the read's worker thread,
-        bench/README.md, Lists, the ninth pass); on SQLite (inline) the write lock is held for the entry
-        alone, not for the query. No answer leaves without its entry committed:
+        both awaited before the answer exists: on PostgreSQL the page is read on a worker thread, handed off
+        first, while the entry, one INSERT, is sent from the event loop in a transaction of its own
+        (``Database.write`` ``on_loop``, as a create's unit) and its commit waits for the WAL's fsync: no
+        second worker thread, no hand-off and no GIL passed for it (bench/README.md, Lists, the ninth and
+        fifteenth passes); on SQLite (inline) the write lock is held for the entry alone, not for the query.
+        No answer leaves without its entry committed:
         when the entry does not commit, the list fails. A list whose query fails after its entry committed
         leaves the entry (an attempt to read, audited as every read is; ARCHITECTURE.md, "Audit")."""
         scope = visibility_scope(principal)
         record_type, logged_as = self.record_type, workspace_id or "*"
         found, logged = await asyncio.gather(
             self.rt.read(lambda session: query(session, scope)),
-            self.rt.change(principal, lambda uow: uow.audit(record_type, record_id, logged_as)),
+            self.rt.change(principal, lambda uow: uow.audit(record_type, record_id, logged_as), on_loop=True),
             return_exceptions=True,
         )
         if isinstance(logged, BaseException):
