@@ -43,8 +43,10 @@ log = logging.getLogger(__name__)
 #: What a row holds in its answer column when it has none that could ever open (its workspace shredded
 #: before the column was filled): not NULL, so the start-time step does not try it again.
 NONE = b""
-#: Rows the background job writes per transaction (on SQLite the event loop waits for each: about 15 ms).
-BATCH = 100
+#: Rows the background job writes per transaction. On SQLite the event loop waits for each: 5 ms for 25
+#: tasks, 8 for 25 requests (100 held it 19 and 28 ms, for 8-11 % more rows a second; bench/README.md,
+#: Lists, the fifteenth pass).
+BATCH = 25
 #: Where a metadata's ``Answers`` are declared (``declared``).
 _DECLARED = "jit_answers"
 
@@ -167,7 +169,7 @@ class Answers:
             unchanged = (t.c.id == record.id, t.c.version == record.version, col.is_(None))
             session.connection().execute(update(t).where(*unchanged).values(**values))
         if rows:
-            log.info("%s: the list answers of %d rows written", t.name, len(rows))
+            log.debug("%s: the list answers of %d rows written", t.name, len(rows))
         return len(rows)
 
 
