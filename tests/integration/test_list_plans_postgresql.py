@@ -19,18 +19,14 @@ from psycopg.sql import Literal
 from sqlalchemy import Integer, String, cast, func, insert, literal, null, select, text
 from sqlalchemy.orm import Session
 
-from jit.evidence.v1 import evidence_pb2 as epb
 from jitlib import sqlexec
 from jitlib.clock import Window
 from jitlib.db import Database
-from jitlib.ids import new_id
-from services.evidence import domain as evidence_domain
 from services.evidence import store as evidence
 from services.evidence.app import MIGRATIONS as EVIDENCE
-from services.evidence.mapping import new_request_from_pb
 from services.tasks import store as tasks
 from services.tasks.app import MIGRATIONS as TASKS
-from tests.unit.test_list_pages import NOW, SCOPE, WS, actor, database, new_task
+from tests.unit.test_list_pages import NOW, SCOPE, WS, database, new_request, new_task
 
 ROWS = 20_000
 WORKSPACES = frozenset({WS})
@@ -87,23 +83,6 @@ def plans(db: Database, page: Callable[[Session], Any]) -> tuple[str, str]:
     return out[0], out[1]
 
 
-def new_request() -> evidence_domain.EvidenceRequest:
-    """A request of the workspace, made by the domain as a create makes it."""
-    req = epb.CreateRequestRequest(
-        request_id=str(uuid.uuid4()),
-        workspace_id=WS,
-        legal_basis=epb.LEGAL_BASIS_EIO,
-        issuing_authority="Openbaar Ministerie",
-        addressee_kind=epb.ADDRESSEE_KIND_MEMBER_STATE,
-        addressee_jurisdiction="DE",
-        data_categories=[epb.DATA_CATEGORY_SUBSCRIBER],
-        targets=[epb.TargetIdentifier(type=epb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser")],
-        offence_category=epb.OFFENCE_CATEGORY_CYBERSTALKING,
-        title="Subscriber data of the account",
-    )
-    return evidence_domain.create(new_request_from_pb(req), request_id=new_id(), actor=actor("NL"), now=NOW)
-
-
 def walk_condition(plan: str) -> str:
     """The condition a plan tests on the workspace's index (its ``Index Cond`` on ``workspace_id``)."""
     return next((line for line in plan.splitlines() if "Index Cond" in line and "workspace_id" in line), "")
@@ -153,7 +132,7 @@ def test_a_due_window_of_tasks_is_walked_on_the_workspace_index_in_either_plan(d
 def test_a_deadline_window_of_requests_is_walked_on_the_workspace_index_in_either_plan(db_of: Any, deep: bool) -> None:
     """Requests whose next deadline falls within a week, of deadlines spread over 120 days."""
     db = db_of(EVIDENCE, evidence.Base.metadata)
-    db.write_sync(lambda s: evidence.REQUESTS.insert_many(s, [new_request()]))
+    db.write_sync(lambda s: evidence.REQUESTS.insert_many(s, [new_request(0)]))
     copies(db, evidence.RequestRow.__table__, "next_deadline_at", 120)
     flt = evidence.RequestFilter(deadline_before=NOW + timedelta(days=7))
     after = "0" * 30 + "010000" if deep else ""

@@ -126,6 +126,25 @@ def check_task_pages(db: Database) -> None:
             assert [t.answer for t in got] == [task_answer(t).SerializeToString() for t in kept], flt
 
 
+def new_request(i: int) -> evidence_domain.EvidenceRequest:
+    """The ``i``-th request of a test's workspace (an EIO to another member), made by the domain as a create
+    makes it."""
+    req = epb.CreateRequestRequest(
+        request_id=str(uuid.uuid4()),
+        workspace_id=WS,
+        legal_basis=epb.LEGAL_BASIS_EIO,
+        issuing_authority="Openbaar Ministerie",
+        addressee_kind=epb.ADDRESSEE_KIND_MEMBER_STATE,
+        addressee_jurisdiction=MEMBERS[(i + 1) % 3],
+        data_categories=[epb.DATA_CATEGORY_SUBSCRIBER],
+        targets=[epb.TargetIdentifier(type=epb.TARGET_TYPE_ACCOUNT_HANDLE, value=f"@harasser_{i}")],
+        offence_category=epb.OFFENCE_CATEGORY_CYBERSTALKING,
+        title=f"Subscriber data of account {i}",
+        visibility=visibility(i),
+    )
+    return evidence_domain.create(new_request_from_pb(req), request_id=new_id(), actor=actor(MEMBERS[i % 3]), now=NOW)
+
+
 def test_a_page_of_requests_holds_each_visible_request_as_a_read_of_it_loads_it(tmp_path: Path) -> None:
     check_request_pages(database(tmp_path, EVIDENCE, evidence.Base.metadata))
 
@@ -136,20 +155,7 @@ def check_request_pages(db: Database) -> None:
     read of it loads."""
     made = []
     for i in range(17):
-        req = epb.CreateRequestRequest(
-            request_id=str(uuid.uuid4()),
-            workspace_id=WS,
-            legal_basis=epb.LEGAL_BASIS_EIO,
-            issuing_authority="Openbaar Ministerie",
-            addressee_kind=epb.ADDRESSEE_KIND_MEMBER_STATE,
-            addressee_jurisdiction=MEMBERS[(i + 1) % 3],
-            data_categories=[epb.DATA_CATEGORY_SUBSCRIBER],
-            targets=[epb.TargetIdentifier(type=epb.TARGET_TYPE_ACCOUNT_HANDLE, value=f"@harasser_{i}")],
-            offence_category=epb.OFFENCE_CATEGORY_CYBERSTALKING,
-            title=f"Subscriber data of account {i}",
-            visibility=visibility(i),
-        )
-        r = evidence_domain.create(new_request_from_pb(req), request_id=new_id(), actor=actor(MEMBERS[i % 3]), now=NOW)
+        r = new_request(i)
         due = Deadline(DeadlineKind.EXECUTE, NOW + timedelta(days=i, microseconds=123450), "test", NOW)
         review = Deadline(DeadlineKind.REVIEW, NOW + timedelta(days=i // 2), "review", NOW, working_days=True)
         deadlines = () if i % 4 == 0 else (due, review) if i % 3 == 0 else (due,)
