@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import keyword
 import logging
 import sqlite3
@@ -506,8 +507,7 @@ class RecordTable(Generic[P]):
                 return rows
         if after:
             # Unary + keeps SQLite from walking the id index from the cursor: the window's index chooses.
-            unindexed: UnaryExpression[str] = UnaryExpression(self._table.c.id, operator=custom_op("+"))
-            flt = flt.extended("+after", lambda: unindexed > bindparam("after_id"))
+            flt = flt.extended("+after", lambda: self._unindexed_id > bindparam("after_id"))
         return self._page_statements(False, columns, sort=True).of(flt).converted(session, params)
 
     def _walk_end(self, after: bool) -> Callable[[], Any]:
@@ -526,9 +526,14 @@ class RecordTable(Generic[P]):
     def _page_statement(self, conditions: list[Any], selected: list[Any], sort: bool = False) -> Any:
         """The page's ids chosen (in the order of ``+id`` when ``sort``: the same order, given by no index),
         then its rows read by id."""
-        order = UnaryExpression(self._table.c.id, operator=custom_op("+")) if sort else self._table.c.id
+        order = self._unindexed_id if sort else self._table.c.id
         ids = select(self.row.id).where(*conditions).order_by(order).limit(bindparam("limit")).correlate(None)
         return select(*selected).where(self._table.c.id.in_(ids)).order_by(self._table.c.id)
+
+    @functools.cached_property
+    def _unindexed_id(self) -> UnaryExpression[str]:
+        """``+id``: the id, which SQLite then takes from no index (neither to find rows nor to order them)."""
+        return UnaryExpression(self._table.c.id, operator=custom_op("+"))
 
     def _whole_page_statement(self, conditions: list[Any], selected: list[Any]) -> Any:
         """``_page_statement``'s rows in one select, for PostgreSQL: its plan of the ids (an index scan in id

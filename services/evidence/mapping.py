@@ -410,10 +410,7 @@ class AnsweredRequest:
         """The transitions the request's clocks allow at ``now_us``."""
         data, at = self.data, self.sets_at
         for _ in range(bisect.bisect_right(self.ends, now_us)):
-            n = data[at]
-            at += 1
-            for _ in range(n):
-                at += 1 + data[at]
+            at = _set_end(data, at)
         return _allowed_set(data, at)
 
     def message(self, now_us: int, order_id: str, actions: Sequence[str]) -> bytes:
@@ -430,20 +427,26 @@ _SETS: dict[bytes, frozenset[str]] = {}
 _SETS_KEPT = 1024
 
 
-def _allowed_set(data: bytes, at: int) -> frozenset[str]:
-    """The set of transition names encoded at ``at`` in ``data``: its count, then each name's length and
-    name; decoded once for each encoding met, at most ``_SETS_KEPT`` kept."""
-    start, n = at, data[at]
+def _set_end(data: bytes, at: int) -> int:
+    """Where the set of transition names encoded at ``at`` in ``data`` ends: its count, then each name's
+    length and name."""
+    n = data[at]
     at += 1
     for _ in range(n):
         at += 1 + data[at]
-    key = data[start:at]
+    return at
+
+
+def _allowed_set(data: bytes, at: int) -> frozenset[str]:
+    """The set of transition names encoded at ``at`` in ``data`` (``_set_end``), decoded once for each
+    encoding met, at most ``_SETS_KEPT`` kept."""
+    key = data[at : _set_end(data, at)]
     found = _SETS.get(key)
     if found is None:
-        names, i = [], start + 1
-        for _ in range(n):
-            length = data[i]
-            names.append(data[i + 1 : i + 1 + length].decode())
+        names, i = [], 1
+        for _ in range(key[0]):
+            length = key[i]
+            names.append(key[i + 1 : i + 1 + length].decode())
             i += 1 + length
         found = frozenset(names)
         if len(_SETS) >= _SETS_KEPT:
@@ -482,8 +485,9 @@ def answered(data: bytes) -> AnsweredRequest:
         at += _DEADLINE.size
         dls.append((due, data[at : at + length]))
         at += length
-    ends = _ends(ends_count).unpack_from(data, at)
-    sets_at = at + 8 * ends_count
+    packed = _ends(ends_count)
+    ends = packed.unpack_from(data, at)
+    sets_at = at + packed.size
     if sets_at + ends_count + 1 > len(data):  # each set at least its count
         raise ValueError("an answered request shorter than its parts")
     return AnsweredRequest(base, tuple(dls), ends, data, sets_at)
