@@ -75,6 +75,7 @@ from jitlib.sqlexec import (
     statement,
     transaction,
 )
+from jitlib.sqlexec import loop_reads as _loop_reads
 from jitlib.sqlexec import on_loop as _on_loop
 from jitlib.sqlexec import reading as _reading
 from jitlib.sqlexec import statements as _statements
@@ -914,7 +915,7 @@ class Database:
         finally:
             _statements.reset(token)
 
-    async def read(self, fn: Callable[[Session], T], *, streamed: bool = False) -> T:
+    async def read(self, fn: Callable[[Session], T], *, streamed: bool = False, on_loop: bool = False) -> T:
         """Run ``fn(session)`` in a read transaction (rolled back at the end). ``streamed``: it reads rows
         from a server-side cursor (``yield_per``), which PostgreSQL keeps only inside a transaction block,
         and all its statements read one snapshot: on PostgreSQL the transaction is REPEATABLE READ, READ
@@ -934,7 +935,14 @@ class Database:
         On SQLite (inline on the loop, one unit at a time) a read runs on the writers' kept connection, in a
         read transaction (``BEGIN``, not ``BEGIN IMMEDIATE``) rolled back at its end, its statements
         refused as on PostgreSQL when they are not reads (``_sqlite_read``). A ``streamed`` one, a walk of
-        a whole table, runs on a thread and a connection of its own instead (``_sqlite_streamed``)."""
+        a whole table, runs on a thread and a connection of its own instead (``_sqlite_streamed``).
+
+        ``on_loop`` (a list's page): on PostgreSQL ``fn`` is first run on the event loop (``_read_on_loop``),
+        its SELECTs awaited there; when it would send anything else, it runs again on a worker thread."""
+        if on_loop and not streamed and self._loop_statements is not None:
+            done = await self._read_on_loop(fn)
+            if done is not None:
+                return done[0]
 
         def unit() -> T:
             if self.sqlite:
@@ -968,6 +976,42 @@ class Database:
                 return self._traced("read", unit)  # its connection was lost: a read is safe to run again
 
         return await self._run(retried, self._long_reader if streamed else None)
+
+    async def _read_on_loop(self, fn: Callable[[Session], T]) -> tuple[T] | None:
+        """``read`` ``on_loop``: ``(fn's result,)``, or None when ``fn`` must run on a worker thread.
+
+        ``fn`` runs on the event loop in a greenlet (SQLAlchemy's ``greenlet_spawn``, as its asyncio
+        extension runs a synchronous function): each SELECT it runs below SQLAlchemy's execution
+        (``CompiledSelect``: a page, a workspace's key) goes out in autocommit on a connection the loop
+        awaits (``_LoopStatements``), as a read on a worker thread runs in autocommit, and the greenlet
+        resumes with its rows (``jitlib.sqlexec.loop_reads``): no hand-off to a thread and back, no GIL
+        passed between them, and the loop serves other calls while the server answers. Any other statement
+        (through SQLAlchemy's session: an ORM read) raises ``NeedsThread`` before it is sent: that run is
+        dropped and ``fn`` runs again from the start on a worker thread, as does one whose connection was
+        lost. Its session is bound to the connection the loop's units share (``_loop_connection``), on
+        which nothing is sent and no transaction begun."""
+        from sqlalchemy.util import greenlet_spawn
+
+        assert self._loop_statements is not None
+        conn = self._loop_connection()
+        fetch = self._loop_statements.fetch
+
+        def unit() -> T:
+            reads, on_loop = _loop_reads.set(fetch), _on_loop.set(True)
+            try:
+                return self._traced("read", lambda: self._read_only(conn, fn))
+            finally:
+                _on_loop.reset(on_loop)
+                _loop_reads.reset(reads)
+
+        try:
+            return (await greenlet_spawn(unit),)
+        except NeedsThread:
+            return None
+        except DBAPIError as e:
+            if not e.connection_invalidated:
+                raise
+            return None  # its connection was lost: a read is safe to run again, there
 
     def _sqlite_streamed(self, fn: Callable[[Session], T]) -> T:
         """A SQLite ``streamed`` read (an auditor's verify of the whole audit chain: about 1.2 s a 100,000
@@ -1299,7 +1343,7 @@ class _LoopStatements:
         self._kwargs = {**kwargs, **_PG_CONNECT_ARGS, "autocommit": True}
         self._dialect = engine.dialect
         self._size = size
-        self._idle: list[tuple[Any, Any]] = []
+        self._idle: list[tuple[Any, Any, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._free = asyncio.Semaphore(size)
 
@@ -1307,21 +1351,35 @@ class _LoopStatements:
         """Run ``sql`` (numbered parameters, ``jitlib.sqlexec.statement``) once with ``params``, counted; a
         driver error is raised as SQLAlchemy's (``IntegrityError`` for a duplicate key: nothing of it was
         written). A connection lost while it ran is raised too, never retried: the commit may have happened."""
+        count_statement()
+        await self._run(sql, params, fetch=False)
+
+    async def fetch(self, sql: str, params: Any) -> list[Any]:
+        """The rows of the SELECT ``sql`` (the driver's named parameters, as a ``CompiledSelect`` compiled
+        for psycopg) run once with ``params`` (``Database.read`` ``on_loop``; counted by its caller), as the
+        driver gives them. A driver error is raised as SQLAlchemy's; a lost connection with
+        ``connection_invalidated``, for the caller to read again elsewhere."""
+        return await self._run(sql, params, fetch=True)
+
+    async def _run(self, sql: str, params: Any, *, fetch: bool) -> list[Any]:
         import psycopg
 
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # connections and the semaphore belong to one loop
             self.close()
             self._loop, self._free = loop, asyncio.Semaphore(self._size)
-        count_statement()
         async with self._free:
             try:
                 taken = self._take() or await self._open()
             except psycopg.Error as e:
                 raise self._error(sql, params, e, lost=True) from e
-            conn, cursor = taken
+            conn = taken[0]
+            cursor = taken[2] if fetch else taken[1]
+            rows: list[Any] = []
             try:
                 await cursor.execute(sql, params)
+                if fetch:
+                    rows = await cursor.fetchall()
             except psycopg.Error as e:
                 lost = bool(conn.broken or conn.closed)
                 self._keep(taken, lost)
@@ -1330,16 +1388,17 @@ class _LoopStatements:
                 self._keep(taken, True)
                 raise
             self._keep(taken, False)
+            return rows
 
-    async def _open(self) -> tuple[Any, Any]:
-        """A new connection, with the raw cursor its statements run on (kept with it: one made per
-        connection, not per statement)."""
+    async def _open(self) -> tuple[Any, Any, Any]:
+        """A new connection, with the raw cursor its writes run on and the cursor its reads run on (kept
+        with it: made once per connection, not per statement)."""
         import psycopg
 
         conn = await psycopg.AsyncConnection.connect(*self._args, **self._kwargs)
-        return conn, psycopg.AsyncRawCursor(conn)
+        return conn, psycopg.AsyncRawCursor(conn), conn.cursor()
 
-    def _take(self) -> tuple[Any, Any] | None:
+    def _take(self) -> tuple[Any, Any, Any] | None:
         """An idle connection and its cursor, not one the server closed while it was idle (``_server_closed``)."""
         while self._idle:
             taken = self._idle.pop()
@@ -1348,7 +1407,7 @@ class _LoopStatements:
             taken[0].pgconn.finish()
         return None
 
-    def _keep(self, taken: tuple[Any, Any], lost: bool) -> None:
+    def _keep(self, taken: tuple[Any, Any, Any], lost: bool) -> None:
         if lost:
             taken[0].pgconn.finish()
         else:
@@ -1364,7 +1423,7 @@ class _LoopStatements:
 
     def close(self) -> None:
         idle, self._idle = self._idle, []
-        for conn, _ in idle:
+        for conn, *_ in idle:
             conn.pgconn.finish()
 
 

@@ -110,6 +110,7 @@ class RecordPath(Generic[R]):
         case_record: bool = True,
         victims: Table | None = None,
         workspace_of: Callable[[R], str] | None = None,
+        pages_on_loop: bool = False,
     ) -> None:
         """The path of the records of kind ``rules.kind``: ``load`` reads one by id, ``access`` gives the
         policy's view of it, ``find_by_request`` (for creates) finds one by (creator, request id).
@@ -119,7 +120,10 @@ class RecordPath(Generic[R]):
         of record that names victims: ``create_record`` refuses a pseudonym it does not know.
         ``workspace_of``: a record's workspace without its whole ``access``, which ``allowed_actions`` asks of
         every record of a page: by default the record's own ``workspace_id`` (``record_workspace``); a kind
-        whose record has none (an evidence item with its request) says where it is."""
+        whose record has none (an evidence item with its request) says where it is. ``pages_on_loop``: a
+        List's page is read on the event loop first (``Database.read`` ``on_loop``), for a kind whose page
+        queries send nothing but ``CompiledSelect``s (the answered pages of tasks and evidence requests);
+        any other would be read twice, as a statement through the session sends it to a worker thread."""
         self.rt = rt
         self.record_type = rules.kind
         self.rules = rules
@@ -132,6 +136,7 @@ class RecordPath(Generic[R]):
         self.label = label or label_of(rules)
         self.case_record = case_record
         self._victims = victims
+        self._pages_on_loop = pages_on_loop
 
     # -- create -----------------------------------------------------------------------------------
 
@@ -317,18 +322,19 @@ class RecordPath(Generic[R]):
         ``record_id``: ``*``, or the record whose parts it lists, as the evidence request of ``ListItems``).
 
         The audit entry commits in a unit of work of its own while the page is read in a read transaction,
-        both awaited before the answer exists: on PostgreSQL the page is read on a worker thread, handed off
-        first, while the entry, one INSERT, is sent from the event loop in a transaction of its own
-        (``Database.write`` ``on_loop``, as a create's unit) and its commit waits for the WAL's fsync: no
-        second worker thread, no hand-off and no GIL passed for it (bench/README.md, Lists, the ninth and
-        fifteenth passes); on SQLite (inline) the write lock is held for the entry alone, not for the query.
+        both awaited before the answer exists: on PostgreSQL the entry, one INSERT, is sent from the event
+        loop in a transaction of its own (``Database.write`` ``on_loop``, as a create's unit) and its commit
+        waits for the WAL's fsync, while the page is read on a worker thread or, for a kind whose pages are
+        read on the loop (``pages_on_loop``), there too, its statement awaited beside the entry's: no worker
+        thread, hand-off or GIL passed for either (bench/README.md, Lists, the ninth, fifteenth and
+        sixteenth passes); on SQLite (inline) the write lock is held for the entry alone, not for the query.
         No answer leaves without its entry committed:
         when the entry does not commit, the list fails. A list whose query fails after its entry committed
         leaves the entry (an attempt to read, audited as every read is; ARCHITECTURE.md, "Audit")."""
         scope = visibility_scope(principal)
         record_type, logged_as = self.record_type, workspace_id or "*"
         found, logged = await asyncio.gather(
-            self.rt.read(lambda session: query(session, scope)),
+            self.rt.read(lambda session: query(session, scope), on_loop=self._pages_on_loop),
             self.rt.change(principal, lambda uow: uow.audit(record_type, record_id, logged_as), on_loop=True),
             return_exceptions=True,
         )

@@ -125,8 +125,8 @@ class Runtime:
             self.relay.wake()  # rows staged without ``emit``: the relay scans for them
         return result
 
-    async def read(self, fn: Callable[[Session], T], *, streamed: bool = False) -> T:
-        return await self.db.read(fn, streamed=streamed)
+    async def read(self, fn: Callable[[Session], T], *, streamed: bool = False, on_loop: bool = False) -> T:
+        return await self.db.read(fn, streamed=streamed, on_loop=on_loop)
 
     def members_of(self, record: Published) -> frozenset[str]:
         """The audience of a record's events on a system path (a clock, a consumer): its workspace's

@@ -45,6 +45,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     event,
     func,
     or_,
@@ -60,6 +61,7 @@ from jitlib import crypto
 from jitlib.db import RuntimeTables
 from jitlib.errors import FailedPrecondition
 from jitlib.periodic import Periodic
+from jitlib.sqlexec import CompiledSelect
 
 log = logging.getLogger(__name__)
 
@@ -221,13 +223,16 @@ class ContentKeys:
         #: Keys inserted by a transaction not committed yet: never held open before the commit.
         self._pending: weakref.WeakKeyDictionary[Session, set[str]] = weakref.WeakKeyDictionary()
 
-    def _load(self, session: Session, workspace_id: str) -> Any:
+    def _load(self, session: Session, workspace_id: str) -> tuple[bytes | None, str] | None:
+        """The workspace's key row, (wrapped, kek id), or None: a ``CompiledSelect``, which a read running on
+        the event loop awaits there (``jitlib.db.Database.read`` ``on_loop``)."""
+        found = self._select_key.converted(session, {"workspace_id": workspace_id})
+        return (found[0][0], found[0][1]) if found else None
+
+    @functools.cached_property
+    def _select_key(self) -> CompiledSelect:
         t = self.table
-        return (
-            session.connection()
-            .execute(select(t.c.wrapped, t.c.kek_id).where(t.c.workspace_id == workspace_id))
-            .first()
-        )
+        return CompiledSelect(select(t.c.wrapped, t.c.kek_id).where(t.c.workspace_id == bindparam("workspace_id")))
 
     def key(self, session: Session, workspace_id: str, *, create: bool = False) -> bytes:
         """The open data key of a workspace. ``create``: made (in the caller's transaction) when it has
@@ -247,11 +252,12 @@ class ContentKeys:
             row = self._load(session, workspace_id)
             created = True
             assert row is not None
-        if row.wrapped is None:
+        wrapped, kek_id = row
+        if wrapped is None:
             self.forget(workspace_id)
             raise crypto.Shredded(f"the content key of workspace {workspace_id} is destroyed")
         try:
-            key = self.keks.unwrap(row.wrapped, row.kek_id)
+            key = self.keks.unwrap(wrapped, kek_id)
         except crypto.KeyError_ as exc:
             raise KeyUnavailable(workspace_id, str(exc)) from None
         pending = self._pending.get(session)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.util import await_only
 
 #: The statements of the unit of work running in this context, counted for its span (None: not counted).
 statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("jit_db_statements", default=None)
@@ -39,6 +40,15 @@ executed: contextvars.ContextVar[list[tuple[str, Any]] | None] = contextvars.Con
 #: Set while a unit of work runs on the event loop (``jitlib.db.Database.write`` with ``on_loop``): a
 #: statement it would send there raises ``NeedsThread`` instead, so the loop never waits for the database.
 on_loop: contextvars.ContextVar[bool] = contextvars.ContextVar("jit_db_on_loop", default=False)
+
+
+#: Set while a read unit of work runs on the event loop (``jitlib.db.Database.read`` with ``on_loop``, in a
+#: greenlet of SQLAlchemy's ``greenlet_spawn``): what its SELECTs run below SQLAlchemy's execution
+#: (``CompiledSelect``) are awaited on, on the loop (``await_only``), instead of being sent on the session's
+#: connection; any other statement raises ``NeedsThread`` (``on_loop`` is set too).
+loop_reads: contextvars.ContextVar[Callable[[str, Any], Awaitable[list[Any]]] | None] = contextvars.ContextVar(
+    "jit_db_loop_reads", default=None
+)
 
 
 #: A read unit of work on PostgreSQL runs in autocommit (``jitlib.db.Database.read``): a statement that is not a
@@ -130,7 +140,12 @@ def _execute(
     A driver error is raised as SQLAlchemy's (``_driver_error``). The one place every statement run below
     SQLAlchemy's execution machinery goes through. ``numbered``: ``sql`` has PostgreSQL's own parameters
     (``$1``, ...; ``_numbered``) and ``params`` is their sequence, sent as they are by psycopg's
-    ``RawCursor``."""
+    ``RawCursor``. In a read unit running on the event loop (``loop_reads``) a fetch is awaited there."""
+    on_loop_fetch = loop_reads.get()
+    if on_loop_fetch is not None and fetch and not many and not numbered:
+        refuse_writes(sql)
+        count_statement()
+        return await_only(on_loop_fetch(sql, params))
     refuse_on_loop()
     refuse_writes(sql)
     count_statement()
@@ -468,7 +483,9 @@ class CompiledSelect:
         return plan
 
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[list[Any], _SelectPlan]:
-        conn = session.connection()
+        # On the loop (``loop_reads``) the session's connection only gives the dialect: nothing is sent on it,
+        # and no transaction is begun on it, which the loop's other units share (``Database.read``).
+        conn = cast(Connection, session.get_bind()) if loop_reads.get() is not None else session.connection()
         flush(conn)
         dialect = conn.dialect
         plan = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle)) or self._plan(dialect)

@@ -83,7 +83,13 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         self.keys = keys
         self.offsets = offsets
         self.requests = RecordPath(
-            rt, EVIDENCE_REQUEST_RULES, store.get, EvidenceRequest.access, store.find_by_request, victims=store.VICTIMS
+            rt,
+            EVIDENCE_REQUEST_RULES,
+            store.get,
+            EvidenceRequest.access,
+            store.find_by_request,
+            victims=store.VICTIMS,
+            pages_on_loop=True,
         )
         #: Items follow the visibility of the request they were received against.
         self.items = RecordPath(

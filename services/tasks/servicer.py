@@ -32,7 +32,9 @@ _ACTIONS = _LIST.strings("allowed_actions")
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.tasks = RecordPath(rt, TASK_RULES, store.get, Task.access, store.find_by_request, victims=store.VICTIMS)
+        self.tasks = RecordPath(
+            rt, TASK_RULES, store.get, Task.access, store.find_by_request, victims=store.VICTIMS, pages_on_loop=True
+        )
 
     def _view(self, principal: auth.Principal, task: Task, now: datetime) -> tasks_pb2.Task:
         """The task as an answer to ``principal``: with the actions they may take on it now. An event's

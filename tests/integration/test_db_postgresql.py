@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from sqlalchemy import String, create_engine, event, func, select, text
+from sqlalchemy import String, create_engine, event, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -279,6 +279,107 @@ def test_the_loops_connections_the_server_closed_are_replaced(database: db.Datab
     try:
         asyncio.run(units())
         assert _ids(database) == ["a", "b", "c"]
+    finally:
+        admin.dispose()
+
+
+#: What a read on the loop may run: SELECTs below SQLAlchemy's execution (``CompiledSelect``).
+_OUTBOX_IDS = sqlexec.CompiledSelect(select(RUNTIME.outbox.c.id).order_by(RUNTIME.outbox.c.id))
+_ENTRIES = sqlexec.CompiledSelect(select(func.count()).select_from(RUNTIME.audit_pending))
+
+
+def test_a_read_of_compiled_selects_runs_on_the_loop_and_anything_else_again_on_a_worker(
+    database: db.Database, spans: Any
+) -> None:
+    """``read(on_loop=True)``: a unit whose statements are all ``CompiledSelect``s runs once, on the loop's
+    thread, each statement awaited there (counted in its one ``db read`` span), with the rows a worker's
+    read gives; a unit that would send anything else through its session runs again from the start on a
+    worker thread; a statement that is not a read is refused there as on a worker, nothing written."""
+    loop_thread = threading.get_ident()
+    runs: list[tuple[str, int]] = []
+
+    def selects(s: Session) -> tuple[list[str], int]:
+        runs.append(("selects", threading.get_ident()))
+        ids = [r[0] for r in _OUTBOX_IDS.rows(s)]
+        # Nothing is begun on the connection the loop's units share: its session only gives the dialect.
+        assert not s.get_bind().in_transaction()
+        return ids, _ENTRIES.rows(s)[0][0]
+
+    def then_orm(s: Session) -> tuple[list[str], int]:
+        runs.append(("then_orm", threading.get_ident()))
+        ids = [r[0] for r in _OUTBOX_IDS.rows(s)]
+        return ids, len(s.execute(select(RUNTIME.audit_pending.c.id)).all())
+
+    returning = sqlexec.CompiledSelect(update(RUNTIME.outbox).values(subject="x").returning(RUNTIME.outbox.c.id))
+
+    async def units() -> list[object]:
+        await database.write(lambda s: [OUTBOX.execute(s, outbox_row(n)) for n in "abc"])
+        await database.write(lambda s: PENDING.execute(s, pending_row("p")))
+        found: list[object] = []
+        with trace.get_tracer("test").start_as_current_span("unit") as outer:
+            found.append(await database.read(selects, on_loop=True))
+        found.append(await database.read(then_orm, on_loop=True))
+        with pytest.raises(sqlexec.ReadOnly):
+            await database.read(lambda s: returning.rows(s), on_loop=True)
+        found.append(outer.get_span_context().trace_id)
+        return found
+
+    by_loop, by_worker, trace_id = asyncio.run(units())
+    assert by_loop == by_worker == (["a", "b", "c"], 1)
+    assert runs[0] == ("selects", loop_thread)
+    assert [name for name, _ in runs[1:]] == ["then_orm", "then_orm"] and runs[1][1] == loop_thread != runs[2][1]
+    (read,) = [s for s in spans.get_finished_spans() if s.context.trace_id == trace_id and s.name == "db read"]
+    assert read.attributes["db.statement_count"] == 2
+    assert database.write_sync(lambda s: s.scalar(select(func.count()).where(RUNTIME.outbox.c.subject == "x"))) == 0
+
+
+def test_reads_on_the_loop_beside_its_writes_share_its_connection_and_lose_nothing(database: db.Database) -> None:
+    """Many reads on the loop at once, each awaiting its statements, beside writes sent from the loop at
+    the same time: every read sees what was committed before it began, every write is committed once, and
+    the connection the loop's units are bound to is left with no transaction begun on it."""
+
+    def ids(s: Session) -> list[str]:
+        first = [r[0] for r in _OUTBOX_IDS.rows(s)]
+        assert _ENTRIES.rows(s)[0][0] >= 0  # a second statement awaited while others run
+        return first
+
+    async def units() -> list[list[str]]:
+        await database.write(lambda s: OUTBOX.execute(s, outbox_row("a")), on_loop=True)
+        reads = [database.read(ids, on_loop=True) for _ in range(20)]
+        writes = [
+            database.write(lambda s, i=i: PENDING.execute(s, pending_row(f"p{i}")), on_loop=True) for i in range(20)
+        ]
+        found = await asyncio.gather(*reads, *writes)
+        return found[:20]
+
+    assert asyncio.run(units()) == [["a"]] * 20
+    assert _entries(database) == 20
+    assert database._loop_conn is not None and not database._loop_conn.in_transaction()
+
+
+def test_a_read_on_the_loop_whose_connection_is_lost_runs_again_on_a_worker(database: db.Database) -> None:
+    """A read on the loop whose connection the server ends while its statement runs (here the statement
+    ends it) runs again from the start on a worker thread, and answers; a connection the server closed
+    between reads is replaced before the next read's statement goes out."""
+    admin = create_engine(database.url)
+    killer = sqlexec.CompiledSelect(select(func.pg_terminate_backend(func.pg_backend_pid())))
+    runs: list[int] = []
+
+    def read(s: Session) -> list[str]:
+        runs.append(threading.get_ident())
+        if len(runs) == 1:
+            killer.rows(s)
+        return [r[0] for r in _OUTBOX_IDS.rows(s)]
+
+    async def units() -> list[list[str]]:
+        await database.write(lambda s: OUTBOX.execute(s, outbox_row("a")), on_loop=True)
+        first = await database.read(read, on_loop=True)
+        _terminate(database, admin, _connections(database, admin))
+        return [first, await database.read(read, on_loop=True)]
+
+    try:
+        assert asyncio.run(units()) == [["a"], ["a"]]
+        assert len(runs) == 3 and runs[0] == runs[2] == threading.get_ident() != runs[1]
     finally:
         admin.dispose()
 

@@ -78,7 +78,7 @@ class StandIn:
     def open_workspace(self, workspace_id: str, *, new_case_record: bool = False) -> WorkspaceInfo:
         return Runtime.open_workspace(self, workspace_id, new_case_record=new_case_record)  # type: ignore[arg-type]
 
-    async def read(self, fn: Callable[[Session], T]) -> T:
+    async def read(self, fn: Callable[[Session], T], *, on_loop: bool = False) -> T:
         self.reads += 1
         return fn(self.session)
 
@@ -248,7 +248,7 @@ class ListStandIn:
         self.committed += queued
         return result
 
-    async def read(self, fn: Callable[[Session], T]) -> T:
+    async def read(self, fn: Callable[[Session], T], *, on_loop: bool = False) -> T:
         if self.fail_read:
             raise RuntimeError("the page's query failed")
         result = fn(None)  # type: ignore[arg-type]
