@@ -814,7 +814,9 @@ class Database:
     takes microseconds and the process is the only writer), on PostgreSQL it runs on a worker thread, one
     hand-off per unit of work, so the loop keeps serving while the database answers; a create's unit runs
     on the loop first and, when its one deferred statement is all it sends, awaits it there on an async
-    connection (``write`` ``on_loop``), with no hand-off at all.
+    connection (``write`` ``on_loop``), with no hand-off at all; and a list's page, whose statements are
+    ``CompiledSelect``s, is read on the loop in a greenlet, each of them awaited there (``read``
+    ``on_loop``): one greenlet switch each way per statement, no thread.
     """
 
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
@@ -1377,9 +1379,14 @@ class _LoopStatements:
             cursor = taken[2] if fetch else taken[1]
             rows: list[Any] = []
             try:
-                await cursor.execute(sql, params)
                 if fetch:
+                    # Results in binary: a page's sealed text and answers as their bytes, not hex to decode
+                    # (a page of 51 requests 0.47 -> 0.42 ms); the same values (no column of an enum or
+                    # other type psycopg has no binary loader for is read so).
+                    await cursor.execute(sql, params, binary=True)
                     rows = await cursor.fetchall()
+                else:
+                    await cursor.execute(sql, params)
             except psycopg.Error as e:
                 lost = bool(conn.broken or conn.closed)
                 self._keep(taken, lost)

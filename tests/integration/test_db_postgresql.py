@@ -285,6 +285,7 @@ def test_the_loops_connections_the_server_closed_are_replaced(database: db.Datab
 
 #: What a read on the loop may run: SELECTs below SQLAlchemy's execution (``CompiledSelect``).
 _OUTBOX_IDS = sqlexec.CompiledSelect(select(RUNTIME.outbox.c.id).order_by(RUNTIME.outbox.c.id))
+_OUTBOX_ROWS = sqlexec.CompiledSelect(select(RUNTIME.outbox).order_by(RUNTIME.outbox.c.id))
 _ENTRIES = sqlexec.CompiledSelect(select(func.count()).select_from(RUNTIME.audit_pending))
 
 
@@ -305,6 +306,9 @@ def test_a_read_of_compiled_selects_runs_on_the_loop_and_anything_else_again_on_
         assert not s.get_bind().in_transaction()
         return ids, _ENTRIES.rows(s)[0][0]
 
+    def whole_rows(s: Session) -> list[tuple[Any, ...]]:  # every column's type, as a worker reads it
+        return _OUTBOX_ROWS.converted(s, {})
+
     def then_orm(s: Session) -> tuple[list[str], int]:
         runs.append(("then_orm", threading.get_ident()))
         ids = [r[0] for r in _OUTBOX_IDS.rows(s)]
@@ -319,6 +323,7 @@ def test_a_read_of_compiled_selects_runs_on_the_loop_and_anything_else_again_on_
         with trace.get_tracer("test").start_as_current_span("unit") as outer:
             found.append(await database.read(selects, on_loop=True))
         found.append(await database.read(then_orm, on_loop=True))
+        assert await database.read(whole_rows, on_loop=True) == await database.read(whole_rows)
         with pytest.raises(sqlexec.ReadOnly):
             await database.read(lambda s: returning.rows(s), on_loop=True)
         found.append(outer.get_span_context().trace_id)
