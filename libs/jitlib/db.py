@@ -335,7 +335,8 @@ _WALK = 64
 class RecordTable(Generic[P]):
     """A service's main record table (a ``RecordColumns`` row class): the indexes every such table has,
     its reads by id and by the request that made a record, its id-ordered pages, and its writes, its
-    parties (``PartyIndex``) kept in step with each write. The store gives the columns of its own fields
+    parties (``PartyIndex``) and the victims its records name (the parties' ``VictimIndex``) kept in step
+    with each write. The store gives the columns of its own fields
     (``columns``, with ``record_columns``, as ``RecordFields.write`` does; the creator's are written once,
     by ``insert``) and how a row becomes a record (``load``; it may read more with the session)."""
 
@@ -443,7 +444,7 @@ class RecordTable(Generic[P]):
         if sqlite and flt.windows and "workspaces" in flt.shape:
             rows = self._window_page(session, flt, params, columns, after=bool(after_id))
         else:
-            if after_id:
+            if after_id and not flt.cursored:
                 flt = flt.extended("after", lambda: self.row.id > bindparam("after_id"))
             rows = self._page_statements(not sqlite, columns).of(flt).converted(session, params)
         # Plain tuples on the DBAPI cursor, not ORM objects nor SQLAlchemy rows: a page is read to be
@@ -561,6 +562,8 @@ class RecordTable(Generic[P]):
         creation = creation_columns(record, request_id=request_id, request_digest=request_digest)
         self._insert.execute(session, {**creation, **self._columns(session, record)})
         self.parties.write(session, record.id, record.parties)
+        if self.parties.victims is not None:
+            self.parties.victims.write(session, record.id, cast(Any, record).victim_refs)
 
     def insert_many(self, session: Session, records: Sequence[P]) -> None:
         """Write many new records at once, each made by a request of its own id (a benchmark's or an
@@ -574,28 +577,41 @@ class RecordTable(Generic[P]):
             self._insert.execute(session, rows)
         if parties:
             session.execute(insert(self.parties.table), parties)
+        victims = self.parties.victims
+        named = [v for r in records for v in victims.rows(r.id, cast(Any, r).victim_refs)] if victims else []
+        if victims is not None and named:
+            session.execute(insert(victims.table), named)
 
     def update_if_version(self, session: Session, record: P, expected_version: int, **extra: object) -> bool:
         """Write the record's new state (and ``extra`` columns of the row) only if nobody changed it since
-        ``expected_version`` was read; False when someone did."""
+        ``expected_version`` was read; False when someone did. Its parties and the victims it names are
+        written again with it."""
         if not self._update(session, record, expected_version, **extra):
             return False
-        self.parties.write(session, record.id, record.parties, replace=True)
+        self._write_index(session, record)
         return True
+
+    def _write_index(self, session: Session, record: P) -> None:
+        """A changed record's parties and victims (``PartyIndex``, ``VictimIndex``) written again."""
+        self.parties.write(session, record.id, record.parties, replace=True)
+        if self.parties.victims is not None:
+            self.parties.victims.write(session, record.id, cast(Any, record).victim_refs, replace=True)
 
     def write_replica(self, session: Session, record: P, exists: bool, **extra: object) -> None:
         """Store another node's record as its owner sent it (``jitlib.replicas``): no version check, the
-        owner's version is the one that counts; its parties are written again (the visibility index)."""
+        owner's version is the one that counts; its parties (the visibility index) and victims are written
+        again."""
         if exists:
             self._update(session, record, None, **extra)
-            self.parties.write(session, record.id, record.parties, replace=True)
+            self._write_index(session, record)
             return
         # A replica was not created by a request on this node: its own id stands in as the request id.
         self.insert(session, record, request_id=record.id, request_digest="")
 
     def delete_replica(self, session: Session, record_id: str) -> None:
         """Drop another node's record that this node's country is no longer entitled to (its owner's
-        withdrawal, ``jitlib.replicas``): its parties and its row, text and all."""
+        withdrawal, ``jitlib.replicas``): its parties and its row, text and all (its victims' rows with it:
+        their foreign key cascades)."""
         self.parties.write(session, record_id, (), replace=True)
         session.execute(delete(self._table).where(self._table.c.id == record_id))
 

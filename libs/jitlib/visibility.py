@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from jitlib.clock import Window
 from jitlib.policy import VisibilityScope, readable
 from jitlib.sqlexec import CompiledInsert
+from jitlib.validate import VICTIM_REF_MAX
 
 SqlExpr = ColumnElement[bool]
 
@@ -77,13 +78,6 @@ class SqlTerms:
         return false() if self.addressee is None else self.addressee(bindparam("scope_jurisdiction"))
 
 
-def _like_item(value: str) -> str:
-    """The LIKE pattern (escaped with ``/``) that matches a comma-separated list column
-    (``jitlib.db.Fields.lists``) holding ``value`` as one of its items, not as part of one."""
-    escaped = value.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return f"%,{escaped},%"
-
-
 @dataclass
 class BoundFilter:
     """A list's WHERE clause as its *shape* (which conditions it has) and its *values* (bound when it runs),
@@ -102,6 +96,9 @@ class BoundFilter:
     #: which an index of that column serves out of the list's id order (``RecordTable.page``); also in
     #: ``builders``.
     windows: list[Callable[[], Any]] = field(default_factory=list)
+    #: A condition keeps only the ids after a page's cursor (``after_id``) itself: the page adds none of
+    #: its own (``RecordTable.page``).
+    cursored: bool = False
 
     def add(self, name: str, build: Callable[[], Any], *, window: bool = False, **params: Any) -> None:
         """Add the condition ``build()`` (which names its values as ``bindparam(<key of params>)``); ``window``
@@ -134,7 +131,7 @@ class BoundFilter:
 
     def extended(self, name: str, build: Callable[[], Any], **params: Any) -> BoundFilter:
         """A copy with the condition ``build()`` added (``add``); this filter is left as it was."""
-        copy = BoundFilter([*self.shape], [*self.builders], {**self.params}, [*self.windows])
+        copy = BoundFilter([*self.shape], [*self.builders], {**self.params}, [*self.windows], self.cursored)
         copy.add(name, build, **params)
         return copy
 
@@ -186,6 +183,61 @@ def _as_list(condition: Any) -> list[Any]:
 
 
 @dataclass(frozen=True)
+class VictimIndex:
+    """The victims a kind of record names, one row per (record, pseudonym): how a list of one victim's
+    records (``victim_ref``) finds them without testing every record's ``victim_refs`` (a comma-separated
+    column) of the workspace. Its index (pseudonym, record id) gives a victim's records in id order, the
+    list's order, so a page of them reads only its own rows, and a victim with none costs one probe
+    (bench/README.md, Lists, the sixteenth pass). Written with each write of the record (``RecordTable``),
+    in the same transaction. Declared in the record table's metadata (its migrations own it)."""
+
+    table: Table
+    #: The column holding the record's id.
+    key: Column[str]
+
+    @classmethod
+    def declare(cls, row: Any, name: str, *, key: str, index: str) -> VictimIndex:
+        """Declare the table ``name`` of the victims of the records mapped by ``row``; ``key`` names its
+        column of the record's id, ``index`` its index by pseudonym."""
+        records: Table = row.__table__
+        table = Table(
+            name,
+            records.metadata,
+            Column(key, String(36), ForeignKey(f"{records.name}.id", ondelete="CASCADE"), primary_key=True),
+            Column("victim_ref", String(VICTIM_REF_MAX), primary_key=True),
+        )
+        Index(index, table.c.victim_ref, table.c[key])
+        return cls(table, table.c[key])
+
+    def rows(self, record_id: str, victim_refs: Iterable[str]) -> list[dict[str, str]]:
+        return [{self.key.name: record_id, "victim_ref": v} for v in sorted(set(victim_refs))]
+
+    def write(self, session: Session, record_id: str, victim_refs: Iterable[str], *, replace: bool = False) -> None:
+        """Record the victims ``victim_refs`` of a record (replacing what was there when ``replace``)."""
+        if replace:
+            session.execute(self._delete, {"record_id": record_id})
+        rows = self.rows(record_id, victim_refs)
+        if rows:
+            _insert(self.table).execute(session, rows)
+
+    @functools.cached_property
+    def _delete(self) -> Delete:
+        return delete(self.table).where(self.key == bindparam("record_id"))
+
+    def names(self, row: Any) -> Any:
+        """The condition "the record names the victim bound as ``victim_ref``": its id among those this
+        index holds for the victim. (A test of the row's own ``victim_refs`` beside it made PostgreSQL's
+        planner expect one row, and sort every record of a victim named by many instead of walking them in
+        id order.)"""
+        # From a page's cursor on (``after_id``, "" on a first page: ``BoundFilter.cursored``), so that a deep
+        # page is found from this index as a first page is, not by walking the list from the cursor.
+        named = select(self.key).where(
+            self.table.c.victim_ref == bindparam("victim_ref"), self.key > bindparam("after_id", value="")
+        )
+        return row.id.in_(named)
+
+
+@dataclass(frozen=True)
 class PartyIndex:
     """The parties of a kind of record, one row per (record, jurisdiction): how a list query answers the
     READ rule's "is this jurisdiction a party" for restricted records. Each service declares one for its
@@ -201,13 +253,25 @@ class PartyIndex:
     #: ``restricted``), "is this jurisdiction a party" (a row here) and, for records read by an addressee
     #: outside the workspace, "is it addressed to this jurisdiction" (a column of the record table).
     terms: SqlTerms
+    #: The victims the records name, for a kind of record that names victims (its lists filter by one).
+    victims: VictimIndex | None = None
 
     @classmethod
-    def declare(cls, row: Any, name: str, *, key: str, index: str, outside_reader: str = "") -> PartyIndex:
+    def declare(
+        cls,
+        row: Any,
+        name: str,
+        *,
+        key: str,
+        index: str,
+        outside_reader: str = "",
+        victims: VictimIndex | None = None,
+    ) -> PartyIndex:
         """Declare the table ``name`` of the parties of the records mapped by ``row``; ``key`` names its
         column of the record's id, ``index`` its index by jurisdiction. ``outside_reader`` names the record
         table's column holding ``RecordAccess.outside_reader`` ("" when none), for a kind of record whose
-        addressee reads it from outside the workspace."""
+        addressee reads it from outside the workspace. ``victims``: the index of the victims the records
+        name, kept in step with them as the parties are (``jitlib.db.RecordTable``)."""
         records: Table = row.__table__
         table = Table(
             name,
@@ -227,7 +291,7 @@ class PartyIndex:
             party=lambda j: select(literal(1)).where(record_key == row.id, jurisdiction == j).offset(0).exists(),
             addressee=(lambda j: getattr(row, outside_reader) == j) if outside_reader else None,
         )
-        return cls(table, record_key, row, terms)
+        return cls(table, record_key, row, terms, victims)
 
     def bound(
         self,
@@ -241,10 +305,10 @@ class PartyIndex:
         """The conditions every List query of the record table starts with, as a ``BoundFilter``: rows of
         ``workspace_ids`` (of any workspace when None: the READ rule alone decides) that ``scope`` may read
         (``jitlib.policy.readable`` rendered by ``terms``), when the filter names any in one of ``states``
-        (enum members, stored by value), naming the victim ``victim_ref`` when one is asked for (the record's
-        ``victim_refs`` list holds it), and whose column equals each value of ``equal`` that was asked for
-        (not empty). The caller ``add``s its other filters; the values are bound when the statement runs,
-        never built into it."""
+        (enum members, stored by value), naming the victim ``victim_ref`` when one is asked for (found in the
+        ``victims`` index, its ``victim_refs`` list holding it), and whose column equals each value of
+        ``equal`` that was asked for (not empty). The caller ``add``s its other filters; the values are
+        bound when the statement runs, never built into it."""
         row, terms = self.row, self.terms
         flt = BoundFilter(
             ["read", scope.may_read_content, bool(scope.workspaces)],
@@ -263,11 +327,11 @@ class PartyIndex:
         if values:
             flt.add("states", lambda: row.state.in_(bindparam("states", expanding=True)), states=values)
         if victim_ref:
-            flt.add(
-                "victim_ref",
-                lambda: (literal(",") + row.victim_refs + literal(",")).like(bindparam("victim_like"), escape="/"),
-                victim_like=_like_item(victim_ref),
-            )
+            victims = self.victims
+            if victims is None:
+                raise TypeError(f"{self.table.name}: its records name no victims")
+            flt.add("victim_ref", lambda: victims.names(row), victim_ref=victim_ref)
+            flt.cursored = True  # its ids from the victims' index begin after the page's cursor
         for name, value in equal.items():
             if value:
                 bound: dict[str, Any] = {f"eq_{name}": value}

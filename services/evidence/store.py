@@ -46,7 +46,7 @@ from jitlib.policy import RecordAccess, VisibilityScope
 from jitlib.sealing import UNAVAILABLE, SealedText, opened_rows
 from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate
 from jitlib.tables import ServiceBase
-from jitlib.visibility import BoundFilter, PartyIndex
+from jitlib.visibility import BoundFilter, PartyIndex, VictimIndex
 from services.evidence import custody
 from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import (
@@ -167,12 +167,18 @@ SEALED = SealedText(
 )
 
 #: One row per jurisdiction party to a request: the visibility index of restricted ones.
+#: One row per victim a request names: a victim's requests without testing every request's list (revision
+#: 0028).
+VICTIMS_NAMED = VictimIndex.declare(
+    RequestRow, "evidence_request_victims", key="request_id", index="ix_evidence_request_victims_victim_request"
+)
 PARTIES = PartyIndex.declare(
     RequestRow,
     "evidence_request_parties",
     key="request_id",
     index="ix_evidence_request_parties_jurisdiction",
     outside_reader="addressee_reader",
+    victims=VICTIMS_NAMED,
 )
 
 

@@ -36,7 +36,7 @@ from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import SealedText, opened_rows
 from jitlib.tables import ServiceBase
-from jitlib.visibility import PartyIndex, Statements
+from jitlib.visibility import PartyIndex, Statements, VictimIndex
 from services.preservation.domain import LegalBasis, Order, OrderState, Target
 from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
@@ -108,8 +108,16 @@ SEALED = SealedText(
 )
 
 #: One row per jurisdiction party to a order: the visibility index of restricted ones.
+#: One row per victim an order names: a victim's orders without testing every order's list (revision 0015).
+VICTIMS_NAMED = VictimIndex.declare(
+    OrderRow, "preservation_order_victims", key="order_id", index="ix_preservation_order_victims_victim_order"
+)
 PARTIES = PartyIndex.declare(
-    OrderRow, "preservation_order_parties", key="order_id", index="ix_preservation_order_parties_jurisdiction_order"
+    OrderRow,
+    "preservation_order_parties",
+    key="order_id",
+    index="ix_preservation_order_parties_jurisdiction_order",
+    victims=VICTIMS_NAMED,
 )
 
 
@@ -365,8 +373,16 @@ SEALED_REMOVAL = SealedText(
     destroyed={"items": "[]", "reuploads": "[]"},
 )
 
+#: One row per victim a removal request names (revision 0015).
+REMOVAL_VICTIMS = VictimIndex.declare(
+    RemovalRow, "removal_request_victims", key="removal_id", index="ix_removal_request_victims_victim_removal"
+)
 REMOVAL_PARTIES = PartyIndex.declare(
-    RemovalRow, "removal_request_parties", key="removal_id", index="ix_removal_request_parties_jurisdiction_removal"
+    RemovalRow,
+    "removal_request_parties",
+    key="removal_id",
+    index="ix_removal_request_parties_jurisdiction_removal",
+    victims=REMOVAL_VICTIMS,
 )
 
 REMOVAL_FIELDS = RecordFields(

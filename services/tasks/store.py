@@ -18,7 +18,7 @@ from jitlib.fields import same_fields
 from jitlib.policy import RecordAccess, VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
-from jitlib.visibility import BoundFilter, PartyIndex
+from jitlib.visibility import BoundFilter, PartyIndex, VictimIndex
 from services.tasks.domain import OPEN_STATES, Link, Task, TaskState
 from services.tasks.mapping import ANSWER_FORM, task_answer
 
@@ -89,7 +89,11 @@ class _BothSealed:
 
 
 #: One row per jurisdiction party to a task: the visibility index of restricted ones.
-PARTIES = PartyIndex.declare(TaskRow, "task_parties", key="task_id", index="ix_task_parties_jurisdiction_task")
+#: One row per victim a task names: a victim's tasks without testing every task's list (revision 0016).
+VICTIMS_NAMED = VictimIndex.declare(TaskRow, "task_victims", key="task_id", index="ix_task_victims_victim_task")
+PARTIES = PartyIndex.declare(
+    TaskRow, "task_parties", key="task_id", index="ix_task_parties_jurisdiction_task", victims=VICTIMS_NAMED
+)
 
 
 def _links_to_json(links: tuple[Link, ...]) -> str:

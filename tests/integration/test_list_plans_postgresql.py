@@ -26,7 +26,7 @@ from services.evidence import store as evidence
 from services.evidence.app import MIGRATIONS as EVIDENCE
 from services.tasks import store as tasks
 from services.tasks.app import MIGRATIONS as TASKS
-from tests.unit.test_list_pages import NOW, SCOPE, WS, database, new_request, new_task
+from tests.unit.test_list_pages import NOW, SCOPE, VICTIM, WS, database, new_request, new_task
 
 ROWS = 20_000
 WORKSPACES = frozenset({WS})
@@ -140,3 +140,30 @@ def test_a_deadline_window_of_requests_is_walked_on_the_workspace_index_in_eithe
         assert "Index Scan using ix_evidence_requests_workspace_walk" in plan, plan
         assert "next_deadline_at <" in walk_condition(plan), plan
         assert "Sort" not in plan, plan
+
+
+@pytest.mark.parametrize("deep", [False, True])
+@pytest.mark.parametrize("every", [4000, 2], ids=["named-by-few", "named-by-half"])
+def test_a_victims_tasks_are_read_from_the_victims_index_in_either_plan(db_of: Any, deep: bool, every: int) -> None:
+    """A victim named by 5 of 20,000 tasks, or by half of them (each task names another victim too, one of
+    500 named by 40 tasks each): either plan reads the victim's task ids after the cursor from the victims'
+    index (revision 0016) and each task by id, never walking the workspace (a test of each task's list of
+    victims walked every task: 68 ms a page in 100,000; bench/README.md, Lists, the sixteenth pass); the
+    ids of a victim named by many in id order, stopping at the page's end, none sorted."""
+    db = db_of(TASKS, tasks.Base.metadata)
+    db.write_sync(lambda s: tasks.TASKS.insert_many(s, [new_task(0, 1)]))
+    copies(db, tasks.TaskRow.__table__, "due_at", 365)
+    with db.engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(select(tasks.TaskRow.id).order_by(tasks.TaskRow.id))]
+        others = [{"task_id": i, "victim_ref": f"V-NL-{1000 + n % 500}"} for n, i in enumerate(ids)]  # 40 each
+        mine = [{"task_id": i, "victim_ref": VICTIM} for i in ids[::every]]
+        conn.execute(insert(tasks.VICTIMS_NAMED.table), others + mine)
+        conn.exec_driver_sql("ANALYZE task_victims")
+    flt = tasks.TaskFilter(victim_ref=VICTIM)
+    after = "0" * 30 + "010000" if deep else ""
+    for plan in plans(db, lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)):
+        assert "Scan on ix_task_victims_victim_task" in plan or "Scan using ix_task_victims_victim_task" in plan, plan
+        assert "Seq Scan on tasks" not in plan, plan
+        assert "ix_tasks_workspace_walk" not in plan or "= task_victims.task_id" in walk_condition(plan), plan
+        if every == 2:  # the victim's 10,000 in id order, to the page's end: none sorted
+            assert "Sort" not in plan, plan

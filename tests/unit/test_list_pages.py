@@ -102,13 +102,24 @@ def check_task_pages(db: Database) -> None:
     for i in range(23):
         task = new_task(i, i if i % 2 else None)
         state = TaskState.BLOCKED if i % 4 else TaskState.ASSIGNED
-        made.append(replace(task, state=state, state_reason=f"waits {i}", terms_reason=f"terms {i}"))
-    db.write_sync(lambda s: tasks.TASKS.insert_many(s, made))
+        named = {"victim_refs": victims_of(i)}
+        made.append(replace(task, state=state, state_reason=f"waits {i}", terms_reason=f"terms {i}", **named))
+    db.write_sync(lambda s: tasks.TASKS.insert_many(s, made[:12]))
+    for t in made[12:]:  # as a create writes one
+        db.write_sync(lambda s, t=t: tasks.TASKS.insert(s, t, request_id=t.id, request_digest=""))
+    # A change that names other victims (none does today) writes their index with the task.
+    assert VICTIM not in made[9].victim_refs and VICTIM in made[11].victim_refs
+    for i, named in ((9, (VICTIM,)), (11, ("V-NL-00071",))):  # one of NL's workspace, one NL is party to
+        renamed = replace(made[i], victim_refs=named, version=made[i].version + 1)
+        assert db.write_sync(lambda s, t=renamed, v=made[i].version: tasks.TASKS.update_if_version(s, t, v))
+        made[i] = renamed
     window = Window(NOW + timedelta(days=4), NOW + timedelta(days=16))
     filters = [
         (tasks.TaskFilter(), lambda t: True),
         (tasks.TaskFilter(states=frozenset({TaskState.BLOCKED})), lambda t: t.state is TaskState.BLOCKED),
         (tasks.TaskFilter(due=window), lambda t: window.holds(t.due_at)),
+        (tasks.TaskFilter(victim_ref=VICTIM), lambda t: VICTIM in t.victim_refs),
+        (tasks.TaskFilter(victim_ref=VICTIM, due=window), lambda t: VICTIM in t.victim_refs and window.holds(t.due_at)),
     ]
     with Session(db.engine, info=db.info) as s:
         want = [tasks.get(s, t.id) for t in sorted(made, key=lambda t: t.id)]
@@ -119,11 +130,23 @@ def check_task_pages(db: Database) -> None:
             def page(after: str, limit: int, flt: tasks.TaskFilter = flt) -> list[Any]:
                 return tasks.list_answered(s, SCOPE, frozenset({WS}), flt, now=NOW, after_id=after, limit=limit)
 
+            assert [t.victim_refs for t in want] == [t.victim_refs for t in sorted(made, key=lambda t: t.id)]
+            assert {made[9].id, made[11].id} <= {t.id for t in seen}
             kept = [t for t in seen if keeps(t)]
             assert 0 < len(kept) < len(seen) or flt == tasks.TaskFilter()
             got = walk(page, 4)
             assert [t.id for t in got] == [t.id for t in kept], flt
             assert [t.answer for t in got] == [task_answer(t).SerializeToString() for t in kept], flt
+
+
+#: The victim a page of records is asked for; the pseudonym beside it begins alike, but is another's.
+VICTIM = "V-NL-0007"
+
+
+def victims_of(i: int) -> tuple[str, ...]:
+    """The victims the ``i``-th record of a test names: ``VICTIM`` for most, with others or alone, some
+    only the victim whose pseudonym begins as hers, some none."""
+    return (() if i % 5 == 4 else (VICTIM,)) + (("V-NL-00071",) if i % 3 == 1 else ()) + (("V-NL-0070",) * (i % 2))
 
 
 def new_request(i: int) -> evidence_domain.EvidenceRequest:
@@ -161,10 +184,12 @@ def check_request_pages(db: Database) -> None:
         deadlines = () if i % 4 == 0 else (due, review) if i % 3 == 0 else (due,)
         delay = evidence_domain.Delay(DeadlineKind.EXECUTE, f"backlog {i}", NOW + timedelta(days=40), NOW, actor("DE"))
         ordered = tuple(sorted(deadlines, key=lambda d: (d.due_at, d.kind.value)))  # as the domain keeps them
-        made.append(replace(r, deadlines=ordered, delay=delay if i % 2 else None))
+        made.append(replace(r, deadlines=ordered, delay=delay if i % 2 else None, victim_refs=victims_of(i)))
 
     def write(s: Session) -> None:
-        evidence.REQUESTS.insert_many(s, made)
+        evidence.REQUESTS.insert_many(s, made[:9])
+        for r in made[9:]:  # as a create writes one
+            evidence.REQUESTS.insert(s, r, request_id=r.id, request_digest="")
         rows = [
             {"request_id": r.id, "kind": d.kind.value, "due_at": d.due_at, "counted_from": d.counted_from}
             | {"source": d.source, "working_days": d.working_days, "next_alert_at": None}
@@ -178,18 +203,20 @@ def check_request_pages(db: Database) -> None:
     db.write_sync(write)
     with Session(db.engine, info=db.info) as s:
 
-        def page(after: str, limit: int) -> list[Any]:
-            return evidence.list_answered(
-                s, SCOPE, frozenset({WS}), evidence.RequestFilter(), after_id=after, limit=limit
-            )
+        def page(after: str, limit: int, flt: evidence.RequestFilter | None = None) -> list[Any]:
+            flt = flt or evidence.RequestFilter()
+            return evidence.list_answered(s, SCOPE, frozenset({WS}), flt, after_id=after, limit=limit)
 
         got = [(r.id, r.answer) for r in walk(page, 5)]
+        victims = [r.id for r in walk(lambda a, n: page(a, n, evidence.RequestFilter(victim_ref=VICTIM)), 3)]
         want = [evidence.get(s, r.id) for r in sorted(made, key=lambda r: r.id)]
     seen = [r for r in want if r is not None and decide(NL, Operation.READ, record=r.access()) is Decision.ALLOW]
     assert 0 < len(seen) < len(made)
     assert any(r.delay is not None for r in seen) and any(r.delay is None for r in seen)
     assert {len(r.deadlines) for r in seen} == {0, 1, 2}
     assert got == [(r.id, answered(request_answer(r))) for r in seen]
+    named = [r.id for r in seen if VICTIM in r.victim_refs]
+    assert 3 < len(named) < len(seen) and victims == named
 
 
 @pytest.mark.parametrize(
@@ -229,3 +256,72 @@ def test_a_due_window_pages_the_tasks_in_it_however_it_is_read(
     ]
     assert len(want) > 4
     assert got == want
+
+
+def _victim_list(db: Database, ref: str) -> list[str]:
+    with Session(db.engine, info=db.info) as s:
+        flt = tasks.TaskFilter(victim_ref=ref)
+        return [t.id for t in tasks.list_answered(s, SCOPE, frozenset({WS}), flt, now=NOW, after_id="", limit=51)]
+
+
+def _indexed(db: Database) -> list[tuple[str, str]]:
+    table = tasks.VICTIMS_NAMED.table
+    with db.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(table.select().order_by(*table.c))]
+
+
+def test_a_replicas_victims_are_those_its_owner_sent_until_it_is_withdrawn(tmp_path: Path) -> None:
+    """Another node's task, stored as it came (``RecordTable.write_replica``), is listed under the victims
+    it names; written again naming others, under those only; withdrawn (``delete_replica``), under none,
+    and nothing of it is left in the victims' index."""
+    db = database(tmp_path, TASKS, tasks.Base.metadata)
+    task = replace(new_task(3, None), victim_refs=(VICTIM,))  # of NL's workspace, open to it
+    db.write_sync(lambda s: tasks.TASKS.write_replica(s, task, False))
+    assert _victim_list(db, VICTIM) == [task.id] and _indexed(db) == [(task.id, VICTIM)]
+    moved = replace(task, victim_refs=("V-NL-0070", "V-NL-00071"), version=task.version + 1)
+    db.write_sync(lambda s: tasks.TASKS.write_replica(s, moved, True))
+    assert _victim_list(db, VICTIM) == [] and _victim_list(db, "V-NL-0070") == [task.id]
+    assert _indexed(db) == [(task.id, "V-NL-00071"), (task.id, "V-NL-0070")]
+    db.write_sync(lambda s: tasks.TASKS.delete_replica(s, task.id))
+    assert _victim_list(db, "V-NL-0070") == [] and _indexed(db) == []
+
+
+@pytest.mark.parametrize(
+    ("migrations", "metadata", "before", "victims", "write"),
+    [
+        pytest.param(
+            TASKS,
+            tasks.Base.metadata,
+            "0015",
+            "task_victims",
+            lambda s, n: tasks.TASKS.insert_many(s, [replace(new_task(i, None), victim_refs=victims_of(i)) for i in n]),
+            id="tasks",
+        ),
+        pytest.param(
+            EVIDENCE,
+            evidence.Base.metadata,
+            "0027",
+            "evidence_request_victims",
+            lambda s, n: evidence.REQUESTS.insert_many(
+                s, [replace(new_request(i), victim_refs=victims_of(i)) for i in n]
+            ),
+            id="requests",
+        ),
+    ],
+)
+def test_the_upgrade_fills_the_victims_index_from_the_records_stored(
+    tmp_path: Path, migrations: Path, metadata: Any, before: str, victims: str, write: Any
+) -> None:
+    """Records stored before the victims' index existed (its table dropped, the database marked at the
+    revision before it): the upgrade makes the table and fills it with each victim each record names."""
+    db = database(tmp_path, migrations, metadata)
+    db.write_sync(lambda s: write(s, range(12)))
+    with db.engine.begin() as conn:
+        want = sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {victims}"))
+        conn.exec_driver_sql(f"DROP TABLE {victims}")
+        conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{before}'")
+    assert len(want) == sum(len(victims_of(i)) for i in range(12)) > 12
+    migrate(migrations, str(db.engine.url))
+    with db.engine.connect() as conn:
+        assert sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {victims}")) == want
+    db.dispose()

@@ -117,3 +117,44 @@ def test_a_page_of_tasks_is_read_in_id_order_from_the_workspace_index(tmp_path: 
     )
     assert "ix_tasks_workspace_walk (workspace_id=?" in text, text
     assert "TEMP B-TREE" not in text and "SCAN tasks" not in text, text
+
+
+@pytest.mark.parametrize("deep", [False, True])
+@pytest.mark.parametrize(
+    ("migrations", "victims", "table", "page"),
+    [
+        pytest.param(
+            TASKS,
+            "ix_task_victims_victim_task (victim_ref=? AND task_id>?)",
+            "tasks",
+            lambda after: (
+                lambda s: tasks.list_answered(
+                    s, SCOPE, WORKSPACES, tasks.TaskFilter(victim_ref="V-NL-0007"), now=NOW, after_id=after, limit=51
+                )
+            ),
+            id="tasks",
+        ),
+        pytest.param(
+            EVIDENCE,
+            "ix_evidence_request_victims_victim_request (victim_ref=? AND request_id>?)",
+            "evidence_requests",
+            lambda after: (
+                lambda s: evidence.list_answered(
+                    s, SCOPE, WORKSPACES, evidence.RequestFilter(victim_ref="V-NL-0007"), after_id=after, limit=51
+                )
+            ),
+            id="requests",
+        ),
+    ],
+)
+def test_a_victims_records_are_found_from_the_victims_index(
+    tmp_path: Path, migrations: Path, victims: str, table: str, page: Any, deep: bool
+) -> None:
+    """A list of one victim's records, its first page and a deep one alike: the victim's ids after the
+    cursor come from the victims' index (revisions tasks 0016, evidence 0028), in id order, and each is read
+    by id; the workspace is not walked from the cursor, nor the records' lists of victims tested one by one."""
+    after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
+    text = page_plan(tmp_path, migrations, page(after))
+    assert f"COVERING INDEX {victims}" in text, text
+    assert f"ix_{table}_workspace_walk (workspace_id=? AND id=?)" in text, text
+    assert "TEMP B-TREE" not in text and f"SCAN {table}" not in text and "id>?)" not in text.split("LIST")[0], text
