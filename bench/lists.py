@@ -4,7 +4,9 @@
     BENCH lists_<backend>_<list> p50_ms=<x> spread_ms=<a..b> p99_ms=<y> ratio_p50=<x / echo p50> trials=<n>
 
 For each service: the first page (no filter), a deep page (page 500 of the unfiltered list, fetched with
-the token the previous page gave), a filter by state, and a due window. Pages are 50 records, the default.
+the token the previous page gave), a filter by state, a due window, and one victim's records (each record
+names one of 1,000 victims, each victim named by every 1,000th record: 100 of 100,000, spread over the
+whole list). Pages are 50 records, the default.
 
 The rows are seeded before the services start, through each service's own store: the domain's ``create``
 makes each record, ``RecordTable.insert_many`` seals its text under the workspace's key (the same KEK file
@@ -76,6 +78,15 @@ def _actor(jurisdiction: str) -> Any:
     return Actor(f"bench-{jurisdiction.lower()}", f"bench-{jurisdiction.lower()}-prosecutor", jurisdiction)
 
 
+#: The victim whose records a list asks for (``victim_of``).
+VICTIM = "V-NL-0007"
+
+
+def victim_of(i: int) -> str:
+    """The victim the ``i``-th record names: one of 1,000, each named by every 1,000th record."""
+    return f"V-NL-{i % 1000:04}"
+
+
 def seed_tasks(session: Any, count: int, now: datetime, rng: random.Random) -> None:
     """``count`` tasks of the workspace, made by the tasks domain and written by its store: issued by each
     member in turn to another, 70 % restricted (the caller NL sees those it is a party to), in the states
@@ -99,6 +110,7 @@ def seed_tasks(session: Any, count: int, now: datetime, rng: random.Random) -> N
             kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
             assignee_jurisdiction=assignee,
             visibility=common_pb2.VISIBILITY_RESTRICTED if rng.random() < 0.7 else common_pb2.VISIBILITY_WORKSPACE,
+            victim_refs=[victim_of(i)],
         )
         if rng.random() < 0.9:
             req.due_at.FromDatetime(now + timedelta(seconds=rng.randrange(365 * 86400)))
@@ -138,6 +150,7 @@ def seed_requests(session: Any, count: int, now: datetime, rng: random.Random) -
             offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
             title=f"Subscriber data of account {i}",
             visibility=common_pb2.VISIBILITY_RESTRICTED if rng.random() < 0.7 else common_pb2.VISIBILITY_WORKSPACE,
+            victim_refs=[victim_of(i)],
         )
         if epoc:
             req.epoc_procedure = pb.EPOC_PROCEDURE_STANDARD
@@ -225,6 +238,7 @@ def explain(service: str, url: str, kek_file: Path, deep: int) -> list[str]:
             "first_page": tasks.TaskFilter(),
             "state": tasks.TaskFilter(states=frozenset({TaskState.BLOCKED})),
             "due_window": window,
+            "victim": tasks.TaskFilter(victim_ref=VICTIM),
         }
 
         def page(s: Any, flt: Any, after: str) -> Any:
@@ -238,6 +252,7 @@ def explain(service: str, url: str, kek_file: Path, deep: int) -> list[str]:
             "first_page": evidence.RequestFilter(),
             "state": evidence.RequestFilter(states=frozenset({State.UNDER_REVIEW})),
             "due_window": evidence.RequestFilter(deadline_before=now + timedelta(days=7)),
+            "victim": evidence.RequestFilter(victim_ref=VICTIM),
         }
 
         def page(s: Any, flt: Any, after: str) -> Any:
@@ -327,6 +342,7 @@ class Lists:
             "tasks_deep_page": lambda: self._page("tasks", r("tasks", page_token=tokens["tasks"])),
             "tasks_state": lambda: self._page("tasks", r("tasks", states=[tasks_pb2.TASK_STATE_BLOCKED])),
             "tasks_due_window": lambda: self._page("tasks", r("tasks", **window)),
+            "tasks_victim": lambda: self._page("tasks", r("tasks", victim_ref=VICTIM)),
             "requests_first_page": lambda: self._page("evidence", r("evidence")),
             "requests_deep_page": lambda: self._page("evidence", r("evidence", page_token=tokens["evidence"])),
             "requests_state": lambda: self._page(
@@ -335,6 +351,7 @@ class Lists:
             "requests_due_window": lambda: self._page(
                 "evidence", r("evidence", deadline_before=_ts(now + timedelta(days=7)))
             ),
+            "requests_victim": lambda: self._page("evidence", r("evidence", victim_ref=VICTIM)),
         }
 
 
