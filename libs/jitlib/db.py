@@ -593,9 +593,8 @@ class RecordTable(Generic[P]):
 
     def _write_index(self, session: Session, record: P) -> None:
         """A changed record's parties and victims (``PartyIndex``, ``VictimIndex``) written again."""
-        self.parties.write(session, record.id, record.parties, replace=True)
-        if self.parties.victims is not None:
-            self.parties.victims.write(session, record.id, cast(Any, record).victim_refs, replace=True)
+        victims = cast(Any, record).victim_refs if self.parties.victims is not None else ()
+        self.parties.rewrite(session, record.id, record.parties, victims)
 
     def write_replica(self, session: Session, record: P, exists: bool, **extra: object) -> None:
         """Store another node's record as its owner sent it (``jitlib.replicas``): no version check, the
@@ -956,8 +955,10 @@ class Database:
         a whole table, runs on a thread and a connection of its own instead (``_sqlite_streamed``).
 
         ``on_loop`` (a list's page): on PostgreSQL ``fn`` is first run on the event loop (``_read_on_loop``),
-        its SELECTs awaited there; when it would send anything else, it runs again on a worker thread."""
-        if on_loop and not streamed and self._loop_statements is not None:
+        its SELECTs awaited there; when it would send anything else, it runs again on a worker thread. Only
+        while one of the loop's connections is free: with all of them busy (a burst of creates and lists),
+        the read goes to a worker thread at once rather than queue behind the loop's writes."""
+        if on_loop and not streamed and self._loop_statements is not None and self._loop_statements.free():
             done = await self._read_on_loop(fn)
             if done is not None:
                 return done[0]
@@ -1352,8 +1353,9 @@ _ONE_SNAPSHOT = text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY
 class _LoopStatements:
     """PostgreSQL connections in autocommit on which the event loop sends a unit of work's one statement
     and awaits its answer (``Database.write`` ``on_loop``): PostgreSQL runs it as a transaction of its own,
-    committed with its fsync before it answers. Opened as the units need them, at most ``size`` at once,
-    kept between units; made with the engine's own connection arguments (its psycopg adapters)."""
+    committed with its fsync before it answers; and a read's SELECTs, each awaited for its rows
+    (``Database.read`` ``on_loop``). Opened as the units need them, at most ``size`` at once, kept between
+    units; made with the engine's own connection arguments (its psycopg adapters)."""
 
     def __init__(self, engine: Engine, size: int) -> None:
         args, kwargs = engine.dialect.create_connect_args(engine.url)
@@ -1371,6 +1373,10 @@ class _LoopStatements:
         written). A connection lost while it ran is raised too, never retried: the commit may have happened."""
         count_statement()
         await self._run(sql, params, fetch=False)
+
+    def free(self) -> bool:
+        """Whether a statement sent now would find a connection free (none of the ``size`` in use)."""
+        return self._loop is not asyncio.get_running_loop() or not self._free.locked()
 
     async def fetch(self, sql: str, params: Any) -> list[Any]:
         """The rows of the SELECT ``sql`` (the driver's named parameters, as a ``CompiledSelect`` compiled

@@ -351,6 +351,28 @@ class PartyIndex:
         if rows:
             _insert(self.table).execute(session, rows)
 
+    def rewrite(self, session: Session, record_id: str, parties: Iterable[str], victim_refs: Iterable[str]) -> None:
+        """Replace a changed record's parties and, for a kind with a ``victims`` index, the victims it names.
+        On PostgreSQL both are deleted by one statement (the victims' DELETE a data-modifying CTE of the
+        parties'), one round trip as the parties' alone took; the new rows wait with the unit's other
+        INSERTs (``CompiledInsert``)."""
+        victims = self.victims
+        if victims is None:
+            self.write(session, record_id, parties, replace=True)
+            return
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(self._delete_both, {"record_id": record_id})
+        else:
+            session.execute(self._delete, {"record_id": record_id})
+            session.execute(victims._delete, {"record_id": record_id})
+        self.write(session, record_id, parties)
+        victims.write(session, record_id, victim_refs)
+
+    @functools.cached_property
+    def _delete_both(self) -> Delete:
+        assert self.victims is not None
+        return self._delete.add_cte(self.victims._delete.cte("gone_victims"))
+
 
 @functools.cache
 def _insert(table: Table) -> CompiledInsert:

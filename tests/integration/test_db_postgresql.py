@@ -362,6 +362,36 @@ def test_reads_on_the_loop_beside_its_writes_share_its_connection_and_lose_nothi
     assert database._loop_conn is not None and not database._loop_conn.in_transaction()
 
 
+def test_a_read_finding_every_connection_of_the_loop_busy_goes_to_a_worker_at_once(database: db.Database) -> None:
+    """While each of the loop's connections runs a statement (here two slow reads: the fixture's pool of
+    two gives the loop two), a read asked on the loop goes to a worker thread at once, runs there once and
+    answers before them, instead of waiting for a connection of the loop."""
+    slow = sqlexec.CompiledSelect(select(func.pg_sleep(0.5)))
+    runs: list[tuple[str, int]] = []
+
+    def sleeper(s: Session) -> str:
+        runs.append(("slow", threading.get_ident()))
+        slow.rows(s)
+        return "slow"
+
+    def quick(s: Session) -> str:
+        runs.append(("quick", threading.get_ident()))
+        return str(_ENTRIES.rows(s)[0][0])
+
+    async def units() -> list[str]:
+        done: list[str] = []
+        sleepers = [asyncio.ensure_future(database.read(sleeper, on_loop=True)) for _ in range(2)]
+        await asyncio.sleep(0.2)  # both statements sent and running
+        done.append(await database.read(quick, on_loop=True))
+        done += await asyncio.gather(*sleepers)
+        return done
+
+    loop_thread = threading.get_ident()
+    assert asyncio.run(units()) == ["0", "slow", "slow"]
+    assert [name for name, _ in runs] == ["slow", "slow", "quick"]
+    assert runs[0][1] == runs[1][1] == loop_thread != runs[2][1]
+
+
 def test_a_read_on_the_loop_whose_connection_is_lost_runs_again_on_a_worker(database: db.Database) -> None:
     """A read on the loop whose connection the server ends while its statement runs (here the statement
     ends it) runs again from the start on a worker thread, and answers; a connection the server closed
