@@ -561,9 +561,7 @@ class RecordTable(Generic[P]):
         """Write a new record, made by the client request ``request_id`` (its idempotency key)."""
         creation = creation_columns(record, request_id=request_id, request_digest=request_digest)
         self._insert.execute(session, {**creation, **self._columns(session, record)})
-        self.parties.write(session, record.id, record.parties)
-        if self.parties.victims is not None:
-            self.parties.victims.write(session, record.id, cast(Any, record).victim_refs)
+        self.parties.write_record(session, record.id, record.parties, record)
 
     def insert_many(self, session: Session, records: Sequence[P]) -> None:
         """Write many new records at once, each made by a request of its own id (a benchmark's or an
@@ -588,13 +586,8 @@ class RecordTable(Generic[P]):
         written again with it."""
         if not self._update(session, record, expected_version, **extra):
             return False
-        self._write_index(session, record)
+        self.parties.write_record(session, record.id, record.parties, record, replace=True)
         return True
-
-    def _write_index(self, session: Session, record: P) -> None:
-        """A changed record's parties and victims (``PartyIndex``, ``VictimIndex``) written again."""
-        victims = cast(Any, record).victim_refs if self.parties.victims is not None else ()
-        self.parties.rewrite(session, record.id, record.parties, victims)
 
     def write_replica(self, session: Session, record: P, exists: bool, **extra: object) -> None:
         """Store another node's record as its owner sent it (``jitlib.replicas``): no version check, the
@@ -602,7 +595,7 @@ class RecordTable(Generic[P]):
         again."""
         if exists:
             self._update(session, record, None, **extra)
-            self._write_index(session, record)
+            self.parties.write_record(session, record.id, record.parties, record, replace=True)
             return
         # A replica was not created by a request on this node: its own id stands in as the request id.
         self.insert(session, record, request_id=record.id, request_digest="")

@@ -212,10 +212,8 @@ class VictimIndex:
     def rows(self, record_id: str, victim_refs: Iterable[str]) -> list[dict[str, str]]:
         return [{self.key.name: record_id, "victim_ref": v} for v in sorted(set(victim_refs))]
 
-    def write(self, session: Session, record_id: str, victim_refs: Iterable[str], *, replace: bool = False) -> None:
-        """Record the victims ``victim_refs`` of a record (replacing what was there when ``replace``)."""
-        if replace:
-            session.execute(self._delete, {"record_id": record_id})
+    def write(self, session: Session, record_id: str, victim_refs: Iterable[str]) -> None:
+        """Record the victims ``victim_refs`` of a record (its rows removed first: ``PartyIndex.write_record``)."""
         rows = self.rows(record_id, victim_refs)
         if rows:
             _insert(self.table).execute(session, rows)
@@ -351,22 +349,25 @@ class PartyIndex:
         if rows:
             _insert(self.table).execute(session, rows)
 
-    def rewrite(self, session: Session, record_id: str, parties: Iterable[str], victim_refs: Iterable[str]) -> None:
-        """Replace a changed record's parties and, for a kind with a ``victims`` index, the victims it names.
-        On PostgreSQL both are deleted by one statement (the victims' DELETE a data-modifying CTE of the
+    def write_record(
+        self, session: Session, record_id: str, parties: Iterable[str], victim: Any, *, replace: bool = False
+    ) -> None:
+        """Record a record's parties and, for a kind with a ``victims`` index, the victims it names (its
+        ``victim_refs``, read of ``victim``, the record), replacing what was there when ``replace``. On
+        PostgreSQL both are deleted by one statement (the victims' DELETE a data-modifying CTE of the
         parties'), one round trip as the parties' alone took; the new rows wait with the unit's other
         INSERTs (``CompiledInsert``)."""
         victims = self.victims
         if victims is None:
-            self.write(session, record_id, parties, replace=True)
+            self.write(session, record_id, parties, replace=replace)
             return
-        if session.get_bind().dialect.name == "postgresql":
+        if replace and session.get_bind().dialect.name == "postgresql":
             session.execute(self._delete_both, {"record_id": record_id})
-        else:
+        elif replace:
             session.execute(self._delete, {"record_id": record_id})
             session.execute(victims._delete, {"record_id": record_id})
         self.write(session, record_id, parties)
-        victims.write(session, record_id, victim_refs)
+        victims.write(session, record_id, victim.victim_refs)
 
     @functools.cached_property
     def _delete_both(self) -> Delete:
