@@ -16,10 +16,15 @@ with their spread (lowest..highest):
     BENCH evidence_download_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
     BENCH evidence_download_received_sqlite mb_s=<n> spread_mb_s=<a..b> ratio=<n / file copy> trials=<n>
         (the same download, the client dropping each chunk instead of writing the file: the service's part)
+    BENCH evidence_upload_as_cli_sqlite ... and evidence_download_as_cli_sqlite ...: what a user of ``jit
+        evidence upload|download`` waits for: the upload with the file's digest computed first (the figures
+        above start the clock after it), the download with each chunk hashed as it arrives
 
 then ``#`` lines: the same throughputs next to the bare gRPC stream, the CPU time per MiB of the
 service and of the bare stream server (Linux ``/proc``), which a busy machine stretches far less than the
-wall time, and each step the service does to the bytes timed alone on the trial's bytes (``step_costs``).
+wall time, each step the service does to the bytes timed alone on the trial's bytes (``step_costs``), and
+the ceilings this run's figures put on an upload (SHA-256 of one stream on one core; the CPU per MiB of the
+service and the client on two cores) and a download (the bare stream down) (``ceilings_line``).
 ``--profile`` samples the service with py-spy during the first upload and download and prints where the
 samples fell (the raw stacks stay in the run's folder).
 
@@ -60,7 +65,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bench.run import ISSUER, announce_workspace, bench_echo, make_key, measure, percentile, start
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
-from jitcli.evidence_cmd import download_call, upload_call, upload_messages
+from jitcli.evidence_cmd import download_call, file_sha256, receive_item, upload_call, upload_messages
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port, spawn, terminate, wait_until
 from jitdev.stack import _grpc_healthy
@@ -100,14 +105,6 @@ async def bench_create(port: int, token: str, total: int) -> tuple[float, list[f
         return await measure(create, total, 1)
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(MiB), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def new_request_in_execution(stub: evidence_pb2_grpc.EvidenceServiceStub, md: tuple[tuple[str, str], ...]) -> str:
     """A provider request the issuer has issued, acknowledged and started executing: it receives items."""
     r = stub.CreateRequest(_request(0), metadata=md, timeout=30).request
@@ -119,11 +116,14 @@ def new_request_in_execution(stub: evidence_pb2_grpc.EvidenceServiceStub, md: tu
 
 def upload(
     channel: grpc.Channel, md: tuple[tuple[str, str], ...], request_id: str, path: Path
-) -> tuple[str, float, float]:
-    """Upload ``path`` (its digest computed before the clock starts) as a new item, as the CLI does
-    (``jitcli.evidence_cmd.upload_messages``: chunks of 1 MiB, sent serialized); (item id, seconds, the
-    client's CPU seconds for the same span: this process, all its threads)."""
-    sha256, size = _digest(path), path.stat().st_size
+) -> tuple[str, float, float, float]:
+    """Upload ``path`` as a new item, as the CLI does (``jitcli.evidence_cmd``: the file's digest first,
+    ``file_sha256``, then the stream, ``upload_messages``: chunks of 1 MiB, sent serialized); (item id, the
+    stream's seconds, the client's CPU seconds for the stream: this process, all its threads, the digest's
+    seconds before it)."""
+    t0 = time.perf_counter()
+    sha256, size = file_sha256(path), path.stat().st_size
+    digest_secs = time.perf_counter() - t0
     meta = pb.ItemMetadata(
         request_id=str(uuid.uuid4()),
         evidence_request_id=request_id,
@@ -138,12 +138,12 @@ def upload(
     secs, cpu = time.perf_counter() - t0, own_cpu_seconds() - cpu
     if item.sha256 != sha256 or item.size_bytes != size:
         raise RuntimeError("the item is not the uploaded file")
-    return str(item.id), secs, cpu
+    return str(item.id), secs, cpu, digest_secs
 
 
 def download(channel: grpc.Channel, md: tuple[tuple[str, str], ...], item_id: str, out: Path) -> float:
-    """Download the item into ``out`` (written as it arrives, as the CLI does: ``download_call`` answers each
-    chunk as a view of the received bytes); seconds."""
+    """Download the item into ``out`` (written as it arrives: ``download_call`` answers each chunk as a view of
+    the received bytes), its digest not computed (the bytes are compared after the clock stops); seconds."""
     t0 = time.perf_counter()
     with out.open("wb") as fh:
         for msg in download_call(channel)(
@@ -152,6 +152,23 @@ def download(channel: grpc.Channel, md: tuple[tuple[str, str], ...], item_id: st
             if isinstance(msg, memoryview):
                 fh.write(msg)
     return time.perf_counter() - t0
+
+
+def download_as_cli(channel: grpc.Channel, md: tuple[tuple[str, str], ...], item_id: str, out: Path) -> float:
+    """The download ``jit evidence download`` does (``receive_item``: each chunk written and hashed as it
+    arrives), the digest checked against the item's; seconds."""
+    t0 = time.perf_counter()
+    with out.open("wb") as fh:
+        item, sha256 = receive_item(
+            download_call(channel)(
+                pb.DownloadItemRequest(item_id=item_id, purpose="benchmark"), metadata=md, timeout=3600
+            ),
+            fh,
+        )
+    secs = time.perf_counter() - t0
+    if item is None or sha256 != item.sha256:
+        raise RuntimeError("the downloaded bytes are not the item's")
+    return secs
 
 
 def download_received(channel: grpc.Channel, md: tuple[tuple[str, str], ...], item_id: str) -> float:
@@ -574,6 +591,32 @@ def steps_line(
     return "# each step alone, per MiB (median of the trials): " + "; ".join(parts)
 
 
+def ceilings_line(
+    steps: list[dict[str, float]],
+    up_cpu: list[float],
+    up_client_cpu: list[float],
+    megabytes: int,
+    copy_mb_s: float,
+    down_floor_mb_s: float,
+) -> str:
+    """The ``#`` line of the ceilings this run's own figures put on each transfer, as MB/s and as a ratio to
+    the file copy: an upload hashes every byte with SHA-256 in one stream, on one core, so it cannot run faster than
+    that hash alone; nor faster than both cores spending the service's and the client's CPU per MiB of this
+    run; a download through gRPC not faster than the bare stream down."""
+    mb_per_mib = 1.048576
+    sha_ms = statistics.median(trial["sha256"] for trial in steps)
+    service_ms = statistics.median(1000 * c / megabytes for c in up_cpu)
+    client_ms = statistics.median(1000 * c / megabytes for c in up_client_cpu)
+    hash_alone = 1000 * mb_per_mib / sha_ms
+    two_cores = 2 * 1000 * mb_per_mib / (service_ms + client_ms)
+    return (
+        f"# ceilings (MB/s, ratio to the file copy): upload, SHA-256 of one stream on one core {hash_alone:.0f} "
+        f"({hash_alone / copy_mb_s:.3f}), two cores spending the service's and the client's CPU per MiB "
+        f"({service_ms:.2f} + {client_ms:.2f} ms) {two_cores:.0f} ({two_cores / copy_mb_s:.3f}); download, the bare "
+        f"gRPC stream down {down_floor_mb_s:.0f} ({down_floor_mb_s / copy_mb_s:.3f})"
+    )
+
+
 def mb_line(name: str, size_mb: float, secs: list[float], floor_mb_s: float | None) -> str:
     """The median of the trials' MB/s, their spread (min..max) and the ratio to the floor's median."""
     rates = [size_mb / s for s in secs]
@@ -694,6 +737,8 @@ def main() -> int:
         ups: list[float] = []
         downs: list[float] = []
         received: list[float] = []  # the downloads whose client drops the bytes (``download_received``)
+        ups_as_cli: list[float] = []  # the file's digest, then the upload: what a user of the CLI waits for
+        downs_as_cli: list[float] = []  # the download with each chunk hashed as it arrives, as the CLI does
         up_cpu: list[float] = []
         down_cpu: list[float] = []
         up_loop_cpu: list[float] = []  # of the service's CPU, its event loop's (the main thread)
@@ -721,7 +766,8 @@ def main() -> int:
                         figures.append(figure)
                 profiler.start("upload")
                 cpu, loop = cpu_seconds(proc.pid), cpu_seconds(proc.pid, proc.pid)
-                item_id, secs, client_cpu = upload(ch, md, request_id, src)
+                item_id, secs, client_cpu, digest_secs = upload(ch, md, request_id, src)
+                ups_as_cli.append(digest_secs + secs)
                 up_cpu.append(cpu_seconds(proc.pid) - cpu)
                 up_loop_cpu.append(cpu_seconds(proc.pid, proc.pid) - loop)
                 up_client_cpu.append(client_cpu)
@@ -736,10 +782,12 @@ def main() -> int:
                 down_client_cpu.append(own_cpu_seconds() - mine)
                 profiler.stop("download")
                 profiler.enabled = False
-                if _digest(work / "down.bin") != _digest(src):
+                if file_sha256(work / "down.bin") != file_sha256(src):
                     raise RuntimeError("the downloaded bytes are not the uploaded ones")
                 (work / "down.bin").unlink()
                 received.append(download_received(ch, md, item_id))
+                downs_as_cli.append(download_as_cli(ch, md, item_id, work / "down.bin"))
+                (work / "down.bin").unlink()
                 steps.append(step_costs(src, work / "steps.bin"))
         size_mb = src.stat().st_size / 1e6
         copy_mb_s = statistics.median(size_mb / s for s in copies)
@@ -753,6 +801,8 @@ def main() -> int:
         print(mb_line("evidence_upload_sqlite", size_mb, ups, copy_mb_s), flush=True)
         print(mb_line("evidence_download_sqlite", size_mb, downs, copy_mb_s), flush=True)
         print(mb_line("evidence_download_received_sqlite", size_mb, received, copy_mb_s), flush=True)
+        print(mb_line("evidence_upload_as_cli_sqlite", size_mb, ups_as_cli, copy_mb_s), flush=True)
+        print(mb_line("evidence_download_as_cli_sqlite", size_mb, downs_as_cli, copy_mb_s), flush=True)
         up_floor = statistics.median(size_mb / s for s in floor_ups)
         down_floor = statistics.median(size_mb / s for s in floor_downs)
         print(
@@ -803,6 +853,7 @@ def main() -> int:
             ),
             flush=True,
         )
+        print(ceilings_line(steps, up_cpu, up_client_cpu, a.megabytes, copy_mb_s, down_floor), flush=True)
     finally:
         for proc in procs:
             terminate(proc)

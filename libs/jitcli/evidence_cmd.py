@@ -16,7 +16,7 @@ import io
 import mimetypes
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
@@ -70,6 +70,12 @@ def upload_call(channel: grpc.Channel) -> grpc.StreamUnaryMultiCallable:
     )
 
 
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file to upload, in hex (the digest the upload declares before its bytes)."""
+    with path.open("rb", buffering=0) as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def upload_messages(meta: pb.ItemMetadata, fh: io.RawIOBase) -> Iterator[bytes]:
     """UploadItem's messages, serialized: the metadata, then the file's bytes in chunks of at most ``CHUNK``,
     each read behind its field header into one reused buffer and sent from there (``jitlib.wire``: the same
@@ -86,6 +92,32 @@ def upload_messages(meta: pb.ItemMetadata, fh: io.RawIOBase) -> Iterator[bytes]:
 def _download_message(raw: bytes) -> pb.DownloadItemResponse | memoryview:
     view = wire.bytes_field_view(raw, _CHUNK_FIELD)
     return view if view is not None else pb.DownloadItemResponse.FromString(raw)
+
+
+def receive_item(
+    messages: Iterable[pb.DownloadItemResponse | memoryview],
+    fh: BinaryIO,
+    on_item: Callable[[pb.EvidenceItem], object] = lambda _item: None,
+    on_chunk: Callable[[int], object] = lambda _n: None,
+) -> tuple[pb.EvidenceItem | None, str]:
+    """Write a download's chunks (``download_call``'s answers) into ``fh`` as they arrive, hashing each;
+    (the item its answer names, the SHA-256 of the bytes written, in hex). The hash stays on this thread:
+    on a second one, beside the writes and the receiving, it was no faster (bench/README.md, the evidence
+    section's sixth pass)."""
+    digest = hashlib.sha256()
+    item: pb.EvidenceItem | None = None
+    for msg in messages:
+        if isinstance(msg, pb.DownloadItemResponse) and msg.WhichOneof("part") == "item":
+            item = msg.item
+            on_item(item)
+            continue
+        # A chunk: a view of the received bytes (a chunk message in another form is parsed: read its field
+        # once, each read of a bytes field is a copy).
+        chunk = msg if isinstance(msg, memoryview) else msg.chunk
+        fh.write(chunk)
+        digest.update(chunk)
+        on_chunk(len(chunk))
+    return item, digest.hexdigest()
 
 
 def download_call(channel: grpc.Channel) -> grpc.UnaryStreamMultiCallable:
@@ -796,15 +828,11 @@ def upload(
     """Upload an evidence item: hashed locally, streamed in 1 MiB chunks, checked and encrypted by the service."""
     state = _state(ctx)
     size = file.stat().st_size
-    digest = hashlib.sha256()
-    with file.open("rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(block)
     media = media_type or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
     meta = pb.ItemMetadata(
         request_id=str(uuid.uuid4()),
         evidence_request_id=_uuid(request, "--request"),
-        sha256=digest.hexdigest(),
+        sha256=file_sha256(file),
         size_bytes=size,
         media_type=media,
         filename=file.name,
@@ -860,8 +888,6 @@ def download(
         raise CliError(f"{out} exists; choose another --out")
     channel, _, md, addr = _stub(state)
     tmp = out.with_name(out.name + ".part")
-    digest = hashlib.sha256()
-    meta: pb.EvidenceItem | None = None
     try:
         part = _private_new_file(tmp)
     except FileExistsError:
@@ -870,22 +896,17 @@ def download(
     try:
         with channel, _progress() as progress, part as fh:
             task = progress.add_task(f"download {out.name}", total=None)
-            for msg in download_call(channel)(
-                pb.DownloadItemRequest(item_id=_uuid(item, "ITEM"), purpose=purpose),
-                metadata=tuple(md),
-                timeout=TRANSFER_TIMEOUT_S,
-            ):
-                if isinstance(msg, pb.DownloadItemResponse) and msg.WhichOneof("part") == "item":
-                    meta = msg.item
-                    progress.update(task, total=meta.size_bytes)
-                    continue
-                # A chunk: a view of the received bytes (a chunk message in another form is parsed: read
-                # its field once, each read of a bytes field is a copy).
-                chunk = msg if isinstance(msg, memoryview) else msg.chunk
-                fh.write(chunk)
-                digest.update(chunk)
-                progress.advance(task, len(chunk))
-        if meta is None or digest.hexdigest() != meta.sha256:
+            meta, sha256 = receive_item(
+                download_call(channel)(
+                    pb.DownloadItemRequest(item_id=_uuid(item, "ITEM"), purpose=purpose),
+                    metadata=tuple(md),
+                    timeout=TRANSFER_TIMEOUT_S,
+                ),
+                fh,
+                on_item=lambda found: progress.update(task, total=found.size_bytes),
+                on_chunk=lambda n: progress.advance(task, n),
+            )
+        if meta is None or sha256 != meta.sha256:
             raise CliError("downloaded bytes do not match the item's SHA-256; nothing kept")
         os.replace(tmp, out)
     except grpc.RpcError as exc:

@@ -262,6 +262,39 @@ def test_the_cli_reads_a_downloaded_chunk_as_a_view_and_the_item_as_a_message() 
     assert evidence_cmd._download_message(item.SerializeToString()) == item
 
 
+@pytest.mark.parametrize("size", [0, 1, 2**18 - 1, 2**18, 2**18 + 1, 3 * evidence_cmd.CHUNK + 5])
+def test_the_cli_declares_the_sha256_of_the_whole_file(size: int, tmp_path: Path) -> None:
+    data = os.urandom(size)
+    path = tmp_path / "item.bin"
+    path.write_bytes(data)
+    assert evidence_cmd.file_sha256(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_the_cli_writes_a_download_as_it_arrives_and_hashes_what_it_wrote() -> None:
+    chunks = [os.urandom(n) for n in (1000, 1, 4096, 777, 5000, 3, 2048)]
+    whole = b"".join(chunks)
+    item = pb.EvidenceItem(id="i", size_bytes=len(whole), sha256=hashlib.sha256(whole).hexdigest())
+
+    def stream() -> Iterator[pb.DownloadItemResponse | memoryview]:
+        yield pb.DownloadItemResponse(item=item)
+        for i, chunk in enumerate(chunks):
+            raw = pb.DownloadItemResponse(chunk=chunk).SerializeToString()
+            # every other chunk as the CLI's deserializer gives it (a view), the others as a message
+            yield evidence_cmd._download_message(raw) if i % 2 else pb.DownloadItemResponse(chunk=chunk)
+
+    out = io.BytesIO()
+    seen_items: list[pb.EvidenceItem] = []
+    sizes: list[int] = []
+    found, sha256 = evidence_cmd.receive_item(stream(), out, on_item=seen_items.append, on_chunk=sizes.append)
+    assert found == item and seen_items == [item]
+    assert out.getvalue() == whole
+    assert sha256 == item.sha256
+    assert sizes == [len(c) for c in chunks]
+    # a stream without its item: the bytes are still written and hashed, and no item is claimed
+    found, sha256 = evidence_cmd.receive_item(iter([memoryview(whole)]), io.BytesIO())
+    assert found is None and sha256 == item.sha256
+
+
 def test_the_shared_form_refuses_a_field_without_a_one_byte_tag() -> None:
     with pytest.raises(ValueError, match="one-byte tag"):
         jitwire.bytes_field_header(16, 3)
