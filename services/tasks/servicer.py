@@ -100,14 +100,20 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         )
         listed, token = page(found, size, lambda t: paging.token_after_id(t.id, request))
         elements = []
+        # The actions field for each (state, access facts) the page holds, worked out once for the page: its
+        # tasks mostly share them (the workspace is part of the facts; the caller is the same throughout).
+        offers: dict[tuple[object, ...], bytes] = {}
         for t in listed:
             if t.answer is not None:
                 body = t.answer
                 if domain.overdue(t.due_at, t.state, now):
                     body += _OVERDUE
-                actions = self.tasks.actions_in(t.workspace_id, domain.offered(t.state, t.access, principal))
-                if actions:
-                    body += _ACTIONS(actions)
+                key = (t.state, t.access)
+                field = offers.get(key)
+                if field is None:
+                    actions = self.tasks.actions_in(t.workspace_id, domain.offered(t.state, t.access, principal))
+                    field = offers[key] = _ACTIONS(actions) if actions else b""
+                body += field
             elif t.task is not None:
                 body = self._view(principal, t.task, now).SerializeToString()
             else:

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.integration
 USERS = ("nl-prosecutor", "de-liaison", "de-prosecutor", "ie-liaison", "nl-liaison")
 
 
-def listed(client: Client, user: str) -> list[pb.EvidenceRequest]:
-    request = pb.ListRequestsRequest(workspace_id=WS, page_size=4)
+def listed(client: Client, user: str, page_size: int = 4) -> list[pb.EvidenceRequest]:
+    request = pb.ListRequestsRequest(workspace_id=WS, page_size=page_size)
     out: list[pb.EvidenceRequest] = []
     while True:
         page = client.call(user, "ListRequests", request)
@@ -33,9 +33,9 @@ def listed(client: Client, user: str) -> list[pb.EvidenceRequest]:
         request.page_token = page.next_page_token
 
 
-def check_lists_as_gets(client: Client, expected: set[str]) -> None:
+def check_lists_as_gets(client: Client, expected: set[str], page_size: int = 4) -> None:
     for user in USERS:
-        requests = listed(client, user)
+        requests = listed(client, user, page_size)
         for r in requests:
             got = client.call(user, "GetRequest", pb.GetRequestRequest(id=r.id)).request
             got.ClearField("item_count")
@@ -88,6 +88,42 @@ def test_a_listed_request_is_the_request_its_get_gives_each_caller_at_any_time(
     finally:
         evidence_svc.app.clock.advance(timedelta(days=-200))
     assert overdue >= {requests[1].id, requests[2].id}
+
+
+def test_requests_alike_but_for_their_clocks_are_listed_each_with_the_actions_its_clocks_allow(
+    client: Client, evidence_svc: RunningService
+) -> None:
+    """A page works out the caller's actions once for the requests that share their state, side, access facts
+    and the transitions their clocks allow: requests alike in all but their clocks, on one page, each get
+    their own."""
+    clock = evidence_svc.app.clock
+    alike: list[pb.EvidenceRequest] = []
+    moved = timedelta(0)
+    try:
+        for _ in range(3):
+            epoc = client.epoc()
+            client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=epoc.id))
+            alike.append(epoc)
+            clock.advance(timedelta(days=4))
+            moved += timedelta(days=4)
+        for _ in range(4):
+            check_lists_as_gets(client, {r.id for r in alike}, page_size=50)
+            clock.advance(timedelta(days=3))
+            moved += timedelta(days=3)
+    finally:
+        clock.advance(-moved)
+
+
+def test_requests_alike_but_for_their_access_are_listed_each_with_the_actions_the_caller_has_on_it(
+    client: Client,
+) -> None:
+    """Issued requests in one state, their clocks alike, between two states both ways: on one page, a caller
+    that issued some and is addressed by the others is offered on each what it may do on that one."""
+    both_ways = [("nl-prosecutor", "DE"), ("de-prosecutor", "NL")] * 2
+    alike = [client.create(user, title=f"to {where}", addressee_jurisdiction=where) for user, where in both_ways]
+    for (user, _), r in zip(both_ways, alike, strict=True):
+        client.call(user, "IssueRequest", pb.IssueRequestRequest(id=r.id))
+    check_lists_as_gets(client, {r.id for r in alike}, page_size=50)
 
 
 def test_a_request_whose_stored_answer_does_not_open_is_listed_from_its_row(
