@@ -65,7 +65,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bench.run import ISSUER, announce_workspace, bench_echo, make_key, measure, percentile, start
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
-from jitcli.evidence_cmd import download_call, file_sha256, receive_item, upload_call, upload_messages
+from jitcli.evidence_cmd import download_call, receive_item, upload_call, upload_messages
+from jitcli.files import file_sha256
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port, spawn, terminate, wait_until
 from jitdev.stack import _grpc_healthy
@@ -118,7 +119,7 @@ def upload(
     channel: grpc.Channel, md: tuple[tuple[str, str], ...], request_id: str, path: Path
 ) -> tuple[str, float, float, float]:
     """Upload ``path`` as a new item, as the CLI does (``jitcli.evidence_cmd``: the file's digest first,
-    ``file_sha256``, then the stream, ``upload_messages``: chunks of 1 MiB, sent serialized); (item id, the
+    ``jitcli.files.file_sha256``, then the stream, ``upload_messages``: chunks of 1 MiB, sent serialized); (item id, the
     stream's seconds, the client's CPU seconds for the stream: this process, all its threads, the digest's
     seconds before it)."""
     t0 = time.perf_counter()

@@ -30,6 +30,7 @@ from rich.table import Table
 from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
+from jitcli.files import file_sha256
 from jitcli.render import (
     CliError,
     ServiceCallError,
@@ -68,12 +69,6 @@ def upload_call(channel: grpc.Channel) -> grpc.StreamUnaryMultiCallable:
     return channel.stream_unary(
         f"/{_SERVICE}/UploadItem", request_serializer=None, response_deserializer=pb.UploadItemResponse.FromString
     )
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file to upload, in hex (the digest the upload declares before its bytes)."""
-    with path.open("rb", buffering=0) as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def upload_messages(meta: pb.ItemMetadata, fh: io.RawIOBase) -> Iterator[bytes]:

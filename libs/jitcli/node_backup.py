@@ -27,7 +27,6 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -49,6 +48,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from jitcli import jetstream_backup as jsb
+from jitcli.files import file_sha256
 from jitcli.nodeconf import NodeState, ServiceState
 
 FORMAT = "jit-node-backup/1"
@@ -73,14 +73,6 @@ def _quiet(_: str) -> None:
 class NatsOptions:
     url: str
     connect: dict[str, Any] = field(default_factory=dict)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _now() -> dt.datetime:
@@ -306,7 +298,7 @@ def backup(
             key_note = "included"
         for part in parts:
             file = root / part.path
-            part.sha256 = sha256_of(file)
+            part.sha256 = file_sha256(file)
             part.bytes = file.stat().st_size
         manifest = {
             "format": FORMAT,
@@ -384,7 +376,7 @@ def opened(archive: Path, key: bytes | None = None) -> Iterator[tuple[dict[str, 
         if extra := sorted(present - listed):
             raise BackupError(f"{archive} holds {len(extra)} file(s) its manifest does not list, first {extra[0][:80]}")
         for part in manifest["parts"]:
-            if sha256_of(root / part["path"]) != part["sha256"]:
+            if file_sha256(root / part["path"]) != part["sha256"]:
                 raise BackupError(f"{archive} is damaged: {part['path']} does not match its SHA-256 in the manifest")
         yield manifest, root
 

@@ -350,10 +350,10 @@ class PartyIndex:
             _insert(self.table).execute(session, rows)
 
     def write_record(
-        self, session: Session, record_id: str, parties: Iterable[str], victim: Any, *, replace: bool = False
+        self, session: Session, record_id: str, parties: Iterable[str], record: Any, *, replace: bool = False
     ) -> None:
         """Record a record's parties and, for a kind with a ``victims`` index, the victims it names (its
-        ``victim_refs``, read of ``victim``, the record), replacing what was there when ``replace``. On
+        ``victim_refs``, read of ``record``), replacing what was there when ``replace``. On
         PostgreSQL both are deleted by one statement (the victims' DELETE a data-modifying CTE of the
         parties'), one round trip as the parties' alone took; the new rows wait with the unit's other
         INSERTs (``CompiledInsert``)."""
@@ -367,7 +367,7 @@ class PartyIndex:
             session.execute(self._delete, {"record_id": record_id})
             session.execute(victims._delete, {"record_id": record_id})
         self.write(session, record_id, parties)
-        victims.write(session, record_id, victim.victim_refs)
+        victims.write(session, record_id, record.victim_refs)
 
     @functools.cached_property
     def _delete_both(self) -> Delete:

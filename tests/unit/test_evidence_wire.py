@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from jit.evidence.v1 import evidence_pb2 as pb
-from jitcli import evidence_cmd
+from jitcli import evidence_cmd, files
 from jitlib import wire as jitwire
 from services.evidence import blobs, domain, wire
 
@@ -267,7 +267,7 @@ def test_the_cli_declares_the_sha256_of_the_whole_file(size: int, tmp_path: Path
     data = os.urandom(size)
     path = tmp_path / "item.bin"
     path.write_bytes(data)
-    assert evidence_cmd.file_sha256(path) == hashlib.sha256(data).hexdigest()
+    assert files.file_sha256(path) == hashlib.sha256(data).hexdigest()
 
 
 def test_the_cli_writes_a_download_as_it_arrives_and_hashes_what_it_wrote() -> None:
