@@ -14,6 +14,8 @@ BUF          := $(JIT_CACHE_DIR)/npm/node_modules/.bin/buf
 # axe-core: the accessibility rules the console's browser tests run in each page (WCAG 2 A/AA).
 AXE_VERSION  := 4.14.1
 AXE          := $(JIT_CACHE_DIR)/npm/node_modules/axe-core/axe.min.js
+# make test's workers (pytest-xdist): one per core, at most 4; each starts its own Keycloak, NATS and PostgreSQL.
+TEST_WORKERS ?= auto
 STAMP        := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
@@ -52,8 +54,8 @@ status: ## show what runs, where, and whether it is healthy
 demo: install ## play a cross-border case through the CLI against what `make run` started (NODES=...: on its nodes)
 	@$(PY) -m jitdev.demo $(if $(NODES),--nodes,)
 
-test: install ## start real Keycloak, NATS and PostgreSQL on free ports, run every test, stop them
-	@$(PY) -m pytest
+test: install ## start real Keycloak, NATS and PostgreSQL on free ports, run every test (a worker per core, at most 4; TEST_WORKERS=0: one process), stop them
+	@$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses 4
 
 test-unit: install ## only the pure unit tests (no servers)
 	@$(PY) -m pytest tests/unit

@@ -4,6 +4,7 @@ free ports with data in a temporary folder, and stopped at the end. Nothing here
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -31,6 +32,40 @@ def pytest_configure(config: pytest.Config) -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(SPANS))
     trace.set_tracer_provider(provider)
+    # The `jit` command's tables are checked as it prints them into a pipe (one row a line); an xdist
+    # worker is given COLUMNS=80 and LINES=24, which would wrap them.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
+
+
+#: Folders whose tests share one costly session fixture: under `make test`'s workers (pytest-xdist) each
+#: runs whole on one worker, so the fixture starts once (the federation's three nodes, the console's browser).
+SHARED_FOLDERS = ("federation", "console")
+
+
+def work_unit(nodeid: str) -> str:
+    """What runs whole on one worker: a test's module (its module fixtures, a service on each backend, start
+    once and its tests run in order), or its folder when that is one of ``SHARED_FOLDERS``."""
+    parts = nodeid.split("::", 1)[0].split("/")
+    if len(parts) > 2 and parts[1] in SHARED_FOLDERS:
+        return "/".join(parts[:2])
+    return "/".join(parts)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`make test`'s workers take ``work_unit``s in the order collected: the servers' tests first, the many
+    short unit tests last, where they fill the end of the run. Each worker starts its own Keycloak, NATS and
+    PostgreSQL: a test that changes a realm or closes a workspace sees only its worker's. (A scheduler of
+    our own: xdist's ``loadgroup`` marks no longer group anything on pytest 9.2, xdist issue 1386.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return ByWorkUnit(config, log)
 
 
 @pytest.fixture(scope="session")
