@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -169,19 +170,23 @@ def forgets_failed_logins(keycloak: Any) -> Iterator[None]:
 
 
 class Tokens:
-    """Access tokens of the demo users, fetched from the real Keycloak and cached until near expiry."""
+    """Access tokens of the demo users, fetched from the real Keycloak and cached until near expiry. A test's
+    threads that find a token expired log in once, one after the other: Keycloak's brute-force detection
+    refuses a user's concurrent logins, good password or not ("Invalid user credentials")."""
 
     def __init__(self, kc: Any) -> None:
         self._kc = kc
         self._cache: dict[str, tuple[str, float]] = {}
+        self._login = threading.Lock()
 
     def __call__(self, username: str) -> str:
-        tok, exp = self._cache.get(username, ("", 0.0))
-        if time.time() > exp - 30:
-            resp = self._kc.password_token(username, "demo")
-            tok, exp = resp["access_token"], time.time() + float(resp["expires_in"])
-            self._cache[username] = (tok, exp)
-        return tok
+        with self._login:
+            tok, exp = self._cache.get(username, ("", 0.0))
+            if time.time() > exp - 30:
+                resp = self._kc.password_token(username, "demo")
+                tok, exp = resp["access_token"], time.time() + float(resp["expires_in"])
+                self._cache[username] = (tok, exp)
+            return tok
 
 
 @pytest.fixture(scope="session")

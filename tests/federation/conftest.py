@@ -4,6 +4,7 @@ realm per country. Started once for the session, as ``make run NODES=nl,de,ie`` 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,8 +41,13 @@ class CountryTokens:
     def __init__(self, kc: Any) -> None:
         self._kc = kc
         self._cache: dict[str, tuple[str, float]] = {}
+        self._login = threading.Lock()  # one login at a time: Keycloak refuses a user's concurrent logins
 
     def __call__(self, username: str, country: str | None = None) -> str:
+        with self._login:
+            return self._token(username, country)
+
+    def _token(self, username: str, country: str | None) -> str:
         country = country or username.split("-")[0].upper()
         key = f"{country}/{username}"
         tok, exp = self._cache.get(key, ("", 0.0))

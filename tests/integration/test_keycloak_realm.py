@@ -7,7 +7,9 @@ from ``running_keycloak("test")``), provided by tests/conftest.py.
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
+import time
 import uuid
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from jitcli import kcadmin
 from jitcli.kcadmin import WorkspaceAdminError
 from jitdev.keycloak import KeycloakInstance, KeycloakTokenError
+from tests.conftest import Tokens
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +125,32 @@ def test_password_grant_refuses_wrong_password(keycloak: KeycloakInstance) -> No
         keycloak.password_token("de-liaison", "not-the-demo-password")
     assert info.value.status_code == 400
     assert info.value.error == "invalid_grant"
+
+
+@pytest.mark.usefixtures("forgets_failed_logins")
+def test_a_users_concurrent_logins_are_refused_so_the_suites_tokens_log_in_one_at_a_time(
+    keycloak: KeycloakInstance,
+) -> None:
+    """Brute-force detection refuses a user's concurrent logins, good password or not ("Invalid user
+    credentials"): the suite's ``Tokens``, shared by a test's threads, logs a user in once when their token
+    is near expiry, the threads waiting for it, not each on its own."""
+
+    def login(_: int) -> str:
+        try:
+            return str(keycloak.password_token("ie-liaison", "demo")["access_token"])
+        except KeycloakTokenError as exc:
+            return exc.error or "refused"
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(login, range(8)))
+    assert "invalid_grant" in answers  # Keycloak's rule, which the suite's threads must not run into
+    kcadmin.connect(keycloak.base_url, keycloak.admin_user, keycloak.admin_password).clear_all_bruteforce_attempts()
+
+    tokens = Tokens(keycloak)
+    tokens._cache["ie-liaison"] = ("near-expiry", time.time() + 29)  # within the 30 s it renews before
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda _: tokens("ie-liaison"), range(8)))
+    assert len(set(got)) == 1 and got[0] != "near-expiry"
 
 
 def test_password_grant_refuses_unknown_user(keycloak: KeycloakInstance) -> None:
