@@ -170,9 +170,10 @@ def forgets_failed_logins(keycloak: Any) -> Iterator[None]:
 
 
 class Tokens:
-    """Access tokens of the demo users, fetched from the real Keycloak and cached until near expiry. A test's
-    threads that find a token expired log in once, one after the other: Keycloak's brute-force detection
-    refuses a user's concurrent logins, good password or not ("Invalid user credentials")."""
+    """Access tokens of the demo users, fetched from the real Keycloak and cached until near expiry. The first
+    of a test's threads to find a user's token near expiry logs in while the others wait for it: Keycloak's
+    brute-force detection refuses a user's concurrent logins, good password or not ("Invalid user
+    credentials")."""
 
     def __init__(self, kc: Any) -> None:
         self._kc = kc
