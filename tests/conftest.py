@@ -8,7 +8,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -181,12 +181,16 @@ class Tokens:
         self._login = threading.Lock()
 
     def __call__(self, username: str) -> str:
+        return self._cached(username, lambda: self._kc.password_token(username, "demo"))
+
+    def _cached(self, key: str, login: Callable[[], dict[str, Any]]) -> str:
+        """The token cached under ``key``, or a new one from ``login`` (a token response) when it is near expiry."""
         with self._login:
-            tok, exp = self._cache.get(username, ("", 0.0))
+            tok, exp = self._cache.get(key, ("", 0.0))
             if time.time() > exp - 30:
-                resp = self._kc.password_token(username, "demo")
+                resp = login()
                 tok, exp = resp["access_token"], time.time() + float(resp["expires_in"])
-                self._cache[username] = (tok, exp)
+                self._cache[key] = (tok, exp)
             return tok
 
 

@@ -4,8 +4,6 @@ realm per country. Started once for the session, as ``make run NODES=nl,de,ie`` 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pytest
 from jitdev.nodes import LocalFederation, Ports, announce_workspaces
 from jitdev.procs import free_port
 from jitdev.realms import realm_name
+from tests.conftest import Tokens
 
 COUNTRIES = ["NL", "DE", "IE"]
 
@@ -35,33 +34,22 @@ def federation(
         fed.stop()
 
 
-class CountryTokens:
-    """Access tokens from each country's own realm, cached until near expiry."""
-
-    def __init__(self, kc: Any) -> None:
-        self._kc = kc
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._login = threading.Lock()  # one login at a time: Keycloak refuses a user's concurrent logins
+class CountryTokens(Tokens):
+    """Access tokens from each country's own realm, cached until near expiry (``Tokens``: one login at a time)."""
 
     def __call__(self, username: str, country: str | None = None) -> str:
-        with self._login:
-            return self._token(username, country)
-
-    def _token(self, username: str, country: str | None) -> str:
         country = country or username.split("-")[0].upper()
-        key = f"{country}/{username}"
-        tok, exp = self._cache.get(key, ("", 0.0))
-        if time.time() > exp - 30:
+
+        def login() -> dict[str, Any]:
             resp = httpx.post(
                 f"{self._kc.base_url}/realms/{realm_name(country)}/protocol/openid-connect/token",
                 data={"grant_type": "password", "client_id": "jit-cli", "username": username, "password": "demo"},
                 timeout=30,
             )
             resp.raise_for_status()
-            body = resp.json()
-            tok, exp = body["access_token"], time.time() + float(body["expires_in"])
-            self._cache[key] = (tok, exp)
-        return tok
+            return dict(resp.json())
+
+        return self._cached(f"{country}/{username}", login)
 
     def forget(self, username: str, country: str) -> None:
         """Drop a cached token, so the next one carries what changed (a new group membership)."""
