@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
@@ -200,6 +200,23 @@ class RecordAccess:
     #: addressed to a state outside the JIT (a third state, a notified enforcing state). It reads that
     #: record only; nothing else of the workspace.
     outside_addressee: bool = False
+    #: The facts' hash, worked out once: a record's facts are part of the key of every kept answer of the
+    #: policy (``permitted``) and of a page's actions, asked many times for the same facts.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        facts = (
+            self.workspace_id,
+            self.origin_jurisdiction,
+            self.addressee_jurisdiction,
+            self.restricted,
+            self.shared_with,
+            self.outside_addressee,
+        )
+        object.__setattr__(self, "_hash", hash(facts))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def of(

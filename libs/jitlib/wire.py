@@ -24,13 +24,22 @@ HEADER_MAX = 6
 
 def varint(n: int) -> bytes:
     """``n`` (not negative) as a protobuf varint: 7 bits per byte, least significant first, the high bit set
-    on all but the last (protobuf's Python API has no public encoder)."""
+    on all but the last (protobuf's Python API has no public encoder). The lengths of a list's fields and
+    records take one or two bytes: those without the loop."""
+    if n < 0x80:
+        return _ONE_BYTE[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
     out = bytearray()
     while n > 0x7F:
         out.append(n & 0x7F | 0x80)
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+#: The varints of 0 to 127, each its one byte.
+_ONE_BYTE = tuple(bytes((n,)) for n in range(0x80))
 
 
 def _tag(field: int) -> bytes:

@@ -927,6 +927,28 @@ def offered(
     )
 
 
+def offered_when(
+    state: State, to_provider: bool, access: RecordAccess, principal: Principal, allowed: frozenset[str]
+) -> tuple[str, ...]:
+    """``offered`` with the clocks allowing the transitions ``allowed`` (a list's request kept in its answered
+    form: ``AnsweredRequest.clocks_allow``). The answer reads of the caller only what the policy reads
+    (``permitted``: its jurisdiction, roles and workspaces), so it is kept for those and the request's
+    state, side, access facts and ``allowed``: a list's pages ask the same of most of their requests, and
+    the next page of the same again. At most ``_OFFERED_KEPT`` answers, all dropped when full."""
+    key = (principal.jurisdiction, principal.roles, principal.workspaces, state, to_provider, access, allowed)
+    found = _offered.get(key)
+    if found is None:
+        found = offered(state, to_provider, access, principal, allowed.__contains__)
+        if len(_offered) >= _OFFERED_KEPT:
+            _offered.clear()
+        _offered[key] = found
+    return found
+
+
+_OFFERED_KEPT = 4096
+_offered: dict[tuple[object, ...], tuple[str, ...]] = {}
+
+
 def clock_ends(req: EvidenceRequest) -> tuple[datetime, ...]:
     """Every instant at which ``refused(req, action, now)`` may change as ``now`` passes it, whatever the
     action: each time its tests compare ``now`` with (the day the EPOC regulation applies; the ends of the

@@ -407,23 +407,38 @@ class AnsweredRequest:
     sets_at: int
 
     def clocks_allow(self, now_us: int) -> frozenset[str]:
-        """The transitions the request's clocks allow at ``now_us``."""
-        data, at = self.data, self.sets_at
-        for _ in range(bisect.bisect_right(self.ends, now_us)):
-            at = _set_end(data, at)
-        return _allowed_set(data, at)
+        """The transitions the request's clocks allow at ``now_us``: the set after as many sets as ends have
+        passed. Requests in the same state mostly hold the same sets, so the set is kept for those and the
+        ends passed (at most ``_SETS_KEPT``, all dropped when full), found without reading the sets."""
+        passed = bisect.bisect_right(self.ends, now_us)
+        key = (self.data[self.sets_at :], passed)
+        found = _CLOCKS.get(key)
+        if found is None:
+            data, at = self.data, self.sets_at
+            for _ in range(passed):
+                at = _set_end(data, at)
+            found = _allowed_set(data, at)
+            if len(_CLOCKS) >= _SETS_KEPT:
+                _CLOCKS.clear()
+            _CLOCKS[key] = found
+        return found
 
-    def message(self, now_us: int, order_id: str, actions: Sequence[str]) -> bytes:
+    def message(self, now_us: int, order_id: str, actions: tuple[str, ...]) -> bytes:
         """The request's message at ``now_us`` (its deadlines overdue then), showing ``order_id`` (its linked
         order's, where the caller may see the order; else "") and the caller's ``actions``."""
         body = self.base + _ORDER_ID((order_id,)) if order_id else self.base
         for due, deadline in self.deadlines:
             body += _DEADLINE_FIELD(deadline + _OVERDUE if due < now_us else deadline)
-        return body + _ACTIONS(actions)
+        return body + _actions_field(actions)
 
 
 #: The sets of transitions allowed seen in answers, by their encoding (few: the states' transitions).
 _SETS: dict[bytes, frozenset[str]] = {}
+#: The set allowed, by an answer's sets (their encoding) and how many of its clocks' ends have passed.
+_CLOCKS: dict[tuple[bytes, int], frozenset[str]] = {}
+#: The caller's actions as the message's field, written once for each set of actions (few: a page's callers
+#: are offered the actions of a state and side).
+_actions_field = functools.lru_cache(maxsize=1024)(_ACTIONS)
 _SETS_KEPT = 1024
 
 

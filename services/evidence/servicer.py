@@ -203,20 +203,17 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         orders = await rt.read(lambda s: store.orders_by_id(s, linked)) if linked else {}
         now_us = micros(now)
         elements = []
-        # The caller's actions for each (state, side, access facts, transitions the clocks allow) the page
-        # holds, worked out once for the page: its requests mostly share them (the caller is the same).
-        offers: dict[tuple[object, ...], tuple[str, ...]] = {}
         for r in listed:
             shown = bool(r.preservation_order_id) and domain.order_shown_in(
                 principal, r.workspace_id, r.origin_jurisdiction, orders.get(r.preservation_order_id)
             )
             if r.answer is not None:
-                allowed = r.answer.clocks_allow(now_us)
-                key = (r.state, r.to_provider, r.access, allowed)
-                actions = offers.get(key)
-                if actions is None:
-                    offered = domain.offered(r.state, r.to_provider, r.access, principal, allowed.__contains__)
-                    actions = offers[key] = self.requests.actions_in(r.workspace_id, offered)
+                # The caller's actions, kept for each (state, side, access facts, transitions the clocks
+                # allow) by ``offered_when``: a page's requests mostly share them.
+                offered = domain.offered_when(
+                    r.state, r.to_provider, r.access, principal, r.answer.clocks_allow(now_us)
+                )
+                actions = self.requests.actions_in(r.workspace_id, offered)
                 order_id = r.preservation_order_id if shown else ""
                 body = r.answer.message(now_us, order_id, actions)
             elif r.request is not None:

@@ -15,6 +15,7 @@ import pytest
 from jit.evidence.v1 import evidence_pb2 as pb
 from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition, InvalidArgument
+from jitlib.policy import RecordAccess
 from jitlib.principal import Principal
 from services.evidence import domain
 from services.evidence.domain import NewRequest, State, Target, TransitionInput
@@ -29,6 +30,8 @@ CALLERS = [
     Principal("u3", "ie-prosecutor", "IE", frozenset({"prosecutor"}), frozenset({WS})),
     Principal("u4", "fr-prosecutor", "FR", frozenset({"prosecutor"}), frozenset()),
     Principal("u5", "nl-liaison", "NL", frozenset({"police_liaison"}), frozenset({WS})),
+    # As nl-prosecutor but for its workspaces: a list's kept actions (``offered_when``) tell them apart.
+    Principal("u6", "nl-prosecutor-elsewhere", "NL", frozenset({"prosecutor"}), frozenset({"jit-other"})),
 ]
 INSTRUMENTS = [
     {"legal_basis": "EIO", "addressee_kind": "MEMBER_STATE", "addressee_jurisdiction": "DE"},
@@ -141,6 +144,10 @@ def test_a_page_writes_from_the_answered_form_what_the_mapping_makes_at_any_time
                     r.state, r.to_provider, r.access(), caller, a.clocks_allow(micros(now)).__contains__
                 )
                 assert actions == domain.allowed_actions(r, caller, now)
+                # As a list asks it, the answer kept for the caller's policy facts and the request's: each
+                # caller of the same request at the same time gets its own.
+                kept = domain.offered_when(r.state, r.to_provider, r.access(), caller, a.clocks_allow(micros(now)))
+                assert kept == actions, (caller.username, r.state, now)
                 for shown in (False, True):
                     order = r.preservation_order_id if shown else ""
                     written = pb.EvidenceRequest.FromString(a.message(micros(now), order, actions))
@@ -181,3 +188,18 @@ def test_a_request_s_access_from_its_columns_is_its_access() -> None:
             r.restricted,
             r.shared_with,
         )
+
+
+def test_the_actions_a_list_keeps_are_those_of_the_state_and_side_asked() -> None:
+    """``offered_when`` keeps its answers across pages: asked for every state and side with the same access
+    facts, caller and transitions allowed (none; every one), each answer is ``offered``'s for that state
+    and side, whichever was asked before it."""
+    access = RecordAccess(WS, "NL", "IE", False)
+    every = frozenset(t.action for taken in domain._TAKEN_FROM.values() for t in taken)
+    for allowed in (frozenset(), every):
+        for caller in CALLERS:
+            for state in State:
+                for to_provider in (False, True):
+                    expected = domain.offered(state, to_provider, access, caller, allowed.__contains__)
+                    kept = domain.offered_when(state, to_provider, access, caller, allowed)
+                    assert kept == expected, (caller.username, state, to_provider, sorted(allowed))
