@@ -6,9 +6,8 @@ import bisect
 import functools
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
@@ -392,8 +391,7 @@ def micros(t: datetime) -> int:
     return (t - _EPOCH) // _MICROSECOND
 
 
-@dataclass(frozen=True, slots=True)
-class AnsweredRequest:
+class AnsweredRequest(NamedTuple):
     """A request as ``ListRequests`` answers it, kept with its row (``request_answer``): its message less
     its preservation order's id (shown to whom the policy lets see the order), its deadlines (each less its
     ``overdue``) and the caller's actions; its deadlines, each its due time (microseconds) and message;

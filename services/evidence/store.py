@@ -604,8 +604,7 @@ def _bound(scope: VisibilityScope, workspace_ids: frozenset[str] | None, flt: Re
     return bound
 
 
-@dataclass(frozen=True, slots=True)
-class Listed:
+class Listed(NamedTuple):
     """A request of a page as ``ListRequests`` answers it: its stored answer (``ANSWERS``) with what the
     page adds to it, or, where that does not open, the request read from its row (``request``; None too
     when it was deleted since the page was read: left out of the answer, counted for its token)."""

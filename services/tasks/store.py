@@ -6,6 +6,7 @@ import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Index, LargeBinary, String, Text, bindparam, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -175,8 +176,7 @@ class TaskFilter:
     victim_ref: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Listed:
+class Listed(NamedTuple):
     """A task of a page as ``ListTasks`` answers it: its stored answer (``ANSWERS``) with what the page adds
     to it, or, where that does not open, the task read from its row (``task``; None too when it was deleted
     since the page was read: left out of the answer, counted for its token)."""
