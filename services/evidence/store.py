@@ -636,29 +636,9 @@ _LISTED = (
 _STATES = {s.value: s for s in State}
 
 
-@functools.lru_cache(maxsize=4096)
-def _listed_access(
-    workspace_id: str,
-    origin: str,
-    addressee_kind: str,
-    addressee_jurisdiction: str,
-    legal_basis: str,
-    epoc_procedure: str,
-    restricted: bool,
-    shared_with: str,
-) -> RecordAccess:
-    """``request_access`` of a listed row's columns (``shared_with`` as stored), made once for each set of
-    them: a page's requests share a few (``RecordAccess`` is immutable)."""
-    return request_access(
-        workspace_id,
-        origin,
-        addressee_kind,
-        addressee_jurisdiction,
-        legal_basis,
-        epoc_procedure,
-        restricted,
-        listed(shared_with),
-    )
+#: ``request_access`` made once for each set of a listed row's columns: a page's requests share a few
+#: (``RecordAccess`` is immutable).
+_listed_access = functools.lru_cache(maxsize=4096)(request_access)
 
 
 def list_answered(
@@ -684,7 +664,7 @@ def list_answered(
             r.legal_basis,
             r.epoc_procedure,
             r.restricted,
-            r.shared_with,
+            listed(r.shared_with),
         )
         out.append(
             Listed(
