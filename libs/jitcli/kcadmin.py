@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -265,17 +266,22 @@ def connect(
     Checks the connection (and that ``realm`` exists) before returning.
     """
     try:
-        admin = KeycloakAdmin(
-            server_url=server_url.rstrip("/") + "/",
-            username=admin_user,
-            password=admin_password,
-            realm_name=realm,
-            user_realm_name="master",
-            client_id="admin-cli",
-            timeout=30,
-            verify=verify,
-        )
-        admin.get_realm(realm)
+        with warnings.catch_warnings():
+            # python-keycloak checks the certificate with requests, which takes a CA file's path (not an
+            # SSLContext), and hands the same path to an httpx client for its async calls, which this
+            # command never makes and which warns that a path is deprecated: that warning only is dropped.
+            warnings.filterwarnings("ignore", r"`verify=<str>` is deprecated", DeprecationWarning)
+            admin = KeycloakAdmin(
+                server_url=server_url.rstrip("/") + "/",
+                username=admin_user,
+                password=admin_password,
+                realm_name=realm,
+                user_realm_name="master",
+                client_id="admin-cli",
+                timeout=30,
+                verify=verify,
+            )
+            admin.get_realm(realm)
     except KeycloakError as exc:
         raise _kc_error(f"connecting to Keycloak at {server_url} as {admin_user!r} (realm {realm!r})", exc) from None
     except Exception as exc:  # connection refused, DNS, TLS ...
