@@ -21,7 +21,7 @@ Every service asks ``decide`` before it shows or changes a record, and builds it
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -327,18 +327,44 @@ def permitted(
 
     ``decide`` reads of the caller only its jurisdiction, roles and workspaces, and of the record only its
     access facts, so the answer is kept for those and the actions asked (a page of a list asks the same of
-    most of its records); at most ``_PERMITTED_KEPT`` answers, all dropped when full."""
+    most of its records; ``KeptAnswers``)."""
     asked = tuple(actions)
-    key = (principal.jurisdiction, principal.roles, principal.workspaces, record, asked)
-    found = _permitted.get(key)
-    if found is None:
-        found = tuple(
+    return _permitted.get(
+        (caller_facts(principal), record, asked),
+        lambda: tuple(
             name for name, op, rules in asked if decide(principal, op, rules, record=record) is Decision.ALLOW
-        )
-        if len(_permitted) >= _PERMITTED_KEPT:
-            _permitted.clear()
-        _permitted[key] = found
-    return found
+        ),
+    )
+
+
+def caller_facts(principal: Principal) -> tuple[str, frozenset[str], frozenset[str]]:
+    """What ``decide`` reads of a caller: its jurisdiction, roles and workspaces. An answer worked out from
+    the policy is kept for these, never for the caller's identity (``KeptAnswers``)."""
+    return (principal.jurisdiction, principal.roles, principal.workspaces)
+
+
+K_ = TypeVar("K_")
+V_ = TypeVar("V_")
+
+
+class KeptAnswers(Generic[K_, V_]):
+    """Answers kept by the key of all they were worked out from (a page of a list asks the same of most of
+    its records, and the next page again): at most ``most``, all dropped when full. No lock: two threads
+    may both work out a missing answer, the same one."""
+
+    def __init__(self, most: int) -> None:
+        self._most = most
+        self._kept: dict[K_, V_] = {}
+
+    def get(self, key: K_, work: Callable[[], V_]) -> V_:
+        """The answer kept for ``key``, else ``work()``'s, then kept."""
+        found = self._kept.get(key)
+        if found is None:
+            found = work()
+            if len(self._kept) >= self._most:
+                self._kept.clear()
+            self._kept[key] = found
+        return found
 
 
 class Offerable(Protocol):
@@ -367,9 +393,8 @@ def offers_by_state(
     return {state: tuple(pair for pair in offered if state in pair[0].sources) for state in states}
 
 
-#: How many answers of ``permitted`` are kept (each a few hundred bytes).
-_PERMITTED_KEPT = 4096
-_permitted: dict[tuple[object, ...], tuple[str, ...]] = {}
+#: ``permitted``'s answers (4,096 of a few hundred bytes each at most).
+_permitted: KeptAnswers[tuple[object, ...], tuple[str, ...]] = KeptAnswers(4096)
 
 
 class SensitiveOperation(enum.StrEnum):

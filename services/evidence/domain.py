@@ -34,10 +34,12 @@ from jitlib.policy import (
     PRESERVATION_ORDER_RULES,
     AccessParties,
     Decision,
+    KeptAnswers,
     Operation,
     RecordAccess,
     RecordRules,
     SensitiveOperation,
+    caller_facts,
     decide,
     decide_sensitive,
     evidence_request_addressee,
@@ -931,22 +933,16 @@ def offered_when(
     state: State, to_provider: bool, access: RecordAccess, principal: Principal, allowed: frozenset[str]
 ) -> tuple[str, ...]:
     """``offered`` with the clocks allowing the transitions ``allowed`` (a list's request kept in its answered
-    form: ``AnsweredRequest.clocks_allow``). The answer reads of the caller only what the policy reads
-    (``permitted``: its jurisdiction, roles and workspaces), so it is kept for those and the request's
-    state, side, access facts and ``allowed``: a list's pages ask the same of most of their requests, and
-    the next page of the same again. At most ``_OFFERED_KEPT`` answers, all dropped when full."""
-    key = (principal.jurisdiction, principal.roles, principal.workspaces, state, to_provider, access, allowed)
-    found = _offered.get(key)
-    if found is None:
-        found = offered(state, to_provider, access, principal, allowed.__contains__)
-        if len(_offered) >= _OFFERED_KEPT:
-            _offered.clear()
-        _offered[key] = found
-    return found
+    form: ``AnsweredRequest.clocks_allow``), kept for what it reads: the caller's policy facts
+    (``caller_facts``) and the request's state, side, access facts and ``allowed``."""
+    return _offered.get(
+        (caller_facts(principal), state, to_provider, access, allowed),
+        lambda: offered(state, to_provider, access, principal, allowed.__contains__),
+    )
 
 
-_OFFERED_KEPT = 4096
-_offered: dict[tuple[object, ...], tuple[str, ...]] = {}
+#: ``offered_when``'s answers.
+_offered: KeptAnswers[tuple[object, ...], tuple[str, ...]] = KeptAnswers(4096)
 
 
 def clock_ends(req: EvidenceRequest) -> tuple[datetime, ...]:

@@ -406,20 +406,8 @@ class AnsweredRequest(NamedTuple):
 
     def clocks_allow(self, now_us: int) -> frozenset[str]:
         """The transitions the request's clocks allow at ``now_us``: the set after as many sets as ends have
-        passed. Requests in the same state mostly hold the same sets, so the set is kept for those and the
-        ends passed (at most ``_SETS_KEPT``, all dropped when full), found without reading the sets."""
-        passed = bisect.bisect_right(self.ends, now_us)
-        key = (self.data[self.sets_at :], passed)
-        found = _CLOCKS.get(key)
-        if found is None:
-            data, at = self.data, self.sets_at
-            for _ in range(passed):
-                at = _set_end(data, at)
-            found = _allowed_set(data, at)
-            if len(_CLOCKS) >= _SETS_KEPT:
-                _CLOCKS.clear()
-            _CLOCKS[key] = found
-        return found
+        passed (``_allowed_after``)."""
+        return _allowed_after(self.data[self.sets_at :], bisect.bisect_right(self.ends, now_us))
 
     def message(self, now_us: int, order_id: str, actions: tuple[str, ...]) -> bytes:
         """The request's message at ``now_us`` (its deadlines overdue then), showing ``order_id`` (its linked
@@ -430,42 +418,27 @@ class AnsweredRequest(NamedTuple):
         return body + _actions_field(actions)
 
 
-#: The sets of transitions allowed seen in answers, by their encoding (few: the states' transitions).
-_SETS: dict[bytes, frozenset[str]] = {}
-#: The set allowed, by an answer's sets (their encoding) and how many of its clocks' ends have passed.
-_CLOCKS: dict[tuple[bytes, int], frozenset[str]] = {}
 #: The caller's actions as the message's field, written once for each set of actions (few: a page's callers
 #: are offered the actions of a state and side).
 _actions_field = functools.lru_cache(maxsize=1024)(_ACTIONS)
-_SETS_KEPT = 1024
 
 
-def _set_end(data: bytes, at: int) -> int:
-    """Where the set of transition names encoded at ``at`` in ``data`` ends: its count, then each name's
-    length and name."""
-    n = data[at]
-    at += 1
-    for _ in range(n):
-        at += 1 + data[at]
-    return at
-
-
-def _allowed_set(data: bytes, at: int) -> frozenset[str]:
-    """The set of transition names encoded at ``at`` in ``data`` (``_set_end``), decoded once for each
-    encoding met, at most ``_SETS_KEPT`` kept."""
-    key = data[at : _set_end(data, at)]
-    found = _SETS.get(key)
-    if found is None:
-        names, i = [], 1
-        for _ in range(key[0]):
-            length = key[i]
-            names.append(key[i + 1 : i + 1 + length].decode())
-            i += 1 + length
-        found = frozenset(names)
-        if len(_SETS) >= _SETS_KEPT:
-            _SETS.clear()
-        _SETS[key] = found
-    return found
+@functools.lru_cache(maxsize=1024)
+def _allowed_after(sets: bytes, passed: int) -> frozenset[str]:
+    """The set of transition names after ``passed`` others in ``sets`` (an answer's sets, each its count,
+    then each name's length and name). Kept for each: requests of one state and instrument hold the same
+    sets, so a page's mostly ask the same."""
+    at = 0
+    for _ in range(passed):  # past each set: its count, then each name
+        count, at = sets[at], at + 1
+        for _ in range(count):
+            at += 1 + sets[at]
+    names, count, at = [], sets[at], at + 1
+    for _ in range(count):
+        length = sets[at]
+        names.append(sets[at + 1 : at + 1 + length].decode())
+        at += 1 + length
+    return frozenset(names)
 
 
 def request_answer(r: EvidenceRequest) -> bytes:

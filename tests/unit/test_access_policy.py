@@ -14,6 +14,7 @@ from jitlib.policy import (
     EVIDENCE_REQUEST_RULES,
     TASK_RULES,
     Decision,
+    KeptAnswers,
     Operation,
     RecordAccess,
     decide,
@@ -137,6 +138,22 @@ def test_permitted_answers_as_decide_for_every_caller_though_it_keeps_its_answer
     assert permitted(nl, record(restricted), ACTIONS) == ("cancel",)
     outside = Principal(nl.user_id, nl.username, "NL", nl.roles, frozenset({"another-jit"}))
     assert permitted(outside, record(restricted), ACTIONS) == ()
+
+
+def test_kept_answers_work_out_each_missing_key_once_and_drop_all_when_full() -> None:
+    worked: list[str] = []
+
+    def work(key: str) -> str:
+        worked.append(key)
+        return key.upper()
+
+    kept: KeptAnswers[str, str] = KeptAnswers(2)
+    assert [kept.get(k, lambda k=k: work(k)) for k in ("a", "b", "a", "b")] == ["A", "B", "A", "B"]
+    assert worked == ["a", "b"]
+    assert kept.get("c", lambda: work("c")) == "C"  # full: a and b dropped, c kept
+    assert kept.get("b", lambda: work("b")) == "B"
+    assert kept.get("c", lambda: work("c")) == "C"
+    assert worked == ["a", "b", "c", "b"]
 
 
 @pytest.mark.parametrize("role", ROLES)
