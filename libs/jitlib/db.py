@@ -28,7 +28,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ColumnElement,
     DateTime,
     Index,
     Integer,
@@ -52,8 +51,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
-from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.expression import ColumnClause, UnaryExpression
 from sqlalchemy.sql.operators import custom_op
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from jitlib.actors import Actor
 from jitlib.answers import Answers
@@ -328,8 +328,12 @@ P = TypeVar("P", bound=PartiedRecord)
 #: On SQLite (``RecordTable._window_page``), a window holding fewer rows than this many per record a page
 #: asks for is read by sorting its ids; a larger one by walking the list's id order first,
 _SMALL_WINDOW = 16
-#: at most this many rows per record the page asks for.
-_WALK = 64
+#: at most this many of SQLite's virtual machine instructions per record the page asks for (a walk on the
+#: covering index spends 5-9 a row it passes, its party probes and the page's rows read by id included:
+#: about 60-120 rows a record), counted by SQLite's progress handler
+_WALK_OPS = 640
+#: every this many instructions.
+_WALK_STEP = 1000
 
 
 class RecordTable(Generic[P]):
@@ -381,7 +385,7 @@ class RecordTable(Generic[P]):
         #: The page statements of each set of columns a page is read with (None: all), each of each
         #: ``BoundFilter`` shape seen (with a cursor or not), built and compiled once; on SQLite and, in one
         #: select (``_whole_page_statement``), on PostgreSQL.
-        self._statements: dict[tuple[bool, tuple[str, ...] | None, bool], Statements] = {}
+        self._statements: dict[tuple[bool, tuple[str, ...] | None, bool, bool], Statements] = {}
         self._names = CompiledSelect(select(table)).names
         #: A window's size (``_window_page``), of each shape: built from its own conditions, not the READ rule.
         self._window_size = Statements(
@@ -452,17 +456,23 @@ class RecordTable(Generic[P]):
         # execution and result set-up, cost more than the query (each row's text is then opened).
         return opened_rows(session, self._table, rows, self._names if columns is None else columns)
 
-    def _page_statements(self, whole: bool, columns: tuple[str, ...] | None, *, sort: bool = False) -> Statements:
+    def _page_statements(
+        self, whole: bool, columns: tuple[str, ...] | None, *, sort: bool = False, walk: bool = False
+    ) -> Statements:
         """The page statements (``_whole_page_statement`` when ``whole``, else ``_page_statement``, its ids
-        sorted when ``sort``) of the rows' ``columns`` (None: every column)."""
-        found = self._statements.get((whole, columns, sort))
+        sorted when ``sort``, its window tested as ``_walk_conditions`` when ``walk``) of the rows'
+        ``columns`` (None: every column)."""
+        found = self._statements.get((whole, columns, sort, walk))
         if found is None:
             selected = [self._table] if columns is None else [self._table.c[c] for c in columns]
             if whole:
                 found = Statements(lambda conditions: CompiledSelect(self._whole_page_statement(conditions, selected)))
             else:
-                found = Statements(lambda conditions: CompiledSelect(self._page_statement(conditions, selected, sort)))
-            self._statements[whole, columns, sort] = found
+                found = Statements(
+                    lambda conditions: CompiledSelect(self._page_statement(conditions, selected, sort)),
+                    conditions=_walk_conditions if walk else BoundFilter.conditions,
+                )
+            self._statements[whole, columns, sort, walk] = found
         return found
 
     def answered_page(
@@ -494,36 +504,23 @@ class RecordTable(Generic[P]):
         page is full. The first costs what the window holds (2.3 ms for the 3,400 tasks of a 14-day window
         in 100,000), the second what lies between the page's records (0.3 ms there; the whole workspace
         for a window holding a day). So: a window holding fewer than ``_SMALL_WINDOW`` candidates a record
-        asked for is sorted; a larger one is walked, at most ``_WALK`` rows a record asked for, and sorted
-        only when that walk did not fill the page. The same rows either way (bench/README.md, Lists).
+        asked for is sorted; a larger one is walked, its cost bounded (``_walked``: at most ``_WALK_OPS`` of
+        SQLite's instructions a record asked for), and sorted when that walk did not fill the page. The same
+        rows either way (bench/README.md, Lists).
 
         The walk tests the window and the READ rule's columns on the workspace's id index where it carries
         them (``walked``), as it then covers the walk; the sort orders by ``+id``, which no index gives,
         so that SQLite does not take that index for a sorted window too (a walk of the whole workspace)."""
         limit, small = params["limit"], _SMALL_WINDOW * params["limit"]
         if self._window_size.of(flt).rows(session, **params, most=small)[0][0] >= small:
-            walk = flt.extended("walk>" if after else "walk", self._walk_end(after))
-            walked = self._page_statements(False, columns).of(walk)
-            rows = walked.converted(session, {**params, "walk": _WALK * limit - 1})
-            if len(rows) == limit:
+            walk = flt.extended("walk>", lambda: self.row.id > bindparam("after_id")) if after else flt
+            rows = _walked(session, self._page_statements(False, columns, walk=True).of(walk), params, limit)
+            if rows is not None and len(rows) == limit:
                 return rows
         if after:
             # Unary + keeps SQLite from walking the id index from the cursor: the window's index chooses.
             flt = flt.extended("+after", lambda: self._unindexed_id > bindparam("after_id"))
         return self._page_statements(False, columns, sort=True).of(flt).converted(session, params)
-
-    def _walk_end(self, after: bool) -> Callable[[], Any]:
-        """The walk's condition: ids up to the ``walk``-th row of the list's workspaces after the cursor."""
-        row = self.row
-
-        def end() -> Any:
-            ahead: list[ColumnElement[bool]] = [row.workspace_id.in_(bindparam("workspaces", expanding=True))]
-            if after:
-                ahead.append(row.id > bindparam("after_id"))
-            nth = select(row.id).where(*ahead).order_by(row.id).offset(bindparam("walk")).limit(1)
-            return [*ahead[1:], row.id <= nth.scalar_subquery()]
-
-        return end
 
     def _page_statement(self, conditions: list[Any], selected: list[Any], sort: bool = False) -> Any:
         """The page's ids chosen (in the order of ``+id`` when ``sort``: the same order, given by no index),
@@ -612,6 +609,54 @@ class RecordTable(Generic[P]):
         that is given; whether the row was written."""
         values = {**self._columns(session, record), **extra}
         return self._update_row.execute(session, record.id, values, guard=expected_version) == 1
+
+
+def _walked(session: Session, walk: CompiledSelect, params: Mapping[str, Any], limit: int) -> list[Any] | None:
+    """The rows of ``walk`` (a page of ``limit`` walked in id order on SQLite, ``RecordTable._window_page``),
+    or None when it spent its budget first: ``_WALK_OPS`` instructions of SQLite's virtual machine a record
+    asked for, counted on its connection by SQLite's progress handler, which interrupts the statement
+    (``SQLITE_INTERRUPT``; a SELECT interrupted leaves its read transaction as it was). What bounds the walk
+    is what it costs, not a count of rows found beforehand: the bound it had, the id so many rows ahead
+    (an ``OFFSET`` on the workspace's index), took a third of the walk's own time (bench/README.md, Lists,
+    the nineteenth pass). The handler counts every ``_WALK_STEP`` instructions: SQLite calls it at a
+    statement's step counter modulo that number, carried over from the prepared statement's earlier runs,
+    so only the count of its calls bounds each run alike."""
+    dbapi: Any = session.connection().connection.driver_connection
+    budget = max(1, _WALK_OPS * limit // _WALK_STEP)
+    calls = 0
+
+    def spent() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > budget
+
+    dbapi.set_progress_handler(spent, _WALK_STEP)
+    try:
+        return walk.converted(session, params)
+    except DBAPIError as e:
+        if calls > budget and getattr(e.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT:
+            return None
+        raise
+    finally:
+        dbapi.set_progress_handler(None, 0)
+
+
+def _walk_conditions(flt: BoundFilter) -> list[Any]:
+    """``flt``'s conditions for a walk of the list in id order on SQLite (``RecordTable._window_page``), its
+    window's (``BoundFilter.windows``) with each column they test read as ``+column``: a walk tests them on
+    every row it passes, and a column's NUMERIC affinity (a timestamp's ``DATETIME``) had SQLite try to
+    read each stored text and each bound text as a number in every comparison before comparing them as
+    texts; without the affinity the same texts are compared as they are (the same rows: a timestamp is
+    stored and bound as text), in half the time (bench/README.md, Lists, the nineteenth pass). Only the
+    walk's: a window read on its own index seeks there by the column itself."""
+    return [*flt.other_conditions(), *(replacement_traverse(c, {}, _unaffined) for c in flt.window_conditions())]
+
+
+def _unaffined(element: Any, **_kw: Any) -> Any:
+    """A table's column as ``+column`` (no affinity), for ``replacement_traverse``; None leaves ``element``."""
+    if isinstance(element, ColumnClause) and element.table is not None:
+        return UnaryExpression(element, operator=custom_op("+"))
+    return None
 
 
 @dataclass(frozen=True)

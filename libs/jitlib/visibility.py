@@ -129,6 +129,11 @@ class BoundFilter:
         """The conditions of its windows (``add(window=True)``) alone."""
         return [c for build in self.windows for c in _as_list(build())]
 
+    def other_conditions(self) -> list[Any]:
+        """Its conditions but its windows'."""
+        windows = {id(build) for build in self.windows}
+        return [c for build in self.builders if id(build) not in windows for c in _as_list(build())]
+
     def extended(self, name: str, build: Callable[[], Any], **params: Any) -> BoundFilter:
         """A copy with the condition ``build()`` added (``add``); this filter is left as it was."""
         copy = BoundFilter([*self.shape], [*self.builders], {**self.params}, [*self.windows], self.cursored)

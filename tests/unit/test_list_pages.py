@@ -220,22 +220,47 @@ def check_request_pages(db: Database) -> None:
 
 
 @pytest.mark.parametrize(
-    ("small_window", "walk_rows"),
+    ("small_window", "walk_ops", "walk_step", "must", "never"),
     [
-        (16, 64),  # as served: a window this small is sorted on its own index
-        (0, 64),  # walked: the walk holds every task, so it ends at no row and the window is sorted
-        (0, 3),  # walked a few rows a record asked for: some pages filled by the walk, others sorted
-        (0, 1),
+        # As served: a window this small is sorted on its own index, never walked.
+        (16, 640, 1000, set(), {"filled", "short", "spent"}),
+        # Walked within its budget: pages filled, the last short of a page (the window then sorted).
+        (0, 640, 1000, {"filled", "short"}, {"spent"}),
+        # Walked, its budget spent at once every time: each page sorted.
+        (0, 1, 10, {"spent"}, {"filled", "short"}),
+        # Walked a few rows a record: some walks spent, others fill their page (in 40 days) or fall short.
+        (0, 60, 10, {"spent"}, set()),
     ],
 )
 @pytest.mark.parametrize("days", [3, 10, 40])
 def test_a_due_window_pages_the_tasks_in_it_however_it_is_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_window: int, walk_rows: int, days: int
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    small_window: int,
+    walk_ops: int,
+    walk_step: int,
+    must: set[str],
+    never: set[str],
+    days: int,
 ) -> None:
     """A window's pages on SQLite (``RecordTable._window_page``: walked in id order, or sorted on the window's
-    index, or both) hold the visible tasks in the window, each once, in id order."""
+    index, or walked and then, the walk short of a page or its budget spent, sorted) hold the visible tasks
+    in the window, each once, in id order. After each page the session reads on, its connection no longer
+    interrupted."""
     monkeypatch.setattr(jitlib_db, "_SMALL_WINDOW", small_window)
-    monkeypatch.setattr(jitlib_db, "_WALK", walk_rows)
+    monkeypatch.setattr(jitlib_db, "_WALK_OPS", walk_ops)
+    monkeypatch.setattr(jitlib_db, "_WALK_STEP", walk_step)
+    seen: list[str] = []
+    walked = jitlib_db._walked
+
+    def counted(session: Session, *args: Any) -> list[Any] | None:
+        rows = walked(session, *args)
+        seen.append("spent" if rows is None else "filled" if len(rows) == args[-1] else "short")
+        # A long statement after it, in the same read: the walk's budget no longer counts.
+        assert session.connection().exec_driver_sql(_COUNT_TO_100K).scalar() == 100_000
+        return rows
+
+    monkeypatch.setattr(jitlib_db, "_walked", counted)
     db = database(tmp_path, TASKS, tasks.Base.metadata)
     made = [new_task(i, (i * 7) % 41 + 1) for i in range(60)]
     db.write_sync(lambda s: tasks.TASKS.insert_many(s, made))
@@ -256,6 +281,13 @@ def test_a_due_window_pages_the_tasks_in_it_however_it_is_read(
     ]
     assert len(want) > 4
     assert got == want
+    assert must <= set(seen) and not never & set(seen), seen
+
+
+#: A statement of about a million of SQLite's instructions.
+_COUNT_TO_100K = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) SELECT count(*) FROM n"
+)
 
 
 def _victim_list(db: Database, ref: str) -> list[str]:

@@ -26,8 +26,9 @@ SCOPE = VisibilityScope(frozenset({"jit-a"}), "NL", True)
 WORKSPACES = frozenset({"jit-a"})
 
 
-def page_plans(tmp_path: Path, migrations: Path, page: Any) -> list[str]:
-    """SQLite's plan of each page query ``page(session)`` runs (the ones in id order with a LIMIT), in turn."""
+def page_plans(tmp_path: Path, migrations: Path, page: Any, *, queries: list[str] | None = None) -> list[str]:
+    """SQLite's plan of each page query ``page(session)`` runs (the ones in id order with a LIMIT), in turn;
+    their SQL appended to ``queries`` when given."""
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     migrate(migrations, url)
     engine = create_engine(url)
@@ -38,6 +39,8 @@ def page_plans(tmp_path: Path, migrations: Path, page: Any) -> list[str]:
         with engine.connect() as conn, Session(conn) as session:
             page(session)
             pages = [(q, p) for q, p in seen if "LIMIT" in q and "ORDER BY" in q]
+            if queries is not None:
+                queries += [q for q, _ in pages]
             plans = [conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all() for sql, params in pages]
             return ["\n".join(str(r[-1]) for r in rows) for rows in plans]
     finally:
@@ -76,19 +79,26 @@ def test_a_due_window_of_tasks_is_chosen_from_its_covering_index(tmp_path: Path,
 
 @pytest.mark.parametrize("deep", [False, True])
 def test_a_large_window_is_walked_in_id_order_first(tmp_path: Path, deep: bool, monkeypatch: Any) -> None:
-    """A window counted as large (here: any) is walked on the workspace's id index, up to the id so many
-    rows ahead, the window and ``restricted`` tested on that index without reading the table (revision
-    0015), before its own index sorts it (here: the walk finds nothing, so both run)."""
+    """A window counted as large (here: any) is walked on the workspace's id index, the window and
+    ``restricted`` tested on that index without reading the table (revision 0015), before its own index
+    sorts it (here: the walk finds nothing, so both run)."""
     monkeypatch.setattr(jitlib_db, "_SMALL_WINDOW", 0)
     after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
     flt = tasks.TaskFilter(due=Window(NOW + timedelta(days=30), NOW + timedelta(days=44)))
+    queries: list[str] = []
     walked, sorted_ = page_plans(
-        tmp_path, TASKS, lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
+        tmp_path,
+        TASKS,
+        lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51),
+        queries=queries,
     )
-    walk = "(workspace_id=? AND id>? AND id<?)" if deep else "(workspace_id=? AND id<?)"
+    walk = "(workspace_id=? AND id>?)" if deep else "(workspace_id=?)"
     assert f"COVERING INDEX ix_tasks_workspace_walk {walk}" in walked, walked
     assert "TEMP B-TREE" not in walked and "SCAN tasks" not in walked, walked
     assert "COVERING INDEX ix_tasks_workspace_due_visible" in sorted_, sorted_
+    # The walk compares the due dates without the column's NUMERIC affinity; the sort seeks on them.
+    assert "+ tasks.due_at >= ?" in queries[0] and "+ tasks.due_at < ?" in queries[0], queries[0]
+    assert "+ tasks.due_at" not in queries[1] and "tasks.due_at >= ?" in queries[1], queries[1]
 
 
 @pytest.mark.parametrize("deep", [False, True])
@@ -98,10 +108,15 @@ def test_a_large_deadline_window_is_walked_on_the_workspace_index(tmp_path: Path
     monkeypatch.setattr(jitlib_db, "_SMALL_WINDOW", 0)
     after = "01935c4e-0000-7000-8000-000000000001" if deep else ""
     flt = evidence.RequestFilter(deadline_before=NOW + timedelta(days=7))
+    queries: list[str] = []
     walked, sorted_ = page_plans(
-        tmp_path, EVIDENCE, lambda s: evidence.list_answered(s, SCOPE, WORKSPACES, flt, after_id=after, limit=51)
+        tmp_path,
+        EVIDENCE,
+        lambda s: evidence.list_answered(s, SCOPE, WORKSPACES, flt, after_id=after, limit=51),
+        queries=queries,
     )
-    walk = "(workspace_id=? AND id>? AND id<?)" if deep else "(workspace_id=? AND id<?)"
+    assert "+ evidence_requests.next_deadline_at < ?" in queries[0], queries[0]
+    walk = "(workspace_id=? AND id>?)" if deep else "(workspace_id=?)"
     assert f"COVERING INDEX ix_evidence_requests_workspace_walk {walk}" in walked, walked
     assert "TEMP B-TREE" not in walked and "SCAN evidence_requests" not in walked, walked
     assert "COVERING INDEX ix_evidence_requests_workspace_deadline_visible" in sorted_, sorted_
