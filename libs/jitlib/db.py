@@ -621,7 +621,11 @@ def _walked(session: Session, walk: CompiledSelect, params: Mapping[str, Any], l
     the nineteenth pass). The handler counts every ``_WALK_STEP`` instructions: SQLite calls it at a
     statement's step counter modulo that number, carried over from the prepared statement's earlier runs,
     so only the count of its calls bounds each run alike."""
-    dbapi: Any = session.connection().connection.driver_connection
+    conn = session.connection()
+    # What the unit deferred goes out first, never under the handler: an INSERT interrupted inside a
+    # transaction rolls the whole transaction back.
+    flush(conn)
+    dbapi: Any = conn.connection.driver_connection
     budget = max(1, _WALK_OPS * limit // _WALK_STEP)
     calls = 0
 
