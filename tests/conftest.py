@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
+from jitdev import procs
 from jitdev.nats import NatsInstance
 from jitdev.postgres import PostgresInstance
 from jitdev.procs import free_port
@@ -37,6 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # worker is given COLUMNS=80 and LINES=24, which would wrap them.
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
+    # Each worker, and every server it starts, picks its free ports from a part of the range of its own (a
+    # worker started again after a crash is numbered after the others: it takes the part of the one it
+    # replaces, whose numbers are not picked any more).
+    worker, workers = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if worker.startswith("gw") and workers:
+        os.environ[procs.PORT_SHARE_ENV] = f"{int(worker[2:]) % int(workers)}/{int(workers)}"
 
 
 #: Folders whose tests share one costly session fixture: under `make test`'s workers (pytest-xdist) each

@@ -16,6 +16,10 @@ from pathlib import Path
 # free to the kernel, so free_port must not hand it out twice.
 _HANDED: set[int] = set()
 _LOWEST = 20000  # below the ports most servers on a developer's machine are configured with
+#: "<index>/<count>": this process is one of ``count`` started together that each pick ports (``make
+#: test``'s workers, set by tests/conftest.py, and the servers they start), and takes its ports from part
+#: ``index`` (from 0) of the range only.
+PORT_SHARE_ENV = "JIT_PORT_SHARE"
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -36,6 +40,22 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def _share(base: int, span: int) -> tuple[int, int]:
+    """This process's part (its first port, its length) of the ``span`` ports from ``base``: all of them
+    unless ``PORT_SHARE_ENV`` names a part."""
+    share = os.environ.get(PORT_SHARE_ENV, "")
+    if not share:
+        return base, span
+    try:
+        index, count = (int(n) for n in share.split("/"))
+    except ValueError:
+        raise ValueError(f"{PORT_SHARE_ENV} must be <index>/<count>, not {share[:40]!r}") from None
+    if not 0 <= index < count or span // count < 1:
+        raise ValueError(f"{PORT_SHARE_ENV}={share[:40]!r}: no such part of {span} ports")
+    part = span // count
+    return base + index * part, part
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free now and that nothing else will take before our server binds it.
 
@@ -43,13 +63,14 @@ def free_port() -> int:
     connection on the machine draws its local port from: between our pick and the server's bind, a client
     socket (Keycloak's, a NATS route, a test's) can take it, and the server fails with "Address already in
     use" (seen once in CI, a federation node's evidence service). So the port comes from below that range,
-    where only a listener that asks for it by number can be, and never twice from this process."""
+    where only a listener that asks for it by number can be, and never twice from this process. Processes
+    that pick ports side by side (``PORT_SHARE_ENV``) each pick from their own part of it: two of them could
+    pick one port while neither of their servers had bound it yet (a Keycloak takes seconds to)."""
     low, _ = _ephemeral_range()
-    top = max(low, _LOWEST + 1000)
-    span = top - _LOWEST
+    base, span = _share(_LOWEST, max(low, _LOWEST + 1000) - _LOWEST)
     start = random.randrange(span)
     for step in range(span):
-        port = _LOWEST + (start + step) % span
+        port = base + (start + step) % span
         if port not in _HANDED and _bindable(port):
             _HANDED.add(port)
             return port
