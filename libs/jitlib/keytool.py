@@ -143,7 +143,7 @@ def shred(common: CommonSettings, workspace_id: str, out: list[str], by: str = "
                         )
                     )
                 if "workspace_id" in meta.tables["outbox"].c:  # its outbox rows and dead letters, as the sweep does
-                    sealing.destroy_payloads(session, tables, workspace_id)
+                    sealing.destroy_payloads(session, tables, workspace_id, counts)
                 cid = retention_sweep.certificate_id(name, workspace_id)
                 certified = "deletion_certificates" in meta.tables and retention_sweep.has_certificate(
                     session, tables, cid

@@ -10,7 +10,8 @@
      the records' state in clear): each message is deleted with NATS's secure erase (overwritten);
    - then, in one transaction: count what is destroyed, destroy the workspace key (a tombstone stays, so
      nothing is sealed again under a new key), delete the workspace's outbox rows and dead letters
-     (``sealing.destroy_payloads``: a payload sealed by the KEK alone would outlive the key), write a
+     (``sealing.destroy_payloads``: a payload sealed by the KEK alone would outlive the key; the events
+     never published are counted, ``sealing.NEVER_PUBLISHED``), write a
      deletion certificate (rule DELETION_CERTIFICATE)
      naming the audit chain's head at that moment, and append the certificate's entry to the chain;
    - after the commit, wipe what the database freed (``sealing.wipe_freed``) and delete the files the
@@ -300,7 +301,7 @@ class RetentionSweep(Periodic):
             files.extend(self.hooks.files(session, workspace_id))
             counts.update(self.hooks.erase(session, workspace_id))
             keys.shred(session, workspace_id)
-            payloads = sealing.destroy_payloads(session, tables, workspace_id)
+            payloads = sealing.destroy_payloads(session, tables, workspace_id, counts)
             log.info("retention: workspace %s in %s: %s deleted", workspace_id, self.rt.name, payloads)
             seq, head_hash = audit.chain_head(session, tables)
             cert = retention.Certificate(

@@ -554,18 +554,31 @@ def seal_payload(session: Session, data: bytes, name: str, workspace_id: str) ->
 PAYLOAD_TABLES = ("outbox", "dead_letters")
 
 
-def destroy_payloads(session: Session, tables: RuntimeTables, workspace_id: str) -> dict[str, int]:
+#: A deletion certificate's count (``retention.Certificate.counts``) of the workspace's events destroyed
+#: before they were published (``destroy_payloads``): changes the other services and nodes never received.
+NEVER_PUBLISHED = "events_never_published"
+
+
+def destroy_payloads(
+    session: Session, tables: RuntimeTables, workspace_id: str, counts: dict[str, int] | None = None
+) -> dict[str, int]:
     """Delete the workspace's outbox rows and dead letters, in the shred's transaction (before the shred's
     own events are staged), and say how many of each. Rows not published yet go too: the content they
-    carry is destroyed, as the certificate says (under a workspace key they could not be opened, and so
-    sent, any more either). Call ``wipe_freed`` after the commit."""
+    carry is destroyed (under a workspace key they could not be opened, and so sent, any more either), and
+    the certificate says how many (``counts``, the certificate's: ``NEVER_PUBLISHED``, when any were). Call
+    ``wipe_freed`` after the commit."""
     ob, dl = tables.outbox, tables.dead_letters
     conn = session.connection()
-    unsent = conn.execute(
-        select(func.count()).select_from(ob).where(ob.c.workspace_id == workspace_id, ob.c.published_at.is_(None))
-    ).scalar()
+    unsent = int(
+        conn.execute(
+            select(func.count()).select_from(ob).where(ob.c.workspace_id == workspace_id, ob.c.published_at.is_(None))
+        ).scalar()
+        or 0
+    )
     if unsent:
         log.warning("%d events of workspace %s were never published: destroyed with its content", unsent, workspace_id)
+        if counts is not None:
+            counts[NEVER_PUBLISHED] = unsent
     events = conn.execute(ob.delete().where(ob.c.workspace_id == workspace_id)).rowcount
     dead = conn.execute(dl.delete().where(dl.c.workspace_id == workspace_id)).rowcount
     return {"outbox": int(events or 0), "dead_letters": int(dead or 0)}

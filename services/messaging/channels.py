@@ -163,7 +163,9 @@ class Channels:
         uow.audit(CHANNEL, ch.id, ch.workspace_id)
         return self.content.titled(uow.session, ch)
 
-    def shred_workspace(self, uow: UnitOfWork, workspace_id: str, now: datetime) -> list[str]:
+    def shred_workspace(
+        self, uow: UnitOfWork, workspace_id: str, now: datetime, counts: dict[str, int] | None = None
+    ) -> list[str]:
         """Crypto-shred a workspace: destroy its key (and so every copy of its channels' keys), null the
         channel keys, erase what its messages held in clear from before sealing and the titles of its
         restricted channels (what their openers wrote, ``domain.SEALED_TITLE_KINDS``: sealed under keys now
@@ -182,7 +184,9 @@ class Channels:
         for kind in domain.SEALED_TITLE_KINDS:
             store.erase_titles(session, workspace_id, kind, sealing.DESTROYED)
         store.mark_workspace_shredded(session, workspace_id, now)
-        sealing.destroy_payloads(session, uow.tables, workspace_id)  # before the shred's own event is staged
+        # Before the shred's own event is staged; what was never published counted in ``counts`` (the
+        # certificate's).
+        sealing.destroy_payloads(session, uow.tables, workspace_id, counts)
         workspace = self.rt.workspaces.get(workspace_id)
         lead = workspace.lead if workspace is not None else "SYSTEM"
         members = workspace.members if workspace is not None else frozenset()

@@ -211,7 +211,7 @@ def shredder(
         counts = store.retention_counts(session, ws)
         key_ids = tuple(retention_sweep.key_id(w) for w in store.live_wrapped_keys(session, ws))
         head_seq, head_hash = audit.chain_head(session, rt.tables)
-        shredded = channels.shred_workspace(uow, ws, now)
+        shredded = channels.shred_workspace(uow, ws, now, counts)
         cert = retention.Certificate(
             id=retention_sweep.certificate_id(rt.name, ws),
             service=rt.name,

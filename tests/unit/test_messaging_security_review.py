@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from google.protobuf import any_pb2
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from jit.common.v1 import common_pb2
@@ -358,10 +358,13 @@ class _Node:
     def session(self) -> Session:
         return Session(self.database.engine, info=self.database.info)
 
-    def shred(self, workspace_id: str = WS) -> None:
+    def shred(self, workspace_id: str = WS) -> dict[str, int]:
+        """The workspace shredded; what its certificate's counts gain from it (``sealing.NEVER_PUBLISHED``)."""
+        counts: dict[str, int] = {}
         with self.session() as session, session.begin():
             store.record_closure(session, workspace_id, T0)
-            self.channels.shred_workspace(UnitOfWork(session, store.RUNTIME, SYSTEM), workspace_id, T0)
+            self.channels.shred_workspace(UnitOfWork(session, store.RUNTIME, SYSTEM), workspace_id, T0, counts)
+        return counts
 
     def opened_payloads(self) -> list[bytes]:
         """Every outbox payload and dead letter, opened as the node's KEK opens them (None: it does not)."""
@@ -419,7 +422,14 @@ def test_a_message_sent_to_peers_is_gone_from_the_outbox_once_its_workspace_is_s
     _post(node, _open_restricted(node), secret)
     _post(node, _open_restricted(node, workspace_id="jit-other"), other)
     assert any(secret.encode() in p for p in node.opened_payloads())
-    node.shred()
+    with node.session() as session:
+        ob = store.RUNTIME.outbox
+        unsent = session.execute(
+            select(func.count()).select_from(ob).where(ob.c.workspace_id == WS, ob.c.published_at.is_(None))
+        ).scalar()
+    assert unsent
+    # No relay ran: the workspace's events were never published, and the certificate says how many.
+    assert node.shred() == {sealing.NEVER_PUBLISHED: unsent}
     opened = node.opened_payloads()
     assert not [p for p in opened if secret.encode() in p], "the shred left the text readable with the KEK"
     assert any(other.encode() in p for p in opened)

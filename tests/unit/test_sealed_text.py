@@ -271,8 +271,16 @@ def test_a_workspaces_shred_deletes_its_outbox_rows_and_dead_letters_and_no_othe
         _dead_letter(s, _event("ws-2"), "ws-2")
 
     db.write_sync(stage)
-    assert db.write_sync(lambda s: sealing.destroy_payloads(s, RUNTIME, "ws-1")) == {"outbox": 3, "dead_letters": 1}
+    counts = {"tasks": 2}  # the certificate's
+    destroyed = db.write_sync(lambda s: sealing.destroy_payloads(s, RUNTIME, "ws-1", counts))
+    assert destroyed == {"outbox": 3, "dead_letters": 1}
+    assert counts == {"tasks": 2, sealing.NEVER_PUBLISHED: 2}  # the one for this node, the one for peers
     assert sorted(_payload_rows(db)) == [("dead_letters", "ws-2"), ("outbox", "ws-2")]
+    db.write_sync(lambda s: s.execute(RUNTIME.outbox.update().values(published_at=datetime.now(UTC))))
+    counts = {"tasks": 1}
+    destroyed = db.write_sync(lambda s: sealing.destroy_payloads(s, RUNTIME, "ws-2", counts))
+    assert destroyed == {"outbox": 1, "dead_letters": 1}
+    assert counts == {"tasks": 1}  # every event was published: nothing to say
 
 
 def test_the_workspace_of_payloads_written_before_it_was_kept_is_named_at_start(
