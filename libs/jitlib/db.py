@@ -439,8 +439,10 @@ class RecordTable(Generic[P]):
         candidates are sorted by id without reading their rows; a window is read as ``_window_page`` says.
         On PostgreSQL, whose plans walk an index in id order and read each candidate's row to test the
         filter in either form, the page is one select of its rows (``_whole_page_statement``): the same
-        rows without reading them twice. The statement of each shape is built once and kept
-        (``Statements``; its values, the cursor and the limit bound when it runs)."""
+        rows without reading them twice, the READ rule's party test read from the row's own list of its
+        parties where the kind has one (``BoundFilter.listed_conditions``), not probed in the parties'
+        table. The statement of each shape is built once and kept (``Statements``; its values, the cursor
+        and the limit bound when it runs)."""
         from jitlib.sealing import opened_rows  # sealing builds on this module
 
         params = {**flt.params, "limit": limit, "after_id": after_id}
@@ -466,7 +468,10 @@ class RecordTable(Generic[P]):
         if found is None:
             selected = [self._table] if columns is None else [self._table.c[c] for c in columns]
             if whole:
-                found = Statements(lambda conditions: CompiledSelect(self._whole_page_statement(conditions, selected)))
+                found = Statements(
+                    lambda conditions: CompiledSelect(self._whole_page_statement(conditions, selected)),
+                    conditions=BoundFilter.listed_conditions,
+                )
             else:
                 found = Statements(
                     lambda conditions: CompiledSelect(self._page_statement(conditions, selected, sort)),
@@ -548,6 +553,8 @@ class RecordTable(Generic[P]):
 
     def _columns(self, session: Session, record: P) -> dict[str, object]:
         columns = self._clear_columns(record)
+        if self.parties.listed:  # the row's own list of its parties, in step with the parties' rows
+            columns[self.parties.listed] = PartyIndex.listed_value(record.parties)
         if self.answers is not None:
             columns.update(self.answers.columns(session, record))
         if self._sealed is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -24,7 +24,9 @@ from sqlalchemy import (
     bindparam,
     delete,
     false,
+    func,
     literal,
+    literal_column,
     or_,
     select,
 )
@@ -99,6 +101,10 @@ class BoundFilter:
     #: A condition keeps only the ids after a page's cursor (``after_id``) itself: the page adds none of
     #: its own (``RecordTable.page``).
     cursored: bool = False
+    #: How to build the READ rule (the first of ``builders``, ``PartyIndex.bound``) with its party test on
+    #: the record's own list of its parties (``PartyIndex.declare`` ``listed``), for ``listed_conditions``;
+    #: None for a kind of record without one.
+    listed: Callable[[], Any] | None = None
 
     def add(self, name: str, build: Callable[[], Any], *, window: bool = False, **params: Any) -> None:
         """Add the condition ``build()`` (which names its values as ``bindparam(<key of params>)``); ``window``
@@ -125,6 +131,17 @@ class BoundFilter:
     def conditions(self) -> list[Any]:
         return [c for build in self.builders for c in _as_list(build())]
 
+    def listed_conditions(self) -> list[Any]:
+        """Its conditions, the READ rule's party test read from the record's own column (``listed``) instead
+        of probing the parties' table, where the kind of record has that column and the filter no window;
+        else ``conditions``. A window keeps the probe: with a test that cheap on each row, PostgreSQL's
+        planner walks the primary key, reading every row to test the window on it, rather than the
+        workspace's walk index that tests the window on the index and reads only the rows in it
+        (tests/integration/test_list_plans_postgresql.py; bench/README.md, Lists, the twentieth pass)."""
+        if self.listed is None or self.windows:
+            return self.conditions()
+        return [*_as_list(self.listed()), *(c for build in self.builders[1:] for c in _as_list(build()))]
+
     def window_conditions(self) -> list[Any]:
         """The conditions of its windows (``add(window=True)``) alone."""
         return [c for build in self.windows for c in _as_list(build())]
@@ -136,7 +153,9 @@ class BoundFilter:
 
     def extended(self, name: str, build: Callable[[], Any], **params: Any) -> BoundFilter:
         """A copy with the condition ``build()`` added (``add``); this filter is left as it was."""
-        copy = BoundFilter([*self.shape], [*self.builders], {**self.params}, [*self.windows], self.cursored)
+        copy = BoundFilter(
+            [*self.shape], [*self.builders], {**self.params}, [*self.windows], self.cursored, self.listed
+        )
         copy.add(name, build, **params)
         return copy
 
@@ -245,7 +264,14 @@ class PartyIndex:
     """The parties of a kind of record, one row per (record, jurisdiction): how a list query answers the
     READ rule's "is this jurisdiction a party" for restricted records. Each service declares one for its
     record table, in the same metadata (so its migrations own the table), and keeps it in step with the
-    record."""
+    record.
+
+    A kind of record may also list its parties in a column of its own row (``declare`` ``listed``: ``,NL,DE,``,
+    written with every write of the row by ``jitlib.db.RecordTable``, as these rows are): a PostgreSQL page
+    tests the rule's party test on that column of the row it reads anyway (``BoundFilter.listed_conditions``)
+    instead of probing this table once for each restricted candidate (0.15-0.25 ms of a page of 50;
+    bench/README.md, Lists, the twentieth pass). SQLite keeps the probe: its walks test the rule on the
+    workspace's covering index, with no row read, and the probe of this table's key is a covered one."""
 
     table: Table
     #: The column holding the record's id.
@@ -258,6 +284,10 @@ class PartyIndex:
     terms: SqlTerms
     #: The victims the records name, for a kind of record that names victims (its lists filter by one).
     victims: VictimIndex | None = None
+    #: The record table's column listing the record's parties (``listed_value``), "" when it has none; and
+    #: ``terms`` with the party test on that column.
+    listed: str = ""
+    listed_terms: SqlTerms | None = None
 
     @classmethod
     def declare(
@@ -269,12 +299,14 @@ class PartyIndex:
         index: str,
         outside_reader: str = "",
         victims: VictimIndex | None = None,
+        listed: str = "",
     ) -> PartyIndex:
         """Declare the table ``name`` of the parties of the records mapped by ``row``; ``key`` names its
         column of the record's id, ``index`` its index by jurisdiction. ``outside_reader`` names the record
         table's column holding ``RecordAccess.outside_reader`` ("" when none), for a kind of record whose
         addressee reads it from outside the workspace. ``victims``: the index of the victims the records
-        name, kept in step with them as the parties are (``jitlib.db.RecordTable``)."""
+        name, kept in step with them as the parties are (``jitlib.db.RecordTable``). ``listed`` names the record
+        table's column listing the record's parties (``listed_value``), for a PostgreSQL page to test."""
         records: Table = row.__table__
         table = Table(
             name,
@@ -294,7 +326,19 @@ class PartyIndex:
             party=lambda j: select(literal(1)).where(record_key == row.id, jurisdiction == j).offset(0).exists(),
             addressee=(lambda j: getattr(row, outside_reader) == j) if outside_reader else None,
         )
-        return cls(table, record_key, row, terms, victims)
+        listed_terms = None
+        if listed:
+            column = getattr(row, listed)
+            # Each party between commas, and the jurisdiction looked for between commas too: "EU" is not in
+            # ",EUROPOL,". strpos, not LIKE: a value's % or _ would be a wildcard there.
+            comma = literal_column("','", String)
+            listed_terms = replace(terms, party=lambda j: func.strpos(column, comma + j + comma) > literal_column("0"))
+        return cls(table, record_key, row, terms, victims, listed, listed_terms)
+
+    @staticmethod
+    def listed_value(parties: Iterable[str]) -> str:
+        """A record's parties as its ``listed`` column holds them: each between commas, in order (``,DE,NL,``)."""
+        return "".join(f",{j}" for j in sorted(set(parties))) + ","
 
     def bound(
         self,
@@ -313,10 +357,12 @@ class PartyIndex:
         ``equal`` that was asked for (not empty). The caller ``add``s its other filters; the values are
         bound when the statement runs, never built into it."""
         row, terms = self.row, self.terms
+        listed = self.listed_terms
         flt = BoundFilter(
             ["read", scope.may_read_content, bool(scope.workspaces)],
             [lambda: readable(scope, terms)],
             {"scope_jurisdiction": scope.jurisdiction},
+            listed=None if listed is None else lambda: readable(scope, listed),
         )
         if scope.workspaces:
             flt.params["scope_workspaces"] = sorted(scope.workspaces)

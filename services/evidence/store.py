@@ -132,6 +132,10 @@ class RequestRow(RecordColumns, Base):
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     #: The request as ``ListRequests`` answers it, sealed (``ANSWERS``, revision 0026); NULL until written.
     answer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The jurisdictions party to the request, each between commas (``,DE,NL,``; revision 0029), written
+    #: with its ``evidence_request_parties`` rows: what a PostgreSQL page tests for the READ rule
+    #: (``PartyIndex`` ``listed``).
+    parties: Mapped[str] = mapped_column(Text, server_default="")
 
     __table_args__ = (
         Index("ix_evidence_requests_preservation_order", "preservation_order_id"),
@@ -179,6 +183,7 @@ PARTIES = PartyIndex.declare(
     index="ix_evidence_request_parties_jurisdiction",
     outside_reader="addressee_reader",
     victims=VICTIMS_NAMED,
+    listed="parties",
 )
 
 

@@ -58,6 +58,9 @@ class TaskRow(RecordColumns, Base):
     victim_refs: Mapped[str] = mapped_column(Text, server_default="")
     #: The task as ``ListTasks`` answers it, sealed (``ANSWERS``, revision 0014); NULL until written.
     answer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The jurisdictions party to the task, each between commas (``,DE,NL,``; revision 0017), written with
+    #: its ``task_parties`` rows: what a PostgreSQL page tests for the READ rule (``PartyIndex`` ``listed``).
+    parties: Mapped[str] = mapped_column(Text, server_default="")
 
     __table_args__ = (
         # A List's filters in its id order (revision 0009): a state, and a due window (covering, with the
@@ -93,7 +96,12 @@ class _BothSealed:
 #: One row per victim a task names: a victim's tasks without testing every task's list (revision 0016).
 VICTIMS_NAMED = VictimIndex.declare(TaskRow, "task_victims", key="task_id", index="ix_task_victims_victim_task")
 PARTIES = PartyIndex.declare(
-    TaskRow, "task_parties", key="task_id", index="ix_task_parties_jurisdiction_task", victims=VICTIMS_NAMED
+    TaskRow,
+    "task_parties",
+    key="task_id",
+    index="ix_task_parties_jurisdiction_task",
+    victims=VICTIMS_NAMED,
+    listed="parties",
 )
 
 

@@ -1,13 +1,15 @@
 """A page of evidence requests on PostgreSQL holds each request the caller may see as a read of that one
 request loads it, deadlines and delay included (the page's rows read on the DBAPI cursor, psycopg's own
-values), and pages of tasks, unfiltered, by state and in a due window, each visible task the filter keeps
-(the page read in one select on PostgreSQL, ``RecordTable._whole_page_statement``):
+values), pages of tasks, unfiltered, by state and in a due window, each visible task the filter keeps
+(the page read in one select on PostgreSQL, ``RecordTable._whole_page_statement``), and for each
+jurisdiction the tasks and requests it may read, its party test on the row's own list of its parties:
 ``tests/unit/test_list_pages.py``'s checks, on a database of the suite's server."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from services.evidence import store as evidence
 from services.evidence.app import MIGRATIONS as EVIDENCE
 from services.tasks import store as tasks
 from services.tasks.app import MIGRATIONS as TASKS
-from tests.unit.test_list_pages import check_request_pages, check_task_pages, database
+from tests.unit.test_list_pages import check_party_pages, check_request_pages, check_task_pages, database
 
 
 @pytest.mark.parametrize(
@@ -26,6 +28,11 @@ from tests.unit.test_list_pages import check_request_pages, check_task_pages, da
     [
         pytest.param(EVIDENCE, evidence.Base.metadata, check_request_pages, id="requests"),
         pytest.param(TASKS, tasks.Base.metadata, check_task_pages, id="tasks"),
+        # The READ rule's party test on the row's own list of its parties (``PartyIndex`` ``listed``).
+        pytest.param(TASKS, tasks.Base.metadata, partial(check_party_pages, kind="tasks"), id="tasks-parties"),
+        pytest.param(
+            EVIDENCE, evidence.Base.metadata, partial(check_party_pages, kind="requests"), id="requests-parties"
+        ),
     ],
 )
 def test_pages_hold_each_visible_record_the_filter_keeps_as_a_read_of_it_loads_it(

@@ -24,8 +24,10 @@ from jitlib.clock import Window
 from jitlib.db import Database
 from services.evidence import store as evidence
 from services.evidence.app import MIGRATIONS as EVIDENCE
+from services.evidence.domain import State
 from services.tasks import store as tasks
 from services.tasks.app import MIGRATIONS as TASKS
+from services.tasks.domain import TaskState
 from tests.unit.test_list_pages import NOW, SCOPE, VICTIM, WS, database, new_request, new_task
 
 ROWS = 20_000
@@ -167,3 +169,38 @@ def test_a_victims_tasks_are_read_from_the_victims_index_in_either_plan(db_of: A
         assert "ix_tasks_workspace_walk" not in plan or "= task_victims.task_id" in walk_condition(plan), plan
         if every == 2:  # the victim's 10,000 in id order, to the page's end: none sorted
             assert "Sort" not in plan, plan
+
+
+@pytest.mark.parametrize("kind", ["tasks", "requests"])
+def test_a_page_tests_the_callers_party_on_the_row_it_reads_in_either_plan(db_of: Any, kind: str) -> None:
+    """A first page, a deep one and a page by state, of tasks or of requests (two thirds of them
+    restricted): the READ rule's party test is on the row's own list of its parties (``PartyIndex``
+    ``listed``), which the page reads anyway: no probe of the parties' table for each restricted row it
+    passes (0.15-0.25 ms of a page of 50; bench/README.md, Lists, the twentieth pass); a window's page
+    keeps the probe (the tests above: its walk on the workspace's index)."""
+    if kind == "tasks":
+        db = db_of(TASKS, tasks.Base.metadata)
+        db.write_sync(lambda s: tasks.TASKS.insert_many(s, [new_task(0, 1)]))
+        copies(db, tasks.TaskRow.__table__, "due_at", 365)
+        state: Any = tasks.TaskFilter(states=frozenset({TaskState.ASSIGNED}))
+        parties = "task_parties"
+
+        def page(flt: Any, after: str) -> Callable[[Session], Any]:
+            return lambda s: tasks.list_answered(s, SCOPE, WORKSPACES, flt, now=NOW, after_id=after, limit=51)
+
+        filters: list[Any] = [tasks.TaskFilter(), state]
+    else:
+        db = db_of(EVIDENCE, evidence.Base.metadata)
+        db.write_sync(lambda s: evidence.REQUESTS.insert_many(s, [new_request(0)]))
+        copies(db, evidence.RequestRow.__table__, "next_deadline_at", 120)
+        parties = "evidence_request_parties"
+
+        def page(flt: Any, after: str) -> Callable[[Session], Any]:
+            return lambda s: evidence.list_answered(s, SCOPE, WORKSPACES, flt, after_id=after, limit=51)
+
+        filters = [evidence.RequestFilter(), evidence.RequestFilter(states=frozenset({State.DRAFT}))]
+    for flt, after in [(filters[0], ""), (filters[0], "0" * 30 + "010000"), (filters[1], "")]:
+        for plan in plans(db, page(flt, after)):
+            assert "strpos(parties, " in plan, plan
+            assert parties not in plan, plan
+            assert "Sort" not in plan and "Seq Scan" not in plan, plan

@@ -219,6 +219,113 @@ def check_request_pages(db: Database) -> None:
     assert 3 < len(named) < len(seen) and victims == named
 
 
+#: The jurisdictions of the parties matrix (``check_party_pages``): "EU", a code of its own, is written
+#: inside "EUROPOL", which a party test must not take for it.
+PARTY_MEMBERS = ("NL", "DE", "BE", "EU", "EUROPOL")
+
+
+def _parties_varied(record: Any, i: int, addressee: str) -> Any:
+    """The ``i``-th record of the parties matrix: an origin, an addressee and shares (none, one or several)
+    of ``PARTY_MEMBERS``, restricted but for every fourth."""
+    j = PARTY_MEMBERS
+    shares = tuple(j[k] for k in range(len(j)) if (i * 7 >> k) % 3 == 1)
+    return replace(
+        record,
+        origin_jurisdiction=j[i % 5],
+        **{addressee: j[(i * 3 + 1) % 5]},
+        shared_with=shares,
+        restricted=i % 4 != 0,
+    )
+
+
+def test_each_jurisdiction_pages_the_tasks_and_requests_it_may_read(tmp_path: Path) -> None:
+    kinds = (("tasks", TASKS, tasks.Base.metadata), ("requests", EVIDENCE, evidence.Base.metadata))
+    for name, migrations, metadata in kinds:
+        (tmp_path / name).mkdir()
+        db = database(tmp_path / name, migrations, metadata)
+        check_party_pages(db, name)
+        db.dispose()
+
+
+def check_party_pages(db: Database, kind: str) -> None:
+    """Tasks (or evidence requests) of one workspace, restricted and open, each with an origin, an addressee
+    and shares of its own among ``PARTY_MEMBERS``, written by the ways a node writes them (many at once, one
+    by one as a create, changed with new shares or opened to the workspace, another node's replica stored
+    and stored again with other shares): for each of those jurisdictions in turn, the pages hold exactly
+    the records the policy lets it read, in id order. The READ rule's party test as a page tests it (on
+    PostgreSQL, on the row's own list of its parties: tests/integration/test_list_pages_postgresql.py)."""
+    table: Any = tasks.TASKS if kind == "tasks" else evidence.REQUESTS
+    if kind == "tasks":
+        made = [_parties_varied(new_task(i, None), i, "assignee_jurisdiction") for i in range(26)]
+    else:
+        made = [_parties_varied(new_request(i), i, "addressee_jurisdiction") for i in range(26)]
+    db.write_sync(lambda s: table.insert_many(s, made[:10]))
+    for r in made[10:22]:
+        db.write_sync(lambda s, r=r: table.insert(s, r, request_id=r.id, request_digest=""))
+    for i, changes in ((3, {"shared_with": ("EUROPOL",)}), (5, {"shared_with": ()}), (8, {"restricted": False})):
+        changed = replace(made[i], version=made[i].version + 1, **changes)
+        assert db.write_sync(lambda s, c=changed, v=made[i].version: table.update_if_version(s, c, v))
+        made[i] = changed
+    for r in made[22:]:  # replicas: stored as they came, then again as their owner changed them
+        db.write_sync(lambda s, r=r: table.write_replica(s, r, False))
+    moved = replace(made[23], shared_with=("BE", "EU"), version=made[23].version + 1)
+    db.write_sync(lambda s: table.write_replica(s, moved, True))
+    made[23] = moved
+    by_id = sorted(made, key=lambda r: r.id)
+    through_shares = 0
+    for j in PARTY_MEMBERS:
+        caller = Principal(f"u-{j.lower()}", f"{j.lower()}-prosecutor", j, frozenset({"prosecutor"}), frozenset({WS}))
+        scope = VisibilityScope(frozenset({WS}), j, True)
+        with Session(db.engine, info=db.info) as s:
+
+            def page(after: str, limit: int, scope: VisibilityScope = scope, s: Session = s) -> list[Any]:
+                if kind == "tasks":
+                    flt = tasks.TaskFilter()
+                    return tasks.list_answered(s, scope, frozenset({WS}), flt, now=NOW, after_id=after, limit=limit)
+                return evidence.list_answered(
+                    s, scope, frozenset({WS}), evidence.RequestFilter(), after_id=after, limit=limit
+                )
+
+            got = [r.id for r in walk(page, 4)]
+        want = [r for r in by_id if decide(caller, Operation.READ, record=r.access()) is Decision.ALLOW]
+        assert 0 < len(want) < len(made), j
+        assert got == [r.id for r in want], j
+        through_shares += sum(
+            1 for r in want if r.restricted and j in r.shared_with and j not in (r.origin_jurisdiction, _addressee(r))
+        )
+    assert through_shares >= 5  # seen only as a party it was shared with
+
+
+def _addressee(record: Any) -> str:
+    return str(getattr(record, "assignee_jurisdiction", "") or getattr(record, "addressee_jurisdiction", ""))
+
+
+def test_the_upgrade_lists_each_records_parties_from_its_parties_rows(tmp_path: Path) -> None:
+    """Records stored before their rows listed their parties (the column dropped, the database marked at
+    the revision before it): the upgrade lists each record's parties as its writes list them."""
+    for migrations, metadata, before, name, write in (
+        (TASKS, tasks.Base.metadata, "0016", "tasks", tasks.TASKS.insert_many),
+        (EVIDENCE, evidence.Base.metadata, "0028", "evidence_requests", evidence.REQUESTS.insert_many),
+    ):
+        (tmp_path / name).mkdir()
+        db = database(tmp_path / name, migrations, metadata)
+        if name == "tasks":
+            made = [_parties_varied(new_task(i, None), i, "assignee_jurisdiction") for i in range(12)]
+        else:
+            made = [_parties_varied(new_request(i), i, "addressee_jurisdiction") for i in range(12)]
+        db.write_sync(lambda s, m=made, w=write: w(s, m))
+        with db.engine.begin() as conn:
+            want = sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT id, parties FROM {name}"))
+            conn.exec_driver_sql(f"ALTER TABLE {name} DROP COLUMN parties")
+            conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{before}'")
+        assert want == sorted((r.id, "".join(f",{j}" for j in sorted(r.parties)) + ",") for r in made)
+        assert max(len(r.parties) for r in made) >= 3
+        migrate(migrations, str(db.engine.url))
+        with db.engine.connect() as conn:
+            assert sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT id, parties FROM {name}")) == want
+        db.dispose()
+
+
 @pytest.mark.parametrize(
     ("small_window", "walk_ops", "walk_step", "must", "never"),
     [
@@ -353,7 +460,7 @@ def test_the_upgrade_fills_the_victims_index_from_the_records_stored(
         conn.exec_driver_sql(f"DROP TABLE {victims}")
         conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{before}'")
     assert len(want) == sum(len(victims_of(i)) for i in range(12)) > 12
-    migrate(migrations, str(db.engine.url))
+    migrate(migrations, str(db.engine.url), str(int(before) + 1).zfill(4))  # to the victims' revision
     with db.engine.connect() as conn:
         assert sorted(tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {victims}")) == want
     db.dispose()
