@@ -10,6 +10,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,20 @@ def test_a_shredded_workspace_reads_as_destroyed_and_takes_nothing_new(
     monkeypatch.setenv("JIT_STATE_DIR", str(state))
     monkeypatch.setenv("JIT_KEK_FILE", str(state / "kek.b64"))
     assert keytool.main(["shred", "--workspace", WS]) == 2  # not without --yes
+    # An event of the workspace the broker never took (the tasks service's relay stopped first, as an outage
+    # of NATS leaves one): the operator's shred destroys it with the content, and its certificate counts it.
+    tasks_svc = node[1]["tasks"]
+    tasks_svc.loop.run(tasks_svc.rt.relay.stop())
+    never = tasks_svc.rt.tables.outbox.insert().values(
+        id="never-published",
+        subject="jit.tasks.task.changed",
+        event_type="test",
+        payload=b"{}",
+        headers="{}",
+        created_at=datetime.now(UTC),
+        workspace_id=WS,
+    )
+    tasks_svc.loop.run(tasks_svc.rt.db.write(lambda s: s.execute(never)))
     assert keytool.main(["shred", "--workspace", WS, "--yes", "--by", "operator test-run"]) == 0
     said = capsys.readouterr().out
     assert f"tasks: the content of workspace {WS} is destroyed" in said
@@ -299,3 +314,5 @@ def test_a_shredded_workspace_reads_as_destroyed_and_takes_nothing_new(
     assert {c["service"] for c in certs} >= {"tasks", "evidence", "preservation"}
     assert all(c["by"] == "operator test-run" and c["digest_ok"] and c["audit_seq"] > 0 for c in certs)
     assert next(c for c in certs if c["service"] == "tasks")["counts"]["tasks"] >= 1
+    assert next(c for c in certs if c["service"] == "tasks")["counts"][sealing.NEVER_PUBLISHED] == 1
+    assert all(sealing.NEVER_PUBLISHED not in c["counts"] for c in certs if c["service"] != "tasks")

@@ -352,6 +352,21 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     )
     assert [h.record_id for h in listed.holds] == [case.task_id]
 
+    # An event of the workspace the broker never took (preservation's relay stopped first, as an outage of
+    # NATS leaves one): the shred destroys it with the content, and its certificate counts it.
+    pres = node.preservation
+    pres.loop.run(pres.rt.relay.stop())
+    outbox = pres.rt.tables.outbox
+    never = outbox.insert().values(
+        id="never-published",
+        subject="jit.preservation.order.changed",
+        event_type="test",
+        payload=b"{}",
+        headers="{}",
+        created_at=node.clock.now(),
+        workspace_id=WS,
+    )
+    pres.loop.run(pres.rt.db.write(lambda s: s.execute(never)))
     certs = {svc.rt.name: sweep(svc).destroyed for svc in node.services}
     assert certs["tasks"] == () and all(len(certs[n]) == 1 for n in ("evidence", "preservation", "victims"))
     release_task = retention_pb2.ReleaseLegalHoldRequest(workspace_id=WS, record_type="task", record_id=case.task_id)
@@ -380,7 +395,8 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
         tokens,
     )
     assert verified.ok and verified.custody_entries_checked >= 2, verified.problems
-    assert pres_cert.counts == {"preservation_orders": 1, "removal_requests": 0}
+    assert pres_cert.counts == {"preservation_orders": 1, "removal_requests": 0, sealing.NEVER_PUBLISHED: 1}
+    assert sealing.NEVER_PUBLISHED not in ev_cert.counts  # every event of evidence's was published
     victims_cert = certs["victims"][0]
     assert victims_cert.counts["victims"] == 1 and victims_cert.counts["victim_identities"] == 1
     assert victims_cert.why.startswith("kept 2 years (the node's default)")
