@@ -63,6 +63,21 @@ class RunningService:
         before a test reads ``audit_log`` directly."""
         self.loop.run(self.rt.chainer.flush())
 
+    def leave_unpublished(self, workspace_id: str, subject: str, at: datetime) -> None:
+        """Stop the service's outbox relay (after it published what was pending) and leave one event of
+        ``workspace_id`` in its outbox, never to be published: what an outage of NATS leaves behind."""
+        self.loop.run(self.rt.relay.stop())
+        never = self.rt.tables.outbox.insert().values(
+            id="never-published",
+            subject=subject,
+            event_type="test",
+            payload=b"{}",
+            headers="{}",
+            created_at=at,
+            workspace_id=workspace_id,
+        )
+        self.loop.run(self.rt.db.write(lambda s: s.execute(never)))
+
     def stop(self) -> None:
         self.channel.close()
         self.loop.run(self.app.stop(grace=2))

@@ -232,18 +232,7 @@ def test_a_shredded_workspace_reads_as_destroyed_and_takes_nothing_new(
     assert keytool.main(["shred", "--workspace", WS]) == 2  # not without --yes
     # An event of the workspace the broker never took (the tasks service's relay stopped first, as an outage
     # of NATS leaves one): the operator's shred destroys it with the content, and its certificate counts it.
-    tasks_svc = node[1]["tasks"]
-    tasks_svc.loop.run(tasks_svc.rt.relay.stop())
-    never = tasks_svc.rt.tables.outbox.insert().values(
-        id="never-published",
-        subject="jit.tasks.task.changed",
-        event_type="test",
-        payload=b"{}",
-        headers="{}",
-        created_at=datetime.now(UTC),
-        workspace_id=WS,
-    )
-    tasks_svc.loop.run(tasks_svc.rt.db.write(lambda s: s.execute(never)))
+    node[1]["tasks"].leave_unpublished(WS, "jit.tasks.task.changed", datetime.now(UTC))
     assert keytool.main(["shred", "--workspace", WS, "--yes", "--by", "operator test-run"]) == 0
     said = capsys.readouterr().out
     assert f"tasks: the content of workspace {WS} is destroyed" in said

@@ -354,19 +354,7 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
 
     # An event of the workspace the broker never took (preservation's relay stopped first, as an outage of
     # NATS leaves one): the shred destroys it with the content, and its certificate counts it.
-    pres = node.preservation
-    pres.loop.run(pres.rt.relay.stop())
-    outbox = pres.rt.tables.outbox
-    never = outbox.insert().values(
-        id="never-published",
-        subject="jit.preservation.order.changed",
-        event_type="test",
-        payload=b"{}",
-        headers="{}",
-        created_at=node.clock.now(),
-        workspace_id=WS,
-    )
-    pres.loop.run(pres.rt.db.write(lambda s: s.execute(never)))
+    node.preservation.leave_unpublished(WS, "jit.preservation.order.changed", node.clock.now())
     certs = {svc.rt.name: sweep(svc).destroyed for svc in node.services}
     assert certs["tasks"] == () and all(len(certs[n]) == 1 for n in ("evidence", "preservation", "victims"))
     release_task = retention_pb2.ReleaseLegalHoldRequest(workspace_id=WS, record_type="task", record_id=case.task_id)
