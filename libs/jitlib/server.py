@@ -88,7 +88,8 @@ class CallEntry:
         # decoded as the servicer reads them, after it.
         decode = handler.request_deserializer if unary_request else None
         # Every Timestamp of the request is a valid time before any servicer reads one (protobuf refuses
-        # to read another as a datetime); a stream's items are checked as the servicer reads them.
+        # to read another as a datetime); a stream's items are checked as the servicer reads them. A unary
+        # request its handler takes as bytes (no deserializer) is passed on as bytes: it holds no message.
         check_times = timestamp_check(method)
 
         async def enter(
@@ -112,7 +113,7 @@ class CallEntry:
                         check_times(request)
                     except InvalidArgument as bad:
                         await abort(context, span, bad.code, bad.message, bad.to_status().SerializeToString())
-            elif check_times is not None:
+            elif check_times is not None and not unary_request:
                 request = _times_checked(request, check_times)
             return caller, request
 

@@ -272,3 +272,40 @@ def test_a_wrapped_handler_serves_the_caller_its_own_call_carries() -> None:
     assert asyncio.run(call(picky, b"x")) == (None, grpc.StatusCode.UNAUTHENTICATED)
     assert probe.decoded == 2  # the refused calls' bytes were never decoded
     assert asyncio.run(call(picky, b"\xff garbage", nl)) == (None, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def test_a_request_whose_handler_takes_bytes_reaches_it_as_bytes_and_a_decoded_one_has_its_times_checked() -> None:
+    """A method whose request holds Timestamps (``CreateTask``): a unary handler registered without a
+    deserializer (bytes in, as ``bench.entry_steps`` serves the call) gets the bytes as they were sent, not
+    a stream of them; with the method's deserializer, a request holding a time protobuf cannot read is
+    INVALID_ARGUMENT before the servicer runs, and a valid one is served."""
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from jit.tasks.v1 import tasks_pb2
+
+    create = "/jit.tasks.v1.TaskService/CreateTask"
+    entry = CallEntry(verifier())
+    got: list[Any] = []
+
+    async def keep(request: Any, context: grpc.aio.ServicerContext) -> bytes:
+        got.append(request)
+        return b"ok"
+
+    as_bytes = entry.wrap(create, grpc.unary_unary_rpc_method_handler(keep))
+    decoded = entry.wrap(create, grpc.unary_unary_rpc_method_handler(keep, tasks_pb2.CreateTaskRequest.FromString))
+
+    async def call(handler: grpc.RpcMethodHandler, request: bytes) -> tuple[Any, Any]:
+        context = Context(bearer("nl-prosecutor"))
+        try:
+            return await handler.unary_unary(request, context), context.aborted
+        except grpc.aio.AbortError:
+            return None, context.aborted
+
+    good = tasks_pb2.CreateTaskRequest(title="t", due_at=Timestamp(seconds=1_900_000_000)).SerializeToString()
+    bad = tasks_pb2.CreateTaskRequest(title="t", due_at=Timestamp(seconds=1_900_000_000, nanos=-1)).SerializeToString()
+    assert asyncio.run(call(as_bytes, bad)) == (b"ok", None)
+    assert got == [bad]
+    assert asyncio.run(call(decoded, bad)) == (None, grpc.StatusCode.INVALID_ARGUMENT)
+    assert len(got) == 1  # the servicer never ran
+    assert asyncio.run(call(decoded, good)) == (b"ok", None)
+    assert got[1] == tasks_pb2.CreateTaskRequest.FromString(good)
