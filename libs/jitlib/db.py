@@ -69,12 +69,14 @@ from jitlib.sqlexec import (
     count_statement,
     deferring,
     flush,
+    read_transaction,
     refuse_on_loop,
     refuse_writes,
     send_each,
     statement,
     transaction,
 )
+from jitlib.sqlexec import bare_reads as _bare_reads
 from jitlib.sqlexec import loop_reads as _loop_reads
 from jitlib.sqlexec import on_loop as _on_loop
 from jitlib.sqlexec import reading as _reading
@@ -628,7 +630,7 @@ def _walked(session: Session, walk: CompiledSelect, params: Mapping[str, Any], l
     the nineteenth pass). The handler counts every ``_WALK_STEP`` instructions: SQLite calls it at a
     statement's step counter modulo that number, carried over from the prepared statement's earlier runs,
     so only the count of its calls bounds each run alike."""
-    conn = session.connection()
+    conn = cast(Connection, session.get_bind()) if _bare_reads.get() else session.connection()
     # What the unit deferred goes out first, never under the handler: an INSERT interrupted inside a
     # transaction rolls the whole transaction back.
     flush(conn)
@@ -1220,9 +1222,12 @@ class Database:
         another connection has written since its last read: a list's page read on a pooled connection
         after its audit entry was written on this one re-read every page it touched (a page of tasks 0.12
         ms more, by state 0.24, in a due window 0.46; bench/README.md, Lists, the eleventh pass). On the
-        connection that wrote, the cache holds, and no pool checkout, reset or check-in is paid."""
+        connection that wrote, the cache holds, and no pool checkout, reset or check-in is paid. The read
+        transaction is the driver's own (``sqlexec.read_transaction``): SQLAlchemy's is begun only for a
+        statement sent through it, and then joins the driver's (``_on_begin``)."""
         with self._write_lock:
-            return self._read_only(self._sqlite_connection(), fn)
+            conn = self._sqlite_connection()
+            return read_transaction(conn, lambda: self._read_only(conn, fn))
 
     def _read_only(self, conn: Connection, fn: Callable[[Session], T]) -> T:
         """``fn(session)`` on ``conn`` as a read unit (``_reading``): a statement that is not a read refused
@@ -1621,10 +1626,13 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        driver = conn.connection.driver_connection
+        if _bare_reads.get() and driver.in_transaction:
+            return  # a read unit's transaction, begun on the driver (``sqlexec.read_transaction``): joined
         # A writer's unit takes the write lock at BEGIN; a read unit on the same connection does not (_reading).
         immediate = conn.get_execution_options().get("jit_write", False) and not _reading.get()
         # Straight to the driver: a BEGIN needs no statement cache, events or span.
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        driver.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:

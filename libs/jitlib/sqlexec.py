@@ -17,7 +17,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, Table, bindparam, insert, update
 from sqlalchemy.engine import Connection
@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.util import await_only
+
+T = TypeVar("T")
 
 #: The statements of the unit of work running in this context, counted for its span (None: not counted).
 statements: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("jit_db_statements", default=None)
@@ -49,6 +51,14 @@ on_loop: contextvars.ContextVar[bool] = contextvars.ContextVar("jit_db_on_loop",
 loop_reads: contextvars.ContextVar[Callable[[str, Any], Awaitable[list[Any]]] | None] = contextvars.ContextVar(
     "jit_db_loop_reads", default=None
 )
+
+
+#: Set while a SQLite read unit of work runs in a read transaction begun on the driver's own connection
+#: (``read_transaction``): what runs below SQLAlchemy's execution (``CompiledSelect``) goes out on the session's
+#: bound connection as it is, without beginning SQLAlchemy's transaction on it (its transaction objects, its
+#: begin and rollback events: a tenth of a page's read unit); a statement through SQLAlchemy begins it, and
+#: it joins the driver's transaction (``jitlib.db``'s begin hook).
+bare_reads: contextvars.ContextVar[bool] = contextvars.ContextVar("jit_db_bare_reads", default=False)
 
 
 #: A read unit of work on PostgreSQL runs in autocommit (``jitlib.db.Database.read``): a statement that is not a
@@ -265,6 +275,26 @@ def transaction(conn: Connection, body: Callable[[], None]) -> None:
         if not conn.invalidated and dbapi.in_transaction:
             dbapi.rollback()
         raise
+
+
+def read_transaction(conn: Connection, body: Callable[[], T]) -> T:
+    """``body()`` in a read transaction of SQLite's own on ``conn``'s driver connection (a plain ``BEGIN``,
+    no write lock; ``ROLLBACK`` at its end, whatever happened), with ``bare_reads`` set: the statements it
+    runs below SQLAlchemy's execution see one snapshot, taken at the first, and SQLAlchemy's transaction
+    is begun only if a statement goes through SQLAlchemy (its rollback then ends the driver's). A driver
+    error is raised as SQLAlchemy's."""
+    dbapi: Any = conn.connection.driver_connection
+    try:
+        dbapi.execute("BEGIN")
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise _driver_error(conn, "BEGIN", (), e) from e
+    token = bare_reads.set(True)
+    try:
+        return body()
+    finally:
+        bare_reads.reset(token)
+        if not conn.invalidated and dbapi.in_transaction:
+            dbapi.rollback()
 
 
 def _idle(dbapi: Any) -> bool:
@@ -484,8 +514,10 @@ class CompiledSelect:
 
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[list[Any], _SelectPlan]:
         # On the loop (``loop_reads``) the session's connection only gives the dialect: nothing is sent on it,
-        # and no transaction is begun on it, which the loop's other units share (``Database.read``).
-        conn = cast(Connection, session.get_bind()) if loop_reads.get() is not None else session.connection()
+        # and no transaction is begun on it, which the loop's other units share (``Database.read``). In a
+        # SQLite read transaction of the driver's own (``bare_reads``) the statement goes out on it as it is.
+        bare = loop_reads.get() is not None or bare_reads.get()
+        conn = cast(Connection, session.get_bind()) if bare else session.connection()
         flush(conn)
         dialect = conn.dialect
         plan = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle)) or self._plan(dialect)

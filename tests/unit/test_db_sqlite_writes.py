@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from sqlalchemy import event, select, text
+from sqlalchemy import column, event, func, select, table, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jitlib import sealing
 from jitlib.db import SQLITE_CHECKPOINT_EVERY, SQLITE_WAL_PAGES, Database, migrate
-from jitlib.sqlexec import CompiledInsert
+from jitlib.sqlexec import CompiledInsert, CompiledSelect
 from services.tasks.app import MIGRATIONS
 from services.tasks.store import RUNTIME
 from tests.harness import eventually
@@ -101,6 +101,46 @@ def test_a_read_unit_runs_on_the_writers_connection_without_the_write_lock(db: D
     assert not kept.in_transaction()
     assert _values(db) == [1, 2]
     db.write_sync(lambda s: s.execute(text("INSERT INTO t VALUES (3)")))  # the next write takes the lock again
+    assert _values(db) == [1, 2, 3]
+
+
+def test_a_read_units_statements_below_sqlalchemy_see_one_snapshot_in_the_drivers_own_transaction(
+    db: Database, tmp_path: Path
+) -> None:
+    """A read unit's statements on the driver's cursor (``CompiledSelect``: a list's pages) run in one read
+    transaction of the driver's own, begun before the first: a write committed between two of them is not
+    seen by the second. SQLAlchemy's transaction is not begun for them (its begin event never fires); a
+    statement sent through SQLAlchemy in the same unit joins the driver's transaction (the same snapshot).
+    The transaction ends with the unit, whether it returns or fails."""
+    db.write_sync(lambda s: s.execute(text("INSERT INTO t VALUES (1)")))
+    other = sqlite3.connect(tmp_path / "w.db", timeout=0, isolation_level=None)
+    count = CompiledSelect(select(func.count()).select_from(table("t", column("x"))))
+    begun: list[object] = []
+    event.listen(db.engine, "begin", begun.append)
+
+    def unit(session: Session) -> tuple[int, int, int, int]:
+        first = count.rows(session)[0][0]
+        other.execute("INSERT INTO t VALUES (2)")  # committed by another connection meanwhile
+        second = count.rows(session)[0][0]
+        began_before = len(begun)
+        through_sqlalchemy = session.scalar(text("SELECT count(*) FROM t"))
+        return first, second, began_before, through_sqlalchemy
+
+    assert asyncio.run(db.read(unit)) == (1, 1, 0, 1)
+    assert len(begun) == 1  # the statement through SQLAlchemy's, which joined the driver's transaction
+
+    def fails(session: Session) -> None:
+        count.rows(session)
+        raise RuntimeError("after a read")
+
+    with pytest.raises(RuntimeError):
+        asyncio.run(db.read(fails))
+    other.close()
+    kept = db._write_conn
+    assert kept is not None and not kept.in_transaction()
+    assert not kept.connection.driver_connection.in_transaction  # type: ignore[attr-defined]
+    assert _values(db) == [1, 2]  # the next read sees the write
+    db.write_sync(lambda s: s.execute(text("INSERT INTO t VALUES (3)")))  # and the next write takes the lock
     assert _values(db) == [1, 2, 3]
 
 
