@@ -74,6 +74,7 @@ from jitlib.sqlexec import (
     refuse_writes,
     send_each,
     statement,
+    statement_connection,
     transaction,
 )
 from jitlib.sqlexec import bare_reads as _bare_reads
@@ -630,7 +631,7 @@ def _walked(session: Session, walk: CompiledSelect, params: Mapping[str, Any], l
     the nineteenth pass). The handler counts every ``_WALK_STEP`` instructions: SQLite calls it at a
     statement's step counter modulo that number, carried over from the prepared statement's earlier runs,
     so only the count of its calls bounds each run alike."""
-    conn = cast(Connection, session.get_bind()) if _bare_reads.get() else session.connection()
+    conn = statement_connection(session)
     # What the unit deferred goes out first, never under the handler: an INSERT interrupted inside a
     # transaction rolls the whole transaction back.
     flush(conn)

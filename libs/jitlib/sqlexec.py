@@ -255,16 +255,23 @@ def send_each(conn: Connection, entries: Sequence[Entry]) -> None:
             _execute(conn, sql, [convert(r) for r in rows], many=True)
 
 
+def _begun(conn: Connection, begin: str) -> Any:
+    """``conn``'s driver connection, a transaction of SQLite's own begun on it with ``begin`` (a driver error
+    raised as SQLAlchemy's)."""
+    dbapi: Any = conn.connection.driver_connection
+    try:
+        dbapi.execute(begin)
+    except conn.dialect.loaded_dbapi.Error as e:
+        raise _driver_error(conn, begin, (), e) from e
+    return dbapi
+
+
 def transaction(conn: Connection, body: Callable[[], None]) -> None:
     """``body`` in a write transaction of SQLite's own on ``conn``'s driver connection (``BEGIN IMMEDIATE``
     ... ``COMMIT``, rolled back when ``body`` or the commit fails), beside SQLAlchemy, whose connection sees
     none of it: for statements run on the DBAPI cursor (``send_each``). A driver error is raised as
     SQLAlchemy's."""
-    dbapi: Any = conn.connection.driver_connection
-    try:
-        dbapi.execute("BEGIN IMMEDIATE")
-    except conn.dialect.loaded_dbapi.Error as e:
-        raise _driver_error(conn, "BEGIN IMMEDIATE", (), e) from e
+    dbapi = _begun(conn, "BEGIN IMMEDIATE")
     try:
         body()
         try:
@@ -283,11 +290,7 @@ def read_transaction(conn: Connection, body: Callable[[], T]) -> T:
     runs below SQLAlchemy's execution see one snapshot, taken at the first, and SQLAlchemy's transaction
     is begun only if a statement goes through SQLAlchemy (its rollback then ends the driver's). A driver
     error is raised as SQLAlchemy's."""
-    dbapi: Any = conn.connection.driver_connection
-    try:
-        dbapi.execute("BEGIN")
-    except conn.dialect.loaded_dbapi.Error as e:
-        raise _driver_error(conn, "BEGIN", (), e) from e
+    dbapi = _begun(conn, "BEGIN")
     token = bare_reads.set(True)
     try:
         return body()
@@ -295,6 +298,15 @@ def read_transaction(conn: Connection, body: Callable[[], T]) -> T:
         bare_reads.reset(token)
         if not conn.invalidated and dbapi.in_transaction:
             dbapi.rollback()
+
+
+def statement_connection(session: Session) -> Connection:
+    """The connection a statement run below SQLAlchemy's execution goes out on: the session's bound one as
+    it is in a read on the event loop (``loop_reads``: it only gives the dialect there) or in a SQLite read
+    transaction of the driver's own (``bare_reads``); else the session's, its transaction begun."""
+    if loop_reads.get() is not None or bare_reads.get():
+        return cast(Connection, session.get_bind())
+    return session.connection()
 
 
 def _idle(dbapi: Any) -> bool:
@@ -513,11 +525,8 @@ class CompiledSelect:
         return plan
 
     def _run(self, session: Session, params: Mapping[str, Any]) -> tuple[list[Any], _SelectPlan]:
-        # On the loop (``loop_reads``) the session's connection only gives the dialect: nothing is sent on it,
-        # and no transaction is begun on it, which the loop's other units share (``Database.read``). In a
-        # SQLite read transaction of the driver's own (``bare_reads``) the statement goes out on it as it is.
-        bare = loop_reads.get() is not None or bare_reads.get()
-        conn = cast(Connection, session.get_bind()) if bare else session.connection()
+        # On the loop no transaction is begun on the connection, which the loop's other units share.
+        conn = statement_connection(session)
         flush(conn)
         dialect = conn.dialect
         plan = self._plans.get((dialect.name, dialect.driver, dialect.paramstyle)) or self._plan(dialect)

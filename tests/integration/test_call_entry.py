@@ -242,6 +242,16 @@ class Context:
         raise grpc.aio.AbortError()
 
 
+async def call(handler: grpc.RpcMethodHandler, request: bytes, *metadata: tuple[str, str]) -> tuple[Any, Any]:
+    """A unary call of a wrapped ``handler`` with ``metadata``: its answer (None when it aborted) and the
+    status it aborted with (None when it answered)."""
+    context = Context(*metadata)
+    try:
+        return await handler.unary_unary(request, context), context.aborted
+    except grpc.aio.AbortError:
+        return None, context.aborted
+
+
 def test_a_wrapped_handler_serves_the_caller_its_own_call_carries() -> None:
     """Each call's caller comes from that call's metadata, checked in the call itself: nothing an earlier
     call or another task decided reaches it. A request is decoded only after the caller's token is
@@ -255,13 +265,6 @@ def test_a_wrapped_handler_serves_the_caller_its_own_call_carries() -> None:
         raise ValueError(f"not a message: {data!r}")
 
     picky = entry.wrap(WHO, grpc.unary_unary_rpc_method_handler(probe.who, strict))
-
-    async def call(handler: grpc.RpcMethodHandler, request: bytes, *metadata: tuple[str, str]) -> tuple[Any, Any]:
-        context = Context(*metadata)
-        try:
-            return await handler.unary_unary(request, context), context.aborted
-        except grpc.aio.AbortError:
-            return None, context.aborted
 
     nl, de = bearer("nl-prosecutor"), bearer("de-liaison")
     assert asyncio.run(call(who, b"x", nl)) == (f"nl-prosecutor {WHO}".encode(), None)
@@ -294,18 +297,12 @@ def test_a_request_whose_handler_takes_bytes_reaches_it_as_bytes_and_a_decoded_o
     as_bytes = entry.wrap(create, grpc.unary_unary_rpc_method_handler(keep))
     decoded = entry.wrap(create, grpc.unary_unary_rpc_method_handler(keep, tasks_pb2.CreateTaskRequest.FromString))
 
-    async def call(handler: grpc.RpcMethodHandler, request: bytes) -> tuple[Any, Any]:
-        context = Context(bearer("nl-prosecutor"))
-        try:
-            return await handler.unary_unary(request, context), context.aborted
-        except grpc.aio.AbortError:
-            return None, context.aborted
-
+    nl = bearer("nl-prosecutor")
     good = tasks_pb2.CreateTaskRequest(title="t", due_at=Timestamp(seconds=1_900_000_000)).SerializeToString()
     bad = tasks_pb2.CreateTaskRequest(title="t", due_at=Timestamp(seconds=1_900_000_000, nanos=-1)).SerializeToString()
-    assert asyncio.run(call(as_bytes, bad)) == (b"ok", None)
+    assert asyncio.run(call(as_bytes, bad, nl)) == (b"ok", None)
     assert got == [bad]
-    assert asyncio.run(call(decoded, bad)) == (None, grpc.StatusCode.INVALID_ARGUMENT)
+    assert asyncio.run(call(decoded, bad, nl)) == (None, grpc.StatusCode.INVALID_ARGUMENT)
     assert len(got) == 1  # the servicer never ran
-    assert asyncio.run(call(decoded, good)) == (b"ok", None)
+    assert asyncio.run(call(decoded, good, nl)) == (b"ok", None)
     assert got[1] == tasks_pb2.CreateTaskRequest.FromString(good)
