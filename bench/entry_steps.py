@@ -16,11 +16,19 @@ adds one thing to the step before it:
 - ``loop``: a NATS client on the loop that publishes one event of a create's size to JetStream after each
   answer, as the outbox relay does.
 
+and one step beside them, not built on them:
+
+- ``wait``: the bare echo whose handler holds each call ``--wait-ms`` (busy) before answering, measured
+  as each call's round trip less the time its handler took (the handler measures it and answers it): what
+  the way in and out cost when the caller waits as long as a service's work takes, instead of the echo's
+  fraction of a millisecond. On a virtual machine a process idle that long wakes more slowly (bench/README.md,
+  the create section, session 48); the floor's echo never idles that long, every service call does.
+
 One line per step:
 
     ENTRY <step> p50_ms=<median of the trials' medians> spread_ms=<a..b> over_floor_ms=<x> ratio_p50=<x>
 
-    python -m bench.entry_steps [--calls 2000] [--trials 3] [--steps token,deadline,entry,...]
+    python -m bench.entry_steps [--calls 2000] [--trials 3] [--steps token,deadline,entry,...] [--wait-ms 1.0]
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ import grpc
 from bench import run as br
 
 STEPS = ("token", "deadline", "entry", "protobuf", "server", "loop")
+#: Steps measured beside the chain, each on the bare echo.
+BESIDE = ("wait",)
 _METHOD = "/jit.tasks.v1.TaskService/CreateTask"
 
 
@@ -71,6 +81,41 @@ def _answer() -> bytes:
         allowed_actions=["cancel", "renegotiate"],
     )
     return pb.CreateTaskResponse(task=task).SerializeToString()
+
+
+async def _serve_wait(port: int, wait_ms: float) -> None:
+    """The ``wait`` step's server: the bare echo's, each call held ``wait_ms`` busy, answering with how
+    long its handler took (nanoseconds, 8 bytes)."""
+
+    held_ns = int(wait_ms * 1e6)
+
+    async def held(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        start = now = time.perf_counter_ns()
+        while now - start < held_ns:  # busy, as a service's loop is with a call's work (asleep, it would idle too)
+            now = time.perf_counter_ns()
+        return (now - start).to_bytes(8, "big")
+
+    server = grpc.aio.server()
+    handler = grpc.unary_unary_rpc_method_handler(held)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("bench.Echo", {"Wait": handler}),))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+async def _waited(port: int, calls: int) -> list[float]:
+    """``calls`` calls of the ``wait`` step at concurrency 1, after a warm-up: each round trip (ms) less the
+    time its handler took."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+        wait = ch.unary_unary("/bench.Echo/Wait")
+        payload = b"x" * 200
+        out: list[float] = []
+        for i in range(200 + calls):
+            start = time.perf_counter_ns()
+            held = int.from_bytes(await wait(payload), "big")
+            if i >= 200:
+                out.append((time.perf_counter_ns() - start - held) / 1e6)
+        return out
 
 
 async def _serve(step: str, port: int, jwks_path: Path, nats_url: str) -> None:
@@ -153,6 +198,9 @@ async def _calls(step: str, port: int, token: str, calls: int) -> list[float]:
     """``calls`` calls at concurrency 1 to ``step``'s server (the floor: ``echo``), after a warm-up."""
     from jit.tasks.v1 import tasks_pb2_grpc
 
+    if step == "wait":
+        return await _waited(port, calls)
+
     md = (("authorization", f"Bearer {token}"),)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
         if step == "echo":
@@ -182,17 +230,21 @@ async def _calls(step: str, port: int, token: str, calls: int) -> list[float]:
 def main() -> int:
     if sys.argv[1:2] == ["serve"]:
         step, port, jwks, nats_url = sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5]
-        asyncio.run(_serve(step, port, jwks, nats_url))
+        if step == "wait":
+            asyncio.run(_serve_wait(port, float(sys.argv[6])))
+        else:
+            asyncio.run(_serve(step, port, jwks, nats_url))
         return 0
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--calls", type=int, default=2000, help="calls per trial of each step and of the floor")
     p.add_argument("--trials", type=int, default=3)
-    p.add_argument("--steps", default=",".join(STEPS))
+    p.add_argument("--steps", default=",".join(STEPS + BESIDE))
+    p.add_argument("--wait-ms", type=float, default=1.0, help="how long the wait step holds each call")
     a = p.parse_args()
     steps = [s for s in a.steps.split(",") if s]
-    unknown = set(steps) - set(STEPS)
+    unknown = set(steps) - set(STEPS + BESIDE)
     if unknown:
-        raise SystemExit(f"unknown steps: {', '.join(sorted(unknown))} (known: {', '.join(STEPS)})")
+        raise SystemExit(f"unknown steps: {', '.join(sorted(unknown))} (known: {', '.join(STEPS + BESIDE)})")
     from jitdev.nats import NatsInstance
     from jitdev.procs import free_port, spawn, terminate, wait_until
 
@@ -206,6 +258,7 @@ def main() -> int:
         for step in steps:
             ports[step] = free_port()
             args = [sys.executable, "-m", "bench.entry_steps", "serve", step, str(ports[step]), str(jwks), nats_i.url]
+            args += [str(a.wait_ms)] if step == "wait" else []
             procs.append(spawn(args, work / f"{step}.log", cwd=br.ROOT))
         for name, port in ports.items():
             wait_until(lambda port=port: br._port_ready(port), 30, f"{name} server", work / f"{name}.log")

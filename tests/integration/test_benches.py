@@ -61,7 +61,7 @@ CASES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "entry_steps": (
         ["--calls", "30", "--trials", "1"],
-        [rf"ENTRY {s} .*ratio_p50=" for s in ("token", "deadline", "entry", "protobuf", "server", "loop")],
+        [rf"ENTRY {s} .*ratio_p50=" for s in ("token", "deadline", "entry", "protobuf", "server", "loop", "wait")],
     ),
     "create_steps": (["--calls", "30"], [rf"STEP {b} .*ratio_p50=" for b in ("sqlite", "postgresql")]),
     "victims": (
