@@ -38,7 +38,7 @@ from jitlib.db import TS, Fields, Stored, actor_columns
 from jitlib.fields import restored
 from jitlib.policy import VisibilityScope
 from jitlib.sealing import PAYLOAD_TABLES, wrapped_by_kek
-from jitlib.sqlexec import CompiledInsert, CompiledSelect
+from jitlib.sqlexec import CompiledInsert, CompiledSelect, CompiledUpdate
 from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex, Statements
 from services.messaging.domain import (
@@ -317,8 +317,13 @@ _CHANNELS = cast(Table, ChannelRow.__table__)
 # The statements of a system notice (a record event's, many per second under load) are built once, their
 # values bound at execution, and run below the ORM: no cache key to compute, no entity to load per call.
 _INSERT_CHANNEL = CompiledInsert(_CHANNELS)
-_RECORD_THREAD = select(_CHANNELS).where(
-    _CHANNELS.c.record_kind == bindparam("kind"), _CHANNELS.c.record_id == bindparam("record_id")
+#: A record's thread, run on the transaction's cursor (``CompiledSelect``): every notice of another service's
+#: event reads it, and through the session's execution it cost several times the statement (bench/README.md,
+#: Messaging, session 48).
+_RECORD_THREAD = CompiledSelect(
+    select(_CHANNELS).where(
+        _CHANNELS.c.record_kind == bindparam("kind"), _CHANNELS.c.record_id == bindparam("record_id")
+    )
 )
 #: Take the channel's next sequence number: lock the row, move its counter and read it back, one statement,
 #: run on the transaction's cursor (every post runs it: through the session's execution it took 107 µs in
@@ -331,6 +336,7 @@ _TAKE_SEQ = CompiledSelect(
 )
 #: A row of ``_TAKE_SEQ``: its values by column name, as ``CHANNEL_FIELDS`` reads them.
 _Returned = namedtuple("_Returned", _TAKE_SEQ.names)  # type: ignore[misc]
+assert _RECORD_THREAD.names == _TAKE_SEQ.names  # the channel's columns, in one order: both read as ``_Returned``
 
 
 def take_seq(session: Session, channel_id: str) -> Channel | None:
@@ -408,8 +414,8 @@ def workspace_channel(session: Session, workspace_id: str) -> Channel | None:
 
 
 def record_thread(session: Session, kind: str, record_id: str) -> Channel | None:
-    row = session.execute(_RECORD_THREAD, {"kind": kind, "record_id": record_id}).first()
-    return to_channel(cast(ChannelRow, row)) if row is not None else None
+    rows = _RECORD_THREAD.converted(session, {"kind": kind, "record_id": record_id})
+    return restored(Channel, _channel_values(_Returned(*rows[0]))) if rows else None
 
 
 def channel_ids_of_workspace(session: Session, workspace_id: str) -> list[str]:
@@ -460,15 +466,20 @@ def insert_key(session: Session, channel_id: str, version: int, key: WrappedKey,
 
 _KEYS = cast(Table, ChannelKey.__table__)
 _INSERT_KEY = CompiledInsert(_KEYS)
-_LOAD_KEY = select(_KEYS.c.wrapped, _KEYS.c.kek_id, _KEYS.c.wrapping).where(
-    _KEYS.c.channel_id == bindparam("channel_id"), _KEYS.c.version == bindparam("version")
+_LOAD_KEY = CompiledSelect(
+    select(_KEYS.c.wrapped, _KEYS.c.kek_id, _KEYS.c.wrapping).where(
+        _KEYS.c.channel_id == bindparam("channel_id"), _KEYS.c.version == bindparam("version")
+    )
 )
 
 
 def load_key(session: Session, channel_id: str, version: int) -> tuple[WrappedKey, str] | None:
     """A channel key as stored, and how it is wrapped (``BY_WORKSPACE`` or ``BY_KEK``)."""
-    row = session.execute(_LOAD_KEY, {"channel_id": channel_id, "version": version}).first()
-    return (WrappedKey(row.wrapped, row.kek_id), row.wrapping) if row is not None else None
+    rows = _LOAD_KEY.converted(session, {"channel_id": channel_id, "version": version})
+    if not rows:
+        return None
+    wrapped, kek_id, wrapping = rows[0]
+    return WrappedKey(wrapped, kek_id), wrapping
 
 
 def destroy_keys(session: Session, channel_id: str, now: datetime) -> None:
@@ -494,14 +505,16 @@ def insert_workspace_key(session: Session, workspace_id: str, key: WrappedKey, n
 
 
 _WORKSPACE_KEYS = cast(Table, WorkspaceKey.__table__)
-_LOAD_WORKSPACE_KEY = select(_WORKSPACE_KEYS.c.wrapped, _WORKSPACE_KEYS.c.kek_id).where(
-    _WORKSPACE_KEYS.c.workspace_id == bindparam("workspace_id")
+_LOAD_WORKSPACE_KEY = CompiledSelect(
+    select(_WORKSPACE_KEYS.c.wrapped, _WORKSPACE_KEYS.c.kek_id).where(
+        _WORKSPACE_KEYS.c.workspace_id == bindparam("workspace_id")
+    )
 )
 
 
 def load_workspace_key(session: Session, workspace_id: str) -> WrappedKey | None:
-    row = session.execute(_LOAD_WORKSPACE_KEY, {"workspace_id": workspace_id}).first()
-    return WrappedKey(row.wrapped, row.kek_id) if row is not None else None
+    rows = _LOAD_WORKSPACE_KEY.converted(session, {"workspace_id": workspace_id})
+    return WrappedKey(*rows[0]) if rows else None
 
 
 def delete_workspace_key(session: Session, workspace_id: str) -> None:
@@ -758,31 +771,21 @@ def receipts(session: Session, message_id: str) -> list[Receipt]:
 
 
 _RECORDS = cast(Table, RecordRow.__table__)
-_GET_REPLICA = select(_RECORDS).where(_RECORDS.c.kind == bindparam("kind"), _RECORDS.c.id == bindparam("record_id"))
-_INSERT_REPLICA = CompiledInsert(_RECORDS)
-_UPDATE_REPLICA = (
-    update(_RECORDS)
-    .where(_RECORDS.c.kind == bindparam("record_kind"), _RECORDS.c.id == bindparam("record_id"))
-    .values(
-        {
-            c: bindparam(f"new_{c}")
-            for c in (
-                "workspace_id",
-                "origin_jurisdiction",
-                "addressee_jurisdiction",
-                "restricted",
-                "shared_with",
-                "version",
-            )
-        }
-    )
+_GET_REPLICA = CompiledSelect(
+    select(_RECORDS).where(_RECORDS.c.kind == bindparam("kind"), _RECORDS.c.id == bindparam("record_id"))
 )
+#: A row of ``_GET_REPLICA``: its values by column name.
+_ReplicaRow = namedtuple("_ReplicaRow", _GET_REPLICA.names)  # type: ignore[misc]
+_INSERT_REPLICA = CompiledInsert(_RECORDS)
+#: A replica's change: the record is known by its kind (the guard) and id (the key) together.
+_UPDATE_REPLICA = CompiledUpdate(_RECORDS, _RECORDS.c.id, _RECORDS.c.kind)
 
 
 def get_replica(session: Session, kind: str, record_id: str) -> RecordReplica | None:
-    row = session.execute(_GET_REPLICA, {"kind": kind, "record_id": record_id}).first()
-    if row is None:
+    rows = _GET_REPLICA.converted(session, {"kind": kind, "record_id": record_id})
+    if not rows:
         return None
+    row: Any = _ReplicaRow(*rows[0])
     return RecordReplica(
         kind=row.kind,
         id=row.id,
@@ -807,8 +810,7 @@ def put_replica(session: Session, replica: RecordReplica, *, new: bool) -> None:
     if new:
         _INSERT_REPLICA.execute(session, {"kind": replica.kind, "id": replica.id, **values})
     else:
-        bound = {f"new_{c}": v for c, v in values.items()}
-        session.execute(_UPDATE_REPLICA, {"record_kind": replica.kind, "record_id": replica.id, **bound})
+        _UPDATE_REPLICA.execute(session, replica.id, values, guard=replica.kind)
 
 
 def record_closure(session: Session, workspace_id: str, seen_at: datetime) -> None:
@@ -847,11 +849,14 @@ def alerts_sent_among(session: Session, keys: list[str]) -> set[str]:
 
 
 _CLOSURES = cast(Table, WorkspaceClosure.__table__)
-_SHREDDED_AT = select(_CLOSURES.c.shredded_at).where(_CLOSURES.c.workspace_id == bindparam("workspace_id"))
+_SHREDDED_AT = CompiledSelect(
+    select(_CLOSURES.c.shredded_at).where(_CLOSURES.c.workspace_id == bindparam("workspace_id"))
+)
 
 
 def workspace_shredded(session: Session, workspace_id: str) -> bool:
-    return session.execute(_SHREDDED_AT, {"workspace_id": workspace_id}).scalar() is not None
+    rows = _SHREDDED_AT.rows(session, workspace_id=workspace_id)
+    return bool(rows) and rows[0][0] is not None
 
 
 def retention_counts(session: Session, workspace_id: str) -> dict[str, int]:

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
 
 from jit.messaging.v1 import messaging_pb2 as pb
-from jitlib import crypto
+from jitlib import crypto, sqlexec
 from jitlib.actors import Actor
 from services.messaging import domain, store
 from services.messaging.keys import ChannelKeys
@@ -51,10 +51,19 @@ def test_the_open_channel_keys_are_bounded_least_recently_used_first() -> None:
         def _count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
             statements.append(statement)
 
-        assert keys.get(session, channels[0], 1) == opened[channels[0].id]
-        assert not [s for s in statements if "channel_keys" in s]  # still held: no read
-        assert keys.get(session, channels[1], 1) == opened[channels[1].id]  # the same key, read again
-        assert [s for s in statements if "channel_keys" in s]
+        below: list[tuple[str, object]] = []  # the statements run below SQLAlchemy's execution (``sqlexec``)
+        recording = sqlexec.executed.set(below)
+        try:
+
+            def key_reads() -> list[str]:
+                return [s for s in [*statements, *(sql for sql, _ in below)] if "channel_keys" in s]
+
+            assert keys.get(session, channels[0], 1) == opened[channels[0].id]
+            assert not key_reads()  # still held: no read
+            assert keys.get(session, channels[1], 1) == opened[channels[1].id]  # the same key, read again
+            assert key_reads()
+        finally:
+            sqlexec.executed.reset(recording)
         assert keys.channel_keys_held == 3
     # Sealing and opening through a dropped key still round-trip.
     sealed = crypto.seal(opened[channels[2].id], b"x", b"aad")
