@@ -647,14 +647,23 @@ def erase_clear_metadata(session: Session, channel_id: str) -> None:
     )
 
 
+_MESSAGES = cast(Table, MessageRow.__table__)
+#: A channel's messages after a sequence number, in order: every ``ListMessages`` and every live stream's
+#: catch-up reads it. Run on the transaction's cursor (``CompiledSelect``): loading its rows as ORM entities
+#: was half of a ``ListMessages`` (bench/README.md, Messaging, session 48).
+_MESSAGES_AFTER = CompiledSelect(
+    select(_MESSAGES)
+    .where(_MESSAGES.c.channel_id == bindparam("channel_id"), _MESSAGES.c.seq > bindparam("after_seq"))
+    .order_by(_MESSAGES.c.seq)
+    .limit(bindparam("limit", type_=Integer))
+)
+#: A row of ``_MESSAGES_AFTER``: its values by column name, as ``to_message`` reads them.
+_MessageValues = namedtuple("_MessageValues", _MESSAGES_AFTER.names)  # type: ignore[misc]
+
+
 def messages_after(session: Session, channel_id: str, after_seq: int, limit: int) -> list[Message]:
-    rows = session.scalars(
-        select(MessageRow)
-        .where(MessageRow.channel_id == channel_id, MessageRow.seq > after_seq)
-        .order_by(MessageRow.seq)
-        .limit(limit)
-    )
-    return [to_message(r) for r in rows]
+    rows = _MESSAGES_AFTER.converted(session, {"channel_id": channel_id, "after_seq": after_seq, "limit": limit})
+    return [to_message(cast(MessageRow, _MessageValues(*r))) for r in rows]
 
 
 def owned_messages_page(
