@@ -21,8 +21,8 @@ and one step beside them, not built on them:
 - ``wait``: the bare echo whose handler holds each call ``--wait-ms`` (busy) before answering, measured
   as each call's round trip less the time its handler took (the handler measures it and answers it): what
   the way in and out cost when the caller waits as long as a service's work takes, instead of the echo's
-  fraction of a millisecond. On a virtual machine a process idle that long wakes more slowly (bench/README.md,
-  the create section, session 48); the floor's echo never idles that long, every service call does.
+  fraction of a millisecond. Here that is 0.2 to 0.4 ms more than the echo's whole round trip at 1 to 2 ms
+  (bench/README.md, the create section, session 48): every service call pays it, the floor's echo never.
 
 One line per step:
 
