@@ -113,6 +113,9 @@ class Demo:
     workspace: str = field(default_factory=lambda: f"case-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M%S}")
     ids: dict[str, str] = field(default_factory=dict)
     nodes: Nodes | None = None
+    #: Where the evaluation and the scorecard are written, each in a new folder: the system's temporary
+    #: folder for ``make demo``, which says where; a test's own, which it removes.
+    exports: Path | None = None
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -599,7 +602,7 @@ class Demo:
             bool(table["cells"]) and all(c.get("suppressed") for c in [*table["cells"], table["total"]]),
             "every cell counts fewer than 5 requests: all are shown as suppressed, none as its figure",
         )
-        out = Path(tempfile.mkdtemp(prefix="jit-evaluation-"))
+        out = Path(tempfile.mkdtemp(prefix="jit-evaluation-", dir=self.exports))
         self.jit("stats", "evaluation", ws, "--out", str(out), as_user="nl-prosecutor", show=False)
         png = (out / f"{ws}-evaluation.png").read_bytes()
         self.check(
@@ -611,7 +614,7 @@ class Demo:
         """The scorecard per platform, for the liaison who tracks them: with one order to the platform its
         cells count fewer than 5 and are suppressed (SMALL_CELLS_SUPPRESSED); CSV and chart written."""
         self.say("The NL liaison reads how the platforms answered: with one order, every figure is suppressed")
-        out = Path(tempfile.mkdtemp(prefix="jit-scorecard-"))
+        out = Path(tempfile.mkdtemp(prefix="jit-scorecard-", dir=self.exports))
         csv_path, png_path = out / "scorecard.csv", out / "scorecard.png"
         args = ("scorecard", "--workspace", self.workspace, "--csv", str(csv_path), "--png", str(png_path))
         self.jit(*args, as_user="nl-liaison")

@@ -52,7 +52,7 @@ def test_the_demo_case_plays_end_to_end(
         assert "Traceback" not in res.stdout + res.stderr
         return Result(res.exit_code, res.stdout, res.stderr)
 
-    demo = Demo(run, env, out=transcript.append)
+    demo = Demo(run, env, out=transcript.append, exports=tmp_path)
     demo.play(list(all_services))
     text = "\n".join(transcript)
     assert "FR gets NOT_FOUND" in text

@@ -40,7 +40,7 @@ def test_the_demo_case_plays_on_three_nodes(federation: LocalFederation, keycloa
         return Result(res.exit_code, res.stdout, res.stderr)
 
     nodes = Nodes(env, federation.nats.set_link)
-    demo = Demo(run, {"JIT_CONFIG_DIR": str(tmp_path / "cfg")}, out=transcript.append, nodes=nodes)
+    demo = Demo(run, {"JIT_CONFIG_DIR": str(tmp_path / "cfg")}, out=transcript.append, nodes=nodes, exports=tmp_path)
     demo.play(["tasks", "evidence", "preservation", "messaging"])
     text = "\n".join(transcript)
     assert "IE's node received the order after its link returned" in text

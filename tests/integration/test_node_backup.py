@@ -180,7 +180,7 @@ def test_a_restored_node_has_everything_once(
         assert "Traceback" not in res.stdout + res.stderr, res.stdout + res.stderr
         return Result(res.exit_code, res.stdout, res.stderr)
 
-    demo = Demo(run, env, out=lambda _: None)
+    demo = Demo(run, env, out=lambda _: None, exports=tmp_path)
     demo.play(["tasks", "evidence", "preservation", "messaging"])
     note = tmp_path / "minutes.txt"
     note.write_bytes(b"minutes of the coordination meeting\n" * 100)
