@@ -12,6 +12,7 @@ round trip is needed either."""
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -512,6 +513,8 @@ class CompiledSelect:
         #: The names of the columns it selects (or returns), in their order (what ``converted`` rows hold).
         self.names: tuple[str, ...] = tuple(str(c.key) for c in stmt.exported_columns)
         self._plans: dict[tuple[Any, ...], _SelectPlan] = {}
+        #: The named tuple of ``named``'s rows, made at its first use.
+        self._named: Any = None
 
     def _plan(self, dialect: Any) -> _SelectPlan:
         compiled = cast(SQLCompiler, self.stmt.compile(dialect=dialect))
@@ -543,6 +546,14 @@ class CompiledSelect:
     def rows(self, session: Session, **params: Any) -> list[Any]:
         """The statement's rows (the driver's tuples) in the session's transaction."""
         return self._run(session, params)[0]
+
+    def named(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
+        """``converted``'s rows, each a named tuple of the statement's columns (``names``): read by attribute,
+        as an ORM row is (``Fields.read``)."""
+        if self._named is None:
+            self._named = collections.namedtuple("Row", self.names)  # type: ignore[misc]
+        make = self._named._make
+        return [make(r) for r in self.converted(session, params)]
 
     def converted(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The statement's rows in the session's transaction, each a tuple of its values (in ``names``'

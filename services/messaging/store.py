@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import namedtuple
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
@@ -257,7 +256,8 @@ def _channel_values(row: Any) -> dict[str, Any]:
     return values
 
 
-def to_channel(row: ChannelRow) -> Channel:
+def to_channel(row: Any) -> Channel:
+    """The channel of ``row``: an ORM row, or a named row of a compiled select (``CompiledSelect.named``)."""
     return restored(Channel, _channel_values(row))
 
 
@@ -334,19 +334,16 @@ _TAKE_SEQ = CompiledSelect(
     .values(next_seq=_CHANNELS.c.next_seq + 1)
     .returning(*_CHANNELS.c)
 )
-#: A row of ``_TAKE_SEQ``: its values by column name, as ``CHANNEL_FIELDS`` reads them.
-_Returned = namedtuple("_Returned", _TAKE_SEQ.names)  # type: ignore[misc]
-assert _RECORD_THREAD.names == _TAKE_SEQ.names  # the channel's columns, in one order: both read as ``_Returned``
 
 
 def take_seq(session: Session, channel_id: str) -> Channel | None:
     """The channel as it was before this call, its row locked until the transaction ends and its
     ``next_seq`` (the returned channel's) taken: one statement (an UPDATE ... RETURNING), where reading the
     channel, locking it and moving the counter took three. None when the channel does not exist."""
-    rows = _TAKE_SEQ.converted(session, {"channel_key": channel_id})
+    rows = _TAKE_SEQ.named(session, {"channel_key": channel_id})
     if not rows:
         return None
-    values = _channel_values(_Returned(*rows[0]))
+    values = _channel_values(rows[0])
     values["next_seq"] -= 1
     return restored(Channel, values)
 
@@ -414,8 +411,8 @@ def workspace_channel(session: Session, workspace_id: str) -> Channel | None:
 
 
 def record_thread(session: Session, kind: str, record_id: str) -> Channel | None:
-    rows = _RECORD_THREAD.converted(session, {"kind": kind, "record_id": record_id})
-    return restored(Channel, _channel_values(_Returned(*rows[0]))) if rows else None
+    rows = _RECORD_THREAD.named(session, {"kind": kind, "record_id": record_id})
+    return to_channel(rows[0]) if rows else None
 
 
 def channel_ids_of_workspace(session: Session, workspace_id: str) -> list[str]:
@@ -557,7 +554,8 @@ MESSAGE_FIELDS = Fields(
 )
 
 
-def to_message(row: MessageRow) -> Message:
+def to_message(row: Any) -> Message:
+    """The message of ``row``: an ORM row, or a named row of a compiled select (``CompiledSelect.named``)."""
     return Message(
         **MESSAGE_FIELDS.read(row),
         sealed_body=row.body,
@@ -657,13 +655,11 @@ _MESSAGES_AFTER = CompiledSelect(
     .order_by(_MESSAGES.c.seq)
     .limit(bindparam("limit", type_=Integer))
 )
-#: A row of ``_MESSAGES_AFTER``: its values by column name, as ``to_message`` reads them.
-_MessageValues = namedtuple("_MessageValues", _MESSAGES_AFTER.names)  # type: ignore[misc]
 
 
 def messages_after(session: Session, channel_id: str, after_seq: int, limit: int) -> list[Message]:
-    rows = _MESSAGES_AFTER.converted(session, {"channel_id": channel_id, "after_seq": after_seq, "limit": limit})
-    return [to_message(cast(MessageRow, _MessageValues(*r))) for r in rows]
+    rows = _MESSAGES_AFTER.named(session, {"channel_id": channel_id, "after_seq": after_seq, "limit": limit})
+    return [to_message(r) for r in rows]
 
 
 def owned_messages_page(
@@ -783,18 +779,16 @@ _RECORDS = cast(Table, RecordRow.__table__)
 _GET_REPLICA = CompiledSelect(
     select(_RECORDS).where(_RECORDS.c.kind == bindparam("kind"), _RECORDS.c.id == bindparam("record_id"))
 )
-#: A row of ``_GET_REPLICA``: its values by column name.
-_ReplicaRow = namedtuple("_ReplicaRow", _GET_REPLICA.names)  # type: ignore[misc]
 _INSERT_REPLICA = CompiledInsert(_RECORDS)
 #: A replica's change: the record is known by its kind (the guard) and id (the key) together.
 _UPDATE_REPLICA = CompiledUpdate(_RECORDS, _RECORDS.c.id, _RECORDS.c.kind)
 
 
 def get_replica(session: Session, kind: str, record_id: str) -> RecordReplica | None:
-    rows = _GET_REPLICA.converted(session, {"kind": kind, "record_id": record_id})
+    rows = _GET_REPLICA.named(session, {"kind": kind, "record_id": record_id})
     if not rows:
         return None
-    row: Any = _ReplicaRow(*rows[0])
+    row = rows[0]
     return RecordReplica(
         kind=row.kind,
         id=row.id,
