@@ -468,12 +468,15 @@ get = REQUESTS.get
 find_by_request = REQUESTS.find_by_request
 _INSERT_DEADLINE = insert(cast(Table, DeadlineRow.__table__))
 #: What a change of a request reads and replaces of its deadlines and delay (statements built once: every
-#: change runs them, and building one costs more than SQLite's execute of it).
-_ALERTS_OF = select(DeadlineRow.kind, DeadlineRow.due_at, DeadlineRow.next_alert_at).where(
-    DeadlineRow.request_id == bindparam("request_id")
+#: change runs them, and building one costs more than SQLite's execute of it); the reads on the transaction's
+#: cursor (``CompiledSelect``), below the session's execution, which cost several times the statement.
+_ALERTS_OF = CompiledSelect(
+    select(DeadlineRow.kind, DeadlineRow.due_at, DeadlineRow.next_alert_at).where(
+        DeadlineRow.request_id == bindparam("request_id")
+    )
 )
 _DELETE_DEADLINES = delete(DeadlineRow).where(DeadlineRow.request_id == bindparam("request_id"))
-_DELAY_NOTIFIED = select(DelayRow.notified_at).where(DelayRow.request_id == bindparam("request_id"))
+_DELAY_NOTIFIED = CompiledSelect(select(DelayRow.notified_at).where(DelayRow.request_id == bindparam("request_id")))
 _DELETE_DELAY = delete(DelayRow).where(DelayRow.request_id == bindparam("request_id"))
 
 
@@ -516,7 +519,8 @@ _DELAYS_OF = CompiledSelect(select(_DELAYS).where(_DELAYS.c.request_id.in_(bindp
 def _write_delay(session: Session, r: EvidenceRequest) -> None:
     """Keep the request's delay row as the request has it: written (its reason sealed) when it is a new
     notice, left alone when it is the one stored."""
-    stored = session.scalar(_DELAY_NOTIFIED, {"request_id": r.id})
+    found = _DELAY_NOTIFIED.converted(session, {"request_id": r.id})
+    stored = found[0][0] if found else None
     if r.delay is not None and stored is not None and as_utc(stored) == r.delay.notified_at:
         return
     if stored is not None:
@@ -538,7 +542,8 @@ def update_if_version(session: Session, r: EvidenceRequest, expected_version: in
     # A deadline that still runs to the same instant keeps its alert progress (alerts already sent are not
     # rescanned); a new or moved one starts from its first alert.
     kept = {
-        (row.kind, as_utc(row.due_at)): row.next_alert_at for row in session.execute(_ALERTS_OF, {"request_id": r.id})
+        (kind, as_utc(due_at)): next_alert_at
+        for kind, due_at, next_alert_at in _ALERTS_OF.converted(session, {"request_id": r.id})
     }
     session.execute(_DELETE_DEADLINES, {"request_id": r.id})
     plan = {
@@ -700,7 +705,14 @@ def addressed_in(session: Session, workspace_id: str, jurisdiction: str) -> bool
 
 
 def item_count(session: Session, request_id: str) -> int:
-    return int(session.scalar(select(func.count()).where(ItemRow.evidence_request_id == request_id)) or 0)
+    return int(_ITEM_COUNT.rows(session, request_id=request_id)[0][0] or 0)
+
+
+#: How many items a request received, run on the transaction's cursor (``CompiledSelect``): every view of a
+#: request (a get, each transition's answer) reads it.
+_ITEM_COUNT = CompiledSelect(
+    select(func.count()).select_from(ItemRow).where(ItemRow.evidence_request_id == bindparam("request_id"))
+)
 
 
 def linked_order_and_items(session: Session, r: EvidenceRequest) -> tuple[OrderReplica | None, int]:
@@ -901,21 +913,20 @@ def replace_deadlines(session: Session, changes: Sequence[tuple[str, tuple[Deadl
 
 
 def get_order(session: Session, order_id: str) -> OrderReplica | None:
-    row = session.scalar(_ORDER, {"order_id": order_id})
-    return _order(row) if row is not None else None
+    rows = _ORDER.named(session, {"order_id": order_id})
+    return _order(rows[0]) if rows else None
 
 
 def order_naming(session: Session, request_id: str) -> OrderReplica | None:
-    row = session.scalar(
-        select(LinkedOrderRow).where(LinkedOrderRow.follow_up_request_id == request_id).order_by(LinkedOrderRow.id)
-    )
-    return _order(row) if row is not None else None
+    """The order that names ``request_id`` as its follow-up (the first by id, should several)."""
+    rows = _ORDER_NAMING.named(session, {"request_id": request_id})
+    return _order(rows[0]) if rows else None
 
 
 def orders_by_id(session: Session, order_ids: set[str]) -> dict[str, OrderReplica]:
     if not order_ids:
         return {}
-    rows = session.scalars(select(LinkedOrderRow).where(LinkedOrderRow.id.in_(sorted(order_ids))))
+    rows = _ORDERS_BY_ID.named(session, {"ids": sorted(order_ids)})
     return {r.id: _order(r) for r in rows}
 
 
@@ -927,13 +938,21 @@ ORDER_FIELDS = Fields(
 )
 
 
-_ORDER = select(LinkedOrderRow).where(LinkedOrderRow.id == bindparam("order_id"))
 _ORDERS = cast(Table, LinkedOrderRow.__table__)
+#: An order's replica by its id, and the one naming a request as its follow-up, run on the transaction's
+#: cursor (``CompiledSelect``): every view of a request reads one or both, every order event the first; through
+#: the session's execution each cost several times its statement (bench/README.md, the mixed load, session 49).
+_ORDER = CompiledSelect(select(_ORDERS).where(_ORDERS.c.id == bindparam("order_id")))
+_ORDERS_BY_ID = CompiledSelect(select(_ORDERS).where(_ORDERS.c.id.in_(bindparam("ids", expanding=True))))
+_ORDER_NAMING = CompiledSelect(
+    select(_ORDERS).where(_ORDERS.c.follow_up_request_id == bindparam("request_id")).order_by(_ORDERS.c.id).limit(1)
+)
 _INSERT_ORDER = CompiledInsert(_ORDERS)
 _UPDATE_ORDER = CompiledUpdate(_ORDERS, _ORDERS.c.id)
 
 
-def _order(row: LinkedOrderRow) -> OrderReplica:
+def _order(row: Any) -> OrderReplica:
+    """The replica of ``row``, a named row of a compiled select (``CompiledSelect.named``)."""
     return OrderReplica(id=row.id, **ORDER_FIELDS.read(row))
 
 

@@ -326,6 +326,103 @@ def test_two_order_events_of_one_batch_link_the_request_once_and_the_later_versi
     assert held is not None and held.version == r.version + 1  # read again, not the object as it was
 
 
+def test_a_requests_view_shows_the_order_it_names_else_the_first_naming_it_and_its_item_count(
+    session: Session,
+) -> None:
+    """What a full view of a request reads (``store.linked_order_and_items``, on the transaction's cursor):
+    the order the request names; else the order that names the request as its follow-up, the first by id
+    when several do; and how many items it received. Each order read back as it was stored."""
+    r = domain.create(_new(), request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=T0)
+    store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
+    assert store.linked_order_and_items(session, r) == (None, 0)
+
+    def order(n: int, follow_up: str, **over: object) -> domain.OrderReplica:
+        fields: dict[str, object] = dict(
+            id=f"0190f7a0-0000-7000-8000-0000000002{n:02d}",
+            workspace_id="jit-demo",
+            state=ppb.PRESERVATION_ORDER_STATE_CONFIRMED,
+            expires_at=T0 + timedelta(days=90 + n),
+            version=n,
+            follow_up_request_id=follow_up,
+            origin_jurisdiction="NL",
+        )
+        fields.update(over)
+        return domain.OrderReplica(**fields)  # type: ignore[arg-type]
+
+    other = order(1, "0190f7a0-0000-7000-8000-0000000000ff", restricted=False)
+    later, first = order(9, r.id), order(5, r.id, shared_with=("DE", "FR"), expires_at=None)
+    for o in (other, later, first):  # the later id written first: the first by id is still the one shown
+        assert store.upsert_order(session, o, None, T0)
+    assert store.linked_order_and_items(session, r) == (first, 0)
+    assert store.order_naming(session, other.id) is None
+    # The order the request names comes first, whoever names the request.
+    assert store.linked_order_and_items(session, replace(r, preservation_order_id=other.id)) == (other, 0)
+    assert store.get_order(session, "0190f7a0-0000-7000-8000-000000000300") is None
+    assert store.orders_by_id(session, {other.id, first.id, "0190f7a0-0000-7000-8000-000000000300"}) == {
+        other.id: other,
+        first.id: first,
+    }
+
+    def item(n: int, request_id: str) -> EvidenceItem:
+        return EvidenceItem(
+            id=f"0190f7a0-0000-7000-8000-0000000003{n:02d}",
+            workspace_id="jit-demo",
+            evidence_request_id=request_id,
+            origin_jurisdiction="DE",
+            media_type="application/pdf",
+            size_bytes=3,
+            sha256="0" * 64,
+            filename=f"answer-{n}.pdf",
+            description="",
+            conditions="",
+            consents=(),
+            received_by=DE,
+            received_at=T0,
+            blob_key=f"k{n}",
+        )
+
+    s = domain.create(
+        _new(request_id="0190f7a0-0000-7000-8000-000000000002"), request_id=other.follow_up_request_id, actor=NL, now=T0
+    )
+    store.REQUESTS.insert(session, s, request_id=s.id, request_digest="")
+    for n, request_id in ((1, r.id), (2, r.id), (3, s.id)):
+        store.insert_item(session, item(n, request_id), f"upload-{n}")
+    assert store.linked_order_and_items(session, r) == (first, 2)
+    assert store.item_count(session, s.id) == 1
+
+
+def test_a_changes_delay_notice_is_written_when_new_kept_when_the_same_and_removed_when_gone(session: Session) -> None:
+    """A change of a request keeps its delay row as the request has it (``store.update_if_version``, whose
+    read of the stored notice runs on the transaction's cursor): written when new, left alone when the
+    notice is the one stored, replaced by a later one, removed with the notice."""
+    r = domain.create(_new(), request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=T0)
+    store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
+    written: list[str] = []
+
+    def writes_of_delays(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        verb = sql.split()[0].upper()
+        if verb != "SELECT" and "evidence_delays" in sql:
+            written.append(verb)
+
+    sa_event.listen(session.get_bind(), "before_cursor_execute", writes_of_delays)
+    first = domain.Delay(DeadlineKind.EXECUTE, "the server is seized", T0 + timedelta(days=100), T0, DE)
+    later = domain.Delay(DeadlineKind.EXECUTE, "still seized", T0 + timedelta(days=130), T0 + timedelta(days=20), DE)
+    current = r
+    for delay, title, writes in (
+        (first, r.title, ["INSERT"]),
+        (first, "Identify the holder, again", []),  # the notice stored: not written again
+        (later, "Identify the holder, again", ["DELETE", "INSERT"]),
+        (None, "Identify the holder, again", ["DELETE"]),
+    ):
+        changed = replace(current, delay=delay, title=title, version=current.version + 1)
+        written.clear()
+        assert store.update_if_version(session, changed, current.version, {})
+        assert written == writes
+        held = store.get(session, r.id)
+        assert held is not None and held.delay == delay
+        current = changed
+
+
 # -- an item that arrives before its request ------------------------------------------------------------
 
 
