@@ -262,21 +262,19 @@ def to_channel(row: Any) -> Channel:
 
 
 def get_channel(session: Session, channel_id: str) -> Channel | None:
-    row = session.scalar(select(ChannelRow).where(ChannelRow.id == channel_id))
-    return to_channel(row) if row is not None else None
+    rows = _CHANNEL.named(session, {"channel_id": channel_id})
+    return to_channel(rows[0]) if rows else None
 
 
 def lock_channel(session: Session, channel_id: str) -> Channel | None:
     """The channel, its row locked until the transaction ends (sequence numbers and key versions)."""
-    row = session.scalar(select(ChannelRow).where(ChannelRow.id == channel_id).with_for_update())
-    return to_channel(row) if row is not None else None
+    rows = _LOCK_CHANNEL.named(session, {"channel_id": channel_id})
+    return to_channel(rows[0]) if rows else None
 
 
 def find_channel_by_request(session: Session, user_id: str, request_id: str) -> Stored[Channel] | None:
-    row = session.scalar(
-        select(ChannelRow).where(ChannelRow.created_by_id == user_id, ChannelRow.request_id == request_id)
-    )
-    return Stored(to_channel(row), row.request_digest or "") if row is not None else None
+    rows = _CHANNEL_BY_REQUEST.named(session, {"user_id": user_id, "request_id": request_id})
+    return Stored(to_channel(rows[0]), rows[0].request_digest or "") if rows else None
 
 
 def insert_channel(
@@ -314,6 +312,17 @@ def set_visibility(session: Session, ch: Channel) -> None:
 
 
 _CHANNELS = cast(Table, ChannelRow.__table__)
+#: A channel by its id (locked, on PostgreSQL, for a change of its counters), and by the create request that
+#: made it, run on the transaction's cursor (``CompiledSelect``): every post, list and live read loads its
+#: channel, and a select built at each call and run through the session's execution cost several times the
+#: statement (bench/README.md, the mixed load, session 49).
+_CHANNEL = CompiledSelect(select(_CHANNELS).where(_CHANNELS.c.id == bindparam("channel_id")))
+_LOCK_CHANNEL = CompiledSelect(select(_CHANNELS).where(_CHANNELS.c.id == bindparam("channel_id")).with_for_update())
+_CHANNEL_BY_REQUEST = CompiledSelect(
+    select(_CHANNELS).where(
+        _CHANNELS.c.created_by_id == bindparam("user_id"), _CHANNELS.c.request_id == bindparam("request_id")
+    )
+)
 # The statements of a system notice (a record event's, many per second under load) are built once, their
 # values bound at execution, and run below the ORM: no cache key to compute, no entity to load per call.
 _INSERT_CHANNEL = CompiledInsert(_CHANNELS)
@@ -575,11 +584,10 @@ def get_message(session: Session, message_id: str) -> MessageInChannel | None:
 
 
 def find_message_by_request(session: Session, sender_id: str, request_id: str) -> Stored[MessageInChannel] | None:
-    row = session.scalar(
-        select(MessageRow).where(MessageRow.sender_id == sender_id, MessageRow.request_id == request_id)
-    )
-    if row is None:
+    rows = _MESSAGE_BY_REQUEST.named(session, {"sender_id": sender_id, "request_id": request_id})
+    if not rows:
         return None
+    row = rows[0]
     ch = get_channel(session, row.channel_id)
     assert ch is not None  # a message's channel is never deleted
     return Stored(MessageInChannel(to_message(row), ch), row.request_digest)
@@ -646,6 +654,13 @@ def erase_clear_metadata(session: Session, channel_id: str) -> None:
 
 
 _MESSAGES = cast(Table, MessageRow.__table__)
+#: A sender's message by the request that posted it (every post looks for it first: a retried post is
+#: answered with what the first one posted), run on the transaction's cursor (``CompiledSelect``).
+_MESSAGE_BY_REQUEST = CompiledSelect(
+    select(_MESSAGES).where(
+        _MESSAGES.c.sender_id == bindparam("sender_id"), _MESSAGES.c.request_id == bindparam("request_id")
+    )
+)
 #: A channel's messages after a sequence number, in order: every ``ListMessages`` and every live stream's
 #: catch-up reads it. Run on the transaction's cursor (``CompiledSelect``): loading its rows as ORM entities
 #: was half of a ``ListMessages`` (bench/README.md, Messaging, session 48).
