@@ -4,6 +4,8 @@ read JetStream. Used by the integration tests; the servers it talks to are real.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import shutil
 import tempfile
 import threading
 import time
@@ -90,9 +92,12 @@ _SUITE_KEK: list[Path] = []
 def suite_kek_file() -> Path:
     """The KEK file of the suite's node, as make run keeps one per node (base64 of 32 bytes, 0600): the
     services a test starts without a KEK of their own share it, as a node's services (and its replicas on
-    one database, in one process or several) share theirs."""
+    one database, in one process or several) share theirs. Its folder is removed when the process ends (each
+    test worker made one, and every ``make test`` left them, a key in each, in the system's temporary folder)."""
     if not _SUITE_KEK:
-        path = Path(tempfile.mkdtemp(prefix="jit-test-kek-")) / "kek.b64"
+        folder = tempfile.mkdtemp(prefix="jit-test-kek-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = Path(folder) / "kek.b64"
         generate_kek_file(path)
         _SUITE_KEK.append(path)
     return _SUITE_KEK[0]
