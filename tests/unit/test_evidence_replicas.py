@@ -363,30 +363,13 @@ def test_a_requests_view_shows_the_order_it_names_else_the_first_naming_it_and_i
         first.id: first,
     }
 
-    def item(n: int, request_id: str) -> EvidenceItem:
-        return EvidenceItem(
-            id=f"0190f7a0-0000-7000-8000-0000000003{n:02d}",
-            workspace_id="jit-demo",
-            evidence_request_id=request_id,
-            origin_jurisdiction="DE",
-            media_type="application/pdf",
-            size_bytes=3,
-            sha256="0" * 64,
-            filename=f"answer-{n}.pdf",
-            description="",
-            conditions="",
-            consents=(),
-            received_by=DE,
-            received_at=T0,
-            blob_key=f"k{n}",
-        )
-
     s = domain.create(
         _new(request_id="0190f7a0-0000-7000-8000-000000000002"), request_id=other.follow_up_request_id, actor=NL, now=T0
     )
     store.REQUESTS.insert(session, s, request_id=s.id, request_digest="")
-    for n, request_id in ((1, r.id), (2, r.id), (3, s.id)):
-        store.insert_item(session, item(n, request_id), f"upload-{n}")
+    for n, request in ((1, r), (2, r), (3, s)):
+        item = replace(_de_item(request), id=f"0190f7a0-0000-7000-8000-0000000003{n:02d}", blob_key=f"k{n}")
+        store.insert_item(session, item, f"upload-{n}")
     assert store.linked_order_and_items(session, r) == (first, 2)
     assert store.item_count(session, s.id) == 1
 
