@@ -252,7 +252,8 @@ class VictimIndex:
         planner expect one row, and sort every record of a victim named by many instead of walking them in
         id order.)"""
         # From a page's cursor on (``after_id``, "" on a first page: ``BoundFilter.cursored``), so that a deep
-        # page is found from this index as a first page is, not by walking the list from the cursor.
+        # page is found from this index as a first page is, not by walking the list from the cursor. So a
+        # list in another order (soonest expiry or due first) binds its cursor's id under a name of its own.
         named = select(self.key).where(
             self.table.c.victim_ref == bindparam("victim_ref"), self.key > bindparam("after_id", value="")
         )

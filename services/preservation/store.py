@@ -278,7 +278,9 @@ def list_visible(
     if after is None:
         cursor = "first"
     else:
-        expires, params["after_id"] = after
+        # Not ``after_id``: a victim's orders are found from the victims' index after that id, for a list in
+        # id order (``VictimIndex.names``); this one is in expiry order, its cursor's id no bound of theirs.
+        expires, params["after_order"] = after
         cursor = "no_expiry" if expires is None else "expiring"
         params["after_expires"] = expires
     page = _ORDERS_PAGE[cursor].of(bound)
@@ -300,7 +302,7 @@ def _page(conditions: list[Any], cursor: str) -> sqlexec.CompiledSelect:
             [
                 or_(
                     row.expires_at > bindparam("after_expires"),
-                    and_(row.expires_at == bindparam("after_expires"), row.id > bindparam("after_id")),
+                    and_(row.expires_at == bindparam("after_expires"), row.id > bindparam("after_order")),
                 )
             ]
             if cursor == "expiring"
@@ -308,7 +310,7 @@ def _page(conditions: list[Any], cursor: str) -> sqlexec.CompiledSelect:
         )
         expiring = select(row.id).where(*conditions, row.expires_at.is_not(None), *later)
         arms.append(expiring.order_by(row.expires_at, row.id).limit(bindparam("limit")).subquery())
-    later = [row.id > bindparam("after_id")] if cursor == "no_expiry" else []
+    later = [row.id > bindparam("after_order")] if cursor == "no_expiry" else []
     never = select(row.id).where(*conditions, row.expires_at.is_(None), *later)
     arms.append(never.order_by(row.id).limit(bindparam("limit")).subquery())
     ids = union_all(*(select(arm.c.id) for arm in arms))
@@ -486,15 +488,16 @@ def list_removals(
         scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id
     )
     if after is not None:
-        due, after_id = after
-        bound.add("after", _after_due, after_due=due, after_id=after_id)
+        # Not ``after_id``, which bounds the ids a victim's requests are found from (as for orders).
+        due, after_removal = after
+        bound.add("after", _after_due, after_due=due, after_removal=after_removal)
     return [removal_to_domain(r) for r in _REMOVALS_PAGE.scalars(session, bound, limit=limit)]
 
 
 def _after_due() -> Any:
     return or_(
         RemovalRow.due_at > bindparam("after_due"),
-        and_(RemovalRow.due_at == bindparam("after_due"), RemovalRow.id > bindparam("after_id")),
+        and_(RemovalRow.due_at == bindparam("after_due"), RemovalRow.id > bindparam("after_removal")),
     )
 
 

@@ -16,7 +16,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jit.preservation.v1 import preservation_pb2 as pb
 from services.preservation.store import RUNTIME, OrderRow
 from tests.conftest import read_stream
-from tests.harness import RunningService, error_reason, field_violations, rid
+from tests.harness import RunningService, error_reason, field_violations, registered_victims, rid
 from tests.integration.preservation.conftest import DAY, WS, Client, now_utc, ts
 
 pytestmark = pytest.mark.integration
@@ -470,3 +470,29 @@ def test_an_order_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(
 
     state = pb.PreservationOrder()
     assert eventually(created)[0].state.Unpack(state) and list(state.victim_refs) == [victim]
+
+
+def test_a_victim_s_orders_are_each_listed_once_page_by_page(
+    client: Client, preservation_svc: RunningService, pnats: Any
+) -> None:
+    """A list of one victim's orders, soonest expiry first and those without one last: an order made after
+    another but expiring before it is listed, and so is the one made before, and the orders without an
+    expiry made before those with one (their ids bound no page of this list: the victims' index finds a
+    victim's orders after a page's id only for lists in id order)."""
+    (victim,) = registered_victims(preservation_svc, pnats.url)
+    now = now_utc()
+    mine = {"victim_refs": [victim]}
+    first_draft = client.create(**mine)
+    made = [client.confirmed(confirmed_at=now - hours * timedelta(hours=1), **mine) for hours in (1, 3, 2)]
+    last_draft = client.create(**mine)
+    expected = [made[1].id, made[2].id, made[0].id, first_draft.id, last_draft.id]
+    for size in (1, 2, 4, 5):
+        seen: list[str] = []
+        request = pb.ListOrdersRequest(victim_ref=victim, page_size=size)
+        while True:
+            page = client.call("nl-liaison", "ListOrders", request)
+            seen += [o.id for o in page.orders]
+            if not page.next_page_token:
+                break
+            request.page_token = page.next_page_token
+        assert seen == expected, size

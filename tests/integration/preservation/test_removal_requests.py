@@ -18,7 +18,7 @@ from jit.preservation.v1 import removal_pb2 as pb
 from jit.preservation.v1 import removal_pb2_grpc
 from jitdev.nats import NatsInstance
 from tests.conftest import read_stream
-from tests.harness import RunningService, error_reason, eventually, field_violations, md, rid
+from tests.harness import RunningService, error_reason, eventually, field_violations, md, registered_victims, rid
 from tests.integration.preservation.conftest import WS, Client, now_utc, ts
 
 pytestmark = pytest.mark.integration
@@ -388,3 +388,26 @@ def test_list_removals_filters_by_state_and_pages_by_due_time(removals: Removals
         if not token:
             break
     assert len(seen) == len(set(seen)) and {m.id for m in made} <= set(seen)
+
+
+def test_a_victim_s_removals_are_each_listed_once_page_by_page(
+    removals: Removals, preservation_svc: RunningService, pnats: NatsInstance
+) -> None:
+    """A list of one victim's removal requests, soonest due first: a request made after another but due
+    before it is listed, and so is the one made before (their ids bound no page of this list: the victims'
+    index finds a victim's requests after a page's id only for lists in id order)."""
+    (victim,) = registered_victims(preservation_svc, pnats.url)
+    now = now_utc()
+    made = [removals.create(victim_refs=[victim], sent_at=ts(now - hours * HOUR)) for hours in (1, 3, 2)]
+    expected = [made[1].id, made[2].id, made[0].id]  # soonest due first
+    for size in (1, 2, 3):
+        seen: list[str] = []
+        token = ""
+        while True:
+            request = pb.ListRemovalsRequest(victim_ref=victim, page_size=size, page_token=token)
+            page = removals.call("nl-liaison", "ListRemovals", request)
+            seen += [x.id for x in page.removals]
+            token = page.next_page_token
+            if not token:
+                break
+        assert seen == expected, size
