@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
@@ -305,11 +305,39 @@ class Order(Versioned, AccessParties):
 
     def is_confirmation_overdue(self, now: datetime, limit: timedelta) -> bool:
         """Derived, never stored: issued, and the provider has not confirmed for longer than ``limit``."""
-        return self.state is OrderState.ISSUED and self.issued_at is not None and self.issued_at + limit < now
+        return confirmation_overdue(self.state, self.issued_at, now, limit)
 
     def clock_runs(self) -> bool:
         """The order has an expiry that the service's clock warns about and expires it at."""
-        return self.state in CLOCK_STATES and self.expires_at is not None
+        return clock_runs(self.state, self.expires_at)
+
+
+def confirmation_overdue(state: OrderState, issued_at: datetime | None, now: datetime, limit: timedelta) -> bool:
+    """An order in ``state``, issued at ``issued_at``, is issued and unconfirmed for longer than ``limit``."""
+    return state is OrderState.ISSUED and issued_at is not None and issued_at + limit < now
+
+
+def clock_runs(state: OrderState, expires_at: datetime | None) -> bool:
+    """An order in ``state`` with ``expires_at`` has a clock that warns about and expires it."""
+    return state in CLOCK_STATES and expires_at is not None
+
+
+class ClockFacts(Protocol):
+    """What the actions an order allows now depend on (``refused``, ``allowed_actions``, ``Rules.clock_for``):
+    an ``Order``, or a row of a list's page that holds these columns alone (``store.Listed``)."""
+
+    @property
+    def state(self) -> OrderState: ...
+    @property
+    def legal_basis(self) -> LegalBasis: ...
+    @property
+    def provider_id(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def extension_count(self) -> int: ...
+    def clock_runs(self) -> bool: ...
+    def access(self) -> RecordAccess: ...
 
 
 # ---- the warning schedule ----------------------------------------------------------------------------
@@ -595,7 +623,7 @@ def transition_violations(action: str, data: TransitionInput, now: datetime) -> 
     return out
 
 
-def _illegal(order: Order, t: Transition) -> FailedPrecondition:
+def _illegal(order: ClockFacts, t: Transition) -> FailedPrecondition:
     return FailedPrecondition(
         "ILLEGAL_TRANSITION",
         f"cannot {t.action.replace('_', ' ')} a preservation order that is {order.state.value}",
@@ -607,7 +635,7 @@ def _illegal(order: Order, t: Transition) -> FailedPrecondition:
 Refused = Callable[[], FailedPrecondition]
 
 
-def refusal(order: Order, action: str, rule: ClockRule, now: datetime) -> FailedPrecondition | None:
+def refusal(order: ClockFacts, action: str, rule: ClockRule, now: datetime) -> FailedPrecondition | None:
     """Why the order's state, or for an extension its clock ``rule`` at ``now``, does not allow ``action``
     (None when they do): what ``apply`` checks before it changes anything (``refused``, with its error made).
     A confirmation stated before the issue is refused by ``apply`` too: that depends on the input."""
@@ -615,7 +643,7 @@ def refusal(order: Order, action: str, rule: ClockRule, now: datetime) -> Failed
     return why() if why is not None else None
 
 
-def refused(order: Order, action: str, rule: ClockRule, now: datetime) -> Refused | None:
+def refused(order: ClockFacts, action: str, rule: ClockRule, now: datetime) -> Refused | None:
     """None when the order's state, and for an extension or a production request its clock ``rule`` at
     ``now``, allow ``action``; else what makes the error saying why (``refusal``). The one rule ``apply``
     checks and ``allowed_actions`` asks (which makes no error for what it leaves out)."""
@@ -641,7 +669,7 @@ def refused(order: Order, action: str, rule: ClockRule, now: datetime) -> Refuse
     return None
 
 
-def _requested_before_it_expired(order: Order, action: str, now: datetime) -> bool:
+def _requested_before_it_expired(order: ClockFacts, action: str, now: datetime) -> bool:
     """An EPOC-PR or Budapest Art. 29 order that the clock expired, asked to ``request_production`` at an
     instant before its expiry (a production request issued in time whose event came after the expiry): it
     is preserved until production (PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY). Never from an RPC, which
@@ -665,7 +693,7 @@ def production_judged_at(order: Order, requested_at: datetime | None, now: datet
     return min(max(requested_at, started), now) if started is not None else min(requested_at, now)
 
 
-def _no_clock(order: Order, t: Transition) -> FailedPrecondition:
+def _no_clock(order: ClockFacts, t: Transition) -> FailedPrecondition:
     """An order in a state that may have a clock, without one now: stopped by a production request, or
     not started yet (a voluntary order the provider has not confirmed)."""
     if order.state is OrderState.PRODUCTION_REQUESTED:
@@ -679,7 +707,7 @@ def _no_clock(order: Order, t: Transition) -> FailedPrecondition:
     )
 
 
-def allowed_actions(order: Order, principal: Principal, rule: ClockRule, now: datetime) -> tuple[str, ...]:
+def allowed_actions(order: ClockFacts, principal: Principal, rule: ClockRule, now: datetime) -> tuple[str, ...]:
     """The transitions ``principal`` may take on ``order`` now, in the table's order: the policy allows them
     (each is the issuing side's ``operation``, as the servicer asks it) and the order's state and clock
     ``rule`` allow them at ``now`` (``refused``); never one only the clock takes (``CLOCK_ONLY``). Only the
@@ -826,7 +854,7 @@ def _confirm(order: Order, data: TransitionInput, rule: ClockRule, now: datetime
     return changes
 
 
-def _extension_refused(order: Order, rule: ClockRule, now: datetime) -> Refused | None:
+def _extension_refused(order: ClockFacts, rule: ClockRule, now: datetime) -> Refused | None:
     """Why the clock ``rule`` does not let a running order be extended at ``now`` (None when it does)."""
     assert order.expires_at is not None  # refused() checked that the clock runs
     if rule.extension is None:
@@ -972,7 +1000,7 @@ class Rules:
     #: An issued order unconfirmed for longer than this is "confirmation overdue".
     confirmation_overdue_after: timedelta = timedelta(days=3)
 
-    def clock_for(self, order: Order) -> ClockRule:
+    def clock_for(self, order: ClockFacts) -> ClockRule:
         provider = self.providers.get(order.provider_id)
         if provider is None:  # removed from the register since: keep the order's own basis rules
             provider = Provider(order.provider_id, order.provider_id, "", "", "", 90, 0, 0, 0, "unknown provider")

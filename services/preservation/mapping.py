@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import paging
@@ -87,6 +87,21 @@ def order_to_pb(
     """The order as a message, made by one constructor call (its timestamps given as their fields, unset
     when None); ``allowed_actions`` only in an answer to a caller (``domain.allowed_actions``), never in an
     event's state."""
+    return _order_message(order, order.is_confirmation_overdue(now, overdue_after), allowed_actions)
+
+
+#: The number of the form ``order_answer`` makes: change it with ``_order_message`` (a field added or
+#: computed otherwise), with a migration that empties ``preservation_orders.answer`` (``jitlib.answers``).
+ANSWER_FORM = 1
+
+
+def order_answer(order: Order) -> bytes:
+    """The order as ``ListOrders`` answers it, less the clock's ``confirmation_overdue`` and the caller's
+    ``allowed_actions`` (the page adds them), serialized: kept with its row (``store.ANSWERS``)."""
+    return _order_message(order, False, ()).SerializeToString()
+
+
+def _order_message(order: Order, confirmation_overdue: bool, allowed_actions: Sequence[str]) -> pb.PreservationOrder:
     times: dict[str, Any] = {name: ts_fields_or_none(getattr(order, name)) for name in _TIMES}
     return pb.PreservationOrder(
         **ORDER_FIELDS.to_pb(order),
@@ -100,7 +115,7 @@ def order_to_pb(
         state_reason=order.state_reason,
         not_executed_reason="NOT_EXECUTED_REASON_" + (order.not_executed_reason or "UNSPECIFIED"),
         extension_count=order.extension_count,
-        confirmation_overdue=order.is_confirmation_overdue(now, overdue_after),
+        confirmation_overdue=confirmation_overdue,
         allowed_actions=allowed_actions or None,
         clock_remaining_seconds=order.clock_remaining_seconds or 0,
         victim_refs=order.victim_refs or None,
@@ -185,7 +200,16 @@ def provider_to_pb(p: Provider) -> pb.Provider:
 _FORGED = "is not a token this service issued"
 
 
-def order_position(order: Order) -> dict[str, Any]:
+class Positioned(Protocol):
+    """Where an order stands in ``ListOrders``: an ``Order``, or a row of its page (``store.Listed``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+
+
+def order_position(order: Positioned) -> dict[str, Any]:
     """Where a page ended: the last order's expiry (None: no expiry, those sort last) and id."""
     return {"e": order.expires_at.isoformat() if order.expires_at else None, "a": order.id}
 
@@ -214,7 +238,7 @@ def position_from_token(request: pb.ListOrdersRequest) -> tuple[datetime | None,
     return at, after
 
 
-def page_token(order: Order, request: pb.ListOrdersRequest) -> str:
+def page_token(order: Positioned, request: pb.ListOrdersRequest) -> str:
     return paging.encode(order_position(order), request)
 
 

@@ -19,6 +19,7 @@ from jitlib.mapping import window_from_pb
 from jitlib.policy import PRESERVATION_ORDER_RULES
 from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
+from jitlib.wire import ListWire
 from jitlib.workspaces import WorkspaceInfo
 from services.preservation import domain, events, store
 from services.preservation.domain import Order, Rules
@@ -31,6 +32,11 @@ from services.preservation.mapping import (
     provider_to_pb,
     transition_input,
 )
+
+#: A ``ListOrders`` answer written from the orders' stored answers (``store.list_answered``).
+_LIST = ListWire(pb.PreservationOrder, pb.ListOrdersResponse, "orders")
+_OVERDUE = _LIST.true("confirmation_overdue")
+_ACTIONS = _LIST.strings("allowed_actions")
 
 
 class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
@@ -52,6 +58,16 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     def _allowed(self, principal: auth.Principal, order: Order, now: datetime) -> tuple[str, ...]:
         allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
         return self.orders.allowed_actions(order, allowed)
+
+    def _listed(self, principal: auth.Principal, order: store.Listed, now: datetime) -> bytes:
+        """A listed order's message (``_view``'s, serialized) from its stored answer: the clock's
+        ``confirmation_overdue`` and the caller's actions written after it."""
+        body = order.answer or b""
+        if domain.confirmation_overdue(order.state, order.issued_at, now, self.rules.confirmation_overdue_after):
+            body += _OVERDUE
+        allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
+        actions = self.orders.actions_in(order.workspace_id, allowed)
+        return body + _ACTIONS(actions) if actions else body
 
     # -- create and read --------------------------------------------------------------------------
 
@@ -89,9 +105,11 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
 
     GetOrder = get_rpc("orders", pb.GetOrderResponse, "order")
 
-    async def ListOrders(
-        self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext
-    ) -> pb.ListOrdersResponse:
+    async def ListOrders(self, request: pb.ListOrdersRequest, context: grpc.aio.ServicerContext) -> bytes:
+        """A page of orders, as the serialized ``ListOrdersResponse``: each order's stored answer with
+        whether its confirmation is overdue now and what the caller may do on it (``jitlib.answers``); an
+        order whose answer does not open (written before, its workspace shredded) made from its row as
+        ``_view`` makes it."""
         _, principal, now = self.rt.call()
         size, states, violations = ORDER_FIELDS.list_filters(request)
         violations += domain.provider_id_violations(
@@ -108,10 +126,19 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             victim_ref=request.victim_ref,
         )
         found = await self.orders.list_in_workspaces(
-            principal, request.workspace_id, store.list_visible, flt, after=after, limit=size + 1
+            principal, request.workspace_id, store.list_answered, flt, after=after, limit=size + 1
         )
-        orders, token = page(found, size, lambda o: page_token(o, request))
-        return pb.ListOrdersResponse(orders=[self._view(principal, o, now) for o in orders], next_page_token=token)
+        listed, token = page(found, size, lambda o: page_token(o, request))
+        elements = []
+        for o in listed:
+            if o.answer is not None:
+                body = self._listed(principal, o, now)
+            elif o.order is not None:
+                body = self._view(principal, o.order, now).SerializeToString()
+            else:
+                continue
+            elements.append(_LIST.element(body))
+        return _LIST.response(elements, token)
 
     # -- transitions ------------------------------------------------------------------------------
 

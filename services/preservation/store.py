@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Index,
@@ -29,15 +29,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from jit.preservation.v1 import preservation_pb2
 from jitlib import sqlexec
 from jitlib.actors import Actor
+from jitlib.answers import Answers
 from jitlib.clock import Window, as_utc, as_utc_or_none, stored_isoformat
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable
-from jitlib.policy import VisibilityScope
-from jitlib.sealing import SealedText, opened_rows
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, listed
+from jitlib.policy import RecordAccess, VisibilityScope
+from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex, Statements, VictimIndex
-from services.preservation.domain import LegalBasis, Order, OrderState, Target
+from services.preservation.domain import LegalBasis, Order, OrderState, Target, clock_runs
+from services.preservation.mapping import ANSWER_FORM, order_answer
 from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
 
@@ -85,6 +88,8 @@ class OrderRow(RecordColumns, Base):
     #: sealed under the workspace's content key; their own columns stay empty (NULL: a row from before
     #: sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The order as ``ListOrders`` answers it, sealed (``ANSWERS``, revision 0016); NULL until written.
+    answer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
     __table_args__ = (
         Index("ix_preservation_orders_workspace_state", "workspace_id", "state"),
@@ -98,6 +103,13 @@ class OrderRow(RecordColumns, Base):
             "next_alert_at",
             sqlite_where=text("next_alert_at IS NOT NULL"),
             postgresql_where=text("next_alert_at IS NOT NULL"),
+        ),
+        # The rows whose answer is still to be written (those of before revision 0016), for the fill job.
+        Index(
+            "ix_preservation_orders_answer_missing",
+            "id",
+            sqlite_where=text("answer IS NULL"),
+            postgresql_where=text("answer IS NULL"),
         ),
     )
 
@@ -165,7 +177,16 @@ def _columns(order: Order) -> dict[str, object]:
 #: update_if_version (the version guard; the order's ``next_alert_at`` given with it) and write_replica.
 #: A replica's ``next_alert_at`` stays NULL: this node's scanner never warns of nor expires an order it
 #: does not own; the owner's node does, and its events bring the new state (EXPIRED) here.
-ORDERS = RecordTable(OrderRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=SEALED)
+#: Each order as ``ListOrders`` answers it, written with its row (``jitlib.answers``).
+ANSWERS = Answers(
+    OrderRow,
+    preservation_pb2.PreservationOrder,
+    order_answer,
+    form=ANSWER_FORM,
+    load=lambda _session, rows: [to_domain(r) for r in rows],
+)
+
+ORDERS = RecordTable(OrderRow, PARTIES, _columns, lambda _session, row: to_domain(row), sealed=SEALED, answers=ANSWERS)
 get = ORDERS.get
 find_by_request = ORDERS.find_by_request
 
@@ -248,7 +269,60 @@ class OrderFilter:
     victim_ref: str = ""
 
 
-def list_visible(
+class Listed(NamedTuple):
+    """An order of a page as ``ListOrders`` answers it: its stored answer (``ANSWERS``) with the columns
+    what the page adds to it is worked out from (the clock's ``confirmation_overdue``, the caller's actions:
+    ``domain.ClockFacts``), or, where the answer does not open, the order read from its row (``order``; None
+    too when it was deleted since the page was read: left out of the answer, counted for its token)."""
+
+    id: str
+    workspace_id: str
+    state: OrderState
+    legal_basis: LegalBasis
+    provider_id: str
+    issued_at: datetime | None
+    expires_at: datetime | None
+    extension_count: int
+    #: The policy's facts of the order (``Order.access``), from its columns.
+    facts: RecordAccess
+    answer: bytes | None
+    order: Order | None
+
+    def access(self) -> RecordAccess:
+        return self.facts
+
+    def clock_runs(self) -> bool:
+        return clock_runs(self.state, self.expires_at)
+
+
+#: The columns of a page answered from ``ANSWERS`` (``list_answered``), the answer's own first.
+_LISTED = (
+    "id",
+    "version",
+    "workspace_id",
+    "answer",
+    "origin_jurisdiction",
+    "restricted",
+    "shared_with",
+    "state",
+    "legal_basis",
+    "provider_id",
+    "issued_at",
+    "expires_at",
+    "extension_count",
+)
+_STATES = {s.value: s for s in OrderState}
+_BASES = {b.value: b for b in LegalBasis}
+
+
+@functools.lru_cache(maxsize=4096)
+def _listed_access(workspace_id: str, origin: str, restricted: bool, shared_with: str) -> RecordAccess:
+    """A listed order's ``RecordAccess`` from its columns (``shared_with`` as stored), as ``Order.access``
+    makes it, once for each set of them: a page's orders share a few (RecordAccess is immutable)."""
+    return RecordAccess(workspace_id, origin, None, restricted, frozenset(listed(shared_with)))
+
+
+def list_answered(
     session: Session,
     scope: VisibilityScope,
     workspace_ids: frozenset[str],
@@ -256,15 +330,15 @@ def list_visible(
     *,
     after: tuple[datetime | None, str] | None,
     limit: int,
-) -> list[Order]:
+) -> list[Listed]:
     """Orders of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), soonest expiry first
-    (orders without an expiry last), then id.
+    (orders without an expiry last), then id, as their stored answers (``Listed``).
 
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
 
-    One statement (``_page``), its rows read as ``RecordTable.page`` reads a page: on the DBAPI cursor
-    (``CompiledSelect.converted``), its sealed text opened a workspace at a time (``sealing.opened_rows``),
-    each order restored without the dataclass's ``__init__`` (``FIELDS.load``).
+    One statement (``_page``) of the columns ``_LISTED``, on the DBAPI cursor (``CompiledSelect.converted``):
+    no sealed text opened but each order's answer (``Answers.opened``), no domain record made but for an
+    order whose answer does not open, read by id as ``get`` reads it.
     """
     bound = PARTIES.bound(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id)
     bound.add_window("expires", OrderRow.expires_at, flt.expires)
@@ -283,15 +357,32 @@ def list_visible(
         expires, params["after_order"] = after
         cursor = "no_expiry" if expires is None else "expiring"
         params["after_expires"] = expires
-    page = _ORDERS_PAGE[cursor].of(bound)
-    return [to_domain(r) for r in opened_rows(session, _ORDER_TABLE, page.converted(session, params), page.names)]
+    rows = _ORDERS_PAGE[cursor].of(bound).converted(session, params)
+    opened = ANSWERS.opened(session, rows, id=0, version=1, workspace=2, answer=3)
+    utc = as_utc_or_none
+    return [
+        Listed(
+            r[0],
+            r[2],
+            _STATES[r[7]],
+            _BASES[r[8]],
+            r[9],
+            utc(r[10]),
+            utc(r[11]),
+            r[12],
+            _listed_access(r[2], r[4], r[5], r[6]),
+            answer,
+            get(session, r[0]) if answer is None else None,
+        )
+        for r, answer in zip(rows, opened, strict=True)
+    ]
 
 
 _ORDER_TABLE = cast(Table, OrderRow.__table__)
 
 
 def _page(conditions: list[Any], cursor: str) -> sqlexec.CompiledSelect:
-    """A page of ``list_visible`` (``cursor``: the first page, or after an order with an expiry or without
+    """A page of ``list_answered`` (``cursor``: the first page, or after an order with an expiry or without
     one) in one statement: the ids of at most ``limit`` orders with an expiry (soonest first) and of at most
     ``limit`` without one (by id), each read on an index in its own order (the workspace's expiries, its
     ids), not every order of the workspace sorted; then those rows in the list's order, up to ``limit``."""
@@ -316,14 +407,14 @@ def _page(conditions: list[Any], cursor: str) -> sqlexec.CompiledSelect:
     ids = union_all(*(select(arm.c.id) for arm in arms))
     t = _ORDER_TABLE
     return sqlexec.CompiledSelect(
-        select(t)
+        select(*(t.c[name] for name in _LISTED))
         .where(t.c.id.in_(ids))
         .order_by(case((t.c.expires_at.is_(None), 1), else_=0), t.c.expires_at, t.c.id)
         .limit(bindparam("limit"))
     )
 
 
-#: ``list_visible``'s page of each filter shape and cursor, built and compiled once.
+#: ``list_answered``'s page of each filter shape and cursor, built and compiled once.
 _ORDERS_PAGE = {
     cursor: Statements(functools.partial(_page, cursor=cursor)) for cursor in ("first", "expiring", "no_expiry")
 }

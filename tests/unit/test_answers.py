@@ -146,9 +146,14 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
     (the background job then writes every answer again), and this test is updated with it: it fails first,
     naming the table."""
     from services.evidence import store as evidence
+    from services.preservation import store as preservation
 
-    expected = {"tasks": "58076da71142d778", "evidence_requests": "b9ce7872eb37c99c"}
-    found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS)}
+    expected = {
+        "tasks": "58076da71142d778",
+        "evidence_requests": "b9ce7872eb37c99c",
+        "preservation_orders": "2b065af9878c467b",
+    }
+    found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}
     changed = sorted(name for name in expected if found[name] != expected[name])
     assert not changed, (
         f"the answer form of {', '.join(changed)} changed ({found}): add a migration that sets the answer "

@@ -167,6 +167,10 @@ def test_a_closed_workspace_refuses_every_user_change_but_the_clock_and_consumer
     )
     assert written(svc) == before
     assert get(client, confirmed.id).state == pb.PRESERVATION_ORDER_STATE_CONFIRMED  # reading goes on
+    # Neither a read nor a list offers an action the workspace would refuse.
+    listed = client.call("nl-liaison", "ListOrders", pb.ListOrdersRequest(workspace_id=WS, page_size=100)).orders
+    assert {o.id for o in listed} >= {draft.id, confirmed.id} and not any(o.allowed_actions for o in listed)
+    assert not get(client, draft.id).allowed_actions
 
     # The evidence consumer reacts to another service: a linked production request still moves its order.
     send(own_nats.url, evidence_event(linked.id, epb.EVIDENCE_REQUEST_STATE_ISSUED))
