@@ -380,10 +380,11 @@ class RecordTable(Generic[P]):
         # and none of SQLAlchemy's per-statement execution machinery on the hot create path.
         self._insert = CompiledInsert(table)
         # A change's write (by id, guarded by the version read) and its read by id, the same way: the UPDATE
-        # compiled once per set of columns, the SELECT built once (its cache key computed once, not per call).
+        # compiled once per set of columns, the SELECT (locking the row or not) compiled once per dialect.
         self._update_row = CompiledUpdate(table, table.c.id, table.c.version)
-        self._get = select(self.row).where(self.row.id == bindparam("record_id"))
-        self._get_for_update = self._get.with_for_update()
+        by_id = select(table).where(table.c.id == bindparam("record_id"))
+        self._get = CompiledSelect(by_id)
+        self._get_for_update = CompiledSelect(by_id.with_for_update())
         self._table = table
         #: The page statements of each set of columns a page is read with (None: all), each of each
         #: ``BoundFilter`` shape seen (with a cursor or not), built and compiled once; on SQLite and, in one
@@ -396,9 +397,16 @@ class RecordTable(Generic[P]):
         )
 
     def get(self, session: Session, record_id: str, *, for_update: bool = False) -> P | None:
-        """The record ``record_id`` (its row locked until the end of the transaction when ``for_update``)."""
-        row = session.scalar(self._get_for_update if for_update else self._get, {"record_id": record_id})
-        return self._load(session, row) if row is not None else None
+        """The record ``record_id`` (its row locked until the end of the transaction when ``for_update``).
+        Its row read as a page's rows are (``page``: on the transaction's cursor, its text opened, no ORM
+        object); every get and every change of every service reads one."""
+        from jitlib.sealing import opened_rows  # sealing builds on this module
+
+        statement = self._get_for_update if for_update else self._get
+        found = statement.converted(session, {"record_id": record_id})
+        if not found:
+            return None
+        return self._load(session, opened_rows(session, self._table, found, statement.names)[0])
 
     def owned_page(
         self,
