@@ -501,9 +501,16 @@ class RecordTable(Generic[P]):
         if self.answers is None:
             raise TypeError(f"{self._table.name} keeps no answers")
         names = ("id", "version", "workspace_id", self.answers.column, *columns)
-        rows = self.page(session, flt, after_id=after_id, limit=limit, columns=names)
+        return self.answered(session, self.page(session, flt, after_id=after_id, limit=limit, columns=names))
+
+    def answered(self, session: Session, rows: Sequence[Any]) -> list[tuple[Any, bytes | None, P | None]]:
+        """Rows of a page whose first values are the record's id, version, workspace and stored answer (a
+        page of its own order: ``answered_page``, or a store's): each row, its answer opened, and where that
+        does not open the record read by id (``answered_page``)."""
+        if self.answers is None:
+            raise TypeError(f"{self._table.name} keeps no answers")
         opened = self.answers.opened(session, rows, id=0, version=1, workspace=2, answer=3)
-        return [(r, a, self.get(session, r.id) if a is None else None) for r, a in zip(rows, opened, strict=True)]
+        return [(r, a, self.get(session, r[0]) if a is None else None) for r, a in zip(rows, opened, strict=True)]
 
     def _window_page(
         self,

@@ -337,8 +337,8 @@ def list_answered(
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.
 
     One statement (``_page``) of the columns ``_LISTED``, on the DBAPI cursor (``CompiledSelect.converted``):
-    no sealed text opened but each order's answer (``Answers.opened``), no domain record made but for an
-    order whose answer does not open, read by id as ``get`` reads it.
+    no sealed text opened but each order's answer, no domain record made but for an order whose answer
+    does not open, read by id (``RecordTable.answered``).
     """
     bound = PARTIES.bound(scope, workspace_ids, flt.states, victim_ref=flt.victim_ref, provider_id=flt.provider_id)
     bound.add_window("expires", OrderRow.expires_at, flt.expires)
@@ -358,7 +358,6 @@ def list_answered(
         cursor = "no_expiry" if expires is None else "expiring"
         params["after_expires"] = expires
     rows = _ORDERS_PAGE[cursor].of(bound).converted(session, params)
-    opened = ANSWERS.opened(session, rows, id=0, version=1, workspace=2, answer=3)
     utc = as_utc_or_none
     return [
         Listed(
@@ -372,9 +371,9 @@ def list_answered(
             r[12],
             _listed_access(r[2], r[4], r[5], r[6]),
             answer,
-            get(session, r[0]) if answer is None else None,
+            order,
         )
-        for r, answer in zip(rows, opened, strict=True)
+        for r, answer, order in ORDERS.answered(session, rows)
     ]
 
 
