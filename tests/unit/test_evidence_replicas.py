@@ -24,12 +24,13 @@ from jit.preservation.v1 import preservation_pb2 as ppb
 from jitlib import crypto, replicas, sealing
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock
+from jitlib.policy import VisibilityScope
 from jitlib.retention_sweep import RetentionSweep
 from jitlib.runtime import Runtime
 from services.evidence import app, custody, domain, events, store
 from services.evidence.deadlines import Deadline, DeadlineKind
 from services.evidence.domain import EvidenceItem, NewRequest, State, Target, TransitionInput
-from services.evidence.mapping import item_to_pb, request_from_pb, request_to_pb
+from services.evidence.mapping import item_to_pb, micros, request_from_pb, request_to_pb
 
 # Microseconds on purpose: a Timestamp keeps them.
 T0 = datetime(2026, 9, 7, 9, 0, 0, 123456, tzinfo=UTC)  # after Reg. 2023/1543 applies (Art. 34(2))
@@ -583,3 +584,40 @@ def test_a_joined_countrys_node_gets_the_items_this_node_holds_of_another_nodes_
         assert replicas.apply(app.REPLICAS, clock, ie, shared, "FR")
         held = store.get_item_replica(ie, item.id)
         assert held is not None and held.version == 2
+
+
+# -- listed from its stored answer ------------------------------------------------------------------
+
+DE_SCOPE = VisibilityScope(workspaces=frozenset({"jit-demo"}), jurisdiction="DE", may_read_content=True)
+
+
+def _listed_as_held(session: Session, clock: ManualClock, request_id: str) -> pb.EvidenceRequest:
+    held = store.get(session, request_id)
+    assert held is not None and held.replicated_at == clock.now()
+    listed = store.list_answered(
+        session, DE_SCOPE, frozenset({"jit-demo"}), store.RequestFilter(), after_id="", limit=10
+    )
+    (row,) = listed
+    assert row.request is None and row.answer is not None, "answered from its row, not its stored answer"
+    assert (row.state, row.origin_jurisdiction, row.access) == (held.state, "NL", held.access())
+    message = pb.EvidenceRequest.FromString(row.answer.message(micros(clock.now()), "", ()))
+    assert message == request_to_pb(held, clock.now(), hide_link=True) and message.HasField("replica")
+    return message
+
+
+def test_a_replica_is_listed_from_its_stored_answer_as_this_node_holds_it(session: Session) -> None:
+    """``ListRequests`` on DE's node answers NL's request from the answer written with DE's copy (not from
+    its row), and that answer is the copy's message as DE's node gives it (``replica`` set, the owner's
+    deadlines, each overdue or not at the time asked), after NL's later change as after its creation."""
+    clock = ManualClock(T0 + timedelta(days=10))
+    issued = _run(
+        domain.create(_new(), request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=T0), NL, T0, "issue"
+    )
+    assert replicas.apply(app.REPLICAS, clock, session, _event(issued, "issued"))
+    first = _listed_as_held(session, clock, issued.id)
+    assert first.state == pb.EVIDENCE_REQUEST_STATE_ISSUED
+    # The acknowledgement's deadline (7 days) has passed by then, the decision's (30) not.
+    assert [d.overdue for d in first.deadlines] == [True, False]
+    clock.advance(timedelta(days=1))
+    assert replicas.apply(app.REPLICAS, clock, session, _event(eio(), "decision_deadline_extended"))
+    assert _listed_as_held(session, clock, issued.id).state == pb.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED

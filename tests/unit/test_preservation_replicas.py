@@ -16,6 +16,7 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import crypto, replicas, sealing
 from jitlib.actors import Actor
 from jitlib.clock import ManualClock
+from jitlib.policy import VisibilityScope
 from services.preservation import app, domain, events, providers, store
 from services.preservation.domain import LegalBasis, NationalRule, NewOrder, OrderState, Rules, Target, TransitionInput
 from services.preservation.mapping import order_from_pb, order_to_pb, warning_to_pb
@@ -224,3 +225,41 @@ def test_the_warning_scan_is_one_statement_and_loads_no_order(session: Session) 
     assert domain.DueWarning(*alerts[0][2]) == domain.DueWarning(order.id, first.offset, first.expires_at)
     assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT"), statements
     assert len(session.identity_map) == 0
+
+
+# -- listed from its stored answer ------------------------------------------------------------------
+
+IE_SCOPE = VisibilityScope(workspaces=frozenset({"jit-demo"}), jurisdiction="IE", may_read_content=True)
+
+
+def _listed(session: Session) -> list[store.Listed]:
+    return store.list_answered(session, IE_SCOPE, frozenset({"jit-demo"}), store.OrderFilter(), after=None, limit=10)
+
+
+def _listed_as_held(session: Session, clock: ManualClock, state: OrderState) -> None:
+    held = store.get(session, confirmed().id)
+    assert held is not None and (held.state, held.replicated_at) == (state, clock.now())
+    (row,) = _listed(session)
+    assert row.order is None and row.answer is not None, "answered from its row, not its stored answer"
+    assert (row.state, row.expires_at, row.extension_count) == (held.state, held.expires_at, held.extension_count)
+    listed = pb.PreservationOrder.FromString(row.answer)
+    assert listed.HasField("replica")
+    assert listed == order_to_pb(held, clock.now(), OVERDUE_AFTER)
+
+
+def test_a_replica_is_listed_from_its_stored_answer_as_this_node_holds_it(session: Session) -> None:
+    """``ListOrders`` on the node holding a replica answers it from the answer written with the replica
+    (not from its row), and that answer is the replica's message as this node gives it (``replica`` set,
+    the owner's expiry), after the owner's later change as after its creation."""
+    clock = ManualClock(T0 + timedelta(days=1))
+    order = confirmed()
+    assert replicas.apply(app.REPLICAS, clock, session, _event(order, "confirmed"))
+    _listed_as_held(session, clock, OrderState.CONFIRMED)
+    at = order.expires_at
+    assert at is not None
+    expired = domain.apply(
+        order, "expire", TransitionInput(reason="period ended"), actor=NL, now=at, rule=OWNER_RULES.clock_for(order)
+    )
+    clock.advance(timedelta(days=60))
+    assert replicas.apply(app.REPLICAS, clock, session, _event(expired, "expired"))
+    _listed_as_held(session, clock, OrderState.EXPIRED)

@@ -12,12 +12,13 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
+from jit.tasks.v1 import tasks_pb2
 from jitlib import crypto, envelopes, replicas, sealing
 from jitlib.actors import Actor
 from jitlib.bus import PoisonMessage
 from jitlib.clock import ManualClock
 from jitlib.federation import Federation
-from jitlib.policy import TASK_RULES, Decision, Operation, decide
+from jitlib.policy import TASK_RULES, Decision, Operation, VisibilityScope, decide
 from jitlib.principal import Principal
 from services.tasks import app, domain, events, store
 from services.tasks.domain import NewTask, Task, TransitionInput
@@ -216,3 +217,36 @@ def test_a_withdrawn_task_is_not_taken_back_from_another_owner(de_node: Session)
     with pytest.raises(PoisonMessage, match="owner"):
         replicas.apply(app.REPLICAS, clock, de_node, _event(forged, "changed"), "DE")
     assert store.get(de_node, task.id) is None
+
+
+# -- listed from its stored answer ------------------------------------------------------------------
+
+DE_SCOPE = VisibilityScope(workspaces=frozenset({"jit-demo"}), jurisdiction="DE", may_read_content=True)
+
+
+def _listed_as_held(de_node: Session, clock: ManualClock, task_id: str) -> tasks_pb2.Task:
+    held = store.get(de_node, task_id)
+    assert held is not None and held.replicated_at == clock.now()
+    listed = store.list_answered(
+        de_node, DE_SCOPE, frozenset({"jit-demo"}), store.TaskFilter(), now=clock.now(), after_id="", limit=10
+    )
+    (row,) = listed
+    assert row.task is None and row.answer is not None, "answered from its row, not its stored answer"
+    assert (row.state, row.due_at, row.access) == (held.state, held.due_at, held.access())
+    message = tasks_pb2.Task.FromString(row.answer)
+    assert message == task_to_pb(held, clock.now()) and message.HasField("replica")
+    return message
+
+
+def test_a_replica_is_listed_from_its_stored_answer_as_this_node_holds_it(de_node: Session) -> None:
+    """``ListTasks`` on DE's node answers NL's task from the answer written with DE's copy (not from its
+    row), and that answer is the copy's message as DE's node gives it (``replica`` set), after NL's later
+    change as after its creation."""
+    clock = ManualClock(T0)
+    task = _restricted_task_for_de()
+    declined, _ = _declined_then_reassigned_to_ie(task)
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(task, "created"), "DE")
+    assert _listed_as_held(de_node, clock, task.id).state == tasks_pb2.TASK_STATE_ASSIGNED
+    clock.advance(timedelta(hours=2))
+    assert replicas.apply(app.REPLICAS, clock, de_node, _event(declined, "declined", before=task), "DE")
+    assert _listed_as_held(de_node, clock, task.id).state == tasks_pb2.TASK_STATE_DECLINED
