@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from jitlib import alerts, joining, jurisdictions, processes, replicas, retention_sweep, victimdir
+from jitlib import alerts, bus, joining, jurisdictions, processes, replicas, retention_sweep, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.db import Write
@@ -114,6 +114,26 @@ REPLICAS = replicas.ReplicaKind(
     store.get,
     _write_request,
 )
+
+
+def _request_replicas(rt: Runtime) -> replicas.ReplicaKind[EvidenceRequest]:
+    """``REPLICAS`` as this node's consumer applies them: a change of the owner's that records an objection
+    also restricts the items of the request held here (``events.restrict_held_items``): the owner's node
+    writes the RESTRICTED entries of the items it holds, and only the holder writes an item's chain."""
+
+    def write(session: Session, request: EvidenceRequest, exists: bool) -> None:
+        before = store.restricted_at(session, request.id) if exists else None
+        _write_request(session, request, exists)
+        if request.items_restricted_at is None or request.items_restricted_at == before:
+            return
+        workspace = rt.workspaces.get(request.workspace_id)
+        members = workspace.members if workspace is not None else request.access().parties
+        if events.restrict_held_items(session, rt.tables, before, request, members, rt.clock.now()):
+            bus.after_commit(session, rt.relay.wake)
+
+    return replace(REPLICAS, write=write)
+
+
 #: Their items, on the same subjects (aggregate type ``evidence_item``), so one consumer applies a request
 #: and its items in the owner's order: the metadata and digest only. The bytes stay on the owner's node;
 #: a download from here is forwarded to it, and it writes the custody entry.
@@ -228,7 +248,7 @@ def spec(settings: EvidenceSettings | None = None) -> ServiceSpec:
         extra["blob_sweep"] = blob_sweep
         return [
             *events.consumers(rt),
-            *replicas.consumers(rt, REPLICAS, ITEM_REPLICAS),
+            *replicas.consumers(rt, _request_replicas(rt), ITEM_REPLICAS),
             *victimdir.consumers(rt, store.VICTIMS),
             scanner,
             blob_sweep,

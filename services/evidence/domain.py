@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from jitlib import legal, validate
-from jitlib.actors import Actor, Versioned, changed, created_record
+from jitlib.actors import SYSTEM, Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.fields import same_fields
 from jitlib.jurisdictions import EU_MEMBER_STATES, is_jurisdiction
@@ -1499,12 +1499,33 @@ def content_refusal(item: EvidenceItem, req: EvidenceRequest, what: str) -> Fail
     )
 
 
-def restriction_purpose(req: EvidenceRequest, objecting: str) -> str:
-    """What the RESTRICTED custody entry says: who objected, on which ground, and the rule (one line)."""
+def restriction_purpose(req: EvidenceRequest) -> str:
+    """What the RESTRICTED custody entry says: who objected (the notified enforcing state, the only side that
+    refuses: ``Side.REVIEWING``), on which ground, and the rule (one line). From the request alone, so that
+    every node holding an item writes the same words."""
     ground = req.refusals[-1].ground if req.refusals else req.refusal_ground
     return (
-        f"restricted: {objecting} objected ({ground}) within 96 hours of receipt of the emergency order; kept, "
-        f"not to be downloaded or exported {legal.cite('EPOC_EMERGENCY_OBJECTION')}"
+        f"restricted: {req.addressee_party} objected ({ground}) within 96 hours of receipt of the emergency "
+        f"order; kept, not to be downloaded or exported {legal.cite('EPOC_EMERGENCY_OBJECTION')}"
+    )
+
+
+def restriction_entry(item: EvidenceItem, req: EvidenceRequest, now: datetime) -> custody.Entry:
+    """The RESTRICTED custody entry an objection writes on an item it restricts (``item_restricted``), by the
+    system, at ``now``: when the node holding the item records it (its chain's place and hash are the
+    store's)."""
+    return custody.Entry(
+        item_id=item.id,
+        seq=0,
+        action=custody.Action.RESTRICTED,
+        user_id=SYSTEM.user_id,
+        username=SYSTEM.username,
+        jurisdiction=SYSTEM.jurisdiction,
+        at=now,
+        purpose=restriction_purpose(req),
+        recipient="",
+        sha256=item.sha256,
+        prev_hash="",
     )
 
 

@@ -94,6 +94,35 @@ def item_envelope(
     )
 
 
+def restrict_held_items(
+    session: Session,
+    tables: RuntimeTables,
+    before: datetime | None,
+    updated: EvidenceRequest,
+    members: frozenset[str],
+    now: datetime,
+) -> int:
+    """On a node that holds items of another node's request, on taking in the owner's change that records an
+    objection (``updated``, whose ``items_restricted_at`` was ``before`` here; EPOC_EMERGENCY_OBJECTION):
+    the RESTRICTED custody entry on each item held here that it restricts (``store.restrict_held_items``,
+    at ``now``, when this node records it: its chain stays in time order), its ``item_restricted`` event from
+    this node (the item's holder, the origin of its events) to ``members``, and a system audit entry, in the
+    replica's own transaction. How many items it restricted."""
+    restricted = store.restrict_held_items(session, before, updated, now)
+    for item, e in restricted:
+        state = mapping.item_to_pb(item, e.seq, restricted=True)
+        holder = domain.item_holder(item)
+        envelope = item_envelope(item, updated, state, "item_restricted", members, SYSTEM, e.seq, now, holder)
+        outbox.stage(session, tables, subject(updated.origin_jurisdiction, "item_restricted"), envelope)
+    if restricted:
+        entries = [
+            audit.AuditEvent.by_system("event:item_restricted", "evidence_item", item.id, item.workspace_id)
+            for item, _ in restricted
+        ]
+        audit.record(session, tables, entries, now)
+    return len(restricted)
+
+
 # -- consuming preservation-order events -----------------------------------------------------------
 
 

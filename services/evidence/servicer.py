@@ -272,7 +272,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 announce,
             )
             if updated.items_restricted_at != current.items_restricted_at:
-                self._restrict_items(uow, current, updated, principal, members, now)
+                self._restrict_items(uow, current, updated, members, now)
 
         await rt.change(principal, write)
         if self.wake_scanner is not None and any(at is not None and at <= now for at in plan.values()):
@@ -286,36 +286,17 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         uow: UnitOfWork,
         current: EvidenceRequest,
         updated: EvidenceRequest,
-        principal: auth.Principal,
         members: frozenset[str],
         now: datetime,
     ) -> None:
         """In the objection's own transaction: a RESTRICTED custody entry, by the system, on each item this
         node holds that the objection restricts and an earlier one had not (so once per item), and its
         event (EPOC_EMERGENCY_OBJECTION)."""
-        assert updated.items_restricted_at is not None
-        purpose = domain.restriction_purpose(updated, principal.jurisdiction)
-        for found in store.items_received_between(
-            uow.session, updated.id, current.items_restricted_at, updated.items_restricted_at
-        ):
-            item = found.item
-            entry = custody.Entry(
-                item_id="",
-                seq=0,
-                action=custody.Action.RESTRICTED,
-                user_id=SYSTEM.user_id,
-                username=SYSTEM.username,
-                jurisdiction=SYSTEM.jurisdiction,
-                at=now,
-                purpose=purpose,
-                recipient="",
-                sha256=item.sha256,
-                prev_hash="",
-            )
-            try:
-                e = store.append_custody(uow.session, item.id, entry)
-            except store.CustodyConflict:  # someone read the item meanwhile: the caller retries the whole
-                raise self.requests.concurrent_update() from None
+        try:
+            restricted = store.restrict_held_items(uow.session, current.items_restricted_at, updated, now)
+        except store.CustodyConflict:  # someone read an item meanwhile: the caller retries the whole
+            raise self.requests.concurrent_update() from None
+        for item, e in restricted:
             uow.emit(
                 events.subject(updated.origin_jurisdiction, "item_restricted"),
                 events.item_envelope(

@@ -38,7 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from jit.evidence.v1 import evidence_pb2 as pb
 from jitlib import sealing
 from jitlib.answers import Answers
-from jitlib.clock import as_utc
+from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, Stored, actor_columns, listed
 from jitlib.federation import DEFAULT_RETENTION_DAYS
 from jitlib.fields import same_fields
@@ -63,6 +63,7 @@ from services.evidence.domain import (
     Target,
     addressed_to_provider,
     request_access,
+    restriction_entry,
 )
 from services.evidence.mapping import ANSWER_FORM, AnsweredRequest, answered, request_answer
 
@@ -1172,6 +1173,31 @@ def items_received_between(
         cond.append(ItemRow.received_at > after)
     rows = session.scalars(select(ItemRow).where(*cond).order_by(ItemRow.id))
     return [ItemWithHead(item_to_domain(r), r.custody_seq, r.custody_head) for r in rows]
+
+
+def restrict_held_items(
+    session: Session, before: datetime | None, updated: EvidenceRequest, now: datetime
+) -> list[tuple[EvidenceItem, custody.Entry]]:
+    """A RESTRICTED custody entry (``domain.restriction_entry``) on each item of ``updated`` this node holds
+    that its objection restricts (received until ``items_restricted_at``) and the one before it (``before``,
+    None when there was none) did not: once per item, written by the node holding it, the request's owner
+    for those received there (the objection's own transaction), any other node for its own on taking in the
+    owner's change (``events.restrict_held_items``). Each item with its entry, in id order;
+    ``CustodyConflict`` when another writer appended to a chain meanwhile."""
+    until = updated.items_restricted_at
+    if until is None:
+        return []
+    out = []
+    for found in items_received_between(session, updated.id, before, until):
+        item = found.item
+        out.append((item, append_custody(session, item.id, restriction_entry(item, updated, now))))
+    return out
+
+
+def restricted_at(session: Session, request_id: str) -> datetime | None:
+    """When the objection that restricts the items of the request held here was recorded (None: none, or
+    no such request)."""
+    return as_utc_or_none(session.scalar(select(RequestRow.items_restricted_at).where(RequestRow.id == request_id)))
 
 
 def all_items(session: Session, after_id: str, limit: int) -> list[ItemWithHead]:

@@ -288,3 +288,76 @@ def test_a_sensitive_item_on_des_node_is_opened_and_exported_with_four_eyes_from
         ("EXPORT_APPROVED", "nl-prosecutor"),
         ("EXPORTED", "nl-liaison"),
     ]
+
+
+def test_an_objection_restricts_the_item_held_on_the_enforcing_states_node_in_that_nodes_chain(
+    evidence: Evidence,
+) -> None:
+    """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 10(4)) across nodes: NL's emergency EPOC to a
+    provider established in IE, IE notified. IE's liaison receives the provider's data on IE's node, which
+    holds its bytes and chain of custody; IE's prosecutor objects from IE's node within the 96 hours (the
+    change goes to NL, which owns the request). IE's node, taking in NL's change, writes the RESTRICTED
+    entry in the chain it keeps, once, by the system, and tells NL's node: the item is restricted on both
+    nodes and its chain, read on either, says who objected."""
+    req = evidence.call(
+        "NL", "nl-prosecutor", "CreateRequest",
+        pb.CreateRequestRequest(
+            request_id=rid(), workspace_id="jit-demo", legal_basis=pb.LEGAL_BASIS_EPOC,
+            epoc_procedure=pb.EPOC_PROCEDURE_EMERGENCY_WITH_NOTIFICATION,
+            issuing_authority="Openbaar Ministerie, Amsterdam", addressee_kind=pb.ADDRESSEE_KIND_SERVICE_PROVIDER,
+            addressee_jurisdiction="IE", provider_name="SocialNet Ireland Ltd",
+            data_categories=[pb.DATA_CATEGORY_CONTENT],
+            targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@doxx_her")],
+            offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING, urgency=pb.URGENCY_UNSPECIFIED,
+            title=f"Emergency EPOC, threats to V-NL-0007 {uuid.uuid4().hex[:6]}",
+        ),
+    ).request  # fmt: skip
+    for method, msg in (
+        ("IssueRequest", pb.IssueRequestRequest(id=req.id)),
+        ("AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=req.id)),
+        ("StartExecution", pb.StartExecutionRequest(id=req.id)),
+    ):
+        evidence.call("NL", "nl-prosecutor", method, msg)
+    eventually(
+        lambda: (
+            (r := evidence.found("IE", "ie-liaison", "GetRequest", pb.GetRequestRequest(id=req.id)))
+            and r.request.state == pb.EVIDENCE_REQUEST_STATE_IN_EXECUTION
+        ),
+        timeout=30,
+    )
+    data = b"messages exported by the provider " + os.urandom(1000)
+    item = (
+        evidence.on("IE")
+        .UploadItem(
+            _upload(req.id, data, "the account's messages"), metadata=md(evidence.tokens("ie-liaison")), timeout=60
+        )
+        .item
+    )
+    assert item.received_by.jurisdiction == "IE" and not item.restricted
+
+    refused = evidence.call(
+        "IE", "ie-prosecutor", "RefuseRequest",
+        pb.RefuseRequestRequest(id=req.id, ground=pb.REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE, detail="a journalist's"),
+    ).request  # fmt: skip
+    assert refused.state == pb.EVIDENCE_REQUEST_STATE_REFUSED and refused.HasField("items_restricted_at")
+
+    def chain(country: str, user: str) -> Any:
+        entries = evidence.call(country, user, "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
+        return entries if len(entries) > 1 else None
+
+    for country, user in (("IE", "ie-liaison"), ("NL", "nl-prosecutor")):
+        entries = eventually(lambda c=country, u=user: chain(c, u), timeout=30)
+        assert [(e.action, e.actor.username) for e in entries] == [
+            (pb.CUSTODY_ACTION_RECEIVED, "ie-liaison"),
+            (pb.CUSTODY_ACTION_RESTRICTED, "jit-system"),
+        ], country
+        assert "IE objected (IMMUNITY_OR_PRIVILEGE)" in entries[1].purpose and "Art. 10(4)" in entries[1].purpose
+
+    def restricted_on_nl() -> Any:
+        items = evidence.call("NL", "nl-prosecutor", "ListItems", pb.ListItemsRequest(evidence_request_id=req.id))
+        return next((i for i in items.items if i.id == item.id and i.restricted), None)
+
+    assert eventually(restricted_on_nl, timeout=30).sha256 == hashlib.sha256(data).hexdigest()
+    with pytest.raises(grpc.RpcError) as info:
+        evidence.download("NL", "nl-prosecutor", item.id, "prepare the indictment")
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -29,7 +29,7 @@ from jitlib.retention_sweep import RetentionSweep
 from jitlib.runtime import Runtime
 from services.evidence import app, custody, domain, events, store
 from services.evidence.deadlines import Deadline, DeadlineKind
-from services.evidence.domain import EvidenceItem, NewRequest, State, Target, TransitionInput
+from services.evidence.domain import EvidenceItem, ItemReplica, NewRequest, State, Target, TransitionInput
 from services.evidence.mapping import item_to_pb, micros, request_from_pb, request_to_pb
 
 # Microseconds on purpose: a Timestamp keeps them.
@@ -621,3 +621,84 @@ def test_a_replica_is_listed_from_its_stored_answer_as_this_node_holds_it(sessio
     clock.advance(timedelta(days=1))
     assert replicas.apply(app.REPLICAS, clock, session, _event(eio(), "decision_deadline_extended"))
     assert _listed_as_held(session, clock, issued.id).state == pb.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED
+
+
+# -- an objection the owner recorded, on the node holding the items ------------------------------------
+
+
+def _objected_epoc() -> tuple[domain.EvidenceRequest, domain.EvidenceRequest]:
+    """NL's emergency EPOC to a provider established in IE, IE notified, in execution; and the same after
+    IE's objection two hours later (refused, what was received until then restricted)."""
+    cmd = _new(
+        legal_basis="EPOC",
+        epoc_procedure="EMERGENCY_WITH_NOTIFICATION",
+        addressee_kind="SERVICE_PROVIDER",
+        addressee_jurisdiction="IE",
+        provider_name="SocialNet Ireland Ltd",
+        data_categories=("CONTENT",),
+        urgency="EMERGENCY",
+        restricted=False,
+        shared_with=(),
+    )
+    r = domain.create(cmd, request_id="0190f7a0-0000-7000-8000-0000000000dd", actor=NL, now=T0)
+    r = _run(r, NL, T0, "issue", "acknowledge", "start_execution")
+    objected = _run(
+        r, IE, T0 + timedelta(hours=2), "refuse", reason="a journalist's", refusal_ground="IMMUNITY_OR_PRIVILEGE"
+    )
+    assert objected.items_restricted_at == T0 + timedelta(hours=2)
+    return r, objected
+
+
+def _ie_item(r: domain.EvidenceRequest, n: int, received_at: datetime, blob_key: str = "k") -> EvidenceItem:
+    return replace(
+        _de_item(r),
+        id=f"0190f7a0-0000-7000-8000-0000000001{n:02d}",
+        origin_jurisdiction="IE",
+        received_by=IE,
+        received_at=received_at,
+        blob_key=blob_key,
+    )
+
+
+def _chain(session: Session, item_id: str) -> list[tuple[str, str]]:
+    return [(e.action.value, e.username) for e in store.custody_entries(session, item_id)]
+
+
+def test_an_objection_restricts_the_items_held_here_once_by_the_system_and_tells_the_other_nodes(
+    fk_session: Session,
+) -> None:
+    """EPOC_EMERGENCY_OBJECTION (Reg. (EU) 2023/1543 Art. 10(4)): IE's node holds two items it received of
+    NL's request, one before the objection and one after; NL's node holds one of its own, whose copy IE
+    holds. Taking in NL's change that records IE's objection, IE's node writes a RESTRICTED entry, by the
+    system, on its item received before, in its own chain, stages that item's ``item_restricted`` event
+    (from IE, to the workspace) and audits it; not on the later one, not on NL's; and not again for the
+    same objection."""
+    before, objected = _objected_epoc()
+    s = fk_session
+    assert replicas.apply(app.REPLICAS, ManualClock(T0), s, _event(before, "execution_started"), "IE")
+    earlier, later = _ie_item(before, 1, T0 + timedelta(hours=1)), _ie_item(before, 2, T0 + timedelta(hours=3))
+    for item in (earlier, later):
+        store.insert_item(s, item, f"upload-{item.id}")
+        received = custody.Entry(
+            item.id, 0, custody.Action.RECEIVED, IE.user_id, IE.username, "IE", item.received_at, "", "", item.sha256,
+            "",
+        )  # fmt: skip
+        store.append_custody(s, item.id, received)
+    nls = replace(_ie_item(before, 3, T0 + timedelta(hours=1), blob_key=""), received_by=NL, origin_jurisdiction="NL")
+    store.write_item_replica(s, ItemReplica(nls, 1), False)
+    now = T0 + timedelta(hours=2, minutes=5)
+
+    assert events.restrict_held_items(s, store.RUNTIME, None, objected, MEMBERS, now) == 1
+    assert _chain(s, earlier.id) == [("RECEIVED", "ie-prosecutor"), ("RESTRICTED", "jit-system")]
+    (restricted,) = [e for e in store.custody_entries(s, earlier.id) if e.action is custody.Action.RESTRICTED]
+    assert restricted.at == now and "IE objected (IMMUNITY_OR_PRIVILEGE)" in restricted.purpose
+    assert _chain(s, later.id) == [("RECEIVED", "ie-prosecutor")]
+    assert store.custody_entries(s, nls.id) == []
+    outbox = s.execute(select(store.RUNTIME.outbox.c.subject, store.RUNTIME.outbox.c.event_type)).all()
+    assert outbox == [("jit.evidence.NL.item_restricted", "jit.evidence.v1.EvidenceItemRestricted")]
+    audited = s.scalars(select(store.RUNTIME.audit_pending.c.record_id)).all()
+    assert audited == [earlier.id]
+    # The same objection again (its event redelivered, or a later change of the request): nothing more.
+    at = objected.items_restricted_at
+    assert events.restrict_held_items(s, store.RUNTIME, at, objected, MEMBERS, now) == 0
+    assert _chain(s, earlier.id) == [("RECEIVED", "ie-prosecutor"), ("RESTRICTED", "jit-system")]

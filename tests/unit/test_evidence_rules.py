@@ -280,7 +280,7 @@ def test_epoc_emergency_objection_within_96_hours_is_honoured_after_closing() ->
     problem = domain.content_refusal(received, refused, "downloaded")
     assert problem is not None and problem.reason == "ITEM_RESTRICTED" and "Art. 10(4)" in problem.message
     assert domain.content_refusal(received, r, "downloaded") is None  # not before the objection
-    assert "IE objected (IMMUNITY_OR_PRIVILEGE)" in domain.restriction_purpose(refused, "IE")
+    assert "IE objected (IMMUNITY_OR_PRIVILEGE)" in domain.restriction_purpose(refused)
 
 
 def test_epoc_emergency_objection_after_96_hours_is_refused() -> None:
