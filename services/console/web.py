@@ -40,7 +40,7 @@ from jit.victims.v1 import victims_pb2 as vc
 from jitlib import scorecard as scorecards
 from jitlib import stats
 from services.console import present
-from services.console.actions import TABLES, FormError, build_request, pseudonyms
+from services.console.actions import TABLES, TEXT_MAX, FormError, build_request, pseudonyms
 from services.console.backend import Backend, Refused
 from services.console.sessions import LoginRequired, Sessions, UserSession
 from services.console.settings import SERVICES, ConsoleSettings
@@ -72,6 +72,18 @@ MAX_PAGES = 50
 PAGE_TOKEN_MAX = 512
 #: The longest a new task may run (the form's limit, checked here too).
 DUE_IN_DAYS_MAX = 1800
+#: Who drafts a preservation order (the policy's creators of orders; the service decides, this only shows
+#: the form to them).
+ORDER_DRAFTERS = frozenset({"prosecutor", "police_liaison"})
+#: The legal bases a new order is drafted under, in words.
+ORDER_BASES = (
+    (pv.LEGAL_BASIS_EPOC_PR, "European Preservation Order (Reg. (EU) 2023/1543)"),
+    (pv.LEGAL_BASIS_BUDAPEST_ART29, "Budapest Convention, Art. 29 (expedited preservation)"),
+    (pv.LEGAL_BASIS_PROVIDER_VOLUNTARY, "The provider's voluntary preservation"),
+    (pv.LEGAL_BASIS_NATIONAL, "National law of my jurisdiction"),
+)
+#: How many targets the draft form offers (a provider's order names a few accounts, links or numbers).
+ORDER_TARGET_ROWS = 3
 _INT32_MAX = 2**31 - 1
 
 
@@ -469,11 +481,56 @@ class Console:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
         ask = pv.ListOrdersRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
         page = await self.backend.call("preservation", "ListOrders", ask, c.token)
+        drafts = bool(ORDER_DRAFTERS & set(c.user.roles))
+        providers = (
+            (await self.backend.call("preservation", "ListProviders", pv.ListProvidersRequest(), c.token)).providers
+            if drafts else ()
+        )  # fmt: skip
         return self.render(
             c.request, "orders.html", user=c.user, ws=ws, orders=page.orders,
             time_left=lambda d: present.time_left(d, c.now),
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
+            drafts=drafts, providers=providers, bases=ORDER_BASES, new_request_id=uuid.uuid4(),
+            target_rows=range(1, ORDER_TARGET_ROWS + 1),
+            target_kinds=[(v.number, v.name) for v in pv.TargetKind.DESCRIPTOR.values if v.number != 0],
+            categories=[(v.number, v.name) for v in pv.DataCategory.DESCRIPTOR.values if v.number != 0],
         )  # fmt: skip
+
+    async def create_order(self, c: Ctx) -> Response:
+        """A preservation order drafted in the form of the orders' page: the service checks it (the provider,
+        the targets, the legal basis against the members) and answers with the draft or the reason."""
+        ws = c.request.path_params["ws"]
+        form = await c.request.form()
+        try:
+            # Enum numbers: one the enum does not have is refused here, by its field.
+            basis = pv.LegalBasis.Name(int(str(form.get("legal_basis") or 0)))
+            categories = [pv.DataCategory.Name(int(str(v))) for v in form.getlist("data_categories")]
+            targets = []
+            for n in range(1, ORDER_TARGET_ROWS + 1):
+                value = str(form.get(f"target_{n}") or "").strip()
+                if value:
+                    kind = pv.TargetKind.Name(int(str(form.get(f"target_{n}_kind") or 0)))
+                    targets.append(pv.TargetIdentifier(kind=kind, value=value))
+        except ValueError:
+            raise Refused(
+                INVALID, "Refused: the legal basis, the kinds of targets and the data must be chosen from the form."
+            ) from None
+        req = pv.CreateOrderRequest(
+            request_id=str(form.get("request_id") or uuid.uuid4()),
+            workspace_id=ws,
+            legal_basis=basis,
+            provider_id=str(form.get("provider_id") or ""),
+            targets=targets,
+            data_categories=categories,
+            description=str(form.get("description") or ""),
+            # Restricted to the parties unless the issuer widens it, as for a task.
+            visibility=WHOLE_WORKSPACE if form.get("whole_workspace") else PARTIES_ONLY,
+            shared_with=str(form.get("shared_with") or "")[:TEXT_MAX].upper().replace(",", " ").split(),
+            victim_refs=pseudonyms(str(form.get("victim_refs") or "")),
+        )
+        order = (await self.backend.call("preservation", "CreateOrder", req, c.token)).order
+        drafted = "Preservation order drafted: record it as sent once the provider has it."
+        return self._done(c.request, drafted, f"/orders/{order.id}")
 
     async def order(self, c: Ctx) -> Response:
         order = (
@@ -758,6 +815,7 @@ class Console:
             Route("/w/{ws}/tasks", g(self.create_task), methods=["POST"]),
             Route("/w/{ws}/requests", g(self.requests)),
             Route("/w/{ws}/orders", g(self.orders)),
+            Route("/w/{ws}/orders", g(self.create_order), methods=["POST"]),
             Route("/w/{ws}/channel", g(self.workspace_channel)),
             Route("/w/{ws}/victims", g(self.victims)),
             Route("/w/{ws}/statistics", g(self.statistics)),

@@ -3,8 +3,9 @@
 The demo case's main steps as NL and DE users: NL assigns a task to DE; DE sees exactly the transitions
 it may make and takes them with the keyboard; the task's thread updates live in NL's browser when DE
 posts; DE uploads evidence with a progress bar, NL downloads it with a stated purpose and the chain of
-custody shows both; NL extends a preservation order; FR, not a member, sees nothing of the case; the
-auditor sees every service's audit chain verified. A screenshot of each main page is saved.
+custody shows both; NL drafts a preservation order in the form and extends another; FR, not a member,
+sees nothing of the case; the auditor sees every service's audit chain verified. A screenshot of each main
+page is saved.
 
 The steps build on each other (module state ``case``); each one checks its own outcome.
 """
@@ -390,6 +391,52 @@ def test_nl_extends_a_preservation_order_before_it_expires(
     assert after and before and after > before
     assert "1 extension(s) so far" in page.inner_text("section.clock")
     shot(page, shots, "07-preservation-order")
+
+
+def test_nl_drafts_a_preservation_order_in_the_form_and_a_refusal_says_why(
+    users: Users, shots: Path, node: dict[str, RunningService], nats_server: Any
+) -> None:
+    """A police liaison drafts an order from the orders' page (no command line): the provider chosen from the
+    register, two targets, the data to preserve, the victim by pseudonym; the draft's page shows them. A
+    target the service refuses comes back to the form in words, naming the target; nothing is drafted."""
+    (victim,) = registered_victims(node["preservation"], nats_server.url)
+    page = users.page("nl-liaison")
+    page.goto(f"{users.base}/w/{WS}/orders")
+    assert unlabelled_fields(page) == []
+    shot(page, shots, "07b-orders-draft-form")
+
+    def fill(target_2: str) -> None:
+        page.get_by_label("Legal basis").select_option(label="The provider's voluntary preservation")
+        page.get_by_label("Provider").select_option(label="Socialnet (demo large social network) (IE)")
+        page.get_by_label("Kind of target 1").select_option(label="account handle")
+        page.get_by_label("Target 1: the account, link, number or address").fill("@doxx_her_now")
+        page.get_by_label("Kind of target 2").select_option(label="url")
+        page.get_by_label("Target 2: the account, link, number or address").fill(target_2)
+        page.get_by_label("subscriber").check()
+        page.get_by_label("content").check()
+        page.get_by_label("Description").fill("Her home address and photos posted by @doxx_her_now")
+        page.get_by_label("Victims it concerns", exact=False).fill(victim)
+        page.get_by_role("button", name="Draft order").click()
+        page.wait_for_load_state()
+
+    fill("not a link")
+    assert page.url.endswith(f"/w/{WS}/orders")
+    refusal = page.inner_text("[role=alert]")
+    assert "targets[1].value" in refusal, refusal
+    assert page.get_by_role("link", name="Her home address", exact=False).count() == 0  # nothing drafted
+
+    fill("https://socialnet.example/p/4711")
+    page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}$"))
+    assert "Preservation order drafted" in page.inner_text("[role=status]")
+    assert "Preservation order at socialnet-ie" in page.inner_text("h1")
+    assert page.inner_text("dd.state") == "draft"
+    assert [c.inner_text() for c in page.locator("dl.facts code").all()] == [
+        "@doxx_her_now",
+        "https://socialnet.example/p/4711",
+    ]
+    assert page.inner_text("dd.victims") == victim
+    assert "Record as sent" in [b.inner_text() for b in page.locator("section.actions button").all()]
+    shot(page, shots, "07c-order-drafted")
 
 
 def test_the_workspace_home_lists_what_is_due_by_time_left(users: Users, shots: Path) -> None:

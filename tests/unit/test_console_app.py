@@ -54,6 +54,7 @@ class Services:
             ("evidence", "ListRequests"): ev.ListRequestsResponse(),
             ("tasks", "ListTasks"): tk.ListTasksResponse(),
             ("preservation", "ListOrders"): pv.ListOrdersResponse(),
+            ("preservation", "ListProviders"): pv.ListProvidersResponse(),
             ("removal", "ListRemovals"): rm.ListRemovalsResponse(),
         }
         self.streams: list[Callable[[Any, str], AsyncIterator[Any]]] = []
@@ -230,6 +231,68 @@ def test_a_list_offers_its_next_page(h: Harness, path: str, service: str, method
     assert h.http.get(f"/w/{WS}/{path}?page_token={'x' * 600}").status_code == 400
 
 
+# ---------------------------------------------------------------- drafting a preservation order
+
+
+def test_a_preservation_order_is_drafted_from_the_orders_page_as_the_form_says(h: Harness) -> None:
+    """The orders' page offers a prosecutor the draft form, its providers those the service lists; the form's
+    order is the request the service gets: the targets filled in (the empty rows left out), the data ticked,
+    the victims and the jurisdictions it is shared with as typed, kept to the parties unless widened. The
+    answer's order is where the page goes next."""
+    h.services.answers[("preservation", "ListProviders")] = pv.ListProvidersResponse(
+        providers=[pv.Provider(id="socialnet-ie", name="SocialNet", establishment_jurisdiction="IE")]
+    )
+    h.services.answers[("preservation", "CreateOrder")] = lambda r: pv.CreateOrderResponse(
+        order=pv.PreservationOrder(id=rid(7), workspace_id=r.workspace_id)
+    )
+    h.login()
+    page = h.http.get(f"/w/{WS}/orders").text
+    assert "Draft a preservation order" in page and '<option value="socialnet-ie">SocialNet (IE)</option>' in page
+    form = {
+        "request_id": rid(1),
+        "legal_basis": str(pv.LEGAL_BASIS_EPOC_PR),
+        "provider_id": "socialnet-ie",
+        "target_1_kind": str(pv.TARGET_KIND_ACCOUNT_HANDLE),
+        "target_1": " @rev3ng3_pics ",
+        "target_2_kind": str(pv.TARGET_KIND_URL),
+        "target_2": "",
+        "target_3_kind": str(pv.TARGET_KIND_URL),
+        "target_3": "https://socialnet.example/p/1",
+        "description": "Images posted without consent",
+        "victim_refs": "v-nl-0007, V-NL-0012",
+        "shared_with": "ie, de",
+    }
+    sent = h.http.post(
+        f"/w/{WS}/orders",
+        data={"csrftoken": h.csrf(), **form, "data_categories": [str(pv.DATA_CATEGORY_SUBSCRIBER), "3"]},
+        headers={"referer": f"http://testserver/w/{WS}/orders"},
+    )
+    assert sent.status_code == 303 and sent.headers["location"] == f"/orders/{rid(7)}"
+    (asked,) = h.services.asked("CreateOrder")
+    assert asked == pv.CreateOrderRequest(
+        request_id=rid(1),
+        workspace_id=WS,
+        legal_basis=pv.LEGAL_BASIS_EPOC_PR,
+        provider_id="socialnet-ie",
+        targets=[
+            pv.TargetIdentifier(kind=pv.TARGET_KIND_ACCOUNT_HANDLE, value="@rev3ng3_pics"),
+            pv.TargetIdentifier(kind=pv.TARGET_KIND_URL, value="https://socialnet.example/p/1"),
+        ],
+        data_categories=[pv.DATA_CATEGORY_SUBSCRIBER, pv.DATA_CATEGORY_CONTENT],
+        description="Images posted without consent",
+        visibility=web.PARTIES_ONLY,
+        shared_with=["IE", "DE"],
+        victim_refs=["V-NL-0007", "V-NL-0012"],
+    )
+
+
+def test_the_orders_page_offers_no_draft_to_who_may_not_draft(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(CLAIMS, "realm_access", {"roles": ["auditor"]})
+    h.login()
+    page = h.http.get(f"/w/{WS}/orders").text
+    assert "Draft a preservation order" not in page and not h.services.asked("ListProviders")
+
+
 # ---------------------------------------------------------------- logging in and out
 
 
@@ -392,6 +455,16 @@ def test_a_k_out_of_range_is_refused_in_words(h: Harness, path: str) -> None:
             "before the year 9999",
         ),
         (f"/act/order/{rid(1)}/extend", {"version": "99999999999999999999"}, "version: must be a number"),
+        (
+            f"/w/{WS}/orders",
+            {"legal_basis": "99", "provider_id": "socialnet-ie", "target_1_kind": "1", "target_1": "@a"},
+            "the kinds of targets and the data must be chosen from the form",
+        ),
+        (
+            f"/w/{WS}/orders",
+            {"legal_basis": "1", "provider_id": "socialnet-ie", "target_1_kind": "\u00b2", "target_1": "@a"},
+            "the kinds of targets and the data must be chosen from the form",
+        ),
     ],
 )
 def test_a_form_value_out_of_range_is_refused_in_words(h: Harness, path: str, form: dict[str, str], words: str) -> None:
