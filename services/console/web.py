@@ -82,8 +82,19 @@ ORDER_BASES = (
     (pv.LEGAL_BASIS_PROVIDER_VOLUNTARY, "The provider's voluntary preservation"),
     (pv.LEGAL_BASIS_NATIONAL, "National law of my jurisdiction"),
 )
-#: How many targets the draft form offers (a provider's order names a few accounts, links or numbers).
+#: How many targets the draft forms offer (an order or a request names a few accounts, links or numbers).
 ORDER_TARGET_ROWS = 3
+#: Who drafts an evidence request (the policy's creators of requests; the service decides).
+REQUEST_DRAFTERS = frozenset({"prosecutor"})
+#: The instruments a request is drafted under, in words.
+REQUEST_BASES = (
+    (ev.LEGAL_BASIS_EIO, "European Investigation Order (Directive 2014/41/EU)"),
+    (ev.LEGAL_BASIS_EPOC, "European Production Order (Reg. (EU) 2023/1543)"),
+    (ev.LEGAL_BASIS_MLA, "Mutual legal assistance request"),
+    (ev.LEGAL_BASIS_SAP_ART7, "Spontaneous exchange or request to a provider (Budapest Convention, Art. 7)"),
+    (ev.LEGAL_BASIS_VOLUNTARY, "A provider's voluntary disclosure"),
+    (ev.LEGAL_BASIS_JIT_DIRECT, "Direct exchange within the JIT"),
+)
 _INT32_MAX = 2**31 - 1
 
 
@@ -388,10 +399,72 @@ class Console:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
         ask = ev.ListRequestsRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
         page = await self.backend.call("evidence", "ListRequests", ask, c.token)
+
+        def values(enum: Any) -> list[tuple[int, str]]:
+            return [(v.number, v.name) for v in enum.DESCRIPTOR.values if v.number != 0]
+
         return self.render(
             c.request, "requests.html", user=c.user, ws=ws, requests=page.requests,
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
+            drafts=bool(REQUEST_DRAFTERS & set(c.user.roles)), bases=REQUEST_BASES, new_request_id=uuid.uuid4(),
+            procedures=values(ev.EpocProcedure), addressee_kinds=values(ev.AddresseeKind),
+            categories=values(ev.DataCategory), target_types=values(ev.TargetType),
+            offences=values(ev.OffenceCategory), urgencies=values(ev.Urgency),
+            target_rows=range(1, ORDER_TARGET_ROWS + 1),
         )  # fmt: skip
+
+    async def create_request(self, c: Ctx) -> Response:
+        """An evidence request drafted in the form of the requests' page: the service checks it (the
+        instrument against the addressee, the data, the targets, the members) and answers with the draft or
+        the reason."""
+        ws = c.request.path_params["ws"]
+        form = await c.request.form()
+
+        def number(enum: Any, field: str) -> str:
+            # An enum's name from the form's number: one the enum does not have is refused here.
+            return str(enum.Name(int(str(form.get(field) or 0))))
+
+        try:
+            basis, procedure = number(ev.LegalBasis, "legal_basis"), number(ev.EpocProcedure, "epoc_procedure")
+            kind, offence = number(ev.AddresseeKind, "addressee_kind"), number(ev.OffenceCategory, "offence_category")
+            urgency = number(ev.Urgency, "urgency")
+            categories = [ev.DataCategory.Name(int(str(v))) for v in form.getlist("data_categories")]
+            targets = []
+            for n in range(1, ORDER_TARGET_ROWS + 1):
+                value = str(form.get(f"target_{n}") or "").strip()
+                if value:
+                    platform = str(form.get(f"target_{n}_platform") or "").strip()
+                    kind_of = number(ev.TargetType, f"target_{n}_type")
+                    targets.append(ev.TargetIdentifier(type=kind_of, value=value, platform=platform))
+        except ValueError:
+            raise Refused(
+                INVALID, "Refused: the instrument, the addressee, the data, the targets' kinds, the offence and the "
+                "urgency must be chosen from the form."
+            ) from None  # fmt: skip
+        req = ev.CreateRequestRequest(
+            request_id=str(form.get("request_id") or uuid.uuid4()),
+            workspace_id=ws,
+            legal_basis=basis,
+            epoc_procedure=procedure,
+            issuing_authority=str(form.get("issuing_authority") or ""),
+            addressee_kind=kind,
+            addressee_jurisdiction=str(form.get("addressee_jurisdiction") or "").strip().upper(),
+            provider_name=str(form.get("provider_name") or "").strip(),
+            data_categories=categories,
+            targets=targets,
+            offence_category=offence,
+            urgency=urgency,
+            title=str(form.get("title") or ""),
+            description=str(form.get("description") or ""),
+            # Restricted to the parties unless the issuer widens it, as for a task.
+            visibility=WHOLE_WORKSPACE if form.get("whole_workspace") else PARTIES_ONLY,
+            shared_with=str(form.get("shared_with") or "")[:TEXT_MAX].upper().replace(",", " ").split(),
+            notification_exemption_reason=str(form.get("notification_exemption_reason") or ""),
+            victim_refs=pseudonyms(str(form.get("victim_refs") or "")),
+        )
+        created = (await self.backend.call("evidence", "CreateRequest", req, c.token)).request
+        drafted = "Evidence request drafted: issue it from its page when it is ready to go."
+        return self._done(c.request, drafted, f"/requests/{created.id}")
 
     async def upload(self, c: Ctx) -> Response:
         """The browser sends the file as the raw body, its SHA-256 (computed in the browser) and name in
@@ -814,6 +887,7 @@ class Console:
             Route("/w/{ws}/tasks", g(self.tasks)),
             Route("/w/{ws}/tasks", g(self.create_task), methods=["POST"]),
             Route("/w/{ws}/requests", g(self.requests)),
+            Route("/w/{ws}/requests", g(self.create_request), methods=["POST"]),
             Route("/w/{ws}/orders", g(self.orders)),
             Route("/w/{ws}/orders", g(self.create_order), methods=["POST"]),
             Route("/w/{ws}/channel", g(self.workspace_channel)),

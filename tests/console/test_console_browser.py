@@ -3,9 +3,9 @@
 The demo case's main steps as NL and DE users: NL assigns a task to DE; DE sees exactly the transitions
 it may make and takes them with the keyboard; the task's thread updates live in NL's browser when DE
 posts; DE uploads evidence with a progress bar, NL downloads it with a stated purpose and the chain of
-custody shows both; NL drafts a preservation order in the form and extends another; FR, not a member,
-sees nothing of the case; the auditor sees every service's audit chain verified. A screenshot of each main
-page is saved.
+custody shows both; NL drafts an evidence request and a preservation order in forms and extends another
+order; FR, not a member, sees nothing of the case; the auditor sees every service's audit chain verified.
+A screenshot of each main page is saved.
 
 The steps build on each other (module state ``case``); each one checks its own outcome.
 """
@@ -437,6 +437,55 @@ def test_nl_drafts_a_preservation_order_in_the_form_and_a_refusal_says_why(
     assert page.inner_text("dd.victims") == victim
     assert "Record as sent" in [b.inner_text() for b in page.locator("section.actions button").all()]
     shot(page, shots, "07c-order-drafted")
+
+
+def test_nl_drafts_an_evidence_request_in_the_form_and_a_refusal_says_why(
+    users: Users, shots: Path, node: dict[str, RunningService], nats_server: Any
+) -> None:
+    """A prosecutor drafts an EIO to DE from the requests' page (no command line); the draft's page shows it
+    and offers to issue it; DE, its addressee, has nothing to do on it until then. A provider's name on a
+    request to a member state comes back to the form in words, naming the field; nothing is drafted."""
+    (victim,) = registered_victims(node["evidence"], nats_server.url)
+    title = f"Identify who posted her address {uuid.uuid4().hex[:6]}"
+    page = users.page("nl-prosecutor")
+    page.goto(f"{users.base}/w/{WS}/requests")
+    assert unlabelled_fields(page) == []
+    shot(page, shots, "05b-requests-draft-form")
+
+    def fill(provider: str) -> None:
+        page.get_by_label("Title").fill(title)
+        page.get_by_label("Instrument").select_option(label="European Investigation Order (Directive 2014/41/EU)")
+        page.get_by_label("Issuing authority").fill("Openbaar Ministerie, Arrondissementsparket Amsterdam")
+        page.get_by_label("Addressed to").select_option(label="member state")
+        page.get_by_label("Jurisdiction addressed", exact=False).fill("DE")
+        page.get_by_label("Provider's name", exact=False).fill(provider)
+        page.get_by_label("subscriber").check()
+        page.get_by_label("Kind of target 1").select_option(label="account handle")
+        page.get_by_label("Target 1: the account, link, number or address").fill("@doxx_her_now")
+        page.get_by_label("Offence").select_option(label="doxxing")
+        page.get_by_label("Urgency").select_option(label="urgent")
+        page.get_by_label("Victims it concerns", exact=False).fill(victim)
+        page.get_by_role("button", name="Draft request").click()
+        page.wait_for_load_state()
+
+    fill("SocialNet Ireland Ltd")
+    assert page.url.endswith(f"/w/{WS}/requests")
+    assert "provider_name" in page.inner_text("[role=alert]")
+    assert page.get_by_role("link", name=title).count() == 0  # nothing drafted
+
+    fill("")
+    page.wait_for_url(re.compile(r".*/requests/[0-9a-f-]{36}$"))
+    assert "Evidence request drafted" in page.inner_text("[role=status]")
+    assert page.inner_text("h1") == title
+    assert page.inner_text("dd.state") == "draft"
+    assert page.inner_text("dd.victims") == victim
+    assert "@doxx_her_now" in page.inner_text("dl.facts")
+    assert "Issue" in [b.inner_text() for b in page.locator("section.actions button").all()]
+    shot(page, shots, "05c-request-drafted")
+    request_id = page.url.rsplit("/", 1)[1]
+    de = users.page("de-prosecutor")
+    de.goto(f"{users.base}/requests/{request_id}")
+    assert "Nothing for you to do on this record now." in de.inner_text("main")  # not issued yet
 
 
 def test_the_workspace_home_lists_what_is_due_by_time_left(users: Users, shots: Path) -> None:

@@ -286,11 +286,76 @@ def test_a_preservation_order_is_drafted_from_the_orders_page_as_the_form_says(h
     )
 
 
-def test_the_orders_page_offers_no_draft_to_who_may_not_draft(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_evidence_request_is_drafted_from_the_requests_page_as_the_form_says(h: Harness) -> None:
+    """The requests' page offers a prosecutor the draft form; the form's request is the one the service gets
+    (the empty target rows left out, the data ticked, the victims and the jurisdictions it is shared with
+    as typed, kept to the parties unless widened), and the answer's request is where the page goes next."""
+    h.services.answers[("evidence", "CreateRequest")] = lambda r: ev.CreateRequestResponse(
+        request=ev.EvidenceRequest(id=rid(8), workspace_id=r.workspace_id)
+    )
+    h.login()
+    assert "Draft an evidence request" in h.http.get(f"/w/{WS}/requests").text
+    form = {
+        "request_id": rid(2),
+        "title": "Identify the holder of @doxx_her_now",
+        "legal_basis": str(ev.LEGAL_BASIS_EPOC),
+        "epoc_procedure": str(ev.EPOC_PROCEDURE_WITH_NOTIFICATION),
+        "issuing_authority": "Openbaar Ministerie, Amsterdam",
+        "addressee_kind": str(ev.ADDRESSEE_KIND_SERVICE_PROVIDER),
+        "addressee_jurisdiction": " ie ",
+        "provider_name": "SocialNet Ireland Ltd",
+        "notification_exemption_reason": "",
+        "target_1_type": str(ev.TARGET_TYPE_ACCOUNT_HANDLE),
+        "target_1": "@doxx_her_now",
+        "target_1_platform": "socialnet",
+        "target_2_type": str(ev.TARGET_TYPE_URL),
+        "target_2": "",
+        "target_3_type": str(ev.TARGET_TYPE_EMAIL),
+        "target_3": "doxx@example.org",
+        "offence_category": str(ev.OFFENCE_CATEGORY_DOXXING),
+        "urgency": str(ev.URGENCY_URGENT),
+        "description": "Subscriber data and logins",
+        "victim_refs": "v-nl-0007",
+        "shared_with": "de",
+        "whole_workspace": "1",
+    }
+    sent = h.http.post(
+        f"/w/{WS}/requests",
+        data={"csrftoken": h.csrf(), **form, "data_categories": [str(ev.DATA_CATEGORY_SUBSCRIBER)]},
+        headers={"referer": f"http://testserver/w/{WS}/requests"},
+    )
+    assert sent.status_code == 303 and sent.headers["location"] == f"/requests/{rid(8)}"
+    (asked,) = h.services.asked("CreateRequest")
+    assert asked == ev.CreateRequestRequest(
+        request_id=rid(2),
+        workspace_id=WS,
+        legal_basis=ev.LEGAL_BASIS_EPOC,
+        epoc_procedure=ev.EPOC_PROCEDURE_WITH_NOTIFICATION,
+        issuing_authority="Openbaar Ministerie, Amsterdam",
+        addressee_kind=ev.ADDRESSEE_KIND_SERVICE_PROVIDER,
+        addressee_jurisdiction="IE",
+        provider_name="SocialNet Ireland Ltd",
+        data_categories=[ev.DATA_CATEGORY_SUBSCRIBER],
+        targets=[
+            ev.TargetIdentifier(type=ev.TARGET_TYPE_ACCOUNT_HANDLE, value="@doxx_her_now", platform="socialnet"),
+            ev.TargetIdentifier(type=ev.TARGET_TYPE_EMAIL, value="doxx@example.org"),
+        ],
+        offence_category=ev.OFFENCE_CATEGORY_DOXXING,
+        urgency=ev.URGENCY_URGENT,
+        title="Identify the holder of @doxx_her_now",
+        description="Subscriber data and logins",
+        visibility=web.WHOLE_WORKSPACE,
+        shared_with=["DE"],
+        victim_refs=["V-NL-0007"],
+    )
+
+
+def test_the_lists_offer_no_draft_to_who_may_not_draft(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(CLAIMS, "realm_access", {"roles": ["auditor"]})
     h.login()
     page = h.http.get(f"/w/{WS}/orders").text
     assert "Draft a preservation order" not in page and not h.services.asked("ListProviders")
+    assert "Draft an evidence request" not in h.http.get(f"/w/{WS}/requests").text
 
 
 # ---------------------------------------------------------------- logging in and out
@@ -464,6 +529,16 @@ def test_a_k_out_of_range_is_refused_in_words(h: Harness, path: str) -> None:
             f"/w/{WS}/orders",
             {"legal_basis": "1", "provider_id": "socialnet-ie", "target_1_kind": "\u00b2", "target_1": "@a"},
             "the kinds of targets and the data must be chosen from the form",
+        ),
+        (
+            f"/w/{WS}/requests",
+            {"title": "t", "legal_basis": "1", "addressee_kind": "7", "target_1_type": "1", "target_1": "@a"},
+            "the targets&#39; kinds, the offence and the urgency must be chosen from the form",
+        ),
+        (
+            f"/w/{WS}/requests",
+            {"title": "t", "legal_basis": "1", "addressee_kind": "1", "target_1_type": "9", "target_1": "@a"},
+            "must be chosen from the form",
         ),
     ],
 )
