@@ -220,6 +220,12 @@ def pseudonyms(text: str) -> list[str]:
     return text[:TEXT_MAX].upper().replace(",", " ").split()
 
 
+def jurisdictions(text: str) -> list[str]:
+    """The jurisdictions typed in a create form's "shared with" (``ie, de``), separated by commas or spaces,
+    upper-cased; the service refuses, by position, what is not one."""
+    return text[:TEXT_MAX].upper().replace(",", " ").split()
+
+
 class FormError(ValueError):
     """A form value the console cannot turn into a request (the field is named)."""
 

@@ -40,7 +40,7 @@ from jit.victims.v1 import victims_pb2 as vc
 from jitlib import scorecard as scorecards
 from jitlib import stats
 from services.console import present
-from services.console.actions import TABLES, TEXT_MAX, FormError, build_request, pseudonyms
+from services.console.actions import TABLES, FormError, build_request, jurisdictions, pseudonyms
 from services.console.backend import Backend, Refused
 from services.console.sessions import LoginRequired, Sessions, UserSession
 from services.console.settings import SERVICES, ConsoleSettings
@@ -458,7 +458,7 @@ class Console:
             description=str(form.get("description") or ""),
             # Restricted to the parties unless the issuer widens it, as for a task.
             visibility=WHOLE_WORKSPACE if form.get("whole_workspace") else PARTIES_ONLY,
-            shared_with=str(form.get("shared_with") or "")[:TEXT_MAX].upper().replace(",", " ").split(),
+            shared_with=jurisdictions(str(form.get("shared_with") or "")),
             notification_exemption_reason=str(form.get("notification_exemption_reason") or ""),
             victim_refs=pseudonyms(str(form.get("victim_refs") or "")),
         )
@@ -598,7 +598,7 @@ class Console:
             description=str(form.get("description") or ""),
             # Restricted to the parties unless the issuer widens it, as for a task.
             visibility=WHOLE_WORKSPACE if form.get("whole_workspace") else PARTIES_ONLY,
-            shared_with=str(form.get("shared_with") or "")[:TEXT_MAX].upper().replace(",", " ").split(),
+            shared_with=jurisdictions(str(form.get("shared_with") or "")),
             victim_refs=pseudonyms(str(form.get("victim_refs") or "")),
         )
         order = (await self.backend.call("preservation", "CreateOrder", req, c.token)).order
