@@ -234,6 +234,13 @@ def test_a_list_offers_its_next_page(h: Harness, path: str, service: str, method
 # ---------------------------------------------------------------- drafting a preservation order
 
 
+def _drafted(h: Harness, kind: str, form: dict[str, Any]) -> Any:
+    """The draft form of the workspace's list of ``kind`` posted from that list: the console's answer."""
+    return h.http.post(
+        f"/w/{WS}/{kind}", data={"csrftoken": h.csrf(), **form}, headers={"referer": f"http://testserver/w/{WS}/{kind}"}
+    )
+
+
 def test_a_preservation_order_is_drafted_from_the_orders_page_as_the_form_says(h: Harness) -> None:
     """The orders' page offers a prosecutor the draft form, its providers those the service lists; the form's
     order is the request the service gets: the targets filled in (the empty rows left out), the data ticked,
@@ -262,11 +269,7 @@ def test_a_preservation_order_is_drafted_from_the_orders_page_as_the_form_says(h
         "victim_refs": "v-nl-0007, V-NL-0012",
         "shared_with": "ie, de",
     }
-    sent = h.http.post(
-        f"/w/{WS}/orders",
-        data={"csrftoken": h.csrf(), **form, "data_categories": [str(pv.DATA_CATEGORY_SUBSCRIBER), "3"]},
-        headers={"referer": f"http://testserver/w/{WS}/orders"},
-    )
+    sent = _drafted(h, "orders", {**form, "data_categories": [str(pv.DATA_CATEGORY_SUBSCRIBER), "3"]})
     assert sent.status_code == 303 and sent.headers["location"] == f"/orders/{rid(7)}"
     (asked,) = h.services.asked("CreateOrder")
     assert asked == pv.CreateOrderRequest(
@@ -319,11 +322,7 @@ def test_an_evidence_request_is_drafted_from_the_requests_page_as_the_form_says(
         "shared_with": "de",
         "whole_workspace": "1",
     }
-    sent = h.http.post(
-        f"/w/{WS}/requests",
-        data={"csrftoken": h.csrf(), **form, "data_categories": [str(ev.DATA_CATEGORY_SUBSCRIBER)]},
-        headers={"referer": f"http://testserver/w/{WS}/requests"},
-    )
+    sent = _drafted(h, "requests", {**form, "data_categories": [str(ev.DATA_CATEGORY_SUBSCRIBER)]})
     assert sent.status_code == 303 and sent.headers["location"] == f"/requests/{rid(8)}"
     (asked,) = h.services.asked("CreateRequest")
     assert asked == ev.CreateRequestRequest(

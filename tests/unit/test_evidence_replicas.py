@@ -66,6 +66,22 @@ def _new(**over: object) -> NewRequest:
     return NewRequest(**fields)  # type: ignore[arg-type]
 
 
+def _epoc_to_ie(procedure: str, **over: object) -> NewRequest:
+    """NL's European Production Order under ``procedure`` for content, to a provider established in IE, open
+    to its workspace."""
+    fields: dict[str, object] = dict(
+        legal_basis="EPOC",
+        epoc_procedure=procedure,
+        addressee_kind="SERVICE_PROVIDER",
+        addressee_jurisdiction="IE",
+        provider_name="SocialNet Ireland Ltd",
+        data_categories=("CONTENT",),
+        restricted=False,
+        shared_with=(),
+    )
+    return _new(**{**fields, **over})
+
+
 def _run(
     r: domain.EvidenceRequest, actor: Actor, at: datetime, *actions: str, **data: object
 ) -> domain.EvidenceRequest:
@@ -500,18 +516,7 @@ def test_an_outside_addressees_copies_are_destroyed_by_its_sweep_the_retention_y
     """IE's node holds NL's EPOC of workspace nl-de-case (NL and DE), whose enforcing state IE is notified:
     the directory never announces that workspace to IE's node, yet its sweep destroys the copy when the
     retention years have passed since the last change NL sent."""
-    cmd = _new(
-        workspace_id="nl-de-case",
-        legal_basis="EPOC",
-        epoc_procedure="WITH_NOTIFICATION",
-        addressee_kind="SERVICE_PROVIDER",
-        addressee_jurisdiction="IE",
-        provider_name="SocialNet Ireland Ltd",
-        data_categories=("CONTENT",),
-        urgency="NORMAL",
-        restricted=False,
-        shared_with=(),
-    )
+    cmd = _epoc_to_ie("WITH_NOTIFICATION", workspace_id="nl-de-case", urgency="NORMAL")
     r = _run(domain.create(cmd, request_id="0190f7a0-0000-7000-8000-0000000000cc", actor=NL, now=T0), NL, T0, "issue")
     env = events.request_envelope(r, request_to_pb(r, r.updated_at), "issued", frozenset({"NL", "DE"}), T0)
     assert "IE" in env.audience
@@ -629,17 +634,7 @@ def test_a_replica_is_listed_from_its_stored_answer_as_this_node_holds_it(sessio
 def _objected_epoc() -> tuple[domain.EvidenceRequest, domain.EvidenceRequest]:
     """NL's emergency EPOC to a provider established in IE, IE notified, in execution; and the same after
     IE's objection two hours later (refused, what was received until then restricted)."""
-    cmd = _new(
-        legal_basis="EPOC",
-        epoc_procedure="EMERGENCY_WITH_NOTIFICATION",
-        addressee_kind="SERVICE_PROVIDER",
-        addressee_jurisdiction="IE",
-        provider_name="SocialNet Ireland Ltd",
-        data_categories=("CONTENT",),
-        urgency="EMERGENCY",
-        restricted=False,
-        shared_with=(),
-    )
+    cmd = _epoc_to_ie("EMERGENCY_WITH_NOTIFICATION", urgency="EMERGENCY")
     r = domain.create(cmd, request_id="0190f7a0-0000-7000-8000-0000000000dd", actor=NL, now=T0)
     r = _run(r, NL, T0, "issue", "acknowledge", "start_execution")
     objected = _run(
