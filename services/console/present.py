@@ -124,3 +124,44 @@ def due_items(tasks: list[Any], requests: list[Any], orders: list[Any], labels: 
         )
     out.sort(key=lambda i: (i.due, i.kind, i.record_id))
     return out
+
+
+#: What a refused draft keeps of each value typed (its form's own limits are shorter) and of each field.
+KEPT_TEXT_MAX = 10_000
+KEPT_VALUES_MAX = 8
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What the user typed in a draft form the service refused, to fill the form again with it on the page
+    the refusal goes back to: held in the user's session in the console's memory, never in a cookie, and
+    shown once (``UserSession.kept_form``). Empty: the form's own defaults."""
+
+    values: dict[str, tuple[str, ...]]
+
+    @staticmethod
+    def of(form: Any, names: tuple[str, ...]) -> Kept:
+        """The fields ``names`` of a posted form (a multi-dict), each value clipped and each field's values
+        bounded: a form is at most 256 KiB, and what is kept is no larger."""
+        out: dict[str, tuple[str, ...]] = {}
+        for name in names:
+            values = [str(v)[:KEPT_TEXT_MAX] for v in form.getlist(name)[:KEPT_VALUES_MAX]]
+            if values:
+                out[name] = tuple(values)
+        return Kept(out)
+
+    def value(self, name: str, default: str = "") -> str:
+        """The field's typed value (a text field), else ``default``."""
+        found = self.values.get(name)
+        return found[0] if found else default
+
+    def chosen(self, name: str, option: object, default: bool = False) -> bool:
+        """Whether ``option`` was chosen in the field (a select's option, a checkbox), else ``default``
+        when the form was not kept."""
+        if not self.values:
+            return default
+        return str(option) in self.values.get(name, ())
+
+
+#: A form not kept: its own defaults.
+NOT_KEPT = Kept({})

@@ -57,6 +57,14 @@ class UserSession:
     refresh_expires_at: float
     last_seen: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    #: A draft form the service refused (the page it goes back to, what was typed), shown once there
+    #: (``present.Kept``): in memory with the tokens, never in the cookie.
+    kept_form: tuple[str, Any] | None = field(default=None, repr=False)
+
+    def take_form(self, path: str) -> Any:
+        """The form kept for the page at ``path`` (``present.Kept``), once; None when there is none."""
+        kept, self.kept_form = self.kept_form, None
+        return kept[1] if kept is not None and kept[0] == path else None
 
     @property
     def claims(self) -> dict[str, Any]:

@@ -84,6 +84,17 @@ ORDER_BASES = (
 )
 #: How many targets the draft forms offer (an order or a request names a few accounts, links or numbers).
 ORDER_TARGET_ROWS = 3
+#: The fields of each draft form kept when the service refuses it (``present.Kept``).
+TASK_FIELDS = ("title", "description", "victim_refs", "kind", "assignee", "priority", "due_in_days", "whole_workspace")
+_TARGET_FIELDS = tuple(
+    f"target_{n}{part}" for n in range(1, ORDER_TARGET_ROWS + 1) for part in ("", "_kind", "_type", "_platform")
+)
+ORDER_FIELDS = ("legal_basis", "provider_id", "data_categories", "description", "victim_refs", "shared_with",
+                "whole_workspace", *_TARGET_FIELDS)  # fmt: skip
+REQUEST_FIELDS = ("title", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind",
+                  "addressee_jurisdiction", "provider_name", "data_categories", "notification_exemption_reason",
+                  "offence_category", "urgency", "description", "victim_refs", "shared_with", "whole_workspace",
+                  *_TARGET_FIELDS)  # fmt: skip
 #: Who drafts an evidence request (the policy's creators of requests; the service decides).
 REQUEST_DRAFTERS = frozenset({"prosecutor"})
 #: The instruments a request is drafted under, in words.
@@ -165,7 +176,15 @@ class Console:
             lstrip_blocks=True,
         )
         self.env.globals.update(
-            label=present.label, tk=tk, ev=ev, pv=pv, rm=rm, mg=mg, actions=TABLES, max_records=MAX_PAGES * 200
+            label=present.label,
+            tk=tk,
+            ev=ev,
+            pv=pv,
+            rm=rm,
+            mg=mg,
+            actions=TABLES,
+            max_records=MAX_PAGES * 200,
+            kept=present.NOT_KEPT,  # a draft form's own defaults; a refused one's values where it goes back
         )
 
     # ------------------------------------------------------------ plumbing
@@ -201,7 +220,11 @@ class Console:
             except Refused as refused:
                 if request.method == "POST":
                     request.session["flash"] = {"kind": "error", "text": refused.words}
-                    return RedirectResponse(self._back(request), status_code=303)
+                    back = self._back(request)
+                    kept = getattr(request.state, "kept_form", None)
+                    if kept is not None:  # a draft form: shown again as typed where the refusal goes back
+                        user.kept_form = (urllib.parse.urlsplit(back).path, kept)
+                    return RedirectResponse(back, status_code=303)
                 return self.render(request, "refused.html", status=_http_status(refused), user=user, refused=refused)
 
         return endpoint
@@ -341,12 +364,13 @@ class Console:
             c.request, "tasks.html", user=c.user, ws=ws, columns=columns, cut=not tasks.complete,
             kinds=[(v.number, v.name) for v in tk.TaskKind.DESCRIPTOR.values if v.number not in _NOT_CREATED_KINDS],
             priorities=[(v.number, v.name) for v in tk.TaskPriority.DESCRIPTOR.values if v.number != 0],
-            new_request_id=uuid.uuid4(),
+            new_request_id=uuid.uuid4(), kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
         )  # fmt: skip
 
     async def create_task(self, c: Ctx) -> Response:
         ws = c.request.path_params["ws"]
         form = await c.request.form()
+        c.request.state.kept_form = present.Kept.of(form, TASK_FIELDS)
         try:
             days = int(str(form.get("due_in_days") or "0"))
             # Enum names: a number the enum does not have is refused here, by name.
@@ -411,6 +435,7 @@ class Console:
             categories=values(ev.DataCategory), target_types=values(ev.TargetType),
             offences=values(ev.OffenceCategory), urgencies=values(ev.Urgency),
             target_rows=range(1, ORDER_TARGET_ROWS + 1),
+            kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
         )  # fmt: skip
 
     async def create_request(self, c: Ctx) -> Response:
@@ -419,6 +444,7 @@ class Console:
         the reason."""
         ws = c.request.path_params["ws"]
         form = await c.request.form()
+        c.request.state.kept_form = present.Kept.of(form, REQUEST_FIELDS)
 
         def number(enum: Any, field: str) -> str:
             # An enum's name from the form's number: one the enum does not have is refused here.
@@ -567,6 +593,7 @@ class Console:
             target_rows=range(1, ORDER_TARGET_ROWS + 1),
             target_kinds=[(v.number, v.name) for v in pv.TargetKind.DESCRIPTOR.values if v.number != 0],
             categories=[(v.number, v.name) for v in pv.DataCategory.DESCRIPTOR.values if v.number != 0],
+            kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
         )  # fmt: skip
 
     async def create_order(self, c: Ctx) -> Response:
@@ -574,6 +601,7 @@ class Console:
         the targets, the legal basis against the members) and answers with the draft or the reason."""
         ws = c.request.path_params["ws"]
         form = await c.request.form()
+        c.request.state.kept_form = present.Kept.of(form, ORDER_FIELDS)
         try:
             # Enum numbers: one the enum does not have is refused here, by its field.
             basis = pv.LegalBasis.Name(int(str(form.get("legal_basis") or 0)))

@@ -398,7 +398,8 @@ def test_nl_drafts_a_preservation_order_in_the_form_and_a_refusal_says_why(
 ) -> None:
     """A police liaison drafts an order from the orders' page (no command line): the provider chosen from the
     register, two targets, the data to preserve, the victim by pseudonym; the draft's page shows them. A
-    target the service refuses comes back to the form in words, naming the target; nothing is drafted."""
+    target the service refuses comes back to the form in words, naming the target, the form filled in as it
+    was; nothing is drafted until the target is put right."""
     (victim,) = registered_victims(node["preservation"], nats_server.url)
     page = users.page("nl-liaison")
     page.goto(f"{users.base}/w/{WS}/orders")
@@ -424,8 +425,12 @@ def test_nl_drafts_a_preservation_order_in_the_form_and_a_refusal_says_why(
     refusal = page.inner_text("[role=alert]")
     assert "targets[1].value" in refusal, refusal
     assert page.get_by_role("link", name="Her home address", exact=False).count() == 0  # nothing drafted
-
-    fill("https://socialnet.example/p/4711")
+    # The form comes back as it was filled in: only the refused target needs changing.
+    assert page.get_by_label("Description").input_value() == "Her home address and photos posted by @doxx_her_now"
+    assert page.get_by_label("Victims it concerns", exact=False).input_value() == victim
+    assert page.get_by_label("content").is_checked() and not page.get_by_label("traffic").is_checked()
+    page.get_by_label("Target 2: the account, link, number or address").fill("https://socialnet.example/p/4711")
+    page.get_by_role("button", name="Draft order").click()
     page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}$"))
     assert "Preservation order drafted" in page.inner_text("[role=status]")
     assert "Preservation order at socialnet-ie" in page.inner_text("h1")

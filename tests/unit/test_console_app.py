@@ -7,6 +7,7 @@ test sets, and records what it was asked)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import time
@@ -27,8 +28,8 @@ from jit.preservation.v1 import preservation_pb2 as pv
 from jit.preservation.v1 import removal_pb2 as rm
 from jit.tasks.v1 import tasks_pb2 as tk
 from jit.victims.v1 import victims_pb2 as vc
-from services.console import web
-from services.console.app import create_app
+from services.console import present, web
+from services.console.app import SESSION_COOKIE, create_app
 from services.console.backend import Refused
 from services.console.sessions import LoginRequired, UserSession
 from services.console.settings import ConsoleSettings
@@ -347,6 +348,63 @@ def test_an_evidence_request_is_drafted_from_the_requests_page_as_the_form_says(
         shared_with=["DE"],
         victim_refs=["V-NL-0007"],
     )
+
+
+def test_a_refused_draft_comes_back_filled_in_as_typed_once_and_never_in_a_cookie(h: Harness) -> None:
+    """The service refuses the draft: the orders' page says why and shows the form as the user filled it
+    (texts, the chosen options, the ticked data), so only the refused field needs changing; the next visit
+    shows the empty form again. What was typed stays in the console's memory: no cookie carries it."""
+
+    def refuse(_request: Any) -> Any:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "Refused: targets[1].value: must be an http(s) URL")
+
+    h.services.answers[("preservation", "ListProviders")] = pv.ListProvidersResponse(
+        providers=[pv.Provider(id=p, name=p, establishment_jurisdiction="IE") for p in ("microblog-ie", "socialnet-ie")]
+    )
+    h.services.answers[("preservation", "CreateOrder")] = refuse
+    h.login()
+    typed = "Her address & photos <posted> by @doxx_her_now"
+    form = {
+        "legal_basis": str(pv.LEGAL_BASIS_BUDAPEST_ART29),
+        "provider_id": "socialnet-ie",
+        "target_1_kind": str(pv.TARGET_KIND_ACCOUNT_HANDLE),
+        "target_1": "@doxx_her_now",
+        "target_2_kind": str(pv.TARGET_KIND_URL),
+        "target_2": "not a link",
+        "description": typed,
+        "victim_refs": "V-NL-0007",
+        "data_categories": [str(pv.DATA_CATEGORY_CONTENT)],
+    }
+    sent = _drafted(h, "orders", form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/w/{WS}/orders"
+    shown = h.http.get(sent.headers["location"])
+    page = shown.text
+    assert "targets[1].value: must be an http(s) URL" in page
+    assert "Her address &amp; photos &lt;posted&gt; by @doxx_her_now</textarea>" in page  # escaped, as typed
+    assert 'value="@doxx_her_now"' in page and 'value="not a link"' in page and 'value="V-NL-0007"' in page
+    assert f'<option value="{pv.LEGAL_BASIS_BUDAPEST_ART29}" selected>' in page
+    assert '<option value="socialnet-ie" selected>' in page and '<option value="microblog-ie">' in page
+    assert f'value="{pv.DATA_CATEGORY_CONTENT}" checked>' in page
+    assert f'value="{pv.DATA_CATEGORY_SUBSCRIBER}">' in page
+    cookie = h.http.cookies.get(SESSION_COOKIE) or ""
+    session = base64.b64decode(cookie.split(".")[0] + "==").decode()  # Starlette's signed, not sealed, JSON
+    assert "flash" in session or "csrf" in session or session.startswith("{")
+    assert "doxx" not in session and "doxx" not in cookie
+    again = h.http.get(f"/w/{WS}/orders").text
+    assert typed.split()[0] not in again and 'value="@doxx_her_now"' not in again
+
+
+def test_what_a_refused_draft_keeps_is_bounded() -> None:
+    class Form:
+        def getlist(self, name: str) -> list[str]:
+            return ["x" * 50_000] * 100 if name == "description" else []
+
+    kept = present.Kept.of(Form(), ("description", "title"))
+    assert list(kept.values) == ["description"]
+    assert len(kept.values["description"]) == present.KEPT_VALUES_MAX
+    assert {len(v) for v in kept.values["description"]} == {present.KEPT_TEXT_MAX}
+    assert kept.value("title", "default") == "default" and not kept.chosen("title", "x")
+    assert present.NOT_KEPT.chosen("priority", 2, default=True)
 
 
 def test_the_lists_offer_no_draft_to_who_may_not_draft(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
