@@ -394,6 +394,45 @@ def test_a_refused_draft_comes_back_filled_in_as_typed_once_and_never_in_a_cooki
     assert typed.split()[0] not in again and 'value="@doxx_her_now"' not in again
 
 
+@pytest.mark.parametrize(
+    ("kind", "service", "method", "form", "shown"),
+    [
+        (
+            "tasks", "tasks", "CreateTask",
+            {"title": "Hear the witness <in> Hamburg", "kind": "1", "priority": str(tk.TASK_PRIORITY_URGENT),
+             "assignee": "DE", "due_in_days": "7", "whole_workspace": "1"},
+            ['value="Hear the witness &lt;in&gt; Hamburg"', 'value="DE"', 'value="7"',
+             f'<option value="{tk.TASK_PRIORITY_URGENT}" selected>', 'name="whole_workspace" value="1" checked'],
+        ),
+        (
+            "requests", "evidence", "CreateRequest",
+            {"title": "Identify @doxx_her_now", "legal_basis": str(ev.LEGAL_BASIS_EPOC),
+             "epoc_procedure": str(ev.EPOC_PROCEDURE_EMERGENCY), "issuing_authority": "OM Amsterdam",
+             "addressee_kind": str(ev.ADDRESSEE_KIND_SERVICE_PROVIDER), "addressee_jurisdiction": "IE",
+             "notification_exemption_reason": "the holder lives in NL", "target_1_type": "1", "target_1": "@d",
+             "target_1_platform": "socialnet", "offence_category": str(ev.OFFENCE_CATEGORY_DOXXING)},
+            ['value="Identify @doxx_her_now"', f'<option value="{ev.EPOC_PROCEDURE_EMERGENCY}" selected>',
+             'value="OM Amsterdam"', ">the holder lives in NL</textarea>", 'value="socialnet"',
+             f'<option value="{ev.OFFENCE_CATEGORY_DOXXING}" selected>'],
+        ),
+    ],
+)  # fmt: skip
+def test_a_refused_task_or_request_draft_comes_back_filled_in(
+    h: Harness, kind: str, service: str, method: str, form: dict[str, str], shown: list[str]
+) -> None:
+    def refuse(_request: Any) -> Any:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "Refused: something in the draft")
+
+    h.services.answers[(service, method)] = refuse
+    h.login()
+    sent = _drafted(h, kind, form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/w/{WS}/{kind}"
+    page = h.http.get(sent.headers["location"]).text
+    assert "Refused: something in the draft" in page
+    assert [s for s in shown if s not in page] == []
+    assert [s for s in shown if s in h.http.get(f"/w/{WS}/{kind}").text and "selected" in s] == []
+
+
 def test_what_a_refused_draft_keeps_is_bounded() -> None:
     class Form:
         def getlist(self, name: str) -> list[str]:
