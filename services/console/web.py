@@ -94,6 +94,7 @@ ORDER_FIELDS = ("legal_basis", "provider_id", "data_categories", "description", 
 REQUEST_FIELDS = ("title", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind",
                   "addressee_jurisdiction", "provider_name", "data_categories", "notification_exemption_reason",
                   "offence_category", "urgency", "description", "victim_refs", "shared_with", "whole_workspace",
+                  "preservation_order_id",
                   *_TARGET_FIELDS)  # fmt: skip
 #: Who drafts an evidence request (the policy's creators of requests; the service decides).
 REQUEST_DRAFTERS = frozenset({"prosecutor"})
@@ -423,6 +424,15 @@ class Console:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
         ask = ev.ListRequestsRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
         page = await self.backend.call("evidence", "ListRequests", ask, c.token)
+        drafts = bool(REQUEST_DRAFTERS & set(c.user.roles))
+        # The orders a request may follow (production after preservation): the service links only one of
+        # the drafter's own jurisdiction in this workspace, and says so otherwise.
+        orders = (
+            [o for o in (await self.backend.call(
+                "preservation", "ListOrders", pv.ListOrdersRequest(workspace_id=ws, page_size=200), c.token
+            )).orders if o.origin_jurisdiction == c.user.jurisdiction]
+            if drafts else []
+        )  # fmt: skip
 
         def values(enum: Any) -> list[tuple[int, str]]:
             return [(v.number, v.name) for v in enum.DESCRIPTOR.values if v.number != 0]
@@ -430,7 +440,7 @@ class Console:
         return self.render(
             c.request, "requests.html", user=c.user, ws=ws, requests=page.requests,
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
-            drafts=bool(REQUEST_DRAFTERS & set(c.user.roles)), bases=REQUEST_BASES, new_request_id=uuid.uuid4(),
+            drafts=drafts, orders=orders, bases=REQUEST_BASES, new_request_id=uuid.uuid4(),
             procedures=values(ev.EpocProcedure), addressee_kinds=values(ev.AddresseeKind),
             categories=values(ev.DataCategory), target_types=values(ev.TargetType),
             offences=values(ev.OffenceCategory), urgencies=values(ev.Urgency),
@@ -487,6 +497,7 @@ class Console:
             shared_with=jurisdictions(str(form.get("shared_with") or "")),
             notification_exemption_reason=str(form.get("notification_exemption_reason") or ""),
             victim_refs=pseudonyms(str(form.get("victim_refs") or "")),
+            preservation_order_id=str(form.get("preservation_order_id") or ""),
         )
         created = (await self.backend.call("evidence", "CreateRequest", req, c.token)).request
         drafted = "Evidence request drafted: issue it from its page when it is ready to go."

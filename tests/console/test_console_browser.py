@@ -470,6 +470,10 @@ def test_nl_drafts_an_evidence_request_in_the_form_and_a_refusal_says_why(
         page.get_by_label("Offence").select_option(label="doxxing")
         page.get_by_label("Urgency").select_option(label="urgent")
         page.get_by_label("Victims it concerns", exact=False).fill(victim)
+        # Production after preservation: the order NL's liaison drafted above (the service links it).
+        page.get_by_label("Follows the preservation order", exact=False).select_option(
+            label="socialnet-ie: Her home address and photos posted by @doxx_her_now (draft)"
+        )
         page.get_by_role("button", name="Draft request").click()
         page.wait_for_load_state()
 
@@ -485,6 +489,7 @@ def test_nl_drafts_an_evidence_request_in_the_form_and_a_refusal_says_why(
     assert page.inner_text("dd.state") == "draft"
     assert page.inner_text("dd.victims") == victim
     assert "@doxx_her_now" in page.inner_text("dl.facts")
+    assert "Preservation order" in page.inner_text("dl.facts")  # linked
     assert "Issue" in [b.inner_text() for b in page.locator("section.actions button").all()]
     shot(page, shots, "05c-request-drafted")
     request_id = page.url.rsplit("/", 1)[1]

@@ -297,8 +297,14 @@ def test_an_evidence_request_is_drafted_from_the_requests_page_as_the_form_says(
     h.services.answers[("evidence", "CreateRequest")] = lambda r: ev.CreateRequestResponse(
         request=ev.EvidenceRequest(id=rid(8), workspace_id=r.workspace_id)
     )
+    nl_order = pv.PreservationOrder(id=rid(30), origin_jurisdiction="NL", provider_id="socialnet-ie", description="a")
+    de_order = pv.PreservationOrder(id=rid(31), origin_jurisdiction="DE", provider_id="socialnet-ie", description="b")
+    h.services.answers[("preservation", "ListOrders")] = pv.ListOrdersResponse(orders=[nl_order, de_order])
     h.login()
-    assert "Draft an evidence request" in h.http.get(f"/w/{WS}/requests").text
+    page = h.http.get(f"/w/{WS}/requests").text
+    assert "Draft an evidence request" in page
+    # Production follows only an order of the drafter's own jurisdiction (the service links no other).
+    assert f'<option value="{rid(30)}">' in page and rid(31) not in page
     form = {
         "request_id": rid(2),
         "title": "Identify the holder of @doxx_her_now",
@@ -322,6 +328,7 @@ def test_an_evidence_request_is_drafted_from_the_requests_page_as_the_form_says(
         "victim_refs": "v-nl-0007",
         "shared_with": "de",
         "whole_workspace": "1",
+        "preservation_order_id": rid(30),
     }
     sent = _drafted(h, "requests", {**form, "data_categories": [str(ev.DATA_CATEGORY_SUBSCRIBER)]})
     assert sent.status_code == 303 and sent.headers["location"] == f"/requests/{rid(8)}"
@@ -347,6 +354,7 @@ def test_an_evidence_request_is_drafted_from_the_requests_page_as_the_form_says(
         visibility=web.WHOLE_WORKSPACE,
         shared_with=["DE"],
         victim_refs=["V-NL-0007"],
+        preservation_order_id=rid(30),
     )
 
 
