@@ -83,11 +83,11 @@ ORDER_BASES = (
     (pv.LEGAL_BASIS_NATIONAL, "National law of my jurisdiction"),
 )
 #: How many targets the draft forms offer (an order or a request names a few accounts, links or numbers).
-ORDER_TARGET_ROWS = 3
+DRAFT_TARGET_ROWS = 3
 #: The fields of each draft form kept when the service refuses it (``present.Kept``).
 TASK_FIELDS = ("title", "description", "victim_refs", "kind", "assignee", "priority", "due_in_days", "whole_workspace")
 _TARGET_FIELDS = tuple(
-    f"target_{n}{part}" for n in range(1, ORDER_TARGET_ROWS + 1) for part in ("", "_kind", "_type", "_platform")
+    f"target_{n}{part}" for n in range(1, DRAFT_TARGET_ROWS + 1) for part in ("", "_kind", "_type", "_platform")
 )
 ORDER_FIELDS = ("legal_basis", "provider_id", "data_categories", "description", "victim_refs", "shared_with",
                 "whole_workspace", *_TARGET_FIELDS)  # fmt: skip
@@ -159,6 +159,23 @@ class Ctx:
     token: str
     tz: ZoneInfo
     now: dt.datetime
+
+
+def _choices(enum: Any, leave_out: tuple[int, ...] = (0,)) -> list[tuple[int, str]]:
+    """An enum's values a form offers (number, name), its UNSPECIFIED (or ``leave_out``) left out."""
+    return [(v.number, v.name) for v in enum.DESCRIPTOR.values if v.number not in leave_out]
+
+
+def _enum_name(enum: Any, raw: object) -> str:
+    """The name of the value a form sent as its number; ValueError for a number the enum does not have."""
+    return str(enum.Name(int(str(raw or 0))))
+
+
+def _typed_targets(form: Any, make: Callable[[int, str], Message]) -> list[Any]:
+    """A draft form's targets: ``make(n, value)`` for each of its rows whose value was filled in (an empty
+    row is left out); ``make`` reads the row's other fields and raises ValueError for an unknown kind."""
+    rows = ((n, str(form.get(f"target_{n}") or "").strip()) for n in range(1, DRAFT_TARGET_ROWS + 1))
+    return [make(n, value) for n, value in rows if value]
 
 
 class Console:
@@ -363,8 +380,8 @@ class Console:
         columns = [(s, [t for t in tasks.items if t.state == s]) for s in TASK_COLUMNS]
         return self.render(
             c.request, "tasks.html", user=c.user, ws=ws, columns=columns, cut=not tasks.complete,
-            kinds=[(v.number, v.name) for v in tk.TaskKind.DESCRIPTOR.values if v.number not in _NOT_CREATED_KINDS],
-            priorities=[(v.number, v.name) for v in tk.TaskPriority.DESCRIPTOR.values if v.number != 0],
+            kinds=_choices(tk.TaskKind, _NOT_CREATED_KINDS),
+            priorities=_choices(tk.TaskPriority),
             new_request_id=uuid.uuid4(), kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
         )  # fmt: skip
 
@@ -375,8 +392,8 @@ class Console:
         try:
             days = int(str(form.get("due_in_days") or "0"))
             # Enum names: a number the enum does not have is refused here, by name.
-            kind = tk.TaskKind.Name(int(str(form.get("kind") or 0)))
-            priority = tk.TaskPriority.Name(int(str(form.get("priority") or 0)))
+            kind = _enum_name(tk.TaskKind, form.get("kind"))
+            priority = _enum_name(tk.TaskPriority, form.get("priority"))
         except ValueError:
             raise Refused(INVALID, "Refused: kind, priority and days must be chosen from the form.") from None
         if not 0 <= days <= DUE_IN_DAYS_MAX:
@@ -434,17 +451,14 @@ class Console:
             if drafts else []
         )  # fmt: skip
 
-        def values(enum: Any) -> list[tuple[int, str]]:
-            return [(v.number, v.name) for v in enum.DESCRIPTOR.values if v.number != 0]
-
         return self.render(
             c.request, "requests.html", user=c.user, ws=ws, requests=page.requests,
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
             drafts=drafts, orders=orders, bases=REQUEST_BASES, new_request_id=uuid.uuid4(),
-            procedures=values(ev.EpocProcedure), addressee_kinds=values(ev.AddresseeKind),
-            categories=values(ev.DataCategory), target_types=values(ev.TargetType),
-            offences=values(ev.OffenceCategory), urgencies=values(ev.Urgency),
-            target_rows=range(1, ORDER_TARGET_ROWS + 1),
+            procedures=_choices(ev.EpocProcedure), addressee_kinds=_choices(ev.AddresseeKind),
+            categories=_choices(ev.DataCategory), target_types=_choices(ev.TargetType),
+            offences=_choices(ev.OffenceCategory), urgencies=_choices(ev.Urgency),
+            target_rows=range(1, DRAFT_TARGET_ROWS + 1),
             kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
         )  # fmt: skip
 
@@ -457,21 +471,18 @@ class Console:
         c.request.state.kept_form = present.Kept.of(form, REQUEST_FIELDS)
 
         def number(enum: Any, field: str) -> str:
-            # An enum's name from the form's number: one the enum does not have is refused here.
-            return str(enum.Name(int(str(form.get(field) or 0))))
+            return _enum_name(enum, form.get(field))
+
+        def target(n: int, value: str) -> Message:
+            platform = str(form.get(f"target_{n}_platform") or "").strip()
+            return ev.TargetIdentifier(type=number(ev.TargetType, f"target_{n}_type"), value=value, platform=platform)
 
         try:
             basis, procedure = number(ev.LegalBasis, "legal_basis"), number(ev.EpocProcedure, "epoc_procedure")
             kind, offence = number(ev.AddresseeKind, "addressee_kind"), number(ev.OffenceCategory, "offence_category")
             urgency = number(ev.Urgency, "urgency")
-            categories = [ev.DataCategory.Name(int(str(v))) for v in form.getlist("data_categories")]
-            targets = []
-            for n in range(1, ORDER_TARGET_ROWS + 1):
-                value = str(form.get(f"target_{n}") or "").strip()
-                if value:
-                    platform = str(form.get(f"target_{n}_platform") or "").strip()
-                    kind_of = number(ev.TargetType, f"target_{n}_type")
-                    targets.append(ev.TargetIdentifier(type=kind_of, value=value, platform=platform))
+            categories = [_enum_name(ev.DataCategory, v) for v in form.getlist("data_categories")]
+            targets = _typed_targets(form, target)
         except ValueError:
             raise Refused(
                 INVALID, "Refused: the instrument, the addressee, the data, the targets' kinds, the offence and the "
@@ -601,9 +612,9 @@ class Console:
             time_left=lambda d: present.time_left(d, c.now),
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
             drafts=drafts, providers=providers, bases=ORDER_BASES, new_request_id=uuid.uuid4(),
-            target_rows=range(1, ORDER_TARGET_ROWS + 1),
-            target_kinds=[(v.number, v.name) for v in pv.TargetKind.DESCRIPTOR.values if v.number != 0],
-            categories=[(v.number, v.name) for v in pv.DataCategory.DESCRIPTOR.values if v.number != 0],
+            target_rows=range(1, DRAFT_TARGET_ROWS + 1),
+            target_kinds=_choices(pv.TargetKind),
+            categories=_choices(pv.DataCategory),
             kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
         )  # fmt: skip
 
@@ -613,16 +624,15 @@ class Console:
         ws = c.request.path_params["ws"]
         form = await c.request.form()
         c.request.state.kept_form = present.Kept.of(form, ORDER_FIELDS)
+
+        def target(n: int, value: str) -> Message:
+            return pv.TargetIdentifier(kind=_enum_name(pv.TargetKind, form.get(f"target_{n}_kind")), value=value)
+
         try:
             # Enum numbers: one the enum does not have is refused here, by its field.
-            basis = pv.LegalBasis.Name(int(str(form.get("legal_basis") or 0)))
-            categories = [pv.DataCategory.Name(int(str(v))) for v in form.getlist("data_categories")]
-            targets = []
-            for n in range(1, ORDER_TARGET_ROWS + 1):
-                value = str(form.get(f"target_{n}") or "").strip()
-                if value:
-                    kind = pv.TargetKind.Name(int(str(form.get(f"target_{n}_kind") or 0)))
-                    targets.append(pv.TargetIdentifier(kind=kind, value=value))
+            basis = _enum_name(pv.LegalBasis, form.get("legal_basis"))
+            categories = [_enum_name(pv.DataCategory, v) for v in form.getlist("data_categories")]
+            targets = _typed_targets(form, target)
         except ValueError:
             raise Refused(
                 INVALID, "Refused: the legal basis, the kinds of targets and the data must be chosen from the form."
