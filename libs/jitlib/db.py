@@ -708,6 +708,9 @@ class RuntimeTables:
     #: Countries that joined a workspace, whose nodes are still to be sent what this node owns in it
     #: (``jitlib.joining``).
     workspace_joins: Table
+    #: The peers this service last started linked to (``JIT_FEDERATION_PEERS``): one linked since is sent
+    #: what this node owns in the workspaces its country is a member of (``jitlib.joining.link_peers``).
+    federation_links: Table
 
 
 def runtime_tables(metadata: MetaData) -> RuntimeTables:
@@ -858,6 +861,13 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("sent", Integer, nullable=False),
     )
     Index("ix_workspace_joins_due", workspace_joins.c.due_at)
+    federation_links = Table(
+        "federation_links",
+        metadata,
+        # A peer's country, or ``joining.NOT_RECORDED`` until the first start records the peers.
+        Column("country", String(8), primary_key=True),
+        Column("linked_at", ts, nullable=False),
+    )
     return RuntimeTables(
         outbox,
         inbox,
@@ -870,6 +880,7 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         deletion_certificates,
         legal_holds,
         workspace_joins,
+        federation_links,
     )
 
 

@@ -25,6 +25,12 @@ a change, however slow, up to that bound.
 
 An event of a part of a record (an evidence item) is a kind of its own; a service says, per kind, how to
 read a page of what it owns in a workspace and how to make its event (``ResendKind``).
+
+A peer linked later is sent the same way. The relay sends an event to the peers the node is linked to when
+it sends it (``JIT_FEDERATION_PEERS``), so a country already a member of workspaces when its node is linked
+(or linked again after its link was taken out) holds none of what this node made meanwhile. Each service
+keeps the peers it last started with (``federation_links``); at its start, a peer not among them is noted as
+a country joining each workspace the database holds that has it as a member (``link_peers``).
 """
 
 from __future__ import annotations
@@ -61,6 +67,9 @@ BATCH = 200
 RETRY_AFTER = timedelta(minutes=5)
 #: The audit entry's operation when the records of a workspace were sent to the nodes of new members.
 OPERATION = "jit.workspaces/ShareWithJoinedMembers"
+#: ``federation_links``' one row from the migration that made the table until the service's first start
+#: under it records the peers it is linked to then, and sends them nothing again: they were linked before.
+NOT_RECORDED = "--"
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,37 @@ def note(
         for due, since in ((now, None), (now + SECOND_PASS, since))
     ]
     session.execute(tables.workspace_joins.insert(), [{**r, "kind": 0, "after_id": "", "sent": 0} for r in rows])
+
+
+def link_peers(session: Session, tables: RuntimeTables, peers: frozenset[str], now: datetime) -> dict[str, list[str]]:
+    """At the start of a service that owns records, in one transaction: the ``peers`` it is linked to now
+    against those it last started with (``federation_links``). For each peer linked since, and each
+    workspace the database holds that has its country as a member, the join is noted (``note``): the
+    ``Joins`` job sends that node what this one owns there and the country may see, as to a country that
+    joins. A peer no longer linked is forgotten, so that linked again it is sent everything again (nothing
+    reached it meanwhile). At the first start after the table was made (``NOT_RECORDED``) the peers are
+    recorded and nothing is noted. The countries noted, per workspace."""
+    t = tables.federation_links
+    recorded = set(session.execute(select(t.c.country)).scalars())
+    first = NOT_RECORDED in recorded
+    recorded.discard(NOT_RECORDED)
+    linked = sorted(set(peers) - recorded)
+    forgotten = sorted(recorded - set(peers)) + ([NOT_RECORDED] if first else [])
+    if forgotten:
+        session.execute(delete(t).where(t.c.country.in_(forgotten)))
+    if linked:
+        session.execute(t.insert(), [{"country": c, "linked_at": now} for c in linked])
+    noted: dict[str, list[str]] = {}
+    if first or not linked:
+        return noted
+    w = tables.workspaces
+    for workspace_id, listed in session.execute(select(w.c.id, w.c.members).order_by(w.c.id)):
+        members = set(listed.split(","))
+        countries = [c for c in linked if c in members]
+        if countries:
+            note(session, tables, workspace_id, countries, now)
+            noted[workspace_id] = countries
+    return noted
 
 
 class Joins(Periodic):
@@ -228,4 +268,4 @@ class Joins(Periodic):
         return len(staged), staged
 
 
-__all__ = ["BATCH", "OPERATION", "SECOND_PASS", "Joins", "ResendKind", "note"]
+__all__ = ["BATCH", "NOT_RECORDED", "OPERATION", "SECOND_PASS", "Joins", "ResendKind", "link_peers", "note"]

@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn, Protocol, TypeVar
@@ -561,6 +562,18 @@ class ServiceApp:
                 committed=relay.committed,
             )
             directory.joins = joins
+        if not self.process_index and self.spec.resends is not None:
+            # Peers linked since the last start get what this node owns in their countries' workspaces.
+            peers = federation.peers if federation is not None else frozenset()
+            noted = await database.write(
+                partial(joining.link_peers, tables=self.spec.tables, peers=peers, now=self.clock.now())
+            )
+            if noted:
+                log.info(
+                    "peers linked since the last start: %s; what this node owns in %d of their workspaces goes to them",
+                    ",".join(sorted({c for countries in noted.values() for c in countries})),
+                    len(noted),
+                )
         bus.start()
         relay.start()
         chainer.start()

@@ -12,11 +12,16 @@ import pytest
 from jit.common.v1 import common_pb2
 from jit.tasks.v1 import tasks_pb2 as pb
 from jit.tasks.v1 import tasks_pb2_grpc
-from jitdev.nodes import LocalFederation
+from jitdev.nodes import LocalFederation, Node
+from jitdev.procs import terminate
 from tests.federation.test_workspaces import _jit
 from tests.harness import eventually, md, rid
 
 pytestmark = pytest.mark.integration
+
+#: How long the owner's node has to send what it owns to a peer linked at its start (the joins job runs at
+#: the start, then each 30 s).
+LINKED_WITHIN = 45
 
 
 def _tasks(federation: LocalFederation, country: str) -> tasks_pb2_grpc.TaskServiceStub:
@@ -124,3 +129,46 @@ def test_a_country_added_to_a_workspace_gets_on_its_node_the_records_made_before
     # DE's replica is where it was: the tasks sent to IE's node were not sent to DE's again as changes.
     de_copy = _listed(federation, "DE", country_tokens("de-liaison"), ws)[open_task.id]
     assert de_copy.version == accepted.version
+
+
+def _restart_tasks(node: Node, peers: str | None = None) -> None:
+    """``node``'s tasks service stopped and started again, linked to ``peers`` (None: as the federation
+    links it, every other node)."""
+    terminate(node.processes.pop("tasks"))
+    env = dict(node.env)
+    if peers is not None:
+        node.env = {**env, "JIT_FEDERATION_PEERS": peers}
+    try:
+        node.start_service("tasks", "services.tasks")
+    finally:
+        node.env = env
+    node.wait_healthy()
+
+
+def test_a_node_linked_after_its_country_joined_gets_the_records_made_before_the_link(
+    federation: LocalFederation, keycloak: Any, country_tokens: Any
+) -> None:
+    """IE a member of the workspace while NL's tasks service ran linked to DE alone (IE's node linked to the
+    federation after IE joined, or NL's operator late to list it in ``JIT_FEDERATION_PEERS``): NL's task
+    went to DE's node, not IE's. Once NL's service starts linked to IE too, IE's node gets it, as NL's
+    replica at NL's version (``jitlib.joining.link_peers``)."""
+    workspace = Workspace(federation, keycloak, country_tokens, "link")
+    workspace.open("Doxxing case")
+    workspace.add("IE", "ie-liaison")
+    ws, nl_node = workspace.id, federation.nodes["NL"]
+    ie, de = country_tokens("ie-liaison"), country_tokens("de-liaison")
+    _restart_tasks(nl_node, peers="DE")
+    try:
+        request = pb.CreateTaskRequest(
+            request_id=rid(), workspace_id=ws, title="Who runs the account that posts her address?",
+            kind=pb.TASK_KIND_OTHER, assignee_jurisdiction="DE", visibility=common_pb2.VISIBILITY_WORKSPACE,
+        )  # fmt: skip
+        task = _tasks(federation, "NL").CreateTask(request, metadata=md(country_tokens("nl-prosecutor")), timeout=15)
+        eventually(lambda: task.task.id in _listed(federation, "DE", de, ws), timeout=30)
+        # DE's copy and IE's would have left together: IE's node holds none.
+        assert task.task.id not in _listed(federation, "IE", ie, ws)
+    finally:
+        _restart_tasks(nl_node)
+    seen = eventually(lambda: _listed(federation, "IE", ie, ws).get(task.task.id), timeout=LINKED_WITHIN)
+    assert seen.version == task.task.version and seen.replica.owner_node == "NL"
+    assert seen.title == task.task.title

@@ -262,3 +262,63 @@ def test_a_process_behind_the_database_notes_only_the_countries_its_announcement
     t = store.RUNTIME.workspace_joins
     noted = asyncio.run(database.read(lambda s: s.execute(select(t.c.countries)).scalars().all()))
     assert sorted(noted) == ["FR", "FR", "IE", "IE"]
+
+
+# -- a peer linked later -------------------------------------------------------------------------------
+
+
+def _start(database: db.Database, peers: str, at: datetime = T0) -> dict[str, list[str]]:
+    """What a start of the service linked to ``peers`` notes (``jitlib.server``, copy 0)."""
+    linked = frozenset(p for p in peers.split(",") if p)
+    return asyncio.run(
+        database.write(lambda s: joining.link_peers(s, store.RUNTIME, linked, at))  # type: ignore[arg-type]
+    )
+
+
+def _links(database: db.Database) -> list[str]:
+    t = store.RUNTIME.federation_links
+    return sorted(asyncio.run(database.read(lambda s: s.execute(select(t.c.country)).scalars().all())))
+
+
+def test_the_first_start_records_the_peers_linked_then_and_sends_them_nothing(
+    database: db.Database, nl_tasks: list[Task]
+) -> None:
+    """The migration leaves ``NOT_RECORDED``: the peers of the first start under it were linked before."""
+    _workspace(database, WS, frozenset({"NL", "DE", "IE"}))
+    assert _links(database) == [joining.NOT_RECORDED]
+    assert _start(database, "DE,IE") == {}
+    assert _links(database) == ["DE", "IE"]
+    assert Node(database, None).joins_left() == 0
+    assert _start(database, "DE,IE") == {}  # a restart with the same peers: nothing
+
+
+def test_a_peer_linked_since_the_last_start_is_sent_what_nl_owns_in_its_countrys_workspaces(
+    database: db.Database, nl_tasks: list[Task]
+) -> None:
+    """IE a member of the workspace while NL's node was linked to DE alone: NL's tasks there never went to
+    IE's node. Linked at the next start, IE is noted as joining every workspace it is a member of (not
+    one it is not), and the job sends it NL's open tasks there, not the restricted NL-DE one."""
+    _workspace(database, WS, frozenset({"NL", "DE", "IE"}))
+    _workspace(database, "case-other", frozenset({"NL", "DE"}))
+    _start(database, "DE")
+    assert _start(database, "DE,IE", T0 + timedelta(days=1)) == {WS: ["IE"]}
+    assert _links(database) == ["DE", "IE"]
+    node = Node(database, None)
+    node.clock.advance(timedelta(days=1))
+    sent = node.run()
+    assert sorted(e.aggregate_id for e in sent) == sorted(t.id for t in nl_tasks)
+    assert {tuple(e.resent_to) for e in sent} == {("IE",)}
+    assert _start(database, "DE,IE") == {}  # sent once: the next start notes nothing
+
+
+def test_a_peer_whose_link_was_taken_out_is_sent_everything_again_when_linked_again(
+    database: db.Database, nl_tasks: list[Task]
+) -> None:
+    _workspace(database, WS, frozenset({"NL", "DE", "IE"}))
+    _start(database, "DE,IE")
+    assert _start(database, "DE") == {}
+    assert _links(database) == ["DE"]
+    assert _start(database, "IE,DE") == {WS: ["IE"]}
+    assert _start(database, "") == {}  # no peer at all (the node taken out of the federation)
+    assert _links(database) == []
+    assert _start(database, "DE,IE") == {WS: ["DE", "IE"]}
