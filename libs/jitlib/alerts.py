@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from jitlib.auth import Principal
+from jitlib.db import insert_or_nothing
 from jitlib.periodic import Periodic
 from jitlib.runtime import Runtime, UnitOfWork
 
@@ -69,13 +69,7 @@ Emit = Callable[[UnitOfWork, Alert], None]
 
 def _insert_once(session: Session, table: Table, alert: Alert, now: datetime) -> bool:
     """Record the alert; False when another scan (this or another replica) recorded it first."""
-    values = {"key": alert.key, "due_at": alert.due_at, "sent_at": now}
-    stmt: Any
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    else:
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    # RETURNING tells whether this insert wrote the row (psycopg reports rowcount -1 for it either way).
+    stmt = insert_or_nothing(session, table).values(key=alert.key, due_at=alert.due_at, sent_at=now)
     return session.execute(stmt.returning(table.c.key)).first() is not None
 
 

@@ -47,6 +47,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
@@ -886,6 +887,14 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def insert_or_nothing(session: Session, table: Table) -> Any:
+    """``INSERT INTO table ... ON CONFLICT DO NOTHING`` in the session's dialect: a row another transaction
+    wrote first (another replica of the service, another scan) is left as it is. Give it ``.values``; to
+    learn whether this one wrote the row, ``.returning`` a column (psycopg reports rowcount -1 either way)."""
+    dialect: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 T = TypeVar("T")

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import audit, outbox
 from jitlib.clock import Clock
-from jitlib.db import Database, RuntimeTables
+from jitlib.db import Database, RuntimeTables, insert_or_nothing
 from jitlib.ids import new_id
 from jitlib.periodic import Periodic
 from jitlib.sealing import certified_destroyed
@@ -127,12 +127,15 @@ def link_peers(session: Session, tables: RuntimeTables, peers: frozenset[str], n
     recorded = set(session.execute(select(t.c.country)).scalars())
     first = NOT_RECORDED in recorded
     recorded.discard(NOT_RECORDED)
-    linked = sorted(set(peers) - recorded)
     forgotten = sorted(recorded - set(peers)) + ([NOT_RECORDED] if first else [])
     if forgotten:
         session.execute(delete(t).where(t.c.country.in_(forgotten)))
-    if linked:
-        session.execute(t.insert(), [{"country": c, "linked_at": now} for c in linked])
+    # Each peer recorded by whichever replica of the service starting at the same time writes it first; the
+    # others note nothing for it.
+    insert = insert_or_nothing(session, t).returning(t.c.country)
+    linked = sorted(
+        c for c in set(peers) - recorded if session.execute(insert.values(country=c, linked_at=now)).first()
+    )
     noted: dict[str, list[str]] = {}
     if first or not linked:
         return noted

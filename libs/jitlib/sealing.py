@@ -58,7 +58,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from jitlib import crypto
-from jitlib.db import RuntimeTables
+from jitlib.db import RuntimeTables, insert_or_nothing
 from jitlib.errors import FailedPrecondition
 from jitlib.periodic import Periodic
 from jitlib.sqlexec import CompiledSelect
@@ -275,16 +275,7 @@ class ContentKeys:
             "kek_id": self.keks.current.id,
             "created_at": datetime.now(UTC),
         }
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects import postgresql
-
-            stmt: Any = postgresql.insert(self.table).values(**values).on_conflict_do_nothing()
-        else:
-            from sqlalchemy.dialects import sqlite
-
-            stmt = sqlite.insert(self.table).values(**values).on_conflict_do_nothing()
-        session.connection().execute(stmt)
+        session.connection().execute(insert_or_nothing(session, self.table).values(**values))
 
     def _hold_after_commit(self, session: Session, workspace_id: str, key: bytes) -> None:
         pending = self._pending.setdefault(session, set())

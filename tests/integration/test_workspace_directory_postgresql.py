@@ -76,3 +76,40 @@ def _blocked(database: db.Database) -> bool:
     """Whether a session waits for a lock (the other process's update, behind the first's)."""
     with database.engine.connect() as conn:
         return bool(conn.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE NOT granted").scalar())
+
+
+def test_a_peer_two_replicas_find_linked_as_they_start_at_once_is_noted_once(database: db.Database) -> None:
+    """Two replicas of the service start at once, both linked to IE for the first time: the one that records
+    IE first notes the workspace's join; the other, whose read did not see IE yet, waits for it, records
+    nothing and notes nothing (``joining.link_peers``): the join is not sent twice."""
+    workspace = store.RUNTIME.workspaces
+    fields = {"name": "Harassment case", "lead": "NL", "legal_basis": "", "starts_on": "", "ends_on": ""}
+
+    def before(s: Session) -> None:
+        s.execute(workspace.insert().values(id="case-1", status="open", members="DE,IE,NL", version=1,
+                                            updated_at=T0, **fields))  # fmt: skip
+        joining.link_peers(s, store.RUNTIME, frozenset({"DE"}), T0)  # the first start, linked to DE
+
+    asyncio.run(database.write(before))
+    noted: dict[str, dict[str, list[str]]] = {}
+    one = Session(database.engine)
+    noted["one"] = joining.link_peers(one, store.RUNTIME, frozenset({"DE", "IE"}), T0)  # not committed yet
+    waiting = threading.Event()
+
+    def other() -> None:
+        with Session(database.engine) as s:
+            waiting.set()
+            noted["other"] = joining.link_peers(s, store.RUNTIME, frozenset({"DE", "IE"}), T0)
+            s.commit()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    waiting.wait(10)
+    eventually(lambda: _blocked(database), timeout=10)
+    one.commit()
+    one.close()
+    thread.join(30)
+    assert noted == {"one": {"case-1": ["IE"]}, "other": {}}
+    t = store.RUNTIME.workspace_joins
+    joins = asyncio.run(database.read(lambda s: s.execute(select(t.c.countries)).scalars().all()))
+    assert joins == ["IE", "IE"]  # one first pass and one second, not two of each
