@@ -82,12 +82,17 @@ ORDER_BASES = (
     (pv.LEGAL_BASIS_PROVIDER_VOLUNTARY, "The provider's voluntary preservation"),
     (pv.LEGAL_BASIS_NATIONAL, "National law of my jurisdiction"),
 )
-#: How many targets the draft forms offer (an order or a request names a few accounts, links or numbers).
+#: How many target rows the draft forms show at first, and add each time the user asks for more (an order or
+#: a request names a few accounts, links or numbers; images posted at many links, more).
 DRAFT_TARGET_ROWS = 3
+#: At most this many target rows: the evidence and preservation services' own bound (``TARGETS_MAX``).
+DRAFT_TARGETS_MAX = 50
 #: The fields of each draft form kept when the service refuses it (``present.Kept``).
 TASK_FIELDS = ("title", "description", "victim_refs", "kind", "assignee", "priority", "due_in_days", "whole_workspace")
-_TARGET_FIELDS = tuple(
-    f"target_{n}{part}" for n in range(1, DRAFT_TARGET_ROWS + 1) for part in ("", "_kind", "_type", "_platform")
+_TARGET_FIELDS = (
+    "target_rows",
+    "more_targets",
+    *(f"target_{n}{part}" for n in range(1, DRAFT_TARGETS_MAX + 1) for part in ("", "_kind", "_type", "_platform")),
 )
 ORDER_FIELDS = ("legal_basis", "provider_id", "data_categories", "description", "victim_refs", "shared_with",
                 "whole_workspace", *_TARGET_FIELDS)  # fmt: skip
@@ -174,8 +179,19 @@ def _enum_name(enum: Any, raw: object) -> str:
 def _typed_targets(form: Any, make: Callable[[int, str], Message]) -> list[Any]:
     """A draft form's targets: ``make(n, value)`` for each of its rows whose value was filled in (an empty
     row is left out); ``make`` reads the row's other fields and raises ValueError for an unknown kind."""
-    rows = ((n, str(form.get(f"target_{n}") or "").strip()) for n in range(1, DRAFT_TARGET_ROWS + 1))
+    rows = ((n, str(form.get(f"target_{n}") or "").strip()) for n in range(1, DRAFT_TARGETS_MAX + 1))
     return [make(n, value) for n, value in rows if value]
+
+
+def _target_rows(kept: present.Kept) -> range:
+    """The target rows a draft form shows: ``DRAFT_TARGET_ROWS``, or as many as the kept form had (its
+    ``target_rows``, and at least up to its last filled row), never more than ``DRAFT_TARGETS_MAX``."""
+    try:
+        asked = int(kept.value("target_rows") or DRAFT_TARGET_ROWS)
+    except ValueError:
+        asked = DRAFT_TARGET_ROWS
+    filled = [n for n in range(1, DRAFT_TARGETS_MAX + 1) if kept.value(f"target_{n}").strip()]
+    return range(1, min(max(asked, DRAFT_TARGET_ROWS, *filled), DRAFT_TARGETS_MAX) + 1)
 
 
 class Console:
@@ -266,6 +282,20 @@ class Console:
     def _done(request: Request, text: str, to: str | None = None) -> RedirectResponse:
         request.session["flash"] = {"kind": "ok", "text": text}
         return RedirectResponse(to or Console._back(request), status_code=303)
+
+    @staticmethod
+    def _more_targets(c: Ctx, kept: present.Kept, first_field: str) -> Response | None:
+        """A draft form posted by its "more target rows" button: nothing goes to the service; the form comes
+        back as typed (kept in the session as a refused one is) with ``DRAFT_TARGET_ROWS`` more rows, at
+        the first new row (``first_field``: its id, with ``{n}`` for its number). None for a draft."""
+        if kept.value("more_targets") != "1":
+            return None
+        rows = _target_rows(kept)
+        more = min(len(rows) + DRAFT_TARGET_ROWS, DRAFT_TARGETS_MAX)
+        back = Console._back(c.request)
+        shown = present.Kept({**kept.values, "target_rows": (str(more),)})
+        c.user.kept_form = (urllib.parse.urlsplit(back).path, shown)
+        return RedirectResponse(f"{back}#{first_field.format(n=min(len(rows) + 1, more))}", status_code=303)
 
     # ------------------------------------------------------------ login
 
@@ -451,6 +481,7 @@ class Console:
             if drafts else []
         )  # fmt: skip
 
+        kept = c.user.take_form(c.request.url.path) or present.NOT_KEPT
         return self.render(
             c.request, "requests.html", user=c.user, ws=ws, requests=page.requests,
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
@@ -458,8 +489,7 @@ class Console:
             procedures=_choices(ev.EpocProcedure), addressee_kinds=_choices(ev.AddresseeKind),
             categories=_choices(ev.DataCategory), target_types=_choices(ev.TargetType),
             offences=_choices(ev.OffenceCategory), urgencies=_choices(ev.Urgency),
-            target_rows=range(1, DRAFT_TARGET_ROWS + 1),
-            kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
+            target_rows=_target_rows(kept), more_rows=DRAFT_TARGET_ROWS, targets_max=DRAFT_TARGETS_MAX, kept=kept,
         )  # fmt: skip
 
     async def create_request(self, c: Ctx) -> Response:
@@ -468,7 +498,10 @@ class Console:
         the reason."""
         ws = c.request.path_params["ws"]
         form = await c.request.form()
-        c.request.state.kept_form = present.Kept.of(form, REQUEST_FIELDS)
+        kept = c.request.state.kept_form = present.Kept.of(form, REQUEST_FIELDS)
+        more = self._more_targets(c, kept, "r-target-{n}-type")
+        if more is not None:
+            return more
 
         def number(enum: Any, field: str) -> str:
             return _enum_name(enum, form.get(field))
@@ -607,15 +640,15 @@ class Console:
             (await self.backend.call("preservation", "ListProviders", pv.ListProvidersRequest(), c.token)).providers
             if drafts else ()
         )  # fmt: skip
+        kept = c.user.take_form(c.request.url.path) or present.NOT_KEPT
         return self.render(
             c.request, "orders.html", user=c.user, ws=ws, orders=page.orders,
             time_left=lambda d: present.time_left(d, c.now),
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
             drafts=drafts, providers=providers, bases=ORDER_BASES, new_request_id=uuid.uuid4(),
-            target_rows=range(1, DRAFT_TARGET_ROWS + 1),
+            target_rows=_target_rows(kept), more_rows=DRAFT_TARGET_ROWS, targets_max=DRAFT_TARGETS_MAX, kept=kept,
             target_kinds=_choices(pv.TargetKind),
             categories=_choices(pv.DataCategory),
-            kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
         )  # fmt: skip
 
     async def create_order(self, c: Ctx) -> Response:
@@ -623,7 +656,10 @@ class Console:
         the targets, the legal basis against the members) and answers with the draft or the reason."""
         ws = c.request.path_params["ws"]
         form = await c.request.form()
-        c.request.state.kept_form = present.Kept.of(form, ORDER_FIELDS)
+        kept = c.request.state.kept_form = present.Kept.of(form, ORDER_FIELDS)
+        more = self._more_targets(c, kept, "o-target-{n}-kind")
+        if more is not None:
+            return more
 
         def target(n: int, value: str) -> Message:
             return pv.TargetIdentifier(kind=_enum_name(pv.TargetKind, form.get(f"target_{n}_kind")), value=value)

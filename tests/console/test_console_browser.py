@@ -399,7 +399,8 @@ def test_nl_drafts_a_preservation_order_in_the_form_and_a_refusal_says_why(
     """A police liaison drafts an order from the orders' page (no command line): the provider chosen from the
     register, two targets, the data to preserve, the victim by pseudonym; the draft's page shows them. A
     target the service refuses comes back to the form in words, naming the target, the form filled in as it
-    was; nothing is drafted until the target is put right."""
+    was; nothing is drafted until the target is put right. A third link needs more rows than the form's
+    three: the form comes back with three more, as filled in."""
     (victim,) = registered_victims(node["preservation"], nats_server.url)
     page = users.page("nl-liaison")
     page.goto(f"{users.base}/w/{WS}/orders")
@@ -430,6 +431,15 @@ def test_nl_drafts_a_preservation_order_in_the_form_and_a_refusal_says_why(
     assert page.get_by_label("Victims it concerns", exact=False).input_value() == victim
     assert page.get_by_label("content").is_checked() and not page.get_by_label("traffic").is_checked()
     page.get_by_label("Target 2: the account, link, number or address").fill("https://socialnet.example/p/4711")
+    # Posted at more links than the form has rows: three more, what was typed kept, nothing drafted yet.
+    assert page.get_by_label("Target 4: the account, link, number or address").count() == 0
+    page.get_by_role("button", name="Add 3 more target rows").click()
+    page.wait_for_load_state()
+    assert page.get_by_label("Target 2: the account, link, number or address").input_value().endswith("/p/4711")
+    assert page.get_by_label("Description").input_value() == "Her home address and photos posted by @doxx_her_now"
+    assert page.get_by_label("Target 6: the account, link, number or address").count() == 1
+    page.get_by_label("Kind of target 4").select_option(label="url")
+    page.get_by_label("Target 4: the account, link, number or address").fill("https://socialnet.example/p/4712")
     page.get_by_role("button", name="Draft order").click()
     page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}$"))
     assert "Preservation order drafted" in page.inner_text("[role=status]")
@@ -438,6 +448,7 @@ def test_nl_drafts_a_preservation_order_in_the_form_and_a_refusal_says_why(
     assert [c.inner_text() for c in page.locator("dl.facts code").all()] == [
         "@doxx_her_now",
         "https://socialnet.example/p/4711",
+        "https://socialnet.example/p/4712",
     ]
     assert page.inner_text("dd.victims") == victim
     assert "Record as sent" in [b.inner_text() for b in page.locator("section.actions button").all()]

@@ -441,6 +441,70 @@ def test_a_refused_task_or_request_draft_comes_back_filled_in(
     assert [s for s in shown if s in h.http.get(f"/w/{WS}/{kind}").text and "selected" in s] == []
 
 
+def test_more_target_rows_come_back_with_what_was_typed_and_every_filled_row_is_sent(h: Harness) -> None:
+    """Images posted at many links: the order's form shows three target rows, and its "more target rows"
+    button brings the form back as typed with three more, at the first new row, asking nothing of the
+    service; the draft then sends every filled row."""
+    h.services.answers[("preservation", "ListProviders")] = pv.ListProvidersResponse(
+        providers=[pv.Provider(id="socialnet-ie", name="SocialNet", establishment_jurisdiction="IE")]
+    )
+    h.services.answers[("preservation", "CreateOrder")] = lambda r: pv.CreateOrderResponse(
+        order=pv.PreservationOrder(id=rid(7), workspace_id=r.workspace_id)
+    )
+    h.login()
+    page = h.http.get(f"/w/{WS}/orders").text
+    assert 'id="o-target-3"' in page and 'id="o-target-4"' not in page and 'name="more_targets"' in page
+    links = {f"target_{n}": f"https://socialnet.example/p/{n}" for n in range(1, 4)}
+    kinds = {f"target_{n}_kind": str(pv.TARGET_KIND_URL) for n in range(1, 6)}
+    form = {"legal_basis": str(pv.LEGAL_BASIS_EPOC_PR), "provider_id": "socialnet-ie", **kinds, **links}
+    more = _drafted(h, "orders", {**form, "target_rows": "3", "more_targets": "1"})
+    assert more.status_code == 303 and more.headers["location"] == f"/w/{WS}/orders#o-target-4-kind"
+    assert h.services.asked("CreateOrder") == []
+    page = h.http.get(f"/w/{WS}/orders").text
+    assert 'id="o-target-6"' in page and 'id="o-target-7"' not in page and 'name="target_rows" value="6"' in page
+    assert [n for n in range(1, 4) if f'value="https://socialnet.example/p/{n}"' not in page] == []
+    assert '<option value="socialnet-ie" selected>' in page
+    sent = _drafted(h, "orders", {**form, "target_rows": "6", "target_5": "https://socialnet.example/p/5"})
+    assert sent.status_code == 303 and sent.headers["location"] == f"/orders/{rid(7)}"
+    (asked,) = h.services.asked("CreateOrder")
+    assert [t.value for t in asked.targets] == [f"https://socialnet.example/p/{n}" for n in (1, 2, 3, 5)]
+
+
+@pytest.mark.parametrize(
+    ("typed", "rows", "more"),
+    [
+        ({"target_rows": "49"}, 49, 50),  # never past the services' bound, and no button at it
+        ({"target_rows": "50"}, 50, 50),
+        ({"target_rows": "9" * 5000}, 3, 6),  # not a number the form gave
+        ({"target_rows": "-4"}, 3, 6),
+        ({"target_rows": "3", "target_12": "@posted_here"}, 12, 15),  # every filled row is shown
+    ],
+)
+def test_the_target_rows_a_draft_form_shows_are_bounded(
+    h: Harness, typed: dict[str, str], rows: int, more: int
+) -> None:
+    h.login()
+    answer = _drafted(h, "requests", {**typed, "more_targets": "1"})
+    assert answer.headers["location"] == f"/w/{WS}/requests#r-target-{min(rows + 1, more)}-type"
+    page = h.http.get(f"/w/{WS}/requests").text
+    assert f'id="r-target-{more}"' in page and f'id="r-target-{more + 1}"' not in page
+    assert ('name="more_targets"' in page) is (more < web.DRAFT_TARGETS_MAX)
+    assert h.services.asked("CreateRequest") == []
+
+
+def test_a_refused_draft_shows_no_more_target_rows_than_the_services_take(h: Harness) -> None:
+    def refuse(_request: Any) -> Any:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "Refused: title is required")
+
+    h.services.answers[("evidence", "CreateRequest")] = refuse
+    h.login()
+    sent = _drafted(h, "requests", {"target_rows": "999", "target_1": "@d", "legal_basis": str(ev.LEGAL_BASIS_EIO)})
+    assert sent.headers["location"] == f"/w/{WS}/requests"
+    page = h.http.get(sent.headers["location"]).text
+    last = web.DRAFT_TARGETS_MAX
+    assert f'id="r-target-{last}"' in page and f'id="r-target-{last + 1}"' not in page and 'value="@d"' in page
+
+
 def test_what_a_refused_draft_keeps_is_bounded() -> None:
     class Form:
         def getlist(self, name: str) -> list[str]:
