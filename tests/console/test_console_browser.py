@@ -440,7 +440,8 @@ def test_nl_drafts_a_preservation_order_in_the_form_and_a_refusal_says_why(
     assert page.get_by_label("Target 6: the account, link, number or address").count() == 1
     page.get_by_label("Kind of target 4").select_option(label="url")
     page.get_by_label("Target 4: the account, link, number or address").fill("https://socialnet.example/p/4712")
-    page.get_by_role("button", name="Draft order").click()
+    # Enter in a field drafts the order: the form's first button is still "Draft order", not "Add ...".
+    page.get_by_label("Target 4: the account, link, number or address").press("Enter")
     page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}$"))
     assert "Preservation order drafted" in page.inner_text("[role=status]")
     assert "Preservation order at socialnet-ie" in page.inner_text("h1")
