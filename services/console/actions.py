@@ -16,6 +16,7 @@ from google.protobuf.message import Message
 
 from jit.evidence.v1 import evidence_pb2 as ev
 from jit.preservation.v1 import preservation_pb2 as pv
+from jit.preservation.v1 import removal_pb2 as rm
 from jit.tasks.v1 import tasks_pb2 as tk
 from jitlib import legal
 
@@ -28,8 +29,9 @@ class Input:
     name: str
     label: str
     #: text, textarea, date (a day, as the end of that day in UTC), instant (a day and time, in UTC), choice
-    #: (one of an enum's values), choices (any of them, a repeated field), or hidden (a whole number or text
-    #: the page takes from the record: ``value``).
+    #: (one of an enum's values), choices (any of them, a repeated field), codes (jurisdictions typed with
+    #: commas or spaces, a repeated field), pick (one of the values ``options`` takes from the record), or
+    #: hidden (a whole number or text the page takes from the record: ``value``).
     kind: str = "text"
     required: bool = False
     enum: Any = None
@@ -41,6 +43,8 @@ class Input:
     value: Callable[[Any], str] | None = None
     #: For a hidden input: a whole number (an int64 field).
     number: bool = False
+    #: For a pick: the (value, words) the record offers.
+    options: Callable[[Any], Iterable[tuple[str, str]]] | None = None
 
     def choices(self, record: Any = None) -> list[tuple[int, str]]:
         """The enum's values as (number, words); for ``record``, only those ``narrow`` offers for it (the
@@ -211,7 +215,49 @@ ITEM_ACTIONS = {
     )
 }  # fmt: skip
 
-TABLES = {"task": TASK_ACTIONS, "request": REQUEST_ACTIONS, "order": ORDER_ACTIONS, "item": ITEM_ACTIONS}
+
+def removed_items(removal: Any) -> list[tuple[str, str]]:
+    """The removal request's items a re-upload may be of: those with a SHA-256 (the service matches it)."""
+    return [
+        (i.sha256, f"{(i.url or i.platform_item_id or i.account)[:80]} (SHA-256 {i.sha256[:12]}…)")
+        for i in removal.items
+        if i.sha256
+    ]
+
+
+ANSWERED = Input("answered_at", "When the platform answered (UTC; empty: now)", "instant")
+DETAILS = Input("details", "Details (optional)", "textarea")
+
+#: The platform's answers to a removal request, as the issuing side records them (the platform is no user).
+REMOVAL_ACTIONS = {
+    a.name: a
+    for a in (
+        Action("ack", "Record the platform's acknowledgement", "removal", "AcknowledgeRemoval",
+               rm.AcknowledgeRemovalRequest, (ANSWERED,)),
+        Action("removed", "Record removed", "removal", "RecordRemoved", rm.RecordRemovedRequest, (ANSWERED,)),
+        Action("geoblocked", "Record blocked in some jurisdictions", "removal", "RecordGeoBlocked",
+               rm.RecordGeoBlockedRequest,
+               (Input("blocked_in", "Blocked in (jurisdictions, separated by commas)", "codes", required=True,
+                      hint="e.g. NL, DE"), ANSWERED)),
+        Action("refused", "Record refused", "removal", "RecordRefused", rm.RecordRefusedRequest,
+               (Input("reason", "The platform's reason", "choice", True, rm.RefusalReason, "REFUSAL_REASON_"),
+                DETAILS, ANSWERED), grave=True),
+        Action("appealed", "Record the uploader's appeal", "removal", "RecordAppealed", rm.RecordAppealedRequest,
+               (DETAILS, ANSWERED)),
+        Action("restored", "Record restored by the platform", "removal", "RecordRestored", rm.RecordRestoredRequest,
+               (DETAILS, ANSWERED), grave=True),
+        Action("reupload", "Record a re-upload (reopens with a new clock)", "removal", "RecordReupload",
+               rm.RecordReuploadRequest,
+               (Input("sha256", "The item that showed up again", "pick", required=True, options=removed_items),
+                Input("url", "Where it showed up", required=True, hint="https://"),
+                Input("seen_at", "When it was seen (UTC; empty: now)", "instant"))),
+    )
+}  # fmt: skip
+
+TABLES = {
+    "task": TASK_ACTIONS, "request": REQUEST_ACTIONS, "order": ORDER_ACTIONS, "item": ITEM_ACTIONS,
+    "removal": REMOVAL_ACTIONS,
+}  # fmt: skip
 
 
 def pseudonyms(text: str) -> list[str]:
@@ -238,6 +284,21 @@ def _whole(raw: str) -> bool:
     """Whether ``raw`` is a whole number an int64 field takes, in ASCII digits (``str.isdigit`` alone also
     accepts digits ``int`` does not read, such as superscripts)."""
     return raw.isascii() and raw.isdigit() and int(raw) <= _WHOLE_MAX
+
+
+def set_instant(field: Any, raw: str, label: str) -> None:
+    """Set a Timestamp ``field`` to the day and time typed (``YYYY-MM-DDTHH:MM``, UTC unless it names its
+    offset); FormError naming ``label`` otherwise."""
+    try:
+        at = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise FormError(f"{label}: a day and time, as YYYY-MM-DDTHH:MM (UTC)") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    try:
+        field.FromDatetime(at.astimezone(dt.UTC))
+    except (OverflowError, ValueError):  # past the year 9999 in UTC
+        raise FormError(f"{label}: a day and time before the year 9999") from None
 
 
 def build_request(action: Action, record_id: str, version: str, form: dict[str, str]) -> Message:
@@ -273,6 +334,8 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
             if not all(_whole(p) and int(p) in numbers for p in picked):
                 raise FormError(f"{spec.label}: choose among the listed values")
             getattr(request, spec.name).extend(int(p) for p in picked)
+        elif spec.kind == "codes":
+            getattr(request, spec.name).extend(jurisdictions(raw))
         elif spec.kind == "date":
             try:
                 day = dt.date.fromisoformat(raw)
@@ -281,16 +344,7 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
             end = dt.datetime.combine(day, dt.time(23, 59), tzinfo=dt.UTC)
             getattr(request, spec.name).FromDatetime(end)
         elif spec.kind == "instant":
-            try:
-                at = dt.datetime.fromisoformat(raw)
-            except ValueError:
-                raise FormError(f"{spec.label}: a day and time, as YYYY-MM-DDTHH:MM (UTC)") from None
-            if at.tzinfo is None:
-                at = at.replace(tzinfo=dt.UTC)
-            try:
-                getattr(request, spec.name).FromDatetime(at.astimezone(dt.UTC))
-            except (OverflowError, ValueError):  # past the year 9999 in UTC
-                raise FormError(f"{spec.label}: a day and time before the year 9999") from None
+            set_instant(getattr(request, spec.name), raw, spec.label)
         else:
             setattr(request, spec.name, raw)
     return request

@@ -40,7 +40,7 @@ from jit.victims.v1 import victims_pb2 as vc
 from jitlib import scorecard as scorecards
 from jitlib import stats
 from services.console import present
-from services.console.actions import TABLES, FormError, build_request, jurisdictions, pseudonyms
+from services.console.actions import TABLES, FormError, build_request, jurisdictions, pseudonyms, set_instant
 from services.console.backend import Backend, Refused
 from services.console.sessions import LoginRequired, Sessions, UserSession
 from services.console.settings import SERVICES, ConsoleSettings
@@ -89,10 +89,13 @@ DRAFT_TARGET_ROWS = 3
 DRAFT_TARGETS_MAX = 50
 #: The fields of each draft form kept when the service refuses it (``present.Kept``).
 TASK_FIELDS = ("title", "description", "victim_refs", "kind", "assignee", "priority", "due_in_days", "whole_workspace")
+#: What a target row may hold besides its kind: the value (a link, an account), and a request's platform or a
+#: removal's item id, account and hash; a row is filled when one of them is.
+_TARGET_VALUES = ("", "_platform", "_item", "_account", "_sha256")
 _TARGET_FIELDS = (
     "target_rows",
     "more_targets",
-    *(f"target_{n}{part}" for n in range(1, DRAFT_TARGETS_MAX + 1) for part in ("", "_kind", "_type", "_platform")),
+    *(f"target_{n}{part}" for n in range(1, DRAFT_TARGETS_MAX + 1) for part in (*_TARGET_VALUES, "_kind", "_type")),
 )
 ORDER_FIELDS = ("legal_basis", "provider_id", "data_categories", "description", "victim_refs", "shared_with",
                 "whole_workspace", *_TARGET_FIELDS)  # fmt: skip
@@ -101,6 +104,17 @@ REQUEST_FIELDS = ("title", "legal_basis", "epoc_procedure", "issuing_authority",
                   "offence_category", "urgency", "description", "victim_refs", "shared_with", "whole_workspace",
                   "preservation_order_id",
                   *_TARGET_FIELDS)  # fmt: skip
+REMOVAL_FIELDS = ("basis", "national_jurisdiction", "provider_id", "sent_at", "preservation_order_id",
+                  "proceed_without_preservation_reason", "victim_refs", *_TARGET_FIELDS)  # fmt: skip
+#: Who records a removal request sent to a platform (the policy's creators of them; the service decides).
+REMOVAL_DRAFTERS = frozenset({"prosecutor", "police_liaison"})
+#: The legal bases of a removal request, in words; each has its clock (the service says which and why).
+REMOVAL_BASES = (
+    (rm.REMOVAL_BASIS_DSA_ART9_ORDER, "Order to act against illegal content (Reg. (EU) 2022/2065, DSA, Art. 9)"),
+    (rm.REMOVAL_BASIS_NATIONAL_ORDER, "National removal order"),
+    (rm.REMOVAL_BASIS_DSA_ART22_TRUSTED_FLAGGER, "Trusted flagger's notice (DSA Art. 22)"),
+    (rm.REMOVAL_BASIS_DSA_ART16_NOTICE, "Notice of illegal content (DSA Art. 16)"),
+)
 #: Who drafts an evidence request (the policy's creators of requests; the service decides).
 REQUEST_DRAFTERS = frozenset({"prosecutor"})
 #: The instruments a request is drafted under, in words.
@@ -190,7 +204,9 @@ def _target_rows(kept: present.Kept) -> range:
         asked = int(kept.value("target_rows") or DRAFT_TARGET_ROWS)
     except ValueError:
         asked = DRAFT_TARGET_ROWS
-    filled = [n for n in range(1, DRAFT_TARGETS_MAX + 1) if kept.value(f"target_{n}").strip()]
+    filled = [
+        n for n in range(1, DRAFT_TARGETS_MAX + 1) if any(kept.value(f"target_{n}{p}").strip() for p in _TARGET_VALUES)
+    ]
     return range(1, min(max(asked, DRAFT_TARGET_ROWS, *filled), DRAFT_TARGETS_MAX) + 1)
 
 
@@ -699,6 +715,87 @@ class Console:
         return self.render(c.request, "order.html", user=c.user, order=order, kind="order", record=order,
                            time_left=lambda d: present.time_left(d, c.now))  # fmt: skip
 
+    # ------------------------------------------------------------ removal requests to platforms
+
+    async def removals(self, c: Ctx) -> Response:
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        ask = rm.ListRemovalsRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
+        page = await self.backend.call("removal", "ListRemovals", ask, c.token)
+        drafts = bool(REMOVAL_DRAFTERS & set(c.user.roles))
+        providers: Any = ()
+        orders: Any = ()
+        if drafts:
+            # The register's platforms, and the orders a removal may keep (preserve before removing: the
+            # service finds the live order of the same target itself, and refuses one that is not live).
+            providers = await self.backend.call("preservation", "ListProviders", pv.ListProvidersRequest(), c.token)
+            orders = await self.backend.call(
+                "preservation", "ListOrders", pv.ListOrdersRequest(workspace_id=ws, page_size=200), c.token
+            )
+        kept = c.user.take_form(c.request.url.path) or present.NOT_KEPT
+        return self.render(
+            c.request, "removals.html", user=c.user, ws=ws, removals=page.removals,
+            time_left=lambda d: present.time_left(d, c.now),
+            later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
+            drafts=drafts, providers=providers.providers if drafts else (), bases=REMOVAL_BASES,
+            orders=orders.orders if drafts else (), new_request_id=uuid.uuid4(),
+            target_rows=_target_rows(kept), more_rows=DRAFT_TARGET_ROWS, targets_max=DRAFT_TARGETS_MAX, kept=kept,
+        )  # fmt: skip
+
+    async def create_removal(self, c: Ctx) -> Response:
+        """A removal request sent to a platform, recorded from the form of the removals' page: the service
+        checks it (the items, the basis and its clock, preserve before removing) and answers with the record
+        or the reason."""
+        ws = c.request.path_params["ws"]
+        form = await c.request.form()
+        kept = c.request.state.kept_form = present.Kept.of(form, REMOVAL_FIELDS)
+        more = self._more_targets(c, kept, "m-target-{n}")
+        if more is not None:
+            return more
+
+        def text(name: str) -> str:
+            return str(form.get(name) or "").strip()
+
+        try:
+            basis = _enum_name(rm.RemovalBasis, form.get("basis"))
+        except ValueError:
+            raise Refused(INVALID, "Refused: the legal basis must be chosen from the form.") from None
+        items = [
+            rm.ContentItem(url=text(f"target_{n}"), platform_item_id=text(f"target_{n}_item"),
+                           account=text(f"target_{n}_account"), sha256=text(f"target_{n}_sha256").lower())
+            for n in range(1, DRAFT_TARGETS_MAX + 1)
+            if any(text(f"target_{n}{part}") for part in ("", "_item", "_account", "_sha256"))
+        ]  # fmt: skip
+        req = rm.CreateRemovalRequest(
+            request_id=text("request_id") or str(uuid.uuid4()),
+            workspace_id=ws,
+            basis=basis,
+            national_jurisdiction=text("national_jurisdiction").upper(),
+            provider_id=text("provider_id"),
+            items=items,
+            preservation_order_id=text("preservation_order_id"),
+            proceed_without_preservation_reason=str(form.get("proceed_without_preservation_reason") or ""),
+            victim_refs=pseudonyms(text("victim_refs")),
+        )
+        if text("sent_at"):
+            try:
+                set_instant(req.sent_at, text("sent_at"), "Sent to the platform at")
+            except FormError as exc:
+                raise Refused(INVALID, f"Refused: {exc}.") from None
+        created = (await self.backend.call("removal", "CreateRemoval", req, c.token)).removal
+        recorded = "Removal request recorded: record the platform's answers on its page as they come."
+        return self._done(c.request, recorded, f"/removals/{created.id}")
+
+    async def removal(self, c: Ctx) -> Response:
+        removal = (
+            await self.backend.call(
+                "removal", "GetRemoval", rm.GetRemovalRequest(id=_id(c.request.path_params["id"])), c.token
+            )
+        ).removal
+        return self.render(c.request, "removal.html", user=c.user, removal=removal, kind="removal", record=removal,
+                           bases=dict(REMOVAL_BASES), time_left=lambda d: present.time_left(d, c.now))  # fmt: skip
+
     # ------------------------------------------------------------ victims (pseudonyms; identity by need to know)
 
     async def victims(self, c: Ctx) -> Response:
@@ -975,6 +1072,8 @@ class Console:
             Route("/w/{ws}/requests", g(self.create_request), methods=["POST"]),
             Route("/w/{ws}/orders", g(self.orders)),
             Route("/w/{ws}/orders", g(self.create_order), methods=["POST"]),
+            Route("/w/{ws}/removals", g(self.removals)),
+            Route("/w/{ws}/removals", g(self.create_removal), methods=["POST"]),
             Route("/w/{ws}/channel", g(self.workspace_channel)),
             Route("/w/{ws}/victims", g(self.victims)),
             Route("/w/{ws}/statistics", g(self.statistics)),
@@ -990,6 +1089,7 @@ class Console:
             Route("/items/{id}/download", g(self.download), methods=["POST"]),
             Route("/items/{id}/custody", g(self.custody)),
             Route("/orders/{id}", g(self.order)),
+            Route("/removals/{id}", g(self.removal)),
             Route("/act/{kind}/{id}/{action}", g(self.act), methods=["POST"]),
             Route("/thread/{kind}/{id}", g(self.thread)),
             Route("/channels/{cid}/messages", g(self.post_message), methods=["POST"]),

@@ -4,7 +4,8 @@ The demo case's main steps as NL and DE users: NL assigns a task to DE; DE sees 
 it may make and takes them with the keyboard; the task's thread updates live in NL's browser when DE
 posts; DE uploads evidence with a progress bar, NL downloads it with a stated purpose and the chain of
 custody shows both; NL drafts an evidence request and a preservation order in forms and extends another
-order; FR, not a member, sees nothing of the case; the auditor sees every service's audit chain verified.
+order, records a removal request sent to a platform and the platform's answer; FR, not a member, sees
+nothing of the case; the auditor sees every service's audit chain verified.
 A screenshot of each main page is saved.
 
 The steps build on each other (module state ``case``); each one checks its own outcome.
@@ -454,6 +455,37 @@ def test_nl_drafts_a_preservation_order_in_the_form_and_a_refusal_says_why(
     assert page.inner_text("dd.victims") == victim
     assert "Record as sent" in [b.inner_text() for b in page.locator("section.actions button").all()]
     shot(page, shots, "07c-order-drafted")
+
+
+def test_nl_records_a_removal_request_sent_to_the_platform_and_its_answer(users: Users, shots: Path) -> None:
+    """A police liaison records, from the removals' page, the removal request sent to the platform for the
+    images posted without consent (no live preservation order covers them: the reason goes with it); its
+    page shows the clock and its source and the items; the platform's answer, removed, is recorded there."""
+    page = users.page("nl-liaison")
+    page.goto(f"{users.base}/w/{WS}/removals")
+    assert unlabelled_fields(page) == []
+    page.get_by_label("Legal basis", exact=True).select_option(value=str(1))  # DSA Art. 9
+    page.get_by_label("Platform", exact=True).select_option(label="Socialnet (demo large social network) (IE)")
+    page.get_by_label("Item 1: link to the content").fill("https://socialnet.example/p/7001")
+    page.get_by_label("Item 1: SHA-256 of the content (optional)").fill("cd" * 32)
+    page.get_by_label("Item 2: the platform's id of it (optional)").fill("7002")
+    page.get_by_label("Item 2: the account that posted it (optional)").fill("@doxx_her_now")
+    reason = "The images spread by the hour; their preservation is ordered in parallel"
+    page.get_by_label("Why go on without a live preservation order", exact=False).fill(reason)
+    page.get_by_role("button", name="Record removal request").click()
+    page.wait_for_url(re.compile(r".*/removals/[0-9a-f-]{36}$"))
+    assert "Removal request recorded" in page.inner_text("[role=status]")
+    assert page.inner_text("dd.state") == "sent"
+    assert "Decision due" in page.inner_text("section.clock")
+    assert [c.inner_text() for c in page.locator("table code").all()] == ["https://socialnet.example/p/7001", "cd" * 32]
+    assert reason in page.inner_text("dl.facts")
+    shot(page, shots, "07d-removal-recorded")
+    page.get_by_role("button", name="Record removed").click()
+    page.wait_for_load_state()
+    assert "Done: record removed." in page.inner_text("[role=status]")
+    assert page.inner_text("dd.state") == "removed"
+    page.goto(f"{users.base}/w/{WS}/removals")
+    shot(page, shots, "07e-removals")
 
 
 def test_nl_drafts_an_evidence_request_in_the_form_and_a_refusal_says_why(

@@ -423,6 +423,13 @@ def test_a_refused_draft_comes_back_filled_in_as_typed_once_and_never_in_a_cooki
              'value="OM Amsterdam"', ">the holder lives in NL</textarea>", 'value="socialnet"',
              f'<option value="{ev.OFFENCE_CATEGORY_DOXXING}" selected>'],
         ),
+        (
+            "removals", "removal", "CreateRemoval",
+            {"basis": str(rm.REMOVAL_BASIS_NATIONAL_ORDER), "national_jurisdiction": "DE", "target_1_account": "@d",
+             "target_2_sha256": "not a hash", "proceed_without_preservation_reason": "It spreads <fast>"},
+            [f'<option value="{rm.REMOVAL_BASIS_NATIONAL_ORDER}" selected>', 'value="DE"', 'value="@d"',
+             'value="not a hash"', ">It spreads &lt;fast&gt;</textarea>"],
+        ),
     ],
 )  # fmt: skip
 def test_a_refused_task_or_request_draft_comes_back_filled_in(
@@ -503,6 +510,101 @@ def test_a_refused_draft_shows_no_more_target_rows_than_the_services_take(h: Har
     page = h.http.get(sent.headers["location"]).text
     last = web.DRAFT_TARGETS_MAX
     assert f'id="r-target-{last}"' in page and f'id="r-target-{last + 1}"' not in page and 'value="@d"' in page
+
+
+# ---------------------------------------------------------------- removal requests to platforms
+
+
+def _removal(**fields: Any) -> rm.RemovalRequest:
+    due = dt.datetime(2026, 3, 3, 9, 30, tzinfo=dt.UTC)
+    return rm.RemovalRequest(
+        id=rid(40), workspace_id=WS, origin_jurisdiction="NL", version=2, provider_id="socialnet-ie",
+        state=rm.REMOVAL_REQUEST_STATE_REMOVED, basis=rm.REMOVAL_BASIS_DSA_ART9_ORDER,
+        items=[rm.ContentItem(url="https://socialnet.example/p/9", sha256="ab" * 32),
+               rm.ContentItem(account="@doxx_her_now")],
+        sent_at=ts(due - dt.timedelta(days=1)), due_at=ts(due), clock_source="DSA Art. 9: without undue delay",
+        victim_refs=["V-NL-0007"], **fields,
+    )  # fmt: skip
+
+
+def test_a_removal_request_is_recorded_from_the_removals_page_as_the_form_says(h: Harness) -> None:
+    """The removals' page lists the workspace's removal requests and offers the form: the items filled in
+    (a row with any of its fields; the empty ones left out, hashes in lower case), the basis and whose law,
+    the platform from the register, when it was sent (UTC), the order it keeps or why none, the victims."""
+    h.services.answers[("removal", "ListRemovals")] = rm.ListRemovalsResponse(removals=[_removal()])
+    h.services.answers[("preservation", "ListProviders")] = pv.ListProvidersResponse(
+        providers=[pv.Provider(id="socialnet-ie", name="SocialNet", establishment_jurisdiction="IE")]
+    )
+    h.services.answers[("preservation", "ListOrders")] = pv.ListOrdersResponse(
+        orders=[pv.PreservationOrder(id=rid(30), provider_id="socialnet-ie", description="Her photos")]
+    )
+    h.services.answers[("removal", "CreateRemoval")] = lambda r: rm.CreateRemovalResponse(
+        removal=rm.RemovalRequest(id=rid(41), workspace_id=r.workspace_id)
+    )
+    h.login()
+    page = h.http.get(f"/w/{WS}/removals").text
+    assert f'<a href="/removals/{rid(40)}">socialnet-ie</a>' in page and "Record removal request" in page
+    assert f'<option value="{rid(30)}">socialnet-ie: Her photos' in page
+    form = {
+        "request_id": rid(2),
+        "basis": str(rm.REMOVAL_BASIS_NATIONAL_ORDER),
+        "national_jurisdiction": "nl",
+        "provider_id": "socialnet-ie",
+        "sent_at": "2026-03-02T09:30",
+        "target_1": " https://socialnet.example/p/9 ",
+        "target_1_sha256": "AB" * 32,
+        "target_2": "",
+        "target_3_account": "@doxx_her_now",
+        "preservation_order_id": rid(30),
+        "victim_refs": "v-nl-0007",
+    }
+    sent = _drafted(h, "removals", form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/removals/{rid(41)}"
+    (asked,) = h.services.asked("CreateRemoval")
+    want = rm.CreateRemovalRequest(
+        request_id=rid(2),
+        workspace_id=WS,
+        basis=rm.REMOVAL_BASIS_NATIONAL_ORDER,
+        national_jurisdiction="NL",
+        provider_id="socialnet-ie",
+        items=[rm.ContentItem(url="https://socialnet.example/p/9", sha256="ab" * 32),
+               rm.ContentItem(account="@doxx_her_now")],
+        preservation_order_id=rid(30),
+        victim_refs=["V-NL-0007"],
+    )  # fmt: skip
+    want.sent_at.FromDatetime(dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC))
+    assert asked == want
+
+
+def test_a_removal_page_shows_its_clock_and_items_and_records_the_platforms_answers(h: Harness) -> None:
+    """The page shows what the service answers (state, clock and its source, items, the victims) and a form
+    for each answer the service lists for the user: blocked in some jurisdictions sends them as codes, a
+    re-upload picks one of the items with a hash."""
+    h.services.answers[("removal", "GetRemoval")] = rm.GetRemovalResponse(
+        removal=_removal(allowed_actions=["appealed", "reupload", "geoblocked"])
+    )
+    h.services.answers[("removal", "RecordGeoBlocked")] = rm.RecordGeoBlockedResponse()
+    h.services.answers[("removal", "RecordReupload")] = rm.RecordReuploadResponse()
+    h.login()
+    page = h.http.get(f"/removals/{rid(40)}").text
+    assert "Removal request to socialnet-ie" in page and "DSA Art. 9: without undue delay" in page
+    assert "<code>https://socialnet.example/p/9</code>" in page and "@doxx_her_now" in page and "V-NL-0007" in page
+    assert "Record the uploader&#39;s appeal" in page and "Record a re-upload" in page
+    assert f'<option value="{"ab" * 32}">https://socialnet.example/p/9 (SHA-256 abababababab…)</option>' in page
+    assert "Record removed" not in page  # not listed for the user: not offered
+    back = {"referer": f"http://testserver/removals/{rid(40)}"}
+    csrf = h.csrf()
+    blocked = h.http.post(f"/act/removal/{rid(40)}/geoblocked", headers=back,
+                          data={"csrftoken": csrf, "version": "2", "blocked_in": "nl, de"})  # fmt: skip
+    assert blocked.status_code == 303 and blocked.headers["location"] == f"/removals/{rid(40)}"
+    assert h.services.asked("RecordGeoBlocked") == [
+        rm.RecordGeoBlockedRequest(id=rid(40), expected_version=2, blocked_in=["NL", "DE"])
+    ]
+    again = {"csrftoken": csrf, "version": "2", "sha256": "ab" * 32, "url": "https://mirror.example/9"}
+    h.http.post(f"/act/removal/{rid(40)}/reupload", headers=back, data=again)
+    assert h.services.asked("RecordReupload") == [
+        rm.RecordReuploadRequest(id=rid(40), expected_version=2, sha256="ab" * 32, url="https://mirror.example/9")
+    ]
 
 
 def test_what_a_refused_draft_keeps_is_bounded() -> None:
@@ -707,6 +809,12 @@ def test_a_k_out_of_range_is_refused_in_words(h: Harness, path: str) -> None:
             f"/w/{WS}/requests",
             {"title": "t", "legal_basis": "1", "addressee_kind": "1", "target_1_type": "9", "target_1": "@a"},
             "must be chosen from the form",
+        ),
+        (f"/w/{WS}/removals", {"basis": "9", "target_1": "https://a.example/1"}, "the legal basis must be chosen"),
+        (
+            f"/w/{WS}/removals",
+            {"basis": "1", "target_1": "https://a.example/1", "sent_at": "yesterday"},
+            "Sent to the platform at: a day and time",
         ),
     ],
 )
