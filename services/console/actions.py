@@ -8,6 +8,7 @@ that this table knows. An action the table does not know yet is named on the pag
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from jit.evidence.v1 import evidence_pb2 as ev
 from jit.preservation.v1 import preservation_pb2 as pv
 from jit.preservation.v1 import removal_pb2 as rm
 from jit.tasks.v1 import tasks_pb2 as tk
+from jit.victims.v1 import victims_pb2 as vc
 from jitlib import legal
 
 #: The longest text a form field takes (the services set the real limits and name the field if over).
@@ -30,8 +32,9 @@ class Input:
     label: str
     #: text, textarea, date (a day, as the end of that day in UTC), instant (a day and time, in UTC), choice
     #: (one of an enum's values), choices (any of them, a repeated field), codes (jurisdictions typed with
-    #: commas or spaces, a repeated field), pick (one of the values ``options`` takes from the record), or
-    #: hidden (a whole number or text the page takes from the record: ``value``).
+    #: commas or spaces, a repeated field), pick (one of the values ``options`` takes from the record), day
+    #: (a day, sent as the text YYYY-MM-DD), flag (a box to tick, a bool field), or hidden (a whole number or
+    #: text the page takes from the record: ``value``).
     kind: str = "text"
     required: bool = False
     enum: Any = None
@@ -254,9 +257,45 @@ REMOVAL_ACTIONS = {
     )
 }  # fmt: skip
 
+
+def _form_id(_record: Any) -> str:
+    """A new request id for each form shown: the service answers a form posted twice with what the first
+    post recorded."""
+    return str(uuid.uuid4())
+
+
+#: The channels a user tells a victim by (the system's own is never chosen).
+TOLD_BY = ("IN_PERSON", "LETTER", "EMAIL", "PHONE", "REPRESENTATIVE")
+FORM_ID = Input("request_id", "Form", "hidden", required=True, value=_form_id)
+
+#: What the prosecutors and police liaisons of the lead's and the victim's jurisdictions record of a victim
+#: (Directive 2012/29/EU: the information given, Art. 4-6; the referral to support, Art. 8 with consent).
+VICTIM_ACTIONS = {
+    a.name: a
+    for a in (
+        Action("notice", "Record what the victim was told", "victims", "RecordVictimNotice",
+               vc.RecordVictimNoticeRequest,
+               (FORM_ID,
+                Input("step", "What the victim was told", "choice", True, vc.NoticeStep, "NOTICE_STEP_"),
+                Input("channel", "How", "choice", True, vc.NoticeChannel, "NOTICE_CHANNEL_",
+                      narrow=lambda _victim: TOLD_BY),
+                Input("language", "In which language", required=True, hint="e.g. nl"),
+                Input("told_at", "When (UTC; empty: now)", "instant"),
+                Input("note", "Note (optional)", "textarea")),
+               id_field="victim_id"),
+        Action("refer", "Record a referral to a support service", "victims", "RecordReferral",
+               vc.RecordReferralRequest,
+               (FORM_ID,
+                Input("service_name", "Support service", required=True),
+                Input("referred_on", "Referred on (empty: today)", "day"),
+                Input("consent", "The victim consented to the referral", "flag", required=True)),
+               id_field="victim_id"),
+    )
+}  # fmt: skip
+
 TABLES = {
     "task": TASK_ACTIONS, "request": REQUEST_ACTIONS, "order": ORDER_ACTIONS, "item": ITEM_ACTIONS,
-    "removal": REMOVAL_ACTIONS,
+    "removal": REMOVAL_ACTIONS, "victim": VICTIM_ACTIONS,
 }  # fmt: skip
 
 
@@ -336,6 +375,13 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
             getattr(request, spec.name).extend(int(p) for p in picked)
         elif spec.kind == "codes":
             getattr(request, spec.name).extend(jurisdictions(raw))
+        elif spec.kind == "flag":
+            setattr(request, spec.name, True)
+        elif spec.kind == "day":
+            try:
+                setattr(request, spec.name, dt.date.fromisoformat(raw).isoformat())
+            except ValueError:
+                raise FormError(f"{spec.label}: a day, as YYYY-MM-DD") from None
         elif spec.kind == "date":
             try:
                 day = dt.date.fromisoformat(raw)

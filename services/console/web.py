@@ -104,6 +104,11 @@ REQUEST_FIELDS = ("title", "legal_basis", "epoc_procedure", "issuing_authority",
                   "offence_category", "urgency", "description", "victim_refs", "shared_with", "whole_workspace",
                   "preservation_order_id",
                   *_TARGET_FIELDS)  # fmt: skip
+#: What a refused registration of a victim shows again: never the identity, which is typed again.
+VICTIM_FIELDS = ("victim_jurisdiction", "languages", "offences")
+#: Who registers a victim (the policy's: a prosecutor or police liaison of the lead's or the victim's
+#: jurisdiction; the service decides).
+VICTIM_REGISTRARS = frozenset({"prosecutor", "police_liaison"})
 REMOVAL_FIELDS = ("basis", "national_jurisdiction", "provider_id", "sent_at", "preservation_order_id",
                   "proceed_without_preservation_reason", "victim_refs", *_TARGET_FIELDS)  # fmt: skip
 #: Who records a removal request sent to a platform (the policy's creators of them; the service decides).
@@ -232,6 +237,7 @@ class Console:
             pv=pv,
             rm=rm,
             mg=mg,
+            vc=vc,
             actions=TABLES,
             max_records=MAX_PAGES * 200,
             kept=present.NOT_KEPT,  # a draft form's own defaults; a refused one's values where it goes back
@@ -807,7 +813,37 @@ class Console:
         return self.render(
             c.request, "victims.html", user=c.user, ws=ws, victims=page.victims,
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
+            registers=bool(VICTIM_REGISTRARS & set(c.user.roles)), offences=stats.OFFENCES,
+            new_request_id=uuid.uuid4(), kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
         )  # fmt: skip
+
+    async def register_victim(self, c: Ctx) -> Response:
+        """A victim registered from the form of the victims' page: the identity goes to the victims service,
+        sealed there, and the page shows the pseudonym the service gives; nothing of the identity is kept
+        here, not even when the service refuses the form (it is typed again)."""
+        ws = c.request.path_params["ws"]
+        form = await c.request.form()
+        c.request.state.kept_form = present.Kept.of(form, VICTIM_FIELDS)
+
+        def text(name: str) -> str:
+            return str(form.get(name) or "").strip()
+
+        req = vc.RegisterVictimRequest(
+            request_id=text("request_id") or str(uuid.uuid4()),
+            workspace_id=ws,
+            victim_jurisdiction=text("victim_jurisdiction").upper(),
+            identity=vc.VictimIdentity(
+                full_name=text("full_name"),
+                date_of_birth=text("date_of_birth"),
+                contact=str(form.get("contact") or ""),
+                languages=text("languages").lower().replace(",", " ").split(),
+                needs=str(form.get("needs") or ""),
+            ),
+            offences=[str(o) for o in form.getlist("offences")],
+        )
+        victim = (await self.backend.call("victims", "RegisterVictim", req, c.token)).victim
+        registered = f"Victim registered as {victim.pseudonym}: name them by this pseudonym only from now on."
+        return self._done(c.request, registered, f"/victims/{victim.id}")
 
     async def victim(self, c: Ctx) -> Response:
         """A victim by pseudonym, never its identity; the identity form only for whom the service says may
@@ -817,7 +853,22 @@ class Console:
                 "victims", "GetVictim", vc.GetVictimRequest(id=_id(c.request.path_params["id"])), c.token
             )
         ).victim
-        return self.render(c.request, "victim.html", user=c.user, victim=victim, identity=None)
+        return self.render(
+            c.request, "victim.html", user=c.user, victim=victim, identity=None, kind="victim", record=victim,
+            notices=await self._notices(c, victim),
+        )  # fmt: skip
+
+    async def _notices(self, c: Ctx, victim: Any) -> Any:
+        """What the victim was told, as the victims service lists it (the lead's node keeps the notices: on
+        another node, or refused, None and the page says where they are)."""
+        try:
+            return (
+                await self.backend.call(
+                    "victims", "ListVictimNotices", vc.ListVictimNoticesRequest(victim_id=victim.id), c.token
+                )
+            ).notices
+        except Refused:
+            return None
 
     async def victim_identity(self, c: Ctx) -> Response:
         """The identity, after the user stated why: shown in this answer only (no-store), never kept in the
@@ -830,7 +881,10 @@ class Console:
         answer = await self.backend.call(
             "victims", "GetVictimIdentity", vc.GetVictimIdentityRequest(id=victim_id, purpose=purpose), c.token
         )
-        return self.render(c.request, "victim.html", user=c.user, victim=answer.victim, identity=answer.identity)
+        return self.render(
+            c.request, "victim.html", user=c.user, victim=answer.victim, identity=answer.identity,
+            kind="victim", record=answer.victim, notices=await self._notices(c, answer.victim),
+        )  # fmt: skip
 
     # ------------------------------------------------------------ statistics and the JIT's evaluation
 
@@ -1076,6 +1130,7 @@ class Console:
             Route("/w/{ws}/removals", g(self.create_removal), methods=["POST"]),
             Route("/w/{ws}/channel", g(self.workspace_channel)),
             Route("/w/{ws}/victims", g(self.victims)),
+            Route("/w/{ws}/victims", g(self.register_victim), methods=["POST"]),
             Route("/w/{ws}/statistics", g(self.statistics)),
             Route("/w/{ws}/statistics/chart.png", g(self.statistics_chart)),
             Route("/w/{ws}/scorecard", g(self.scorecard)),

@@ -1,10 +1,12 @@
 """The web console's victims (issue 16) in a real browser: the workspace lists its victims by pseudonym
 only; a prosecutor or police liaison of the victim's jurisdiction reads the identity after stating a
 purpose, which the service keeps; a member of another jurisdiction is offered no such form, and the
-identity is not in any page it gets; a non-member gets "Not found"."""
+identity is not in any page it gets; a non-member gets "Not found". A police liaison registers a victim in
+the console and records what she was told and her referral to a support service."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -83,3 +85,38 @@ def test_a_non_member_gets_not_found_for_the_victims(users: Users, victim: pb.Vi
         response = page.goto(f"{users.base}{path}")
         assert response is not None and response.status == 404, path
         assert victim.pseudonym not in page.content() and NAME not in page.content()
+
+
+def test_nl_registers_a_victim_and_records_what_she_was_told_and_her_referral(users: Users, shots: Path) -> None:
+    """VICTIM_PSEUDONYM, VICTIM_SUPPORT_REFERRAL: the NL liaison registers a victim from the victims' page (the
+    identity goes to the service; from then on the pages show the pseudonym it gave), records the notice of
+    her rights, which the page lists, and her referral to a support service, only with her consent ticked."""
+    name = f"Lotte zzconsole{uuid.uuid4().hex[:8]}"
+    page = users.page("nl-liaison")
+    page.goto(f"{users.base}/w/{WS}/victims")
+    page.get_by_label("The victim's jurisdiction", exact=False).fill("NL")
+    page.get_by_label("Full name").fill(name)
+    page.get_by_label("Languages the victim understands", exact=False).fill("nl, en")
+    page.get_by_label("doxxing").check()
+    page.get_by_role("button", name="Register victim").click()
+    page.wait_for_url(re.compile(r".*/victims/[0-9a-f-]{36}$"))
+    found = re.search(r"V-NL-[0-9]{4,}", page.inner_text("[role=status]"))
+    assert found is not None
+    assert f"Victim {found.group(0)}" in page.inner_text("h1") and name not in page.content()
+    page.get_by_label("What the victim was told").select_option(label="rights explained")
+    page.get_by_label("How", exact=True).select_option(label="in person")
+    page.get_by_label("In which language").fill("nl")
+    page.get_by_role("button", name="Record what the victim was told").click()
+    page.wait_for_load_state()
+    assert "Done: record what the victim was told." in page.inner_text("[role=status]")
+    assert "rights explained" in page.inner_text("section[aria-labelledby=notices-heading]")
+    page.get_by_label("Support service").fill("Slachtofferhulp Nederland")
+    page.get_by_role("button", name="Record a referral to a support service").click()
+    page.wait_for_load_state()  # refused by the browser: the box of her consent is required
+    assert page.inner_text("dl.facts").count("Slachtofferhulp") == 0
+    page.get_by_label("The victim consented to the referral").check()
+    page.get_by_role("button", name="Record a referral to a support service").click()
+    page.wait_for_load_state()
+    assert "Slachtofferhulp Nederland" in page.inner_text("dl.facts")
+    shot(page, shots, "22-victim-notices")
+    assert name not in page.content()

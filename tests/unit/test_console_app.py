@@ -607,6 +607,103 @@ def test_a_removal_page_shows_its_clock_and_items_and_records_the_platforms_answ
     ]
 
 
+# ---------------------------------------------------------------- victims
+
+CREATED = ts(dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC))
+
+
+def test_a_victim_is_registered_from_the_victims_page_and_known_by_pseudonym_from_then_on(h: Harness) -> None:
+    """The victims' page offers a prosecutor the registration form: the identity, the languages and the
+    offences are the request the service gets; the answer's pseudonym is what the next page says."""
+    h.services.answers[("victims", "RegisterVictim")] = lambda r: vc.RegisterVictimResponse(
+        victim=vc.Victim(id=rid(50), pseudonym="V-NL-0008", workspace_id=r.workspace_id)
+    )
+    h.services.answers[("victims", "GetVictim")] = vc.GetVictimResponse(
+        victim=vc.Victim(
+            id=rid(50), pseudonym="V-NL-0008", workspace_id=WS, origin_jurisdiction="NL", created_at=CREATED
+        )
+    )
+    h.services.answers[("victims", "ListVictimNotices")] = vc.ListVictimNoticesResponse()
+    h.services.answers[("victims", "ListVictims")] = vc.ListVictimsResponse()
+    h.login()
+    assert "Register a victim" in h.http.get(f"/w/{WS}/victims").text
+    form = {"request_id": rid(3), "victim_jurisdiction": "nl", "full_name": " Anna de Vries ",
+            "date_of_birth": "1999-04-02", "contact": "anna@example.org", "languages": "NL, en",
+            "needs": "An interpreter", "offences": ["DOXXING", "NON_CONSENSUAL_INTIMATE_IMAGES"]}  # fmt: skip
+    sent = _drafted(h, "victims", form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/victims/{rid(50)}"
+    (asked,) = h.services.asked("RegisterVictim")
+    assert asked == vc.RegisterVictimRequest(
+        request_id=rid(3), workspace_id=WS, victim_jurisdiction="NL",
+        identity=vc.VictimIdentity(full_name="Anna de Vries", date_of_birth="1999-04-02", contact="anna@example.org",
+                                   languages=["nl", "en"], needs="An interpreter"),
+        offences=["DOXXING", "NON_CONSENSUAL_INTIMATE_IMAGES"],
+    )  # fmt: skip
+    page = h.http.get(sent.headers["location"]).text
+    assert "Victim registered as V-NL-0008" in page and "Anna" not in page
+
+
+def test_a_refused_registration_keeps_no_identity(h: Harness) -> None:
+    def refuse(_request: Any) -> Any:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "Refused: identity.languages[0]: must be a language tag")
+
+    h.services.answers[("victims", "RegisterVictim")] = refuse
+    h.services.answers[("victims", "ListVictims")] = vc.ListVictimsResponse()
+    session = h.login()
+    form = {"victim_jurisdiction": "DE", "full_name": "Anna de Vries", "contact": "Hauptstrasse 1",
+            "needs": "shelter", "languages": "dutch", "offences": ["CYBERSTALKING"]}  # fmt: skip
+    sent = _drafted(h, "victims", form)
+    assert sent.headers["location"] == f"/w/{WS}/victims"
+    assert session.kept_form is not None and "Anna" not in repr(session.kept_form)  # in the console's memory
+    page = h.http.get(sent.headers["location"]).text
+    assert "identity.languages[0]" in page and 'value="DE"' in page and 'value="dutch"' in page
+    assert 'value="CYBERSTALKING" checked' in page
+    assert [t for t in ("Anna", "Hauptstrasse", "shelter") if t in page] == []
+
+
+def test_a_victims_page_lists_the_notices_and_records_a_notice_and_a_referral(h: Harness) -> None:
+    """What the victim was told, as the service lists it; the forms of the actions the service lists for
+    the user (the identity has its own form): a notice with its step, channel (never the system's) and
+    language, a referral only with the box of the victim's consent ticked, each with a request id of its own."""
+    victim = vc.Victim(id=rid(50), pseudonym="V-NL-0008", workspace_id=WS, origin_jurisdiction="NL",
+                       created_at=CREATED, version=3, allowed_actions=["identity", "notice", "refer"])  # fmt: skip
+    h.services.answers[("victims", "GetVictim")] = vc.GetVictimResponse(victim=victim)
+    told = vc.VictimNotice(step=vc.NOTICE_STEP_CONTENT_REMOVED, channel=vc.NOTICE_CHANNEL_SYSTEM,
+                           told_at=ts(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)))  # fmt: skip
+    h.services.answers[("victims", "ListVictimNotices")] = vc.ListVictimNoticesResponse(notices=[told])
+    h.services.answers[("victims", "RecordVictimNotice")] = vc.RecordVictimNoticeResponse()
+    h.services.answers[("victims", "RecordReferral")] = vc.RecordReferralResponse()
+    h.login()
+    page = h.http.get(f"/victims/{rid(50)}").text
+    assert "content removed" in page and "still to be told" in page
+    assert "Record what the victim was told" in page and "Record a referral" in page
+    assert "identity: on the command line" not in page and "Read identity" in page
+    channels = re.search(r'<select id="f-notice-channel".*?</select>', page, re.S)
+    assert channels is not None and "in person" in channels.group(0) and "system" not in channels.group(0)
+    ids = re.findall(r'name="request_id" value="([0-9a-f-]{36})"', page)
+    assert len(set(ids)) == 2
+    back = {"referer": f"http://testserver/victims/{rid(50)}"}
+    csrf = h.csrf()
+    notice = {"csrftoken": csrf, "version": "3", "request_id": ids[0], "step": str(vc.NOTICE_STEP_RIGHTS_EXPLAINED),
+              "channel": str(vc.NOTICE_CHANNEL_IN_PERSON), "language": "nl", "note": ""}  # fmt: skip
+    assert h.http.post(f"/act/victim/{rid(50)}/notice", headers=back, data=notice).status_code == 303
+    assert h.services.asked("RecordVictimNotice") == [
+        vc.RecordVictimNoticeRequest(request_id=ids[0], victim_id=rid(50), expected_version=3,
+                                     step=vc.NOTICE_STEP_RIGHTS_EXPLAINED, channel=vc.NOTICE_CHANNEL_IN_PERSON,
+                                     language="nl")
+    ]  # fmt: skip
+    refer = {"csrftoken": csrf, "version": "3", "request_id": ids[1], "service_name": "Slachtofferhulp"}
+    refused = h.http.post(f"/act/victim/{rid(50)}/refer", headers=back, data={**refer, "referred_on": "2026-03-02"})
+    assert refused.status_code == 303 and h.services.asked("RecordReferral") == []  # no consent ticked
+    assert "The victim consented to the referral: is required" in h.http.get(refused.headers["location"]).text
+    consented = {**refer, "consent": "1", "referred_on": "2026-03-02"}
+    h.http.post(f"/act/victim/{rid(50)}/refer", headers=back, data=consented)
+    assert h.services.asked("RecordReferral") == [
+        vc.RecordReferralRequest(request_id=ids[1], victim_id=rid(50), expected_version=3,
+                                 service_name="Slachtofferhulp", referred_on="2026-03-02", consent=True)
+    ]  # fmt: skip
+
+
 def test_what_a_refused_draft_keeps_is_bounded() -> None:
     class Form:
         def getlist(self, name: str) -> list[str]:
