@@ -60,6 +60,9 @@ class UserSession:
     #: A draft form the service refused (the page it goes back to, what was typed), shown once there
     #: (``present.Kept``): in memory with the tokens, never in the cookie.
     kept_form: tuple[str, Any] | None = field(default=None, repr=False)
+    #: The evidence service's last answer to this user's "verify every item" (``VerifyEvidenceResponse``),
+    #: shown once on the audit page the post goes back to.
+    evidence_check: Any = field(default=None, repr=False)
 
     def take_form(self, path: str) -> Any:
         """The form kept for the page at ``path`` (``present.Kept``), once; None when there is none."""

@@ -1106,7 +1106,16 @@ class Console:
                 chains.append((service, result, None))
             except Refused as refused:
                 chains.append((service, None, refused.words))
-        return self.render(c.request, "audit.html", user=c.user, chains=chains)
+        checked, c.user.evidence_check = c.user.evidence_check, None
+        return self.render(c.request, "audit.html", user=c.user, chains=chains, evidence=checked)
+
+    async def verify_evidence(self, c: Ctx) -> Response:
+        """An auditor's check of every stored evidence item (its SHA-256 recomputed from the bytes) and every
+        chain of custody, by the evidence service (``VerifyEvidence``); the audit page shows the answer once."""
+        c.user.evidence_check = await self.backend.call(
+            "evidence", "VerifyEvidence", ev.VerifyEvidenceRequest(), c.token
+        )
+        return RedirectResponse("/audit", status_code=303)
 
     # ------------------------------------------------------------ routes
 
@@ -1150,6 +1159,7 @@ class Console:
             Route("/channels/{cid}/messages", g(self.post_message), methods=["POST"]),
             Route("/channels/{cid}/live", g(self.live)),
             Route("/audit", g(self.audit)),
+            Route("/audit/evidence", g(self.verify_evidence), methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ]
 

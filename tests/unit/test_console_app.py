@@ -22,6 +22,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.testclient import TestClient
 
+from jit.audit.v1 import audit_pb2
 from jit.evidence.v1 import evidence_pb2 as ev
 from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
@@ -32,7 +33,7 @@ from services.console import present, web
 from services.console.app import SESSION_COOKIE, create_app
 from services.console.backend import Refused
 from services.console.sessions import LoginRequired, UserSession
-from services.console.settings import ConsoleSettings
+from services.console.settings import SERVICES, ConsoleSettings
 from services.console.web import Console
 
 WS = "jit-demo"
@@ -67,6 +68,9 @@ class Services:
         self.calls.append((service, method, request, token))
         answer = self.answers[(service, method)]
         return answer(request) if callable(answer) else answer
+
+    async def audit(self, service: str, method: str, request: Any, token: str) -> Any:
+        return await self.call(f"{service} audit", method, request, token)
 
     async def stream_out(self, service: str, method: str, request: Any, token: str) -> AsyncIterator[Any]:
         self.calls.append((service, method, request, token))
@@ -702,6 +706,36 @@ def test_a_victims_page_lists_the_notices_and_records_a_notice_and_a_referral(h:
         vc.RecordReferralRequest(request_id=ids[1], victim_id=rid(50), expected_version=3,
                                  service_name="Slachtofferhulp", referred_on="2026-03-02", consent=True)
     ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- the auditor's checks
+
+
+def test_an_auditor_verifies_every_evidence_item_and_the_audit_page_shows_the_answer_once(h: Harness) -> None:
+    for service in SERVICES:
+        h.services.answers[(f"{service} audit", "VerifyAuditChain")] = audit_pb2.VerifyAuditChainResponse(
+            intact=True, entries_checked=7, head_hash="ab" * 32
+        )
+    answers = [
+        ev.VerifyEvidenceResponse(items_checked=3, custody_entries_checked=11, ok=True),
+        ev.VerifyEvidenceResponse(
+            items_checked=3, custody_entries_checked=11, ok=False,
+            problems=[ev.ItemProblem(item_id=rid(9), problem="digest_mismatch", detail="x" * 5000)],
+        ),
+    ]  # fmt: skip
+    h.services.answers[("evidence", "VerifyEvidence")] = lambda _r: answers.pop(0)
+    h.login()
+    assert "Every item intact" not in h.http.get("/audit").text
+    sent = h.http.post("/audit/evidence", data={"csrftoken": h.csrf()}, headers={"referer": "http://testserver/audit"})
+    assert sent.status_code == 303 and sent.headers["location"] == "/audit"
+    page = h.http.get("/audit").text
+    assert "Every item intact:</strong> 3 item(s)" in page and "11 chain of custody entries" in page
+    assert "Every item intact" not in h.http.get("/audit").text  # shown once
+    h.http.post("/audit/evidence", data={"csrftoken": h.csrf()}, headers={"referer": "http://testserver/audit"})
+    page = h.http.get("/audit").text
+    assert "Problems found" in page and f'href="/items/{rid(9)}/custody"' in page and "digest mismatch" in page
+    assert "x" * 300 in page and "x" * 301 not in page
+    assert len(h.services.asked("VerifyEvidence")) == 2
 
 
 def test_what_a_refused_draft_keeps_is_bounded() -> None:
