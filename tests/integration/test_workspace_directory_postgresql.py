@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from tests.harness import eventually
 from tests.unit.test_joining import T0, _announcement
 
 pytestmark = pytest.mark.integration
+R = TypeVar("R")
 
 
 @pytest.fixture
@@ -48,28 +49,43 @@ def test_an_announcement_two_processes_apply_at_once_is_applied_and_noted_once(d
     for directory in processes:
         asyncio.run(database.write(lambda s, d=directory: d._apply(s, first, None)))
 
-    applied: dict[str, bool] = {}
-    one = Session(database.engine)
-    applied["one"] = processes[0]._apply(one, second, None)  # applied and noted, not committed yet
+    # The other's update waits for the first's commit.
+    applied = _at_once(
+        database, lambda s: processes[0]._apply(s, second, None), lambda s: processes[1]._apply(s, second, None)
+    )
+    assert applied == (True, False)
+    assert _joins_noted(database) == ["IE", "IE"]  # one first pass and one second, not two of each
+
+
+def _at_once(database: db.Database, one: Callable[[Session], R], other: Callable[[Session], R]) -> tuple[R, R]:
+    """``one`` run in a transaction left open while ``other`` runs in another, on a thread, until it waits
+    for a lock (``one``'s rows); then ``one`` commits, and ``other`` goes on and commits. What each returned."""
+    first = Session(database.engine)
+    answers = [one(first)]
     waiting = threading.Event()
 
-    def other() -> None:
+    def run_other() -> None:
         with Session(database.engine) as s:
             waiting.set()
-            applied["other"] = processes[1]._apply(s, second, None)  # its update waits for the first's commit
+            answers.append(other(s))
             s.commit()
 
-    thread = threading.Thread(target=other)
+    thread = threading.Thread(target=run_other)
     thread.start()
     waiting.wait(10)
     eventually(lambda: _blocked(database), timeout=10)
-    one.commit()
-    one.close()
+    first.commit()
+    first.close()
     thread.join(30)
-    assert applied == {"one": True, "other": False}
+    assert len(answers) == 2, "the other transaction did not finish"
+    return answers[0], answers[1]
+
+
+def _joins_noted(database: db.Database) -> list[str]:
     t = store.RUNTIME.workspace_joins
-    noted = asyncio.run(database.read(lambda s: s.execute(select(t.c.countries)).scalars().all()))
-    assert noted == ["IE", "IE"]  # one first pass and one second, not two of each
+    return list(
+        asyncio.run(database.read(lambda s: s.execute(select(t.c.countries).order_by(t.c.due_at)).scalars().all()))
+    )
 
 
 def _blocked(database: db.Database) -> bool:
@@ -91,25 +107,9 @@ def test_a_peer_two_replicas_find_linked_as_they_start_at_once_is_noted_once(dat
         joining.link_peers(s, store.RUNTIME, frozenset({"DE"}), T0)  # the first start, linked to DE
 
     asyncio.run(database.write(before))
-    noted: dict[str, dict[str, list[str]]] = {}
-    one = Session(database.engine)
-    noted["one"] = joining.link_peers(one, store.RUNTIME, frozenset({"DE", "IE"}), T0)  # not committed yet
-    waiting = threading.Event()
 
-    def other() -> None:
-        with Session(database.engine) as s:
-            waiting.set()
-            noted["other"] = joining.link_peers(s, store.RUNTIME, frozenset({"DE", "IE"}), T0)
-            s.commit()
+    def start(s: Session) -> dict[str, list[str]]:
+        return joining.link_peers(s, store.RUNTIME, frozenset({"DE", "IE"}), T0)
 
-    thread = threading.Thread(target=other)
-    thread.start()
-    waiting.wait(10)
-    eventually(lambda: _blocked(database), timeout=10)
-    one.commit()
-    one.close()
-    thread.join(30)
-    assert noted == {"one": {"case-1": ["IE"]}, "other": {}}
-    t = store.RUNTIME.workspace_joins
-    joins = asyncio.run(database.read(lambda s: s.execute(select(t.c.countries)).scalars().all()))
-    assert joins == ["IE", "IE"]  # one first pass and one second, not two of each
+    assert _at_once(database, start, start) == ({"case-1": ["IE"]}, {})
+    assert _joins_noted(database) == ["IE", "IE"]  # one first pass and one second, not two of each

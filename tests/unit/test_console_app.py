@@ -246,17 +246,22 @@ def _drafted(h: Harness, kind: str, form: dict[str, Any]) -> Any:
     )
 
 
-def test_a_preservation_order_is_drafted_from_the_orders_page_as_the_form_says(h: Harness) -> None:
-    """The orders' page offers a prosecutor the draft form, its providers those the service lists; the form's
-    order is the request the service gets: the targets filled in (the empty rows left out), the data ticked,
-    the victims and the jurisdictions it is shared with as typed, kept to the parties unless widened. The
-    answer's order is where the page goes next."""
+def _socialnet_drafts(h: Harness) -> None:
+    """The register holds one platform, SocialNet; a preservation order drafted is answered as ``rid(7)``."""
     h.services.answers[("preservation", "ListProviders")] = pv.ListProvidersResponse(
         providers=[pv.Provider(id="socialnet-ie", name="SocialNet", establishment_jurisdiction="IE")]
     )
     h.services.answers[("preservation", "CreateOrder")] = lambda r: pv.CreateOrderResponse(
         order=pv.PreservationOrder(id=rid(7), workspace_id=r.workspace_id)
     )
+
+
+def test_a_preservation_order_is_drafted_from_the_orders_page_as_the_form_says(h: Harness) -> None:
+    """The orders' page offers a prosecutor the draft form, its providers those the service lists; the form's
+    order is the request the service gets: the targets filled in (the empty rows left out), the data ticked,
+    the victims and the jurisdictions it is shared with as typed, kept to the parties unless widened. The
+    answer's order is where the page goes next."""
+    _socialnet_drafts(h)
     h.login()
     page = h.http.get(f"/w/{WS}/orders").text
     assert "Draft a preservation order" in page and '<option value="socialnet-ie">SocialNet (IE)</option>' in page
@@ -456,12 +461,7 @@ def test_more_target_rows_come_back_with_what_was_typed_and_every_filled_row_is_
     """Images posted at many links: the order's form shows three target rows, and its "more target rows"
     button brings the form back as typed with three more, at the first new row, asking nothing of the
     service; the draft then sends every filled row."""
-    h.services.answers[("preservation", "ListProviders")] = pv.ListProvidersResponse(
-        providers=[pv.Provider(id="socialnet-ie", name="SocialNet", establishment_jurisdiction="IE")]
-    )
-    h.services.answers[("preservation", "CreateOrder")] = lambda r: pv.CreateOrderResponse(
-        order=pv.PreservationOrder(id=rid(7), workspace_id=r.workspace_id)
-    )
+    _socialnet_drafts(h)
     h.login()
     page = h.http.get(f"/w/{WS}/orders").text
     assert 'id="o-target-3"' in page and 'id="o-target-4"' not in page and 'name="more_targets"' in page
@@ -536,9 +536,7 @@ def test_a_removal_request_is_recorded_from_the_removals_page_as_the_form_says(h
     (a row with any of its fields; the empty ones left out, hashes in lower case), the basis and whose law,
     the platform from the register, when it was sent (UTC), the order it keeps or why none, the victims."""
     h.services.answers[("removal", "ListRemovals")] = rm.ListRemovalsResponse(removals=[_removal()])
-    h.services.answers[("preservation", "ListProviders")] = pv.ListProvidersResponse(
-        providers=[pv.Provider(id="socialnet-ie", name="SocialNet", establishment_jurisdiction="IE")]
-    )
+    _socialnet_drafts(h)
     h.services.answers[("preservation", "ListOrders")] = pv.ListOrdersResponse(
         orders=[pv.PreservationOrder(id=rid(30), provider_id="socialnet-ie", description="Her photos")]
     )
