@@ -1049,6 +1049,26 @@ class Console:
         await self.backend.call("messaging", "PostMessage", req, c.token)
         return RedirectResponse(self._back(c.request), status_code=303)
 
+    async def edit_message(self, c: Ctx) -> Response:
+        """A new revision of the user's own message (the service keeps the earlier ones and refuses another
+        sender's, or a revision someone else made meanwhile)."""
+        form = await c.request.form()
+        revision = str(form.get("expected_revision") or "0")
+        if not (revision.isascii() and revision.isdigit() and int(revision) < 2**31):
+            raise Refused(INVALID, "Refused: expected_revision: must be a whole number.")
+        req = mg.EditMessageRequest(
+            id=_id(c.request.path_params["id"]), body=str(form.get("body") or ""), expected_revision=int(revision)
+        )
+        await self.backend.call("messaging", "EditMessage", req, c.token)
+        return self._done(c.request, "Message changed.")
+
+    async def delete_message(self, c: Ctx) -> Response:
+        """The user's own message deleted: a revision without its content; the thread says it was deleted."""
+        await self.backend.call(
+            "messaging", "DeleteMessage", mg.DeleteMessageRequest(id=_id(c.request.path_params["id"])), c.token
+        )
+        return self._done(c.request, "Message deleted.")
+
     async def live(self, c: Ctx) -> Response:
         """Server-sent events: each new message of the channel as an HTML fragment, from the messaging
         service's Subscribe stream (it checks access when the stream opens, and ends it when the token it
@@ -1061,7 +1081,8 @@ class Console:
             if given.isascii() and given.isdigit() and len(given) < 19:
                 after = max(after, int(given))
         template = self.env.get_template("message.html")
-        tz = c.tz
+        tz, csrf = c.tz, c.request.scope.get("csrftoken")
+        csrf = csrf() if callable(csrf) else csrf or ""
 
         async def events() -> AsyncIterator[dict[str, str]]:
             seen, token = after, c.token
@@ -1071,7 +1092,9 @@ class Console:
                 )
                 try:
                     async for part in stream:
-                        html = template.render(m=part.message, when=lambda v: present.when(v, tz), ts=present.instant)
+                        html = template.render(
+                            m=part.message, when=lambda v: present.when(v, tz), ts=present.instant, me=c.user, csrf=csrf
+                        )
                         seen = max(seen, part.message.seq)
                         yield {"event": "message", "id": str(part.message.seq), "data": html}
                     return
@@ -1158,6 +1181,8 @@ class Console:
             Route("/thread/{kind}/{id}", g(self.thread)),
             Route("/channels/{cid}/messages", g(self.post_message), methods=["POST"]),
             Route("/channels/{cid}/live", g(self.live)),
+            Route("/messages/{id}/edit", g(self.edit_message), methods=["POST"]),
+            Route("/messages/{id}/delete", g(self.delete_message), methods=["POST"]),
             Route("/audit", g(self.audit)),
             Route("/audit/evidence", g(self.verify_evidence), methods=["POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -139,6 +139,18 @@ def test_the_thread_updates_live_when_de_posts(users: Users, shots: Path) -> Non
     nl.wait_for_selector("#messages li:has-text('answer expected Thursday')", timeout=15_000)
     assert "de-liaison (DE)" in nl.inner_text("#messages")
     shot(nl, shots, "04-thread-live")
+    # DE puts right what it wrote: its own message only offers the change, and the thread says it was edited.
+    de.goto(f"{users.base}/thread/task/{case['task_id']}")
+    own = de.locator("#messages li", has_text="answer expected Thursday")
+    assert de.locator("#messages li details.own").count() == 1
+    own.get_by_text("Edit or delete").click()
+    own.get_by_label("Your message", exact=False).fill("Requested from the ISP; answer expected Friday.")
+    own.get_by_role("button", name="Save the change").click()
+    de.wait_for_load_state()
+    assert "Message changed." in de.inner_text("[role=status]")
+    changed = de.locator("#messages li", has_text="answer expected Friday")
+    assert "edited" in changed.inner_text() and "Thursday" not in de.inner_text("#messages")
+    assert nl.locator("#messages li details.own").count() == 0  # NL wrote none of them
 
 
 # ---------------------------------------------------------------- evidence: upload, download, custody

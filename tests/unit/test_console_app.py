@@ -23,6 +23,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.testclient import TestClient
 
 from jit.audit.v1 import audit_pb2
+from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as ev
 from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
@@ -789,6 +790,54 @@ def test_the_login_page_never_shows_the_error_a_link_carries(h: Harness) -> None
     assert "suspended" not in page.text and "the login did not complete. Please log in again." in page.text
     cancelled = h.http.get("/auth/callback", params={"error": "access_denied"})
     assert "the login was cancelled or refused" in cancelled.text
+
+
+# ---------------------------------------------------------------- a user's own messages
+
+
+def test_a_user_edits_or_deletes_only_their_own_messages(h: Harness) -> None:
+    """The thread offers to edit or delete the user's own messages (not another's, not the system's, not a
+    deleted one), in the page and in the live stream; the service gets the revision the page showed."""
+    at = ts(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
+    me = common_pb2.Actor(user_id="u1", username="nl-prosecutor", jurisdiction="NL")
+    de = common_pb2.Actor(user_id="u2", username="de-liaison", jurisdiction="DE")
+    messages = [
+        mg.Message(id=rid(61), seq=1, sender=me, body="Mine, with a typo", revision=2, posted_at=at),
+        mg.Message(id=rid(62), seq=2, sender=de, body="DE's", revision=1, posted_at=at),
+        mg.Message(id=rid(63), seq=3, sender=me, body="", revision=3, deleted=True, posted_at=at),
+        mg.Message(id=rid(64), seq=4, sender=me, body="NL accepted the task", system=True, posted_at=at),
+    ]  # fmt: skip
+    h.services.answers[("messaging", "OpenRecordThread")] = mg.OpenRecordThreadResponse(
+        channel=mg.Channel(id=rid(60), workspace_id=WS, title="Thread", last_seq=4)
+    )
+    h.services.answers[("messaging", "ListMessages")] = mg.ListMessagesResponse(messages=messages)
+    h.services.answers[("messaging", "EditMessage")] = mg.EditMessageResponse()
+    h.services.answers[("messaging", "DeleteMessage")] = mg.DeleteMessageResponse()
+    h.login()
+    page = h.http.get(f"/thread/task/{rid(1)}").text
+    assert re.findall(r'action="/messages/([0-9a-f-]{36})/edit"', page) == [rid(61)]
+    assert 'name="expected_revision" value="2"' in page and ">Mine, with a typo</textarea>" in page
+    back = {"referer": f"http://testserver/thread/task/{rid(1)}"}
+    csrf = h.csrf()
+    edit = {"csrftoken": csrf, "expected_revision": "2", "body": "Mine, without the typo"}
+    sent = h.http.post(f"/messages/{rid(61)}/edit", headers=back, data=edit)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/thread/task/{rid(1)}"
+    assert h.services.asked("EditMessage") == [
+        mg.EditMessageRequest(id=rid(61), body="Mine, without the typo", expected_revision=2)
+    ]
+    refused = h.http.post(f"/messages/{rid(61)}/edit", headers=back, data={**edit, "expected_revision": "\u00b2"})
+    assert "expected_revision: must be a whole number" in h.http.get(refused.headers["location"]).text
+    h.http.post(f"/messages/{rid(61)}/delete", headers=back, data={"csrftoken": csrf})
+    assert h.services.asked("DeleteMessage") == [mg.DeleteMessageRequest(id=rid(61))]
+
+    async def own_then_other(request: Any, token: str) -> AsyncIterator[Any]:
+        yield mg.SubscribeResponse(message=messages[0])
+        yield mg.SubscribeResponse(message=messages[1])
+
+    h.services.streams = [own_then_other]
+    live = h.http.get(f"/channels/{rid(60)}/live?after=0").text
+    assert live.count("/edit") == 1 and f"/messages/{rid(61)}/edit" in live
+    assert f'name="csrftoken" value="{csrf}"' in live
 
 
 # ---------------------------------------------------------------- the live thread
