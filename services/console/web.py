@@ -104,6 +104,8 @@ REQUEST_FIELDS = ("title", "legal_basis", "epoc_procedure", "issuing_authority",
                   "offence_category", "urgency", "description", "victim_refs", "shared_with", "whole_workspace",
                   "preservation_order_id",
                   *_TARGET_FIELDS)  # fmt: skip
+#: What a refused restricted channel's form shows again.
+CHANNEL_FIELDS = ("title", "members")
 #: What a refused registration of a victim shows again: never the identity, which is typed again.
 VICTIM_FIELDS = ("victim_jurisdiction", "languages", "offences")
 #: Who registers a victim (the policy's: a prosecutor or police liaison of the lead's or the victim's
@@ -1019,6 +1021,42 @@ class Console:
         ).channel
         return await self._channel_page(c, channel, back=f"/w/{ws}")
 
+    async def channels(self, c: Ctx) -> Response:
+        """The workspace's channels the user may read (the workspace's own, and those restricted to some of its
+        jurisdictions; records' threads are on the records' pages), and the form to open a restricted one."""
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        found = await self.backend.call("messaging", "ListChannels", mg.ListChannelsRequest(workspace_id=ws), c.token)
+        restricted = [ch for ch in found.channels if ch.kind == mg.CHANNEL_KIND_RESTRICTED]
+        return self.render(
+            c.request, "channels.html", user=c.user, ws=ws, channels=restricted, new_request_id=uuid.uuid4(),
+            kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
+        )  # fmt: skip
+
+    async def create_channel(self, c: Ctx) -> Response:
+        """A channel restricted to the user's jurisdiction and those named (members of the workspace: the
+        service checks), for what the others must not read."""
+        ws = c.request.path_params["ws"]
+        form = await c.request.form()
+        c.request.state.kept_form = present.Kept.of(form, CHANNEL_FIELDS)
+        req = mg.CreateChannelRequest(
+            request_id=str(form.get("request_id") or uuid.uuid4()),
+            workspace_id=ws,
+            title=str(form.get("title") or "").strip(),
+            members=jurisdictions(str(form.get("members") or "")),
+        )
+        channel = (await self.backend.call("messaging", "CreateChannel", req, c.token)).channel
+        return self._done(c.request, "Channel opened: only its jurisdictions read it.", f"/channels/{channel.id}")
+
+    async def channel(self, c: Ctx) -> Response:
+        channel = (
+            await self.backend.call(
+                "messaging", "GetChannel", mg.GetChannelRequest(id=_id(c.request.path_params["cid"])), c.token
+            )
+        ).channel
+        return await self._channel_page(c, channel, back=f"/w/{channel.workspace_id}/channels")
+
     async def _channel_page(self, c: Ctx, channel: Any, back: str) -> Response:
         after = max(0, channel.last_seq - 100)
         messages = (
@@ -1161,6 +1199,8 @@ class Console:
             Route("/w/{ws}/removals", g(self.removals)),
             Route("/w/{ws}/removals", g(self.create_removal), methods=["POST"]),
             Route("/w/{ws}/channel", g(self.workspace_channel)),
+            Route("/w/{ws}/channels", g(self.channels)),
+            Route("/w/{ws}/channels", g(self.create_channel), methods=["POST"]),
             Route("/w/{ws}/victims", g(self.victims)),
             Route("/w/{ws}/victims", g(self.register_victim), methods=["POST"]),
             Route("/w/{ws}/statistics", g(self.statistics)),
@@ -1181,6 +1221,7 @@ class Console:
             Route("/thread/{kind}/{id}", g(self.thread)),
             Route("/channels/{cid}/messages", g(self.post_message), methods=["POST"]),
             Route("/channels/{cid}/live", g(self.live)),
+            Route("/channels/{cid}", g(self.channel)),
             Route("/messages/{id}/edit", g(self.edit_message), methods=["POST"]),
             Route("/messages/{id}/delete", g(self.delete_message), methods=["POST"]),
             Route("/audit", g(self.audit)),

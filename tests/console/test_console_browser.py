@@ -153,6 +153,34 @@ def test_the_thread_updates_live_when_de_posts(users: Users, shots: Path) -> Non
     assert nl.locator("#messages li details.own").count() == 0  # NL wrote none of them
 
 
+def test_nl_opens_a_channel_with_de_that_ie_does_not_read(users: Users, shots: Path) -> None:
+    """A restricted channel: NL opens it with DE from the channels' page and writes in it; DE finds it in its
+    list and reads the message; IE, a member of the workspace but not of the channel, does not see it listed
+    and gets "Not found" for its page."""
+    nl = users.page("nl-prosecutor")
+    nl.goto(f"{users.base}/w/{WS}/channels")
+    title = f"NL-DE: the suspect's employer {uuid.uuid4().hex[:6]}"
+    nl.get_by_label("Title", exact=False).fill(title)
+    nl.get_by_label("With (jurisdictions", exact=False).fill("de")
+    nl.get_by_role("button", name="Open channel").click()
+    nl.wait_for_url(re.compile(r".*/channels/[0-9a-f-]{36}$"))
+    channel_url = nl.url
+    assert title in nl.inner_text("h1") and "Seen only by DE, NL." in nl.inner_text("main")
+    nl.get_by_label("Write a message").fill("He works at the ISP that hosts the account.")
+    nl.get_by_role("button", name="Send").click()
+    nl.wait_for_load_state()
+    de = users.page("de-liaison")
+    de.goto(f"{users.base}/w/{WS}/channels")
+    shot(de, shots, "05b-channels")
+    de.get_by_role("link", name=title).click()
+    de.wait_for_selector("#messages li:has-text('hosts the account')")
+    ie = users.page("ie-prosecutor")
+    ie.goto(f"{users.base}/w/{WS}/channels")
+    assert title not in ie.inner_text("main")
+    response = ie.goto(channel_url)
+    assert response is not None and response.status == 404 and title not in ie.content()
+
+
 # ---------------------------------------------------------------- evidence: upload, download, custody
 
 

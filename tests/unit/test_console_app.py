@@ -792,6 +792,47 @@ def test_the_login_page_never_shows_the_error_a_link_carries(h: Harness) -> None
     assert "the login was cancelled or refused" in cancelled.text
 
 
+# ---------------------------------------------------------------- restricted channels
+
+
+def test_a_restricted_channel_is_opened_and_listed_with_the_jurisdictions_that_read_it(h: Harness) -> None:
+    """The channels' page lists the restricted channels the service lists for the user (not the records'
+    threads, nor the workspace's own channel, which has its link); the form opens one with the named
+    jurisdictions, and its page is the thread, back to the list."""
+    at = ts(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
+    nl_de = mg.Channel(
+        id=rid(71),
+        workspace_id=WS,
+        kind=mg.CHANNEL_KIND_RESTRICTED,
+        title="NL-DE: her lawyer",
+        members=["DE"],
+        origin_jurisdiction="NL",
+        restricted=True,
+        last_seq=2,
+        created_at=at,
+    )
+    thread = mg.Channel(id=rid(72), workspace_id=WS, kind=mg.CHANNEL_KIND_RECORD, title="Task thread")
+    everyone = mg.Channel(id=rid(73), workspace_id=WS, kind=mg.CHANNEL_KIND_WORKSPACE, title="jit-demo")  # fmt: skip
+    h.services.answers[("messaging", "ListChannels")] = mg.ListChannelsResponse(channels=[nl_de, thread, everyone])
+    h.services.answers[("messaging", "CreateChannel")] = lambda r: mg.CreateChannelResponse(
+        channel=mg.Channel(id=rid(74), workspace_id=r.workspace_id)
+    )
+    h.services.answers[("messaging", "GetChannel")] = mg.GetChannelResponse(channel=nl_de)
+    h.services.answers[("messaging", "ListMessages")] = mg.ListMessagesResponse()
+    h.login()
+    page = h.http.get(f"/w/{WS}/channels").text
+    assert f'<a href="/channels/{rid(71)}">NL-DE: her lawyer</a>' in page and "DE, NL" in page
+    assert "Task thread" not in page and f"/channels/{rid(73)}" not in page
+    sent = _drafted(h, "channels", {"request_id": rid(4), "title": " Her lawyer's contacts ", "members": "de"})
+    assert sent.status_code == 303 and sent.headers["location"] == f"/channels/{rid(74)}"
+    assert h.services.asked("CreateChannel") == [
+        mg.CreateChannelRequest(request_id=rid(4), workspace_id=WS, title="Her lawyer's contacts", members=["DE"])
+    ]
+    shown = h.http.get(f"/channels/{rid(71)}").text
+    assert "NL-DE: her lawyer" in shown and "Seen only by DE, NL" in shown and f'href="/w/{WS}/channels"' in shown
+    assert h.services.asked("GetChannel") == [mg.GetChannelRequest(id=rid(71))]
+
+
 # ---------------------------------------------------------------- a user's own messages
 
 
