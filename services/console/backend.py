@@ -18,6 +18,7 @@ from jit.audit.v1 import audit_pb2_grpc
 from jit.evidence.v1 import evidence_pb2_grpc
 from jit.messaging.v1 import messaging_pb2_grpc
 from jit.preservation.v1 import preservation_pb2_grpc, removal_pb2_grpc, scorecard_pb2_grpc
+from jit.retention.v1 import retention_pb2_grpc
 from jit.tasks.v1 import tasks_pb2_grpc
 from jit.victims.v1 import statistics_pb2_grpc, victims_pb2_grpc
 from services.console.settings import SERVICES, ConsoleSettings
@@ -101,6 +102,9 @@ class Backend:
         # And its removal requests to platforms.
         self._stubs["removal"] = removal_pb2_grpc.RemovalServiceStub(self._channels["preservation"])
         self._audit = {name: audit_pb2_grpc.AuditServiceStub(ch) for name, ch in self._channels.items()}
+        # Each service's legal holds on its own data (``<service>.retention``).
+        for name, ch in self._channels.items():
+            self._stubs[f"{name}.retention"] = retention_pb2_grpc.RetentionServiceStub(ch)
 
     async def close(self) -> None:
         for channel in self._channels.values():

@@ -34,6 +34,7 @@ from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
 from jit.preservation.v1 import removal_pb2 as rm
 from jit.preservation.v1 import scorecard_pb2 as sc
+from jit.retention.v1 import retention_pb2 as rt
 from jit.tasks.v1 import tasks_pb2 as tk
 from jit.victims.v1 import statistics_pb2 as st
 from jit.victims.v1 import victims_pb2 as vc
@@ -104,6 +105,8 @@ REQUEST_FIELDS = ("title", "legal_basis", "epoc_procedure", "issuing_authority",
                   "offence_category", "urgency", "description", "victim_refs", "shared_with", "whole_workspace",
                   "preservation_order_id",
                   *_TARGET_FIELDS)  # fmt: skip
+#: Who sets a legal hold (the policy's: a prosecutor of the workspace's lead jurisdiction; the services decide).
+HOLD_SETTERS = frozenset({"prosecutor"})
 #: What a refused restricted channel's form shows again.
 CHANNEL_FIELDS = ("title", "members")
 #: What a refused registration of a victim shows again: never the identity, which is typed again.
@@ -1155,6 +1158,60 @@ class Console:
             return None
         return token if token != expired else None
 
+    # ------------------------------------------------------------ legal holds
+
+    async def retention(self, c: Ctx) -> Response:
+        """The workspace's legal holds in each service (each keeps its own data, and its own holds), as each
+        answers; a service that refuses or fails says so in its row."""
+        ws = c.request.path_params["ws"]
+        if ws not in c.user.workspaces:
+            raise Refused(NOT_FOUND, NO_WORKSPACE)
+        holds: list[tuple[str, Any, str | None]] = []
+        for service in SERVICES:
+            try:
+                answer = await self.backend.call(
+                    f"{service}.retention", "ListLegalHolds", rt.ListLegalHoldsRequest(workspace_id=ws), c.token
+                )
+                holds.append((service, answer.holds, None))
+            except Refused as refused:
+                holds.append((service, (), refused.words))
+        return self.render(
+            c.request, "retention.html", user=c.user, ws=ws, holds=holds, new_request_id=uuid.uuid4(),
+            sets=bool(HOLD_SETTERS & set(c.user.roles)),
+        )  # fmt: skip
+
+    async def change_hold(self, c: Ctx) -> Response:
+        """A legal hold on the whole workspace set (with its reason) or released in every service, one after
+        the other: the page says in which it took and why not in the others (setting it again renews it, so
+        the form can be sent again for those)."""
+        ws = c.request.path_params["ws"]
+        form = await c.request.form()
+        release = form.get("release") == "1"
+        reason = str(form.get("reason") or "").strip()
+        if not release and not reason:
+            raise Refused(INVALID, "Refused: reason is required: say why nothing of the workspace may be deleted.")
+        request_id = str(form.get("request_id") or uuid.uuid4())
+        took, refused = [], []
+        for service in SERVICES:
+            ask: Message = (
+                rt.ReleaseLegalHoldRequest(workspace_id=ws)
+                if release
+                else rt.SetLegalHoldRequest(request_id=request_id, workspace_id=ws, reason=reason)
+            )
+            try:
+                await self.backend.call(
+                    f"{service}.retention", "ReleaseLegalHold" if release else "SetLegalHold", ask, c.token
+                )
+                took.append(service)
+            except Refused as no:
+                refused.append(f"{service}: {no.words}")
+        done = "released" if release else "set"
+        if not refused:
+            return self._done(c.request, f"Legal hold {done} in every service ({', '.join(took)}).")
+        text = f"Legal hold {done} in {', '.join(took) or 'no service'}; not in {'; '.join(refused)}"
+        c.request.session["flash"] = {"kind": "error", "text": text[:600]}
+        return RedirectResponse(self._back(c.request), status_code=303)
+
     # ------------------------------------------------------------ the auditor
 
     async def audit(self, c: Ctx) -> Response:
@@ -1200,6 +1257,8 @@ class Console:
             Route("/w/{ws}/removals", g(self.create_removal), methods=["POST"]),
             Route("/w/{ws}/channel", g(self.workspace_channel)),
             Route("/w/{ws}/channels", g(self.channels)),
+            Route("/w/{ws}/retention", g(self.retention)),
+            Route("/w/{ws}/retention", g(self.change_hold), methods=["POST"]),
             Route("/w/{ws}/channels", g(self.create_channel), methods=["POST"]),
             Route("/w/{ws}/victims", g(self.victims)),
             Route("/w/{ws}/victims", g(self.register_victim), methods=["POST"]),

@@ -685,6 +685,30 @@ def test_the_auditor_sees_every_chain_verified(users: Users, shots: Path) -> Non
     assert "color-contrast" in found and "label" in found
 
 
+def test_nl_holds_the_workspace_in_every_service_then_releases_it(users: Users, shots: Path) -> None:
+    """LEGAL_HOLD: a prosecutor of the lead sets a hold on the whole workspace from its legal holds' page; every
+    service of the node lists it active, with its reason; released, each lists it released. A liaison is
+    offered no form."""
+    page = users.page("nl-prosecutor")
+    page.goto(f"{users.base}/w/{WS}")
+    page.get_by_role("link", name="Legal holds").click()
+    page.get_by_label("Why nothing of the workspace may be deleted", exact=False).fill("Appeal pending at the court")
+    page.get_by_role("button", name="Set the legal hold in every service").click()
+    page.wait_for_load_state()
+    assert "Legal hold set in every service" in page.inner_text("[role=status]")
+    rows = page.locator("tbody tr").all_inner_texts()
+    active = [r for r in rows if "Appeal pending at the court" in r and "active" in r]
+    assert len(active) == 5, rows
+    shot(page, shots, "10-legal-holds")
+    page.get_by_role("button", name="Release the workspace's legal hold in every service").click()
+    page.wait_for_load_state()
+    assert "Legal hold released in every service" in page.inner_text("[role=status]")
+    assert "active" not in page.inner_text("tbody")
+    liaison = users.page("nl-liaison")
+    liaison.goto(f"{users.base}/w/{WS}/retention")
+    assert liaison.locator("form[action$='/retention']").count() == 0
+
+
 # ---------------------------------------------------------------- the session's protections
 
 

@@ -28,6 +28,7 @@ from jit.evidence.v1 import evidence_pb2 as ev
 from jit.messaging.v1 import messaging_pb2 as mg
 from jit.preservation.v1 import preservation_pb2 as pv
 from jit.preservation.v1 import removal_pb2 as rm
+from jit.retention.v1 import retention_pb2 as rt
 from jit.tasks.v1 import tasks_pb2 as tk
 from jit.victims.v1 import victims_pb2 as vc
 from services.console import present, web
@@ -790,6 +791,49 @@ def test_the_login_page_never_shows_the_error_a_link_carries(h: Harness) -> None
     assert "suspended" not in page.text and "the login did not complete. Please log in again." in page.text
     cancelled = h.http.get("/auth/callback", params={"error": "access_denied"})
     assert "the login was cancelled or refused" in cancelled.text
+
+
+# ---------------------------------------------------------------- legal holds
+
+
+def test_a_legal_hold_is_set_and_released_in_every_service_and_a_refusal_names_the_service(h: Harness) -> None:
+    """The page lists each service's holds as it answers (one that fails says so in its row); the form sets
+    the hold on the whole workspace in every service with one request id, and says in which it did not take
+    and why; releasing asks every service; a hold needs its reason."""
+    at = ts(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
+    held = rt.LegalHold(workspace_id=WS, reason="Appeal pending", set_by="nl-prosecutor", set_by_jurisdiction="NL",
+                        set_at=at, active=True)  # fmt: skip
+    for service in SERVICES:
+        h.services.answers[(f"{service}.retention", "ListLegalHolds")] = rt.ListLegalHoldsResponse(
+            holds=[held] if service == "tasks" else []
+        )
+        h.services.answers[(f"{service}.retention", "SetLegalHold")] = rt.SetLegalHoldResponse(hold=held)
+        h.services.answers[(f"{service}.retention", "ReleaseLegalHold")] = rt.ReleaseLegalHoldResponse(hold=held)
+
+    def down(_request: Any) -> Any:
+        raise Refused(grpc.StatusCode.UNAVAILABLE, "The service is not reachable now: try again in a moment.")
+
+    h.services.answers[("messaging.retention", "ListLegalHolds")] = down
+    h.services.answers[("victims.retention", "SetLegalHold")] = down
+    h.login()
+    page = h.http.get(f"/w/{WS}/retention").text
+    assert "Appeal pending" in page and "the whole workspace" in page and "no hold" in page
+    assert 'messaging</th><td colspan="4">The service is not reachable now' in page
+    back = {"referer": f"http://testserver/w/{WS}/retention"}
+    csrf = h.csrf()
+    form = {"csrftoken": csrf, "request_id": rid(5), "reason": " Appeal pending "}
+    sent = h.http.post(f"/w/{WS}/retention", headers=back, data=form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/w/{WS}/retention"
+    want = rt.SetLegalHoldRequest(request_id=rid(5), workspace_id=WS, reason="Appeal pending")
+    assert h.services.asked("SetLegalHold") == [want] * len(SERVICES)
+    said = h.http.get(sent.headers["location"]).text
+    assert "Legal hold set in tasks, evidence, preservation, messaging; not in victims: The service is not" in said
+    h.http.post(f"/w/{WS}/retention", headers=back, data={"csrftoken": csrf, "release": "1"})
+    assert h.services.asked("ReleaseLegalHold") == [rt.ReleaseLegalHoldRequest(workspace_id=WS)] * len(SERVICES)
+    assert "Legal hold released in every service" in h.http.get(f"/w/{WS}/retention").text
+    no_reason = h.http.post(f"/w/{WS}/retention", headers=back, data={"csrftoken": csrf, "reason": " "})
+    assert "reason is required" in h.http.get(no_reason.headers["location"]).text
+    assert len(h.services.asked("SetLegalHold")) == len(SERVICES)
 
 
 # ---------------------------------------------------------------- restricted channels
