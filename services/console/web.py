@@ -73,9 +73,11 @@ MAX_PAGES = 50
 PAGE_TOKEN_MAX = 512
 #: The longest a new task may run (the form's limit, checked here too).
 DUE_IN_DAYS_MAX = 1800
-#: Who drafts a preservation order (the policy's creators of orders; the service decides, this only shows
-#: the form to them).
-ORDER_DRAFTERS = frozenset({"prosecutor", "police_liaison"})
+#: Whom a page offers a form to write a record (the policy's creators of each kind: prosecutors and police
+#: liaisons draft orders, record removal requests and register victims; prosecutors alone draft evidence
+#: requests and set legal holds). The services decide; these only choose whom a form is shown to.
+PROSECUTORS_AND_LIAISONS = frozenset({"prosecutor", "police_liaison"})
+PROSECUTORS = frozenset({"prosecutor"})
 #: The legal bases a new order is drafted under, in words.
 ORDER_BASES = (
     (pv.LEGAL_BASIS_EPOC_PR, "European Preservation Order (Reg. (EU) 2023/1543)"),
@@ -90,9 +92,11 @@ DRAFT_TARGET_ROWS = 3
 DRAFT_TARGETS_MAX = 50
 #: The fields of each draft form kept when the service refuses it (``present.Kept``).
 TASK_FIELDS = ("title", "description", "victim_refs", "kind", "assignee", "priority", "due_in_days", "whole_workspace")
-#: What a target row may hold besides its kind: the value (a link, an account), and a request's platform or a
-#: removal's item id, account and hash; a row is filled when one of them is.
-_TARGET_VALUES = ("", "_platform", "_item", "_account", "_sha256")
+#: A removal request's item row: its link, the platform's id of it, the account, the hash (an item is sent
+#: when one of them is filled).
+_REMOVAL_ITEM = ("", "_item", "_account", "_sha256")
+#: What a target row may hold besides its kind: those, or a request's platform; a row is filled when one is.
+_TARGET_VALUES = (*_REMOVAL_ITEM, "_platform")
 _TARGET_FIELDS = (
     "target_rows",
     "more_targets",
@@ -105,19 +109,12 @@ REQUEST_FIELDS = ("title", "legal_basis", "epoc_procedure", "issuing_authority",
                   "offence_category", "urgency", "description", "victim_refs", "shared_with", "whole_workspace",
                   "preservation_order_id",
                   *_TARGET_FIELDS)  # fmt: skip
-#: Who sets a legal hold (the policy's: a prosecutor of the workspace's lead jurisdiction; the services decide).
-HOLD_SETTERS = frozenset({"prosecutor"})
 #: What a refused restricted channel's form shows again.
 CHANNEL_FIELDS = ("title", "members")
 #: What a refused registration of a victim shows again: never the identity, which is typed again.
 VICTIM_FIELDS = ("victim_jurisdiction", "languages", "offences")
-#: Who registers a victim (the policy's: a prosecutor or police liaison of the lead's or the victim's
-#: jurisdiction; the service decides).
-VICTIM_REGISTRARS = frozenset({"prosecutor", "police_liaison"})
 REMOVAL_FIELDS = ("basis", "national_jurisdiction", "provider_id", "sent_at", "preservation_order_id",
                   "proceed_without_preservation_reason", "victim_refs", *_TARGET_FIELDS)  # fmt: skip
-#: Who records a removal request sent to a platform (the policy's creators of them; the service decides).
-REMOVAL_DRAFTERS = frozenset({"prosecutor", "police_liaison"})
 #: The legal bases of a removal request, in words; each has its clock (the service says which and why).
 REMOVAL_BASES = (
     (rm.REMOVAL_BASIS_DSA_ART9_ORDER, "Order to act against illegal content (Reg. (EU) 2022/2065, DSA, Art. 9)"),
@@ -125,8 +122,6 @@ REMOVAL_BASES = (
     (rm.REMOVAL_BASIS_DSA_ART22_TRUSTED_FLAGGER, "Trusted flagger's notice (DSA Art. 22)"),
     (rm.REMOVAL_BASIS_DSA_ART16_NOTICE, "Notice of illegal content (DSA Art. 16)"),
 )
-#: Who drafts an evidence request (the policy's creators of requests; the service decides).
-REQUEST_DRAFTERS = frozenset({"prosecutor"})
 #: The instruments a request is drafted under, in words.
 REQUEST_BASES = (
     (ev.LEGAL_BASIS_EIO, "European Investigation Order (Directive 2014/41/EU)"),
@@ -174,6 +169,12 @@ def _page_token(request: Request) -> str:
     return token
 
 
+def _csrf(request: Request) -> str:
+    """The form token asgi-csrf put in the request's scope, for the forms a page (or a live fragment) draws."""
+    token = request.scope.get("csrftoken")
+    return str(token()) if token else ""
+
+
 def _next_page(request: Request, token: str) -> str | None:
     """The URL of the list's next page, or None on its last page."""
     return f"{request.url.path}?{urllib.parse.urlencode({'page_token': token})}" if token else None
@@ -188,6 +189,10 @@ class Ctx:
     token: str
     tz: ZoneInfo
     now: dt.datetime
+
+    def offered(self, roles: frozenset[str]) -> bool:
+        """Whether the page shows the user a form meant for ``roles`` (the service decides the request)."""
+        return bool(roles & set(self.user.roles))
 
 
 def _choices(enum: Any, leave_out: tuple[int, ...] = (0,)) -> list[tuple[int, str]]:
@@ -253,10 +258,9 @@ class Console:
     def render(self, request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         tz = present.zone(request.cookies.get(TZ_COOKIE))
         flash = request.session.pop("flash", None)
-        scope_token = request.scope.get("csrftoken")
         html = self.env.get_template(name).render(
             request=request,
-            csrftoken=scope_token() if scope_token else "",
+            csrftoken=_csrf(request),
             flash=flash,
             tz=tz,
             when=lambda v: present.when(v, tz),
@@ -498,7 +502,7 @@ class Console:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
         ask = ev.ListRequestsRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
         page = await self.backend.call("evidence", "ListRequests", ask, c.token)
-        drafts = bool(REQUEST_DRAFTERS & set(c.user.roles))
+        drafts = c.offered(PROSECUTORS)
         # The orders a request may follow (production after preservation): the service links only one of
         # the drafter's own jurisdiction in this workspace, and says so otherwise.
         orders = (
@@ -662,7 +666,7 @@ class Console:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
         ask = pv.ListOrdersRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
         page = await self.backend.call("preservation", "ListOrders", ask, c.token)
-        drafts = bool(ORDER_DRAFTERS & set(c.user.roles))
+        drafts = c.offered(PROSECUTORS_AND_LIAISONS)
         providers = (
             (await self.backend.call("preservation", "ListProviders", pv.ListProvidersRequest(), c.token)).providers
             if drafts else ()
@@ -734,23 +738,23 @@ class Console:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
         ask = rm.ListRemovalsRequest(workspace_id=ws, page_size=200, page_token=_page_token(c.request))
         page = await self.backend.call("removal", "ListRemovals", ask, c.token)
-        drafts = bool(REMOVAL_DRAFTERS & set(c.user.roles))
+        drafts = c.offered(PROSECUTORS_AND_LIAISONS)
         providers: Any = ()
         orders: Any = ()
         if drafts:
             # The register's platforms, and the orders a removal may keep (preserve before removing: the
             # service finds the live order of the same target itself, and refuses one that is not live).
-            providers = await self.backend.call("preservation", "ListProviders", pv.ListProvidersRequest(), c.token)
-            orders = await self.backend.call(
-                "preservation", "ListOrders", pv.ListOrdersRequest(workspace_id=ws, page_size=200), c.token
-            )
+            ask_orders = pv.ListOrdersRequest(workspace_id=ws, page_size=200)
+            providers = (
+                await self.backend.call("preservation", "ListProviders", pv.ListProvidersRequest(), c.token)
+            ).providers
+            orders = (await self.backend.call("preservation", "ListOrders", ask_orders, c.token)).orders
         kept = c.user.take_form(c.request.url.path) or present.NOT_KEPT
         return self.render(
             c.request, "removals.html", user=c.user, ws=ws, removals=page.removals,
             time_left=lambda d: present.time_left(d, c.now),
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
-            drafts=drafts, providers=providers.providers if drafts else (), bases=REMOVAL_BASES,
-            orders=orders.orders if drafts else (), new_request_id=uuid.uuid4(),
+            drafts=drafts, providers=providers, bases=REMOVAL_BASES, orders=orders, new_request_id=uuid.uuid4(),
             target_rows=_target_rows(kept), more_rows=DRAFT_TARGET_ROWS, targets_max=DRAFT_TARGETS_MAX, kept=kept,
         )  # fmt: skip
 
@@ -776,7 +780,7 @@ class Console:
             rm.ContentItem(url=text(f"target_{n}"), platform_item_id=text(f"target_{n}_item"),
                            account=text(f"target_{n}_account"), sha256=text(f"target_{n}_sha256").lower())
             for n in range(1, DRAFT_TARGETS_MAX + 1)
-            if any(text(f"target_{n}{part}") for part in ("", "_item", "_account", "_sha256"))
+            if any(text(f"target_{n}{part}") for part in _REMOVAL_ITEM)
         ]  # fmt: skip
         req = rm.CreateRemovalRequest(
             request_id=text("request_id") or str(uuid.uuid4()),
@@ -818,7 +822,7 @@ class Console:
         return self.render(
             c.request, "victims.html", user=c.user, ws=ws, victims=page.victims,
             later=bool(ask.page_token), next_page=_next_page(c.request, page.next_page_token),
-            registers=bool(VICTIM_REGISTRARS & set(c.user.roles)), offences=stats.OFFENCES,
+            registers=c.offered(PROSECUTORS_AND_LIAISONS), offences=stats.OFFENCES,
             new_request_id=uuid.uuid4(), kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,
         )  # fmt: skip
 
@@ -1122,8 +1126,7 @@ class Console:
             if given.isascii() and given.isdigit() and len(given) < 19:
                 after = max(after, int(given))
         template = self.env.get_template("message.html")
-        tz, csrf = c.tz, c.request.scope.get("csrftoken")
-        csrf = csrf() if callable(csrf) else csrf or ""
+        tz, csrf = c.tz, _csrf(c.request)
 
         async def events() -> AsyncIterator[dict[str, str]]:
             seen, token = after, c.token
@@ -1177,7 +1180,7 @@ class Console:
                 holds.append((service, (), refused.words))
         return self.render(
             c.request, "retention.html", user=c.user, ws=ws, holds=holds, new_request_id=uuid.uuid4(),
-            sets=bool(HOLD_SETTERS & set(c.user.roles)),
+            sets=c.offered(PROSECUTORS),
         )  # fmt: skip
 
     async def change_hold(self, c: Ctx) -> Response:
