@@ -126,6 +126,56 @@ def due_items(tasks: list[Any], requests: list[Any], orders: list[Any], labels: 
     return out
 
 
+@dataclass(frozen=True)
+class Held:
+    """One thing a legal hold names (the whole workspace: an empty ``record_type``), as the services that
+    answered hold it: a hold is set and released in every service, each keeping its own."""
+
+    record_type: str
+    record_id: str
+    #: The services where it is active, and where it was released, in the order they answered.
+    active_in: tuple[str, ...]
+    released_in: tuple[str, ...]
+    #: Each reason given, oldest first (setting an active hold again renews its reason in that service).
+    reasons: tuple[str, ...]
+    #: The first setting of it any service records: its holds (``LegalHold``), by when they were set.
+    first: Any
+    #: The last release recorded, while it is active nowhere.
+    released: Any
+
+
+def holds(answers: Any) -> list[Held]:
+    """The legal holds the services list, ``(service, its holds)`` each, as one row per thing held: the
+    whole workspace first, then the records in the order they were first held."""
+    found: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+    for service, listed in answers:
+        for h in listed:
+            found.setdefault((h.record_type, h.record_id), []).append((service, h))
+    rows = []
+    for (record_type, record_id), each in found.items():
+        by_time = sorted(each, key=lambda sh: (sh[1].set_at.seconds, sh[1].set_at.nanos))
+        active = tuple(dict.fromkeys(service for service, h in each if h.active))
+        released = tuple(dict.fromkeys(service for service, h in each if not h.active and service not in active))
+        last_release = max(
+            (h for _, h in each if not h.active and h.HasField("released_at")),
+            key=lambda h: (h.released_at.seconds, h.released_at.nanos),
+            default=None,
+        )
+        rows.append(
+            Held(
+                record_type,
+                record_id,
+                active,
+                released,
+                tuple(dict.fromkeys(h.reason for _, h in by_time)),
+                by_time[0][1],
+                None if active else last_release,
+            )
+        )
+    rows.sort(key=lambda r: (r.record_type != "", r.first.set_at.seconds, r.first.set_at.nanos, r.record_id))
+    return rows
+
+
 #: What a refused draft keeps of each value typed (its form's own limits are shorter) and of each field.
 KEPT_TEXT_MAX = 10_000
 KEPT_VALUES_MAX = 8

@@ -7,6 +7,7 @@ outcome (or the refusal, in words) once.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import urllib.parse
@@ -132,6 +133,13 @@ REQUEST_BASES = (
     (ev.LEGAL_BASIS_JIT_DIRECT, "Direct exchange within the JIT"),
 )
 _INT32_MAX = 2**31 - 1
+#: What a legal hold may name besides the whole workspace, in words (the services' ``RECORD_TYPES``).
+HOLD_RECORDS = {
+    "task": "task", "evidence_request": "evidence request", "evidence_item": "evidence item",
+    "preservation_order": "preservation order", "victim": "victim", "channel": "restricted channel",
+}  # fmt: skip
+#: The longest reason a service takes for a legal hold (its ``REASON_MAX``).
+HOLD_REASON_MAX = 500
 
 
 def _id(value: str) -> str:
@@ -193,6 +201,13 @@ class Ctx:
     def offered(self, roles: frozenset[str]) -> bool:
         """Whether the page shows the user a form meant for ``roles`` (the service decides the request)."""
         return bool(roles & set(self.user.roles))
+
+    def hold_link(self, workspace_id: str, record_type: str, record_id: str) -> str | None:
+        """Where a record's page sends a prosecutor to set a legal hold on it (the services decide whether
+        they may: the lead's prosecutors), or None."""
+        if not self.offered(PROSECUTORS) or workspace_id not in self.user.workspaces:
+            return None
+        return f"/w/{workspace_id}/retention?{urllib.parse.urlencode({'record': f'{record_type}:{record_id}'})}"
 
 
 def _choices(enum: Any, leave_out: tuple[int, ...] = (0,)) -> list[tuple[int, str]]:
@@ -480,7 +495,10 @@ class Console:
         task = (
             await self.backend.call("tasks", "GetTask", tk.GetTaskRequest(id=_id(c.request.path_params["id"])), c.token)
         ).task
-        return self.render(c.request, "task.html", user=c.user, task=task, kind="task", record=task)
+        return self.render(
+            c.request, "task.html", user=c.user, task=task, kind="task", record=task,
+            hold=c.hold_link(task.workspace_id, "task", task.id),
+        )  # fmt: skip
 
     # ------------------------------------------------------------ evidence requests
 
@@ -494,6 +512,7 @@ class Console:
             c.request, "request.html", user=c.user, req=req, items=items, kind="request", record=req,
             legal_zone=present.legal_zone(req.addressee_jurisdiction), time_left=lambda d: present.time_left(d, c.now),
             upload_max_mb=self.settings.console_upload_max_mb,
+            hold=c.hold_link(req.workspace_id, "evidence_request", req.id),
         )  # fmt: skip
 
     async def requests(self, c: Ctx) -> Response:
@@ -656,7 +675,10 @@ class Console:
         entries = (
             await self.backend.call("evidence", "ListCustody", ev.ListCustodyRequest(item_id=item_id), c.token)
         ).entries
-        return self.render(c.request, "custody.html", user=c.user, item=item, entries=entries)
+        return self.render(
+            c.request, "custody.html", user=c.user, item=item, entries=entries,
+            hold=c.hold_link(item.workspace_id, "evidence_item", item.id),
+        )  # fmt: skip
 
     # ------------------------------------------------------------ preservation orders
 
@@ -727,8 +749,11 @@ class Console:
                 "preservation", "GetOrder", pv.GetOrderRequest(id=_id(c.request.path_params["id"])), c.token
             )
         ).order
-        return self.render(c.request, "order.html", user=c.user, order=order, kind="order", record=order,
-                           time_left=lambda d: present.time_left(d, c.now))  # fmt: skip
+        return self.render(
+            c.request, "order.html", user=c.user, order=order, kind="order", record=order,
+            time_left=lambda d: present.time_left(d, c.now),
+            hold=c.hold_link(order.workspace_id, "preservation_order", order.id),
+        )  # fmt: skip
 
     # ------------------------------------------------------------ removal requests to platforms
 
@@ -864,7 +889,7 @@ class Console:
         ).victim
         return self.render(
             c.request, "victim.html", user=c.user, victim=victim, identity=None, kind="victim", record=victim,
-            notices=await self._notices(c, victim),
+            notices=await self._notices(c, victim), hold=c.hold_link(victim.workspace_id, "victim", victim.id),
         )  # fmt: skip
 
     async def _notices(self, c: Ctx, victim: Any) -> Any:
@@ -893,6 +918,7 @@ class Console:
         return self.render(
             c.request, "victim.html", user=c.user, victim=answer.victim, identity=answer.identity,
             kind="victim", record=answer.victim, notices=await self._notices(c, answer.victim),
+            hold=c.hold_link(answer.victim.workspace_id, "victim", answer.victim.id),
         )  # fmt: skip
 
     # ------------------------------------------------------------ statistics and the JIT's evaluation
@@ -1062,9 +1088,10 @@ class Console:
                 "messaging", "GetChannel", mg.GetChannelRequest(id=_id(c.request.path_params["cid"])), c.token
             )
         ).channel
-        return await self._channel_page(c, channel, back=f"/w/{channel.workspace_id}/channels")
+        hold = c.hold_link(channel.workspace_id, "channel", channel.id)
+        return await self._channel_page(c, channel, back=f"/w/{channel.workspace_id}/channels", hold=hold)
 
-    async def _channel_page(self, c: Ctx, channel: Any, back: str) -> Response:
+    async def _channel_page(self, c: Ctx, channel: Any, back: str, hold: str | None = None) -> Response:
         after = max(0, channel.last_seq - 100)
         messages = (
             await self.backend.call(
@@ -1084,6 +1111,7 @@ class Console:
             last_seq=last,
             back=back,
             new_request_id=uuid.uuid4(),
+            hold=hold,
         )
 
     async def post_message(self, c: Ctx) -> Response:
@@ -1163,70 +1191,83 @@ class Console:
 
     # ------------------------------------------------------------ legal holds
 
+    @staticmethod
+    async def _each_service(call: Callable[[str], Awaitable[Any]]) -> list[tuple[str, Any, str | None]]:
+        """``call`` asked of every service at once: (service, its answer, None) or (service, None, why it
+        refused or failed), in ``SERVICES``' order."""
+
+        async def one(service: str) -> tuple[str, Any, str | None]:
+            try:
+                return service, await call(service), None
+            except Refused as refused:
+                return service, None, refused.words
+
+        return list(await asyncio.gather(*(one(service) for service in SERVICES)))
+
     async def retention(self, c: Ctx) -> Response:
-        """The workspace's legal holds in each service (each keeps its own data, and its own holds), as each
-        answers; a service that refuses or fails says so in its row."""
+        """The workspace's legal holds, one row per thing held (the whole workspace, or one record) with the
+        services where each is active or released, as each service answers; a service that refuses or fails
+        says so (each keeps its own data, and its own holds)."""
         ws = c.request.path_params["ws"]
         if ws not in c.user.workspaces:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
-        holds: list[tuple[str, Any, str | None]] = []
-        for service in SERVICES:
-            try:
-                answer = await self.backend.call(
-                    f"{service}.retention", "ListLegalHolds", rt.ListLegalHoldsRequest(workspace_id=ws), c.token
-                )
-                holds.append((service, answer.holds, None))
-            except Refused as refused:
-                holds.append((service, (), refused.words))
+        ask = rt.ListLegalHoldsRequest(workspace_id=ws)
+        answers = await self._each_service(
+            lambda service: self.backend.call(f"{service}.retention", "ListLegalHolds", ask, c.token)
+        )
+        kind, _, rid = str(c.request.query_params.get("record") or "").partition(":")
         return self.render(
-            c.request, "retention.html", user=c.user, ws=ws, holds=holds, new_request_id=uuid.uuid4(),
-            sets=c.offered(PROSECUTORS),
+            c.request, "retention.html", user=c.user, ws=ws, new_request_id=uuid.uuid4(), sets=c.offered(PROSECUTORS),
+            held=present.holds((service, answer.holds) for service, answer, problem in answers if problem is None),
+            failed=[(service, problem) for service, _, problem in answers if problem is not None],
+            records=HOLD_RECORDS, reason_max=HOLD_REASON_MAX,
+            # A record's page links here with ``?record=KIND:ID``: the form opens on that record.
+            record=(kind, rid[:64]) if kind in HOLD_RECORDS else ("", ""),
         )  # fmt: skip
 
     async def change_hold(self, c: Ctx) -> Response:
-        """A legal hold on the whole workspace set (with its reason) or released in every service, one after
-        the other: the page says in which it took and why not in the others (setting it again renews it, so
-        the form can be sent again for those)."""
+        """A legal hold on the whole workspace or on one of its records, set (with its reason) or released in
+        every service at once, as ``jit retention hold`` does: the page says in which it took and why not in
+        the others (setting it again renews it, so the form can be sent again for those)."""
         ws = c.request.path_params["ws"]
         form = await c.request.form()
         release = form.get("release") == "1"
+        kind = str(form.get("record_type") or "")
+        rid = str(form.get("record_id") or "").strip()
+        if kind and kind not in HOLD_RECORDS:
+            raise Refused(INVALID, "Refused: record_type is not a kind of record a legal hold may name.")
+        if kind and not rid:
+            raise Refused(INVALID, f"Refused: record_id is required: the id of the {HOLD_RECORDS[kind]} to hold.")
         reason = str(form.get("reason") or "").strip()
         if not release and not reason:
             raise Refused(INVALID, "Refused: reason is required: say why nothing of the workspace may be deleted.")
         request_id = str(form.get("request_id") or uuid.uuid4())
-        took, refused = [], []
-        for service in SERVICES:
-            ask: Message = (
-                rt.ReleaseLegalHoldRequest(workspace_id=ws)
-                if release
-                else rt.SetLegalHoldRequest(request_id=request_id, workspace_id=ws, reason=reason)
+        ask: Message = (
+            rt.ReleaseLegalHoldRequest(workspace_id=ws, record_type=kind, record_id=rid if kind else "")
+            if release
+            else rt.SetLegalHoldRequest(
+                request_id=request_id, workspace_id=ws, record_type=kind, record_id=rid if kind else "", reason=reason
             )
-            try:
-                await self.backend.call(
-                    f"{service}.retention", "ReleaseLegalHold" if release else "SetLegalHold", ask, c.token
-                )
-                took.append(service)
-            except Refused as no:
-                refused.append(f"{service}: {no.words}")
+        )
+        method = "ReleaseLegalHold" if release else "SetLegalHold"
+        answers = await self._each_service(
+            lambda service: self.backend.call(f"{service}.retention", method, ask, c.token)
+        )
+        took = [service for service, _, problem in answers if problem is None]
+        refused = [f"{service}: {problem}" for service, _, problem in answers if problem is not None]
         done = "released" if release else "set"
+        on = f" on the {HOLD_RECORDS[kind]} {rid[:64]}" if kind else ""
         if not refused:
-            return self._done(c.request, f"Legal hold {done} in every service ({', '.join(took)}).")
-        text = f"Legal hold {done} in {', '.join(took) or 'no service'}; not in {'; '.join(refused)}"
+            return self._done(c.request, f"Legal hold{on} {done} in every service ({', '.join(took)}).")
+        text = f"Legal hold{on} {done} in {', '.join(took) or 'no service'}; not in {'; '.join(refused)}"
         c.request.session["flash"] = {"kind": "error", "text": text[:600]}
         return RedirectResponse(self._back(c.request), status_code=303)
 
     # ------------------------------------------------------------ the auditor
 
     async def audit(self, c: Ctx) -> Response:
-        chains: list[tuple[str, Any, str | None]] = []
-        for service in SERVICES:
-            try:
-                result = await self.backend.audit(
-                    service, "VerifyAuditChain", audit_pb2.VerifyAuditChainRequest(), c.token
-                )
-                chains.append((service, result, None))
-            except Refused as refused:
-                chains.append((service, None, refused.words))
+        ask = audit_pb2.VerifyAuditChainRequest()
+        chains = await self._each_service(lambda service: self.backend.audit(service, "VerifyAuditChain", ask, c.token))
         checked, c.user.evidence_check = c.user.evidence_check, None
         return self.render(c.request, "audit.html", user=c.user, chains=chains, evidence=checked)
 

@@ -685,28 +685,43 @@ def test_the_auditor_sees_every_chain_verified(users: Users, shots: Path) -> Non
     assert "color-contrast" in found and "label" in found
 
 
-def test_nl_holds_the_workspace_in_every_service_then_releases_it(users: Users, shots: Path) -> None:
-    """LEGAL_HOLD: a prosecutor of the lead sets a hold on the whole workspace from its legal holds' page; every
-    service of the node lists it active, with its reason; released, each lists it released. A liaison is
-    offered no form."""
+def test_nl_holds_the_workspace_then_one_task_in_every_service_and_releases_each(users: Users, shots: Path) -> None:
+    """LEGAL_HOLD: a prosecutor of the lead sets a hold on the whole workspace from its legal holds' page; it is
+    one row, active in every service of the node, with its reason; released, it is released in each. From
+    the task's page, a hold on that task: its own row, released from it. A liaison is offered no form."""
+    every = "active in tasks, evidence, preservation, messaging, victims"
     page = users.page("nl-prosecutor")
     page.goto(f"{users.base}/w/{WS}")
     page.get_by_role("link", name="Legal holds").click()
-    page.get_by_label("Why nothing of the workspace may be deleted", exact=False).fill("Appeal pending at the court")
+    page.get_by_label("Why nothing may be deleted", exact=False).fill("Appeal pending at the court")
     page.get_by_role("button", name="Set the legal hold in every service").click()
     page.wait_for_load_state()
     assert "Legal hold set in every service" in page.inner_text("[role=status]")
-    rows = page.locator("tbody tr").all_inner_texts()
-    active = [r for r in rows if "Appeal pending at the court" in r and "active" in r]
-    assert len(active) == 5, rows
+    (row,) = page.locator("tbody tr").all_inner_texts()
+    assert "the whole workspace" in row and "Appeal pending at the court" in row and every in row, row
     shot(page, shots, "10-legal-holds")
     page.get_by_role("button", name="Release the workspace's legal hold in every service").click()
     page.wait_for_load_state()
     assert "Legal hold released in every service" in page.inner_text("[role=status]")
     assert "active" not in page.inner_text("tbody")
+    page.goto(case["task_url"])
+    page.get_by_role("link", name="Set a legal hold on this record").click()
+    assert page.get_by_label("What it holds").input_value() == "task"
+    assert page.get_by_label("The record's id", exact=False).input_value() == case["task_id"]
+    page.get_by_label("Why nothing may be deleted", exact=False).fill("The account holder appeals the order")
+    page.get_by_role("button", name="Set the legal hold in every service").click()
+    page.wait_for_load_state()
+    assert f"Legal hold on the task {case['task_id']} set in every service" in page.inner_text("[role=status]")
+    task_row = page.locator("tbody tr", has_text=case["task_id"])
+    assert every in task_row.inner_text() and "The account holder appeals" in task_row.inner_text()
+    page.get_by_role("button", name=f"Release the hold on task {case['task_id']} in every service").click()
+    page.wait_for_load_state()
+    assert "active" not in page.inner_text("tbody")
     liaison = users.page("nl-liaison")
     liaison.goto(f"{users.base}/w/{WS}/retention")
     assert liaison.locator("form[action$='/retention']").count() == 0
+    liaison.goto(case["task_url"])
+    assert liaison.get_by_role("link", name="Set a legal hold on this record").count() == 0
 
 
 # ---------------------------------------------------------------- the session's protections

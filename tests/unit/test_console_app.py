@@ -31,12 +31,13 @@ from jit.preservation.v1 import removal_pb2 as rm
 from jit.retention.v1 import retention_pb2 as rt
 from jit.tasks.v1 import tasks_pb2 as tk
 from jit.victims.v1 import victims_pb2 as vc
+from jitlib.retention_service import RECORD_TYPES
 from services.console import present, web
 from services.console.app import SESSION_COOKIE, create_app
 from services.console.backend import Refused
 from services.console.sessions import LoginRequired, UserSession
 from services.console.settings import SERVICES, ConsoleSettings
-from services.console.web import Console
+from services.console.web import HOLD_RECORDS, Console
 
 WS = "jit-demo"
 END_SESSION = "http://kc.test/realms/jit/protocol/openid-connect/logout"
@@ -817,8 +818,10 @@ def test_a_legal_hold_is_set_and_released_in_every_service_and_a_refusal_names_t
     h.services.answers[("victims.retention", "SetLegalHold")] = down
     h.login()
     page = h.http.get(f"/w/{WS}/retention").text
-    assert "Appeal pending" in page and "the whole workspace" in page and "no hold" in page
-    assert 'messaging</th><td colspan="4">The service is not reachable now' in page
+    assert (
+        "Appeal pending" in page and "the whole workspace</th>" in page and "<strong>active</strong> in tasks<" in page
+    )
+    assert "<li><strong>messaging</strong>: The service is not reachable now" in page
     back = {"referer": f"http://testserver/w/{WS}/retention"}
     csrf = h.csrf()
     form = {"csrftoken": csrf, "request_id": rid(5), "reason": " Appeal pending "}
@@ -834,6 +837,87 @@ def test_a_legal_hold_is_set_and_released_in_every_service_and_a_refusal_names_t
     no_reason = h.http.post(f"/w/{WS}/retention", headers=back, data={"csrftoken": csrf, "reason": " "})
     assert "reason is required" in h.http.get(no_reason.headers["location"]).text
     assert len(h.services.asked("SetLegalHold")) == len(SERVICES)
+
+
+def test_a_legal_hold_on_one_record_is_shown_once_with_where_it_is_active_and_released_from_its_row(
+    h: Harness,
+) -> None:
+    """Holds are listed one row per thing held, whatever the number of services holding it (active in some,
+    released in others); a record's hold is set and released in every service by its kind and id; a kind no
+    hold names, or a kind without its id, is refused before any service is asked; a record's page opens the
+    form on that record."""
+    at, later = ts(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)), ts(dt.datetime(2026, 3, 5, 9, tzinfo=dt.UTC))
+    on_task = {"workspace_id": WS, "record_type": "task", "record_id": rid(9), "set_by": "nl-prosecutor",
+               "set_by_jurisdiction": "NL"}  # fmt: skip
+    kept = rt.LegalHold(**on_task, reason="The suspect's appeal", set_at=later, active=True)
+    let_go = rt.LegalHold(**on_task, reason="Appeal filed", set_at=at, active=False, released_at=later,
+                          released_by="nl-prosecutor")  # fmt: skip
+    workspace = rt.LegalHold(workspace_id=WS, reason="Trial", set_by="nl-prosecutor", set_by_jurisdiction="NL",
+                             set_at=later, active=False, released_at=later, released_by="nl-prosecutor")  # fmt: skip
+    listed = {"tasks": [kept, workspace], "evidence": [let_go], "preservation": [workspace]}
+    for service in SERVICES:
+        h.services.answers[(f"{service}.retention", "ListLegalHolds")] = rt.ListLegalHoldsResponse(
+            holds=listed.get(service, [])
+        )
+        h.services.answers[(f"{service}.retention", "SetLegalHold")] = rt.SetLegalHoldResponse(hold=kept)
+        h.services.answers[(f"{service}.retention", "ReleaseLegalHold")] = rt.ReleaseLegalHoldResponse(hold=kept)
+    h.login()
+    page = h.http.get(f"/w/{WS}/retention").text
+    assert page.count(f"<code>{rid(9)}</code>") == 1 and page.count("the whole workspace</th>") == 1
+    assert "<strong>active</strong> in tasks; released in evidence" in page
+    assert "<p>Appeal filed</p><p>The suspect&#39;s appeal</p>" in page  # each reason, oldest first
+    assert f"Release the hold on task {rid(9)} in every service" in page
+    assert "Release the workspace&#39;s legal hold" not in page  # released everywhere: nothing to release
+    assert page.index("the whole workspace</th>") < page.index(f"<code>{rid(9)}</code>")
+    back = {"referer": f"http://testserver/w/{WS}/retention"}
+    csrf = h.csrf()
+    hold = {"csrftoken": csrf, "request_id": rid(6), "record_type": "task", "record_id": rid(9), "reason": "Appeal"}
+    said = h.http.get(h.http.post(f"/w/{WS}/retention", headers=back, data=hold).headers["location"]).text
+    want = rt.SetLegalHoldRequest(request_id=rid(6), workspace_id=WS, record_type="task", record_id=rid(9),
+                                  reason="Appeal")  # fmt: skip
+    assert h.services.asked("SetLegalHold") == [want] * len(SERVICES)
+    assert f"Legal hold on the task {rid(9)} set in every service" in said
+    release = {"csrftoken": csrf, "release": "1", "record_type": "task", "record_id": rid(9)}
+    h.http.post(f"/w/{WS}/retention", headers=back, data=release)
+    let = rt.ReleaseLegalHoldRequest(workspace_id=WS, record_type="task", record_id=rid(9))
+    assert h.services.asked("ReleaseLegalHold") == [let] * len(SERVICES)
+    for bad, words in (
+        ({"record_type": "removal", "record_id": rid(9)}, "record_type is not a kind of record"),
+        ({"record_type": "victim", "record_id": " "}, "record_id is required: the id of the victim"),
+    ):
+        refused = h.http.post(f"/w/{WS}/retention", headers=back, data={"csrftoken": csrf, "reason": "x", **bad})
+        assert words in h.http.get(refused.headers["location"]).text
+    assert len(h.services.asked("SetLegalHold")) == len(SERVICES)
+    opened = h.http.get(f"/w/{WS}/retention", params={"record": f"preservation_order:{rid(4)}"}).text
+    assert '<option value="preservation_order" selected>' in opened and f'value="{rid(4)}"' in opened
+    assert '<option value="" selected>' in h.http.get(f"/w/{WS}/retention", params={"record": "removal:x"}).text
+
+
+def test_a_records_page_links_a_prosecutor_to_a_hold_on_it_and_nobody_else(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = ts(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
+    task = tk.GetTaskResponse(task=tk.Task(id=rid(3), workspace_id=WS, created_at=at))
+    h.services.answers[("tasks", "GetTask")] = task
+    h.services.answers[("preservation", "GetOrder")] = pv.GetOrderResponse(
+        order=pv.PreservationOrder(id=rid(4), workspace_id=WS, created_at=at)
+    )
+    other = tk.GetTaskResponse(task=tk.Task(id=rid(5), workspace_id="jit-other", created_at=at))
+    h.login()
+    task_link = f'href="/w/{WS}/retention?record=task%3A{rid(3)}"'
+    assert task_link in h.http.get(f"/tasks/{rid(3)}").text
+    assert f"record=preservation_order%3A{rid(4)}" in h.http.get(f"/orders/{rid(4)}").text
+    h.services.answers[("tasks", "GetTask")] = other  # a replica of a workspace the user is no member of
+    assert "Set a legal hold" not in h.http.get(f"/tasks/{rid(5)}").text
+    monkeypatch.setitem(CLAIMS, "realm_access", {"roles": ["police_liaison"]})
+    liaison = Harness()
+    liaison.services.answers[("tasks", "GetTask")] = task
+    liaison.login()
+    assert "Set a legal hold" not in liaison.http.get(f"/tasks/{rid(3)}").text
+
+
+def test_the_consoles_hold_records_are_the_kinds_the_services_hold() -> None:
+    assert set(HOLD_RECORDS) == RECORD_TYPES
 
 
 # ---------------------------------------------------------------- restricted channels
