@@ -325,6 +325,13 @@ _PRESERVATION: tuple[Rule, ...] = (
         "a national preservation order keeps its expiry, warnings and renewals while a production request is pending",
         "GUESS: national law as configured on the node, after CETS 185 Art. 16(2) (a period, renewable)",
     ),
+    Rule(
+        "PRESERVATION_PRODUCTION_REQUEST_FOR_THE_PRESERVED_DATA",
+        "a linked evidence request is the order's production request only when addressed where the order's "
+        "provider is established and, for an EPOC-PR, an EPOC, EIO or MLA request (Budapest Art. 29: MLA or "
+        "EIO); any other leaves the clock running, and the issuer is warned once, naming why",
+        f"{EPOC} Art. 11(1); {BUDAPEST} Art. 29(1), 29(7); GUESS: which instruments count as that request",
+    ),
     # A production request and the end of the period.
     Rule(
         "PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY",

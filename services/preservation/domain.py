@@ -107,6 +107,14 @@ AT_PRODUCTION: dict[LegalBasis, tuple[bool, legal.Rule]] = {
     LegalBasis.PROVIDER_VOLUNTARY: (False, legal.rule("PROVIDER_VOLUNTARY_CLOCK_RUNS_DURING_PRODUCTION")),
     LegalBasis.NATIONAL: (False, legal.rule("NATIONAL_CLOCK_RUNS_DURING_PRODUCTION")),
 }
+#: Which instruments (evidence requests' legal bases) are a production request of the data an order of each
+#: basis preserves; a basis not listed takes any (its clock runs on whatever is requested).
+PRODUCTION_INSTRUMENTS: dict[LegalBasis, frozenset[str]] = {
+    LegalBasis.EPOC_PR: frozenset({"EPOC", "EIO", "MLA"}),
+    LegalBasis.BUDAPEST_ART29: frozenset({"MLA", "EIO"}),
+}
+#: Only a request for the preserved data counts as the order's production request.
+PRODUCTION_FOR_THE_DATA_RULE = legal.rule("PRESERVATION_PRODUCTION_REQUEST_FOR_THE_PRESERVED_DATA")
 #: A failed production request: back to the state before, a stopped clock runs again with the time left.
 RESUME_RULE = legal.rule("PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION")
 #: A production request counts when it was issued before the expiry, whenever it is recorded.
@@ -122,11 +130,32 @@ def stops_at_production(basis: LegalBasis) -> bool:
 
 
 class ProductionOutcome(enum.StrEnum):
-    """How a linked production request failed (the evidence request's state)."""
+    """How a linked production request failed (the evidence request's state), or that it is no production
+    request of the order's data (``NOT_COUNTED``: another instrument, or addressed elsewhere)."""
 
     REFUSED = "REFUSED"
     WITHDRAWN = "WITHDRAWN"
     NOT_EXECUTED = "NOT_EXECUTED"
+    NOT_COUNTED = "NOT_COUNTED"
+
+
+def production_not_counted(order: ClockFacts, provider: Provider | None, basis: str, addressee: str) -> str:
+    """Why an evidence request under ``basis`` addressed to ``addressee``, linked to ``order`` (whose provider
+    is ``provider``), is not a request to produce the data the order preserves ("" when it is): it must be
+    addressed where the provider is established, and for an order whose clock stops at production be one of
+    the instruments that may follow it (PRESERVATION_PRODUCTION_REQUEST_FOR_THE_PRESERVED_DATA)."""
+    allowed = PRODUCTION_INSTRUMENTS.get(order.legal_basis)
+    if allowed is not None and basis not in allowed:
+        return (
+            f"a {basis} request is not a production request that may follow a {order.legal_basis.value} order "
+            f"(only {', '.join(sorted(allowed))})"
+        )
+    if provider is not None and addressee != provider.establishment_jurisdiction:
+        return (
+            f"it is addressed to {addressee}, and the order's provider {provider.id} is established in "
+            f"{provider.establishment_jurisdiction}"
+        )
+    return ""
 
 
 class TargetKind(enum.StrEnum):
@@ -505,6 +534,28 @@ def production_ended_warning(
         production_request_id=request_id,
         production_outcome=outcome,
         reason=f"the production request was {_OUTCOME_WORDS[outcome]}; {told} {cite}",
+    )
+
+
+def not_counted_warning(order: Order, request_id: str, why: str, now: datetime) -> Warning | None:
+    """The warning to the issuer that evidence request ``request_id``, linked to ``order``, is not its
+    production request (``why``, ``production_not_counted``): the preservation still ends at its expiry, the
+    earliest warning of it (``first``). None when the order has no running clock."""
+    if order.expires_at is None or not order.clock_runs():
+        return None
+    until = order.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    return Warning(
+        offset=max(order.expires_at - now, timedelta(0)),
+        due_at=now,
+        expires_at=order.expires_at,
+        first=True,
+        production_request_id=request_id,
+        production_outcome=ProductionOutcome.NOT_COUNTED,
+        reason=(
+            f"the linked evidence request does not keep the data preserved: {why}; preservation still ends "
+            f"{until} unless production is requested where the data are, or the order is extended "
+            f"{legal.cite(PRODUCTION_FOR_THE_DATA_RULE.id)}"
+        ),
     )
 
 

@@ -15,6 +15,10 @@ order is resumed (event ``resumed``: back to the state before, a stopped clock r
 that was left) and the issuer is warned (an ExpiryWarning of kind PRODUCTION_ENDED on expiry_warning) in
 the same transaction: once, since a redelivered or repeated event finds the order no longer
 PRODUCTION_REQUESTED.
+Only a request for the preserved data counts (PRESERVATION_PRODUCTION_REQUEST_FOR_THE_PRESERVED_DATA: addressed
+where the order's provider is established, and for an EPOC-PR or Budapest Art. 29 order an instrument that
+may follow it): any other leaves the order as it is, and the issuer is warned once per linked request
+(``not_counted``, an ExpiryWarning of kind PRODUCTION_NOT_COUNTED).
 Only a request of the order's own issuing jurisdiction and workspace moves it (the evidence service checks
 that when the link is made; this is the second check): any other is set aside as a dead letter and the
 order does not change.
@@ -36,6 +40,7 @@ from jitlib import audit, envelopes
 from jitlib.actors import SYSTEM as SYSTEM_ACTOR
 from jitlib.alerts import SYSTEM, Alert, Due, Emit, Scan
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
+from jitlib.db import insert_or_nothing
 from jitlib.ids import is_uuid
 from jitlib.mapping import ts_to_dt
 from jitlib.policy import PRESERVATION_ORDER_RULES
@@ -220,6 +225,14 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
             # Only the order's issuing side links a production request to it: anything else never moves it.
             raise PoisonMessage(f"evidence request {request.id} may not move preservation order {order.id}: {problem}")
         now = rt.clock.now()
+        if not failed and order.follow_up_request_id != request.id:
+            basis = evidence_pb2.LegalBasis.Name(request.legal_basis).removeprefix("LEGAL_BASIS_")
+            provider = rules.providers.get(order.provider_id)
+            why = domain.production_not_counted(order, provider, basis, request.addressee_jurisdiction)
+            if why:
+                # Not a request for the preserved data: the clock runs on, and the issuer is told once.
+                not_counted(session, rt, rules, order, request.id, why, now)
+                return
         # Judged when the production request was issued, not when this node consumed its event
         # (PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY).
         requested_at = ts_to_dt(request.issued_at, request.HasField("issued_at"))
@@ -250,6 +263,30 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
         loop.call_soon_threadsafe(rt.relay.wake)
 
     return handle
+
+
+def not_counted(
+    session: Session, rt: Runtime, rules: Rules, order: Order, request_id: str, why: str, now: datetime
+) -> None:
+    """Tell the order's issuer, once per linked request (``alerts_sent``), that evidence request
+    ``request_id`` does not count as the order's production request (``why``) and when the preservation
+    still ends: a warning of kind PRODUCTION_NOT_COUNTED, first of its expiry (a follow-up task is opened
+    for it if none is). An order without a running clock gets the log line only (nothing ends)."""
+    log.warning("preservation order %s: linked evidence request %s is not its production request: %s",
+                order.id, request_id, why)  # fmt: skip
+    warning = domain.not_counted_warning(order, request_id, why, now)
+    if warning is None:
+        return
+    key = f"{order.id}:not-counted:{request_id}"
+    recorded = insert_or_nothing(session, store.ALERTS).values(key=key, due_at=now, sent_at=now)
+    if session.execute(recorded.returning(store.ALERTS.c.key)).first() is None:
+        return  # told already (an earlier event of the same request)
+    uow = UnitOfWork(session, rt.tables, SYSTEM)
+    members = rt.members_of(order)
+    state = order_to_pb(order, now, rules.confirmation_overdue_after)
+    uow.emit(subject(order, WARNING_EVENT), envelope(order, warning_to_pb(state, warning), WARNING_TYPE, members, now))
+    uow.audit(RECORD, order.id, order.workspace_id)
+    audit.record(session, rt.tables, uow.audits, now)
 
 
 def evidence_consumer(rt: Runtime, rules: Rules) -> EventConsumer:

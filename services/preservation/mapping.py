@@ -26,6 +26,7 @@ from services.preservation.domain import (
     NewOrder,
     Order,
     OrderState,
+    ProductionOutcome,
     Provider,
     Target,
     TransitionInput,
@@ -165,6 +166,8 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
 
 
 def warning_kind(warning: Warning) -> int:
+    if warning.production_outcome is ProductionOutcome.NOT_COUNTED:
+        return pb.WARNING_KIND_PRODUCTION_NOT_COUNTED
     if warning.production_outcome is not None:
         return pb.WARNING_KIND_PRODUCTION_ENDED
     return pb.WARNING_KIND_AT_EXPIRY if warning.at_expiry else pb.WARNING_KIND_BEFORE_EXPIRY

@@ -144,6 +144,29 @@ def test_the_production_ended_warning_message() -> None:
     assert events.event_type("resumed") == "jit.preservation.v1.PreservationOrderResumed"
 
 
+def test_the_production_not_counted_warning_message() -> None:
+    """The issuer of an EPOC-PR is told, first of its expiry, that a linked request leaves its clock running."""
+    order = confirmed()
+    now = T0 + 10 * D
+    w = domain.not_counted_warning(order, "01935c4e-0000-7000-8000-0000000000bb", "it is addressed to DE", now)
+    assert w is not None
+    msg = warning_to_pb(order_to_pb(order, now, timedelta(days=3)), w)
+    assert (msg.kind, msg.first, msg.production_outcome) == (
+        pb.WARNING_KIND_PRODUCTION_NOT_COUNTED,
+        True,
+        pb.PRODUCTION_OUTCOME_NOT_COUNTED,
+    )
+    assert msg.offset_seconds == 50 * 86400 and msg.production_request_id == "01935c4e-0000-7000-8000-0000000000bb"
+    assert msg.reason.startswith("the linked evidence request does not keep the data preserved: it is addressed to DE")
+    assert "preservation still ends 2026-05-01 09:00 UTC" in msg.reason
+    assert msg.reason.endswith(
+        "(Reg. (EU) 2023/1543 Art. 11(1); Budapest Convention (CETS 185) Art. 29(1), 29(7); GUESS: which "
+        "instruments count as that request)"
+    )
+    stopped = replace(order, state=domain.OrderState.PRODUCTION_REQUESTED, expires_at=None)
+    assert domain.not_counted_warning(stopped, "x", "why", now) is None
+
+
 def test_a_production_request_consumed_after_the_expiry_is_judged_when_it_was_issued() -> None:
     """PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY: the evidence consumer judges a linked request's
     event at the request's issue, not when it reads it: issued before the 60 days ended it moves the order

@@ -3,12 +3,13 @@ preservation consumer's own check of a link the evidence service checked when it
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from jitlib.actors import Actor
-from services.preservation import domain
+from services.preservation import domain, providers
 from services.preservation.domain import LegalBasis, NewOrder, Target
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -51,3 +52,48 @@ def test_only_a_request_of_the_orders_issuer_and_workspace_moves_it(
         event_origin=event_origin,
     )
     assert found == problem
+
+
+def order_of(basis: LegalBasis, provider: str = "socialnet-ie") -> domain.Order:
+    return replace(nl_order(), legal_basis=basis, provider_id=provider)
+
+
+SOCIALNET = providers.load()["socialnet-ie"]
+
+
+@pytest.mark.parametrize(
+    ("basis", "instrument", "addressee", "why"),
+    [
+        (LegalBasis.EPOC_PR, "EPOC", "IE", ""),
+        (LegalBasis.EPOC_PR, "EIO", "IE", ""),
+        (LegalBasis.EPOC_PR, "MLA", "IE", ""),
+        (LegalBasis.EPOC_PR, "VOLUNTARY", "IE", "a VOLUNTARY request is not a production request"),
+        (LegalBasis.EPOC_PR, "JIT_DIRECT", "IE", "a JIT_DIRECT request is not a production request"),
+        (LegalBasis.EPOC_PR, "SAP_ART7", "IE", "a SAP_ART7 request is not a production request"),
+        (
+            LegalBasis.EPOC_PR,
+            "EIO",
+            "DE",
+            "addressed to DE, and the order's provider socialnet-ie is established in IE",
+        ),
+        (LegalBasis.BUDAPEST_ART29, "MLA", "IE", ""),
+        (LegalBasis.BUDAPEST_ART29, "EIO", "IE", ""),
+        (LegalBasis.BUDAPEST_ART29, "EPOC", "IE", "a EPOC request is not a production request"),
+        (LegalBasis.BUDAPEST_ART29, "MLA", "NL", "addressed to NL"),
+        # A clock that runs on whatever is requested: any instrument, but still where the data are.
+        (LegalBasis.PROVIDER_VOLUNTARY, "VOLUNTARY", "IE", ""),
+        (LegalBasis.NATIONAL, "JIT_DIRECT", "IE", ""),
+        (LegalBasis.NATIONAL, "EIO", "DE", "addressed to DE"),
+    ],
+)
+def test_only_a_request_for_the_preserved_data_where_they_are_counts_as_the_orders_production_request(
+    basis: LegalBasis, instrument: str, addressee: str, why: str
+) -> None:
+    found = domain.production_not_counted(order_of(basis), SOCIALNET, instrument, addressee)
+    assert found.startswith(why) if why.startswith("a ") else why in found
+    assert bool(found) == bool(why)
+
+
+def test_a_provider_missing_from_the_register_is_judged_by_the_instrument_alone() -> None:
+    assert domain.production_not_counted(order_of(LegalBasis.EPOC_PR), None, "EIO", "DE") == ""
+    assert domain.production_not_counted(order_of(LegalBasis.EPOC_PR), None, "VOLUNTARY", "IE")

@@ -203,9 +203,13 @@ def evidence_event(
     event_workspace: str = "",
     request_id: str = "",
     version: int = 2,
+    legal_basis: int = epb.LEGAL_BASIS_MLA,
+    addressee: str = "IE",
 ) -> Envelope:
     """An evidence request's event as the evidence service publishes it; the envelope's origin and
-    workspace are the request's unless given."""
+    workspace are the request's unless given. By default an MLA request to IE (not bound by the EIO Directive),
+    where the demo's ``socialnet-ie`` is established: a production request of the data an order of any basis
+    preserves there."""
     request_id = request_id or new_id()
     req = epb.EvidenceRequest(
         id=request_id,
@@ -215,7 +219,8 @@ def evidence_event(
         version=version,
         preservation_order_id=order_id,
         visibility=common_pb2.VISIBILITY_RESTRICTED,
-        addressee_jurisdiction="IE",
+        addressee_jurisdiction=addressee,
+        legal_basis=legal_basis,
     )
     packed = any_pb2.Any()
     packed.Pack(req)

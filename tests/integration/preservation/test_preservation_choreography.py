@@ -182,6 +182,65 @@ def test_a_linked_evidence_request_moves_the_order_to_production(
     assert events.count("jit.preservation.v1.PreservationOrderProduced") == 1
 
 
+def test_a_linked_request_for_other_data_leaves_an_epoc_pr_running_and_tells_the_issuer_once(
+    preservation_svc: RunningService, tokens: Any, pnats: Any
+) -> None:
+    """PRESERVATION_PRODUCTION_REQUEST_FOR_THE_PRESERVED_DATA: a voluntary request to the provider's state,
+    and an EIO to another state than the provider's (DE), linked to an EPOC-PR to socialnet-ie, do not stop its
+    60 days: the order does not move, and the issuer gets one warning for each (not one per event of the
+    request). An MLA request to IE then stops the clock."""
+    client = Client(preservation_svc, tokens)
+    order = client.confirmed(legal_basis=pb.LEGAL_BASIS_EPOC_PR)
+    voluntary, elsewhere, mla = new_id(), new_id(), new_id()
+    issued, acknowledged = epb.EVIDENCE_REQUEST_STATE_ISSUED, epb.EVIDENCE_REQUEST_STATE_ACKNOWLEDGED
+    send(pnats, "issued", evidence_event(order.id, issued, request_id=voluntary, legal_basis=epb.LEGAL_BASIS_VOLUNTARY))
+    send(
+        pnats,
+        "acknowledged",
+        evidence_event(order.id, acknowledged, request_id=voluntary, version=3, legal_basis=epb.LEGAL_BASIS_VOLUNTARY),
+    )
+    send(
+        pnats,
+        "issued",
+        evidence_event(order.id, issued, request_id=elsewhere, addressee="DE", legal_basis=epb.LEGAL_BASIS_EIO),
+    )
+
+    def told() -> list[pb.ExpiryWarning]:
+        out = []
+        for env in stream_envelopes(pnats.url, "JIT_PRESERVATION", "jit.preservation.NL.expiry_warning"):
+            w = pb.ExpiryWarning()
+            if (
+                env.aggregate_id == order.id
+                and env.state.Unpack(w)
+                and w.kind == pb.WARNING_KIND_PRODUCTION_NOT_COUNTED
+            ):
+                out.append(w)
+        return out
+
+    warnings = eventually(lambda: (lambda found: found if len(found) >= 2 else None)(told()), timeout=30)
+    by_request = {w.production_request_id: w for w in warnings}
+    assert set(by_request) == {voluntary, elsewhere}
+    assert "a VOLUNTARY request is not a production request that may follow a EPOC_PR order" in (
+        by_request[voluntary].reason
+    )
+    assert "addressed to DE, and the order's provider socialnet-ie is established in IE" in by_request[elsewhere].reason
+    for w in warnings:
+        assert w.first and w.production_outcome == pb.PRODUCTION_OUTCOME_NOT_COUNTED
+        assert w.expires_at == order.expires_at and w.order.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED
+    still = client.call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order.id)).order
+    assert (still.state, still.expires_at, still.version) == (order.state, order.expires_at, order.version)
+
+    send(pnats, "issued", evidence_event(order.id, issued, request_id=mla))
+    moved = eventually(
+        lambda: (lambda o: o if o.state == pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED else None)(
+            client.call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order.id)).order
+        ),
+        timeout=30,
+    )
+    assert moved.follow_up_request_id == mla and not moved.HasField("expires_at")
+    assert len(told()) == 2
+
+
 def test_an_executed_request_produces_an_order_that_missed_the_issue_event(
     preservation_svc: RunningService, tokens: Any, pnats: Any
 ) -> None:

@@ -241,6 +241,12 @@ class Evidence:
         return eventually(create, timeout=30)
 
 
+#: The demo register's provider established in DE, where the production requests below (EIOs to DE) are
+#: addressed: only a request for the preserved data where they are is the order's production request
+#: (PRESERVATION_PRODUCTION_REQUEST_FOR_THE_PRESERVED_DATA).
+DE_PROVIDER = "videohost-de"
+
+
 def _order_when(client: Client, order_id: str, state: int) -> pb.PreservationOrder:
     def get() -> pb.PreservationOrder | None:
         o = client.call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order_id)).order
@@ -269,7 +275,7 @@ def test_preservation_clock_resumes_after_failed_production_refused_by_the_execu
     clock = manual_clock()
     svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
     client, evidence = Client(svc, tokens), Evidence(evidence_on(clock), tokens)
-    order = client.confirmed(legal_basis=pb.LEGAL_BASIS_EPOC_PR)
+    order = client.confirmed(legal_basis=pb.LEGAL_BASIS_EPOC_PR, provider_id=DE_PROVIDER)
     t0 = at(order.received_at)
     assert at(order.expires_at) == t0 + 60 * DAY
     production = evidence.production_request(order.id)
@@ -347,7 +353,7 @@ def test_provider_voluntary_clock_runs_during_production_and_a_withdrawal_warns_
     clock = manual_clock()
     svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
     client, evidence = Client(svc, tokens), Evidence(evidence_p, tokens)
-    order = client.confirmed()  # socialnet-ie: 90 days from the confirmation
+    order = client.confirmed(provider_id=DE_PROVIDER)  # 90 days from the confirmation
     production = evidence.production_request(order.id)
     evidence.call("nl-prosecutor", "IssueRequest", epb.IssueRequestRequest(id=production.id))
     pending = _order_when(client, order.id, pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED)
@@ -380,7 +386,7 @@ def test_a_budapest_preservation_resumes_when_the_mla_request_is_not_executed(
     clock = manual_clock()
     svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
     client, evidence = Client(svc, tokens), Evidence(evidence_on(clock), tokens)
-    order = client.confirmed(legal_basis=pb.LEGAL_BASIS_BUDAPEST_ART29)
+    order = client.confirmed(legal_basis=pb.LEGAL_BASIS_BUDAPEST_ART29, provider_id=DE_PROVIDER)
     production = evidence.production_request(order.id)
     clock.advance(5 * DAY)
     evidence.call("nl-prosecutor", "IssueRequest", epb.IssueRequestRequest(id=production.id))

@@ -67,6 +67,7 @@ class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WARNING_KIND_BEFORE_EXPIRY: _ClassVar[WarningKind]
     WARNING_KIND_AT_EXPIRY: _ClassVar[WarningKind]
     WARNING_KIND_PRODUCTION_ENDED: _ClassVar[WarningKind]
+    WARNING_KIND_PRODUCTION_NOT_COUNTED: _ClassVar[WarningKind]
 
 class ProductionOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -74,6 +75,7 @@ class ProductionOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRODUCTION_OUTCOME_REFUSED: _ClassVar[ProductionOutcome]
     PRODUCTION_OUTCOME_WITHDRAWN: _ClassVar[ProductionOutcome]
     PRODUCTION_OUTCOME_NOT_EXECUTED: _ClassVar[ProductionOutcome]
+    PRODUCTION_OUTCOME_NOT_COUNTED: _ClassVar[ProductionOutcome]
 PRESERVATION_ORDER_STATE_UNSPECIFIED: PreservationOrderState
 PRESERVATION_ORDER_STATE_DRAFT: PreservationOrderState
 PRESERVATION_ORDER_STATE_ISSUED: PreservationOrderState
@@ -113,10 +115,12 @@ WARNING_KIND_UNSPECIFIED: WarningKind
 WARNING_KIND_BEFORE_EXPIRY: WarningKind
 WARNING_KIND_AT_EXPIRY: WarningKind
 WARNING_KIND_PRODUCTION_ENDED: WarningKind
+WARNING_KIND_PRODUCTION_NOT_COUNTED: WarningKind
 PRODUCTION_OUTCOME_UNSPECIFIED: ProductionOutcome
 PRODUCTION_OUTCOME_REFUSED: ProductionOutcome
 PRODUCTION_OUTCOME_WITHDRAWN: ProductionOutcome
 PRODUCTION_OUTCOME_NOT_EXECUTED: ProductionOutcome
+PRODUCTION_OUTCOME_NOT_COUNTED: ProductionOutcome
 
 class TargetIdentifier(_message.Message):
     __slots__ = ("kind", "value")
