@@ -48,6 +48,9 @@ class Operation(enum.StrEnum):
     PARTY_ACT = "party_act"
     #: Read a record's personal data (a victim's identity): need to know only, NOT_FOUND for anyone else.
     READ_PERSONAL = "read_personal"
+    #: An act any jurisdiction party to a record takes (its origin, its addressee or one it is explicitly
+    #: shared with), by the kind's ``party_roles``: a chain-of-custody entry on an evidence item.
+    ANY_PARTY_ACT = "any_party_act"
 
 
 class Decision(enum.Enum):
@@ -66,6 +69,8 @@ class RecordRules:
     addressee_roles: frozenset[str]
     #: The roles of the addressee jurisdiction that read the record's personal data (READ_PERSONAL).
     need_to_know_roles: frozenset[str] = frozenset()
+    #: The roles of any jurisdiction party to the record that take an ANY_PARTY_ACT (none: nobody does).
+    party_roles: frozenset[str] = frozenset()
 
 
 TASK_RULES = RecordRules(
@@ -82,6 +87,19 @@ EVIDENCE_REQUEST_RULES = RecordRules(
     creator_roles=frozenset({"prosecutor"}),
     issuer_roles=frozenset({"prosecutor"}),
     addressee_roles=frozenset({"prosecutor", "police_liaison"}),
+)
+
+#: Evidence items: received and read by the parties' case roles; a police liaison records evidence received
+#: (DOMAIN.md), so both sides' prosecutors and liaisons may upload (ISSUER_ACT or ADDRESSEE_ACT, by side).
+#: A custody entry (exported, transferred, sealed, ...) is the act of a jurisdiction party to the item's
+#: request, the one it is shared with included, by its prosecutor or police liaison (ANY_PARTY_ACT): a
+#: participant (Eurojust, Europol) of a party sees and advises, it does not act on the evidence.
+EVIDENCE_ITEM_RULES = RecordRules(
+    kind="evidence_item",
+    creator_roles=frozenset({"prosecutor", "police_liaison"}),
+    issuer_roles=frozenset({"prosecutor", "police_liaison"}),
+    addressee_roles=frozenset({"prosecutor", "police_liaison"}),
+    party_roles=frozenset({"prosecutor", "police_liaison"}),
 )
 
 #: EPOC procedures in which the provider's establishment state is notified (Regulation (EU) 2023/1543,
@@ -314,6 +332,9 @@ def decide(
         sides = (Operation.ISSUER_ACT, Operation.ADDRESSEE_ACT)
         either = any(decide(principal, side, rules, record=record) is Decision.ALLOW for side in sides)
         return Decision.ALLOW if either else Decision.DENY
+    if operation is Operation.ANY_PARTY_ACT:
+        ok = principal.jurisdiction in record.parties and principal.roles & rules.party_roles
+        return Decision.ALLOW if ok else Decision.DENY
     raise ValueError(f"unknown operation {operation}")
 
 

@@ -259,6 +259,7 @@ class Runtime:
             Operation.ISSUER_ACT: "only the issuing jurisdiction",
             Operation.ADDRESSEE_ACT: "only the addressed jurisdiction",
             Operation.PARTY_ACT: "only the issuing or the addressed jurisdiction",
+            Operation.ANY_PARTY_ACT: "only a jurisdiction party to it",
             Operation.CREATE: "only an issuing role",
         }.get(operation, "only a case role")
         raise PermissionDenied(

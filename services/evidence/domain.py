@@ -30,6 +30,7 @@ from jitlib.fields import same_fields
 from jitlib.jurisdictions import EU_MEMBER_STATES, is_jurisdiction
 from jitlib.policy import (
     EPOC_NOTIFIED_PROCEDURES,
+    EVIDENCE_ITEM_RULES,
     EVIDENCE_REQUEST_RULES,
     PRESERVATION_ORDER_RULES,
     AccessParties,
@@ -37,7 +38,6 @@ from jitlib.policy import (
     KeptAnswers,
     Operation,
     RecordAccess,
-    RecordRules,
     SensitiveOperation,
     caller_facts,
     decide,
@@ -57,15 +57,6 @@ MAX_SUPPRESSION = validate.MAX_AHEAD
 #: How far ahead a notified delay may expect the decision or execution: a year (further is a postponement
 #: or a refusal, not a delay).
 DELAY_MAX_AHEAD = timedelta(days=365)
-
-#: Evidence items: received and read by the parties' case roles; a police liaison records evidence received
-#: (DOMAIN.md), so both sides' prosecutors and liaisons may upload.
-EVIDENCE_ITEM_RULES = RecordRules(
-    kind="evidence_item",
-    creator_roles=frozenset({"prosecutor", "police_liaison"}),
-    issuer_roles=frozenset({"prosecutor", "police_liaison"}),
-    addressee_roles=frozenset({"prosecutor", "police_liaison"}),
-)
 
 
 class State(enum.StrEnum):
@@ -1706,7 +1697,7 @@ def item_allowed_actions(
         item.sensitive
         and not restricted
         and pending is not None
-        and principal.jurisdiction in access.parties
+        and decide(principal, Operation.ANY_PARTY_ACT, EVIDENCE_ITEM_RULES, record=access) is Decision.ALLOW
         and clearance_refusal(item, pending, principal.user_id, pending.request.recipient, now) is None
     ):
         out.append("export")

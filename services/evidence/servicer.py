@@ -35,6 +35,7 @@ from jitlib.fields import same_fields
 from jitlib.ids import new_id
 from jitlib.mapping import ts_to_dt
 from jitlib.policy import (
+    EVIDENCE_ITEM_RULES,
     EVIDENCE_REQUEST_RULES,
     SENSITIVE_ITEM_ROLES,
     Decision,
@@ -48,7 +49,7 @@ from jitlib.wire import ListWire
 from jitlib.workspaces import WorkspaceInfo
 from services.evidence import blobs, custody, domain, events, store, wire
 from services.evidence.deadline_alerts import AlertOffsets, first_alerts
-from services.evidence.domain import EVIDENCE_ITEM_RULES, EvidenceRequest
+from services.evidence.domain import EvidenceRequest
 from services.evidence.keys import ContentDestroyed, KeyUnavailable, WorkspaceKeys
 from services.evidence.mapping import (
     REQUEST_FIELDS,
@@ -615,12 +616,17 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         InvalidArgument.raise_for(violations)
         assert action is not None
         found = await self._load_item(principal, request.item_id, "record custody of")
-        if principal.jurisdiction not in found.request.parties:
-            raise PermissionDenied(
-                "NOT_A_PARTY",
-                "only a party to the request records an export, transfer or seal",
-                {"action": action.value},
-            )
+        # A party's act (EVIDENCE_ITEM_RULES, ANY_PARTY_ACT): its prosecutor or police liaison, never a
+        # participant; a refusal is audited.
+        await self.rt.authorize(
+            principal,
+            Operation.ANY_PARTY_ACT,
+            EVIDENCE_ITEM_RULES,
+            record_type=ITEM,
+            record_id=found.item.id,
+            record=found.request.access(),
+            action="record custody of",
+        )
         # A restricted item is not handed over; sealing it stays possible.
         if action in (custody.Action.EXPORTED, custody.Action.TRANSFERRED):
             problem = domain.content_refusal(found.item, found.request, action.value.lower())

@@ -118,7 +118,8 @@ REMOVAL_REPLICAS = replicas.ReplicaKind(
 
 def _shared_removal(session: Session, removal: Removal, members: frozenset[str], now: datetime) -> tuple[str, Envelope]:
     """A removal request's event for the nodes of countries that joined its workspace (``jitlib.joining``):
-    its state as its other events carry it (no ``preservation_order_id``: the order may be restricted)."""
+    its state as its other events carry it (no ``preservation_order_id``, no reason to go on without one: the
+    order may be restricted, ``removal_mapping.removal_to_pb``)."""
     state = removal_to_pb(removal, now)
     return removal_events.subject(removal, "shared"), removal_events.envelope(removal, state, "shared", members, now)
 

@@ -352,6 +352,15 @@ def order_shown(principal: Principal, removal: Removal, order: Order | None) -> 
     return decide(principal, Operation.READ, record=order.access()) is Decision.ALLOW
 
 
+def reason_shown(principal: Principal, removal: Removal) -> bool:
+    """Whether a view of ``removal`` for ``principal`` carries ``proceed_without_preservation_reason``: to the
+    issuing jurisdiction only (its own note), never in an event. The reason exists only when no order was
+    linked, so showing it to a member who may not read a linked order would tell that member, by its
+    absence, that an order it may not see exists. Every other caller sees a removal without the order's id
+    (``order_shown``) exactly as one sent without preservation: no id and no reason."""
+    return principal.jurisdiction == removal.origin_jurisdiction
+
+
 def create(
     cmd: NewRemoval, *, removal_id: str, actor: Actor, now: datetime, rules: RemovalRules, order: Order | None
 ) -> Removal:

@@ -62,11 +62,19 @@ _TIMES = ("sent_at", "due_at", "acknowledged_at", "decided_at", "answered_at", "
 
 
 def removal_to_pb(
-    removal: Removal, now: datetime, allowed_actions: Sequence[str] = (), *, order_shown: bool = False
+    removal: Removal,
+    now: datetime,
+    allowed_actions: Sequence[str] = (),
+    *,
+    order_shown: bool = False,
+    reason_shown: bool = False,
 ) -> pb.RemovalRequest:
     """The request as a message; ``allowed_actions`` only in an answer to a caller, never in an event.
     ``preservation_order_id`` only when ``order_shown`` (``removal_domain.order_shown``: the caller may read
-    the order); never in an event, which goes to members who may not."""
+    the order), ``proceed_without_preservation_reason`` only when ``reason_shown``
+    (``removal_domain.reason_shown``: the issuing jurisdiction); neither in an event, which goes to members
+    who may not read the order: a removal linked to an order they may not read must look to them as one
+    sent without preservation, and an empty reason beside an empty id would say that an order exists."""
     msg = pb.RemovalRequest(
         **REMOVAL_FIELDS.to_pb(removal),
         basis="REMOVAL_BASIS_" + removal.basis.value,
@@ -88,7 +96,7 @@ def removal_to_pb(
             for r in removal.reuploads
         ],
         preservation_order_id=removal.preservation_order_id if order_shown else "",
-        proceed_without_preservation_reason=removal.proceed_without_preservation_reason,
+        proceed_without_preservation_reason=removal.proceed_without_preservation_reason if reason_shown else "",
         victim_refs=list(removal.victim_refs),
         allowed_actions=list(allowed_actions),
     )

@@ -55,11 +55,15 @@ class RemovalServicer(removal_pb2_grpc.RemovalServiceServicer):
     def _message(
         self, principal: auth.Principal, removal: Removal, now: Any, orders: dict[str, Order]
     ) -> pb.RemovalRequest:
-        """The request as ``principal`` sees it: its allowed actions, and its preservation order's id only when
-        the policy lets the caller read that order (``domain.order_shown``)."""
+        """The request as ``principal`` sees it: its allowed actions, its preservation order's id only when
+        the policy lets the caller read that order (``domain.order_shown``), and the reason to go on without
+        one only to the issuing jurisdiction (``domain.reason_shown``): to anyone else a removal linked to an
+        order they may not read is the same as one sent without preservation."""
         allowed = self.removals.allowed_actions(removal, domain.allowed_actions(removal, principal))
         shown = domain.order_shown(principal, removal, orders.get(removal.preservation_order_id))
-        return removal_to_pb(removal, now, allowed, order_shown=shown)
+        return removal_to_pb(
+            removal, now, allowed, order_shown=shown, reason_shown=domain.reason_shown(principal, removal)
+        )
 
     async def _view(self, principal: auth.Principal, removal: Removal, now: Any) -> pb.RemovalRequest:
         return self._message(principal, removal, now, await self._linked_orders([removal]))

@@ -11,6 +11,7 @@ import pytest
 
 from jitlib.auth import Principal
 from jitlib.policy import (
+    EVIDENCE_ITEM_RULES,
     EVIDENCE_REQUEST_RULES,
     TASK_RULES,
     Decision,
@@ -115,6 +116,51 @@ def _cases() -> list[tuple[Operation, bool, str, str, Decision]]:
 def test_record_operation_matrix(op: Operation, restricted: bool, role: str, relation: str, expected: Decision) -> None:
     p = principal(role, RELATIONS[relation])
     assert decide(p, op, TASK_RULES, record=record(restricted)) is expected
+
+
+# A chain-of-custody entry on an evidence item (RecordCustodyEvent: exported, transferred, sealed, ...), the
+# item of the record above (its request): a prosecutor or police liaison of any jurisdiction party to the
+# request, the one it is shared with included; a participant of a party sees the item and never acts on it.
+EXPECTED_CUSTODY = {
+    False: """
+        prosecutor      AAADN
+        police_liaison  AAADN
+        participant     DDDDN
+        operator        DDDDD
+        auditor         DDDDD""",
+    True: """
+        prosecutor      AAANN
+        police_liaison  AAANN
+        participant     DDDNN
+        operator        DDDDD
+        auditor         DDDDD""",
+}
+
+
+def _custody_cases() -> list[tuple[bool, str, str, Decision]]:
+    cases = []
+    for restricted, grid in EXPECTED_CUSTODY.items():
+        lines = [line.split() for line in grid.strip().splitlines()]
+        assert [role for role, _ in lines] == ROLES
+        for role, letters in lines:
+            for relation, letter in zip(RELATIONS, letters, strict=True):
+                cases.append((restricted, role, relation, LETTER[letter]))
+    return cases
+
+
+@pytest.mark.parametrize(("restricted", "role", "relation", "expected"), _custody_cases())
+def test_custody_entry_matrix_a_party_acts_by_its_prosecutor_or_liaison_never_a_participant(
+    restricted: bool, role: str, relation: str, expected: Decision
+) -> None:
+    p = principal(role, RELATIONS[relation])
+    assert decide(p, Operation.ANY_PARTY_ACT, EVIDENCE_ITEM_RULES, record=record(restricted)) is expected
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_kind_that_names_no_party_roles_lets_no_party_act_as_any_party(role: str) -> None:
+    for relation in ("issuer", "addressee", "shared"):
+        p = principal(role, RELATIONS[relation])
+        assert decide(p, Operation.ANY_PARTY_ACT, TASK_RULES, record=record(False)) is not Decision.ALLOW
 
 
 ACTIONS = (("accept", Operation.ADDRESSEE_ACT, TASK_RULES), ("cancel", Operation.ISSUER_ACT, TASK_RULES))

@@ -612,6 +612,29 @@ def test_a_removal_page_shows_its_clock_and_items_and_records_the_platforms_answ
     ]
 
 
+def test_a_removal_page_says_the_same_of_preservation_whether_or_not_an_order_it_may_not_read_exists(
+    h: Harness,
+) -> None:
+    """Security review: the page said "none you may read" when the service gave neither the order's id nor a
+    reason, which only a removal linked to an order the user may not read did. The service now gives a user
+    outside the issuing jurisdiction neither in both cases, and the page says neutrally who recorded it; the
+    link is shown to who may read the order and the reason to the issuing jurisdiction."""
+    h.login()
+    shown = {}
+    for case, fields in {
+        "neither": {},
+        "order": {"preservation_order_id": rid(30)},
+        "reason": {"proceed_without_preservation_reason": "gone already"},
+    }.items():
+        h.services.answers[("removal", "GetRemoval")] = rm.GetRemovalResponse(removal=_removal(**fields))
+        page = h.http.get(f"/removals/{rid(40)}").text
+        shown[case] = page.split("<dt>Preservation order</dt>", 1)[1].split("</dd>", 1)[0]
+    assert shown["neither"] == "<dd>recorded by NL, not shown to you"
+    assert "may read" not in shown["neither"] and "none" not in shown["neither"]
+    assert shown["order"] == f'<dd><a href="/orders/{rid(30)}">the live order of this content</a>'
+    assert shown["reason"] == "<dd>none: gone already"
+
+
 # ---------------------------------------------------------------- victims
 
 CREATED = ts(dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC))

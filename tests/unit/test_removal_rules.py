@@ -270,6 +270,76 @@ def test_a_removal_names_its_restricted_preservation_order_only_to_who_may_read_
     assert rd.order_shown(nl, removal, restricted) and not rd.order_shown(de, removal, restricted)
 
 
+def test_a_removal_linked_to_an_order_a_member_may_not_read_looks_to_it_as_one_sent_without_preservation() -> None:
+    """Security review: the view and the events emptied the order's id for DE (who may not read NL's
+    restricted order) but the reason to go on without preservation exists only when no order is linked, so an
+    empty id beside an empty reason told DE, and every member's node, that a hidden order exists. Now DE's
+    Get, List and every event show the linked removal exactly as one sent without preservation (no id, no
+    reason, all else alike), while NL, who may read the order and issued both, sees the link and its reason."""
+    nl, de = principal("police_liaison", "NL"), principal("police_liaison", "DE")
+    restricted = order(pdomain.OrderState.CONFIRMED)
+    found, problem = rd.live_preservation(new(proceed_without_preservation_reason=""), [restricted], nl)
+    assert found is restricted and problem is None
+    linked = rd.create(new(proceed_without_preservation_reason=""), removal_id="r1", actor=NL, now=NOW,
+                       rules=RemovalRules(), order=found)  # fmt: skip
+    plain = rd.create(new(), removal_id="r2", actor=NL, now=NOW, rules=RemovalRules(), order=None)
+    assert plain.proceed_without_preservation_reason == "gone already" and not plain.preservation_order_id
+
+    def same_but_id(msg: Any) -> bytes:
+        out = type(msg)()
+        out.CopyFrom(msg)
+        out.id = ""
+        return out.SerializeToString(deterministic=True)
+
+    engine = create_engine("sqlite://")
+    store.Base.metadata.create_all(engine)
+    info: dict[str, object] = {}
+    sealing.install(info, store.Base.metadata, crypto.KekRing([crypto.Kek(bytes(32))]))
+    try:
+        with Session(engine, info=info) as session, session.begin():
+            store.ORDERS.insert(session, restricted, request_id="q1", request_digest="d")
+            svc = RemovalServicer(StandIn(session), RemovalRules(), providers.load())  # type: ignore[arg-type]
+
+            def got(who: Principal, removal: rd.Removal) -> Any:  # as ``get_rpc`` calls ``_view``
+                async def view() -> Any:
+                    made = svc._view(who, removal, NOW)
+                    return await made if inspect.isawaitable(made) else made
+
+                return asyncio.run(view())
+
+            def listed(who: Principal) -> list[Any]:  # as ``ListRemovals`` builds its page
+                page = [linked, plain]
+                orders = asyncio.run(svc._linked_orders(page))
+                return [svc._message(who, r, NOW, orders) for r in page]
+
+            de_get = got(de, linked)
+            assert de_get.preservation_order_id == "" and de_get.proceed_without_preservation_reason == ""
+            assert same_but_id(de_get) == same_but_id(got(de, plain)), "DE tells the two apart"
+            de_list = listed(de)
+            assert same_but_id(de_list[0]) == same_but_id(de_list[1]) == same_but_id(de_get)
+            nl_get, nl_plain = got(nl, linked), got(nl, plain)
+            assert nl_get.preservation_order_id == restricted.id
+            assert nl_plain.proceed_without_preservation_reason == "gone already"
+            assert [m.preservation_order_id for m in listed(nl)] == [restricted.id, ""]
+    finally:
+        engine.dispose()
+
+    class Uow:  # what ``removal_events.announce`` writes into: the events it emits
+        emitted: list[Any] = []
+
+        def emit(self, subject: str, envelope: Any) -> None:
+            self.emitted.append(envelope)
+
+    carried = []
+    for removal in (linked, plain):
+        removal_events.announce(Uow(), removal, "created", frozenset({"NL", "DE", "IE"}), NOW)  # type: ignore[arg-type]
+        state = removal_pb2.RemovalRequest()
+        assert Uow.emitted[-1].state.Unpack(state) and state.id == removal.id
+        carried.append(state)
+    assert same_but_id(carried[0]) == same_but_id(carried[1]), "the events tell the two apart"
+    assert carried[1].proceed_without_preservation_reason == "" and carried[0].preservation_order_id == ""
+
+
 # ---- access: jitlib.policy, as a matrix ----------------------------------------------------------------
 
 ROLES = ["prosecutor", "police_liaison", "participant", "operator", "auditor"]

@@ -308,3 +308,53 @@ def test_a_participant_sees_but_does_not_receive_evidence(client: Client) -> Non
     assert client.call("eurojust-analyst", "GetItem", pb.GetItemRequest(item_id=item.id)).item.id == item.id
     assert _code(lambda: upload(client, "eurojust-analyst", r.id, b"x")) == PD
     assert _code(lambda: upload(client, "ie-prosecutor", r.id, b"x")) == PD
+
+
+def test_a_participant_of_a_party_records_no_custody_entry_while_the_partys_liaison_does(
+    client: Client, evidence_svc: Any
+) -> None:
+    """Security review: Eurojust, a participant that a restricted request is shared with, sees its item but
+    may not record an export, transfer or seal on it (EVIDENCE_ITEM_RULES, ANY_PARTY_ACT): PERMISSION_DENIED,
+    audited as denied, nothing appended to the chain and no event; IE's liaison (the request is shared with
+    IE too) and DE's (the addressee) still record."""
+    from jit.audit.v1 import audit_pb2
+    from jit.common.v1 import common_pb2
+    from services.evidence.store import RUNTIME
+
+    r = client.executing(visibility=common_pb2.VISIBILITY_RESTRICTED, shared_with=["IE", "EUROJUST"])
+    item = upload(client, "de-liaison", r.id, b"evidence shared with Eurojust")
+    assert client.call("eurojust-analyst", "GetItem", pb.GetItemRequest(item_id=item.id)).item.id == item.id
+    outbox = RUNTIME.outbox
+
+    def sealed_events() -> int:
+        q = select(func.count()).select_from(outbox).where(outbox.c.event_type == "jit.evidence.v1.EvidenceItemSealed")
+        return int(evidence_svc.loop.run(evidence_svc.rt.read(lambda s: s.scalar(q))) or 0)
+
+    def chain() -> list[tuple[int, str]]:
+        entries = client.call("nl-prosecutor", "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
+        return [(e.action, e.actor.username) for e in entries]
+
+    seal = pb.RecordCustodyEventRequest(item_id=item.id, action=pb.CUSTODY_ACTION_SEALED, purpose="sealed for court")
+    before, events_before = chain(), sealed_events()
+    for action, recipient in ((pb.CUSTODY_ACTION_SEALED, ""), (pb.CUSTODY_ACTION_EXPORTED, "Eurojust case file")):
+        ask = pb.RecordCustodyEventRequest(item_id=item.id, action=action, purpose="analysis", recipient=recipient)
+        err = client.error("eurojust-analyst", "RecordCustodyEvent", ask)
+        assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert chain() == before and sealed_events() == events_before
+    auditor = md(client.tokens("nl-auditor"))
+
+    def refused() -> list[tuple[str, str]] | None:  # once the chainer linked both entries
+        listed = client.audit.ListAuditEntries(audit_pb2.ListAuditEntriesRequest(page_size=1000), metadata=auditor)
+        found = [
+            (e.username, e.outcome)
+            for e in listed.entries
+            if e.operation.endswith("/RecordCustodyEvent") and e.record_id == item.id
+        ]
+        return found if len(found) >= 2 else None
+
+    assert eventually(refused, timeout=10) == [("eurojust-analyst", "denied")] * 2
+
+    assert client.call("ie-liaison", "RecordCustodyEvent", seal).entry.seq == len(before) + 1
+    assert client.call("de-liaison", "RecordCustodyEvent", seal).entry.seq == len(before) + 2
+    assert chain()[-2:] == [(pb.CUSTODY_ACTION_SEALED, "ie-liaison"), (pb.CUSTODY_ACTION_SEALED, "de-liaison")]
+    assert sealed_events() == events_before + 2
