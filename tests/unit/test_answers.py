@@ -151,7 +151,7 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
     expected = {
         "tasks": "58076da71142d778",
         "evidence_requests": "b9ce7872eb37c99c",
-        "preservation_orders": "2b065af9878c467b",
+        "preservation_orders": "2ca3f4c8d4a9e987",  # 0018 emptied the column
     }
     found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}
     changed = sorted(name for name in expected if found[name] != expected[name])
