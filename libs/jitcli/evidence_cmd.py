@@ -295,6 +295,17 @@ def _when(ts: timestamp_pb2.Timestamp) -> str:
     return ts.ToDatetime(tzinfo=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def user_notice_text(r: pb.EvidenceRequest) -> str:
+    """The user notice as shown: its status, until when a non-disclosure order suppresses it, and whether
+    that order has lapsed (the provider may notify the account holder now)."""
+    text = _label(pb.UserNoticeStatus, r.user_notice_status, "USER_NOTICE_STATUS_")
+    if r.HasField("user_notice_suppressed_until"):
+        text += f" until {_when(r.user_notice_suppressed_until)}"
+    if r.user_notice_suppression_lapsed:
+        text += " LAPSED: the non-disclosure order has ended, the provider may notify the account holder (renew it)"
+    return text
+
+
 def refusal_text(basis: int, ground: int) -> str:
     """A ground for refusal as shown: its name, and the article it rests on under the request's instrument
     (a ground stored before the grounds were per instrument may have none)."""
@@ -340,7 +351,7 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
         ),
         ("targets", ", ".join(f"{_label(pb.TargetType, x.type, 'TARGET_TYPE_')}:{x.value}" for x in r.targets)),
         ("visibility", "workspace" if r.visibility == common_pb2.VISIBILITY_WORKSPACE else "restricted to the parties"),
-        ("user notice", _label(pb.UserNoticeStatus, r.user_notice_status, "USER_NOTICE_STATUS_")),
+        ("user notice", user_notice_text(r)),
         *([("not notified because", r.notification_exemption_reason)] if r.notification_exemption_reason else []),
         ("version", str(r.version)),
         ("items", str(r.item_count)),

@@ -493,6 +493,14 @@ _REQUESTS: tuple[Rule, ...] = (
         "which the instrument's deadlines run again, the earlier refusals kept on the record",
         f"GUESS: no instrument forbids asking again; deadlines run from receipt ({EIO} Art. 12; {EPOC} Art. 10)",
     ),
+    Rule(
+        "USER_NOTICE_SUPPRESSION_LAPSES",
+        "a request to a provider whose notice to the user is suppressed by a non-disclosure order shows the "
+        "suppression as lapsed from its end on, and its issuer is warned before it ends and when it has ended, "
+        "as of a deadline, to renew it before the provider may notify the account holder",
+        f"GUESS: the non-disclosure order's own term; the account holder is often the suspect ({VICTIMS} "
+        "Art. 18, 21: protection of victims; DOMAIN.md, Victim safeguards)",
+    ),
 )
 
 # -- tasks: how practitioners use them (no legal text; GUESS rows say so) -----------------------------

@@ -32,6 +32,9 @@ class DeadlineKind(enum.StrEnum):
     PRODUCE = "PRODUCE"
     REVIEW = "REVIEW"
     OBJECTION = "OBJECTION"
+    #: The issuer's: the end of the non-disclosure order that suppresses the provider's notice to the user
+    #: (``non_disclosure``), not a period of the instrument.
+    NON_DISCLOSURE = "NON_DISCLOSURE"
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,9 @@ class Deadline:
 
 #: How this module counts periods, stored in the database once the deadlines stored there were recounted
 #: that way (``services.evidence.recount``, at start): 1, receipt + N x 24 h in UTC (before Reg. 1182/71 was
-#: followed, 7420056); 2, ``period_end``. Raise it with any change that moves a deadline already stored.
-COUNTING = 2
+#: followed, 7420056); 2, ``period_end``; 3, with the end of a non-disclosure order (``non_disclosure``), so
+#: that a suppression stored before warns too. Raise it with any change that moves a deadline already stored.
+COUNTING = 3
 
 
 def period_end(
@@ -195,6 +199,10 @@ class StoredClocks(Protocol):
     def execution_suspended_seconds(self) -> int: ...
     @property
     def addressee_jurisdiction(self) -> str: ...
+    @property
+    def user_notice_status(self) -> str: ...
+    @property
+    def user_notice_suppressed_until(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -213,6 +221,9 @@ class Clocks:
     execution_suspended: timedelta = timedelta(0)
     #: The jurisdiction that must act (the addressee): its local days and public holidays count the periods.
     jurisdiction: str = ""
+    #: When the non-disclosure order that suppresses the user notice ends (the user notice SUPPRESSED), else
+    #: None.
+    non_disclosure_until: datetime | None = None
 
     @classmethod
     def of(cls, r: StoredClocks) -> Clocks:
@@ -227,6 +238,7 @@ class Clocks:
             timedelta(seconds=r.decision_suspended_seconds),
             timedelta(seconds=r.execution_suspended_seconds),
             r.addressee_jurisdiction,
+            r.user_notice_suppressed_until if r.user_notice_status == "SUPPRESSED" else None,
         )
 
 
@@ -271,7 +283,39 @@ def compute(c: Clocks) -> tuple[Deadline, ...]:
         if suspended > timedelta(0):
             source = f"{source}, suspended {durations.compact(suspended)} while postponed ({EIO_POSTPONEMENT_SOURCE})"
         out.append(Deadline(p.kind, _end(c, p, anchor, length), source, anchor, p.working_days))
+    suppression = non_disclosure(c)
+    if suppression is not None:
+        out.append(suppression)
     return tuple(sorted(out, key=lambda d: (d.due_at, d.kind.value)))
+
+
+#: The states in which the end of a non-disclosure order is watched: sent to the provider, and the issuer may
+#: still record the user notice (``UpdateUserNotice`` is refused once the request is closed or withdrawn).
+NON_DISCLOSURE_STATES = frozenset(
+    {
+        "ISSUED",
+        "ACKNOWLEDGED",
+        "UNDER_REVIEW",
+        "IN_EXECUTION",
+        "PARTIALLY_EXECUTED",
+        "EXECUTED",
+        "POSTPONED",
+        "REFUSED",
+        "NOT_EXECUTED",
+    }
+)
+NON_DISCLOSURE_SOURCE = legal.source("USER_NOTICE_SUPPRESSION_LAPSES")
+
+
+def non_disclosure(c: Clocks) -> Deadline | None:
+    """The end of the non-disclosure order that suppresses the provider's notice to the user, as a deadline
+    of the issuer (USER_NOTICE_SUPPRESSION_LAPSES): due when the suppression ends (from then on the provider
+    may notify the account holder), counted from receipt, while the request was sent and may still be
+    changed; None when the notice is not suppressed. Its alerts are the deadlines' (warnings before, then
+    "passed" when it has lapsed)."""
+    if c.non_disclosure_until is None or c.received_at is None or c.state not in NON_DISCLOSURE_STATES:
+        return None
+    return Deadline(DeadlineKind.NON_DISCLOSURE, c.non_disclosure_until, NON_DISCLOSURE_SOURCE, c.received_at)
 
 
 def window_end(c: Clocks, kind: DeadlineKind) -> datetime | None:

@@ -1546,6 +1546,19 @@ def is_overdue(d: Deadline, now: datetime) -> bool:
     return d.due_at < now
 
 
+def suppression_lapses_at(req: EvidenceRequest) -> datetime | None:
+    """When the non-disclosure order recorded on the request ends, from which instant the provider may
+    notify the account holder (USER_NOTICE_SUPPRESSION_LAPSES); None when the user notice is not suppressed."""
+    return req.user_notice_suppressed_until if req.user_notice_status == "SUPPRESSED" else None
+
+
+def suppression_lapsed(req: EvidenceRequest, now: datetime) -> bool:
+    """Whether the user notice is suppressed by an order that has ended at ``now`` (derived when read, never
+    stored: the request shows it from that instant on, whatever its state)."""
+    lapses_at = suppression_lapses_at(req)
+    return lapses_at is not None and lapses_at <= now
+
+
 # -- sensitive items (SENSITIVE_ITEM_MARKING, SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE, SENSITIVE_ITEM_EXPORT_FOUR_EYES)
 
 #: How long an approved export of a sensitive item may be carried out (GUESS: a working day).

@@ -48,6 +48,8 @@ from services.evidence.domain import (
     Target,
     TransitionInput,
     clock_schedule,
+    suppression_lapsed,
+    suppression_lapses_at,
 )
 
 #: The fields every evidence request message has, with its state, both ways.
@@ -324,7 +326,7 @@ def request_fields(
 ) -> dict[str, Any]:
     """The fields of ``request_to_pb``: a list's page makes each request in its answer
     (``requests.add(**fields)``), not made and then copied in. ``now`` None: its deadlines without
-    ``overdue`` (``request_answer``)."""
+    ``overdue``, and no ``user_notice_suppression_lapsed`` (``request_answer``)."""
     fields = REQUEST_FIELDS.to_pb(r)
     fields.update(
         preservation_order_id="" if hide_link else r.preservation_order_id,
@@ -357,6 +359,7 @@ def request_fields(
         notification_exemption_reason=r.notification_exemption_reason,
         victim_refs=r.victim_refs or None,
         user_notice_suppressed_until=ts_fields_or_none(r.user_notice_suppressed_until),
+        user_notice_suppression_lapsed=suppression_lapsed(r, now) if now is not None else None,
         next_deadline_at=ts_fields(r.deadlines[0].due_at) if r.deadlines else None,
         issued_at=ts_fields_or_none(r.issued_at),
         received_at=ts_fields_or_none(r.received_at),
@@ -374,16 +377,19 @@ def request_fields(
 #: (a field added or computed otherwise), with a migration that empties ``evidence_requests.answer``
 #: (``jitlib.answers``). The form digest adds how deadlines are counted (``deadlines.COUNTING``), whose
 #: change the start's recount follows by writing every answer again.
-ANSWER_FORM = 1 + 1000 * COUNTING
+ANSWER_FORM = 2 + 1000 * COUNTING
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_HEAD = struct.Struct(">IBB")
+_HEAD = struct.Struct(">IBBq")
+#: ``_HEAD``'s lapse of a request whose user notice is not suppressed: never.
+_NEVER = 2**63 - 1
 _DEADLINE = struct.Struct(">qI")
 _END = struct.Struct(">q")
 _ORDER_ID = wire.strings(pb.EvidenceRequest.DESCRIPTOR, "preservation_order_id")
 _DEADLINE_FIELD = wire.messages(pb.EvidenceRequest.DESCRIPTOR, "deadlines")
 _OVERDUE = wire.true(pb.Deadline.DESCRIPTOR, "overdue")
 _ACTIONS = wire.strings(pb.EvidenceRequest.DESCRIPTOR, "allowed_actions")
+_LAPSED = wire.true(pb.EvidenceRequest.DESCRIPTOR, "user_notice_suppression_lapsed")
 
 
 def micros(t: datetime) -> int:
@@ -394,12 +400,15 @@ def micros(t: datetime) -> int:
 class AnsweredRequest(NamedTuple):
     """A request as ``ListRequests`` answers it, kept with its row (``request_answer``): its message less
     its preservation order's id (shown to whom the policy lets see the order), its deadlines (each less its
-    ``overdue``) and the caller's actions; its deadlines, each its due time (microseconds) and message;
-    and which transitions its clocks allow when (``domain.ClockSchedule``, in microseconds): the ends, and
-    where in ``data`` the sets of transitions allowed begin (read only for the time a page asks about)."""
+    ``overdue``), its ``user_notice_suppression_lapsed`` and the caller's actions; its deadlines, each its
+    due time (microseconds) and message; when its user notice's suppression lapses (microseconds, ``_NEVER``
+    when it is not suppressed); and which transitions its clocks allow when (``domain.ClockSchedule``, in
+    microseconds): the ends, and where in ``data`` the sets of transitions allowed begin (read only for the
+    time a page asks about)."""
 
     base: bytes
     deadlines: tuple[tuple[int, bytes], ...]
+    lapses_at: int
     ends: tuple[int, ...]
     data: bytes
     sets_at: int
@@ -410,11 +419,14 @@ class AnsweredRequest(NamedTuple):
         return _allowed_after(self.data[self.sets_at :], bisect.bisect_right(self.ends, now_us))
 
     def message(self, now_us: int, order_id: str, actions: tuple[str, ...]) -> bytes:
-        """The request's message at ``now_us`` (its deadlines overdue then), showing ``order_id`` (its linked
-        order's, where the caller may see the order; else "") and the caller's ``actions``."""
+        """The request's message at ``now_us`` (its deadlines overdue then, its user notice's suppression lapsed
+        then or not), showing ``order_id`` (its linked order's, where the caller may see the order; else "")
+        and the caller's ``actions``."""
         body = self.base + _ORDER_ID((order_id,)) if order_id else self.base
         for due, deadline in self.deadlines:
             body += _DEADLINE_FIELD(deadline + _OVERDUE if due < now_us else deadline)
+        if self.lapses_at <= now_us:
+            body += _LAPSED
         return body + _actions_field(actions)
 
 
@@ -447,7 +459,9 @@ def request_answer(r: EvidenceRequest) -> bytes:
     fields["deadlines"] = None
     base = pb.EvidenceRequest(**fields).SerializeToString()
     schedule = clock_schedule(r)
-    out = [_HEAD.pack(len(base), len(r.deadlines), len(schedule.ends)), base]
+    lapses_at = suppression_lapses_at(r)
+    lapses_us = micros(lapses_at) if lapses_at is not None else _NEVER
+    out = [_HEAD.pack(len(base), len(r.deadlines), len(schedule.ends), lapses_us), base]
     for d in r.deadlines:
         body = pb.Deadline(**deadline_fields(d, None, r.delay)).SerializeToString()
         out += [_DEADLINE.pack(micros(d.due_at), len(body)), body]
@@ -462,7 +476,7 @@ def request_answer(r: EvidenceRequest) -> bytes:
 def answered(data: bytes) -> AnsweredRequest:
     """What ``request_answer`` wrote (its sets of transitions read when asked: ``clocks_allow``). The answer
     opened under its record's version and form only (``jitlib.answers``): what this mapping wrote."""
-    size, count, ends_count = _HEAD.unpack_from(data, 0)
+    size, count, ends_count, lapses_at = _HEAD.unpack_from(data, 0)
     at = _HEAD.size + size
     base = data[_HEAD.size : at]
     dls = []
@@ -476,7 +490,7 @@ def answered(data: bytes) -> AnsweredRequest:
     sets_at = at + packed.size
     if sets_at + ends_count + 1 > len(data):  # each set at least its count
         raise ValueError("an answered request shorter than its parts")
-    return AnsweredRequest(base, tuple(dls), ends, data, sets_at)
+    return AnsweredRequest(base, tuple(dls), lapses_at, ends, data, sets_at)
 
 
 @functools.cache

@@ -5,10 +5,11 @@ A deadline is stored when its request changes (``store.DeadlineRow``, and the re
 ``next_deadline_at``, which lists filter on); a change to the count reaches the windows at once (they are
 computed at each call) but the stored deadlines only at their request's next change: their alerts came
 early, the lists and the console's Due page showed the old dates. The recount reads the clocks of every
-request with a deadline stored (own and replicas; no sealed text opened), counts its deadlines again and
-rewrites those that differ, in batches of ``BATCH`` requests, each its own transaction holding their
-rows (a replica of the service serving meanwhile writes its change after, from its own count); then it
-records the count (``store.mark_recounted``), so a later start does one primary-key read. A stop midway
+request with a deadline stored or a suppressed user notice (own and replicas; no sealed text opened),
+counts its deadlines again and rewrites those that differ, in batches of ``BATCH`` requests, each its own
+transaction holding their rows (a replica of the service serving meanwhile writes its change after, from
+its own count); then it records the count (``store.mark_recounted``), so a later start does one
+primary-key read. A stop midway
 leaves the count unrecorded: the next start goes over them again, and rewrites nothing already recounted.
 Replicas of the service starting together each recount; the first to lock a page moves it.
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -798,7 +799,8 @@ class StoredDeadline(NamedTuple):
 
 
 class RunningClocks(NamedTuple):
-    """A request with deadlines stored, as its deadlines are counted (``deadlines.StoredClocks``), and them."""
+    """A request with deadlines stored, or whose user notice is suppressed, as its deadlines are counted
+    (``deadlines.StoredClocks``), and them."""
 
     id: str
     workspace_id: str
@@ -813,6 +815,8 @@ class RunningClocks(NamedTuple):
     decision_suspended_seconds: int
     execution_suspended_seconds: int
     addressee_jurisdiction: str
+    user_notice_status: str
+    user_notice_suppressed_until: datetime | None
     stored: tuple[StoredDeadline, ...]
 
 
@@ -830,8 +834,15 @@ _RUNNING_PAGE = (
         RequestRow.decision_suspended_seconds,
         RequestRow.execution_suspended_seconds,
         RequestRow.addressee_jurisdiction,
+        RequestRow.user_notice_status,
+        RequestRow.user_notice_suppressed_until,
     )
-    .where(RequestRow.next_deadline_at.is_not(None), RequestRow.id > bindparam("after"))
+    # A suppressed user notice is a deadline too (``deadlines.non_disclosure``), also of a request that has
+    # no other (stored before it was one, or of an instrument without a period).
+    .where(
+        or_(RequestRow.next_deadline_at.is_not(None), RequestRow.user_notice_status == "SUPPRESSED"),
+        RequestRow.id > bindparam("after"),
+    )
     .order_by(RequestRow.id)
     .limit(bindparam("limit"))
     # Until the page's transaction ends, a change of one of its requests (another replica of the service,
@@ -844,9 +855,9 @@ _STORED_OF = select(*_DEADLINE_COLUMNS, DeadlineRow.next_alert_at).where(
 
 
 def running_clocks(session: Session, after: str, limit: int) -> list[RunningClocks]:
-    """The next ``limit`` requests with a deadline stored (``next_deadline_at`` set), in id order after
-    ``after``, locked until the end of the transaction: the columns their deadlines are counted from (no
-    sealed text opened), and the stored ones."""
+    """The next ``limit`` requests with a deadline stored (``next_deadline_at`` set) or a suppressed user
+    notice, in id order after ``after``, locked until the end of the transaction: the columns their
+    deadlines are counted from (no sealed text opened), and the stored ones."""
     rows = session.execute(_RUNNING_PAGE, {"after": after, "limit": limit}).all()
     stored: dict[str, list[StoredDeadline]] = {r.id: [] for r in rows}
     if rows:
@@ -869,6 +880,8 @@ def running_clocks(session: Session, after: str, limit: int) -> list[RunningCloc
             r.decision_suspended_seconds,
             r.execution_suspended_seconds,
             r.addressee_jurisdiction,
+            r.user_notice_status,
+            as_utc(r.user_notice_suppressed_until) if r.user_notice_suppressed_until is not None else None,
             tuple(sorted(stored[r.id], key=lambda s: (s.deadline.due_at, s.deadline.kind.value))),
         )
         for r in rows

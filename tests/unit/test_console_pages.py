@@ -398,3 +398,45 @@ def test_the_item_forms_become_their_requests() -> None:
     from services.evidence.domain import ITEM_ACTIONS as OFFERED
 
     assert set(OFFERED) - {"download"} == set(ITEM_ACTIONS)  # every item action the service lists has a form
+
+
+def test_a_request_shows_its_user_notice_suppressed_until_and_lapsed_once_the_order_ended() -> None:
+    """USER_NOTICE_SUPPRESSION_LAPSES: where the page shows the user notice, it shows until when a
+    non-disclosure order suppresses it, and, once the service says it has lapsed, that the provider may now
+    notify the account holder."""
+    from services.console.sessions import Sessions
+    from services.console.web import Console
+
+    settings = ConsoleSettings(console_client_secret="unit-test")
+    console = Console(settings, Sessions(settings))
+    until = NOW - dt.timedelta(hours=1)
+
+    def page(lapsed: bool) -> str:
+        req = ev.EvidenceRequest(
+            id="r-3",
+            workspace_id="jit-demo",
+            title="Subscriber data",
+            addressee_jurisdiction="IE",
+            user_notice_status=ev.USER_NOTICE_STATUS_SUPPRESSED,
+            user_notice_suppression_lapsed=lapsed,
+        )
+        req.user_notice_suppressed_until.FromDatetime(until)
+        return console.env.get_template("request.html").render(
+            req=req,
+            record=req,
+            kind="request",
+            items=[],
+            user=None,
+            legal_zone=present.legal_zone("IE"),
+            time_left=lambda v: present.time_left(v, NOW),
+            when=lambda v: present.when(v, present.zone("UTC")),
+            ts=present.instant,
+            tz=present.zone("UTC"),
+            now=NOW,
+            upload_max_mb=1,
+        )
+
+    running, lapsed = page(False), page(True)
+    assert f'until <time datetime="{until.isoformat()}">' in running and "Lapsed" not in running
+    assert f'until <time datetime="{until.isoformat()}">' in lapsed
+    assert "Lapsed</strong>: the non-disclosure order has ended, the provider may notify the account holder" in lapsed

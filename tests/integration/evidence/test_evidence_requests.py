@@ -348,6 +348,67 @@ def test_deadline_alerts_are_published_once_across_restarts_and_replicas(
     assert evidence_svc.loop.run(evidence_svc.rt.read(staged)) == 2  # written once each, not only deduplicated
 
 
+def _listed(client: Client, request_id: str) -> pb.EvidenceRequest:
+    """The request as ListRequests answers it (from its stored answer), walking the workspace's pages."""
+    token = ""
+    while True:
+        page = client.call(
+            "nl-prosecutor", "ListRequests", pb.ListRequestsRequest(workspace_id=WS, page_size=200, page_token=token)
+        )
+        found = [x for x in page.requests if x.id == request_id]
+        if found:
+            return found[0]
+        assert page.next_page_token, f"request {request_id} not listed"
+        token = page.next_page_token
+
+
+def test_the_issuer_is_warned_once_before_and_when_a_non_disclosure_order_lapses_and_the_request_shows_it(
+    client: Client, evidence_svc: Any, launcher: Any, db_url: str, nats_server: Any
+) -> None:
+    """USER_NOTICE_SUPPRESSION_LAPSES: a request to a provider whose user notice is suppressed until a day
+    carries the order's end as its NON_DISCLOSURE deadline; its warning and its passing are published once
+    each across restarts and replicas (the deadline alerts' events), and from the end on GetRequest and
+    ListRequests show the suppression lapsed (derived when read: nothing is written at that instant)."""
+    clock = evidence_svc.app.clock
+    until = clock.now() + 3 * DAY
+    r = client.epoc(user_notice_status=pb.USER_NOTICE_STATUS_SUPPRESSED, user_notice_suppressed_until=ts(until))
+    r = client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id)).request
+    (suppression,) = [d for d in r.deadlines if d.kind == pb.DEADLINE_KIND_NON_DISCLOSURE]
+    assert suppression.due_at == ts(until)
+    assert not r.user_notice_suppression_lapsed and not _listed(client, r.id).user_notice_suppression_lapsed
+
+    def alerts() -> list[pb.DeadlineAlert]:
+        out = []
+        for e in envelopes(nats_server.url, "jit.evidence.NL.*", r.id, ALERT_EVENTS):
+            alert = pb.DeadlineAlert()
+            assert e.state.Unpack(alert)
+            if alert.deadline.kind == pb.DEADLINE_KIND_NON_DISCLOSURE:
+                out.append(alert)
+        return out
+
+    clock.advance(until - clock.now() - timedelta(hours=47))  # within the last 48 hours: one warning
+    scan_now(evidence_svc)
+    scan_now(evidence_svc)
+    eventually(lambda: len(alerts()) == 1, timeout=30)
+    replica = launcher.start(db_url, clock=clock, group=evidence_svc.app.settings.consumer_group)
+    try:
+        scan_now(replica)
+        clock.advance(timedelta(hours=47, minutes=1))  # past the end: the 8 h warning and the passing
+        for svc in (replica, evidence_svc, replica, evidence_svc):
+            scan_now(svc)
+        eventually(lambda: len(alerts()) == 3, timeout=30)
+    finally:
+        launcher.stop(replica)
+    warned, last_warned, lapsed = alerts()
+    assert (warned.seconds_before, last_warned.seconds_before) == (48 * 3600, 8 * 3600)
+    assert not warned.passed and not warned.request.user_notice_suppression_lapsed
+    assert lapsed.passed and lapsed.request.user_notice_suppression_lapsed and lapsed.request.id == r.id
+    got = client.call("nl-prosecutor", "GetRequest", pb.GetRequestRequest(id=r.id)).request
+    assert got.user_notice_status == pb.USER_NOTICE_STATUS_SUPPRESSED and got.user_notice_suppression_lapsed
+    assert got.version == r.version  # derived when read: the request did not change
+    assert _listed(client, r.id).user_notice_suppression_lapsed
+
+
 # -- preservation orders ---------------------------------------------------------------------------
 
 
