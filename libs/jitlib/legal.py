@@ -252,6 +252,12 @@ _EPOC: tuple[Rule, ...] = (
         f"{EPOC} Art. 34(2)",
     ),
     Rule(
+        "EPOC_PR_APPLIES_FROM_18_AUGUST_2026",
+        "a European Preservation Order is issued only from 18 August 2026, when the Regulation applies: issuing "
+        "one earlier by the service's clock, or recording an earlier issued_at, is refused",
+        f"{EPOC} Art. 34(2)",
+    ),
+    Rule(
         "EPOC_ONLY_BETWEEN_BOUND_STATES",
         "an EPOC or EPOC-PR is issued by a member state bound by the Regulation (every one but Denmark) to a "
         "provider established or represented in another bound member state, the enforcing state: one issued "
@@ -784,8 +790,8 @@ REFUSAL_GROUNDS: dict[str, tuple[str, ...]] = {
 #: (recital 95; Ireland opted in). The one list both the evidence and the preservation service check an EPOC
 #: and an EPOC-PR against (EPOC_ONLY_BETWEEN_BOUND_STATES).
 EPOC_BOUND_STATES: frozenset[str] = EU_MEMBER_STATES - {"DK"}
-#: Reg. (EU) 2023/1543 applies from this day (Art. 34(2)): no EPOC is issued before
-#: (EPOC_APPLIES_FROM_18_AUGUST_2026).
+#: Reg. (EU) 2023/1543 applies from this day (Art. 34(2)): no EPOC or EPOC-PR is issued before
+#: (EPOC_APPLIES_FROM_18_AUGUST_2026, EPOC_PR_APPLIES_FROM_18_AUGUST_2026).
 EPOC_APPLIES_FROM = datetime(2026, 8, 18, tzinfo=UTC)
 
 
