@@ -144,7 +144,8 @@ def seed_requests(session: Any, count: int, now: datetime, rng: random.Random) -
             legal_basis=pb.LEGAL_BASIS_EPOC if epoc else pb.LEGAL_BASIS_EIO,
             issuing_authority="Openbaar Ministerie",
             addressee_kind=pb.ADDRESSEE_KIND_SERVICE_PROVIDER if epoc else pb.ADDRESSEE_KIND_MEMBER_STATE,
-            addressee_jurisdiction="IE" if epoc else MEMBERS[(i + 1) % 3],
+            # An EPOC goes to a provider of another member state than its issuer's (EPOC_ONLY_BETWEEN_BOUND_STATES).
+            addressee_jurisdiction=(("DE" if origin == "IE" else "IE") if epoc else MEMBERS[(i + 1) % 3]),
             data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
             targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value=f"@harasser_{i}")],
             offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
@@ -154,7 +155,7 @@ def seed_requests(session: Any, count: int, now: datetime, rng: random.Random) -
         )
         if epoc:
             req.epoc_procedure = pb.EPOC_PROCEDURE_STANDARD
-            req.provider_name = "SocialNet Ireland Ltd"
+            req.provider_name = "Videohost GmbH" if origin == "IE" else "SocialNet Ireland Ltd"
         r = domain.create(new_request_from_pb(req), request_id=new_id(), actor=_actor(origin), now=now)
         state = _weighted(REQUEST_STATES, rng)
         running: tuple[Deadline, ...] = ()

@@ -16,6 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from jitlib.jurisdictions import EU_MEMBER_STATES, is_jurisdiction
 
 EIO = "Directive 2014/41/EU"
 EPOC = "Reg. (EU) 2023/1543"
@@ -247,6 +250,19 @@ _EPOC: tuple[Rule, ...] = (
         "an EPOC is issued only from 18 August 2026, when the Regulation applies: issuing one earlier (by "
         "the service's clock) is refused",
         f"{EPOC} Art. 34(2)",
+    ),
+    Rule(
+        "EPOC_PR_APPLIES_FROM_18_AUGUST_2026",
+        "a European Preservation Order is issued only from 18 August 2026, when the Regulation applies: issuing "
+        "one earlier by the service's clock, or recording an earlier issued_at, is refused",
+        f"{EPOC} Art. 34(2)",
+    ),
+    Rule(
+        "EPOC_ONLY_BETWEEN_BOUND_STATES",
+        "an EPOC or EPOC-PR is issued by a member state bound by the Regulation (every one but Denmark) to a "
+        "provider established or represented in another bound member state, the enforcing state: one issued "
+        "by DK, to a provider in DK or outside the EU, or in the issuer's own state is refused at creation",
+        f"{EPOC} Art. 1(1), 34; recital 95 (Denmark not bound; Ireland takes part)",
     ),
     Rule(
         "EPOC_NOTIFICATION_EXEMPTION_NEEDS_REASON",
@@ -785,6 +801,56 @@ REFUSAL_GROUNDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The member states bound by Reg. (EU) 2023/1543 (e-evidence): every one but Denmark, which takes no part
+#: (recital 95; Ireland opted in). The one list both the evidence and the preservation service check an EPOC
+#: and an EPOC-PR against (EPOC_ONLY_BETWEEN_BOUND_STATES).
+EPOC_BOUND_STATES: frozenset[str] = EU_MEMBER_STATES - {"DK"}
+#: Reg. (EU) 2023/1543 applies from this day (Art. 34(2)): no EPOC or EPOC-PR is issued before
+#: (EPOC_APPLIES_FROM_18_AUGUST_2026, EPOC_PR_APPLIES_FROM_18_AUGUST_2026).
+EPOC_APPLIES_FROM = datetime(2026, 8, 18, tzinfo=UTC)
+
+
+def _epoc_outside(code: str) -> str:
+    """Why ``code`` is outside the Regulation's territory ("" when it is bound by it)."""
+    if code in EPOC_BOUND_STATES or not is_jurisdiction(code):  # a malformed code is refused as such elsewhere
+        return ""
+    return "is not bound by Reg. (EU) 2023/1543" if code in EU_MEMBER_STATES else "is not an EU member state"
+
+
+def epoc_issuer_problem(instrument: str, issuer: str) -> str:
+    """Why ``issuer`` may not issue an ``instrument`` (EPOC or EPOC-PR) under Reg. (EU) 2023/1543, in words
+    that end with the row's citation; "" when it may (``rule("EPOC_ONLY_BETWEEN_BOUND_STATES")``)."""
+    why = _epoc_outside(issuer)
+    if not why:
+        return ""
+    return (
+        f"an {instrument} is not issued by {issuer}, which {why}: use another instrument (mutual legal "
+        f"assistance, the Budapest Convention, the provider's voluntary cooperation) "
+        f"{cite('EPOC_ONLY_BETWEEN_BOUND_STATES')}"
+    )
+
+
+def epoc_provider_problem(instrument: str, provider_state: str, issuer: str = "") -> str:
+    """Why an ``instrument`` (EPOC or EPOC-PR) may not go to a provider established or represented in
+    ``provider_state`` (the enforcing state) from ``issuer``, in words that end with the row's citation; ""
+    when it may. ``issuer`` empty: only whether that state is bound by the Regulation
+    (``rule("EPOC_ONLY_BETWEEN_BOUND_STATES")``)."""
+    why = _epoc_outside(provider_state)
+    if why:
+        return (
+            f"an {instrument} is not addressed to a provider in {provider_state}, which {why}: use another "
+            f"instrument (mutual legal assistance, the Budapest Convention, the provider's voluntary cooperation) "
+            f"{cite('EPOC_ONLY_BETWEEN_BOUND_STATES')}"
+        )
+    if issuer and provider_state == issuer:
+        return (
+            f"an {instrument} goes to a provider established or represented in another member state than the "
+            f"issuer's; one in {issuer} is ordered under {issuer}'s national law "
+            f"{cite('EPOC_ONLY_BETWEEN_BOUND_STATES')}"
+        )
+    return ""
+
+
 def refusal_rule(legal_basis: str, ground: str) -> Rule | None:
     """The row of ``ground`` under ``legal_basis`` (an evidence request's instrument); None when that
     instrument has no such ground."""
@@ -820,6 +886,8 @@ __all__ = [
     "DSA",
     "EIO",
     "EPOC",
+    "EPOC_APPLIES_FROM",
+    "EPOC_BOUND_STATES",
     "GDPR",
     "JIT_CONVENTION",
     "JIT_FD",
@@ -834,6 +902,8 @@ __all__ = [
     "VICTIMS",
     "Rule",
     "cite",
+    "epoc_issuer_problem",
+    "epoc_provider_problem",
     "refusal_rule",
     "rule",
     "source",

@@ -21,7 +21,7 @@ import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from jitlib import legal, validate
 from jitlib.actors import SYSTEM, Actor, Versioned, changed, created_record
@@ -84,8 +84,8 @@ MEMBERS_ONLY_BASES = frozenset({"JIT_DIRECT"})
 #: them; MLA does (EIO_ONLY_BETWEEN_BOUND_STATES).
 EIO_NOT_BOUND = frozenset({"IE", "DK"})
 #: Regulation (EU) 2023/1543 applies from this day (Art. 34(2)): no EPOC is issued before
-#: (EPOC_APPLIES_FROM_18_AUGUST_2026).
-EPOC_APPLIES_FROM = datetime(2026, 8, 18, tzinfo=UTC)
+#: (EPOC_APPLIES_FROM_18_AUGUST_2026). One date for both services: ``jitlib.legal``.
+EPOC_APPLIES_FROM = legal.EPOC_APPLIES_FROM
 #: EPOC procedures without notification of the enforcing state, and the data categories that need it
 #: unless an exemption is recorded (Reg. 2023/1543 Art. 8(1)-(2): traffic data other than for identifying
 #: the user, and content data; EPOC_NOTIFICATION_EXEMPTION_NEEDS_REASON).
@@ -1131,10 +1131,25 @@ def _eio_state_violations(name: str, code: str, side: str) -> list[FieldViolatio
 
 
 def issuer_violations(cmd: NewRequest, origin: str) -> list[FieldViolation]:
-    """What of a new request depends on its issuer, checked once the policy let the caller create: an EIO is
-    issued by an EU member state bound by Directive 2014/41, so not by Ireland or Denmark
-    (``legal.rule("EIO_ONLY_BETWEEN_BOUND_STATES")``); the violation is on ``legal_basis``."""
-    return _eio_state_violations("legal_basis", origin, "issued by") if cmd.legal_basis == "EIO" else []
+    """What of a new request depends on its issuer, checked once the policy let the caller create:
+
+    - an EIO is issued by an EU member state bound by Directive 2014/41, so not by Ireland or Denmark
+      (``legal.rule("EIO_ONLY_BETWEEN_BOUND_STATES")``); the violation is on ``legal_basis``;
+    - an EPOC is issued by a member state bound by Reg. 2023/1543 (``legal.EPOC_BOUND_STATES``: not Denmark),
+      the violation on ``legal_basis``, to a provider established or represented in another one than the
+      issuer's (one in the issuer's own state is ordered under national law), the violation on
+      ``addressee_jurisdiction`` (``legal.rule("EPOC_ONLY_BETWEEN_BOUND_STATES")``).
+    """
+    if cmd.legal_basis == "EIO":
+        return _eio_state_violations("legal_basis", origin, "issued by")
+    if cmd.legal_basis != "EPOC":
+        return []
+    out: list[FieldViolation] = []
+    if why := legal.epoc_issuer_problem("EPOC", origin):
+        out.append(FieldViolation("legal_basis", why))
+    if why := legal.epoc_provider_problem("EPOC", cmd.addressee_jurisdiction, origin):
+        out.append(FieldViolation("addressee_jurisdiction", why))
+    return out
 
 
 def instrument_violations(cmd: NewRequest) -> list[FieldViolation]:
@@ -1143,6 +1158,10 @@ def instrument_violations(cmd: NewRequest) -> list[FieldViolation]:
     - an EIO is addressed to an EU member state bound by Directive 2014/41, so not to Ireland or Denmark,
       nor a state outside the EU: MLA is the instrument then (``legal.rule("EIO_ONLY_BETWEEN_BOUND_STATES")``;
       its issuer is checked after the policy, ``issuer_violations``);
+    - an EPOC is addressed to a provider established or represented in a member state bound by Reg.
+      2023/1543, its enforcing state: not Denmark, nor a state outside the EU
+      (``legal.rule("EPOC_ONLY_BETWEEN_BOUND_STATES")``; its issuer, and a provider in the issuer's own
+      state, are checked after the policy, ``issuer_violations``);
     - an EPOC for traffic or content data without notification of the enforcing state records why none is
       needed, and only then (``legal.rule("EPOC_NOTIFICATION_EXEMPTION_NEEDS_REASON")``);
     - an SAP Art. 7 request is for subscriber information only (``legal.rule("SAP_ART7_SUBSCRIBER_ONLY")``).
@@ -1150,6 +1169,8 @@ def instrument_violations(cmd: NewRequest) -> list[FieldViolation]:
     out: list[FieldViolation] = []
     if cmd.legal_basis == "EIO":
         out += _eio_state_violations("addressee_jurisdiction", cmd.addressee_jurisdiction, "addressed to")
+    if cmd.legal_basis == "EPOC" and (why := legal.epoc_provider_problem("EPOC", cmd.addressee_jurisdiction)):
+        out.append(FieldViolation("addressee_jurisdiction", why))
     reason = cmd.notification_exemption_reason
     if needs_notification_exemption(cmd.legal_basis, cmd.epoc_procedure, cmd.data_categories):
         if not reason.strip():

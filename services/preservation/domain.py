@@ -32,7 +32,7 @@ from typing import NamedTuple, Protocol
 
 from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
-from jitlib.errors import FailedPrecondition, FieldViolation
+from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.policy import PRESERVATION_ORDER_RULES, AccessParties, Operation, RecordAccess, offers_by_state, permitted
 from jitlib.principal import Principal
@@ -674,6 +674,28 @@ def transition_violations(action: str, data: TransitionInput, now: datetime) -> 
     return out
 
 
+_APPLIES_FROM = legal.EPOC_APPLIES_FROM.date().isoformat()
+
+
+def issue_violations(order: ClockFacts, data: TransitionInput) -> list[FieldViolation]:
+    """What of an issue's stated dates the order's basis refuses, once the order is loaded: an EPOC-PR
+    recorded as issued before 18 August 2026, when Reg. 2023/1543 applies, is INVALID_ARGUMENT naming
+    ``issued_at`` (``legal.rule("EPOC_PR_APPLIES_FROM_18_AUGUST_2026")``); its receipt is never before its
+    issue (``transition_violations``). Issuing one before that day by the service's clock is ``refused``."""
+    if order.legal_basis is not LegalBasis.EPOC_PR or data.issued_at is None:
+        return []
+    if data.issued_at >= legal.EPOC_APPLIES_FROM:
+        return []
+    return [
+        FieldViolation(
+            "issued_at",
+            f"a European Preservation Order is not issued before {_APPLIES_FROM}, when Reg. (EU) 2023/1543 "
+            "applies: one sent earlier was another instrument (BUDAPEST_ART29, NATIONAL) "
+            + legal.cite("EPOC_PR_APPLIES_FROM_18_AUGUST_2026"),
+        )
+    ]
+
+
 def _illegal(order: ClockFacts, t: Transition) -> FailedPrecondition:
     return FailedPrecondition(
         "ILLEGAL_TRANSITION",
@@ -705,6 +727,14 @@ def refused(order: ClockFacts, action: str, rule: ClockRule, now: datetime) -> R
         return lambda: _no_clock(order, t)
     if action == "extend":
         return _extension_refused(order, rule, now)
+    if action == "issue" and order.legal_basis is LegalBasis.EPOC_PR and now < legal.EPOC_APPLIES_FROM:
+        return lambda: FailedPrecondition(
+            "INSTRUMENT_NOT_APPLICABLE_YET",
+            f"a European Preservation Order is issued only from {_APPLIES_FROM}, "
+            "when Reg. (EU) 2023/1543 applies: keep it as a draft until then "
+            + legal.cite("EPOC_PR_APPLIES_FROM_18_AUGUST_2026"),
+            {"action": action, "legal_basis": order.legal_basis.value, "applies_from": _APPLIES_FROM},
+        )
     if action == "request_production" and order.clock_runs():
         expires = order.expires_at
         assert expires is not None
@@ -795,6 +825,7 @@ def apply(
     changes: dict[str, object] = {}
     target = t.target
     if action == "issue":
+        InvalidArgument.raise_for(issue_violations(order, data))
         issued = data.issued_at or now
         received = data.received_at or issued
         changes.update(issued_at=issued, received_at=received)
@@ -1010,13 +1041,36 @@ def new_order_violations(cmd: NewOrder, providers: dict[str, Provider]) -> list[
         out.append(
             FieldViolation("legal_basis", "is required: EPOC_PR, BUDAPEST_ART29, PROVIDER_VOLUNTARY or NATIONAL")
         )
-    out += provider_id_violations("provider_id", cmd.provider_id, providers, required=True)
+    provider = provider_id_violations("provider_id", cmd.provider_id, providers, required=True)
+    out += provider
+    state = providers[cmd.provider_id].establishment_jurisdiction if not provider else ""
+    if cmd.legal_basis == LegalBasis.EPOC_PR and (why := legal.epoc_provider_problem("EPOC-PR", state)):
+        out.append(FieldViolation("provider_id", why))
     out += target_violations(cmd.targets)
     if not cmd.data_categories and "data_categories" not in cmd.unknown_enums:
         out.append(FieldViolation("data_categories", "at least one of SUBSCRIBER, TRAFFIC, CONTENT"))
     out += validate.text("description", cmd.description, required=False, maximum=validate.DESCRIPTION_MAX)
     out += validate.shared_with(cmd.shared_with, restricted=cmd.restricted, record="order")
     out += validate.victim_refs(cmd.victim_refs)
+    return out
+
+
+def issuer_violations(cmd: NewOrder, origin: str, providers: dict[str, Provider]) -> list[FieldViolation]:
+    """What of a new order depends on its issuer ``origin``, checked once the policy let the caller create:
+    an EPOC-PR is issued by a member state bound by Reg. 2023/1543 (``legal.EPOC_BOUND_STATES``: not
+    Denmark), the violation on ``legal_basis``, to a provider established or represented in another one
+    than the issuer's (one in the issuer's own state is preserved under national law: basis NATIONAL), the
+    violation on ``provider_id`` (``legal.rule("EPOC_ONLY_BETWEEN_BOUND_STATES")``). The provider's state is
+    its ``establishment_jurisdiction`` in the register (where orders reach it, its legal representative's
+    where it has one); whether that state is bound is ``new_order_violations``'s check."""
+    if cmd.legal_basis != LegalBasis.EPOC_PR:
+        return []
+    out: list[FieldViolation] = []
+    if why := legal.epoc_issuer_problem("EPOC-PR", origin):
+        out.append(FieldViolation("legal_basis", why))
+    provider = providers.get(cmd.provider_id)
+    if provider is not None and provider.establishment_jurisdiction == origin:
+        out.append(FieldViolation("provider_id", legal.epoc_provider_problem("EPOC-PR", origin, origin)))
     return out
 
 

@@ -79,7 +79,8 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         InvalidArgument.raise_for(domain.new_order_violations(cmd, self.rules.providers))
 
         def admit(workspace: WorkspaceInfo) -> list[FieldViolation]:
-            return domain.membership_violations(cmd, workspace.members, workspace.lead)
+            members = domain.membership_violations(cmd, workspace.members, workspace.lead)
+            return members + domain.issuer_violations(cmd, principal.jurisdiction, self.rules.providers)
 
         def build(workspace: WorkspaceInfo) -> Order:
             return domain.create(cmd, order_id=new_id(), actor=principal.actor, now=now)

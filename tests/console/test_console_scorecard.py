@@ -42,7 +42,9 @@ def test_a_liaison_sees_how_the_platforms_answer(
             pb.CreateOrderRequest(
                 request_id=str(uuid.uuid4()),
                 workspace_id=WS,
-                legal_basis=pb.LEGAL_BASIS_EPOC_PR,
+                # NL's order to a provider established in NL is national law, not an EPOC-PR
+                # (EPOC_ONLY_BETWEEN_BOUND_STATES); its confirmation counts the same.
+                legal_basis=pb.LEGAL_BASIS_NATIONAL if provider == "chatapp-nl" else pb.LEGAL_BASIS_EPOC_PR,
                 provider_id=provider,
                 targets=[pb.TargetIdentifier(kind=pb.TARGET_KIND_ACCOUNT_HANDLE, value="@harasser_x")],
                 data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],

@@ -20,16 +20,16 @@ def violations(origin: str = "NL", **over: object) -> dict[str, str]:
 
 
 def epoc(procedure: str, *categories: str, **over: object) -> dict[str, object]:
-    return dict(
-        legal_basis="EPOC",
-        epoc_procedure=procedure,
-        urgency="EMERGENCY" if "EMERGENCY" in procedure else "NORMAL",
-        addressee_kind="SERVICE_PROVIDER",
-        provider_name="SocialNet Ireland Ltd",
-        addressee_jurisdiction="IE",
-        data_categories=categories,
+    return {
+        "legal_basis": "EPOC",
+        "epoc_procedure": procedure,
+        "urgency": "EMERGENCY" if "EMERGENCY" in procedure else "NORMAL",
+        "addressee_kind": "SERVICE_PROVIDER",
+        "provider_name": "SocialNet Ireland Ltd",
+        "addressee_jurisdiction": "IE",
+        "data_categories": categories,
         **over,
-    )
+    }
 
 
 # -- EIO: between member states bound by Directive 2014/41 ---------------------------------------------
@@ -149,3 +149,58 @@ def test_sap_art7_subscriber_only_other_categories_are_refused(categories: tuple
     out = violations(**sap, data_categories=categories)
     assert legal.cite("SAP_ART7_SUBSCRIBER_ONLY") in out["data_categories"]
     assert violations(**sap, data_categories=("SUBSCRIBER",)) == {}
+
+
+# -- EPOC: between member states bound by Reg. (EU) 2023/1543 --------------------------------------------
+
+
+@pytest.mark.parametrize(("state", "why"), [("DK", "not bound by Reg. (EU) 2023/1543"), ("US", "not an EU member")])
+def test_epoc_only_between_bound_states_an_epoc_to_a_provider_in_denmark_or_outside_the_eu_is_refused(
+    state: str, why: str
+) -> None:
+    """EPOC_ONLY_BETWEEN_BOUND_STATES (Reg. (EU) 2023/1543 Art. 1(1), 34; recital 95): the provider's state is
+    the notified enforcing state; one in DK (not bound) or the US (outside the EU) is refused on
+    addressee_jurisdiction, with or without notification, citing the row. The same to IE is valid."""
+    for procedure in ("WITH_NOTIFICATION", "STANDARD"):
+        out = violations(**epoc(procedure, "SUBSCRIBER", addressee_jurisdiction=state))
+        assert why in out["addressee_jurisdiction"], procedure
+        assert legal.cite("EPOC_ONLY_BETWEEN_BOUND_STATES") in out["addressee_jurisdiction"]
+    assert violations(**epoc("WITH_NOTIFICATION", "SUBSCRIBER")) == {}
+
+
+def test_epoc_only_between_bound_states_an_epoc_issued_by_denmark_is_refused() -> None:
+    """EPOC_ONLY_BETWEEN_BOUND_STATES: DK's authorities issue no EPOC (DK is not bound by the Regulation):
+    refused on legal_basis once the policy let the caller create (``issuer_violations``); IE (which takes part)
+    and NL issue one; an MLA request from DK is not concerned."""
+    out = domain.issuer_violations(new(**epoc("WITH_NOTIFICATION", "SUBSCRIBER", addressee_jurisdiction="DE")), "DK")
+    assert [v.field for v in out] == ["legal_basis"]
+    assert "issued by DK" in out[0].description and legal.cite("EPOC_ONLY_BETWEEN_BOUND_STATES") in out[0].description
+    assert (
+        domain.issuer_violations(new(**epoc("WITH_NOTIFICATION", "SUBSCRIBER", addressee_jurisdiction="DE")), "IE")
+        == []
+    )
+    assert domain.issuer_violations(new(**epoc("WITH_NOTIFICATION", "SUBSCRIBER")), "NL") == []
+    assert domain.issuer_violations(new(legal_basis="MLA", addressee_jurisdiction="DE"), "DK") == []
+
+
+def test_epoc_only_between_bound_states_an_epoc_to_a_provider_in_the_issuers_own_state_is_refused() -> None:
+    """EPOC_ONLY_BETWEEN_BOUND_STATES: an EPOC goes to a provider established or represented in ANOTHER member
+    state (Art. 1(1)); NL to a provider in NL is national law, refused on addressee_jurisdiction. A voluntary
+    request to a provider in the issuer's own state stays valid."""
+    out = domain.issuer_violations(new(**epoc("WITH_NOTIFICATION", "SUBSCRIBER", addressee_jurisdiction="NL")), "NL")
+    assert [v.field for v in out] == ["addressee_jurisdiction"]
+    assert "national law" in out[0].description
+    assert legal.cite("EPOC_ONLY_BETWEEN_BOUND_STATES") in out[0].description
+    voluntary = dict(legal_basis="VOLUNTARY", addressee_kind="SERVICE_PROVIDER", provider_name="Chatapp B.V.")
+    assert domain.issuer_violations(new(**voluntary, addressee_jurisdiction="NL"), "NL") == []
+    assert violations(**voluntary, addressee_jurisdiction="NL") == {}
+
+
+def test_epoc_only_between_bound_states_the_bound_states_are_the_member_states_but_denmark() -> None:
+    """EPOC_ONLY_BETWEEN_BOUND_STATES: one list, ``jitlib.legal.EPOC_BOUND_STATES``, for both services: every
+    EU member state but DK (recital 95), IE included (it takes part)."""
+    from jitlib.jurisdictions import EU_MEMBER_STATES
+
+    assert EU_MEMBER_STATES - {"DK"} == legal.EPOC_BOUND_STATES
+    assert "IE" in legal.EPOC_BOUND_STATES and "DK" not in legal.EPOC_BOUND_STATES
+    assert domain.EPOC_APPLIES_FROM is legal.EPOC_APPLIES_FROM

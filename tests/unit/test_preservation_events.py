@@ -12,7 +12,7 @@ from services.preservation import domain, events, providers
 from services.preservation.domain import LegalBasis, NewOrder, Rules, Target, TransitionInput
 from services.preservation.mapping import order_to_pb, warning_to_pb
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+T0 = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)  # a Monday once Reg. (EU) 2023/1543 applies (EPOC-PRs are issued)
 D = timedelta(days=1)
 NL = Actor("u-nl", "nl-liaison", "NL")
 RULES = Rules(providers=providers.load())

@@ -22,7 +22,7 @@ from services.preservation.domain import LegalBasis, NationalRule, NewOrder, Ord
 from services.preservation.mapping import order_from_pb, order_to_pb, warning_to_pb
 
 # Microseconds on purpose: a Timestamp keeps them.
-T0 = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
+T0 = datetime(2026, 9, 7, 9, 0, 0, 123456, tzinfo=UTC)  # once Reg. (EU) 2023/1543 applies
 NL = Actor("u-nl", "nl-liaison", "NL")
 OVERDUE_AFTER = timedelta(days=3)
 MEMBERS = frozenset({"NL", "DE", "IE"})

@@ -22,7 +22,7 @@ from services.preservation.domain import (
     TransitionInput,
 )
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+T0 = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)  # a Monday once Reg. (EU) 2023/1543 applies (EPOC-PRs are issued)
 NL = Actor("u-nl", "nl-liaison", "NL")
 RULES = Rules(providers=providers.load())
 D = timedelta(days=1)
@@ -277,7 +277,7 @@ def test_preservation_clock_resumes_after_failed_production_with_the_time_left()
     warning = domain.production_ended_warning(resumed, REQUEST, domain.ProductionOutcome.REFUSED, T0 + 100 * D)
     assert warning is not None and warning.first and not warning.at_expiry
     assert (warning.due_at, warning.expires_at, warning.offset) == (T0 + 100 * D, T0 + 140 * D, 40 * D)
-    assert warning.reason.startswith("the production request was refused; preservation runs again until 2026-07-20")
+    assert warning.reason.startswith("the production request was refused; preservation runs again until 2027-01-25")
     assert warning.reason.endswith(legal.cite("PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION"))
     assert warning.key(resumed.id) not in {w.key(resumed.id) for w in domain.warning_schedule(stopped, OFFSETS)}
     extended = step(resumed, "extend", T0 + 130 * D)
@@ -568,12 +568,12 @@ def test_a_warning_key_is_the_one_sent_before_this_release() -> None:
     order = confirmed(LegalBasis.PROVIDER_VOLUNTARY)
     expiry = T0 + 90 * D
     assert [w.key(order.id) for w in domain.warning_schedule(order, OFFSETS)] == [
-        f"{order.id}:warn:{s}:2026-05-31T09:00:00+00:00" for s in (1209600, 604800, 172800, 0)
+        f"{order.id}:warn:{s}:2026-12-06T09:00:00+00:00" for s in (1209600, 604800, 172800, 0)
     ]
     due = due_alerts(
-        [(order.id, expiry + timedelta(microseconds=5), timedelta(0), "2026-05-31T09:00:00.000005+00:00")], expiry + D
+        [(order.id, expiry + timedelta(microseconds=5), timedelta(0), "2026-12-06T09:00:00.000005+00:00")], expiry + D
     )
-    assert [w.key for w in due] == [f"{order.id}:warn:0:2026-05-31T09:00:00.000005+00:00"]
+    assert [w.key for w in due] == [f"{order.id}:warn:0:2026-12-06T09:00:00.000005+00:00"]
 
 
 @pytest.mark.parametrize("state", list(OrderState))

@@ -15,7 +15,7 @@ from services.preservation import scorecard_domain as sc
 from services.preservation.domain import LegalBasis, NewOrder, OrderState, Rules, Target, TransitionInput
 from services.preservation.scorecard_domain import Kind, Removal
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+T0 = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)  # a Monday once Reg. (EU) 2023/1543 applies (EPOC-PRs are issued)
 NOW = T0 + timedelta(days=100)
 D = timedelta(days=1)
 H = timedelta(hours=1)

@@ -159,3 +159,32 @@ def test_epoc_applies_from_18_august_2026_an_epoc_issued_before_is_refused(befor
     issued = client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id)).request
     assert issued.state == pb.EVIDENCE_REQUEST_STATE_ISSUED
     assert issued.issued_at.ToDatetime(tzinfo=UTC) >= EPOC_APPLIES_FROM
+
+
+@pytest.mark.parametrize(
+    ("state", "why"), [("DK", "not bound by"), ("US", "not an EU member state"), ("NL", "national")]
+)
+def test_epoc_only_between_bound_states_an_epoc_outside_the_regulations_territory_is_refused(
+    client: Client, evidence_svc: Any, state: str, why: str
+) -> None:
+    """EPOC_ONLY_BETWEEN_BOUND_STATES (Reg. (EU) 2023/1543 Art. 1(1), 34; recital 95): NL's EPOC to a provider
+    in DK (not bound), in the US (outside the EU; the notified enforcing state would be the US) or in NL
+    itself (national law) is INVALID_ARGUMENT on addressee_jurisdiction citing the row, and writes nothing;
+    the same EPOC to a provider in IE is created."""
+    epoc = dict(
+        legal_basis=pb.LEGAL_BASIS_EPOC,
+        epoc_procedure=pb.EPOC_PROCEDURE_WITH_NOTIFICATION,
+        addressee_kind=pb.ADDRESSEE_KIND_SERVICE_PROVIDER,
+        provider_name="Some Platform",
+        data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
+    )
+    found = refused(
+        client,
+        evidence_svc,
+        "addressee_jurisdiction",
+        "EPOC_ONLY_BETWEEN_BOUND_STATES",
+        **epoc,
+        addressee_jurisdiction=state,
+    )
+    assert why in found
+    assert client.create(**epoc, addressee_jurisdiction="IE").state == pb.EVIDENCE_REQUEST_STATE_DRAFT
