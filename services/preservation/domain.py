@@ -397,6 +397,15 @@ def clock_runs(state: OrderState, expires_at: datetime | None) -> bool:
     return state in CLOCK_STATES and expires_at is not None
 
 
+class BasisFacts(Protocol):
+    """What an order's clock rule depends on (``Rules.clock_for``): its basis and its provider."""
+
+    @property
+    def legal_basis(self) -> LegalBasis: ...
+    @property
+    def provider_id(self) -> str: ...
+
+
 class ClockFacts(Protocol):
     """What the actions an order allows now depend on (``refused``, ``allowed_actions``, ``Rules.clock_for``):
     an ``Order``, or a row of a list's page that holds these columns alone (``store.Listed``)."""
@@ -1174,7 +1183,8 @@ class Rules:
     #: An issued order unconfirmed for longer than this is "confirmation overdue".
     confirmation_overdue_after: timedelta = timedelta(days=3)
 
-    def clock_for(self, order: ClockFacts) -> ClockRule:
+    def clock_for(self, order: BasisFacts) -> ClockRule:
+        """The clock rule of ``order`` on this node: its basis's, with its provider's entry of the register."""
         provider = self.providers.get(order.provider_id)
         if provider is None:  # removed from the register since: keep the order's own basis rules
             provider = Provider(order.provider_id, order.provider_id, "", "", "", 90, 0, 0, 0, "unknown provider")
