@@ -411,3 +411,76 @@ def test_a_budapest_preservation_resumes_when_the_mla_request_is_not_executed(
     assert at(back.expires_at) == failed_at + 55 * DAY
     (warning,) = eventually(lambda: _production_ended(pnats.url, order.id) or None, timeout=30)
     assert warning.production_outcome == pb.PRODUCTION_OUTCOME_NOT_EXECUTED
+
+
+# ---- the start's recount of the EPOC-PR clocks stored with the former count ----------------------------
+
+
+def test_epoc_pr_period_counted_as_eu_law_counts_for_an_order_stored_before_at_the_next_start(
+    launcher: Launcher, fresh_db_url: Callable[[], str], tokens: Any
+) -> None:
+    """EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS for an order an older version stored (receipt + 60 x 24 h): the
+    service's start moves its expiry and extension deadline to the end of the last day in Dublin (or the next
+    working day there) before it serves, once (services.preservation.recount); a later start, finding the
+    count recorded, moves nothing (not even an expiry written the old way since)."""
+    from dataclasses import replace
+
+    from sqlalchemy import update
+
+    from jitlib import db, sealing
+    from jitlib.actors import Actor
+    from services.preservation import domain, providers, store
+    from services.preservation.app import MIGRATIONS, PreservationSettings
+    from tests.harness import suite_kek_file
+
+    url = fresh_db_url()
+    clock = manual_clock()
+    common = launcher.common
+    if common.kek_file is None and not common.kek.get_secret_value():
+        common = common.model_copy(update={"kek_file": suite_kek_file()})
+    db.migrate(MIGRATIONS, url)
+    database = db.Database(url)
+    sealing.install(
+        database.info, store.Base.metadata, PreservationSettings(database_url=url).kek_ring(common, "preservation")
+    )
+    received = clock.now() - 10 * DAY
+    old_expiry, new_expiry = received + 60 * DAY, period_end(received, 60 * DAY, "IE")
+    rules = domain.Rules(providers=providers.load())
+    cmd = domain.NewOrder(
+        request_id=new_id(),
+        workspace_id=WS,
+        legal_basis="EPOC_PR",
+        provider_id="socialnet-ie",
+        targets=(domain.Target("ACCOUNT_HANDLE", "@harasser_x"),),
+        data_categories=("SUBSCRIBER",),
+        description="",
+        restricted=True,
+    )
+    nl = Actor("u-nl", "nl-liaison", "NL")
+    draft = domain.create(cmd, order_id=new_id(), actor=nl, now=received)
+    former = replace(rules.clock_for(draft), counted_in=None)  # the count of the older version
+    order = domain.apply(draft, "issue", domain.TransitionInput(), actor=nl, now=received, rule=former)
+    assert order.expires_at == old_expiry != new_expiry
+
+    def older_version(session: Any) -> None:
+        store.ORDERS.insert(session, order, request_id=cmd.request_id, request_digest="")
+        store.set_next_alert(session, order.id, domain.next_alert_at(order, rules.offsets, after=clock.now()))
+
+    database.write_sync(older_version)
+
+    svc = launcher.start(url, clock=clock, scan_interval_seconds=3600)
+    got = Client(svc, tokens).call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order.id)).order
+    assert (at(got.expires_at), at(got.extension_deadline)) == (new_expiry, new_expiry)
+    assert got.version == order.version and got.state == pb.PRESERVATION_ORDER_STATE_ISSUED
+    listed = Client(svc, tokens).call("nl-liaison", "ListOrders", pb.ListOrdersRequest(workspace_id=WS)).orders
+    assert [at(o.expires_at) for o in listed if o.id == order.id] == [new_expiry]
+    launcher.stop(svc)
+
+    def written_the_old_way(session: Any) -> None:
+        session.execute(update(store.OrderRow).where(store.OrderRow.id == order.id).values(expires_at=old_expiry))
+
+    database.write_sync(written_the_old_way)
+    database.dispose()
+    again = launcher.start(url, clock=clock, scan_interval_seconds=3600)
+    got = Client(again, tokens).call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order.id)).order
+    assert at(got.expires_at) == old_expiry
