@@ -298,6 +298,16 @@ _PRESERVATION: tuple[Rule, ...] = (
         f"{EPOC} Art. 11(1)",
     ),
     Rule(
+        "EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS",
+        "an EPOC-PR's 60 days (90 once extended) run from the day after the provider's receipt to the end of "
+        "their last day in the local time of the provider's establishment, a last day that is a Saturday, "
+        "Sunday or public holiday there moving to the end of the next working day; the extension may be asked "
+        "until then",
+        "Reg. (EEC, Euratom) No 1182/71 Art. 2(2), 3(1), 3(2), 3(4); "
+        f"{EPOC} Art. 11(1); GUESS: the days are those of the provider's establishment (the register's), "
+        "national public holidays only (the holidays package)",
+    ),
+    Rule(
         "BUDAPEST_ART29_CLOCK_FROM_RECEIPT",
         "a Budapest Art. 29 preservation's 60 days run from the requested Party's receipt of the request (the "
         "issue time unless a receipt time is recorded), the earliest the period can end",

@@ -2,13 +2,14 @@
 and decision (UTC) to the list of deadlines that currently run.
 
 Every rule names its legal source. All periods below are calendar periods, counted as EU law counts
-periods (Reg. (EEC, Euratom) No 1182/71 Art. 3, ``period_end``) in the local time of the jurisdiction that
-must act (the addressee: the executing or enforcing state, or the provider's establishment): a period in
-days ends at the end of its last day, moved to the next working day when that is a Saturday, Sunday or
-public holiday there (``jitlib.jurisdictions``). None of the instruments tracked counts in working days;
-``period_end`` counts those too (``working_days``: the same calendars), for a rule that does (e.g. the
-enforcing state's recognition decision in 5 working days, Reg. (EU) 2023/1543 Art. 16, which belongs to the
-enforcement procedure, not modelled here).
+periods (Reg. (EEC, Euratom) No 1182/71 Art. 3, ``period_end``: ``jitlib.periods``, which the preservation
+service's EPOC-PR clock counts with too) in the local time of the jurisdiction that must act (the
+addressee: the executing or enforcing state, or the provider's establishment): a period in days ends at
+the end of its last day, moved to the next working day when that is a Saturday, Sunday or public holiday
+there (``jitlib.jurisdictions``). None of the instruments tracked counts in working days; ``period_end``
+counts those too (``working_days``: the same calendars), for a rule that does (e.g. the enforcing state's
+recognition decision in 5 working days, Reg. (EU) 2023/1543 Art. 16, which belongs to the enforcement
+procedure, not modelled here).
 
 Deadlines are stored with their request (``store.DeadlineRow``): a change to how a period is counted raises
 ``COUNTING``, and the service recounts the stored deadlines once at start (``services.evidence.recount``).
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-from jitlib import durations, jurisdictions, legal
+from jitlib import durations, legal
+
+# Re-exported: ``deadlines.period_end`` is where the evidence service's callers and tests have found it.
+from jitlib.periods import period_end as period_end
 
 
 class DeadlineKind(enum.StrEnum):
@@ -55,44 +58,6 @@ class Deadline:
 #: followed, 7420056); 2, ``period_end``; 3, with the end of a non-disclosure order (``non_disclosure``), so
 #: that a suppression stored before warns too. Raise it with any change that moves a deadline already stored.
 COUNTING = 3
-
-
-def period_end(
-    event: datetime, length: timedelta, jurisdiction: str, *, in_hours: bool = False, working_days: bool = False
-) -> datetime:
-    """The instant a period of ``length`` counted from the event at ``event`` has passed (exclusive: the
-    period runs while ``now < period_end``), as Reg. (EEC, Euratom) No 1182/71 Art. 3 counts periods, in
-    the local time of ``jurisdiction`` (UTC when ``jurisdictions.zone`` has none). In UTC.
-    (REQUEST_PERIODS_COUNTED_AS_EU_LAW_COUNTS)
-
-    - In hours (``in_hours``, as the law states the 8 h or the 96 h): the hour in which the event happened
-      is not counted (Art. 3(1)); the period starts at the next full hour and ends when its last hour does
-      (Art. 3(2)(a)). Not moved for a weekend (Art. 3(4) concerns other periods). Full hours are the same
-      in UTC as in every zone of the table (whole-hour offsets).
-    - In days (a week is 7; ``length`` in whole days): the day of the event is not counted (Art. 3(1));
-      the period ends at the end of its last day (Art. 3(2)(b), (c)); a last day that is a Saturday, Sunday
-      or public holiday of ``jurisdiction`` moves to the end of the next working day (Art. 3(4), 2(2)).
-    - In working days (``working_days``): as in days, counting only the days that are neither a Saturday,
-      a Sunday nor a public holiday of ``jurisdiction`` (Art. 3(3), 2(2)); so the last one is a working day.
-    """
-    if in_hours:
-        hour = event.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        return hour + timedelta(hours=1) + length
-    if length % timedelta(days=1):
-        raise ValueError("a period not stated in hours is a whole number of days")
-    zone = jurisdictions.zone(jurisdiction) or ZoneInfo("UTC")
-    last = event.astimezone(zone).date()
-    if working_days:
-        left = length.days
-        while left > 0:
-            last += timedelta(days=1)
-            if jurisdictions.is_working_day(jurisdiction, last):
-                left -= 1
-    else:
-        last += length
-        while not jurisdictions.is_working_day(jurisdiction, last):
-            last += timedelta(days=1)
-    return datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)

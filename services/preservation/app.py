@@ -1,8 +1,8 @@
 """Wires the preservation service into the shared bootstrap (jitlib.server): the gRPC servicer, the
 consumer of evidence-request events, the expiry-warning scanner (jitlib.alerts) and, on a federation of
 per-country nodes, the replicas of the orders and removal requests other countries' nodes own
-(jitlib.replicas), and what this node owns sent to the node of a country that joins a workspace
-(jitlib.joining)."""
+(jitlib.replicas), what this node owns sent to the node of a country that joins a workspace
+(jitlib.joining), and the start's recount of the stored clocks (``recount``, a backfill)."""
 
 from __future__ import annotations
 
@@ -28,9 +28,19 @@ from jit.preservation.v1 import (
 from jitlib import alerts, joining, replicas, stats, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
+from jitlib.db import Write
 from jitlib.runtime import Runtime
 from jitlib.server import ServiceSpec, Worker
-from services.preservation import domain, events, mapping, providers, removal_domain, removal_events, store
+from services.preservation import (
+    domain,
+    events,
+    mapping,
+    providers,
+    recount,
+    removal_domain,
+    removal_events,
+    store,
+)
 from services.preservation.removal_domain import Removal
 from services.preservation.removal_mapping import removal_from_pb, removal_to_pb
 from services.preservation.removal_servicer import RemovalServicer
@@ -176,6 +186,11 @@ def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
             scanner,
         ]
 
+    def recount_clocks(write: Write, now: datetime) -> int:
+        """Expiries stored before the clocks counted their periods as they do now: recounted once, before
+        serving (``services.preservation.recount``)."""
+        return recount.recount(write, rules, now)
+
     return ServiceSpec.of(
         "preservation",
         store,
@@ -184,4 +199,5 @@ def spec(settings: PreservationSettings | None = None) -> ServiceSpec:
         consumers=background,
         extra=extra,
         resends=_resends(rules),
+        backfills=[recount_clocks],
     )

@@ -6,7 +6,10 @@ Sources of the clocks (DOMAIN.md, "Legal instruments, deadlines and durations"):
 
 - EPOC-PR, Reg. (EU) 2023/1543 Art. 11(1): preserve 60 days from the provider's receipt of the certificate;
   one extension of 30 days where the issuing authority asks within those 60 days; once a production request
-  is confirmed, preserve until production (the clock stops).
+  is confirmed, preserve until production (the clock stops). The days are counted as EU law counts periods
+  (Reg. (EEC, Euratom) No 1182/71 Art. 3, ``jitlib.periods.period_end``) in the local days of the provider's
+  establishment: ``ClockRule.counted_in``, EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS. The other bases add
+  their period to its start as a duration (N x 24 h).
 - Budapest Convention (CETS 185) Art. 29(7): at least 60 days from the request's receipt, continuing while
   the MLA request for production is decided (the clock stops; no extension of the preservation as such).
 - Provider voluntary preservation: the provider's period and extension rule from its law-enforcement
@@ -18,10 +21,14 @@ Sources of the clocks (DOMAIN.md, "Legal instruments, deadlines and durations"):
 When each clock starts and what a production request does to it are rows of ``jitlib.legal``
 (``CLOCK_START``, ``AT_PRODUCTION``); a failed production request brings a stopped clock back with the
 time that was left (``resume``, PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION).
+
+Expiries are stored with their order: a change to how a clock counts its period raises ``COUNTING``, and
+the service recounts the stored running clocks once at start (``services.preservation.recount``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import re
@@ -34,6 +41,7 @@ from jitlib import durations, legal, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
+from jitlib.periods import period_end
 from jitlib.policy import PRESERVATION_ORDER_RULES, AccessParties, Operation, RecordAccess, offers_by_state, permitted
 from jitlib.principal import Principal
 
@@ -230,6 +238,13 @@ class NationalRule:
     source: str = "national law (configured; default after CETS 185 Art. 16(2): up to 90 days, renewable)"
 
 
+#: How the clocks count their periods, stored in the database once the running clocks stored there were
+#: recounted that way (``services.preservation.recount``, at start): 1, every period start + N x 24 h in UTC;
+#: 2, an EPOC-PR's as EU law counts periods (``ClockRule.counted_in``). Raise it with any change that moves
+#: an expiry already stored.
+COUNTING = 2
+
+
 @dataclass(frozen=True)
 class ClockRule:
     """How long one legal basis keeps data preserved, and how it may be extended."""
@@ -242,8 +257,26 @@ class ClockRule:
     #: The extension must be asked at least this long before the current expiry.
     min_notice: timedelta
     source: str
+    #: The jurisdiction in whose local days, weekends and public holidays the period is counted as EU law
+    #: counts periods (``jitlib.periods.period_end``: an EPOC-PR's, in the provider's establishment); None:
+    #: the period is added to its start as a duration (start + N x 24 h), as the other bases' are.
+    counted_in: str | None = None
+
+    def length(self, extension_count: int) -> timedelta:
+        """The period with ``extension_count`` extensions granted."""
+        return self.period + (self.extension or timedelta(0)) * extension_count
+
+    def expiry(self, start: datetime, extension_count: int) -> datetime:
+        """When the period counted from ``start``, with ``extension_count`` extensions granted, has passed
+        (exclusive: the data are preserved while ``now < expiry``)."""
+        length = self.length(extension_count)
+        if self.counted_in is None:
+            return start + length
+        return period_end(start, length, self.counted_in)
 
 
+#: An EPOC-PR's period and extension (``epoc_pr_rule`` counts them in the provider's establishment, as
+#: EPOC_PR_COUNT_RULE says).
 EPOC_PR_RULE = ClockRule(
     period=timedelta(days=60),
     extension=timedelta(days=30),
@@ -251,6 +284,19 @@ EPOC_PR_RULE = ClockRule(
     min_notice=timedelta(0),
     source="Reg. (EU) 2023/1543 Art. 11(1): 60 days; one extension of 30 days asked within the 60",
 )
+EPOC_PR_COUNT_RULE = legal.rule("EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS")
+
+
+@functools.lru_cache(maxsize=64)
+def epoc_pr_rule(jurisdiction: str) -> ClockRule:
+    """The clock of an EPOC-PR to a provider established in ``jurisdiction`` (its register's entry; "" when
+    the register no longer has the provider: days of UTC, weekends only), its days counted there as EU law
+    counts periods (EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS)."""
+    where = jurisdiction or "UTC"
+    source = f"{EPOC_PR_RULE.source}, days counted in {where} as Reg. (EEC, Euratom) No 1182/71 Art. 3 counts them"
+    return dataclasses.replace(EPOC_PR_RULE, counted_in=jurisdiction, source=source)
+
+
 BUDAPEST_ART29_RULE = ClockRule(
     period=timedelta(days=60),
     extension=None,
@@ -263,7 +309,7 @@ BUDAPEST_ART29_RULE = ClockRule(
 def clock_rule(basis: LegalBasis, provider: Provider, national: NationalRule) -> ClockRule:
     """The clock of an order under ``basis`` with ``provider`` on this node."""
     if basis is LegalBasis.EPOC_PR:
-        return EPOC_PR_RULE
+        return epoc_pr_rule(provider.establishment_jurisdiction)
     if basis is LegalBasis.BUDAPEST_ART29:
         return BUDAPEST_ART29_RULE
     if basis is LegalBasis.PROVIDER_VOLUNTARY:
@@ -351,6 +397,15 @@ def clock_runs(state: OrderState, expires_at: datetime | None) -> bool:
     return state in CLOCK_STATES and expires_at is not None
 
 
+class BasisFacts(Protocol):
+    """What an order's clock rule depends on (``Rules.clock_for``): its basis and its provider."""
+
+    @property
+    def legal_basis(self) -> LegalBasis: ...
+    @property
+    def provider_id(self) -> str: ...
+
+
 class ClockFacts(Protocol):
     """What the actions an order allows now depend on (``refused``, ``allowed_actions``, ``Rules.clock_for``):
     an ``Order``, or a row of a list's page that holds these columns alone (``store.Listed``)."""
@@ -418,10 +473,21 @@ def _dues(order: Order, offsets: tuple[timedelta, ...]) -> list[tuple[timedelta,
     expires = order.expires_at
     if expires is None or not order.clock_runs():
         return []
-    start = order.clock_started_at or order.confirmed_at or expires
+    return _series_dues(expires, order.clock_started_at or order.confirmed_at or expires, offsets)
+
+
+def _series_dues(
+    expires: datetime, start: datetime, offsets: tuple[timedelta, ...]
+) -> list[tuple[timedelta, datetime]]:
+    """(offset, due time) of the warnings of ``expires``, set at ``start``: those not due before it."""
     dues = [(o, expires - o) for o in _longest_first(offsets) if expires - o >= start]
     dues.append((timedelta(0), expires))
     return dues
+
+
+def _first_due(expires: datetime, start: datetime, offsets: tuple[timedelta, ...]) -> datetime:
+    """The first warning of a running clock's expiry ``expires`` set at ``start`` (``next_alert_at``)."""
+    return _series_dues(expires, start, offsets)[0][1]
 
 
 def warning_schedule(order: Order, offsets: tuple[timedelta, ...]) -> list[Warning]:
@@ -887,12 +953,12 @@ def _resumed_expiry(order: Order, rule: ClockRule, now: datetime) -> datetime | 
     start = order.received_at or order.issued_at
     if start is None:
         return None
-    return max(now, start + rule.period + (rule.extension or timedelta(0)) * order.extension_count)
+    return max(now, rule.expiry(start, order.extension_count))
 
 
 def _start_clock(rule: ClockRule, start: datetime, extension_count: int) -> dict[str, object]:
     """The clock of ``rule`` counted from ``start``, with ``extension_count`` extensions already granted."""
-    expires = start + rule.period + (rule.extension or timedelta(0)) * extension_count
+    expires = rule.expiry(start, extension_count)
     return {
         "expires_at": expires,
         "clock_started_at": start,
@@ -962,16 +1028,82 @@ def _extension_refused(order: ClockFacts, rule: ClockRule, now: datetime) -> Ref
 
 
 def _extend(order: Order, rule: ClockRule, now: datetime) -> dict[str, object]:
-    """The changes of an extension that ``refusal`` allowed."""
+    """The changes of an extension that ``refusal`` allowed: the period with one more extension, counted as
+    the clock was (``counted_from``: from the receipt, as EU law counts an EPOC-PR's days); a clock that runs
+    on the time that was left when production was requested (``resume``) gets the extension added."""
     assert order.expires_at is not None and rule.extension is not None
     count = order.extension_count + 1
-    expires = order.expires_at + rule.extension
+    start = counted_from(order, rule)
+    expires = order.expires_at + rule.extension if start is None else rule.expiry(start, count)
     return {
         "expires_at": expires,
         "clock_started_at": now,
         "extension_count": count,
         "extension_deadline": extension_deadline(rule, expires, count),
     }
+
+
+class StoredClock(Protocol):
+    """What an order's running clock is counted from, and its expiry: an ``Order``, or the columns of a
+    stored one (``store.StoredClock``, which the start's recount reads alone)."""
+
+    @property
+    def received_at(self) -> datetime | None: ...
+    @property
+    def confirmed_at(self) -> datetime | None: ...
+    @property
+    def expires_at(self) -> datetime | None: ...
+    @property
+    def extension_count(self) -> int: ...
+
+
+def counted_from(order: StoredClock, rule: ClockRule) -> datetime | None:
+    """The instant the order's expiry is ``rule``'s period counted from, with its extensions: its receipt
+    (or its confirmation: an order stored before receipt clocks, whose clock started there), whether the
+    expiry was counted as ``rule`` counts now or, before ``COUNTING`` 2, as start + N x 24 h. None when it
+    is neither (a clock resumed with the time that was left when production was requested, or not running):
+    that expiry is no count of the period and stays as it is."""
+    expires = order.expires_at
+    if expires is None:
+        return None
+    plain = rule.length(order.extension_count)
+    for start in (order.received_at, order.confirmed_at):
+        if start is not None and expires in (start + plain, rule.expiry(start, order.extension_count)):
+            return start
+    return None
+
+
+def recounted_clock(
+    order: StoredClock, rule: ClockRule, offsets: tuple[timedelta, ...], now: datetime
+) -> Recount | None:
+    """The order's running clock as ``rule`` counts it now, at the start's recount at ``now``, when its stored
+    expiry is a count of the period (``counted_from``) that differs from it; None when nothing moves. A moved
+    expiry gets its warnings planned as an extension plans them: a new series from ``now`` (the keys name
+    the expiry: no warning of it was sent, none is sent twice), the first of them whose moment has not
+    passed (``next_alert_at``), and the extension deadline of the new expiry."""
+    start = counted_from(order, rule)
+    if start is None:
+        return None
+    expires = rule.expiry(start, order.extension_count)
+    if expires == order.expires_at:
+        return None
+    return Recount(
+        expires_at=expires,
+        extension_deadline=extension_deadline(rule, expires, order.extension_count),
+        clock_started_at=now,
+        next_alert_at=_first_due(expires, now, offsets),
+    )
+
+
+class Recount(NamedTuple):
+    """A running clock moved by the start's recount (``recounted_clock``): its new expiry, extension
+    deadline, when it was set, and its first warning (the recount stores none on a replica, which warns of
+    nothing here)."""
+
+    expires_at: datetime
+    extension_deadline: datetime | None
+    clock_started_at: datetime
+    next_alert_at: datetime | None
 
 
 # ---- links from evidence requests ---------------------------------------------------------------------
@@ -1105,7 +1237,8 @@ class Rules:
     #: An issued order unconfirmed for longer than this is "confirmation overdue".
     confirmation_overdue_after: timedelta = timedelta(days=3)
 
-    def clock_for(self, order: ClockFacts) -> ClockRule:
+    def clock_for(self, order: BasisFacts) -> ClockRule:
+        """The clock rule of ``order`` on this node: its basis's, with its provider's entry of the register."""
         provider = self.providers.get(order.provider_id)
         if provider is None:  # removed from the register since: keep the order's own basis rules
             provider = Provider(order.provider_id, order.provider_id, "", "", "", 90, 0, 0, 0, "unknown provider")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
@@ -27,6 +27,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jit.preservation.v1 import preservation_pb2
@@ -39,7 +40,7 @@ from jitlib.policy import RecordAccess, VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex, Statements, VictimIndex
-from services.preservation.domain import LegalBasis, Order, OrderState, Target, clock_runs
+from services.preservation.domain import CLOCK_STATES, LegalBasis, Order, OrderState, Recount, Target, clock_runs
 from services.preservation.mapping import ANSWER_FORM, order_answer
 from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
@@ -417,6 +418,136 @@ def _page(conditions: list[Any], cursor: str) -> sqlexec.CompiledSelect:
 _ORDERS_PAGE = {
     cursor: Statements(functools.partial(_page, cursor=cursor)) for cursor in ("first", "expiring", "no_expiry")
 }
+
+
+# ---- the start's recount of stored clocks (services.preservation.recount) ---------------------------------
+
+
+class ClockCountRow(Base):
+    """Each way of counting the clocks' periods (``domain.COUNTING``) the running clocks stored were brought
+    to, once, at start (``services.preservation.recount``; revision 0019): when, and how many orders moved."""
+
+    __tablename__ = "preservation_clock_counts"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recounted_at: Mapped[datetime] = mapped_column(TS)
+    orders_changed: Mapped[int] = mapped_column(Integer)
+
+
+def recounted(session: Session, version: int) -> bool:
+    """Whether the stored clocks were brought to the count ``version`` already."""
+    return session.get(ClockCountRow, version) is not None
+
+
+def mark_recounted(session: Session, version: int, at: datetime, orders_changed: int) -> None:
+    """Record the count ``version`` as done; a record of it already there (the replicas of the service
+    sharing a PostgreSQL database start together, and each recounts) stands."""
+    values = {"version": version, "recounted_at": at, "orders_changed": orders_changed}
+    table = cast(Table, ClockCountRow.__table__)
+    stmt: Any
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    session.execute(stmt)
+
+
+class StoredClock(NamedTuple):
+    """An order whose clock runs, as its expiry is counted (``domain.StoredClock``, ``Rules.clock_for``)."""
+
+    id: str
+    workspace_id: str
+    #: Another node's order (``ORDERS.write_replica``): it warns of nothing here.
+    replica: bool
+    legal_basis: LegalBasis
+    provider_id: str
+    received_at: datetime | None
+    confirmed_at: datetime | None
+    expires_at: datetime | None
+    extension_count: int
+
+
+_RUNNING_PAGE = (
+    select(
+        OrderRow.id,
+        OrderRow.workspace_id,
+        OrderRow.replicated_at,
+        OrderRow.legal_basis,
+        OrderRow.provider_id,
+        OrderRow.received_at,
+        OrderRow.confirmed_at,
+        OrderRow.expires_at,
+        OrderRow.extension_count,
+    )
+    .where(
+        OrderRow.legal_basis.in_(bindparam("bases", expanding=True)),
+        OrderRow.state.in_(sorted(s.value for s in CLOCK_STATES)),
+        OrderRow.expires_at.is_not(None),
+        OrderRow.id > bindparam("after"),
+    )
+    .order_by(OrderRow.id)
+    .limit(bindparam("limit"))
+    # Until the page's transaction ends, a change of one of its orders (another replica of the service,
+    # serving meanwhile) waits, then writes its own count: never one from the clock read here before it.
+    .with_for_update()
+)
+
+
+def running_clocks(session: Session, bases: Sequence[LegalBasis], after: str, limit: int) -> list[StoredClock]:
+    """The next ``limit`` orders of ``bases`` whose clock runs (a clock state and an expiry), in id order after
+    ``after``, locked until the end of the transaction: the columns their expiry is counted from (no sealed
+    text opened)."""
+    rows = session.execute(_RUNNING_PAGE, {"bases": [b.value for b in bases], "after": after, "limit": limit})
+    return [
+        StoredClock(
+            r.id,
+            r.workspace_id,
+            r.replicated_at is not None,
+            LegalBasis(r.legal_basis),
+            r.provider_id,
+            as_utc_or_none(r.received_at),
+            as_utc_or_none(r.confirmed_at),
+            as_utc_or_none(r.expires_at),
+            r.extension_count,
+        )
+        for r in rows
+    ]
+
+
+_MOVE_CLOCK = (
+    update(_ORDER_TABLE)
+    .where(_ORDER_TABLE.c.id == bindparam("moved_id"))
+    .values(
+        expires_at=bindparam("moved_expires_at"),
+        extension_deadline=bindparam("moved_extension_deadline"),
+        clock_started_at=bindparam("moved_clock_started_at"),
+        next_alert_at=bindparam("moved_next_alert_at"),
+        # The stored answer holds the former expiry under the same version (it would still open): emptied,
+        # for the service's background job to write again (``jitlib.answers.AnswersFill``).
+        answer=None,
+    )
+)
+
+
+def move_clocks(session: Session, moved: Sequence[tuple[str, Recount]]) -> None:
+    """Store, for each (order id, its recounted clock), the new expiry, extension deadline, clock start and
+    next warning (as given: None for a replica), and empty its stored answer; the orders' versions and the
+    rest of them unchanged. One statement."""
+    if not moved:
+        return
+    session.connection().execute(
+        _MOVE_CLOCK,
+        [
+            {
+                "moved_id": order_id,
+                "moved_expires_at": c.expires_at,
+                "moved_extension_deadline": c.extension_deadline,
+                "moved_clock_started_at": c.clock_started_at,
+                "moved_next_alert_at": c.next_alert_at,
+            }
+            for order_id, c in moved
+        ],
+    )
 
 
 # ---- removal requests to platforms (issue 18) ------------------------------------------------------------

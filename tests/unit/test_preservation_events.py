@@ -13,6 +13,8 @@ from services.preservation.domain import LegalBasis, NewOrder, Rules, Target, Tr
 from services.preservation.mapping import order_to_pb, warning_to_pb
 
 T0 = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)  # a Monday once Reg. (EU) 2023/1543 applies (EPOC-PRs are issued)
+#: The 60 days of an EPOC-PR to socialnet-ie received at T0: to the end of Friday 6 November in Dublin (GMT).
+EPOC_60 = datetime(2026, 11, 7, 0, 0, tzinfo=UTC)
 D = timedelta(days=1)
 NL = Actor("u-nl", "nl-liaison", "NL")
 RULES = Rules(providers=providers.load())
@@ -89,7 +91,7 @@ def test_the_contract_fields_of_the_order_message() -> None:
         9: "shared_with",
     }
     assert msg.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED and msg.version == 3
-    assert msg.expires_at.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=60)
+    assert msg.expires_at.ToDatetime(tzinfo=UTC) == EPOC_60
 
 
 def test_the_expiry_warning_message() -> None:
@@ -97,8 +99,8 @@ def test_the_expiry_warning_message() -> None:
     first = domain.warning_schedule(order, RULES.offsets)[0]
     w = warning_to_pb(order_to_pb(order, T0, timedelta(days=3)), first)
     assert (w.offset_seconds, w.first, w.kind) == (14 * 86400, True, pb.WARNING_KIND_BEFORE_EXPIRY)
-    assert w.due_at.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=46)
-    assert w.expires_at.ToDatetime(tzinfo=UTC) == T0 + timedelta(days=60)
+    assert w.due_at.ToDatetime(tzinfo=UTC) == EPOC_60 - timedelta(days=14)
+    assert w.expires_at.ToDatetime(tzinfo=UTC) == EPOC_60
     assert (w.reason, w.production_request_id, w.production_outcome) == ("", "", pb.PRODUCTION_OUTCOME_UNSPECIFIED)
     numbers = {f.name: f.number for f in pb.ExpiryWarning.DESCRIPTOR.fields}
     assert numbers == {
@@ -112,7 +114,7 @@ def test_the_expiry_warning_message() -> None:
         "production_request_id": 8,
         "production_outcome": 9,
     }
-    assert first.key(order.id) == f"{order.id}:warn:1209600:{(T0 + timedelta(days=60)).isoformat()}"
+    assert first.key(order.id) == f"{order.id}:warn:1209600:{EPOC_60.isoformat()}"
     last = domain.warning_schedule(order, RULES.offsets)[-1]
     assert warning_to_pb(order_to_pb(order, T0, timedelta(days=3)), last).kind == pb.WARNING_KIND_AT_EXPIRY
 
@@ -137,7 +139,8 @@ def test_the_production_ended_warning_message() -> None:
     w = warning_to_pb(order_to_pb(resumed, at, timedelta(days=3)), warning)
     assert (w.kind, w.first, w.production_request_id) == (pb.WARNING_KIND_PRODUCTION_ENDED, True, request)
     assert w.production_outcome == pb.PRODUCTION_OUTCOME_NOT_EXECUTED
-    assert w.expires_at.ToDatetime(tzinfo=UTC) == at + timedelta(days=50) and w.offset_seconds == 50 * 86400
+    left = EPOC_60 - (T0 + timedelta(days=10))
+    assert w.expires_at.ToDatetime(tzinfo=UTC) == at + left and w.offset_seconds == left.total_seconds()
     assert w.reason.startswith("the production request was not executed; preservation runs again until")
     assert w.order.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED
     assert events.subject(resumed, events.WARNING_EVENT) == "jit.preservation.NL.expiry_warning"
@@ -156,10 +159,10 @@ def test_the_production_not_counted_warning_message() -> None:
         True,
         pb.PRODUCTION_OUTCOME_NOT_COUNTED,
     )
-    assert msg.offset_seconds == 50 * 86400 and msg.production_request_id == "01935c4e-0000-7000-8000-0000000000bb"
+    assert msg.offset_seconds == (EPOC_60 - now).total_seconds()
+    assert msg.production_request_id == "01935c4e-0000-7000-8000-0000000000bb"
     assert msg.reason.startswith("the linked evidence request does not keep the data preserved: it is addressed to DE")
-    assert order.expires_at is not None
-    assert f"preservation still ends {order.expires_at:%Y-%m-%d %H:%M} UTC" in msg.reason
+    assert "preservation still ends 2026-11-07 00:00 UTC" in msg.reason
     assert msg.reason.endswith(
         "(Reg. (EU) 2023/1543 Art. 11(1); Budapest Convention (CETS 185) Art. 29(1), 29(7); GUESS: which "
         "instruments count as that request)"

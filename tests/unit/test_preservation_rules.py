@@ -12,6 +12,7 @@ from jitlib import legal
 from jitlib.actors import Actor
 from jitlib.alerts import Alert
 from jitlib.errors import FailedPrecondition
+from jitlib.periods import period_end
 from services.preservation import domain, providers
 from services.preservation.domain import (
     LegalBasis,
@@ -27,6 +28,19 @@ NL = Actor("u-nl", "nl-liaison", "NL")
 RULES = Rules(providers=providers.load())
 D = timedelta(days=1)
 OFFSETS = (timedelta(days=14), timedelta(days=7), timedelta(hours=48))
+#: An EPOC-PR to socialnet-ie (established in IE) received at T0 (Mon 7 September 2026, 09:00 UTC): its 60 days
+#: end with Friday 6 November in Dublin (midnight UTC, Irish winter time), 90 days with Sunday 6 December,
+#: moved to the end of Monday 7 December (EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS).
+EPOC_60 = datetime(2026, 11, 7, 0, 0, tzinfo=UTC)
+EPOC_90 = datetime(2026, 12, 8, 0, 0, tzinfo=UTC)
+
+
+def counted(basis: LegalBasis, start: datetime, days: int) -> datetime:
+    """The expiry of ``days`` from ``start`` under ``basis`` (a provider established in IE): an EPOC-PR's
+    counted as EU law counts periods in Ireland, the other bases' as ``days`` x 24 h."""
+    if basis is LegalBasis.EPOC_PR:
+        return period_end(start, days * D, "IE")
+    return start + days * D
 
 
 def new_order(basis: LegalBasis = LegalBasis.EPOC_PR, provider: str = "socialnet-ie") -> domain.Order:
@@ -72,7 +86,9 @@ def test_expiry_is_counted_from_where_the_bases_clock_starts(
     """EPOC_PR_CLOCK_FROM_RECEIPT (Reg. (EU) 2023/1543 Art. 11(1)), BUDAPEST_ART29_CLOCK_FROM_RECEIPT (CETS
     185 Art. 29(7)), NATIONAL_CLOCK_FROM_RECEIPT (GUESS, after CETS 185 Art. 16(2)): from the provider's
     receipt, set at issue and not moved by the confirmation; PROVIDER_VOLUNTARY_CLOCK_FROM_PROCESSING (GUESS,
-    the providers' guidelines): from the confirmation, none before."""
+    the providers' guidelines): from the confirmation, none before. An EPOC-PR's days counted as EU law
+    counts them in the provider's establishment (EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS), the others' as
+    N x 24 h."""
     received_at = T0 + timedelta(hours=2)
     confirmed_at = T0 + timedelta(hours=5)
     issued = step(new_order(basis, provider), "issue", T0 + timedelta(hours=3), issued_at=T0, received_at=received_at)
@@ -81,7 +97,7 @@ def test_expiry_is_counted_from_where_the_bases_clock_starts(
     assert order.state is OrderState.CONFIRMED
     assert order.confirmed_at == confirmed_at and order.received_at == received_at
     anchor = received_at if start == "receipt" else confirmed_at
-    assert order.expires_at == anchor + timedelta(days=days), source
+    assert order.expires_at == counted(basis, anchor, days), source
     assert issued.expires_at == (order.expires_at if start == "receipt" else None), source
     assert (domain.warning_schedule(issued, OFFSETS) != []) == (start == "receipt")
     rows = {b: r.id for b, (_, r) in domain.CLOCK_START.items()}
@@ -109,7 +125,7 @@ def test_extension_rules(
     if allowed:
         extended = step(order, "extend", when)
         assert extended.state is OrderState.EXTENDED
-        assert extended.expires_at == T0 + timedelta(days=int(expect)), source  # type: ignore[call-overload]
+        assert extended.expires_at == counted(basis, T0, int(expect)), source  # type: ignore[call-overload]
         assert extended.extension_count == 1
     else:
         with pytest.raises(FailedPrecondition) as info:
@@ -135,7 +151,7 @@ def test_national_orders_renew_without_limit() -> None:
 
 def test_extension_deadline_is_stored_on_the_record() -> None:
     assert confirmed(LegalBasis.PROVIDER_VOLUNTARY).extension_deadline == T0 + 83 * D
-    assert confirmed(LegalBasis.EPOC_PR).extension_deadline == T0 + 60 * D
+    assert confirmed(LegalBasis.EPOC_PR).extension_deadline == EPOC_60
     assert confirmed(LegalBasis.BUDAPEST_ART29).extension_deadline is None
 
 
@@ -149,7 +165,8 @@ def test_epoc_pr_preserved_until_production_and_budapest_pending_decision(basis:
     order = step(confirmed(basis), "request_production", T0 + 20 * D, follow_up_request_id=REQUEST)
     assert order.state is OrderState.PRODUCTION_REQUESTED
     assert order.expires_at is None and order.extension_deadline is None and order.follow_up_request_id == REQUEST
-    assert (order.clock_stopped_at, order.clock_remaining_seconds) == (T0 + 20 * D, int((40 * D).total_seconds()))
+    left = {LegalBasis.EPOC_PR: EPOC_60 - (T0 + 20 * D), LegalBasis.BUDAPEST_ART29: 40 * D}[basis]
+    assert (order.clock_stopped_at, order.clock_remaining_seconds) == (T0 + 20 * D, int(left.total_seconds()))
     assert domain.warning_schedule(order, OFFSETS) == []
     for action in ("extend", "expire"):
         with pytest.raises(FailedPrecondition) as info:
@@ -199,14 +216,14 @@ def test_an_issued_epoc_pr_expires_and_is_warned_about_without_a_confirmation() 
     """EPOC_PR_CLOCK_FROM_RECEIPT (Reg. (EU) 2023/1543 Art. 11(1)): an order sent and never confirmed has its
     clock, its warnings, its extension and its expiry in ISSUED; a late confirmation moves nothing."""
     issued = step(new_order(LegalBasis.EPOC_PR), "issue", T0)
-    assert issued.expires_at == T0 + 60 * D and issued.extension_deadline == T0 + 60 * D
-    assert domain.next_alert_at(issued, OFFSETS) == T0 + 46 * D
+    assert issued.expires_at == EPOC_60 and issued.extension_deadline == EPOC_60
+    assert domain.next_alert_at(issued, OFFSETS) == EPOC_60 - 14 * D
     extended = step(issued, "extend", T0 + 50 * D)
-    assert extended.state is OrderState.ISSUED and extended.expires_at == T0 + 90 * D
+    assert extended.state is OrderState.ISSUED and extended.expires_at == EPOC_90
     assert extended.extension_count == 1 and extended.extension_deadline is None
     late = step(extended, "confirm", T0 + 55 * D)
-    assert late.state is OrderState.EXTENDED and late.expires_at == T0 + 90 * D
-    expired = step(issued, "expire", T0 + 60 * D)
+    assert late.state is OrderState.EXTENDED and late.expires_at == EPOC_90
+    expired = step(issued, "expire", EPOC_60)
     assert expired.state is OrderState.EXPIRED
 
 
@@ -223,12 +240,14 @@ def test_an_unconfirmed_voluntary_order_has_no_clock_yet() -> None:
 
 def test_a_stated_receipt_on_confirmation_counts_the_epoc_pr_clock_again() -> None:
     """EPOC_PR_CLOCK_FROM_RECEIPT (Reg. (EU) 2023/1543 Art. 11(1)): the provider's confirmation may say when
-    it received the certificate; the 60 days then run from there. Not before the issue, not after the
-    confirmation."""
+    it received the certificate; the 60 days then run from there (EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS:
+    received Tuesday 8 September, the 60th day is Saturday 7 November, so they end with Monday 9 November).
+    Not before the issue, not after the confirmation."""
     issued = step(new_order(LegalBasis.EPOC_PR), "issue", T0)
     order = step(issued, "confirm", T0 + 3 * D, received_at=T0 + D, confirmed_at=T0 + 2 * D)
-    assert order.received_at == T0 + D and order.expires_at == T0 + 61 * D
-    assert order.extension_deadline == T0 + 61 * D
+    ends = datetime(2026, 11, 10, 0, 0, tzinfo=UTC)
+    assert order.received_at == T0 + D and order.expires_at == ends
+    assert order.extension_deadline == ends
     with pytest.raises(FailedPrecondition) as info:
         step(issued, "confirm", T0 + 3 * D, received_at=T0 - D, confirmed_at=T0 + 2 * D)
     assert info.value.reason == "RECEIVED_BEFORE_ISSUE"
@@ -264,24 +283,27 @@ def test_a_stated_receipt_time_is_bounded(action: str, stated: dict[str, timedel
 
 def test_preservation_clock_resumes_after_failed_production_with_the_time_left() -> None:
     """PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION (Reg. (EU) 2023/1543 Art. 11(1)-(3); GUESS): an
-    EPOC-PR stopped with 40 days left, its production request refused 80 days later, runs again for 40 days
-    from the refusal, back in CONFIRMED, with a new warning series, its extension still open, and a warning
-    to the issuer saying until when."""
+    EPOC-PR stopped with 40 days and 15 hours left, its production request refused 80 days later, runs again
+    for that long from the refusal, back in CONFIRMED, with a new warning series, its extension still open
+    (adding 30 days: the time left is no count of the period from receipt), and a warning to the issuer
+    saying until when."""
     stopped = step(confirmed(LegalBasis.EPOC_PR), "request_production", T0 + 20 * D, follow_up_request_id=REQUEST)
+    left = EPOC_60 - (T0 + 20 * D)
+    assert left == 40 * D + timedelta(hours=15)
     resumed = step(stopped, "resume", T0 + 100 * D)
     assert resumed.state is OrderState.CONFIRMED
-    assert resumed.expires_at == T0 + 140 * D and resumed.extension_deadline == T0 + 140 * D
+    assert resumed.expires_at == T0 + 100 * D + left and resumed.extension_deadline == T0 + 100 * D + left
     assert (resumed.clock_stopped_at, resumed.clock_remaining_seconds) == (None, None)
     assert resumed.clock_started_at == T0 + 100 * D
-    assert domain.next_alert_at(resumed, OFFSETS) == T0 + 126 * D
+    assert domain.next_alert_at(resumed, OFFSETS) == T0 + 126 * D + timedelta(hours=15)
     warning = domain.production_ended_warning(resumed, REQUEST, domain.ProductionOutcome.REFUSED, T0 + 100 * D)
     assert warning is not None and warning.first and not warning.at_expiry
-    assert (warning.due_at, warning.expires_at, warning.offset) == (T0 + 100 * D, T0 + 140 * D, 40 * D)
-    assert warning.reason.startswith("the production request was refused; preservation runs again until 2027-01-25")
+    assert (warning.due_at, warning.expires_at, warning.offset) == (T0 + 100 * D, T0 + 100 * D + left, left)
+    assert warning.reason.startswith("the production request was refused; preservation runs again until 2027-01-26 00:00")
     assert warning.reason.endswith(legal.cite("PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION"))
     assert warning.key(resumed.id) not in {w.key(resumed.id) for w in domain.warning_schedule(stopped, OFFSETS)}
     extended = step(resumed, "extend", T0 + 130 * D)
-    assert extended.expires_at == T0 + 170 * D
+    assert extended.expires_at == T0 + 130 * D + left
 
 
 @pytest.mark.parametrize(
@@ -327,7 +349,7 @@ def test_a_resumed_order_stopped_by_an_older_version_never_gets_a_past_expiry() 
     the warning at expiry is due at once."""
     stopped = step(confirmed(LegalBasis.EPOC_PR), "request_production", T0 + 20 * D, follow_up_request_id=REQUEST)
     old = replace(stopped, clock_stopped_at=None, clock_remaining_seconds=None)
-    assert step(old, "resume", T0 + 30 * D).expires_at == T0 + 60 * D
+    assert step(old, "resume", T0 + 30 * D).expires_at == EPOC_60
     late = step(old, "resume", T0 + 100 * D)
     assert late.expires_at == T0 + 100 * D
     assert [(w.due_at, w.at_expiry) for w in domain.warning_schedule(late, OFFSETS)] == [(T0 + 100 * D, True)]
@@ -338,13 +360,13 @@ def test_preservation_production_requested_after_the_expiry_is_refused_and_the_o
     days ended, not yet expired by the service's clock (between scans, or the node was down), is not put
     into PRODUCTION_REQUESTED with its clock stopped; it is refused, saying when it ended, and expires."""
     order = confirmed(LegalBasis.EPOC_PR)
-    assert order.expires_at == T0 + 60 * D
+    assert order.expires_at == EPOC_60
     late = T0 + 62 * D
     assert "request_production" not in domain.allowed_actions(order, _liaison(), RULES.clock_for(order), late)
     with pytest.raises(FailedPrecondition) as info:
         step(order, "request_production", late, follow_up_request_id=REQUEST)
     assert info.value.reason == "PRESERVATION_EXPIRED"
-    assert (T0 + 60 * D).isoformat() in str(info.value) and "Art. 11(1)" in str(info.value)
+    assert EPOC_60.isoformat() in str(info.value) and "Art. 11(1)" in str(info.value)
     assert step(order, "expire", late).state is OrderState.EXPIRED
     # Stated as issued later than now it is still judged now.
     with pytest.raises(FailedPrecondition):
@@ -360,11 +382,11 @@ def test_preservation_production_requested_before_the_expiry_is_judged_when_it_w
     issued = T0 + 59 * D
     late = T0 + 62 * D
     running = confirmed(LegalBasis.EPOC_PR)
-    for order in (running, step(running, "expire", T0 + 60 * D)):
+    for order in (running, step(running, "expire", EPOC_60)):
         after = step(order, "request_production", late, follow_up_request_id=REQUEST, requested_at=issued)
         assert after.state is OrderState.PRODUCTION_REQUESTED and after.expires_at is None
         assert (after.production_requested_at, after.clock_stopped_at) == (issued, issued)
-        assert after.clock_remaining_seconds == int(D.total_seconds())
+        assert after.clock_remaining_seconds == int((EPOC_60 - issued).total_seconds())
         assert after.updated_at == late
     assert "before the preservation ended" in after.state_reason
     national = step(confirmed(LegalBasis.NATIONAL), "expire", T0 + 90 * D)
@@ -373,7 +395,7 @@ def test_preservation_production_requested_before_the_expiry_is_judged_when_it_w
     assert info.value.reason == "ILLEGAL_TRANSITION"
     # Never judged before the order's clock started: the time left is never more than the period.
     early = step(running, "request_production", T0 + D, follow_up_request_id=REQUEST, requested_at=T0 - 5 * D)
-    assert early.clock_stopped_at == T0 and early.clock_remaining_seconds == int((60 * D).total_seconds())
+    assert early.clock_stopped_at == T0 and early.clock_remaining_seconds == int((EPOC_60 - T0).total_seconds())
 
 
 def test_only_the_service_resumes_or_expires_an_order() -> None:

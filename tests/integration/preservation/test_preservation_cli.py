@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from jitcli.main import app
+from jitlib.periods import period_end
 from tests.harness import RunningService, registered_victims
 from tests.integration.preservation.conftest import WS
 
@@ -106,9 +107,10 @@ def test_a_liaison_tracks_an_order_from_the_command_line(env: dict[str, str]) ->
 
 def test_epoc_pr_clock_from_receipt_on_the_command_line(env: dict[str, str]) -> None:
     """EPOC_PR_CLOCK_FROM_RECEIPT (Reg. (EU) 2023/1543 Art. 11(1)): an EPOC-PR sent 55 days ago and received
-    a day later runs out in 6 days without any confirmation: `due` lists it while ISSUED, `show` says when
-    it was received; once production is requested (EPOC_PR_PRESERVED_UNTIL_PRODUCTION) `show` says how much
-    time was left when its clock stopped."""
+    a day later runs out in 6 days or more (to the end of the 60th day in Dublin, or the next working day
+    there: EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS) without any confirmation: `due` lists it while ISSUED,
+    `show` says when it was received; once production is requested (EPOC_PR_PRESERVED_UNTIL_PRODUCTION)
+    `show` says how much time was left when its clock stopped."""
     now = datetime.now(UTC)
     order = as_json(
         env,
@@ -127,13 +129,16 @@ def test_epoc_pr_clock_from_receipt_on_the_command_line(env: dict[str, str]) -> 
     sent, received = (now - timedelta(days=55)).isoformat(), (now - timedelta(days=54)).isoformat()
     issued = as_json(env, "issue", order["id"], "--issued-at", sent, "--received-at", received)
     assert issued["state"] == "PRESERVATION_ORDER_STATE_ISSUED" and issued["received_at"] and issued["expires_at"]
-    due = as_json(env, "due", "--within", "7d", "--workspace", WS)["orders"]
+    left = period_end(now - timedelta(days=54), timedelta(days=60), "IE") - now
+    assert left >= timedelta(days=6)
+    due = as_json(env, "due", "--within", f"{left.days + 1}d", "--workspace", WS)["orders"]
     assert order["id"] in [o["id"] for o in due]
     text = jit(env, "--as", "nl-liaison", "preservation", "show", order["id"]).stdout
-    assert "received" in text and "6 days" in text  # less the seconds the test took
+    assert "received" in text and f"{left.days} days" in text  # less the seconds the test took
     as_json(env, "production-requested", order["id"], "--evidence-request", str(uuid.uuid4()))
     stopped = jit(env, "--as", "nl-liaison", "preservation", "show", order["id"]).stdout
-    assert "clock stopped" in stopped and "6 days left (given back if production fails)" in stopped
+    assert "clock stopped" in stopped and "left (given back if production fails)" in stopped
+    assert f"{left.days} days" in stopped.split("clock stopped", 1)[1]
 
 
 def test_errors_are_one_line(env: dict[str, str]) -> None:

@@ -26,6 +26,7 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib.bus import stream_for
 from jitlib.clock import Clock, ManualClock
 from jitlib.ids import new_id
+from jitlib.periods import period_end
 from services.evidence.app import EvidenceSettings
 from services.evidence.app import spec as evidence_spec
 from tests.conftest import wait_for_workspace
@@ -79,7 +80,9 @@ def test_epoc_pr_clock_from_receipt_warns_and_expires_an_order_never_confirmed(
 ) -> None:
     """EPOC_PR_CLOCK_FROM_RECEIPT (Reg. (EU) 2023/1543 Art. 11(1)): sent, received an hour later as the
     issuer records, never confirmed: the expiry is on the order from ISSUED, each warning is sent once and
-    the order expires; a confirmation of another order does not move its expiry."""
+    the order expires; a confirmation of another order does not move its expiry. The 60 days end with their
+    last day in Dublin, or the next working day there (EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS: the
+    provider, socialnet-ie, is established in IE)."""
     clock = manual_clock()
     svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
     client = Client(svc, tokens)
@@ -89,7 +92,8 @@ def test_epoc_pr_clock_from_receipt_warns_and_expires_an_order_never_confirmed(
     issue.issued_at.CopyFrom(ts(t0 - 2 * timedelta(hours=1)))
     issue.received_at.CopyFrom(ts(t0 - timedelta(hours=1)))
     issued = client.call("nl-liaison", "IssueOrder", issue).order
-    expiry = t0 - timedelta(hours=1) + 60 * DAY
+    expiry = period_end(t0 - timedelta(hours=1), 60 * DAY, "IE")
+    assert expiry >= t0 - timedelta(hours=2) + 60 * DAY
     assert issued.state == pb.PRESERVATION_ORDER_STATE_ISSUED
     assert at(issued.received_at) == t0 - timedelta(hours=1) and at(issued.expires_at) == expiry
     assert at(issued.extension_deadline) == expiry and "extend" in issued.allowed_actions
@@ -101,7 +105,7 @@ def test_epoc_pr_clock_from_receipt_warns_and_expires_an_order_never_confirmed(
     assert other_confirmed.state == pb.PRESERVATION_ORDER_STATE_CONFIRMED
     assert other_confirmed.expires_at == other_issued.expires_at  # the confirmation moves nothing
 
-    for _ in range(52):  # to 62 days after t0, a day at a time
+    while clock.now() <= expiry + DAY:  # to a day after the expiry, a day at a time
         clock.advance(DAY)
         scan_now(svc)
     got = eventually(lambda: (lambda w: w if len(w) >= 4 else None)(warnings_of(pnats.url, order.id)), timeout=30)
@@ -146,7 +150,8 @@ def test_a_stated_receipt_is_bounded_and_a_refused_one_writes_nothing(client_p: 
     stated.received_at.CopyFrom(ts(now - timedelta(hours=20)))
     confirmed = client_p.call("nl-liaison", "ConfirmOrder", stated).order
     assert confirmed.version == issued.version + 1  # the refused confirmation wrote nothing
-    assert at(confirmed.expires_at) == now - timedelta(hours=20) + 60 * DAY  # counted again from it
+    # counted again from it, as EU law counts the days in the provider's establishment (IE)
+    assert at(confirmed.expires_at) == period_end(now - timedelta(hours=20), 60 * DAY, "IE")
 
 
 @pytest.fixture
@@ -268,23 +273,26 @@ def test_preservation_clock_resumes_after_failed_production_refused_by_the_execu
 ) -> None:
     """EPOC_PR_PRESERVED_UNTIL_PRODUCTION (Reg. (EU) 2023/1543 Art. 11(2)) then
     PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION (Art. 11(1)-(3); GUESS): an EPOC-PR's clock stops
-    with 40 days left when NL issues the EIO that asks for production; past the original 60 days it does
-    not expire; DE refuses the EIO, and the order is CONFIRMED again with 40 days from the refusal, one
-    resumed event and one warning to the issuer, also when the refusal is delivered again; it then expires
-    when those 40 days are over."""
+    20 days into the 60 (counted to the end of their last day in Berlin, or the next working day there:
+    EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS) when NL issues the EIO that asks for production, keeping the
+    time left; past the original 60 days it does not expire; DE refuses the EIO, and the order is CONFIRMED
+    again with that time from the refusal, one resumed event and one warning to the issuer, also when the
+    refusal is delivered again; it then expires when that time is over."""
     clock = manual_clock()
     svc = launcher.start(fresh_db_url(), clock=clock, scan_interval_seconds=3600)
     client, evidence = Client(svc, tokens), Evidence(evidence_on(clock), tokens)
     order = client.confirmed(legal_basis=pb.LEGAL_BASIS_EPOC_PR, provider_id=DE_PROVIDER)
     t0 = at(order.received_at)
-    assert at(order.expires_at) == t0 + 60 * DAY
+    expiry = period_end(t0, 60 * DAY, "DE")
+    assert at(order.expires_at) == expiry
     production = evidence.production_request(order.id)
+    left = expiry - (clock.now() + 20 * DAY)
 
     clock.advance(20 * DAY)
     evidence.call("nl-prosecutor", "IssueRequest", epb.IssueRequestRequest(id=production.id))
     stopped = _order_when(client, order.id, pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED)
     assert stopped.follow_up_request_id == production.id and not stopped.HasField("expires_at")
-    assert at(stopped.clock_stopped_at) == clock.now() and stopped.clock_remaining_seconds == 40 * 86400
+    assert at(stopped.clock_stopped_at) == clock.now() and stopped.clock_remaining_seconds == left.total_seconds()
     assert "extend" not in stopped.allowed_actions
 
     clock.advance(50 * DAY)  # 70 days after receipt: the 60 would be over, but the clock stopped
@@ -299,12 +307,12 @@ def test_preservation_clock_resumes_after_failed_production_refused_by_the_execu
         ),
     )
     resumed = _order_when(client, order.id, pb.PRESERVATION_ORDER_STATE_CONFIRMED)
-    assert at(resumed.expires_at) == refused_at + 40 * DAY
+    assert at(resumed.expires_at) == refused_at + left
     assert not resumed.HasField("clock_stopped_at") and "extend" in resumed.allowed_actions
     (warning,) = eventually(lambda: _production_ended(pnats.url, order.id) or None, timeout=30)
     assert warning.first and warning.production_request_id == production.id
     assert warning.production_outcome == pb.PRODUCTION_OUTCOME_REFUSED
-    assert at(warning.expires_at) == refused_at + 40 * DAY and warning.offset_seconds == 40 * 86400
+    assert at(warning.expires_at) == refused_at + left and warning.offset_seconds == left.total_seconds()
     assert warning.reason.startswith("the production request was refused; preservation runs again until")
     assert "Art. 11(1)-(3)" in warning.reason
 
@@ -329,7 +337,7 @@ def test_preservation_clock_resumes_after_failed_production_refused_by_the_execu
     assert len(_production_ended(pnats.url, order.id)) == 1
     assert events_of(pnats.url, order.id).count("jit.preservation.v1.PreservationOrderResumed") == 1
 
-    clock.advance(40 * DAY)
+    clock.advance(left)
     scan_now(svc)
     _order_when(client, order.id, pb.PRESERVATION_ORDER_STATE_EXPIRED)
 
@@ -403,3 +411,76 @@ def test_a_budapest_preservation_resumes_when_the_mla_request_is_not_executed(
     assert at(back.expires_at) == failed_at + 55 * DAY
     (warning,) = eventually(lambda: _production_ended(pnats.url, order.id) or None, timeout=30)
     assert warning.production_outcome == pb.PRODUCTION_OUTCOME_NOT_EXECUTED
+
+
+# ---- the start's recount of the EPOC-PR clocks stored with the former count ----------------------------
+
+
+def test_epoc_pr_period_counted_as_eu_law_counts_for_an_order_stored_before_at_the_next_start(
+    launcher: Launcher, fresh_db_url: Callable[[], str], tokens: Any
+) -> None:
+    """EPOC_PR_PERIOD_COUNTED_AS_EU_LAW_COUNTS for an order an older version stored (receipt + 60 x 24 h): the
+    service's start moves its expiry and extension deadline to the end of the last day in Dublin (or the next
+    working day there) before it serves, once (services.preservation.recount); a later start, finding the
+    count recorded, moves nothing (not even an expiry written the old way since)."""
+    from dataclasses import replace
+
+    from sqlalchemy import update
+
+    from jitlib import db, sealing
+    from jitlib.actors import Actor
+    from services.preservation import domain, providers, store
+    from services.preservation.app import MIGRATIONS, PreservationSettings
+    from tests.harness import suite_kek_file
+
+    url = fresh_db_url()
+    clock = manual_clock()
+    common = launcher.common
+    if common.kek_file is None and not common.kek.get_secret_value():
+        common = common.model_copy(update={"kek_file": suite_kek_file()})
+    db.migrate(MIGRATIONS, url)
+    database = db.Database(url)
+    sealing.install(
+        database.info, store.Base.metadata, PreservationSettings(database_url=url).kek_ring(common, "preservation")
+    )
+    received = clock.now() - 10 * DAY
+    old_expiry, new_expiry = received + 60 * DAY, period_end(received, 60 * DAY, "IE")
+    rules = domain.Rules(providers=providers.load())
+    cmd = domain.NewOrder(
+        request_id=new_id(),
+        workspace_id=WS,
+        legal_basis="EPOC_PR",
+        provider_id="socialnet-ie",
+        targets=(domain.Target("ACCOUNT_HANDLE", "@harasser_x"),),
+        data_categories=("SUBSCRIBER",),
+        description="",
+        restricted=True,
+    )
+    nl = Actor("u-nl", "nl-liaison", "NL")
+    draft = domain.create(cmd, order_id=new_id(), actor=nl, now=received)
+    former = replace(rules.clock_for(draft), counted_in=None)  # the count of the older version
+    order = domain.apply(draft, "issue", domain.TransitionInput(), actor=nl, now=received, rule=former)
+    assert order.expires_at == old_expiry != new_expiry
+
+    def older_version(session: Any) -> None:
+        store.ORDERS.insert(session, order, request_id=cmd.request_id, request_digest="")
+        store.set_next_alert(session, order.id, domain.next_alert_at(order, rules.offsets, after=clock.now()))
+
+    database.write_sync(older_version)
+
+    svc = launcher.start(url, clock=clock, scan_interval_seconds=3600)
+    got = Client(svc, tokens).call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order.id)).order
+    assert (at(got.expires_at), at(got.extension_deadline)) == (new_expiry, new_expiry)
+    assert got.version == order.version and got.state == pb.PRESERVATION_ORDER_STATE_ISSUED
+    listed = Client(svc, tokens).call("nl-liaison", "ListOrders", pb.ListOrdersRequest(workspace_id=WS)).orders
+    assert [at(o.expires_at) for o in listed if o.id == order.id] == [new_expiry]
+    launcher.stop(svc)
+
+    def written_the_old_way(session: Any) -> None:
+        session.execute(update(store.OrderRow).where(store.OrderRow.id == order.id).values(expires_at=old_expiry))
+
+    database.write_sync(written_the_old_way)
+    database.dispose()
+    again = launcher.start(url, clock=clock, scan_interval_seconds=3600)
+    got = Client(again, tokens).call("nl-liaison", "GetOrder", pb.GetOrderRequest(id=order.id)).order
+    assert at(got.expires_at) == old_expiry
