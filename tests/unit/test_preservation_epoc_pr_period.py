@@ -102,7 +102,7 @@ def test_epoc_pr_period_counted_as_eu_law_counts_ends_with_the_next_working_day_
         # The 60th day is St Patrick's Day (Wednesday 17 March 2027): to the end of Thursday 18 March.
         (datetime(2027, 1, 16, 10, 0, tzinfo=UTC), "socialnet-ie", datetime(2027, 3, 19, 0, 0, tzinfo=UTC), "17 Mar"),
         # A working day in Ireland: the end of that day in Dublin (23:00 UTC in summer time).
-        (datetime(2026, 8, 20, 9, 0, tzinfo=UTC), "socialnet-ie", datetime(2026, 10, 19, 23, 0, tzinfo=UTC), "a Monday"),
+        (datetime(2026, 8, 20, 9, 0, tzinfo=UTC), "socialnet-ie", datetime(2026, 10, 19, 23, 0, tzinfo=UTC), "Monday"),
         # The provider of the first row established in the Netherlands: the days are Amsterdam's (CET).
         (datetime(2026, 9, 8, 9, 0, tzinfo=UTC), "chatapp-nl", datetime(2026, 11, 9, 23, 0, tzinfo=UTC), "NL days"),
     ],

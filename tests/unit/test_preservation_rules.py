@@ -299,7 +299,7 @@ def test_preservation_clock_resumes_after_failed_production_with_the_time_left()
     warning = domain.production_ended_warning(resumed, REQUEST, domain.ProductionOutcome.REFUSED, T0 + 100 * D)
     assert warning is not None and warning.first and not warning.at_expiry
     assert (warning.due_at, warning.expires_at, warning.offset) == (T0 + 100 * D, T0 + 100 * D + left, left)
-    assert warning.reason.startswith("the production request was refused; preservation runs again until 2027-01-26 00:00")
+    assert warning.reason.startswith("the production request was refused; preservation runs again until 2027-01-26")
     assert warning.reason.endswith(legal.cite("PRESERVATION_CLOCK_RESUMES_AFTER_FAILED_PRODUCTION"))
     assert warning.key(resumed.id) not in {w.key(resumed.id) for w in domain.warning_schedule(stopped, OFFSETS)}
     extended = step(resumed, "extend", T0 + 130 * D)
