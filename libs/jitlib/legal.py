@@ -162,6 +162,13 @@ _EIO: tuple[Rule, ...] = (
         f"{EIO} Art. 11(1)(g)",
     ),
     Rule(
+        "EIO_ANNEX_D_OFFENCE_NOT_REFUSED_FOR_DOUBLE_CRIMINALITY",
+        "an EIO whose issuer indicated an Annex D offence (``LISTED_OFFENCES``) punishable in the issuing state "
+        "by a custodial sentence or detention order of a maximum of at least 3 years is not refused on "
+        "NO_DOUBLE_CRIMINALITY: the ground is not offered, and raising it is INVALID_ARGUMENT on the ground",
+        f"{EIO} Art. 11(1)(g), Annex D",
+    ),
+    Rule(
         "EIO_REFUSAL_MEASURE_RESTRICTED",
         "an EIO may be refused when the executing state's law restricts the measure to a list or category of "
         "offences, or to offences above a penalty threshold, that does not include this one",
@@ -238,6 +245,14 @@ _EPOC: tuple[Rule, ...] = (
         "the enforcing state may refuse an EPOC when the conduct is no offence under its law, unless it is an "
         "Annex IV offence punishable in the issuing state by at least 3 years",
         f"{EPOC} Art. 12(1)(d)",
+    ),
+    Rule(
+        "EPOC_ANNEX_IV_OFFENCE_NOT_REFUSED_FOR_DOUBLE_CRIMINALITY",
+        "an EPOC whose issuer indicated in the certificate an Annex IV offence (``LISTED_OFFENCES``) punishable "
+        "in the issuing state by a custodial sentence or detention order of a maximum of at least 3 years is "
+        "not refused on NO_DOUBLE_CRIMINALITY: the ground is not offered, and raising it is INVALID_ARGUMENT on "
+        "the ground",
+        f"{EPOC} Art. 12(1)(d), Annex IV",
     ),
     Rule(
         "EPOC_PR_ONE_EXTENSION",
@@ -479,6 +494,16 @@ _OTHER: tuple[Rule, ...] = (
         "a direct exchange inside the JIT cites no instrument's grounds: the member declines it as OTHER, with "
         "its reasons in the detail",
         f"GUESS: {JIT_FD} Art. 1(7) has measures taken as in a national investigation, with no grounds list",
+    ),
+    Rule(
+        "LISTED_OFFENCE_INDICATION",
+        "the issuer of an EPOC (Annex IV) or an EIO (Annex D) may indicate, while the request is drafted, the "
+        "listed offence category it concerns (one of ``LISTED_OFFENCES``) with the maximum custodial sentence "
+        "in the issuing state in months (1 to 1200), both or neither; no other instrument has such an annex",
+        f"{EPOC} Art. 12(1)(d), Annex IV; {EIO} Art. 11(1)(g), Annex D; GUESS/UNVERIFIED: the categories are "
+        "transcribed from memory of both annexes (the 32 categories also listed in Council Framework Decision "
+        "2002/584/JHA Art. 2(2)), not checked against the Official Journal; the bound of 1200 months (a life "
+        "sentence is entered as 1200) is the system's",
     ),
     Rule(
         "SAP_ART7_SUBSCRIBER_ONLY",
@@ -810,6 +835,75 @@ REFUSAL_GROUNDS: dict[str, tuple[str, ...]] = {
     "JIT_DIRECT": ("OTHER",),
 }
 
+#: The categories of offences for which an EPOC (Reg. (EU) 2023/1543 Annex IV) or an EIO (Directive 2014/41
+#: Annex D) is not refused for lack of double criminality when punishable in the issuing state by at least
+#: three years (LISTED_OFFENCE_INDICATION: GUESS/UNVERIFIED, transcribed from memory of the annexes, in their
+#: order; both annexes hold the same 32 categories as FD 2002/584/JHA Art. 2(2)). Proto ``ListedOffence``.
+LISTED_OFFENCES: tuple[str, ...] = (
+    "PARTICIPATION_IN_CRIMINAL_ORGANISATION",
+    "TERRORISM",
+    "TRAFFICKING_IN_HUMAN_BEINGS",
+    "SEXUAL_EXPLOITATION_OF_CHILDREN",
+    "DRUG_TRAFFICKING",
+    "WEAPONS_TRAFFICKING",
+    "CORRUPTION",
+    "FRAUD",
+    "MONEY_LAUNDERING",
+    "COUNTERFEITING_CURRENCY",
+    "COMPUTER_RELATED_CRIME",
+    "ENVIRONMENTAL_CRIME",
+    "FACILITATION_OF_UNAUTHORISED_ENTRY",
+    "MURDER_GRIEVOUS_BODILY_INJURY",
+    "ILLICIT_TRADE_IN_HUMAN_ORGANS",
+    "KIDNAPPING_HOSTAGE_TAKING",
+    "RACISM_AND_XENOPHOBIA",
+    "ORGANISED_OR_ARMED_ROBBERY",
+    "TRAFFICKING_IN_CULTURAL_GOODS",
+    "SWINDLING",
+    "RACKETEERING_AND_EXTORTION",
+    "COUNTERFEITING_AND_PIRACY_OF_PRODUCTS",
+    "FORGERY_OF_ADMINISTRATIVE_DOCUMENTS",
+    "FORGERY_OF_MEANS_OF_PAYMENT",
+    "HORMONAL_SUBSTANCES_TRAFFICKING",
+    "NUCLEAR_MATERIALS_TRAFFICKING",
+    "STOLEN_VEHICLES_TRAFFICKING",
+    "RAPE",
+    "ARSON",
+    "INTERNATIONAL_CRIMINAL_COURT_CRIMES",
+    "UNLAWFUL_SEIZURE_OF_AIRCRAFT_OR_SHIPS",
+    "SABOTAGE",
+)
+#: The instruments whose issuer may indicate a listed offence, and the annex that lists them.
+LISTED_OFFENCE_ANNEX: dict[str, str] = {"EPOC": "Annex IV", "EIO": "Annex D"}
+#: The least maximum custodial sentence, in months, in the issuing state for which a listed offence is not
+#: refused for lack of double criminality (three years), and the most a request may state (LISTED_OFFENCE_INDICATION).
+LISTED_OFFENCE_MIN_MONTHS = 36
+MAX_SENTENCE_MONTHS_MAX = 1200
+#: The row of each instrument's exception to NO_DOUBLE_CRIMINALITY.
+_DOUBLE_CRIMINALITY_EXCEPTION = {
+    "EPOC": "EPOC_ANNEX_IV_OFFENCE_NOT_REFUSED_FOR_DOUBLE_CRIMINALITY",
+    "EIO": "EIO_ANNEX_D_OFFENCE_NOT_REFUSED_FOR_DOUBLE_CRIMINALITY",
+}
+
+
+def double_criminality_exception(legal_basis: str, listed_offence: str, max_sentence_months: int) -> str:
+    """The id of the row that keeps a request of ``legal_basis`` from being refused on NO_DOUBLE_CRIMINALITY
+    (an Annex IV or Annex D offence indicated, punishable in the issuing state by at least three years), or
+    "" when the ground stays open to the executing or enforcing state."""
+    if legal_basis not in _DOUBLE_CRIMINALITY_EXCEPTION or listed_offence not in LISTED_OFFENCES:
+        return ""
+    return _DOUBLE_CRIMINALITY_EXCEPTION[legal_basis] if max_sentence_months >= LISTED_OFFENCE_MIN_MONTHS else ""
+
+
+def refusal_grounds(legal_basis: str, listed_offence: str = "", max_sentence_months: int = 0) -> tuple[str, ...]:
+    """The grounds on which a request of ``legal_basis`` may be refused (``REFUSAL_GROUNDS``), less
+    NO_DOUBLE_CRIMINALITY when its listed offence and maximum sentence exclude it
+    (``double_criminality_exception``)."""
+    grounds = REFUSAL_GROUNDS.get(legal_basis, ())
+    if double_criminality_exception(legal_basis, listed_offence, max_sentence_months):
+        return tuple(g for g in grounds if g != "NO_DOUBLE_CRIMINALITY")
+    return grounds
+
 
 #: The member states bound by Reg. (EU) 2023/1543 (e-evidence): every one but Denmark, which takes no part
 #: (recital 95; Ireland opted in). The one list both the evidence and the preservation service check an EPOC
@@ -903,6 +997,10 @@ __all__ = [
     "JIT_FD",
     "JIT_PLATFORM",
     "LED",
+    "LISTED_OFFENCES",
+    "LISTED_OFFENCE_ANNEX",
+    "LISTED_OFFENCE_MIN_MONTHS",
+    "MAX_SENTENCE_MONTHS_MAX",
     "MLA_1959",
     "MLA_1978",
     "REFUSAL_GROUNDS",
@@ -912,8 +1010,10 @@ __all__ = [
     "VICTIMS",
     "Rule",
     "cite",
+    "double_criminality_exception",
     "epoc_issuer_problem",
     "epoc_provider_problem",
+    "refusal_grounds",
     "refusal_rule",
     "rule",
     "source",

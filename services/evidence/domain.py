@@ -231,6 +231,10 @@ class EvidenceRequest(Versioned, AccessParties):
     notification_exemption_reason: str = ""
     #: The victims the request concerns, by pseudonym (``validate.VICTIM_REF``), never by words about them.
     victim_refs: tuple[str, ...] = ()
+    #: EPOC or EIO: the listed offence the issuer indicated (``legal.LISTED_OFFENCES``: Annex IV, Annex D) and
+    #: the maximum custodial sentence for it in the issuing state, in months; "" and 0 when none was.
+    listed_offence: str = ""
+    max_sentence_months: int = 0
 
     @property
     def category_outcomes(self) -> tuple[CategoryOutcome, ...]:
@@ -698,12 +702,32 @@ def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
     return None
 
 
+def refusal_grounds(req: EvidenceRequest) -> tuple[str, ...]:
+    """The grounds on which ``req`` may be refused: its instrument's (``legal.REFUSAL_GROUNDS``), less
+    NO_DOUBLE_CRIMINALITY when its issuer indicated a listed offence punishable by at least three years
+    (EPOC_ANNEX_IV_OFFENCE_NOT_REFUSED_FOR_DOUBLE_CRIMINALITY,
+    EIO_ANNEX_D_OFFENCE_NOT_REFUSED_FOR_DOUBLE_CRIMINALITY)."""
+    return legal.refusal_grounds(req.legal_basis, req.listed_offence, req.max_sentence_months)
+
+
 def ground_violations(req: EvidenceRequest, ground: str) -> list[FieldViolation]:
     """A ground for refusal belongs to the request's instrument (``legal.REFUSAL_GROUNDS``: EIO Art. 11(1),
-    the MLA treaty grounds, EPOC Art. 12(1)); another is named with the instrument's list."""
-    if not ground or legal.refusal_rule(req.legal_basis, ground) is not None:
+    the MLA treaty grounds, EPOC Art. 12(1)); another is named with the instrument's list. NO_DOUBLE_CRIMINALITY
+    is not a ground against a listed offence punishable by at least three years (``refusal_grounds``)."""
+    if not ground:
         return []
-    allowed = ", ".join(REFUSAL_GROUNDS.get(req.legal_basis, ()))
+    allowed = ", ".join(refusal_grounds(req))
+    exception = legal.double_criminality_exception(req.legal_basis, req.listed_offence, req.max_sentence_months)
+    if ground == "NO_DOUBLE_CRIMINALITY" and exception:
+        annex = legal.LISTED_OFFENCE_ANNEX[req.legal_basis]
+        why = (
+            f"is not a ground against this {req.legal_basis}: its issuer indicated an {annex} offence "
+            f"({req.listed_offence}) punishable in the issuing state by a maximum of {req.max_sentence_months} "
+            f"months, at least three years {legal.cite(exception)}; its grounds: {allowed}"
+        )
+        return [FieldViolation("ground", why)]
+    if legal.refusal_rule(req.legal_basis, ground) is not None:
+        return []
     why = f"is not a ground for refusal of an {req.legal_basis} request; its grounds: {allowed}"
     return [FieldViolation("ground", why)]
 
@@ -1020,6 +1044,8 @@ class NewRequest:
     unknown_enums: tuple[str, ...] = field(default=())
     notification_exemption_reason: str = ""
     victim_refs: tuple[str, ...] = ()
+    listed_offence: str = ""
+    max_sentence_months: int = 0
 
 
 def target_violations(i: int, t: Target) -> list[FieldViolation]:
@@ -1111,7 +1137,34 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
             )
     elif cmd.user_notice_status not in ("", "NOT_APPLICABLE") or cmd.user_notice_suppressed_until is not None:
         out.append(FieldViolation("user_notice_status", "is tracked on requests to a service provider only"))
+    if "listed_offence" not in unknown:
+        out += listed_offence_violations(cmd.legal_basis, cmd.listed_offence, cmd.max_sentence_months)
     return out + instrument_violations(cmd)
+
+
+def listed_offence_violations(legal_basis: str, listed_offence: str, months: int) -> list[FieldViolation]:
+    """The listed-offence indication of a new request (``legal.rule("LISTED_OFFENCE_INDICATION")``): on an
+    EPOC (Annex IV) or an EIO (Annex D) only, one of ``legal.LISTED_OFFENCES``, with the maximum custodial
+    sentence in the issuing state in months (1 to ``legal.MAX_SENTENCE_MONTHS_MAX``), both or neither."""
+    cite = legal.cite("LISTED_OFFENCE_INDICATION")
+    if not listed_offence and not months:
+        return []
+    annex = legal.LISTED_OFFENCE_ANNEX.get(legal_basis)
+    if annex is None:
+        name = "listed_offence" if listed_offence else "max_sentence_months"
+        return [FieldViolation(name, f"is only indicated on an EPOC (Annex IV) or an EIO (Annex D) {cite}")]
+    out: list[FieldViolation] = []
+    if not listed_offence:
+        why = f"is required with max_sentence_months: a category of {annex} {cite}"
+        out.append(FieldViolation("listed_offence", why))
+    elif listed_offence not in legal.LISTED_OFFENCES:
+        out.append(FieldViolation("listed_offence", f"is not a category of {annex} {cite}"))
+    if not months:
+        why = f"is required with listed_offence: the maximum custodial sentence in the issuing state, in months {cite}"
+        out.append(FieldViolation("max_sentence_months", why))
+    elif not 1 <= months <= legal.MAX_SENTENCE_MONTHS_MAX:
+        out.append(FieldViolation("max_sentence_months", f"must be 1 to {legal.MAX_SENTENCE_MONTHS_MAX} months {cite}"))
+    return out
 
 
 def needs_notification_exemption(legal_basis: str, epoc_procedure: str, categories: tuple[str, ...]) -> bool:
@@ -1225,7 +1278,7 @@ def membership_violations(cmd: NewRequest, members: frozenset[str], lead: str = 
 #: What a new request takes from its command as it was asked (the rest is trimmed or defaulted).
 _AS_ASKED = (
     "legal_basis epoc_procedure addressee_kind addressee_jurisdiction targets offence_category description "
-    "preservation_order_id user_notice_suppressed_until victim_refs"
+    "preservation_order_id user_notice_suppressed_until victim_refs listed_offence max_sentence_months"
 )
 
 

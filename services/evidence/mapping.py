@@ -101,6 +101,8 @@ def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
         user_notice_suppressed_until=ts_to_dt(
             req.user_notice_suppressed_until, req.HasField("user_notice_suppressed_until")
         ),
+        listed_offence=e.get("listed_offence", pb.ListedOffence, req.listed_offence, "LISTED_OFFENCE_"),
+        max_sentence_months=req.max_sentence_months,
         unknown_enums=tuple(e.unknown),
         notification_exemption_reason=req.notification_exemption_reason,
         victim_refs=tuple(req.victim_refs),
@@ -358,6 +360,8 @@ def request_fields(
         execution_suspended_seconds=r.execution_suspended_seconds,
         notification_exemption_reason=r.notification_exemption_reason,
         victim_refs=r.victim_refs or None,
+        listed_offence=_named("LISTED_OFFENCE_", r.listed_offence),
+        max_sentence_months=r.max_sentence_months,
         user_notice_suppressed_until=ts_fields_or_none(r.user_notice_suppressed_until),
         user_notice_suppression_lapsed=suppression_lapsed(r, now) if now is not None else None,
         next_deadline_at=ts_fields(r.deadlines[0].due_at) if r.deadlines else None,
@@ -377,7 +381,7 @@ def request_fields(
 #: (a field added or computed otherwise), with a migration that empties ``evidence_requests.answer``
 #: (``jitlib.answers``). The form digest adds how deadlines are counted (``deadlines.COUNTING``), whose
 #: change the start's recount follows by writing every answer again.
-ANSWER_FORM = 2 + 1000 * COUNTING
+ANSWER_FORM = 3 + 1000 * COUNTING
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _HEAD = struct.Struct(">IBBq")
@@ -558,6 +562,8 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
         submission=msg.submission or 1,
         notification_exemption_reason=msg.notification_exemption_reason,
         victim_refs=tuple(msg.victim_refs),
+        listed_offence=stored_enum(pb.ListedOffence, msg.listed_offence, "LISTED_OFFENCE_", "listed_offence"),
+        max_sentence_months=msg.max_sentence_months,
     )
 
 

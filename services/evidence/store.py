@@ -129,6 +129,10 @@ class RequestRow(RecordColumns, Base):
     #: The victims the request concerns, comma-separated pseudonyms (``V-NL-0007``): in clear, as they are
     #: no words about the victim and lists filter by them; who they are is in the victims service alone.
     victim_refs: Mapped[str] = mapped_column(Text, server_default="")
+    #: EPOC or EIO: the listed offence its issuer indicated (Annex IV, Annex D; "" for none) and the maximum
+    #: custodial sentence for it in the issuing state, in months (0 for none): revision 0031.
+    listed_offence: Mapped[str] = mapped_column(String(48), server_default="")
+    max_sentence_months: Mapped[int] = mapped_column(Integer, server_default="0")
     #: What users write about a request (title, description, state reason, targets), sealed under the
     #: workspace's key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -375,6 +379,8 @@ FIELDS = RecordFields(
         "postponed_from",
         "decision_suspended_seconds",
         "execution_suspended_seconds",
+        "listed_offence",
+        "max_sentence_months",
     ),
     times=(
         "user_notice_suppressed_until",

@@ -150,7 +150,7 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
 
     expected = {
         "tasks": "58076da71142d778",
-        "evidence_requests": "d84d6e55ec47b5d8",  # deadlines.COUNTING 3: the recount at start empties the column
+        "evidence_requests": "d01c489ba92d16fc",  # 0031 emptied the column (listed offence, maximum sentence)
         "preservation_orders": "2ca3f4c8d4a9e987",  # 0018 emptied the column
     }
     found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}

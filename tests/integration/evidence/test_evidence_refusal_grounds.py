@@ -17,7 +17,7 @@ from jitlib.clock import OffsetClock
 from services.evidence.deadlines import period_end
 from tests.conftest import read_stream
 from tests.harness import error_reason, eventually, field_violations, md
-from tests.integration.evidence.conftest import Client
+from tests.integration.evidence.conftest import Client, new_request
 
 pytestmark = pytest.mark.integration
 
@@ -257,3 +257,83 @@ def test_request_resubmission_after_ne_bis_in_idem_is_a_new_receipt_with_the_ref
     # Resubmitting what is not refused is refused, citing the rule.
     late = client.error("nl-prosecutor", "ResubmitRequest", pb.ResubmitRequestRequest(id=r.id, clarification="x"))
     assert late.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(late) == "ILLEGAL_TRANSITION"
+
+
+# ---- the exception to the double-criminality ground (Annex IV, Annex D) --------------------------------
+
+
+def test_an_epoc_with_an_annex_iv_offence_of_three_years_is_not_refused_for_double_criminality(
+    client: Client, nats_server: Any
+) -> None:
+    """EPOC_ANNEX_IV_OFFENCE_NOT_REFUSED_FOR_DOUBLE_CRIMINALITY (Reg. (EU) 2023/1543 Art. 12(1)(d)) through the
+    service: NL indicates an Annex IV offence punishable by 36 months (LISTED_OFFENCE_INDICATION), kept and
+    shown on the request; IE's prosecutor raising NO_DOUBLE_CRIMINALITY is INVALID_ARGUMENT on `ground`
+    citing the rule, and nothing is written (same version, no refusal, no event); another ground refuses."""
+    r = client.epoc(
+        pb.EPOC_PROCEDURE_WITH_NOTIFICATION,
+        offence_category=pb.OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES,
+        listed_offence=pb.LISTED_OFFENCE_COMPUTER_RELATED_CRIME,
+        max_sentence_months=36,
+    )
+    assert r.listed_offence == pb.LISTED_OFFENCE_COMPUTER_RELATED_CRIME and r.max_sentence_months == 36
+    r = client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id)).request
+    err = client.error(
+        "ie-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NO_DOUBLE_CRIMINALITY, detail="no offence in IE"),
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    why = field_violations(err)["ground"]
+    assert legal.cite("EPOC_ANNEX_IV_OFFENCE_NOT_REFUSED_FOR_DOUBLE_CRIMINALITY") in why
+    assert why.endswith("its grounds: IMMUNITY_OR_PRIVILEGE, FUNDAMENTAL_RIGHTS, NE_BIS_IN_IDEM")
+    same = client.call("ie-prosecutor", "GetRequest", pb.GetRequestRequest(id=r.id)).request
+    assert same.version == r.version and same.state == pb.EVIDENCE_REQUEST_STATE_ISSUED and not same.refusals
+    assert same.listed_offence == pb.LISTED_OFFENCE_COMPUTER_RELATED_CRIME and same.max_sentence_months == 36
+    refused = client.call(
+        "ie-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_FUNDAMENTAL_RIGHTS, detail="a manifest breach"),
+    ).request
+    assert refused.state == pb.EVIDENCE_REQUEST_STATE_REFUSED and len(refused.refusals) == 1
+    # The one refusal written is the second attempt's: the first left no event.
+    assert events_of(nats_server.url, r.id, 3) == ["created", "issued", "refused"]
+
+
+def test_an_epoc_s_listed_offence_out_of_its_rule_is_refused_naming_the_field(client: Client) -> None:
+    """LISTED_OFFENCE_INDICATION through the service: a penalty beyond 1200 months on an EPOC, and a listed
+    offence on an MLA request (no such annex), are INVALID_ARGUMENT naming the field."""
+    err = client.error(
+        "nl-prosecutor",
+        "CreateRequest",
+        new_request(
+            legal_basis=pb.LEGAL_BASIS_EPOC,
+            epoc_procedure=pb.EPOC_PROCEDURE_WITH_NOTIFICATION,
+            addressee_kind=pb.ADDRESSEE_KIND_SERVICE_PROVIDER,
+            addressee_jurisdiction="IE",
+            provider_name="SocialNet Ireland Ltd",
+            listed_offence=pb.LISTED_OFFENCE_RAPE,
+            max_sentence_months=1201,
+        ),
+    )
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "must be 1 to 1200 months" in field_violations(err)["max_sentence_months"]
+    err = client.error(
+        "nl-prosecutor",
+        "CreateRequest",
+        new_request(legal_basis=pb.LEGAL_BASIS_MLA, listed_offence=pb.LISTED_OFFENCE_RAPE, max_sentence_months=36),
+    )
+    assert "only indicated on an EPOC" in field_violations(err)["listed_offence"]
+
+
+def test_an_eio_with_an_annex_d_offence_of_two_years_may_be_refused_for_double_criminality(client: Client) -> None:
+    """EIO_REFUSAL_NO_DOUBLE_CRIMINALITY stays open below three years
+    (EIO_ANNEX_D_OFFENCE_NOT_REFUSED_FOR_DOUBLE_CRIMINALITY does not apply): DE refuses an EIO for an Annex D
+    offence punishable by 24 months."""
+    r = issued(client, listed_offence=pb.LISTED_OFFENCE_RACISM_AND_XENOPHOBIA, max_sentence_months=24)
+    r = client.call(
+        "de-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NO_DOUBLE_CRIMINALITY, detail="no offence in DE"),
+    ).request
+    assert r.state == pb.EVIDENCE_REQUEST_STATE_REFUSED
+    assert r.refusal_ground == pb.REFUSAL_GROUND_NO_DOUBLE_CRIMINALITY

@@ -76,6 +76,42 @@ class OffenceCategory(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OFFENCE_CATEGORY_INCITEMENT: _ClassVar[OffenceCategory]
     OFFENCE_CATEGORY_OTHER: _ClassVar[OffenceCategory]
 
+class ListedOffence(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LISTED_OFFENCE_UNSPECIFIED: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_PARTICIPATION_IN_CRIMINAL_ORGANISATION: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_TERRORISM: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_TRAFFICKING_IN_HUMAN_BEINGS: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_SEXUAL_EXPLOITATION_OF_CHILDREN: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_DRUG_TRAFFICKING: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_WEAPONS_TRAFFICKING: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_CORRUPTION: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_FRAUD: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_MONEY_LAUNDERING: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_COUNTERFEITING_CURRENCY: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_COMPUTER_RELATED_CRIME: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_ENVIRONMENTAL_CRIME: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_FACILITATION_OF_UNAUTHORISED_ENTRY: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_MURDER_GRIEVOUS_BODILY_INJURY: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_ILLICIT_TRADE_IN_HUMAN_ORGANS: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_KIDNAPPING_HOSTAGE_TAKING: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_RACISM_AND_XENOPHOBIA: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_ORGANISED_OR_ARMED_ROBBERY: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_TRAFFICKING_IN_CULTURAL_GOODS: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_SWINDLING: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_RACKETEERING_AND_EXTORTION: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_COUNTERFEITING_AND_PIRACY_OF_PRODUCTS: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_FORGERY_OF_ADMINISTRATIVE_DOCUMENTS: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_FORGERY_OF_MEANS_OF_PAYMENT: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_HORMONAL_SUBSTANCES_TRAFFICKING: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_NUCLEAR_MATERIALS_TRAFFICKING: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_STOLEN_VEHICLES_TRAFFICKING: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_RAPE: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_ARSON: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_INTERNATIONAL_CRIMINAL_COURT_CRIMES: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_UNLAWFUL_SEIZURE_OF_AIRCRAFT_OR_SHIPS: _ClassVar[ListedOffence]
+    LISTED_OFFENCE_SABOTAGE: _ClassVar[ListedOffence]
+
 class Urgency(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     URGENCY_UNSPECIFIED: _ClassVar[Urgency]
@@ -198,6 +234,39 @@ OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES: OffenceCategory
 OFFENCE_CATEGORY_DOXXING: OffenceCategory
 OFFENCE_CATEGORY_INCITEMENT: OffenceCategory
 OFFENCE_CATEGORY_OTHER: OffenceCategory
+LISTED_OFFENCE_UNSPECIFIED: ListedOffence
+LISTED_OFFENCE_PARTICIPATION_IN_CRIMINAL_ORGANISATION: ListedOffence
+LISTED_OFFENCE_TERRORISM: ListedOffence
+LISTED_OFFENCE_TRAFFICKING_IN_HUMAN_BEINGS: ListedOffence
+LISTED_OFFENCE_SEXUAL_EXPLOITATION_OF_CHILDREN: ListedOffence
+LISTED_OFFENCE_DRUG_TRAFFICKING: ListedOffence
+LISTED_OFFENCE_WEAPONS_TRAFFICKING: ListedOffence
+LISTED_OFFENCE_CORRUPTION: ListedOffence
+LISTED_OFFENCE_FRAUD: ListedOffence
+LISTED_OFFENCE_MONEY_LAUNDERING: ListedOffence
+LISTED_OFFENCE_COUNTERFEITING_CURRENCY: ListedOffence
+LISTED_OFFENCE_COMPUTER_RELATED_CRIME: ListedOffence
+LISTED_OFFENCE_ENVIRONMENTAL_CRIME: ListedOffence
+LISTED_OFFENCE_FACILITATION_OF_UNAUTHORISED_ENTRY: ListedOffence
+LISTED_OFFENCE_MURDER_GRIEVOUS_BODILY_INJURY: ListedOffence
+LISTED_OFFENCE_ILLICIT_TRADE_IN_HUMAN_ORGANS: ListedOffence
+LISTED_OFFENCE_KIDNAPPING_HOSTAGE_TAKING: ListedOffence
+LISTED_OFFENCE_RACISM_AND_XENOPHOBIA: ListedOffence
+LISTED_OFFENCE_ORGANISED_OR_ARMED_ROBBERY: ListedOffence
+LISTED_OFFENCE_TRAFFICKING_IN_CULTURAL_GOODS: ListedOffence
+LISTED_OFFENCE_SWINDLING: ListedOffence
+LISTED_OFFENCE_RACKETEERING_AND_EXTORTION: ListedOffence
+LISTED_OFFENCE_COUNTERFEITING_AND_PIRACY_OF_PRODUCTS: ListedOffence
+LISTED_OFFENCE_FORGERY_OF_ADMINISTRATIVE_DOCUMENTS: ListedOffence
+LISTED_OFFENCE_FORGERY_OF_MEANS_OF_PAYMENT: ListedOffence
+LISTED_OFFENCE_HORMONAL_SUBSTANCES_TRAFFICKING: ListedOffence
+LISTED_OFFENCE_NUCLEAR_MATERIALS_TRAFFICKING: ListedOffence
+LISTED_OFFENCE_STOLEN_VEHICLES_TRAFFICKING: ListedOffence
+LISTED_OFFENCE_RAPE: ListedOffence
+LISTED_OFFENCE_ARSON: ListedOffence
+LISTED_OFFENCE_INTERNATIONAL_CRIMINAL_COURT_CRIMES: ListedOffence
+LISTED_OFFENCE_UNLAWFUL_SEIZURE_OF_AIRCRAFT_OR_SHIPS: ListedOffence
+LISTED_OFFENCE_SABOTAGE: ListedOffence
 URGENCY_UNSPECIFIED: Urgency
 URGENCY_NORMAL: Urgency
 URGENCY_URGENT: Urgency
@@ -342,7 +411,7 @@ class LinkedOrder(_message.Message):
     def __init__(self, id: _Optional[str] = ..., state: _Optional[int] = ..., state_name: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., names_this_request: _Optional[bool] = ...) -> None: ...
 
 class EvidenceRequest(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions", "category_outcomes", "refusals", "submission", "postponed_from", "postponed_at", "decision_suspended_seconds", "execution_suspended_seconds", "delay", "notification_exemption_reason", "items_restricted_at", "victim_refs", "user_notice_suppression_lapsed")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions", "category_outcomes", "refusals", "submission", "postponed_from", "postponed_at", "decision_suspended_seconds", "execution_suspended_seconds", "delay", "notification_exemption_reason", "items_restricted_at", "victim_refs", "user_notice_suppression_lapsed", "listed_offence", "max_sentence_months")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -395,6 +464,8 @@ class EvidenceRequest(_message.Message):
     ITEMS_RESTRICTED_AT_FIELD_NUMBER: _ClassVar[int]
     VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
     USER_NOTICE_SUPPRESSION_LAPSED_FIELD_NUMBER: _ClassVar[int]
+    LISTED_OFFENCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SENTENCE_MONTHS_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -447,7 +518,9 @@ class EvidenceRequest(_message.Message):
     items_restricted_at: _timestamp_pb2.Timestamp
     victim_refs: _containers.RepeatedScalarFieldContainer[str]
     user_notice_suppression_lapsed: bool
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., category_outcomes: _Optional[_Iterable[_Union[DataCategoryOutcome, _Mapping]]] = ..., refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ..., submission: _Optional[int] = ..., postponed_from: _Optional[_Union[EvidenceRequestState, str]] = ..., postponed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_suspended_seconds: _Optional[int] = ..., execution_suspended_seconds: _Optional[int] = ..., delay: _Optional[_Union[DelayNotice, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., items_restricted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., victim_refs: _Optional[_Iterable[str]] = ..., user_notice_suppression_lapsed: _Optional[bool] = ...) -> None: ...
+    listed_offence: ListedOffence
+    max_sentence_months: int
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., category_outcomes: _Optional[_Iterable[_Union[DataCategoryOutcome, _Mapping]]] = ..., refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ..., submission: _Optional[int] = ..., postponed_from: _Optional[_Union[EvidenceRequestState, str]] = ..., postponed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_suspended_seconds: _Optional[int] = ..., execution_suspended_seconds: _Optional[int] = ..., delay: _Optional[_Union[DelayNotice, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., items_restricted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., victim_refs: _Optional[_Iterable[str]] = ..., user_notice_suppression_lapsed: _Optional[bool] = ..., listed_offence: _Optional[_Union[ListedOffence, str]] = ..., max_sentence_months: _Optional[int] = ...) -> None: ...
 
 class DeadlineAlert(_message.Message):
     __slots__ = ("request", "deadline", "seconds_before", "passed")
@@ -462,7 +535,7 @@ class DeadlineAlert(_message.Message):
     def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ..., deadline: _Optional[_Union[Deadline, _Mapping]] = ..., seconds_before: _Optional[int] = ..., passed: _Optional[bool] = ...) -> None: ...
 
 class CreateRequestRequest(_message.Message):
-    __slots__ = ("request_id", "workspace_id", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "addressee_jurisdiction", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "visibility", "shared_with", "preservation_order_id", "user_notice_status", "user_notice_suppressed_until", "notification_exemption_reason", "victim_refs")
+    __slots__ = ("request_id", "workspace_id", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "addressee_jurisdiction", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "visibility", "shared_with", "preservation_order_id", "user_notice_status", "user_notice_suppressed_until", "notification_exemption_reason", "victim_refs", "listed_offence", "max_sentence_months")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
@@ -484,6 +557,8 @@ class CreateRequestRequest(_message.Message):
     USER_NOTICE_SUPPRESSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
     NOTIFICATION_EXEMPTION_REASON_FIELD_NUMBER: _ClassVar[int]
     VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
+    LISTED_OFFENCE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SENTENCE_MONTHS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     workspace_id: str
     legal_basis: LegalBasis
@@ -505,7 +580,9 @@ class CreateRequestRequest(_message.Message):
     user_notice_suppressed_until: _timestamp_pb2.Timestamp
     notification_exemption_reason: str
     victim_refs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., addressee_jurisdiction: _Optional[str] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., preservation_order_id: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., victim_refs: _Optional[_Iterable[str]] = ...) -> None: ...
+    listed_offence: ListedOffence
+    max_sentence_months: int
+    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., addressee_jurisdiction: _Optional[str] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., preservation_order_id: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., victim_refs: _Optional[_Iterable[str]] = ..., listed_offence: _Optional[_Union[ListedOffence, str]] = ..., max_sentence_months: _Optional[int] = ...) -> None: ...
 
 class CreateRequestResponse(_message.Message):
     __slots__ = ("request",)
