@@ -172,6 +172,11 @@ Ground = StrEnum(  # type: ignore[misc]
     },
 )
 
+#: The listed offence categories an EPOC (Annex IV) or an EIO (Annex D) may indicate (``legal.LISTED_OFFENCES``).
+ListedOffence = StrEnum(  # type: ignore[misc]
+    "ListedOffence", {o.lower(): o.lower().replace("_", "-") for o in legal.LISTED_OFFENCES}
+)
+
 _INSTRUMENTS = {
     "EIO": f"EIO ({legal.EIO})",
     "MLA": f"MLA ({legal.MLA_1959})",
@@ -306,6 +311,19 @@ def user_notice_text(r: pb.EvidenceRequest) -> str:
     return text
 
 
+def listed_offence_text(r: pb.EvidenceRequest) -> str:
+    """The listed offence the issuer indicated, with its annex and the maximum sentence in the issuing state,
+    and whether NO_DOUBLE_CRIMINALITY is therefore no ground for refusing the request."""
+    basis = pb.LegalBasis.Name(r.legal_basis).removeprefix("LEGAL_BASIS_")
+    annex = legal.LISTED_OFFENCE_ANNEX.get(basis, "annex")
+    offence = _label(pb.ListedOffence, r.listed_offence, "LISTED_OFFENCE_")
+    text = f"{annex}: {offence}, max {r.max_sentence_months} months"
+    listed = pb.ListedOffence.Name(r.listed_offence).removeprefix("LISTED_OFFENCE_") if r.listed_offence else ""
+    if rule := legal.double_criminality_exception(basis, listed, r.max_sentence_months):
+        text += f" (not refused for lack of double criminality: {legal.source(rule)})"
+    return text
+
+
 def refusal_text(basis: int, ground: int) -> str:
     """A ground for refusal as shown: its name, and the article it rests on under the request's instrument
     (a ground stored before the grounds were per instrument may have none)."""
@@ -353,6 +371,7 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
         ("visibility", "workspace" if r.visibility == common_pb2.VISIBILITY_WORKSPACE else "restricted to the parties"),
         ("user notice", user_notice_text(r)),
         *([("not notified because", r.notification_exemption_reason)] if r.notification_exemption_reason else []),
+        *([("listed offence", listed_offence_text(r))] if r.listed_offence else []),
         ("version", str(r.version)),
         ("items", str(r.item_count)),
     ]
@@ -468,6 +487,24 @@ def create(
             "notified (Reg. (EU) 2023/1543 Art. 8(2)); required then, refused otherwise.",
         ),
     ] = "",
+    listed_offence: Annotated[
+        ListedOffence | None,
+        typer.Option(
+            "--listed-offence",
+            help="EPOC or EIO: the listed offence category the request concerns (Reg. (EU) 2023/1543 Annex IV, "
+            "Directive 2014/41/EU Annex D); with --max-sentence-months of 36 or more, it is not refused for lack "
+            "of double criminality.",
+        ),
+    ] = None,
+    max_sentence_months: Annotated[
+        int,
+        typer.Option(
+            "--max-sentence-months",
+            metavar="MONTHS",
+            help="With --listed-offence: the maximum custodial sentence for it in the issuing state, in months "
+            "(1 to 1200; a life sentence is 1200).",
+        ),
+    ] = 0,
     victim: Annotated[
         list[str] | None,
         typer.Option(
@@ -501,6 +538,8 @@ def create(
         preservation_order_id=_uuid(preservation_order, "--preservation-order") if preservation_order else "",
         notification_exemption_reason=notification_exemption,
         victim_refs=victim_refs(victim),
+        listed_offence=_enum("LISTED_OFFENCE_", listed_offence.value if listed_offence else "unspecified"),
+        max_sentence_months=max_sentence_months,
     )
     r = _call(ctx, "CreateRequest", req).request
     if issue:

@@ -89,9 +89,12 @@ def requested_categories(req: Any) -> tuple[str, ...]:
 
 
 def instrument_grounds(req: Any) -> tuple[str, ...]:
-    """The grounds for refusal of the request's instrument (``legal.REFUSAL_GROUNDS``)."""
+    """The grounds for refusal of the request's instrument (``legal.refusal_grounds``): without
+    NO_DOUBLE_CRIMINALITY when the issuer indicated an Annex IV or Annex D offence punishable by at least
+    three years (the service refuses that ground then)."""
     basis = ev.LegalBasis.Name(req.legal_basis).removeprefix("LEGAL_BASIS_")
-    return legal.REFUSAL_GROUNDS.get(basis, ())
+    listed = ev.ListedOffence.Name(req.listed_offence).removeprefix("LISTED_OFFENCE_") if req.listed_offence else ""
+    return legal.refusal_grounds(basis, listed, req.max_sentence_months)
 
 
 REASON = Input("reason", "Reason", "textarea", required=True)

@@ -39,8 +39,8 @@ from jit.retention.v1 import retention_pb2 as rt
 from jit.tasks.v1 import tasks_pb2 as tk
 from jit.victims.v1 import statistics_pb2 as st
 from jit.victims.v1 import victims_pb2 as vc
+from jitlib import legal, stats
 from jitlib import scorecard as scorecards
-from jitlib import stats
 from services.console import present
 from services.console.actions import TABLES, FormError, build_request, jurisdictions, pseudonyms, set_instant
 from services.console.backend import Backend, Refused
@@ -108,7 +108,7 @@ ORDER_FIELDS = ("legal_basis", "provider_id", "data_categories", "description", 
 REQUEST_FIELDS = ("title", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind",
                   "addressee_jurisdiction", "provider_name", "data_categories", "notification_exemption_reason",
                   "offence_category", "urgency", "description", "victim_refs", "shared_with", "whole_workspace",
-                  "preservation_order_id",
+                  "preservation_order_id", "listed_offence", "max_sentence_months",
                   *_TARGET_FIELDS)  # fmt: skip
 #: What a refused restricted channel's form shows again.
 CHANNEL_FIELDS = ("title", "members")
@@ -539,6 +539,7 @@ class Console:
             procedures=_choices(ev.EpocProcedure), addressee_kinds=_choices(ev.AddresseeKind),
             categories=_choices(ev.DataCategory), target_types=_choices(ev.TargetType),
             offences=_choices(ev.OffenceCategory), urgencies=_choices(ev.Urgency),
+            listed_offences=_choices(ev.ListedOffence), sentence_max=legal.MAX_SENTENCE_MONTHS_MAX,
             target_rows=_target_rows(kept), more_rows=DRAFT_TARGET_ROWS, targets_max=DRAFT_TARGETS_MAX, kept=kept,
         )  # fmt: skip
 
@@ -563,13 +564,15 @@ class Console:
         try:
             basis, procedure = number(ev.LegalBasis, "legal_basis"), number(ev.EpocProcedure, "epoc_procedure")
             kind, offence = number(ev.AddresseeKind, "addressee_kind"), number(ev.OffenceCategory, "offence_category")
-            urgency = number(ev.Urgency, "urgency")
+            urgency, listed = number(ev.Urgency, "urgency"), number(ev.ListedOffence, "listed_offence")
+            # Left empty: no indication (0); the service checks the range and that it goes with the offence.
+            months = int(str(form.get("max_sentence_months") or "").strip() or 0)
             categories = [_enum_name(ev.DataCategory, v) for v in form.getlist("data_categories")]
             targets = _typed_targets(form, target)
         except ValueError:
             raise Refused(
-                INVALID, "Refused: the instrument, the addressee, the data, the targets' kinds, the offence and the "
-                "urgency must be chosen from the form."
+                INVALID, "Refused: the instrument, the addressee, the data, the targets' kinds, the offence, the "
+                "urgency and the listed offence must be chosen from the form, the maximum sentence a number of months."
             ) from None  # fmt: skip
         req = ev.CreateRequestRequest(
             request_id=str(form.get("request_id") or uuid.uuid4()),
@@ -592,6 +595,8 @@ class Console:
             notification_exemption_reason=str(form.get("notification_exemption_reason") or ""),
             victim_refs=pseudonyms(str(form.get("victim_refs") or "")),
             preservation_order_id=str(form.get("preservation_order_id") or ""),
+            listed_offence=listed,
+            max_sentence_months=months,
         )
         created = (await self.backend.call("evidence", "CreateRequest", req, c.token)).request
         drafted = "Evidence request drafted: issue it from its page when it is ready to go."

@@ -370,6 +370,46 @@ def test_an_evidence_request_is_drafted_from_the_requests_page_as_the_form_says(
     )
 
 
+def test_an_evidence_request_draft_indicates_its_listed_offence_and_maximum_sentence(h: Harness) -> None:
+    """LISTED_OFFENCE_INDICATION: the draft form offers the Annex IV / Annex D categories and the maximum
+    sentence in months; what is chosen is what the service gets, a refused draft shows them again as chosen,
+    and a sentence that is not a number is refused before any call."""
+
+    def refuse(_request: Any) -> Any:
+        raise Refused(grpc.StatusCode.INVALID_ARGUMENT, "Refused: max_sentence_months: must be 1 to 1200 months")
+
+    h.services.answers[("evidence", "CreateRequest")] = refuse
+    h.login()
+    page = h.http.get(f"/w/{WS}/requests").text
+    assert 'name="listed_offence"' in page and 'name="max_sentence_months"' in page
+    assert f'<option value="{ev.LISTED_OFFENCE_COMPUTER_RELATED_CRIME}">computer related crime</option>' in page
+    form = {
+        "title": "Who shared the images",
+        "legal_basis": str(ev.LEGAL_BASIS_EPOC),
+        "epoc_procedure": str(ev.EPOC_PROCEDURE_WITH_NOTIFICATION),
+        "issuing_authority": "OM Amsterdam",
+        "addressee_kind": str(ev.ADDRESSEE_KIND_SERVICE_PROVIDER),
+        "addressee_jurisdiction": "IE",
+        "target_1_type": str(ev.TARGET_TYPE_ACCOUNT_HANDLE),
+        "target_1": "@d",
+        "offence_category": str(ev.OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES),
+        "listed_offence": str(ev.LISTED_OFFENCE_COMPUTER_RELATED_CRIME),
+        "max_sentence_months": " 1300 ",
+    }
+    sent = _drafted(h, "requests", form)
+    (asked,) = h.services.asked("CreateRequest")
+    assert asked.listed_offence == ev.LISTED_OFFENCE_COMPUTER_RELATED_CRIME and asked.max_sentence_months == 1300
+    shown = h.http.get(sent.headers["location"]).text
+    assert "max_sentence_months: must be 1 to 1200 months" in shown
+    assert f'<option value="{ev.LISTED_OFFENCE_COMPUTER_RELATED_CRIME}" selected>' in shown
+    assert 'name="max_sentence_months" type="number" min="1" max="1200" inputmode="numeric" value=" 1300 "' in shown
+    _drafted(h, "requests", {**form, "max_sentence_months": "three years"})
+    assert len(h.services.asked("CreateRequest")) == 1  # not a number: refused by the console
+    _drafted(h, "requests", {**form, "listed_offence": "", "max_sentence_months": ""})
+    none = h.services.asked("CreateRequest")[-1]
+    assert none.listed_offence == ev.LISTED_OFFENCE_UNSPECIFIED and none.max_sentence_months == 0
+
+
 def test_a_refused_draft_comes_back_filled_in_as_typed_once_and_never_in_a_cookie(h: Harness) -> None:
     """The service refuses the draft: the orders' page says why and shows the form as the user filled it
     (texts, the chosen options, the ticked data), so only the refused field needs changing; the next visit
