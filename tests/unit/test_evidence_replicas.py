@@ -141,6 +141,8 @@ def every_field(r: domain.EvidenceRequest) -> domain.EvidenceRequest:
         delay=domain.Delay(DeadlineKind.EXECUTE, "the server is seized", T0 + timedelta(days=100), T0, DE),
         items_restricted_at=T0 + timedelta(days=6),
         victim_refs=("V-NL-0001", "V-NL-0002"),
+        listed_offence="COMPUTER_RELATED_CRIME",
+        max_sentence_months=36,
         deadlines=(*r.deadlines, working),
         replicated_at=T0 + timedelta(days=4),
         decided_categories=(
@@ -292,6 +294,17 @@ def test_the_owners_alerts_and_item_events_pass_by_a_replica(session: Session) -
     assert not replicas.apply(app.REPLICAS, clock, session, envelope)
     assert store.get(session, r.id) == replace(r, replicated_at=T0)
     assert r.state is State.ACKNOWLEDGED
+
+
+def test_a_request_s_listed_offence_and_maximum_sentence_are_stored_and_read_back(session: Session) -> None:
+    """LISTED_OFFENCE_INDICATION: the listed offence and the maximum sentence are kept in the request's
+    columns (revision 0031): a replica written from its event reads back with them."""
+    clock = ManualClock(T0)
+    r = replace(eio(), listed_offence="RACISM_AND_XENOPHOBIA", max_sentence_months=48)
+    assert replicas.apply(app.REPLICAS, clock, session, _event(r, "acknowledged"))
+    held = store.get(session, r.id)
+    assert held == replace(r, replicated_at=T0)
+    assert (held.listed_offence, held.max_sentence_months) == ("RACISM_AND_XENOPHOBIA", 48)
 
 
 ORDER_ID = "0190f7a0-0000-7000-8000-0000000000bb"
