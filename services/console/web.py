@@ -567,6 +567,8 @@ class Console:
             urgency, listed = number(ev.Urgency, "urgency"), number(ev.ListedOffence, "listed_offence")
             # Left empty: no indication (0); the service checks the range and that it goes with the offence.
             months = int(str(form.get("max_sentence_months") or "").strip() or 0)
+            if not -(2**31) <= months < 2**31:  # beyond the field's int32: not a sentence the service checks
+                raise ValueError(months)
             categories = [_enum_name(ev.DataCategory, v) for v in form.getlist("data_categories")]
             targets = _typed_targets(form, target)
         except ValueError:

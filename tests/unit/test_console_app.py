@@ -1213,7 +1213,31 @@ def test_a_k_out_of_range_is_refused_in_words(h: Harness, path: str) -> None:
         (
             f"/w/{WS}/requests",
             {"title": "t", "legal_basis": "1", "addressee_kind": "7", "target_1_type": "1", "target_1": "@a"},
-            "the targets&#39; kinds, the offence and the urgency must be chosen from the form",
+            "the targets&#39; kinds, the offence, the urgency and the listed offence must be chosen from the form",
+        ),
+        (
+            f"/w/{WS}/requests",
+            {
+                "title": "t",
+                "legal_basis": "1",
+                "addressee_kind": "1",
+                "target_1_type": "1",
+                "target_1": "@a",
+                "listed_offence": "99",
+            },
+            "the listed offence must be chosen from the form, the maximum sentence a number of months",
+        ),
+        (
+            f"/w/{WS}/requests",
+            {
+                "title": "t",
+                "legal_basis": "1",
+                "addressee_kind": "1",
+                "target_1_type": "1",
+                "target_1": "@a",
+                "max_sentence_months": "99999999999999999999",
+            },
+            "the maximum sentence a number of months",
         ),
         (
             f"/w/{WS}/requests",
