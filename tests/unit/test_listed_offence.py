@@ -281,3 +281,39 @@ def test_a_listed_offence_is_a_field_of_the_record_and_its_draft() -> None:
     names = {f.name: f.default for f in dataclasses.fields(domain.EvidenceRequest)}
     assert names["listed_offence"] == "" and names["max_sentence_months"] == 0
     assert {f.name for f in dataclasses.fields(NewRequest)} >= {"listed_offence", "max_sentence_months"}
+
+
+def test_jit_evidence_request_create_sends_the_listed_offence_and_shows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LISTED_OFFENCE_INDICATION from the command line: `create --listed-offence --max-sentence-months` sends
+    both fields, and the request shown back carries them with the exception they make."""
+    from typer.testing import CliRunner
+
+    from jitcli import evidence_cmd
+    from jitcli.main import app as cli
+
+    sent: list[pb.CreateRequestRequest] = []
+
+    def call(_ctx: Any, method: str, request: Any, timeout: float | None = None) -> Any:
+        assert method == "CreateRequest"
+        sent.append(request)
+        return pb.CreateRequestResponse(
+            request=pb.EvidenceRequest(
+                id="r-1",
+                legal_basis=request.legal_basis,
+                listed_offence=request.listed_offence,
+                max_sentence_months=request.max_sentence_months,
+            )
+        )
+
+    monkeypatch.setattr(evidence_cmd, "_call", call)
+    args = [
+        "evidence", "request", "create", "-w", "jit-demo", "--basis", "epoc", "--procedure", "with-notification",
+        "--to", "IE", "--provider", "SocialNet Ireland Ltd", "--authority", "OM Amsterdam", "-t", "Who shared",
+        "--target", "account:@d", "--data", "content", "--offence", "non-consensual-intimate-images",
+        "--listed-offence", "computer-related-crime", "--max-sentence-months", "36",
+    ]  # fmt: skip
+    out = CliRunner().invoke(cli, args, env={"COLUMNS": "400"})
+    assert out.exit_code == 0, out.output
+    [req] = sent
+    assert req.listed_offence == pb.LISTED_OFFENCE_COMPUTER_RELATED_CRIME and req.max_sentence_months == 36
+    assert "Annex IV: computer-related-crime, max 36 months (not refused for lack of double criminality" in out.output
