@@ -126,6 +126,41 @@ def withdrawal(event: Envelope, recipient: str) -> Envelope:
     )
 
 
+def limit_field(event: Envelope, path: str, entitled: Iterable[str]) -> None:
+    """Say that the part of ``event``'s state at ``path`` (field names joined by dots) is for the countries
+    ``entitled`` only, of its audience (``FieldAudience``): the id of another record that has an audience of
+    its own. The owner's stream keeps the event whole, for the owner's own consumers; the copy for a peer's
+    node leaves the part out unless that peer is entitled (``copy_for``)."""
+    event.field_audiences.add(path=path, audience=sorted(set(entitled)))
+
+
+def copy_for(event: Envelope, recipient: str) -> Envelope | None:
+    """The copy of ``event`` for the node of ``recipient``: without the parts of its state that country is
+    not entitled to, and without the list that says who is (``field_audiences``: what it says of the other
+    records is none of the peer's business). None when the event names no such part (the copy is the
+    event as published)."""
+    if not event.field_audiences:
+        return None
+    hidden = [f.path for f in event.field_audiences if recipient not in f.audience]
+    copy = Envelope()
+    copy.CopyFrom(event)
+    del copy.field_audiences[:]
+    if not hidden:
+        return copy
+    descriptor = descriptor_pool.Default().FindMessageTypeByName(event.state.TypeName())
+    state = message_factory.GetMessageClass(descriptor)()
+    event.state.Unpack(state)
+    for path in hidden:
+        *parents, name = path.split(".")
+        part: Message | None = state
+        for parent in parents:
+            part = getattr(part, parent) if part is not None and part.HasField(parent) else None
+        if part is not None:
+            part.ClearField(name)
+    copy.state.value = state.SerializeToString(deterministic=True)
+    return copy
+
+
 def withdrawn_here(event: Envelope, node: str) -> bool:
     """Whether ``event`` is, for the node of country ``node``, the withdrawal of its copy of the record."""
     return bool(node) and node in event.withdrawn_from and node not in event.audience

@@ -25,7 +25,7 @@ from jitlib import sealing
 from jitlib.bus import Bus, BusUnavailable
 from jitlib.clock import Clock, SystemClock
 from jitlib.db import Database, RuntimeTables
-from jitlib.envelopes import withdrawal
+from jitlib.envelopes import copy_for, withdrawal
 from jitlib.federation import Federation, outbound_subject
 from jitlib.sqlexec import CompiledInsert
 from jitlib.telemetry import extract_context, inject_headers, left_out
@@ -329,15 +329,19 @@ class OutboxRelay:
         node sends only what it owns. A peer the change took out of the record's audience
         (``withdrawn_from``) gets the event's withdrawal instead (``envelopes.withdrawal``: no state), to
         drop its copy. A record sent again to the countries that joined its workspace (``resent_to``,
-        ``jitlib.joining``) goes to those of its audience only. The row is marked sent only after every
-        copy is stored, and a republished copy is dropped by its id."""
+        ``jitlib.joining``) goes to those of its audience only. A part of the state that fewer countries are
+        entitled to (``field_audiences``: a linked record's id) is in the copy of an entitled peer only
+        (``envelopes.copy_for``); this node's own stream keeps the event whole. The row is marked sent only
+        after every copy is stored, and a republished copy is dropped by its id (each copy is made again
+        from the row, the same for the same peer)."""
         if self._federation is None or not self._federation.is_owner(event.origin_jurisdiction):
             return
         audience = set(event.audience) & set(event.resent_to) if event.resent_to else event.audience
         for peer in self._federation.recipients(audience):
-            await self._bus.publish(
-                outbound_subject(peer, subject), payload, {**headers, "Nats-Msg-Id": f"{event_id}.{peer}"}
-            )
+            copy = copy_for(event, peer)
+            body = payload if copy is None else copy.SerializeToString(deterministic=True)
+            copy_headers = {**headers, "Nats-Msg-Id": f"{event_id}.{peer}"}
+            await self._bus.publish(outbound_subject(peer, subject), body, copy_headers)
         for peer in self._federation.recipients(set(event.withdrawn_from) - set(event.audience)):
             await self._bus.publish(
                 outbound_subject(peer, subject),

@@ -17,6 +17,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
+from jit.evidence.v1 import evidence_pb2
 from jit.tasks.v1 import tasks_pb2
 from jitlib import envelopes
 from jitlib.actors import Actor
@@ -224,3 +225,71 @@ def test_a_country_a_change_took_out_of_the_audience_gets_a_withdrawal_without_t
     check_inbound("jit.in.nl.tasks.NL.assigned", withdrawal, "DE")  # DE's node takes it in
     with pytest.raises(PoisonMessage, match="audience"):
         check_inbound("jit.in.nl.tasks.NL.assigned", withdrawal, "FR")
+
+
+def test_a_linked_records_id_reaches_the_peers_entitled_to_that_record_only(tmp_path: Path) -> None:
+    """An NL request to DE, workspace-visible, linked to an NL order shared with IE: the request's event goes
+    to DE, IE and FR (members), the order's id only to IE (``field_audiences``); NL's own stream gets the event
+    whole (its preservation service moves the order), and no peer learns who the order's audience is."""
+    request = evidence_pb2.EvidenceRequest(
+        id="r-1",
+        workspace_id="jit-demo",
+        origin_jurisdiction="NL",
+        preservation_order_id="o-1",
+        title="Cork",
+        version=2,
+    )
+    alert = evidence_pb2.DeadlineAlert(request=request, seconds_before=3600)
+    stored: dict[str, bytes] = {}
+    for state, path, subject in (
+        (request, "preservation_order_id", "jit.evidence.NL.issued"),
+        (alert, "request.preservation_order_id", "jit.evidence.NL.deadline_approaching"),
+    ):
+        event = envelopes.envelope(
+            event_type="jit.evidence.v1.EvidenceRequestIssued",
+            state=state,
+            workspace_id="jit-demo",
+            origin="NL",
+            audience=["DE", "FR", "IE", "NL"],
+            aggregate_type="evidence_request",
+            aggregate_id="r-1",
+            version=2,
+            actor=Actor("u-nl", "nl-prosecutor", "NL"),
+            now=datetime(2026, 3, 2, tzinfo=UTC),
+            event_id=f"e-{path}",
+        )
+        envelopes.limit_field(event, path, ["IE", "NL"])
+        stored[subject] = event.SerializeToString(deterministic=True)
+
+    async def scenario() -> RecordingBroker:
+        metadata = MetaData()
+        tables = runtime_tables(metadata)
+        db = Database(f"sqlite:///{tmp_path / 'outbox.db'}")
+        metadata.create_all(db.engine)
+        broker = RecordingBroker()
+        fed = Federation.parse("NL", "DE,IE,FR")
+        relay = OutboxRelay(db, tables, broker, poll_seconds=60.0, mark_seconds=0.0, federation=fed)  # type: ignore[arg-type]
+        for n, (subject, payload) in enumerate(stored.items()):
+            insert(db, tables, f"e-{n}", payload, subject)
+        relay.start()
+        await broker.until(8)
+        await relay.stop(drain=False)
+        db.engine.dispose()
+        return broker
+
+    broker = asyncio.run(scenario())
+    for subject, payload in stored.items():
+        assert broker.payloads[subject] == payload  # this node's stream: whole, with who may read the link
+        event = subject.removeprefix("jit.")
+        for peer, shown in (("de", False), ("fr", False), ("ie", True)):
+            copy = Envelope.FromString(broker.payloads[f"jit.out.{peer}.{event}"])
+            assert not copy.field_audiences
+            state = evidence_pb2.EvidenceRequest()
+            if not copy.state.Unpack(state):
+                held = evidence_pb2.DeadlineAlert()
+                assert copy.state.Unpack(held) and held.seconds_before == 3600
+                state = held.request
+            assert (state.id, state.title, state.version) == ("r-1", "Cork", 2)
+            assert state.preservation_order_id == ("o-1" if shown else ""), (peer, subject)
+            assert (b"o-1" in broker.payloads[f"jit.out.{peer}.{event}"]) is shown
+            check_inbound(f"jit.in.nl.{event}", copy, peer.upper())

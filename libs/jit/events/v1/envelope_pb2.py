@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from jit.common.v1 import common_pb2 as jit_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cjit/events/v1/envelope.proto\x12\rjit.events.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajit/common/v1/common.proto\"\xd8\x02\n\x08\x45nvelope\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cworkspace_id\x18\x04 \x01(\t\x12\x1b\n\x13origin_jurisdiction\x18\x05 \x01(\t\x12\x10\n\x08\x61udience\x18\x06 \x03(\t\x12\x16\n\x0e\x61ggregate_type\x18\x07 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x08 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\t \x01(\x03\x12#\n\x05\x61\x63tor\x18\n \x01(\x0b\x32\x14.jit.common.v1.Actor\x12#\n\x05state\x18\x0b \x01(\x0b\x32\x14.google.protobuf.Any\x12\x16\n\x0ewithdrawn_from\x18\x0c \x03(\t\x12\x11\n\tresent_to\x18\r \x03(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cjit/events/v1/envelope.proto\x12\rjit.events.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajit/common/v1/common.proto\"\x8f\x03\n\x08\x45nvelope\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12/\n\x0boccurred_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cworkspace_id\x18\x04 \x01(\t\x12\x1b\n\x13origin_jurisdiction\x18\x05 \x01(\t\x12\x10\n\x08\x61udience\x18\x06 \x03(\t\x12\x16\n\x0e\x61ggregate_type\x18\x07 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x08 \x01(\t\x12\x19\n\x11\x61ggregate_version\x18\t \x01(\x03\x12#\n\x05\x61\x63tor\x18\n \x01(\x0b\x32\x14.jit.common.v1.Actor\x12#\n\x05state\x18\x0b \x01(\x0b\x32\x14.google.protobuf.Any\x12\x16\n\x0ewithdrawn_from\x18\x0c \x03(\t\x12\x11\n\tresent_to\x18\r \x03(\t\x12\x35\n\x0f\x66ield_audiences\x18\x0e \x03(\x0b\x32\x1c.jit.events.v1.FieldAudience\"/\n\rFieldAudience\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x10\n\x08\x61udience\x18\x02 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,5 +35,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jit.events.v1.envelope_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENVELOPE']._serialized_start=136
-  _globals['_ENVELOPE']._serialized_end=480
+  _globals['_ENVELOPE']._serialized_end=535
+  _globals['_FIELDAUDIENCE']._serialized_start=537
+  _globals['_FIELDAUDIENCE']._serialized_end=584
 # @@protoc_insertion_point(module_scope)

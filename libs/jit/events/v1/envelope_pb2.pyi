@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Envelope(_message.Message):
-    __slots__ = ("id", "type", "occurred_at", "workspace_id", "origin_jurisdiction", "audience", "aggregate_type", "aggregate_id", "aggregate_version", "actor", "state", "withdrawn_from", "resent_to")
+    __slots__ = ("id", "type", "occurred_at", "workspace_id", "origin_jurisdiction", "audience", "aggregate_type", "aggregate_id", "aggregate_version", "actor", "state", "withdrawn_from", "resent_to", "field_audiences")
     ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class Envelope(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     WITHDRAWN_FROM_FIELD_NUMBER: _ClassVar[int]
     RESENT_TO_FIELD_NUMBER: _ClassVar[int]
+    FIELD_AUDIENCES_FIELD_NUMBER: _ClassVar[int]
     id: str
     type: str
     occurred_at: _timestamp_pb2.Timestamp
@@ -39,4 +40,13 @@ class Envelope(_message.Message):
     state: _any_pb2.Any
     withdrawn_from: _containers.RepeatedScalarFieldContainer[str]
     resent_to: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., audience: _Optional[_Iterable[str]] = ..., aggregate_type: _Optional[str] = ..., aggregate_id: _Optional[str] = ..., aggregate_version: _Optional[int] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., state: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., withdrawn_from: _Optional[_Iterable[str]] = ..., resent_to: _Optional[_Iterable[str]] = ...) -> None: ...
+    field_audiences: _containers.RepeatedCompositeFieldContainer[FieldAudience]
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., audience: _Optional[_Iterable[str]] = ..., aggregate_type: _Optional[str] = ..., aggregate_id: _Optional[str] = ..., aggregate_version: _Optional[int] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., state: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., withdrawn_from: _Optional[_Iterable[str]] = ..., resent_to: _Optional[_Iterable[str]] = ..., field_audiences: _Optional[_Iterable[_Union[FieldAudience, _Mapping]]] = ...) -> None: ...
+
+class FieldAudience(_message.Message):
+    __slots__ = ("path", "audience")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    audience: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, path: _Optional[str] = ..., audience: _Optional[_Iterable[str]] = ...) -> None: ...
