@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -42,7 +43,17 @@ from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.periods import period_end
-from jitlib.policy import PRESERVATION_ORDER_RULES, AccessParties, Operation, RecordAccess, offers_by_state, permitted
+from jitlib.policy import (
+    PRESERVATION_ORDER_RULES,
+    AccessParties,
+    Decision,
+    Operation,
+    RecordAccess,
+    decide,
+    evidence_request_addressee,
+    offers_by_state,
+    permitted,
+)
 from jitlib.principal import Principal
 
 REFERENCE_MAX = 200
@@ -355,6 +366,10 @@ class Order(Versioned, AccessParties):
     not_executed_reason: str = ""
     provider_reference: str = ""
     follow_up_request_id: str = ""
+    #: What the policy needs to know of the follow-up request (``follow_up_facts``), as recorded from its
+    #: events when the link was made and kept up to date since; "" when none is known (named by hand with
+    #: ``MarkProductionRequested`` before its events came, or on a replica).
+    follow_up_facts: str = ""
     issued_at: datetime | None = None
     #: When the provider received the order (default: ``issued_at``); receipt clocks start here.
     received_at: datetime | None = None
@@ -385,6 +400,85 @@ class Order(Versioned, AccessParties):
     def clock_runs(self) -> bool:
         """The order has an expiry that the service's clock warns about and expires it at."""
         return clock_runs(self.state, self.expires_at)
+
+
+# ---- the follow-up request's access facts ----------------------------------------------------------------
+
+#: Evidence requests between members of the workspace only (the evidence service's ``MEMBERS_ONLY_BASES``): their
+#: addressee reads them as a member; every other instrument's addressee reads it from outside the workspace too.
+_MEMBERS_ONLY_BASES = frozenset({"JIT_DIRECT"})
+
+
+def follow_up_facts(
+    *,
+    origin: str,
+    addressee_kind: str,
+    addressee: str,
+    legal_basis: str,
+    epoc_procedure: str,
+    restricted: bool,
+    shared_with: Iterable[str],
+    version: int,
+) -> str:
+    """The access facts of an evidence request (at ``version``) as kept with the order that it follows: the
+    rule of the evidence service's ``EvidenceRequest.access()`` (its addressee by
+    ``jitlib.policy.evidence_request_addressee``), as a JSON text. Enum values by their names without prefix."""
+    party = evidence_request_addressee(addressee_kind, addressee, legal_basis, epoc_procedure) or ""
+    facts = {
+        "version": version,
+        "origin": origin,
+        "addressee": party,
+        "outside": legal_basis not in _MEMBERS_ONLY_BASES and bool(party),
+        "restricted": restricted,
+        "shared_with": sorted(set(shared_with)),
+    }
+    return json.dumps(facts, sort_keys=True, separators=(",", ":"))
+
+
+def follow_up_version(facts: str) -> int:
+    """The request's version the facts were recorded at (0 when none are)."""
+    return int(json.loads(facts)["version"]) if facts else 0
+
+
+@functools.lru_cache(maxsize=4096)
+def follow_up_access(workspace_id: str, order_origin: str, facts: str) -> RecordAccess:
+    """The policy's facts of an order's follow-up request (in the order's workspace: a link is made within one).
+    Without recorded facts, the request is taken as restricted to the order's issuing jurisdiction: the one
+    that named it (``MarkProductionRequested``) or whose node owns the order."""
+    if not facts:
+        return RecordAccess(workspace_id, order_origin, None, True)
+    f = json.loads(facts)
+    return RecordAccess(
+        workspace_id,
+        f["origin"],
+        f["addressee"] or None,
+        bool(f["restricted"]),
+        frozenset(f["shared_with"]),
+        outside_addressee=bool(f["outside"]),
+    )
+
+
+class FollowUpFacts(Protocol):
+    """What shows an order's follow-up request: an ``Order``, or a row of a list's page (``store.Listed``)."""
+
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def origin_jurisdiction(self) -> str: ...
+    @property
+    def follow_up_request_id(self) -> str: ...
+    @property
+    def follow_up_facts(self) -> str: ...
+
+
+def follow_up_shown(principal: Principal, order: FollowUpFacts) -> bool:
+    """Whether an answer to ``principal`` names the order's follow-up request (``follow_up_request_id``): only
+    when the policy lets them read that request (``decide(READ)`` on its facts), so that its id tells nobody
+    else that it exists (DOMAIN.md: NOT_FOUND, never a hint)."""
+    if not order.follow_up_request_id:
+        return False
+    access = follow_up_access(order.workspace_id, order.origin_jurisdiction, order.follow_up_facts)
+    return decide(principal, Operation.READ, record=access) is Decision.ALLOW
 
 
 def confirmation_overdue(state: OrderState, issued_at: datetime | None, now: datetime, limit: timedelta) -> bool:
@@ -906,6 +1000,8 @@ def apply(
             target = order.state  # the clock is extended; the order is where it was
     elif action == "request_production":
         changes.update(follow_up_request_id=data.follow_up_request_id, production_requested_at=judged)
+        if data.follow_up_request_id != order.follow_up_request_id:
+            changes["follow_up_facts"] = ""  # another request's facts: its own come with its events
         if order.state is OrderState.EXPIRED:
             assert order.expires_at is not None  # _requested_before_it_expired
             changes["state_reason"] = (

@@ -29,10 +29,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from jit.common.v1 import common_pb2
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2
 from jit.preservation.v1 import preservation_pb2 as pb
@@ -62,7 +64,52 @@ WARNING_TYPE = "jit.preservation.v1.PreservationOrderExpiryWarning"
 #: ``not_executed`` is ``jit.preservation.v1.PreservationOrderNotExecuted``, on
 #: ``jit.preservation.<origin>.not_executed``; ``envelope`` takes the type whole (the warnings' is WARNING_TYPE).
 EVENTS = envelopes.RecordEvents("preservation", "PreservationOrder", aggregate_type=RECORD)
-subject, event_type, envelope = EVENTS.subject, EVENTS.event_type, EVENTS.typed_envelope
+subject, event_type = EVENTS.subject, EVENTS.event_type
+
+
+def envelope(
+    order: Order,
+    state: pb.PreservationOrder | pb.ExpiryWarning,
+    etype: str,
+    members: frozenset[str],
+    now: datetime,
+    *,
+    request_facts: str = "",
+) -> Envelope:
+    """The event of ``order`` with ``state`` (the order, or a warning carrying it), for the order's audience:
+    the id of an evidence request it names (its follow-up, or a warning's ``production_request_id``) only for
+    the nodes entitled to that request (``limit_requests``). ``request_facts``: the facts of a warning's
+    ``production_request_id`` when it is not the order's follow-up."""
+    event = EVENTS.typed_envelope(order, state, etype, members, now)
+    limit_requests(event, order, state, members, request_facts)
+    return event
+
+
+def request_audience(order: Order, facts: str, members: frozenset[str]) -> list[str]:
+    """Who is entitled to an evidence request of ``order``'s workspace with access ``facts``
+    (``domain.follow_up_facts``; none known: the order's issuing jurisdiction alone)."""
+    access = domain.follow_up_access(order.workspace_id, order.origin_jurisdiction, facts)
+    return envelopes.audience(access.parties, access.restricted, members)
+
+
+def limit_requests(
+    event: Envelope,
+    order: Order,
+    state: pb.PreservationOrder | pb.ExpiryWarning,
+    members: frozenset[str],
+    request_facts: str = "",
+) -> None:
+    """Mark in ``event`` the evidence requests' ids its state names as for the countries entitled to each
+    request (``envelopes.limit_field``): this node's consumers (the evidence service records the reverse
+    link from it) get them, a peer's node only when its country may read the request. The order's audience
+    is not the request's: DOMAIN.md, a record the reader may not see is never hinted at."""
+    order_state, prefix = (state.order, "order.") if isinstance(state, pb.ExpiryWarning) else (state, "")
+    if order_state.follow_up_request_id:
+        follow_up = request_audience(order, order.follow_up_facts, members)
+        envelopes.limit_field(event, prefix + "follow_up_request_id", follow_up)
+    if isinstance(state, pb.ExpiryWarning) and state.production_request_id:
+        facts = order.follow_up_facts if state.production_request_id == order.follow_up_request_id else request_facts
+        envelopes.limit_field(event, "production_request_id", request_audience(order, facts, members))
 
 
 def write_change(
@@ -225,13 +272,19 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
             # Only the order's issuing side links a production request to it: anything else never moves it.
             raise PoisonMessage(f"evidence request {request.id} may not move preservation order {order.id}: {problem}")
         now = rt.clock.now()
+        facts = request_facts(request)
+        newer = domain.follow_up_version(order.follow_up_facts) < request.version
+        if order.follow_up_request_id == request.id and newer:
+            # Who may read the follow-up request (its visibility, its sharing) as of this event.
+            store.set_follow_up_facts(session, order.id, request.id, facts)
+            order = replace(order, follow_up_facts=facts)
         if not failed and order.follow_up_request_id != request.id:
             basis = evidence_pb2.LegalBasis.Name(request.legal_basis).removeprefix("LEGAL_BASIS_")
             provider = rules.providers.get(order.provider_id)
             why = domain.production_not_counted(order, provider, basis, request.addressee_jurisdiction)
             if why:
                 # Not a request for the preserved data: the clock runs on, and the issuer is told once.
-                not_counted(session, rt, rules, order, request.id, why, now)
+                not_counted(session, rt, rules, order, request.id, why, now, facts)
                 return
         # Judged when the production request was issued, not when this node consumed its event
         # (PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY).
@@ -251,6 +304,8 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
                 now=now,
                 rule=rules.clock_for(order),
             )
+            if after.follow_up_request_id == request.id:
+                after = replace(after, follow_up_facts=facts)  # recorded with the link (who may read its id)
             state = write_change(uow, order, after, t.event, rules=rules, members=members, now=now)
             order = after
         warning = domain.production_ended_warning(order, request.id, failed, now) if failed else None
@@ -265,8 +320,30 @@ def evidence_handler(rt: Runtime, rules: Rules, loop: asyncio.AbstractEventLoop)
     return handle
 
 
+def request_facts(request: evidence_pb2.EvidenceRequest) -> str:
+    """The access facts of the evidence request an event carries, as kept with the order it follows."""
+    return domain.follow_up_facts(
+        origin=request.origin_jurisdiction,
+        addressee_kind=E.AddresseeKind.Name(request.addressee_kind).removeprefix("ADDRESSEE_KIND_"),
+        addressee=request.addressee_jurisdiction,
+        legal_basis=E.LegalBasis.Name(request.legal_basis).removeprefix("LEGAL_BASIS_"),
+        epoc_procedure=E.EpocProcedure.Name(request.epoc_procedure).removeprefix("EPOC_PROCEDURE_"),
+        # Need to know by default, as the evidence service reads its requests.
+        restricted=request.visibility != common_pb2.VISIBILITY_WORKSPACE,
+        shared_with=request.shared_with,
+        version=request.version,
+    )
+
+
 def not_counted(
-    session: Session, rt: Runtime, rules: Rules, order: Order, request_id: str, why: str, now: datetime
+    session: Session,
+    rt: Runtime,
+    rules: Rules,
+    order: Order,
+    request_id: str,
+    why: str,
+    now: datetime,
+    facts: str = "",
 ) -> None:
     """Tell the order's issuer, once per linked request (``alerts_sent``), that evidence request
     ``request_id`` does not count as the order's production request (``why``) and when the preservation
@@ -284,7 +361,10 @@ def not_counted(
     uow = UnitOfWork(session, rt.tables, SYSTEM)
     members = rt.members_of(order)
     state = order_to_pb(order, now, rules.confirmation_overdue_after)
-    uow.emit(subject(order, WARNING_EVENT), envelope(order, warning_to_pb(state, warning), WARNING_TYPE, members, now))
+    uow.emit(
+        subject(order, WARNING_EVENT),
+        envelope(order, warning_to_pb(state, warning), WARNING_TYPE, members, now, request_facts=facts),
+    )
     uow.audit(RECORD, order.id, order.workspace_id)
     audit.record(session, rt.tables, uow.audits, now)
 

@@ -83,30 +83,42 @@ _TIMES = (
 
 
 def order_to_pb(
-    order: Order, now: datetime, overdue_after: timedelta, allowed_actions: Sequence[str] = ()
+    order: Order,
+    now: datetime,
+    overdue_after: timedelta,
+    allowed_actions: Sequence[str] = (),
+    *,
+    follow_up_shown: bool = True,
 ) -> pb.PreservationOrder:
     """The order as a message, made by one constructor call (its timestamps given as their fields, unset
     when None); ``allowed_actions`` only in an answer to a caller (``domain.allowed_actions``), never in an
-    event's state."""
-    return _order_message(order, order.is_confirmation_overdue(now, overdue_after), allowed_actions)
+    event's state. ``follow_up_shown`` False: without ``follow_up_request_id`` (an answer to a caller who may
+    not read that request, ``domain.follow_up_shown``). An event's state names it, for the nodes entitled to
+    the request only (``events.limit_follow_up``)."""
+    return _order_message(
+        order, order.is_confirmation_overdue(now, overdue_after), allowed_actions, follow_up=follow_up_shown
+    )
 
 
 #: The number of the form ``order_answer`` makes: change it with ``_order_message`` (a field added or
 #: computed otherwise), with a migration that empties ``preservation_orders.answer`` (``jitlib.answers``).
-ANSWER_FORM = 1
+ANSWER_FORM = 2
 
 
 def order_answer(order: Order) -> bytes:
-    """The order as ``ListOrders`` answers it, less the clock's ``confirmation_overdue`` and the caller's
-    ``allowed_actions`` (the page adds them), serialized: kept with its row (``store.ANSWERS``)."""
-    return _order_message(order, False, ()).SerializeToString()
+    """The order as ``ListOrders`` answers it, less the clock's ``confirmation_overdue``, the caller's
+    ``allowed_actions`` and the follow-up request's id, which only a caller who may read that request is
+    shown (the page adds them), serialized: kept with its row (``store.ANSWERS``)."""
+    return _order_message(order, False, (), follow_up=False).SerializeToString()
 
 
-def _order_message(order: Order, confirmation_overdue: bool, allowed_actions: Sequence[str]) -> pb.PreservationOrder:
+def _order_message(
+    order: Order, confirmation_overdue: bool, allowed_actions: Sequence[str], *, follow_up: bool
+) -> pb.PreservationOrder:
     times: dict[str, Any] = {name: ts_fields_or_none(getattr(order, name)) for name in _TIMES}
     return pb.PreservationOrder(
         **ORDER_FIELDS.to_pb(order),
-        follow_up_request_id=order.follow_up_request_id,
+        follow_up_request_id=order.follow_up_request_id if follow_up else "",
         legal_basis="LEGAL_BASIS_" + order.legal_basis.value,
         provider_id=order.provider_id,
         targets=[pb.TargetIdentifier(kind="TARGET_KIND_" + t.kind, value=t.value) for t in order.targets],

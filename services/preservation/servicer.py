@@ -37,6 +37,7 @@ from services.preservation.mapping import (
 _LIST = ListWire(pb.PreservationOrder, pb.ListOrdersResponse, "orders")
 _OVERDUE = _LIST.true("confirmation_overdue")
 _ACTIONS = _LIST.strings("allowed_actions")
+_FOLLOW_UP = _LIST.strings("follow_up_request_id")  # one string: the same bytes as a singular field
 
 
 class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
@@ -52,17 +53,27 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
 
     def _view(self, principal: auth.Principal, order: Order, now: datetime) -> pb.PreservationOrder:
         """The order as an answer to ``principal``: with the actions they may take on it now, under the clock
-        rule this node applies to it. An event's state is ``_pb`` without them (they are the caller's)."""
-        return order_to_pb(order, now, self.rules.confirmation_overdue_after, self._allowed(principal, order, now))
+        rule this node applies to it, and its follow-up request's id only if they may read that request
+        (``domain.follow_up_shown``). An event's state is ``_pb`` without the actions (they are the caller's)."""
+        return order_to_pb(
+            order,
+            now,
+            self.rules.confirmation_overdue_after,
+            self._allowed(principal, order, now),
+            follow_up_shown=domain.follow_up_shown(principal, order),
+        )
 
     def _allowed(self, principal: auth.Principal, order: Order, now: datetime) -> tuple[str, ...]:
         allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
         return self.orders.allowed_actions(order, allowed)
 
     def _listed(self, principal: auth.Principal, order: store.Listed, now: datetime) -> bytes:
-        """A listed order's message (``_view``'s, serialized) from its stored answer: the clock's
-        ``confirmation_overdue`` and the caller's actions written after it."""
+        """A listed order's message (``_view``'s, serialized) from its stored answer: the follow-up request's
+        id for a caller who may read that request, the clock's ``confirmation_overdue`` and the caller's
+        actions written after it."""
         body = order.answer or b""
+        if domain.follow_up_shown(principal, order):
+            body += _FOLLOW_UP((order.follow_up_request_id,))
         if domain.confirmation_overdue(order.state, order.issued_at, now, self.rules.confirmation_overdue_after):
             body += _OVERDUE
         allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
@@ -98,7 +109,8 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         created = await self.orders.create_record(principal, request, cmd, build, store.ORDERS, announce, admit=admit)
         if created.replayed or not states:
             return pb.CreateOrderResponse(order=self._view(principal, created.record, now))
-        # The answer is the event's state (made once) with what the caller may do now.
+        # The answer is the event's state (made once: a new order follows no request) with what the caller may
+        # do now.
         answer = pb.CreateOrderResponse()
         answer.order.CopyFrom(states[-1])
         answer.order.allowed_actions.extend(self._allowed(principal, created.record, now))

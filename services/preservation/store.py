@@ -66,6 +66,9 @@ class OrderRow(RecordColumns, Base):
     not_executed_reason: Mapped[str] = mapped_column(String(32))
     provider_reference: Mapped[str] = mapped_column(String(200))
     follow_up_request_id: Mapped[str] = mapped_column(String(36))
+    #: The follow-up request's access facts (``domain.follow_up_facts``, JSON; revision 0020): who may read
+    #: its id. "" when none are known.
+    follow_up_facts: Mapped[str] = mapped_column(Text, server_default="")
     issued_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     #: When the provider received the order (receipt clocks start here); NULL before it was issued.
     received_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
@@ -143,6 +146,7 @@ FIELDS = RecordFields(
         "not_executed_reason",
         "provider_reference",
         "follow_up_request_id",
+        "follow_up_facts",
         "extension_count",
         "clock_remaining_seconds",
     ),
@@ -196,6 +200,17 @@ def orders_by_id(session: Session, ids: Iterable[str]) -> dict[str, Order]:
     """The orders of ``ids`` that are held here, by id (the orders a page of removal requests links)."""
     found = (get(session, order_id) for order_id in sorted(set(ids)))
     return {order.id: order for order in found if order is not None}
+
+
+def set_follow_up_facts(session: Session, order_id: str, request_id: str, facts: str) -> None:
+    """Keep the newer access facts of the order's follow-up request ``request_id`` (its visibility or sharing
+    changed): not a change of the order (no version, no event); what its answers show follows them."""
+    session.execute(
+        update(OrderRow)
+        .where(OrderRow.id == order_id, OrderRow.follow_up_request_id == request_id)
+        .values(follow_up_facts=facts)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def next_alert_of(session: Session, order_id: str) -> datetime | None:
@@ -288,6 +303,13 @@ class Listed(NamedTuple):
     facts: RecordAccess
     answer: bytes | None
     order: Order | None
+    #: The follow-up request and its access facts: its id is added to the answer for a caller who may read it.
+    follow_up_request_id: str = ""
+    follow_up_facts: str = ""
+
+    @property
+    def origin_jurisdiction(self) -> str:
+        return self.facts.origin_jurisdiction
 
     def access(self) -> RecordAccess:
         return self.facts
@@ -311,6 +333,8 @@ _LISTED = (
     "issued_at",
     "expires_at",
     "extension_count",
+    "follow_up_request_id",
+    "follow_up_facts",
 )
 _STATES = {s.value: s for s in OrderState}
 _BASES = {b.value: b for b in LegalBasis}
@@ -373,6 +397,8 @@ def list_answered(
             _listed_access(r[2], r[4], r[5], r[6]),
             answer,
             order,
+            r[13] or "",
+            r[14] or "",
         )
         for r, answer, order in ORDERS.answered(session, rows)
     ]

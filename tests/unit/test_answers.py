@@ -151,7 +151,7 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
     expected = {
         "tasks": "58076da71142d778",
         "evidence_requests": "d01c489ba92d16fc",  # 0031 emptied the column (listed offence, maximum sentence)
-        "preservation_orders": "2ca3f4c8d4a9e987",  # 0018 emptied the column
+        "preservation_orders": "5471417551635c36",  # 0020 emptied the column (the follow-up id added per caller)
     }
     found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}
     changed = sorted(name for name in expected if found[name] != expected[name])
