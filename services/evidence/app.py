@@ -153,7 +153,8 @@ def _shared_request(
     """A request's event for the nodes of countries that joined its workspace (``jitlib.joining``): its
     state and audience as its other events have them."""
     state = mapping.request_to_pb(r, now)
-    return events.subject(r.origin_jurisdiction, "shared"), events.request_envelope(r, state, "shared", members, now)
+    envelope = events.request_envelope(r, state, "shared", members, now, events.linked_order(session, r))
+    return events.subject(r.origin_jurisdiction, "shared"), envelope
 
 
 def _shared_item(

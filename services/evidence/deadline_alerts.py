@@ -91,7 +91,9 @@ def make_emit(rt: Runtime) -> Emit:
             passed=passed,
         )
         event = "deadline_passed" if passed else "deadline_approaching"
-        uow.emit(events.subject(r.origin_jurisdiction, event), events.alert_envelope(r, state, rt.members_of(r), now))
+        order = events.linked_order(uow.session, r)
+        envelope = events.alert_envelope(r, state, rt.members_of(r), now, order)
+        uow.emit(events.subject(r.origin_jurisdiction, event), envelope)
         uow.audit(RECORD, r.id, r.workspace_id)
 
     return emit

@@ -49,22 +49,69 @@ def _type(event: str) -> str:
 
 
 def _request_event(
-    r: EvidenceRequest, event_type: str, state: Message, members: frozenset[str], actor: Actor, now: datetime
+    r: EvidenceRequest,
+    event_type: str,
+    state: Message,
+    members: frozenset[str],
+    actor: Actor,
+    now: datetime,
+    link: tuple[str, OrderReplica | None],
 ) -> Envelope:
-    return envelopes.record_envelope(
+    event = envelopes.record_envelope(
         r, state, aggregate_type="evidence_request", event_type=event_type, members=members, now=now, actor=actor
     )
+    path, order = link
+    if r.preservation_order_id:
+        envelopes.limit_field(event, path, link_audience(r, order, members))
+    return event
+
+
+def link_audience(r: EvidenceRequest, order: OrderReplica | None, members: frozenset[str]) -> list[str]:
+    """Who is entitled to the id of ``r``'s linked preservation order: the order's audience (``order``, this
+    node's replica of it; a link is made only to an order of the request's workspace and issuing
+    jurisdiction, whose node is the request's), or, with no such order here, the issuing jurisdiction alone.
+    The request's audience is not the order's: a request event's copy for a peer's node names the order only
+    when that country may read it (``envelopes.copy_for``), while this node's preservation service, which
+    moves the order, reads the event whole from this node's stream."""
+    if (
+        order is None
+        or order.id != r.preservation_order_id
+        or order.workspace_id != r.workspace_id
+        or order.origin_jurisdiction != r.origin_jurisdiction
+    ):
+        return [r.origin_jurisdiction]
+    access = order.access()
+    return envelopes.audience(access.parties, access.restricted, members)
+
+
+def linked_order(session: Session, r: EvidenceRequest) -> OrderReplica | None:
+    """The replica of the order ``r`` is linked to (None when it names none, or it is not here)."""
+    return store.get_order(session, r.preservation_order_id) if r.preservation_order_id else None
 
 
 def request_envelope(
-    r: EvidenceRequest, state: pb.EvidenceRequest, event: str, members: frozenset[str], now: datetime
+    r: EvidenceRequest,
+    state: pb.EvidenceRequest,
+    event: str,
+    members: frozenset[str],
+    now: datetime,
+    order: OrderReplica | None = None,
 ) -> Envelope:
-    return _request_event(r, _type(event), state, members, r.updated_by, now)
+    """A request's event. ``order``: its linked order's replica (``linked_order``), whose audience alone gets
+    the link (``link_audience``; without it, the request's issuing jurisdiction alone)."""
+    return _request_event(r, _type(event), state, members, r.updated_by, now, ("preservation_order_id", order))
 
 
-def alert_envelope(r: EvidenceRequest, alert: pb.DeadlineAlert, members: frozenset[str], now: datetime) -> Envelope:
-    """A deadline alert: the platform speaks, about the request."""
-    return _request_event(r, "jit.evidence.v1.DeadlineAlert", alert, members, SYSTEM, now)
+def alert_envelope(
+    r: EvidenceRequest,
+    alert: pb.DeadlineAlert,
+    members: frozenset[str],
+    now: datetime,
+    order: OrderReplica | None = None,
+) -> Envelope:
+    """A deadline alert: the platform speaks, about the request (its link as ``request_envelope``'s)."""
+    link = ("request.preservation_order_id", order)
+    return _request_event(r, "jit.evidence.v1.DeadlineAlert", alert, members, SYSTEM, now, link)
 
 
 def item_envelope(
@@ -208,7 +255,7 @@ def order_handler(
             session,
             tables,
             subject(linked.origin_jurisdiction, "order_linked"),
-            request_envelope(linked, state, "order_linked", members, now),
+            request_envelope(linked, state, "order_linked", members, now, replica),
         )
         audit.record(
             session,

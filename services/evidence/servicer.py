@@ -149,9 +149,10 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
         def announce(uow: UnitOfWork, r: EvidenceRequest, workspace: WorkspaceInfo) -> None:
             state = request_to_pb(r, now)
+            order = events.linked_order(uow.session, r)
             uow.emit(
                 events.subject(r.origin_jurisdiction, "created"),
-                events.request_envelope(r, state, "created", workspace.members, now),
+                events.request_envelope(r, state, "created", workspace.members, now, order),
             )
 
         created = await self.requests.create_record(
@@ -252,15 +253,16 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         # A closed workspace takes no change (the event audience is its members).
         members = self.requests.members_for_change(current)
         updated = domain.apply(current, action, data, actor=principal.actor, now=now)
-        # The event carries the request, never its linked order's state: the order has its own audience.
+        # The event carries the request, never its linked order's state: the order has its own audience (and
+        # only the nodes of that audience get the order's id, ``events.link_audience``).
         state = request_to_pb(updated, now)
         plan = first_alerts(updated, self.offsets, now)
 
         def announce(uow: UnitOfWork, r: EvidenceRequest) -> None:
             event = domain.event_of(action, r)
-            uow.emit(
-                events.subject(r.origin_jurisdiction, event), events.request_envelope(r, state, event, members, now)
-            )
+            # The link goes to the nodes entitled to the order only (``events.link_audience``).
+            envelope = events.request_envelope(r, state, event, members, now, events.linked_order(uow.session, r))
+            uow.emit(events.subject(r.origin_jurisdiction, event), envelope)
 
         def write(uow: UnitOfWork) -> None:
             # The version guard replaces the request's running deadlines too (``plan``: their first alerts).
