@@ -221,6 +221,113 @@ def test_a_request_linked_to_an_order_shows_the_order_on_the_addressees_node(
     assert shown.state_name == on_nl.linked_order.state_name != ""
 
 
+def _order(federation: LocalFederation, tokens: Any, **over: Any) -> Any:
+    from jit.preservation.v1 import preservation_pb2 as pres
+    from jit.preservation.v1 import preservation_pb2_grpc
+
+    orders = preservation_pb2_grpc.PreservationServiceStub(
+        grpc.insecure_channel(federation.nodes["NL"].address("preservation"))
+    )
+    fields: dict[str, Any] = dict(
+        request_id=rid(),
+        workspace_id="jit-demo",
+        legal_basis=pres.LEGAL_BASIS_PROVIDER_VOLUNTARY,
+        provider_id="videohost-de",
+        targets=[pres.TargetIdentifier(kind=pres.TARGET_KIND_ACCOUNT_HANDLE, value="@harasser_x")],
+        data_categories=[pres.DATA_CATEGORY_SUBSCRIBER],
+        description="Preserve before the EIO is executed",
+    )
+    fields.update(over)
+    meta = md(tokens("nl-liaison"))
+    order = orders.CreateOrder(pres.CreateOrderRequest(**fields), metadata=meta, timeout=15).order
+    orders.IssueOrder(pres.IssueOrderRequest(id=order.id), metadata=meta, timeout=15)
+    return orders, order
+
+
+def _linked_eio(evidence: Evidence, order_id: str, visibility: int) -> Any:
+    """NL's EIO to DE linked to ``order_id`` (once NL's evidence service holds the order), issued."""
+    create = pb.CreateRequestRequest(
+        request_id=rid(),
+        workspace_id="jit-demo",
+        legal_basis=pb.LEGAL_BASIS_EIO,
+        issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
+        addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
+        addressee_jurisdiction="DE",
+        data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
+        targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser_x")],
+        offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
+        urgency=pb.URGENCY_NORMAL,
+        title="EIO linked to a preservation order",
+        preservation_order_id=order_id,
+        visibility=visibility,
+    )
+
+    def created() -> Any:
+        try:
+            return evidence.call("NL", "nl-prosecutor", "CreateRequest", create).request
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.FAILED_PRECONDITION:  # the order has not reached evidence yet
+                return None
+            raise
+
+    req = eventually(created, timeout=30, interval=0.5)
+    return evidence.call("NL", "nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=req.id)).request
+
+
+def test_a_linked_records_id_never_reaches_a_node_not_entitled_to_that_record(
+    evidence: Evidence, federation: LocalFederation, country_tokens: Any
+) -> None:
+    """Security review, ids of records the reader may not see. (a) NL's EIO to DE, open to the workspace,
+    linked to NL's order shared with DE only: IE's node holds the request, not the order's id (its copies of
+    the request's events leave it out), while DE's node shows the link and NL's preservation service moves
+    the order. (b) NL's order open to the workspace, and a restricted EIO NL -> DE that follows it: IE's node
+    holds the order in PRODUCTION_REQUESTED, not the request's id."""
+    from jit.common.v1 import common_pb2
+    from jit.preservation.v1 import preservation_pb2 as pres
+    from jit.preservation.v1 import preservation_pb2_grpc
+
+    ie_folder = federation.nats.node_dir("IE")
+    orders, restricted = _order(federation, country_tokens, shared_with=["DE"])
+    open_eio = _linked_eio(evidence, restricted.id, common_pb2.VISIBILITY_WORKSPACE)
+    nl = md(country_tokens("nl-liaison"))
+
+    def moved(order_id: str) -> Any:
+        got = orders.GetOrder(pres.GetOrderRequest(id=order_id), metadata=nl, timeout=15).order
+        return got if got.state == pres.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED else None
+
+    assert eventually(lambda: moved(restricted.id), timeout=60).follow_up_request_id == open_eio.id
+
+    def holds(country: str, user: str, request_id: str) -> Any:
+        found = evidence.found(country, user, "GetRequest", pb.GetRequestRequest(id=request_id))
+        return found is not None and found.request.state == pb.EVIDENCE_REQUEST_STATE_ISSUED and found.request
+
+    on_de = eventually(lambda: holds("DE", "de-prosecutor", open_eio.id), timeout=60)
+    assert on_de.preservation_order_id == restricted.id
+    assert not eventually(lambda: holds("IE", "ie-prosecutor", open_eio.id), timeout=60).preservation_order_id
+
+    open_order = _order(federation, country_tokens, visibility=common_pb2.VISIBILITY_WORKSPACE)[1]
+    closed_eio = _linked_eio(evidence, open_order.id, common_pb2.VISIBILITY_RESTRICTED)
+    eventually(lambda: moved(open_order.id), timeout=60)
+    ie = md(country_tokens("ie-liaison"))
+    ie_orders = preservation_pb2_grpc.PreservationServiceStub(
+        grpc.insecure_channel(federation.nodes["IE"].address("preservation"))
+    )
+
+    def ie_holds_it_moved() -> Any:
+        try:
+            got = ie_orders.GetOrder(pres.GetOrderRequest(id=open_order.id), metadata=ie, timeout=15).order
+        except grpc.RpcError:
+            return None
+        return got if got.state == pres.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED else None
+
+    assert not eventually(ie_holds_it_moved, timeout=60).follow_up_request_id
+    # Everything NL sent IE up to those events has arrived (one ordered stream per recipient).
+    assert _files_containing(ie_folder, open_eio.id.encode())  # the search finds what is there
+    assert _files_containing(ie_folder, open_order.id.encode())
+    assert _files_containing(ie_folder, restricted.id.encode()) == []
+    assert _files_containing(ie_folder, closed_eio.id.encode()) == []
+
+
 def test_a_sensitive_item_on_des_node_is_opened_and_exported_with_four_eyes_from_nls_node(
     evidence: Evidence,
 ) -> None:
