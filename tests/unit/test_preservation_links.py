@@ -97,3 +97,58 @@ def test_only_a_request_for_the_preserved_data_where_they_are_counts_as_the_orde
 def test_a_provider_missing_from_the_register_is_judged_by_the_instrument_alone() -> None:
     assert domain.production_not_counted(order_of(LegalBasis.EPOC_PR), None, "EIO", "DE") == ""
     assert domain.production_not_counted(order_of(LegalBasis.EPOC_PR), None, "VOLUNTARY", "IE")
+
+
+def _user(jurisdiction: str, *, member: bool = True, role: str = "police_liaison") -> domain.Principal:
+    workspaces = frozenset({"jit-demo"}) if member else frozenset()
+    return domain.Principal("u", f"{jurisdiction.lower()}-user", jurisdiction, frozenset({role}), workspaces)
+
+
+def _facts(**over: object) -> str:
+    fields: dict[str, object] = dict(
+        origin="NL",
+        addressee_kind="MEMBER_STATE",
+        addressee="IE",
+        legal_basis="MLA",
+        epoc_procedure="UNSPECIFIED",
+        restricted=True,
+        shared_with=(),
+        version=2,
+    )
+    fields.update(over)
+    return domain.follow_up_facts(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("facts", "shown_to"),
+    [
+        # Named by hand, its events not come yet: the order's issuing jurisdiction alone.
+        ("", {"NL"}),
+        # A restricted MLA request NL -> IE: its parties; IE reads it from outside the workspace too.
+        (_facts(), {"NL", "IE", "IE-outside"}),
+        (_facts(shared_with=("DE",)), {"NL", "IE", "IE-outside", "DE"}),
+        (_facts(restricted=False), {"NL", "IE", "IE-outside", "DE", "FR"}),
+        # A direct exchange inside the JIT: its addressee reads it as a member only.
+        (_facts(legal_basis="JIT_DIRECT"), {"NL", "IE"}),
+        # An EPOC to a provider established in IE, without notification: IE is no party of it.
+        (_facts(legal_basis="EPOC", addressee_kind="SERVICE_PROVIDER", epoc_procedure="WITHOUT_NOTIFICATION"), {"NL"}),
+        (
+            _facts(legal_basis="EPOC", addressee_kind="SERVICE_PROVIDER", epoc_procedure="WITH_NOTIFICATION"),
+            {"NL", "IE", "IE-outside"},
+        ),
+    ],
+)
+def test_an_orders_follow_up_request_is_shown_to_those_who_may_read_the_request(facts: str, shown_to: set[str]) -> None:
+    """``follow_up_shown``: the policy's READ on the request's facts as kept with the order (the evidence
+    service's ``EvidenceRequest.access()``), never on the order's own (open to the workspace here)."""
+    order = replace(nl_order(), follow_up_request_id="01935c4e-0000-7000-8000-0000000000aa", follow_up_facts=facts)
+    callers = {
+        "NL": _user("NL"),
+        "DE": _user("DE"),
+        "IE": _user("IE"),
+        "IE-outside": _user("IE", member=False),
+        "FR": _user("FR"),  # a member here
+    }
+    assert {name for name, p in callers.items() if domain.follow_up_shown(p, order)} == shown_to
+    assert not domain.follow_up_shown(_user("NL", role="operator"), order)
+    assert not domain.follow_up_shown(callers["NL"], replace(order, follow_up_request_id=""))
