@@ -32,7 +32,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -40,7 +39,17 @@ from jit.evidence.v1 import evidence_pb2 as pb
 from jitlib import sealing
 from jitlib.answers import Answers
 from jitlib.clock import as_utc, as_utc_or_none
-from jitlib.db import TS, Fields, RecordColumns, RecordFields, RecordTable, Stored, actor_columns, listed
+from jitlib.db import (
+    TS,
+    Fields,
+    RecordColumns,
+    RecordFields,
+    RecordTable,
+    Stored,
+    actor_columns,
+    insert_or_nothing,
+    listed,
+)
 from jitlib.federation import DEFAULT_RETENTION_DAYS
 from jitlib.fields import same_fields
 from jitlib.policy import RecordAccess, VisibilityScope
@@ -790,13 +799,7 @@ def mark_recounted(session: Session, version: int, at: datetime, requests_change
     """Record the count ``version`` as done; a record of it already there (the replicas of the service
     sharing a PostgreSQL database start together, and each recounts) stands."""
     values = {"version": version, "recounted_at": at, "requests_changed": requests_changed}
-    table = cast(Table, DeadlineCountRow.__table__)
-    stmt: Any
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    session.execute(stmt)
+    session.execute(insert_or_nothing(session, cast(Table, DeadlineCountRow.__table__)).values(**values))
 
 
 class StoredDeadline(NamedTuple):

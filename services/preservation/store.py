@@ -27,7 +27,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jit.preservation.v1 import preservation_pb2
@@ -35,7 +34,7 @@ from jitlib import sqlexec
 from jitlib.actors import Actor
 from jitlib.answers import Answers
 from jitlib.clock import Window, as_utc, as_utc_or_none, stored_isoformat
-from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, listed
+from jitlib.db import TS, RecordColumns, RecordFields, RecordTable, insert_or_nothing, listed
 from jitlib.policy import RecordAccess, VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
@@ -469,13 +468,7 @@ def mark_recounted(session: Session, version: int, at: datetime, orders_changed:
     """Record the count ``version`` as done; a record of it already there (the replicas of the service
     sharing a PostgreSQL database start together, and each recounts) stands."""
     values = {"version": version, "recounted_at": at, "orders_changed": orders_changed}
-    table = cast(Table, ClockCountRow.__table__)
-    stmt: Any
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    session.execute(stmt)
+    session.execute(insert_or_nothing(session, cast(Table, ClockCountRow.__table__)).values(**values))
 
 
 class StoredClock(NamedTuple):
