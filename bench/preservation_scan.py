@@ -98,6 +98,7 @@ def _rows(n: int, now: datetime, keys: dict[str, bytes], share: int = DUE_SHARE)
             "not_executed_reason": "",
             "provider_reference": "",
             "follow_up_request_id": "",
+            "follow_up_facts": "",
             "issued_at": confirmed - timedelta(hours=1),
             "received_at": confirmed - timedelta(hours=1),
             "confirmed_at": confirmed,

@@ -551,7 +551,7 @@ def test_nl_drafts_an_evidence_request_in_the_form_and_a_refusal_says_why(
         page.get_by_label("subscriber").check()
         page.get_by_label("Kind of target 1").select_option(label="account handle")
         page.get_by_label("Target 1: the account, link, number or address").fill("@doxx_her_now")
-        page.get_by_label("Offence").select_option(label="doxxing")
+        page.get_by_label("Offence", exact=True).select_option(label="doxxing")
         page.get_by_label("Urgency").select_option(label="urgent")
         page.get_by_label("Victims it concerns", exact=False).fill(victim)
         # Production after preservation: the order NL's liaison drafted above (the service links it).
