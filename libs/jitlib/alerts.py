@@ -67,8 +67,10 @@ Scan = Callable[[Session, datetime], Sequence[Due]]
 Emit = Callable[[UnitOfWork, Alert], None]
 
 
-def _insert_once(session: Session, table: Table, alert: Alert, now: datetime) -> bool:
-    """Record the alert; False when another scan (this or another replica) recorded it first."""
+def record_once(session: Session, table: Table, alert: Alert, now: datetime) -> bool:
+    """Record the alert in ``alerts_sent``; False when it was recorded before (by another scan, this or another
+    replica, or an earlier event of the same thing): the caller then sends nothing. Also for an alert a
+    consumer raises outside a scan (the preservation service's production-not-counted warning)."""
     stmt = insert_or_nothing(session, table).values(key=alert.key, due_at=alert.due_at, sent_at=now)
     return session.execute(stmt.returning(table.c.key)).first() is not None
 
@@ -143,7 +145,7 @@ class AlertScanner(Periodic):
                 # it wrote goes to the database, and the objects they loaded are read again when used.
                 session.flush()
                 session.expire_all()
-            if _insert_once(session, self._table, alert, now):
+            if record_once(session, self._table, alert, now):
                 self._emit(uow, alert)
                 sent += 1
         return sent

@@ -154,8 +154,9 @@ def holds(answers: Any) -> list[Held]:
     rows = []
     for (record_type, record_id), each in found.items():
         by_time = sorted(each, key=lambda sh: (sh[1].set_at.seconds, sh[1].set_at.nanos))
-        active = tuple(dict.fromkeys(service for service, h in each if h.active))
-        released = tuple(dict.fromkeys(service for service, h in each if not h.active and service not in active))
+        # A service keeps one hold per thing held (set again, it is renewed): active or released there.
+        active = tuple(service for service, h in each if h.active)
+        released = tuple(service for service, h in each if not h.active)
         last_release = max(
             (h for _, h in each if not h.active and h.HasField("released_at")),
             key=lambda h: (h.released_at.seconds, h.released_at.nanos),

@@ -40,9 +40,8 @@ from jit.evidence.v1 import evidence_pb2
 from jit.preservation.v1 import preservation_pb2 as pb
 from jitlib import audit, envelopes
 from jitlib.actors import SYSTEM as SYSTEM_ACTOR
-from jitlib.alerts import SYSTEM, Alert, Due, Emit, Scan
+from jitlib.alerts import SYSTEM, Alert, Due, Emit, Scan, record_once
 from jitlib.bus import EventConsumer, Handler, PoisonMessage, stream_for
-from jitlib.db import insert_or_nothing
 from jitlib.ids import is_uuid
 from jitlib.mapping import ts_to_dt
 from jitlib.policy import PRESERVATION_ORDER_RULES
@@ -355,8 +354,7 @@ def not_counted(
     if warning is None:
         return
     key = f"{order.id}:not-counted:{request_id}"
-    recorded = insert_or_nothing(session, store.ALERTS).values(key=key, due_at=now, sent_at=now)
-    if session.execute(recorded.returning(store.ALERTS.c.key)).first() is None:
+    if not record_once(session, store.ALERTS, Alert(key, now), now):
         return  # told already (an earlier event of the same request)
     uow = UnitOfWork(session, rt.tables, SYSTEM)
     members = rt.members_of(order)
