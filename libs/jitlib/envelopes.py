@@ -134,6 +134,15 @@ def limit_field(event: Envelope, path: str, entitled: Iterable[str]) -> None:
     event.field_audiences.add(path=path, audience=sorted(set(entitled)))
 
 
+def narrow(event: Envelope, entitled: Iterable[str]) -> None:
+    """Keep in ``event``'s audience only the countries ``entitled``: for an event whose very existence says
+    something of another record, which has an audience of its own (a warning that names a linked record and
+    what it is). The owner's own stream still carries it to the owner's consumers."""
+    kept = [country for country in event.audience if country in set(entitled)]
+    del event.audience[:]
+    event.audience.extend(kept)
+
+
 def copy_for(event: Envelope, recipient: str) -> Envelope | None:
     """The copy of ``event`` for the node of ``recipient``: without the parts of its state that country is
     not entitled to, and without the list that says who is (``field_audiences``: what it says of the other

@@ -360,11 +360,23 @@ def not_counted(
     members = rt.members_of(order)
     state = order_to_pb(order, now, rules.confirmation_overdue_after)
     uow.emit(
-        subject(order, WARNING_EVENT),
-        envelope(order, warning_to_pb(state, warning), WARNING_TYPE, members, now, request_facts=facts),
+        subject(order, WARNING_EVENT), not_counted_envelope(order, warning_to_pb(state, warning), members, now, facts)
     )
     uow.audit(RECORD, order.id, order.workspace_id)
     audit.record(session, rt.tables, uow.audits, now)
+
+
+def not_counted_envelope(
+    order: Order, state: pb.ExpiryWarning, members: frozenset[str], now: datetime, facts: str
+) -> Envelope:
+    """The PRODUCTION_NOT_COUNTED warning's event (``state``), for the countries entitled to both ``order`` and
+    the linked evidence request (its access ``facts``): that a request is linked at all, and its words (the
+    request's instrument, where it is addressed), are the request's business. A country that may read the
+    order but not the request is not told (the order itself did not change); the owner's consumers read it
+    from the owner's stream (the order's issuing jurisdiction issued the request too)."""
+    event = envelope(order, state, WARNING_TYPE, members, now, request_facts=facts)
+    envelopes.narrow(event, request_audience(order, facts, members))
+    return event
 
 
 def evidence_consumer(rt: Runtime, rules: Rules) -> EventConsumer:

@@ -171,6 +171,44 @@ def test_the_production_not_counted_warning_message() -> None:
     assert domain.not_counted_warning(stopped, "x", "why", now) is None
 
 
+def test_the_production_not_counted_warning_goes_only_to_those_who_may_read_the_linked_request() -> None:
+    """Access review: the warning's words name the linked request's instrument and addressee, and that a
+    request is linked at all; a country that may read the order but not the request is not sent it (the
+    order, workspace-visible here, is unchanged). The request's id is still marked for its audience."""
+    order = confirmed(restricted=False)
+    now = T0 + 10 * D
+    members = frozenset({"NL", "DE", "IE", "FR"})
+    request = "01935c4e-0000-7000-8000-0000000000bb"
+    w = domain.not_counted_warning(order, request, "it is addressed to DE", now)
+    assert w is not None
+    state = warning_to_pb(order_to_pb(order, now, timedelta(days=3)), w)
+
+    def facts(restricted: bool, shared: tuple[str, ...] = ()) -> str:
+        return domain.follow_up_facts(
+            origin="NL",
+            addressee_kind="MEMBER_STATE",
+            addressee="DE",
+            legal_basis="EIO",
+            epoc_procedure="UNSPECIFIED",
+            restricted=restricted,
+            shared_with=shared,
+            version=2,
+        )
+
+    assert events.envelope(order, state, events.WARNING_TYPE, members, now).audience == ["DE", "FR", "IE", "NL"]
+    cases = [(facts(True), ["DE", "NL"]), (facts(True, ("FR",)), ["DE", "FR", "NL"]), (facts(False), sorted(members))]
+    for request_facts, told in cases:
+        event = events.not_counted_envelope(order, state, members, now, request_facts)
+        assert list(event.audience) == told
+        assert [(f.path, list(f.audience)) for f in event.field_audiences] == [("production_request_id", told)]
+    # Facts not known (named by hand): the order's issuing jurisdiction alone.
+    assert list(events.not_counted_envelope(order, state, members, now, "").audience) == ["NL"]
+    # A restricted order shared with FR, the request restricted to NL and DE: NL alone may read both.
+    shared_order = confirmed(restricted=True, shared=("FR",))
+    event = events.not_counted_envelope(shared_order, state, members, now, facts(True))
+    assert list(event.audience) == ["NL"]
+
+
 def test_a_production_request_consumed_after_the_expiry_is_judged_when_it_was_issued() -> None:
     """PRESERVATION_PRODUCTION_REQUESTED_BEFORE_EXPIRY: the evidence consumer judges a linked request's
     event at the request's issue, not when it reads it: issued before the 60 days ended it moves the order
