@@ -17,7 +17,7 @@ import functools
 import logging
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
@@ -320,6 +320,10 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
+def _letter_ids(query: Any, after: int, session: Session) -> list[int]:
+    return list(session.scalars(query, {"after": after}))
+
+
 def _committed_callbacks(session: Session) -> list[Callable[[], None]]:
     callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
     return callbacks
@@ -353,6 +357,17 @@ def _inbox_statements(inbox: Table) -> tuple[CompiledSelect, CompiledInsert]:
     return handled, CompiledInsert(inbox)
 
 
+@dataclass(frozen=True)
+class Retried:
+    """What ``EventConsumer.retry_dead_letters`` did: letters applied now, found handled already (deleted
+    both), set aside still; ``gone``: taken meanwhile by another copy of the service."""
+
+    applied: int = 0
+    handled: int = 0
+    kept: int = 0
+    gone: int = 0
+
+
 class EventConsumer:
     """A durable pull consumer whose handler runs in a DB transaction together with the inbox insert."""
 
@@ -371,8 +386,12 @@ class EventConsumer:
         clock: Clock | None = None,
         inbound_for: str | None = None,
         batch: int = 1,
+        retries_dead_letters: bool = False,
     ) -> None:
         self._bus = bus
+        #: Its handler takes an event late and out of its stream's order without harm (a replica's: an
+        #: older version changes nothing): what it set aside is tried again at start (``retry_dead_letters``).
+        self.retries_dead_letters = retries_dead_letters
         #: At most this many events of a fetched batch are handled in one transaction (1: each in its own).
         self._batch = max(1, batch)
         self._db = database
@@ -591,6 +610,73 @@ class EventConsumer:
 
     async def _ack(self, msg: Msg) -> None:
         await msg.ack()
+
+    async def retry_dead_letters(self, batch: int = 200) -> Retried:
+        """Handle again, oldest first, what this consumer set aside (``dead_letters``): each letter in a
+        transaction of its own with its inbox row, as a delivery is (``process``), the letter deleted in
+        it. One found handled already (the inbox) is deleted without its handler; one that fails again is
+        kept as it was; one whose content is gone (its workspace shredded: nothing left to apply) is kept
+        and not tried. Run before the consumer reads its stream, and only for a handler that may take an
+        event late and out of order (``retries_dead_letters``): a node whose older build could not read
+        what a newer peer's node sent (a kind of deadline it did not know) takes it in once upgraded,
+        instead of keeping a copy that stays behind until the record changes again (or missing)."""
+        table = self._tables.dead_letters
+        ids = select(table.c.id).where(
+            table.c.consumer == self.durable, table.c.id > bindparam("after"), func.length(table.c.payload) > 0
+        )
+        ids = ids.order_by(table.c.id).limit(batch)
+        done = Retried()
+        after = 0
+        while True:
+            page = await self._db.read(functools.partial(_letter_ids, ids, after))
+            for letter in page:
+                try:
+                    outcome, callbacks = await self._db.write(functools.partial(self._retry_one, letter))
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.info("consumer %s: dead letter %d still fails (%s)", self.durable, letter, type(exc).__name__)
+                    done = replace(done, kept=done.kept + 1)
+                    continue
+                for callback in callbacks:
+                    callback()
+                done = replace(done, **{outcome: getattr(done, outcome) + 1})
+            if len(page) < batch:
+                break
+            after = page[-1]
+        if done.applied or done.handled or done.kept:
+            log.info(
+                "consumer %s: of its dead letters %d applied now, %d found handled, %d still set aside",
+                self.durable, done.applied, done.handled, done.kept,
+            )  # fmt: skip
+        return done
+
+    def _retry_one(self, letter: int, session: Session) -> tuple[str, list[Callable[[], None]]]:
+        """``retry_dead_letters``'s unit for the dead letter ``letter``: ("applied" | "handled" | "gone",
+        the callbacks to run once committed). Raises what the handler raises (the unit rolls back)."""
+        table = self._tables.dead_letters
+        row = session.execute(
+            select(table.c.event_id, table.c.subject, table.c.payload).where(table.c.id == letter).with_for_update()
+        ).one_or_none()
+        if row is None:
+            return "gone", []  # another copy of this service took it meanwhile
+        data = sealing.open_payload(
+            session, row.payload, sealing.dead_letter_name(self.durable, row.event_id, row.subject)
+        )
+        if data is None:
+            raise sealing.ContentDestroyed("")  # shredded since: kept, nothing to apply
+        envelope = Envelope.FromString(data)
+        if not envelope.id or len(envelope.id) > MAX_EVENT_ID:
+            raise PoisonMessage("envelope has no id, or one longer than the inbox takes")
+        if self._inbound_for is not None:
+            check_inbound(row.subject, envelope, self._inbound_for)
+        session.execute(delete(table).where(table.c.id == letter))
+        handled, record = _inbox_statements(self._tables.inbox)
+        if handled.rows(session, consumer=self.durable, ids=[envelope.id]):
+            return "handled", []
+        self._handler(session, envelope)
+        record.execute(session, {"consumer": self.durable, "event_id": envelope.id, "processed_at": self._clock.now()})
+        return "applied", _committed_callbacks(session)
 
     async def _dead_letter(self, msg: Msg, event_id: str | None, error: str) -> None:
         now: datetime = self._clock.now()

@@ -6,6 +6,11 @@ how to read that state and write it, and gets a durable consumer of ``JIT_IN`` t
 once (the inbox), at the owner's version: an older or repeated version changes nothing, and a record
 never changes owner. The owner alone changes a record (``Runtime.require_owner``).
 
+An event whose state this node cannot read (sent by a peer on a newer build: a kind of deadline this one
+does not know) is set aside (``dead_letters``); at each start the replicas' consumers handle what they set
+aside again before they read their stream (``EventConsumer.retry_dead_letters``), so a node upgraded after
+its peers takes in what it could not read, at the version each event carries: an older one changes nothing.
+
 When a change takes this node's country out of a record's audience (a restricted task reassigned from DE
 to IE), the owner sends DE's node a withdrawal instead (``envelopes.withdrawal``: the record's id and
 version, no state): the replica is dropped (``ReplicaKind.withdraw``), and DE's users get NOT_FOUND.
@@ -212,6 +217,9 @@ def consumers(rt: Runtime, *kinds: ReplicaKind[Any]) -> list[EventConsumer]:
             inbound_filter(subjects),
             partial(handler, group),
             inbound=True,
+            # An event set aside (a state this build could not read: a newer peer's) is applied at the next
+            # start: at its version, so an older one changes nothing (``apply``).
+            retries_dead_letters=True,
         )
         for subjects, group in groups.items()
     ]

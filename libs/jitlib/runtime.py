@@ -164,11 +164,14 @@ class Runtime:
         *,
         inbound: bool = False,
         batch: int = 1,
+        retries_dead_letters: bool = False,
     ) -> EventConsumer:
         """A durable consumer of this service (named ``<consumer group>-<name>``) of ``subjects`` on
         ``stream``, with the inbox and dead letters in this service's database. ``inbound``: it reads
         what peers' nodes sent (``JIT_IN``), each event checked against its sender and audience. ``batch``:
-        up to that many events of a fetch handled in one transaction (``EventConsumer``)."""
+        up to that many events of a fetch handled in one transaction (``EventConsumer``).
+        ``retries_dead_letters``: what it set aside is handled again at each start, before it reads its
+        stream (``EventConsumer.retry_dead_letters``): only for a handler that may take an event late."""
         group = self.settings.consumer_group or self.name
         return EventConsumer(
             self.bus,
@@ -181,6 +184,7 @@ class Runtime:
             clock=self.clock,
             inbound_for=self.federation.node if inbound and self.federation is not None else None,
             batch=batch,
+            retries_dead_letters=retries_dead_letters,
         )
 
     async def forward(self, owner: str, request: Message, principal: Principal) -> bytes:

@@ -29,7 +29,7 @@ from jit.retention.v1 import retention_pb2, retention_pb2_grpc
 from jitlib import answers, audit, auth, db, joining, processes, sealing, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
-from jitlib.bus import Bus
+from jitlib.bus import Bus, EventConsumer
 from jitlib.clock import Clock, SystemClock
 from jitlib.config import CommonSettings, ServiceSettings
 from jitlib.errors import InvalidArgument, JitError
@@ -600,6 +600,8 @@ class ServiceApp:
             self._consumers += [rotation, sweep, fill, *(self.spec.consumers(rt) if self.spec.consumers else [])]
             self._consumers += [joins] if joins is not None else []
         for consumer in self._consumers:
+            if isinstance(consumer, EventConsumer) and consumer.retries_dead_letters:
+                await consumer.retry_dead_letters()  # before it reads its stream (a replica's: jitlib.replicas)
             consumer.start()
 
         server = CallEntry(self.verifier, forwarder).server(

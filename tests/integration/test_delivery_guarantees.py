@@ -5,6 +5,7 @@ stopping it disturbs no other test; the database backends are the suite's (SQLit
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -294,6 +295,71 @@ def test_a_refused_event_in_a_batch_costs_its_neighbours_nothing(
     engine.dispose()
     assert sorted(effects) == sorted(ids[:1] + ids[2:])
     assert dead == 2  # the refused event and the undecodable one
+
+
+def test_what_an_older_build_set_aside_is_applied_once_after_the_upgrade(
+    own_nats: NatsInstance, db_url: str, tmp_path: Path
+) -> None:
+    """A node on an older build than its peers sets aside the events it cannot read (a newer kind); once
+    upgraded, a consumer that may take events late (a replica's) handles them at its start, before its
+    stream: each applied once, its letter deleted; a letter kept twice for one event is found handled the
+    second time; what still cannot be read (an undecodable event) stays set aside, tried at each start."""
+    engine = _effects_table(db_url)
+    nc_ids = asyncio.run(_publish_upgrade_events(own_nats.url))
+    new_ids = [i for kind, i in nc_ids if kind == "New"]
+    durable = f"tests-{uuid.uuid4().hex[:8]}"
+    child = [sys.executable, str(ROOT / "tests/integration/consumer_child.py"), own_nats.url, db_url, durable]
+
+    old = subprocess.run([*child, "old", "5"], cwd=ROOT, capture_output=True, timeout=120)
+    assert old.returncode == 0, old.stderr.decode()[-2000:]
+    effects, dead = _effects(engine, durable)
+    assert sorted(effects) == sorted(i for kind, i in nc_ids if kind == "Ping")
+    assert dead == 3  # the two it could not read, and the undecodable one
+    with engine.begin() as conn:
+        sealed = conn.execute(
+            text("SELECT payload FROM dead_letters WHERE consumer = :c AND event_id = :e"),
+            {"c": durable, "e": new_ids[0]},
+        ).scalar_one()
+        assert new_ids[0].encode() not in bytes(sealed)  # kept sealed, as a service keeps them
+        # The same event set aside twice (its letter written again): the second is found handled.
+        conn.execute(
+            text(
+                "INSERT INTO dead_letters (consumer, event_id, subject, payload, error, deliveries, recorded_at,"
+                " workspace_id) SELECT consumer, event_id, subject, payload, error, deliveries, recorded_at,"
+                " workspace_id FROM dead_letters WHERE consumer = :c AND event_id = :e"
+            ),
+            {"c": durable, "e": new_ids[0]},
+        )
+
+    new = subprocess.run([*child, "new", "5"], cwd=ROOT, capture_output=True, timeout=120)
+    assert new.returncode == 0, new.stderr.decode()[-2000:]
+    assert json.loads(new.stdout.decode().splitlines()[0]) == {"applied": 2, "handled": 1, "kept": 1, "gone": 0}
+    effects, dead = _effects(engine, durable)
+    assert sorted(effects) == sorted(i for _, i in nc_ids)  # each exactly once
+    assert dead == 1  # the undecodable one
+
+    again = subprocess.run([*child, "new", "5"], cwd=ROOT, capture_output=True, timeout=120)
+    assert again.returncode == 0, again.stderr.decode()[-2000:]
+    assert json.loads(again.stdout.decode().splitlines()[0]) == {"applied": 0, "handled": 0, "kept": 1, "gone": 0}
+    assert _effects(engine, durable) == (effects, 1)
+    engine.dispose()
+
+
+async def _publish_upgrade_events(url: str) -> list[tuple[str, str]]:
+    """Two events any build reads, two of a kind only the newer one does, then an undecodable one."""
+    from jitlib.bus import ensure_stream, stream_for
+
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    await ensure_stream(js, stream_for("tests"))
+    sent = []
+    for i, kind in enumerate(("Ping", "New", "Ping", "New")):
+        env = Envelope(id=str(uuid.uuid4()), type=f"jit.tests.v1.{kind}", aggregate_id=f"a{i}")
+        await js.publish("jit.tests.NL.ping", env.SerializeToString(), headers={"Nats-Msg-Id": env.id})
+        sent.append((kind, env.id))
+    await js.publish("jit.tests.NL.ping", b"\xff\xfenot an envelope")
+    await nc.close()
+    return sent
 
 
 def test_sigterm_drains_in_flight_calls_and_publishes_what_they_wrote(
