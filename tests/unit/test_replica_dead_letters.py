@@ -101,6 +101,28 @@ def _arrival(task: Task, event: str, envelope: Envelope) -> DeliveredMsg:
     return DeliveredMsg(envelope, "jit.in.nl." + events.subject(task, event).removeprefix("jit."))
 
 
+def _older_build(node: _Node, consumer: EventConsumer, unreadable: set[int]) -> EventConsumer:
+    """The same consumer on DE's older build: it could not read the versions ``unreadable`` of what NL's newer
+    build sent (set aside), and applied the others as the upgraded one does."""
+
+    def handler(session: Any, envelope: Envelope) -> None:
+        if envelope.aggregate_version in unreadable:
+            raise PoisonMessage("a task state that cannot be read: ValueError")
+        consumer._handler(session, envelope)
+
+    return EventConsumer(
+        None,  # type: ignore[arg-type]
+        node.database,
+        store.RUNTIME,
+        durable=consumer.durable,
+        stream=None,  # type: ignore[arg-type]
+        filter_subject="",
+        handler=handler,
+        clock=node.clock,
+        inbound_for="DE",
+    )
+
+
 def _letters(database: db.Database) -> int:
     table = store.RUNTIME.dead_letters
     return int(asyncio.run(database.read(lambda s: s.scalar(select(func.count()).select_from(table)))) or 0)
@@ -114,23 +136,8 @@ def test_what_an_older_build_could_not_read_is_applied_at_the_upgraded_start_at_
     assert consumer.retries_dead_letters
     history = _history()
 
-    def older_build(session: Any, envelope: Envelope) -> None:
-        # Could not read what NL's newer build sent at versions 1 and 2; read version 3.
-        if envelope.aggregate_version < 3:
-            raise PoisonMessage("a task state that cannot be read: ValueError")
-        consumer._handler(session, envelope)
-
-    old = EventConsumer(
-        None,  # type: ignore[arg-type]
-        database,
-        store.RUNTIME,
-        durable=consumer.durable,
-        stream=None,  # type: ignore[arg-type]
-        filter_subject="",
-        handler=older_build,
-        clock=node.clock,
-        inbound_for="DE",
-    )
+    # Could not read what NL's newer build sent at versions 1 and 2; read version 3.
+    old = _older_build(node, consumer, unreadable={1, 2})
     for task, name, event in history[:2]:
         msg = _arrival(task, name, event)
         asyncio.run(old.process(msg))  # type: ignore[arg-type]
@@ -157,22 +164,7 @@ def test_a_letter_older_than_the_copy_held_changes_nothing(database: db.Database
     (consumer,) = replicas.consumers(node, app.REPLICAS)  # type: ignore[arg-type]
     history = _history()
 
-    def older_build(session: Any, envelope: Envelope) -> None:
-        if envelope.aggregate_version == 2:
-            raise PoisonMessage("a task state that cannot be read: ValueError")
-        consumer._handler(session, envelope)
-
-    old = EventConsumer(
-        None,  # type: ignore[arg-type]
-        database,
-        store.RUNTIME,
-        durable=consumer.durable,
-        stream=None,  # type: ignore[arg-type]
-        filter_subject="",
-        handler=older_build,
-        clock=node.clock,
-        inbound_for="DE",
-    )
+    old = _older_build(node, consumer, unreadable={2})
     for task, name, event in history:
         asyncio.run(old.process(_arrival(task, name, event)))  # type: ignore[arg-type]
     assert _letters(database) == 1
