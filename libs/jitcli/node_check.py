@@ -195,13 +195,38 @@ def _databases(report: Report, env: Mapping[str, str], node: NodeState, reach: b
             try:
                 with engine.connect() as conn:
                     conn.execute(sa.text("SELECT 1"))
+                    letters = _dead_letters(conn)
             except Exception as exc:
                 first = str(getattr(exc, "orig", exc)).strip().splitlines()[:1]
                 report.check(False, f"the {svc.name} database does not answer: {(first or ['no reason'])[0][:160]}.")
             else:
                 report.checked += 1
+                report.check(not letters, _set_aside(svc.name, letters))
             finally:
                 engine.dispose()
+
+
+def _dead_letters(conn: sa.Connection) -> list[tuple[str, int, str]]:
+    """The events each consumer of a service set aside (``dead_letters``): its name, how many, when the oldest
+    was; none in a database not migrated yet. Nothing of what they carry (sealed) nor why (an error may quote
+    a record)."""
+    if not sa.inspect(conn).has_table("dead_letters"):
+        return []
+    rows = conn.execute(
+        sa.text("SELECT consumer, count(*), min(recorded_at) FROM dead_letters GROUP BY consumer ORDER BY consumer")
+    )
+    return [(str(consumer)[:100], int(count), str(oldest)[:16]) for consumer, count, oldest in rows]
+
+
+def _set_aside(service: str, letters: list[tuple[str, int, str]]) -> str:
+    total = sum(count for _, count, _ in letters)
+    each = ", ".join(f"{count} by {consumer}" for consumer, count, _ in letters[:5])
+    oldest = min((when for _, _, when in letters), default="")
+    return (
+        f"the {service} service set aside {total} event(s) it could not apply ({each}; the oldest on {oldest}): "
+        "what a replica's consumer set aside is tried again at the service's next start (after an upgrade), "
+        "the service's log says why each was set aside."
+    )
 
 
 def _load_key(path: Path) -> object:

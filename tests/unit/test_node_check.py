@@ -9,11 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from jitcli import node_check
 from jitcli.main import app
-from jitlib import pki
+from jitlib import db, pki
+from services.tasks.app import MIGRATIONS
+from services.tasks.store import RUNTIME
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -175,6 +178,36 @@ def test_a_database_that_does_not_answer(sound: dict[str, str]) -> None:
     assert problems(sound) == []  # only checked when asked
     found = problems(sound, reach_databases=True)
     assert len(found) == 1 and "the tasks database does not answer" in found[0]
+
+
+def test_events_a_service_set_aside(sound: dict[str, str], tmp_path: Path) -> None:
+    """With --databases: what each service's consumers set aside (dead letters), counted, without their
+    content or their errors; a database not migrated yet has none."""
+    url = f"sqlite:///{tmp_path / 'tasks.db'}"
+    sound["JIT_TASKS_DATABASE_URL"] = url
+    assert problems(sound, reach_databases=True) == []  # not migrated yet
+    db.migrate(MIGRATIONS, url)
+    assert problems(sound, reach_databases=True) == []
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for consumer, event in (("tasks-replica-task", "e1"), ("tasks-replica-task", "e2"), ("tasks-follow", "e3")):
+            conn.execute(
+                RUNTIME.dead_letters.insert().values(
+                    consumer=consumer,
+                    event_id=event,
+                    subject="jit.in.de.tasks.DE.created",
+                    payload=b"sealed",
+                    error="ValueError: the witness lives at 12 Main Street",
+                    deliveries=1,
+                    recorded_at=dt.datetime(2026, 12, 1, 10, 30, tzinfo=dt.UTC),
+                )
+            )
+    engine.dispose()
+    (found,) = problems(sound, reach_databases=True)
+    assert found.startswith("the tasks service set aside 3 event(s) it could not apply (1 by tasks-follow, 2 by ")
+    assert "the oldest on 2026-12-01 10:30" in found and found.endswith(".") and "\n" not in found
+    assert "Main Street" not in found and "e1" not in found
+    assert problems(sound) == []  # only counted when asked
 
 
 def test_a_missing_key_file(sound: dict[str, str], tmp_path: Path) -> None:
