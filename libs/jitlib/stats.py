@@ -306,13 +306,16 @@ def query(
         m = Measure(measure.strip().lower())
     except ValueError:
         problems.append(("measure", f"one of {', '.join(x.value for x in Measure)}"))
-    dims = tuple(g.strip().lower() for g in groupings if g.strip())
+    # Each grouping is named by its place in the request (a blank one is refused, not dropped).
+    dims = tuple(g.strip().lower() for g in groupings)
     known = DIMENSIONS[m] if m is not None else tuple(dict.fromkeys(d for ds in DIMENSIONS.values() for d in ds))
     if len(dims) > MAX_GROUPINGS:
         problems.append(("groupings", f"at most {MAX_GROUPINGS}"))
     else:
         for i, d in enumerate(dims):
-            if d not in known:
+            if not d:
+                problems.append((f"groupings[{i}]", f"must name a grouping: one of {', '.join(known)}"))
+            elif d not in known:
                 what = m.value if m is not None else "statistics"
                 problems.append((f"groupings[{i}]", f"{what} are grouped by {', '.join(known)}"))
             elif d in dims[:i]:

@@ -254,6 +254,17 @@ def test_k_is_raised_never_lowered_and_bad_groupings_name_their_field() -> None:
     with pytest.raises(stats.StatsError) as dim:
         stats.query("orders", ["instrument", "deadline"])
     assert dim.value.field == "groupings[1]"
+    # Named by its place in the request: a blank grouping is refused there, not dropped before counting.
+    for groupings, field in ((["", "bogus"], "groupings[0]"), (["instrument", "", "instrument"], "groupings[1]")):
+        with pytest.raises(stats.StatsError) as named:
+            stats.query("requests", groupings)
+        assert named.value.field == field
+    with pytest.raises(stats.StatsError) as blank:
+        stats.query("requests", ["  "])
+    assert (blank.value.field, blank.value.reason.startswith("must name a grouping")) == ("groupings[0]", True)
+    with pytest.raises(stats.StatsError) as bogus:
+        stats.query("requests", ["instrument", "", "bogus"])
+    assert bogus.value.field == "groupings[1]"
     with pytest.raises(stats.StatsError) as measure:
         stats.query("people")
     assert measure.value.field == "measure"
