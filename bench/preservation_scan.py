@@ -120,6 +120,7 @@ def _rows(n: int, now: datetime, keys: dict[str, bytes], share: int = DUE_SHARE)
             "updated_at": confirmed,
             "replicated_at": None,  # the node's own orders
             "victim_refs": "",
+            "user_notice_status": "PENDING",  # revision 0021's column (NOT NULL): nothing suppressed
             "sealed": crypto.seal(keys[workspace_id], data, store.SEALED.aad(order_id)),
         }
 

@@ -34,6 +34,7 @@ from jitcli.files import file_sha256
 from jitcli.render import (
     CliError,
     ServiceCallError,
+    UserNotice,
     allowed_line,
     console,
     emit,
@@ -45,6 +46,7 @@ from jitcli.render import (
     victim_refs,
     victims_label,
 )
+from jitcli.render import user_notice_text as render_user_notice
 from jitcli.session import AppState, app_state
 from jitlib import legal, wire
 
@@ -218,10 +220,7 @@ class NonExecution(StrEnum):
     other = "other"
 
 
-class Notice(StrEnum):
-    pending = "pending"
-    suppressed = "suppressed"
-    sent = "sent"
+Notice = UserNotice
 
 
 class CustodyKind(StrEnum):
@@ -301,14 +300,8 @@ def _when(ts: timestamp_pb2.Timestamp) -> str:
 
 
 def user_notice_text(r: pb.EvidenceRequest) -> str:
-    """The user notice as shown: its status, until when a non-disclosure order suppresses it, and whether
-    that order has lapsed (the provider may notify the account holder now)."""
-    text = _label(pb.UserNoticeStatus, r.user_notice_status, "USER_NOTICE_STATUS_")
-    if r.HasField("user_notice_suppressed_until"):
-        text += f" until {_when(r.user_notice_suppressed_until)}"
-    if r.user_notice_suppression_lapsed:
-        text += " LAPSED: the non-disclosure order has ended, the provider may notify the account holder (renew it)"
-    return text
+    """The request's user notice as shown (``jitcli.render.user_notice_text``)."""
+    return render_user_notice(r, pb.UserNoticeStatus)
 
 
 def listed_offence_text(r: pb.EvidenceRequest) -> str:

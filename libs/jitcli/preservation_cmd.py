@@ -26,6 +26,7 @@ from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
 from jitcli.render import (
     UTC,
+    UserNotice,
     allowed_line,
     duration_words,
     emit,
@@ -41,6 +42,7 @@ from jitcli.render import (
     replica_note,
     short_id,
     time_left_words,
+    user_notice_text,
     victim_refs,
     victims_label,
 )
@@ -176,6 +178,8 @@ def orders_table(orders: Sequence[pb.PreservationOrder], now: dt.datetime, wide:
         expires = _when(o.expires_at, o.HasField("expires_at"))
         deadline = _when(o.extension_deadline, o.HasField("extension_deadline"))
         state = state_label(o.state) + (" (unconfirmed!)" if o.confirmation_overdue else "")
+        if o.user_notice_suppression_lapsed:
+            state += " (notice suppression lapsed!)"
         table.add_row(
             o.id if wide else short_id(o.id),
             o.provider_id,
@@ -207,6 +211,7 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
         ("data", categories),
         *([("victims", victims_label(o.victim_refs))] if o.victim_refs else []),
         ("issued by", o.origin_jurisdiction),
+        ("user notice", user_notice_text(o, pb.UserNoticeStatus)),
         ("visibility", visibility + (f", shared with {', '.join(o.shared_with)}" if o.shared_with else "")),
     ]
     if o.HasField("replica"):
@@ -356,6 +361,19 @@ def create(
             "here, never in the description.",
         ),
     ] = None,
+    notice: Annotated[
+        UserNotice | None,
+        typer.Option(
+            "--notice",
+            help="The provider's notice to the account holder (default pending); suppressed needs --suppressed-until.",
+        ),
+    ] = None,
+    suppressed_until: Annotated[
+        str | None,
+        typer.Option(
+            "--suppressed-until", metavar="TIME", help="End of the non-disclosure order (with --notice suppressed)."
+        ),
+    ] = None,
     issue: Annotated[bool, typer.Option("--issue", help="Issue it right away (else it stays a draft).")] = False,
     request_id: Annotated[
         str | None,
@@ -374,7 +392,11 @@ def create(
         visibility=common_pb2.VISIBILITY_WORKSPACE if workspace_visible else common_pb2.VISIBILITY_RESTRICTED,
         shared_with=[s.upper() for s in share or []],
         victim_refs=victim_refs(victim),
+        user_notice_status=_enum("USER_NOTICE_STATUS_", notice.value) if notice else "USER_NOTICE_STATUS_UNSPECIFIED",
     )
+    until = _instant(suppressed_until, "--suppressed-until")
+    if until is not None:
+        req.user_notice_suppressed_until.CopyFrom(_ts(until))
     order = _call(ctx, "CreateOrder", req).order
     if issue and order.state == pb.PRESERVATION_ORDER_STATE_DRAFT:
         order = _call(ctx, "IssueOrder", pb.IssueOrderRequest(id=order.id, expected_version=order.version)).order
@@ -555,3 +577,24 @@ def not_executed(
         details=details,
     )
     _run(ctx, "RecordNotExecuted", req)
+
+
+@app.command("user-notice")
+def user_notice(
+    ctx: typer.Context,
+    id: OrderId,
+    status: Annotated[UserNotice, typer.Option("--status", help="The provider's notice to the account holder.")],
+    until: Annotated[
+        str | None, typer.Option("--until", metavar="TIME", help="End of the non-disclosure order (with suppressed).")
+    ] = None,
+    expected_version: Version = 0,
+) -> None:
+    """Issuer's prosecutor: the provider's notice to the account holder (pending, suppressed by a
+    non-disclosure order until a date, sent); renew a suppression before it lapses."""
+    req = pb.UpdateUserNoticeRequest(
+        id=_uuid(id, "ID"), expected_version=expected_version, status=_enum("USER_NOTICE_STATUS_", status.value)
+    )
+    when = _instant(until, "--until")
+    if when is not None:
+        req.suppressed_until.CopyFrom(_ts(when))
+    _run(ctx, "UpdateUserNotice", req)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
+from enum import StrEnum
 from typing import Any
 
 import grpc
@@ -84,6 +85,28 @@ def time_left_words(due: dt.datetime, now: dt.datetime) -> str:
 
 def format_instant(value: dt.datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%MZ")
+
+
+class UserNotice(StrEnum):
+    """The provider's notice to the account holder, as ``--status`` takes it (an evidence request's or a
+    preservation order's ``UpdateUserNotice``; each proto has its own ``UserNoticeStatus``, same names)."""
+
+    pending = "pending"
+    suppressed = "suppressed"
+    sent = "sent"
+
+
+def user_notice_text(msg: Any, statuses: Any) -> str:
+    """The user notice of ``msg`` (a request or an order to a provider, whose enum is ``statuses``) as shown:
+    its status, until when a non-disclosure order suppresses it, and whether that order has lapsed (the
+    provider may notify the account holder now)."""
+    text = enum_label(statuses, msg.user_notice_status, "USER_NOTICE_STATUS_")
+    until = msg.user_notice_suppressed_until
+    if msg.HasField("user_notice_suppressed_until") and (until.seconds or until.nanos):
+        text += " until " + until.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if msg.user_notice_suppression_lapsed:
+        text += " LAPSED: the non-disclosure order has ended, the provider may notify the account holder (renew it)"
+    return text
 
 
 def instant_rows(msg: Any, fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

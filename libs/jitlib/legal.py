@@ -392,6 +392,17 @@ _PRESERVATION: tuple[Rule, ...] = (
         f"{EPOC} Art. 11(1)-(3); {BUDAPEST} Art. 29(7); GUESS: neither text says what a failed production "
         "request does to the period, so the time the issuer had left is given back",
     ),
+    # The provider's notice to the account holder (DOMAIN.md, Victim safeguards).
+    Rule(
+        "PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES",
+        "an order records whether its provider may notify the account holder; one suppressed by a "
+        "non-disclosure order shows the suppression as lapsed from its end on, and its issuer is warned before "
+        "it ends and when it has ended (once each), to renew it before the provider may tell the account holder "
+        "that their data were preserved; only the issuing side's prosecutor changes it",
+        f"{EPOC} Art. 13 (user information may be delayed; UNVERIFIED for a preservation order, Art. 11); "
+        f"{BUDAPEST} Art. 16(4) (the custodian keeps preservation confidential for the period domestic law "
+        "sets), Art. 29 (GUESS: the same for a request); GUESS: the order's own term, warnings as evidence's",
+    ),
 )
 
 # -- removal requests to platforms (issue 18) ------------------------------------------------------------

@@ -21,7 +21,7 @@ Every service asks ``decide`` before it shows or changes a record, and builds it
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -125,6 +125,17 @@ PRESERVATION_ORDER_RULES = RecordRules(
     creator_roles=frozenset({"prosecutor", "police_liaison"}),
     issuer_roles=frozenset({"prosecutor", "police_liaison"}),
     addressee_roles=frozenset({"prosecutor", "police_liaison"}),
+)
+
+#: The provider's notice to the account holder on a preservation order (``UpdateUserNotice``): a decision of
+#: the issuing side's prosecutor (whether to ask for, renew or let lapse a non-disclosure order), as on an
+#: evidence request (EVIDENCE_REQUEST_RULES), not of its police liaison (legal
+#: PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES). Read like the order (its own rules).
+PRESERVATION_USER_NOTICE_RULES = RecordRules(
+    kind="preservation_order",
+    creator_roles=frozenset({"prosecutor"}),
+    issuer_roles=frozenset({"prosecutor"}),
+    addressee_roles=frozenset(),
 )
 
 #: Removal requests to platforms (issue 18): a prosecutor or police liaison of a member jurisdiction sends
@@ -404,13 +415,20 @@ S_ = TypeVar("S_")
 
 
 def offers_by_state(
-    transitions: Iterable[T_], states: Iterable[S_], rules: RecordRules, *, leave_out: Iterable[str] = ()
+    transitions: Iterable[T_],
+    states: Iterable[S_],
+    rules: RecordRules,
+    *,
+    leave_out: Iterable[str] = (),
+    rules_for: Mapping[str, RecordRules] | None = None,
 ) -> dict[S_, tuple[tuple[T_, tuple[str, Operation, RecordRules]], ...]]:
     """Per state, in the transitions' order, each transition a caller may be offered from it (none named in
     ``leave_out``: those only the system or a clock takes) with what ``permitted`` asks of it (its name, its
-    operation, the kind's ``rules``): worked out once per kind, not for each record of a list's page."""
+    operation, the kind's ``rules``, or for a transition named in ``rules_for`` the rules its RPC is decided
+    by): worked out once per kind, not for each record of a list's page."""
     left_out = frozenset(leave_out)
-    offered = [(t, (t.action, t.operation, rules)) for t in transitions if t.action not in left_out]
+    own = rules_for or {}
+    offered = [(t, (t.action, t.operation, own.get(t.action, rules))) for t in transitions if t.action not in left_out]
     return {state: tuple(pair for pair in offered if state in pair[0].sources) for state in states}
 
 

@@ -186,6 +186,11 @@ ORDER_ACTIONS = {
                pv.RecordNotExecutedRequest,
                (Input("reason", "Why", "choice", True, pv.NotExecutedReason, "NOT_EXECUTED_REASON_"),
                 Input("details", "Details", "textarea")), grave=True),
+        Action("update_user_notice", "Update the user notice", "preservation", "UpdateUserNotice",
+               pv.UpdateUserNoticeRequest,
+               (Input("status", "Notice to the account holder", "choice", True, pv.UserNoticeStatus,
+                      "USER_NOTICE_STATUS_"),
+                Input("suppressed_until", "Suppressed until (day; with suppressed)", "date"))),
     )
 }  # fmt: skip
 

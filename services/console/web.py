@@ -104,7 +104,15 @@ _TARGET_FIELDS = (
     *(f"target_{n}{part}" for n in range(1, DRAFT_TARGETS_MAX + 1) for part in (*_TARGET_VALUES, "_kind", "_type")),
 )
 ORDER_FIELDS = ("legal_basis", "provider_id", "data_categories", "description", "victim_refs", "shared_with",
-                "whole_workspace", *_TARGET_FIELDS)  # fmt: skip
+                "whole_workspace", "user_notice_status", "user_notice_suppressed_until",
+                *_TARGET_FIELDS)  # fmt: skip
+#: What an order's form offers for the provider's notice to the account holder, its default first.
+ORDER_NOTICES = (
+    (pv.USER_NOTICE_STATUS_PENDING, "Pending: the provider may notify the account holder (its default)"),
+    (pv.USER_NOTICE_STATUS_SUPPRESSED, "Suppressed by a non-disclosure order (give its end)"),
+    (pv.USER_NOTICE_STATUS_SENT, "Sent: the provider has notified the account holder"),
+    (pv.USER_NOTICE_STATUS_NOT_APPLICABLE, "Not applicable"),
+)
 REQUEST_FIELDS = ("title", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind",
                   "addressee_jurisdiction", "provider_name", "data_categories", "notification_exemption_reason",
                   "offence_category", "urgency", "description", "victim_refs", "shared_with", "whole_workspace",
@@ -708,7 +716,7 @@ class Console:
             drafts=drafts, providers=providers, bases=ORDER_BASES, new_request_id=uuid.uuid4(),
             target_rows=_target_rows(kept), more_rows=DRAFT_TARGET_ROWS, targets_max=DRAFT_TARGETS_MAX, kept=kept,
             target_kinds=_choices(pv.TargetKind),
-            categories=_choices(pv.DataCategory),
+            categories=_choices(pv.DataCategory), notices=ORDER_NOTICES,
         )  # fmt: skip
 
     async def create_order(self, c: Ctx) -> Response:
@@ -729,10 +737,15 @@ class Console:
             basis = _enum_name(pv.LegalBasis, form.get("legal_basis"))
             categories = [_enum_name(pv.DataCategory, v) for v in form.getlist("data_categories")]
             targets = _typed_targets(form, target)
+            notice = _enum_name(pv.UserNoticeStatus, form.get("user_notice_status"))
+            day = str(form.get("user_notice_suppressed_until") or "").strip()
+            # A day, as the end of that day in UTC (as the order page's "Suppressed until (day)").
+            until = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(23, 59), tzinfo=dt.UTC) if day else None
         except ValueError:
             raise Refused(
-                INVALID, "Refused: the legal basis, the kinds of targets and the data must be chosen from the form."
-            ) from None
+                INVALID, "Refused: the legal basis, the kinds of targets and the data must be chosen from the form, as "
+                "must the notice to the account holder; the end of its suppression is a day (YYYY-MM-DD)."
+            ) from None  # fmt: skip
         req = pv.CreateOrderRequest(
             request_id=str(form.get("request_id") or uuid.uuid4()),
             workspace_id=ws,
@@ -745,7 +758,10 @@ class Console:
             visibility=WHOLE_WORKSPACE if form.get("whole_workspace") else PARTIES_ONLY,
             shared_with=jurisdictions(str(form.get("shared_with") or "")),
             victim_refs=pseudonyms(str(form.get("victim_refs") or "")),
+            user_notice_status=notice,
         )
+        if until is not None:
+            req.user_notice_suppressed_until.FromDatetime(until)
         order = (await self.backend.call("preservation", "CreateOrder", req, c.token)).order
         drafted = "Preservation order drafted: record it as sent once the provider has it."
         return self._done(c.request, drafted, f"/orders/{order.id}")

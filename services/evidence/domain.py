@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from jitlib import legal, validate
+from jitlib import legal, usernotice, validate
 from jitlib.actors import SYSTEM, Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.fields import same_fields
@@ -53,7 +53,7 @@ AUTHORITY_MAX = 300
 PROVIDER_MAX = 200
 TARGETS_MAX = 50
 #: The longest a user notice may be suppressed for in one go (a non-disclosure order is renewed, not open-ended).
-MAX_SUPPRESSION = validate.MAX_AHEAD
+MAX_SUPPRESSION = usernotice.MAX_SUPPRESSION
 #: How far ahead a notified delay may expect the decision or execution: a year (further is a postponement
 #: or a refusal, not a delay).
 DELAY_MAX_AHEAD = timedelta(days=365)
@@ -99,7 +99,7 @@ OFFENCES = frozenset(
     {"CYBERSTALKING", "CYBERHARASSMENT", "NON_CONSENSUAL_INTIMATE_IMAGES", "DOXXING", "INCITEMENT", "OTHER"}
 )
 URGENCIES = frozenset({"NORMAL", "URGENT", "EMERGENCY"})
-USER_NOTICE = frozenset({"NOT_APPLICABLE", "PENDING", "SUPPRESSED", "SENT"})
+USER_NOTICE = usernotice.STATUSES
 #: The grounds for refusal of each instrument, in the order of their article (``jitlib.legal``, one row each).
 REFUSAL_GROUNDS = legal.REFUSAL_GROUNDS
 NON_EXECUTION_REASONS = frozenset(
@@ -483,7 +483,7 @@ def transition_violations(t: Transition, data: TransitionInput, now: datetime) -
             out.append(FieldViolation("expected_at", "is required: when the decision or execution is expected"))
         out += validate.future_date("expected_at", data.expected_at, now, maximum=DELAY_MAX_AHEAD)
     if t.action == "update_user_notice":
-        out += _notice_violations(
+        out += usernotice.violations(
             "status", data.user_notice_status, "suppressed_until", data.user_notice_suppressed_until, now
         )
     for i, c in enumerate(data.data_categories):
@@ -493,22 +493,6 @@ def transition_violations(t: Transition, data: TransitionInput, now: datetime) -
         out.append(FieldViolation("data_categories", "must not repeat a category"))
     if data.description is not None:
         out += validate.text("description", data.description, required=False, maximum=validate.DESCRIPTION_MAX)
-    return out
-
-
-def _notice_violations(
-    status_field: str, status: str, until_field: str, until: datetime | None, now: datetime
-) -> list[FieldViolation]:
-    out = []
-    if status not in USER_NOTICE:
-        out.append(FieldViolation(status_field, "must be PENDING, SUPPRESSED, SENT or NOT_APPLICABLE"))
-    if status == "SUPPRESSED":
-        if until is None:
-            out.append(FieldViolation(until_field, "is required when notice is suppressed (non-disclosure order)"))
-        else:
-            out += validate.future_date(until_field, until, now, maximum=MAX_SUPPRESSION)
-    elif until is not None:
-        out.append(FieldViolation(until_field, "is only set when notice is suppressed"))
     return out
 
 
@@ -1128,7 +1112,7 @@ def new_request_violations(cmd: NewRequest, origin: str, now: datetime) -> list[
     out += validate.victim_refs(cmd.victim_refs)
     if provider:
         if "user_notice_status" not in unknown:
-            out += _notice_violations(
+            out += usernotice.violations(
                 "user_notice_status",
                 cmd.user_notice_status or "PENDING",
                 "user_notice_suppressed_until",
@@ -1623,14 +1607,13 @@ def is_overdue(d: Deadline, now: datetime) -> bool:
 def suppression_lapses_at(req: EvidenceRequest) -> datetime | None:
     """When the non-disclosure order recorded on the request ends, from which instant the provider may
     notify the account holder (USER_NOTICE_SUPPRESSION_LAPSES); None when the user notice is not suppressed."""
-    return req.user_notice_suppressed_until if req.user_notice_status == "SUPPRESSED" else None
+    return usernotice.lapses_at(req.user_notice_status, req.user_notice_suppressed_until)
 
 
 def suppression_lapsed(req: EvidenceRequest, now: datetime) -> bool:
     """Whether the user notice is suppressed by an order that has ended at ``now`` (derived when read, never
     stored: the request shows it from that instant on, whatever its state)."""
-    lapses_at = suppression_lapses_at(req)
-    return lapses_at is not None and lapses_at <= now
+    return usernotice.lapsed(req.user_notice_status, req.user_notice_suppressed_until, now)
 
 
 # -- sensitive items (SENSITIVE_ITEM_MARKING, SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE, SENSITIVE_ITEM_EXPORT_FOUR_EYES)

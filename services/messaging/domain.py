@@ -628,6 +628,15 @@ def notice_text(event_type: str, aggregate_type: str, actor_jurisdiction: str, e
     return f"{who} {verb} {what}"
 
 
+def suppression_notice_text(offset: timedelta) -> str:
+    """The thread's line for a preservation order's warning that the non-disclosure order suppressing the
+    provider's notice to the account holder ends in ``offset`` (zero: has ended)."""
+    what = "The non-disclosure order on the preservation order's notice to the account holder"
+    if offset > timedelta(0):
+        return f"{what} ends in {durations.words(offset)}: renew it"
+    return f"{what} has ended: the provider may tell the account holder their data were preserved"
+
+
 def expires_in(offset: timedelta) -> str:
     """ "in 7 days" for an expiry warning due ``offset`` before the expiry ("" for the one at expiry)."""
     return f"in {durations.words(offset)}" if offset > timedelta(0) else ""

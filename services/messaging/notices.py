@@ -51,6 +51,21 @@ def _expires_in(env: Envelope) -> str:
     return domain.expires_in(timedelta(seconds=warning.offset_seconds))
 
 
+#: A preservation order's warnings of the end of a non-disclosure order (no expiry of the preservation).
+_SUPPRESSION_KINDS = frozenset(
+    {preservation_pb2.WARNING_KIND_NOTICE_SUPPRESSION_ENDING, preservation_pb2.WARNING_KIND_NOTICE_SUPPRESSION_LAPSED}
+)
+
+
+def _suppression_text(env: Envelope) -> str:
+    """The line for a warning of the end of a non-disclosure order suppressing an order's user notice; ""
+    for any other event."""
+    warning = preservation_pb2.ExpiryWarning()
+    if not env.state.Unpack(warning) or warning.kind not in _SUPPRESSION_KINDS:
+        return ""
+    return domain.suppression_notice_text(timedelta(seconds=warning.offset_seconds))
+
+
 def notice_handler(rt: Runtime, channels: Channels, live: Live, *, notices: bool = True) -> Handler:
     """A record's events: what this service knows of the record (its thread's visibility) and, with
     ``notices``, a system notice in its thread. Another node's records (on a federation) take no notice
@@ -85,7 +100,9 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, *, notices: bool
         thread = channels.record_thread(session, replica, now)
         if thread.shredded_at is not None:
             return
-        text = domain.notice_text(env.type, env.aggregate_type, env.actor.jurisdiction, _expires_in(env))
+        text = _suppression_text(env) or domain.notice_text(
+            env.type, env.aggregate_type, env.actor.jurisdiction, _expires_in(env)
+        )
         uow = UnitOfWork(session, rt.tables, SYSTEM)
         channels.post(
             uow,

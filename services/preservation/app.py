@@ -57,6 +57,9 @@ class PreservationSettings(ServiceSettings):
     listen: str = "127.0.0.1:50053"
     #: Warnings before expiry (comma-separated; units w d h m s); one more is sent at expiry.
     warning_offsets: str = "14d,7d,48h"
+    #: Warnings before a non-disclosure order suppressing the provider's notice to the account holder ends
+    #: (comma-separated, as above); one more is sent when it has ended.
+    notice_warning_offsets: str = "48h,8h"
     #: Seconds between warning scans (a change that may make a warning due wakes the scanner too).
     scan_interval_seconds: float = Field(default=30.0, gt=0)
     #: Orders looked at per scan (the next scan takes the rest).
@@ -98,6 +101,7 @@ class PreservationSettings(ServiceSettings):
                 max_extensions=self.national_max_extensions,
             ),
             offsets=domain.parse_offsets(self.warning_offsets),
+            notice_offsets=domain.parse_offsets(self.notice_warning_offsets),
             confirmation_overdue_after=timedelta(days=self.confirmation_overdue_days),
         )
 

@@ -38,13 +38,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
-from jitlib import durations, legal, validate
+from jitlib import durations, legal, usernotice, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.periods import period_end
 from jitlib.policy import (
     PRESERVATION_ORDER_RULES,
+    PRESERVATION_USER_NOTICE_RULES,
     AccessParties,
     Decision,
     Operation,
@@ -389,6 +390,10 @@ class Order(Versioned, AccessParties):
     clock_remaining_seconds: int | None = None
     #: The victims the order concerns, by pseudonym (``validate.VICTIM_REF``), never by words about them.
     victim_refs: tuple[str, ...] = ()
+    #: The provider's notice to the account holder (``jitlib.usernotice``: PENDING unless said otherwise),
+    #: and while SUPPRESSED when the non-disclosure order ends (PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES).
+    user_notice_status: str = usernotice.PENDING
+    user_notice_suppressed_until: datetime | None = None
 
     def access(self) -> RecordAccess:
         return RecordAccess.of(self)
@@ -534,10 +539,13 @@ class Warning:
     production_request_id: str = ""
     production_outcome: ProductionOutcome | None = None
     reason: str = ""
+    #: A warning of the end of the non-disclosure order suppressing the user notice (``notice_warning``):
+    #: ``expires_at`` is that end, ``offset`` zero the warning that it has lapsed.
+    notice: bool = False
 
     @property
     def at_expiry(self) -> bool:
-        return self.offset == timedelta(0) and self.production_outcome is None
+        return self.offset == timedelta(0) and self.production_outcome is None and not self.notice
 
     def key(self, order_id: str) -> str:
         """Stable and unique per order, offset and expiry (an extension starts a new series)."""
@@ -719,6 +727,121 @@ def not_counted_warning(order: Order, request_id: str, why: str, now: datetime) 
     )
 
 
+# ---- the user notice and the end of its suppression (PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES) ------
+
+NOTICE_RULE = legal.rule("PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES")
+#: The warnings before a non-disclosure order ends, as the evidence service's deadlines warn (48 h, 8 h);
+#: one more is sent when it has ended (configured: JIT_PRESERVATION_NOTICE_WARNING_OFFSETS).
+NOTICE_OFFSETS = (timedelta(hours=48), timedelta(hours=8))
+
+
+class NoticeFacts(Protocol):
+    """What shows whether an order's user notice suppression has lapsed: an ``Order``, or a row of a list's
+    page (``store.Listed``)."""
+
+    @property
+    def user_notice_status(self) -> str: ...
+    @property
+    def user_notice_suppressed_until(self) -> datetime | None: ...
+
+
+def suppression_lapses_at(order: NoticeFacts) -> datetime | None:
+    """When the non-disclosure order recorded on the order ends (``jitlib.usernotice.lapses_at``); None when
+    the user notice is not suppressed."""
+    return usernotice.lapses_at(order.user_notice_status, order.user_notice_suppressed_until)
+
+
+def suppression_lapsed(order: NoticeFacts, now: datetime) -> bool:
+    """Whether the order's user notice is suppressed by a non-disclosure order that has ended at ``now``
+    (derived when read, never stored; whatever the order's state)."""
+    return usernotice.lapsed(order.user_notice_status, order.user_notice_suppressed_until, now)
+
+
+def _notice_dues(order: Order, offsets: tuple[timedelta, ...]) -> list[tuple[timedelta, datetime]]:
+    """(offset, due time) of every warning of the end of the order's non-disclosure order, in due order, the
+    one at its end last; none while the order is a draft (the provider has not received it) or its notice
+    is not suppressed."""
+    until = suppression_lapses_at(order)
+    if until is None or order.state is OrderState.DRAFT:
+        return []
+    return [(o, until - o) for o in (*_longest_first(offsets), timedelta(0))]
+
+
+def next_notice_alert_at(
+    order: Order, offsets: tuple[timedelta, ...], *, since: datetime | None = None, after: datetime | None = None
+) -> datetime | None:
+    """When the scanner must next warn of the end of the order's non-disclosure order: planned ``since`` a
+    change (the first warning not due before it: one whose moment passed would announce more time than is
+    left; the one at its end always), or the warning due ``after`` the one just sent. None when none is."""
+    for offset, due in _notice_dues(order, offsets):
+        if after is not None:
+            if due > after:
+                return due
+        elif since is None or due >= since or offset == timedelta(0):
+            return due
+    return None
+
+
+def notice_plan_changed(before: Order, after: Order) -> bool:
+    """Whether a change moves the warnings of the order's non-disclosure order: its notice or its end
+    changed, or the order left DRAFT (from then on the provider has it)."""
+    return (before.user_notice_status, before.user_notice_suppressed_until) != (
+        after.user_notice_status,
+        after.user_notice_suppressed_until,
+    ) or (before.state is OrderState.DRAFT) != (after.state is OrderState.DRAFT)
+
+
+class NoticeDue(NamedTuple):
+    """A warning of the end of a non-disclosure order the scan found due (``due_notice_warnings``): which
+    order, how long before that end, and the end."""
+
+    order_id: str
+    offset: timedelta
+    until: datetime
+
+
+def due_notice_warnings(
+    due: Iterable[tuple[str, datetime, datetime]], offsets: tuple[timedelta, ...], now: datetime
+) -> list[tuple[str, datetime, NoticeDue]]:
+    """The warnings of the end of a non-disclosure order due by ``now`` and not sent yet, of each order the
+    scan found, given as (order id, the suppression's end, its next notice warning's due time), each as the
+    alert ``jitlib.alerts`` sends: (its key, its due time, its ``NoticeDue``). The key names the order, the
+    offset and the end: a renewal (another end) starts a new series, and none is sent twice."""
+    out: list[tuple[str, datetime, NoticeDue]] = []
+    series = (*_longest_first(offsets), timedelta(0))
+    for order_id, until, next_at in due:
+        for offset in series:
+            at = until - offset
+            if next_at <= at <= now:
+                key = f"{order_id}:notice:{int(offset.total_seconds())}:{until.isoformat()}"
+                out.append((key, at, NoticeDue(order_id, offset, until)))
+    return out
+
+
+def notice_warning(order: Order, offsets: tuple[timedelta, ...], offset: timedelta) -> Warning | None:
+    """The warning ``offset`` before the end of the order's non-disclosure order (zero: it has ended), if its
+    schedule has one; never ``first`` (it asks for no follow-up of the preservation's expiry)."""
+    until = suppression_lapses_at(order)
+    due = next((d for o, d in _notice_dues(order, offsets) if o == offset), None)
+    if until is None or due is None:
+        return None
+    when = until.strftime("%Y-%m-%d %H:%M UTC")
+    cite = legal.cite(NOTICE_RULE.id)
+    if offset:
+        reason = (
+            f"the non-disclosure order suppressing the provider's notice to the account holder ends in "
+            f"{durations.words(offset)} ({when}): renew it, or the provider may tell the account holder that "
+            f"their data were preserved {cite}"
+        )
+    else:
+        reason = (
+            f"the non-disclosure order suppressing the provider's notice to the account holder ended at {when}: "
+            f"the provider may now tell the account holder that their data were preserved; renew it, or record "
+            f"the notice {cite}"
+        )
+    return Warning(offset=offset, due_at=due, expires_at=until, first=False, reason=reason, notice=True)
+
+
 # ---- transitions -------------------------------------------------------------------------------------
 
 
@@ -759,8 +882,12 @@ TRANSITIONS: dict[str, Transition] = {
         # Taken by the evidence consumer when the linked production request is refused, withdrawn or not
         # executed: back to ISSUED, CONFIRMED or EXTENDED (``resumed_state``).
         _t("resume", "resumed", {S.PRODUCTION_REQUESTED}, S.CONFIRMED),
+        # Keeps the state (``apply``); decided by PRESERVATION_USER_NOTICE_RULES (``RULES_FOR``): a prosecutor's.
+        _t("update_user_notice", "user_notice_updated", set(OrderState), S.DRAFT),
     )
 }
+#: The transitions decided by other rules than the order's (PRESERVATION_ORDER_RULES).
+RULES_FOR = {"update_user_notice": PRESERVATION_USER_NOTICE_RULES}
 #: Transitions only the service itself takes (its clock, its evidence consumer): no caller may, so no
 #: order lists them as allowed.
 CLOCK_ONLY = frozenset({"expire", "resume"})
@@ -787,6 +914,18 @@ class TransitionInput:
     #: When the production request was issued (the evidence consumer: the linked request's ``issued_at``);
     #: unset: now. ``request_production`` is judged and recorded at this instant (``production_judged_at``).
     requested_at: datetime | None = None
+    #: UpdateUserNotice: the provider's notice to the account holder, and the end of its suppression.
+    user_notice_status: str = ""
+    user_notice_suppressed_until: datetime | None = None
+
+
+def notice_unchanged(order: Order, data: TransitionInput) -> bool:
+    """Whether ``UpdateUserNotice`` with ``data`` asks for what the order records already (a retry): then
+    nothing is written, whatever version the caller saw."""
+    return (order.user_notice_status, order.user_notice_suppressed_until) == (
+        data.user_notice_status,
+        data.user_notice_suppressed_until,
+    )
 
 
 def provider_id_violations(
@@ -831,6 +970,10 @@ def transition_violations(action: str, data: TransitionInput, now: datetime) -> 
             )
     if action == "request_production" and not is_uuid(data.follow_up_request_id):
         out.append(FieldViolation("follow_up_request_id", "must be the evidence request's UUID"))
+    if action == "update_user_notice":
+        out += usernotice.violations(
+            "status", data.user_notice_status, "suppressed_until", data.user_notice_suppressed_until, now
+        )
     return out
 
 
@@ -960,7 +1103,9 @@ def allowed_actions(order: ClockFacts, principal: Principal, rule: ClockRule, no
 
 #: Per state, in the table's order, the transitions a caller may take from it, each with the operation and
 #: rules its RPC is decided by: worked out once, not for each order of a page.
-_OFFERED = offers_by_state(TRANSITIONS.values(), OrderState, PRESERVATION_ORDER_RULES, leave_out=CLOCK_ONLY)
+_OFFERED = offers_by_state(
+    TRANSITIONS.values(), OrderState, PRESERVATION_ORDER_RULES, leave_out=CLOCK_ONLY, rules_for=RULES_FOR
+)
 
 
 def apply(
@@ -1035,6 +1180,12 @@ def apply(
         changes.update(state_reason=data.reason, extension_deadline=None)
     elif action == "record_not_executed":
         changes.update(state_reason=data.reason, not_executed_reason=data.not_executed_reason, extension_deadline=None)
+    elif action == "update_user_notice":
+        target = order.state  # the order is where it was; its notice changes
+        changes.update(
+            user_notice_status=data.user_notice_status,
+            user_notice_suppressed_until=data.user_notice_suppressed_until,
+        )
     return changed(order, actor, now, state=target, **changes)
 
 
@@ -1236,6 +1387,9 @@ class NewOrder:
     #: Set when a proto enum value was not one we know (so the field can be named in the error).
     unknown_enums: tuple[str, ...] = field(default=())
     victim_refs: tuple[str, ...] = ()
+    #: The provider's notice to the account holder ("" : PENDING) and the end of its suppression.
+    user_notice_status: str = ""
+    user_notice_suppressed_until: datetime | None = None
 
 
 def target_violations(targets: tuple[Target, ...]) -> list[FieldViolation]:
@@ -1283,6 +1437,20 @@ def new_order_violations(cmd: NewOrder, providers: dict[str, Provider]) -> list[
     return out
 
 
+def new_notice_violations(cmd: NewOrder, now: datetime) -> list[FieldViolation]:
+    """A new order's user notice, stated at ``now``: as ``UpdateUserNotice`` takes it (``jitlib.usernotice``:
+    SUPPRESSED needs its end, in the future and bounded), unset meaning PENDING."""
+    if "user_notice_status" in cmd.unknown_enums:
+        return []
+    return usernotice.violations(
+        "user_notice_status",
+        cmd.user_notice_status or usernotice.PENDING,
+        "user_notice_suppressed_until",
+        cmd.user_notice_suppressed_until,
+        now,
+    )
+
+
 def issuer_violations(cmd: NewOrder, origin: str, providers: dict[str, Provider]) -> list[FieldViolation]:
     """What of a new order depends on its issuer ``origin``, checked once the policy let the caller create:
     an EPOC-PR is issued by a member state bound by Reg. 2023/1543 (``legal.EPOC_BOUND_STATES``: not
@@ -1319,6 +1487,8 @@ def create(cmd: NewOrder, *, order_id: str, actor: Actor, now: datetime) -> Orde
         description=cmd.description,
         state=OrderState.DRAFT,
         victim_refs=cmd.victim_refs,
+        user_notice_status=cmd.user_notice_status or usernotice.PENDING,
+        user_notice_suppressed_until=cmd.user_notice_suppressed_until,
     )
 
 
@@ -1332,6 +1502,8 @@ class Rules:
     offsets: tuple[timedelta, ...] = (timedelta(days=14), timedelta(days=7), timedelta(hours=48))
     #: An issued order unconfirmed for longer than this is "confirmation overdue".
     confirmation_overdue_after: timedelta = timedelta(days=3)
+    #: Warning offsets before a non-disclosure order suppressing the user notice ends (one more at its end).
+    notice_offsets: tuple[timedelta, ...] = NOTICE_OFFSETS
 
     def clock_for(self, order: BasisFacts) -> ClockRule:
         """The clock rule of ``order`` on this node: its basis's, with its provider's entry of the register."""

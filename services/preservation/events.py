@@ -14,7 +14,9 @@ follow_up_request_id) is REFUSED, WITHDRAWN or NOT_EXECUTED while the order is P
 order is resumed (event ``resumed``: back to the state before, a stopped clock runs again with the time
 that was left) and the issuer is warned (an ExpiryWarning of kind PRODUCTION_ENDED on expiry_warning) in
 the same transaction: once, since a redelivered or repeated event finds the order no longer
-PRODUCTION_REQUESTED.
+PRODUCTION_REQUESTED. The warnings that a non-disclosure order suppressing the provider's notice to the
+account holder ends (48 h and 8 h before, by default) and has ended are ExpiryWarnings too (kinds
+NOTICE_SUPPRESSION_ENDING, NOTICE_SUPPRESSION_LAPSED, never ``first``), sent once each by the same scanner.
 Only a request for the preserved data counts (PRESERVATION_PRODUCTION_REQUEST_FOR_THE_PRESERVED_DATA: addressed
 where the order's provider is established, and for an EPOC-PR or Budapest Art. 29 order an instrument that
 may follow it): any other leaves the order as it is, and the issuer is warned once per linked request
@@ -124,13 +126,18 @@ def write_change(
     """Store a transition (version-checked), its event and its audit entry, in the caller's transaction.
 
     The warning schedule is recomputed from the new state: a new expiry starts a new series, a state
-    without a clock has none.
+    without a clock has none. The warnings of the end of a non-disclosure order suppressing the user notice
+    are planned again from ``now`` when that changes (``domain.notice_plan_changed``: its status or end, or
+    the order issued), and left where they are otherwise (some may have been sent).
     """
     next_alert = domain.next_alert_at(after, rules.offsets)
     state = order_to_pb(after, now, rules.confirmation_overdue_after)
+    extra: dict[str, object] = {"next_alert_at": next_alert}
+    if domain.notice_plan_changed(before, after):
+        extra["notice_alert_at"] = domain.next_notice_alert_at(after, rules.notice_offsets, since=now)
 
     def update(session: Session, order: Order, expected_version: int) -> bool:
-        return store.ORDERS.update_if_version(session, order, expected_version, next_alert_at=next_alert)
+        return store.ORDERS.update_if_version(session, order, expected_version, **extra)
 
     def announce(uow: UnitOfWork, order: Order) -> None:
         uow.emit(subject(order, event), envelope(order, state, event_type(event), members, now))
@@ -144,10 +151,14 @@ def write_change(
 
 def scan(rules: Rules, batch: int) -> Scan:
     """The AlertScanner's scan: warnings due now, from an indexed range query on next_alert_at that reads
-    three plain columns of each due order (``store.due_for_alert``, ``domain.due_warnings``)."""
+    three plain columns of each due order (``store.due_for_alert``, ``domain.due_warnings``), then the
+    warnings of the end of a non-disclosure order, from another on notice_alert_at (``store.notice_due``,
+    ``domain.due_notice_warnings``)."""
 
     def run(session: Session, now: datetime) -> Sequence[Due]:
-        return domain.due_warnings(store.due_for_alert(session, now, batch), rules.offsets, now)
+        expiries: list[Due] = domain.due_warnings(store.due_for_alert(session, now, batch), rules.offsets, now)
+        notices = domain.due_notice_warnings(store.notice_due(session, now, batch), rules.notice_offsets, now)
+        return expiries + notices if notices else expiries
 
     return run
 
@@ -156,6 +167,9 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
     """The AlertScanner's emit: runs in the transaction that recorded the alert as sent."""
 
     def emit(uow: UnitOfWork, alert: Alert) -> None:
+        if isinstance(alert.payload, domain.NoticeDue):
+            emit_notice(uow, alert.payload)
+            return
         due = DueWarning(*alert.payload)
         session = uow.session
         order = store.get(session, due.order_id, for_update=True)
@@ -189,6 +203,28 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
         uow.emit(
             subject(order, WARNING_EVENT),
             envelope(order, warning_to_pb(state, warning), WARNING_TYPE, members, now),
+        )
+        uow.audit(RECORD, order.id, order.workspace_id)
+
+    def emit_notice(uow: UnitOfWork, due: domain.NoticeDue) -> None:
+        """A warning of the end of the order's non-disclosure order (PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES),
+        and the order's next one planned."""
+        session = uow.session
+        order = store.get(session, due.order_id, for_update=True)
+        if order is None or domain.suppression_lapses_at(order) != due.until:
+            return  # changed since the scan (renewed, notice sent): that planned its warnings again
+        warning = domain.notice_warning(order, rules.notice_offsets, due.offset)
+        pending = store.notice_alert_of(session, order.id)
+        if warning is None or pending is None or pending > warning.due_at:
+            return  # not of its schedule, or sent already by another scan (the row lock and pointer, as above)
+        store.set_notice_alert(
+            session, order.id, domain.next_notice_alert_at(order, rules.notice_offsets, after=warning.due_at)
+        )
+        now = rt.clock.now()
+        state = order_to_pb(order, now, rules.confirmation_overdue_after)
+        uow.emit(
+            subject(order, WARNING_EVENT),
+            envelope(order, warning_to_pb(state, warning), WARNING_TYPE, rt.members_of(order), now),
         )
         uow.audit(RECORD, order.id, order.workspace_id)
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from jit.preservation.v1 import preservation_pb2 as pb
-from jitlib import paging
+from jitlib import paging, usernotice
 from jitlib.errors import InvalidArgument
 from jitlib.ids import is_uuid
 from jitlib.mapping import (
@@ -31,6 +31,7 @@ from services.preservation.domain import (
     Target,
     TransitionInput,
     Warning,
+    suppression_lapsed,
 )
 
 #: The fields every order message has, with its state, both ways.
@@ -56,6 +57,9 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
         else:
             categories.append(name)
     # Need to know by default: an order is restricted to its parties unless the issuer opens it up.
+    notice = enum_name(pb.UserNoticeStatus, req.user_notice_status, "USER_NOTICE_STATUS_")
+    if notice is None:
+        unknown.append("user_notice_status")
     record = ORDER_FIELDS.new_from_pb(req, unknown)
     return NewOrder(
         **record,
@@ -66,6 +70,10 @@ def new_order_from_pb(req: pb.CreateOrderRequest) -> NewOrder:
         description=req.description,
         unknown_enums=tuple(unknown),
         victim_refs=tuple(req.victim_refs),
+        user_notice_status="" if notice in (None, "UNSPECIFIED") else notice,
+        user_notice_suppressed_until=ts_to_dt(
+            req.user_notice_suppressed_until, req.HasField("user_notice_suppressed_until")
+        ),
     )
 
 
@@ -79,6 +87,7 @@ _TIMES = (
     "produced_at",
     "production_requested_at",
     "clock_stopped_at",
+    "user_notice_suppressed_until",
 )
 
 
@@ -94,10 +103,13 @@ def order_to_pb(
     when None); ``allowed_actions`` only in an answer to a caller (``domain.allowed_actions``), never in an
     event's state. ``follow_up_shown`` False: without ``follow_up_request_id`` (an answer to a caller who may
     not read that request, ``domain.follow_up_shown``). An event's state names it, for the nodes entitled to
-    the request only (``events.limit_follow_up``)."""
-    return _order_message(
+    the request only (``events.limit_follow_up``). ``user_notice_suppression_lapsed`` as of ``now``."""
+    message = _order_message(
         order, order.is_confirmation_overdue(now, overdue_after), allowed_actions, follow_up=follow_up_shown
     )
+    if suppression_lapsed(order, now):
+        message.user_notice_suppression_lapsed = True
+    return message
 
 
 #: The number of the form ``order_answer`` makes: change it with ``_order_message`` (a field added or
@@ -106,8 +118,9 @@ ANSWER_FORM = 2
 
 
 def order_answer(order: Order) -> bytes:
-    """The order as ``ListOrders`` answers it, less the clock's ``confirmation_overdue``, the caller's
-    ``allowed_actions`` and the follow-up request's id, which only a caller who may read that request is
+    """The order as ``ListOrders`` answers it, less the clock's ``confirmation_overdue``, whether its user
+    notice's suppression has lapsed (``user_notice_suppression_lapsed``), the caller's ``allowed_actions`` and
+    the follow-up request's id, which only a caller who may read that request is
     shown (the page adds them), serialized: kept with its row (``store.ANSWERS``)."""
     return _order_message(order, False, (), follow_up=False).SerializeToString()
 
@@ -132,6 +145,7 @@ def _order_message(
         allowed_actions=allowed_actions or None,
         clock_remaining_seconds=order.clock_remaining_seconds or 0,
         victim_refs=order.victim_refs or None,
+        user_notice_status="USER_NOTICE_STATUS_" + order.user_notice_status,
         **times,
     )
 
@@ -174,10 +188,22 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
         # Set exactly while the clock is stopped (then it may be 0: nothing was left).
         clock_remaining_seconds=msg.clock_remaining_seconds if msg.HasField("clock_stopped_at") else None,
         victim_refs=tuple(msg.victim_refs),
+        # An owner of an older version sends none: the provider's default.
+        user_notice_status=stored_enum(
+            pb.UserNoticeStatus, msg.user_notice_status, "USER_NOTICE_STATUS_", "user_notice_status"
+        )
+        or usernotice.PENDING,
+        user_notice_suppressed_until=ts_to_dt(
+            msg.user_notice_suppressed_until, msg.HasField("user_notice_suppressed_until")
+        ),
     )
 
 
 def warning_kind(warning: Warning) -> int:
+    if warning.notice:
+        return (
+            pb.WARNING_KIND_NOTICE_SUPPRESSION_ENDING if warning.offset else pb.WARNING_KIND_NOTICE_SUPPRESSION_LAPSED
+        )
     if warning.production_outcome is ProductionOutcome.NOT_COUNTED:
         return pb.WARNING_KIND_PRODUCTION_NOT_COUNTED
     if warning.production_outcome is not None:
@@ -276,4 +302,14 @@ def transition_input(request: Any) -> TransitionInput:
         if "details" in fields
         else (request.reason if "reason" in fields and not enum_reason else ""),
         not_executed_reason=not_executed_reason_from_pb(request.reason) if enum_reason else "",
+        user_notice_status=(
+            enum_name(pb.UserNoticeStatus, request.status, "USER_NOTICE_STATUS_") or "UNKNOWN"
+            if "status" in fields
+            else ""
+        ),
+        user_notice_suppressed_until=(
+            ts_to_dt(request.suppressed_until, request.HasField("suppressed_until"))
+            if "suppressed_until" in fields
+            else None
+        ),
     )

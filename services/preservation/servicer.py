@@ -12,11 +12,11 @@ import grpc
 
 from jit.preservation.v1 import preservation_pb2 as pb
 from jit.preservation.v1 import preservation_pb2_grpc
-from jitlib import auth
+from jitlib import auth, validate
 from jitlib.errors import FieldViolation, InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.mapping import window_from_pb
-from jitlib.policy import PRESERVATION_ORDER_RULES
+from jitlib.policy import PRESERVATION_ORDER_RULES, PRESERVATION_USER_NOTICE_RULES
 from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.wire import ListWire
@@ -38,6 +38,7 @@ _LIST = ListWire(pb.PreservationOrder, pb.ListOrdersResponse, "orders")
 _OVERDUE = _LIST.true("confirmation_overdue")
 _ACTIONS = _LIST.strings("allowed_actions")
 _FOLLOW_UP = _LIST.strings("follow_up_request_id")  # one string: the same bytes as a singular field
+_LAPSED = _LIST.true("user_notice_suppression_lapsed")
 
 
 class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
@@ -47,6 +48,8 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         self.orders = RecordPath(
             rt, PRESERVATION_ORDER_RULES, store.get, Order.access, store.find_by_request, victims=store.VICTIMS
         )
+        #: The same orders, changed by the issuing side's prosecutor alone: their user notice.
+        self.notices = RecordPath(rt, PRESERVATION_USER_NOTICE_RULES, store.get, Order.access)
 
     def _pb(self, order: Order, now: datetime) -> pb.PreservationOrder:
         return order_to_pb(order, now, self.rules.confirmation_overdue_after)
@@ -76,6 +79,8 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             body += _FOLLOW_UP((order.follow_up_request_id,))
         if domain.confirmation_overdue(order.state, order.issued_at, now, self.rules.confirmation_overdue_after):
             body += _OVERDUE
+        if domain.suppression_lapsed(order, now):
+            body += _LAPSED
         allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
         actions = self.orders.actions_in(order.workspace_id, allowed)
         return body + _ACTIONS(actions) if actions else body
@@ -87,7 +92,9 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     ) -> pb.CreateOrderResponse:
         _, principal, now = self.rt.call()
         cmd = new_order_from_pb(request)
-        InvalidArgument.raise_for(domain.new_order_violations(cmd, self.rules.providers))
+        InvalidArgument.raise_for(
+            domain.new_order_violations(cmd, self.rules.providers) + domain.new_notice_violations(cmd, now)
+        )
 
         def admit(workspace: WorkspaceInfo) -> list[FieldViolation]:
             members = domain.membership_violations(cmd, workspace.members, workspace.lead)
@@ -156,6 +163,8 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     # -- transitions ------------------------------------------------------------------------------
 
     async def _transition(self, action: str, request: Any) -> pb.PreservationOrder:
+        if action == "update_user_notice":
+            return await self._update_user_notice(request)
         rt, principal = self.rt, auth.current()
         t = domain.TRANSITIONS[action]
         now = rt.clock.now()
@@ -181,6 +190,35 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     MarkProduced = transition_rpc("mark_produced", pb.MarkProducedResponse, "order")
     LiftOrder = transition_rpc("lift", pb.LiftOrderResponse, "order")
     RecordNotExecuted = transition_rpc("record_not_executed", pb.RecordNotExecutedResponse, "order")
+
+    UpdateUserNotice = transition_rpc("update_user_notice", pb.UpdateUserNoticeResponse, "order")
+
+    async def _update_user_notice(self, request: pb.UpdateUserNoticeRequest) -> pb.PreservationOrder:
+        """The provider's notice to the account holder, by the issuing side's prosecutor alone
+        (PRESERVATION_USER_NOTICE_RULES). A retry that asks for what the order records already writes nothing
+        and answers the order as it is, whatever version it names; any other change is version-checked."""
+        rt, principal = self.rt, auth.current()
+        action = "update_user_notice"
+        t = domain.TRANSITIONS[action]
+        now = rt.clock.now()
+        data = transition_input(request)
+        InvalidArgument.raise_for(
+            validate.uuid("id", request.id)
+            + domain.transition_violations(action, data, now)
+            + validate.expected_version(request.expected_version)
+        )
+        order = await self.notices.load_visible(principal, request.id, t.operation, action="update user notice")
+        if domain.notice_unchanged(order, data):
+            return self._view(principal, order, now)
+        self.notices.check_version(order.version, request.expected_version)
+        members = self.notices.members_for_change(order)
+        updated = domain.apply(order, action, data, actor=principal.actor, now=now, rule=self.rules.clock_for(order))
+
+        def write(uow: UnitOfWork) -> None:
+            events.write_change(uow, order, updated, t.event, rules=self.rules, members=members, now=now)
+
+        await rt.change(principal, write)
+        return self._view(principal, updated, now)
 
     # -- the provider register (reference data, no case content: any authenticated user) -----------
 

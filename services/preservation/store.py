@@ -87,6 +87,13 @@ class OrderRow(RecordColumns, Base):
     #: The victims the order concerns, comma-separated pseudonyms (``V-NL-0007``): in clear, as they are
     #: no words about the victim and lists filter by them; who they are is in the victims service alone.
     victim_refs: Mapped[str] = mapped_column(Text, server_default="")
+    #: The provider's notice to the account holder (``jitlib.usernotice``) and, while SUPPRESSED, when the
+    #: non-disclosure order ends (revision 0021).
+    user_notice_status: Mapped[str] = mapped_column(String(16), server_default="PENDING")
+    user_notice_suppressed_until: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: When the warning scanner must next warn of the end of that non-disclosure order (``notice_due``); NULL
+    #: when none is to be sent (not suppressed, a draft, all sent, or a replica).
+    notice_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     #: What users write about an order (targets, description, state reason, the provider's reference),
     #: sealed under the workspace's content key; their own columns stay empty (NULL: a row from before
     #: sealing, sealed at start).
@@ -106,6 +113,13 @@ class OrderRow(RecordColumns, Base):
             "next_alert_at",
             sqlite_where=text("next_alert_at IS NOT NULL"),
             postgresql_where=text("next_alert_at IS NOT NULL"),
+        ),
+        # The notice warnings' scan (notice_due): "notice_alert_at <= now", over the orders with one to send.
+        Index(
+            "ix_preservation_orders_notice_due",
+            "notice_alert_at",
+            sqlite_where=text("notice_alert_at IS NOT NULL"),
+            postgresql_where=text("notice_alert_at IS NOT NULL"),
         ),
         # The rows whose answer is still to be written (those of before revision 0016), for the fill job.
         Index(
@@ -148,6 +162,7 @@ FIELDS = RecordFields(
         "follow_up_facts",
         "extension_count",
         "clock_remaining_seconds",
+        "user_notice_status",
     ),
     times=(
         "issued_at",
@@ -159,6 +174,7 @@ FIELDS = RecordFields(
         "produced_at",
         "production_requested_at",
         "clock_stopped_at",
+        "user_notice_suppressed_until",
     ),
     enums={"legal_basis": LegalBasis, "state": OrderState},
     lists=("data_categories", "victim_refs"),
@@ -273,6 +289,38 @@ def due_for_alert(session: Session, now: datetime, limit: int) -> list[tuple[str
     ]
 
 
+def notice_alert_of(session: Session, order_id: str) -> datetime | None:
+    """When the order's next warning of the end of its non-disclosure order is due (None: none is)."""
+    return as_utc_or_none(session.scalar(select(OrderRow.notice_alert_at).where(OrderRow.id == order_id)))
+
+
+def set_notice_alert(session: Session, order_id: str, at: datetime | None) -> None:
+    session.execute(
+        update(OrderRow)
+        .where(OrderRow.id == order_id)
+        .values(notice_alert_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+#: The notice warnings' scan statement, built and compiled once (it runs with every warning scan): of each
+#: order whose next warning of the end of its non-disclosure order is due, soonest first, its id, that end
+#: and the warning's due time. A range scan of the partial index ix_preservation_orders_notice_due.
+_NOTICE_DUE = sqlexec.CompiledSelect(
+    select(OrderRow.id, OrderRow.user_notice_suppressed_until, OrderRow.notice_alert_at)
+    .where(OrderRow.notice_alert_at <= bindparam("now"))
+    .order_by(OrderRow.notice_alert_at)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+def notice_due(session: Session, now: datetime, limit: int) -> list[tuple[str, datetime, datetime]]:
+    """Up to ``limit`` orders with a warning of the end of their non-disclosure order due at ``now``, soonest
+    first: (id, the suppression's end, the next warning's due time), plain columns (no order loaded)."""
+    rows = _NOTICE_DUE.converted(session, {"now": now, "limit": limit})
+    return [(r[0], as_utc(r[1]), as_utc(r[2])) for r in rows if r[1] is not None]
+
+
 @dataclass(frozen=True)
 class OrderFilter:
     states: frozenset[OrderState] = frozenset()
@@ -305,6 +353,9 @@ class Listed(NamedTuple):
     #: The follow-up request and its access facts: its id is added to the answer for a caller who may read it.
     follow_up_request_id: str = ""
     follow_up_facts: str = ""
+    #: Whether its notice's suppression has lapsed is derived from these when read (``domain.NoticeFacts``).
+    user_notice_status: str = ""
+    user_notice_suppressed_until: datetime | None = None
 
     @property
     def origin_jurisdiction(self) -> str:
@@ -334,6 +385,8 @@ _LISTED = (
     "extension_count",
     "follow_up_request_id",
     "follow_up_facts",
+    "user_notice_status",
+    "user_notice_suppressed_until",
 )
 _STATES = {s.value: s for s in OrderState}
 _BASES = {b.value: b for b in LegalBasis}
@@ -398,6 +451,8 @@ def list_answered(
             order,
             r[13] or "",
             r[14] or "",
+            r[15] or "",
+            utc(r[16]),
         )
         for r, answer, order in ORDERS.answered(session, rows)
     ]

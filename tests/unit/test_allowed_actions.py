@@ -314,7 +314,7 @@ def preservation_expected(o: preservation.Order, p: Principal, now: datetime) ->
         action
         for action, tr in preservation.TRANSITIONS.items()
         if action in rpc_actions(PreservationServicer)
-        and allows(p, tr.operation, PRESERVATION_ORDER_RULES, o)
+        and allows(p, tr.operation, preservation.RULES_FOR.get(action, PRESERVATION_ORDER_RULES), o)
         and passes(preservation.apply, o, action, PRESERVATION_INPUT, actor=p.actor, now=now, rule=rule)
     )
 

@@ -151,7 +151,7 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
     expected = {
         "tasks": "58076da71142d778",
         "evidence_requests": "d01c489ba92d16fc",  # 0031 emptied the column (listed offence, maximum sentence)
-        "preservation_orders": "5471417551635c36",  # 0020 emptied the column (the follow-up id added per caller)
+        "preservation_orders": "56d697cbb44eaab6",  # 0021 emptied the column (the user notice)
     }
     found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}
     changed = sorted(name for name in expected if found[name] != expected[name])

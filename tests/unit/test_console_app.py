@@ -302,6 +302,69 @@ def test_a_preservation_order_is_drafted_from_the_orders_page_as_the_form_says(h
     )
 
 
+def test_a_preservation_order_is_drafted_with_its_user_notice_suppressed_until_a_day(h: Harness) -> None:
+    """PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES: the order's form asks whether the provider may notify the
+    account holder (pending by default) and until which day a non-disclosure order suppresses it; the service
+    gets the status and the end of that day in UTC. A day that is no day is refused before any call, and a
+    refused draft comes back with the notice as chosen."""
+    _socialnet_drafts(h)
+    h.login()
+    page = h.http.get(f"/w/{WS}/orders").text
+    assert '<select id="o-notice" name="user_notice_status"' in page and 'name="user_notice_suppressed_until"' in page
+    form = {
+        "legal_basis": str(pv.LEGAL_BASIS_EPOC_PR),
+        "provider_id": "socialnet-ie",
+        "target_1_kind": str(pv.TARGET_KIND_ACCOUNT_HANDLE),
+        "target_1": "@rev3ng3_pics",
+        "data_categories": [str(pv.DATA_CATEGORY_SUBSCRIBER)],
+        "user_notice_status": str(pv.USER_NOTICE_STATUS_SUPPRESSED),
+    }
+    sent = _drafted(h, "orders", {**form, "user_notice_suppressed_until": "2027-01-31"})
+    assert sent.status_code == 303 and sent.headers["location"] == f"/orders/{rid(7)}"
+    (asked,) = h.services.asked("CreateOrder")
+    assert asked.user_notice_status == pv.USER_NOTICE_STATUS_SUPPRESSED
+    end = asked.user_notice_suppressed_until.ToDatetime(tzinfo=dt.UTC)
+    assert end == dt.datetime(2027, 1, 31, 23, 59, tzinfo=dt.UTC)
+    refused = _drafted(h, "orders", {**form, "user_notice_suppressed_until": "31/01/2027"})
+    assert refused.status_code == 303 and len(h.services.asked("CreateOrder")) == 1
+    shown = h.http.get(refused.headers["location"]).text
+    assert "the end of its suppression is a day (YYYY-MM-DD)" in shown
+    assert f'<option value="{pv.USER_NOTICE_STATUS_SUPPRESSED}" selected>' in shown
+
+
+def test_an_order_s_page_and_list_show_its_user_notice_and_when_its_suppression_lapsed(h: Harness) -> None:
+    """PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES: the order's page shows its user notice until when a
+    non-disclosure order suppresses it and, once the service says it has lapsed, that the provider may now tell
+    the account holder; the orders' list marks such an order; the prosecutor's form changes the notice."""
+    until = dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
+
+    def order(lapsed: bool) -> pv.PreservationOrder:
+        o = pv.PreservationOrder(
+            id=rid(4),
+            workspace_id=WS,
+            provider_id="socialnet-ie",
+            user_notice_status=pv.USER_NOTICE_STATUS_SUPPRESSED,
+            user_notice_suppression_lapsed=lapsed,
+            allowed_actions=["update_user_notice"],
+            version=3,
+        )
+        o.user_notice_suppressed_until.CopyFrom(ts(until))
+        return o
+
+    h.services.answers[("preservation", "GetOrder")] = pv.GetOrderResponse(order=order(False))
+    h.login()
+    running = h.http.get(f"/orders/{rid(4)}").text
+    assert f'suppressed until <time datetime="{until.isoformat()}">' in running and "Lapsed" not in running
+    assert "Update the user notice" in running and 'name="suppressed_until"' in running
+    h.services.answers[("preservation", "GetOrder")] = pv.GetOrderResponse(order=order(True))
+    lapsed = h.http.get(f"/orders/{rid(4)}").text
+    assert "Lapsed</strong>: the non-disclosure order has ended, the provider may tell the account holder" in lapsed
+    h.services.answers[("preservation", "ListOrders")] = pv.ListOrdersResponse(orders=[order(True)])
+    assert "Notice suppression lapsed" in h.http.get(f"/w/{WS}/orders").text
+    h.services.answers[("preservation", "ListOrders")] = pv.ListOrdersResponse(orders=[order(False)])
+    assert "Notice suppression lapsed" not in h.http.get(f"/w/{WS}/orders").text
+
+
 def test_an_evidence_request_is_drafted_from_the_requests_page_as_the_form_says(h: Harness) -> None:
     """The requests' page offers a prosecutor the draft form; the form's request is the one the service gets
     (the empty target rows left out, the data ticked, the victims and the jurisdictions it is shared with

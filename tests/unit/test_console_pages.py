@@ -101,6 +101,17 @@ def test_an_action_form_becomes_its_request_or_is_refused_naming_the_field() -> 
     assert not build_request(ORDER_ACTIONS["confirm"], "o", "2", {}).HasField("received_at")
     with pytest.raises(FormError, match="YYYY-MM-DDTHH:MM"):
         build_request(ORDER_ACTIONS["confirm"], "o", "2", {"received_at": "yesterday"})
+    notice = build_request(
+        ORDER_ACTIONS["update_user_notice"],
+        "o",
+        "5",
+        {"status": str(pv.USER_NOTICE_STATUS_SUPPRESSED), "suppressed_until": "2027-03-01"},
+    )
+    assert isinstance(notice, pv.UpdateUserNoticeRequest) and notice.status == pv.USER_NOTICE_STATUS_SUPPRESSED
+    assert notice.suppressed_until.ToDatetime(tzinfo=dt.UTC) == dt.datetime(2027, 3, 1, 23, 59, tzinfo=dt.UTC)
+    assert not build_request(ORDER_ACTIONS["update_user_notice"], "o", "5", {"status": "4"}).HasField(
+        "suppressed_until"
+    )
     delay = build_request(REQUEST_ACTIONS["notify_delay"], "r", "3", {"reason": "seized", "expected_at": "2027-02-01"})
     assert delay.reason == "seized" and delay.expected_at.ToDatetime(tzinfo=dt.UTC).date() == dt.date(2027, 2, 1)
     with pytest.raises(FormError, match="Expected by"):

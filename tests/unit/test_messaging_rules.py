@@ -30,6 +30,27 @@ def test_notice_words(event_type: str, aggregate: str, actor: str, extra: str, t
     assert domain.notice_text(event_type, aggregate, actor, extra) == text
 
 
+def test_a_thread_says_when_an_order_s_non_disclosure_order_ends_not_that_the_order_expires() -> None:
+    """PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES: the order's thread tells its readers the suppression's end."""
+    from datetime import timedelta
+
+    ending = domain.suppression_notice_text(timedelta(hours=8))
+    assert ending.endswith("ends in 8 hours: renew it") and "expires" not in ending
+    assert "has ended: the provider may tell the account holder" in domain.suppression_notice_text(timedelta(0))
+    from jit.events.v1.envelope_pb2 import Envelope
+    from jit.preservation.v1 import preservation_pb2 as pb
+    from services.messaging.notices import _expires_in, _suppression_text
+
+    def event(kind: int) -> Envelope:
+        env = Envelope()
+        env.state.Pack(pb.ExpiryWarning(kind=kind, offset_seconds=8 * 3600))  # type: ignore[arg-type]
+        return env
+
+    assert _suppression_text(event(pb.WARNING_KIND_NOTICE_SUPPRESSION_ENDING)) == ending
+    assert _suppression_text(event(pb.WARNING_KIND_BEFORE_EXPIRY)) == ""  # the expiry's own words
+    assert _expires_in(event(pb.WARNING_KIND_BEFORE_EXPIRY)) == "in 8 hours"
+
+
 def test_message_checks_name_the_field() -> None:
     big = domain.NewAttachment("a.bin", "application/octet-stream", b"x" * (domain.ATTACHMENT_MAX_BYTES + 1))
     bad = [

@@ -137,3 +137,16 @@ def test_the_stored_answer_holds_neither_the_clock_s_nor_the_caller_s_fields() -
     stored = pb.PreservationOrder.FromString(order_answer(o))
     assert not stored.confirmation_overdue and not stored.allowed_actions
     assert stored == order_to_pb(o, T0 - 40 * D, RULES.confirmation_overdue_after)
+
+
+def test_a_listed_order_shows_its_notice_suppression_lapsed_from_its_row_as_the_order_does() -> None:
+    """PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES: the stored answer carries the user notice but never the
+    lapse; the page's row carries what the lapse is derived from, and the answer with the flag written after
+    it is the order's message at that instant."""
+    until = T0 + 3 * D
+    o = replace(ORDERS[0], user_notice_status="SUPPRESSED", user_notice_suppressed_until=until)
+    row = listed(o)._replace(user_notice_status="SUPPRESSED", user_notice_suppressed_until=until)
+    for now, lapsed in ((until - D, False), (until, True)):
+        assert domain.suppression_lapsed(row, now) is lapsed
+        body = order_answer(o) + (WIRE.true("user_notice_suppression_lapsed") if lapsed else b"")
+        assert pb.PreservationOrder.FromString(body) == order_to_pb(o, now, timedelta(days=3000))

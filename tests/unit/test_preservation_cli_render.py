@@ -86,3 +86,100 @@ def test_due_within_an_enormous_duration_is_answered_in_words(within: str, tmp_p
     result = CliRunner().invoke(app, ["preservation", "due", "--within", within], env={"JIT_CONFIG_DIR": str(tmp_path)})
     assert result.exit_code == 2
     assert "--within" in result.stderr and "at most 3650d" in result.stderr
+
+
+# -- the user notice ---------------------------------------------------------------------------------------
+
+
+def _suppressed(lapsed: bool) -> pb.PreservationOrder:
+    o = order("6", dt.timedelta(days=10))
+    o.user_notice_status = pb.USER_NOTICE_STATUS_SUPPRESSED
+    o.user_notice_suppressed_until.CopyFrom(ts(dt.datetime(2026, 3, 20, 12, 0, tzinfo=dt.UTC)))
+    o.user_notice_suppression_lapsed = lapsed
+    return o
+
+
+def test_detail_shows_the_user_notice_until_its_suppression_ends_and_when_it_lapsed() -> None:
+    text = render(order_detail(_suppressed(False), NOW))
+    assert "user notice" in text and "suppressed until 2026-03-20 12:00 UTC" in text and "LAPSED" not in text
+    assert "LAPSED: the non-disclosure order has ended" in render(order_detail(_suppressed(True), NOW))
+    pending = order("7", None)
+    pending.user_notice_status = pb.USER_NOTICE_STATUS_PENDING
+    assert "pending" in render(order_detail(pending, NOW))
+
+
+def test_the_list_marks_an_order_whose_notice_suppression_lapsed() -> None:
+    text = render(orders_table([_suppressed(True), order("8", dt.timedelta(days=3))], NOW, wide=True))
+    lines = [line for line in text.splitlines() if "01935c4e" in line]
+    assert "notice suppression lapsed!" in lines[0] and "notice" not in lines[1]
+
+
+def _sent(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str]) -> tuple[int, list[tuple[str, object]]]:
+    """Run `jit preservation ARGS` with the service call replaced: the requests it would send."""
+    from jitcli import preservation_cmd
+
+    calls: list[tuple[str, object]] = []
+
+    class Answer:
+        order = _suppressed(False)
+
+    def call(ctx: object, method: str, request: object) -> Answer:
+        calls.append((method, request))
+        return Answer()
+
+    monkeypatch.setattr(preservation_cmd, "_call", call)
+    result = CliRunner().invoke(app, ["preservation", *args], env={"JIT_CONFIG_DIR": str(tmp_path)})
+    return result.exit_code, calls
+
+
+ORDER_ID = "01935c4e-0000-7000-8000-000000000006"
+
+
+def test_user_notice_sends_the_status_and_the_end_of_the_suppression(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    code, calls = _sent(
+        monkeypatch,
+        tmp_path,
+        ["user-notice", ORDER_ID, "--status", "suppressed", "--until", "2026-04-01T00:00Z", "--expected-version", "3"],
+    )
+    assert code == 0 and [m for m, _ in calls] == ["UpdateUserNotice"]
+    req = calls[0][1]
+    assert isinstance(req, pb.UpdateUserNoticeRequest)
+    assert (req.id, req.expected_version, req.status) == (ORDER_ID, 3, pb.USER_NOTICE_STATUS_SUPPRESSED)
+    assert req.suppressed_until.ToDatetime(tzinfo=dt.UTC) == dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    code, calls = _sent(monkeypatch, tmp_path, ["user-notice", ORDER_ID, "--status", "sent"])
+    req = calls[0][1]
+    assert isinstance(req, pb.UpdateUserNoticeRequest)
+    assert code == 0 and req.status == pb.USER_NOTICE_STATUS_SENT and not req.HasField("suppressed_until")
+
+
+def test_create_sends_the_user_notice_and_defaults_to_the_service_s(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    base = [
+        "create",
+        "-w",
+        "jit-demo",
+        "-p",
+        "socialnet-ie",
+        "-b",
+        "epoc-pr",
+        "--target",
+        "handle:@x",
+        "--data",
+        "subscriber",
+    ]
+    code, calls = _sent(
+        monkeypatch, tmp_path, [*base, "--notice", "suppressed", "--suppressed-until", "2026-04-01T00:00Z"]
+    )
+    req = calls[0][1]
+    assert isinstance(req, pb.CreateOrderRequest)
+    assert code == 0 and req.user_notice_status == pb.USER_NOTICE_STATUS_SUPPRESSED
+    assert req.user_notice_suppressed_until.ToDatetime(tzinfo=dt.UTC) == dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    code, calls = _sent(monkeypatch, tmp_path, base)
+    req = calls[0][1]
+    assert isinstance(req, pb.CreateOrderRequest)
+    assert req.user_notice_status == pb.USER_NOTICE_STATUS_UNSPECIFIED and not req.HasField(
+        "user_notice_suppressed_until"
+    )

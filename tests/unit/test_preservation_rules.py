@@ -420,10 +420,14 @@ ALLOWED = {
     "record_not_executed": {"ISSUED", "CONFIRMED", "EXTENDED"},
     "expire": {"ISSUED", "CONFIRMED", "EXTENDED", "PRODUCTION_REQUESTED"},
     "resume": {"PRODUCTION_REQUESTED"},
+    "update_user_notice": {s.value for s in OrderState},
 }
 #: Where a transition leaves an order that is not its table target: an extension keeps ISSUED and
-#: PRODUCTION_REQUESTED; a resumed order returns to the state before production was requested.
-KEEPS = {("extend", "ISSUED"), ("extend", "PRODUCTION_REQUESTED")}
+#: PRODUCTION_REQUESTED, a change of the user notice every state; a resumed order returns to the state
+#: before production was requested.
+KEEPS = {("extend", "ISSUED"), ("extend", "PRODUCTION_REQUESTED")} | {
+    ("update_user_notice", s.value) for s in OrderState
+}
 
 
 @pytest.mark.parametrize("action", sorted(ALLOWED))

@@ -403,7 +403,8 @@ def test_issuer_and_shared_side_are_told_what_each_may_do_now(client: Client) ->
     def allowed(user: str) -> list[str]:
         return list(client.call(user, "GetOrder", pb.GetOrderRequest(id=order.id)).order.allowed_actions)
 
-    assert allowed("nl-prosecutor") == ["issue", "lift"]
+    # The issuing side's prosecutor also records the provider's notice to the account holder, in any state.
+    assert allowed("nl-prosecutor") == ["issue", "lift", "update_user_notice"]
     assert allowed("de-liaison") == []
     assert (
         client.code_of("de-liaison", "IssueOrder", pb.IssueOrderRequest(id=order.id))

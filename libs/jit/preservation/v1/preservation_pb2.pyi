@@ -61,6 +61,14 @@ class NotExecutedReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NOT_EXECUTED_REASON_CONFLICT_OF_LAW: _ClassVar[NotExecutedReason]
     NOT_EXECUTED_REASON_OTHER: _ClassVar[NotExecutedReason]
 
+class UserNoticeStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    USER_NOTICE_STATUS_UNSPECIFIED: _ClassVar[UserNoticeStatus]
+    USER_NOTICE_STATUS_NOT_APPLICABLE: _ClassVar[UserNoticeStatus]
+    USER_NOTICE_STATUS_PENDING: _ClassVar[UserNoticeStatus]
+    USER_NOTICE_STATUS_SUPPRESSED: _ClassVar[UserNoticeStatus]
+    USER_NOTICE_STATUS_SENT: _ClassVar[UserNoticeStatus]
+
 class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     WARNING_KIND_UNSPECIFIED: _ClassVar[WarningKind]
@@ -68,6 +76,8 @@ class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WARNING_KIND_AT_EXPIRY: _ClassVar[WarningKind]
     WARNING_KIND_PRODUCTION_ENDED: _ClassVar[WarningKind]
     WARNING_KIND_PRODUCTION_NOT_COUNTED: _ClassVar[WarningKind]
+    WARNING_KIND_NOTICE_SUPPRESSION_ENDING: _ClassVar[WarningKind]
+    WARNING_KIND_NOTICE_SUPPRESSION_LAPSED: _ClassVar[WarningKind]
 
 class ProductionOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -111,11 +121,18 @@ NOT_EXECUTED_REASON_NOT_COVERED: NotExecutedReason
 NOT_EXECUTED_REASON_IMMUNITIES: NotExecutedReason
 NOT_EXECUTED_REASON_CONFLICT_OF_LAW: NotExecutedReason
 NOT_EXECUTED_REASON_OTHER: NotExecutedReason
+USER_NOTICE_STATUS_UNSPECIFIED: UserNoticeStatus
+USER_NOTICE_STATUS_NOT_APPLICABLE: UserNoticeStatus
+USER_NOTICE_STATUS_PENDING: UserNoticeStatus
+USER_NOTICE_STATUS_SUPPRESSED: UserNoticeStatus
+USER_NOTICE_STATUS_SENT: UserNoticeStatus
 WARNING_KIND_UNSPECIFIED: WarningKind
 WARNING_KIND_BEFORE_EXPIRY: WarningKind
 WARNING_KIND_AT_EXPIRY: WarningKind
 WARNING_KIND_PRODUCTION_ENDED: WarningKind
 WARNING_KIND_PRODUCTION_NOT_COUNTED: WarningKind
+WARNING_KIND_NOTICE_SUPPRESSION_ENDING: WarningKind
+WARNING_KIND_NOTICE_SUPPRESSION_LAPSED: WarningKind
 PRODUCTION_OUTCOME_UNSPECIFIED: ProductionOutcome
 PRODUCTION_OUTCOME_REFUSED: ProductionOutcome
 PRODUCTION_OUTCOME_WITHDRAWN: ProductionOutcome
@@ -131,7 +148,7 @@ class TargetIdentifier(_message.Message):
     def __init__(self, kind: _Optional[_Union[TargetKind, str]] = ..., value: _Optional[str] = ...) -> None: ...
 
 class PreservationOrder(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at", "replica", "allowed_actions", "received_at", "clock_stopped_at", "clock_remaining_seconds", "victim_refs", "production_requested_at")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at", "replica", "allowed_actions", "received_at", "clock_stopped_at", "clock_remaining_seconds", "victim_refs", "production_requested_at", "user_notice_status", "user_notice_suppressed_until", "user_notice_suppression_lapsed")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +183,9 @@ class PreservationOrder(_message.Message):
     CLOCK_REMAINING_SECONDS_FIELD_NUMBER: _ClassVar[int]
     VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
     PRODUCTION_REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    USER_NOTICE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    USER_NOTICE_SUPPRESSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    USER_NOTICE_SUPPRESSION_LAPSED_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -200,7 +220,10 @@ class PreservationOrder(_message.Message):
     clock_remaining_seconds: int
     victim_refs: _containers.RepeatedScalarFieldContainer[str]
     production_requested_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_stopped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_remaining_seconds: _Optional[int] = ..., victim_refs: _Optional[_Iterable[str]] = ..., production_requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    user_notice_status: UserNoticeStatus
+    user_notice_suppressed_until: _timestamp_pb2.Timestamp
+    user_notice_suppression_lapsed: bool
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_stopped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_remaining_seconds: _Optional[int] = ..., victim_refs: _Optional[_Iterable[str]] = ..., production_requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_notice_suppression_lapsed: _Optional[bool] = ...) -> None: ...
 
 class ExpiryWarning(_message.Message):
     __slots__ = ("order", "offset_seconds", "expires_at", "first", "due_at", "kind", "reason", "production_request_id", "production_outcome")
@@ -249,7 +272,7 @@ class Provider(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., establishment_jurisdiction: _Optional[str] = ..., legal_representative: _Optional[str] = ..., preferred_channel: _Optional[str] = ..., preservation_period_days: _Optional[int] = ..., extension_days: _Optional[int] = ..., extension_min_notice_days: _Optional[int] = ..., max_extensions: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class CreateOrderRequest(_message.Message):
-    __slots__ = ("request_id", "workspace_id", "legal_basis", "provider_id", "targets", "data_categories", "description", "visibility", "shared_with", "victim_refs")
+    __slots__ = ("request_id", "workspace_id", "legal_basis", "provider_id", "targets", "data_categories", "description", "visibility", "shared_with", "victim_refs", "user_notice_status", "user_notice_suppressed_until")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     LEGAL_BASIS_FIELD_NUMBER: _ClassVar[int]
@@ -260,6 +283,8 @@ class CreateOrderRequest(_message.Message):
     VISIBILITY_FIELD_NUMBER: _ClassVar[int]
     SHARED_WITH_FIELD_NUMBER: _ClassVar[int]
     VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
+    USER_NOTICE_STATUS_FIELD_NUMBER: _ClassVar[int]
+    USER_NOTICE_SUPPRESSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     workspace_id: str
     legal_basis: LegalBasis
@@ -270,7 +295,9 @@ class CreateOrderRequest(_message.Message):
     visibility: _common_pb2.Visibility
     shared_with: _containers.RepeatedScalarFieldContainer[str]
     victim_refs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., victim_refs: _Optional[_Iterable[str]] = ...) -> None: ...
+    user_notice_status: UserNoticeStatus
+    user_notice_suppressed_until: _timestamp_pb2.Timestamp
+    def __init__(self, request_id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., victim_refs: _Optional[_Iterable[str]] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateOrderResponse(_message.Message):
     __slots__ = ("order",)
@@ -431,6 +458,24 @@ class RecordNotExecutedRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., reason: _Optional[_Union[NotExecutedReason, str]] = ..., details: _Optional[str] = ...) -> None: ...
 
 class RecordNotExecutedResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: PreservationOrder
+    def __init__(self, order: _Optional[_Union[PreservationOrder, _Mapping]] = ...) -> None: ...
+
+class UpdateUserNoticeRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "status", "suppressed_until")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    status: UserNoticeStatus
+    suppressed_until: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., status: _Optional[_Union[UserNoticeStatus, str]] = ..., suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UpdateUserNoticeResponse(_message.Message):
     __slots__ = ("order",)
     ORDER_FIELD_NUMBER: _ClassVar[int]
     order: PreservationOrder

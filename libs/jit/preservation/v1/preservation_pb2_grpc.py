@@ -53,6 +53,8 @@ class PreservationServiceStub:
     EXPIRED (only while the order has an expiry)
     DRAFT | ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --LiftOrder(reason)--> LIFTED
     ISSUED | CONFIRMED | EXTENDED --RecordNotExecuted(reason)--> NOT_EXECUTED
+    any state --UpdateUserNotice(status, suppressed_until)--> the same state (event user_notice_updated):
+    the provider's notice to the account holder, by the issuing jurisdiction's prosecutor only
 
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
@@ -61,7 +63,8 @@ class PreservationServiceStub:
     not executed and the order is back in the state before PRODUCTION_REQUESTED). Warnings before expiry (at
     the configured offsets, and at expiry), and the warning that a failed production request brought the
     clock back, are published on jit.preservation.<origin>.expiry_warning with an ExpiryWarning as state,
-    exactly once each.
+    exactly once each. So are the warnings that a non-disclosure order suppressing the provider's notice to the
+    account holder is about to end and has ended (WARNING_KIND_NOTICE_SUPPRESSION_ENDING, _LAPSED).
     """
 
     def __init__(self, channel):
@@ -120,6 +123,11 @@ class PreservationServiceStub:
                 request_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RecordNotExecutedRequest.SerializeToString,
                 response_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RecordNotExecutedResponse.FromString,
                 _registered_method=True)
+        self.UpdateUserNotice = channel.unary_unary(
+                '/jit.preservation.v1.PreservationService/UpdateUserNotice',
+                request_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeRequest.SerializeToString,
+                response_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeResponse.FromString,
+                _registered_method=True)
         self.ListProviders = channel.unary_unary(
                 '/jit.preservation.v1.PreservationService/ListProviders',
                 request_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.ListProvidersRequest.SerializeToString,
@@ -160,6 +168,8 @@ class PreservationServiceServicer:
     EXPIRED (only while the order has an expiry)
     DRAFT | ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --LiftOrder(reason)--> LIFTED
     ISSUED | CONFIRMED | EXTENDED --RecordNotExecuted(reason)--> NOT_EXECUTED
+    any state --UpdateUserNotice(status, suppressed_until)--> the same state (event user_notice_updated):
+    the provider's notice to the account holder, by the issuing jurisdiction's prosecutor only
 
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
@@ -168,7 +178,8 @@ class PreservationServiceServicer:
     not executed and the order is back in the state before PRODUCTION_REQUESTED). Warnings before expiry (at
     the configured offsets, and at expiry), and the warning that a failed production request brought the
     clock back, are published on jit.preservation.<origin>.expiry_warning with an ExpiryWarning as state,
-    exactly once each.
+    exactly once each. So are the warnings that a non-disclosure order suppressing the provider's notice to the
+    account holder is about to end and has ended (WARNING_KIND_NOTICE_SUPPRESSION_ENDING, _LAPSED).
     """
 
     def CreateOrder(self, request, context):
@@ -227,6 +238,14 @@ class PreservationServiceServicer:
 
     def RecordNotExecuted(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateUserNotice(self, request, context):
+        """The provider's notice to the account holder (pending, suppressed by a non-disclosure order until a
+        date, sent): the issuing jurisdiction's prosecutor records it, in any state of the order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -296,6 +315,11 @@ def add_PreservationServiceServicer_to_server(servicer, server):
                     request_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RecordNotExecutedRequest.FromString,
                     response_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RecordNotExecutedResponse.SerializeToString,
             ),
+            'UpdateUserNotice': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateUserNotice,
+                    request_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeRequest.FromString,
+                    response_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeResponse.SerializeToString,
+            ),
             'ListProviders': grpc.unary_unary_rpc_method_handler(
                     servicer.ListProviders,
                     request_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.ListProvidersRequest.FromString,
@@ -342,6 +366,8 @@ class PreservationService:
     EXPIRED (only while the order has an expiry)
     DRAFT | ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --LiftOrder(reason)--> LIFTED
     ISSUED | CONFIRMED | EXTENDED --RecordNotExecuted(reason)--> NOT_EXECUTED
+    any state --UpdateUserNotice(status, suppressed_until)--> the same state (event user_notice_updated):
+    the provider's notice to the account holder, by the issuing jurisdiction's prosecutor only
 
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
@@ -350,7 +376,8 @@ class PreservationService:
     not executed and the order is back in the state before PRODUCTION_REQUESTED). Warnings before expiry (at
     the configured offsets, and at expiry), and the warning that a failed production request brought the
     clock back, are published on jit.preservation.<origin>.expiry_warning with an ExpiryWarning as state,
-    exactly once each.
+    exactly once each. So are the warnings that a non-disclosure order suppressing the provider's notice to the
+    account holder is about to end and has ended (WARNING_KIND_NOTICE_SUPPRESSION_ENDING, _LAPSED).
     """
 
     @staticmethod
@@ -613,6 +640,33 @@ class PreservationService:
             '/jit.preservation.v1.PreservationService/RecordNotExecuted',
             jit_dot_preservation_dot_v1_dot_preservation__pb2.RecordNotExecutedRequest.SerializeToString,
             jit_dot_preservation_dot_v1_dot_preservation__pb2.RecordNotExecutedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateUserNotice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.preservation.v1.PreservationService/UpdateUserNotice',
+            jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeRequest.SerializeToString,
+            jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeResponse.FromString,
             options,
             channel_credentials,
             insecure,
