@@ -174,6 +174,12 @@ Ground = StrEnum(  # type: ignore[misc]
     },
 )
 
+#: The grounds on which the enforcing state refuses to recognise a transferred EPOC (Reg. (EU) 2023/1543 Art.
+#: 16(4), ``legal.ENFORCEMENT_REFUSAL_GROUNDS``).
+EnforcementGround = StrEnum(  # type: ignore[misc]
+    "EnforcementGround", {g.lower(): g.lower().replace("_", "-") for g in legal.ENFORCEMENT_REFUSAL_GROUNDS}
+)
+
 #: The listed offence categories an EPOC (Annex IV) or an EIO (Annex D) may indicate (``legal.LISTED_OFFENCES``).
 ListedOffence = StrEnum(  # type: ignore[misc]
     "ListedOffence", {o.lower(): o.lower().replace("_", "-") for o in legal.LISTED_OFFENCES}
@@ -317,6 +323,20 @@ def listed_offence_text(r: pb.EvidenceRequest) -> str:
     return text
 
 
+def enforcement_text(r: pb.EvidenceRequest) -> str:
+    """The enforcement of an EPOC as shown: where and when it was transferred, and the enforcing state's
+    decision (Reg. (EU) 2023/1543 Art. 16)."""
+    text = (
+        f"transferred to {r.enforcing_jurisdiction} {_when(r.enforcement_requested_at)} (Reg. (EU) 2023/1543 Art. 16)"
+    )
+    if not r.HasField("enforcement_decided_at"):
+        return text + "; its recognition decision is awaited"
+    if r.enforcement_refusal_ground:
+        ground = _label(pb.EnforcementRefusalGround, r.enforcement_refusal_ground, "ENFORCEMENT_REFUSAL_GROUND_")
+        return f"{text}; recognition refused {_when(r.enforcement_decided_at)}: {ground} (Art. 16(4))"
+    return f"{text}; recognised {_when(r.enforcement_decided_at)}: the provider is required to comply"
+
+
 def refusal_text(basis: int, ground: int) -> str:
     """A ground for refusal as shown: its name, and the article it rests on under the request's instrument
     (a ground stored before the grounds were per instrument may have none)."""
@@ -403,6 +423,8 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
                 "received until then are kept, not downloaded or exported (Reg. (EU) 2023/1543 Art. 10(4))",
             )
         )
+    if r.enforcing_jurisdiction:
+        rows.append(("enforcement", enforcement_text(r)))
     if r.HasField("delay"):
         dl = r.delay
         rows.append(
@@ -696,6 +718,66 @@ def not_executed(
             id=_uuid(id),
             expected_version=expected_version,
             reason=_enum("NON_EXECUTION_REASON_", reason.value),
+            detail=detail,
+        ),
+    )
+
+
+@request_app.command("transfer-enforcement")
+def transfer_enforcement(
+    ctx: typer.Context,
+    id: RequestId,
+    enforcing: Annotated[
+        str,
+        typer.Option(
+            "--enforcing-jurisdiction",
+            metavar="CODE",
+            help="The enforcing state; default: the provider's establishment (the request's addressee).",
+        ),
+    ] = "",
+    note_: Note = "",
+    expected_version: Version = 0,
+) -> None:
+    """Issuer's prosecutor: an EPOC the provider did not comply with (past its deadline without the data, or
+    reported not executed) -> IN_ENFORCEMENT; the enforcing state decides within 5 of its working days
+    (Reg. (EU) 2023/1543 Art. 16)."""
+    _transition(
+        ctx,
+        "TransferForEnforcement",
+        pb.TransferForEnforcementRequest(
+            id=_uuid(id), expected_version=expected_version, enforcing_jurisdiction=enforcing.upper(), note=note_
+        ),
+    )
+
+
+@request_app.command("recognise-enforcement")
+def recognise_enforcement(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version: Version = 0) -> None:
+    """Enforcing state's prosecutor: recognise the transferred order, the provider is required to comply ->
+    IN_EXECUTION (or PARTIALLY_EXECUTED when data were delivered before)."""
+    _transition(
+        ctx,
+        "RecogniseEnforcement",
+        pb.RecogniseEnforcementRequest(id=_uuid(id), expected_version=expected_version, note=note_),
+    )
+
+
+@request_app.command("refuse-enforcement")
+def refuse_enforcement(
+    ctx: typer.Context,
+    id: RequestId,
+    ground: Annotated[EnforcementGround, typer.Option("--ground", help="A ground of Art. 16(4).")],
+    detail: Annotated[str, typer.Option("--detail", metavar="TEXT")],
+    expected_version: Version = 0,
+) -> None:
+    """Enforcing state's prosecutor: refuse recognition on a ground of Reg. (EU) 2023/1543 Art. 16(4) ->
+    NOT_ENFORCED."""
+    _transition(
+        ctx,
+        "RefuseEnforcement",
+        pb.RefuseEnforcementRequest(
+            id=_uuid(id),
+            expected_version=expected_version,
+            ground=_enum("ENFORCEMENT_REFUSAL_GROUND_", ground.value),
             detail=detail,
         ),
     )

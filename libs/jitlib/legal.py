@@ -221,6 +221,44 @@ _EPOC: tuple[Rule, ...] = (
         "raised later is refused",
         f"{EPOC} Art. 10(4), 12(1)",
     ),
+    # Enforcement of an order the provider did not comply with (Art. 16). UNVERIFIED: transcribed from memory of
+    # the Regulation's Art. 16; check the Official Journal text before relying on the paragraph numbers.
+    Rule(
+        "EPOC_ENFORCEMENT_TRANSFER",
+        "the issuer's prosecutor transfers an EPOC for enforcement to the enforcing state (the provider's "
+        "establishment or legal representative, a bound state other than the issuer's) only once the provider "
+        "is past its deadline without the data, or reported it not executed and the issuer does not accept that",
+        f"UNVERIFIED: {EPOC} Art. 16(1)",
+    ),
+    Rule(
+        "EPOC_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS",
+        "the enforcing state decides on recognition within 5 working days of receipt of the transferred order, "
+        "counted in its own calendar (weekends and its public holidays not counted): a deadline of the request, "
+        "warned before and when passed",
+        f"UNVERIFIED: {EPOC} Art. 16(2); Reg. 1182/71 Art. 3(3)",
+    ),
+    Rule(
+        "EPOC_ENFORCEMENT_RECOGNISED",
+        "once the enforcing state recognises the order it requires the provider to comply (sanctions under Art. "
+        "15 are its own, not recorded here): the request returns to execution and the provider's delivery is "
+        "recorded as before",
+        f"UNVERIFIED: {EPOC} Art. 16(3), 15",
+    ),
+    Rule(
+        "EPOC_ENFORCEMENT_REFUSAL_GROUNDS",
+        "the enforcing state refuses recognition only on a closed list: not issued or validated by a competent "
+        "authority, offence not covered by Art. 5(4), impossibility or manifest errors, data not stored, service "
+        "not covered, immunities or privileges, manifest breach of fundamental rights; with the facts in detail",
+        f"UNVERIFIED: {EPOC} Art. 16(4)(a)-(g); consulting the issuer first, Art. 16(7)",
+    ),
+    Rule(
+        "EPOC_ENFORCING_STATE_SEES_THE_ORDER",
+        "an enforcing state that could not read the request before reads it once the order is transferred to it, "
+        "and acts on it as its addressee; the evidence items received against it stay with the parties they had "
+        "(their events never reach its node)",
+        f"GUESS: {EPOC} Art. 16(1) transfers the order and the Annex III form, not the data; need to know, "
+        f"{JIT_PLATFORM} Art. 24",
+    ),
     # Grounds the notified enforcing authority may raise, Art. 12(1)(a)-(d); the list is closed, so an EPOC
     # has no OTHER ground (REFUSAL_GROUNDS["EPOC"]).
     Rule(
@@ -829,6 +867,18 @@ RULES: dict[str, Rule] = _table(
 #: The grounds for refusal of each instrument (the legal basis of an evidence request), in the order of
 #: their article; each is the row ``<BASIS>_REFUSAL_<GROUND>``. An instrument not listed has no refusal
 #: procedure (a provider answering an SAP Art. 7 or voluntary request reports non-execution instead).
+#: The closed list of grounds on which the enforcing state refuses to recognise a transferred EPOC, in the
+#: order of Art. 16(4)(a)-(g) (rule EPOC_ENFORCEMENT_REFUSAL_GROUNDS; UNVERIFIED).
+ENFORCEMENT_REFUSAL_GROUNDS: tuple[str, ...] = (
+    "NOT_ISSUED_BY_COMPETENT_AUTHORITY",
+    "OFFENCE_NOT_COVERED",
+    "IMPOSSIBLE_OR_MANIFEST_ERRORS",
+    "DATA_NOT_STORED",
+    "SERVICE_NOT_COVERED",
+    "IMMUNITY_OR_PRIVILEGE",
+    "FUNDAMENTAL_RIGHTS",
+)
+
 REFUSAL_GROUNDS: dict[str, tuple[str, ...]] = {
     "EIO": (
         "IMMUNITY_OR_PRIVILEGE",

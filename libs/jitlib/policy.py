@@ -89,6 +89,17 @@ EVIDENCE_REQUEST_RULES = RecordRules(
     addressee_roles=frozenset({"prosecutor", "police_liaison"}),
 )
 
+#: The enforcement of a European Production Order (Reg. (EU) 2023/1543 Art. 16): a prosecutor of the issuing
+#: state transfers it, a prosecutor of the enforcing state (the request's addressee from then on) recognises
+#: it or refuses recognition. A judicial decision: no police liaison takes it (GUESS: Art. 16 names the
+#: "enforcing authority", a judicial authority under Art. 3(17), UNVERIFIED).
+EVIDENCE_ENFORCEMENT_RULES = RecordRules(
+    kind="evidence_request",
+    creator_roles=frozenset({"prosecutor"}),
+    issuer_roles=frozenset({"prosecutor"}),
+    addressee_roles=frozenset({"prosecutor"}),
+)
+
 #: Evidence items: received and read by the parties' case roles; a police liaison records evidence received
 #: (DOMAIN.md), so both sides' prosecutors and liaisons may upload (ISSUER_ACT or ADDRESSEE_ACT, by side).
 #: A custody entry (exported, transferred, sealed, ...) is the act of a jurisdiction party to the item's

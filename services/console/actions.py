@@ -166,6 +166,19 @@ REQUEST_ACTIONS = {
                 Input("data_categories", "Amended data categories (none ticked: unchanged)", "choices",
                       enum=ev.DataCategory, prefix="DATA_CATEGORY_"),
                 Input("description", "Amended description (empty: unchanged)", "textarea"))),
+        # Reg. (EU) 2023/1543 Art. 16: the issuer's prosecutor transfers an order the provider did not comply
+        # with; the enforcing state's prosecutor decides on its recognition (the service offers these to them).
+        Action("transfer_for_enforcement", "Transfer for enforcement", "evidence", "TransferForEnforcement",
+               ev.TransferForEnforcementRequest,
+               (Input("enforcing_jurisdiction", "Enforcing state (empty: the provider's establishment)",
+                      hint="e.g. IE"),
+                Input("note", "Why (the provider's failure)", "textarea")), grave=True),
+        Action("recognise_enforcement", "Recognise: order the provider to comply", "evidence",
+               "RecogniseEnforcement", ev.RecogniseEnforcementRequest, (NOTE,)),
+        Action("refuse_enforcement", "Refuse recognition (Art. 16(4))", "evidence", "RefuseEnforcement",
+               ev.RefuseEnforcementRequest,
+               (Input("ground", "Ground", "choice", True, ev.EnforcementRefusalGround, "ENFORCEMENT_REFUSAL_GROUND_"),
+                Input("detail", "Details", "textarea", required=True)), grave=True),
     )
 }  # fmt: skip
 

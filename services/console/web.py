@@ -519,6 +519,7 @@ class Console:
         return self.render(
             c.request, "request.html", user=c.user, req=req, items=items, kind="request", record=req,
             legal_zone=present.legal_zone(req.addressee_jurisdiction), time_left=lambda d: present.time_left(d, c.now),
+            enforcing_zone=present.legal_zone(req.enforcing_jurisdiction) if req.enforcing_jurisdiction else None,
             upload_max_mb=self.settings.console_upload_max_mb,
             hold=c.hold_link(req.workspace_id, "evidence_request", req.id),
         )  # fmt: skip

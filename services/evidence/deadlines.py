@@ -6,10 +6,9 @@ periods (Reg. (EEC, Euratom) No 1182/71 Art. 3, ``period_end``: ``jitlib.periods
 service's EPOC-PR clock counts with too) in the local time of the jurisdiction that must act (the
 addressee: the executing or enforcing state, or the provider's establishment): a period in days ends at
 the end of its last day, moved to the next working day when that is a Saturday, Sunday or public holiday
-there (``jitlib.jurisdictions``). None of the instruments tracked counts in working days; ``period_end``
-counts those too (``working_days``: the same calendars), for a rule that does (e.g. the enforcing state's
-recognition decision in 5 working days, Reg. (EU) 2023/1543 Art. 16, which belongs to the enforcement
-procedure, not modelled here).
+there (``jitlib.jurisdictions``). One period counts working days (``period_end``'s ``working_days``: the
+same calendars): the enforcing state's recognition decision on a transferred EPOC, 5 working days of the
+enforcing state (``enforcement``; Reg. (EU) 2023/1543 Art. 16(2)).
 
 Deadlines are stored with their request (``store.DeadlineRow``): a change to how a period is counted raises
 ``COUNTING``, and the service recounts the stored deadlines once at start (``services.evidence.recount``).
@@ -38,6 +37,8 @@ class DeadlineKind(enum.StrEnum):
     #: The issuer's: the end of the non-disclosure order that suppresses the provider's notice to the user
     #: (``non_disclosure``), not a period of the instrument.
     NON_DISCLOSURE = "NON_DISCLOSURE"
+    #: The enforcing state's recognition decision on a transferred EPOC (``enforcement``).
+    ENFORCEMENT = "ENFORCEMENT"
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,10 @@ class StoredClocks(Protocol):
     def user_notice_status(self) -> str: ...
     @property
     def user_notice_suppressed_until(self) -> datetime | None: ...
+    @property
+    def enforcing_jurisdiction(self) -> str: ...
+    @property
+    def enforcement_requested_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,10 @@ class Clocks:
     #: When the non-disclosure order that suppresses the user notice ends (the user notice SUPPRESSED), else
     #: None.
     non_disclosure_until: datetime | None = None
+    #: An EPOC transferred for enforcement: the enforcing state (whose calendar counts its decision's working
+    #: days) and when it received the order; "" and None before a transfer.
+    enforcing_jurisdiction: str = ""
+    enforcement_requested_at: datetime | None = None
 
     @classmethod
     def of(cls, r: StoredClocks) -> Clocks:
@@ -204,6 +213,8 @@ class Clocks:
             timedelta(seconds=r.execution_suspended_seconds),
             r.addressee_jurisdiction,
             r.user_notice_suppressed_until if r.user_notice_status == "SUPPRESSED" else None,
+            r.enforcing_jurisdiction,
+            r.enforcement_requested_at,
         )
 
 
@@ -251,6 +262,9 @@ def compute(c: Clocks) -> tuple[Deadline, ...]:
     suppression = non_disclosure(c)
     if suppression is not None:
         out.append(suppression)
+    recognition = enforcement(c)
+    if recognition is not None:
+        out.append(recognition)
     return tuple(sorted(out, key=lambda d: (d.due_at, d.kind.value)))
 
 
@@ -267,6 +281,8 @@ NON_DISCLOSURE_STATES = frozenset(
         "POSTPONED",
         "REFUSED",
         "NOT_EXECUTED",
+        "IN_ENFORCEMENT",
+        "NOT_ENFORCED",
     }
 )
 NON_DISCLOSURE_SOURCE = legal.source("USER_NOTICE_SUPPRESSION_LAPSES")
@@ -281,6 +297,22 @@ def non_disclosure(c: Clocks) -> Deadline | None:
     if c.non_disclosure_until is None or c.received_at is None or c.state not in NON_DISCLOSURE_STATES:
         return None
     return Deadline(DeadlineKind.NON_DISCLOSURE, c.non_disclosure_until, NON_DISCLOSURE_SOURCE, c.received_at)
+
+
+#: The enforcing state's recognition decision: 5 working days from receipt of the transferred order, in the
+#: enforcing state's calendar (EPOC_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS).
+ENFORCEMENT_PERIOD = 5 * DAY
+ENFORCEMENT_SOURCE = legal.source("EPOC_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS")
+
+
+def enforcement(c: Clocks) -> Deadline | None:
+    """The enforcing state's deadline for its recognition decision on a transferred EPOC: 5 working days of
+    the enforcing state (its weekends and public holidays not counted, ``period_end``) from its receipt of the
+    order, while it waits for that decision (IN_ENFORCEMENT); None otherwise."""
+    if c.state != "IN_ENFORCEMENT" or c.enforcement_requested_at is None or not c.enforcing_jurisdiction:
+        return None
+    due = period_end(c.enforcement_requested_at, ENFORCEMENT_PERIOD, c.enforcing_jurisdiction, working_days=True)
+    return Deadline(DeadlineKind.ENFORCEMENT, due, ENFORCEMENT_SOURCE, c.enforcement_requested_at, working_days=True)
 
 
 def window_end(c: Clocks, kind: DeadlineKind) -> datetime | None:

@@ -30,6 +30,7 @@ from jitlib.fields import same_fields
 from jitlib.jurisdictions import EU_MEMBER_STATES, is_jurisdiction
 from jitlib.policy import (
     EPOC_NOTIFIED_PROCEDURES,
+    EVIDENCE_ENFORCEMENT_RULES,
     EVIDENCE_ITEM_RULES,
     EVIDENCE_REQUEST_RULES,
     PRESERVATION_ORDER_RULES,
@@ -38,6 +39,7 @@ from jitlib.policy import (
     KeptAnswers,
     Operation,
     RecordAccess,
+    RecordRules,
     SensitiveOperation,
     caller_facts,
     decide,
@@ -72,6 +74,9 @@ class State(enum.StrEnum):
     NOT_EXECUTED = "NOT_EXECUTED"
     WITHDRAWN = "WITHDRAWN"
     POSTPONED = "POSTPONED"
+    #: An EPOC transferred to the enforcing state, waiting for its recognition decision (EPOC_ENFORCEMENT_*).
+    IN_ENFORCEMENT = "IN_ENFORCEMENT"
+    NOT_ENFORCED = "NOT_ENFORCED"
 
 
 LEGAL_BASES = frozenset({"EIO", "MLA", "EPOC", "SAP_ART7", "VOLUNTARY", "JIT_DIRECT"})
@@ -235,6 +240,12 @@ class EvidenceRequest(Versioned, AccessParties):
     #: the maximum custodial sentence for it in the issuing state, in months; "" and 0 when none was.
     listed_offence: str = ""
     max_sentence_months: int = 0
+    #: An EPOC transferred for enforcement (EPOC_ENFORCEMENT_TRANSFER): the enforcing state and when it
+    #: received the order; its decision, when, and the ground of a refusal ("" when recognised or undecided).
+    enforcing_jurisdiction: str = ""
+    enforcement_requested_at: datetime | None = None
+    enforcement_decided_at: datetime | None = None
+    enforcement_refusal_ground: str = ""
 
     @property
     def category_outcomes(self) -> tuple[CategoryOutcome, ...]:
@@ -264,7 +275,26 @@ class EvidenceRequest(Versioned, AccessParties):
         )
 
     def access(self) -> RecordAccess:
-        """The request's access facts (``request_access``)."""
+        """The request's access facts (``request_access``), the enforcing state's included once the order was
+        transferred to it (EPOC_ENFORCING_STATE_SEES_THE_ORDER)."""
+        return request_access(
+            self.workspace_id,
+            self.origin_jurisdiction,
+            self.addressee_kind,
+            self.addressee_jurisdiction,
+            self.legal_basis,
+            self.epoc_procedure,
+            self.restricted,
+            self.shared_with,
+            self.enforcing_jurisdiction,
+        )
+
+    def item_access(self) -> RecordAccess:
+        """The access facts of the evidence items received against the request: the request's as addressed,
+        without an enforcing state that reads the request only because the order was transferred to it
+        (EPOC_ENFORCING_STATE_SEES_THE_ORDER: it needs the order, not the data received)."""
+        if not self.enforcing_jurisdiction:
+            return self.access()
         return request_access(
             self.workspace_id,
             self.origin_jurisdiction,
@@ -294,12 +324,16 @@ def request_access(
     epoc_procedure: str,
     restricted: bool,
     shared_with: tuple[str, ...],
+    enforcing: str = "",
 ) -> RecordAccess:
     """A request's access facts, from its fields (a list answers a request kept in its answered form from
     its columns). Its addressee (``EvidenceRequest.addressee_party``) reads it whether or not it is a member
     of the workspace (``legal.rule("JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES")``), except a direct exchange
-    inside the JIT, which is between members."""
+    inside the JIT, which is between members. ``enforcing``: the state an EPOC was transferred to for
+    enforcement, its addressee from then on when it had none (EPOC_ENFORCING_STATE_SEES_THE_ORDER)."""
     addressee = evidence_request_addressee(addressee_kind, addressee_jurisdiction, legal_basis, epoc_procedure)
+    if not addressee and enforcing and legal_basis == "EPOC":
+        addressee = enforcing
     return RecordAccess(
         workspace_id=workspace_id,
         origin_jurisdiction=origin,
@@ -319,6 +353,8 @@ class Side(enum.StrEnum):
     EXECUTING = "executing"
     #: Whoever may refuse or review: the addressed state, or the notified enforcing state of a provider.
     REVIEWING = "reviewing"
+    #: The enforcing state an EPOC was transferred to (EPOC_ENFORCEMENT_*): its prosecutor decides.
+    ENFORCING = "enforcing"
 
 
 @dataclass(frozen=True)
@@ -345,6 +381,7 @@ _BEFORE_EXECUTED = {
     S.IN_EXECUTION,
     S.PARTIALLY_EXECUTED,
     S.POSTPONED,
+    S.IN_ENFORCEMENT,
 }
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
@@ -411,6 +448,31 @@ TRANSITIONS: dict[str, Transition] = {
             S.DRAFT,
             needs_reason=True,
         ),
+        # Enforcement of an EPOC the provider did not comply with (EPOC_ENFORCEMENT_TRANSFER): from a state
+        # before execution ended, once its PRODUCE deadline passed, or from NOT_EXECUTED (``refused``).
+        _t(
+            "transfer_for_enforcement",
+            "enforcement_requested",
+            Side.ISSUER,
+            {S.ISSUED, S.ACKNOWLEDGED, S.IN_EXECUTION, S.PARTIALLY_EXECUTED, S.NOT_EXECUTED},
+            S.IN_ENFORCEMENT,
+        ),
+        # Back to execution, or to partial execution when a category was executed before (``apply``).
+        _t(
+            "recognise_enforcement",
+            "enforcement_recognised",
+            Side.ENFORCING,
+            {S.IN_ENFORCEMENT},
+            S.IN_EXECUTION,
+        ),
+        _t(
+            "refuse_enforcement",
+            "enforcement_refused",
+            Side.ENFORCING,
+            {S.IN_ENFORCEMENT},
+            S.NOT_ENFORCED,
+            needs_reason=True,
+        ),
     )
 }
 #: Transitions that keep the current state.
@@ -418,6 +480,17 @@ STATE_KEEPING = frozenset({"extend_decision", "update_user_notice", "notify_dela
 #: After the emergency EPOC with notification was executed, even closed, the enforcing state may still object
 #: within 96 hours of receipt (EPOC_EMERGENCY_OBJECTION); the items received are then restricted.
 LATE_OBJECTION_STATES = frozenset({S.IN_EXECUTION, S.PARTIALLY_EXECUTED, S.EXECUTED, S.CLOSED})
+
+
+#: The transitions of the enforcement procedure: a prosecutor's acts on either side, never a police liaison's
+#: (``rules_for``).
+ENFORCEMENT_ACTIONS = frozenset({"transfer_for_enforcement", "recognise_enforcement", "refuse_enforcement"})
+
+
+def rules_for(action: str) -> RecordRules:
+    """The roles that take ``action`` on each side: the enforcement procedure's are a prosecutor's
+    (``EVIDENCE_ENFORCEMENT_RULES``), every other transition's those of ``EVIDENCE_REQUEST_RULES``."""
+    return EVIDENCE_ENFORCEMENT_RULES if action in ENFORCEMENT_ACTIONS else EVIDENCE_REQUEST_RULES
 
 
 def operation_for(t: Transition, req: EvidenceRequest) -> Operation:
@@ -429,6 +502,9 @@ def _operation(t: Transition, to_provider: bool) -> Operation:
     """``operation_for`` a request addressed to a provider (``to_provider``) or not."""
     if t.side is Side.ISSUER:
         return Operation.ISSUER_ACT
+    if t.side is Side.ENFORCING:
+        # The enforcing state is the request's addressee once the order was transferred (``request_access``).
+        return Operation.ADDRESSEE_ACT
     if t.side is Side.EXECUTING:
         # A provider is not a user: the issuing authority it answers records its answer.
         return Operation.ISSUER_ACT if to_provider else Operation.ADDRESSEE_ACT
@@ -449,6 +525,10 @@ class TransitionInput:
     #: A resubmission's amended description; None when unchanged.
     description: str | None = None
     expected_at: datetime | None = None
+    #: A transfer for enforcement: the enforcing state as given ("" for the addressee's); a refusal of
+    #: recognition: its ground (``legal.ENFORCEMENT_REFUSAL_GROUNDS``).
+    enforcing_jurisdiction: str = ""
+    enforcement_ground: str = ""
     unknown_enums: tuple[str, ...] = ()
 
 
@@ -462,6 +542,9 @@ REASON_FIELD = {
     "complete": "note",
     "close": "note",
     "resubmit": "clarification",
+    "transfer_for_enforcement": "note",
+    "recognise_enforcement": "note",
+    "refuse_enforcement": "detail",
 }
 
 
@@ -473,6 +556,12 @@ def transition_violations(t: Transition, data: TransitionInput, now: datetime) -
         out.append(FieldViolation("ground", "is required (a ground for refusal of the request's instrument)"))
     if t.action == "report_not_executed" and not data.non_execution_reason and "reason" not in data.unknown_enums:
         out.append(FieldViolation("reason", "is required (a reason of Reg. (EU) 2023/1543 Annex III)"))
+    if t.action == "refuse_enforcement" and not data.enforcement_ground and "ground" not in data.unknown_enums:
+        grounds = ", ".join(legal.ENFORCEMENT_REFUSAL_GROUNDS)
+        cite = legal.cite("EPOC_ENFORCEMENT_REFUSAL_GROUNDS")
+        out.append(FieldViolation("ground", f"is required: one of {grounds} {cite}"))
+    if data.enforcing_jurisdiction and not is_jurisdiction(data.enforcing_jurisdiction):
+        out.append(FieldViolation("enforcing_jurisdiction", "must be an ISO 3166-1 alpha-2 code in upper case"))
     # When the addressee received the request: a stated past date (jitlib.validate.past_date); that it is
     # not before the request was issued is checked against the record, in ``apply``.
     out += validate.past_date("received_at", data.received_at, now)
@@ -647,6 +736,10 @@ def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
             "a provider without a notified enforcing state does not refuse: record it as not executed",
             {"action": action},
         )
+    if action in ENFORCEMENT_ACTIONS:
+        held = _enforcement_refused(req, action, now)
+        if held is not None:
+            return held
     if action in _EIO_ONLY and req.legal_basis != "EIO":
         return lambda: FailedPrecondition(
             "EIO_ONLY",
@@ -684,6 +777,56 @@ def refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
         if req.state in (S.CLOSED, S.WITHDRAWN):
             return lambda: _illegal(req, action, "", frozenset(set(State) - {S.CLOSED, S.WITHDRAWN}))
     return None
+
+
+def _enforcement_refused(req: EvidenceRequest, action: str, now: datetime) -> Refused | None:
+    """EPOC_ENFORCEMENT_TRANSFER: only a European Production Order to a provider is enforced, and it is
+    transferred only once the provider failed to comply: reported not executed, or its PRODUCE deadline
+    passed without the data."""
+    if req.legal_basis != "EPOC" or not req.to_provider:
+        return lambda: FailedPrecondition(
+            "EPOC_ONLY",
+            f"enforcement by the enforcing state exists for a European Production Order only "
+            f"{legal.cite('EPOC_ENFORCEMENT_TRANSFER')}",
+            {"action": action, "legal_basis": req.legal_basis},
+        )
+    if action != "transfer_for_enforcement" or req.state is S.NOT_EXECUTED:
+        return None
+    end = deadlines.window_end(req.clocks(), DeadlineKind.PRODUCE)
+    if end is None or now < end:
+        until = f" until {end.isoformat()}" if end is not None else ""
+        return lambda: FailedPrecondition(
+            "PRODUCTION_DEADLINE_RUNNING",
+            f"the provider has{until} to produce the data: the order is transferred for enforcement once it "
+            f"failed to (past its deadline, or reported not executed) {legal.cite('EPOC_ENFORCEMENT_TRANSFER')}",
+            {"action": action, **({"deadline": end.isoformat()} if end is not None else {})},
+        )
+    return None
+
+
+def enforcing_violations(req: EvidenceRequest, given: str) -> list[FieldViolation]:
+    """The enforcing state of a transfer (EPOC_ENFORCEMENT_TRANSFER): ``given``, or the request's addressee
+    jurisdiction (the provider's establishment) when none is; a member state bound by the Regulation other than
+    the issuer's, and for an EPOC with notification the state notified. Never echoes ``given``."""
+    name = "enforcing_jurisdiction"
+    state = given or req.addressee_jurisdiction
+    cite = legal.cite("EPOC_ENFORCEMENT_TRANSFER")
+    if given and req.notified and given != req.addressee_jurisdiction:
+        notified = req.addressee_jurisdiction
+        return [FieldViolation(name, f"must be the enforcing state notified of this order, {notified} {cite}")]
+    if state == req.origin_jurisdiction:
+        return [FieldViolation(name, f"is the issuing state: the order is enforced by another member state {cite}")]
+    if state not in legal.EPOC_BOUND_STATES:
+        return [FieldViolation(name, f"must be a member state bound by Reg. (EU) 2023/1543 {cite}")]
+    return []
+
+
+def enforcement_ground_violations(ground: str) -> list[FieldViolation]:
+    """A refusal of recognition names a ground of the closed list of Art. 16(4) (EPOC_ENFORCEMENT_REFUSAL_GROUNDS)."""
+    if not ground or ground in legal.ENFORCEMENT_REFUSAL_GROUNDS:
+        return []
+    grounds = ", ".join(legal.ENFORCEMENT_REFUSAL_GROUNDS)
+    return [FieldViolation("ground", f"is not a ground of Art. 16(4); its grounds: {grounds}")]
 
 
 def refusal_grounds(req: EvidenceRequest) -> tuple[str, ...]:
@@ -750,6 +893,22 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
         changes.update(resubmission(req, data, now))
     elif action == "report_not_executed":
         changes["non_execution_reason"] = data.non_execution_reason
+    elif action == "transfer_for_enforcement":
+        InvalidArgument.raise_for(enforcing_violations(req, data.enforcing_jurisdiction))
+        changes.update(
+            enforcing_jurisdiction=data.enforcing_jurisdiction or req.addressee_jurisdiction,
+            enforcement_requested_at=now,
+            enforcement_decided_at=None,
+            enforcement_refusal_ground="",
+        )
+    elif action == "recognise_enforcement":
+        # EPOC_ENFORCEMENT_RECOGNISED: the provider is required to comply; what it delivered before counts.
+        executed = any(o.state is CategoryState.EXECUTED for o in req.decided_categories)
+        target = S.PARTIALLY_EXECUTED if executed else S.IN_EXECUTION
+        changes["enforcement_decided_at"] = now
+    elif action == "refuse_enforcement":
+        InvalidArgument.raise_for(enforcement_ground_violations(data.enforcement_ground))
+        changes.update(enforcement_decided_at=now, enforcement_refusal_ground=data.enforcement_ground)
     elif action == "postpone":
         changes.update(postponed_until=data.postponed_until, postponed_from=req.state.value, postponed_at=now)
     elif action == "resume":
@@ -910,33 +1069,51 @@ def allowed_actions(req: EvidenceRequest, principal: Principal, now: datetime) -
     answer), then the state and clocks (``refused``) of only those the policy allows: both must allow an
     action, so the order of the two asks changes nothing but how many transitions the clocks are tested for."""
     return offered(
-        req.state, req.to_provider, req.access(), principal, lambda action: refused(req, action, now) is None
+        req.state,
+        req.to_provider,
+        req.access(),
+        principal,
+        lambda action: refused(req, action, now) is None,
+        req.item_access(),
     )
 
 
 def offered(
-    state: State, to_provider: bool, access: RecordAccess, principal: Principal, clocks_allow: Callable[[str], bool]
+    state: State,
+    to_provider: bool,
+    access: RecordAccess,
+    principal: Principal,
+    clocks_allow: Callable[[str], bool],
+    item_access: RecordAccess | None = None,
 ) -> tuple[str, ...]:
     """``allowed_actions`` of a request in ``state`` (to a provider or not) whose policy facts are ``access``,
     its clocks allowing the transitions ``clocks_allow`` says (``refused`` at a given time, or, for a list
-    that answers a request kept in its answered form, its ``clock_schedule`` at that time)."""
-    asked = _ASKED[state, to_provider]
+    that answers a request kept in its answered form, its ``clock_schedule`` at that time). Its items' facts
+    (``EvidenceRequest.item_access``; ``access`` when not given) decide ``upload_item``: an enforcing state
+    that reads the request only for its enforcement receives no evidence against it."""
+    asked = permitted(principal, access, _ASKED[state, to_provider])
+    actions = tuple(action for action in asked if clocks_allow(action))
     if state in RECEIVING_STATES:
-        asked = (*asked, (UPLOAD_ITEM, receive_operation(principal, access.origin_jurisdiction), EVIDENCE_ITEM_RULES))
-    return tuple(
-        action for action in permitted(principal, access, asked) if action == UPLOAD_ITEM or clocks_allow(action)
-    )
+        items = access if item_access is None else item_access
+        upload = ((UPLOAD_ITEM, receive_operation(principal, items.origin_jurisdiction), EVIDENCE_ITEM_RULES),)
+        actions += permitted(principal, items, upload)
+    return actions
 
 
 def offered_when(
-    state: State, to_provider: bool, access: RecordAccess, principal: Principal, allowed: frozenset[str]
+    state: State,
+    to_provider: bool,
+    access: RecordAccess,
+    principal: Principal,
+    allowed: frozenset[str],
+    item_access: RecordAccess | None = None,
 ) -> tuple[str, ...]:
     """``offered`` with the clocks allowing the transitions ``allowed`` (a list's request kept in its answered
     form: ``AnsweredRequest.clocks_allow``), kept for what it reads: the caller's policy facts
-    (``caller_facts``) and the request's state, side, access facts and ``allowed``."""
+    (``caller_facts``) and the request's state, side, access facts, its items' and ``allowed``."""
     return _offered.get(
-        (caller_facts(principal), state, to_provider, access, allowed),
-        lambda: offered(state, to_provider, access, principal, allowed.__contains__),
+        (caller_facts(principal), state, to_provider, access, item_access, allowed),
+        lambda: offered(state, to_provider, access, principal, allowed.__contains__, item_access),
     )
 
 
@@ -951,7 +1128,7 @@ def clock_ends(req: EvidenceRequest) -> tuple[datetime, ...]:
     a request's allowed actions (``clock_schedule``) is worked out from these alone."""
     clocks = req.clocks()
     ends = {EPOC_APPLIES_FROM}
-    for kind in (DeadlineKind.REVIEW, DeadlineKind.OBJECTION, DeadlineKind.DECIDE):
+    for kind in (DeadlineKind.REVIEW, DeadlineKind.OBJECTION, DeadlineKind.DECIDE, DeadlineKind.PRODUCE):
         end = deadlines.window_end(clocks, kind)
         if end is not None:
             ends.add(end)
@@ -994,7 +1171,7 @@ _TAKEN_FROM = {
 #: What ``allowed_actions`` asks the policy of a request in a state, addressed to a provider or not: each
 #: transition of ``_TAKEN_FROM`` with the operation its acting side needs (``operation_for``).
 _ASKED = {
-    (state, to_provider): tuple((t.action, _operation(t, to_provider), EVIDENCE_REQUEST_RULES) for t in taken)
+    (state, to_provider): tuple((t.action, _operation(t, to_provider), rules_for(t.action)) for t in taken)
     for state, taken in _TAKEN_FROM.items()
     for to_provider in (False, True)
 }
@@ -1746,7 +1923,7 @@ def item_allowed_actions(
 ) -> tuple[str, ...]:
     """What ``principal``, who reads ``item``, may do with it now, decided as the RPCs decide it
     (``jitlib.policy.decide_sensitive`` and the rules above): the caller's, never stored."""
-    access = req.access()
+    access = req.item_access()
 
     def may(op: SensitiveOperation, jurisdiction: str | None = None) -> bool:
         return decide_sensitive(principal, op, access, jurisdiction=jurisdiction) is Decision.ALLOW

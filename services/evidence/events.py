@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from google.protobuf.message import Message
@@ -125,11 +126,13 @@ def item_envelope(
     now: datetime,
     holder: str = "",
 ) -> Envelope:
-    """An item's event, with its request's audience. ``holder``: on a federation, the node that holds the
-    item's bytes and custody chain (where it was received), which may not be the request's owner."""
+    """An item's event, with its request's audience as addressed (``EvidenceRequest.item_access``: not the
+    enforcing state that reads the request only for its enforcement, EPOC_ENFORCING_STATE_SEES_THE_ORDER).
+    ``holder``: on a federation, the node that holds the item's bytes and custody chain (where it was
+    received), which may not be the request's owner."""
     etype = "jit.evidence.v1.EvidenceItem" + "".join(p.capitalize() for p in event.split("_")[1:])
     return envelopes.record_envelope(
-        req,
+        _ItemsOf.of(req) if req.enforcing_jurisdiction else req,
         state,
         aggregate_type="evidence_item",
         event_type=etype,
@@ -139,6 +142,25 @@ def item_envelope(
         part=(item.id, version),
         origin=holder,
     )
+
+
+@dataclass(frozen=True)
+class _ItemsOf:
+    """A request as its items' events see it (``envelopes.EventSource``): its parties those of
+    ``EvidenceRequest.item_access``."""
+
+    id: str
+    version: int
+    workspace_id: str
+    origin_jurisdiction: str
+    restricted: bool
+    updated_by: Actor
+    parties: frozenset[str]
+
+    @classmethod
+    def of(cls, r: EvidenceRequest) -> _ItemsOf:
+        parties = r.item_access().parties
+        return cls(r.id, r.version, r.workspace_id, r.origin_jurisdiction, r.restricted, r.updated_by, parties)
 
 
 def restrict_held_items(

@@ -109,6 +109,10 @@ def new_request_from_pb(req: pb.CreateRequestRequest) -> NewRequest:
     )
 
 
+#: A refusal of recognition's ground (RefuseEnforcement), whose field is named as RefuseRequest's.
+_ENFORCEMENT_GROUND = pb.EnforcementRefusalGround.DESCRIPTOR
+
+
 def transition_input(request: Any) -> TransitionInput:
     """The transition data carried by any of the transition request messages."""
     e = _Enums()
@@ -117,8 +121,10 @@ def transition_input(request: Any) -> TransitionInput:
     for name in ("reason", "detail", "note", "clarification"):
         if name in fields and isinstance(getattr(request, name), str):
             reason = getattr(request, name)
-    ground = non_exec = notice = ""
-    if "ground" in fields:
+    ground = non_exec = notice = enforcement_ground = ""
+    if "ground" in fields and request.DESCRIPTOR.fields_by_name["ground"].enum_type is _ENFORCEMENT_GROUND:
+        enforcement_ground = e.get("ground", pb.EnforcementRefusalGround, request.ground, "ENFORCEMENT_REFUSAL_GROUND_")
+    elif "ground" in fields:
         ground = e.get("ground", pb.RefusalGround, request.ground, "REFUSAL_GROUND_")
     if "reason" in fields and not isinstance(request.reason, str):
         non_exec = e.get("reason", pb.NonExecutionReason, request.reason, "NON_EXECUTION_REASON_")
@@ -148,6 +154,8 @@ def transition_input(request: Any) -> TransitionInput:
         expected_at=(
             ts_to_dt(request.expected_at, request.HasField("expected_at")) if "expected_at" in fields else None
         ),
+        enforcing_jurisdiction=request.enforcing_jurisdiction if "enforcing_jurisdiction" in fields else "",
+        enforcement_ground=enforcement_ground,
         unknown_enums=tuple(e.unknown),
     )
 
@@ -362,6 +370,10 @@ def request_fields(
         victim_refs=r.victim_refs or None,
         listed_offence=_named("LISTED_OFFENCE_", r.listed_offence),
         max_sentence_months=r.max_sentence_months,
+        enforcing_jurisdiction=r.enforcing_jurisdiction,
+        enforcement_requested_at=ts_fields_or_none(r.enforcement_requested_at),
+        enforcement_decided_at=ts_fields_or_none(r.enforcement_decided_at),
+        enforcement_refusal_ground=_named("ENFORCEMENT_REFUSAL_GROUND_", r.enforcement_refusal_ground),
         user_notice_suppressed_until=ts_fields_or_none(r.user_notice_suppressed_until),
         user_notice_suppression_lapsed=suppression_lapsed(r, now) if now is not None else None,
         next_deadline_at=ts_fields(r.deadlines[0].due_at) if r.deadlines else None,
@@ -381,7 +393,7 @@ def request_fields(
 #: (a field added or computed otherwise), with a migration that empties ``evidence_requests.answer``
 #: (``jitlib.answers``). The form digest adds how deadlines are counted (``deadlines.COUNTING``), whose
 #: change the start's recount follows by writing every answer again.
-ANSWER_FORM = 3 + 1000 * COUNTING
+ANSWER_FORM = 4 + 1000 * COUNTING
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _HEAD = struct.Struct(">IBBq")
@@ -564,6 +576,15 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
         victim_refs=tuple(msg.victim_refs),
         listed_offence=stored_enum(pb.ListedOffence, msg.listed_offence, "LISTED_OFFENCE_", "listed_offence"),
         max_sentence_months=msg.max_sentence_months,
+        enforcing_jurisdiction=msg.enforcing_jurisdiction,
+        enforcement_requested_at=ts_to_dt(msg.enforcement_requested_at, msg.HasField("enforcement_requested_at")),
+        enforcement_decided_at=ts_to_dt(msg.enforcement_decided_at, msg.HasField("enforcement_decided_at")),
+        enforcement_refusal_ground=stored_enum(
+            pb.EnforcementRefusalGround,
+            msg.enforcement_refusal_ground,
+            "ENFORCEMENT_REFUSAL_GROUND_",
+            "enforcement_refusal_ground",
+        ),
     )
 
 

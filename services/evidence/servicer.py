@@ -41,6 +41,7 @@ from jitlib.policy import (
     Decision,
     Operation,
     SensitiveOperation,
+    decide,
     decide_sensitive,
 )
 from jitlib.records import RecordPath, get_rpc, page, store_change, transition_rpc
@@ -97,7 +98,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             rt,
             EVIDENCE_ITEM_RULES,
             store.get_item_of_request,
-            lambda found: found.request.access(),
+            lambda found: found.request.item_access(),
             workspace_of=lambda found: found.request.workspace_id,
         )
         #: Set by the app once the alert scanner runs: a change may make an alert due at once (it wakes it).
@@ -213,7 +214,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 # The caller's actions, kept for each (state, side, access facts, transitions the clocks
                 # allow) by ``offered_when``: a page's requests mostly share them.
                 offered = domain.offered_when(
-                    r.state, r.to_provider, r.access, principal, r.answer.clocks_allow(now_us)
+                    r.state, r.to_provider, r.access, principal, r.answer.clocks_allow(now_us), r.item_access
                 )
                 actions = self.requests.actions_in(r.workspace_id, offered)
                 order_id = r.preservation_order_id if shown else ""
@@ -243,7 +244,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         await rt.authorize(
             principal,
             domain.operation_for(t, current),
-            EVIDENCE_REQUEST_RULES,
+            domain.rules_for(action),
             record_type=RECORD,
             record_id=current.id,
             record=current.access(),
@@ -333,6 +334,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     UpdateUserNotice = transition_rpc("update_user_notice", pb.UpdateUserNoticeResponse, "request")
     ResubmitRequest = transition_rpc("resubmit", pb.ResubmitRequestResponse, "request")
     NotifyDelay = transition_rpc("notify_delay", pb.NotifyDelayResponse, "request")
+    TransferForEnforcement = transition_rpc("transfer_for_enforcement", pb.TransferForEnforcementResponse, "request")
+    RecogniseEnforcement = transition_rpc("recognise_enforcement", pb.RecogniseEnforcementResponse, "request")
+    RefuseEnforcement = transition_rpc("refuse_enforcement", pb.RefuseEnforcementResponse, "request")
 
     # -- evidence items ---------------------------------------------------------------------------
 
@@ -356,7 +360,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             EVIDENCE_ITEM_RULES,
             record_type=ITEM,
             record_id="",
-            record=req.access(),
+            record=req.item_access(),
             action="receive evidence for",
         )
         # Idempotent by request_id, as every create: the same metadata (its digest) is answered with the item
@@ -597,8 +601,14 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         req = await self.requests.load_visible(
             principal, request.evidence_request_id, Operation.READ, field="evidence_request_id"
         )
+        # An enforcing state that reads the request only for its enforcement sees none of its items
+        # (EPOC_ENFORCING_STATE_SEES_THE_ORDER): its list is empty, as for a request without any.
+        entitled = decide(principal, Operation.READ, record=req.item_access()) is Decision.ALLOW
         found = await self.items.list_audited(
-            principal, req.workspace_id, lambda s, _scope: store.list_items(s, req.id), record_id=req.id
+            principal,
+            req.workspace_id,
+            lambda s, _scope: store.list_items(s, req.id) if entitled else [],
+            record_id=req.id,
         )
         exports = await self._export_entries([f.item for f in found])
         # A sensitive item's file name and description are what users wrote about an intimate image: reading
@@ -626,7 +636,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             EVIDENCE_ITEM_RULES,
             record_type=ITEM,
             record_id=found.item.id,
-            record=found.request.access(),
+            record=found.request.item_access(),
             action="record custody of",
         )
         # A restricted item is not handed over; sealing it stays possible.
@@ -682,7 +692,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             ItemOfRequest(ItemWithHead(item, seq, ""), req), tuple(a for a in actions if a != "download")
         )
         may_open = not item.sensitive or (
-            not listed and decide_sensitive(principal, SensitiveOperation.OPEN, req.access()) is Decision.ALLOW
+            not listed and decide_sensitive(principal, SensitiveOperation.OPEN, req.item_access()) is Decision.ALLOW
         )
         return item_to_pb(
             item if may_open else domain.concealed(item),
@@ -703,7 +713,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     ) -> None:
         """``jitlib.policy.decide_sensitive``; a refusal is audited and raised as NOT_FOUND or
         PERMISSION_DENIED naming the roles and jurisdiction that may."""
-        decision = decide_sensitive(principal, operation, found.request.access(), jurisdiction=jurisdiction)
+        decision = decide_sensitive(principal, operation, found.request.item_access(), jurisdiction=jurisdiction)
         if decision is Decision.ALLOW:
             return
         item = found.item

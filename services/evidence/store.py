@@ -142,6 +142,12 @@ class RequestRow(RecordColumns, Base):
     #: custodial sentence for it in the issuing state, in months (0 for none): revision 0031.
     listed_offence: Mapped[str] = mapped_column(String(48), server_default="")
     max_sentence_months: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: An EPOC transferred for enforcement (revision 0033): the enforcing state ("" before), when it received
+    #: the order, when it decided and the ground of a refusal of recognition ("" otherwise).
+    enforcing_jurisdiction: Mapped[str] = mapped_column(String(16), server_default="")
+    enforcement_requested_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    enforcement_decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    enforcement_refusal_ground: Mapped[str] = mapped_column(String(48), server_default="")
     #: What users write about a request (title, description, state reason, targets), sealed under the
     #: workspace's key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -390,6 +396,8 @@ FIELDS = RecordFields(
         "execution_suspended_seconds",
         "listed_offence",
         "max_sentence_months",
+        "enforcing_jurisdiction",
+        "enforcement_refusal_ground",
     ),
     times=(
         "user_notice_suppressed_until",
@@ -399,6 +407,8 @@ FIELDS = RecordFields(
         "issued_at",
         "received_at",
         "decided_at",
+        "enforcement_requested_at",
+        "enforcement_decided_at",
     ),
     enums={"state": State},
     lists=("data_categories", "victim_refs"),
@@ -642,8 +652,10 @@ class Listed(NamedTuple):
     state: State
     to_provider: bool
     preservation_order_id: str
-    #: The policy's facts of the request (``EvidenceRequest.access``), from its columns.
+    #: The policy's facts of the request (``EvidenceRequest.access``), and of its items
+    #: (``EvidenceRequest.item_access``), from its columns.
     access: RecordAccess
+    item_access: RecordAccess
     answer: AnsweredRequest | None
     request: EvidenceRequest | None
 
@@ -659,6 +671,7 @@ _LISTED = (
     "shared_with",
     "state",
     "preservation_order_id",
+    "enforcing_jurisdiction",
 )
 _STATES = {s.value: s for s in State}
 
@@ -683,7 +696,7 @@ def list_answered(
     bound = _bound(scope, workspace_ids, flt)
     out = []
     for r, answer, request in REQUESTS.answered_page(session, bound, after_id=after_id, limit=limit, columns=_LISTED):
-        access = _listed_access(
+        facts = (
             r.workspace_id,
             r.origin_jurisdiction,
             r.addressee_kind,
@@ -693,6 +706,8 @@ def list_answered(
             r.restricted,
             listed(r.shared_with),
         )
+        item_access = _listed_access(*facts)
+        access = _listed_access(*facts, r.enforcing_jurisdiction) if r.enforcing_jurisdiction else item_access
         out.append(
             Listed(
                 r.id,
@@ -702,6 +717,7 @@ def list_answered(
                 addressed_to_provider(r.addressee_kind),
                 r.preservation_order_id,
                 access,
+                item_access,
                 answered(answer) if answer is not None else None,
                 request,
             )
@@ -826,6 +842,8 @@ class RunningClocks(NamedTuple):
     addressee_jurisdiction: str
     user_notice_status: str
     user_notice_suppressed_until: datetime | None
+    enforcing_jurisdiction: str
+    enforcement_requested_at: datetime | None
     stored: tuple[StoredDeadline, ...]
 
 
@@ -845,6 +863,8 @@ _RUNNING_PAGE = (
         RequestRow.addressee_jurisdiction,
         RequestRow.user_notice_status,
         RequestRow.user_notice_suppressed_until,
+        RequestRow.enforcing_jurisdiction,
+        RequestRow.enforcement_requested_at,
     )
     # A suppressed user notice is a deadline too (``deadlines.non_disclosure``), also of a request that has
     # no other (stored before it was one, or of an instrument without a period).
@@ -891,6 +911,8 @@ def running_clocks(session: Session, after: str, limit: int) -> list[RunningCloc
             r.addressee_jurisdiction,
             r.user_notice_status,
             as_utc(r.user_notice_suppressed_until) if r.user_notice_suppressed_until is not None else None,
+            r.enforcing_jurisdiction,
+            as_utc(r.enforcement_requested_at) if r.enforcement_requested_at is not None else None,
             tuple(sorted(stored[r.id], key=lambda s: (s.deadline.due_at, s.deadline.kind.value))),
         )
         for r in rows

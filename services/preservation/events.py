@@ -245,6 +245,8 @@ _PRODUCTION_REQUESTED = frozenset(
         E.EVIDENCE_REQUEST_STATE_EXECUTED,
         E.EVIDENCE_REQUEST_STATE_CLOSED,
         E.EVIDENCE_REQUEST_STATE_POSTPONED,
+        # Transferred to the enforcing state (Reg. (EU) 2023/1543 Art. 16): the production is still sought.
+        E.EVIDENCE_REQUEST_STATE_IN_ENFORCEMENT,
     }
 )
 #: The production request failed: the order it held gets its clock back (PRESERVATION_CLOCK_RESUMES_...).
@@ -252,6 +254,8 @@ _FAILED = {
     E.EVIDENCE_REQUEST_STATE_REFUSED: domain.ProductionOutcome.REFUSED,
     E.EVIDENCE_REQUEST_STATE_WITHDRAWN: domain.ProductionOutcome.WITHDRAWN,
     E.EVIDENCE_REQUEST_STATE_NOT_EXECUTED: domain.ProductionOutcome.NOT_EXECUTED,
+    # The enforcing state refused to recognise it: the provider will not produce (GUESS: as not executed).
+    E.EVIDENCE_REQUEST_STATE_NOT_ENFORCED: domain.ProductionOutcome.NOT_EXECUTED,
 }
 
 

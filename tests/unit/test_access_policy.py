@@ -11,6 +11,7 @@ import pytest
 
 from jitlib.auth import Principal
 from jitlib.policy import (
+    EVIDENCE_ENFORCEMENT_RULES,
     EVIDENCE_ITEM_RULES,
     EVIDENCE_REQUEST_RULES,
     TASK_RULES,
@@ -154,6 +155,58 @@ def test_custody_entry_matrix_a_party_acts_by_its_prosecutor_or_liaison_never_a_
 ) -> None:
     p = principal(role, RELATIONS[relation])
     assert decide(p, Operation.ANY_PARTY_ACT, EVIDENCE_ITEM_RULES, record=record(restricted)) is expected
+
+
+# The enforcement of a European Production Order (EVIDENCE_ENFORCEMENT_RULES), the record above being the
+# request and its addressee the enforcing state: only a prosecutor transfers it (issuer) or decides on its
+# recognition (addressee), never a police liaison or a participant.
+EXPECTED_ENFORCEMENT = {
+    (Operation.ISSUER_ACT, False): """
+        prosecutor      ADDDN
+        police_liaison  DDDDN
+        participant     DDDDN
+        operator        DDDDD
+        auditor         DDDDD""",
+    (Operation.ISSUER_ACT, True): """
+        prosecutor      ADDNN
+        police_liaison  DDDNN
+        participant     DDDNN
+        operator        DDDDD
+        auditor         DDDDD""",
+    (Operation.ADDRESSEE_ACT, False): """
+        prosecutor      DADDN
+        police_liaison  DDDDN
+        participant     DDDDN
+        operator        DDDDD
+        auditor         DDDDD""",
+    (Operation.ADDRESSEE_ACT, True): """
+        prosecutor      DADNN
+        police_liaison  DDDNN
+        participant     DDDNN
+        operator        DDDDD
+        auditor         DDDDD""",
+}
+
+
+def _enforcement_cases() -> list[tuple[Operation, bool, str, str, Decision]]:
+    cases = []
+    for (op, restricted), grid in EXPECTED_ENFORCEMENT.items():
+        lines = [line.split() for line in grid.strip().splitlines()]
+        assert [role for role, _ in lines] == ROLES
+        for role, letters in lines:
+            for relation, letter in zip(RELATIONS, letters, strict=True):
+                cases.append((op, restricted, role, relation, LETTER[letter]))
+    return cases
+
+
+@pytest.mark.parametrize(("op", "restricted", "role", "relation", "expected"), _enforcement_cases())
+def test_enforcement_matrix_a_prosecutor_on_either_side(
+    op: Operation, restricted: bool, role: str, relation: str, expected: Decision
+) -> None:
+    """EPOC_ENFORCEMENT_TRANSFER, EPOC_ENFORCEMENT_REFUSAL_GROUNDS: the issuer's prosecutor transfers, the
+    enforcing state's prosecutor decides."""
+    p = principal(role, RELATIONS[relation])
+    assert decide(p, op, EVIDENCE_ENFORCEMENT_RULES, record=record(restricted)) is expected
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -16,7 +16,6 @@ import pytest
 
 from jitlib.errors import FailedPrecondition
 from jitlib.policy import (
-    EVIDENCE_REQUEST_RULES,
     PRESERVATION_ORDER_RULES,
     TASK_RULES,
     Decision,
@@ -172,7 +171,11 @@ def request(
     p = principal(ISSUER, "prosecutor")
     r = evidence.create(cmd, request_id=REQUEST_ID, actor=p.actor, now=NOW)
     issued = None if state is evidence.State.DRAFT else NOW - received_ago
-    return replace(r, state=state, issued_at=issued, received_at=issued, decision_extended=extended)
+    r = replace(r, state=state, issued_at=issued, received_at=issued, decision_extended=extended)
+    if state in (evidence.State.IN_ENFORCEMENT, evidence.State.NOT_ENFORCED) and r.legal_basis == "EPOC":
+        # Transferred to the provider's establishment state, which reads it from then on.
+        r = replace(r, enforcing_jurisdiction=r.addressee_jurisdiction, enforcement_requested_at=issued)
+    return r
 
 
 def evidence_expected(r: evidence.EvidenceRequest, p: Principal) -> tuple[str, ...]:
@@ -181,12 +184,12 @@ def evidence_expected(r: evidence.EvidenceRequest, p: Principal) -> tuple[str, .
     out = [
         action
         for action, tr in evidence.TRANSITIONS.items()
-        if allows(p, evidence.operation_for(tr, r), EVIDENCE_REQUEST_RULES, r)
+        if allows(p, evidence.operation_for(tr, r), evidence.rules_for(action), r)
         and passes(evidence.apply, r, action, data, actor=p.actor, now=NOW)
     ]
-    if allows(p, evidence.upload_operation(p, r), evidence.EVIDENCE_ITEM_RULES, r) and passes(
-        evidence.receiving_check, r
-    ):
+    # Items keep the request's parties as addressed (EPOC_ENFORCING_STATE_SEES_THE_ORDER).
+    items = decide(p, evidence.upload_operation(p, r), evidence.EVIDENCE_ITEM_RULES, record=r.item_access())
+    if items is Decision.ALLOW and passes(evidence.receiving_check, r):
         out.append("upload_item")
     return tuple(out)
 

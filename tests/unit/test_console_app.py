@@ -715,6 +715,76 @@ def test_a_removal_page_shows_its_clock_and_items_and_records_the_platforms_answ
     ]
 
 
+def _transferred(actions: list[str], **fields: Any) -> ev.EvidenceRequest:
+    r = ev.EvidenceRequest(
+        id=rid(50),
+        workspace_id=WS,
+        origin_jurisdiction="NL",
+        title="Traffic data of @harasser_x",
+        legal_basis=ev.LEGAL_BASIS_EPOC,
+        epoc_procedure=ev.EPOC_PROCEDURE_STANDARD,
+        addressee_kind=ev.ADDRESSEE_KIND_SERVICE_PROVIDER,
+        addressee_jurisdiction="IE",
+        provider_name="SocialNet Ireland Ltd",
+        version=7,
+        allowed_actions=actions,
+        **fields,
+    )
+    return r
+
+
+def test_a_request_page_offers_the_enforcement_forms_the_service_lists_and_sends_what_they_say(h: Harness) -> None:
+    """EPOC_ENFORCEMENT_TRANSFER, EPOC_ENFORCEMENT_REFUSAL_GROUNDS: the issuer's prosecutor, to whom the service
+    lists the transfer, gets its form (the enforcing state optional) and it sends the transfer; the enforcing
+    state's prosecutor gets the recognition and the refusal with the closed list of Art. 16(4); the page shows
+    the transfer and the ENFORCEMENT deadline in the enforcing state's time."""
+    h.services.answers[("evidence", "ListItems")] = ev.ListItemsResponse()
+    h.services.answers[("evidence", "GetRequest")] = ev.GetRequestResponse(
+        request=_transferred(["transfer_for_enforcement"], state=ev.EVIDENCE_REQUEST_STATE_IN_EXECUTION)
+    )
+    h.services.answers[("evidence", "TransferForEnforcement")] = ev.TransferForEnforcementResponse()
+    h.login()
+    page = h.http.get(f"/requests/{rid(50)}").text
+    assert "Transfer for enforcement" in page and 'name="enforcing_jurisdiction"' in page
+    assert "Refuse recognition" not in page and "Recognise" not in page
+    back = {"referer": f"http://testserver/requests/{rid(50)}"}
+    form = {"csrftoken": h.csrf(), "version": "7", "enforcing_jurisdiction": "ie", "note": "no data by the deadline"}
+    sent = h.http.post(f"/act/request/{rid(50)}/transfer_for_enforcement", headers=back, data=form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/requests/{rid(50)}"
+    (asked,) = h.services.asked("TransferForEnforcement")
+    assert (asked.id, asked.expected_version, asked.note) == (rid(50), 7, "no data by the deadline")
+    assert asked.enforcing_jurisdiction in ("ie", "IE")  # the service validates the code and names the field
+
+    transferred = _transferred(
+        ["recognise_enforcement", "refuse_enforcement"],
+        state=ev.EVIDENCE_REQUEST_STATE_IN_ENFORCEMENT,
+        enforcing_jurisdiction="DE",  # a legal representative there, the provider being established in IE
+    )
+    transferred.enforcement_requested_at.FromDatetime(dt.datetime(2026, 10, 22, 9, tzinfo=dt.UTC))
+    d = transferred.deadlines.add(kind=ev.DEADLINE_KIND_ENFORCEMENT, working_days=True, source="Art. 16(2)")
+    d.due_at.FromDatetime(dt.datetime(2026, 10, 31, 0, tzinfo=dt.UTC))
+    h.services.answers[("evidence", "GetRequest")] = ev.GetRequestResponse(request=transferred)
+    h.services.answers[("evidence", "RefuseEnforcement")] = ev.RefuseEnforcementResponse()
+    page = h.http.get(f"/requests/{rid(50)}").text
+    assert "Transfer for enforcement" not in page
+    assert "Recognise: order the provider to comply" in page and "Refuse recognition (Art. 16(4))" in page
+    assert "transferred to DE on" in page and "its recognition decision is awaited" in page
+    # Counted in the enforcing state's days: shown in its time, not the provider's establishment's.
+    assert "enforcement (working days)" in page and "DE: 31 Oct 2026, 01:00 Europe/Berlin" in page
+    grounds = re.findall(r'<option value="(\d+)">', page.split("/refuse_enforcement")[1].split("</form>")[0])
+    assert [int(g) for g in grounds] == list(range(1, 8))
+    refuse = {"csrftoken": h.csrf(), "version": "7", "ground": "4", "detail": "deleted before"}
+    h.http.post(f"/act/request/{rid(50)}/refuse_enforcement", headers=back, data=refuse)
+    assert h.services.asked("RefuseEnforcement") == [
+        ev.RefuseEnforcementRequest(
+            id=rid(50),
+            expected_version=7,
+            ground=ev.ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED,
+            detail="deleted before",
+        )
+    ]
+
+
 def test_a_removal_page_says_the_same_of_preservation_whether_or_not_an_order_it_may_not_read_exists(
     h: Harness,
 ) -> None:

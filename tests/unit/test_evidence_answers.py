@@ -74,6 +74,10 @@ def new(i: int, **over: object) -> NewRequest:
 
 
 _ENDING = {"withdraw", "report_not_executed", "refuse", "close"}
+#: How likely each action is taken when it may be: those that end a request seldom; a transfer for
+#: enforcement (allowed in most states once the production deadline passed) seldom enough that the walks go
+#: on through the other states too.
+_WEIGHT = {**dict.fromkeys(_ENDING, 0.1), "transfer_for_enforcement": 0.3}
 SEEDS = 150
 
 
@@ -87,13 +91,14 @@ def data_for(r: domain.EvidenceRequest, action: str, now: datetime, rng: random.
         user_notice_status="SENT" if action == "update_user_notice" else "",
         data_categories=("SUBSCRIBER",) if action in ("refuse", "partially_execute") and rng.random() < 0.5 else (),
         expected_at=now + timedelta(days=10) if action == "notify_delay" else None,
+        enforcement_ground="DATA_NOT_STORED" if action == "refuse_enforcement" else "",
     )
 
 
 def walk(seed: int) -> list[tuple[domain.EvidenceRequest, datetime]]:
     """A request of a random instrument moved by random actions at random times: each state it passed, with
     when it was reached."""
-    rng = random.Random(seed)
+    rng, aside = random.Random(seed), random.Random(-seed)
     instrument = INSTRUMENTS[seed % len(INSTRUMENTS)]
     over = dict(instrument)
     if over.get("epoc_procedure") in ("STANDARD", "EMERGENCY"):
@@ -107,7 +112,14 @@ def walk(seed: int) -> list[tuple[domain.EvidenceRequest, datetime]]:
         now += timedelta(hours=rng.choice([1, 6, 30, 24 * 4, 24 * 12]))
         taken = [t.action for t in domain._TAKEN_FROM[r.state]]
         # The actions that end a request taken seldom, so that the walks go on through the states after.
-        taken.sort(key=lambda action: rng.random() * (0.1 if action in _ENDING else 1.0), reverse=True)
+        # The enforcement procedure's draws come from their own generator, so that the walks' other draws are
+        # those they were before it existed.
+        taken.sort(
+            key=lambda action: (
+                (aside if action in domain.ENFORCEMENT_ACTIONS else rng).random() * _WEIGHT.get(action, 1.0)
+            ),
+            reverse=True,
+        )
         for action in taken:
             if domain.refused(r, action, now) is not None:
                 continue
@@ -141,12 +153,19 @@ def test_a_page_writes_from_the_answered_form_what_the_mapping_makes_at_any_time
             assert a.clocks_allow(micros(now)) == allowed, (r.state, now)
             for caller in CALLERS:
                 actions = domain.offered(
-                    r.state, r.to_provider, r.access(), caller, a.clocks_allow(micros(now)).__contains__
+                    r.state,
+                    r.to_provider,
+                    r.access(),
+                    caller,
+                    a.clocks_allow(micros(now)).__contains__,
+                    r.item_access(),
                 )
                 assert actions == domain.allowed_actions(r, caller, now)
                 # As a list asks it, the answer kept for the caller's policy facts and the request's: each
                 # caller of the same request at the same time gets its own.
-                kept = domain.offered_when(r.state, r.to_provider, r.access(), caller, a.clocks_allow(micros(now)))
+                kept = domain.offered_when(
+                    r.state, r.to_provider, r.access(), caller, a.clocks_allow(micros(now)), r.item_access()
+                )
                 assert kept == actions, (caller.username, r.state, now)
                 for shown in (False, True):
                     order = r.preservation_order_id if shown else ""
@@ -169,6 +188,8 @@ def test_the_walks_reach_the_states_and_clocks_a_list_meets() -> None:
         State.CLOSED,
         State.REFUSED,
         State.POSTPONED,
+        State.IN_ENFORCEMENT,
+        State.NOT_ENFORCED,
     }
     assert ("EPOC", "WITH_NOTIFICATION", State.UNDER_REVIEW) in reached
     assert len(reached) >= 45
@@ -187,6 +208,7 @@ def test_a_request_s_access_from_its_columns_is_its_access() -> None:
             r.epoc_procedure,
             r.restricted,
             r.shared_with,
+            r.enforcing_jurisdiction,
         )
 
 

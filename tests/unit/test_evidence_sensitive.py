@@ -209,3 +209,6 @@ class _Req:
 
     def access(self) -> RecordAccess:
         return self._access
+
+    def item_access(self) -> RecordAccess:
+        return self._access

@@ -303,7 +303,14 @@ def test_the_upgrade_lists_each_records_parties_from_its_parties_rows(tmp_path: 
     """Records stored before their rows listed their parties (the column dropped, the database marked at
     the revision before it): the upgrade lists each record's parties as its writes list them."""
     # Each later revision's columns, made again by the upgrade.
-    evidence_later = ("listed_offence", "max_sentence_months")
+    evidence_later = (
+        "listed_offence",
+        "max_sentence_months",
+        "enforcing_jurisdiction",
+        "enforcement_requested_at",
+        "enforcement_decided_at",
+        "enforcement_refusal_ground",
+    )
     for migrations, metadata, before, name, write, later in (
         (TASKS, tasks.Base.metadata, "0016", "tasks", tasks.TASKS.insert_many, ()),
         (EVIDENCE, evidence.Base.metadata, "0028", "evidence_requests", evidence.REQUESTS.insert_many, evidence_later),

@@ -258,3 +258,42 @@ def test_a_sensitive_item_through_the_cli(env: dict[str, str], tmp_path: Path) -
     assert entries[-1]["purpose"] == "no image of the victim after all" and entries[-3]["recipient"] == (
         "Rechtbank Amsterdam"
     )
+
+
+def test_the_enforcement_of_an_epoc_through_the_cli(env: dict[str, str]) -> None:
+    """EPOC_ENFORCEMENT_TRANSFER, EPOC_ENFORCEMENT_REFUSAL_GROUNDS through `jit evidence request`: the issuer's
+    prosecutor transfers an order reported not executed (`transfer-enforcement`), the enforcing state's
+    prosecutor sees it (with its 5 working days) and refuses recognition on a ground of Art. 16(4)
+    (`refuse-enforcement`); another order it recognises (`recognise-enforcement`)."""
+    for user in ("nl-prosecutor", "ie-prosecutor"):
+        jit(env, "login", user, "--password", "demo")
+    base = [
+        "--as", "nl-prosecutor", "evidence", "request", "create", "--workspace", "jit-demo", "--basis", "epoc",
+        "--procedure", "standard", "--to", "IE", "--provider", "SocialNet Ireland Ltd", "--authority", "OM Amsterdam",
+        "--title", "Subscriber of @harasser_x", "--target", "account:@harasser_x", "--data", "subscriber",
+        "--offence", "doxxing", "--issue",
+    ]  # fmt: skip
+    ids = []
+    for _ in range(2):
+        made = jit_json(env, *base)
+        jit(env, "--as", "nl-prosecutor", "evidence", "request", "not-executed", made["id"], "--reason", "other",
+            "--detail", "no answer")  # fmt: skip
+        ids.append(made["id"])
+    refused, recognised = ids
+    bad = jit(env, "--as", "nl-prosecutor", "evidence", "request", "transfer-enforcement", refused,
+              "--enforcing-jurisdiction", "nl", code=1)  # fmt: skip
+    assert "enforcing_jurisdiction" in bad.stderr and "issuing state" in bad.stderr
+    moved = jit_json(env, "--as", "nl-prosecutor", "evidence", "request", "transfer-enforcement", refused,
+                     "--note", "the provider's reasons are not accepted")  # fmt: skip
+    assert moved["state"] == "EVIDENCE_REQUEST_STATE_IN_ENFORCEMENT" and moved["enforcing_jurisdiction"] == "IE"
+    shown = jit(env, "--as", "ie-prosecutor", "evidence", "request", "show", refused).stdout
+    assert "transferred to IE" in shown and "recognition decision is awaited" in shown
+    assert "deadline enforcement" in shown and "Art. 16(2)" in shown
+    assert "You may: recognise_enforcement, refuse_enforcement" in shown
+    out = jit(env, "--as", "ie-prosecutor", "evidence", "request", "refuse-enforcement", refused, "--ground",
+              "data-not-stored", "--detail", "the account was deleted before the order").stdout  # fmt: skip
+    assert "not-enforced" in out and "recognition refused" in out and "data-not-stored (Art. 16(4))" in out
+
+    jit(env, "--as", "nl-prosecutor", "evidence", "request", "transfer-enforcement", recognised)
+    back = jit_json(env, "--as", "ie-prosecutor", "evidence", "request", "recognise-enforcement", recognised)
+    assert back["state"] == "EVIDENCE_REQUEST_STATE_IN_EXECUTION" and "enforcement_decided_at" in back

@@ -26,6 +26,19 @@ class EvidenceRequestState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVIDENCE_REQUEST_STATE_NOT_EXECUTED: _ClassVar[EvidenceRequestState]
     EVIDENCE_REQUEST_STATE_WITHDRAWN: _ClassVar[EvidenceRequestState]
     EVIDENCE_REQUEST_STATE_POSTPONED: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_IN_ENFORCEMENT: _ClassVar[EvidenceRequestState]
+    EVIDENCE_REQUEST_STATE_NOT_ENFORCED: _ClassVar[EvidenceRequestState]
+
+class EnforcementRefusalGround(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ENFORCEMENT_REFUSAL_GROUND_UNSPECIFIED: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_NOT_ISSUED_BY_COMPETENT_AUTHORITY: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_OFFENCE_NOT_COVERED: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_IMPOSSIBLE_OR_MANIFEST_ERRORS: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_SERVICE_NOT_COVERED: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_FUNDAMENTAL_RIGHTS: _ClassVar[EnforcementRefusalGround]
 
 class LegalBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -175,6 +188,7 @@ class DeadlineKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DEADLINE_KIND_REVIEW: _ClassVar[DeadlineKind]
     DEADLINE_KIND_OBJECTION: _ClassVar[DeadlineKind]
     DEADLINE_KIND_NON_DISCLOSURE: _ClassVar[DeadlineKind]
+    DEADLINE_KIND_ENFORCEMENT: _ClassVar[DeadlineKind]
 
 class CustodyAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -203,6 +217,16 @@ EVIDENCE_REQUEST_STATE_REFUSED: EvidenceRequestState
 EVIDENCE_REQUEST_STATE_NOT_EXECUTED: EvidenceRequestState
 EVIDENCE_REQUEST_STATE_WITHDRAWN: EvidenceRequestState
 EVIDENCE_REQUEST_STATE_POSTPONED: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_IN_ENFORCEMENT: EvidenceRequestState
+EVIDENCE_REQUEST_STATE_NOT_ENFORCED: EvidenceRequestState
+ENFORCEMENT_REFUSAL_GROUND_UNSPECIFIED: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_NOT_ISSUED_BY_COMPETENT_AUTHORITY: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_OFFENCE_NOT_COVERED: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_IMPOSSIBLE_OR_MANIFEST_ERRORS: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_SERVICE_NOT_COVERED: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_FUNDAMENTAL_RIGHTS: EnforcementRefusalGround
 LEGAL_BASIS_UNSPECIFIED: LegalBasis
 LEGAL_BASIS_EIO: LegalBasis
 LEGAL_BASIS_MLA: LegalBasis
@@ -313,6 +337,7 @@ DEADLINE_KIND_PRODUCE: DeadlineKind
 DEADLINE_KIND_REVIEW: DeadlineKind
 DEADLINE_KIND_OBJECTION: DeadlineKind
 DEADLINE_KIND_NON_DISCLOSURE: DeadlineKind
+DEADLINE_KIND_ENFORCEMENT: DeadlineKind
 CUSTODY_ACTION_UNSPECIFIED: CustodyAction
 CUSTODY_ACTION_RECEIVED: CustodyAction
 CUSTODY_ACTION_ACCESSED: CustodyAction
@@ -411,7 +436,7 @@ class LinkedOrder(_message.Message):
     def __init__(self, id: _Optional[str] = ..., state: _Optional[int] = ..., state_name: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., names_this_request: _Optional[bool] = ...) -> None: ...
 
 class EvidenceRequest(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions", "category_outcomes", "refusals", "submission", "postponed_from", "postponed_at", "decision_suspended_seconds", "execution_suspended_seconds", "delay", "notification_exemption_reason", "items_restricted_at", "victim_refs", "user_notice_suppression_lapsed", "listed_offence", "max_sentence_months")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "preservation_order_id", "visibility", "shared_with", "addressee_jurisdiction", "legal_basis", "epoc_procedure", "issuing_authority", "addressee_kind", "provider_name", "data_categories", "targets", "offence_category", "urgency", "title", "description", "user_notice_status", "user_notice_suppressed_until", "deadlines", "next_deadline_at", "issued_at", "received_at", "decided_at", "state_reason", "refusal_ground", "non_execution_reason", "decision_deadline_extended", "postponed_until", "linked_order", "created_by", "created_at", "updated_by", "updated_at", "item_count", "replica", "allowed_actions", "category_outcomes", "refusals", "submission", "postponed_from", "postponed_at", "decision_suspended_seconds", "execution_suspended_seconds", "delay", "notification_exemption_reason", "items_restricted_at", "victim_refs", "user_notice_suppression_lapsed", "listed_offence", "max_sentence_months", "enforcing_jurisdiction", "enforcement_requested_at", "enforcement_decided_at", "enforcement_refusal_ground")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -466,6 +491,10 @@ class EvidenceRequest(_message.Message):
     USER_NOTICE_SUPPRESSION_LAPSED_FIELD_NUMBER: _ClassVar[int]
     LISTED_OFFENCE_FIELD_NUMBER: _ClassVar[int]
     MAX_SENTENCE_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    ENFORCING_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    ENFORCEMENT_REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENFORCEMENT_DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENFORCEMENT_REFUSAL_GROUND_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -520,7 +549,11 @@ class EvidenceRequest(_message.Message):
     user_notice_suppression_lapsed: bool
     listed_offence: ListedOffence
     max_sentence_months: int
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., category_outcomes: _Optional[_Iterable[_Union[DataCategoryOutcome, _Mapping]]] = ..., refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ..., submission: _Optional[int] = ..., postponed_from: _Optional[_Union[EvidenceRequestState, str]] = ..., postponed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_suspended_seconds: _Optional[int] = ..., execution_suspended_seconds: _Optional[int] = ..., delay: _Optional[_Union[DelayNotice, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., items_restricted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., victim_refs: _Optional[_Iterable[str]] = ..., user_notice_suppression_lapsed: _Optional[bool] = ..., listed_offence: _Optional[_Union[ListedOffence, str]] = ..., max_sentence_months: _Optional[int] = ...) -> None: ...
+    enforcing_jurisdiction: str
+    enforcement_requested_at: _timestamp_pb2.Timestamp
+    enforcement_decided_at: _timestamp_pb2.Timestamp
+    enforcement_refusal_ground: EnforcementRefusalGround
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[EvidenceRequestState, str]] = ..., version: _Optional[int] = ..., preservation_order_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., addressee_jurisdiction: _Optional[str] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., epoc_procedure: _Optional[_Union[EpocProcedure, str]] = ..., issuing_authority: _Optional[str] = ..., addressee_kind: _Optional[_Union[AddresseeKind, str]] = ..., provider_name: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., offence_category: _Optional[_Union[OffenceCategory, str]] = ..., urgency: _Optional[_Union[Urgency, str]] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ..., next_deadline_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state_reason: _Optional[str] = ..., refusal_ground: _Optional[_Union[RefusalGround, str]] = ..., non_execution_reason: _Optional[_Union[NonExecutionReason, str]] = ..., decision_deadline_extended: _Optional[bool] = ..., postponed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., linked_order: _Optional[_Union[LinkedOrder, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., item_count: _Optional[int] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., category_outcomes: _Optional[_Iterable[_Union[DataCategoryOutcome, _Mapping]]] = ..., refusals: _Optional[_Iterable[_Union[Refusal, _Mapping]]] = ..., submission: _Optional[int] = ..., postponed_from: _Optional[_Union[EvidenceRequestState, str]] = ..., postponed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decision_suspended_seconds: _Optional[int] = ..., execution_suspended_seconds: _Optional[int] = ..., delay: _Optional[_Union[DelayNotice, _Mapping]] = ..., notification_exemption_reason: _Optional[str] = ..., items_restricted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., victim_refs: _Optional[_Iterable[str]] = ..., user_notice_suppression_lapsed: _Optional[bool] = ..., listed_offence: _Optional[_Union[ListedOffence, str]] = ..., max_sentence_months: _Optional[int] = ..., enforcing_jurisdiction: _Optional[str] = ..., enforcement_requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enforcement_decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enforcement_refusal_ground: _Optional[_Union[EnforcementRefusalGround, str]] = ...) -> None: ...
 
 class DeadlineAlert(_message.Message):
     __slots__ = ("request", "deadline", "seconds_before", "passed")
@@ -911,6 +944,58 @@ class ResubmitRequestRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., clarification: _Optional[str] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ...) -> None: ...
 
 class ResubmitRequestResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class TransferForEnforcementRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "enforcing_jurisdiction", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ENFORCING_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    enforcing_jurisdiction: str
+    note: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., enforcing_jurisdiction: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class TransferForEnforcementResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class RecogniseEnforcementRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    note: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class RecogniseEnforcementResponse(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: EvidenceRequest
+    def __init__(self, request: _Optional[_Union[EvidenceRequest, _Mapping]] = ...) -> None: ...
+
+class RefuseEnforcementRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "ground", "detail")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GROUND_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    ground: EnforcementRefusalGround
+    detail: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., ground: _Optional[_Union[EnforcementRefusalGround, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class RefuseEnforcementResponse(_message.Message):
     __slots__ = ("request",)
     REQUEST_FIELD_NUMBER: _ClassVar[int]
     request: EvidenceRequest

@@ -64,6 +64,25 @@ class EvidenceServiceStub:
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
     REFUSED --ResubmitRequest(issuer, clarification)--> ISSUED   (a new submission: clocks from now)
 
+    Enforcement (EPOC only, Reg. (EU) 2023/1543 Art. 16; jitlib.legal EPOC_ENFORCEMENT_*):
+    ISSUED | ACKNOWLEDGED | IN_EXECUTION | PARTIALLY_EXECUTED | NOT_EXECUTED
+    --TransferForEnforcement(issuer's prosecutor, enforcing_jurisdiction)--> IN_ENFORCEMENT
+    (from NOT_EXECUTED at once: the issuer does not accept the provider's reasons; from the others only once
+    the PRODUCE deadline passed, else FAILED_PRECONDITION PRODUCTION_DEADLINE_RUNNING; another instrument
+    FAILED_PRECONDITION EPOC_ONLY. enforcing_jurisdiction: default addressee_jurisdiction, the provider's
+    establishment; given, a bound member state other than the issuer's, and for an EPOC with notification
+    the notified state itself, else INVALID_ARGUMENT naming it. The DEADLINE_KIND_ENFORCEMENT deadline
+    starts: 5 working days of the enforcing state from the transfer, its receipt.)
+    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor)--> IN_EXECUTION, or
+    PARTIALLY_EXECUTED when a category was executed before: the provider is required to comply and its
+    delivery is recorded as before (Art. 16(3))
+    IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
+    EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
+    IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
+    The enforcing state reads the request once it was transferred to it (it becomes the request's addressee
+    when it was not one: an EPOC without notification); the evidence items keep the parties they had, so it
+    neither lists nor reads them, and their events never reach its node (EPOC_ENFORCING_STATE_SEES_THE_ORDER).
+
     Data categories (SUBSCRIBER, TRAFFIC, CONTENT) are decided one by one (category_outcomes): RefuseRequest
     with data_categories refuses those only (a partial refusal: event partially_refused, the state stays and
     the rest proceeds); refusing the last open category, or RefuseRequest without categories, refuses the
@@ -86,7 +105,7 @@ class EvidenceServiceStub:
     Events on subject jit.evidence.<origin>.<event>. Envelope state = EvidenceRequest for the request
     events (created, issued, acknowledged, review_opened, review_concluded, execution_started,
     partially_executed, executed, closed, refused, partially_refused, not_executed, withdrawn, postponed, resumed,
-    resubmitted,
+    resubmitted, enforcement_requested, enforcement_recognised, enforcement_refused,
     decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
     item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive and item_unmarked.
@@ -198,6 +217,21 @@ class EvidenceServiceStub:
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestRequest.SerializeToString,
                 response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestResponse.FromString,
                 _registered_method=True)
+        self.TransferForEnforcement = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/TransferForEnforcement',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.TransferForEnforcementRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.TransferForEnforcementResponse.FromString,
+                _registered_method=True)
+        self.RecogniseEnforcement = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/RecogniseEnforcement',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RecogniseEnforcementRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RecogniseEnforcementResponse.FromString,
+                _registered_method=True)
+        self.RefuseEnforcement = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/RefuseEnforcement',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RefuseEnforcementRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RefuseEnforcementResponse.FromString,
+                _registered_method=True)
         self.UploadItem = channel.stream_unary(
                 '/jit.evidence.v1.EvidenceService/UploadItem',
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UploadItemRequest.SerializeToString,
@@ -294,6 +328,25 @@ class EvidenceServiceServicer:
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
     REFUSED --ResubmitRequest(issuer, clarification)--> ISSUED   (a new submission: clocks from now)
 
+    Enforcement (EPOC only, Reg. (EU) 2023/1543 Art. 16; jitlib.legal EPOC_ENFORCEMENT_*):
+    ISSUED | ACKNOWLEDGED | IN_EXECUTION | PARTIALLY_EXECUTED | NOT_EXECUTED
+    --TransferForEnforcement(issuer's prosecutor, enforcing_jurisdiction)--> IN_ENFORCEMENT
+    (from NOT_EXECUTED at once: the issuer does not accept the provider's reasons; from the others only once
+    the PRODUCE deadline passed, else FAILED_PRECONDITION PRODUCTION_DEADLINE_RUNNING; another instrument
+    FAILED_PRECONDITION EPOC_ONLY. enforcing_jurisdiction: default addressee_jurisdiction, the provider's
+    establishment; given, a bound member state other than the issuer's, and for an EPOC with notification
+    the notified state itself, else INVALID_ARGUMENT naming it. The DEADLINE_KIND_ENFORCEMENT deadline
+    starts: 5 working days of the enforcing state from the transfer, its receipt.)
+    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor)--> IN_EXECUTION, or
+    PARTIALLY_EXECUTED when a category was executed before: the provider is required to comply and its
+    delivery is recorded as before (Art. 16(3))
+    IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
+    EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
+    IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
+    The enforcing state reads the request once it was transferred to it (it becomes the request's addressee
+    when it was not one: an EPOC without notification); the evidence items keep the parties they had, so it
+    neither lists nor reads them, and their events never reach its node (EPOC_ENFORCING_STATE_SEES_THE_ORDER).
+
     Data categories (SUBSCRIBER, TRAFFIC, CONTENT) are decided one by one (category_outcomes): RefuseRequest
     with data_categories refuses those only (a partial refusal: event partially_refused, the state stays and
     the rest proceeds); refusing the last open category, or RefuseRequest without categories, refuses the
@@ -316,7 +369,7 @@ class EvidenceServiceServicer:
     Events on subject jit.evidence.<origin>.<event>. Envelope state = EvidenceRequest for the request
     events (created, issued, acknowledged, review_opened, review_concluded, execution_started,
     partially_executed, executed, closed, refused, partially_refused, not_executed, withdrawn, postponed, resumed,
-    resubmitted,
+    resubmitted, enforcement_requested, enforcement_recognised, enforcement_refused,
     decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
     item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive and item_unmarked.
@@ -446,6 +499,27 @@ class EvidenceServiceServicer:
         """Issuer side: a REFUSED request, clarified (and its data categories or description amended), is
         submitted again: back to ISSUED, a new receipt from which its clocks run again; its refusals stay.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferForEnforcement(self, request, context):
+        """Enforcement of an EPOC the provider did not comply with (Reg. (EU) 2023/1543 Art. 16): see the state
+        machine above. The issuer's prosecutor transfers it; the enforcing state's prosecutor recognises it or
+        refuses recognition on a ground of Art. 16(4).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecogniseEnforcement(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefuseEnforcement(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -643,6 +717,21 @@ def add_EvidenceServiceServicer_to_server(servicer, server):
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestRequest.FromString,
                     response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestResponse.SerializeToString,
             ),
+            'TransferForEnforcement': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferForEnforcement,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.TransferForEnforcementRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.TransferForEnforcementResponse.SerializeToString,
+            ),
+            'RecogniseEnforcement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecogniseEnforcement,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RecogniseEnforcementRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RecogniseEnforcementResponse.SerializeToString,
+            ),
+            'RefuseEnforcement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefuseEnforcement,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RefuseEnforcementRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RefuseEnforcementResponse.SerializeToString,
+            ),
             'UploadItem': grpc.stream_unary_rpc_method_handler(
                     servicer.UploadItem,
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.UploadItemRequest.FromString,
@@ -745,6 +834,25 @@ class EvidenceService:
     ISSUED | ACKNOWLEDGED | IN_EXECUTION --ReportNotExecuted(executing, Annex III reason)--> NOT_EXECUTED
     REFUSED --ResubmitRequest(issuer, clarification)--> ISSUED   (a new submission: clocks from now)
 
+    Enforcement (EPOC only, Reg. (EU) 2023/1543 Art. 16; jitlib.legal EPOC_ENFORCEMENT_*):
+    ISSUED | ACKNOWLEDGED | IN_EXECUTION | PARTIALLY_EXECUTED | NOT_EXECUTED
+    --TransferForEnforcement(issuer's prosecutor, enforcing_jurisdiction)--> IN_ENFORCEMENT
+    (from NOT_EXECUTED at once: the issuer does not accept the provider's reasons; from the others only once
+    the PRODUCE deadline passed, else FAILED_PRECONDITION PRODUCTION_DEADLINE_RUNNING; another instrument
+    FAILED_PRECONDITION EPOC_ONLY. enforcing_jurisdiction: default addressee_jurisdiction, the provider's
+    establishment; given, a bound member state other than the issuer's, and for an EPOC with notification
+    the notified state itself, else INVALID_ARGUMENT naming it. The DEADLINE_KIND_ENFORCEMENT deadline
+    starts: 5 working days of the enforcing state from the transfer, its receipt.)
+    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor)--> IN_EXECUTION, or
+    PARTIALLY_EXECUTED when a category was executed before: the provider is required to comply and its
+    delivery is recorded as before (Art. 16(3))
+    IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
+    EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
+    IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
+    The enforcing state reads the request once it was transferred to it (it becomes the request's addressee
+    when it was not one: an EPOC without notification); the evidence items keep the parties they had, so it
+    neither lists nor reads them, and their events never reach its node (EPOC_ENFORCING_STATE_SEES_THE_ORDER).
+
     Data categories (SUBSCRIBER, TRAFFIC, CONTENT) are decided one by one (category_outcomes): RefuseRequest
     with data_categories refuses those only (a partial refusal: event partially_refused, the state stays and
     the rest proceeds); refusing the last open category, or RefuseRequest without categories, refuses the
@@ -767,7 +875,7 @@ class EvidenceService:
     Events on subject jit.evidence.<origin>.<event>. Envelope state = EvidenceRequest for the request
     events (created, issued, acknowledged, review_opened, review_concluded, execution_started,
     partially_executed, executed, closed, refused, partially_refused, not_executed, withdrawn, postponed, resumed,
-    resubmitted,
+    resubmitted, enforcement_requested, enforcement_recognised, enforcement_refused,
     decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
     item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive and item_unmarked.
@@ -1303,6 +1411,87 @@ class EvidenceService:
             '/jit.evidence.v1.EvidenceService/ResubmitRequest',
             jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestRequest.SerializeToString,
             jit_dot_evidence_dot_v1_dot_evidence__pb2.ResubmitRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferForEnforcement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/TransferForEnforcement',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.TransferForEnforcementRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.TransferForEnforcementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecogniseEnforcement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/RecogniseEnforcement',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.RecogniseEnforcementRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.RecogniseEnforcementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefuseEnforcement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/RefuseEnforcement',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.RefuseEnforcementRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.RefuseEnforcementResponse.FromString,
             options,
             channel_credentials,
             insecure,
