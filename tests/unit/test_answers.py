@@ -150,7 +150,7 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
 
     expected = {
         "tasks": "58076da71142d778",
-        "evidence_requests": "d01c489ba92d16fc",  # 0031 emptied the column (listed offence, maximum sentence)
+        "evidence_requests": "92ac7d74de5adcef",  # 0032 emptied the column (RecordUseConsent in the file)
         "preservation_orders": "5471417551635c36",  # 0020 emptied the column (the follow-up id added per caller)
     }
     found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}
