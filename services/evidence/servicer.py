@@ -888,6 +888,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 domain.consent_entry_purpose(item.consents[-1]),
             )
             e = store.append_custody(uow.session, item.id, entry)
+            if e.seq != held.custody_seq + 1:  # appended to since it was read: its consents may be newer, again
+                raise store.CustodyConflict(item.id)
             state = item_to_pb(item, e.seq)
             uow.emit(
                 events.subject(req.origin_jurisdiction, "item_use_consented"),

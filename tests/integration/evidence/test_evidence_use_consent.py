@@ -170,3 +170,40 @@ def test_an_epoc_items_origin_is_the_issuing_state_which_alone_consents(client: 
     nl = pb.UseConsent(purpose="a related case in NL", granted_by_jurisdiction="NL")
     item = upload(client, "nl-prosecutor", r.id, b"second export", use_conditions=pb.UseConditions(consents=[nl]))
     assert [c.granted_by_jurisdiction for c in item.use_conditions.consents] == ["NL"]
+
+
+def test_consents_recorded_at_once_all_stand_each_once(client: Client) -> None:
+    """JIT_OTHER_USE_NEEDS_CONSENT under concurrency: DE's prosecutor records five consents at once (a client
+    retrying each, with its request_id, when the chain was busy) while the item is read: every consent stands,
+    once, none overwritten by another written from an older read of the item."""
+    import threading
+
+    r = client.executing()
+    item = upload(client, "nl-liaison", r.id, b"records DE sent, consented five times")
+    asks = [consent(item.id, f"use number {n}") for n in range(5)]
+    errors: list[BaseException] = []
+
+    def record(ask: Any) -> None:
+        for _ in range(10):
+            try:
+                client.call("de-prosecutor", "RecordUseConsent", ask)
+                return
+            except grpc.RpcError as err:
+                if err.code() != grpc.StatusCode.ABORTED:
+                    errors.append(err)
+                    return
+        errors.append(AssertionError("still busy"))
+
+    def read() -> None:
+        for _ in range(5):
+            client.call("nl-prosecutor", "GetItem", pb.GetItemRequest(item_id=item.id))
+
+    threads = [threading.Thread(target=record, args=(a,)) for a in asks] + [threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    got = client.call("de-prosecutor", "GetItem", pb.GetItemRequest(item_id=item.id)).item
+    assert sorted(c.purpose for c in got.use_conditions.consents) == [f"use number {n}" for n in range(5)]
+    assert [a for a, _, _ in custody(client, item.id)].count("CONSENT_RECORDED") == 5
