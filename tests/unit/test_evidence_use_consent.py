@@ -200,8 +200,14 @@ def test_consents_are_stored_with_their_retry_key_and_older_ones_read_as_they_we
 
 def test_the_migration_sets_the_origin_of_provider_items_right_unless_they_carry_a_consent(tmp_path: Path) -> None:
     """ITEM_ORIGIN_OF_PROVIDER_DATA, revision 0032: an EPOC's item stored with the provider's state (IE) as its
-    origin gets the issuing state's (NL); one that carries a consent keeps its origin, and so does an EIO's."""
-    url = f"sqlite:///{tmp_path / 'evidence.db'}"
+    origin gets the issuing state's (NL); one that carries a consent keeps its origin, and so does an EIO's.
+    (On PostgreSQL too: tests/integration/evidence/test_evidence_migration_0032.py.)"""
+    check_migration_0032(f"sqlite:///{tmp_path / 'evidence.db'}")
+
+
+def check_migration_0032(url: str) -> None:
+    """Items written at head, the database marked at 0031, then upgraded: each item's origin as the revision
+    sets it."""
     migrate(MIGRATIONS, url)
     db = Database(url)
     sealing.install(db.info, store.Base.metadata, crypto.KekRing.parse(base64.b64encode(os.urandom(32)).decode()))
