@@ -54,8 +54,8 @@ app = typer.Typer(help="Evidence requests and the evidence items received agains
 request_app = typer.Typer(help="Evidence requests: create, list, show, and move them through their states.")
 app.add_typer(request_app, name="request", no_args_is_help=True)
 item_app = typer.Typer(
-    help="Sensitive evidence items (intimate images and the like): mark them, and export them with a second "
-    "person's approval."
+    help="Evidence items: mark sensitive ones (intimate images and the like), export them with a second "
+    "person's approval, and record your state's consent to another use of an item that arose there."
 )
 app.add_typer(item_app, name="item", no_args_is_help=True)
 
@@ -907,7 +907,15 @@ def _stub(state: AppState) -> tuple[grpc.Channel, Any, list[tuple[str, str]], st
     return channel, evidence_pb2_grpc.EvidenceServiceStub(channel), [("authorization", f"Bearer {token}")], addr
 
 
+def consent_text(c: pb.UseConsent) -> str:
+    """One consent to other use, as a line says it."""
+    ref = f", reference {c.reference}" if c.reference else ""
+    at = f" on {_when(c.granted_at)}" if c.HasField("granted_at") else ""
+    return f"{c.granted_by_jurisdiction} consents{at} to: {c.purpose}{ref}"
+
+
 def _item_line(item: pb.EvidenceItem) -> str:
+    consents = item.use_conditions.consents
     return (
         f"item {item.id}: {item.size_bytes} bytes, {item.media_type}, sha256 {item.sha256}, "
         f"from {item.origin_jurisdiction}"
@@ -917,6 +925,7 @@ def _item_line(item: pb.EvidenceItem) -> str:
             if item.sensitive
             else ""
         )
+        + "".join(f"\n  other use: {consent_text(c)}" for c in consents)
     )
 
 
@@ -1152,6 +1161,32 @@ def export_approve(
     """Approve another user's export request of a sensitive item (four eyes: never your own)."""
     req = pb.ApproveExportRequest(item_id=_uuid(item, "ITEM"), export_request_seq=entry)
     _entry_out(ctx, _call(ctx, "ApproveExport", req).entry, "export approved")
+
+
+@item_app.command("consent")
+def consent(
+    ctx: typer.Context,
+    item: Annotated[str, typer.Argument(metavar="ITEM")],
+    purpose: Annotated[
+        str,
+        typer.Option("--purpose", metavar="TEXT", help="The other use consented to (another offence, proceedings)."),
+    ],
+    reference: Annotated[
+        str, typer.Option("--reference", metavar="TEXT", help="Your state's reference for this decision.")
+    ] = "",
+    request_id: Annotated[
+        str | None, typer.Option("--request-id", metavar="UUID", help="Idempotency key (default: a new one).")
+    ] = None,
+) -> None:
+    """Record your state's consent to another use of an item than the JIT's purposes: a prosecutor of the
+    state where it arose, on that state's behalf, dated now; kept as given, never withdrawn."""
+    req = pb.RecordUseConsentRequest(
+        request_id=_uuid(request_id, "--request-id") if request_id else str(uuid.uuid4()),
+        item_id=_uuid(item, "ITEM"),
+        purpose=purpose,
+        reference=reference,
+    )
+    _item_out(ctx, _call(ctx, "RecordUseConsent", req).item)
 
 
 @app.command()

@@ -478,8 +478,6 @@ class Demo:
                 str(export),
                 "--request",
                 self.ids["request"],
-                "--origin",
-                "IE",
                 "--media-type",
                 "application/json",
                 as_user="nl-liaison",

@@ -69,8 +69,26 @@ _JIT: tuple[Rule, ...] = (
     Rule(
         "JIT_OTHER_USE_NEEDS_CONSENT",
         "evidence obtained in the JIT is used for other purposes only with the consent of the state where "
-        "it arose, recorded by that state on the item",
-        f"{JIT_FD} Art. 1(10); {JIT_CONVENTION} Art. 13(10)",
+        "it arose, recorded on the item by that state alone: at upload by its own uploader, or later, when "
+        "asked, by its prosecutor (RecordUseConsent); a consent stays as given, never withdrawn or edited",
+        f"{JIT_FD} Art. 1(10); {JIT_CONVENTION} Art. 13(10); GUESS: a prosecutor consents for the state, and "
+        f"the instruments provide no withdrawal of a consent others relied on",
+    ),
+    # Why the issuing state (GUESS): Art. 1(10) FD 2002/465 ties consent to "the Member State where the
+    # information became available". Under an EPOC (Reg. 2023/1543 Art. 10: the provider transfers the data
+    # directly to the issuing authority), an SAP Art. 7 order (CETS 224 Art. 7(1): disclosure to the requesting
+    # authority) or a voluntary disclosure, no authority of the provider's state obtains or hands over anything:
+    # the information first becomes available to the issuing authority, in its state. The provider's state is
+    # notified of some EPOCs only (Art. 8) and may not see the order at all, so it could not be asked. An EIO,
+    # MLA request or direct exchange is executed by the addressed state's authorities: the information became
+    # available there. Not settled by any text read here: a notified enforcing state may claim otherwise.
+    Rule(
+        "ITEM_ORIGIN_OF_PROVIDER_DATA",
+        "an item received against a request to a service provider (EPOC, SAP Art. 7, voluntary disclosure), "
+        "which answers the issuing authority directly, arose in the issuing state, whose consent its other "
+        "use needs; an item received against an EIO, MLA request or direct exchange arose in the addressee",
+        f"GUESS: {JIT_FD} Art. 1(10) (the state where the information became available); {EPOC} Art. 10 (the "
+        f"provider transfers the data to the issuing authority); {SAP} Art. 7(1)",
     ),
     Rule(
         "JIT_PERIOD_ENDED",

@@ -51,6 +51,10 @@ class Operation(enum.StrEnum):
     #: An act any jurisdiction party to a record takes (its origin, its addressee or one it is explicitly
     #: shared with), by the kind's ``party_roles``: a chain-of-custody entry on an evidence item.
     ANY_PARTY_ACT = "any_party_act"
+    #: An act reserved to the jurisdiction where a record's information became available (``decide``'s
+    #: ``origin_state``), by the kind's ``origin_state_roles``: an evidence item's originating state consents
+    #: to its use for other purposes (``jitlib.legal`` JIT_OTHER_USE_NEEDS_CONSENT).
+    ORIGIN_STATE_ACT = "origin_state_act"
 
 
 class Decision(enum.Enum):
@@ -71,6 +75,8 @@ class RecordRules:
     need_to_know_roles: frozenset[str] = frozenset()
     #: The roles of any jurisdiction party to the record that take an ANY_PARTY_ACT (none: nobody does).
     party_roles: frozenset[str] = frozenset()
+    #: The roles of the record's originating state that take an ORIGIN_STATE_ACT (none: nobody does).
+    origin_state_roles: frozenset[str] = frozenset()
 
 
 TASK_RULES = RecordRules(
@@ -104,13 +110,16 @@ EVIDENCE_ENFORCEMENT_RULES = RecordRules(
 #: (DOMAIN.md), so both sides' prosecutors and liaisons may upload (ISSUER_ACT or ADDRESSEE_ACT, by side).
 #: A custody entry (exported, transferred, sealed, ...) is the act of a jurisdiction party to the item's
 #: request, the one it is shared with included, by its prosecutor or police liaison (ANY_PARTY_ACT): a
-#: participant (Eurojust, Europol) of a party sees and advises, it does not act on the evidence.
+#: participant (Eurojust, Europol) of a party sees and advises, it does not act on the evidence. The consent
+#: to another use of an item is its originating state's, given by that state's prosecutor (ORIGIN_STATE_ACT,
+#: GUESS: the judicial authority answers for its state; a liaison passes the question on).
 EVIDENCE_ITEM_RULES = RecordRules(
     kind="evidence_item",
     creator_roles=frozenset({"prosecutor", "police_liaison"}),
     issuer_roles=frozenset({"prosecutor", "police_liaison"}),
     addressee_roles=frozenset({"prosecutor", "police_liaison"}),
     party_roles=frozenset({"prosecutor", "police_liaison"}),
+    origin_state_roles=frozenset({"prosecutor"}),
 )
 
 #: EPOC procedures in which the provider's establishment state is notified (Regulation (EU) 2023/1543,
@@ -315,8 +324,11 @@ def decide(
     *,
     record: RecordAccess | None = None,
     workspace_id: str | None = None,
+    origin_state: str | None = None,
 ) -> Decision:
-    """Decide one operation. ``record`` for an existing record, ``workspace_id`` for CREATE."""
+    """Decide one operation. ``record`` for an existing record, ``workspace_id`` for CREATE; ``origin_state``
+    for ORIGIN_STATE_ACT: the jurisdiction where the record's information became available (an evidence
+    item's origin, which is not its request's issuer when the request executed abroad)."""
     if operation is Operation.READ_AUDIT:
         return Decision.ALLOW if principal.has_role("auditor") else Decision.DENY
     if operation is Operation.READ_PERSONAL:
@@ -356,6 +368,11 @@ def decide(
         return Decision.ALLOW if either else Decision.DENY
     if operation is Operation.ANY_PARTY_ACT:
         ok = principal.jurisdiction in record.parties and principal.roles & rules.party_roles
+        return Decision.ALLOW if ok else Decision.DENY
+    if operation is Operation.ORIGIN_STATE_ACT:
+        if origin_state is None:
+            raise ValueError(f"{operation} needs the record's origin state")
+        ok = principal.jurisdiction == origin_state and principal.roles & rules.origin_state_roles
         return Decision.ALLOW if ok else Decision.DENY
     raise ValueError(f"unknown operation {operation}")
 

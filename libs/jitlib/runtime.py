@@ -245,10 +245,13 @@ class Runtime:
         record: RecordAccess | None = None,
         workspace_id: str | None = None,
         action: str = "",
+        origin_state: str | None = None,
     ) -> None:
         """Apply the access policy; a refusal is audited (in its own transaction) and raised as
-        PERMISSION_DENIED or NOT_FOUND."""
-        decision = decide(principal, operation, rules, record=record, workspace_id=workspace_id)
+        PERMISSION_DENIED or NOT_FOUND. ``origin_state``: an ORIGIN_STATE_ACT's jurisdiction (``decide``)."""
+        decision = decide(
+            principal, operation, rules, record=record, workspace_id=workspace_id, origin_state=origin_state
+        )
         if decision is Decision.ALLOW:
             return
         ws = record.workspace_id if record is not None else (workspace_id or "")
@@ -264,6 +267,7 @@ class Runtime:
             Operation.ADDRESSEE_ACT: "only the addressed jurisdiction",
             Operation.PARTY_ACT: "only the issuing or the addressed jurisdiction",
             Operation.ANY_PARTY_ACT: "only a jurisdiction party to it",
+            Operation.ORIGIN_STATE_ACT: f"only the state where it arose ({origin_state})",
             Operation.CREATE: "only an issuing role",
         }.get(operation, "only a case role")
         raise PermissionDenied(

@@ -236,6 +236,14 @@ ITEM_ACTIONS = {
                (Input("purpose", "Purpose (recorded in the chain of custody)", "textarea", required=True),
                 Input("recipient", "Recipient", "hidden", required=True, value=lambda it: _pending(it).recipient)),
                id_field="item_id", versioned=False, fixed=(("action", ev.CUSTODY_ACTION_EXPORTED),)),
+        # The originating state's consent to another use (JIT_OTHER_USE_NEEDS_CONSENT): a new request_id each
+        # time the page is shown, so a form sent twice records one consent.
+        Action("record_use_consent", "Record our consent to another use", "evidence", "RecordUseConsent",
+               ev.RecordUseConsentRequest,
+               (Input("purpose", "The other use consented to (another offence, other proceedings)", required=True),
+                Input("reference", "Our reference for this decision (optional)"),
+                Input("request_id", "Request", "hidden", required=True, value=lambda _it: str(uuid.uuid4()))),
+               id_field="item_id", versioned=False),
     )
 }  # fmt: skip
 

@@ -34,6 +34,9 @@ class Action(enum.StrEnum):
     #: recipient: the destination) and another user's approval of it.
     EXPORT_REQUESTED = "EXPORT_REQUESTED"
     EXPORT_APPROVED = "EXPORT_APPROVED"
+    #: The originating state's consent to another use of the item (JIT_OTHER_USE_NEEDS_CONSENT), recorded
+    #: after its receipt by that state's prosecutor; the purpose says the use and the state's reference.
+    CONSENT_RECORDED = "CONSENT_RECORDED"
 
 
 #: What a caller records through RecordCustodyEvent; the others are recorded by the service itself.

@@ -1542,12 +1542,23 @@ FILENAME_MAX = 255
 PURPOSE_MAX = 1_000
 
 
+#: The consents to other use an item carries at most (at upload and later): each rides in every event of the
+#: item, and a state that consents 50 times over has a list, not a consent, to give.
+CONSENTS_MAX = 50
+
+
 @dataclass(frozen=True)
 class Consent:
+    """The originating state's consent to another use of an item (JIT_OTHER_USE_NEEDS_CONSENT)."""
+
     purpose: str
     granted_by_jurisdiction: str
     granted_at: datetime | None
     reference: str
+    #: Recorded later (``record_consent``): the recording user's id and the client's ``request_id``, which
+    #: make a retry find it (``consent_replay``); empty for one given at upload, and in an event's state.
+    recorded_by: str = ""
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -1633,7 +1644,9 @@ def new_item_violations(cmd: NewItem, now: datetime) -> list[FieldViolation]:
     out += validate.text(p + "description", cmd.description, required=False, maximum=validate.DESCRIPTION_MAX)
     out += validate.jurisdiction(p + "origin_jurisdiction", cmd.origin_jurisdiction, required=False)
     out += validate.text(p + "use_conditions.conditions", cmd.conditions, required=False, maximum=validate.REASON_MAX)
-    for i, c in enumerate(cmd.consents):
+    if len(cmd.consents) > CONSENTS_MAX:
+        out.append(FieldViolation(p + "use_conditions.consents", f"at most {CONSENTS_MAX} consents"))
+    for i, c in enumerate(cmd.consents[:CONSENTS_MAX]):
         q = f"{p}use_conditions.consents[{i}]."
         out += validate.text(q + "purpose", c.purpose, required=True, maximum=validate.REASON_MAX)
         out += validate.jurisdiction(q + "granted_by_jurisdiction", c.granted_by_jurisdiction)
@@ -1643,10 +1656,13 @@ def new_item_violations(cmd: NewItem, now: datetime) -> list[FieldViolation]:
 
 
 def item_origin(req: EvidenceRequest) -> str:
-    """Where an item received against ``req`` arose: the request's addressee, the state that executed it
-    (for a request to a service provider, the provider's establishment state). Never what the uploader
-    says: an issuer does not declare evidence "received from" a state of its choosing."""
-    return req.addressee_jurisdiction
+    """Where an item received against ``req`` arose, the state whose consent its other use needs
+    (``legal.rule("ITEM_ORIGIN_OF_PROVIDER_DATA")``, GUESS): for a request to a state (EIO, MLA, direct
+    exchange) its addressee, whose authorities executed it; for a request to a service provider (EPOC, SAP
+    Art. 7, voluntary disclosure) the issuing state, to whose authority the provider answers directly (the
+    provider's state may not even see an EPOC without notification). Never what the uploader says: an issuer
+    does not declare evidence "received from" a state of its choosing."""
+    return req.origin_jurisdiction if req.to_provider else req.addressee_jurisdiction
 
 
 def consent_violations(cmd: NewItem, origin: str) -> list[FieldViolation]:
@@ -1672,7 +1688,8 @@ def origin_violations(cmd: NewItem, req: EvidenceRequest, uploader: str) -> list
         out.append(
             FieldViolation(
                 "metadata.origin_jurisdiction",
-                f"must be the request's addressee {origin}, the state that executed it (or be left empty)",
+                f"must be {origin}, the state where the item arose (or be left empty): the request's addressee, "
+                "or for a request to a service provider its issuing state",
             )
         )
     if cmd.consents and uploader != origin:
@@ -1688,6 +1705,63 @@ def origin_violations(cmd: NewItem, req: EvidenceRequest, uploader: str) -> list
 def purpose_violations(purpose: str, field_name: str = "purpose") -> list[FieldViolation]:
     """The purpose of an access, stored in the chain of custody: one line of plain text."""
     return validate.one_line(field_name, purpose, required=True, maximum=PURPOSE_MAX)
+
+
+# -- consent to other use recorded later (JIT_OTHER_USE_NEEDS_CONSENT) ----------------------------------
+
+
+def consent_violations_later(request_id: str, item_id: str, purpose: str, reference: str) -> list[FieldViolation]:
+    """What a consent recorded on an existing item says (RecordUseConsent): the client's ``request_id``, the
+    item, the use consented to (one line: it is the purpose of a custody entry) and the state's reference."""
+    out = validate.uuid("request_id", request_id) + validate.uuid("item_id", item_id)
+    out += validate.one_line("purpose", purpose, required=True, maximum=PURPOSE_MAX)
+    out += validate.one_line("reference", reference, required=False, maximum=AUTHORITY_MAX)
+    return out
+
+
+def consent_replay(item: EvidenceItem, user_id: str, request_id: str, purpose: str, reference: str) -> Consent | None:
+    """The consent ``user_id`` recorded on ``item`` with ``request_id`` (a retry), None when there is none;
+    FAILED_PRECONDITION ``REQUEST_ID_REUSED`` when that one says something else."""
+    for c in item.consents:
+        if c.request_id == request_id and c.recorded_by == user_id:
+            if (c.purpose, c.reference) != (purpose, reference):
+                raise FailedPrecondition(
+                    "REQUEST_ID_REUSED",
+                    "request_id was already used for a different consent; generate a new one",
+                    {"field": "request_id"},
+                )
+            return c
+    return None
+
+
+def consent_refusal(item: EvidenceItem, req: EvidenceRequest) -> FailedPrecondition | None:
+    """Why no consent to other use is recorded on ``item`` now (None when one is): it is restricted by the
+    enforcing state's objection (not to be used at all), or it carries ``CONSENTS_MAX`` already."""
+    problem = content_refusal(item, req, "used for another purpose")
+    if problem is not None:
+        return problem
+    if len(item.consents) >= CONSENTS_MAX:
+        return FailedPrecondition(
+            "CONSENTS_FULL",
+            f"this item carries {CONSENTS_MAX} consents to other use already, the most it takes",
+            {"item_id": item.id},
+        )
+    return None
+
+
+def record_consent(
+    item: EvidenceItem, actor: Actor, request_id: str, purpose: str, reference: str, now: datetime
+) -> EvidenceItem:
+    """``item`` with the consent of ``actor``'s jurisdiction (the originating state, which the policy checked)
+    to the use ``purpose``, granted now, added after those it carries."""
+    consent = Consent(purpose, actor.jurisdiction, now, reference, recorded_by=actor.user_id, request_id=request_id)
+    return replace(item, consents=(*item.consents, consent))
+
+
+def consent_entry_purpose(consent: Consent) -> str:
+    """What the CONSENT_RECORDED custody entry says: the state, the use consented to, its reference."""
+    ref = f" (reference {consent.reference})" if consent.reference else ""
+    return f"consent of {consent.granted_by_jurisdiction} to other use: {consent.purpose}{ref}"
 
 
 def custody_event_violations(action: custody.Action | None, purpose: str, recipient: str) -> list[FieldViolation]:
@@ -1911,7 +1985,15 @@ def clearance_refusal(
 
 
 #: What ``item_allowed_actions`` may list, in this order (``EvidenceItem.allowed_actions``).
-ITEM_ACTIONS = ("download", "mark_sensitive", "unmark_sensitive", "request_export", "approve_export", "export")
+ITEM_ACTIONS = (
+    "download",
+    "mark_sensitive",
+    "unmark_sensitive",
+    "request_export",
+    "approve_export",
+    "export",
+    "record_use_consent",
+)
 
 
 def item_allowed_actions(
@@ -1948,4 +2030,16 @@ def item_allowed_actions(
         and clearance_refusal(item, pending, principal.user_id, pending.request.recipient, now) is None
     ):
         out.append("export")
+    if (
+        consent_refusal(item, req) is None
+        and decide(
+            principal,
+            Operation.ORIGIN_STATE_ACT,
+            EVIDENCE_ITEM_RULES,
+            record=access,
+            origin_state=item.origin_jurisdiction,
+        )
+        is Decision.ALLOW
+    ):
+        out.append("record_use_consent")
     return tuple(out)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_incrementing
@@ -76,6 +76,8 @@ RECORD = "evidence_request"
 ITEM = "evidence_item"
 #: Attempts at appending to an item's custody chain while other writers append to it too.
 CUSTODY_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
@@ -535,7 +537,11 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             uow.audit(ITEM, item.id, item.workspace_id)
             return e
 
-        # Another writer appended meanwhile: append again on top of its entry, a few times.
+        return await self._append_retrying(principal, write)
+
+    async def _append_retrying(self, principal: auth.Principal, write: Callable[[UnitOfWork], T]) -> T:
+        """``write``, which appends to an item's custody chain, in a transaction; when another writer
+        appended meanwhile (``store.CustodyConflict``), again on top of its entry, a few times."""
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(store.CustodyConflict),
             stop=stop_after_attempt(CUSTODY_ATTEMPTS),
@@ -838,6 +844,81 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
 
         e = await self._record_custody(principal, found, entry, check=check)
         return pb.ApproveExportResponse(entry=custody_to_pb(e))
+
+    # -- consent to other use (JIT_OTHER_USE_NEEDS_CONSENT) ------------------------------------------------
+
+    async def RecordUseConsent(self, request: pb.RecordUseConsentRequest, context: Any) -> pb.RecordUseConsentResponse:
+        """The originating state's consent to another use of an item, recorded when it is given (weeks after the
+        item was received, as a rule): by a prosecutor of the item's origin, on its own state's behalf, at the
+        service's time; a CONSENT_RECORDED custody entry, an audit entry and an ``item_use_consented`` event to
+        the item's audience, whose nodes' copies take the consent in. A retry (the same ``request_id``) answers
+        with the item as it is. Consents are only added, never replaced: two prosecutors consenting at once
+        both stand (the chain's head orders them), so no version is asked for."""
+        principal = auth.current()
+        request_id, purpose, reference = request.request_id, request.purpose, request.reference
+        InvalidArgument.raise_for(domain.consent_violations_later(request_id, request.item_id, purpose, reference))
+        verb = "record the consent to other use of"
+        found = await self._load_item(principal, request.item_id, verb)
+        await self.rt.authorize(
+            principal,
+            Operation.ORIGIN_STATE_ACT,
+            EVIDENCE_ITEM_RULES,
+            record_type=ITEM,
+            record_id=found.item.id,
+            record=found.request.access(),
+            action=verb,
+            origin_state=found.item.origin_jurisdiction,
+        )
+        # The chain, and the request ids of the consents recorded, are on the node holding the item.
+        self.rt.require_owner(domain.item_holder(found.item), ITEM)
+        req = found.request
+        if domain.consent_replay(found.item, principal.user_id, request_id, purpose, reference) is not None:
+            return await self._consent_answer(principal, found.item, req, found.found.custody_seq)
+        members = self.items.members_for_change(found, owned=False)
+        problem = domain.consent_refusal(found.item, req)
+        if problem is not None:
+            raise problem
+        now = self.rt.clock.now()
+
+        def write(uow: UnitOfWork) -> tuple[domain.EvidenceItem, int]:
+            held = store.get_item(uow.session, found.item.id)  # as it is now: another consent may be in
+            assert held is not None  # items are never deleted (a shred erases their text and key)
+            if domain.consent_replay(held.item, principal.user_id, request_id, purpose, reference) is not None:
+                return held.item, held.custody_seq  # a concurrent retry recorded it first
+            problem = domain.consent_refusal(held.item, req)
+            if problem is not None:
+                raise problem
+            item = domain.record_consent(held.item, principal.actor, request_id, purpose, reference, now)
+            store.set_item_consents(uow.session, item.id, item.consents)
+            entry = self._entry(
+                principal,
+                custody.Action.CONSENT_RECORDED,
+                now,
+                item.sha256,
+                domain.consent_entry_purpose(item.consents[-1]),
+            )
+            e = store.append_custody(uow.session, item.id, entry)
+            if e.seq != held.custody_seq + 1:  # appended to since it was read: its consents may be newer, again
+                raise store.CustodyConflict(item.id)
+            state = item_to_pb(item, e.seq)
+            uow.emit(
+                events.subject(req.origin_jurisdiction, "item_use_consented"),
+                events.item_envelope(
+                    item, req, state, "item_use_consented", members, principal.actor, e.seq, now, self._holder(item)
+                ),
+            )
+            uow.audit(ITEM, item.id, item.workspace_id)
+            return item, e.seq
+
+        item, seq = await self._append_retrying(principal, write)
+        return await self._consent_answer(principal, item, req, seq)
+
+    async def _consent_answer(
+        self, principal: auth.Principal, item: domain.EvidenceItem, req: EvidenceRequest, seq: int
+    ) -> pb.RecordUseConsentResponse:
+        """The item with its consents, as the caller sees it (``_item_view``)."""
+        exports = await self._export_entries([item])
+        return pb.RecordUseConsentResponse(item=self._item_view(principal, item, req, seq, exports))
 
     async def ListCustody(self, request: pb.ListCustodyRequest, context: Any) -> pb.ListCustodyResponse:
         """Case roles that see the item, and auditors (custody entries name who and why, not content)."""

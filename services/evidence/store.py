@@ -1019,9 +1019,12 @@ def upsert_order(session: Session, o: OrderReplica, held: OrderReplica | None, n
 
 
 def _consents_json(consents: tuple[Consent, ...]) -> str:
+    """The item's consents as stored: each [purpose, state, granted at, reference], then, for one recorded
+    later, [recording user's id, request_id] (which a retry is found by)."""
     return json.dumps(
         [
             [c.purpose, c.granted_by_jurisdiction, c.granted_at.isoformat() if c.granted_at else "", c.reference]
+            + ([c.recorded_by, c.request_id] if c.request_id else [])
             for c in consents
         ]
     )
@@ -1029,9 +1032,15 @@ def _consents_json(consents: tuple[Consent, ...]) -> str:
 
 def _consents(text: str) -> tuple[Consent, ...]:
     out = []
-    for p, j, at, ref in json.loads(text or "[]"):
-        out.append(Consent(p, j, datetime.fromisoformat(at) if at else None, ref))
+    for p, j, at, ref, *recorded in json.loads(text or "[]"):
+        by, request_id = recorded if recorded else ("", "")
+        out.append(Consent(p, j, datetime.fromisoformat(at) if at else None, ref, by, request_id))
     return tuple(out)
+
+
+def set_item_consents(session: Session, item_id: str, consents: tuple[Consent, ...]) -> None:
+    """The item's consents to other use, as they are now (``domain.record_consent``)."""
+    session.execute(update(ItemRow).where(ItemRow.id == item_id).values(consents=_consents_json(consents)))
 
 
 #: The fields of an item kept in columns of the same name.
@@ -1139,7 +1148,13 @@ def write_item_replica(session: Session, replica: ItemReplica, exists: bool) -> 
         session.execute(
             update(ItemRow)
             .where(ItemRow.id == replica.id)
-            .values(custody_seq=replica.version, sensitive=replica.item.sensitive, **_item_text(session, replica.item))
+            .values(
+                custody_seq=replica.version,
+                sensitive=replica.item.sensitive,
+                # A consent its originating state recorded later (RecordUseConsent) reaches the copies too.
+                consents=_consents_json(replica.item.consents),
+                **_item_text(session, replica.item),
+            )
         )
         return
     insert_item(session, replace(replica.item, blob_key=""), upload_request_id=replica.id)

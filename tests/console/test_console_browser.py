@@ -288,6 +288,28 @@ def test_a_download_without_purpose_is_refused_in_words(users: Users) -> None:
     assert "purpose is required" in page.inner_text("[role=alert]")
 
 
+def test_de_records_its_consent_to_another_use_of_the_item_it_sent(users: Users, shots: Path) -> None:
+    """JIT_OTHER_USE_NEEDS_CONSENT in the browser: the item DE received arose in DE; weeks later DE's
+    prosecutor records DE's consent from the item's form (CSRF as every post), and NL's prosecutor sees the
+    consent but has no form (NL is not where the item arose)."""
+    page = users.page("de-prosecutor")
+    page.goto(f"{users.base}/requests/{case['request_id']}")
+    page.get_by_label("The other use consented to (another offence, other proceedings)").first.fill(
+        "prosecution of the extortion case 276 Js 1/26"
+    )
+    page.get_by_label("Our reference for this decision (optional)").first.fill("StA Berlin 276 Js 1/26")
+    page.get_by_role("button", name="Record our consent to another use").first.click()
+    page.wait_for_load_state()
+    assert "Done: record our consent to another use." in page.inner_text("[role=status]")
+    assert unlabelled_fields(page) == []
+    shot(page, shots, "06b-consent")
+    nl = users.page("nl-prosecutor")
+    nl.goto(f"{users.base}/requests/{case['request_id']}")
+    text = nl.inner_text("ul.items")
+    assert "DE consents to: prosecution of the extortion case 276 Js 1/26 (reference StA Berlin 276 Js 1/26)" in text
+    assert nl.get_by_role("button", name="Record our consent to another use").count() == 0
+
+
 def test_a_sensitive_item_shows_no_preview_and_asks_for_a_purpose(
     users: Users, node: dict[str, RunningService], tokens: Any, shots: Path, tmp_path: Path
 ) -> None:

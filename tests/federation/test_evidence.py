@@ -468,3 +468,60 @@ def test_an_objection_restricts_the_item_held_on_the_enforcing_states_node_in_th
     with pytest.raises(grpc.RpcError) as info:
         evidence.download("NL", "nl-prosecutor", item.id, "prepare the indictment")
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_des_consent_to_other_use_recorded_from_des_node_reaches_every_copy_of_nls_item(evidence: Evidence) -> None:
+    """JIT_OTHER_USE_NEEDS_CONSENT across nodes: NL's liaison received on NL's node what DE's execution of NL's
+    EIO produced (the item arose in DE, its bytes and chain on NL's node). Weeks later DE's prosecutor records
+    DE's consent from DE's own node: forwarded to NL, which holds the chain and decides again; the consent
+    reaches DE's copy of the item through NL's event. NL's prosecutor is refused on either node."""
+    req = evidence.call(
+        "NL",
+        "nl-prosecutor",
+        "CreateRequest",
+        pb.CreateRequestRequest(
+            request_id=rid(),
+            workspace_id="jit-demo",
+            legal_basis=pb.LEGAL_BASIS_EIO,
+            issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
+            addressee_kind=pb.ADDRESSEE_KIND_MEMBER_STATE,
+            addressee_jurisdiction="DE",
+            data_categories=[pb.DATA_CATEGORY_SUBSCRIBER],
+            targets=[pb.TargetIdentifier(type=pb.TARGET_TYPE_ACCOUNT_HANDLE, value="@harasser_x")],
+            offence_category=pb.OFFENCE_CATEGORY_CYBERSTALKING,
+            urgency=pb.URGENCY_NORMAL,
+            title="EIO NL to DE, subscriber data",
+        ),
+    ).request
+    evidence.call("NL", "nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=req.id))
+    eventually(lambda: evidence.found("DE", "de-liaison", "GetRequest", pb.GetRequestRequest(id=req.id)), timeout=30)
+    evidence.call("DE", "de-liaison", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=req.id))
+    evidence.call("DE", "de-prosecutor", "StartExecution", pb.StartExecutionRequest(id=req.id))
+    item = (
+        evidence.on("NL")
+        .UploadItem(_upload(req.id, b"records DE sent", "from DE"), metadata=md(evidence.tokens("nl-liaison")))
+        .item
+    )
+    assert item.origin_jurisdiction == "DE" and item.received_by.jurisdiction == "NL"
+
+    def de_copy() -> Any:
+        items = evidence.call("DE", "de-prosecutor", "ListItems", pb.ListItemsRequest(evidence_request_id=req.id))
+        return next((i for i in items.items if i.id == item.id), None)
+
+    eventually(de_copy, timeout=30)
+    ask = pb.RecordUseConsentRequest(request_id=rid(), item_id=item.id, purpose="a fraud case in NL", reference="1")
+    got = evidence.call("DE", "de-prosecutor", "RecordUseConsent", ask).item
+    assert [(c.granted_by_jurisdiction, c.purpose) for c in got.use_conditions.consents] == [
+        ("DE", "a fraud case in NL")
+    ]
+    for country in ("NL", "DE"):
+        with pytest.raises(grpc.RpcError) as info:
+            evidence.call(country, "nl-prosecutor", "RecordUseConsent", ask)
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED, country
+    copy = eventually(lambda: (c := de_copy()) is not None and c.use_conditions.consents and c, timeout=30)
+    assert [c.granted_by_jurisdiction for c in copy.use_conditions.consents] == ["DE"]
+    # The retry, sent to DE's node again, is answered by NL's (the key is kept with the chain): once.
+    again = evidence.call("DE", "de-prosecutor", "RecordUseConsent", ask).item
+    assert len(again.use_conditions.consents) == 1
+    entries = evidence.call("NL", "nl-prosecutor", "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
+    assert [e.action for e in entries].count(pb.CUSTODY_ACTION_CONSENT_RECORDED) == 1

@@ -216,6 +216,71 @@ def test_a_kind_that_names_no_party_roles_lets_no_party_act_as_any_party(role: s
         assert decide(p, Operation.ANY_PARTY_ACT, TASK_RULES, record=record(False)) is not Decision.ALLOW
 
 
+# The consent to another use of an evidence item of the record above (RecordUseConsent, ORIGIN_STATE_ACT): a
+# prosecutor of the state where the item arose, on its behalf; whoever else sees the item is refused. The item
+# arose in the addressee (DE: an EIO executed there) or in the issuer (NL: an EPOC's provider answers it).
+EXPECTED_CONSENT = {
+    ("DE", False): """
+        prosecutor      DADDN
+        police_liaison  DDDDN
+        participant     DDDDN
+        operator        DDDDD
+        auditor         DDDDD""",
+    ("DE", True): """
+        prosecutor      DADNN
+        police_liaison  DDDNN
+        participant     DDDNN
+        operator        DDDDD
+        auditor         DDDDD""",
+    ("NL", False): """
+        prosecutor      ADDDN
+        police_liaison  DDDDN
+        participant     DDDDN
+        operator        DDDDD
+        auditor         DDDDD""",
+    ("NL", True): """
+        prosecutor      ADDNN
+        police_liaison  DDDNN
+        participant     DDDNN
+        operator        DDDDD
+        auditor         DDDDD""",
+}
+
+
+def _consent_cases() -> list[tuple[str, bool, str, str, Decision]]:
+    cases = []
+    for (origin, restricted), grid in EXPECTED_CONSENT.items():
+        lines = [line.split() for line in grid.strip().splitlines()]
+        assert [role for role, _ in lines] == ROLES
+        for role, letters in lines:
+            for relation, letter in zip(RELATIONS, letters, strict=True):
+                cases.append((origin, restricted, role, relation, LETTER[letter]))
+    return cases
+
+
+@pytest.mark.parametrize(("origin", "restricted", "role", "relation", "expected"), _consent_cases())
+def test_consent_matrix_only_a_prosecutor_of_the_items_originating_state_consents_to_other_use(
+    origin: str, restricted: bool, role: str, relation: str, expected: Decision
+) -> None:
+    """JIT_OTHER_USE_NEEDS_CONSENT: ORIGIN_STATE_ACT under EVIDENCE_ITEM_RULES."""
+    p = principal(role, RELATIONS[relation])
+    got = decide(p, Operation.ORIGIN_STATE_ACT, EVIDENCE_ITEM_RULES, record=record(restricted), origin_state=origin)
+    assert got is expected
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_kind_that_names_no_origin_state_roles_lets_no_one_act_as_the_origin_state(role: str) -> None:
+    for relation in ("issuer", "addressee"):
+        p = principal(role, RELATIONS[relation])
+        got = decide(p, Operation.ORIGIN_STATE_ACT, TASK_RULES, record=record(False), origin_state=RELATIONS[relation])
+        assert got is not Decision.ALLOW
+
+
+def test_an_origin_state_act_needs_the_origin_state() -> None:
+    with pytest.raises(ValueError, match="origin state"):
+        decide(principal("prosecutor", "DE"), Operation.ORIGIN_STATE_ACT, EVIDENCE_ITEM_RULES, record=record(False))
+
+
 ACTIONS = (("accept", Operation.ADDRESSEE_ACT, TASK_RULES), ("cancel", Operation.ISSUER_ACT, TASK_RULES))
 
 

@@ -1445,3 +1445,64 @@ def test_https_pages_tell_browsers_to_keep_to_https() -> None:
     https = Harness("https://jit.nl.example", console_public_url="https://jit.nl.example")
     assert https.http.get("/").headers["strict-transport-security"] == "max-age=31536000"
     assert "strict-transport-security" not in Harness().http.get("/").headers
+
+
+def _consented_item(item_id: str, allowed: list[str]) -> ev.EvidenceItem:
+    item = ev.EvidenceItem(
+        id=item_id, request_id=rid(50), workspace_id=WS, origin_jurisdiction="DE", filename="chat.txt",
+        media_type="text/plain", size_bytes=12, sha256="cd" * 32, allowed_actions=allowed,
+    )  # fmt: skip
+    item.received_at.FromDatetime(dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC))
+    given = item.use_conditions.consents.add(
+        purpose="prosecution of a related fraud case", granted_by_jurisdiction="DE", reference="StA 276 Js 1/26"
+    )
+    given.granted_at.FromDatetime(dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC))
+    return item
+
+
+def test_the_originating_states_prosecutor_records_its_consent_from_the_item_and_the_consents_are_shown(
+    h: Harness,
+) -> None:
+    """JIT_OTHER_USE_NEEDS_CONSENT: an item the service lists ``record_use_consent`` for (the originating
+    state's prosecutor) has the consent form, with the CSRF token and a new request id each time the page is
+    shown; an item it does not list it for has none; every item shows its consents and whose consent another
+    use needs, on the request page and the chain of custody. The form becomes RecordUseConsent; a post without
+    the CSRF token is refused and calls nothing."""
+    req = ev.EvidenceRequest(id=rid(50), workspace_id=WS, title="Chat logs", addressee_jurisdiction="DE")
+    mine, other = _consented_item(rid(51), ["record_use_consent"]), _consented_item(rid(52), [])
+    h.services.answers[("evidence", "GetRequest")] = ev.GetRequestResponse(request=req)
+    h.services.answers[("evidence", "ListItems")] = ev.ListItemsResponse(items=[mine, other])
+    h.services.answers[("evidence", "RecordUseConsent")] = ev.RecordUseConsentResponse(item=mine)
+    h.login()
+    page = h.http.get(f"/requests/{rid(50)}").text
+    assert f'action="/act/item/{rid(51)}/record_use_consent"' in page
+    assert f"/act/item/{rid(52)}/record_use_consent" not in page
+    form = page.split(f'action="/act/item/{rid(51)}/record_use_consent"')[1].split("</form>")[0]
+    assert 'name="csrftoken"' in form and 'name="purpose"' in form and 'name="reference"' in form
+    ids = re.findall(r'name="request_id" value="([0-9a-f-]{36})"', form)
+    again = h.http.get(f"/requests/{rid(50)}").text.split(f"/act/item/{rid(51)}/record_use_consent")[1]
+    assert len(ids) == 1 and ids[0] not in again.split("</form>")[0]  # a new one each time it is shown
+    assert page.count("DE consents to: prosecution of a related fraud case (reference StA 276 Js 1/26)") == 2
+    assert page.count("another use needs the consent of DE, where it arose") == 2
+
+    back = {"referer": f"http://testserver/requests/{rid(50)}"}
+    sent = {"purpose": "trial for extortion in NL", "reference": "StA 1", "request_id": ids[0]}
+    refused = h.http.post(f"/act/item/{rid(51)}/record_use_consent", headers=back, data=sent)
+    assert refused.status_code == 403 and h.services.asked("RecordUseConsent") == []
+    done = h.http.post(f"/act/item/{rid(51)}/record_use_consent", headers=back, data={"csrftoken": h.csrf(), **sent})
+    assert done.status_code == 303
+    assert h.services.asked("RecordUseConsent") == [
+        ev.RecordUseConsentRequest(
+            item_id=rid(51), request_id=ids[0], purpose="trial for extortion in NL", reference="StA 1"
+        )
+    ]
+    missing = h.http.post(
+        f"/act/item/{rid(51)}/record_use_consent", headers=back,
+        data={"csrftoken": h.csrf(), "request_id": ids[0], "purpose": " "},
+    )  # fmt: skip
+    assert missing.status_code in (303, 400) and len(h.services.asked("RecordUseConsent")) == 1
+
+    h.services.answers[("evidence", "GetItem")] = ev.GetItemResponse(item=other)
+    h.services.answers[("evidence", "ListCustody")] = ev.ListCustodyResponse()
+    custody = h.http.get(f"/items/{rid(52)}/custody").text
+    assert "DE consents to: prosecution of a related fraud case" in custody

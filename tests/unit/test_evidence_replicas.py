@@ -604,6 +604,32 @@ def test_a_joined_countrys_node_gets_the_items_this_node_holds_of_another_nodes_
         assert held is not None and held.version == 2
 
 
+def test_a_consent_recorded_later_reaches_the_copies_of_the_item(fk_session: Session) -> None:
+    """JIT_OTHER_USE_NEEDS_CONSENT on a federation: FR's node holds a copy of DE's item of NL's request; DE's
+    prosecutor records DE's consent on DE's node (the holder), whose ``item_use_consented`` event, at the
+    chain's new length, gives the copy the consent (without the recording user's retry key); a late copy of
+    the item's first event takes it away no more."""
+    clock = ManualClock(T0)
+    r = eio()
+    item = _de_item(r)
+    assert replicas.apply(app.REPLICAS, clock, fk_session, _event(r, "acknowledged"), "FR")
+
+    def item_event(it: EvidenceItem, seq: int, event: str) -> Envelope:
+        return events.item_envelope(it, r, item_to_pb(it, seq), event, MEMBERS, DE, seq, T0, "DE")
+
+    assert replicas.apply(app.ITEM_REPLICAS, clock, fk_session, item_event(item, 1, "item_received"), "FR")
+    held = store.get_item_replica(fk_session, item.id)
+    assert held is not None and held.item.consents == ()
+    at = T0 + timedelta(days=21)
+    consented = domain.record_consent(item, DE, "0190f7a0-0000-7000-8000-0000000000c1", "fraud in NL", "StA 1", at)
+    assert replicas.apply(app.ITEM_REPLICAS, clock, fk_session, item_event(consented, 4, "item_use_consented"), "FR")
+    held = store.get_item_replica(fk_session, item.id)
+    assert held is not None and held.version == 4
+    assert held.item.consents == (domain.Consent("fraud in NL", "DE", at, "StA 1"),)
+    assert not replicas.apply(app.ITEM_REPLICAS, clock, fk_session, item_event(item, 1, "item_received"), "FR")
+    assert store.get_item_replica(fk_session, item.id).item.consents == held.item.consents  # type: ignore[union-attr]
+
+
 # -- listed from its stored answer ------------------------------------------------------------------
 
 DE_SCOPE = VisibilityScope(workspaces=frozenset({"jit-demo"}), jurisdiction="DE", may_read_content=True)

@@ -162,9 +162,11 @@ def test_an_items_origin_is_the_requests_addressee() -> None:
     for declared in ("IE", "NL"):
         assert fields(domain.origin_violations(item(declared), r, "NL")) == {"metadata.origin_jurisdiction"}
         assert fields(domain.origin_violations(item(declared), r, "DE")) == {"metadata.origin_jurisdiction"}
+    # A provider's answer arose in the issuing state (ITEM_ORIGIN_OF_PROVIDER_DATA), not the provider's.
     provider = request("NL", "IE", legal_basis="EPOC", epoc_procedure="STANDARD", addressee_kind="SERVICE_PROVIDER")
-    assert domain.item_origin(provider) == "IE"
-    assert domain.origin_violations(item("IE"), provider, "NL") == []
+    assert domain.item_origin(provider) == "NL"
+    assert domain.origin_violations(item("NL"), provider, "NL") == []
+    assert fields(domain.origin_violations(item("IE"), provider, "NL")) == {"metadata.origin_jurisdiction"}
 
 
 def test_only_the_originating_state_records_its_consent_to_other_use() -> None:

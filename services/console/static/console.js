@@ -38,7 +38,6 @@ function setupUpload() {
     xhr.setRequestHeader("x-sha256", digest);
     xhr.setRequestHeader("x-upload-id", crypto.randomUUID());
     xhr.setRequestHeader("x-filename", encodeURIComponent(file.name));
-    xhr.setRequestHeader("x-origin", document.getElementById("u-origin").value);
     xhr.setRequestHeader("x-description", encodeURIComponent(document.getElementById("u-description").value));
     if (document.getElementById("u-sensitive").checked) xhr.setRequestHeader("x-sensitive", "1");
     xhr.upload.addEventListener("progress", (e) => {

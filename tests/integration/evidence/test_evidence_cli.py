@@ -297,3 +297,39 @@ def test_the_enforcement_of_an_epoc_through_the_cli(env: dict[str, str]) -> None
     jit(env, "--as", "nl-prosecutor", "evidence", "request", "transfer-enforcement", recognised)
     back = jit_json(env, "--as", "ie-prosecutor", "evidence", "request", "recognise-enforcement", recognised)
     assert back["state"] == "EVIDENCE_REQUEST_STATE_IN_EXECUTION" and "enforcement_decided_at" in back
+
+
+def test_the_originating_states_consent_to_other_use_through_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+    """JIT_OTHER_USE_NEEDS_CONSENT through `jit evidence item consent`: NL's liaison received DE's evidence;
+    weeks later DE's prosecutor records DE's consent with its reference, the same --request-id twice records
+    it once, NL's prosecutor is refused (not the originating state), and `evidence items` shows the consent."""
+    for user in ("nl-prosecutor", "nl-liaison", "de-liaison", "de-prosecutor"):
+        jit(env, "login", user, "--password", "demo")
+    r = jit_json(
+        env, "--as", "nl-prosecutor", "evidence", "request", "create", "--workspace", "jit-demo",
+        "--basis", "eio", "--to", "DE", "--authority", "OM Amsterdam", "--title", "Chat logs",
+        "--target", "account:@harasser_x@instagram", "--data", "content", "--offence", "doxxing", "--issue",
+    )  # fmt: skip
+    jit(env, "--as", "de-liaison", "evidence", "request", "acknowledge", r["id"])
+    jit(env, "--as", "de-liaison", "evidence", "request", "start-execution", r["id"])
+    src = tmp_path / "chat.txt"
+    src.write_bytes(b"chat log sent by DE")
+    item = jit_json(env, "--as", "nl-liaison", "evidence", "upload", str(src), "--request", r["id"])
+    assert item["origin_jurisdiction"] == "DE"
+
+    key = "0190f7a0-0000-7000-8000-00000000c0de"
+    args = ("evidence", "item", "consent", item["id"], "--purpose", "prosecution of a fraud case",
+            "--reference", "StA Berlin 276 Js 1/26", "--request-id", key)  # fmt: skip
+    got = jit_json(env, "--as", "de-prosecutor", *args)
+    [c] = got["use_conditions"]["consents"]
+    assert (c["granted_by_jurisdiction"], c["purpose"], c["reference"]) == (
+        "DE", "prosecution of a fraud case", "StA Berlin 276 Js 1/26",
+    )  # fmt: skip
+    again = jit_json(env, "--as", "de-prosecutor", *args)
+    assert again["use_conditions"]["consents"] == [c]
+    refused = jit(env, "--as", "nl-prosecutor", "evidence", "item", "consent", item["id"], "--purpose", "x", code=1)
+    assert "PERMISSION_DENIED" in refused.stderr
+    listed = jit(env, "--as", "nl-prosecutor", "evidence", "items", "--request", r["id"]).stdout
+    assert "other use: DE consents" in listed and "prosecution of a fraud case, reference StA Berlin" in listed
+    entries = jit_json(env, "--as", "nl-prosecutor", "evidence", "custody", item["id"])
+    assert [e["action"].removeprefix("CUSTODY_ACTION_") for e in entries] == ["RECEIVED", "CONSENT_RECORDED"]

@@ -119,6 +119,9 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
     closed(client.error("nl-liaison", "RequestExport", ask))
     approve = pb.ApproveExportRequest(item_id=image.id, export_request_seq=1)
     closed(client.error("nl-prosecutor", "ApproveExport", approve))
+    # Nor a consent to other use (JIT_OTHER_USE_NEEDS_CONSENT): a change of the case as every other.
+    consent = pb.RecordUseConsentRequest(request_id=rid(), item_id=item.id, purpose="a fraud case")
+    closed(client.error("de-prosecutor", "RecordUseConsent", consent))
     assert written(closing_svc) == before
 
     # Reading goes on, and tells no one they may change anything.

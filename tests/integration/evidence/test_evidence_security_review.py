@@ -278,16 +278,19 @@ def test_an_items_origin_is_the_requests_addressee_and_only_it_consents(client: 
     assert [c.granted_by_jurisdiction for c in item.use_conditions.consents] == ["DE"]
 
 
-def test_a_provider_requests_items_come_from_the_providers_state(client: Client) -> None:
-    """Finding #10: for a request to a provider the issuer records what the provider produced; the origin
-    is the provider's establishment state (the request's addressee), as the demo uploads it."""
+def test_a_provider_requests_items_come_from_the_issuing_state(client: Client) -> None:
+    """Finding #10 and ITEM_ORIGIN_OF_PROVIDER_DATA: for a request to a provider the issuer records what the
+    provider produced; the provider answers the issuing authority, so the item arose in the issuing state
+    (NL), not the provider's (IE): stating IE, or DE, is refused naming the field."""
     r = client.epoc()
     client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id))
     client.call("nl-prosecutor", "AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=r.id))
     client.call("nl-prosecutor", "StartExecution", pb.StartExecutionRequest(id=r.id))
-    assert upload(client, "nl-liaison", r.id, b"export", origin_jurisdiction="IE").origin_jurisdiction == "IE"
-    err = upload_error(client, "nl-liaison", r.id, b"export", origin_jurisdiction="DE")
-    assert "metadata.origin_jurisdiction" in field_violations(err)
+    assert upload(client, "nl-liaison", r.id, b"export").origin_jurisdiction == "NL"
+    assert upload(client, "nl-liaison", r.id, b"export 2", origin_jurisdiction="NL").origin_jurisdiction == "NL"
+    for declared in ("IE", "DE"):
+        err = upload_error(client, "nl-liaison", r.id, b"export", origin_jurisdiction=declared)
+        assert "metadata.origin_jurisdiction" in field_violations(err)
 
 
 # -- finding: blob paths reveal the plaintext digest ------------------------------------------------

@@ -204,6 +204,7 @@ class CustodyAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CUSTODY_ACTION_UNMARKED: _ClassVar[CustodyAction]
     CUSTODY_ACTION_EXPORT_REQUESTED: _ClassVar[CustodyAction]
     CUSTODY_ACTION_EXPORT_APPROVED: _ClassVar[CustodyAction]
+    CUSTODY_ACTION_CONSENT_RECORDED: _ClassVar[CustodyAction]
 EVIDENCE_REQUEST_STATE_UNSPECIFIED: EvidenceRequestState
 EVIDENCE_REQUEST_STATE_DRAFT: EvidenceRequestState
 EVIDENCE_REQUEST_STATE_ISSUED: EvidenceRequestState
@@ -350,6 +351,7 @@ CUSTODY_ACTION_MARKED_SENSITIVE: CustodyAction
 CUSTODY_ACTION_UNMARKED: CustodyAction
 CUSTODY_ACTION_EXPORT_REQUESTED: CustodyAction
 CUSTODY_ACTION_EXPORT_APPROVED: CustodyAction
+CUSTODY_ACTION_CONSENT_RECORDED: CustodyAction
 
 class TargetIdentifier(_message.Message):
     __slots__ = ("type", "value", "platform")
@@ -1284,3 +1286,21 @@ class ApproveExportResponse(_message.Message):
     ENTRY_FIELD_NUMBER: _ClassVar[int]
     entry: CustodyEntry
     def __init__(self, entry: _Optional[_Union[CustodyEntry, _Mapping]] = ...) -> None: ...
+
+class RecordUseConsentRequest(_message.Message):
+    __slots__ = ("request_id", "item_id", "purpose", "reference")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    item_id: str
+    purpose: str
+    reference: str
+    def __init__(self, request_id: _Optional[str] = ..., item_id: _Optional[str] = ..., purpose: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class RecordUseConsentResponse(_message.Message):
+    __slots__ = ("item",)
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    item: EvidenceItem
+    def __init__(self, item: _Optional[_Union[EvidenceItem, _Mapping]] = ...) -> None: ...

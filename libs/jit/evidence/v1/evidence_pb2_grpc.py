@@ -108,7 +108,8 @@ class EvidenceServiceStub:
     resubmitted, enforcement_requested, enforcement_recognised, enforcement_refused,
     decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
-    item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive and item_unmarked.
+    item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive, item_unmarked and
+    item_use_consented.
     """
 
     def __init__(self, channel):
@@ -282,6 +283,11 @@ class EvidenceServiceStub:
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportRequest.SerializeToString,
                 response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportResponse.FromString,
                 _registered_method=True)
+        self.RecordUseConsent = channel.unary_unary(
+                '/jit.evidence.v1.EvidenceService/RecordUseConsent',
+                request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RecordUseConsentRequest.SerializeToString,
+                response_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RecordUseConsentResponse.FromString,
+                _registered_method=True)
         self.VerifyEvidence = channel.unary_unary(
                 '/jit.evidence.v1.EvidenceService/VerifyEvidence',
                 request_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.VerifyEvidenceRequest.SerializeToString,
@@ -372,7 +378,8 @@ class EvidenceServiceServicer:
     resubmitted, enforcement_requested, enforcement_recognised, enforcement_refused,
     decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
-    item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive and item_unmarked.
+    item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive, item_unmarked and
+    item_use_consented.
     """
 
     def CreateRequest(self, request, context):
@@ -607,6 +614,23 @@ class EvidenceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordUseConsent(self, request, context):
+        """The originating state's consent to another use of an item than the JIT's purposes (FD 2002/465 Art.
+        1(10); jitlib.legal JIT_OTHER_USE_NEEDS_CONSENT), recorded on an item already received, when it is asked
+        for and given: by a prosecutor of the item's origin_jurisdiction (jitlib.policy EVIDENCE_ITEM_RULES,
+        ORIGIN_STATE_ACT), on its own state's behalf (granted_by_jurisdiction: the caller's jurisdiction;
+        granted_at: the service's time). NOT_FOUND for an item the caller may not see; PERMISSION_DENIED
+        (audited) for one who sees it but is not a prosecutor of its originating state; FAILED_PRECONDITION
+        ITEM_RESTRICTED for a restricted item, CONSENTS_FULL past 50 consents, WORKSPACE_CLOSED in a closed
+        workspace. Idempotent by request_id: a retry with the same purpose and reference answers with the item
+        as it is, other text is FAILED_PRECONDITION REQUEST_ID_REUSED. A CONSENT_RECORDED custody entry, an
+        audit entry and an item_use_consented event to the item's audience (the nodes holding its replica).
+        A consent stays as given: there is no withdrawal (a use made relying on it stays lawful and documented).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def VerifyEvidence(self, request, context):
         """Auditors: recompute the digest of every stored item and check every custody chain.
         """
@@ -782,6 +806,11 @@ def add_EvidenceServiceServicer_to_server(servicer, server):
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportRequest.FromString,
                     response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportResponse.SerializeToString,
             ),
+            'RecordUseConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordUseConsent,
+                    request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RecordUseConsentRequest.FromString,
+                    response_serializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.RecordUseConsentResponse.SerializeToString,
+            ),
             'VerifyEvidence': grpc.unary_unary_rpc_method_handler(
                     servicer.VerifyEvidence,
                     request_deserializer=jit_dot_evidence_dot_v1_dot_evidence__pb2.VerifyEvidenceRequest.FromString,
@@ -878,7 +907,8 @@ class EvidenceService:
     resubmitted, enforcement_requested, enforcement_recognised, enforcement_refused,
     decision_deadline_extended, user_notice_updated, delay_notified, order_linked); = DeadlineAlert for deadline_approaching
     and deadline_passed (once each, per deadline and offset); = EvidenceItem for item_received,
-    item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive and item_unmarked.
+    item_exported, item_transferred, item_sealed, item_restricted, item_marked_sensitive, item_unmarked and
+    item_use_consented.
     """
 
     @staticmethod
@@ -1762,6 +1792,33 @@ class EvidenceService:
             '/jit.evidence.v1.EvidenceService/ApproveExport',
             jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportRequest.SerializeToString,
             jit_dot_evidence_dot_v1_dot_evidence__pb2.ApproveExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordUseConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.evidence.v1.EvidenceService/RecordUseConsent',
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.RecordUseConsentRequest.SerializeToString,
+            jit_dot_evidence_dot_v1_dot_evidence__pb2.RecordUseConsentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -2,7 +2,7 @@
 emptied
 
 Revision ID: 0033
-Revises: 0031
+Revises: 0032
 
 ``enforcing_jurisdiction``: the state an EPOC was transferred to for enforcement ("" before a transfer);
 ``enforcement_requested_at``: when it received the order (its 5 working days to decide run from there);
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0033"
-down_revision: str | None = "0031"
+down_revision: str | None = "0032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
