@@ -1079,6 +1079,14 @@ def custody(ctx: typer.Context, item: Annotated[str, typer.Argument(metavar="ITE
     emit(t)
 
 
+#: The client's id of an act on an item's chain of custody: a retry with the same one records nothing twice.
+ONCE_ID = typer.Option("--request-id", metavar="UUID", help="Idempotency key (default: a new one).")
+
+
+def _once(request_id: str | None) -> str:
+    return _uuid(request_id, "--request-id") if request_id else str(uuid.uuid4())
+
+
 @app.command("record-custody")
 def record_custody(
     ctx: typer.Context,
@@ -1086,8 +1094,10 @@ def record_custody(
     action: Annotated[CustodyKind, typer.Option("--action")],
     purpose: Annotated[str, typer.Option("--purpose", metavar="TEXT")],
     recipient: Annotated[str, typer.Option("--recipient", metavar="TEXT")] = "",
+    request_id: Annotated[str | None, ONCE_ID] = None,
 ) -> None:
-    """Record an export, transfer or seal of an item in its chain of custody."""
+    """Record an export, transfer or seal of an item in its chain of custody. Sent again with the same
+    --request-id (after a lost answer), it answers the entry recorded and records no second one."""
     e = _call(
         ctx,
         "RecordCustodyEvent",
@@ -1096,6 +1106,7 @@ def record_custody(
             action=_enum("CUSTODY_ACTION_", action.value),
             purpose=purpose,
             recipient=recipient,
+            request_id=_once(request_id),
         ),
     ).entry
     if _state(ctx).json:
@@ -1145,10 +1156,13 @@ def export_request(
     item: Annotated[str, typer.Argument(metavar="ITEM")],
     purpose: Annotated[str, typer.Option("--purpose", metavar="TEXT", help="Why it leaves.")],
     destination: Annotated[str, typer.Option("--to", metavar="RECIPIENT", help="Where it goes.")],
+    request_id: Annotated[str | None, ONCE_ID] = None,
 ) -> None:
     """Ask to export a sensitive item; another prosecutor of your jurisdiction approves (export-approve),
     then you record the export to that destination (record-custody --action exported --recipient)."""
-    req = pb.RequestExportRequest(item_id=_uuid(item, "ITEM"), purpose=purpose, destination=destination)
+    req = pb.RequestExportRequest(
+        item_id=_uuid(item, "ITEM"), purpose=purpose, destination=destination, request_id=_once(request_id)
+    )
     _entry_out(ctx, _call(ctx, "RequestExport", req).entry, "export requested (approve it with this entry's number)")
 
 

@@ -208,6 +208,11 @@ ORDER_ACTIONS = {
 }  # fmt: skip
 
 
+#: A new request id each time the page is shown, so that a form sent twice (a double click, a retry after a
+#: lost answer) records one act: an export request, an entry in the chain of custody, a consent.
+ONCE = Input("request_id", "Request", "hidden", required=True, value=lambda _it: str(uuid.uuid4()))
+
+
 def _pending(item: Any) -> Any:
     return item.pending_export.request
 
@@ -225,7 +230,7 @@ ITEM_ACTIONS = {
         Action("request_export", "Ask to export (a second prosecutor approves)", "evidence", "RequestExport",
                ev.RequestExportRequest,
                (Input("purpose", "Purpose of the export", "textarea", required=True),
-                Input("destination", "Destination (who receives it)", required=True)),
+                Input("destination", "Destination (who receives it)", required=True), ONCE),
                id_field="item_id", versioned=False),
         Action("approve_export", "Approve this export", "evidence", "ApproveExport", ev.ApproveExportRequest,
                (Input("export_request_seq", "Export request", "hidden", required=True, number=True,
@@ -234,7 +239,8 @@ ITEM_ACTIONS = {
         Action("export", "Record the approved export", "evidence", "RecordCustodyEvent",
                ev.RecordCustodyEventRequest,
                (Input("purpose", "Purpose (recorded in the chain of custody)", "textarea", required=True),
-                Input("recipient", "Recipient", "hidden", required=True, value=lambda it: _pending(it).recipient)),
+                Input("recipient", "Recipient", "hidden", required=True, value=lambda it: _pending(it).recipient),
+                ONCE),
                id_field="item_id", versioned=False, fixed=(("action", ev.CUSTODY_ACTION_EXPORTED),)),
         # The originating state's consent to another use (JIT_OTHER_USE_NEEDS_CONSENT): a new request_id each
         # time the page is shown, so a form sent twice records one consent.
@@ -242,7 +248,7 @@ ITEM_ACTIONS = {
                ev.RecordUseConsentRequest,
                (Input("purpose", "The other use consented to (another offence, other proceedings)", required=True),
                 Input("reference", "Our reference for this decision (optional)"),
-                Input("request_id", "Request", "hidden", required=True, value=lambda _it: str(uuid.uuid4()))),
+                ONCE),
                id_field="item_id", versioned=False),
     )
 }  # fmt: skip

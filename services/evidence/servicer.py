@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_incrementing
 
 from jit.evidence.v1 import evidence_pb2 as pb
@@ -507,14 +508,29 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         members: frozenset[str] = frozenset(),
         check: Callable[[list[custody.Entry]], FailedPrecondition | None] | None = None,
         sensitive: bool | None = None,
+        asked: Message | None = None,
     ) -> custody.Entry:
         """Append ``entry`` to the item's chain; with ``event``, publish it to ``members`` too. ``check``: a rule
         on the chain as it is, decided in the same transaction (a refusal writes nothing); ``sensitive``: the
-        item's new marking, written with the entry."""
+        item's new marking, written with the entry. ``asked``: the client's request, whose ``request_id`` keys
+        the act: the caller's retry with the same id is answered with the entry the first call appended, and
+        appends nothing (``custody_replay``); the same id with another request is REQUEST_ID_REUSED."""
         req = found.request
         item = found.item if sensitive is None else replace(found.item, sensitive=sensitive)
+        request_id = getattr(asked, "request_id", "") if asked is not None else ""
+        digest = request_digest(asked) if asked is not None else ""
 
         def write(uow: UnitOfWork) -> custody.Entry:
+            if request_id:
+                replay = store.custody_replay(uow.session, item.id, principal.user_id, request_id)
+                if replay is not None:
+                    if replay[1] != digest:
+                        raise FailedPrecondition(
+                            "REQUEST_ID_REUSED",
+                            "request_id was already used for another act on this item; generate a new one",
+                            {"field": "request_id"},
+                        )
+                    return replay[0]  # a retry after a lost answer: the entry it recorded, nothing more
             before: list[custody.Entry] = []
             if check is not None:
                 before = store.custody_entries(uow.session, item.id)
@@ -523,7 +539,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                     raise problem
             if sensitive is not None:
                 store.set_item_sensitive(uow.session, item.id, sensitive)
-            e = store.append_custody(uow.session, item.id, entry)
+            e = store.append_custody(uow.session, item.id, entry, request_id, digest)
             if check is not None and e.seq != len(before) + 1:  # appended to since it was checked: again
                 raise store.CustodyConflict(item.id)
             if event:
@@ -629,7 +645,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     ) -> pb.RecordCustodyEventResponse:
         principal = auth.current()
         action = custody_action_from_pb(request.action)
-        violations = validate.uuid("item_id", request.item_id)
+        violations = validate.uuid("request_id", request.request_id) + validate.uuid("item_id", request.item_id)
         violations += domain.custody_event_violations(action, request.purpose, request.recipient)
         InvalidArgument.raise_for(violations)
         assert action is not None
@@ -664,7 +680,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 return domain.export_refusal(item, entries, principal.user_id, request.recipient, now)
 
         e = await self._record_custody(
-            principal, found, entry, event="item_" + action.value.lower(), members=members, check=check
+            principal, found, entry, event="item_" + action.value.lower(), members=members, check=check, asked=request
         )
         return pb.RecordCustodyEventResponse(entry=custody_to_pb(e))
 
@@ -782,7 +798,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     async def RequestExport(self, request: pb.RequestExportRequest, context: Any) -> pb.RequestExportResponse:
         """The first pair of eyes (SENSITIVE_ITEM_EXPORT_FOUR_EYES): who asks, why, and where to."""
         principal = auth.current()
-        violations = validate.uuid("item_id", request.item_id)
+        violations = validate.uuid("request_id", request.request_id) + validate.uuid("item_id", request.item_id)
         violations += domain.export_request_violations(request.purpose, request.destination)
         InvalidArgument.raise_for(violations)
         found = await self._sensitive_item(principal, request.item_id, "ask to export")
@@ -800,7 +816,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             request.purpose,
             request.destination,
         )
-        e = await self._record_custody(principal, found, entry)
+        e = await self._record_custody(principal, found, entry, asked=request)
         return pb.RequestExportResponse(entry=custody_to_pb(e))
 
     async def ApproveExport(self, request: pb.ApproveExportRequest, context: Any) -> pb.ApproveExportResponse:

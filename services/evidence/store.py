@@ -361,6 +361,23 @@ class CustodyRow(Base):
     #: The purpose and recipient, sealed under the workspace's key (``custody_text``; the clear columns are
     #: left empty). NULL for entries written before: their text is in the clear columns.
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The client's id of the act (RecordCustodyEvent, RequestExport; revision 0036) and the digest of the
+    #: request it came with: the same caller's retry is answered with this entry (``custody_replay``). ""
+    #: for entries written before, and those the service writes itself (an upload's RECEIVED, an access).
+    request_id: Mapped[str] = mapped_column(String(64), server_default="")
+    request_digest: Mapped[str] = mapped_column(String(64), server_default="")
+
+    __table_args__ = (
+        Index(
+            "uq_custody_log_request",
+            "item_id",
+            "user_id",
+            "request_id",
+            unique=True,
+            sqlite_where=text("request_id <> ''"),
+            postgresql_where=text("request_id <> ''"),
+        ),
+    )
 
 
 # -- requests --------------------------------------------------------------------------------------
@@ -1332,9 +1349,13 @@ class CustodyConflict(Exception):
     """Another writer appended to the item's chain meanwhile; retry."""
 
 
-def append_custody(session: Session, item_id: str, entry: custody.Entry) -> custody.Entry:
+def append_custody(
+    session: Session, item_id: str, entry: custody.Entry, request_id: str = "", digest: str = ""
+) -> custody.Entry:
     """Append one entry to the item's chain inside the caller's transaction. The item row's head moves with an
-    optimistic check, so two concurrent appends never fork the chain (the loser raises CustodyConflict)."""
+    optimistic check, so two concurrent appends never fork the chain (the loser raises CustodyConflict).
+    ``request_id``: the client's id of the act, kept with the ``digest`` of its request (``custody_replay``);
+    a concurrent call with the same id loses as a conflict, and its retry finds the entry."""
     head = session.execute(
         select(ItemRow.custody_seq, ItemRow.custody_head, ItemRow.workspace_id).where(ItemRow.id == item_id)
     ).one()
@@ -1364,7 +1385,11 @@ def append_custody(session: Session, item_id: str, entry: custody.Entry) -> cust
     columns = CUSTODY_FIELDS.write(e)
     text = json.dumps([e.purpose, e.recipient], ensure_ascii=False).encode()
     columns.update(
-        purpose="", recipient="", sealed=sealing.seal_payload(session, text, _custody_name(e), head.workspace_id)
+        purpose="",
+        recipient="",
+        sealed=sealing.seal_payload(session, text, _custody_name(e), head.workspace_id),
+        request_id=request_id,
+        request_digest=digest,
     )
     try:
         session.execute(insert(CustodyRow).values(**columns))
@@ -1394,6 +1419,17 @@ def _custody_entry(session: Session, row: CustodyRow) -> custody.Entry:
         return replace(e, purpose=sealing.DESTROYED, recipient="")
     purpose, recipient = json.loads(opened)
     return replace(e, purpose=str(purpose), recipient=str(recipient))
+
+
+def custody_replay(session: Session, item_id: str, user_id: str, request_id: str) -> tuple[custody.Entry, str] | None:
+    """The entry the caller ``user_id`` recorded on the item with ``request_id``, and the digest of the request
+    it came with; None when there is none."""
+    row = session.scalars(
+        select(CustodyRow).where(
+            CustodyRow.item_id == item_id, CustodyRow.user_id == user_id, CustodyRow.request_id == request_id
+        )
+    ).first()
+    return None if row is None else (_custody_entry(session, row), row.request_digest)
 
 
 def export_entries(session: Session, item_ids: list[str]) -> dict[str, list[custody.Entry]]:

@@ -374,7 +374,9 @@ def test_a_sensitive_item_on_des_node_is_opened_and_exported_with_four_eyes_from
     court = "Rechtbank Amsterdam"
     asked = evidence.call(
         "NL", "nl-liaison", "RequestExport",
-        pb.RequestExportRequest(item_id=item.id, purpose="hand to the trial court", destination=court),
+        pb.RequestExportRequest(
+            request_id=rid(), item_id=item.id, purpose="hand to the trial court", destination=court
+        ),
     ).entry  # fmt: skip
     own = pb.ApproveExportRequest(item_id=item.id, export_request_seq=asked.seq)
     with pytest.raises(grpc.RpcError) as info:
@@ -383,7 +385,7 @@ def test_a_sensitive_item_on_des_node_is_opened_and_exported_with_four_eyes_from
     evidence.call("NL", "nl-prosecutor", "ApproveExport", own)
     evidence.call(
         "NL", "nl-liaison", "RecordCustodyEvent",
-        pb.RecordCustodyEventRequest(
+        pb.RecordCustodyEventRequest(request_id=rid(),
             item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient=court
         ),
     )  # fmt: skip

@@ -400,10 +400,18 @@ def test_the_item_forms_become_their_requests() -> None:
     assert approve == ev.ApproveExportRequest(item_id="i-1", export_request_seq=7)
     with pytest.raises(FormError, match="whole number"):
         build_request(ITEM_ACTIONS["approve_export"], "i-1", "", {"export_request_seq": "x"})
-    export = build_request(ITEM_ACTIONS["export"], "i-1", "", {"purpose": "trial", "recipient": "Court"})
+    form = {"purpose": "trial", "recipient": "Court", "request_id": "0f1e2d3c-4b5a-4968-8776-655443322110"}
+    export = build_request(ITEM_ACTIONS["export"], "i-1", "", form)
     assert export == ev.RecordCustodyEventRequest(
-        item_id="i-1", action=ev.CUSTODY_ACTION_EXPORTED, purpose="trial", recipient="Court"
+        item_id="i-1",
+        action=ev.CUSTODY_ACTION_EXPORTED,
+        purpose="trial",
+        recipient="Court",
+        request_id="0f1e2d3c-4b5a-4968-8776-655443322110",
     )
+    # The form's request id is new each time the page is shown: a form sent twice records one act.
+    (once,) = [i for i in ITEM_ACTIONS["export"].inputs if i.name == "request_id"]
+    assert once.value is not None and once.value(None) != once.value(None)
     with pytest.raises(FormError, match="Reason"):
         build_request(ITEM_ACTIONS["mark_sensitive"], "i-1", "", {})
     from services.evidence.domain import ITEM_ACTIONS as OFFERED

@@ -13,7 +13,7 @@ import pytest
 from jit.audit.v1 import audit_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
 from services.evidence.deadlines import period_end
-from tests.harness import error_reason, eventually, field_violations, md
+from tests.harness import error_reason, eventually, field_violations, md, rid
 from tests.integration.evidence.conftest import DAY, Client, scan_now, ts
 from tests.integration.evidence.test_evidence_items import download, upload
 from tests.integration.evidence.test_evidence_requests import envelopes
@@ -195,14 +195,20 @@ def test_epoc_emergency_objection_within_96_hours_restricts_the_items_of_a_close
         "nl-prosecutor",
         "RecordCustodyEvent",
         pb.RecordCustodyEventRequest(
-            item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient="Rechtbank"
+            request_id=rid(),
+            item_id=item.id,
+            action=pb.CUSTODY_ACTION_EXPORTED,
+            purpose="court file",
+            recipient="Rechtbank",
         ),
     )
     assert export.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(export) == "ITEM_RESTRICTED"
     client.call(
         "nl-prosecutor",
         "RecordCustodyEvent",
-        pb.RecordCustodyEventRequest(item_id=item.id, action=pb.CUSTODY_ACTION_SEALED, purpose="sealed as objected"),
+        pb.RecordCustodyEventRequest(
+            request_id=rid(), item_id=item.id, action=pb.CUSTODY_ACTION_SEALED, purpose="sealed as objected"
+        ),
     )
     (listed,) = client.call("nl-prosecutor", "ListItems", pb.ListItemsRequest(evidence_request_id=r.id)).items
     assert listed.restricted and listed.sha256 == item.sha256  # kept, not deleted

@@ -107,7 +107,9 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
             client.error(
                 "nl-prosecutor",
                 "RecordCustodyEvent",
-                pb.RecordCustodyEventRequest(item_id=item.id, action=action, purpose="archive", recipient="court"),
+                pb.RecordCustodyEventRequest(
+                    request_id=rid(), item_id=item.id, action=action, purpose="archive", recipient="court"
+                ),
             )
         )
     closed(client.error("nl-prosecutor", "CreateRequest", new_request()))
@@ -115,7 +117,7 @@ def test_a_closed_workspace_refuses_every_user_change_and_writes_nothing(
     closed(client.error("de-prosecutor", "MarkItemSensitive", pb.MarkItemSensitiveRequest(item_id=item.id, reason="r")))
     unmark = pb.UnmarkItemSensitiveRequest(item_id=image.id, reason="r")
     closed(client.error("de-prosecutor", "UnmarkItemSensitive", unmark))
-    ask = pb.RequestExportRequest(item_id=image.id, purpose="trial", destination="court")
+    ask = pb.RequestExportRequest(request_id=rid(), item_id=image.id, purpose="trial", destination="court")
     closed(client.error("nl-liaison", "RequestExport", ask))
     approve = pb.ApproveExportRequest(item_id=image.id, export_request_seq=1)
     closed(client.error("nl-prosecutor", "ApproveExport", approve))

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from services.evidence.store import CustodyRow, ItemRow
-from tests.harness import eventually, field_violations, md, rid
+from tests.harness import error_reason, eventually, field_violations, md, rid
 from tests.integration.evidence.conftest import Client
 
 pytestmark = pytest.mark.integration
@@ -116,7 +116,11 @@ def test_an_item_round_trips_encrypted_with_its_chain_of_custody(client: Client,
         "nl-prosecutor",
         "RecordCustodyEvent",
         pb.RecordCustodyEventRequest(
-            item_id=item.id, action=pb.CUSTODY_ACTION_TRANSFERRED, purpose="court file", recipient="Rechtbank Amsterdam"
+            request_id=rid(),
+            item_id=item.id,
+            action=pb.CUSTODY_ACTION_TRANSFERRED,
+            purpose="court file",
+            recipient="Rechtbank Amsterdam",
         ),
     ).entry
     assert e.seq == 3 and e.prev_hash == entries[1].entry_hash
@@ -124,6 +128,48 @@ def test_an_item_round_trips_encrypted_with_its_chain_of_custody(client: Client,
     assert [i.id for i in listed] == [item.id]
     got_r = client.call("nl-prosecutor", "GetRequest", pb.GetRequestRequest(id=r.id)).request
     assert got_r.item_count == 1
+
+
+def test_a_retried_custody_act_is_recorded_once(client: Client, evidence_svc: Any) -> None:
+    """A retry after a lost answer (the same request_id) answers with the entry the first call recorded, and
+    records nothing: the chain of custody is evidence, and a second "transferred to the court" entry would be
+    a false statement in it that nobody can remove. The same id for another act is REQUEST_ID_REUSED, nothing
+    written; another caller's act with the same id is its own."""
+    from services.evidence.store import RUNTIME
+
+    r = client.executing()
+    item = upload(client, "de-liaison", r.id, b"chat log for the court")
+    outbox = RUNTIME.outbox
+    transferred = (
+        select(func.count()).select_from(outbox).where(outbox.c.event_type == "jit.evidence.v1.EvidenceItemTransferred")
+    )
+    events_before = evidence_svc.loop.run(evidence_svc.rt.read(lambda s: s.scalar(transferred)))
+
+    def chain() -> list[int]:
+        entries = client.call("nl-prosecutor", "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
+        return [e.action for e in entries if e.action != pb.CUSTODY_ACTION_ACCESSED]
+
+    ask = pb.RecordCustodyEventRequest(
+        request_id=rid(),
+        item_id=item.id,
+        action=pb.CUSTODY_ACTION_TRANSFERRED,
+        purpose="court file",
+        recipient="Rechtbank Amsterdam",
+    )
+    first = client.call("nl-prosecutor", "RecordCustodyEvent", ask).entry
+    assert client.call("nl-prosecutor", "RecordCustodyEvent", ask).entry == first
+    assert chain().count(pb.CUSTODY_ACTION_TRANSFERRED) == 1
+    assert evidence_svc.loop.run(evidence_svc.rt.read(lambda s: s.scalar(transferred))) == events_before + 1
+    other = pb.RecordCustodyEventRequest()
+    other.CopyFrom(ask)
+    other.recipient = "Rechtbank Rotterdam"
+    err = client.error("nl-prosecutor", "RecordCustodyEvent", other)
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "REQUEST_ID_REUSED"
+    assert "Rotterdam" not in (err.details() or "")
+    assert chain().count(pb.CUSTODY_ACTION_TRANSFERRED) == 1
+    # The key is the caller's: DE's liaison recording its own transfer with the same id records it.
+    assert client.call("de-liaison", "RecordCustodyEvent", ask).entry.seq > first.seq
+    assert chain().count(pb.CUSTODY_ACTION_TRANSFERRED) == 2
 
 
 def test_a_download_needs_a_purpose(client: Client) -> None:
@@ -334,10 +380,14 @@ def test_a_participant_of_a_party_records_no_custody_entry_while_the_partys_liai
         entries = client.call("nl-prosecutor", "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
         return [(e.action, e.actor.username) for e in entries]
 
-    seal = pb.RecordCustodyEventRequest(item_id=item.id, action=pb.CUSTODY_ACTION_SEALED, purpose="sealed for court")
+    seal = pb.RecordCustodyEventRequest(
+        request_id=rid(), item_id=item.id, action=pb.CUSTODY_ACTION_SEALED, purpose="sealed for court"
+    )
     before, events_before = chain(), sealed_events()
     for action, recipient in ((pb.CUSTODY_ACTION_SEALED, ""), (pb.CUSTODY_ACTION_EXPORTED, "Eurojust case file")):
-        ask = pb.RecordCustodyEventRequest(item_id=item.id, action=action, purpose="analysis", recipient=recipient)
+        ask = pb.RecordCustodyEventRequest(
+            request_id=rid(), item_id=item.id, action=action, purpose="analysis", recipient=recipient
+        )
         err = client.error("eurojust-analyst", "RecordCustodyEvent", ask)
         assert err.code() == grpc.StatusCode.PERMISSION_DENIED
     assert chain() == before and sealed_events() == events_before

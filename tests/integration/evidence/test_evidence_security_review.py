@@ -223,7 +223,7 @@ def test_custody_free_text_refuses_control_and_bidi_characters(
     err = client.error(
         "nl-prosecutor",
         "RecordCustodyEvent",
-        pb.RecordCustodyEventRequest(item_id=item.id, action=pb.CUSTODY_ACTION_TRANSFERRED, **values),
+        pb.RecordCustodyEventRequest(request_id=rid(), item_id=item.id, action=pb.CUSTODY_ACTION_TRANSFERRED, **values),
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and field in field_violations(err)
     assert text not in rich_status(err).message
@@ -232,7 +232,11 @@ def test_custody_free_text_refuses_control_and_bidi_characters(
         "nl-prosecutor",
         "RecordCustodyEvent",
         pb.RecordCustodyEventRequest(
-            item_id=item.id, action=pb.CUSTODY_ACTION_TRANSFERRED, purpose="court file", recipient="Rechtbank Ålesund"
+            request_id=rid(),
+            item_id=item.id,
+            action=pb.CUSTODY_ACTION_TRANSFERRED,
+            purpose="court file",
+            recipient="Rechtbank Ålesund",
         ),
     ).entry
     assert ok.recipient == "Rechtbank Ålesund"

@@ -15,7 +15,7 @@ import pytest
 from jit.audit.v1 import audit_pb2
 from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as pb
-from tests.harness import error_reason, eventually, field_violations, md
+from tests.harness import error_reason, eventually, field_violations, md, rid
 from tests.integration.evidence.conftest import Client
 from tests.integration.evidence.test_evidence_items import download, upload
 
@@ -217,7 +217,11 @@ def _export(client: Client, user: str, item_id: str, recipient: str) -> pb.Custo
         user,
         "RecordCustodyEvent",
         pb.RecordCustodyEventRequest(
-            item_id=item_id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient=recipient
+            request_id=rid(),
+            item_id=item_id,
+            action=pb.CUSTODY_ACTION_EXPORTED,
+            purpose="court file",
+            recipient=recipient,
         ),
     ).entry
 
@@ -229,12 +233,14 @@ def test_a_second_persons_approval_allows_the_export_once(client: Client) -> Non
     the approval and the export."""
     _, item = sensitive_item(client)
     court = "Rechtbank Amsterdam"
-    asked = client.call(
-        "nl-liaison",
-        "RequestExport",
-        pb.RequestExportRequest(item_id=item.id, purpose="hand to the trial court", destination=court),
-    ).entry
+    ask = pb.RequestExportRequest(
+        request_id=rid(), item_id=item.id, purpose="hand to the trial court", destination=court
+    )
+    asked = client.call("nl-liaison", "RequestExport", ask).entry
     assert asked.action == pb.CUSTODY_ACTION_EXPORT_REQUESTED and asked.recipient == court
+    # Sent again after a lost answer: the request it recorded, no second one in the chain.
+    assert client.call("nl-liaison", "RequestExport", ask).entry == asked
+    assert actions(custody_of(client, item.id)).count("EXPORT_REQUESTED") == 1
     assert "approve_export" in allowed(client, "nl-prosecutor", item.id)
     assert "approve_export" not in allowed(client, "nl-liaison", item.id)  # never one's own
     assert "approve_export" not in allowed(client, "de-prosecutor", item.id)
@@ -244,7 +250,7 @@ def test_a_second_persons_approval_allows_the_export_once(client: Client) -> Non
         "nl-liaison",
         "RecordCustodyEvent",
         pb.RecordCustodyEventRequest(
-            item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient=court
+            request_id=rid(), item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient=court
         ),
     )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "EXPORT_NOT_APPROVED"
@@ -265,7 +271,11 @@ def test_a_second_persons_approval_allows_the_export_once(client: Client) -> Non
             user,
             "RecordCustodyEvent",
             pb.RecordCustodyEventRequest(
-                item_id=item.id, action=pb.CUSTODY_ACTION_TRANSFERRED, purpose="court file", recipient=recipient
+                request_id=rid(),
+                item_id=item.id,
+                action=pb.CUSTODY_ACTION_TRANSFERRED,
+                purpose="court file",
+                recipient=recipient,
             ),
         )
         assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "EXPORT_NOT_APPROVED"
@@ -275,7 +285,7 @@ def test_a_second_persons_approval_allows_the_export_once(client: Client) -> Non
         "nl-liaison",
         "RecordCustodyEvent",
         pb.RecordCustodyEventRequest(
-            item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient=court
+            request_id=rid(), item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient=court
         ),
     )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "EXPORT_NOT_APPROVED"
@@ -293,7 +303,9 @@ def test_self_approval_of_an_export_is_refused(client: Client) -> None:
     asked = client.call(
         "nl-prosecutor",
         "RequestExport",
-        pb.RequestExportRequest(item_id=item.id, purpose="hand to the trial court", destination="Rechtbank Amsterdam"),
+        pb.RequestExportRequest(
+            request_id=rid(), item_id=item.id, purpose="hand to the trial court", destination="Rechtbank Amsterdam"
+        ),
     ).entry
     err = client.error(
         "nl-prosecutor", "ApproveExport", pb.ApproveExportRequest(item_id=item.id, export_request_seq=asked.seq)
@@ -302,7 +314,7 @@ def test_self_approval_of_an_export_is_refused(client: Client) -> None:
     assert "2012/29/EU" in (err.details() or "")
     assert actions(custody_of(client, item.id))[-1] == "EXPORT_REQUESTED"
     assert (
-        client.code_of("nl-prosecutor", "RecordCustodyEvent", pb.RecordCustodyEventRequest(
+        client.code_of("nl-prosecutor", "RecordCustodyEvent", pb.RecordCustodyEventRequest(request_id=rid(),
             item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="court file", recipient="Rechtbank Amsterdam"
         ))
         == grpc.StatusCode.FAILED_PRECONDITION
@@ -311,12 +323,14 @@ def test_self_approval_of_an_export_is_refused(client: Client) -> None:
 
 def test_an_export_request_needs_purpose_and_destination_and_a_sensitive_item(client: Client) -> None:
     _, item = sensitive_item(client)
-    err = client.error("nl-liaison", "RequestExport", pb.RequestExportRequest(item_id=item.id))
+    err = client.error("nl-liaison", "RequestExport", pb.RequestExportRequest(request_id=rid(), item_id=item.id))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert {"purpose", "destination"} <= set(field_violations(err))
     r = client.executing()
     plain = upload(client, "de-liaison", r.id, b"a chat log")
-    ask = pb.RequestExportRequest(item_id=plain.id, purpose="court", destination="Rechtbank Amsterdam")
+    ask = pb.RequestExportRequest(
+        request_id=rid(), item_id=plain.id, purpose="court", destination="Rechtbank Amsterdam"
+    )
     err = client.error("nl-liaison", "RequestExport", ask)
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(err) == "NOT_SENSITIVE"
     assert _export(client, "nl-liaison", plain.id, "Rechtbank Amsterdam").seq == 2  # no approval needed
@@ -334,7 +348,9 @@ def test_an_approved_export_lapses_after_24_hours(client: Client, evidence_svc: 
     _, item = sensitive_item(client)
     court = "Rechtbank Amsterdam"
     asked = client.call(
-        "nl-liaison", "RequestExport", pb.RequestExportRequest(item_id=item.id, purpose="trial", destination=court)
+        "nl-liaison",
+        "RequestExport",
+        pb.RequestExportRequest(request_id=rid(), item_id=item.id, purpose="trial", destination=court),
     ).entry
     client.call(
         "nl-prosecutor", "ApproveExport", pb.ApproveExportRequest(item_id=item.id, export_request_seq=asked.seq)
@@ -343,6 +359,8 @@ def test_an_approved_export_lapses_after_24_hours(client: Client, evidence_svc: 
     err = client.error(
         "nl-liaison",
         "RecordCustodyEvent",
-        pb.RecordCustodyEventRequest(item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="x", recipient=court),
+        pb.RecordCustodyEventRequest(
+            request_id=rid(), item_id=item.id, action=pb.CUSTODY_ACTION_EXPORTED, purpose="x", recipient=court
+        ),
     )
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION and "24 hours" in (err.details() or "")

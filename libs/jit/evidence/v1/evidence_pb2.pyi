@@ -1174,16 +1174,18 @@ class CustodyEntry(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., item_id: _Optional[str] = ..., action: _Optional[_Union[CustodyAction, str]] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., purpose: _Optional[str] = ..., recipient: _Optional[str] = ..., sha256: _Optional[str] = ..., prev_hash: _Optional[str] = ..., entry_hash: _Optional[str] = ...) -> None: ...
 
 class RecordCustodyEventRequest(_message.Message):
-    __slots__ = ("item_id", "action", "purpose", "recipient")
+    __slots__ = ("item_id", "action", "purpose", "recipient", "request_id")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     action: CustodyAction
     purpose: str
     recipient: str
-    def __init__(self, item_id: _Optional[str] = ..., action: _Optional[_Union[CustodyAction, str]] = ..., purpose: _Optional[str] = ..., recipient: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, item_id: _Optional[str] = ..., action: _Optional[_Union[CustodyAction, str]] = ..., purpose: _Optional[str] = ..., recipient: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RecordCustodyEventResponse(_message.Message):
     __slots__ = ("entry",)
@@ -1258,14 +1260,16 @@ class UnmarkItemSensitiveResponse(_message.Message):
     def __init__(self, item: _Optional[_Union[EvidenceItem, _Mapping]] = ...) -> None: ...
 
 class RequestExportRequest(_message.Message):
-    __slots__ = ("item_id", "purpose", "destination")
+    __slots__ = ("item_id", "purpose", "destination", "request_id")
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     item_id: str
     purpose: str
     destination: str
-    def __init__(self, item_id: _Optional[str] = ..., purpose: _Optional[str] = ..., destination: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, item_id: _Optional[str] = ..., purpose: _Optional[str] = ..., destination: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RequestExportResponse(_message.Message):
     __slots__ = ("entry",)
