@@ -16,13 +16,14 @@ set and released, with who did it and when:
   second audit entry; the same ``request_id`` with another request is FAILED_PRECONDITION
   ``REQUEST_ID_REUSED``. A release is keyed the same way by its own ``request_id``: a retry answers the
   release it did, never NOT_FOUND;
-- each set and release first locks the workspace's key row (``sealing.ContentKeys.lock``), as the sweep's
-  steps do: sets and releases of one workspace follow one another (two concurrent first sets end in one
-  active hold, the second renewing the first, or answering it when it is the same request), and a set is
-  never answered OK while the sweep destroys the workspace's content (FAILED_PRECONDITION
-  ``CONTENT_BEING_DESTROYED`` while it erases the stream copies, ``CONTENT_DESTROYED`` after). A unique
-  index that still refuses an insert (a race the lock did not order) makes the call run again, once it
-  can see what won, never INTERNAL.
+- in a service that keeps content keys (all but messaging, whose keys are its own), each set and release
+  first locks the workspace's key row (``sealing.ContentKeys.lock``), as the sweep's steps do: sets and
+  releases of one workspace follow one another (two concurrent first sets end in one active hold, the
+  second renewing the first, or answering it when it is the same request), and a set is never answered OK
+  while the sweep destroys the workspace's content (FAILED_PRECONDITION ``CONTENT_BEING_DESTROYED`` while
+  it erases the stream copies, ``CONTENT_DESTROYED`` after). A unique index that still refuses an insert
+  (a race no lock ordered: messaging's) makes the call run again, once it can see what won, never
+  INTERNAL.
 
 An administrator's hold (``jit admin retention hold``) is the workspace directory's, announced to every
 service; this one is the service's own (on a federation, the node's own: a hold on the lead's node does not

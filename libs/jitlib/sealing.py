@@ -300,7 +300,7 @@ class ContentKeys:
         committed, and a hold is never answered OK while its workspace's content is being destroyed.
         ``create=False``: None when the workspace has no key row (nothing to lock, nothing sealed)."""
         t = self.table
-        # A table without the column (messaging's own keys, whose scanner claims nothing) is never claimed.
+        # A keys table declared without the column (as ``destroyed_at`` may be absent) is never claimed.
         since = t.c.shredding_since if "shredding_since" in t.c else null()
         query = select(t.c.wrapped, since).where(t.c.workspace_id == workspace_id).with_for_update()
         row = session.connection().execute(query).first()
