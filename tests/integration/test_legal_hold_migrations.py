@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
@@ -20,8 +21,7 @@ from jitlib import db
 
 pytestmark = pytest.mark.integration
 
-#: Each service and the revision its migration to held history comes after.
-BEFORE = {"tasks": "0018", "evidence": "0031", "preservation": "0020", "messaging": "0010", "victims": "0008"}
+SERVICES = ("tasks", "evidence", "preservation", "messaging", "victims")
 SET, RELEASED = datetime(2030, 1, 2, 9, tzinfo=UTC), datetime(2030, 2, 3, 9, tzinfo=UTC)
 
 
@@ -38,12 +38,22 @@ def _rows(engine: Any) -> list[dict[str, Any]]:
         return [dict(r) for r in found]
 
 
-@pytest.mark.parametrize("service", sorted(BEFORE))
+def _before(migrations: Path) -> str:
+    """The revision the service's migration to held history comes after (found by its file's name, so that
+    renumbering it changes nothing here)."""
+    scripts = ScriptDirectory.from_config(db.alembic_config(migrations, "sqlite://"))
+    (mine,) = (r for r in scripts.walk_revisions() if r.path.endswith("_legal_hold_history.py"))
+    assert isinstance(mine.down_revision, str)
+    return mine.down_revision
+
+
+@pytest.mark.parametrize("service", SERVICES)
 def test_each_former_hold_becomes_one_hold_active_or_released_as_it_was_and_goes_back_down(
     service: str, url: str
 ) -> None:
     migrations = importlib.import_module(f"services.{service}.app").MIGRATIONS
-    db.migrate(migrations, url, BEFORE[service])
+    before = _before(migrations)
+    db.migrate(migrations, url, before)
     engine = create_engine(db.sync_url(url))
     try:
         with engine.begin() as conn:
@@ -71,7 +81,7 @@ def test_each_former_hold_becomes_one_hold_active_or_released_as_it_was_and_goes
                 ),
                 {"id": str(uuid.uuid4()), "reason": b"x", "at": RELEASED},
             )
-        command.downgrade(db.alembic_config(migrations, db.sync_url(url)), BEFORE[service])
+        command.downgrade(db.alembic_config(migrations, db.sync_url(url)), before)
         assert [(r["record_id"], r["released_at"] is None) for r in _rows(engine)] == [
             ("a-held", True),
             ("b-released", False),
