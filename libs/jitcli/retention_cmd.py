@@ -1,6 +1,10 @@
 """``jit retention ...``: legal holds set by a prosecutor of a workspace's lead jurisdiction, as the user
 (rule LEGAL_HOLD). A hold is set in every service of the node (each keeps its own, and deletes nothing of
-the workspace while one is active); an administrator's hold is ``jit admin retention hold``."""
+the workspace while one is active); an administrator's hold is ``jit admin retention hold``.
+
+Each command sends one request id to every service, so a service that answered keeps one hold (or one
+release) of it; setting a hold again while it is active renews it (the earlier one stays in the list,
+released as renewed)."""
 
 from __future__ import annotations
 
@@ -71,6 +75,23 @@ def _out(state: AppState, results: list[tuple[str, Any]], words: str) -> None:
         typer.echo(f"{name}: {what} {words} ({h.set_by}, {h.set_by_jurisdiction}): {h.reason}")
 
 
+def _when(ts: Any) -> str:
+    return str(ts.ToDatetime().isoformat(timespec="seconds")) + "Z"
+
+
+def _line(h: Any) -> str:
+    """One hold of ``list``: what it holds, its state, who set it and when, its reason."""
+    what = f"{h.record_type} {h.record_id}" if h.record_type else "workspace"
+    if h.active:
+        status = "active"
+    elif h.superseded_by:
+        status = f"renewed by {h.released_by} on {_when(h.released_at)}"
+    else:
+        status = f"released by {h.released_by} on {_when(h.released_at)}"
+    set_by = f"set by {h.set_by} ({h.set_by_jurisdiction}) on {_when(h.set_at)}"
+    return f"{what}: {status}; {set_by}: {h.reason} [hold {h.id or '-'}]"
+
+
 @app.command()
 def hold(
     ctx: typer.Context,
@@ -79,7 +100,8 @@ def hold(
     record: RecordOpt = "",
     service: ServicesOpt = None,
 ) -> None:
-    """Set a legal hold in every service: nothing of the workspace is deleted there while it is active."""
+    """Set a legal hold in every service: nothing of the workspace is deleted there while it is active.
+    While one is active, this renews it with the new reason (the earlier one stays in the list)."""
     state: AppState = ctx.obj
     kind, rid = _record(record)
     request = retention_pb2.SetLegalHoldRequest(
@@ -93,13 +115,15 @@ def release(ctx: typer.Context, ws_id: WsId, record: RecordOpt = "", service: Se
     """Release the hold in every service: the retention clock applies again (if no other hold keeps it)."""
     state: AppState = ctx.obj
     kind, rid = _record(record)
-    request = retention_pb2.ReleaseLegalHoldRequest(workspace_id=ws_id, record_type=kind, record_id=rid)
+    request = retention_pb2.ReleaseLegalHoldRequest(
+        request_id=str(uuid.uuid4()), workspace_id=ws_id, record_type=kind, record_id=rid
+    )
     _out(state, _each(state, "ReleaseLegalHold", request, _services(service)), "released")
 
 
 @app.command("list")
 def list_holds(ctx: typer.Context, ws_id: WsId, service: ServicesOpt = None) -> None:
-    """The workspace's holds in every service, active and released."""
+    """The workspace's holds in every service, active and released, in the order each service set them."""
     state: AppState = ctx.obj
     request = retention_pb2.ListLegalHoldsRequest(workspace_id=ws_id)
     results = _each(state, "ListLegalHolds", request, _services(service))
@@ -109,9 +133,7 @@ def list_holds(ctx: typer.Context, ws_id: WsId, service: ServicesOpt = None) -> 
     shown = 0
     for name, resp in results:
         for h in resp.holds:
-            what = f"{h.record_type} {h.record_id}" if h.record_type else "workspace"
-            status = "active" if h.active else f"released by {h.released_by}"
-            typer.echo(f"{name}: {what}: {status}; set by {h.set_by} ({h.set_by_jurisdiction}): {h.reason}")
+            typer.echo(f"{name}: {_line(h)}")
             shown += 1
     if not shown:
         note(f"no legal holds in {ws_id}")

@@ -836,16 +836,56 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
     legal_holds = Table(
         "legal_holds",
         metadata,
+        # One row per hold as set (``jitlib.retention_service``): a set and a release never overwrite an
+        # earlier hold, so its history keeps each of them.
+        Column("id", String(36), primary_key=True),
         Column("workspace_id", String(64), nullable=False),
         Column("record_type", String(32), nullable=False),  # "" for the whole workspace
         Column("record_id", String(64), nullable=False),
         Column("sealed_reason", LargeBinary, nullable=False),  # the reason, sealed under the workspace's key
+        Column("set_by_id", String(64), nullable=False, server_default=""),
         Column("set_by", String(255), nullable=False),
         Column("set_by_jurisdiction", String(16), nullable=False),
         Column("set_at", ts, nullable=False),
+        # The setter's request id and the digest of the request: a retry answers this hold, the same id
+        # with other content is refused ("" for a hold set before holds kept their history).
+        Column("request_id", String(64), nullable=False, server_default=""),
+        Column("request_digest", String(64), nullable=False, server_default=""),
         Column("released_at", ts, nullable=True),
+        Column("released_by_id", String(64), nullable=False, server_default=""),
         Column("released_by", String(255), nullable=False, server_default=""),
-        PrimaryKeyConstraint("workspace_id", "record_type", "record_id"),
+        # The releaser's request id ("" when none: renewed, or released before releases carried one).
+        Column("release_request_id", String(64), nullable=False, server_default=""),
+        # The hold set in its place when a set renewed it ("" when a release ended it).
+        Column("superseded_by", String(36), nullable=False, server_default=""),
+    )
+    # At most one active hold per thing held, whatever races: the loser of two concurrent first sets fails
+    # here and is answered cleanly (``retention_service.set_hold``).
+    active = legal_holds.c.released_at.is_(None)
+    Index(
+        "ux_legal_holds_active",
+        legal_holds.c.workspace_id,
+        legal_holds.c.record_type,
+        legal_holds.c.record_id,
+        unique=True,
+        sqlite_where=active,
+        postgresql_where=active,
+    )
+    Index(
+        "ux_legal_holds_request",
+        legal_holds.c.set_by_id,
+        legal_holds.c.request_id,
+        unique=True,
+        sqlite_where=legal_holds.c.request_id != "",
+        postgresql_where=legal_holds.c.request_id != "",
+    )
+    Index(
+        "ux_legal_holds_release_request",
+        legal_holds.c.released_by_id,
+        legal_holds.c.release_request_id,
+        unique=True,
+        sqlite_where=legal_holds.c.release_request_id != "",
+        postgresql_where=legal_holds.c.release_request_id != "",
     )
     workspace_joins = Table(
         "workspace_joins",

@@ -6,14 +6,17 @@
    evidence, preservation), crypto-shred each workspace whose time has come (``jitlib.retention``:
    ``service_end`` over the workspace directory, never under a legal hold, never an open workspace):
 
-   - first erase the copies of the workspace's events in the service's own JetStream stream (they carry
+   - first claim the workspace, in a transaction of its own that locks the workspace's key row (as a
+     legal hold's set does) and checks again that it is due: a hold set before is seen (nothing is
+     erased), one set after is refused until the shred ends (``RetentionSweep.destroy``);
+   - then erase the copies of the workspace's events in the service's own JetStream stream (they carry
      the records' state in clear): each message is deleted with NATS's secure erase (overwritten);
-   - then, in one transaction: count what is destroyed, destroy the workspace key (a tombstone stays, so
-     nothing is sealed again under a new key), delete the workspace's outbox rows and dead letters
-     (``sealing.destroy_payloads``: a payload sealed by the KEK alone would outlive the key; the events
-     never published are counted, ``sealing.NEVER_PUBLISHED``), write a
-     deletion certificate (rule DELETION_CERTIFICATE)
-     naming the audit chain's head at that moment, and append the certificate's entry to the chain;
+   - then, in one transaction that takes the same lock and checks again: count what is destroyed,
+     destroy the workspace key (a tombstone stays, so nothing is sealed again under a new key), delete
+     the workspace's outbox rows and dead letters (``sealing.destroy_payloads``: a payload sealed by the
+     KEK alone would outlive the key; the events never published are counted, ``sealing.NEVER_PUBLISHED``),
+     write a deletion certificate (rule DELETION_CERTIFICATE) naming the audit chain's head at that
+     moment, and append the certificate's entry to the chain;
    - after the commit, wipe what the database freed (``sealing.wipe_freed``) and delete the files the
      service names (evidence: the workspace's blob files);
 3. finish the shreds a stop left undone after their commit (a kill, a redeploy, an exception between the
@@ -199,7 +202,7 @@ class RetentionSweep(Periodic):
             log.info("audit log of %s: %d entries older than %d years pruned", self.rt.name, pruned.pruned, 3)
         if not self.content:
             return SweepReport(pruned.pruned)
-        due = await self.rt.read(self._due)
+        due = await self.rt.read(self.due)
         done = []
         for ws in due:
             cert = await self.destroy(ws)
@@ -227,7 +230,9 @@ class RetentionSweep(Periodic):
             await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine)
             self._finished |= destroyed.keys()
 
-    def _due(self, session: Session) -> list[str]:
+    def due(self, session: Session) -> list[str]:
+        """The workspaces whose content is due for destruction here now (a pass's finding; ``destroy``
+        checks each again)."""
         now = self.rt.clock.now()
         known = all_workspaces(session, self.rt.tables)
         ends = {w.id: self._end(w, session) for w in known}
@@ -279,28 +284,66 @@ class RetentionSweep(Periodic):
             return self._end(info, session)
         return self.copies_ends(session, exclude=set()).get(workspace_id)
 
+    def _still_due(self, session: Session, workspace_id: str) -> retention.End | None:
+        """The workspace's end when it is still due here (no hold since, no certificate yet), else None."""
+        end = self._end_of(session, workspace_id)
+        cid = certificate_id(self.rt.name, workspace_id)
+        if end is None or not end.due(self.rt.clock.now()) or has_certificate(session, self.rt.tables, cid):
+            return None
+        return end
+
+    def _claim(self, session: Session, workspace_id: str) -> bool:
+        """The first step of a shred, in its own transaction: lock the workspace's key row (as a legal hold's
+        set does, ``retention_service``), check again that the workspace is due, and claim it (``sealing.
+        ContentKeys.claim``): from its commit on, a hold is refused until the shred ends or lets it go."""
+        keys = self.rt.content_keys
+        keys.lock(session, workspace_id, create=False)
+        if self._still_due(session, workspace_id) is None:
+            keys.claim(session, workspace_id, None)  # a claim a stopped pass left
+            return False
+        keys.claim(session, workspace_id, self.rt.clock.now())
+        return True
+
+    def _let_go(self, session: Session, workspace_id: str) -> None:
+        keys = self.rt.content_keys
+        keys.lock(session, workspace_id, create=False)
+        keys.claim(session, workspace_id, None)
+
     async def destroy(self, workspace_id: str) -> retention.Certificate | None:
         """Destroy a due workspace's content in this service, with its certificate; None when it is no
-        longer due (a hold set meanwhile) or another replica did it first."""
+        longer due (a hold set meanwhile) or another replica did it first.
+
+        Three steps, so that nothing is erased of a workspace a hold keeps: claim it (``_claim``: locked,
+        checked again, claimed, committed; a legal hold set before the lock is seen, one set after it is
+        refused, ``CONTENT_BEING_DESTROYED``); erase its stream copies (when NATS cannot be reached, the
+        claim is let go and the next pass tries again); then shred in one transaction that takes the same
+        lock and checks again (an administrator's hold announced meanwhile still stops it: the directory's
+        hold cannot be refused, so its stream copies may be gone while the database keeps the rest)."""
+        if not await self.rt.db.write(lambda s: self._claim(s, workspace_id)):
+            return None
         erased = await self._erase_stream_copies(workspace_id)
         if erased is None:
+            await self.rt.db.write(lambda s: self._let_go(s, workspace_id))
             return None  # NATS unreachable: try again at the next pass, before destroying the key
         files: list[Path] = []
 
         def unit(session: Session) -> retention.Certificate | None:
             tables = self.rt.tables
-            end = self._end_of(session, workspace_id)
+            keys = self.rt.content_keys
+            keys.lock(session, workspace_id, create=False)
+            end = self._still_due(session, workspace_id)
+            if end is None:
+                keys.claim(session, workspace_id, None)
+                return None
             now = self.rt.clock.now()
             cid = certificate_id(self.rt.name, workspace_id)
-            if end is None or not end.due(now) or has_certificate(session, tables, cid):
-                return None
-            keys = self.rt.content_keys
             kt = keys.table
             wrapped = session.execute(select(kt.c.wrapped).where(kt.c.workspace_id == workspace_id)).scalar()
             counts = sealed_counts(session, self.metadata, workspace_id)
             files.extend(self.hooks.files(session, workspace_id))
             counts.update(self.hooks.erase(session, workspace_id))
             keys.shred(session, workspace_id)
+            keys.claim(session, workspace_id, None)
             payloads = sealing.destroy_payloads(session, tables, workspace_id, counts)
             log.info("retention: workspace %s in %s: %s deleted", workspace_id, self.rt.name, payloads)
             seq, head_hash = audit.chain_head(session, tables)

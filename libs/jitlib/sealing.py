@@ -46,8 +46,10 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    delete,
     event,
     func,
+    null,
     or_,
     select,
     text,
@@ -118,7 +120,9 @@ class KeyUnavailable(FailedPrecondition):
 
 def workspace_keys_table(metadata: MetaData) -> Table:
     """Declare ``workspace_keys`` in a service's metadata (its migrations own it): one data key per
-    workspace, wrapped by the KEK whose fingerprint is ``kek_id``; ``wrapped`` is NULL once destroyed."""
+    workspace, wrapped by the KEK whose fingerprint is ``kek_id``; ``wrapped`` is NULL once destroyed.
+    ``shredding_since``: the retention sweep's claim on the workspace while it erases the stream copies
+    before destroying the key (``jitlib.retention_sweep``): a legal hold is refused meanwhile."""
     table = Table(
         "workspace_keys",
         metadata,
@@ -127,6 +131,7 @@ def workspace_keys_table(metadata: MetaData) -> Table:
         Column("kek_id", String(16), nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("destroyed_at", DateTime(timezone=True), nullable=True),
+        Column("shredding_since", DateTime(timezone=True), nullable=True),
     )
     metadata.info[_WORKSPACE_KEYS] = table
     wrapped_by_kek(metadata, table)
@@ -195,6 +200,16 @@ def page_row_class(names: tuple[str, ...]) -> Callable[[Iterable[Any]], Any]:
 
 
 # -- workspace keys -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyLock:
+    """A workspace's key row as ``ContentKeys.lock`` found it."""
+
+    #: The key was destroyed (the workspace's content with it).
+    destroyed: bool
+    #: Since when the retention sweep has been destroying the workspace's content (None: it is not).
+    shredding_since: datetime | None
 
 
 class ContentKeys:
@@ -276,6 +291,41 @@ class ContentKeys:
             "created_at": datetime.now(UTC),
         }
         session.connection().execute(insert_or_nothing(session, self.table).values(**values))
+
+    def lock(self, session: Session, workspace_id: str, *, create: bool = True) -> KeyLock | None:
+        """Lock the workspace's key row until the caller's transaction ends (PostgreSQL: ``SELECT ... FOR
+        UPDATE``; SQLite's write transactions are serialised already), making the key first when there is
+        none, so that there is a row to lock. A legal hold's set and the retention sweep's steps take this
+        lock first (``jitlib.retention_service``, ``jitlib.retention_sweep``): each then reads what the other
+        committed, and a hold is never answered OK while its workspace's content is being destroyed.
+        ``create=False``: None when the workspace has no key row (nothing to lock, nothing sealed)."""
+        t = self.table
+        # A keys table declared without the column (as ``destroyed_at`` may be absent) is never claimed.
+        since = t.c.shredding_since if "shredding_since" in t.c else null()
+        query = select(t.c.wrapped, since).where(t.c.workspace_id == workspace_id).with_for_update()
+        row = session.connection().execute(query).first()
+        if row is None:
+            if not create:
+                return None
+            self._insert(session, workspace_id)
+            row = session.connection().execute(query).first()
+            assert row is not None
+        return KeyLock(destroyed=row[0] is None, shredding_since=row[1])
+
+    def claim(self, session: Session, workspace_id: str, since: datetime | None) -> None:
+        """Mark the workspace as being destroyed since ``since`` (the retention sweep's claim while it erases
+        the stream copies), or no longer (None), in the caller's transaction, which holds ``lock``. A
+        workspace with no key row gets one with no key to carry the claim (nothing is sealed under it
+        meanwhile: ``key`` finds it destroyed), deleted again with the claim."""
+        t = self.table
+        conn = session.connection()
+        this = t.c.workspace_id == workspace_id
+        if since is None:
+            conn.execute(delete(t).where(this, t.c.wrapped.is_(None), t.c.destroyed_at.is_(None)))
+            conn.execute(update(t).where(this).values(shredding_since=None))
+        elif conn.execute(update(t).where(this).values(shredding_since=since)).rowcount == 0:
+            values = {"workspace_id": workspace_id, "wrapped": None, "kek_id": self.keks.current.id}
+            conn.execute(insert_or_nothing(session, t).values(**values, created_at=since, shredding_since=since))
 
     def _hold_after_commit(self, session: Session, workspace_id: str, key: bytes) -> None:
         pending = self._pending.setdefault(session, set())
@@ -628,6 +678,12 @@ def open_payload(session: Session, data: bytes, name: str) -> bytes | None:
 
 
 # -- the service's wiring ---------------------------------------------------------------------------------
+
+
+def session_keys(session: Session) -> ContentKeys | None:
+    """The service's content keys, or None when it keeps none (``install``)."""
+    keys = session.info.get(_KEYS)
+    return cast(ContentKeys | None, keys)
 
 
 def content_keys(session: Session) -> ContentKeys:

@@ -129,19 +129,32 @@ def due_items(tasks: list[Any], requests: list[Any], orders: list[Any], labels: 
 @dataclass(frozen=True)
 class Held:
     """One thing a legal hold names (the whole workspace: an empty ``record_type``), as the services that
-    answered hold it: a hold is set and released in every service, each keeping its own."""
+    answered hold it: a hold is set and released in every service, each keeping its own, and each keeps
+    every hold it set (set again while active, the hold is renewed: the earlier one is released as renewed)."""
 
     record_type: str
     record_id: str
-    #: The services where it is active, and where it was released, in the order they answered.
+    #: The services where a hold on it is active, and where every hold on it was released, in the order
+    #: they answered.
     active_in: tuple[str, ...]
     released_in: tuple[str, ...]
-    #: Each reason given, oldest first (setting an active hold again renews its reason in that service).
+    #: Each reason given, oldest first.
     reasons: tuple[str, ...]
     #: The first setting of it any service records: its holds (``LegalHold``), by when they were set.
     first: Any
     #: The last release recorded, while it is active nowhere.
     released: Any
+    #: Every hold on it each service keeps, ``(service, LegalHold)``, oldest first: its history.
+    history: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def renewed_or_released(self) -> bool:
+        """Whether its history has more than the holds now active (one was renewed or released)."""
+        return any(not h.active for _, h in self.history)
+
+
+def _at(t: Any) -> tuple[int, int]:
+    return t.seconds, t.nanos
 
 
 def holds(answers: Any) -> list[Held]:
@@ -153,13 +166,13 @@ def holds(answers: Any) -> list[Held]:
             found.setdefault((h.record_type, h.record_id), []).append((service, h))
     rows = []
     for (record_type, record_id), each in found.items():
-        by_time = sorted(each, key=lambda sh: (sh[1].set_at.seconds, sh[1].set_at.nanos))
-        # A service keeps one hold per thing held (set again, it is renewed): active or released there.
-        active = tuple(service for service, h in each if h.active)
-        released = tuple(service for service, h in each if not h.active)
+        by_time = sorted(each, key=lambda sh: _at(sh[1].set_at))
+        # A service keeps every hold it set on the thing, at most one of them active.
+        active = tuple(dict.fromkeys(service for service, h in each if h.active))
+        released = tuple(dict.fromkeys(service for service, _ in each if service not in active))
         last_release = max(
             (h for _, h in each if not h.active and h.HasField("released_at")),
-            key=lambda h: (h.released_at.seconds, h.released_at.nanos),
+            key=lambda h: _at(h.released_at),
             default=None,
         )
         rows.append(
@@ -171,9 +184,10 @@ def holds(answers: Any) -> list[Held]:
                 tuple(dict.fromkeys(h.reason for _, h in by_time)),
                 by_time[0][1],
                 None if active else last_release,
+                tuple(by_time),
             )
         )
-    rows.sort(key=lambda r: (r.record_type != "", r.first.set_at.seconds, r.first.set_at.nanos, r.record_id))
+    rows.sort(key=lambda r: (r.record_type != "", *_at(r.first.set_at), r.record_id))
     return rows
 
 

@@ -1240,9 +1240,10 @@ class Console:
             lambda service: self.backend.call(f"{service}.retention", "ListLegalHolds", ask, c.token)
         )
         kind, _, rid = str(c.request.query_params.get("record") or "").partition(":")
+        held = present.holds((service, answer.holds) for service, answer, problem in answers if problem is None)
         return self.render(
             c.request, "retention.html", user=c.user, ws=ws, new_request_id=uuid.uuid4(), sets=c.offered(PROSECUTORS),
-            held=present.holds((service, answer.holds) for service, answer, problem in answers if problem is None),
+            held=held, release_ids=[uuid.uuid4() for _ in held],
             failed=[(service, problem) for service, _, problem in answers if problem is not None],
             records=HOLD_RECORDS, reason_max=HOLD_REASON_MAX,
             # A record's page links here with ``?record=KIND:ID``: the form opens on that record.
@@ -1252,7 +1253,8 @@ class Console:
     async def change_hold(self, c: Ctx) -> Response:
         """A legal hold on the whole workspace or on one of its records, set (with its reason) or released in
         every service at once, as ``jit retention hold`` does: the page says in which it took and why not in
-        the others (setting it again renews it, so the form can be sent again for those)."""
+        the others. Each form carries one request id for every service, so sending it again (for those, or a
+        double click) sets or releases nothing twice: a service that took it answers what it did."""
         ws = c.request.path_params["ws"]
         form = await c.request.form()
         release = form.get("release") == "1"
@@ -1267,7 +1269,9 @@ class Console:
             raise Refused(INVALID, "Refused: reason is required: say why nothing of the workspace may be deleted.")
         request_id = str(form.get("request_id") or uuid.uuid4())
         ask: Message = (
-            rt.ReleaseLegalHoldRequest(workspace_id=ws, record_type=kind, record_id=rid if kind else "")
+            rt.ReleaseLegalHoldRequest(
+                request_id=request_id, workspace_id=ws, record_type=kind, record_id=rid if kind else ""
+            )
             if release
             else rt.SetLegalHoldRequest(
                 request_id=request_id, workspace_id=ws, record_type=kind, record_id=rid if kind else "", reason=reason

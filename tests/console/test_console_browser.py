@@ -709,7 +709,8 @@ def test_the_auditor_sees_every_chain_verified(users: Users, shots: Path) -> Non
 
 def test_nl_holds_the_workspace_then_one_task_in_every_service_and_releases_each(users: Users, shots: Path) -> None:
     """LEGAL_HOLD: a prosecutor of the lead sets a hold on the whole workspace from its legal holds' page; it is
-    one row, active in every service of the node, with its reason; released, it is released in each. From
+    one row, active in every service of the node, with its reason; released, it is released in each, and its
+    history lists each service's released hold. From
     the task's page, a hold on that task: its own row, released from it. A liaison is offered no form."""
     every = "active in tasks, evidence, preservation, messaging, victims"
     page = users.page("nl-prosecutor")
@@ -726,6 +727,10 @@ def test_nl_holds_the_workspace_then_one_task_in_every_service_and_releases_each
     page.wait_for_load_state()
     assert "Legal hold released in every service" in page.inner_text("[role=status]")
     assert "active" not in page.inner_text("tbody")
+    # Each service keeps the released hold: the row's history lists the five.
+    page.get_by_text("History (5 holds)").click()
+    history = page.locator("tbody details").inner_text()
+    assert history.count("released") == 5 and history.count("Appeal pending at the court") == 5, history
     page.goto(case["task_url"])
     page.get_by_role("link", name="Set a legal hold on this record").click()
     assert page.get_by_label("What it holds").input_value() == "task"

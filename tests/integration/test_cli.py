@@ -407,19 +407,31 @@ def test_legal_hold_and_retention_settings_with_jit_admin_retention(env: dict[st
 
 
 def test_legal_hold_by_a_prosecutor_of_the_lead_with_jit_retention(env: dict[str, str], synced: None) -> None:
-    """LEGAL_HOLD: `jit retention hold` as a prosecutor of the lead (NL) holds a workspace in a service,
-    `list` shows it, `release` lifts it; another member's prosecutor is refused in one line."""
+    """LEGAL_HOLD: `jit retention hold` as a prosecutor of the lead (NL) holds a workspace in a service; held
+    again it is renewed, `list` shows both holds (the first renewed); `release` lifts the active one and
+    `list` keeps both; another member's prosecutor is refused in one line."""
     login(env, "nl-prosecutor", "de-prosecutor")
     held = jit_json(
         env, "--as", "nl-prosecutor", "retention", "hold", WORKSPACE, "--reason", "appeal pending", "--service", "tasks"
     )
     assert held["tasks"]["active"] is True and held["tasks"]["set_by_jurisdiction"] == "NL"
-    listed = jit(env, "--as", "nl-prosecutor", "retention", "list", WORKSPACE, "--service", "tasks").stdout
-    assert "tasks: workspace: active; set by nl-prosecutor (NL): appeal pending" in listed
+    renewed = jit_json(
+        env, "--as", "nl-prosecutor", "retention", "hold", WORKSPACE, "--reason", "appeal filed", "--service", "tasks"
+    )
+    assert renewed["tasks"]["active"] is True and renewed["tasks"]["id"] != held["tasks"]["id"]
+    listed = jit(env, "--as", "nl-prosecutor", "retention", "list", WORKSPACE, "--service", "tasks").stdout.splitlines()
+    first, second = (line for line in listed if line.startswith("tasks: workspace: "))
+    assert first.startswith("tasks: workspace: renewed by nl-prosecutor on ")
+    assert "; set by nl-prosecutor (NL) on " in first and f": appeal pending [hold {held['tasks']['id']}]" in first
+    assert second.startswith("tasks: workspace: active; set by nl-prosecutor (NL) on ")
+    assert second.endswith(f": appeal filed [hold {renewed['tasks']['id']}]")
     refused = jit(env, "--as", "de-prosecutor", "retention", "release", WORKSPACE, "--service", "tasks", code=1)
     assert error_line(refused).startswith("error: PERMISSION_DENIED:")
     released = jit_json(env, "--as", "nl-prosecutor", "retention", "release", WORKSPACE, "--service", "tasks")
     assert released["tasks"]["active"] is False and released["tasks"]["released_by"] == "nl-prosecutor"
+    assert released["tasks"]["id"] == renewed["tasks"]["id"]
+    listed = jit(env, "--as", "nl-prosecutor", "retention", "list", WORKSPACE, "--service", "tasks").stdout
+    assert "tasks: workspace: released by nl-prosecutor on " in listed and "active" not in listed
     bad = jit(env, "--as", "nl-prosecutor", "retention", "hold", WORKSPACE, "--reason", "x", "--record", "task", code=1)
     assert "KIND:ID" in error_line(bad)
 

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 from sqlalchemy import select, update
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
+from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2 as epb
 from jit.evidence.v1 import evidence_pb2_grpc
 from jit.preservation.v1 import preservation_pb2 as ppb
@@ -294,6 +296,147 @@ def make_case(node: Node, tokens: Any) -> Case:
     return Case(t.id, r.id, item.id, o.id, blob, victim.id)
 
 
+RET = retention_pb2_grpc.RetentionServiceStub
+
+
+def stream_copies(node: Node, stream: str) -> int:
+    """How many messages of ``stream`` carry an event of the demo workspace."""
+    return sum(Envelope.FromString(m.data).workspace_id == WS for m in read_stream(node.nats.url, stream, ">"))
+
+
+def hold_between_finding_and_destroy(node: Node, svc: RunningService, stream: str, tokens: Any) -> None:
+    """The sweep driven step by step in ``svc``, whose content of the demo workspace is due: while a shred
+    claims the workspace a hold is refused (CONTENT_BEING_DESTROYED); let go, a hold is set after the pass
+    found the workspace due, and the pass's ``destroy`` then erases nothing (stream copies, key) and certifies
+    nothing. The hold is released again at the end."""
+    s: retention_sweep.RetentionSweep = svc.app.spec.extra["retention_sweep"]
+    assert WS in svc.loop.run(svc.rt.read(s.due))
+    before = stream_copies(node, stream)
+    assert before >= 1
+    hold = retention_pb2.SetLegalHoldRequest(request_id=rid(), workspace_id=WS, reason="a late appeal")
+    assert svc.loop.run(svc.rt.db.write(lambda session: s._claim(session, WS)))
+    with pytest.raises(grpc.RpcError) as claimed:
+        call(svc, RET, "SetLegalHold", "nl-prosecutor", hold, tokens)
+    assert claimed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "is being destroyed" in (claimed.value.details() or "")
+    svc.loop.run(svc.rt.db.write(lambda session: s._let_go(session, WS)))
+    found = svc.loop.run(svc.rt.read(s.due))  # the pass's finding ...
+    assert WS in found
+    held = call(svc, RET, "SetLegalHold", "nl-prosecutor", hold, tokens).hold  # ... a hold after it ...
+    assert held.active
+    assert svc.loop.run(s.destroy(WS)) is None  # ... and its destroy
+    assert stream_copies(node, stream) == before
+    keys = svc.rt.content_keys
+    assert svc.loop.run(svc.rt.read(lambda session: keys.key(session, WS)))  # not destroyed
+    release = retention_pb2.ReleaseLegalHoldRequest(request_id=rid(), workspace_id=WS)
+    assert not call(svc, RET, "ReleaseLegalHold", "nl-prosecutor", release, tokens).hold.active
+
+
+def hold_entries(svc: RunningService) -> list[tuple[str, str]]:
+    """The service's audit entries of legal holds: (the RPC, its outcome), in order."""
+    return [(e["operation"].rsplit("/", 1)[-1], e["outcome"]) for e in entries(svc) if e["record_type"] == "legal_hold"]
+
+
+def test_legal_holds_keep_their_history_and_a_retried_set_or_release_answers_as_the_first_call(
+    node: Node, tokens: Any
+) -> None:
+    """LEGAL_HOLD: set, released, set again: both holds are listed, the first released (who, when); a set
+    while one is active renews it (the earlier one released as renewed, naming the new one); a retried set
+    (same request_id) answers the first hold as it is now, released, and never switches it on again, with
+    one audit entry; a retried release answers the release; a request_id reused for another request is
+    refused; each list is audited."""
+    svc = node.preservation
+    on = {"workspace_id": WS, "record_type": "preservation_order", "record_id": "held-order-1"}
+    first_set = retention_pb2.SetLegalHoldRequest(request_id=rid(), **on, reason="appeal pending")
+    first = call(svc, RET, "SetLegalHold", "nl-prosecutor", first_set, tokens).hold
+    assert first.active and first.id
+    release = retention_pb2.ReleaseLegalHoldRequest(request_id=rid(), **on)
+    released = call(svc, RET, "ReleaseLegalHold", "nl-prosecutor", release, tokens).hold
+    assert released.id == first.id and not released.active and released.released_by == "nl-prosecutor"
+    # Retried after a lost answer: the release it did, not NOT_FOUND.
+    again = call(svc, RET, "ReleaseLegalHold", "nl-prosecutor", release, tokens).hold
+    assert again == released
+    # The set retried after the release: its hold as it is now, still released.
+    replayed = call(svc, RET, "SetLegalHold", "nl-prosecutor", first_set, tokens).hold
+    assert replayed == released
+    second = call(
+        svc, RET, "SetLegalHold", "nl-prosecutor", retention_pb2.SetLegalHoldRequest(
+            request_id=rid(), **on, reason="appeal filed"
+        ), tokens,
+    ).hold  # fmt: skip
+    assert second.active and second.id != first.id
+    renew = retention_pb2.SetLegalHoldRequest(request_id=rid(), **on, reason="appeal filed, hearing set")
+    third = call(svc, RET, "SetLegalHold", "nl-prosecutor", renew, tokens).hold
+    assert third.active and third.id not in (first.id, second.id)
+    ask = retention_pb2.ListLegalHoldsRequest(workspace_id=WS)
+    listed = [
+        h
+        for h in call(svc, RET, "ListLegalHolds", "nl-prosecutor", ask, tokens).holds
+        if h.record_id == on["record_id"]
+    ]
+    assert [h.id for h in listed] == [first.id, second.id, third.id]
+    assert [h.active for h in listed] == [False, False, True]
+    assert listed[0] == released and not listed[0].superseded_by
+    assert listed[1].superseded_by == third.id and listed[1].released_at == third.set_at
+    assert [h.reason for h in listed] == ["appeal pending", "appeal filed", "appeal filed, hearing set"]
+    # A request_id used again for another request is refused, as every create refuses it.
+    for method, reused in (
+        ("SetLegalHold", retention_pb2.SetLegalHoldRequest(request_id=renew.request_id, **on, reason="other")),
+        ("ReleaseLegalHold", retention_pb2.ReleaseLegalHoldRequest(request_id=release.request_id, workspace_id=WS)),
+    ):
+        with pytest.raises(grpc.RpcError) as refused:
+            call(svc, RET, method, "nl-prosecutor", reused, tokens)
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION, method
+        assert "request_id was already used" in (refused.value.details() or "")
+    with pytest.raises(grpc.RpcError) as bad:
+        call(svc, RET, "ReleaseLegalHold", "nl-prosecutor", retention_pb2.ReleaseLegalHoldRequest(**on), tokens)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "request_id" in field_violations(bad.value)
+    last = retention_pb2.ReleaseLegalHoldRequest(request_id=rid(), **on)
+    assert call(svc, RET, "ReleaseLegalHold", "nl-prosecutor", last, tokens).hold.id == third.id
+    assert hold_entries(svc) == [
+        ("SetLegalHold", "ok"),
+        ("ReleaseLegalHold", "ok"),
+        ("SetLegalHold", "ok"),
+        ("SetLegalHold", "ok"),
+        ("ListLegalHolds", "ok"),
+        ("ReleaseLegalHold", "ok"),
+    ]
+
+
+def test_concurrent_first_sets_of_one_hold_end_in_one_active_hold_and_none_fails(node: Node, tokens: Any) -> None:
+    """LEGAL_HOLD: 5 rounds of 6 concurrent first sets of one hold (three of them one double-clicked form:
+    one request_id; three other forms) all answer OK: the double clicks one hold, the others
+    each renewing the one before; one hold is active at the end."""
+    svc = node.evidence
+    stub = RET(svc.channel)
+    token = md(tokens("nl-prosecutor"))
+    for round_ in range(5):
+        on = {"workspace_id": WS, "record_type": "evidence_request", "record_id": f"race-{round_}"}
+        clicked = rid()
+        asks = [retention_pb2.SetLegalHoldRequest(request_id=clicked, **on, reason="double click")] * 3 + [
+            retention_pb2.SetLegalHoldRequest(request_id=rid(), **on, reason=f"form {n}") for n in range(3)
+        ]
+        with ThreadPoolExecutor(len(asks)) as pool:
+            answers = list(pool.map(lambda a: stub.SetLegalHold(a, metadata=token, timeout=30).hold, asks))
+        assert len({a.id for a in answers[:3]}) == 1, round_
+        listed = [
+            h
+            for h in call(
+                svc,
+                RET,
+                "ListLegalHolds",
+                "nl-prosecutor",
+                retention_pb2.ListLegalHoldsRequest(workspace_id=WS),
+                tokens,
+            ).holds
+            if h.record_id == on["record_id"]
+        ]
+        assert len(listed) == 4 and sum(h.active for h in listed) == 1, round_
+        assert {h.id for h in listed} == {a.id for a in answers}
+        let_go = retention_pb2.ReleaseLegalHoldRequest(request_id=rid(), **on)
+        assert not call(svc, RET, "ReleaseLegalHold", "nl-prosecutor", let_go, tokens).hold.active
+
+
 def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_with_a_deletion_certificate(
     node: Node, tokens: Any
 ) -> None:
@@ -329,8 +472,12 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     for svc in node.services:
         assert any(e["operation"] == "jit.workspaces/ReleaseLegalHold" for e in entries(svc))
 
+    # Due now in every service. A prosecutor's hold set in victims after a pass found the workspace due,
+    # before that pass destroyed it: nothing is erased, the stream's copies included.
+    hold_between_finding_and_destroy(node, node.victims, "JIT_VICTIMS", tokens)
+
     # A prosecutor of the lead (NL) holds the task in the tasks service: that service keeps the workspace.
-    ret = retention_pb2_grpc.RetentionServiceStub
+    ret = RET
     hold_task = retention_pb2.SetLegalHoldRequest(
         request_id=rid(), workspace_id=WS, record_type="task", record_id=case.task_id, reason=f"appeal {MARKER}"
     )
@@ -357,16 +504,24 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     node.preservation.leave_unpublished(WS, "jit.preservation.order.changed", node.clock.now())
     certs = {svc.rt.name: sweep(svc).destroyed for svc in node.services}
     assert certs["tasks"] == () and all(len(certs[n]) == 1 for n in ("evidence", "preservation", "victims"))
-    release_task = retention_pb2.ReleaseLegalHoldRequest(workspace_id=WS, record_type="task", record_id=case.task_id)
+    release_task = retention_pb2.ReleaseLegalHoldRequest(
+        request_id=rid(), workspace_id=WS, record_type="task", record_id=case.task_id
+    )
     released = call(node.tasks, ret, "ReleaseLegalHold", "nl-prosecutor", release_task, tokens).hold
     assert not released.active and released.released_by == "nl-prosecutor"
     certs["tasks"] = sweep(node.tasks).destroyed
     assert all(len(c) == 1 for c in certs.values()), certs
-    assert [e["outcome"] for e in entries(node.tasks) if e["record_type"] == "legal_hold"] == [
-        "ok",
-        "denied",
-        "not_found",
-        "ok",
+    # Each set, refusal, list (it opened the sealed reasons) and release is in the audit log.
+    assert [
+        (e["operation"].rsplit("/", 1)[-1], e["outcome"])
+        for e in entries(node.tasks)
+        if e["record_type"] == "legal_hold"
+    ] == [
+        ("SetLegalHold", "ok"),
+        ("SetLegalHold", "denied"),
+        ("SetLegalHold", "not_found"),
+        ("ListLegalHolds", "ok"),
+        ("ReleaseLegalHold", "ok"),
     ]
     tasks_cert, ev_cert, pres_cert = certs["tasks"][0], certs["evidence"][0], certs["preservation"][0]
     assert tasks_cert.counts == {"tasks": 1} and tasks_cert.by == "system" and len(tasks_cert.key_ids) == 1

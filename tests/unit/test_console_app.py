@@ -1027,8 +1027,9 @@ def test_a_legal_hold_is_set_and_released_in_every_service_and_a_refusal_names_t
     assert h.services.asked("SetLegalHold") == [want] * len(SERVICES)
     said = h.http.get(sent.headers["location"]).text
     assert "Legal hold set in tasks, evidence, preservation, messaging; not in victims: The service is not" in said
-    h.http.post(f"/w/{WS}/retention", headers=back, data={"csrftoken": csrf, "release": "1"})
-    assert h.services.asked("ReleaseLegalHold") == [rt.ReleaseLegalHoldRequest(workspace_id=WS)] * len(SERVICES)
+    h.http.post(f"/w/{WS}/retention", headers=back, data={"csrftoken": csrf, "release": "1", "request_id": rid(7)})
+    let = rt.ReleaseLegalHoldRequest(request_id=rid(7), workspace_id=WS)
+    assert h.services.asked("ReleaseLegalHold") == [let] * len(SERVICES)
     assert "Legal hold released in every service" in h.http.get(f"/w/{WS}/retention").text
     no_reason = h.http.post(f"/w/{WS}/retention", headers=back, data={"csrftoken": csrf, "reason": " "})
     assert "reason is required" in h.http.get(no_reason.headers["location"]).text
@@ -1073,9 +1074,9 @@ def test_a_legal_hold_on_one_record_is_shown_once_with_where_it_is_active_and_re
                                   reason="Appeal")  # fmt: skip
     assert h.services.asked("SetLegalHold") == [want] * len(SERVICES)
     assert f"Legal hold on the task {rid(9)} set in every service" in said
-    release = {"csrftoken": csrf, "release": "1", "record_type": "task", "record_id": rid(9)}
+    release = {"csrftoken": csrf, "release": "1", "record_type": "task", "record_id": rid(9), "request_id": rid(8)}
     h.http.post(f"/w/{WS}/retention", headers=back, data=release)
-    let = rt.ReleaseLegalHoldRequest(workspace_id=WS, record_type="task", record_id=rid(9))
+    let = rt.ReleaseLegalHoldRequest(request_id=rid(8), workspace_id=WS, record_type="task", record_id=rid(9))
     assert h.services.asked("ReleaseLegalHold") == [let] * len(SERVICES)
     for bad, words in (
         ({"record_type": "removal", "record_id": rid(9)}, "record_type is not a kind of record"),
@@ -1087,6 +1088,37 @@ def test_a_legal_hold_on_one_record_is_shown_once_with_where_it_is_active_and_re
     opened = h.http.get(f"/w/{WS}/retention", params={"record": f"preservation_order:{rid(4)}"}).text
     assert '<option value="preservation_order" selected>' in opened and f'value="{rid(4)}"' in opened
     assert '<option value="" selected>' in h.http.get(f"/w/{WS}/retention", params={"record": "removal:x"}).text
+
+
+def test_a_renewed_hold_keeps_its_history_on_the_page_and_each_release_button_sends_its_own_request_id(
+    h: Harness,
+) -> None:
+    """A service keeps every hold it set on a thing: one renewed (set again while active) and the one that
+    renewed it are one row, active in that service, with the history of both (the first shown renewed, with
+    its reason); each release button carries a request id of its own, so a retried release is answered as
+    the first one was, and two buttons never share one."""
+    at, later = ts(dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)), ts(dt.datetime(2026, 3, 5, 9, tzinfo=dt.UTC))
+    who = {"workspace_id": WS, "set_by": "nl-prosecutor", "set_by_jurisdiction": "NL"}
+    renewed = rt.LegalHold(**who, id=rid(1), reason="Appeal filed", set_at=at, active=False, released_at=later,
+                           released_by="nl-prosecutor", superseded_by=rid(2))  # fmt: skip
+    current = rt.LegalHold(**who, id=rid(2), reason="Appeal pending", set_at=later, active=True)
+    on_task = rt.LegalHold(**who, id=rid(3), record_type="task", record_id=rid(9), reason="Trial", set_at=at,
+                           active=True)  # fmt: skip
+    for service in SERVICES:
+        h.services.answers[(f"{service}.retention", "ListLegalHolds")] = rt.ListLegalHoldsResponse(
+            holds=[renewed, on_task, current] if service == "tasks" else [current]
+        )
+    h.login()
+    page = h.http.get(f"/w/{WS}/retention").text
+    assert page.count("the whole workspace</th>") == 1
+    assert f"<strong>active</strong> in {', '.join(SERVICES)}<" in page  # the renewed one is not "released"
+    assert "<p>Appeal filed</p><p>Appeal pending</p>" in page
+    assert "History (6 holds)" in page and page.count("<details>") == 1  # the task's hold has no history
+    assert "tasks: set by nl-prosecutor (NL)" in page and ": Appeal filed</li>" in page
+    history = page[page.index("History (6") :]
+    assert history.index("renewed <time") < history.index(": Appeal filed</li>")
+    ids = re.findall(r'name="request_id" value="([^"]+)"', page)
+    assert len(ids) == 3 and len(set(ids)) == 3  # two release buttons and the form: an id each
 
 
 def test_a_records_page_links_a_prosecutor_to_a_hold_on_it_and_nobody_else(

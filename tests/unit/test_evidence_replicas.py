@@ -539,9 +539,9 @@ def test_an_outside_addressees_copies_are_destroyed_by_its_sweep_the_retention_y
     sweep = RetentionSweep(rt, store.Base.metadata, [], default_years=2)
 
     clock.advance(timedelta(days=365 * 2 - 2))
-    assert sweep._due(session) == []
+    assert sweep.due(session) == []
     clock.advance(timedelta(days=5))
-    assert sweep._due(session) == ["nl-de-case"]
+    assert sweep.due(session) == ["nl-de-case"]
     end = sweep._end_of(session, "nl-de-case")
     assert end is not None and "not a member" in end.why and T0.date().isoformat() in end.why
 

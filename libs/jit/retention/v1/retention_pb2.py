@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n jit/retention/v1/retention.proto\x12\x10jit.retention.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x02\n\tLegalHold\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x13\n\x0brecord_type\x18\x02 \x01(\t\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06set_by\x18\x05 \x01(\t\x12\x1b\n\x13set_by_jurisdiction\x18\x06 \x01(\t\x12*\n\x06set_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breleased_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0breleased_by\x18\t \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\n \x01(\x08\"w\n\x13SetLegalHoldRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x13\n\x0brecord_type\x18\x03 \x01(\t\x12\x11\n\trecord_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"A\n\x14SetLegalHoldResponse\x12)\n\x04hold\x18\x01 \x01(\x0b\x32\x1b.jit.retention.v1.LegalHold\"W\n\x17ReleaseLegalHoldRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x13\n\x0brecord_type\x18\x02 \x01(\t\x12\x11\n\trecord_id\x18\x03 \x01(\t\"E\n\x18ReleaseLegalHoldResponse\x12)\n\x04hold\x18\x01 \x01(\x0b\x32\x1b.jit.retention.v1.LegalHold\"-\n\x15ListLegalHoldsRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\"D\n\x16ListLegalHoldsResponse\x12*\n\x05holds\x18\x01 \x03(\x0b\x32\x1b.jit.retention.v1.LegalHold2\xc1\x02\n\x10RetentionService\x12]\n\x0cSetLegalHold\x12%.jit.retention.v1.SetLegalHoldRequest\x1a&.jit.retention.v1.SetLegalHoldResponse\x12i\n\x10ReleaseLegalHold\x12).jit.retention.v1.ReleaseLegalHoldRequest\x1a*.jit.retention.v1.ReleaseLegalHoldResponse\x12\x63\n\x0eListLegalHolds\x12\'.jit.retention.v1.ListLegalHoldsRequest\x1a(.jit.retention.v1.ListLegalHoldsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n jit/retention/v1/retention.proto\x12\x10jit.retention.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x02\n\tLegalHold\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x13\n\x0brecord_type\x18\x02 \x01(\t\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06set_by\x18\x05 \x01(\t\x12\x1b\n\x13set_by_jurisdiction\x18\x06 \x01(\t\x12*\n\x06set_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breleased_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0breleased_by\x18\t \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\n \x01(\x08\x12\n\n\x02id\x18\x0b \x01(\t\x12\x15\n\rsuperseded_by\x18\x0c \x01(\t\"w\n\x13SetLegalHoldRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x13\n\x0brecord_type\x18\x03 \x01(\t\x12\x11\n\trecord_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"A\n\x14SetLegalHoldResponse\x12)\n\x04hold\x18\x01 \x01(\x0b\x32\x1b.jit.retention.v1.LegalHold\"k\n\x17ReleaseLegalHoldRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\x13\n\x0brecord_type\x18\x02 \x01(\t\x12\x11\n\trecord_id\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"E\n\x18ReleaseLegalHoldResponse\x12)\n\x04hold\x18\x01 \x01(\x0b\x32\x1b.jit.retention.v1.LegalHold\"-\n\x15ListLegalHoldsRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\"D\n\x16ListLegalHoldsResponse\x12*\n\x05holds\x18\x01 \x03(\x0b\x32\x1b.jit.retention.v1.LegalHold2\xc1\x02\n\x10RetentionService\x12]\n\x0cSetLegalHold\x12%.jit.retention.v1.SetLegalHoldRequest\x1a&.jit.retention.v1.SetLegalHoldResponse\x12i\n\x10ReleaseLegalHold\x12).jit.retention.v1.ReleaseLegalHoldRequest\x1a*.jit.retention.v1.ReleaseLegalHoldResponse\x12\x63\n\x0eListLegalHolds\x12\'.jit.retention.v1.ListLegalHoldsRequest\x1a(.jit.retention.v1.ListLegalHoldsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,19 +33,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jit.retention.v1.retention_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LEGALHOLD']._serialized_start=88
-  _globals['_LEGALHOLD']._serialized_end=352
-  _globals['_SETLEGALHOLDREQUEST']._serialized_start=354
-  _globals['_SETLEGALHOLDREQUEST']._serialized_end=473
-  _globals['_SETLEGALHOLDRESPONSE']._serialized_start=475
-  _globals['_SETLEGALHOLDRESPONSE']._serialized_end=540
-  _globals['_RELEASELEGALHOLDREQUEST']._serialized_start=542
-  _globals['_RELEASELEGALHOLDREQUEST']._serialized_end=629
-  _globals['_RELEASELEGALHOLDRESPONSE']._serialized_start=631
-  _globals['_RELEASELEGALHOLDRESPONSE']._serialized_end=700
-  _globals['_LISTLEGALHOLDSREQUEST']._serialized_start=702
-  _globals['_LISTLEGALHOLDSREQUEST']._serialized_end=747
-  _globals['_LISTLEGALHOLDSRESPONSE']._serialized_start=749
-  _globals['_LISTLEGALHOLDSRESPONSE']._serialized_end=817
-  _globals['_RETENTIONSERVICE']._serialized_start=820
-  _globals['_RETENTIONSERVICE']._serialized_end=1141
+  _globals['_LEGALHOLD']._serialized_end=387
+  _globals['_SETLEGALHOLDREQUEST']._serialized_start=389
+  _globals['_SETLEGALHOLDREQUEST']._serialized_end=508
+  _globals['_SETLEGALHOLDRESPONSE']._serialized_start=510
+  _globals['_SETLEGALHOLDRESPONSE']._serialized_end=575
+  _globals['_RELEASELEGALHOLDREQUEST']._serialized_start=577
+  _globals['_RELEASELEGALHOLDREQUEST']._serialized_end=684
+  _globals['_RELEASELEGALHOLDRESPONSE']._serialized_start=686
+  _globals['_RELEASELEGALHOLDRESPONSE']._serialized_end=755
+  _globals['_LISTLEGALHOLDSREQUEST']._serialized_start=757
+  _globals['_LISTLEGALHOLDSREQUEST']._serialized_end=802
+  _globals['_LISTLEGALHOLDSRESPONSE']._serialized_start=804
+  _globals['_LISTLEGALHOLDSRESPONSE']._serialized_end=872
+  _globals['_RETENTIONSERVICE']._serialized_start=875
+  _globals['_RETENTIONSERVICE']._serialized_end=1196
 # @@protoc_insertion_point(module_scope)

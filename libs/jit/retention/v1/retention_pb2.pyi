@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LegalHold(_message.Message):
-    __slots__ = ("workspace_id", "record_type", "record_id", "reason", "set_by", "set_by_jurisdiction", "set_at", "released_at", "released_by", "active")
+    __slots__ = ("workspace_id", "record_type", "record_id", "reason", "set_by", "set_by_jurisdiction", "set_at", "released_at", "released_by", "active", "id", "superseded_by")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     RECORD_TYPE_FIELD_NUMBER: _ClassVar[int]
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,8 @@ class LegalHold(_message.Message):
     RELEASED_AT_FIELD_NUMBER: _ClassVar[int]
     RELEASED_BY_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_BY_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     record_type: str
     record_id: str
@@ -31,7 +33,9 @@ class LegalHold(_message.Message):
     released_at: _timestamp_pb2.Timestamp
     released_by: str
     active: bool
-    def __init__(self, workspace_id: _Optional[str] = ..., record_type: _Optional[str] = ..., record_id: _Optional[str] = ..., reason: _Optional[str] = ..., set_by: _Optional[str] = ..., set_by_jurisdiction: _Optional[str] = ..., set_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_by: _Optional[str] = ..., active: _Optional[bool] = ...) -> None: ...
+    id: str
+    superseded_by: str
+    def __init__(self, workspace_id: _Optional[str] = ..., record_type: _Optional[str] = ..., record_id: _Optional[str] = ..., reason: _Optional[str] = ..., set_by: _Optional[str] = ..., set_by_jurisdiction: _Optional[str] = ..., set_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., released_by: _Optional[str] = ..., active: _Optional[bool] = ..., id: _Optional[str] = ..., superseded_by: _Optional[str] = ...) -> None: ...
 
 class SetLegalHoldRequest(_message.Message):
     __slots__ = ("request_id", "workspace_id", "record_type", "record_id", "reason")
@@ -54,14 +58,16 @@ class SetLegalHoldResponse(_message.Message):
     def __init__(self, hold: _Optional[_Union[LegalHold, _Mapping]] = ...) -> None: ...
 
 class ReleaseLegalHoldRequest(_message.Message):
-    __slots__ = ("workspace_id", "record_type", "record_id")
+    __slots__ = ("workspace_id", "record_type", "record_id", "request_id")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     RECORD_TYPE_FIELD_NUMBER: _ClassVar[int]
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     record_type: str
     record_id: str
-    def __init__(self, workspace_id: _Optional[str] = ..., record_type: _Optional[str] = ..., record_id: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., record_type: _Optional[str] = ..., record_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class ReleaseLegalHoldResponse(_message.Message):
     __slots__ = ("hold",)

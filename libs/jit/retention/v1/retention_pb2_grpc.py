@@ -30,6 +30,9 @@ class RetentionServiceStub:
     lead jurisdiction sets a legal hold on the workspace, or on one of its records, in that service. While a
     hold is active the service deletes nothing of the workspace, whatever its retention clock says (jitlib.legal
     LEGAL_HOLD): one content key per (service, workspace), so a record's hold keeps its whole workspace there.
+
+    Each hold set is kept as a hold of its own (its id), never overwritten: the list shows every hold set and
+    released. At most one hold per (workspace, record_type, record_id) is active.
     """
 
     def __init__(self, channel):
@@ -60,25 +63,35 @@ class RetentionServiceServicer:
     lead jurisdiction sets a legal hold on the workspace, or on one of its records, in that service. While a
     hold is active the service deletes nothing of the workspace, whatever its retention clock says (jitlib.legal
     LEGAL_HOLD): one content key per (service, workspace), so a record's hold keeps its whole workspace there.
+
+    Each hold set is kept as a hold of its own (its id), never overwritten: the list shows every hold set and
+    released. At most one hold per (workspace, record_type, record_id) is active.
     """
 
     def SetLegalHold(self, request, context):
-        """Sets a hold (one per workspace, or per record): setting an active one again renews its reason, so a
-        replay returns the same hold, never a second one.
+        """Sets a hold on the workspace or on one record. While a hold on it is active, setting it again renews
+        it: the active one is released as renewed (its superseded_by names the new one) and the new one, with
+        the new reason, takes its place. Keyed by (caller, request_id): a retry answers the hold the first call
+        set, as it is now (released since: still released, never switched on again), and is not audited again;
+        the same request_id with another request is FAILED_PRECONDITION REQUEST_ID_REUSED. Concurrent sets end
+        in one active hold. FAILED_PRECONDITION CONTENT_BEING_DESTROYED while the retention sweep destroys the
+        workspace's content in this service, CONTENT_DESTROYED once it has.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ReleaseLegalHold(self, request, context):
-        """Releases an active hold; its history stays.
+        """Releases the active hold; its history stays (listed, released, with who released it and when). Keyed
+        by (caller, request_id): a retry answers the release it did; NOT_FOUND when no hold is active.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListLegalHolds(self, request, context):
-        """The holds of a workspace, active and released.
+        """Every hold of a workspace, active and released, in the order they were set. Audited (it opens the
+        sealed reasons).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -115,6 +128,9 @@ class RetentionService:
     lead jurisdiction sets a legal hold on the workspace, or on one of its records, in that service. While a
     hold is active the service deletes nothing of the workspace, whatever its retention clock says (jitlib.legal
     LEGAL_HOLD): one content key per (service, workspace), so a record's hold keeps its whole workspace there.
+
+    Each hold set is kept as a hold of its own (its id), never overwritten: the list shows every hold set and
+    released. At most one hold per (workspace, record_type, record_id) is active.
     """
 
     @staticmethod
