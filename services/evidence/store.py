@@ -361,7 +361,7 @@ class CustodyRow(Base):
     #: The purpose and recipient, sealed under the workspace's key (``custody_text``; the clear columns are
     #: left empty). NULL for entries written before: their text is in the clear columns.
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    #: The client's id of the act (RecordCustodyEvent, RequestExport; revision 0036) and the digest of the
+    #: The client's id of the act (RecordCustodyEvent, RequestExport; revision 0035) and the digest of the
     #: request it came with: the same caller's retry is answered with this entry (``custody_replay``). ""
     #: for entries written before, and those the service writes itself (an upload's RECEIVED, an access).
     request_id: Mapped[str] = mapped_column(String(64), server_default="")

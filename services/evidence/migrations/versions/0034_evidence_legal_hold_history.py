@@ -1,7 +1,7 @@
 """evidence: legal holds keep their history (one row per hold set); the retention sweep's claim on a workspace
 
 Revision ID: 0034
-Revises: 0031
+Revises: 0033
 
 ``legal_holds`` had one row per thing held, overwritten by each set: a set after a release erased who
 released it and when. Now each hold set is a row of its own (``id``): a set while one is active releases it
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0034"
-down_revision: str | None = "0031"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """preservation: legal holds keep their history (one row per hold set); the retention sweep's claim on a workspace
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 
 ``legal_holds`` had one row per thing held, overwritten by each set: a set after a release erased who
 released it and when. Now each hold set is a row of its own (``id``): a set while one is active releases it
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """custody_log: the client's request id of an act, so that a retry records nothing twice; answers emptied
 
-Revision ID: 0036
-Revises: 0033
+Revision ID: 0035
+Revises: 0034
 
 RecordCustodyEvent and RequestExport take the client's ``request_id``: an entry keeps it, with the digest of
 the request it came with, and the same caller's retry with the same id is answered with that entry instead of
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0036"
-down_revision: str | None = "0033"
+revision: str = "0035"
+down_revision: str | None = "0034"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
