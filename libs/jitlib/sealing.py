@@ -162,8 +162,10 @@ def declared_sealed(metadata: MetaData) -> list[SealedText]:
 
 def backfilled(metadata: MetaData, step: Callable[[Session], int]) -> None:
     """Declare a service's own start-time step of ``backfill_all``, for what it seals under keys of its own
-    (messaging's restricted channel titles): each call seals one batch of rows left in clear, in the
-    transaction it is given, and says how many (0: none left). It finds the node's KEKs with ``kek_ring``."""
+    (messaging's restricted channel titles), or a field its ``SealedText`` took in later (``added``) that rows
+    sealed before keep in clear (evidence's item consents): each call seals one batch of rows left in clear,
+    in the transaction it is given, and says how many (0: none left). It runs after the ``SealedText``
+    backfills. It finds the node's KEKs with ``kek_ring``."""
     metadata.info.setdefault(_BACKFILLS, []).append(step)
 
 
@@ -446,7 +448,8 @@ class SealedText:
     ) -> None:
         """``added``: fields sealed with ``fields`` since a later revision. They are sealed in the same
         ciphertext (so just as authenticated) but the associated data names ``fields`` only, so that rows
-        sealed before still open; such a row reads them as ""."""
+        sealed before still open; such a row reads them as "" (where its clear column held them, a step of
+        the service's own seals them at start: ``backfilled``)."""
         self.row = row
         #: When set, what the fields read as while no KEK of this node opens the workspace key (else the
         #: load fails with ``KeyUnavailable``): for rows an audit must list whatever the key's state.

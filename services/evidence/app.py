@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
 from jit.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from jitlib import alerts, bus, joining, jurisdictions, processes, replicas, retention_sweep, victimdir
+from jitlib import alerts, bus, joining, jurisdictions, processes, replicas, retention_sweep, sealing, victimdir
 from jitlib.alerts import AlertScanner
 from jitlib.config import ServiceSettings
 from jitlib.db import Write
@@ -32,6 +32,9 @@ from services.evidence.keys import WorkspaceKeys
 from services.evidence.servicer import EvidenceServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# At start, before serving, the consents of items sealed before they were (revision 0035) are sealed with
+# the items' other text, after jitlib's own backfills (which seal rows from before sealing with them).
+sealing.backfilled(store.Base.metadata, store.seal_clear_consents)
 
 
 class _ChunksAsViews:

@@ -905,7 +905,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             if problem is not None:
                 raise problem
             item = domain.record_consent(held.item, principal.actor, request_id, purpose, reference, now)
-            store.set_item_consents(uow.session, item.id, item.consents)
+            store.set_item_consents(uow.session, item)
             entry = self._entry(
                 principal,
                 custody.Action.CONSENT_RECORDED,

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jit.evidence.v1 import evidence_pb2 as pb
-from jitlib import sealing
+from jitlib import crypto, sealing
 from jitlib.answers import Answers
 from jitlib.clock import as_utc, as_utc_or_none
 from jitlib.db import (
@@ -285,6 +285,11 @@ class LinkedOrderRow(Base):
     __table_args__ = (Index("ix_preservation_orders_replica_follow_up", "follow_up_request_id"),)
 
 
+#: An item's consents still in its clear column (``ItemRow.consents``): a literal, so that SQLite's planner
+#: matches it to the partial index's (a bound parameter would not).
+_CONSENTS_IN_CLEAR = "consents <> ''"
+
+
 class ItemRow(Base):
     __tablename__ = "evidence_items"
 
@@ -299,7 +304,10 @@ class ItemRow(Base):
     filename: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text)
     conditions: Mapped[str] = mapped_column(Text)
-    consents: Mapped[str] = mapped_column(Text)  # JSON
+    #: The consents to other use (JSON, ``_consents_json``): sealed with the text below since revision 0035,
+    #: the column left empty; an item sealed before keeps them here until the start seals them
+    #: (``seal_clear_consents``).
+    consents: Mapped[str] = mapped_column(Text)
     blob_key: Mapped[str] = mapped_column(String(200))
     received_by_id, received_by_name, received_by_jurisdiction = actor_columns()
     received_at: Mapped[datetime] = mapped_column(TS)
@@ -307,7 +315,8 @@ class ItemRow(Base):
     custody_head: Mapped[str] = mapped_column(String(64))
     #: Intimate images and the like (SENSITIVE_ITEM_MARKING): opened with a purpose by named roles only.
     sensitive: Mapped[bool] = mapped_column(Boolean, server_default=sa_false())
-    #: The file name, description and conditions, sealed under the workspace's key (columns left empty).
+    #: The file name, description, conditions and consents, sealed under the workspace's key (columns left
+    #: empty).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     #: The digest of the upload's metadata (``jitlib.envelopes.request_digest``): a retry with the same
     #: ``upload_request_id`` must carry the same. Empty for items received before it was kept (and replicas).
@@ -321,6 +330,14 @@ class ItemRow(Base):
         # A workspace's items in id order: what a country that joins it is sent (``owned_items``), what its
         # shred reaches (``blob_keys_of_workspace``, ``erase_custody_text``).
         Index("ix_evidence_items_workspace", "workspace_id", "id"),
+        # The items whose consents are still in clear (sealed before revision 0035), for the start's
+        # ``seal_clear_consents``: empty once it ran, so each later start finds none at once.
+        Index(
+            "ix_evidence_items_consents_in_clear",
+            "id",
+            sqlite_where=text(_CONSENTS_IN_CLEAR),
+            postgresql_where=text(_CONSENTS_IN_CLEAR),
+        ),
     )
 
 
@@ -340,9 +357,17 @@ class PendingItemRow(Base):
     __table_args__ = (Index("ix_pending_item_replicas_request", "evidence_request_id"),)
 
 
-#: What users write about an item, sealed at rest. An item is listed by the auditor's verification even when
-#: its key does not open (that is a finding).
-SEALED_ITEMS = SealedText(ItemRow, ("filename", "description", "conditions"), unavailable=UNAVAILABLE)
+#: What users write about an item, sealed at rest: its consents to other use too (the use consented to is
+#: case text), since revision 0035; once shredded, no consents are left. An item is listed by the auditor's
+#: verification even when its key does not open (that is a finding): its consents then read as none.
+SEALED_ITEMS = SealedText(
+    ItemRow,
+    ("filename", "description", "conditions"),
+    destroyed={"consents": "[]"},
+    unavailable=UNAVAILABLE,
+    added=("consents",),
+)
+_ITEMS = cast(Table, ItemRow.__table__)
 
 
 class CustodyRow(Base):
@@ -1048,6 +1073,9 @@ def _consents_json(consents: tuple[Consent, ...]) -> str:
 
 
 def _consents(text: str) -> tuple[Consent, ...]:
+    """The consents of an item as read (opened: ``SEALED_ITEMS``); none while no KEK of this node opens its key."""
+    if text == UNAVAILABLE:
+        return ()
     out = []
     for p, j, at, ref, *recorded in json.loads(text or "[]"):
         by, request_id = recorded if recorded else ("", "")
@@ -1055,9 +1083,53 @@ def _consents(text: str) -> tuple[Consent, ...]:
     return tuple(out)
 
 
-def set_item_consents(session: Session, item_id: str, consents: tuple[Consent, ...]) -> None:
-    """The item's consents to other use, as they are now (``domain.record_consent``)."""
-    session.execute(update(ItemRow).where(ItemRow.id == item_id).values(consents=_consents_json(consents)))
+def set_item_consents(session: Session, item: EvidenceItem) -> None:
+    """The item's consents to other use, as they are now (``domain.record_consent``): sealed again with its
+    other text (``ContentDestroyed`` once its workspace was shredded)."""
+    _update_item(session, item.id, _item_text(session, item))
+
+
+def _update_item(session: Session, item_id: str, values: dict[str, object]) -> None:
+    """Write ``values`` (with sealed text: ``_item_text``) to the item's row. The row the session holds, if
+    any, is expired rather than given the values (their text columns are empty): read again, it is opened."""
+    session.execute(
+        update(ItemRow).where(ItemRow.id == item_id).values(**values).execution_options(synchronize_session=False)
+    )
+    held = session.identity_map.get(session.identity_key(ItemRow, item_id))
+    if held is not None:
+        session.expire(held)
+
+
+#: How many items the start's ``seal_clear_consents`` seals in one transaction.
+CONSENTS_BATCH = 500
+#: The items sealed before their consents were, consents still in clear: a search of the partial index.
+CLEAR_CONSENTS = select(_ITEMS.c.id, _ITEMS.c.workspace_id, _ITEMS.c.sealed, _ITEMS.c.consents).where(
+    _ITEMS.c.sealed.is_not(None), text(_CONSENTS_IN_CLEAR)
+)
+
+
+def seal_clear_consents(session: Session, *, batch: int = CONSENTS_BATCH) -> int:
+    """A step of the start's ``jitlib.sealing.backfill_all`` (declared by ``app``): up to ``batch`` items
+    sealed before their consents were (revision 0035) whose consents are still in their clear column, their
+    text opened and sealed again with the consents, the column emptied; an item whose workspace was shredded
+    has them erased (they read as none, as a shred leaves them now). How many it changed (0: none left, found
+    at once on the partial index). A key no KEK of the node opens stops the start, as the other backfills'."""
+    t = _ITEMS
+    rows = session.execute(CLEAR_CONSENTS.limit(batch)).all()
+    keys = sealing.content_keys(session)
+    for row in rows:
+        values: dict[str, object] = {"consents": ""}
+        try:
+            keys.key(session, row.workspace_id)
+        except crypto.Shredded:
+            pass
+        else:
+            opened = SEALED_ITEMS.opened(session, row.id, row.workspace_id, row.sealed)
+            if opened is not None and opened != SEALED_ITEMS.destroyed:  # a text that never opens: erased too
+                fields = {**opened, "consents": row.consents}
+                values = SEALED_ITEMS.seal_columns(session, fields, row.id, row.workspace_id)
+        session.execute(update(t).where(t.c.id == row.id).values(**values))
+    return len(rows)
 
 
 #: The fields of an item kept in columns of the same name.
@@ -1127,9 +1199,14 @@ def find_item_by_upload(session: Session, user_id: str, upload_request_id: str) 
 
 
 def _item_text(session: Session, item: EvidenceItem) -> dict[str, object]:
-    """The item's file name, description and conditions, as written: sealed."""
-    text = {"filename": item.filename, "description": item.description, "conditions": item.conditions}
-    return SEALED_ITEMS.seal_columns(session, text, item.id, item.workspace_id)
+    """The item's file name, description, conditions and consents, as written: sealed."""
+    fields = {
+        "filename": item.filename,
+        "description": item.description,
+        "conditions": item.conditions,
+        "consents": _consents_json(item.consents),
+    }
+    return SEALED_ITEMS.seal_columns(session, fields, item.id, item.workspace_id)
 
 
 class UploadTaken(Exception):
@@ -1144,7 +1221,6 @@ def insert_item(session: Session, item: EvidenceItem, upload_request_id: str, re
                 **{**ITEM_FIELDS.write(item), **_item_text(session, item)},
                 upload_request_id=upload_request_id,
                 request_digest=request_digest,
-                consents=_consents_json(item.consents),
                 custody_seq=0,
                 custody_head=custody.GENESIS,
             )
@@ -1162,17 +1238,9 @@ def write_item_replica(session: Session, replica: ItemReplica, exists: bool) -> 
     """Store another node's item as its owner sent it: no blob here (the bytes stay on the owner's node and
     are fetched through it), no custody chain here (the owner keeps it); only how long that chain is."""
     if exists:
-        session.execute(
-            update(ItemRow)
-            .where(ItemRow.id == replica.id)
-            .values(
-                custody_seq=replica.version,
-                sensitive=replica.item.sensitive,
-                # A consent its originating state recorded later (RecordUseConsent) reaches the copies too.
-                consents=_consents_json(replica.item.consents),
-                **_item_text(session, replica.item),
-            )
-        )
+        # A consent its originating state recorded later (RecordUseConsent) reaches the copies too, sealed.
+        values = {"custody_seq": replica.version, "sensitive": replica.item.sensitive}
+        _update_item(session, replica.id, {**values, **_item_text(session, replica.item)})
         return
     insert_item(session, replace(replica.item, blob_key=""), upload_request_id=replica.id)
     session.execute(

@@ -6,10 +6,13 @@ sets the origin of provider items stored before right."""
 from __future__ import annotations
 
 import base64
+import json
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -27,6 +30,7 @@ from tests.unit.test_evidence_security_review import NOW, fields, item, request,
 DE_PROSECUTOR = Actor("u-de", "de-prosecutor", "DE")
 REQUEST_ID = "0190f7a0-0000-7000-8000-0000000000c1"
 ITEM_ID = "0190f7a0-0000-7000-8000-0000000000e1"
+T = TypeVar("T")
 
 
 def stored_item(req: domain.EvidenceRequest, **over: object) -> EvidenceItem:
@@ -195,6 +199,176 @@ def test_consents_are_stored_with_their_retry_key_and_older_ones_read_as_they_we
     assert store._consents("") == ()
 
 
+# -- sealed at rest -------------------------------------------------------------------------------------
+
+#: The use a state consents to is case text ("prosecution of fraud by the suspect X"): sealed at rest.
+SECRET_USE = "prosecution of fraud by zzconsent-4821"
+LATER_USE = "prosecution of stalking by zzconsent-9377"
+
+
+def item_db(tmp_path: Path, keks: crypto.KekRing | None = None) -> Database:
+    """An evidence database as the service keeps it (migrated; the service's content keys, erasing what it
+    deletes), holding the EIO the items are received against."""
+    url = f"sqlite:///{tmp_path / 'evidence.db'}"
+    migrate(MIGRATIONS, url)
+    db = Database(url)
+    sealing.install(db.info, store.Base.metadata, keks or crypto.KekRing.parse(KEK))
+    sealing.enable_secure_delete(db.engine)
+    with db.engine.connect() as conn:
+        held = conn.execute(text("SELECT count(*) FROM evidence_requests")).scalar()
+    if not held:
+        db.write_sync(lambda s: store.REQUESTS.insert_many(s, [EIO]))
+    return db
+
+
+def read(db: Database, fn: Callable[[Session], T]) -> T:
+    with Session(db.engine, info=db.info) as s:
+        return fn(s)
+
+
+KEK = base64.b64encode(os.urandom(32)).decode()
+EIO = request("NL", "DE")
+
+
+def consented(item_id: str = ITEM_ID, use: str = SECRET_USE, workspace_id: str = EIO.workspace_id) -> EvidenceItem:
+    return stored_item(
+        EIO,
+        id=item_id,
+        workspace_id=workspace_id,
+        consents=(Consent(use, "DE", NOW, "StA 1"),),
+        sha256=item_id[-2:] * 32,
+    )
+
+
+def read_item(db: Database, item_id: str = ITEM_ID) -> EvidenceItem:
+    found = read(db, lambda s: store.get_item(s, item_id))
+    assert found is not None
+    return found.item
+
+
+def clear_consents(db: Database) -> dict[str, str]:
+    with db.engine.connect() as conn:
+        return dict(conn.execute(text("SELECT id, consents FROM evidence_items")).tuples().all())
+
+
+def files_hold(tmp_path: Path, db: Database, needle: str) -> bool:
+    sealing.wipe_freed(db.engine)
+    return any(needle.encode() in p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("evidence.db"))
+
+
+def test_an_items_consents_are_sealed_with_its_text_at_upload_when_recorded_later_and_in_a_copy(
+    tmp_path: Path,
+) -> None:
+    """Every write of an item seals its consents (the use consented to, case text) with its file name: its
+    clear column stays empty and no database file holds the use, and each reads back (in the transaction that
+    wrote it too)."""
+    db = item_db(tmp_path)
+    it = consented()
+    db.write_sync(lambda s: store.insert_item(s, it, upload_request_id=it.id))
+    assert read_item(db).consents == it.consents and read_item(db).filename == "post.png"
+    later = domain.record_consent(it, DE_PROSECUTOR, REQUEST_ID, LATER_USE, "", NOW + timedelta(days=20))
+
+    def record(s: Session) -> EvidenceItem:
+        row = s.get(store.ItemRow, it.id)  # the session holds the row while it is in use
+        assert row is not None and store._consents(row.consents) == it.consents
+        store.set_item_consents(s, later)
+        assert store._consents(row.consents) == later.consents
+        again = store.get_item(s, it.id)
+        assert again is not None
+        return again.item
+
+    assert db.write_sync(record).consents == later.consents
+    assert read_item(db).consents == later.consents
+    copy = replace(consented("0190f7a0-0000-7000-8000-0000000000e2"), blob_key="")
+
+    def replicate(s: Session) -> EvidenceItem:
+        store.write_item_replica(s, domain.ItemReplica(copy, 1), False)
+        row = s.get(store.ItemRow, copy.id)
+        assert row is not None
+        newer = replace(copy, consents=(*copy.consents, later.consents[1]))
+        store.write_item_replica(s, domain.ItemReplica(newer, 2), True)
+        held = store.get_item_replica(s, copy.id)
+        assert held is not None and held.version == 2 and row.filename == "post.png"
+        return held.item
+
+    assert len(db.write_sync(replicate).consents) == 2
+    assert [c.purpose for c in read_item(db, copy.id).consents] == [SECRET_USE, LATER_USE]
+    assert set(clear_consents(db).values()) == {""}
+    assert not files_hold(tmp_path, db, "zzconsent-")
+
+
+def test_a_shredded_workspaces_items_read_their_consents_as_none_and_take_no_more(tmp_path: Path) -> None:
+    db = item_db(tmp_path)
+    it = consented()
+    db.write_sync(lambda s: store.insert_item(s, it, upload_request_id=it.id))
+    db.write_sync(lambda s: sealing.content_keys(s).shred(s, it.workspace_id))
+    gone = read_item(db)
+    assert gone.consents == () and gone.filename == sealing.DESTROYED
+    later = domain.record_consent(gone, DE_PROSECUTOR, REQUEST_ID, LATER_USE, "", NOW)
+    with pytest.raises(sealing.ContentDestroyed):
+        db.write_sync(lambda s: store.set_item_consents(s, later))
+    assert not files_hold(tmp_path, db, "zzconsent-")
+
+
+def test_an_item_whose_key_does_not_open_is_still_read_its_consents_as_none(tmp_path: Path) -> None:
+    """The auditor's verification lists every item (``store.all_items``), one whose key no KEK of this node
+    opens too (a finding): its text reads as unavailable, its consents as none."""
+    db = item_db(tmp_path)
+    db.write_sync(lambda s: store.insert_item(s, consented(), upload_request_id=ITEM_ID))
+    db.dispose()
+    other = item_db(tmp_path, crypto.KekRing.parse(base64.b64encode(os.urandom(32)).decode()))
+    [found] = read(other, lambda s: store.all_items(s, "", 10))
+    assert found.item.filename == sealing.UNAVAILABLE and found.item.consents == ()
+
+
+def _sealed_before_consents(s: Session, it: EvidenceItem) -> None:
+    """``it`` as the service stored it before revision 0035: its file name, description and conditions
+    sealed (the associated data names those three), its consents in clear."""
+    store.insert_item(s, it, upload_request_id=it.id)
+    three = {"filename": it.filename, "description": it.description, "conditions": it.conditions}
+    aad = store.SEALED_ITEMS.aad(it.id)
+    sealed = sealing.content_keys(s).seal(s, it.workspace_id, aad, json.dumps(three).encode())
+    s.execute(
+        text("UPDATE evidence_items SET sealed = :sealed, consents = :consents WHERE id = :id"),
+        {"sealed": sealed, "consents": store._consents_json(it.consents), "id": it.id},
+    )
+
+
+def test_the_start_seals_the_consents_of_items_sealed_before_them_once(tmp_path: Path) -> None:
+    """Items sealed before their consents were (revision 0035): the start (``sealing.backfill_all``, in
+    batches) seals each one's consents with its text and empties the column, erases those of a workspace
+    already shredded, leaves the others; a second start finds none, on the partial index."""
+    db = item_db(tmp_path)
+    old = [consented(f"0190f7a0-0000-7000-8000-0000000001{n:02d}") for n in range(5)]
+    shredded = consented("0190f7a0-0000-7000-8000-0000000002ff", workspace_id="ws-shredded")
+    already = consented("0190f7a0-0000-7000-8000-0000000003ff", use=LATER_USE)
+    gone_ws = replace(EIO, id="0190f7a0-0000-7000-8000-0000000000a9", workspace_id="ws-shredded")
+
+    def write_before(s: Session) -> None:
+        store.REQUESTS.insert_many(s, [gone_ws])
+        for it in (*old, replace(shredded, evidence_request_id=gone_ws.id)):
+            _sealed_before_consents(s, it)
+        store.insert_item(s, already, upload_request_id=already.id)
+
+    db.write_sync(write_before)
+    db.write_sync(lambda s: sealing.content_keys(s).shred(s, "ws-shredded"))
+    assert sum(bool(c) for c in clear_consents(db).values()) == 6
+
+    assert read(db, lambda s: store.seal_clear_consents(s, batch=2)) == 2  # a batch (rolled back here)
+    assert sealing.backfill_all(db.write_sync, store.Base.metadata) == 6
+    assert set(clear_consents(db).values()) == {""}
+    assert [read_item(db, it.id).consents for it in old] == [it.consents for it in old]
+    assert read_item(db, old[0].id).filename == "post.png"
+    assert read_item(db, shredded.id).consents == ()
+    assert read_item(db, already.id).consents == already.consents
+    assert not files_hold(tmp_path, db, "zzconsent-")
+    assert sealing.backfill_all(db.write_sync, store.Base.metadata) == 0
+    with db.engine.connect() as conn:
+        sql = str(store.CLEAR_CONSENTS.limit(500).compile(db.engine, compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "ix_evidence_items_consents_in_clear" in plan, plan
+
+
 # -- the migration ---------------------------------------------------------------------------------------
 
 
@@ -226,6 +400,11 @@ def check_migration_0032(url: str) -> None:
         for n, (item_id, (req, origin, consents, _)) in enumerate(items.items()):
             it = stored_item(req, id=item_id, origin_jurisdiction=origin, consents=consents, sha256=f"{n:064x}")
             store.insert_item(s, it, upload_request_id=item_id)
+            # At 0031 the consents were in clear (sealed since 0035), where the revision's SQL reads them.
+            s.execute(
+                text("UPDATE evidence_items SET consents = :consents WHERE id = :id"),
+                {"consents": store._consents_json(consents), "id": item_id},
+            )
         s.execute(text("UPDATE alembic_version SET version_num = '0031'"))
     migrate(MIGRATIONS, url, "0032")  # that revision alone: the later ones' columns are there already
     with Session(db.engine, info=db.info) as s:
