@@ -1,8 +1,9 @@
 """Case content encrypted at rest (issue 14): every service of a node, on SQLite files as `make run` keeps
-them, with the node's KEK file; a task, an evidence request and a preservation order written through the
-`jit` command. A byte search of every database file (``*.db``, ``*-wal``, ``*-shm``) finds none of their
-text, and the command still shows it. Then the workspace is crypto-shredded by the operator's command:
-the text reads as "[content destroyed]", never as an error, and nothing new is written in it."""
+them, with the node's KEK file; a task, an evidence request (with an item and the executing state's consent
+to another use of it) and a preservation order written through the `jit` command. A byte search of every
+database file (``*.db``, ``*-wal``, ``*-shm``) finds none of their text, and the command still shows it.
+Then the workspace is crypto-shredded by the operator's command: the text reads as "[content destroyed]"
+(the item's consents as none), never as an error, and nothing new is written in it."""
 
 from __future__ import annotations
 
@@ -34,8 +35,11 @@ REQUEST_DESCRIPTION = f"Request description zzreqdesc{MARK}"
 ORDER_DESCRIPTION = f"Order description zzorderdesc{MARK}"
 VICTIM_NAME = f"Anna zzvictim{MARK}"
 VICTIM_CONTACT = f"Prinsengracht zzcontact{MARK}"
+#: The use DE consents to for its evidence (JIT_OTHER_USE_NEEDS_CONSENT), recorded weeks on: case text too.
+CONSENT_PURPOSE = f"prosecution of fraud by zzconsent{MARK}"
 SECRETS = [
     TASK_TITLE, TASK_DESCRIPTION, REQUEST_TITLE, REQUEST_DESCRIPTION, ORDER_DESCRIPTION, VICTIM_NAME, VICTIM_CONTACT,
+    CONSENT_PURPOSE,
 ]  # fmt: skip
 
 
@@ -72,13 +76,13 @@ def jit(node: tuple[Path, dict[str, RunningService]], keycloak: Any, nats_server
             assert res.exit_code == 0, res.stdout + res.stderr
         return res
 
-    for user in ("nl-prosecutor", "nl-liaison", "de-liaison"):
+    for user in ("nl-prosecutor", "nl-liaison", "de-liaison", "de-prosecutor"):
         run("login", user, "--password", "demo")
     return run
 
 
 @pytest.fixture(scope="module")
-def written(jit: Any) -> dict[str, str]:
+def written(jit: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     task = json.loads(
         jit(
             "--json",
@@ -156,7 +160,18 @@ def written(jit: Any) -> dict[str, str]:
             "--name", VICTIM_NAME, "--contact", VICTIM_CONTACT,
         ).stdout
     )  # fmt: skip
-    return {"task": task["id"], "order": order["id"], "request": request["id"], "victim": victim["id"]}
+    # DE executes the request, NL's liaison receives DE's evidence, and DE's prosecutor consents to its use.
+    jit("--as", "de-liaison", "evidence", "request", "acknowledge", request["id"])
+    jit("--as", "de-liaison", "evidence", "request", "start-execution", request["id"])
+    src = tmp_path_factory.mktemp("upload") / "chat.txt"
+    src.write_bytes(b"chat log sent by DE")
+    item = json.loads(
+        jit("--json", "--as", "nl-liaison", "evidence", "upload", str(src), "--request", request["id"]).stdout
+    )
+    jit("--as", "de-prosecutor", "evidence", "item", "consent", item["id"], "--purpose", CONSENT_PURPOSE)
+    return {
+        "task": task["id"], "order": order["id"], "request": request["id"], "victim": victim["id"], "item": item["id"],
+    }  # fmt: skip
 
 
 def _settled(running: dict[str, RunningService], written: dict[str, str]) -> bool:
@@ -197,6 +212,8 @@ def test_a_byte_search_of_the_databases_finds_no_case_text_and_the_cli_still_sho
     assert (request["title"], request["description"]) == (REQUEST_TITLE, REQUEST_DESCRIPTION)
     assert f"@req_{MARK}" in json.dumps(request["targets"])
     assert REQUEST_TITLE in jit("--as", "nl-prosecutor", "evidence", "request", "show", written["request"]).stdout
+    items = jit("--as", "nl-prosecutor", "evidence", "items", "--request", written["request"]).stdout
+    assert "other use: DE consents" in items and CONSENT_PURPOSE in items
     order = json.loads(jit("--json", "--as", "nl-liaison", "preservation", "show", written["order"]).stdout)
     assert order["description"] == ORDER_DESCRIPTION and f"@order_{MARK}" in json.dumps(order["targets"])
     identity = jit("--as", "de-liaison", "victim", "identity", written["victim"], "--purpose", "at-rest check").stdout
@@ -258,6 +275,13 @@ def test_a_shredded_workspace_reads_as_destroyed_and_takes_nothing_new(
         ),
         timeout=3 * sealing.RECHECK_SECONDS,
     )
+
+    def consents_gone() -> bool:
+        """The item's consents went with its other text: it reads as having none."""
+        res = jit("--as", "nl-prosecutor", "evidence", "items", "--request", written["request"], ok=False)
+        return res.exit_code == 0 and f"item {written['item']}" in res.stdout and "other use:" not in res.stdout
+
+    eventually(consents_gone, timeout=3 * sealing.RECHECK_SECONDS)
     # VICTIM_IDENTITY_NEED_TO_KNOW: a shredded identity is gone for its need-to-know readers too.
     eventually(
         lambda: (

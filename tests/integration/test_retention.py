@@ -242,6 +242,10 @@ def make_case(node: Node, tokens: Any) -> Case:
         media_type="text/plain",
         filename=f"{MARKER}.txt",
         description=f"About {MARKER}",
+        # DE's consent to another use: the use is case text, sealed with the item's (and gone with its key).
+        use_conditions=epb.UseConditions(
+            consents=[epb.UseConsent(purpose=f"prosecution of {MARKER}", granted_by_jurisdiction="DE")]
+        ),
     )
     item = (
         ev(node.evidence.channel)
@@ -578,6 +582,15 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
         tokens,
     ).order
     assert MARKER not in str(order)
+    [item] = call(
+        node.evidence,
+        evidence_pb2_grpc.EvidenceServiceStub,
+        "ListItems",
+        "nl-prosecutor",
+        epb.ListItemsRequest(evidence_request_id=case.request_id),
+        tokens,
+    ).items
+    assert item.id == case.item_id and list(item.use_conditions.consents) == [] and MARKER not in str(item)
     for svc in node.services:
         keys = svc.rt.content_keys
         with pytest.raises(crypto.Shredded):
