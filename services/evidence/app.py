@@ -32,7 +32,7 @@ from services.evidence.keys import WorkspaceKeys
 from services.evidence.servicer import EvidenceServicer
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# At start, before serving, the consents of items sealed before they were (revision 0035) are sealed with
+# At start, before serving, the consents of items sealed before they were (revision 0036) are sealed with
 # the items' other text, after jitlib's own backfills (which seal rows from before sealing with them).
 sealing.backfilled(store.Base.metadata, store.seal_clear_consents)
 

@@ -304,7 +304,7 @@ class ItemRow(Base):
     filename: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text)
     conditions: Mapped[str] = mapped_column(Text)
-    #: The consents to other use (JSON, ``_consents_json``): sealed with the text below since revision 0035,
+    #: The consents to other use (JSON, ``_consents_json``): sealed with the text below since revision 0036,
     #: the column left empty; an item sealed before keeps them here until the start seals them
     #: (``seal_clear_consents``).
     consents: Mapped[str] = mapped_column(Text)
@@ -330,7 +330,7 @@ class ItemRow(Base):
         # A workspace's items in id order: what a country that joins it is sent (``owned_items``), what its
         # shred reaches (``blob_keys_of_workspace``, ``erase_custody_text``).
         Index("ix_evidence_items_workspace", "workspace_id", "id"),
-        # The items whose consents are still in clear (sealed before revision 0035), for the start's
+        # The items whose consents are still in clear (sealed before revision 0036), for the start's
         # ``seal_clear_consents``: empty once it ran, so each later start finds none at once.
         Index(
             "ix_evidence_items_consents_in_clear",
@@ -358,7 +358,7 @@ class PendingItemRow(Base):
 
 
 #: What users write about an item, sealed at rest: its consents to other use too (the use consented to is
-#: case text), since revision 0035; once shredded, no consents are left. An item is listed by the auditor's
+#: case text), since revision 0036; once shredded, no consents are left. An item is listed by the auditor's
 #: verification even when its key does not open (that is a finding): its consents then read as none.
 SEALED_ITEMS = SealedText(
     ItemRow,
@@ -1110,7 +1110,7 @@ CLEAR_CONSENTS = select(_ITEMS.c.id, _ITEMS.c.workspace_id, _ITEMS.c.sealed, _IT
 
 def seal_clear_consents(session: Session, *, batch: int = CONSENTS_BATCH) -> int:
     """A step of the start's ``jitlib.sealing.backfill_all`` (declared by ``app``): up to ``batch`` items
-    sealed before their consents were (revision 0035) whose consents are still in their clear column, their
+    sealed before their consents were (revision 0036) whose consents are still in their clear column, their
     text opened and sealed again with the consents, the column emptied; an item whose workspace was shredded
     has them erased (they read as none, as a shred leaves them now). How many it changed (0: none left, found
     at once on the partial index). A key no KEK of the node opens stops the start, as the other backfills'."""

@@ -322,7 +322,7 @@ def test_an_item_whose_key_does_not_open_is_still_read_its_consents_as_none(tmp_
 
 
 def _sealed_before_consents(s: Session, it: EvidenceItem) -> None:
-    """``it`` as the service stored it before revision 0035: its file name, description and conditions
+    """``it`` as the service stored it before revision 0036: its file name, description and conditions
     sealed (the associated data names those three), its consents in clear."""
     store.insert_item(s, it, upload_request_id=it.id)
     three = {"filename": it.filename, "description": it.description, "conditions": it.conditions}
@@ -335,7 +335,7 @@ def _sealed_before_consents(s: Session, it: EvidenceItem) -> None:
 
 
 def test_the_start_seals_the_consents_of_items_sealed_before_them_once(tmp_path: Path) -> None:
-    """Items sealed before their consents were (revision 0035): the start (``sealing.backfill_all``, in
+    """Items sealed before their consents were (revision 0036): the start (``sealing.backfill_all``, in
     batches) seals each one's consents with its text and empties the column, erases those of a workspace
     already shredded, leaves the others; a second start finds none, on the partial index."""
     db = item_db(tmp_path)
@@ -400,7 +400,7 @@ def check_migration_0032(url: str) -> None:
         for n, (item_id, (req, origin, consents, _)) in enumerate(items.items()):
             it = stored_item(req, id=item_id, origin_jurisdiction=origin, consents=consents, sha256=f"{n:064x}")
             store.insert_item(s, it, upload_request_id=item_id)
-            # At 0031 the consents were in clear (sealed since 0035), where the revision's SQL reads them.
+            # At 0031 the consents were in clear (sealed since 0036), where the revision's SQL reads them.
             s.execute(
                 text("UPDATE evidence_items SET consents = :consents WHERE id = :id"),
                 {"consents": store._consents_json(consents), "id": item_id},

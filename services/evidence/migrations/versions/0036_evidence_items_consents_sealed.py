@@ -1,7 +1,7 @@
 """evidence_items: the consents to other use sealed with the item's other text
 
-Revision ID: 0035
-Revises: 0033
+Revision ID: 0036
+Revises: 0035
 
 An item's consents to other use (``consents``, JSON: each the use consented to, case text, and the state's
 reference) are sealed under the workspace's key with its file name, description and conditions (``sealed``,
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0035"
-down_revision: str | None = "0033"
+revision: str = "0036"
+down_revision: str | None = "0035"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
