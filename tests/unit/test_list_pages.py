@@ -311,9 +311,24 @@ def test_the_upgrade_lists_each_records_parties_from_its_parties_rows(tmp_path: 
         "enforcement_decided_at",
         "enforcement_refusal_ground",
     )
-    for migrations, metadata, before, name, write, later in (
-        (TASKS, tasks.Base.metadata, "0016", "tasks", tasks.TASKS.insert_many, ()),
-        (EVIDENCE, evidence.Base.metadata, "0028", "evidence_requests", evidence.REQUESTS.insert_many, evidence_later),
+    # And what later revisions made elsewhere (the custody entries' request ids, the consents' index).
+    evidence_statements = (
+        "DROP INDEX uq_custody_log_request",
+        "ALTER TABLE custody_log DROP COLUMN request_id",
+        "ALTER TABLE custody_log DROP COLUMN request_digest",
+        "DROP INDEX ix_evidence_items_consents_in_clear",
+    )
+    for migrations, metadata, before, name, write, later, statements in (
+        (TASKS, tasks.Base.metadata, "0016", "tasks", tasks.TASKS.insert_many, (), ()),
+        (
+            EVIDENCE,
+            evidence.Base.metadata,
+            "0028",
+            "evidence_requests",
+            evidence.REQUESTS.insert_many,
+            evidence_later,
+            evidence_statements,
+        ),
     ):
         (tmp_path / name).mkdir()
         db = database(tmp_path / name, migrations, metadata)
@@ -326,6 +341,8 @@ def test_the_upgrade_lists_each_records_parties_from_its_parties_rows(tmp_path: 
             conn.exec_driver_sql("ALTER TABLE workspace_keys DROP COLUMN shredding_since")  # likewise
             for column in later:
                 conn.exec_driver_sql(f"ALTER TABLE {name} DROP COLUMN {column}")
+            for statement in statements:
+                conn.exec_driver_sql(statement)
             conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{before}'")
         assert want == sorted((r.id, "".join(f",{j}" for j in sorted(r.parties)) + ",") for r in made)
         assert max(len(r.parties) for r in made) >= 3
