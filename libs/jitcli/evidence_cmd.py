@@ -334,7 +334,10 @@ def enforcement_text(r: pb.EvidenceRequest) -> str:
     if r.enforcement_refusal_ground:
         ground = _label(pb.EnforcementRefusalGround, r.enforcement_refusal_ground, "ENFORCEMENT_REFUSAL_GROUND_")
         return f"{text}; recognition refused {_when(r.enforcement_decided_at)}: {ground} (Art. 16(4))"
-    return f"{text}; recognised {_when(r.enforcement_decided_at)}: the provider is required to comply"
+    recognised = f"{text}; recognised {_when(r.enforcement_decided_at)}: the provider is required to comply"
+    if r.compliance_days:
+        return f"{recognised} within {r.compliance_days} days (Art. 16(3))"
+    return recognised
 
 
 def refusal_text(basis: int, ground: int) -> str:
@@ -751,13 +754,30 @@ def transfer_enforcement(
 
 
 @request_app.command("recognise-enforcement")
-def recognise_enforcement(ctx: typer.Context, id: RequestId, note_: Note = "", expected_version: Version = 0) -> None:
-    """Enforcing state's prosecutor: recognise the transferred order, the provider is required to comply ->
-    IN_EXECUTION (or PARTIALLY_EXECUTED when data were delivered before)."""
+def recognise_enforcement(
+    ctx: typer.Context,
+    id: RequestId,
+    compliance_days: Annotated[
+        int,
+        typer.Option(
+            "--compliance-days",
+            metavar="DAYS",
+            help="The deadline set for the provider to comply or oppose, in days from now (1 to 90), counted "
+            "in the enforcing state's calendar (Art. 16(3)).",
+        ),
+    ],
+    note_: Note = "",
+    expected_version: Version = 0,
+) -> None:
+    """Enforcing state's prosecutor: recognise the transferred order, the provider is formally required to comply
+    within --compliance-days -> IN_EXECUTION (or PARTIALLY_EXECUTED when data were delivered before); its
+    COMPLIANCE deadline replaces its first one (Reg. (EU) 2023/1543 Art. 16(3))."""
     _transition(
         ctx,
         "RecogniseEnforcement",
-        pb.RecogniseEnforcementRequest(id=_uuid(id), expected_version=expected_version, note=note_),
+        pb.RecogniseEnforcementRequest(
+            id=_uuid(id), expected_version=expected_version, note=note_, compliance_days=compliance_days
+        ),
     )
 
 

@@ -263,6 +263,15 @@ _EPOC: tuple[Rule, ...] = (
         f"UNVERIFIED: {EPOC} Art. 16(3), 15",
     ),
     Rule(
+        "EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE",
+        "recognising the order, the enforcing state formally requires the provider to comply and sets it a "
+        "deadline to comply or oppose; given as 1 to 90 days from the recognition, counted in the enforcing "
+        "state's calendar, it is a deadline of the request, warned before and when passed, and replaces the "
+        "provider's first deadline, which no longer runs nor shows overdue",
+        f"UNVERIFIED: {EPOC} Art. 16(3) (the Regulation fixes no length); GUESS: days counted as Reg. 1182/71 "
+        "Art. 3 counts them, the 90-day bound is this system's",
+    ),
+    Rule(
         "EPOC_ENFORCEMENT_REFUSAL_GROUNDS",
         "the enforcing state refuses recognition only on a closed list: not issued or validated by a competent "
         "authority, offence not covered by Art. 5(4), impossibility or manifest errors, data not stored, service "

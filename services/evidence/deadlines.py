@@ -8,7 +8,9 @@ addressee: the executing or enforcing state, or the provider's establishment): a
 the end of its last day, moved to the next working day when that is a Saturday, Sunday or public holiday
 there (``jitlib.jurisdictions``). One period counts working days (``period_end``'s ``working_days``: the
 same calendars): the enforcing state's recognition decision on a transferred EPOC, 5 working days of the
-enforcing state (``enforcement``; Reg. (EU) 2023/1543 Art. 16(2)).
+enforcing state (``enforcement``; Reg. (EU) 2023/1543 Art. 16(2)). Once it recognised the order, the
+provider's deadline is the one the enforcing state set (``compliance``, in its calendar, Art. 16(3)), in
+place of the instrument's PRODUCE.
 
 Deadlines are stored with their request (``store.DeadlineRow``): a change to how a period is counted raises
 ``COUNTING``, and the service recounts the stored deadlines once at start (``services.evidence.recount``).
@@ -39,6 +41,8 @@ class DeadlineKind(enum.StrEnum):
     NON_DISCLOSURE = "NON_DISCLOSURE"
     #: The enforcing state's recognition decision on a transferred EPOC (``enforcement``).
     ENFORCEMENT = "ENFORCEMENT"
+    #: The provider's deadline to comply with an EPOC the enforcing state recognised (``compliance``).
+    COMPLIANCE = "COMPLIANCE"
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,9 @@ class Deadline:
 #: How this module counts periods, stored in the database once the deadlines stored there were recounted
 #: that way (``services.evidence.recount``, at start): 1, receipt + N x 24 h in UTC (before Reg. 1182/71 was
 #: followed, 7420056); 2, ``period_end``; 3, with the end of a non-disclosure order (``non_disclosure``), so
-#: that a suppression stored before warns too. Raise it with any change that moves a deadline already stored.
-COUNTING = 3
+#: that a suppression stored before warns too; 4, an EPOC the enforcing state recognised no longer counts the
+#: provider's first PRODUCE deadline (``superseded``). Raise it with any change that moves a deadline already stored.
+COUNTING = 4
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,10 @@ class StoredClocks(Protocol):
     def enforcing_jurisdiction(self) -> str: ...
     @property
     def enforcement_requested_at(self) -> datetime | None: ...
+    @property
+    def enforcement_decided_at(self) -> datetime | None: ...
+    @property
+    def compliance_days(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,10 @@ class Clocks:
     #: days) and when it received the order; "" and None before a transfer.
     enforcing_jurisdiction: str = ""
     enforcement_requested_at: datetime | None = None
+    #: When the enforcing state decided on it (None before), and the days it gave the provider to comply when
+    #: it recognised it (0 otherwise, and for a recognition recorded before they were asked).
+    enforcement_decided_at: datetime | None = None
+    compliance_days: int = 0
 
     @classmethod
     def of(cls, r: StoredClocks) -> Clocks:
@@ -215,6 +228,8 @@ class Clocks:
             r.user_notice_suppressed_until if r.user_notice_status == "SUPPRESSED" else None,
             r.enforcing_jurisdiction,
             r.enforcement_requested_at,
+            r.enforcement_decided_at,
+            r.compliance_days,
         )
 
 
@@ -245,7 +260,7 @@ def compute(c: Clocks) -> tuple[Deadline, ...]:
     """The deadlines running in the request's current state, earliest first."""
     out = []
     for p in PERIODS.get(instrument(c.legal_basis, c.epoc_procedure), ()):
-        if c.state not in p.states:
+        if c.state not in p.states or (p.kind is DeadlineKind.PRODUCE and superseded(c)):
             continue
         anchor = c.received_at if p.anchor == "received" else c.decided_at
         if anchor is None:
@@ -265,6 +280,9 @@ def compute(c: Clocks) -> tuple[Deadline, ...]:
     recognition = enforcement(c)
     if recognition is not None:
         out.append(recognition)
+    comply = compliance(c)
+    if comply is not None:
+        out.append(comply)
     return tuple(sorted(out, key=lambda d: (d.due_at, d.kind.value)))
 
 
@@ -313,6 +331,46 @@ def enforcement(c: Clocks) -> Deadline | None:
         return None
     due = period_end(c.enforcement_requested_at, ENFORCEMENT_PERIOD, c.enforcing_jurisdiction, working_days=True)
     return Deadline(DeadlineKind.ENFORCEMENT, due, ENFORCEMENT_SOURCE, c.enforcement_requested_at, working_days=True)
+
+
+def superseded(c: Clocks) -> bool:
+    """Whether the enforcing state recognised the order since its (last) receipt, so that the provider's
+    deadline is the one it set (``compliance``), not the instrument's PRODUCE: decided after the receipt (a
+    resubmission is a new receipt) and not refused (a refusal of recognition leaves it NOT_ENFORCED, where
+    no PRODUCE runs) (EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE)."""
+    return (
+        c.enforcement_decided_at is not None
+        and c.received_at is not None
+        and c.enforcement_decided_at >= c.received_at
+        and c.state != "NOT_ENFORCED"
+    )
+
+
+#: The longest deadline the enforcing state may set the provider, in days: a bound of this system on what is
+#: typed, not of the law (EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE).
+COMPLIANCE_DAYS_MAX = 90
+COMPLIANCE_SOURCE = legal.source("EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE")
+
+
+def compliance(c: Clocks) -> Deadline | None:
+    """The provider's deadline to comply with (or oppose) an order the enforcing state recognised: the days it
+    set from its recognition, counted as the other periods (``period_end``) in the enforcing state's calendar,
+    while the request is in execution; None otherwise, and for a recognition recorded without them."""
+    if c.state not in _EXECUTING or not superseded(c) or c.compliance_days <= 0 or not c.enforcing_jurisdiction:
+        return None
+    assert c.enforcement_decided_at is not None  # ``superseded``
+    due = period_end(c.enforcement_decided_at, c.compliance_days * DAY, c.enforcing_jurisdiction)
+    return Deadline(DeadlineKind.COMPLIANCE, due, COMPLIANCE_SOURCE, c.enforcement_decided_at)
+
+
+def production_end(c: Clocks) -> datetime | None:
+    """When the provider's deadline to produce ends, whatever state the request is in now: the one the
+    enforcing state set once it recognised the order (``compliance``), else the instrument's PRODUCE
+    (``window_end``); None when there is none."""
+    if superseded(c) and c.compliance_days > 0 and c.enforcing_jurisdiction:
+        assert c.enforcement_decided_at is not None
+        return period_end(c.enforcement_decided_at, c.compliance_days * DAY, c.enforcing_jurisdiction)
+    return window_end(c, DeadlineKind.PRODUCE)
 
 
 def window_end(c: Clocks, kind: DeadlineKind) -> datetime | None:

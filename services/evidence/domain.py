@@ -246,6 +246,9 @@ class EvidenceRequest(Versioned, AccessParties):
     enforcement_requested_at: datetime | None = None
     enforcement_decided_at: datetime | None = None
     enforcement_refusal_ground: str = ""
+    #: The days the enforcing state gave the provider to comply when it recognised the order
+    #: (EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE); 0 before, and for a recognition recorded before they were asked.
+    compliance_days: int = 0
 
     @property
     def category_outcomes(self) -> tuple[CategoryOutcome, ...]:
@@ -529,6 +532,8 @@ class TransitionInput:
     #: recognition: its ground (``legal.ENFORCEMENT_REFUSAL_GROUNDS``).
     enforcing_jurisdiction: str = ""
     enforcement_ground: str = ""
+    #: A recognition: the days the enforcing state gives the provider to comply (0: not given).
+    compliance_days: int = 0
     unknown_enums: tuple[str, ...] = ()
 
 
@@ -560,6 +565,15 @@ def transition_violations(t: Transition, data: TransitionInput, now: datetime) -
         grounds = ", ".join(legal.ENFORCEMENT_REFUSAL_GROUNDS)
         cite = legal.cite("EPOC_ENFORCEMENT_REFUSAL_GROUNDS")
         out.append(FieldViolation("ground", f"is required: one of {grounds} {cite}"))
+    if t.action == "recognise_enforcement" and not 1 <= data.compliance_days <= deadlines.COMPLIANCE_DAYS_MAX:
+        cite = legal.cite("EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE")
+        out.append(
+            FieldViolation(
+                "compliance_days",
+                f"is required: the days the provider has to comply or oppose, 1 to {deadlines.COMPLIANCE_DAYS_MAX} "
+                f"{cite}",
+            )
+        )
     if data.enforcing_jurisdiction and not is_jurisdiction(data.enforcing_jurisdiction):
         out.append(FieldViolation("enforcing_jurisdiction", "must be an ISO 3166-1 alpha-2 code in upper case"))
     # When the addressee received the request: a stated past date (jitlib.validate.past_date); that it is
@@ -792,7 +806,8 @@ def _enforcement_refused(req: EvidenceRequest, action: str, now: datetime) -> Re
         )
     if action != "transfer_for_enforcement" or req.state is S.NOT_EXECUTED:
         return None
-    end = deadlines.window_end(req.clocks(), DeadlineKind.PRODUCE)
+    # Once the enforcing state recognised the order, the deadline it set (EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE).
+    end = deadlines.production_end(req.clocks())
     if end is None or now < end:
         until = f" until {end.isoformat()}" if end is not None else ""
         return lambda: FailedPrecondition(
@@ -900,12 +915,13 @@ def apply(req: EvidenceRequest, action: str, data: TransitionInput, *, actor: Ac
             enforcement_requested_at=now,
             enforcement_decided_at=None,
             enforcement_refusal_ground="",
+            compliance_days=0,
         )
     elif action == "recognise_enforcement":
         # EPOC_ENFORCEMENT_RECOGNISED: the provider is required to comply; what it delivered before counts.
         executed = any(o.state is CategoryState.EXECUTED for o in req.decided_categories)
         target = S.PARTIALLY_EXECUTED if executed else S.IN_EXECUTION
-        changes["enforcement_decided_at"] = now
+        changes.update(enforcement_decided_at=now, compliance_days=data.compliance_days)
     elif action == "refuse_enforcement":
         InvalidArgument.raise_for(enforcement_ground_violations(data.enforcement_ground))
         changes.update(enforcement_decided_at=now, enforcement_refusal_ground=data.enforcement_ground)
@@ -1128,10 +1144,14 @@ def clock_ends(req: EvidenceRequest) -> tuple[datetime, ...]:
     a request's allowed actions (``clock_schedule``) is worked out from these alone."""
     clocks = req.clocks()
     ends = {EPOC_APPLIES_FROM}
-    for kind in (DeadlineKind.REVIEW, DeadlineKind.OBJECTION, DeadlineKind.DECIDE, DeadlineKind.PRODUCE):
+    for kind in (DeadlineKind.REVIEW, DeadlineKind.OBJECTION, DeadlineKind.DECIDE):
         end = deadlines.window_end(clocks, kind)
         if end is not None:
             ends.add(end)
+    # The provider's deadline, a transfer for enforcement's: the one the enforcing state set once it recognised.
+    produce = deadlines.production_end(clocks)
+    if produce is not None:
+        ends.add(produce)
     return tuple(sorted(ends))
 
 

@@ -156,6 +156,7 @@ def transition_input(request: Any) -> TransitionInput:
         ),
         enforcing_jurisdiction=request.enforcing_jurisdiction if "enforcing_jurisdiction" in fields else "",
         enforcement_ground=enforcement_ground,
+        compliance_days=request.compliance_days if "compliance_days" in fields else 0,
         unknown_enums=tuple(e.unknown),
     )
 
@@ -374,6 +375,7 @@ def request_fields(
         enforcement_requested_at=ts_fields_or_none(r.enforcement_requested_at),
         enforcement_decided_at=ts_fields_or_none(r.enforcement_decided_at),
         enforcement_refusal_ground=_named("ENFORCEMENT_REFUSAL_GROUND_", r.enforcement_refusal_ground),
+        compliance_days=r.compliance_days,
         user_notice_suppressed_until=ts_fields_or_none(r.user_notice_suppressed_until),
         user_notice_suppression_lapsed=suppression_lapsed(r, now) if now is not None else None,
         next_deadline_at=ts_fields(r.deadlines[0].due_at) if r.deadlines else None,
@@ -393,7 +395,7 @@ def request_fields(
 #: (a field added or computed otherwise), with a migration that empties ``evidence_requests.answer``
 #: (``jitlib.answers``). The form digest adds how deadlines are counted (``deadlines.COUNTING``), whose
 #: change the start's recount follows by writing every answer again.
-ANSWER_FORM = 4 + 1000 * COUNTING
+ANSWER_FORM = 5 + 1000 * COUNTING
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _HEAD = struct.Struct(">IBBq")
@@ -585,6 +587,7 @@ def request_from_pb(msg: pb.EvidenceRequest) -> EvidenceRequest:
             "ENFORCEMENT_REFUSAL_GROUND_",
             "enforcement_refusal_ground",
         ),
+        compliance_days=msg.compliance_days,
     )
 
 

@@ -148,6 +148,9 @@ class RequestRow(RecordColumns, Base):
     enforcement_requested_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     enforcement_decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     enforcement_refusal_ground: Mapped[str] = mapped_column(String(48), server_default="")
+    #: The days the enforcing state gave the provider to comply when it recognised the order (revision 0037;
+    #: 0 before, and for a recognition recorded before it).
+    compliance_days: Mapped[int] = mapped_column(Integer, server_default="0")
     #: What users write about a request (title, description, state reason, targets), sealed under the
     #: workspace's key; their own columns stay empty (NULL: a row from before sealing, sealed at start).
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
@@ -440,6 +443,7 @@ FIELDS = RecordFields(
         "max_sentence_months",
         "enforcing_jurisdiction",
         "enforcement_refusal_ground",
+        "compliance_days",
     ),
     times=(
         "user_notice_suppressed_until",
@@ -886,6 +890,8 @@ class RunningClocks(NamedTuple):
     user_notice_suppressed_until: datetime | None
     enforcing_jurisdiction: str
     enforcement_requested_at: datetime | None
+    enforcement_decided_at: datetime | None
+    compliance_days: int
     stored: tuple[StoredDeadline, ...]
 
 
@@ -907,6 +913,8 @@ _RUNNING_PAGE = (
         RequestRow.user_notice_suppressed_until,
         RequestRow.enforcing_jurisdiction,
         RequestRow.enforcement_requested_at,
+        RequestRow.enforcement_decided_at,
+        RequestRow.compliance_days,
     )
     # A suppressed user notice is a deadline too (``deadlines.non_disclosure``), also of a request that has
     # no other (stored before it was one, or of an instrument without a period).
@@ -955,6 +963,8 @@ def running_clocks(session: Session, after: str, limit: int) -> list[RunningCloc
             as_utc(r.user_notice_suppressed_until) if r.user_notice_suppressed_until is not None else None,
             r.enforcing_jurisdiction,
             as_utc(r.enforcement_requested_at) if r.enforcement_requested_at is not None else None,
+            as_utc(r.enforcement_decided_at) if r.enforcement_decided_at is not None else None,
+            r.compliance_days,
             tuple(sorted(stored[r.id], key=lambda s: (s.deadline.due_at, s.deadline.kind.value))),
         )
         for r in rows

@@ -150,7 +150,7 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
 
     expected = {
         "tasks": "58076da71142d778",
-        "evidence_requests": "d7bd5e3290131e8f",  # 0035 emptied the column (custody request ids)
+        "evidence_requests": "ab5029539e865e29",  # 0037 emptied the column (compliance days)
         "preservation_orders": "56d697cbb44eaab6",  # 0021 emptied the column (the user notice)
     }
     found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}

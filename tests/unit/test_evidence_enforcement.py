@@ -22,7 +22,7 @@ from jitlib.policy import (
 )
 from jitlib.principal import Principal
 from services.evidence import domain
-from services.evidence.deadlines import Clocks, DeadlineKind, enforcement
+from services.evidence.deadlines import Clocks, DeadlineKind, compute, enforcement, period_end
 from services.evidence.mapping import request_from_pb, request_to_pb
 
 # Thursday 22 October 2026, 10:00 in Dublin (UTC+1 until the 25th): the Monday after, 26 October, is a public
@@ -63,8 +63,10 @@ def issued(procedure: str = "STANDARD", basis: str = "EPOC", at: datetime = T0 -
 
 
 def act(
-    r: domain.EvidenceRequest, action: str, now: datetime = T0, who: Actor = NL, **kw: str
+    r: domain.EvidenceRequest, action: str, now: datetime = T0, who: Actor = NL, **kw: str | int
 ) -> domain.EvidenceRequest:
+    if action == "recognise_enforcement":
+        kw.setdefault("compliance_days", 10)  # required of the RPC (``transition_violations``)
     return domain.apply(r, action, domain.TransitionInput(**kw), actor=who, now=now)  # type: ignore[arg-type]
 
 
@@ -306,3 +308,77 @@ def test_the_cli_shows_the_transfer_and_the_enforcing_state_s_decision() -> None
     assert "recognition refused 2026-10-23 09:00 UTC: fundamental-rights (Art. 16(4))" in enforcement_text(
         request_to_pb(no, T0 + D)
     )
+
+
+# -- after recognition: the provider's deadline to comply ----------------------------------------------------
+
+
+def test_epoc_enforcement_compliance_deadline_replaces_the_provider_s_first_deadline() -> None:
+    """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE: recognising the order on Friday 23 October 2026, Ireland gives the
+    provider 10 days, counted from then in its calendar; the provider's PRODUCE deadline, long passed, no longer
+    runs nor shows overdue (in the request's view, its list answer and after a replica's round trip)."""
+    transferred = act(issued(), "transfer_for_enforcement")
+    recognised = act(transferred, "recognise_enforcement", T0 + D, IE, compliance_days=10)
+    assert recognised.compliance_days == 10
+    (comply,) = recognised.deadlines
+    assert comply.kind is DeadlineKind.COMPLIANCE and not comply.working_days and comply.counted_from == T0 + D
+    assert comply.due_at == period_end(T0 + D, 10 * D, "IE")
+    assert comply.source == legal.source("EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE")
+    shown = request_to_pb(recognised, T0 + 2 * D)
+    assert [(d.kind, d.overdue) for d in shown.deadlines] == [(pb.DEADLINE_KIND_COMPLIANCE, False)]
+    assert shown.compliance_days == 10 and shown.next_deadline_at.ToDatetime(tzinfo=UTC) == comply.due_at
+    assert request_from_pb(shown).compliance_days == 10
+    # A delivery under enforcement keeps it running until the request is executed.
+    partly = act(recognised, "partially_execute", T0 + 2 * D, data_categories=("SUBSCRIBER",))  # type: ignore[arg-type]
+    assert [d.kind for d in partly.deadlines] == [DeadlineKind.COMPLIANCE]
+    assert act(partly, "complete", T0 + 3 * D).deadlines == ()
+
+
+@pytest.mark.parametrize("days", [0, -1, 91])
+def test_a_recognition_needs_the_days_to_comply_and_writes_nothing_without_them(days: int) -> None:
+    """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE: the enforcing state sets a deadline (1 to 90 days); without it,
+    INVALID_ARGUMENT on compliance_days, checked before anything is read or changed."""
+    t = domain.TRANSITIONS["recognise_enforcement"]
+    (bad,) = domain.transition_violations(t, domain.TransitionInput(compliance_days=days), T0)
+    assert bad.field == "compliance_days" and "1 to 90" in bad.description and "Art. 16(3)" in bad.description
+    assert domain.transition_violations(t, domain.TransitionInput(compliance_days=90), T0) == []
+    other = domain.TRANSITIONS["refuse_enforcement"]
+    fields = {v.field for v in domain.transition_violations(other, domain.TransitionInput(), T0)}
+    assert "compliance_days" not in fields
+
+
+def test_a_new_transfer_after_recognition_waits_for_the_deadline_the_enforcing_state_set() -> None:
+    """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE, EPOC_ENFORCEMENT_TRANSFER: once recognised, the provider's deadline
+    is the enforcing state's: the issuer may not transfer the order again before it passed (the PRODUCE end,
+    long passed, no longer counts); a list's schedule turns at its end."""
+    recognised = act(act(issued(), "transfer_for_enforcement"), "recognise_enforcement", T0 + D, IE, compliance_days=5)
+    end = period_end(T0 + D, 5 * D, "IE")
+    with pytest.raises(FailedPrecondition) as e:
+        act(recognised, "transfer_for_enforcement", T0 + 2 * D)
+    assert e.value.reason == "PRODUCTION_DEADLINE_RUNNING" and end.isoformat() in e.value.message
+    assert "transfer_for_enforcement" not in domain.allowed_actions(recognised, who("prosecutor", "NL"), T0 + 2 * D)
+    assert end in domain.clock_ends(recognised)
+    again = act(recognised, "transfer_for_enforcement", end)
+    assert (again.state, again.compliance_days, again.enforcement_decided_at) == (domain.State.IN_ENFORCEMENT, 0, None)
+
+
+def test_a_recognition_recorded_before_the_days_were_asked_has_no_deadline_invented() -> None:
+    """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE: a request recognised before compliance_days existed (0, revision
+    0037) shows no COMPLIANCE deadline, and its superseded PRODUCE no longer runs either (recounted at start)."""
+    clocks = Clocks(
+        "EPOC", "STANDARD", "IN_EXECUTION", T0 - 12 * D, None, jurisdiction="IE", enforcing_jurisdiction="IE",
+        enforcement_requested_at=T0, enforcement_decided_at=T0 + D,
+    )  # fmt: skip
+    assert compute(clocks) == ()
+    # Before any recognition, or decided before the (last) receipt: the PRODUCE deadline runs.
+    assert [d.kind for d in compute(replace(clocks, enforcement_decided_at=None))] == [DeadlineKind.PRODUCE]
+    resubmitted = replace(clocks, state="ISSUED", received_at=T0 + 2 * D, compliance_days=10)
+    assert [d.kind for d in compute(resubmitted)] == [DeadlineKind.PRODUCE]
+
+
+def test_the_cli_shows_the_days_the_enforcing_state_gave() -> None:
+    from jitcli.evidence_cmd import enforcement_text
+
+    ok = act(act(issued(), "transfer_for_enforcement"), "recognise_enforcement", T0 + D, IE, compliance_days=10)
+    text = enforcement_text(request_to_pb(ok, T0 + D))
+    assert "the provider is required to comply within 10 days" in text and "Art. 16(3)" in text

@@ -310,6 +310,7 @@ def test_the_upgrade_lists_each_records_parties_from_its_parties_rows(tmp_path: 
         "enforcement_requested_at",
         "enforcement_decided_at",
         "enforcement_refusal_ground",
+        "compliance_days",
     )
     # And what later revisions made elsewhere (the custody entries' request ids, the consents' index).
     evidence_statements = (

@@ -73,9 +73,12 @@ class EvidenceServiceStub:
     establishment; given, a bound member state other than the issuer's, and for an EPOC with notification
     the notified state itself, else INVALID_ARGUMENT naming it. The DEADLINE_KIND_ENFORCEMENT deadline
     starts: 5 working days of the enforcing state from the transfer, its receipt.)
-    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor)--> IN_EXECUTION, or
-    PARTIALLY_EXECUTED when a category was executed before: the provider is required to comply and its
-    delivery is recorded as before (Art. 16(3))
+    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor, compliance_days)--> IN_EXECUTION, or
+    PARTIALLY_EXECUTED when a category was executed before: the provider is formally required to comply by
+    the deadline the enforcing state sets (compliance_days, 1 to 90, else INVALID_ARGUMENT naming it), and
+    its delivery is recorded as before (Art. 16(3), EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE). The
+    DEADLINE_KIND_COMPLIANCE deadline replaces DEADLINE_KIND_PRODUCE, which no longer runs (nor shows
+    overdue); a new transfer waits for it to pass (PRODUCTION_DEADLINE_RUNNING).
     IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
     EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
     IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
@@ -343,9 +346,12 @@ class EvidenceServiceServicer:
     establishment; given, a bound member state other than the issuer's, and for an EPOC with notification
     the notified state itself, else INVALID_ARGUMENT naming it. The DEADLINE_KIND_ENFORCEMENT deadline
     starts: 5 working days of the enforcing state from the transfer, its receipt.)
-    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor)--> IN_EXECUTION, or
-    PARTIALLY_EXECUTED when a category was executed before: the provider is required to comply and its
-    delivery is recorded as before (Art. 16(3))
+    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor, compliance_days)--> IN_EXECUTION, or
+    PARTIALLY_EXECUTED when a category was executed before: the provider is formally required to comply by
+    the deadline the enforcing state sets (compliance_days, 1 to 90, else INVALID_ARGUMENT naming it), and
+    its delivery is recorded as before (Art. 16(3), EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE). The
+    DEADLINE_KIND_COMPLIANCE deadline replaces DEADLINE_KIND_PRODUCE, which no longer runs (nor shows
+    overdue); a new transfer waits for it to pass (PRODUCTION_DEADLINE_RUNNING).
     IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
     EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
     IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
@@ -872,9 +878,12 @@ class EvidenceService:
     establishment; given, a bound member state other than the issuer's, and for an EPOC with notification
     the notified state itself, else INVALID_ARGUMENT naming it. The DEADLINE_KIND_ENFORCEMENT deadline
     starts: 5 working days of the enforcing state from the transfer, its receipt.)
-    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor)--> IN_EXECUTION, or
-    PARTIALLY_EXECUTED when a category was executed before: the provider is required to comply and its
-    delivery is recorded as before (Art. 16(3))
+    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor, compliance_days)--> IN_EXECUTION, or
+    PARTIALLY_EXECUTED when a category was executed before: the provider is formally required to comply by
+    the deadline the enforcing state sets (compliance_days, 1 to 90, else INVALID_ARGUMENT naming it), and
+    its delivery is recorded as before (Art. 16(3), EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE). The
+    DEADLINE_KIND_COMPLIANCE deadline replaces DEADLINE_KIND_PRODUCE, which no longer runs (nor shows
+    overdue); a new transfer waits for it to pass (PRODUCTION_DEADLINE_RUNNING).
     IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
     EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
     IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
