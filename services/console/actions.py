@@ -33,8 +33,9 @@ class Input:
     #: text, textarea, date (a day, as the end of that day in UTC), instant (a day and time, in UTC), choice
     #: (one of an enum's values), choices (any of them, a repeated field), codes (jurisdictions typed with
     #: commas or spaces, a repeated field), pick (one of the values ``options`` takes from the record), day
-    #: (a day, sent as the text YYYY-MM-DD), flag (a box to tick, a bool field), or hidden (a whole number or
-    #: text the page takes from the record: ``value``).
+    #: (a day, sent as the text YYYY-MM-DD), flag (a box to tick, a bool field), number (a whole number typed,
+    #: an int32 field; the service bounds it), or hidden (a whole number or text the page takes from the record:
+    #: ``value``).
     kind: str = "text"
     required: bool = False
     enum: Any = None
@@ -174,7 +175,9 @@ REQUEST_ACTIONS = {
                       hint="e.g. IE"),
                 Input("note", "Why (the provider's failure)", "textarea")), grave=True),
         Action("recognise_enforcement", "Recognise: order the provider to comply", "evidence",
-               "RecogniseEnforcement", ev.RecogniseEnforcementRequest, (NOTE,)),
+               "RecogniseEnforcement", ev.RecogniseEnforcementRequest,
+               (Input("compliance_days", "Days to comply or oppose (Art. 16(3); 1 to 90)", "number", required=True),
+                NOTE)),
         Action("refuse_enforcement", "Refuse recognition (Art. 16(4))", "evidence", "RefuseEnforcement",
                ev.RefuseEnforcementRequest,
                (Input("ground", "Ground", "choice", True, ev.EnforcementRefusalGround, "ENFORCEMENT_REFUSAL_GROUND_"),
@@ -354,6 +357,10 @@ class FormError(ValueError):
 _WHOLE_MAX = 2**63 - 1
 
 
+#: The largest value of an int32 field (a ``number`` input's).
+_INT32_MAX = 2**31 - 1
+
+
 def _whole(raw: str) -> bool:
     """Whether ``raw`` is a whole number an int64 field takes, in ASCII digits (``str.isdigit`` alone also
     accepts digits ``int`` does not read, such as superscripts)."""
@@ -393,8 +400,9 @@ def build_request(action: Action, record_id: str, version: str, form: dict[str, 
             if spec.required:
                 raise FormError(f"{spec.label}: is required")
             continue
-        if spec.kind == "hidden" and spec.number:
-            if not _whole(raw):
+        if (spec.kind == "hidden" and spec.number) or spec.kind == "number":
+            # A typed number goes to an int32 field: one past its range is refused here, not by the message.
+            if not _whole(raw) or (spec.kind == "number" and int(raw) > _INT32_MAX):
                 raise FormError(f"{spec.label}: a whole number")
             setattr(request, spec.name, int(raw))
         elif spec.kind == "choice":

@@ -785,6 +785,50 @@ def test_a_request_page_offers_the_enforcement_forms_the_service_lists_and_sends
     ]
 
 
+def test_the_recognition_form_sends_the_days_to_comply_and_the_page_shows_the_compliance_deadline(h: Harness) -> None:
+    """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE: the enforcing state's prosecutor types the days the provider has to
+    comply (required, a whole number: else the form says so and nothing is sent); once recognised, the page says
+    within how many days and shows the COMPLIANCE deadline in the enforcing state's time, not overdue."""
+    h.services.answers[("evidence", "ListItems")] = ev.ListItemsResponse()
+    transferred = _transferred(["recognise_enforcement", "refuse_enforcement"],
+                               state=ev.EVIDENCE_REQUEST_STATE_IN_ENFORCEMENT, enforcing_jurisdiction="DE")  # fmt: skip
+    transferred.enforcement_requested_at.FromDatetime(dt.datetime(2026, 10, 22, 9, tzinfo=dt.UTC))
+    h.services.answers[("evidence", "GetRequest")] = ev.GetRequestResponse(request=transferred)
+    h.services.answers[("evidence", "RecogniseEnforcement")] = ev.RecogniseEnforcementResponse()
+    h.login()
+    page = h.http.get(f"/requests/{rid(50)}").text
+    form = page.split("/recognise_enforcement")[1].split("</form>")[0]
+    assert 'type="number" id="f-recognise_enforcement-compliance_days" name="compliance_days"' in form
+    assert "required" in form and "Days to comply or oppose (Art. 16(3); 1 to 90)" in page
+    back = {"referer": f"http://testserver/requests/{rid(50)}"}
+    for bad, why in (("", "is required"), ("ten", "a whole number"), ("99999999999", "a whole number")):
+        refused = h.http.post(f"/act/request/{rid(50)}/recognise_enforcement", headers=back,
+                              data={"csrftoken": h.csrf(), "version": "7", "compliance_days": bad})  # fmt: skip
+        assert refused.status_code == 303, bad
+        assert (
+            f"Refused: Days to comply or oppose (Art. 16(3); 1 to 90): {why}."
+            in h.http.get(refused.headers["location"]).text
+        ), bad
+    assert h.services.asked("RecogniseEnforcement") == []  # nothing sent
+    h.http.post(f"/act/request/{rid(50)}/recognise_enforcement", headers=back,
+                data={"csrftoken": h.csrf(), "version": "7", "compliance_days": "10", "note": "served"})  # fmt: skip
+    assert h.services.asked("RecogniseEnforcement") == [
+        ev.RecogniseEnforcementRequest(id=rid(50), expected_version=7, compliance_days=10, note="served")
+    ]
+
+    recognised = _transferred([], state=ev.EVIDENCE_REQUEST_STATE_IN_EXECUTION, enforcing_jurisdiction="DE",
+                              compliance_days=10)  # fmt: skip
+    recognised.enforcement_requested_at.FromDatetime(dt.datetime(2026, 10, 22, 9, tzinfo=dt.UTC))
+    recognised.enforcement_decided_at.FromDatetime(dt.datetime(2026, 10, 23, 9, tzinfo=dt.UTC))
+    d = recognised.deadlines.add(kind=ev.DEADLINE_KIND_COMPLIANCE, source="Art. 16(3)")
+    d.due_at.FromDatetime(dt.datetime(2026, 11, 2, 23, 0, tzinfo=dt.UTC))
+    h.services.answers[("evidence", "GetRequest")] = ev.GetRequestResponse(request=recognised)
+    page = h.http.get(f"/requests/{rid(50)}").text
+    assert "recognised: the provider is required to comply within 10 days (Art. 16(3))" in page
+    assert "<td>compliance</td>" in page and "DE: 03 Nov 2026, 00:00 Europe/Berlin" in page
+    assert "Overdue" not in page
+
+
 def test_a_removal_page_says_the_same_of_preservation_whether_or_not_an_order_it_may_not_read_exists(
     h: Harness,
 ) -> None:
