@@ -239,6 +239,14 @@ _EPOC: tuple[Rule, ...] = (
         "raised later is refused",
         f"{EPOC} Art. 10(4), 12(1)",
     ),
+    Rule(
+        "EPOC_EMERGENCY_OBJECTION_DURING_ENFORCEMENT",
+        "a transfer for enforcement does not stop the notified state's 96 hours to object to an emergency EPOC: "
+        "they keep running while the order is in enforcement and after recognition is refused, and a ground "
+        "raised within them is honoured there as after execution (refused, the items received restricted)",
+        f"GUESS: {EPOC} Art. 10(4), 12(1) count the 96 hours from receipt and nothing in Art. 16 ends them; "
+        "Art. 16(1) enforces only where the enforcing authority invoked no ground of Art. 12 (UNVERIFIED)",
+    ),
     # Enforcement of an order the provider did not comply with (Art. 16). UNVERIFIED: transcribed from memory of
     # the Regulation's Art. 16; check the Official Journal text before relying on the paragraph numbers.
     Rule(

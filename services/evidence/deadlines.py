@@ -62,7 +62,8 @@ class Deadline:
 #: that way (``services.evidence.recount``, at start): 1, receipt + N x 24 h in UTC (before Reg. 1182/71 was
 #: followed, 7420056); 2, ``period_end``; 3, with the end of a non-disclosure order (``non_disclosure``), so
 #: that a suppression stored before warns too; 4, an EPOC the enforcing state recognised no longer counts the
-#: provider's first PRODUCE deadline (``superseded``). Raise it with any change that moves a deadline already stored.
+#: provider's first PRODUCE deadline (``superseded``) and an emergency one keeps its OBJECTION window while
+#: IN_ENFORCEMENT or NOT_ENFORCED. Raise it with any change that moves a deadline already stored.
 COUNTING = 4
 
 
@@ -83,6 +84,9 @@ class Period:
 _BEFORE_DECISION = frozenset({"ISSUED", "ACKNOWLEDGED"})
 _OPEN = frozenset({"ISSUED", "ACKNOWLEDGED", "UNDER_REVIEW", "IN_EXECUTION", "PARTIALLY_EXECUTED"})
 _EXECUTING = frozenset({"IN_EXECUTION", "PARTIALLY_EXECUTED"})
+#: Where an emergency EPOC's transfer for enforcement leads: the 96 hours to object run on there
+#: (EPOC_EMERGENCY_OBJECTION_DURING_ENFORCEMENT).
+_ENFORCEMENT = frozenset({"IN_ENFORCEMENT", "NOT_ENFORCED"})
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 
@@ -120,13 +124,14 @@ PERIODS: dict[str, tuple[Period, ...]] = {
     "EPOC/EMERGENCY_WITH_NOTIFICATION": (
         Period(DeadlineKind.PRODUCE, 8 * HOUR, f"{EPOC} Art. 10(4)", "received", _OPEN, in_hours=True),
         # The enforcing authority may object within 96 hours; data already sent must then be deleted or
-        # restricted (Art. 10(4), 12(1)). Runs after execution and after closing too (EPOC_EMERGENCY_OBJECTION).
+        # restricted (Art. 10(4), 12(1)). Runs after execution and after closing too (EPOC_EMERGENCY_OBJECTION),
+        # and while the order is enforced or its recognition was refused (EPOC_EMERGENCY_OBJECTION_DURING_ENFORCEMENT).
         Period(
             DeadlineKind.OBJECTION,
             96 * HOUR,
             f"{EPOC} Art. 10(4), 12(1)",
             "received",
-            _OPEN | {"EXECUTED", "CLOSED"},
+            _OPEN | {"EXECUTED", "CLOSED"} | _ENFORCEMENT,
             in_hours=True,
         ),
     ),

@@ -481,8 +481,12 @@ TRANSITIONS: dict[str, Transition] = {
 #: Transitions that keep the current state.
 STATE_KEEPING = frozenset({"extend_decision", "update_user_notice", "notify_delay"})
 #: After the emergency EPOC with notification was executed, even closed, the enforcing state may still object
-#: within 96 hours of receipt (EPOC_EMERGENCY_OBJECTION); the items received are then restricted.
-LATE_OBJECTION_STATES = frozenset({S.IN_EXECUTION, S.PARTIALLY_EXECUTED, S.EXECUTED, S.CLOSED})
+#: within 96 hours of receipt (EPOC_EMERGENCY_OBJECTION); the items received are then restricted. So too while
+#: the order is transferred for enforcement, and once its recognition was refused: data may have been received
+#: before (EPOC_EMERGENCY_OBJECTION_DURING_ENFORCEMENT).
+LATE_OBJECTION_STATES = frozenset(
+    {S.IN_EXECUTION, S.PARTIALLY_EXECUTED, S.EXECUTED, S.CLOSED, S.IN_ENFORCEMENT, S.NOT_ENFORCED}
+)
 
 
 #: The transitions of the enforcement procedure: a prosecutor's acts on either side, never a police liaison's

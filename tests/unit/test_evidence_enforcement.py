@@ -382,3 +382,34 @@ def test_the_cli_shows_the_days_the_enforcing_state_gave() -> None:
     ok = act(act(issued(), "transfer_for_enforcement"), "recognise_enforcement", T0 + D, IE, compliance_days=10)
     text = enforcement_text(request_to_pb(ok, T0 + D))
     assert "the provider is required to comply within 10 days" in text and "Art. 16(3)" in text
+
+
+# -- an emergency order's 96 hours to object go on in enforcement ----------------------------------------------
+
+
+def test_epoc_emergency_objection_during_enforcement_keeps_the_96_hours_running() -> None:
+    """EPOC_EMERGENCY_OBJECTION_DURING_ENFORCEMENT: an emergency EPOC with notification to a provider in Ireland,
+    past its 8 hours without the data, is transferred to Ireland (the notified state); its 96 hours to object
+    still run and are still warned, and an objection within them is honoured: the request is refused and the
+    data received before restricted. After them, an objection is OBJECTION_WINDOW_PASSED."""
+    received = T0 - 10 * timedelta(hours=1)
+    r = issued("EMERGENCY_WITH_NOTIFICATION", at=received)
+    r = act(r, "acknowledge", received)
+    r = act(r, "start_execution", received)
+    r = act(r, "partially_execute", received + timedelta(hours=2), data_categories=("SUBSCRIBER",))  # type: ignore[arg-type]
+    objection_end = domain.objection_window_end(r)
+    assert objection_end is not None
+    t = act(r, "transfer_for_enforcement")
+    assert t.state is domain.State.IN_ENFORCEMENT
+    assert {d.kind: d.due_at for d in t.deadlines}[DeadlineKind.OBJECTION] == objection_end
+    ie = who("prosecutor", "IE", member=False)
+    assert "refuse" in domain.allowed_actions(t, ie, objection_end - timedelta(seconds=1))
+    objected = act(t, "refuse", T0 + D, IE, reason="journalist's sources", refusal_ground="IMMUNITY_OR_PRIVILEGE")
+    assert objected.state is domain.State.REFUSED and objected.items_restricted_at == T0 + D
+    # Also once recognition was refused: the 96 hours still run there.
+    not_enforced = act(t, "refuse_enforcement", T0, IE, reason="facts", enforcement_ground="SERVICE_NOT_COVERED")
+    assert [d.kind for d in not_enforced.deadlines] == [DeadlineKind.OBJECTION]
+    assert "refuse" in domain.allowed_actions(not_enforced, ie, T0 + D)
+    with pytest.raises(FailedPrecondition) as e:
+        act(t, "refuse", objection_end, IE, reason="late", refusal_ground="FUNDAMENTAL_RIGHTS")
+    assert e.value.reason == "OBJECTION_WINDOW_PASSED"

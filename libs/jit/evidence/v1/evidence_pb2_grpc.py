@@ -82,6 +82,9 @@ class EvidenceServiceStub:
     IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
     EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
     IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
+    An emergency EPOC with notification: the notified state's 96 hours to object keep running while it is
+    IN_ENFORCEMENT or NOT_ENFORCED (DEADLINE_KIND_OBJECTION; RefuseRequest from those states within them, as
+    after execution; EPOC_EMERGENCY_OBJECTION_DURING_ENFORCEMENT).
     The enforcing state reads the request once it was transferred to it (it becomes the request's addressee
     when it was not one: an EPOC without notification); the evidence items keep the parties they had, so it
     neither lists nor reads them, and their events never reach its node (EPOC_ENFORCING_STATE_SEES_THE_ORDER).
@@ -355,6 +358,9 @@ class EvidenceServiceServicer:
     IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
     EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
     IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
+    An emergency EPOC with notification: the notified state's 96 hours to object keep running while it is
+    IN_ENFORCEMENT or NOT_ENFORCED (DEADLINE_KIND_OBJECTION; RefuseRequest from those states within them, as
+    after execution; EPOC_EMERGENCY_OBJECTION_DURING_ENFORCEMENT).
     The enforcing state reads the request once it was transferred to it (it becomes the request's addressee
     when it was not one: an EPOC without notification); the evidence items keep the parties they had, so it
     neither lists nor reads them, and their events never reach its node (EPOC_ENFORCING_STATE_SEES_THE_ORDER).
@@ -887,6 +893,9 @@ class EvidenceService:
     IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
     EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
     IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
+    An emergency EPOC with notification: the notified state's 96 hours to object keep running while it is
+    IN_ENFORCEMENT or NOT_ENFORCED (DEADLINE_KIND_OBJECTION; RefuseRequest from those states within them, as
+    after execution; EPOC_EMERGENCY_OBJECTION_DURING_ENFORCEMENT).
     The enforcing state reads the request once it was transferred to it (it becomes the request's addressee
     when it was not one: an EPOC without notification); the evidence items keep the parties they had, so it
     neither lists nor reads them, and their events never reach its node (EPOC_ENFORCING_STATE_SEES_THE_ORDER).
