@@ -128,15 +128,21 @@ EPOC_NOTIFIED_PROCEDURES = frozenset({"WITH_NOTIFICATION", "EMERGENCY_WITH_NOTIF
 
 
 def evidence_request_addressee(
-    addressee_kind: str, addressee: str, legal_basis: str, epoc_procedure: str
+    addressee_kind: str, addressee: str, legal_basis: str, epoc_procedure: str, enforcing: str = ""
 ) -> str | None:
     """The jurisdiction that sees an evidence request as its addressee: the addressed member state; for a
     request to a service provider, the provider's establishment state only when it is notified (an EPOC
     with notification). One rule, used by the evidence service and by every copy of the request's access
-    facts elsewhere (messaging's record threads)."""
+    facts elsewhere (messaging's record threads). ``enforcing``: the state an EPOC was transferred to for
+    enforcement (Reg. (EU) 2023/1543 Art. 16), its addressee from then on when it had none (``jitlib.legal``
+    EPOC_ENFORCING_STATE_SEES_THE_ORDER); left out, the request's addressee as addressed, which its evidence
+    items keep (``decide_received``)."""
     to_provider = addressee_kind == "SERVICE_PROVIDER"
     notified = legal_basis == "EPOC" and epoc_procedure in EPOC_NOTIFIED_PROCEDURES
-    return addressee if addressee and (not to_provider or notified) else None
+    named = addressee if addressee and (not to_provider or notified) else None
+    if named is None and enforcing and legal_basis == "EPOC":
+        return enforcing
+    return named
 
 
 #: Preservation orders: police liaisons track them with platforms; prosecutors issue them too.
@@ -504,6 +510,16 @@ def decide_hold(principal: Principal, workspace_id: str, lead: str | None) -> De
         return Decision.NOT_FOUND
     ok = principal.jurisdiction == lead and principal.roles & HOLD_ROLES
     return Decision.ALLOW if ok else Decision.DENY
+
+
+def decide_received(principal: Principal, items: RecordAccess) -> Decision:
+    """Whether ``principal`` learns what an evidence request received: its items (listed, read, their events)
+    and how many there are. Decided on the items' facts (the request's as addressed: its addressee by
+    ``evidence_request_addressee`` without ``enforcing``), never on the request's own: a state that reads an
+    EPOC only because it was transferred to it for enforcement needs the order, not the data, so it learns
+    nothing of what was received, its count included (``jitlib.legal`` EPOC_ENFORCING_STATE_SEES_THE_ORDER).
+    NOT_FOUND (DENY for operators and auditors) as for a record it may not read."""
+    return decide(principal, Operation.READ, EVIDENCE_ITEM_RULES, record=items)
 
 
 def decide_sensitive(

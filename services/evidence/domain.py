@@ -334,9 +334,9 @@ def request_access(
     of the workspace (``legal.rule("JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES")``), except a direct exchange
     inside the JIT, which is between members. ``enforcing``: the state an EPOC was transferred to for
     enforcement, its addressee from then on when it had none (EPOC_ENFORCING_STATE_SEES_THE_ORDER)."""
-    addressee = evidence_request_addressee(addressee_kind, addressee_jurisdiction, legal_basis, epoc_procedure)
-    if not addressee and enforcing and legal_basis == "EPOC":
-        addressee = enforcing
+    addressee = evidence_request_addressee(
+        addressee_kind, addressee_jurisdiction, legal_basis, epoc_procedure, enforcing
+    )
     return RecordAccess(
         workspace_id=workspace_id,
         origin_jurisdiction=origin,

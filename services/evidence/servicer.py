@@ -42,7 +42,7 @@ from jitlib.policy import (
     Decision,
     Operation,
     SensitiveOperation,
-    decide,
+    decide_received,
     decide_sensitive,
 )
 from jitlib.records import RecordPath, get_rpc, page, store_change, transition_rpc
@@ -108,15 +108,17 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         self.wake_scanner: Any = None
 
     async def _view(self, principal: auth.Principal, r: EvidenceRequest, now: datetime) -> pb.EvidenceRequest:
-        """The request as ``principal`` sees it: with its item count, and with its linked preservation order
-        (id, state, expiry) only when the policy lets the caller read that order."""
+        """The request as ``principal`` sees it: with its item count only when the policy lets the caller learn
+        what it received (``decide_received``: not an enforcing state that reads the order only), and with its
+        linked preservation order (id, state, expiry) only when the policy lets the caller read that order."""
         order, count = await self.rt.read(lambda s: store.linked_order_and_items(s, r))
         shown = domain.order_shown(principal, r, order)
+        received = decide_received(principal, r.item_access()) is Decision.ALLOW
         return request_to_pb(
             r,
             now,
             order=order if shown else None,
-            item_count=count,
+            item_count=count if received else 0,
             hide_link=not (shown and order is not None and order.id == r.preservation_order_id),
             allowed_actions=self._allowed(principal, r, now),
         )
@@ -625,7 +627,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         )
         # An enforcing state that reads the request only for its enforcement sees none of its items
         # (EPOC_ENFORCING_STATE_SEES_THE_ORDER): its list is empty, as for a request without any.
-        entitled = decide(principal, Operation.READ, record=req.item_access()) is Decision.ALLOW
+        entitled = decide_received(principal, req.item_access()) is Decision.ALLOW
         found = await self.items.list_audited(
             principal,
             req.workspace_id,

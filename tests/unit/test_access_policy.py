@@ -21,6 +21,8 @@ from jitlib.policy import (
     RecordAccess,
     decide,
     decide_hold,
+    decide_received,
+    evidence_request_addressee,
     permitted,
 )
 
@@ -494,6 +496,88 @@ def test_the_provider_state_sees_an_epoc_only_when_notified(
     from jitlib.policy import evidence_request_addressee
 
     assert evidence_request_addressee(kind, "DE", basis, procedure) == party
+
+
+# -- an EPOC transferred for enforcement: the order, not what it received ------------------------------------
+# EPOC_ENFORCING_STATE_SEES_THE_ORDER: an EPOC of jit-demo issued by NL, shared with IE, to a provider established
+# in the enforcing state, without notification (so that state was no party), transferred to it for enforcement:
+# DE (a member) or FR (no member). Per role, two groups of letters (issuer NL, DE, shared IE, member BE, FR):
+# reading the order (READ on the request's facts) and learning what it received, its items and their count
+# (``decide_received`` on its items' facts). The enforcing state reads the order; it learns of the items only
+# as any member does, an unrestricted request's.
+EXPECTED_ENFORCED = {
+    ("FR", False): """
+        prosecutor      AAAAA AAAAN
+        police_liaison  AAAAA AAAAN
+        participant     AAAAA AAAAN
+        operator        DDDDD DDDDD
+        auditor         DDDDD DDDDD""",
+    ("FR", True): """
+        prosecutor      ANANA ANANN
+        police_liaison  ANANA ANANN
+        participant     ANANA ANANN
+        operator        DDDDD DDDDD
+        auditor         DDDDD DDDDD""",
+    ("DE", False): """
+        prosecutor      AAAAN AAAAN
+        police_liaison  AAAAN AAAAN
+        participant     AAAAN AAAAN
+        operator        DDDDD DDDDD
+        auditor         DDDDD DDDDD""",
+    ("DE", True): """
+        prosecutor      AAANN ANANN
+        police_liaison  AAANN ANANN
+        participant     AAANN ANANN
+        operator        DDDDD DDDDD
+        auditor         DDDDD DDDDD""",
+}
+
+
+def enforced(enforcing: str, restricted: bool, *, items: bool) -> RecordAccess:
+    """The facts of the EPOC above transferred to ``enforcing`` (``items``: those of what it received), as the
+    evidence service makes them (``request_access``) from ``evidence_request_addressee``."""
+    addressee = evidence_request_addressee(
+        "SERVICE_PROVIDER", enforcing, "EPOC", "STANDARD", "" if items else enforcing
+    )
+    return RecordAccess(
+        WORKSPACE, "NL", addressee, restricted, frozenset({"IE"}), outside_addressee=addressee is not None
+    )
+
+
+def _enforced_cases() -> list[tuple[str, bool, str, str, Decision, Decision]]:
+    cases = []
+    for (enforcing, restricted), grid in EXPECTED_ENFORCED.items():
+        lines = [line.split() for line in grid.strip().splitlines()]
+        assert [role for role, *_ in lines] == ROLES
+        for role, order, received in lines:
+            for i, relation in enumerate(RELATIONS):
+                cases.append((enforcing, restricted, role, relation, LETTER[order[i]], LETTER[received[i]]))
+    return cases
+
+
+@pytest.mark.parametrize(("enforcing", "restricted", "role", "relation", "order", "received"), _enforced_cases())
+def test_epoc_enforcing_state_sees_the_order_not_what_it_received_nor_its_count(
+    enforcing: str, restricted: bool, role: str, relation: str, order: Decision, received: Decision
+) -> None:
+    """EPOC_ENFORCING_STATE_SEES_THE_ORDER: the enforcing state reads the transferred order and never learns of
+    its items or how many there are beyond what a member learns; every other caller as before the transfer."""
+    p = principal(role, RELATIONS[relation])
+    assert decide(p, Operation.READ, EVIDENCE_REQUEST_RULES, record=enforced(enforcing, restricted, items=False)) is (
+        order
+    )
+    assert decide_received(p, enforced(enforcing, restricted, items=True)) is received
+    # What it received is read as before the transfer: the enforcing state adds nothing to its readers.
+    before = RecordAccess(WORKSPACE, "NL", None, restricted, frozenset({"IE"}))
+    assert decide_received(p, before) is received
+
+
+def test_an_enforcing_state_names_no_addressee_where_the_request_has_one_or_it_is_no_epoc() -> None:
+    """EPOC_ENFORCING_STATE_SEES_THE_ORDER: the enforcing state becomes the addressee of an EPOC that had none;
+    a notified state keeps being it (it is the enforcing state), and another instrument is never enforced so."""
+    assert evidence_request_addressee("SERVICE_PROVIDER", "IE", "EPOC", "STANDARD", "DE") == "DE"
+    assert evidence_request_addressee("SERVICE_PROVIDER", "IE", "EPOC", "WITH_NOTIFICATION", "IE") == "IE"
+    assert evidence_request_addressee("SERVICE_PROVIDER", "IE", "MLA", "", "DE") is None
+    assert evidence_request_addressee("MEMBER_STATE", "IE", "EIO", "", "DE") == "IE"
 
 
 # -- a request addressed to a state outside the workspace ------------------------------------------------
