@@ -295,8 +295,12 @@ def test_the_enforcement_of_an_epoc_through_the_cli(env: dict[str, str]) -> None
     assert "not-enforced" in out and "recognition refused" in out and "data-not-stored (Art. 16(4))" in out
 
     jit(env, "--as", "nl-prosecutor", "evidence", "request", "transfer-enforcement", recognised)
-    back = jit_json(env, "--as", "ie-prosecutor", "evidence", "request", "recognise-enforcement", recognised)
+    back = jit_json(env, "--as", "ie-prosecutor", "evidence", "request", "recognise-enforcement", recognised,
+                    "--compliance-days", "10")  # fmt: skip
     assert back["state"] == "EVIDENCE_REQUEST_STATE_IN_EXECUTION" and "enforcement_decided_at" in back
+    assert back["compliance_days"] == 10 and [d["kind"] for d in back["deadlines"]] == ["DEADLINE_KIND_COMPLIANCE"]
+    shown = jit(env, "--as", "nl-prosecutor", "evidence", "request", "show", recognised).stdout
+    assert "required to comply within 10 days (Art. 16(3))" in shown and "deadline compliance" in shown
 
 
 def test_the_originating_states_consent_to_other_use_through_the_cli(env: dict[str, str], tmp_path: Path) -> None:

@@ -92,6 +92,8 @@ def test_an_epoc_past_its_deadline_is_transferred_recognised_and_delivered_and_t
     # FR (no member) still find nothing.
     seen = _get(client, "ie-prosecutor", r.id)
     assert list(seen.allowed_actions) == ["recognise_enforcement", "refuse_enforcement"]
+    # Not even how many items it received (``decide_received``); the issuer's view counts the one.
+    assert seen.item_count == 0 and _get(client, "nl-prosecutor", r.id).item_count == 1
     assert list(_get(client, "ie-liaison", r.id).allowed_actions) == []
     listed = client.call("ie-prosecutor", "ListRequests", pb.ListRequestsRequest()).requests
     assert r.id in {x.id for x in listed}
@@ -100,18 +102,40 @@ def test_an_epoc_past_its_deadline_is_transferred_recognised_and_delivered_and_t
     for outsider in ("de-prosecutor", "fr-prosecutor"):
         assert client.code_of(outsider, "GetRequest", pb.GetRequestRequest(id=r.id)) == grpc.StatusCode.NOT_FOUND
         assert (
-            client.code_of(outsider, "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=r.id))
+            client.code_of(
+                outsider, "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=r.id, compliance_days=10)
+            )
             == grpc.StatusCode.NOT_FOUND
         )
 
     # Its liaison may not decide; its prosecutor recognises: back to partial execution, delivery goes on.
     assert (
-        client.code_of("ie-liaison", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=r.id))
+        client.code_of(
+            "ie-liaison", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=r.id, compliance_days=10)
+        )
         == grpc.StatusCode.PERMISSION_DENIED
     )
-    ok = client.call("ie-prosecutor", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=r.id)).request
+    # EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE: without the days to comply, or past 90, refused and nothing written.
+    for days in (0, 91):
+        err = client.error(
+            "ie-prosecutor", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=r.id, compliance_days=days)
+        )
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and list(field_violations(err)) == ["compliance_days"]
+    assert _get(client, "nl-prosecutor", r.id).version == t.version
+    ok = client.call(
+        "ie-prosecutor", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=r.id, compliance_days=10)
+    ).request
     assert ok.state == pb.EVIDENCE_REQUEST_STATE_PARTIALLY_EXECUTED and ok.HasField("enforcement_decided_at")
-    assert not [d for d in ok.deadlines if d.kind == pb.DEADLINE_KIND_ENFORCEMENT]
+    assert ok.item_count == 0 and ok.compliance_days == 10
+    # The provider's deadline is now the enforcing state's, not overdue; the first PRODUCE no longer shows.
+    (comply,) = ok.deadlines
+    decided = ok.enforcement_decided_at.ToDatetime(tzinfo=UTC)
+    assert comply.kind == pb.DEADLINE_KIND_COMPLIANCE and not comply.overdue
+    assert comply.due_at.ToDatetime(tzinfo=UTC) == period_end(decided, 10 * DAY, "IE")
+    listed = client.call("nl-prosecutor", "ListRequests", pb.ListRequestsRequest()).requests
+    assert [[(d.kind, d.overdue) for d in x.deadlines] for x in listed if x.id == r.id] == [
+        [(pb.DEADLINE_KIND_COMPLIANCE, False)]
+    ]
     assert "upload_item" not in _get(client, "ie-prosecutor", r.id).allowed_actions
     later = upload(client, "nl-liaison", r.id, b"traffic data of @harasser_x, produced under enforcement")
     done = client.call("nl-prosecutor", "CompleteExecution", pb.CompleteExecutionRequest(id=r.id)).request
@@ -202,3 +226,36 @@ def test_the_enforcing_state_is_warned_once_before_and_when_its_5_working_days_p
     assert passed.passed and not warned.passed
     got = _get(client, "ie-prosecutor", r.id)
     assert got.deadlines[0].overdue and got.state == TRANSFERRED
+
+
+def test_epoc_emergency_objection_during_enforcement_runs_on_and_restricts_what_was_received(
+    client: Client, evidence_svc: Any
+) -> None:
+    """EPOC_EMERGENCY_OBJECTION_DURING_ENFORCEMENT: an emergency EPOC with notification of IE, part delivered,
+    then nothing by its 8 hours, is transferred to IE; its 96 hours to object still run (listed, a deadline) and
+    IE's objection within them is honoured: refused, the item received before restricted."""
+    clock = evidence_svc.app.clock
+    r = client.epoc(pb.EPOC_PROCEDURE_EMERGENCY_WITH_NOTIFICATION)
+    for method, msg in (
+        ("IssueRequest", pb.IssueRequestRequest(id=r.id)),
+        ("AcknowledgeRequest", pb.AcknowledgeRequestRequest(id=r.id)),
+        ("StartExecution", pb.StartExecutionRequest(id=r.id)),
+        (
+            "RecordPartialExecution",
+            pb.RecordPartialExecutionRequest(id=r.id, data_categories=[pb.DATA_CATEGORY_SUBSCRIBER]),
+        ),
+    ):
+        r = client.call("nl-prosecutor", method, msg).request
+    upload(client, "nl-liaison", r.id, b"subscriber record exported by the provider")
+    clock.advance(timedelta(hours=10))
+    t = client.call("nl-prosecutor", "TransferForEnforcement", pb.TransferForEnforcementRequest(id=r.id)).request
+    assert t.state == TRANSFERRED
+    assert {d.kind for d in t.deadlines} == {pb.DEADLINE_KIND_ENFORCEMENT, pb.DEADLINE_KIND_OBJECTION}
+    seen = _get(client, "ie-prosecutor", r.id)
+    assert "refuse" in seen.allowed_actions and "recognise_enforcement" in seen.allowed_actions
+    objected = client.call(
+        "ie-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE, detail="a journalist's"),
+    ).request
+    assert objected.state == pb.EVIDENCE_REQUEST_STATE_REFUSED and objected.HasField("items_restricted_at")
