@@ -576,3 +576,46 @@ def test_the_service_recounts_the_stored_deadlines_before_it_serves(tmp_path: Pa
         NEW_DUE
     )
     database.dispose()
+
+
+def test_a_recognised_epoc_s_superseded_produce_stored_under_count_3_is_dropped_by_the_start_s_recount(
+    session: Session,
+) -> None:
+    """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE (count 4): an EPOC the enforcing state recognised before this count
+    kept its first PRODUCE deadline stored, overdue for ever; the start's recount drops it (no COMPLIANCE is
+    invented: the recognition recorded no days), and the request's due date goes with it."""
+    new = domain.NewRequest(
+        request_id="0190f7a0-0000-7000-8000-0000000000c1",
+        workspace_id="jit-demo",
+        legal_basis="EPOC",
+        epoc_procedure="STANDARD",
+        issuing_authority="OM Amsterdam",
+        addressee_kind="SERVICE_PROVIDER",
+        addressee_jurisdiction="IE",
+        provider_name="SocialNet Ireland Ltd",
+        data_categories=("SUBSCRIBER",),
+        targets=(domain.Target("ACCOUNT_HANDLE", "@harasser_x", "socialnet"),),
+        offence_category="CYBERSTALKING",
+        urgency="NORMAL",
+        title="Identify the holder",
+        description="",
+        restricted=True,
+        user_notice_status="PENDING",
+    )
+    at = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)  # once the Regulation applies
+    r = domain.create(new, request_id=new.request_id, actor=NL, now=at)
+    store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
+    r = _change(session, r, "issue", at)
+    (produce,) = r.deadlines
+    r = _change(session, r, "transfer_for_enforcement", at + 12 * D)
+    r = _change(session, r, "recognise_enforcement", at + 13 * D)  # no days: as recorded before 0037
+    assert r.deadlines == () and r.enforcement_decided_at == at + 13 * D
+    # What count 3 stored for it: the PRODUCE deadline, passed.
+    store.replace_deadlines(session, [(r.id, (produce,), {DeadlineKind.PRODUCE: None})])
+    assert _stored(session, r.id) == {"PRODUCE": (produce.due_at, None)}
+    store.mark_recounted(session, 3, at + 13 * D, 0)  # a database brought to count 3 already
+
+    assert _recount(session, at + 14 * D) == 1
+
+    assert _stored(session, r.id) == {}
+    assert session.scalar(select(store.RequestRow.next_deadline_at).where(store.RequestRow.id == r.id)) is None
