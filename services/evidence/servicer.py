@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_incrementing
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
@@ -75,8 +74,6 @@ log = logging.getLogger(__name__)
 
 RECORD = "evidence_request"
 ITEM = "evidence_item"
-#: Attempts at appending to an item's custody chain while other writers append to it too.
-CUSTODY_ATTEMPTS = 5
 
 T = TypeVar("T")
 
@@ -521,6 +518,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         digest = request_digest(asked) if asked is not None else ""
 
         def write(uow: UnitOfWork) -> custody.Entry:
+            # The item's row locked first: the replay, the check and the append see the chain as it is, and
+            # others' appends (a read at the same time) wait for this one.
+            store.get_item(uow.session, item.id, for_update=True)
             if request_id:
                 replay = store.custody_replay(uow.session, item.id, principal.user_id, request_id)
                 if replay is not None:
@@ -540,8 +540,6 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             if sensitive is not None:
                 store.set_item_sensitive(uow.session, item.id, sensitive)
             e = store.append_custody(uow.session, item.id, entry, request_id, digest)
-            if check is not None and e.seq != len(before) + 1:  # appended to since it was checked: again
-                raise store.CustodyConflict(item.id)
             if event:
                 state = item_to_pb(item, e.seq, restricted=domain.item_restricted(item, req))
                 uow.emit(
@@ -553,23 +551,17 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             uow.audit(ITEM, item.id, item.workspace_id)
             return e
 
-        return await self._append_retrying(principal, write)
+        return await self._append(principal, write)
 
-    async def _append_retrying(self, principal: auth.Principal, write: Callable[[UnitOfWork], T]) -> T:
-        """``write``, which appends to an item's custody chain, in a transaction; when another writer
-        appended meanwhile (``store.CustodyConflict``), again on top of its entry, a few times."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(store.CustodyConflict),
-            stop=stop_after_attempt(CUSTODY_ATTEMPTS),
-            wait=wait_incrementing(start=0.01, increment=0.01),
-        )
+    async def _append(self, principal: auth.Principal, write: Callable[[UnitOfWork], T]) -> T:
+        """``write``, which appends to an item's custody chain, in a transaction. Appends to one chain are
+        ordered by the item's row lock (``store.get_item(..., for_update=True)``, ``store.append_custody``):
+        a read of evidence waits for the others' entries, it is not refused because they read too. A conflict
+        left (a writer that bypassed the lock) is ABORTED rather than a forked chain."""
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self.rt.change(principal, write)
-        except RetryError:
-            raise Aborted("CUSTODY_CONFLICT", "the item's custody chain is busy; retry") from None
-        raise AssertionError("unreachable")
+            return await self.rt.change(principal, write)
+        except store.CustodyConflict:
+            raise Aborted("CUSTODY_CONFLICT", "the item's custody chain changed meanwhile; retry") from None
 
     async def DownloadItem(
         self, request: pb.DownloadItemRequest, context: Any
@@ -897,7 +889,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         now = self.rt.clock.now()
 
         def write(uow: UnitOfWork) -> tuple[domain.EvidenceItem, int]:
-            held = store.get_item(uow.session, found.item.id)  # as it is now: another consent may be in
+            # As it is now, locked (another consent may be in): appends to its chain wait for this one.
+            held = store.get_item(uow.session, found.item.id, for_update=True)
             assert held is not None  # items are never deleted (a shred erases their text and key)
             if domain.consent_replay(held.item, principal.user_id, request_id, purpose, reference) is not None:
                 return held.item, held.custody_seq  # a concurrent retry recorded it first
@@ -914,8 +907,6 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 domain.consent_entry_purpose(item.consents[-1]),
             )
             e = store.append_custody(uow.session, item.id, entry)
-            if e.seq != held.custody_seq + 1:  # appended to since it was read: its consents may be newer, again
-                raise store.CustodyConflict(item.id)
             state = item_to_pb(item, e.seq)
             uow.emit(
                 events.subject(req.origin_jurisdiction, "item_use_consented"),
@@ -926,7 +917,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             uow.audit(ITEM, item.id, item.workspace_id)
             return item, e.seq
 
-        item, seq = await self._append_retrying(principal, write)
+        item, seq = await self._append(principal, write)
         return await self._consent_answer(principal, item, req, seq)
 
     async def _consent_answer(
