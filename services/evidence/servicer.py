@@ -579,7 +579,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             await self._authorize_sensitive(principal, SensitiveOperation.OPEN, found, "open")
         self.rt.require_owner(domain.item_holder(found.item), ITEM)  # the bytes are on the holder's node
         item = found.item
-        data_key = await self.keys.data_key(item.workspace_id)
+        try:
+            data_key = await self.keys.data_key(item.workspace_id)
+        except ContentDestroyed:
+            raise FailedPrecondition(
+                "CONTENT_DESTROYED",
+                f"the content of evidence item {item.id} was destroyed when its workspace's retention ended "
+                "(crypto-shredded): nothing left to download; GetItem and ListCustody show what stays",
+                {"workspace_id": item.workspace_id},
+            ) from None
         now = self.rt.clock.now()
         e = await self._record_custody(
             principal, found, self._entry(principal, custody.Action.DOWNLOADED, now, item.sha256, request.purpose)
@@ -602,13 +610,24 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         found = await self._load_item(principal, request.item_id, "read")
         self.rt.require_owner(domain.item_holder(found.item), ITEM)  # the holder keeps the custody chain
         item = found.item
-        e = await self._record_custody(
-            principal,
-            found,
-            self._entry(principal, custody.Action.ACCESSED, self.rt.clock.now(), item.sha256, "metadata"),
-        )
+        try:
+            seq = (
+                await self._record_custody(
+                    principal,
+                    found,
+                    self._entry(principal, custody.Action.ACCESSED, self.rt.clock.now(), item.sha256, "metadata"),
+                )
+            ).seq
+        except ContentDestroyed:
+            # Retention crypto-shredded the workspace's content: the item's bytes and text are gone, what stays
+            # is that it existed (digest, size, who received it) and its chain of custody, which the shred
+            # closed (an entry's text could not be sealed any more). The read is in the audit log.
+            await self.rt.change(principal, lambda uow: uow.audit(ITEM, item.id, item.workspace_id))
+            return pb.GetItemResponse(
+                item=self._item_view(principal, item, found.request, found.found.custody_seq, {}, destroyed=True)
+            )
         exports = await self._export_entries([item])
-        return pb.GetItemResponse(item=self._item_view(principal, item, found.request, e.seq, exports))
+        return pb.GetItemResponse(item=self._item_view(principal, item, found.request, seq, exports))
 
     async def ListItems(self, request: pb.ListItemsRequest, context: Any) -> pb.ListItemsResponse:
         principal = auth.current()
@@ -625,11 +644,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             record_id=req.id,
         )
         exports = await self._export_entries([f.item for f in found])
+        destroyed = bool(found) and await self.keys.destroyed(req.workspace_id)
         # A sensitive item's file name and description are what users wrote about an intimate image: reading
         # them is an access, which GetItem logs in its chain of custody (ACCESSED "metadata", on the node that
         # holds the chain). A list shows every caller its metadata only, and writes no custody entry.
         return pb.ListItemsResponse(
-            items=[self._item_view(principal, f.item, req, f.custody_seq, exports, listed=True) for f in found]
+            items=[
+                self._item_view(principal, f.item, req, f.custody_seq, exports, listed=True, destroyed=destroyed)
+                for f in found
+            ]
         )
 
     async def RecordCustodyEvent(
@@ -694,14 +717,17 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         exports: dict[str, list[custody.Entry]],
         *,
         listed: bool = False,
+        destroyed: bool = False,
     ) -> pb.EvidenceItem:
         """The item as ``principal`` sees it: a sensitive one without its file name and description for a
         caller who may not open it, and in a list (``listed``) for everyone; with its open export request
-        (from ``exports``, ``_export_entries``); what the caller may do with it now."""
+        (from ``exports``, ``_export_entries``); what the caller may do with it now (no download once its
+        workspace's content was ``destroyed``)."""
         pending = domain.pending_export(exports.get(item.id, [])) if item.sensitive else None
         now = self.rt.clock.now()
         actions = domain.item_allowed_actions(principal, item, req, pending, now)
-        reads = tuple(a for a in actions if a == "download")  # a read goes on in a closed workspace
+        # A read goes on in a closed workspace; not once retention destroyed the bytes.
+        reads = () if destroyed else tuple(a for a in actions if a == "download")
         changes = self.items.allowed_actions(
             ItemOfRequest(ItemWithHead(item, seq, ""), req), tuple(a for a in actions if a != "download")
         )
