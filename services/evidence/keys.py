@@ -5,6 +5,8 @@ destroyed when the workspace is crypto-shredded."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from jitlib import crypto
 from jitlib.runtime import Runtime
 from jitlib.sealing import ContentDestroyed, ContentKeys, KeyUnavailable
@@ -28,3 +30,9 @@ class WorkspaceKeys:
             return await self._rt.db.write(lambda s: self._keys.key(s, workspace_id, create=True))
         except crypto.Shredded:
             raise ContentDestroyed(workspace_id) from None
+
+    async def destroyed(self, workspace_id: str) -> bool:
+        """Whether the workspace's content was crypto-shredded by retention (its key's tombstone)."""
+        t = self._keys.table
+        query = select(t.c.destroyed_at).where(t.c.workspace_id == workspace_id)
+        return await self._rt.read(lambda s: s.execute(query).scalar() is not None)

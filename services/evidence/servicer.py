@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_incrementing
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from jit.evidence.v1 import evidence_pb2_grpc
@@ -75,8 +74,6 @@ log = logging.getLogger(__name__)
 
 RECORD = "evidence_request"
 ITEM = "evidence_item"
-#: Attempts at appending to an item's custody chain while other writers append to it too.
-CUSTODY_ATTEMPTS = 5
 
 T = TypeVar("T")
 
@@ -523,6 +520,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         digest = request_digest(asked) if asked is not None else ""
 
         def write(uow: UnitOfWork) -> custody.Entry:
+            # The item's row locked first: the replay, the check and the append see the chain as it is, and
+            # others' appends (a read at the same time) wait for this one.
+            store.get_item(uow.session, item.id, for_update=True)
             if request_id:
                 replay = store.custody_replay(uow.session, item.id, principal.user_id, request_id)
                 if replay is not None:
@@ -542,8 +542,6 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             if sensitive is not None:
                 store.set_item_sensitive(uow.session, item.id, sensitive)
             e = store.append_custody(uow.session, item.id, entry, request_id, digest)
-            if check is not None and e.seq != len(before) + 1:  # appended to since it was checked: again
-                raise store.CustodyConflict(item.id)
             if event:
                 state = item_to_pb(item, e.seq, restricted=domain.item_restricted(item, req))
                 uow.emit(
@@ -555,23 +553,17 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             uow.audit(ITEM, item.id, item.workspace_id)
             return e
 
-        return await self._append_retrying(principal, write)
+        return await self._append(principal, write)
 
-    async def _append_retrying(self, principal: auth.Principal, write: Callable[[UnitOfWork], T]) -> T:
-        """``write``, which appends to an item's custody chain, in a transaction; when another writer
-        appended meanwhile (``store.CustodyConflict``), again on top of its entry, a few times."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(store.CustodyConflict),
-            stop=stop_after_attempt(CUSTODY_ATTEMPTS),
-            wait=wait_incrementing(start=0.01, increment=0.01),
-        )
+    async def _append(self, principal: auth.Principal, write: Callable[[UnitOfWork], T]) -> T:
+        """``write``, which appends to an item's custody chain, in a transaction. Appends to one chain are
+        ordered by the item's row lock (``store.get_item(..., for_update=True)``, ``store.append_custody``):
+        a read of evidence waits for the others' entries, it is not refused because they read too. A conflict
+        left (a writer that bypassed the lock) is ABORTED rather than a forked chain."""
         try:
-            async for attempt in retrying:
-                with attempt:
-                    return await self.rt.change(principal, write)
-        except RetryError:
-            raise Aborted("CUSTODY_CONFLICT", "the item's custody chain is busy; retry") from None
-        raise AssertionError("unreachable")
+            return await self.rt.change(principal, write)
+        except store.CustodyConflict:
+            raise Aborted("CUSTODY_CONFLICT", "the item's custody chain changed meanwhile; retry") from None
 
     async def DownloadItem(
         self, request: pb.DownloadItemRequest, context: Any
@@ -589,7 +581,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             await self._authorize_sensitive(principal, SensitiveOperation.OPEN, found, "open")
         self.rt.require_owner(domain.item_holder(found.item), ITEM)  # the bytes are on the holder's node
         item = found.item
-        data_key = await self.keys.data_key(item.workspace_id)
+        try:
+            data_key = await self.keys.data_key(item.workspace_id)
+        except ContentDestroyed:
+            raise FailedPrecondition(
+                "CONTENT_DESTROYED",
+                f"the content of evidence item {item.id} was destroyed when its workspace's retention ended "
+                "(crypto-shredded): nothing left to download; GetItem and ListCustody show what stays",
+                {"workspace_id": item.workspace_id},
+            ) from None
         now = self.rt.clock.now()
         e = await self._record_custody(
             principal, found, self._entry(principal, custody.Action.DOWNLOADED, now, item.sha256, request.purpose)
@@ -612,13 +612,24 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         found = await self._load_item(principal, request.item_id, "read")
         self.rt.require_owner(domain.item_holder(found.item), ITEM)  # the holder keeps the custody chain
         item = found.item
-        e = await self._record_custody(
-            principal,
-            found,
-            self._entry(principal, custody.Action.ACCESSED, self.rt.clock.now(), item.sha256, "metadata"),
-        )
+        try:
+            seq = (
+                await self._record_custody(
+                    principal,
+                    found,
+                    self._entry(principal, custody.Action.ACCESSED, self.rt.clock.now(), item.sha256, "metadata"),
+                )
+            ).seq
+        except ContentDestroyed:
+            # Retention crypto-shredded the workspace's content: the item's bytes and text are gone, what stays
+            # is that it existed (digest, size, who received it) and its chain of custody, which the shred
+            # closed (an entry's text could not be sealed any more). The read is in the audit log.
+            await self.rt.change(principal, lambda uow: uow.audit(ITEM, item.id, item.workspace_id))
+            return pb.GetItemResponse(
+                item=self._item_view(principal, item, found.request, found.found.custody_seq, {}, destroyed=True)
+            )
         exports = await self._export_entries([item])
-        return pb.GetItemResponse(item=self._item_view(principal, item, found.request, e.seq, exports))
+        return pb.GetItemResponse(item=self._item_view(principal, item, found.request, seq, exports))
 
     async def ListItems(self, request: pb.ListItemsRequest, context: Any) -> pb.ListItemsResponse:
         principal = auth.current()
@@ -635,11 +646,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             record_id=req.id,
         )
         exports = await self._export_entries([f.item for f in found])
+        destroyed = bool(found) and await self.keys.destroyed(req.workspace_id)
         # A sensitive item's file name and description are what users wrote about an intimate image: reading
         # them is an access, which GetItem logs in its chain of custody (ACCESSED "metadata", on the node that
         # holds the chain). A list shows every caller its metadata only, and writes no custody entry.
         return pb.ListItemsResponse(
-            items=[self._item_view(principal, f.item, req, f.custody_seq, exports, listed=True) for f in found]
+            items=[
+                self._item_view(principal, f.item, req, f.custody_seq, exports, listed=True, destroyed=destroyed)
+                for f in found
+            ]
         )
 
     async def RecordCustodyEvent(
@@ -704,14 +719,17 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         exports: dict[str, list[custody.Entry]],
         *,
         listed: bool = False,
+        destroyed: bool = False,
     ) -> pb.EvidenceItem:
         """The item as ``principal`` sees it: a sensitive one without its file name and description for a
         caller who may not open it, and in a list (``listed``) for everyone; with its open export request
-        (from ``exports``, ``_export_entries``); what the caller may do with it now."""
+        (from ``exports``, ``_export_entries``); what the caller may do with it now (no download once its
+        workspace's content was ``destroyed``)."""
         pending = domain.pending_export(exports.get(item.id, [])) if item.sensitive else None
         now = self.rt.clock.now()
         actions = domain.item_allowed_actions(principal, item, req, pending, now)
-        reads = tuple(a for a in actions if a == "download")  # a read goes on in a closed workspace
+        # A read goes on in a closed workspace; not once retention destroyed the bytes.
+        reads = () if destroyed else tuple(a for a in actions if a == "download")
         changes = self.items.allowed_actions(
             ItemOfRequest(ItemWithHead(item, seq, ""), req), tuple(a for a in actions if a != "download")
         )
@@ -899,7 +917,8 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         now = self.rt.clock.now()
 
         def write(uow: UnitOfWork) -> tuple[domain.EvidenceItem, int]:
-            held = store.get_item(uow.session, found.item.id)  # as it is now: another consent may be in
+            # As it is now, locked (another consent may be in): appends to its chain wait for this one.
+            held = store.get_item(uow.session, found.item.id, for_update=True)
             assert held is not None  # items are never deleted (a shred erases their text and key)
             if domain.consent_replay(held.item, principal.user_id, request_id, purpose, reference) is not None:
                 return held.item, held.custody_seq  # a concurrent retry recorded it first
@@ -916,8 +935,6 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 domain.consent_entry_purpose(item.consents[-1]),
             )
             e = store.append_custody(uow.session, item.id, entry)
-            if e.seq != held.custody_seq + 1:  # appended to since it was read: its consents may be newer, again
-                raise store.CustodyConflict(item.id)
             state = item_to_pb(item, e.seq)
             uow.emit(
                 events.subject(req.origin_jurisdiction, "item_use_consented"),
@@ -928,7 +945,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             uow.audit(ITEM, item.id, item.workspace_id)
             return item, e.seq
 
-        item, seq = await self._append_retrying(principal, write)
+        item, seq = await self._append(principal, write)
         return await self._consent_answer(principal, item, req, seq)
 
     async def _consent_answer(

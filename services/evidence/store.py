@@ -1177,8 +1177,11 @@ class ItemWithHead:
     custody_head: str
 
 
-def get_item(session: Session, item_id: str) -> ItemWithHead | None:
-    row = session.scalar(select(ItemRow).where(ItemRow.id == item_id))
+def get_item(session: Session, item_id: str, *, for_update: bool = False) -> ItemWithHead | None:
+    """The item with its chain's head; ``for_update``: its row locked until the end of the transaction, which
+    orders the appends to its chain of custody (``append_custody``)."""
+    query = select(ItemRow).where(ItemRow.id == item_id)
+    row = session.scalar(query.with_for_update() if for_update else query)
     return ItemWithHead(item_to_domain(row), row.custody_seq, row.custody_head) if row is not None else None
 
 
@@ -1430,12 +1433,17 @@ class CustodyConflict(Exception):
 def append_custody(
     session: Session, item_id: str, entry: custody.Entry, request_id: str = "", digest: str = ""
 ) -> custody.Entry:
-    """Append one entry to the item's chain inside the caller's transaction. The item row's head moves with an
-    optimistic check, so two concurrent appends never fork the chain (the loser raises CustodyConflict).
-    ``request_id``: the client's id of the act, kept with the ``digest`` of its request (``custody_replay``);
-    a concurrent call with the same id loses as a conflict, and its retry finds the entry."""
+    """Append one entry to the item's chain inside the caller's transaction. The item's row is locked until
+    the transaction ends (on PostgreSQL; SQLite's writers hold its write lock from BEGIN): concurrent appends
+    wait for one another and each links after the entry before it, so reads at the same time all succeed and
+    the chain never forks. The head still moves with a check, so a writer that bypassed the lock raises
+    CustodyConflict rather than fork it. ``request_id``: the client's id of the act, kept with the ``digest``
+    of its request (``custody_replay``, read after ``get_item(..., for_update=True)`` so that a concurrent
+    call with the same id finds the entry)."""
     head = session.execute(
-        select(ItemRow.custody_seq, ItemRow.custody_head, ItemRow.workspace_id).where(ItemRow.id == item_id)
+        select(ItemRow.custody_seq, ItemRow.custody_head, ItemRow.workspace_id)
+        .where(ItemRow.id == item_id)
+        .with_for_update()
     ).one()
     e = custody.sealed(
         custody.Entry(

@@ -10,6 +10,7 @@ groupings (``statistics``) and its period (``statistics_period``)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import grpc
 
@@ -268,20 +269,22 @@ class StatisticsServicer(statistics_pb2_grpc.StatisticsServiceServicer):
     async def WithdrawConsent(
         self, request: pb.WithdrawConsentRequest, context: grpc.aio.ServicerContext
     ) -> pb.WithdrawConsentResponse:
-        """SPECIAL_CATEGORIES_WITHDRAWN: the attributes are destroyed and count as not recorded."""
+        """SPECIAL_CATEGORIES_WITHDRAWN: the attributes are destroyed and count as not recorded; a retry answers
+        as the first call did (``stats_store.withdraw_consent``)."""
         rt, principal, now = self.rt.call()
         InvalidArgument.raise_for(stats_domain.victim_ref_violations("victim_ref", request.victim_ref))
         victim = await self._victim_for_personal(principal, request.victim_ref, "withdraw the consent of")
 
-        def destroy(uow: UnitOfWork) -> bool:
-            gone = stats_store.destroy_categories(uow.session, victim.pseudonym)
-            uow.audit(CATEGORIES_RECORD, victim.id, victim.workspace_id, outcome="ok" if gone else "not_found")
-            return gone
+        def destroy(uow: UnitOfWork) -> datetime | None:
+            at = stats_store.withdraw_consent(uow.session, victim.pseudonym, victim.workspace_id, now)
+            uow.audit(CATEGORIES_RECORD, victim.id, victim.workspace_id, outcome="ok" if at else "not_found")
+            return at
 
-        gone = await rt.change(principal, destroy)
+        # A retry (its answer lost) finds the attributes gone: it answers with when the first call destroyed them.
+        destroyed_at = await rt.change(principal, destroy)
         out = pb.WithdrawConsentResponse(victim_ref=victim.pseudonym)
-        if gone:
-            out.destroyed_at.CopyFrom(dt_to_ts(now))
+        if destroyed_at is not None:
+            out.destroyed_at.CopyFrom(dt_to_ts(destroyed_at))
         return out
 
 

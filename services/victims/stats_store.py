@@ -6,7 +6,7 @@ The projection (``stats_records``) holds codes only (states, jurisdictions, inst
 dates), no free text. The attributes (``victim_special_categories``) are stored apart from the case and
 from the victim's record, one row per victim, everything but the pseudonym and workspace sealed under the
 workspace's content key; withdrawing consent deletes the row (``jitlib.sealing``'s secure delete wipes
-SQLite's freed pages)."""
+SQLite's freed pages) and keeps when (``special_category_withdrawals``), until consent is given again."""
 
 from __future__ import annotations
 
@@ -63,6 +63,18 @@ class SpecialCategoriesRow(Base):
     recorded_by: Mapped[str] = mapped_column(Text)  # JSON [user_id, username, jurisdiction]
     recorded_at: Mapped[datetime] = mapped_column(TS)
     sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class WithdrawalRow(Base):
+    """When a victim withdrew the consent to its attributes (``SPECIAL_CATEGORIES_WITHDRAWN``), kept until
+    consent is given again: a retried ``WithdrawConsent`` answers with it, as the first call did. No content:
+    the pseudonym and a time, which the audit entry of the withdrawal holds in clear too."""
+
+    __tablename__ = "special_category_withdrawals"
+
+    victim_ref: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(64), index=True)
+    withdrawn_at: Mapped[datetime] = mapped_column(TS)
 
 
 #: Once the workspace's key is shredded the attributes read as none recorded (and the row as destroyed).
@@ -196,6 +208,8 @@ def put_categories(session: Session, record: SpecialCategories) -> None:
         record.workspace_id,
     )
     session.execute(delete(SpecialCategoriesRow).where(SpecialCategoriesRow.victim_ref == record.victim_ref))
+    # Consent given (again): an earlier withdrawal no longer answers a WithdrawConsent.
+    session.execute(delete(WithdrawalRow).where(WithdrawalRow.victim_ref == record.victim_ref))
     session.add(
         SpecialCategoriesRow(
             victim_ref=record.victim_ref, workspace_id=record.workspace_id, recorded_at=record.recorded_at, **columns
@@ -204,11 +218,19 @@ def put_categories(session: Session, record: SpecialCategories) -> None:
     session.flush()
 
 
-def destroy_categories(session: Session, victim_ref: str) -> bool:
-    """Delete a victim's attributes; True when there were some."""
-    found = session.get(SpecialCategoriesRow, victim_ref) is not None
-    session.execute(delete(SpecialCategoriesRow).where(SpecialCategoriesRow.victim_ref == victim_ref))
-    return found
+def withdraw_consent(session: Session, victim_ref: str, workspace_id: str, now: datetime) -> datetime | None:
+    """The victim withdrew consent: its attributes deleted. When they were destroyed: ``now`` when there were
+    some (the withdrawal kept); the time of the withdrawal that destroyed them when there were none since
+    (a retry, answered as the first call); None when none were ever recorded (or consent never withdrawn)."""
+    row = session.get(SpecialCategoriesRow, victim_ref, with_for_update=True)
+    if row is None:
+        earlier = session.get(WithdrawalRow, victim_ref)
+        return as_utc(earlier.withdrawn_at) if earlier is not None else None
+    session.delete(row)
+    session.execute(delete(WithdrawalRow).where(WithdrawalRow.victim_ref == victim_ref))
+    session.add(WithdrawalRow(victim_ref=victim_ref, workspace_id=workspace_id, withdrawn_at=now))
+    session.flush()
+    return now
 
 
 def attributes_in(session: Session, workspaces: Iterable[str]) -> dict[str, dict[str, str]]:
@@ -227,10 +249,15 @@ def erase_workspace(session: Session, workspace_id: str) -> dict[str, int]:
         select(SpecialCategoriesRow.victim_ref).where(SpecialCategoriesRow.workspace_id == workspace_id)
     ).all()
     session.execute(delete(SpecialCategoriesRow).where(SpecialCategoriesRow.workspace_id == workspace_id))
+    withdrawals = session.execute(delete(WithdrawalRow).where(WithdrawalRow.workspace_id == workspace_id))
     linked = session.scalars(
         select(CountedRow).where(CountedRow.workspace_id == workspace_id, CountedRow.victim_refs != "[]")
     ).all()
     for row in linked:
         row.victim_refs = "[]"
     session.flush()
-    return {"special_categories_deleted": len(attrs), "statistics_victim_links_erased": len(linked)}
+    return {
+        "special_categories_deleted": len(attrs),
+        "special_category_withdrawals_deleted": withdrawals.rowcount,  # type: ignore[attr-defined]
+        "statistics_victim_links_erased": len(linked),
+    }

@@ -591,6 +591,7 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
         tokens,
     ).items
     assert item.id == case.item_id and list(item.use_conditions.consents) == [] and MARKER not in str(item)
+    assert_the_shredded_item_stays_readable(node, tokens, case, item)
     for svc in node.services:
         keys = svc.rt.content_keys
         with pytest.raises(crypto.Shredded):
@@ -630,6 +631,42 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
             certs_found = keytool.certificates(common, WS)
         assert {c["service"] for c in certs_found} == {"tasks", "evidence", "preservation", "victims"}
         assert all(c["digest_ok"] and c["audit_seq"] > 0 for c in certs_found)
+
+
+def assert_the_shredded_item_stays_readable(node: Node, tokens: Any, case: Case, listed: epb.EvidenceItem) -> None:
+    """RETENTION_EVIDENCE: after the shred what stays of an item is that it existed (digest, size, media type,
+    who received it) and who touched it (its chain of custody), readable by the parties and the auditor; its
+    bytes and text are gone. GetItem answers with that, offering no download (DownloadItem is CONTENT_DESTROYED);
+    its read is in the audit log and appends no custody entry: the shred closed the chain, whose text could
+    no longer be sealed. (GetItem was FAILED_PRECONDITION CONTENT_DESTROYED before.)"""
+    ev = evidence_pb2_grpc.EvidenceServiceStub
+    assert "download" not in listed.allowed_actions
+    custody = epb.ListCustodyRequest(item_id=case.item_id)
+    chain = call(node.evidence, ev, "ListCustody", "nl-auditor", custody, tokens).entries
+    assert [e.action for e in chain][:2] == [epb.CUSTODY_ACTION_RECEIVED, epb.CUSTODY_ACTION_DOWNLOADED]
+    assert chain[1].actor.username == "nl-prosecutor" and chain[1].purpose == sealing.DESTROYED
+    for user in ("nl-prosecutor", "de-liaison"):
+        got = call(node.evidence, ev, "GetItem", user, epb.GetItemRequest(item_id=case.item_id), tokens).item
+        assert (got.id, got.sha256, got.size_bytes, got.media_type) == (
+            listed.id,
+            listed.sha256,
+            listed.size_bytes,
+            listed.media_type,
+        )
+        assert got.received_by.jurisdiction == "DE" and got.filename == sealing.DESTROYED and MARKER not in str(got)
+        assert got.custody_entries == len(chain) and list(got.allowed_actions) == []
+    assert call(node.evidence, ev, "ListCustody", "nl-prosecutor", custody, tokens).entries == chain
+    reads = [
+        e
+        for e in entries(node.evidence)
+        if e["operation"].endswith("/GetItem") and e["record_id"] == case.item_id and e["outcome"] == "ok"
+    ]
+    assert [e["username"] for e in reads][-2:] == ["nl-prosecutor", "de-liaison"]
+    with pytest.raises(grpc.RpcError) as gone:
+        download = epb.DownloadItemRequest(item_id=case.item_id, purpose="the appeal")
+        list(ev(node.evidence.channel).DownloadItem(download, metadata=md(tokens("nl-prosecutor")), timeout=30))
+    assert gone.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "nothing left" in (gone.value.details() or "")
+    assert call(node.evidence, ev, "ListCustody", "nl-auditor", custody, tokens).entries == chain
 
 
 def test_retention_audit_log_pruned_after_three_years_still_verifies_and_a_tampered_checkpoint_is_detected(

@@ -248,6 +248,48 @@ def test_special_categories_per_person_to_need_to_know_only_sealed_and_destroyed
     assert after.total.count == 12
 
 
+def test_a_retried_withdrawal_of_consent_answers_as_the_first_call_did(clients: Clients) -> None:
+    """SPECIAL_CATEGORIES_WITHDRAWN: a retry of WithdrawConsent (its answer lost) answers with the time the
+    attributes were destroyed, as the first call did; it destroys nothing more. Recorded again with a new
+    consent and withdrawn again, the answer is the new withdrawal's time; a victim whose attributes were never
+    recorded gets no time. (A retry answered without ``destroyed_at`` before: as if nothing had been recorded.)"""
+    victim = clients.victim().pseudonym
+    never = clients.victim().pseudonym
+
+    def record() -> None:
+        request = pb.RecordSpecialCategoriesRequest(
+            victim_ref=victim,
+            consent_given=True,
+            consent_given_at=ts(datetime.now(UTC) - timedelta(hours=1)),
+            purpose="monitoring of gender-based violence",
+            attributes=pb.SpecialCategories(gender="FEMALE"),
+        )
+        clients.call(clients.stats, "nl-prosecutor", "RecordSpecialCategories", request)
+
+    def withdraw(ref: str, user: str = "nl-prosecutor") -> pb.WithdrawConsentResponse:
+        return clients.call(clients.stats, user, "WithdrawConsent", pb.WithdrawConsentRequest(victim_ref=ref))
+
+    record()
+    first = withdraw(victim)
+    assert first.HasField("destroyed_at") and first.victim_ref == victim
+    assert withdraw(victim) == first
+    assert withdraw(victim, "nl-liaison") == first  # the victim's withdrawal, whoever of need-to-know asks again
+    record()
+    from services.victims.stats_store import WithdrawalRow
+
+    kept = clients.svc.loop.run(clients.svc.rt.read(lambda s: s.get(WithdrawalRow, victim)))
+    assert kept is None  # consent given again: the earlier withdrawal is not kept beside it
+    again = withdraw(victim)
+    assert again.destroyed_at.ToDatetime() > first.destroyed_at.ToDatetime() and withdraw(victim) == again
+    read = pb.GetSpecialCategoriesRequest(victim_ref=victim, purpose="prepare the hearing")
+    assert clients.code_of(clients.stats, "nl-prosecutor", "GetSpecialCategories", read) is grpc.StatusCode.NOT_FOUND
+    assert not withdraw(never).HasField("destroyed_at")
+    outsider = clients.code_of(
+        clients.stats, "fr-prosecutor", "WithdrawConsent", pb.WithdrawConsentRequest(victim_ref=victim)
+    )
+    assert outsider is grpc.StatusCode.NOT_FOUND
+
+
 def test_the_lead_prosecutor_exports_the_evaluation_as_csv_and_a_png(clients: Clients) -> None:
     """JIT_EVALUATION: NL leads jit-demo; its prosecutor gets the CSV and a valid PNG, other roles do not."""
     request = pb.ExportEvaluationRequest(workspace_id=WS)
@@ -362,7 +404,12 @@ def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorde
     assert opened and not any(opened.values())  # the rows are there, but no longer open
     # The retention sweep's hook then deletes the attributes and the records' links to the victims.
     erased = svc.loop.run(svc.rt.db.write(lambda s: stats_store.erase_workspace(s, WS)))
-    assert erased == {"special_categories_deleted": 15, "statistics_victim_links_erased": 5}
+    # The withdrawals kept for retries (the two tests above) go too.
+    assert erased == {
+        "special_categories_deleted": 15,
+        "special_category_withdrawals_deleted": 2,
+        "statistics_victim_links_erased": 5,
+    }
     by_gender = cells(clients.table(measure="tasks", groupings=["gender"]))
     # Every task names no victim now: they show as NO_VICTIM (a line behind which no victim is hides nothing).
     assert by_gender.pop(("NO_VICTIM",)) == 13 and set(by_gender.values()) == {None}

@@ -555,13 +555,17 @@ class EvidenceServiceServicer:
         INVALID_ARGUMENT naming purpose). A restricted item (EvidenceItem.restricted) is FAILED_PRECONDITION
         ITEM_RESTRICTED, for everyone; a sensitive one (EvidenceItem.sensitive) opens only for the roles
         jitlib.policy.SENSITIVE_ITEM_ROLES names, PERMISSION_DENIED for the others (SENSITIVE_ITEM_OPEN_NEEDS_PURPOSE).
+        Once retention crypto-shredded the item's workspace: FAILED_PRECONDITION CONTENT_DESTROYED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetItem(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The item, recording an ACCESSED custody entry. Once retention crypto-shredded its workspace: what stays
+        (digest, size, media type, origin, receipt, custody count; its text reads "[content destroyed]"), no
+        allowed actions; the read is in the audit log, and the chain, closed by the shred, gets no entry.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
