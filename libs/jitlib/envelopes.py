@@ -17,12 +17,15 @@ from jitlib import mapping
 from jitlib.actors import Actor
 from jitlib.ids import new_id
 from jitlib.mapping import actor_fields, ts_fields
-from jitlib.policy import ChangedRecord
+from jitlib.policy import ChangedRecord, entitled
 
 
 def audience(parties: Iterable[str], restricted: bool, members: Iterable[str]) -> list[str]:
-    """Who is entitled to an event: the parties of a restricted record, every member and party otherwise."""
-    return sorted(set(parties) if restricted else {*parties, *members})
+    """Who is entitled to an event: the parties of a restricted record, every member and party otherwise;
+    never a jurisdiction taken out of the workspace (``members``' former ones, ``policy.entitled``), even a
+    party: from the directory's announcement of its leaving on, nothing new of the workspace reaches it."""
+    members = members if isinstance(members, frozenset) else frozenset(members)
+    return sorted(entitled(parties if restricted else {*parties, *members}, members))
 
 
 def envelope(
