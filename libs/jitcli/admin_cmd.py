@@ -26,7 +26,8 @@ from jitlib import period
 
 app = typer.Typer(help="Administration with the Keycloak admin account (not your user token).", no_args_is_help=True)
 workspace_app = typer.Typer(
-    help="JIT workspaces: create, add members, extend the agreed period, close, list, show, sync.", no_args_is_help=True
+    help="JIT workspaces: create, add or remove members, extend the agreed period, close, list, show, sync.",
+    no_args_is_help=True,
 )
 app.add_typer(workspace_app, name="workspace")
 
@@ -97,7 +98,7 @@ def workspaces_table(workspaces: Sequence[kcadmin.Workspace]) -> Table:
             Text(ws.id),
             Text(ws.name),
             Text(ws.lead),
-            Text(", ".join(ws.members)),
+            Text(", ".join(ws.members) + (f" (out: {', '.join(ws.former_members)})" if ws.former_members else "")),
             Text(ws.legal_basis),
             Text(_period_text(ws), style="bold" if ws.status == "open" and (_days_left(ws) or 0) <= 30 else ""),
             Text(ws.status, style="dim" if ws.status == "closed" else ""),
@@ -163,6 +164,25 @@ def add_member(
     state: AppState = ctx.obj
     ws = kcadmin.add_member(_admin(state), ws_id, jurisdiction.upper(), user or [])
     _announce(state, [ws], f"workspace {ws_id} was changed in Keycloak")
+    _show(state, ws)
+
+
+@workspace_app.command("remove-member")
+def remove_member(
+    ctx: typer.Context,
+    ws_id: WsId,
+    jurisdiction: Annotated[
+        str, typer.Argument(metavar="JUR", help="Member jurisdiction to take out, e.g. DE.", show_default=False)
+    ],
+) -> None:
+    """Take a member jurisdiction out of an open workspace, as an amendment of the JIT agreement does (not
+    the lead, not the last member), and announce it: from then on no service sends that country's node
+    anything new of the workspace, and its users no longer see it. What its node received while a member
+    stays there (rule JIT_MEMBER_TAKEN_OUT)."""
+    state: AppState = ctx.obj
+    _lead_only(state, ws_id, "membership")
+    ws = kcadmin.remove_member(_admin(state), ws_id, jurisdiction.upper())
+    _announce(state, [ws], f"{jurisdiction.upper()} was taken out of workspace {ws_id} in Keycloak")
     _show(state, ws)
 
 

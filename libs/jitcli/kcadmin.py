@@ -5,7 +5,8 @@ metadata lives in group attributes (single-valued strings)::
 
     name, lead, legal_basis, starts_on, ends_on, status ("open"/"closed"),
     members ("NL,DE,IE,EUROJUST"), version ("1", bumped on every change),
-    closed_at (ISO-8601 UTC, only once closed)
+    closed_at (ISO-8601 UTC, only once closed),
+    former_members ("DE": taken out by an amendment of the agreement, only once one was)
 
 and every member jurisdiction has a subgroup ``/workspaces/<ws_id>/<CODE>`` holding that
 jurisdiction's users.  The ``groups`` claim of the access token carries these full paths,
@@ -41,6 +42,7 @@ __all__ = [
     "extend_workspace",
     "get_workspace",
     "list_workspaces",
+    "remove_member",
     "validate_jurisdiction",
     "validate_ws_id",
     "workspace_from_group",
@@ -81,6 +83,9 @@ class Workspace:
     legal_hold: str = ""
     retention_years: int = 0
     proceedings_closed_on: str = ""
+    #: Jurisdictions taken out of the JIT by an amendment of its agreement (``remove_member``); one added
+    #: again is a member, not a former one.
+    former_members: list[str] = field(default_factory=list)
 
     @property
     def path(self) -> str:
@@ -184,6 +189,7 @@ def workspace_from_group(group_json: dict[str, Any]) -> Workspace:
         if (_attr(attrs, "retention_years") or "").isdigit()
         else 0,
         proceedings_closed_on=_attr(attrs, "proceedings_closed_on") or "",
+        former_members=_split_members(_attr(attrs, "former_members") or ""),
     )
 
 
@@ -206,6 +212,8 @@ def _workspace_attributes(ws: Workspace) -> dict[str, list[str]]:
         attrs["retention_years"] = [str(ws.retention_years)]
     if ws.proceedings_closed_on:
         attrs["proceedings_closed_on"] = [ws.proceedings_closed_on]
+    if ws.former_members:
+        attrs["former_members"] = [",".join(ws.former_members)]
     return attrs
 
 
@@ -434,6 +442,8 @@ def add_member(admin: KeycloakAdmin, ws_id: str, jurisdiction: str, usernames: I
     sub_id = subgroup["id"] if subgroup else _create_subgroup(admin, group["id"], jurisdiction)
     if jurisdiction not in ws.members:
         ws.members.append(jurisdiction)
+    if jurisdiction in ws.former_members:  # taken out before, a member again by a new amendment
+        ws.former_members.remove(jurisdiction)
     ws.version += 1
     _save(admin, ws)
 
@@ -442,6 +452,42 @@ def add_member(admin: KeycloakAdmin, ws_id: str, jurisdiction: str, usernames: I
             admin.group_user_add(user["id"], sub_id)
         except KeycloakError as exc:
             raise _kc_error(f"adding user {user.get('username')!r} to {ws.member_path(jurisdiction)}", exc) from None
+    return get_workspace(admin, ws_id)
+
+
+def remove_member(admin: KeycloakAdmin, ws_id: str, jurisdiction: str) -> Workspace:
+    """Take ``jurisdiction`` out of the open workspace ``ws_id``, as an amendment of the JIT agreement does
+    (rule JIT_MEMBER_TAKEN_OUT): it leaves ``members`` for ``former_members``, its subgroup
+    ``/workspaces/<ws_id>/<jurisdiction>`` is deleted (its users' next tokens no longer name the workspace)
+    and ``version`` is bumped. Never the lead (the JIT would have no leader: a new lead is a new workspace),
+    never the last member. Everything is checked before anything changes."""
+    validate_jurisdiction(jurisdiction)
+    group = _workspace_group(admin, ws_id)
+    ws = workspace_from_group(group)
+    if ws.status == STATUS_CLOSED:
+        raise WorkspaceAdminError(f"workspace {ws_id!r} is closed (since {ws.closed_at or 'unknown'})")
+    if jurisdiction not in ws.members:
+        raise WorkspaceAdminError(
+            f"{jurisdiction} is not a member of workspace {ws_id!r} (members: {', '.join(ws.members)})"
+        )
+    if len(ws.members) == 1:
+        raise WorkspaceAdminError(f"{jurisdiction} is the last member of workspace {ws_id!r}: close it instead")
+    if jurisdiction == ws.lead:
+        raise WorkspaceAdminError(
+            f"{jurisdiction} leads workspace {ws_id!r}: the lead cannot be taken out (a JIT with another "
+            "leader is a new workspace)"
+        )
+    subgroup = next((c for c in _children(admin, group["id"]) if c.get("name") == jurisdiction), None)
+    ws.members.remove(jurisdiction)
+    if jurisdiction not in ws.former_members:
+        ws.former_members.append(jurisdiction)
+    ws.version += 1
+    _save(admin, ws)
+    if subgroup is not None:
+        try:
+            admin.delete_group(subgroup["id"])
+        except KeycloakError as exc:
+            raise _kc_error(f"deleting {ws.member_path(jurisdiction)}", exc) from None
     return get_workspace(admin, ws_id)
 
 

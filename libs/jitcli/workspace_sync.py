@@ -33,6 +33,7 @@ def to_pb(ws: Any) -> common_pb2.Workspace:
         legal_hold=getattr(ws, "legal_hold", ""),
         retention_years=int(getattr(ws, "retention_years", 0)),
         proceedings_closed_on=getattr(ws, "proceedings_closed_on", ""),
+        former_members=sorted(getattr(ws, "former_members", None) or ()),
     )
 
 
@@ -106,4 +107,5 @@ async def announced_workspace(
         legal_hold=latest.legal_hold,
         retention_years=latest.retention_years,
         proceedings_closed_on=latest.proceedings_closed_on,
+        former_members=list(latest.former_members),
     )

@@ -812,6 +812,8 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("legal_hold", Text, nullable=False, server_default=""),
         Column("retention_years", Integer, nullable=True),
         Column("proceedings_closed_on", String(10), nullable=False, server_default=""),
+        # Jurisdictions taken out of the workspace (comma-separated; ``policy.Members.former``).
+        Column("former_members", Text, nullable=False, server_default=""),
     )
     audit_checkpoint = Table(
         "audit_checkpoint",

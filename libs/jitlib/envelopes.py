@@ -17,12 +17,33 @@ from jitlib import mapping
 from jitlib.actors import Actor
 from jitlib.ids import new_id
 from jitlib.mapping import actor_fields, ts_fields
-from jitlib.policy import ChangedRecord
+from jitlib.policy import AccessParties, ChangedRecord, RecordAccess, entitled
 
 
-def audience(parties: Iterable[str], restricted: bool, members: Iterable[str]) -> list[str]:
-    """Who is entitled to an event: the parties of a restricted record, every member and party otherwise."""
-    return sorted(set(parties) if restricted else {*parties, *members})
+def audience(
+    parties: Iterable[str], restricted: bool, members: Iterable[str], outside: str | None = None
+) -> list[str]:
+    """Who is entitled to an event: the parties of a restricted record, every member and party otherwise;
+    never a jurisdiction taken out of the workspace (``members``' former ones, ``policy.entitled``), even a
+    party: from the directory's announcement of its leaving on, nothing new of the workspace reaches it.
+    Except ``outside`` (``RecordAccess.outside_reader``): the state an instrument is addressed to whether or
+    not it is a member (an EIO, MLA request or EPOC), which stays its addressee when it leaves the JIT
+    (JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES, as for a state that never was a member)."""
+    members = members if isinstance(members, frozenset) else frozenset(members)
+    kept = entitled(parties if restricted else {*parties, *members}, members)
+    if outside:
+        kept.add(outside)
+    return sorted(kept)
+
+
+def access_audience(access: RecordAccess, members: Iterable[str]) -> list[str]:
+    """``audience`` of a record with the policy's facts ``access``."""
+    return audience(access.parties, access.restricted, members, access.outside_reader)
+
+
+def _outside(record: object) -> str | None:
+    """The outside reader of a record that gives its policy facts (``AccessParties``), else None."""
+    return record.access().outside_reader if isinstance(record, AccessParties) else None
 
 
 def envelope(
@@ -91,7 +112,7 @@ def record_envelope(
     take countries out of its audience (a task reassigned): those are named in ``withdrawn_from``, and
     their nodes get a withdrawal (``withdrawal``)."""
     aggregate_id, version = part if part is not None else (record.id, record.version)
-    now_for = audience(record.parties, record.restricted, members)
+    now_for = audience(record.parties, record.restricted, members, _outside(record))
     event = envelope(
         event_type=event_type,
         state=state,
@@ -105,7 +126,7 @@ def record_envelope(
         now=now,
     )
     if before is not None:
-        event.withdrawn_from.extend(sorted(set(audience(before.parties, before.restricted, members)) - set(now_for)))
+        event.withdrawn_from.extend(sorted(set(audience(before.parties, before.restricted, members, _outside(before))) - set(now_for)))
     return event
 
 

@@ -51,6 +51,7 @@ from jitlib.clock import Clock
 from jitlib.db import Database, RuntimeTables, insert_or_nothing
 from jitlib.ids import new_id
 from jitlib.periodic import Periodic
+from jitlib.policy import Members
 from jitlib.sealing import certified_destroyed
 
 log = logging.getLogger(__name__)
@@ -227,13 +228,15 @@ class Joins(Periodic):
         self._current = join.id
         # The members as this database holds them, in this transaction: the process that runs the job may
         # not have applied the announcement yet (another process of the service noted the join).
-        listed = session.execute(
-            select(self._tables.workspaces.c.members).where(self._tables.workspaces.c.id == join.workspace_id)
-        ).scalar()
-        if listed is None or certified_destroyed(session, self._tables, join.workspace_id):
+        w = self._tables.workspaces
+        row = session.execute(select(w.c.members, w.c.former_members).where(w.c.id == join.workspace_id)).first()
+        if row is None or certified_destroyed(session, self._tables, join.workspace_id):
             session.execute(delete(t).where(t.c.id == join.id))
             return 0, []
-        members = frozenset(m for m in listed.split(",") if m)
+        # With those taken out of it, whom no record's event names (``policy.Members``).
+        members = Members(
+            (m for m in row.members.split(",") if m), (m for m in (row.former_members or "").split(",") if m)
+        )
         # A country taken out of the workspace since it joined is sent nothing more.
         countries = frozenset(c for c in join.countries.split(",") if c) & members
         kind_index, after_id, read = join.kind, join.after_id, 0

@@ -113,6 +113,15 @@ _JIT: tuple[Rule, ...] = (
         f"{JIT_FD} Art. 1(1); {JIT_CONVENTION} Art. 13(1)",
     ),
     Rule(
+        "JIT_MEMBER_TAKEN_OUT",
+        "a member other than the lead taken out (`jit admin workspace remove-member`) gets nothing new of the "
+        "workspace, even of a record it is party to, save an instrument addressed to it "
+        "(JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES); its users no longer see the workspace; open records assigned "
+        "to it stay, for the remaining members to reassign or cancel; what its node received stays there",
+        f"GUESS: the JIT agreement's amendment governs; {JIT_FD} Art. 1(1), 1(10) (information lawfully "
+        "obtained may be used for the purposes listed there)",
+    ),
+    Rule(
         "JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES",
         "an EIO, MLA request or EPOC may be addressed to a state that is not a member of the workspace (a "
         "third state, an EU state outside the team, a provider's notified enforcing state), which reads and "

@@ -6,7 +6,9 @@ Every service asks ``decide`` before it shows or changes a record, and builds it
 1. Only case roles (prosecutor, police liaison, participant) touch case content. Operators and auditors
    are refused every case operation with PERMISSION_DENIED; the answer is the same for every record, so
    it says nothing about which records exist.
-2. A workspace the caller's jurisdiction is not a member of is invisible: NOT_FOUND.
+2. A workspace the caller's jurisdiction is not a member of is invisible: NOT_FOUND. That includes a
+   jurisdiction the workspace directory says was taken out of it (``in_directory``), whatever its token's
+   groups still say (``jitlib.legal`` JIT_MEMBER_TAKEN_OUT).
 3. A restricted record is visible only to its parties (issuer, addressee, explicitly shared): NOT_FOUND.
 4. Except: a record that may be addressed outside its workspace (an evidence request: EIO, MLA, EPOC to a
    third state or a notified enforcing state outside the JIT) is visible to its addressee whether or not
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
@@ -546,6 +548,47 @@ class VisibilityScope:
     workspaces: frozenset[str]
     jurisdiction: str
     may_read_content: bool
+
+
+class Members(frozenset[str]):
+    """A workspace's member jurisdictions, as its directory holds them, with ``former``: the jurisdictions
+    an amendment of the JIT agreement took out of it and that are not members again (``jitlib.legal``
+    JIT_MEMBER_TAKEN_OUT). Nothing new of the workspace is for a former member, even a record it is a party
+    to (``entitled``); it compares equal to the plain set of members."""
+
+    former: frozenset[str]
+
+    def __new__(cls, members: Iterable[str] = (), former: Iterable[str] = ()) -> Members:
+        self = super().__new__(cls, members)
+        self.former = frozenset(former) - self
+        return self
+
+
+def former_members(members: Iterable[str]) -> frozenset[str]:
+    """The jurisdictions taken out of the workspace whose ``members`` these are (none when ``members`` is
+    a plain set: a workspace not known here yet, whose members are then its record's parties)."""
+    return members.former if isinstance(members, Members) else frozenset()
+
+
+def entitled(countries: Iterable[str], members: Iterable[str]) -> set[str]:
+    """``countries`` (the parties or the audience of a record) less those taken out of the workspace
+    whose ``members`` these are: a record's events never reach a former member, even one that is its
+    assignee or addressee (JIT_MEMBER_TAKEN_OUT)."""
+    return set(countries) - former_members(members)
+
+
+def in_directory(principal: Principal, members_of: Callable[[str], Iterable[str] | None]) -> Principal:
+    """The caller with only the workspaces its jurisdiction has not been taken out of, as the workspace
+    directory (``members_of``: a workspace id's ``Members``, None when unknown here) says: a token issued
+    before the amendment, or a node's realm that still lists the country's users, gives no access to a
+    workspace its country left (JIT_MEMBER_TAKEN_OUT). A workspace the directory does not know yet is kept
+    as the token says."""
+    if not principal.workspaces:
+        return principal
+    left = frozenset(
+        ws for ws in principal.workspaces if principal.jurisdiction in former_members(members_of(ws) or ())
+    )
+    return replace(principal, workspaces=principal.workspaces - left) if left else principal
 
 
 def visibility_scope(principal: Principal) -> VisibilityScope:

@@ -26,7 +26,7 @@ from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
 from jit.retention.v1 import retention_pb2, retention_pb2_grpc
-from jitlib import answers, audit, auth, db, joining, processes, sealing, tls, workspaces
+from jitlib import answers, audit, auth, db, joining, policy, processes, sealing, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus, EventConsumer
@@ -61,9 +61,16 @@ class CallEntry:
     bytes and is decoded after the check; a request stream is read only by the servicer)."""
 
     def __init__(
-        self, verifier: TokenVerifier, forwarder: Forwarder | None = None, tracer: trace.Tracer | None = None
+        self,
+        verifier: TokenVerifier,
+        forwarder: Forwarder | None = None,
+        tracer: trace.Tracer | None = None,
+        narrow: Callable[[Principal], Principal] | None = None,
     ) -> None:
         self._verifier = verifier
+        #: What the caller's token says, checked against what this node knows: the workspaces its country was
+        #: taken out of are not its own any more (``policy.in_directory``).
+        self._narrow = narrow
         #: On a federation: sends a change that reached a replica to the record's owner.
         self._forwarder = forwarder
         self._tracer = tracer or trace.get_tracer(__name__)
@@ -81,6 +88,7 @@ class CallEntry:
         spans = ServerSpans(method, self._tracer)
         forwarder = self._forwarder
         verify = self._verifier.verify
+        narrow = self._narrow
         public = method.startswith(_PUBLIC_PREFIXES)
         kind = _kind(handler)
         inner: Any = getattr(handler, kind)
@@ -101,6 +109,8 @@ class CallEntry:
             if not public:
                 try:
                     caller = await verify(auth.bearer_from_metadata(metadata))
+                    if narrow is not None:
+                        caller = narrow(caller)
                 except JitError as err:
                     await abort(context, span, err.code, err.message, err.to_status().SerializeToString())
             if decode is not None:
@@ -604,7 +614,8 @@ class ServiceApp:
                 await consumer.retry_dead_letters()  # before it reads its stream (a replica's: jitlib.replicas)
             consumer.start()
 
-        server = CallEntry(self.verifier, forwarder).server(
+        narrow = partial(policy.in_directory, members_of=directory.members_of)
+        server = CallEntry(self.verifier, forwarder, narrow=narrow).server(
             grpc.aio.server(
                 options=[
                     ("grpc.max_receive_message_length", self.settings.max_request_bytes),

@@ -27,6 +27,7 @@ from jitlib.federation import INBOUND_STREAM, Federation, inbound_filter, outbou
 from jitlib.ids import new_id
 from jitlib.joining import Joins
 from jitlib.jurisdictions import is_jurisdiction
+from jitlib.policy import Members
 from jitlib.validate import WORKSPACE_ID
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,13 @@ class WorkspaceInfo:
     legal_hold: str = ""
     retention_years: int | None = None
     proceedings_closed_on: str = ""
+    #: Jurisdictions an amendment of the agreement took out (``jit admin workspace remove-member``).
+    former_members: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        # ``members`` always says who left too, so that every audience computed from it leaves them out
+        # (``envelopes.audience``, ``policy.entitled``).
+        object.__setattr__(self, "members", Members(self.members, self.former_members))
 
     @property
     def is_open(self) -> bool:
@@ -120,6 +128,8 @@ def workspace_event_problem(envelope: Envelope, ws: common_pb2.Workspace, curren
         return "event id or version does not match the workspace's version"
     if not all(is_jurisdiction(m) for m in ws.members) or ws.lead not in ws.members:
         return "members must be jurisdiction codes and include the lead"
+    if not all(is_jurisdiction(m) for m in ws.former_members) or ws.lead in ws.former_members:
+        return "former members must be jurisdiction codes, never the lead"
     starts, ends = period.last_day(ws.starts_on), period.last_day(ws.ends_on)
     if (ws.starts_on and starts is None) or (ws.ends_on and ends is None):
         return "the period's dates must be ISO dates (YYYY-MM-DD)"
@@ -174,6 +184,11 @@ def apply_workspace_event(session: Session, tables: RuntimeTables, envelope: Env
         "legal_hold": ws.legal_hold[:1000],
         "retention_years": ws.retention_years or None,
         "proceedings_closed_on": ws.proceedings_closed_on[:10],
+        # Who was taken out: as announced, and any member the announcement no longer lists (however the
+        # directory was edited), until a later announcement lists it as a member again.
+        "former_members": ",".join(
+            sorted({*ws.former_members, *(_were_in(current) if current else ())} - {*ws.members})
+        ),
     }
     if current is None:
         session.execute(t.insert().values(id=ws.id, **values))
@@ -194,7 +209,15 @@ def apply_workspace_event(session: Session, tables: RuntimeTables, envelope: Env
             current.proceedings_closed_on,
         ):
             _audit_change(session, tables, envelope, ws.id, RETENTION_CHANGED)
+        for country in sorted(current.members - set(ws.members)):
+            # The amendment that took a country out: audited once per country, naming it.
+            _audit_change(session, tables, envelope, ws.id, MEMBER_TAKEN_OUT, f"{ws.id}/{country}")
     return True
+
+
+def _were_in(current: WorkspaceInfo) -> frozenset[str]:
+    """Who was in the workspace, or taken out of it before, as the directory holds it."""
+    return current.members | current.former_members
 
 
 #: The audit entry's operation when a workspace's agreed period changes (rule JIT_PERIOD_EXTENSION).
@@ -204,19 +227,25 @@ HOLD_SET = "jit.workspaces/SetLegalHold"
 HOLD_RELEASED = "jit.workspaces/ReleaseLegalHold"
 #: ... when its retention years or the proceedings' close change.
 RETENTION_CHANGED = "jit.workspaces/SetRetention"
+#: ... when a member jurisdiction is taken out of it (rule JIT_MEMBER_TAKEN_OUT); the entry's record is the
+#: member's group, ``<workspace>/<jurisdiction>``.
+MEMBER_TAKEN_OUT = "jit.workspaces/RemoveMember"
 
 
-def _audit_change(session: Session, tables: RuntimeTables, envelope: Envelope, ws_id: str, operation: str) -> None:
+def _audit_change(
+    session: Session, tables: RuntimeTables, envelope: Envelope, ws_id: str, operation: str, member: str = ""
+) -> None:
     """A change an administrator announced (a new end date, a legal hold, ...) is in every service's audit
-    log, under the administrator who announced it, at the time this service applied it."""
+    log, under the administrator who announced it, at the time this service applied it. ``member``: the
+    member group (``<workspace>/<jurisdiction>``) the change is about, when it is about one."""
     actor = envelope.actor
     entry = audit.AuditEvent(
         operation=operation,
         user_id=actor.user_id or "jit-admin",
         username=actor.username or "jit admin",
         jurisdiction=actor.jurisdiction or envelope.origin_jurisdiction,
-        record_type="workspace",
-        record_id=ws_id,
+        record_type="workspace_member" if member else "workspace",
+        record_id=member or ws_id,
         workspace_id=ws_id,
     )
     audit.append(session, tables, [entry], datetime.now(UTC))
@@ -245,6 +274,7 @@ def _info(row: Any) -> WorkspaceInfo:
         legal_hold=row["legal_hold"] or "",
         retention_years=row["retention_years"],
         proceedings_closed_on=row["proceedings_closed_on"] or "",
+        former_members=frozenset(m for m in (row["former_members"] or "").split(",") if m),
     )
 
 
@@ -287,6 +317,12 @@ class DirectorySync:
 
     def get(self, ws_id: str) -> WorkspaceInfo | None:
         return self._cache.get(ws_id)
+
+    def members_of(self, ws_id: str) -> frozenset[str] | None:
+        """A workspace's members, which say who was taken out of it (``policy.Members``); None when this
+        node has not heard of it."""
+        info = self._cache.get(ws_id)
+        return info.members if info is not None else None
 
     async def start(self) -> None:
         """Load what the database holds (so a restart works even while NATS is down), then follow NATS."""
@@ -388,14 +424,16 @@ async def publish(
 ) -> bool:
     """Announce a workspace's state on JetStream (``jit admin workspace`` and its ``sync``). On a
     federation, the lead's node also announces it to each member's node, and no other node does: False
-    when this node is not the workspace's lead's."""
+    when this node is not the workspace's lead's. The node of a country taken out of it is still told (its
+    ``former_members``): its directory then knows its users no longer have access, and it sends nothing
+    new of the workspace to it."""
     env = envelope_for(ws, actor)
     payload = env.SerializeToString(deterministic=True)
     if federation is not None and ws.lead != federation.node:
         return False  # a workspace led elsewhere reaches this node from its lead's node
     await ensure_stream(js, WORKSPACE_STREAM)  # type: ignore[arg-type]
     await js.publish(subject_for(ws), payload, headers={"Nats-Msg-Id": env.id})  # type: ignore[attr-defined]
-    for peer in federation.recipients(ws.members) if federation is not None else ():
+    for peer in federation.recipients({*ws.members, *ws.former_members}) if federation is not None else ():
         await js.publish(  # type: ignore[attr-defined]
             outbound_subject(peer, subject_for(ws)), payload, headers={"Nats-Msg-Id": f"{env.id}.{peer}"}
         )

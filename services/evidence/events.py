@@ -82,7 +82,7 @@ def link_audience(r: EvidenceRequest, order: OrderReplica | None, members: froze
     ):
         return [r.origin_jurisdiction]
     access = order.access()
-    return envelopes.audience(access.parties, access.restricted, members)
+    return envelopes.access_audience(access, members)
 
 
 def linked_order(session: Session, r: EvidenceRequest) -> OrderReplica | None:

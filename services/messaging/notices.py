@@ -136,8 +136,8 @@ def notice_handler(rt: Runtime, channels: Channels, live: Live, *, notices: bool
         if joins is None or after.origin_jurisdiction != node:
             return
         members = rt.members_of(after)
-        audience = envelopes.audience(after.parties, after.restricted, members)
-        earlier = envelopes.audience(before.parties, before.restricted, members)
+        audience = envelopes.access_audience(after.access(), members)
+        earlier = envelopes.access_audience(before.access(), members)
         # The second pass sends everything again, not only what changed: a node given a record back drops
         # a copy that overtakes the record's event there (its thread, shredded at the withdrawal, is held
         # again only once the record names its country: ``peers.given_back``); by then it has it.

@@ -114,7 +114,7 @@ def given_back(rt: Runtime, session: Session, ch: Channel) -> bool:
     replica = store.get_replica(session, *ch.record)
     if replica is None:
         return False
-    return fed.node in envelopes.audience(replica.parties, replica.restricted, rt.members_of(replica))
+    return fed.node in envelopes.access_audience(replica.access(), rt.members_of(replica))
 
 
 def message_handler(rt: Runtime, channels: Channels, live: Live, loop: asyncio.AbstractEventLoop) -> Handler:

@@ -90,7 +90,7 @@ def request_audience(order: Order, facts: str, members: frozenset[str]) -> list[
     """Who is entitled to an evidence request of ``order``'s workspace with access ``facts``
     (``domain.follow_up_facts``; none known: the order's issuing jurisdiction alone)."""
     access = domain.follow_up_access(order.workspace_id, order.origin_jurisdiction, facts)
-    return envelopes.audience(access.parties, access.restricted, members)
+    return envelopes.access_audience(access, members)
 
 
 def limit_requests(

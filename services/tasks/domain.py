@@ -275,10 +275,13 @@ def apply(
     if problem is not None:
         raise problem
     changes: dict[str, object] = {}
-    if t.action == "assign" and data.new_assignee and data.new_assignee != task.assignee_jurisdiction:
-        if data.new_assignee not in members:
-            raise InvalidArgument.one("assignee_jurisdiction", f"{data.new_assignee} is not a member of the workspace")
-        changes["assignee_jurisdiction"] = data.new_assignee
+    # Assigned again to the same country or another, the assignee is a member: not one taken out of the
+    # workspace since (jitlib.legal JIT_MEMBER_TAKEN_OUT).
+    assignee = (data.new_assignee or task.assignee_jurisdiction) if t.action == "assign" else ""
+    if assignee and assignee not in members:
+        raise InvalidArgument.one("assignee_jurisdiction", f"{assignee} is not a member of the workspace")
+    if assignee and assignee != task.assignee_jurisdiction:
+        changes["assignee_jurisdiction"] = assignee
     if t.action == "renegotiate":
         return changed(task, actor, now, **_new_terms(task, data))
     if t.needs_reason or t.action in ("assign", "accept", "start", "unblock", "verify"):

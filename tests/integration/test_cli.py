@@ -341,6 +341,39 @@ def test_workspace_administration(env: dict[str, str]) -> None:
     assert "unknown workspace" in error_line(unknown)
 
 
+def test_jit_member_taken_out_with_jit_admin_workspace_remove_member(env: dict[str, str]) -> None:
+    """JIT_MEMBER_TAKEN_OUT: `jit admin workspace remove-member` takes a member other than the lead out as a
+    new version, held as a former member and announced; the lead, the last member, a non-member, a bad code
+    and a closed workspace are refused in one line, changing nothing; added again, it is a member again."""
+    ws = f"cli-{uuid.uuid4().hex[:10]}"
+    created = jit_json(
+        env, "admin", "workspace", "create", ws, "--name", "CLI leave JIT", "--lead", "NL", "--member", "DE",
+        "--member", "IE", "--legal-basis", "JIT agreement (test)", "--starts", "2026-01-01", "--ends", "2027-12-31",
+    )  # fmt: skip
+    out = jit_json(env, "admin", "workspace", "remove-member", ws, "de")
+    assert out["members"] == ["NL", "IE"] and out["former_members"] == ["DE"]
+    assert out["version"] == created["version"] + 1
+    shown = " ".join(jit(env, "admin", "workspace", "show", ws).stdout.split())
+    assert "NL, IE (out: DE)" in shown
+
+    lead = jit(env, "admin", "workspace", "remove-member", ws, "NL", code=1)
+    assert "leads workspace" in error_line(lead)
+    gone = jit(env, "admin", "workspace", "remove-member", ws, "DE", code=1)
+    assert "DE is not a member" in error_line(gone)
+    bad = jit(env, "admin", "workspace", "remove-member", ws, "D3", code=1)
+    assert "invalid jurisdiction code" in error_line(bad)
+    assert jit_json(env, "admin", "workspace", "remove-member", ws, "IE")["members"] == ["NL"]
+    last = jit(env, "admin", "workspace", "remove-member", ws, "NL", code=1)
+    assert "last member" in error_line(last)
+    assert jit_json(env, "admin", "workspace", "show", ws)["version"] == created["version"] + 2
+
+    again = jit_json(env, "admin", "workspace", "add-member", ws, "--jurisdiction", "DE")
+    assert again["members"] == ["NL", "DE"] and again["former_members"] == ["IE"]
+    jit(env, "admin", "workspace", "close", ws)
+    closed = jit(env, "admin", "workspace", "remove-member", ws, "DE", code=1)
+    assert "closed" in error_line(closed)
+
+
 def test_jit_period_extension_with_jit_admin_workspace_extend(env: dict[str, str]) -> None:
     """JIT_PERIOD_EXTENSION (FD 2002/465/JHA Art. 1(1), "extended by mutual consent"): `jit admin
     workspace extend` records a later last day as a new workspace version and announces it; an earlier or

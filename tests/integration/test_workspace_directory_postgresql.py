@@ -20,7 +20,7 @@ from jitlib.clock import ManualClock
 from jitlib.federation import Federation
 from services.tasks import app, store
 from tests.harness import eventually
-from tests.unit.test_joining import T0, _announcement
+from tests.unit.test_joining import T0, WS, _announcement
 
 pytestmark = pytest.mark.integration
 R = TypeVar("R")
@@ -113,3 +113,30 @@ def test_a_peer_two_replicas_find_linked_as_they_start_at_once_is_noted_once(dat
 
     assert _at_once(database, start, start) == ({"case-1": ["IE"]}, {})
     assert _joins_noted(database) == ["IE", "IE"]  # one first pass and one second, not two of each
+
+
+def test_jit_member_taken_out_is_held_and_audited_by_the_directory_on_postgresql(database: db.Database) -> None:
+    """JIT_MEMBER_TAKEN_OUT on PostgreSQL (the column its migration adds): DE taken out is held as a former
+    member, one audit entry names it, the audiences computed from the members leave it out, and the join a
+    country added again makes is noted as any join."""
+    from jitlib import audit, envelopes
+
+    fed = Federation.parse("NL", "DE,IE")
+    directory = workspaces.DirectorySync(None, database, store.RUNTIME, fed)  # type: ignore[arg-type]
+    directory.joins = joining.Joins(
+        database, store.RUNTIME, ManualClock(T0), "NL", frozenset({"DE", "IE"}), [], committed=lambda _rows: None
+    )
+    for announced in (_announcement(1, ["NL", "DE", "IE"]), _announcement(2, ["NL", "IE"])):
+        asyncio.run(database.write(lambda s, a=announced: directory._apply(s, a, None)))
+    info = directory.get(WS)
+    assert info is not None and info.former_members == {"DE"}
+    assert envelopes.audience({"NL", "DE"}, False, info.members) == ["IE", "NL"]
+    log = store.RUNTIME.audit_log
+    entries = asyncio.run(database.read(lambda s: s.execute(select(log.c.operation, log.c.record_id)).all()))
+    assert [tuple(e) for e in entries] == [(workspaces.MEMBER_TAKEN_OUT, f"{WS}/DE")]
+    assert asyncio.run(database.write(lambda s: audit.verify(s, store.RUNTIME).intact))
+
+    asyncio.run(database.write(lambda s: directory._apply(s, _announcement(3, ["NL", "DE", "IE"]), None)))
+    info = directory.get(WS)
+    assert info is not None and info.former_members == frozenset() and "DE" in info.members
+    assert _joins_noted(database) == ["DE", "DE"]

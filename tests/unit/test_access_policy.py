@@ -11,18 +11,21 @@ import pytest
 
 from jitlib.auth import Principal
 from jitlib.policy import (
+    CASE_ROLES,
     EVIDENCE_ENFORCEMENT_RULES,
     EVIDENCE_ITEM_RULES,
     EVIDENCE_REQUEST_RULES,
     TASK_RULES,
     Decision,
     KeptAnswers,
+    Members,
     Operation,
     RecordAccess,
     decide,
     decide_hold,
     decide_received,
     evidence_request_addressee,
+    in_directory,
     permitted,
 )
 
@@ -118,6 +121,21 @@ def _cases() -> list[tuple[Operation, bool, str, str, Decision]]:
 @pytest.mark.parametrize(("op", "restricted", "role", "relation", "expected"), _cases())
 def test_record_operation_matrix(op: Operation, restricted: bool, role: str, relation: str, expected: Decision) -> None:
     p = principal(role, RELATIONS[relation])
+    assert decide(p, op, TASK_RULES, record=record(restricted)) is expected
+
+
+@pytest.mark.parametrize(("op", "restricted", "role", "relation", "expected"), _cases())
+def test_record_operation_matrix_after_jit_member_taken_out(
+    op: Operation, restricted: bool, role: str, relation: str, expected: Decision
+) -> None:
+    """JIT_MEMBER_TAKEN_OUT: the same matrix once the addressee's country, DE, was taken out of the workspace
+    (the directory's members say so; its users' tokens may still name the workspace): DE's case roles get
+    NOT_FOUND for every operation, operators and auditors PERMISSION_DENIED as before, every other
+    relation's answer is unchanged."""
+    directory = {WORKSPACE: Members({"NL", "IE", "BE"}, former={"DE"})}
+    p = in_directory(principal(role, RELATIONS[relation]), directory.get)
+    if relation == "addressee" and role in CASE_ROLES:
+        expected = Decision.NOT_FOUND
     assert decide(p, op, TASK_RULES, record=record(restricted)) is expected
 
 

@@ -149,9 +149,9 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
     from services.preservation import store as preservation
 
     expected = {
-        "tasks": "58076da71142d778",
-        "evidence_requests": "ab5029539e865e29",  # 0037 emptied the column (compliance days)
-        "preservation_orders": "56d697cbb44eaab6",  # 0021 emptied the column (the user notice)
+        "tasks": "c9565ee38b95462e",  # 0020 emptied the column (the workspace's former members)
+        "evidence_requests": "ddf7a2852fb4298b",  # 0038 emptied the column (the workspace's former members)
+        "preservation_orders": "5c5619a88fee9bc5",  # 0023 emptied the column (the workspace's former members)
     }
     found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}
     changed = sorted(name for name in expected if found[name] != expected[name])

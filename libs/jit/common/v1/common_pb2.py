@@ -25,19 +25,19 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ajit/common/v1/common.proto\x12\rjit.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\tRecordRef\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.jit.common.v1.RecordKind\x12\n\n\x02id\x18\x02 \x01(\t\"M\n\x07Replica\x12\x12\n\nowner_node\x18\x01 \x01(\t\x12.\n\nupdated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x05\x41\x63tor\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x03 \x01(\t\"\x9d\x02\n\tWorkspace\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04lead\x18\x03 \x01(\t\x12\x0f\n\x07members\x18\x04 \x03(\t\x12\x13\n\x0blegal_basis\x18\x05 \x01(\t\x12\x11\n\tstarts_on\x18\x06 \x01(\t\x12\x0f\n\x07\x65nds_on\x18\x07 \x01(\t\x12.\n\x06status\x18\x08 \x01(\x0e\x32\x1e.jit.common.v1.WorkspaceStatus\x12\x0f\n\x07version\x18\t \x01(\x03\x12\x11\n\tclosed_at\x18\n \x01(\t\x12\x12\n\nlegal_hold\x18\x0b \x01(\t\x12\x17\n\x0fretention_years\x18\x0c \x01(\x05\x12\x1d\n\x15proceedings_closed_on\x18\r \x01(\t\"\x9e\x01\n\x16WorkspacePeriodWarning\x12+\n\tworkspace\x18\x01 \x01(\x0b\x32\x18.jit.common.v1.Workspace\x12\r\n\x05label\x18\x02 \x01(\t\x12\x11\n\tdays_left\x18\x03 \x01(\x05\x12\r\n\x05\x65nded\x18\x04 \x01(\x08\x12\x12\n\nchannel_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t*]\n\nVisibility\x12\x1a\n\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x18\n\x14VISIBILITY_WORKSPACE\x10\x01\x12\x19\n\x15VISIBILITY_RESTRICTED\x10\x02*\xbd\x01\n\nRecordKind\x12\x1b\n\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10RECORD_KIND_TASK\x10\x01\x12 \n\x1cRECORD_KIND_EVIDENCE_REQUEST\x10\x02\x12\"\n\x1eRECORD_KIND_PRESERVATION_ORDER\x10\x03\x12\x1d\n\x19RECORD_KIND_EVIDENCE_ITEM\x10\x04\x12\x17\n\x13RECORD_KIND_CHANNEL\x10\x05*k\n\x0fWorkspaceStatus\x12 \n\x1cWORKSPACE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15WORKSPACE_STATUS_OPEN\x10\x01\x12\x1b\n\x17WORKSPACE_STATUS_CLOSED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ajit/common/v1/common.proto\x12\rjit.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\tRecordRef\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.jit.common.v1.RecordKind\x12\n\n\x02id\x18\x02 \x01(\t\"M\n\x07Replica\x12\x12\n\nowner_node\x18\x01 \x01(\t\x12.\n\nupdated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x05\x41\x63tor\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x14\n\x0cjurisdiction\x18\x03 \x01(\t\"\xb5\x02\n\tWorkspace\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04lead\x18\x03 \x01(\t\x12\x0f\n\x07members\x18\x04 \x03(\t\x12\x13\n\x0blegal_basis\x18\x05 \x01(\t\x12\x11\n\tstarts_on\x18\x06 \x01(\t\x12\x0f\n\x07\x65nds_on\x18\x07 \x01(\t\x12.\n\x06status\x18\x08 \x01(\x0e\x32\x1e.jit.common.v1.WorkspaceStatus\x12\x0f\n\x07version\x18\t \x01(\x03\x12\x11\n\tclosed_at\x18\n \x01(\t\x12\x12\n\nlegal_hold\x18\x0b \x01(\t\x12\x17\n\x0fretention_years\x18\x0c \x01(\x05\x12\x1d\n\x15proceedings_closed_on\x18\r \x01(\t\x12\x16\n\x0e\x66ormer_members\x18\x0e \x03(\t\"\x9e\x01\n\x16WorkspacePeriodWarning\x12+\n\tworkspace\x18\x01 \x01(\x0b\x32\x18.jit.common.v1.Workspace\x12\r\n\x05label\x18\x02 \x01(\t\x12\x11\n\tdays_left\x18\x03 \x01(\x05\x12\r\n\x05\x65nded\x18\x04 \x01(\x08\x12\x12\n\nchannel_id\x18\x05 \x01(\t\x12\x12\n\nmessage_id\x18\x06 \x01(\t*]\n\nVisibility\x12\x1a\n\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x18\n\x14VISIBILITY_WORKSPACE\x10\x01\x12\x19\n\x15VISIBILITY_RESTRICTED\x10\x02*\xbd\x01\n\nRecordKind\x12\x1b\n\x17RECORD_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10RECORD_KIND_TASK\x10\x01\x12 \n\x1cRECORD_KIND_EVIDENCE_REQUEST\x10\x02\x12\"\n\x1eRECORD_KIND_PRESERVATION_ORDER\x10\x03\x12\x1d\n\x19RECORD_KIND_EVIDENCE_ITEM\x10\x04\x12\x17\n\x13RECORD_KIND_CHANNEL\x10\x05*k\n\x0fWorkspaceStatus\x12 \n\x1cWORKSPACE_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15WORKSPACE_STATUS_OPEN\x10\x01\x12\x1b\n\x17WORKSPACE_STATUS_CLOSED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jit.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VISIBILITY']._serialized_start=738
-  _globals['_VISIBILITY']._serialized_end=831
-  _globals['_RECORDKIND']._serialized_start=834
-  _globals['_RECORDKIND']._serialized_end=1023
-  _globals['_WORKSPACESTATUS']._serialized_start=1025
-  _globals['_WORKSPACESTATUS']._serialized_end=1132
+  _globals['_VISIBILITY']._serialized_start=762
+  _globals['_VISIBILITY']._serialized_end=855
+  _globals['_RECORDKIND']._serialized_start=858
+  _globals['_RECORDKIND']._serialized_end=1047
+  _globals['_WORKSPACESTATUS']._serialized_start=1049
+  _globals['_WORKSPACESTATUS']._serialized_end=1156
   _globals['_RECORDREF']._serialized_start=78
   _globals['_RECORDREF']._serialized_end=142
   _globals['_REPLICA']._serialized_start=144
@@ -45,7 +45,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACTOR']._serialized_start=223
   _globals['_ACTOR']._serialized_end=287
   _globals['_WORKSPACE']._serialized_start=290
-  _globals['_WORKSPACE']._serialized_end=575
-  _globals['_WORKSPACEPERIODWARNING']._serialized_start=578
-  _globals['_WORKSPACEPERIODWARNING']._serialized_end=736
+  _globals['_WORKSPACE']._serialized_end=599
+  _globals['_WORKSPACEPERIODWARNING']._serialized_start=602
+  _globals['_WORKSPACEPERIODWARNING']._serialized_end=760
 # @@protoc_insertion_point(module_scope)

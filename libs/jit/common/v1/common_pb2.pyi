@@ -70,7 +70,7 @@ class Actor(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., username: _Optional[str] = ..., jurisdiction: _Optional[str] = ...) -> None: ...
 
 class Workspace(_message.Message):
-    __slots__ = ("id", "name", "lead", "members", "legal_basis", "starts_on", "ends_on", "status", "version", "closed_at", "legal_hold", "retention_years", "proceedings_closed_on")
+    __slots__ = ("id", "name", "lead", "members", "legal_basis", "starts_on", "ends_on", "status", "version", "closed_at", "legal_hold", "retention_years", "proceedings_closed_on", "former_members")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LEAD_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,7 @@ class Workspace(_message.Message):
     LEGAL_HOLD_FIELD_NUMBER: _ClassVar[int]
     RETENTION_YEARS_FIELD_NUMBER: _ClassVar[int]
     PROCEEDINGS_CLOSED_ON_FIELD_NUMBER: _ClassVar[int]
+    FORMER_MEMBERS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     lead: str
@@ -97,7 +98,8 @@ class Workspace(_message.Message):
     legal_hold: str
     retention_years: int
     proceedings_closed_on: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., lead: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., status: _Optional[_Union[WorkspaceStatus, str]] = ..., version: _Optional[int] = ..., closed_at: _Optional[str] = ..., legal_hold: _Optional[str] = ..., retention_years: _Optional[int] = ..., proceedings_closed_on: _Optional[str] = ...) -> None: ...
+    former_members: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., lead: _Optional[str] = ..., members: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[str] = ..., starts_on: _Optional[str] = ..., ends_on: _Optional[str] = ..., status: _Optional[_Union[WorkspaceStatus, str]] = ..., version: _Optional[int] = ..., closed_at: _Optional[str] = ..., legal_hold: _Optional[str] = ..., retention_years: _Optional[int] = ..., proceedings_closed_on: _Optional[str] = ..., former_members: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkspacePeriodWarning(_message.Message):
     __slots__ = ("workspace", "label", "days_left", "ended", "channel_id", "message_id")

@@ -1,0 +1,31 @@
+"""messaging: the workspace directory keeps the jurisdictions taken out of each workspace
+
+Revision ID: 0012
+Revises: 0011
+
+``workspaces.former_members`` (comma-separated, "" when none): the jurisdictions an amendment of the JIT
+agreement took out of the workspace (``jit admin workspace remove-member``), or that an announcement no
+longer lists, until one lists them as members again. No event of the workspace is for them from then on
+(``jitlib.policy.Members``, ``jitlib.envelopes.audience``; rule JIT_MEMBER_TAKEN_OUT). Existing rows had no
+country taken out: "".
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("workspaces") as batch:
+        batch.add_column(sa.Column("former_members", sa.Text(), server_default="", nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("workspaces") as batch:
+        batch.drop_column("former_members")

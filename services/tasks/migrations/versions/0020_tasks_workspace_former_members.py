@@ -1,0 +1,37 @@
+"""tasks: the workspace directory keeps the jurisdictions taken out of each workspace
+
+Revision ID: 0020
+Revises: 0019
+
+``workspaces.former_members`` (comma-separated, "" when none): the jurisdictions an amendment of the JIT
+agreement took out of the workspace (``jit admin workspace remove-member``), or that an announcement no
+longer lists, until one lists them as members again. No event of the workspace is for them from then on
+(``jitlib.policy.Members``, ``jitlib.envelopes.audience``; rule JIT_MEMBER_TAKEN_OUT). Existing rows had no
+country taken out: "".
+
+``common.proto`` changed (``Workspace.former_members``) and the form of a stored answer is a digest of the
+proto files its message imports, so every stored answer (``tasks.answer``) is emptied; the
+service's background job writes each again once it serves.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0020"
+down_revision: str | None = "0019"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("workspaces") as batch:
+        batch.add_column(sa.Column("former_members", sa.Text(), server_default="", nullable=False))
+    op.execute("UPDATE tasks SET answer = NULL WHERE answer IS NOT NULL")
+
+
+def downgrade() -> None:
+    op.execute("UPDATE tasks SET answer = NULL WHERE answer IS NOT NULL")
+    with op.batch_alter_table("workspaces") as batch:
+        batch.drop_column("former_members")
