@@ -126,7 +126,8 @@ def record_envelope(
         now=now,
     )
     if before is not None:
-        event.withdrawn_from.extend(sorted(set(audience(before.parties, before.restricted, members, _outside(before))) - set(now_for)))
+        earlier = audience(before.parties, before.restricted, members, _outside(before))
+        event.withdrawn_from.extend(sorted(set(earlier) - set(now_for)))
     return event
 
 
