@@ -468,9 +468,15 @@ class RecordPath(Generic[R]):
         (``changes.replays``). That retry raises ``Replayed`` with the record as it is now: the call is
         answered as the first one was and writes nothing but its audit entry, a read of the record (the
         RPC's operation, outcome ``replayed``), since the answer shows the record as every read does.
-        Anything else is checked as ``check_version`` does (ABORTED when stale)."""
+        Anything else is checked as ``check_version`` does (ABORTED when stale).
+
+        On a federation, a change whose view is not the current one of a replica goes to the record's owner
+        first (``OwnedElsewhere``), which knows the calls that made its versions: a replica keeps none."""
         current = cast(Versioned, record).version
-        call = changes.of_call(principal) if expected != current and expected in (0, current - 1) else None
+        if expected == current:
+            return
+        self.rt.require_owner(self._access(record).origin_jurisdiction, self.record_type)
+        call = changes.of_call(principal) if expected in (0, current - 1) else None
         if call is not None:
             changed = cast(ChangedRecord, record)
             table, kind = self.rt.tables.last_changes, self.record_type

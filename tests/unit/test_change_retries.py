@@ -22,6 +22,7 @@ from jitlib.actors import Actor, Versioned
 from jitlib.auth import Principal
 from jitlib.db import new_metadata, runtime_tables
 from jitlib.errors import Aborted
+from jitlib.forwarding import OwnedElsewhere
 from jitlib.policy import TASK_RULES, RecordAccess
 from jitlib.records import RecordPath, Replayed, store_change
 from jitlib.runtime import UnitOfWork, current_method
@@ -101,8 +102,9 @@ WIDGET = Widget(version=3, created_by=NL, created_at=T0, updated_by=NL, updated_
 class StandIn:
     """The parts of ``Runtime`` a change touches, on a real SQLite database of the runtime tables."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, replica: bool = False) -> None:
         self.session = session
+        self.replica = replica
         self.tables = RUNTIME
         self.federation = None
         self.workspaces: dict[str, Any] = {}
@@ -113,7 +115,8 @@ class StandIn:
         return None
 
     def require_owner(self, origin: str, record_type: str) -> None:
-        return None
+        if self.replica:
+            raise OwnedElsewhere(origin, "nl", record_type)
 
     async def read(self, fn: Callable[[Session], T], *, on_loop: bool = False) -> T:
         self.reads += 1
@@ -234,3 +237,16 @@ def test_a_current_view_reads_no_last_change(session: Session, serving: Callable
     rt = StandIn(session)
     check(rt, principal(), WIDGET, 3)
     assert rt.reads == 0 and rt.audits == []
+
+
+@pytest.mark.parametrize("expected", [0, 2, 3])
+def test_on_a_replica_a_view_not_its_current_one_goes_to_the_owner_which_knows_the_calls(
+    session: Session, serving: Callable[[Any], None], expected: int
+) -> None:
+    """A replica keeps no last changes: the owner decides whether the call is a retry (or stale)."""
+    serving(request(expected=expected))
+    rt = StandIn(session, replica=True)
+    with pytest.raises(OwnedElsewhere):
+        check(rt, principal(), replace(WIDGET, version=4), expected)
+    check(rt, principal(), replace(WIDGET, version=4), 4)  # its current view: checked here, nothing to forward
+    assert rt.reads == 0
