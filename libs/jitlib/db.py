@@ -712,6 +712,9 @@ class RuntimeTables:
     #: The peers this service last started linked to (``JIT_FEDERATION_PEERS``): one linked since is sent
     #: what this node owns in the workspaces its country is a member of (``jitlib.joining.link_peers``).
     federation_links: Table
+    #: Each versioned record's last change made by a caller: the fingerprint of the request that made it and
+    #: the version it made, so that a retry of that request answers as its first call did (``jitlib.changes``).
+    last_changes: Table
 
 
 def runtime_tables(metadata: MetaData) -> RuntimeTables:
@@ -911,6 +914,15 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         Column("country", String(8), primary_key=True),
         Column("linked_at", ts, nullable=False),
     )
+    last_changes = Table(
+        "last_changes",
+        metadata,
+        Column("record_type", String(32), primary_key=True),
+        Column("record_id", String(64), primary_key=True),
+        # The version the change made, and the SHA-256 of (caller, RPC, request) that made it: a digest only.
+        Column("version", Integer, nullable=False),
+        Column("fingerprint", String(64), nullable=False),
+    )
     return RuntimeTables(
         outbox,
         inbox,
@@ -924,6 +936,7 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         legal_holds,
         workspace_joins,
         federation_links,
+        last_changes,
     )
 
 

@@ -12,10 +12,13 @@ and gives the servicer the steps they all share:
 - ``list_in_workspaces`` (built on ``list_workspaces`` and ``list_audited``): the preamble of every List
   RPC (which workspaces, the role short-circuit, the audit entry); ``list_addressed`` for a kind of record
   whose addressee reads it from outside the workspace too (evidence requests).
-- ``check_version``: the optimistic concurrency check; ``load_for_change`` the steps of a change before the
-  domain applies it (the request's id and expected version validated, load-visible, the version check, the
-  audience of its events); ``store_change`` (a function, since the service's own clocks and consumers change
-  records too) the write of the change: the next version under the version guard, its event, its audit entry.
+- ``check_version``: the optimistic concurrency check; ``check_change`` that check for the RPC being
+  served, which answers the retry of the call that made the record's current version as that call did
+  (``Replayed``, ``jitlib.changes``); ``load_for_change`` the steps of a change before the domain applies it
+  (the request's id and expected version validated, load-visible, the version check, the audience of its
+  events); ``store_change`` (a function, since the service's own clocks and consumers change records too)
+  the write of the change: the next version under the version guard, the call that made it
+  (``changes.remember``), its event, its audit entry.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jitlib import auth, validate, victimdir
+from jitlib import auth, changes, validate, victimdir
 from jitlib.actors import Versioned
 from jitlib.auth import Principal
 from jitlib.db import RecordTable, Stored
@@ -86,6 +89,16 @@ class NamesVictims(NewRecord, Protocol):
 
     @property
     def victim_refs(self) -> Sequence[str]: ...
+
+
+class Replayed(Exception):
+    """The call being served is the retry of the one that made the record's current version
+    (``RecordPath.check_change``): answered with ``record`` as it is now, nothing written. ``transition_rpc``
+    answers it with the servicer's view of the record."""
+
+    def __init__(self, record: Any) -> None:
+        super().__init__("replayed")
+        self.record = record
 
 
 @dataclass(frozen=True)
@@ -438,13 +451,41 @@ class RecordPath(Generic[R]):
         the domain applies the change passed: the request's id, the change's own ``violations`` and the
         expected version, refused together as INVALID_ARGUMENT (in that order); ``load_visible`` for
         ``operation``; ABORTED when the caller's view is stale (``check_version``); the members of the
-        record's workspace, refusing a change while it is closed (``members_for_change``)."""
+        record's workspace, refusing a change while it is closed (``members_for_change``). The retry of the
+        call that made the record's current version raises ``Replayed`` instead (``check_change``)."""
         InvalidArgument.raise_for(
             validate.uuid("id", request.id) + violations + validate.expected_version(request.expected_version)
         )
         record = await self.load_visible(principal, request.id, operation, action=action)
-        self.check_version(cast(Versioned, record).version, request.expected_version)
+        await self.check_change(principal, record, request.expected_version)
         return record, self.members_for_change(record)
+
+    async def check_change(self, principal: Principal, record: R, expected: int) -> None:
+        """``check_version`` for a change of ``record`` by the RPC being served, which may be the retry of
+        the call that made the record's current version (its answer lost to a cut link or a timeout): the
+        same caller, RPC and request body (``changes.fingerprint``), asking from one version behind the
+        current one, or from 0 ("whatever it is now") while the record was not changed since
+        (``changes.replays``). That retry raises ``Replayed`` with the record as it is now: the call is
+        answered as the first one was and writes nothing but its audit entry, a read of the record (the
+        RPC's operation, outcome ``replayed``), since the answer shows the record as every read does.
+        Anything else is checked as ``check_version`` does (ABORTED when stale).
+
+        On a federation, a change whose view is not the current one of a replica goes to the record's owner
+        first (``OwnedElsewhere``), which knows the calls that made its versions: a replica keeps none."""
+        current = cast(Versioned, record).version
+        if expected == current:
+            return
+        self.rt.require_owner(self._access(record).origin_jurisdiction, self.record_type)
+        call = changes.of_call(principal) if expected in (0, current - 1) else None
+        if call is not None:
+            changed = cast(ChangedRecord, record)
+            table, kind = self.rt.tables.last_changes, self.record_type
+            last = await self.rt.read(lambda session: changes.last_change(session, table, kind, changed.id))
+            if changes.replays(last, current, expected, call):
+                workspace = self._access(record).workspace_id
+                await self.rt.change(principal, lambda uow: uow.audit(kind, changed.id, workspace, outcome="replayed"))
+                raise Replayed(record)
+        self.check_version(current, expected)
 
     def check_version(self, current: int, expected: int) -> None:
         """ABORTED when the caller's view is stale (``expected`` 0 means "whatever it is now")."""
@@ -482,10 +523,13 @@ def store_change(
     transaction): ``after`` stored by ``update(session, after, before.version)`` (a store's version-guarded
     update, ``RecordTable.update_if_version``), then its event(s) by ``announce(uow, after)`` and the change's
     audit entry. ``update`` answering False means someone changed the record since ``before`` was read:
-    ABORTED ``CONCURRENT_UPDATE``, nothing announced, and the transaction rolls back. The change's side of
-    what ``RecordPath.create_record`` does for a new record."""
+    ABORTED ``CONCURRENT_UPDATE``, nothing announced, and the transaction rolls back. Made by an RPC, the
+    change also records the call that made its version (``changes.remember``), so that its retry is answered
+    as it was (``RecordPath.check_change``). The change's side of what ``RecordPath.create_record`` does for
+    a new record."""
     if not update(uow.session, after, before.version):
         raise concurrent_update(label_of(rules))
+    changes.remember(uow, rules.kind, after.id, after.version)
     announce(uow, after)
     uow.audit(rules.kind, after.id, after.workspace_id)
 
@@ -513,10 +557,17 @@ def get_rpc(path: str, response: Callable[..., Message], field: str) -> Callable
 def transition_rpc(action: str, response: Callable[..., Message], field: str) -> Callable[..., Awaitable[Message]]:
     """A servicer method for one transition RPC: it answers ``response(<field>=...)`` with what the
     servicer's ``_transition(action, request)`` returns. The servicer declares its transitions as a table,
-    one line each (``AcceptTask = transition_rpc("accept", AcceptTaskResponse, "task")``)."""
+    one line each (``AcceptTask = transition_rpc("accept", AcceptTaskResponse, "task")``). The retry of the
+    call that made the record's current version (``Replayed``) is answered with the servicer's
+    ``_view(principal, record, now)`` of the record as it is now (which may be async), as ``get_rpc`` answers."""
 
     async def rpc(self: Any, request: Message, context: Any) -> Message:
-        return response(**{field: await self._transition(action, request)})
+        try:
+            changed = await self._transition(action, request)
+        except Replayed as replay:
+            view = self._view(auth.current(), replay.record, self.rt.clock.now())
+            changed = await view if inspect.isawaitable(view) else view
+        return response(**{field: changed})
 
     rpc.__name__ = rpc.__qualname__ = f"transition_{action}"
     return rpc

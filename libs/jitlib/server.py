@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any, NoReturn, Protocol, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.js.api import StreamConfig
@@ -26,7 +27,7 @@ from sqlalchemy import MetaData
 
 from jit.audit.v1 import audit_pb2, audit_pb2_grpc
 from jit.retention.v1 import retention_pb2, retention_pb2_grpc
-from jitlib import answers, audit, auth, db, joining, policy, processes, sealing, tls, workspaces
+from jitlib import answers, audit, auth, changes, db, joining, policy, processes, sealing, tls, workspaces
 from jitlib.audit_service import AuditServicer
 from jitlib.auth import JwksCache, TokenVerifier, TrustedIssuer
 from jitlib.bus import Bus, EventConsumer
@@ -150,13 +151,21 @@ class CallEntry:
             ref = current_trace_id() or "n/a"
             await abort(context, span, grpc.StatusCode.INTERNAL, f"internal error (trace {ref})")
 
-        def bind(caller: Principal | None) -> tuple[Any, Any]:
-            return (auth.bind(caller) if caller is not None else None), current_method.set(method)
+        def bind(caller: Principal | None, message: Any = None) -> tuple[Any, Any, Any]:
+            """The caller, the method and (a unary call's) request, for what the servicer does with them: the
+            audit entries name the method; a change remembers the call that made it (``jitlib.changes``)."""
+            request = message if isinstance(message, Message) else None
+            return (
+                (auth.bind(caller) if caller is not None else None),
+                current_method.set(method),
+                changes.current_request.set(request),
+            )
 
-        def unbind(tokens: tuple[Any, Any]) -> None:
+        def unbind(tokens: tuple[Any, Any, Any]) -> None:
             if tokens[0] is not None:
                 auth.unbind(tokens[0])
             current_method.reset(tokens[1])
+            changes.current_request.reset(tokens[2])
 
         @contextlib.contextmanager
         def attached(span: trace.Span, caller: Principal | None) -> Iterator[None]:
@@ -179,7 +188,7 @@ class CallEntry:
             span = spans.start(metadata, context.peer)
             with trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False):
                 caller, message = await enter(request, context, metadata, span)
-                tokens = bind(caller)
+                tokens = bind(caller, message)
                 try:
                     return await inner(message, context)
                 except grpc.aio.AbortError:

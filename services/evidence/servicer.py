@@ -252,7 +252,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             record=current.access(),
             action=action.replace("_", " "),
         )
-        self.requests.check_version(current.version, request.expected_version)
+        await self.requests.check_change(principal, current, request.expected_version)
         # A closed workspace takes no change (the event audience is its members).
         members = self.requests.members_for_change(current)
         updated = domain.apply(current, action, data, actor=principal.actor, now=now)

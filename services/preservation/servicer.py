@@ -210,7 +210,7 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         order = await self.notices.load_visible(principal, request.id, t.operation, action="update user notice")
         if domain.notice_unchanged(order, data):
             return self._view(principal, order, now)
-        self.notices.check_version(order.version, request.expected_version)
+        await self.notices.check_change(principal, order, request.expected_version)
         members = self.notices.members_for_change(order)
         updated = domain.apply(order, action, data, actor=principal.actor, now=now, rule=self.rules.clock_for(order))
 

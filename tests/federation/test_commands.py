@@ -89,6 +89,20 @@ def test_des_liaison_accepts_an_nl_task_on_des_own_node(tasks: Tasks) -> None:
     assert replica.state == pb.TASK_STATE_ACCEPTED and replica.replica.owner_node == "NL"
 
 
+def test_a_forwarded_change_retried_on_des_node_is_answered_by_the_owner_as_its_first_call_was(tasks: Tasks) -> None:
+    """The answer to DE's forwarded acceptance was lost: the same request sent again on DE's node (whose
+    replica has the acceptance by then) goes to the owner, which knows the call made that version
+    (``jitlib.changes``): the task as it is, not ABORTED."""
+    task = tasks.create(f"Retried across the link {uuid.uuid4().hex[:6]}")
+    tasks.replicated(task)
+    token = md(tasks.tokens("de-liaison"))
+    accept = pb.AcceptTaskRequest(id=task.id, expected_version=task.version)
+    accepted = tasks.on("DE").AcceptTask(accept, metadata=token, timeout=15).task
+    tasks.replicated(task, accepted.version)
+    again = tasks.on("DE").AcceptTask(accept, metadata=token, timeout=15).task
+    assert (again.version, again.state, again.updated_at) == (accepted.version, accepted.state, accepted.updated_at)
+
+
 def test_the_next_command_with_the_owners_version_works_before_the_replica_caught_up(tasks: Tasks) -> None:
     """The version a forwarded answer returned is the owner's: the very next command with it is checked by
     the owner, not against DE's replica (which may still be one version behind)."""

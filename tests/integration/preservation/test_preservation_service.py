@@ -70,9 +70,12 @@ def test_order_lifecycle_issue_confirm_extend_produce(client: Client) -> None:
 
 def test_epoc_pr_second_extension_is_refused_with_a_reason(client: Client) -> None:
     order = client.confirmed(legal_basis=pb.LEGAL_BASIS_EPOC_PR)
-    client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id))
+    extended = client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id)).order
+    # The same request sent again is the retry of the first (jitlib.changes): answered as it was, not applied.
+    again = client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id)).order
+    assert (again.version, again.expires_at) == (extended.version, extended.expires_at)
     with pytest.raises(grpc.RpcError) as info:
-        client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id))
+        client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id, expected_version=extended.version))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(info.value) == "EXTENSION_LIMIT_REACHED"
 
@@ -429,10 +432,9 @@ def test_an_extension_is_listed_while_the_clock_allows_it(client: Client) -> Non
     assert list(order.allowed_actions) == ["extend", "request_production", "lift", "record_not_executed"]
     extended = client.call("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id)).order
     assert list(extended.allowed_actions) == ["request_production", "lift", "record_not_executed"]
-    assert (
-        client.code_of("nl-liaison", "ExtendOrder", pb.ExtendOrderRequest(id=order.id))
-        == grpc.StatusCode.FAILED_PRECONDITION
-    )
+    # Asked again from the version it is now (the same request would be the retry of the first).
+    again = pb.ExtendOrderRequest(id=order.id, expected_version=extended.version)
+    assert client.code_of("nl-liaison", "ExtendOrder", again) == grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_an_order_refers_to_its_victims_by_pseudonym_and_lists_filter_by_one(

@@ -1,0 +1,106 @@
+"""What a change of a versioned record remembers of the request that made it, so that a retry of that request
+answers as its first call did.
+
+A client whose change was made but whose answer was lost (a cut link, a timeout) retries the same request
+with the same ``expected_version``. The record is then one version further, made by that very request: the
+retry is answered with the record as it is now, and nothing is written twice
+(``jitlib.records.RecordPath.check_change``), where the version check alone said ABORTED VERSION_MISMATCH
+("re-read it") to a user whose change had been made. With ``expected_version`` 0 ("whatever it is now") the
+same holds while the record was not changed since: the retry of a change that would apply again (a second
+delay notice, the same terms renegotiated) is not applied twice.
+
+What is remembered, per record (``RuntimeTables.last_changes``, written by ``records.store_change`` in the
+change's own transaction): the version a caller's change made and the call's **fingerprint**, the SHA-256
+over the caller's subject and jurisdiction, the RPC's full method name and the digest of its request
+serialized deterministically (``envelopes.request_digest``). Another caller, another RPC or another request
+body (another ``expected_version`` included) has another fingerprint. It is a digest, compared on the server
+and never returned nor sent in an event: it tells no one what the request held. A change made by the service
+itself (a clock, a consumer) records none, and moves the record's version past the one remembered, so no
+earlier request replays across it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from google.protobuf.message import Message
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from jitlib.envelopes import request_digest
+from jitlib.principal import Principal
+from jitlib.runtime import UnitOfWork, current_method
+
+#: The request of the unary RPC being served, set by the server's call entry beside ``runtime.current_method``
+#: (None outside an RPC: a clock, a consumer).
+current_request: contextvars.ContextVar[Message | None] = contextvars.ContextVar("jit_request", default=None)
+
+
+@dataclass(frozen=True)
+class LastChange:
+    """A record's last change made by a caller: the version it made and the fingerprint of its call."""
+
+    version: int
+    fingerprint: str
+
+
+def fingerprint(user_id: str, jurisdiction: str, method: str, request: Message) -> str:
+    """The fingerprint of a call: SHA-256 over the caller (subject, jurisdiction), the RPC's full method name
+    and the digest of the request, each part length-prefixed so that no two calls' parts run together."""
+    h = hashlib.sha256()
+    for part in (user_id, jurisdiction, method, request_digest(request)):
+        data = part.encode()
+        h.update(len(data).to_bytes(4, "big"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def of_call(principal: Principal) -> str | None:
+    """The fingerprint of the RPC being served, by ``principal``; None outside an RPC."""
+    request = current_request.get()
+    if request is None:
+        return None
+    return fingerprint(principal.user_id, principal.jurisdiction, current_method.get(), request)
+
+
+def replays(last: LastChange | None, current: int, expected: int, call: str) -> bool:
+    """Whether a change asked from version ``expected`` (0: whatever it is now) of a record now at version
+    ``current`` is the retry of the call that made ``current`` (``last``, with fingerprint ``call``): the
+    record was not changed since that call (``last.version`` is ``current``), and the retry asks from where
+    that call did (one version behind, or 0)."""
+    if last is None or last.version != current or expected not in (0, current - 1):
+        return False
+    return hmac.compare_digest(last.fingerprint, call)
+
+
+def remember(uow: UnitOfWork, record_type: str, record_id: str, version: int) -> None:
+    """In a change's unit of work: the RPC being served made ``version`` of the record (its last change by a
+    caller, replacing the one before). Nothing outside an RPC (the service's own clocks and consumers)."""
+    request = current_request.get()
+    if request is None:
+        return
+    principal = uow.principal
+    call = fingerprint(principal.user_id, principal.jurisdiction, current_method.get(), request)
+    table = uow.tables.last_changes
+    dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(record_type=record_type, record_id=record_id, version=version, fingerprint=call)
+    uow.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[table.c.record_type, table.c.record_id],
+            set_={"version": stmt.excluded.version, "fingerprint": stmt.excluded.fingerprint},
+        )
+    )
+
+
+def last_change(session: Session, table: Table, record_type: str, record_id: str) -> LastChange | None:
+    """The record's last change made by a caller, or None (made by none since this was kept)."""
+    row = session.execute(
+        select(table.c.version, table.c.fingerprint).where(
+            table.c.record_type == record_type, table.c.record_id == record_id
+        )
+    ).first()
+    return LastChange(row.version, row.fingerprint) if row is not None else None

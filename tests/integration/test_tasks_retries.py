@@ -1,0 +1,151 @@
+"""A retried task change answers as its first call did (``jitlib.changes``), on real servers, SQLite and
+PostgreSQL: a client whose change was made but whose answer was lost retries the same request with the same
+``expected_version`` and is answered with the task as it is now, nothing written twice (no second event),
+the replay audited as a read; another user's identical request, a changed body, or a task changed in between
+are ABORTED VERSION_MISMATCH as before. With ``expected_version`` 0 an identical retry is a replay too while
+the task was not changed since: a renegotiation retried is no longer refused as NO_CHANGE."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from sqlalchemy import func, select
+
+from jit.audit.v1 import audit_pb2, audit_pb2_grpc
+from jit.tasks.v1 import tasks_pb2 as pb
+from jit.tasks.v1 import tasks_pb2_grpc
+from services.tasks.store import RUNTIME
+from tests.harness import error_reason, eventually, md, rid
+
+pytestmark = pytest.mark.integration
+WS = "jit-demo"
+
+
+def ts(dt: datetime) -> timestamp_pb2.Timestamp:
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(dt)
+    return out
+
+
+class Client:
+    def __init__(self, svc: Any, tokens: Any) -> None:
+        self.svc = svc
+        self.stub = tasks_pb2_grpc.TaskServiceStub(svc.channel)
+        self.audit = audit_pb2_grpc.AuditServiceStub(svc.channel)
+        self.tokens = tokens
+
+    def call(self, user: str, method: str, request: Any) -> Any:
+        return getattr(self.stub, method)(request, metadata=md(self.tokens(user)), timeout=15)
+
+    def create(self) -> pb.Task:
+        ask = pb.CreateTaskRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            title="Identify the holder of @harasser_x",
+            kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+            assignee_jurisdiction="DE",
+            due_at=ts(datetime.now(UTC) + timedelta(days=10)),
+        )
+        return self.call("nl-prosecutor", "CreateTask", ask).task
+
+    def aborted(self, user: str, method: str, request: Any) -> str:
+        with pytest.raises(grpc.RpcError) as info:
+            self.call(user, method, request)
+        assert info.value.code() == grpc.StatusCode.ABORTED
+        return error_reason(info.value)
+
+    def events(self) -> int:
+        """The events the service wrote (its outbox rows)."""
+        count = select(func.count()).select_from(RUNTIME.outbox)
+        return int(self.svc.loop.run(self.svc.rt.read(lambda s: s.scalar(count))))
+
+    def outcomes(self, record_id: str, operation: str) -> list[str]:
+        """The outcomes of the audit entries of ``operation`` on the record, once linked into the chain."""
+        auditor = md(self.tokens("nl-auditor"))
+        found: list[str] = []
+        ask = audit_pb2.ListAuditEntriesRequest(page_size=1000)
+        while True:
+            page = self.audit.ListAuditEntries(ask, metadata=auditor)
+            found += [e.outcome for e in page.entries if e.record_id == record_id and e.operation.endswith(operation)]
+            if not page.next_page_token:
+                return found
+            ask.page_token = page.next_page_token
+
+
+@pytest.fixture(scope="module")
+def client(tasks_svc: Any, tokens: Any) -> Client:
+    return Client(tasks_svc, tokens)
+
+
+def same_task(a: pb.Task, b: pb.Task) -> bool:
+    return (a.id, a.version, a.state, a.updated_by, a.updated_at) == (
+        b.id,
+        b.version,
+        b.state,
+        b.updated_by,
+        b.updated_at,
+    )
+
+
+def test_a_retried_change_answers_the_task_as_its_first_call_did_writes_nothing_and_is_audited_as_replayed(
+    client: Client,
+) -> None:
+    task = client.create()
+    accept = pb.AcceptTaskRequest(id=task.id, expected_version=task.version)
+    first = client.call("de-liaison", "AcceptTask", accept).task
+    assert first.version == task.version + 1 and first.state == pb.TASK_STATE_ACCEPTED
+    events = client.events()
+    # The answer was lost: the client sends the same request again.
+    again = client.call("de-liaison", "AcceptTask", accept).task
+    assert same_task(again, first)
+    assert client.events() == events  # no second event
+    got = client.call("de-liaison", "GetTask", pb.GetTaskRequest(id=task.id)).task
+    assert got.version == first.version
+    eventually(lambda: client.outcomes(task.id, "/AcceptTask") == ["ok", "replayed"])
+
+
+def test_another_user_s_identical_request_is_aborted(client: Client) -> None:
+    task = client.create()
+    accept = pb.AcceptTaskRequest(id=task.id, expected_version=task.version)
+    client.call("de-liaison", "AcceptTask", accept)
+    # de-prosecutor may accept a task addressed to DE too, but did not make this change.
+    assert client.aborted("de-prosecutor", "AcceptTask", accept) == "VERSION_MISMATCH"
+
+
+def test_a_retry_with_another_body_is_aborted(client: Client) -> None:
+    task = client.create()
+    decline = pb.DeclineTaskRequest(id=task.id, expected_version=task.version, reason="the account is hosted in IE")
+    declined = client.call("de-liaison", "DeclineTask", decline).task
+    assert same_task(client.call("de-liaison", "DeclineTask", decline).task, declined)
+    changed = pb.DeclineTaskRequest(id=task.id, expected_version=task.version, reason="the account is hosted in FR")
+    assert client.aborted("de-liaison", "DeclineTask", changed) == "VERSION_MISMATCH"
+
+
+def test_a_retry_after_the_task_changed_again_is_aborted(client: Client) -> None:
+    task = client.create()
+    accept = pb.AcceptTaskRequest(id=task.id, expected_version=task.version)
+    accepted = client.call("de-liaison", "AcceptTask", accept).task
+    client.call("de-liaison", "StartTask", pb.StartTaskRequest(id=task.id, expected_version=accepted.version))
+    assert client.aborted("de-liaison", "AcceptTask", accept) == "VERSION_MISMATCH"
+
+
+def test_a_renegotiation_at_version_0_retried_answers_as_it_did_instead_of_no_change(client: Client) -> None:
+    """``expected_version`` 0 ("whatever it is now"): the retry of the call that made the current version is
+    answered as it was. Without the replay it was refused as NO_CHANGE (the terms it asks are the task's
+    now), telling the issuer their renegotiation failed although it was made."""
+    task = client.create()
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
+    ask = pb.RenegotiateTaskRequest(id=task.id, reason="DE needs the provider's answer first", due_at=ts(later))
+    first = client.call("nl-prosecutor", "RenegotiateTask", ask).task
+    events = client.events()
+    again = client.call("nl-prosecutor", "RenegotiateTask", ask).task
+    assert same_task(again, first) and client.events() == events
+    # Changed since: the retry is a new change again (here refused by the domain, the terms being the same).
+    client.call("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=task.id))
+    with pytest.raises(grpc.RpcError) as info:
+        client.call("nl-prosecutor", "RenegotiateTask", ask)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(info.value) == "NO_CHANGE"

@@ -1,0 +1,252 @@
+"""The retry of a change answers as its first call did (``jitlib.changes``, ``RecordPath.check_change``,
+``store_change``): the pure parts (the call's fingerprint, when a call replays the last change) and the
+record path's steps against a real SQLite table of last changes. The services' integration tests
+(tests/integration/test_tasks_retries.py, tests/integration/evidence/test_evidence_retries.py) run them
+on real servers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from jit.tasks.v1 import tasks_pb2
+from jitlib import changes
+from jitlib.actors import Actor, Versioned
+from jitlib.auth import Principal
+from jitlib.db import new_metadata, runtime_tables
+from jitlib.errors import Aborted
+from jitlib.forwarding import OwnedElsewhere
+from jitlib.policy import TASK_RULES, RecordAccess
+from jitlib.records import RecordPath, Replayed, store_change
+from jitlib.runtime import UnitOfWork, current_method
+
+T = TypeVar("T")
+DECLINE = "/jit.tasks.v1.TaskService/DeclineTask"
+NL = Actor("u-1", "nl-prosecutor", "NL")
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+WIDGET_ID = "01935c4e-0000-7000-8000-000000000001"
+
+
+def request(expected: int = 3, reason: str = "hosted in IE") -> tasks_pb2.DeclineTaskRequest:
+    return tasks_pb2.DeclineTaskRequest(id=WIDGET_ID, expected_version=expected, reason=reason)
+
+
+def principal(user_id: str = "u-1", jurisdiction: str = "NL") -> Principal:
+    return Principal(
+        user_id=user_id, username="someone", jurisdiction=jurisdiction, roles=frozenset({"prosecutor"}),
+        workspaces=frozenset({"jit-demo"}),
+    )  # fmt: skip
+
+
+# -- the pure parts --------------------------------------------------------------------------------------------
+
+
+def test_a_fingerprint_is_a_digest_of_the_caller_the_method_and_the_request() -> None:
+    one = changes.fingerprint("u-1", "NL", DECLINE, request())
+    assert len(one) == 64 and int(one, 16) >= 0  # SHA-256, hex: nothing of the request in clear
+    assert one == changes.fingerprint("u-1", "NL", DECLINE, request())
+    others = {
+        changes.fingerprint("u-2", "NL", DECLINE, request()),
+        changes.fingerprint("u-1", "DE", DECLINE, request()),
+        changes.fingerprint("u-1", "NL", "/jit.tasks.v1.TaskService/StartTask", request()),
+        changes.fingerprint("u-1", "NL", DECLINE, request(expected=4)),
+        changes.fingerprint("u-1", "NL", DECLINE, request(reason="hosted in FR")),
+        # The parts are length-prefixed: moving a character from one part to the next is another call.
+        changes.fingerprint("u-1N", "L", DECLINE, request()),
+    }
+    assert one not in others and len(others) == 6
+
+
+CALL = changes.fingerprint("u-1", "NL", DECLINE, request())
+
+
+@pytest.mark.parametrize(
+    ("last", "current", "expected", "replays"),
+    [
+        (changes.LastChange(4, CALL), 4, 3, True),  # one behind, made by this call
+        (changes.LastChange(4, CALL), 4, 0, True),  # "whatever it is now", not changed since
+        (changes.LastChange(4, CALL), 5, 3, False),  # changed again since
+        (changes.LastChange(4, CALL), 5, 0, False),  # changed since (a clock: it records no call)
+        (changes.LastChange(4, CALL), 4, 2, False),  # two behind: not this call's retry
+        (changes.LastChange(4, "0" * 64), 4, 3, False),  # another call made it
+        (None, 4, 3, False),  # no call recorded
+    ],
+)
+def test_a_call_replays_the_last_change_only_when_it_made_it_and_nothing_changed_since(
+    last: changes.LastChange | None, current: int, expected: int, replays: bool
+) -> None:
+    assert changes.replays(last, current, expected, CALL) is replays
+
+
+# -- the record path -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Widget(Versioned):
+    id: str = WIDGET_ID
+    workspace_id: str = "jit-demo"
+    origin_jurisdiction: str = "NL"
+    restricted: bool = False
+
+
+WIDGET = Widget(version=3, created_by=NL, created_at=T0, updated_by=NL, updated_at=T0)
+
+
+class StandIn:
+    """The parts of ``Runtime`` a change touches, on a real SQLite database of the runtime tables."""
+
+    def __init__(self, session: Session, *, replica: bool = False) -> None:
+        self.session = session
+        self.replica = replica
+        self.tables = RUNTIME
+        self.federation = None
+        self.workspaces: dict[str, Any] = {}
+        self.reads = 0
+        self.audits: list[tuple[str, str, str, str]] = []
+
+    async def authorize(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def require_owner(self, origin: str, record_type: str) -> None:
+        if self.replica:
+            raise OwnedElsewhere(origin, "nl", record_type)
+
+    async def read(self, fn: Callable[[Session], T], *, on_loop: bool = False) -> T:
+        self.reads += 1
+        return fn(self.session)
+
+    async def change(self, principal: Principal, fn: Callable[[Any], T], *, on_loop: bool = False) -> T:
+        uow = UnitOfWork(self.session, RUNTIME, principal)  # type: ignore[arg-type]
+        result = fn(uow)
+        self.audits += [(a.operation, a.record_id, a.user_id, a.outcome) for a in uow.audits]
+        return result
+
+
+RUNTIME = runtime_tables(new_metadata())
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    engine = create_engine("sqlite://")
+    RUNTIME.last_changes.metadata.create_all(engine, tables=[RUNTIME.last_changes])
+    with Session(engine) as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.fixture
+def serving() -> Iterator[Callable[[Any], None]]:
+    """Serve a call of DeclineTask with the given request, as the server's call entry binds it."""
+    tokens: list[Any] = [current_method.set(DECLINE)]
+
+    def serve(message: Any) -> None:
+        tokens.append(changes.current_request.set(message))
+
+    yield serve
+    for token in reversed(tokens[1:]):  # the last set first: each reset restores the value before it
+        changes.current_request.reset(token)
+    current_method.reset(tokens[0])
+
+
+def nothing(*_: Any) -> None:
+    return None
+
+
+def write(rt: StandIn, who: Principal, before: Widget) -> Widget:
+    """A change of ``before`` stored through ``store_change`` in a unit of work of ``who``."""
+    after = replace(before, version=before.version + 1)
+
+    def stored(uow: UnitOfWork) -> None:  # the store's update succeeds here
+        store_change(uow, TASK_RULES, before, after, lambda *_: True, nothing)
+
+    asyncio.run(rt.change(who, stored))
+    return after
+
+
+def check(rt: StandIn, who: Principal, record: Widget, expected: int) -> None:
+    path = RecordPath(rt, TASK_RULES, lambda s, i: record, RecordAccess.of)  # type: ignore[arg-type]
+    asyncio.run(path.check_change(who, record, expected))
+
+
+def test_a_change_made_by_a_call_records_its_fingerprint_and_version_and_nothing_of_the_request(
+    session: Session, serving: Callable[[Any], None]
+) -> None:
+    serving(request())
+    rt = StandIn(session)
+    write(rt, principal(), WIDGET)
+    row = session.execute(select(RUNTIME.last_changes)).one()
+    assert (row.record_type, row.record_id, row.version, row.fingerprint) == ("task", WIDGET.id, 4, CALL)
+    write(rt, principal(), replace(WIDGET, version=4))  # one row per record: its last change
+    assert session.execute(select(RUNTIME.last_changes.c.version)).scalars().all() == [5]
+
+
+def test_a_change_outside_a_call_records_none(session: Session) -> None:
+    write(StandIn(session), principal(), WIDGET)
+    assert session.execute(select(RUNTIME.last_changes)).all() == []
+
+
+def test_the_retry_of_the_call_that_made_the_version_is_replayed_and_audited_as_such(
+    session: Session, serving: Callable[[Any], None]
+) -> None:
+    serving(request(expected=3))
+    rt = StandIn(session)
+    now = write(rt, principal(), WIDGET)
+    with pytest.raises(Replayed) as replayed:
+        check(rt, principal(), now, 3)
+    assert replayed.value.record is now
+    assert rt.audits[-1] == (DECLINE, WIDGET.id, "u-1", "replayed")
+
+
+@pytest.mark.parametrize(
+    ("who", "retried"),
+    [
+        (principal("u-2"), request(expected=3)),  # another user
+        (principal(), request(expected=3, reason="hosted in FR")),  # another body
+    ],
+)
+def test_another_caller_or_body_is_aborted_as_before(
+    session: Session, serving: Callable[[Any], None], who: Principal, retried: Any
+) -> None:
+    serving(request(expected=3))
+    rt = StandIn(session)
+    now = write(rt, principal(), WIDGET)
+    serving(retried)
+    with pytest.raises(Aborted) as stale:
+        check(rt, who, now, 3)
+    assert stale.value.reason == "VERSION_MISMATCH"
+
+
+def test_a_retry_across_a_later_change_is_aborted_as_before(session: Session, serving: Callable[[Any], None]) -> None:
+    serving(request(expected=3))
+    rt = StandIn(session)
+    now = write(rt, principal(), WIDGET)
+    later = replace(now, version=5)  # a clock's change: it recorded no call
+    with pytest.raises(Aborted):
+        check(rt, principal(), later, 3)
+
+
+def test_a_current_view_reads_no_last_change(session: Session, serving: Callable[[Any], None]) -> None:
+    serving(request(expected=3))
+    rt = StandIn(session)
+    check(rt, principal(), WIDGET, 3)
+    assert rt.reads == 0 and rt.audits == []
+
+
+@pytest.mark.parametrize("expected", [0, 2, 3])
+def test_on_a_replica_a_view_not_its_current_one_goes_to_the_owner_which_knows_the_calls(
+    session: Session, serving: Callable[[Any], None], expected: int
+) -> None:
+    """A replica keeps no last changes: the owner decides whether the call is a retry (or stale)."""
+    serving(request(expected=expected))
+    rt = StandIn(session, replica=True)
+    with pytest.raises(OwnedElsewhere):
+        check(rt, principal(), replace(WIDGET, version=4), expected)
+    check(rt, principal(), replace(WIDGET, version=4), 4)  # its current view: checked here, nothing to forward
+    assert rt.reads == 0
