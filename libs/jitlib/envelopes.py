@@ -20,9 +20,7 @@ from jitlib.mapping import actor_fields, ts_fields
 from jitlib.policy import AccessParties, ChangedRecord, RecordAccess, entitled
 
 
-def audience(
-    parties: Iterable[str], restricted: bool, members: Iterable[str], outside: str | None = None
-) -> list[str]:
+def audience(parties: Iterable[str], restricted: bool, members: Iterable[str], outside: str | None = None) -> list[str]:
     """Who is entitled to an event: the parties of a restricted record, every member and party otherwise;
     never a jurisdiction taken out of the workspace (``members``' former ones, ``policy.entitled``), even a
     party: from the directory's announcement of its leaving on, nothing new of the workspace reaches it.

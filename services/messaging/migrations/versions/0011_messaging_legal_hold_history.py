@@ -14,7 +14,7 @@ no request id (its caller's id was not kept).
 
 from collections.abc import Sequence
 
-from jitlib import revision_steps
+from jitlib import revisions
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -23,8 +23,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    revision_steps.legal_hold_history_upgrade(claim=False)
+    revisions.legal_hold_history_upgrade(claim=False)
 
 
 def downgrade() -> None:
-    revision_steps.legal_hold_history_downgrade(claim=False)
+    revisions.legal_hold_history_downgrade(claim=False)

@@ -17,7 +17,7 @@ copies before destroying the key; a legal hold is refused meanwhile (``jitlib.re
 
 from collections.abc import Sequence
 
-from jitlib import revision_steps
+from jitlib import revisions
 
 revision: str = "0019"
 down_revision: str | None = "0018"
@@ -26,8 +26,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    revision_steps.legal_hold_history_upgrade(claim=True)
+    revisions.legal_hold_history_upgrade(claim=True)
 
 
 def downgrade() -> None:
-    revision_steps.legal_hold_history_downgrade(claim=True)
+    revisions.legal_hold_history_downgrade(claim=True)
