@@ -23,7 +23,8 @@
    commit and the last file): for each workspace this service certified, delete what is left of its files
    (``Hooks.leftovers``), and wipe what the database freed again when a certificate was written since this
    process last wiped (at the first pass of a process: whenever there is one). Messaging's retention
-   scanner finishes its shreds the same way (``services.messaging.notices``).
+   scanner claims (``claim``, ``let_go``), erases and finishes its shreds the same way
+   (``services.messaging.notices``).
 
 Why a scanner per service rather than one node command on a timer: each service owns its database, its
 keys held in memory and its stream; the sweep runs in the process that holds them (no second writer to a
@@ -133,6 +134,28 @@ def certificates(session: Session, tables: RuntimeTables) -> list[tuple[retentio
 def has_certificate(session: Session, tables: RuntimeTables, cert_id: str) -> bool:
     t = tables.deletion_certificates
     return session.execute(select(t.c.id).where(t.c.id == cert_id)).first() is not None
+
+
+def claim(
+    claims: sealing.WorkspaceClaims, session: Session, workspace_id: str, due: Callable[[], bool], now: datetime
+) -> bool:
+    """The first step of a shred, in a transaction of its own (the sweep's, messaging's scanner's): lock the
+    workspace's key row (as a legal hold's set does, ``retention_service``), check again that the workspace
+    is ``due()`` (what the service's pass found may have changed since: a hold set, a reopening), and claim
+    it (``sealing.WorkspaceClaims.claim``): from its commit on, a hold is refused until the shred ends or lets
+    it go. False, and any claim a stopped pass left let go, when it is no longer due: nothing is erased."""
+    claims.lock(session, workspace_id, create=False)
+    if not due():
+        claims.claim(session, workspace_id, None)  # a claim a stopped pass left
+        return False
+    claims.claim(session, workspace_id, now)
+    return True
+
+
+def let_go(claims: sealing.WorkspaceClaims, session: Session, workspace_id: str) -> None:
+    """Let a shred's claim go (its erasure failed, or a hold stopped it), in a transaction of its own."""
+    claims.lock(session, workspace_id, create=False)
+    claims.claim(session, workspace_id, None)
 
 
 @dataclass
@@ -293,21 +316,15 @@ class RetentionSweep(Periodic):
         return end
 
     def _claim(self, session: Session, workspace_id: str) -> bool:
-        """The first step of a shred, in its own transaction: lock the workspace's key row (as a legal hold's
-        set does, ``retention_service``), check again that the workspace is due, and claim it (``sealing.
-        ContentKeys.claim``): from its commit on, a hold is refused until the shred ends or lets it go."""
-        keys = self.rt.content_keys
-        keys.lock(session, workspace_id, create=False)
-        if self._still_due(session, workspace_id) is None:
-            keys.claim(session, workspace_id, None)  # a claim a stopped pass left
-            return False
-        keys.claim(session, workspace_id, self.rt.clock.now())
-        return True
+        """The first step of a shred (``claim``), with this service's content keys and due check."""
+
+        def due() -> bool:
+            return self._still_due(session, workspace_id) is not None
+
+        return claim(self.rt.content_keys.claims, session, workspace_id, due, self.rt.clock.now())
 
     def _let_go(self, session: Session, workspace_id: str) -> None:
-        keys = self.rt.content_keys
-        keys.lock(session, workspace_id, create=False)
-        keys.claim(session, workspace_id, None)
+        let_go(self.rt.content_keys.claims, session, workspace_id)
 
     async def destroy(self, workspace_id: str) -> retention.Certificate | None:
         """Destroy a due workspace's content in this service, with its certificate; None when it is no
