@@ -422,5 +422,11 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             record_id=found.message.id,
             workspace_id=found.channel.workspace_id,
         )
-        receipts = await self.rt.read(lambda s: store.receipts(s, found.message.id))
-        return pb.ListReceiptsResponse(receipts=[receipt_to_pb(r) for r in receipts])
+        message_id, workspace_id = found.message.id, found.channel.workspace_id
+
+        def read(uow: UnitOfWork) -> list[pb.Receipt]:
+            # Who read what, and when: audited as every read of case content is (ListMessages).
+            uow.audit(MESSAGE, message_id, workspace_id)
+            return [receipt_to_pb(r) for r in store.receipts(uow.session, message_id)]
+
+        return pb.ListReceiptsResponse(receipts=await self.rt.change(principal, read))

@@ -517,6 +517,20 @@ def test_not_the_sender_refusals_are_audited(client: Client, messaging_svc: Any)
     assert _audit_outcomes(messaging_svc, m.id).count("denied") == 3
 
 
+def test_listing_a_messages_receipts_is_audited(client: Client, messaging_svc: Any) -> None:
+    """Receipts say who read what, and when: every read of them is in the audit log (as ListMessages),
+    naming the message, its workspace and the caller."""
+    ch = _restricted(client, "NL-DE: who read it", ["DE"])
+    m = client.post("nl-prosecutor", ch.id, "read this")
+    client.call("nl-prosecutor", "ListReceipts", pb.ListReceiptsRequest(message_id=m.id))
+    messaging_svc.audit_linked()
+    log = messaging_svc.rt.tables.audit_log
+    query = select(log.c.operation, log.c.outcome, log.c.workspace_id, log.c.username).where(log.c.record_id == m.id)
+    rows = messaging_svc.loop.run(messaging_svc.rt.read(lambda s: s.execute(query).all()))
+    listed = [(r.outcome, r.workspace_id, r.username) for r in rows if r.operation.endswith("Service/ListReceipts")]
+    assert listed == [("ok", WS, "nl-prosecutor")]
+
+
 def test_a_deleted_messages_history_shows_only_its_tombstone(client: Client) -> None:
     """Low: a deleted message stayed readable through GetMessageHistory."""
     ch = _restricted(client, "NL-DE: regrets", ["DE"])
