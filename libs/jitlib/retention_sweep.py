@@ -226,8 +226,12 @@ class RetentionSweep(Periodic):
         if not self.content:
             return SweepReport(pruned.pruned)
         due = await self.rt.read(self.due)
+        # A claim a stopped pass left (a killed process) on a workspace no longer due (the directory's hold
+        # since, which no claim refuses) would refuse a prosecutor's hold as long as that lasts: its destroy's
+        # claim finds it not due and lets it go. One still due is in ``due``, taken again.
+        stale = await self.rt.read(self.rt.content_keys.claims.claimed)
         done = []
-        for ws in due:
+        for ws in [*due, *(w for w in stale if w not in due)]:
             cert = await self.destroy(ws)
             if cert is not None:
                 done.append(cert)
