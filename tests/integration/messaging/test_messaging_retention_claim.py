@@ -172,3 +172,22 @@ def test_a_claim_a_stopped_scan_left_is_taken_again_or_let_go_at_the_next_scan(d
     assert svc.loop.run(svc.rt.db.write(lambda s: retention_sweep.claim(claims, s, WS, lambda: True, now)))
     assert svc.loop.run(scanner.scan_once()) == 1
     assert due.shredded() and due.claimed() == [] and due.stream_copies() == 0
+
+
+def test_an_erasure_that_fails_lets_the_claim_go_and_the_next_scan_shreds(
+    due: Due, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NATS failing during the erasure: the scan fails, its claim is let go (a hold is not refused for a
+    shred that is not under way), nothing is shredded; the next scan claims, erases and shreds."""
+    erase = retention_sweep.erase_workspace_messages
+
+    async def failing(js: Any, stream: str, workspace_id: str) -> int:
+        raise ConnectionError("the stream is unreachable")
+
+    monkeypatch.setattr(retention_sweep, "erase_workspace_messages", failing)
+    with pytest.raises(RuntimeError, match="JIT_MESSAGING failed"):
+        due.svc.loop.run(due.scanner.scan_once())
+    assert due.claimed() == [] and not due.shredded()
+    monkeypatch.setattr(retention_sweep, "erase_workspace_messages", erase)
+    assert due.svc.loop.run(due.scanner.scan_once()) == 1
+    assert due.shredded() and due.claimed() == [] and due.stream_copies() == 0
