@@ -415,8 +415,11 @@ class RetentionSweep(Periodic):
 
 
 async def erase_workspace_messages(js: Any, stream: str, workspace_id: str) -> int:
-    """Delete (with erase) every message of ``stream`` whose envelope names ``workspace_id``."""
-    from nats.js.errors import NotFoundError
+    """Delete (with erase) every message of ``stream`` whose envelope names ``workspace_id``; returns how many
+    this call erased. A message another erasure deletes meanwhile (another replica's pass over the same
+    workspace) is skipped, not an error: that pass would otherwise fail and let go of the claim while the
+    other still erases (``claim``), and a hold could then be set over copies being erased."""
+    from nats.js.errors import APIError, NotFoundError
 
     info = await js.stream_info(stream)
     first, last = info.state.first_seq, info.state.last_seq
@@ -431,6 +434,13 @@ async def erase_workspace_messages(js: Any, stream: str, workspace_id: str) -> i
         except DecodeError:
             continue
         if env.workspace_id == workspace_id:
-            await js.delete_msg(stream, seq)
+            try:
+                await js.delete_msg(stream, seq)
+            except APIError:
+                try:
+                    await js.get_msg(stream, seq)
+                except NotFoundError:
+                    continue  # erased meanwhile by another pass
+                raise
             erased += 1
     return erased
