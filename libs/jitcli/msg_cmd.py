@@ -304,7 +304,22 @@ def attachment(
 
 
 @app.command("rotate-key")
-def rotate_key(ctx: typer.Context, channel: ChannelArg) -> None:
+def rotate_key(
+    ctx: typer.Context,
+    channel: ChannelArg,
+    from_version: Annotated[
+        int | None,
+        typer.Option(
+            "--from-version",
+            min=1,
+            help="The key version you saw (default: the channel's as read now). Another current version is "
+            "refused, so a rotation sent again (its answer lost) never rotates twice.",
+        ),
+    ] = None,
+) -> None:
     """Start a new data key for the channel's new messages (old ones stay readable)."""
-    ch = _call(ctx, "RotateChannelKey", pb.RotateChannelKeyRequest(channel_id=resolve_channel(ctx, channel).id))
+    found = resolve_channel(ctx, channel)
+    expected = from_version if from_version is not None else found.key_version
+    request = pb.RotateChannelKeyRequest(channel_id=found.id, expected_key_version=expected)
+    ch = _call(ctx, "RotateChannelKey", request)
     note(f"{_title(ch.channel)}: key version {ch.channel.key_version}")

@@ -16,14 +16,14 @@ set and released, with who did it and when:
   second audit entry; the same ``request_id`` with another request is FAILED_PRECONDITION
   ``REQUEST_ID_REUSED``. A release is keyed the same way by its own ``request_id``: a retry answers the
   release it did, never NOT_FOUND;
-- in a service that keeps content keys (all but messaging, whose keys are its own), each set and release
-  first locks the workspace's key row (``sealing.ContentKeys.lock``), as the sweep's steps do: sets and
-  releases of one workspace follow one another (two concurrent first sets end in one active hold, the
-  second renewing the first, or answering it when it is the same request), and a set is never answered OK
-  while the sweep destroys the workspace's content (FAILED_PRECONDITION ``CONTENT_BEING_DESTROYED`` while
-  it erases the stream copies, ``CONTENT_DESTROYED`` after). A unique index that still refuses an insert
-  (a race no lock ordered: messaging's) makes the call run again, once it can see what won, never
-  INTERNAL.
+- each set and release first locks the workspace's key row (``sealing.WorkspaceClaims.lock``: the content
+  keys' table, or messaging's own keys table), as the retention shred's steps do (the sweep's, messaging's
+  scanner's): sets and releases of one workspace follow one another (two concurrent first sets end in one
+  active hold, the second renewing the first, or answering it when it is the same request), and a set is
+  never answered OK while the shred destroys the workspace's content (FAILED_PRECONDITION
+  ``CONTENT_BEING_DESTROYED`` while it erases the stream copies, ``CONTENT_DESTROYED`` after). A unique
+  index that still refuses an insert (a race no lock ordered) makes the call run again, once it can see
+  what won, never INTERNAL.
 
 An administrator's hold (``jit admin retention hold``) is the workspace directory's, announced to every
 service; this one is the service's own (on a federation, the node's own: a hold on the lead's node does not
@@ -150,9 +150,10 @@ def _one(session: Session, t: Any, where: Any) -> Hold | None:
 
 
 def _lock(session: Session, workspace_id: str, *, create: bool) -> sealing.KeyLock | None:
-    """Lock the workspace's key row (``sealing.ContentKeys.lock``) when the service keeps content keys."""
-    keys = sealing.session_keys(session)
-    return keys.lock(session, workspace_id, create=create) if keys is not None else None
+    """Lock the workspace's key row (``sealing.WorkspaceClaims.lock``: the service's content keys', or
+    messaging's own)."""
+    claims = sealing.session_claims(session)
+    return claims.lock(session, workspace_id, create=create) if claims is not None else None
 
 
 def _settable(state: sealing.KeyLock | None, workspace_id: str) -> None:

@@ -23,7 +23,8 @@
    commit and the last file): for each workspace this service certified, delete what is left of its files
    (``Hooks.leftovers``), and wipe what the database freed again when a certificate was written since this
    process last wiped (at the first pass of a process: whenever there is one). Messaging's retention
-   scanner finishes its shreds the same way (``services.messaging.notices``).
+   scanner claims (``claim``, ``let_go``), erases and finishes its shreds the same way
+   (``services.messaging.notices``).
 
 Why a scanner per service rather than one node command on a timer: each service owns its database, its
 keys held in memory and its stream; the sweep runs in the process that holds them (no second writer to a
@@ -135,6 +136,28 @@ def has_certificate(session: Session, tables: RuntimeTables, cert_id: str) -> bo
     return session.execute(select(t.c.id).where(t.c.id == cert_id)).first() is not None
 
 
+def claim(
+    claims: sealing.WorkspaceClaims, session: Session, workspace_id: str, due: Callable[[], bool], now: datetime
+) -> bool:
+    """The first step of a shred, in a transaction of its own (the sweep's, messaging's scanner's): lock the
+    workspace's key row (as a legal hold's set does, ``retention_service``), check again that the workspace
+    is ``due()`` (what the service's pass found may have changed since: a hold set, a reopening), and claim
+    it (``sealing.WorkspaceClaims.claim``): from its commit on, a hold is refused until the shred ends or lets
+    it go. False, and any claim a stopped pass left let go, when it is no longer due: nothing is erased."""
+    claims.lock(session, workspace_id, create=False)
+    if not due():
+        claims.claim(session, workspace_id, None)  # a claim a stopped pass left
+        return False
+    claims.claim(session, workspace_id, now)
+    return True
+
+
+def let_go(claims: sealing.WorkspaceClaims, session: Session, workspace_id: str) -> None:
+    """Let a shred's claim go (its erasure failed, or a hold stopped it), in a transaction of its own."""
+    claims.lock(session, workspace_id, create=False)
+    claims.claim(session, workspace_id, None)
+
+
 @dataclass
 class Hooks:
     """What a service adds to the generic shred (``ServiceSpec.extra["retention"]``)."""
@@ -203,8 +226,12 @@ class RetentionSweep(Periodic):
         if not self.content:
             return SweepReport(pruned.pruned)
         due = await self.rt.read(self.due)
+        # A claim a stopped pass left (a killed process) on a workspace no longer due (the directory's hold
+        # since, which no claim refuses) would refuse a prosecutor's hold as long as that lasts: its destroy's
+        # claim finds it not due and lets it go. One still due is in ``due``, taken again.
+        stale = await self.rt.read(self.rt.content_keys.claims.claimed)
         done = []
-        for ws in due:
+        for ws in [*due, *(w for w in stale if w not in due)]:
             cert = await self.destroy(ws)
             if cert is not None:
                 done.append(cert)
@@ -293,21 +320,15 @@ class RetentionSweep(Periodic):
         return end
 
     def _claim(self, session: Session, workspace_id: str) -> bool:
-        """The first step of a shred, in its own transaction: lock the workspace's key row (as a legal hold's
-        set does, ``retention_service``), check again that the workspace is due, and claim it (``sealing.
-        ContentKeys.claim``): from its commit on, a hold is refused until the shred ends or lets it go."""
-        keys = self.rt.content_keys
-        keys.lock(session, workspace_id, create=False)
-        if self._still_due(session, workspace_id) is None:
-            keys.claim(session, workspace_id, None)  # a claim a stopped pass left
-            return False
-        keys.claim(session, workspace_id, self.rt.clock.now())
-        return True
+        """The first step of a shred (``claim``), with this service's content keys and due check."""
+
+        def due() -> bool:
+            return self._still_due(session, workspace_id) is not None
+
+        return claim(self.rt.content_keys.claims, session, workspace_id, due, self.rt.clock.now())
 
     def _let_go(self, session: Session, workspace_id: str) -> None:
-        keys = self.rt.content_keys
-        keys.lock(session, workspace_id, create=False)
-        keys.claim(session, workspace_id, None)
+        let_go(self.rt.content_keys.claims, session, workspace_id)
 
     async def destroy(self, workspace_id: str) -> retention.Certificate | None:
         """Destroy a due workspace's content in this service, with its certificate; None when it is no
@@ -394,8 +415,11 @@ class RetentionSweep(Periodic):
 
 
 async def erase_workspace_messages(js: Any, stream: str, workspace_id: str) -> int:
-    """Delete (with erase) every message of ``stream`` whose envelope names ``workspace_id``."""
-    from nats.js.errors import NotFoundError
+    """Delete (with erase) every message of ``stream`` whose envelope names ``workspace_id``; returns how many
+    this call erased. A message another erasure deletes meanwhile (another replica's pass over the same
+    workspace) is skipped, not an error: that pass would otherwise fail and let go of the claim while the
+    other still erases (``claim``), and a hold could then be set over copies being erased."""
+    from nats.js.errors import APIError, NotFoundError
 
     info = await js.stream_info(stream)
     first, last = info.state.first_seq, info.state.last_seq
@@ -410,6 +434,13 @@ async def erase_workspace_messages(js: Any, stream: str, workspace_id: str) -> i
         except DecodeError:
             continue
         if env.workspace_id == workspace_id:
-            await js.delete_msg(stream, seq)
+            try:
+                await js.delete_msg(stream, seq)
+            except APIError:
+                try:
+                    await js.get_msg(stream, seq)
+                except NotFoundError:
+                    continue  # erased meanwhile by another pass
+                raise
             erased += 1
     return erased

@@ -76,6 +76,7 @@ UNAVAILABLE = "[content unavailable: key-encryption key]"
 RECHECK_SECONDS = 5.0
 
 _KEYS = "jit_content_keys"
+_CLAIMS = "jit_workspace_claims"
 _KEK_SEALER = "jit_kek_sealer"
 _KEK_RING = "jit_kek_ring"
 _BACKFILLS = "jit_backfills"
@@ -214,6 +215,69 @@ class KeyLock:
     shredding_since: datetime | None
 
 
+class WorkspaceClaims:
+    """A workspace's key row as the lock that orders a legal hold's set and release with the retention
+    shred, and the row's ``shredding_since``: the shred's claim on the workspace while it erases the
+    workspace's stream copies before destroying its key. Every service has one: the services whose content
+    is sealed here (``ContentKeys.claims``) and messaging, whose keys table is its own (``install_claims``).
+
+    ``make(session, workspace_id)`` inserts the workspace's key when it has none (``lock`` with ``create``),
+    False when the workspace may have none any more (messaging deletes a shredded workspace's key row): the
+    lock then reads as destroyed. ``claim_row()``: the other values of a row made only to carry a claim."""
+
+    def __init__(
+        self, table: Table, make: Callable[[Session, str], bool], claim_row: Callable[[], dict[str, Any]]
+    ) -> None:
+        self.table = table
+        self._make = make
+        self._claim_row = claim_row
+
+    def lock(self, session: Session, workspace_id: str, *, create: bool = True) -> KeyLock | None:
+        """Lock the workspace's key row until the caller's transaction ends (PostgreSQL: ``SELECT ... FOR
+        UPDATE``; SQLite's write transactions are serialised already), making the key first when there is
+        none, so that there is a row to lock. A legal hold's set and the retention shred's steps take this
+        lock first (``jitlib.retention_service``, ``jitlib.retention_sweep``, messaging's scanner): each then
+        reads what the other committed, and a hold is never answered OK while its workspace's content is
+        being destroyed. ``create=False``: None when the workspace has no key row (nothing to lock, nothing
+        sealed)."""
+        t = self.table
+        # A keys table declared without the column (as ``destroyed_at`` may be absent) is never claimed.
+        since = t.c.shredding_since if "shredding_since" in t.c else null()
+        query = select(t.c.wrapped, since).where(t.c.workspace_id == workspace_id).with_for_update()
+        row = session.connection().execute(query).first()
+        if row is None:
+            if not create:
+                return None
+            if not self._make(session, workspace_id):
+                return KeyLock(destroyed=True, shredding_since=None)
+            row = session.connection().execute(query).first()
+            assert row is not None
+        return KeyLock(destroyed=row[0] is None, shredding_since=row[1])
+
+    def claim(self, session: Session, workspace_id: str, since: datetime | None) -> None:
+        """Mark the workspace as being destroyed since ``since`` (the retention shred's claim while it erases
+        the stream copies), or no longer (None), in the caller's transaction, which holds ``lock``. A
+        workspace with no key row gets one (``claim_row``) to carry the claim; one with no key is deleted
+        again with the claim (where a destroyed key leaves a tombstone, ``destroyed_at``, that one stays)."""
+        t = self.table
+        conn = session.connection()
+        this = t.c.workspace_id == workspace_id
+        if since is None:
+            keyless = [t.c.wrapped.is_(None)] + ([t.c.destroyed_at.is_(None)] if "destroyed_at" in t.c else [])
+            conn.execute(delete(t).where(this, *keyless))
+            conn.execute(update(t).where(this).values(shredding_since=None))
+        elif conn.execute(update(t).where(this).values(shredding_since=since)).rowcount == 0:
+            values = {"workspace_id": workspace_id, **self._claim_row()}
+            conn.execute(insert_or_nothing(session, t).values(**values, created_at=since, shredding_since=since))
+
+    def claimed(self, session: Session) -> list[str]:
+        """The workspaces claimed now: by a shred under way, or left by one that stopped (a killed process),
+        which the next pass takes again or lets go."""
+        t = self.table
+        rows = session.execute(select(t.c.workspace_id).where(t.c.shredding_since.is_not(None)))
+        return sorted(rows.scalars())
+
+
 class ContentKeys:
     """The workspace data keys of one service: made on first use, held open in memory (confirmed against
     the store at least every ``recheck_seconds``), destroyed by ``shred``."""
@@ -294,40 +358,23 @@ class ContentKeys:
         }
         session.connection().execute(insert_or_nothing(session, self.table).values(**values))
 
+    @functools.cached_property
+    def claims(self) -> WorkspaceClaims:
+        """The lock of the workspace's key row and the retention sweep's claim (``WorkspaceClaims``); a row
+        that only carries a claim holds no key (``key`` finds it destroyed meanwhile)."""
+        return WorkspaceClaims(self.table, self._made, lambda: {"wrapped": None, "kek_id": self.keks.current.id})
+
+    def _made(self, session: Session, workspace_id: str) -> bool:
+        self._insert(session, workspace_id)
+        return True
+
     def lock(self, session: Session, workspace_id: str, *, create: bool = True) -> KeyLock | None:
-        """Lock the workspace's key row until the caller's transaction ends (PostgreSQL: ``SELECT ... FOR
-        UPDATE``; SQLite's write transactions are serialised already), making the key first when there is
-        none, so that there is a row to lock. A legal hold's set and the retention sweep's steps take this
-        lock first (``jitlib.retention_service``, ``jitlib.retention_sweep``): each then reads what the other
-        committed, and a hold is never answered OK while its workspace's content is being destroyed.
-        ``create=False``: None when the workspace has no key row (nothing to lock, nothing sealed)."""
-        t = self.table
-        # A keys table declared without the column (as ``destroyed_at`` may be absent) is never claimed.
-        since = t.c.shredding_since if "shredding_since" in t.c else null()
-        query = select(t.c.wrapped, since).where(t.c.workspace_id == workspace_id).with_for_update()
-        row = session.connection().execute(query).first()
-        if row is None:
-            if not create:
-                return None
-            self._insert(session, workspace_id)
-            row = session.connection().execute(query).first()
-            assert row is not None
-        return KeyLock(destroyed=row[0] is None, shredding_since=row[1])
+        """``WorkspaceClaims.lock`` of this service's keys: the key is made first when there is none."""
+        return self.claims.lock(session, workspace_id, create=create)
 
     def claim(self, session: Session, workspace_id: str, since: datetime | None) -> None:
-        """Mark the workspace as being destroyed since ``since`` (the retention sweep's claim while it erases
-        the stream copies), or no longer (None), in the caller's transaction, which holds ``lock``. A
-        workspace with no key row gets one with no key to carry the claim (nothing is sealed under it
-        meanwhile: ``key`` finds it destroyed), deleted again with the claim."""
-        t = self.table
-        conn = session.connection()
-        this = t.c.workspace_id == workspace_id
-        if since is None:
-            conn.execute(delete(t).where(this, t.c.wrapped.is_(None), t.c.destroyed_at.is_(None)))
-            conn.execute(update(t).where(this).values(shredding_since=None))
-        elif conn.execute(update(t).where(this).values(shredding_since=since)).rowcount == 0:
-            values = {"workspace_id": workspace_id, "wrapped": None, "kek_id": self.keks.current.id}
-            conn.execute(insert_or_nothing(session, t).values(**values, created_at=since, shredding_since=since))
+        """``WorkspaceClaims.claim`` of this service's keys."""
+        self.claims.claim(session, workspace_id, since)
 
     def _hold_after_commit(self, session: Session, workspace_id: str, key: bytes) -> None:
         pending = self._pending.setdefault(session, set())
@@ -687,6 +734,22 @@ def session_keys(session: Session) -> ContentKeys | None:
     """The service's content keys, or None when it keeps none (``install``)."""
     keys = session.info.get(_KEYS)
     return cast(ContentKeys | None, keys)
+
+
+def session_claims(session: Session) -> WorkspaceClaims | None:
+    """The service's lock and claim of workspace key rows (``WorkspaceClaims``): its content keys', or the
+    one it installed (``install_claims``: messaging); None when it has neither."""
+    claims = session.info.get(_CLAIMS)
+    if claims is not None:
+        return cast(WorkspaceClaims, claims)
+    keys = session_keys(session)
+    return keys.claims if keys is not None else None
+
+
+def install_claims(info: dict[str, Any], claims: WorkspaceClaims) -> None:
+    """Put a service's own ``WorkspaceClaims`` (one whose keys table is not ``workspace_keys_table``'s:
+    messaging) into the database's session ``info``, where a legal hold's set finds it."""
+    info[_CLAIMS] = claims
 
 
 def content_keys(session: Session) -> ContentKeys:

@@ -1159,6 +1159,20 @@ class Console:
         await self.backend.call("messaging", "EditMessage", req, c.token)
         return self._done(c.request, "Message changed.")
 
+    async def rotate_key(self, c: Ctx) -> Response:
+        """A new data key for the channel's new messages, from the key version the page showed: the form sent
+        again (its answer lost, a second click) is refused by the service (KEY_VERSION_MISMATCH), never a
+        second rotation."""
+        form = await c.request.form()
+        version = str(form.get("expected_key_version") or "0")
+        if not (version.isascii() and version.isdigit() and int(version) < 2**31):
+            raise Refused(INVALID, "Refused: expected_key_version: must be a whole number.")
+        req = mg.RotateChannelKeyRequest(
+            channel_id=_id(c.request.path_params["cid"]), expected_key_version=int(version)
+        )
+        rotated = (await self.backend.call("messaging", "RotateChannelKey", req, c.token)).channel
+        return self._done(c.request, f"Key rotated: new messages are sealed under key version {rotated.key_version}.")
+
     async def delete_message(self, c: Ctx) -> Response:
         """The user's own message deleted: a revision without its content; the thread says it was deleted."""
         await self.backend.call(
@@ -1351,6 +1365,7 @@ class Console:
             Route("/act/{kind}/{id}/{action}", g(self.act), methods=["POST"]),
             Route("/thread/{kind}/{id}", g(self.thread)),
             Route("/channels/{cid}/messages", g(self.post_message), methods=["POST"]),
+            Route("/channels/{cid}/rotate-key", g(self.rotate_key), methods=["POST"]),
             Route("/channels/{cid}/live", g(self.live)),
             Route("/channels/{cid}", g(self.channel)),
             Route("/messages/{id}/edit", g(self.edit_message), methods=["POST"]),

@@ -86,6 +86,8 @@ def build(settings: MessagingSettings, rt: Runtime) -> Parts:
     # SQLite overwrites what it deletes (a destroyed key leaves no copy in a free page).
     sealing.enable_secure_delete(rt.db.engine)
     keys = ChannelKeys(crypto.KeyRing(kek), recheck_seconds=settings.key_recheck_seconds)
+    # A legal hold's set locks the workspace's key row in this service's own keys table (``notices``).
+    sealing.install_claims(rt.db.info, keys.claims)
     content = Content(keys, blob_dir)
     channels = Channels(rt, content)
     return Parts(channels, Live(rt, content), ReceiptWriter(rt, channels))
@@ -117,17 +119,18 @@ def spec(settings: MessagingSettings) -> ServiceSpec:
         ]
         # Closures are read from the workspace directory (its confirmed state), not from the events.
         erased: notices.Erased = {}
+        retention, grace = timedelta(days=settings.retention_days), timedelta(days=settings.shred_grace_days)
         scanner = notices.RetentionScanner(
             rt,
             p.channels,
-            notices.retention_scan(
-                timedelta(days=settings.retention_days), timedelta(days=settings.shred_grace_days), rt.tables
-            ),
+            notices.retention_scan(retention, grace, rt.tables),
             notices.shredder(rt, p.channels, p.live, loop, erased),
             interval=settings.retention_scan_seconds,
+            still_due=notices.still_due(retention, grace, rt.tables),
             erased=erased,
         )
         s.extra["scanner"] = scanner
+        s.extra["claims"] = p.channels.content.keys.claims
         warnings = period_warnings.scanner(
             rt, p.channels, period.parse_offsets(settings.period_warning_offsets), interval=settings.period_scan_seconds
         )

@@ -154,10 +154,11 @@ class Channels:
             uow.audit(CHANNEL, ch.id, ch.workspace_id)
         return ch
 
-    def rotate_key(self, uow: UnitOfWork, channel_id: str, now: datetime) -> Channel:
-        """A new key version for the channel's new messages; the channel, its title opened (the answer)."""
+    def rotate_key(self, uow: UnitOfWork, channel_id: str, now: datetime, expected_key_version: int = 0) -> Channel:
+        """A new key version for the channel's new messages, from ``expected_key_version`` (checked under the
+        channel's lock: two rotations from one version make one); the channel, its title opened (the answer)."""
         ch = self._locked(uow.session, channel_id)
-        ch = domain.rotated(ch)
+        ch = domain.rotated(ch, expected_key_version)
         store.set_counters(uow.session, ch)
         self.content.keys.create(uow.session, ch, ch.key_version, now)
         uow.audit(CHANNEL, ch.id, ch.workspace_id)

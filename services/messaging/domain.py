@@ -460,8 +460,17 @@ def check_open(channel: Channel) -> None:
         raise content_destroyed()
 
 
-def rotated(channel: Channel) -> Channel:
+def rotated(channel: Channel, expected_key_version: int = 0) -> Channel:
+    """The channel with a new key version, from the version the caller saw (``expected_key_version``, 0: no
+    check): a retried rotation (its answer lost) finds the key rotated since and changes nothing."""
     check_open(channel)
+    if expected_key_version and expected_key_version != channel.key_version:
+        raise Aborted(
+            "KEY_VERSION_MISMATCH",
+            f"the channel's key is at version {channel.key_version}, not {expected_key_version}: it was rotated "
+            "since (by this request, if it is a retry); read the channel again before rotating",
+            {"current_key_version": str(channel.key_version)},
+        )
     return replace(channel, key_version=channel.key_version + 1)
 
 

@@ -16,14 +16,17 @@ stops using a destroyed workspace's keys at most that long after the shred commi
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from jitlib import crypto
+from jitlib import crypto, sealing
 from jitlib.crypto import KeyRing, WrappedKey
 from services.messaging import store
 from services.messaging.domain import Channel
@@ -64,6 +67,25 @@ class ChannelKeys:
     @property
     def recheck_seconds(self) -> float:
         return self._recheck
+
+    @functools.cached_property
+    def claims(self) -> sealing.WorkspaceClaims:
+        """The lock of a workspace's key row and the retention scan's claim on it (``jitlib.sealing.
+        WorkspaceClaims``, as in the other services): a legal hold's set makes the key first when there is
+        none (never for a shredded workspace: it reads as destroyed), and a claim on a workspace without a key
+        row makes one (this table's rows always hold a key; the shred deletes it with the claim)."""
+
+        def make(session: Session, workspace_id: str) -> bool:
+            if store.workspace_shredded(session, workspace_id):
+                return False
+            store.insert_workspace_key(session, workspace_id, self._ring.fresh(), datetime.now(UTC))
+            return True
+
+        def claim_row() -> dict[str, Any]:
+            fresh = self._ring.fresh()
+            return {"wrapped": fresh.wrapped, "kek_id": fresh.kek_id}
+
+        return sealing.WorkspaceClaims(cast(Table, store.WorkspaceKey.__table__), make, claim_row)
 
     # -- workspace keys ---------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -192,6 +192,28 @@ def retention_scan(retention: timedelta, grace: timedelta, tables: RuntimeTables
     return scan
 
 
+#: Whether a workspace's content is due for its shred now (read in the caller's transaction): the claim's
+#: and the shred's check, under the workspace key row's lock.
+StillDue = Callable[[Session, str, datetime], bool]
+
+
+def still_due(retention: timedelta, grace: timedelta, tables: RuntimeTables) -> StillDue:
+    """What ``retention_scan`` finds, for one workspace, as its directory and holds are now: its closure is
+    recorded and not shredded, its retention and grace periods have ended, the directory still says it is
+    closed, and no hold keeps it."""
+
+    def due(session: Session, workspace_id: str, now: datetime) -> bool:
+        seen = store.closure_seen_at(session, workspace_id)
+        if seen is None or domain.shred_due_at(seen, retention, grace) > now:
+            return False
+        info = get_workspace(session, tables, workspace_id)
+        if not domain.may_shred(info.status if info else None, recorded_closure=seen, due_closure=seen):
+            return False
+        return not _held(session, tables, workspace_id)
+
+    return due
+
+
 def _held(session: Session, tables: RuntimeTables, workspace_id: str) -> bool:
     """A hold of the directory (``jit admin retention hold``) or of this service (a prosecutor's)."""
     info = get_workspace(session, tables, workspace_id)
@@ -216,6 +238,9 @@ def shredder(
 
     def shred(uow: UnitOfWork, alert: Alert) -> None:
         ws, seen = alert.payload
+        # The last check, under the lock the scan's claim and a legal hold's set take (``RetentionScanner``):
+        # a prosecutor's hold is refused since the claim, an administrator's (the directory's) still stops it.
+        channels.content.keys.claims.lock(uow.session, ws, create=False)
         info = get_workspace(uow.session, rt.tables, ws)
         recorded = store.closure_seen_at(uow.session, ws)
         if not domain.may_shred(info.status if info else None, recorded_closure=recorded, due_closure=seen):
@@ -261,9 +286,11 @@ class RetentionScanner(AlertScanner):
 
     1. look at the workspace directory as this node holds it: record when a workspace is first seen
        closed, forget the closure of one reopened (or no longer known);
-    2. shred each workspace whose retention and grace period have ended (``AlertScanner``: once, even
-       with several replicas scanning);
-    3. finish: delete the blob files of shredded channels (also those a crash left behind), and push what
+    2. claim each workspace whose retention and grace period have ended, then erase its events from
+       JIT_MESSAGING (``claim_and_erase``: nothing is erased of a workspace a hold keeps);
+    3. shred each of them (``AlertScanner``: once, even with several replicas scanning; the shredder takes
+       the same lock and checks again), then let go of the claims no shred ended;
+    4. finish: delete the blob files of shredded channels (also those a crash left behind), and push what
        a shred freed out of the database files (``jitlib.sealing.wipe_freed``).
 
     Before all that, the keys this process holds but has not used lately are dropped (``drop_stale``).
@@ -277,29 +304,58 @@ class RetentionScanner(AlertScanner):
         emit: Emit,
         *,
         interval: float,
+        still_due: StillDue,
         erased: Erased | None = None,
     ) -> None:
-        super().__init__(rt, store.ALERTS, scan, emit, interval=interval)
+        #: The workspaces this scan claimed and erased: the only ones it shreds.
+        self._claimed: set[str] = set()
+
+        def claimed_due(session: Session, now: datetime) -> Sequence[Alert]:
+            return [Alert(*a) for a in scan(session, now) if a[2][0] in self._claimed]
+
+        super().__init__(rt, store.ALERTS, claimed_due, emit, interval=interval)
         self.rt = rt
         self.channels = channels
         self._scan_due = scan
+        self._still_due = still_due
         #: Shared with the shredder: the erasures its certificates report.
         self.erased: Erased = erased if erased is not None else {}
 
-    async def _erase_due(self) -> None:
+    def due(self, session: Session, now: datetime) -> list[str]:
+        """The workspaces whose shred is due now (a scan's finding; ``claim_and_erase`` checks each again),
+        and those a claim names (one a stopped scan left: taken again when still due, else let go)."""
+        found = [a[2][0] for a in self._scan_due(session, now) if a[1] <= now]
+        return list(dict.fromkeys([*found, *self.channels.content.keys.claims.claimed(session)]))
+
+    async def claim_and_erase(self, workspace_id: str) -> bool:
         """Before a due workspace is shredded, erase its events from this service's stream (channel events
-        carry channel titles in clear); NATS unreachable: its shred waits for the next scan."""
+        carry channel titles in clear), as ``jitlib.retention_sweep`` does in the other services: first claim
+        it (``retention_sweep.claim``: its key row locked, due checked again, claimed, committed; a legal hold
+        set before is seen and nothing is erased, one asked after is refused, CONTENT_BEING_DESTROYED), then
+        erase. False when it is not due any more (nothing erased). NATS unreachable: the claim is let go
+        and the scan fails; the shred waits for the next one."""
+        claims = self.channels.content.keys.claims
         now = self.rt.clock.now()
-        due = await self.rt.read(lambda s: [Alert(*a) for a in self._scan_due(s, now) if a[1] <= now])
-        for alert in due:
-            ws = alert.payload[0]
-            if ws in self.erased:
-                continue
-            try:
-                await self.rt.bus.wait_ready(timeout=5.0)
-                self.erased[ws] = await retention_sweep.erase_workspace_messages(self.rt.bus.js, STREAM, ws)
-            except Exception as exc:
-                raise RuntimeError(f"erasing workspace {ws}'s events from JIT_MESSAGING failed ({exc})") from exc
+
+        def claim(session: Session) -> bool:
+            return retention_sweep.claim(
+                claims, session, workspace_id, lambda: self._still_due(session, workspace_id, now), now
+            )
+
+        if not await self.rt.db.write(claim):
+            return False
+        try:
+            await self.rt.bus.wait_ready(timeout=5.0)
+            erased = await retention_sweep.erase_workspace_messages(self.rt.bus.js, STREAM, workspace_id)
+        except Exception as exc:
+            await self._let_go(workspace_id)
+            raise RuntimeError(f"erasing workspace {workspace_id}'s events from JIT_MESSAGING failed ({exc})") from exc
+        self.erased[workspace_id] = self.erased.get(workspace_id, 0) + erased
+        return True
+
+    async def _let_go(self, workspace_id: str) -> None:
+        claims = self.channels.content.keys.claims
+        await self.rt.db.write(lambda session: retention_sweep.let_go(claims, session, workspace_id))
 
     def _observe(self, uow: UnitOfWork) -> None:
         session = uow.session
@@ -317,8 +373,18 @@ class RetentionScanner(AlertScanner):
     async def scan_once(self) -> int:
         self.channels.content.keys.drop_stale()
         await self.rt.change(SYSTEM, self._observe)
-        await self._erase_due()
-        sent = await super().scan_once()
+        now = self.rt.clock.now()
+        try:
+            for ws in await self.rt.read(lambda s: self.due(s, now)):
+                if await self.claim_and_erase(ws):
+                    self._claimed.add(ws)
+            sent = await super().scan_once()  # shreds what this scan claimed and erased, nothing else
+        finally:
+            # A shred deleted its workspace's key row, and the claim with it; a workspace a hold stopped
+            # (HeldMeanwhile: the directory's), or whose shred failed, is let go (taken again when due).
+            for ws in sorted(self._claimed):
+                await self._let_go(ws)
+            self._claimed.clear()
         content = self.channels.content
         leftover = await self.rt.read(lambda s: store.shredded_among(s, content.channels_with_files()))
         for channel_id in leftover:

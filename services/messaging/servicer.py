@@ -205,6 +205,7 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
 
     async def RotateChannelKey(self, request: pb.RotateChannelKeyRequest, context: Any) -> pb.RotateChannelKeyResponse:
         rt, principal = self.rt, auth.current()
+        InvalidArgument.raise_for(domain.cursor_violations("expected_key_version", request.expected_key_version))
         # The channel's issuing side only: a prosecutor or police liaison of its origin jurisdiction (the
         # opener of a restricted channel, the record's origin for a thread, the lead for the workspace's).
         ch = await self.channels.load_visible(
@@ -212,7 +213,8 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         )
         self.channels.members_for_change(ch)  # WORKSPACE_CLOSED
         now = rt.clock.now()
-        rotated = await rt.change(principal, lambda uow: self.ops.rotate_key(uow, ch.id, now))
+        expected = request.expected_key_version
+        rotated = await rt.change(principal, lambda uow: self.ops.rotate_key(uow, ch.id, now, expected))
         return pb.RotateChannelKeyResponse(channel=channel_to_pb(rotated))
 
     # -- messages ---------------------------------------------------------------------------------
@@ -422,5 +424,11 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
             record_id=found.message.id,
             workspace_id=found.channel.workspace_id,
         )
-        receipts = await self.rt.read(lambda s: store.receipts(s, found.message.id))
-        return pb.ListReceiptsResponse(receipts=[receipt_to_pb(r) for r in receipts])
+        message_id, workspace_id = found.message.id, found.channel.workspace_id
+
+        def read(uow: UnitOfWork) -> list[pb.Receipt]:
+            # Who read what, and when: audited as every read of case content is (ListMessages).
+            uow.audit(MESSAGE, message_id, workspace_id)
+            return [receipt_to_pb(r) for r in store.receipts(uow.session, message_id)]
+
+        return pb.ListReceiptsResponse(receipts=await self.rt.change(principal, read))

@@ -128,6 +128,10 @@ class WorkspaceKey(Base):
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     kek_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(TS)
+    #: The retention scan's claim on the workspace while it erases the workspace's events from the stream
+    #: before destroying its keys (``notices.RetentionScanner``, ``jitlib.sealing.WorkspaceClaims``): a
+    #: legal hold is refused meanwhile. The row goes with the shred (and the claim with it).
+    shredding_since: Mapped[datetime | None] = mapped_column(TS, nullable=True)
 
 
 #: The tables holding keys.

@@ -88,3 +88,31 @@ def test_each_former_hold_becomes_one_hold_active_or_released_as_it_was_and_goes
         ]
     finally:
         engine.dispose()
+
+
+def test_messagings_workspace_keys_gain_the_shreds_claim_and_lose_it_going_back_down(url: str) -> None:
+    """Messaging revision 0012: ``workspace_keys.shredding_since`` (the retention scan's claim), NULL for each
+    existing key, which is kept; going back down drops the column and keeps the key."""
+    migrations = importlib.import_module("services.messaging.app").MIGRATIONS
+    db.migrate(migrations, url, "0011")
+    engine = create_engine(db.sync_url(url))
+    keys = "SELECT * FROM workspace_keys"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO workspace_keys (workspace_id, wrapped, kek_id, created_at) "
+                    "VALUES ('jit-demo', :w, 'k1', :at)"
+                ),
+                {"w": b"wrapped", "at": SET},
+            )
+        db.migrate(migrations, url, "0012")
+        with engine.connect() as conn:
+            (row,) = conn.execute(text(keys)).mappings().all()
+        assert row["shredding_since"] is None and bytes(row["wrapped"]) == b"wrapped"
+        command.downgrade(db.alembic_config(migrations, db.sync_url(url)), "0011")
+        with engine.connect() as conn:
+            (row,) = conn.execute(text(keys)).mappings().all()
+        assert "shredding_since" not in row and bytes(row["wrapped"]) == b"wrapped"
+    finally:
+        engine.dispose()

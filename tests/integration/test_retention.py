@@ -458,8 +458,17 @@ def test_legal_hold_blocks_deletion_then_retention_crypto_shreds_every_service_w
     for svc in node.services:
         assert any(e["operation"] == "jit.workspaces/SetLegalHold" for e in entries(svc))
     node.clock.advance(datetime(2034, 1, 1, tzinfo=UTC) - node.clock.now())  # 2 years (node default) long passed
+    # A claim a killed pass left in preservation (its stream copies being erased) while the directory holds the
+    # workspace: the next pass lets it go and erases nothing, so no prosecutor's hold is refused meanwhile.
+    pres, now = node.preservation, node.clock.now()
+    claims = pres.rt.content_keys.claims
+    assert pres.loop.run(pres.rt.db.write(lambda s: retention_sweep.claim(claims, s, WS, lambda: True, now)))
+    assert pres.loop.run(pres.rt.read(claims.claimed)) == [WS]
+    copies = stream_copies(node, "JIT_PRESERVATION")
     for svc in node.services:
         assert sweep(svc).destroyed == ()
+    assert pres.loop.run(pres.rt.read(claims.claimed)) == []
+    assert stream_copies(node, "JIT_PRESERVATION") == copies >= 1
     task = call(
         node.tasks,
         tasks_pb2_grpc.TaskServiceStub,

@@ -1233,6 +1233,36 @@ def test_a_restricted_channel_is_opened_and_listed_with_the_jurisdictions_that_r
     assert h.services.asked("GetChannel") == [mg.GetChannelRequest(id=rid(71))]
 
 
+# ---------------------------------------------------------------- a channel's key
+
+
+def test_a_channels_key_is_rotated_from_the_version_the_page_showed(h: Harness) -> None:
+    """The thread's rotate form carries the key version the page showed; the service gets it (so the form
+    sent again is refused there, never a second rotation), and a version that is not a number is refused
+    before any call."""
+    h.services.answers[("messaging", "OpenRecordThread")] = mg.OpenRecordThreadResponse(
+        channel=mg.Channel(id=rid(60), workspace_id=WS, title="Thread", last_seq=0, key_version=3)
+    )
+    h.services.answers[("messaging", "ListMessages")] = mg.ListMessagesResponse()
+    h.services.answers[("messaging", "RotateChannelKey")] = mg.RotateChannelKeyResponse(
+        channel=mg.Channel(id=rid(60), workspace_id=WS, title="Thread", key_version=4)
+    )
+    h.login()
+    page = h.http.get(f"/thread/task/{rid(1)}").text
+    assert f'action="/channels/{rid(60)}/rotate-key"' in page and 'name="expected_key_version" value="3"' in page
+    back = {"referer": f"http://testserver/thread/task/{rid(1)}"}
+    form = {"csrftoken": h.csrf(), "expected_key_version": "3"}
+    sent = h.http.post(f"/channels/{rid(60)}/rotate-key", headers=back, data=form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/thread/task/{rid(1)}"
+    assert "key version 4" in h.http.get(sent.headers["location"]).text
+    assert h.services.asked("RotateChannelKey") == [
+        mg.RotateChannelKeyRequest(channel_id=rid(60), expected_key_version=3)
+    ]
+    refused = h.http.post(f"/channels/{rid(60)}/rotate-key", headers=back, data={**form, "expected_key_version": "x"})
+    assert "expected_key_version: must be a whole number" in h.http.get(refused.headers["location"]).text
+    assert len(h.services.asked("RotateChannelKey")) == 1
+
+
 # ---------------------------------------------------------------- a user's own messages
 
 

@@ -128,6 +128,28 @@ def test_only_the_sender_revises_a_live_message_from_a_fresh_view() -> None:
         domain.check_revision(_message(deleted=True), Actor("u1", "u1", "NL"), 0)
 
 
+def test_a_key_rotates_from_the_version_the_caller_saw_so_a_retry_rotates_nothing() -> None:
+    from datetime import UTC, datetime
+
+    from jitlib.actors import Actor
+    from jitlib.errors import Aborted
+
+    ch = domain.new_channel(
+        channel_id=str(uuid.uuid4()),
+        workspace_id="ws",
+        title="NL-DE",
+        opener=Actor("u1", "u1", "NL"),
+        members=["DE"],
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    once = domain.rotated(ch, 1)
+    assert once.key_version == 2
+    with pytest.raises(Aborted) as again:
+        domain.rotated(once, 1)  # the same request again
+    assert again.value.reason == "KEY_VERSION_MISMATCH" and again.value.metadata == {"current_key_version": "2"}
+    assert domain.rotated(once, 0).key_version == 3  # 0: no check, as EditMessage's expected_revision
+
+
 def test_receipts_keep_the_first_delivery_and_the_first_read() -> None:
     from datetime import UTC, datetime, timedelta
 

@@ -39,7 +39,7 @@ from jitdev.nats import NatsInstance
 from jitdev.procs import free_port
 from jitlib.db import sync_url
 from tests.conftest import wait_for_workspace
-from tests.harness import RunningService, error_reason, eventually, md, rid
+from tests.harness import RunningService, error_reason, eventually, field_violations, md, rid
 from tests.integration.messaging.conftest import announce_workspace, create_task, messaging_db, start_messaging
 from tests.integration.messaging.test_messaging import Client
 
@@ -515,6 +515,40 @@ def test_not_the_sender_refusals_are_audited(client: Client, messaging_svc: Any)
         "NOT_THE_SENDER"
     )
     assert _audit_outcomes(messaging_svc, m.id).count("denied") == 3
+
+
+def test_a_rotation_sent_again_after_a_lost_answer_rotates_once(client: Client) -> None:
+    """RotateChannelKey from the key version the caller saw: the same request again (its answer lost) is
+    ABORTED KEY_VERSION_MISMATCH, naming the current version, and the key is rotated once; a negative
+    version is INVALID_ARGUMENT naming the field."""
+    ch = _restricted(client, "NL-DE: rotate once", ["DE"])
+    assert ch.key_version == 1
+    request = pb.RotateChannelKeyRequest(channel_id=ch.id, expected_key_version=ch.key_version)
+    assert client.call("nl-prosecutor", "RotateChannelKey", request).channel.key_version == 2
+    with pytest.raises(grpc.RpcError) as again:
+        client.call("nl-prosecutor", "RotateChannelKey", request)
+    assert again.value.code() == grpc.StatusCode.ABORTED and error_reason(again.value) == "KEY_VERSION_MISMATCH"
+    assert "at version 2" in (again.value.details() or "")
+    assert client.call("nl-prosecutor", "GetChannel", pb.GetChannelRequest(id=ch.id)).channel.key_version == 2
+    bad = pb.RotateChannelKeyRequest(channel_id=ch.id, expected_key_version=-1)
+    with pytest.raises(grpc.RpcError) as refused:
+        client.call("nl-prosecutor", "RotateChannelKey", bad)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "expected_key_version" in field_violations(refused.value)
+
+
+def test_listing_a_messages_receipts_is_audited(client: Client, messaging_svc: Any) -> None:
+    """Receipts say who read what, and when: every read of them is in the audit log (as ListMessages),
+    naming the message, its workspace and the caller."""
+    ch = _restricted(client, "NL-DE: who read it", ["DE"])
+    m = client.post("nl-prosecutor", ch.id, "read this")
+    client.call("nl-prosecutor", "ListReceipts", pb.ListReceiptsRequest(message_id=m.id))
+    messaging_svc.audit_linked()
+    log = messaging_svc.rt.tables.audit_log
+    query = select(log.c.operation, log.c.outcome, log.c.workspace_id, log.c.username).where(log.c.record_id == m.id)
+    rows = messaging_svc.loop.run(messaging_svc.rt.read(lambda s: s.execute(query).all()))
+    listed = [(r.outcome, r.workspace_id, r.username) for r in rows if r.operation.endswith("Service/ListReceipts")]
+    assert listed == [("ok", WS, "nl-prosecutor")]
 
 
 def test_a_deleted_messages_history_shows_only_its_tombstone(client: Client) -> None:

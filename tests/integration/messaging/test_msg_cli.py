@@ -90,3 +90,29 @@ def test_an_attachment_is_downloaded_0600_and_never_over_an_existing_file(
     )
     assert forced.exit_code == 0 and out.read_bytes() == b"witness statement"
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+def test_rotate_key_rotates_from_the_version_it_read_and_a_stale_version_is_refused(
+    messaging_svc: Any, keycloak: Any, tmp_path: Path
+) -> None:
+    """`jit msg rotate-key` sends the key version it read (or `--from-version`): the version it moved from
+    again, as a command sent twice after a lost answer would, is refused by the service, never a second
+    rotation."""
+    import re
+
+    env = {
+        "JIT_KEYCLOAK_URL": keycloak.base_url,
+        "JIT_MESSAGING_ADDR": f"127.0.0.1:{messaging_svc.app.port}",
+        "JIT_CONFIG_DIR": str(tmp_path / "cfg"),
+    }
+    assert RUNNER.invoke(app, ["login", "nl-prosecutor", "--password", "demo"], env=env).exit_code == 0
+    rotate = ["--as", "nl-prosecutor", "msg", "rotate-key", "workspace:jit-demo"]
+    first = RUNNER.invoke(app, rotate, env=env)
+    assert first.exit_code == 0, first.output
+    found = re.search(r"key version (\d+)", first.output)
+    assert found is not None
+    now = int(found.group(1))
+    again = RUNNER.invoke(app, [*rotate, "--from-version", str(now - 1)], env=env)
+    assert again.exit_code != 0
+    assert f"at version {now}, not {now - 1}" in again.output
+    assert f"key version {now + 1}" in RUNNER.invoke(app, [*rotate, "--from-version", str(now)], env=env).output

@@ -305,10 +305,12 @@ class ListReceiptsResponse(_message.Message):
     def __init__(self, receipts: _Optional[_Iterable[_Union[Receipt, _Mapping]]] = ...) -> None: ...
 
 class RotateChannelKeyRequest(_message.Message):
-    __slots__ = ("channel_id",)
+    __slots__ = ("channel_id", "expected_key_version")
     CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_KEY_VERSION_FIELD_NUMBER: _ClassVar[int]
     channel_id: str
-    def __init__(self, channel_id: _Optional[str] = ...) -> None: ...
+    expected_key_version: int
+    def __init__(self, channel_id: _Optional[str] = ..., expected_key_version: _Optional[int] = ...) -> None: ...
 
 class RotateChannelKeyResponse(_message.Message):
     __slots__ = ("channel",)

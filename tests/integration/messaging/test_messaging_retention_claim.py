@@ -1,0 +1,193 @@
+"""Messaging's retention shred never erases what a legal hold keeps (SQLite and PostgreSQL, real NATS): the
+scan claims a due workspace under its key row's lock before erasing its events from JIT_MESSAGING, a hold
+asked meanwhile is refused (CONTENT_BEING_DESTROYED), and a claim a stopped scan left blocks nothing for long."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.messaging.v1 import messaging_pb2 as pb
+from jit.messaging.v1 import messaging_pb2_grpc
+from jit.retention.v1 import retention_pb2, retention_pb2_grpc
+from jitdev.nats import NatsInstance
+from jitdev.procs import free_port
+from jitlib import retention_sweep
+from services.messaging.events import SHREDDED_TYPE
+from tests.conftest import read_stream, wait_for_workspace
+from tests.harness import RunningService, eventually, md, rid
+from tests.integration.messaging.conftest import announce_workspace, messaging_db, start_messaging
+
+pytestmark = pytest.mark.integration
+WS = "jit-demo"
+
+
+@dataclass
+class Due:
+    """A messaging service (its own NATS) whose demo workspace is closed and past retention and grace."""
+
+    svc: RunningService
+    nats: NatsInstance
+    channel_id: str
+    tokens: Any
+
+    @property
+    def scanner(self) -> Any:
+        return self.svc.app.spec.extra["scanner"]
+
+    def call(self, stub: Any, method: str, user: str, request: Any) -> Any:
+        return getattr(stub(self.svc.channel), method)(request, metadata=md(self.tokens(user)), timeout=15)
+
+    def stream_copies(self) -> int:
+        """How many events of the demo workspace JIT_MESSAGING holds (the shred's own not counted)."""
+        events = [Envelope.FromString(m.data) for m in read_stream(self.nats.url, "JIT_MESSAGING", ">")]
+        return sum(e.workspace_id == WS and e.type != SHREDDED_TYPE for e in events)
+
+    def shredded(self) -> bool:
+        listed = self.call(
+            messaging_pb2_grpc.MessagingServiceStub,
+            "ListMessages",
+            "nl-prosecutor",
+            pb.ListMessagesRequest(channel_id=self.channel_id),
+        )
+        return bool(listed.messages[0].shredded)
+
+    def hold(self) -> Any:
+        request = retention_pb2.SetLegalHoldRequest(request_id=rid(), workspace_id=WS, reason="a late appeal")
+        return self.call(retention_pb2_grpc.RetentionServiceStub, "SetLegalHold", "nl-prosecutor", request)
+
+    def claimed(self) -> list[str]:
+        claims = self.svc.app.spec.extra["claims"]
+        return list(self.svc.loop.run(self.svc.rt.read(claims.claimed)))
+
+
+@pytest.fixture
+def due(keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Due]:
+    own = NatsInstance(free_port(), tmp_path / "nats", tmp_path / "nats.log").start()
+    pg = None if db_url.startswith("sqlite") else request.getfixturevalue("postgres")
+    url = messaging_db(db_url, tmp_path, pg)
+    svc = start_messaging(own.url, keycloak.issuer, url, tmp_path, retention_days=30, retention_scan_seconds=3600)
+    try:
+        asyncio.run(announce_workspace(own.url, common_pb2.WORKSPACE_STATUS_OPEN, 1))
+        wait_for_workspace(svc, WS)
+        stub = messaging_pb2_grpc.MessagingServiceStub(svc.channel)
+        meta = md(tokens("nl-prosecutor"))
+        ch = stub.OpenWorkspaceChannel(pb.OpenWorkspaceChannelRequest(workspace_id=WS), metadata=meta).channel
+        post = pb.PostMessageRequest(request_id=rid(), channel_id=ch.id, body="the harasser's second account")
+        stub.PostMessage(post, metadata=meta)
+        closed = common_pb2.WORKSPACE_STATUS_CLOSED
+        asyncio.run(announce_workspace(own.url, closed, 2, datetime.now(UTC).isoformat()))
+        eventually(lambda: (w := svc.rt.workspaces.get(WS)) is not None and not w.is_open)
+        found = Due(svc, own, ch.id, tokens)
+        svc.loop.run(found.scanner.scan_once())  # this node sees the closure
+        svc.app.clock.advance(timedelta(days=38))  # retention (30 days) and grace (7) passed
+        eventually(lambda: found.stream_copies() >= 1)
+        yield found
+    finally:
+        svc.stop()
+        own.stop()
+
+
+def test_a_hold_asked_while_the_scan_erases_a_due_workspace_is_refused_and_never_answered_ok_over_erased_copies(
+    due: Due, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LEGAL_HOLD: a prosecutor's hold asked while the scan erases the workspace's events from JIT_MESSAGING
+    (after the scan found it due) is refused, CONTENT_BEING_DESTROYED, and the shred completes; before the
+    claim, such a hold was answered OK while its stream copies were erased all the same."""
+    before = due.stream_copies()
+    erase = retention_sweep.erase_workspace_messages
+    outcome: list[Any] = []
+
+    async def hold_then_erase(js: Any, stream: str, workspace_id: str) -> int:
+        try:
+            outcome.append(await asyncio.to_thread(due.hold))
+        except grpc.RpcError as exc:
+            outcome.append(exc)
+        return await erase(js, stream, workspace_id)
+
+    monkeypatch.setattr(retention_sweep, "erase_workspace_messages", hold_then_erase)
+    with contextlib.suppress(Exception):  # a shred stopped by the hold (HeldMeanwhile): checked below
+        due.svc.loop.run(due.scanner.scan_once())
+    assert len(outcome) == 1
+    if not isinstance(outcome[0], grpc.RpcError):  # a hold answered OK keeps everything, its stream copies too
+        assert outcome[0].hold.active
+        assert due.stream_copies() == before, "a held workspace's events were erased from JIT_MESSAGING"
+    refused = outcome[0]
+    assert isinstance(refused, grpc.RpcError) and refused.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "is being destroyed" in (refused.details() or "")
+    assert due.shredded() and due.claimed() == []
+    certs = due.svc.loop.run(due.svc.rt.read(lambda s: retention_sweep.certificates(s, due.svc.rt.tables)))
+    assert len(certs) == 1 and certs[0][0].stream_messages_erased == before
+
+
+def test_a_hold_set_after_the_scan_found_the_workspace_due_erases_nothing(due: Due) -> None:
+    """The claim checks again, under the key row's lock, that the workspace is due: a hold set between the
+    scan's finding and its claim keeps the stream copies and the content, and the claim is not taken."""
+    scanner = due.scanner
+    now = due.svc.app.clock.now()
+    assert WS in due.svc.loop.run(due.svc.rt.read(lambda s: scanner.due(s, now)))  # the finding ...
+    before = due.stream_copies()
+    assert due.hold().hold.active  # ... a hold after it ...
+    assert not due.svc.loop.run(scanner.claim_and_erase(WS))  # ... and the claim
+    assert due.stream_copies() == before and not due.shredded() and due.claimed() == []
+    assert due.svc.loop.run(scanner.scan_once()) == 0
+    assert due.stream_copies() == before and not due.shredded()
+
+
+def test_a_claim_a_stopped_scan_left_is_taken_again_or_let_go_at_the_next_scan(due: Due) -> None:
+    """A claim left by a process killed while it erased (no shred after it) refuses holds only until the
+    next scan: the workspace still due, that scan shreds it; held meanwhile by the directory (which no claim
+    refuses), it lets the claim go and erases nothing, and a prosecutor's hold is then set."""
+    scanner, svc = due.scanner, due.svc
+    claims = svc.app.spec.extra["claims"]
+    now = svc.app.clock.now()
+    assert svc.loop.run(svc.rt.db.write(lambda s: retention_sweep.claim(claims, s, WS, lambda: True, now)))
+    with pytest.raises(grpc.RpcError) as claimed:
+        due.hold()
+    assert claimed.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert due.claimed() == [WS]
+    closed = common_pb2.WORKSPACE_STATUS_CLOSED
+    asyncio.run(announce_workspace(due.nats.url, closed, 3, datetime.now(UTC).isoformat(), legal_hold="appeal"))
+    eventually(lambda: (w := svc.rt.workspaces.get(WS)) is not None and w.legal_hold == "appeal")
+    before = due.stream_copies()
+    assert svc.loop.run(scanner.scan_once()) == 0
+    assert due.claimed() == [] and due.stream_copies() == before and not due.shredded()
+    assert due.hold().hold.active
+
+    # Released everywhere, and a claim left again: the next scan takes it and shreds.
+    release = retention_pb2.ReleaseLegalHoldRequest(request_id=rid(), workspace_id=WS)
+    due.call(retention_pb2_grpc.RetentionServiceStub, "ReleaseLegalHold", "nl-prosecutor", release)
+    asyncio.run(announce_workspace(due.nats.url, closed, 4, datetime.now(UTC).isoformat()))
+    eventually(lambda: (w := svc.rt.workspaces.get(WS)) is not None and w.legal_hold == "")
+    assert svc.loop.run(svc.rt.db.write(lambda s: retention_sweep.claim(claims, s, WS, lambda: True, now)))
+    assert svc.loop.run(scanner.scan_once()) == 1
+    assert due.shredded() and due.claimed() == [] and due.stream_copies() == 0
+
+
+def test_an_erasure_that_fails_lets_the_claim_go_and_the_next_scan_shreds(
+    due: Due, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NATS failing during the erasure: the scan fails, its claim is let go (a hold is not refused for a
+    shred that is not under way), nothing is shredded; the next scan claims, erases and shreds."""
+    erase = retention_sweep.erase_workspace_messages
+
+    async def failing(js: Any, stream: str, workspace_id: str) -> int:
+        raise ConnectionError("the stream is unreachable")
+
+    monkeypatch.setattr(retention_sweep, "erase_workspace_messages", failing)
+    with pytest.raises(RuntimeError, match="JIT_MESSAGING failed"):
+        due.svc.loop.run(due.scanner.scan_once())
+    assert due.claimed() == [] and not due.shredded()
+    monkeypatch.setattr(retention_sweep, "erase_workspace_messages", erase)
+    assert due.svc.loop.run(due.scanner.scan_once()) == 1
+    assert due.shredded() and due.claimed() == [] and due.stream_copies() == 0
