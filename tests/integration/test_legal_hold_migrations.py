@@ -91,10 +91,10 @@ def test_each_former_hold_becomes_one_hold_active_or_released_as_it_was_and_goes
 
 
 def test_messagings_workspace_keys_gain_the_shreds_claim_and_lose_it_going_back_down(url: str) -> None:
-    """Messaging revision 0012: ``workspace_keys.shredding_since`` (the retention scan's claim), NULL for each
+    """Messaging revision 0014: ``workspace_keys.shredding_since`` (the retention scan's claim), NULL for each
     existing key, which is kept; going back down drops the column and keeps the key."""
     migrations = importlib.import_module("services.messaging.app").MIGRATIONS
-    db.migrate(migrations, url, "0011")
+    db.migrate(migrations, url, "0013")
     engine = create_engine(db.sync_url(url))
     keys = "SELECT * FROM workspace_keys"
     try:
@@ -106,11 +106,11 @@ def test_messagings_workspace_keys_gain_the_shreds_claim_and_lose_it_going_back_
                 ),
                 {"w": b"wrapped", "at": SET},
             )
-        db.migrate(migrations, url, "0012")
+        db.migrate(migrations, url, "0014")
         with engine.connect() as conn:
             (row,) = conn.execute(text(keys)).mappings().all()
         assert row["shredding_since"] is None and bytes(row["wrapped"]) == b"wrapped"
-        command.downgrade(db.alembic_config(migrations, db.sync_url(url)), "0011")
+        command.downgrade(db.alembic_config(migrations, db.sync_url(url)), "0013")
         with engine.connect() as conn:
             (row,) = conn.execute(text(keys)).mappings().all()
         assert "shredding_since" not in row and bytes(row["wrapped"]) == b"wrapped"

@@ -1,7 +1,7 @@
 """messaging: the retention scan's claim on a workspace's key row
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 
 ``workspace_keys.shredding_since``: the retention scan's claim on a workspace while it erases the
 workspace's events from JIT_MESSAGING before destroying its keys (``services.messaging.notices``, as
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
