@@ -14,7 +14,9 @@ change's own transaction): the version a caller's change made and the call's **f
 over the caller's subject and jurisdiction, the RPC's full method name and the digest of its request
 serialized deterministically (``envelopes.request_digest``). Another caller, another RPC or another request
 body (another ``expected_version`` included) has another fingerprint. It is a digest, compared on the server
-and never returned nor sent in an event: it tells no one what the request held. A change made by the service
+and never returned nor sent in an event: it tells no one what the request held. Since an exact guess of a
+request's text could be confirmed against it, a workspace's retention shred deletes its records' rows with
+the rest of its content (``sealing.destroy_payloads``). A change made by the service
 itself (a clock, a consumer) records none, and moves the record's version past the one remembered, so no
 earlier request replays across it.
 """
@@ -77,7 +79,7 @@ def replays(last: LastChange | None, current: int, expected: int, call: str) -> 
     return hmac.compare_digest(last.fingerprint, call)
 
 
-def remember(uow: UnitOfWork, record_type: str, record_id: str, version: int) -> None:
+def remember(uow: UnitOfWork, record_type: str, record_id: str, workspace_id: str, version: int) -> None:
     """In a change's unit of work: the RPC being served made ``version`` of the record (its last change by a
     caller, replacing the one before). Nothing outside an RPC (the service's own clocks and consumers)."""
     request = current_request.get()
@@ -87,7 +89,9 @@ def remember(uow: UnitOfWork, record_type: str, record_id: str, version: int) ->
     call = fingerprint(principal.user_id, principal.jurisdiction, current_method.get(), request)
     table = uow.tables.last_changes
     dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(record_type=record_type, record_id=record_id, version=version, fingerprint=call)
+    stmt = dialect.insert(table).values(
+        record_type=record_type, record_id=record_id, workspace_id=workspace_id, version=version, fingerprint=call
+    )
     uow.session.execute(
         stmt.on_conflict_do_update(
             index_elements=[table.c.record_type, table.c.record_id],

@@ -922,6 +922,8 @@ def runtime_tables(metadata: MetaData) -> RuntimeTables:
         # The version the change made, and the SHA-256 of (caller, RPC, request) that made it: a digest only.
         Column("version", Integer, nullable=False),
         Column("fingerprint", String(64), nullable=False),
+        # Its record's workspace: the workspace's retention shred deletes its rows (``sealing.destroy_payloads``).
+        Column("workspace_id", String(64), nullable=False, index=True),
     )
     return RuntimeTables(
         outbox,

@@ -529,7 +529,7 @@ def store_change(
     a new record."""
     if not update(uow.session, after, before.version):
         raise concurrent_update(label_of(rules))
-    changes.remember(uow, rules.kind, after.id, after.version)
+    changes.remember(uow, rules.kind, after.id, after.workspace_id, after.version)
     announce(uow, after)
     uow.audit(rules.kind, after.id, after.workspace_id)
 

@@ -16,15 +16,19 @@ TS = sa.DateTime(timezone=True)
 def create_last_changes() -> None:
     """``last_changes``: each versioned record's last change made by a caller, the version it made and the
     fingerprint of the call (``jitlib.changes``), so that a retry of that call answers as it did. Empty at
-    first: a change made before it is retried as before (ABORTED VERSION_MISMATCH, re-read it)."""
+    first: a change made before it is retried as before (ABORTED VERSION_MISMATCH, re-read it). By workspace
+    (``workspace_id``), so that a workspace's retention shred deletes its rows: a fingerprint digests the
+    request's text, which an exact guess could confirm."""
     op.create_table(
         "last_changes",
         sa.Column("record_type", sa.String(length=32), nullable=False),
         sa.Column("record_id", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("workspace_id", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("record_type", "record_id", name=op.f("pk_last_changes")),
     )
+    op.create_index("ix_last_changes_workspace_id", "last_changes", ["workspace_id"])
 
 
 def drop_last_changes() -> None:

@@ -653,13 +653,18 @@ NEVER_PUBLISHED = "events_never_published"
 def destroy_payloads(
     session: Session, tables: RuntimeTables, workspace_id: str, counts: dict[str, int] | None = None
 ) -> dict[str, int]:
-    """Delete the workspace's outbox rows and dead letters, in the shred's transaction (before the shred's
-    own events are staged), and say how many of each. Rows not published yet go too: the content they
+    """Delete the workspace's outbox rows, dead letters and its records' last changes' fingerprints, in the
+    shred's transaction (before the shred's own events are staged), and say how many outbox rows and dead
+    letters. Rows not published yet go too: the content they
     carry is destroyed (under a workspace key they could not be opened, and so sent, any more either), and
     the certificate says how many (``counts``, the certificate's: ``NEVER_PUBLISHED``, when any were). Call
     ``wipe_freed`` after the commit."""
     ob, dl = tables.outbox, tables.dead_letters
     conn = session.connection()
+    # The fingerprints of the calls that made its records' last versions (``jitlib.changes``): digests of
+    # the requests' text, which an exact guess could confirm once the text itself is destroyed.
+    lc = tables.last_changes
+    conn.execute(lc.delete().where(lc.c.workspace_id == workspace_id))
     unsent = int(
         conn.execute(
             select(func.count()).select_from(ob).where(ob.c.workspace_id == workspace_id, ob.c.published_at.is_(None))

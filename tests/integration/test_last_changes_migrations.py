@@ -44,7 +44,8 @@ def test_the_last_changes_revision_makes_the_table_goes_back_down_and_up_again(s
     engine = create_engine(db.sync_url(url))
     try:
         insert = text(
-            "INSERT INTO last_changes (record_type, record_id, version, fingerprint) VALUES ('task', 'a', :v, :f)"
+            "INSERT INTO last_changes (record_type, record_id, version, fingerprint, workspace_id) "
+            "VALUES ('task', 'a', :v, :f, 'jit-demo')"
         )
         with engine.begin() as conn:
             conn.execute(insert, {"v": 2, "f": "0" * 64})

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from jit.tasks.v1 import tasks_pb2
-from jitlib import changes
+from jitlib import changes, sealing
 from jitlib.actors import Actor, Versioned
 from jitlib.auth import Principal
 from jitlib.db import new_metadata, runtime_tables
@@ -135,7 +135,8 @@ RUNTIME = runtime_tables(new_metadata())
 @pytest.fixture
 def session() -> Iterator[Session]:
     engine = create_engine("sqlite://")
-    RUNTIME.last_changes.metadata.create_all(engine, tables=[RUNTIME.last_changes])
+    kept = [RUNTIME.last_changes, RUNTIME.outbox, RUNTIME.dead_letters]
+    RUNTIME.last_changes.metadata.create_all(engine, tables=kept)
     with Session(engine) as s:
         yield s
     engine.dispose()
@@ -183,8 +184,23 @@ def test_a_change_made_by_a_call_records_its_fingerprint_and_version_and_nothing
     write(rt, principal(), WIDGET)
     row = session.execute(select(RUNTIME.last_changes)).one()
     assert (row.record_type, row.record_id, row.version, row.fingerprint) == ("task", WIDGET.id, 4, CALL)
+    assert row.workspace_id == "jit-demo"
     write(rt, principal(), replace(WIDGET, version=4))  # one row per record: its last change
     assert session.execute(select(RUNTIME.last_changes.c.version)).scalars().all() == [5]
+
+
+def test_a_workspace_shred_deletes_its_records_fingerprints_and_no_other_workspaces(
+    session: Session, serving: Callable[[Any], None]
+) -> None:
+    """A fingerprint digests the request's text (a reason, terms), which an exact guess could confirm: the
+    workspace's retention shred (``sealing.destroy_payloads``) deletes its records' rows with its content."""
+    serving(request())
+    rt = StandIn(session)
+    write(rt, principal(), WIDGET)
+    write(rt, principal(), replace(WIDGET, id="01935c4e-0000-7000-8000-000000000002", workspace_id="jit-other"))
+    sealing.destroy_payloads(session, RUNTIME, "jit-demo")
+    left = session.execute(select(RUNTIME.last_changes.c.workspace_id)).scalars().all()
+    assert left == ["jit-other"]
 
 
 def test_a_change_outside_a_call_records_none(session: Session) -> None:
