@@ -36,6 +36,31 @@ def drop_last_changes() -> None:
     op.drop_table("last_changes")
 
 
+def _empty_answers(table: str) -> None:
+    """Empty the stored answers of ``table`` (a service's own table name, never input)."""
+    t = sa.table(table, sa.column("answer", sa.LargeBinary()))
+    op.execute(t.update().where(t.c.answer.is_not(None)).values(answer=None))
+
+
+def add_workspace_former_members(answers: str | None = None) -> None:
+    """``workspaces.former_members`` (comma-separated, "" when none): the jurisdictions an amendment of the
+    JIT agreement took out of a workspace (``jitlib.policy.Members``). ``answers``: the service's table of
+    records kept in their answered form, emptied (``common.proto`` changed their form; the service writes
+    each again once it serves)."""
+    with op.batch_alter_table("workspaces") as batch:
+        batch.add_column(sa.Column("former_members", sa.Text(), server_default="", nullable=False))
+    if answers:
+        _empty_answers(answers)
+
+
+def drop_workspace_former_members(answers: str | None = None) -> None:
+    """Back down: no jurisdiction taken out (``answers`` emptied again)."""
+    if answers:
+        _empty_answers(answers)
+    with op.batch_alter_table("workspaces") as batch:
+        batch.drop_column("former_members")
+
+
 # -- legal holds that keep their history (evidence 0034, preservation 0022, tasks 0019, messaging 0011,
 # victims 0009) -------------------------------------------------------------------------------------------
 

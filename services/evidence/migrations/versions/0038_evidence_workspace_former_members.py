@@ -16,8 +16,7 @@ service's background job writes each again once it serves.
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from jitlib import revisions
 
 revision: str = "0038"
 down_revision: str | None = "0037"
@@ -26,12 +25,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("workspaces") as batch:
-        batch.add_column(sa.Column("former_members", sa.Text(), server_default="", nullable=False))
-    op.execute("UPDATE evidence_requests SET answer = NULL WHERE answer IS NOT NULL")
+    revisions.add_workspace_former_members("evidence_requests")
 
 
 def downgrade() -> None:
-    op.execute("UPDATE evidence_requests SET answer = NULL WHERE answer IS NOT NULL")
-    with op.batch_alter_table("workspaces") as batch:
-        batch.drop_column("former_members")
+    revisions.drop_workspace_former_members("evidence_requests")

@@ -12,8 +12,7 @@ country taken out: "".
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from jitlib import revisions
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -22,10 +21,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("workspaces") as batch:
-        batch.add_column(sa.Column("former_members", sa.Text(), server_default="", nullable=False))
+    revisions.add_workspace_former_members()
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("workspaces") as batch:
-        batch.drop_column("former_members")
+    revisions.drop_workspace_former_members()
