@@ -176,10 +176,18 @@ def test_a_category_the_request_does_not_name_is_refused_naming_the_field_and_no
         "RefuseRequest",
         pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NE_BIS_IN_IDEM, detail="x", data_categories=[C]),
     ).request
-    again = client.error(
+    # The same call again is its retry (a lost answer): answered as it was, nothing refused twice.
+    retried = client.call(
         "de-prosecutor",
         "RefuseRequest",
         pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NE_BIS_IN_IDEM, detail="x", data_categories=[C]),
+    ).request
+    assert retried.version == r.version and len(retried.refusals) == len(r.refusals) == 1
+    # Another refusal of the category decided: refused.
+    again = client.error(
+        "de-prosecutor",
+        "RefuseRequest",
+        pb.RefuseRequestRequest(id=r.id, ground=pb.REFUSAL_GROUND_NE_BIS_IN_IDEM, detail="z", data_categories=[C]),
     )
     assert again.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(again) == "CATEGORY_DECIDED"
     # Refusing the last open category refuses the request.
