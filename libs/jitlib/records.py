@@ -286,7 +286,11 @@ class RecordPath(Generic[R]):
         federation, a change to a replica goes to its owner from here (``OwnedElsewhere``), before any
         check of the caller's view against the replica: the owner checks the version against its own."""
         InvalidArgument.raise_for(validate.uuid(field, record_id))
-        record = await self.rt.read(lambda session: self._load(session, record_id))
+        expected = changes.expected_version()
+        if expected is None:
+            record = await self.rt.read(lambda session: self._load(session, record_id))
+        else:
+            record = await self._load_with_last_change(record_id, expected)
         await self.rt.authorize(
             principal,
             operation,
@@ -299,6 +303,27 @@ class RecordPath(Generic[R]):
         assert record is not None  # authorize refuses a missing record as NOT_FOUND
         if operation is not Operation.READ:
             self.rt.require_owner(self._access(record).origin_jurisdiction, self.record_type)
+        return record
+
+    async def _load_with_last_change(self, record_id: str, expected: int) -> R | None:
+        """The record, loaded for a change RPC asked from version ``expected``, and in the same read unit,
+        when the call may be the retry of the one that made the record's version (``expected`` 0 or one
+        behind), the record's last change (``changes.last_change``), which ``check_change`` then compares
+        without a read of its own. A change asked from the current version, the common case, reads nothing
+        more."""
+        kind, table = self.record_type, self.rt.tables.last_changes
+
+        def load(session: Session) -> tuple[R | None, changes.LastChange | None]:
+            record = self._load(session, record_id)
+            version = getattr(record, "version", None)
+            if version is None or expected not in (0, version - 1):
+                return record, None
+            return record, changes.last_change(session, table, kind, record_id)
+
+        record, last = await self.rt.read(load)
+        version = getattr(record, "version", None)
+        if isinstance(version, int):
+            changes.keep_last_change(kind, record_id, version, last)
         return record
 
     async def get(self, principal: Principal, record_id: str, *, field: str = "id") -> R:
@@ -480,7 +505,9 @@ class RecordPath(Generic[R]):
         if call is not None:
             changed = cast(ChangedRecord, record)
             table, kind = self.rt.tables.last_changes, self.record_type
-            last = await self.rt.read(lambda session: changes.last_change(session, table, kind, changed.id))
+            kept, last = changes.kept_last_change(kind, changed.id, current)
+            if not kept:
+                last = await self.rt.read(lambda session: changes.last_change(session, table, kind, changed.id))
             if changes.replays(last, current, expected, call):
                 workspace = self._access(record).workspace_id
                 await self.rt.change(principal, lambda uow: uow.audit(kind, changed.id, workspace, outcome="replayed"))

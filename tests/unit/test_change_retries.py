@@ -23,7 +23,7 @@ from jitlib.auth import Principal
 from jitlib.db import new_metadata, runtime_tables
 from jitlib.errors import Aborted
 from jitlib.forwarding import OwnedElsewhere
-from jitlib.policy import TASK_RULES, RecordAccess
+from jitlib.policy import TASK_RULES, Operation, RecordAccess
 from jitlib.records import RecordPath, Replayed, store_change
 from jitlib.runtime import UnitOfWork, current_method
 
@@ -266,3 +266,50 @@ def test_on_a_replica_a_view_not_its_current_one_goes_to_the_owner_which_knows_t
         check(rt, principal(), replace(WIDGET, version=4), expected)
     check(rt, principal(), replace(WIDGET, version=4), 4)  # its current view: checked here, nothing to forward
     assert rt.reads == 0
+
+
+def change(rt: StandIn, who: Principal, record: Widget, expected: int) -> None:
+    """A change's steps before the domain: the record loaded for the change, then its version checked."""
+    path = RecordPath(rt, TASK_RULES, lambda s, i: record, RecordAccess.of)  # type: ignore[arg-type]
+
+    async def steps() -> None:
+        loaded = await path.load_visible(who, record.id, Operation.ADDRESSEE_ACT)
+        await path.check_change(who, loaded, expected)
+
+    asyncio.run(steps())
+
+
+@pytest.mark.parametrize("expected", [0, 3])
+def test_a_retry_reads_its_last_change_in_the_records_own_read(
+    session: Session, serving: Callable[[Any], None], expected: int
+) -> None:
+    """The record's last change is read with the record, in one read unit, when the call may be its retry
+    (0 or one version behind): a transition pays no second read for the retry's check."""
+    serving(request(expected=expected))
+    rt = StandIn(session)
+    now = write(rt, principal(), WIDGET)
+    with pytest.raises(Replayed):
+        change(rt, principal(), now, expected)
+    assert rt.reads == 1
+    rt.reads = 0
+    if expected:  # another user's call from the version before: read with the record too, and stale
+        with pytest.raises(Aborted):
+            change(rt, principal("u-2"), now, expected)
+    else:  # from 0 ("whatever it is now"): not a retry, the change goes on
+        change(rt, principal("u-2"), now, expected)
+    assert rt.reads == 1
+
+
+def test_the_last_change_kept_is_the_loaded_records_at_its_version(
+    session: Session, serving: Callable[[Any], None]
+) -> None:
+    """What the load kept answers only for the record and version it was read with; another record (or the
+    same at another version) is read by the check itself."""
+    serving(request(expected=3))
+    changes.keep_last_change("task", WIDGET.id, 4, None)
+    assert changes.kept_last_change("task", WIDGET.id, 4) == (True, None)
+    assert changes.kept_last_change("task", WIDGET.id, 5) == (False, None)
+    assert changes.kept_last_change("evidence_request", WIDGET.id, 4) == (False, None)
+    assert changes.expected_version() == 3
+    serving(tasks_pb2.GetTaskRequest(id=WIDGET.id))
+    assert changes.expected_version() is None
