@@ -39,9 +39,12 @@ def access_audience(access: RecordAccess, members: Iterable[str]) -> list[str]:
     return audience(access.parties, access.restricted, members, access.outside_reader)
 
 
-def _outside(record: object) -> str | None:
-    """The outside reader of a record that gives its policy facts (``AccessParties``), else None."""
-    return record.access().outside_reader if isinstance(record, AccessParties) else None
+def _audience_of(record: EventSource, members: Iterable[str]) -> list[str]:
+    """``audience`` of ``record``: from its policy facts, read once, when it gives them (``AccessParties``:
+    its outside reader kept too), else from its own parties."""
+    if isinstance(record, AccessParties):
+        return access_audience(record.access(), members)
+    return audience(record.parties, record.restricted, members)
 
 
 def envelope(
@@ -110,7 +113,8 @@ def record_envelope(
     take countries out of its audience (a task reassigned): those are named in ``withdrawn_from``, and
     their nodes get a withdrawal (``withdrawal``)."""
     aggregate_id, version = part if part is not None else (record.id, record.version)
-    now_for = audience(record.parties, record.restricted, members, _outside(record))
+    members = members if isinstance(members, frozenset) else frozenset(members)
+    now_for = _audience_of(record, members)
     event = envelope(
         event_type=event_type,
         state=state,
@@ -124,7 +128,7 @@ def record_envelope(
         now=now,
     )
     if before is not None:
-        earlier = audience(before.parties, before.restricted, members, _outside(before))
+        earlier = _audience_of(before, members)
         event.withdrawn_from.extend(sorted(set(earlier) - set(now_for)))
     return event
 
