@@ -338,6 +338,30 @@ def _change(session: Session, r: domain.EvidenceRequest, action: str, now: datet
     return after
 
 
+def _new_request(request_id: str, basis: str = "EIO") -> domain.NewRequest:
+    """A restricted request for the subscriber data of a cyberstalker's account: an EIO to Germany, or an
+    EPOC to SocialNet's Irish establishment (its user notice pending)."""
+    epoc = basis == "EPOC"
+    return domain.NewRequest(
+        request_id=request_id,
+        workspace_id="jit-demo",
+        legal_basis=basis,
+        epoc_procedure="STANDARD" if epoc else "",
+        issuing_authority="OM Amsterdam",
+        addressee_kind="SERVICE_PROVIDER" if epoc else "MEMBER_STATE",
+        addressee_jurisdiction="IE" if epoc else WHERE,
+        provider_name="SocialNet Ireland Ltd" if epoc else "",
+        data_categories=("SUBSCRIBER",),
+        targets=(domain.Target("ACCOUNT_HANDLE", "@harasser_x", "socialnet" if epoc else "instagram"),),
+        offence_category="CYBERSTALKING",
+        urgency="NORMAL",
+        title="Identify the holder",
+        description="",
+        restricted=True,
+        user_notice_status="PENDING" if epoc else "",
+    )
+
+
 def _send_due(session: Session, now: datetime) -> list[str]:
     """One scan at ``now``, each alert found sent (the scanner's emit moves the deadline's pointer on)."""
     found: list[deadline_alerts.AlertPayload] = [
@@ -353,23 +377,7 @@ def test_a_resumed_eio_does_not_send_its_48h_warning_again(session: Session) -> 
     resumed a day later, the deadline runs a day later: the scan does not announce "48 h before" again with
     30 hours left; the 8 h warning and the passing still go out, once each."""
     t0 = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
-    new = domain.NewRequest(
-        request_id="0190f7a0-0000-7000-8000-000000000001",
-        workspace_id="jit-demo",
-        legal_basis="EIO",
-        epoc_procedure="",
-        issuing_authority="OM Amsterdam",
-        addressee_kind="MEMBER_STATE",
-        addressee_jurisdiction="DE",
-        provider_name="",
-        data_categories=("SUBSCRIBER",),
-        targets=(domain.Target("ACCOUNT_HANDLE", "@harasser_x", "instagram"),),
-        offence_category="CYBERSTALKING",
-        urgency="NORMAL",
-        title="Identify the holder",
-        description="",
-        restricted=True,
-    )
+    new = _new_request("0190f7a0-0000-7000-8000-000000000001")
     r = domain.create(new, request_id="0190f7a0-0000-7000-8000-0000000000aa", actor=NL, now=t0)
     store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
     r = _change(session, _change(session, r, "issue", t0), "acknowledge", t0 + H)
@@ -402,23 +410,7 @@ NEW_DUE = {
 
 def _eio(session: Session, request_id: str, at: datetime = ISSUED, *, issued: bool = True) -> domain.EvidenceRequest:
     """An EIO to Germany stored as the servicer stores it, issued at ``at`` (or left a draft)."""
-    new = domain.NewRequest(
-        request_id=request_id,
-        workspace_id="jit-demo",
-        legal_basis="EIO",
-        epoc_procedure="",
-        issuing_authority="OM Amsterdam",
-        addressee_kind="MEMBER_STATE",
-        addressee_jurisdiction=WHERE,
-        provider_name="",
-        data_categories=("SUBSCRIBER",),
-        targets=(domain.Target("ACCOUNT_HANDLE", "@harasser_x", "instagram"),),
-        offence_category="CYBERSTALKING",
-        urgency="NORMAL",
-        title="Identify the holder",
-        description="",
-        restricted=True,
-    )
+    new = _new_request(request_id)
     r = domain.create(new, request_id=request_id, actor=NL, now=at)
     store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
     return _change(session, r, "issue", at) if issued else r
@@ -584,24 +576,7 @@ def test_a_recognised_epoc_s_superseded_produce_stored_under_count_3_is_dropped_
     """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE (count 4): an EPOC the enforcing state recognised before this count
     kept its first PRODUCE deadline stored, overdue for ever; the start's recount drops it (no COMPLIANCE is
     invented: the recognition recorded no days), and the request's due date goes with it."""
-    new = domain.NewRequest(
-        request_id="0190f7a0-0000-7000-8000-0000000000c1",
-        workspace_id="jit-demo",
-        legal_basis="EPOC",
-        epoc_procedure="STANDARD",
-        issuing_authority="OM Amsterdam",
-        addressee_kind="SERVICE_PROVIDER",
-        addressee_jurisdiction="IE",
-        provider_name="SocialNet Ireland Ltd",
-        data_categories=("SUBSCRIBER",),
-        targets=(domain.Target("ACCOUNT_HANDLE", "@harasser_x", "socialnet"),),
-        offence_category="CYBERSTALKING",
-        urgency="NORMAL",
-        title="Identify the holder",
-        description="",
-        restricted=True,
-        user_notice_status="PENDING",
-    )
+    new = _new_request("0190f7a0-0000-7000-8000-0000000000c1", "EPOC")
     at = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)  # once the Regulation applies
     r = domain.create(new, request_id=new.request_id, actor=NL, now=at)
     store.REQUESTS.insert(session, r, request_id=r.id, request_digest="")
