@@ -534,6 +534,19 @@ def check_revision(message: Message, editor: Actor, expected_revision: int) -> N
         )
 
 
+def may_retry_revision(message: Message, editor: Actor, expected_revision: int, *, deleting: bool) -> bool:
+    """Whether an edit (or, ``deleting``, a delete) of ``message`` by ``editor`` asked from
+    ``expected_revision`` may be the retry of the one that made its current revision, whose answer was lost:
+    by the sender (the only one who revises it), of a message revised since it was posted, asked from the
+    revision before the current one or from 0, and a delete of a deleted message or an edit of one that is
+    not. An edit is that retry when it asks for the text the message has now (which the caller compares:
+    it is sealed); a delete, always (a message is deleted once). Answered as the first call was, nothing
+    written, where ``check_revision`` said ABORTED or MESSAGE_DELETED to a user whose change had been made."""
+    if message.sender.user_id != editor.user_id or message.revision < 2:
+        return False
+    return expected_revision in (0, message.revision - 1) and message.deleted == deleting
+
+
 def revise(
     message: Message, channel: Channel, *, editor: Actor, sealed_body: bytes, deleted: bool, now: datetime
 ) -> tuple[Message, Revision]:

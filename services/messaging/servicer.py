@@ -286,6 +286,12 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
     async def _revise(self, message_id: str, text: str | None, expected_revision: int) -> pb.Message:
         rt, principal = self.rt, auth.current()
         found = await self.messages.load_visible(principal, message_id, READ)
+        if domain.may_retry_revision(found.message, principal.actor, expected_revision, deleting=text is None):
+            current = await self._opened(found)
+            if text is None or current.body == text:  # the retry of the edit (delete) that made this revision
+                ws = found.channel.workspace_id
+                await rt.change(principal, lambda uow: uow.audit(MESSAGE, message_id, ws, outcome="replayed"))
+                return current
         await self._domain_check(
             principal,
             lambda: domain.check_revision(found.message, principal.actor, expected_revision),

@@ -128,6 +128,24 @@ def test_only_the_sender_revises_a_live_message_from_a_fresh_view() -> None:
         domain.check_revision(_message(deleted=True), Actor("u1", "u1", "NL"), 0)
 
 
+def test_only_the_senders_revision_from_the_revision_before_or_0_may_be_a_retry() -> None:
+    from dataclasses import replace
+
+    from jitlib.actors import Actor
+
+    sender, other = Actor("u1", "u1", "NL"), Actor("u2", "u2", "NL")
+    edited, deleted = _message(), _message(deleted=True)  # both at revision 2
+    assert domain.may_retry_revision(edited, sender, 1, deleting=False)
+    assert domain.may_retry_revision(edited, sender, 0, deleting=False)
+    assert not domain.may_retry_revision(edited, sender, 2, deleting=False)  # a current view: an edit
+    assert not domain.may_retry_revision(edited, other, 1, deleting=False)
+    assert not domain.may_retry_revision(edited, sender, 0, deleting=True)  # a live message is deleted
+    assert not domain.may_retry_revision(replace(edited, revision=1), sender, 0, deleting=False)  # never revised
+    assert domain.may_retry_revision(deleted, sender, 0, deleting=True)
+    assert not domain.may_retry_revision(deleted, sender, 1, deleting=False)  # no edit of a deleted message
+    assert not domain.may_retry_revision(deleted, other, 0, deleting=True)
+
+
 def test_a_key_rotates_from_the_version_the_caller_saw_so_a_retry_rotates_nothing() -> None:
     from datetime import UTC, datetime
 

@@ -178,6 +178,28 @@ def test_edits_and_deletions_are_revisions(client: Client) -> None:
     assert [(h.revision, h.body, h.deleted) for h in history] == [(3, "", True)]
 
 
+def test_a_retried_edit_or_delete_answers_as_its_first_call_and_makes_no_revision(client: Client) -> None:
+    """An edit whose answer was lost, sent again (same body, same expected revision), is answered with the
+    message as the first call left it, not ABORTED; a delete sent again answers the tombstone, not
+    MESSAGE_DELETED. Neither makes a revision; another body from the same stale revision is still ABORTED."""
+    ch = client.workspace_channel()
+    m = client.post("de-liaison", ch.id, "Meeting on Tuesday")
+    edit = pb.EditMessageRequest(id=m.id, body="Meeting on Thursday", expected_revision=1)
+    first = client.call("de-liaison", "EditMessage", edit).message
+    again = client.call("de-liaison", "EditMessage", edit).message
+    assert (again.revision, again.body) == (first.revision, first.body) == (2, "Meeting on Thursday")
+    whatever = client.call("de-liaison", "EditMessage", pb.EditMessageRequest(id=m.id, body=edit.body)).message
+    assert whatever.revision == 2  # from 0, the same text: the same retry
+    other = pb.EditMessageRequest(id=m.id, body="Meeting on Friday", expected_revision=1)
+    assert client.code("de-liaison", "EditMessage", other) == grpc.StatusCode.ABORTED
+    deleted = client.call("de-liaison", "DeleteMessage", pb.DeleteMessageRequest(id=m.id)).message
+    again = client.call("de-liaison", "DeleteMessage", pb.DeleteMessageRequest(id=m.id)).message
+    assert again.deleted and (again.revision, deleted.revision) == (3, 3)
+    assert client.code("de-liaison", "EditMessage", edit) == grpc.StatusCode.FAILED_PRECONDITION  # deleted
+    history = client.call("ie-liaison", "GetMessageHistory", pb.GetMessageHistoryRequest(id=m.id)).revisions
+    assert [(h.revision, h.deleted) for h in history] == [(3, True)]
+
+
 def _subscribe(client: Client, user: str, channel_id: str, after: int, want: int) -> list[pb.Message]:
     got: list[pb.Message] = []
     call = client.stub.Subscribe(
