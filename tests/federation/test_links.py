@@ -44,13 +44,14 @@ def _get(federation: LocalFederation, tokens: Any, country: str, user: str, task
         raise
 
 
-async def _inbound_events(url: str, ids: set[str], credentials: Credentials) -> list[str]:
-    """The aggregate ids of the task events DE's node stored from NL, one entry per stored message (read
-    as DE's tasks service may)."""
+async def _inbound_events(url: str, ids: set[str], credentials: Credentials, service: str = "tasks") -> list[str]:
+    """The aggregate ids of ``service``'s events DE's node stored from NL, one entry per stored message (read
+    as DE's service of that name may)."""
     nc = await nats.connect(url, **credentials.connect_options())
     seen: list[str] = []
     try:
-        sub = await nc.jetstream().subscribe("jit.in.nl.tasks.>", stream=INBOUND_STREAM, ordered_consumer=True)
+        subject = f"jit.in.nl.{service}.>"
+        sub = await nc.jetstream().subscribe(subject, stream=INBOUND_STREAM, ordered_consumer=True)
         while True:
             try:
                 msg = await sub.next_msg(timeout=1.0)
