@@ -119,7 +119,7 @@ _JIT: tuple[Rule, ...] = (
         "(JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES); its users no longer see it; its open tasks stay, for their "
         "issuer to take back (TASK_TAKEN_BACK) or cancel; what its node received stays there",
         f"GUESS: the JIT agreement's amendment governs; {JIT_FD} Art. 1(1) (a JIT of \"two or more Member "
-        "States\"), 1(10) (information lawfully obtained may be used for the purposes listed there)",
+        'States"), 1(10) (information lawfully obtained may be used for the purposes listed there)',
     ),
     Rule(
         "JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES",
