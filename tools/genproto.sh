@@ -4,11 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
+case "$PY" in /*) ;; *) PY="$PWD/$PY" ;; esac  # absolute, so that it still names it from proto/
 OUT=libs
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 mapfile -t PROTOS < <(cd proto && find jit -name '*.proto' | sort)
-(cd proto && "../$PY" -m grpc_tools.protoc -I. \
+(cd proto && "$PY" -m grpc_tools.protoc -I. \
   --python_out="$TMP" --pyi_out="$TMP" --grpc_python_out="$TMP" "${PROTOS[@]}")
 # Packages need __init__.py for setuptools to ship them.
 find "$TMP/jit" -type d -exec touch {}/__init__.py \;

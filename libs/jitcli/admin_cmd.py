@@ -176,9 +176,9 @@ def remove_member(
     ],
 ) -> None:
     """Take a member jurisdiction out of an open workspace, as an amendment of the JIT agreement does (not
-    the lead, not the last member), and announce it: from then on no service sends that country's node
-    anything new of the workspace, and its users no longer see it. What its node received while a member
-    stays there (rule JIT_MEMBER_TAKEN_OUT)."""
+    the lead, and never leaving the lead the only state: close the workspace instead), and announce it: from
+    then on no service sends that country's node anything new of the workspace, and its users no longer see
+    it. What its node received while a member stays there (rule JIT_MEMBER_TAKEN_OUT)."""
     state: AppState = ctx.obj
     _lead_only(state, ws_id, "membership")
     ws = kcadmin.remove_member(_admin(state), ws_id, jurisdiction.upper())

@@ -460,7 +460,10 @@ def remove_member(admin: KeycloakAdmin, ws_id: str, jurisdiction: str) -> Worksp
     (rule JIT_MEMBER_TAKEN_OUT): it leaves ``members`` for ``former_members``, its subgroup
     ``/workspaces/<ws_id>/<jurisdiction>`` is deleted (its users' next tokens no longer name the workspace)
     and ``version`` is bumped. Never the lead (the JIT would have no leader: a new lead is a new workspace),
-    never the last member. Everything is checked before anything changes."""
+    never the last member, never a member whose leaving would leave fewer than two states in the JIT (a JIT
+    is set up by "two or more Member States", FD 2002/465/JHA Art. 1(1); an EU body such as Eurojust takes
+    part in one, it is not a state): the lead then closes it instead. Everything is checked before anything
+    changes."""
     validate_jurisdiction(jurisdiction)
     group = _workspace_group(admin, ws_id)
     ws = workspace_from_group(group)
@@ -476,6 +479,12 @@ def remove_member(admin: KeycloakAdmin, ws_id: str, jurisdiction: str) -> Worksp
         raise WorkspaceAdminError(
             f"{jurisdiction} leads workspace {ws_id!r}: the lead cannot be taken out (a JIT with another "
             "leader is a new workspace)"
+        )
+    states = [m for m in ws.members if m != jurisdiction and m not in EU_BODIES]
+    if len(states) < 2:
+        raise WorkspaceAdminError(
+            f"taking {jurisdiction} out would leave {', '.join(states)} the only state in workspace {ws_id!r}, and "
+            "a JIT is of two or more states (FD 2002/465/JHA Art. 1(1)): close it instead"
         )
     subgroup = next((c for c in _children(admin, group["id"]) if c.get("name") == jurisdiction), None)
     ws.members.remove(jurisdiction)

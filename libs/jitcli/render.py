@@ -174,9 +174,17 @@ def due_cell(task: tasks_pb2.Task, now: dt.datetime) -> Text:
     return Text(f"{format_instant(due)} ({words})", style=style)
 
 
+def assignee_cell(t: tasks_pb2.Task) -> Text:
+    """The task's assignee, ``DE (out)`` once it was taken out of the workspace (``assignee_taken_out``: its
+    issuer may take the task back, rule TASK_TAKEN_BACK)."""
+    if t.assignee_taken_out:
+        return Text(f"{t.assignee_jurisdiction} (out)", style="bold red")
+    return Text(t.assignee_jurisdiction)
+
+
 def tasks_table(tasks: Sequence[tasks_pb2.Task], now: dt.datetime, wide: bool = False) -> Table:
-    """One row per task: id, title, the victims it concerns (when any task names one), state, assignee,
-    origin, due (time left), priority, version."""
+    """One row per task: id, title, the victims it concerns (when any task names one), state, assignee
+    (``DE (out)`` when taken out of the workspace), origin, due (time left), priority, version."""
     victims = any(t.victim_refs for t in tasks)
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("ID", no_wrap=True)
@@ -195,7 +203,7 @@ def tasks_table(tasks: Sequence[tasks_pb2.Task], now: dt.datetime, wide: bool = 
             Text(t.title),
             *([Text(victims_label(t.victim_refs) or "-")] if victims else []),
             Text(state_label(t.state), style=_STATE_STYLE.get(t.state, "")),
-            Text(t.assignee_jurisdiction),
+            assignee_cell(t),
             Text(t.origin_jurisdiction),
             due_cell(t, now),
             Text(enum_label(tasks_pb2.TaskPriority, t.priority, "TASK_PRIORITY_")),
@@ -242,7 +250,7 @@ def task_detail(t: tasks_pb2.Task, now: dt.datetime) -> Table:
         rows.append(("terms changed", Text(t.terms_reason)))
     rows += [
         ("from", Text(t.origin_jurisdiction)),
-        ("to", Text(t.assignee_jurisdiction)),
+        ("to", assignee_cell(t)),
         ("priority", Text(enum_label(tasks_pb2.TaskPriority, t.priority, "TASK_PRIORITY_"))),
         ("due", due_cell(t, now)),
         ("visibility", Text(enum_label(common_pb2.Visibility, t.visibility, "VISIBILITY_"))),

@@ -321,11 +321,16 @@ def assign(
     ctx: typer.Context,
     id: TaskId,
     to: Annotated[str, typer.Option("--to", metavar="JUR", help="Address it to another member jurisdiction.")] = "",
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why (optional); recorded on the task.", show_default=False)
+    ] = "",
     expected_version: Version = 0,
 ) -> None:
-    """Send a proposed or declined task to its (or another) jurisdiction. Issuer only."""
+    """Send a proposed, declined or handed-back task to its (or another) jurisdiction; a task whose assignee
+    was taken out of the workspace (`DE (out)` in the list), from any open state, to a current member.
+    Issuer only."""
     req = tasks_pb2.AssignTaskRequest(
-        id=task_id(id), expected_version=expected_version, assignee_jurisdiction=to.upper()
+        id=task_id(id), expected_version=expected_version, assignee_jurisdiction=to.upper(), reason=reason
     )
     _run(ctx, "AssignTask", req)
 

@@ -114,12 +114,12 @@ _JIT: tuple[Rule, ...] = (
     ),
     Rule(
         "JIT_MEMBER_TAKEN_OUT",
-        "a member other than the lead taken out (`jit admin workspace remove-member`) gets nothing new of the "
-        "workspace, even of a record it is party to, save an instrument addressed to it "
-        "(JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES); its users no longer see the workspace; open records assigned "
-        "to it stay, for the remaining members to reassign or cancel; what its node received stays there",
-        f"GUESS: the JIT agreement's amendment governs; {JIT_FD} Art. 1(1), 1(10) (information lawfully "
-        "obtained may be used for the purposes listed there)",
+        "a member other than the lead taken out (`jit admin workspace remove-member`; refused when fewer than "
+        "two states would remain) gets nothing new of the workspace, save an instrument addressed to it "
+        "(JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES); its users no longer see it; its open tasks stay, for their "
+        "issuer to take back (TASK_TAKEN_BACK) or cancel; what its node received stays there",
+        f"GUESS: the JIT agreement's amendment governs; {JIT_FD} Art. 1(1) (a JIT of \"two or more Member "
+        'States"), 1(10) (information lawfully obtained may be used for the purposes listed there)',
     ),
     Rule(
         "JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES",
@@ -662,6 +662,14 @@ _TASKS: tuple[Rule, ...] = (
         "TASK_HAND_BACK",
         "the addressee hands an accepted, started or blocked task back with a reason; the issuer sees it "
         "HANDED_BACK and assigns it again, to the same or another member, or cancels it",
+        _TASK_GUESS,
+    ),
+    Rule(
+        "TASK_TAKEN_BACK",
+        "a task whose assignee was taken out of the workspace (JIT_MEMBER_TAKEN_OUT) is shown so to the "
+        "remaining members; its issuer assigns it to a current member from any open state, accepted or "
+        "started included, with a reason (one is recorded when none is given); while the assignee is a "
+        "member, an accepted task is only cancelled or handed back",
         _TASK_GUESS,
     ),
     Rule(

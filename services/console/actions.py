@@ -105,7 +105,8 @@ TASK_ACTIONS = {
     a.name: a
     for a in (
         Action("assign", "Assign", "tasks", "AssignTask", tk.AssignTaskRequest,
-               (Input("assignee_jurisdiction", "Address to (another member, optional)", hint="e.g. DE"),)),
+               (Input("assignee_jurisdiction", "Address to (another member, optional)", hint="e.g. DE"),
+                Input("reason", "Reason (optional)", "textarea"))),
         Action("accept", "Accept", "tasks", "AcceptTask", tk.AcceptTaskRequest),
         Action("decline", "Decline", "tasks", "DeclineTask", tk.DeclineTaskRequest, (REASON,), grave=True),
         Action("start", "Start work", "tasks", "StartTask", tk.StartTaskRequest),

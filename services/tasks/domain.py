@@ -10,7 +10,8 @@ addressee hands an accepted task back (TASK_HAND_BACK).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from jitlib import legal, validate
@@ -19,7 +20,15 @@ from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.fields import same_fields
 from jitlib.ids import is_uuid
 from jitlib.jurisdictions import is_jurisdiction
-from jitlib.policy import TASK_RULES, AccessParties, Operation, RecordAccess, offers_by_state, permitted
+from jitlib.policy import (
+    TASK_RULES,
+    AccessParties,
+    Operation,
+    RecordAccess,
+    former_members,
+    offers_by_state,
+    permitted,
+)
 from jitlib.principal import Principal
 
 OUTCOME_MAX = 10_000
@@ -163,6 +172,25 @@ TRANSITIONS: dict[str, Transition] = {
 }
 #: Transitions only the system takes (a follow-up task's closure): no RPC, never in ``allowed_actions``.
 SYSTEM_ONLY = frozenset({"resolve"})
+#: The table for a task whose assignee was taken out of its workspace (``assignee_taken_out``): its users can
+#: no longer act on it, so its issuer takes it back, assigning it to a current member from any open state,
+#: an accepted or started one included (``jitlib.legal`` JIT_MEMBER_TAKEN_OUT, TASK_TAKEN_BACK).
+TAKEN_OUT_TRANSITIONS: dict[str, Transition] = {
+    **TRANSITIONS,
+    "assign": replace(TRANSITIONS["assign"], sources=frozenset(OPEN_STATES)),
+}
+
+
+def transitions(taken_out: bool) -> dict[str, Transition]:
+    """The transition table of a task whose assignee was (``taken_out``) or was not taken out of its
+    workspace: what ``refusal``, ``apply`` and ``allowed_actions`` all read."""
+    return TAKEN_OUT_TRANSITIONS if taken_out else TRANSITIONS
+
+
+def assignee_taken_out(assignee: str, members: Iterable[str]) -> bool:
+    """Whether ``assignee`` was taken out of the workspace whose ``members`` (``policy.Members``) these are
+    (JIT_MEMBER_TAKEN_OUT); never for a workspace this node does not know yet (a plain set)."""
+    return assignee in former_members(members)
 
 
 @dataclass(frozen=True)
@@ -216,16 +244,17 @@ def terms_violations(data: TransitionInput, now: datetime) -> list[FieldViolatio
     return out
 
 
-def _allows(task: Task, action: str) -> bool:
+def _allows(task: Task, action: str, taken_out: bool = False) -> bool:
     """Whether the task's state allows ``action`` (``refusal``'s test, without building the refusal)."""
-    return task.state in TRANSITIONS[action].sources
+    return task.state in transitions(taken_out)[action].sources
 
 
-def refusal(task: Task, action: str) -> FailedPrecondition | None:
+def refusal(task: Task, action: str, taken_out: bool = False) -> FailedPrecondition | None:
     """Why the task's state does not allow ``action`` now (None when it does): what ``apply`` checks before
-    it changes anything, and what ``allowed_actions`` asks."""
-    t = TRANSITIONS[action]
-    if _allows(task, action):
+    it changes anything, and what ``allowed_actions`` asks. ``taken_out``: the task's assignee was taken
+    out of its workspace (``assignee_taken_out``), which lets its issuer assign it from any open state."""
+    t = transitions(taken_out)[action]
+    if _allows(task, action, taken_out):
         return None
     return FailedPrecondition(
         "ILLEGAL_TRANSITION",
@@ -234,26 +263,33 @@ def refusal(task: Task, action: str) -> FailedPrecondition | None:
     )
 
 
-def allowed_actions(task: Task, principal: Principal) -> tuple[str, ...]:
+def allowed_actions(task: Task, principal: Principal, taken_out: bool = False) -> tuple[str, ...]:
     """The transitions ``principal`` may take on ``task`` now, in the table's order: the policy allows the
     transition's side (its ``operation``, as the servicer asks it) and the task's state allows it
     (``refusal``'s test, worked out once per state: a list asks it of every task on a page, so no refusal
-    is built); never one only the system takes (``SYSTEM_ONLY``). What the task's message tells its caller
-    (``allowed_actions``)."""
-    return offered(task.state, task.access(), principal)
+    is built); never one only the system takes (``SYSTEM_ONLY``). ``taken_out``: as ``refusal``'s. What the
+    task's message tells its caller (``allowed_actions``)."""
+    return offered(task.state, task.access(), principal, taken_out)
 
 
-def offered(state: TaskState, access: RecordAccess, principal: Principal) -> tuple[str, ...]:
-    """``allowed_actions`` of a task in ``state`` whose policy facts are ``access`` (``Task.access``): a list
-    answers a task kept in its answered form (``store.list_answered``) from these alone."""
-    return permitted(principal, access, _OFFERED[state])
+def offered(state: TaskState, access: RecordAccess, principal: Principal, taken_out: bool = False) -> tuple[str, ...]:
+    """``allowed_actions`` of a task in ``state`` whose policy facts are ``access`` (``Task.access``) and whose
+    assignee was or was not ``taken_out``: a list answers a task kept in its answered form
+    (``store.list_answered``) from these alone."""
+    return permitted(principal, access, _OFFERED[taken_out][state])
 
 
-#: Per state, the transitions it allows that a caller may take (``allowed_actions``), in the table's order,
-#: each with the operation and rules its RPC is decided by: worked out once, not for each task of a page.
+#: Per whether the assignee was taken out, then per state, the transitions it allows that a caller may take
+#: (``allowed_actions``), in the table's order, each with the operation and rules its RPC is decided by:
+#: worked out once, not for each task of a page.
 _OFFERED = {
-    state: tuple(offer for _, offer in pairs)
-    for state, pairs in offers_by_state(TRANSITIONS.values(), TaskState, TASK_RULES, leave_out=SYSTEM_ONLY).items()
+    taken_out: {
+        state: tuple(offer for _, offer in pairs)
+        for state, pairs in offers_by_state(
+            transitions(taken_out).values(), TaskState, TASK_RULES, leave_out=SYSTEM_ONLY
+        ).items()
+    }
+    for taken_out in (False, True)
 }
 
 
@@ -270,18 +306,31 @@ def apply(
 
     Input must have passed ``transition_violations``; who may act is decided by the policy before.
     """
-    t = TRANSITIONS[action]
-    problem = refusal(task, action)
+    taken_out = assignee_taken_out(task.assignee_jurisdiction, members)
+    t = transitions(taken_out)[action]
+    problem = refusal(task, action, taken_out)
     if problem is not None:
         raise problem
     changes: dict[str, object] = {}
     # Assigned again to the same country or another, the assignee is a member: not one taken out of the
     # workspace since (jitlib.legal JIT_MEMBER_TAKEN_OUT).
     assignee = (data.new_assignee or task.assignee_jurisdiction) if t.action == "assign" else ""
+    if assignee and assignee in former_members(members):
+        raise InvalidArgument.one(
+            "assignee_jurisdiction", f"{assignee} was taken out of the workspace: name a current member"
+        )
     if assignee and assignee not in members:
         raise InvalidArgument.one("assignee_jurisdiction", f"{assignee} is not a member of the workspace")
     if assignee and assignee != task.assignee_jurisdiction:
         changes["assignee_jurisdiction"] = assignee
+    if t.action == "assign" and taken_out:
+        # Taken back (TASK_TAKEN_BACK): why, in the record, even when the issuer gave no reason; what the
+        # old assignee's work was blocked on is not the new one's.
+        changes["blocked_by"] = ()
+        if not data.reason:
+            data = replace(
+                data, reason=f"{task.assignee_jurisdiction} was taken out of the workspace: taken back by the issuer"
+            )
     if t.action == "renegotiate":
         return changed(task, actor, now, **_new_terms(task, data))
     if t.needs_reason or t.action in ("assign", "accept", "start", "unblock", "verify"):

@@ -60,9 +60,12 @@ def task_to_pb(task: Task, now: datetime, allowed_actions: Sequence[str] = ()) -
     return tasks_pb2.Task(**task_fields(task, now, allowed_actions))
 
 
-def task_fields(task: Task, now: datetime | None, allowed_actions: Sequence[str] = ()) -> dict[str, Any]:
+def task_fields(
+    task: Task, now: datetime | None, allowed_actions: Sequence[str] = (), *, assignee_taken_out: bool = False
+) -> dict[str, Any]:
     """The fields of ``task_to_pb``: a list's page makes each task in its answer (``tasks.add(**fields)``),
-    not made and then copied in. ``now`` None: without ``overdue`` (``task_answer``)."""
+    not made and then copied in. ``now`` None: without ``overdue`` (``task_answer``). ``assignee_taken_out``
+    only in an answer to a caller, as ``allowed_actions``: derived from the directory when read."""
     fields = TASK_FIELDS.to_pb(task)
     fields.update(
         title=task.title,
@@ -76,6 +79,7 @@ def task_fields(task: Task, now: datetime | None, allowed_actions: Sequence[str]
         outcome=task.outcome,
         blocked_by=links_to_pb(task.blocked_by) if task.blocked_by else None,
         allowed_actions=allowed_actions or None,
+        assignee_taken_out=assignee_taken_out or None,
         terms_reason=task.terms_reason,
         victim_refs=task.victim_refs or None,
         due_at=ts_fields_or_none(task.due_at),

@@ -26,6 +26,7 @@ from services.tasks.mapping import TASK_FIELDS, new_task_from_pb, task_fields, t
 #: A ``ListTasks`` answer written from the tasks' stored answers (``store.list_answered``).
 _LIST = ListWire(tasks_pb2.Task, tasks_pb2.ListTasksResponse, "tasks")
 _OVERDUE = _LIST.true("overdue")
+_TAKEN_OUT = _LIST.true("assignee_taken_out")
 _ACTIONS = _LIST.strings("allowed_actions")
 
 
@@ -42,8 +43,17 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         return tasks_pb2.Task(**self._view_fields(principal, task, now))
 
     def _view_fields(self, principal: auth.Principal, task: Task, now: datetime) -> dict[str, Any]:
-        """The fields of ``_view``'s message (``task_fields``)."""
-        return task_fields(task, now, self.tasks.allowed_actions(task, domain.allowed_actions(task, principal)))
+        """The fields of ``_view``'s message (``task_fields``), with whether its assignee was taken out of
+        the workspace (which lets its issuer take it back: ``domain.transitions``)."""
+        out = self._taken_out(task.workspace_id, task.assignee_jurisdiction)
+        actions = self.tasks.allowed_actions(task, domain.allowed_actions(task, principal, out))
+        return task_fields(task, now, actions, assignee_taken_out=out)
+
+    def _taken_out(self, workspace_id: str, assignee: str) -> bool:
+        """Whether ``assignee`` was taken out of ``workspace_id``, as this node's directory says now
+        (``domain.assignee_taken_out``; never for a workspace it does not know yet)."""
+        workspace = self.rt.workspaces.get(workspace_id)
+        return workspace is not None and domain.assignee_taken_out(assignee, workspace.members)
 
     # -- create and read --------------------------------------------------------------------------
 
@@ -74,6 +84,7 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         answer = tasks_pb2.CreateTaskResponse()
         answer.task.CopyFrom(states[-1])
         task = created.record
+        # A new task's assignee is a member (``membership_violations``): never one taken out.
         answer.task.allowed_actions.extend(self.tasks.allowed_actions(task, domain.allowed_actions(task, principal)))
         return answer
 
@@ -100,8 +111,9 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         )
         listed, token = page(found, size, lambda t: paging.token_after_id(t.id, request))
         elements = []
-        # The actions field for each (state, access facts) the page holds, worked out once for the page: its
-        # tasks mostly share them (the workspace is part of the facts; the caller is the same throughout).
+        # The actions field (with the taken-out flag) for each (state, access facts) the page holds, worked
+        # out once for the page: its tasks mostly share them (the workspace and the assignee are part of the
+        # facts; the caller is the same throughout).
         offers: dict[tuple[object, ...], bytes] = {}
         for t in listed:
             if t.answer is not None:
@@ -111,8 +123,9 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
                 key = (t.state, t.access)
                 field = offers.get(key)
                 if field is None:
-                    actions = self.tasks.actions_in(t.workspace_id, domain.offered(t.state, t.access, principal))
-                    field = offers[key] = _ACTIONS(actions) if actions else b""
+                    out = self._taken_out(t.workspace_id, t.access.addressee_jurisdiction or "")
+                    actions = self.tasks.actions_in(t.workspace_id, domain.offered(t.state, t.access, principal, out))
+                    field = offers[key] = (_TAKEN_OUT if out else b"") + (_ACTIONS(actions) if actions else b"")
                 body += field
             elif t.task is not None:
                 body = self._view(principal, t.task, now).SerializeToString()

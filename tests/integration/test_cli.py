@@ -343,18 +343,21 @@ def test_workspace_administration(env: dict[str, str]) -> None:
 
 def test_jit_member_taken_out_with_jit_admin_workspace_remove_member(env: dict[str, str]) -> None:
     """JIT_MEMBER_TAKEN_OUT: `jit admin workspace remove-member` takes a member other than the lead out as a
-    new version, held as a former member and announced; the lead, the last member, a non-member, a bad code
-    and a closed workspace are refused in one line, changing nothing; added again, it is a member again."""
+    new version, held as a former member and announced; the lead, a member whose leaving would leave the
+    lead the only state (FD 2002/465/JHA Art. 1(1): "two or more Member States"; Eurojust is no state), a
+    non-member, a bad code and a closed workspace are refused in one line, changing nothing; added again, it
+    is a member again."""
     ws = f"cli-{uuid.uuid4().hex[:10]}"
     created = jit_json(
         env, "admin", "workspace", "create", ws, "--name", "CLI leave JIT", "--lead", "NL", "--member", "DE",
-        "--member", "IE", "--legal-basis", "JIT agreement (test)", "--starts", "2026-01-01", "--ends", "2027-12-31",
+        "--member", "IE", "--member", "EUROJUST", "--legal-basis", "JIT agreement (test)", "--starts", "2026-01-01",
+        "--ends", "2027-12-31",
     )  # fmt: skip
     out = jit_json(env, "admin", "workspace", "remove-member", ws, "de")
-    assert out["members"] == ["NL", "IE"] and out["former_members"] == ["DE"]
+    assert out["members"] == ["NL", "IE", "EUROJUST"] and out["former_members"] == ["DE"]
     assert out["version"] == created["version"] + 1
     shown = " ".join(jit(env, "admin", "workspace", "show", ws).stdout.split())
-    assert "NL, IE (out: DE)" in shown
+    assert "NL, IE, EUROJUST (out: DE)" in shown
 
     lead = jit(env, "admin", "workspace", "remove-member", ws, "NL", code=1)
     assert "leads workspace" in error_line(lead)
@@ -362,13 +365,14 @@ def test_jit_member_taken_out_with_jit_admin_workspace_remove_member(env: dict[s
     assert "DE is not a member" in error_line(gone)
     bad = jit(env, "admin", "workspace", "remove-member", ws, "D3", code=1)
     assert "invalid jurisdiction code" in error_line(bad)
-    assert jit_json(env, "admin", "workspace", "remove-member", ws, "IE")["members"] == ["NL"]
-    last = jit(env, "admin", "workspace", "remove-member", ws, "NL", code=1)
-    assert "last member" in error_line(last)
-    assert jit_json(env, "admin", "workspace", "show", ws)["version"] == created["version"] + 2
+    alone = error_line(jit(env, "admin", "workspace", "remove-member", ws, "IE", code=1))
+    assert "leave NL the only state" in alone and "two or more states" in alone and "close it instead" in alone
+    shown_after = jit_json(env, "admin", "workspace", "show", ws)
+    assert shown_after["version"] == created["version"] + 1 and shown_after["members"] == ["NL", "IE", "EUROJUST"]
 
     again = jit_json(env, "admin", "workspace", "add-member", ws, "--jurisdiction", "DE")
-    assert again["members"] == ["NL", "DE"] and again["former_members"] == ["IE"]
+    assert again["members"] == ["NL", "IE", "EUROJUST", "DE"] and not again["former_members"]
+    assert jit_json(env, "admin", "workspace", "remove-member", ws, "IE")["members"] == ["NL", "EUROJUST", "DE"]
     jit(env, "admin", "workspace", "close", ws)
     closed = jit(env, "admin", "workspace", "remove-member", ws, "DE", code=1)
     assert "closed" in error_line(closed)

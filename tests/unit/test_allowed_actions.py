@@ -19,6 +19,7 @@ from jitlib.policy import (
     PRESERVATION_ORDER_RULES,
     TASK_RULES,
     Decision,
+    Members,
     Operation,
     RecordRules,
     decide,
@@ -107,6 +108,27 @@ def task_cases(state: tasks.TaskState) -> Iterator[tuple[str, tasks.Task, Princi
 def test_task_actions_are_those_the_policy_and_the_state_allow(state: tasks.TaskState) -> None:
     for case, t, p in task_cases(state):
         assert tasks.allowed_actions(t, p) == task_expected(t, p), case
+
+
+#: The workspace once DE, the tasks' addressee, was taken out of it (JIT_MEMBER_TAKEN_OUT).
+DE_OUT = Members(MEMBERS - {"DE"}, {"DE"})
+
+
+@pytest.mark.parametrize("state", list(tasks.TaskState))
+def test_task_actions_once_the_assignee_was_taken_out(state: tasks.TaskState) -> None:
+    """TASK_TAKEN_BACK: with DE taken out, what a task lists (``taken_out``) is still exactly what the policy
+    and ``apply`` let through (an assignment to a current member, IE)."""
+    data = replace(TASK_INPUT, new_assignee="IE")
+    for case, t, p in task_cases(state):
+        expected = tuple(
+            action
+            for action, tr in tasks.TRANSITIONS.items()
+            if action in rpc_actions(TaskServicer)
+            and allows(p, tr.operation, TASK_RULES, t)
+            and passes(tasks.apply, t, action, data if action == "assign" else TASK_INPUT, actor=p.actor, now=NOW,
+                       members=DE_OUT)
+        )  # fmt: skip
+        assert tasks.allowed_actions(t, p, taken_out=True) == expected, case
 
 
 def test_task_matrix_covers_every_rpc_and_nothing_else() -> None:

@@ -274,6 +274,15 @@ def test_tasks_table() -> None:
     assert TASK_ID in _text(tasks_table(tasks, NOW, wide=True))
 
 
+def test_task_taken_back_a_task_whose_assignee_was_taken_out_says_so_in_the_list_and_in_detail() -> None:
+    """TASK_TAKEN_BACK: `jit task list` and `jit task show` mark an assignee taken out of the JIT."""
+    out = _task(state=tasks_pb2.TASK_STATE_ACCEPTED, assignee_taken_out=True)
+    member = _task(id="0190f0e2-0000-7000-8000-00000000beef", state=tasks_pb2.TASK_STATE_ACCEPTED)
+    lines = _text(tasks_table([out, member], NOW)).splitlines()[1:]
+    assert "DE (out)" in lines[0] and "(out)" not in lines[1]
+    assert "DE (out)" in _text(task_detail(out, NOW)) and "(out)" not in _text(task_detail(member, NOW))
+
+
 def test_table_does_not_interpret_markup() -> None:
     text = _text(tasks_table([_task(title="[bold]not markup[/bold]")], NOW))
     assert "[bold]not markup[/bold]" in text

@@ -459,3 +459,38 @@ def test_a_request_shows_its_user_notice_suppressed_until_and_lapsed_once_the_or
     assert f'until <time datetime="{until.isoformat()}">' in running and "Lapsed" not in running
     assert f'until <time datetime="{until.isoformat()}">' in lapsed
     assert "Lapsed</strong>: the non-disclosure order has ended, the provider may notify the account holder" in lapsed
+
+
+def test_task_taken_back_in_the_console_marks_the_assignee_taken_out_and_the_assign_form_sends_a_reason() -> None:
+    """TASK_TAKEN_BACK in the console: a task whose assignee was taken out of the JIT says so on its page and
+    in the task board; the assign form sends the new member and an optional reason."""
+    from types import SimpleNamespace
+
+    from services.console.sessions import Sessions
+    from services.console.web import Console
+
+    settings = ConsoleSettings(console_client_secret="unit-test")
+    console = Console(settings, Sessions(settings))
+    common = dict(
+        user=SimpleNamespace(roles=("prosecutor",), workspaces=("jit-demo",), jurisdiction="NL"),
+        when=lambda v: present.when(v, present.zone("UTC")),
+        ts=present.instant,
+        tz=present.zone("UTC"),
+        now=NOW,
+        time_left=lambda v: present.time_left(v, NOW),
+        legal_zone=present.legal_zone("DE"),
+        upload_max_mb=1,
+        items=[],
+    )
+    for out in (False, True):
+        t = tk.Task(id="t-1", workspace_id="jit-demo", title="Identify the uploader", assignee_jurisdiction="DE")
+        t.assignee_taken_out = out
+        t.created_at.FromDatetime(NOW)
+        page = console.env.get_template("task.html").render(**common, task=t, record=t, kind="task")
+        board = console.env.get_template("tasks.html").render(
+            **common, ws="jit-demo", columns=[(tk.TASK_STATE_ACCEPTED, [t])], kinds=[], priorities=[]
+        )
+        assert ("Taken out of the JIT" in page) is out and ("taken out</strong>" in board) is out
+    req = build_request(TASK_ACTIONS["assign"], "t-1", "3", {"assignee_jurisdiction": "IE", "reason": "DE left"})
+    assert isinstance(req, tk.AssignTaskRequest) and req.assignee_jurisdiction == "IE" and req.reason == "DE left"
+    assert build_request(TASK_ACTIONS["assign"], "t-1", "3", {}).reason == ""

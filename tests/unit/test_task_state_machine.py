@@ -4,6 +4,7 @@ the follow-up tasks of preservation orders (their wording per legal basis, and t
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from jitlib import legal
 from jitlib.actors import Actor
 from jitlib.errors import FailedPrecondition, InvalidArgument
+from jitlib.policy import Members
+from jitlib.principal import Principal
 from services.tasks import domain
 from services.tasks.domain import NewTask, OrderFacts, TaskState, TransitionInput
 
@@ -226,6 +229,49 @@ def test_task_hand_back_returns_an_accepted_task_to_its_issuer() -> None:
     assert again.state is S.ASSIGNED and again.assignee_jurisdiction == "IE"
     with pytest.raises(FailedPrecondition):
         domain.apply(task_in(S.ASSIGNED), "hand_back", INPUT, actor=ADDRESSEE, now=NOW, members=MEMBERS)
+
+
+#: The workspace once DE was taken out of it (``jit admin workspace remove-member``), as the directory holds it.
+DE_OUT = Members({"NL", "IE"}, {"DE"})
+
+
+@pytest.mark.parametrize("state", list(TaskState))
+def test_task_taken_back_from_a_member_taken_out_in_any_open_state(state: TaskState) -> None:
+    """TASK_TAKEN_BACK (GUESS, no legal text) and JIT_MEMBER_TAKEN_OUT: once DE, the assignee, was taken
+    out of the workspace, its issuer assigns the task to a current member from any open state (an accepted
+    or started one included), the reason recorded, a blocked task's waits dropped; never back to DE nor to
+    a non-member; a closed task stays closed. While DE is a member, only the usual states allow it."""
+    task = replace(task_in(state), blocked_by=(domain.Link("TASK", "01935c4e-0000-7000-8000-0000000000bb"),))
+    assert domain.assignee_taken_out("DE", DE_OUT) and not domain.assignee_taken_out("DE", MEMBERS)
+    data = TransitionInput(new_assignee="IE", reason="DE left the JIT; IE's police hold the same logs")
+    if state not in domain.OPEN_STATES:
+        with pytest.raises(FailedPrecondition) as info:
+            domain.apply(task, "assign", data, actor=ISSUER, now=NOW, members=DE_OUT)
+        assert info.value.reason == "ILLEGAL_TRANSITION"
+        return
+    moved = domain.apply(task, "assign", data, actor=ISSUER, now=NOW, members=DE_OUT)
+    assert moved.state is S.ASSIGNED and moved.assignee_jurisdiction == "IE" and moved.version == task.version + 1
+    assert moved.state_reason == data.reason and moved.blocked_by == ()
+    silent = domain.apply(task, "assign", TransitionInput(new_assignee="IE"), actor=ISSUER, now=NOW, members=DE_OUT)
+    assert silent.state_reason == "DE was taken out of the workspace: taken back by the issuer"
+    for to in ("", "DE", "FR"):
+        with pytest.raises(InvalidArgument) as bad:
+            domain.apply(task, "assign", TransitionInput(new_assignee=to), actor=ISSUER, now=NOW, members=DE_OUT)
+        assert [v.field for v in bad.value.violations] == ["assignee_jurisdiction"]
+    if (state, "assign") not in LEGAL:
+        with pytest.raises(FailedPrecondition) as info:
+            domain.apply(task, "assign", data, actor=ISSUER, now=NOW, members=MEMBERS)
+        assert info.value.reason == "ILLEGAL_TRANSITION"
+
+
+def test_task_taken_back_is_offered_to_the_issuer_only_when_the_assignee_was_taken_out() -> None:
+    """TASK_TAKEN_BACK: ``allowed_actions`` reads the same table as ``apply`` (``domain.transitions``): an
+    accepted task shows its issuer "assign" only once its assignee was taken out."""
+    task = task_in(S.ACCEPTED)
+    nl = Principal("u-nl", "nl-prosecutor", "NL", frozenset({"prosecutor"}), frozenset({"jit-demo"}))
+    assert domain.allowed_actions(task, nl) == ("renegotiate", "cancel")
+    assert domain.allowed_actions(task, nl, taken_out=True) == ("assign", "renegotiate", "cancel")
+    assert domain.refusal(task, "assign") is not None and domain.refusal(task, "assign", taken_out=True) is None
 
 
 # ---- follow-up tasks of preservation orders ------------------------------------------------------------

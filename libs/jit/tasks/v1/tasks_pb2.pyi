@@ -73,7 +73,7 @@ TASK_PRIORITY_HIGH: TaskPriority
 TASK_PRIORITY_URGENT: TaskPriority
 
 class Task(_message.Message):
-    __slots__ = ("id", "workspace_id", "title", "description", "kind", "origin_jurisdiction", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "state", "state_reason", "version", "created_by", "created_at", "updated_by", "updated_at", "overdue", "outcome", "blocked_by", "replica", "allowed_actions", "terms_reason", "victim_refs")
+    __slots__ = ("id", "workspace_id", "title", "description", "kind", "origin_jurisdiction", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "state", "state_reason", "version", "created_by", "created_at", "updated_by", "updated_at", "overdue", "outcome", "blocked_by", "replica", "allowed_actions", "terms_reason", "victim_refs", "assignee_taken_out")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +100,7 @@ class Task(_message.Message):
     ALLOWED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
     TERMS_REASON_FIELD_NUMBER: _ClassVar[int]
     VICTIM_REFS_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_TAKEN_OUT_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     title: str
@@ -126,7 +127,8 @@ class Task(_message.Message):
     allowed_actions: _containers.RepeatedScalarFieldContainer[str]
     terms_reason: str
     victim_refs: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., origin_jurisdiction: _Optional[str] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., state: _Optional[_Union[TaskState, str]] = ..., state_reason: _Optional[str] = ..., version: _Optional[int] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., outcome: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., terms_reason: _Optional[str] = ..., victim_refs: _Optional[_Iterable[str]] = ...) -> None: ...
+    assignee_taken_out: bool
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., kind: _Optional[_Union[TaskKind, str]] = ..., origin_jurisdiction: _Optional[str] = ..., assignee_jurisdiction: _Optional[str] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., due_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., links: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., state: _Optional[_Union[TaskState, str]] = ..., state_reason: _Optional[str] = ..., version: _Optional[int] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., outcome: _Optional[str] = ..., blocked_by: _Optional[_Iterable[_Union[_common_pb2.RecordRef, _Mapping]]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., terms_reason: _Optional[str] = ..., victim_refs: _Optional[_Iterable[str]] = ..., assignee_taken_out: _Optional[bool] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
     __slots__ = ("request_id", "workspace_id", "title", "description", "kind", "assignee_jurisdiction", "priority", "due_at", "visibility", "shared_with", "links", "proposal_only", "victim_refs")
@@ -209,14 +211,16 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class AssignTaskRequest(_message.Message):
-    __slots__ = ("id", "expected_version", "assignee_jurisdiction")
+    __slots__ = ("id", "expected_version", "assignee_jurisdiction", "reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     ASSIGNEE_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     id: str
     expected_version: int
     assignee_jurisdiction: str
-    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., assignee_jurisdiction: _Optional[str] = ...) -> None: ...
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., assignee_jurisdiction: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class AssignTaskResponse(_message.Message):
     __slots__ = ("task",)

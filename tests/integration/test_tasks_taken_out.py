@@ -1,0 +1,156 @@
+"""A task whose assignee was taken out of the JIT, through the real tasks service (on SQLite and on
+PostgreSQL), real Keycloak tokens and a NATS of this module's own: the directory event of the amendment
+(`jit admin workspace remove-member`) reaches the service, the task then says its assignee was taken out and
+its issuer takes it back from ACCEPTED to a remaining member (rules TASK_TAKEN_BACK, JIT_MEMBER_TAKEN_OUT)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+
+from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.tasks.v1 import tasks_pb2 as pb
+from jit.tasks.v1 import tasks_pb2_grpc
+from jitdev.nats import NatsInstance
+from tests.conftest import read_stream, wait_for_workspace
+from tests.harness import RunningService, error_reason, eventually, field_violations, md, rid
+
+pytestmark = pytest.mark.integration
+WS = "jit-demo"
+
+
+@pytest.fixture(scope="module")
+def tasks_here(
+    db_url: str, keycloak: Any, own_nats: NatsInstance, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    """The tasks service on the module's backend and on the module's own NATS, where DE may be taken out of
+    the demo workspace for no other module."""
+    from jitlib.clock import OffsetClock
+    from jitlib.config import CommonSettings
+    from services.tasks.app import TasksSettings, spec
+    from tests.harness import start_service
+
+    common = CommonSettings(
+        nats_url=own_nats.url, oidc_issuer=keycloak.issuer, state_dir=tmp_path_factory.mktemp("taken-out")
+    )
+    settings = TasksSettings(listen="127.0.0.1:0", database_url=db_url, consumer_group=f"out-{uuid.uuid4().hex[:8]}")
+    svc = start_service(spec(), settings, common, clock=OffsetClock())
+    wait_for_workspace(svc, WS)
+    yield svc
+    svc.stop()
+
+
+async def _announce_without(url: str, info: Any, jurisdiction: str) -> None:
+    """The workspace ``info`` with ``jurisdiction`` taken out, as `jit admin workspace remove-member`
+    announces it (a new version, the country in ``former_members``)."""
+    import nats
+
+    from jitlib import workspaces
+
+    nc = await nats.connect(url)
+    try:
+        ws = common_pb2.Workspace(
+            id=info.id,
+            name=info.name,
+            lead=info.lead,
+            members=sorted(set(info.members) - {jurisdiction}),
+            former_members=[jurisdiction],
+            status=common_pb2.WORKSPACE_STATUS_OPEN,
+            version=info.version + 1,
+            starts_on=info.starts_on,
+            ends_on=info.ends_on,
+        )
+        await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
+    finally:
+        await nc.close()
+
+
+def test_task_taken_back_from_a_country_taken_out_of_the_jit(
+    tasks_here: RunningService, own_nats: NatsInstance, tokens: Any
+) -> None:
+    """TASK_TAKEN_BACK and JIT_MEMBER_TAKEN_OUT: DE accepted NL's task; while DE is a member, NL cannot
+    assign it elsewhere (FAILED_PRECONDITION ILLEGAL_TRANSITION, nothing written). DE is taken out: the task
+    says so to NL and to IE, in a read and in a list, and NL is offered "assign"; NL cannot give it back to DE
+    (INVALID_ARGUMENT naming assignee_jurisdiction) but assigns it to IE with a reason, recorded and
+    published to the remaining members, DE's node left out; IE accepts it."""
+    stub = tasks_pb2_grpc.TaskServiceStub(tasks_here.channel)
+
+    def call(user: str, method: str, request: Any) -> Any:
+        return getattr(stub, method)(request, metadata=md(tokens(user)), timeout=15)
+
+    def failure(user: str, method: str, request: Any) -> grpc.RpcError:
+        with pytest.raises(grpc.RpcError) as info:
+            call(user, method, request)
+        return info.value
+
+    def listed(user: str, task_id: str) -> pb.Task:
+        found = call(user, "ListTasks", pb.ListTasksRequest(workspace_id=WS, page_size=200)).tasks
+        return next(t for t in found if t.id == task_id)
+
+    created = call(
+        "nl-prosecutor",
+        "CreateTask",
+        pb.CreateTaskRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            title="Which accounts posted her address?",
+            kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+            assignee_jurisdiction="DE",
+            visibility=common_pb2.VISIBILITY_WORKSPACE,
+        ),
+    ).task
+    accepted = call("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=created.id)).task
+    assert accepted.state == pb.TASK_STATE_ACCEPTED and not accepted.assignee_taken_out
+
+    # DE still a member: an accepted task is not the issuer's to move.
+    to_ie = pb.AssignTaskRequest(id=created.id, assignee_jurisdiction="IE", reason="IE's police hold the logs")
+    refused = failure("nl-prosecutor", "AssignTask", to_ie)
+    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(refused) == "ILLEGAL_TRANSITION"
+    issuer_view = call("nl-prosecutor", "GetTask", pb.GetTaskRequest(id=created.id)).task
+    assert issuer_view.version == accepted.version and not issuer_view.assignee_taken_out
+    assert list(issuer_view.allowed_actions) == ["renegotiate", "cancel"]
+
+    info = tasks_here.rt.workspaces.get(WS)
+    assert info is not None and "DE" in info.members
+    asyncio.run(_announce_without(own_nats.url, info, "DE"))
+
+    def taken_out() -> bool:
+        now = tasks_here.rt.workspaces.get(WS)
+        return now is not None and now.former_members == {"DE"}
+
+    eventually(taken_out, timeout=30)
+
+    issuer_view = call("nl-prosecutor", "GetTask", pb.GetTaskRequest(id=created.id)).task
+    assert issuer_view.assignee_taken_out and list(issuer_view.allowed_actions) == ["assign", "renegotiate", "cancel"]
+    in_list = listed("nl-prosecutor", created.id)
+    assert in_list.assignee_taken_out and list(in_list.allowed_actions) == ["assign", "renegotiate", "cancel"]
+    seen_by_ie = listed("ie-liaison", created.id)
+    assert seen_by_ie.assignee_taken_out and list(seen_by_ie.allowed_actions) == []
+    gone = failure("de-liaison", "GetTask", pb.GetTaskRequest(id=created.id))
+    assert gone.code() == grpc.StatusCode.NOT_FOUND
+
+    back_to_de = failure("nl-prosecutor", "AssignTask", pb.AssignTaskRequest(id=created.id))
+    assert back_to_de.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "taken out" in field_violations(back_to_de)["assignee_jurisdiction"]
+    to_ie.expected_version = accepted.version
+    moved = call("nl-prosecutor", "AssignTask", to_ie).task
+    assert moved.state == pb.TASK_STATE_ASSIGNED and moved.assignee_jurisdiction == "IE"
+    assert moved.state_reason == "IE's police hold the logs" and moved.version == accepted.version + 1
+    assert not moved.assignee_taken_out
+
+    def published() -> list[Envelope]:
+        envs = [Envelope.FromString(m.data) for m in read_stream(own_nats.url, "JIT_TASKS", "jit.tasks.NL.assigned")]
+        return [e for e in envs if e.aggregate_id == created.id]
+
+    event = eventually(published)[0]
+    state = pb.Task()
+    assert event.type == "jit.tasks.v1.TaskAssigned" and event.state.Unpack(state)
+    assert state.assignee_jurisdiction == "IE" and state.state_reason == moved.state_reason
+    assert "DE" not in event.audience and "IE" in event.audience
+    assert call("ie-liaison", "AcceptTask", pb.AcceptTaskRequest(id=created.id)).task.state == pb.TASK_STATE_ACCEPTED
