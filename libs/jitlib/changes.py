@@ -86,6 +86,15 @@ def replays(last: LastChange | None, current: int, expected: int, call: str) -> 
     return hmac.compare_digest(last.fingerprint, call)
 
 
+def raced(last: LastChange | None, current: int, read: int, expected: int, call: str) -> bool:
+    """Whether a change whose version-guarded write found the record changed meanwhile (read at version
+    ``read``, asked from ``expected``, 0: whatever it is now) lost that race to its own first call, still in
+    flight when the retry came (a client whose deadline expired while the server committed): the record, now
+    at ``current`` in a fresh read, is one version past the one the change was to replace (``expected``, or
+    for 0 the one read), and that version was made by a call with this fingerprint (``last``, ``call``)."""
+    return current == (expected or read) + 1 and replays(last, current, expected, call)
+
+
 def remember(uow: UnitOfWork, record_type: str, record_id: str, workspace_id: str, version: int) -> None:
     """In a change's unit of work: the RPC being served made ``version`` of the record (its last change by a
     caller, replacing the one before). Nothing outside an RPC (the service's own clocks and consumers)."""

@@ -14,7 +14,8 @@ and gives the servicer the steps they all share:
   whose addressee reads it from outside the workspace too (evidence requests).
 - ``check_version``: the optimistic concurrency check; ``check_change`` that check for the RPC being
   served, which answers the retry of the call that made the record's current version as that call did
-  (``Replayed``, ``jitlib.changes``); ``load_for_change`` the steps of a change before the domain applies it
+  (``Replayed``, ``jitlib.changes``), and ``check_race`` for a retry that raced its first call and whose
+  write lost to it; ``load_for_change`` the steps of a change before the domain applies it
   (the request's id and expected version validated, load-visible, the version check, the audience of its
   events); ``store_change`` (a function, since the service's own clocks and consumers change records too)
   the write of the change: the next version under the version guard, the call that made it
@@ -24,6 +25,7 @@ and gives the servicer the steps they all share:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -99,6 +101,13 @@ class Replayed(Exception):
     def __init__(self, record: Any) -> None:
         super().__init__("replayed")
         self.record = record
+
+
+#: The change the RPC being served passed ``RecordPath.check_change`` for: the record path, the record as loaded
+#: and the version the request asked from; ``transition_rpc`` looks again at it when its write lost the race.
+_checked: contextvars.ContextVar[tuple[RecordPath[Any], Any, int] | None] = contextvars.ContextVar(
+    "jit_checked_change", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -493,12 +502,14 @@ class RecordPath(Generic[R]):
         (``changes.replays``). That retry raises ``Replayed`` with the record as it is now: the call is
         answered as the first one was and writes nothing but its audit entry, a read of the record (the
         RPC's operation, outcome ``replayed``), since the answer shows the record as every read does.
-        Anything else is checked as ``check_version`` does (ABORTED when stale).
+        Anything else is checked as ``check_version`` does (ABORTED when stale). A change that passes is kept
+        for the rest of the call, in case its write then loses the race to its own first call (``check_race``).
 
         On a federation, a change whose view is not the current one of a replica goes to the record's owner
         first (``OwnedElsewhere``), which knows the calls that made its versions: a replica keeps none."""
         current = cast(Versioned, record).version
         if expected == current:
+            _checked.set((self, record, expected))
             return
         self.rt.require_owner(self._access(record).origin_jurisdiction, self.record_type)
         call = changes.of_call(principal) if expected in (0, current - 1) else None
@@ -509,10 +520,41 @@ class RecordPath(Generic[R]):
             if not kept:
                 last = await self.rt.read(lambda session: changes.last_change(session, table, kind, changed.id))
             if changes.replays(last, current, expected, call):
-                workspace = self._access(record).workspace_id
-                await self.rt.change(principal, lambda uow: uow.audit(kind, changed.id, workspace, outcome="replayed"))
-                raise Replayed(record)
+                await self._replay(principal, record)
         self.check_version(current, expected)
+        _checked.set((self, record, expected))
+
+    async def check_race(self, principal: Principal, record: R, expected: int) -> None:
+        """After the version-guarded write of a change of ``record`` (as ``check_change`` passed it, asked
+        from ``expected``) found it changed meanwhile (``store_change``'s ABORTED ``CONCURRENT_UPDATE``): the
+        retry of a call still in flight (its client's deadline expired while the server committed) read the
+        record before that first call's commit and lost the race to it. A fresh read of the record and its
+        last change tells: when the record is one version past the one the change was to replace and that
+        version was made by this very call (``changes.raced``), ``Replayed`` with the record as it is now,
+        audited as ``check_change`` audits a replay. Anything else returns, and the change stays ABORTED.
+
+        On PostgreSQL the retry's UPDATE waited for the first call's transaction to commit (it held the row)
+        and then matched no row; its unit rolled back before this read, which sees that commit."""
+        call = changes.of_call(principal)
+        if call is None:
+            return
+        kind, table = self.record_type, self.rt.tables.last_changes
+        record_id, read = cast(ChangedRecord, record).id, cast(Versioned, record).version
+
+        def load(session: Session) -> tuple[R | None, changes.LastChange | None]:
+            return self._load(session, record_id), changes.last_change(session, table, kind, record_id)
+
+        now, last = await self.rt.read(load)
+        if now is not None and changes.raced(last, cast(Versioned, now).version, read, expected, call):
+            await self._replay(principal, now)
+
+    async def _replay(self, principal: Principal, record: R) -> None:
+        """Answer the call being served as the retry of the one that made ``record``'s version: its audit entry
+        (a read of the record, the RPC's operation, outcome ``replayed``), then ``Replayed``."""
+        kind, record_id = self.record_type, cast(ChangedRecord, record).id
+        workspace = self._access(record).workspace_id
+        await self.rt.change(principal, lambda uow: uow.audit(kind, record_id, workspace, outcome="replayed"))
+        raise Replayed(record)
 
     def check_version(self, current: int, expected: int) -> None:
         """ABORTED when the caller's view is stale (``expected`` 0 means "whatever it is now")."""
@@ -586,15 +628,33 @@ def transition_rpc(action: str, response: Callable[..., Message], field: str) ->
     servicer's ``_transition(action, request)`` returns. The servicer declares its transitions as a table,
     one line each (``AcceptTask = transition_rpc("accept", AcceptTaskResponse, "task")``). The retry of the
     call that made the record's current version (``Replayed``) is answered with the servicer's
-    ``_view(principal, record, now)`` of the record as it is now (which may be async), as ``get_rpc`` answers."""
+    ``_view(principal, record, now)`` of the record as it is now (which may be async), as ``get_rpc`` answers;
+    so is a retry that raced that first call and whose write lost to it (``RecordPath.check_race``)."""
 
     async def rpc(self: Any, request: Message, context: Any) -> Message:
+        checked = _checked.set(None)
         try:
-            changed = await self._transition(action, request)
+            try:
+                changed = await self._transition(action, request)
+            except Aborted as lost:
+                await _after_lost_race(lost)
+                raise
         except Replayed as replay:
             view = self._view(auth.current(), replay.record, self.rt.clock.now())
             changed = await view if inspect.isawaitable(view) else view
+        finally:
+            _checked.reset(checked)
         return response(**{field: changed})
 
     rpc.__name__ = rpc.__qualname__ = f"transition_{action}"
     return rpc
+
+
+async def _after_lost_race(lost: Aborted) -> None:
+    """A transition's write that lost the race to another writer (``CONCURRENT_UPDATE``, after the change passed
+    ``RecordPath.check_change``): ``Replayed`` when the other writer was this very call's first attempt
+    (``RecordPath.check_race``); else nothing, and the caller re-raises ``lost``."""
+    checked = _checked.get()
+    if lost.reason == "CONCURRENT_UPDATE" and checked is not None:
+        path, record, expected = checked
+        await path.check_race(auth.current(), record, expected)

@@ -3,7 +3,9 @@ PostgreSQL: a client whose change was made but whose answer was lost retries the
 ``expected_version`` and is answered with the task as it is now, nothing written twice (no second event),
 the replay audited as a read; another user's identical request, a changed body, or a task changed in between
 are ABORTED VERSION_MISMATCH as before. With ``expected_version`` 0 an identical retry is a replay too while
-the task was not changed since: a renegotiation retried is no longer refused as NO_CHANGE."""
+the task was not changed since: a renegotiation retried is no longer refused as NO_CHANGE. A retry sent while
+its first call is still in flight (the client's deadline expired while the server committed) is answered the
+same, though its write lost the race to that first call (``RecordPath.check_race``)."""
 
 from __future__ import annotations
 
@@ -57,6 +59,18 @@ class Client:
             self.call(user, method, request)
         assert info.value.code() == grpc.StatusCode.ABORTED
         return error_reason(info.value)
+
+    def at_once(self, calls: list[tuple[str, str, Any]]) -> list[Any]:
+        """Send every (user, method, request) at once, without waiting for any answer first: each answer's
+        task, or the error it was refused with."""
+        sent = [getattr(self.stub, m).future(r, metadata=md(self.tokens(u)), timeout=15) for u, m, r in calls]
+        answers: list[Any] = []
+        for future in sent:
+            try:
+                answers.append(future.result().task)
+            except grpc.RpcError as refused:
+                answers.append(refused)
+        return answers
 
     def events(self) -> int:
         """The events the service wrote (its outbox rows)."""
@@ -149,3 +163,46 @@ def test_a_renegotiation_at_version_0_retried_answers_as_it_did_instead_of_no_ch
     with pytest.raises(grpc.RpcError) as info:
         client.call("nl-prosecutor", "RenegotiateTask", ask)
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION and error_reason(info.value) == "NO_CHANGE"
+
+
+ROUNDS = 8
+
+
+@pytest.mark.parametrize("at_version", [True, False], ids=["at-its-version", "at-version-0"])
+def test_two_identical_calls_of_one_user_at_once_are_both_answered_with_the_one_change_made(
+    client: Client, at_version: bool
+) -> None:
+    """The retry arrives while the first call is in flight: whichever reads the task first, both are answered
+    OK with the same task, one version made and one event. Several rounds, so that in some the second call
+    reads the task before the first one's commit and its write loses the race (on PostgreSQL it waits for
+    the first one's row, then matches none): without the look again, ABORTED CONCURRENT_UPDATE."""
+    made: list[str] = []
+    for _ in range(ROUNDS):
+        task = client.create()
+        made.append(task.id)
+        accept = pb.AcceptTaskRequest(id=task.id, expected_version=task.version if at_version else 0)
+        events = client.events()
+        one, other = client.at_once([("de-liaison", "AcceptTask", accept)] * 2)
+        assert isinstance(one, pb.Task) and isinstance(other, pb.Task), (one, other)
+        assert same_task(one, other) and one.version == task.version + 1 and one.state == pb.TASK_STATE_ACCEPTED
+        assert client.events() == events + 1
+        got = client.call("de-liaison", "GetTask", pb.GetTaskRequest(id=task.id)).task
+        assert same_task(got, one)
+    # Each round: one change made, one answered as its replay (audited as a read).
+    for task_id in made:
+        eventually(lambda: sorted(client.outcomes(task_id, "/AcceptTask")) == ["ok", "replayed"])  # noqa: B023 - run at once
+
+
+def test_two_users_identical_calls_at_once_make_one_change_and_the_other_is_aborted(client: Client) -> None:
+    for _ in range(ROUNDS):
+        task = client.create()
+        accept = pb.AcceptTaskRequest(id=task.id, expected_version=task.version)
+        events = client.events()
+        answers = client.at_once([("de-liaison", "AcceptTask", accept), ("de-prosecutor", "AcceptTask", accept)])
+        made = [a for a in answers if isinstance(a, pb.Task)]
+        refused = [a for a in answers if isinstance(a, grpc.RpcError)]
+        assert len(made) == 1 and len(refused) == 1, answers
+        assert made[0].version == task.version + 1
+        assert refused[0].code() == grpc.StatusCode.ABORTED
+        assert error_reason(refused[0]) in {"VERSION_MISMATCH", "CONCURRENT_UPDATE"}
+        assert client.events() == events + 1

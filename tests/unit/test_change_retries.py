@@ -17,14 +17,14 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from jit.tasks.v1 import tasks_pb2
-from jitlib import changes, sealing
+from jitlib import auth, changes, sealing
 from jitlib.actors import Actor, Versioned
 from jitlib.auth import Principal
 from jitlib.db import new_metadata, runtime_tables
 from jitlib.errors import Aborted
 from jitlib.forwarding import OwnedElsewhere
 from jitlib.policy import TASK_RULES, Operation, RecordAccess
-from jitlib.records import RecordPath, Replayed, store_change
+from jitlib.records import RecordPath, Replayed, store_change, transition_rpc
 from jitlib.runtime import UnitOfWork, current_method
 
 T = TypeVar("T")
@@ -313,3 +313,151 @@ def test_the_last_change_kept_is_the_loaded_records_at_its_version(
     assert changes.expected_version() == 3
     serving(tasks_pb2.GetTaskRequest(id=WIDGET.id))
     assert changes.expected_version() is None
+
+
+# -- a retry that races its first call (``changes.raced``, ``RecordPath.check_race``, ``transition_rpc``) -------
+
+
+@pytest.mark.parametrize(
+    ("last", "current", "read", "expected", "raced"),
+    [
+        (changes.LastChange(4, CALL), 4, 3, 3, True),  # one past the version asked from, made by this call
+        (changes.LastChange(4, CALL), 4, 3, 0, True),  # "whatever it is now": one past the version read
+        (changes.LastChange(4, "0" * 64), 4, 3, 3, False),  # another call won the race
+        (changes.LastChange(4, "0" * 64), 4, 3, 0, False),
+        (changes.LastChange(4, CALL), 5, 3, 3, False),  # this call's version, changed again since (a clock)
+        (changes.LastChange(5, CALL), 5, 3, 3, False),  # two past the version asked from
+        (changes.LastChange(5, CALL), 5, 3, 0, False),  # two past the version read
+        (None, 4, 3, 3, False),  # made by no call (the service's own clock)
+        (changes.LastChange(3, CALL), 3, 3, 3, False),  # not changed at all (the write lost to no one)
+    ],
+)
+def test_a_lost_write_raced_its_own_first_call_only_when_that_call_made_the_next_version(
+    last: changes.LastChange | None, current: int, read: int, expected: int, raced: bool
+) -> None:
+    assert changes.raced(last, current, read, expected, CALL) is raced
+
+
+class Clock:
+    def now(self) -> datetime:
+        return T0
+
+
+class Racing:
+    """A servicer with one transition: it loads the widget and checks the change, then, before its own
+    version-guarded write, ``first`` (another call in flight, None for none) writes the next version; its
+    own write then fails as a lost race does."""
+
+    def __init__(self, rt: StandIn, first: Callable[[], None] | None) -> None:
+        self.rt = rt
+        rt.clock = Clock()  # type: ignore[attr-defined]
+        self.stored = WIDGET
+        self.path = RecordPath(rt, TASK_RULES, lambda s, i: self.stored, RecordAccess.of)  # type: ignore[arg-type]
+        self.first = first
+
+    async def _transition(self, action: str, request: Any) -> Any:
+        who = auth.current()
+        loaded = await self.path.load_visible(who, request.id, Operation.ADDRESSEE_ACT)
+        await self.path.check_change(who, loaded, request.expected_version)
+        if self.first is not None:
+            self.first()
+        after = replace(loaded, version=loaded.version + 1)
+        guarded = lambda *_: self.stored.version == loaded.version  # noqa: E731 - the store's version guard
+        await self.rt.change(who, lambda uow: store_change(uow, TASK_RULES, loaded, after, guarded, nothing))
+        self.stored = after
+        return after
+
+    def _view(self, principal: Principal, record: Widget, now: datetime) -> Widget:
+        return record
+
+    Decline = transition_rpc("decline", lambda task: task, "task")
+
+    def serve(self, who: Principal) -> Any:
+        token = auth.bind(who)
+        try:
+            return asyncio.run(self.Decline(changes.current_request.get(), None))
+        finally:
+            auth.unbind(token)
+
+
+def first_call(racing: Racing, who: Principal) -> Callable[[], None]:
+    """The first attempt of a call by ``who``, committing while the one being served is in flight."""
+
+    def commit() -> None:  # as ``write``, from within the served call's event loop
+        before, rt = racing.stored, racing.rt
+        after = replace(before, version=before.version + 1)
+        uow = UnitOfWork(rt.session, RUNTIME, who)  # type: ignore[arg-type]
+        store_change(uow, TASK_RULES, before, after, lambda *_: True, nothing)
+        rt.audits += [(a.operation, a.record_id, a.user_id, a.outcome) for a in uow.audits]
+        racing.stored = after
+
+    return commit
+
+
+@pytest.mark.parametrize("expected", [3, 0])
+def test_a_retry_whose_write_lost_to_its_own_first_call_is_answered_as_a_replay(
+    session: Session, serving: Callable[[Any], None], expected: int
+) -> None:
+    serving(request(expected=expected))
+    rt = StandIn(session)
+    racing = Racing(rt, None)
+    racing.first = first_call(racing, principal())
+    answered = racing.serve(principal())
+    assert answered is racing.stored and answered.version == 4  # the record as the first call made it
+    assert rt.audits[-1] == (DECLINE, WIDGET.id, "u-1", "replayed")
+    assert session.execute(select(RUNTIME.last_changes.c.version)).scalars().all() == [4]
+
+
+@pytest.mark.parametrize(
+    ("first", "retried"),
+    [
+        (principal("u-2"), request(expected=3)),  # another user's identical call won the race
+        (principal(), request(expected=3, reason="hosted in FR")),  # the same user, another body
+    ],
+)
+def test_a_write_that_lost_to_another_call_stays_aborted(
+    session: Session, serving: Callable[[Any], None], first: Principal, retried: Any
+) -> None:
+    serving(request(expected=3))
+    rt = StandIn(session)
+    racing = Racing(rt, None)
+    made = first_call(racing, first)
+
+    def other_call() -> None:  # the winner's request is bound while it commits, then the loser's again
+        token = changes.current_request.set(request(expected=3))
+        try:
+            made()
+        finally:
+            changes.current_request.reset(token)
+
+    racing.first = other_call
+    serving(retried)
+    with pytest.raises(Aborted) as lost:
+        racing.serve(principal())
+    assert lost.value.reason == "CONCURRENT_UPDATE"
+    assert [a[3] for a in rt.audits] == ["ok"]  # the winner's change; nothing replayed
+
+
+def test_a_write_that_lost_to_a_later_change_of_its_first_call_stays_aborted(
+    session: Session, serving: Callable[[Any], None]
+) -> None:
+    serving(request(expected=3))
+    rt = StandIn(session)
+    racing = Racing(rt, None)
+    made = first_call(racing, principal())
+
+    def twice() -> None:  # this call's first attempt, then a clock's change (it records no call)
+        made()
+        racing.stored = replace(racing.stored, version=5)
+
+    racing.first = twice
+    with pytest.raises(Aborted) as lost:
+        racing.serve(principal())
+    assert lost.value.reason == "CONCURRENT_UPDATE"
+
+
+def test_a_transition_that_wins_is_answered_with_its_change(session: Session, serving: Callable[[Any], None]) -> None:
+    serving(request(expected=3))
+    rt = StandIn(session)
+    answered = Racing(rt, None).serve(principal())
+    assert answered.version == 4 and [a[3] for a in rt.audits] == ["ok"]

@@ -2,7 +2,9 @@
 SQLite and PostgreSQL: the same request with the same ``expected_version`` is answered with the request as it
 is now, no second event; another user's identical request, a changed body, or a request changed in between are
 ABORTED VERSION_MISMATCH as before. A delay notice sent with ``expected_version`` 0 and retried is notified
-once, not twice (its second run was a second notice, a second event and a version more)."""
+once, not twice (its second run was a second notice, a second event and a version more). A retry sent while
+its first call is still in flight, whose write loses the race to it, is answered the same
+(``RecordPath.check_race``)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from sqlalchemy import func, select
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from services.evidence.store import RUNTIME
-from tests.harness import RunningService, error_reason
+from tests.harness import RunningService, error_reason, md
 from tests.integration.evidence.conftest import DAY, Client, ts
 
 pytestmark = pytest.mark.integration
@@ -75,3 +77,45 @@ def test_a_delay_notice_at_version_0_retried_is_notified_once(client: Client, ev
     # Another user's identical notice at 0 is a notice of its own, as before.
     other = client.call("de-liaison", "NotifyDelay", notify).request
     assert other.version == first.version + 1 and other.delay.notified_by.username == "de-liaison"
+
+
+ROUNDS = 6
+
+
+def at_once(client: Client, user: str, method: str, request: Any) -> list[Any]:
+    """The same call sent twice at once, without waiting for either answer: each answer's request, or the error."""
+    sent = [getattr(client.stub, method).future(request, metadata=md(client.tokens(user)), timeout=30) for _ in "ab"]
+    answers: list[Any] = []
+    for future in sent:
+        try:
+            answers.append(future.result().request)
+        except grpc.RpcError as refused:
+            answers.append(refused)
+    return answers
+
+
+def test_an_issue_sent_twice_at_once_is_made_once_and_both_are_answered_with_it(
+    client: Client, evidence_svc: RunningService
+) -> None:
+    for _ in range(ROUNDS):
+        r = client.create()
+        before = events(evidence_svc)
+        issue = pb.IssueRequestRequest(id=r.id, expected_version=r.version)
+        one, other = at_once(client, "nl-prosecutor", "IssueRequest", issue)
+        assert isinstance(one, pb.EvidenceRequest) and isinstance(other, pb.EvidenceRequest), (one, other)
+        assert same(one, other) and one.version == r.version + 1 and one.state == pb.EVIDENCE_REQUEST_STATE_ISSUED
+        assert events(evidence_svc) == before + 1
+
+
+def test_a_delay_notice_at_version_0_sent_twice_at_once_is_notified_once(
+    client: Client, evidence_svc: RunningService
+) -> None:
+    expected = evidence_svc.app.clock.now() + 120 * DAY
+    for _ in range(ROUNDS):
+        r = client.executing()
+        before = events(evidence_svc)
+        notify = pb.NotifyDelayRequest(id=r.id, reason="the server is held abroad", expected_at=ts(expected))
+        one, other = at_once(client, "de-prosecutor", "NotifyDelay", notify)
+        assert isinstance(one, pb.EvidenceRequest) and isinstance(other, pb.EvidenceRequest), (one, other)
+        assert same(one, other) and one.version == r.version + 1
+        assert events(evidence_svc) == before + 1
