@@ -81,7 +81,7 @@ def post_notice(svc: RunningService, workspace_id: str, text: str) -> None:
     users of this realm are members of the demo workspace only."""
     channels = svc.app.spec.extra["scanner"].channels
     info = svc.rt.workspaces.get(workspace_id)
-    assert info is not None and info.is_open
+    assert info is not None
 
     def post(uow: Any) -> None:
         now = svc.app.clock.now()
@@ -312,3 +312,56 @@ def test_a_workspace_whose_erasure_fails_stops_none_of_the_others_due_in_the_sam
     assert read(svc, lambda s: store.workspace_shredded(s, first)) and two_due.claimed() == []
     certs = read(svc, lambda s: retention_sweep.certificates(s, svc.rt.tables))
     assert sorted(c.workspace_id for c, _ in certs) == sorted({WS, OTHER})
+
+
+def announce_other(due: Due, status: int, version: int) -> None:
+    closed_at = datetime.now(UTC).isoformat() if status == common_pb2.WORKSPACE_STATUS_CLOSED else ""
+    asyncio.run(announce_workspace(due.nats.url, status, version, closed_at, workspace_id=OTHER))
+    eventually(lambda: (w := due.svc.rt.workspaces.get(OTHER)) is not None and w.version == version)
+
+
+def test_a_claim_on_a_workspace_without_a_key_makes_no_key(due: Due) -> None:
+    """A workspace with no key yet (no message): the claim's row carries the claim and no key material, and
+    goes when the claim is let go. A notice posted while it is claimed puts the key in that row (the claim
+    stays); let go then, the key stays and the claim goes. Before, the claim made a key, which stayed."""
+    svc = due.svc
+    claims = svc.app.spec.extra["claims"]
+    now = svc.app.clock.now()
+    announce_other(due, common_pb2.WORKSPACE_STATUS_OPEN, 1)
+    assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) is None
+
+    def claim(s: Any) -> bool:
+        return retention_sweep.claim(claims, s, OTHER, lambda: True, now)
+
+    def let_go(s: Any) -> None:
+        retention_sweep.let_go(claims, s, OTHER)
+
+    assert svc.loop.run(svc.rt.db.write(claim))
+    assert due.claimed() == [OTHER]
+    row = read(svc, lambda s: store.load_workspace_key(s, OTHER))
+    assert row is not None and row.wrapped is None
+    svc.loop.run(svc.rt.db.write(let_go))
+    assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) is None and due.claimed() == []
+
+    assert svc.loop.run(svc.rt.db.write(claim))
+    post_notice(svc, OTHER, "an order was issued")
+    row = read(svc, lambda s: store.load_workspace_key(s, OTHER))
+    assert row is not None and row.wrapped is not None and due.claimed() == [OTHER]
+    svc.loop.run(svc.rt.db.write(let_go))
+    assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) == row and due.claimed() == []
+    assert read(svc, lambda s: store.retention_counts(s, OTHER))["messages"] == 1
+
+
+def test_the_certificate_of_a_workspace_that_never_had_a_key_names_no_key(due: Due) -> None:
+    """A closed workspace without any message, shredded: its claim made no key, and its certificate names
+    none; the demo workspace's names the keys that sealed its content (its workspace key, its channel's)."""
+    svc = due.svc
+    announce_other(due, common_pb2.WORKSPACE_STATUS_OPEN, 1)
+    announce_other(due, common_pb2.WORKSPACE_STATUS_CLOSED, 2)
+    assert svc.loop.run(due.scanner.scan_once()) == 1  # the demo workspace shredded, the other seen closed
+    svc.app.clock.advance(timedelta(days=38))
+    assert svc.loop.run(due.scanner.scan_once()) == 1
+    certs = {c.workspace_id: c for c, ok in read(svc, lambda s: retention_sweep.certificates(s, svc.rt.tables))}
+    assert certs[OTHER].key_ids == () and certs[OTHER].counts["messages"] == 0
+    assert len(certs[WS].key_ids) == 2
+    assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) is None and due.claimed() == []
