@@ -424,7 +424,8 @@ async def erase_workspace_messages(js: Any, stream: str, workspace_id: str) -> i
     info = await js.stream_info(stream)
     first, last = info.state.first_seq, info.state.last_seq
     erased = 0
-    for seq in range(first, last + 1):
+    # A stream that never held a message reports 0 and 0, and message 0 is a bad request: none to erase.
+    for seq in range(max(first, 1), last + 1):
         try:
             msg = await js.get_msg(stream, seq)
         except NotFoundError:
