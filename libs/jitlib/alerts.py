@@ -91,7 +91,9 @@ class AlertScanner(Periodic):
     recorded in ``alerts_sent`` and emitted (its events and audit entries) in that transaction, so a batch
     commits whole or not at all: a crash in the middle sends none of it, and the next scan sends it all,
     once. An emitter that fails on one alert fails its batch, which is then sent again one alert per
-    transaction: the others go, the failing one fails alone as it would have. 1 (the default): one
+    transaction: the others go, the failing one fails alone as it would have. A failing alert (or batch)
+    never stops the scan: the alerts after it are sent all the same, and the scan then fails with the first
+    failure (the failing ones are not recorded: the next scan tries them again). 1 (the default): one
     transaction per alert, for an emitter whose work is heavy or not to be shared (a workspace shred)."""
 
     def __init__(
@@ -113,26 +115,32 @@ class AlertScanner(Periodic):
         return await self.scan_once()
 
     async def scan_once(self) -> int:
-        """Emit every alert due now; returns how many this scan sent."""
+        """Emit every alert due now; returns how many this scan sent. An alert whose emitter fails is not
+        recorded (sent again by the next scan) and stops none of the others: the scan sends them, then raises
+        the first failure (each one logged)."""
         now = self._rt.clock.now()
         due = await self._rt.read(lambda session: list(self._scan(session, now)))
         sent = 0
+        failed: Exception | None = None
         for start in range(0, len(due), self._batch):
             alerts = [Alert(*found) for found in due[start : start + self._batch]]
             try:
                 sent += await self._rt.change(SYSTEM, functools.partial(self._send, alerts=alerts, now=now))
-            except Exception:
+                continue
+            except Exception as exc:
                 if len(alerts) == 1:
-                    raise
+                    log.warning("alert %s failed (%s): the scan goes on, and fails after", alerts[0].key, exc)
+                    failed = failed or exc
+                    continue
                 log.warning("an alert of a batch of %d failed: sending them one by one", len(alerts))
-                failed: Exception | None = None
-                for alert in alerts:
-                    try:
-                        sent += await self._rt.change(SYSTEM, functools.partial(self._send, alerts=[alert], now=now))
-                    except Exception as exc:  # the others of the batch still go; the scan then fails with it
-                        failed = failed or exc
-                if failed is not None:
-                    raise failed from None
+            for alert in alerts:
+                try:
+                    sent += await self._rt.change(SYSTEM, functools.partial(self._send, alerts=[alert], now=now))
+                except Exception as exc:  # the others of the batch still go; the scan then fails with it
+                    log.warning("alert %s failed (%s): the scan goes on, and fails after", alert.key, exc)
+                    failed = failed or exc
+        if failed is not None:
+            raise failed
         return sent
 
     def _send(self, uow: UnitOfWork, alerts: Sequence[Alert], now: datetime) -> int:

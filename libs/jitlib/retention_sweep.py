@@ -231,11 +231,24 @@ class RetentionSweep(Periodic):
         # claim finds it not due and lets it go. One still due is in ``due``, taken again.
         stale = await self.rt.read(self.rt.content_keys.claims.claimed)
         done = []
+        # One workspace's failure (its claim let go by ``destroy``) stops none of the others: each is
+        # destroyed in this pass, the pass finishes, then fails with the first failure (the failing one is
+        # taken again at the next pass). A hold set meanwhile is no failure: ``destroy`` returns None.
+        failed: Exception | None = None
         for ws in [*due, *(w for w in stale if w not in due)]:
-            cert = await self.destroy(ws)
+            try:
+                cert = await self.destroy(ws)
+            except Exception as exc:
+                log.warning(
+                    "retention: destroying workspace %s in %s failed (%s); the others go on", ws, self.rt.name, exc
+                )
+                failed = failed or exc
+                continue
             if cert is not None:
                 done.append(cert)
         await self.finish_destroyed()
+        if failed is not None:
+            raise failed
         return SweepReport(pruned.pruned, tuple(done))
 
     async def finish_destroyed(self) -> None:
@@ -339,7 +352,8 @@ class RetentionSweep(Periodic):
         refused, ``CONTENT_BEING_DESTROYED``); erase its stream copies (when NATS cannot be reached, the
         claim is let go and the next pass tries again); then shred in one transaction that takes the same
         lock and checks again (an administrator's hold announced meanwhile still stops it: the directory's
-        hold cannot be refused, so its stream copies may be gone while the database keeps the rest)."""
+        hold cannot be refused, so its stream copies may be gone while the database keeps the rest). That
+        transaction failing lets the claim go, and the exception goes to the caller."""
         if not await self.rt.db.write(lambda s: self._claim(s, workspace_id)):
             return None
         erased = await self._erase_stream_copies(workspace_id)
@@ -384,7 +398,13 @@ class RetentionSweep(Periodic):
             write_certificate(session, tables, cert)
             return cert
 
-        cert = await self.rt.db.write(unit)
+        try:
+            cert = await self.rt.db.write(unit)
+        except Exception:
+            # Rolled back, the key kept: the claim is let go (a hold is not refused for a shred not under way),
+            # and the next pass claims the workspace again.
+            await self.rt.db.write(lambda s: self._let_go(s, workspace_id))
+            raise
         if cert is None:
             return None
         await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine)
@@ -424,7 +444,8 @@ async def erase_workspace_messages(js: Any, stream: str, workspace_id: str) -> i
     info = await js.stream_info(stream)
     first, last = info.state.first_seq, info.state.last_seq
     erased = 0
-    for seq in range(first, last + 1):
+    # A stream that never held a message reports 0 and 0, and message 0 is a bad request: none to erase.
+    for seq in range(max(first, 1), last + 1):
         try:
             msg = await js.get_msg(stream, seq)
         except NotFoundError:

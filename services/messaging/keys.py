@@ -71,19 +71,20 @@ class ChannelKeys:
     @functools.cached_property
     def claims(self) -> sealing.WorkspaceClaims:
         """The lock of a workspace's key row and the retention scan's claim on it (``jitlib.sealing.
-        WorkspaceClaims``, as in the other services): a legal hold's set makes the key first when there is
-        none (never for a shredded workspace: it reads as destroyed), and a claim on a workspace without a key
-        row makes one (this table's rows always hold a key; the shred deletes it with the claim)."""
+        WorkspaceClaims``, as in the other services). Neither makes key material: a legal hold's set on a
+        workspace without a key row makes a row without a key to lock (never for a shredded workspace: it
+        reads as destroyed), and a claim on one makes a row without a key to carry the claim (deleted when the
+        claim is let go). The workspace's first channel key puts its key in that row (``_workspace_key``); a
+        shred deletes the row, and a certificate names no key for it when it never held one."""
 
         def make(session: Session, workspace_id: str) -> bool:
             if store.workspace_shredded(session, workspace_id):
                 return False
-            store.insert_workspace_key(session, workspace_id, self._ring.fresh(), datetime.now(UTC))
+            store.insert_workspace_key(session, workspace_id, WrappedKey(None, self._ring.kek_id), datetime.now(UTC))
             return True
 
         def claim_row() -> dict[str, Any]:
-            fresh = self._ring.fresh()
-            return {"wrapped": fresh.wrapped, "kek_id": fresh.kek_id}
+            return {"wrapped": None, "kek_id": self._ring.kek_id}
 
         return sealing.WorkspaceClaims(cast(Table, store.WorkspaceKey.__table__), make, claim_row)
 
@@ -104,17 +105,20 @@ class ChannelKeys:
                 return key
         stored = store.load_workspace_key(session, workspace_id)
         created = False
-        if stored is None:
+        if stored is None or stored.wrapped is None:  # no row, or one that carries only a claim or a lock
             if store.workspace_shredded(session, workspace_id):
                 self.forget_workspace(workspace_id)
                 raise crypto.Shredded(f"the key of workspace {workspace_id} is destroyed")
             if create_at is None:
                 self._confirmed[workspace_id] = (b"", now)
                 return None
-            store.insert_workspace_key(session, workspace_id, self._ring.fresh(), create_at)
+            if stored is None:
+                store.insert_workspace_key(session, workspace_id, self._ring.fresh(), create_at)
+            else:
+                store.fill_workspace_key(session, workspace_id, self._ring.fresh())
             stored = store.load_workspace_key(session, workspace_id)
             created = True
-            if stored is None:
+            if stored is None or stored.wrapped is None:
                 raise crypto.KeyError_(f"workspace {workspace_id} has no key")
         if held is not None and held[0] != stored.wrapped:
             self.forget_workspace(workspace_id)

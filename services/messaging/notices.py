@@ -371,14 +371,32 @@ class RetentionScanner(AlertScanner):
             uow.audit(CLOSURE, ws, ws)
 
     async def scan_once(self) -> int:
+        """One pass (see the class); returns how many workspaces it shredded. A workspace stopped (a hold set
+        by the directory between its claim and its shred: ``HeldMeanwhile``) or failing (its erasure, its
+        shred) is let go and stops none of the others: they are shredded in this pass all the same, the pass
+        finishes, then fails with the first failure (a hold is no failure: it is logged)."""
         self.channels.content.keys.drop_stale()
         await self.rt.change(SYSTEM, self._observe)
         now = self.rt.clock.now()
+        failed: Exception | None = None
+        shredded: list[str] = []
+        sent = 0
         try:
             for ws in await self.rt.read(lambda s: self.due(s, now)):
-                if await self.claim_and_erase(ws):
-                    self._claimed.add(ws)
-            sent = await super().scan_once()  # shreds what this scan claimed and erased, nothing else
+                try:
+                    if await self.claim_and_erase(ws):
+                        self._claimed.add(ws)
+                except Exception as exc:  # its claim is let go (``claim_and_erase``); the others go on
+                    log.warning("workspace %s: %s; the other workspaces due are shredded all the same", ws, exc)
+                    failed = failed or exc
+            try:
+                sent = await super().scan_once()  # shreds what this scan claimed and erased, nothing else
+            except HeldMeanwhile as exc:  # each alert was tried (``AlertScanner``), the failing ones logged
+                log.warning("%s", exc)
+            except Exception as exc:
+                failed = failed or exc
+            claimed = sorted(self._claimed)
+            shredded = await self.rt.read(lambda s: [ws for ws in claimed if store.workspace_shredded(s, ws)])
         finally:
             # A shred deleted its workspace's key row, and the claim with it; a workspace a hold stopped
             # (HeldMeanwhile: the directory's), or whose shred failed, is let go (taken again when due).
@@ -389,6 +407,8 @@ class RetentionScanner(AlertScanner):
         leftover = await self.rt.read(lambda s: store.shredded_among(s, content.channels_with_files()))
         for channel_id in leftover:
             content.remove_channel_files(channel_id)
-        if sent:
+        if shredded:
             await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine, store.SHRED_TABLES)
-        return sent
+        if failed is not None:
+            raise failed
+        return max(sent, len(shredded))

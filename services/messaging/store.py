@@ -120,12 +120,14 @@ class ChannelKey(Base):
 class WorkspaceKey(Base):
     """Each workspace's wrapping key (itself wrapped by the node's KEK): it wraps the keys of every
     channel of the workspace. Shredding deletes the row: every copy of a channel key, wherever it
-    lingers, is then useless."""
+    lingers, is then useless. A row without a key (``wrapped`` NULL) only carries a claim or a legal
+    hold's lock on a workspace that had no key (``keys.ChannelKeys.claims``): its first channel key puts
+    the key in it (``fill_workspace_key``)."""
 
     __tablename__ = "workspace_keys"
 
     workspace_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     kek_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(TS)
     #: The retention scan's claim on the workspace while it erases the workspace's events from the stream
@@ -522,7 +524,18 @@ _LOAD_WORKSPACE_KEY = CompiledSelect(
 )
 
 
+def fill_workspace_key(session: Session, workspace_id: str, key: WrappedKey) -> None:
+    """Put a key in a workspace's row that carries none (a claim's or a hold's lock's; a concurrent
+    writer's key wins: load it after)."""
+    session.execute(
+        update(WorkspaceKey)
+        .where(WorkspaceKey.workspace_id == workspace_id, WorkspaceKey.wrapped.is_(None))
+        .values(wrapped=key.wrapped, kek_id=key.kek_id)
+    )
+
+
 def load_workspace_key(session: Session, workspace_id: str) -> WrappedKey | None:
+    """The workspace's key row: None without one; its ``wrapped`` None when the row only carries a claim."""
     rows = _LOAD_WORKSPACE_KEY.converted(session, {"workspace_id": workspace_id})
     return WrappedKey(*rows[0]) if rows else None
 

@@ -27,12 +27,15 @@ def messaging_db(db_url: str, tmp: Path, postgres: Any | None) -> str:
     return str(postgres.create_database(f"messaging_{uuid.uuid4().hex[:12]}"))
 
 
-async def announce_workspace(url: str, status: int, version: int, closed_at: str = "", legal_hold: str = "") -> None:
-    """Publish the demo workspace on the NATS at ``url`` (a test's own broker), as `jit admin` does."""
+async def announce_workspace(
+    url: str, status: int, version: int, closed_at: str = "", legal_hold: str = "", workspace_id: str = "jit-demo"
+) -> None:
+    """Publish the demo workspace (or another, ``workspace_id``, of the same members) on the NATS at ``url``
+    (a test's own broker), as `jit admin` does."""
     nc = await nats.connect(url)
     ws = common_pb2.Workspace(
-        id="jit-demo",
-        name="JIT demo",
+        id=workspace_id,
+        name="JIT demo" if workspace_id == "jit-demo" else workspace_id,
         lead="NL",
         members=["NL", "DE", "IE", "EUROJUST"],
         status=status,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,8 @@ from jit.retention.v1 import retention_pb2, retention_pb2_grpc
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port
 from jitlib import retention_sweep
+from jitlib.alerts import SYSTEM
+from services.messaging import domain, store
 from services.messaging.events import SHREDDED_TYPE
 from tests.conftest import read_stream, wait_for_workspace
 from tests.harness import RunningService, eventually, md, rid
@@ -30,6 +33,8 @@ from tests.integration.messaging.conftest import announce_workspace, messaging_d
 
 pytestmark = pytest.mark.integration
 WS = "jit-demo"
+#: A second workspace of the same members, due with the demo one.
+OTHER = "jit-other"
 
 
 @dataclass
@@ -71,8 +76,28 @@ class Due:
         return list(self.svc.loop.run(self.svc.rt.read(claims.claimed)))
 
 
-@pytest.fixture
-def due(keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Due]:
+def post_notice(svc: RunningService, workspace_id: str, text: str) -> None:
+    """A system notice in a workspace's channel (made first), as the record events' notices are posted: the
+    users of this realm are members of the demo workspace only."""
+    channels = svc.app.spec.extra["scanner"].channels
+    info = svc.rt.workspaces.get(workspace_id)
+    assert info is not None
+
+    def post(uow: Any) -> None:
+        now = svc.app.clock.now()
+        ch = channels.workspace_channel(uow, workspace_id, lambda _ws: info, now)
+        sender = domain.SYSTEM_SENDER
+        channels.post(uow, ch.id, sender=sender, text=text, files=[], request_id=rid(), digest="", now=now, system=True)
+
+    svc.loop.run(svc.rt.change(SYSTEM, post))
+
+
+@contextlib.contextmanager
+def due_service(
+    keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest, *, also: str = ""
+) -> Iterator[Due]:
+    """The ``Due`` service; with ``also``, a second workspace of the same members, with a notice in its
+    channel, closed with the demo one (both due together)."""
     own = NatsInstance(free_port(), tmp_path / "nats", tmp_path / "nats.log").start()
     pg = None if db_url.startswith("sqlite") else request.getfixturevalue("postgres")
     url = messaging_db(db_url, tmp_path, pg)
@@ -86,6 +111,13 @@ def due(keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest
         post = pb.PostMessageRequest(request_id=rid(), channel_id=ch.id, body="the harasser's second account")
         stub.PostMessage(post, metadata=meta)
         closed = common_pb2.WORKSPACE_STATUS_CLOSED
+        if also:
+            asyncio.run(announce_workspace(own.url, common_pb2.WORKSPACE_STATUS_OPEN, 1, workspace_id=also))
+            wait_for_workspace(svc, also)
+            eventually(lambda: svc.rt.workspaces.get(also) is not None)
+            post_notice(svc, also, "an order was issued")
+            asyncio.run(announce_workspace(own.url, closed, 2, datetime.now(UTC).isoformat(), workspace_id=also))
+            eventually(lambda: (w := svc.rt.workspaces.get(also)) is not None and not w.is_open)
         asyncio.run(announce_workspace(own.url, closed, 2, datetime.now(UTC).isoformat()))
         eventually(lambda: (w := svc.rt.workspaces.get(WS)) is not None and not w.is_open)
         found = Due(svc, own, ch.id, tokens)
@@ -96,6 +128,18 @@ def due(keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest
     finally:
         svc.stop()
         own.stop()
+
+
+@pytest.fixture
+def due(keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Due]:
+    with due_service(keycloak, tokens, db_url, tmp_path, request) as found:
+        yield found
+
+
+@pytest.fixture
+def two_due(keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Due]:
+    with due_service(keycloak, tokens, db_url, tmp_path, request, also=OTHER) as found:
+        yield found
 
 
 def test_a_hold_asked_while_the_scan_erases_a_due_workspace_is_refused_and_never_answered_ok_over_erased_copies(
@@ -191,3 +235,133 @@ def test_an_erasure_that_fails_lets_the_claim_go_and_the_next_scan_shreds(
     monkeypatch.setattr(retention_sweep, "erase_workspace_messages", erase)
     assert due.svc.loop.run(due.scanner.scan_once()) == 1
     assert due.shredded() and due.claimed() == [] and due.stream_copies() == 0
+
+
+def read(svc: RunningService, fn: Any) -> Any:
+    return svc.loop.run(svc.rt.read(fn))
+
+
+def test_a_workspace_a_hold_stops_mid_shred_stops_none_of_the_others_due_in_the_same_pass(
+    two_due: Due, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workspaces due in one pass, both claimed and erased; the directory holds the first one to be
+    shredded just before its shred (HeldMeanwhile: an administrator's hold, which no claim refuses). The other
+    is still shredded in that pass (its certificate written, its key gone); the held one keeps its content
+    and key, and is let go. Before, the held one's exception ended the pass: the other waited for the next."""
+    svc, scanner = two_due.svc, two_due.scanner
+    both = {WS, OTHER}
+    before = {ws: read(svc, lambda s, ws=ws: store.retention_counts(s, ws)) for ws in both}
+    assert all(counts["messages"] >= 1 for counts in before.values())
+    change = svc.rt.change
+    held: list[str] = []
+
+    async def hold_before_the_first_shred(principal: Any, fn: Any, **kw: Any) -> Any:
+        if not held and isinstance(fn, functools.partial) and fn.func == scanner._send:
+            workspace_id = fn.keywords["alerts"][0].payload[0]
+            held.append(workspace_id)
+            closed = common_pb2.WORKSPACE_STATUS_CLOSED
+            at = datetime.now(UTC).isoformat()
+            await announce_workspace(two_due.nats.url, closed, 3, at, legal_hold="appeal", workspace_id=workspace_id)
+            for _ in range(600):
+                if (w := svc.rt.workspaces.get(workspace_id)) is not None and w.legal_hold:
+                    break
+                await asyncio.sleep(0.05)
+        return await change(principal, fn, **kw)
+
+    monkeypatch.setattr(svc.rt, "change", hold_before_the_first_shred)
+    assert svc.loop.run(scanner.scan_once()) == 1
+    [kept] = held
+    [gone] = both - {kept}
+    certs = read(svc, lambda s: retention_sweep.certificates(s, svc.rt.tables))
+    assert [(c.workspace_id, ok) for c, ok in certs] == [(gone, True)]
+    assert read(svc, lambda s: store.workspace_shredded(s, gone))
+    assert read(svc, lambda s: store.load_workspace_key(s, gone)) is None
+    assert not read(svc, lambda s: store.workspace_shredded(s, kept))
+    assert read(svc, lambda s: store.retention_counts(s, kept)) == before[kept]
+    assert read(svc, lambda s: store.load_workspace_key(s, kept)) is not None
+    assert two_due.claimed() == []
+
+
+def test_a_workspace_whose_erasure_fails_stops_none_of_the_others_due_in_the_same_pass(
+    two_due: Due, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workspaces due in one pass; erasing the first one's events fails. Its claim is let go and it is
+    not shredded; the other is claimed, erased and shredded in that pass, which then fails with the
+    erasure's error; the next pass shreds the first. Before, the failure ended the pass before the other's
+    claim."""
+    svc, scanner = two_due.svc, two_due.scanner
+    erase = retention_sweep.erase_workspace_messages
+    failed: list[str] = []
+
+    async def fail_the_first(js: Any, stream: str, workspace_id: str) -> int:
+        if not failed or failed == [workspace_id]:
+            failed[:] = [workspace_id]
+            raise ConnectionError("the stream is unreachable")
+        return await erase(js, stream, workspace_id)
+
+    monkeypatch.setattr(retention_sweep, "erase_workspace_messages", fail_the_first)
+    with pytest.raises(RuntimeError, match="JIT_MESSAGING failed"):
+        svc.loop.run(scanner.scan_once())
+    [first] = failed
+    [other] = {WS, OTHER} - {first}
+    assert read(svc, lambda s: store.workspace_shredded(s, other))
+    assert not read(svc, lambda s: store.workspace_shredded(s, first))
+    assert two_due.claimed() == []
+    monkeypatch.setattr(retention_sweep, "erase_workspace_messages", erase)
+    assert svc.loop.run(scanner.scan_once()) == 1
+    assert read(svc, lambda s: store.workspace_shredded(s, first)) and two_due.claimed() == []
+    certs = read(svc, lambda s: retention_sweep.certificates(s, svc.rt.tables))
+    assert sorted(c.workspace_id for c, _ in certs) == sorted({WS, OTHER})
+
+
+def announce_other(due: Due, status: int, version: int) -> None:
+    closed_at = datetime.now(UTC).isoformat() if status == common_pb2.WORKSPACE_STATUS_CLOSED else ""
+    asyncio.run(announce_workspace(due.nats.url, status, version, closed_at, workspace_id=OTHER))
+    eventually(lambda: (w := due.svc.rt.workspaces.get(OTHER)) is not None and w.version == version)
+
+
+def test_a_claim_on_a_workspace_without_a_key_makes_no_key(due: Due) -> None:
+    """A workspace with no key yet (no message): the claim's row carries the claim and no key material, and
+    goes when the claim is let go. A notice posted while it is claimed puts the key in that row (the claim
+    stays); let go then, the key stays and the claim goes. Before, the claim made a key, which stayed."""
+    svc = due.svc
+    claims = svc.app.spec.extra["claims"]
+    now = svc.app.clock.now()
+    announce_other(due, common_pb2.WORKSPACE_STATUS_OPEN, 1)
+    assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) is None
+
+    def claim(s: Any) -> bool:
+        return retention_sweep.claim(claims, s, OTHER, lambda: True, now)
+
+    def let_go(s: Any) -> None:
+        retention_sweep.let_go(claims, s, OTHER)
+
+    assert svc.loop.run(svc.rt.db.write(claim))
+    assert due.claimed() == [OTHER]
+    row = read(svc, lambda s: store.load_workspace_key(s, OTHER))
+    assert row is not None and row.wrapped is None
+    svc.loop.run(svc.rt.db.write(let_go))
+    assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) is None and due.claimed() == []
+
+    assert svc.loop.run(svc.rt.db.write(claim))
+    post_notice(svc, OTHER, "an order was issued")
+    row = read(svc, lambda s: store.load_workspace_key(s, OTHER))
+    assert row is not None and row.wrapped is not None and due.claimed() == [OTHER]
+    svc.loop.run(svc.rt.db.write(let_go))
+    assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) == row and due.claimed() == []
+    assert read(svc, lambda s: store.retention_counts(s, OTHER))["messages"] == 1
+
+
+def test_the_certificate_of_a_workspace_that_never_had_a_key_names_no_key(due: Due) -> None:
+    """A closed workspace without any message, shredded: its claim made no key, and its certificate names
+    none; the demo workspace's names the keys that sealed its content (its workspace key, its channel's)."""
+    svc = due.svc
+    announce_other(due, common_pb2.WORKSPACE_STATUS_OPEN, 1)
+    announce_other(due, common_pb2.WORKSPACE_STATUS_CLOSED, 2)
+    assert svc.loop.run(due.scanner.scan_once()) == 1  # the demo workspace shredded, the other seen closed
+    svc.app.clock.advance(timedelta(days=38))
+    assert svc.loop.run(due.scanner.scan_once()) == 1
+    certs = {c.workspace_id: c for c, ok in read(svc, lambda s: retention_sweep.certificates(s, svc.rt.tables))}
+    assert certs[OTHER].key_ids == () and certs[OTHER].counts["messages"] == 0
+    assert len(certs[WS].key_ids) == 2
+    assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) is None and due.claimed() == []
