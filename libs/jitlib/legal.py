@@ -289,6 +289,16 @@ _EPOC: tuple[Rule, ...] = (
         "Art. 3 counts them, the 90-day bound is this system's",
     ),
     Rule(
+        "EPOC_ENFORCEMENT_NOT_TRANSFERRED_AGAIN",
+        "an order the enforcing state recognised since its last receipt is not transferred for enforcement again, "
+        "even once the deadline it set passed or the provider reported it not executed (FAILED_PRECONDITION "
+        "ENFORCEMENT_ALREADY_RECOGNISED): its enforcement goes on in that state, which sanctions a provider that "
+        "still does not comply; the issuer records a late delivery or withdraws the order",
+        f"GUESS: {EPOC} Art. 16 has one transfer and one recognition decision, and provides no second transfer; "
+        "UNVERIFIED: Art. 16(10) (a pecuniary sanction under Art. 15 where the provider does not comply with a "
+        "recognised order)",
+    ),
+    Rule(
         "EPOC_ENFORCEMENT_REFUSAL_GROUNDS",
         "the enforcing state refuses recognition only on a closed list: not issued or validated by a competent "
         "authority, offence not covered by Art. 5(4), impossibility or manifest errors, data not stored, service "

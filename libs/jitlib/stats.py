@@ -490,8 +490,10 @@ def compute(facts: Facts, q: Query, *, now: datetime) -> Table:
                 for acc in count_record(r, unit, r.issued_at, {"deadline": (d.kind,)}):
                     acc.met += verdict
                     acc.missed += not verdict
-                total.met += verdict
-                total.missed += not verdict
+                # The total as its cells: a request issued outside the period counts in neither.
+                if q.period.holds(r.issued_at):
+                    total.met += verdict
+                    total.missed += not verdict
     elif q.measure is Measure.ORDERS:
         for o in facts.orders:
             count_record(o, o.id, o.issued_at)

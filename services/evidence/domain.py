@@ -808,10 +808,14 @@ def _enforcement_refused(req: EvidenceRequest, action: str, now: datetime) -> Re
             f"{legal.cite('EPOC_ENFORCEMENT_TRANSFER')}",
             {"action": action, "legal_basis": req.legal_basis},
         )
-    if action != "transfer_for_enforcement" or req.state is S.NOT_EXECUTED:
+    if action != "transfer_for_enforcement":
         return None
-    # Once the enforcing state recognised the order, the deadline it set (EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE).
-    end = deadlines.production_end(req.clocks())
+    clocks = req.clocks()
+    if deadlines.superseded(clocks):
+        return _recognised_already(req, action)
+    if req.state is S.NOT_EXECUTED:
+        return None
+    end = deadlines.production_end(clocks)
     if end is None or now < end:
         until = f" until {end.isoformat()}" if end is not None else ""
         return lambda: FailedPrecondition(
@@ -821,6 +825,21 @@ def _enforcement_refused(req: EvidenceRequest, action: str, now: datetime) -> Re
             {"action": action, **({"deadline": end.isoformat()} if end is not None else {})},
         )
     return None
+
+
+def _recognised_already(req: EvidenceRequest, action: str) -> Refused:
+    """EPOC_ENFORCEMENT_NOT_TRANSFERRED_AGAIN: an order the enforcing state recognised since its (last) receipt
+    is not transferred again, even once the deadline it set passed or the provider reported it not executed:
+    its enforcement goes on in that state, which sanctions a provider that still does not comply."""
+    assert req.enforcement_decided_at is not None  # ``deadlines.superseded``
+    decided = req.enforcement_decided_at.isoformat()
+    return lambda: FailedPrecondition(
+        "ENFORCEMENT_ALREADY_RECOGNISED",
+        f"{req.enforcing_jurisdiction} recognised this order for enforcement at {decided}: it is not transferred "
+        f"again; the enforcing state enforces it until the provider complies "
+        f"{legal.cite('EPOC_ENFORCEMENT_NOT_TRANSFERRED_AGAIN')}",
+        {"action": action, "enforcing_jurisdiction": req.enforcing_jurisdiction, "recognised_at": decided},
+    )
 
 
 def enforcing_violations(req: EvidenceRequest, given: str) -> list[FieldViolation]:
@@ -1152,8 +1171,9 @@ def clock_ends(req: EvidenceRequest) -> tuple[datetime, ...]:
         end = deadlines.window_end(clocks, kind)
         if end is not None:
             ends.add(end)
-    # The provider's deadline, a transfer for enforcement's: the one the enforcing state set once it recognised.
-    produce = deadlines.production_end(clocks)
+    # The provider's deadline, after which the order may be transferred for enforcement; none once the
+    # enforcing state recognised it (EPOC_ENFORCEMENT_NOT_TRANSFERRED_AGAIN).
+    produce = None if deadlines.superseded(clocks) else deadlines.production_end(clocks)
     if produce is not None:
         ends.add(produce)
     return tuple(sorted(ends))

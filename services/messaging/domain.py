@@ -237,10 +237,13 @@ def evidence_request_replica(
     restricted: bool,
     shared_with: Iterable[str],
     version: int,
+    enforcing: str = "",
 ) -> RecordReplica:
     """An evidence request's access facts, by the same rule as the evidence service's
-    ``EvidenceRequest.access()`` (``jitlib.policy.evidence_request_addressee``)."""
-    party = evidence_request_addressee(addressee_kind, addressee, legal_basis, epoc_procedure)
+    ``EvidenceRequest.access()`` (``jitlib.policy.evidence_request_addressee``): ``enforcing``, the state an
+    EPOC was transferred to for enforcement, is its addressee from then on when it had none
+    (EPOC_ENFORCING_STATE_SEES_THE_ORDER), so a party of its thread when it is a member (``thread_members``)."""
+    party = evidence_request_addressee(addressee_kind, addressee, legal_basis, epoc_procedure, enforcing)
     return RecordReplica(
         "evidence_request", id, workspace_id, origin_jurisdiction, party, restricted, frozenset(shared_with), version
     )

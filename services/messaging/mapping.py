@@ -169,6 +169,7 @@ def _evidence_request(env: Envelope) -> RecordReplica | None:
         addressee=r.addressee_jurisdiction,
         legal_basis=enum_name(evidence_pb2.LegalBasis, r.legal_basis, "LEGAL_BASIS_") or "",
         epoc_procedure=enum_name(evidence_pb2.EpocProcedure, r.epoc_procedure, "EPOC_PROCEDURE_") or "",
+        enforcing=r.enforcing_jurisdiction,
     )
 
 

@@ -12,7 +12,8 @@ next stopped at that event's time: met when by its due time. While it runs it fo
 extension, a receipt acknowledged after the issue); once answered, its kind running again is a new one
 (a resubmission). A deadline that stops because the request was withdrawn or postponed is not the
 addressee's answer: it is not counted (a resumed one runs again). Only the duties of the addressee count
-(acknowledge, decide, execute, produce); the enforcing state's windows to review or object are not
+(acknowledge, decide, execute, produce, and the provider's deadline to comply with an EPOC the enforcing state
+recognised, which replaces its first one); the enforcing state's windows to review or object are not
 deadlines it can miss.
 """
 
@@ -29,8 +30,9 @@ from jitlib.errors import FieldViolation
 from jitlib.policy import RecordAccess, RecordTerms, readable, visibility_scope
 from jitlib.principal import Principal
 
-#: The deadlines that measure the addressee's compliance.
-COMPLIANCE_KINDS = frozenset({"ACKNOWLEDGE", "DECIDE", "EXECUTE", "PRODUCE"})
+#: The deadlines that measure the addressee's compliance; COMPLIANCE is the provider's under an EPOC the
+#: enforcing state recognised (Reg. (EU) 2023/1543 Art. 16(3), EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE).
+COMPLIANCE_KINDS = frozenset({"ACKNOWLEDGE", "DECIDE", "EXECUTE", "PRODUCE", "COMPLIANCE"})
 #: A deadline that stops when the request enters one of these is not counted.
 NOT_AN_ANSWER = frozenset({"WITHDRAWN", "POSTPONED", "DRAFT"})
 PURPOSE_MAX = 500

@@ -45,6 +45,7 @@ def services(
 ) -> Iterator[tuple[Any, Any, Any]]:
     """A tasks and an evidence service (SQLite) and the victims service (the module's backend) on this
     module's NATS."""
+    from jitlib.clock import OffsetClock
     from jitlib.config import CommonSettings
     from services.evidence.app import EvidenceSettings
     from services.evidence.app import spec as evidence_spec
@@ -71,7 +72,8 @@ def services(
         blob_dir=str(state / "blobs"),
         kek=base64.b64encode(os.urandom(32)).decode(),
     )
-    evidence = start_service(evidence_spec(evidence_settings), evidence_settings, common)
+    # Its clock moves past an EPOC's deadline (``test_an_enforced_epoc_...``).
+    evidence = start_service(evidence_spec(evidence_settings), evidence_settings, common, clock=OffsetClock())
     victims = start_service(
         victims_spec(), VictimsSettings(listen="127.0.0.1:0", database_url=db_url, consumer_group=f"v-{group}"), common
     )
@@ -90,6 +92,7 @@ class Clients:
         self.victims = victims_pb2_grpc.VictimServiceStub(victims.channel)
         self.stats = statistics_pb2_grpc.StatisticsServiceStub(victims.channel)
         self.svc = victims
+        self.evidence_svc = evidence
         self.tokens = tokens
 
     def call(self, stub: Any, user: str, method: str, request: Any) -> Any:
@@ -375,6 +378,56 @@ def test_evidence_requests_and_their_deadlines_are_counted_from_the_evidence_eve
     assert (tuple(cell.key), cell.count, cell.met, cell.missed) == (("EIO", "ACKNOWLEDGE"), 5, 5, 0)
     requests = clients.table(measure="requests", groupings=["offence", "addressee"], period_start=since)
     assert cells(requests) == {("NON_CONSENSUAL_INTIMATE_IMAGES", "DE"): 5}
+
+
+def test_an_enforced_epoc_counts_the_compliance_deadline_the_enforcing_state_set(clients: Clients) -> None:
+    """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE: five EPOCs NL -> a provider in IE (subscriber data, no
+    notification), nothing produced by their 10 days, transferred for enforcement, recognised by IE with 10
+    days to comply and delivered at once: five PRODUCE deadlines missed and five COMPLIANCE deadlines met,
+    each a deadline of its own; IE's 5 working days to decide are not counted."""
+    clock = clients.evidence_svc.app.clock
+    since = ts(datetime.now(UTC))
+    made = []
+    for _ in range(5):
+        request = ev.CreateRequestRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            legal_basis=ev.LEGAL_BASIS_EPOC,
+            epoc_procedure=ev.EPOC_PROCEDURE_STANDARD,
+            issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
+            addressee_kind=ev.ADDRESSEE_KIND_SERVICE_PROVIDER,
+            addressee_jurisdiction="IE",
+            provider_name="SocialNet Ireland Ltd",
+            data_categories=[ev.DATA_CATEGORY_SUBSCRIBER],
+            targets=[ev.TargetIdentifier(type=ev.TARGET_TYPE_ACCOUNT_HANDLE, value="@x", platform="instagram")],
+            offence_category=ev.OFFENCE_CATEGORY_CYBERSTALKING,
+            urgency=ev.URGENCY_NORMAL,
+            title="Subscriber data",
+        )
+        r = clients.call(clients.evidence, "nl-prosecutor", "CreateRequest", request).request
+        made.append(clients.call(clients.evidence, "nl-prosecutor", "IssueRequest", ev.IssueRequestRequest(id=r.id)))
+    due = max(d.due_at.ToDatetime(tzinfo=UTC) for r in made for d in r.request.deadlines)
+    moved = due - clock.now() + timedelta(hours=1)
+    clock.advance(moved)
+    try:
+        for r in made:
+            rid_ = r.request.id
+            clients.call(
+                clients.evidence, "nl-prosecutor", "TransferForEnforcement", ev.TransferForEnforcementRequest(id=rid_)
+            )
+            recognise = ev.RecogniseEnforcementRequest(id=rid_, compliance_days=10)
+            clients.call(clients.evidence, "ie-prosecutor", "RecogniseEnforcement", recognise)
+            clients.call(clients.evidence, "nl-prosecutor", "CompleteExecution", ev.CompleteExecutionRequest(id=rid_))
+    finally:
+        clock.advance(-moved)
+
+    def counted() -> pb.StatisticsTable | None:
+        t = clients.table(measure="deadlines", groupings=["instrument", "deadline"], period_start=since)
+        return t if t.total.count == 10 else None
+
+    table = eventually(counted, timeout=30)
+    got = {tuple(c.key): (c.count, c.met, c.missed) for c in table.cells}
+    assert got == {("EPOC", "PRODUCE"): (5, 0, 5), ("EPOC", "COMPLIANCE"): (5, 5, 0)}
 
 
 def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorded(clients: Clients) -> None:

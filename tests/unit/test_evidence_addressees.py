@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from jit.events.v1.envelope_pb2 import Envelope
 from jitlib import legal
 from jitlib.policy import EVIDENCE_REQUEST_RULES, Decision, Operation, decide
 from jitlib.principal import Principal
@@ -148,3 +149,59 @@ def test_addressee_sees_only_what_is_addressed_to_it_not_the_record_thread() -> 
         version=1,
     )
     assert messaging.thread_members(to_de, MEMBERS) == ("DE",)
+
+
+def _epoc_event(version: int, enforcing: str = "") -> Envelope:
+    """An event of an EPOC without notification NL -> a provider in IE (restricted), as the evidence service
+    publishes it: transferred for enforcement to ``enforcing`` when given."""
+    from jit.evidence.v1 import evidence_pb2 as ev
+
+    state = ev.EvidenceRequest(
+        id="0190f7a0-0000-7000-8000-0000000000ac", workspace_id=WS, origin_jurisdiction="NL", version=version,
+        legal_basis=ev.LEGAL_BASIS_EPOC, epoc_procedure=ev.EPOC_PROCEDURE_STANDARD,
+        addressee_kind=ev.ADDRESSEE_KIND_SERVICE_PROVIDER, addressee_jurisdiction="IE",
+        state=ev.EVIDENCE_REQUEST_STATE_IN_ENFORCEMENT if enforcing else ev.EVIDENCE_REQUEST_STATE_ISSUED,
+        enforcing_jurisdiction=enforcing,
+    )  # fmt: skip
+    env = Envelope(aggregate_type="evidence_request", aggregate_id=state.id, aggregate_version=version)
+    env.state.Pack(state)
+    return env
+
+
+def test_epoc_enforcing_state_sees_the_order_and_joins_its_thread_as_a_member() -> None:
+    """EPOC_ENFORCING_STATE_SEES_THE_ORDER: once an EPOC is transferred for enforcement, the enforcing state
+    is a party of the request's thread (messaging reads it from the request's state in the event, by the rule
+    the evidence service's access and its events' audience use), so its authorities discuss the order there
+    with the issuer's; before, it is not, nor is a member that is no party. An enforcing state outside the
+    workspace reads the request, never the thread (ADDRESSEE_SEES_ONLY_WHAT_IS_ADDRESSED_TO_IT)."""
+    from jitlib import envelopes
+    from services.messaging.mapping import record_replica
+
+    with_ie = frozenset({"NL", "DE", "IE"})
+    before, after = record_replica(_epoc_event(1)), record_replica(_epoc_event(2, enforcing="IE"))
+    assert before is not None and after is not None
+    thread = messaging.record_thread(before, channel_id="c", now=NOW, members=with_ie)
+    assert thread.members == () and envelopes.access_audience(thread.access(), with_ie) == ["NL"]
+    ie = user("IE", member=True)
+    assert decide(ie, Operation.READ, None, record=thread.access()) is Decision.NOT_FOUND
+    assert decide(ie, Operation.READ, None, record=before.access()) is Decision.NOT_FOUND
+
+    moved = messaging.thread_after(thread, after, with_ie)
+    assert moved is not None and moved.members == ("IE",)
+    assert envelopes.access_audience(moved.access(), with_ie) == ["IE", "NL"]
+    assert decide(ie, Operation.READ, None, record=moved.access()) is Decision.ALLOW
+    assert decide(ie, Operation.READ, None, record=after.access()) is Decision.ALLOW
+    # The same parties as the evidence service's own access facts of the request, whose events reach IE.
+    evidence_access = domain.request_access(WS, "NL", "SERVICE_PROVIDER", "IE", "EPOC", "STANDARD", True, (), "IE")
+    assert after.access().parties == evidence_access.parties == {"NL", "IE"}
+    assert set(envelopes.access_audience(moved.access(), with_ie)) <= set(
+        envelopes.access_audience(evidence_access, with_ie)
+    )
+    # A member that is no party stays out.
+    de = user("DE", member=True)
+    assert decide(de, Operation.READ, None, record=moved.access()) is Decision.NOT_FOUND
+
+    # IE outside the workspace (NL and DE only): it reads the request (the evidence service), not the thread.
+    outside = messaging.record_thread(after, channel_id="c2", now=NOW, members=MEMBERS)
+    assert outside.members == () and envelopes.access_audience(outside.access(), MEMBERS) == ["NL"]
+    assert decide(user("IE"), Operation.READ, None, record=outside.access()) is Decision.NOT_FOUND

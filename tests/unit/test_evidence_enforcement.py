@@ -347,19 +347,28 @@ def test_a_recognition_needs_the_days_to_comply_and_writes_nothing_without_them(
     assert "compliance_days" not in fields
 
 
-def test_a_new_transfer_after_recognition_waits_for_the_deadline_the_enforcing_state_set() -> None:
-    """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE, EPOC_ENFORCEMENT_TRANSFER: once recognised, the provider's deadline
-    is the enforcing state's: the issuer may not transfer the order again before it passed (the PRODUCE end,
-    long passed, no longer counts); a list's schedule turns at its end."""
+def test_epoc_enforcement_not_transferred_again_once_recognised() -> None:
+    """EPOC_ENFORCEMENT_NOT_TRANSFERRED_AGAIN, EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE: once the enforcing state
+    recognised the order, the issuer does not transfer it again: not before the deadline it set, not after it
+    (the provider still silent), not once the provider reported it not executed; nothing changes. The provider's
+    late delivery is still recorded. A list's schedule does not turn at that deadline for a transfer."""
     recognised = act(act(issued(), "transfer_for_enforcement"), "recognise_enforcement", T0 + D, IE, compliance_days=5)
     end = period_end(T0 + D, 5 * D, "IE")
-    with pytest.raises(FailedPrecondition) as e:
-        act(recognised, "transfer_for_enforcement", T0 + 2 * D)
-    assert e.value.reason == "PRODUCTION_DEADLINE_RUNNING" and end.isoformat() in e.value.message
-    assert "transfer_for_enforcement" not in domain.allowed_actions(recognised, who("prosecutor", "NL"), T0 + 2 * D)
-    assert end in domain.clock_ends(recognised)
-    again = act(recognised, "transfer_for_enforcement", end)
-    assert (again.state, again.compliance_days, again.enforcement_decided_at) == (domain.State.IN_ENFORCEMENT, 0, None)
+    not_executed = act(recognised, "report_not_executed", end + D, non_execution_reason="DATA_NOT_HELD")
+    for r, now in ((recognised, T0 + 2 * D), (recognised, end), (recognised, end + 30 * D), (not_executed, end + D)):
+        with pytest.raises(FailedPrecondition) as e:
+            act(r, "transfer_for_enforcement", now)
+        assert e.value.reason == "ENFORCEMENT_ALREADY_RECOGNISED", (r.state, now)
+        assert "IE recognised this order" in e.value.message and "Art. 16" in e.value.message
+        assert "transfer_for_enforcement" not in domain.allowed_actions(r, who("prosecutor", "NL"), now)
+    assert end not in domain.clock_ends(recognised)
+    late = act(recognised, "complete", end + 3 * D)
+    assert (late.state, late.deadlines) == (domain.State.EXECUTED, ())
+    # A refused order, clarified and resubmitted, is a new receipt: its new deadline passed, it is transferred.
+    fresh = replace(recognised, state=domain.State.ISSUED, received_at=T0 + 3 * D)
+    produce_end = domain.deadlines.production_end(fresh.clocks())
+    assert produce_end is not None and produce_end in domain.clock_ends(fresh)
+    assert act(fresh, "transfer_for_enforcement", produce_end).state is domain.State.IN_ENFORCEMENT
 
 
 def test_a_recognition_recorded_before_the_days_were_asked_has_no_deadline_invented() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jitlib import stats
 from jitlib.auth import Principal
 from services.victims import stats_domain
 from services.victims.stats_domain import Counted, TrackedDeadline, VictimRow
@@ -57,6 +58,39 @@ def test_a_running_deadline_follows_its_clock_and_a_resubmission_starts_a_new_on
     r = stats_domain.advance(r, request(4, "ISSUED"), [("DECIDE", T0 + 9 * DAY, T0 + 39 * DAY)], T0 + 9 * DAY)
     assert r is not None
     assert [(d.counted_from, d.closed_at) for d in r.deadlines] == [(T0 + 2 * DAY, T0 + 5 * DAY), (T0 + 9 * DAY, None)]
+
+
+def test_an_enforced_epoc_counts_the_compliance_deadline_the_enforcing_state_set() -> None:
+    """EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE: the provider's PRODUCE deadline, passed when the order is
+    transferred for enforcement, is missed; the COMPLIANCE deadline the enforcing state set when it
+    recognised the order is counted as the others (met when the delivery is recorded by it, missed when
+    later); the enforcing state's 5 working days to decide (ENFORCEMENT) are not the provider's."""
+
+    def epoc(version: int, state: str) -> Counted:
+        return Counted("r2", "request", "ws", "NL", version, state, addressee="IE", instrument="EPOC")
+
+    def enforced(delivered: timedelta) -> tuple[TrackedDeadline, ...]:
+        r = stats_domain.advance(None, epoc(1, "ISSUED"), [("PRODUCE", T0, T0 + 10 * DAY)], T0)
+        transferred = T0 + 11 * DAY
+        r = stats_domain.advance(
+            r, epoc(2, "IN_ENFORCEMENT"), [("ENFORCEMENT", transferred, transferred + 7 * DAY)], transferred
+        )
+        recognised = T0 + 13 * DAY
+        comply = ("COMPLIANCE", recognised, recognised + 10 * DAY)
+        r = stats_domain.advance(r, epoc(3, "IN_EXECUTION"), [comply], recognised)
+        r = stats_domain.advance(r, epoc(4, "EXECUTED"), [], recognised + delivered)
+        assert r is not None
+        return r.deadlines
+
+    on_time = enforced(4 * DAY)
+    assert [(d.kind, d.closed_at) for d in on_time] == [
+        ("PRODUCE", T0 + 11 * DAY),
+        ("COMPLIANCE", T0 + 17 * DAY),
+    ]
+    facts = [stats.DeadlineFact(d.kind, d.due_at, d.closed_at) for d in on_time]
+    assert [d.met(T0 + 30 * DAY) for d in facts] == [False, True]
+    late = [stats.DeadlineFact(d.kind, d.due_at, d.closed_at) for d in enforced(12 * DAY)]
+    assert [(d.kind, d.met(T0 + 30 * DAY)) for d in late] == [("PRODUCE", False), ("COMPLIANCE", False)]
 
 
 def test_the_first_answer_is_when_the_request_is_answered() -> None:

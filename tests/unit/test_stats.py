@@ -240,6 +240,14 @@ def test_the_period_counts_records_issued_in_it_only() -> None:
     period = stats.Period(T0 + 5 * DAY, T0 + 15 * DAY)
     table = stats.compute(Facts(requests=requests), Query(Measure.REQUESTS, (), period=period), now=NOW)
     assert table.total.count == 10
+    # Their deadlines too, in the cells and in the total alike.
+    met = [
+        req(i, "EIO", "DE", issued_at=T0 + i * DAY, deadlines=(DeadlineFact("DECIDE", T0 + 40 * DAY, T0 + i * DAY),))
+        for i in range(20)
+    ]
+    table = stats.compute(Facts(requests=met), Query(Measure.DEADLINES, ("deadline",), period=period), now=NOW)
+    ((cell,), total) = (table.cells, table.total)
+    assert (cell.count, cell.met, total.count, total.met, total.missed) == (10, 10, 10, 10, 0)
 
 
 def test_k_is_raised_never_lowered_and_bad_groupings_name_their_field() -> None:

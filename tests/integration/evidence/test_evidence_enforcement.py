@@ -183,6 +183,35 @@ def test_the_enforcing_state_refuses_recognition_on_a_ground_of_the_closed_list(
     assert not out.deadlines and out.version == t.version + 1
 
 
+def test_epoc_enforcement_not_transferred_again_once_recognised(client: Client, evidence_svc: Any) -> None:
+    """EPOC_ENFORCEMENT_NOT_TRANSFERRED_AGAIN: reported not executed, transferred and recognised by IE with 2 days
+    to comply; past them the provider is still silent: a second transfer is FAILED_PRECONDITION
+    ENFORCEMENT_ALREADY_RECOGNISED naming IE, nothing written, and not among the issuer's actions; the late
+    delivery is recorded."""
+    clock = evidence_svc.app.clock
+    r = _issued(client)
+    client.call(
+        "nl-prosecutor",
+        "ReportNotExecuted",
+        pb.ReportNotExecutedRequest(id=r.id, reason=pb.NON_EXECUTION_REASON_DATA_NOT_HELD, detail="says none"),
+    )
+    client.call("nl-prosecutor", "TransferForEnforcement", pb.TransferForEnforcementRequest(id=r.id))
+    ok = client.call(
+        "ie-prosecutor", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=r.id, compliance_days=2)
+    ).request
+    (comply,) = ok.deadlines
+    clock.advance(comply.due_at.ToDatetime(tzinfo=UTC) - clock.now() + timedelta(days=1))
+    seen = _get(client, "nl-prosecutor", r.id)
+    assert [(d.kind, d.overdue) for d in seen.deadlines] == [(pb.DEADLINE_KIND_COMPLIANCE, True)]
+    assert "transfer_for_enforcement" not in seen.allowed_actions
+    err = client.error("nl-prosecutor", "TransferForEnforcement", pb.TransferForEnforcementRequest(id=r.id))
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_reason(err) == "ENFORCEMENT_ALREADY_RECOGNISED" and "IE recognised this order" in err.details()
+    assert _get(client, "nl-prosecutor", r.id).version == ok.version
+    done = client.call("nl-prosecutor", "CompleteExecution", pb.CompleteExecutionRequest(id=r.id)).request
+    assert done.state == pb.EVIDENCE_REQUEST_STATE_EXECUTED and not done.deadlines
+
+
 def test_the_enforcing_state_is_warned_once_before_and_when_its_5_working_days_pass_across_two_instances(
     client: Client, evidence_svc: Any, launcher: Any, db_url: str, nats_server: Any
 ) -> None:

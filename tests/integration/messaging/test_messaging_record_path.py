@@ -8,13 +8,18 @@ import contextlib
 import json
 import threading
 import urllib.request
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import grpc
+import nats
 import pytest
 
 from jit.common.v1 import common_pb2
+from jit.events.v1.envelope_pb2 import Envelope
+from jit.evidence.v1 import evidence_pb2 as ev
 from jit.messaging.v1 import messaging_pb2 as pb
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jitdev.nats import nats_server_binary
@@ -184,6 +189,75 @@ def test_a_record_threads_parties_follow_the_record_in_list_channels(
     eventually(lambda: thread.id in _listed(client, "ie-liaison"), timeout=20)
     assert thread.id not in _listed(client, "de-liaison")
     assert thread.id in _listed(client, "nl-prosecutor")
+
+
+def test_the_enforcing_state_of_an_epoc_joins_its_thread_once_the_order_is_transferred(
+    client: Client, nats_server: Any
+) -> None:
+    """EPOC_ENFORCING_STATE_SEES_THE_ORDER: an EPOC NL -> a provider in IE without notification (restricted)
+    has a thread IE may not open; once the evidence service's event says the order was transferred to IE for
+    enforcement, IE's prosecutor opens the thread, lists it and posts in it; DE, a member and no party, still
+    finds nothing. The parties come from the request's state in the event, as the evidence service's access."""
+    request_id = str(uuid.uuid4())
+    ref = common_pb2.RecordRef(kind=common_pb2.RECORD_KIND_EVIDENCE_REQUEST, id=request_id)
+    publish(nats_server.url, "jit.evidence.NL.issued", _epoc_event(request_id, 1, "Issued"))
+    thread = eventually(lambda: next(iter(_thread_of(client, ref)), None), timeout=20)
+    for outsider in ("ie-prosecutor", "de-prosecutor"):
+        assert client.code(outsider, "OpenRecordThread", pb.OpenRecordThreadRequest(record=ref)) == (
+            grpc.StatusCode.NOT_FOUND
+        )
+    assert thread.id not in _listed(client, "ie-prosecutor")
+
+    publish(
+        nats_server.url,
+        "jit.evidence.NL.enforcement_requested",
+        _epoc_event(request_id, 2, "EnforcementRequested", enforcing="IE"),
+    )
+    eventually(lambda: thread.id in _listed(client, "ie-prosecutor"), timeout=20)
+    opened = client.call("ie-prosecutor", "OpenRecordThread", pb.OpenRecordThreadRequest(record=ref)).channel
+    assert opened.id == thread.id and "IE" in opened.members
+    client.post("ie-prosecutor", thread.id, "Recognition under way; which categories are still missing?")
+    assert any(m.body.startswith("Recognition under way") for m in client.messages("nl-prosecutor", thread.id))
+    assert client.code("de-prosecutor", "OpenRecordThread", pb.OpenRecordThreadRequest(record=ref)) == (
+        grpc.StatusCode.NOT_FOUND
+    )
+
+
+def _epoc_event(request_id: str, version: int, event: str, enforcing: str = "") -> Envelope:
+    """An evidence service event of an EPOC without notification NL -> a provider in IE, restricted; transferred
+    for enforcement to ``enforcing`` when given."""
+    state = ev.EvidenceRequest(
+        id=request_id, workspace_id=WS, origin_jurisdiction="NL", version=version,
+        visibility=common_pb2.VISIBILITY_RESTRICTED, legal_basis=ev.LEGAL_BASIS_EPOC,
+        epoc_procedure=ev.EPOC_PROCEDURE_STANDARD, addressee_kind=ev.ADDRESSEE_KIND_SERVICE_PROVIDER,
+        addressee_jurisdiction="IE", enforcing_jurisdiction=enforcing,
+        state=ev.EVIDENCE_REQUEST_STATE_IN_ENFORCEMENT if enforcing else ev.EVIDENCE_REQUEST_STATE_ISSUED,
+    )  # fmt: skip
+    env = Envelope(
+        id=rid(),
+        type=f"jit.evidence.v1.EvidenceRequest{event}",
+        workspace_id=WS,
+        origin_jurisdiction="NL",
+        audience=["NL", enforcing] if enforcing else ["NL"],
+        aggregate_type="evidence_request",
+        aggregate_id=request_id,
+        aggregate_version=version,
+        actor=common_pb2.Actor(user_id="u", username="nl-prosecutor", jurisdiction="NL"),
+    )
+    env.state.Pack(state)
+    env.occurred_at.FromDatetime(datetime.now(UTC))
+    return env
+
+
+def publish(url: str, subject: str, env: Envelope) -> None:
+    async def send() -> None:
+        nc = await nats.connect(url)
+        try:
+            await nc.jetstream().publish(subject, env.SerializeToString(), headers={"Nats-Msg-Id": env.id})
+        finally:
+            await nc.close()
+
+    asyncio.run(send())
 
 
 def _thread_of(client: Client, ref: common_pb2.RecordRef) -> list[pb.Channel]:

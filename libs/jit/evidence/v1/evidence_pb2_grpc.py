@@ -78,7 +78,8 @@ class EvidenceServiceStub:
     the deadline the enforcing state sets (compliance_days, 1 to 90, else INVALID_ARGUMENT naming it), and
     its delivery is recorded as before (Art. 16(3), EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE). The
     DEADLINE_KIND_COMPLIANCE deadline replaces DEADLINE_KIND_PRODUCE, which no longer runs (nor shows
-    overdue); a new transfer waits for it to pass (PRODUCTION_DEADLINE_RUNNING).
+    overdue). A recognised order is not transferred again, before or after that deadline, nor from
+    NOT_EXECUTED: FAILED_PRECONDITION ENFORCEMENT_ALREADY_RECOGNISED (EPOC_ENFORCEMENT_NOT_TRANSFERRED_AGAIN).
     IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
     EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
     IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
@@ -354,7 +355,8 @@ class EvidenceServiceServicer:
     the deadline the enforcing state sets (compliance_days, 1 to 90, else INVALID_ARGUMENT naming it), and
     its delivery is recorded as before (Art. 16(3), EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE). The
     DEADLINE_KIND_COMPLIANCE deadline replaces DEADLINE_KIND_PRODUCE, which no longer runs (nor shows
-    overdue); a new transfer waits for it to pass (PRODUCTION_DEADLINE_RUNNING).
+    overdue). A recognised order is not transferred again, before or after that deadline, nor from
+    NOT_EXECUTED: FAILED_PRECONDITION ENFORCEMENT_ALREADY_RECOGNISED (EPOC_ENFORCEMENT_NOT_TRANSFERRED_AGAIN).
     IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
     EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
     IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
@@ -893,7 +895,8 @@ class EvidenceService:
     the deadline the enforcing state sets (compliance_days, 1 to 90, else INVALID_ARGUMENT naming it), and
     its delivery is recorded as before (Art. 16(3), EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE). The
     DEADLINE_KIND_COMPLIANCE deadline replaces DEADLINE_KIND_PRODUCE, which no longer runs (nor shows
-    overdue); a new transfer waits for it to pass (PRODUCTION_DEADLINE_RUNNING).
+    overdue). A recognised order is not transferred again, before or after that deadline, nor from
+    NOT_EXECUTED: FAILED_PRECONDITION ENFORCEMENT_ALREADY_RECOGNISED (EPOC_ENFORCEMENT_NOT_TRANSFERRED_AGAIN).
     IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of the closed list
     EnforcementRefusalGround, detail)--> NOT_ENFORCED (Art. 16(4))
     IN_ENFORCEMENT --WithdrawRequest(issuer)--> WITHDRAWN
