@@ -10,15 +10,16 @@ same holds while the record was not changed since: the retry of a change that wo
 delay notice, the same terms renegotiated) is not applied twice.
 
 What is remembered, per record (``RuntimeTables.last_changes``, written by ``records.store_change`` in the
-change's own transaction): the version a caller's change made and the call's **fingerprint**, the SHA-256
-over the caller's subject and jurisdiction, the RPC's full method name and the digest of its request
-serialized deterministically (``envelopes.request_digest``). Another caller, another RPC or another request
-body (another ``expected_version`` included) has another fingerprint. It is a digest, compared on the server
-and never returned nor sent in an event: it tells no one what the request held. Since an exact guess of a
-request's text could be confirmed against it, a workspace's retention shred deletes its records' rows with
-the rest of its content (``sealing.destroy_payloads``). A change made by the service
-itself (a clock, a consumer) records none, and moves the record's version past the one remembered, so no
-earlier request replays across it.
+change's own transaction): the version a caller's change made and the call's **fingerprint**, an
+HMAC-SHA256 under a key of the node's (derived from its KEK, ``Runtime.call_key``) over the caller's subject
+and jurisdiction, the RPC's full method name and the digest of its request serialized deterministically
+(``envelopes.request_digest``). Another caller, another RPC or another request body (another
+``expected_version`` included) has another fingerprint. It is a keyed digest, compared on the server and never
+returned nor sent in an event: it tells no one what the request held, and the database alone (a copy, a
+backup) cannot confirm a guess of a request's text against it. Since one who also holds the KEK could, a
+workspace's retention shred deletes its records' rows with the rest of its content
+(``sealing.destroy_payloads``). A change made by the service itself (a clock, a consumer) records none, and
+moves the record's version past the one remembered, so no earlier request replays across it.
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ _kept: contextvars.ContextVar[tuple[str, str, int, LastChange | None] | None] = 
 )
 
 
-def fingerprint(user_id: str, jurisdiction: str, method: str, request: Message) -> str:
-    """The fingerprint of a call: SHA-256 over the caller (subject, jurisdiction), the RPC's full method name
-    and the digest of the request, each part length-prefixed so that no two calls' parts run together."""
-    h = hashlib.sha256()
+def fingerprint(key: bytes, user_id: str, jurisdiction: str, method: str, request: Message) -> str:
+    """The fingerprint of a call: HMAC-SHA256 under the node's ``key`` (``Runtime.call_key``) over the caller
+    (subject, jurisdiction), the RPC's full method name and the digest of the request, each part
+    length-prefixed so that no two calls' parts run together. Keyed, so that the database alone (a copy, a
+    backup) cannot confirm an exact guess of a request's text (a reason, new terms) against it."""
+    h = hmac.new(key, digestmod=hashlib.sha256)
     for part in (user_id, jurisdiction, method, request_digest(request)):
         data = part.encode()
         h.update(len(data).to_bytes(4, "big"))
@@ -68,12 +71,12 @@ def fingerprint(user_id: str, jurisdiction: str, method: str, request: Message) 
     return h.hexdigest()
 
 
-def of_call(principal: Principal) -> str | None:
-    """The fingerprint of the RPC being served, by ``principal``; None outside an RPC."""
+def of_call(principal: Principal, key: bytes) -> str | None:
+    """The fingerprint of the RPC being served, by ``principal``, under the node's ``key``; None outside an RPC."""
     request = current_request.get()
     if request is None:
         return None
-    return fingerprint(principal.user_id, principal.jurisdiction, current_method.get(), request)
+    return fingerprint(key, principal.user_id, principal.jurisdiction, current_method.get(), request)
 
 
 def replays(last: LastChange | None, current: int, expected: int, call: str) -> bool:
@@ -102,7 +105,7 @@ def remember(uow: UnitOfWork, record_type: str, record_id: str, workspace_id: st
     if request is None:
         return
     principal = uow.principal
-    call = fingerprint(principal.user_id, principal.jurisdiction, current_method.get(), request)
+    call = fingerprint(uow.call_key, principal.user_id, principal.jurisdiction, current_method.get(), request)
     table = uow.tables.last_changes
     dialect = postgresql if uow.session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(

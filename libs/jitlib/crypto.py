@@ -23,7 +23,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
 from pydantic import SecretStr
 
@@ -194,6 +196,12 @@ def load_kek_ring(
             )
         file = fallback
     return KekRing.from_file(file, extra)
+
+
+def derived_key(kek: Kek, purpose: str) -> bytes:
+    """A 32-byte key for ``purpose`` derived from ``kek`` (HKDF-SHA256): a secret that is the node's and moves
+    with its KEK, without a file of its own; never a key that wraps or seals anything."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(kek.key)
 
 
 def new_data_key() -> bytes:

@@ -4,6 +4,7 @@ unit of work that writes a change, its events and its audit entries in one trans
 from __future__ import annotations
 
 import contextvars
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from nats.js.api import StreamConfig
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
-from jitlib import audit, outbox, period
+from jitlib import audit, crypto, outbox, period
 from jitlib.auth import Principal, current
 from jitlib.bus import Bus, EventConsumer, Handler
 from jitlib.clock import Clock
@@ -31,6 +32,9 @@ from jitlib.sealing import ContentKeys
 from jitlib.workspaces import DirectorySync, WorkspaceInfo
 
 T = TypeVar("T")
+
+#: What the key of the call fingerprints is derived for (``Runtime.call_key``, ``jitlib.changes``).
+CALL_KEY_PURPOSE = "jit call fingerprints v1"
 
 #: Full name of the RPC being served, e.g. "/jit.tasks.v1.TaskService/AcceptTask" (set by the server).
 current_method: contextvars.ContextVar[str] = contextvars.ContextVar("jit_method", default="internal")
@@ -57,6 +61,8 @@ class UnitOfWork:
     emitted: int = 0
     #: The events ``emit`` staged, handed to the relay once the transaction commits.
     staged: list[outbox.Staged] = field(default_factory=list)
+    #: The node's key for the fingerprints of the calls that change records (``Runtime.call_key``).
+    call_key: bytes = b""
 
     def emit(self, subject: str, envelope: Envelope) -> None:
         self.staged.append(outbox.stage(self.session, self.tables, subject, envelope))
@@ -101,6 +107,14 @@ class Runtime:
     #: Links the audit entries each change records into the hash chain, soon after its commit (``jitlib.audit``).
     chainer: audit.Chainer | None = None
 
+    @functools.cached_property
+    def call_key(self) -> bytes:
+        """The key of this node's call fingerprints (``jitlib.changes``), derived from its current KEK when the
+        service started: a database alone cannot confirm a guess of a request's text against them. Every
+        process of the service derives the same one; after a KEK rotation and a restart the fingerprints
+        kept before no longer match (their calls' retries are answered ABORTED, as any stale view)."""
+        return crypto.derived_key(self.keks.current, CALL_KEY_PURPOSE) if self.keks is not None else b""
+
     async def change(self, principal: Principal, fn: Callable[[UnitOfWork], T], *, on_loop: bool = False) -> T:
         """Run ``fn`` as one unit of work: the change, its outbox events and its audit entries commit
         together or not at all (the entries recorded unlinked, no lock taken; the chainer links them into
@@ -112,7 +126,7 @@ class Runtime:
 
         def unit(session: Session) -> T:
             nonlocal emitted, staged
-            uow = UnitOfWork(session, self.tables, principal)
+            uow = UnitOfWork(session, self.tables, principal, call_key=self.call_key)
             result = fn(uow)
             audit.record(session, self.tables, uow.audits, self.clock.now())
             emitted, staged = uow.emitted, uow.staged

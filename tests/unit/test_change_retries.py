@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from jit.tasks.v1 import tasks_pb2
-from jitlib import auth, changes, sealing
+from jitlib import auth, changes, crypto, sealing
 from jitlib.actors import Actor, Versioned
 from jitlib.auth import Principal
 from jitlib.db import new_metadata, runtime_tables
@@ -25,9 +25,10 @@ from jitlib.errors import Aborted
 from jitlib.forwarding import OwnedElsewhere
 from jitlib.policy import TASK_RULES, Operation, RecordAccess
 from jitlib.records import RecordPath, Replayed, store_change, transition_rpc
-from jitlib.runtime import UnitOfWork, current_method
+from jitlib.runtime import CALL_KEY_PURPOSE, UnitOfWork, current_method
 
 T = TypeVar("T")
+KEY = b"a node's key for its call fingerprints"
 DECLINE = "/jit.tasks.v1.TaskService/DeclineTask"
 NL = Actor("u-1", "nl-prosecutor", "NL")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -49,22 +50,33 @@ def principal(user_id: str = "u-1", jurisdiction: str = "NL") -> Principal:
 
 
 def test_a_fingerprint_is_a_digest_of_the_caller_the_method_and_the_request() -> None:
-    one = changes.fingerprint("u-1", "NL", DECLINE, request())
+    one = changes.fingerprint(KEY, "u-1", "NL", DECLINE, request())
     assert len(one) == 64 and int(one, 16) >= 0  # SHA-256, hex: nothing of the request in clear
-    assert one == changes.fingerprint("u-1", "NL", DECLINE, request())
+    assert one == changes.fingerprint(KEY, "u-1", "NL", DECLINE, request())
     others = {
-        changes.fingerprint("u-2", "NL", DECLINE, request()),
-        changes.fingerprint("u-1", "DE", DECLINE, request()),
-        changes.fingerprint("u-1", "NL", "/jit.tasks.v1.TaskService/StartTask", request()),
-        changes.fingerprint("u-1", "NL", DECLINE, request(expected=4)),
-        changes.fingerprint("u-1", "NL", DECLINE, request(reason="hosted in FR")),
+        changes.fingerprint(KEY, "u-2", "NL", DECLINE, request()),
+        changes.fingerprint(KEY, "u-1", "DE", DECLINE, request()),
+        changes.fingerprint(KEY, "u-1", "NL", "/jit.tasks.v1.TaskService/StartTask", request()),
+        changes.fingerprint(KEY, "u-1", "NL", DECLINE, request(expected=4)),
+        changes.fingerprint(KEY, "u-1", "NL", DECLINE, request(reason="hosted in FR")),
         # The parts are length-prefixed: moving a character from one part to the next is another call.
-        changes.fingerprint("u-1N", "L", DECLINE, request()),
+        changes.fingerprint(KEY, "u-1N", "L", DECLINE, request()),
     }
     assert one not in others and len(others) == 6
 
 
-CALL = changes.fingerprint("u-1", "NL", DECLINE, request())
+def test_a_fingerprint_is_keyed_by_the_nodes_kek_so_the_database_alone_confirms_no_guess() -> None:
+    """Under another key (another node's KEK, or none) the same call has another fingerprint: one who holds
+    the database but not the KEK cannot confirm an exact guess of a request's text (its reason) against it."""
+    kek = crypto.Kek(bytes(range(32)))
+    key = crypto.derived_key(kek, CALL_KEY_PURPOSE)
+    assert key == crypto.derived_key(crypto.Kek(bytes(range(32))), CALL_KEY_PURPOSE)  # every process alike
+    assert key not in (kek.key, crypto.derived_key(kek, "another purpose"))
+    guess = changes.fingerprint(b"", "u-1", "NL", DECLINE, request())
+    assert changes.fingerprint(key, "u-1", "NL", DECLINE, request()) not in (guess, CALL)
+
+
+CALL = changes.fingerprint(KEY, "u-1", "NL", DECLINE, request())
 
 
 @pytest.mark.parametrize(
@@ -109,6 +121,7 @@ class StandIn:
         self.federation = None
         self.workspaces: dict[str, Any] = {}
         self.reads = 0
+        self.call_key = KEY
         self.audits: list[tuple[str, str, str, str]] = []
 
     async def authorize(self, *args: Any, **kwargs: Any) -> None:
@@ -123,7 +136,7 @@ class StandIn:
         return fn(self.session)
 
     async def change(self, principal: Principal, fn: Callable[[Any], T], *, on_loop: bool = False) -> T:
-        uow = UnitOfWork(self.session, RUNTIME, principal)  # type: ignore[arg-type]
+        uow = UnitOfWork(self.session, RUNTIME, principal, call_key=KEY)  # type: ignore[arg-type]
         result = fn(uow)
         self.audits += [(a.operation, a.record_id, a.user_id, a.outcome) for a in uow.audits]
         return result
@@ -386,7 +399,7 @@ def first_call(racing: Racing, who: Principal) -> Callable[[], None]:
     def commit() -> None:  # as ``write``, from within the served call's event loop
         before, rt = racing.stored, racing.rt
         after = replace(before, version=before.version + 1)
-        uow = UnitOfWork(rt.session, RUNTIME, who)  # type: ignore[arg-type]
+        uow = UnitOfWork(rt.session, RUNTIME, who, call_key=KEY)  # type: ignore[arg-type]
         store_change(uow, TASK_RULES, before, after, lambda *_: True, nothing)
         rt.audits += [(a.operation, a.record_id, a.user_id, a.outcome) for a in uow.audits]
         racing.stored = after

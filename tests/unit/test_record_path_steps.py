@@ -65,6 +65,7 @@ class StandIn:
         self.federation = None
         self.workspaces = {workspace.id: workspace}
         self.clock = ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
+        self.call_key = b"a node's key"  # Runtime.call_key
 
     async def authorize(self, *args: Any, **kwargs: Any) -> None:
         return None
