@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import os
 import shutil
 import tempfile
 import threading
@@ -135,6 +136,40 @@ def start_service(spec: ServiceSpec, settings: ServiceSettings, common: CommonSe
 
 def md(token: str) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {token}")]
+
+
+def at_once(stub: Any, tokens: Any, calls: list[tuple[str, str, Any]], field: str, timeout: float = 30) -> list[Any]:
+    """Send every (user, method, request) through ``stub`` at once, without waiting for any answer first (each
+    user's token from ``tokens``): each answer's ``field`` (the record it answers with), or the error it was
+    refused with, in the order sent."""
+    sent = [getattr(stub, m).future(r, metadata=md(tokens(u)), timeout=timeout) for u, m, r in calls]
+    answers: list[Any] = []
+    for future in sent:
+        try:
+            answers.append(getattr(future.result(), field))
+        except grpc.RpcError as refused:
+            answers.append(refused)
+    return answers
+
+
+def files_holding(root: Path, needle: bytes) -> tuple[list[Path], int]:
+    """The files under ``root`` that hold ``needle``, and how many files could be read: a byte search of a
+    folder that live servers may be changing meanwhile (a NATS consumer's folder deleted, a WAL checkpointed),
+    so a file or folder gone between its listing and its reading is passed over, never an error."""
+    found, read = [], 0
+    for folder, _, names in os.walk(root):  # a folder gone while listed is skipped (os.walk ignores the error)
+        for name in names:
+            path = Path(folder, name)
+            try:
+                if not path.is_file():
+                    continue
+                data = path.read_bytes()
+            except OSError:
+                continue
+            read += 1
+            if needle in data:
+                found.append(path)
+    return found, read
 
 
 def rid() -> str:

@@ -23,7 +23,7 @@ from jit.preservation.v1 import preservation_pb2_grpc
 from jit.tasks.v1 import tasks_pb2 as pb
 from jit.tasks.v1 import tasks_pb2_grpc
 from jitdev.nodes import LocalFederation
-from tests.harness import error_reason, eventually, md, rid
+from tests.harness import error_reason, eventually, files_holding, md, rid
 
 pytestmark = pytest.mark.integration
 WS = "jit-demo"
@@ -169,11 +169,8 @@ def test_a_user_creates_records_on_their_own_countrys_node(nodes: Nodes) -> None
 
 
 def _files_containing(folder: Path, needle: bytes) -> list[str]:
-    hits = []
-    for path in folder.rglob("*"):
-        if path.is_file() and needle in path.read_bytes():
-            hits.append(str(path.relative_to(folder)))
-    return hits
+    """The files of a node's folder that hold ``needle``, relative to it (``files_holding``: a live folder)."""
+    return [str(path.relative_to(folder)) for path in files_holding(folder, needle)[0]]
 
 
 def test_restricted_titles_never_reach_ies_state_folder(nodes: Nodes, federation: LocalFederation) -> None:

@@ -41,7 +41,7 @@ from jitlib.clock import OffsetClock
 from jitlib.config import CommonSettings
 from jitlib.natsauth import NodeUsers
 from tests.conftest import authenticated_nats, read_stream, wait_for_workspace
-from tests.harness import RunningService, eventually, field_violations, md, rid, start_service
+from tests.harness import RunningService, eventually, field_violations, files_holding, md, rid, start_service
 from tests.integration.evidence.conftest import new_request
 
 pytestmark = pytest.mark.integration
@@ -184,19 +184,9 @@ def entries(svc: RunningService) -> list[dict[str, Any]]:
 
 
 def found_in_files(root: Path, needle: bytes) -> tuple[list[Path], int]:
-    """The files under ``root`` that hold ``needle``, and how many files could be read."""
-    found, read = [], 0
-    for p in root.rglob("*"):
-        try:
-            if not p.is_file():
-                continue
-            data = p.read_bytes()
-        except OSError:
-            continue
-        read += 1
-        if needle in data:
-            found.append(p)
-    return found, read
+    """The files under ``root`` that hold ``needle``, and how many files could be read (``files_holding``:
+    the NATS server may delete a consumer's folder while the search walks its store)."""
+    return files_holding(root, needle)
 
 
 @dataclasses.dataclass
