@@ -21,6 +21,7 @@ from jit.audit.v1 import audit_pb2, audit_pb2_grpc
 from jit.tasks.v1 import tasks_pb2 as pb
 from jit.tasks.v1 import tasks_pb2_grpc
 from services.tasks.store import RUNTIME
+from tests import harness
 from tests.harness import error_reason, eventually, md, rid
 
 pytestmark = pytest.mark.integration
@@ -63,14 +64,7 @@ class Client:
     def at_once(self, calls: list[tuple[str, str, Any]]) -> list[Any]:
         """Send every (user, method, request) at once, without waiting for any answer first: each answer's
         task, or the error it was refused with."""
-        sent = [getattr(self.stub, m).future(r, metadata=md(self.tokens(u)), timeout=15) for u, m, r in calls]
-        answers: list[Any] = []
-        for future in sent:
-            try:
-                answers.append(future.result().task)
-            except grpc.RpcError as refused:
-                answers.append(refused)
-        return answers
+        return harness.at_once(self.stub, self.tokens, calls, "task", timeout=15)
 
     def events(self) -> int:
         """The events the service wrote (its outbox rows)."""

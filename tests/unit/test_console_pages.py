@@ -312,25 +312,9 @@ def test_a_restricted_item_is_listed_without_a_download_form() -> None:
 def test_records_show_the_victims_they_concern_by_pseudonym_and_the_task_form_asks_for_them() -> None:
     """VICTIM_BY_PSEUDONYM in the console: a task's, request's and order's page and their lists show the
     victims' pseudonyms; the new-task form takes them, separated by commas or spaces."""
-    from types import SimpleNamespace
-
     from services.console.actions import pseudonyms
-    from services.console.sessions import Sessions
-    from services.console.web import Console
 
-    settings = ConsoleSettings(console_client_secret="unit-test")
-    console = Console(settings, Sessions(settings))
-    common = dict(
-        user=SimpleNamespace(roles=("prosecutor",), workspaces=("jit-demo",), jurisdiction="NL"),
-        when=lambda v: present.when(v, present.zone("UTC")),
-        ts=present.instant,
-        tz=present.zone("UTC"),
-        now=NOW,
-        time_left=lambda v: present.time_left(v, NOW),
-        legal_zone=present.legal_zone("DE"),
-        upload_max_mb=1,
-        items=[],
-    )
+    console, common = _task_page_context()
     refs = ["V-NL-0001", "V-NL-0002"]
     t = tk.Task(id="t-1", workspace_id="jit-demo", title="Identify the uploader", victim_refs=refs)
     t.created_at.FromDatetime(NOW)
@@ -464,24 +448,7 @@ def test_a_request_shows_its_user_notice_suppressed_until_and_lapsed_once_the_or
 def test_task_taken_back_in_the_console_marks_the_assignee_taken_out_and_the_assign_form_sends_a_reason() -> None:
     """TASK_TAKEN_BACK in the console: a task whose assignee was taken out of the JIT says so on its page and
     in the task board; the assign form sends the new member and an optional reason."""
-    from types import SimpleNamespace
-
-    from services.console.sessions import Sessions
-    from services.console.web import Console
-
-    settings = ConsoleSettings(console_client_secret="unit-test")
-    console = Console(settings, Sessions(settings))
-    common = dict(
-        user=SimpleNamespace(roles=("prosecutor",), workspaces=("jit-demo",), jurisdiction="NL"),
-        when=lambda v: present.when(v, present.zone("UTC")),
-        ts=present.instant,
-        tz=present.zone("UTC"),
-        now=NOW,
-        time_left=lambda v: present.time_left(v, NOW),
-        legal_zone=present.legal_zone("DE"),
-        upload_max_mb=1,
-        items=[],
-    )
+    console, common = _task_page_context()
     for out in (False, True):
         t = tk.Task(id="t-1", workspace_id="jit-demo", title="Identify the uploader", assignee_jurisdiction="DE")
         t.assignee_taken_out = out
@@ -494,3 +461,25 @@ def test_task_taken_back_in_the_console_marks_the_assignee_taken_out_and_the_ass
     req = build_request(TASK_ACTIONS["assign"], "t-1", "3", {"assignee_jurisdiction": "IE", "reason": "DE left"})
     assert isinstance(req, tk.AssignTaskRequest) and req.assignee_jurisdiction == "IE" and req.reason == "DE left"
     assert build_request(TASK_ACTIONS["assign"], "t-1", "3", {}).reason == ""
+
+
+def _task_page_context() -> tuple[Any, dict[str, Any]]:
+    """A console and what its task pages are rendered with, for an NL prosecutor of jit-demo (UTC)."""
+    from types import SimpleNamespace
+
+    from services.console.sessions import Sessions
+    from services.console.web import Console
+
+    settings = ConsoleSettings(console_client_secret="unit-test")
+    common = dict(
+        user=SimpleNamespace(roles=("prosecutor",), workspaces=("jit-demo",), jurisdiction="NL"),
+        when=lambda v: present.when(v, present.zone("UTC")),
+        ts=present.instant,
+        tz=present.zone("UTC"),
+        now=NOW,
+        time_left=lambda v: present.time_left(v, NOW),
+        legal_zone=present.legal_zone("DE"),
+        upload_max_mb=1,
+        items=[],
+    )
+    return Console(settings, Sessions(settings)), common

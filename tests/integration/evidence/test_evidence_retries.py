@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from services.evidence.store import RUNTIME
-from tests.harness import RunningService, error_reason, md
+from tests import harness
+from tests.harness import RunningService, error_reason
 from tests.integration.evidence.conftest import DAY, Client, ts
 
 pytestmark = pytest.mark.integration
@@ -84,14 +85,7 @@ ROUNDS = 6
 
 def at_once(client: Client, user: str, method: str, request: Any) -> list[Any]:
     """The same call sent twice at once, without waiting for either answer: each answer's request, or the error."""
-    sent = [getattr(client.stub, method).future(request, metadata=md(client.tokens(user)), timeout=30) for _ in "ab"]
-    answers: list[Any] = []
-    for future in sent:
-        try:
-            answers.append(future.result().request)
-        except grpc.RpcError as refused:
-            answers.append(refused)
-    return answers
+    return harness.at_once(client.stub, client.tokens, [(user, method, request)] * 2, "request")
 
 
 def test_an_issue_sent_twice_at_once_is_made_once_and_both_are_answered_with_it(
