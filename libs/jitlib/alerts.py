@@ -114,10 +114,15 @@ class AlertScanner(Periodic):
     async def run_pass(self) -> int:
         return await self.scan_once()
 
+    #: What an emitter may raise to stop its alert without failing (a hold that keeps a workspace from its
+    #: shred): the alert is not recorded (the next scan finds it again when still due), logged, and the scan
+    #: raises no failure for it.
+    stops: tuple[type[Exception], ...] = ()
+
     async def scan_once(self) -> int:
         """Emit every alert due now; returns how many this scan sent. An alert whose emitter fails is not
         recorded (sent again by the next scan) and stops none of the others: the scan sends them, then raises
-        the first failure (each one logged)."""
+        the first failure (each one logged), never one of ``stops``."""
         now = self._rt.clock.now()
         due = await self._rt.read(lambda session: list(self._scan(session, now)))
         sent = 0
@@ -129,19 +134,25 @@ class AlertScanner(Periodic):
                 continue
             except Exception as exc:
                 if len(alerts) == 1:
-                    log.warning("alert %s failed (%s): the scan goes on, and fails after", alerts[0].key, exc)
-                    failed = failed or exc
+                    failed = failed or self._failure(alerts[0], exc)
                     continue
                 log.warning("an alert of a batch of %d failed: sending them one by one", len(alerts))
             for alert in alerts:
                 try:
                     sent += await self._rt.change(SYSTEM, functools.partial(self._send, alerts=[alert], now=now))
                 except Exception as exc:  # the others of the batch still go; the scan then fails with it
-                    log.warning("alert %s failed (%s): the scan goes on, and fails after", alert.key, exc)
-                    failed = failed or exc
+                    failed = failed or self._failure(alert, exc)
         if failed is not None:
             raise failed
         return sent
+
+    def _failure(self, alert: Alert, exc: Exception) -> Exception | None:
+        """``exc``, raised by ``alert``'s emitter, logged: the scan's failure, or None for one of ``stops``."""
+        if isinstance(exc, self.stops):
+            log.warning("alert %s stopped (%s): the scan goes on", alert.key, exc)
+            return None
+        log.warning("alert %s failed (%s): the scan goes on, and fails after", alert.key, exc)
+        return exc
 
     def _send(self, uow: UnitOfWork, alerts: Sequence[Alert], now: datetime) -> int:
         """Record and emit ``alerts`` in the unit of work's transaction; how many were not recorded before."""

@@ -296,6 +296,9 @@ class RetentionScanner(AlertScanner):
     Before all that, the keys this process holds but has not used lately are dropped (``drop_stale``).
     """
 
+    #: A hold set between the claim and the shred stops that workspace's shred, and is no failure of the pass.
+    stops = (HeldMeanwhile,)
+
     def __init__(
         self,
         rt: Runtime,
@@ -389,11 +392,9 @@ class RetentionScanner(AlertScanner):
                 except Exception as exc:  # its claim is let go (``claim_and_erase``); the others go on
                     log.warning("workspace %s: %s; the other workspaces due are shredded all the same", ws, exc)
                     failed = failed or exc
-            try:
-                sent = await super().scan_once()  # shreds what this scan claimed and erased, nothing else
-            except HeldMeanwhile as exc:  # each alert was tried (``AlertScanner``), the failing ones logged
-                log.warning("%s", exc)
-            except Exception as exc:
+            try:  # shreds what this scan claimed and erased, nothing else; a hold is one of ``stops``
+                sent = await super().scan_once()
+            except Exception as exc:  # each alert was tried (``AlertScanner``), the failing ones logged
                 failed = failed or exc
             claimed = sorted(self._claimed)
             shredded = await self.rt.read(lambda s: [ws for ws in claimed if store.workspace_shredded(s, ws)])

@@ -27,6 +27,7 @@ from jitlib import retention_sweep
 from jitlib.alerts import SYSTEM
 from services.messaging import domain, store
 from services.messaging.events import SHREDDED_TYPE
+from services.messaging.notices import HeldMeanwhile
 from tests.conftest import read_stream, wait_for_workspace
 from tests.harness import RunningService, eventually, md, rid
 from tests.integration.messaging.conftest import announce_workspace, messaging_db, start_messaging
@@ -279,6 +280,33 @@ def test_a_workspace_a_hold_stops_mid_shred_stops_none_of_the_others_due_in_the_
     assert not read(svc, lambda s: store.workspace_shredded(s, kept))
     assert read(svc, lambda s: store.retention_counts(s, kept)) == before[kept]
     assert read(svc, lambda s: store.load_workspace_key(s, kept)) is not None
+    assert two_due.claimed() == []
+
+
+def test_a_shred_that_fails_after_one_a_hold_stopped_fails_the_pass(
+    two_due: Due, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workspaces due in one pass: the directory holds the first one to be shredded just before its shred
+    (HeldMeanwhile, no failure), and the second one's shred fails. The pass fails with that failure (before,
+    the hold, raised first, hid it: the pass ended as if nothing had failed); both are kept and let go."""
+    svc, scanner = two_due.svc, two_due.scanner
+    change = svc.rt.change
+    seen: list[str] = []
+
+    async def hold_the_first_fail_the_second(principal: Any, fn: Any, **kw: Any) -> Any:
+        if isinstance(fn, functools.partial) and fn.func == scanner._send:
+            workspace_id = fn.keywords["alerts"][0].payload[0]
+            seen.append(workspace_id)
+            if len(seen) == 1:
+                raise HeldMeanwhile(f"workspace {workspace_id} held meanwhile")
+            raise OSError("the shred's transaction failed")
+        return await change(principal, fn, **kw)
+
+    monkeypatch.setattr(svc.rt, "change", hold_the_first_fail_the_second)
+    with pytest.raises(OSError, match="shred's transaction failed"):
+        svc.loop.run(scanner.scan_once())
+    assert sorted(seen) == sorted({WS, OTHER})
+    assert not any(read(svc, lambda s, ws=ws: store.workspace_shredded(s, ws)) for ws in seen)
     assert two_due.claimed() == []
 
 
