@@ -348,19 +348,7 @@ def test_evidence_requests_and_their_deadlines_are_counted_from_the_evidence_eve
     requests count under their offence and addressee."""
     since = ts(datetime.now(UTC))
     for _ in range(5):
-        request = ev.CreateRequestRequest(
-            request_id=rid(),
-            workspace_id=WS,
-            legal_basis=ev.LEGAL_BASIS_EIO,
-            issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
-            addressee_kind=ev.ADDRESSEE_KIND_MEMBER_STATE,
-            addressee_jurisdiction="DE",
-            data_categories=[ev.DATA_CATEGORY_SUBSCRIBER],
-            targets=[ev.TargetIdentifier(type=ev.TARGET_TYPE_ACCOUNT_HANDLE, value="@x", platform="instagram")],
-            offence_category=ev.OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES,
-            urgency=ev.URGENCY_NORMAL,
-            title="Subscriber data",
-        )
+        request = _subscriber_data_request(offence_category=ev.OFFENCE_CATEGORY_NON_CONSENSUAL_INTIMATE_IMAGES)
         made = clients.call(clients.evidence, "nl-prosecutor", "CreateRequest", request).request
         clients.call(clients.evidence, "nl-prosecutor", "IssueRequest", ev.IssueRequestRequest(id=made.id))
         clients.call(clients.evidence, "de-liaison", "AcknowledgeRequest", ev.AcknowledgeRequestRequest(id=made.id))
@@ -389,20 +377,13 @@ def test_an_enforced_epoc_counts_the_compliance_deadline_the_enforcing_state_set
     since = ts(datetime.now(UTC))
     made = []
     for _ in range(5):
-        request = ev.CreateRequestRequest(
-            request_id=rid(),
-            workspace_id=WS,
+        request = _subscriber_data_request(
             legal_basis=ev.LEGAL_BASIS_EPOC,
             epoc_procedure=ev.EPOC_PROCEDURE_STANDARD,
-            issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
             addressee_kind=ev.ADDRESSEE_KIND_SERVICE_PROVIDER,
             addressee_jurisdiction="IE",
             provider_name="SocialNet Ireland Ltd",
-            data_categories=[ev.DATA_CATEGORY_SUBSCRIBER],
-            targets=[ev.TargetIdentifier(type=ev.TARGET_TYPE_ACCOUNT_HANDLE, value="@x", platform="instagram")],
             offence_category=ev.OFFENCE_CATEGORY_CYBERSTALKING,
-            urgency=ev.URGENCY_NORMAL,
-            title="Subscriber data",
         )
         r = clients.call(clients.evidence, "nl-prosecutor", "CreateRequest", request).request
         made.append(clients.call(clients.evidence, "nl-prosecutor", "IssueRequest", ev.IssueRequestRequest(id=r.id)))
@@ -466,3 +447,20 @@ def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorde
     by_gender = cells(clients.table(measure="tasks", groupings=["gender"]))
     # Every task names no victim now: they show as NO_VICTIM (a line behind which no victim is hides nothing).
     assert by_gender.pop(("NO_VICTIM",)) == 13 and set(by_gender.values()) == {None}
+
+
+def _subscriber_data_request(**over: Any) -> ev.CreateRequestRequest:
+    """NL's request for an account's subscriber data in the workspace: an EIO to DE unless ``over`` says other."""
+    fields: dict[str, Any] = dict(
+        request_id=rid(),
+        workspace_id=WS,
+        legal_basis=ev.LEGAL_BASIS_EIO,
+        issuing_authority="Openbaar Ministerie, Arrondissementsparket Amsterdam",
+        addressee_kind=ev.ADDRESSEE_KIND_MEMBER_STATE,
+        addressee_jurisdiction="DE",
+        data_categories=[ev.DATA_CATEGORY_SUBSCRIBER],
+        targets=[ev.TargetIdentifier(type=ev.TARGET_TYPE_ACCOUNT_HANDLE, value="@x", platform="instagram")],
+        urgency=ev.URGENCY_NORMAL,
+        title="Subscriber data",
+    )
+    return ev.CreateRequestRequest(**{**fields, **over})
