@@ -266,6 +266,13 @@ def list_tasks(
     victim: Annotated[
         str, typer.Option("--victim", metavar="PSEUDONYM", help="Only tasks concerning this victim (V-NL-0007).")
     ] = "",
+    taken_out: Annotated[
+        bool,
+        typer.Option(
+            "--taken-out",
+            help="Only tasks whose assignee was taken out of the workspace (DE (out)): to assign to a current member.",
+        ),
+    ] = False,
     due_within: Annotated[
         str | None,
         typer.Option("--due-within", metavar="DURATION", help="Only tasks due in the next DURATION, e.g. 7d."),
@@ -286,6 +293,7 @@ def list_tasks(
         origin_jurisdiction=origin.upper(),
         overdue_only=overdue,
         victim_ref=victim.strip().upper(),
+        assignee_taken_out=taken_out,
         page_size=page_size,
         page_token=page_token,
     )

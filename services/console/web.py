@@ -449,10 +449,10 @@ class Console:
             removals=removals.items,
         )  # fmt: skip
 
-    async def _all_tasks(self, c: Ctx, ws: str) -> Listing:
-        return await self._every_page(
-            c, "tasks", "ListTasks", tk.ListTasksRequest(workspace_id=ws, page_size=200), "tasks"
-        )
+    async def _all_tasks(self, c: Ctx, ws: str, *, taken_out: bool = False) -> Listing:
+        """The workspace's tasks (every page); ``taken_out``: only those whose assignee was taken out of it."""
+        ask = tk.ListTasksRequest(workspace_id=ws, page_size=200, assignee_taken_out=taken_out)
+        return await self._every_page(c, "tasks", "ListTasks", ask, "tasks")
 
     # ------------------------------------------------------------ tasks
 
@@ -460,10 +460,12 @@ class Console:
         ws = c.request.path_params["ws"]
         if ws not in c.user.workspaces:
             raise Refused(NOT_FOUND, NO_WORKSPACE)
-        tasks = await self._all_tasks(c, ws)
+        # ``?taken_out=1``: the tasks whose assignee was taken out of the JIT, for their issuer to assign anew.
+        taken_out = c.request.query_params.get("taken_out") == "1"
+        tasks = await self._all_tasks(c, ws, taken_out=taken_out)
         columns = [(s, [t for t in tasks.items if t.state == s]) for s in TASK_COLUMNS]
         return self.render(
-            c.request, "tasks.html", user=c.user, ws=ws, columns=columns, cut=not tasks.complete,
+            c.request, "tasks.html", user=c.user, ws=ws, columns=columns, cut=not tasks.complete, taken_out=taken_out,
             kinds=_choices(tk.TaskKind, _NOT_CREATED_KINDS),
             priorities=_choices(tk.TaskPriority),
             new_request_id=uuid.uuid4(), kept=c.user.take_form(c.request.url.path) or present.NOT_KEPT,

@@ -102,7 +102,9 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         InvalidArgument.raise_for(violations)
         after = paging.after_id(request)
         flt = store.TaskFilter(
-            **same_fields(request, "assignee_jurisdiction origin_jurisdiction overdue_only victim_ref"),
+            **same_fields(
+                request, "assignee_jurisdiction origin_jurisdiction overdue_only victim_ref assignee_taken_out"
+            ),
             states=states,
             due=due,
         )

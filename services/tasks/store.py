@@ -6,9 +6,9 @@ import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Index, LargeBinary, String, Text, bindparam, select, text
+from sqlalchemy import Index, LargeBinary, String, Text, bindparam, exists, literal, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jit.tasks.v1 import tasks_pb2
@@ -182,6 +182,8 @@ class TaskFilter:
     #: When they are due.
     due: Window = field(default_factory=Window)
     victim_ref: str = ""
+    #: Only tasks whose assignee was taken out of their workspace (``domain.assignee_taken_out``).
+    assignee_taken_out: bool = False
 
 
 class Listed(NamedTuple):
@@ -242,7 +244,21 @@ def _bound(scope: VisibilityScope, workspace_ids: frozenset[str], flt: TaskFilte
             "overdue", lambda: [TaskRow.due_at < bindparam("now"), TaskRow.state.in_(_OPEN)], window=True, now=now
         )
     bound.add_window("due", TaskRow.due_at, flt.due)
+    if flt.assignee_taken_out:
+        bound.add("assignee_taken_out", _assignee_taken_out)
     return bound
+
+
+def _assignee_taken_out() -> Any:
+    """The condition "the task's assignee is among its workspace's former members", as the workspace
+    directory's row holds them (``former_members``, comma-separated: ``domain.assignee_taken_out`` in SQL):
+    one probe of the directory's primary key per candidate, in the page's own statement."""
+    ws = RUNTIME.workspaces
+    former = literal(",") + ws.c.former_members + literal(",")
+    return exists().where(
+        ws.c.id == TaskRow.workspace_id,
+        former.like(literal("%,") + TaskRow.assignee_jurisdiction + literal(",%")),
+    )
 
 
 _OPEN = sorted(s.value for s in OPEN_STATES)

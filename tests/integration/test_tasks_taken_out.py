@@ -71,6 +71,104 @@ async def _announce_without(url: str, info: Any, jurisdiction: str) -> None:
         await nc.close()
 
 
+async def _announce_again(url: str, info: Any, jurisdiction: str) -> None:
+    """The workspace ``info`` with ``jurisdiction`` a member again (a new amendment: no former member)."""
+    import nats
+
+    from jitlib import workspaces
+
+    nc = await nats.connect(url)
+    try:
+        ws = common_pb2.Workspace(
+            id=info.id,
+            name=info.name,
+            lead=info.lead,
+            members=sorted({*info.members, jurisdiction}),
+            status=common_pb2.WORKSPACE_STATUS_OPEN,
+            version=info.version + 1,
+            starts_on=info.starts_on,
+            ends_on=info.ends_on,
+        )
+        await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
+    finally:
+        await nc.close()
+
+
+def _former(svc: RunningService) -> frozenset[str]:
+    info = svc.rt.workspaces.get(WS)
+    assert info is not None
+    return frozenset(info.former_members)
+
+
+def test_list_filter_assignee_taken_out_lists_the_tasks_of_a_country_taken_out(
+    tasks_here: RunningService, own_nats: NatsInstance, tokens: Any
+) -> None:
+    """ListTasks ``assignee_taken_out``: empty while nobody was taken out of the workspace; once DE is, NL's
+    tasks addressed to DE (in any state, as their ``assignee_taken_out`` says) and nothing else, combined with
+    a state filter; IE lists the workspace-visible ones. DE is a member again at the end (for the next test)."""
+    stub = tasks_pb2_grpc.TaskServiceStub(tasks_here.channel)
+
+    def call(user: str, method: str, request: Any) -> Any:
+        return getattr(stub, method)(request, metadata=md(tokens(user)), timeout=15)
+
+    if "DE" in _former(tasks_here):  # taken out by a test before: a member again first
+        asyncio.run(_announce_again(own_nats.url, tasks_here.rt.workspaces.get(WS), "DE"))
+        eventually(lambda: not _former(tasks_here), timeout=30)
+
+    def create(assignee: str, visibility: int = common_pb2.VISIBILITY_WORKSPACE) -> pb.Task:
+        request = pb.CreateTaskRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            title=f"Subscriber data for {assignee}",
+            kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+            assignee_jurisdiction=assignee,
+            visibility=visibility,
+        )
+        return call("nl-prosecutor", "CreateTask", request).task
+
+    assigned, accepted, restricted, cancelled, to_ie = (
+        create("DE"),
+        create("DE"),
+        create("DE", common_pb2.VISIBILITY_RESTRICTED),
+        create("DE"),
+        create("IE"),
+    )
+    call("de-liaison", "AcceptTask", pb.AcceptTaskRequest(id=accepted.id))
+    call("nl-prosecutor", "CancelTask", pb.CancelTaskRequest(id=cancelled.id, reason="asked elsewhere"))
+
+    def listed(user: str, **filters: Any) -> list[pb.Task]:
+        request = pb.ListTasksRequest(workspace_id=WS, assignee_taken_out=True, page_size=2, **filters)
+        found: list[pb.Task] = []
+        while True:
+            page = call(user, "ListTasks", request)
+            found += page.tasks
+            if not page.next_page_token:
+                return found
+            request.page_token = page.next_page_token
+
+    assert listed("nl-prosecutor") == [] and listed("ie-liaison") == []
+
+    try:
+        asyncio.run(_announce_without(own_nats.url, tasks_here.rt.workspaces.get(WS), "DE"))
+        eventually(lambda: _former(tasks_here) == {"DE"}, timeout=30)
+
+        mine = [assigned, accepted, restricted, cancelled]
+        nl = listed("nl-prosecutor")
+        assert [t.id for t in nl] == [t.id for t in mine]
+        assert all(t.assignee_taken_out and t.assignee_jurisdiction == "DE" for t in nl)
+        everything = call("nl-prosecutor", "ListTasks", pb.ListTasksRequest(workspace_id=WS, page_size=200)).tasks
+        assert {t.id for t in nl} == {t.id for t in everything if t.assignee_taken_out}
+        assert to_ie.id in {t.id for t in everything}
+        open_ones = listed("nl-prosecutor", states=[pb.TASK_STATE_ASSIGNED, pb.TASK_STATE_ACCEPTED])
+        assert [t.id for t in open_ones] == [assigned.id, accepted.id, restricted.id]
+        assert [t.id for t in listed("nl-prosecutor", states=[pb.TASK_STATE_ACCEPTED])] == [accepted.id]
+        assert [t.id for t in listed("ie-liaison")] == [assigned.id, accepted.id, cancelled.id]
+    finally:
+        asyncio.run(_announce_again(own_nats.url, tasks_here.rt.workspaces.get(WS), "DE"))
+        eventually(lambda: not _former(tasks_here), timeout=30)
+    assert listed("nl-prosecutor") == []
+
+
 def test_task_taken_back_from_a_country_taken_out_of_the_jit(
     tasks_here: RunningService, own_nats: NatsInstance, tokens: Any
 ) -> None:

@@ -283,6 +283,33 @@ def test_task_taken_back_a_task_whose_assignee_was_taken_out_says_so_in_the_list
     assert "DE (out)" in _text(task_detail(out, NOW)) and "(out)" not in _text(task_detail(member, NOW))
 
 
+def test_task_list_taken_out_asks_for_the_tasks_whose_assignee_was_taken_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """TASK_TAKEN_BACK: `jit task list --taken-out` sends ``assignee_taken_out`` (with the other filters) and
+    shows what the service lists with `DE (out)`; without it the filter is not asked for."""
+    from jitcli import tasks_cmd
+
+    sent: list[tasks_pb2.ListTasksRequest] = []
+
+    def call(ctx: object, method: str, request: tasks_pb2.ListTasksRequest) -> tasks_pb2.ListTasksResponse:
+        assert method == "ListTasks"
+        sent.append(request)
+        out = _task(state=tasks_pb2.TASK_STATE_ACCEPTED, assignee_taken_out=True)
+        return tasks_pb2.ListTasksResponse(tasks=[out] if request.assignee_taken_out else [])
+
+    monkeypatch.setattr(tasks_cmd, "_call", call)
+    env = {"JIT_CONFIG_DIR": str(tmp_path), "COLUMNS": "200"}
+    runner = CliRunner()
+    listed = runner.invoke(app, ["task", "list", "-w", "jit-demo", "--taken-out", "--state", "accepted"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "DE (out)" in listed.stdout
+    assert sent[0].assignee_taken_out and list(sent[0].states) == [tasks_pb2.TASK_STATE_ACCEPTED]
+    assert sent[0].workspace_id == "jit-demo"
+    plain = runner.invoke(app, ["task", "list", "-w", "jit-demo"], env=env)
+    assert plain.exit_code == 0 and not sent[1].assignee_taken_out and "no tasks" in plain.stderr
+
+
 def test_table_does_not_interpret_markup() -> None:
     text = _text(tasks_table([_task(title="[bold]not markup[/bold]")], NOW))
     assert "[bold]not markup[/bold]" in text

@@ -187,6 +187,28 @@ def test_the_due_page_asks_for_what_is_due_and_reads_every_page(h: Harness) -> N
     assert "stops at" not in page
 
 
+def test_the_tasks_page_filters_the_tasks_whose_assignee_was_taken_out(h: Harness) -> None:
+    """TASK_TAKEN_BACK: the tasks page's "assignee taken out of the JIT" link asks the service for those tasks
+    alone (``assignee_taken_out``), marks them, and says so when there is none; "all tasks" asks for all."""
+    out = tk.Task(id=rid(1), workspace_id=WS, title="DE-TASK", assignee_jurisdiction="DE", assignee_taken_out=True)
+    out.state = tk.TASK_STATE_ACCEPTED
+    h.services.answers[("tasks", "ListTasks")] = lambda r: tk.ListTasksResponse(
+        tasks=[out] if r.assignee_taken_out else []
+    )
+    h.login()
+    page = h.http.get(f"/w/{WS}/tasks?taken_out=1").text
+    assert "DE-TASK" in page and "taken out</strong>" in page and "No task here" not in page
+    assert f'href="/w/{WS}/tasks?taken_out=1" aria-current="page"' in page
+    everything = h.http.get(f"/w/{WS}/tasks").text
+    assert "DE-TASK" not in everything and "No task here" not in everything
+    assert f'href="/w/{WS}/tasks" aria-current="page"' in everything
+    assert [a.assignee_taken_out for a in h.services.asked("ListTasks")] == [True, False]
+    h.services.answers[("tasks", "ListTasks")] = tk.ListTasksResponse()
+    assert (
+        "No task here is addressed to a country taken out of the JIT" in h.http.get(f"/w/{WS}/tasks?taken_out=1").text
+    )
+
+
 def test_a_due_page_cut_at_its_last_page_says_so(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(web, "MAX_PAGES", 2)
     h.services.answers[("evidence", "ListRequests")] = lambda r: ev.ListRequestsResponse(

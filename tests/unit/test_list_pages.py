@@ -64,6 +64,24 @@ def visibility(i: int) -> Any:
     return common_pb2.VISIBILITY_RESTRICTED if i % 3 else common_pb2.VISIBILITY_WORKSPACE
 
 
+def workspace_row(ws_id: str, former: str) -> dict[str, Any]:
+    """The workspace directory's row of ``ws_id`` (NL leading NL, DE and IE) with ``former`` taken out."""
+    members = ",".join(m for m in MEMBERS if m not in former.split(","))
+    return {
+        "id": ws_id,
+        "name": ws_id,
+        "lead": "NL",
+        "members": members,
+        "former_members": former,
+        "legal_basis": "Agreement",
+        "starts_on": "2026-01-01",
+        "ends_on": "2027-12-31",
+        "status": "open",
+        "version": 1,
+        "updated_at": NOW,
+    }
+
+
 def walk(page: Any, size: int) -> list[Any]:
     """Every page of ``size`` in turn, by the last id of the one before."""
     out: list[Any] = []
@@ -114,8 +132,18 @@ def check_task_pages(db: Database) -> None:
         assert db.write_sync(lambda s, t=renamed, v=made[i].version: tasks.TASKS.update_if_version(s, t, v))
         made[i] = renamed
     window = Window(NOW + timedelta(days=4), NOW + timedelta(days=16))
+    # DE taken out of the workspace (its directory's row), IE of another one: the tasks addressed to DE.
+    db.write_sync(
+        lambda s: s.execute(insert(tasks.RUNTIME.workspaces), [workspace_row(WS, "DE"), workspace_row("jit-b", "IE")])
+    )
+    taken_out = tasks.TaskFilter(assignee_taken_out=True)
     filters = [
         (tasks.TaskFilter(), lambda t: True),
+        (taken_out, lambda t: t.assignee_jurisdiction == "DE"),
+        (
+            replace(taken_out, states=frozenset({TaskState.BLOCKED})),
+            lambda t: t.assignee_jurisdiction == "DE" and t.state is TaskState.BLOCKED,
+        ),
         (tasks.TaskFilter(states=frozenset({TaskState.BLOCKED})), lambda t: t.state is TaskState.BLOCKED),
         (tasks.TaskFilter(due=window), lambda t: window.holds(t.due_at)),
         (tasks.TaskFilter(victim_ref=VICTIM), lambda t: VICTIM in t.victim_refs),

@@ -179,7 +179,7 @@ class GetTaskResponse(_message.Message):
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
 
 class ListTasksRequest(_message.Message):
-    __slots__ = ("workspace_id", "states", "assignee_jurisdiction", "origin_jurisdiction", "overdue_only", "due_after", "due_before", "page_size", "page_token", "victim_ref")
+    __slots__ = ("workspace_id", "states", "assignee_jurisdiction", "origin_jurisdiction", "overdue_only", "due_after", "due_before", "page_size", "page_token", "victim_ref", "assignee_taken_out")
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     STATES_FIELD_NUMBER: _ClassVar[int]
     ASSIGNEE_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -190,6 +190,7 @@ class ListTasksRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     VICTIM_REF_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_TAKEN_OUT_FIELD_NUMBER: _ClassVar[int]
     workspace_id: str
     states: _containers.RepeatedScalarFieldContainer[TaskState]
     assignee_jurisdiction: str
@@ -200,7 +201,8 @@ class ListTasksRequest(_message.Message):
     page_size: int
     page_token: str
     victim_ref: str
-    def __init__(self, workspace_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[TaskState, str]]] = ..., assignee_jurisdiction: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., overdue_only: _Optional[bool] = ..., due_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., victim_ref: _Optional[str] = ...) -> None: ...
+    assignee_taken_out: bool
+    def __init__(self, workspace_id: _Optional[str] = ..., states: _Optional[_Iterable[_Union[TaskState, str]]] = ..., assignee_jurisdiction: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., overdue_only: _Optional[bool] = ..., due_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., victim_ref: _Optional[str] = ..., assignee_taken_out: _Optional[bool] = ...) -> None: ...
 
 class ListTasksResponse(_message.Message):
     __slots__ = ("tasks", "next_page_token")
