@@ -149,7 +149,7 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
     from services.preservation import store as preservation
 
     expected = {
-        "tasks": "8eae312e19a6c140",  # 0022 emptied the column (Task.assignee_taken_out)
+        "tasks": "fbdba2644577e06e",  # 0023 emptied the column (ListTasksRequest.assignee_taken_out)
         "evidence_requests": "ddf7a2852fb4298b",  # 0038 emptied the column (the workspace's former members)
         "preservation_orders": "5c5619a88fee9bc5",  # 0023 emptied the column (the workspace's former members)
     }
