@@ -165,6 +165,10 @@ def time_left_cell(order: pb.PreservationOrder, now: dt.datetime) -> Text:
     return Text(time_left_words(expires, now), style=style)
 
 
+#: After an order's issuer taken out of the workspace (``issuer_taken_out``, rule ORDER_ISSUER_TAKEN_OUT).
+ISSUER_OUT = " (out: taken out of the JIT; this copy is no longer kept up to date)"
+
+
 def orders_table(orders: Sequence[pb.PreservationOrder], now: dt.datetime, wide: bool = False) -> Table:
     """One row per order, in the order given (the service sorts by expiry, soonest first); the victims it
     concerns when any order names one."""
@@ -188,7 +192,7 @@ def orders_table(orders: Sequence[pb.PreservationOrder], now: dt.datetime, wide:
             format_instant(expires) if expires else "-",
             time_left_cell(o, now),
             format_instant(deadline) if deadline else "-",
-            o.origin_jurisdiction,
+            o.origin_jurisdiction + (" (out)" if o.issuer_taken_out else ""),
             *([victims_label(o.victim_refs) or "-"] if victims else []),
         )
     return table
@@ -210,7 +214,7 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
         ("targets", targets),
         ("data", categories),
         *([("victims", victims_label(o.victim_refs))] if o.victim_refs else []),
-        ("issued by", o.origin_jurisdiction),
+        ("issued by", o.origin_jurisdiction + (ISSUER_OUT if o.issuer_taken_out else "")),
         ("user notice", user_notice_text(o, pb.UserNoticeStatus)),
         ("visibility", visibility + (f", shared with {', '.join(o.shared_with)}" if o.shared_with else "")),
     ]

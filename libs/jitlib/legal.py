@@ -683,6 +683,13 @@ _TASKS: tuple[Rule, ...] = (
         _TASK_GUESS,
     ),
     Rule(
+        "ORDER_ISSUER_TAKEN_OUT",
+        "a preservation order whose issuing state was taken out of the workspace (JIT_MEMBER_TAKEN_OUT) stays "
+        "that state's order, but its node sends the workspace nothing more of it: the remaining members are "
+        "shown that their copy is no longer kept up to date and that nobody left in the JIT acts on it as issuer",
+        "GUESS: follows from JIT_MEMBER_TAKEN_OUT; no legal text on the copies",
+    ),
+    Rule(
         "TASK_FOLLOW_UP_CLOSES",
         "the system closes a preservation order's follow-up task once, when the order's events make it moot: "
         "verified when the order is extended, produced or kept until production, cancelled when it is "

@@ -52,6 +52,7 @@ from jitlib.policy import (
     RecordAccess,
     decide,
     evidence_request_addressee,
+    former_members,
     offers_by_state,
     permitted,
 )
@@ -474,6 +475,12 @@ class FollowUpFacts(Protocol):
     def follow_up_request_id(self) -> str: ...
     @property
     def follow_up_facts(self) -> str: ...
+
+
+def issuer_taken_out(issuer: str, members: Iterable[str]) -> bool:
+    """The order's issuing jurisdiction was taken out of the workspace whose ``members`` these are
+    (``policy.Members``; rule ORDER_ISSUER_TAKEN_OUT): derived when read, never stored."""
+    return issuer in former_members(members)
 
 
 def follow_up_shown(principal: Principal, order: FollowUpFacts) -> bool:

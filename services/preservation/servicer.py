@@ -39,6 +39,7 @@ _OVERDUE = _LIST.true("confirmation_overdue")
 _ACTIONS = _LIST.strings("allowed_actions")
 _FOLLOW_UP = _LIST.strings("follow_up_request_id")  # one string: the same bytes as a singular field
 _LAPSED = _LIST.true("user_notice_suppression_lapsed")
+_ISSUER_OUT = _LIST.true("issuer_taken_out")
 
 
 class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
@@ -58,13 +59,21 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         """The order as an answer to ``principal``: with the actions they may take on it now, under the clock
         rule this node applies to it, and its follow-up request's id only if they may read that request
         (``domain.follow_up_shown``). An event's state is ``_pb`` without the actions (they are the caller's)."""
-        return order_to_pb(
+        view = order_to_pb(
             order,
             now,
             self.rules.confirmation_overdue_after,
             self._allowed(principal, order, now),
             follow_up_shown=domain.follow_up_shown(principal, order),
         )
+        view.issuer_taken_out = self._issuer_out(order.workspace_id, order.origin_jurisdiction)
+        return view
+
+    def _issuer_out(self, workspace_id: str, issuer: str) -> bool:
+        """Whether the order's issuing jurisdiction was taken out of its workspace, as this node's directory
+        says now (``domain.issuer_taken_out``; never for a workspace it does not know yet)."""
+        workspace = self.rt.workspaces.get(workspace_id)
+        return workspace is not None and domain.issuer_taken_out(issuer, workspace.members)
 
     def _allowed(self, principal: auth.Principal, order: Order, now: datetime) -> tuple[str, ...]:
         allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
@@ -81,6 +90,8 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             body += _OVERDUE
         if domain.suppression_lapsed(order, now):
             body += _LAPSED
+        if self._issuer_out(order.workspace_id, order.facts.origin_jurisdiction):
+            body += _ISSUER_OUT
         allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
         actions = self.orders.actions_in(order.workspace_id, allowed)
         return body + _ACTIONS(actions) if actions else body

@@ -483,3 +483,18 @@ def _task_page_context() -> tuple[Any, dict[str, Any]]:
         items=[],
     )
     return Console(settings, Sessions(settings)), common
+
+
+def test_an_order_whose_issuer_was_taken_out_says_so_on_its_page_and_in_the_list() -> None:
+    """ORDER_ISSUER_TAKEN_OUT in the console: the order's page and the workspace's orders list mark an issuer
+    taken out of the JIT (``issuer_taken_out``), and no other."""
+    from jit.preservation.v1 import preservation_pb2 as pv
+
+    console, common = _task_page_context()
+    for out in (False, True):
+        o = pv.PreservationOrder(id="o-1", workspace_id="jit-demo", origin_jurisdiction="DE", provider_id="p")
+        o.issuer_taken_out = out
+        page = console.env.get_template("order.html").render(**common, order=o, record=o, kind="order")
+        listed = console.env.get_template("orders.html").render(**common, ws="jit-demo", orders=[o], providers=[])
+        assert ("Taken out of the JIT</strong>: its node sends nothing more" in page) is out
+        assert ("issuer DE taken out" in listed) is out

@@ -183,3 +183,14 @@ def test_create_sends_the_user_notice_and_defaults_to_the_service_s(
     assert req.user_notice_status == pb.USER_NOTICE_STATUS_UNSPECIFIED and not req.HasField(
         "user_notice_suppressed_until"
     )
+
+
+def test_an_order_whose_issuer_was_taken_out_says_so_in_the_list_and_in_detail() -> None:
+    """ORDER_ISSUER_TAKEN_OUT: `jit preservation list` and `show` mark an issuer taken out of the JIT."""
+    out = order("1", dt.timedelta(days=2))
+    out.origin_jurisdiction, out.issuer_taken_out = "DE", True
+    member = order("2", dt.timedelta(days=2))
+    lines = render(orders_table([out, member], NOW)).splitlines()[1:]
+    assert "DE (out)" in lines[0] and "(out)" not in lines[1]
+    assert "DE (out: taken out of the JIT; this copy is no longer kept up to date)" in render(order_detail(out, NOW))
+    assert "(out" not in render(order_detail(member, NOW))
