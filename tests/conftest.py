@@ -291,6 +291,47 @@ def wait_for_workspace(svc: Any, ws_id: str, timeout: float = 30) -> None:
     raise AssertionError(f"workspace {ws_id} never reached the service's directory")
 
 
+def amend_membership(svc: Any, url: str, ws_id: str, jurisdiction: str, *, taken_out: bool) -> None:
+    """An amendment of the JIT agreement as ``jit admin workspace remove-member`` (``taken_out``) or
+    ``add-member`` announces it on the NATS at ``url``: the workspace as ``svc``'s directory has it, in a new
+    version with ``jurisdiction`` taken out (in ``former_members``) or a member again; back once ``svc``'s
+    directory has that version."""
+    from jit.common.v1 import common_pb2
+    from jitlib import workspaces
+
+    info = svc.rt.workspaces.get(ws_id)
+    assert info is not None, f"workspace {ws_id} is not in the service's directory"
+    members = set(info.members) - {jurisdiction} if taken_out else {*info.members, jurisdiction}
+    former = {*info.former_members, jurisdiction} if taken_out else set(info.former_members) - {jurisdiction}
+    ws = common_pb2.Workspace(
+        id=info.id,
+        name=info.name,
+        lead=info.lead,
+        members=sorted(members),
+        former_members=sorted(former),
+        status=common_pb2.WORKSPACE_STATUS_OPEN,
+        version=info.version + 1,
+        starts_on=info.starts_on,
+        ends_on=info.ends_on,
+    )
+
+    async def publish() -> None:
+        nc = await nats.connect(url)
+        try:
+            await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
+        finally:
+            await nc.close()
+
+    asyncio.run(publish())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = svc.rt.workspaces.get(ws_id)
+        if now is not None and now.version >= ws.version:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the amendment of {ws_id} never reached the service's directory")
+
+
 @pytest.fixture(scope="module")
 def tasks_svc(
     db_url: str,

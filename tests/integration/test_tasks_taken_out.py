@@ -5,7 +5,6 @@ its issuer takes it back from ACCEPTED to a remaining member (rules TASK_TAKEN_B
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,7 @@ from jit.events.v1.envelope_pb2 import Envelope
 from jit.tasks.v1 import tasks_pb2 as pb
 from jit.tasks.v1 import tasks_pb2_grpc
 from jitdev.nats import NatsInstance
-from tests.conftest import read_stream, wait_for_workspace
+from tests.conftest import amend_membership, read_stream, wait_for_workspace
 from tests.harness import RunningService, error_reason, eventually, field_violations, md, rid
 
 pytestmark = pytest.mark.integration
@@ -46,54 +45,6 @@ def tasks_here(
     svc.stop()
 
 
-async def _announce_without(url: str, info: Any, jurisdiction: str) -> None:
-    """The workspace ``info`` with ``jurisdiction`` taken out, as `jit admin workspace remove-member`
-    announces it (a new version, the country in ``former_members``)."""
-    import nats
-
-    from jitlib import workspaces
-
-    nc = await nats.connect(url)
-    try:
-        ws = common_pb2.Workspace(
-            id=info.id,
-            name=info.name,
-            lead=info.lead,
-            members=sorted(set(info.members) - {jurisdiction}),
-            former_members=[jurisdiction],
-            status=common_pb2.WORKSPACE_STATUS_OPEN,
-            version=info.version + 1,
-            starts_on=info.starts_on,
-            ends_on=info.ends_on,
-        )
-        await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
-    finally:
-        await nc.close()
-
-
-async def _announce_again(url: str, info: Any, jurisdiction: str) -> None:
-    """The workspace ``info`` with ``jurisdiction`` a member again (a new amendment: no former member)."""
-    import nats
-
-    from jitlib import workspaces
-
-    nc = await nats.connect(url)
-    try:
-        ws = common_pb2.Workspace(
-            id=info.id,
-            name=info.name,
-            lead=info.lead,
-            members=sorted({*info.members, jurisdiction}),
-            status=common_pb2.WORKSPACE_STATUS_OPEN,
-            version=info.version + 1,
-            starts_on=info.starts_on,
-            ends_on=info.ends_on,
-        )
-        await workspaces.publish(nc.jetstream(), ws, common_pb2.Actor(username="test"))
-    finally:
-        await nc.close()
-
-
 def _former(svc: RunningService) -> frozenset[str]:
     info = svc.rt.workspaces.get(WS)
     assert info is not None
@@ -112,8 +63,7 @@ def test_list_filter_assignee_taken_out_lists_the_tasks_of_a_country_taken_out(
         return getattr(stub, method)(request, metadata=md(tokens(user)), timeout=15)
 
     if "DE" in _former(tasks_here):  # taken out by a test before: a member again first
-        asyncio.run(_announce_again(own_nats.url, tasks_here.rt.workspaces.get(WS), "DE"))
-        eventually(lambda: not _former(tasks_here), timeout=30)
+        amend_membership(tasks_here, own_nats.url, WS, "DE", taken_out=False)
 
     def create(assignee: str, visibility: int = common_pb2.VISIBILITY_WORKSPACE) -> pb.Task:
         request = pb.CreateTaskRequest(
@@ -149,8 +99,8 @@ def test_list_filter_assignee_taken_out_lists_the_tasks_of_a_country_taken_out(
     assert listed("nl-prosecutor") == [] and listed("ie-liaison") == []
 
     try:
-        asyncio.run(_announce_without(own_nats.url, tasks_here.rt.workspaces.get(WS), "DE"))
-        eventually(lambda: _former(tasks_here) == {"DE"}, timeout=30)
+        amend_membership(tasks_here, own_nats.url, WS, "DE", taken_out=True)
+        assert _former(tasks_here) == {"DE"}
 
         mine = [assigned, accepted, restricted, cancelled]
         nl = listed("nl-prosecutor")
@@ -164,8 +114,7 @@ def test_list_filter_assignee_taken_out_lists_the_tasks_of_a_country_taken_out(
         assert [t.id for t in listed("nl-prosecutor", states=[pb.TASK_STATE_ACCEPTED])] == [accepted.id]
         assert [t.id for t in listed("ie-liaison")] == [assigned.id, accepted.id, cancelled.id]
     finally:
-        asyncio.run(_announce_again(own_nats.url, tasks_here.rt.workspaces.get(WS), "DE"))
-        eventually(lambda: not _former(tasks_here), timeout=30)
+        amend_membership(tasks_here, own_nats.url, WS, "DE", taken_out=False)
     assert listed("nl-prosecutor") == []
 
 
@@ -216,13 +165,8 @@ def test_task_taken_back_from_a_country_taken_out_of_the_jit(
 
     info = tasks_here.rt.workspaces.get(WS)
     assert info is not None and "DE" in info.members
-    asyncio.run(_announce_without(own_nats.url, info, "DE"))
-
-    def taken_out() -> bool:
-        now = tasks_here.rt.workspaces.get(WS)
-        return now is not None and now.former_members == {"DE"}
-
-    eventually(taken_out, timeout=30)
+    amend_membership(tasks_here, own_nats.url, WS, "DE", taken_out=True)
+    assert _former(tasks_here) == {"DE"}
 
     issuer_view = call("nl-prosecutor", "GetTask", pb.GetTaskRequest(id=created.id)).task
     assert issuer_view.assignee_taken_out and list(issuer_view.allowed_actions) == ["assign", "renegotiate", "cancel"]
