@@ -59,14 +59,15 @@ def show(
     ctx: typer.Context,
     workspace: Annotated[str, typer.Option("--workspace", "-w", help="only this workspace (default: all yours)")] = "",
     measure: Annotated[
-        str, typer.Option("--measure", "-m", help="requests, deadlines, orders, tasks or victims")
+        str, typer.Option("--measure", "-m", help="requests, deadlines, enforcement, orders, tasks or victims")
     ] = "requests",
     by: Annotated[
         str,
         typer.Option(
             "--by",
             help="up to three groupings, comma-separated: instrument, issuing, addressee, outcome, deadline, "
-            "offence, victim_jurisdiction, gender, age_group, disability, ethnicity, socioeconomic_status, workspace",
+            "enforcing (enforcement), offence, victim_jurisdiction, gender, age_group, disability, ethnicity, "
+            "socioeconomic_status, workspace",
         ),
     ] = "",
     k: Annotated[int, typer.Option("--k", help="the smallest cell shown: 5 or more")] = 0,

@@ -11,6 +11,12 @@ What is counted (``Measure``), each a unit of its own:
 - DEADLINES: the legal deadlines of evidence requests that are decided: met (stopped running by its due
   time) or missed (stopped later, or still running past its due time). One still running before its due
   time is not counted yet. A cell gives met, missed and the share met.
+- ENFORCEMENT: the enforcing states' recognition decisions on EPOCs transferred to them for enforcement (Reg.
+  (EU) 2023/1543 Art. 16(2): 5 working days of the enforcing state from the transfer; the evidence service's
+  ``ENFORCEMENT`` deadline), each transfer a unit, grouped by the enforcing state (``enforcing``): met
+  (recognised or refused by the deadline), missed (later, or still undecided past it) and open (still
+  undecided before it); a transfer the issuer withdrew before the decision is not counted. Not the provider's
+  compliance, so not among DEADLINES. A cell's count is met + missed + open, under the same suppression.
 - ORDERS: preservation orders, with their outcome (``OrderOutcome``): among them EXPIRED_BEFORE_PRODUCTION.
 - TASKS: cross-border tasks.
 - VICTIMS: victims (pseudonyms).
@@ -84,6 +90,7 @@ SUPPRESSED = "suppressed"
 class Measure(enum.StrEnum):
     REQUESTS = "requests"
     DEADLINES = "deadlines"
+    ENFORCEMENT = "enforcement"
     ORDERS = "orders"
     TASKS = "tasks"
     VICTIMS = "victims"
@@ -120,6 +127,7 @@ VICTIM_DIMENSIONS = ("offence", "victim_jurisdiction", *SPECIAL_CATEGORIES)
 DIMENSIONS: dict[Measure, tuple[str, ...]] = {
     Measure.REQUESTS: ("workspace", "instrument", "issuing", "addressee", "outcome", *VICTIM_DIMENSIONS),
     Measure.DEADLINES: ("workspace", "instrument", "issuing", "addressee", "deadline", *VICTIM_DIMENSIONS),
+    Measure.ENFORCEMENT: ("workspace", "issuing", "enforcing", *VICTIM_DIMENSIONS),
     Measure.ORDERS: ("workspace", "instrument", "issuing", "addressee", "outcome", *VICTIM_DIMENSIONS),
     Measure.TASKS: ("workspace", "issuing", "addressee", "outcome", *VICTIM_DIMENSIONS),
     Measure.VICTIMS: ("workspace", *VICTIM_DIMENSIONS),
@@ -167,6 +175,9 @@ class DeadlineFact:
     kind: str
     due_at: datetime
     closed_at: datetime | None = None
+    #: The state that must act when it is not the request's addressee: an ENFORCEMENT deadline's enforcing
+    #: state.
+    party: str = ""
 
     def met(self, now: datetime) -> bool | None:
         """True when it stopped by its due time, False when later or still running past it, None while it
@@ -195,6 +206,9 @@ class Request:
     received_at: datetime | None = None
     answered_at: datetime | None = None
     deadlines: tuple[DeadlineFact, ...] = ()
+    #: The enforcing states' recognition decisions on the request transferred for enforcement (ENFORCEMENT
+    #: deadlines, each with its enforcing state as ``party``): one a transfer.
+    enforcements: tuple[DeadlineFact, ...] = ()
 
     @property
     def time_to_answer(self) -> timedelta | None:
@@ -362,11 +376,13 @@ class Cell:
     #: Units counted (records, deadlines decided, victims); None when suppressed.
     count: int | None
     suppressed: bool = False
-    #: DEADLINES: how many were met and missed; None otherwise or when suppressed.
+    #: DEADLINES and ENFORCEMENT: how many were met and missed; None otherwise or when suppressed.
     met: int | None = None
     missed: int | None = None
     #: REQUESTS: the median time to answer of the answered requests of the cell, in seconds.
     median_seconds: float | None = None
+    #: ENFORCEMENT: how many are still undecided before their deadline; None otherwise or when suppressed.
+    open: int | None = None
 
     @property
     def share_met(self) -> float | None:
@@ -395,6 +411,7 @@ class _Acc:
     victims: set[str] = field(default_factory=set)
     met: int = 0
     missed: int = 0
+    open: int = 0
     answers: dict[str, float] = field(default_factory=dict)
 
 
@@ -494,6 +511,15 @@ def compute(facts: Facts, q: Query, *, now: datetime) -> Table:
                 if q.period.holds(r.issued_at):
                     total.met += verdict
                     total.missed += not verdict
+    elif q.measure is Measure.ENFORCEMENT:
+        for r in facts.requests:
+            for d in r.enforcements:
+                verdict = d.met(now)
+                unit = f"{r.id}/{d.kind}/{d.due_at.isoformat()}"
+                for acc in count_record(r, unit, r.issued_at, {"enforcing": (d.party or NOT_RECORDED,)}):
+                    _tally(acc, verdict)
+                if q.period.holds(r.issued_at):  # the total as its cells, as for DEADLINES
+                    _tally(total, verdict)
     elif q.measure is Measure.ORDERS:
         for o in facts.orders:
             count_record(o, o.id, o.issued_at)
@@ -546,20 +572,33 @@ def _every_value(accs: Mapping[tuple[str, ...], _Acc], dims: Sequence[str]) -> I
     yield from itertools.product(*values)
 
 
+def _tally(acc: _Acc, verdict: bool | None) -> None:
+    """Count one ENFORCEMENT deadline: met, missed, or open (undecided before its due time)."""
+    acc.met += verdict is True
+    acc.missed += verdict is False
+    acc.open += verdict is None
+
+
 def _count(measure: Measure, acc: _Acc) -> int:
-    return acc.met + acc.missed if measure is Measure.DEADLINES else len(acc.units)
+    if measure is Measure.DEADLINES:
+        return acc.met + acc.missed
+    if measure is Measure.ENFORCEMENT:
+        return acc.met + acc.missed + acc.open
+    return len(acc.units)
 
 
 def _cell(measure: Measure, key: tuple[str, ...], acc: _Acc, count: int, suppressed: bool) -> Cell:
     if suppressed:
         return Cell(key, None, True)
-    met = missed = None
+    met = missed = still_open = None
     median = None
-    if measure is Measure.DEADLINES:
+    if measure in (Measure.DEADLINES, Measure.ENFORCEMENT):
         met, missed = acc.met, acc.missed
+    if measure is Measure.ENFORCEMENT:
+        still_open = acc.open
     if measure is Measure.REQUESTS and acc.answers:
         median = float(statistics.median(acc.answers.values()))
-    return Cell(key, count, False, met, missed, median)
+    return Cell(key, count, False, met, missed, median, still_open)
 
 
 def complementary(
@@ -610,9 +649,18 @@ def table_from_pb(msg: Any) -> Table:
     def cell(c: Any) -> Cell:
         if c.suppressed:
             return Cell(tuple(c.key), None, True)
-        deadlines = measure is Measure.DEADLINES
+        deadlines = measure in (Measure.DEADLINES, Measure.ENFORCEMENT)
         median = c.median_seconds if c.HasField("median_seconds") else None
-        return Cell(tuple(c.key), c.count, False, c.met if deadlines else None, c.missed if deadlines else None, median)
+        still_open = c.open if measure is Measure.ENFORCEMENT else None
+        return Cell(
+            tuple(c.key),
+            c.count,
+            False,
+            c.met if deadlines else None,
+            c.missed if deadlines else None,
+            median,
+            still_open,
+        )
 
     return Table(measure, tuple(msg.groupings), msg.k, tuple(cell(c) for c in msg.cells), cell(msg.total))
 
@@ -632,6 +680,8 @@ def safe(value: str) -> str:
 def value_columns(measure: Measure) -> tuple[str, ...]:
     if measure is Measure.DEADLINES:
         return ("count", "met", "missed", "share_met")
+    if measure is Measure.ENFORCEMENT:
+        return ("count", "met", "missed", "open", "share_met")
     if measure is Measure.REQUESTS:
         return ("count", "median_days_to_answer")
     return ("count",)
@@ -642,9 +692,11 @@ def cell_values(measure: Measure, cell: Cell) -> list[str]:
     if cell.suppressed:
         return [SUPPRESSED] * len(value_columns(measure))
     out = [str(cell.count)]
+    share = cell.share_met
     if measure is Measure.DEADLINES:
-        share = cell.share_met
         out += [str(cell.met), str(cell.missed), "" if share is None else f"{share:.2f}"]
+    elif measure is Measure.ENFORCEMENT:
+        out += [str(cell.met), str(cell.missed), str(cell.open), "" if share is None else f"{share:.2f}"]
     elif measure is Measure.REQUESTS:
         out.append(_days(cell.median_seconds))
     return out
@@ -675,6 +727,8 @@ EVALUATION_COLUMNS = (
     "missed",
     "share_met",
     "median_days_to_answer",
+    # Last, so that the columns before keep their places: ENFORCEMENT's undecided transfers.
+    "open",
 )
 
 
@@ -701,6 +755,7 @@ EVALUATION: tuple[tuple[str, Measure, tuple[str, ...]], ...] = (
     ("requests by instrument and addressee", Measure.REQUESTS, ("instrument", "addressee")),
     ("requests by offence", Measure.REQUESTS, ("offence",)),
     ("deadlines met by instrument and addressee", Measure.DEADLINES, ("instrument", "addressee")),
+    ("enforcement decisions in time by enforcing state", Measure.ENFORCEMENT, ("enforcing",)),
     ("preservation orders by outcome", Measure.ORDERS, ("outcome",)),
     ("tasks by issuing and addressed state", Measure.TASKS, ("issuing", "addressee")),
     ("victims by offence", Measure.VICTIMS, ("offence",)),
@@ -773,11 +828,12 @@ def bars_png(panels: Sequence[Bars], title: str) -> bytes:
 
 
 def chart_png(tables: Sequence[tuple[str, Table]], title: str) -> bytes:
-    """A PNG with one horizontal bar chart per table: counts, or the share of deadlines met in percent;
-    a suppressed cell is drawn as an empty bar labelled suppressed, never as its figure."""
+    """A PNG with one horizontal bar chart per table: counts, or the share of deadlines met (of those
+    decided: met or missed) in percent; a suppressed cell is drawn as an empty bar labelled suppressed, never
+    as its figure."""
     panels = []
     for name, table in tables:
-        deadlines = table.measure is Measure.DEADLINES
+        deadlines = table.measure in (Measure.DEADLINES, Measure.ENFORCEMENT)
         panels.append(
             Bars(
                 name,

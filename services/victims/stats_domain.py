@@ -14,7 +14,9 @@ extension, a receipt acknowledged after the issue); once answered, its kind runn
 addressee's answer: it is not counted (a resumed one runs again). Only the duties of the addressee count
 (acknowledge, decide, execute, produce, and the provider's deadline to comply with an EPOC the enforcing state
 recognised, which replaces its first one); the enforcing state's windows to review or object are not
-deadlines it can miss.
+deadlines it can miss. The enforcing state's own deadline to decide on recognising an EPOC transferred to it
+(ENFORCEMENT, 5 working days) is followed the same way, with the enforcing state it ran for, and counted
+apart (``stats.Measure.ENFORCEMENT``), never as the provider's compliance.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from jitlib.principal import Principal
 #: The deadlines that measure the addressee's compliance; COMPLIANCE is the provider's under an EPOC the
 #: enforcing state recognised (Reg. (EU) 2023/1543 Art. 16(3), EPOC_ENFORCEMENT_COMPLIANCE_DEADLINE).
 COMPLIANCE_KINDS = frozenset({"ACKNOWLEDGE", "DECIDE", "EXECUTE", "PRODUCE", "COMPLIANCE"})
+#: The enforcing state's recognition decision on a transferred EPOC (Reg. (EU) 2023/1543 Art. 16(2)).
+ENFORCEMENT = "ENFORCEMENT"
+#: The deadlines the projection follows.
+TRACKED_KINDS = COMPLIANCE_KINDS | {ENFORCEMENT}
 #: A deadline that stops when the request enters one of these is not counted.
 NOT_AN_ANSWER = frozenset({"WITHDRAWN", "POSTPONED", "DRAFT"})
 PURPOSE_MAX = 500
@@ -50,6 +56,8 @@ class TrackedDeadline:
     closed_at: datetime | None = None
     #: False when it stopped for no answer (withdrawn, postponed): not in the compliance figures.
     counted: bool = True
+    #: An ENFORCEMENT deadline's enforcing state ("" for the others, the addressee's).
+    party: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,20 +100,22 @@ def track_deadlines(
     running: Iterable[tuple[str, datetime, datetime]],
     at: datetime,
     state: str,
+    enforcing: str = "",
 ) -> tuple[TrackedDeadline, ...]:
     """The deadlines of a request after an event at ``at`` in which ``running`` (kind, counted_from, due_at)
-    run and the request is in ``state``. A kind's open deadline follows its clock when it moves (an
-    extension, receipt acknowledged later than the issue); one stopped for no answer (withdrawn,
-    postponed) runs again when its kind does; one that was answered stays, and its kind running again is
-    a new deadline (a resubmission)."""
+    run and the request is in ``state`` (``enforcing``: its enforcing state, the party of an ENFORCEMENT
+    deadline). A kind's open deadline follows its clock when it moves (an extension, receipt acknowledged
+    later than the issue); one stopped for no answer (withdrawn, postponed) runs again when its kind does;
+    one that was answered stays, and its kind running again is a new deadline (a resubmission, a transfer
+    after a refused order was resubmitted)."""
     out = list(before)
     running_kinds: set[str] = set()
     for kind, counted_from, due_at in running:
-        if kind not in COMPLIANCE_KINDS:
+        if kind not in TRACKED_KINDS:
             continue
         running_kinds.add(kind)
         latest = max((i for i, d in enumerate(out) if d.kind == kind), default=None)
-        fresh = TrackedDeadline(kind, counted_from, due_at)
+        fresh = TrackedDeadline(kind, counted_from, due_at, party=enforcing if kind == ENFORCEMENT else "")
         if latest is not None and (out[latest].closed_at is None or not out[latest].counted):
             out[latest] = fresh
         else:
@@ -117,10 +127,15 @@ def track_deadlines(
 
 
 def advance(
-    before: Counted | None, after: Counted, running: Iterable[tuple[str, datetime, datetime]], at: datetime
+    before: Counted | None,
+    after: Counted,
+    running: Iterable[tuple[str, datetime, datetime]],
+    at: datetime,
+    enforcing: str = "",
 ) -> Counted | None:
     """The projection's row once the event at ``at`` carrying ``after`` (and, for a request, its ``running``
-    deadlines) is applied; None when the row already holds that version or a newer one (a replay)."""
+    deadlines and its enforcing state) is applied; None when the row already holds that version or a newer
+    one (a replay)."""
     if before is not None and before.version >= after.version:
         return None
     if after.kind != "request":
@@ -130,7 +145,7 @@ def advance(
         answered = answered or at
     elif after.state not in {"CLOSED"}:
         answered = None  # open again (resubmitted, resumed): its next answer counts
-    deadlines = track_deadlines(before.deadlines if before else (), running, at, after.state)
+    deadlines = track_deadlines(before.deadlines if before else (), running, at, after.state, enforcing)
     return replace(after, answered_at=answered, deadlines=deadlines)
 
 
@@ -143,6 +158,7 @@ def deadlines_to_json(deadlines: Sequence[TrackedDeadline]) -> str:
                 d.due_at.isoformat(),
                 d.closed_at.isoformat() if d.closed_at else None,
                 d.counted,
+                d.party,
             ]
             for d in deadlines
         ]
@@ -150,11 +166,17 @@ def deadlines_to_json(deadlines: Sequence[TrackedDeadline]) -> str:
 
 
 def deadlines_from_json(text: str) -> tuple[TrackedDeadline, ...]:
+    """The stored deadlines; one stored before they kept a party (five values) has none."""
     return tuple(
         TrackedDeadline(
-            k, datetime.fromisoformat(f), datetime.fromisoformat(d), datetime.fromisoformat(c) if c else None, n
+            k,
+            datetime.fromisoformat(f),
+            datetime.fromisoformat(d),
+            datetime.fromisoformat(c) if c else None,
+            n,
+            party[0] if party else "",
         )
-        for k, f, d, c, n in json.loads(text or "[]")
+        for k, f, d, c, n, *party in json.loads(text or "[]")
     )
 
 
@@ -247,11 +269,13 @@ def facts(
         if r.workspace_id not in workspaces or not readable(scope, RecordTerms(r.access)):
             continue
         if r.kind == "request":
-            deadlines = tuple(stats.DeadlineFact(d.kind, d.due_at, d.closed_at) for d in r.deadlines if d.counted)
+            ran = [stats.DeadlineFact(d.kind, d.due_at, d.closed_at, d.party) for d in r.deadlines if d.counted]
+            deadlines = tuple(f for f in ran if f.kind in COMPLIANCE_KINDS)
+            enforcements = tuple(f for f in ran if f.kind == ENFORCEMENT)
             requests.append(
                 stats.Request(
                     r.id, r.workspace_id, r.instrument, r.origin_jurisdiction, r.addressee, r.state, r.offence,
-                    r.victim_refs, r.at, r.received_at, r.answered_at, deadlines,
+                    r.victim_refs, r.at, r.received_at, r.answered_at, deadlines, enforcements,
                 )
             )  # fmt: skip
         elif r.kind == "order":

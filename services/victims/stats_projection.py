@@ -94,6 +94,7 @@ def apply(session: Session, env: Envelope) -> bool:
     """Apply one event to the projection; True when it changed a row."""
     at = env.occurred_at.ToDatetime(tzinfo=UTC) if env.HasField("occurred_at") else datetime.now(UTC)
     running: Running = []
+    enforcing = ""
     name = env.state.TypeName()
     if name == tasks_pb2.Task.DESCRIPTOR.full_name:
         task = tasks_pb2.Task()
@@ -103,6 +104,7 @@ def apply(session: Session, env: Envelope) -> bool:
         request = evidence_pb2.EvidenceRequest()
         env.state.Unpack(request)
         after, running = request_counted(request)
+        enforcing = request.enforcing_jurisdiction
     elif name == preservation_pb2.PreservationOrder.DESCRIPTOR.full_name:
         order = preservation_pb2.PreservationOrder()
         env.state.Unpack(order)
@@ -111,7 +113,7 @@ def apply(session: Session, env: Envelope) -> bool:
         return False  # an item, an alert, a warning: not a record the statistics count
     if not after.id or not after.workspace_id:
         return False
-    row = stats_domain.advance(stats_store.get_counted(session, after.id), after, running, at)
+    row = stats_domain.advance(stats_store.get_counted(session, after.id), after, running, at, enforcing)
     if row is None:
         return False
     stats_store.put_counted(session, row)

@@ -38,6 +38,7 @@ def _table_pb(table: stats.Table, name: str = "") -> pb.StatisticsTable:
             out.count = c.count or 0
             out.met = c.met or 0
             out.missed = c.missed or 0
+            out.open = c.open or 0
             if c.median_seconds is not None:
                 out.median_seconds = c.median_seconds
         return out

@@ -375,24 +375,13 @@ def test_an_enforced_epoc_counts_the_compliance_deadline_the_enforcing_state_set
     each a deadline of its own; IE's 5 working days to decide are not counted."""
     clock = clients.evidence_svc.app.clock
     since = ts(datetime.now(UTC))
-    made = []
-    for _ in range(5):
-        request = _subscriber_data_request(
-            legal_basis=ev.LEGAL_BASIS_EPOC,
-            epoc_procedure=ev.EPOC_PROCEDURE_STANDARD,
-            addressee_kind=ev.ADDRESSEE_KIND_SERVICE_PROVIDER,
-            addressee_jurisdiction="IE",
-            provider_name="SocialNet Ireland Ltd",
-            offence_category=ev.OFFENCE_CATEGORY_CYBERSTALKING,
-        )
-        r = clients.call(clients.evidence, "nl-prosecutor", "CreateRequest", request).request
-        made.append(clients.call(clients.evidence, "nl-prosecutor", "IssueRequest", ev.IssueRequestRequest(id=r.id)))
-    due = max(d.due_at.ToDatetime(tzinfo=UTC) for r in made for d in r.request.deadlines)
+    made = [_issued_epoc(clients) for _ in range(5)]
+    due = max(d.due_at.ToDatetime(tzinfo=UTC) for r in made for d in r.deadlines)
     moved = due - clock.now() + timedelta(hours=1)
     clock.advance(moved)
     try:
         for r in made:
-            rid_ = r.request.id
+            rid_ = r.id
             clients.call(
                 clients.evidence, "nl-prosecutor", "TransferForEnforcement", ev.TransferForEnforcementRequest(id=rid_)
             )
@@ -409,6 +398,53 @@ def test_an_enforced_epoc_counts_the_compliance_deadline_the_enforcing_state_set
     table = eventually(counted, timeout=30)
     got = {tuple(c.key): (c.count, c.met, c.missed) for c in table.cells}
     assert got == {("EPOC", "PRODUCE"): (5, 0, 5), ("EPOC", "COMPLIANCE"): (5, 5, 0)}
+
+
+def test_the_enforcing_states_decisions_are_counted_per_enforcing_state(clients: Clients) -> None:
+    """Reg. (EU) 2023/1543 Art. 16(2): fifteen EPOCs NL -> a provider in IE that reported them not executed,
+    transferred for enforcement, ten to IE and five to LU (a legal representative there). IE recognises five
+    at once and five when its 5 working days have passed; LU has not decided yet. Per enforcing state: IE
+    10 transfers, 5 met and 5 missed; LU 5, all open. None of them is among the provider's deadlines, and
+    the evaluation has the table."""
+    clock = clients.evidence_svc.app.clock
+    since = ts(datetime.now(UTC))
+    made = [_issued_epoc(clients) for _ in range(15)]
+    for i, r in enumerate(made):
+        not_executed = ev.ReportNotExecutedRequest(id=r.id, reason=ev.NON_EXECUTION_REASON_OTHER, detail="no answer")
+        clients.call(clients.evidence, "nl-prosecutor", "ReportNotExecuted", not_executed)
+        transfer = ev.TransferForEnforcementRequest(id=r.id, enforcing_jurisdiction="LU" if i >= 10 else "")
+        clients.call(clients.evidence, "nl-prosecutor", "TransferForEnforcement", transfer)
+
+    def recognise(requests: list[ev.EvidenceRequest]) -> None:
+        for r in requests:
+            recognised = ev.RecogniseEnforcementRequest(id=r.id, compliance_days=10)
+            clients.call(clients.evidence, "ie-prosecutor", "RecogniseEnforcement", recognised)
+
+    recognise(made[:5])
+    late = timedelta(days=10)  # past 5 working days, whatever the weekends and IE's holidays
+    clock.advance(late)
+    try:
+        recognise(made[5:10])
+    finally:
+        clock.advance(-late)
+
+    def counted() -> pb.StatisticsTable | None:
+        t = clients.table(measure="enforcement", groupings=["enforcing"], period_start=since)
+        return t if (t.total.count, t.total.met + t.total.missed) == (15, 10) else None
+
+    table = eventually(counted, timeout=30)
+    got = {tuple(c.key): (c.count, c.met, c.missed, c.open) for c in table.cells}
+    assert got == {("IE",): (10, 5, 5, 0), ("LU",): (5, 0, 0, 5)}
+    kinds = clients.table(measure="deadlines", groupings=["deadline"], period_start=since)
+    assert "ENFORCEMENT" not in {c.key[0] for c in kinds.cells}
+    export = clients.call(
+        clients.stats, "nl-prosecutor", "ExportEvaluation", pb.ExportEvaluationRequest(workspace_id=WS)
+    )
+    rows = list(csv.DictReader(io.StringIO(export.csv.decode())))
+    lu = next(
+        r for r in rows if r["statistic"] == "enforcement decisions in time by enforcing state" and r["value_1"] == "LU"
+    )
+    assert (lu["count"], lu["open"]) == ("5", "5")
 
 
 def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorded(clients: Clients) -> None:
@@ -447,6 +483,20 @@ def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorde
     by_gender = cells(clients.table(measure="tasks", groupings=["gender"]))
     # Every task names no victim now: they show as NO_VICTIM (a line behind which no victim is hides nothing).
     assert by_gender.pop(("NO_VICTIM",)) == 13 and set(by_gender.values()) == {None}
+
+
+def _issued_epoc(clients: Clients) -> ev.EvidenceRequest:
+    """NL's EPOC (no notification) to a provider in IE for an account's subscriber data, issued."""
+    request = _subscriber_data_request(
+        legal_basis=ev.LEGAL_BASIS_EPOC,
+        epoc_procedure=ev.EPOC_PROCEDURE_STANDARD,
+        addressee_kind=ev.ADDRESSEE_KIND_SERVICE_PROVIDER,
+        addressee_jurisdiction="IE",
+        provider_name="SocialNet Ireland Ltd",
+        offence_category=ev.OFFENCE_CATEGORY_CYBERSTALKING,
+    )
+    r = clients.call(clients.evidence, "nl-prosecutor", "CreateRequest", request).request
+    return clients.call(clients.evidence, "nl-prosecutor", "IssueRequest", ev.IssueRequestRequest(id=r.id)).request
 
 
 def _subscriber_data_request(**over: Any) -> ev.CreateRequestRequest:

@@ -82,15 +82,62 @@ def test_an_enforced_epoc_counts_the_compliance_deadline_the_enforcing_state_set
         assert r is not None
         return r.deadlines
 
-    on_time = enforced(4 * DAY)
+    on_time = [d for d in enforced(4 * DAY) if d.kind in stats_domain.COMPLIANCE_KINDS]
     assert [(d.kind, d.closed_at) for d in on_time] == [
         ("PRODUCE", T0 + 11 * DAY),
         ("COMPLIANCE", T0 + 17 * DAY),
     ]
     facts = [stats.DeadlineFact(d.kind, d.due_at, d.closed_at) for d in on_time]
     assert [d.met(T0 + 30 * DAY) for d in facts] == [False, True]
-    late = [stats.DeadlineFact(d.kind, d.due_at, d.closed_at) for d in enforced(12 * DAY)]
+    late = [
+        stats.DeadlineFact(d.kind, d.due_at, d.closed_at)
+        for d in enforced(12 * DAY)
+        if d.kind in stats_domain.COMPLIANCE_KINDS
+    ]
     assert [(d.kind, d.met(T0 + 30 * DAY)) for d in late] == [("PRODUCE", False), ("COMPLIANCE", False)]
+
+
+def _epoc(version: int, state: str) -> Counted:
+    return Counted("r3", "request", "ws", "NL", version, state, addressee="IE", instrument="EPOC")
+
+
+def test_the_enforcing_states_decision_is_followed_with_its_state_and_counted_apart() -> None:
+    """Reg. (EU) 2023/1543 Art. 16(2): the ENFORCEMENT deadline is followed as the others, with the enforcing
+    state it ran for (a legal representative's state, not the provider's): recognised or refused by its due
+    time, met; later, missed; withdrawn before the decision, not counted. What a caller counts has it among
+    the enforcing states' decisions, never among the provider's deadlines."""
+    transferred = T0 + 11 * DAY
+    enforcement = ("ENFORCEMENT", transferred, transferred + 7 * DAY)
+
+    def decided(state: str, after: timedelta) -> Counted:
+        r = stats_domain.advance(None, _epoc(1, "ISSUED"), [("PRODUCE", T0, T0 + 10 * DAY)], T0)
+        r = stats_domain.advance(r, _epoc(2, "IN_ENFORCEMENT"), [enforcement], transferred, "LU")
+        r = stats_domain.advance(r, _epoc(3, state), [], transferred + after, "LU")
+        assert r is not None
+        return r
+
+    recognised = decided("IN_EXECUTION", 3 * DAY)
+    (tracked,) = [d for d in recognised.deadlines if d.kind == "ENFORCEMENT"]
+    assert tracked == TrackedDeadline("ENFORCEMENT", transferred, transferred + 7 * DAY, transferred + 3 * DAY,
+                                      party="LU")  # fmt: skip
+    assert stats_domain.deadlines_from_json(stats_domain.deadlines_to_json(recognised.deadlines)) == (
+        recognised.deadlines
+    )
+    refused_late = decided("NOT_ENFORCED", 9 * DAY)
+    withdrawn = decided("WITHDRAWN", 2 * DAY)
+    p = Principal("u", "u", "NL", frozenset({"prosecutor"}), frozenset({"ws"}))
+    for row, verdicts in ((recognised, [True]), (refused_late, [False]), (withdrawn, [])):
+        (request,) = stats_domain.facts(p, frozenset({"ws"}), [row], [], {}).requests
+        assert [(d.kind, d.party, d.met(T0 + 60 * DAY)) for d in request.enforcements] == [
+            ("ENFORCEMENT", "LU", v) for v in verdicts
+        ]
+        assert [d.kind for d in request.deadlines] == ["PRODUCE"]
+
+
+def test_deadlines_stored_before_they_kept_a_party_still_read() -> None:
+    """A projection row written by the version before (five values a deadline) reads with no party."""
+    old = '[["DECIDE", "2026-06-01T00:00:00+00:00", "2026-07-01T00:00:00+00:00", null, true]]'
+    assert stats_domain.deadlines_from_json(old) == (TrackedDeadline("DECIDE", T0, T0 + 30 * DAY),)
 
 
 def test_the_first_answer_is_when_the_request_is_answered() -> None:

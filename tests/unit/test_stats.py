@@ -306,3 +306,72 @@ def test_evaluation_csv_and_chart_png_are_valid() -> None:
     with Image.open(io.BytesIO(png)) as image:
         image.verify()
         assert image.format == "PNG"
+
+
+def _transfer(i: int, enforcing: str, verdict: str, *, issued: datetime = T0, **kw) -> Request:  # type: ignore[no-untyped-def]
+    """An EPOC NL -> a provider, transferred for enforcement to ``enforcing`` at T0 + 20 days (due 7 days
+    later): decided in time (met), late (missed), undecided past its due time (overdue) or before it (open)."""
+    due = T0 + 27 * DAY
+    closed = {"met": T0 + 22 * DAY, "missed": T0 + 30 * DAY, "overdue": None, "open": None}[verdict]
+    due_at = NOW + 3 * DAY if verdict == "open" else due
+    enforcement = DeadlineFact("ENFORCEMENT", due_at, closed, party=enforcing)
+    return req(i, "EPOC", "IE", issued_at=issued, enforcements=(enforcement,), **kw)
+
+
+def test_the_enforcing_states_decisions_in_time_match_by_hand() -> None:
+    """Reg. (EU) 2023/1543 Art. 16(2): each transfer for enforcement is one unit, under its enforcing state:
+    met (decided by its 5 working days), missed (decided later, or undecided past them), open (undecided
+    before them). Not among the provider's DEADLINES; the totals add up the cells."""
+    requests = [_transfer(i, "IE", v) for i, v in enumerate(["met"] * 4 + ["missed"] * 2 + ["overdue"] + ["open"] * 2)]
+    requests += [_transfer(10 + i, "LU", v) for i, v in enumerate(["met"] * 5 + ["open"])]
+    table = stats.compute(Facts(requests=requests), Query(Measure.ENFORCEMENT, ("enforcing",)), now=NOW)
+    got = {c.key: (c.count, c.met, c.missed, c.open) for c in table.cells}
+    assert got == {("IE",): (9, 4, 3, 2), ("LU",): (6, 5, 0, 1)}
+    assert (table.total.count, table.total.met, table.total.missed, table.total.open) == (15, 9, 3, 3)
+    assert by_key(table)[("IE",)].share_met == pytest.approx(4 / 7)  # of those decided or overdue
+    assert stats.table_rows(table)[0] == ["enforcing", "count", "met", "missed", "open", "share_met"]
+    assert stats.table_rows(table)[1] == ["IE", "9", "4", "3", "2", "0.57"]
+    # The provider's deadlines do not count them.
+    deadlines = stats.compute(Facts(requests=requests), Query(Measure.DEADLINES, ("deadline",)), now=NOW)
+    assert (deadlines.cells, deadlines.total.count) == ((), 0)
+    # A table of the enforcing states survives its message, open included (what the CLI and console render).
+    from services.victims.stats_servicer import _table_pb
+
+    assert stats.table_from_pb(_table_pb(table)) == table
+
+
+def test_the_enforcing_states_decisions_honour_the_period_and_small_cells() -> None:
+    """As every deadline: a transfer counts in the period its request was issued in (cells and total alike);
+    an enforcing state with 1..k-1 transfers is suppressed, and so is its complement, whatever met, missed or
+    open say."""
+    requests = [_transfer(i, "IE", "met", issued=T0 + i * DAY) for i in range(20)]
+    period = stats.Period(T0 + 5 * DAY, T0 + 15 * DAY)
+    table = stats.compute(Facts(requests=requests), Query(Measure.ENFORCEMENT, ("enforcing",), period=period), now=NOW)
+    ((cell,), total) = (table.cells, table.total)
+    assert (cell.count, cell.met, total.count, total.met, total.missed, total.open) == (10, 10, 10, 10, 0, 0)
+
+    small = [_transfer(i, "IE", "met") for i in range(7)]
+    small += [_transfer(10 + i, "LU", "open") for i in range(2)]
+    small += [_transfer(20 + i, "FR", v) for i, v in enumerate(["met"] * 8 + ["missed"])]
+    table = stats.compute(Facts(requests=small), Query(Measure.ENFORCEMENT, ("enforcing",)), now=NOW)
+    cells = by_key(table)
+    assert cells[("LU",)].suppressed and (cells[("LU",)].count, cells[("LU",)].open) == (None, None)
+    assert cells[("IE",)].suppressed  # the complement: the total 18 would give LU's 2 back
+    assert (cells[("FR",)].count, cells[("FR",)].met, cells[("FR",)].missed) == (9, 8, 1)
+    assert table.total.count == 18
+    assert ["LU", *[stats.SUPPRESSED] * 5] in stats.table_rows(table)
+
+
+def test_the_evaluation_has_the_enforcing_states_decisions() -> None:
+    """JIT_EVALUATION: a table of the enforcing states' decisions in time, its open transfers in the CSV's
+    last column."""
+    requests = [_transfer(i, "IE", v) for i, v in enumerate(["met"] * 5 + ["open"] * 2)]
+    tables = stats.evaluation(Facts(requests=requests), now=NOW)
+    rows = list(csv.DictReader(io.StringIO(stats.evaluation_csv(tables))))
+    ie = next(r for r in rows if r["statistic"] == "enforcement decisions in time by enforcing state")
+    assert {k: ie[k] for k in ("group_1", "value_1", "count", "met", "missed", "open", "share_met")} == {
+        "group_1": "enforcing", "value_1": "IE", "count": "7", "met": "5", "missed": "0", "open": "2",
+        "share_met": "1.00",
+    }  # fmt: skip
+    assert list(rows[0]) == [*stats.EVALUATION_COLUMNS]
+    assert stats.EVALUATION_COLUMNS[-1] == "open"

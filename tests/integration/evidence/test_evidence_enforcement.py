@@ -30,6 +30,20 @@ def _issued(client: Client) -> pb.EvidenceRequest:
     return client.call("nl-prosecutor", "IssueRequest", pb.IssueRequestRequest(id=r.id)).request
 
 
+def _transferred(
+    client: Client,
+    reason: pb.NonExecutionReason.ValueType = pb.NON_EXECUTION_REASON_DATA_NOT_HELD,
+    detail: str = "says none",
+) -> pb.EvidenceRequest:
+    """``_issued``, reported not executed by the provider (``reason``, ``detail``) and so transferred to IE for
+    enforcement at once: the request as the transfer answers it (IN_ENFORCEMENT)."""
+    r = _issued(client)
+    client.call(
+        "nl-prosecutor", "ReportNotExecuted", pb.ReportNotExecutedRequest(id=r.id, reason=reason, detail=detail)
+    )
+    return client.call("nl-prosecutor", "TransferForEnforcement", pb.TransferForEnforcementRequest(id=r.id)).request
+
+
 def _get(client: Client, user: str, request_id: str) -> pb.EvidenceRequest:
     return client.call(user, "GetRequest", pb.GetRequestRequest(id=request_id)).request
 
@@ -161,13 +175,7 @@ def read_items(url: str, ids: tuple[str, ...]) -> list[Any]:
 def test_the_enforcing_state_refuses_recognition_on_a_ground_of_the_closed_list(client: Client) -> None:
     """EPOC_ENFORCEMENT_REFUSAL_GROUNDS: reported not executed, the order is transferred at once; the enforcing
     state's refusal needs a ground and the facts, and ends the request NOT_ENFORCED."""
-    r = _issued(client)
-    r = client.call(
-        "nl-prosecutor",
-        "ReportNotExecuted",
-        pb.ReportNotExecutedRequest(id=r.id, reason=pb.NON_EXECUTION_REASON_DATA_NOT_HELD, detail="says none"),
-    ).request
-    t = client.call("nl-prosecutor", "TransferForEnforcement", pb.TransferForEnforcementRequest(id=r.id)).request
+    r = t = _transferred(client)
     assert t.state == TRANSFERRED
     err = client.error("ie-prosecutor", "RefuseEnforcement", pb.RefuseEnforcementRequest(id=r.id))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and set(field_violations(err)) == {"ground", "detail"}
@@ -189,13 +197,7 @@ def test_epoc_enforcement_not_transferred_again_once_recognised(client: Client, 
     ENFORCEMENT_ALREADY_RECOGNISED naming IE, nothing written, and not among the issuer's actions; the late
     delivery is recorded."""
     clock = evidence_svc.app.clock
-    r = _issued(client)
-    client.call(
-        "nl-prosecutor",
-        "ReportNotExecuted",
-        pb.ReportNotExecutedRequest(id=r.id, reason=pb.NON_EXECUTION_REASON_DATA_NOT_HELD, detail="says none"),
-    )
-    client.call("nl-prosecutor", "TransferForEnforcement", pb.TransferForEnforcementRequest(id=r.id))
+    r = _transferred(client)
     ok = client.call(
         "ie-prosecutor", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=r.id, compliance_days=2)
     ).request
@@ -218,13 +220,7 @@ def test_the_enforcing_state_is_warned_once_before_and_when_its_5_working_days_p
     """EPOC_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS: its warnings (48 h, 8 h) and its passing are
     published once each, though two instances of the service scan, one started after the first warning."""
     clock = evidence_svc.app.clock
-    r = _issued(client)
-    client.call(
-        "nl-prosecutor",
-        "ReportNotExecuted",
-        pb.ReportNotExecutedRequest(id=r.id, reason=pb.NON_EXECUTION_REASON_OTHER, detail="no answer"),
-    )
-    t = client.call("nl-prosecutor", "TransferForEnforcement", pb.TransferForEnforcementRequest(id=r.id)).request
+    r = t = _transferred(client, pb.NON_EXECUTION_REASON_OTHER, "no answer")
     due = t.deadlines[0].due_at.ToDatetime(tzinfo=UTC)
 
     def alerts() -> list[pb.DeadlineAlert]:

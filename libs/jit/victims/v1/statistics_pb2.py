@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from jit.common.v1 import common_pb2 as jit_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fjit/victims/v1/statistics.proto\x12\x0ejit.victims.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajit/common/v1/common.proto\"\xbd\x01\n\x14GetStatisticsRequest\x12\x0f\n\x07measure\x18\x01 \x01(\t\x12\x11\n\tgroupings\x18\x02 \x03(\t\x12\x14\n\x0cworkspace_id\x18\x03 \x01(\t\x12\x30\n\x0cperiod_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\t\n\x01k\x18\x06 \x01(\x05\"\x8d\x01\n\x0eStatisticsCell\x12\x0b\n\x03key\x18\x01 \x03(\t\x12\x12\n\nsuppressed\x18\x02 \x01(\x08\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\x0b\n\x03met\x18\x04 \x01(\x03\x12\x0e\n\x06missed\x18\x05 \x01(\x03\x12\x1b\n\x0emedian_seconds\x18\x06 \x01(\x01H\x00\x88\x01\x01\x42\x11\n\x0f_median_seconds\"\xac\x01\n\x0fStatisticsTable\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07measure\x18\x02 \x01(\t\x12\x11\n\tgroupings\x18\x03 \x03(\t\x12\t\n\x01k\x18\x04 \x01(\x05\x12-\n\x05\x63\x65lls\x18\x05 \x03(\x0b\x32\x1e.jit.victims.v1.StatisticsCell\x12-\n\x05total\x18\x06 \x01(\x0b\x32\x1e.jit.victims.v1.StatisticsCell\"\x8f\x01\n\x15GetStatisticsResponse\x12.\n\x05table\x18\x01 \x01(\x0b\x32\x1f.jit.victims.v1.StatisticsTable\x12\x15\n\rworkspace_ids\x18\x02 \x03(\t\x12/\n\x0b\x63omputed_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x17\x45xportEvaluationRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\t\n\x01k\x18\x02 \x01(\x05\"\xb2\x01\n\x18\x45xportEvaluationResponse\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12/\n\x06tables\x18\x02 \x03(\x0b\x32\x1f.jit.victims.v1.StatisticsTable\x12\x0b\n\x03\x63sv\x18\x03 \x01(\x0c\x12\x11\n\tchart_png\x18\x04 \x01(\x0c\x12/\n\x0b\x63omputed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"{\n\x11SpecialCategories\x12\x0e\n\x06gender\x18\x01 \x01(\t\x12\x11\n\tage_group\x18\x02 \x01(\t\x12\x12\n\ndisability\x18\x03 \x01(\t\x12\x11\n\tethnicity\x18\x04 \x01(\t\x12\x1c\n\x14socioeconomic_status\x18\x05 \x01(\t\"\x9d\x02\n\x17SpecialCategoriesRecord\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x35\n\nattributes\x18\x03 \x01(\x0b\x32!.jit.victims.v1.SpecialCategories\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x34\n\x10\x63onsent_given_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x0brecorded_by\x18\x06 \x01(\x0b\x32\x14.jit.common.v1.Actor\x12/\n\x0brecorded_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc9\x01\n\x1eRecordSpecialCategoriesRequest\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\x12\x15\n\rconsent_given\x18\x02 \x01(\x08\x12\x34\n\x10\x63onsent_given_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x35\n\nattributes\x18\x05 \x01(\x0b\x32!.jit.victims.v1.SpecialCategories\"Z\n\x1fRecordSpecialCategoriesResponse\x12\x37\n\x06record\x18\x01 \x01(\x0b\x32\'.jit.victims.v1.SpecialCategoriesRecord\"B\n\x1bGetSpecialCategoriesRequest\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"W\n\x1cGetSpecialCategoriesResponse\x12\x37\n\x06record\x18\x01 \x01(\x0b\x32\'.jit.victims.v1.SpecialCategoriesRecord\",\n\x16WithdrawConsentRequest\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\"_\n\x17WithdrawConsentResponse\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\x12\x30\n\x0c\x64\x65stroyed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xab\x04\n\x11StatisticsService\x12\\\n\rGetStatistics\x12$.jit.victims.v1.GetStatisticsRequest\x1a%.jit.victims.v1.GetStatisticsResponse\x12\x65\n\x10\x45xportEvaluation\x12\'.jit.victims.v1.ExportEvaluationRequest\x1a(.jit.victims.v1.ExportEvaluationResponse\x12z\n\x17RecordSpecialCategories\x12..jit.victims.v1.RecordSpecialCategoriesRequest\x1a/.jit.victims.v1.RecordSpecialCategoriesResponse\x12q\n\x14GetSpecialCategories\x12+.jit.victims.v1.GetSpecialCategoriesRequest\x1a,.jit.victims.v1.GetSpecialCategoriesResponse\x12\x62\n\x0fWithdrawConsent\x12&.jit.victims.v1.WithdrawConsentRequest\x1a\'.jit.victims.v1.WithdrawConsentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fjit/victims/v1/statistics.proto\x12\x0ejit.victims.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ajit/common/v1/common.proto\"\xbd\x01\n\x14GetStatisticsRequest\x12\x0f\n\x07measure\x18\x01 \x01(\t\x12\x11\n\tgroupings\x18\x02 \x03(\t\x12\x14\n\x0cworkspace_id\x18\x03 \x01(\t\x12\x30\n\x0cperiod_start\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nperiod_end\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\t\n\x01k\x18\x06 \x01(\x05\"\x9b\x01\n\x0eStatisticsCell\x12\x0b\n\x03key\x18\x01 \x03(\t\x12\x12\n\nsuppressed\x18\x02 \x01(\x08\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\x0b\n\x03met\x18\x04 \x01(\x03\x12\x0e\n\x06missed\x18\x05 \x01(\x03\x12\x1b\n\x0emedian_seconds\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04open\x18\x07 \x01(\x03\x42\x11\n\x0f_median_seconds\"\xac\x01\n\x0fStatisticsTable\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07measure\x18\x02 \x01(\t\x12\x11\n\tgroupings\x18\x03 \x03(\t\x12\t\n\x01k\x18\x04 \x01(\x05\x12-\n\x05\x63\x65lls\x18\x05 \x03(\x0b\x32\x1e.jit.victims.v1.StatisticsCell\x12-\n\x05total\x18\x06 \x01(\x0b\x32\x1e.jit.victims.v1.StatisticsCell\"\x8f\x01\n\x15GetStatisticsResponse\x12.\n\x05table\x18\x01 \x01(\x0b\x32\x1f.jit.victims.v1.StatisticsTable\x12\x15\n\rworkspace_ids\x18\x02 \x03(\t\x12/\n\x0b\x63omputed_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\":\n\x17\x45xportEvaluationRequest\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12\t\n\x01k\x18\x02 \x01(\x05\"\xb2\x01\n\x18\x45xportEvaluationResponse\x12\x14\n\x0cworkspace_id\x18\x01 \x01(\t\x12/\n\x06tables\x18\x02 \x03(\x0b\x32\x1f.jit.victims.v1.StatisticsTable\x12\x0b\n\x03\x63sv\x18\x03 \x01(\x0c\x12\x11\n\tchart_png\x18\x04 \x01(\x0c\x12/\n\x0b\x63omputed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"{\n\x11SpecialCategories\x12\x0e\n\x06gender\x18\x01 \x01(\t\x12\x11\n\tage_group\x18\x02 \x01(\t\x12\x12\n\ndisability\x18\x03 \x01(\t\x12\x11\n\tethnicity\x18\x04 \x01(\t\x12\x1c\n\x14socioeconomic_status\x18\x05 \x01(\t\"\x9d\x02\n\x17SpecialCategoriesRecord\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\x12\x14\n\x0cworkspace_id\x18\x02 \x01(\t\x12\x35\n\nattributes\x18\x03 \x01(\x0b\x32!.jit.victims.v1.SpecialCategories\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x34\n\x10\x63onsent_given_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x0brecorded_by\x18\x06 \x01(\x0b\x32\x14.jit.common.v1.Actor\x12/\n\x0brecorded_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc9\x01\n\x1eRecordSpecialCategoriesRequest\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\x12\x15\n\rconsent_given\x18\x02 \x01(\x08\x12\x34\n\x10\x63onsent_given_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x35\n\nattributes\x18\x05 \x01(\x0b\x32!.jit.victims.v1.SpecialCategories\"Z\n\x1fRecordSpecialCategoriesResponse\x12\x37\n\x06record\x18\x01 \x01(\x0b\x32\'.jit.victims.v1.SpecialCategoriesRecord\"B\n\x1bGetSpecialCategoriesRequest\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\"W\n\x1cGetSpecialCategoriesResponse\x12\x37\n\x06record\x18\x01 \x01(\x0b\x32\'.jit.victims.v1.SpecialCategoriesRecord\",\n\x16WithdrawConsentRequest\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\"_\n\x17WithdrawConsentResponse\x12\x12\n\nvictim_ref\x18\x01 \x01(\t\x12\x30\n\x0c\x64\x65stroyed_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xab\x04\n\x11StatisticsService\x12\\\n\rGetStatistics\x12$.jit.victims.v1.GetStatisticsRequest\x1a%.jit.victims.v1.GetStatisticsResponse\x12\x65\n\x10\x45xportEvaluation\x12\'.jit.victims.v1.ExportEvaluationRequest\x1a(.jit.victims.v1.ExportEvaluationResponse\x12z\n\x17RecordSpecialCategories\x12..jit.victims.v1.RecordSpecialCategoriesRequest\x1a/.jit.victims.v1.RecordSpecialCategoriesResponse\x12q\n\x14GetSpecialCategories\x12+.jit.victims.v1.GetSpecialCategoriesRequest\x1a,.jit.victims.v1.GetSpecialCategoriesResponse\x12\x62\n\x0fWithdrawConsent\x12&.jit.victims.v1.WithdrawConsentRequest\x1a\'.jit.victims.v1.WithdrawConsentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,31 +36,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSTATISTICSREQUEST']._serialized_start=113
   _globals['_GETSTATISTICSREQUEST']._serialized_end=302
   _globals['_STATISTICSCELL']._serialized_start=305
-  _globals['_STATISTICSCELL']._serialized_end=446
-  _globals['_STATISTICSTABLE']._serialized_start=449
-  _globals['_STATISTICSTABLE']._serialized_end=621
-  _globals['_GETSTATISTICSRESPONSE']._serialized_start=624
-  _globals['_GETSTATISTICSRESPONSE']._serialized_end=767
-  _globals['_EXPORTEVALUATIONREQUEST']._serialized_start=769
-  _globals['_EXPORTEVALUATIONREQUEST']._serialized_end=827
-  _globals['_EXPORTEVALUATIONRESPONSE']._serialized_start=830
-  _globals['_EXPORTEVALUATIONRESPONSE']._serialized_end=1008
-  _globals['_SPECIALCATEGORIES']._serialized_start=1010
-  _globals['_SPECIALCATEGORIES']._serialized_end=1133
-  _globals['_SPECIALCATEGORIESRECORD']._serialized_start=1136
-  _globals['_SPECIALCATEGORIESRECORD']._serialized_end=1421
-  _globals['_RECORDSPECIALCATEGORIESREQUEST']._serialized_start=1424
-  _globals['_RECORDSPECIALCATEGORIESREQUEST']._serialized_end=1625
-  _globals['_RECORDSPECIALCATEGORIESRESPONSE']._serialized_start=1627
-  _globals['_RECORDSPECIALCATEGORIESRESPONSE']._serialized_end=1717
-  _globals['_GETSPECIALCATEGORIESREQUEST']._serialized_start=1719
-  _globals['_GETSPECIALCATEGORIESREQUEST']._serialized_end=1785
-  _globals['_GETSPECIALCATEGORIESRESPONSE']._serialized_start=1787
-  _globals['_GETSPECIALCATEGORIESRESPONSE']._serialized_end=1874
-  _globals['_WITHDRAWCONSENTREQUEST']._serialized_start=1876
-  _globals['_WITHDRAWCONSENTREQUEST']._serialized_end=1920
-  _globals['_WITHDRAWCONSENTRESPONSE']._serialized_start=1922
-  _globals['_WITHDRAWCONSENTRESPONSE']._serialized_end=2017
-  _globals['_STATISTICSSERVICE']._serialized_start=2020
-  _globals['_STATISTICSSERVICE']._serialized_end=2575
+  _globals['_STATISTICSCELL']._serialized_end=460
+  _globals['_STATISTICSTABLE']._serialized_start=463
+  _globals['_STATISTICSTABLE']._serialized_end=635
+  _globals['_GETSTATISTICSRESPONSE']._serialized_start=638
+  _globals['_GETSTATISTICSRESPONSE']._serialized_end=781
+  _globals['_EXPORTEVALUATIONREQUEST']._serialized_start=783
+  _globals['_EXPORTEVALUATIONREQUEST']._serialized_end=841
+  _globals['_EXPORTEVALUATIONRESPONSE']._serialized_start=844
+  _globals['_EXPORTEVALUATIONRESPONSE']._serialized_end=1022
+  _globals['_SPECIALCATEGORIES']._serialized_start=1024
+  _globals['_SPECIALCATEGORIES']._serialized_end=1147
+  _globals['_SPECIALCATEGORIESRECORD']._serialized_start=1150
+  _globals['_SPECIALCATEGORIESRECORD']._serialized_end=1435
+  _globals['_RECORDSPECIALCATEGORIESREQUEST']._serialized_start=1438
+  _globals['_RECORDSPECIALCATEGORIESREQUEST']._serialized_end=1639
+  _globals['_RECORDSPECIALCATEGORIESRESPONSE']._serialized_start=1641
+  _globals['_RECORDSPECIALCATEGORIESRESPONSE']._serialized_end=1731
+  _globals['_GETSPECIALCATEGORIESREQUEST']._serialized_start=1733
+  _globals['_GETSPECIALCATEGORIESREQUEST']._serialized_end=1799
+  _globals['_GETSPECIALCATEGORIESRESPONSE']._serialized_start=1801
+  _globals['_GETSPECIALCATEGORIESRESPONSE']._serialized_end=1888
+  _globals['_WITHDRAWCONSENTREQUEST']._serialized_start=1890
+  _globals['_WITHDRAWCONSENTREQUEST']._serialized_end=1934
+  _globals['_WITHDRAWCONSENTRESPONSE']._serialized_start=1936
+  _globals['_WITHDRAWCONSENTRESPONSE']._serialized_end=2031
+  _globals['_STATISTICSSERVICE']._serialized_start=2034
+  _globals['_STATISTICSSERVICE']._serialized_end=2589
 # @@protoc_insertion_point(module_scope)

@@ -27,20 +27,22 @@ class GetStatisticsRequest(_message.Message):
     def __init__(self, measure: _Optional[str] = ..., groupings: _Optional[_Iterable[str]] = ..., workspace_id: _Optional[str] = ..., period_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., period_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., k: _Optional[int] = ...) -> None: ...
 
 class StatisticsCell(_message.Message):
-    __slots__ = ("key", "suppressed", "count", "met", "missed", "median_seconds")
+    __slots__ = ("key", "suppressed", "count", "met", "missed", "median_seconds", "open")
     KEY_FIELD_NUMBER: _ClassVar[int]
     SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     MET_FIELD_NUMBER: _ClassVar[int]
     MISSED_FIELD_NUMBER: _ClassVar[int]
     MEDIAN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FIELD_NUMBER: _ClassVar[int]
     key: _containers.RepeatedScalarFieldContainer[str]
     suppressed: bool
     count: int
     met: int
     missed: int
     median_seconds: float
-    def __init__(self, key: _Optional[_Iterable[str]] = ..., suppressed: _Optional[bool] = ..., count: _Optional[int] = ..., met: _Optional[int] = ..., missed: _Optional[int] = ..., median_seconds: _Optional[float] = ...) -> None: ...
+    open: int
+    def __init__(self, key: _Optional[_Iterable[str]] = ..., suppressed: _Optional[bool] = ..., count: _Optional[int] = ..., met: _Optional[int] = ..., missed: _Optional[int] = ..., median_seconds: _Optional[float] = ..., open: _Optional[int] = ...) -> None: ...
 
 class StatisticsTable(_message.Message):
     __slots__ = ("name", "measure", "groupings", "k", "cells", "total")
