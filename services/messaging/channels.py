@@ -190,15 +190,11 @@ class Channels:
     @staticmethod
     def _replays_rotation(uow: UnitOfWork, ch: Channel, expected_key_version: int) -> bool:
         """Whether the rotation being served, from ``expected_key_version``, is the retry of the call that made
-        the channel's key version (``changes.replays``); its last rotation is read only when it may be
+        the channel's key version (``changes.replayed_in``); its last rotation is read only when it may be
         (asked from 0 or one version behind, the channel's content not destroyed)."""
-        if ch.shredded_at is not None or expected_key_version not in (0, ch.key_version - 1):
+        if ch.shredded_at is not None:
             return False
-        call = changes.of_call(uow.principal, uow.call_key)
-        if call is None:
-            return False
-        last = changes.last_change(uow.session, uow.tables.last_changes, CHANNEL_KEY, ch.id)
-        return changes.replays(last, ch.key_version, expected_key_version, call)
+        return changes.replayed_in(uow, CHANNEL_KEY, ch.id, ch.key_version, expected_key_version)
 
     def shred_workspace(
         self, uow: UnitOfWork, workspace_id: str, now: datetime, counts: dict[str, int] | None = None
