@@ -11,7 +11,7 @@ delay notice, the same terms renegotiated) is not applied twice.
 
 What is remembered, per record (``RuntimeTables.last_changes``, written by ``records.store_change`` in the
 change's own transaction): the version a caller's change made and the call's **fingerprint**, an
-HMAC-SHA256 under a key of the node's (derived from its KEK, ``Runtime.call_key``) over the caller's subject
+HMAC-SHA256 under a key of the node's (derived from its current KEK, ``Runtime.call_key``) over the caller's subject
 and jurisdiction, the RPC's full method name and the digest of its request serialized deterministically
 (``envelopes.request_digest``). Another caller, another RPC or another request body (another
 ``expected_version`` included) has another fingerprint. It is a keyed digest, compared on the server and never
@@ -20,6 +20,12 @@ backup) cannot confirm a guess of a request's text against it. Since one who als
 workspace's retention shred deletes its records' rows with the rest of its content
 (``sealing.destroy_payloads``). A change made by the service itself (a clock, a consumer) records none, and
 moves the record's version past the one remembered, so no earlier request replays across it.
+
+A retry is compared under the key derived from each KEK the node's ring holds (``Runtime.call_keys``, the
+current one's first: one HMAC while the ring holds one KEK): across a KEK rotation, and a restart, a retry
+still replays the call its fingerprint was kept for under the previous KEK, while the ring holds that KEK;
+once it is dropped from the ring, the fingerprints kept under it no longer match (their retries are answered
+as any stale view).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -37,6 +44,9 @@ from sqlalchemy.orm import Session
 from jitlib.envelopes import request_digest
 from jitlib.principal import Principal
 from jitlib.runtime import UnitOfWork, current_method
+
+#: A call's fingerprints, one under each key of the node's ring (``Runtime.call_keys``), the current one's first.
+Calls = tuple[str, ...]
 
 #: The request of the unary RPC being served, set by the server's call entry beside ``runtime.current_method``
 #: (None outside an RPC: a clock, a consumer).
@@ -63,33 +73,63 @@ def fingerprint(key: bytes, user_id: str, jurisdiction: str, method: str, reques
     (subject, jurisdiction), the RPC's full method name and the digest of the request, each part
     length-prefixed so that no two calls' parts run together. Keyed, so that the database alone (a copy, a
     backup) cannot confirm an exact guess of a request's text (a reason, new terms) against it."""
-    h = hmac.new(key, digestmod=hashlib.sha256)
-    for part in (user_id, jurisdiction, method, request_digest(request)):
-        data = part.encode()
-        h.update(len(data).to_bytes(4, "big"))
-        h.update(data)
-    return h.hexdigest()
+    return fingerprints((key,), user_id, jurisdiction, method, request)[0]
 
 
-def of_call(principal: Principal, key: bytes) -> str | None:
-    """The fingerprint of the RPC being served, by ``principal``, under the node's ``key``; None outside an RPC."""
+def fingerprints(keys: Sequence[bytes], user_id: str, jurisdiction: str, method: str, request: Message) -> Calls:
+    """The fingerprints of a call under each of ``keys`` (``fingerprint``; the request digested once)."""
+    digest = request_digest(request)
+    out = []
+    for key in keys:
+        h = hmac.new(key, digestmod=hashlib.sha256)
+        for part in (user_id, jurisdiction, method, digest):
+            data = part.encode()
+            h.update(len(data).to_bytes(4, "big"))
+            h.update(data)
+        out.append(h.hexdigest())
+    return tuple(out)
+
+
+def of_call(principal: Principal, keys: Sequence[bytes]) -> Calls | None:
+    """The fingerprints of the RPC being served, by ``principal``, under each of the node's ``keys``
+    (``Runtime.call_keys``: the current KEK's first); None outside an RPC."""
     request = current_request.get()
     if request is None:
         return None
-    return fingerprint(key, principal.user_id, principal.jurisdiction, current_method.get(), request)
+    return fingerprints(keys, principal.user_id, principal.jurisdiction, current_method.get(), request)
 
 
-def replays(last: LastChange | None, current: int, expected: int, call: str) -> bool:
+def _matches(kept: str, call: str | Calls) -> bool:
+    """Whether the fingerprint ``kept`` is the call's under one of the keys (each compared in constant time)."""
+    matched = False
+    for one in (call,) if isinstance(call, str) else call:
+        matched |= hmac.compare_digest(kept, one)
+    return matched
+
+
+def replays(last: LastChange | None, current: int, expected: int, call: str | Calls) -> bool:
     """Whether a change asked from version ``expected`` (0: whatever it is now) of a record now at version
-    ``current`` is the retry of the call that made ``current`` (``last``, with fingerprint ``call``): the
-    record was not changed since that call (``last.version`` is ``current``), and the retry asks from where
-    that call did (one version behind, or 0)."""
+    ``current`` is the retry of the call that made ``current`` (``last``, with fingerprint ``call``, or one of
+    the call's fingerprints under the ring's keys): the record was not changed since that call
+    (``last.version`` is ``current``), and the retry asks from where that call did (one version behind, or 0)."""
     if last is None or last.version != current or expected not in (0, current - 1):
         return False
-    return hmac.compare_digest(last.fingerprint, call)
+    return _matches(last.fingerprint, call)
 
 
-def raced(last: LastChange | None, current: int, read: int, expected: int, call: str) -> bool:
+def replayed_in(uow: UnitOfWork, record_type: str, record_id: str, current: int, expected: int) -> bool:
+    """In a change's unit of work: whether the RPC being served, asked from ``expected``, is the retry of the
+    call that made version ``current`` of the record (``replays``), its last change read in the unit only when
+    it may be (``expected`` 0 or one behind). False outside an RPC."""
+    if expected not in (0, current - 1):
+        return False
+    call = of_call(uow.principal, uow.call_keys or (uow.call_key,))
+    if call is None:
+        return False
+    return replays(last_change(uow.session, uow.tables.last_changes, record_type, record_id), current, expected, call)
+
+
+def raced(last: LastChange | None, current: int, read: int, expected: int, call: str | Calls) -> bool:
     """Whether a change whose version-guarded write found the record changed meanwhile (read at version
     ``read``, asked from ``expected``, 0: whatever it is now) lost that race to its own first call, still in
     flight when the retry came (a client whose deadline expired while the server committed): the record, now

@@ -512,7 +512,7 @@ class RecordPath(Generic[R]):
             _checked.set((self, record, expected))
             return
         self.rt.require_owner(self._access(record).origin_jurisdiction, self.record_type)
-        call = changes.of_call(principal, self.rt.call_key) if expected in (0, current - 1) else None
+        call = changes.of_call(principal, self.rt.call_keys) if expected in (0, current - 1) else None
         if call is not None:
             changed = cast(ChangedRecord, record)
             table, kind = self.rt.tables.last_changes, self.record_type
@@ -535,7 +535,7 @@ class RecordPath(Generic[R]):
 
         On PostgreSQL the retry's UPDATE waited for the first call's transaction to commit (it held the row)
         and then matched no row; its unit rolled back before this read, which sees that commit."""
-        call = changes.of_call(principal, self.rt.call_key)
+        call = changes.of_call(principal, self.rt.call_keys)
         if call is None:
             return
         kind, table = self.record_type, self.rt.tables.last_changes

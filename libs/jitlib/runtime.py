@@ -4,7 +4,6 @@ unit of work that writes a change, its events and its audit entries in one trans
 from __future__ import annotations
 
 import contextvars
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,8 +60,10 @@ class UnitOfWork:
     emitted: int = 0
     #: The events ``emit`` staged, handed to the relay once the transaction commits.
     staged: list[outbox.Staged] = field(default_factory=list)
-    #: The node's key for the fingerprints of the calls that change records (``Runtime.call_key``).
+    #: The node's key for the fingerprints of the calls that change records (``Runtime.call_key``), and the
+    #: keys a retry's fingerprint is compared under (``Runtime.call_keys``; empty: ``call_key`` alone).
     call_key: bytes = b""
+    call_keys: tuple[bytes, ...] = ()
 
     def emit(self, subject: str, envelope: Envelope) -> None:
         self.staged.append(outbox.stage(self.session, self.tables, subject, envelope))
@@ -107,13 +108,39 @@ class Runtime:
     #: Links the audit entries each change records into the hash chain, soon after its commit (``jitlib.audit``).
     chainer: audit.Chainer | None = None
 
-    @functools.cached_property
+    #: ``call_keys``' cache: the ring's KEK ids it was derived for, and the keys (each derived once per KEK).
+    _call_keys: tuple[tuple[str, ...], tuple[bytes, ...]] = field(default=((), ()), init=False, repr=False)
+
+    @property
+    def call_keys(self) -> tuple[bytes, ...]:
+        """The keys of this node's call fingerprints (``jitlib.changes``), one derived from each KEK its ring
+        holds, the current KEK's first: a new change's fingerprint is made under the first, and a retry
+        matches one made under any of them, so a KEK rotation (and a restart) keeps the retries of the calls
+        before it answered as replays while their KEK is in the ring; once it is dropped, their fingerprints
+        no longer match (those retries are answered ABORTED, as any stale view). Derived: a database alone
+        cannot confirm a guess of a request's text against them; every process of the service derives the
+        same ones. Each is derived once per KEK id and kept while the ring holds it (the ring reloads)."""
+        if self.keks is None:
+            return (b"",)
+        ids, keys = self._call_keys
+        if ids != self.keks.ids:
+            held = dict(zip(ids, keys, strict=True))
+            ring = self.keks
+            fresh = tuple(held.get(i) or crypto.derived_key(self._kek(ring, i), CALL_KEY_PURPOSE) for i in ring.ids)
+            self._call_keys = ids, keys = ring.ids, fresh
+        return keys
+
+    @staticmethod
+    def _kek(ring: KekRing, kek_id: str) -> crypto.Kek:
+        kek = ring.get(kek_id)
+        assert kek is not None  # an id of the ring's own
+        return kek
+
+    @property
     def call_key(self) -> bytes:
-        """The key of this node's call fingerprints (``jitlib.changes``), derived from its current KEK when the
-        service started: a database alone cannot confirm a guess of a request's text against them. Every
-        process of the service derives the same one; after a KEK rotation and a restart the fingerprints
-        kept before no longer match (their calls' retries are answered ABORTED, as any stale view)."""
-        return crypto.derived_key(self.keks.current, CALL_KEY_PURPOSE) if self.keks is not None else b""
+        """The key a new change's call fingerprint is made under: the one derived from the current KEK
+        (``call_keys``)."""
+        return self.call_keys[0]
 
     async def change(self, principal: Principal, fn: Callable[[UnitOfWork], T], *, on_loop: bool = False) -> T:
         """Run ``fn`` as one unit of work: the change, its outbox events and its audit entries commit
@@ -126,7 +153,8 @@ class Runtime:
 
         def unit(session: Session) -> T:
             nonlocal emitted, staged
-            uow = UnitOfWork(session, self.tables, principal, call_key=self.call_key)
+            keys = self.call_keys
+            uow = UnitOfWork(session, self.tables, principal, call_key=keys[0], call_keys=keys)
             result = fn(uow)
             audit.record(session, self.tables, uow.audits, self.clock.now())
             emitted, staged = uow.emitted, uow.staged

@@ -559,11 +559,20 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         """``write``, which appends to an item's custody chain, in a transaction. Appends to one chain are
         ordered by the item's row lock (``store.get_item(..., for_update=True)``, ``store.append_custody``):
         a read of evidence waits for the others' entries, it is not refused because they read too. A conflict
-        left (a writer that bypassed the lock) is ABORTED rather than a forked chain."""
+        left (a writer that bypassed the lock) is ABORTED rather than a forked chain. The wait is bounded
+        (``store.ITEM_LOCK_TIMEOUT_SECONDS``): a row held longer by another transaction is ABORTED ``ITEM_BUSY``
+        naming the item, nothing written, for the caller to retry."""
         try:
             return await self.rt.change(principal, write)
         except store.CustodyConflict:
             raise Aborted("CUSTODY_CONFLICT", "the item's custody chain changed meanwhile; retry") from None
+        except store.ItemBusy as busy:
+            raise Aborted(
+                "ITEM_BUSY",
+                f"evidence item {busy.item_id} is held by another change for more than "
+                f"{store.ITEM_LOCK_TIMEOUT_SECONDS:g} s; nothing was recorded: retry",
+                {"item_id": busy.item_id},
+            ) from None
 
     async def DownloadItem(
         self, request: pb.DownloadItemRequest, context: Any

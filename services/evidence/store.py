@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from jit.evidence.v1 import evidence_pb2 as pb
@@ -1177,11 +1177,48 @@ class ItemWithHead:
     custody_head: str
 
 
-def get_item(session: Session, item_id: str, *, for_update: bool = False) -> ItemWithHead | None:
+#: How long an append to an item's chain of custody (a download, a transfer, a consent: each a read or an act
+#: the chain records) waits, on PostgreSQL, for another transaction holding the item's row before it gives up
+#: (``lock_timeout`` for the append's transaction, ``ItemBusy``). An append holds the row for milliseconds
+#: (a few rows written), so a wait this long means a holder that is stuck or long (a maintenance transaction,
+#: a workspace's shred): the caller is told to retry well before a client's deadline (tens of seconds)
+#: expires with no answer, and a server thread and a pooled connection are not held meanwhile. On SQLite the
+#: writers serialize at ``BEGIN IMMEDIATE`` (no row lock), bounded by the connection's busy timeout
+#: (``jitlib.db``'s ``PRAGMA busy_timeout``).
+ITEM_LOCK_TIMEOUT_SECONDS = 5.0
+
+#: PostgreSQL's SQLSTATE for a lock not granted within ``lock_timeout`` (lock_not_available).
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+class ItemBusy(Exception):
+    """Another transaction held the item's row longer than ``ITEM_LOCK_TIMEOUT_SECONDS``: nothing was written."""
+
+    def __init__(self, item_id: str) -> None:
+        super().__init__(item_id)
+        self.item_id = item_id
+
+
+def get_item(
+    session: Session, item_id: str, *, for_update: bool = False, lock_timeout: float = ITEM_LOCK_TIMEOUT_SECONDS
+) -> ItemWithHead | None:
     """The item with its chain's head; ``for_update``: its row locked until the end of the transaction, which
-    orders the appends to its chain of custody (``append_custody``)."""
+    orders the appends to its chain of custody (``append_custody``), waiting at most ``lock_timeout`` seconds
+    on PostgreSQL for a transaction holding it (the bound then holds for the rest of the caller's
+    transaction): ``ItemBusy`` past it, the transaction to roll back."""
     query = select(ItemRow).where(ItemRow.id == item_id)
-    row = session.scalar(query.with_for_update() if for_update else query)
+    if not for_update:
+        row = session.scalar(query)
+    elif session.get_bind().dialect.name != "postgresql":
+        row = session.scalar(query.with_for_update())
+    else:
+        session.execute(select(func.set_config("lock_timeout", f"{round(lock_timeout * 1000)}ms", True)))
+        try:
+            row = session.scalar(query.with_for_update())
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+                raise ItemBusy(item_id) from exc
+            raise
     return ItemWithHead(item_to_domain(row), row.custody_seq, row.custody_head) if row is not None else None
 
 

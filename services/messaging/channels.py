@@ -13,7 +13,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jitlib import outbox, sealing
+from jitlib import changes, outbox, sealing
 from jitlib.actors import Actor
 from jitlib.auth import Principal
 from jitlib.errors import Aborted, FailedPrecondition, NotFound
@@ -28,6 +28,9 @@ from services.messaging.domain import Channel, Message, MessageInChannel, NewAtt
 
 CHANNEL = "channel"
 MESSAGE = "message"
+#: The record type under which a channel's last key rotation by a caller is remembered (``jitlib.changes``):
+#: its key version, apart from the channel's own record type, which no versioned change uses.
+CHANNEL_KEY = "channel_key"
 T = TypeVar("T")
 
 
@@ -154,15 +157,44 @@ class Channels:
             uow.audit(CHANNEL, ch.id, ch.workspace_id)
         return ch
 
-    def rotate_key(self, uow: UnitOfWork, channel_id: str, now: datetime, expected_key_version: int = 0) -> Channel:
+    def rotate_key(
+        self,
+        uow: UnitOfWork,
+        channel_id: str,
+        now: datetime,
+        expected_key_version: int = 0,
+        may_change: Callable[[Channel], object] | None = None,
+    ) -> Channel:
         """A new key version for the channel's new messages, from ``expected_key_version`` (checked under the
-        channel's lock: two rotations from one version make one); the channel, its title opened (the answer)."""
+        channel's lock: two rotations from one version make one); the channel, its title opened (the answer).
+        ``may_change`` refuses the rotation (a closed workspace) after the retry check and before the rotation.
+
+        The retry of the call that made the channel's current key version (its answer lost; the same caller and
+        request, ``jitlib.changes``), asked from the version before it or from 0 while nothing rotated since,
+        rotates nothing: it is answered with the channel as it is, its audit entry outcome ``replayed``. Under
+        the channel's lock, so a retry racing its own first call waits for it and then replays it. The call
+        that rotates remembers itself under ``CHANNEL_KEY`` (the channel's own record type keeps none)."""
         ch = self._locked(uow.session, channel_id)
+        if self._replays_rotation(uow, ch, expected_key_version):
+            uow.audit(CHANNEL, ch.id, ch.workspace_id, outcome="replayed")
+            return self.content.titled(uow.session, ch)
+        if may_change is not None:
+            may_change(ch)
         ch = domain.rotated(ch, expected_key_version)
         store.set_counters(uow.session, ch)
         self.content.keys.create(uow.session, ch, ch.key_version, now)
+        changes.remember(uow, CHANNEL_KEY, ch.id, ch.workspace_id, ch.key_version)
         uow.audit(CHANNEL, ch.id, ch.workspace_id)
         return self.content.titled(uow.session, ch)
+
+    @staticmethod
+    def _replays_rotation(uow: UnitOfWork, ch: Channel, expected_key_version: int) -> bool:
+        """Whether the rotation being served, from ``expected_key_version``, is the retry of the call that made
+        the channel's key version (``changes.replayed_in``); its last rotation is read only when it may be
+        (asked from 0 or one version behind, the channel's content not destroyed)."""
+        if ch.shredded_at is not None:
+            return False
+        return changes.replayed_in(uow, CHANNEL_KEY, ch.id, ch.key_version, expected_key_version)
 
     def shred_workspace(
         self, uow: UnitOfWork, workspace_id: str, now: datetime, counts: dict[str, int] | None = None

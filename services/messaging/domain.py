@@ -465,13 +465,14 @@ def check_open(channel: Channel) -> None:
 
 def rotated(channel: Channel, expected_key_version: int = 0) -> Channel:
     """The channel with a new key version, from the version the caller saw (``expected_key_version``, 0: no
-    check): a retried rotation (its answer lost) finds the key rotated since and changes nothing."""
+    check): two rotations from one version make one. (The retry of the rotation that made the current version,
+    its answer lost, is answered before this, as a replay: ``channels.Channels.rotate_key``.)"""
     check_open(channel)
     if expected_key_version and expected_key_version != channel.key_version:
         raise Aborted(
             "KEY_VERSION_MISMATCH",
             f"the channel's key is at version {channel.key_version}, not {expected_key_version}: it was rotated "
-            "since (by this request, if it is a retry); read the channel again before rotating",
+            "since; read the channel again before rotating",
             {"current_key_version": str(channel.key_version)},
         )
     return replace(channel, key_version=channel.key_version + 1)

@@ -211,10 +211,14 @@ class MessagingServicer(messaging_pb2_grpc.MessagingServiceServicer):
         ch = await self.channels.load_visible(
             principal, request.channel_id, Operation.ISSUER_ACT, action="rotate the key of", field="channel_id"
         )
-        self.channels.members_for_change(ch)  # WORKSPACE_CLOSED
         now = rt.clock.now()
         expected = request.expected_key_version
-        rotated = await rt.change(principal, lambda uow: self.ops.rotate_key(uow, ch.id, now, expected))
+        # The retry of the rotation that made the key version is answered as it was, even once the workspace
+        # closed; any other rotation is refused in a closed workspace (WORKSPACE_CLOSED).
+        rotated = await rt.change(
+            principal,
+            lambda uow: self.ops.rotate_key(uow, ch.id, now, expected, may_change=self.channels.members_for_change),
+        )
         return pb.RotateChannelKeyResponse(channel=channel_to_pb(rotated))
 
     # -- messages ---------------------------------------------------------------------------------

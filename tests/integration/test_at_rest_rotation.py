@@ -2,8 +2,10 @@
 SQLite and PostgreSQL: the tasks service with the real Keycloak and NATS.
 
 Rotation: a new KEK is put first in the KEK file beside the old one; the service reads the file again,
-rewraps every data key under the new KEK while a client keeps creating and reading tasks (no call fails);
-then the old KEK is removed, and a service started with the new KEK alone reads every task, while one
+rewraps every data key under the new KEK while a client keeps creating and reading tasks (no call fails),
+and the retry of a change made before the rotation is still answered as a replay (its call's fingerprint,
+kept under the old KEK, matches while the ring holds it); then the old KEK is removed (the retry is then a
+stale view), and a service started with the new KEK alone reads every task, while one
 with the old KEK alone cannot. Existing data: rows written in clear at revision 0002 are sealed when the
 service starts, their clear columns emptied, and a search of every table's contents with SQL finds none
 of their text."""
@@ -96,6 +98,23 @@ def rows_holding(engine: Engine, text: str) -> list[str]:
     return found
 
 
+def accepted_under(stub: Any, tokens: Any) -> tuple[pb.AcceptTaskRequest, pb.Task]:
+    """A task created by NL and accepted by DE: the accept's request and its answer."""
+    task = stub.CreateTask(
+        pb.CreateTaskRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            title="Accepted before the rotation",
+            kind=pb.TASK_KIND_IDENTIFY_ACCOUNT_HOLDER,
+            assignee_jurisdiction="DE",
+        ),
+        metadata=md(tokens("nl-prosecutor")),
+        timeout=15,
+    ).task
+    accept = pb.AcceptTaskRequest(id=task.id, expected_version=task.version)
+    return accept, stub.AcceptTask(accept, metadata=md(tokens("de-liaison")), timeout=15).task
+
+
 def test_the_kek_is_rotated_while_the_service_serves(
     db_url: str, keycloak: Any, nats_server: Any, demo_workspace_synced: str, tokens: Any, tmp_path: Path
 ) -> None:
@@ -140,10 +159,14 @@ def test_the_kek_is_rotated_while_the_service_serves(
     client = threading.Thread(target=create_and_read, daemon=True)
     try:
         eventually(lambda: rotation.settled_on == old_id, timeout=30)
+        accept, accepted = accepted_under(stub, tokens)  # its call's fingerprint kept under the old KEK
         client.start()
         eventually(lambda: calls[0] >= 3, timeout=60)
         write_kek_file(kek_file, new, old)  # the new KEK first; the old one still opens what it wrapped
         eventually(lambda: rotation.settled_on == new_id, timeout=60)
+        # The accept's answer was lost: sent again while the ring still holds the old KEK, it is a replay.
+        again = stub.AcceptTask(accept, metadata=md(tokens("de-liaison")), timeout=15).task
+        assert (again.version, again.updated_at) == (accepted.version, accepted.updated_at)
         # Every data key is under the new KEK (the workspace's, and any other workspace's this consumer
         # group made from the suite's shared streams).
         assert set(sealing.db_kek_usage(svc.rt.db, svc.app.spec.metadata)) == {new_id}
@@ -151,6 +174,10 @@ def test_the_kek_is_rotated_while_the_service_serves(
         eventually(lambda: calls[0] >= at + 3, timeout=60)
         write_kek_file(kek_file, new)  # the old KEK removed
         eventually(lambda: svc.rt.keks.ids == (new_id,), timeout=30)
+        # Its fingerprints no longer match: the same retry is a stale view now.
+        with pytest.raises(grpc.RpcError) as stale:
+            stub.AcceptTask(accept, metadata=md(tokens("de-liaison")), timeout=15)
+        assert stale.value.code() == grpc.StatusCode.ABORTED and error_reason(stale.value) == "VERSION_MISMATCH"
         at = calls[0]
         eventually(lambda: calls[0] >= at + 3, timeout=60)
     finally:

@@ -7,6 +7,8 @@ on real servers."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,7 +27,7 @@ from jitlib.errors import Aborted
 from jitlib.forwarding import OwnedElsewhere
 from jitlib.policy import TASK_RULES, Operation, RecordAccess
 from jitlib.records import RecordPath, Replayed, store_change, transition_rpc
-from jitlib.runtime import CALL_KEY_PURPOSE, UnitOfWork, current_method
+from jitlib.runtime import CALL_KEY_PURPOSE, Runtime, UnitOfWork, current_method
 
 T = TypeVar("T")
 KEY = b"a node's key for its call fingerprints"
@@ -122,6 +124,7 @@ class StandIn:
         self.workspaces: dict[str, Any] = {}
         self.reads = 0
         self.call_key = KEY
+        self.call_keys = (KEY,)
         self.audits: list[tuple[str, str, str, str]] = []
 
     async def authorize(self, *args: Any, **kwargs: Any) -> None:
@@ -474,3 +477,50 @@ def test_a_transition_that_wins_is_answered_with_its_change(session: Session, se
     rt = StandIn(session)
     answered = Racing(rt, None).serve(principal())
     assert answered.version == 4 and [a[3] for a in rt.audits] == ["ok"]
+
+
+# -- across a KEK rotation (``Runtime.call_keys``) --------------------------------------------------------------
+
+
+def node_with(ring: crypto.KekRing) -> Runtime:
+    """A service's runtime holding ``ring`` (its call keys need nothing else of it)."""
+    return Runtime(*(None,) * 9, keks=ring)  # type: ignore[arg-type]
+
+
+def test_a_fingerprint_kept_under_a_previous_kek_matches_while_the_ring_holds_it(
+    serving: Callable[[Any], None],
+) -> None:
+    """The KEK rotated (the new one first in the file, the old one after it) and the service restarted: the
+    retry of a call whose fingerprint was kept under the old KEK still replays it, while a new change is
+    fingerprinted under the new KEK; once the old KEK is dropped from the ring, it no longer matches."""
+    old, new = crypto.Kek(bytes(range(32))), crypto.Kek(bytes(range(1, 33)))
+    serving(request(expected=3))
+    before = node_with(crypto.KekRing([old]))
+    assert before.call_keys == (crypto.derived_key(old, CALL_KEY_PURPOSE),)  # one key: one HMAC per call
+    kept = changes.LastChange(4, changes.fingerprint(before.call_key, "u-1", "NL", DECLINE, request()))
+
+    rotated = node_with(crypto.KekRing([new, old]))  # a restart after the rotation
+    assert rotated.call_key == crypto.derived_key(new, CALL_KEY_PURPOSE)  # new changes: under the new KEK
+    call = changes.of_call(principal(), rotated.call_keys)
+    assert call is not None and call[0] != kept.fingerprint
+    assert changes.replays(kept, 4, 3, call) and changes.raced(kept, 4, 3, 3, call)
+    assert not changes.replays(kept, 4, 3, changes.of_call(principal("u-2"), rotated.call_keys) or ())
+
+    dropped = node_with(crypto.KekRing([new]))
+    assert not changes.replays(kept, 4, 3, changes.of_call(principal(), dropped.call_keys) or ())
+
+
+def test_the_call_keys_follow_the_ring_as_it_reloads_each_derived_once(tmp_path: Any) -> None:
+    """The ring reads its file again while the service runs: the call keys follow it (the current KEK's first),
+    a KEK's key derived once and kept while the ring holds it."""
+    old, new = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    path = tmp_path / "kek.b64"
+    path.write_text(f"{old}\n")
+    rt = node_with(crypto.KekRing.from_file(path))
+    (old_key,) = rt.call_keys
+    path.write_text(f"{new}\n{old}\n")
+    os.utime(path, ns=(1, 1))  # another stamp, whatever the clock's resolution
+    assert rt.keks is not None and rt.keks.reload()
+    new_key, again = rt.call_keys
+    assert again is old_key and rt.call_key is new_key != old_key
+    assert rt.call_keys is rt.call_keys  # nothing derived while the ring stays as it is

@@ -25,16 +25,18 @@ from jit.evidence.v1 import evidence_pb2
 from jit.messaging.v1 import messaging_pb2
 from jit.preservation.v1 import preservation_pb2
 from jit.tasks.v1 import tasks_pb2
-from jitlib import crypto, retention, retention_sweep, sealing
+from jitlib import changes, crypto, retention, retention_sweep, sealing
 from jitlib import db as jitdb
 from jitlib.actors import Actor
 from jitlib.alerts import SYSTEM
+from jitlib.auth import Principal
 from jitlib.bus import EventConsumer, PoisonMessage
 from jitlib.db import Database
 from jitlib.envelopes import description_problem
+from jitlib.errors import Aborted
 from jitlib.federation import Federation
 from jitlib.policy import VisibilityScope
-from jitlib.runtime import UnitOfWork
+from jitlib.runtime import UnitOfWork, current_method
 from services.messaging import domain, store
 from services.messaging.channels import Channels
 from services.messaging.content import Content
@@ -631,3 +633,54 @@ def test_titles_written_in_clear_before_they_were_sealed_are_sealed_at_start(tmp
         titles = [(c.title if (c := channels.load(session, w[0])) else None) for w in written]
     assert titles == [live, sealing.DESTROYED, "task 1234"]
     database.dispose()
+
+
+ROTATE = "/jit.messaging.v1.MessagingService/RotateChannelKey"
+
+
+def _issuer(user_id: str = "u-nl") -> Principal:
+    return Principal(
+        user_id=user_id, username=user_id, jurisdiction="NL", roles=frozenset({"prosecutor"}),
+        workspaces=frozenset({WS}),
+    )  # fmt: skip
+
+
+def _rotate(node: _Node, who: Principal, channel_id: str, expected: int) -> tuple[domain.Channel, list[str]]:
+    """A RotateChannelKey call served as the server's call entry binds it (its method and request): the
+    channel it answers and its audit entries' outcomes."""
+    request = messaging_pb2.RotateChannelKeyRequest(channel_id=channel_id, expected_key_version=expected)
+    tokens = (current_method.set(ROTATE), changes.current_request.set(request))
+    try:
+        with node.session() as session, session.begin():
+            uow = UnitOfWork(session, store.RUNTIME, who, call_key=b"a node's call key")
+            rotated = node.channels.rotate_key(uow, channel_id, T0, expected)
+    finally:
+        changes.current_request.reset(tokens[1])
+        current_method.reset(tokens[0])
+    return rotated, [a.outcome for a in uow.audits]
+
+
+@pytest.mark.parametrize("expected", [0, 1])
+def test_a_rotation_sent_again_after_its_answer_was_lost_is_replayed_not_rotated_again(
+    node: _Node, expected: int
+) -> None:
+    """The retry of the rotation that made the key version (the same caller and request), from 0 ("whatever it
+    is now") or from the version before, is answered with the channel as it is: no second key version, its
+    audit entry a replay. Another caller's rotation from 0 still rotates; after that, the first caller's retry
+    from 0 is a new rotation (something rotated since), and from the old version stale."""
+    ch = _open_restricted(node, "NL-DE: rotations")
+    first, outcomes = _rotate(node, _issuer(), ch.id, expected)
+    assert (first.key_version, outcomes) == (2, ["ok"])
+    again, outcomes = _rotate(node, _issuer(), ch.id, expected)
+    assert (again.key_version, again.title, outcomes) == (2, "NL-DE: rotations", ["replayed"])
+    with node.session() as session:
+        versions = select(store.ChannelKey.version).where(store.ChannelKey.channel_id == ch.id)
+        assert sorted(session.scalars(versions)) == [1, 2]
+    other, outcomes = _rotate(node, _issuer("u-nl-2"), ch.id, 0)
+    assert (other.key_version, outcomes) == (3, ["ok"])
+    if expected:
+        with pytest.raises(Aborted) as stale:
+            _rotate(node, _issuer(), ch.id, expected)
+        assert stale.value.reason == "KEY_VERSION_MISMATCH"
+    else:
+        assert _rotate(node, _issuer(), ch.id, expected)[0].key_version == 4

@@ -66,6 +66,7 @@ class StandIn:
         self.workspaces = {workspace.id: workspace}
         self.clock = ManualClock(datetime(2026, 12, 1, tzinfo=UTC))
         self.call_key = b"a node's key"  # Runtime.call_key
+        self.call_keys = (self.call_key,)  # Runtime.call_keys
 
     async def authorize(self, *args: Any, **kwargs: Any) -> None:
         return None

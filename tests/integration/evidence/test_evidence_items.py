@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, update
 
 from jit.evidence.v1 import evidence_pb2 as pb
 from services.evidence.store import CustodyRow, ItemRow
@@ -214,6 +214,36 @@ def test_concurrent_reads_of_one_item_all_succeed_each_in_one_gap_free_chain(cli
     assert [e.seq for e in entries] == list(range(1, 1 + 1 + 36 + 1))  # received, 36 reads, sealed once
     assert all(e.prev_hash == before.entry_hash for before, e in itertools.pairwise(entries))
     assert [e.action for e in entries].count(pb.CUSTODY_ACTION_SEALED) == 1
+
+
+def test_a_read_waits_a_bounded_time_for_an_item_another_transaction_holds(
+    client: Client, evidence_svc: Any, db_url: str
+) -> None:
+    """PostgreSQL: another transaction holds the item's row (here the test's own connection to the service's
+    database). A download, which appends to the item's chain, waits for it at most
+    ``store.ITEM_LOCK_TIMEOUT_SECONDS``, then is ABORTED ITEM_BUSY naming the item and saying to retry, with
+    nothing recorded; once the row is released the same download succeeds, recorded once."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite has no row lock: its writers serialize at BEGIN IMMEDIATE, bounded by its busy timeout")
+    r = client.executing()
+    data = os.urandom(4096)
+    item = upload(client, "de-liaison", r.id, data)
+    custody = select(func.count()).select_from(CustodyRow).where(CustodyRow.item_id == item.id)
+    engine = create_engine(evidence_svc.rt.db.url)
+    try:
+        with engine.connect() as holder, holder.begin():
+            holder.execute(select(ItemRow.id).where(ItemRow.id == item.id).with_for_update())
+            with pytest.raises(grpc.RpcError) as busy:
+                download(client, "nl-prosecutor", item.id)
+            assert busy.value.code() == grpc.StatusCode.ABORTED and error_reason(busy.value) == "ITEM_BUSY"
+            assert item.id in (busy.value.details() or "") and "retry" in (busy.value.details() or "")
+            assert holder.execute(custody).scalar_one() == 1  # the receipt alone: nothing recorded
+    finally:
+        engine.dispose()
+    _, body = download(client, "nl-prosecutor", item.id)
+    assert body == data
+    entries = client.call("nl-prosecutor", "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
+    assert [e.action for e in entries] == [pb.CUSTODY_ACTION_RECEIVED, pb.CUSTODY_ACTION_DOWNLOADED]
 
 
 def test_a_download_needs_a_purpose(client: Client) -> None:

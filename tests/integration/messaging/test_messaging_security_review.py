@@ -517,19 +517,29 @@ def test_not_the_sender_refusals_are_audited(client: Client, messaging_svc: Any)
     assert _audit_outcomes(messaging_svc, m.id).count("denied") == 3
 
 
-def test_a_rotation_sent_again_after_a_lost_answer_rotates_once(client: Client) -> None:
+def test_a_rotation_sent_again_after_a_lost_answer_rotates_once(client: Client, messaging_svc: Any) -> None:
     """RotateChannelKey from the key version the caller saw: the same request again (its answer lost) is
-    ABORTED KEY_VERSION_MISMATCH, naming the current version, and the key is rotated once; a negative
-    version is INVALID_ARGUMENT naming the field."""
+    answered with the channel as it is, key version 2, nothing rotated, audited as a replay; so is a retry
+    from 0 ("whatever it is now") of a rotation from 0 while nothing rotated since. Another issuer's rotation
+    from 0 still rotates; a retry across it is ABORTED KEY_VERSION_MISMATCH (naming the current version) from
+    the old version, and a new rotation from 0. A negative version is INVALID_ARGUMENT naming the field."""
     ch = _restricted(client, "NL-DE: rotate once", ["DE"])
     assert ch.key_version == 1
     request = pb.RotateChannelKeyRequest(channel_id=ch.id, expected_key_version=ch.key_version)
     assert client.call("nl-prosecutor", "RotateChannelKey", request).channel.key_version == 2
-    with pytest.raises(grpc.RpcError) as again:
-        client.call("nl-prosecutor", "RotateChannelKey", request)
-    assert again.value.code() == grpc.StatusCode.ABORTED and error_reason(again.value) == "KEY_VERSION_MISMATCH"
-    assert "at version 2" in (again.value.details() or "")
+    again = client.call("nl-prosecutor", "RotateChannelKey", request).channel
+    assert (again.key_version, again.title) == (2, "NL-DE: rotate once")
     assert client.call("nl-prosecutor", "GetChannel", pb.GetChannelRequest(id=ch.id)).channel.key_version == 2
+    whatever = pb.RotateChannelKeyRequest(channel_id=ch.id)
+    assert client.call("nl-prosecutor", "RotateChannelKey", whatever).channel.key_version == 3
+    assert client.call("nl-prosecutor", "RotateChannelKey", whatever).channel.key_version == 3
+    assert client.call("nl-liaison", "RotateChannelKey", whatever).channel.key_version == 4
+    assert client.call("nl-prosecutor", "RotateChannelKey", whatever).channel.key_version == 5
+    with pytest.raises(grpc.RpcError) as stale:
+        client.call("nl-prosecutor", "RotateChannelKey", request)
+    assert stale.value.code() == grpc.StatusCode.ABORTED and error_reason(stale.value) == "KEY_VERSION_MISMATCH"
+    assert "at version 5" in (stale.value.details() or "")
+    assert _audit_outcomes(messaging_svc, ch.id).count("replayed") == 2
     bad = pb.RotateChannelKeyRequest(channel_id=ch.id, expected_key_version=-1)
     with pytest.raises(grpc.RpcError) as refused:
         client.call("nl-prosecutor", "RotateChannelKey", bad)
