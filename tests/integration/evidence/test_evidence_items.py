@@ -8,7 +8,7 @@ import itertools
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import grpc
@@ -219,29 +219,40 @@ def test_concurrent_reads_of_one_item_all_succeed_each_in_one_gap_free_chain(cli
 def test_a_read_waits_a_bounded_time_for_an_item_another_transaction_holds(
     client: Client, evidence_svc: Any, db_url: str
 ) -> None:
-    """PostgreSQL: another transaction holds the item's row (here the test's own connection to the service's
-    database). A download, which appends to the item's chain, waits for it at most
-    ``store.ITEM_LOCK_TIMEOUT_SECONDS``, then is ABORTED ITEM_BUSY naming the item and saying to retry, with
-    nothing recorded; once the row is released the same download succeeds, recorded once."""
-    if db_url.startswith("sqlite"):
-        pytest.skip("SQLite has no row lock: its writers serialize at BEGIN IMMEDIATE, bounded by its busy timeout")
+    """Another transaction holds the item (here the test's own connection to the service's database), and a
+    download, which appends to the item's chain, comes meanwhile. PostgreSQL: it waits for the item's row at
+    most ``store.ITEM_LOCK_TIMEOUT_SECONDS``, then is ABORTED ITEM_BUSY naming the item and saying to retry,
+    with nothing recorded. SQLite, which has no row lock: it waits for the other writer (``BEGIN IMMEDIATE``,
+    bounded by the busy timeout) and goes on once that one ends. Either way the download then succeeds,
+    recorded once."""
     r = client.executing()
     data = os.urandom(4096)
     item = upload(client, "de-liaison", r.id, data)
     custody = select(func.count()).select_from(CustodyRow).where(CustodyRow.item_id == item.id)
     engine = create_engine(evidence_svc.rt.db.url)
     try:
-        with engine.connect() as holder, holder.begin():
-            holder.execute(select(ItemRow.id).where(ItemRow.id == item.id).with_for_update())
-            with pytest.raises(grpc.RpcError) as busy:
-                download(client, "nl-prosecutor", item.id)
-            assert busy.value.code() == grpc.StatusCode.ABORTED and error_reason(busy.value) == "ITEM_BUSY"
-            assert item.id in (busy.value.details() or "") and "retry" in (busy.value.details() or "")
-            assert holder.execute(custody).scalar_one() == 1  # the receipt alone: nothing recorded
+        if db_url.startswith("sqlite"):
+            with engine.connect() as holder:
+                holder.exec_driver_sql("BEGIN IMMEDIATE")
+                with ThreadPoolExecutor(1) as pool:
+                    waiting = pool.submit(download, client, "nl-prosecutor", item.id)
+                    done, _ = wait([waiting], timeout=1.0)
+                    assert not done, "the download's append went on while another writer held the database"
+                    assert holder.execute(custody).scalar_one() == 1  # the receipt alone so far
+                    holder.exec_driver_sql("ROLLBACK")
+                    assert waiting.result(timeout=60)[1] == data
+        else:
+            with engine.connect() as holder, holder.begin():
+                holder.execute(select(ItemRow.id).where(ItemRow.id == item.id).with_for_update())
+                with pytest.raises(grpc.RpcError) as busy:
+                    download(client, "nl-prosecutor", item.id)
+                assert busy.value.code() == grpc.StatusCode.ABORTED and error_reason(busy.value) == "ITEM_BUSY"
+                assert item.id in (busy.value.details() or "") and "retry" in (busy.value.details() or "")
+                assert holder.execute(custody).scalar_one() == 1  # the receipt alone: nothing recorded
+            _, body = download(client, "nl-prosecutor", item.id)
+            assert body == data
     finally:
         engine.dispose()
-    _, body = download(client, "nl-prosecutor", item.id)
-    assert body == data
     entries = client.call("nl-prosecutor", "ListCustody", pb.ListCustodyRequest(item_id=item.id)).entries
     assert [e.action for e in entries] == [pb.CUSTODY_ACTION_RECEIVED, pb.CUSTODY_ACTION_DOWNLOADED]
 
