@@ -151,7 +151,7 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
     expected = {
         "tasks": "8eae312e19a6c140",  # 0022 emptied the column (Task.assignee_taken_out)
         "evidence_requests": "ddf7a2852fb4298b",  # 0038 emptied the column (the workspace's former members)
-        "preservation_orders": "5c5619a88fee9bc5",  # 0023 emptied the column (the workspace's former members)
+        "preservation_orders": "fa6643b7a2f37c88",  # 0025 emptied the column (the enforcement of an EPOC-PR)
     }
     found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}
     changed = sorted(name for name in expected if found[name] != expected[name])
