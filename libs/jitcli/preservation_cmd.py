@@ -6,6 +6,10 @@ UUIDs (``jit preservation list --wide`` or ``--json`` shows them).
 
 ``jit preservation due --within 7d`` lists the running orders expiring within 7 days, soonest first, with
 the time left in words.
+
+An EPOC-PR the provider did not comply with is enforced by the enforcing state (Reg. (EU) 2023/1543 Art. 16):
+``transfer-enforcement`` (the issuing side's prosecutor), then ``recognise-enforcement`` or
+``refuse-enforcement`` (the enforcing state's prosecutor).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from jitcli.render import (
     victims_label,
 )
 from jitcli.session import app_state
+from jitlib import legal
 
 app = typer.Typer(help="Preservation orders: what platforms were asked to keep, and until when.", no_args_is_help=True)
 
@@ -76,6 +81,13 @@ class Category(StrEnum):
     content = "content"
 
 
+#: The grounds on which the enforcing state refuses to recognise a transferred order (Reg. (EU) 2023/1543 Art.
+#: 16(4), ``legal.ENFORCEMENT_REFUSAL_GROUNDS``, the evidence service's list).
+EnforcementGround = StrEnum(  # type: ignore[misc]
+    "EnforcementGround", {g.lower(): g.lower().replace("_", "-") for g in legal.ENFORCEMENT_REFUSAL_GROUNDS}
+)
+
+
 class NotExecuted(StrEnum):
     incomplete = "incomplete"
     manifest_errors = "manifest-errors"
@@ -103,6 +115,8 @@ RUNNING = (
     pb.PRESERVATION_ORDER_STATE_CONFIRMED,
     pb.PRESERVATION_ORDER_STATE_EXTENDED,
     pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED,
+    # An EPOC-PR's 60 days run on while the enforcing state decides (EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT).
+    pb.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT,
 )
 
 Version = Annotated[
@@ -198,6 +212,20 @@ def orders_table(orders: Sequence[pb.PreservationOrder], now: dt.datetime, wide:
     return table
 
 
+def enforcement_text(o: pb.PreservationOrder) -> str:
+    """The enforcement of an EPOC-PR as shown: where and when it was transferred, and the enforcing state's
+    decision (Reg. (EU) 2023/1543 Art. 16)."""
+    received = format_instant(o.enforcement_requested_at.ToDatetime(tzinfo=UTC))
+    text = f"transferred to {o.enforcing_jurisdiction} {received} (Reg. (EU) 2023/1543 Art. 16)"
+    if not o.HasField("enforcement_decided_at"):
+        return f"{text}; its decision is due within 5 of its working days"
+    decided = format_instant(o.enforcement_decided_at.ToDatetime(tzinfo=UTC))
+    if o.enforcement_refusal_ground:
+        ground = enum_label(pb.EnforcementRefusalGround, o.enforcement_refusal_ground, "ENFORCEMENT_REFUSAL_GROUND_")
+        return f"{text}; recognition refused {decided}: {ground} (Art. 16(4))"
+    return f"{text}; recognised {decided}: the provider is required to preserve"
+
+
 def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False)
     table.add_column(style="bold")
@@ -245,6 +273,8 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
         rows.append(("provider ref", o.provider_reference))
     if o.not_executed_reason:
         rows.append(("not executed", enum_label(pb.NotExecutedReason, o.not_executed_reason, "NOT_EXECUTED_REASON_")))
+    if o.enforcing_jurisdiction:
+        rows.append(("enforcement", enforcement_text(o)))
     if o.state_reason:
         rows.append(("reason", o.state_reason))
     if o.description:
@@ -602,3 +632,59 @@ def user_notice(
     if when is not None:
         req.suppressed_until.CopyFrom(_ts(when))
     _run(ctx, "UpdateUserNotice", req)
+
+
+@app.command("transfer-enforcement")
+def transfer_enforcement(
+    ctx: typer.Context,
+    id: OrderId,
+    enforcing: Annotated[
+        str,
+        typer.Option(
+            "--enforcing-jurisdiction",
+            metavar="CODE",
+            help="The enforcing state; default: the provider's establishment in the register.",
+        ),
+    ] = "",
+    note_: Annotated[str, typer.Option("--note", metavar="TEXT", help="Why the order is enforced.")] = "",
+    expected_version: Version = 0,
+) -> None:
+    """Issuer's prosecutor: an EPOC-PR the provider did not comply with (unconfirmed past the node's delay, or
+    recorded not executed) -> IN_ENFORCEMENT; the enforcing state decides within 5 of its working days
+    (Reg. (EU) 2023/1543 Art. 16)."""
+    req = pb.TransferForEnforcementRequest(
+        id=_uuid(id, "ID"), expected_version=expected_version, enforcing_jurisdiction=enforcing.upper(), note=note_
+    )
+    _run(ctx, "TransferForEnforcement", req)
+
+
+@app.command("recognise-enforcement")
+def recognise_enforcement(
+    ctx: typer.Context,
+    id: OrderId,
+    note_: Annotated[str, typer.Option("--note", metavar="TEXT")] = "",
+    expected_version: Version = 0,
+) -> None:
+    """Enforcing state's prosecutor: recognise the transferred order, the provider is required to preserve ->
+    ISSUED; its confirmation is recorded as before (Art. 16(3))."""
+    req = pb.RecogniseEnforcementRequest(id=_uuid(id, "ID"), expected_version=expected_version, note=note_)
+    _run(ctx, "RecogniseEnforcement", req)
+
+
+@app.command("refuse-enforcement")
+def refuse_enforcement(
+    ctx: typer.Context,
+    id: OrderId,
+    ground: Annotated[EnforcementGround, typer.Option("--ground", help="A ground of Art. 16(4).")],
+    detail: Annotated[str, typer.Option("--detail", metavar="TEXT", help="The facts behind the ground.")] = "",
+    expected_version: Version = 0,
+) -> None:
+    """Enforcing state's prosecutor: refuse recognition on a ground of Reg. (EU) 2023/1543 Art. 16(4) ->
+    NOT_ENFORCED."""
+    req = pb.RefuseEnforcementRequest(
+        id=_uuid(id, "ID"),
+        expected_version=expected_version,
+        ground=_enum("ENFORCEMENT_REFUSAL_GROUND_", ground.value),
+        detail=detail,
+    )
+    _run(ctx, "RefuseEnforcement", req)

@@ -433,6 +433,47 @@ _PRESERVATION: tuple[Rule, ...] = (
         "GUESS: national law as configured on the node, after CETS 185 Art. 16(2) (the period of the order "
         "given to the custodian)",
     ),
+    # Enforcement of an EPOC-PR the provider did not comply with (Art. 16 applies to both certificates).
+    # UNVERIFIED as the EPOC's rows above: check the Official Journal text of Art. 16.
+    Rule(
+        "EPOC_PR_ENFORCEMENT_TRANSFER",
+        "the issuer's prosecutor transfers an EPOC-PR for enforcement to a bound state other than its own (default "
+        "the provider's establishment) once the provider failed to comply: recorded not executed, or issued and "
+        "still unconfirmed past the node's confirmation delay (FAILED_PRECONDITION PROVIDER_NOT_IN_DEFAULT before)",
+        f"UNVERIFIED: {EPOC} Art. 16(1); GUESS: the delay (JIT_PRESERVATION_CONFIRMATION_OVERDUE_DAYS) stands for "
+        "'without undue delay', Art. 11(1)",
+    ),
+    Rule(
+        "EPOC_PR_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS",
+        "the enforcing state decides on recognising a transferred EPOC-PR within 5 working days of its receipt, "
+        "in its calendar: warned 48 h and 8 h before and when passed, each once",
+        f"UNVERIFIED: {EPOC} Art. 16(2); Reg. 1182/71 Art. 3(3)",
+    ),
+    Rule(
+        "EPOC_PR_ENFORCEMENT_RECOGNISED",
+        "once the enforcing state recognises an EPOC-PR the provider is required to preserve: the order is ISSUED "
+        "again and its confirmation recorded as before; refused on a ground of Art. 16(4) it is NOT_ENFORCED, "
+        "which ends it",
+        f"UNVERIFIED: {EPOC} Art. 16(3), 16(4), 15",
+    ),
+    Rule(
+        "EPOC_PR_ENFORCEMENT_NOT_TRANSFERRED_AGAIN",
+        "an EPOC-PR the enforcing state recognised is not transferred again (FAILED_PRECONDITION "
+        "ENFORCEMENT_ALREADY_RECOGNISED): that state sanctions a provider that still does not comply",
+        f"GUESS: {EPOC} Art. 16 has one transfer and one recognition decision",
+    ),
+    Rule(
+        "EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT",
+        "an EPOC-PR's 60 days from receipt run on while it is in enforcement: it is warned, may be extended and "
+        "expires as when ISSUED; an order transferred once its period ended is refused (PRESERVATION_EXPIRED)",
+        f"GUESS: {EPOC} Art. 11(1) counts from receipt and Art. 16 stops no period",
+    ),
+    Rule(
+        "EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER",
+        "the enforcing state reads an EPOC-PR from its transfer on (as its addressee, from outside the workspace "
+        "too) and its node receives the order's events from then on; NOT_FOUND and no event before",
+        f"GUESS: {EPOC} Art. 16(1) transfers the order; need to know, {JIT_PLATFORM} Art. 24",
+    ),
     # What a linked production request does to each basis's clock.
     Rule(
         "EPOC_PR_PRESERVED_UNTIL_PRODUCTION",

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from jitlib import jurisdictions
 
-__all__ = ["period_end"]
+__all__ = ["ENFORCEMENT_DECISION", "enforcement_decision_due", "period_end"]
 
 
 def period_end(
@@ -53,3 +53,15 @@ def period_end(
         while not jurisdictions.is_working_day(jurisdiction, last):
             last += timedelta(days=1)
     return datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+
+
+#: The enforcing state's recognition decision on an order transferred to it for enforcement (an EPOC or an
+#: EPOC-PR, Reg. (EU) 2023/1543 Art. 16(2)): 5 working days of that state from its receipt of the order.
+ENFORCEMENT_DECISION = timedelta(days=5)
+
+
+def enforcement_decision_due(received: datetime, enforcing: str) -> datetime:
+    """When the enforcing state ``enforcing``'s 5 working days to decide on recognising an order it received
+    at ``received`` end (``period_end`` in working days of its calendar): one count for the evidence service's
+    ENFORCEMENT deadline and the preservation service's, so that both say the same of the same order."""
+    return period_end(received, ENFORCEMENT_DECISION, enforcing, working_days=True)

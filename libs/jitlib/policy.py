@@ -166,6 +166,16 @@ PRESERVATION_USER_NOTICE_RULES = RecordRules(
     addressee_roles=frozenset(),
 )
 
+#: The enforcement of a European Preservation Order (Reg. (EU) 2023/1543 Art. 16), as of an EPOC
+#: (EVIDENCE_ENFORCEMENT_RULES): a prosecutor of the issuing state transfers it, a prosecutor of the enforcing
+#: state (the order's addressee from then on) recognises it or refuses recognition; never a police liaison.
+PRESERVATION_ENFORCEMENT_RULES = RecordRules(
+    kind="preservation_order",
+    creator_roles=frozenset({"prosecutor"}),
+    issuer_roles=frozenset({"prosecutor"}),
+    addressee_roles=frozenset({"prosecutor"}),
+)
+
 #: Removal requests to platforms (issue 18): a prosecutor or police liaison of a member jurisdiction sends
 #: one; the issuing side's prosecutor or liaison records each answer of the platform (ISSUER_ACT: the
 #: platform is not a user, legal REMOVAL_PLATFORM_ANSWERS); every member of the workspace reads them.

@@ -208,6 +208,19 @@ ORDER_ACTIONS = {
                (Input("status", "Notice to the account holder", "choice", True, pv.UserNoticeStatus,
                       "USER_NOTICE_STATUS_"),
                 Input("suppressed_until", "Suppressed until (day; with suppressed)", "date"))),
+        # An EPOC-PR the provider did not comply with (Reg. (EU) 2023/1543 Art. 16), as an EPOC's above: the
+        # issuer's prosecutor transfers it, the enforcing state's prosecutor decides (the service offers these).
+        Action("transfer_for_enforcement", "Transfer for enforcement", "preservation", "TransferForEnforcement",
+               pv.TransferForEnforcementRequest,
+               (Input("enforcing_jurisdiction", "Enforcing state (empty: the provider's establishment)",
+                      hint="e.g. IE"),
+                Input("note", "Why (the provider's failure)", "textarea")), grave=True),
+        Action("recognise_enforcement", "Recognise: require the provider to preserve", "preservation",
+               "RecogniseEnforcement", pv.RecogniseEnforcementRequest, (NOTE,)),
+        Action("refuse_enforcement", "Refuse recognition (Art. 16(4))", "preservation", "RefuseEnforcement",
+               pv.RefuseEnforcementRequest,
+               (Input("ground", "Ground", "choice", True, pv.EnforcementRefusalGround, "ENFORCEMENT_REFUSAL_GROUND_"),
+                Input("detail", "Details", "textarea")), grave=True),
     )
 }  # fmt: skip
 

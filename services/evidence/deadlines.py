@@ -26,6 +26,7 @@ from typing import Protocol
 from jitlib import durations, legal
 
 # Re-exported: ``deadlines.period_end`` is where the evidence service's callers and tests have found it.
+from jitlib.periods import ENFORCEMENT_DECISION, enforcement_decision_due
 from jitlib.periods import period_end as period_end
 
 
@@ -324,7 +325,7 @@ def non_disclosure(c: Clocks) -> Deadline | None:
 
 #: The enforcing state's recognition decision: 5 working days from receipt of the transferred order, in the
 #: enforcing state's calendar (EPOC_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS).
-ENFORCEMENT_PERIOD = 5 * DAY
+ENFORCEMENT_PERIOD = ENFORCEMENT_DECISION
 ENFORCEMENT_SOURCE = legal.source("EPOC_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS")
 
 
@@ -334,7 +335,7 @@ def enforcement(c: Clocks) -> Deadline | None:
     order, while it waits for that decision (IN_ENFORCEMENT); None otherwise."""
     if c.state != "IN_ENFORCEMENT" or c.enforcement_requested_at is None or not c.enforcing_jurisdiction:
         return None
-    due = period_end(c.enforcement_requested_at, ENFORCEMENT_PERIOD, c.enforcing_jurisdiction, working_days=True)
+    due = enforcement_decision_due(c.enforcement_requested_at, c.enforcing_jurisdiction)
     return Deadline(DeadlineKind.ENFORCEMENT, due, ENFORCEMENT_SOURCE, c.enforcement_requested_at, working_days=True)
 
 

@@ -42,8 +42,10 @@ from jitlib import durations, legal, usernotice, validate
 from jitlib.actors import Actor, Versioned, changed, created_record
 from jitlib.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from jitlib.ids import is_uuid
-from jitlib.periods import period_end
+from jitlib.jurisdictions import is_jurisdiction
+from jitlib.periods import enforcement_decision_due, period_end
 from jitlib.policy import (
+    PRESERVATION_ENFORCEMENT_RULES,
     PRESERVATION_ORDER_RULES,
     PRESERVATION_USER_NOTICE_RULES,
     AccessParties,
@@ -77,13 +79,24 @@ class OrderState(enum.StrEnum):
     EXPIRED = "EXPIRED"
     LIFTED = "LIFTED"
     NOT_EXECUTED = "NOT_EXECUTED"
+    #: An EPOC-PR transferred to the enforcing state, waiting for its recognition decision (EPOC_PR_ENFORCEMENT_*).
+    IN_ENFORCEMENT = "IN_ENFORCEMENT"
+    #: The enforcing state refused to recognise it (Art. 16(4)): the order ends there.
+    NOT_ENFORCED = "NOT_ENFORCED"
 
 
 #: States in which an order's clock may run: it runs while the order has an expiry (``clock_runs``). An
 #: EPOC-PR or Budapest Art. 29 order in PRODUCTION_REQUESTED has none (its clock stopped); a voluntary one
 #: in ISSUED has none yet (its clock starts at the provider's confirmation).
 CLOCK_STATES = frozenset(
-    {OrderState.ISSUED, OrderState.CONFIRMED, OrderState.EXTENDED, OrderState.PRODUCTION_REQUESTED}
+    {
+        OrderState.ISSUED,
+        OrderState.CONFIRMED,
+        OrderState.EXTENDED,
+        OrderState.PRODUCTION_REQUESTED,
+        # An EPOC-PR's 60 days run on while the enforcing state decides (EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT).
+        OrderState.IN_ENFORCEMENT,
+    }
 )
 #: States in which the order still binds the provider (or is about to).
 OPEN_STATES = frozenset(
@@ -93,6 +106,7 @@ OPEN_STATES = frozenset(
         OrderState.CONFIRMED,
         OrderState.EXTENDED,
         OrderState.PRODUCTION_REQUESTED,
+        OrderState.IN_ENFORCEMENT,
     }
 )
 
@@ -395,9 +409,18 @@ class Order(Versioned, AccessParties):
     #: and while SUPPRESSED when the non-disclosure order ends (PRESERVATION_USER_NOTICE_SUPPRESSION_LAPSES).
     user_notice_status: str = usernotice.PENDING
     user_notice_suppressed_until: datetime | None = None
+    #: An EPOC-PR transferred for enforcement (EPOC_PR_ENFORCEMENT_TRANSFER): the enforcing state ("" before)
+    #: and when it received the order (its 5 working days run from there); its decision: when, and the ground
+    #: of Art. 16(4) when it refused recognition ("" when it recognised the order).
+    enforcing_jurisdiction: str = ""
+    enforcement_requested_at: datetime | None = None
+    enforcement_decided_at: datetime | None = None
+    enforcement_refusal_ground: str = ""
 
     def access(self) -> RecordAccess:
-        return RecordAccess.of(self)
+        """The policy's facts: the enforcing state, once the order was transferred to it, is its addressee and
+        reads it whether or not it is a member of the workspace (EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER)."""
+        return order_access(self)
 
     def is_confirmation_overdue(self, now: datetime, limit: timedelta) -> bool:
         """Derived, never stored: issued, and the provider has not confirmed for longer than ``limit``."""
@@ -406,6 +429,28 @@ class Order(Versioned, AccessParties):
     def clock_runs(self) -> bool:
         """The order has an expiry that the service's clock warns about and expires it at."""
         return clock_runs(self.state, self.expires_at)
+
+
+def order_access(order: GovernedOrder) -> RecordAccess:
+    """``Order.access``, also of a listed row (``store.Listed``): the order's own facts, with the enforcing
+    state as its addressee from the transfer on (EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER)."""
+    enforcing = order.enforcing_jurisdiction or None
+    return RecordAccess.of(order, addressee=enforcing, outside_addressee=enforcing is not None)
+
+
+class GovernedOrder(Protocol):
+    """What ``order_access`` reads of an order."""
+
+    @property
+    def workspace_id(self) -> str: ...
+    @property
+    def origin_jurisdiction(self) -> str: ...
+    @property
+    def restricted(self) -> bool: ...
+    @property
+    def shared_with(self) -> tuple[str, ...]: ...
+    @property
+    def enforcing_jurisdiction(self) -> str: ...
 
 
 # ---- the follow-up request's access facts ----------------------------------------------------------------
@@ -526,6 +571,12 @@ class ClockFacts(Protocol):
     def expires_at(self) -> datetime | None: ...
     @property
     def extension_count(self) -> int: ...
+    @property
+    def issued_at(self) -> datetime | None: ...
+    @property
+    def enforcing_jurisdiction(self) -> str: ...
+    @property
+    def enforcement_decided_at(self) -> datetime | None: ...
     def clock_runs(self) -> bool: ...
     def access(self) -> RecordAccess: ...
 
@@ -549,10 +600,15 @@ class Warning:
     #: A warning of the end of the non-disclosure order suppressing the user notice (``notice_warning``):
     #: ``expires_at`` is that end, ``offset`` zero the warning that it has lapsed.
     notice: bool = False
+    #: A warning of the enforcing state's deadline to decide on recognition (``enforcement_warning``):
+    #: ``expires_at`` is that deadline, ``offset`` zero the warning that it has passed.
+    enforcement: bool = False
 
     @property
     def at_expiry(self) -> bool:
-        return self.offset == timedelta(0) and self.production_outcome is None and not self.notice
+        return (
+            self.offset == timedelta(0) and self.production_outcome is None and not self.notice and not self.enforcement
+        )
 
     def key(self, order_id: str) -> str:
         """Stable and unique per order, offset and expiry (an extension starts a new series)."""
@@ -849,6 +905,110 @@ def notice_warning(order: Order, offsets: tuple[timedelta, ...], offset: timedel
     return Warning(offset=offset, due_at=due, expires_at=until, first=False, reason=reason, notice=True)
 
 
+# ---- the enforcing state's recognition deadline (EPOC_PR_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS) ----
+
+ENFORCEMENT_DEADLINE_RULE = legal.rule("EPOC_PR_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS")
+#: The warnings before the enforcing state's deadline, as the evidence service warns of its deadlines (48 h,
+#: 8 h); one more when it has passed.
+ENFORCEMENT_OFFSETS = (timedelta(hours=48), timedelta(hours=8))
+
+
+class EnforcementFacts(Protocol):
+    """What the enforcing state's deadline is worked out from."""
+
+    @property
+    def state(self) -> OrderState: ...
+    @property
+    def enforcing_jurisdiction(self) -> str: ...
+    @property
+    def enforcement_requested_at(self) -> datetime | None: ...
+
+
+def enforcement_due_at(order: EnforcementFacts) -> datetime | None:
+    """When the enforcing state's 5 working days to decide on recognising the transferred order end, in its
+    calendar (``jitlib.periods.enforcement_decision_due``, the evidence service's count of the same deadline);
+    None unless the order waits for that decision (IN_ENFORCEMENT)."""
+    received = order.enforcement_requested_at
+    if order.state is not OrderState.IN_ENFORCEMENT or received is None or not order.enforcing_jurisdiction:
+        return None
+    return enforcement_decision_due(received, order.enforcing_jurisdiction)
+
+
+def _enforcement_dues(order: Order, offsets: tuple[timedelta, ...]) -> list[tuple[timedelta, datetime]]:
+    """(offset, due time) of the warnings of the enforcing state's deadline, in due order, the one at the
+    deadline last; a warning due before the transfer is none (it would announce more time than there was)."""
+    due = enforcement_due_at(order)
+    if due is None:
+        return []
+    start = order.enforcement_requested_at
+    assert start is not None  # enforcement_due_at
+    return [(o, due - o) for o in _longest_first(offsets) if due - o > start] + [(timedelta(0), due)]
+
+
+def next_enforcement_alert_at(
+    order: Order, offsets: tuple[timedelta, ...], *, after: datetime | None = None
+) -> datetime | None:
+    """When the scanner must next warn of the enforcing state's deadline: its first warning, or the one due
+    ``after`` the one just sent; None when none is (not in enforcement, or all sent)."""
+    return next((due for _, due in _enforcement_dues(order, offsets) if after is None or due > after), None)
+
+
+def enforcement_plan_changed(before: Order, after: Order) -> bool:
+    """Whether a change moves the warnings of the enforcing state's deadline: the order entered or left
+    IN_ENFORCEMENT (or was transferred anew)."""
+    return (before.state, before.enforcement_requested_at) != (after.state, after.enforcement_requested_at) and (
+        OrderState.IN_ENFORCEMENT in (before.state, after.state)
+    )
+
+
+class EnforcementDue(NamedTuple):
+    """A warning of the enforcing state's deadline the scan found due (``due_enforcement_warnings``)."""
+
+    order_id: str
+    offset: timedelta
+    due: datetime
+
+
+def due_enforcement_warnings(
+    due: Iterable[tuple[str, datetime, datetime]], offsets: tuple[timedelta, ...], now: datetime
+) -> list[tuple[str, datetime, EnforcementDue]]:
+    """The warnings of the enforcing state's deadline due by ``now`` and not sent yet, of each order the scan
+    found as (order id, the deadline, its next warning's due time), each as the alert ``jitlib.alerts`` sends:
+    (its key, its due time, its ``EnforcementDue``). The key names the order, the offset and the deadline:
+    sent once each, across scans, restarts and replicas."""
+    out: list[tuple[str, datetime, EnforcementDue]] = []
+    series = (*_longest_first(offsets), timedelta(0))
+    for order_id, deadline, next_at in due:
+        for offset in series:
+            at = deadline - offset
+            if next_at <= at <= now:
+                key = f"{order_id}:enforcement:{int(offset.total_seconds())}:{deadline.isoformat()}"
+                out.append((key, at, EnforcementDue(order_id, offset, deadline)))
+    return out
+
+
+def enforcement_warning(order: Order, offsets: tuple[timedelta, ...], offset: timedelta) -> Warning | None:
+    """The warning ``offset`` before the enforcing state's deadline to decide (zero: it has passed), if its
+    schedule has one; never ``first`` (no follow-up of the preservation's expiry)."""
+    due = enforcement_due_at(order)
+    at = next((d for o, d in _enforcement_dues(order, offsets) if o == offset), None)
+    if due is None or at is None:
+        return None
+    when = due.strftime("%Y-%m-%d %H:%M UTC")
+    state, cite = order.enforcing_jurisdiction, legal.cite(ENFORCEMENT_DEADLINE_RULE.id)
+    if offset:
+        reason = (
+            f"{state} decides on recognising this European Preservation Order within {durations.words(offset)} "
+            f"({when}), 5 working days of its own from the transfer {cite}"
+        )
+    else:
+        reason = (
+            f"{state}'s 5 working days to decide on recognising this European Preservation Order ended at {when} "
+            f"without a decision {cite}"
+        )
+    return Warning(offset=offset, due_at=at, expires_at=due, first=False, reason=reason, enforcement=True)
+
+
 # ---- transitions -------------------------------------------------------------------------------------
 
 
@@ -862,8 +1022,10 @@ class Transition:
     target: OrderState
 
 
-def _t(action: str, event: str, sources: set[OrderState], target: OrderState) -> Transition:
-    return Transition(action, event, Operation.ISSUER_ACT, frozenset(sources), target)
+def _t(
+    action: str, event: str, sources: set[OrderState], target: OrderState, operation: Operation = Operation.ISSUER_ACT
+) -> Transition:
+    return Transition(action, event, operation, frozenset(sources), target)
 
 
 S = OrderState
@@ -873,8 +1035,13 @@ TRANSITIONS: dict[str, Transition] = {
         _t("issue", "issued", {S.DRAFT}, S.ISSUED),
         # An order extended before the provider confirmed it is EXTENDED once confirmed.
         _t("confirm", "confirmed", {S.ISSUED}, S.CONFIRMED),
-        # ISSUED and PRODUCTION_REQUESTED stay where they are (their running clock is extended).
-        _t("extend", "extended", {S.ISSUED, S.CONFIRMED, S.EXTENDED, S.PRODUCTION_REQUESTED}, S.EXTENDED),
+        # ISSUED, PRODUCTION_REQUESTED and IN_ENFORCEMENT stay where they are (their running clock is extended).
+        _t(
+            "extend",
+            "extended",
+            {S.ISSUED, S.CONFIRMED, S.EXTENDED, S.PRODUCTION_REQUESTED, S.IN_ENFORCEMENT},
+            S.EXTENDED,
+        ),
         _t(
             "request_production",
             "production_requested",
@@ -891,10 +1058,22 @@ TRANSITIONS: dict[str, Transition] = {
         _t("resume", "resumed", {S.PRODUCTION_REQUESTED}, S.CONFIRMED),
         # Keeps the state (``apply``); decided by PRESERVATION_USER_NOTICE_RULES (``RULES_FOR``): a prosecutor's.
         _t("update_user_notice", "user_notice_updated", set(OrderState), S.DRAFT),
+        # Enforcement of an EPOC-PR the provider did not comply with (Reg. (EU) 2023/1543 Art. 16): the issuing
+        # side's prosecutor transfers it once the provider is in default (``_enforcement_refused``); the
+        # enforcing state's prosecutor, its addressee from then on, recognises it (back to ISSUED: the
+        # provider is required to preserve) or refuses recognition (PRESERVATION_ENFORCEMENT_RULES).
+        _t("transfer_for_enforcement", "enforcement_requested", {S.ISSUED, S.NOT_EXECUTED}, S.IN_ENFORCEMENT),
+        _t("recognise_enforcement", "enforcement_recognised", {S.IN_ENFORCEMENT}, S.ISSUED, Operation.ADDRESSEE_ACT),
+        _t("refuse_enforcement", "enforcement_refused", {S.IN_ENFORCEMENT}, S.NOT_ENFORCED, Operation.ADDRESSEE_ACT),
     )
 }
+#: The transitions of the enforcement procedure: a prosecutor's acts on either side, never a police liaison's.
+ENFORCEMENT_ACTIONS = frozenset({"transfer_for_enforcement", "recognise_enforcement", "refuse_enforcement"})
 #: The transitions decided by other rules than the order's (PRESERVATION_ORDER_RULES).
-RULES_FOR = {"update_user_notice": PRESERVATION_USER_NOTICE_RULES}
+RULES_FOR = {
+    "update_user_notice": PRESERVATION_USER_NOTICE_RULES,
+    **{action: PRESERVATION_ENFORCEMENT_RULES for action in ENFORCEMENT_ACTIONS},
+}
 #: Transitions only the service itself takes (its clock, its evidence consumer): no caller may, so no
 #: order lists them as allowed.
 CLOCK_ONLY = frozenset({"expire", "resume"})
@@ -924,6 +1103,10 @@ class TransitionInput:
     #: UpdateUserNotice: the provider's notice to the account holder, and the end of its suppression.
     user_notice_status: str = ""
     user_notice_suppressed_until: datetime | None = None
+    #: TransferForEnforcement: the enforcing state as given ("" for the provider's establishment).
+    enforcing_jurisdiction: str = ""
+    #: RefuseEnforcement: the ground of Art. 16(4) ("" when none was given; "UNKNOWN" for an unknown value).
+    enforcement_ground: str = ""
 
 
 def notice_unchanged(order: Order, data: TransitionInput) -> bool:
@@ -981,7 +1164,44 @@ def transition_violations(action: str, data: TransitionInput, now: datetime) -> 
         out += usernotice.violations(
             "status", data.user_notice_status, "suppressed_until", data.user_notice_suppressed_until, now
         )
+    if action in ("transfer_for_enforcement", "recognise_enforcement"):
+        out += validate.text("note", data.reason, required=False, maximum=validate.REASON_MAX)
+    given = data.enforcing_jurisdiction
+    if action == "transfer_for_enforcement" and given and not is_jurisdiction(given):
+        out.append(FieldViolation("enforcing_jurisdiction", "must be an ISO 3166-1 alpha-2 code in upper case"))
+    if action == "refuse_enforcement":
+        out += enforcement_ground_violations(data.enforcement_ground)
+        out += validate.text("detail", data.reason, required=False, maximum=validate.REASON_MAX)
     return out
+
+
+def enforcement_ground_violations(ground: str) -> list[FieldViolation]:
+    """A refusal of recognition names a ground of the closed list of Art. 16(4), the evidence service's
+    (``legal.ENFORCEMENT_REFUSAL_GROUNDS``, rule EPOC_ENFORCEMENT_REFUSAL_GROUNDS)."""
+    if ground in legal.ENFORCEMENT_REFUSAL_GROUNDS:
+        return []
+    grounds = ", ".join(legal.ENFORCEMENT_REFUSAL_GROUNDS)
+    why = "is required" if not ground else "is not a ground of Art. 16(4)"
+    return [FieldViolation("ground", f"{why}: one of {grounds} {legal.cite('EPOC_ENFORCEMENT_REFUSAL_GROUNDS')}")]
+
+
+def enforcing_state(order: Order, given: str, rule: ClockRule) -> str:
+    """The state a transfer names (EPOC_PR_ENFORCEMENT_TRANSFER): ``given``, or the provider's establishment
+    as the register has it (an EPOC-PR's clock ``rule`` is counted there: ``ClockRule.counted_in``)."""
+    return given or (rule.counted_in or "")
+
+
+def enforcing_violations(order: Order, state: str) -> list[FieldViolation]:
+    """The enforcing state of a transfer: a member state bound by the Regulation other than the issuer's
+    (EPOC_PR_ENFORCEMENT_TRANSFER). Never echoes what was given."""
+    name, cite = "enforcing_jurisdiction", legal.cite("EPOC_PR_ENFORCEMENT_TRANSFER")
+    if not state:
+        return [FieldViolation(name, f"is required: the order's provider is no longer in the register {cite}")]
+    if state == order.origin_jurisdiction:
+        return [FieldViolation(name, f"is the issuing state: the order is enforced by another member state {cite}")]
+    if state not in legal.EPOC_BOUND_STATES:
+        return [FieldViolation(name, f"must be a member state bound by Reg. (EU) 2023/1543 {cite}")]
+    return []
 
 
 _APPLIES_FROM = legal.EPOC_APPLIES_FROM.date().isoformat()
@@ -1018,21 +1238,43 @@ def _illegal(order: ClockFacts, t: Transition) -> FailedPrecondition:
 Refused = Callable[[], FailedPrecondition]
 
 
-def refusal(order: ClockFacts, action: str, rule: ClockRule, now: datetime) -> FailedPrecondition | None:
+#: An order issued and unconfirmed for longer than this is "confirmation overdue" (the node's setting,
+#: ``Rules.confirmation_overdue_after``, JIT_PRESERVATION_CONFIRMATION_OVERDUE_DAYS, by default).
+CONFIRMATION_OVERDUE_AFTER = timedelta(days=3)
+
+
+def refusal(
+    order: ClockFacts,
+    action: str,
+    rule: ClockRule,
+    now: datetime,
+    *,
+    overdue_after: timedelta = CONFIRMATION_OVERDUE_AFTER,
+) -> FailedPrecondition | None:
     """Why the order's state, or for an extension its clock ``rule`` at ``now``, does not allow ``action``
     (None when they do): what ``apply`` checks before it changes anything (``refused``, with its error made).
     A confirmation stated before the issue is refused by ``apply`` too: that depends on the input."""
-    why = refused(order, action, rule, now)
+    why = refused(order, action, rule, now, overdue_after=overdue_after)
     return why() if why is not None else None
 
 
-def refused(order: ClockFacts, action: str, rule: ClockRule, now: datetime) -> Refused | None:
+def refused(
+    order: ClockFacts,
+    action: str,
+    rule: ClockRule,
+    now: datetime,
+    *,
+    overdue_after: timedelta = CONFIRMATION_OVERDUE_AFTER,
+) -> Refused | None:
     """None when the order's state, and for an extension or a production request its clock ``rule`` at
     ``now``, allow ``action``; else what makes the error saying why (``refusal``). The one rule ``apply``
-    checks and ``allowed_actions`` asks (which makes no error for what it leaves out)."""
+    checks and ``allowed_actions`` asks (which makes no error for what it leaves out). ``overdue_after``: when
+    an unconfirmed order's provider is in default, for a transfer for enforcement (the node's setting)."""
     t = TRANSITIONS[action]
     if order.state not in t.sources and not _requested_before_it_expired(order, action, now):
         return lambda: _illegal(order, t)
+    if action in ENFORCEMENT_ACTIONS:
+        return _enforcement_refused(order, action, now, overdue_after)
     if action in ("extend", "expire") and not order.clock_runs():
         return lambda: _no_clock(order, t)
     if action == "extend":
@@ -1074,6 +1316,53 @@ def _requested_before_it_expired(order: ClockFacts, action: str, now: datetime) 
     )
 
 
+def _enforcement_refused(order: ClockFacts, action: str, now: datetime, overdue_after: timedelta) -> Refused | None:
+    """EPOC_PR_ENFORCEMENT_TRANSFER: only a European Preservation Order is enforced by the enforcing state, and
+    it is transferred only once the provider is in default: it reported the order not executed, or left it
+    unconfirmed past ``overdue_after`` from its issue; while its period runs (EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT);
+    and once only (EPOC_PR_ENFORCEMENT_NOT_TRANSFERRED_AGAIN)."""
+    if order.legal_basis is not LegalBasis.EPOC_PR:
+        return lambda: FailedPrecondition(
+            "EPOC_PR_ONLY",
+            f"enforcement by the enforcing state exists for a European Preservation Order only, not a "
+            f"{order.legal_basis.value} order {legal.cite('EPOC_PR_ENFORCEMENT_TRANSFER')}",
+            {"action": action, "legal_basis": order.legal_basis.value},
+        )
+    if action != "transfer_for_enforcement":
+        return None
+    decided = order.enforcement_decided_at
+    if decided is not None:  # refused, the order is NOT_ENFORCED, not a source: this one recognised it
+        return lambda: FailedPrecondition(
+            "ENFORCEMENT_ALREADY_RECOGNISED",
+            f"{order.enforcing_jurisdiction} recognised this order for enforcement at {decided.isoformat()}: it is "
+            f"not transferred again {legal.cite('EPOC_PR_ENFORCEMENT_NOT_TRANSFERRED_AGAIN')}",
+            {
+                "action": action,
+                "enforcing_jurisdiction": order.enforcing_jurisdiction,
+                "recognised_at": decided.isoformat(),
+            },
+        )
+    expires = order.expires_at
+    if expires is not None and now >= expires:
+        return lambda: FailedPrecondition(
+            "PRESERVATION_EXPIRED",
+            f"the preservation ended at {expires.isoformat()}: there is nothing left to enforce "
+            f"{legal.cite('EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT')}",
+            {"action": action, "expires_at": expires.isoformat()},
+        )
+    if order.state is OrderState.ISSUED and not confirmation_overdue(order.state, order.issued_at, now, overdue_after):
+        due = order.issued_at + overdue_after if order.issued_at is not None else None
+        until = f" until {due.isoformat()}" if due is not None else ""
+        return lambda: FailedPrecondition(
+            "PROVIDER_NOT_IN_DEFAULT",
+            f"the provider has{until} to confirm the preservation: the order is transferred for enforcement once "
+            f"it failed to (unconfirmed past that, or recorded not executed) "
+            f"{legal.cite('EPOC_PR_ENFORCEMENT_TRANSFER')}",
+            {"action": action, **({"confirmation_due": due.isoformat()} if due is not None else {})},
+        )
+    return None
+
+
 def production_judged_at(order: Order, requested_at: datetime | None, now: datetime) -> datetime:
     """The instant a production request is judged and recorded at: when it was issued (``requested_at``;
     Art. 11(1) asks whether it was confirmed within the 60 days, not when this node heard of it), never
@@ -1098,13 +1387,24 @@ def _no_clock(order: ClockFacts, t: Transition) -> FailedPrecondition:
     )
 
 
-def allowed_actions(order: ClockFacts, principal: Principal, rule: ClockRule, now: datetime) -> tuple[str, ...]:
+def allowed_actions(
+    order: ClockFacts,
+    principal: Principal,
+    rule: ClockRule,
+    now: datetime,
+    *,
+    overdue_after: timedelta = CONFIRMATION_OVERDUE_AFTER,
+) -> tuple[str, ...]:
     """The transitions ``principal`` may take on ``order`` now, in the table's order: the policy allows them
     (each is the issuing side's ``operation``, as the servicer asks it) and the order's state and clock
     ``rule`` allow them at ``now`` (``refused``); never one only the clock takes (``CLOCK_ONLY``). Only the
     transitions taken from the order's state are asked (``_OFFERED``: a list asks this of every order of
     its page)."""
-    candidates = [offer for t, offer in _OFFERED[order.state] if refused(order, t.action, rule, now) is None]
+    candidates = [
+        offer
+        for t, offer in _OFFERED[order.state]
+        if refused(order, t.action, rule, now, overdue_after=overdue_after) is None
+    ]
     return permitted(principal, order.access(), candidates)
 
 
@@ -1123,6 +1423,7 @@ def apply(
     actor: Actor,
     now: datetime,
     rule: ClockRule,
+    overdue_after: timedelta = CONFIRMATION_OVERDUE_AFTER,
 ) -> Order:
     """Apply a transition; raises FailedPrecondition when the state or the clock rule does not allow it
     (``refusal``).
@@ -1131,7 +1432,7 @@ def apply(
     """
     t = TRANSITIONS[action]
     judged = production_judged_at(order, data.requested_at, now) if action == "request_production" else now
-    problem = refusal(order, action, rule, judged)
+    problem = refusal(order, action, rule, judged, overdue_after=overdue_after)
     if problem is not None:
         raise problem
     changes: dict[str, object] = {}
@@ -1148,8 +1449,33 @@ def apply(
         target = OrderState.EXTENDED if order.extension_count else OrderState.CONFIRMED
     elif action == "extend":
         changes.update(_extend(order, rule, now))
-        if order.state in (OrderState.ISSUED, OrderState.PRODUCTION_REQUESTED):
+        if order.state in (OrderState.ISSUED, OrderState.PRODUCTION_REQUESTED, OrderState.IN_ENFORCEMENT):
             target = order.state  # the clock is extended; the order is where it was
+    elif action == "transfer_for_enforcement":
+        state = enforcing_state(order, data.enforcing_jurisdiction, rule)
+        InvalidArgument.raise_for(enforcing_violations(order, state))
+        changes.update(
+            enforcing_jurisdiction=state,
+            enforcement_requested_at=now,
+            enforcement_decided_at=None,
+            enforcement_refusal_ground="",
+        )
+        if order.expires_at is not None:  # recorded not executed cleared it: the clock runs again meanwhile
+            changes["extension_deadline"] = extension_deadline(rule, order.expires_at, order.extension_count)
+        if data.reason:
+            changes["state_reason"] = data.reason
+    elif action == "recognise_enforcement":
+        # EPOC_PR_ENFORCEMENT_RECOGNISED: the provider is required to preserve; its confirmation is recorded.
+        changes["enforcement_decided_at"] = now
+        if data.reason:
+            changes["state_reason"] = data.reason
+    elif action == "refuse_enforcement":
+        changes.update(
+            enforcement_decided_at=now,
+            enforcement_refusal_ground=data.enforcement_ground,
+            state_reason=data.reason,
+            extension_deadline=None,
+        )
     elif action == "request_production":
         changes.update(follow_up_request_id=data.follow_up_request_id, production_requested_at=judged)
         if data.follow_up_request_id != order.follow_up_request_id:
@@ -1508,9 +1834,11 @@ class Rules:
     #: Warning offsets before expiry, longest first.
     offsets: tuple[timedelta, ...] = (timedelta(days=14), timedelta(days=7), timedelta(hours=48))
     #: An issued order unconfirmed for longer than this is "confirmation overdue".
-    confirmation_overdue_after: timedelta = timedelta(days=3)
+    confirmation_overdue_after: timedelta = CONFIRMATION_OVERDUE_AFTER
     #: Warning offsets before a non-disclosure order suppressing the user notice ends (one more at its end).
     notice_offsets: tuple[timedelta, ...] = NOTICE_OFFSETS
+    #: Warning offsets before the enforcing state's deadline to decide on recognition (one more when passed).
+    enforcement_offsets: tuple[timedelta, ...] = ENFORCEMENT_OFFSETS
 
     def clock_for(self, order: BasisFacts) -> ClockRule:
         """The clock rule of ``order`` on this node: its basis's, with its provider's entry of the register."""

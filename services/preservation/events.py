@@ -135,6 +135,8 @@ def write_change(
     extra: dict[str, object] = {"next_alert_at": next_alert}
     if domain.notice_plan_changed(before, after):
         extra["notice_alert_at"] = domain.next_notice_alert_at(after, rules.notice_offsets, since=now)
+    if domain.enforcement_plan_changed(before, after):
+        extra["enforcement_alert_at"] = domain.next_enforcement_alert_at(after, rules.enforcement_offsets)
 
     def update(session: Session, order: Order, expected_version: int) -> bool:
         return store.ORDERS.update_if_version(session, order, expected_version, **extra)
@@ -158,7 +160,10 @@ def scan(rules: Rules, batch: int) -> Scan:
     def run(session: Session, now: datetime) -> Sequence[Due]:
         expiries: list[Due] = domain.due_warnings(store.due_for_alert(session, now, batch), rules.offsets, now)
         notices = domain.due_notice_warnings(store.notice_due(session, now, batch), rules.notice_offsets, now)
-        return expiries + notices if notices else expiries
+        enforcing = domain.due_enforcement_warnings(
+            store.enforcement_due(session, now, batch), rules.enforcement_offsets, now
+        )
+        return [*expiries, *notices, *enforcing] if notices or enforcing else expiries
 
     return run
 
@@ -169,6 +174,9 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
     def emit(uow: UnitOfWork, alert: Alert) -> None:
         if isinstance(alert.payload, domain.NoticeDue):
             emit_notice(uow, alert.payload)
+            return
+        if isinstance(alert.payload, domain.EnforcementDue):
+            emit_enforcement(uow, alert.payload)
             return
         due = DueWarning(*alert.payload)
         session = uow.session
@@ -219,6 +227,31 @@ def emitter(rt: Runtime, rules: Rules) -> Emit:
             return  # not of its schedule, or sent already by another scan (the row lock and pointer, as above)
         store.set_notice_alert(
             session, order.id, domain.next_notice_alert_at(order, rules.notice_offsets, after=warning.due_at)
+        )
+        now = rt.clock.now()
+        state = order_to_pb(order, now, rules.confirmation_overdue_after)
+        uow.emit(
+            subject(order, WARNING_EVENT),
+            envelope(order, warning_to_pb(state, warning), WARNING_TYPE, rt.members_of(order), now),
+        )
+        uow.audit(RECORD, order.id, order.workspace_id)
+
+    def emit_enforcement(uow: UnitOfWork, due: domain.EnforcementDue) -> None:
+        """A warning of the enforcing state's deadline to decide on recognition
+        (EPOC_PR_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS), for the order's audience (the enforcing state
+        included), and the order's next one planned."""
+        session = uow.session
+        order = store.get(session, due.order_id, for_update=True)
+        if order is None or domain.enforcement_due_at(order) != due.due:
+            return  # decided since the scan (recognised, refused, lifted, expired): that ended its warnings
+        warning = domain.enforcement_warning(order, rules.enforcement_offsets, due.offset)
+        pending = store.enforcement_alert_of(session, order.id)
+        if warning is None or pending is None or pending > warning.due_at:
+            return  # not of its schedule, or sent already by another scan (the row lock and pointer, as above)
+        store.set_enforcement_alert(
+            session,
+            order.id,
+            domain.next_enforcement_alert_at(order, rules.enforcement_offsets, after=warning.due_at),
         )
         now = rt.clock.now()
         state = order_to_pb(order, now, rules.confirmation_overdue_after)

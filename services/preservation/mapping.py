@@ -88,6 +88,8 @@ _TIMES = (
     "production_requested_at",
     "clock_stopped_at",
     "user_notice_suppressed_until",
+    "enforcement_requested_at",
+    "enforcement_decided_at",
 )
 
 
@@ -114,7 +116,7 @@ def order_to_pb(
 
 #: The number of the form ``order_answer`` makes: change it with ``_order_message`` (a field added or
 #: computed otherwise), with a migration that empties ``preservation_orders.answer`` (``jitlib.answers``).
-ANSWER_FORM = 2
+ANSWER_FORM = 3
 
 
 def order_answer(order: Order) -> bytes:
@@ -146,6 +148,8 @@ def _order_message(
         clock_remaining_seconds=order.clock_remaining_seconds or 0,
         victim_refs=order.victim_refs or None,
         user_notice_status="USER_NOTICE_STATUS_" + order.user_notice_status,
+        enforcing_jurisdiction=order.enforcing_jurisdiction,
+        enforcement_refusal_ground="ENFORCEMENT_REFUSAL_GROUND_" + (order.enforcement_refusal_ground or "UNSPECIFIED"),
         **times,
     )
 
@@ -196,10 +200,23 @@ def order_from_pb(msg: pb.PreservationOrder) -> Order:
         user_notice_suppressed_until=ts_to_dt(
             msg.user_notice_suppressed_until, msg.HasField("user_notice_suppressed_until")
         ),
+        enforcing_jurisdiction=msg.enforcing_jurisdiction,
+        enforcement_requested_at=ts_to_dt(msg.enforcement_requested_at, msg.HasField("enforcement_requested_at")),
+        enforcement_decided_at=ts_to_dt(msg.enforcement_decided_at, msg.HasField("enforcement_decided_at")),
+        enforcement_refusal_ground=stored_enum(
+            pb.EnforcementRefusalGround,
+            msg.enforcement_refusal_ground,
+            "ENFORCEMENT_REFUSAL_GROUND_",
+            "enforcement_refusal_ground",
+        ),
     )
 
 
 def warning_kind(warning: Warning) -> int:
+    if warning.enforcement:
+        return (
+            pb.WARNING_KIND_ENFORCEMENT_DECISION_DUE if warning.offset else pb.WARNING_KIND_ENFORCEMENT_DECISION_PASSED
+        )
     if warning.notice:
         return (
             pb.WARNING_KIND_NOTICE_SUPPRESSION_ENDING if warning.offset else pb.WARNING_KIND_NOTICE_SUPPRESSION_LAPSED
@@ -285,10 +302,18 @@ def page_token(order: Positioned, request: pb.ListOrdersRequest) -> str:
 
 def transition_input(request: Any) -> TransitionInput:
     """The transition data any of the transition request messages carries (fields by name). In
-    RecordNotExecuted, ``reason`` is the enumerated reason and ``details`` the free text."""
+    RecordNotExecuted, ``reason`` is the enumerated reason and ``details`` the free text; the enforcement's
+    free text (``note``, ``detail``) is its ``reason`` too."""
     fields = request.DESCRIPTOR.fields_by_name
     enum_reason = "reason" in fields and not isinstance(request.reason, str)
+    text = next((getattr(request, name) for name in ("note", "detail") if name in fields), None)
+    ground = ""
+    if "ground" in fields:
+        ground = enum_name(pb.EnforcementRefusalGround, request.ground, "ENFORCEMENT_REFUSAL_GROUND_") or "UNKNOWN"
+        ground = "" if ground == "UNSPECIFIED" else ground
     return TransitionInput(
+        enforcing_jurisdiction=request.enforcing_jurisdiction if "enforcing_jurisdiction" in fields else "",
+        enforcement_ground=ground,
         issued_at=ts_to_dt(request.issued_at, request.HasField("issued_at")) if "issued_at" in fields else None,
         received_at=(
             ts_to_dt(request.received_at, request.HasField("received_at")) if "received_at" in fields else None
@@ -300,6 +325,8 @@ def transition_input(request: Any) -> TransitionInput:
         follow_up_request_id=request.follow_up_request_id if "follow_up_request_id" in fields else "",
         reason=request.details
         if "details" in fields
+        else text
+        if text is not None
         else (request.reason if "reason" in fields and not enum_reason else ""),
         not_executed_reason=not_executed_reason_from_pb(request.reason) if enum_reason else "",
         user_notice_status=(

@@ -16,7 +16,7 @@ from jitlib import auth, validate
 from jitlib.errors import FieldViolation, InvalidArgument, NotFound
 from jitlib.ids import new_id
 from jitlib.mapping import window_from_pb
-from jitlib.policy import PRESERVATION_ORDER_RULES, PRESERVATION_USER_NOTICE_RULES
+from jitlib.policy import PRESERVATION_ENFORCEMENT_RULES, PRESERVATION_ORDER_RULES, PRESERVATION_USER_NOTICE_RULES
 from jitlib.records import RecordPath, get_rpc, page, transition_rpc
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.wire import ListWire
@@ -51,6 +51,8 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         )
         #: The same orders, changed by the issuing side's prosecutor alone: their user notice.
         self.notices = RecordPath(rt, PRESERVATION_USER_NOTICE_RULES, store.get, Order.access)
+        #: The same orders, in their enforcement (an EPOC-PR, Reg. (EU) 2023/1543 Art. 16): a prosecutor's acts.
+        self.enforcement = RecordPath(rt, PRESERVATION_ENFORCEMENT_RULES, store.get, Order.access)
 
     def _pb(self, order: Order, now: datetime) -> pb.PreservationOrder:
         return order_to_pb(order, now, self.rules.confirmation_overdue_after)
@@ -76,7 +78,9 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         return workspace is not None and domain.issuer_taken_out(issuer, workspace.members)
 
     def _allowed(self, principal: auth.Principal, order: Order, now: datetime) -> tuple[str, ...]:
-        allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
+        allowed = domain.allowed_actions(
+            order, principal, self.rules.clock_for(order), now, overdue_after=self.rules.confirmation_overdue_after
+        )
         return self.orders.allowed_actions(order, allowed)
 
     def _listed(self, principal: auth.Principal, order: store.Listed, now: datetime) -> bytes:
@@ -92,7 +96,9 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             body += _LAPSED
         if self._issuer_out(order.workspace_id, order.facts.origin_jurisdiction):
             body += _ISSUER_OUT
-        allowed = domain.allowed_actions(order, principal, self.rules.clock_for(order), now)
+        allowed = domain.allowed_actions(
+            order, principal, self.rules.clock_for(order), now, overdue_after=self.rules.confirmation_overdue_after
+        )
         actions = self.orders.actions_in(order.workspace_id, allowed)
         return body + _ACTIONS(actions) if actions else body
 
@@ -183,10 +189,19 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
         violations = domain.transition_violations(action, data, now)
         # A user's change of an order of a closed workspace is refused (WORKSPACE_CLOSED); the service's own
         # clock and the evidence consumer go on (Runtime.members_of).
-        order, members = await self.orders.load_for_change(
+        path = self.enforcement if action in domain.ENFORCEMENT_ACTIONS else self.orders
+        order, members = await path.load_for_change(
             principal, request, t.operation, violations, action=action.replace("_", " ")
         )
-        updated = domain.apply(order, action, data, actor=principal.actor, now=now, rule=self.rules.clock_for(order))
+        updated = domain.apply(
+            order,
+            action,
+            data,
+            actor=principal.actor,
+            now=now,
+            rule=self.rules.clock_for(order),
+            overdue_after=self.rules.confirmation_overdue_after,
+        )
 
         def write(uow: UnitOfWork) -> None:
             events.write_change(uow, order, updated, t.event, rules=self.rules, members=members, now=now)
@@ -203,6 +218,9 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
     RecordNotExecuted = transition_rpc("record_not_executed", pb.RecordNotExecutedResponse, "order")
 
     UpdateUserNotice = transition_rpc("update_user_notice", pb.UpdateUserNoticeResponse, "order")
+    TransferForEnforcement = transition_rpc("transfer_for_enforcement", pb.TransferForEnforcementResponse, "order")
+    RecogniseEnforcement = transition_rpc("recognise_enforcement", pb.RecogniseEnforcementResponse, "order")
+    RefuseEnforcement = transition_rpc("refuse_enforcement", pb.RefuseEnforcementResponse, "order")
 
     async def _update_user_notice(self, request: pb.UpdateUserNoticeRequest) -> pb.PreservationOrder:
         """The provider's notice to the account holder, by the issuing side's prosecutor alone

@@ -39,7 +39,16 @@ from jitlib.policy import RecordAccess, VisibilityScope
 from jitlib.sealing import SealedText
 from jitlib.tables import ServiceBase
 from jitlib.visibility import PartyIndex, Statements, VictimIndex
-from services.preservation.domain import CLOCK_STATES, LegalBasis, Order, OrderState, Recount, Target, clock_runs
+from services.preservation.domain import (
+    CLOCK_STATES,
+    LegalBasis,
+    Order,
+    OrderState,
+    Recount,
+    Target,
+    clock_runs,
+    enforcement_due_at,
+)
 from services.preservation.mapping import ANSWER_FORM, order_answer
 from services.preservation.removal_domain import ContentItem, Removal, RemovalBasis, RemovalState, Reupload
 
@@ -94,6 +103,18 @@ class OrderRow(RecordColumns, Base):
     #: When the warning scanner must next warn of the end of that non-disclosure order (``notice_due``); NULL
     #: when none is to be sent (not suppressed, a draft, all sent, or a replica).
     notice_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: An EPOC-PR transferred for enforcement (revision 0025): the enforcing state ("" before), when it received
+    #: the order, its decision and the ground of a refusal of recognition.
+    enforcing_jurisdiction: Mapped[str] = mapped_column(String(16), server_default="")
+    enforcement_requested_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    enforcement_decided_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    enforcement_refusal_ground: Mapped[str] = mapped_column(String(48), server_default="")
+    #: The jurisdiction that reads the order as its addressee whether or not it is a member of the workspace
+    #: (``RecordAccess.outside_reader``: the enforcing state; "" for none): the READ rule's ``addressed_to``.
+    enforcement_reader: Mapped[str] = mapped_column(String(16), server_default="")
+    #: When the warning scanner must next warn of the enforcing state's deadline to decide (``enforcement_due``);
+    #: NULL when none is to be sent (not in enforcement, all sent, or a replica).
+    enforcement_alert_at: Mapped[datetime | None] = mapped_column(TS, nullable=True)
     #: What users write about an order (targets, description, state reason, the provider's reference),
     #: sealed under the workspace's content key; their own columns stay empty (NULL: a row from before
     #: sealing, sealed at start).
@@ -121,6 +142,15 @@ class OrderRow(RecordColumns, Base):
             sqlite_where=text("notice_alert_at IS NOT NULL"),
             postgresql_where=text("notice_alert_at IS NOT NULL"),
         ),
+        # The enforcement warnings' scan (enforcement_due): "enforcement_alert_at <= now", over those with one to send.
+        Index(
+            "ix_preservation_orders_enforcement_due",
+            "enforcement_alert_at",
+            sqlite_where=text("enforcement_alert_at IS NOT NULL"),
+            postgresql_where=text("enforcement_alert_at IS NOT NULL"),
+        ),
+        # The orders an enforcing state reads from outside their workspace (the READ rule's addressed_to).
+        Index("ix_preservation_orders_enforcement_reader", "enforcement_reader", "id"),
         # The rows whose answer is still to be written (those of before revision 0016), for the fill job.
         Index(
             "ix_preservation_orders_answer_missing",
@@ -147,6 +177,7 @@ PARTIES = PartyIndex.declare(
     key="order_id",
     index="ix_preservation_order_parties_jurisdiction_order",
     victims=VICTIMS_NAMED,
+    outside_reader="enforcement_reader",
 )
 
 
@@ -163,6 +194,8 @@ FIELDS = RecordFields(
         "extension_count",
         "clock_remaining_seconds",
         "user_notice_status",
+        "enforcing_jurisdiction",
+        "enforcement_refusal_ground",
     ),
     times=(
         "issued_at",
@@ -175,6 +208,8 @@ FIELDS = RecordFields(
         "production_requested_at",
         "clock_stopped_at",
         "user_notice_suppressed_until",
+        "enforcement_requested_at",
+        "enforcement_decided_at",
     ),
     enums={"legal_basis": LegalBasis, "state": OrderState},
     lists=("data_categories", "victim_refs"),
@@ -190,6 +225,7 @@ def _columns(order: Order) -> dict[str, object]:
     return {
         **FIELDS.write(order),
         "targets": json.dumps([[t.kind, t.value] for t in order.targets]),
+        "enforcement_reader": order.access().outside_reader or "",
     }
 
 
@@ -321,6 +357,58 @@ def notice_due(session: Session, now: datetime, limit: int) -> list[tuple[str, d
     return [(r[0], as_utc(r[1]), as_utc(r[2])) for r in rows if r[1] is not None]
 
 
+def enforcement_alert_of(session: Session, order_id: str) -> datetime | None:
+    """When the order's next warning of the enforcing state's deadline is due (None: none is)."""
+    return as_utc_or_none(session.scalar(select(OrderRow.enforcement_alert_at).where(OrderRow.id == order_id)))
+
+
+def set_enforcement_alert(session: Session, order_id: str, at: datetime | None) -> None:
+    session.execute(
+        update(OrderRow)
+        .where(OrderRow.id == order_id)
+        .values(enforcement_alert_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+#: The enforcement warnings' scan statement, built and compiled once: of each order whose next warning of the
+#: enforcing state's deadline is due, soonest first, its id, the facts the deadline is counted from and the
+#: warning's due time. A range scan of the partial index ix_preservation_orders_enforcement_due.
+_ENFORCEMENT_DUE = sqlexec.CompiledSelect(
+    select(
+        OrderRow.id,
+        OrderRow.state,
+        OrderRow.enforcing_jurisdiction,
+        OrderRow.enforcement_requested_at,
+        OrderRow.enforcement_alert_at,
+    )
+    .where(OrderRow.enforcement_alert_at <= bindparam("now"))
+    .order_by(OrderRow.enforcement_alert_at)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+class EnforcementClock(NamedTuple):
+    """The columns the enforcing state's deadline is counted from (``domain.EnforcementFacts``)."""
+
+    state: OrderState
+    enforcing_jurisdiction: str
+    enforcement_requested_at: datetime | None
+
+
+def enforcement_due(session: Session, now: datetime, limit: int) -> list[tuple[str, datetime, datetime]]:
+    """Up to ``limit`` orders with a warning of the enforcing state's deadline due at ``now``, soonest first:
+    (id, the deadline, the next warning's due time), the deadline worked out from plain columns."""
+    out = []
+    rows = _ENFORCEMENT_DUE.converted(session, {"now": now, "limit": limit})
+    for order_id, state, enforcing, received, next_at in rows:
+        clock = EnforcementClock(_STATES[state], enforcing or "", as_utc_or_none(received))
+        deadline = enforcement_due_at(clock)
+        if deadline is not None:
+            out.append((order_id, deadline, as_utc(next_at)))
+    return out
+
+
 @dataclass(frozen=True)
 class OrderFilter:
     states: frozenset[OrderState] = frozenset()
@@ -356,6 +444,9 @@ class Listed(NamedTuple):
     #: Whether its notice's suppression has lapsed is derived from these when read (``domain.NoticeFacts``).
     user_notice_status: str = ""
     user_notice_suppressed_until: datetime | None = None
+    #: The enforcement's facts the actions depend on (``domain.ClockFacts``).
+    enforcing_jurisdiction: str = ""
+    enforcement_decided_at: datetime | None = None
 
     @property
     def origin_jurisdiction(self) -> str:
@@ -387,16 +478,24 @@ _LISTED = (
     "follow_up_facts",
     "user_notice_status",
     "user_notice_suppressed_until",
+    "enforcing_jurisdiction",
+    "enforcement_decided_at",
 )
 _STATES = {s.value: s for s in OrderState}
 _BASES = {b.value: b for b in LegalBasis}
 
 
 @functools.lru_cache(maxsize=4096)
-def _listed_access(workspace_id: str, origin: str, restricted: bool, shared_with: str) -> RecordAccess:
+def _listed_access(
+    workspace_id: str, origin: str, restricted: bool, shared_with: str, enforcing: str | None
+) -> RecordAccess:
     """A listed order's ``RecordAccess`` from its columns (``shared_with`` as stored), as ``Order.access``
-    makes it, once for each set of them: a page's orders share a few (RecordAccess is immutable)."""
-    return RecordAccess(workspace_id, origin, None, restricted, frozenset(listed(shared_with)))
+    makes it (``domain.order_access``: the enforcing state its addressee, read from outside too), once for each
+    set of them: a page's orders share a few (RecordAccess is immutable)."""
+    addressee = enforcing or None
+    return RecordAccess(
+        workspace_id, origin, addressee, restricted, frozenset(listed(shared_with)), outside_addressee=bool(addressee)
+    )
 
 
 def list_answered(
@@ -446,13 +545,15 @@ def list_answered(
             utc(r[10]),
             utc(r[11]),
             r[12],
-            _listed_access(r[2], r[4], r[5], r[6]),
+            _listed_access(r[2], r[4], r[5], r[6], r[17]),
             answer,
             order,
             r[13] or "",
             r[14] or "",
             r[15] or "",
             utc(r[16]),
+            r[17] or "",
+            utc(r[18]),
         )
         for r, answer, order in ORDERS.answered(session, rows)
     ]

@@ -320,7 +320,7 @@ def order(
     # The states in which this basis's clock runs (an expiry): as the service reaches them.
     running = (
         state in (S.CONFIRMED, S.EXTENDED)
-        or (state is S.ISSUED and preservation.starts_at_receipt(basis))
+        or (state in (S.ISSUED, S.IN_ENFORCEMENT) and preservation.starts_at_receipt(basis))
         or (state is S.PRODUCTION_REQUESTED and not preservation.stops_at_production(basis))
     )
     return replace(
@@ -330,6 +330,9 @@ def order(
         confirmed_at=NOW - timedelta(days=49) if state in (S.CONFIRMED, S.EXTENDED) else None,
         expires_at=NOW if running else None,
         extension_count=extensions,
+        # Transferred for enforcement to DE, the addressee of the matrix (EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER).
+        enforcing_jurisdiction="DE" if state in (S.IN_ENFORCEMENT, S.NOT_ENFORCED) else "",
+        enforcement_requested_at=NOW - timedelta(days=40) if state in (S.IN_ENFORCEMENT, S.NOT_ENFORCED) else None,
     )
 
 

@@ -29,6 +29,8 @@ CALLERS = (
     Principal("u-nl-p", "nl-prosecutor", "NL", frozenset({"prosecutor"}), frozenset({"jit-demo"})),
     Principal("u-de", "de-liaison", "DE", frozenset({"police_liaison"}), frozenset({"jit-demo"})),
     Principal("u-ie", "ie-liaison", "IE", frozenset({"police_liaison"}), frozenset({"jit-other"})),
+    # The enforcing state of the orders transferred for enforcement, outside their workspace.
+    Principal("u-ie-p", "ie-prosecutor", "IE", frozenset({"prosecutor"}), frozenset({"jit-other"})),
 )
 
 
@@ -59,9 +61,13 @@ def listed(o: Order) -> store.Listed:
         o.issued_at,
         o.expires_at,
         o.extension_count,
-        store._listed_access(o.workspace_id, o.origin_jurisdiction, o.restricted, ",".join(o.shared_with)),
+        store._listed_access(
+            o.workspace_id, o.origin_jurisdiction, o.restricted, ",".join(o.shared_with), o.enforcing_jurisdiction
+        ),
         b"",
         None,
+        enforcing_jurisdiction=o.enforcing_jurisdiction,
+        enforcement_decided_at=o.enforcement_decided_at,
     )
 
 
@@ -77,7 +83,17 @@ def orders() -> list[Order]:
         for expires, count, issued in itertools.product(
             (None, T0 - D, T0 + D, T0 + 50 * D), (0, 1, 3), (None, T0 - 5 * D, T0 - D)
         ):
-            out.append(replace(base, state=state, expires_at=expires, extension_count=count, issued_at=issued))
+            # Transferred for enforcement to IE (and for some, recognised since): the enforcing state's facts.
+            transferred = state in (OrderState.IN_ENFORCEMENT, OrderState.NOT_ENFORCED) or (i % 4 == 1 and issued)
+            enforcement = (
+                {"enforcing_jurisdiction": "IE", "enforcement_requested_at": T0 - 2 * D}
+                | ({"enforcement_decided_at": T0 - D} if state is not OrderState.IN_ENFORCEMENT else {})
+                if transferred
+                else {}
+            )
+            out.append(
+                replace(base, state=state, expires_at=expires, extension_count=count, issued_at=issued, **enforcement)
+            )
     return out
 
 

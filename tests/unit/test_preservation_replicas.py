@@ -205,9 +205,10 @@ def test_the_owners_expiry_warnings_pass_by_a_replica(session: Session) -> None:
 
 
 def test_the_warning_scan_is_one_statement_a_kind_and_loads_no_order(session: Session) -> None:
-    """The scan of an owned order with a warning due: one SELECT of plain columns for the expiries' warnings
-    and one for the warnings of the end of a non-disclosure order, no ORM object made (so no sealed text
-    opened), and the warning of the order's schedule, with its key and due time."""
+    """The scan of an owned order with a warning due: one SELECT of plain columns for the expiries' warnings,
+    one for the warnings of the end of a non-disclosure order and one for those of an enforcing state's
+    deadline, no ORM object made (so no sealed text opened), and the warning of the order's schedule, with its
+    key and due time."""
     order = confirmed()
     store.ORDERS.insert(session, order, request_id="0f1e2d3c-4b5a-4968-8776-655443322110", request_digest="0" * 64)
     store.set_next_alert(session, order.id, domain.next_alert_at(order, OWNER_RULES.offsets))
@@ -224,7 +225,7 @@ def test_the_warning_scan_is_one_statement_a_kind_and_loads_no_order(session: Se
         driver.set_trace_callback(None)
     assert [(key, due_at) for key, due_at, _ in alerts] == [(first.key(order.id), first.due_at)]
     assert domain.DueWarning(*alerts[0][2]) == domain.DueWarning(order.id, first.offset, first.expires_at)
-    assert len(statements) == 2 and all(s.lstrip().upper().startswith("SELECT") for s in statements), statements
+    assert len(statements) == 3 and all(s.lstrip().upper().startswith("SELECT") for s in statements), statements
     assert len(session.identity_map) == 0
 
 

@@ -413,19 +413,19 @@ def _liaison() -> domain.Principal:
 ALLOWED = {
     "issue": {"DRAFT"},
     "confirm": {"ISSUED"},
-    "extend": {"ISSUED", "CONFIRMED", "EXTENDED", "PRODUCTION_REQUESTED"},
+    "extend": {"ISSUED", "CONFIRMED", "EXTENDED", "PRODUCTION_REQUESTED", "IN_ENFORCEMENT"},
     "request_production": {"ISSUED", "CONFIRMED", "EXTENDED"},
     "mark_produced": {"PRODUCTION_REQUESTED"},
-    "lift": {"DRAFT", "ISSUED", "CONFIRMED", "EXTENDED", "PRODUCTION_REQUESTED"},
+    "lift": {"DRAFT", "ISSUED", "CONFIRMED", "EXTENDED", "PRODUCTION_REQUESTED", "IN_ENFORCEMENT"},
     "record_not_executed": {"ISSUED", "CONFIRMED", "EXTENDED"},
-    "expire": {"ISSUED", "CONFIRMED", "EXTENDED", "PRODUCTION_REQUESTED"},
+    "expire": {"ISSUED", "CONFIRMED", "EXTENDED", "PRODUCTION_REQUESTED", "IN_ENFORCEMENT"},
     "resume": {"PRODUCTION_REQUESTED"},
     "update_user_notice": {s.value for s in OrderState},
 }
 #: Where a transition leaves an order that is not its table target: an extension keeps ISSUED and
 #: PRODUCTION_REQUESTED, a change of the user notice every state; a resumed order returns to the state
 #: before production was requested.
-KEEPS = {("extend", "ISSUED"), ("extend", "PRODUCTION_REQUESTED")} | {
+KEEPS = {("extend", "ISSUED"), ("extend", "PRODUCTION_REQUESTED"), ("extend", "IN_ENFORCEMENT")} | {
     ("update_user_notice", s.value) for s in OrderState
 }
 
@@ -446,8 +446,10 @@ def test_each_transition_is_allowed_only_from_its_states(action: str, state: str
         assert info.value.reason == "ILLEGAL_TRANSITION"
 
 
-def test_every_rpc_transition_belongs_to_the_issuing_side() -> None:
-    assert {t.operation.value for t in domain.TRANSITIONS.values()} == {"issuer_act"}
+def test_every_rpc_transition_belongs_to_the_issuing_side_but_the_enforcing_states_decision() -> None:
+    addressed = {a for a, t in domain.TRANSITIONS.items() if t.operation.value != "issuer_act"}
+    assert addressed == {"recognise_enforcement", "refuse_enforcement"}
+    assert all(t.operation.value == "addressee_act" for a, t in domain.TRANSITIONS.items() if a in addressed)
 
 
 def test_confirmation_cannot_precede_the_issue() -> None:

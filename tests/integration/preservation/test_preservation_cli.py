@@ -180,3 +180,41 @@ def test_an_order_names_its_victims_by_pseudonym_on_the_command_line(
     assert victim in jit(env, *nl, "show", order["id"]).stdout
     assert [o["id"] for o in as_json(env, "list", "--workspace", WS, "--victim", victim)["orders"]] == [order["id"]]
     assert victim in jit(env, *nl, "list", "--workspace", WS, "--victim", victim).stdout
+
+
+def test_epoc_pr_enforcement_transfer_and_the_enforcing_states_decisions_on_the_command_line(
+    env: dict[str, str],
+) -> None:
+    """EPOC_PR_ENFORCEMENT_TRANSFER, EPOC_PR_ENFORCEMENT_RECOGNISED: NL's prosecutor transfers two EPOC-PRs left
+    unconfirmed for five days (`transfer-enforcement`); IE's prosecutor sees them (`show` says where and when)
+    and recognises one (`recognise-enforcement`), refuses the other on a ground of Art. 16(4)
+    (`refuse-enforcement --ground data-not-stored`); a ground not on the list is refused by the command line."""
+    for user in ("nl-prosecutor", "ie-prosecutor"):
+        jit(env, "login", user, "--password", "demo")
+    sent = (datetime.now(UTC) - timedelta(days=5)).isoformat()
+
+    def cli(user: str, *args: str) -> Any:
+        return json.loads(jit(env, "--json", "--as", user, "preservation", *args).stdout)
+
+    ids = []
+    for _ in range(2):
+        order = cli("nl-prosecutor", "create", "--workspace", WS, "--provider", "socialnet-ie", "--basis", "epoc-pr",
+                    "--target", "handle:@harasser_x", "--data", "subscriber")  # fmt: skip
+        cli("nl-prosecutor", "issue", order["id"], "--issued-at", sent)
+        moved = cli("nl-prosecutor", "transfer-enforcement", order["id"], "--note", "no confirmation in five days")
+        assert (moved["state"], moved["enforcing_jurisdiction"]) == ("PRESERVATION_ORDER_STATE_IN_ENFORCEMENT", "IE")
+        ids.append(order["id"])
+    text = jit(env, "--as", "ie-prosecutor", "preservation", "show", ids[0]).stdout
+    assert "transferred to IE" in text and "5 of its working days" in text
+
+    recognised = cli("ie-prosecutor", "recognise-enforcement", ids[0])
+    assert recognised["state"] == "PRESERVATION_ORDER_STATE_ISSUED"
+    bad = jit(
+        env, "--as", "ie-prosecutor", "preservation", "refuse-enforcement", ids[1], "--ground", "no-reason", code=2
+    )
+    assert "--ground" in bad.stderr + bad.stdout
+    refused = cli("ie-prosecutor", "refuse-enforcement", ids[1], "--ground", "data-not-stored", "--detail", "none")
+    assert refused["state"] == "PRESERVATION_ORDER_STATE_NOT_ENFORCED"
+    assert refused["enforcement_refusal_ground"] == "ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED"
+    text = jit(env, "--as", "nl-prosecutor", "preservation", "show", ids[1]).stdout
+    assert "recognition refused" in text and "data-not-stored" in text

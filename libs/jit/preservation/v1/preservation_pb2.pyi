@@ -23,6 +23,19 @@ class PreservationOrderState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRESERVATION_ORDER_STATE_EXPIRED: _ClassVar[PreservationOrderState]
     PRESERVATION_ORDER_STATE_LIFTED: _ClassVar[PreservationOrderState]
     PRESERVATION_ORDER_STATE_NOT_EXECUTED: _ClassVar[PreservationOrderState]
+    PRESERVATION_ORDER_STATE_IN_ENFORCEMENT: _ClassVar[PreservationOrderState]
+    PRESERVATION_ORDER_STATE_NOT_ENFORCED: _ClassVar[PreservationOrderState]
+
+class EnforcementRefusalGround(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ENFORCEMENT_REFUSAL_GROUND_UNSPECIFIED: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_NOT_ISSUED_BY_COMPETENT_AUTHORITY: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_OFFENCE_NOT_COVERED: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_IMPOSSIBLE_OR_MANIFEST_ERRORS: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_SERVICE_NOT_COVERED: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE: _ClassVar[EnforcementRefusalGround]
+    ENFORCEMENT_REFUSAL_GROUND_FUNDAMENTAL_RIGHTS: _ClassVar[EnforcementRefusalGround]
 
 class LegalBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -78,6 +91,8 @@ class WarningKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WARNING_KIND_PRODUCTION_NOT_COUNTED: _ClassVar[WarningKind]
     WARNING_KIND_NOTICE_SUPPRESSION_ENDING: _ClassVar[WarningKind]
     WARNING_KIND_NOTICE_SUPPRESSION_LAPSED: _ClassVar[WarningKind]
+    WARNING_KIND_ENFORCEMENT_DECISION_DUE: _ClassVar[WarningKind]
+    WARNING_KIND_ENFORCEMENT_DECISION_PASSED: _ClassVar[WarningKind]
 
 class ProductionOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -96,6 +111,16 @@ PRESERVATION_ORDER_STATE_PRODUCED: PreservationOrderState
 PRESERVATION_ORDER_STATE_EXPIRED: PreservationOrderState
 PRESERVATION_ORDER_STATE_LIFTED: PreservationOrderState
 PRESERVATION_ORDER_STATE_NOT_EXECUTED: PreservationOrderState
+PRESERVATION_ORDER_STATE_IN_ENFORCEMENT: PreservationOrderState
+PRESERVATION_ORDER_STATE_NOT_ENFORCED: PreservationOrderState
+ENFORCEMENT_REFUSAL_GROUND_UNSPECIFIED: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_NOT_ISSUED_BY_COMPETENT_AUTHORITY: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_OFFENCE_NOT_COVERED: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_IMPOSSIBLE_OR_MANIFEST_ERRORS: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_SERVICE_NOT_COVERED: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_IMMUNITY_OR_PRIVILEGE: EnforcementRefusalGround
+ENFORCEMENT_REFUSAL_GROUND_FUNDAMENTAL_RIGHTS: EnforcementRefusalGround
 LEGAL_BASIS_UNSPECIFIED: LegalBasis
 LEGAL_BASIS_EPOC_PR: LegalBasis
 LEGAL_BASIS_BUDAPEST_ART29: LegalBasis
@@ -133,6 +158,8 @@ WARNING_KIND_PRODUCTION_ENDED: WarningKind
 WARNING_KIND_PRODUCTION_NOT_COUNTED: WarningKind
 WARNING_KIND_NOTICE_SUPPRESSION_ENDING: WarningKind
 WARNING_KIND_NOTICE_SUPPRESSION_LAPSED: WarningKind
+WARNING_KIND_ENFORCEMENT_DECISION_DUE: WarningKind
+WARNING_KIND_ENFORCEMENT_DECISION_PASSED: WarningKind
 PRODUCTION_OUTCOME_UNSPECIFIED: ProductionOutcome
 PRODUCTION_OUTCOME_REFUSED: ProductionOutcome
 PRODUCTION_OUTCOME_WITHDRAWN: ProductionOutcome
@@ -148,7 +175,7 @@ class TargetIdentifier(_message.Message):
     def __init__(self, kind: _Optional[_Union[TargetKind, str]] = ..., value: _Optional[str] = ...) -> None: ...
 
 class PreservationOrder(_message.Message):
-    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at", "replica", "allowed_actions", "received_at", "clock_stopped_at", "clock_remaining_seconds", "victim_refs", "production_requested_at", "user_notice_status", "user_notice_suppressed_until", "user_notice_suppression_lapsed", "issuer_taken_out")
+    __slots__ = ("id", "workspace_id", "origin_jurisdiction", "state", "version", "expires_at", "follow_up_request_id", "visibility", "shared_with", "legal_basis", "provider_id", "targets", "data_categories", "description", "provider_reference", "state_reason", "not_executed_reason", "issued_at", "confirmed_at", "extension_count", "extension_deadline", "created_by", "created_at", "updated_by", "updated_at", "confirmation_overdue", "produced_at", "replica", "allowed_actions", "received_at", "clock_stopped_at", "clock_remaining_seconds", "victim_refs", "production_requested_at", "user_notice_status", "user_notice_suppressed_until", "user_notice_suppression_lapsed", "issuer_taken_out", "enforcing_jurisdiction", "enforcement_requested_at", "enforcement_decided_at", "enforcement_refusal_ground")
     ID_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +214,10 @@ class PreservationOrder(_message.Message):
     USER_NOTICE_SUPPRESSED_UNTIL_FIELD_NUMBER: _ClassVar[int]
     USER_NOTICE_SUPPRESSION_LAPSED_FIELD_NUMBER: _ClassVar[int]
     ISSUER_TAKEN_OUT_FIELD_NUMBER: _ClassVar[int]
+    ENFORCING_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    ENFORCEMENT_REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENFORCEMENT_DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    ENFORCEMENT_REFUSAL_GROUND_FIELD_NUMBER: _ClassVar[int]
     id: str
     workspace_id: str
     origin_jurisdiction: str
@@ -225,7 +256,11 @@ class PreservationOrder(_message.Message):
     user_notice_suppressed_until: _timestamp_pb2.Timestamp
     user_notice_suppression_lapsed: bool
     issuer_taken_out: bool
-    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_stopped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_remaining_seconds: _Optional[int] = ..., victim_refs: _Optional[_Iterable[str]] = ..., production_requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_notice_suppression_lapsed: _Optional[bool] = ..., issuer_taken_out: _Optional[bool] = ...) -> None: ...
+    enforcing_jurisdiction: str
+    enforcement_requested_at: _timestamp_pb2.Timestamp
+    enforcement_decided_at: _timestamp_pb2.Timestamp
+    enforcement_refusal_ground: EnforcementRefusalGround
+    def __init__(self, id: _Optional[str] = ..., workspace_id: _Optional[str] = ..., origin_jurisdiction: _Optional[str] = ..., state: _Optional[_Union[PreservationOrderState, str]] = ..., version: _Optional[int] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., follow_up_request_id: _Optional[str] = ..., visibility: _Optional[_Union[_common_pb2.Visibility, str]] = ..., shared_with: _Optional[_Iterable[str]] = ..., legal_basis: _Optional[_Union[LegalBasis, str]] = ..., provider_id: _Optional[str] = ..., targets: _Optional[_Iterable[_Union[TargetIdentifier, _Mapping]]] = ..., data_categories: _Optional[_Iterable[_Union[DataCategory, str]]] = ..., description: _Optional[str] = ..., provider_reference: _Optional[str] = ..., state_reason: _Optional[str] = ..., not_executed_reason: _Optional[_Union[NotExecutedReason, str]] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., extension_count: _Optional[int] = ..., extension_deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confirmation_overdue: _Optional[bool] = ..., produced_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replica: _Optional[_Union[_common_pb2.Replica, _Mapping]] = ..., allowed_actions: _Optional[_Iterable[str]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_stopped_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., clock_remaining_seconds: _Optional[int] = ..., victim_refs: _Optional[_Iterable[str]] = ..., production_requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_notice_status: _Optional[_Union[UserNoticeStatus, str]] = ..., user_notice_suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., user_notice_suppression_lapsed: _Optional[bool] = ..., issuer_taken_out: _Optional[bool] = ..., enforcing_jurisdiction: _Optional[str] = ..., enforcement_requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enforcement_decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., enforcement_refusal_ground: _Optional[_Union[EnforcementRefusalGround, str]] = ...) -> None: ...
 
 class ExpiryWarning(_message.Message):
     __slots__ = ("order", "offset_seconds", "expires_at", "first", "due_at", "kind", "reason", "production_request_id", "production_outcome")
@@ -478,6 +513,58 @@ class UpdateUserNoticeRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., status: _Optional[_Union[UserNoticeStatus, str]] = ..., suppressed_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class UpdateUserNoticeResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: PreservationOrder
+    def __init__(self, order: _Optional[_Union[PreservationOrder, _Mapping]] = ...) -> None: ...
+
+class TransferForEnforcementRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "enforcing_jurisdiction", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ENFORCING_JURISDICTION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    enforcing_jurisdiction: str
+    note: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., enforcing_jurisdiction: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class TransferForEnforcementResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: PreservationOrder
+    def __init__(self, order: _Optional[_Union[PreservationOrder, _Mapping]] = ...) -> None: ...
+
+class RecogniseEnforcementRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "note")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    note: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
+
+class RecogniseEnforcementResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: PreservationOrder
+    def __init__(self, order: _Optional[_Union[PreservationOrder, _Mapping]] = ...) -> None: ...
+
+class RefuseEnforcementRequest(_message.Message):
+    __slots__ = ("id", "expected_version", "ground", "detail")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GROUND_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    expected_version: int
+    ground: EnforcementRefusalGround
+    detail: str
+    def __init__(self, id: _Optional[str] = ..., expected_version: _Optional[int] = ..., ground: _Optional[_Union[EnforcementRefusalGround, str]] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class RefuseEnforcementResponse(_message.Message):
     __slots__ = ("order",)
     ORDER_FIELD_NUMBER: _ClassVar[int]
     order: PreservationOrder

@@ -56,9 +56,28 @@ class PreservationServiceStub:
     any state --UpdateUserNotice(status, suppressed_until)--> the same state (event user_notice_updated):
     the provider's notice to the account holder, by the issuing jurisdiction's prosecutor only
 
+    Enforcement (EPOC_PR only, Reg. (EU) 2023/1543 Art. 16; jitlib.legal EPOC_PR_ENFORCEMENT_*):
+    ISSUED (unconfirmed past the node's JIT_PRESERVATION_CONFIRMATION_OVERDUE_DAYS from issued_at) | NOT_EXECUTED
+    --TransferForEnforcement(issuing jurisdiction's prosecutor, enforcing_jurisdiction)--> IN_ENFORCEMENT
+    (ISSUED before that delay: FAILED_PRECONDITION PROVIDER_NOT_IN_DEFAULT; past expires_at:
+    PRESERVATION_EXPIRED; another legal basis: EPOC_PR_ONLY; once recognised, never again:
+    ENFORCEMENT_ALREADY_RECOGNISED. enforcing_jurisdiction: default the provider's establishment in the
+    register; a bound member state other than the issuer's, else INVALID_ARGUMENT naming it. From then on
+    the enforcing state reads the order, from outside the workspace too, and its node receives the order's
+    events; NOT_FOUND and no event before. Its recognition deadline starts: 5 working days of the
+    enforcing state from the transfer, warned on expiry_warning (WARNING_KIND_ENFORCEMENT_DECISION_DUE
+    48 h and 8 h before, _PASSED at it), each once.)
+    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor)--> ISSUED: the provider is required to
+    preserve; its confirmation is recorded as before (ConfirmOrder)
+    IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of EnforcementRefusalGround,
+    detail)--> NOT_ENFORCED (Art. 16(4); the order ends there)
+    The 60 days run on while IN_ENFORCEMENT: it is warned, extended (it stays IN_ENFORCEMENT), lifted and
+    expired as an ISSUED order (EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT).
+
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
-    production_requested, produced, expired, lifted, not_executed, resumed (type
+    production_requested, produced, expired, lifted, not_executed, enforcement_requested,
+    enforcement_recognised, enforcement_refused, resumed (type
     jit.preservation.v1.PreservationOrderResumed: the order's production request was refused, withdrawn or
     not executed and the order is back in the state before PRODUCTION_REQUESTED). Warnings before expiry (at
     the configured offsets, and at expiry), and the warning that a failed production request brought the
@@ -128,6 +147,21 @@ class PreservationServiceStub:
                 request_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeRequest.SerializeToString,
                 response_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeResponse.FromString,
                 _registered_method=True)
+        self.TransferForEnforcement = channel.unary_unary(
+                '/jit.preservation.v1.PreservationService/TransferForEnforcement',
+                request_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.TransferForEnforcementRequest.SerializeToString,
+                response_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.TransferForEnforcementResponse.FromString,
+                _registered_method=True)
+        self.RecogniseEnforcement = channel.unary_unary(
+                '/jit.preservation.v1.PreservationService/RecogniseEnforcement',
+                request_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RecogniseEnforcementRequest.SerializeToString,
+                response_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RecogniseEnforcementResponse.FromString,
+                _registered_method=True)
+        self.RefuseEnforcement = channel.unary_unary(
+                '/jit.preservation.v1.PreservationService/RefuseEnforcement',
+                request_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RefuseEnforcementRequest.SerializeToString,
+                response_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RefuseEnforcementResponse.FromString,
+                _registered_method=True)
         self.ListProviders = channel.unary_unary(
                 '/jit.preservation.v1.PreservationService/ListProviders',
                 request_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.ListProvidersRequest.SerializeToString,
@@ -171,9 +205,28 @@ class PreservationServiceServicer:
     any state --UpdateUserNotice(status, suppressed_until)--> the same state (event user_notice_updated):
     the provider's notice to the account holder, by the issuing jurisdiction's prosecutor only
 
+    Enforcement (EPOC_PR only, Reg. (EU) 2023/1543 Art. 16; jitlib.legal EPOC_PR_ENFORCEMENT_*):
+    ISSUED (unconfirmed past the node's JIT_PRESERVATION_CONFIRMATION_OVERDUE_DAYS from issued_at) | NOT_EXECUTED
+    --TransferForEnforcement(issuing jurisdiction's prosecutor, enforcing_jurisdiction)--> IN_ENFORCEMENT
+    (ISSUED before that delay: FAILED_PRECONDITION PROVIDER_NOT_IN_DEFAULT; past expires_at:
+    PRESERVATION_EXPIRED; another legal basis: EPOC_PR_ONLY; once recognised, never again:
+    ENFORCEMENT_ALREADY_RECOGNISED. enforcing_jurisdiction: default the provider's establishment in the
+    register; a bound member state other than the issuer's, else INVALID_ARGUMENT naming it. From then on
+    the enforcing state reads the order, from outside the workspace too, and its node receives the order's
+    events; NOT_FOUND and no event before. Its recognition deadline starts: 5 working days of the
+    enforcing state from the transfer, warned on expiry_warning (WARNING_KIND_ENFORCEMENT_DECISION_DUE
+    48 h and 8 h before, _PASSED at it), each once.)
+    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor)--> ISSUED: the provider is required to
+    preserve; its confirmation is recorded as before (ConfirmOrder)
+    IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of EnforcementRefusalGround,
+    detail)--> NOT_ENFORCED (Art. 16(4); the order ends there)
+    The 60 days run on while IN_ENFORCEMENT: it is warned, extended (it stays IN_ENFORCEMENT), lifted and
+    expired as an ISSUED order (EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT).
+
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
-    production_requested, produced, expired, lifted, not_executed, resumed (type
+    production_requested, produced, expired, lifted, not_executed, enforcement_requested,
+    enforcement_recognised, enforcement_refused, resumed (type
     jit.preservation.v1.PreservationOrderResumed: the order's production request was refused, withdrawn or
     not executed and the order is back in the state before PRODUCTION_REQUESTED). Warnings before expiry (at
     the configured offsets, and at expiry), and the warning that a failed production request brought the
@@ -250,6 +303,27 @@ class PreservationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransferForEnforcement(self, request, context):
+        """Enforcement of an EPOC-PR the provider did not comply with (Reg. (EU) 2023/1543 Art. 16): see the state
+        machine above. The issuing jurisdiction's prosecutor transfers it; the enforcing state's prosecutor
+        recognises it or refuses recognition.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecogniseEnforcement(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefuseEnforcement(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListProviders(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -320,6 +394,21 @@ def add_PreservationServiceServicer_to_server(servicer, server):
                     request_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeRequest.FromString,
                     response_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeResponse.SerializeToString,
             ),
+            'TransferForEnforcement': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferForEnforcement,
+                    request_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.TransferForEnforcementRequest.FromString,
+                    response_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.TransferForEnforcementResponse.SerializeToString,
+            ),
+            'RecogniseEnforcement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecogniseEnforcement,
+                    request_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RecogniseEnforcementRequest.FromString,
+                    response_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RecogniseEnforcementResponse.SerializeToString,
+            ),
+            'RefuseEnforcement': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefuseEnforcement,
+                    request_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RefuseEnforcementRequest.FromString,
+                    response_serializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.RefuseEnforcementResponse.SerializeToString,
+            ),
             'ListProviders': grpc.unary_unary_rpc_method_handler(
                     servicer.ListProviders,
                     request_deserializer=jit_dot_preservation_dot_v1_dot_preservation__pb2.ListProvidersRequest.FromString,
@@ -369,9 +458,28 @@ class PreservationService:
     any state --UpdateUserNotice(status, suppressed_until)--> the same state (event user_notice_updated):
     the provider's notice to the account holder, by the issuing jurisdiction's prosecutor only
 
+    Enforcement (EPOC_PR only, Reg. (EU) 2023/1543 Art. 16; jitlib.legal EPOC_PR_ENFORCEMENT_*):
+    ISSUED (unconfirmed past the node's JIT_PRESERVATION_CONFIRMATION_OVERDUE_DAYS from issued_at) | NOT_EXECUTED
+    --TransferForEnforcement(issuing jurisdiction's prosecutor, enforcing_jurisdiction)--> IN_ENFORCEMENT
+    (ISSUED before that delay: FAILED_PRECONDITION PROVIDER_NOT_IN_DEFAULT; past expires_at:
+    PRESERVATION_EXPIRED; another legal basis: EPOC_PR_ONLY; once recognised, never again:
+    ENFORCEMENT_ALREADY_RECOGNISED. enforcing_jurisdiction: default the provider's establishment in the
+    register; a bound member state other than the issuer's, else INVALID_ARGUMENT naming it. From then on
+    the enforcing state reads the order, from outside the workspace too, and its node receives the order's
+    events; NOT_FOUND and no event before. Its recognition deadline starts: 5 working days of the
+    enforcing state from the transfer, warned on expiry_warning (WARNING_KIND_ENFORCEMENT_DECISION_DUE
+    48 h and 8 h before, _PASSED at it), each once.)
+    IN_ENFORCEMENT --RecogniseEnforcement(enforcing state's prosecutor)--> ISSUED: the provider is required to
+    preserve; its confirmation is recorded as before (ConfirmOrder)
+    IN_ENFORCEMENT --RefuseEnforcement(enforcing state's prosecutor, ground of EnforcementRefusalGround,
+    detail)--> NOT_ENFORCED (Art. 16(4); the order ends there)
+    The 60 days run on while IN_ENFORCEMENT: it is warned, extended (it stays IN_ENFORCEMENT), lifted and
+    expired as an ISSUED order (EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT).
+
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
-    production_requested, produced, expired, lifted, not_executed, resumed (type
+    production_requested, produced, expired, lifted, not_executed, enforcement_requested,
+    enforcement_recognised, enforcement_refused, resumed (type
     jit.preservation.v1.PreservationOrderResumed: the order's production request was refused, withdrawn or
     not executed and the order is back in the state before PRODUCTION_REQUESTED). Warnings before expiry (at
     the configured offsets, and at expiry), and the warning that a failed production request brought the
@@ -667,6 +775,87 @@ class PreservationService:
             '/jit.preservation.v1.PreservationService/UpdateUserNotice',
             jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeRequest.SerializeToString,
             jit_dot_preservation_dot_v1_dot_preservation__pb2.UpdateUserNoticeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferForEnforcement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.preservation.v1.PreservationService/TransferForEnforcement',
+            jit_dot_preservation_dot_v1_dot_preservation__pb2.TransferForEnforcementRequest.SerializeToString,
+            jit_dot_preservation_dot_v1_dot_preservation__pb2.TransferForEnforcementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecogniseEnforcement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.preservation.v1.PreservationService/RecogniseEnforcement',
+            jit_dot_preservation_dot_v1_dot_preservation__pb2.RecogniseEnforcementRequest.SerializeToString,
+            jit_dot_preservation_dot_v1_dot_preservation__pb2.RecogniseEnforcementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefuseEnforcement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jit.preservation.v1.PreservationService/RefuseEnforcement',
+            jit_dot_preservation_dot_v1_dot_preservation__pb2.RefuseEnforcementRequest.SerializeToString,
+            jit_dot_preservation_dot_v1_dot_preservation__pb2.RefuseEnforcementResponse.FromString,
             options,
             channel_credentials,
             insecure,
