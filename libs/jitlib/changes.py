@@ -61,13 +61,6 @@ class LastChange:
     fingerprint: str
 
 
-#: The last change of the record a change RPC loaded, read in the record's own read unit
-#: (``RecordPath.load_visible``): (record type, record id, its version when loaded, the change or None).
-_kept: contextvars.ContextVar[tuple[str, str, int, LastChange | None] | None] = contextvars.ContextVar(
-    "jit_last_change", default=None
-)
-
-
 def fingerprint(key: bytes, user_id: str, jurisdiction: str, method: str, request: Message) -> str:
     """The fingerprint of a call: HMAC-SHA256 under the node's ``key`` (``Runtime.call_key``) over the caller
     (subject, jurisdiction), the RPC's full method name and the digest of the request, each part
@@ -174,16 +167,3 @@ def expected_version() -> int | None:
     RPC at all (a clock, a consumer)."""
     value = getattr(current_request.get(), "expected_version", None)
     return value if isinstance(value, int) else None
-
-
-def keep_last_change(record_type: str, record_id: str, version: int, last: LastChange | None) -> None:
-    """Keep, for the rest of the call, the last change of the record the call loaded at ``version``."""
-    _kept.set((record_type, record_id, version, last))
-
-
-def kept_last_change(record_type: str, record_id: str, version: int) -> tuple[bool, LastChange | None]:
-    """Whether ``keep_last_change`` kept the last change of this record at this version, and that change."""
-    kept = _kept.get()
-    if kept is None or kept[:3] != (record_type, record_id, version):
-        return False, None
-    return True, kept[3]

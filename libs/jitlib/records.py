@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, cast
 
@@ -103,11 +104,24 @@ class Replayed(Exception):
         self.record = record
 
 
-#: The change the RPC being served passed ``RecordPath.check_change`` for: the record path, the record as loaded
-#: and the version the request asked from; ``transition_rpc`` looks again at it when its write lost the race.
-_checked: contextvars.ContextVar[tuple[RecordPath[Any], Any, int] | None] = contextvars.ContextVar(
-    "jit_checked_change", default=None
-)
+@dataclass(frozen=True)
+class _CallState:
+    """What the record path learnt, in the change RPC being served, about the record it changes."""
+
+    #: The record's last change (``changes.LastChange`` or None), read with the record in its one read unit
+    #: (``RecordPath.load_visible``), keyed by (record type, record id, its version then); ``check_change``
+    #: compares it without a read of its own.
+    last: tuple[str, str, int, changes.LastChange | None] | None = None
+    #: The change that passed ``RecordPath.check_change``: the record path, the record as loaded and the version
+    #: the request asked from; ``transition_rpc`` looks again at it when its write lost the race.
+    checked: tuple[RecordPath[Any], Any, int] | None = None
+
+
+#: Nothing learnt yet (``_CallState`` is frozen: one value serves every call).
+_NOTHING = _CallState()
+#: The call's ``_CallState``, replaced (never changed in place) as the call learns more; ``transition_rpc``
+#: starts each call with ``_NOTHING``.
+_call: contextvars.ContextVar[_CallState] = contextvars.ContextVar("jit_record_call", default=_NOTHING)
 
 
 @dataclass(frozen=True)
@@ -299,7 +313,16 @@ class RecordPath(Generic[R]):
         if expected is None:
             record = await self.rt.read(lambda session: self._load(session, record_id))
         else:
-            record = await self._load_with_last_change(record_id, expected)
+            # A change RPC: with the record, in the same read unit, its last change when the call may be the
+            # retry of the one that made the record's version (``expected`` 0 or one behind), which
+            # ``check_change`` then compares without a read of its own. A change asked from the current
+            # version, the common case, reads nothing more.
+            record, last = await self.rt.read(
+                functools.partial(self._with_last_change, record_id=record_id, expected=expected)
+            )
+            version = getattr(record, "version", None)
+            if isinstance(version, int):
+                _call.set(replace(_call.get(), last=(self.record_type, record_id, version, last)))
         await self.rt.authorize(
             principal,
             operation,
@@ -314,26 +337,17 @@ class RecordPath(Generic[R]):
             self.rt.require_owner(self._access(record).origin_jurisdiction, self.record_type)
         return record
 
-    async def _load_with_last_change(self, record_id: str, expected: int) -> R | None:
-        """The record, loaded for a change RPC asked from version ``expected``, and in the same read unit,
-        when the call may be the retry of the one that made the record's version (``expected`` 0 or one
-        behind), the record's last change (``changes.last_change``), which ``check_change`` then compares
-        without a read of its own. A change asked from the current version, the common case, reads nothing
-        more."""
-        kind, table = self.record_type, self.rt.tables.last_changes
-
-        def load(session: Session) -> tuple[R | None, changes.LastChange | None]:
-            record = self._load(session, record_id)
-            version = getattr(record, "version", None)
-            if version is None or expected not in (0, version - 1):
-                return record, None
-            return record, changes.last_change(session, table, kind, record_id)
-
-        record, last = await self.rt.read(load)
+    def _with_last_change(
+        self, session: Session, *, record_id: str, expected: int | None
+    ) -> tuple[R | None, changes.LastChange | None]:
+        """The record and its last change (``changes.last_change``): always for ``expected`` None, else only when
+        a call asked from ``expected`` may be the retry of the one that made the record's version (0 or one
+        behind; None otherwise)."""
+        record = self._load(session, record_id)
         version = getattr(record, "version", None)
-        if isinstance(version, int):
-            changes.keep_last_change(kind, record_id, version, last)
-        return record
+        if version is None or (expected is not None and expected not in (0, version - 1)):
+            return record, None
+        return record, changes.last_change(session, self.rt.tables.last_changes, self.record_type, record_id)
 
     async def get(self, principal: Principal, record_id: str, *, field: str = "id") -> R:
         """``load_visible`` for reading, with the read in the audit log."""
@@ -509,20 +523,22 @@ class RecordPath(Generic[R]):
         first (``OwnedElsewhere``), which knows the calls that made its versions: a replica keeps none."""
         current = cast(Versioned, record).version
         if expected == current:
-            _checked.set((self, record, expected))
+            _call.set(replace(_call.get(), checked=(self, record, expected)))
             return
         self.rt.require_owner(self._access(record).origin_jurisdiction, self.record_type)
         call = changes.of_call(principal, self.rt.call_keys) if expected in (0, current - 1) else None
         if call is not None:
             changed = cast(ChangedRecord, record)
             table, kind = self.rt.tables.last_changes, self.record_type
-            kept, last = changes.kept_last_change(kind, changed.id, current)
-            if not kept:
+            state = _call.get()
+            if state.last is not None and state.last[:3] == (kind, changed.id, current):
+                last = state.last[3]
+            else:
                 last = await self.rt.read(lambda session: changes.last_change(session, table, kind, changed.id))
             if changes.replays(last, current, expected, call):
                 await self._replay(principal, record)
         self.check_version(current, expected)
-        _checked.set((self, record, expected))
+        _call.set(replace(_call.get(), checked=(self, record, expected)))
 
     async def check_race(self, principal: Principal, record: R, expected: int) -> None:
         """After the version-guarded write of a change of ``record`` (as ``check_change`` passed it, asked
@@ -538,13 +554,8 @@ class RecordPath(Generic[R]):
         call = changes.of_call(principal, self.rt.call_keys)
         if call is None:
             return
-        kind, table = self.record_type, self.rt.tables.last_changes
         record_id, read = cast(ChangedRecord, record).id, cast(Versioned, record).version
-
-        def load(session: Session) -> tuple[R | None, changes.LastChange | None]:
-            return self._load(session, record_id), changes.last_change(session, table, kind, record_id)
-
-        now, last = await self.rt.read(load)
+        now, last = await self.rt.read(functools.partial(self._with_last_change, record_id=record_id, expected=None))
         if now is not None and changes.raced(last, cast(Versioned, now).version, read, expected, call):
             await self._replay(principal, now)
 
@@ -632,7 +643,7 @@ def transition_rpc(action: str, response: Callable[..., Message], field: str) ->
     so is a retry that raced that first call and whose write lost to it (``RecordPath.check_race``)."""
 
     async def rpc(self: Any, request: Message, context: Any) -> Message:
-        checked = _checked.set(None)
+        token = _call.set(_NOTHING)
         try:
             try:
                 changed = await self._transition(action, request)
@@ -643,7 +654,7 @@ def transition_rpc(action: str, response: Callable[..., Message], field: str) ->
             view = self._view(auth.current(), replay.record, self.rt.clock.now())
             changed = await view if inspect.isawaitable(view) else view
         finally:
-            _checked.reset(checked)
+            _call.reset(token)
         return response(**{field: changed})
 
     rpc.__name__ = rpc.__qualname__ = f"transition_{action}"
@@ -654,7 +665,7 @@ async def _after_lost_race(lost: Aborted) -> None:
     """A transition's write that lost the race to another writer (``CONCURRENT_UPDATE``, after the change passed
     ``RecordPath.check_change``): ``Replayed`` when the other writer was this very call's first attempt
     (``RecordPath.check_race``); else nothing, and the caller re-raises ``lost``."""
-    checked = _checked.get()
+    checked = _call.get().checked
     if lost.reason == "CONCURRENT_UPDATE" and checked is not None:
         path, record, expected = checked
         await path.check_race(auth.current(), record, expected)

@@ -319,13 +319,25 @@ def test_a_retry_reads_its_last_change_in_the_records_own_read(
 def test_the_last_change_kept_is_the_loaded_records_at_its_version(
     session: Session, serving: Callable[[Any], None]
 ) -> None:
-    """What the load kept answers only for the record and version it was read with; another record (or the
-    same at another version) is read by the check itself."""
+    """What the load kept answers only for the record and version it was read with: the check of the loaded
+    record reads nothing more, the same record at another version (changed since the load) is read by the
+    check itself. A read has no ``expected_version``."""
     serving(request(expected=3))
-    changes.keep_last_change("task", WIDGET.id, 4, None)
-    assert changes.kept_last_change("task", WIDGET.id, 4) == (True, None)
-    assert changes.kept_last_change("task", WIDGET.id, 5) == (False, None)
-    assert changes.kept_last_change("evidence_request", WIDGET.id, 4) == (False, None)
+    rt = StandIn(session)
+    now = write(rt, principal(), WIDGET)
+    path = RecordPath(rt, TASK_RULES, lambda s, i: now, RecordAccess.of)  # type: ignore[arg-type]
+
+    async def steps() -> None:
+        loaded = await path.load_visible(principal(), now.id, Operation.ADDRESSEE_ACT)
+        assert rt.reads == 1
+        with pytest.raises(Replayed):
+            await path.check_change(principal(), loaded, 3)
+        assert rt.reads == 1
+        with pytest.raises(Aborted):  # version 5 (a clock's change since): its last change read, not this call's
+            await path.check_change(principal(), replace(loaded, version=5), 4)
+        assert rt.reads == 2
+
+    asyncio.run(steps())
     assert changes.expected_version() == 3
     serving(tasks_pb2.GetTaskRequest(id=WIDGET.id))
     assert changes.expected_version() is None
