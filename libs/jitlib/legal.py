@@ -655,6 +655,21 @@ _REQUESTS: tuple[Rule, ...] = (
         f"GUESS: the non-disclosure order's own term; the account holder is often the suspect ({VICTIMS} "
         "Art. 18, 21: protection of victims; DOMAIN.md, Victim safeguards)",
     ),
+    Rule(
+        "REQUEST_ISSUER_TAKEN_OUT",
+        "an evidence request whose issuing state was taken out of the workspace (JIT_MEMBER_TAKEN_OUT) stays "
+        "that state's, but nobody left in the JIT acts on it as issuer: its remaining members and its addressee "
+        "are shown that their copy is no longer kept up to date from the issuer's side",
+        "GUESS: follows from JIT_MEMBER_TAKEN_OUT, as ORDER_ISSUER_TAKEN_OUT; no legal text on the copies",
+    ),
+    Rule(
+        "REQUEST_ADDRESSEE_TAKEN_OUT",
+        "a direct exchange inside the JIT addressed to a state later taken out of the workspace no longer "
+        "reaches that state's node and nobody answers it: the remaining members are shown so, and its issuer may "
+        "withdraw it while it is open; an EIO, MLA request or EPOC to a former member is not flagged",
+        "GUESS: follows from JIT_MEMBER_TAKEN_OUT and JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES (a direct "
+        "exchange is between members); no legal text on an exchange whose addressee left",
+    ),
 )
 
 # -- tasks: how practitioners use them (no legal text; GUESS rows say so) -----------------------------
