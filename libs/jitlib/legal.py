@@ -705,6 +705,15 @@ _TASKS: tuple[Rule, ...] = (
         "GUESS: follows from JIT_MEMBER_TAKEN_OUT; no legal text on the copies",
     ),
     Rule(
+        "TASK_FOLLOW_UP_NOT_FOR_FORMER_MEMBER",
+        "no follow-up task is opened for a preservation order whose issuing state was taken out of the "
+        "workspace (ORDER_ISSUER_TAKEN_OUT): only that state may extend the order or ask for its production, its "
+        "users no longer see the workspace, and nobody left could take the task back (TASK_TAKEN_BACK); one "
+        "opened before stays, shown with its assignee taken out",
+        "GUESS: follows from ORDER_ISSUER_TAKEN_OUT; whether another member should take over the data's "
+        "preservation (its own order) is the JIT's decision, not the software's",
+    ),
+    Rule(
         "TASK_FOLLOW_UP_CLOSES",
         "the system closes a preservation order's follow-up task once, when the order's events make it moot: "
         "verified when the order is extended, produced or kept until production, cancelled when it is "
