@@ -16,7 +16,7 @@ import io
 import mimetypes
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
@@ -358,6 +358,22 @@ def category_text(basis: int, o: pb.DataCategoryOutcome) -> str:
     return f"{name}: {state}"
 
 
+#: After a request's issuer taken out of the workspace (``issuer_taken_out``, rule REQUEST_ISSUER_TAKEN_OUT).
+ISSUER_OUT = " (out: taken out of the JIT; nobody acts on it as issuer, this copy is no longer kept up to date)"
+#: After a direct exchange's addressee taken out (``addressee_taken_out``, rule REQUEST_ADDRESSEE_TAKEN_OUT).
+ADDRESSEE_OUT = " (out: taken out of the JIT; the request no longer reaches it)"
+
+
+def addressee_out_text(r: pb.EvidenceRequest) -> str:
+    """What ``show`` adds after a direct exchange's addressee taken out of the JIT: with the withdrawal when
+    the caller may withdraw it."""
+    if not r.addressee_taken_out:
+        return ""
+    if "withdraw" in r.allowed_actions:
+        return ADDRESSEE_OUT[:-1] + "; withdraw it: jit evidence request withdraw)"
+    return ADDRESSEE_OUT
+
+
 def request_detail(r: pb.EvidenceRequest) -> Table:
     t = Table(show_header=False, box=None)
     t.add_column(style="bold")
@@ -374,8 +390,8 @@ def request_detail(r: pb.EvidenceRequest) -> Table:
         *([("victims", victims_label(r.victim_refs))] if r.victim_refs else []),
         ("state", _label(pb.EvidenceRequestState, r.state, "EVIDENCE_REQUEST_STATE_")),
         ("legal basis", basis),
-        ("issued by", f"{r.origin_jurisdiction}, {r.issuing_authority}"),
-        ("addressed to", addressee),
+        ("issued by", f"{r.origin_jurisdiction}, {r.issuing_authority}" + (ISSUER_OUT if r.issuer_taken_out else "")),
+        ("addressed to", addressee + addressee_out_text(r)),
         ("offence", _label(pb.OffenceCategory, r.offence_category, "OFFENCE_CATEGORY_")),
         ("urgency", _label(pb.Urgency, r.urgency, "URGENCY_")),
         (
@@ -580,20 +596,26 @@ def list_requests(
     if _state(ctx).json:
         emit_json([message_dict(r) for r in resp.requests])
         return
-    victims = any(r.victim_refs for r in resp.requests)
+    emit(requests_table(resp.requests))
+
+
+def requests_table(requests: Sequence[pb.EvidenceRequest]) -> Table:
+    """One row per request, in the order given; a party taken out of the JIT marked ``(out)``
+    (REQUEST_ISSUER_TAKEN_OUT, REQUEST_ADDRESSEE_TAKEN_OUT); the victims when any request names one."""
+    victims = any(r.victim_refs for r in requests)
     t = Table("id", "state", "basis", "from", "to", "next deadline", "title", *(["victims"] if victims else []))
-    for r in resp.requests:
+    for r in requests:
         t.add_row(
             r.id,
             _label(pb.EvidenceRequestState, r.state, "EVIDENCE_REQUEST_STATE_"),
             _label(pb.LegalBasis, r.legal_basis, "LEGAL_BASIS_"),
-            r.origin_jurisdiction,
-            r.provider_name or r.addressee_jurisdiction,
+            r.origin_jurisdiction + (" (out)" if r.issuer_taken_out else ""),
+            (r.provider_name or r.addressee_jurisdiction) + (" (out)" if r.addressee_taken_out else ""),
             _when(r.next_deadline_at),
             r.title,
             *([victims_label(r.victim_refs) or "-"] if victims else []),
         )
-    emit(t)
+    return t
 
 
 @request_app.command("show")

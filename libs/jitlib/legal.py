@@ -696,6 +696,21 @@ _REQUESTS: tuple[Rule, ...] = (
         f"GUESS: the non-disclosure order's own term; the account holder is often the suspect ({VICTIMS} "
         "Art. 18, 21: protection of victims; DOMAIN.md, Victim safeguards)",
     ),
+    Rule(
+        "REQUEST_ISSUER_TAKEN_OUT",
+        "an evidence request whose issuing state was taken out of the workspace (JIT_MEMBER_TAKEN_OUT) stays "
+        "that state's, but nobody left in the JIT acts on it as issuer: its remaining members and its addressee "
+        "are shown that their copy is no longer kept up to date from the issuer's side",
+        "GUESS: follows from JIT_MEMBER_TAKEN_OUT, as ORDER_ISSUER_TAKEN_OUT; no legal text on the copies",
+    ),
+    Rule(
+        "REQUEST_ADDRESSEE_TAKEN_OUT",
+        "a direct exchange inside the JIT addressed to a state later taken out of the workspace no longer "
+        "reaches that state's node and nobody answers it: the remaining members are shown so, and its issuer may "
+        "withdraw it while it is open; an EIO, MLA request or EPOC to a former member is not flagged",
+        "GUESS: follows from JIT_MEMBER_TAKEN_OUT and JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES (a direct "
+        "exchange is between members); no legal text on an exchange whose addressee left",
+    ),
 )
 
 # -- tasks: how practitioners use them (no legal text; GUESS rows say so) -----------------------------
@@ -729,6 +744,15 @@ _TASKS: tuple[Rule, ...] = (
         "that state's order, but its node sends the workspace nothing more of it: the remaining members are "
         "shown that their copy is no longer kept up to date and that nobody left in the JIT acts on it as issuer",
         "GUESS: follows from JIT_MEMBER_TAKEN_OUT; no legal text on the copies",
+    ),
+    Rule(
+        "TASK_FOLLOW_UP_NOT_FOR_FORMER_MEMBER",
+        "no follow-up task is opened for a preservation order whose issuing state was taken out of the "
+        "workspace (ORDER_ISSUER_TAKEN_OUT): only that state may extend the order or ask for its production, its "
+        "users no longer see the workspace, and nobody left could take the task back (TASK_TAKEN_BACK); one "
+        "opened before stays, shown with its assignee taken out",
+        "GUESS: follows from ORDER_ISSUER_TAKEN_OUT; whether another member should take over the data's "
+        "preservation (its own order) is the JIT's decision, not the software's",
     ),
     Rule(
         "TASK_FOLLOW_UP_CLOSES",

@@ -19,9 +19,10 @@ from __future__ import annotations
 import bisect
 import enum
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from jitlib import legal, usernotice, validate
 from jitlib.actors import SYSTEM, Actor, Versioned, changed, created_record
@@ -45,6 +46,7 @@ from jitlib.policy import (
     decide,
     decide_sensitive,
     evidence_request_addressee,
+    former_members,
     permitted,
 )
 from jitlib.principal import Principal
@@ -1555,6 +1557,35 @@ def order_shown(principal: Principal, req: EvidenceRequest, order: OrderReplica 
     of the request's workspace and issuing jurisdiction (the only links this service makes), and the
     policy lets the caller read it."""
     return order_shown_in(principal, req.workspace_id, req.origin_jurisdiction, order)
+
+
+class TakenOut(NamedTuple):
+    """What a request's reader is shown of its parties taken out of the workspace (derived when read, never
+    stored nor in an event)."""
+
+    #: Its issuing state was taken out (REQUEST_ISSUER_TAKEN_OUT).
+    issuer: bool
+    #: It is a direct exchange inside the JIT whose addressed state was taken out (REQUEST_ADDRESSEE_TAKEN_OUT).
+    addressee: bool
+
+
+NOT_TAKEN_OUT = TakenOut(False, False)
+
+
+def taken_out(access: RecordAccess, members: Iterable[str]) -> TakenOut:
+    """Which of a request's parties (its policy facts ``access``) were taken out of the workspace whose
+    ``members`` these are (``policy.Members``; none for a workspace not known here). The addressee counts only
+    for a direct exchange inside the JIT (no ``outside_addressee``), which no longer reaches its node: an EIO,
+    MLA request or EPOC addressed to a former member still does, and its addressee answers it as a state outside
+    the JIT would (JIT_INSTRUMENTS_TOWARD_OUTSIDE_STATES), so it is not flagged."""
+    former = former_members(members)
+    if not former:
+        return NOT_TAKEN_OUT
+    addressee = access.addressee_jurisdiction
+    return TakenOut(
+        access.origin_jurisdiction in former,
+        bool(addressee) and not access.outside_addressee and addressee in former,
+    )
 
 
 def order_shown_in(principal: Principal, workspace_id: str, origin: str, order: OrderReplica | None) -> bool:

@@ -40,6 +40,7 @@ from jitlib.policy import (
     SENSITIVE_ITEM_ROLES,
     Decision,
     Operation,
+    RecordAccess,
     SensitiveOperation,
     decide_received,
     decide_sensitive,
@@ -69,6 +70,12 @@ from services.evidence.store import ItemOfRequest, ItemWithHead
 
 #: A ``ListRequests`` answer written from the requests' stored answers (``store.list_answered``).
 _LIST = ListWire(pb.EvidenceRequest, pb.ListRequestsResponse, "requests")
+#: What a listed request's stored answer is given after it when a party was taken out (``domain.taken_out``).
+_TAKEN_OUT = {
+    domain.TakenOut(True, False): _LIST.true("issuer_taken_out"),
+    domain.TakenOut(False, True): _LIST.true("addressee_taken_out"),
+    domain.TakenOut(True, True): _LIST.true("issuer_taken_out") + _LIST.true("addressee_taken_out"),
+}
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +118,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         order, count = await self.rt.read(lambda s: store.linked_order_and_items(s, r))
         shown = domain.order_shown(principal, r, order)
         received = decide_received(principal, r.item_access()) is Decision.ALLOW
-        return request_to_pb(
+        view = request_to_pb(
             r,
             now,
             order=order if shown else None,
@@ -119,6 +126,14 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
             hide_link=not (shown and order is not None and order.id == r.preservation_order_id),
             allowed_actions=self._allowed(principal, r, now),
         )
+        view.issuer_taken_out, view.addressee_taken_out = self._taken_out(r.workspace_id, r.access())
+        return view
+
+    def _taken_out(self, workspace_id: str, access: RecordAccess) -> domain.TakenOut:
+        """Which of the request's parties were taken out of its workspace, as this node's directory says now
+        (``domain.taken_out``: a dict lookup, no query; none for a workspace it does not know yet)."""
+        workspace = self.rt.workspaces.get(workspace_id)
+        return domain.NOT_TAKEN_OUT if workspace is None else domain.taken_out(access, workspace.members)
 
     def _allowed(self, principal: auth.Principal, r: EvidenceRequest, now: datetime) -> tuple[str, ...]:
         """The actions ``principal`` may take on ``r`` at ``now`` (never in an event's state: they are the
@@ -221,10 +236,15 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
                 actions = self.requests.actions_in(r.workspace_id, offered)
                 order_id = r.preservation_order_id if shown else ""
                 body = r.answer.message(now_us, order_id, actions)
+                out = self._taken_out(r.workspace_id, r.access)
+                if out != domain.NOT_TAKEN_OUT:
+                    body += _TAKEN_OUT[out]
             elif r.request is not None:
                 fields = request_fields(
                     r.request, now, hide_link=not shown, allowed_actions=self._allowed(principal, r.request, now)
                 )
+                out = self._taken_out(r.workspace_id, r.access)
+                fields.update(issuer_taken_out=out.issuer, addressee_taken_out=out.addressee)
                 body = pb.EvidenceRequest(**fields).SerializeToString()
             else:
                 continue

@@ -193,6 +193,14 @@ def assignee_taken_out(assignee: str, members: Iterable[str]) -> bool:
     return assignee in former_members(members)
 
 
+def follow_up_opened(issuer: str, members: Iterable[str]) -> bool:
+    """Whether a preservation order's expiry opens a follow-up task for its issuing jurisdiction (its origin,
+    the task's assignee and issuer): not once ``issuer`` was taken out of the workspace whose ``members`` these
+    are (TASK_FOLLOW_UP_NOT_FOR_FORMER_MEMBER: nobody left in the JIT may extend the order or ask for its
+    production, and nobody could take the task back); always for a workspace this node does not know yet."""
+    return not assignee_taken_out(issuer, members)
+
+
 @dataclass(frozen=True)
 class TransitionInput:
     reason: str = ""

@@ -7,7 +7,9 @@ warning is handled before the events that follow it):
 - ``expiry_warning`` (jit.preservation.v1.ExpiryWarning): on the FIRST warning of an expiry (the earliest
   offset) it creates one task, kind FOLLOW_UP, addressed to the order's issuing jurisdiction (also its
   origin), in the order's workspace with the order's visibility and shared_with, due at the order's
-  expiry, linked to the order, concerning the order's victims (their pseudonyms, ``victim_refs``).
+  expiry, linked to the order, concerning the order's victims (their pseudonyms, ``victim_refs``). None
+  when this node's directory says the issuing jurisdiction was taken out of the workspace
+  (``domain.follow_up_opened``, rule TASK_FOLLOW_UP_NOT_FOR_FORMER_MEMBER).
   Its title and description follow the order's legal basis
   (``domain.follow_up_text``): "Extend or request production" only while an extension is still possible
   (the order's ``extension_deadline``, which the preservation service computes from the basis and the
@@ -96,6 +98,9 @@ def handler(rt: Runtime, loop: asyncio.AbstractEventLoop) -> Handler:
         if not warning.first:
             return
         order = warning.order
+        workspace = rt.workspaces.get(order.workspace_id)
+        if workspace is not None and not domain.follow_up_opened(order.origin_jurisdiction, workspace.members):
+            return  # its issuer was taken out of the JIT (TASK_FOLLOW_UP_NOT_FOR_FORMER_MEMBER)
         expires = warning.expires_at.ToDatetime(tzinfo=UTC)
         request_id = follow_up_request_id(order.id, expires.isoformat())
         system = system_actor(order)

@@ -196,3 +196,72 @@ def test_task_taken_back_from_a_country_taken_out_of_the_jit(
     assert state.assignee_jurisdiction == "IE" and state.state_reason == moved.state_reason
     assert "DE" not in event.audience and "IE" in event.audience
     assert call("ie-liaison", "AcceptTask", pb.AcceptTaskRequest(id=created.id)).task.state == pb.TASK_STATE_ACCEPTED
+
+
+def test_task_follow_up_not_for_former_member(tasks_here: RunningService, own_nats: NatsInstance, tokens: Any) -> None:
+    """TASK_FOLLOW_UP_NOT_FOR_FORMER_MEMBER: DE is taken out; the first expiry warning of DE's preservation
+    order opens no follow-up task (nobody left could act on it or take it back), while the first warning of
+    NL's order, published after it (the consumer handles them in stream order), opens NL's follow-up."""
+    from datetime import UTC, datetime, timedelta
+
+    from jit.preservation.v1 import preservation_pb2 as ppb
+    from jitlib import envelopes
+    from jitlib.actors import Actor
+    from jitlib.bus import stream_for
+    from tests.integration.preservation.conftest import publish
+
+    stub = tasks_pb2_grpc.TaskServiceStub(tasks_here.channel)
+    now = tasks_here.rt.clock.now()
+    expires = (now + timedelta(days=14)).replace(microsecond=0).astimezone(UTC)
+
+    def warn(origin: str) -> str:
+        """The first expiry warning of a new workspace-visible EPOC-PR order issued by ``origin``, as the
+        preservation service publishes it; the order's id."""
+        order = ppb.PreservationOrder(
+            id=str(uuid.uuid4()),
+            workspace_id=WS,
+            origin_jurisdiction=origin,
+            legal_basis=ppb.LEGAL_BASIS_EPOC_PR,
+            provider_id="socialnet-ie",
+            state=ppb.PRESERVATION_ORDER_STATE_CONFIRMED,
+            visibility=common_pb2.VISIBILITY_WORKSPACE,
+            version=3,
+        )
+        order.expires_at.FromDatetime(expires)
+        order.extension_deadline.FromDatetime(expires)
+        warning = ppb.ExpiryWarning(order=order, offset_seconds=14 * 86400, first=True)
+        warning.expires_at.FromDatetime(expires)
+        warning.due_at.FromDatetime(now)
+        env = envelopes.envelope(
+            event_type="jit.preservation.v1.PreservationOrderExpiryWarning",
+            state=warning,
+            workspace_id=WS,
+            origin=origin,
+            audience=["NL", "IE"],
+            aggregate_type="preservation_order",
+            aggregate_id=order.id,
+            version=order.version,
+            actor=Actor("system", "system", origin),
+            now=datetime.now(UTC),
+        )
+        subject = f"jit.preservation.{origin}.expiry_warning"
+        publish(own_nats.url, stream_for("preservation"), subject, env.SerializeToString(), env.id)
+        return order.id
+
+    def follow_ups(order_id: str) -> list[pb.Task]:
+        found = stub.ListTasks(
+            pb.ListTasksRequest(workspace_id=WS, page_size=200), metadata=md(tokens("nl-prosecutor")), timeout=15
+        ).tasks
+        return [t for t in found if any(link.id == order_id for link in t.links)]
+
+    if "DE" in _former(tasks_here):
+        amend_membership(tasks_here, own_nats.url, WS, "DE", taken_out=False)
+    amend_membership(tasks_here, own_nats.url, WS, "DE", taken_out=True)
+    try:
+        de_order = warn("DE")
+        nl_order = warn("NL")
+        opened = eventually(lambda: follow_ups(nl_order), timeout=30)
+        assert [(t.kind, t.assignee_jurisdiction) for t in opened] == [(pb.TASK_KIND_FOLLOW_UP, "NL")]
+        assert follow_ups(de_order) == []
+    finally:
+        amend_membership(tasks_here, own_nats.url, WS, "DE", taken_out=False)

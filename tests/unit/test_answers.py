@@ -150,7 +150,7 @@ def test_each_answer_form_is_the_one_its_migration_wrote_the_column_for() -> Non
 
     expected = {
         "tasks": "fbdba2644577e06e",  # 0023 emptied the column (ListTasksRequest.assignee_taken_out)
-        "evidence_requests": "ddf7a2852fb4298b",  # 0038 emptied the column (the workspace's former members)
+        "evidence_requests": "97a20d1b3539ce12",  # 0040 emptied the column (EvidenceRequest.*_taken_out)
         "preservation_orders": "b55225d0e5c2520a",  # 0026 emptied the column (the enforcement of an EPOC-PR)
     }
     found = {a.table.name: a.form for a in (store.ANSWERS, evidence.ANSWERS, preservation.ANSWERS)}
