@@ -393,3 +393,33 @@ def test_the_certificate_of_a_workspace_that_never_had_a_key_names_no_key(due: D
     assert certs[OTHER].key_ids == () and certs[OTHER].counts["messages"] == 0
     assert len(certs[WS].key_ids) == 2
     assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) is None and due.claimed() == []
+
+
+def test_a_prosecutors_hold_on_a_workspace_without_a_key_is_set_and_makes_no_key(
+    keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """LEGAL_HOLD: a workspace no message was posted in yet has no key. A hold's lock makes a row without a
+    key there, which is no destroyed key: the hold is set (before, it was refused CONTENT_DESTROYED, as if
+    the workspace had been shredded); the workspace's first message then puts the key in that row."""
+    own = NatsInstance(free_port(), tmp_path / "nats", tmp_path / "nats.log").start()
+    pg = None if db_url.startswith("sqlite") else request.getfixturevalue("postgres")
+    url = messaging_db(db_url, tmp_path, pg)
+    svc = start_messaging(own.url, keycloak.issuer, url, tmp_path, retention_days=30, retention_scan_seconds=3600)
+    try:
+        asyncio.run(announce_workspace(own.url, common_pb2.WORKSPACE_STATUS_OPEN, 1))
+        wait_for_workspace(svc, WS)
+        assert read(svc, lambda s: store.load_workspace_key(s, WS)) is None
+        fresh = Due(svc, own, "", tokens)
+        assert fresh.hold().hold.active
+        row = read(svc, lambda s: store.load_workspace_key(s, WS))
+        assert row is not None and row.wrapped is None and fresh.claimed() == []
+        stub = messaging_pb2_grpc.MessagingServiceStub(svc.channel)
+        meta = md(tokens("nl-prosecutor"))
+        ch = stub.OpenWorkspaceChannel(pb.OpenWorkspaceChannelRequest(workspace_id=WS), metadata=meta).channel
+        stub.PostMessage(pb.PostMessageRequest(request_id=rid(), channel_id=ch.id, body="held"), metadata=meta)
+        row = read(svc, lambda s: store.load_workspace_key(s, WS))
+        assert row is not None and row.wrapped is not None
+    finally:
+        svc.stop()
+        own.stop()
+
