@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
@@ -266,17 +267,21 @@ def shredder(
             f"{legal.cite('RETENTION_MESSAGES')}",
             audit_head=retention.Head(rt.name, head_seq, head_hash),
             files_deleted=len(shredded),
-            stream_messages_erased=(erased or {}).pop(ws, 0),
+            # Read, not taken: a transaction that rolls back keeps the count for the shred that commits.
+            stream_messages_erased=(erased or {}).get(ws, 0),
         )
         retention_sweep.write_certificate(session, rt.tables, cert)
 
         def committed() -> None:
+            if erased is not None:
+                erased.pop(ws, None)
             rt.relay.wake()
             live.forget_workspace(ws)
             for channel_id in shredded:
                 channels.content.remove_channel_files(channel_id)
 
-        loop.call_soon_threadsafe(committed)
+        # Once committed only: a shred that rolls back (a failing commit) deletes no file of channels it kept.
+        event.listen(session, "after_commit", lambda _s: loop.call_soon_threadsafe(committed), once=True)
 
     return shred
 

@@ -423,3 +423,52 @@ def test_a_prosecutors_hold_on_a_workspace_without_a_key_is_set_and_makes_no_key
         svc.stop()
         own.stop()
 
+
+def test_a_shred_that_rolls_back_deletes_no_file_and_its_certificate_counts_the_erasure_before_it(
+    due: Due, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shred whose transaction fails after the shredder did its work in it (as a failing commit would) rolls
+    back whole: the channel's attachment files stay and open (before, the steps meant for after the commit
+    ran all the same and deleted them, the messages kept), and the certificate of the next pass's shred
+    counts the stream copies the failed pass erased (before: 0, that count was dropped with the rollback)."""
+    svc = due.svc
+    channels = due.scanner.channels
+    before = due.stream_copies()
+
+    def post(uow: Any) -> str:
+        now = svc.app.clock.now()
+        files = [domain.NewAttachment("note.txt", "text/plain", b"the account's log")]
+        sender, request_id = domain.SYSTEM_SENDER, rid()
+        kw = {"request_id": request_id, "digest": "", "now": now, "system": True}
+        posted = channels.post(uow, due.channel_id, sender=sender, text="a file", files=files, **kw)
+        return posted.message.id
+
+    message_id = svc.loop.run(svc.rt.change(SYSTEM, post))
+    eventually(lambda: due.stream_copies() == before + 1)
+    copies = due.stream_copies()
+    shred = due.scanner._emit
+
+    def failing(uow: Any, alert: Any) -> None:
+        shred(uow, alert)
+        raise RuntimeError("the shred's transaction could not commit")
+
+    monkeypatch.setattr(due.scanner, "_emit", failing)
+    with pytest.raises(RuntimeError, match="could not commit"):
+        svc.loop.run(due.scanner.scan_once())
+    svc.loop.run(asyncio.sleep(0))  # whatever the shred left to run on the loop has run
+    assert not due.shredded() and due.claimed() == [] and due.stream_copies() == 0
+    assert due.channel_id in channels.content.channels_with_files()
+    got = due.call(
+        messaging_pb2_grpc.MessagingServiceStub,
+        "GetAttachment",
+        "nl-prosecutor",
+        pb.GetAttachmentRequest(message_id=message_id, index=0),
+    )
+    assert got.attachment.content == b"the account's log"
+
+    monkeypatch.setattr(due.scanner, "_emit", shred)
+    assert svc.loop.run(due.scanner.scan_once()) == 1
+    assert due.shredded() and due.channel_id not in channels.content.channels_with_files()
+    assert due.scanner.erased == {}  # the count went with the shred's commit
+    certs = read(svc, lambda s: retention_sweep.certificates(s, svc.rt.tables))
+    assert [c.stream_messages_erased for c, _ in certs] == [copies]
