@@ -23,7 +23,7 @@ from jit.messaging.v1 import messaging_pb2_grpc
 from jit.retention.v1 import retention_pb2, retention_pb2_grpc
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port
-from jitlib import retention_sweep
+from jitlib import retention_sweep, sealing
 from jitlib.alerts import SYSTEM
 from services.messaging import domain, store
 from services.messaging.events import SHREDDED_TYPE
@@ -472,3 +472,27 @@ def test_a_shred_that_rolls_back_deletes_no_file_and_its_certificate_counts_the_
     assert due.scanner.erased == {}  # the count went with the shred's commit
     certs = read(svc, lambda s: retention_sweep.certificates(s, svc.rt.tables))
     assert [c.stream_messages_erased for c, _ in certs] == [copies]
+
+
+def test_a_shred_stopped_before_its_wipe_is_wiped_at_the_next_scan(due: Due, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shred committed, then its process stopped before what the shred freed was pushed out of the
+    database files (here the wipe fails, as a kill would leave it): the next scan wipes (before, only a scan
+    that shredded wiped, so the destroyed keys' old copies stayed in the files until another shred); a scan
+    after it, with nothing new, does not wipe again."""
+    wipe = sealing.wipe_freed
+    wipes: list[Any] = []
+
+    def stopped_once(*args: Any) -> None:
+        wipes.append(args)
+        if len(wipes) == 1:
+            raise RuntimeError("stopped before the wipe")
+        wipe(*args)
+
+    monkeypatch.setattr(sealing, "wipe_freed", stopped_once)
+    with pytest.raises(RuntimeError, match="before the wipe"):
+        due.svc.loop.run(due.scanner.scan_once())
+    assert due.shredded() and len(wipes) == 1
+    assert due.svc.loop.run(due.scanner.scan_once()) == 0
+    assert len(wipes) == 2
+    assert due.svc.loop.run(due.scanner.scan_once()) == 0
+    assert len(wipes) == 2
