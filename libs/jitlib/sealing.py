@@ -252,7 +252,10 @@ class WorkspaceClaims:
                 return KeyLock(destroyed=True, shredding_since=None)
             row = session.connection().execute(query).first()
             assert row is not None
-        return KeyLock(destroyed=row[0] is None, shredding_since=row[1])
+        # A row without a key is a destroyed key only where a destroyed key leaves a tombstone
+        # (``destroyed_at``); in a table without one (messaging's: a shred deletes the row) it is a row made
+        # only to carry a claim or a lock on a workspace that had no key yet: nothing was destroyed.
+        return KeyLock(destroyed=row[0] is None and "destroyed_at" in t.c, shredding_since=row[1])
 
     def claim(self, session: Session, workspace_id: str, since: datetime | None) -> None:
         """Mark the workspace as being destroyed since ``since`` (the retention shred's claim while it erases

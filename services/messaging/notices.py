@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from jit.events.v1.envelope_pb2 import Envelope
@@ -266,17 +267,21 @@ def shredder(
             f"{legal.cite('RETENTION_MESSAGES')}",
             audit_head=retention.Head(rt.name, head_seq, head_hash),
             files_deleted=len(shredded),
-            stream_messages_erased=(erased or {}).pop(ws, 0),
+            # Read, not taken: a transaction that rolls back keeps the count for the shred that commits.
+            stream_messages_erased=(erased or {}).get(ws, 0),
         )
         retention_sweep.write_certificate(session, rt.tables, cert)
 
         def committed() -> None:
+            if erased is not None:
+                erased.pop(ws, None)
             rt.relay.wake()
             live.forget_workspace(ws)
             for channel_id in shredded:
                 channels.content.remove_channel_files(channel_id)
 
-        loop.call_soon_threadsafe(committed)
+        # Once committed only: a shred that rolls back (a failing commit) deletes no file of channels it kept.
+        event.listen(session, "after_commit", lambda _s: loop.call_soon_threadsafe(committed), once=True)
 
     return shred
 
@@ -323,6 +328,8 @@ class RetentionScanner(AlertScanner):
         self._still_due = still_due
         #: Shared with the shredder: the erasures its certificates report.
         self.erased: Erased = erased if erased is not None else {}
+        #: The certificates whose shred this process saw wiped out of the database files (``wipe_freed``).
+        self._wiped: set[str] = set()
 
     def due(self, session: Session, now: datetime) -> list[str]:
         """The workspaces whose shred is due now (a scan's finding; ``claim_and_erase`` checks each again),
@@ -355,6 +362,12 @@ class RetentionScanner(AlertScanner):
             raise RuntimeError(f"erasing workspace {workspace_id}'s events from JIT_MESSAGING failed ({exc})") from exc
         self.erased[workspace_id] = self.erased.get(workspace_id, 0) + erased
         return True
+
+    def _certified(self, session: Session) -> set[str]:
+        """The ids of the certificates of this service's shreds."""
+        t = self.rt.tables.deletion_certificates
+        prefix = retention_sweep.certificate_id(self.rt.name, "")
+        return set(session.execute(select(t.c.id).where(t.c.id.startswith(prefix))).scalars())
 
     async def _let_go(self, workspace_id: str) -> None:
         claims = self.channels.content.keys.claims
@@ -408,8 +421,13 @@ class RetentionScanner(AlertScanner):
         leftover = await self.rt.read(lambda s: store.shredded_among(s, content.channels_with_files()))
         for channel_id in leftover:
             content.remove_channel_files(channel_id)
-        if shredded:
+        # What a shred freed is wiped after its commit; a stop before the wipe (a kill, a failing wipe) left the
+        # destroyed keys' old copies in the files: a certificate this process has not seen wiped is wiped for
+        # (at a process's first pass: whenever there is one), as ``retention_sweep.finish_destroyed`` does.
+        certified = await self.rt.read(self._certified)
+        if shredded or certified - self._wiped:
             await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine, store.SHRED_TABLES)
+            self._wiped |= certified
         if failed is not None:
             raise failed
         return max(sent, len(shredded))

@@ -23,7 +23,7 @@ from jit.messaging.v1 import messaging_pb2_grpc
 from jit.retention.v1 import retention_pb2, retention_pb2_grpc
 from jitdev.nats import NatsInstance
 from jitdev.procs import free_port
-from jitlib import retention_sweep
+from jitlib import retention_sweep, sealing
 from jitlib.alerts import SYSTEM
 from services.messaging import domain, store
 from services.messaging.events import SHREDDED_TYPE
@@ -393,3 +393,106 @@ def test_the_certificate_of_a_workspace_that_never_had_a_key_names_no_key(due: D
     assert certs[OTHER].key_ids == () and certs[OTHER].counts["messages"] == 0
     assert len(certs[WS].key_ids) == 2
     assert read(svc, lambda s: store.load_workspace_key(s, OTHER)) is None and due.claimed() == []
+
+
+def test_a_prosecutors_hold_on_a_workspace_without_a_key_is_set_and_makes_no_key(
+    keycloak: Any, tokens: Any, db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """LEGAL_HOLD: a workspace no message was posted in yet has no key. A hold's lock makes a row without a
+    key there, which is no destroyed key: the hold is set (before, it was refused CONTENT_DESTROYED, as if
+    the workspace had been shredded); the workspace's first message then puts the key in that row."""
+    own = NatsInstance(free_port(), tmp_path / "nats", tmp_path / "nats.log").start()
+    pg = None if db_url.startswith("sqlite") else request.getfixturevalue("postgres")
+    url = messaging_db(db_url, tmp_path, pg)
+    svc = start_messaging(own.url, keycloak.issuer, url, tmp_path, retention_days=30, retention_scan_seconds=3600)
+    try:
+        asyncio.run(announce_workspace(own.url, common_pb2.WORKSPACE_STATUS_OPEN, 1))
+        wait_for_workspace(svc, WS)
+        assert read(svc, lambda s: store.load_workspace_key(s, WS)) is None
+        fresh = Due(svc, own, "", tokens)
+        assert fresh.hold().hold.active
+        row = read(svc, lambda s: store.load_workspace_key(s, WS))
+        assert row is not None and row.wrapped is None and fresh.claimed() == []
+        stub = messaging_pb2_grpc.MessagingServiceStub(svc.channel)
+        meta = md(tokens("nl-prosecutor"))
+        ch = stub.OpenWorkspaceChannel(pb.OpenWorkspaceChannelRequest(workspace_id=WS), metadata=meta).channel
+        stub.PostMessage(pb.PostMessageRequest(request_id=rid(), channel_id=ch.id, body="held"), metadata=meta)
+        row = read(svc, lambda s: store.load_workspace_key(s, WS))
+        assert row is not None and row.wrapped is not None
+    finally:
+        svc.stop()
+        own.stop()
+
+
+def test_a_shred_that_rolls_back_deletes_no_file_and_its_certificate_counts_the_erasure_before_it(
+    due: Due, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shred whose transaction fails after the shredder did its work in it (as a failing commit would) rolls
+    back whole: the channel's attachment files stay and open (before, the steps meant for after the commit
+    ran all the same and deleted them, the messages kept), and the certificate of the next pass's shred
+    counts the stream copies the failed pass erased (before: 0, that count was dropped with the rollback)."""
+    svc = due.svc
+    channels = due.scanner.channels
+    before = due.stream_copies()
+
+    def post(uow: Any) -> str:
+        now = svc.app.clock.now()
+        files = [domain.NewAttachment("note.txt", "text/plain", b"the account's log")]
+        sender, request_id = domain.SYSTEM_SENDER, rid()
+        kw = {"request_id": request_id, "digest": "", "now": now, "system": True}
+        posted = channels.post(uow, due.channel_id, sender=sender, text="a file", files=files, **kw)
+        return posted.message.id
+
+    message_id = svc.loop.run(svc.rt.change(SYSTEM, post))
+    eventually(lambda: due.stream_copies() == before + 1)
+    copies = due.stream_copies()
+    shred = due.scanner._emit
+
+    def failing(uow: Any, alert: Any) -> None:
+        shred(uow, alert)
+        raise RuntimeError("the shred's transaction could not commit")
+
+    monkeypatch.setattr(due.scanner, "_emit", failing)
+    with pytest.raises(RuntimeError, match="could not commit"):
+        svc.loop.run(due.scanner.scan_once())
+    svc.loop.run(asyncio.sleep(0))  # whatever the shred left to run on the loop has run
+    assert not due.shredded() and due.claimed() == [] and due.stream_copies() == 0
+    assert due.channel_id in channels.content.channels_with_files()
+    got = due.call(
+        messaging_pb2_grpc.MessagingServiceStub,
+        "GetAttachment",
+        "nl-prosecutor",
+        pb.GetAttachmentRequest(message_id=message_id, index=0),
+    )
+    assert got.attachment.content == b"the account's log"
+
+    monkeypatch.setattr(due.scanner, "_emit", shred)
+    assert svc.loop.run(due.scanner.scan_once()) == 1
+    assert due.shredded() and due.channel_id not in channels.content.channels_with_files()
+    assert due.scanner.erased == {}  # the count went with the shred's commit
+    certs = read(svc, lambda s: retention_sweep.certificates(s, svc.rt.tables))
+    assert [c.stream_messages_erased for c, _ in certs] == [copies]
+
+
+def test_a_shred_stopped_before_its_wipe_is_wiped_at_the_next_scan(due: Due, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shred committed, then its process stopped before what the shred freed was pushed out of the
+    database files (here the wipe fails, as a kill would leave it): the next scan wipes (before, only a scan
+    that shredded wiped, so the destroyed keys' old copies stayed in the files until another shred); a scan
+    after it, with nothing new, does not wipe again."""
+    wipe = sealing.wipe_freed
+    wipes: list[Any] = []
+
+    def stopped_once(*args: Any) -> None:
+        wipes.append(args)
+        if len(wipes) == 1:
+            raise RuntimeError("stopped before the wipe")
+        wipe(*args)
+
+    monkeypatch.setattr(sealing, "wipe_freed", stopped_once)
+    with pytest.raises(RuntimeError, match="before the wipe"):
+        due.svc.loop.run(due.scanner.scan_once())
+    assert due.shredded() and len(wipes) == 1
+    assert due.svc.loop.run(due.scanner.scan_once()) == 0
+    assert len(wipes) == 2
+    assert due.svc.loop.run(due.scanner.scan_once()) == 0
+    assert len(wipes) == 2
