@@ -380,6 +380,7 @@ _ENFORCEMENT_DUE = sqlexec.CompiledSelect(
         OrderRow.state,
         OrderRow.enforcing_jurisdiction,
         OrderRow.enforcement_requested_at,
+        OrderRow.enforcement_decided_at,
         OrderRow.enforcement_alert_at,
     )
     .where(OrderRow.enforcement_alert_at <= bindparam("now"))
@@ -394,6 +395,7 @@ class EnforcementClock(NamedTuple):
     state: OrderState
     enforcing_jurisdiction: str
     enforcement_requested_at: datetime | None
+    enforcement_decided_at: datetime | None
 
 
 def enforcement_due(session: Session, now: datetime, limit: int) -> list[tuple[str, datetime, datetime]]:
@@ -401,8 +403,8 @@ def enforcement_due(session: Session, now: datetime, limit: int) -> list[tuple[s
     (id, the deadline, the next warning's due time), the deadline worked out from plain columns."""
     out = []
     rows = _ENFORCEMENT_DUE.converted(session, {"now": now, "limit": limit})
-    for order_id, state, enforcing, received, next_at in rows:
-        clock = EnforcementClock(_STATES[state], enforcing or "", as_utc_or_none(received))
+    for order_id, state, enforcing, received, decided, next_at in rows:
+        clock = EnforcementClock(_STATES[state], enforcing or "", as_utc_or_none(received), as_utc_or_none(decided))
         deadline = enforcement_due_at(clock)
         if deadline is not None:
             out.append((order_id, deadline, as_utc(next_at)))
