@@ -281,3 +281,50 @@ def test_a_production_request_while_in_enforcement_stops_the_clock_and_a_failed_
     ]
     r = client.call("ie-prosecutor", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=order.id)).order
     assert r.state == S.PRESERVATION_ORDER_STATE_ISSUED
+
+
+def test_an_enforcing_state_outside_the_workspace_reads_lists_and_recognises_the_order_from_the_transfer_on(
+    client: Client, pnats: Any
+) -> None:
+    """EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER for a state that is no member of the JIT (FR, a member of no
+    workspace, where the provider's legal representative is, say): NOT_FOUND to FR's prosecutor and no event in
+    FR's audience before the transfer; from it on FR reads the order, its own list shows it (the READ rule's
+    ``addressed_to``) and its node is in the audience of the order's events; its prosecutor recognises it. IE,
+    a member of the workspace and the provider's establishment, still finds nothing: it is not the enforcing
+    state."""
+    order = _issued(client)
+    order = client.call(
+        "nl-liaison", "RecordNotExecuted", pb.RecordNotExecutedRequest(id=order.id, reason=pb.NOT_EXECUTED_REASON_OTHER)
+    ).order
+    assert client.code_of("fr-prosecutor", "GetOrder", pb.GetOrderRequest(id=order.id)) == grpc.StatusCode.NOT_FOUND
+    assert order.id not in {o.id for o in client.call("fr-prosecutor", "ListOrders", pb.ListOrdersRequest()).orders}
+    before = eventually(lambda: _events(pnats.url, order.id) or None)
+    assert all("FR" not in e.audience for e in before)
+
+    t = client.call(
+        "nl-prosecutor",
+        "TransferForEnforcement",
+        pb.TransferForEnforcementRequest(id=order.id, enforcing_jurisdiction="FR", note="its representative is in FR"),
+    ).order
+    assert (t.state, t.enforcing_jurisdiction) == (S.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT, "FR")
+    transferred = eventually(
+        lambda: [e for e in _events(pnats.url, order.id) if e.type.endswith("EnforcementRequested")] or None
+    )
+    assert "FR" in transferred[0].audience and "IE" not in transferred[0].audience
+
+    seen = _get(client, "fr-prosecutor", order.id)
+    assert seen.enforcing_jurisdiction == "FR"
+    assert list(seen.allowed_actions) == ["recognise_enforcement", "refuse_enforcement"]
+    listed = client.call("fr-prosecutor", "ListOrders", pb.ListOrdersRequest()).orders
+    assert [o.id for o in listed if o.id == order.id] == [order.id]
+    for other in ("ie-prosecutor", "de-prosecutor"):
+        assert client.code_of(other, "GetOrder", pb.GetOrderRequest(id=order.id)) == grpc.StatusCode.NOT_FOUND
+
+    r = client.call(
+        "fr-prosecutor", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=order.id, expected_version=t.version)
+    ).order
+    assert r.state == S.PRESERVATION_ORDER_STATE_ISSUED and r.HasField("enforcement_decided_at")
+    recognised = eventually(
+        lambda: [e for e in _events(pnats.url, order.id) if e.type.endswith("EnforcementRecognised")] or None
+    )
+    assert "FR" in recognised[0].audience
