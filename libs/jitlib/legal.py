@@ -469,6 +469,14 @@ _PRESERVATION: tuple[Rule, ...] = (
         f"GUESS: {EPOC} Art. 11(1) counts from receipt and Art. 16 stops no period",
     ),
     Rule(
+        "EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION",
+        "production requested while an EPOC-PR is in enforcement stops its 60 days as from ISSUED; the enforcing "
+        "state's decision stays pending, its 5 working days warned on, once each: recognised the order waits for "
+        "production, refused it is NOT_ENFORCED; a failed request brings it back IN_ENFORCEMENT while undecided",
+        f"GUESS: {EPOC} Art. 11(1) (preserved until production) and Art. 16(2) (the enforcing state's own "
+        "period): neither suspends the other",
+    ),
+    Rule(
         "EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER",
         "the enforcing state reads an EPOC-PR from its transfer on (as its addressee, from outside the workspace "
         "too) and its node receives the order's events from then on; NOT_FOUND and no event before",

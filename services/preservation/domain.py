@@ -922,14 +922,41 @@ class EnforcementFacts(Protocol):
     def enforcing_jurisdiction(self) -> str: ...
     @property
     def enforcement_requested_at(self) -> datetime | None: ...
+    @property
+    def enforcement_decided_at(self) -> datetime | None: ...
+
+
+class PendingFacts(Protocol):
+    """What shows whether the enforcing state's decision is pending: an ``Order``, or a listed row."""
+
+    @property
+    def state(self) -> OrderState: ...
+    @property
+    def enforcing_jurisdiction(self) -> str: ...
+    @property
+    def enforcement_decided_at(self) -> datetime | None: ...
+
+
+ENFORCEMENT_PENDING_RULE = legal.rule("EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION")
+
+
+def enforcement_pending(order: PendingFacts) -> bool:
+    """The enforcing state has the order and has not decided yet: IN_ENFORCEMENT, or PRODUCTION_REQUESTED from
+    there (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION: the decision, its deadline and warnings go on)."""
+    return (
+        order.state in (OrderState.IN_ENFORCEMENT, OrderState.PRODUCTION_REQUESTED)
+        and bool(order.enforcing_jurisdiction)
+        and order.enforcement_decided_at is None
+    )
 
 
 def enforcement_due_at(order: EnforcementFacts) -> datetime | None:
     """When the enforcing state's 5 working days to decide on recognising the transferred order end, in its
     calendar (``jitlib.periods.enforcement_decision_due``, the evidence service's count of the same deadline);
-    None unless the order waits for that decision (IN_ENFORCEMENT)."""
+    None unless the order waits for that decision (``enforcement_pending``: IN_ENFORCEMENT, or
+    PRODUCTION_REQUESTED from there)."""
     received = order.enforcement_requested_at
-    if order.state is not OrderState.IN_ENFORCEMENT or received is None or not order.enforcing_jurisdiction:
+    if not enforcement_pending(order) or received is None:
         return None
     return enforcement_decision_due(received, order.enforcing_jurisdiction)
 
@@ -954,11 +981,11 @@ def next_enforcement_alert_at(
 
 
 def enforcement_plan_changed(before: Order, after: Order) -> bool:
-    """Whether a change moves the warnings of the enforcing state's deadline: the order entered or left
-    IN_ENFORCEMENT (or was transferred anew)."""
-    return (before.state, before.enforcement_requested_at) != (after.state, after.enforcement_requested_at) and (
-        OrderState.IN_ENFORCEMENT in (before.state, after.state)
-    )
+    """Whether a change moves the warnings of the enforcing state's deadline: the deadline began (a transfer)
+    or ended (a decision, a lift, an expiry). A production request from IN_ENFORCEMENT, and its failure that
+    brings the order back there, keep the deadline and so the warnings planned: none lost, none sent twice
+    (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION)."""
+    return enforcement_due_at(before) != enforcement_due_at(after)
 
 
 class EnforcementDue(NamedTuple):
@@ -1042,10 +1069,12 @@ TRANSITIONS: dict[str, Transition] = {
             {S.ISSUED, S.CONFIRMED, S.EXTENDED, S.PRODUCTION_REQUESTED, S.IN_ENFORCEMENT},
             S.EXTENDED,
         ),
+        # From IN_ENFORCEMENT too: the production request stops an EPOC-PR's clock there as from ISSUED, and a
+        # failed one brings the order back there (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION).
         _t(
             "request_production",
             "production_requested",
-            {S.ISSUED, S.CONFIRMED, S.EXTENDED},
+            {S.ISSUED, S.CONFIRMED, S.EXTENDED, S.IN_ENFORCEMENT},
             S.PRODUCTION_REQUESTED,
         ),
         _t("mark_produced", "produced", {S.PRODUCTION_REQUESTED}, S.PRODUCED),
@@ -1061,10 +1090,24 @@ TRANSITIONS: dict[str, Transition] = {
         # Enforcement of an EPOC-PR the provider did not comply with (Reg. (EU) 2023/1543 Art. 16): the issuing
         # side's prosecutor transfers it once the provider is in default (``_enforcement_refused``); the
         # enforcing state's prosecutor, its addressee from then on, recognises it (back to ISSUED: the
-        # provider is required to preserve) or refuses recognition (PRESERVATION_ENFORCEMENT_RULES).
+        # provider is required to preserve) or refuses recognition (PRESERVATION_ENFORCEMENT_RULES); while a
+        # production request made from IN_ENFORCEMENT is pending too (``enforcement_pending``: a recognition
+        # leaves the order PRODUCTION_REQUESTED; EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION).
         _t("transfer_for_enforcement", "enforcement_requested", {S.ISSUED, S.NOT_EXECUTED}, S.IN_ENFORCEMENT),
-        _t("recognise_enforcement", "enforcement_recognised", {S.IN_ENFORCEMENT}, S.ISSUED, Operation.ADDRESSEE_ACT),
-        _t("refuse_enforcement", "enforcement_refused", {S.IN_ENFORCEMENT}, S.NOT_ENFORCED, Operation.ADDRESSEE_ACT),
+        _t(
+            "recognise_enforcement",
+            "enforcement_recognised",
+            {S.IN_ENFORCEMENT, S.PRODUCTION_REQUESTED},
+            S.ISSUED,
+            Operation.ADDRESSEE_ACT,
+        ),
+        _t(
+            "refuse_enforcement",
+            "enforcement_refused",
+            {S.IN_ENFORCEMENT, S.PRODUCTION_REQUESTED},
+            S.NOT_ENFORCED,
+            Operation.ADDRESSEE_ACT,
+        ),
     )
 }
 #: The transitions of the enforcement procedure: a prosecutor's acts on either side, never a police liaison's.
@@ -1081,7 +1124,11 @@ CLOCK_ONLY = frozenset({"expire", "resume"})
 
 def resumed_state(order: Order) -> OrderState:
     """The state an order returns to when its production request fails: the one before
-    PRODUCTION_REQUESTED, read from what the order records."""
+    PRODUCTION_REQUESTED, read from what the order records: IN_ENFORCEMENT while the enforcing state has not
+    decided (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION; a transfer is the only way there, and a decision
+    is recorded), else by its confirmation and extensions."""
+    if enforcement_pending(order):
+        return OrderState.IN_ENFORCEMENT
     if order.confirmed_at is None:
         return OrderState.ISSUED
     return OrderState.EXTENDED if order.extension_count else OrderState.CONFIRMED
@@ -1329,6 +1376,8 @@ def _enforcement_refused(order: ClockFacts, action: str, now: datetime, overdue_
             {"action": action, "legal_basis": order.legal_basis.value},
         )
     if action != "transfer_for_enforcement":
+        if order.state is OrderState.PRODUCTION_REQUESTED and not enforcement_pending(order):
+            return lambda: _illegal(order, TRANSITIONS[action])  # not transferred, or decided already
         return None
     decided = order.enforcement_decided_at
     if decided is not None:  # refused, the order is NOT_ENFORCED, not a source: this one recognised it
@@ -1466,6 +1515,9 @@ def apply(
             changes["state_reason"] = data.reason
     elif action == "recognise_enforcement":
         # EPOC_PR_ENFORCEMENT_RECOGNISED: the provider is required to preserve; its confirmation is recorded.
+        # Recognised while production is requested, the order waits for it (EPOC_PR_ENFORCEMENT_PENDING_...).
+        if order.state is OrderState.PRODUCTION_REQUESTED:
+            target = order.state
         changes["enforcement_decided_at"] = now
         if data.reason:
             changes["state_reason"] = data.reason

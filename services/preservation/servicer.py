@@ -162,8 +162,10 @@ class PreservationServicer(preservation_pb2_grpc.PreservationServiceServicer):
             issued_before=now - self.rules.confirmation_overdue_after if request.confirmation_overdue_only else None,
             victim_ref=request.victim_ref,
         )
-        found = await self.orders.list_in_workspaces(
-            principal, request.workspace_id, store.list_answered, flt, after=after, limit=size + 1
+        # The orders of the caller's workspaces and, wherever they are, those transferred for enforcement to its
+        # jurisdiction, a member of their workspace or not (EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER).
+        found = await self.orders.list_addressed(
+            principal, request.workspace_id, store.addressed_in, store.list_answered, flt, after=after, limit=size + 1
         )
         listed, token = page(found, size, lambda o: page_token(o, request))
         elements = []

@@ -380,6 +380,7 @@ _ENFORCEMENT_DUE = sqlexec.CompiledSelect(
         OrderRow.state,
         OrderRow.enforcing_jurisdiction,
         OrderRow.enforcement_requested_at,
+        OrderRow.enforcement_decided_at,
         OrderRow.enforcement_alert_at,
     )
     .where(OrderRow.enforcement_alert_at <= bindparam("now"))
@@ -394,6 +395,7 @@ class EnforcementClock(NamedTuple):
     state: OrderState
     enforcing_jurisdiction: str
     enforcement_requested_at: datetime | None
+    enforcement_decided_at: datetime | None
 
 
 def enforcement_due(session: Session, now: datetime, limit: int) -> list[tuple[str, datetime, datetime]]:
@@ -401,8 +403,8 @@ def enforcement_due(session: Session, now: datetime, limit: int) -> list[tuple[s
     (id, the deadline, the next warning's due time), the deadline worked out from plain columns."""
     out = []
     rows = _ENFORCEMENT_DUE.converted(session, {"now": now, "limit": limit})
-    for order_id, state, enforcing, received, next_at in rows:
-        clock = EnforcementClock(_STATES[state], enforcing or "", as_utc_or_none(received))
+    for order_id, state, enforcing, received, decided, next_at in rows:
+        clock = EnforcementClock(_STATES[state], enforcing or "", as_utc_or_none(received), as_utc_or_none(decided))
         deadline = enforcement_due_at(clock)
         if deadline is not None:
             out.append((order_id, deadline, as_utc(next_at)))
@@ -459,6 +461,18 @@ class Listed(NamedTuple):
         return clock_runs(self.state, self.expires_at)
 
 
+def addressed_in(session: Session, workspace_id: str, jurisdiction: str) -> bool:
+    """Whether ``workspace_id`` has an order transferred for enforcement to ``jurisdiction``, which reads it from
+    outside the workspace (the READ rule's ``addressed_to`` term, EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER): what
+    lets a non-member list that workspace's orders transferred to it."""
+    addressed = PARTIES.terms.addressed_to(jurisdiction)  # as the READ rule has it: bound as scope_jurisdiction
+    found = session.scalar(
+        select(OrderRow.id).where(OrderRow.workspace_id == workspace_id, addressed).limit(1),
+        {"scope_jurisdiction": jurisdiction},
+    )
+    return found is not None
+
+
 #: The columns of a page answered from ``ANSWERS`` (``list_answered``), the answer's own first.
 _LISTED = (
     "id",
@@ -501,13 +515,14 @@ def _listed_access(
 def list_answered(
     session: Session,
     scope: VisibilityScope,
-    workspace_ids: frozenset[str],
+    workspace_ids: frozenset[str] | None,
     flt: OrderFilter,
     *,
     after: tuple[datetime | None, str] | None,
     limit: int,
 ) -> list[Listed]:
-    """Orders of ``workspace_ids`` the scope may see (the policy's READ rule as SQL), soonest expiry first
+    """Orders of ``workspace_ids`` (of any workspace when None) the scope may see (the policy's READ rule as
+    SQL, which lets an enforcing state outside the workspace see the orders transferred to it), soonest expiry first
     (orders without an expiry last), then id, as their stored answers (``Listed``).
 
     ``after`` is the keyset cursor (expires_at, id) of the last order of the previous page.

@@ -323,6 +323,7 @@ def order(
         or (state in (S.ISSUED, S.IN_ENFORCEMENT) and preservation.starts_at_receipt(basis))
         or (state is S.PRODUCTION_REQUESTED and not preservation.stops_at_production(basis))
     )
+    transferred = state in (S.IN_ENFORCEMENT, S.NOT_ENFORCED) or (state is S.PRODUCTION_REQUESTED and extensions == 2)
     return replace(
         o,
         state=state,
@@ -330,9 +331,11 @@ def order(
         confirmed_at=NOW - timedelta(days=49) if state in (S.CONFIRMED, S.EXTENDED) else None,
         expires_at=NOW if running else None,
         extension_count=extensions,
-        # Transferred for enforcement to DE, the addressee of the matrix (EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER).
-        enforcing_jurisdiction="DE" if state in (S.IN_ENFORCEMENT, S.NOT_ENFORCED) else "",
-        enforcement_requested_at=NOW - timedelta(days=40) if state in (S.IN_ENFORCEMENT, S.NOT_ENFORCED) else None,
+        # Transferred for enforcement to DE, the addressee of the matrix (EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER);
+        # with two extensions, production was requested from there, DE undecided
+        # (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION).
+        enforcing_jurisdiction="DE" if transferred else "",
+        enforcement_requested_at=NOW - timedelta(days=40) if transferred else None,
     )
 
 

@@ -95,8 +95,9 @@ class Harness:
 
         self.console.sessions.client.load_server_metadata = metadata
 
-    def login(self) -> UserSession:
-        token = jwt.encode(CLAIMS, "k" * 32, algorithm="HS256")
+    def login(self, claims: dict[str, Any] | None = None) -> UserSession:
+        """Log in as NL's prosecutor of the demo workspace, or as ``claims`` say."""
+        token = jwt.encode(claims or CLAIMS, "k" * 32, algorithm="HS256")
 
         async def exchange(request: Any, **kw: Any) -> dict[str, Any]:
             return {
@@ -849,6 +850,85 @@ def test_the_recognition_form_sends_the_days_to_comply_and_the_page_shows_the_co
     assert "recognised: the provider is required to comply within 10 days (Art. 16(3))" in page
     assert "<td>compliance</td>" in page and "DE: 03 Nov 2026, 00:00 Europe/Berlin" in page
     assert "Overdue" not in page
+
+
+def _epoc_pr(actions: list[str], **fields: Any) -> pv.PreservationOrder:
+    """An EPOC-PR of NL to SocialNet (established in IE), as the service answers it with ``actions`` listed."""
+    return pv.PreservationOrder(
+        id=rid(60),
+        workspace_id=WS,
+        origin_jurisdiction="NL",
+        legal_basis=pv.LEGAL_BASIS_EPOC_PR,
+        provider_id="socialnet-ie",
+        version=4,
+        allowed_actions=actions,
+        **fields,
+    )
+
+
+def test_an_order_page_offers_the_epoc_pr_enforcement_forms_the_service_lists_and_sends_what_they_say(
+    h: Harness,
+) -> None:
+    """EPOC_PR_ENFORCEMENT_TRANSFER, EPOC_PR_ENFORCEMENT_RECOGNISED, EPOC_ENFORCEMENT_REFUSAL_GROUNDS: the issuer's
+    prosecutor gets the transfer's form once the service lists it (the provider in default), not before, and it
+    sends the transfer with the state and the note typed; the enforcing state's prosecutor (IE, outside the
+    workspace) gets the recognition and the refusal with the closed list of Art. 16(4), and each sends its
+    fields; the transfer is not offered to IE."""
+    issued = pv.PRESERVATION_ORDER_STATE_ISSUED
+    h.services.answers[("preservation", "GetOrder")] = pv.GetOrderResponse(
+        order=_epoc_pr(["update_user_notice"], state=issued)
+    )
+    h.services.answers[("preservation", "TransferForEnforcement")] = pv.TransferForEnforcementResponse()
+    h.login()
+    page = h.http.get(f"/orders/{rid(60)}").text
+    assert "Update the user notice" in page and "Transfer for enforcement" not in page  # not in default yet
+    h.services.answers[("preservation", "GetOrder")] = pv.GetOrderResponse(
+        order=_epoc_pr(["update_user_notice", "transfer_for_enforcement"], state=issued)
+    )
+    page = h.http.get(f"/orders/{rid(60)}").text
+    assert "Transfer for enforcement" in page and 'name="enforcing_jurisdiction"' in page
+    assert "Recognise: require the provider to preserve" not in page and "Refuse recognition" not in page
+    back = {"referer": f"http://testserver/orders/{rid(60)}"}
+    form = {"csrftoken": h.csrf(), "version": "4", "enforcing_jurisdiction": "IE", "note": "never confirmed"}
+    sent = h.http.post(f"/act/order/{rid(60)}/transfer_for_enforcement", headers=back, data=form)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/orders/{rid(60)}"
+    assert h.services.asked("TransferForEnforcement") == [
+        pv.TransferForEnforcementRequest(
+            id=rid(60), expected_version=4, enforcing_jurisdiction="IE", note="never confirmed"
+        )
+    ]
+
+    ie = Harness()
+    ie.services.answers[("preservation", "GetOrder")] = pv.GetOrderResponse(
+        order=_epoc_pr(
+            ["recognise_enforcement", "refuse_enforcement"],
+            state=pv.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT,
+            enforcing_jurisdiction="IE",
+        )
+    )
+    ie.services.answers[("preservation", "RecogniseEnforcement")] = pv.RecogniseEnforcementResponse()
+    ie.services.answers[("preservation", "RefuseEnforcement")] = pv.RefuseEnforcementResponse()
+    ie.login({"preferred_username": "ie-prosecutor", "jurisdiction": "IE", "realm_access": {"roles": ["prosecutor"]}})
+    page = ie.http.get(f"/orders/{rid(60)}").text
+    assert "Recognise: require the provider to preserve" in page and "Refuse recognition (Art. 16(4))" in page
+    assert "Transfer for enforcement" not in page
+    grounds = re.findall(r'<option value="(\d+)">', page.split("/refuse_enforcement")[1].split("</form>")[0])
+    assert [int(g) for g in grounds] == list(range(1, 8))
+    recognise = {"csrftoken": ie.csrf(), "version": "4", "note": "served on the provider"}
+    assert ie.http.post(f"/act/order/{rid(60)}/recognise_enforcement", headers=back, data=recognise).status_code == 303
+    refuse = {"csrftoken": ie.csrf(), "version": "4", "ground": "4", "detail": "nothing stored at receipt"}
+    assert ie.http.post(f"/act/order/{rid(60)}/refuse_enforcement", headers=back, data=refuse).status_code == 303
+    assert ie.services.asked("RecogniseEnforcement") == [
+        pv.RecogniseEnforcementRequest(id=rid(60), expected_version=4, note="served on the provider")
+    ]
+    assert ie.services.asked("RefuseEnforcement") == [
+        pv.RefuseEnforcementRequest(
+            id=rid(60),
+            expected_version=4,
+            ground=pv.ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED,
+            detail="nothing stored at receipt",
+        )
+    ]
 
 
 def test_a_removal_page_says_the_same_of_preservation_whether_or_not_an_order_it_may_not_read_exists(

@@ -83,11 +83,17 @@ def orders() -> list[Order]:
         for expires, count, issued in itertools.product(
             (None, T0 - D, T0 + D, T0 + 50 * D), (0, 1, 3), (None, T0 - 5 * D, T0 - D)
         ):
-            # Transferred for enforcement to IE (and for some, recognised since): the enforcing state's facts.
-            transferred = state in (OrderState.IN_ENFORCEMENT, OrderState.NOT_ENFORCED) or (i % 4 == 1 and issued)
+            # Transferred for enforcement to IE (and for some, recognised since): the enforcing state's facts;
+            # undecided while production is requested from there (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION).
+            transferred = (
+                state in (OrderState.IN_ENFORCEMENT, OrderState.NOT_ENFORCED)
+                or (i % 4 == 1 and issued)
+                or (state is OrderState.PRODUCTION_REQUESTED and basis is LegalBasis.EPOC_PR)
+            )
+            pending = state is OrderState.IN_ENFORCEMENT or (state is OrderState.PRODUCTION_REQUESTED and count == 1)
             enforcement = (
                 {"enforcing_jurisdiction": "IE", "enforcement_requested_at": T0 - 2 * D}
-                | ({"enforcement_decided_at": T0 - D} if state is not OrderState.IN_ENFORCEMENT else {})
+                | ({"enforcement_decided_at": T0 - D} if not pending else {})
                 if transferred
                 else {}
             )

@@ -168,3 +168,55 @@ def test_epoc_pr_enforcement_recognition_within_5_working_days_warned_once_each(
     assert domain.next_enforcement_alert_at(moved, offsets, after=due) is None
     decided = step(moved, "recognise_enforcement", received + D)
     assert domain.enforcement_due_at(decided) is None and domain.enforcement_plan_changed(moved, decided)
+
+
+def test_epoc_pr_enforcement_pending_during_production() -> None:
+    """EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION: a production request linked while the order is in
+    enforcement (the consumer's step, or MarkProductionRequested) stops its 60 days as from ISSUED; the enforcing
+    state's deadline and warnings stay as planned (no new plan: none lost, none sent twice) and it may still
+    decide; a failed request brings the order back to IN_ENFORCEMENT with the time that was left, undecided, and
+    to ISSUED once recognised; a refusal meanwhile ends it. A production request never transferred is not
+    decided on (ILLEGAL_TRANSITION)."""
+    from jit.evidence.v1 import evidence_pb2 as epb
+    from services.preservation import events
+
+    moved = transfer(issued(), T0 + 10 * D)
+    assert moved.expires_at is not None
+    due = domain.enforcement_due_at(moved)
+    assert events.production_steps(
+        moved, epb.EVIDENCE_REQUEST_STATE_ISSUED, None, RULES.clock_for(moved), T0 + 11 * D
+    ) == ["request_production"]
+    asked = step(moved, "request_production", T0 + 11 * D, follow_up_request_id=domain_uuid())
+    assert asked.state is OrderState.PRODUCTION_REQUESTED and not asked.clock_runs()
+    assert asked.clock_remaining_seconds == int((moved.expires_at - (T0 + 11 * D)).total_seconds())
+    assert domain.enforcement_due_at(asked) == due and not domain.enforcement_plan_changed(moved, asked)
+    offsets = domain.ENFORCEMENT_OFFSETS
+    assert domain.next_enforcement_alert_at(asked, offsets) == domain.next_enforcement_alert_at(moved, offsets)
+    outside = who("IE", "prosecutor", frozenset())
+    assert actions(asked, outside, T0 + 11 * D) == ("recognise_enforcement", "refuse_enforcement")
+    assert "request_production" in actions(moved, who("NL", "prosecutor"), T0 + 11 * D)
+
+    resumed = step(asked, "resume", T0 + 20 * D)
+    assert resumed.state is OrderState.IN_ENFORCEMENT and resumed.enforcement_decided_at is None
+    assert resumed.expires_at == T0 + 20 * D + timedelta(seconds=asked.clock_remaining_seconds or 0)
+    assert domain.enforcement_due_at(resumed) == due and not domain.enforcement_plan_changed(asked, resumed)
+
+    recognised = step(asked, "recognise_enforcement", T0 + 12 * D)
+    assert recognised.state is OrderState.PRODUCTION_REQUESTED and recognised.enforcement_decided_at == T0 + 12 * D
+    assert domain.enforcement_due_at(recognised) is None and domain.enforcement_plan_changed(asked, recognised)
+    assert step(recognised, "resume", T0 + 20 * D).state is OrderState.ISSUED
+    ground = legal.ENFORCEMENT_REFUSAL_GROUNDS[0]
+    assert step(asked, "refuse_enforcement", T0 + 12 * D, enforcement_ground=ground).state is OrderState.NOT_ENFORCED
+
+    for decided_or_never in (
+        recognised,
+        step(issued(), "request_production", T0 + D, follow_up_request_id=domain_uuid()),
+    ):
+        assert actions(decided_or_never, outside, T0 + 13 * D) == ()
+        with pytest.raises(FailedPrecondition) as info:
+            step(decided_or_never, "recognise_enforcement", T0 + 13 * D)
+        assert info.value.reason == "ILLEGAL_TRANSITION"
+
+
+def domain_uuid() -> str:
+    return "0f1e2d3c-4b5a-4968-8776-655443322111"

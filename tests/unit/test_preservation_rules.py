@@ -414,7 +414,7 @@ ALLOWED = {
     "issue": {"DRAFT"},
     "confirm": {"ISSUED"},
     "extend": {"ISSUED", "CONFIRMED", "EXTENDED", "PRODUCTION_REQUESTED", "IN_ENFORCEMENT"},
-    "request_production": {"ISSUED", "CONFIRMED", "EXTENDED"},
+    "request_production": {"ISSUED", "CONFIRMED", "EXTENDED", "IN_ENFORCEMENT"},
     "mark_produced": {"PRODUCTION_REQUESTED"},
     "lift": {"DRAFT", "ISSUED", "CONFIRMED", "EXTENDED", "PRODUCTION_REQUESTED", "IN_ENFORCEMENT"},
     "record_not_executed": {"ISSUED", "CONFIRMED", "EXTENDED"},

@@ -14,11 +14,22 @@ from typing import Any
 import grpc
 import pytest
 
+from jit.evidence.v1 import evidence_pb2 as epb
 from jit.preservation.v1 import preservation_pb2 as pb
+from jitlib.bus import stream_for
 from jitlib.clock import ManualClock
+from jitlib.ids import new_id
 from jitlib.periods import enforcement_decision_due
 from tests.harness import RunningService, error_reason, eventually, field_violations
-from tests.integration.preservation.conftest import DAY, Client, Launcher, scan_now, stream_envelopes
+from tests.integration.preservation.conftest import (
+    DAY,
+    Client,
+    Launcher,
+    evidence_event,
+    publish,
+    scan_now,
+    stream_envelopes,
+)
 
 pytestmark = pytest.mark.integration
 HOUR = timedelta(hours=1)
@@ -207,3 +218,113 @@ def test_the_enforcing_states_five_working_days_are_warned_once_each(
     ]
     assert all(w.expires_at.ToDatetime(tzinfo=UTC) == due and "IE" in audience for w, audience in got)
     assert "5 working days" in got[-1][0].reason
+
+
+def _when(client: Client, order_id: str, state: int) -> pb.PreservationOrder:
+    return eventually(lambda: (lambda o: o if o.state == state else None)(_get(client, "nl-prosecutor", order_id)))
+
+
+def _request_event(url: str, order_id: str, request_id: str, state: int, version: int) -> None:
+    """The order's production request (an MLA to IE, where its provider is established) as the evidence service
+    publishes it, on the stream the preservation service consumes."""
+    env = evidence_event(order_id, state, request_id=request_id, version=version)
+    event = epb.EvidenceRequestState.Name(state).removeprefix("EVIDENCE_REQUEST_STATE_").lower()
+    publish(url, stream_for("evidence"), f"jit.evidence.NL.{event}", env.SerializeToString(), env.id)
+
+
+def test_a_production_request_while_in_enforcement_stops_the_clock_and_a_failed_one_brings_it_back(
+    client: Client, clocked: tuple[RunningService, ManualClock], pnats: Any
+) -> None:
+    """EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION: a linked production request issued while the order is
+    IN_ENFORCEMENT moves it to PRODUCTION_REQUESTED (its clock stops, the time left kept) and the issuer may
+    record one there too; the enforcing state's 48 h warning comes while production is requested, and IE may
+    still decide; the request refused, the order is IN_ENFORCEMENT again with the time left from then, and the
+    8 h warning follows, each once; IE then recognises it."""
+    svc, clock = clocked
+    order = _issued(client)
+    client.call(
+        "nl-liaison", "RecordNotExecuted", pb.RecordNotExecutedRequest(id=order.id, reason=pb.NOT_EXECUTED_REASON_OTHER)
+    )
+    t = client.call("nl-prosecutor", "TransferForEnforcement", pb.TransferForEnforcementRequest(id=order.id)).order
+    assert "request_production" in t.allowed_actions
+    due = enforcement_decision_due(t.enforcement_requested_at.ToDatetime(tzinfo=UTC), "IE")
+
+    request_id = new_id()
+    _request_event(pnats.url, order.id, request_id, epb.EVIDENCE_REQUEST_STATE_ISSUED, 2)
+    asked = _when(client, order.id, S.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED)
+    assert asked.follow_up_request_id == request_id and not asked.HasField("expires_at")
+    left = timedelta(seconds=asked.clock_remaining_seconds)
+    assert left == t.expires_at.ToDatetime(tzinfo=UTC) - clock.now()
+    assert list(_get(client, "ie-prosecutor", order.id).allowed_actions) == [
+        "recognise_enforcement",
+        "refuse_enforcement",
+    ]
+
+    clock.advance(due - 48 * HOUR - clock.now())
+    scan_now(svc)
+    scan_now(svc)
+    (early,) = eventually(lambda: _enforcement_warnings(pnats.url, order.id) or None)
+    assert (
+        early[0].offset_seconds == 48 * 3600 and early[0].order.state == S.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED
+    )
+    _request_event(pnats.url, order.id, request_id, epb.EVIDENCE_REQUEST_STATE_REFUSED, 3)
+    back = _when(client, order.id, S.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT)
+    assert back.expires_at.ToDatetime(tzinfo=UTC) == clock.now() + left and not back.HasField("enforcement_decided_at")
+
+    clock.advance(due - 8 * HOUR - clock.now())
+    scan_now(svc)
+    scan_now(svc)
+    got = eventually(lambda: (lambda w: w if len(w) >= 2 else None)(_enforcement_warnings(pnats.url, order.id)))
+    assert [(w.kind, w.offset_seconds) for w, _ in got] == [
+        (pb.WARNING_KIND_ENFORCEMENT_DECISION_DUE, 48 * 3600),
+        (pb.WARNING_KIND_ENFORCEMENT_DECISION_DUE, 8 * 3600),
+    ]
+    r = client.call("ie-prosecutor", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=order.id)).order
+    assert r.state == S.PRESERVATION_ORDER_STATE_ISSUED
+
+
+def test_an_enforcing_state_outside_the_workspace_reads_lists_and_recognises_the_order_from_the_transfer_on(
+    client: Client, pnats: Any
+) -> None:
+    """EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER for a state that is no member of the JIT (FR, a member of no
+    workspace, where the provider's legal representative is, say): NOT_FOUND to FR's prosecutor and no event in
+    FR's audience before the transfer; from it on FR reads the order, its own list shows it (the READ rule's
+    ``addressed_to``) and its node is in the audience of the order's events; its prosecutor recognises it. IE,
+    a member of the workspace and the provider's establishment, still finds nothing: it is not the enforcing
+    state."""
+    order = _issued(client)
+    order = client.call(
+        "nl-liaison", "RecordNotExecuted", pb.RecordNotExecutedRequest(id=order.id, reason=pb.NOT_EXECUTED_REASON_OTHER)
+    ).order
+    assert client.code_of("fr-prosecutor", "GetOrder", pb.GetOrderRequest(id=order.id)) == grpc.StatusCode.NOT_FOUND
+    assert order.id not in {o.id for o in client.call("fr-prosecutor", "ListOrders", pb.ListOrdersRequest()).orders}
+    before = eventually(lambda: _events(pnats.url, order.id) or None)
+    assert all("FR" not in e.audience for e in before)
+
+    t = client.call(
+        "nl-prosecutor",
+        "TransferForEnforcement",
+        pb.TransferForEnforcementRequest(id=order.id, enforcing_jurisdiction="FR", note="its representative is in FR"),
+    ).order
+    assert (t.state, t.enforcing_jurisdiction) == (S.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT, "FR")
+    transferred = eventually(
+        lambda: [e for e in _events(pnats.url, order.id) if e.type.endswith("EnforcementRequested")] or None
+    )
+    assert "FR" in transferred[0].audience and "IE" not in transferred[0].audience
+
+    seen = _get(client, "fr-prosecutor", order.id)
+    assert seen.enforcing_jurisdiction == "FR"
+    assert list(seen.allowed_actions) == ["recognise_enforcement", "refuse_enforcement"]
+    listed = client.call("fr-prosecutor", "ListOrders", pb.ListOrdersRequest()).orders
+    assert [o.id for o in listed if o.id == order.id] == [order.id]
+    for other in ("ie-prosecutor", "de-prosecutor"):
+        assert client.code_of(other, "GetOrder", pb.GetOrderRequest(id=order.id)) == grpc.StatusCode.NOT_FOUND
+
+    r = client.call(
+        "fr-prosecutor", "RecogniseEnforcement", pb.RecogniseEnforcementRequest(id=order.id, expected_version=t.version)
+    ).order
+    assert r.state == S.PRESERVATION_ORDER_STATE_ISSUED and r.HasField("enforcement_decided_at")
+    recognised = eventually(
+        lambda: [e for e in _events(pnats.url, order.id) if e.type.endswith("EnforcementRecognised")] or None
+    )
+    assert "FR" in recognised[0].audience

@@ -39,14 +39,15 @@ class PreservationServiceStub:
     bases keep their expiry unless the confirmation states received_at
     ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --ExtendOrder--> EXTENDED (ISSUED and
     PRODUCTION_REQUESTED stay), expires_at recomputed, if the order's clock runs and the rules allow
-    ISSUED | CONFIRMED | EXTENDED --MarkProductionRequested, or a linked evidence request reaching
+    ISSUED | CONFIRMED | EXTENDED | IN_ENFORCEMENT --MarkProductionRequested, or a linked evidence request reaching
     ISSUED or later (event)--> PRODUCTION_REQUESTED       EPOC_PR, BUDAPEST_ART29: the clock stops (no
     expiry; clock_stopped_at and clock_remaining_seconds kept); PROVIDER_VOLUNTARY, NATIONAL: the
     clock runs on (expiry, warnings, extensions, EXPIRED). Only before expires_at (else
     PRESERVATION_EXPIRED); a linked request is judged at its issued_at: one issued before expires_at
     also brings an EPOC_PR or BUDAPEST_ART29 order that the clock EXPIRED since to PRODUCTION_REQUESTED
     PRODUCTION_REQUESTED --the linked request REFUSED, WITHDRAWN or NOT_EXECUTED (event)--> ISSUED |
-    CONFIRMED | EXTENDED (the state before); a stopped clock runs again with the time that was left
+    CONFIRMED | EXTENDED | IN_ENFORCEMENT (the state before: IN_ENFORCEMENT while the enforcing state
+    has not decided); a stopped clock runs again with the time that was left
     (event resumed, and an ExpiryWarning of kind WARNING_KIND_PRODUCTION_ENDED to the issuer)
     PRODUCTION_REQUESTED --MarkProduced, or the linked request EXECUTED (event)--> PRODUCED
     ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --expires_at reached (the service's clock)-->
@@ -73,6 +74,11 @@ class PreservationServiceStub:
     detail)--> NOT_ENFORCED (Art. 16(4); the order ends there)
     The 60 days run on while IN_ENFORCEMENT: it is warned, extended (it stays IN_ENFORCEMENT), lifted and
     expired as an ISSUED order (EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT).
+    Production requested while IN_ENFORCEMENT (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION): the order is
+    PRODUCTION_REQUESTED, its clock stopped as from ISSUED; the enforcing state's decision stays pending, its
+    deadline warned on (each warning once): RecogniseEnforcement leaves it PRODUCTION_REQUESTED (a failed
+    request then brings it back to ISSUED), RefuseEnforcement ends it NOT_ENFORCED; a failed request before a
+    decision brings it back to IN_ENFORCEMENT.
 
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
@@ -188,14 +194,15 @@ class PreservationServiceServicer:
     bases keep their expiry unless the confirmation states received_at
     ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --ExtendOrder--> EXTENDED (ISSUED and
     PRODUCTION_REQUESTED stay), expires_at recomputed, if the order's clock runs and the rules allow
-    ISSUED | CONFIRMED | EXTENDED --MarkProductionRequested, or a linked evidence request reaching
+    ISSUED | CONFIRMED | EXTENDED | IN_ENFORCEMENT --MarkProductionRequested, or a linked evidence request reaching
     ISSUED or later (event)--> PRODUCTION_REQUESTED       EPOC_PR, BUDAPEST_ART29: the clock stops (no
     expiry; clock_stopped_at and clock_remaining_seconds kept); PROVIDER_VOLUNTARY, NATIONAL: the
     clock runs on (expiry, warnings, extensions, EXPIRED). Only before expires_at (else
     PRESERVATION_EXPIRED); a linked request is judged at its issued_at: one issued before expires_at
     also brings an EPOC_PR or BUDAPEST_ART29 order that the clock EXPIRED since to PRODUCTION_REQUESTED
     PRODUCTION_REQUESTED --the linked request REFUSED, WITHDRAWN or NOT_EXECUTED (event)--> ISSUED |
-    CONFIRMED | EXTENDED (the state before); a stopped clock runs again with the time that was left
+    CONFIRMED | EXTENDED | IN_ENFORCEMENT (the state before: IN_ENFORCEMENT while the enforcing state
+    has not decided); a stopped clock runs again with the time that was left
     (event resumed, and an ExpiryWarning of kind WARNING_KIND_PRODUCTION_ENDED to the issuer)
     PRODUCTION_REQUESTED --MarkProduced, or the linked request EXECUTED (event)--> PRODUCED
     ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --expires_at reached (the service's clock)-->
@@ -222,6 +229,11 @@ class PreservationServiceServicer:
     detail)--> NOT_ENFORCED (Art. 16(4); the order ends there)
     The 60 days run on while IN_ENFORCEMENT: it is warned, extended (it stays IN_ENFORCEMENT), lifted and
     expired as an ISSUED order (EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT).
+    Production requested while IN_ENFORCEMENT (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION): the order is
+    PRODUCTION_REQUESTED, its clock stopped as from ISSUED; the enforcing state's decision stays pending, its
+    deadline warned on (each warning once): RecogniseEnforcement leaves it PRODUCTION_REQUESTED (a failed
+    request then brings it back to ISSUED), RefuseEnforcement ends it NOT_ENFORCED; a failed request before a
+    decision brings it back to IN_ENFORCEMENT.
 
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
@@ -441,14 +453,15 @@ class PreservationService:
     bases keep their expiry unless the confirmation states received_at
     ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --ExtendOrder--> EXTENDED (ISSUED and
     PRODUCTION_REQUESTED stay), expires_at recomputed, if the order's clock runs and the rules allow
-    ISSUED | CONFIRMED | EXTENDED --MarkProductionRequested, or a linked evidence request reaching
+    ISSUED | CONFIRMED | EXTENDED | IN_ENFORCEMENT --MarkProductionRequested, or a linked evidence request reaching
     ISSUED or later (event)--> PRODUCTION_REQUESTED       EPOC_PR, BUDAPEST_ART29: the clock stops (no
     expiry; clock_stopped_at and clock_remaining_seconds kept); PROVIDER_VOLUNTARY, NATIONAL: the
     clock runs on (expiry, warnings, extensions, EXPIRED). Only before expires_at (else
     PRESERVATION_EXPIRED); a linked request is judged at its issued_at: one issued before expires_at
     also brings an EPOC_PR or BUDAPEST_ART29 order that the clock EXPIRED since to PRODUCTION_REQUESTED
     PRODUCTION_REQUESTED --the linked request REFUSED, WITHDRAWN or NOT_EXECUTED (event)--> ISSUED |
-    CONFIRMED | EXTENDED (the state before); a stopped clock runs again with the time that was left
+    CONFIRMED | EXTENDED | IN_ENFORCEMENT (the state before: IN_ENFORCEMENT while the enforcing state
+    has not decided); a stopped clock runs again with the time that was left
     (event resumed, and an ExpiryWarning of kind WARNING_KIND_PRODUCTION_ENDED to the issuer)
     PRODUCTION_REQUESTED --MarkProduced, or the linked request EXECUTED (event)--> PRODUCED
     ISSUED | CONFIRMED | EXTENDED | PRODUCTION_REQUESTED --expires_at reached (the service's clock)-->
@@ -475,6 +488,11 @@ class PreservationService:
     detail)--> NOT_ENFORCED (Art. 16(4); the order ends there)
     The 60 days run on while IN_ENFORCEMENT: it is warned, extended (it stays IN_ENFORCEMENT), lifted and
     expired as an ISSUED order (EPOC_PR_CLOCK_RUNS_DURING_ENFORCEMENT).
+    Production requested while IN_ENFORCEMENT (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION): the order is
+    PRODUCTION_REQUESTED, its clock stopped as from ISSUED; the enforcing state's decision stays pending, its
+    deadline warned on (each warning once): RecogniseEnforcement leaves it PRODUCTION_REQUESTED (a failed
+    request then brings it back to ISSUED), RefuseEnforcement ends it NOT_ENFORCED; a failed request before a
+    decision brings it back to IN_ENFORCEMENT.
 
     Every change publishes an event on subject jit.preservation.<origin>.<event> with the full
     PreservationOrder as state; <event> is one of created, issued, confirmed, extended,
