@@ -121,6 +121,10 @@ def _rows(n: int, now: datetime, keys: dict[str, bytes], share: int = DUE_SHARE)
             "replicated_at": None,  # the node's own orders
             "victim_refs": "",
             "user_notice_status": "PENDING",  # revision 0021's column (NOT NULL): nothing suppressed
+            # Revision 0026's columns (NOT NULL where text): never transferred for enforcement.
+            "enforcing_jurisdiction": "",
+            "enforcement_refusal_ground": "",
+            "enforcement_reader": "",
             "sealed": crypto.seal(keys[workspace_id], data, store.SEALED.aad(order_id)),
         }
 

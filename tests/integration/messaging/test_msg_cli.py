@@ -95,9 +95,9 @@ def test_an_attachment_is_downloaded_0600_and_never_over_an_existing_file(
 def test_rotate_key_rotates_from_the_version_it_read_and_a_stale_version_is_refused(
     messaging_svc: Any, keycloak: Any, tmp_path: Path
 ) -> None:
-    """`jit msg rotate-key` sends the key version it read (or `--from-version`): the version it moved from
-    again, as a command sent twice after a lost answer would, is refused by the service, never a second
-    rotation."""
+    """`jit msg rotate-key` sends the key version it read (or `--from-version`). The same command sent again
+    from the version it moved from, as after a lost answer, is answered as the first one was, never a second
+    rotation; once the key moved on, a command from that version is refused by the service."""
     import re
 
     env = {
@@ -113,6 +113,9 @@ def test_rotate_key_rotates_from_the_version_it_read_and_a_stale_version_is_refu
     assert found is not None
     now = int(found.group(1))
     again = RUNNER.invoke(app, [*rotate, "--from-version", str(now - 1)], env=env)
-    assert again.exit_code != 0
-    assert f"at version {now}, not {now - 1}" in again.output
+    assert again.exit_code == 0, again.output
+    assert f"key version {now}" in again.output and f"key version {now + 1}" not in again.output
     assert f"key version {now + 1}" in RUNNER.invoke(app, [*rotate, "--from-version", str(now)], env=env).output
+    stale = RUNNER.invoke(app, [*rotate, "--from-version", str(now - 1)], env=env)
+    assert stale.exit_code != 0
+    assert f"at version {now + 1}, not {now - 1}" in stale.output
