@@ -539,6 +539,7 @@ def test_an_order_page_shows_its_enforcement_and_the_enforcing_states_deadline_i
                    ground=pv.ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED)  # fmt: skip
     assert "recognition refused (data not stored) on" in refused
     lifted = page(pv.PRESERVATION_ORDER_STATE_LIFTED)
-    for shown in (recognised, refused, lifted):
+    recognised_during_production = page(pv.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED, decision=True)
+    for shown in (recognised, refused, lifted, recognised_during_production):
         assert "transferred to IE on" in shown
         assert "Legal deadlines" not in shown and "Europe/Dublin" not in shown

@@ -202,13 +202,13 @@ def test_show_prints_the_enforcement_and_the_enforcing_states_deadline_until_it_
     public holiday there, not counted), then its recognition or its refusal with the ground, and no deadline."""
     requested, decided = dt.datetime(2026, 2, 19, 9, tzinfo=dt.UTC), dt.datetime(2026, 2, 20, 9, tzinfo=dt.UTC)
 
-    def shown(state: int, at: dt.datetime = requested, ground: int = 0, now: dt.datetime = NOW) -> str:
+    def shown(state: int, at: dt.datetime = requested, ground: int = 0, decision: bool = False) -> str:
         o = order("7", None, state)
         o.legal_basis, o.enforcing_jurisdiction, o.enforcement_refusal_ground = pb.LEGAL_BASIS_EPOC_PR, "IE", ground
         o.enforcement_requested_at.CopyFrom(ts(at))
-        if state in (pb.PRESERVATION_ORDER_STATE_ISSUED, pb.PRESERVATION_ORDER_STATE_NOT_ENFORCED):
+        if decision or state in (pb.PRESERVATION_ORDER_STATE_ISSUED, pb.PRESERVATION_ORDER_STATE_NOT_ENFORCED):
             o.enforcement_decided_at.CopyFrom(ts(decided))
-        return render(order_detail(o, now))
+        return render(order_detail(o, NOW))
 
     # Thu 19 Feb: Fri 20, Mon 23, Tue 24, Wed 25, Thu 26 Feb; the deadline ends with Thu 26 Feb in Dublin.
     waiting = shown(pb.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT)
@@ -225,5 +225,7 @@ def test_show_prints_the_enforcement_and_the_enforcing_states_deadline_until_it_
     assert "recognition refused 2026-02-20 09:00Z: data-not-stored (Art. 16(4))" in refused
     lifted = shown(pb.PRESERVATION_ORDER_STATE_LIFTED)
     assert "no recognition decision was recorded before the order ended" in lifted
-    for text in (recognised, refused, lifted):
+    during_production = shown(pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED, decision=True)
+    assert "recognised 2026-02-20 09:00Z" in during_production
+    for text in (recognised, refused, lifted, during_production):
         assert "deadline enforcement" not in text
