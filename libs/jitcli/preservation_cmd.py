@@ -51,7 +51,8 @@ from jitcli.render import (
     victims_label,
 )
 from jitcli.session import app_state
-from jitlib import legal
+from jitlib import jurisdictions, legal
+from jitlib.periods import enforcement_decision_due
 
 app = typer.Typer(help="Preservation orders: what platforms were asked to keep, and until when.", no_args_is_help=True)
 
@@ -212,13 +213,45 @@ def orders_table(orders: Sequence[pb.PreservationOrder], now: dt.datetime, wide:
     return table
 
 
+#: An order waits for the enforcing state's decision while IN_ENFORCEMENT, or PRODUCTION_REQUESTED from there
+#: (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION), as the service's ``domain.enforcement_pending``.
+ENFORCEMENT_PENDING = (pb.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT, pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED)
+
+
+def enforcement_due(o: pb.PreservationOrder) -> dt.datetime | None:
+    """When the enforcing state's 5 working days to decide end (``jitlib.periods.enforcement_decision_due``, the
+    service's count), while the order waits for its decision; None otherwise."""
+    if o.state not in ENFORCEMENT_PENDING or not o.enforcing_jurisdiction or o.HasField("enforcement_decided_at"):
+        return None
+    if not o.HasField("enforcement_requested_at"):
+        return None
+    return enforcement_decision_due(o.enforcement_requested_at.ToDatetime(tzinfo=UTC), o.enforcing_jurisdiction)
+
+
+def enforcement_deadline_text(o: pb.PreservationOrder, now: dt.datetime) -> str | None:
+    """The enforcing state's deadline as shown: in UTC, in that state's own time (its calendar counts it),
+    the time left and the rule's source; None when none runs (``enforcement_due``)."""
+    due = enforcement_due(o)
+    if due is None:
+        return None
+    zone = jurisdictions.zone(o.enforcing_jurisdiction)
+    local = ""
+    if zone:
+        local = f", {o.enforcing_jurisdiction}: {due.astimezone(zone).strftime('%Y-%m-%d %H:%M')} {zone.key}"
+    left = f"OVERDUE, {time_left_words(due, now)}" if due <= now else f"{time_left_words(due, now)} left"
+    source = legal.source("EPOC_PR_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS")
+    return f"{format_instant(due)}{local} (5 working days), {left} ({source})"
+
+
 def enforcement_text(o: pb.PreservationOrder) -> str:
     """The enforcement of an EPOC-PR as shown: where and when it was transferred, and the enforcing state's
     decision (Reg. (EU) 2023/1543 Art. 16)."""
     received = format_instant(o.enforcement_requested_at.ToDatetime(tzinfo=UTC))
     text = f"transferred to {o.enforcing_jurisdiction} {received} (Reg. (EU) 2023/1543 Art. 16)"
     if not o.HasField("enforcement_decided_at"):
-        return f"{text}; its decision is due within 5 of its working days"
+        if o.state in ENFORCEMENT_PENDING:
+            return f"{text}; its recognition decision is awaited"
+        return f"{text}; no recognition decision was recorded before the order ended"
     decided = format_instant(o.enforcement_decided_at.ToDatetime(tzinfo=UTC))
     if o.enforcement_refusal_ground:
         ground = enum_label(pb.EnforcementRefusalGround, o.enforcement_refusal_ground, "ENFORCEMENT_REFUSAL_GROUND_")
@@ -275,6 +308,9 @@ def order_detail(o: pb.PreservationOrder, now: dt.datetime) -> Table:
         rows.append(("not executed", enum_label(pb.NotExecutedReason, o.not_executed_reason, "NOT_EXECUTED_REASON_")))
     if o.enforcing_jurisdiction:
         rows.append(("enforcement", enforcement_text(o)))
+        deadline = enforcement_deadline_text(o, now)
+        if deadline:
+            rows.append(("deadline enforcement", deadline))
     if o.state_reason:
         rows.append(("reason", o.state_reason))
     if o.description:

@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from jitlib import durations, jurisdictions
+from jit.preservation.v1 import preservation_pb2 as pv
+from jitlib import durations, jurisdictions, legal
+from jitlib.periods import enforcement_decision_due
 
 UTC = dt.UTC
 
@@ -54,6 +56,57 @@ def legal_zone(jurisdiction: str) -> ZoneInfo | None:
     """The zone a legal deadline of ``jurisdiction`` runs in, the one its periods are counted in
     (``jitlib.jurisdictions.ZONES``); None when unknown."""
     return jurisdictions.zone(jurisdiction)
+
+
+def in_zone(due: dt.datetime, jurisdiction: str) -> str:
+    """``due`` as the jurisdiction whose deadline it is counts it: ``DE: 31 Oct 2026, 01:00 Europe/Berlin``;
+    ``UTC: ...`` when ``legal_zone`` knows no zone of it."""
+    local = legal_zone(jurisdiction) if jurisdiction else None
+    if local is None:
+        return "UTC: " + due.astimezone(UTC).strftime("%d %b %Y, %H:%M")
+    return f"{jurisdiction}: {due.astimezone(local).strftime('%d %b %Y, %H:%M')} {local.key}"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A legal deadline a page shows that its record does not list itself (an evidence request lists its own):
+    what it is, when it ends, whose time it runs in and its source."""
+
+    what: str
+    due: dt.datetime
+    #: The jurisdiction whose time (and calendar) it is counted in.
+    jurisdiction: str
+    source: str
+    working_days: bool = False
+
+    def overdue(self, now: dt.datetime) -> bool:
+        return self.due < now
+
+
+#: An order waits for the enforcing state's decision in these states: IN_ENFORCEMENT, or PRODUCTION_REQUESTED
+#: from there (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION), as the preservation service's
+#: ``domain.enforcement_pending``.
+ENFORCEMENT_PENDING_STATES = (
+    pv.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT,
+    pv.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED,
+)
+
+
+def order_enforcement_deadline(order: pv.PreservationOrder) -> Deadline | None:
+    """The enforcing state's deadline to decide on recognising a transferred EPOC-PR (5 of its working days
+    from the transfer, counted by ``jitlib.periods.enforcement_decision_due`` as the service counts it), while
+    the order waits for that decision; None otherwise (not transferred, decided, or ended undecided)."""
+    if (
+        order.state not in ENFORCEMENT_PENDING_STATES
+        or not order.enforcing_jurisdiction
+        or order.HasField("enforcement_decided_at")
+        or not order.HasField("enforcement_requested_at")
+    ):
+        return None
+    received = order.enforcement_requested_at.ToDatetime(tzinfo=UTC)
+    due = enforcement_decision_due(received, order.enforcing_jurisdiction)
+    source = legal.source("EPOC_PR_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS")
+    return Deadline("enforcement", due, order.enforcing_jurisdiction, source, working_days=True)
 
 
 def label(enum_type: Any, value: int, prefix: str) -> str:

@@ -265,6 +265,7 @@ class Console:
         )
         self.env.globals.update(
             label=present.label,
+            in_zone=present.in_zone,
             tk=tk,
             ev=ev,
             pv=pv,
@@ -520,8 +521,7 @@ class Console:
         ).items
         return self.render(
             c.request, "request.html", user=c.user, req=req, items=items, kind="request", record=req,
-            legal_zone=present.legal_zone(req.addressee_jurisdiction), time_left=lambda d: present.time_left(d, c.now),
-            enforcing_zone=present.legal_zone(req.enforcing_jurisdiction) if req.enforcing_jurisdiction else None,
+            time_left=lambda d: present.time_left(d, c.now),
             upload_max_mb=self.settings.console_upload_max_mb,
             hold=c.hold_link(req.workspace_id, "evidence_request", req.id),
         )  # fmt: skip
@@ -777,7 +777,7 @@ class Console:
         ).order
         return self.render(
             c.request, "order.html", user=c.user, order=order, kind="order", record=order,
-            time_left=lambda d: present.time_left(d, c.now),
+            time_left=lambda d: present.time_left(d, c.now), enforcement_due=present.order_enforcement_deadline(order),
             hold=c.hold_link(order.workspace_id, "preservation_order", order.id),
         )  # fmt: skip
 

@@ -931,6 +931,37 @@ def test_an_order_page_offers_the_epoc_pr_enforcement_forms_the_service_lists_an
     ]
 
 
+def test_an_order_page_shows_the_transfer_the_enforcing_states_deadline_and_its_decision(h: Harness) -> None:
+    """EPOC_PR_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS, EPOC_PR_ENFORCEMENT_RECOGNISED: the order's page
+    shows what the request's page shows of an enforcement: the transfer, the enforcing state's deadline in its
+    own time (IE: its bank holiday of 26 Oct 2026 not counted) while it has not decided, then its recognition,
+    or its refusal with the ground, and no deadline."""
+    requested, decided = dt.datetime(2026, 10, 22, 9, tzinfo=dt.UTC), dt.datetime(2026, 10, 23, 9, tzinfo=dt.UTC)
+
+    def shown(state: int, **fields: Any) -> str:
+        order = _epoc_pr([], state=state, enforcing_jurisdiction="IE", **fields)
+        order.enforcement_requested_at.FromDatetime(requested)
+        if state != pv.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT:
+            order.enforcement_decided_at.FromDatetime(decided)
+        h.services.answers[("preservation", "GetOrder")] = pv.GetOrderResponse(order=order)
+        page = h.http.get(f"/orders/{rid(60)}")
+        assert page.status_code == 200
+        return page.text
+
+    h.login()
+    waiting = shown(pv.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT)
+    assert f'transferred to IE on <time datetime="{requested.isoformat()}">' in waiting
+    assert "its recognition decision is awaited" in waiting and 'id="deadlines">Legal deadlines' in waiting
+    assert "<td>enforcement (working days)</td>" in waiting and "IE: 31 Oct 2026, 00:00 Europe/Dublin" in waiting
+    recognised = shown(pv.PRESERVATION_ORDER_STATE_ISSUED)
+    assert "recognised: the provider is required to preserve on" in recognised
+    assert f'<time datetime="{decided.isoformat()}">' in recognised
+    refused = shown(pv.PRESERVATION_ORDER_STATE_NOT_ENFORCED, enforcement_refusal_ground=4)
+    assert "recognition refused (data not stored) on" in refused
+    for page in (recognised, refused):
+        assert "transferred to IE on" in page and "Legal deadlines" not in page and "Europe/Dublin" not in page
+
+
 def test_a_removal_page_says_the_same_of_preservation_whether_or_not_an_order_it_may_not_read_exists(
     h: Harness,
 ) -> None:

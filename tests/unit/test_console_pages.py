@@ -498,3 +498,48 @@ def test_an_order_whose_issuer_was_taken_out_says_so_on_its_page_and_in_the_list
         listed = console.env.get_template("orders.html").render(**common, ws="jit-demo", orders=[o], providers=[])
         assert ("Taken out of the JIT</strong>: its node sends nothing more" in page) is out
         assert ("issuer DE taken out" in listed) is out
+
+
+def test_an_order_page_shows_its_enforcement_and_the_enforcing_states_deadline_in_its_time() -> None:
+    """EPOC_PR_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS in the console: an EPOC-PR transferred to IE shows
+    the transfer and the enforcing state's deadline (5 of IE's working days: its October bank holiday not
+    counted), in IE's time, while IE has not decided, also once production was requested meanwhile
+    (EPOC_PR_ENFORCEMENT_PENDING_DURING_PRODUCTION); once recognised or refused (with its ground), or ended
+    undecided, no deadline runs."""
+    console, common = _task_page_context()
+    requested, decided = dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC), dt.datetime(2026, 11, 27, 10, tzinfo=dt.UTC)
+
+    def page(state: int, decision: bool = False, ground: int = 0, at: dt.datetime = requested) -> str:
+        o = pv.PreservationOrder(id="o-1", workspace_id="jit-demo", origin_jurisdiction="NL", provider_id="p",
+                                 legal_basis=pv.LEGAL_BASIS_EPOC_PR, state=state, enforcing_jurisdiction="IE",
+                                 enforcement_refusal_ground=ground)  # fmt: skip
+        o.enforcement_requested_at.FromDatetime(at)
+        if decision:
+            o.enforcement_decided_at.FromDatetime(decided)
+        return console.env.get_template("order.html").render(
+            **common, order=o, record=o, kind="order", enforcement_due=present.order_enforcement_deadline(o)
+        )
+
+    waiting = page(pv.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT)
+    assert f'transferred to IE on <time datetime="{requested.isoformat()}">' in waiting
+    assert "its recognition decision is awaited" in waiting
+    # Thu 26 Nov: Fri 27, Mon 30, Tue 1, Wed 2, Thu 3 Dec; ends with Thu 3 Dec in Dublin.
+    assert "<td>enforcement (working days)</td>" in waiting and "IE: 04 Dec 2026, 00:00 Europe/Dublin" in waiting
+    assert "1 day 12 hours left" in waiting and "Overdue" not in waiting
+    assert "Reg. (EU) 2023/1543 Art. 16(2)" in waiting
+    during_production = page(pv.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED)
+    assert "IE: 04 Dec 2026, 00:00 Europe/Dublin" in during_production
+    # Transferred Thu 22 Oct: Mon 26 Oct is an Irish public holiday, so Fri 30 Oct is the fifth working day.
+    late = page(pv.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT, at=dt.datetime(2026, 10, 22, 9, tzinfo=dt.UTC))
+    assert "IE: 31 Oct 2026, 00:00 Europe/Dublin" in late and '<strong class="badge overdue">Overdue</strong>' in late
+
+    recognised = page(pv.PRESERVATION_ORDER_STATE_ISSUED, decision=True)
+    assert "recognised: the provider is required to preserve on" in recognised and decided.isoformat() in recognised
+    refused = page(pv.PRESERVATION_ORDER_STATE_NOT_ENFORCED, decision=True,
+                   ground=pv.ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED)  # fmt: skip
+    assert "recognition refused (data not stored) on" in refused
+    lifted = page(pv.PRESERVATION_ORDER_STATE_LIFTED)
+    recognised_during_production = page(pv.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED, decision=True)
+    for shown in (recognised, refused, lifted, recognised_during_production):
+        assert "transferred to IE on" in shown
+        assert "Legal deadlines" not in shown and "Europe/Dublin" not in shown

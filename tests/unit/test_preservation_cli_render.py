@@ -194,3 +194,38 @@ def test_an_order_whose_issuer_was_taken_out_says_so_in_the_list_and_in_detail()
     assert "DE (out)" in lines[0] and "(out)" not in lines[1]
     assert "DE (out: taken out of the JIT; this copy is no longer kept up to date)" in render(order_detail(out, NOW))
     assert "(out" not in render(order_detail(member, NOW))
+
+
+def test_show_prints_the_enforcement_and_the_enforcing_states_deadline_until_it_decides() -> None:
+    """EPOC_PR_ENFORCEMENT_RECOGNITION_WITHIN_5_WORKING_DAYS in `jit preservation show`: the transfer, and while
+    the enforcing state has not decided its deadline in UTC and in its own time (IE: Mon 26 Oct 2026 is a
+    public holiday there, not counted), then its recognition or its refusal with the ground, and no deadline."""
+    requested, decided = dt.datetime(2026, 2, 19, 9, tzinfo=dt.UTC), dt.datetime(2026, 2, 20, 9, tzinfo=dt.UTC)
+
+    def shown(state: int, at: dt.datetime = requested, ground: int = 0, decision: bool = False) -> str:
+        o = order("7", None, state)
+        o.legal_basis, o.enforcing_jurisdiction, o.enforcement_refusal_ground = pb.LEGAL_BASIS_EPOC_PR, "IE", ground
+        o.enforcement_requested_at.CopyFrom(ts(at))
+        if decision or state in (pb.PRESERVATION_ORDER_STATE_ISSUED, pb.PRESERVATION_ORDER_STATE_NOT_ENFORCED):
+            o.enforcement_decided_at.CopyFrom(ts(decided))
+        return render(order_detail(o, NOW))
+
+    # Thu 19 Feb: Fri 20, Mon 23, Tue 24, Wed 25, Thu 26 Feb; the deadline ends with Thu 26 Feb in Dublin.
+    waiting = shown(pb.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT)
+    assert "transferred to IE 2026-02-19 09:00Z (Reg. (EU) 2023/1543 Art. 16); its recognition decision is awaited" in (
+        waiting
+    )
+    assert "deadline enforcement  2026-02-27 00:00Z, IE: 2026-02-27 00:00 Europe/Dublin (5 working days)" in waiting
+    assert "OVERDUE, overdue by 2 days 12 hours" in waiting and "Art. 16(2)" in waiting
+    holiday = shown(pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED, at=dt.datetime(2026, 10, 22, 9, tzinfo=dt.UTC))
+    assert "IE: 2026-10-31 00:00 Europe/Dublin (5 working days)" in holiday and "left" in holiday
+    recognised = shown(pb.PRESERVATION_ORDER_STATE_ISSUED)
+    assert "recognised 2026-02-20 09:00Z: the provider is required to preserve" in recognised
+    refused = shown(pb.PRESERVATION_ORDER_STATE_NOT_ENFORCED, ground=pb.ENFORCEMENT_REFUSAL_GROUND_DATA_NOT_STORED)
+    assert "recognition refused 2026-02-20 09:00Z: data-not-stored (Art. 16(4))" in refused
+    lifted = shown(pb.PRESERVATION_ORDER_STATE_LIFTED)
+    assert "no recognition decision was recorded before the order ended" in lifted
+    during_production = shown(pb.PRESERVATION_ORDER_STATE_PRODUCTION_REQUESTED, decision=True)
+    assert "recognised 2026-02-20 09:00Z" in during_production
+    for text in (recognised, refused, lifted, during_production):
+        assert "deadline enforcement" not in text
