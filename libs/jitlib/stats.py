@@ -11,12 +11,16 @@ What is counted (``Measure``), each a unit of its own:
 - DEADLINES: the legal deadlines of evidence requests that are decided: met (stopped running by its due
   time) or missed (stopped later, or still running past its due time). One still running before its due
   time is not counted yet. A cell gives met, missed and the share met.
-- ENFORCEMENT: the enforcing states' recognition decisions on EPOCs transferred to them for enforcement (Reg.
-  (EU) 2023/1543 Art. 16(2): 5 working days of the enforcing state from the transfer; the evidence service's
-  ``ENFORCEMENT`` deadline), each transfer a unit, grouped by the enforcing state (``enforcing``): met
-  (recognised or refused by the deadline), missed (later, or still undecided past it) and open (still
-  undecided before it); a transfer the issuer withdrew before the decision is not counted. Not the provider's
-  compliance, so not among DEADLINES. A cell's count is met + missed + open, under the same suppression.
+- ENFORCEMENT: the enforcing states' recognition decisions on EPOCs and EPOC-PRs transferred to them for
+  enforcement (Reg. (EU) 2023/1543 Art. 16(2): 5 working days of the enforcing state from the transfer; the
+  evidence service's ``ENFORCEMENT`` deadline, the preservation service's ``enforcement_decision_due``), each
+  transfer a unit, grouped by the enforcing state (``enforcing``) and by the instrument (``instrument``: EPOC
+  or EPOC_PR, one duty of one authority under one article, so pooled unless asked for): met (recognised or
+  refused by the deadline), missed (later, or still undecided past it) and open (still undecided before it);
+  a transfer the issuer withdrew (an EPOC) or lifted (an EPOC-PR) before the decision is not counted, nor an
+  EPOC-PR that expired undecided before its deadline (one that expired after it is missed). Not the
+  provider's compliance, so not among DEADLINES. A cell's count is met + missed + open, under the same
+  suppression.
 - ORDERS: preservation orders, with their outcome (``OrderOutcome``): among them EXPIRED_BEFORE_PRODUCTION.
 - TASKS: cross-border tasks.
 - VICTIMS: victims (pseudonyms).
@@ -127,7 +131,7 @@ VICTIM_DIMENSIONS = ("offence", "victim_jurisdiction", *SPECIAL_CATEGORIES)
 DIMENSIONS: dict[Measure, tuple[str, ...]] = {
     Measure.REQUESTS: ("workspace", "instrument", "issuing", "addressee", "outcome", *VICTIM_DIMENSIONS),
     Measure.DEADLINES: ("workspace", "instrument", "issuing", "addressee", "deadline", *VICTIM_DIMENSIONS),
-    Measure.ENFORCEMENT: ("workspace", "issuing", "enforcing", *VICTIM_DIMENSIONS),
+    Measure.ENFORCEMENT: ("workspace", "instrument", "issuing", "enforcing", *VICTIM_DIMENSIONS),
     Measure.ORDERS: ("workspace", "instrument", "issuing", "addressee", "outcome", *VICTIM_DIMENSIONS),
     Measure.TASKS: ("workspace", "issuing", "addressee", "outcome", *VICTIM_DIMENSIONS),
     Measure.VICTIMS: ("workspace", *VICTIM_DIMENSIONS),
@@ -247,6 +251,9 @@ class Order:
     victim_refs: tuple[str, ...] = ()
     issued_at: datetime | None = None
     produced: bool = False
+    #: An EPOC-PR transferred for enforcement: the enforcing state's recognition decision (its 5 working
+    #: days, with the enforcing state as ``party``), as a request's ``enforcements``.
+    enforcements: tuple[DeadlineFact, ...] = ()
 
     @property
     def outcome(self) -> OrderOutcome:
@@ -512,13 +519,16 @@ def compute(facts: Facts, q: Query, *, now: datetime) -> Table:
                     total.met += verdict
                     total.missed += not verdict
     elif q.measure is Measure.ENFORCEMENT:
-        for r in facts.requests:
-            for d in r.enforcements:
+        # EPOCs and EPOC-PRs alike (their ``instrument`` tells them apart), each transfer in the period its
+        # record was issued in.
+        transferred: list[Request | Order] = [*facts.requests, *facts.orders]
+        for record in transferred:
+            for d in record.enforcements:
                 verdict = d.met(now)
-                unit = f"{r.id}/{d.kind}/{d.due_at.isoformat()}"
-                for acc in count_record(r, unit, r.issued_at, {"enforcing": (d.party or NOT_RECORDED,)}):
+                unit = f"{record.id}/{d.kind}/{d.due_at.isoformat()}"
+                for acc in count_record(record, unit, record.issued_at, {"enforcing": (d.party or NOT_RECORDED,)}):
                     _tally(acc, verdict)
-                if q.period.holds(r.issued_at):  # the total as its cells, as for DEADLINES
+                if q.period.holds(record.issued_at):  # the total as its cells, as for DEADLINES
                     _tally(total, verdict)
     elif q.measure is Measure.ORDERS:
         for o in facts.orders:
@@ -756,6 +766,8 @@ EVALUATION: tuple[tuple[str, Measure, tuple[str, ...]], ...] = (
     ("requests by offence", Measure.REQUESTS, ("offence",)),
     ("deadlines met by instrument and addressee", Measure.DEADLINES, ("instrument", "addressee")),
     ("enforcement decisions in time by enforcing state", Measure.ENFORCEMENT, ("enforcing",)),
+    # EPOC against EPOC-PR apart from the states (crossed, most cells would be suppressed in a small JIT).
+    ("enforcement decisions in time by instrument", Measure.ENFORCEMENT, ("instrument",)),
     ("preservation orders by outcome", Measure.ORDERS, ("outcome",)),
     ("tasks by issuing and addressed state", Measure.TASKS, ("issuing", "addressee")),
     ("victims by offence", Measure.VICTIMS, ("offence",)),

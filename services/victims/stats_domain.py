@@ -17,6 +17,11 @@ recognised, which replaces its first one); the enforcing state's windows to revi
 deadlines it can miss. The enforcing state's own deadline to decide on recognising an EPOC transferred to it
 (ENFORCEMENT, 5 working days) is followed the same way, with the enforcing state it ran for, and counted
 apart (``stats.Measure.ENFORCEMENT``), never as the provider's compliance.
+
+An EPOC-PR transferred for enforcement (the preservation service's Art. 16) counts there too: a preservation
+event carries no running deadlines, but the order's enforcing state, when it was transferred and when that
+state decided, from which its 5 working days are counted as the preservation service counts them
+(``jitlib.periods.enforcement_decision_due``): see ``order_enforcement``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from datetime import datetime
 
 from jitlib import legal, stats, validate
 from jitlib.errors import FieldViolation
+from jitlib.periods import enforcement_decision_due
 from jitlib.policy import RecordAccess, RecordTerms, readable, visibility_scope
 from jitlib.principal import Principal
 
@@ -41,6 +47,9 @@ ENFORCEMENT = "ENFORCEMENT"
 TRACKED_KINDS = COMPLIANCE_KINDS | {ENFORCEMENT}
 #: A deadline that stops when the request enters one of these is not counted.
 NOT_AN_ANSWER = frozenset({"WITHDRAWN", "POSTPONED", "DRAFT"})
+#: The states in which a transferred EPOC-PR waits for the enforcing state's decision (the preservation
+#: service's ``enforcement_pending``: IN_ENFORCEMENT, or production requested from there).
+ORDER_ENFORCEMENT_PENDING = frozenset({"IN_ENFORCEMENT", "PRODUCTION_REQUESTED"})
 PURPOSE_MAX = 500
 #: A victim's pseudonym (the victims service's V-<lead>-<NNNN>).
 VICTIM_REF = re.compile(r"^V-[A-Z]{2,8}-[0-9]{4,}$")
@@ -126,18 +135,57 @@ def track_deadlines(
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class Transfer:
+    """An EPOC-PR's transfer for enforcement as its event carries it: the enforcing state, when it received the
+    order (its 5 working days run from there) and when it decided (recognised or refused; None: not yet)."""
+
+    enforcing: str
+    requested_at: datetime
+    decided_at: datetime | None = None
+
+
+def order_enforcement(
+    before: Sequence[TrackedDeadline], state: str, transfer: Transfer | None, at: datetime
+) -> tuple[TrackedDeadline, ...]:
+    """The enforcing state's deadline to decide on an EPOC-PR, after an event at ``at`` in which the order is
+    in ``state`` with ``transfer`` (None: never transferred, nothing to count). Due 5 working days of the
+    enforcing state from the transfer; closed at the decision. An order that left the waiting states undecided
+    closed it then (``at``, or when a former event did): lifted, it is the issuer's withdrawal and not counted
+    (as a withdrawn EPOC's); ended otherwise (expired, produced) before its due time, no decision was owed and it
+    is not counted; after it, the enforcing state let its days pass: counted, missed."""
+    if transfer is None or not transfer.enforcing:
+        return ()
+    due = enforcement_decision_due(transfer.requested_at, transfer.enforcing)
+    own = TrackedDeadline(ENFORCEMENT, transfer.requested_at, due, party=transfer.enforcing)
+    if transfer.decided_at is not None:
+        return (replace(own, closed_at=transfer.decided_at),)
+    if state in ORDER_ENFORCEMENT_PENDING:
+        return (own,)
+    closed = next(
+        (d.closed_at for d in before if d.kind == ENFORCEMENT and d.counted_from == transfer.requested_at),
+        None,
+    )
+    closed = closed or at
+    return (replace(own, closed_at=closed, counted=state != "LIFTED" and closed > due),)
+
+
 def advance(
     before: Counted | None,
     after: Counted,
     running: Iterable[tuple[str, datetime, datetime]],
     at: datetime,
     enforcing: str = "",
+    transfer: Transfer | None = None,
 ) -> Counted | None:
     """The projection's row once the event at ``at`` carrying ``after`` (and, for a request, its ``running``
-    deadlines and its enforcing state) is applied; None when the row already holds that version or a newer
-    one (a replay)."""
+    deadlines and its enforcing state; for an order, its ``transfer`` for enforcement) is applied; None when the
+    row already holds that version or a newer one (a replay)."""
     if before is not None and before.version >= after.version:
         return None
+    if after.kind == "order":
+        ran = before.deadlines if before else ()
+        return replace(after, deadlines=order_enforcement(ran, after.state, transfer, at))
     if after.kind != "request":
         return after
     answered = before.answered_at if before is not None else None
@@ -279,9 +327,14 @@ def facts(
                 )
             )  # fmt: skip
         elif r.kind == "order":
+            enforced = tuple(
+                stats.DeadlineFact(d.kind, d.due_at, d.closed_at, d.party)
+                for d in r.deadlines
+                if d.counted and d.kind == ENFORCEMENT
+            )
             orders.append(
                 stats.Order(r.id, r.workspace_id, r.instrument, r.origin_jurisdiction, r.addressee, r.state,
-                            r.victim_refs, r.at, r.produced)
+                            r.victim_refs, r.at, r.produced, enforced)
             )  # fmt: skip
         else:
             tasks.append(

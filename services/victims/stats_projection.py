@@ -3,7 +3,8 @@
 Three durable consumers (``stats-tasks``, ``stats-evidence``, ``stats-preservation``) of the streams
 JIT_TASKS, JIT_EVIDENCE and JIT_PRESERVATION, in stream order. Each event carries its record's full state;
 the projection keeps the codes the statistics count (``stats_domain.Counted``) at the newest version, and
-for an evidence request follows its legal deadlines from one event to the next (``stats_domain.advance``).
+for an evidence request follows its legal deadlines from one event to the next (``stats_domain.advance``),
+for an EPOC-PR the enforcing state's deadline to decide on it (``stats_domain.order_enforcement``).
 Events that carry something else (an evidence item, a deadline alert, an expiry warning) change nothing.
 
 Exactly once: the inbox drops a redelivered event, and an event of a version the projection already holds
@@ -50,11 +51,14 @@ def task_counted(t: tasks_pb2.Task) -> Counted:
 
 def request_counted(r: evidence_pb2.EvidenceRequest) -> tuple[Counted, Running]:
     basis = enum_name(evidence_pb2.LegalBasis, r.legal_basis, "LEGAL_BASIS_") or ""
+    # An EPOC transferred for enforcement is its enforcing state's to read from then on
+    # (EPOC_ENFORCING_STATE_SEES_THE_ORDER): that state counts it too.
     addressee = evidence_request_addressee(
         enum_name(evidence_pb2.AddresseeKind, r.addressee_kind, "ADDRESSEE_KIND_") or "",
         r.addressee_jurisdiction,
         basis,
         enum_name(evidence_pb2.EpocProcedure, r.epoc_procedure, "EPOC_PROCEDURE_") or "",
+        r.enforcing_jurisdiction,
     )
     offence = enum_name(evidence_pb2.OffenceCategory, r.offence_category, "OFFENCE_CATEGORY_") or ""
     counted = Counted(
@@ -77,17 +81,27 @@ def request_counted(r: evidence_pb2.EvidenceRequest) -> tuple[Counted, Running]:
     return counted, running
 
 
-def order_counted(o: preservation_pb2.PreservationOrder) -> Counted:
+def order_counted(o: preservation_pb2.PreservationOrder) -> tuple[Counted, stats_domain.Transfer | None]:
+    """The order as counted, with its transfer for enforcement (an EPOC-PR's, None when it has none). From the
+    transfer on the enforcing state is its addressee, and counts it (EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER)."""
+    transfer = None
+    if o.enforcing_jurisdiction and o.HasField("enforcement_requested_at"):
+        transfer = stats_domain.Transfer(
+            o.enforcing_jurisdiction,
+            o.enforcement_requested_at.ToDatetime(tzinfo=UTC),
+            _ts(o.enforcement_decided_at, o.HasField("enforcement_decided_at")),
+        )
     return Counted(
         **record_access_from_pb(o),
         kind="order",
         state=enum_name(preservation_pb2.PreservationOrderState, o.state, "PRESERVATION_ORDER_STATE_") or "",
         addressee=o.provider_id,
+        addressee_jurisdiction=o.enforcing_jurisdiction or None,
         instrument=enum_name(preservation_pb2.LegalBasis, o.legal_basis, "LEGAL_BASIS_") or "",
         victim_refs=tuple(o.victim_refs),
         at=_ts(o.issued_at, o.HasField("issued_at")) or _ts(o.created_at, o.HasField("created_at")),
         produced=o.HasField("produced_at"),
-    )
+    ), transfer
 
 
 def apply(session: Session, env: Envelope) -> bool:
@@ -95,6 +109,7 @@ def apply(session: Session, env: Envelope) -> bool:
     at = env.occurred_at.ToDatetime(tzinfo=UTC) if env.HasField("occurred_at") else datetime.now(UTC)
     running: Running = []
     enforcing = ""
+    transfer = None
     name = env.state.TypeName()
     if name == tasks_pb2.Task.DESCRIPTOR.full_name:
         task = tasks_pb2.Task()
@@ -108,12 +123,12 @@ def apply(session: Session, env: Envelope) -> bool:
     elif name == preservation_pb2.PreservationOrder.DESCRIPTOR.full_name:
         order = preservation_pb2.PreservationOrder()
         env.state.Unpack(order)
-        after = order_counted(order)
+        after, transfer = order_counted(order)
     else:
         return False  # an item, an alert, a warning: not a record the statistics count
     if not after.id or not after.workspace_id:
         return False
-    row = stats_domain.advance(stats_store.get_counted(session, after.id), after, running, at, enforcing)
+    row = stats_domain.advance(stats_store.get_counted(session, after.id), after, running, at, enforcing, transfer)
     if row is None:
         return False
     stats_store.put_counted(session, row)

@@ -21,8 +21,11 @@ from google.protobuf import timestamp_pb2
 from PIL import Image
 from sqlalchemy import text
 
+from jit.common.v1 import common_pb2
 from jit.evidence.v1 import evidence_pb2 as ev
 from jit.evidence.v1 import evidence_pb2_grpc
+from jit.preservation.v1 import preservation_pb2 as pr
+from jit.preservation.v1 import preservation_pb2_grpc
 from jit.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from jit.victims.v1 import statistics_pb2 as pb
 from jit.victims.v1 import statistics_pb2_grpc, victims_pb2, victims_pb2_grpc
@@ -445,6 +448,76 @@ def test_the_enforcing_states_decisions_are_counted_per_enforcing_state(clients:
         r for r in rows if r["statistic"] == "enforcement decisions in time by enforcing state" and r["value_1"] == "LU"
     )
     assert (lu["count"], lu["open"]) == ("5", "5")
+
+
+@pytest.fixture(scope="module")
+def preservation(
+    services: tuple[Any, Any, Any], keycloak: Any, own_nats: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """A preservation service (SQLite) on this module's NATS, for the tests that count its orders."""
+    from jitlib.config import CommonSettings
+    from services.preservation.app import PreservationSettings, spec
+    from tests.harness import start_service
+
+    state = tmp_path_factory.mktemp("stats-preservation")
+    common = CommonSettings(nats_url=own_nats.url, oidc_issuer=keycloak.issuer, state_dir=state)
+    settings = PreservationSettings(
+        listen="127.0.0.1:0",
+        database_url=f"sqlite:///{state / 'preservation.db'}",
+        consumer_group=f"p-{uuid.uuid4().hex[:8]}",
+    )
+    svc = start_service(spec(settings), settings, common)
+    wait_for_workspace(svc, WS)
+    yield svc
+    svc.stop()
+
+
+def test_epoc_prs_transferred_for_enforcement_are_counted_with_their_instrument(
+    clients: Clients, preservation: Any
+) -> None:
+    """Reg. (EU) 2023/1543 Art. 16(2) for preservation: ten restricted EPOC-PRs NL -> socialnet-ie, recorded not
+    executed and transferred for enforcement to IE (the provider's establishment); IE recognises five at once
+    and leaves five undecided. From the preservation events: under EPOC_PR and IE, 10 transfers, 5 met, 5 open;
+    IE, the enforcing state, counts them as NL does, DE (a member, no party) counts none."""
+    stub = preservation_pb2_grpc.PreservationServiceStub(preservation.channel)
+    since = ts(datetime.now(UTC))
+    transferred = []
+    for _ in range(10):
+        create = pr.CreateOrderRequest(
+            request_id=rid(),
+            workspace_id=WS,
+            legal_basis=pr.LEGAL_BASIS_EPOC_PR,
+            provider_id="socialnet-ie",
+            targets=[pr.TargetIdentifier(kind=pr.TARGET_KIND_ACCOUNT_HANDLE, value="@harasser_x")],
+            data_categories=[pr.DATA_CATEGORY_SUBSCRIBER],
+            description="Preserve the account's subscriber data",
+            visibility=common_pb2.VISIBILITY_RESTRICTED,
+        )
+        order = clients.call(stub, "nl-prosecutor", "CreateOrder", create).order
+        clients.call(stub, "nl-prosecutor", "IssueOrder", pr.IssueOrderRequest(id=order.id))
+        not_executed = pr.RecordNotExecutedRequest(id=order.id, reason=pr.NOT_EXECUTED_REASON_OTHER)
+        clients.call(stub, "nl-liaison", "RecordNotExecuted", not_executed)
+        transfer = pr.TransferForEnforcementRequest(id=order.id)
+        transferred.append(clients.call(stub, "nl-prosecutor", "TransferForEnforcement", transfer).order)
+    assert {(o.state, o.enforcing_jurisdiction) for o in transferred} == {
+        (pr.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT, "IE")
+    }
+    for o in transferred[:5]:
+        clients.call(stub, "ie-prosecutor", "RecogniseEnforcement", pr.RecogniseEnforcementRequest(id=o.id))
+
+    def counted(user: str) -> pb.StatisticsTable | None:
+        t = clients.table(user, measure="enforcement", groupings=["instrument", "enforcing"], period_start=since)
+        return t if (t.total.count, t.total.met) == (10, 5) else None
+
+    table = eventually(lambda: counted("nl-prosecutor"), timeout=30)
+    got = {tuple(c.key): (c.count, c.met, c.missed, c.open) for c in table.cells}
+    assert got == {("EPOC_PR", "IE"): (10, 5, 0, 5)}
+    ie = counted("ie-prosecutor")
+    assert ie is not None and {tuple(c.key): c.count for c in ie.cells} == {("EPOC_PR", "IE"): 10}
+    de = clients.table("de-prosecutor", measure="enforcement", groupings=["enforcing"], period_start=since)
+    assert (de.total.count, list(de.cells)) == (0, [])
+    orders = clients.table(measure="orders", groupings=["instrument"], period_start=since)
+    assert cells(orders) == {("EPOC_PR",): 10}  # orders, each once, beside their transfers
 
 
 def test_after_the_workspace_key_is_shredded_the_attributes_count_as_not_recorded(clients: Clients) -> None:

@@ -9,11 +9,13 @@ import pytest
 
 from jitlib import stats
 from jitlib.auth import Principal
+from jitlib.periods import enforcement_decision_due
 from services.victims import stats_domain
-from services.victims.stats_domain import Counted, TrackedDeadline, VictimRow
+from services.victims.stats_domain import Counted, TrackedDeadline, Transfer, VictimRow
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 
 
 def request(version: int, state: str, **kw) -> Counted:  # type: ignore[no-untyped-def]
@@ -134,6 +136,98 @@ def test_the_enforcing_states_decision_is_followed_with_its_state_and_counted_ap
         assert [d.kind for d in request.deadlines] == ["PRODUCE"]
 
 
+def _epoc_pr(version: int, state: str, restricted: bool = False) -> Counted:
+    return Counted("o1", "order", "ws", "NL", version, state, addressee="socialnet-ie", instrument="EPOC_PR",
+                   restricted=restricted, addressee_jurisdiction="IE")  # fmt: skip
+
+
+def test_an_epoc_pr_transferred_for_enforcement_counts_the_enforcing_states_decision() -> None:
+    """Reg. (EU) 2023/1543 Art. 16(2) for an EPOC-PR: from the order's events (its enforcing state, transfer and
+    decision) the enforcing state's 5 working days (``enforcement_decision_due``, the preservation service's
+    count): open while undecided, met when decided by them, missed when later; lifted undecided it is the
+    issuer's withdrawal (not counted); expired or produced undecided, not counted before its due time and missed
+    after it. What a caller counts has it among the order's enforcements, with its enforcing state."""
+    transferred = T0 + 10 * DAY
+    due = enforcement_decision_due(transferred, "IE")
+    pending = Transfer("IE", transferred)
+
+    def after(state: str, transfer: Transfer, at: datetime) -> Counted:
+        r = stats_domain.advance(None, _epoc_pr(1, "ISSUED"), [], T0)
+        r = stats_domain.advance(r, _epoc_pr(2, "NOT_EXECUTED"), [], T0 + 5 * DAY)
+        assert r is not None and r.deadlines == ()  # never transferred: nothing to count
+        r = stats_domain.advance(r, _epoc_pr(3, "IN_ENFORCEMENT"), [], transferred, transfer=pending)
+        assert r is not None and r.deadlines == (TrackedDeadline("ENFORCEMENT", transferred, due, party="IE"),)
+        r = stats_domain.advance(r, _epoc_pr(4, state), [], at, transfer=transfer)
+        assert r is not None
+        return r
+
+    def verdicts(row: Counted) -> list[bool | None]:
+        p = Principal("u", "u", "NL", frozenset({"prosecutor"}), frozenset({"ws"}))
+        (order,) = stats_domain.facts(p, frozenset({"ws"}), [row], [], {}).orders
+        assert all((d.kind, d.party) == ("ENFORCEMENT", "IE") for d in order.enforcements)
+        return [d.met(due + DAY) for d in order.enforcements]
+
+    recognised = after("ISSUED", Transfer("IE", transferred, due - HOUR), due - HOUR)
+    assert recognised.deadlines[0].closed_at == due - HOUR and verdicts(recognised) == [True]
+    assert stats_domain.deadlines_from_json(stats_domain.deadlines_to_json(recognised.deadlines)) == (
+        recognised.deadlines
+    )
+    assert verdicts(after("NOT_ENFORCED", Transfer("IE", transferred, due + HOUR), due + HOUR)) == [False]
+    assert verdicts(after("IN_ENFORCEMENT", pending, transferred + HOUR)) == [False]  # undecided past its due
+    assert verdicts(after("PRODUCTION_REQUESTED", pending, transferred + HOUR)) == [False]  # still pending
+    assert verdicts(after("LIFTED", pending, due + DAY)) == []
+    assert verdicts(after("EXPIRED", pending, due - HOUR)) == []
+    expired_late = after("EXPIRED", pending, due + HOUR)
+    assert verdicts(expired_late) == [False]
+    # A later event (a notice updated) keeps when the order ended undecided, not its own time.
+    later = stats_domain.advance(expired_late, _epoc_pr(5, "EXPIRED"), [], due + 9 * DAY, transfer=pending)
+    assert later is not None and later.deadlines == expired_late.deadlines
+    assert stats_domain.advance(later, _epoc_pr(5, "EXPIRED"), [], due + 10 * DAY, transfer=pending) is None
+
+
+def test_an_epoc_pr_transferred_for_enforcement_counts_for_its_enforcing_state() -> None:
+    """EPOC_PR_ENFORCING_STATE_SEES_THE_ORDER, and EPOC_ENFORCING_STATE_SEES_THE_ORDER for an EPOC: the enforcing
+    state reads the transferred record, so it counts it, restricted too; another member does not."""
+    from jit.common.v1 import common_pb2
+    from jit.evidence.v1 import evidence_pb2 as ev
+    from jit.preservation.v1 import preservation_pb2 as pr
+    from services.victims import stats_projection
+
+    def stamp(value: datetime):  # type: ignore[no-untyped-def]
+        from google.protobuf.timestamp_pb2 import Timestamp
+
+        out = Timestamp()
+        out.FromDatetime(value)
+        return out
+
+    order = pr.PreservationOrder(
+        id="o2", workspace_id="ws", origin_jurisdiction="NL", version=3,
+        state=pr.PRESERVATION_ORDER_STATE_IN_ENFORCEMENT, legal_basis=pr.LEGAL_BASIS_EPOC_PR,
+        provider_id="socialnet-ie", visibility=common_pb2.VISIBILITY_RESTRICTED, issued_at=stamp(T0),
+        enforcing_jurisdiction="LU", enforcement_requested_at=stamp(T0 + 10 * DAY),
+    )  # fmt: skip
+    o, transfer = stats_projection.order_counted(order)
+    assert (o.addressee_jurisdiction, transfer) == ("LU", Transfer("LU", T0 + 10 * DAY, None))
+    request = ev.EvidenceRequest(
+        id="r9", workspace_id="ws", origin_jurisdiction="NL", version=4,
+        state=ev.EVIDENCE_REQUEST_STATE_IN_ENFORCEMENT, addressee_jurisdiction="IE",
+        addressee_kind=ev.ADDRESSEE_KIND_SERVICE_PROVIDER, legal_basis=ev.LEGAL_BASIS_EPOC,
+        epoc_procedure=ev.EPOC_PROCEDURE_STANDARD, visibility=common_pb2.VISIBILITY_RESTRICTED,
+        enforcing_jurisdiction="LU", issued_at=stamp(T0),
+    )  # fmt: skip
+    r, _ = stats_projection.request_counted(request)
+    assert r.addressee_jurisdiction == "LU"
+    rows = [stats_domain.advance(None, o, [], T0 + 10 * DAY, transfer=transfer), r]
+
+    def counted(jurisdiction: str) -> set[str]:
+        p = Principal("u", "u", jurisdiction, frozenset({"prosecutor"}), frozenset({"ws"}))
+        f = stats_domain.facts(p, frozenset({"ws"}), [x for x in rows if x is not None], [], {})
+        return {x.id for x in (*f.orders, *f.requests)}
+
+    assert counted("LU") == {"o2", "r9"}
+    assert counted("DE") == set()
+
+
 def test_deadlines_stored_before_they_kept_a_party_still_read() -> None:
     """A projection row written by the version before (five values a deadline) reads with no party."""
     old = '[["DECIDE", "2026-06-01T00:00:00+00:00", "2026-07-01T00:00:00+00:00", null, true]]'
@@ -213,13 +307,14 @@ def test_the_projection_reads_the_states_the_services_publish() -> None:
         legal_basis=pr.LEGAL_BASIS_EPOC_PR, provider_id="provider-x", visibility=common_pb2.VISIBILITY_WORKSPACE,
         issued_at=at(T0),
     )  # fmt: skip
-    o = stats_projection.order_counted(order)
-    assert (o.instrument, o.addressee, o.state, o.produced, o.restricted) == (
+    o, transfer = stats_projection.order_counted(order)
+    assert (o.instrument, o.addressee, o.state, o.produced, o.restricted, transfer) == (
         "EPOC_PR",
         "provider-x",
         "EXPIRED",
         False,
         False,
+        None,
     )
 
     task = tk.Task(

@@ -375,3 +375,48 @@ def test_the_evaluation_has_the_enforcing_states_decisions() -> None:
     }  # fmt: skip
     assert list(rows[0]) == [*stats.EVALUATION_COLUMNS]
     assert stats.EVALUATION_COLUMNS[-1] == "open"
+
+
+def _order_transfer(i: int, enforcing: str, verdict: str, *, issued: datetime = T0, **kw) -> Order:  # type: ignore[no-untyped-def]
+    """An EPOC-PR NL -> socialnet-ie, transferred for enforcement as ``_transfer``'s EPOC is."""
+    (enforcement,) = _transfer(i, enforcing, verdict).enforcements
+    return Order(f"o{i}", "ws", "EPOC_PR", "NL", "socialnet-ie", "IN_ENFORCEMENT", issued_at=issued,
+                 enforcements=(enforcement,), **kw)  # fmt: skip
+
+
+def test_the_enforcing_states_decisions_count_epocs_and_epoc_prs_told_apart_by_instrument() -> None:
+    """Reg. (EU) 2023/1543 Art. 16(2) for both orders: an EPOC-PR's transfer is a unit as an EPOC's, under its
+    enforcing state (pooled: one duty of one authority) and its instrument (EPOC, EPOC_PR); the period is the
+    one its order was issued in, a small cell is suppressed, and the orders' table knows nothing of it."""
+    requests = [_transfer(i, "IE", v) for i, v in enumerate(["met"] * 5 + ["missed"])]
+    orders = [_order_transfer(i, "IE", v) for i, v in enumerate(["met"] * 3 + ["open"] * 3)]
+    orders += [_order_transfer(10 + i, "LU", "met", issued=T0 - 30 * DAY) for i in range(5)]
+    facts = Facts(requests=requests, orders=orders)
+    pooled = stats.compute(facts, Query(Measure.ENFORCEMENT, ("enforcing",)), now=NOW)
+    got = {c.key: (c.count, c.met, c.missed, c.open) for c in pooled.cells}
+    assert got == {("IE",): (12, 8, 1, 3), ("LU",): (5, 5, 0, 0)}
+    apart = stats.compute(facts, stats.query("enforcement", ["instrument", "enforcing"]), now=NOW)
+    got = {c.key: (c.count, c.met, c.missed, c.open) for c in apart.cells}
+    assert got == {("EPOC", "IE"): (6, 5, 1, 0), ("EPOC_PR", "IE"): (6, 3, 0, 3), ("EPOC_PR", "LU"): (5, 5, 0, 0)}
+    since = stats.compute(facts, Query(Measure.ENFORCEMENT, ("instrument",), period=stats.Period(T0, None)), now=NOW)
+    assert {c.key: c.count for c in since.cells} == {("EPOC",): 6, ("EPOC_PR",): 6}
+    assert (since.total.count, since.total.open) == (12, 3)
+    small = Facts(requests=requests, orders=orders[:2])
+    cells = by_key(stats.compute(small, Query(Measure.ENFORCEMENT, ("instrument",)), now=NOW))
+    assert cells[("EPOC_PR",)].suppressed and cells[("EPOC",)].suppressed  # 2, and its complement
+    assert stats.compute(facts, Query(Measure.ORDERS, ()), now=NOW).total.count == 11  # orders, not transfers
+
+
+def test_the_evaluation_tells_the_epoc_prs_enforcement_from_the_epocs() -> None:
+    """JIT_EVALUATION: the enforcing states' decisions pooled by enforcing state, and apart by instrument."""
+    requests = [_transfer(i, "IE", "met") for i in range(5)]
+    orders = [_order_transfer(i, "IE", v) for i, v in enumerate(["met"] * 4 + ["open"] * 2)]
+    rows = list(csv.DictReader(io.StringIO(stats.evaluation_csv(stats.evaluation(Facts(requests, orders), now=NOW)))))
+    by_state = next(r for r in rows if r["statistic"] == "enforcement decisions in time by enforcing state")
+    assert (by_state["value_1"], by_state["count"], by_state["open"]) == ("IE", "11", "2")
+    by_instrument = {
+        r["value_1"]: (r["count"], r["met"], r["open"])
+        for r in rows
+        if r["statistic"] == "enforcement decisions in time by instrument"
+    }
+    assert by_instrument == {"EPOC": ("5", "5", "0"), "EPOC_PR": ("6", "4", "2"), "TOTAL": ("11", "9", "2")}
