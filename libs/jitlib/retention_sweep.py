@@ -137,25 +137,33 @@ def has_certificate(session: Session, tables: RuntimeTables, cert_id: str) -> bo
 
 
 def claim(
-    claims: sealing.WorkspaceClaims, session: Session, workspace_id: str, due: Callable[[], bool], now: datetime
+    claims: sealing.WorkspaceClaims,
+    session: Session,
+    workspace_id: str,
+    due: Callable[[], bool],
+    now: datetime,
+    owner: str = "",
 ) -> bool:
     """The first step of a shred, in a transaction of its own (the sweep's, messaging's scanner's): lock the
     workspace's key row (as a legal hold's set does, ``retention_service``), check again that the workspace
     is ``due()`` (what the service's pass found may have changed since: a hold set, a reopening), and claim
     it (``sealing.WorkspaceClaims.claim``): from its commit on, a hold is refused until the shred ends or lets
-    it go. False, and any claim a stopped pass left let go, when it is no longer due: nothing is erased."""
+    it go. False, and any claim a stopped pass left let go, when it is no longer due: nothing is erased.
+    ``owner``: who claims, where the claims table names it (messaging: one id per scanner; a claim another
+    owner holds is then left as it is, ``sealing.WorkspaceClaims.claim``)."""
     claims.lock(session, workspace_id, create=False)
     if not due():
         claims.claim(session, workspace_id, None)  # a claim a stopped pass left
         return False
-    claims.claim(session, workspace_id, now)
+    claims.claim(session, workspace_id, now, owner)
     return True
 
 
-def let_go(claims: sealing.WorkspaceClaims, session: Session, workspace_id: str) -> None:
-    """Let a shred's claim go (its erasure failed, or a hold stopped it), in a transaction of its own."""
+def let_go(claims: sealing.WorkspaceClaims, session: Session, workspace_id: str, owner: str = "") -> None:
+    """Let a shred's claim go (its erasure failed, or a hold stopped it), in a transaction of its own: only
+    ``owner``'s where the claims table names owners (``sealing.WorkspaceClaims.release``)."""
     claims.lock(session, workspace_id, create=False)
-    claims.claim(session, workspace_id, None)
+    claims.release(session, workspace_id, owner)
 
 
 @dataclass
