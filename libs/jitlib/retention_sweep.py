@@ -137,25 +137,33 @@ def has_certificate(session: Session, tables: RuntimeTables, cert_id: str) -> bo
 
 
 def claim(
-    claims: sealing.WorkspaceClaims, session: Session, workspace_id: str, due: Callable[[], bool], now: datetime
+    claims: sealing.WorkspaceClaims,
+    session: Session,
+    workspace_id: str,
+    due: Callable[[], bool],
+    now: datetime,
+    owner: str = "",
 ) -> bool:
     """The first step of a shred, in a transaction of its own (the sweep's, messaging's scanner's): lock the
     workspace's key row (as a legal hold's set does, ``retention_service``), check again that the workspace
     is ``due()`` (what the service's pass found may have changed since: a hold set, a reopening), and claim
     it (``sealing.WorkspaceClaims.claim``): from its commit on, a hold is refused until the shred ends or lets
-    it go. False, and any claim a stopped pass left let go, when it is no longer due: nothing is erased."""
+    it go. False, and any claim a stopped pass left let go, when it is no longer due: nothing is erased.
+    ``owner``: who claims, where the claims table names it (messaging: one id per scanner; a claim another
+    owner holds is then left as it is, ``sealing.WorkspaceClaims.claim``)."""
     claims.lock(session, workspace_id, create=False)
     if not due():
         claims.claim(session, workspace_id, None)  # a claim a stopped pass left
         return False
-    claims.claim(session, workspace_id, now)
+    claims.claim(session, workspace_id, now, owner)
     return True
 
 
-def let_go(claims: sealing.WorkspaceClaims, session: Session, workspace_id: str) -> None:
-    """Let a shred's claim go (its erasure failed, or a hold stopped it), in a transaction of its own."""
+def let_go(claims: sealing.WorkspaceClaims, session: Session, workspace_id: str, owner: str = "") -> None:
+    """Let a shred's claim go (its erasure failed, or a hold stopped it), in a transaction of its own: only
+    ``owner``'s where the claims table names owners (``sealing.WorkspaceClaims.release``)."""
     claims.lock(session, workspace_id, create=False)
-    claims.claim(session, workspace_id, None)
+    claims.release(session, workspace_id, owner)
 
 
 @dataclass
@@ -204,6 +212,9 @@ class RetentionSweep(Periodic):
         self.content = rt.content_keys is not None and rt.name in retention.SERVICE_KINDS
         #: The certificates whose shred this process finished (files deleted, what the database freed wiped).
         self._finished: set[str] = set()
+        #: Per workspace not yet certified: how many of its stream messages this process erased (a failed
+        #: erasure's or shred's too), for its certificate.
+        self._erased: dict[str, int] = {}
 
     async def run_pass(self) -> SweepReport:
         return await self.sweep_once()
@@ -231,9 +242,10 @@ class RetentionSweep(Periodic):
         # claim finds it not due and lets it go. One still due is in ``due``, taken again.
         stale = await self.rt.read(self.rt.content_keys.claims.claimed)
         done = []
-        # One workspace's failure (its claim let go by ``destroy``) stops none of the others: each is
-        # destroyed in this pass, the pass finishes, then fails with the first failure (the failing one is
-        # taken again at the next pass). A hold set meanwhile is no failure: ``destroy`` returns None.
+        # One workspace's failure (its erasure's or its shred's; its claim let go by ``destroy``) stops none of
+        # the others: each is destroyed in this pass, the pass finishes, then fails with the first failure (the
+        # failing one is taken again at the next pass). A hold set meanwhile is no failure: ``destroy`` returns
+        # None.
         failed: Exception | None = None
         for ws in [*due, *(w for w in stale if w not in due)]:
             try:
@@ -349,17 +361,20 @@ class RetentionSweep(Periodic):
 
         Three steps, so that nothing is erased of a workspace a hold keeps: claim it (``_claim``: locked,
         checked again, claimed, committed; a legal hold set before the lock is seen, one set after it is
-        refused, ``CONTENT_BEING_DESTROYED``); erase its stream copies (when NATS cannot be reached, the
-        claim is let go and the next pass tries again); then shred in one transaction that takes the same
-        lock and checks again (an administrator's hold announced meanwhile still stops it: the directory's
-        hold cannot be refused, so its stream copies may be gone while the database keeps the rest). That
-        transaction failing lets the claim go, and the exception goes to the caller."""
+        refused, ``CONTENT_BEING_DESTROYED``); erase its stream copies; then shred in one transaction that
+        takes the same lock and checks again (an administrator's hold announced meanwhile still stops it: the
+        directory's hold cannot be refused, so its stream copies may be gone while the database keeps the
+        rest). The erasure failing (NATS unreachable, a deletion refused) or that transaction failing lets the
+        claim go, and the exception goes to the caller (the pass fails; its next one claims the workspace
+        again and erases what is left, before the key is destroyed). The certificate counts every message of
+        the workspace this process erased, in this call and in the failed ones before it, once."""
         if not await self.rt.db.write(lambda s: self._claim(s, workspace_id)):
             return None
-        erased = await self._erase_stream_copies(workspace_id)
-        if erased is None:
+        try:
+            erased = await self._erase_stream_copies(workspace_id)
+        except Exception:
             await self.rt.db.write(lambda s: self._let_go(s, workspace_id))
-            return None  # NATS unreachable: try again at the next pass, before destroying the key
+            raise
         files: list[Path] = []
 
         def unit(session: Session) -> retention.Certificate | None:
@@ -407,6 +422,7 @@ class RetentionSweep(Periodic):
             raise
         if cert is None:
             return None
+        self._erased.pop(workspace_id, None)  # counted in the certificate
         await asyncio.to_thread(sealing.wipe_freed, self.rt.db.engine)
         for path in files:
             with contextlib.suppress(FileNotFoundError):
@@ -416,27 +432,36 @@ class RetentionSweep(Periodic):
         log.info("retention: the content of workspace %s in %s is destroyed (%s)", workspace_id, self.rt.name, cert.id)
         return cert
 
-    async def _erase_stream_copies(self, workspace_id: str) -> int | None:
+    async def _erase_stream_copies(self, workspace_id: str) -> int:
         """Erase (NATS secure delete: overwritten) every message of the workspace in this service's own
-        streams. Returns how many, or None when NATS cannot be reached."""
+        streams. Returns how many of the workspace's messages this process erased so far: in this call and
+        in earlier ones that failed (a shred not yet certified), each counted once. Raises when NATS cannot
+        be reached or an erasure fails (what it erased before that stays counted)."""
         bus = self.rt.bus
         try:
             await bus.wait_ready(timeout=5.0)
         except TimeoutError:
-            return None
-        erased = 0
-        try:
-            for stream in self.streams:
-                erased += await erase_workspace_messages(bus.js, stream, workspace_id)
-        except Exception as exc:
-            log.warning("retention: erasing workspace %s from the streams failed (%s)", workspace_id, exc)
-            return None
-        return erased
+            raise RuntimeError(
+                f"NATS cannot be reached: the events of workspace {workspace_id} are not erased from the streams"
+            ) from None
+
+        def counted() -> None:
+            self._erased[workspace_id] = self._erased.get(workspace_id, 0) + 1
+
+        for stream in self.streams:
+            try:
+                await erase_workspace_messages(bus.js, stream, workspace_id, on_erased=counted)
+            except Exception as exc:
+                raise RuntimeError(f"erasing workspace {workspace_id}'s events from {stream} failed ({exc})") from exc
+        return self._erased.get(workspace_id, 0)
 
 
-async def erase_workspace_messages(js: Any, stream: str, workspace_id: str) -> int:
+async def erase_workspace_messages(
+    js: Any, stream: str, workspace_id: str, *, on_erased: Callable[[], None] | None = None
+) -> int:
     """Delete (with erase) every message of ``stream`` whose envelope names ``workspace_id``; returns how many
-    this call erased. A message another erasure deletes meanwhile (another replica's pass over the same
+    this call erased (``on_erased`` is called after each, so a caller counts them even when a later one
+    fails). A message another erasure deletes meanwhile (another replica's pass over the same
     workspace) is skipped, not an error: that pass would otherwise fail and let go of the claim while the
     other still erases (``claim``), and a hold could then be set over copies being erased."""
     from nats.js.errors import APIError, NotFoundError
@@ -464,4 +489,6 @@ async def erase_workspace_messages(js: Any, stream: str, workspace_id: str) -> i
                     continue  # erased meanwhile by another pass
                 raise
             erased += 1
+            if on_erased is not None:
+                on_erased()
     return erased

@@ -257,21 +257,53 @@ class WorkspaceClaims:
         # only to carry a claim or a lock on a workspace that had no key yet: nothing was destroyed.
         return KeyLock(destroyed=row[0] is None and "destroyed_at" in t.c, shredding_since=row[1])
 
-    def claim(self, session: Session, workspace_id: str, since: datetime | None) -> None:
+    def claim(self, session: Session, workspace_id: str, since: datetime | None, owner: str = "") -> None:
         """Mark the workspace as being destroyed since ``since`` (the retention shred's claim while it erases
         the stream copies), or no longer (None), in the caller's transaction, which holds ``lock``. A
         workspace with no key row gets one (``claim_row``) to carry the claim; one with no key is deleted
-        again with the claim (where a destroyed key leaves a tombstone, ``destroyed_at``, that one stays)."""
+        again with the claim (where a destroyed key leaves a tombstone, ``destroyed_at``, that one stays).
+
+        Where the table names a claim's owner (``shredding_by``: messaging's, whose processes may scan one
+        database at once), ``owner`` is written with the claim, and a claim another owner holds is left as it
+        is: this caller erases under it (it cannot tell a live scan's claim from one a killed process left;
+        either is ended by the shred, or by a pass that finds the workspace no longer due). One without a
+        holder (made before the column) is taken. ``release`` lets go only of the caller's own."""
         t = self.table
         conn = session.connection()
         this = t.c.workspace_id == workspace_id
+        owned = "shredding_by" in t.c
         if since is None:
             keyless = [t.c.wrapped.is_(None)] + ([t.c.destroyed_at.is_(None)] if "destroyed_at" in t.c else [])
             conn.execute(delete(t).where(this, *keyless))
-            conn.execute(update(t).where(this).values(shredding_since=None))
-        elif conn.execute(update(t).where(this).values(shredding_since=since)).rowcount == 0:
+            let_go: dict[str, Any] = {"shredding_since": None, **({"shredding_by": None} if owned else {})}
+            conn.execute(update(t).where(this).values(**let_go))
+            return
+        if not owned:
+            if conn.execute(update(t).where(this).values(shredding_since=since)).rowcount == 0:
+                values = {"workspace_id": workspace_id, **self._claim_row()}
+                conn.execute(insert_or_nothing(session, t).values(**values, created_at=since, shredding_since=since))
+            return
+        row = conn.execute(select(t.c.shredding_since, t.c.shredding_by).where(this)).first()
+        if row is None:
             values = {"workspace_id": workspace_id, **self._claim_row()}
-            conn.execute(insert_or_nothing(session, t).values(**values, created_at=since, shredding_since=since))
+            conn.execute(
+                insert_or_nothing(session, t).values(
+                    **values, created_at=since, shredding_since=since, shredding_by=owner
+                )
+            )
+        elif row[0] is None or row[1] is None or row[1] == owner:  # none, a holder's unknown, or its own
+            conn.execute(update(t).where(this).values(shredding_since=since, shredding_by=owner))
+
+    def release(self, session: Session, workspace_id: str, owner: str = "") -> None:
+        """Let go of the workspace's claim in the caller's transaction, which holds ``lock``: where the table
+        names a claim's owner, only when ``owner`` holds it (another scan's claim stays: it may still be
+        erasing under it); elsewhere whatever claim there is."""
+        t = self.table
+        if "shredding_by" in t.c:
+            held = select(t.c.shredding_by).where(t.c.workspace_id == workspace_id)
+            if session.connection().execute(held).scalar() != owner:
+                return
+        self.claim(session, workspace_id, None)
 
     def claimed(self, session: Session) -> list[str]:
         """The workspaces claimed now: by a shred under way, or left by one that stopped (a killed process),

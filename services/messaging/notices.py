@@ -29,6 +29,7 @@ from jitlib import audit, envelopes, legal, retention, retention_service, retent
 from jitlib.alerts import SYSTEM, Alert, AlertScanner, Emit, Scan
 from jitlib.bus import Handler, PoisonMessage, after_commit
 from jitlib.db import RuntimeTables
+from jitlib.ids import new_id
 from jitlib.runtime import Runtime, UnitOfWork
 from jitlib.workspaces import all_workspaces, get_workspace
 from services.messaging import domain, store
@@ -330,6 +331,9 @@ class RetentionScanner(AlertScanner):
         self.erased: Erased = erased if erased is not None else {}
         #: The certificates whose shred this process saw wiped out of the database files (``wipe_freed``).
         self._wiped: set[str] = set()
+        #: This scanner's id, written with each claim it takes (``workspace_keys.shredding_by``): it lets go of
+        #: its own claims only, never of one another process (sharing the database) still erases under.
+        self.owner = new_id()
 
     def due(self, session: Session, now: datetime) -> list[str]:
         """The workspaces whose shred is due now (a scan's finding; ``claim_and_erase`` checks each again),
@@ -349,7 +353,7 @@ class RetentionScanner(AlertScanner):
 
         def claim(session: Session) -> bool:
             return retention_sweep.claim(
-                claims, session, workspace_id, lambda: self._still_due(session, workspace_id, now), now
+                claims, session, workspace_id, lambda: self._still_due(session, workspace_id, now), now, self.owner
             )
 
         if not await self.rt.db.write(claim):
@@ -371,7 +375,7 @@ class RetentionScanner(AlertScanner):
 
     async def _let_go(self, workspace_id: str) -> None:
         claims = self.channels.content.keys.claims
-        await self.rt.db.write(lambda session: retention_sweep.let_go(claims, session, workspace_id))
+        await self.rt.db.write(lambda session: retention_sweep.let_go(claims, session, workspace_id, self.owner))
 
     def _observe(self, uow: UnitOfWork) -> None:
         session = uow.session

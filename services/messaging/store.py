@@ -134,6 +134,8 @@ class WorkspaceKey(Base):
     #: before destroying its keys (``notices.RetentionScanner``, ``jitlib.sealing.WorkspaceClaims``): a
     #: legal hold is refused meanwhile. The row goes with the shred (and the claim with it).
     shredding_since: Mapped[datetime | None] = mapped_column(TS, nullable=True)
+    #: The retention scanner that holds the claim (``RetentionScanner.owner``): it alone lets it go.
+    shredding_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 #: The tables holding keys.

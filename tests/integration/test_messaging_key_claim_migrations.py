@@ -52,3 +52,31 @@ def test_a_key_row_without_a_key_goes_with_the_downgrade_and_is_allowed_again_af
             conn.execute(insert, {"ws": "claimed", "w": None, "since": "2030-01-01 00:00:00+00"})
     finally:
         engine.dispose()
+
+
+def test_a_claims_holder_goes_with_the_downgrade_and_the_claim_stays(url: str) -> None:
+    """The revision naming a claim's holder (``workspace_keys.shredding_by``): down, the column goes and the
+    claim stays (without a holder); up again, a claim is stored with its holder."""
+    scripts = ScriptDirectory.from_config(db.alembic_config(MIGRATIONS, "sqlite://"))
+    (mine,) = (r for r in scripts.walk_revisions() if r.path.endswith("_workspace_key_claim_owner.py"))
+    assert isinstance(mine.down_revision, str)
+    db.migrate(MIGRATIONS, url)
+    engine = create_engine(db.sync_url(url))
+    insert = text(
+        "INSERT INTO workspace_keys (workspace_id, wrapped, kek_id, created_at, shredding_since, shredding_by) "
+        "VALUES (:ws, NULL, 'k1', '2030-01-01 00:00:00+00', '2030-01-01 00:00:00+00', 'scanner-a')"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert, {"ws": "claimed"})
+        command.downgrade(db.alembic_config(MIGRATIONS, db.sync_url(url)), mine.down_revision)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT workspace_id FROM workspace_keys WHERE shredding_since IS NOT NULL"))
+            assert rows.scalars().all() == ["claimed"]
+        db.migrate(MIGRATIONS, url)
+        with engine.begin() as conn:
+            conn.execute(insert, {"ws": "claimed-again"})
+            held = conn.execute(text("SELECT shredding_by FROM workspace_keys WHERE workspace_id = 'claimed-again'"))
+            assert held.scalar() == "scanner-a"
+    finally:
+        engine.dispose()

@@ -25,7 +25,7 @@ from jitdev.nats import NatsInstance
 from jitdev.procs import free_port
 from jitlib import retention_sweep, sealing
 from jitlib.alerts import SYSTEM
-from services.messaging import domain, store
+from services.messaging import domain, notices, store
 from services.messaging.events import SHREDDED_TYPE
 from services.messaging.notices import HeldMeanwhile
 from tests.conftest import read_stream, wait_for_workspace
@@ -236,6 +236,40 @@ def test_an_erasure_that_fails_lets_the_claim_go_and_the_next_scan_shreds(
     monkeypatch.setattr(retention_sweep, "erase_workspace_messages", erase)
     assert due.svc.loop.run(due.scanner.scan_once()) == 1
     assert due.shredded() and due.claimed() == [] and due.stream_copies() == 0
+
+
+def test_a_scan_whose_erasure_fails_lets_go_of_no_claim_another_scanner_erases_under(
+    due: Due, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two messaging processes scanning one database (two scanners, each with its own id): the first has
+    claimed the due workspace and is still erasing; the second's scan claims it too and its erasure fails. Its
+    scan fails and it lets go of nothing: the first's claim stays (a hold is still refused) until the first
+    lets go of it, and the first's next scan shreds. Before, the second's failure let go of the first's claim."""
+    svc, first = due.svc, due.scanner
+    second = notices.RetentionScanner(
+        svc.rt, first.channels, first._scan_due, first._emit, interval=3600, still_due=first._still_due
+    )
+    assert second.owner != first.owner
+    claims = svc.app.spec.extra["claims"]
+    now = svc.rt.clock.now()
+    assert svc.loop.run(svc.rt.db.write(lambda s: retention_sweep.claim(claims, s, WS, lambda: True, now, first.owner)))
+    erase = retention_sweep.erase_workspace_messages
+
+    async def failing(js: Any, stream: str, workspace_id: str, **kw: Any) -> int:
+        raise ConnectionError("the stream is unreachable")
+
+    monkeypatch.setattr(retention_sweep, "erase_workspace_messages", failing)
+    with pytest.raises(RuntimeError, match="JIT_MESSAGING failed"):
+        svc.loop.run(second.scan_once())
+    assert due.claimed() == [WS] and not due.shredded()
+    with pytest.raises(grpc.RpcError) as refused:
+        due.hold()
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    monkeypatch.setattr(retention_sweep, "erase_workspace_messages", erase)
+    svc.loop.run(first._let_go(WS))
+    assert due.claimed() == []
+    assert svc.loop.run(first.scan_once()) == 1
+    assert due.shredded() and due.claimed() == []
 
 
 def read(svc: RunningService, fn: Any) -> Any:
