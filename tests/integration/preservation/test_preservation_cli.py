@@ -205,7 +205,8 @@ def test_epoc_pr_enforcement_transfer_and_the_enforcing_states_decisions_on_the_
         assert (moved["state"], moved["enforcing_jurisdiction"]) == ("PRESERVATION_ORDER_STATE_IN_ENFORCEMENT", "IE")
         ids.append(order["id"])
     text = jit(env, "--as", "ie-prosecutor", "preservation", "show", ids[0]).stdout
-    assert "transferred to IE" in text and "5 of its working days" in text
+    assert "transferred to IE" in text and "its recognition decision is awaited" in text
+    assert "deadline enforcement" in text and "(5 working days)" in text
 
     recognised = cli("ie-prosecutor", "recognise-enforcement", ids[0])
     assert recognised["state"] == "PRESERVATION_ORDER_STATE_ISSUED"
